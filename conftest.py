@@ -1,0 +1,1 @@
+"""Makes the repository root importable (``tb``, ``scripts``) for every test."""

@@ -1,0 +1,1 @@
+"""cocotb regression: one testbench per block, run from pytest through :mod:`tb.runner`."""

@@ -1,0 +1,126 @@
+"""The one cocotb runner every testbench uses.
+
+:func:`run_cocotb` generates fresh Verilog for the component under test, builds it with the
+simulator named by ``$SIM`` (``verilator`` by default, or ``icarus``) in a directory of its own
+(``sim_build/<sim>/<test id>``), and runs the named cocotb tests with a seed derived from the
+test id. Environment:
+
+``SIM``
+    ``verilator`` (default) or ``icarus``.
+``HOTLINE_SEED``
+    Overrides the derived seed (to reproduce a failure; the seed is printed by every test).
+``WAVES=1``
+    Record waveforms (FST for Verilator, in the build directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Mapping
+
+from amaranth.lib import wiring
+
+from hotline_hw.verilog import emit
+
+from .seeding import seed_for
+from .toolchain import prepare_simulator, simulator_from_env
+
+__all__ = ["REPO_ROOT", "BUILD_ROOT", "seed_for", "run_cocotb", "tb_params"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUILD_ROOT = REPO_ROOT / "sim_build"
+PARAMS_ENV = "HOTLINE_TB_PARAMS"
+
+# Amaranth's Verilog has width-mismatched assignments that are correct (zero/sign extension);
+# Verilator makes WIDTH warnings fatal, so they are switched off for builds (see `make lint`).
+_VERILATOR_BUILD_ARGS = ["-Wno-WIDTH", "-Wno-fatal"]
+# -g2005: in -g2012 mode Icarus leaves Amaranth's `always @*` blocks X at time 0.
+_ICARUS_BUILD_ARGS = ["-g2005"]
+_TIMESCALE = ("1ns", "1ps")   # Amaranth emits no `timescale
+
+
+def _dir_name(test_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", test_id).strip("_")[:120]
+
+
+def tb_params() -> dict:
+    """Inside a cocotb test: the parameters the runner passed (see :func:`run_cocotb`)."""
+    return json.loads(os.environ.get(PARAMS_ENV, "{}"))
+
+
+def run_cocotb(*, test_id: str, component: wiring.Component, toplevel: str, test_module: str,
+               params: Mapping | None = None, testcase: str | list[str] | None = None,
+               sim: str | None = None) -> Path:
+    """Build ``component`` as Verilog module ``toplevel`` and run cocotb tests on it.
+
+    Parameters
+    ----------
+    test_id : str
+        Unique id of the test (the pytest node id): names the build directory and seeds the RNG.
+    component : amaranth.lib.wiring.Component
+        The design under test, in the configuration to test.
+    toplevel : str
+        Verilog module name to give it.
+    test_module : str
+        Dotted name of the module holding the ``@cocotb.test`` functions.
+    params : mapping, optional
+        JSON-serialisable parameters passed to the tests (read them with :func:`tb_params`).
+    testcase : str or list of str, optional
+        Which cocotb tests of ``test_module`` to run (all by default).
+    sim : str, optional
+        Simulator; ``$SIM`` (default ``verilator``) if omitted.
+
+    Returns the path of the results file. Raises (failing the calling pytest test) if any cocotb
+    test fails or the simulator stops abnormally.
+    """
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    sim = sim or simulator_from_env()
+    prepare_simulator(sim)
+    seed = seed_for(test_id)
+    print(f"[hotline] {test_id}: SIM={sim} seed={seed} (reproduce with HOTLINE_SEED={seed})")
+
+    build_dir = BUILD_ROOT / sim / _dir_name(test_id)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source = build_dir / f"{toplevel}.v"
+    source.write_text(emit(component, toplevel))
+
+    waves = os.environ.get("WAVES", "0") not in ("", "0")
+    runner = get_runner(sim)
+    build_args = _VERILATOR_BUILD_ARGS if sim == "verilator" else _ICARUS_BUILD_ARGS
+    if sim == "verilator" and waves:
+        build_args = build_args + ["--trace-fst", "--trace-structs"]
+    runner.build(
+        sources=[source],
+        hdl_toplevel=toplevel,
+        build_dir=build_dir,
+        build_args=build_args,
+        timescale=_TIMESCALE if sim == "icarus" else None,
+        waves=waves,
+        always=True,
+    )
+    python_path = os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    results = runner.test(
+        test_module=test_module,
+        hdl_toplevel=toplevel,
+        testcase=testcase,
+        seed=seed,
+        build_dir=build_dir,
+        test_dir=build_dir,
+        waves=waves,
+        timescale=_TIMESCALE if sim == "icarus" else None,
+        extra_env={PARAMS_ENV: json.dumps(dict(params or {})), "PYTHONPATH": python_path,
+                   "PYTHONWARNINGS": "ignore::DeprecationWarning"},
+    )
+    tests, failed = get_results(Path(results))
+    if tests == 0 or failed:
+        raise AssertionError(f"{failed} of {tests} cocotb tests failed (seed {seed}); "
+                             f"log and results in {build_dir}")
+    if waves:
+        print(f"[hotline] waveforms in {build_dir}")
+    return Path(results)
