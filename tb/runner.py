@@ -46,6 +46,21 @@ def _dir_name(test_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", test_id).strip("_")[:120]
 
 
+_ICARUS_DUMP_MODULE = "hotline_waves_dump"
+
+
+def _icarus_dump_module(build_dir: Path, toplevel: str) -> Path:
+    path = build_dir / f"{_ICARUS_DUMP_MODULE}.v"
+    path.write_text(
+        f"module {_ICARUS_DUMP_MODULE}();\n"
+        f"initial begin\n"
+        f"    $dumpfile(\"{build_dir / toplevel}.fst\");\n"
+        f"    $dumpvars(0, {toplevel});\n"
+        f"end\n"
+        f"endmodule\n")
+    return path
+
+
 def tb_params() -> dict:
     """Inside a cocotb test: the parameters the runner passed (see :func:`run_cocotb`)."""
     return json.loads(os.environ.get(PARAMS_ENV, "{}"))
@@ -91,16 +106,24 @@ def run_cocotb(*, test_id: str, component: wiring.Component, toplevel: str, test
 
     waves = os.environ.get("WAVES", "0") not in ("", "0")
     runner = get_runner(sim)
-    build_args = _VERILATOR_BUILD_ARGS if sim == "verilator" else _ICARUS_BUILD_ARGS
-    if sim == "verilator" and waves:
-        build_args = build_args + ["--trace-fst", "--trace-structs"]
+    sources = [source]
+    if sim == "verilator":
+        build_args = list(_VERILATOR_BUILD_ARGS)
+        if waves:
+            build_args += ["--trace-fst", "--trace-structs"]
+    else:
+        build_args = list(_ICARUS_BUILD_ARGS)
+        if waves:
+            # cocotb's own dump module is SystemVerilog, which -g2005 rejects: use ours.
+            sources.append(_icarus_dump_module(build_dir, toplevel))
+            build_args += ["-s", _ICARUS_DUMP_MODULE]
     runner.build(
-        sources=[source],
+        sources=sources,
         hdl_toplevel=toplevel,
         build_dir=build_dir,
         build_args=build_args,
         timescale=_TIMESCALE if sim == "icarus" else None,
-        waves=waves,
+        waves=waves and sim == "verilator",
         always=True,
     )
     python_path = os.pathsep.join(
