@@ -117,15 +117,21 @@ def run_cocotb(*, test_id: str, component: wiring.Component, toplevel: str, test
             # cocotb's own dump module is SystemVerilog, which -g2005 rejects: use ours.
             sources.append(_icarus_dump_module(build_dir, toplevel))
             build_args += ["-s", _ICARUS_DUMP_MODULE]
-    runner.build(
-        sources=sources,
-        hdl_toplevel=toplevel,
-        build_dir=build_dir,
-        build_args=build_args,
-        timescale=_TIMESCALE if sim == "icarus" else None,
-        waves=waves and sim == "verilator",
-        always=True,
-    )
+    # cocotb reads $WAVES itself and would add its dump module anyway: hide it from the build.
+    saved_waves = os.environ.pop("WAVES", None)
+    try:
+        runner.build(
+            sources=sources,
+            hdl_toplevel=toplevel,
+            build_dir=build_dir,
+            build_args=build_args,
+            timescale=_TIMESCALE if sim == "icarus" else None,
+            waves=waves and sim == "verilator",
+            always=True,
+        )
+    finally:
+        if saved_waves is not None:
+            os.environ["WAVES"] = saved_waves
     python_path = os.pathsep.join(
         [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     results = runner.test(
