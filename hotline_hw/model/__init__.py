@@ -8,10 +8,12 @@ from .feistel import FeistelHash, default_round_keys
 from .keys import KeyLayout, KeyRangeError
 from .oracle import OracleProfiler, hit_fraction, popular_fraction
 from .popularity_table import (RRPV_INSERT, RRPV_MAX, Entry, HotSetOverflowError, LookupResult,
-                               Mode, PopularityTable, TableGeometry, classify_hits)
+                               Mode, PopularityTable, TableGeometry, beat_set_conflicts,
+                               classify_hits)
 
 __all__ = [
     "FeistelHash", "default_round_keys", "KeyLayout", "KeyRangeError", "OracleProfiler",
     "hit_fraction", "popular_fraction", "RRPV_INSERT", "RRPV_MAX", "Entry", "HotSetOverflowError",
-    "LookupResult", "Mode", "PopularityTable", "TableGeometry", "classify_hits",
+    "LookupResult", "Mode", "PopularityTable", "TableGeometry", "beat_set_conflicts",
+    "classify_hits",
 ]

@@ -45,7 +45,7 @@ from .keys import KeyLayout, KeyRangeError
 
 __all__ = [
     "Mode", "TableGeometry", "Entry", "LookupResult", "PopularityTable", "HotSetOverflowError",
-    "RRPV_MAX", "RRPV_INSERT",
+    "RRPV_MAX", "RRPV_INSERT", "classify_hits", "beat_set_conflicts",
 ]
 
 RRPV_BITS = 2
@@ -420,3 +420,22 @@ def classify_hits(hits) -> np.ndarray:
     if hits.ndim != 2:
         raise ValueError(f"hits must be 2-D (samples, lookups), not shape {hits.shape}")
     return hits.all(axis=1)
+
+
+def beat_set_conflicts(sets, usable) -> int:
+    """Same-set conflicts in one beat of parallel lookup lanes.
+
+    ``sets[i]`` is the set lane ``i`` addresses and ``usable[i]`` whether it addresses one (a
+    valid, in-range lookup). A lane conflicts if an earlier usable lane of the same beat
+    addresses the same set; returns the number of conflicting lanes. This is what the RTL's
+    conflict counter adds per beat (lanes 0 .. P-1 in order).
+    """
+    seen = set()
+    conflicts = 0
+    for set_index, ok in zip(sets, usable):
+        if not ok:
+            continue
+        if set_index in seen:
+            conflicts += 1
+        seen.add(set_index)
+    return conflicts

@@ -1,0 +1,438 @@
+"""Popularity lookup table: Feistel-hashed lookup lanes and the set-associative SRRIP logger."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .feistel_hash import feistel_network
+from .lookup_stream import (HostOp, entry_layout, host_command_layout, host_response_layout,
+                            lookup_request_layout, lookup_response_layout)
+from .model.popularity_table import RRPV_BITS, RRPV_HIT, RRPV_INSERT, RRPV_MAX, Mode, \
+    TableGeometry
+
+__all__ = ["PopularityTable"]
+
+
+def _index_bits(count: int) -> int:
+    return max(1, (count - 1).bit_length())
+
+
+def _first_set(bits: list, index_bits: int):
+    """(any, index of the lowest true bit) of a list of 1-bit values, as a priority encoder."""
+    index = Const(0, index_bits)
+    for position in reversed(range(len(bits))):
+        index = Mux(bits[position], position, index)
+    return Cat(*bits).any(), index
+
+
+class PopularityTable(wiring.Component):
+    """Popularity lookup table (the paper's Embedding Access Logger and lookup engines).
+
+    Bit-exact with :class:`hotline_hw.model.popularity_table.PopularityTable`: responses and
+    final contents equal the model's lookups applied lane by lane (lane 0 first), beat by beat,
+    whatever the lanes of a beat address, including the same set or the same key.
+
+    Parameters
+    ----------
+    geometry : TableGeometry
+        Key widths, sets, ways (a power of two here), Feistel rounds and keys.
+    lanes : int
+        Lookup lanes ``P`` per beat, 1 to 64.
+    table_in_bits, row_in_bits : int
+        Widths of the request's table and row fields; at least the geometry's key widths. A
+        request using the extra bits is out of range: answered with ``error``, never stored.
+    meta_bits : int
+        Width of the ``meta`` field carried from request to response (0: no field).
+    counter_bits : int
+        Width of the status counters (they wrap).
+
+    Members
+    -------
+    req : ``In(stream.Signature(lookup_request_layout(...)))``
+        Beats of up to ``lanes`` lookups, framed by ``first`` / ``last``.
+    resp : ``Out(stream.Signature(lookup_response_layout(...)))``
+        One beat per request beat, in order: per lane ``valid`` (echoed), ``hit``, ``error``,
+        ``slot`` and the request's ``table`` / ``row``; lanes that are not valid read 0 in
+        ``hit`` / ``error`` / ``slot``.
+    host_cmd : ``In(stream.Signature(host_command_layout(geometry)))``
+        ``READ`` / ``WRITE`` one entry by slot, or ``CLEAR`` the table (see :class:`HostOp`).
+        Taken between lookup beats, never inside one.
+    host_resp : ``Out(stream.Signature(host_response_layout(geometry)))``
+        One response per host command, in order, once it has taken effect.
+    mode : ``In(1)``
+        :class:`~hotline_hw.model.popularity_table.Mode`: 0 LEARN (SRRIP updates), 1 RUN
+        (read-only). Sampled per beat; change it only while ``busy`` is low.
+    counters_clear : ``In(1)``
+        Zeroes the counters and ``error_sticky``.
+    lookups, hits, errors, conflicts : ``Out(counter_bits)``
+        Lookups answered (valid lanes, out-of-range ones included), hits, out-of-range
+        lookups, and same-set conflicts (lanes addressing the same set as an earlier usable lane
+        of their beat; see :func:`~hotline_hw.model.popularity_table.beat_set_conflicts`).
+    error_sticky : ``Out(1)``
+        Set by any out-of-range lookup.
+    busy : ``Out(1)``
+        A lookup or host command is in the pipeline, or a clear is running.
+
+    Organisation
+    ------------
+    One memory word per set (``ways`` entries of valid, RRPV, tag) in a ``lib.memory.Memory``
+    with one write port and ``lanes`` synchronous read ports (block RAM, replicated per read
+    port by synthesis), all transparent for the write port. Pipeline: hash register (``lanes``
+    Feistel networks) -> read address -> compare / update -> response register.
+
+    Latency and throughput
+    ----------------------
+    A request beat's response is valid 4 cycles after the beat is taken.
+    RUN: one beat (``lanes`` lookups) per cycle. LEARN: one valid lane per cycle (a beat with
+    no valid lane takes one cycle): every miss, and a hit not already at RRPV 0, rewrites its
+    set, and the set memory has one write port; serialising the lanes makes same-set and
+    same-key lanes exactly sequential. Host READ / WRITE: one per cycle; CLEAR: one cycle per
+    set.
+
+    Backpressure
+    ------------
+    If ``resp`` (or ``host_resp``) holds a word that is not taken, the whole pipeline stalls and
+    ``req.ready`` (``host_cmd.ready``) falls when the hash register is full: nothing is dropped.
+    """
+
+    def __init__(self, *, geometry: TableGeometry = TableGeometry(), lanes: int = 4,
+                 table_in_bits: int = 8, row_in_bits: int = 32, meta_bits: int = 0,
+                 counter_bits: int = 32):
+        if not isinstance(geometry, TableGeometry):
+            raise TypeError(f"geometry must be a TableGeometry, not {geometry!r}")
+        for name, value in (("lanes", lanes), ("table_in_bits", table_in_bits),
+                            ("row_in_bits", row_in_bits), ("meta_bits", meta_bits),
+                            ("counter_bits", counter_bits)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, not {value!r}")
+        if not 1 <= lanes <= 64:
+            raise ValueError(f"lanes must be from 1 to 64, not {lanes}")
+        if geometry.ways & (geometry.ways - 1):
+            raise ValueError(f"ways must be a power of two in the RTL, not {geometry.ways}")
+        if geometry.set_bits < 1:
+            raise ValueError(f"the RTL needs at least 2 sets (set_bits >= 1), not "
+                             f"set_bits={geometry.set_bits}")
+        if table_in_bits < max(1, geometry.table_bits):
+            raise ValueError(f"table_in_bits ({table_in_bits}) must be at least "
+                             f"max(1, table_bits) = {max(1, geometry.table_bits)}")
+        if row_in_bits < max(1, geometry.row_bits):
+            raise ValueError(f"row_in_bits ({row_in_bits}) must be at least "
+                             f"max(1, row_bits) = {max(1, geometry.row_bits)}")
+        if meta_bits < 0:
+            raise ValueError(f"meta_bits must be non-negative, not {meta_bits}")
+        if not 1 <= counter_bits <= 64:
+            raise ValueError(f"counter_bits must be from 1 to 64, not {counter_bits}")
+        self._geometry = geometry
+        self._lanes = lanes
+        self._table_in_bits = table_in_bits
+        self._row_in_bits = row_in_bits
+        self._meta_bits = meta_bits
+        self._counter_bits = counter_bits
+        widths = dict(lanes=lanes, table_in_bits=table_in_bits, row_in_bits=row_in_bits,
+                      meta_bits=meta_bits)
+        super().__init__({
+            "req": In(stream.Signature(lookup_request_layout(**widths))),
+            "resp": Out(stream.Signature(lookup_response_layout(
+                slot_bits=geometry.slot_bits, **widths))),
+            "host_cmd": In(stream.Signature(host_command_layout(geometry))),
+            "host_resp": Out(stream.Signature(host_response_layout(geometry))),
+            "mode": In(1),
+            "counters_clear": In(1),
+            "lookups": Out(counter_bits),
+            "hits": Out(counter_bits),
+            "errors": Out(counter_bits),
+            "conflicts": Out(counter_bits),
+            "error_sticky": Out(1),
+            "busy": Out(1),
+        })
+
+    geometry = property(lambda self: self._geometry)
+    lanes = property(lambda self: self._lanes)
+    table_in_bits = property(lambda self: self._table_in_bits)
+    row_in_bits = property(lambda self: self._row_in_bits)
+    meta_bits = property(lambda self: self._meta_bits)
+    counter_bits = property(lambda self: self._counter_bits)
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self._geometry
+        lanes = self._lanes
+        way_bits = _index_bits(g.ways)
+        slot_way_bits = (g.ways - 1).bit_length()     # slot = Cat(way[:slot_way_bits], set)
+        lane_bits = _index_bits(lanes)
+        hash_model = g.make_hash()
+
+        # -- layouts of the pipeline registers --------------------------------------------------
+        lane_op = data.StructLayout({
+            "valid": 1, "error": 1, "set": g.set_bits, "tag": g.tag_bits,
+            "table": self._table_in_bits, "row": self._row_in_bits,
+        })
+        framing = {"first": 1, "last": 1}
+        if self._meta_bits:
+            framing["meta"] = self._meta_bits
+        beat = data.StructLayout({"lanes": data.ArrayLayout(lane_op, lanes), **framing})
+        op_layout = data.StructLayout({
+            "host": 1,          # a host command (else a lookup op)
+            "learn": 1,         # lookup op of a LEARN beat: one lane, read-modify-write
+            "mask": lanes,      # lanes this lookup op answers
+            "beat_end": 1,      # last op of its beat: the response beat is complete
+            "beat": beat,
+            "rmw_set": g.set_bits,
+            "rmw_lane": lane_bits,
+            "host_op": 2,
+            "host_slot": g.slot_bits,
+            "host_entry": entry_layout(g),
+            "host_ack": 1,      # answer on host_resp (CLEAR answers after its last set)
+        })
+        set_word = data.ArrayLayout(entry_layout(g), g.ways)
+
+        # -- set memory -------------------------------------------------------------------------
+        m.submodules.sets = sets_mem = Memory(shape=set_word, depth=g.sets, init=[])
+        write = sets_mem.write_port()
+        reads = [sets_mem.read_port(transparent_for=(write,)) for _ in range(lanes)]
+
+        # -- stage H: hash every lane of the incoming beat ----------------------------------------
+        h = Signal(beat)
+        h_valid = Signal()
+        h_take = Signal()                   # H's beat is fully injected this cycle
+        m.d.comb += self.req.ready.eq(~h_valid | h_take)
+        with m.If(self.req.ready):
+            m.d.sync += h_valid.eq(self.req.valid)
+        with m.If(self.req.valid & self.req.ready):
+            m.d.sync += [h.first.eq(self.req.payload.first), h.last.eq(self.req.payload.last)]
+            if self._meta_bits:
+                m.d.sync += h.meta.eq(self.req.payload.meta)
+            for i in range(lanes):
+                lane_in = self.req.payload.lanes[i]
+                in_range = Signal(name=f"lane{i}_in_range")
+                m.d.comb += in_range.eq((lane_in.table >> g.table_bits == 0)
+                                        & (lane_in.row >> g.row_bits == 0))
+                key = Cat(lane_in.row[:g.row_bits], lane_in.table[:g.table_bits],
+                          Const(0, g.hash_bits - g.key_bits))
+                hashed = feistel_network(m, key, hash_model, name=f"lane{i}_hash")
+                m.d.sync += [
+                    h.lanes[i].valid.eq(lane_in.valid),
+                    h.lanes[i].error.eq(lane_in.valid & ~in_range),
+                    h.lanes[i].set.eq(hashed[:g.set_bits]),
+                    h.lanes[i].tag.eq(hashed[g.set_bits:]),
+                    h.lanes[i].table.eq(lane_in.table),
+                    h.lanes[i].row.eq(lane_in.row),
+                ]
+
+        # Same-set conflicts of H's beat, counted when the beat is taken.
+        conflict_bits = []
+        for j in range(lanes):
+            usable_j = h.lanes[j].valid & ~h.lanes[j].error
+            earlier = [h.lanes[i].valid & ~h.lanes[i].error & (h.lanes[i].set == h.lanes[j].set)
+                       for i in range(j)]
+            conflict_bits.append(usable_j & Cat(*earlier).any() if earlier else Const(0))
+        beat_conflicts = Signal(range(lanes + 1))
+        m.d.comb += beat_conflicts.eq(sum(conflict_bits))
+
+        # -- pipeline registers A (read address) and B (read data, compare, update) ------------
+        a, a_valid = Signal(op_layout), Signal()
+        b, b_valid = Signal(op_layout), Signal()
+        advance = Signal()                  # every stage moves on this cycle
+        m.d.comb += advance.eq(~(self.resp.valid & ~self.resp.ready)
+                               & ~(self.host_resp.valid & ~self.host_resp.ready))
+
+        # -- injection: choose the op entering A --------------------------------------------------
+        inject = Signal(op_layout)
+        inject_valid = Signal()
+        remaining = Signal(lanes)           # lanes of H's LEARN beat not yet injected
+        mid_beat = Signal()                 # H's LEARN beat is partly injected
+        clearing = Signal()
+        clear_set = Signal(range(g.sets))
+
+        lane_valids = Cat(*(h.lanes[i].valid for i in range(lanes)))
+        pending = Signal(lanes)
+        m.d.comb += pending.eq(Mux(mid_beat, remaining, lane_valids))
+        any_pending, next_lane = _first_set([pending[i] for i in range(lanes)], lane_bits)
+        rest = Signal(lanes)
+        m.d.comb += rest.eq(pending & ~(Const(1, lanes) << next_lane)[:lanes])
+        host_cmd = self.host_cmd.payload
+
+        m.d.comb += self.host_cmd.ready.eq(0)
+        with m.If(advance):
+            with m.If(clearing):
+                m.d.comb += [
+                    inject_valid.eq(1),
+                    inject.host.eq(1),
+                    inject.host_op.eq(HostOp.CLEAR),
+                    inject.rmw_set.eq(clear_set),
+                    inject.host_ack.eq(clear_set == g.sets - 1),
+                ]
+                m.d.sync += clear_set.eq(clear_set + 1)
+                with m.If(clear_set == g.sets - 1):
+                    m.d.sync += clearing.eq(0)
+            with m.Elif(self.host_cmd.valid & ~mid_beat):
+                m.d.comb += self.host_cmd.ready.eq(1)
+                with m.If(host_cmd.op == HostOp.CLEAR):
+                    m.d.sync += [clearing.eq(1), clear_set.eq(0)]
+                with m.Else():
+                    m.d.comb += [
+                        inject_valid.eq(1),
+                        inject.host.eq(1),
+                        inject.host_op.eq(host_cmd.op),
+                        inject.host_slot.eq(host_cmd.slot),
+                        inject.host_entry.eq(host_cmd.entry),
+                        inject.host_ack.eq(1),
+                        inject.rmw_set.eq(host_cmd.slot[slot_way_bits:]),
+                    ]
+            with m.Elif(h_valid):
+                m.d.comb += [inject_valid.eq(1), inject.beat.eq(h)]
+                with m.If(~mid_beat & (self.mode == Mode.RUN)):
+                    m.d.comb += [inject.mask.eq(lane_valids), inject.beat_end.eq(1),
+                                 h_take.eq(1)]
+                with m.Elif(~any_pending):          # a LEARN beat with no valid lane
+                    m.d.comb += [inject.learn.eq(1), inject.beat_end.eq(1), h_take.eq(1)]
+                with m.Else():
+                    m.d.comb += [
+                        inject.learn.eq(1),
+                        inject.mask.eq((Const(1, lanes) << next_lane)[:lanes]),
+                        inject.rmw_lane.eq(next_lane),
+                        inject.rmw_set.eq(h.lanes[next_lane].set),
+                        inject.beat_end.eq(rest == 0),
+                        h_take.eq(rest == 0),
+                    ]
+                    m.d.sync += [remaining.eq(rest), mid_beat.eq(rest != 0)]
+
+        with m.If(advance):
+            m.d.sync += [a_valid.eq(inject_valid), a.eq(inject),
+                         b_valid.eq(a_valid), b.eq(a)]
+
+        # -- stage A: read addresses --------------------------------------------------------------
+        rmw_a = a.host | a.learn
+        for i, port in enumerate(reads):
+            m.d.comb += port.en.eq(advance)
+            if i == 0:
+                m.d.comb += port.addr.eq(Mux(rmw_a, a.rmw_set, a.beat.lanes[0].set))
+            else:
+                m.d.comb += port.addr.eq(a.beat.lanes[i].set)
+
+        # -- stage B: compare (every lane) and read-modify-write (LEARN lane or host) -----------
+        results_hit = []
+        results_slot = []
+        for i, port in enumerate(reads):
+            lane = b.beat.lanes[i]
+            matches = [port.data[w].valid & (port.data[w].tag == lane.tag) for w in range(g.ways)]
+            hit, way = _first_set(matches, way_bits)
+            hit_i = Signal(name=f"lane{i}_hit")
+            slot_i = Signal(g.slot_bits, name=f"lane{i}_slot")
+            m.d.comb += [hit_i.eq(hit & lane.valid & ~lane.error),
+                         slot_i.eq(Mux(hit_i, Cat(way[:slot_way_bits], lane.set), 0))]
+            results_hit.append(hit_i)
+            results_slot.append(slot_i)
+
+        word = reads[0].data
+        rmw_lane = b.beat.lanes[b.rmw_lane]
+        matches = [word[w].valid & (word[w].tag == rmw_lane.tag) for w in range(g.ways)]
+        learn_hit, hit_way = _first_set(matches, way_bits)
+        has_invalid, invalid_way = _first_set([~word[w].valid for w in range(g.ways)], way_bits)
+        max_rrpv = Const(0, RRPV_BITS)
+        for w in range(g.ways):
+            running_max = Signal(RRPV_BITS, name=f"max_rrpv_{w}")
+            m.d.comb += running_max.eq(Mux(word[w].rrpv > max_rrpv, word[w].rrpv, max_rrpv))
+            max_rrpv = running_max
+        _, aged_way = _first_set([word[w].rrpv == max_rrpv for w in range(g.ways)], way_bits)
+        victim = Signal(way_bits)
+        age = Signal(RRPV_BITS)
+        m.d.comb += [victim.eq(Mux(has_invalid, invalid_way, aged_way)),
+                     age.eq(Mux(has_invalid, 0, RRPV_MAX - max_rrpv))]
+
+        learn_word = Signal(set_word)
+        for w in range(g.ways):
+            with m.If(learn_hit):
+                m.d.comb += learn_word[w].eq(word[w])
+                with m.If(hit_way == w):
+                    m.d.comb += learn_word[w].rrpv.eq(RRPV_HIT)
+            with m.Elif(victim == w):
+                m.d.comb += [learn_word[w].valid.eq(1), learn_word[w].rrpv.eq(RRPV_INSERT),
+                             learn_word[w].tag.eq(rmw_lane.tag)]
+            with m.Else():
+                m.d.comb += [learn_word[w].eq(word[w]),
+                             learn_word[w].rrpv.eq(word[w].rrpv + age)]
+        learn_error = rmw_lane.error
+        learn_slot = Signal(g.slot_bits)
+        m.d.comb += learn_slot.eq(Mux(learn_error, 0,
+                                      Cat(Mux(learn_hit, hit_way, victim)[:slot_way_bits],
+                                          rmw_lane.set)))
+
+        host_way = b.host_slot[:slot_way_bits] if slot_way_bits else Const(0, 1)
+        host_word = Signal(set_word)
+        m.d.comb += host_word.eq(word)
+        with m.If(b.host_op == HostOp.WRITE):
+            m.d.comb += host_word[host_way].eq(b.host_entry)
+        with m.If(b.host_op == HostOp.CLEAR):
+            m.d.comb += host_word.eq(0)
+
+        learn_op = b_valid & ~b.host & b.learn & b.mask.any()
+        m.d.comb += [
+            write.addr.eq(b.rmw_set),
+            write.data.eq(Mux(b.host, host_word, learn_word)),
+            write.en.eq(advance & ((learn_op & ~learn_error)
+                                   | (b_valid & b.host & (b.host_op != HostOp.READ)))),
+        ]
+
+        # -- stage C: response registers ------------------------------------------------------------
+        with m.If(self.resp.valid & self.resp.ready):
+            m.d.sync += self.resp.valid.eq(0)
+        with m.If(self.host_resp.valid & self.host_resp.ready):
+            m.d.sync += self.host_resp.valid.eq(0)
+
+        with m.If(advance & b_valid & ~b.host):
+            resp = self.resp.payload
+            m.d.sync += [resp.first.eq(b.beat.first), resp.last.eq(b.beat.last),
+                         self.resp.valid.eq(b.beat_end)]
+            if self._meta_bits:
+                m.d.sync += resp.meta.eq(b.beat.meta)
+            for i in range(lanes):
+                lane, out = b.beat.lanes[i], resp.lanes[i]
+                m.d.sync += [out.valid.eq(lane.valid), out.table.eq(lane.table),
+                             out.row.eq(lane.row)]
+                with m.If(~lane.valid):
+                    m.d.sync += [out.hit.eq(0), out.error.eq(0), out.slot.eq(0)]
+                with m.Elif(b.mask[i]):
+                    with m.If(b.learn):
+                        m.d.sync += [out.hit.eq(learn_hit & ~learn_error),
+                                     out.error.eq(learn_error), out.slot.eq(learn_slot)]
+                    with m.Else():
+                        m.d.sync += [out.hit.eq(results_hit[i]), out.error.eq(lane.error),
+                                     out.slot.eq(results_slot[i])]
+
+        with m.If(advance & b_valid & b.host & b.host_ack):
+            m.d.sync += [
+                self.host_resp.valid.eq(1),
+                self.host_resp.payload.op.eq(b.host_op),
+                self.host_resp.payload.slot.eq(b.host_slot),
+                self.host_resp.payload.entry.eq(Mux(b.host_op == HostOp.CLEAR, 0,
+                                                    host_word[host_way])),
+            ]
+
+        # -- status counters --------------------------------------------------------------------
+        answered = Signal(range(lanes + 1))
+        hits = Signal(range(lanes + 1))
+        errors = Signal(range(lanes + 1))
+        counting = advance & b_valid & ~b.host
+        lane_hit = [Mux(b.learn, learn_hit & ~learn_error, results_hit[i]) for i in range(lanes)]
+        m.d.comb += [
+            answered.eq(sum(b.mask[i] & b.beat.lanes[i].valid for i in range(lanes))),
+            hits.eq(sum(b.mask[i] & lane_hit[i] for i in range(lanes))),
+            errors.eq(sum(b.mask[i] & b.beat.lanes[i].error for i in range(lanes))),
+        ]
+        with m.If(self.counters_clear):
+            m.d.sync += [self.lookups.eq(0), self.hits.eq(0), self.errors.eq(0),
+                         self.conflicts.eq(0), self.error_sticky.eq(0)]
+        with m.Else():
+            with m.If(counting):
+                m.d.sync += [self.lookups.eq(self.lookups + answered),
+                             self.hits.eq(self.hits + hits),
+                             self.errors.eq(self.errors + errors)]
+                with m.If(errors != 0):
+                    m.d.sync += self.error_sticky.eq(1)
+            with m.If(h_take):
+                m.d.sync += self.conflicts.eq(self.conflicts + beat_conflicts)
+
+        m.d.comb += self.busy.eq(h_valid | a_valid | b_valid | clearing)
+        return m

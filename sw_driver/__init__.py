@@ -1,0 +1,1 @@
+"""Host side of Hotline: DLRM data pipeline and driver for the accelerator."""
