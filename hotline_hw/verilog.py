@@ -17,6 +17,7 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from .feistel_hash import FeistelHash
+from .popularity_table import PopularityTable
 from .model.popularity_table import TableGeometry
 
 __all__ = ["RTL_TOPS", "emit", "main"]
@@ -27,6 +28,8 @@ _FPGA = TableGeometry()  # the default geometry: 32 tables x 2**24 rows, 16K set
 #: Module name -> factory of the component in its FPGA-sized default configuration.
 RTL_TOPS: dict[str, Callable[[], wiring.Component]] = {
     "feistel_hash": lambda: FeistelHash(width=_FPGA.hash_bits, rounds=_FPGA.rounds),
+    # 64K entries (16K sets x 4 ways), 4 lookup lanes, 32-bit sample metadata.
+    "popularity_table": lambda: PopularityTable(geometry=_FPGA, lanes=4, meta_bits=32),
 }
 
 
