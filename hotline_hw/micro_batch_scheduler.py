@@ -1,0 +1,407 @@
+"""Micro-batch scheduler: classify samples, hold them, re-form working sets into micro-batches."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .lookup_stream import lookup_response_layout
+from .micro_batch_stream import (MicroBatchKind, cold_request_layout, micro_batch_layout,
+                                 sample_meta_layout)
+
+__all__ = ["MicroBatchScheduler"]
+
+
+class MicroBatchScheduler(wiring.Component):
+    """Micro-batch scheduler (the paper's input classifier, scheduler and input buffer).
+
+    Bit-exact with :class:`hotline_hw.model.scheduler.MicroBatchScheduler`: the micro-batches
+    (descriptors, then sample records in order) and the cold-row requests are the model's.
+
+    Parameters
+    ----------
+    lanes, table_in_bits, row_in_bits, slot_bits : int
+        Shape of the input: the popularity table's lookup response stream (same parameters).
+    sample_bits : int
+        Width of the sample id carried in the input's ``meta`` (:func:`sample_meta_layout`).
+    max_lookups : int
+        Largest number of lookups per sample ``F`` (a sample is ``ceil(F / lanes)`` beats).
+    capacity : int
+        Sample buffer size in samples (block RAM: ``capacity * beats`` records of ``lanes``
+        lookups). The runtime ``capacity_limit`` may be lower.
+    size_bits : int
+        Width of ``batch_size`` and of micro-batch sizes.
+    working_set_bits : int
+        Width of ``working_set``.
+    counter_bits : int
+        Width of the status counters.
+
+    Members
+    -------
+    i : ``In(stream.Signature(lookup_response_layout(..., meta_bits=sample_bits + 1)))``
+        Classified lookups: one sample per ``first`` .. ``last`` run of beats, ``meta`` =
+        ``{sample, flush}``.
+    o : ``Out(stream.Signature(micro_batch_layout(...)))``
+        Descriptor beat then sample records, per micro-batch (see ``micro_batch_stream``).
+    cold : ``Out(stream.Signature(cold_request_layout(...)))``
+        Cold rows, in the order the micro-batches need them.
+    split, learn : ``In(1)``
+        ``SPLIT`` mode (else ``REFORMED``); learning phase (no sample is popular). Change only
+        while ``busy`` is low.
+    batch_size : ``In(size_bits)``, working_set : ``In(working_set_bits)``
+        ``B`` (>= 1) and ``W`` (>= 1).
+    capacity_limit : ``In(range(capacity + 1))``
+        Held samples that close a working set early (>= ``batch_size``; the model's
+        ``capacity``); above ``capacity`` the physical size applies.
+    samples_in, popular, non_popular, micro_batches, early_closes, stalls : ``Out(counter_bits)``
+        Status counters; ``stalls`` counts cycles with ``i.valid`` and not ``i.ready``.
+    framing_error : ``Out(1)``
+        Sticky: a sample had more than ``max_lookups`` lookups (extra beats are not stored).
+    busy : ``Out(1)``
+        A sample is held or a micro-batch is being emitted.
+
+    Throughput and latency
+    ----------------------
+    Input: one beat per cycle while a buffer slot is free (else ``i.ready`` falls: the input
+    stalls, nothing is dropped). Output: one beat per cycle, plus a descriptor beat and one idle
+    cycle per micro-batch. A popular micro-batch starts 3 cycles after its last sample's last
+    beat is taken.
+    """
+
+    def __init__(self, *, lanes: int = 4, table_in_bits: int = 8, row_in_bits: int = 32,
+                 slot_bits: int = 16, sample_bits: int = 32, max_lookups: int = 32,
+                 capacity: int = 1024, size_bits: int = 16, working_set_bits: int = 4,
+                 counter_bits: int = 32):
+        for name, value in (("lanes", lanes), ("table_in_bits", table_in_bits),
+                            ("row_in_bits", row_in_bits), ("slot_bits", slot_bits),
+                            ("sample_bits", sample_bits), ("max_lookups", max_lookups),
+                            ("capacity", capacity), ("size_bits", size_bits),
+                            ("working_set_bits", working_set_bits),
+                            ("counter_bits", counter_bits)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, not {value!r}")
+        if capacity < 2:
+            raise ValueError(f"capacity must be at least 2, not {capacity}")
+        self._lanes = lanes
+        self._table_in_bits = table_in_bits
+        self._row_in_bits = row_in_bits
+        self._slot_bits = slot_bits
+        self._sample_bits = sample_bits
+        self._max_lookups = max_lookups
+        self._capacity = capacity
+        self._size_bits = size_bits
+        self._ws_bits = working_set_bits
+        self._counter_bits = counter_bits
+        self._beats = -(-max_lookups // lanes)
+        self._beat_bits = max(1, (self._beats - 1).bit_length())
+        widths = dict(lanes=lanes, table_in_bits=table_in_bits, row_in_bits=row_in_bits)
+        super().__init__({
+            "i": In(stream.Signature(lookup_response_layout(
+                slot_bits=slot_bits, meta_bits=sample_bits + 1, **widths))),
+            "o": Out(stream.Signature(micro_batch_layout(
+                slot_bits=slot_bits, sample_bits=sample_bits, size_bits=size_bits,
+                index_bits=working_set_bits + 1, beat_bits=self._beat_bits, **widths))),
+            "cold": Out(stream.Signature(cold_request_layout(
+                size_bits=size_bits, beat_bits=self._beat_bits, **widths))),
+            "split": In(1),
+            "learn": In(1),
+            "batch_size": In(size_bits),
+            "working_set": In(working_set_bits),
+            "capacity_limit": In(range(capacity + 1)),
+            "samples_in": Out(counter_bits),
+            "popular": Out(counter_bits),
+            "non_popular": Out(counter_bits),
+            "micro_batches": Out(counter_bits),
+            "early_closes": Out(counter_bits),
+            "stalls": Out(counter_bits),
+            "framing_error": Out(1),
+            "busy": Out(1),
+        })
+
+    lanes = property(lambda self: self._lanes)
+    capacity = property(lambda self: self._capacity)
+    max_lookups = property(lambda self: self._max_lookups)
+    beats_per_sample = property(lambda self: self._beats)
+
+    def elaborate(self, platform):
+        m = Module()
+        lanes, capacity = self._lanes, self._capacity
+        size_bits, beat_bits = self._size_bits, self._beat_bits
+        slot_index_bits = max(1, (capacity - 1).bit_length())
+        count = range(capacity + 1)
+
+        record_lane = data.StructLayout({"valid": 1, "hot": 1, "slot": self._slot_bits,
+                                         "table": self._table_in_bits,
+                                         "row": self._row_in_bits})
+        record = data.ArrayLayout(record_lane, lanes)
+        m.submodules.records = records = Memory(shape=record, depth=capacity * (1 << beat_bits),
+                                                init=[])
+        rec_write = records.write_port()
+        rec_read = records.read_port()
+
+        held_entry = data.StructLayout({"slot": slot_index_bits, "sample": self._sample_bits,
+                                        "beats": beat_bits + 1})
+        job_layout = data.StructLayout({"full_pop": 1, "close": 1, "n_pop": len(Signal(count)),
+                                        "n_non": len(Signal(count))})
+        m.submodules.pop_queue = pop_q = SyncFIFOBuffered(width=held_entry.size, depth=capacity)
+        m.submodules.non_queue = non_q = SyncFIFOBuffered(width=held_entry.size, depth=capacity)
+        m.submodules.free_slots = free_q = SyncFIFOBuffered(width=slot_index_bits,
+                                                            depth=capacity)
+        m.submodules.jobs = jobs = SyncFIFOBuffered(width=job_layout.size,
+                                                    depth=min(capacity, 64))
+
+        # -- input: allocate a slot per sample, store its beats, classify it ------------------------
+        i = self.i.payload
+        meta = data.View(sample_meta_layout(self._sample_bits), i.meta)
+        in_sample = Signal()
+        cur_slot = Signal(slot_index_bits)
+        cur_beat = Signal(beat_bits + 1)
+        cur_hot = Signal()
+        cur_sample = Signal(self._sample_bits)
+        fresh = Signal(count)                   # slots never used since reset: 0 .. fresh-1
+        have_fresh = fresh < capacity
+        slot_available = have_fresh | free_q.r_rdy
+
+        # Planner state: the open working set.
+        pend_pop = Signal(count)
+        pend_non = Signal(count)
+        in_batch = Signal(size_bits)
+        batches_in_set = Signal(self._ws_bits)
+
+        m.d.comb += self.i.ready.eq((in_sample | slot_available)
+                                    & (~i.last | jobs.w_rdy))
+        take = self.i.valid & self.i.ready
+        slot_now = Mux(in_sample, cur_slot, Mux(have_fresh, fresh, free_q.r_data))
+        beat_now = Mux(in_sample, cur_beat, 0)
+        sample_now = Mux(in_sample, cur_sample, meta.sample)
+        lanes_hot = Cat(*(~i.lanes[k].valid | i.lanes[k].hit for k in range(lanes))).all()
+        hot_now = Mux(in_sample, cur_hot, 1) & lanes_hot
+        overflow = beat_now >= self._beats
+
+        m.d.comb += [
+            rec_write.addr.eq(Cat(beat_now[:beat_bits], slot_now)),
+            rec_write.en.eq(take & ~overflow),
+        ]
+        for k in range(lanes):
+            lane_in, lane_rec = i.lanes[k], rec_write.data[k]
+            m.d.comb += [
+                lane_rec.valid.eq(lane_in.valid),
+                lane_rec.hot.eq(lane_in.valid & lane_in.hit & ~self.learn),
+                # Fields of lanes that are not valid are stored as 0: the output is exact.
+                lane_rec.slot.eq(Mux(lane_in.valid, lane_in.slot, 0)),
+                lane_rec.table.eq(Mux(lane_in.valid, lane_in.table, 0)),
+                lane_rec.row.eq(Mux(lane_in.valid, lane_in.row, 0)),
+            ]
+
+        with m.If(take & ~in_sample):
+            with m.If(have_fresh):
+                m.d.sync += fresh.eq(fresh + 1)
+            with m.Else():
+                m.d.comb += free_q.r_en.eq(1)
+        with m.If(take & overflow):
+            m.d.sync += self.framing_error.eq(1)
+
+        popular = hot_now & ~self.learn
+        entry = Signal(held_entry)
+        m.d.comb += [entry.slot.eq(slot_now), entry.sample.eq(sample_now),
+                     entry.beats.eq(Mux(overflow, self._beats, beat_now + 1))]
+        m.d.comb += [pop_q.w_data.eq(entry), non_q.w_data.eq(entry)]
+
+        pend_pop_next = Signal(count)
+        pend_non_next = Signal(count)
+        full_pop = Signal()
+        batch_done = Signal()
+        set_done = Signal()
+        close = Signal()
+        early = Signal()
+        pend_pop_inc = Signal(len(pend_pop) + 1)
+        m.d.comb += [
+            pend_pop_inc.eq(pend_pop + popular),
+            full_pop.eq(~self.split & popular & (pend_pop_inc == self.batch_size)),
+            pend_pop_next.eq(Mux(full_pop, 0, pend_pop_inc)),
+            pend_non_next.eq(pend_non + ~popular),
+            batch_done.eq(in_batch + 1 == self.batch_size),
+            set_done.eq(batch_done & (self.split | (batches_in_set + 1 == self.working_set))),
+            early.eq(~set_done & (pend_pop_next + pend_non_next >= self.capacity_limit)),
+            close.eq(set_done | early | meta.flush),
+        ]
+        job = Signal(job_layout)
+        m.d.comb += [job.full_pop.eq(full_pop), job.close.eq(close),
+                     job.n_pop.eq(pend_pop_next), job.n_non.eq(pend_non_next),
+                     jobs.w_data.eq(job)]
+
+        with m.If(take):
+            with m.If(i.last):
+                m.d.sync += in_sample.eq(0)
+                m.d.comb += [pop_q.w_en.eq(popular), non_q.w_en.eq(~popular),
+                             jobs.w_en.eq(full_pop | close)]
+                m.d.sync += [self.samples_in.eq(self.samples_in + 1),
+                             self.popular.eq(self.popular + popular),
+                             self.non_popular.eq(self.non_popular + ~popular),
+                             self.early_closes.eq(self.early_closes + early)]
+                with m.If(close):
+                    m.d.sync += [pend_pop.eq(0), pend_non.eq(0), in_batch.eq(0),
+                                 batches_in_set.eq(0)]
+                with m.Else():
+                    m.d.sync += [pend_pop.eq(pend_pop_next), pend_non.eq(pend_non_next),
+                                 in_batch.eq(Mux(batch_done, 0, in_batch + 1)),
+                                 batches_in_set.eq(batches_in_set + batch_done)]
+            with m.Else():
+                m.d.sync += [in_sample.eq(1), cur_slot.eq(slot_now), cur_hot.eq(hot_now),
+                             cur_beat.eq(Mux(overflow, beat_now, beat_now + 1)),
+                             cur_sample.eq(sample_now)]
+        with m.If(self.i.valid & ~self.i.ready):
+            m.d.sync += self.stalls.eq(self.stalls + 1)
+
+        # -- emitter: jobs -> descriptor and record beats ---------------------------------------
+        op_layout = data.StructLayout({
+            "desc": 1, "kind": 2, "size": size_bits, "working_set": 32,
+            "index": self._ws_bits + 1, "step": 32, "sample": self._sample_bits,
+            "position": size_bits, "beat": beat_bits, "first": 1, "last": 1,
+        })
+        issue = Signal(op_layout)
+        issue_valid = Signal()
+        r, r_valid = Signal(op_layout), Signal()
+        advance = Signal()
+        m.d.comb += advance.eq(~(self.o.valid & ~self.o.ready)
+                               & ~(self.cold.valid & ~self.cold.ready))
+
+        job_now = data.View(job_layout, jobs.r_data)
+        pending_full_pop = Signal()
+        pending_close = Signal()
+        rem_pop = Signal(count)
+        rem_non = Signal(count)
+        split_phase = Signal(2)
+        kind = Signal(2)
+        size = Signal(size_bits)
+        from_pop = Signal(size_bits)            # of the remaining samples, from the pop queue
+        left = Signal(size_bits)                # samples left in this micro-batch
+        position = Signal(size_bits)
+        beat = Signal(beat_bits + 1)
+        set_id = Signal(32)
+        index = Signal(self._ws_bits + 1)
+        step = Signal(32)
+
+        total = Signal(len(rem_pop) + 1)
+        chunk = Signal(size_bits)
+        chunk_pop = Signal(size_bits)
+        m.d.comb += [
+            total.eq(rem_pop + rem_non),
+            chunk.eq(Mux(total < self.batch_size, total, self.batch_size)),
+            chunk_pop.eq(Mux(rem_pop < chunk, rem_pop, chunk)),
+        ]
+        use_pop = from_pop != 0
+        head = data.View(held_entry, Mux(use_pop, pop_q.r_data, non_q.r_data))
+        head_ready = Mux(use_pop, pop_q.r_rdy, non_q.r_rdy)
+        head_last = beat + 1 >= head.beats
+
+        with m.If(advance):
+            with m.FSM() as emitter:
+                with m.State("IDLE"):
+                    with m.If(jobs.r_rdy):
+                        m.d.comb += jobs.r_en.eq(1)
+                        m.d.sync += [pending_full_pop.eq(job_now.full_pop),
+                                     pending_close.eq(job_now.close),
+                                     rem_pop.eq(job_now.n_pop), rem_non.eq(job_now.n_non),
+                                     split_phase.eq(0)]
+                        m.next = "PLAN"
+                with m.State("PLAN"):
+                    with m.If(pending_full_pop):
+                        m.d.sync += [pending_full_pop.eq(0), kind.eq(MicroBatchKind.POPULAR),
+                                     size.eq(self.batch_size), from_pop.eq(self.batch_size)]
+                        m.next = "DESC"
+                    with m.Elif(pending_close & self.split & (split_phase == 0)):
+                        m.d.sync += [kind.eq(MicroBatchKind.POPULAR), size.eq(rem_pop),
+                                     from_pop.eq(rem_pop), split_phase.eq(1)]
+                        m.next = "DESC"
+                    with m.Elif(pending_close & self.split & (split_phase == 1)):
+                        m.d.sync += [kind.eq(MicroBatchKind.NON_POPULAR), size.eq(rem_non),
+                                     from_pop.eq(0), split_phase.eq(2)]
+                        m.next = "DESC"
+                    with m.Elif(pending_close & ~self.split & (total != 0)):
+                        m.d.sync += [
+                            kind.eq(Mux(chunk_pop == chunk, MicroBatchKind.POPULAR,
+                                        Mux(chunk_pop == 0, MicroBatchKind.NON_POPULAR,
+                                            MicroBatchKind.MIXED))),
+                            size.eq(chunk), from_pop.eq(chunk_pop),
+                            rem_pop.eq(rem_pop - chunk_pop),
+                            rem_non.eq(rem_non - (chunk - chunk_pop)),
+                        ]
+                        m.next = "DESC"
+                    with m.Elif(pending_close):
+                        m.d.sync += [pending_close.eq(0), set_id.eq(set_id + 1), index.eq(0)]
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "IDLE"
+                with m.State("DESC"):
+                    m.d.comb += [issue_valid.eq(1), issue.desc.eq(1), issue.kind.eq(kind),
+                                 issue.size.eq(size), issue.working_set.eq(set_id),
+                                 issue.index.eq(index), issue.step.eq(step)]
+                    m.d.sync += [step.eq(step + 1), index.eq(index + 1), left.eq(size),
+                                 position.eq(0), beat.eq(0),
+                                 self.micro_batches.eq(self.micro_batches + 1)]
+                    with m.If(size == 0):
+                        m.next = "PLAN"
+                    with m.Else():
+                        m.next = "SAMPLE"
+                with m.State("SAMPLE"):
+                    with m.If(head_ready):
+                        m.d.comb += [issue_valid.eq(1), issue.sample.eq(head.sample),
+                                     issue.position.eq(position), issue.beat.eq(beat),
+                                     issue.step.eq(step - 1),
+                                     issue.first.eq(beat == 0), issue.last.eq(head_last)]
+                        with m.If(head_last):
+                            m.d.comb += [pop_q.r_en.eq(use_pop), non_q.r_en.eq(~use_pop),
+                                         free_q.w_en.eq(1)]
+                            m.d.sync += [beat.eq(0), position.eq(position + 1),
+                                         left.eq(left - 1),
+                                         from_pop.eq(Mux(use_pop, from_pop - 1, 0))]
+                            with m.If(left == 1):
+                                m.next = "PLAN"
+                        with m.Else():
+                            m.d.sync += beat.eq(beat + 1)
+        m.d.comb += [free_q.w_data.eq(head.slot),
+                     rec_read.addr.eq(Cat(beat[:beat_bits], head.slot)),
+                     rec_read.en.eq(advance)]
+
+        with m.If(advance):
+            m.d.sync += [r_valid.eq(issue_valid), r.eq(issue)]
+
+        # -- outputs ------------------------------------------------------------------------------
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(self.cold.valid & self.cold.ready):
+            m.d.sync += self.cold.valid.eq(0)
+        out, cold = self.o.payload, self.cold.payload
+        with m.If(advance & r_valid):
+            m.d.sync += [self.o.valid.eq(1), out.desc.eq(r.desc), out.kind.eq(r.kind),
+                         out.size.eq(r.size), out.working_set.eq(r.working_set),
+                         out.index.eq(r.index), out.step.eq(r.step), out.sample.eq(r.sample),
+                         out.position.eq(r.position), out.beat.eq(r.beat),
+                         out.first.eq(r.first), out.last.eq(r.last)]
+            any_cold = Signal()
+            m.d.comb += any_cold.eq(~r.desc & Cat(*(rec_read.data[k].valid
+                                                    & ~rec_read.data[k].hot
+                                                    for k in range(lanes))).any())
+            m.d.sync += [self.cold.valid.eq(any_cold), cold.step.eq(r.step),
+                         cold.position.eq(r.position), cold.beat.eq(r.beat)]
+            for k in range(lanes):
+                rec = rec_read.data[k]
+                m.d.sync += [
+                    out.lanes[k].valid.eq(~r.desc & rec.valid),
+                    out.lanes[k].hot.eq(~r.desc & rec.hot),
+                    out.lanes[k].slot.eq(Mux(r.desc, 0, rec.slot)),
+                    out.lanes[k].table.eq(Mux(r.desc, 0, rec.table)),
+                    out.lanes[k].row.eq(Mux(r.desc, 0, rec.row)),
+                    cold.lanes[k].valid.eq(rec.valid & ~rec.hot),
+                    cold.lanes[k].table.eq(Mux(rec.valid & ~rec.hot, rec.table, 0)),
+                    cold.lanes[k].row.eq(Mux(rec.valid & ~rec.hot, rec.row, 0)),
+                ]
+
+        m.d.comb += self.busy.eq(in_sample | (pend_pop != 0) | (pend_non != 0) | jobs.r_rdy
+                                 | ~emitter.ongoing("IDLE")
+                                 | pending_full_pop | pending_close | r_valid
+                                 | self.o.valid | self.cold.valid
+                                 | pop_q.r_rdy | non_q.r_rdy)
+        return m

@@ -1,0 +1,145 @@
+# amaranth: UnusedElaboratable=no
+"""amaranth.sim unit tests of the micro-batch scheduler RTL against the golden model."""
+
+import pytest
+from amaranth.sim import Simulator
+
+from hotline_hw.micro_batch_scheduler import MicroBatchScheduler
+from hotline_hw.model.scheduler import Lookup, MicroBatchScheduler as Model, ScheduleMode
+
+
+def random_samples(pyrng, count, lookups, hit_rate):
+    """Samples as (id, [Lookup]); table = lookup index, a sample is popular now and then."""
+    out = []
+    for n in range(count):
+        all_hot = pyrng.random() < hit_rate
+        out.append((1000 + n, [Lookup(t, pyrng.randrange(1 << 10),
+                                      hit=all_hot or pyrng.random() < 0.7,
+                                      slot=pyrng.randrange(1 << 8)) for t in range(lookups)]))
+    return out
+
+
+def expected_beats(batches, lanes, learn):
+    """The model's micro-batches as the RTL's output beats and cold beats."""
+    out, cold = [], []
+    for b in batches:
+        out.append(("desc", int(b.kind), b.size, b.working_set, b.index, b.step))
+        for position, sample in enumerate(b.samples):
+            n_beats = -(-len(sample.lookups) // lanes)
+            for beat in range(n_beats):
+                chunk = sample.lookups[beat * lanes:(beat + 1) * lanes]
+                lanes_out = tuple((1, int(lk.hit and not learn), lk.slot, lk.table, lk.row)
+                                  for lk in chunk) + ((0, 0, 0, 0, 0),) * (lanes - len(chunk))
+                out.append(("rec", sample.sample_id, position, beat, int(beat == 0),
+                            int(beat == n_beats - 1), lanes_out))
+                cold_lanes = tuple((1, t, r) if v and not h else (0, 0, 0)
+                                   for v, h, _, t, r in lanes_out)
+                if any(c[0] for c in cold_lanes):
+                    cold.append((b.step, position, beat, cold_lanes))
+    return out, cold
+
+
+def simulate(dut, samples, *, lanes, batch_size, working_set, split, learn, capacity_limit,
+             pyrng, pause=0.3, backpressure=0.3):
+    out, cold, counters = [], [], {}
+    done = {}
+
+    async def producer(ctx):
+        ctx.set(dut.split, split)
+        ctx.set(dut.learn, learn)
+        ctx.set(dut.batch_size, batch_size)
+        ctx.set(dut.working_set, working_set)
+        ctx.set(dut.capacity_limit, capacity_limit)
+        for n, (sample_id, lookups) in enumerate(samples):
+            beats = [lookups[i:i + lanes] for i in range(0, len(lookups), lanes)]
+            for b, chunk in enumerate(beats):
+                while pyrng.random() < pause:
+                    await ctx.tick()
+                for k in range(lanes):
+                    lane = dut.i.payload.lanes[k]
+                    lk = chunk[k] if k < len(chunk) else None
+                    ctx.set(lane.valid, lk is not None)
+                    ctx.set(lane.hit, lk.hit if lk else 0)
+                    ctx.set(lane.slot, lk.slot if lk else 0)
+                    ctx.set(lane.table, lk.table if lk else 0)
+                    ctx.set(lane.row, lk.row if lk else 0)
+                ctx.set(dut.i.payload.first, b == 0)
+                ctx.set(dut.i.payload.last, b == len(beats) - 1)
+                ctx.set(dut.i.payload.meta, sample_id | ((n == len(samples) - 1) << 32))
+                ctx.set(dut.i.valid, 1)
+                await ctx.tick().until(dut.i.ready)
+                ctx.set(dut.i.valid, 0)
+        await ctx.tick()
+        while ctx.get(dut.busy):
+            await ctx.tick()
+        done["producer"] = True
+
+    async def collector(ctx):
+        while "producer" not in done:
+            o_ready = pyrng.random() >= backpressure
+            c_ready = pyrng.random() >= backpressure
+            ctx.set(dut.o.ready, o_ready)
+            ctx.set(dut.cold.ready, c_ready)
+            _, _, ov, op, cv, cp = await ctx.tick().sample(dut.o.valid, dut.o.payload,
+                                                           dut.cold.valid, dut.cold.payload)
+            if ov and o_ready:
+                if op.desc:
+                    out.append(("desc", int(op.kind), int(op.size), int(op.working_set),
+                                int(op.index), int(op.step)))
+                else:
+                    out.append(("rec", int(op.sample), int(op.position), int(op.beat),
+                                int(op.first), int(op.last),
+                                tuple((int(ln.valid), int(ln.hot), int(ln.slot), int(ln.table),
+                                       int(ln.row)) for ln in op.lanes)))
+            if cv and c_ready:
+                cold.append((int(cp.step), int(cp.position), int(cp.beat),
+                             tuple((int(ln.valid), int(ln.table), int(ln.row))
+                                   for ln in cp.lanes)))
+        for name in ("samples_in", "popular", "non_popular", "micro_batches", "early_closes",
+                     "framing_error"):
+            counters[name] = ctx.get(getattr(dut, name))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(producer)
+    sim.add_testbench(collector)
+    beats = sum(-(-len(lk) // lanes) for _, lk in samples)
+    sim.run_until(1e-6 * (10 * beats + 20 * len(samples) + 500))
+    assert "producer" in done, "the scheduler stalled"
+    return out, cold, counters
+
+
+CASES = [
+    # lanes, lookups, B, W, split, learn, capacity (model), hit rate, samples
+    (4, 7, 3, 2, False, False, None, 0.6, 40),
+    (2, 3, 5, 1, False, False, None, 0.8, 33),       # W = 1, B not a power of two
+    (4, 4, 4, 4, False, False, None, 1.0, 37),       # only popular samples
+    (4, 8, 3, 3, False, False, None, 0.0, 25),       # no popular sample
+    (4, 6, 3, 2, True, False, None, 0.5, 31),        # split mode
+    (1, 2, 2, 2, False, True, None, 0.7, 20),        # learning: nothing popular, all cold
+    (4, 5, 2, 4, False, False, 5, 0.3, 45),          # buffer limit closes working sets early
+]
+
+
+@pytest.mark.parametrize("lanes, lookups, B, W, split, learn, capacity, hit_rate, count", CASES)
+def test_matches_model(pyrng, lanes, lookups, B, W, split, learn, capacity, hit_rate, count):
+    dut = MicroBatchScheduler(lanes=lanes, table_in_bits=5, row_in_bits=10, slot_bits=8,
+                              sample_bits=32, max_lookups=8, capacity=16, size_bits=8,
+                              working_set_bits=3)
+    samples = random_samples(pyrng, count, lookups, hit_rate)
+    model = Model(batch_size=B, working_set=W, learn=learn, capacity=capacity,
+                  mode=ScheduleMode.SPLIT if split else ScheduleMode.REFORMED)
+    batches = model.schedule(samples)
+    want_out, want_cold = expected_beats(batches, lanes, learn)
+    limit = capacity if capacity is not None else (B if split else B * W)
+    out, cold, counters = simulate(dut, samples, lanes=lanes, batch_size=B, working_set=W,
+                                   split=split, learn=learn, capacity_limit=min(limit, 16),
+                                   pyrng=pyrng)
+    for n, (got, want) in enumerate(zip(out, want_out)):
+        assert got == want, f"output beat {n}: got {got}, expected {want}"
+    assert len(out) == len(want_out)
+    assert cold == want_cold
+    c = model.counters
+    assert counters == {"samples_in": c.samples_in, "popular": c.popular,
+                        "non_popular": c.non_popular, "micro_batches": c.micro_batches,
+                        "early_closes": c.early_closes, "framing_error": 0}
