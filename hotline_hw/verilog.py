@@ -17,6 +17,7 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from .feistel_hash import FeistelHash
+from .micro_batch_scheduler import MicroBatchScheduler
 from .popularity_table import PopularityTable
 from .model.popularity_table import TableGeometry
 
@@ -30,6 +31,9 @@ RTL_TOPS: dict[str, Callable[[], wiring.Component]] = {
     "feistel_hash": lambda: FeistelHash(width=_FPGA.hash_bits, rounds=_FPGA.rounds),
     # 64K entries (16K sets x 4 ways), 4 lookup lanes, 32-bit sample metadata.
     "popularity_table": lambda: PopularityTable(geometry=_FPGA, lanes=4, meta_bits=32),
+    # Criteo: up to 32 lookups per sample (26 used); 4096 held samples; B < 65536, W < 16.
+    "micro_batch_scheduler": lambda: MicroBatchScheduler(
+        lanes=4, slot_bits=_FPGA.slot_bits, max_lookups=32, capacity=4096),
 }
 
 

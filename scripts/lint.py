@@ -22,6 +22,9 @@ ACCEPTED_WARNINGS = {
                     "payloads (e.g. fields a block passes through or ignores).",
     "DECLFILENAME": "rtl/ holds one module per file named after the module, but Amaranth also "
                     "emits submodules into the same file.",
+    "CASEINCOMPLETE": "Amaranth emits each FSM's logic as a case over the state listing only the "
+                      "states that act; every such always block assigns its default before the "
+                      "case, so the missing cases are neither latches nor X.",
     "PROCASSINIT": "Amaranth gives registers an initial value in their declaration and assigns "
                    "them in processes; intended (FPGA power-up value), not a bug.",
 }
