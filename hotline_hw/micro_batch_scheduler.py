@@ -51,9 +51,10 @@ class MicroBatchScheduler(wiring.Component):
         while ``busy`` is low.
     batch_size : ``In(size_bits)``, working_set : ``In(working_set_bits)``
         ``B`` (>= 1) and ``W`` (>= 1).
-    capacity_limit : ``In(range(capacity + 1))``
+    capacity_limit : ``In(size_bits + working_set_bits)``
         Held samples that close a working set early (>= ``batch_size``; the model's
-        ``capacity``); above ``capacity`` the physical size applies.
+        ``capacity``). Values above ``capacity`` act as ``capacity`` (the buffer's physical
+        size), so ``W * B`` can be written as is.
     samples_in, popular, non_popular, micro_batches, early_closes, stalls : ``Out(counter_bits)``
         Status counters; ``stalls`` counts cycles with ``i.valid`` and not ``i.ready``.
     framing_error : ``Out(1)``
@@ -64,9 +65,11 @@ class MicroBatchScheduler(wiring.Component):
     Throughput and latency
     ----------------------
     Input: one beat per cycle while a buffer slot is free (else ``i.ready`` falls: the input
-    stalls, nothing is dropped). Output: one beat per cycle, plus a descriptor beat and one idle
-    cycle per micro-batch. A popular micro-batch starts 3 cycles after its last sample's last
-    beat is taken.
+    stalls, nothing is dropped). Output: one beat per cycle, descriptors included: a micro-batch
+    of ``n`` record beats takes ``n + 1`` cycles. The emitter idles only while it has no job
+    (nothing scheduled yet) and for one cycle after a ``REFORMED`` working set whose samples
+    all left in popular micro-batches. A popular micro-batch's descriptor leaves 3 cycles after
+    its last sample's last beat is taken.
     """
 
     def __init__(self, *, lanes: int = 4, table_in_bits: int = 8, row_in_bits: int = 32,
@@ -108,7 +111,7 @@ class MicroBatchScheduler(wiring.Component):
             "learn": In(1),
             "batch_size": In(size_bits),
             "working_set": In(working_set_bits),
-            "capacity_limit": In(range(capacity + 1)),
+            "capacity_limit": In(size_bits + working_set_bits),
             "samples_in": Out(counter_bits),
             "popular": Out(counter_bits),
             "non_popular": Out(counter_bits),
@@ -216,6 +219,8 @@ class MicroBatchScheduler(wiring.Component):
         close = Signal()
         early = Signal()
         pend_pop_inc = Signal(len(pend_pop) + 1)
+        limit = Signal(count)
+        m.d.comb += limit.eq(Mux(self.capacity_limit > capacity, capacity, self.capacity_limit))
         m.d.comb += [
             pend_pop_inc.eq(pend_pop + popular),
             full_pop.eq(~self.split & popular & (pend_pop_inc == self.batch_size)),
@@ -223,7 +228,7 @@ class MicroBatchScheduler(wiring.Component):
             pend_non_next.eq(pend_non + ~popular),
             batch_done.eq(in_batch + 1 == self.batch_size),
             set_done.eq(batch_done & (self.split | (batches_in_set + 1 == self.working_set))),
-            early.eq(~set_done & (pend_pop_next + pend_non_next >= self.capacity_limit)),
+            early.eq(~set_done & (pend_pop_next + pend_non_next >= limit)),
             close.eq(set_done | early | meta.flush),
         ]
         job = Signal(job_layout)
@@ -273,8 +278,6 @@ class MicroBatchScheduler(wiring.Component):
         rem_pop = Signal(count)
         rem_non = Signal(count)
         split_phase = Signal(2)
-        kind = Signal(2)
-        size = Signal(size_bits)
         from_pop = Signal(size_bits)            # of the remaining samples, from the pop queue
         left = Signal(size_bits)                # samples left in this micro-batch
         position = Signal(size_bits)
@@ -283,14 +286,51 @@ class MicroBatchScheduler(wiring.Component):
         index = Signal(self._ws_bits + 1)
         step = Signal(32)
 
+        # The current job, or the next one from the FIFO when the current one is used up.
+        has_more = Mux(self.split, split_phase < 2, (rem_pop + rem_non) != 0)
+        exhausted = ~pending_full_pop & ~(pending_close & has_more)
+        take_job = Signal()
+        finish = exhausted & pending_close          # the working set's last micro-batch is out
+        m.d.comb += take_job.eq(exhausted & jobs.r_rdy)
+        e_full = Mux(take_job, job_now.full_pop, pending_full_pop)
+        e_close = Mux(take_job, job_now.close, pending_close & ~finish)
+        e_pop = Signal(count)
+        e_non = Signal(count)
+        e_phase = Mux(take_job, 0, split_phase)
+        e_set = Signal(32)
+        e_index = Signal(self._ws_bits + 1)
         total = Signal(len(rem_pop) + 1)
         chunk = Signal(size_bits)
         chunk_pop = Signal(size_bits)
         m.d.comb += [
-            total.eq(rem_pop + rem_non),
+            e_pop.eq(Mux(take_job, job_now.n_pop, rem_pop)),
+            e_non.eq(Mux(take_job, job_now.n_non, rem_non)),
+            e_set.eq(set_id + finish),
+            e_index.eq(Mux(finish, 0, index)),
+            total.eq(e_pop + e_non),
             chunk.eq(Mux(total < self.batch_size, total, self.batch_size)),
-            chunk_pop.eq(Mux(rem_pop < chunk, rem_pop, chunk)),
+            chunk_pop.eq(Mux(e_pop < chunk, e_pop, chunk)),
         ]
+        # The next micro-batch, if any (kind, size, samples from the pop queue).
+        start = Signal()
+        new_kind = Signal(2)
+        new_size = Signal(size_bits)
+        new_from_pop = Signal(size_bits)
+        with m.If(e_full):
+            m.d.comb += [start.eq(1), new_kind.eq(MicroBatchKind.POPULAR),
+                         new_size.eq(self.batch_size), new_from_pop.eq(self.batch_size)]
+        with m.Elif(e_close & self.split & (e_phase == 0)):
+            m.d.comb += [start.eq(1), new_kind.eq(MicroBatchKind.POPULAR), new_size.eq(e_pop),
+                         new_from_pop.eq(e_pop)]
+        with m.Elif(e_close & self.split & (e_phase == 1)):
+            m.d.comb += [start.eq(1), new_kind.eq(MicroBatchKind.NON_POPULAR),
+                         new_size.eq(e_non)]
+        with m.Elif(e_close & ~self.split & (total != 0)):
+            m.d.comb += [start.eq(1), new_size.eq(chunk), new_from_pop.eq(chunk_pop),
+                         new_kind.eq(Mux(chunk_pop == chunk, MicroBatchKind.POPULAR,
+                                         Mux(chunk_pop == 0, MicroBatchKind.NON_POPULAR,
+                                             MicroBatchKind.MIXED)))]
+
         use_pop = from_pop != 0
         head = data.View(held_entry, Mux(use_pop, pop_q.r_data, non_q.r_data))
         head_ready = Mux(use_pop, pop_q.r_rdy, non_q.r_rdy)
@@ -298,53 +338,30 @@ class MicroBatchScheduler(wiring.Component):
 
         with m.If(advance):
             with m.FSM() as emitter:
-                with m.State("IDLE"):
-                    with m.If(jobs.r_rdy):
-                        m.d.comb += jobs.r_en.eq(1)
-                        m.d.sync += [pending_full_pop.eq(job_now.full_pop),
-                                     pending_close.eq(job_now.close),
-                                     rem_pop.eq(job_now.n_pop), rem_non.eq(job_now.n_non),
-                                     split_phase.eq(0)]
-                        m.next = "PLAN"
                 with m.State("PLAN"):
-                    with m.If(pending_full_pop):
-                        m.d.sync += [pending_full_pop.eq(0), kind.eq(MicroBatchKind.POPULAR),
-                                     size.eq(self.batch_size), from_pop.eq(self.batch_size)]
-                        m.next = "DESC"
-                    with m.Elif(pending_close & self.split & (split_phase == 0)):
-                        m.d.sync += [kind.eq(MicroBatchKind.POPULAR), size.eq(rem_pop),
-                                     from_pop.eq(rem_pop), split_phase.eq(1)]
-                        m.next = "DESC"
-                    with m.Elif(pending_close & self.split & (split_phase == 1)):
-                        m.d.sync += [kind.eq(MicroBatchKind.NON_POPULAR), size.eq(rem_non),
-                                     from_pop.eq(0), split_phase.eq(2)]
-                        m.next = "DESC"
-                    with m.Elif(pending_close & ~self.split & (total != 0)):
-                        m.d.sync += [
-                            kind.eq(Mux(chunk_pop == chunk, MicroBatchKind.POPULAR,
-                                        Mux(chunk_pop == 0, MicroBatchKind.NON_POPULAR,
-                                            MicroBatchKind.MIXED))),
-                            size.eq(chunk), from_pop.eq(chunk_pop),
-                            rem_pop.eq(rem_pop - chunk_pop),
-                            rem_non.eq(rem_non - (chunk - chunk_pop)),
-                        ]
-                        m.next = "DESC"
-                    with m.Elif(pending_close):
-                        m.d.sync += [pending_close.eq(0), set_id.eq(set_id + 1), index.eq(0)]
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.next = "IDLE"
-                with m.State("DESC"):
-                    m.d.comb += [issue_valid.eq(1), issue.desc.eq(1), issue.kind.eq(kind),
-                                 issue.size.eq(size), issue.working_set.eq(set_id),
-                                 issue.index.eq(index), issue.step.eq(step)]
-                    m.d.sync += [step.eq(step + 1), index.eq(index + 1), left.eq(size),
-                                 position.eq(0), beat.eq(0),
-                                 self.micro_batches.eq(self.micro_batches + 1)]
-                    with m.If(size == 0):
-                        m.next = "PLAN"
-                    with m.Else():
-                        m.next = "SAMPLE"
+                    # Issues the descriptor of the next micro-batch in the same cycle.
+                    m.d.comb += jobs.r_en.eq(take_job)
+                    m.d.sync += [
+                        pending_full_pop.eq(0), pending_close.eq(e_close), set_id.eq(e_set),
+                        index.eq(e_index), rem_pop.eq(e_pop), rem_non.eq(e_non),
+                        split_phase.eq(e_phase),
+                    ]
+                    with m.If(start):
+                        m.d.comb += [issue_valid.eq(1), issue.desc.eq(1),
+                                     issue.kind.eq(new_kind), issue.size.eq(new_size),
+                                     issue.working_set.eq(e_set), issue.index.eq(e_index),
+                                     issue.step.eq(step)]
+                        m.d.sync += [step.eq(step + 1), index.eq(e_index + 1),
+                                     left.eq(new_size), from_pop.eq(new_from_pop),
+                                     position.eq(0), beat.eq(0),
+                                     self.micro_batches.eq(self.micro_batches + 1)]
+                        with m.If(~e_full & e_close & self.split):
+                            m.d.sync += split_phase.eq(e_phase + 1)
+                        with m.If(~e_full & e_close & ~self.split):
+                            m.d.sync += [rem_pop.eq(e_pop - chunk_pop),
+                                         rem_non.eq(e_non - (chunk - chunk_pop))]
+                        with m.If(new_size != 0):
+                            m.next = "SAMPLE"
                 with m.State("SAMPLE"):
                     with m.If(head_ready):
                         m.d.comb += [issue_valid.eq(1), issue.sample.eq(head.sample),
@@ -400,7 +417,7 @@ class MicroBatchScheduler(wiring.Component):
                 ]
 
         m.d.comb += self.busy.eq(in_sample | (pend_pop != 0) | (pend_non != 0) | jobs.r_rdy
-                                 | ~emitter.ongoing("IDLE")
+                                 | ~emitter.ongoing("PLAN")
                                  | pending_full_pop | pending_close | r_valid
                                  | self.o.valid | self.cold.valid
                                  | pop_q.r_rdy | non_q.r_rdy)

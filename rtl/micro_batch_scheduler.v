@@ -8,9 +8,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
-  wire [13:0] \$101 ;
+  wire \$101 ;
   wire \$102 ;
-  wire \$103 ;
+  wire [13:0] \$103 ;
   wire \$104 ;
   wire \$105 ;
   wire \$106 ;
@@ -54,27 +54,27 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$140 ;
   wire \$141 ;
   wire \$142 ;
-  wire \$143 ;
-  wire [47:0] \$144 ;
-  wire [32:0] \$145 ;
+  wire [13:0] \$143 ;
+  wire \$144 ;
+  wire \$145 ;
   wire \$146 ;
-  wire [4:0] \$147 ;
+  wire \$147 ;
   wire \$148 ;
-  wire [47:0] \$149 ;
+  wire \$149 ;
   wire \$15 ;
   wire \$150 ;
-  wire [4:0] \$151 ;
+  wire [13:0] \$151 ;
   wire \$152 ;
-  wire [47:0] \$153 ;
+  wire \$153 ;
   wire \$154 ;
   wire \$155 ;
   wire \$156 ;
   wire \$157 ;
-  wire \$158 ;
-  wire [47:0] \$159 ;
+  wire [32:0] \$158 ;
+  wire \$159 ;
   wire \$16 ;
   wire \$160 ;
-  wire [47:0] \$161 ;
+  wire [13:0] \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
@@ -87,7 +87,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
-  wire \$173 ;
+  wire [13:0] \$173 ;
   wire \$174 ;
   wire \$175 ;
   wire \$176 ;
@@ -99,31 +99,31 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire \$184 ;
+  wire [1:0] \$184 ;
   wire \$185 ;
   wire \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire \$189 ;
+  wire [13:0] \$189 ;
   wire [31:0] \$19 ;
   wire \$190 ;
   wire \$191 ;
   wire \$192 ;
   wire \$193 ;
   wire \$194 ;
-  wire [13:0] \$195 ;
+  wire \$195 ;
   wire \$196 ;
-  wire [3:0] \$197 ;
+  wire \$197 ;
   wire \$198 ;
   wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$200 ;
-  wire [32:0] \$201 ;
+  wire [1:0] \$200 ;
+  wire \$201 ;
   wire \$202 ;
   wire \$203 ;
   wire \$204 ;
-  wire \$205 ;
+  wire [13:0] \$205 ;
   wire \$206 ;
   wire \$207 ;
   wire \$208 ;
@@ -134,54 +134,54 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$212 ;
   wire \$213 ;
   wire \$214 ;
-  wire [32:0] \$215 ;
+  wire \$215 ;
   wire \$216 ;
   wire \$217 ;
   wire \$218 ;
   wire \$219 ;
   wire \$22 ;
   wire \$220 ;
-  wire \$221 ;
-  wire \$222 ;
+  wire [1:0] \$221 ;
+  wire [1:0] \$222 ;
   wire \$223 ;
   wire \$224 ;
   wire \$225 ;
-  wire \$226 ;
-  wire \$227 ;
+  wire [47:0] \$226 ;
+  wire [32:0] \$227 ;
   wire \$228 ;
-  wire \$229 ;
+  wire [4:0] \$229 ;
   wire [15:0] \$23 ;
-  wire [32:0] \$230 ;
-  wire [32:0] \$231 ;
-  wire [16:0] \$232 ;
-  wire [16:0] \$233 ;
-  wire [4:0] \$234 ;
-  wire \$235 ;
-  wire [12:0] \$236 ;
-  wire [12:0] \$237 ;
+  wire \$230 ;
+  wire [47:0] \$231 ;
+  wire \$232 ;
+  wire [4:0] \$233 ;
+  wire \$234 ;
+  wire [47:0] \$235 ;
+  wire \$236 ;
+  wire \$237 ;
   wire \$238 ;
   wire \$239 ;
   wire [7:0] \$24 ;
   wire \$240 ;
-  wire \$241 ;
+  wire [47:0] \$241 ;
   wire \$242 ;
-  wire \$243 ;
+  wire [47:0] \$243 ;
   wire \$244 ;
   wire \$245 ;
   wire \$246 ;
   wire \$247 ;
   wire \$248 ;
-  wire [3:0] \$249 ;
+  wire \$249 ;
   wire [31:0] \$25 ;
   wire \$250 ;
-  wire [3:0] \$251 ;
-  wire [3:0] \$252 ;
-  wire [4:0] \$253 ;
-  wire [4:0] \$254 ;
-  wire [31:0] \$255 ;
+  wire \$251 ;
+  wire \$252 ;
+  wire \$253 ;
+  wire \$254 ;
+  wire \$255 ;
   wire \$256 ;
   wire \$257 ;
-  wire [32:0] \$258 ;
+  wire \$258 ;
   wire \$259 ;
   wire \$26 ;
   wire \$260 ;
@@ -196,33 +196,33 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$269 ;
   wire \$27 ;
   wire \$270 ;
-  wire [1:0] \$271 ;
-  wire [1:0] \$272 ;
-  wire [16:0] \$273 ;
-  wire [16:0] \$274 ;
-  wire [17:0] \$275 ;
-  wire [32:0] \$276 ;
-  wire [32:0] \$277 ;
-  wire [5:0] \$278 ;
-  wire [32:0] \$279 ;
+  wire \$271 ;
+  wire \$272 ;
+  wire \$273 ;
+  wire \$274 ;
+  wire [13:0] \$275 ;
+  wire \$276 ;
+  wire [3:0] \$277 ;
+  wire \$278 ;
+  wire \$279 ;
   wire \$28 ;
   wire \$280 ;
-  wire \$281 ;
+  wire [32:0] \$281 ;
   wire \$282 ;
-  wire [4:0] \$283 ;
+  wire \$283 ;
   wire \$284 ;
-  wire [47:0] \$285 ;
+  wire \$285 ;
   wire \$286 ;
-  wire [16:0] \$287 ;
-  wire [16:0] \$288 ;
+  wire \$287 ;
+  wire \$288 ;
   wire \$289 ;
   wire [15:0] \$29 ;
-  wire [16:0] \$290 ;
-  wire [16:0] \$291 ;
+  wire \$290 ;
+  wire \$291 ;
   wire \$292 ;
-  wire [4:0] \$293 ;
+  wire \$293 ;
   wire \$294 ;
-  wire \$295 ;
+  wire [32:0] \$295 ;
   wire \$296 ;
   wire \$297 ;
   wire \$298 ;
@@ -230,124 +230,235 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$3 ;
   wire [7:0] \$30 ;
   wire \$300 ;
-  wire [15:0] \$301 ;
-  wire [7:0] \$302 ;
-  wire [31:0] \$303 ;
+  wire \$301 ;
+  wire \$302 ;
+  wire \$303 ;
   wire \$304 ;
   wire \$305 ;
   wire \$306 ;
   wire \$307 ;
-  wire [7:0] \$308 ;
+  wire \$308 ;
   wire \$309 ;
   wire [31:0] \$31 ;
-  wire \$310 ;
-  wire [31:0] \$311 ;
-  wire \$312 ;
-  wire \$313 ;
-  wire \$314 ;
+  wire [32:0] \$310 ;
+  wire [32:0] \$311 ;
+  wire [16:0] \$312 ;
+  wire [16:0] \$313 ;
+  wire [4:0] \$314 ;
   wire \$315 ;
-  wire [15:0] \$316 ;
-  wire [7:0] \$317 ;
-  wire [31:0] \$318 ;
+  wire [12:0] \$316 ;
+  wire [12:0] \$317 ;
+  wire \$318 ;
   wire \$319 ;
   wire \$32 ;
   wire \$320 ;
   wire \$321 ;
   wire \$322 ;
-  wire [7:0] \$323 ;
+  wire \$323 ;
   wire \$324 ;
   wire \$325 ;
-  wire [31:0] \$326 ;
+  wire \$326 ;
   wire \$327 ;
   wire \$328 ;
-  wire \$329 ;
+  wire [3:0] \$329 ;
   wire \$33 ;
   wire \$330 ;
-  wire [15:0] \$331 ;
-  wire [7:0] \$332 ;
-  wire [31:0] \$333 ;
-  wire \$334 ;
-  wire \$335 ;
+  wire [3:0] \$331 ;
+  wire [3:0] \$332 ;
+  wire [4:0] \$333 ;
+  wire [4:0] \$334 ;
+  wire [31:0] \$335 ;
   wire \$336 ;
   wire \$337 ;
-  wire [7:0] \$338 ;
+  wire [32:0] \$338 ;
   wire \$339 ;
   wire \$34 ;
   wire \$340 ;
-  wire [31:0] \$341 ;
+  wire [13:0] \$341 ;
   wire \$342 ;
   wire \$343 ;
   wire \$344 ;
   wire \$345 ;
-  wire [15:0] \$346 ;
-  wire [7:0] \$347 ;
-  wire [31:0] \$348 ;
+  wire \$346 ;
+  wire \$347 ;
+  wire \$348 ;
   wire \$349 ;
   wire [15:0] \$35 ;
   wire \$350 ;
-  wire \$351 ;
-  wire \$352 ;
-  wire [7:0] \$353 ;
-  wire \$354 ;
+  wire [1:0] \$351 ;
+  wire [32:0] \$352 ;
+  wire [5:0] \$353 ;
+  wire [32:0] \$354 ;
   wire \$355 ;
-  wire [31:0] \$356 ;
-  reg [12:0] \$357 ;
-  reg \$358 ;
-  reg \$359 ;
+  wire \$356 ;
+  wire \$357 ;
+  wire \$358 ;
+  wire [13:0] \$359 ;
   wire [7:0] \$36 ;
-  reg [31:0] \$360 ;
-  reg [31:0] \$361 ;
-  reg [31:0] \$362 ;
-  reg [31:0] \$363 ;
-  reg [12:0] \$364 ;
-  reg [12:0] \$365 ;
-  reg [15:0] \$366 ;
-  reg [3:0] \$367 ;
-  reg [11:0] \$368 ;
-  reg \$369 ;
+  wire \$360 ;
+  wire \$361 ;
+  wire \$362 ;
+  wire \$363 ;
+  wire \$364 ;
+  wire \$365 ;
+  wire \$366 ;
+  wire \$367 ;
+  wire \$368 ;
+  wire \$369 ;
   wire [31:0] \$37 ;
-  reg [3:0] \$370 ;
-  reg [31:0] \$371 ;
-  reg [31:0] \$372 ;
-  reg \$373 ;
-  reg \$374 ;
-  reg [12:0] \$375 ;
-  reg [12:0] \$376 ;
-  reg [1:0] \$377 ;
-  reg [1:0] \$378 ;
-  reg [1:0] \$379 ;
+  wire \$370 ;
+  wire [1:0] \$371 ;
+  wire [2:0] \$372 ;
+  wire \$373 ;
+  wire \$374 ;
+  wire \$375 ;
+  wire \$376 ;
+  wire [13:0] \$377 ;
+  wire \$378 ;
+  wire \$379 ;
   wire \$38 ;
-  reg [15:0] \$380 ;
-  reg [15:0] \$381 ;
-  reg [31:0] \$382 ;
-  reg [4:0] \$383 ;
-  reg [31:0] \$384 ;
-  reg [15:0] \$385 ;
-  reg [15:0] \$386 ;
-  reg [3:0] \$387 ;
-  reg [31:0] \$388 ;
-  reg \$389 ;
+  wire \$380 ;
+  wire \$381 ;
+  wire \$382 ;
+  wire \$383 ;
+  wire \$384 ;
+  wire \$385 ;
+  wire \$386 ;
+  wire \$387 ;
+  wire \$388 ;
+  wire \$389 ;
   wire \$39 ;
-  reg [140:0] \$390 ;
-  reg \$391 ;
-  reg \$392 ;
-  reg [372:0] \$393 ;
-  reg [214:0] \$394 ;
+  wire [16:0] \$390 ;
+  wire [16:0] \$391 ;
+  wire [17:0] \$392 ;
+  wire \$393 ;
+  wire \$394 ;
+  wire \$395 ;
+  wire [4:0] \$396 ;
+  wire \$397 ;
+  wire [47:0] \$398 ;
+  wire \$399 ;
   wire \$4 ;
   wire \$40 ;
+  wire [16:0] \$400 ;
+  wire [16:0] \$401 ;
+  wire \$402 ;
+  wire [16:0] \$403 ;
+  wire [16:0] \$404 ;
+  wire \$405 ;
+  wire [4:0] \$406 ;
+  wire \$407 ;
+  wire \$408 ;
+  wire \$409 ;
   wire \$41 ;
+  wire \$410 ;
+  wire \$411 ;
+  wire \$412 ;
+  wire \$413 ;
+  wire [15:0] \$414 ;
+  wire [7:0] \$415 ;
+  wire [31:0] \$416 ;
+  wire \$417 ;
+  wire \$418 ;
+  wire \$419 ;
   wire \$42 ;
+  wire \$420 ;
+  wire [7:0] \$421 ;
+  wire \$422 ;
+  wire \$423 ;
+  wire [31:0] \$424 ;
+  wire \$425 ;
+  wire \$426 ;
+  wire \$427 ;
+  wire \$428 ;
+  wire [15:0] \$429 ;
   wire [12:0] \$43 ;
+  wire [7:0] \$430 ;
+  wire [31:0] \$431 ;
+  wire \$432 ;
+  wire \$433 ;
+  wire \$434 ;
+  wire \$435 ;
+  wire [7:0] \$436 ;
+  wire \$437 ;
+  wire \$438 ;
+  wire [31:0] \$439 ;
   wire [12:0] \$44 ;
+  wire \$440 ;
+  wire \$441 ;
+  wire \$442 ;
+  wire \$443 ;
+  wire [15:0] \$444 ;
+  wire [7:0] \$445 ;
+  wire [31:0] \$446 ;
+  wire \$447 ;
+  wire \$448 ;
+  wire \$449 ;
   wire [31:0] \$45 ;
+  wire \$450 ;
+  wire [7:0] \$451 ;
+  wire \$452 ;
+  wire \$453 ;
+  wire [31:0] \$454 ;
+  wire \$455 ;
+  wire \$456 ;
+  wire \$457 ;
+  wire \$458 ;
+  wire [15:0] \$459 ;
   wire [3:0] \$46 ;
+  wire [7:0] \$460 ;
+  wire [31:0] \$461 ;
+  wire \$462 ;
+  wire \$463 ;
+  wire \$464 ;
+  wire \$465 ;
+  wire [7:0] \$466 ;
+  wire \$467 ;
+  wire \$468 ;
+  wire [31:0] \$469 ;
   wire \$47 ;
+  reg [12:0] \$470 ;
+  reg \$471 ;
+  reg \$472 ;
+  reg [31:0] \$473 ;
+  reg [31:0] \$474 ;
+  reg [31:0] \$475 ;
+  reg [31:0] \$476 ;
+  reg [12:0] \$477 ;
+  reg [12:0] \$478 ;
+  reg [15:0] \$479 ;
   wire [3:0] \$48 ;
+  reg [3:0] \$480 ;
+  reg [11:0] \$481 ;
+  reg \$482 ;
+  reg [3:0] \$483 ;
+  reg [31:0] \$484 ;
+  reg [31:0] \$485 ;
+  reg \$486 ;
+  reg \$487 ;
+  reg [31:0] \$488 ;
+  reg [4:0] \$489 ;
   wire [4:0] \$49 ;
+  reg [12:0] \$490 ;
+  reg [12:0] \$491 ;
+  reg [1:0] \$492 ;
+  reg [31:0] \$493 ;
+  reg [15:0] \$494 ;
+  reg [15:0] \$495 ;
+  reg [15:0] \$496 ;
+  reg [3:0] \$497 ;
+  reg [31:0] \$498 ;
+  reg \$499 ;
   wire \$5 ;
   wire [4:0] \$50 ;
+  reg \$500 ;
+  reg [140:0] \$501 ;
+  reg \$502 ;
+  reg \$503 ;
+  reg [372:0] \$504 ;
+  reg [214:0] \$505 ;
   wire \$51 ;
-  wire \$52 ;
+  wire [19:0] \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
@@ -378,9 +489,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$78 ;
   wire \$79 ;
   wire [12:0] \$8 ;
-  wire [13:0] \$80 ;
+  wire \$80 ;
   wire \$81 ;
-  wire \$82 ;
+  wire [13:0] \$82 ;
   wire \$83 ;
   wire \$84 ;
   wire \$85 ;
@@ -394,11 +505,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$92 ;
   wire \$93 ;
   wire \$94 ;
-  wire [13:0] \$95 ;
-  wire [16:0] \$96 ;
-  wire [4:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire [13:0] \$97 ;
+  wire [16:0] \$98 ;
+  wire [4:0] \$99 ;
   reg [140:0] \$signal  = 141'h000000000000000000000000000000000000;
   wire [2:0] \$signal.beat ;
   wire \$signal.desc ;
@@ -420,8 +531,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [3:0] beat = 4'h0;
   output busy;
   wire busy;
-  input [12:0] capacity_limit;
-  wire [12:0] capacity_limit;
+  input [19:0] capacity_limit;
+  wire [19:0] capacity_limit;
   wire [15:0] chunk;
   wire [15:0] chunk_pop;
   input clk;
@@ -457,6 +568,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg cur_hot = 1'h0;
   reg [31:0] cur_sample = 32'd0;
   reg [11:0] cur_slot = 12'h000;
+  wire [4:0] e_index;
+  wire [12:0] e_non;
+  wire [12:0] e_pop;
+  wire [31:0] e_set;
   wire early;
   output [31:0] early_closes;
   reg [31:0] early_closes = 32'd0;
@@ -468,7 +583,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg framing_error = 1'h0;
   reg [12:0] fresh = 13'h0000;
   reg [15:0] from_pop = 16'h0000;
-  reg [1:0] fsm_state = 2'h0;
+  reg fsm_state = 1'h0;
   wire full_pop;
   input [270:0] i__payload;
   wire [270:0] i__payload;
@@ -529,12 +644,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \job.full_pop ;
   wire [12:0] \job.n_non ;
   wire [12:0] \job.n_pop ;
-  reg [1:0] kind = 2'h0;
   input learn;
   wire learn;
   reg [15:0] left = 16'h0000;
+  wire [12:0] limit;
   output [31:0] micro_batches;
   reg [31:0] micro_batches = 32'd0;
+  reg [15:0] new_from_pop;
+  reg [1:0] new_kind;
+  reg [15:0] new_size;
   output [31:0] non_popular;
   reg [31:0] non_popular = 32'd0;
   output [372:0] o__payload;
@@ -590,17 +708,17 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] popular = 32'd0;
   reg [15:0] position = 16'h0000;
   wire [11:0] r_data;
-  wire [47:0] \r_data$76 ;
-  wire [47:0] \r_data$77 ;
-  wire [27:0] \r_data$92 ;
+  wire [27:0] \r_data$67 ;
+  wire [47:0] \r_data$88 ;
+  wire [47:0] \r_data$89 ;
   reg r_en;
-  reg \r_en$65 ;
-  reg \r_en$80 ;
   reg \r_en$81 ;
+  reg \r_en$92 ;
+  reg \r_en$93 ;
   wire r_rdy;
-  wire \r_rdy$64 ;
-  wire \r_rdy$74 ;
-  wire \r_rdy$75 ;
+  wire \r_rdy$65 ;
+  wire \r_rdy$86 ;
+  wire \r_rdy$87 ;
   reg r_valid = 1'h0;
   wire [14:0] rec_read__addr;
   wire [231:0] rec_read__data;
@@ -664,22 +782,23 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] samples_in = 32'd0;
   wire set_done;
   reg [31:0] set_id = 32'd0;
-  reg [15:0] size = 16'h0000;
   input split;
   wire split;
   reg [1:0] split_phase = 2'h0;
   output [31:0] stalls;
   reg [31:0] stalls = 32'd0;
+  reg start;
   reg [31:0] step = 32'd0;
+  wire take_job;
   wire [13:0] total;
   wire [47:0] w_data;
   wire [47:0] \w_data$38 ;
-  wire [27:0] \w_data$53 ;
-  wire [11:0] \w_data$83 ;
+  wire [27:0] \w_data$54 ;
+  wire [11:0] \w_data$95 ;
   reg w_en;
-  reg \w_en$55 ;
   reg \w_en$56 ;
-  reg \w_en$82 ;
+  reg \w_en$57 ;
+  reg \w_en$94 ;
   wire w_rdy;
   input [3:0] working_set;
   wire [3:0] working_set;
@@ -33461,10 +33580,82 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [231:0] _0_;
   always @(posedge clk) begin
     if (advance) begin
-      _0_ <= records[{ \$161 [11:0], beat[2:0] }];
+      _0_ <= records[{ \$243 [11:0], beat[2:0] }];
     end
   end
   assign rec_read__data = _0_;
+  always @(posedge clk)
+    fresh <= \$470 ;
+  always @(posedge clk)
+    framing_error <= \$471 ;
+  always @(posedge clk)
+    in_sample <= \$472 ;
+  always @(posedge clk)
+    samples_in <= \$473 ;
+  always @(posedge clk)
+    popular <= \$474 ;
+  always @(posedge clk)
+    non_popular <= \$475 ;
+  always @(posedge clk)
+    early_closes <= \$476 ;
+  always @(posedge clk)
+    pend_pop <= \$477 ;
+  always @(posedge clk)
+    pend_non <= \$478 ;
+  always @(posedge clk)
+    in_batch <= \$479 ;
+  always @(posedge clk)
+    batches_in_set <= \$480 ;
+  always @(posedge clk)
+    cur_slot <= \$481 ;
+  always @(posedge clk)
+    cur_hot <= \$482 ;
+  always @(posedge clk)
+    cur_beat <= \$483 ;
+  always @(posedge clk)
+    cur_sample <= \$484 ;
+  always @(posedge clk)
+    stalls <= \$485 ;
+  always @(posedge clk)
+    pending_full_pop <= \$486 ;
+  always @(posedge clk)
+    pending_close <= \$487 ;
+  always @(posedge clk)
+    set_id <= \$488 ;
+  always @(posedge clk)
+    index <= \$489 ;
+  always @(posedge clk)
+    rem_pop <= \$490 ;
+  always @(posedge clk)
+    rem_non <= \$491 ;
+  always @(posedge clk)
+    split_phase <= \$492 ;
+  always @(posedge clk)
+    step <= \$493 ;
+  always @(posedge clk)
+    left <= \$494 ;
+  always @(posedge clk)
+    from_pop <= \$495 ;
+  always @(posedge clk)
+    position <= \$496 ;
+  always @(posedge clk)
+    beat <= \$497 ;
+  always @(posedge clk)
+    micro_batches <= \$498 ;
+  always @(posedge clk)
+    fsm_state <= \$499 ;
+  always @(posedge clk)
+    r_valid <= \$500 ;
+  always @(posedge clk)
+    \$signal  <= \$501 ;
+  always @(posedge clk)
+    o__valid <= \$502 ;
+  always @(posedge clk)
+    cold__valid <= \$503 ;
+  always @(posedge clk)
+    o__payload <= \$504 ;
+  always @(posedge clk)
+    cold__payload <= \$505 ;
   assign \$1  = fresh < 13'h1000;
   assign \$2  = \$1  | r_rdy;
   assign \$3  = in_sample | \$2 ;
@@ -33517,436 +33708,1249 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$48  = in_sample ? cur_beat : 4'h0;
   assign \$49  = \$48  + 1'h1;
   assign \$50  = \$47  ? 5'h08 : \$49 ;
-  assign \$51  = in_sample ? cur_hot : 1'h1;
-  assign \$52  = ~ i__payload[0];
-  assign \$53  = \$52  | i__payload[1];
-  assign \$54  = ~ i__payload[59];
-  assign \$55  = \$54  | i__payload[60];
-  assign \$56  = ~ i__payload[118];
-  assign \$57  = \$56  | i__payload[119];
-  assign \$58  = ~ i__payload[177];
-  assign \$59  = \$58  | i__payload[178];
-  assign \$60  = & { \$59 , \$57 , \$55 , \$53  };
-  assign \$61  = \$51  & \$60 ;
-  assign \$62  = ~ learn;
-  assign \$63  = \$61  & \$62 ;
-  assign pend_pop_inc = pend_pop + \$63 ;
-  assign \$64  = ~ split;
-  assign \$65  = in_sample ? cur_hot : 1'h1;
-  assign \$66  = ~ i__payload[0];
-  assign \$67  = \$66  | i__payload[1];
-  assign \$68  = ~ i__payload[59];
-  assign \$69  = \$68  | i__payload[60];
-  assign \$70  = ~ i__payload[118];
-  assign \$71  = \$70  | i__payload[119];
-  assign \$72  = ~ i__payload[177];
-  assign \$73  = \$72  | i__payload[178];
-  assign \$74  = & { \$73 , \$71 , \$69 , \$67  };
-  assign \$75  = \$65  & \$74 ;
-  assign \$76  = ~ learn;
-  assign \$77  = \$75  & \$76 ;
-  assign \$78  = \$64  & \$77 ;
-  assign \$79  = pend_pop_inc == batch_size;
-  assign full_pop = \$78  & \$79 ;
-  assign \$80  = full_pop ? 14'h0000 : pend_pop_inc;
-  assign \$81  = in_sample ? cur_hot : 1'h1;
-  assign \$82  = ~ i__payload[0];
-  assign \$83  = \$82  | i__payload[1];
-  assign \$84  = ~ i__payload[59];
-  assign \$85  = \$84  | i__payload[60];
-  assign \$86  = ~ i__payload[118];
-  assign \$87  = \$86  | i__payload[119];
-  assign \$88  = ~ i__payload[177];
-  assign \$89  = \$88  | i__payload[178];
-  assign \$90  = & { \$89 , \$87 , \$85 , \$83  };
-  assign \$91  = \$81  & \$90 ;
-  assign \$92  = ~ learn;
-  assign \$93  = \$91  & \$92 ;
-  assign \$94  = ~ \$93 ;
-  assign \$95  = pend_non + \$94 ;
-  assign \$96  = in_batch + 1'h1;
-  assign batch_done = \$96  == batch_size;
-  assign \$97  = batches_in_set + 1'h1;
-  assign \$98  = \$97  == working_set;
-  assign \$99  = split | \$98 ;
-  assign set_done = batch_done & \$99 ;
-  assign \$100  = ~ set_done;
-  assign \$101  = \$80 [12:0] + \$95 [12:0];
-  assign \$102  = \$101  >= capacity_limit;
-  assign early = \$100  & \$102 ;
-  assign \$103  = set_done | early;
-  assign close = \$103  | i__payload[270];
-  assign \$104  = i__valid & i__ready;
-  assign \$105  = in_sample ? cur_hot : 1'h1;
-  assign \$106  = ~ i__payload[0];
-  assign \$107  = \$106  | i__payload[1];
-  assign \$108  = ~ i__payload[59];
-  assign \$109  = \$108  | i__payload[60];
-  assign \$110  = ~ i__payload[118];
-  assign \$111  = \$110  | i__payload[119];
-  assign \$112  = ~ i__payload[177];
-  assign \$113  = \$112  | i__payload[178];
-  assign \$114  = & { \$113 , \$111 , \$109 , \$107  };
-  assign \$115  = \$105  & \$114 ;
-  assign \$116  = ~ learn;
-  assign \$117  = \$115  & \$116 ;
-  assign \$118  = in_sample ? cur_hot : 1'h1;
-  assign \$119  = ~ i__payload[0];
-  assign \$120  = \$119  | i__payload[1];
-  assign \$121  = ~ i__payload[59];
-  assign \$122  = \$121  | i__payload[60];
-  assign \$123  = ~ i__payload[118];
-  assign \$124  = \$123  | i__payload[119];
-  assign \$125  = ~ i__payload[177];
-  assign \$126  = \$125  | i__payload[178];
-  assign \$127  = & { \$126 , \$124 , \$122 , \$120  };
-  assign \$128  = \$118  & \$127 ;
-  assign \$129  = ~ learn;
-  assign \$130  = \$128  & \$129 ;
-  assign \$131  = ~ \$130 ;
-  assign \$132  = full_pop | close;
-  assign \$133  = ~ o__ready;
-  assign \$134  = o__valid & \$133 ;
-  assign \$135  = ~ \$134 ;
-  assign \$136  = ~ cold__ready;
-  assign \$137  = cold__valid & \$136 ;
-  assign \$138  = ~ \$137 ;
-  assign advance = \$135  & \$138 ;
-  assign total = rem_pop + rem_non;
-  assign \$139  = total < batch_size;
-  assign chunk = \$139  ? { 2'h0, total } : batch_size;
-  assign \$140  = rem_pop < chunk;
-  assign chunk_pop = \$140  ? { 3'h0, rem_pop } : chunk;
-  assign \$141  = | from_pop;
-  assign \$142  = \$141  ? \r_rdy$75  : \r_rdy$74 ;
-  assign \$143  = | from_pop;
-  assign \$144  = \$143  ? \r_data$77  : \r_data$76 ;
-  assign \$145  = step - 1'h1;
-  assign \$146  = ! beat;
-  assign \$147  = beat + 1'h1;
-  assign \$148  = | from_pop;
-  assign \$149  = \$148  ? \r_data$77  : \r_data$76 ;
-  assign \$150  = \$147  >= \$149 [47:44];
-  assign \$151  = beat + 1'h1;
-  assign \$152  = | from_pop;
-  assign \$153  = \$152  ? \r_data$77  : \r_data$76 ;
-  assign \$154  = \$151  >= \$153 [47:44];
-  assign \$155  = | from_pop;
-  assign \$156  = | from_pop;
-  assign \$157  = ~ \$156 ;
-  assign \$158  = | from_pop;
-  assign \$159  = \$158  ? \r_data$77  : \r_data$76 ;
-  assign \$160  = | from_pop;
-  assign \$161  = \$160  ? \r_data$77  : \r_data$76 ;
-  assign \$162  = advance & r_valid;
-  assign \$163  = ~ \$signal [0];
-  assign \$164  = ~ rec_read__data[1];
-  assign \$165  = rec_read__data[0] & \$164 ;
-  assign \$166  = ~ rec_read__data[59];
-  assign \$167  = rec_read__data[58] & \$166 ;
-  assign \$168  = ~ rec_read__data[117];
-  assign \$169  = rec_read__data[116] & \$168 ;
-  assign \$170  = ~ rec_read__data[175];
-  assign \$171  = rec_read__data[174] & \$170 ;
-  assign \$172  = | { \$171 , \$169 , \$167 , \$165  };
-  assign \$173  = \$163  & \$172 ;
-  assign \$174  = | pend_pop;
-  assign \$175  = in_sample | \$174 ;
-  assign \$176  = | pend_non;
-  assign \$177  = \$175  | \$176 ;
-  assign \$178  = \$177  | \r_rdy$64 ;
-  assign \$179  = ~ \$187 ;
-  assign \$180  = \$178  | \$179 ;
-  assign \$181  = \$180  | pending_full_pop;
-  assign \$182  = \$181  | pending_close;
-  assign \$183  = \$182  | r_valid;
-  assign \$184  = \$183  | o__valid;
-  assign \$185  = \$184  | cold__valid;
-  assign \$186  = \$185  | \r_rdy$75 ;
-  assign busy = \$186  | \r_rdy$74 ;
-  assign \$187  = ! fsm_state;
-  assign \$188  = fsm_state == 1'h1;
-  assign \$189  = fsm_state == 2'h2;
-  assign \$190  = fsm_state == 2'h3;
-  assign \$191  = i__valid & i__ready;
-  assign \$192  = ~ in_sample;
-  assign \$193  = \$191  & \$192 ;
-  assign \$194  = fresh < 13'h1000;
-  assign \$195  = fresh + 1'h1;
-  assign \$196  = i__valid & i__ready;
-  assign \$197  = in_sample ? cur_beat : 4'h0;
-  assign \$198  = \$197  >= 4'h8;
-  assign \$199  = \$196  & \$198 ;
-  assign \$200  = i__valid & i__ready;
-  assign \$201  = samples_in + 1'h1;
-  assign \$202  = in_sample ? cur_hot : 1'h1;
-  assign \$203  = ~ i__payload[0];
-  assign \$204  = \$203  | i__payload[1];
-  assign \$205  = ~ i__payload[59];
-  assign \$206  = \$205  | i__payload[60];
-  assign \$207  = ~ i__payload[118];
-  assign \$208  = \$207  | i__payload[119];
-  assign \$209  = ~ i__payload[177];
-  assign \$210  = \$209  | i__payload[178];
-  assign \$211  = & { \$210 , \$208 , \$206 , \$204  };
-  assign \$212  = \$202  & \$211 ;
-  assign \$213  = ~ learn;
-  assign \$214  = \$212  & \$213 ;
-  assign \$215  = popular + \$214 ;
-  assign \$216  = in_sample ? cur_hot : 1'h1;
-  assign \$217  = ~ i__payload[0];
-  assign \$218  = \$217  | i__payload[1];
-  assign \$219  = ~ i__payload[59];
-  assign \$220  = \$219  | i__payload[60];
-  assign \$221  = ~ i__payload[118];
-  assign \$222  = \$221  | i__payload[119];
-  assign \$223  = ~ i__payload[177];
-  assign \$224  = \$223  | i__payload[178];
-  assign \$225  = & { \$224 , \$222 , \$220 , \$218  };
-  assign \$226  = \$216  & \$225 ;
-  assign \$227  = ~ learn;
-  assign \$228  = \$226  & \$227 ;
-  assign \$229  = ~ \$228 ;
-  assign \$230  = non_popular + \$229 ;
-  assign \$231  = early_closes + early;
-  assign \$232  = in_batch + 1'h1;
-  assign \$233  = batch_done ? 17'h00000 : \$232 ;
-  assign \$234  = batches_in_set + batch_done;
-  assign \$235  = fresh < 13'h1000;
-  assign \$236  = \$235  ? fresh : { 1'h0, r_data };
-  assign \$237  = in_sample ? { 1'h0, cur_slot } : \$236 ;
-  assign \$238  = in_sample ? cur_hot : 1'h1;
-  assign \$239  = ~ i__payload[0];
-  assign \$240  = \$239  | i__payload[1];
-  assign \$241  = ~ i__payload[59];
-  assign \$242  = \$241  | i__payload[60];
-  assign \$243  = ~ i__payload[118];
-  assign \$244  = \$243  | i__payload[119];
-  assign \$245  = ~ i__payload[177];
-  assign \$246  = \$245  | i__payload[178];
-  assign \$247  = & { \$246 , \$244 , \$242 , \$240  };
-  assign \$248  = \$238  & \$247 ;
-  assign \$249  = in_sample ? cur_beat : 4'h0;
-  assign \$250  = \$249  >= 4'h8;
-  assign \$251  = in_sample ? cur_beat : 4'h0;
-  assign \$252  = in_sample ? cur_beat : 4'h0;
-  assign \$253  = \$252  + 1'h1;
-  assign \$254  = \$250  ? { 1'h0, \$251  } : \$253 ;
-  assign \$255  = in_sample ? cur_sample : i__payload[269:238];
-  assign \$256  = ~ i__ready;
-  assign \$257  = i__valid & \$256 ;
-  assign \$258  = stalls + 1'h1;
-  assign \$259  = pending_close & split;
-  assign \$260  = ! split_phase;
-  assign \$261  = \$259  & \$260 ;
-  assign \$262  = pending_close & split;
-  assign \$263  = split_phase == 1'h1;
-  assign \$264  = \$262  & \$263 ;
-  assign \$265  = ~ split;
-  assign \$266  = pending_close & \$265 ;
-  assign \$267  = | total;
-  assign \$268  = \$266  & \$267 ;
-  assign \$269  = chunk_pop == chunk;
-  assign \$270  = ! chunk_pop;
-  assign \$271  = \$270  ? 2'h2 : 2'h1;
-  assign \$272  = \$269  ? 2'h0 : \$271 ;
-  assign \$273  = rem_pop - chunk_pop;
-  assign \$274  = chunk - chunk_pop;
-  assign \$275  = $signed({ 1'h0, rem_non }) - $signed(\$274 );
-  assign \$276  = set_id + 1'h1;
-  assign \$277  = step + 1'h1;
-  assign \$278  = index + 1'h1;
-  assign \$279  = micro_batches + 1'h1;
-  assign \$280  = ! size;
-  assign \$281  = | from_pop;
-  assign \$282  = \$281  ? \r_rdy$75  : \r_rdy$74 ;
-  assign \$283  = beat + 1'h1;
-  assign \$284  = | from_pop;
-  assign \$285  = \$284  ? \r_data$77  : \r_data$76 ;
-  assign \$286  = \$283  >= \$285 [47:44];
-  assign \$287  = position + 1'h1;
-  assign \$288  = left - 1'h1;
-  assign \$289  = | from_pop;
-  assign \$290  = from_pop - 1'h1;
-  assign \$291  = \$289  ? \$290  : 17'h00000;
-  assign \$292  = left == 1'h1;
-  assign \$293  = beat + 1'h1;
-  assign \$294  = o__valid & o__ready;
-  assign \$295  = cold__valid & cold__ready;
-  assign \$296  = advance & r_valid;
-  assign \$297  = ~ \$signal [0];
-  assign \$298  = \$297  & rec_read__data[0];
-  assign \$299  = ~ \$signal [0];
-  assign \$300  = \$299  & rec_read__data[1];
-  assign \$301  = \$signal [0] ? 16'h0000 : rec_read__data[17:2];
-  assign \$302  = \$signal [0] ? 8'h00 : rec_read__data[25:18];
-  assign \$303  = \$signal [0] ? 32'd0 : rec_read__data[57:26];
-  assign \$304  = ~ rec_read__data[1];
-  assign \$305  = rec_read__data[0] & \$304 ;
-  assign \$306  = ~ rec_read__data[1];
-  assign \$307  = rec_read__data[0] & \$306 ;
-  assign \$308  = \$307  ? rec_read__data[25:18] : 8'h00;
-  assign \$309  = ~ rec_read__data[1];
-  assign \$310  = rec_read__data[0] & \$309 ;
-  assign \$311  = \$310  ? rec_read__data[57:26] : 32'd0;
-  assign \$312  = ~ \$signal [0];
-  assign \$313  = \$312  & rec_read__data[58];
-  assign \$314  = ~ \$signal [0];
-  assign \$315  = \$314  & rec_read__data[59];
-  assign \$316  = \$signal [0] ? 16'h0000 : rec_read__data[75:60];
-  assign \$317  = \$signal [0] ? 8'h00 : rec_read__data[83:76];
-  assign \$318  = \$signal [0] ? 32'd0 : rec_read__data[115:84];
-  assign \$319  = ~ rec_read__data[59];
-  assign \$320  = rec_read__data[58] & \$319 ;
-  assign \$321  = ~ rec_read__data[59];
-  assign \$322  = rec_read__data[58] & \$321 ;
-  assign \$323  = \$322  ? rec_read__data[83:76] : 8'h00;
-  assign \$324  = ~ rec_read__data[59];
-  assign \$325  = rec_read__data[58] & \$324 ;
-  assign \$326  = \$325  ? rec_read__data[115:84] : 32'd0;
-  assign \$327  = ~ \$signal [0];
-  assign \$328  = \$327  & rec_read__data[116];
-  assign \$329  = ~ \$signal [0];
-  assign \$330  = \$329  & rec_read__data[117];
-  assign \$331  = \$signal [0] ? 16'h0000 : rec_read__data[133:118];
-  assign \$332  = \$signal [0] ? 8'h00 : rec_read__data[141:134];
-  assign \$333  = \$signal [0] ? 32'd0 : rec_read__data[173:142];
-  assign \$334  = ~ rec_read__data[117];
-  assign \$335  = rec_read__data[116] & \$334 ;
-  assign \$336  = ~ rec_read__data[117];
-  assign \$337  = rec_read__data[116] & \$336 ;
-  assign \$338  = \$337  ? rec_read__data[141:134] : 8'h00;
-  assign \$339  = ~ rec_read__data[117];
-  assign \$340  = rec_read__data[116] & \$339 ;
-  assign \$341  = \$340  ? rec_read__data[173:142] : 32'd0;
-  assign \$342  = ~ \$signal [0];
-  assign \$343  = \$342  & rec_read__data[174];
-  assign \$344  = ~ \$signal [0];
-  assign \$345  = \$344  & rec_read__data[175];
-  assign \$346  = \$signal [0] ? 16'h0000 : rec_read__data[191:176];
-  assign \$347  = \$signal [0] ? 8'h00 : rec_read__data[199:192];
-  assign \$348  = \$signal [0] ? 32'd0 : rec_read__data[231:200];
-  assign \$349  = ~ rec_read__data[175];
-  assign \$350  = rec_read__data[174] & \$349 ;
-  assign \$351  = ~ rec_read__data[175];
-  assign \$352  = rec_read__data[174] & \$351 ;
-  assign \$353  = \$352  ? rec_read__data[199:192] : 8'h00;
-  assign \$354  = ~ rec_read__data[175];
-  assign \$355  = rec_read__data[174] & \$354 ;
-  assign \$356  = \$355  ? rec_read__data[231:200] : 32'd0;
-  always @(posedge clk)
-    fresh <= \$357 ;
-  always @(posedge clk)
-    framing_error <= \$358 ;
-  always @(posedge clk)
-    in_sample <= \$359 ;
-  always @(posedge clk)
-    samples_in <= \$360 ;
-  always @(posedge clk)
-    popular <= \$361 ;
-  always @(posedge clk)
-    non_popular <= \$362 ;
-  always @(posedge clk)
-    early_closes <= \$363 ;
-  always @(posedge clk)
-    pend_pop <= \$364 ;
-  always @(posedge clk)
-    pend_non <= \$365 ;
-  always @(posedge clk)
-    in_batch <= \$366 ;
-  always @(posedge clk)
-    batches_in_set <= \$367 ;
-  always @(posedge clk)
-    cur_slot <= \$368 ;
-  always @(posedge clk)
-    cur_hot <= \$369 ;
-  always @(posedge clk)
-    cur_beat <= \$370 ;
-  always @(posedge clk)
-    cur_sample <= \$371 ;
-  always @(posedge clk)
-    stalls <= \$372 ;
-  always @(posedge clk)
-    pending_full_pop <= \$373 ;
-  always @(posedge clk)
-    pending_close <= \$374 ;
-  always @(posedge clk)
-    rem_pop <= \$375 ;
-  always @(posedge clk)
-    rem_non <= \$376 ;
-  always @(posedge clk)
-    split_phase <= \$377 ;
-  always @(posedge clk)
-    fsm_state <= \$378 ;
-  always @(posedge clk)
-    kind <= \$379 ;
-  always @(posedge clk)
-    size <= \$380 ;
-  always @(posedge clk)
-    from_pop <= \$381 ;
-  always @(posedge clk)
-    set_id <= \$382 ;
-  always @(posedge clk)
-    index <= \$383 ;
-  always @(posedge clk)
-    step <= \$384 ;
-  always @(posedge clk)
-    left <= \$385 ;
-  always @(posedge clk)
-    position <= \$386 ;
-  always @(posedge clk)
-    beat <= \$387 ;
-  always @(posedge clk)
-    micro_batches <= \$388 ;
-  always @(posedge clk)
-    r_valid <= \$389 ;
-  always @(posedge clk)
-    \$signal  <= \$390 ;
-  always @(posedge clk)
-    o__valid <= \$391 ;
-  always @(posedge clk)
-    cold__valid <= \$392 ;
-  always @(posedge clk)
-    o__payload <= \$393 ;
-  always @(posedge clk)
-    cold__payload <= \$394 ;
+  assign \$51  = capacity_limit > 13'h1000;
+  assign \$52  = \$51  ? 20'h01000 : capacity_limit;
+  assign \$53  = in_sample ? cur_hot : 1'h1;
+  assign \$54  = ~ i__payload[0];
+  assign \$55  = \$54  | i__payload[1];
+  assign \$56  = ~ i__payload[59];
+  assign \$57  = \$56  | i__payload[60];
+  assign \$58  = ~ i__payload[118];
+  assign \$59  = \$58  | i__payload[119];
+  assign \$60  = ~ i__payload[177];
+  assign \$61  = \$60  | i__payload[178];
+  assign \$62  = & { \$61 , \$59 , \$57 , \$55  };
+  assign \$63  = \$53  & \$62 ;
+  assign \$64  = ~ learn;
+  assign \$65  = \$63  & \$64 ;
+  assign pend_pop_inc = pend_pop + \$65 ;
+  assign \$66  = ~ split;
+  assign \$67  = in_sample ? cur_hot : 1'h1;
+  assign \$68  = ~ i__payload[0];
+  assign \$69  = \$68  | i__payload[1];
+  assign \$70  = ~ i__payload[59];
+  assign \$71  = \$70  | i__payload[60];
+  assign \$72  = ~ i__payload[118];
+  assign \$73  = \$72  | i__payload[119];
+  assign \$74  = ~ i__payload[177];
+  assign \$75  = \$74  | i__payload[178];
+  assign \$76  = & { \$75 , \$73 , \$71 , \$69  };
+  assign \$77  = \$67  & \$76 ;
+  assign \$78  = ~ learn;
+  assign \$79  = \$77  & \$78 ;
+  assign \$80  = \$66  & \$79 ;
+  assign \$81  = pend_pop_inc == batch_size;
+  assign full_pop = \$80  & \$81 ;
+  assign \$82  = full_pop ? 14'h0000 : pend_pop_inc;
+  assign \$83  = in_sample ? cur_hot : 1'h1;
+  assign \$84  = ~ i__payload[0];
+  assign \$85  = \$84  | i__payload[1];
+  assign \$86  = ~ i__payload[59];
+  assign \$87  = \$86  | i__payload[60];
+  assign \$88  = ~ i__payload[118];
+  assign \$89  = \$88  | i__payload[119];
+  assign \$90  = ~ i__payload[177];
+  assign \$91  = \$90  | i__payload[178];
+  assign \$92  = & { \$91 , \$89 , \$87 , \$85  };
+  assign \$93  = \$83  & \$92 ;
+  assign \$94  = ~ learn;
+  assign \$95  = \$93  & \$94 ;
+  assign \$96  = ~ \$95 ;
+  assign \$97  = pend_non + \$96 ;
+  assign \$98  = in_batch + 1'h1;
+  assign batch_done = \$98  == batch_size;
+  assign \$99  = batches_in_set + 1'h1;
+  assign \$100  = \$99  == working_set;
+  assign \$101  = split | \$100 ;
+  assign set_done = batch_done & \$101 ;
+  assign \$102  = ~ set_done;
+  assign \$103  = \$82 [12:0] + \$97 [12:0];
+  assign \$104  = \$103  >= \$52 [12:0];
+  assign early = \$102  & \$104 ;
+  assign \$105  = set_done | early;
+  assign close = \$105  | i__payload[270];
+  assign \$106  = i__valid & i__ready;
+  assign \$107  = in_sample ? cur_hot : 1'h1;
+  assign \$108  = ~ i__payload[0];
+  assign \$109  = \$108  | i__payload[1];
+  assign \$110  = ~ i__payload[59];
+  assign \$111  = \$110  | i__payload[60];
+  assign \$112  = ~ i__payload[118];
+  assign \$113  = \$112  | i__payload[119];
+  assign \$114  = ~ i__payload[177];
+  assign \$115  = \$114  | i__payload[178];
+  assign \$116  = & { \$115 , \$113 , \$111 , \$109  };
+  assign \$117  = \$107  & \$116 ;
+  assign \$118  = ~ learn;
+  assign \$119  = \$117  & \$118 ;
+  assign \$120  = in_sample ? cur_hot : 1'h1;
+  assign \$121  = ~ i__payload[0];
+  assign \$122  = \$121  | i__payload[1];
+  assign \$123  = ~ i__payload[59];
+  assign \$124  = \$123  | i__payload[60];
+  assign \$125  = ~ i__payload[118];
+  assign \$126  = \$125  | i__payload[119];
+  assign \$127  = ~ i__payload[177];
+  assign \$128  = \$127  | i__payload[178];
+  assign \$129  = & { \$128 , \$126 , \$124 , \$122  };
+  assign \$130  = \$120  & \$129 ;
+  assign \$131  = ~ learn;
+  assign \$132  = \$130  & \$131 ;
+  assign \$133  = ~ \$132 ;
+  assign \$134  = full_pop | close;
+  assign \$135  = ~ o__ready;
+  assign \$136  = o__valid & \$135 ;
+  assign \$137  = ~ \$136 ;
+  assign \$138  = ~ cold__ready;
+  assign \$139  = cold__valid & \$138 ;
+  assign \$140  = ~ \$139 ;
+  assign advance = \$137  & \$140 ;
+  assign \$141  = ~ pending_full_pop;
+  assign \$142  = split_phase < 2'h2;
+  assign \$143  = rem_pop + rem_non;
+  assign \$144  = | \$143 ;
+  assign \$145  = split ? \$142  : \$144 ;
+  assign \$146  = pending_close & \$145 ;
+  assign \$147  = ~ \$146 ;
+  assign \$148  = \$141  & \$147 ;
+  assign take_job = \$148  & \r_rdy$65 ;
+  assign e_pop = take_job ? \r_data$67 [14:2] : rem_pop;
+  assign e_non = take_job ? \r_data$67 [27:15] : rem_non;
+  assign \$149  = ~ pending_full_pop;
+  assign \$150  = split_phase < 2'h2;
+  assign \$151  = rem_pop + rem_non;
+  assign \$152  = | \$151 ;
+  assign \$153  = split ? \$150  : \$152 ;
+  assign \$154  = pending_close & \$153 ;
+  assign \$155  = ~ \$154 ;
+  assign \$156  = \$149  & \$155 ;
+  assign \$157  = \$156  & pending_close;
+  assign \$158  = set_id + \$157 ;
+  assign \$159  = ~ pending_full_pop;
+  assign \$160  = split_phase < 2'h2;
+  assign \$161  = rem_pop + rem_non;
+  assign \$162  = | \$161 ;
+  assign \$163  = split ? \$160  : \$162 ;
+  assign \$164  = pending_close & \$163 ;
+  assign \$165  = ~ \$164 ;
+  assign \$166  = \$159  & \$165 ;
+  assign \$167  = \$166  & pending_close;
+  assign e_index = \$167  ? 5'h00 : index;
+  assign total = e_pop + e_non;
+  assign \$168  = total < batch_size;
+  assign chunk = \$168  ? { 2'h0, total } : batch_size;
+  assign \$169  = e_pop < chunk;
+  assign chunk_pop = \$169  ? { 3'h0, e_pop } : chunk;
+  assign \$170  = take_job ? \r_data$67 [0] : pending_full_pop;
+  assign \$171  = ~ pending_full_pop;
+  assign \$172  = split_phase < 2'h2;
+  assign \$173  = rem_pop + rem_non;
+  assign \$174  = | \$173 ;
+  assign \$175  = split ? \$172  : \$174 ;
+  assign \$176  = pending_close & \$175 ;
+  assign \$177  = ~ \$176 ;
+  assign \$178  = \$171  & \$177 ;
+  assign \$179  = \$178  & pending_close;
+  assign \$180  = ~ \$179 ;
+  assign \$181  = pending_close & \$180 ;
+  assign \$182  = take_job ? \r_data$67 [1] : \$181 ;
+  assign \$183  = \$182  & split;
+  assign \$184  = take_job ? 2'h0 : split_phase;
+  assign \$185  = ! \$184 ;
+  assign \$186  = \$183  & \$185 ;
+  assign \$187  = ~ pending_full_pop;
+  assign \$188  = split_phase < 2'h2;
+  assign \$189  = rem_pop + rem_non;
+  assign \$190  = | \$189 ;
+  assign \$191  = split ? \$188  : \$190 ;
+  assign \$192  = pending_close & \$191 ;
+  assign \$193  = ~ \$192 ;
+  assign \$194  = \$187  & \$193 ;
+  assign \$195  = \$194  & pending_close;
+  assign \$196  = ~ \$195 ;
+  assign \$197  = pending_close & \$196 ;
+  assign \$198  = take_job ? \r_data$67 [1] : \$197 ;
+  assign \$199  = \$198  & split;
+  assign \$200  = take_job ? 2'h0 : split_phase;
+  assign \$201  = \$200  == 1'h1;
+  assign \$202  = \$199  & \$201 ;
+  assign \$203  = ~ pending_full_pop;
+  assign \$204  = split_phase < 2'h2;
+  assign \$205  = rem_pop + rem_non;
+  assign \$206  = | \$205 ;
+  assign \$207  = split ? \$204  : \$206 ;
+  assign \$208  = pending_close & \$207 ;
+  assign \$209  = ~ \$208 ;
+  assign \$210  = \$203  & \$209 ;
+  assign \$211  = \$210  & pending_close;
+  assign \$212  = ~ \$211 ;
+  assign \$213  = pending_close & \$212 ;
+  assign \$214  = take_job ? \r_data$67 [1] : \$213 ;
+  assign \$215  = ~ split;
+  assign \$216  = \$214  & \$215 ;
+  assign \$217  = | total;
+  assign \$218  = \$216  & \$217 ;
+  assign \$219  = chunk_pop == chunk;
+  assign \$220  = ! chunk_pop;
+  assign \$221  = \$220  ? 2'h2 : 2'h1;
+  assign \$222  = \$219  ? 2'h0 : \$221 ;
+  assign \$223  = | from_pop;
+  assign \$224  = \$223  ? \r_rdy$87  : \r_rdy$86 ;
+  assign \$225  = | from_pop;
+  assign \$226  = \$225  ? \r_data$89  : \r_data$88 ;
+  assign \$227  = step - 1'h1;
+  assign \$228  = ! beat;
+  assign \$229  = beat + 1'h1;
+  assign \$230  = | from_pop;
+  assign \$231  = \$230  ? \r_data$89  : \r_data$88 ;
+  assign \$232  = \$229  >= \$231 [47:44];
+  assign \$233  = beat + 1'h1;
+  assign \$234  = | from_pop;
+  assign \$235  = \$234  ? \r_data$89  : \r_data$88 ;
+  assign \$236  = \$233  >= \$235 [47:44];
+  assign \$237  = | from_pop;
+  assign \$238  = | from_pop;
+  assign \$239  = ~ \$238 ;
+  assign \$240  = | from_pop;
+  assign \$241  = \$240  ? \r_data$89  : \r_data$88 ;
+  assign \$242  = | from_pop;
+  assign \$243  = \$242  ? \r_data$89  : \r_data$88 ;
+  assign \$244  = advance & r_valid;
+  assign \$245  = ~ \$signal [0];
+  assign \$246  = ~ rec_read__data[1];
+  assign \$247  = rec_read__data[0] & \$246 ;
+  assign \$248  = ~ rec_read__data[59];
+  assign \$249  = rec_read__data[58] & \$248 ;
+  assign \$250  = ~ rec_read__data[117];
+  assign \$251  = rec_read__data[116] & \$250 ;
+  assign \$252  = ~ rec_read__data[175];
+  assign \$253  = rec_read__data[174] & \$252 ;
+  assign \$254  = | { \$253 , \$251 , \$249 , \$247  };
+  assign \$255  = \$245  & \$254 ;
+  assign \$256  = | pend_pop;
+  assign \$257  = in_sample | \$256 ;
+  assign \$258  = | pend_non;
+  assign \$259  = \$257  | \$258 ;
+  assign \$260  = \$259  | \r_rdy$65 ;
+  assign \$262  = \$260  | \$261 ;
+  assign \$263  = \$262  | pending_full_pop;
+  assign \$264  = \$263  | pending_close;
+  assign \$265  = \$264  | r_valid;
+  assign \$266  = \$265  | o__valid;
+  assign \$267  = \$266  | cold__valid;
+  assign \$268  = \$267  | \r_rdy$87 ;
+  assign busy = \$268  | \r_rdy$86 ;
+  assign \$269  = ! fsm_state;
+  assign \$271  = i__valid & i__ready;
+  assign \$272  = ~ in_sample;
+  assign \$273  = \$271  & \$272 ;
+  assign \$274  = fresh < 13'h1000;
+  assign \$275  = fresh + 1'h1;
+  assign \$276  = i__valid & i__ready;
+  assign \$277  = in_sample ? cur_beat : 4'h0;
+  assign \$278  = \$277  >= 4'h8;
+  assign \$279  = \$276  & \$278 ;
+  assign \$280  = i__valid & i__ready;
+  assign \$281  = samples_in + 1'h1;
+  assign \$282  = in_sample ? cur_hot : 1'h1;
+  assign \$283  = ~ i__payload[0];
+  assign \$284  = \$283  | i__payload[1];
+  assign \$285  = ~ i__payload[59];
+  assign \$286  = \$285  | i__payload[60];
+  assign \$287  = ~ i__payload[118];
+  assign \$288  = \$287  | i__payload[119];
+  assign \$289  = ~ i__payload[177];
+  assign \$290  = \$289  | i__payload[178];
+  assign \$291  = & { \$290 , \$288 , \$286 , \$284  };
+  assign \$292  = \$282  & \$291 ;
+  assign \$293  = ~ learn;
+  assign \$294  = \$292  & \$293 ;
+  assign \$295  = popular + \$294 ;
+  assign \$296  = in_sample ? cur_hot : 1'h1;
+  assign \$297  = ~ i__payload[0];
+  assign \$298  = \$297  | i__payload[1];
+  assign \$299  = ~ i__payload[59];
+  assign \$300  = \$299  | i__payload[60];
+  assign \$301  = ~ i__payload[118];
+  assign \$302  = \$301  | i__payload[119];
+  assign \$303  = ~ i__payload[177];
+  assign \$304  = \$303  | i__payload[178];
+  assign \$305  = & { \$304 , \$302 , \$300 , \$298  };
+  assign \$306  = \$296  & \$305 ;
+  assign \$307  = ~ learn;
+  assign \$308  = \$306  & \$307 ;
+  assign \$309  = ~ \$308 ;
+  assign \$310  = non_popular + \$309 ;
+  assign \$311  = early_closes + early;
+  assign \$312  = in_batch + 1'h1;
+  assign \$313  = batch_done ? 17'h00000 : \$312 ;
+  assign \$314  = batches_in_set + batch_done;
+  assign \$315  = fresh < 13'h1000;
+  assign \$316  = \$315  ? fresh : { 1'h0, r_data };
+  assign \$317  = in_sample ? { 1'h0, cur_slot } : \$316 ;
+  assign \$318  = in_sample ? cur_hot : 1'h1;
+  assign \$319  = ~ i__payload[0];
+  assign \$320  = \$319  | i__payload[1];
+  assign \$321  = ~ i__payload[59];
+  assign \$322  = \$321  | i__payload[60];
+  assign \$323  = ~ i__payload[118];
+  assign \$324  = \$323  | i__payload[119];
+  assign \$325  = ~ i__payload[177];
+  assign \$326  = \$325  | i__payload[178];
+  assign \$327  = & { \$326 , \$324 , \$322 , \$320  };
+  assign \$328  = \$318  & \$327 ;
+  assign \$329  = in_sample ? cur_beat : 4'h0;
+  assign \$330  = \$329  >= 4'h8;
+  assign \$331  = in_sample ? cur_beat : 4'h0;
+  assign \$332  = in_sample ? cur_beat : 4'h0;
+  assign \$333  = \$332  + 1'h1;
+  assign \$334  = \$330  ? { 1'h0, \$331  } : \$333 ;
+  assign \$335  = in_sample ? cur_sample : i__payload[269:238];
+  assign \$336  = ~ i__ready;
+  assign \$337  = i__valid & \$336 ;
+  assign \$338  = stalls + 1'h1;
+  assign \$339  = ~ pending_full_pop;
+  assign \$340  = split_phase < 2'h2;
+  assign \$341  = rem_pop + rem_non;
+  assign \$342  = | \$341 ;
+  assign \$343  = split ? \$340  : \$342 ;
+  assign \$344  = pending_close & \$343 ;
+  assign \$345  = ~ \$344 ;
+  assign \$346  = \$339  & \$345 ;
+  assign \$347  = \$346  & pending_close;
+  assign \$348  = ~ \$347 ;
+  assign \$349  = pending_close & \$348 ;
+  assign \$350  = take_job ? \r_data$67 [1] : \$349 ;
+  assign \$351  = take_job ? 2'h0 : split_phase;
+  assign \$352  = step + 1'h1;
+  assign \$353  = e_index + 1'h1;
+  assign \$354  = micro_batches + 1'h1;
+  assign \$355  = take_job ? \r_data$67 [0] : pending_full_pop;
+  assign \$356  = ~ \$355 ;
+  assign \$357  = ~ pending_full_pop;
+  assign \$358  = split_phase < 2'h2;
+  assign \$359  = rem_pop + rem_non;
+  assign \$360  = | \$359 ;
+  assign \$361  = split ? \$358  : \$360 ;
+  assign \$362  = pending_close & \$361 ;
+  assign \$363  = ~ \$362 ;
+  assign \$364  = \$357  & \$363 ;
+  assign \$365  = \$364  & pending_close;
+  assign \$366  = ~ \$365 ;
+  assign \$367  = pending_close & \$366 ;
+  assign \$368  = take_job ? \r_data$67 [1] : \$367 ;
+  assign \$369  = \$356  & \$368 ;
+  assign \$370  = \$369  & split;
+  assign \$371  = take_job ? 2'h0 : split_phase;
+  assign \$372  = \$371  + 1'h1;
+  assign \$373  = take_job ? \r_data$67 [0] : pending_full_pop;
+  assign \$374  = ~ \$373 ;
+  assign \$375  = ~ pending_full_pop;
+  assign \$376  = split_phase < 2'h2;
+  assign \$377  = rem_pop + rem_non;
+  assign \$378  = | \$377 ;
+  assign \$379  = split ? \$376  : \$378 ;
+  assign \$380  = pending_close & \$379 ;
+  assign \$381  = ~ \$380 ;
+  assign \$382  = \$375  & \$381 ;
+  assign \$383  = \$382  & pending_close;
+  assign \$384  = ~ \$383 ;
+  assign \$385  = pending_close & \$384 ;
+  assign \$386  = take_job ? \r_data$67 [1] : \$385 ;
+  assign \$387  = \$374  & \$386 ;
+  assign \$388  = ~ split;
+  assign \$389  = \$387  & \$388 ;
+  assign \$390  = e_pop - chunk_pop;
+  assign \$391  = chunk - chunk_pop;
+  assign \$392  = $signed({ 1'h0, e_non }) - $signed(\$391 );
+  assign \$393  = | new_size;
+  assign \$394  = | from_pop;
+  assign \$395  = \$394  ? \r_rdy$87  : \r_rdy$86 ;
+  assign \$396  = beat + 1'h1;
+  assign \$397  = | from_pop;
+  assign \$398  = \$397  ? \r_data$89  : \r_data$88 ;
+  assign \$399  = \$396  >= \$398 [47:44];
+  assign \$400  = position + 1'h1;
+  assign \$401  = left - 1'h1;
+  assign \$402  = | from_pop;
+  assign \$403  = from_pop - 1'h1;
+  assign \$404  = \$402  ? \$403  : 17'h00000;
+  assign \$405  = left == 1'h1;
+  assign \$406  = beat + 1'h1;
+  assign \$407  = o__valid & o__ready;
+  assign \$408  = cold__valid & cold__ready;
+  assign \$409  = advance & r_valid;
+  assign \$410  = ~ \$signal [0];
+  assign \$411  = \$410  & rec_read__data[0];
+  assign \$412  = ~ \$signal [0];
+  assign \$413  = \$412  & rec_read__data[1];
+  assign \$414  = \$signal [0] ? 16'h0000 : rec_read__data[17:2];
+  assign \$415  = \$signal [0] ? 8'h00 : rec_read__data[25:18];
+  assign \$416  = \$signal [0] ? 32'd0 : rec_read__data[57:26];
+  assign \$417  = ~ rec_read__data[1];
+  assign \$418  = rec_read__data[0] & \$417 ;
+  assign \$419  = ~ rec_read__data[1];
+  assign \$420  = rec_read__data[0] & \$419 ;
+  assign \$421  = \$420  ? rec_read__data[25:18] : 8'h00;
+  assign \$422  = ~ rec_read__data[1];
+  assign \$423  = rec_read__data[0] & \$422 ;
+  assign \$424  = \$423  ? rec_read__data[57:26] : 32'd0;
+  assign \$425  = ~ \$signal [0];
+  assign \$426  = \$425  & rec_read__data[58];
+  assign \$427  = ~ \$signal [0];
+  assign \$428  = \$427  & rec_read__data[59];
+  assign \$429  = \$signal [0] ? 16'h0000 : rec_read__data[75:60];
+  assign \$430  = \$signal [0] ? 8'h00 : rec_read__data[83:76];
+  assign \$431  = \$signal [0] ? 32'd0 : rec_read__data[115:84];
+  assign \$432  = ~ rec_read__data[59];
+  assign \$433  = rec_read__data[58] & \$432 ;
+  assign \$434  = ~ rec_read__data[59];
+  assign \$435  = rec_read__data[58] & \$434 ;
+  assign \$436  = \$435  ? rec_read__data[83:76] : 8'h00;
+  assign \$437  = ~ rec_read__data[59];
+  assign \$438  = rec_read__data[58] & \$437 ;
+  assign \$439  = \$438  ? rec_read__data[115:84] : 32'd0;
+  assign \$440  = ~ \$signal [0];
+  assign \$441  = \$440  & rec_read__data[116];
+  assign \$442  = ~ \$signal [0];
+  assign \$443  = \$442  & rec_read__data[117];
+  assign \$444  = \$signal [0] ? 16'h0000 : rec_read__data[133:118];
+  assign \$445  = \$signal [0] ? 8'h00 : rec_read__data[141:134];
+  assign \$446  = \$signal [0] ? 32'd0 : rec_read__data[173:142];
+  assign \$447  = ~ rec_read__data[117];
+  assign \$448  = rec_read__data[116] & \$447 ;
+  assign \$449  = ~ rec_read__data[117];
+  assign \$450  = rec_read__data[116] & \$449 ;
+  assign \$451  = \$450  ? rec_read__data[141:134] : 8'h00;
+  assign \$452  = ~ rec_read__data[117];
+  assign \$453  = rec_read__data[116] & \$452 ;
+  assign \$454  = \$453  ? rec_read__data[173:142] : 32'd0;
+  assign \$455  = ~ \$signal [0];
+  assign \$456  = \$455  & rec_read__data[174];
+  assign \$457  = ~ \$signal [0];
+  assign \$458  = \$457  & rec_read__data[175];
+  assign \$459  = \$signal [0] ? 16'h0000 : rec_read__data[191:176];
+  assign \$460  = \$signal [0] ? 8'h00 : rec_read__data[199:192];
+  assign \$461  = \$signal [0] ? 32'd0 : rec_read__data[231:200];
+  assign \$462  = ~ rec_read__data[175];
+  assign \$463  = rec_read__data[174] & \$462 ;
+  assign \$464  = ~ rec_read__data[175];
+  assign \$465  = rec_read__data[174] & \$464 ;
+  assign \$466  = \$465  ? rec_read__data[199:192] : 8'h00;
+  assign \$467  = ~ rec_read__data[175];
+  assign \$468  = rec_read__data[174] & \$467 ;
+  assign \$469  = \$468  ? rec_read__data[231:200] : 32'd0;
   \micro_batch_scheduler.free_slots  free_slots (
     .clk(clk),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
     .rst(rst),
-    .w_en(\w_en$82 ),
-    .w_port__data(\$159 [11:0])
+    .w_en(\w_en$94 ),
+    .w_port__data(\$241 [11:0])
   );
   \micro_batch_scheduler.jobs  jobs (
     .clk(clk),
-    .r_data(\r_data$92 ),
-    .r_en(\r_en$65 ),
-    .r_rdy(\r_rdy$64 ),
+    .r_data(\r_data$67 ),
+    .r_en(\r_en$81 ),
+    .r_rdy(\r_rdy$65 ),
     .rst(rst),
-    .w_en(\w_en$56 ),
+    .w_en(\w_en$57 ),
     .w_port__data(job),
     .w_rdy(w_rdy)
   );
   \micro_batch_scheduler.non_queue  non_queue (
     .clk(clk),
-    .r_data(\r_data$76 ),
-    .r_en(\r_en$81 ),
-    .r_rdy(\r_rdy$74 ),
+    .r_data(\r_data$88 ),
+    .r_en(\r_en$93 ),
+    .r_rdy(\r_rdy$86 ),
     .rst(rst),
-    .w_en(\w_en$55 ),
+    .w_en(\w_en$56 ),
     .w_port__data(entry)
   );
   \micro_batch_scheduler.pop_queue  pop_queue (
     .clk(clk),
-    .r_data(\r_data$77 ),
-    .r_en(\r_en$80 ),
-    .r_rdy(\r_rdy$75 ),
+    .r_data(\r_data$89 ),
+    .r_en(\r_en$92 ),
+    .r_rdy(\r_rdy$87 ),
     .rst(rst),
     .w_en(w_en),
     .w_port__data(entry)
   );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \w_en$56  = 1'h0;
+    if (\$106 ) begin
+      if (i__payload[237]) begin
+        \w_en$56  = \$133 ;
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \w_en$57  = 1'h0;
+    if (\$106 ) begin
+      if (i__payload[237]) begin
+        \w_en$57  = \$134 ;
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    start = 1'h0;
+    if (\$170 ) begin
+      start = 1'h1;
+    end else if (\$186 ) begin
+      start = 1'h1;
+    end else if (\$202 ) begin
+      start = 1'h1;
+    end else if (\$218 ) begin
+      start = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    new_kind = 2'h0;
+    if (\$170 ) begin
+      new_kind = 2'h0;
+    end else if (\$186 ) begin
+      new_kind = 2'h0;
+    end else if (\$202 ) begin
+      new_kind = 2'h2;
+    end else if (\$218 ) begin
+      new_kind = \$222 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    new_size = 16'h0000;
+    if (\$170 ) begin
+      new_size = batch_size;
+    end else if (\$186 ) begin
+      new_size = { 3'h0, e_pop };
+    end else if (\$202 ) begin
+      new_size = { 3'h0, e_non };
+    end else if (\$218 ) begin
+      new_size = chunk;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    new_from_pop = 16'h0000;
+    if (\$170 ) begin
+      new_from_pop = batch_size;
+    end else if (\$186 ) begin
+      new_from_pop = { 3'h0, e_pop };
+    end else if (\$202 ) begin
+    end else if (\$218 ) begin
+      new_from_pop = chunk_pop;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \r_en$81  = 1'h0;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \r_en$81  = take_job;
+      endcase
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    issue_valid = 1'h0;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              issue_valid = 1'h1;
+            end
+        1'h1:
+            if (\$224 ) begin
+              issue_valid = 1'h1;
+            end
+      endcase
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    issue = 141'h000000000000000000000000000000000000;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              issue[0] = 1'h1;
+              issue[2:1] = new_kind;
+              issue[18:3] = new_size;
+              issue[50:19] = \$158 [31:0];
+              issue[55:51] = e_index;
+              issue[87:56] = step;
+            end
+        1'h1:
+            if (\$224 ) begin
+              issue[119:88] = \$226 [43:12];
+              issue[135:120] = position;
+              issue[138:136] = beat[2:0];
+              issue[87:56] = \$227 [31:0];
+              issue[139] = \$228 ;
+              issue[140] = \$232 ;
+            end
+      endcase
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \r_en$92  = 1'h0;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            /* empty */;
+        1'h1:
+            if (\$224 ) begin
+              if (\$236 ) begin
+                \r_en$92  = \$237 ;
+              end
+            end
+      endcase
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \r_en$93  = 1'h0;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            /* empty */;
+        1'h1:
+            if (\$224 ) begin
+              if (\$236 ) begin
+                \r_en$93  = \$239 ;
+              end
+            end
+      endcase
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \w_en$94  = 1'h0;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            /* empty */;
+        1'h1:
+            if (\$224 ) begin
+              if (\$236 ) begin
+                \w_en$94  = 1'h1;
+              end
+            end
+      endcase
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    any_cold = 1'h0;
+    if (\$244 ) begin
+      any_cold = \$255 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$470  = fresh;
+    if (\$273 ) begin
+      if (\$274 ) begin
+        \$470  = \$275 [12:0];
+      end
+    end
+    if (rst) begin
+      \$470  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$471  = framing_error;
+    if (\$279 ) begin
+      \$471  = 1'h1;
+    end
+    if (rst) begin
+      \$471  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$472  = in_sample;
+    if (\$280 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[237]) begin
+        \$472  = 1'h0;
+      end else begin
+        \$472  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$472  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$473  = samples_in;
+    if (\$280 ) begin
+      if (i__payload[237]) begin
+        \$473  = \$281 [31:0];
+      end
+    end
+    if (rst) begin
+      \$473  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$474  = popular;
+    if (\$280 ) begin
+      if (i__payload[237]) begin
+        \$474  = \$295 [31:0];
+      end
+    end
+    if (rst) begin
+      \$474  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$475  = non_popular;
+    if (\$280 ) begin
+      if (i__payload[237]) begin
+        \$475  = \$310 [31:0];
+      end
+    end
+    if (rst) begin
+      \$475  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$476  = early_closes;
+    if (\$280 ) begin
+      if (i__payload[237]) begin
+        \$476  = \$311 [31:0];
+      end
+    end
+    if (rst) begin
+      \$476  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$477  = pend_pop;
+    if (\$280 ) begin
+      if (i__payload[237]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$477  = 13'h0000;
+        end else begin
+          \$477  = \$82 [12:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$477  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$478  = pend_non;
+    if (\$280 ) begin
+      if (i__payload[237]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$478  = 13'h0000;
+        end else begin
+          \$478  = \$97 [12:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$478  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$479  = in_batch;
+    if (\$280 ) begin
+      if (i__payload[237]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$479  = 16'h0000;
+        end else begin
+          \$479  = \$313 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$479  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$480  = batches_in_set;
+    if (\$280 ) begin
+      if (i__payload[237]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$480  = 4'h0;
+        end else begin
+          \$480  = \$314 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$480  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$481  = cur_slot;
+    if (\$280 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[237]) begin
+      end else begin
+        \$481  = \$317 [11:0];
+      end
+    end
+    if (rst) begin
+      \$481  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$482  = cur_hot;
+    if (\$280 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[237]) begin
+      end else begin
+        \$482  = \$328 ;
+      end
+    end
+    if (rst) begin
+      \$482  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$483  = cur_beat;
+    if (\$280 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[237]) begin
+      end else begin
+        \$483  = \$334 [3:0];
+      end
+    end
+    if (rst) begin
+      \$483  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$484  = cur_sample;
+    if (\$280 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[237]) begin
+      end else begin
+        \$484  = \$335 ;
+      end
+    end
+    if (rst) begin
+      \$484  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$485  = stalls;
+    if (\$337 ) begin
+      \$485  = \$338 [31:0];
+    end
+    if (rst) begin
+      \$485  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$486  = pending_full_pop;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$486  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$486  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$487  = pending_close;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$487  = \$350 ;
+      endcase
+    end
+    if (rst) begin
+      \$487  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$488  = set_id;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$488  = \$158 [31:0];
+      endcase
+    end
+    if (rst) begin
+      \$488  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$489  = index;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$489  = e_index;
+            if (start) begin
+              \$489  = \$353 [4:0];
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$489  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$490  = rem_pop;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$490  = e_pop;
+            if (start) begin
+              if (\$389 ) begin
+                \$490  = \$390 [12:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$490  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$491  = rem_non;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$491  = e_non;
+            if (start) begin
+              if (\$389 ) begin
+                \$491  = \$392 [12:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$491  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$492  = split_phase;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$492  = \$351 ;
+            if (start) begin
+              if (\$370 ) begin
+                \$492  = \$372 [1:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$492  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$493  = step;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$493  = \$352 [31:0];
+            end
+      endcase
+    end
+    if (rst) begin
+      \$493  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$494  = left;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$494  = new_size;
+            end
+        1'h1:
+            if (\$395 ) begin
+              if (\$399 ) begin
+                \$494  = \$401 [15:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$494  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$495  = from_pop;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$495  = new_from_pop;
+            end
+        1'h1:
+            if (\$395 ) begin
+              if (\$399 ) begin
+                \$495  = \$404 [15:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$495  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$496  = position;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$496  = 16'h0000;
+            end
+        1'h1:
+            if (\$395 ) begin
+              if (\$399 ) begin
+                \$496  = \$400 [15:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$496  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$497  = beat;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$497  = 4'h0;
+            end
+        1'h1:
+            if (\$395 ) begin
+              (* full_case = 32'd1 *)
+              if (\$399 ) begin
+                \$497  = 4'h0;
+              end else begin
+                \$497  = \$406 [3:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$497  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$498  = micro_batches;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$498  = \$354 [31:0];
+            end
+      endcase
+    end
+    if (rst) begin
+      \$498  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$499  = fsm_state;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              if (\$393 ) begin
+                \$499  = 1'h1;
+              end
+            end
+        1'h1:
+            if (\$395 ) begin
+              if (\$399 ) begin
+                if (\$405 ) begin
+                  \$499  = 1'h0;
+                end
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$499  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$500  = r_valid;
+    if (advance) begin
+      \$500  = issue_valid;
+    end
+    if (rst) begin
+      \$500  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$501  = \$signal ;
+    if (advance) begin
+      \$501  = issue;
+    end
+    if (rst) begin
+      \$501  = 141'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$502  = o__valid;
+    if (\$407 ) begin
+      \$502  = 1'h0;
+    end
+    if (\$409 ) begin
+      \$502  = 1'h1;
+    end
+    if (rst) begin
+      \$502  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$503  = cold__valid;
+    if (\$408 ) begin
+      \$503  = 1'h0;
+    end
+    if (\$409 ) begin
+      \$503  = any_cold;
+    end
+    if (rst) begin
+      \$503  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$504  = o__payload;
+    if (\$409 ) begin
+      \$504 [0] = \$signal [0];
+      \$504 [2:1] = \$signal [2:1];
+      \$504 [18:3] = \$signal [18:3];
+      \$504 [50:19] = \$signal [50:19];
+      \$504 [55:51] = \$signal [55:51];
+      \$504 [87:56] = \$signal [87:56];
+      \$504 [119:88] = \$signal [119:88];
+      \$504 [135:120] = \$signal [135:120];
+      \$504 [138:136] = \$signal [138:136];
+      \$504 [139] = \$signal [139];
+      \$504 [140] = \$signal [140];
+      \$504 [141] = \$411 ;
+      \$504 [142] = \$413 ;
+      \$504 [158:143] = \$414 ;
+      \$504 [166:159] = \$415 ;
+      \$504 [198:167] = \$416 ;
+      \$504 [199] = \$426 ;
+      \$504 [200] = \$428 ;
+      \$504 [216:201] = \$429 ;
+      \$504 [224:217] = \$430 ;
+      \$504 [256:225] = \$431 ;
+      \$504 [257] = \$441 ;
+      \$504 [258] = \$443 ;
+      \$504 [274:259] = \$444 ;
+      \$504 [282:275] = \$445 ;
+      \$504 [314:283] = \$446 ;
+      \$504 [315] = \$456 ;
+      \$504 [316] = \$458 ;
+      \$504 [332:317] = \$459 ;
+      \$504 [340:333] = \$460 ;
+      \$504 [372:341] = \$461 ;
+    end
+    if (rst) begin
+      \$504  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$505  = cold__payload;
+    if (\$409 ) begin
+      \$505 [31:0] = \$signal [87:56];
+      \$505 [47:32] = \$signal [135:120];
+      \$505 [50:48] = \$signal [138:136];
+      \$505 [51] = \$418 ;
+      \$505 [59:52] = \$421 ;
+      \$505 [91:60] = \$424 ;
+      \$505 [92] = \$433 ;
+      \$505 [100:93] = \$436 ;
+      \$505 [132:101] = \$439 ;
+      \$505 [133] = \$448 ;
+      \$505 [141:134] = \$451 ;
+      \$505 [173:142] = \$454 ;
+      \$505 [174] = \$463 ;
+      \$505 [182:175] = \$466 ;
+      \$505 [214:183] = \$469 ;
+    end
+    if (rst) begin
+      \$505  = 215'h000000000000000000000000000000000000000000000000000000;
+    end
+  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     r_en = 1'h0;
@@ -33961,884 +34965,22 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w_en = 1'h0;
-    if (\$104 ) begin
+    if (\$106 ) begin
       if (i__payload[237]) begin
-        w_en = \$117 ;
+        w_en = \$119 ;
       end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$55  = 1'h0;
-    if (\$104 ) begin
-      if (i__payload[237]) begin
-        \w_en$55  = \$131 ;
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$56  = 1'h0;
-    if (\$104 ) begin
-      if (i__payload[237]) begin
-        \w_en$56  = \$132 ;
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$65  = 1'h0;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            if (\r_rdy$64 ) begin
-              \r_en$65  = 1'h1;
-            end
-      endcase
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    issue_valid = 1'h0;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            issue_valid = 1'h1;
-        2'h3:
-            if (\$142 ) begin
-              issue_valid = 1'h1;
-            end
-      endcase
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    issue = 141'h000000000000000000000000000000000000;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-          begin
-            issue[0] = 1'h1;
-            issue[2:1] = kind;
-            issue[18:3] = size;
-            issue[50:19] = set_id;
-            issue[55:51] = index;
-            issue[87:56] = step;
-          end
-        2'h3:
-            if (\$142 ) begin
-              issue[119:88] = \$144 [43:12];
-              issue[135:120] = position;
-              issue[138:136] = beat[2:0];
-              issue[87:56] = \$145 [31:0];
-              issue[139] = \$146 ;
-              issue[140] = \$150 ;
-            end
-      endcase
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$80  = 1'h0;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            /* empty */;
-        2'h3:
-            if (\$142 ) begin
-              if (\$154 ) begin
-                \r_en$80  = \$155 ;
-              end
-            end
-      endcase
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$81  = 1'h0;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            /* empty */;
-        2'h3:
-            if (\$142 ) begin
-              if (\$154 ) begin
-                \r_en$81  = \$157 ;
-              end
-            end
-      endcase
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$82  = 1'h0;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            /* empty */;
-        2'h3:
-            if (\$142 ) begin
-              if (\$154 ) begin
-                \w_en$82  = 1'h1;
-              end
-            end
-      endcase
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    any_cold = 1'h0;
-    if (\$162 ) begin
-      any_cold = \$173 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = fresh;
-    if (\$193 ) begin
-      if (\$194 ) begin
-        \$357  = \$195 [12:0];
-      end
-    end
-    if (rst) begin
-      \$357  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = framing_error;
-    if (\$199 ) begin
-      \$358  = 1'h1;
-    end
-    if (rst) begin
-      \$358  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = in_sample;
-    if (\$200 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[237]) begin
-        \$359  = 1'h0;
-      end else begin
-        \$359  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$359  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = samples_in;
-    if (\$200 ) begin
-      if (i__payload[237]) begin
-        \$360  = \$201 [31:0];
-      end
-    end
-    if (rst) begin
-      \$360  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = popular;
-    if (\$200 ) begin
-      if (i__payload[237]) begin
-        \$361  = \$215 [31:0];
-      end
-    end
-    if (rst) begin
-      \$361  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = non_popular;
-    if (\$200 ) begin
-      if (i__payload[237]) begin
-        \$362  = \$230 [31:0];
-      end
-    end
-    if (rst) begin
-      \$362  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = early_closes;
-    if (\$200 ) begin
-      if (i__payload[237]) begin
-        \$363  = \$231 [31:0];
-      end
-    end
-    if (rst) begin
-      \$363  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = pend_pop;
-    if (\$200 ) begin
-      if (i__payload[237]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$364  = 13'h0000;
-        end else begin
-          \$364  = \$80 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$364  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = pend_non;
-    if (\$200 ) begin
-      if (i__payload[237]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$365  = 13'h0000;
-        end else begin
-          \$365  = \$95 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$365  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = in_batch;
-    if (\$200 ) begin
-      if (i__payload[237]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$366  = 16'h0000;
-        end else begin
-          \$366  = \$233 [15:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$366  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = batches_in_set;
-    if (\$200 ) begin
-      if (i__payload[237]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$367  = 4'h0;
-        end else begin
-          \$367  = \$234 [3:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$367  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = cur_slot;
-    if (\$200 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[237]) begin
-      end else begin
-        \$368  = \$237 [11:0];
-      end
-    end
-    if (rst) begin
-      \$368  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = cur_hot;
-    if (\$200 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[237]) begin
-      end else begin
-        \$369  = \$248 ;
-      end
-    end
-    if (rst) begin
-      \$369  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = cur_beat;
-    if (\$200 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[237]) begin
-      end else begin
-        \$370  = \$254 [3:0];
-      end
-    end
-    if (rst) begin
-      \$370  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = cur_sample;
-    if (\$200 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[237]) begin
-      end else begin
-        \$371  = \$255 ;
-      end
-    end
-    if (rst) begin
-      \$371  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = stalls;
-    if (\$257 ) begin
-      \$372  = \$258 [31:0];
-    end
-    if (rst) begin
-      \$372  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = pending_full_pop;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            if (\r_rdy$64 ) begin
-              \$373  = \r_data$92 [0];
-            end
-        2'h1:
-            if (pending_full_pop) begin
-              \$373  = 1'h0;
-            end
-      endcase
-    end
-    if (rst) begin
-      \$373  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = pending_close;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            if (\r_rdy$64 ) begin
-              \$374  = \r_data$92 [1];
-            end
-        2'h1:
-            if (pending_full_pop) begin
-            end else if (\$261 ) begin
-            end else if (\$264 ) begin
-            end else if (\$268 ) begin
-            end else if (pending_close) begin
-              \$374  = 1'h0;
-            end
-      endcase
-    end
-    if (rst) begin
-      \$374  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = rem_pop;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            if (\r_rdy$64 ) begin
-              \$375  = \r_data$92 [14:2];
-            end
-        2'h1:
-            if (pending_full_pop) begin
-            end else if (\$261 ) begin
-            end else if (\$264 ) begin
-            end else if (\$268 ) begin
-              \$375  = \$273 [12:0];
-            end
-      endcase
-    end
-    if (rst) begin
-      \$375  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = rem_non;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            if (\r_rdy$64 ) begin
-              \$376  = \r_data$92 [27:15];
-            end
-        2'h1:
-            if (pending_full_pop) begin
-            end else if (\$261 ) begin
-            end else if (\$264 ) begin
-            end else if (\$268 ) begin
-              \$376  = \$275 [12:0];
-            end
-      endcase
-    end
-    if (rst) begin
-      \$376  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = split_phase;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            if (\r_rdy$64 ) begin
-              \$377  = 2'h0;
-            end
-        2'h1:
-            if (pending_full_pop) begin
-            end else if (\$261 ) begin
-              \$377  = 2'h1;
-            end else if (\$264 ) begin
-              \$377  = 2'h2;
-            end
-      endcase
-    end
-    if (rst) begin
-      \$377  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = fsm_state;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        2'h0:
-            if (\r_rdy$64 ) begin
-              \$378  = 2'h1;
-            end
-        2'h1:
-            (* full_case = 32'd1 *)
-            if (pending_full_pop) begin
-              \$378  = 2'h2;
-            end else if (\$261 ) begin
-              \$378  = 2'h2;
-            end else if (\$264 ) begin
-              \$378  = 2'h2;
-            end else if (\$268 ) begin
-              \$378  = 2'h2;
-            end else if (pending_close) begin
-              \$378  = 2'h0;
-            end else begin
-              \$378  = 2'h0;
-            end
-        2'h2:
-            (* full_case = 32'd1 *)
-            if (\$280 ) begin
-              \$378  = 2'h1;
-            end else begin
-              \$378  = 2'h3;
-            end
-        2'h3:
-            if (\$282 ) begin
-              if (\$286 ) begin
-                if (\$292 ) begin
-                  \$378  = 2'h1;
-                end
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$378  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = kind;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            if (pending_full_pop) begin
-              \$379  = 2'h0;
-            end else if (\$261 ) begin
-              \$379  = 2'h0;
-            end else if (\$264 ) begin
-              \$379  = 2'h2;
-            end else if (\$268 ) begin
-              \$379  = \$272 ;
-            end
-      endcase
-    end
-    if (rst) begin
-      \$379  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = size;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            if (pending_full_pop) begin
-              \$380  = batch_size;
-            end else if (\$261 ) begin
-              \$380  = { 3'h0, rem_pop };
-            end else if (\$264 ) begin
-              \$380  = { 3'h0, rem_non };
-            end else if (\$268 ) begin
-              \$380  = chunk;
-            end
-      endcase
-    end
-    if (rst) begin
-      \$380  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = from_pop;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            if (pending_full_pop) begin
-              \$381  = batch_size;
-            end else if (\$261 ) begin
-              \$381  = { 3'h0, rem_pop };
-            end else if (\$264 ) begin
-              \$381  = 16'h0000;
-            end else if (\$268 ) begin
-              \$381  = chunk_pop;
-            end
-        2'h2:
-            /* empty */;
-        2'h3:
-            if (\$282 ) begin
-              if (\$286 ) begin
-                \$381  = \$291 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$381  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = set_id;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            if (pending_full_pop) begin
-            end else if (\$261 ) begin
-            end else if (\$264 ) begin
-            end else if (\$268 ) begin
-            end else if (pending_close) begin
-              \$382  = \$276 [31:0];
-            end
-      endcase
-    end
-    if (rst) begin
-      \$382  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = index;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            if (pending_full_pop) begin
-            end else if (\$261 ) begin
-            end else if (\$264 ) begin
-            end else if (\$268 ) begin
-            end else if (pending_close) begin
-              \$383  = 5'h00;
-            end
-        2'h2:
-            \$383  = \$278 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$383  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = step;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$384  = \$277 [31:0];
-      endcase
-    end
-    if (rst) begin
-      \$384  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = left;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$385  = size;
-        2'h3:
-            if (\$282 ) begin
-              if (\$286 ) begin
-                \$385  = \$288 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$385  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = position;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$386  = 16'h0000;
-        2'h3:
-            if (\$282 ) begin
-              if (\$286 ) begin
-                \$386  = \$287 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$386  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = beat;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$387  = 4'h0;
-        2'h3:
-            if (\$282 ) begin
-              (* full_case = 32'd1 *)
-              if (\$286 ) begin
-                \$387  = 4'h0;
-              end else begin
-                \$387  = \$293 [3:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$387  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = micro_batches;
-    if (advance) begin
-      casez (fsm_state)
-        2'h0:
-            /* empty */;
-        2'h1:
-            /* empty */;
-        2'h2:
-            \$388  = \$279 [31:0];
-      endcase
-    end
-    if (rst) begin
-      \$388  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = r_valid;
-    if (advance) begin
-      \$389  = issue_valid;
-    end
-    if (rst) begin
-      \$389  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = \$signal ;
-    if (advance) begin
-      \$390  = issue;
-    end
-    if (rst) begin
-      \$390  = 141'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = o__valid;
-    if (\$294 ) begin
-      \$391  = 1'h0;
-    end
-    if (\$296 ) begin
-      \$391  = 1'h1;
-    end
-    if (rst) begin
-      \$391  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = cold__valid;
-    if (\$295 ) begin
-      \$392  = 1'h0;
-    end
-    if (\$296 ) begin
-      \$392  = any_cold;
-    end
-    if (rst) begin
-      \$392  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = o__payload;
-    if (\$296 ) begin
-      \$393 [0] = \$signal [0];
-      \$393 [2:1] = \$signal [2:1];
-      \$393 [18:3] = \$signal [18:3];
-      \$393 [50:19] = \$signal [50:19];
-      \$393 [55:51] = \$signal [55:51];
-      \$393 [87:56] = \$signal [87:56];
-      \$393 [119:88] = \$signal [119:88];
-      \$393 [135:120] = \$signal [135:120];
-      \$393 [138:136] = \$signal [138:136];
-      \$393 [139] = \$signal [139];
-      \$393 [140] = \$signal [140];
-      \$393 [141] = \$298 ;
-      \$393 [142] = \$300 ;
-      \$393 [158:143] = \$301 ;
-      \$393 [166:159] = \$302 ;
-      \$393 [198:167] = \$303 ;
-      \$393 [199] = \$313 ;
-      \$393 [200] = \$315 ;
-      \$393 [216:201] = \$316 ;
-      \$393 [224:217] = \$317 ;
-      \$393 [256:225] = \$318 ;
-      \$393 [257] = \$328 ;
-      \$393 [258] = \$330 ;
-      \$393 [274:259] = \$331 ;
-      \$393 [282:275] = \$332 ;
-      \$393 [314:283] = \$333 ;
-      \$393 [315] = \$343 ;
-      \$393 [316] = \$345 ;
-      \$393 [332:317] = \$346 ;
-      \$393 [340:333] = \$347 ;
-      \$393 [372:341] = \$348 ;
-    end
-    if (rst) begin
-      \$393  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = cold__payload;
-    if (\$296 ) begin
-      \$394 [31:0] = \$signal [87:56];
-      \$394 [47:32] = \$signal [135:120];
-      \$394 [50:48] = \$signal [138:136];
-      \$394 [51] = \$305 ;
-      \$394 [59:52] = \$308 ;
-      \$394 [91:60] = \$311 ;
-      \$394 [92] = \$320 ;
-      \$394 [100:93] = \$323 ;
-      \$394 [132:101] = \$326 ;
-      \$394 [133] = \$335 ;
-      \$394 [141:134] = \$338 ;
-      \$394 [173:142] = \$341 ;
-      \$394 [174] = \$350 ;
-      \$394 [182:175] = \$353 ;
-      \$394 [214:183] = \$356 ;
-    end
-    if (rst) begin
-      \$394  = 215'h000000000000000000000000000000000000000000000000000000;
     end
   end
   assign rec_write__addr = { \$9 [11:0], \$6 [2:0] };
   assign w_data = entry;
   assign \w_data$38  = entry;
-  assign pend_pop_next = \$80 [12:0];
-  assign pend_non_next = \$95 [12:0];
-  assign \w_data$53  = job;
-  assign \w_data$83  = \$159 [11:0];
-  assign rec_read__addr = { \$161 [11:0], beat[2:0] };
+  assign limit = \$52 [12:0];
+  assign pend_pop_next = \$82 [12:0];
+  assign pend_non_next = \$97 [12:0];
+  assign \w_data$54  = job;
+  assign e_set = \$158 [31:0];
+  assign \w_data$95  = \$241 [11:0];
+  assign rec_read__addr = { \$243 [11:0], beat[2:0] };
   assign rec_read__en = advance;
   assign \i__payload.lanes  = i__payload[235:0];
   assign \i__payload.lanes[0]  = i__payload[58:0];
@@ -35005,8 +35147,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \rec_read__data[3].slot  = rec_read__data[191:176];
   assign \rec_read__data[3].table  = rec_read__data[199:192];
   assign \rec_read__data[3].row  = rec_read__data[231:200];
-  assign job[27:15] = \$95 [12:0];
-  assign job[14:2] = \$80 [12:0];
+  assign job[27:15] = \$97 [12:0];
+  assign job[14:2] = \$82 [12:0];
   assign job[1] = close;
   assign job[0] = full_pop;
   assign entry[47:44] = \$50 [3:0];
@@ -35032,6 +35174,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign rec_write__data[17:2] = \$17 ;
   assign rec_write__data[1] = \$16 ;
   assign rec_write__data[0] = i__payload[0];
+  assign \$270  = fsm_state;
+  assign \$261  = fsm_state;
 endmodule
 
 (* generator = "Amaranth" *)
