@@ -7,7 +7,10 @@
   ``index``, ``step``) is followed by the records of its ``size`` samples, each in the beats the
   sample arrived in (``first`` / ``last`` frame a sample; ``position`` is its place in the
   micro-batch). A record lane holds ``hot`` (the lookup is served from the hot table on the
-  GPU: it hit and the table is not learning), the table's ``slot``, and the ``table`` / ``row``.
+  GPU: it hit and the table is not learning), the table's ``slot``, and the ``table`` / ``row``;
+  lanes that are not valid are all zero. Record beats also carry their micro-batch's ``step``;
+  their ``kind`` / ``size`` / ``working_set`` / ``index`` are 0, and a descriptor's record
+  fields (``sample``, ``position``, ``beat``, ``first``, ``last``, ``lanes``) are 0.
 * ``cold``: the rows the gather engine must fetch, in the order the micro-batches need them: one
   beat per record beat that has any cold lane (``valid`` lanes; lookup index
   ``beat * lanes + lane`` within sample ``position`` of micro-batch ``step``).
