@@ -87,23 +87,14 @@ def software_report(sparse: np.ndarray, geometry: TableGeometry, n_learn: int) -
 
 def rtl_report(sparse: np.ndarray, geometry: TableGeometry, n_learn: int, lanes: int,
                run_samples: int) -> dict:
-    from hotline_hw.popularity_table import PopularityTable as PopularityTableRTL
-    from tb.runner import BUILD_ROOT, run_cocotb
+    """Co-simulate the learning traffic and a slice of the run traffic on the RTL (Verilator),
+    comparing every response and the learned table with the golden model."""
+    from tb.cosim_popularity_table import run_cosim
 
-    work = BUILD_ROOT / "make_sim"
-    work.mkdir(parents=True, exist_ok=True)
-    traffic = work / "traffic.npz"
-    report = work / "rtl_report.json"
-    np.savez(traffic, learn=sparse[:n_learn], run=sparse[n_learn:n_learn + run_samples])
-    params = {"traffic": str(traffic), "report": str(report), "lanes": lanes,
-              "table_bits": geometry.table_bits, "row_bits": geometry.row_bits,
-              "set_bits": geometry.set_bits, "ways": geometry.ways, "rounds": geometry.rounds}
-    rtl = PopularityTableRTL(geometry=geometry, lanes=lanes, table_in_bits=8, row_in_bits=32,
-                             meta_bits=32)
-    run_cocotb(test_id=f"make_sim_popularity_table_P{lanes}", component=rtl,
-               toplevel="popularity_table", test_module="tb.cosim_popularity_table",
-               params=params, sim="verilator")
-    return json.loads(report.read_text())
+    return run_cosim(sparse[:n_learn], sparse[n_learn:n_learn + run_samples], geometry=geometry,
+                     lanes=lanes, table_in_bits=8, row_in_bits=32,
+                     test_id=f"make_sim_popularity_table_P{lanes}", sim="verilator",
+                     check=False)
 
 
 def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict | None) -> None:
@@ -124,16 +115,21 @@ def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict 
           f"and {100 * sw['capture_popular_vs_oracle']:.1f}% of its popular samples "
           f"(paper: about 70% of an oracle LFU)")
     if rtl is not None:
-        same = "identical to" if rtl["entries_equal"] else "DIFFERENT FROM"
+        learn, table, run = rtl["learn"], rtl["table"], rtl["run"]
+        same = "identical to" if table["entries_equal"] else "DIFFERENT FROM"
         print()
-        print(f"  RTL (Verilator, {rtl['lanes']} lanes): learned table {same} the model's "
-              f"({rtl['valid_entries']:,} valid entries)")
-        print(f"    LEARN {rtl['learn_lookups']:,} lookups in {rtl['learn_cycles']:,} cycles "
-              f"({rtl['learn_lookups_per_cycle']:.3f} lookups/cycle)")
-        print(f"    RUN   {rtl['run_lookups']:,} lookups in {rtl['run_cycles']:,} cycles "
-              f"({rtl['run_lookups_per_cycle']:.3f} lookups/cycle), "
-              f"{rtl['run_mismatches']} responses differing from the model, "
-              f"popular fraction {100 * rtl['run_popular_fraction']:.2f}%")
+        print(f"  RTL (Verilator, {rtl['params']['lanes']} lanes): learned table {same} the "
+              f"model's ({table['valid_entries']:,} valid entries, "
+              f"{table['mismatching_slots']} slots differ)")
+        print(f"    LEARN {learn['lookups']:,} lookups in {learn['cycles']:,} cycles "
+              f"({learn['lookups_per_cycle']:.3f} lookups/cycle), "
+              f"{learn['mismatches']} of {learn['responses_compared']:,} response beats differ")
+        print(f"    RUN   {run['lookups']:,} lookups in {run['cycles']:,} cycles "
+              f"({run['lookups_per_cycle']:.3f} lookups/cycle), "
+              f"{run['mismatches']} of {run['responses_compared']:,} response beats differ; "
+              f"popular {100 * run['popular_fraction']:.2f}% "
+              f"(model {100 * run['model_popular_fraction']:.2f}%)")
+        print(f"    counters equal to the model's: {rtl['counters']['equal']}")
     print()
 
 
@@ -173,7 +169,7 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"data": description, "software": sw, "rtl": rtl},
                                         indent=2))
-    if rtl is not None and not (rtl["entries_equal"] and rtl["run_mismatches"] == 0):
+    if rtl is not None and not rtl["passed"]:
         print("error: the RTL differs from the golden model", file=sys.stderr)
         return 1
     return 0
