@@ -19,7 +19,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from amaranth.lib import wiring
 
@@ -86,7 +86,8 @@ def tb_params() -> dict:
     return json.loads(os.environ.get(PARAMS_ENV, "{}"))
 
 
-def run_cocotb(*, test_id: str, component: wiring.Component, toplevel: str, test_module: str,
+def run_cocotb(*, test_id: str, component: wiring.Component, toplevel: str,
+               test_module: str | Sequence[str],
                params: Mapping | None = None, testcase: str | list[str] | None = None,
                sim: str | None = None) -> Path:
     """Build ``component`` as Verilog module ``toplevel`` and run cocotb tests on it.
@@ -99,8 +100,8 @@ def run_cocotb(*, test_id: str, component: wiring.Component, toplevel: str, test
         The design under test, in the configuration to test.
     toplevel : str
         Verilog module name to give it.
-    test_module : str
-        Dotted name of the module holding the ``@cocotb.test`` functions.
+    test_module : str or sequence of str
+        Dotted name(s) of the module(s) holding the ``@cocotb.test`` functions.
     params : mapping, optional
         JSON-serialisable parameters passed to the tests (read them with :func:`tb_params`).
     testcase : str or list of str, optional
