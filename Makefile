@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 check-sim: $(STAMP)
 	@$(VPY) -m tb.toolchain $(SIM)
 
-sim: $(STAMP) ## the main job: learn a hot set on the default data set, report hit rates
+sim: $(STAMP) ## the main job: learn a hot set (model and RTL), report hit rates vs the oracle
 	$(VPY) scripts/sim.py $(if $(DATA),--data $(DATA))
 
 test: check-sim ## all tests: golden model, data, amaranth.sim, cocotb regression (SIM=...)
