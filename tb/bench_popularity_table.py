@@ -22,18 +22,17 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from hotline_hw.lookup_stream import lookup_request_layout, lookup_response_layout
 from hotline_hw.model import Mode, PopularityTable, TableGeometry
+from tb.popularity_table_tb import beats_from_sparse
 from tb.runner import tb_params
 from tb.streams import StreamSink, StreamSource, StructCodec, bind_stream
 
 
-def beats_of(sparse: np.ndarray, lanes: int, packing: str) -> list[list[tuple[int, int]]]:
-    """Lookups of ``sparse`` (table = column) grouped into beats of ``lanes``."""
-    n, t = sparse.shape
-    keys = [(col, int(row)) for sample in sparse for col, row in enumerate(sample)]
-    if packing == "dense":
-        return [keys[i:i + lanes] for i in range(0, len(keys), lanes)]
-    per_sample = [keys[s * t:(s + 1) * t] for s in range(n)]
-    return [sample[i:i + lanes] for sample in per_sample for i in range(0, t, lanes)]
+def beats_of(sparse: np.ndarray, lanes: int, packing: str) -> list[tuple[tuple[int, int], ...]]:
+    """Lookups of ``sparse`` (table = column) grouped into beats of ``lanes`` keys."""
+    if packing == "sample":
+        return [beat.keys for beat in beats_from_sparse(sparse, lanes)]
+    keys = [(col, int(row)) for sample in sparse.tolist() for col, row in enumerate(sample)]
+    return [tuple(keys[i:i + lanes]) for i in range(0, len(keys), lanes)]
 
 
 @cocotb.test()
@@ -74,10 +73,10 @@ async def measure_throughput(dut):
 
         first_in, last_out, seen = None, None, 0
 
-        async def watch():
+        async def watch(expected: int):
             nonlocal first_in, last_out, seen
             cycle = 0
-            while seen < len(beats):
+            while seen < expected:
                 await RisingEdge(dut.clk)
                 cycle += 1
                 if first_in is None and dut.req__valid.value and dut.req__ready.value:
@@ -86,7 +85,7 @@ async def measure_throughput(dut):
                     seen += 1
                     last_out = cycle
 
-        watcher = cocotb.start_soon(watch())
+        watcher = cocotb.start_soon(watch(len(beats)))
         for beat in beats:
             word = 0
             for i, (table, row) in enumerate(beat):

@@ -77,26 +77,10 @@ def _model_popularity(tb: PopularityTableTB, sparse: np.ndarray) -> tuple[float,
 
 
 def cosim_params(raw: dict, dut) -> dict:
-    """The parameters in :func:`make_params` form, checked against the DUT's port widths.
-
-    Also accepted: ``traffic`` for ``npz``, the geometry fields at the top level instead of in
-    ``geometry``, and no ``table_in_bits`` / ``row_in_bits`` / ``meta_bits`` / ``counter_bits``:
-    then the request fields are taken to be ``PopularityTable``'s defaults (8 / 32 bits), the
-    counters as wide as ``lookups`` and ``meta`` whatever is left of ``req``'s payload.
-    """
+    """The :func:`make_params` parameters, checked against the DUT's port widths."""
     params = dict(raw)
-    if "npz" not in params and "traffic" in params:
-        params["npz"] = params["traffic"]
-    if "geometry" not in params:
-        params["geometry"] = {name: params[name] for name in
-                              ("table_bits", "row_bits", "set_bits", "ways", "rounds",
-                               "round_keys") if name in params}
     lanes = params["lanes"]
-    params.setdefault("counter_bits", len(dut.lookups))
-    params.setdefault("table_in_bits", 8)
-    params.setdefault("row_in_bits", 32)
     lane_bits = 1 + params["table_in_bits"] + params["row_in_bits"]
-    params.setdefault("meta_bits", len(dut.req__payload) - lanes * lane_bits - 2)
     slot_bits = geometry_from_params(params).slot_bits
     want = {"req__payload": lanes * lane_bits + 2 + params["meta_bits"],
             "resp__payload": lanes * (lane_bits + 2 + slot_bits) + 2 + params["meta_bits"],
@@ -181,25 +165,10 @@ async def cosim_learn_then_run(dut):
     passed = (learn_mismatches == 0 and not slots and run_report["mismatches"] == 0
               and counters_rtl == counters_model)
     report = {
-        # Flat summary first (what scripts/sim.py prints), then the sections.
-        "lanes": lanes,
-        "entries_equal": table_report["entries_equal"],
-        "valid_entries": table_report["valid_entries"],
-        "learn_lookups": learn_report["lookups"],
-        "learn_cycles": learn_cycles,
-        "learn_lookups_per_cycle": learn_report["lookups_per_cycle"],
-        "learn_mismatches": learn_mismatches,
-        "run_lookups": run_report["lookups"],
-        "run_cycles": run_cycles,
-        "run_lookups_per_cycle": run_report["lookups_per_cycle"],
-        "run_responses_compared": run_report["responses_compared"],
-        "run_mismatches": run_report["mismatches"],
-        "run_popular_fraction": run_report["popular_fraction"],
-        "run_hit_fraction": run_report["hit_fraction"],
         "passed": passed,
         "seed": tb.seed,
         "sim": os.environ.get("SIM", "verilator"),
-        "params": {k: v for k, v in params.items() if k not in ("npz", "traffic", "report")},
+        "params": {k: v for k, v in params.items() if k not in ("npz", "report")},
         "learn": learn_report,
         "table": table_report,
         "run": run_report,

@@ -6,6 +6,7 @@ from amaranth.sim import Simulator
 
 from hotline_hw.micro_batch_scheduler import MicroBatchScheduler
 from hotline_hw.model.scheduler import Lookup, MicroBatchScheduler as Model, ScheduleMode
+from tb.micro_batch_scheduler_tb import ColdBeat, ColdLane, Lane, OutBeat, expected_beats
 
 
 def random_samples(pyrng, count, lookups, hit_rate):
@@ -17,26 +18,6 @@ def random_samples(pyrng, count, lookups, hit_rate):
                                       hit=all_hot or pyrng.random() < 0.7,
                                       slot=pyrng.randrange(1 << 8)) for t in range(lookups)]))
     return out
-
-
-def expected_beats(batches, lanes, learn):
-    """The model's micro-batches as the RTL's output beats and cold beats."""
-    out, cold = [], []
-    for b in batches:
-        out.append(("desc", int(b.kind), b.size, b.working_set, b.index, b.step))
-        for position, sample in enumerate(b.samples):
-            n_beats = -(-len(sample.lookups) // lanes)
-            for beat in range(n_beats):
-                chunk = sample.lookups[beat * lanes:(beat + 1) * lanes]
-                lanes_out = tuple((1, int(lk.hit and not learn), lk.slot, lk.table, lk.row)
-                                  for lk in chunk) + ((0, 0, 0, 0, 0),) * (lanes - len(chunk))
-                out.append(("rec", sample.sample_id, position, beat, int(beat == 0),
-                            int(beat == n_beats - 1), lanes_out))
-                cold_lanes = tuple((1, t, r) if v and not h else (0, 0, 0)
-                                   for v, h, _, t, r in lanes_out)
-                if any(c[0] for c in cold_lanes):
-                    cold.append((b.step, position, beat, cold_lanes))
-    return out, cold
 
 
 def simulate(dut, samples, *, lanes, batch_size, working_set, split, learn, capacity_limit,
@@ -83,18 +64,16 @@ def simulate(dut, samples, *, lanes, batch_size, working_set, split, learn, capa
             _, _, ov, op, cv, cp = await ctx.tick().sample(dut.o.valid, dut.o.payload,
                                                            dut.cold.valid, dut.cold.payload)
             if ov and o_ready:
-                if op.desc:
-                    out.append(("desc", int(op.kind), int(op.size), int(op.working_set),
-                                int(op.index), int(op.step)))
-                else:
-                    out.append(("rec", int(op.sample), int(op.position), int(op.beat),
-                                int(op.first), int(op.last),
-                                tuple((int(ln.valid), int(ln.hot), int(ln.slot), int(ln.table),
-                                       int(ln.row)) for ln in op.lanes)))
+                out.append(OutBeat(int(op.desc), int(op.kind), int(op.size),
+                                   int(op.working_set), int(op.index), int(op.step),
+                                   int(op.sample), int(op.position), int(op.beat),
+                                   int(op.first), int(op.last),
+                                   tuple(Lane(int(ln.valid), int(ln.hot), int(ln.slot),
+                                              int(ln.table), int(ln.row)) for ln in op.lanes)))
             if cv and c_ready:
-                cold.append((int(cp.step), int(cp.position), int(cp.beat),
-                             tuple((int(ln.valid), int(ln.table), int(ln.row))
-                                   for ln in cp.lanes)))
+                cold.append(ColdBeat(int(cp.step), int(cp.position), int(cp.beat),
+                                     tuple(ColdLane(int(ln.valid), int(ln.table), int(ln.row))
+                                           for ln in cp.lanes)))
         for name in ("samples_in", "popular", "non_popular", "micro_batches", "early_closes",
                      "framing_error"):
             counters[name] = ctx.get(getattr(dut, name))
