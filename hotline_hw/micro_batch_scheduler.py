@@ -7,6 +7,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .lookup_stream import lookup_response_layout
+from .params import require_positive_ints
 from .micro_batch_stream import (MicroBatchKind, cold_request_layout, micro_batch_layout,
                                  sample_meta_layout)
 
@@ -76,14 +77,11 @@ class MicroBatchScheduler(wiring.Component):
                  slot_bits: int = 16, sample_bits: int = 32, max_lookups: int = 32,
                  capacity: int = 1024, size_bits: int = 16, working_set_bits: int = 4,
                  counter_bits: int = 32):
-        for name, value in (("lanes", lanes), ("table_in_bits", table_in_bits),
-                            ("row_in_bits", row_in_bits), ("slot_bits", slot_bits),
-                            ("sample_bits", sample_bits), ("max_lookups", max_lookups),
-                            ("capacity", capacity), ("size_bits", size_bits),
-                            ("working_set_bits", working_set_bits),
-                            ("counter_bits", counter_bits)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, not {value!r}")
+        require_positive_ints(lanes=lanes, table_in_bits=table_in_bits,
+                              row_in_bits=row_in_bits, slot_bits=slot_bits,
+                              sample_bits=sample_bits, max_lookups=max_lookups,
+                              capacity=capacity, size_bits=size_bits,
+                              working_set_bits=working_set_bits, counter_bits=counter_bits)
         if capacity < 2:
             raise ValueError(f"capacity must be at least 2, not {capacity}")
         self._lanes = lanes

@@ -17,6 +17,7 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from .feistel_hash import FeistelHash
+from .gather_engine import GatherEngine
 from .micro_batch_scheduler import MicroBatchScheduler
 from .popularity_table import PopularityTable
 from .model.popularity_table import TableGeometry
@@ -34,6 +35,12 @@ RTL_TOPS: dict[str, Callable[[], wiring.Component]] = {
     # Criteo: up to 32 lookups per sample (26 used); 4096 held samples; B < 65536, W < 16.
     "micro_batch_scheduler": lambda: MicroBatchScheduler(
         lanes=4, slot_bits=_FPGA.slot_bits, max_lookups=32, capacity=4096),
+    # Criteo Kaggle: 26 tables of up to 2**24 rows, rows of up to 64 fp32 values, 128-bit AXI4
+    # with 48-bit addresses; 64 rows read at once (covers ~400 cycles of latency with 64-byte
+    # rows), 16 write bursts awaiting their response.
+    "gather_engine": lambda: GatherEngine(
+        num_tables=26, data_bits=128, addr_bits=48, id_bits=6, reads_in_flight=64,
+        writes_in_flight=16, max_dim=64, table_in_bits=5, row_in_bits=24),
 }
 
 

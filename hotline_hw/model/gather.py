@@ -54,6 +54,7 @@ class GatherError(enum.IntEnum):
     NONE = 0
     RANGE = 1        #: table not configured or row out of range: not issued
     BUS = 2          #: an AXI error response (SLVERR / DECERR) while reading the row
+    FRAMING = 4      #: (RTL write-back status only) a row's ``last`` flag disagreed with ``dim``
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,129 @@
+"""AMBA AXI4 interface signatures (ARM IHI 0022), seen from the manager (master) side.
+
+Signal names are the specification's (``araddr``, ``rvalid``, ...): a member ``m_axi`` of a
+component flattens to Verilog ports ``m_axi__araddr`` and so on, which cocotbext-axi binds with
+``AxiBus.from_prefix(dut, "m_axi", bus_separator="__")``. ``Out`` members are driven by the
+manager; ``flip()`` gives the subordinate's view.
+
+Only the signals this project drives are present: no ``*user``, ``*region`` or ``*qos``;
+the manager drives ``AxLOCK`` / ``AxCACHE`` / ``AxPROT`` (constants in practice).
+"""
+
+from __future__ import annotations
+
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["AXI4Signature", "AXI4ReadSignature", "AXI4WriteSignature", "connect_half",
+           "AxiResp", "AxiBurst", "axsize_for"]
+
+
+class AxiResp:
+    """``xRESP`` codes."""
+    OKAY = 0
+    EXOKAY = 1
+    SLVERR = 2
+    DECERR = 3
+
+
+class AxiBurst:
+    """``AxBURST`` codes."""
+    FIXED = 0
+    INCR = 1
+    WRAP = 2
+
+
+def axsize_for(data_bits: int) -> int:
+    """``AxSIZE`` of full-width beats on a ``data_bits`` bus."""
+    return (data_bits // 8).bit_length() - 1
+
+
+def _check(addr_bits, data_bits, id_bits):
+    if data_bits < 32 or data_bits > 1024 or data_bits & (data_bits - 1):
+        raise ValueError(f"data_bits must be a power of two from 32 to 1024, not {data_bits}")
+    if not 1 <= addr_bits <= 64:
+        raise ValueError(f"addr_bits must be from 1 to 64, not {addr_bits}")
+    if id_bits < 1:
+        raise ValueError(f"id_bits must be at least 1, not {id_bits}")
+
+
+def _write_members(addr_bits, data_bits, id_bits):
+    return {
+        # write address
+        "awid": Out(id_bits), "awaddr": Out(addr_bits), "awlen": Out(8), "awsize": Out(3),
+        "awburst": Out(2), "awlock": Out(1), "awcache": Out(4), "awprot": Out(3),
+        "awvalid": Out(1), "awready": In(1),
+        # write data
+        "wdata": Out(data_bits), "wstrb": Out(data_bits // 8), "wlast": Out(1),
+        "wvalid": Out(1), "wready": In(1),
+        # write response
+        "bid": In(id_bits), "bresp": In(2), "bvalid": In(1), "bready": Out(1),
+    }
+
+
+def _read_members(addr_bits, data_bits, id_bits):
+    return {
+        # read address
+        "arid": Out(id_bits), "araddr": Out(addr_bits), "arlen": Out(8), "arsize": Out(3),
+        "arburst": Out(2), "arlock": Out(1), "arcache": Out(4), "arprot": Out(3),
+        "arvalid": Out(1), "arready": In(1),
+        # read data
+        "rid": In(id_bits), "rdata": In(data_bits), "rresp": In(2), "rlast": In(1),
+        "rvalid": In(1), "rready": Out(1),
+    }
+
+
+class _AXI4SignatureBase(wiring.Signature):
+    _channels = ()
+
+    def __init__(self, *, addr_bits: int, data_bits: int, id_bits: int):
+        _check(addr_bits, data_bits, id_bits)
+        self.addr_bits, self.data_bits, self.id_bits = addr_bits, data_bits, id_bits
+        members = {}
+        for channels in self._channels:
+            members.update(channels(addr_bits, data_bits, id_bits))
+        super().__init__(members)
+
+    def __eq__(self, other):
+        return (type(other) is type(self) and self.addr_bits == other.addr_bits
+                and self.data_bits == other.data_bits and self.id_bits == other.id_bits)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(addr_bits={self.addr_bits}, "
+                f"data_bits={self.data_bits}, id_bits={self.id_bits})")
+
+
+class AXI4Signature(_AXI4SignatureBase):
+    """Full AXI4 manager interface: AW, W, B, AR and R channels.
+
+    Parameters
+    ----------
+    addr_bits : int
+        ``AxADDR`` width (1 to 64).
+    data_bits : int
+        ``xDATA`` width: 32 to 1024, a power of two.
+    id_bits : int
+        ``AxID`` / ``xID`` width (>= 1).
+    """
+    _channels = (_write_members, _read_members)
+
+
+class AXI4ReadSignature(_AXI4SignatureBase):
+    """The read half of :class:`AXI4Signature` (AR and R), same member names."""
+    _channels = (_read_members,)
+
+
+class AXI4WriteSignature(_AXI4SignatureBase):
+    """The write half of :class:`AXI4Signature` (AW, W and B), same member names."""
+    _channels = (_write_members,)
+
+
+def connect_half(m, manager, half) -> None:
+    """Connect ``half`` (an :class:`AXI4ReadSignature` or :class:`AXI4WriteSignature`
+    interface of a sub-block) to the same-named members of ``manager`` (an
+    :class:`AXI4Signature` interface of the enclosing component): pure wiring."""
+    for name, member in half.signature.members.items():
+        if member.flow == wiring.Out:
+            m.d.comb += getattr(manager, name).eq(getattr(half, name))
+        else:
+            m.d.comb += getattr(half, name).eq(getattr(manager, name))

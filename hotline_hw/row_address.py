@@ -1,0 +1,144 @@
+"""Row address generation: ``(table, row)`` -> byte address in host memory, or a rejection."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .gather_stream import gather_request_layout, row_address_layout, table_registers_layout
+from .params import require_positive_ints, require_power_of_two
+
+__all__ = ["RowAddress", "max_row_beats", "beat_count_bits"]
+
+
+def max_row_beats(bus_bytes: int, max_dim: int) -> int:
+    """Most bus beats a row of up to ``max_dim`` fp32 values spans: a row starts at a multiple
+    of 4 bytes, so ``ceil((bus_bytes - 4 + 4 * max_dim) / bus_bytes)``."""
+    return -(-(bus_bytes - 4 + 4 * max_dim) // bus_bytes)
+
+
+def beat_count_bits(bus_bytes: int, max_dim: int) -> int:
+    """Width of a row's beat count (holds :func:`max_row_beats`)."""
+    return max_row_beats(bus_bytes, max_dim).bit_length()
+
+
+class RowAddress(wiring.Component):
+    """Address of a row (:meth:`hotline_hw.model.gather.GatherModel.address`) and its extent.
+
+    For a request ``{table, row}``: if ``table < num_tables``, ``row < tables[table].rows`` and
+    ``1 <= dim <= max_dim``, the output is ``address = base + row * stride`` (modulo
+    ``2**addr_bits``) and ``beats``, the number of ``bus_bytes``-wide bus beats from the address
+    rounded down to the bus width to its end ``address + 4 * dim`` rounded up. Otherwise the
+    request is rejected: ``error = 1``, ``address = beats = 0``. ``table`` / ``row`` are echoed.
+
+    Parameters
+    ----------
+    num_tables, table_in_bits, row_in_bits : int
+        Table register sets; widths of the request's ``table`` and ``row``.
+    addr_bits, stride_bits : int
+        Widths of ``base`` (and of the address) and of ``stride``.
+    bus_bytes : int
+        Bus width in bytes (a power of two, >= 4).
+    max_dim : int
+        Largest ``dim`` (fp32 values per row).
+
+    Members
+    -------
+    i : ``In(stream.Signature(gather_request_layout(...)))``
+    o : ``Out(stream.Signature(row_address_layout(...)))``
+    tables : ``In(data.ArrayLayout(table_registers_layout(...), num_tables))``
+    dim : ``In(range(max_dim + 1))``
+        ``tables`` and ``dim`` must be stable while a request is in the pipeline.
+
+    Latency and throughput
+    ----------------------
+    A three-stage pipeline (register select and range check; ``row * stride``; ``+ base`` and
+    beat count): a request's result is valid 3 cycles after it is taken, one request per cycle.
+    The stages move together: ``i.ready`` is low exactly while ``o`` holds a result that is not
+    taken.
+    """
+
+    def __init__(self, *, num_tables: int, table_in_bits: int, row_in_bits: int,
+                 addr_bits: int, stride_bits: int, bus_bytes: int, max_dim: int):
+        require_positive_ints(num_tables=num_tables, table_in_bits=table_in_bits,
+                              row_in_bits=row_in_bits, addr_bits=addr_bits,
+                              stride_bits=stride_bits, max_dim=max_dim)
+        require_power_of_two(bus_bytes=bus_bytes)
+        if bus_bytes < 4:
+            raise ValueError(f"bus_bytes must be at least 4, not {bus_bytes}")
+        if num_tables > 1 << table_in_bits:
+            raise ValueError(f"{num_tables} tables do not fit table_in_bits={table_in_bits}")
+        self._num_tables = num_tables
+        self._table_in_bits = table_in_bits
+        self._row_in_bits = row_in_bits
+        self._addr_bits = addr_bits
+        self._stride_bits = stride_bits
+        self._bus_bytes = bus_bytes
+        self._max_dim = max_dim
+        self._beat_count_bits = beat_count_bits(bus_bytes, max_dim)
+        super().__init__({
+            "i": In(stream.Signature(gather_request_layout(
+                table_in_bits=table_in_bits, row_in_bits=row_in_bits))),
+            "o": Out(stream.Signature(row_address_layout(
+                addr_bits=addr_bits, beat_count_bits=self._beat_count_bits,
+                table_in_bits=table_in_bits, row_in_bits=row_in_bits))),
+            "tables": In(data.ArrayLayout(table_registers_layout(
+                addr_bits=addr_bits, stride_bits=stride_bits, row_in_bits=row_in_bits),
+                num_tables)),
+            "dim": In(range(max_dim + 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        shift = (self._bus_bytes - 1).bit_length()
+        regs_layout = table_registers_layout(addr_bits=self._addr_bits,
+                                             stride_bits=self._stride_bits,
+                                             row_in_bits=self._row_in_bits)
+        req_layout = gather_request_layout(table_in_bits=self._table_in_bits,
+                                           row_in_bits=self._row_in_bits)
+
+        advance = ~self.o.valid | self.o.ready
+        m.d.comb += self.i.ready.eq(advance)
+
+        # Stage 1: select the table's registers, check the request.
+        s1_valid = Signal()
+        s1_req = Signal(req_layout)
+        s1_regs = Signal(regs_layout)
+        s1_ok = Signal()
+        # Stage 2: row * stride.
+        s2_valid = Signal()
+        s2_req = Signal(req_layout)
+        s2_base = Signal(self._addr_bits)
+        s2_offset = Signal(self._addr_bits)
+        s2_ok = Signal()
+
+        req = self.i.payload
+        selected = Signal(regs_layout)
+        with m.Switch(req.table):
+            for t in range(self._num_tables):
+                with m.Case(t):
+                    m.d.comb += selected.eq(self.tables[t])
+        dim_ok = (self.dim != 0) & (self.dim <= self._max_dim)
+        in_range = (req.table < self._num_tables) & (req.row < selected.rows) & dim_ok
+
+        row_bytes = Signal(range(4 * self._max_dim + 1))
+        m.d.comb += row_bytes.eq(self.dim * 4)
+        address = Signal(self._addr_bits)
+        m.d.comb += address.eq(s2_base + s2_offset)
+        first_beat = address[:shift]           # byte offset of the row within its first beat
+        beats = Signal(self._beat_count_bits + 1)
+        m.d.comb += beats.eq(((first_beat + row_bytes - 1) >> shift) + 1)
+
+        with m.If(advance):
+            m.d.sync += [
+                s1_valid.eq(self.i.valid), s1_req.eq(req), s1_regs.eq(selected),
+                s1_ok.eq(in_range),
+                s2_valid.eq(s1_valid), s2_req.eq(s1_req), s2_base.eq(s1_regs.base),
+                s2_offset.eq(s1_req.row * s1_regs.stride), s2_ok.eq(s1_ok),
+                self.o.valid.eq(s2_valid),
+                self.o.payload.table.eq(s2_req.table),
+                self.o.payload.row.eq(s2_req.row),
+                self.o.payload.error.eq(~s2_ok),
+                self.o.payload.address.eq(Mux(s2_ok, address, 0)),
+                self.o.payload.beats.eq(Mux(s2_ok, beats, 0)),
+            ]
+        return m

@@ -1,0 +1,366 @@
+# amaranth: UnusedElaboratable=no
+"""amaranth.sim unit tests of the gather engine RTL against the golden model.
+
+A cycle-level AXI4 subordinate written here (latency, reordering across IDs, stalls on every
+channel, error injection, protocol checks) serves host memory; the cocotb regression
+(``tb/test_gather_engine.py``) repeats this on the generated Verilog with cocotbext-axi.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hotline_hw.axi import AxiResp
+from hotline_hw.gather_engine import GatherEngine
+from hotline_hw.model.gather import BOUNDARY, GatherError, GatherModel
+
+
+@dataclass
+class _Burst:
+    id: int
+    address: int
+    beats: int
+    ready_at: int
+    sent: int = 0
+    error: int = 0
+
+
+@dataclass
+class AxiMemorySim:
+    """Host memory for amaranth.sim: call :meth:`drive` before and :meth:`update` after each
+    clock edge (handshakes are decided on the values sampled in between)."""
+    memory: np.ndarray
+    bus_bytes: int
+    pyrng: object
+    latency: tuple[int, int] = (1, 20)
+    stall: float = 0.3
+    reorder: bool = True
+    read_errors: set = field(default_factory=set)    # byte addresses
+    write_errors: set = field(default_factory=set)
+    cycle: int = 0
+    reads: list = field(default_factory=list)
+    writes: deque = field(default_factory=deque)
+    w_beats: deque = field(default_factory=deque)
+    b_queue: deque = field(default_factory=deque)
+    r_beat: tuple | None = None
+    violations: list = field(default_factory=list)
+    r_beats: int = 0
+
+    def _check_burst(self, kind, address, length, size, burst):
+        if burst != 1:
+            self.violations.append(f"{kind} burst type {burst} (INCR expected)")
+        if 1 << size != self.bus_bytes:
+            self.violations.append(f"{kind}SIZE {size} is not the bus width")
+        if address % self.bus_bytes:
+            self.violations.append(f"{kind}ADDR {address:#x} not aligned")
+        end = address + (length + 1) * self.bus_bytes - 1
+        if address // BOUNDARY != end // BOUNDARY:
+            self.violations.append(f"{kind} burst {address:#x}+{length + 1} crosses 4 KiB")
+
+    def _faulty(self, errors, address):
+        return any(address <= a < address + self.bus_bytes for a in errors)
+
+    def drive(self, ctx, axi):
+        rnd = self.pyrng.random
+        ctx.set(axi.arready, rnd() >= self.stall)
+        ctx.set(axi.awready, rnd() >= self.stall)
+        ctx.set(axi.wready, rnd() >= self.stall)
+        if self.r_beat is None and rnd() >= self.stall:
+            eligible, seen = [], set()
+            for burst in self.reads:
+                if burst.id in seen:
+                    continue
+                seen.add(burst.id)
+                if burst.ready_at <= self.cycle:
+                    eligible.append(burst)
+                if not self.reorder:
+                    break
+            if eligible:
+                burst = self.pyrng.choice(eligible)
+                address = burst.address + burst.sent * self.bus_bytes
+                error = self._faulty(self.read_errors, address)
+                beat = bytes(self.memory[address:address + self.bus_bytes])
+                self.r_beat = (burst, int.from_bytes(beat, "little"),
+                               AxiResp.SLVERR if error else AxiResp.OKAY)
+        if self.r_beat is not None:
+            burst, value, resp = self.r_beat
+            ctx.set(axi.rvalid, 1)
+            ctx.set(axi.rid, burst.id)
+            ctx.set(axi.rdata, value)
+            ctx.set(axi.rresp, resp)
+            ctx.set(axi.rlast, burst.sent + 1 == burst.beats)
+        else:
+            ctx.set(axi.rvalid, 0)
+        if self.b_queue and self.b_queue[0][0] <= self.cycle and rnd() >= self.stall:
+            ctx.set(axi.bvalid, 1)
+            ctx.set(axi.bresp, self.b_queue[0][1])
+        else:
+            ctx.set(axi.bvalid, 0)
+
+    def sample(self, ctx, axi):
+        """Handshakes of this cycle (call after :meth:`drive`, before the edge)."""
+        g = ctx.get
+        events = {}
+        if g(axi.arvalid) and g(axi.arready):
+            events["ar"] = (g(axi.arid), g(axi.araddr), g(axi.arlen), g(axi.arsize),
+                            g(axi.arburst))
+        if g(axi.rvalid) and g(axi.rready):
+            events["r"] = True
+        if g(axi.awvalid) and g(axi.awready):
+            events["aw"] = (g(axi.awaddr), g(axi.awlen), g(axi.awsize), g(axi.awburst))
+        if g(axi.wvalid) and g(axi.wready):
+            events["w"] = (g(axi.wdata), g(axi.wstrb), g(axi.wlast))
+        if g(axi.bvalid) and g(axi.bready):
+            events["b"] = True
+        return events
+
+    def update(self, events):
+        if "ar" in events:
+            arid, address, length, size, burst = events["ar"]
+            self._check_burst("AR", address, length, size, burst)
+            self.reads.append(_Burst(arid, address, length + 1,
+                                     self.cycle + self.pyrng.randint(*self.latency)))
+        if "r" in events:
+            burst, _, _ = self.r_beat
+            burst.sent += 1
+            self.r_beats += 1
+            if burst.sent == burst.beats:
+                self.reads.remove(burst)
+            self.r_beat = None
+        if "aw" in events:
+            address, length, size, burst = events["aw"]
+            self._check_burst("AW", address, length, size, burst)
+            self.writes.append([address, length + 1, 0, AxiResp.OKAY])
+        if "w" in events:
+            self.w_beats.append(events["w"])
+        while self.writes and self.w_beats:
+            burst = self.writes[0]
+            wdata, wstrb, wlast = self.w_beats.popleft()
+            address = burst[0] + burst[2] * self.bus_bytes
+            burst[2] += 1
+            if wlast != (burst[2] == burst[1]):
+                self.violations.append(f"WLAST {wlast} on beat {burst[2]} of {burst[1]}")
+            if self._faulty(self.write_errors, address):
+                burst[3] = AxiResp.SLVERR
+            else:
+                data = wdata.to_bytes(self.bus_bytes, "little")
+                for b in range(self.bus_bytes):
+                    if wstrb >> b & 1:
+                        self.memory[address + b] = data[b]
+            if burst[2] == burst[1]:
+                self.writes.popleft()
+                self.b_queue.append((self.cycle + self.pyrng.randint(*self.latency), burst[3]))
+        if "b" in events:
+            self.b_queue.popleft()
+        self.cycle += 1
+
+
+def _layout(pyrng, model: GatherModel, num_tables, memory_size):
+    """Random table layouts, non-overlapping, some crossing 4 KiB boundaries; returns them."""
+    cursor = 64
+    layouts = []
+    for t in range(num_tables):
+        stride = model.row_bytes + 4 * pyrng.randrange(0, 5)
+        rows = pyrng.randrange(4, 40)
+        base = cursor + 4 * pyrng.randrange(0, 16)
+        if pyrng.random() < 0.5:   # straddle the next 4 KiB boundary
+            base = max(base, (base // BOUNDARY + 1) * BOUNDARY - stride * (rows // 2) - 4 * t)
+        assert base + rows * stride < memory_size
+        layouts.append((base, stride, rows))
+        cursor = base + rows * stride + 64
+    return layouts
+
+
+def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write_rows,
+             layouts, memory, read_errors=(), write_errors=(), stall=0.3,
+             backpressure=0.3, latency=(1, 20), reorder=True):
+    """Run gather requests and write-backs (interleaved) through the RTL; returns the gathered
+    beats, the memory afterwards and the status."""
+    num_tables = len(layouts) + 1            # the last table stays unconfigured
+    dut = GatherEngine(num_tables=num_tables, data_bits=data_bits, addr_bits=32, id_bits=4,
+                       reads_in_flight=reads_in_flight, writes_in_flight=4, max_dim=max_dim,
+                       table_in_bits=3, row_in_bits=10, tag_bits=16, counter_bits=16)
+    bus_bytes = data_bits // 8
+    mem = AxiMemorySim(memory, bus_bytes, pyrng, latency=latency, stall=stall, reorder=reorder,
+                       read_errors=set(read_errors), write_errors=set(write_errors))
+    out = []
+    status = {}
+    row_beats = -(-4 * dim // bus_bytes)
+    wb_beats = []
+    for table, row, values in write_rows:
+        raw = values.astype("<f4").tobytes() + bytes(row_beats * bus_bytes - 4 * dim)
+        for k in range(row_beats):
+            wb_beats.append((table, row, raw[k * bus_bytes:(k + 1) * bus_bytes],
+                             k == row_beats - 1))
+
+    async def bench(ctx):
+        for t, (base, stride, rows) in enumerate(layouts):
+            ctx.set(dut.tables[t].base, base)
+            ctx.set(dut.tables[t].stride, stride)
+            ctx.set(dut.tables[t].rows, rows)
+        ctx.set(dut.dim, dim)
+        expected_beats = len(requests) * row_beats   # upper bound for the loop's end
+        pending_req = deque(requests)
+        pending_wb = deque(wb_beats)
+        idle = 0
+        for cycle in range(200_000):
+            i_valid = bool(pending_req) and pyrng.random() >= stall
+            if i_valid:
+                ctx.set(dut.i.payload.table, pending_req[0][0])
+                ctx.set(dut.i.payload.row, pending_req[0][1])
+            ctx.set(dut.i.valid, i_valid)
+            wb_valid = bool(pending_wb) and pyrng.random() >= stall
+            if wb_valid:
+                table, row, raw, last = pending_wb[0]
+                ctx.set(dut.wb.payload.table, table)
+                ctx.set(dut.wb.payload.row, row)
+                ctx.set(dut.wb.payload.data, int.from_bytes(raw, "little"))
+                ctx.set(dut.wb.payload.last, last)
+            ctx.set(dut.wb.valid, wb_valid)
+            o_ready = pyrng.random() >= backpressure
+            ctx.set(dut.o.ready, o_ready)
+            mem.drive(ctx, dut.m_axi)
+            events = mem.sample(ctx, dut.m_axi)
+            if i_valid and ctx.get(dut.i.ready):
+                pending_req.popleft()
+            if wb_valid and ctx.get(dut.wb.ready):
+                pending_wb.popleft()
+            if o_ready and ctx.get(dut.o.valid):
+                p = ctx.get(dut.o.payload)
+                out.append((int(p.tag), int(p.table), int(p.row), int(p.error),
+                            int(p.data).to_bytes(bus_bytes, "little"), int(p.first),
+                            int(p.last)))
+            await ctx.tick()
+            mem.update(events)
+            busy = ctx.get(dut.read_busy) or ctx.get(dut.write_busy)
+            idle = 0 if (busy or pending_req or pending_wb or mem.reads or mem.b_queue) \
+                else idle + 1
+            if idle > 10:
+                break
+        else:
+            raise AssertionError(f"not idle after {cycle} cycles; {len(out)} beats out of "
+                                 f"about {expected_beats}")
+        for name in ("read_errors", "read_error_code", "read_error_tag", "read_error_table",
+                     "read_error_row", "read_rows", "read_beats", "read_bursts",
+                     "write_errors", "write_error_code", "write_error_table", "write_error_row",
+                     "write_rows_in", "write_rows_written", "write_beats", "write_bursts",
+                     "write_pending"):
+            status[name] = ctx.get(getattr(dut, name))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not mem.violations, mem.violations[:5]
+    status["r_beats_memory"] = mem.r_beats
+    return out, status
+
+
+def _expected(model, requests, memory, read_errors=()):
+    beats = []
+    for r in model.gather(requests, memory, frozenset(read_errors)):
+        for k, beat in enumerate(r.beats):
+            beats.append((r.tag, r.table, r.row, int(r.error), beat, int(k == 0),
+                          int(k == len(r.beats) - 1)))
+    return beats
+
+
+def _setup(pyrng, data_bits, dim, num_tables=3, memory_size=1 << 16):
+    model = GatherModel(num_tables=num_tables + 1, bus_bytes=data_bits // 8, addr_bits=32,
+                        dim=dim)
+    layouts = _layout(pyrng, model, num_tables, memory_size)
+    for t, (base, stride, rows) in enumerate(layouts):
+        model.configure(t, base=base, stride=stride, rows=rows)
+    memory = np.frombuffer(pyrng.randbytes(memory_size), dtype=np.uint8).copy()
+    return model, layouts, memory
+
+
+def _requests(pyrng, layouts, count, bad=0.1):
+    out = []
+    for _ in range(count):
+        if pyrng.random() < bad:
+            out.append(pyrng.choice([(len(layouts), 0),                  # unconfigured table
+                                     (len(layouts) + 1 + pyrng.randrange(3), 1),  # no table
+                                     (0, layouts[0][2] + pyrng.randrange(5))]))    # row >= rows
+        else:
+            t = pyrng.randrange(len(layouts))
+            out.append((t, pyrng.randrange(layouts[t][2])))
+    return out
+
+
+@pytest.mark.parametrize("data_bits, dim, reorder", [
+    (64, 1, True), (64, 5, True), (64, 16, False), (128, 7, True), (256, 16, True),
+    (512, 20, True),
+])
+def test_gather_matches_model(pyrng, data_bits, dim, reorder):
+    model, layouts, memory = _setup(pyrng, data_bits, dim)
+    requests = _requests(pyrng, layouts, 150)
+    out, status = simulate(data_bits=data_bits, dim=dim, max_dim=24, reads_in_flight=8,
+                           pyrng=pyrng, requests=requests, write_rows=[], layouts=layouts,
+                           memory=memory.copy(), reorder=reorder)
+    expected = _expected(model, requests, memory)
+    assert len(out) == len(expected)
+    for n, (got, want) in enumerate(zip(out, expected)):
+        assert got == want, f"beat {n}: got {got}, expected {want}"
+    assert status["read_rows"] == len(requests)
+    rejected = sum(model.address(t, r) is None for t, r in requests)
+    assert status["read_errors"] == (GatherError.RANGE if rejected else 0)
+    assert status["r_beats_memory"] == status["read_beats"]
+
+
+def test_write_back_matches_model(pyrng):
+    data_bits, dim = 64, 7
+    model, layouts, memory = _setup(pyrng, data_bits, dim)
+    expected_memory = memory.copy()
+    rows = []
+    for _ in range(60):
+        t = pyrng.randrange(len(layouts))
+        rows.append((t, pyrng.randrange(layouts[t][2]),
+                     np.array([pyrng.uniform(-1, 1) for _ in range(dim)], dtype=np.float32)))
+    rows.append((len(layouts), 3, np.zeros(dim, np.float32)))          # rejected
+    for t, r, values in rows:
+        model.write_back(t, r, values.astype("<f4").tobytes(), expected_memory)
+    requests = _requests(pyrng, layouts, 40, bad=0)
+    got_memory = memory.copy()
+    out, status = simulate(data_bits=data_bits, dim=dim, max_dim=24, reads_in_flight=4,
+                           pyrng=pyrng, requests=[], write_rows=rows, layouts=layouts,
+                           memory=got_memory)
+    diff = np.flatnonzero(got_memory != expected_memory)
+    assert diff.size == 0, f"{diff.size} bytes differ, first at {diff[:4]}"
+    assert status["write_rows_in"] == len(rows)
+    assert status["write_rows_written"] == len(rows) - 1
+    assert status["write_errors"] == GatherError.RANGE
+    assert (status["write_error_table"], status["write_error_row"]) == (len(layouts), 3)
+    assert status["write_pending"] == 0
+    # Then gather what was written: the engine reads back the model's memory.
+    out, status = simulate(data_bits=data_bits, dim=dim, max_dim=24, reads_in_flight=4,
+                           pyrng=pyrng, requests=requests, write_rows=[], layouts=layouts,
+                           memory=got_memory)
+    reader_model = GatherModel(num_tables=len(layouts) + 1, bus_bytes=data_bits // 8,
+                               addr_bits=32, dim=dim)
+    for t, (base, stride, count) in enumerate(layouts):
+        reader_model.configure(t, base=base, stride=stride, rows=count)
+    assert out == _expected(reader_model, requests, expected_memory)
+
+
+def test_bus_errors_flag_rows_and_never_hang(pyrng):
+    data_bits, dim = 128, 9
+    model, layouts, memory = _setup(pyrng, data_bits, dim)
+    requests = _requests(pyrng, layouts, 80, bad=0)
+    # Fault the first byte of a few requested rows.
+    faulty = {model.address(*requests[n]) + 4 * pyrng.randrange(dim) for n in (3, 10, 11, 40)}
+    out, status = simulate(data_bits=data_bits, dim=dim, max_dim=16, reads_in_flight=8,
+                           pyrng=pyrng, requests=requests, write_rows=[], layouts=layouts,
+                           memory=memory.copy(), read_errors=faulty)
+    expected = _expected(model, requests, memory, faulty)
+    assert out == expected
+    first_bad = min(n for n, r in enumerate(requests)
+                    if any(b.error for b in [model.gather([r], memory, faulty)[0]]))
+    assert status["read_errors"] == GatherError.BUS
+    assert status["read_error_code"] == GatherError.BUS
+    assert status["read_error_tag"] == first_bad
