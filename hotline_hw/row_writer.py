@@ -183,8 +183,12 @@ class RowWriter(wiring.Component):
         need_input = w_j < out_beats
         current = Mux(need_input, wb.data, 0)
         window = Cat(previous, current)
-        strobes = Cat(((w_j != 0) | (p >= offset)) & (p < window_left)
-                      for p in range(bus_bytes))
+        # Byte p of the beat is the row's if it is past the row's start (first beat) and
+        # before its end. Rows are whole 32-bit words, so this is decided per word.
+        words = bus_bytes // 4
+        started = [((w_j != 0) | (offset[2:] <= w)) if w < words - 1 else Const(1)
+                   for w in range(words)]
+        strobes = Cat((started[w] & (4 * w < window_left)).replicate(4) for w in range(words))
         burst_end = ((w_addr + bus_bytes)[:BOUNDARY_BITS] == 0) | (w_in_burst == MAX_BURST - 1)
         row_end = w_j + 1 == w_beats
 

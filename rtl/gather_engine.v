@@ -38748,43 +38748,43 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire \$120 ;
   wire \$121 ;
   wire \$122 ;
-  wire \$123 ;
+  wire [5:0] \$123 ;
   wire \$124 ;
-  wire \$125 ;
+  wire [12:0] \$125 ;
   wire \$126 ;
   wire \$127 ;
   wire \$128 ;
   wire \$129 ;
   wire \$13 ;
   wire \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire \$133 ;
-  wire \$134 ;
-  wire [5:0] \$135 ;
-  wire \$136 ;
-  wire [12:0] \$137 ;
+  wire [127:0] \$131 ;
+  wire [5:0] \$132 ;
+  wire [12:0] \$133 ;
+  wire [5:0] \$134 ;
+  wire \$135 ;
+  wire [12:0] \$136 ;
+  wire \$137 ;
   wire \$138 ;
   wire \$139 ;
   wire \$14 ;
   wire \$140 ;
-  wire \$141 ;
-  wire \$142 ;
-  wire [127:0] \$143 ;
+  wire [8:0] \$141 ;
+  wire [8:0] \$142 ;
+  wire [10:0] \$143 ;
   wire [5:0] \$144 ;
-  wire [12:0] \$145 ;
-  wire [5:0] \$146 ;
+  wire \$145 ;
+  wire \$146 ;
   wire \$147 ;
-  wire [12:0] \$148 ;
+  wire \$148 ;
   wire \$149 ;
   wire \$15 ;
   wire \$150 ;
   wire \$151 ;
   wire \$152 ;
-  wire [8:0] \$153 ;
-  wire [8:0] \$154 ;
-  wire [10:0] \$155 ;
-  wire [5:0] \$156 ;
+  wire \$153 ;
+  wire [5:0] \$154 ;
+  wire \$155 ;
+  wire \$156 ;
   wire \$157 ;
   wire \$158 ;
   wire \$159 ;
@@ -38793,70 +38793,58 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
-  wire \$164 ;
+  wire [6:0] \$164 ;
   wire \$165 ;
-  wire [5:0] \$166 ;
+  wire \$166 ;
   wire \$167 ;
-  wire \$168 ;
-  wire \$169 ;
+  wire [6:0] \$168 ;
+  wire [6:0] \$169 ;
   wire \$17 ;
   wire \$170 ;
-  wire \$171 ;
+  wire [32:0] \$171 ;
   wire \$172 ;
-  wire \$173 ;
-  wire \$174 ;
+  wire [2:0] \$173 ;
+  wire [2:0] \$174 ;
   wire \$175 ;
-  wire [6:0] \$176 ;
+  wire \$176 ;
   wire \$177 ;
-  wire \$178 ;
+  wire [4:0] \$178 ;
   wire \$179 ;
   wire \$18 ;
-  wire [6:0] \$180 ;
-  wire [6:0] \$181 ;
-  wire \$182 ;
-  wire [32:0] \$183 ;
-  wire \$184 ;
-  wire [2:0] \$185 ;
-  wire [2:0] \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire [23:0] \$180 ;
+  reg [47:0] \$181 ;
+  reg [4:0] \$182 ;
+  reg [31:0] \$183 ;
+  reg \$184 ;
+  reg \$185 ;
+  reg [31:0] \$186 ;
+  reg [31:0] \$187 ;
+  reg [4:0] \$188 ;
+  reg [23:0] \$189 ;
   wire [6:0] \$19 ;
-  wire [4:0] \$190 ;
-  wire \$191 ;
-  wire [23:0] \$192 ;
-  reg [47:0] \$193 ;
-  reg [4:0] \$194 ;
-  reg [31:0] \$195 ;
-  reg \$196 ;
-  reg \$197 ;
-  reg [31:0] \$198 ;
-  reg [31:0] \$199 ;
+  reg [5:0] \$190 ;
+  reg [1:0] \$191 ;
+  reg [4:0] \$192 ;
+  reg [4:0] \$193 ;
+  reg \$194 ;
+  reg [11:0] \$195 ;
+  reg [7:0] \$196 ;
+  reg [3:0] \$197 ;
+  reg [9:0] \$198 ;
+  reg [127:0] \$199 ;
   wire [10:0] \$2 ;
   wire \$20 ;
-  reg [4:0] \$200 ;
-  reg [23:0] \$201 ;
-  reg [5:0] \$202 ;
-  reg [1:0] \$203 ;
-  reg [4:0] \$204 ;
-  reg [4:0] \$205 ;
-  reg \$206 ;
-  reg [11:0] \$207 ;
-  reg [7:0] \$208 ;
-  reg [3:0] \$209 ;
+  reg [127:0] \$200 ;
+  reg [15:0] \$201 ;
+  reg \$202 ;
+  reg [31:0] \$203 ;
+  reg [2:0] \$204 ;
+  reg \$205 ;
+  reg [2:0] \$206 ;
+  reg [4:0] \$207 ;
+  reg [23:0] \$208 ;
   wire \$21 ;
-  reg [9:0] \$210 ;
-  reg [127:0] \$211 ;
-  reg [127:0] \$212 ;
-  reg [15:0] \$213 ;
-  reg \$214 ;
-  reg [31:0] \$215 ;
-  reg [2:0] \$216 ;
-  reg \$217 ;
-  reg [2:0] \$218 ;
-  reg [4:0] \$219 ;
   wire \$22 ;
-  reg [23:0] \$220 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
@@ -39125,199 +39113,183 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign \$53  = 5'h10 - offset;
   assign \$54  = { \$52 , previous } >> { \$53 , 3'h0 };
   assign \$55  = | w_j;
-  assign \$56  = offset <= 1'h0;
+  assign \$56  = offset[3:2] <= 1'h0;
   assign \$57  = \$55  | \$56 ;
   assign \$58  = $signed(window_left) > $signed(1'h0);
   assign \$59  = \$57  & \$58 ;
   assign \$60  = | w_j;
-  assign \$61  = offset <= 1'h1;
+  assign \$61  = offset[3:2] <= 1'h0;
   assign \$62  = \$60  | \$61 ;
-  assign \$63  = $signed(window_left) > $signed(2'h1);
+  assign \$63  = $signed(window_left) > $signed(1'h0);
   assign \$64  = \$62  & \$63 ;
   assign \$65  = | w_j;
-  assign \$66  = offset <= 2'h2;
+  assign \$66  = offset[3:2] <= 1'h0;
   assign \$67  = \$65  | \$66 ;
-  assign \$68  = $signed(window_left) > $signed(3'h2);
+  assign \$68  = $signed(window_left) > $signed(1'h0);
   assign \$69  = \$67  & \$68 ;
   assign \$70  = | w_j;
-  assign \$71  = offset <= 2'h3;
+  assign \$71  = offset[3:2] <= 1'h0;
   assign \$72  = \$70  | \$71 ;
-  assign \$73  = $signed(window_left) > $signed(3'h3);
+  assign \$73  = $signed(window_left) > $signed(1'h0);
   assign \$74  = \$72  & \$73 ;
   assign \$75  = | w_j;
-  assign \$76  = offset <= 3'h4;
+  assign \$76  = offset[3:2] <= 1'h1;
   assign \$77  = \$75  | \$76 ;
   assign \$78  = $signed(window_left) > $signed(4'h4);
   assign \$79  = \$77  & \$78 ;
   assign \$80  = | w_j;
-  assign \$81  = offset <= 3'h5;
+  assign \$81  = offset[3:2] <= 1'h1;
   assign \$82  = \$80  | \$81 ;
-  assign \$83  = $signed(window_left) > $signed(4'h5);
+  assign \$83  = $signed(window_left) > $signed(4'h4);
   assign \$84  = \$82  & \$83 ;
   assign \$85  = | w_j;
-  assign \$86  = offset <= 3'h6;
+  assign \$86  = offset[3:2] <= 1'h1;
   assign \$87  = \$85  | \$86 ;
-  assign \$88  = $signed(window_left) > $signed(4'h6);
+  assign \$88  = $signed(window_left) > $signed(4'h4);
   assign \$89  = \$87  & \$88 ;
   assign \$90  = | w_j;
-  assign \$91  = offset <= 3'h7;
+  assign \$91  = offset[3:2] <= 1'h1;
   assign \$92  = \$90  | \$91 ;
-  assign \$93  = $signed(window_left) > $signed(4'h7);
+  assign \$93  = $signed(window_left) > $signed(4'h4);
   assign \$94  = \$92  & \$93 ;
   assign \$95  = | w_j;
-  assign \$96  = offset <= 4'h8;
+  assign \$96  = offset[3:2] <= 2'h2;
   assign \$97  = \$95  | \$96 ;
   assign \$98  = $signed(window_left) > $signed(5'h08);
   assign \$99  = \$97  & \$98 ;
   assign \$100  = | w_j;
-  assign \$101  = offset <= 4'h9;
+  assign \$101  = offset[3:2] <= 2'h2;
   assign \$102  = \$100  | \$101 ;
-  assign \$103  = $signed(window_left) > $signed(5'h09);
+  assign \$103  = $signed(window_left) > $signed(5'h08);
   assign \$104  = \$102  & \$103 ;
   assign \$105  = | w_j;
-  assign \$106  = offset <= 4'ha;
+  assign \$106  = offset[3:2] <= 2'h2;
   assign \$107  = \$105  | \$106 ;
-  assign \$108  = $signed(window_left) > $signed(5'h0a);
+  assign \$108  = $signed(window_left) > $signed(5'h08);
   assign \$109  = \$107  & \$108 ;
   assign \$110  = | w_j;
-  assign \$111  = offset <= 4'hb;
+  assign \$111  = offset[3:2] <= 2'h2;
   assign \$112  = \$110  | \$111 ;
-  assign \$113  = $signed(window_left) > $signed(5'h0b);
+  assign \$113  = $signed(window_left) > $signed(5'h08);
   assign \$114  = \$112  & \$113 ;
-  assign \$115  = | w_j;
-  assign \$116  = offset <= 4'hc;
-  assign \$117  = \$115  | \$116 ;
-  assign \$118  = $signed(window_left) > $signed(5'h0c);
-  assign \$119  = \$117  & \$118 ;
-  assign \$120  = | w_j;
-  assign \$121  = offset <= 4'hd;
-  assign \$122  = \$120  | \$121 ;
-  assign \$123  = $signed(window_left) > $signed(5'h0d);
-  assign \$124  = \$122  & \$123 ;
-  assign \$125  = | w_j;
-  assign \$126  = offset <= 4'he;
-  assign \$127  = \$125  | \$126 ;
-  assign \$128  = $signed(window_left) > $signed(5'h0e);
-  assign \$129  = \$127  & \$128 ;
-  assign \$130  = | w_j;
-  assign \$131  = offset <= 4'hf;
-  assign \$132  = \$130  | \$131 ;
-  assign \$133  = $signed(window_left) > $signed(5'h0f);
-  assign \$134  = \$132  & \$133 ;
-  assign \$135  = w_j + 1'h1;
-  assign \$136  = \$135  == w_beats;
-  assign \$137  = w_addr + 5'h10;
-  assign \$138  = ! \$137 [11:0];
-  assign \$139  = w_in_burst == 8'hff;
-  assign \$140  = \$138  | \$139 ;
-  assign \$141  = \$136  | \$140 ;
-  assign \$142  = w_j < \$4 [5:0];
-  assign \$143  = \$142  ? i__payload[127:0] : 128'h00000000000000000000000000000000;
+  assign \$115  = $signed(window_left) > $signed(5'h0c);
+  assign \$117  = $signed(window_left) > $signed(5'h0c);
+  assign \$119  = $signed(window_left) > $signed(5'h0c);
+  assign \$121  = $signed(window_left) > $signed(5'h0c);
+  assign \$123  = w_j + 1'h1;
+  assign \$124  = \$123  == w_beats;
+  assign \$125  = w_addr + 5'h10;
+  assign \$126  = ! \$125 [11:0];
+  assign \$127  = w_in_burst == 8'hff;
+  assign \$128  = \$126  | \$127 ;
+  assign \$129  = \$124  | \$128 ;
+  assign \$130  = w_j < \$4 [5:0];
+  assign \$131  = \$130  ? i__payload[127:0] : 128'h00000000000000000000000000000000;
+  assign \$132  = w_j + 1'h1;
+  assign \$133  = w_addr + 5'h10;
+  assign \$134  = w_j + 1'h1;
+  assign \$135  = \$134  == w_beats;
+  assign \$136  = w_addr + 5'h10;
+  assign \$137  = ! \$136 [11:0];
+  assign \$138  = w_in_burst == 8'hff;
+  assign \$139  = \$137  | \$138 ;
+  assign \$140  = \$135  | \$139 ;
+  assign \$141  = w_in_burst + 1'h1;
+  assign \$142  = \$140  ? 9'h000 : \$141 ;
+  assign \$143  = $signed(window_left) - $signed(6'h10);
   assign \$144  = w_j + 1'h1;
-  assign \$145  = w_addr + 5'h10;
-  assign \$146  = w_j + 1'h1;
-  assign \$147  = \$146  == w_beats;
-  assign \$148  = w_addr + 5'h10;
-  assign \$149  = ! \$148 [11:0];
-  assign \$150  = w_in_burst == 8'hff;
-  assign \$151  = \$149  | \$150 ;
-  assign \$152  = \$147  | \$151 ;
-  assign \$153  = w_in_burst + 1'h1;
-  assign \$154  = \$152  ? 9'h000 : \$153 ;
-  assign \$155  = $signed(window_left) - $signed(6'h10);
-  assign \$156  = w_j + 1'h1;
-  assign \$157  = \$156  == w_beats;
-  assign \$158  = ~ axi__wvalid;
-  assign \$159  = \$158  | axi__wready;
-  assign \$160  = ~ w_done;
+  assign \$145  = \$144  == w_beats;
+  assign \$146  = ~ axi__wvalid;
+  assign \$147  = \$146  | axi__wready;
+  assign \$148  = ~ w_done;
+  assign \$149  = \$147  & \$148 ;
+  assign \$150  = w_j < \$4 [5:0];
+  assign \$151  = ~ \$150 ;
+  assign \$152  = \$151  | i__valid;
+  assign \$153  = \$149  & \$152 ;
+  assign \$154  = w_j + 1'h1;
+  assign \$155  = \$154  == w_beats;
+  assign \$156  = \$153  & \$155 ;
+  assign \$157  = w_done | \$156 ;
+  assign \$158  = ~ aw_active;
+  assign \$159  = axi__awvalid & axi__awready;
+  assign \$160  = burst == aw_left;
   assign \$161  = \$159  & \$160 ;
-  assign \$162  = w_j < \$4 [5:0];
-  assign \$163  = ~ \$162 ;
-  assign \$164  = \$163  | i__valid;
-  assign \$165  = \$161  & \$164 ;
-  assign \$166  = w_j + 1'h1;
-  assign \$167  = \$166  == w_beats;
-  assign \$168  = \$165  & \$167 ;
-  assign \$169  = w_done | \$168 ;
-  assign \$170  = ~ aw_active;
-  assign \$171  = axi__awvalid & axi__awready;
-  assign \$172  = burst == aw_left;
-  assign \$173  = \$171  & \$172 ;
-  assign \$174  = \$170  | \$173 ;
-  assign \$175  = \$169  & \$174 ;
-  assign \$176  = in_k + 1'h1;
-  assign \$177  = \$176  >= \$4 [5:0];
-  assign \$178  = i__valid & \$177 ;
-  assign \$179  = i__valid & i__ready;
-  assign \$180  = in_k + 1'h1;
-  assign \$181  = in_k + 1'h1;
-  assign \$182  = \$181  >= \$4 [5:0];
-  assign \$183  = rows_in + 1'h1;
-  assign \$184  = | { framing_error, bus_error, range_error };
-  assign \$185  = clear_errors ? 3'h0 : errors;
-  assign \$186  = \$185  | { framing_error, bus_error, range_error };
-  assign \$187  = ~ captured;
-  assign \$188  = \$187  | clear_errors;
-  assign \$189  = { framing_error, bus_error, range_error } == 2'h2;
-  assign \$190  = \$189  ? done_info[4:0] : \table ;
-  assign \$191  = { framing_error, bus_error, range_error } == 2'h2;
-  assign \$192  = \$191  ? done_info[28:5] : row;
+  assign \$162  = \$158  | \$161 ;
+  assign \$163  = \$157  & \$162 ;
+  assign \$164  = in_k + 1'h1;
+  assign \$165  = \$164  >= \$4 [5:0];
+  assign \$166  = i__valid & \$165 ;
+  assign \$167  = i__valid & i__ready;
+  assign \$168  = in_k + 1'h1;
+  assign \$169  = in_k + 1'h1;
+  assign \$170  = \$169  >= \$4 [5:0];
+  assign \$171  = rows_in + 1'h1;
+  assign \$172  = | { framing_error, bus_error, range_error };
+  assign \$173  = clear_errors ? 3'h0 : errors;
+  assign \$174  = \$173  | { framing_error, bus_error, range_error };
+  assign \$175  = ~ captured;
+  assign \$176  = \$175  | clear_errors;
+  assign \$177  = { framing_error, bus_error, range_error } == 2'h2;
+  assign \$178  = \$177  ? done_info[4:0] : \table ;
+  assign \$179  = { framing_error, bus_error, range_error } == 2'h2;
+  assign \$180  = \$179  ? done_info[28:5] : row;
   always @(posedge clk)
-    aw_addr <= \$193 ;
+    aw_addr <= \$181 ;
   always @(posedge clk)
-    aw_left <= \$194 ;
+    aw_left <= \$182 ;
   always @(posedge clk)
-    bursts <= \$195 ;
+    bursts <= \$183 ;
   always @(posedge clk)
-    aw_active <= \$196 ;
+    aw_active <= \$184 ;
   always @(posedge clk)
-    axi__wvalid <= \$197 ;
+    axi__wvalid <= \$185 ;
   always @(posedge clk)
-    beats <= \$198 ;
+    beats <= \$186 ;
   always @(posedge clk)
-    rows_written <= \$199 ;
+    rows_written <= \$187 ;
   always @(posedge clk)
-    \table  <= \$200 ;
+    \table  <= \$188 ;
   always @(posedge clk)
-    row <= \$201 ;
+    row <= \$189 ;
   always @(posedge clk)
-    in_k <= \$202 ;
+    in_k <= \$190 ;
   always @(posedge clk)
-    writer_state <= \$203 ;
+    writer_state <= \$191 ;
   always @(posedge clk)
-    w_beats <= \$204 ;
+    w_beats <= \$192 ;
   always @(posedge clk)
-    w_j <= \$205 ;
+    w_j <= \$193 ;
   always @(posedge clk)
-    w_done <= \$206 ;
+    w_done <= \$194 ;
   always @(posedge clk)
-    w_addr <= \$207 ;
+    w_addr <= \$195 ;
   always @(posedge clk)
-    w_in_burst <= \$208 ;
+    w_in_burst <= \$196 ;
   always @(posedge clk)
-    offset <= \$209 ;
+    offset <= \$197 ;
   always @(posedge clk)
-    window_left <= \$210 ;
+    window_left <= \$198 ;
   always @(posedge clk)
-    previous <= \$211 ;
+    previous <= \$199 ;
   always @(posedge clk)
-    axi__wdata <= \$212 ;
+    axi__wdata <= \$200 ;
   always @(posedge clk)
-    axi__wstrb <= \$213 ;
+    axi__wstrb <= \$201 ;
   always @(posedge clk)
-    axi__wlast <= \$214 ;
+    axi__wlast <= \$202 ;
   always @(posedge clk)
-    rows_in <= \$215 ;
+    rows_in <= \$203 ;
   always @(posedge clk)
-    errors <= \$216 ;
+    errors <= \$204 ;
   always @(posedge clk)
-    captured <= \$217 ;
+    captured <= \$205 ;
   always @(posedge clk)
-    error_code <= \$218 ;
+    error_code <= \$206 ;
   always @(posedge clk)
-    error_table <= \$219 ;
+    error_table <= \$207 ;
   always @(posedge clk)
-    error_row <= \$220 ;
+    error_row <= \$208 ;
   \gather_engine.writer.bursts$74  \bursts$74  (
     .clk(clk),
     .level(pending),
@@ -39405,9 +39377,9 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$193  = aw_addr;
+    \$181  = aw_addr;
     if (\$31 ) begin
-      \$193  = \$33 [47:0];
+      \$181  = \$33 [47:0];
     end
     casez (writer_state)
       2'h0:
@@ -39417,19 +39389,19 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$193  = { address__payload[47:4], 4'h0 };
+              \$181  = { address__payload[47:4], 4'h0 };
             end
           end
     endcase
     if (rst) begin
-      \$193  = 48'h000000000000;
+      \$181  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$194  = aw_left;
+    \$182  = aw_left;
     if (\$31 ) begin
-      \$194  = \$34 [4:0];
+      \$182  = \$34 [4:0];
     end
     casez (writer_state)
       2'h0:
@@ -39439,30 +39411,30 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$194  = address__payload[52:48];
+              \$182  = address__payload[52:48];
             end
           end
     endcase
     if (rst) begin
-      \$194  = 5'h00;
+      \$182  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$195  = bursts;
+    \$183  = bursts;
     if (\$31 ) begin
-      \$195  = \$35 [31:0];
+      \$183  = \$35 [31:0];
     end
     if (rst) begin
-      \$195  = 32'd0;
+      \$183  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$196  = aw_active;
+    \$184  = aw_active;
     if (\$31 ) begin
       if (\$36 ) begin
-        \$196  = 1'h0;
+        \$184  = 1'h0;
       end
     end
     casez (writer_state)
@@ -39473,19 +39445,19 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$196  = 1'h1;
+              \$184  = 1'h1;
             end
           end
     endcase
     if (rst) begin
-      \$196  = 1'h0;
+      \$184  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$197  = axi__wvalid;
+    \$185  = axi__wvalid;
     if (\$37 ) begin
-      \$197  = 1'h0;
+      \$185  = 1'h0;
     end
     casez (writer_state)
       2'h0:
@@ -39494,109 +39466,109 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
           /* empty */;
       2'h3:
           if (\$50 ) begin
-            \$197  = 1'h1;
+            \$185  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$197  = 1'h0;
+      \$185  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$198  = beats;
+    \$186  = beats;
     if (\$37 ) begin
-      \$198  = \$38 [31:0];
+      \$186  = \$38 [31:0];
     end
     if (rst) begin
-      \$198  = 32'd0;
+      \$186  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$199  = rows_written;
+    \$187  = rows_written;
     if (\$39 ) begin
-      \$199  = \$40 [31:0];
+      \$187  = \$40 [31:0];
     end
     if (rst) begin
-      \$199  = 32'd0;
+      \$187  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$200  = \table ;
+    \$188  = \table ;
     casez (writer_state)
       2'h0:
           if (\$41 ) begin
-            \$200  = i__payload[132:128];
+            \$188  = i__payload[132:128];
           end
     endcase
     if (rst) begin
-      \$200  = 5'h00;
+      \$188  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$201  = row;
+    \$189  = row;
     casez (writer_state)
       2'h0:
           if (\$41 ) begin
-            \$201  = i__payload[156:133];
+            \$189  = i__payload[156:133];
           end
     endcase
     if (rst) begin
-      \$201  = 24'h000000;
+      \$189  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$202  = in_k;
+    \$190  = in_k;
     casez (writer_state)
       2'h0:
           if (\$41 ) begin
-            \$202  = 6'h00;
+            \$190  = 6'h00;
           end
     endcase
-    if (\$179 ) begin
-      \$202  = \$180 [5:0];
+    if (\$167 ) begin
+      \$190  = \$168 [5:0];
     end
     if (rst) begin
-      \$202  = 6'h00;
+      \$190  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$203  = writer_state;
+    \$191  = writer_state;
     (* full_case = 32'd1 *)
     casez (writer_state)
       2'h0:
           if (\$41 ) begin
-            \$203  = 2'h1;
+            \$191  = 2'h1;
           end
       2'h1:
           if (address__valid) begin
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
-              \$203  = 2'h2;
+              \$191  = 2'h2;
             end else begin
-              \$203  = 2'h3;
+              \$191  = 2'h3;
             end
           end
       2'h3:
-          if (\$175 ) begin
-            \$203  = 2'h0;
+          if (\$163 ) begin
+            \$191  = 2'h0;
           end
       2'h2:
-          if (\$178 ) begin
-            \$203  = 2'h0;
+          if (\$166 ) begin
+            \$191  = 2'h0;
           end
     endcase
     if (rst) begin
-      \$203  = 2'h0;
+      \$191  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$204  = w_beats;
+    \$192  = w_beats;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -39605,17 +39577,17 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$204  = address__payload[52:48];
+              \$192  = address__payload[52:48];
             end
           end
     endcase
     if (rst) begin
-      \$204  = 5'h00;
+      \$192  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$205  = w_j;
+    \$193  = w_j;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -39624,21 +39596,21 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$205  = 5'h00;
+              \$193  = 5'h00;
             end
           end
       2'h3:
           if (\$50 ) begin
-            \$205  = \$144 [4:0];
+            \$193  = \$132 [4:0];
           end
     endcase
     if (rst) begin
-      \$205  = 5'h00;
+      \$193  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$206  = w_done;
+    \$194  = w_done;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -39647,23 +39619,23 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$206  = 1'h0;
+              \$194  = 1'h0;
             end
           end
       2'h3:
           if (\$50 ) begin
-            if (\$157 ) begin
-              \$206  = 1'h1;
+            if (\$145 ) begin
+              \$194  = 1'h1;
             end
           end
     endcase
     if (rst) begin
-      \$206  = 1'h0;
+      \$194  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$207  = w_addr;
+    \$195  = w_addr;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -39672,21 +39644,21 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$207  = { address__payload[11:4], 4'h0 };
+              \$195  = { address__payload[11:4], 4'h0 };
             end
           end
       2'h3:
           if (\$50 ) begin
-            \$207  = \$145 [11:0];
+            \$195  = \$133 [11:0];
           end
     endcase
     if (rst) begin
-      \$207  = 12'h000;
+      \$195  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$208  = w_in_burst;
+    \$196  = w_in_burst;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -39695,21 +39667,21 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$208  = 8'h00;
+              \$196  = 8'h00;
             end
           end
       2'h3:
           if (\$50 ) begin
-            \$208  = \$154 [7:0];
+            \$196  = \$142 [7:0];
           end
     endcase
     if (rst) begin
-      \$208  = 8'h00;
+      \$196  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$209  = offset;
+    \$197  = offset;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -39718,17 +39690,17 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$209  = address__payload[3:0];
+              \$197  = address__payload[3:0];
             end
           end
     endcase
     if (rst) begin
-      \$209  = 4'h0;
+      \$197  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$210  = window_left;
+    \$198  = window_left;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -39737,21 +39709,21 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$210  = \$42 ;
+              \$198  = \$42 ;
             end
           end
       2'h3:
           if (\$50 ) begin
-            \$210  = \$155 [9:0];
+            \$198  = \$143 [9:0];
           end
     endcase
     if (rst) begin
-      \$210  = 10'h000;
+      \$198  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$211  = previous;
+    \$199  = previous;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -39760,21 +39732,21 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$211  = 128'h00000000000000000000000000000000;
+              \$199  = 128'h00000000000000000000000000000000;
             end
           end
       2'h3:
           if (\$50 ) begin
-            \$211  = \$143 ;
+            \$199  = \$131 ;
           end
     endcase
     if (rst) begin
-      \$211  = 128'h00000000000000000000000000000000;
+      \$199  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$212  = axi__wdata;
+    \$200  = axi__wdata;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -39782,16 +39754,16 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
           /* empty */;
       2'h3:
           if (\$50 ) begin
-            \$212  = \$54 ;
+            \$200  = \$54 ;
           end
     endcase
     if (rst) begin
-      \$212  = 128'h00000000000000000000000000000000;
+      \$200  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$213  = axi__wstrb;
+    \$201  = axi__wstrb;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -39799,16 +39771,16 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
           /* empty */;
       2'h3:
           if (\$50 ) begin
-            \$213  = { \$134 , \$129 , \$124 , \$119 , \$114 , \$109 , \$104 , \$99 , \$94 , \$89 , \$84 , \$79 , \$74 , \$69 , \$64 , \$59  };
+            \$201  = { \$122 , \$120 , \$118 , \$116 , \$114 , \$109 , \$104 , \$99 , \$94 , \$89 , \$84 , \$79 , \$74 , \$69 , \$64 , \$59  };
           end
     endcase
     if (rst) begin
-      \$213  = 16'h0000;
+      \$201  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$214  = axi__wlast;
+    \$202  = axi__wlast;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -39816,87 +39788,87 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
           /* empty */;
       2'h3:
           if (\$50 ) begin
-            \$214  = \$141 ;
+            \$202  = \$129 ;
           end
     endcase
     if (rst) begin
-      \$214  = 1'h0;
+      \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$215  = rows_in;
-    if (\$179 ) begin
-      if (\$182 ) begin
-        \$215  = \$183 [31:0];
+    \$203  = rows_in;
+    if (\$167 ) begin
+      if (\$170 ) begin
+        \$203  = \$171 [31:0];
       end
     end
     if (rst) begin
-      \$215  = 32'd0;
+      \$203  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$216  = errors;
+    \$204  = errors;
     if (clear_errors) begin
-      \$216  = 3'h0;
+      \$204  = 3'h0;
     end
-    if (\$184 ) begin
-      \$216  = \$186 ;
+    if (\$172 ) begin
+      \$204  = \$174 ;
     end
     if (rst) begin
-      \$216  = 3'h0;
+      \$204  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$217  = captured;
+    \$205  = captured;
     if (clear_errors) begin
-      \$217  = 1'h0;
+      \$205  = 1'h0;
     end
-    if (\$184 ) begin
-      if (\$188 ) begin
-        \$217  = 1'h1;
+    if (\$172 ) begin
+      if (\$176 ) begin
+        \$205  = 1'h1;
       end
     end
     if (rst) begin
-      \$217  = 1'h0;
+      \$205  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$218  = error_code;
-    if (\$184 ) begin
-      if (\$188 ) begin
-        \$218  = { framing_error, bus_error, range_error };
+    \$206  = error_code;
+    if (\$172 ) begin
+      if (\$176 ) begin
+        \$206  = { framing_error, bus_error, range_error };
       end
     end
     if (rst) begin
-      \$218  = 3'h0;
+      \$206  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$219  = error_table;
-    if (\$184 ) begin
-      if (\$188 ) begin
-        \$219  = \$190 ;
+    \$207  = error_table;
+    if (\$172 ) begin
+      if (\$176 ) begin
+        \$207  = \$178 ;
       end
     end
     if (rst) begin
-      \$219  = 5'h00;
+      \$207  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$220  = error_row;
-    if (\$184 ) begin
-      if (\$188 ) begin
-        \$220  = \$192 ;
+    \$208  = error_row;
+    if (\$172 ) begin
+      if (\$176 ) begin
+        \$208  = \$180 ;
       end
     end
     if (rst) begin
-      \$220  = 24'h000000;
+      \$208  = 24'h000000;
     end
   end
   assign out_beats = \$4 [5:0];
@@ -39937,6 +39909,10 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign \$4  = { \$3 [11], \$3 [11], \$3 [11], \$3 [11], \$3 [11:4] };
   assign \$7  = { \$6 [13], \$6 [13], \$6 [13], \$6 [13], \$6 [13:4] };
   assign \$32  = { 3'h0, burst, 4'h0 };
+  assign \$116  = \$115 ;
+  assign \$118  = \$117 ;
+  assign \$120  = \$119 ;
+  assign \$122  = \$121 ;
 endmodule
 
 (* generator = "Amaranth" *)

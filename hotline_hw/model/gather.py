@@ -114,7 +114,7 @@ class GatherModel:
         self.addr_bits = addr_bits
         self.dim = dim
         self.tables = [TableRegisters() for _ in range(num_tables)]
-        self._tag = 0
+        self.next_tag = 0      #: tag of the next request (the RTL counts from reset)
 
     @property
     def row_bytes(self) -> int:
@@ -172,8 +172,8 @@ class GatherModel:
         return out
 
     def _gather_one(self, table, row, memory, bus_errors) -> GatherResponse:
-        tag = self._tag
-        self._tag += 1
+        tag = self.next_tag
+        self.next_tag += 1
         address = self.address(table, row)
         if address is None:
             return GatherResponse(tag, table, row, GatherError.RANGE, (bytes(self.bus_bytes),))
