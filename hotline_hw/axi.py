@@ -15,6 +15,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["AXI4Signature", "AXI4ReadSignature", "AXI4WriteSignature", "connect_half",
+           "AXI4LiteSignature", "AXI4StreamSignature", "bytes_for",
            "AxiResp", "AxiBurst", "axsize_for"]
 
 
@@ -127,3 +128,61 @@ def connect_half(m, manager, half) -> None:
             m.d.comb += getattr(manager, name).eq(getattr(half, name))
         else:
             m.d.comb += getattr(half, name).eq(getattr(manager, name))
+
+
+class AXI4LiteSignature(wiring.Signature):
+    """AXI4-Lite manager interface (32-bit data), specification names.
+
+    A register file takes ``In(AXI4LiteSignature(...))``; cocotbext-axi binds it with
+    ``AxiLiteBus.from_prefix(dut, "s_axil", bus_separator="__")``.
+    """
+
+    def __init__(self, *, addr_bits: int):
+        if not 1 <= addr_bits <= 64:
+            raise ValueError(f"addr_bits must be from 1 to 64, not {addr_bits}")
+        self.addr_bits = addr_bits
+        super().__init__({
+            "awaddr": Out(addr_bits), "awprot": Out(3), "awvalid": Out(1), "awready": In(1),
+            "wdata": Out(32), "wstrb": Out(4), "wvalid": Out(1), "wready": In(1),
+            "bresp": In(2), "bvalid": In(1), "bready": Out(1),
+            "araddr": Out(addr_bits), "arprot": Out(3), "arvalid": Out(1), "arready": In(1),
+            "rdata": In(32), "rresp": In(2), "rvalid": In(1), "rready": Out(1),
+        })
+
+    def __eq__(self, other):
+        return isinstance(other, AXI4LiteSignature) and self.addr_bits == other.addr_bits
+
+    def __repr__(self):
+        return f"AXI4LiteSignature(addr_bits={self.addr_bits})"
+
+
+class AXI4StreamSignature(wiring.Signature):
+    """AXI4-Stream transmitter interface: ``tdata``, ``tuser`` (omitted when 0 bits),
+    ``tlast``, ``tvalid``, ``tready``. ``data_bits`` must be a multiple of 8 (AXI4-Stream
+    data is bytes); cocotbext-axi binds it with ``AxiStreamBus.from_prefix(dut, name,
+    bus_separator="__")``.
+    """
+
+    def __init__(self, *, data_bits: int, user_bits: int = 0):
+        if data_bits < 8 or data_bits % 8:
+            raise ValueError(f"data_bits must be a positive multiple of 8, not {data_bits}")
+        if user_bits < 0:
+            raise ValueError(f"user_bits must be >= 0, not {user_bits}")
+        self.data_bits, self.user_bits = data_bits, user_bits
+        members = {"tdata": Out(data_bits), "tlast": Out(1), "tvalid": Out(1),
+                   "tready": In(1)}
+        if user_bits:
+            members["tuser"] = Out(user_bits)
+        super().__init__(members)
+
+    def __eq__(self, other):
+        return (isinstance(other, AXI4StreamSignature) and self.data_bits == other.data_bits
+                and self.user_bits == other.user_bits)
+
+    def __repr__(self):
+        return f"AXI4StreamSignature(data_bits={self.data_bits}, user_bits={self.user_bits})"
+
+
+def bytes_for(bits: int) -> int:
+    """``bits`` rounded up to whole bytes, in bits (AXI4-Stream ``tdata`` widths)."""
+    return -(-bits // 8) * 8

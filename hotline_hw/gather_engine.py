@@ -54,7 +54,8 @@ class GatherEngine(wiring.Component):
     tables : ``In(data.ArrayLayout(table_registers_layout(...), num_tables))``
     dim : ``In(range(max_dim + 1))``
         Configuration; change only while ``read_busy`` and ``write_busy`` are low.
-    clear_errors : ``In(1)``
+    errors_clear, counters_clear : ``In(1)``
+        Clear the sticky errors (and first-error records); zero the counters.
     read_*, write_* : status of the two halves (errors, first error, counters, busy).
     """
 
@@ -87,7 +88,8 @@ class GatherEngine(wiring.Component):
                 addr_bits=addr_bits, stride_bits=stride_bits, row_in_bits=row_in_bits),
                 num_tables)),
             "dim": In(range(max_dim + 1)),
-            "clear_errors": In(1),
+            "errors_clear": In(1),
+            "counters_clear": In(1),
             **{f"read_{name}": reader[name] for name in self._READ_STATUS},
             **{f"write_{name}": writer[name] for name in self._WRITE_STATUS},
         })
@@ -115,7 +117,8 @@ class GatherEngine(wiring.Component):
         for block in (read_address, write_address):
             m.d.comb += [block.tables.eq(self.tables), block.dim.eq(self.dim)]
         for block in (reader, writer):
-            m.d.comb += [block.dim.eq(self.dim), block.clear_errors.eq(self.clear_errors)]
+            m.d.comb += [block.dim.eq(self.dim), block.errors_clear.eq(self.errors_clear),
+                         block.counters_clear.eq(self.counters_clear)]
         for name in self._READ_STATUS:
             m.d.comb += getattr(self, f"read_{name}").eq(getattr(reader, name))
         for name in self._WRITE_STATUS:

@@ -60,6 +60,9 @@ class MicroBatchScheduler(wiring.Component):
         Status counters; ``stalls`` counts cycles with ``i.valid`` and not ``i.ready``.
     framing_error : ``Out(1)``
         Sticky: a sample had more than ``max_lookups`` lookups (extra beats are not stored).
+    counters_clear, errors_clear : ``In(1)``
+        Zero the status counters; clear ``framing_error`` (an error in the same cycle sets it
+        again).
     busy : ``Out(1)``
         A sample is held or a micro-batch is being emitted.
 
@@ -117,6 +120,8 @@ class MicroBatchScheduler(wiring.Component):
             "early_closes": Out(counter_bits),
             "stalls": Out(counter_bits),
             "framing_error": Out(1),
+            "counters_clear": In(1),
+            "errors_clear": In(1),
             "busy": Out(1),
         })
 
@@ -200,6 +205,8 @@ class MicroBatchScheduler(wiring.Component):
                 m.d.sync += fresh.eq(fresh + 1)
             with m.Else():
                 m.d.comb += free_q.r_en.eq(1)
+        with m.If(self.errors_clear):
+            m.d.sync += self.framing_error.eq(0)
         with m.If(take & overflow):
             m.d.sync += self.framing_error.eq(1)
 
@@ -419,4 +426,8 @@ class MicroBatchScheduler(wiring.Component):
                                  | pending_full_pop | pending_close | r_valid
                                  | self.o.valid | self.cold.valid
                                  | pop_q.r_rdy | non_q.r_rdy)
+        with m.If(self.counters_clear):
+            m.d.sync += [counter.eq(0) for counter in (
+                self.samples_in, self.popular, self.non_popular, self.micro_batches,
+                self.early_closes, self.stalls)]
         return m

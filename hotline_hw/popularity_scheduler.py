@@ -43,7 +43,7 @@ class PopularityScheduler(wiring.Component):
         members = {
             "req": table["req"], "host_cmd": table["host_cmd"], "host_resp": table["host_resp"],
             "o": sched["o"], "cold": sched["cold"],
-            "mode": In(1), "counters_clear": In(1),
+            "mode": In(1), "counters_clear": In(1), "errors_clear": In(1),
         }
         for name in ("split", "batch_size", "working_set", "capacity_limit", "samples_in",
                      "popular", "non_popular", "micro_batches", "early_closes", "stalls",
@@ -67,6 +67,9 @@ class PopularityScheduler(wiring.Component):
         m.d.comb += [
             table.mode.eq(self.mode),
             table.counters_clear.eq(self.counters_clear),
+            table.errors_clear.eq(self.errors_clear),
+            sched.counters_clear.eq(self.counters_clear),
+            sched.errors_clear.eq(self.errors_clear),
             sched.learn.eq(self.mode == Mode.LEARN),
             sched.split.eq(self.split),
             sched.batch_size.eq(self.batch_size),

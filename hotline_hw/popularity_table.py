@@ -65,6 +65,8 @@ class PopularityTable(wiring.Component):
         (read-only). Sampled per beat; change it only while ``busy`` is low.
     counters_clear : ``In(1)``
         Zeroes the counters and ``error_sticky``.
+    errors_clear : ``In(1)``
+        Clears ``error_sticky`` only (an out-of-range lookup in the same cycle sets it again).
     lookups, hits, errors, conflicts : ``Out(counter_bits)``
         Lookups answered (valid lanes, out-of-range ones included), hits, out-of-range
         lookups, and same-set conflicts (lanes addressing the same set as an earlier usable lane
@@ -139,6 +141,7 @@ class PopularityTable(wiring.Component):
             "host_resp": Out(stream.Signature(host_response_layout(geometry))),
             "mode": In(1),
             "counters_clear": In(1),
+            "errors_clear": In(1),
             "lookups": Out(counter_bits),
             "hits": Out(counter_bits),
             "errors": Out(counter_bits),
@@ -421,6 +424,8 @@ class PopularityTable(wiring.Component):
             hits.eq(sum(b.mask[i] & lane_hit[i] for i in range(lanes))),
             errors.eq(sum(b.mask[i] & b.beat.lanes[i].error for i in range(lanes))),
         ]
+        with m.If(self.errors_clear):
+            m.d.sync += self.error_sticky.eq(0)
         with m.If(self.counters_clear):
             m.d.sync += [self.lookups.eq(0), self.hits.eq(0), self.errors.eq(0),
                          self.conflicts.eq(0), self.error_sticky.eq(0)]

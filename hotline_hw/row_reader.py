@@ -33,7 +33,7 @@ class RowReader(wiring.Component):
     the row's end zeroed. A rejected request (``error`` from ``RowAddress``) takes a slot too,
     issues nothing and leaves as one zero beat flagged ``RANGE``. A beat with ``RRESP``
     ``SLVERR`` / ``DECERR`` marks its row: the row's beats leave zeroed, flagged ``BUS``, and
-    the first error since ``clear_errors`` is recorded (``error_*``).
+    the first error since ``errors_clear`` is recorded (``error_*``).
 
     Parameters
     ----------
@@ -58,12 +58,14 @@ class RowReader(wiring.Component):
         AR and R channels.
     dim : ``In(range(max_dim + 1))``
         Values per row; change only while ``busy`` is low.
-    clear_errors : ``In(1)``
+    errors_clear : ``In(1)``
         Clears ``errors`` and re-arms the first-error record.
+    counters_clear : ``In(1)``
+        Zeroes ``rows``, ``beats`` and ``bursts``.
     errors : ``Out(2)``
         Sticky :class:`GatherError` bits seen on the output (``RANGE``, ``BUS``).
     error_code, error_tag, error_table, error_row
-        The first error since reset / ``clear_errors``: its code, request tag and row.
+        The first error since reset / ``errors_clear``: its code, request tag and row.
     rows, beats, bursts : ``Out(counter_bits)``
         Rows sent on ``o``; R beats received; AR bursts issued.
     in_flight : ``Out(range(reads_in_flight + 1))``
@@ -115,7 +117,8 @@ class RowReader(wiring.Component):
             "axi": Out(AXI4ReadSignature(addr_bits=addr_bits, data_bits=data_bits,
                                          id_bits=id_bits)),
             "dim": In(range(max_dim + 1)),
-            "clear_errors": In(1),
+            "errors_clear": In(1),
+            "counters_clear": In(1),
             "errors": Out(2),
             "error_code": Out(2),
             "error_tag": Out(tag_bits),
@@ -288,11 +291,11 @@ class RowReader(wiring.Component):
         # -- status ----------------------------------------------------------------------------
         new_error = advance & rd_valid & rd.first & (rd.error != 0)
         captured = Signal()
-        with m.If(self.clear_errors):
+        with m.If(self.errors_clear):
             m.d.sync += [self.errors.eq(0), captured.eq(0)]
         with m.If(new_error):
-            m.d.sync += self.errors.eq(Mux(self.clear_errors, 0, self.errors) | rd.error)
-            with m.If(~captured | self.clear_errors):
+            m.d.sync += self.errors.eq(Mux(self.errors_clear, 0, self.errors) | rd.error)
+            with m.If(~captured | self.errors_clear):
                 m.d.sync += [captured.eq(1), self.error_code.eq(rd.error),
                              self.error_tag.eq(rd.tag), self.error_table.eq(rd.table),
                              self.error_row.eq(rd.row)]
@@ -302,4 +305,6 @@ class RowReader(wiring.Component):
             self.in_flight.eq(used),
             self.busy.eq((used != 0) | ar_active | rd_valid | self.o.valid | r_valid),
         ]
+        with m.If(self.counters_clear):
+            m.d.sync += [self.rows.eq(0), self.beats.eq(0), self.bursts.eq(0)]
         return m

@@ -27,7 +27,7 @@ class RowWriter(wiring.Component):
     row whose ``last`` flag is not on its last beat (by ``dim``) is written all the same (the
     row is ``dim`` values; beats are counted) and ``errors`` gets ``FRAMING``. A burst answered
     ``SLVERR`` / ``DECERR`` sets ``BUS``. ``error_*`` record the first error since reset or
-    ``clear_errors``.
+    ``errors_clear``.
 
     Completion: ``rows_written`` counts rows all of whose bursts have been acknowledged (B),
     ``pending`` the bursts issued and not yet acknowledged (at most ``writes_in_flight``:
@@ -51,11 +51,12 @@ class RowWriter(wiring.Component):
     axi : ``Out(AXI4WriteSignature(...))``
     dim : ``In(range(max_dim + 1))``
         Values per row; change only while ``busy`` is low.
-    clear_errors : ``In(1)``
+    errors_clear, counters_clear : ``In(1)``
+        Clear ``errors`` (re-arming the first-error record); zero the counters.
     errors : ``Out(3)``
         Sticky :class:`GatherError` bits (``RANGE``, ``BUS``, ``FRAMING``).
     error_code, error_table, error_row
-        The first error since reset / ``clear_errors``.
+        The first error since reset / ``errors_clear``.
     rows_in, rows_written, beats, bursts : ``Out(counter_bits)``
         Rows taken from ``i``; rows fully acknowledged; W beats and AW bursts sent.
     pending : ``Out(range(writes_in_flight + 1))``
@@ -97,7 +98,8 @@ class RowWriter(wiring.Component):
             "axi": Out(AXI4WriteSignature(addr_bits=addr_bits, data_bits=data_bits,
                                           id_bits=id_bits)),
             "dim": In(range(max_dim + 1)),
-            "clear_errors": In(1),
+            "errors_clear": In(1),
+            "counters_clear": In(1),
             "errors": Out(3),
             "error_code": Out(3),
             "error_table": Out(table_in_bits),
@@ -267,11 +269,11 @@ class RowWriter(wiring.Component):
 
         # -- status ----------------------------------------------------------------------------
         captured = Signal()
-        with m.If(self.clear_errors):
+        with m.If(self.errors_clear):
             m.d.sync += [self.errors.eq(0), captured.eq(0)]
         with m.If(new_error != 0):
-            m.d.sync += self.errors.eq(Mux(self.clear_errors, 0, self.errors) | new_error)
-            with m.If(~captured | self.clear_errors):
+            m.d.sync += self.errors.eq(Mux(self.errors_clear, 0, self.errors) | new_error)
+            with m.If(~captured | self.errors_clear):
                 # A B error belongs to the burst's row, the others to the current row.
                 bus_only = new_error == GatherError.BUS
                 m.d.sync += [captured.eq(1), self.error_code.eq(new_error),
@@ -281,4 +283,7 @@ class RowWriter(wiring.Component):
             self.pending.eq(bursts.level),
             self.busy.eq(~fsm.ongoing("IDLE") | axi.wvalid | (bursts.level != 0)),
         ]
+        with m.If(self.counters_clear):
+            m.d.sync += [self.rows_in.eq(0), self.rows_written.eq(0), self.beats.eq(0),
+                         self.bursts.eq(0)]
         return m

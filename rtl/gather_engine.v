@@ -2,10 +2,10 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready, m_axi__wready, m_axi__bid, m_axi__bresp, m_axi__bvalid, m_axi__arready, m_axi__rid, m_axi__rdata, m_axi__rresp, m_axi__rlast, m_axi__rvalid, tables, dim, clear_errors, clk, rst, i__ready
-, o__payload, o__valid, wb__ready, m_axi__awid, m_axi__awaddr, m_axi__awlen, m_axi__awsize, m_axi__awburst, m_axi__awlock, m_axi__awcache, m_axi__awprot, m_axi__awvalid, m_axi__wdata, m_axi__wstrb, m_axi__wlast, m_axi__wvalid, m_axi__bready, m_axi__arid, m_axi__araddr, m_axi__arlen, m_axi__arsize
-, m_axi__arburst, m_axi__arlock, m_axi__arcache, m_axi__arprot, m_axi__arvalid, m_axi__rready, read_errors, read_error_code, read_error_tag, read_error_table, read_error_row, read_rows, read_beats, read_bursts, read_in_flight, read_busy, write_errors, write_error_code, write_error_table, write_error_row, write_rows_in
-, write_rows_written, write_beats, write_bursts, write_pending, write_busy, i__payload);
+module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready, m_axi__wready, m_axi__bid, m_axi__bresp, m_axi__bvalid, m_axi__arready, m_axi__rid, m_axi__rdata, m_axi__rresp, m_axi__rlast, m_axi__rvalid, tables, dim, errors_clear, counters_clear, clk, rst
+, i__ready, o__payload, o__valid, wb__ready, m_axi__awid, m_axi__awaddr, m_axi__awlen, m_axi__awsize, m_axi__awburst, m_axi__awlock, m_axi__awcache, m_axi__awprot, m_axi__awvalid, m_axi__wdata, m_axi__wstrb, m_axi__wlast, m_axi__wvalid, m_axi__bready, m_axi__arid, m_axi__araddr, m_axi__arlen
+, m_axi__arsize, m_axi__arburst, m_axi__arlock, m_axi__arcache, m_axi__arprot, m_axi__arvalid, m_axi__rready, read_errors, read_error_code, read_error_tag, read_error_table, read_error_row, read_rows, read_beats, read_bursts, read_in_flight, read_busy, write_errors, write_error_code, write_error_table, write_error_row
+, write_rows_in, write_rows_written, write_beats, write_bursts, write_pending, write_busy, i__payload);
   wire [82:0] address__payload;
   wire [47:0] \address__payload.address ;
   wire [4:0] \address__payload.beats ;
@@ -55,65 +55,69 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   wire [15:0] axi__wstrb;
   wire axi__wvalid;
   wire [31:0] beats;
-  wire [31:0] \beats$155 ;
+  wire [31:0] \beats$158 ;
   wire [31:0] bursts;
-  wire [31:0] \bursts$156 ;
+  wire [31:0] \bursts$159 ;
   wire busy;
-  wire \busy$158 ;
-  input clear_errors;
-  wire clear_errors;
-  wire \clear_errors$136 ;
-  wire \clear_errors$138 ;
+  wire \busy$161 ;
   input clk;
   wire clk;
+  input counters_clear;
+  wire counters_clear;
+  wire \counters_clear$138 ;
+  wire \counters_clear$141 ;
   input [6:0] dim;
   wire [6:0] dim;
-  wire [6:0] \dim$132 ;
-  wire [6:0] \dim$134 ;
+  wire [6:0] \dim$133 ;
   wire [6:0] \dim$135 ;
-  wire [6:0] \dim$137 ;
+  wire [6:0] \dim$136 ;
+  wire [6:0] \dim$139 ;
   wire [1:0] error_code;
-  wire [2:0] \error_code$150 ;
+  wire [2:0] \error_code$153 ;
   wire [23:0] error_row;
-  wire [23:0] \error_row$152 ;
+  wire [23:0] \error_row$155 ;
   wire [4:0] error_table;
-  wire [4:0] \error_table$151 ;
+  wire [4:0] \error_table$154 ;
   wire [31:0] error_tag;
   wire [1:0] errors;
-  wire [2:0] \errors$149 ;
+  wire [2:0] \errors$152 ;
+  input errors_clear;
+  wire errors_clear;
+  wire \errors_clear$137 ;
+  wire \errors_clear$140 ;
   input [28:0] i__payload;
   wire [28:0] i__payload;
-  wire [28:0] \i__payload$69 ;
-  wire [23:0] \i__payload$69.row ;
-  wire [4:0] \i__payload$69.table ;
-  wire [82:0] \i__payload$72 ;
-  wire [47:0] \i__payload$72.address ;
-  wire [4:0] \i__payload$72.beats ;
-  wire \i__payload$72.error ;
-  wire [23:0] \i__payload$72.row ;
-  wire [4:0] \i__payload$72.table ;
-  wire [157:0] \i__payload$81 ;
-  wire [127:0] \i__payload$81.data ;
-  wire \i__payload$81.last ;
-  wire [23:0] \i__payload$81.row ;
-  wire [4:0] \i__payload$81.table ;
-  wire [28:0] \i__payload$84 ;
-  wire [23:0] \i__payload$84.row ;
-  wire [4:0] \i__payload$84.table ;
+  wire [28:0] \i__payload$70 ;
+  wire [23:0] \i__payload$70.row ;
+  wire [4:0] \i__payload$70.table ;
+  wire [82:0] \i__payload$73 ;
+  wire [47:0] \i__payload$73.address ;
+  wire [4:0] \i__payload$73.beats ;
+  wire \i__payload$73.error ;
+  wire [23:0] \i__payload$73.row ;
+  wire [4:0] \i__payload$73.table ;
+  wire [157:0] \i__payload$82 ;
+  wire [127:0] \i__payload$82.data ;
+  wire \i__payload$82.last ;
+  wire [23:0] \i__payload$82.row ;
+  wire [4:0] \i__payload$82.table ;
+  wire [28:0] \i__payload$85 ;
+  wire [23:0] \i__payload$85.row ;
+  wire [4:0] \i__payload$85.table ;
   wire [23:0] \i__payload.row ;
   wire [4:0] \i__payload.table ;
   output i__ready;
   wire i__ready;
-  wire \i__ready$70 ;
-  wire \i__ready$75 ;
-  wire \i__ready$82 ;
-  wire \i__ready$87 ;
+  wire \i__ready$71 ;
+  wire \i__ready$76 ;
+  wire \i__ready$83 ;
+  wire \i__ready$88 ;
   input i__valid;
   wire i__valid;
-  wire \i__valid$71 ;
-  wire \i__valid$76 ;
-  wire \i__valid$83 ;
-  wire \i__valid$88 ;
+  wire \i__valid$72 ;
+  wire \i__valid$77 ;
+  wire \i__valid$84 ;
+  wire \i__valid$89 ;
   wire [6:0] in_flight;
   output [47:0] m_axi__araddr;
   wire [47:0] m_axi__araddr;
@@ -187,26 +191,26 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   wire m_axi__wvalid;
   output [192:0] o__payload;
   wire [192:0] o__payload;
-  wire [82:0] \o__payload$73 ;
-  wire [47:0] \o__payload$73.address ;
-  wire [4:0] \o__payload$73.beats ;
-  wire \o__payload$73.error ;
-  wire [23:0] \o__payload$73.row ;
-  wire [4:0] \o__payload$73.table ;
-  wire [192:0] \o__payload$78 ;
-  wire [127:0] \o__payload$78.data ;
-  wire [1:0] \o__payload$78.error ;
-  wire \o__payload$78.first ;
-  wire \o__payload$78.last ;
-  wire [23:0] \o__payload$78.row ;
-  wire [4:0] \o__payload$78.table ;
-  wire [31:0] \o__payload$78.tag ;
-  wire [82:0] \o__payload$91 ;
-  wire [47:0] \o__payload$91.address ;
-  wire [4:0] \o__payload$91.beats ;
-  wire \o__payload$91.error ;
-  wire [23:0] \o__payload$91.row ;
-  wire [4:0] \o__payload$91.table ;
+  wire [82:0] \o__payload$74 ;
+  wire [47:0] \o__payload$74.address ;
+  wire [4:0] \o__payload$74.beats ;
+  wire \o__payload$74.error ;
+  wire [23:0] \o__payload$74.row ;
+  wire [4:0] \o__payload$74.table ;
+  wire [192:0] \o__payload$79 ;
+  wire [127:0] \o__payload$79.data ;
+  wire [1:0] \o__payload$79.error ;
+  wire \o__payload$79.first ;
+  wire \o__payload$79.last ;
+  wire [23:0] \o__payload$79.row ;
+  wire [4:0] \o__payload$79.table ;
+  wire [31:0] \o__payload$79.tag ;
+  wire [82:0] \o__payload$92 ;
+  wire [47:0] \o__payload$92.address ;
+  wire [4:0] \o__payload$92.beats ;
+  wire \o__payload$92.error ;
+  wire [23:0] \o__payload$92.row ;
+  wire [4:0] \o__payload$92.table ;
   wire [127:0] \o__payload.data ;
   wire [1:0] \o__payload.error ;
   wire \o__payload.first ;
@@ -216,14 +220,14 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   wire [31:0] \o__payload.tag ;
   input o__ready;
   wire o__ready;
-  wire \o__ready$74 ;
-  wire \o__ready$79 ;
-  wire \o__ready$92 ;
+  wire \o__ready$75 ;
+  wire \o__ready$80 ;
+  wire \o__ready$93 ;
   output o__valid;
   wire o__valid;
-  wire \o__valid$77 ;
-  wire \o__valid$80 ;
-  wire \o__valid$95 ;
+  wire \o__valid$78 ;
+  wire \o__valid$81 ;
+  wire \o__valid$96 ;
   wire [4:0] pending;
   output [31:0] read_beats;
   wire [31:0] read_beats;
@@ -252,216 +256,216 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   wire rst;
   input [2729:0] tables;
   wire [2729:0] tables;
-  wire [2729:0] \tables$131 ;
-  wire [104:0] \tables$131[0] ;
-  wire [47:0] \tables$131[0].base ;
-  wire [24:0] \tables$131[0].rows ;
-  wire [31:0] \tables$131[0].stride ;
-  wire [104:0] \tables$131[10] ;
-  wire [47:0] \tables$131[10].base ;
-  wire [24:0] \tables$131[10].rows ;
-  wire [31:0] \tables$131[10].stride ;
-  wire [104:0] \tables$131[11] ;
-  wire [47:0] \tables$131[11].base ;
-  wire [24:0] \tables$131[11].rows ;
-  wire [31:0] \tables$131[11].stride ;
-  wire [104:0] \tables$131[12] ;
-  wire [47:0] \tables$131[12].base ;
-  wire [24:0] \tables$131[12].rows ;
-  wire [31:0] \tables$131[12].stride ;
-  wire [104:0] \tables$131[13] ;
-  wire [47:0] \tables$131[13].base ;
-  wire [24:0] \tables$131[13].rows ;
-  wire [31:0] \tables$131[13].stride ;
-  wire [104:0] \tables$131[14] ;
-  wire [47:0] \tables$131[14].base ;
-  wire [24:0] \tables$131[14].rows ;
-  wire [31:0] \tables$131[14].stride ;
-  wire [104:0] \tables$131[15] ;
-  wire [47:0] \tables$131[15].base ;
-  wire [24:0] \tables$131[15].rows ;
-  wire [31:0] \tables$131[15].stride ;
-  wire [104:0] \tables$131[16] ;
-  wire [47:0] \tables$131[16].base ;
-  wire [24:0] \tables$131[16].rows ;
-  wire [31:0] \tables$131[16].stride ;
-  wire [104:0] \tables$131[17] ;
-  wire [47:0] \tables$131[17].base ;
-  wire [24:0] \tables$131[17].rows ;
-  wire [31:0] \tables$131[17].stride ;
-  wire [104:0] \tables$131[18] ;
-  wire [47:0] \tables$131[18].base ;
-  wire [24:0] \tables$131[18].rows ;
-  wire [31:0] \tables$131[18].stride ;
-  wire [104:0] \tables$131[19] ;
-  wire [47:0] \tables$131[19].base ;
-  wire [24:0] \tables$131[19].rows ;
-  wire [31:0] \tables$131[19].stride ;
-  wire [104:0] \tables$131[1] ;
-  wire [47:0] \tables$131[1].base ;
-  wire [24:0] \tables$131[1].rows ;
-  wire [31:0] \tables$131[1].stride ;
-  wire [104:0] \tables$131[20] ;
-  wire [47:0] \tables$131[20].base ;
-  wire [24:0] \tables$131[20].rows ;
-  wire [31:0] \tables$131[20].stride ;
-  wire [104:0] \tables$131[21] ;
-  wire [47:0] \tables$131[21].base ;
-  wire [24:0] \tables$131[21].rows ;
-  wire [31:0] \tables$131[21].stride ;
-  wire [104:0] \tables$131[22] ;
-  wire [47:0] \tables$131[22].base ;
-  wire [24:0] \tables$131[22].rows ;
-  wire [31:0] \tables$131[22].stride ;
-  wire [104:0] \tables$131[23] ;
-  wire [47:0] \tables$131[23].base ;
-  wire [24:0] \tables$131[23].rows ;
-  wire [31:0] \tables$131[23].stride ;
-  wire [104:0] \tables$131[24] ;
-  wire [47:0] \tables$131[24].base ;
-  wire [24:0] \tables$131[24].rows ;
-  wire [31:0] \tables$131[24].stride ;
-  wire [104:0] \tables$131[25] ;
-  wire [47:0] \tables$131[25].base ;
-  wire [24:0] \tables$131[25].rows ;
-  wire [31:0] \tables$131[25].stride ;
-  wire [104:0] \tables$131[2] ;
-  wire [47:0] \tables$131[2].base ;
-  wire [24:0] \tables$131[2].rows ;
-  wire [31:0] \tables$131[2].stride ;
-  wire [104:0] \tables$131[3] ;
-  wire [47:0] \tables$131[3].base ;
-  wire [24:0] \tables$131[3].rows ;
-  wire [31:0] \tables$131[3].stride ;
-  wire [104:0] \tables$131[4] ;
-  wire [47:0] \tables$131[4].base ;
-  wire [24:0] \tables$131[4].rows ;
-  wire [31:0] \tables$131[4].stride ;
-  wire [104:0] \tables$131[5] ;
-  wire [47:0] \tables$131[5].base ;
-  wire [24:0] \tables$131[5].rows ;
-  wire [31:0] \tables$131[5].stride ;
-  wire [104:0] \tables$131[6] ;
-  wire [47:0] \tables$131[6].base ;
-  wire [24:0] \tables$131[6].rows ;
-  wire [31:0] \tables$131[6].stride ;
-  wire [104:0] \tables$131[7] ;
-  wire [47:0] \tables$131[7].base ;
-  wire [24:0] \tables$131[7].rows ;
-  wire [31:0] \tables$131[7].stride ;
-  wire [104:0] \tables$131[8] ;
-  wire [47:0] \tables$131[8].base ;
-  wire [24:0] \tables$131[8].rows ;
-  wire [31:0] \tables$131[8].stride ;
-  wire [104:0] \tables$131[9] ;
-  wire [47:0] \tables$131[9].base ;
-  wire [24:0] \tables$131[9].rows ;
-  wire [31:0] \tables$131[9].stride ;
-  wire [2729:0] \tables$133 ;
-  wire [104:0] \tables$133[0] ;
-  wire [47:0] \tables$133[0].base ;
-  wire [24:0] \tables$133[0].rows ;
-  wire [31:0] \tables$133[0].stride ;
-  wire [104:0] \tables$133[10] ;
-  wire [47:0] \tables$133[10].base ;
-  wire [24:0] \tables$133[10].rows ;
-  wire [31:0] \tables$133[10].stride ;
-  wire [104:0] \tables$133[11] ;
-  wire [47:0] \tables$133[11].base ;
-  wire [24:0] \tables$133[11].rows ;
-  wire [31:0] \tables$133[11].stride ;
-  wire [104:0] \tables$133[12] ;
-  wire [47:0] \tables$133[12].base ;
-  wire [24:0] \tables$133[12].rows ;
-  wire [31:0] \tables$133[12].stride ;
-  wire [104:0] \tables$133[13] ;
-  wire [47:0] \tables$133[13].base ;
-  wire [24:0] \tables$133[13].rows ;
-  wire [31:0] \tables$133[13].stride ;
-  wire [104:0] \tables$133[14] ;
-  wire [47:0] \tables$133[14].base ;
-  wire [24:0] \tables$133[14].rows ;
-  wire [31:0] \tables$133[14].stride ;
-  wire [104:0] \tables$133[15] ;
-  wire [47:0] \tables$133[15].base ;
-  wire [24:0] \tables$133[15].rows ;
-  wire [31:0] \tables$133[15].stride ;
-  wire [104:0] \tables$133[16] ;
-  wire [47:0] \tables$133[16].base ;
-  wire [24:0] \tables$133[16].rows ;
-  wire [31:0] \tables$133[16].stride ;
-  wire [104:0] \tables$133[17] ;
-  wire [47:0] \tables$133[17].base ;
-  wire [24:0] \tables$133[17].rows ;
-  wire [31:0] \tables$133[17].stride ;
-  wire [104:0] \tables$133[18] ;
-  wire [47:0] \tables$133[18].base ;
-  wire [24:0] \tables$133[18].rows ;
-  wire [31:0] \tables$133[18].stride ;
-  wire [104:0] \tables$133[19] ;
-  wire [47:0] \tables$133[19].base ;
-  wire [24:0] \tables$133[19].rows ;
-  wire [31:0] \tables$133[19].stride ;
-  wire [104:0] \tables$133[1] ;
-  wire [47:0] \tables$133[1].base ;
-  wire [24:0] \tables$133[1].rows ;
-  wire [31:0] \tables$133[1].stride ;
-  wire [104:0] \tables$133[20] ;
-  wire [47:0] \tables$133[20].base ;
-  wire [24:0] \tables$133[20].rows ;
-  wire [31:0] \tables$133[20].stride ;
-  wire [104:0] \tables$133[21] ;
-  wire [47:0] \tables$133[21].base ;
-  wire [24:0] \tables$133[21].rows ;
-  wire [31:0] \tables$133[21].stride ;
-  wire [104:0] \tables$133[22] ;
-  wire [47:0] \tables$133[22].base ;
-  wire [24:0] \tables$133[22].rows ;
-  wire [31:0] \tables$133[22].stride ;
-  wire [104:0] \tables$133[23] ;
-  wire [47:0] \tables$133[23].base ;
-  wire [24:0] \tables$133[23].rows ;
-  wire [31:0] \tables$133[23].stride ;
-  wire [104:0] \tables$133[24] ;
-  wire [47:0] \tables$133[24].base ;
-  wire [24:0] \tables$133[24].rows ;
-  wire [31:0] \tables$133[24].stride ;
-  wire [104:0] \tables$133[25] ;
-  wire [47:0] \tables$133[25].base ;
-  wire [24:0] \tables$133[25].rows ;
-  wire [31:0] \tables$133[25].stride ;
-  wire [104:0] \tables$133[2] ;
-  wire [47:0] \tables$133[2].base ;
-  wire [24:0] \tables$133[2].rows ;
-  wire [31:0] \tables$133[2].stride ;
-  wire [104:0] \tables$133[3] ;
-  wire [47:0] \tables$133[3].base ;
-  wire [24:0] \tables$133[3].rows ;
-  wire [31:0] \tables$133[3].stride ;
-  wire [104:0] \tables$133[4] ;
-  wire [47:0] \tables$133[4].base ;
-  wire [24:0] \tables$133[4].rows ;
-  wire [31:0] \tables$133[4].stride ;
-  wire [104:0] \tables$133[5] ;
-  wire [47:0] \tables$133[5].base ;
-  wire [24:0] \tables$133[5].rows ;
-  wire [31:0] \tables$133[5].stride ;
-  wire [104:0] \tables$133[6] ;
-  wire [47:0] \tables$133[6].base ;
-  wire [24:0] \tables$133[6].rows ;
-  wire [31:0] \tables$133[6].stride ;
-  wire [104:0] \tables$133[7] ;
-  wire [47:0] \tables$133[7].base ;
-  wire [24:0] \tables$133[7].rows ;
-  wire [31:0] \tables$133[7].stride ;
-  wire [104:0] \tables$133[8] ;
-  wire [47:0] \tables$133[8].base ;
-  wire [24:0] \tables$133[8].rows ;
-  wire [31:0] \tables$133[8].stride ;
-  wire [104:0] \tables$133[9] ;
-  wire [47:0] \tables$133[9].base ;
-  wire [24:0] \tables$133[9].rows ;
-  wire [31:0] \tables$133[9].stride ;
+  wire [2729:0] \tables$132 ;
+  wire [104:0] \tables$132[0] ;
+  wire [47:0] \tables$132[0].base ;
+  wire [24:0] \tables$132[0].rows ;
+  wire [31:0] \tables$132[0].stride ;
+  wire [104:0] \tables$132[10] ;
+  wire [47:0] \tables$132[10].base ;
+  wire [24:0] \tables$132[10].rows ;
+  wire [31:0] \tables$132[10].stride ;
+  wire [104:0] \tables$132[11] ;
+  wire [47:0] \tables$132[11].base ;
+  wire [24:0] \tables$132[11].rows ;
+  wire [31:0] \tables$132[11].stride ;
+  wire [104:0] \tables$132[12] ;
+  wire [47:0] \tables$132[12].base ;
+  wire [24:0] \tables$132[12].rows ;
+  wire [31:0] \tables$132[12].stride ;
+  wire [104:0] \tables$132[13] ;
+  wire [47:0] \tables$132[13].base ;
+  wire [24:0] \tables$132[13].rows ;
+  wire [31:0] \tables$132[13].stride ;
+  wire [104:0] \tables$132[14] ;
+  wire [47:0] \tables$132[14].base ;
+  wire [24:0] \tables$132[14].rows ;
+  wire [31:0] \tables$132[14].stride ;
+  wire [104:0] \tables$132[15] ;
+  wire [47:0] \tables$132[15].base ;
+  wire [24:0] \tables$132[15].rows ;
+  wire [31:0] \tables$132[15].stride ;
+  wire [104:0] \tables$132[16] ;
+  wire [47:0] \tables$132[16].base ;
+  wire [24:0] \tables$132[16].rows ;
+  wire [31:0] \tables$132[16].stride ;
+  wire [104:0] \tables$132[17] ;
+  wire [47:0] \tables$132[17].base ;
+  wire [24:0] \tables$132[17].rows ;
+  wire [31:0] \tables$132[17].stride ;
+  wire [104:0] \tables$132[18] ;
+  wire [47:0] \tables$132[18].base ;
+  wire [24:0] \tables$132[18].rows ;
+  wire [31:0] \tables$132[18].stride ;
+  wire [104:0] \tables$132[19] ;
+  wire [47:0] \tables$132[19].base ;
+  wire [24:0] \tables$132[19].rows ;
+  wire [31:0] \tables$132[19].stride ;
+  wire [104:0] \tables$132[1] ;
+  wire [47:0] \tables$132[1].base ;
+  wire [24:0] \tables$132[1].rows ;
+  wire [31:0] \tables$132[1].stride ;
+  wire [104:0] \tables$132[20] ;
+  wire [47:0] \tables$132[20].base ;
+  wire [24:0] \tables$132[20].rows ;
+  wire [31:0] \tables$132[20].stride ;
+  wire [104:0] \tables$132[21] ;
+  wire [47:0] \tables$132[21].base ;
+  wire [24:0] \tables$132[21].rows ;
+  wire [31:0] \tables$132[21].stride ;
+  wire [104:0] \tables$132[22] ;
+  wire [47:0] \tables$132[22].base ;
+  wire [24:0] \tables$132[22].rows ;
+  wire [31:0] \tables$132[22].stride ;
+  wire [104:0] \tables$132[23] ;
+  wire [47:0] \tables$132[23].base ;
+  wire [24:0] \tables$132[23].rows ;
+  wire [31:0] \tables$132[23].stride ;
+  wire [104:0] \tables$132[24] ;
+  wire [47:0] \tables$132[24].base ;
+  wire [24:0] \tables$132[24].rows ;
+  wire [31:0] \tables$132[24].stride ;
+  wire [104:0] \tables$132[25] ;
+  wire [47:0] \tables$132[25].base ;
+  wire [24:0] \tables$132[25].rows ;
+  wire [31:0] \tables$132[25].stride ;
+  wire [104:0] \tables$132[2] ;
+  wire [47:0] \tables$132[2].base ;
+  wire [24:0] \tables$132[2].rows ;
+  wire [31:0] \tables$132[2].stride ;
+  wire [104:0] \tables$132[3] ;
+  wire [47:0] \tables$132[3].base ;
+  wire [24:0] \tables$132[3].rows ;
+  wire [31:0] \tables$132[3].stride ;
+  wire [104:0] \tables$132[4] ;
+  wire [47:0] \tables$132[4].base ;
+  wire [24:0] \tables$132[4].rows ;
+  wire [31:0] \tables$132[4].stride ;
+  wire [104:0] \tables$132[5] ;
+  wire [47:0] \tables$132[5].base ;
+  wire [24:0] \tables$132[5].rows ;
+  wire [31:0] \tables$132[5].stride ;
+  wire [104:0] \tables$132[6] ;
+  wire [47:0] \tables$132[6].base ;
+  wire [24:0] \tables$132[6].rows ;
+  wire [31:0] \tables$132[6].stride ;
+  wire [104:0] \tables$132[7] ;
+  wire [47:0] \tables$132[7].base ;
+  wire [24:0] \tables$132[7].rows ;
+  wire [31:0] \tables$132[7].stride ;
+  wire [104:0] \tables$132[8] ;
+  wire [47:0] \tables$132[8].base ;
+  wire [24:0] \tables$132[8].rows ;
+  wire [31:0] \tables$132[8].stride ;
+  wire [104:0] \tables$132[9] ;
+  wire [47:0] \tables$132[9].base ;
+  wire [24:0] \tables$132[9].rows ;
+  wire [31:0] \tables$132[9].stride ;
+  wire [2729:0] \tables$134 ;
+  wire [104:0] \tables$134[0] ;
+  wire [47:0] \tables$134[0].base ;
+  wire [24:0] \tables$134[0].rows ;
+  wire [31:0] \tables$134[0].stride ;
+  wire [104:0] \tables$134[10] ;
+  wire [47:0] \tables$134[10].base ;
+  wire [24:0] \tables$134[10].rows ;
+  wire [31:0] \tables$134[10].stride ;
+  wire [104:0] \tables$134[11] ;
+  wire [47:0] \tables$134[11].base ;
+  wire [24:0] \tables$134[11].rows ;
+  wire [31:0] \tables$134[11].stride ;
+  wire [104:0] \tables$134[12] ;
+  wire [47:0] \tables$134[12].base ;
+  wire [24:0] \tables$134[12].rows ;
+  wire [31:0] \tables$134[12].stride ;
+  wire [104:0] \tables$134[13] ;
+  wire [47:0] \tables$134[13].base ;
+  wire [24:0] \tables$134[13].rows ;
+  wire [31:0] \tables$134[13].stride ;
+  wire [104:0] \tables$134[14] ;
+  wire [47:0] \tables$134[14].base ;
+  wire [24:0] \tables$134[14].rows ;
+  wire [31:0] \tables$134[14].stride ;
+  wire [104:0] \tables$134[15] ;
+  wire [47:0] \tables$134[15].base ;
+  wire [24:0] \tables$134[15].rows ;
+  wire [31:0] \tables$134[15].stride ;
+  wire [104:0] \tables$134[16] ;
+  wire [47:0] \tables$134[16].base ;
+  wire [24:0] \tables$134[16].rows ;
+  wire [31:0] \tables$134[16].stride ;
+  wire [104:0] \tables$134[17] ;
+  wire [47:0] \tables$134[17].base ;
+  wire [24:0] \tables$134[17].rows ;
+  wire [31:0] \tables$134[17].stride ;
+  wire [104:0] \tables$134[18] ;
+  wire [47:0] \tables$134[18].base ;
+  wire [24:0] \tables$134[18].rows ;
+  wire [31:0] \tables$134[18].stride ;
+  wire [104:0] \tables$134[19] ;
+  wire [47:0] \tables$134[19].base ;
+  wire [24:0] \tables$134[19].rows ;
+  wire [31:0] \tables$134[19].stride ;
+  wire [104:0] \tables$134[1] ;
+  wire [47:0] \tables$134[1].base ;
+  wire [24:0] \tables$134[1].rows ;
+  wire [31:0] \tables$134[1].stride ;
+  wire [104:0] \tables$134[20] ;
+  wire [47:0] \tables$134[20].base ;
+  wire [24:0] \tables$134[20].rows ;
+  wire [31:0] \tables$134[20].stride ;
+  wire [104:0] \tables$134[21] ;
+  wire [47:0] \tables$134[21].base ;
+  wire [24:0] \tables$134[21].rows ;
+  wire [31:0] \tables$134[21].stride ;
+  wire [104:0] \tables$134[22] ;
+  wire [47:0] \tables$134[22].base ;
+  wire [24:0] \tables$134[22].rows ;
+  wire [31:0] \tables$134[22].stride ;
+  wire [104:0] \tables$134[23] ;
+  wire [47:0] \tables$134[23].base ;
+  wire [24:0] \tables$134[23].rows ;
+  wire [31:0] \tables$134[23].stride ;
+  wire [104:0] \tables$134[24] ;
+  wire [47:0] \tables$134[24].base ;
+  wire [24:0] \tables$134[24].rows ;
+  wire [31:0] \tables$134[24].stride ;
+  wire [104:0] \tables$134[25] ;
+  wire [47:0] \tables$134[25].base ;
+  wire [24:0] \tables$134[25].rows ;
+  wire [31:0] \tables$134[25].stride ;
+  wire [104:0] \tables$134[2] ;
+  wire [47:0] \tables$134[2].base ;
+  wire [24:0] \tables$134[2].rows ;
+  wire [31:0] \tables$134[2].stride ;
+  wire [104:0] \tables$134[3] ;
+  wire [47:0] \tables$134[3].base ;
+  wire [24:0] \tables$134[3].rows ;
+  wire [31:0] \tables$134[3].stride ;
+  wire [104:0] \tables$134[4] ;
+  wire [47:0] \tables$134[4].base ;
+  wire [24:0] \tables$134[4].rows ;
+  wire [31:0] \tables$134[4].stride ;
+  wire [104:0] \tables$134[5] ;
+  wire [47:0] \tables$134[5].base ;
+  wire [24:0] \tables$134[5].rows ;
+  wire [31:0] \tables$134[5].stride ;
+  wire [104:0] \tables$134[6] ;
+  wire [47:0] \tables$134[6].base ;
+  wire [24:0] \tables$134[6].rows ;
+  wire [31:0] \tables$134[6].stride ;
+  wire [104:0] \tables$134[7] ;
+  wire [47:0] \tables$134[7].base ;
+  wire [24:0] \tables$134[7].rows ;
+  wire [31:0] \tables$134[7].stride ;
+  wire [104:0] \tables$134[8] ;
+  wire [47:0] \tables$134[8].base ;
+  wire [24:0] \tables$134[8].rows ;
+  wire [31:0] \tables$134[8].stride ;
+  wire [104:0] \tables$134[9] ;
+  wire [47:0] \tables$134[9].base ;
+  wire [24:0] \tables$134[9].rows ;
+  wire [31:0] \tables$134[9].stride ;
   wire [104:0] \tables[0] ;
   wire [47:0] \tables[0].base ;
   wire [24:0] \tables[0].rows ;
@@ -602,9 +606,9 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .i__payload(i__payload),
     .i__ready(i__ready),
     .i__valid(i__valid),
-    .o__payload(\i__payload$72 ),
-    .o__ready(\o__ready$74 ),
-    .o__valid(\i__valid$76 ),
+    .o__payload(\i__payload$73 ),
+    .o__ready(\o__ready$75 ),
+    .o__valid(\i__valid$77 ),
     .rst(rst),
     .tables(tables)
   );
@@ -621,17 +625,18 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .beats(read_beats),
     .bursts(read_bursts),
     .busy(read_busy),
-    .clear_errors(clear_errors),
     .clk(clk),
+    .counters_clear(counters_clear),
     .dim(dim),
     .error_code(read_error_code),
     .error_row(read_error_row),
     .error_table(read_error_table),
     .error_tag(read_error_tag),
     .errors(read_errors),
-    .i__payload(\i__payload$72 ),
-    .i__ready(\o__ready$74 ),
-    .i__valid(\i__valid$76 ),
+    .errors_clear(errors_clear),
+    .i__payload(\i__payload$73 ),
+    .i__ready(\o__ready$75 ),
+    .i__valid(\i__valid$77 ),
     .o__payload(o__payload),
     .o__ready(o__ready),
     .o__valid(o__valid),
@@ -642,22 +647,22 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   \gather_engine.write_address  write_address (
     .clk(clk),
     .dim(dim),
-    .i__payload(\i__payload$84 ),
+    .i__payload(\i__payload$85 ),
     .i__ready(address_request__ready),
-    .i__valid(\i__valid$88 ),
+    .i__valid(\i__valid$89 ),
     .o__payload(address__payload),
-    .o__ready(\o__ready$92 ),
+    .o__ready(\o__ready$93 ),
     .o__valid(address__valid),
     .rst(rst),
     .tables(tables)
   );
   \gather_engine.writer  writer (
     .address__payload(address__payload),
-    .address__ready(\o__ready$92 ),
+    .address__ready(\o__ready$93 ),
     .address__valid(address__valid),
-    .address_request__payload(\i__payload$84 ),
+    .address_request__payload(\i__payload$85 ),
     .address_request__ready(address_request__ready),
-    .address_request__valid(\i__valid$88 ),
+    .address_request__valid(\i__valid$89 ),
     .aw_addr(m_axi__awaddr),
     .axi__awlen(m_axi__awlen),
     .axi__awready(m_axi__awready),
@@ -672,13 +677,14 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .beats(write_beats),
     .bursts(write_bursts),
     .busy(write_busy),
-    .clear_errors(clear_errors),
     .clk(clk),
+    .counters_clear(counters_clear),
     .dim(dim),
     .error_code(write_error_code),
     .error_row(write_error_row),
     .error_table(write_error_table),
     .errors(write_errors),
+    .errors_clear(errors_clear),
     .i__payload(wb__payload),
     .i__ready(wb__ready),
     .i__valid(wb__valid),
@@ -687,24 +693,24 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .rows_written(write_rows_written),
     .rst(rst)
   );
-  assign \i__payload$69  = i__payload;
-  assign \i__ready$70  = i__ready;
-  assign \i__valid$71  = i__valid;
-  assign \o__payload$73  = \i__payload$72 ;
-  assign \i__ready$75  = \o__ready$74 ;
-  assign \o__valid$77  = \i__valid$76 ;
-  assign \o__payload$78  = o__payload;
-  assign \o__ready$79  = o__ready;
-  assign \o__valid$80  = o__valid;
-  assign \i__payload$81  = wb__payload;
-  assign \i__ready$82  = wb__ready;
-  assign \i__valid$83  = wb__valid;
-  assign address_request__payload = \i__payload$84 ;
-  assign \i__ready$87  = address_request__ready;
-  assign address_request__valid = \i__valid$88 ;
-  assign \o__payload$91  = address__payload;
-  assign address__ready = \o__ready$92 ;
-  assign \o__valid$95  = address__valid;
+  assign \i__payload$70  = i__payload;
+  assign \i__ready$71  = i__ready;
+  assign \i__valid$72  = i__valid;
+  assign \o__payload$74  = \i__payload$73 ;
+  assign \i__ready$76  = \o__ready$75 ;
+  assign \o__valid$78  = \i__valid$77 ;
+  assign \o__payload$79  = o__payload;
+  assign \o__ready$80  = o__ready;
+  assign \o__valid$81  = o__valid;
+  assign \i__payload$82  = wb__payload;
+  assign \i__ready$83  = wb__ready;
+  assign \i__valid$84  = wb__valid;
+  assign address_request__payload = \i__payload$85 ;
+  assign \i__ready$88  = address_request__ready;
+  assign address_request__valid = \i__valid$89 ;
+  assign \o__payload$92  = address__payload;
+  assign address__ready = \o__ready$93 ;
+  assign \o__valid$96  = address__valid;
   assign axi__arid = m_axi__arid;
   assign axi__araddr = m_axi__araddr;
   assign axi__arlen = m_axi__arlen;
@@ -740,14 +746,16 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   assign axi__bresp = m_axi__bresp;
   assign axi__bvalid = m_axi__bvalid;
   assign axi__bready = 1'h1;
-  assign \tables$131  = tables;
-  assign \dim$132  = dim;
-  assign \tables$133  = tables;
-  assign \dim$134  = dim;
+  assign \tables$132  = tables;
+  assign \dim$133  = dim;
+  assign \tables$134  = tables;
   assign \dim$135  = dim;
-  assign \clear_errors$136  = clear_errors;
-  assign \dim$137  = dim;
-  assign \clear_errors$138  = clear_errors;
+  assign \dim$136  = dim;
+  assign \errors_clear$137  = errors_clear;
+  assign \counters_clear$138  = counters_clear;
+  assign \dim$139  = dim;
+  assign \errors_clear$140  = errors_clear;
+  assign \counters_clear$141  = counters_clear;
   assign errors = read_errors;
   assign error_code = read_error_code;
   assign error_tag = read_error_tag;
@@ -758,16 +766,16 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   assign bursts = read_bursts;
   assign in_flight = read_in_flight;
   assign busy = read_busy;
-  assign \errors$149  = write_errors;
-  assign \error_code$150  = write_error_code;
-  assign \error_table$151  = write_error_table;
-  assign \error_row$152  = write_error_row;
+  assign \errors$152  = write_errors;
+  assign \error_code$153  = write_error_code;
+  assign \error_table$154  = write_error_table;
+  assign \error_row$155  = write_error_row;
   assign rows_in = write_rows_in;
   assign rows_written = write_rows_written;
-  assign \beats$155  = write_beats;
-  assign \bursts$156  = write_bursts;
+  assign \beats$158  = write_beats;
+  assign \bursts$159  = write_bursts;
   assign pending = write_pending;
-  assign \busy$158  = write_busy;
+  assign \busy$161  = write_busy;
   assign m_axi__awid = 6'h00;
   assign m_axi__awsize = 3'h4;
   assign m_axi__awburst = 2'h1;
@@ -898,251 +906,251 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   assign \tables[25].base  = tables[2672:2625];
   assign \tables[25].stride  = tables[2704:2673];
   assign \tables[25].rows  = tables[2729:2705];
-  assign \i__payload$69.table  = i__payload[4:0];
-  assign \i__payload$69.row  = i__payload[28:5];
-  assign \i__payload$72.address  = \i__payload$72 [47:0];
-  assign \i__payload$72.beats  = \i__payload$72 [52:48];
-  assign \i__payload$72.table  = \i__payload$72 [57:53];
-  assign \i__payload$72.row  = \i__payload$72 [81:58];
-  assign \i__payload$72.error  = \i__payload$72 [82];
-  assign \o__payload$73.address  = \i__payload$72 [47:0];
-  assign \o__payload$73.beats  = \i__payload$72 [52:48];
-  assign \o__payload$73.table  = \i__payload$72 [57:53];
-  assign \o__payload$73.row  = \i__payload$72 [81:58];
-  assign \o__payload$73.error  = \i__payload$72 [82];
-  assign \o__payload$78.data  = o__payload[127:0];
-  assign \o__payload$78.tag  = o__payload[159:128];
-  assign \o__payload$78.table  = o__payload[164:160];
-  assign \o__payload$78.row  = o__payload[188:165];
-  assign \o__payload$78.error  = o__payload[190:189];
-  assign \o__payload$78.first  = o__payload[191];
-  assign \o__payload$78.last  = o__payload[192];
-  assign \i__payload$81.data  = wb__payload[127:0];
-  assign \i__payload$81.table  = wb__payload[132:128];
-  assign \i__payload$81.row  = wb__payload[156:133];
-  assign \i__payload$81.last  = wb__payload[157];
-  assign \i__payload$84.table  = \i__payload$84 [4:0];
-  assign \i__payload$84.row  = \i__payload$84 [28:5];
-  assign \address_request__payload.table  = \i__payload$84 [4:0];
-  assign \address_request__payload.row  = \i__payload$84 [28:5];
+  assign \i__payload$70.table  = i__payload[4:0];
+  assign \i__payload$70.row  = i__payload[28:5];
+  assign \i__payload$73.address  = \i__payload$73 [47:0];
+  assign \i__payload$73.beats  = \i__payload$73 [52:48];
+  assign \i__payload$73.table  = \i__payload$73 [57:53];
+  assign \i__payload$73.row  = \i__payload$73 [81:58];
+  assign \i__payload$73.error  = \i__payload$73 [82];
+  assign \o__payload$74.address  = \i__payload$73 [47:0];
+  assign \o__payload$74.beats  = \i__payload$73 [52:48];
+  assign \o__payload$74.table  = \i__payload$73 [57:53];
+  assign \o__payload$74.row  = \i__payload$73 [81:58];
+  assign \o__payload$74.error  = \i__payload$73 [82];
+  assign \o__payload$79.data  = o__payload[127:0];
+  assign \o__payload$79.tag  = o__payload[159:128];
+  assign \o__payload$79.table  = o__payload[164:160];
+  assign \o__payload$79.row  = o__payload[188:165];
+  assign \o__payload$79.error  = o__payload[190:189];
+  assign \o__payload$79.first  = o__payload[191];
+  assign \o__payload$79.last  = o__payload[192];
+  assign \i__payload$82.data  = wb__payload[127:0];
+  assign \i__payload$82.table  = wb__payload[132:128];
+  assign \i__payload$82.row  = wb__payload[156:133];
+  assign \i__payload$82.last  = wb__payload[157];
+  assign \i__payload$85.table  = \i__payload$85 [4:0];
+  assign \i__payload$85.row  = \i__payload$85 [28:5];
+  assign \address_request__payload.table  = \i__payload$85 [4:0];
+  assign \address_request__payload.row  = \i__payload$85 [28:5];
   assign \address__payload.address  = address__payload[47:0];
   assign \address__payload.beats  = address__payload[52:48];
   assign \address__payload.table  = address__payload[57:53];
   assign \address__payload.row  = address__payload[81:58];
   assign \address__payload.error  = address__payload[82];
-  assign \o__payload$91.address  = address__payload[47:0];
-  assign \o__payload$91.beats  = address__payload[52:48];
-  assign \o__payload$91.table  = address__payload[57:53];
-  assign \o__payload$91.row  = address__payload[81:58];
-  assign \o__payload$91.error  = address__payload[82];
-  assign \tables$131[0]  = tables[104:0];
-  assign \tables$131[0].base  = tables[47:0];
-  assign \tables$131[0].stride  = tables[79:48];
-  assign \tables$131[0].rows  = tables[104:80];
-  assign \tables$131[1]  = tables[209:105];
-  assign \tables$131[1].base  = tables[152:105];
-  assign \tables$131[1].stride  = tables[184:153];
-  assign \tables$131[1].rows  = tables[209:185];
-  assign \tables$131[2]  = tables[314:210];
-  assign \tables$131[2].base  = tables[257:210];
-  assign \tables$131[2].stride  = tables[289:258];
-  assign \tables$131[2].rows  = tables[314:290];
-  assign \tables$131[3]  = tables[419:315];
-  assign \tables$131[3].base  = tables[362:315];
-  assign \tables$131[3].stride  = tables[394:363];
-  assign \tables$131[3].rows  = tables[419:395];
-  assign \tables$131[4]  = tables[524:420];
-  assign \tables$131[4].base  = tables[467:420];
-  assign \tables$131[4].stride  = tables[499:468];
-  assign \tables$131[4].rows  = tables[524:500];
-  assign \tables$131[5]  = tables[629:525];
-  assign \tables$131[5].base  = tables[572:525];
-  assign \tables$131[5].stride  = tables[604:573];
-  assign \tables$131[5].rows  = tables[629:605];
-  assign \tables$131[6]  = tables[734:630];
-  assign \tables$131[6].base  = tables[677:630];
-  assign \tables$131[6].stride  = tables[709:678];
-  assign \tables$131[6].rows  = tables[734:710];
-  assign \tables$131[7]  = tables[839:735];
-  assign \tables$131[7].base  = tables[782:735];
-  assign \tables$131[7].stride  = tables[814:783];
-  assign \tables$131[7].rows  = tables[839:815];
-  assign \tables$131[8]  = tables[944:840];
-  assign \tables$131[8].base  = tables[887:840];
-  assign \tables$131[8].stride  = tables[919:888];
-  assign \tables$131[8].rows  = tables[944:920];
-  assign \tables$131[9]  = tables[1049:945];
-  assign \tables$131[9].base  = tables[992:945];
-  assign \tables$131[9].stride  = tables[1024:993];
-  assign \tables$131[9].rows  = tables[1049:1025];
-  assign \tables$131[10]  = tables[1154:1050];
-  assign \tables$131[10].base  = tables[1097:1050];
-  assign \tables$131[10].stride  = tables[1129:1098];
-  assign \tables$131[10].rows  = tables[1154:1130];
-  assign \tables$131[11]  = tables[1259:1155];
-  assign \tables$131[11].base  = tables[1202:1155];
-  assign \tables$131[11].stride  = tables[1234:1203];
-  assign \tables$131[11].rows  = tables[1259:1235];
-  assign \tables$131[12]  = tables[1364:1260];
-  assign \tables$131[12].base  = tables[1307:1260];
-  assign \tables$131[12].stride  = tables[1339:1308];
-  assign \tables$131[12].rows  = tables[1364:1340];
-  assign \tables$131[13]  = tables[1469:1365];
-  assign \tables$131[13].base  = tables[1412:1365];
-  assign \tables$131[13].stride  = tables[1444:1413];
-  assign \tables$131[13].rows  = tables[1469:1445];
-  assign \tables$131[14]  = tables[1574:1470];
-  assign \tables$131[14].base  = tables[1517:1470];
-  assign \tables$131[14].stride  = tables[1549:1518];
-  assign \tables$131[14].rows  = tables[1574:1550];
-  assign \tables$131[15]  = tables[1679:1575];
-  assign \tables$131[15].base  = tables[1622:1575];
-  assign \tables$131[15].stride  = tables[1654:1623];
-  assign \tables$131[15].rows  = tables[1679:1655];
-  assign \tables$131[16]  = tables[1784:1680];
-  assign \tables$131[16].base  = tables[1727:1680];
-  assign \tables$131[16].stride  = tables[1759:1728];
-  assign \tables$131[16].rows  = tables[1784:1760];
-  assign \tables$131[17]  = tables[1889:1785];
-  assign \tables$131[17].base  = tables[1832:1785];
-  assign \tables$131[17].stride  = tables[1864:1833];
-  assign \tables$131[17].rows  = tables[1889:1865];
-  assign \tables$131[18]  = tables[1994:1890];
-  assign \tables$131[18].base  = tables[1937:1890];
-  assign \tables$131[18].stride  = tables[1969:1938];
-  assign \tables$131[18].rows  = tables[1994:1970];
-  assign \tables$131[19]  = tables[2099:1995];
-  assign \tables$131[19].base  = tables[2042:1995];
-  assign \tables$131[19].stride  = tables[2074:2043];
-  assign \tables$131[19].rows  = tables[2099:2075];
-  assign \tables$131[20]  = tables[2204:2100];
-  assign \tables$131[20].base  = tables[2147:2100];
-  assign \tables$131[20].stride  = tables[2179:2148];
-  assign \tables$131[20].rows  = tables[2204:2180];
-  assign \tables$131[21]  = tables[2309:2205];
-  assign \tables$131[21].base  = tables[2252:2205];
-  assign \tables$131[21].stride  = tables[2284:2253];
-  assign \tables$131[21].rows  = tables[2309:2285];
-  assign \tables$131[22]  = tables[2414:2310];
-  assign \tables$131[22].base  = tables[2357:2310];
-  assign \tables$131[22].stride  = tables[2389:2358];
-  assign \tables$131[22].rows  = tables[2414:2390];
-  assign \tables$131[23]  = tables[2519:2415];
-  assign \tables$131[23].base  = tables[2462:2415];
-  assign \tables$131[23].stride  = tables[2494:2463];
-  assign \tables$131[23].rows  = tables[2519:2495];
-  assign \tables$131[24]  = tables[2624:2520];
-  assign \tables$131[24].base  = tables[2567:2520];
-  assign \tables$131[24].stride  = tables[2599:2568];
-  assign \tables$131[24].rows  = tables[2624:2600];
-  assign \tables$131[25]  = tables[2729:2625];
-  assign \tables$131[25].base  = tables[2672:2625];
-  assign \tables$131[25].stride  = tables[2704:2673];
-  assign \tables$131[25].rows  = tables[2729:2705];
-  assign \tables$133[0]  = tables[104:0];
-  assign \tables$133[0].base  = tables[47:0];
-  assign \tables$133[0].stride  = tables[79:48];
-  assign \tables$133[0].rows  = tables[104:80];
-  assign \tables$133[1]  = tables[209:105];
-  assign \tables$133[1].base  = tables[152:105];
-  assign \tables$133[1].stride  = tables[184:153];
-  assign \tables$133[1].rows  = tables[209:185];
-  assign \tables$133[2]  = tables[314:210];
-  assign \tables$133[2].base  = tables[257:210];
-  assign \tables$133[2].stride  = tables[289:258];
-  assign \tables$133[2].rows  = tables[314:290];
-  assign \tables$133[3]  = tables[419:315];
-  assign \tables$133[3].base  = tables[362:315];
-  assign \tables$133[3].stride  = tables[394:363];
-  assign \tables$133[3].rows  = tables[419:395];
-  assign \tables$133[4]  = tables[524:420];
-  assign \tables$133[4].base  = tables[467:420];
-  assign \tables$133[4].stride  = tables[499:468];
-  assign \tables$133[4].rows  = tables[524:500];
-  assign \tables$133[5]  = tables[629:525];
-  assign \tables$133[5].base  = tables[572:525];
-  assign \tables$133[5].stride  = tables[604:573];
-  assign \tables$133[5].rows  = tables[629:605];
-  assign \tables$133[6]  = tables[734:630];
-  assign \tables$133[6].base  = tables[677:630];
-  assign \tables$133[6].stride  = tables[709:678];
-  assign \tables$133[6].rows  = tables[734:710];
-  assign \tables$133[7]  = tables[839:735];
-  assign \tables$133[7].base  = tables[782:735];
-  assign \tables$133[7].stride  = tables[814:783];
-  assign \tables$133[7].rows  = tables[839:815];
-  assign \tables$133[8]  = tables[944:840];
-  assign \tables$133[8].base  = tables[887:840];
-  assign \tables$133[8].stride  = tables[919:888];
-  assign \tables$133[8].rows  = tables[944:920];
-  assign \tables$133[9]  = tables[1049:945];
-  assign \tables$133[9].base  = tables[992:945];
-  assign \tables$133[9].stride  = tables[1024:993];
-  assign \tables$133[9].rows  = tables[1049:1025];
-  assign \tables$133[10]  = tables[1154:1050];
-  assign \tables$133[10].base  = tables[1097:1050];
-  assign \tables$133[10].stride  = tables[1129:1098];
-  assign \tables$133[10].rows  = tables[1154:1130];
-  assign \tables$133[11]  = tables[1259:1155];
-  assign \tables$133[11].base  = tables[1202:1155];
-  assign \tables$133[11].stride  = tables[1234:1203];
-  assign \tables$133[11].rows  = tables[1259:1235];
-  assign \tables$133[12]  = tables[1364:1260];
-  assign \tables$133[12].base  = tables[1307:1260];
-  assign \tables$133[12].stride  = tables[1339:1308];
-  assign \tables$133[12].rows  = tables[1364:1340];
-  assign \tables$133[13]  = tables[1469:1365];
-  assign \tables$133[13].base  = tables[1412:1365];
-  assign \tables$133[13].stride  = tables[1444:1413];
-  assign \tables$133[13].rows  = tables[1469:1445];
-  assign \tables$133[14]  = tables[1574:1470];
-  assign \tables$133[14].base  = tables[1517:1470];
-  assign \tables$133[14].stride  = tables[1549:1518];
-  assign \tables$133[14].rows  = tables[1574:1550];
-  assign \tables$133[15]  = tables[1679:1575];
-  assign \tables$133[15].base  = tables[1622:1575];
-  assign \tables$133[15].stride  = tables[1654:1623];
-  assign \tables$133[15].rows  = tables[1679:1655];
-  assign \tables$133[16]  = tables[1784:1680];
-  assign \tables$133[16].base  = tables[1727:1680];
-  assign \tables$133[16].stride  = tables[1759:1728];
-  assign \tables$133[16].rows  = tables[1784:1760];
-  assign \tables$133[17]  = tables[1889:1785];
-  assign \tables$133[17].base  = tables[1832:1785];
-  assign \tables$133[17].stride  = tables[1864:1833];
-  assign \tables$133[17].rows  = tables[1889:1865];
-  assign \tables$133[18]  = tables[1994:1890];
-  assign \tables$133[18].base  = tables[1937:1890];
-  assign \tables$133[18].stride  = tables[1969:1938];
-  assign \tables$133[18].rows  = tables[1994:1970];
-  assign \tables$133[19]  = tables[2099:1995];
-  assign \tables$133[19].base  = tables[2042:1995];
-  assign \tables$133[19].stride  = tables[2074:2043];
-  assign \tables$133[19].rows  = tables[2099:2075];
-  assign \tables$133[20]  = tables[2204:2100];
-  assign \tables$133[20].base  = tables[2147:2100];
-  assign \tables$133[20].stride  = tables[2179:2148];
-  assign \tables$133[20].rows  = tables[2204:2180];
-  assign \tables$133[21]  = tables[2309:2205];
-  assign \tables$133[21].base  = tables[2252:2205];
-  assign \tables$133[21].stride  = tables[2284:2253];
-  assign \tables$133[21].rows  = tables[2309:2285];
-  assign \tables$133[22]  = tables[2414:2310];
-  assign \tables$133[22].base  = tables[2357:2310];
-  assign \tables$133[22].stride  = tables[2389:2358];
-  assign \tables$133[22].rows  = tables[2414:2390];
-  assign \tables$133[23]  = tables[2519:2415];
-  assign \tables$133[23].base  = tables[2462:2415];
-  assign \tables$133[23].stride  = tables[2494:2463];
-  assign \tables$133[23].rows  = tables[2519:2495];
-  assign \tables$133[24]  = tables[2624:2520];
-  assign \tables$133[24].base  = tables[2567:2520];
-  assign \tables$133[24].stride  = tables[2599:2568];
-  assign \tables$133[24].rows  = tables[2624:2600];
-  assign \tables$133[25]  = tables[2729:2625];
-  assign \tables$133[25].base  = tables[2672:2625];
-  assign \tables$133[25].stride  = tables[2704:2673];
-  assign \tables$133[25].rows  = tables[2729:2705];
+  assign \o__payload$92.address  = address__payload[47:0];
+  assign \o__payload$92.beats  = address__payload[52:48];
+  assign \o__payload$92.table  = address__payload[57:53];
+  assign \o__payload$92.row  = address__payload[81:58];
+  assign \o__payload$92.error  = address__payload[82];
+  assign \tables$132[0]  = tables[104:0];
+  assign \tables$132[0].base  = tables[47:0];
+  assign \tables$132[0].stride  = tables[79:48];
+  assign \tables$132[0].rows  = tables[104:80];
+  assign \tables$132[1]  = tables[209:105];
+  assign \tables$132[1].base  = tables[152:105];
+  assign \tables$132[1].stride  = tables[184:153];
+  assign \tables$132[1].rows  = tables[209:185];
+  assign \tables$132[2]  = tables[314:210];
+  assign \tables$132[2].base  = tables[257:210];
+  assign \tables$132[2].stride  = tables[289:258];
+  assign \tables$132[2].rows  = tables[314:290];
+  assign \tables$132[3]  = tables[419:315];
+  assign \tables$132[3].base  = tables[362:315];
+  assign \tables$132[3].stride  = tables[394:363];
+  assign \tables$132[3].rows  = tables[419:395];
+  assign \tables$132[4]  = tables[524:420];
+  assign \tables$132[4].base  = tables[467:420];
+  assign \tables$132[4].stride  = tables[499:468];
+  assign \tables$132[4].rows  = tables[524:500];
+  assign \tables$132[5]  = tables[629:525];
+  assign \tables$132[5].base  = tables[572:525];
+  assign \tables$132[5].stride  = tables[604:573];
+  assign \tables$132[5].rows  = tables[629:605];
+  assign \tables$132[6]  = tables[734:630];
+  assign \tables$132[6].base  = tables[677:630];
+  assign \tables$132[6].stride  = tables[709:678];
+  assign \tables$132[6].rows  = tables[734:710];
+  assign \tables$132[7]  = tables[839:735];
+  assign \tables$132[7].base  = tables[782:735];
+  assign \tables$132[7].stride  = tables[814:783];
+  assign \tables$132[7].rows  = tables[839:815];
+  assign \tables$132[8]  = tables[944:840];
+  assign \tables$132[8].base  = tables[887:840];
+  assign \tables$132[8].stride  = tables[919:888];
+  assign \tables$132[8].rows  = tables[944:920];
+  assign \tables$132[9]  = tables[1049:945];
+  assign \tables$132[9].base  = tables[992:945];
+  assign \tables$132[9].stride  = tables[1024:993];
+  assign \tables$132[9].rows  = tables[1049:1025];
+  assign \tables$132[10]  = tables[1154:1050];
+  assign \tables$132[10].base  = tables[1097:1050];
+  assign \tables$132[10].stride  = tables[1129:1098];
+  assign \tables$132[10].rows  = tables[1154:1130];
+  assign \tables$132[11]  = tables[1259:1155];
+  assign \tables$132[11].base  = tables[1202:1155];
+  assign \tables$132[11].stride  = tables[1234:1203];
+  assign \tables$132[11].rows  = tables[1259:1235];
+  assign \tables$132[12]  = tables[1364:1260];
+  assign \tables$132[12].base  = tables[1307:1260];
+  assign \tables$132[12].stride  = tables[1339:1308];
+  assign \tables$132[12].rows  = tables[1364:1340];
+  assign \tables$132[13]  = tables[1469:1365];
+  assign \tables$132[13].base  = tables[1412:1365];
+  assign \tables$132[13].stride  = tables[1444:1413];
+  assign \tables$132[13].rows  = tables[1469:1445];
+  assign \tables$132[14]  = tables[1574:1470];
+  assign \tables$132[14].base  = tables[1517:1470];
+  assign \tables$132[14].stride  = tables[1549:1518];
+  assign \tables$132[14].rows  = tables[1574:1550];
+  assign \tables$132[15]  = tables[1679:1575];
+  assign \tables$132[15].base  = tables[1622:1575];
+  assign \tables$132[15].stride  = tables[1654:1623];
+  assign \tables$132[15].rows  = tables[1679:1655];
+  assign \tables$132[16]  = tables[1784:1680];
+  assign \tables$132[16].base  = tables[1727:1680];
+  assign \tables$132[16].stride  = tables[1759:1728];
+  assign \tables$132[16].rows  = tables[1784:1760];
+  assign \tables$132[17]  = tables[1889:1785];
+  assign \tables$132[17].base  = tables[1832:1785];
+  assign \tables$132[17].stride  = tables[1864:1833];
+  assign \tables$132[17].rows  = tables[1889:1865];
+  assign \tables$132[18]  = tables[1994:1890];
+  assign \tables$132[18].base  = tables[1937:1890];
+  assign \tables$132[18].stride  = tables[1969:1938];
+  assign \tables$132[18].rows  = tables[1994:1970];
+  assign \tables$132[19]  = tables[2099:1995];
+  assign \tables$132[19].base  = tables[2042:1995];
+  assign \tables$132[19].stride  = tables[2074:2043];
+  assign \tables$132[19].rows  = tables[2099:2075];
+  assign \tables$132[20]  = tables[2204:2100];
+  assign \tables$132[20].base  = tables[2147:2100];
+  assign \tables$132[20].stride  = tables[2179:2148];
+  assign \tables$132[20].rows  = tables[2204:2180];
+  assign \tables$132[21]  = tables[2309:2205];
+  assign \tables$132[21].base  = tables[2252:2205];
+  assign \tables$132[21].stride  = tables[2284:2253];
+  assign \tables$132[21].rows  = tables[2309:2285];
+  assign \tables$132[22]  = tables[2414:2310];
+  assign \tables$132[22].base  = tables[2357:2310];
+  assign \tables$132[22].stride  = tables[2389:2358];
+  assign \tables$132[22].rows  = tables[2414:2390];
+  assign \tables$132[23]  = tables[2519:2415];
+  assign \tables$132[23].base  = tables[2462:2415];
+  assign \tables$132[23].stride  = tables[2494:2463];
+  assign \tables$132[23].rows  = tables[2519:2495];
+  assign \tables$132[24]  = tables[2624:2520];
+  assign \tables$132[24].base  = tables[2567:2520];
+  assign \tables$132[24].stride  = tables[2599:2568];
+  assign \tables$132[24].rows  = tables[2624:2600];
+  assign \tables$132[25]  = tables[2729:2625];
+  assign \tables$132[25].base  = tables[2672:2625];
+  assign \tables$132[25].stride  = tables[2704:2673];
+  assign \tables$132[25].rows  = tables[2729:2705];
+  assign \tables$134[0]  = tables[104:0];
+  assign \tables$134[0].base  = tables[47:0];
+  assign \tables$134[0].stride  = tables[79:48];
+  assign \tables$134[0].rows  = tables[104:80];
+  assign \tables$134[1]  = tables[209:105];
+  assign \tables$134[1].base  = tables[152:105];
+  assign \tables$134[1].stride  = tables[184:153];
+  assign \tables$134[1].rows  = tables[209:185];
+  assign \tables$134[2]  = tables[314:210];
+  assign \tables$134[2].base  = tables[257:210];
+  assign \tables$134[2].stride  = tables[289:258];
+  assign \tables$134[2].rows  = tables[314:290];
+  assign \tables$134[3]  = tables[419:315];
+  assign \tables$134[3].base  = tables[362:315];
+  assign \tables$134[3].stride  = tables[394:363];
+  assign \tables$134[3].rows  = tables[419:395];
+  assign \tables$134[4]  = tables[524:420];
+  assign \tables$134[4].base  = tables[467:420];
+  assign \tables$134[4].stride  = tables[499:468];
+  assign \tables$134[4].rows  = tables[524:500];
+  assign \tables$134[5]  = tables[629:525];
+  assign \tables$134[5].base  = tables[572:525];
+  assign \tables$134[5].stride  = tables[604:573];
+  assign \tables$134[5].rows  = tables[629:605];
+  assign \tables$134[6]  = tables[734:630];
+  assign \tables$134[6].base  = tables[677:630];
+  assign \tables$134[6].stride  = tables[709:678];
+  assign \tables$134[6].rows  = tables[734:710];
+  assign \tables$134[7]  = tables[839:735];
+  assign \tables$134[7].base  = tables[782:735];
+  assign \tables$134[7].stride  = tables[814:783];
+  assign \tables$134[7].rows  = tables[839:815];
+  assign \tables$134[8]  = tables[944:840];
+  assign \tables$134[8].base  = tables[887:840];
+  assign \tables$134[8].stride  = tables[919:888];
+  assign \tables$134[8].rows  = tables[944:920];
+  assign \tables$134[9]  = tables[1049:945];
+  assign \tables$134[9].base  = tables[992:945];
+  assign \tables$134[9].stride  = tables[1024:993];
+  assign \tables$134[9].rows  = tables[1049:1025];
+  assign \tables$134[10]  = tables[1154:1050];
+  assign \tables$134[10].base  = tables[1097:1050];
+  assign \tables$134[10].stride  = tables[1129:1098];
+  assign \tables$134[10].rows  = tables[1154:1130];
+  assign \tables$134[11]  = tables[1259:1155];
+  assign \tables$134[11].base  = tables[1202:1155];
+  assign \tables$134[11].stride  = tables[1234:1203];
+  assign \tables$134[11].rows  = tables[1259:1235];
+  assign \tables$134[12]  = tables[1364:1260];
+  assign \tables$134[12].base  = tables[1307:1260];
+  assign \tables$134[12].stride  = tables[1339:1308];
+  assign \tables$134[12].rows  = tables[1364:1340];
+  assign \tables$134[13]  = tables[1469:1365];
+  assign \tables$134[13].base  = tables[1412:1365];
+  assign \tables$134[13].stride  = tables[1444:1413];
+  assign \tables$134[13].rows  = tables[1469:1445];
+  assign \tables$134[14]  = tables[1574:1470];
+  assign \tables$134[14].base  = tables[1517:1470];
+  assign \tables$134[14].stride  = tables[1549:1518];
+  assign \tables$134[14].rows  = tables[1574:1550];
+  assign \tables$134[15]  = tables[1679:1575];
+  assign \tables$134[15].base  = tables[1622:1575];
+  assign \tables$134[15].stride  = tables[1654:1623];
+  assign \tables$134[15].rows  = tables[1679:1655];
+  assign \tables$134[16]  = tables[1784:1680];
+  assign \tables$134[16].base  = tables[1727:1680];
+  assign \tables$134[16].stride  = tables[1759:1728];
+  assign \tables$134[16].rows  = tables[1784:1760];
+  assign \tables$134[17]  = tables[1889:1785];
+  assign \tables$134[17].base  = tables[1832:1785];
+  assign \tables$134[17].stride  = tables[1864:1833];
+  assign \tables$134[17].rows  = tables[1889:1865];
+  assign \tables$134[18]  = tables[1994:1890];
+  assign \tables$134[18].base  = tables[1937:1890];
+  assign \tables$134[18].stride  = tables[1969:1938];
+  assign \tables$134[18].rows  = tables[1994:1970];
+  assign \tables$134[19]  = tables[2099:1995];
+  assign \tables$134[19].base  = tables[2042:1995];
+  assign \tables$134[19].stride  = tables[2074:2043];
+  assign \tables$134[19].rows  = tables[2099:2075];
+  assign \tables$134[20]  = tables[2204:2100];
+  assign \tables$134[20].base  = tables[2147:2100];
+  assign \tables$134[20].stride  = tables[2179:2148];
+  assign \tables$134[20].rows  = tables[2204:2180];
+  assign \tables$134[21]  = tables[2309:2205];
+  assign \tables$134[21].base  = tables[2252:2205];
+  assign \tables$134[21].stride  = tables[2284:2253];
+  assign \tables$134[21].rows  = tables[2309:2285];
+  assign \tables$134[22]  = tables[2414:2310];
+  assign \tables$134[22].base  = tables[2357:2310];
+  assign \tables$134[22].stride  = tables[2389:2358];
+  assign \tables$134[22].rows  = tables[2414:2390];
+  assign \tables$134[23]  = tables[2519:2415];
+  assign \tables$134[23].base  = tables[2462:2415];
+  assign \tables$134[23].stride  = tables[2494:2463];
+  assign \tables$134[23].rows  = tables[2519:2495];
+  assign \tables$134[24]  = tables[2624:2520];
+  assign \tables$134[24].base  = tables[2567:2520];
+  assign \tables$134[24].stride  = tables[2599:2568];
+  assign \tables$134[24].rows  = tables[2624:2600];
+  assign \tables$134[25]  = tables[2729:2625];
+  assign \tables$134[25].base  = tables[2672:2625];
+  assign \tables$134[25].stride  = tables[2704:2673];
+  assign \tables$134[25].rows  = tables[2729:2705];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -1675,8 +1683,8 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, clear_errors, clk, rst, axi__arlen, i__ready, busy, i__valid, i__payload, ar_addr, bursts, axi__arvalid, axi__arid, beats, o__valid, o__payload
-, used, errors, error_code, error_tag, error_table, error_row, rows, o__ready);
+module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, axi__arlen, i__ready, busy, i__valid, i__payload, ar_addr, bursts, axi__arvalid, axi__arid, beats, o__valid
+, o__payload, used, errors, error_code, error_tag, error_table, error_row, rows, o__ready);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire [13:0] \$1 ;
   wire \$10 ;
@@ -2122,10 +2130,10 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   output busy;
   wire busy;
   reg captured = 1'h0;
-  input clear_errors;
-  wire clear_errors;
   input clk;
   wire clk;
+  input counters_clear;
+  wire counters_clear;
   wire [10:0] data_hi__addr;
   wire [127:0] data_hi__data;
   wire data_hi__en;
@@ -2211,6 +2219,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [31:0] error_tag = 32'd0;
   output [1:0] errors;
   reg [1:0] errors = 2'h0;
+  input errors_clear;
+  wire errors_clear;
   (* init = 6'h00 *)
   wire [5:0] head;
   input [82:0] i__payload;
@@ -3652,10 +3662,10 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign \$114  = \$113  & rd[63];
   assign \$115  = | rd[62:61];
   assign \$116  = \$114  & \$115 ;
-  assign \$117  = clear_errors ? 2'h0 : errors;
+  assign \$117  = errors_clear ? 2'h0 : errors;
   assign \$118  = \$117  | rd[62:61];
   assign \$119  = ~ captured;
-  assign \$120  = \$119  | clear_errors;
+  assign \$120  = \$119  | errors_clear;
   assign \$121  = o__valid & o__ready;
   assign \$122  = \$121  & o__payload[192];
   assign \$123  = rows + 1'h1;
@@ -5336,6 +5346,9 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     \$126  = bursts;
     if (\$33 ) begin
       \$126  = \$37 [31:0];
+    end
+    if (counters_clear) begin
+      \$126  = 32'd0;
     end
     if (rst) begin
       \$126  = 32'd0;
@@ -37933,6 +37946,9 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     if (r_valid) begin
       \$326  = \$46 [31:0];
     end
+    if (counters_clear) begin
+      \$326  = 32'd0;
+    end
     if (rst) begin
       \$326  = 32'd0;
     end
@@ -38034,7 +38050,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$335  = errors;
-    if (clear_errors) begin
+    if (errors_clear) begin
       \$335  = 2'h0;
     end
     if (\$116 ) begin
@@ -38047,7 +38063,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$336  = captured;
-    if (clear_errors) begin
+    if (errors_clear) begin
       \$336  = 1'h0;
     end
     if (\$116 ) begin
@@ -38112,6 +38128,9 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     \$341  = rows;
     if (\$122 ) begin
       \$341  = \$123 [31:0];
+    end
+    if (counters_clear) begin
+      \$341  = 32'd0;
     end
     if (rst) begin
       \$341  = 32'd0;
@@ -38718,8 +38737,8 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, clear_errors, clk, rst, address_request__ready, axi__awvalid, axi__awlen, busy, address__valid, address__payload, address_request__valid, address_request__payload, address__ready, i__ready, aw_addr, bursts
-, axi__wvalid, beats, rows_written, axi__wdata, axi__wstrb, axi__wlast, rows_in, errors, error_code, error_table, error_row, pending, i__payload);
+module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, errors_clear, counters_clear, clk, rst, address_request__ready, axi__awvalid, axi__awlen, busy, address__valid, address__payload, address_request__valid, address_request__payload, address__ready, i__ready, aw_addr
+, bursts, axi__wvalid, beats, rows_written, axi__wdata, axi__wstrb, axi__wlast, rows_in, errors, error_code, error_table, error_row, pending, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [9:0] \$1 ;
   wire [9:0] \$10 ;
@@ -38989,10 +39008,10 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   output busy;
   wire busy;
   reg captured = 1'h0;
-  input clear_errors;
-  wire clear_errors;
   input clk;
   wire clk;
+  input counters_clear;
+  wire counters_clear;
   input [6:0] dim;
   wire [6:0] dim;
   wire [29:0] done_info;
@@ -39007,6 +39026,8 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   reg [4:0] error_table = 5'h00;
   output [2:0] errors;
   reg [2:0] errors = 3'h0;
+  input errors_clear;
+  wire errors_clear;
   reg framing_error;
   input [157:0] i__payload;
   wire [157:0] i__payload;
@@ -39226,10 +39247,10 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign \$170  = \$169  >= \$4 [5:0];
   assign \$171  = rows_in + 1'h1;
   assign \$172  = | { framing_error, bus_error, range_error };
-  assign \$173  = clear_errors ? 3'h0 : errors;
+  assign \$173  = errors_clear ? 3'h0 : errors;
   assign \$174  = \$173  | { framing_error, bus_error, range_error };
   assign \$175  = ~ captured;
-  assign \$176  = \$175  | clear_errors;
+  assign \$176  = \$175  | errors_clear;
   assign \$177  = { framing_error, bus_error, range_error } == 2'h2;
   assign \$178  = \$177  ? done_info[4:0] : \table ;
   assign \$179  = { framing_error, bus_error, range_error } == 2'h2;
@@ -39290,7 +39311,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     error_table <= \$207 ;
   always @(posedge clk)
     error_row <= \$208 ;
-  \gather_engine.writer.bursts$74  \bursts$74  (
+  \gather_engine.writer.bursts$75  \bursts$75  (
     .clk(clk),
     .level(pending),
     .r_data(done_info),
@@ -39425,6 +39446,9 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     if (\$31 ) begin
       \$183  = \$35 [31:0];
     end
+    if (counters_clear) begin
+      \$183  = 32'd0;
+    end
     if (rst) begin
       \$183  = 32'd0;
     end
@@ -39479,6 +39503,9 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     if (\$37 ) begin
       \$186  = \$38 [31:0];
     end
+    if (counters_clear) begin
+      \$186  = 32'd0;
+    end
     if (rst) begin
       \$186  = 32'd0;
     end
@@ -39488,6 +39515,9 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     \$187  = rows_written;
     if (\$39 ) begin
       \$187  = \$40 [31:0];
+    end
+    if (counters_clear) begin
+      \$187  = 32'd0;
     end
     if (rst) begin
       \$187  = 32'd0;
@@ -39803,6 +39833,9 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
         \$203  = \$171 [31:0];
       end
     end
+    if (counters_clear) begin
+      \$203  = 32'd0;
+    end
     if (rst) begin
       \$203  = 32'd0;
     end
@@ -39810,7 +39843,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$204  = errors;
-    if (clear_errors) begin
+    if (errors_clear) begin
       \$204  = 3'h0;
     end
     if (\$172 ) begin
@@ -39823,7 +39856,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$205  = captured;
-    if (clear_errors) begin
+    if (errors_clear) begin
       \$205  = 1'h0;
     end
     if (\$172 ) begin
@@ -39916,7 +39949,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.writer.bursts$74 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w_port__data, level, clk);
+module \gather_engine.writer.bursts$75 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w_port__data, level, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
   wire \$10 ;

@@ -2,8 +2,8 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batch_size, working_set, capacity_limit, clk, rst, i__ready, o__payload, o__valid, cold__payload, cold__valid, samples_in, popular, non_popular, micro_batches, early_closes, stalls
-, framing_error, busy, i__payload);
+module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batch_size, working_set, capacity_limit, counters_clear, errors_clear, clk, rst, i__ready, o__payload, o__valid, cold__payload, cold__valid, samples_in, popular, non_popular, micro_batches
+, early_closes, stalls, framing_error, busy, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -564,6 +564,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire cold__ready;
   output cold__valid;
   reg cold__valid = 1'h0;
+  input counters_clear;
+  wire counters_clear;
   reg [3:0] cur_beat = 4'h0;
   reg cur_hot = 1'h0;
   reg [31:0] cur_sample = 32'd0;
@@ -579,6 +581,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [3:0] \entry.beats ;
   wire [31:0] \entry.sample ;
   wire [11:0] \entry.slot ;
+  input errors_clear;
+  wire errors_clear;
   output framing_error;
   reg framing_error = 1'h0;
   reg [12:0] fresh = 13'h0000;
@@ -708,17 +712,17 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] popular = 32'd0;
   reg [15:0] position = 16'h0000;
   wire [11:0] r_data;
-  wire [27:0] \r_data$67 ;
-  wire [47:0] \r_data$88 ;
-  wire [47:0] \r_data$89 ;
+  wire [27:0] \r_data$69 ;
+  wire [47:0] \r_data$90 ;
+  wire [47:0] \r_data$91 ;
   reg r_en;
-  reg \r_en$81 ;
-  reg \r_en$92 ;
-  reg \r_en$93 ;
+  reg \r_en$83 ;
+  reg \r_en$94 ;
+  reg \r_en$95 ;
   wire r_rdy;
-  wire \r_rdy$65 ;
-  wire \r_rdy$86 ;
-  wire \r_rdy$87 ;
+  wire \r_rdy$67 ;
+  wire \r_rdy$88 ;
+  wire \r_rdy$89 ;
   reg r_valid = 1'h0;
   wire [14:0] rec_read__addr;
   wire [231:0] rec_read__data;
@@ -792,13 +796,13 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire take_job;
   wire [13:0] total;
   wire [47:0] w_data;
-  wire [47:0] \w_data$38 ;
-  wire [27:0] \w_data$54 ;
-  wire [11:0] \w_data$95 ;
+  wire [47:0] \w_data$40 ;
+  wire [27:0] \w_data$56 ;
+  wire [11:0] \w_data$97 ;
   reg w_en;
-  reg \w_en$56 ;
-  reg \w_en$57 ;
-  reg \w_en$94 ;
+  reg \w_en$58 ;
+  reg \w_en$59 ;
+  reg \w_en$96 ;
   wire w_rdy;
   input [3:0] working_set;
   wire [3:0] working_set;
@@ -33813,9 +33817,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$146  = pending_close & \$145 ;
   assign \$147  = ~ \$146 ;
   assign \$148  = \$141  & \$147 ;
-  assign take_job = \$148  & \r_rdy$65 ;
-  assign e_pop = take_job ? \r_data$67 [14:2] : rem_pop;
-  assign e_non = take_job ? \r_data$67 [27:15] : rem_non;
+  assign take_job = \$148  & \r_rdy$67 ;
+  assign e_pop = take_job ? \r_data$69 [14:2] : rem_pop;
+  assign e_non = take_job ? \r_data$69 [27:15] : rem_non;
   assign \$149  = ~ pending_full_pop;
   assign \$150  = split_phase < 2'h2;
   assign \$151  = rem_pop + rem_non;
@@ -33841,7 +33845,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign chunk = \$168  ? { 2'h0, total } : batch_size;
   assign \$169  = e_pop < chunk;
   assign chunk_pop = \$169  ? { 3'h0, e_pop } : chunk;
-  assign \$170  = take_job ? \r_data$67 [0] : pending_full_pop;
+  assign \$170  = take_job ? \r_data$69 [0] : pending_full_pop;
   assign \$171  = ~ pending_full_pop;
   assign \$172  = split_phase < 2'h2;
   assign \$173  = rem_pop + rem_non;
@@ -33853,7 +33857,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$179  = \$178  & pending_close;
   assign \$180  = ~ \$179 ;
   assign \$181  = pending_close & \$180 ;
-  assign \$182  = take_job ? \r_data$67 [1] : \$181 ;
+  assign \$182  = take_job ? \r_data$69 [1] : \$181 ;
   assign \$183  = \$182  & split;
   assign \$184  = take_job ? 2'h0 : split_phase;
   assign \$185  = ! \$184 ;
@@ -33869,7 +33873,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$195  = \$194  & pending_close;
   assign \$196  = ~ \$195 ;
   assign \$197  = pending_close & \$196 ;
-  assign \$198  = take_job ? \r_data$67 [1] : \$197 ;
+  assign \$198  = take_job ? \r_data$69 [1] : \$197 ;
   assign \$199  = \$198  & split;
   assign \$200  = take_job ? 2'h0 : split_phase;
   assign \$201  = \$200  == 1'h1;
@@ -33885,7 +33889,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$211  = \$210  & pending_close;
   assign \$212  = ~ \$211 ;
   assign \$213  = pending_close & \$212 ;
-  assign \$214  = take_job ? \r_data$67 [1] : \$213 ;
+  assign \$214  = take_job ? \r_data$69 [1] : \$213 ;
   assign \$215  = ~ split;
   assign \$216  = \$214  & \$215 ;
   assign \$217  = | total;
@@ -33895,26 +33899,26 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$221  = \$220  ? 2'h2 : 2'h1;
   assign \$222  = \$219  ? 2'h0 : \$221 ;
   assign \$223  = | from_pop;
-  assign \$224  = \$223  ? \r_rdy$87  : \r_rdy$86 ;
+  assign \$224  = \$223  ? \r_rdy$89  : \r_rdy$88 ;
   assign \$225  = | from_pop;
-  assign \$226  = \$225  ? \r_data$89  : \r_data$88 ;
+  assign \$226  = \$225  ? \r_data$91  : \r_data$90 ;
   assign \$227  = step - 1'h1;
   assign \$228  = ! beat;
   assign \$229  = beat + 1'h1;
   assign \$230  = | from_pop;
-  assign \$231  = \$230  ? \r_data$89  : \r_data$88 ;
+  assign \$231  = \$230  ? \r_data$91  : \r_data$90 ;
   assign \$232  = \$229  >= \$231 [47:44];
   assign \$233  = beat + 1'h1;
   assign \$234  = | from_pop;
-  assign \$235  = \$234  ? \r_data$89  : \r_data$88 ;
+  assign \$235  = \$234  ? \r_data$91  : \r_data$90 ;
   assign \$236  = \$233  >= \$235 [47:44];
   assign \$237  = | from_pop;
   assign \$238  = | from_pop;
   assign \$239  = ~ \$238 ;
   assign \$240  = | from_pop;
-  assign \$241  = \$240  ? \r_data$89  : \r_data$88 ;
+  assign \$241  = \$240  ? \r_data$91  : \r_data$90 ;
   assign \$242  = | from_pop;
-  assign \$243  = \$242  ? \r_data$89  : \r_data$88 ;
+  assign \$243  = \$242  ? \r_data$91  : \r_data$90 ;
   assign \$244  = advance & r_valid;
   assign \$245  = ~ \$signal [0];
   assign \$246  = ~ rec_read__data[1];
@@ -33931,15 +33935,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$257  = in_sample | \$256 ;
   assign \$258  = | pend_non;
   assign \$259  = \$257  | \$258 ;
-  assign \$260  = \$259  | \r_rdy$65 ;
+  assign \$260  = \$259  | \r_rdy$67 ;
   assign \$262  = \$260  | \$261 ;
   assign \$263  = \$262  | pending_full_pop;
   assign \$264  = \$263  | pending_close;
   assign \$265  = \$264  | r_valid;
   assign \$266  = \$265  | o__valid;
   assign \$267  = \$266  | cold__valid;
-  assign \$268  = \$267  | \r_rdy$87 ;
-  assign busy = \$268  | \r_rdy$86 ;
+  assign \$268  = \$267  | \r_rdy$89 ;
+  assign busy = \$268  | \r_rdy$88 ;
   assign \$269  = ! fsm_state;
   assign \$271  = i__valid & i__ready;
   assign \$272  = ~ in_sample;
@@ -34020,12 +34024,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$347  = \$346  & pending_close;
   assign \$348  = ~ \$347 ;
   assign \$349  = pending_close & \$348 ;
-  assign \$350  = take_job ? \r_data$67 [1] : \$349 ;
+  assign \$350  = take_job ? \r_data$69 [1] : \$349 ;
   assign \$351  = take_job ? 2'h0 : split_phase;
   assign \$352  = step + 1'h1;
   assign \$353  = e_index + 1'h1;
   assign \$354  = micro_batches + 1'h1;
-  assign \$355  = take_job ? \r_data$67 [0] : pending_full_pop;
+  assign \$355  = take_job ? \r_data$69 [0] : pending_full_pop;
   assign \$356  = ~ \$355 ;
   assign \$357  = ~ pending_full_pop;
   assign \$358  = split_phase < 2'h2;
@@ -34038,12 +34042,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$365  = \$364  & pending_close;
   assign \$366  = ~ \$365 ;
   assign \$367  = pending_close & \$366 ;
-  assign \$368  = take_job ? \r_data$67 [1] : \$367 ;
+  assign \$368  = take_job ? \r_data$69 [1] : \$367 ;
   assign \$369  = \$356  & \$368 ;
   assign \$370  = \$369  & split;
   assign \$371  = take_job ? 2'h0 : split_phase;
   assign \$372  = \$371  + 1'h1;
-  assign \$373  = take_job ? \r_data$67 [0] : pending_full_pop;
+  assign \$373  = take_job ? \r_data$69 [0] : pending_full_pop;
   assign \$374  = ~ \$373 ;
   assign \$375  = ~ pending_full_pop;
   assign \$376  = split_phase < 2'h2;
@@ -34056,7 +34060,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$383  = \$382  & pending_close;
   assign \$384  = ~ \$383 ;
   assign \$385  = pending_close & \$384 ;
-  assign \$386  = take_job ? \r_data$67 [1] : \$385 ;
+  assign \$386  = take_job ? \r_data$69 [1] : \$385 ;
   assign \$387  = \$374  & \$386 ;
   assign \$388  = ~ split;
   assign \$389  = \$387  & \$388 ;
@@ -34065,10 +34069,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$392  = $signed({ 1'h0, e_non }) - $signed(\$391 );
   assign \$393  = | new_size;
   assign \$394  = | from_pop;
-  assign \$395  = \$394  ? \r_rdy$87  : \r_rdy$86 ;
+  assign \$395  = \$394  ? \r_rdy$89  : \r_rdy$88 ;
   assign \$396  = beat + 1'h1;
   assign \$397  = | from_pop;
-  assign \$398  = \$397  ? \r_data$89  : \r_data$88 ;
+  assign \$398  = \$397  ? \r_data$91  : \r_data$90 ;
   assign \$399  = \$396  >= \$398 [47:44];
   assign \$400  = position + 1'h1;
   assign \$401  = left - 1'h1;
@@ -34146,52 +34150,52 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     .r_en(r_en),
     .r_rdy(r_rdy),
     .rst(rst),
-    .w_en(\w_en$94 ),
+    .w_en(\w_en$96 ),
     .w_port__data(\$241 [11:0])
   );
   \micro_batch_scheduler.jobs  jobs (
     .clk(clk),
-    .r_data(\r_data$67 ),
-    .r_en(\r_en$81 ),
-    .r_rdy(\r_rdy$65 ),
+    .r_data(\r_data$69 ),
+    .r_en(\r_en$83 ),
+    .r_rdy(\r_rdy$67 ),
     .rst(rst),
-    .w_en(\w_en$57 ),
+    .w_en(\w_en$59 ),
     .w_port__data(job),
     .w_rdy(w_rdy)
   );
   \micro_batch_scheduler.non_queue  non_queue (
     .clk(clk),
-    .r_data(\r_data$88 ),
-    .r_en(\r_en$93 ),
-    .r_rdy(\r_rdy$86 ),
+    .r_data(\r_data$90 ),
+    .r_en(\r_en$95 ),
+    .r_rdy(\r_rdy$88 ),
     .rst(rst),
-    .w_en(\w_en$56 ),
+    .w_en(\w_en$58 ),
     .w_port__data(entry)
   );
   \micro_batch_scheduler.pop_queue  pop_queue (
     .clk(clk),
-    .r_data(\r_data$89 ),
-    .r_en(\r_en$92 ),
-    .r_rdy(\r_rdy$87 ),
+    .r_data(\r_data$91 ),
+    .r_en(\r_en$94 ),
+    .r_rdy(\r_rdy$89 ),
     .rst(rst),
     .w_en(w_en),
     .w_port__data(entry)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$56  = 1'h0;
+    \w_en$58  = 1'h0;
     if (\$106 ) begin
       if (i__payload[237]) begin
-        \w_en$56  = \$133 ;
+        \w_en$58  = \$133 ;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$57  = 1'h0;
+    \w_en$59  = 1'h0;
     if (\$106 ) begin
       if (i__payload[237]) begin
-        \w_en$57  = \$134 ;
+        \w_en$59  = \$134 ;
       end
     end
   end
@@ -34248,11 +34252,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$81  = 1'h0;
+    \r_en$83  = 1'h0;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \r_en$81  = take_job;
+            \r_en$83  = take_job;
       endcase
     end
   end
@@ -34302,7 +34306,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$92  = 1'h0;
+    \r_en$94  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
@@ -34311,7 +34315,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h1:
             if (\$224 ) begin
               if (\$236 ) begin
-                \r_en$92  = \$237 ;
+                \r_en$94  = \$237 ;
               end
             end
       endcase
@@ -34319,7 +34323,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$93  = 1'h0;
+    \r_en$95  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
@@ -34328,7 +34332,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h1:
             if (\$224 ) begin
               if (\$236 ) begin
-                \r_en$93  = \$239 ;
+                \r_en$95  = \$239 ;
               end
             end
       endcase
@@ -34336,7 +34340,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$94  = 1'h0;
+    \w_en$96  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
@@ -34345,7 +34349,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h1:
             if (\$224 ) begin
               if (\$236 ) begin
-                \w_en$94  = 1'h1;
+                \w_en$96  = 1'h1;
               end
             end
       endcase
@@ -34373,6 +34377,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$471  = framing_error;
+    if (errors_clear) begin
+      \$471  = 1'h0;
+    end
     if (\$279 ) begin
       \$471  = 1'h1;
     end
@@ -34403,6 +34410,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         \$473  = \$281 [31:0];
       end
     end
+    if (counters_clear) begin
+      \$473  = 32'd0;
+    end
     if (rst) begin
       \$473  = 32'd0;
     end
@@ -34414,6 +34424,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
       if (i__payload[237]) begin
         \$474  = \$295 [31:0];
       end
+    end
+    if (counters_clear) begin
+      \$474  = 32'd0;
     end
     if (rst) begin
       \$474  = 32'd0;
@@ -34427,6 +34440,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         \$475  = \$310 [31:0];
       end
     end
+    if (counters_clear) begin
+      \$475  = 32'd0;
+    end
     if (rst) begin
       \$475  = 32'd0;
     end
@@ -34438,6 +34454,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
       if (i__payload[237]) begin
         \$476  = \$311 [31:0];
       end
+    end
+    if (counters_clear) begin
+      \$476  = 32'd0;
     end
     if (rst) begin
       \$476  = 32'd0;
@@ -34572,6 +34591,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     \$485  = stalls;
     if (\$337 ) begin
       \$485  = \$338 [31:0];
+    end
+    if (counters_clear) begin
+      \$485  = 32'd0;
     end
     if (rst) begin
       \$485  = 32'd0;
@@ -34811,6 +34833,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
             end
       endcase
     end
+    if (counters_clear) begin
+      \$498  = 32'd0;
+    end
     if (rst) begin
       \$498  = 32'd0;
     end
@@ -34973,13 +34998,13 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   assign rec_write__addr = { \$9 [11:0], \$6 [2:0] };
   assign w_data = entry;
-  assign \w_data$38  = entry;
+  assign \w_data$40  = entry;
   assign limit = \$52 [12:0];
   assign pend_pop_next = \$82 [12:0];
   assign pend_non_next = \$97 [12:0];
-  assign \w_data$54  = job;
+  assign \w_data$56  = job;
   assign e_set = \$158 [31:0];
-  assign \w_data$95  = \$241 [11:0];
+  assign \w_data$97  = \$241 [11:0];
   assign rec_read__addr = { \$243 [11:0], beat[2:0] };
   assign rec_read__en = advance;
   assign \i__payload.lanes  = i__payload[235:0];

@@ -2,8 +2,8 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__valid, host_resp__ready, mode, counters_clear, clk, rst, req__ready, resp__payload, resp__valid, host_cmd__ready, host_resp__payload, host_resp__valid, lookups, hits, errors, conflicts, error_sticky, busy
-, req__payload);
+module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__valid, host_resp__ready, mode, counters_clear, errors_clear, clk, rst, req__ready, resp__payload, resp__valid, host_cmd__ready, host_resp__payload, host_resp__valid, lookups, hits, errors, conflicts, error_sticky
+, busy, req__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [14:0] \$10 ;
@@ -784,12 +784,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg \$715 ;
   reg [269:0] \$716 ;
   reg [36:0] \$717 ;
-  reg [31:0] \$718 ;
+  reg \$718 ;
   reg [31:0] \$719 ;
   wire [15:0] \$72 ;
   reg [31:0] \$720 ;
   reg [31:0] \$721 ;
-  reg \$722 ;
+  reg [31:0] \$722 ;
   wire [14:0] \$73 ;
   wire [14:0] \$74 ;
   wire [14:0] \$75 ;
@@ -821,54 +821,54 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [14:0] \$98 ;
   wire [14:0] \$99 ;
   reg [382:0] \$signal  = 383'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg \$signal$109  = 1'h0;
-  reg [382:0] \$signal$86  = 383'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$86.beat ;
-  wire \$signal$86.beat.first ;
-  wire [287:0] \$signal$86.beat.lanes ;
-  wire [71:0] \$signal$86.beat.lanes[0] ;
-  wire \$signal$86.beat.lanes[0].error ;
-  wire [31:0] \$signal$86.beat.lanes[0].row ;
-  wire [13:0] \$signal$86.beat.lanes[0].set ;
-  wire [7:0] \$signal$86.beat.lanes[0].table ;
-  wire [15:0] \$signal$86.beat.lanes[0].tag ;
-  wire \$signal$86.beat.lanes[0].valid ;
-  wire [71:0] \$signal$86.beat.lanes[1] ;
-  wire \$signal$86.beat.lanes[1].error ;
-  wire [31:0] \$signal$86.beat.lanes[1].row ;
-  wire [13:0] \$signal$86.beat.lanes[1].set ;
-  wire [7:0] \$signal$86.beat.lanes[1].table ;
-  wire [15:0] \$signal$86.beat.lanes[1].tag ;
-  wire \$signal$86.beat.lanes[1].valid ;
-  wire [71:0] \$signal$86.beat.lanes[2] ;
-  wire \$signal$86.beat.lanes[2].error ;
-  wire [31:0] \$signal$86.beat.lanes[2].row ;
-  wire [13:0] \$signal$86.beat.lanes[2].set ;
-  wire [7:0] \$signal$86.beat.lanes[2].table ;
-  wire [15:0] \$signal$86.beat.lanes[2].tag ;
-  wire \$signal$86.beat.lanes[2].valid ;
-  wire [71:0] \$signal$86.beat.lanes[3] ;
-  wire \$signal$86.beat.lanes[3].error ;
-  wire [31:0] \$signal$86.beat.lanes[3].row ;
-  wire [13:0] \$signal$86.beat.lanes[3].set ;
-  wire [7:0] \$signal$86.beat.lanes[3].table ;
-  wire [15:0] \$signal$86.beat.lanes[3].tag ;
-  wire \$signal$86.beat.lanes[3].valid ;
-  wire \$signal$86.beat.last ;
-  wire [31:0] \$signal$86.beat.meta ;
-  wire \$signal$86.beat_end ;
-  wire \$signal$86.host ;
-  wire \$signal$86.host_ack ;
-  wire [18:0] \$signal$86.host_entry ;
-  wire [1:0] \$signal$86.host_entry.rrpv ;
-  wire [15:0] \$signal$86.host_entry.tag ;
-  wire \$signal$86.host_entry.valid ;
-  wire [1:0] \$signal$86.host_op ;
-  wire [15:0] \$signal$86.host_slot ;
-  wire \$signal$86.learn ;
-  wire [3:0] \$signal$86.mask ;
-  wire [1:0] \$signal$86.rmw_lane ;
-  wire [13:0] \$signal$86.rmw_set ;
+  reg \$signal$110  = 1'h0;
+  reg [382:0] \$signal$87  = 383'h000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \$signal$87.beat ;
+  wire \$signal$87.beat.first ;
+  wire [287:0] \$signal$87.beat.lanes ;
+  wire [71:0] \$signal$87.beat.lanes[0] ;
+  wire \$signal$87.beat.lanes[0].error ;
+  wire [31:0] \$signal$87.beat.lanes[0].row ;
+  wire [13:0] \$signal$87.beat.lanes[0].set ;
+  wire [7:0] \$signal$87.beat.lanes[0].table ;
+  wire [15:0] \$signal$87.beat.lanes[0].tag ;
+  wire \$signal$87.beat.lanes[0].valid ;
+  wire [71:0] \$signal$87.beat.lanes[1] ;
+  wire \$signal$87.beat.lanes[1].error ;
+  wire [31:0] \$signal$87.beat.lanes[1].row ;
+  wire [13:0] \$signal$87.beat.lanes[1].set ;
+  wire [7:0] \$signal$87.beat.lanes[1].table ;
+  wire [15:0] \$signal$87.beat.lanes[1].tag ;
+  wire \$signal$87.beat.lanes[1].valid ;
+  wire [71:0] \$signal$87.beat.lanes[2] ;
+  wire \$signal$87.beat.lanes[2].error ;
+  wire [31:0] \$signal$87.beat.lanes[2].row ;
+  wire [13:0] \$signal$87.beat.lanes[2].set ;
+  wire [7:0] \$signal$87.beat.lanes[2].table ;
+  wire [15:0] \$signal$87.beat.lanes[2].tag ;
+  wire \$signal$87.beat.lanes[2].valid ;
+  wire [71:0] \$signal$87.beat.lanes[3] ;
+  wire \$signal$87.beat.lanes[3].error ;
+  wire [31:0] \$signal$87.beat.lanes[3].row ;
+  wire [13:0] \$signal$87.beat.lanes[3].set ;
+  wire [7:0] \$signal$87.beat.lanes[3].table ;
+  wire [15:0] \$signal$87.beat.lanes[3].tag ;
+  wire \$signal$87.beat.lanes[3].valid ;
+  wire \$signal$87.beat.last ;
+  wire [31:0] \$signal$87.beat.meta ;
+  wire \$signal$87.beat_end ;
+  wire \$signal$87.host ;
+  wire \$signal$87.host_ack ;
+  wire [18:0] \$signal$87.host_entry ;
+  wire [1:0] \$signal$87.host_entry.rrpv ;
+  wire [15:0] \$signal$87.host_entry.tag ;
+  wire \$signal$87.host_entry.valid ;
+  wire [1:0] \$signal$87.host_op ;
+  wire [15:0] \$signal$87.host_slot ;
+  wire \$signal$87.learn ;
+  wire [3:0] \$signal$87.mask ;
+  wire [1:0] \$signal$87.rmw_lane ;
+  wire [13:0] \$signal$87.rmw_set ;
   wire [321:0] \$signal.beat ;
   wire \$signal.beat.first ;
   wire [287:0] \$signal.beat.lanes ;
@@ -916,61 +916,61 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [1:0] \$signal.rmw_lane ;
   wire [13:0] \$signal.rmw_set ;
   wire [13:0] \$signature__addr ;
-  wire [13:0] \$signature__addr$79 ;
-  wire [13:0] \$signature__addr$81 ;
-  wire [13:0] \$signature__addr$83 ;
+  wire [13:0] \$signature__addr$80 ;
+  wire [13:0] \$signature__addr$82 ;
+  wire [13:0] \$signature__addr$84 ;
   wire [75:0] \$signature__data ;
-  wire [75:0] \$signature__data$89 ;
-  wire [18:0] \$signature__data$89[0] ;
-  wire [1:0] \$signature__data$89[0].rrpv ;
-  wire [15:0] \$signature__data$89[0].tag ;
-  wire \$signature__data$89[0].valid ;
-  wire [18:0] \$signature__data$89[1] ;
-  wire [1:0] \$signature__data$89[1].rrpv ;
-  wire [15:0] \$signature__data$89[1].tag ;
-  wire \$signature__data$89[1].valid ;
-  wire [18:0] \$signature__data$89[2] ;
-  wire [1:0] \$signature__data$89[2].rrpv ;
-  wire [15:0] \$signature__data$89[2].tag ;
-  wire \$signature__data$89[2].valid ;
-  wire [18:0] \$signature__data$89[3] ;
-  wire [1:0] \$signature__data$89[3].rrpv ;
-  wire [15:0] \$signature__data$89[3].tag ;
-  wire \$signature__data$89[3].valid ;
-  wire [75:0] \$signature__data$92 ;
-  wire [18:0] \$signature__data$92[0] ;
-  wire [1:0] \$signature__data$92[0].rrpv ;
-  wire [15:0] \$signature__data$92[0].tag ;
-  wire \$signature__data$92[0].valid ;
-  wire [18:0] \$signature__data$92[1] ;
-  wire [1:0] \$signature__data$92[1].rrpv ;
-  wire [15:0] \$signature__data$92[1].tag ;
-  wire \$signature__data$92[1].valid ;
-  wire [18:0] \$signature__data$92[2] ;
-  wire [1:0] \$signature__data$92[2].rrpv ;
-  wire [15:0] \$signature__data$92[2].tag ;
-  wire \$signature__data$92[2].valid ;
-  wire [18:0] \$signature__data$92[3] ;
-  wire [1:0] \$signature__data$92[3].rrpv ;
-  wire [15:0] \$signature__data$92[3].tag ;
-  wire \$signature__data$92[3].valid ;
-  wire [75:0] \$signature__data$95 ;
-  wire [18:0] \$signature__data$95[0] ;
-  wire [1:0] \$signature__data$95[0].rrpv ;
-  wire [15:0] \$signature__data$95[0].tag ;
-  wire \$signature__data$95[0].valid ;
-  wire [18:0] \$signature__data$95[1] ;
-  wire [1:0] \$signature__data$95[1].rrpv ;
-  wire [15:0] \$signature__data$95[1].tag ;
-  wire \$signature__data$95[1].valid ;
-  wire [18:0] \$signature__data$95[2] ;
-  wire [1:0] \$signature__data$95[2].rrpv ;
-  wire [15:0] \$signature__data$95[2].tag ;
-  wire \$signature__data$95[2].valid ;
-  wire [18:0] \$signature__data$95[3] ;
-  wire [1:0] \$signature__data$95[3].rrpv ;
-  wire [15:0] \$signature__data$95[3].tag ;
-  wire \$signature__data$95[3].valid ;
+  wire [75:0] \$signature__data$90 ;
+  wire [18:0] \$signature__data$90[0] ;
+  wire [1:0] \$signature__data$90[0].rrpv ;
+  wire [15:0] \$signature__data$90[0].tag ;
+  wire \$signature__data$90[0].valid ;
+  wire [18:0] \$signature__data$90[1] ;
+  wire [1:0] \$signature__data$90[1].rrpv ;
+  wire [15:0] \$signature__data$90[1].tag ;
+  wire \$signature__data$90[1].valid ;
+  wire [18:0] \$signature__data$90[2] ;
+  wire [1:0] \$signature__data$90[2].rrpv ;
+  wire [15:0] \$signature__data$90[2].tag ;
+  wire \$signature__data$90[2].valid ;
+  wire [18:0] \$signature__data$90[3] ;
+  wire [1:0] \$signature__data$90[3].rrpv ;
+  wire [15:0] \$signature__data$90[3].tag ;
+  wire \$signature__data$90[3].valid ;
+  wire [75:0] \$signature__data$93 ;
+  wire [18:0] \$signature__data$93[0] ;
+  wire [1:0] \$signature__data$93[0].rrpv ;
+  wire [15:0] \$signature__data$93[0].tag ;
+  wire \$signature__data$93[0].valid ;
+  wire [18:0] \$signature__data$93[1] ;
+  wire [1:0] \$signature__data$93[1].rrpv ;
+  wire [15:0] \$signature__data$93[1].tag ;
+  wire \$signature__data$93[1].valid ;
+  wire [18:0] \$signature__data$93[2] ;
+  wire [1:0] \$signature__data$93[2].rrpv ;
+  wire [15:0] \$signature__data$93[2].tag ;
+  wire \$signature__data$93[2].valid ;
+  wire [18:0] \$signature__data$93[3] ;
+  wire [1:0] \$signature__data$93[3].rrpv ;
+  wire [15:0] \$signature__data$93[3].tag ;
+  wire \$signature__data$93[3].valid ;
+  wire [75:0] \$signature__data$96 ;
+  wire [18:0] \$signature__data$96[0] ;
+  wire [1:0] \$signature__data$96[0].rrpv ;
+  wire [15:0] \$signature__data$96[0].tag ;
+  wire \$signature__data$96[0].valid ;
+  wire [18:0] \$signature__data$96[1] ;
+  wire [1:0] \$signature__data$96[1].rrpv ;
+  wire [15:0] \$signature__data$96[1].tag ;
+  wire \$signature__data$96[1].valid ;
+  wire [18:0] \$signature__data$96[2] ;
+  wire [1:0] \$signature__data$96[2].rrpv ;
+  wire [15:0] \$signature__data$96[2].tag ;
+  wire \$signature__data$96[2].valid ;
+  wire [18:0] \$signature__data$96[3] ;
+  wire [1:0] \$signature__data$96[3].rrpv ;
+  wire [15:0] \$signature__data$96[3].tag ;
+  wire \$signature__data$96[3].valid ;
   wire [18:0] \$signature__data[0] ;
   wire [1:0] \$signature__data[0].rrpv ;
   wire [15:0] \$signature__data[0].tag ;
@@ -988,9 +988,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [15:0] \$signature__data[3].tag ;
   wire \$signature__data[3].valid ;
   wire \$signature__en ;
-  wire \$signature__en$78 ;
-  wire \$signature__en$80 ;
-  wire \$signature__en$82 ;
+  wire \$signature__en$79 ;
+  wire \$signature__en$81 ;
+  wire \$signature__en$83 ;
   reg a_valid = 1'h0;
   wire advance;
   wire [1:0] age;
@@ -1010,7 +1010,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg error_sticky = 1'h0;
   output [31:0] errors;
   reg [31:0] errors = 32'd0;
-  wire [2:0] \errors$112 ;
+  wire [2:0] \errors$113 ;
+  input errors_clear;
+  wire errors_clear;
   reg [321:0] h = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire \h.first ;
   wire [287:0] \h.lanes ;
@@ -1048,7 +1050,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg h_valid = 1'h0;
   output [31:0] hits;
   reg [31:0] hits = 32'd0;
-  wire [2:0] \hits$111 ;
+  wire [2:0] \hits$112 ;
   input [36:0] host_cmd__payload;
   wire [36:0] host_cmd__payload;
   wire [18:0] \host_cmd__payload.entry ;
@@ -17691,7 +17693,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @(posedge clk) begin
     if (write__en)
-      sets[\$signal$86 [342:329]] <= write__data;
+      sets[\$signal$87 [342:329]] <= write__data;
   end
   reg [75:0] _0_;
   reg [75:0] _1_;
@@ -17700,55 +17702,55 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   always @(posedge clk) begin
     if (advance) begin
       _0_ <= sets[\$signal [238:225]];
-      if (write__en && \$signal [238:225] == \$signal$86 [342:329])
+      if (write__en && \$signal [238:225] == \$signal$87 [342:329])
         _0_ <= write__data;
     end
     if (advance) begin
       _1_ <= sets[\$signal [166:153]];
-      if (write__en && \$signal [166:153] == \$signal$86 [342:329])
+      if (write__en && \$signal [166:153] == \$signal$87 [342:329])
         _1_ <= write__data;
     end
     if (advance) begin
       _2_ <= sets[\$signal [94:81]];
-      if (write__en && \$signal [94:81] == \$signal$86 [342:329])
+      if (write__en && \$signal [94:81] == \$signal$87 [342:329])
         _2_ <= write__data;
     end
     if (advance) begin
       _3_ <= sets[\$signature__addr ];
-      if (write__en && \$signature__addr  == \$signal$86 [342:329])
+      if (write__en && \$signature__addr  == \$signal$87 [342:329])
         _3_ <= write__data;
     end
   end
-  assign \$signature__data$95  = _0_;
-  assign \$signature__data$92  = _1_;
-  assign \$signature__data$89  = _2_;
+  assign \$signature__data$96  = _0_;
+  assign \$signature__data$93  = _1_;
+  assign \$signature__data$90  = _2_;
   assign \$signature__data  = _3_;
-  assign lane2_slot = lane2_hit ? { \$signal$86 [166:153], \$265  } : 16'h0000;
-  assign \$266  = \$signature__data$95 [18:3] == \$signal$86 [254:239];
-  assign \$267  = \$signature__data$95 [0] & \$266 ;
-  assign \$268  = \$signature__data$95 [37:22] == \$signal$86 [254:239];
-  assign \$269  = \$signature__data$95 [19] & \$268 ;
-  assign \$270  = \$signature__data$95 [56:41] == \$signal$86 [254:239];
-  assign \$271  = \$signature__data$95 [38] & \$270 ;
-  assign \$272  = \$signature__data$95 [75:60] == \$signal$86 [254:239];
-  assign \$273  = \$signature__data$95 [57] & \$272 ;
+  assign lane2_slot = lane2_hit ? { \$signal$87 [166:153], \$265  } : 16'h0000;
+  assign \$266  = \$signature__data$96 [18:3] == \$signal$87 [254:239];
+  assign \$267  = \$signature__data$96 [0] & \$266 ;
+  assign \$268  = \$signature__data$96 [37:22] == \$signal$87 [254:239];
+  assign \$269  = \$signature__data$96 [19] & \$268 ;
+  assign \$270  = \$signature__data$96 [56:41] == \$signal$87 [254:239];
+  assign \$271  = \$signature__data$96 [38] & \$270 ;
+  assign \$272  = \$signature__data$96 [75:60] == \$signal$87 [254:239];
+  assign \$273  = \$signature__data$96 [57] & \$272 ;
   assign \$274  = | { \$273 , \$271 , \$269 , \$267  };
-  assign \$275  = \$274  & \$signal$86 [223];
-  assign \$276  = ~ \$signal$86 [224];
+  assign \$275  = \$274  & \$signal$87 [223];
+  assign \$276  = ~ \$signal$87 [224];
   assign lane3_hit = \$275  & \$276 ;
-  assign \$277  = \$signature__data$95 [18:3] == \$signal$86 [254:239];
-  assign \$278  = \$signature__data$95 [0] & \$277 ;
-  assign \$279  = \$signature__data$95 [37:22] == \$signal$86 [254:239];
-  assign \$280  = \$signature__data$95 [19] & \$279 ;
-  assign \$281  = \$signature__data$95 [56:41] == \$signal$86 [254:239];
-  assign \$282  = \$signature__data$95 [38] & \$281 ;
-  assign \$283  = \$signature__data$95 [75:60] == \$signal$86 [254:239];
-  assign \$284  = \$signature__data$95 [57] & \$283 ;
+  assign \$277  = \$signature__data$96 [18:3] == \$signal$87 [254:239];
+  assign \$278  = \$signature__data$96 [0] & \$277 ;
+  assign \$279  = \$signature__data$96 [37:22] == \$signal$87 [254:239];
+  assign \$280  = \$signature__data$96 [19] & \$279 ;
+  assign \$281  = \$signature__data$96 [56:41] == \$signal$87 [254:239];
+  assign \$282  = \$signature__data$96 [38] & \$281 ;
+  assign \$283  = \$signature__data$96 [75:60] == \$signal$87 [254:239];
+  assign \$284  = \$signature__data$96 [57] & \$283 ;
   assign \$285  = \$284  ? 2'h3 : 2'h0;
   assign \$286  = \$282  ? 2'h2 : \$285 ;
   assign \$287  = \$280  ? 2'h1 : \$286 ;
   assign \$288  = \$278  ? 2'h0 : \$287 ;
-  assign lane3_slot = lane3_hit ? { \$signal$86 [238:225], \$288  } : 16'h0000;
+  assign lane3_slot = lane3_hit ? { \$signal$87 [238:225], \$288  } : 16'h0000;
   assign \$289  = \$signature__data [2:1] > 1'h0;
   assign max_rrpv_0 = \$289  ? \$signature__data [2:1] : 2'h0;
   assign \$290  = \$signature__data [21:20] > max_rrpv_0;
@@ -17786,38 +17788,38 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$318  = | { \$317 , \$316 , \$315 , \$314  };
   assign \$319  = 2'h3 - max_rrpv_3;
   assign \$320  = \$318  ? 3'h0 : \$319 ;
-  assign \$1063  = \$signal$86 [344:343] * 7'h48;
-  assign \$321  = \$signal$86 [294:7] >> \$1063 ;
+  assign \$1063  = \$signal$87 [344:343] * 7'h48;
+  assign \$321  = \$signal$87 [294:7] >> \$1063 ;
   assign \$322  = \$signature__data [18:3] == \$321 [31:16];
   assign \$323  = \$signature__data [0] & \$322 ;
-  assign \$1068  = \$signal$86 [344:343] * 7'h48;
-  assign \$324  = \$signal$86 [294:7] >> \$1068 ;
+  assign \$1068  = \$signal$87 [344:343] * 7'h48;
+  assign \$324  = \$signal$87 [294:7] >> \$1068 ;
   assign \$325  = \$signature__data [37:22] == \$324 [31:16];
   assign \$326  = \$signature__data [19] & \$325 ;
-  assign \$1073  = \$signal$86 [344:343] * 7'h48;
-  assign \$327  = \$signal$86 [294:7] >> \$1073 ;
+  assign \$1073  = \$signal$87 [344:343] * 7'h48;
+  assign \$327  = \$signal$87 [294:7] >> \$1073 ;
   assign \$328  = \$signature__data [56:41] == \$327 [31:16];
   assign \$329  = \$signature__data [38] & \$328 ;
-  assign \$1078  = \$signal$86 [344:343] * 7'h48;
-  assign \$330  = \$signal$86 [294:7] >> \$1078 ;
+  assign \$1078  = \$signal$87 [344:343] * 7'h48;
+  assign \$330  = \$signal$87 [294:7] >> \$1078 ;
   assign \$331  = \$signature__data [75:60] == \$330 [31:16];
   assign \$332  = \$signature__data [57] & \$331 ;
   assign \$333  = | { \$332 , \$329 , \$326 , \$323  };
   assign \$334  = ! victim;
-  assign \$1085  = \$signal$86 [344:343] * 7'h48;
-  assign \$335  = \$signal$86 [294:7] >> \$1085 ;
+  assign \$1085  = \$signal$87 [344:343] * 7'h48;
+  assign \$335  = \$signal$87 [294:7] >> \$1085 ;
   assign \$336  = \$signature__data [18:3] == \$335 [31:16];
   assign \$337  = \$signature__data [0] & \$336 ;
-  assign \$1090  = \$signal$86 [344:343] * 7'h48;
-  assign \$338  = \$signal$86 [294:7] >> \$1090 ;
+  assign \$1090  = \$signal$87 [344:343] * 7'h48;
+  assign \$338  = \$signal$87 [294:7] >> \$1090 ;
   assign \$339  = \$signature__data [37:22] == \$338 [31:16];
   assign \$340  = \$signature__data [19] & \$339 ;
-  assign \$1095  = \$signal$86 [344:343] * 7'h48;
-  assign \$341  = \$signal$86 [294:7] >> \$1095 ;
+  assign \$1095  = \$signal$87 [344:343] * 7'h48;
+  assign \$341  = \$signal$87 [294:7] >> \$1095 ;
   assign \$342  = \$signature__data [56:41] == \$341 [31:16];
   assign \$343  = \$signature__data [38] & \$342 ;
-  assign \$1100  = \$signal$86 [344:343] * 7'h48;
-  assign \$344  = \$signal$86 [294:7] >> \$1100 ;
+  assign \$1100  = \$signal$87 [344:343] * 7'h48;
+  assign \$344  = \$signal$87 [294:7] >> \$1100 ;
   assign \$345  = \$signature__data [75:60] == \$344 [31:16];
   assign \$346  = \$signature__data [57] & \$345 ;
   assign \$347  = \$346  ? 2'h3 : 2'h0;
@@ -17825,41 +17827,41 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$349  = \$340  ? 2'h1 : \$348 ;
   assign \$350  = \$337  ? 2'h0 : \$349 ;
   assign \$351  = ! \$350 ;
-  assign \$1110  = \$signal$86 [344:343] * 7'h48;
-  assign \$352  = \$signal$86 [294:7] >> \$1110 ;
+  assign \$1110  = \$signal$87 [344:343] * 7'h48;
+  assign \$352  = \$signal$87 [294:7] >> \$1110 ;
   assign \$353  = \$signature__data [2:1] + \$320 [1:0];
-  assign \$1114  = \$signal$86 [344:343] * 7'h48;
-  assign \$354  = \$signal$86 [294:7] >> \$1114 ;
+  assign \$1114  = \$signal$87 [344:343] * 7'h48;
+  assign \$354  = \$signal$87 [294:7] >> \$1114 ;
   assign \$355  = \$signature__data [18:3] == \$354 [31:16];
   assign \$356  = \$signature__data [0] & \$355 ;
-  assign \$1119  = \$signal$86 [344:343] * 7'h48;
-  assign \$357  = \$signal$86 [294:7] >> \$1119 ;
+  assign \$1119  = \$signal$87 [344:343] * 7'h48;
+  assign \$357  = \$signal$87 [294:7] >> \$1119 ;
   assign \$358  = \$signature__data [37:22] == \$357 [31:16];
   assign \$359  = \$signature__data [19] & \$358 ;
-  assign \$1124  = \$signal$86 [344:343] * 7'h48;
-  assign \$360  = \$signal$86 [294:7] >> \$1124 ;
+  assign \$1124  = \$signal$87 [344:343] * 7'h48;
+  assign \$360  = \$signal$87 [294:7] >> \$1124 ;
   assign \$361  = \$signature__data [56:41] == \$360 [31:16];
   assign \$362  = \$signature__data [38] & \$361 ;
-  assign \$1129  = \$signal$86 [344:343] * 7'h48;
-  assign \$363  = \$signal$86 [294:7] >> \$1129 ;
+  assign \$1129  = \$signal$87 [344:343] * 7'h48;
+  assign \$363  = \$signal$87 [294:7] >> \$1129 ;
   assign \$364  = \$signature__data [75:60] == \$363 [31:16];
   assign \$365  = \$signature__data [57] & \$364 ;
   assign \$366  = | { \$365 , \$362 , \$359 , \$356  };
   assign \$367  = victim == 1'h1;
-  assign \$1136  = \$signal$86 [344:343] * 7'h48;
-  assign \$368  = \$signal$86 [294:7] >> \$1136 ;
+  assign \$1136  = \$signal$87 [344:343] * 7'h48;
+  assign \$368  = \$signal$87 [294:7] >> \$1136 ;
   assign \$369  = \$signature__data [18:3] == \$368 [31:16];
   assign \$370  = \$signature__data [0] & \$369 ;
-  assign \$1141  = \$signal$86 [344:343] * 7'h48;
-  assign \$371  = \$signal$86 [294:7] >> \$1141 ;
+  assign \$1141  = \$signal$87 [344:343] * 7'h48;
+  assign \$371  = \$signal$87 [294:7] >> \$1141 ;
   assign \$372  = \$signature__data [37:22] == \$371 [31:16];
   assign \$373  = \$signature__data [19] & \$372 ;
-  assign \$1146  = \$signal$86 [344:343] * 7'h48;
-  assign \$374  = \$signal$86 [294:7] >> \$1146 ;
+  assign \$1146  = \$signal$87 [344:343] * 7'h48;
+  assign \$374  = \$signal$87 [294:7] >> \$1146 ;
   assign \$375  = \$signature__data [56:41] == \$374 [31:16];
   assign \$376  = \$signature__data [38] & \$375 ;
-  assign \$1151  = \$signal$86 [344:343] * 7'h48;
-  assign \$377  = \$signal$86 [294:7] >> \$1151 ;
+  assign \$1151  = \$signal$87 [344:343] * 7'h48;
+  assign \$377  = \$signal$87 [294:7] >> \$1151 ;
   assign \$378  = \$signature__data [75:60] == \$377 [31:16];
   assign \$379  = \$signature__data [57] & \$378 ;
   assign \$380  = \$379  ? 2'h3 : 2'h0;
@@ -17867,41 +17869,41 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$382  = \$373  ? 2'h1 : \$381 ;
   assign \$383  = \$370  ? 2'h0 : \$382 ;
   assign \$384  = \$383  == 1'h1;
-  assign \$1161  = \$signal$86 [344:343] * 7'h48;
-  assign \$385  = \$signal$86 [294:7] >> \$1161 ;
+  assign \$1161  = \$signal$87 [344:343] * 7'h48;
+  assign \$385  = \$signal$87 [294:7] >> \$1161 ;
   assign \$386  = \$signature__data [21:20] + \$320 [1:0];
-  assign \$1165  = \$signal$86 [344:343] * 7'h48;
-  assign \$387  = \$signal$86 [294:7] >> \$1165 ;
+  assign \$1165  = \$signal$87 [344:343] * 7'h48;
+  assign \$387  = \$signal$87 [294:7] >> \$1165 ;
   assign \$388  = \$signature__data [18:3] == \$387 [31:16];
   assign \$389  = \$signature__data [0] & \$388 ;
-  assign \$1170  = \$signal$86 [344:343] * 7'h48;
-  assign \$390  = \$signal$86 [294:7] >> \$1170 ;
+  assign \$1170  = \$signal$87 [344:343] * 7'h48;
+  assign \$390  = \$signal$87 [294:7] >> \$1170 ;
   assign \$391  = \$signature__data [37:22] == \$390 [31:16];
   assign \$392  = \$signature__data [19] & \$391 ;
-  assign \$1175  = \$signal$86 [344:343] * 7'h48;
-  assign \$393  = \$signal$86 [294:7] >> \$1175 ;
+  assign \$1175  = \$signal$87 [344:343] * 7'h48;
+  assign \$393  = \$signal$87 [294:7] >> \$1175 ;
   assign \$394  = \$signature__data [56:41] == \$393 [31:16];
   assign \$395  = \$signature__data [38] & \$394 ;
-  assign \$1180  = \$signal$86 [344:343] * 7'h48;
-  assign \$396  = \$signal$86 [294:7] >> \$1180 ;
+  assign \$1180  = \$signal$87 [344:343] * 7'h48;
+  assign \$396  = \$signal$87 [294:7] >> \$1180 ;
   assign \$397  = \$signature__data [75:60] == \$396 [31:16];
   assign \$398  = \$signature__data [57] & \$397 ;
   assign \$399  = | { \$398 , \$395 , \$392 , \$389  };
   assign \$400  = victim == 2'h2;
-  assign \$1187  = \$signal$86 [344:343] * 7'h48;
-  assign \$401  = \$signal$86 [294:7] >> \$1187 ;
+  assign \$1187  = \$signal$87 [344:343] * 7'h48;
+  assign \$401  = \$signal$87 [294:7] >> \$1187 ;
   assign \$402  = \$signature__data [18:3] == \$401 [31:16];
   assign \$403  = \$signature__data [0] & \$402 ;
-  assign \$1192  = \$signal$86 [344:343] * 7'h48;
-  assign \$404  = \$signal$86 [294:7] >> \$1192 ;
+  assign \$1192  = \$signal$87 [344:343] * 7'h48;
+  assign \$404  = \$signal$87 [294:7] >> \$1192 ;
   assign \$405  = \$signature__data [37:22] == \$404 [31:16];
   assign \$406  = \$signature__data [19] & \$405 ;
-  assign \$1197  = \$signal$86 [344:343] * 7'h48;
-  assign \$407  = \$signal$86 [294:7] >> \$1197 ;
+  assign \$1197  = \$signal$87 [344:343] * 7'h48;
+  assign \$407  = \$signal$87 [294:7] >> \$1197 ;
   assign \$408  = \$signature__data [56:41] == \$407 [31:16];
   assign \$409  = \$signature__data [38] & \$408 ;
-  assign \$1202  = \$signal$86 [344:343] * 7'h48;
-  assign \$410  = \$signal$86 [294:7] >> \$1202 ;
+  assign \$1202  = \$signal$87 [344:343] * 7'h48;
+  assign \$410  = \$signal$87 [294:7] >> \$1202 ;
   assign \$411  = \$signature__data [75:60] == \$410 [31:16];
   assign \$412  = \$signature__data [57] & \$411 ;
   assign \$413  = \$412  ? 2'h3 : 2'h0;
@@ -17909,41 +17911,41 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$415  = \$406  ? 2'h1 : \$414 ;
   assign \$416  = \$403  ? 2'h0 : \$415 ;
   assign \$417  = \$416  == 2'h2;
-  assign \$1212  = \$signal$86 [344:343] * 7'h48;
-  assign \$418  = \$signal$86 [294:7] >> \$1212 ;
+  assign \$1212  = \$signal$87 [344:343] * 7'h48;
+  assign \$418  = \$signal$87 [294:7] >> \$1212 ;
   assign \$419  = \$signature__data [40:39] + \$320 [1:0];
-  assign \$1216  = \$signal$86 [344:343] * 7'h48;
-  assign \$420  = \$signal$86 [294:7] >> \$1216 ;
+  assign \$1216  = \$signal$87 [344:343] * 7'h48;
+  assign \$420  = \$signal$87 [294:7] >> \$1216 ;
   assign \$421  = \$signature__data [18:3] == \$420 [31:16];
   assign \$422  = \$signature__data [0] & \$421 ;
-  assign \$1221  = \$signal$86 [344:343] * 7'h48;
-  assign \$423  = \$signal$86 [294:7] >> \$1221 ;
+  assign \$1221  = \$signal$87 [344:343] * 7'h48;
+  assign \$423  = \$signal$87 [294:7] >> \$1221 ;
   assign \$424  = \$signature__data [37:22] == \$423 [31:16];
   assign \$425  = \$signature__data [19] & \$424 ;
-  assign \$1226  = \$signal$86 [344:343] * 7'h48;
-  assign \$426  = \$signal$86 [294:7] >> \$1226 ;
+  assign \$1226  = \$signal$87 [344:343] * 7'h48;
+  assign \$426  = \$signal$87 [294:7] >> \$1226 ;
   assign \$427  = \$signature__data [56:41] == \$426 [31:16];
   assign \$428  = \$signature__data [38] & \$427 ;
-  assign \$1231  = \$signal$86 [344:343] * 7'h48;
-  assign \$429  = \$signal$86 [294:7] >> \$1231 ;
+  assign \$1231  = \$signal$87 [344:343] * 7'h48;
+  assign \$429  = \$signal$87 [294:7] >> \$1231 ;
   assign \$430  = \$signature__data [75:60] == \$429 [31:16];
   assign \$431  = \$signature__data [57] & \$430 ;
   assign \$432  = | { \$431 , \$428 , \$425 , \$422  };
   assign \$433  = victim == 2'h3;
-  assign \$1238  = \$signal$86 [344:343] * 7'h48;
-  assign \$434  = \$signal$86 [294:7] >> \$1238 ;
+  assign \$1238  = \$signal$87 [344:343] * 7'h48;
+  assign \$434  = \$signal$87 [294:7] >> \$1238 ;
   assign \$435  = \$signature__data [18:3] == \$434 [31:16];
   assign \$436  = \$signature__data [0] & \$435 ;
-  assign \$1243  = \$signal$86 [344:343] * 7'h48;
-  assign \$437  = \$signal$86 [294:7] >> \$1243 ;
+  assign \$1243  = \$signal$87 [344:343] * 7'h48;
+  assign \$437  = \$signal$87 [294:7] >> \$1243 ;
   assign \$438  = \$signature__data [37:22] == \$437 [31:16];
   assign \$439  = \$signature__data [19] & \$438 ;
-  assign \$1248  = \$signal$86 [344:343] * 7'h48;
-  assign \$440  = \$signal$86 [294:7] >> \$1248 ;
+  assign \$1248  = \$signal$87 [344:343] * 7'h48;
+  assign \$440  = \$signal$87 [294:7] >> \$1248 ;
   assign \$441  = \$signature__data [56:41] == \$440 [31:16];
   assign \$442  = \$signature__data [38] & \$441 ;
-  assign \$1253  = \$signal$86 [344:343] * 7'h48;
-  assign \$443  = \$signal$86 [294:7] >> \$1253 ;
+  assign \$1253  = \$signal$87 [344:343] * 7'h48;
+  assign \$443  = \$signal$87 [294:7] >> \$1253 ;
   assign \$444  = \$signature__data [75:60] == \$443 [31:16];
   assign \$445  = \$signature__data [57] & \$444 ;
   assign \$446  = \$445  ? 2'h3 : 2'h0;
@@ -17951,42 +17953,42 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$448  = \$439  ? 2'h1 : \$447 ;
   assign \$449  = \$436  ? 2'h0 : \$448 ;
   assign \$450  = \$449  == 2'h3;
-  assign \$1263  = \$signal$86 [344:343] * 7'h48;
-  assign \$451  = \$signal$86 [294:7] >> \$1263 ;
+  assign \$1263  = \$signal$87 [344:343] * 7'h48;
+  assign \$451  = \$signal$87 [294:7] >> \$1263 ;
   assign \$452  = \$signature__data [59:58] + \$320 [1:0];
-  assign \$1267  = \$signal$86 [344:343] * 7'h48;
-  assign \$453  = \$signal$86 [294:7] >> \$1267 ;
-  assign \$1270  = \$signal$86 [344:343] * 7'h48;
-  assign \$454  = \$signal$86 [294:7] >> \$1270 ;
+  assign \$1267  = \$signal$87 [344:343] * 7'h48;
+  assign \$453  = \$signal$87 [294:7] >> \$1267 ;
+  assign \$1270  = \$signal$87 [344:343] * 7'h48;
+  assign \$454  = \$signal$87 [294:7] >> \$1270 ;
   assign \$455  = \$signature__data [18:3] == \$454 [31:16];
   assign \$456  = \$signature__data [0] & \$455 ;
-  assign \$1275  = \$signal$86 [344:343] * 7'h48;
-  assign \$457  = \$signal$86 [294:7] >> \$1275 ;
+  assign \$1275  = \$signal$87 [344:343] * 7'h48;
+  assign \$457  = \$signal$87 [294:7] >> \$1275 ;
   assign \$458  = \$signature__data [37:22] == \$457 [31:16];
   assign \$459  = \$signature__data [19] & \$458 ;
-  assign \$1280  = \$signal$86 [344:343] * 7'h48;
-  assign \$460  = \$signal$86 [294:7] >> \$1280 ;
+  assign \$1280  = \$signal$87 [344:343] * 7'h48;
+  assign \$460  = \$signal$87 [294:7] >> \$1280 ;
   assign \$461  = \$signature__data [56:41] == \$460 [31:16];
   assign \$462  = \$signature__data [38] & \$461 ;
-  assign \$1285  = \$signal$86 [344:343] * 7'h48;
-  assign \$463  = \$signal$86 [294:7] >> \$1285 ;
+  assign \$1285  = \$signal$87 [344:343] * 7'h48;
+  assign \$463  = \$signal$87 [294:7] >> \$1285 ;
   assign \$464  = \$signature__data [75:60] == \$463 [31:16];
   assign \$465  = \$signature__data [57] & \$464 ;
   assign \$466  = | { \$465 , \$462 , \$459 , \$456  };
-  assign \$1291  = \$signal$86 [344:343] * 7'h48;
-  assign \$467  = \$signal$86 [294:7] >> \$1291 ;
+  assign \$1291  = \$signal$87 [344:343] * 7'h48;
+  assign \$467  = \$signal$87 [294:7] >> \$1291 ;
   assign \$468  = \$signature__data [18:3] == \$467 [31:16];
   assign \$469  = \$signature__data [0] & \$468 ;
-  assign \$1296  = \$signal$86 [344:343] * 7'h48;
-  assign \$470  = \$signal$86 [294:7] >> \$1296 ;
+  assign \$1296  = \$signal$87 [344:343] * 7'h48;
+  assign \$470  = \$signal$87 [294:7] >> \$1296 ;
   assign \$471  = \$signature__data [37:22] == \$470 [31:16];
   assign \$472  = \$signature__data [19] & \$471 ;
-  assign \$1301  = \$signal$86 [344:343] * 7'h48;
-  assign \$473  = \$signal$86 [294:7] >> \$1301 ;
+  assign \$1301  = \$signal$87 [344:343] * 7'h48;
+  assign \$473  = \$signal$87 [294:7] >> \$1301 ;
   assign \$474  = \$signature__data [56:41] == \$473 [31:16];
   assign \$475  = \$signature__data [38] & \$474 ;
-  assign \$1306  = \$signal$86 [344:343] * 7'h48;
-  assign \$476  = \$signal$86 [294:7] >> \$1306 ;
+  assign \$1306  = \$signal$87 [344:343] * 7'h48;
+  assign \$476  = \$signal$87 [294:7] >> \$1306 ;
   assign \$477  = \$signature__data [75:60] == \$476 [31:16];
   assign \$478  = \$signature__data [57] & \$477 ;
   assign \$479  = \$478  ? 2'h3 : 2'h0;
@@ -17994,140 +17996,140 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$481  = \$472  ? 2'h1 : \$480 ;
   assign \$482  = \$469  ? 2'h0 : \$481 ;
   assign \$483  = \$466  ? \$482  : victim;
-  assign \$1316  = \$signal$86 [344:343] * 7'h48;
-  assign \$484  = \$signal$86 [294:7] >> \$1316 ;
+  assign \$1316  = \$signal$87 [344:343] * 7'h48;
+  assign \$484  = \$signal$87 [294:7] >> \$1316 ;
   assign learn_slot = \$453 [1] ? 16'h0000 : { \$484 [15:2], \$483  };
-  assign \$485  = \$signal$86 [346:345] == 1'h1;
-  assign \$486  = \$signal$86 [346:345] == 2'h2;
-  assign write__data = \$signal$86 [0] ? host_word : learn_word;
-  assign \$487  = ~ \$signal$86 [0];
-  assign \$488  = \$signal$109  & \$487 ;
-  assign \$489  = \$488  & \$signal$86 [1];
-  assign \$490  = | \$signal$86 [5:2];
+  assign \$485  = \$signal$87 [346:345] == 1'h1;
+  assign \$486  = \$signal$87 [346:345] == 2'h2;
+  assign write__data = \$signal$87 [0] ? host_word : learn_word;
+  assign \$487  = ~ \$signal$87 [0];
+  assign \$488  = \$signal$110  & \$487 ;
+  assign \$489  = \$488  & \$signal$87 [1];
+  assign \$490  = | \$signal$87 [5:2];
   assign \$491  = \$489  & \$490 ;
-  assign \$1328  = \$signal$86 [344:343] * 7'h48;
-  assign \$492  = \$signal$86 [294:7] >> \$1328 ;
+  assign \$1328  = \$signal$87 [344:343] * 7'h48;
+  assign \$492  = \$signal$87 [294:7] >> \$1328 ;
   assign \$493  = ~ \$492 [1];
   assign \$494  = \$491  & \$493 ;
-  assign \$495  = \$signal$109  & \$signal$86 [0];
-  assign \$496  = | \$signal$86 [346:345];
+  assign \$495  = \$signal$110  & \$signal$87 [0];
+  assign \$496  = | \$signal$87 [346:345];
   assign \$497  = \$495  & \$496 ;
   assign \$498  = \$494  | \$497 ;
   assign write__en = advance & \$498 ;
-  assign \$499  = \$signal$86 [2] & \$signal$86 [7];
+  assign \$499  = \$signal$87 [2] & \$signal$87 [7];
   assign \$500  = 1'h0 + \$499 ;
-  assign \$501  = \$signal$86 [3] & \$signal$86 [79];
+  assign \$501  = \$signal$87 [3] & \$signal$87 [79];
   assign \$502  = \$500  + \$501 ;
-  assign \$503  = \$signal$86 [4] & \$signal$86 [151];
+  assign \$503  = \$signal$87 [4] & \$signal$87 [151];
   assign \$504  = \$502  + \$503 ;
-  assign \$505  = \$signal$86 [5] & \$signal$86 [223];
+  assign \$505  = \$signal$87 [5] & \$signal$87 [223];
   assign \$506  = \$504  + \$505 ;
-  assign \$1346  = \$signal$86 [344:343] * 7'h48;
-  assign \$507  = \$signal$86 [294:7] >> \$1346 ;
+  assign \$1346  = \$signal$87 [344:343] * 7'h48;
+  assign \$507  = \$signal$87 [294:7] >> \$1346 ;
   assign \$508  = \$signature__data [18:3] == \$507 [31:16];
   assign \$509  = \$signature__data [0] & \$508 ;
-  assign \$1351  = \$signal$86 [344:343] * 7'h48;
-  assign \$510  = \$signal$86 [294:7] >> \$1351 ;
+  assign \$1351  = \$signal$87 [344:343] * 7'h48;
+  assign \$510  = \$signal$87 [294:7] >> \$1351 ;
   assign \$511  = \$signature__data [37:22] == \$510 [31:16];
   assign \$512  = \$signature__data [19] & \$511 ;
-  assign \$1356  = \$signal$86 [344:343] * 7'h48;
-  assign \$513  = \$signal$86 [294:7] >> \$1356 ;
+  assign \$1356  = \$signal$87 [344:343] * 7'h48;
+  assign \$513  = \$signal$87 [294:7] >> \$1356 ;
   assign \$514  = \$signature__data [56:41] == \$513 [31:16];
   assign \$515  = \$signature__data [38] & \$514 ;
-  assign \$1361  = \$signal$86 [344:343] * 7'h48;
-  assign \$516  = \$signal$86 [294:7] >> \$1361 ;
+  assign \$1361  = \$signal$87 [344:343] * 7'h48;
+  assign \$516  = \$signal$87 [294:7] >> \$1361 ;
   assign \$517  = \$signature__data [75:60] == \$516 [31:16];
   assign \$518  = \$signature__data [57] & \$517 ;
   assign \$519  = | { \$518 , \$515 , \$512 , \$509  };
-  assign \$1367  = \$signal$86 [344:343] * 7'h48;
-  assign \$520  = \$signal$86 [294:7] >> \$1367 ;
+  assign \$1367  = \$signal$87 [344:343] * 7'h48;
+  assign \$520  = \$signal$87 [294:7] >> \$1367 ;
   assign \$521  = ~ \$520 [1];
   assign \$522  = \$519  & \$521 ;
-  assign \$523  = \$signal$86 [1] ? \$522  : lane0_hit;
-  assign \$524  = \$signal$86 [2] & \$523 ;
+  assign \$523  = \$signal$87 [1] ? \$522  : lane0_hit;
+  assign \$524  = \$signal$87 [2] & \$523 ;
   assign \$525  = 1'h0 + \$524 ;
-  assign \$1375  = \$signal$86 [344:343] * 7'h48;
-  assign \$526  = \$signal$86 [294:7] >> \$1375 ;
+  assign \$1375  = \$signal$87 [344:343] * 7'h48;
+  assign \$526  = \$signal$87 [294:7] >> \$1375 ;
   assign \$527  = \$signature__data [18:3] == \$526 [31:16];
   assign \$528  = \$signature__data [0] & \$527 ;
-  assign \$1380  = \$signal$86 [344:343] * 7'h48;
-  assign \$529  = \$signal$86 [294:7] >> \$1380 ;
+  assign \$1380  = \$signal$87 [344:343] * 7'h48;
+  assign \$529  = \$signal$87 [294:7] >> \$1380 ;
   assign \$530  = \$signature__data [37:22] == \$529 [31:16];
   assign \$531  = \$signature__data [19] & \$530 ;
-  assign \$1385  = \$signal$86 [344:343] * 7'h48;
-  assign \$532  = \$signal$86 [294:7] >> \$1385 ;
+  assign \$1385  = \$signal$87 [344:343] * 7'h48;
+  assign \$532  = \$signal$87 [294:7] >> \$1385 ;
   assign \$533  = \$signature__data [56:41] == \$532 [31:16];
   assign \$534  = \$signature__data [38] & \$533 ;
-  assign \$1390  = \$signal$86 [344:343] * 7'h48;
-  assign \$535  = \$signal$86 [294:7] >> \$1390 ;
+  assign \$1390  = \$signal$87 [344:343] * 7'h48;
+  assign \$535  = \$signal$87 [294:7] >> \$1390 ;
   assign \$536  = \$signature__data [75:60] == \$535 [31:16];
   assign \$537  = \$signature__data [57] & \$536 ;
   assign \$538  = | { \$537 , \$534 , \$531 , \$528  };
-  assign \$1396  = \$signal$86 [344:343] * 7'h48;
-  assign \$539  = \$signal$86 [294:7] >> \$1396 ;
+  assign \$1396  = \$signal$87 [344:343] * 7'h48;
+  assign \$539  = \$signal$87 [294:7] >> \$1396 ;
   assign \$540  = ~ \$539 [1];
   assign \$541  = \$538  & \$540 ;
-  assign \$542  = \$signal$86 [1] ? \$541  : lane1_hit;
-  assign \$543  = \$signal$86 [3] & \$542 ;
+  assign \$542  = \$signal$87 [1] ? \$541  : lane1_hit;
+  assign \$543  = \$signal$87 [3] & \$542 ;
   assign \$544  = \$525  + \$543 ;
-  assign \$1404  = \$signal$86 [344:343] * 7'h48;
-  assign \$545  = \$signal$86 [294:7] >> \$1404 ;
+  assign \$1404  = \$signal$87 [344:343] * 7'h48;
+  assign \$545  = \$signal$87 [294:7] >> \$1404 ;
   assign \$546  = \$signature__data [18:3] == \$545 [31:16];
   assign \$547  = \$signature__data [0] & \$546 ;
-  assign \$1409  = \$signal$86 [344:343] * 7'h48;
-  assign \$548  = \$signal$86 [294:7] >> \$1409 ;
+  assign \$1409  = \$signal$87 [344:343] * 7'h48;
+  assign \$548  = \$signal$87 [294:7] >> \$1409 ;
   assign \$549  = \$signature__data [37:22] == \$548 [31:16];
   assign \$550  = \$signature__data [19] & \$549 ;
-  assign \$1414  = \$signal$86 [344:343] * 7'h48;
-  assign \$551  = \$signal$86 [294:7] >> \$1414 ;
+  assign \$1414  = \$signal$87 [344:343] * 7'h48;
+  assign \$551  = \$signal$87 [294:7] >> \$1414 ;
   assign \$552  = \$signature__data [56:41] == \$551 [31:16];
   assign \$553  = \$signature__data [38] & \$552 ;
-  assign \$1419  = \$signal$86 [344:343] * 7'h48;
-  assign \$554  = \$signal$86 [294:7] >> \$1419 ;
+  assign \$1419  = \$signal$87 [344:343] * 7'h48;
+  assign \$554  = \$signal$87 [294:7] >> \$1419 ;
   assign \$555  = \$signature__data [75:60] == \$554 [31:16];
   assign \$556  = \$signature__data [57] & \$555 ;
   assign \$557  = | { \$556 , \$553 , \$550 , \$547  };
-  assign \$1425  = \$signal$86 [344:343] * 7'h48;
-  assign \$558  = \$signal$86 [294:7] >> \$1425 ;
+  assign \$1425  = \$signal$87 [344:343] * 7'h48;
+  assign \$558  = \$signal$87 [294:7] >> \$1425 ;
   assign \$559  = ~ \$558 [1];
   assign \$560  = \$557  & \$559 ;
-  assign \$561  = \$signal$86 [1] ? \$560  : lane2_hit;
-  assign \$562  = \$signal$86 [4] & \$561 ;
+  assign \$561  = \$signal$87 [1] ? \$560  : lane2_hit;
+  assign \$562  = \$signal$87 [4] & \$561 ;
   assign \$563  = \$544  + \$562 ;
-  assign \$1433  = \$signal$86 [344:343] * 7'h48;
-  assign \$564  = \$signal$86 [294:7] >> \$1433 ;
+  assign \$1433  = \$signal$87 [344:343] * 7'h48;
+  assign \$564  = \$signal$87 [294:7] >> \$1433 ;
   assign \$565  = \$signature__data [18:3] == \$564 [31:16];
   assign \$566  = \$signature__data [0] & \$565 ;
-  assign \$1438  = \$signal$86 [344:343] * 7'h48;
-  assign \$567  = \$signal$86 [294:7] >> \$1438 ;
+  assign \$1438  = \$signal$87 [344:343] * 7'h48;
+  assign \$567  = \$signal$87 [294:7] >> \$1438 ;
   assign \$568  = \$signature__data [37:22] == \$567 [31:16];
   assign \$569  = \$signature__data [19] & \$568 ;
-  assign \$1443  = \$signal$86 [344:343] * 7'h48;
-  assign \$570  = \$signal$86 [294:7] >> \$1443 ;
+  assign \$1443  = \$signal$87 [344:343] * 7'h48;
+  assign \$570  = \$signal$87 [294:7] >> \$1443 ;
   assign \$571  = \$signature__data [56:41] == \$570 [31:16];
   assign \$572  = \$signature__data [38] & \$571 ;
-  assign \$1448  = \$signal$86 [344:343] * 7'h48;
-  assign \$573  = \$signal$86 [294:7] >> \$1448 ;
+  assign \$1448  = \$signal$87 [344:343] * 7'h48;
+  assign \$573  = \$signal$87 [294:7] >> \$1448 ;
   assign \$574  = \$signature__data [75:60] == \$573 [31:16];
   assign \$575  = \$signature__data [57] & \$574 ;
   assign \$576  = | { \$575 , \$572 , \$569 , \$566  };
-  assign \$1454  = \$signal$86 [344:343] * 7'h48;
-  assign \$577  = \$signal$86 [294:7] >> \$1454 ;
+  assign \$1454  = \$signal$87 [344:343] * 7'h48;
+  assign \$577  = \$signal$87 [294:7] >> \$1454 ;
   assign \$578  = ~ \$577 [1];
   assign \$579  = \$576  & \$578 ;
-  assign \$580  = \$signal$86 [1] ? \$579  : lane3_hit;
-  assign \$581  = \$signal$86 [5] & \$580 ;
+  assign \$580  = \$signal$87 [1] ? \$579  : lane3_hit;
+  assign \$581  = \$signal$87 [5] & \$580 ;
   assign \$582  = \$563  + \$581 ;
-  assign \$583  = \$signal$86 [2] & \$signal$86 [8];
+  assign \$583  = \$signal$87 [2] & \$signal$87 [8];
   assign \$584  = 1'h0 + \$583 ;
-  assign \$585  = \$signal$86 [3] & \$signal$86 [80];
+  assign \$585  = \$signal$87 [3] & \$signal$87 [80];
   assign \$586  = \$584  + \$585 ;
-  assign \$587  = \$signal$86 [4] & \$signal$86 [152];
+  assign \$587  = \$signal$87 [4] & \$signal$87 [152];
   assign \$588  = \$586  + \$587 ;
-  assign \$589  = \$signal$86 [5] & \$signal$86 [224];
+  assign \$589  = \$signal$87 [5] & \$signal$87 [224];
   assign \$590  = \$588  + \$589 ;
   assign \$591  = h_valid | a_valid;
-  assign \$592  = \$591  | \$signal$109 ;
+  assign \$592  = \$591  | \$signal$110 ;
   assign busy = \$592  | clearing;
   assign \$593  = req__valid & req__ready;
   assign \$594  = ~ lane0_in_range;
@@ -18150,114 +18152,114 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$612  = | rest;
   assign \$613  = resp__valid & resp__ready;
   assign \$614  = host_resp__valid & host_resp__ready;
-  assign \$615  = advance & \$signal$109 ;
-  assign \$616  = ~ \$signal$86 [0];
+  assign \$615  = advance & \$signal$110 ;
+  assign \$616  = ~ \$signal$87 [0];
   assign \$617  = \$615  & \$616 ;
-  assign \$618  = ~ \$signal$86 [7];
-  assign \$1499  = \$signal$86 [344:343] * 7'h48;
-  assign \$619  = \$signal$86 [294:7] >> \$1499 ;
+  assign \$618  = ~ \$signal$87 [7];
+  assign \$1499  = \$signal$87 [344:343] * 7'h48;
+  assign \$619  = \$signal$87 [294:7] >> \$1499 ;
   assign \$620  = \$signature__data [18:3] == \$619 [31:16];
   assign \$621  = \$signature__data [0] & \$620 ;
-  assign \$1504  = \$signal$86 [344:343] * 7'h48;
-  assign \$622  = \$signal$86 [294:7] >> \$1504 ;
+  assign \$1504  = \$signal$87 [344:343] * 7'h48;
+  assign \$622  = \$signal$87 [294:7] >> \$1504 ;
   assign \$623  = \$signature__data [37:22] == \$622 [31:16];
   assign \$624  = \$signature__data [19] & \$623 ;
-  assign \$1509  = \$signal$86 [344:343] * 7'h48;
-  assign \$625  = \$signal$86 [294:7] >> \$1509 ;
+  assign \$1509  = \$signal$87 [344:343] * 7'h48;
+  assign \$625  = \$signal$87 [294:7] >> \$1509 ;
   assign \$626  = \$signature__data [56:41] == \$625 [31:16];
   assign \$627  = \$signature__data [38] & \$626 ;
-  assign \$1514  = \$signal$86 [344:343] * 7'h48;
-  assign \$628  = \$signal$86 [294:7] >> \$1514 ;
+  assign \$1514  = \$signal$87 [344:343] * 7'h48;
+  assign \$628  = \$signal$87 [294:7] >> \$1514 ;
   assign \$629  = \$signature__data [75:60] == \$628 [31:16];
   assign \$630  = \$signature__data [57] & \$629 ;
   assign \$631  = | { \$630 , \$627 , \$624 , \$621  };
-  assign \$1520  = \$signal$86 [344:343] * 7'h48;
-  assign \$632  = \$signal$86 [294:7] >> \$1520 ;
+  assign \$1520  = \$signal$87 [344:343] * 7'h48;
+  assign \$632  = \$signal$87 [294:7] >> \$1520 ;
   assign \$633  = ~ \$632 [1];
   assign \$634  = \$631  & \$633 ;
-  assign \$1525  = \$signal$86 [344:343] * 7'h48;
-  assign \$635  = \$signal$86 [294:7] >> \$1525 ;
-  assign \$636  = ~ \$signal$86 [79];
-  assign \$1529  = \$signal$86 [344:343] * 7'h48;
-  assign \$637  = \$signal$86 [294:7] >> \$1529 ;
+  assign \$1525  = \$signal$87 [344:343] * 7'h48;
+  assign \$635  = \$signal$87 [294:7] >> \$1525 ;
+  assign \$636  = ~ \$signal$87 [79];
+  assign \$1529  = \$signal$87 [344:343] * 7'h48;
+  assign \$637  = \$signal$87 [294:7] >> \$1529 ;
   assign \$638  = \$signature__data [18:3] == \$637 [31:16];
   assign \$639  = \$signature__data [0] & \$638 ;
-  assign \$1534  = \$signal$86 [344:343] * 7'h48;
-  assign \$640  = \$signal$86 [294:7] >> \$1534 ;
+  assign \$1534  = \$signal$87 [344:343] * 7'h48;
+  assign \$640  = \$signal$87 [294:7] >> \$1534 ;
   assign \$641  = \$signature__data [37:22] == \$640 [31:16];
   assign \$642  = \$signature__data [19] & \$641 ;
-  assign \$1539  = \$signal$86 [344:343] * 7'h48;
-  assign \$643  = \$signal$86 [294:7] >> \$1539 ;
+  assign \$1539  = \$signal$87 [344:343] * 7'h48;
+  assign \$643  = \$signal$87 [294:7] >> \$1539 ;
   assign \$644  = \$signature__data [56:41] == \$643 [31:16];
   assign \$645  = \$signature__data [38] & \$644 ;
-  assign \$1544  = \$signal$86 [344:343] * 7'h48;
-  assign \$646  = \$signal$86 [294:7] >> \$1544 ;
+  assign \$1544  = \$signal$87 [344:343] * 7'h48;
+  assign \$646  = \$signal$87 [294:7] >> \$1544 ;
   assign \$647  = \$signature__data [75:60] == \$646 [31:16];
   assign \$648  = \$signature__data [57] & \$647 ;
   assign \$649  = | { \$648 , \$645 , \$642 , \$639  };
-  assign \$1550  = \$signal$86 [344:343] * 7'h48;
-  assign \$650  = \$signal$86 [294:7] >> \$1550 ;
+  assign \$1550  = \$signal$87 [344:343] * 7'h48;
+  assign \$650  = \$signal$87 [294:7] >> \$1550 ;
   assign \$651  = ~ \$650 [1];
   assign \$652  = \$649  & \$651 ;
-  assign \$1555  = \$signal$86 [344:343] * 7'h48;
-  assign \$653  = \$signal$86 [294:7] >> \$1555 ;
-  assign \$654  = ~ \$signal$86 [151];
-  assign \$1559  = \$signal$86 [344:343] * 7'h48;
-  assign \$655  = \$signal$86 [294:7] >> \$1559 ;
+  assign \$1555  = \$signal$87 [344:343] * 7'h48;
+  assign \$653  = \$signal$87 [294:7] >> \$1555 ;
+  assign \$654  = ~ \$signal$87 [151];
+  assign \$1559  = \$signal$87 [344:343] * 7'h48;
+  assign \$655  = \$signal$87 [294:7] >> \$1559 ;
   assign \$656  = \$signature__data [18:3] == \$655 [31:16];
   assign \$657  = \$signature__data [0] & \$656 ;
-  assign \$1564  = \$signal$86 [344:343] * 7'h48;
-  assign \$658  = \$signal$86 [294:7] >> \$1564 ;
+  assign \$1564  = \$signal$87 [344:343] * 7'h48;
+  assign \$658  = \$signal$87 [294:7] >> \$1564 ;
   assign \$659  = \$signature__data [37:22] == \$658 [31:16];
   assign \$660  = \$signature__data [19] & \$659 ;
-  assign \$1569  = \$signal$86 [344:343] * 7'h48;
-  assign \$661  = \$signal$86 [294:7] >> \$1569 ;
+  assign \$1569  = \$signal$87 [344:343] * 7'h48;
+  assign \$661  = \$signal$87 [294:7] >> \$1569 ;
   assign \$662  = \$signature__data [56:41] == \$661 [31:16];
   assign \$663  = \$signature__data [38] & \$662 ;
-  assign \$1574  = \$signal$86 [344:343] * 7'h48;
-  assign \$664  = \$signal$86 [294:7] >> \$1574 ;
+  assign \$1574  = \$signal$87 [344:343] * 7'h48;
+  assign \$664  = \$signal$87 [294:7] >> \$1574 ;
   assign \$665  = \$signature__data [75:60] == \$664 [31:16];
   assign \$666  = \$signature__data [57] & \$665 ;
   assign \$667  = | { \$666 , \$663 , \$660 , \$657  };
-  assign \$1580  = \$signal$86 [344:343] * 7'h48;
-  assign \$668  = \$signal$86 [294:7] >> \$1580 ;
+  assign \$1580  = \$signal$87 [344:343] * 7'h48;
+  assign \$668  = \$signal$87 [294:7] >> \$1580 ;
   assign \$669  = ~ \$668 [1];
   assign \$670  = \$667  & \$669 ;
-  assign \$1585  = \$signal$86 [344:343] * 7'h48;
-  assign \$671  = \$signal$86 [294:7] >> \$1585 ;
-  assign \$672  = ~ \$signal$86 [223];
-  assign \$1589  = \$signal$86 [344:343] * 7'h48;
-  assign \$673  = \$signal$86 [294:7] >> \$1589 ;
+  assign \$1585  = \$signal$87 [344:343] * 7'h48;
+  assign \$671  = \$signal$87 [294:7] >> \$1585 ;
+  assign \$672  = ~ \$signal$87 [223];
+  assign \$1589  = \$signal$87 [344:343] * 7'h48;
+  assign \$673  = \$signal$87 [294:7] >> \$1589 ;
   assign \$674  = \$signature__data [18:3] == \$673 [31:16];
   assign \$675  = \$signature__data [0] & \$674 ;
-  assign \$1594  = \$signal$86 [344:343] * 7'h48;
-  assign \$676  = \$signal$86 [294:7] >> \$1594 ;
+  assign \$1594  = \$signal$87 [344:343] * 7'h48;
+  assign \$676  = \$signal$87 [294:7] >> \$1594 ;
   assign \$677  = \$signature__data [37:22] == \$676 [31:16];
   assign \$678  = \$signature__data [19] & \$677 ;
-  assign \$1599  = \$signal$86 [344:343] * 7'h48;
-  assign \$679  = \$signal$86 [294:7] >> \$1599 ;
+  assign \$1599  = \$signal$87 [344:343] * 7'h48;
+  assign \$679  = \$signal$87 [294:7] >> \$1599 ;
   assign \$680  = \$signature__data [56:41] == \$679 [31:16];
   assign \$681  = \$signature__data [38] & \$680 ;
-  assign \$1604  = \$signal$86 [344:343] * 7'h48;
-  assign \$682  = \$signal$86 [294:7] >> \$1604 ;
+  assign \$1604  = \$signal$87 [344:343] * 7'h48;
+  assign \$682  = \$signal$87 [294:7] >> \$1604 ;
   assign \$683  = \$signature__data [75:60] == \$682 [31:16];
   assign \$684  = \$signature__data [57] & \$683 ;
   assign \$685  = | { \$684 , \$681 , \$678 , \$675  };
-  assign \$1610  = \$signal$86 [344:343] * 7'h48;
-  assign \$686  = \$signal$86 [294:7] >> \$1610 ;
+  assign \$1610  = \$signal$87 [344:343] * 7'h48;
+  assign \$686  = \$signal$87 [294:7] >> \$1610 ;
   assign \$687  = ~ \$686 [1];
   assign \$688  = \$685  & \$687 ;
-  assign \$1615  = \$signal$86 [344:343] * 7'h48;
-  assign \$689  = \$signal$86 [294:7] >> \$1615 ;
-  assign \$690  = advance & \$signal$109 ;
-  assign \$691  = \$690  & \$signal$86 [0];
-  assign \$692  = \$691  & \$signal$86 [382];
-  assign \$693  = \$signal$86 [346:345] == 2'h2;
-  assign \$1622  = \$signal$86 [348:347] * 5'h13;
+  assign \$1615  = \$signal$87 [344:343] * 7'h48;
+  assign \$689  = \$signal$87 [294:7] >> \$1615 ;
+  assign \$690  = advance & \$signal$110 ;
+  assign \$691  = \$690  & \$signal$87 [0];
+  assign \$692  = \$691  & \$signal$87 [382];
+  assign \$693  = \$signal$87 [346:345] == 2'h2;
+  assign \$1622  = \$signal$87 [348:347] * 5'h13;
   assign \$694  = host_word >> \$1622 ;
   assign \$695  = \$693  ? 19'h00000 : \$694 ;
-  assign \$696  = advance & \$signal$109 ;
-  assign \$697  = ~ \$signal$86 [0];
+  assign \$696  = advance & \$signal$110 ;
+  assign \$697  = ~ \$signal$87 [0];
   assign \$698  = \$696  & \$697 ;
   assign \$699  = lookups + \$506 [2:0];
   assign \$700  = hits + \$582 [2:0];
@@ -18281,9 +18283,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   always @(posedge clk)
     \$signal  <= \$711 ;
   always @(posedge clk)
-    \$signal$109  <= \$712 ;
+    \$signal$110  <= \$712 ;
   always @(posedge clk)
-    \$signal$86  <= \$713 ;
+    \$signal$87  <= \$713 ;
   always @(posedge clk)
     resp__valid <= \$714 ;
   always @(posedge clk)
@@ -18293,15 +18295,15 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   always @(posedge clk)
     host_resp__payload <= \$717 ;
   always @(posedge clk)
-    lookups <= \$718 ;
+    error_sticky <= \$718 ;
   always @(posedge clk)
-    hits <= \$719 ;
+    lookups <= \$719 ;
   always @(posedge clk)
-    errors <= \$720 ;
+    hits <= \$720 ;
   always @(posedge clk)
-    conflicts <= \$721 ;
+    errors <= \$721 ;
   always @(posedge clk)
-    error_sticky <= \$722 ;
+    conflicts <= \$722 ;
   assign \$1  = ~ h_valid;
   assign req__ready = \$1  | h_take;
   assign \$2  = req__valid & req__ready;
@@ -18493,76 +18495,76 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$195  = ! rest;
   assign \$196  = \$signal [0] | \$signal [1];
   assign \$signature__addr  = \$196  ? \$signal [342:329] : \$signal [22:9];
-  assign \$197  = \$signature__data [18:3] == \$signal$86 [38:23];
+  assign \$197  = \$signature__data [18:3] == \$signal$87 [38:23];
   assign \$198  = \$signature__data [0] & \$197 ;
-  assign \$199  = \$signature__data [37:22] == \$signal$86 [38:23];
+  assign \$199  = \$signature__data [37:22] == \$signal$87 [38:23];
   assign \$200  = \$signature__data [19] & \$199 ;
-  assign \$201  = \$signature__data [56:41] == \$signal$86 [38:23];
+  assign \$201  = \$signature__data [56:41] == \$signal$87 [38:23];
   assign \$202  = \$signature__data [38] & \$201 ;
-  assign \$203  = \$signature__data [75:60] == \$signal$86 [38:23];
+  assign \$203  = \$signature__data [75:60] == \$signal$87 [38:23];
   assign \$204  = \$signature__data [57] & \$203 ;
   assign \$205  = | { \$204 , \$202 , \$200 , \$198  };
-  assign \$206  = \$205  & \$signal$86 [7];
-  assign \$207  = ~ \$signal$86 [8];
+  assign \$206  = \$205  & \$signal$87 [7];
+  assign \$207  = ~ \$signal$87 [8];
   assign lane0_hit = \$206  & \$207 ;
-  assign \$208  = \$signature__data [18:3] == \$signal$86 [38:23];
+  assign \$208  = \$signature__data [18:3] == \$signal$87 [38:23];
   assign \$209  = \$signature__data [0] & \$208 ;
-  assign \$210  = \$signature__data [37:22] == \$signal$86 [38:23];
+  assign \$210  = \$signature__data [37:22] == \$signal$87 [38:23];
   assign \$211  = \$signature__data [19] & \$210 ;
-  assign \$212  = \$signature__data [56:41] == \$signal$86 [38:23];
+  assign \$212  = \$signature__data [56:41] == \$signal$87 [38:23];
   assign \$213  = \$signature__data [38] & \$212 ;
-  assign \$214  = \$signature__data [75:60] == \$signal$86 [38:23];
+  assign \$214  = \$signature__data [75:60] == \$signal$87 [38:23];
   assign \$215  = \$signature__data [57] & \$214 ;
   assign \$216  = \$215  ? 2'h3 : 2'h0;
   assign \$217  = \$213  ? 2'h2 : \$216 ;
   assign \$218  = \$211  ? 2'h1 : \$217 ;
   assign \$219  = \$209  ? 2'h0 : \$218 ;
-  assign lane0_slot = lane0_hit ? { \$signal$86 [22:9], \$219  } : 16'h0000;
-  assign \$220  = \$signature__data$89 [18:3] == \$signal$86 [110:95];
-  assign \$221  = \$signature__data$89 [0] & \$220 ;
-  assign \$222  = \$signature__data$89 [37:22] == \$signal$86 [110:95];
-  assign \$223  = \$signature__data$89 [19] & \$222 ;
-  assign \$224  = \$signature__data$89 [56:41] == \$signal$86 [110:95];
-  assign \$225  = \$signature__data$89 [38] & \$224 ;
-  assign \$226  = \$signature__data$89 [75:60] == \$signal$86 [110:95];
-  assign \$227  = \$signature__data$89 [57] & \$226 ;
+  assign lane0_slot = lane0_hit ? { \$signal$87 [22:9], \$219  } : 16'h0000;
+  assign \$220  = \$signature__data$90 [18:3] == \$signal$87 [110:95];
+  assign \$221  = \$signature__data$90 [0] & \$220 ;
+  assign \$222  = \$signature__data$90 [37:22] == \$signal$87 [110:95];
+  assign \$223  = \$signature__data$90 [19] & \$222 ;
+  assign \$224  = \$signature__data$90 [56:41] == \$signal$87 [110:95];
+  assign \$225  = \$signature__data$90 [38] & \$224 ;
+  assign \$226  = \$signature__data$90 [75:60] == \$signal$87 [110:95];
+  assign \$227  = \$signature__data$90 [57] & \$226 ;
   assign \$228  = | { \$227 , \$225 , \$223 , \$221  };
-  assign \$229  = \$228  & \$signal$86 [79];
-  assign \$230  = ~ \$signal$86 [80];
+  assign \$229  = \$228  & \$signal$87 [79];
+  assign \$230  = ~ \$signal$87 [80];
   assign lane1_hit = \$229  & \$230 ;
-  assign \$231  = \$signature__data$89 [18:3] == \$signal$86 [110:95];
-  assign \$232  = \$signature__data$89 [0] & \$231 ;
-  assign \$233  = \$signature__data$89 [37:22] == \$signal$86 [110:95];
-  assign \$234  = \$signature__data$89 [19] & \$233 ;
-  assign \$235  = \$signature__data$89 [56:41] == \$signal$86 [110:95];
-  assign \$236  = \$signature__data$89 [38] & \$235 ;
-  assign \$237  = \$signature__data$89 [75:60] == \$signal$86 [110:95];
-  assign \$238  = \$signature__data$89 [57] & \$237 ;
+  assign \$231  = \$signature__data$90 [18:3] == \$signal$87 [110:95];
+  assign \$232  = \$signature__data$90 [0] & \$231 ;
+  assign \$233  = \$signature__data$90 [37:22] == \$signal$87 [110:95];
+  assign \$234  = \$signature__data$90 [19] & \$233 ;
+  assign \$235  = \$signature__data$90 [56:41] == \$signal$87 [110:95];
+  assign \$236  = \$signature__data$90 [38] & \$235 ;
+  assign \$237  = \$signature__data$90 [75:60] == \$signal$87 [110:95];
+  assign \$238  = \$signature__data$90 [57] & \$237 ;
   assign \$239  = \$238  ? 2'h3 : 2'h0;
   assign \$240  = \$236  ? 2'h2 : \$239 ;
   assign \$241  = \$234  ? 2'h1 : \$240 ;
   assign \$242  = \$232  ? 2'h0 : \$241 ;
-  assign lane1_slot = lane1_hit ? { \$signal$86 [94:81], \$242  } : 16'h0000;
-  assign \$243  = \$signature__data$92 [18:3] == \$signal$86 [182:167];
-  assign \$244  = \$signature__data$92 [0] & \$243 ;
-  assign \$245  = \$signature__data$92 [37:22] == \$signal$86 [182:167];
-  assign \$246  = \$signature__data$92 [19] & \$245 ;
-  assign \$247  = \$signature__data$92 [56:41] == \$signal$86 [182:167];
-  assign \$248  = \$signature__data$92 [38] & \$247 ;
-  assign \$249  = \$signature__data$92 [75:60] == \$signal$86 [182:167];
-  assign \$250  = \$signature__data$92 [57] & \$249 ;
+  assign lane1_slot = lane1_hit ? { \$signal$87 [94:81], \$242  } : 16'h0000;
+  assign \$243  = \$signature__data$93 [18:3] == \$signal$87 [182:167];
+  assign \$244  = \$signature__data$93 [0] & \$243 ;
+  assign \$245  = \$signature__data$93 [37:22] == \$signal$87 [182:167];
+  assign \$246  = \$signature__data$93 [19] & \$245 ;
+  assign \$247  = \$signature__data$93 [56:41] == \$signal$87 [182:167];
+  assign \$248  = \$signature__data$93 [38] & \$247 ;
+  assign \$249  = \$signature__data$93 [75:60] == \$signal$87 [182:167];
+  assign \$250  = \$signature__data$93 [57] & \$249 ;
   assign \$251  = | { \$250 , \$248 , \$246 , \$244  };
-  assign \$252  = \$251  & \$signal$86 [151];
-  assign \$253  = ~ \$signal$86 [152];
+  assign \$252  = \$251  & \$signal$87 [151];
+  assign \$253  = ~ \$signal$87 [152];
   assign lane2_hit = \$252  & \$253 ;
-  assign \$254  = \$signature__data$92 [18:3] == \$signal$86 [182:167];
-  assign \$255  = \$signature__data$92 [0] & \$254 ;
-  assign \$256  = \$signature__data$92 [37:22] == \$signal$86 [182:167];
-  assign \$257  = \$signature__data$92 [19] & \$256 ;
-  assign \$258  = \$signature__data$92 [56:41] == \$signal$86 [182:167];
-  assign \$259  = \$signature__data$92 [38] & \$258 ;
-  assign \$260  = \$signature__data$92 [75:60] == \$signal$86 [182:167];
-  assign \$261  = \$signature__data$92 [57] & \$260 ;
+  assign \$254  = \$signature__data$93 [18:3] == \$signal$87 [182:167];
+  assign \$255  = \$signature__data$93 [0] & \$254 ;
+  assign \$256  = \$signature__data$93 [37:22] == \$signal$87 [182:167];
+  assign \$257  = \$signature__data$93 [19] & \$256 ;
+  assign \$258  = \$signature__data$93 [56:41] == \$signal$87 [182:167];
+  assign \$259  = \$signature__data$93 [38] & \$258 ;
+  assign \$260  = \$signature__data$93 [75:60] == \$signal$87 [182:167];
+  assign \$261  = \$signature__data$93 [57] & \$260 ;
   assign \$262  = \$261  ? 2'h3 : 2'h0;
   assign \$263  = \$259  ? 2'h2 : \$262 ;
   assign \$264  = \$257  ? 2'h1 : \$263 ;
@@ -18995,15 +18997,15 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     host_word = \$signature__data ;
     if (\$485 ) begin
       (* full_case = 32'd1 *)
-      casez (\$signal$86 [348:347])
+      casez (\$signal$87 [348:347])
         2'h0:
-            host_word[18:0] = \$signal$86 [381:363];
+            host_word[18:0] = \$signal$87 [381:363];
         2'h1:
-            host_word[37:19] = \$signal$86 [381:363];
+            host_word[37:19] = \$signal$87 [381:363];
         2'h2:
-            host_word[56:38] = \$signal$86 [381:363];
+            host_word[56:38] = \$signal$87 [381:363];
         2'h3:
-            host_word[75:57] = \$signal$86 [381:363];
+            host_word[75:57] = \$signal$87 [381:363];
       endcase
     end
     if (\$486 ) begin
@@ -19150,7 +19152,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$712  = \$signal$109 ;
+    \$712  = \$signal$110 ;
     if (advance) begin
       \$712  = a_valid;
     end
@@ -19160,7 +19162,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$713  = \$signal$86 ;
+    \$713  = \$signal$87 ;
     if (advance) begin
       \$713  = \$signal ;
     end
@@ -19175,7 +19177,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
       \$714  = 1'h0;
     end
     if (\$617 ) begin
-      \$714  = \$signal$86 [6];
+      \$714  = \$signal$87 [6];
     end
     if (rst) begin
       \$714  = 1'h0;
@@ -19198,94 +19200,94 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$716  = resp__payload;
     if (\$617 ) begin
-      \$716 [236] = \$signal$86 [295];
-      \$716 [237] = \$signal$86 [296];
-      \$716 [269:238] = \$signal$86 [328:297];
-      \$716 [0] = \$signal$86 [7];
-      \$716 [26:19] = \$signal$86 [46:39];
-      \$716 [58:27] = \$signal$86 [78:47];
+      \$716 [236] = \$signal$87 [295];
+      \$716 [237] = \$signal$87 [296];
+      \$716 [269:238] = \$signal$87 [328:297];
+      \$716 [0] = \$signal$87 [7];
+      \$716 [26:19] = \$signal$87 [46:39];
+      \$716 [58:27] = \$signal$87 [78:47];
       if (\$618 ) begin
         \$716 [1] = 1'h0;
         \$716 [2] = 1'h0;
         \$716 [18:3] = 16'h0000;
-      end else if (\$signal$86 [2]) begin
+      end else if (\$signal$87 [2]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$86 [1]) begin
+        if (\$signal$87 [1]) begin
           \$716 [1] = \$634 ;
           \$716 [2] = \$635 [1];
           \$716 [18:3] = learn_slot;
         end else begin
           \$716 [1] = lane0_hit;
-          \$716 [2] = \$signal$86 [8];
+          \$716 [2] = \$signal$87 [8];
           \$716 [18:3] = lane0_slot;
         end
       end
       begin
         begin
-          \$716 [59] = \$signal$86 [79];
-          \$716 [85:78] = \$signal$86 [118:111];
-          \$716 [117:86] = \$signal$86 [150:119];
+          \$716 [59] = \$signal$87 [79];
+          \$716 [85:78] = \$signal$87 [118:111];
+          \$716 [117:86] = \$signal$87 [150:119];
         end
       end
       if (\$636 ) begin
         \$716 [60] = 1'h0;
         \$716 [61] = 1'h0;
         \$716 [77:62] = 16'h0000;
-      end else if (\$signal$86 [3]) begin
+      end else if (\$signal$87 [3]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$86 [1]) begin
+        if (\$signal$87 [1]) begin
           \$716 [60] = \$652 ;
           \$716 [61] = \$653 [1];
           \$716 [77:62] = learn_slot;
         end else begin
           \$716 [60] = lane1_hit;
-          \$716 [61] = \$signal$86 [80];
+          \$716 [61] = \$signal$87 [80];
           \$716 [77:62] = lane1_slot;
         end
       end
       begin
         begin
-          \$716 [118] = \$signal$86 [151];
-          \$716 [144:137] = \$signal$86 [190:183];
-          \$716 [176:145] = \$signal$86 [222:191];
+          \$716 [118] = \$signal$87 [151];
+          \$716 [144:137] = \$signal$87 [190:183];
+          \$716 [176:145] = \$signal$87 [222:191];
         end
       end
       if (\$654 ) begin
         \$716 [119] = 1'h0;
         \$716 [120] = 1'h0;
         \$716 [136:121] = 16'h0000;
-      end else if (\$signal$86 [4]) begin
+      end else if (\$signal$87 [4]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$86 [1]) begin
+        if (\$signal$87 [1]) begin
           \$716 [119] = \$670 ;
           \$716 [120] = \$671 [1];
           \$716 [136:121] = learn_slot;
         end else begin
           \$716 [119] = lane2_hit;
-          \$716 [120] = \$signal$86 [152];
+          \$716 [120] = \$signal$87 [152];
           \$716 [136:121] = lane2_slot;
         end
       end
       begin
         begin
-          \$716 [177] = \$signal$86 [223];
-          \$716 [203:196] = \$signal$86 [262:255];
-          \$716 [235:204] = \$signal$86 [294:263];
+          \$716 [177] = \$signal$87 [223];
+          \$716 [203:196] = \$signal$87 [262:255];
+          \$716 [235:204] = \$signal$87 [294:263];
         end
       end
       if (\$672 ) begin
         \$716 [178] = 1'h0;
         \$716 [179] = 1'h0;
         \$716 [195:180] = 16'h0000;
-      end else if (\$signal$86 [5]) begin
+      end else if (\$signal$87 [5]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$86 [1]) begin
+        if (\$signal$87 [1]) begin
           \$716 [178] = \$688 ;
           \$716 [179] = \$689 [1];
           \$716 [195:180] = learn_slot;
         end else begin
           \$716 [178] = lane3_hit;
-          \$716 [179] = \$signal$86 [224];
+          \$716 [179] = \$signal$87 [224];
           \$716 [195:180] = lane3_slot;
         end
       end
@@ -19298,8 +19300,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$717  = host_resp__payload;
     if (\$692 ) begin
-      \$717 [1:0] = \$signal$86 [346:345];
-      \$717 [17:2] = \$signal$86 [362:347];
+      \$717 [1:0] = \$signal$87 [346:345];
+      \$717 [17:2] = \$signal$87 [362:347];
       \$717 [36:18] = \$695 ;
     end
     if (rst) begin
@@ -19308,94 +19310,97 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$718  = lookups;
+    \$718  = error_sticky;
+    if (errors_clear) begin
+      \$718  = 1'h0;
+    end
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$718  = 32'd0;
-    end else begin
-      if (\$698 ) begin
-        \$718  = \$699 [31:0];
-      end
-    end
-    if (rst) begin
-      \$718  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$719  = hits;
-    (* full_case = 32'd1 *)
-    if (counters_clear) begin
-      \$719  = 32'd0;
-    end else begin
-      if (\$698 ) begin
-        \$719  = \$700 [31:0];
-      end
-    end
-    if (rst) begin
-      \$719  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$720  = errors;
-    (* full_case = 32'd1 *)
-    if (counters_clear) begin
-      \$720  = 32'd0;
-    end else begin
-      if (\$698 ) begin
-        \$720  = \$701 [31:0];
-      end
-    end
-    if (rst) begin
-      \$720  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$721  = conflicts;
-    (* full_case = 32'd1 *)
-    if (counters_clear) begin
-      \$721  = 32'd0;
-    end else begin
-      if (h_take) begin
-        \$721  = \$703 [31:0];
-      end
-    end
-    if (rst) begin
-      \$721  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$722  = error_sticky;
-    (* full_case = 32'd1 *)
-    if (counters_clear) begin
-      \$722  = 1'h0;
+      \$718  = 1'h0;
     end else begin
       if (\$698 ) begin
         if (\$702 ) begin
-          \$722  = 1'h1;
+          \$718  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$722  = 1'h0;
+      \$718  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$719  = lookups;
+    (* full_case = 32'd1 *)
+    if (counters_clear) begin
+      \$719  = 32'd0;
+    end else begin
+      if (\$698 ) begin
+        \$719  = \$699 [31:0];
+      end
+    end
+    if (rst) begin
+      \$719  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$720  = hits;
+    (* full_case = 32'd1 *)
+    if (counters_clear) begin
+      \$720  = 32'd0;
+    end else begin
+      if (\$698 ) begin
+        \$720  = \$700 [31:0];
+      end
+    end
+    if (rst) begin
+      \$720  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$721  = errors;
+    (* full_case = 32'd1 *)
+    if (counters_clear) begin
+      \$721  = 32'd0;
+    end else begin
+      if (\$698 ) begin
+        \$721  = \$701 [31:0];
+      end
+    end
+    if (rst) begin
+      \$721  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$722  = conflicts;
+    (* full_case = 32'd1 *)
+    if (counters_clear) begin
+      \$722  = 32'd0;
+    end else begin
+      if (h_take) begin
+        \$722  = \$703 [31:0];
+      end
+    end
+    if (rst) begin
+      \$722  = 32'd0;
     end
   end
   assign beat_conflicts = \$158 [2:0];
   assign \$signature__en  = advance;
-  assign \$signature__en$78  = advance;
-  assign \$signature__addr$79  = \$signal [94:81];
-  assign \$signature__en$80  = advance;
-  assign \$signature__addr$81  = \$signal [166:153];
-  assign \$signature__en$82  = advance;
-  assign \$signature__addr$83  = \$signal [238:225];
+  assign \$signature__en$79  = advance;
+  assign \$signature__addr$80  = \$signal [94:81];
+  assign \$signature__en$81  = advance;
+  assign \$signature__addr$82  = \$signal [166:153];
+  assign \$signature__en$83  = advance;
+  assign \$signature__addr$84  = \$signal [238:225];
   assign age = \$320 [1:0];
-  assign write__addr = \$signal$86 [342:329];
+  assign write__addr = \$signal$87 [342:329];
   assign answered = \$506 [2:0];
-  assign \hits$111  = \$582 [2:0];
-  assign \errors$112  = \$590 [2:0];
+  assign \hits$112  = \$582 [2:0];
+  assign \errors$113  = \$590 [2:0];
   assign \req__payload.lanes  = req__payload[163:0];
   assign \req__payload.lanes[0]  = req__payload[40:0];
   assign \req__payload.lanes[0].valid  = req__payload[0];
@@ -19600,100 +19605,100 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$signature__data[3].valid  = \$signature__data [57];
   assign \$signature__data[3].rrpv  = \$signature__data [59:58];
   assign \$signature__data[3].tag  = \$signature__data [75:60];
-  assign \$signal$86.host  = \$signal$86 [0];
-  assign \$signal$86.learn  = \$signal$86 [1];
-  assign \$signal$86.mask  = \$signal$86 [5:2];
-  assign \$signal$86.beat_end  = \$signal$86 [6];
-  assign \$signal$86.beat  = \$signal$86 [328:7];
-  assign \$signal$86.beat.lanes  = \$signal$86 [294:7];
-  assign \$signal$86.beat.lanes[0]  = \$signal$86 [78:7];
-  assign \$signal$86.beat.lanes[0].valid  = \$signal$86 [7];
-  assign \$signal$86.beat.lanes[0].error  = \$signal$86 [8];
-  assign \$signal$86.beat.lanes[0].set  = \$signal$86 [22:9];
-  assign \$signal$86.beat.lanes[0].tag  = \$signal$86 [38:23];
-  assign \$signal$86.beat.lanes[0].table  = \$signal$86 [46:39];
-  assign \$signal$86.beat.lanes[0].row  = \$signal$86 [78:47];
-  assign \$signal$86.beat.lanes[1]  = \$signal$86 [150:79];
-  assign \$signal$86.beat.lanes[1].valid  = \$signal$86 [79];
-  assign \$signal$86.beat.lanes[1].error  = \$signal$86 [80];
-  assign \$signal$86.beat.lanes[1].set  = \$signal$86 [94:81];
-  assign \$signal$86.beat.lanes[1].tag  = \$signal$86 [110:95];
-  assign \$signal$86.beat.lanes[1].table  = \$signal$86 [118:111];
-  assign \$signal$86.beat.lanes[1].row  = \$signal$86 [150:119];
-  assign \$signal$86.beat.lanes[2]  = \$signal$86 [222:151];
-  assign \$signal$86.beat.lanes[2].valid  = \$signal$86 [151];
-  assign \$signal$86.beat.lanes[2].error  = \$signal$86 [152];
-  assign \$signal$86.beat.lanes[2].set  = \$signal$86 [166:153];
-  assign \$signal$86.beat.lanes[2].tag  = \$signal$86 [182:167];
-  assign \$signal$86.beat.lanes[2].table  = \$signal$86 [190:183];
-  assign \$signal$86.beat.lanes[2].row  = \$signal$86 [222:191];
-  assign \$signal$86.beat.lanes[3]  = \$signal$86 [294:223];
-  assign \$signal$86.beat.lanes[3].valid  = \$signal$86 [223];
-  assign \$signal$86.beat.lanes[3].error  = \$signal$86 [224];
-  assign \$signal$86.beat.lanes[3].set  = \$signal$86 [238:225];
-  assign \$signal$86.beat.lanes[3].tag  = \$signal$86 [254:239];
-  assign \$signal$86.beat.lanes[3].table  = \$signal$86 [262:255];
-  assign \$signal$86.beat.lanes[3].row  = \$signal$86 [294:263];
-  assign \$signal$86.beat.first  = \$signal$86 [295];
-  assign \$signal$86.beat.last  = \$signal$86 [296];
-  assign \$signal$86.beat.meta  = \$signal$86 [328:297];
-  assign \$signal$86.rmw_set  = \$signal$86 [342:329];
-  assign \$signal$86.rmw_lane  = \$signal$86 [344:343];
-  assign \$signal$86.host_op  = \$signal$86 [346:345];
-  assign \$signal$86.host_slot  = \$signal$86 [362:347];
-  assign \$signal$86.host_entry  = \$signal$86 [381:363];
-  assign \$signal$86.host_entry.valid  = \$signal$86 [363];
-  assign \$signal$86.host_entry.rrpv  = \$signal$86 [365:364];
-  assign \$signal$86.host_entry.tag  = \$signal$86 [381:366];
-  assign \$signal$86.host_ack  = \$signal$86 [382];
-  assign \$signature__data$89[0]  = \$signature__data$89 [18:0];
-  assign \$signature__data$89[0].valid  = \$signature__data$89 [0];
-  assign \$signature__data$89[0].rrpv  = \$signature__data$89 [2:1];
-  assign \$signature__data$89[0].tag  = \$signature__data$89 [18:3];
-  assign \$signature__data$89[1]  = \$signature__data$89 [37:19];
-  assign \$signature__data$89[1].valid  = \$signature__data$89 [19];
-  assign \$signature__data$89[1].rrpv  = \$signature__data$89 [21:20];
-  assign \$signature__data$89[1].tag  = \$signature__data$89 [37:22];
-  assign \$signature__data$89[2]  = \$signature__data$89 [56:38];
-  assign \$signature__data$89[2].valid  = \$signature__data$89 [38];
-  assign \$signature__data$89[2].rrpv  = \$signature__data$89 [40:39];
-  assign \$signature__data$89[2].tag  = \$signature__data$89 [56:41];
-  assign \$signature__data$89[3]  = \$signature__data$89 [75:57];
-  assign \$signature__data$89[3].valid  = \$signature__data$89 [57];
-  assign \$signature__data$89[3].rrpv  = \$signature__data$89 [59:58];
-  assign \$signature__data$89[3].tag  = \$signature__data$89 [75:60];
-  assign \$signature__data$92[0]  = \$signature__data$92 [18:0];
-  assign \$signature__data$92[0].valid  = \$signature__data$92 [0];
-  assign \$signature__data$92[0].rrpv  = \$signature__data$92 [2:1];
-  assign \$signature__data$92[0].tag  = \$signature__data$92 [18:3];
-  assign \$signature__data$92[1]  = \$signature__data$92 [37:19];
-  assign \$signature__data$92[1].valid  = \$signature__data$92 [19];
-  assign \$signature__data$92[1].rrpv  = \$signature__data$92 [21:20];
-  assign \$signature__data$92[1].tag  = \$signature__data$92 [37:22];
-  assign \$signature__data$92[2]  = \$signature__data$92 [56:38];
-  assign \$signature__data$92[2].valid  = \$signature__data$92 [38];
-  assign \$signature__data$92[2].rrpv  = \$signature__data$92 [40:39];
-  assign \$signature__data$92[2].tag  = \$signature__data$92 [56:41];
-  assign \$signature__data$92[3]  = \$signature__data$92 [75:57];
-  assign \$signature__data$92[3].valid  = \$signature__data$92 [57];
-  assign \$signature__data$92[3].rrpv  = \$signature__data$92 [59:58];
-  assign \$signature__data$92[3].tag  = \$signature__data$92 [75:60];
-  assign \$signature__data$95[0]  = \$signature__data$95 [18:0];
-  assign \$signature__data$95[0].valid  = \$signature__data$95 [0];
-  assign \$signature__data$95[0].rrpv  = \$signature__data$95 [2:1];
-  assign \$signature__data$95[0].tag  = \$signature__data$95 [18:3];
-  assign \$signature__data$95[1]  = \$signature__data$95 [37:19];
-  assign \$signature__data$95[1].valid  = \$signature__data$95 [19];
-  assign \$signature__data$95[1].rrpv  = \$signature__data$95 [21:20];
-  assign \$signature__data$95[1].tag  = \$signature__data$95 [37:22];
-  assign \$signature__data$95[2]  = \$signature__data$95 [56:38];
-  assign \$signature__data$95[2].valid  = \$signature__data$95 [38];
-  assign \$signature__data$95[2].rrpv  = \$signature__data$95 [40:39];
-  assign \$signature__data$95[2].tag  = \$signature__data$95 [56:41];
-  assign \$signature__data$95[3]  = \$signature__data$95 [75:57];
-  assign \$signature__data$95[3].valid  = \$signature__data$95 [57];
-  assign \$signature__data$95[3].rrpv  = \$signature__data$95 [59:58];
-  assign \$signature__data$95[3].tag  = \$signature__data$95 [75:60];
+  assign \$signal$87.host  = \$signal$87 [0];
+  assign \$signal$87.learn  = \$signal$87 [1];
+  assign \$signal$87.mask  = \$signal$87 [5:2];
+  assign \$signal$87.beat_end  = \$signal$87 [6];
+  assign \$signal$87.beat  = \$signal$87 [328:7];
+  assign \$signal$87.beat.lanes  = \$signal$87 [294:7];
+  assign \$signal$87.beat.lanes[0]  = \$signal$87 [78:7];
+  assign \$signal$87.beat.lanes[0].valid  = \$signal$87 [7];
+  assign \$signal$87.beat.lanes[0].error  = \$signal$87 [8];
+  assign \$signal$87.beat.lanes[0].set  = \$signal$87 [22:9];
+  assign \$signal$87.beat.lanes[0].tag  = \$signal$87 [38:23];
+  assign \$signal$87.beat.lanes[0].table  = \$signal$87 [46:39];
+  assign \$signal$87.beat.lanes[0].row  = \$signal$87 [78:47];
+  assign \$signal$87.beat.lanes[1]  = \$signal$87 [150:79];
+  assign \$signal$87.beat.lanes[1].valid  = \$signal$87 [79];
+  assign \$signal$87.beat.lanes[1].error  = \$signal$87 [80];
+  assign \$signal$87.beat.lanes[1].set  = \$signal$87 [94:81];
+  assign \$signal$87.beat.lanes[1].tag  = \$signal$87 [110:95];
+  assign \$signal$87.beat.lanes[1].table  = \$signal$87 [118:111];
+  assign \$signal$87.beat.lanes[1].row  = \$signal$87 [150:119];
+  assign \$signal$87.beat.lanes[2]  = \$signal$87 [222:151];
+  assign \$signal$87.beat.lanes[2].valid  = \$signal$87 [151];
+  assign \$signal$87.beat.lanes[2].error  = \$signal$87 [152];
+  assign \$signal$87.beat.lanes[2].set  = \$signal$87 [166:153];
+  assign \$signal$87.beat.lanes[2].tag  = \$signal$87 [182:167];
+  assign \$signal$87.beat.lanes[2].table  = \$signal$87 [190:183];
+  assign \$signal$87.beat.lanes[2].row  = \$signal$87 [222:191];
+  assign \$signal$87.beat.lanes[3]  = \$signal$87 [294:223];
+  assign \$signal$87.beat.lanes[3].valid  = \$signal$87 [223];
+  assign \$signal$87.beat.lanes[3].error  = \$signal$87 [224];
+  assign \$signal$87.beat.lanes[3].set  = \$signal$87 [238:225];
+  assign \$signal$87.beat.lanes[3].tag  = \$signal$87 [254:239];
+  assign \$signal$87.beat.lanes[3].table  = \$signal$87 [262:255];
+  assign \$signal$87.beat.lanes[3].row  = \$signal$87 [294:263];
+  assign \$signal$87.beat.first  = \$signal$87 [295];
+  assign \$signal$87.beat.last  = \$signal$87 [296];
+  assign \$signal$87.beat.meta  = \$signal$87 [328:297];
+  assign \$signal$87.rmw_set  = \$signal$87 [342:329];
+  assign \$signal$87.rmw_lane  = \$signal$87 [344:343];
+  assign \$signal$87.host_op  = \$signal$87 [346:345];
+  assign \$signal$87.host_slot  = \$signal$87 [362:347];
+  assign \$signal$87.host_entry  = \$signal$87 [381:363];
+  assign \$signal$87.host_entry.valid  = \$signal$87 [363];
+  assign \$signal$87.host_entry.rrpv  = \$signal$87 [365:364];
+  assign \$signal$87.host_entry.tag  = \$signal$87 [381:366];
+  assign \$signal$87.host_ack  = \$signal$87 [382];
+  assign \$signature__data$90[0]  = \$signature__data$90 [18:0];
+  assign \$signature__data$90[0].valid  = \$signature__data$90 [0];
+  assign \$signature__data$90[0].rrpv  = \$signature__data$90 [2:1];
+  assign \$signature__data$90[0].tag  = \$signature__data$90 [18:3];
+  assign \$signature__data$90[1]  = \$signature__data$90 [37:19];
+  assign \$signature__data$90[1].valid  = \$signature__data$90 [19];
+  assign \$signature__data$90[1].rrpv  = \$signature__data$90 [21:20];
+  assign \$signature__data$90[1].tag  = \$signature__data$90 [37:22];
+  assign \$signature__data$90[2]  = \$signature__data$90 [56:38];
+  assign \$signature__data$90[2].valid  = \$signature__data$90 [38];
+  assign \$signature__data$90[2].rrpv  = \$signature__data$90 [40:39];
+  assign \$signature__data$90[2].tag  = \$signature__data$90 [56:41];
+  assign \$signature__data$90[3]  = \$signature__data$90 [75:57];
+  assign \$signature__data$90[3].valid  = \$signature__data$90 [57];
+  assign \$signature__data$90[3].rrpv  = \$signature__data$90 [59:58];
+  assign \$signature__data$90[3].tag  = \$signature__data$90 [75:60];
+  assign \$signature__data$93[0]  = \$signature__data$93 [18:0];
+  assign \$signature__data$93[0].valid  = \$signature__data$93 [0];
+  assign \$signature__data$93[0].rrpv  = \$signature__data$93 [2:1];
+  assign \$signature__data$93[0].tag  = \$signature__data$93 [18:3];
+  assign \$signature__data$93[1]  = \$signature__data$93 [37:19];
+  assign \$signature__data$93[1].valid  = \$signature__data$93 [19];
+  assign \$signature__data$93[1].rrpv  = \$signature__data$93 [21:20];
+  assign \$signature__data$93[1].tag  = \$signature__data$93 [37:22];
+  assign \$signature__data$93[2]  = \$signature__data$93 [56:38];
+  assign \$signature__data$93[2].valid  = \$signature__data$93 [38];
+  assign \$signature__data$93[2].rrpv  = \$signature__data$93 [40:39];
+  assign \$signature__data$93[2].tag  = \$signature__data$93 [56:41];
+  assign \$signature__data$93[3]  = \$signature__data$93 [75:57];
+  assign \$signature__data$93[3].valid  = \$signature__data$93 [57];
+  assign \$signature__data$93[3].rrpv  = \$signature__data$93 [59:58];
+  assign \$signature__data$93[3].tag  = \$signature__data$93 [75:60];
+  assign \$signature__data$96[0]  = \$signature__data$96 [18:0];
+  assign \$signature__data$96[0].valid  = \$signature__data$96 [0];
+  assign \$signature__data$96[0].rrpv  = \$signature__data$96 [2:1];
+  assign \$signature__data$96[0].tag  = \$signature__data$96 [18:3];
+  assign \$signature__data$96[1]  = \$signature__data$96 [37:19];
+  assign \$signature__data$96[1].valid  = \$signature__data$96 [19];
+  assign \$signature__data$96[1].rrpv  = \$signature__data$96 [21:20];
+  assign \$signature__data$96[1].tag  = \$signature__data$96 [37:22];
+  assign \$signature__data$96[2]  = \$signature__data$96 [56:38];
+  assign \$signature__data$96[2].valid  = \$signature__data$96 [38];
+  assign \$signature__data$96[2].rrpv  = \$signature__data$96 [40:39];
+  assign \$signature__data$96[2].tag  = \$signature__data$96 [56:41];
+  assign \$signature__data$96[3]  = \$signature__data$96 [75:57];
+  assign \$signature__data$96[3].valid  = \$signature__data$96 [57];
+  assign \$signature__data$96[3].rrpv  = \$signature__data$96 [59:58];
+  assign \$signature__data$96[3].tag  = \$signature__data$96 [75:60];
   assign \learn_word[0]  = learn_word[18:0];
   assign \learn_word[0].valid  = learn_word[0];
   assign \learn_word[0].rrpv  = learn_word[2:1];

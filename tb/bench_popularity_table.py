@@ -58,6 +58,7 @@ async def measure_throughput(dut):
     dut.host_cmd__valid.value = 0
     dut.host_resp__ready.value = 1
     dut.counters_clear.value = 0
+    dut.errors_clear.value = 0
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0

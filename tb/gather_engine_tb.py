@@ -173,7 +173,8 @@ class GatherEngineTB:
 
     async def reset(self) -> None:
         dut = self.dut
-        dut.clear_errors.value = 0
+        dut.errors_clear.value = 0
+        dut.counters_clear.value = 0
         dut.dim.value = 0
         dut.tables.value = 0
         dut.rst.value = 1
@@ -366,9 +367,15 @@ class GatherEngineTB:
         self.write_error_ranges.clear()
 
     async def clear_status_errors(self) -> None:
-        self.dut.clear_errors.value = 1
+        self.dut.errors_clear.value = 1
         await RisingEdge(self.dut.clk)
-        self.dut.clear_errors.value = 0
+        self.dut.errors_clear.value = 0
+        await RisingEdge(self.dut.clk)
+
+    async def clear_counters(self) -> None:
+        self.dut.counters_clear.value = 1
+        await RisingEdge(self.dut.clk)
+        self.dut.counters_clear.value = 0
         await RisingEdge(self.dut.clk)
 
     # -- status ------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from hotline_hw.lookup_stream import lookup_response_layout
 from hotline_hw.micro_batch_stream import cold_request_layout, micro_batch_layout
 from hotline_hw.model import Mode, PopularityTable, TableGeometry
+from hotline_hw.model.micro_batch_beats import (ColdBeat, ColdLane, Lane, OutBeat, beat_diff,
+                                               expected_beats)
 from hotline_hw.model.scheduler import (Lookup, MicroBatch, MicroBatchKind, MicroBatchScheduler,
                                         ScheduleMode)
 
@@ -67,77 +69,6 @@ COUNTERS = ("samples_in", "popular", "non_popular", "micro_batches", "early_clos
 
 
 # -- beats -----------------------------------------------------------------------------------------
-
-class Lane(NamedTuple):
-    valid: int
-    hot: int
-    slot: int
-    table: int
-    row: int
-
-
-class OutBeat(NamedTuple):
-    """One ``o`` beat, every field of ``micro_batch_layout``."""
-    desc: int
-    kind: int
-    size: int
-    working_set: int
-    index: int
-    step: int
-    sample: int
-    position: int
-    beat: int
-    first: int
-    last: int
-    lanes: tuple
-
-
-class ColdLane(NamedTuple):
-    valid: int
-    table: int
-    row: int
-
-
-class ColdBeat(NamedTuple):
-    step: int
-    position: int
-    beat: int
-    lanes: tuple
-
-
-def _diff(want: NamedTuple, got: NamedTuple) -> str:
-    fields = [f"{name}: expected {w!r}, got {g!r}"
-              for name, w, g in zip(want._fields, want, got) if w != g]
-    return "; ".join(fields)
-
-
-def expected_beats(batches: Iterable[MicroBatch], lanes: int,
-                   learn: bool) -> tuple[list[OutBeat], list[ColdBeat]]:
-    """The model's micro-batches as the RTL's ``o`` beats and ``cold`` beats.
-
-    Per micro-batch a descriptor beat, then per sample (in order) ``ceil(F / lanes)`` record
-    beats of its lookups in order; a lane is ``hot`` if its lookup hit and the scheduler is not
-    learning. A ``cold`` beat follows every record beat with a valid lane that is not hot.
-    """
-    out, cold = [], []
-    idle_lane, idle_cold = Lane(0, 0, 0, 0, 0), ColdLane(0, 0, 0)
-    for b in batches:
-        out.append(OutBeat(1, int(b.kind), b.size, b.working_set, b.index, b.step,
-                           0, 0, 0, 0, 0, (idle_lane,) * lanes))
-        for position, sample in enumerate(b.samples):
-            n_beats = -(-len(sample.lookups) // lanes)
-            for beat in range(n_beats):
-                chunk = sample.lookups[beat * lanes:(beat + 1) * lanes]
-                rec = tuple(Lane(1, int(lk.hit and not learn), lk.slot, lk.table, lk.row)
-                            for lk in chunk) + (idle_lane,) * (lanes - len(chunk))
-                out.append(OutBeat(0, 0, 0, 0, 0, b.step, sample.sample_id, position, beat,
-                                   int(beat == 0), int(beat == n_beats - 1), rec))
-                cold_lanes = tuple(ColdLane(1, ln.table, ln.row) if ln.valid and not ln.hot
-                                   else idle_cold for ln in rec)
-                if any(c.valid for c in cold_lanes):
-                    cold.append(ColdBeat(b.step, position, beat, cold_lanes))
-    return out, cold
-
 
 # -- parameters ------------------------------------------------------------------------------------
 
@@ -331,7 +262,8 @@ class MicroBatchSchedulerTB:
                                     "row": params["row_in_bits"]})
 
     def _idle_inputs(self) -> None:
-        for name in ("split", "learn", "batch_size", "working_set", "capacity_limit"):
+        for name in ("split", "learn", "batch_size", "working_set", "capacity_limit",
+                     "counters_clear", "errors_clear"):
             getattr(self.dut, name).value = 0
 
     async def reset(self) -> None:
@@ -509,7 +441,7 @@ class MicroBatchSchedulerTB:
             else:
                 want = expected.popleft()
                 if beat != want:
-                    self._fail(f"{name} beat {index}: {_diff(want, beat)}\n"
+                    self._fail(f"{name} beat {index}: {beat_diff(want, beat)}\n"
                                f"  expected {want}\n  got      {beat}")
 
     async def _stream_rules(self, name: str):

@@ -274,6 +274,7 @@ class PopularityTableTB:
             bus_model.log.setLevel(logging.WARNING)     # no "Reset (de-)asserted" per reset
         dut.mode.value = int(Mode.LEARN)
         dut.counters_clear.value = 0
+        dut.errors_clear.value = 0
 
         self.expected: deque[Expected] = deque()
         self.sent_beats = 0

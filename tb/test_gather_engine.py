@@ -11,7 +11,7 @@ Per build (bus width, largest row, reorder-buffer slots):
   memory compared with the model's (every byte outside a row is a guard byte), then gathered.
 * ``errors_flagged_and_recovered``: SLVERR / DECERR on reads and writes, a framing error on
   write-back: rows flagged, nothing wrong emitted, first error recorded, nothing hangs; after
-  ``clear_errors`` clean traffic passes.
+  ``errors_clear`` clean traffic passes.
 * ``soak_concurrent``: long random gather and write-back at the same time (disjoint rows).
 * ``read_bus_utilisation``: no stalls, enough rows in flight: the R channel is busy >= 95% of
   the cycles of a long gather (cycle count, exact).
@@ -177,10 +177,19 @@ async def errors_flagged_and_recovered(dut):
     tb.check_memory()
     assert tb.status()["write_errors"] == GatherError.FRAMING
 
-    # Clean traffic afterwards.
+    # Clean traffic afterwards, counted from zero.
     await tb.clear_status_errors()
-    await tb.gather(tb.random_requests(40))
-    assert tb.status()["read_errors"] == 0 and tb.status()["write_errors"] == 0
+    await tb.clear_counters()
+    counters = ("read_rows", "read_beats", "read_bursts", "write_rows_in",
+                "write_rows_written", "write_beats", "write_bursts")
+    assert all(tb.status()[name] == 0 for name in counters), tb.status()
+    tb.memory.reset_stats()
+    requests = tb.random_requests(40)
+    await tb.gather(requests)
+    status = tb.status()
+    assert status["read_errors"] == 0 and status["write_errors"] == 0
+    assert (status["read_rows"], status["read_beats"], status["read_bursts"]) == \
+        (len(requests), tb.memory.r_beats, tb.memory.ar_bursts), status
     tb.finish()
 
 

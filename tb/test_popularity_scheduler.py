@@ -54,7 +54,8 @@ class PopularitySchedulerTB(MicroBatchSchedulerTB):
 
     def _idle_inputs(self) -> None:
         dut = self.dut
-        for name in ("mode", "counters_clear", "split", "batch_size", "working_set",
+        for name in ("mode", "counters_clear", "errors_clear", "split", "batch_size",
+                     "working_set",
                      "capacity_limit"):
             getattr(dut, name).value = 0
         dut.host_cmd__valid.value = 0

@@ -34,6 +34,7 @@ from tb.streams import StructCodec
 from hotline_hw.gather_stream import gathered_row_layout
 
 _SCHEDULER_PORTS = ("i", "o", "split", "learn", "batch_size", "working_set", "capacity_limit",
+                    "counters_clear", "errors_clear",
                     "stalls", "framing_error") + COUNTERS
 
 
@@ -53,7 +54,7 @@ class SchedulerGather(wiring.Component):
         super().__init__({
             **{name: s[name] for name in _SCHEDULER_PORTS},
             "rows": g["o"], "wb": g["wb"], "m_axi": g["m_axi"], "tables": g["tables"],
-            "dim": g["dim"], "clear_errors": g["clear_errors"],
+            "dim": g["dim"], "errors_clear": g["errors_clear"],
             "read_rows": g["read_rows"], "read_errors": g["read_errors"],
             "busy": Out(1),
         })
@@ -77,7 +78,7 @@ class SchedulerGather(wiring.Component):
         wiring.connect(m, wiring.flipped(self.wb), gather.wb)
         wiring.connect(m, gather.m_axi, wiring.flipped(self.m_axi))
         m.d.comb += [gather.tables.eq(self.tables), gather.dim.eq(self.dim),
-                     gather.clear_errors.eq(self.clear_errors),
+                     gather.errors_clear.eq(self.errors_clear),
                      self.read_rows.eq(gather.read_rows), self.read_errors.eq(gather.read_errors),
                      self.busy.eq(scheduler.busy | gather.read_busy)]
         return m
@@ -123,7 +124,7 @@ class SchedulerGatherTB(MicroBatchSchedulerTB):
         self.dut.tables.value = word
         self.dut.dim.value = self.params["dim"]
         self.dut.wb__valid.value = 0
-        self.dut.clear_errors.value = 0
+        self.dut.errors_clear.value = 0
 
     def cold_expectation(self, cold) -> list:
         requests = [(lane.table, lane.row) for beat in cold for lane in beat.lanes

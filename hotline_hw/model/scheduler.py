@@ -163,6 +163,27 @@ class MicroBatchScheduler:
         self._popular: list[Sample] = []        # REFORMED: popular samples not yet emitted
         self._held: list[Sample] = []           # non-popular (SPLIT: all) samples not emitted
 
+    def reconfigure(self, *, batch_size: int, working_set: int, mode: ScheduleMode,
+                    learn: bool, capacity: int) -> None:
+        """Change the configuration, as the RTL allows while it holds no sample. ``learn`` may
+        change at any such time; the others only between working sets (no sample of an open
+        working set has arrived). Step and working-set numbering continue."""
+        changed = (batch_size, working_set, ScheduleMode(mode), capacity) != \
+            (self.batch_size, self.working_set, self.mode, self.capacity)
+        if not changed and bool(learn) == self.learn:
+            return
+        if self.held:
+            raise RuntimeError("the scheduler holds samples: flush before reconfiguring")
+        if changed and self._in_set:
+            raise RuntimeError("B, W, the mode and the capacity may change only between "
+                               "working sets (flush first)")
+        if changed:
+            step, set_id, counters = self._step, self._set_id, self.counters
+            self.__init__(batch_size=batch_size, working_set=working_set, mode=mode,
+                          learn=learn, capacity=capacity)
+            self._step, self._set_id, self.counters = step, set_id, counters
+        self.learn = bool(learn)
+
     @property
     def held(self) -> int:
         """Samples in the buffer (arrived, not yet emitted)."""

@@ -1,0 +1,222 @@
+"""AXI4-Lite register file of the accelerator, built from :mod:`hotline_hw.register_map`."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from . import register_map as rmap
+from .axi import AXI4LiteSignature, AxiResp
+from .gather_stream import table_registers_layout
+from .lookup_stream import host_command_layout, host_response_layout
+from .model.popularity_table import TableGeometry
+
+__all__ = ["ControlRegisters", "INPUT_REGISTERS", "CONFIG_REGISTERS"]
+
+#: Read-only registers whose value comes from the blocks (one ``In(32)`` member each, named in
+#: lower case); ``status`` and ``errors`` get the register file's own bits ORed in.
+INPUT_REGISTERS = tuple(r.name for r in rmap.REGISTERS if r.access == "ro" and r.name not in (
+    "ID", "VERSION", "PARAMS0", "PARAMS1", "PARAMS2", "PARAMS3", "CYCLES", "HOST_RESULT",
+    "HOST_DONE"))
+#: Configuration registers (one ``Out(32)`` member each, lower case); HOST_ENTRY is internal.
+CONFIG_REGISTERS = tuple(r.name for r in rmap.REGISTERS
+                         if r.access == "rw" and r.name != "HOST_ENTRY")
+
+
+class ControlRegisters(wiring.Component):
+    """The register map behind an AXI4-Lite subordinate port.
+
+    Writes take effect (and configuration outputs change) the cycle after the AW and W beats
+    are both taken; ``WSTRB`` selects bytes. Reads return the value the cycle after AR.
+    Writes to read-only or unmapped addresses and reads of unmapped addresses answer
+    ``SLVERR`` and change nothing. One write and one read at a time: AWREADY / WREADY rise
+    together once both AW and W are valid and the previous B has been taken; ARREADY once the
+    previous R has been taken.
+
+    ``HOST_CMD`` becomes a ``host_cmd`` stream beat (``op``, ``slot`` and ``HOST_ENTRY``);
+    ``STATUS.host_pending`` stays up until its ``host_resp`` arrives, which sets
+    ``HOST_RESULT`` and counts in ``HOST_DONE``. A ``HOST_CMD`` written while one is pending is
+    ignored and sets ``ERRORS.host_overrun``.
+
+    Parameters
+    ----------
+    geometry : TableGeometry
+        Popularity table geometry (host command layout, ``PARAMS0`` / ``PARAMS1``).
+    params : dict
+        Values of the ``PARAMS*`` fields (``lanes``, ``max_lookups``, ``num_tables``,
+        ``bus_bytes``, ``max_dim``, ``reads_in_flight``, ``capacity``).
+    addr_bits, stride_bits, row_in_bits : int
+        Widths of the gather engine's table registers (``tables`` output).
+
+    Members
+    -------
+    s_axil : ``In(AXI4LiteSignature(addr_bits=ADDRESS_BITS))``
+    <config> : ``Out(32)`` per :data:`CONFIG_REGISTERS` (``control``, ``lookups``, ...)
+    tables : ``Out(ArrayLayout(table_registers_layout(...), num_tables))``
+    <input> : ``In(32)`` per :data:`INPUT_REGISTERS` (``status``, ``errors``, counters, ...)
+    clear_counters, clear_errors : ``Out(1)``
+        One-cycle pulses from ``COMMAND`` (``clear_counters`` also zeroes ``CYCLES``).
+    host_cmd : ``Out(stream.Signature(host_command_layout(geometry)))``
+    host_resp : ``In(stream.Signature(host_response_layout(geometry)))``
+    """
+
+    def __init__(self, *, geometry: TableGeometry, params: dict, addr_bits: int,
+                 stride_bits: int, row_in_bits: int):
+        self._geometry = geometry
+        self._params = dict(params)
+        self._num_tables = params["num_tables"]
+        self._addr_bits = addr_bits
+        self._stride_bits = stride_bits
+        self._row_in_bits = row_in_bits
+        members = {"s_axil": In(AXI4LiteSignature(addr_bits=rmap.ADDRESS_BITS))}
+        for name in CONFIG_REGISTERS:
+            members[name.lower()] = Out(32, init=rmap.register(name).reset)
+        members["tables"] = Out(data.ArrayLayout(table_registers_layout(
+            addr_bits=addr_bits, stride_bits=stride_bits, row_in_bits=row_in_bits),
+            self._num_tables))
+        for name in INPUT_REGISTERS:
+            members[name.lower()] = In(32)
+        members["clear_counters"] = Out(1)
+        members["clear_errors"] = Out(1)
+        members["host_cmd"] = Out(stream.Signature(host_command_layout(geometry)))
+        members["host_resp"] = In(stream.Signature(host_response_layout(geometry)))
+        super().__init__(members)
+
+    def _constants(self) -> dict[str, int]:
+        return rmap.constant_values(self._geometry, self._params)
+
+    def elaborate(self, platform):
+        m = Module()
+        axil = self.s_axil
+        constants = self._constants()
+
+        storage: dict[str, Signal] = {}
+        for name in CONFIG_REGISTERS:
+            storage[name] = getattr(self, name.lower())
+        host_entry = Signal(32, name="host_entry")
+        storage["HOST_ENTRY"] = host_entry
+        table_regs = {}
+        for t in range(self._num_tables):
+            for name in rmap.TABLE_REGISTERS:
+                table_regs[rmap.table_register_address(name, t)] = Signal(
+                    32, name=f"{name.lower()}_{t}")
+
+        cycles = Signal(32)
+        host_result = Signal(32)
+        host_done = Signal(32)
+        host_waiting = Signal()              # command sent, response not yet back
+        overrun = Signal()
+
+        # -- write channel ----------------------------------------------------------------
+        write = axil.awvalid & axil.wvalid & ~axil.bvalid
+        m.d.comb += [axil.awready.eq(write), axil.wready.eq(write)]
+        strobe_mask = Signal(32)
+        m.d.comb += strobe_mask.eq(Cat(*(axil.wstrb[b].replicate(8) for b in range(4))))
+
+        def merged(reg: Signal, mask: int) -> object:
+            return ((reg & ~strobe_mask) | (axil.wdata & strobe_mask)) & mask
+
+        with m.If(axil.bvalid & axil.bready):
+            m.d.sync += axil.bvalid.eq(0)
+        with m.If(write):
+            m.d.sync += [axil.bvalid.eq(1), axil.bresp.eq(AxiResp.SLVERR)]
+            with m.Switch(axil.awaddr[2:]):
+                for r in rmap.REGISTERS:
+                    if r.access == "ro":
+                        continue
+                    mask = sum(f.mask for f in r.fields)
+                    with m.Case(r.address >> 2):
+                        m.d.sync += axil.bresp.eq(AxiResp.OKAY)
+                        if r.access == "rw":
+                            m.d.sync += storage[r.name].eq(merged(storage[r.name], mask))
+                        elif r.name == "COMMAND":
+                            m.d.comb += [
+                                self.clear_counters.eq(
+                                    axil.wdata[r.field("clear_counters").lsb] & axil.wstrb[0]),
+                                self.clear_errors.eq(
+                                    axil.wdata[r.field("clear_errors").lsb] & axil.wstrb[0]),
+                            ]
+                        elif r.name == "HOST_CMD":
+                            slot, op = r.field("slot"), r.field("op")
+                            with m.If(self.host_cmd.valid | host_waiting):
+                                m.d.sync += overrun.eq(1)
+                            with m.Else():
+                                m.d.sync += [
+                                    self.host_cmd.valid.eq(1),
+                                    self.host_cmd.payload.op.eq(
+                                        axil.wdata[op.lsb:op.lsb + op.width]),
+                                    self.host_cmd.payload.slot.eq(
+                                        axil.wdata[slot.lsb:slot.lsb + slot.width]),
+                                    self.host_cmd.payload.entry.eq(host_entry),
+                                    host_waiting.eq(1),
+                                ]
+                for address, reg in table_regs.items():
+                    with m.Case(address >> 2):
+                        m.d.sync += [axil.bresp.eq(AxiResp.OKAY),
+                                     reg.eq(merged(reg, 0xFFFFFFFF))]
+
+        # -- host command / response ------------------------------------------------------
+        with m.If(self.host_cmd.valid & self.host_cmd.ready):
+            m.d.sync += self.host_cmd.valid.eq(0)
+        m.d.comb += self.host_resp.ready.eq(1)
+        with m.If(self.host_resp.valid):
+            m.d.sync += [host_result.eq(self.host_resp.payload.entry), host_waiting.eq(0),
+                         host_done.eq(host_done + 1)]
+
+        # -- clears, cycle counter -----------------------------------------------------------
+        m.d.sync += cycles.eq(cycles + 1)
+        with m.If(self.clear_counters):
+            m.d.sync += cycles.eq(0)
+        with m.If(self.clear_errors):
+            m.d.sync += overrun.eq(0)
+
+        # -- read channel --------------------------------------------------------------------
+        m.d.comb += axil.arready.eq(~axil.rvalid)
+        with m.If(axil.rvalid & axil.rready):
+            m.d.sync += axil.rvalid.eq(0)
+        status_bit = rmap.register("STATUS").field("host_pending").lsb
+        overrun_bit = rmap.ERROR_BITS["host_overrun"][0]
+        with m.If(axil.arvalid & axil.arready):
+            m.d.sync += [axil.rvalid.eq(1), axil.rresp.eq(AxiResp.OKAY), axil.rdata.eq(0)]
+            with m.Switch(axil.araddr[2:]):
+                for r in rmap.REGISTERS:
+                    with m.Case(r.address >> 2):
+                        if r.name in constants:
+                            value = Const(constants[r.name], 32)
+                        elif r.name == "CYCLES":
+                            value = cycles
+                        elif r.name == "HOST_RESULT":
+                            value = host_result
+                        elif r.name == "HOST_DONE":
+                            value = host_done
+                        elif r.name == "STATUS":
+                            value = self.status | ((self.host_cmd.valid | host_waiting)
+                                                   << status_bit)
+                        elif r.name == "ERRORS":
+                            value = self.errors | (overrun << overrun_bit)
+                        elif r.access == "wo":
+                            value = Const(0, 32)
+                        elif r.name in storage:
+                            value = storage[r.name]
+                        else:
+                            value = getattr(self, r.name.lower())
+                        m.d.sync += axil.rdata.eq(value)
+                for address, reg in table_regs.items():
+                    with m.Case(address >> 2):
+                        m.d.sync += axil.rdata.eq(reg)
+                with m.Default():
+                    m.d.sync += axil.rresp.eq(AxiResp.SLVERR)
+
+        # -- table registers to the gather engine ---------------------------------------------
+        for t in range(self._num_tables):
+            regs = self.tables[t]
+            lo = table_regs[rmap.table_register_address("TABLE_BASE_LO", t)]
+            hi = table_regs[rmap.table_register_address("TABLE_BASE_HI", t)]
+            rows = table_regs[rmap.table_register_address("TABLE_ROWS", t)]
+            all_rows = 1 << self._row_in_bits
+            m.d.comb += [
+                regs.base.eq(Cat(lo, hi)[:self._addr_bits]),
+                regs.stride.eq(table_regs[rmap.table_register_address("TABLE_STRIDE", t)]),
+                # More rows than row ids exist act as "every row id" (no wrap-around).
+                regs.rows.eq(Mux(rows > all_rows, all_rows, rows)),
+            ]
+        return m

@@ -1,0 +1,357 @@
+"""Host driver of the Hotline accelerator (async, over any :class:`~sw_driver.transport.
+Transport`), and a synchronous wrapper.
+
+Typical use (golden-model backend; the cocotb backend is used the same way inside a
+simulation)::
+
+    from sw_driver import HotlineDriver, ModelDevice, TableLayout
+
+    driver = HotlineDriver(ModelDevice())
+    await driver.identify()
+    await driver.configure_tables([TableLayout(base, stride, rows) for ...], dim=16)
+    await driver.configure(batch_size=1024, working_set=4)
+    learned = await driver.submit(first_5_percent, learn=True)    # learn the hot set
+    result = await driver.submit(working_set_samples)             # micro-batches + cold rows
+    await driver.write_back(updated_rows)
+    await driver.wait_writes()
+
+Errors the hardware reports (``ERRORS``) surface as :class:`HotlineError` with the bits and
+the first failing request decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from hotline_hw import register_map as rmap
+from hotline_hw.model.gather import GatherError
+from hotline_hw.model.popularity_table import HotSetOverflowError, PopularityTable, RRPV_HIT
+
+from .transport import Transport
+from .wire import GatheredRow, MicroBatchPacket, WireFormat
+
+__all__ = ["HotlineDriver", "SyncHotlineDriver", "HotlineError", "TableLayout",
+           "WorkingSetResult", "HotSetOverflowError"]
+
+
+class HotlineError(RuntimeError):
+    """An error the accelerator reported; ``errors`` names the ``ERRORS`` bits that are set,
+    ``details`` the first failing request of the gather and write-back sides."""
+
+    def __init__(self, message: str, errors: Sequence[str] = (), details: dict | None = None):
+        super().__init__(message)
+        self.errors = tuple(errors)
+        self.details = dict(details or {})
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """Where an embedding table lies in host memory."""
+    base: int
+    stride: int
+    rows: int
+
+
+@dataclass
+class WorkingSetResult:
+    """What the accelerator returned for a submitted set of samples.
+
+    ``micro_batches`` in emission order; ``rows`` the gathered cold rows in the order of the
+    micro-batches' cold lookups (``cold_lookups`` lists, for each, the micro-batch index,
+    the sample's position in it and the lookup index in the sample).
+    """
+    micro_batches: list[MicroBatchPacket] = field(default_factory=list)
+    rows: list[GatheredRow] = field(default_factory=list)
+    cold_lookups: list[tuple[int, int, int]] = field(default_factory=list)
+
+    @property
+    def samples(self) -> int:
+        return sum(mb.size for mb in self.micro_batches)
+
+    def popular_fraction(self) -> float:
+        popular = sum(mb.size for mb in self.micro_batches if mb.kind == 0)
+        return popular / max(1, self.samples)
+
+
+class HotlineDriver:
+    """Async driver of one accelerator (see the module docstring)."""
+
+    def __init__(self, transport: Transport):
+        self.transport = transport
+        self.config = transport.config
+        self.wire = WireFormat(self.config)
+        self.dim = 1
+        self.learning = True
+        self._next_sample = 0
+
+    # -- registers ------------------------------------------------------------------------
+
+    async def read(self, name: str) -> int:
+        return await self.transport.read_register(rmap.register(name).address)
+
+    async def write(self, name: str, value: int) -> None:
+        await self.transport.write_register(rmap.register(name).address, value)
+
+    async def read_fields(self, name: str) -> dict[str, int]:
+        return rmap.register(name).unpack(await self.read(name))
+
+    async def identify(self) -> dict:
+        """Check the device is a Hotline accelerator built as ``config`` says; returns the
+        decoded ``VERSION`` and ``PARAMS*`` registers."""
+        ident = await self.read("ID")
+        if ident != rmap.ID_VALUE:
+            raise HotlineError(f"ID register reads {ident:#010x}, not {rmap.ID_VALUE:#010x}: "
+                               f"not a Hotline accelerator")
+        info = {"version": await self.read_fields("VERSION")}
+        c = self.config
+        expected = rmap.constant_values(c.geometry, dict(
+            lanes=c.lanes, max_lookups=c.max_lookups, num_tables=c.num_tables,
+            bus_bytes=c.bus_bytes, max_dim=c.max_dim, reads_in_flight=c.reads_in_flight,
+            capacity=c.capacity))
+        for name in ("PARAMS0", "PARAMS1", "PARAMS2", "PARAMS3"):
+            got = await self.read(name)
+            if got != expected[name]:
+                raise HotlineError(f"{name} reads {rmap.register(name).unpack(got)}; the "
+                                   f"driver's configuration expects "
+                                   f"{rmap.register(name).unpack(expected[name])}")
+            info[name.lower()] = rmap.register(name).unpack(got)
+        return info
+
+    async def status(self) -> dict:
+        """Activity, errors and counters, decoded."""
+        out = {"status": await self.read_fields("STATUS"),
+               "errors": [name for name, bit in _error_bits(await self.read("ERRORS"))]}
+        for reg in rmap.REGISTERS:
+            if reg.doc.endswith("zeroed by COMMAND.clear_counters)"):
+                out[reg.name.lower()] = await self.read(reg.name)
+        out["write_pending"] = await self.read("WRITE_PENDING")
+        return out
+
+    async def check_errors(self) -> None:
+        """Raise :class:`HotlineError` if ``ERRORS`` has any bit set."""
+        errors = await self.read("ERRORS")
+        if not errors:
+            return
+        names = [name for name, _ in _error_bits(errors)]
+        details = {}
+        if {"gather_range", "gather_bus"} & set(names):
+            table = await self.read_fields("GATHER_ERROR_TABLE")
+            details["gather"] = {"tag": await self.read("GATHER_ERROR_TAG"),
+                                 "code": GatherError(table["code"]).name,
+                                 "table": table["table"],
+                                 "row": await self.read("GATHER_ERROR_ROW")}
+        if {"write_range", "write_bus", "write_framing"} & set(names):
+            table = await self.read_fields("WRITE_ERROR_TABLE")
+            details["write"] = {"code": table["code"], "table": table["table"],
+                                "row": await self.read("WRITE_ERROR_ROW")}
+        meanings = "; ".join(f"{name}: {rmap.ERROR_BITS[name][1]}" for name in names)
+        raise HotlineError(f"accelerator reports errors: {meanings}; first failing requests "
+                           f"{details}", names, details)
+
+    async def clear_errors(self) -> None:
+        await self.write("COMMAND", rmap.register("COMMAND").pack(clear_errors=1))
+
+    async def clear_counters(self) -> None:
+        await self.write("COMMAND", rmap.register("COMMAND").pack(clear_counters=1))
+
+    # -- configuration ----------------------------------------------------------------------
+
+    async def configure(self, *, batch_size: int, working_set: int = 4, split: bool = False,
+                        lookups: int = 0, capacity_limit: int | None = None) -> None:
+        """Scheduler configuration (call while idle): ``B``, ``W``, SPLIT (exact training) or
+        REFORMED, ``F`` (lookups per sample; 0 = no framing check) and the held-sample limit
+        (default ``W * B``, or ``B`` in SPLIT mode)."""
+        c = self.config
+        if not 1 <= batch_size < (1 << c.size_bits):
+            raise ValueError(f"batch_size must be from 1 to {(1 << c.size_bits) - 1}")
+        if not 1 <= working_set < (1 << c.working_set_bits):
+            raise ValueError(f"working_set must be from 1 to {(1 << c.working_set_bits) - 1}")
+        if not 0 <= lookups <= c.max_lookups:
+            raise ValueError(f"lookups (F) must be from 0 to {c.max_lookups}")
+        limit = capacity_limit if capacity_limit is not None else (
+            batch_size if split else batch_size * working_set)
+        if limit < batch_size:
+            raise ValueError(f"capacity_limit ({limit}) must be at least batch_size")
+        await self.write("BATCH_SIZE", batch_size)
+        await self.write("WORKING_SET", working_set)
+        await self.write("LOOKUPS", lookups)
+        await self.write("CAPACITY_LIMIT", limit)
+        await self._write_control(split=split)
+
+    async def _write_control(self, *, split: bool | None = None, learn: bool | None = None):
+        fields = await self.read_fields("CONTROL")
+        if split is not None:
+            fields["split"] = int(split)
+        if learn is not None:
+            fields["learn"] = int(learn)
+            self.learning = bool(learn)
+        await self.write("CONTROL", rmap.register("CONTROL").pack(**fields))
+
+    async def set_learning(self, learn: bool) -> None:
+        """Learning phase on (table LEARN, every lookup cold) or off (RUN, read-only table)."""
+        await self._write_control(learn=learn)
+
+    async def configure_tables(self, layouts: Sequence[TableLayout], dim: int) -> None:
+        """Embedding tables in host memory (tables past ``layouts`` are unconfigured) and
+        ``dim`` values per row; checks the layouts against the build."""
+        c = self.config
+        if len(layouts) > c.num_tables:
+            raise ValueError(f"{len(layouts)} tables; the accelerator has {c.num_tables}")
+        if not 1 <= dim <= c.max_dim:
+            raise ValueError(f"dim must be from 1 to {c.max_dim}")
+        for t, layout in enumerate(layouts):
+            if layout.base % 4 or layout.stride % 4:
+                raise ValueError(f"table {t}: base and stride must be multiples of 4")
+            if layout.rows and layout.stride < 4 * dim:
+                raise ValueError(f"table {t}: stride {layout.stride} < row size {4 * dim}")
+            if layout.rows > (1 << c.row_in_bits):
+                raise ValueError(f"table {t}: {layout.rows} rows exceed {c.row_in_bits}-bit ids")
+            end = layout.base + max(0, layout.rows - 1) * layout.stride + 4 * dim
+            if end > (1 << c.addr_bits):
+                raise ValueError(f"table {t} ends beyond {c.addr_bits}-bit addresses")
+        await self.write("DIM", dim)
+        self.dim = dim
+        for t in range(c.num_tables):
+            layout = layouts[t] if t < len(layouts) else TableLayout(0, 0, 0)
+            for name, value in (("TABLE_BASE_LO", layout.base & 0xFFFFFFFF),
+                                ("TABLE_BASE_HI", layout.base >> 32),
+                                ("TABLE_STRIDE", layout.stride), ("TABLE_ROWS", layout.rows)):
+                await self.transport.write_register(rmap.table_register_address(name, t),
+                                                    value)
+
+    # -- hot set ------------------------------------------------------------------------------
+
+    async def _host(self, op: int, slot: int = 0) -> dict:
+        done = await self.read("HOST_DONE")
+        await self.write("HOST_CMD", rmap.register("HOST_CMD").pack(op=op, slot=slot))
+        for _ in range(10_000):
+            if await self.read("HOST_DONE") != done:
+                return await self.read_fields("HOST_RESULT")
+        raise HotlineError(f"host command {op} on slot {slot} did not complete")
+
+    async def clear_table(self) -> None:
+        """Invalidate every popularity-table entry (before learning from scratch: the table's
+        memory is not cleared by reset)."""
+        await self._host(2)
+
+    async def load_hot_set(self, keys: Iterable[tuple[int, int]]) -> list[int]:
+        """Replace the popularity table's contents with ``keys`` (a hot set computed in
+        software); returns their slots. Raises :class:`HotSetOverflowError` if a set cannot
+        hold its keys (the table is left cleared)."""
+        model = PopularityTable(self.config.geometry)
+        slots = model.load_hot_set(keys)                 # placement, or HotSetOverflowError
+        await self._host(2)                              # CLEAR
+        for slot in slots:
+            entry = model.read_entry(slot)
+            await self.write("HOST_ENTRY", rmap.register("HOST_ENTRY").pack(
+                valid=1, rrpv=entry.rrpv, tag=entry.tag))
+            result = await self._host(1, slot)
+            if not result["valid"] or result["tag"] != entry.tag:
+                raise HotlineError(f"host WRITE of slot {slot} read back {result}")
+        return slots
+
+    async def read_hot_set(self) -> list[tuple[int, int]]:
+        """The keys held in the popularity table (slot order). One host read per entry."""
+        model = PopularityTable(self.config.geometry)
+        keys = []
+        for slot in range(self.config.geometry.entries):
+            entry = await self._host(0, slot)
+            if entry["valid"]:
+                model.write_entry(slot, True, entry["rrpv"], entry["tag"])
+                keys.append(model.key_of_slot(slot))
+        return keys
+
+    # -- working sets -----------------------------------------------------------------------
+
+    async def submit(self, samples: Sequence, *, learn: bool | None = None) \
+            -> WorkingSetResult:
+        """Send ``samples`` (each ``(sample_id, [(table, row), ...])`` or just the list of
+        keys, numbered from a running counter) and collect the micro-batches covering them
+        and their gathered cold rows. ``learn`` switches the learning phase first (the device
+        must be idle). The last sample carries ``flush``: it closes its working set, so every
+        sample comes back. Raises :class:`HotlineError` on any reported error."""
+        if learn is not None and bool(learn) != self.learning:
+            await self.set_learning(learn)
+        numbered = []
+        for sample in samples:
+            if isinstance(sample, tuple) and len(sample) == 2 and isinstance(sample[0], int) \
+                    and not isinstance(sample[1], int):
+                numbered.append((sample[0], list(sample[1])))
+            else:
+                numbered.append((self._next_sample, list(sample)))
+                self._next_sample = (self._next_sample + 1) % (1 << self.config.sample_bits)
+        for n, (sample_id, keys) in enumerate(numbered):
+            await self.transport.send_lookups(self.wire.encode_sample(
+                sample_id, keys, flush=n == len(numbered) - 1))
+        result = WorkingSetResult()
+        while result.samples < len(numbered):
+            packet = self.wire.decode_micro_batch(await self.transport.recv_micro_batch())
+            index = len(result.micro_batches)
+            result.micro_batches.append(packet)
+            for position, (_, lanes) in enumerate(packet.samples()):
+                for lookup, lane in enumerate(lanes):
+                    if not lane.hot:
+                        result.cold_lookups.append((index, position, lookup))
+        for _ in result.cold_lookups:
+            tdata, tuser = await self.transport.recv_row()
+            result.rows.append(self.wire.decode_row(tdata, tuser, self.dim))
+        await self.check_errors()
+        return result
+
+    # -- write-back -------------------------------------------------------------------------
+
+    async def write_back(self, rows: Iterable[tuple[int, int, np.ndarray]]) -> int:
+        """Queue updated rows ``(table, row, values)`` (``dim`` float32 values each) for the
+        write-back engine; returns how many. Use :meth:`wait_writes` to know they are in."""
+        count = 0
+        for table, row, values in rows:
+            data = np.asarray(values, dtype="<f4").tobytes()
+            if len(data) != 4 * self.dim:
+                raise ValueError(f"row ({table}, {row}) has {len(data) // 4} values, dim is "
+                                 f"{self.dim}")
+            await self.transport.send_write_back(self.wire.encode_write_back(table, row, data))
+            count += 1
+        return count
+
+    async def wait_writes(self, polls: int = 100_000) -> None:
+        """Wait until every queued write-back row is acknowledged; raise on write errors."""
+        await self.transport.idle()
+        write_busy = rmap.register("STATUS").field("write_busy").lsb
+        for _ in range(polls):
+            if not (await self.read("STATUS")) >> write_busy & 1 \
+                    and not await self.read("WRITE_PENDING"):
+                await self.check_errors()
+                return
+        raise HotlineError("write-back did not complete")
+
+
+def _error_bits(word: int):
+    for name, (bit, _) in rmap.ERROR_BITS.items():
+        if word >> bit & 1:
+            yield name, bit
+
+
+class SyncHotlineDriver:
+    """Blocking wrapper of :class:`HotlineDriver` for code outside an event loop (golden-model
+    backend, scripts). Every coroutine method is available as a plain method."""
+
+    def __init__(self, transport: Transport):
+        self.driver = HotlineDriver(transport)
+        self._loop = asyncio.new_event_loop()
+
+    def __getattr__(self, name):
+        attr = getattr(self.driver, name)
+        if not asyncio.iscoroutinefunction(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            return self._loop.run_until_complete(attr(*args, **kwargs))
+        call.__doc__ = attr.__doc__
+        return call
+
+    def close(self) -> None:
+        self._loop.close()
