@@ -1,0 +1,151 @@
+"""Baseline vs Hotline (exact and re-formed) on the Kaggle-shaped synthetic data set.
+
+:func:`compare_schedules` trains the same model from the same initial parameters three ways on
+the same samples and reports what the paper's claims need: the exact schedule's largest
+parameter difference from the baseline, and the re-formed schedule's accuracy, AUC and log loss
+next to the baseline's on held-out data (the samples that follow the training set in the
+generator's stream, as DLRM holds out the last day). ``python -m sw_driver.dlrm`` runs it and
+writes the JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from hotline_hw.model.oracle import OracleProfiler
+from hotline_hw.model.popularity_table import TableGeometry
+from hotline_hw.model.scheduler import ScheduleMode
+from sw_driver.data import SampleBlock, SyntheticCriteo
+
+from .model import DLRMConfig
+from .trainer import (BaselineTrainer, HotlineTrainer, LRSchedule, compare_parameters,
+                      default_geometry)
+
+__all__ = ["compare_schedules", "geometry_for_hot_fraction"]
+
+#: The paper's hot-set share of Criteo Kaggle's rows (FAE / Hotline: 6.8% of rows, >= 76% of
+#: accesses).
+HOT_ROW_FRACTION = 0.068
+
+
+def geometry_for_hot_fraction(config: DLRMConfig, fraction: float = HOT_ROW_FRACTION, *,
+                              ways: int = 4) -> TableGeometry:
+    """A popularity table holding about ``fraction`` of all rows (sets a power of two)."""
+    rows = sum(config.table_sizes)
+    set_bits = max(0, round(math.log2(max(1.0, fraction * rows / ways))))
+    return default_geometry(config, set_bits=set_bits, ways=ways)
+
+
+def _shuffle_within(block: SampleBlock, window: int, seed: int) -> SampleBlock:
+    """``block`` with its samples permuted at random inside consecutive windows of ``window``."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    order = np.concatenate([start + rng.permutation(min(window, len(block) - start))
+                            for start in range(0, len(block), window)])
+    return block[order]
+
+
+def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: float = 1e-3,
+                      data_seed: int = 0, model_seed: int = 0,
+                      config: DLRMConfig | None = None, batch_size: int = 128,
+                      lr: float = 0.1, lr_decay: float = 0.5, working_set: int = 4,
+                      learn_fraction: float = 0.05,
+                      geometry: TableGeometry | None = None, hot_set: str = "learned",
+                      runs: tuple[str, ...] = ("baseline", "split", "reformed"),
+                      epochs: int = 1, num_threads: int | None = None, device=None,
+                      progress: bool = False) -> dict[str, Any]:
+    """Train ``runs`` and compare them.
+
+    Runs: ``"baseline"`` (DLRM), ``"split"`` (Hotline, exact), ``"reformed"`` (Hotline, the
+    paper's), and ``"shuffled"``: the baseline on the same samples shuffled within each window of
+    ``working_set`` mini-batches (a random re-forming), which measures how much any change of
+    order within working sets moves the metrics: the noise floor the re-formed run is judged
+    against.
+
+    Data: ``SyntheticCriteo(n_train, scale=scale, seed=data_seed)`` for training, its next
+    ``n_eval`` samples held out. Model: ``config`` (default: the Kaggle architecture on the
+    scaled tables). Popularity table: ``geometry`` (default: about 6.8% of the rows, the
+    paper's hot share), ``hot_set="learned"`` (the learning phase) or ``"oracle"`` (FAE's
+    profiler: the most accessed keys of the training data that fit the table, loaded before
+    training; no learning phase). Learning rate ``lr``, constant, or decaying to zero over the
+    last ``lr_decay`` fraction of the steps (DLRM's quadratic policy, :class:`LRSchedule`).
+    ``num_threads`` sets torch's CPU threads for the run (restored after).
+
+    Returns a JSON-able dict: ``data``, ``metrics`` (per run: accuracy, auc, logloss),
+    ``differences`` (``reformed_minus_baseline`` and ``shuffled_minus_baseline`` metrics;
+    ``split_vs_baseline`` largest absolute parameter differences), ``popular_fraction`` per
+    Hotline run, ``seconds`` per run (training only), and ``results`` (every run's
+    :class:`~sw_driver.dlrm.trainer.TrainResult` as a dict).
+    """
+    if hot_set not in ("learned", "oracle"):
+        raise ValueError(f'hot_set must be "learned" or "oracle", not {hot_set!r}')
+    unknown = set(runs) - {"baseline", "shuffled", "split", "reformed"}
+    if unknown:
+        raise ValueError(f"unknown runs {sorted(unknown)}")
+    data = SyntheticCriteo(n_train, scale=scale, seed=data_seed)
+    train = data.generate(n_train)
+    held_out = data.generate(n_eval, start=n_train)
+    config = DLRMConfig.kaggle(data.table_sizes) if config is None else config
+    geometry = geometry_for_hot_fraction(config) if geometry is None else geometry
+    oracle_keys = None
+    if hot_set == "oracle":
+        # FAE's profiler: exact counts over the training data, the best set the table holds.
+        profiler = OracleProfiler(geometry.key_layout)
+        profiler.update(train.sparse)
+        oracle_keys = profiler.top_fitting(geometry)
+    threads = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    trainers = {}
+    results = {}
+    try:
+        steps = epochs * -(-n_train // batch_size)
+        schedule = LRSchedule.decay_over(steps, lr_decay) if lr_decay else LRSchedule()
+        common = dict(batch_size=batch_size, lr=lr, lr_schedule=schedule, seed=model_seed,
+                      device=device, progress=progress)
+        for run in runs:
+            data_for_run = train
+            if run in ("baseline", "shuffled"):
+                trainer = BaselineTrainer(config, **common)
+                if run == "shuffled":
+                    data_for_run = _shuffle_within(train, working_set * batch_size, data_seed)
+            else:
+                mode = ScheduleMode.SPLIT if run == "split" else ScheduleMode.REFORMED
+                trainer = HotlineTrainer(config, mode=mode, working_set=working_set,
+                                         learn_fraction=learn_fraction, geometry=geometry,
+                                         hot_set=oracle_keys, **common)
+            start = time.perf_counter()
+            results[run] = trainer.train(data_for_run, epochs=epochs, eval_source=held_out)
+            results[run].stats["wall_seconds_with_eval"] = time.perf_counter() - start
+            trainers[run] = trainer
+    finally:
+        torch.set_num_threads(threads)
+    out: dict[str, Any] = {
+        "data": {"source": "SyntheticCriteo", "scale": scale, "seed": data_seed,
+                 "n_train": n_train, "n_eval": n_eval, "tables": len(data.table_sizes),
+                 "rows": sum(data.table_sizes), "epochs": epochs},
+        "geometry": {"sets": geometry.sets, "ways": geometry.ways, "entries": geometry.entries},
+        "hot_set": hot_set, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size,
+        "working_set": working_set, "learn_fraction": learn_fraction,
+        "metrics": {run: {k: r.final[k] for k in ("accuracy", "auc", "logloss")}
+                    for run, r in results.items()},
+        "seconds": {run: r.seconds for run, r in results.items()},
+        "popular_fraction": {run: r.stats["popular_fraction"] for run, r in results.items()
+                             if run in ("split", "reformed")},
+        "differences": {},
+        "results": {run: r.to_dict() for run, r in results.items()},
+    }
+    for run in ("reformed", "shuffled"):
+        if "baseline" in results and run in results:
+            out["differences"][f"{run}_minus_baseline"] = {
+                k: results[run].final[k] - results["baseline"].final[k]
+                for k in ("accuracy", "auc", "logloss")}
+    if "baseline" in trainers and "split" in trainers:
+        out["differences"]["split_vs_baseline"] = {
+            **compare_parameters(trainers["baseline"], trainers["split"]),
+            "steps": results["split"].stats["steps"]}
+    return out
