@@ -8,6 +8,7 @@ Only importable inside a cocotb simulation.
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 from cocotb.triggers import ClockCycles, with_timeout
@@ -57,6 +58,10 @@ class CocotbTransport(Transport):
             AxiStreamBus.from_prefix(dut, "m_axis_micro_batches", bus_separator="__"), clk, rst)
         self.rows = AxiStreamSink(
             AxiStreamBus.from_prefix(dut, "m_axis_rows", bus_separator="__"), clk, rst)
+        # The bus models log every transaction at INFO: millions of lines in a long run.
+        for model in (self.axil.read_if, self.axil.write_if, self.lookups, self.write_backs,
+                      self.micro_batches, self.rows):
+            model.log.setLevel(logging.WARNING)
 
     # -- registers -------------------------------------------------------------------------
 

@@ -50,6 +50,8 @@ class AxiMemorySim:
     r_beat: tuple | None = None
     violations: list = field(default_factory=list)
     r_beats: int = 0
+    ar_log: list = field(default_factory=list)      # (address, beats) of each AR, in order
+    aw_log: list = field(default_factory=list)
 
     def _check_burst(self, kind, address, length, size, burst):
         if burst != 1:
@@ -123,6 +125,7 @@ class AxiMemorySim:
         if "ar" in events:
             arid, address, length, size, burst = events["ar"]
             self._check_burst("AR", address, length, size, burst)
+            self.ar_log.append((address, length + 1))
             self.reads.append(_Burst(arid, address, length + 1,
                                      self.cycle + self.pyrng.randint(*self.latency)))
         if "r" in events:
@@ -135,6 +138,7 @@ class AxiMemorySim:
         if "aw" in events:
             address, length, size, burst = events["aw"]
             self._check_burst("AW", address, length, size, burst)
+            self.aw_log.append((address, length + 1))
             self.writes.append([address, length + 1, 0, AxiResp.OKAY])
         if "w" in events:
             self.w_beats.append(events["w"])
@@ -178,9 +182,10 @@ def _layout(pyrng, model: GatherModel, num_tables, memory_size):
 
 def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write_rows,
              layouts, memory, read_errors=(), write_errors=(), stall=0.3,
-             backpressure=0.3, latency=(1, 20), reorder=True):
+             backpressure=0.3, latency=(1, 20), reorder=True, no_last=()):
     """Run gather requests and write-backs (interleaved) through the RTL; returns the gathered
-    beats, the memory afterwards and the status."""
+    beats, the memory afterwards and the status. ``no_last``: indices of ``write_rows`` sent
+    with ``last`` low on every beat (a framing error)."""
     num_tables = len(layouts) + 1            # the last table stays unconfigured
     dut = GatherEngine(num_tables=num_tables, data_bits=data_bits, addr_bits=32, id_bits=4,
                        reads_in_flight=reads_in_flight, writes_in_flight=4, max_dim=max_dim,
@@ -192,11 +197,11 @@ def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write
     status = {}
     row_beats = -(-4 * dim // bus_bytes)
     wb_beats = []
-    for table, row, values in write_rows:
+    for n, (table, row, values) in enumerate(write_rows):
         raw = values.astype("<f4").tobytes() + bytes(row_beats * bus_bytes - 4 * dim)
         for k in range(row_beats):
             wb_beats.append((table, row, raw[k * bus_bytes:(k + 1) * bus_bytes],
-                             k == row_beats - 1))
+                             k == row_beats - 1 and n not in no_last))
 
     async def bench(ctx):
         for t, (base, stride, rows) in enumerate(layouts):
@@ -258,6 +263,7 @@ def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write
     sim.run()
     assert not mem.violations, mem.violations[:5]
     status["r_beats_memory"] = mem.r_beats
+    status["ar_bursts"], status["aw_bursts"] = mem.ar_log, mem.aw_log
     return out, status
 
 
@@ -268,6 +274,12 @@ def _expected(model, requests, memory, read_errors=()):
             beats.append((r.tag, r.table, r.row, int(r.error), beat, int(k == 0),
                           int(k == len(r.beats) - 1)))
     return beats
+
+
+def _bursts(model, rows):
+    """The model's bursts ``(address, beats)`` for the accepted ``(table, row, ...)`` rows."""
+    return [(b.address, b.beats) for t, r, *_ in rows if model.address(t, r) is not None
+            for b in model.bursts(model.address(t, r))]
 
 
 def _setup(pyrng, data_bits, dim, num_tables=3, memory_size=1 << 16):
@@ -311,6 +323,7 @@ def test_gather_matches_model(pyrng, data_bits, dim, reorder):
     rejected = sum(model.address(t, r) is None for t, r in requests)
     assert status["read_errors"] == (GatherError.RANGE if rejected else 0)
     assert status["r_beats_memory"] == status["read_beats"]
+    assert status["ar_bursts"] == _bursts(model, requests)   # no beat more or less
 
 
 def test_write_back_matches_model(pyrng):
@@ -351,7 +364,7 @@ def test_write_back_matches_model(pyrng):
 def test_bus_errors_flag_rows_and_never_hang(pyrng):
     data_bits, dim = 128, 9
     model, layouts, memory = _setup(pyrng, data_bits, dim)
-    requests = _requests(pyrng, layouts, 80, bad=0)
+    requests = _requests(pyrng, layouts, 80, bad=0) + [(len(layouts), 0)]   # one rejected
     # Fault the first byte of a few requested rows.
     faulty = {model.address(*requests[n]) + 4 * pyrng.randrange(dim) for n in (3, 10, 11, 40)}
     out, status = simulate(data_bits=data_bits, dim=dim, max_dim=16, reads_in_flight=8,
@@ -361,6 +374,63 @@ def test_bus_errors_flag_rows_and_never_hang(pyrng):
     assert out == expected
     first_bad = min(n for n, r in enumerate(requests)
                     if any(b.error for b in [model.gather([r], memory, faulty)[0]]))
-    assert status["read_errors"] == GatherError.BUS
+    assert status["read_errors"] == GatherError.BUS | GatherError.RANGE     # sticky bits
     assert status["read_error_code"] == GatherError.BUS
     assert status["read_error_tag"] == first_bad
+
+
+def test_write_errors_sticky_first_recorded(pyrng):
+    """A rejected row, then a row answered SLVERR, then one without ``last``: every error bit
+    stays set, the first error (the rejected row) stays recorded."""
+    data_bits, dim = 64, 7
+    model, layouts, memory = _setup(pyrng, data_bits, dim)
+    values = [np.full(dim, n, np.float32) for n in range(3)]
+    rows = [(len(layouts), 3, values[0]), (0, 1, values[1]), (1, 2, values[2])]
+    _, status = simulate(data_bits=data_bits, dim=dim, max_dim=24, reads_in_flight=4,
+                         pyrng=pyrng, requests=[], write_rows=rows, layouts=layouts,
+                         memory=memory, write_errors={model.address(0, 1)}, no_last={2})
+    assert status["write_errors"] == GatherError.RANGE | GatherError.BUS | GatherError.FRAMING
+    assert (status["write_error_code"], status["write_error_table"],
+            status["write_error_row"]) == (GatherError.RANGE, len(layouts), 3)
+    assert status["write_rows_in"] == 3 and status["write_rows_written"] == 2
+
+
+def test_dim_zero_rejects_requests(pyrng):
+    """``dim = 0`` is out of range: each request leaves as one zero beat flagged RANGE and
+    nothing is read."""
+    _, layouts, memory = _setup(pyrng, 64, 1)
+    requests = [(t, r) for t in range(len(layouts)) for r in (0, 1)]
+    out, status = simulate(data_bits=64, dim=0, max_dim=24, reads_in_flight=4, pyrng=pyrng,
+                           requests=requests, write_rows=[], layouts=layouts, memory=memory)
+    assert out == [(n, t, r, GatherError.RANGE, bytes(8), 1, 1)
+                   for n, (t, r) in enumerate(requests)]
+    assert status["ar_bursts"] == []
+
+
+def test_long_rows_split_at_256_beats(pyrng):
+    """Rows of 260 beats: bursts split at 256 beats and at 4 KiB exactly as the model's, on
+    write-back and on gather."""
+    data_bits, dim = 64, 520                   # 2080 bytes: 260 beats
+    model = GatherModel(num_tables=2, bus_bytes=8, addr_bits=32, dim=dim)
+    layouts = [(BOUNDARY, 4 * dim, 4)]         # rows at 0x1000 (256 + 4), 0x1820 (252 + 8), ...
+    model.configure(0, base=BOUNDARY, stride=4 * dim, rows=4)
+    memory = np.frombuffer(pyrng.randbytes(1 << 14), dtype=np.uint8).copy()
+    rows = [(0, r, np.array([pyrng.uniform(-1, 1) for _ in range(dim)], np.float32))
+            for r in range(4)]
+    expected_memory = memory.copy()
+    for t, r, values in rows:
+        model.write_back(t, r, values.astype("<f4").tobytes(), expected_memory)
+    bursts = _bursts(model, rows)
+    assert max(beats for _, beats in bursts) == 256
+    _, status = simulate(data_bits=data_bits, dim=dim, max_dim=dim, reads_in_flight=2,
+                         pyrng=pyrng, requests=[], write_rows=rows, layouts=layouts,
+                         memory=memory)
+    assert np.array_equal(memory, expected_memory)
+    assert status["aw_bursts"] == bursts
+    assert status["write_rows_written"] == len(rows)   # a row of several bursts counts once
+    requests = [(0, r) for r in range(4)]
+    out, status = simulate(data_bits=data_bits, dim=dim, max_dim=dim, reads_in_flight=2,
+                           pyrng=pyrng, requests=requests, write_rows=[], layouts=layouts,
+                           memory=memory)
+    assert out == _expected(model, requests, memory)
+    assert status["ar_bursts"] == bursts
