@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -n 2
 DATA     ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sim test test-rtl verilog verilog-check lint bench clean distclean venv check-sim
+.PHONY: help sim train test test-rtl verilog verilog-check lint bench synth clean distclean venv check-sim
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -32,8 +32,12 @@ $(STAMP): pyproject.toml
 check-sim: $(STAMP)
 	@$(VPY) -m tb.toolchain $(SIM)
 
-sim: $(STAMP) ## the main job: learn a hot set (model and RTL), report hit rates vs the oracle
+sim: $(STAMP) ## the main job: hot set vs oracle, HotlineTop RTL == model on real batches, DLRM vs baseline
 	$(VPY) scripts/sim.py $(if $(DATA),--data $(DATA))
+
+train: $(STAMP) ## longer DLRM training (software): baseline vs exact vs re-formed -> train/results.json
+	mkdir -p train
+	$(VPY) -m sw_driver.dlrm --progress --out train/results.json
 
 test: check-sim ## all tests: golden model, data, amaranth.sim, cocotb regression (SIM=...)
 	SIM=$(SIM) $(VPY) -m pytest $(PYTEST_ARGS) tests tb
@@ -54,6 +58,9 @@ lint: $(STAMP) ## Verilator lint of rtl/*.v
 
 bench: $(STAMP) ## performance figures in cycles (RTL under Verilator) -> bench/results.json
 	$(VPY) scripts/bench.py
+
+synth: $(STAMP) ## FPGA figures (Yosys xc7 LUT/FF/BRAM/depth, iCE40 HX8K Fmax) -> synth/results.json
+	$(VPY) scripts/synth.py
 
 clean: ## remove simulation builds and caches (keeps .venv)
 	rm -rf sim_build build .pytest_cache .hypothesis

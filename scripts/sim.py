@@ -1,18 +1,22 @@
-"""``make sim``: learn a hot set on real DLRM traffic and measure it against the oracle.
+"""``make sim``: the accelerator on real DLRM traffic: learn, schedule, gather, train.
 
-What exists of the accelerator today is the popularity lookup table, so this runs that:
+1. Data: the default data set (Kaggle-shaped synthetic Criteo, no download) or a Criteo-format
+   file (``--data``), in mini-batches.
+2. Hot set (software, all the data): the first ``--learn-fraction`` of the mini-batches (5%, the
+   paper's figure) train the popularity table's golden model in LEARN mode; the rest are
+   classified in RUN mode: hit and popular-sample fractions beside oracle hot sets of the same
+   capacity (exact counts: FAE's way).
+3. RTL (``HotlineTop`` under Verilator, through the host driver's cocotb backend): a learning
+   phase and several working sets of the same data go through the RTL and through the
+   golden-model backend with the same driver calls; every micro-batch beat, every gathered row,
+   the learned hot set and the counters must be identical (``--no-rtl`` skips this). Reported:
+   popular fraction and cycles per working set, gather bandwidth.
+4. DLRM (PyTorch): baseline training and training on the Hotline schedule (re-formed
+   working sets; cold rows gathered and written back through the gather engine's model, which
+   step 3 shows the RTL equals), loss / accuracy / AUC on held-out samples (``--no-train``
+   skips this).
 
-1. take the default data set (Kaggle-shaped synthetic Criteo, no download) or a Criteo-format
-   file (``--data``), in mini-batches;
-2. learn: the first ``--learn-fraction`` of the mini-batches (5%, the paper's figure) go through
-   the golden model in LEARN mode (SRRIP);
-3. run: the rest are classified in RUN mode (read-only): hit fraction and popular-sample
-   fraction, beside the oracle hot sets of the same capacity (exact counts: FAE's way);
-4. RTL: the same learning traffic goes through the generated Verilog under Verilator (cocotb),
-   its table is dumped and compared entry by entry with the model's, and a slice of the run
-   traffic is compared response by response (``--no-rtl`` skips this).
-
-The report is printed and, with ``--json``, written as JSON.
+The report is printed and, with ``--json``, written as JSON. Exit status 1 if the RTL differs.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hotline_hw.model import (Mode, OracleProfiler, PopularityTable,  # noqa: E402
                               TableGeometry, hit_fraction, popular_fraction)
-from sw_driver.data import CriteoReader, SyntheticCriteo  # noqa: E402
+from sw_driver.data import CriteoReader, SyntheticCriteo, read_criteo  # noqa: E402
 
 
 def load_sparse(args) -> tuple[np.ndarray, str]:
@@ -85,21 +89,73 @@ def software_report(sparse: np.ndarray, geometry: TableGeometry, n_learn: int) -
     }
 
 
-def rtl_report(sparse: np.ndarray, geometry: TableGeometry, n_learn: int, lanes: int,
-               run_samples: int) -> dict:
-    """Co-simulate the learning traffic and a slice of the run traffic on the RTL (Verilator),
-    comparing every response and the learned table with the golden model."""
-    from tb.cosim_popularity_table import run_cosim
+def rtl_report(sparse: np.ndarray, sizes, args) -> dict:
+    """Co-simulate ``HotlineTop`` against the golden-model backend (see the module docstring)."""
+    from hotline_hw.device_config import HotlineConfig
+    from tb.cosim_hotline import run
+    from tb.runner import BUILD_ROOT
 
-    return run_cosim(sparse[:n_learn], sparse[n_learn:n_learn + run_samples], geometry=geometry,
-                     lanes=lanes, table_in_bits=8, row_in_bits=32,
-                     test_id=f"make_sim_popularity_table_P{lanes}", sim="verilator",
-                     check=False)
+    size = args.rtl_batch_size * args.rtl_working_set
+    samples = sparse[:args.rtl_learn + args.rtl_working_sets * size]
+    config = HotlineConfig(
+        geometry=TableGeometry(table_bits=5, row_bits=24, set_bits=args.set_bits,
+                               ways=args.ways),
+        lanes=args.lanes, table_in_bits=5, row_in_bits=24, sample_bits=32,
+        max_lookups=-(-sparse.shape[1] // args.lanes) * args.lanes, capacity=size,
+        size_bits=16, working_set_bits=4, num_tables=sparse.shape[1], data_bits=128,
+        addr_bits=48, id_bits=6, reads_in_flight=64, writes_in_flight=16, max_dim=args.dim)
+    report = run(sparse=samples, sizes=sizes, config=config, dim=args.dim,
+                 batch_size=args.rtl_batch_size, working_set=args.rtl_working_set,
+                 learn=args.rtl_learn, work_dir=BUILD_ROOT / "make_sim", seed=args.seed,
+                 read_latency=args.read_latency)
+    report["config"] = {"lanes": args.lanes, "entries": config.geometry.entries,
+                        "capacity": size, "data_bits": 128, "dim": args.dim,
+                        "reads_in_flight": 64, "read_latency": args.read_latency}
+    return report
 
 
-def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict | None) -> None:
+def train_report(args, sizes) -> dict:
+    """Baseline DLRM vs DLRM on the re-formed Hotline schedule, same data, same seed."""
+    import torch
+
+    from sw_driver.dlrm import (BaselineTrainer, DLRMConfig, HotlineTrainer, LRSchedule,
+                                ScheduleMode, default_geometry)
+
+    torch.set_num_threads(1)
+    if args.data:
+        block = read_criteo(args.data, max_ind_range=args.max_ind_range)
+        n_eval = len(block) // 5
+        train, held_out = block[:len(block) - n_eval], block[len(block) - n_eval:]
+    else:
+        data = SyntheticCriteo(args.train_samples, scale=args.scale, seed=args.seed)
+        train = data.generate(args.train_samples)
+        held_out = data.generate(args.eval_samples, start=args.train_samples)
+    config = DLRMConfig.small(list(sizes), dim=args.dim, hidden=64)
+    batch = args.train_batch_size
+    steps = -(-len(train) // batch)
+    common = dict(batch_size=batch, lr=0.1, lr_schedule=LRSchedule.decay_over(steps, 0.5),
+                  seed=args.seed)
+    geometry = default_geometry(config, set_bits=args.set_bits, ways=args.ways)
+    out = {}
+    for name, trainer in (
+            ("baseline", BaselineTrainer(config, **common)),
+            ("hotline", HotlineTrainer(config, mode=ScheduleMode.REFORMED, working_set=4,
+                                       learn_fraction=args.learn_fraction, geometry=geometry,
+                                       **common))):
+        result = trainer.train(train, eval_source=held_out)
+        out[name] = {"metrics": {k: result.final[k] for k in ("accuracy", "auc", "logloss")},
+                     "final_loss": float(np.mean(result.losses[-50:])),
+                     "seconds": result.seconds,
+                     "popular_fraction": result.stats.get("popular_fraction")}
+    out["data"] = {"train": len(train), "held_out": len(held_out), "batch_size": batch,
+                   "model": f"DLRM small (dim {args.dim}, MLPs 64 wide), SGD 0.1 decaying"}
+    return out
+
+
+def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict | None,
+                 train: dict | None) -> None:
     print()
-    print("hotline make sim: popularity lookup table")
+    print("hotline make sim")
     print(f"  data:  {description}")
     print(f"  table: {geometry.sets} sets x {geometry.ways} ways = {geometry.entries:,} entries "
           f"({geometry.entry_bits} bits each), Feistel {geometry.rounds} rounds")
@@ -115,21 +171,41 @@ def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict 
           f"and {100 * sw['capture_popular_vs_oracle']:.1f}% of its popular samples "
           f"(paper: about 70% of an oracle LFU)")
     if rtl is not None:
-        learn, table, run = rtl["learn"], rtl["table"], rtl["run"]
-        same = "identical to" if table["entries_equal"] else "DIFFERENT FROM"
+        c = rtl["config"]
+        print(f"  RTL: HotlineTop under Verilator ({c['lanes']} lanes, {c['entries']:,}-entry "
+              f"table, {c['capacity']}-sample buffer, 128-bit AXI4, {c['reads_in_flight']} "
+              f"reads in flight, memory latency {c['read_latency']} cycles), driven through "
+              f"the host driver, against the golden-model backend:")
+        print(f"  {'phase':16s} {'samples':>8s} {'micro-b.':>8s} {'cold rows':>9s} "
+              f"{'popular %':>9s} {'in pop. mb %':>12s} {'cycles':>9s} {'R beats/cyc':>11s}"
+              f"  RTL == model")
+        for phase in rtl["phases"]:
+            print(f"  {phase['name']:16s} {phase['samples']:8,d} {phase['micro_batches']:8d} "
+                  f"{phase['cold_rows']:9,d} {100 * phase['popular_samples']:9.1f} "
+                  f"{100 * phase['popular_fraction']:12.1f} "
+                  f"{phase['cycles']:9,d} {phase['bus_utilisation']:11.3f}  "
+                  f"{'yes' if phase['identical'] else 'NO'}")
+        print("  (popular %: samples whose lookups all hit; in pop. mb %: samples that left in "
+              "popular micro-batches of B; cycles from the first sample in to the last row "
+              "out, as fast as the cocotb driver feeds it)")
+        hot = rtl["hot_set"]
+        print(f"  learned hot set identical to the model's: {hot['identical']} "
+              f"({hot['model_keys']:,} keys); counters equal: {rtl['counters_equal']}; "
+              f"{rtl['simulation_seconds']:.0f} s of simulation")
+    if train is not None:
+        b, h = train["baseline"], train["hotline"]
         print()
-        print(f"  RTL (Verilator, {rtl['params']['lanes']} lanes): learned table {same} the "
-              f"model's ({table['valid_entries']:,} valid entries, "
-              f"{table['mismatching_slots']} slots differ)")
-        print(f"    LEARN {learn['lookups']:,} lookups in {learn['cycles']:,} cycles "
-              f"({learn['lookups_per_cycle']:.3f} lookups/cycle), "
-              f"{learn['mismatches']} of {learn['responses_compared']:,} response beats differ")
-        print(f"    RUN   {run['lookups']:,} lookups in {run['cycles']:,} cycles "
-              f"({run['lookups_per_cycle']:.3f} lookups/cycle), "
-              f"{run['mismatches']} of {run['responses_compared']:,} response beats differ; "
-              f"popular {100 * run['popular_fraction']:.2f}% "
-              f"(model {100 * run['model_popular_fraction']:.2f}%)")
-        print(f"    counters equal to the model's: {rtl['counters']['equal']}")
+        print(f"  DLRM ({train['data']['model']}; {train['data']['train']:,} samples, "
+              f"{train['data']['held_out']:,} held out):")
+        print(f"  {'':24s} {'accuracy':>9s} {'AUC':>8s} {'logloss':>8s} {'final loss':>10s}")
+        for name, row in (("baseline", b), ("Hotline (re-formed)", h)):
+            m = row["metrics"]
+            print(f"  {name:24s} {m['accuracy']:9.4f} {m['auc']:8.4f} {m['logloss']:8.4f} "
+                  f"{row['final_loss']:10.4f}")
+        diff = {k: h["metrics"][k] - b["metrics"][k] for k in b["metrics"]}
+        print(f"  difference: accuracy {diff['accuracy']:+.4f}, AUC {diff['auc']:+.4f}, "
+              f"logloss {diff['logloss']:+.4f}; popular samples in training "
+              f"{100 * (h['popular_fraction'] or 0):.1f}%")
     print()
 
 
@@ -148,9 +224,20 @@ def main(argv=None) -> int:
     parser.add_argument("--set-bits", type=int, default=12, help="sets = 2**set_bits")
     parser.add_argument("--ways", type=int, default=4)
     parser.add_argument("--lanes", type=int, default=4, help="RTL lookup lanes")
-    parser.add_argument("--rtl-run-samples", type=int, default=4000,
-                        help="run-phase samples also compared on the RTL")
+    parser.add_argument("--dim", type=int, default=16, help="embedding dimension")
+    parser.add_argument("--rtl-learn", type=int, default=4096,
+                        help="samples of the RTL's learning phase")
+    parser.add_argument("--rtl-batch-size", type=int, default=128)
+    parser.add_argument("--rtl-working-set", type=int, default=8)
+    parser.add_argument("--rtl-working-sets", type=int, default=6,
+                        help="working sets run through the RTL after learning")
+    parser.add_argument("--read-latency", type=int, default=100,
+                        help="host memory latency in cycles (RTL run)")
     parser.add_argument("--no-rtl", action="store_true", help="skip the Verilator run")
+    parser.add_argument("--train-samples", type=int, default=60_000)
+    parser.add_argument("--eval-samples", type=int, default=20_000)
+    parser.add_argument("--train-batch-size", type=int, default=128)
+    parser.add_argument("--no-train", action="store_true", help="skip DLRM training")
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
 
@@ -163,16 +250,24 @@ def main(argv=None) -> int:
         parser.error(f"{sparse.shape[1]} tables do not fit table_bits={geometry.table_bits}")
 
     sw = software_report(sparse, geometry, n_learn)
-    rtl = None if args.no_rtl else rtl_report(sparse, geometry, n_learn, args.lanes,
-                                              args.rtl_run_samples)
-    print_report(description, geometry, sw, rtl)
+    sizes = table_sizes(args, sparse)
+    rtl = None if args.no_rtl else rtl_report(sparse, sizes, args)
+    train = None if args.no_train else train_report(args, sizes)
+    print_report(description, geometry, sw, rtl, train)
     if args.json:
-        args.json.write_text(json.dumps({"data": description, "software": sw, "rtl": rtl},
-                                        indent=2))
+        args.json.write_text(json.dumps({"data": description, "software": sw, "rtl": rtl,
+                                         "train": train}, indent=2))
     if rtl is not None and not rtl["passed"]:
         print("error: the RTL differs from the golden model", file=sys.stderr)
         return 1
     return 0
+
+
+def table_sizes(args, sparse: np.ndarray) -> list[int]:
+    """Rows per table: the generator's, or (Criteo file) the largest id seen + 1."""
+    if args.data:
+        return [int(v) + 1 for v in sparse.max(axis=0)]
+    return list(SyntheticCriteo(1, scale=args.scale, seed=args.seed).table_sizes)
 
 
 if __name__ == "__main__":

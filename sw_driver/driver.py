@@ -73,7 +73,15 @@ class WorkingSetResult:
         return sum(mb.size for mb in self.micro_batches)
 
     def popular_fraction(self) -> float:
+        """Share of the samples that left in popular micro-batches (served by the GPU alone)."""
         popular = sum(mb.size for mb in self.micro_batches if mb.kind == 0)
+        return popular / max(1, self.samples)
+
+    def popular_sample_fraction(self) -> float:
+        """Share of the samples whose every lookup is hot (popular samples; in REFORMED mode
+        those beyond a multiple of B leave in mixed micro-batches)."""
+        popular = sum(all(lane.hot for lane in lanes)
+                      for mb in self.micro_batches for _, lanes in mb.samples())
         return popular / max(1, self.samples)
 
 
