@@ -97,6 +97,12 @@ def rtl_report(sparse: np.ndarray, sizes, args) -> dict:
 
     size = args.rtl_batch_size * args.rtl_working_set
     samples = sparse[:args.rtl_learn + args.rtl_working_sets * size]
+    if args.data:
+        # A Criteo file's ids go up to max_ind_range: host memory for every possible row would
+        # be gigabytes. Number the rows this slice uses densely, per table, instead.
+        columns = [np.unique(samples[:, t], return_inverse=True) for t in range(samples.shape[1])]
+        samples = np.stack([inverse for _, inverse in columns], axis=1).astype(np.int64)
+        sizes = [len(values) for values, _ in columns]
     config = HotlineConfig(
         geometry=TableGeometry(table_bits=5, row_bits=24, set_bits=args.set_bits,
                                ways=args.ways),
