@@ -60,6 +60,7 @@ bench: $(STAMP) ## performance figures in cycles (RTL under Verilator) -> bench/
 	$(VPY) scripts/bench.py
 
 synth: $(STAMP) ## FPGA figures (Yosys xc7 LUT/FF/BRAM/depth, iCE40 HX8K Fmax) -> synth/results.json
+	$(VPY) -m pip install --quiet -e '.[synth]'
 	$(VPY) scripts/synth.py
 
 clean: ## remove simulation builds and caches (keeps .venv)
