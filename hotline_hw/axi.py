@@ -11,12 +11,33 @@ the manager drives ``AxLOCK`` / ``AxCACHE`` / ``AxPROT`` (constants in practice)
 
 from __future__ import annotations
 
+from amaranth.hdl import Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["AXI4Signature", "AXI4ReadSignature", "AXI4WriteSignature", "connect_half",
+__all__ = ["BOUNDARY_BITS", "MAX_BURST", "AXCACHE", "AXPROT", "burst_beats", "AXI4Signature", "AXI4ReadSignature", "AXI4WriteSignature", "connect_half",
            "AXI4LiteSignature", "AXI4StreamSignature", "bytes_for",
            "AxiResp", "AxiBurst", "axsize_for"]
+
+
+BOUNDARY_BITS = 12          #: AXI: a burst must not cross a 4 KiB boundary
+MAX_BURST = 256             #: AXI4 INCR bursts: at most 256 beats
+AXCACHE = 0b0011            #: AxCACHE of our managers: normal non-cacheable bufferable
+AXPROT = 0b010              #: AxPROT of our managers: unprivileged, non-secure, data
+
+
+def burst_beats(m, address, left, *, bus_bytes: int) -> Signal:
+    """Beats of the next INCR burst from ``address`` (aligned to the bus width) with ``left``
+    beats still to transfer: ``min(left, beats to the next 4 KiB boundary, 256)``
+    (combinational, added to module ``m``)."""
+    shift = (bus_bytes - 1).bit_length()
+    to_boundary = Signal(range((1 << BOUNDARY_BITS) // bus_bytes + 1))
+    m.d.comb += to_boundary.eq(((1 << BOUNDARY_BITS) - address[:BOUNDARY_BITS]) >> shift)
+    limit = Signal(range(MAX_BURST + 1))
+    m.d.comb += limit.eq(Mux(to_boundary > MAX_BURST, MAX_BURST, to_boundary))
+    beats = Signal(range(MAX_BURST + 1))
+    m.d.comb += beats.eq(Mux(left < limit, left, limit))
+    return beats
 
 
 class AxiResp:

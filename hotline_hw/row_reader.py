@@ -5,17 +5,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .axi import AXI4ReadSignature, AxiBurst, axsize_for
+from .axi import (AXCACHE, AXPROT, BOUNDARY_BITS, AXI4ReadSignature, AxiBurst, axsize_for,
+                  burst_beats)
 from .gather_stream import GatherError, gathered_row_layout, row_address_layout
 from .params import require_positive_ints, require_power_of_two
 from .row_address import beat_count_bits, max_row_beats
 
 __all__ = ["RowReader"]
-
-BOUNDARY_BITS = 12          # AXI: a burst must not cross a 4 KiB boundary
-MAX_BURST = 256             # AXI4 INCR bursts: at most 256 beats
-AXCACHE = 0b0011            # normal non-cacheable bufferable
-AXPROT = 0b010              # unprivileged, non-secure, data
 
 
 class RowReader(wiring.Component):
@@ -166,12 +162,7 @@ class RowReader(wiring.Component):
         ar_addr = Signal(self._addr_bits)       # aligned to the bus width
         ar_left = Signal(bc_bits)               # beats of the row still to request
         ar_slot = Signal(slot_bits)
-        to_boundary = Signal(range((1 << BOUNDARY_BITS) // bus_bytes + 1))
-        m.d.comb += to_boundary.eq(((1 << BOUNDARY_BITS) - ar_addr[:BOUNDARY_BITS]) >> shift)
-        limit = Signal(range(MAX_BURST + 1))     # beats to the 4 KiB boundary, at most 256
-        m.d.comb += limit.eq(Mux(to_boundary > MAX_BURST, MAX_BURST, to_boundary))
-        burst = Signal(range(MAX_BURST + 1))
-        m.d.comb += burst.eq(Mux(ar_left < limit, ar_left, limit))
+        burst = burst_beats(m, ar_addr, ar_left, bus_bytes=bus_bytes)
         m.d.comb += [
             axi.arvalid.eq(ar_active),
             axi.araddr.eq(ar_addr),

@@ -5,12 +5,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from .axi import AXI4WriteSignature, AxiBurst, axsize_for
+from .axi import (AXCACHE, AXPROT, BOUNDARY_BITS, MAX_BURST, AXI4WriteSignature, AxiBurst,
+                  axsize_for, burst_beats)
 from .gather_stream import (GatherError, gather_request_layout, row_address_layout,
                             write_back_layout)
 from .params import require_positive_ints, require_power_of_two
 from .row_address import beat_count_bits
-from .row_reader import AXCACHE, AXPROT, BOUNDARY_BITS, MAX_BURST
 
 __all__ = ["RowWriter"]
 
@@ -142,12 +142,7 @@ class RowWriter(wiring.Component):
         aw_active = Signal()
         aw_addr = Signal(self._addr_bits)
         aw_left = Signal(bc_bits)
-        to_boundary = Signal(range((1 << BOUNDARY_BITS) // bus_bytes + 1))
-        m.d.comb += to_boundary.eq(((1 << BOUNDARY_BITS) - aw_addr[:BOUNDARY_BITS]) >> shift)
-        limit = Signal(range(MAX_BURST + 1))     # beats to the 4 KiB boundary, at most 256
-        m.d.comb += limit.eq(Mux(to_boundary > MAX_BURST, MAX_BURST, to_boundary))
-        burst = Signal(range(MAX_BURST + 1))
-        m.d.comb += burst.eq(Mux(aw_left < limit, aw_left, limit))
+        burst = burst_beats(m, aw_addr, aw_left, bus_bytes=bus_bytes)
         info = Signal(burst_info)
         m.d.comb += [
             axi.awvalid.eq(aw_active & bursts.w_rdy),

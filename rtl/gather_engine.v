@@ -622,7 +622,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .axi__rid(m_axi__rid),
     .axi__rresp(m_axi__rresp),
     .axi__rvalid(m_axi__rvalid),
-    .beats(read_beats),
+    .\beats$248 (read_beats),
     .bursts(read_bursts),
     .busy(read_busy),
     .clk(clk),
@@ -674,7 +674,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .axi__wready(m_axi__wready),
     .axi__wstrb(m_axi__wstrb),
     .axi__wvalid(m_axi__wvalid),
-    .beats(write_beats),
+    .\beats$55 (write_beats),
     .bursts(write_bursts),
     .busy(write_busy),
     .clk(clk),
@@ -1683,7 +1683,7 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, axi__arlen, i__ready, busy, i__valid, i__payload, ar_addr, bursts, axi__arvalid, axi__arid, beats, o__valid
+module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, axi__arlen, i__ready, busy, i__valid, i__payload, ar_addr, bursts, axi__arvalid, axi__arid, \beats$248 , o__valid
 , o__payload, used, errors, error_code, error_tag, error_table, error_row, rows, o__ready);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire [13:0] \$1 ;
@@ -2058,9 +2058,9 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   input axi__rvalid;
   wire axi__rvalid;
   wire [10:0] base;
-  output [31:0] beats;
-  reg [31:0] beats = 32'd0;
-  wire [8:0] burst;
+  wire [8:0] beats;
+  output [31:0] \beats$248 ;
+  reg [31:0] \beats$248  = 32'd0;
   output [31:0] bursts;
   reg [31:0] bursts = 32'd0;
   reg bus_error_0 = 1'h0;
@@ -3554,11 +3554,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign \$3  = \$2 [8:0] > 9'h100;
   assign limit = \$3  ? 9'h100 : \$2 [8:0];
   assign \$4  = ar_left < limit;
-  assign burst = \$4  ? { 4'h0, ar_left } : limit;
-  assign \$5  = burst - 1'h1;
+  assign beats = \$4  ? { 4'h0, ar_left } : limit;
+  assign \$5  = beats - 1'h1;
   assign \$6  = ~ axi__arvalid;
   assign \$7  = axi__arvalid & axi__arready;
-  assign \$8  = burst == ar_left;
+  assign \$8  = beats == ar_left;
   assign \$9  = \$7  & \$8 ;
   assign \$10  = \$6  | \$9 ;
   assign \$11  = used < 7'h40;
@@ -3589,16 +3589,16 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign busy = \$32  | r_valid;
   assign \$33  = axi__arvalid & axi__arready;
   assign \$35  = ar_addr + \$34 ;
-  assign \$36  = ar_left - burst;
+  assign \$36  = ar_left - beats;
   assign \$37  = bursts + 1'h1;
   assign \$38  = axi__arvalid & axi__arready;
-  assign \$39  = burst == ar_left;
+  assign \$39  = beats == ar_left;
   assign \$40  = \$38  & \$39 ;
   assign \$41  = i__valid & i__ready;
   assign \$42  = info_write__addr + 1'h1;
   assign \$43  = ~ i__payload[82];
   assign \$45  = \$44  + 1'h1;
-  assign \$46  = beats + 1'h1;
+  assign \$46  = \beats$248  + 1'h1;
   assign \$48  = \$47  + 1'h1;
   assign \$49  = \$48  == info_r__data[4:0];
   assign \$50  = ~ o__valid;
@@ -4074,7 +4074,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   always @(posedge clk)
     r_error <= \$325 ;
   always @(posedge clk)
-    beats <= \$326 ;
+    \beats$248  <= \$326 ;
   always @(posedge clk)
     o__valid <= \$327 ;
   always @(posedge clk)
@@ -37942,7 +37942,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$326  = beats;
+    \$326  = \beats$248 ;
     if (r_valid) begin
       \$326  = \$46 [31:0];
     end
@@ -38203,7 +38203,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign slot_entry[4:0] = i__payload[52:48];
   assign \$2  = { \$1 [13], \$1 [13], \$1 [13], \$1 [13], \$1 [13:4] };
   assign \$20  = { \$19 [11], \$19 [11], \$19 [11], \$19 [11], \$19 [11:4] };
-  assign \$34  = { 3'h0, burst, 4'h0 };
+  assign \$34  = { 3'h0, beats, 4'h0 };
   assign \$79  = { 1'h0, out_k, 2'h0 };
 endmodule
 
@@ -38738,7 +38738,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, errors_clear, counters_clear, clk, rst, address_request__ready, axi__awvalid, axi__awlen, busy, address__valid, address__payload, address_request__valid, address_request__payload, address__ready, i__ready, aw_addr
-, bursts, axi__wvalid, beats, rows_written, axi__wdata, axi__wstrb, axi__wlast, rows_in, errors, error_code, error_table, error_row, pending, i__payload);
+, bursts, axi__wvalid, \beats$55 , rows_written, axi__wdata, axi__wstrb, axi__wlast, rows_in, errors, error_code, error_table, error_row, pending, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire [9:0] \$1 ;
   wire [9:0] \$10 ;
@@ -38999,9 +38999,9 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   reg [15:0] axi__wstrb = 16'h0000;
   output axi__wvalid;
   reg axi__wvalid = 1'h0;
-  output [31:0] beats;
-  reg [31:0] beats = 32'd0;
-  wire [8:0] burst;
+  wire [8:0] beats;
+  output [31:0] \beats$55 ;
+  reg [31:0] \beats$55  = 32'd0;
   output [31:0] bursts;
   reg [31:0] bursts = 32'd0;
   reg bus_error;
@@ -39084,10 +39084,10 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign \$8  = \$7 [8:0] > 9'h100;
   assign limit = \$8  ? 9'h100 : \$7 [8:0];
   assign \$9  = aw_left < limit;
-  assign burst = \$9  ? { 4'h0, aw_left } : limit;
+  assign beats = \$9  ? { 4'h0, aw_left } : limit;
   assign axi__awvalid = aw_active & w_rdy;
-  assign \$10  = burst - 1'h1;
-  assign \$11  = burst == aw_left;
+  assign \$10  = beats - 1'h1;
+  assign \$11  = beats == aw_left;
   assign w_en = axi__awvalid & axi__awready;
   assign r_en = axi__bvalid & r_rdy;
   assign \$12  = ~ axi__wvalid;
@@ -39112,11 +39112,11 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign \$30  = writer_state == 2'h3;
   assign \$31  = axi__awvalid & axi__awready;
   assign \$33  = aw_addr + \$32 ;
-  assign \$34  = aw_left - burst;
+  assign \$34  = aw_left - beats;
   assign \$35  = bursts + 1'h1;
-  assign \$36  = burst == aw_left;
+  assign \$36  = beats == aw_left;
   assign \$37  = axi__wvalid & axi__wready;
-  assign \$38  = beats + 1'h1;
+  assign \$38  = \beats$55  + 1'h1;
   assign \$39  = axi__bvalid & r_rdy;
   assign \$40  = rows_written + done_info[29];
   assign \$41  = address_request__valid & address_request__ready;
@@ -39234,7 +39234,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign \$157  = w_done | \$156 ;
   assign \$158  = ~ aw_active;
   assign \$159  = axi__awvalid & axi__awready;
-  assign \$160  = burst == aw_left;
+  assign \$160  = beats == aw_left;
   assign \$161  = \$159  & \$160 ;
   assign \$162  = \$158  | \$161 ;
   assign \$163  = \$157  & \$162 ;
@@ -39266,7 +39266,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   always @(posedge clk)
     axi__wvalid <= \$185 ;
   always @(posedge clk)
-    beats <= \$186 ;
+    \beats$55  <= \$186 ;
   always @(posedge clk)
     rows_written <= \$187 ;
   always @(posedge clk)
@@ -39499,7 +39499,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$186  = beats;
+    \$186  = \beats$55 ;
     if (\$37 ) begin
       \$186  = \$38 [31:0];
     end
@@ -39941,7 +39941,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign info[4:0] = \table ;
   assign \$4  = { \$3 [11], \$3 [11], \$3 [11], \$3 [11], \$3 [11:4] };
   assign \$7  = { \$6 [13], \$6 [13], \$6 [13], \$6 [13], \$6 [13:4] };
-  assign \$32  = { 3'h0, burst, 4'h0 };
+  assign \$32  = { 3'h0, beats, 4'h0 };
   assign \$116  = \$115 ;
   assign \$118  = \$117 ;
   assign \$120  = \$119 ;
