@@ -15,7 +15,8 @@ from amaranth.hdl import Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["BOUNDARY_BITS", "MAX_BURST", "AXCACHE", "AXPROT", "burst_beats", "AXI4Signature", "AXI4ReadSignature", "AXI4WriteSignature", "connect_half",
+__all__ = ["BOUNDARY_BITS", "MAX_BURST", "AXCACHE", "AXPROT", "burst_beats",
+           "check_manager_params", "AXI4Signature", "AXI4ReadSignature", "AXI4WriteSignature", "connect_half",
            "AXI4LiteSignature", "AXI4StreamSignature", "bytes_for",
            "AxiResp", "AxiBurst", "axsize_for"]
 
@@ -24,6 +25,15 @@ BOUNDARY_BITS = 12          #: AXI: a burst must not cross a 4 KiB boundary
 MAX_BURST = 256             #: AXI4 INCR bursts: at most 256 beats
 AXCACHE = 0b0011            #: AxCACHE of our managers: normal non-cacheable bufferable
 AXPROT = 0b010              #: AxPROT of our managers: unprivileged, non-secure, data
+
+
+def check_manager_params(*, data_bits: int, addr_bits: int) -> None:
+    """Raise ``ValueError`` unless ``data_bits`` is a power of two from 64 to 1024 and
+    ``addr_bits`` covers a 4 KiB page (what the gather engine's managers support)."""
+    if not (64 <= data_bits <= 1024 and data_bits & (data_bits - 1) == 0):
+        raise ValueError(f"data_bits must be a power of two from 64 to 1024, not {data_bits}")
+    if addr_bits < BOUNDARY_BITS:
+        raise ValueError(f"addr_bits must be at least {BOUNDARY_BITS}, not {addr_bits}")
 
 
 def burst_beats(m, address, left, *, bus_bytes: int) -> Signal:

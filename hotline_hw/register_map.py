@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["Field", "Register", "REGISTERS", "TABLE_REGISTERS", "TABLE_BASE", "TABLE_STRIDE",
            "ID_VALUE", "VERSION", "ERROR_BITS", "register", "table_register_address",
-           "markdown", "ADDRESS_BITS", "constant_values"]
+           "markdown", "ADDRESS_BITS", "constant_values", "COUNTERS"]
 
 ID_VALUE = 0x484F544C               #: "HOTL"
 VERSION = (0, 1, 0)                 #: major, minor, patch of the register map
@@ -62,6 +62,7 @@ class Register:
     doc: str
     fields: tuple[Field, ...] = field(default_factory=tuple)
     reset: int = 0
+    counter: bool = False       #: a status counter (zeroed by COMMAND.clear_counters)
 
     def __post_init__(self):
         if self.access not in ("ro", "rw", "wo"):
@@ -99,7 +100,7 @@ def _whole(doc: str = "") -> tuple[Field, ...]:
 
 def _counter(name: str, address: int, doc: str) -> Register:
     return Register(name, address, "ro", f"{doc} (32-bit, wraps; zeroed by COMMAND.clear_counters)",
-                    _whole())
+                    _whole(), counter=True)
 
 
 REGISTERS: tuple[Register, ...] = (
@@ -199,6 +200,10 @@ _BY_NAME = {r.name: r for r in REGISTERS}
 assert len(_BY_NAME) == len(REGISTERS)
 assert len({r.address for r in REGISTERS}) == len(REGISTERS)
 assert max(r.address for r in REGISTERS) < TABLE_BASE
+
+
+#: The status counters, in address order.
+COUNTERS = tuple(r.name for r in REGISTERS if r.counter)
 
 
 def register(name: str) -> Register:

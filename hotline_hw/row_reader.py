@@ -5,8 +5,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .axi import (AXCACHE, AXPROT, BOUNDARY_BITS, AXI4ReadSignature, AxiBurst, axsize_for,
-                  burst_beats)
+from .axi import (AXCACHE, AXPROT, AXI4ReadSignature, AxiBurst, axsize_for, burst_beats,
+                  check_manager_params)
 from .gather_stream import GatherError, gathered_row_layout, row_address_layout
 from .params import require_positive_ints, require_power_of_two
 from .row_address import beat_count_bits, max_row_beats
@@ -85,14 +85,11 @@ class RowReader(wiring.Component):
         require_positive_ints(addr_bits=addr_bits, id_bits=id_bits, max_dim=max_dim,
                               table_in_bits=table_in_bits, row_in_bits=row_in_bits,
                               tag_bits=tag_bits, counter_bits=counter_bits)
-        require_power_of_two(data_bits=data_bits, reads_in_flight=reads_in_flight)
-        if not 64 <= data_bits <= 1024:
-            raise ValueError(f"data_bits must be from 64 to 1024, not {data_bits}")
+        require_power_of_two(reads_in_flight=reads_in_flight)
+        check_manager_params(data_bits=data_bits, addr_bits=addr_bits)
         if not 2 <= reads_in_flight <= 1 << id_bits:
             raise ValueError(f"reads_in_flight must be from 2 to 2 ** id_bits = "
                              f"{1 << id_bits}, not {reads_in_flight}")
-        if addr_bits < BOUNDARY_BITS:
-            raise ValueError(f"addr_bits must be at least {BOUNDARY_BITS}, not {addr_bits}")
         self._data_bits = data_bits
         self._bus_bytes = data_bits // 8
         self._addr_bits = addr_bits

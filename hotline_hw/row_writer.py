@@ -6,10 +6,10 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .axi import (AXCACHE, AXPROT, BOUNDARY_BITS, MAX_BURST, AXI4WriteSignature, AxiBurst,
-                  axsize_for, burst_beats)
+                  axsize_for, burst_beats, check_manager_params)
 from .gather_stream import (GatherError, gather_request_layout, row_address_layout,
                             write_back_layout)
-from .params import require_positive_ints, require_power_of_two
+from .params import require_positive_ints
 from .row_address import beat_count_bits
 
 __all__ = ["RowWriter"]
@@ -75,11 +75,7 @@ class RowWriter(wiring.Component):
         require_positive_ints(addr_bits=addr_bits, id_bits=id_bits, max_dim=max_dim,
                               writes_in_flight=writes_in_flight, table_in_bits=table_in_bits,
                               row_in_bits=row_in_bits, counter_bits=counter_bits)
-        require_power_of_two(data_bits=data_bits)
-        if not 64 <= data_bits <= 1024:
-            raise ValueError(f"data_bits must be from 64 to 1024, not {data_bits}")
-        if addr_bits < BOUNDARY_BITS:
-            raise ValueError(f"addr_bits must be at least {BOUNDARY_BITS}, not {addr_bits}")
+        check_manager_params(data_bits=data_bits, addr_bits=addr_bits)
         self._data_bits = data_bits
         self._bus_bytes = data_bits // 8
         self._addr_bits = addr_bits

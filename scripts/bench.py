@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -40,6 +39,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from scripts.provenance import commit  # noqa: E402
 
 from hotline_hw.model import TableGeometry  # noqa: E402
 from sw_driver.data import SyntheticCriteo  # noqa: E402
@@ -55,17 +56,6 @@ POPULARITY_CASES = [
     {"name": "RUN.uniform.sample", "array": "uniform", "mode": "RUN", "packing": "sample"},
     {"name": "LEARN.uniform.sample", "array": "uniform", "mode": "LEARN", "packing": "sample"},
 ]
-
-
-def commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO, capture_output=True, text=True).stdout.strip()
-        return head + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def bench_popularity_table(lanes_list, samples: int, seed: int) -> tuple[dict, dict, dict]:

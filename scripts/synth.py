@@ -79,6 +79,8 @@ from typing import Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from scripts.provenance import commit  # noqa: E402
+
 from hotline_hw.device_config import HotlineConfig  # noqa: E402
 from hotline_hw.model.popularity_table import TableGeometry  # noqa: E402
 
@@ -448,17 +450,6 @@ def place_and_route(work: Path, tools: Tools, timeout: float) -> dict:
 
 
 # --- driver --------------------------------------------------------------------------------
-
-def commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO, capture_output=True, text=True).stdout.strip()
-        return head + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
 
 #: Run times in seconds measured on 2 cores (others 5 s), so the workers start the longest
 #: first; the iCE40 top (yosys, then nextpnr finding it does not fit) is the longest.

@@ -133,9 +133,8 @@ class HotlineDriver:
         """Activity, errors and counters, decoded."""
         out = {"status": await self.read_fields("STATUS"),
                "errors": [name for name, bit in _error_bits(await self.read("ERRORS"))]}
-        for reg in rmap.REGISTERS:
-            if reg.doc.endswith("zeroed by COMMAND.clear_counters)"):
-                out[reg.name.lower()] = await self.read(reg.name)
+        for name in rmap.COUNTERS:
+            out[name.lower()] = await self.read(name)
         out["write_pending"] = await self.read("WRITE_PENDING")
         return out
 
