@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -n 2
 DATA     ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sim train test test-rtl verilog verilog-check lint bench synth clean distclean venv check-sim
+.PHONY: help sim train test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -62,6 +62,9 @@ bench: $(STAMP) ## performance figures in cycles (RTL under Verilator) -> bench/
 synth: $(STAMP) ## FPGA figures (Yosys xc7 LUT/FF/BRAM/depth, iCE40 HX8K Fmax) -> synth/results.json
 	$(VPY) -m pip install --quiet -e '.[synth]'
 	$(VPY) scripts/synth.py
+
+model: $(STAMP) ## system model (a model, not a measurement): iteration timelines and speedups -> docs/system_model/
+	$(VPY) scripts/system_model.py
 
 clean: ## remove simulation builds and caches (keeps .venv)
 	rm -rf sim_build build .pytest_cache .hypothesis
