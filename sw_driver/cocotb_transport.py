@@ -8,19 +8,22 @@ Only importable inside a cocotb simulation.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Sequence
 
+from cocotb.task import resume
 from cocotb.triggers import ClockCycles, with_timeout
 from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiResp, AxiStreamBus, AxiStreamFrame,
                            AxiStreamSink, AxiStreamSource)
 
 from hotline_hw.device_config import HotlineConfig
 
+from .driver import HotlineDriver
 from .transport import Transport, TransportTimeout
 from .wire import StreamBeat
 
-__all__ = ["CocotbTransport"]
+__all__ = ["BridgedHotlineDriver", "CocotbTransport"]
 
 
 class CocotbTransport(Transport):
@@ -125,3 +128,23 @@ class CocotbTransport(Transport):
     async def idle(self) -> None:
         while not (self.lookups.idle() and self.write_backs.idle()):
             await ClockCycles(self.dut.clk, 4)
+
+
+class BridgedHotlineDriver:
+    """Blocking facade of a :class:`HotlineDriver` for synchronous code running in a cocotb
+    bridge thread (``await cocotb.task.bridge(function)()``): every coroutine method runs in the
+    simulation (``cocotb.task.resume``) while the calling thread waits, the simulator advancing
+    as the driver awaits. This is how synchronous host code, e.g. the DLRM trainer
+    (:class:`sw_driver.dlrm.accelerator.AcceleratorTrainer`), drives the RTL: the same calls as
+    :class:`~sw_driver.driver.SyncHotlineDriver` on the golden-model backend."""
+
+    def __init__(self, driver: HotlineDriver):
+        self.driver = driver
+
+    def __getattr__(self, name):
+        attr = getattr(self.driver, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+        call = resume(attr)
+        call.__doc__ = attr.__doc__
+        return call

@@ -263,14 +263,24 @@ class HotlineDriver:
 
     async def read_hot_set(self) -> list[tuple[int, int]]:
         """The keys held in the popularity table (slot order). One host read per entry."""
-        model = PopularityTable(self.config.geometry)
-        keys = []
+        return [key for _, key in await self.read_hot_slots()]
+
+    async def read_hot_slots(self, table: PopularityTable | None = None) \
+            -> list[tuple[int, tuple[int, int]]]:
+        """``(slot, key)`` of every valid popularity-table entry, in slot order (one host read
+        per entry). With ``table`` (a golden model of the same geometry), its entries are
+        overwritten with the device's, valid and invalid: a mirror of the device's table."""
+        model = table if table is not None else PopularityTable(self.config.geometry)
+        if model.geometry != self.config.geometry:
+            raise ValueError(f"the mirror's geometry {model.geometry} is not the device's "
+                             f"{self.config.geometry}")
+        out = []
         for slot in range(self.config.geometry.entries):
             entry = await self._host(0, slot)
+            model.write_entry(slot, bool(entry["valid"]), entry["rrpv"], entry["tag"])
             if entry["valid"]:
-                model.write_entry(slot, True, entry["rrpv"], entry["tag"])
-                keys.append(model.key_of_slot(slot))
-        return keys
+                out.append((slot, model.key_of_slot(slot)))
+        return out
 
     # -- working sets -----------------------------------------------------------------------
 

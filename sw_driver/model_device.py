@@ -28,10 +28,18 @@ _MASK32 = 0xFFFFFFFF
 
 
 class NumpyMemory:
-    """Host memory as a numpy ``uint8`` array (``read`` / ``write`` by byte address)."""
+    """Host memory as a numpy ``uint8`` array (``read`` / ``write`` by byte address).
 
-    def __init__(self, size: int):
-        self.array = np.zeros(size, dtype=np.uint8)
+    ``array``: an existing ``uint8`` array to use (shared, not copied), e.g. a DLRM trainer's
+    host embedding image; otherwise ``size`` zero bytes."""
+
+    def __init__(self, size: int = 0, *, array: np.ndarray | None = None):
+        if array is not None:
+            if array.dtype != np.uint8 or array.ndim != 1:
+                raise ValueError("array must be a one-dimensional uint8 array")
+            self.array = array
+        else:
+            self.array = np.zeros(size, dtype=np.uint8)
 
     def read(self, address: int, length: int) -> bytes:
         self._check(address, length)
@@ -51,7 +59,8 @@ class ModelDevice(Transport):
     """Golden-model backend. ``memory``: a :class:`NumpyMemory` (16 MiB by default).
 
     Differences from the RTL, by design: ``STATUS`` always reads idle and ``CYCLES`` 0 (there
-    is no time); host memory never answers an error (no ``BUS`` errors).
+    is no time). Host memory answers with an error only where :meth:`inject_error` says so
+    (the RTL tests' :class:`tb.axi_memory.HostMemory` has the same call).
     """
 
     def __init__(self, config: HotlineConfig = HotlineConfig(), memory=None,
@@ -81,6 +90,38 @@ class ModelDevice(Transport):
         self._write_partial: list[StreamBeat] = []
         self._micro_batches: deque[list[int]] = deque()
         self._rows: deque[tuple[list[int], int]] = deque()
+        self._faults: list[list] = []       # [start, end, read, write, accesses left or None]
+
+    # -- host memory errors ----------------------------------------------------------------------
+
+    def inject_error(self, address: int, length: int = 1, *, read: bool = True,
+                     write: bool = True, times: int | None = None) -> None:
+        """Make host memory answer accesses to bytes ``address .. address+length-1`` with an
+        AXI error (as :meth:`tb.axi_memory.HostMemory.inject_error`): a gathered row that
+        reads them comes back zeroed and flagged ``BUS``; a written row leaves those bytes and
+        is flagged ``BUS``. ``times``: how many row accesses fail before the fault disappears
+        (a transient error); ``None``: until :meth:`clear_injected_errors`."""
+        if length <= 0:
+            raise ValueError("length must be positive")
+        if times is not None and times < 1:
+            raise ValueError("times must be positive (or None: persistent)")
+        self._faults.append([address, address + length, read, write, times])
+
+    def clear_injected_errors(self) -> None:
+        self._faults.clear()
+
+    def _fault(self, start: int, end: int, *, read: bool) -> tuple[int, int] | None:
+        """The first active fault overlapping bytes ``start .. end-1`` of a read (or write),
+        as the overlapping byte range; consumes one access of a transient fault."""
+        for fault in self._faults:
+            lo, hi, on_read, on_write, left = fault
+            if (on_read if read else on_write) and lo < end and start < hi:
+                if left is not None:
+                    fault[4] -= 1
+                    if fault[4] == 0:
+                        self._faults.remove(fault)
+                return max(lo, start), min(hi, end)
+        return None
 
     # -- registers -----------------------------------------------------------------------------
 
@@ -288,18 +329,28 @@ class ModelDevice(Transport):
                 packet = []
         requests = [(lane.table, lane.row) for beat in cold for lane in beat.lanes if lane.valid]
         gather = self._gather()
-        for response in gather.gather(requests, self.memory.array):
+        for table, row in requests:
+            faulty = ()
+            address = gather.address(table, row)
+            if address is not None and self._faults:
+                bursts = gather.bursts(address)
+                hit = self._fault(bursts[0].address,
+                                  bursts[-1].address + bursts[-1].beats * gather.bus_bytes,
+                                  read=True)
+                faulty = (hit[0],) if hit else ()
+            response, = gather.gather([(table, row)], self.memory.array, bus_errors=faulty)
             row = GatheredRow(response.tag, response.table, response.row, response.error,
                               response.data[:gather.row_bytes])
             beats = self.wire.encode_row(row, gather.dim)
             self._rows.append(([b.tdata for b in beats], beats[0].tuser))
             self.counters["ROWS_GATHERED"] += 1
-            if response.error == GatherError.RANGE:
-                self._error("gather_range")
+            if response.error:
+                self._error({GatherError.RANGE: "gather_range",
+                             GatherError.BUS: "gather_bus"}[response.error])
                 if self.gather_error is None:
                     self.gather_error = (response.tag, response.table, response.row,
-                                         int(GatherError.RANGE))
-            else:
+                                         int(response.error))
+            if response.error != GatherError.RANGE:
                 address = gather.address(response.table, response.row)
                 bursts = gather.bursts(address)
                 self.counters["READ_BURSTS"] += len(bursts)
@@ -333,6 +384,15 @@ class ModelDevice(Transport):
         self.counters["ROWS_WRITTEN_IN"] += 1
         if gather.address(table, row) is None:
             self._write_error(beats, GatherError.RANGE)
+            return
+        address = gather.address(table, row)
+        fault = self._fault(address, address + gather.row_bytes, read=False) \
+            if self._faults else None
+        if fault is not None:
+            kept = self.memory.array[fault[0]:fault[1]].copy()
+            gather.write_back(table, row, data, self.memory.array)
+            self.memory.array[fault[0]:fault[1]] = kept
+            self._write_error(beats, GatherError.BUS)
             return
         gather.write_back(table, row, data, self.memory.array)
         self.counters["ROWS_WRITTEN"] += 1

@@ -206,3 +206,68 @@ async def bad_requests_raise(driver: HotlineDriver, sizes, *, dim: int,
     await driver.clear_errors()
     assert not (await driver.status())["errors"]
     return outcome
+
+
+async def axi_errors_raise(driver: HotlineDriver, sizes, *, dim: int, rng: random.Random,
+                           inject, clear) -> dict:
+    """An AXI error response on one row's read, then on one row's write: the row comes back
+    zeroed and flagged ``BUS`` (the others right), the write leaves the failing bytes; both
+    raise HotlineError naming the request, and the accelerator carries on once cleared.
+
+    ``inject(address, length, read=..., write=...)`` makes host memory answer with an error
+    (``HostMemory.inject_error`` / ``ModelDevice.inject_error``), ``clear()`` stops it."""
+    memory = driver.transport.memory
+    layouts = lay_out(sizes, dim, rng)
+    end = layouts[-1].base + layouts[-1].rows * layouts[-1].stride
+    memory.write(0, rng.randbytes(end + 64))
+    await driver.configure_tables(layouts, dim)
+    await driver.configure(batch_size=6, working_set=1, split=True)
+    await driver.clear_errors()
+    big = max(range(len(layouts)), key=lambda t: layouts[t].rows)
+    address = [layouts[big].base + r * layouts[big].stride for r in range(6)]
+    inject(address[3], 4, read=True, write=False)
+    # Every row with a bus beat over those bytes fails (rows need not be beat-aligned).
+    bus = driver.config.bus_bytes
+    failing = [r for r in range(6)
+               if address[r] // bus * bus <= address[3] < -(-(address[r] + 4 * dim) // bus) * bus]
+    samples = [(n, [(big, n)]) for n in range(6)]
+    try:
+        await driver.submit(samples, learn=True)
+    except HotlineError as error:
+        assert "gather_bus" in error.errors, error.errors
+        gather = error.details["gather"]
+        assert (gather["code"], gather["table"], gather["row"]) == ("BUS", big, failing[0]), \
+            (gather, failing)
+        outcome = {"read": (error.errors, gather)}
+    else:
+        raise AssertionError("an AXI error response on a read must raise HotlineError")
+    clear()
+    await driver.clear_errors()
+    result = await driver.submit(samples, learn=True)
+    assert [r.error for r in result.rows] == [GatherError.NONE] * 6
+    assert [r.data for r in result.rows] == [memory.read(a, 4 * dim) for a in address]
+    # A write whose second word's bytes answer with an error.
+    inject(address[5] + 4, 4, read=False, write=True)
+    values = [np.full(dim, n + 0.5, np.float32) for n in range(6)]
+    before = memory.read(address[5], 4 * dim)
+    await driver.write_back((big, n, values[n]) for n in range(6))
+    try:
+        await driver.wait_writes()
+    except HotlineError as error:
+        assert "write_bus" in error.errors, error.errors
+        assert (error.details["write"]["table"], error.details["write"]["row"]) == (big, 5)
+        outcome["write"] = (error.errors, error.details["write"])
+    else:
+        raise AssertionError("an AXI error response on a write must raise HotlineError")
+    clear()
+    await driver.clear_errors()
+    for n in range(5):
+        assert memory.read(address[n], 4 * dim) == values[n].tobytes()
+    after = memory.read(address[5], 4 * dim)
+    assert after[4:8] == before[4:8] and after[:4] == values[5].tobytes()[:4]
+    await driver.write_back([(big, 5, values[5])])           # the retry succeeds
+    await driver.wait_writes()
+    assert memory.read(address[5], 4 * dim) == values[5].tobytes()
+    outcome["rows"] = [(r.table, r.row, r.data) for r in result.rows]
+    assert not (await driver.status())["errors"]
+    return outcome

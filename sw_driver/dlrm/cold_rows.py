@@ -152,6 +152,20 @@ class HostEmbeddingMemory:
                                  f"not {np.shape(values)}")
             view[...] = values
 
+    def relocate(self, buffer) -> np.ndarray:
+        """Move the image into ``buffer`` (a writable bytes-like object of at least ``size``
+        bytes, e.g. the storage of a simulated host memory) at address 0 and work on it from
+        then on: :attr:`memory` becomes a view of ``buffer``. Returns the view."""
+        view = np.frombuffer(buffer, dtype=np.uint8)
+        if view.size < self.size:
+            raise ValueError(f"the buffer has {view.size} bytes; the image needs {self.size}")
+        if not view.flags.writeable:
+            raise ValueError("the buffer must be writable")
+        view = view[:self.size]
+        view[...] = self.memory
+        self.memory = view
+        return view
+
     def configure(self, model: GatherModel) -> None:
         """Set a gather model's (or, through a driver, the engine's) table registers."""
         for t, regs in enumerate(self.registers):

@@ -484,6 +484,16 @@ class _WorkingSetBuffer:
         pos = np.asarray(sample_ids, dtype=np.int64) - self.base
         return tuple(a[pos] for a in self.arrays)
 
+    def answer(self, sample_ids: list[int], hit: np.ndarray, slot: np.ndarray) -> None:
+        """Set the popularity table's answers (``[n, T]``) of pushed samples (when they come
+        from the device, after the push)."""
+        if self.arrays is None:
+            self.arrays = [np.concatenate(columns) for columns in zip(*self.parts)]
+            self.parts = [tuple(self.arrays)]
+        pos = np.asarray(sample_ids, dtype=np.int64) - self.base
+        self.arrays[3][pos] = hit
+        self.arrays[4][pos] = slot
+
     def closed(self, held: int) -> None:
         """The scheduler holds ``held`` samples: if none, every pushed one must be trained."""
         if held:
@@ -645,7 +655,7 @@ class HotlineTrainer(_TrainerBase):
         self._lookups = _LookupCache(config, geometry)
         if hot_set is not None:
             self.store.load_hot_set(hot_set)
-            self.store.freeze()
+            self._freeze()
 
     # -- settings and stats --------------------------------------------------------------------
 
@@ -684,6 +694,10 @@ class HotlineTrainer(_TrainerBase):
             raise TypeError("the source does not know its length: give learn_batches")
         self._learn_left = math.ceil(self.learn_fraction * -(-n // self.batch_size))
 
+    def _freeze(self) -> None:
+        """End of the learning phase: the hot set moves to the device."""
+        self.store.freeze()
+
     def _new_scheduler(self, learn: bool) -> MicroBatchScheduler:
         self._open_sets: dict[int, dict[str, Any]] = {}
         return MicroBatchScheduler(batch_size=self.batch_size, working_set=self.working_set,
@@ -693,7 +707,7 @@ class HotlineTrainer(_TrainerBase):
         self._epoch = epoch
         learning = not self.store.frozen
         if learning and self._learn_left == 0:
-            self.store.freeze()
+            self._freeze()
             learning = False
         scheduler = self._new_scheduler(learn=learning)
         buffer = _WorkingSetBuffer(self.config.n_tables)
@@ -702,7 +716,7 @@ class HotlineTrainer(_TrainerBase):
         for block in iter_minibatches(_blocks(source), self.batch_size):
             if learning and self._learn_left == 0:
                 self._retire(scheduler, buffer, "learn")
-                self.store.freeze()
+                self._freeze()
                 learning = False
                 scheduler = self._new_scheduler(learn=False)
             phase = "learn" if learning else "run"
@@ -721,7 +735,7 @@ class HotlineTrainer(_TrainerBase):
             raise ScheduleError(f"epoch {epoch}: pushed {buffer.next_id} samples of {position}")
         if learning:
             # The learning phase never outlasts the first epoch.
-            self.store.freeze()
+            self._freeze()
             self._learn_left = 0
         self._epochs_done += 1
         self._counts["samples"] += position

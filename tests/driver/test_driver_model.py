@@ -57,6 +57,30 @@ def test_bad_requests_raise(pyrng):
     asyncio.run(sc.bad_requests_raise(_driver(), sizes, dim=4, rng=pyrng))
 
 
+def test_axi_errors_raise(pyrng):
+    _, sizes = sc.kaggle_tables(1)
+    driver = _driver()
+    device = driver.transport
+    asyncio.run(sc.axi_errors_raise(driver, sizes, dim=4, rng=pyrng, inject=device.inject_error,
+                                    clear=device.clear_injected_errors))
+
+
+def test_transient_injected_error_fails_only_its_accesses(pyrng):
+    _, sizes = sc.kaggle_tables(1)
+    driver = _driver()
+    layouts = sc.lay_out(sizes, 4, pyrng)
+    asyncio.run(driver.configure_tables(layouts, 4))
+    asyncio.run(driver.configure(batch_size=4, working_set=1, split=True))
+    driver.transport.inject_error(layouts[0].base, 4, times=2)
+    samples = [(n, [(0, 0)]) for n in range(4)]
+    with pytest.raises(Exception, match="gather_bus"):
+        asyncio.run(driver.submit(samples, learn=True))
+    assert asyncio.run(driver.read("ROWS_GATHERED")) == 4
+    asyncio.run(driver.clear_errors())
+    result = asyncio.run(driver.submit(samples, learn=True))      # the fault is used up
+    assert all(not row.error for row in result.rows)
+
+
 def test_sync_wrapper_and_validation(pyrng):
     driver = SyncHotlineDriver(ModelDevice(sc.SMALL_CONFIG, memory_size=1 << 16))
     assert driver.identify()["params0"]["lanes"] == 4
