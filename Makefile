@@ -35,9 +35,9 @@ check-sim: $(STAMP)
 sim: $(STAMP) ## the main job: hot set vs oracle, HotlineTop RTL == model on real batches, DLRM vs baseline
 	$(VPY) scripts/sim.py $(if $(DATA),--data $(DATA))
 
-train: $(STAMP) ## longer DLRM training (software): baseline vs exact vs re-formed -> train/results.json
+train: $(STAMP) ## longer DLRM training on the golden-model device: baseline vs exact vs re-formed -> train/
 	mkdir -p train
-	$(VPY) -m sw_driver.dlrm --progress --out train/results.json
+	$(VPY) -m sw_driver.dlrm --progress --out train/results.json --plot train/losses.png
 
 test: check-sim ## all tests: golden model, data, amaranth.sim, cocotb regression (SIM=...)
 	SIM=$(SIM) $(VPY) -m pytest $(PYTEST_ARGS) tests tb

@@ -11,10 +11,15 @@
    golden-model backend with the same driver calls; every micro-batch beat, every gathered row,
    the learned hot set and the counters must be identical (``--no-rtl`` skips this). Reported:
    popular fraction and cycles per working set, gather bandwidth.
-4. DLRM (PyTorch): baseline training and training on the Hotline schedule (re-formed
-   working sets; cold rows gathered and written back through the gather engine's model, which
-   step 3 shows the RTL equals), loss / accuracy / AUC on held-out samples (``--no-train``
-   skips this).
+4. DLRM on the RTL (PyTorch + Verilator): the first ``--rtl-train-samples`` training samples
+   train DLRM on ``HotlineTop``'s own micro-batches and gathered rows, updated rows written back
+   through its write-back engine (:class:`~sw_driver.dlrm.accelerator.AcceleratorTrainer`
+   through the driver's cocotb backend); the same training on the golden-model backend must
+   give identical losses and parameters (``tb/test_dlrm_on_rtl.py``).
+5. DLRM (PyTorch): baseline training and training on the accelerator's schedule (re-formed
+   working sets, micro-batches and rows from the golden-model backend, which steps 3 and 4
+   show the RTL equals), loss / accuracy / AUC on held-out samples (``--no-train`` skips
+   steps 4 and 5).
 
 The report is printed and, with ``--json``, written as JSON. Exit status 1 if the RTL differs.
 """
@@ -120,22 +125,53 @@ def rtl_report(sparse: np.ndarray, sizes, args) -> dict:
     return report
 
 
-def train_report(args, sizes) -> dict:
-    """Baseline DLRM vs DLRM on the re-formed Hotline schedule, same data, same seed."""
-    import torch
-
-    from sw_driver.dlrm import (BaselineTrainer, DLRMConfig, HotlineTrainer, LRSchedule,
-                                ScheduleMode, default_geometry)
-
-    torch.set_num_threads(1)
+def training_data(args):
+    """Training and held-out samples: the file's (last fifth held out) or the generator's."""
     if args.data:
         block = read_criteo(args.data, max_ind_range=args.max_ind_range)
         n_eval = len(block) // 5
-        train, held_out = block[:len(block) - n_eval], block[len(block) - n_eval:]
-    else:
-        data = SyntheticCriteo(args.train_samples, scale=args.scale, seed=args.seed)
-        train = data.generate(args.train_samples)
-        held_out = data.generate(args.eval_samples, start=args.train_samples)
+        return block[:len(block) - n_eval], block[len(block) - n_eval:]
+    data = SyntheticCriteo(args.train_samples, scale=args.scale, seed=args.seed)
+    return (data.generate(args.train_samples),
+            data.generate(args.eval_samples, start=args.train_samples))
+
+
+def dlrm_rtl_report(args, train, sizes) -> dict:
+    """DLRM trained on HotlineTop under Verilator == on the golden-model backend."""
+    from sw_driver.data import SampleBlock
+    from tb.runner import BUILD_ROOT
+    from tb.test_dlrm_on_rtl import run
+
+    block = train[:args.rtl_train_samples]
+    sparse = block.sparse
+    if args.data:          # dense ids per table (see rtl_report)
+        columns = [np.unique(sparse[:, t], return_inverse=True) for t in range(sparse.shape[1])]
+        sparse = np.stack([inverse for _, inverse in columns], axis=1).astype(np.int64)
+        sizes = [len(values) for values, _ in columns]
+    block = SampleBlock(block.dense_raw, sparse, block.labels)
+    batch = args.train_batch_size
+    learn_batches = max(1, round(args.learn_fraction * -(-len(block) // batch)))
+    geometry = TableGeometry(table_bits=5, row_bits=24, set_bits=args.rtl_train_set_bits,
+                             ways=args.ways)
+    report = run(table_sizes=sizes, data=block, work_dir=BUILD_ROOT / "make_sim_dlrm",
+                 runs={"clean": "REFORMED"}, batch_size=batch, working_set=4,
+                 learn_batches=learn_batches, dim=args.dim, hidden=64, geometry=geometry,
+                 seed=args.seed, read_latency=args.read_latency, test_id="make_sim_dlrm")
+    report = report["clean"]
+    report["config"] = {"samples": len(block), "batch_size": batch, "working_set": 4,
+                        "learn_batches": learn_batches, "entries": geometry.entries}
+    return report
+
+
+def train_report(args, sizes, train, held_out) -> dict:
+    """Baseline DLRM vs DLRM on the accelerator's re-formed schedule (golden-model backend),
+    same data, same seed."""
+    import torch
+
+    from sw_driver.dlrm import (AcceleratorTrainer, BaselineTrainer, DLRMConfig, LRSchedule,
+                                ScheduleMode, default_geometry)
+
+    torch.set_num_threads(1)
     config = DLRMConfig.small(list(sizes), dim=args.dim, hidden=64)
     batch = args.train_batch_size
     steps = -(-len(train) // batch)
@@ -145,9 +181,9 @@ def train_report(args, sizes) -> dict:
     out = {}
     for name, trainer in (
             ("baseline", BaselineTrainer(config, **common)),
-            ("hotline", HotlineTrainer(config, mode=ScheduleMode.REFORMED, working_set=4,
-                                       learn_fraction=args.learn_fraction, geometry=geometry,
-                                       **common))):
+            ("hotline", AcceleratorTrainer(config, mode=ScheduleMode.REFORMED,
+                                           working_set=4, learn_fraction=args.learn_fraction,
+                                           geometry=geometry, **common))):
         result = trainer.train(train, eval_source=held_out)
         out[name] = {"metrics": {k: result.final[k] for k in ("accuracy", "auc", "logloss")},
                      "final_loss": float(np.mean(result.losses[-50:])),
@@ -159,7 +195,7 @@ def train_report(args, sizes) -> dict:
 
 
 def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict | None,
-                 train: dict | None) -> None:
+                 dlrm_rtl: dict | None, train: dict | None) -> None:
     print()
     print("hotline make sim")
     print(f"  data:  {description}")
@@ -198,13 +234,25 @@ def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict 
         print(f"  learned hot set identical to the model's: {hot['identical']} "
               f"({hot['model_keys']:,} keys); counters equal: {rtl['counters_equal']}; "
               f"{rtl['simulation_seconds']:.0f} s of simulation")
+    if dlrm_rtl is not None:
+        c, same = dlrm_rtl["config"], dlrm_rtl["identical"]
+        print()
+        print(f"  DLRM on the RTL: {c['samples']:,} samples (B = {c['batch_size']}, "
+              f"W = {c['working_set']}, {c['learn_batches']} learning mini-batches, "
+              f"{c['entries']:,}-entry table): {dlrm_rtl['steps']} steps on HotlineTop's "
+              f"micro-batches, {dlrm_rtl['rows_gathered']:,} rows gathered and "
+              f"{dlrm_rtl['rows_written']:,} written back by it, {dlrm_rtl['cycles']:,} cycles")
+        print(f"  identical to the golden-model backend: losses {same['losses']}, working sets "
+              f"{same['working_sets']}, counters {same['counters']}, parameters "
+              f"{dlrm_rtl['parameter_difference']['max'] == 0.0} (max |difference| "
+              f"{dlrm_rtl['parameter_difference']['max']})")
     if train is not None:
         b, h = train["baseline"], train["hotline"]
         print()
         print(f"  DLRM ({train['data']['model']}; {train['data']['train']:,} samples, "
               f"{train['data']['held_out']:,} held out):")
         print(f"  {'':24s} {'accuracy':>9s} {'AUC':>8s} {'logloss':>8s} {'final loss':>10s}")
-        for name, row in (("baseline", b), ("Hotline (re-formed)", h)):
+        for name, row in (("baseline", b), ("Hotline (re-formed)", h)):  # on the model device
             m = row["metrics"]
             print(f"  {name:24s} {m['accuracy']:9.4f} {m['auc']:8.4f} {m['logloss']:8.4f} "
                   f"{row['final_loss']:10.4f}")
@@ -243,6 +291,11 @@ def main(argv=None) -> int:
     parser.add_argument("--train-samples", type=int, default=60_000)
     parser.add_argument("--eval-samples", type=int, default=20_000)
     parser.add_argument("--train-batch-size", type=int, default=128)
+    parser.add_argument("--rtl-train-samples", type=int, default=8192,
+                        help="samples of DLRM training on the RTL (0: none)")
+    parser.add_argument("--rtl-train-set-bits", type=int, default=10,
+                        help="popularity table sets = 2**this in the DLRM-on-RTL build (its "
+                             "hot set is read back over AXI4-Lite, one entry at a time)")
     parser.add_argument("--no-train", action="store_true", help="skip DLRM training")
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
@@ -258,13 +311,21 @@ def main(argv=None) -> int:
     sw = software_report(sparse, geometry, n_learn)
     sizes = table_sizes(args, sparse)
     rtl = None if args.no_rtl else rtl_report(sparse, sizes, args)
-    train = None if args.no_train else train_report(args, sizes)
-    print_report(description, geometry, sw, rtl, train)
+    dlrm_rtl = train = None
+    if not args.no_train:
+        train_block, held_out = training_data(args)
+        if not args.no_rtl and args.rtl_train_samples:
+            dlrm_rtl = dlrm_rtl_report(args, train_block, sizes)
+        train = train_report(args, sizes, train_block, held_out)
+    print_report(description, geometry, sw, rtl, dlrm_rtl, train)
     if args.json:
         args.json.write_text(json.dumps({"data": description, "software": sw, "rtl": rtl,
-                                         "train": train}, indent=2))
-    if rtl is not None and not rtl["passed"]:
-        print("error: the RTL differs from the golden model", file=sys.stderr)
+                                         "dlrm_rtl": dlrm_rtl, "train": train}, indent=2))
+    failed = [name for name, report in (("co-simulation", rtl), ("DLRM on the RTL", dlrm_rtl))
+              if report is not None and not report["passed"]]
+    if failed:
+        print(f"error: the RTL differs from the golden model ({', '.join(failed)})",
+              file=sys.stderr)
         return 1
     return 0
 

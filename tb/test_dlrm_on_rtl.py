@@ -24,13 +24,14 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
+import torch
 from cocotb.clock import Clock
 from cocotb.task import bridge
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiResp
 
 from hotline_hw.model import TableGeometry
-from sw_driver.data import SyntheticCriteo
+from sw_driver.data import SampleBlock, SyntheticCriteo
 from sw_driver.dlrm import DLRMConfig, HostEmbeddingMemory, ScheduleMode, compare_parameters
 from sw_driver.dlrm.accelerator import (AcceleratorTrainer, AcceleratorTrainingError,
                                         device_config_for)
@@ -44,8 +45,12 @@ CLOCK_NS = 10
 
 def _setup(p: dict, mode: str):
     config = DLRMConfig.small(p["table_sizes"], dim=p["dim"], hidden=p["hidden"])
-    data = SyntheticCriteo(p["samples"], table_sizes=p["table_sizes"],
-                           seed=p["seed"]).generate(p["samples"])
+    if p["data"]:
+        arrays = np.load(p["data"])
+        data = SampleBlock(arrays["dense_raw"], arrays["sparse"], arrays["labels"])
+    else:
+        data = SyntheticCriteo(p["samples"], table_sizes=p["table_sizes"],
+                               seed=p["seed"]).generate(p["samples"])
     options = dict(mode=ScheduleMode[mode], batch_size=p["batch_size"],
                    working_set=p["working_set"], learn_batches=p["learn_batches"],
                    geometry=TableGeometry(**p["geometry"]), seed=p["seed"], device="cpu")
@@ -96,6 +101,9 @@ async def _train_and_compare(dut, name: str):
     from sw_driver.cocotb_transport import BridgedHotlineDriver, CocotbTransport
     from tb.axi_memory import HostMemory
 
+    # One torch thread: a multi-threaded reduction's order depends on the thread running it
+    # (the RTL run trains in a bridge thread), and the comparison is bit for bit.
+    torch.set_num_threads(1)
     p = tb_params()
     run = p["runs"][name]
     fault = name == "fault"
@@ -157,7 +165,8 @@ async def _train_and_compare(dut, name: str):
     memory.check(idle=True)
 
 
-def run(*, table_sizes, samples: int, work_dir: Path, runs: dict[str, str],
+def run(*, table_sizes, work_dir: Path, runs: dict[str, str], samples: int = 0,
+        data: SampleBlock | None = None,
         batch_size: int = 32, working_set: int = 4, learn_batches: int = 8, dim: int = 4,
         hidden: int = 16, geometry=TableGeometry(table_bits=3, row_bits=10, set_bits=7),
         seed: int = 0, read_latency: int = 40, stall_probability: float = 0.1,
@@ -165,7 +174,9 @@ def run(*, table_sizes, samples: int, work_dir: Path, runs: dict[str, str],
     """Build a ``HotlineTop`` sized for the model, train on it and on the model.
 
     ``runs`` maps ``"clean"`` (the whole training) and / or ``"fault"`` (a persistent AXI
-    error) to the schedule mode (``"REFORMED"`` or ``"SPLIT"``). Returns each run's report."""
+    error) to the schedule mode (``"REFORMED"`` or ``"SPLIT"``). The samples: ``data`` (ids
+    below ``table_sizes``), or ``samples`` synthetic ones (``SyntheticCriteo`` on the tables).
+    Returns each run's report."""
     from hotline_hw.hotline_top import HotlineTop
 
     config = DLRMConfig.small(table_sizes, dim=dim, hidden=hidden)
@@ -179,13 +190,18 @@ def run(*, table_sizes, samples: int, work_dir: Path, runs: dict[str, str],
     for report in reports.values():
         if report.exists():
             report.unlink()
+    data_file = None
+    if data is not None:
+        data_file = work_dir / f"{stem}.data.npz"
+        np.savez(data_file, dense_raw=data.dense_raw, sparse=data.sparse, labels=data.labels)
     params = {
         "config": {**{k: v for k, v in build.top_kwargs().items() if k != "geometry"},
                    "geometry": dict(table_bits=geometry.table_bits, row_bits=geometry.row_bits,
                                     set_bits=geometry.set_bits, ways=geometry.ways)},
         "geometry": dict(table_bits=geometry.table_bits, row_bits=geometry.row_bits,
                          set_bits=geometry.set_bits, ways=geometry.ways),
-        "table_sizes": list(table_sizes), "samples": samples, "batch_size": batch_size,
+        "table_sizes": [int(n) for n in table_sizes], "samples": samples,
+        "data": str(data_file) if data_file else None, "batch_size": batch_size,
         "working_set": working_set, "learn_batches": learn_batches, "dim": dim,
         "hidden": hidden, "seed": seed, "read_latency": read_latency,
         "stall_probability": stall_probability,

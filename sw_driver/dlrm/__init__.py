@@ -7,6 +7,9 @@
 * :mod:`~sw_driver.dlrm.embeddings`: hot rows on the device, cold rows behind the port.
 * :mod:`~sw_driver.dlrm.trainer`: :class:`BaselineTrainer` and :class:`HotlineTrainer` (learning
   phase, then exact ``SPLIT`` or the paper's ``REFORMED`` schedule), results, plots.
+* :mod:`~sw_driver.dlrm.accelerator`: :class:`AcceleratorTrainer`, the same training on the
+  accelerator's own micro-batches and gathered rows through the host driver (the golden-model
+  device by default; the RTL in a cocotb simulation: ``tb/test_dlrm_on_rtl.py``).
 * :mod:`~sw_driver.dlrm.experiment`: the longer baseline / exact / re-formed comparison.
 
 ::
@@ -27,6 +30,7 @@
 from hotline_hw.model.popularity_table import HotSetOverflowError, TableGeometry
 from hotline_hw.model.scheduler import ScheduleMode
 
+from .accelerator import AcceleratorTrainer, AcceleratorTrainingError
 from .cold_rows import ColdRowError, ColdRowPort, GatherModelPort, HostEmbeddingMemory
 from .embeddings import ColdRows, HotlineEmbeddings, StaleRowError
 from .metrics import binary_metrics, roc_auc
@@ -42,7 +46,7 @@ __all__ = [
     "ColdRows", "HotlineEmbeddings", "StaleRowError",
     "binary_metrics", "roc_auc",
     "BaselineTrainer", "HotlineTrainer", "LRSchedule", "ScheduleError", "TrainResult",
-    "compare_parameters",
+    "compare_parameters", "AcceleratorTrainer", "AcceleratorTrainingError",
     "default_geometry", "plot_results",
     "HotSetOverflowError", "ScheduleMode", "TableGeometry",
 ]

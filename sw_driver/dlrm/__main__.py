@@ -34,9 +34,12 @@ def main(argv=None) -> int:
                         help="popularity table sets = 2**SET_BITS (default: ~6.8%% of the rows)")
     parser.add_argument("--hot-set", choices=("learned", "oracle"), default="learned")
     parser.add_argument("--learn-fraction", type=float, default=0.05)
+    parser.add_argument("--backend", choices=("device", "models"), default="device",
+                        help="Hotline runs on the golden-model device through the host driver "
+                             "(default) or on the golden models directly (faster, identical)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", default=None, help="write the JSON here")
-    parser.add_argument("--plot", default=None, help="write a loss plot here (needs matplotlib)")
+    parser.add_argument("--plot", default=None, help="write a loss / popular-fraction plot here (PNG)")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
 
@@ -50,6 +53,7 @@ def main(argv=None) -> int:
         model_seed=args.seed, config=config, batch_size=args.batch_size, lr=args.lr,
         lr_decay=args.lr_decay, learn_fraction=args.learn_fraction, geometry=geometry,
         hot_set=args.hot_set, runs=tuple(args.runs.split(",")), num_threads=args.threads,
+        backend=args.backend,
         progress=args.progress)
     summary = {k: v for k, v in out.items() if k != "results"}
     print(json.dumps(summary, indent=1))

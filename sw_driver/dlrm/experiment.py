@@ -22,6 +22,7 @@ from hotline_hw.model.popularity_table import TableGeometry
 from hotline_hw.model.scheduler import ScheduleMode
 from sw_driver.data import SampleBlock, SyntheticCriteo
 
+from .accelerator import AcceleratorTrainer
 from .model import DLRMConfig
 from .trainer import (BaselineTrainer, HotlineTrainer, LRSchedule, compare_parameters,
                       default_geometry)
@@ -57,7 +58,7 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
                       geometry: TableGeometry | None = None, hot_set: str = "learned",
                       runs: tuple[str, ...] = ("baseline", "split", "reformed"),
                       epochs: int = 1, num_threads: int | None = None, device=None,
-                      progress: bool = False) -> dict[str, Any]:
+                      backend: str = "models", progress: bool = False) -> dict[str, Any]:
     """Train ``runs`` and compare them.
 
     Runs: ``"baseline"`` (DLRM), ``"split"`` (Hotline, exact), ``"reformed"`` (Hotline, the
@@ -73,7 +74,11 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
     profiler: the most accessed keys of the training data that fit the table, loaded before
     training; no learning phase). Learning rate ``lr``, constant, or decaying to zero over the
     last ``lr_decay`` fraction of the steps (DLRM's quadratic policy, :class:`LRSchedule`).
-    ``num_threads`` sets torch's CPU threads for the run (restored after).
+    ``num_threads`` sets torch's CPU threads for the run (restored after). ``backend``: the
+    Hotline runs schedule with the golden models directly (``"models"``,
+    :class:`HotlineTrainer`) or train on the micro-batches and rows of the golden-model device
+    through the host driver (``"device"``, :class:`~sw_driver.dlrm.accelerator.
+    AcceleratorTrainer`; identical results, slower).
 
     Returns a JSON-able dict: ``data``, ``metrics`` (per run: accuracy, auc, logloss),
     ``differences`` (``reformed_minus_baseline`` and ``shuffled_minus_baseline`` metrics;
@@ -83,6 +88,8 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
     """
     if hot_set not in ("learned", "oracle"):
         raise ValueError(f'hot_set must be "learned" or "oracle", not {hot_set!r}')
+    if backend not in ("models", "device"):
+        raise ValueError(f'backend must be "models" or "device", not {backend!r}')
     unknown = set(runs) - {"baseline", "shuffled", "split", "reformed"}
     if unknown:
         raise ValueError(f"unknown runs {sorted(unknown)}")
@@ -115,7 +122,8 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
                     data_for_run = _shuffle_within(train, working_set * batch_size, data_seed)
             else:
                 mode = ScheduleMode.SPLIT if run == "split" else ScheduleMode.REFORMED
-                trainer = HotlineTrainer(config, mode=mode, working_set=working_set,
+                kind = HotlineTrainer if backend == "models" else AcceleratorTrainer
+                trainer = kind(config, mode=mode, working_set=working_set,
                                          learn_fraction=learn_fraction, geometry=geometry,
                                          hot_set=oracle_keys, **common)
             start = time.perf_counter()
@@ -129,7 +137,7 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
                  "n_train": n_train, "n_eval": n_eval, "tables": len(data.table_sizes),
                  "rows": sum(data.table_sizes), "epochs": epochs},
         "geometry": {"sets": geometry.sets, "ways": geometry.ways, "entries": geometry.entries},
-        "hot_set": hot_set, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size,
+        "hot_set": hot_set, "backend": backend, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size,
         "working_set": working_set, "learn_fraction": learn_fraction,
         "metrics": {run: {k: r.final[k] for k in ("accuracy", "auc", "logloss")}
                     for run, r in results.items()},

@@ -889,8 +889,8 @@ def plot_results(results: Iterable[TrainResult], path: str | os.PathLike, *,
     """Plot the training loss (moving average over ``window`` steps) of each result, and the
     popular fraction per working set of the Hotline ones, to ``path`` (e.g. ``losses.png``).
 
-    Needs matplotlib, which is not a dependency: without it, prints why to stderr and returns
-    False (True when the plot was written).
+    Needs matplotlib (in the ``dev`` extra, not a core dependency): without it, prints why to
+    stderr and returns False (True when the plot was written).
     """
     try:
         import matplotlib

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 
@@ -40,14 +39,17 @@ def test_result_is_json(result, tmp_path):
     assert json.loads(path.read_text()) == data
 
 
-def test_plot_is_optional(result, tmp_path, capsys):
+def test_plot_is_written(result, tmp_path):
     path = tmp_path / "losses.png"
-    written = plot_results([result], path)
-    if importlib.util.find_spec("matplotlib") is None:
-        assert written is False and not path.exists()
-        assert "matplotlib is not installed" in capsys.readouterr().err
-    else:
-        assert written is True and path.stat().st_size > 0
+    assert plot_results([result], path) is True
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_says_why(result, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)       # import matplotlib -> ImportError
+    path = tmp_path / "losses.png"
+    assert plot_results([result], path) is False and not path.exists()
+    assert "matplotlib is not installed" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("tqdm", [True, False], ids=["tqdm", "no-tqdm"])
