@@ -64,6 +64,16 @@ def lay_out(sizes, dim: int, rng: random.Random, base: int = 0x1000) -> list[Tab
     return layouts
 
 
+def random_tables(driver: HotlineDriver, sizes, dim: int, rng: random.Random):
+    """Lay the tables out (:func:`lay_out`) and fill host memory with random bytes; returns
+    ``(memory, layouts)``. The driver is not configured."""
+    memory = driver.transport.memory
+    layouts = lay_out(sizes, dim, rng)
+    end = layouts[-1].base + layouts[-1].rows * layouts[-1].stride
+    memory.write(0, rng.randbytes(end + 64))
+    return memory, layouts
+
+
 def trace(result: WorkingSetResult) -> dict:
     """A backend-independent record of a result: every micro-batch beat and every row."""
     return {"micro_batches": [(mb.descriptor, mb.records) for mb in result.micro_batches],
@@ -110,10 +120,7 @@ async def learn_then_run(driver: HotlineDriver, samples, sizes, *, dim: int, lea
                          rng: random.Random) -> dict:
     """Lay out the tables in host memory, learn on ``learn`` samples, run the rest in working
     sets of ``working_set * batch_size``; checks every result; returns the traces."""
-    memory = driver.transport.memory
-    layouts = lay_out(sizes, dim, rng)
-    end = layouts[-1].base + layouts[-1].rows * layouts[-1].stride
-    memory.write(0, rng.randbytes(end + 64))
+    memory, layouts = random_tables(driver, sizes, dim, rng)
     await driver.configure_tables(layouts, dim)
     await driver.configure(batch_size=batch_size, working_set=working_set, split=split,
                            lookups=len(samples[0]))
@@ -145,10 +152,7 @@ async def hot_set_round_trip(driver: HotlineDriver, keys) -> dict:
 
 async def write_back_then_gather(driver: HotlineDriver, sizes, *, dim: int,
                                  rng: random.Random, rows: int = 30) -> dict:
-    memory = driver.transport.memory
-    layouts = lay_out(sizes, dim, rng)
-    end = layouts[-1].base + layouts[-1].rows * layouts[-1].stride
-    memory.write(0, rng.randbytes(end + 64))
+    memory, layouts = random_tables(driver, sizes, dim, rng)
     await driver.configure_tables(layouts, dim)
     await driver.configure(batch_size=4, working_set=1, split=True)
     updates = {}
@@ -174,10 +178,7 @@ async def bad_requests_raise(driver: HotlineDriver, sizes, *, dim: int,
                              rng: random.Random) -> dict:
     """An index beyond a table's rows and a write-back to an unconfigured table are reported
     as HotlineError with the failing request; nothing else is lost."""
-    memory = driver.transport.memory
-    layouts = lay_out(sizes, dim, rng)
-    end = layouts[-1].base + layouts[-1].rows * layouts[-1].stride
-    memory.write(0, rng.randbytes(end + 64))
+    memory, layouts = random_tables(driver, sizes, dim, rng)
     await driver.configure_tables(layouts[:-1], dim)       # the last table unconfigured
     await driver.configure(batch_size=2, working_set=1, split=True)
     await driver.clear_errors()
@@ -216,10 +217,7 @@ async def axi_errors_raise(driver: HotlineDriver, sizes, *, dim: int, rng: rando
 
     ``inject(address, length, read=..., write=...)`` makes host memory answer with an error
     (``HostMemory.inject_error`` / ``ModelDevice.inject_error``), ``clear()`` stops it."""
-    memory = driver.transport.memory
-    layouts = lay_out(sizes, dim, rng)
-    end = layouts[-1].base + layouts[-1].rows * layouts[-1].stride
-    memory.write(0, rng.randbytes(end + 64))
+    memory, layouts = random_tables(driver, sizes, dim, rng)
     await driver.configure_tables(layouts, dim)
     await driver.configure(batch_size=6, working_set=1, split=True)
     await driver.clear_errors()
