@@ -313,6 +313,8 @@ class ModelDevice(Transport):
         self._emit(batches, scheduler.learn)
 
     def _emit(self, batches, learn: bool) -> None:
+        if not batches:
+            return
         out, cold = expected_beats(batches, self.config.lanes, learn)
         packet: list[int] = []
         left = 0

@@ -52,6 +52,7 @@ RRPV_BITS = 2
 RRPV_MAX = (1 << RRPV_BITS) - 1     #: "distant re-reference": the eviction candidate
 RRPV_INSERT = RRPV_MAX - 1          #: SRRIP inserts at max - 1 ("long re-reference")
 RRPV_HIT = 0                        #: a hit predicts "near-immediate re-reference"
+HASH_MEMO = 1 << 20                 #: keys whose hash a table remembers (set_and_tag)
 
 
 class Mode(enum.IntEnum):
@@ -189,6 +190,7 @@ class PopularityTable:
         self._valid = [False] * n
         self._rrpv = [0] * n
         self._tag = [0] * n
+        self._hashes: dict[int, tuple[int, int]] = {}       # key -> (set, tag), see set_and_tag
         self.reset_counters()
 
     # -- counters -------------------------------------------------------------------------------
@@ -202,9 +204,19 @@ class PopularityTable:
     # -- hashing --------------------------------------------------------------------------------
 
     def set_and_tag(self, table: int, row: int) -> tuple[int, int]:
-        """``(set, tag)`` of a key; raises :class:`KeyRangeError` if it is out of range."""
-        hashed = self.hash.forward(self.layout.pack(table, row))
-        return hashed & (self.geometry.sets - 1), hashed >> self.geometry.set_bits
+        """``(set, tag)`` of a key; raises :class:`KeyRangeError` if it is out of range.
+
+        Memoised (the hash is a pure function of the key, and skewed traffic repeats keys);
+        the memo is dropped when it reaches ``HASH_MEMO`` keys."""
+        key = self.layout.pack(table, row)
+        found = self._hashes.get(key)
+        if found is None:
+            if len(self._hashes) >= HASH_MEMO:
+                self._hashes.clear()
+            hashed = self.hash.forward(key)
+            found = self._hashes[key] = (hashed & (self.geometry.sets - 1),
+                                         hashed >> self.geometry.set_bits)
+        return found
 
     def set_and_tag_array(self, tables, rows) -> tuple[np.ndarray, np.ndarray]:
         """Vectorised :meth:`set_and_tag` (int64 arrays)."""
