@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hotline_hw.model import (Mode, OracleProfiler, PopularityTable,  # noqa: E402
                               TableGeometry, hit_fraction, popular_fraction)
-from sw_driver.data import CriteoReader, SyntheticCriteo, read_criteo  # noqa: E402
+from sw_driver.data import (CriteoFormatError, CriteoReader, SyntheticCriteo,  # noqa: E402
+                            read_criteo)
 
 
 def load_sparse(args) -> tuple[np.ndarray, str]:
@@ -300,7 +301,11 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
 
-    sparse, description = load_sparse(args)
+    try:
+        sparse, description = load_sparse(args)
+    except (CriteoFormatError, OSError) as error:      # names the file and the line
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     n_batches = -(-len(sparse) // args.batch_size)
     n_learn = max(1, round(n_batches * args.learn_fraction)) * args.batch_size
     n_learn = min(n_learn, len(sparse) - 1)

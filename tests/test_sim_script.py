@@ -1,0 +1,56 @@
+"""``make sim``'s script without the simulator (``--no-rtl --no-train``): the software report on
+a user's Criteo-format file, and a malformed file's clear error."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def sim():
+    spec = importlib.util.spec_from_file_location("hotline_sim", REPO / "scripts" / "sim.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _criteo_lines(n: int, rng: np.random.Generator) -> list[str]:
+    lines = []
+    for _ in range(n):
+        label = str(int(rng.integers(0, 2)))
+        dense = [str(int(v)) for v in rng.integers(0, 50, 13)]
+        sparse = [f"{int(v):08x}" for v in rng.zipf(1.3, 26) % 5000]
+        lines.append("\t".join([label, *dense, *sparse]))
+    return lines
+
+
+def test_software_report_on_a_criteo_file(sim, tmp_path, rng, capsys):
+    path = tmp_path / "train.txt"
+    path.write_text("\n".join(_criteo_lines(3000, rng)) + "\n")
+    out = tmp_path / "report.json"
+    assert sim.main(["--data", str(path), "--no-rtl", "--no-train", "--set-bits", "6",
+                     "--batch-size", "100", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    sw = report["software"]
+    assert sw["samples_learn"] == 200 and sw["samples_run"] == 2800     # 5% of 30 batches -> 2
+    learned = sw["hot_sets"]["SRRIP table, learned in LEARN mode"]
+    assert 0 < learned["keys"] <= 64 * 4 and 0 < learned["hit_fraction"] < 1
+    assert "hotline make sim" in capsys.readouterr().out
+
+
+def test_malformed_line_is_named_and_nothing_runs(sim, tmp_path, rng, capsys):
+    lines = _criteo_lines(50, rng)
+    lines[36] = "1\tnot\ta\tcriteo\tline"
+    path = tmp_path / "bad.txt"
+    path.write_text("\n".join(lines) + "\n")
+    assert sim.main(["--data", str(path), "--no-rtl", "--no-train"]) == 2
+    captured = capsys.readouterr()
+    assert f"{path}:37:" in captured.err and "fields" in captured.err
+    assert "hotline make sim" not in captured.out
