@@ -1159,6 +1159,7 @@ def format_table(results: dict, skews: dict, comparison: dict) -> str:
 def run(out: Path, *, scale: float, samples: int, eval_samples: int, bench_path: Path) -> dict:
     """Measure the skew, model every system, write ``results.json`` and the plots to ``out``."""
     start = time.perf_counter()
+    tree = commit()                 # before the plots, tracked files themselves, are rewritten
     bench = json.loads(bench_path.read_text())
     testbed = Testbed()
     skew_figures = {ds.key: measure_skew(ds, scale=scale, samples=samples,
@@ -1188,7 +1189,7 @@ def run(out: Path, *, scale: float, samples: int, eval_samples: int, bench_path:
         "schema": 1,
         "what": "system MODEL of one training iteration (a working set of W mini-batches); "
                 "not a measurement",
-        "commit": commit(),
+        "commit": tree,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "inputs": inputs_record(),
         "datasets": {ds.key: {"name": ds.name, "tables": ds.tables, "rows": ds.rows,
