@@ -29,7 +29,7 @@ import numpy as np
 
 from hotline_hw import register_map as rmap
 from hotline_hw.model.gather import GatherError
-from hotline_hw.model.popularity_table import HotSetOverflowError, PopularityTable, RRPV_HIT
+from hotline_hw.model.popularity_table import HotSetOverflowError, PopularityTable
 
 from .transport import Transport
 from .wire import GatheredRow, MicroBatchPacket, WireFormat

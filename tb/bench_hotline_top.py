@@ -47,34 +47,15 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
 from cocotb.utils import get_sim_steps, get_sim_time
 
 from sw_driver.driver import HotlineDriver
 from sw_driver.model_device import ModelDevice
-from tb.cosim_hotline import CLOCK_NS, config_from, layouts_for
-from tb.driver_scenarios import TIMING_DEPENDENT, trace
+from tb.cosim_hotline import CLOCK_NS, config_from, layouts_for, reset_and_configure
+from tb.driver_scenarios import TIMING_DEPENDENT, first_difference, trace
 from tb.runner import tb_params
 
 CASES = {case["name"]: case for case in tb_params().get("cases", [])}
-
-
-def first_difference(a, b, path: str = "") -> str | None:
-    """Where two traces first differ (``None`` if equal), values abridged."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in a:
-            found = first_difference(a[key], b.get(key), f"{path}.{key}")
-            if found:
-                return found
-        return None if a.keys() == b.keys() else f"{path}: keys {sorted(a)} != {sorted(b)}"
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) \
-            and not hasattr(a, "_fields"):
-        for n, (x, y) in enumerate(zip(a, b)):
-            found = first_difference(x, y, f"{path}[{n}]")
-            if found:
-                return found
-        return None if len(a) == len(b) else f"{path}: lengths RTL {len(a)} != model {len(b)}"
-    return None if a == b else f"{path}: RTL {a!r:.400} != model {b!r:.400}"
 
 
 def _transport_class():
@@ -159,18 +140,8 @@ async def measure_working_sets(dut, name):
     model_device = ModelDevice(config, memory_size=memory_size)
     model_device.memory.write(0, contents.tobytes())
     model = HotlineDriver(model_device)
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
-
-    for driver in (rtl, model):
-        await driver.identify()
-        await driver.configure_tables(layouts, dim)
-        await driver.configure(batch_size=batch_size, working_set=working_set,
-                               lookups=sparse.shape[1])
-        await driver.clear_table()
-        await driver.clear_counters()
+    await reset_and_configure(dut, (rtl, model), layouts, dim=dim, batch_size=batch_size,
+                              working_set=working_set, lookups=sparse.shape[1])
 
     phases = [("learn", "learn", 0, case["learn"], True)]
     cursor = case["learn"]

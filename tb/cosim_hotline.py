@@ -47,6 +47,22 @@ def layouts_for(sizes, dim: int) -> list[TableLayout]:
     return out
 
 
+async def reset_and_configure(dut, drivers, layouts, *, dim: int, batch_size: int,
+                              working_set: int, lookups: int) -> None:
+    """Reset the DUT, then bring every driver (RTL and model) to the same configuration with
+    an empty popularity table and cleared counters."""
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+    for driver in drivers:
+        await driver.identify()
+        await driver.configure_tables(layouts, dim)
+        await driver.configure(batch_size=batch_size, working_set=working_set, lookups=lookups)
+        await driver.clear_table()
+        await driver.clear_counters()
+
+
 @cocotb.test()
 async def cosim(dut):
     from sw_driver.cocotb_transport import CocotbTransport
@@ -69,18 +85,9 @@ async def cosim(dut):
     model_device = ModelDevice(config, memory_size=memory_size)
     model_device.memory.write(0, contents.tobytes())
     model = HotlineDriver(model_device)
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
-
-    for driver in (rtl, model):
-        await driver.identify()
-        await driver.configure_tables(layouts, p["dim"])
-        await driver.configure(batch_size=p["batch_size"], working_set=p["working_set"],
-                               lookups=sparse.shape[1])
-        await driver.clear_table()
-        await driver.clear_counters()
+    await reset_and_configure(dut, (rtl, model), layouts, dim=p["dim"],
+                              batch_size=p["batch_size"], working_set=p["working_set"],
+                              lookups=sparse.shape[1])
 
     samples = [(n, [(t, int(r)) for t, r in enumerate(row)])
                for n, row in enumerate(sparse.tolist())]

@@ -80,6 +80,24 @@ def trace(result: WorkingSetResult) -> dict:
             "rows": [(r.tag, r.table, r.row, int(r.error), r.data) for r in result.rows]}
 
 
+def first_difference(a, b, path: str = "") -> str | None:
+    """Where two traces first differ (``None`` if equal), values abridged."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a:
+            found = first_difference(a[key], b.get(key), f"{path}.{key}")
+            if found:
+                return found
+        return None if a.keys() == b.keys() else f"{path}: keys {sorted(a)} != {sorted(b)}"
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) \
+            and not hasattr(a, "_fields"):
+        for n, (x, y) in enumerate(zip(a, b)):
+            found = first_difference(x, y, f"{path}[{n}]")
+            if found:
+                return found
+        return None if len(a) == len(b) else f"{path}: lengths RTL {len(a)} != model {len(b)}"
+    return None if a == b else f"{path}: RTL {a!r:.400} != model {b!r:.400}"
+
+
 def _check_result(result: WorkingSetResult, sample_ids, memory, layouts, dim, learning):
     got = [sid for mb in result.micro_batches for sid, _ in mb.samples()]
     assert sorted(got) == sorted(sample_ids), "every sample must come back exactly once"

@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter, deque
-from typing import Iterable, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import cocotb
 import numpy as np
@@ -53,7 +53,7 @@ from hotline_hw.micro_batch_stream import cold_request_layout, micro_batch_layou
 from hotline_hw.model import Mode, PopularityTable, TableGeometry
 from hotline_hw.model.micro_batch_beats import (ColdBeat, ColdLane, Lane, OutBeat, beat_diff,
                                                expected_beats)
-from hotline_hw.model.scheduler import (Lookup, MicroBatch, MicroBatchKind, MicroBatchScheduler,
+from hotline_hw.model.scheduler import (Lookup, MicroBatchKind, MicroBatchScheduler,
                                         ScheduleMode)
 
 from .streams import (StreamMonitor, StreamSink, StreamSource, StructCodec, bind_stream,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import cocotb
 import pytest
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import RisingEdge
 
 from hotline_hw.axi import AxiResp
 from hotline_hw.model.gather import GatherError

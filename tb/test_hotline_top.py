@@ -13,13 +13,11 @@ from __future__ import annotations
 import random
 
 import cocotb
-import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
 from hotline_hw.axi import AxiResp
-from hotline_hw.model.gather import GatherError
-from sw_driver.driver import HotlineDriver, HotlineError
+from sw_driver.driver import HotlineDriver
 from sw_driver.model_device import ModelDevice
 from tb import driver_scenarios as sc
 from tb.axi_memory import HostMemory
@@ -54,27 +52,10 @@ def _seeded() -> tuple[random.Random, random.Random]:
     return random.Random(seed), random.Random(seed)
 
 
-def _first_difference(a, b, path="") -> str | None:
-    if type(a) is not type(b) and not (isinstance(a, tuple) and isinstance(b, tuple)):
-        return f"{path}: {a!r:.300} != {b!r:.300}"
-    if isinstance(a, dict):
-        for key in a:
-            found = _first_difference(a[key], b.get(key), f"{path}.{key}")
-            if found:
-                return found
-        return None if a.keys() == b.keys() else f"{path}: keys differ"
-    if isinstance(a, (list, tuple)):
-        for n, (x, y) in enumerate(zip(a, b)):
-            found = _first_difference(x, y, f"{path}[{n}]")
-            if found:
-                return found
-        return None if len(a) == len(b) else f"{path}: lengths {len(a)} != {len(b)}"
-    return None if a == b else f"{path}: RTL {a!r:.300} != model {b!r:.300}"
-
-
 def _same(rtl: dict, model: dict, what: str) -> None:
     if rtl != model:
-        raise AssertionError(f"{what}: RTL and model differ at {_first_difference(rtl, model)}")
+        raise AssertionError(f"{what}: RTL and model differ at "
+                             f"{sc.first_difference(rtl, model)}")
 
 
 @cocotb.test()

@@ -124,7 +124,7 @@ def test_a_mismatch_is_never_reported(bench):
 
 
 def test_first_difference_names_the_place():
-    from tb.bench_hotline_top import first_difference
+    from tb.driver_scenarios import first_difference
 
     a = {"micro_batches": [(1, (2, 3))], "rows": [(0, 1, 2, 0, b"ab"), (1, 1, 3, 0, b"cd")]}
     b = json.loads(json.dumps({"x": 0}))     # unrelated: only the keys differ

@@ -3,7 +3,6 @@ same code runs on the RTL in ``tb/test_hotline_top.py``), plus wire-format and A
 
 import asyncio
 
-import numpy as np
 import pytest
 
 from hotline_hw.model.popularity_table import HotSetOverflowError
