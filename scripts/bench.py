@@ -265,6 +265,7 @@ def run_hotline_top(*, cases: list[dict], sparse: np.ndarray, sizes, config=None
     if the RTL's output differs from the golden model's."""
     from hotline_hw.device_config import HotlineConfig
     from hotline_hw.hotline_top import HotlineTop
+    from tb.cosim_hotline import config_params
     from tb.runner import BUILD_ROOT, run_cocotb
 
     config = config or HotlineConfig()
@@ -276,11 +277,8 @@ def run_hotline_top(*, cases: list[dict], sparse: np.ndarray, sizes, config=None
     report = work / "report"
     for case in cases:
         Path(f"{report}.{case['name']}.json").unlink(missing_ok=True)
-    geometry = config.geometry
     params = {
-        "config": {**{k: v for k, v in config.top_kwargs().items() if k != "geometry"},
-                   "geometry": dict(table_bits=geometry.table_bits, row_bits=geometry.row_bits,
-                                    set_bits=geometry.set_bits, ways=geometry.ways)},
+        "config": config_params(config),
         "data": str(data), "report": str(report), "cases": cases,
     }
     start = time.perf_counter()

@@ -95,6 +95,15 @@ def software_report(sparse: np.ndarray, geometry: TableGeometry, n_learn: int) -
     }
 
 
+def dense_ids(sparse: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """The rows ``sparse`` uses, numbered densely per table, and the resulting table sizes. A
+    Criteo file's ids go up to max_ind_range: host memory for every possible row would be
+    gigabytes, so the RTL runs work on a slice's rows only."""
+    columns = [np.unique(sparse[:, t], return_inverse=True) for t in range(sparse.shape[1])]
+    dense = np.stack([inverse.ravel() for _, inverse in columns], axis=1).astype(np.int64)
+    return dense, [len(values) for values, _ in columns]
+
+
 def rtl_report(sparse: np.ndarray, sizes, args) -> dict:
     """Co-simulate ``HotlineTop`` against the golden-model backend (see the module docstring)."""
     from hotline_hw.device_config import HotlineConfig
@@ -104,11 +113,7 @@ def rtl_report(sparse: np.ndarray, sizes, args) -> dict:
     size = args.rtl_batch_size * args.rtl_working_set
     samples = sparse[:args.rtl_learn + args.rtl_working_sets * size]
     if args.data:
-        # A Criteo file's ids go up to max_ind_range: host memory for every possible row would
-        # be gigabytes. Number the rows this slice uses densely, per table, instead.
-        columns = [np.unique(samples[:, t], return_inverse=True) for t in range(samples.shape[1])]
-        samples = np.stack([inverse for _, inverse in columns], axis=1).astype(np.int64)
-        sizes = [len(values) for values, _ in columns]
+        samples, sizes = dense_ids(samples)
     config = HotlineConfig(
         geometry=TableGeometry(table_bits=5, row_bits=24, set_bits=args.set_bits,
                                ways=args.ways),
@@ -145,10 +150,8 @@ def dlrm_rtl_report(args, train, sizes) -> dict:
 
     block = train[:args.rtl_train_samples]
     sparse = block.sparse
-    if args.data:          # dense ids per table (see rtl_report)
-        columns = [np.unique(sparse[:, t], return_inverse=True) for t in range(sparse.shape[1])]
-        sparse = np.stack([inverse for _, inverse in columns], axis=1).astype(np.int64)
-        sizes = [len(values) for values, _ in columns]
+    if args.data:
+        sparse, sizes = dense_ids(sparse)
     block = SampleBlock(block.dense_raw, sparse, block.labels)
     batch = args.train_batch_size
     learn_batches = max(1, round(args.learn_fraction * -(-len(block) // batch)))

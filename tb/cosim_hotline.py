@@ -31,7 +31,17 @@ from tb.runner import run_cocotb, tb_params
 CLOCK_NS = 10
 
 
+def config_params(config: HotlineConfig) -> dict:
+    """``config`` as JSON-able test parameters (the inverse of :func:`config_from`)."""
+    fields = {k: v for k, v in config.top_kwargs().items() if k != "geometry"}
+    g = config.geometry
+    fields["geometry"] = dict(table_bits=g.table_bits, row_bits=g.row_bits, set_bits=g.set_bits,
+                              ways=g.ways)
+    return fields
+
+
 def config_from(params: dict) -> HotlineConfig:
+    """The build a test's parameters name (``params["config"]``, see :func:`config_params`)."""
     fields = dict(params["config"])
     fields["geometry"] = TableGeometry(**fields["geometry"])
     return HotlineConfig(**fields)
@@ -151,11 +161,8 @@ def run(*, sparse: np.ndarray, sizes, config: HotlineConfig, dim: int, batch_siz
     report = work_dir / "cosim_report.json"
     if report.exists():
         report.unlink()
-    geometry = config.geometry
     params = {
-        "config": {**{k: v for k, v in config.top_kwargs().items() if k != "geometry"},
-                   "geometry": dict(table_bits=geometry.table_bits, row_bits=geometry.row_bits,
-                                    set_bits=geometry.set_bits, ways=geometry.ways)},
+        "config": config_params(config),
         "data": str(data), "dim": dim, "batch_size": batch_size, "working_set": working_set,
         "learn": learn, "seed": seed, "read_latency": read_latency,
         "compare_hot_set": compare_hot_set, "report": str(report),

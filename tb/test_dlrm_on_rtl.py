@@ -36,7 +36,7 @@ from sw_driver.dlrm import DLRMConfig, HostEmbeddingMemory, ScheduleMode, compar
 from sw_driver.dlrm.accelerator import (AcceleratorTrainer, AcceleratorTrainingError,
                                         device_config_for)
 from sw_driver.driver import HotlineDriver
-from tb.cosim_hotline import config_from
+from tb.cosim_hotline import config_from, config_params
 from tb.driver_scenarios import TIMING_DEPENDENT
 from tb.runner import run_cocotb, tb_params
 
@@ -53,7 +53,7 @@ def _setup(p: dict, mode: str):
                                seed=p["seed"]).generate(p["samples"])
     options = dict(mode=ScheduleMode[mode], batch_size=p["batch_size"],
                    working_set=p["working_set"], learn_batches=p["learn_batches"],
-                   geometry=TableGeometry(**p["geometry"]), seed=p["seed"], device="cpu")
+                   geometry=config_from(p).geometry, seed=p["seed"], device="cpu")
     return config, data, options
 
 
@@ -195,11 +195,7 @@ def run(*, table_sizes, work_dir: Path, runs: dict[str, str], samples: int = 0,
         data_file = work_dir / f"{stem}.data.npz"
         np.savez(data_file, dense_raw=data.dense_raw, sparse=data.sparse, labels=data.labels)
     params = {
-        "config": {**{k: v for k, v in build.top_kwargs().items() if k != "geometry"},
-                   "geometry": dict(table_bits=geometry.table_bits, row_bits=geometry.row_bits,
-                                    set_bits=geometry.set_bits, ways=geometry.ways)},
-        "geometry": dict(table_bits=geometry.table_bits, row_bits=geometry.row_bits,
-                         set_bits=geometry.set_bits, ways=geometry.ways),
+        "config": config_params(build),
         "table_sizes": [int(n) for n in table_sizes], "samples": samples,
         "data": str(data_file) if data_file else None, "batch_size": batch_size,
         "working_set": working_set, "learn_batches": learn_batches, "dim": dim,

@@ -75,16 +75,23 @@ async def registers(dut):
     assert (await rtl.read_fields("VERSION"))["minor"] == 1
 
 
-@cocotb.test()
-async def cosim_kaggle_reformed(dut):
-    """Kaggle-shaped traffic, learn then REFORMED working sets: RTL == model."""
+async def _learn_then_run(dut, samples, sizes, what: str, **kwargs) -> dict:
+    """``sc.learn_then_run`` on the RTL and on the model (same seeds): the RTL's outcome,
+    checked equal to the model's."""
     rng_rtl, rng_model = _seeded()
-    samples, sizes = sc.kaggle_tables(460)
-    kwargs = dict(dim=5, learn=300, batch_size=8, working_set=4, split=False)
     rtl = await sc.learn_then_run(await _rtl_driver(dut), samples, sizes,
                                   rng=rng_rtl, **kwargs)
     model = await sc.learn_then_run(_model_driver(), samples, sizes, rng=rng_model, **kwargs)
-    _same(rtl, model, "kaggle")
+    _same(rtl, model, what)
+    return rtl
+
+
+@cocotb.test()
+async def cosim_kaggle_reformed(dut):
+    """Kaggle-shaped traffic, learn then REFORMED working sets: RTL == model."""
+    samples, sizes = sc.kaggle_tables(460)
+    rtl = await _learn_then_run(dut, samples, sizes, "kaggle", dim=5, learn=300, batch_size=8,
+                                working_set=4, split=False)
     dut._log.info("popular fraction per working set %s", rtl["popular"])
     assert max(rtl["popular"]) > 0
 
@@ -92,13 +99,9 @@ async def cosim_kaggle_reformed(dut):
 @cocotb.test()
 async def cosim_movielens_split(dut):
     """MovieLens-100K, learn then SPLIT (exact-training) micro-batches: RTL == model."""
-    rng_rtl, rng_model = _seeded()
     samples, sizes = sc.movielens_tables(300)
-    kwargs = dict(dim=16, learn=150, batch_size=10, working_set=1, split=True)
-    rtl = await sc.learn_then_run(await _rtl_driver(dut), samples, sizes,
-                                  rng=rng_rtl, **kwargs)
-    model = await sc.learn_then_run(_model_driver(), samples, sizes, rng=rng_model, **kwargs)
-    _same(rtl, model, "movielens")
+    await _learn_then_run(dut, samples, sizes, "movielens", dim=16, learn=150, batch_size=10,
+                          working_set=1, split=True)
 
 
 @cocotb.test()

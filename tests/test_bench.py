@@ -2,24 +2,16 @@
 report checking and summaries, per-block bounds, merging a subset run into an existing results
 file, the software-throughput figures, and one tiny ``HotlineTop`` run under Verilator."""
 
-import importlib.util
+import importlib
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("hotline_bench", REPO / "scripts" / "bench.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("scripts.bench")
 
 
 def _phase(kind, samples, cycles, input_cycles, read_beats, *, cold_rows=0, mb_beats=0,

@@ -1,24 +1,16 @@
 """``make sim``'s script without the simulator (``--no-rtl --no-train``): the software report on
 a user's Criteo-format file, and a malformed file's clear error."""
 
-import importlib.util
+import importlib
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
 def sim():
-    spec = importlib.util.spec_from_file_location("hotline_sim", REPO / "scripts" / "sim.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("scripts.sim")
 
 
 def _criteo_lines(n: int, rng: np.random.Generator) -> list[str]:
@@ -54,3 +46,12 @@ def test_malformed_line_is_named_and_nothing_runs(sim, tmp_path, rng, capsys):
     captured = capsys.readouterr()
     assert f"{path}:37:" in captured.err and "fields" in captured.err
     assert "hotline make sim" not in captured.out
+
+
+def test_dense_ids_keep_lookups_apart_and_equal_ones_together(sim, rng):
+    sparse = rng.integers(0, 10_000_000, size=(500, 4)) // 1000 * 1000   # sparse, repeating ids
+    dense, sizes = sim.dense_ids(sparse)
+    for t in range(4):
+        assert sizes[t] == len(np.unique(sparse[:, t])) and dense[:, t].max() == sizes[t] - 1
+        same = sparse[:, t][:, None] == sparse[:, t][None, :]
+        assert np.array_equal(same, dense[:, t][:, None] == dense[:, t][None, :])

@@ -3,9 +3,8 @@
 the IO harness (amaranth.sim) and the configurations it builds."""
 
 import functools
-import importlib.util
+import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,11 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def synth():
-    spec = importlib.util.spec_from_file_location("hotline_synth", REPO / "scripts" / "synth.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("scripts.synth")
 
 
 # --- captured tool output (Yosys 0.70, nextpnr-0.11.1) ---------------------------------------

@@ -2,9 +2,8 @@
 four systems' timelines, the accelerator figures it reads, and a tiny end-to-end run."""
 
 import dataclasses
-import importlib.util
+import importlib
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +18,7 @@ BENCH_BLOCKS = {**BENCH, "figures": {k: v for k, v in BENCH["figures"].items()
 
 @pytest.fixture(scope="module")
 def sm():
-    spec = importlib.util.spec_from_file_location("hotline_system_model",
-                                                  REPO / "scripts" / "system_model.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("scripts.system_model")
 
 
 @pytest.fixture(scope="module")
