@@ -1,7 +1,9 @@
 """Verilog generation: the single place that turns the Amaranth components into ``rtl/*.v``.
 
 ``python -m hotline_hw.verilog rtl`` (what ``make verilog`` runs) writes every entry of
-:data:`RTL_TOPS` in its FPGA-sized default configuration. Testbenches use :func:`emit` to build
+:data:`RTL_TOPS` in its FPGA-sized default configuration, and for the accelerator top its port and
+register description (``hotline_top.md``), C header (``hotline_regs.h``), Verilog defines
+(``hotline_regs.vh``) and SystemRDL (``hotline_regs.rdl``). Testbenches use :func:`emit` to build
 their own configurations. Output is byte-identical run to run (``emit_src=False``: no absolute
 source paths in the file).
 """
@@ -21,7 +23,7 @@ from amaranth.lib import wiring
 from .feistel_hash import FeistelHash
 from .gather_engine import GatherEngine
 from .hotline_top import HotlineTop
-from . import register_map
+from . import register_export, register_map
 from .micro_batch_scheduler import MicroBatchScheduler
 from .popularity_table import PopularityTable
 from .model.popularity_table import TableGeometry
@@ -93,6 +95,15 @@ def _write_one(out_dir: Path, name: str) -> list[Path]:
         doc = out_dir / f"{name}.md"
         doc.write_text(describe(component, name))
         paths.append(doc)
+        # Firmware and register tools: the same map as a C header and in SystemRDL.
+        num_tables = component.params["num_tables"]
+        header = out_dir / "hotline_regs.h"
+        header.write_text(register_export.c_header(num_tables))
+        rdl = out_dir / "hotline_regs.rdl"
+        rdl.write_text(register_export.systemrdl(num_tables))
+        defines = out_dir / "hotline_regs.vh"
+        defines.write_text(register_export.verilog_header(num_tables))
+        paths += [header, rdl, defines]
     return paths
 
 
