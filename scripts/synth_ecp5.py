@@ -1,0 +1,250 @@
+"""``make synth``'s ECP5 flow: every block and the whole accelerator placed and routed on a Lattice
+ECP5 LFE5UM5G-85F (speed grade 8) with Yosys ``synth_ecp5`` and ``nextpnr-ecp5``.
+
+Method: the block in its ECP5 configuration (:data:`ECP5_CONFIGS`: the ``rtl/`` one where the
+part holds it, else the smallest change of parameters that fits, stated per block) inside
+:class:`~hotline_hw.timing_harness.RegisteredPorts` (every port bit behind a flip-flop, so every
+path through the block is register to register and timed), synthesised as a whole and placed
+and routed out of context (``--out-of-context``: no IO buffers, as IP cores are characterised)
+at :data:`TARGET_MHZ`. Figures: nextpnr's utilisation (TRELLIS_COMB = LUT4 sites, TRELLIS_FF,
+DP16KD 18-kbit block RAMs, MULT18X18D), its post-route Fmax for ``clk``, and its critical path
+(start, end, the hierarchy it crosses, logic and routing delay, LUT levels). A missed target is
+a result (``meets_target: false``), not a failure of the flow.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from hotline_hw.device_config import HotlineConfig
+from hotline_hw.model.popularity_table import TableGeometry
+
+__all__ = ["ECP5_CONFIGS", "ECP5_DEVICE", "TARGET_MHZ", "BLOCK_TARGET_MHZ", "run_ecp5",
+           "parse_critical_path", "ecp5_component", "METHOD"]
+
+#: The part: the largest ECP5 that nextpnr-ecp5 supports (84K LUT4, 208 DP16KD, 156 multipliers).
+ECP5_DEVICE = ["--um5g-85k", "--package", "CABGA381", "--speed", "8"]
+#: Target clocks: the whole top, and each block alone.
+TARGET_MHZ = 125
+BLOCK_TARGET_MHZ = 150
+
+#: The whole accelerator for the ECP5-85: the rtl/ build with the popularity table at 4K sets
+#: (16K entries, each lane's copy in block RAM) and 1024 held samples, so that the block RAM
+#: fits the part's 208 DP16KD (the rtl/ build needs about 3x that: its 64K-entry table is copied
+#: per lane and it holds 4096 samples of 32 lookups). Same RTL, only parameters change.
+ECP5_TOP = HotlineConfig(
+    geometry=TableGeometry(set_bits=12), lanes=4, table_in_bits=5, row_in_bits=24,
+    sample_bits=32, max_lookups=32, capacity=1024, size_bits=16, working_set_bits=4,
+    num_tables=26, data_bits=128, addr_bits=48, id_bits=6, reads_in_flight=64,
+    writes_in_flight=16, max_dim=64)
+
+
+def _configs() -> dict[str, dict]:
+    c = ECP5_TOP
+    ids = dict(table_in_bits=c.table_in_bits, row_in_bits=c.row_in_bits)
+    return {
+        "feistel_hash": dict(width=c.geometry.hash_bits, rounds=c.geometry.rounds),
+        "popularity_table": dict(geometry=c.geometry, lanes=c.lanes, meta_bits=c.sample_bits + 1,
+                                 **ids),
+        "micro_batch_scheduler": dict(lanes=c.lanes, slot_bits=c.slot_bits,
+                                      sample_bits=c.sample_bits, max_lookups=c.max_lookups,
+                                      capacity=c.capacity, size_bits=c.size_bits,
+                                      working_set_bits=c.working_set_bits, **ids),
+        "gather_engine": dict(num_tables=c.num_tables, data_bits=c.data_bits,
+                              addr_bits=c.addr_bits, id_bits=c.id_bits,
+                              reads_in_flight=c.reads_in_flight,
+                              writes_in_flight=c.writes_in_flight, max_dim=c.max_dim, **ids),
+        "hotline_top": c.top_kwargs(),
+    }
+
+
+#: Block -> constructor parameters of its ECP5 configuration (each block as it is inside
+#: :data:`ECP5_TOP`).
+ECP5_CONFIGS: dict[str, dict] = _configs()
+
+METHOD = ("block in its ECP5 configuration inside RegisteredPorts (every port bit registered), "
+          "yosys synth_ecp5 -top top, nextpnr-ecp5 --um5g-85k --package CABGA381 --speed 8 "
+          f"--out-of-context --freq <{BLOCK_TARGET_MHZ} for a block, {TARGET_MHZ} for "
+          "hotline_top> --seed 1; utilisation, post-route Fmax of clk and its critical path as "
+          "nextpnr reports them (harness flip-flops included in TRELLIS_FF)")
+
+
+def ecp5_component(block: str):
+    """A fresh component of ``block`` in its ECP5 configuration."""
+    from hotline_hw.feistel_hash import FeistelHash
+    from hotline_hw.gather_engine import GatherEngine
+    from hotline_hw.hotline_top import HotlineTop
+    from hotline_hw.micro_batch_scheduler import MicroBatchScheduler
+    from hotline_hw.popularity_table import PopularityTable
+
+    classes = {"feistel_hash": FeistelHash, "popularity_table": PopularityTable,
+               "micro_batch_scheduler": MicroBatchScheduler, "gather_engine": GatherEngine,
+               "hotline_top": HotlineTop}
+    return classes[block](**ECP5_CONFIGS[block])
+
+
+_STEP = re.compile(r"^Info:\s+(clk-to-q|routing|logic|setup)\s+([\d.]+)\s+([\d.]+)\s+"
+                   r"(Source|Net)\s+(\S+)")
+_SINK = re.compile(r"^Info:\s+Sink\s+(\S+)")
+_SPLIT = re.compile(r"^Info:\s+([\d.]+) ns logic, ([\d.]+) ns routing")
+
+
+def _scope(cell: str) -> str:
+    """The hierarchical scope of a nextpnr cell name (``dut.table.lane0...``), without the
+    mapped-cell suffixes synthesis appends."""
+    name = re.split(r"_TRELLIS|\$|_CCU2|_LUT4|_PFUMX|_L6MUX|_DP16KD|_MULT18", cell)[0]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def parse_critical_path(log: str) -> dict | None:
+    """The last (post-route) critical path nextpnr reports for ``clk``: where it starts and
+    ends, the scopes it crosses in order, its logic / routing delay and its LUT levels."""
+    reports = log.split("Critical path report for clock ")
+    if len(reports) < 2:
+        return None
+    lines = reports[-1].splitlines()
+    sources, sinks, levels = [], [], 0
+    for line in lines[1:]:
+        if line.startswith("Info: Max frequency") or "Critical path report" in line:
+            break
+        step = _STEP.match(line)
+        if step and step.group(4) == "Source":
+            sources.append(step.group(5))
+            if step.group(1) == "logic" and not step.group(5).endswith((".FCO", ".FCI")):
+                levels += 1
+        sink = _SINK.match(line)
+        if sink:
+            sinks.append(sink.group(1))
+        split = _SPLIT.match(line)
+        if split:
+            through = []
+            for cell in sources:
+                scope = _scope(cell)
+                if scope and scope not in through:
+                    through.append(scope)
+            return {"from": _scope(sources[0]) if sources else None,
+                    "to": _scope(sinks[-1]) if sinks else None,
+                    "through": through, "logic_ns": float(split.group(1)),
+                    "routing_ns": float(split.group(2)), "levels": levels}
+    return None
+
+
+def ecp5_script(design: Path, netlist: str) -> str:
+    return "\n".join([
+        f"read_rtlil {design}",
+        f"synth_ecp5 -top top -json {netlist}",
+        "tee -q -o stat.json stat -json",
+        "",
+    ])
+
+
+def run_ecp5(block: str, tools, timeout: float, build: Path, elaboration_lock,
+             run, tail, parse_nextpnr_log) -> dict:
+    """Synthesise, place and route ``block``; the helpers come from ``scripts/synth.py``."""
+    from amaranth.back import rtlil
+
+    from hotline_hw.timing_harness import RegisteredPorts
+
+    start = time.monotonic()
+    work = build / "ecp5" / block
+    work.mkdir(parents=True, exist_ok=True)
+    target = TARGET_MHZ if block == "hotline_top" else BLOCK_TARGET_MHZ
+    with elaboration_lock:
+        harness = RegisteredPorts(ecp5_component(block))
+        (work / "top.il").write_text(rtlil.convert(harness, name="top", emit_src=False))
+    result = {"harness": {"input_bits": harness.input_bits,
+                          "output_bits": harness.output_bits},
+              "target_mhz": target}
+    (work / "synth.ys").write_text(ecp5_script(Path("top.il"), "netlist.json"))
+    try:
+        proc = run(tools.yosys + ["-q", "-s", "synth.ys"], work / "yosys.log", work, timeout)
+        if proc.returncode != 0:
+            result["error"] = f"yosys exited {proc.returncode}: {tail(work / 'yosys.log')}"
+        elif tools.nextpnr_ecp5 is None:
+            result["error"] = "nextpnr-ecp5 not found: no place-and-route"
+        else:
+            cmd = tools.nextpnr_ecp5 + ECP5_DEVICE + [
+                "--out-of-context", "--freq", str(target), "--seed", "1",
+                "--timing-allow-fail", "--json", "netlist.json", "--log", "nextpnr.log", "-q"]
+            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True,
+                                  timeout=timeout)
+            log = (work / "nextpnr.log").read_text(errors="replace") \
+                if (work / "nextpnr.log").exists() else ""
+            report = parse_nextpnr_log(log)
+            keep = ("TRELLIS_COMB", "TRELLIS_FF", "TRELLIS_RAMW", "DP16KD", "MULT18X18D")
+            result["utilisation"] = {k: v for k, v in report["utilisation"].items()
+                                     if k in keep}
+            result["fits"] = proc.returncode == 0 and bool(report["fmax_mhz"])
+            if result["fits"]:
+                result["fmax_mhz"] = min(report["fmax_mhz"].values())
+                result["meets_target"] = result["fmax_mhz"] >= target
+                result["critical_path"] = parse_critical_path(log)
+            else:
+                errors = report["errors"] or (proc.stderr.strip().splitlines() or ["no log"])[-1:]
+                result["pnr_error"] = re.sub(r"'([^']{48})[^']{4,}'", r"'\1...'", errors[0])
+    except subprocess.TimeoutExpired as exc:
+        result["error"] = f"{Path(exc.cmd[0]).name} timed out after {timeout:.0f} s"
+    result["seconds"] = round(time.monotonic() - start, 1)
+    return result
+
+
+def markdown_table(results: dict) -> str:
+    """The README's ECP5 table: one row per block that has ECP5 figures."""
+    lines = ["| block (ECP5 build) | LUT4 | FF | DP16KD | MULT18 | Fmax MHz | target | "
+             "critical path (from -> to; logic + routing ns, LUT levels) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for block, flows in results.items():
+        e = flows.get("ecp5")
+        if not e:
+            continue
+        u = e.get("utilisation", {})
+
+        def used(name):
+            return f"{u[name][0]:,}" if name in u else "-"
+        if e.get("fits"):
+            fmax = f"{e['fmax_mhz']:.1f}"
+            verdict = f"{e['target_mhz']} ({'met' if e['meets_target'] else 'missed'})"
+            cp = e.get("critical_path") or {}
+            path = (f"`{cp.get('from')}` -> `{cp.get('to')}`; {cp.get('logic_ns')} + "
+                    f"{cp.get('routing_ns')} ns, {cp.get('levels')}") if cp else "-"
+        else:
+            fmax = "does not fit" if "fits" in e else "failed"
+            verdict, path = f"{e.get('target_mhz', '-')}", e.get("pnr_error") or e.get("error", "")
+        lines.append(f"| {block} | {used('TRELLIS_COMB')} | {used('TRELLIS_FF')} | "
+                     f"{used('DP16KD')} | {used('MULT18X18D')} | {fmax} | {verdict} | {path} |")
+    return "\n".join(lines)
+
+
+def plot(results: dict, path: Path) -> bool:
+    """Bar chart of each block's ECP5 Fmax against its target; False if there is nothing to
+    plot."""
+    rows = [(block, flows["ecp5"]) for block, flows in results.items()
+            if flows.get("ecp5", {}).get("fits")]
+    if not rows:
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    names = [block for block, _ in rows]
+    fmax = [e["fmax_mhz"] for _, e in rows]
+    targets = [e["target_mhz"] for _, e in rows]
+    colours = ["tab:green" if e["meets_target"] else "tab:red" for _, e in rows]
+    ax.bar(names, fmax, color=colours, label="post-route Fmax (green: target met)")
+    ax.scatter(names, targets, marker="_", s=900, color="black", zorder=3, label="target")
+    for x, value in enumerate(fmax):
+        ax.annotate(f"{value:.0f}", (x, value), ha="center", va="bottom")
+    ax.set_ylabel("Fmax (MHz)")
+    ax.set_title("Hotline blocks placed and routed on ECP5 LFE5UM5G-85F-8 "
+                 "(nextpnr-ecp5, out of context)")
+    ax.legend(loc="upper right")
+    plt.setp(ax.get_xticklabels(), rotation=15, ha="right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

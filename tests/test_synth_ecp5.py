@@ -1,0 +1,116 @@
+# amaranth: UnusedElaboratable=no
+"""``make synth``'s ECP5 flow without the slow tools: the register harness (amaranth.sim),
+parsing of nextpnr-ecp5's critical path report (a captured sample, names shortened), the ECP5
+configurations (block RAM that the part holds) and the report table."""
+
+import random
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
+
+from hotline_hw.timing_harness import RegisteredPorts
+from scripts import synth_ecp5
+from tb.seeding import seed_for
+
+CRITICAL_PATH = """\
+Info: Max frequency for clock 'clk': 89.34 MHz (FAIL at 150.00 MHz)
+Info: Critical path report for clock 'clk' (posedge -> posedge):
+Info:       type curr  total name
+Info:   clk-to-q  0.31  0.31 Source dut.i__payload.value_TRELLIS_FF_Q.Q
+Info:    routing  0.55  0.86 Net dut.i__payload.value[0] (43,7) -> (43,7)
+Info:                          Sink dut.round0.sum_CCU2C_S0$CCU2_COMB0.B
+Info:                          Defined in:
+Info:                               /share/lattice/cells_map_trellis.v:108.23-108.24
+Info:      logic  0.28  1.14 Source dut.round0.sum_CCU2C_S0$CCU2_COMB0.FCO
+Info:    routing  0.00  1.14 Net dut.round0.sum_CCU2C_S0$CCU2_FCI_INT (43,7) -> (43,7)
+Info:                          Sink dut.round0.sum_CCU2C_S0$CCU2_COMB1.FCI
+Info:      logic  0.40  1.54 Source dut.round1.mix_LUT4_Z.Z
+Info:    routing  0.80  2.34 Net dut.round1.mix (43,7) -> (45,9)
+Info:                          Sink dut.round3.out_LUT4_Z.A
+Info:      logic  0.40  2.74 Source dut.round3.out_LUT4_Z.Z
+Info:    routing  0.31  3.05 Net dut.o__payload.hash_TRELLIS_FF_Q_13_DI (46,2) -> (46,2)
+Info:                          Sink dut.o__payload.hash_TRELLIS_FF_Q_13.M
+Info:      setup  0.00  3.05 Source dut.o__payload.hash_TRELLIS_FF_Q_13.M
+Info: 1.39 ns logic, 1.66 ns routing
+
+Warning: Max frequency for clock 'clk': 95.08 MHz (FAIL at 150.00 MHz)
+"""
+
+
+def test_parse_critical_path():
+    path = synth_ecp5.parse_critical_path(CRITICAL_PATH)
+    assert path == {"from": "dut.i__payload", "to": "dut.o__payload",
+                    "through": ["dut.i__payload", "dut.round0", "dut.round1", "dut.round3",
+                                "dut.o__payload"],
+                    "logic_ns": 1.39, "routing_ns": 1.66, "levels": 2}
+    assert synth_ecp5.parse_critical_path("Info: no timing here") is None
+
+
+class _Adder(wiring.Component):
+    a: In(8)
+    b: In(8)
+    y: Out(9)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.y.eq(self.a + self.b)
+        return m
+
+
+def test_registered_ports_delays_every_port_by_one_register():
+    seed = seed_for("test_registered_ports_delays_every_port_by_one_register")
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    harness = RegisteredPorts(_Adder())
+    assert (harness.input_bits, harness.output_bits) == (16, 9)
+    vectors = [(rng.randrange(256), rng.randrange(256)) for _ in range(40)]
+    seen = []
+
+    async def bench(ctx):
+        for a, b in vectors + [(0, 0)] * 2:
+            ctx.set(harness.i, a | (b << 8))
+            await ctx.tick()
+            seen.append(ctx.get(harness.o))
+
+    sim = Simulator(harness)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    # Input register, combinational adder, output register: read just after an edge, the output
+    # holds the sum of what was applied one edge earlier.
+    assert seen[1:len(vectors) + 1] == [a + b for a, b in vectors]
+
+
+def test_ecp5_top_fits_the_parts_block_ram():
+    """The ECP5 build's large memories (table copies, sample buffer) in DP16KD (18 kbit, at most
+    36 bits wide) under the part's 208: a rough count from the parameters, so a configuration
+    that cannot fit is caught before a 15-minute place and route."""
+    c = synth_ecp5.ECP5_TOP
+    g = c.geometry
+    entry_bits = 1 + 2 + g.tag_bits
+    per_copy = -(-(g.sets * g.ways * entry_bits) // (18 * 1024))
+    table = per_copy * c.lanes
+    buffer_bits = c.capacity * c.max_lookups * (c.slot_bits + 1)
+    scheduler = -(-buffer_bits // (18 * 1024))
+    assert table + scheduler < 208, (table, scheduler)
+
+
+def test_markdown_table_rows():
+    results = {
+        "feistel_hash": {"ecp5": {"fits": True, "fmax_mhz": 95.08, "target_mhz": 150,
+                                  "meets_target": False,
+                                  "utilisation": {"TRELLIS_COMB": [268, 83640],
+                                                  "TRELLIS_FF": [155, 83640]},
+                                  "critical_path": {"from": "a", "to": "b", "through": [],
+                                                    "logic_ns": 3.86, "routing_ns": 6.66,
+                                                    "levels": 12}}},
+        "hotline_top": {"ecp5": {"fits": False, "target_mhz": 125,
+                                 "pnr_error": "ERROR: design does not fit"}},
+        "gather_engine": {"xc7": {}},
+    }
+    table = synth_ecp5.markdown_table(results).splitlines()
+    assert len(table) == 4
+    assert "| feistel_hash | 268 | 155 | - | - | 95.1 | 150 (missed) |" in table[2]
+    assert "does not fit" in table[3] and "ERROR: design does not fit" in table[3]
