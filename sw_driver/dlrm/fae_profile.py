@@ -56,6 +56,8 @@ class FAEProfile:
         Tables made hot whole by the small-table rule.
     sampled_inputs : int
         Inputs the counts came from.
+    sampled_counts : tuple of numpy.ndarray
+        Per table the accesses of each row in the sample.
     budget_bytes, sample_rate, small_table_bytes :
         The settings.
     """
@@ -64,6 +66,7 @@ class FAEProfile:
     num_hot: int
     small_tables: tuple[int, ...]
     sampled_inputs: int
+    sampled_counts: tuple[np.ndarray, ...]
     budget_bytes: int
     sample_rate: float
     small_table_bytes: int
@@ -129,7 +132,8 @@ def profile_inputs(sparse: np.ndarray, table_sizes: Sequence[int], dim: int, *,
         for t in np.unique(keys_t[order]).tolist():
             mine = order[keys_t[order] == t]
             hot[t][keys_r[mine]] = True
-    return FAEProfile(tuple(hot), num_hot, tuple(sorted(small)), n_sample, int(budget_bytes),
+    return FAEProfile(tuple(hot), num_hot, tuple(sorted(small)), n_sample, tuple(counts),
+                      int(budget_bytes),
                       float(sample_rate), int(small_table_bytes))
 
 
