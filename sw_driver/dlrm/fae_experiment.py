@@ -74,8 +74,7 @@ def _data(dataset: str, *, n_train: int, n_eval: int, n_monitor: int, scale: flo
                 {"source": "SyntheticCriteo (Kaggle shape)", "scale": scale, "seed": seed})
     if dataset == "movielens":
         ml = MovieLens100K()
-        n = len(ml)
-        n_train = min(n_train, round(0.8 * n))
+        n_train = round(0.8 * len(ml))         # the first 80% of the ratings in time
         # time order: train, then the monitor window, then the held-out ratings
         block = ml.block
         return (block[:n_train], block[n_train + n_monitor:], block[n_train:n_train + n_monitor],
