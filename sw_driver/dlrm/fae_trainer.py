@@ -221,6 +221,10 @@ class FAETrainer(_TrainerBase):
                 data.sparse, self.config.table_sizes, self.config.dim,
                 budget_bytes=self.budget_bytes, sample_rate=self.sample_rate,
                 small_table_bytes=self.small_table_bytes, seed=self.profile_seed)
+        if len(self.profile.hot) != self.config.n_tables or any(
+                len(h) != rows for h, rows in zip(self.profile.hot, self.config.table_sizes)):
+            raise ValueError("the FAE profile does not match the model's tables")
+        if self.hot is None:
             self._load_hot_rows()
         self._data = data
         self._is_hot = classify_inputs(data.sparse, self.profile)

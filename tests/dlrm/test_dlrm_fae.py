@@ -166,6 +166,20 @@ def test_every_input_trained_exactly_once_per_epoch(seed, swap):
             assert fae._is_hot[indices].any() == (kind == "hot")
 
 
+def test_a_given_profile_trains_as_the_own_one(seed):
+    print(f"seed={seed}")
+    train = small_data(800, seed).generate(800)
+    own = _fae(seed, swap=3)
+    own.train(train)
+    given = _fae(seed, swap=3, profile=own.profile)
+    given.train(train)
+    assert compare_parameters(own, given)["max"] == 0
+    assert given.traffic.to_dict() == own.traffic.to_dict()
+    with pytest.raises(ValueError, match="does not match"):
+        other = profile_inputs(train.sparse[:, :7], SMALL_TABLES[:7], DIM)
+        _fae(seed, profile=other, swap=3).train(train)
+
+
 def test_a_lost_or_repeated_input_raises(seed):
     print(f"seed={seed}")
     train = small_data(600, seed).generate(600)
