@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -n 2
 DATA     ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sim train test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
+.PHONY: help sim train fae test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -35,9 +35,13 @@ check-sim: $(STAMP)
 sim: $(STAMP) ## the main job: hot set vs oracle, HotlineTop RTL == model on real batches, DLRM vs baseline
 	$(VPY) scripts/sim.py $(if $(DATA),--data $(DATA))
 
-train: $(STAMP) ## longer DLRM training on the golden-model device: baseline vs exact vs re-formed -> train/
+train: $(STAMP) ## longer DLRM training on the golden-model device: baseline vs exact vs re-formed vs FAE -> train/
 	mkdir -p train
-	$(VPY) -m sw_driver.dlrm --progress --out train/results.json --plot train/losses.png
+	$(VPY) -m sw_driver.dlrm --progress --runs baseline,split,reformed,fae --out train/results.json --plot train/losses.png
+
+fae: $(STAMP) ## FAE vs baseline, hybrid and Hotline: metrics and counted host<->device bytes -> docs/fae/
+	mkdir -p docs/fae
+	$(VPY) -m sw_driver.dlrm.fae_experiment --progress --out docs/fae/results.json
 
 test: check-sim ## all tests: golden model, data, amaranth.sim, cocotb regression (SIM=...)
 	SIM=$(SIM) $(VPY) -m pytest $(PYTEST_ARGS) tests tb

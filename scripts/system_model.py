@@ -192,6 +192,13 @@ MEASURE_SEED = 0
 #: Working sets simulated back to back; the iteration time is the steady-state period.
 SIMULATED_WORKING_SETS = 3
 
+#: FAE's hot-row synchronisation is MEASURED by the FAE trainer (``make fae``): in the run of
+#: the paper's shuffle scheduler on the synthetic Kaggle-shaped data, the hot-set copies made
+#: per epoch in each direction (rows counted at the port / hot rows; the released code copies
+#: the whole hot set at every swap). The swap rate R is per epoch, so the model spreads those
+#: copies over a full epoch's working sets (``Dataset.epoch_samples``).
+FAE_MEASUREMENT = REPO / "docs" / "fae" / "results.json"
+
 INPUT_NAMES = (
     "MINI_BATCH", "WORKING_SET", "GPU_COUNTS", "ACCEL_CLOCK_HZ", "ACCEL_LANES", "ACCEL_BUS_BYTES",
     "ACCEL_READS_IN_FLIGHT", "HOST_READ_LATENCY_S", "HOT_SET_ENTRIES", "PCIE_BYTES_PER_S",
@@ -298,6 +305,9 @@ class Dataset:
     top_mlp: tuple[int, ...]
     learn_fraction: float
     paper_popular_fraction: float
+    #: Training samples per epoch: Kaggle's train.txt; Terabyte days 0-22 of about 4.4 billion
+    #: lines in 24 days (data.md); Avazu's train file, 40.4M.
+    epoch_samples: float
 
     @property
     def tables(self) -> int:
@@ -338,11 +348,11 @@ class Dataset:
 
 DATASETS = (
     Dataset("kaggle", "Criteo Kaggle", tuple(KAGGLE_TABLE_SIZES), 33.8e6, 16, 13,
-            (13, 512, 256, 64, 16), (512, 256, 1), 0.05, 0.758),
+            (13, 512, 256, 64, 16), (512, 256, 1), 0.05, 0.758, KAGGLE_N_SAMPLES),
     Dataset("terabyte", "Criteo Terabyte", TERABYTE_TABLE_SIZES, 266e6, 64, 13,
-            (13, 512, 256, 64), (512, 512, 256, 1), 0.05, 0.816),
+            (13, 512, 256, 64), (512, 512, 256, 1), 0.05, 0.816, 4.4e9 * 23 / 24),
     Dataset("avazu", "Avazu", AVAZU_TABLE_SIZES, 9.3e6, 16, 1,
-            (1, 512, 256, 64, 16), (512, 256, 1), 0.15, 0.746),
+            (1, 512, 256, 64, 16), (512, 256, 1), 0.15, 0.746, 40.4e6),
 )
 
 
@@ -356,13 +366,17 @@ class Skew:
 
     ``popular_fraction`` and ``cold_lookups_per_nonpopular_sample`` come from the learned
     popularity table (Hotline); ``oracle_popular_fraction`` and
-    ``oracle_hot_lookups_per_cold_sample`` from the oracle top-N (FAE).
+    ``oracle_hot_lookups_per_cold_sample`` from the oracle top-N (FAE);
+    ``fae_hot_set_copies_to_host`` / ``_to_device`` per working set from the FAE trainer's
+    counted syncs (:func:`fae_sync_per_working_set`).
     """
 
     popular_fraction: float
     cold_lookups_per_nonpopular_sample: float
     oracle_popular_fraction: float
     oracle_hot_lookups_per_cold_sample: float
+    fae_hot_set_copies_to_host: float
+    fae_hot_set_copies_to_device: float
 
     def with_popular_fraction(self, fraction: float) -> Skew:
         """The same data with another popular fraction for both hot sets (a sweep)."""
@@ -426,6 +440,27 @@ def measure_skew(dataset: Dataset, *, scale: float, samples: int, eval_samples: 
         "hot_set_bytes_full_scale": HOT_SET_ENTRIES * dataset.row_bytes,
         "paper_popular_fraction": dataset.paper_popular_fraction,
     }
+
+
+def fae_sync_per_working_set(measurement: dict, dataset: Dataset,
+                             mini_batch: int = MINI_BATCH) -> dict:
+    """FAE's hot-set copies per working set in each direction, from the FAE trainer's run of the
+    paper's scheduler (``make fae``: ``datasets.synthetic.runs.fae``): copies per epoch =
+    rows synced / hot rows, spread over ``dataset.epoch_samples / (W * B)`` working sets."""
+    run = measurement["datasets"]["synthetic"]["runs"]["fae"]
+    rows, hot = run["traffic"]["rows"], run["hot_rows"]
+    if not hot:
+        raise ValueError(f"{FAE_MEASUREMENT}: the FAE run has no hot rows")
+    working_sets = dataset.epoch_samples / (WORKING_SET * mini_batch)
+    return {"fae_swaps_per_epoch": run["swaps"],
+            "fae_hot_set_copies_to_host": rows["sync_to_host"] / hot / working_sets,
+            "fae_hot_set_copies_to_device": rows["sync_to_device"] / hot / working_sets}
+
+
+def load_fae_measurement(path: Path = FAE_MEASUREMENT) -> dict:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `make fae` (FAE's measured syncs)")
+    return json.loads(path.read_text())
 
 
 def skew_of(figures: dict) -> Skew:
@@ -827,7 +862,7 @@ class Scenario:
 
     def _fae(self) -> None:
         g_, c, tb = self.graph, self.costs, self.costs.testbed
-        b, w, row_bytes = tb.mini_batch, tb.working_set, c.dataset.row_bytes
+        w, row_bytes = tb.working_set, c.dataset.row_bytes
         hot_batches = math.floor(self.skew.oracle_popular_fraction * w)
         cold_batches = w - hot_batches
         if hot_batches == 0:
@@ -840,17 +875,16 @@ class Scenario:
             after = self._gpu_mini_batch(f"hot{m}", after)
         if cold_batches == 0:
             return
-        # Hot rows the hot batches updated go to the CPU before cold batches read them ...
-        dirty = min(hot_batches * b * c.dataset.tables, tb.hot_set_entries)
+        # The hot set goes to the CPU before cold batches read it, and back to every GPU's
+        # replica after them: whole-set copies (one per table), at the measured number of
+        # copies per working set (FAE's swaps are per epoch, so a fraction of one here).
+        copy = c.pcie(tb.hot_set_entries * row_bytes, c.dataset.tables)
         last = g_.add("hot rows to CPU", "sync", [d2h(0)],
-                      c.pcie(dirty * row_bytes, c.dataset.tables), after)
+                      self.skew.fae_hot_set_copies_to_host * copy, after)
         for m in range(cold_batches):
             last = self._hybrid_mini_batch(f"cold{m}", [last])
-        # ... and the hot rows the cold batches updated go back to every GPU's replica.
-        touched = min(cold_batches * b * self.skew.oracle_hot_lookups_per_cold_sample,
-                      tb.hot_set_entries)
         self.carry["synced"] = [g_.add("hot rows to GPU", "sync", [h2d(g)],
-                                       c.pcie(touched * row_bytes, c.dataset.tables), [last])
+                                       self.skew.fae_hot_set_copies_to_device * copy, [last])
                                 for g in range(self.gpus)]
 
     def _hotline(self) -> None:
@@ -1162,8 +1196,10 @@ def run(out: Path, *, scale: float, samples: int, eval_samples: int, bench_path:
     tree = commit()                 # before the plots, tracked files themselves, are rewritten
     bench = json.loads(bench_path.read_text())
     testbed = Testbed()
-    skew_figures = {ds.key: measure_skew(ds, scale=scale, samples=samples,
-                                         eval_samples=eval_samples, seed=MEASURE_SEED)
+    fae = load_fae_measurement()
+    skew_figures = {ds.key: {**measure_skew(ds, scale=scale, samples=samples,
+                                            eval_samples=eval_samples, seed=MEASURE_SEED),
+                             **fae_sync_per_working_set(fae, ds)}
                     for ds in DATASETS}
     skews = {k: skew_of(v) for k, v in skew_figures.items()}
     results = evaluate(skews, bench, testbed)

@@ -30,7 +30,8 @@ def kaggle(sm):
 def skew(sm):
     """Kaggle-like figures, fixed so the tests need no measurement."""
     return sm.Skew(popular_fraction=0.75, cold_lookups_per_nonpopular_sample=1.5,
-                   oracle_popular_fraction=0.75, oracle_hot_lookups_per_cold_sample=24.0)
+                   oracle_popular_fraction=0.75, oracle_hot_lookups_per_cold_sample=24.0,
+                   fae_hot_set_copies_to_host=0.01, fae_hot_set_copies_to_device=0.01)
 
 
 def scenario(sm, system, dataset, skew, gpus, testbed=None):
@@ -131,6 +132,25 @@ def test_fae_without_popular_inputs_is_the_hybrid_path(sm, kaggle, skew):
     cold = skew.with_popular_fraction(0.0)
     assert (scenario(sm, "fae", kaggle, cold, 2).run().period()
             == pytest.approx(scenario(sm, "hybrid", kaggle, cold, 2).run().period()))
+
+
+def test_fae_sync_comes_from_the_measured_copies(sm, kaggle, skew):
+    """FAE's sync time follows the FAE trainer's counted hot-set copies (make fae)."""
+    measurement = {"datasets": {"synthetic": {"runs": {"fae": {
+        "swaps": 5, "hot_rows": 100,
+        "traffic": {"rows": {"sync_to_host": 300, "sync_to_device": 200}}}}}}}
+    figures = sm.fae_sync_per_working_set(measurement, kaggle)
+    working_sets = kaggle.epoch_samples / (sm.WORKING_SET * sm.MINI_BATCH)
+    assert figures["fae_hot_set_copies_to_host"] == pytest.approx(3 / working_sets)
+    assert figures["fae_hot_set_copies_to_device"] == pytest.approx(2 / working_sets)
+    times = [scenario(sm, "fae", kaggle, dataclasses.replace(
+        skew, fae_hot_set_copies_to_host=c, fae_hot_set_copies_to_device=c), 1).run().period()
+        for c in (0.0, 0.5, 2.0)]
+    assert times[0] < times[1] < times[2]
+    # a whole-hot-set copy each way costs two PCIe copies of the hot set
+    copy = sm.Costs(kaggle, sm.Testbed()).pcie(sm.HOT_SET_ENTRIES * kaggle.row_bytes,
+                                                kaggle.tables)
+    assert times[2] - times[1] == pytest.approx(1.5 * 2 * copy, rel=0.05)
 
 
 def test_hotline_with_only_popular_inputs_runs_back_to_back_gpu_steps(sm, kaggle, skew):

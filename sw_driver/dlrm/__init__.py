@@ -10,7 +10,11 @@
 * :mod:`~sw_driver.dlrm.accelerator`: :class:`AcceleratorTrainer`, the same training on the
   accelerator's own micro-batches and gathered rows through the host driver (the golden-model
   device by default; the RTL in a cocotb simulation: ``tb/test_dlrm_on_rtl.py``).
-* :mod:`~sw_driver.dlrm.experiment`: the longer baseline / exact / re-formed comparison.
+* :mod:`~sw_driver.dlrm.fae_profile`, :mod:`~sw_driver.dlrm.fae_trainer`: FAE (offline hot set,
+  hot / cold mini-batches, hot-row syncs at swaps), :class:`FAETrainer`;
+  :mod:`~sw_driver.dlrm.fae_experiment`: FAE vs baseline, hybrid and Hotline (``make fae``).
+* :mod:`~sw_driver.dlrm.traffic`: host <-> device bytes counted at the port.
+* :mod:`~sw_driver.dlrm.experiment`: the longer baseline / exact / re-formed / FAE comparison.
 
 ::
 
@@ -33,6 +37,7 @@ from hotline_hw.model.scheduler import ScheduleMode
 from .accelerator import AcceleratorTrainer, AcceleratorTrainingError
 from .cold_rows import ColdRowError, ColdRowPort, GatherModelPort, HostEmbeddingMemory
 from .embeddings import ColdRows, HotlineEmbeddings, StaleRowError
+from .fae_trainer import FAETrainer, SwapRateSchedule
 from .metrics import binary_metrics, roc_auc
 from .model import (DLRM, DLRMConfig, EmbeddingIndexError, check_indices, default_device,
                     initial_table, preprocess_dense)
@@ -47,6 +52,6 @@ __all__ = [
     "binary_metrics", "roc_auc",
     "BaselineTrainer", "HotlineTrainer", "LRSchedule", "ScheduleError", "TrainResult",
     "compare_parameters", "AcceleratorTrainer", "AcceleratorTrainingError",
-    "default_geometry", "plot_results",
+    "default_geometry", "plot_results", "FAETrainer", "SwapRateSchedule",
     "HotSetOverflowError", "ScheduleMode", "TableGeometry",
 ]

@@ -1,4 +1,4 @@
-"""``python -m sw_driver.dlrm``: baseline vs Hotline (exact, re-formed) on synthetic Criteo.
+"""``python -m sw_driver.dlrm``: baseline vs Hotline (exact, re-formed) vs FAE on synthetic Criteo.
 
 Runs :func:`sw_driver.dlrm.experiment.compare_schedules`, prints a summary and writes the full
 JSON (every step's loss, every working set's popular fraction, final metrics) to ``--out``.
@@ -23,7 +23,10 @@ def main(argv=None) -> int:
     parser.add_argument("--scale", type=float, default=1e-3, help="Kaggle table-size scale")
     parser.add_argument("--seed", type=int, default=0, help="data and model seed")
     parser.add_argument("--runs", default="baseline,split,reformed",
-                        help="comma-separated: baseline, shuffled, split, reformed")
+                        help="comma-separated: baseline, shuffled, split, reformed, fae")
+    parser.add_argument("--fae-swap", choices=("adaptive", "epoch"), default="adaptive",
+                        help="FAE's swap schedule: the paper's (R(50), loss-driven) or the "
+                             "released code's once per epoch")
     parser.add_argument("--small", action="store_true",
                         help="a narrow model (dim 8, MLPs 32 wide) instead of Kaggle's")
     parser.add_argument("--batch-size", type=int, default=128)
@@ -53,7 +56,7 @@ def main(argv=None) -> int:
         model_seed=args.seed, config=config, batch_size=args.batch_size, lr=args.lr,
         lr_decay=args.lr_decay, learn_fraction=args.learn_fraction, geometry=geometry,
         hot_set=args.hot_set, runs=tuple(args.runs.split(",")), num_threads=args.threads,
-        backend=args.backend,
+        backend=args.backend, fae_swap=args.fae_swap,
         progress=args.progress)
     summary = {k: v for k, v in out.items() if k != "results"}
     print(json.dumps(summary, indent=1))

@@ -23,6 +23,8 @@ from hotline_hw.model.scheduler import ScheduleMode
 from sw_driver.data import SampleBlock, SyntheticCriteo
 
 from .accelerator import AcceleratorTrainer
+from .fae_profile import SMALL_TABLE_BYTES
+from .fae_trainer import FAETrainer
 from .model import DLRMConfig
 from .trainer import (BaselineTrainer, HotlineTrainer, LRSchedule, compare_parameters,
                       default_geometry)
@@ -58,14 +60,18 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
                       geometry: TableGeometry | None = None, hot_set: str = "learned",
                       runs: tuple[str, ...] = ("baseline", "split", "reformed"),
                       epochs: int = 1, num_threads: int | None = None, device=None,
-                      backend: str = "models", progress: bool = False) -> dict[str, Any]:
+                      backend: str = "models", fae_swap: str = "adaptive",
+                      progress: bool = False) -> dict[str, Any]:
     """Train ``runs`` and compare them.
 
     Runs: ``"baseline"`` (DLRM), ``"split"`` (Hotline, exact), ``"reformed"`` (Hotline, the
     paper's), and ``"shuffled"``: the baseline on the same samples shuffled within each window of
     ``working_set`` mini-batches (a random re-forming), which measures how much any change of
     order within working sets moves the metrics: the noise floor the re-formed run is judged
-    against.
+    against. ``"fae"``: :class:`~sw_driver.dlrm.fae_trainer.FAETrainer` with the popularity
+    table's entries as its budget (``entries * 4 * dim`` bytes), 1 MB scaled by ``scale`` as the
+    small-table threshold and ``fae_swap`` (``"adaptive"``: the paper's scheduler, driven by
+    2048 samples after the held-out ones; ``"epoch"``: once per epoch).
 
     Data: ``SyntheticCriteo(n_train, scale=scale, seed=data_seed)`` for training, its next
     ``n_eval`` samples held out. Model: ``config`` (default: the Kaggle architecture on the
@@ -90,7 +96,7 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
         raise ValueError(f'hot_set must be "learned" or "oracle", not {hot_set!r}')
     if backend not in ("models", "device"):
         raise ValueError(f'backend must be "models" or "device", not {backend!r}')
-    unknown = set(runs) - {"baseline", "shuffled", "split", "reformed"}
+    unknown = set(runs) - {"baseline", "shuffled", "split", "reformed", "fae"}
     if unknown:
         raise ValueError(f"unknown runs {sorted(unknown)}")
     data = SyntheticCriteo(n_train, scale=scale, seed=data_seed)
@@ -120,6 +126,12 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
                 trainer = BaselineTrainer(config, **common)
                 if run == "shuffled":
                     data_for_run = _shuffle_within(train, working_set * batch_size, data_seed)
+            elif run == "fae":
+                monitor = data.generate(2048, start=n_train + n_eval)
+                trainer = FAETrainer(config, budget_bytes=geometry.entries * 4 * config.dim,
+                                     small_table_bytes=round(SMALL_TABLE_BYTES * scale),
+                                     swap=fae_swap, monitor=monitor, profile_seed=data_seed,
+                                     **common)
             else:
                 mode = ScheduleMode.SPLIT if run == "split" else ScheduleMode.REFORMED
                 kind = HotlineTrainer if backend == "models" else AcceleratorTrainer
@@ -143,11 +155,13 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
                     for run, r in results.items()},
         "seconds": {run: r.seconds for run, r in results.items()},
         "popular_fraction": {run: r.stats["popular_fraction"] for run, r in results.items()
-                             if run in ("split", "reformed")},
+                             if run in ("split", "reformed")}
+                            | {run: r.stats["hot_input_fraction"] for run, r in results.items()
+                               if run == "fae"},
         "differences": {},
         "results": {run: r.to_dict() for run, r in results.items()},
     }
-    for run in ("reformed", "shuffled"):
+    for run in ("reformed", "shuffled", "fae"):
         if "baseline" in results and run in results:
             out["differences"][f"{run}_minus_baseline"] = {
                 k: results[run].final[k] - results["baseline"].final[k]
