@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hotline_hw.model.fast_table import slot_keys
 from hotline_hw.model.popularity_table import HotSetOverflowError, Mode, PopularityTable
 
 from .cold_rows import ColdRowPort, HostEmbeddingMemory
@@ -96,6 +97,9 @@ class HotlineEmbeddings:
     device : torch.device
     poison : bool
         Overwrite moved rows' host copies and unused hot slots with NaN (see above).
+    fast : bool
+        Read the hot set with :func:`~hotline_hw.model.fast_table.slot_keys` (default) or
+        slot by slot with the golden ``key_of_slot`` (same keys, proven equal).
 
     Attributes
     ----------
@@ -111,7 +115,8 @@ class HotlineEmbeddings:
     """
 
     def __init__(self, config: DLRMConfig, memory: HostEmbeddingMemory, port: ColdRowPort,
-                 table: PopularityTable, device: torch.device | str, *, poison: bool = True):
+                 table: PopularityTable, device: torch.device | str, *, poison: bool = True,
+                 fast: bool = True):
         if memory.table_sizes != config.table_sizes or memory.dim != config.dim:
             raise ValueError("the host memory image does not match the model's tables")
         self.config = config
@@ -120,6 +125,7 @@ class HotlineEmbeddings:
         self.table = table
         self.device = torch.device(device)
         self.poison = poison
+        self.fast = fast
         entries = table.geometry.entries
         #: torch dtype of the rows: the host image's (float32, or float64 for verification)
         self.dtype = torch.float64 if memory.dtype.itemsize == 8 else torch.float32
@@ -161,13 +167,16 @@ class HotlineEmbeddings:
         if self.frozen:
             raise RuntimeError("the hot set is already frozen")
         self.table.mode = Mode.RUN
-        slots, tables, rows = [], [], []
-        for slot in range(self.table.geometry.entries):
-            key = self.table.key_of_slot(slot)
-            if key is not None:
-                slots.append(slot)
-                tables.append(key[0])
-                rows.append(key[1])
+        if self.fast:
+            slots, tables, rows = slot_keys(self.table)
+        else:
+            slots, tables, rows = [], [], []
+            for slot in range(self.table.geometry.entries):
+                key = self.table.key_of_slot(slot)
+                if key is not None:
+                    slots.append(slot)
+                    tables.append(key[0])
+                    rows.append(key[1])
         self.hot_slots = np.asarray(slots, dtype=np.int64)
         self.hot_tables = np.asarray(tables, dtype=np.int64)
         self.hot_rows = np.asarray(rows, dtype=np.int64)

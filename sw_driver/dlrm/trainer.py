@@ -59,6 +59,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hotline_hw.model.fast_scheduler import (FastMicroBatchScheduler, ScheduledBatch,
+                                             classify_many)
+from hotline_hw.model.fast_table import FrozenTable
 from hotline_hw.model.popularity_table import Mode, PopularityTable, TableGeometry
 from hotline_hw.model.scheduler import (Lookup, MicroBatch, MicroBatchKind, MicroBatchScheduler,
                                         ScheduleMode)
@@ -79,6 +82,9 @@ __all__ = [
     "default_geometry",
     "plot_results",
 ]
+
+
+_GOLDEN_SCHEDULER = MicroBatchScheduler
 
 
 class ScheduleError(RuntimeError):
@@ -461,49 +467,61 @@ class _WorkingSetBuffer:
         self.next_id = 0
         self.parts: list[tuple] = []
         self.arrays = None
-        self.outstanding: set[int] = set()
+        self.waiting = np.zeros(0, dtype=bool)      # pushed, not yet taken (from ``base`` on)
         self.n_tables = n_tables
 
     def push(self, block: SampleBlock, hit: np.ndarray, slot: np.ndarray) -> range:
         ids = range(self.next_id, self.next_id + len(block))
         self.parts.append((block.dense_raw, block.sparse, block.labels, hit, slot))
         self.arrays = None
-        self.outstanding.update(ids)
+        self.waiting = np.concatenate([self.waiting, np.ones(len(block), dtype=bool)])
         self.next_id += len(block)
         return ids
 
-    def take(self, sample_ids: list[int]):
-        """``(dense_raw, sparse, labels, hit, slot)`` of ``sample_ids``, marking them trained."""
-        for i in sample_ids:
-            if i not in self.outstanding:
-                raise ScheduleError(f"sample {i} scheduled twice, or never pushed")
-            self.outstanding.remove(i)
+    def _joined(self) -> list[np.ndarray]:
         if self.arrays is None:
             self.arrays = [np.concatenate(columns) for columns in zip(*self.parts)]
             self.parts = [tuple(self.arrays)]
-        pos = np.asarray(sample_ids, dtype=np.int64) - self.base
-        return tuple(a[pos] for a in self.arrays)
+        return self.arrays
+
+    def take(self, sample_ids):
+        """``(dense_raw, sparse, labels, hit, slot)`` of ``sample_ids``, marking them trained."""
+        pos = np.asarray(sample_ids, dtype=np.int64).ravel() - self.base
+        bad = (pos < 0) | (pos >= len(self.waiting))
+        if not bad.any():
+            fresh = self.waiting[pos]
+            if fresh.all():
+                before = int(np.count_nonzero(self.waiting))
+                self.waiting[pos] = False
+                if before - int(np.count_nonzero(self.waiting)) == len(pos):
+                    return tuple(a[pos] for a in self._joined())
+                bad = np.zeros(len(pos), dtype=bool)
+                _, first = np.unique(pos, return_index=True)
+                bad[np.setdiff1d(np.arange(len(pos)), first)] = True     # a repeat
+            else:
+                bad = ~fresh
+        i = int(pos[int(np.argmax(bad))]) + self.base
+        raise ScheduleError(f"sample {i} scheduled twice, or never pushed")
 
     def answer(self, sample_ids: list[int], hit: np.ndarray, slot: np.ndarray) -> None:
         """Set the popularity table's answers (``[n, T]``) of pushed samples (when they come
         from the device, after the push)."""
-        if self.arrays is None:
-            self.arrays = [np.concatenate(columns) for columns in zip(*self.parts)]
-            self.parts = [tuple(self.arrays)]
+        arrays = self._joined()
         pos = np.asarray(sample_ids, dtype=np.int64) - self.base
-        self.arrays[3][pos] = hit
-        self.arrays[4][pos] = slot
+        arrays[3][pos] = hit
+        arrays[4][pos] = slot
 
     def closed(self, held: int) -> None:
         """The scheduler holds ``held`` samples: if none, every pushed one must be trained."""
         if held:
             return
-        if self.outstanding:
-            lost = sorted(self.outstanding)
+        if self.waiting.any():
+            lost = (np.flatnonzero(self.waiting) + self.base).tolist()
             raise ScheduleError(f"{len(lost)} samples were never scheduled (first: {lost[:5]})")
         self.base = self.next_id
         self.parts = []
         self.arrays = None
+        self.waiting = np.zeros(0, dtype=bool)
 
 
 class _LookupCache:
@@ -593,6 +611,10 @@ class HotlineTrainer(_TrainerBase):
     poison : bool
         NaN in moved rows' host copies and unused hot slots (see
         :class:`~sw_driver.dlrm.embeddings.HotlineEmbeddings`).
+    fast : bool
+        Schedule with the array scheduler and freeze with the whole-table slot map (the fast
+        paths, proven equal to the golden models; default) or drive the golden models sample
+        by sample and slot by slot (``False``: the reference, same results bit for bit).
 
     Members
     -------
@@ -616,9 +638,10 @@ class HotlineTrainer(_TrainerBase):
                  memory_options: dict[str, int] | None = None,
                  port_factory: Callable[[HostEmbeddingMemory], ColdRowPort] = GatherModelPort,
                  seed: int = 0, device=None, dtype: torch.dtype = torch.float32,
-                 progress: bool = False, poison: bool = True):
+                 progress: bool = False, poison: bool = True, fast: bool = True):
         super().__init__(config, batch_size=batch_size, lr=lr, seed=seed, device=device,
                          progress=progress, lr_schedule=lr_schedule, dtype=dtype)
+        self.fast = bool(fast)
         self.mode = ScheduleMode(mode)
         self.name = "hotline-" + self.mode.name.lower()
         if isinstance(working_set, bool) or not isinstance(working_set, int) or working_set < 1:
@@ -645,7 +668,7 @@ class HotlineTrainer(_TrainerBase):
         self.memory.load_tables([initial_table(config, t, seed) for t in range(config.n_tables)])
         self.port = port_factory(self.memory)
         self.store = HotlineEmbeddings(config, self.memory, self.port, self.table, self.device,
-                                       poison=poison)
+                                       poison=poison, fast=self.fast)
         self.model = DLRM(config, seed=seed, with_embeddings=False).to(self.device, self.dtype)
         self.optimizer = torch.optim.SGD([*self.model.parameters(), self.store.hot], lr=self.lr)
         self._epochs_done = 0
@@ -653,6 +676,7 @@ class HotlineTrainer(_TrainerBase):
         self._counts = {"samples": 0, "learn_batches": 0, "popular_samples": 0,
                         "run_samples": 0, "early_closes": 0}
         self._lookups = _LookupCache(config, geometry)
+        self._frozen: FrozenTable | None = None
         if hot_set is not None:
             self.store.load_hot_set(hot_set)
             self._freeze()
@@ -697,11 +721,25 @@ class HotlineTrainer(_TrainerBase):
     def _freeze(self) -> None:
         """End of the learning phase: the hot set moves to the device."""
         self.store.freeze()
+        self._frozen = FrozenTable(self.table) if self.fast else None
 
-    def _new_scheduler(self, learn: bool) -> MicroBatchScheduler:
+    def _lookup_many(self, tables: np.ndarray, rows: np.ndarray):
+        """The popularity table's answers (RUN mode after the freeze: from its snapshot)."""
+        if self._frozen is not None:
+            return self._frozen.lookup_many(tables, rows)
+        return self.table.lookup_many(tables, rows)
+
+    def _new_scheduler(self, learn: bool):
+        """The scheduler model: the array one (:class:`FastMicroBatchScheduler`, proven equal
+        to the golden model) in place of exactly the golden class; the golden model itself
+        with ``fast=False``, and any other scheduler class bound to this module's
+        ``MicroBatchScheduler`` is driven sample by sample through its own ``push``."""
         self._open_sets: dict[int, dict[str, Any]] = {}
-        return MicroBatchScheduler(batch_size=self.batch_size, working_set=self.working_set,
-                                   mode=self.mode, learn=learn)
+        options = dict(batch_size=self.batch_size, working_set=self.working_set,
+                       mode=self.mode, learn=learn)
+        if self.fast and MicroBatchScheduler is _GOLDEN_SCHEDULER:
+            return FastMicroBatchScheduler(**options)
+        return MicroBatchScheduler(**options)
 
     def _train_epoch(self, source, epoch, progress) -> int:
         self._epoch = epoch
@@ -756,7 +794,7 @@ class HotlineTrainer(_TrainerBase):
               block: SampleBlock, phase: str) -> None:
         n, t = block.sparse.shape
         tables = np.broadcast_to(np.arange(t, dtype=np.int64), (n, t))
-        hit, slot, error = self.table.lookup_many(tables, block.sparse)
+        hit, slot, error = self._lookup_many(tables, block.sparse)
         if error.any():
             i = int(np.argmax(error))
             raise ValueError(f"the popularity table rejected (table={i % t}, "
@@ -764,14 +802,21 @@ class HotlineTrainer(_TrainerBase):
         hit = hit.reshape(n, t)
         slot = slot.reshape(n, t)
         ids = buffer.push(block, hit, slot)
-        emitted: list[MicroBatch] = []
-        for sample_id, lookups in zip(ids, self._lookups.of(block.sparse, hit, slot)):
-            emitted += scheduler.push(sample_id, lookups)
+        if isinstance(scheduler, FastMicroBatchScheduler):
+            emitted = scheduler.push_many(np.arange(ids.start, ids.stop),
+                                          classify_many(hit, learn=scheduler.learn))
+        else:
+            emitted = []
+            for sample_id, lookups in zip(ids, self._lookups.of(block.sparse, hit, slot)):
+                emitted += scheduler.push(sample_id, lookups)
         self._run(emitted, phase)
         buffer.closed(scheduler.held)
 
-    def _run(self, batches: list[MicroBatch], phase: str) -> None:
-        """Train on emitted micro-batches: a pair per step (SPLIT) or one each (REFORMED)."""
+    def _run(self, batches: list, phase: str) -> None:
+        """Train on emitted micro-batches (:class:`ScheduledBatch`, or golden-model
+        :class:`MicroBatch` records): a pair per step (SPLIT) or one each (REFORMED)."""
+        batches = [b if isinstance(b, ScheduledBatch) else ScheduledBatch.of(b)
+                   for b in batches]
         if self.mode is ScheduleMode.SPLIT:
             if len(batches) % 2:
                 raise ScheduleError(f"SPLIT mode emitted {len(batches)} micro-batches, "
@@ -788,7 +833,7 @@ class HotlineTrainer(_TrainerBase):
                 record = self._open_sets.setdefault(batch.working_set,
                                                     {"samples": 0, "popular": 0})
                 record["samples"] += batch.size
-                record["popular"] += sum(s.popular for s in batch.samples)
+                record["popular"] += int(np.count_nonzero(batch.popular))
             self._step_on(group, phase)
 
     def _finish_sets(self, phase: str) -> None:
@@ -802,7 +847,7 @@ class HotlineTrainer(_TrainerBase):
                 self._counts["popular_samples"] += record["popular"]
         self._open_sets = {}
 
-    def _step_on(self, group: list[MicroBatch], phase: str) -> None:
+    def _step_on(self, group: list[ScheduledBatch], phase: str) -> None:
         """One optimizer step over the micro-batches of ``group`` (loss mean over all of them)."""
         total = sum(b.size for b in group)
         if total == 0:
@@ -813,10 +858,9 @@ class HotlineTrainer(_TrainerBase):
         for batch in group:
             if batch.size == 0:
                 continue
-            ids = [s.sample_id for s in batch.samples]
-            dense_raw, sparse, labels, hit, slot = self._buffer.take(ids)
+            dense_raw, sparse, labels, hit, slot = self._buffer.take(batch.sample_ids)
             hot = hit & frozen
-            popular = np.fromiter((s.popular for s in batch.samples), bool, len(ids))
+            popular = batch.popular
             if not hot[popular].all():
                 raise ScheduleError("a popular sample has a lookup that missed")
             cold = ~hot
@@ -855,7 +899,7 @@ class HotlineTrainer(_TrainerBase):
         n, t = block.sparse.shape
         if self.store.frozen:
             tables = np.broadcast_to(np.arange(t, dtype=np.int64), (n, t))
-            hit, slot, _ = self.table.lookup_many(tables, block.sparse)
+            hit, slot, _ = self._lookup_many(tables, block.sparse)
             hot, slot = hit.reshape(n, t), slot.reshape(n, t)
         else:
             # The table is still learning: looking up would train it. Everything is cold.

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hotline_hw.model.fast_gather import gather_many, write_back_many
 from hotline_hw.model.fast_scheduler import (FastMicroBatchScheduler, ScheduledBatch,
                                              classify_many)
-from hotline_hw.model.fast_table import slot_keys
+from hotline_hw.model.fast_table import FrozenTable, slot_keys
 from hotline_hw.model.gather import GatherError, GatherModel
 from hotline_hw.model.keys import KeyRangeError
 from hotline_hw.model.popularity_table import Mode, PopularityTable, TableGeometry
@@ -213,3 +213,31 @@ def test_slot_keys_bad_hash_raises_as_golden():
         raise AssertionError("no tag of set 0 is outside the keys' hashes: pick a geometry")
     with pytest.raises(KeyRangeError):
         slot_keys(table)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.5, 1.0]), st.integers(0, 50))
+def test_frozen_table_lookups_equal_run_mode(seed, fill, n):
+    geometry = TableGeometry(table_bits=3, row_bits=9, set_bits=4, ways=2)
+    golden = PopularityTable(geometry, Mode.LEARN)
+    rng = np.random.default_rng(seed)
+    learned = rng.integers(0, [8, 512], (int(100 * fill), 2))
+    golden.lookup_many(learned[:, 0], learned[:, 1])
+    golden.mode = Mode.RUN
+    golden.reset_counters()
+    twin = PopularityTable(geometry, Mode.RUN)
+    for slot, entry in enumerate(zip(*golden.dump().values())):
+        twin.write_entry(slot, bool(entry[0]), int(entry[1]), int(entry[2]))
+    queries = np.concatenate([learned[:n], rng.integers(-1, [9, 513], (n, 2))])
+    expected = golden.lookup_many(queries[:, 0], queries[:, 1])
+    got = FrozenTable(twin).lookup_many(queries[:, 0], queries[:, 1])
+    for a, b in zip(got, expected):
+        assert np.array_equal(a, b)
+    assert (twin.lookups, twin.hits, twin.errors, twin.error_sticky) == \
+        (golden.lookups, golden.hits, golden.errors, golden.error_sticky)
+
+
+def test_frozen_table_needs_run_mode():
+    table = PopularityTable(TableGeometry(table_bits=3, row_bits=9, set_bits=4, ways=2))
+    with pytest.raises(ValueError, match="RUN"):
+        FrozenTable(table)
