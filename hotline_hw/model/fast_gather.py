@@ -90,11 +90,11 @@ def gather_many(model: GatherModel, requests, memory: np.ndarray, bus_errors=())
     return data, error
 
 
-def write_back_many(model: GatherModel, table: int, rows, data, memory: np.ndarray,
+def write_back_many(model: GatherModel, table, rows, data, memory: np.ndarray,
                     *, stop_at_error: bool = False) -> np.ndarray:
     """Write ``data[i]`` (uint8 ``[n, row_bytes]``, or anything of ``row_bytes`` bytes per
-    row) to row ``rows[i]`` of ``table``, in order; returns each request's error
-    (``RANGE`` where rejected, nothing written there).
+    row) to row ``rows[i]`` of ``table`` (one table, or one per row), in order; returns each
+    request's error (``RANGE`` where rejected, nothing written there).
 
     With ``stop_at_error`` nothing from the first rejected request on is written (what a
     caller that stops at the first error sees from the golden model).
@@ -105,7 +105,8 @@ def write_back_many(model: GatherModel, table: int, rows, data, memory: np.ndarr
         raise ValueError(f"a row is {model.row_bytes} bytes: {len(rows)} rows need "
                          f"{len(rows) * model.row_bytes}, got {data.size}")
     data = data.reshape(len(rows), model.row_bytes)
-    address, rejected = addresses(model, np.full(len(rows), int(table)), rows)
+    tables = np.broadcast_to(np.asarray(table, dtype=np.int64), rows.shape)
+    address, rejected = addresses(model, tables, rows)
     error = np.where(rejected, np.uint8(GatherError.RANGE), np.uint8(GatherError.NONE))
     keep = ~rejected
     if stop_at_error and rejected.any():

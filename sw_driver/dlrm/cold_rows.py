@@ -251,6 +251,30 @@ class GatherModelPort:
             out[i] = np.frombuffer(response.data, dtype=self.memory.dtype, count=self.dim)
         return out
 
+    def write_back_many(self, requests: np.ndarray, values: np.ndarray) -> None:
+        """Rows of several tables in one call (``requests`` ``[n, 2]`` of ``(table, row)``,
+        grouped by table): the same as :meth:`write_back` per table in request order (a
+        failure raises at the first rejected row; the rows before it are written)."""
+        requests = np.asarray(requests, dtype=np.int64).reshape(-1, 2)
+        if not self.fast:
+            tables, starts = np.unique(requests[:, 0], return_index=True)
+            for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(requests)]):
+                self.write_back(int(requests[start, 0]), requests[start:end, 1],
+                                values[start:end])
+            return
+        values = np.ascontiguousarray(values, dtype=self.memory.dtype)
+        if values.shape != (len(requests), self.dim):
+            raise ValueError(f"values must be of shape ({len(requests)}, {self.dim}), "
+                             f"not {values.shape}")
+        self.write_back_calls += 1
+        self.rows_written += len(requests)
+        error = write_back_many(self.model, requests[:, 0], requests[:, 1], values,
+                                self.memory.memory, stop_at_error=True)
+        if error.any():
+            i = int(np.argmax(error != 0))
+            raise ColdRowError("write_back", int(requests[i, 0]), int(requests[i, 1]),
+                               GatherError(int(error[i])))
+
     def write_back(self, table: int, rows: np.ndarray, values: np.ndarray) -> None:
         rows = np.asarray(rows, dtype=np.int64).ravel()
         values = np.ascontiguousarray(values, dtype=self.memory.dtype)

@@ -254,7 +254,8 @@ class HotlineEmbeddings:
 
     def update_cold(self, cold: ColdRows, lr: float) -> int:
         """SGD on the gathered rows (``value - lr * grad``, as ``torch.optim.SGD``) and write
-        every one of them back through the port, one call per table. Returns rows written."""
+        every one of them back through the port, one call per table (one in all where the
+        port has ``write_back_many(requests, values)``). Returns rows written."""
         if not len(cold):
             return 0
         with torch.no_grad():
@@ -263,6 +264,10 @@ class HotlineEmbeddings:
                 values = values.add(cold.values.grad, alpha=-lr)
             host = values.cpu().numpy()
         requests = unpack_keys(cold.keys)
+        if hasattr(self.port, "write_back_many"):        # every table in one call
+            self.port.write_back_many(requests, host)
+            self.rows_written_back += len(requests)
+            return len(requests)
         written = 0
         # keys are sorted, so each table's rows are contiguous
         tables, starts = np.unique(requests[:, 0], return_index=True)

@@ -61,7 +61,7 @@ import torch.nn.functional as F
 
 from hotline_hw.model.fast_scheduler import (FastMicroBatchScheduler, ScheduledBatch,
                                              classify_many)
-from hotline_hw.model.fast_table import FrozenTable
+from hotline_hw.model.fast_table import FrozenTable, learn_many
 from hotline_hw.model.popularity_table import Mode, PopularityTable, TableGeometry
 from hotline_hw.model.scheduler import (Lookup, MicroBatch, MicroBatchKind, MicroBatchScheduler,
                                         ScheduleMode)
@@ -727,6 +727,8 @@ class HotlineTrainer(_TrainerBase):
         """The popularity table's answers (RUN mode after the freeze: from its snapshot)."""
         if self._frozen is not None:
             return self._frozen.lookup_many(tables, rows)
+        if self.fast and self.table.mode is Mode.LEARN:
+            return learn_many(self.table, tables, rows)
         return self.table.lookup_many(tables, rows)
 
     def _new_scheduler(self, learn: bool):

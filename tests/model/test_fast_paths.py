@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hotline_hw.model.fast_gather import gather_many, write_back_many
 from hotline_hw.model.fast_scheduler import (FastMicroBatchScheduler, ScheduledBatch,
                                              classify_many)
-from hotline_hw.model.fast_table import FrozenTable, slot_keys
+from hotline_hw.model.fast_table import FrozenTable, learn_many, slot_keys
 from hotline_hw.model.gather import GatherError, GatherModel
 from hotline_hw.model.keys import KeyRangeError
 from hotline_hw.model.popularity_table import Mode, PopularityTable, TableGeometry
@@ -156,20 +156,23 @@ def test_gather_many_equals_golden(case):
 @given(gather_cases(), st.data())
 def test_write_back_many_equals_golden(case, data):
     model, memory, requests, _ = case
+    one_table = data.draw(st.booleans())
     table = data.draw(st.integers(-1, model.num_tables))
+    tables = [table if one_table else t for t, _ in requests]
     rows = [r for _, r in requests]
     values = [data.draw(st.binary(min_size=model.row_bytes, max_size=model.row_bytes))
               for _ in rows]
     golden_memory, fast_memory = memory.copy(), memory.copy()
     stop = data.draw(st.booleans())
     expected = []
-    for row, value in zip(rows, values):
-        error = model.write_back(table, row, value, golden_memory)
+    for t, row, value in zip(tables, rows, values):
+        error = model.write_back(t, row, value, golden_memory)
         expected.append(int(error))
         if stop and error:
             break
     payload = np.frombuffer(b"".join(values), np.uint8).reshape(len(rows), model.row_bytes)
-    error = write_back_many(model, table, rows, payload, fast_memory, stop_at_error=stop)
+    error = write_back_many(model, table if one_table else np.asarray(tables, np.int64), rows,
+                            payload, fast_memory, stop_at_error=stop)
     assert error.tolist()[:len(expected)] == expected
     assert np.array_equal(fast_memory, golden_memory)
 
@@ -226,6 +229,14 @@ def test_frozen_table_lookups_equal_run_mode(seed, fill, n):
     golden.mode = Mode.RUN
     golden.reset_counters()
     twin = PopularityTable(geometry, Mode.RUN)
+    for _ in range(int(rng.integers(0, 4))):         # host writes: duplicates, any tag
+        slot = int(rng.integers(0, geometry.entries))
+        golden.write_entry(slot, True, 0, int(rng.integers(0, 1 << geometry.tag_bits)))
+    if len(learned) and rng.random() < 0.5:           # a key in two ways of its set
+        slot = int(golden.lookup_many(learned[:1, 0], learned[:1, 1])[1][0])
+        entry = golden.read_entry(slot)
+        golden.write_entry(slot ^ 1, True, 0, entry.tag)
+    golden.reset_counters()
     for slot, entry in enumerate(zip(*golden.dump().values())):
         twin.write_entry(slot, bool(entry[0]), int(entry[1]), int(entry[2]))
     queries = np.concatenate([learned[:n], rng.integers(-1, [9, 513], (n, 2))])
@@ -241,3 +252,21 @@ def test_frozen_table_needs_run_mode():
     table = PopularityTable(TableGeometry(table_bits=3, row_bits=9, set_bits=4, ways=2))
     with pytest.raises(ValueError, match="RUN"):
         FrozenTable(table)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 400), st.integers(1, 600))
+def test_learn_many_equals_golden(seed, n, spread):
+    geometry = TableGeometry(table_bits=3, row_bits=9, set_bits=3, ways=2)   # busy sets
+    golden, fast = PopularityTable(geometry), PopularityTable(geometry)
+    rng = np.random.default_rng(seed)
+    for _ in range(2):                                  # a second call on a warm table
+        queries = rng.integers(-1, [9, spread], (n, 2))
+        expected = golden.lookup_many(queries[:, 0], queries[:, 1])
+        got = learn_many(fast, queries[:, 0], queries[:, 1])
+        for a, b in zip(got, expected):
+            assert np.array_equal(a, b)
+    for a, b in zip(fast.dump().values(), golden.dump().values()):
+        assert np.array_equal(a, b)
+    assert (fast.lookups, fast.hits, fast.errors, fast.error_sticky) == \
+        (golden.lookups, golden.hits, golden.errors, golden.error_sticky)
