@@ -163,7 +163,14 @@ class HotlineEmbeddings:
 
     def freeze(self) -> int:
         """Freeze the hot set: table to ``RUN``, hot rows moved to the device. Returns their
-        number."""
+        number. (:meth:`freeze_table` then :meth:`move_hot_rows`.)"""
+        count = self.freeze_table()
+        self.move_hot_rows()
+        return count
+
+    def freeze_table(self) -> int:
+        """The freeze's table side: table to ``RUN``, the hot keys and slots read, ``frozen``
+        set (lookups are classified hot from now on). Returns the number of hot keys."""
         if self.frozen:
             raise RuntimeError("the hot set is already frozen")
         self.table.mode = Mode.RUN
@@ -187,7 +194,13 @@ class HotlineEmbeddings:
             i = int(np.argmax(bad))
             raise IndexError(f"the popularity table holds (table={tables[i]}, row={rows[i]}), "
                              f"outside the embedding tables")
-        if len(slots):
+        self.frozen = True
+        return len(slots)
+
+    def move_hot_rows(self) -> None:
+        """The freeze's data side (after :meth:`freeze_table`, before any hot lookup is
+        served): the hot rows gathered into ``hot`` at their slots, their host copies poisoned."""
+        if len(self.hot_slots):
             requests = np.stack([self.hot_tables, self.hot_rows], axis=1)
             values = self.port.gather(requests)
             with torch.no_grad():
@@ -199,28 +212,44 @@ class HotlineEmbeddings:
                     mine = self.hot_tables == t
                     self.port.write_back(t, self.hot_rows[mine],
                                          np.repeat(nan, int(mine.sum()), axis=0))
-        self.frozen = True
-        return len(slots)
 
     # -- serving -------------------------------------------------------------------------------
 
     def gather_cold(self, keys: np.ndarray, *, requires_grad: bool = True) -> ColdRows:
         """Gather the distinct packed ``keys`` (sorted, unique) through the port."""
         keys = np.asarray(keys, dtype=np.int64)
-        values = np.zeros((0, self.config.dim), dtype=self.memory.dtype)
+        return self.cold_rows_from(keys, self.read_cold(keys), requires_grad=requires_grad)
+
+    def read_cold(self, keys: np.ndarray) -> np.ndarray:
+        """The host values ``[n, dim]`` of the packed ``keys`` through the port (not checked:
+        :meth:`cold_rows_from` checks them)."""
+        keys = np.asarray(keys, dtype=np.int64)
+        if not len(keys):
+            return np.zeros((0, self.config.dim), dtype=self.memory.dtype)
+        values = np.asarray(self.port.gather(unpack_keys(keys)), dtype=self.memory.dtype)
+        if values.shape != (len(keys), self.config.dim):
+            raise RuntimeError(f"the port returned shape {values.shape} for {len(keys)} "
+                               f"rows of dim {self.config.dim}")
+        return values
+
+    def cold_rows_from(self, keys: np.ndarray, values: np.ndarray, *,
+                       requires_grad: bool = True) -> ColdRows:
+        """The step's :class:`ColdRows` from gathered ``values``: a stale (NaN) row raises
+        :class:`StaleRowError`; on a CUDA device the rows are staged in pinned memory and
+        copied without blocking."""
         if len(keys):
-            requests = unpack_keys(keys)
-            values = np.asarray(self.port.gather(requests), dtype=self.memory.dtype)
-            if values.shape != (len(keys), self.config.dim):
-                raise RuntimeError(f"the port returned shape {values.shape} for {len(keys)} "
-                                   f"rows of dim {self.config.dim}")
             stale = np.isnan(values).any(axis=1)
             if stale.any():
-                t, r = requests[int(np.argmax(stale))]
+                i = int(np.argmax(stale))
+                t, r = unpack_keys(keys[i:i + 1])[0]
                 raise StaleRowError(f"gathered table {t} row {r} from host memory, but it holds "
                                     f"NaN: the row is hot and lives on the device")
             self.rows_gathered += len(keys)
-        tensor = torch.from_numpy(values).to(self.device)
+        tensor = torch.from_numpy(values)
+        if self.device.type == "cuda":
+            tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+        else:
+            tensor = tensor.to(self.device)
         return ColdRows(keys, tensor.requires_grad_(requires_grad))
 
     def embed(self, sparse: np.ndarray, hot: np.ndarray, slots: np.ndarray,
@@ -252,10 +281,12 @@ class HotlineEmbeddings:
         order[cold_pos] = len(hot_pos) + np.arange(len(cold_pos))
         return parts[torch.from_numpy(order).to(self.device)].view(n, t, self.config.dim)
 
-    def update_cold(self, cold: ColdRows, lr: float) -> int:
+    def update_cold(self, cold: ColdRows, lr: float, *, queue=None) -> int:
         """SGD on the gathered rows (``value - lr * grad``, as ``torch.optim.SGD``) and write
         every one of them back through the port, one call per table (one in all where the
-        port has ``write_back_many(requests, values)``). Returns rows written."""
+        port has ``write_back_many(requests, values)``), or hand them to ``queue``
+        (:class:`~sw_driver.dlrm.overlap.WriteBackQueue`) to be written asynchronously.
+        Returns rows written (or queued)."""
         if not len(cold):
             return 0
         with torch.no_grad():
@@ -264,19 +295,23 @@ class HotlineEmbeddings:
                 values = values.add(cold.values.grad, alpha=-lr)
             host = values.cpu().numpy()
         requests = unpack_keys(cold.keys)
-        if hasattr(self.port, "write_back_many"):        # every table in one call
-            self.port.write_back_many(requests, host)
+        if queue is not None:
+            queue.submit(cold.keys, requests, host)
             self.rows_written_back += len(requests)
             return len(requests)
-        written = 0
-        # keys are sorted, so each table's rows are contiguous
+        self.write_rows(requests, host)
+        self.rows_written_back += len(requests)
+        return len(requests)
+
+    def write_rows(self, requests: np.ndarray, host: np.ndarray) -> None:
+        """Write rows ``(table, row)`` (grouped by table, tables ascending) through the port."""
+        if hasattr(self.port, "write_back_many"):        # every table in one call
+            self.port.write_back_many(requests, host)
+            return
         tables, starts = np.unique(requests[:, 0], return_index=True)
         ends = np.append(starts[1:], len(requests))
         for t, a, b in zip(tables.tolist(), starts.tolist(), ends.tolist()):
             self.port.write_back(t, requests[a:b, 1], host[a:b])
-            written += b - a
-        self.rows_written_back += written
-        return written
 
     # -- views ---------------------------------------------------------------------------------
 

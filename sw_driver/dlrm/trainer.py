@@ -45,6 +45,7 @@ and the final metrics on held-out data (:func:`~sw_driver.dlrm.metrics.binary_me
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -68,6 +69,7 @@ from hotline_hw.model.scheduler import (Lookup, MicroBatch, MicroBatchKind, Micr
 from sw_driver.data import SampleBlock, iter_minibatches
 
 from .cold_rows import ColdRowPort, GatherModelPort, HostEmbeddingMemory
+from .overlap import Pipeline, WriteBackQueue
 from .embeddings import HotlineEmbeddings, pack_keys
 from .metrics import binary_metrics
 from .model import DLRM, DLRMConfig, check_indices, default_device, initial_table, preprocess_dense
@@ -575,6 +577,20 @@ class _LookupCache:
         return [itemgetter(*i)(records) for i in inverse]
 
 
+@dataclass(eq=False)
+class _StepPlan:
+    """One optimizer step, planned: what :meth:`HotlineTrainer._execute_step` needs."""
+    epoch: int
+    phase: str
+    kind: str
+    total: int
+    popular: int
+    parts: list                     # (dense_raw, sparse, labels, hot, slot) per micro-batch
+    keys: np.ndarray                # distinct cold keys (packed, sorted)
+    values: np.ndarray | None = None    # their rows, read ahead (overlap)
+    mark: int = 0                   # write-backs certainly visible to that read
+
+
 class HotlineTrainer(_TrainerBase):
     """DLRM on the Hotline schedule with the embeddings split hot / cold (module docstring).
 
@@ -615,6 +631,14 @@ class HotlineTrainer(_TrainerBase):
         Schedule with the array scheduler and freeze with the whole-table slot map (the fast
         paths, proven equal to the golden models; default) or drive the golden models sample
         by sample and slot by slot (``False``: the reference, same results bit for bit).
+    overlap : bool, optional
+        Plan the next steps (lookups, schedule, cold keys, cold rows read ahead) on a
+        background thread while the current one trains, and drain write-backs on a worker
+        (:mod:`~sw_driver.dlrm.overlap`); same parameters bit for bit as without. Default: on
+        with the fast paths and the default port (:class:`GatherModelPort`, thread-safe),
+        off with any other port.
+    overlap_depth : int
+        Steps the planner may run ahead (8).
 
     Members
     -------
@@ -638,7 +662,8 @@ class HotlineTrainer(_TrainerBase):
                  memory_options: dict[str, int] | None = None,
                  port_factory: Callable[[HostEmbeddingMemory], ColdRowPort] = GatherModelPort,
                  seed: int = 0, device=None, dtype: torch.dtype = torch.float32,
-                 progress: bool = False, poison: bool = True, fast: bool = True):
+                 progress: bool = False, poison: bool = True, fast: bool = True,
+                 overlap: bool | None = None, overlap_depth: int = 8):
         super().__init__(config, batch_size=batch_size, lr=lr, seed=seed, device=device,
                          progress=progress, lr_schedule=lr_schedule, dtype=dtype)
         self.fast = bool(fast)
@@ -677,6 +702,15 @@ class HotlineTrainer(_TrainerBase):
                         "run_samples": 0, "early_closes": 0}
         self._lookups = _LookupCache(config, geometry)
         self._frozen: FrozenTable | None = None
+        self._sink = None
+        self._writes: WriteBackQueue | None = None
+        if overlap is None:                 # on where the port is known to be thread-safe
+            overlap = self.fast and type(self.port) is GatherModelPort
+        self.overlap = bool(overlap)
+        if isinstance(overlap_depth, bool) or not isinstance(overlap_depth, int) \
+                or overlap_depth < 1:
+            raise ValueError(f"overlap_depth must be a positive int, not {overlap_depth!r}")
+        self.overlap_depth = overlap_depth
         if hot_set is not None:
             self.store.load_hot_set(hot_set)
             self._freeze()
@@ -719,9 +753,28 @@ class HotlineTrainer(_TrainerBase):
         self._learn_left = math.ceil(self.learn_fraction * -(-n // self.batch_size))
 
     def _freeze(self) -> None:
-        """End of the learning phase: the hot set moves to the device."""
-        self.store.freeze()
+        """End of the learning phase: the hot set moves to the device (overlapped: the table
+        side now, the rows in order with the steps, after the write-backs before them)."""
+        if self._sink is None:
+            self.store.freeze()
+        else:
+            self.store.freeze_table()
+            self._sink(self._move_hot_rows)
         self._frozen = FrozenTable(self.table) if self.fast else None
+
+    def _in_order(self, function, *args) -> None:
+        """Call ``function(*args)`` after the steps planned so far (at once when serial)."""
+        if self._sink is None:
+            function(*args)
+        else:
+            self._sink(functools.partial(function, *args))
+
+    def _progress_update(self, progress) -> None:
+        progress.update(1, self.result.steps[-1]["loss"] if self.result.steps else None)
+
+    def _move_hot_rows(self) -> None:
+        self._writes.drain()
+        self.store.move_hot_rows()
 
     def _lookup_many(self, tables: np.ndarray, rows: np.ndarray):
         """The popularity table's answers (RUN mode after the freeze: from its snapshot)."""
@@ -744,6 +797,24 @@ class HotlineTrainer(_TrainerBase):
         return MicroBatchScheduler(**options)
 
     def _train_epoch(self, source, epoch, progress) -> int:
+        if not self.overlap:
+            return self._plan_epoch(source, epoch, progress)
+        # Overlapped: the epoch is planned (and its cold rows read ahead) on a thread; the
+        # steps run here, in order; write-backs drain on a worker.
+        self._writes = WriteBackQueue(self.store.write_rows)
+        try:
+            def produce(sink):
+                self._sink = sink
+                return self._plan_epoch(source, epoch, progress)
+            return Pipeline(self.overlap_depth).run(produce)
+        finally:
+            self._sink = None
+            writes, self._writes = self._writes, None
+            writes.close()
+
+    def _plan_epoch(self, source, epoch, progress) -> int:
+        """The epoch: every mini-batch looked up, scheduled and trained (serial), or planned
+        with the steps handed to the training thread (overlapped: :meth:`_train_epoch`)."""
         self._epoch = epoch
         learning = not self.store.frozen
         if learning and self._learn_left == 0:
@@ -769,7 +840,7 @@ class HotlineTrainer(_TrainerBase):
                 self._counts["learn_batches"] += 1
             else:
                 self._counts["run_samples"] += len(block)
-            progress.update(1, self.result.steps[-1]["loss"] if self.result.steps else None)
+            self._in_order(self._progress_update, progress)
         self._retire(scheduler, buffer, "learn" if learning else "run")
         if buffer.next_id != position:
             raise ScheduleError(f"epoch {epoch}: pushed {buffer.next_id} samples of {position}")
@@ -836,7 +907,12 @@ class HotlineTrainer(_TrainerBase):
                                                     {"samples": 0, "popular": 0})
                 record["samples"] += batch.size
                 record["popular"] += int(np.count_nonzero(batch.popular))
-            self._step_on(group, phase)
+            if self._sink is None:
+                self._step_on(group, phase)
+            else:
+                plan = self._plan_step(group, phase, prefetch=True)
+                if plan is not None:
+                    self._sink(functools.partial(self._execute_step, plan))
 
     def _finish_sets(self, phase: str) -> None:
         for _, record in sorted(self._open_sets.items()):
@@ -851,9 +927,17 @@ class HotlineTrainer(_TrainerBase):
 
     def _step_on(self, group: list[ScheduledBatch], phase: str) -> None:
         """One optimizer step over the micro-batches of ``group`` (loss mean over all of them)."""
+        plan = self._plan_step(group, phase)
+        if plan is not None:
+            self._execute_step(plan)
+
+    def _plan_step(self, group: list[ScheduledBatch], phase: str,
+                   prefetch: bool = False) -> _StepPlan | None:
+        """The host side of a step: its samples from the buffer, hot / cold lookups, the
+        distinct cold keys (and, with ``prefetch``, their rows read ahead)."""
         total = sum(b.size for b in group)
         if total == 0:
-            return
+            return None
         frozen = self.store.frozen
         parts, cold_keys = [], []
         n_tables = self.config.n_tables
@@ -868,30 +952,46 @@ class HotlineTrainer(_TrainerBase):
             cold = ~hot
             tables = np.broadcast_to(np.arange(n_tables, dtype=np.int64), sparse.shape)
             cold_keys.append(pack_keys(tables[cold], sparse[cold]))
-            parts.append((batch, dense_raw, sparse, labels, hot, slot, int(popular.sum())))
+            parts.append((dense_raw, sparse, labels, hot, slot))
         keys = np.unique(np.concatenate(cold_keys)) if cold_keys else np.zeros(0, np.int64)
-        cold_rows = self.store.gather_cold(keys)
-        self.optimizer.zero_grad(set_to_none=True)
-        lr = self._set_lr()
-        loss_sum = 0.0
-        for batch, dense_raw, sparse, labels, hot, slot, _ in parts:
-            emb = self.store.embed(sparse, hot, slot, cold_rows)
-            dense = preprocess_dense(dense_raw).to(self.device, self.dtype)
-            target = torch.from_numpy(labels.reshape(-1, 1)).to(self.device, self.dtype)
-            logits = self.model.logits_from_embeddings(dense, emb)
-            loss = _bce_sum(logits, target) / total
-            loss.backward()
-            loss_sum += loss.item()
-        self.optimizer.step()
-        written = self.store.update_cold(cold_rows, lr)
-        if written != len(cold_rows):
-            raise ScheduleError(f"{len(cold_rows)} cold rows gathered, {written} written back")
         if self.mode is ScheduleMode.SPLIT:
             kind = "split"
         else:
             kind = {MicroBatchKind.POPULAR: "popular", MicroBatchKind.MIXED: "mixed",
                     MicroBatchKind.NON_POPULAR: "non_popular"}[group[0].kind]
-        self._record_step(self._epoch, phase, kind, total, sum(p[-1] for p in parts), loss_sum)
+        plan = _StepPlan(self._epoch, phase, kind, total,
+                         sum(int(np.count_nonzero(b.popular)) for b in group), parts, keys)
+        if prefetch:
+            plan.mark = self._writes.mark()
+            plan.values = self.store.read_cold(keys)
+        return plan
+
+    def _execute_step(self, plan: _StepPlan) -> None:
+        """The training side of a step: cold rows (patched for write-backs the read-ahead may
+        have missed), forward, backward, optimizer step, cold rows written back."""
+        writes = self._writes
+        if plan.values is None:
+            cold_rows = self.store.gather_cold(plan.keys)
+        else:
+            writes.raise_failure()
+            writes.patch(plan.keys, plan.values, plan.mark)
+            cold_rows = self.store.cold_rows_from(plan.keys, plan.values)
+        self.optimizer.zero_grad(set_to_none=True)
+        lr = self._set_lr()
+        loss_sum = 0.0
+        for dense_raw, sparse, labels, hot, slot in plan.parts:
+            emb = self.store.embed(sparse, hot, slot, cold_rows)
+            dense = preprocess_dense(dense_raw).to(self.device, self.dtype)
+            target = torch.from_numpy(labels.reshape(-1, 1)).to(self.device, self.dtype)
+            logits = self.model.logits_from_embeddings(dense, emb)
+            loss = _bce_sum(logits, target) / plan.total
+            loss.backward()
+            loss_sum += loss.item()
+        self.optimizer.step()
+        written = self.store.update_cold(cold_rows, lr, queue=writes)
+        if written != len(cold_rows):
+            raise ScheduleError(f"{len(cold_rows)} cold rows gathered, {written} written back")
+        self._record_step(plan.epoch, plan.phase, plan.kind, plan.total, plan.popular, loss_sum)
 
     # -- inference and views -------------------------------------------------------------------
 
