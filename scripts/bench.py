@@ -6,7 +6,9 @@ figure is printed beside its goal from the issues. Software figures (``software.
 ``sim_speed.*``) are wall-clock rates of this machine: compare them only as the ratios given.
 
 Parts (``--only a,b``; all by default): ``popularity_table``, ``micro_batch_scheduler``,
-``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``. A full run rewrites the file;
+``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``, ``hotline_host`` (the Hotline
+trainers' host path vs the baseline at 7 / 30 / 75% popular samples, with and without overlap,
+and a profile: :mod:`scripts.bench_hotline`). A full run rewrites the file;
 a subset run merges into the existing file: the parts it ran replace every figure, goal and
 config entry of those parts (keys starting ``<part>.``), the other parts are kept as they were,
 and ``parts`` records the commit and date each part was measured at (``commit`` / ``date`` at
@@ -229,7 +231,7 @@ def bench_gather_engine(rows: int, builds=GATHER_BUILDS,
 
 
 PARTS = ("popularity_table", "micro_batch_scheduler", "gather_engine", "hotline_top",
-         "sim_speed", "software")
+         "sim_speed", "software", "hotline_host")
 
 #: Whole-accelerator traffic: Criteo Kaggle's 26 tables scaled by this (337,648 rows in all,
 #: 21.6 MB of 64-byte rows in host memory), Zipf 1.15 (SyntheticCriteo).
@@ -764,6 +766,8 @@ def main(argv=None) -> int:
     parser.add_argument("--software-repeats", type=int, default=5)
     parser.add_argument("--dlrm-samples", type=int, default=16384)
     parser.add_argument("--dlrm-repeats", type=int, default=5)
+    parser.add_argument("--hotline-repeats", type=int, default=3,
+                        help="hotline_host: interleaved repeats per case")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -850,6 +854,13 @@ def main(argv=None) -> int:
         add("software", started, bench_software(
             repeats=args.software_repeats, dlrm_samples=args.dlrm_samples,
             dlrm_repeats=args.dlrm_repeats, seed=args.seed))
+
+    if "hotline_host" in parts:
+        from scripts.bench_hotline import bench_hotline_host
+
+        started = time.perf_counter()
+        add("hotline_host", started, bench_hotline_host(
+            samples=args.dlrm_samples, repeats=args.hotline_repeats, seed=args.seed))
 
     results = {"schema": 1, "commit": tree, "date": now, "parts": provenance,
                "config": config, "figures": _ordered(figures), "goals": goals}

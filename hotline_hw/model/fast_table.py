@@ -56,7 +56,7 @@ class FrozenTable:
     the hash of no key can never match and are left out.
     """
 
-    def __init__(self, table: PopularityTable):
+    def __init__(self, table: PopularityTable, dense_rows=None):
         if table.mode is not Mode.RUN:
             raise ValueError("a FrozenTable answers RUN-mode lookups: freeze the table first")
         self.table = table
@@ -71,6 +71,23 @@ class FrozenTable:
         order = np.lexsort((slots, keys))                 # by key, then lowest slot first
         self.keys, self.slots = keys[order], slots[order]
         self.row_bits = table.layout.row_bits
+        self.dense = None
+        if dense_rows is not None:
+            self._make_dense(np.asarray(dense_rows, dtype=np.int64))
+
+    def _make_dense(self, sizes: np.ndarray) -> None:
+        """Slot (or -1) of every ``(table, row)`` with ``row < sizes[table]``, as one array:
+        a lookup is then one index instead of a binary search."""
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.sizes = sizes
+        dense = np.full(int(self.offsets[-1]), -1, dtype=np.int32)     # slots fit 31 bits
+        tables = self.keys >> self.row_bits
+        rows = self.keys & ((1 << self.row_bits) - 1)
+        inside = (tables < len(sizes)) & (rows < sizes[np.minimum(tables, len(sizes) - 1)])
+        # keys are sorted with the lowest slot first: write in reverse so the lowest wins
+        where = (self.offsets[tables[inside]] + rows[inside])[::-1]
+        dense[where] = self.slots[inside][::-1]
+        self.dense = dense
 
     def lookup_many(self, tables, rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(hit, slot, error)`` as :meth:`PopularityTable.lookup_many` in ``RUN`` mode, and
@@ -84,6 +101,17 @@ class FrozenTable:
             raise ValueError(f"tables and rows differ in length: {tables.size} != {rows.size}")
         n = tables.size
         error = ~table.layout.in_range_array(tables, rows)
+        if self.dense is not None:
+            sizes = self.sizes
+            t = np.clip(tables, 0, len(sizes) - 1)
+            inside = ~error & (tables < len(sizes)) & (rows < sizes[t])
+            if inside.all():
+                slot = self.dense[self.offsets[t] + rows].astype(np.int64)
+                hit = slot >= 0
+                slot = np.where(hit, slot, 0)
+                table.hits += int(hit.sum())
+                table._count_requests(n, 0)
+                return hit, slot, error
         keys = (np.where(error, 0, tables) << self.row_bits) | np.where(error, 0, rows)
         where = np.searchsorted(self.keys, keys)
         found = np.minimum(where, max(len(self.keys) - 1, 0))

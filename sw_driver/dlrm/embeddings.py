@@ -253,12 +253,13 @@ class HotlineEmbeddings:
         return ColdRows(keys, tensor.requires_grad_(requires_grad))
 
     def embed(self, sparse: np.ndarray, hot: np.ndarray, slots: np.ndarray,
-              cold: ColdRows) -> torch.Tensor:
+              cold: ColdRows, cold_index: np.ndarray | None = None) -> torch.Tensor:
         """Embeddings ``[n, T, dim]`` of ``n`` samples.
 
         ``sparse``, ``hot`` and ``slots`` are ``[n, T]``: the row looked up, whether it is served
         from the hot table (only possible once frozen) and its slot. Cold lookups are read from
-        ``cold``, which must hold their keys.
+        ``cold``, which must hold their keys; ``cold_index`` (optional) is already each cold
+        lookup's row in ``cold`` (row-major order), as :meth:`ColdRows.index_of` finds it.
         """
         n, t = sparse.shape
         hot = np.asarray(hot, dtype=bool)
@@ -268,7 +269,10 @@ class HotlineEmbeddings:
         hot_pos = np.flatnonzero(flat_hot)
         cold_pos = np.flatnonzero(~flat_hot)
         tables = np.broadcast_to(np.arange(t, dtype=np.int64), (n, t)).ravel()
-        cold_index = cold.index_of(pack_keys(tables[cold_pos], sparse.ravel()[cold_pos]))
+        if cold_index is None:
+            cold_index = cold.index_of(pack_keys(tables[cold_pos], sparse.ravel()[cold_pos]))
+        elif len(cold_index) != len(cold_pos):
+            raise ValueError(f"{len(cold_index)} cold indices for {len(cold_pos)} cold lookups")
         parts = []
         if len(hot_pos):
             hot_slots = torch.from_numpy(slots.ravel()[hot_pos]).to(self.device)

@@ -585,7 +585,7 @@ class _StepPlan:
     kind: str
     total: int
     popular: int
-    parts: list                     # (dense_raw, sparse, labels, hot, slot) per micro-batch
+    parts: list             # (dense_raw, sparse, labels, hot, slot, cold_index) per micro-batch
     keys: np.ndarray                # distinct cold keys (packed, sorted)
     values: np.ndarray | None = None    # their rows, read ahead (overlap)
     mark: int = 0                   # write-backs certainly visible to that read
@@ -635,8 +635,8 @@ class HotlineTrainer(_TrainerBase):
         Plan the next steps (lookups, schedule, cold keys, cold rows read ahead) on a
         background thread while the current one trains, and drain write-backs on a worker
         (:mod:`~sw_driver.dlrm.overlap`); same parameters bit for bit as without. Default: on
-        with the fast paths and the default port (:class:`GatherModelPort`, thread-safe),
-        off with any other port.
+        when training on a GPU with the fast paths and the default port
+        (:class:`GatherModelPort`, thread-safe); off on the CPU and with any other port.
     overlap_depth : int
         Steps the planner may run ahead (8).
 
@@ -704,8 +704,12 @@ class HotlineTrainer(_TrainerBase):
         self._frozen: FrozenTable | None = None
         self._sink = None
         self._writes: WriteBackQueue | None = None
-        if overlap is None:                 # on where the port is known to be thread-safe
-            overlap = self.fast and type(self.port) is GatherModelPort
+        if overlap is None:
+            # On where the step runs on an accelerator (the host thread is then free) and the
+            # port is known to be thread-safe. On the CPU the planner competes with the step
+            # for the same cores (make bench: hotline_host.*_serial vs the overlapped figures).
+            overlap = (self.fast and type(self.port) is GatherModelPort
+                       and self.device.type != "cpu")
         self.overlap = bool(overlap)
         if isinstance(overlap_depth, bool) or not isinstance(overlap_depth, int) \
                 or overlap_depth < 1:
@@ -760,7 +764,11 @@ class HotlineTrainer(_TrainerBase):
         else:
             self.store.freeze_table()
             self._sink(self._move_hot_rows)
-        self._frozen = FrozenTable(self.table) if self.fast else None
+        self._frozen = None
+        if self.fast:
+            sizes = self.config.table_sizes          # a dense slot map up to 32M rows (128 MB)
+            self._frozen = FrozenTable(self.table,
+                                       dense_rows=sizes if sum(sizes) <= 1 << 25 else None)
 
     def _in_order(self, function, *args) -> None:
         """Call ``function(*args)`` after the steps planned so far (at once when serial)."""
@@ -953,7 +961,12 @@ class HotlineTrainer(_TrainerBase):
             tables = np.broadcast_to(np.arange(n_tables, dtype=np.int64), sparse.shape)
             cold_keys.append(pack_keys(tables[cold], sparse[cold]))
             parts.append((dense_raw, sparse, labels, hot, slot))
-        keys = np.unique(np.concatenate(cold_keys)) if cold_keys else np.zeros(0, np.int64)
+        if cold_keys:
+            keys, inverse = np.unique(np.concatenate(cold_keys), return_inverse=True)
+            bounds = np.cumsum([len(k) for k in cold_keys])[:-1]
+            parts = [(*part, index) for part, index in zip(parts, np.split(inverse, bounds))]
+        else:
+            keys = np.zeros(0, np.int64)
         if self.mode is ScheduleMode.SPLIT:
             kind = "split"
         else:
@@ -979,8 +992,8 @@ class HotlineTrainer(_TrainerBase):
         self.optimizer.zero_grad(set_to_none=True)
         lr = self._set_lr()
         loss_sum = 0.0
-        for dense_raw, sparse, labels, hot, slot in plan.parts:
-            emb = self.store.embed(sparse, hot, slot, cold_rows)
+        for dense_raw, sparse, labels, hot, slot, cold_index in plan.parts:
+            emb = self.store.embed(sparse, hot, slot, cold_rows, cold_index)
             dense = preprocess_dense(dense_raw).to(self.device, self.dtype)
             target = torch.from_numpy(labels.reshape(-1, 1)).to(self.device, self.dtype)
             logits = self.model.logits_from_embeddings(dense, emb)

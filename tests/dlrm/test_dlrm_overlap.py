@@ -32,9 +32,9 @@ def test_overlap_trains_as_the_serial_path(seed, mode, depth):
     assert a.stats["cold_rows_written_back"] == b.stats["cold_rows_written_back"] > 0
 
 
-def test_overlap_is_on_by_default_with_the_model_port(seed):
-    assert trainer(ScheduleMode.REFORMED, seed, None).overlap
-    assert not trainer(ScheduleMode.REFORMED, seed, None, fast=False).overlap
+def test_overlap_default_is_off_on_the_cpu(seed):
+    assert not trainer(ScheduleMode.REFORMED, seed, None).overlap
+    assert trainer(ScheduleMode.REFORMED, seed, True).overlap
 
 
 def test_planner_error_reaches_the_caller_after_the_steps_before_it(seed):

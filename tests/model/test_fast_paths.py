@@ -241,9 +241,19 @@ def test_frozen_table_lookups_equal_run_mode(seed, fill, n):
         twin.write_entry(slot, bool(entry[0]), int(entry[1]), int(entry[2]))
     queries = np.concatenate([learned[:n], rng.integers(-1, [9, 513], (n, 2))])
     expected = golden.lookup_many(queries[:, 0], queries[:, 1])
-    got = FrozenTable(twin).lookup_many(queries[:, 0], queries[:, 1])
+    dense = rng.random() < 0.5                         # dense slot map over some tables
+    sizes = rng.integers(1, 513, int(rng.integers(1, 9))) if dense else None
+    frozen = FrozenTable(twin, dense_rows=sizes)
+    got = frozen.lookup_many(queries[:, 0], queries[:, 1])
     for a, b in zip(got, expected):
         assert np.array_equal(a, b)
+    if dense:                                           # the all-inside (indexed) case too
+        inside = (queries[:, 0] >= 0) & (queries[:, 0] < len(sizes)) & (queries[:, 1] >= 0)
+        inside &= queries[:, 1] < sizes[np.clip(queries[:, 0], 0, len(sizes) - 1)]
+        q = queries[inside]
+        golden_hit, golden_slot, _ = golden.lookup_many(q[:, 0], q[:, 1])
+        hit, slot, _ = frozen.lookup_many(q[:, 0], q[:, 1])
+        assert np.array_equal(hit, golden_hit) and np.array_equal(slot, golden_slot)
     assert (twin.lookups, twin.hits, twin.errors, twin.error_sticky) == \
         (golden.lookups, golden.hits, golden.errors, golden.error_sticky)
 
