@@ -1,4 +1,11 @@
-"""DLRM training: the baseline, and the Hotline schedule (exact or re-formed).
+"""DLRM training on the Hotline schedule (exact or re-formed), and where the trainers live.
+
+Files: :mod:`~sw_driver.dlrm.trainer_base` (the epoch loop, results, learning-rate policy),
+:mod:`~sw_driver.dlrm.baseline` (:class:`BaselineTrainer`), this module
+(:class:`HotlineTrainer`), :mod:`~sw_driver.dlrm.working_set_buffer`,
+:mod:`~sw_driver.dlrm.overlap` (the overlapped host path) and
+:mod:`~sw_driver.dlrm.reporting`; every public name is importable from here as before.
+
 
 :class:`BaselineTrainer`
     DLRM as its repository trains it: every table in one place (an ``nn.EmbeddingBag`` per
@@ -46,33 +53,32 @@ and the final metrics on held-out data (:func:`~sw_driver.dlrm.metrics.binary_me
 from __future__ import annotations
 
 import functools
-import json
 import math
-import os
-import sys
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from hotline_hw.model.fast_scheduler import (FastMicroBatchScheduler, ScheduledBatch,
                                              classify_many)
 from hotline_hw.model.fast_table import FrozenTable, learn_many
 from hotline_hw.model.popularity_table import Mode, PopularityTable, TableGeometry
-from hotline_hw.model.scheduler import (Lookup, MicroBatch, MicroBatchKind, MicroBatchScheduler,
+from hotline_hw.model.scheduler import (Lookup, MicroBatchKind, MicroBatchScheduler,
                                         ScheduleMode)
 from sw_driver.data import SampleBlock, iter_minibatches
 
+from .baseline import BaselineTrainer
 from .cold_rows import ColdRowPort, GatherModelPort, HostEmbeddingMemory
-from .overlap import Pipeline, WriteBackQueue
 from .embeddings import HotlineEmbeddings, pack_keys
-from .metrics import binary_metrics
-from .model import DLRM, DLRMConfig, check_indices, default_device, initial_table, preprocess_dense
+from .model import DLRM, DLRMConfig, check_indices, initial_table, preprocess_dense
+from .overlap import Pipeline, WriteBackQueue
+from .reporting import compare_parameters, plot_results
+from .trainer_base import (LRSchedule, ScheduleError, TrainResult, _bce_sum, _blocks, _length,
+                           _TrainerBase)
+from .working_set_buffer import WorkingSetBuffer
 
 __all__ = [
     "BaselineTrainer",
@@ -85,367 +91,7 @@ __all__ = [
     "plot_results",
 ]
 
-
 _GOLDEN_SCHEDULER = MicroBatchScheduler
-
-
-class ScheduleError(RuntimeError):
-    """The micro-batches lost, duplicated or invented a sample (a scheduler or trainer bug)."""
-
-
-@dataclass(frozen=True)
-class LRSchedule:
-    """DLRM's learning-rate policy (``LRPolicyScheduler`` of ``dlrm_s_pytorch.py``).
-
-    Linear warm-up over the first ``warmup_steps`` optimizer steps, then constant, then from
-    ``decay_start_step`` a quadratic decay to zero over ``decay_steps`` steps (never below
-    1e-7), then frozen at the last value. ``LRSchedule()`` is the constant rate DLRM's Kaggle
-    run uses. (One deliberate difference: when a decay is configured, DLRM's scheduler stays at
-    its last warm-up value, ``(W - 1) / W`` of the rate, until the decay starts; this one
-    reaches the full rate.)
-    """
-
-    warmup_steps: int = 0
-    decay_start_step: int = 0
-    decay_steps: int = 0
-
-    def __post_init__(self):
-        for name in ("warmup_steps", "decay_start_step", "decay_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative int, not {value!r}")
-        if self.decay_steps and self.decay_start_step < self.warmup_steps:
-            raise ValueError("the warm-up must finish before the decay starts")
-
-    @classmethod
-    def decay_over(cls, total_steps: int, fraction: float) -> LRSchedule:
-        """Constant, then the last ``fraction`` of ``total_steps`` decaying to zero."""
-        decay = max(1, round(fraction * total_steps))
-        return cls(0, max(0, total_steps - decay), decay)
-
-    def factor(self, step: int) -> float:
-        """The learning rate of optimizer step ``step`` (from 0) over the base rate."""
-        count = step + 1              # torch's scheduler has counted the step when it applies
-        if count < self.warmup_steps:
-            return 1.0 - (self.warmup_steps - count) / self.warmup_steps
-        end = self.decay_start_step + self.decay_steps
-        if self.decay_steps and count >= self.decay_start_step:
-            done = min(count, end - 1) - self.decay_start_step
-            return max(1e-7, ((self.decay_steps - done) / self.decay_steps) ** 2)
-        return 1.0
-
-
-@dataclass
-class TrainResult:
-    """What a training run produced; :meth:`to_json` is its JSON form.
-
-    Attributes
-    ----------
-    name : str
-        ``"baseline"``, ``"hotline-split"`` or ``"hotline-reformed"``.
-    config : dict
-        The trainer's settings (model shape, batch size, learning rate, schedule, geometry).
-    steps : list of dict
-        One per optimizer step: ``step``, ``epoch``, ``phase`` (``"learn"``, ``"run"``,
-        ``"baseline"``), ``kind`` (``"mini_batch"``, ``"split"``, or the micro-batch kind
-        ``"popular"`` / ``"mixed"`` / ``"non_popular"``), ``samples``, ``popular`` (samples
-        classified popular) and ``loss`` (the step's mean loss).
-    working_sets : list of dict
-        One per scheduler working set (mini-batch in ``SPLIT`` mode): ``epoch``, ``phase``,
-        ``samples``, ``popular``, ``popular_fraction``.
-    final : dict or None
-        Metrics on the held-out data, if any was given.
-    stats : dict
-        Totals: samples, steps, hot rows, cold rows gathered / written back, port calls...
-    seconds : float
-        Wall-clock training time (evaluation excluded).
-    """
-
-    name: str
-    config: dict[str, Any]
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    working_sets: list[dict[str, Any]] = field(default_factory=list)
-    final: dict[str, Any] | None = None
-    stats: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_json(self, **options) -> str:
-        return json.dumps(self.to_dict(), **options)
-
-    def save(self, path: str | os.PathLike) -> None:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle, indent=1)
-            handle.write("\n")
-
-    @property
-    def losses(self) -> list[float]:
-        return [s["loss"] for s in self.steps]
-
-
-class _Progress:
-    """A progress bar with the running loss: tqdm if installed, else a line on stderr (redrawn
-    at most once a second, and once more at the end)."""
-
-    def __init__(self, enabled: bool, total: int | None, desc: str):
-        self.enabled = enabled
-        self.bar = None
-        self.count = 0
-        self.desc = desc
-        self.total = total
-        self.loss: float | None = None
-        self.last = 0.0
-        if not enabled:
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            return
-        self.bar = tqdm(total=total, desc=desc, unit="batch", file=sys.stderr)
-
-    def update(self, batches: int, loss: float | None) -> None:
-        if not self.enabled:
-            return
-        self.count += batches
-        self.loss = loss
-        if self.bar is not None:
-            if loss is not None:
-                self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-            self.bar.update(batches)
-            return
-        now = time.monotonic()
-        if now - self.last >= 1.0:
-            self.last = now
-            self._line()
-
-    def _line(self) -> None:
-        total = f"/{self.total}" if self.total else ""
-        loss = f", loss {self.loss:.4f}" if self.loss is not None else ""
-        print(f"\r{self.desc}: {self.count}{total} batches{loss}", end="", file=sys.stderr,
-              flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        elif self.enabled and self.count:
-            self._line()
-            print(file=sys.stderr)
-
-
-def _blocks(source) -> Iterator[SampleBlock]:
-    if isinstance(source, SampleBlock):
-        return iter((source,))
-    if not hasattr(source, "blocks"):
-        raise TypeError(f"source must be a SampleBlock or have blocks(), not {type(source)}")
-    return iter(source.blocks())
-
-
-def _length(source) -> int | None:
-    try:
-        return len(source)
-    except TypeError:
-        return None
-
-
-def _bce_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    # Equal to DLRM's BCELoss(sigmoid(z)) summed, without its clipping at log(0).
-    return F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
-
-
-class _TrainerBase:
-    """What both trainers share: settings, the epoch loop, results, evaluation."""
-
-    name = "trainer"
-
-    def __init__(self, config: DLRMConfig, *, batch_size: int, lr: float, seed: int,
-                 device: torch.device | str | None, progress: bool,
-                 lr_schedule: LRSchedule | None = None, dtype: torch.dtype = torch.float32):
-        if not isinstance(config, DLRMConfig):
-            raise TypeError(f"config must be a DLRMConfig, not {config!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be a positive number, not {lr!r}")
-        self.config = config
-        self.batch_size = batch_size
-        self.lr = float(lr)
-        self.lr_schedule = LRSchedule() if lr_schedule is None else lr_schedule
-        if not isinstance(self.lr_schedule, LRSchedule):
-            raise TypeError(f"lr_schedule must be an LRSchedule, not {lr_schedule!r}")
-        self.seed = int(seed)
-        self.device = torch.device(device) if device is not None else default_device()
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype must be torch.float32 or torch.float64, not {dtype}")
-        self.dtype = dtype
-        self.progress = progress
-        self.result: TrainResult | None = None
-        self._step = 0
-
-    def settings(self) -> dict[str, Any]:
-        c = self.config
-        return {"table_sizes": list(c.table_sizes), "n_dense": c.n_dense, "dim": c.dim,
-                "bottom": list(c.bottom), "top": list(c.top), "batch_size": self.batch_size,
-                "lr": self.lr, "lr_schedule": asdict(self.lr_schedule), "seed": self.seed,
-                "device": str(self.device), "dtype": str(self.dtype).replace("torch.", "")}
-
-    def _set_lr(self) -> float:
-        """Set the optimizer's rate for the coming step (DLRM's policy); returns it."""
-        lr = self.lr * self.lr_schedule.factor(self._step)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        return lr
-
-    def _tensors(self, block: SampleBlock):
-        dense = preprocess_dense(block.dense_raw).to(self.device, self.dtype)
-        labels = torch.from_numpy(block.labels.reshape(-1, 1)).to(self.device, self.dtype)
-        return dense, labels
-
-    def train(self, source, *, epochs: int = 1, eval_source=None) -> TrainResult:
-        """Train for ``epochs`` passes over ``source`` (a :class:`SampleBlock` or anything
-        with ``blocks()``: :class:`~sw_driver.data.SyntheticCriteo`, a Criteo reader,
-        MovieLens) and evaluate on ``eval_source`` if given. Calls continue training."""
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int, not {epochs!r}")
-        self.result = result = TrainResult(self.name, self.settings())
-        n = _length(source)
-        total = epochs * -(-n // self.batch_size) if n is not None else None
-        progress = _Progress(self.progress, total, self.name)
-        start = time.perf_counter()
-        try:
-            self._before_training(source)
-            for epoch in range(epochs):
-                samples = self._train_epoch(source, epoch, progress)
-                if n is not None and samples != n:
-                    raise ScheduleError(f"epoch {epoch} trained {samples} samples of {n}")
-        finally:
-            progress.close()
-        result.seconds = time.perf_counter() - start
-        result.stats.update(self._stats())
-        if eval_source is not None:
-            result.final = self.evaluate(eval_source)
-        return result
-
-    def _record_step(self, epoch: int, phase: str, kind: str, samples: int, popular: int,
-                     loss: float) -> None:
-        self.result.steps.append({"step": self._step, "epoch": epoch, "phase": phase,
-                                  "kind": kind, "samples": samples, "popular": popular,
-                                  "loss": loss})
-        self._step += 1
-
-    @torch.no_grad()
-    def evaluate(self, source, *, batch_size: int = 4096) -> dict[str, float]:
-        """Accuracy, AUC and log loss of the current model on ``source`` (no training)."""
-        logits, labels = [], []
-        for block in iter_minibatches(_blocks(source), batch_size):
-            logits.append(self.predict_logits(block))
-            labels.append(block.labels)
-        return binary_metrics(np.concatenate(logits), np.concatenate(labels))
-
-    # -- to implement ------------------------------------------------------------------------
-
-    def _before_training(self, source) -> None:
-        pass
-
-    def _train_epoch(self, source, epoch: int, progress: _Progress) -> int:
-        raise NotImplementedError
-
-    def _stats(self) -> dict[str, Any]:
-        return {}
-
-    def predict_logits(self, block: SampleBlock) -> np.ndarray:
-        """Logits (float64 ``[n]``) of the samples of ``block``."""
-        raise NotImplementedError
-
-    def embedding_tables(self) -> list[np.ndarray]:
-        """Every embedding table as a numpy array ``[rows, dim]`` (one assembled view)."""
-        raise NotImplementedError
-
-    def mlp_state(self) -> dict[str, np.ndarray]:
-        """The MLP parameters by name, as numpy arrays."""
-        return {name: p.detach().cpu().numpy().copy()
-                for name, p in self.model.named_parameters() if not name.startswith("embed")}
-
-
-class BaselineTrainer(_TrainerBase):
-    """DLRM's own training (see the module docstring).
-
-    Parameters
-    ----------
-    config : DLRMConfig
-        Model shape (default: Kaggle).
-    batch_size : int
-        Samples per mini-batch (default 128, DLRM's Kaggle run).
-    lr : float
-        SGD learning rate (0.1).
-    lr_schedule : LRSchedule, optional
-        DLRM's warm-up / decay policy over optimizer steps; default constant (DLRM's Kaggle run).
-    seed : int
-        Initialisation seed; a :class:`HotlineTrainer` with the same seed starts from the same
-        parameters.
-    device : torch.device or str, optional
-        Default :func:`~sw_driver.dlrm.model.default_device`.
-    dtype : torch.dtype
-        ``torch.float32`` (default, as DLRM and the hardware) or ``torch.float64`` (to verify
-        schedules far below float32's rounding; see :class:`HotlineTrainer`).
-    progress : bool
-        Show a progress bar with the loss.
-
-    Members
-    -------
-    model : DLRM
-        With its embedding tables, on ``device``.
-    optimizer : torch.optim.SGD
-    """
-
-    name = "baseline"
-
-    def __init__(self, config: DLRMConfig = DLRMConfig(), *, batch_size: int = 128,
-                 lr: float = 0.1, lr_schedule: LRSchedule | None = None, seed: int = 0,
-                 device=None, dtype: torch.dtype = torch.float32, progress: bool = False):
-        super().__init__(config, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                         progress=progress, lr_schedule=lr_schedule, dtype=dtype)
-        self.model = DLRM(config, seed=seed).to(self.device, self.dtype)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.lr)
-        self._samples = 0
-
-    def _train_epoch(self, source, epoch, progress) -> int:
-        position = 0
-        n_tables = self.config.n_tables
-        for block in iter_minibatches(_blocks(source), self.batch_size):
-            n = len(block)
-            check_indices(block.sparse, self.config.table_sizes, first_sample=position,
-                          where=f"epoch {epoch}")
-            dense, labels = self._tensors(block)
-            indices = torch.from_numpy(np.ascontiguousarray(block.sparse.T)).to(self.device)
-            offsets = torch.arange(n, device=self.device).expand(n_tables, n)
-            self.optimizer.zero_grad(set_to_none=True)
-            self._set_lr()
-            loss = _bce_sum(self.model.logits(dense, offsets, indices), labels) / n
-            loss.backward()
-            self.optimizer.step()
-            value = loss.item()
-            self._record_step(epoch, "baseline", "mini_batch", n, 0, value)
-            progress.update(1, value)
-            position += n
-        self._samples += position
-        return position
-
-    def _stats(self):
-        return {"samples": self._samples, "steps": self._step}
-
-    @torch.no_grad()
-    def predict_logits(self, block):
-        n = len(block)
-        check_indices(block.sparse, self.config.table_sizes)
-        dense, _ = self._tensors(block)
-        indices = torch.from_numpy(np.ascontiguousarray(block.sparse.T)).to(self.device)
-        offsets = torch.arange(n, device=self.device).expand(self.config.n_tables, n)
-        return self.model.logits(dense, offsets, indices)[:, 0].double().cpu().numpy()
-
-    def embedding_tables(self):
-        return self.model.embedding_tables()
 
 
 def default_geometry(config: DLRMConfig, *, set_bits: int = 14, ways: int = 4) -> TableGeometry:
@@ -454,76 +100,6 @@ def default_geometry(config: DLRMConfig, *, set_bits: int = 14, ways: int = 4) -
     table_bits = max(5, (config.n_tables - 1).bit_length())
     row_bits = max(24, (max(config.table_sizes) - 1).bit_length())
     return TableGeometry(table_bits=table_bits, row_bits=row_bits, set_bits=set_bits, ways=ways)
-
-
-class _WorkingSetBuffer:
-    """The samples pushed to the scheduler and not yet trained, by sample id.
-
-    Holds them in arrays from sample ``base`` on; emptied whenever the scheduler holds nothing,
-    so it never grows beyond a working set (plus the mini-batch being pushed). Checks that every
-    sample is trained exactly once (:class:`ScheduleError` otherwise).
-    """
-
-    def __init__(self, n_tables: int):
-        self.base = 0
-        self.next_id = 0
-        self.parts: list[tuple] = []
-        self.arrays = None
-        self.waiting = np.zeros(0, dtype=bool)      # pushed, not yet taken (from ``base`` on)
-        self.n_tables = n_tables
-
-    def push(self, block: SampleBlock, hit: np.ndarray, slot: np.ndarray) -> range:
-        ids = range(self.next_id, self.next_id + len(block))
-        self.parts.append((block.dense_raw, block.sparse, block.labels, hit, slot))
-        self.arrays = None
-        self.waiting = np.concatenate([self.waiting, np.ones(len(block), dtype=bool)])
-        self.next_id += len(block)
-        return ids
-
-    def _joined(self) -> list[np.ndarray]:
-        if self.arrays is None:
-            self.arrays = [np.concatenate(columns) for columns in zip(*self.parts)]
-            self.parts = [tuple(self.arrays)]
-        return self.arrays
-
-    def take(self, sample_ids):
-        """``(dense_raw, sparse, labels, hit, slot)`` of ``sample_ids``, marking them trained."""
-        pos = np.asarray(sample_ids, dtype=np.int64).ravel() - self.base
-        bad = (pos < 0) | (pos >= len(self.waiting))
-        if not bad.any():
-            fresh = self.waiting[pos]
-            if fresh.all():
-                before = int(np.count_nonzero(self.waiting))
-                self.waiting[pos] = False
-                if before - int(np.count_nonzero(self.waiting)) == len(pos):
-                    return tuple(a[pos] for a in self._joined())
-                bad = np.zeros(len(pos), dtype=bool)
-                _, first = np.unique(pos, return_index=True)
-                bad[np.setdiff1d(np.arange(len(pos)), first)] = True     # a repeat
-            else:
-                bad = ~fresh
-        i = int(pos[int(np.argmax(bad))]) + self.base
-        raise ScheduleError(f"sample {i} scheduled twice, or never pushed")
-
-    def answer(self, sample_ids: list[int], hit: np.ndarray, slot: np.ndarray) -> None:
-        """Set the popularity table's answers (``[n, T]``) of pushed samples (when they come
-        from the device, after the push)."""
-        arrays = self._joined()
-        pos = np.asarray(sample_ids, dtype=np.int64) - self.base
-        arrays[3][pos] = hit
-        arrays[4][pos] = slot
-
-    def closed(self, held: int) -> None:
-        """The scheduler holds ``held`` samples: if none, every pushed one must be trained."""
-        if held:
-            return
-        if self.waiting.any():
-            lost = (np.flatnonzero(self.waiting) + self.base).tolist()
-            raise ScheduleError(f"{len(lost)} samples were never scheduled (first: {lost[:5]})")
-        self.base = self.next_id
-        self.parts = []
-        self.arrays = None
-        self.waiting = np.zeros(0, dtype=bool)
 
 
 class _LookupCache:
@@ -829,7 +405,7 @@ class HotlineTrainer(_TrainerBase):
             self._freeze()
             learning = False
         scheduler = self._new_scheduler(learn=learning)
-        buffer = _WorkingSetBuffer(self.config.n_tables)
+        buffer = WorkingSetBuffer(self.config.n_tables)
         self._buffer = buffer
         position = 0
         for block in iter_minibatches(_blocks(source), self.batch_size):
@@ -860,7 +436,7 @@ class HotlineTrainer(_TrainerBase):
         self._counts["samples"] += position
         return position
 
-    def _retire(self, scheduler: MicroBatchScheduler, buffer: _WorkingSetBuffer,
+    def _retire(self, scheduler: MicroBatchScheduler, buffer: WorkingSetBuffer,
                 phase: str) -> None:
         """End of a scheduler's use (end of the learning phase or of the epoch): flush its open
         working set, train on it, and check that nothing is left."""
@@ -871,7 +447,7 @@ class HotlineTrainer(_TrainerBase):
         buffer.closed(0)
         self._counts["early_closes"] += scheduler.counters.early_closes
 
-    def _push(self, scheduler: MicroBatchScheduler, buffer: _WorkingSetBuffer,
+    def _push(self, scheduler: MicroBatchScheduler, buffer: WorkingSetBuffer,
               block: SampleBlock, phase: str) -> None:
         n, t = block.sparse.shape
         tables = np.broadcast_to(np.arange(t, dtype=np.int64), (n, t))
@@ -1029,51 +605,3 @@ class HotlineTrainer(_TrainerBase):
 
     def embedding_tables(self):
         return self.store.assembled_tables()
-
-
-def compare_parameters(a: _TrainerBase, b: _TrainerBase) -> dict[str, float]:
-    """Largest absolute differences between two trainers' parameters: ``mlp``, ``embeddings``
-    (every row of every table, each trainer's assembled view) and ``max`` of both."""
-    mlp_a, mlp_b = a.mlp_state(), b.mlp_state()
-    if mlp_a.keys() != mlp_b.keys():
-        raise ValueError("the models have different MLP parameters")
-    mlp = max(float(np.max(np.abs(mlp_a[k] - mlp_b[k]))) for k in mlp_a)
-    emb = max(float(np.max(np.abs(x - y)))
-              for x, y in zip(a.embedding_tables(), b.embedding_tables(), strict=True))
-    return {"mlp": mlp, "embeddings": emb, "max": max(mlp, emb)}
-
-
-def plot_results(results: Iterable[TrainResult], path: str | os.PathLike, *,
-                 window: int = 50) -> bool:
-    """Plot the training loss (moving average over ``window`` steps) of each result, and the
-    popular fraction per working set of the Hotline ones, to ``path`` (e.g. ``losses.png``).
-
-    Needs matplotlib (in the ``dev`` extra, not a core dependency): without it, prints why to
-    stderr and returns False (True when the plot was written).
-    """
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("plot_results: matplotlib is not installed, no plot written "
-              "(pip install matplotlib to get one)", file=sys.stderr)
-        return False
-    results = list(results)
-    fig, (ax_loss, ax_pop) = plt.subplots(2, 1, figsize=(8, 7))
-    for result in results:
-        losses = np.asarray(result.losses, dtype=float)
-        if len(losses) >= window:
-            losses = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax_loss.plot(losses, label=result.name)
-        if result.working_sets:
-            ax_pop.plot([w["popular_fraction"] for w in result.working_sets], label=result.name)
-    ax_loss.set(xlabel="optimizer step", ylabel=f"loss ({window}-step mean)")
-    ax_pop.set(xlabel="working set", ylabel="popular fraction", ylim=(0, 1))
-    ax_loss.legend()
-    if any(r.working_sets for r in results):
-        ax_pop.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return True

@@ -3,7 +3,6 @@ bit; errors on the planner thread reach the caller."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from dlrm_helpers import SMALL_GEOMETRY, small_config, small_data
 
