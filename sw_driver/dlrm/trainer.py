@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
@@ -92,6 +93,10 @@ __all__ = [
 ]
 
 _GOLDEN_SCHEDULER = MicroBatchScheduler
+
+
+def _nothing() -> None:
+    """A no-op step (keeps the planner's wait for the training thread interruptible)."""
 
 
 def default_geometry(config: DLRMConfig, *, set_bits: int = 14, ways: int = 4) -> TableGeometry:
@@ -338,8 +343,13 @@ class HotlineTrainer(_TrainerBase):
         if self._sink is None:
             self.store.freeze()
         else:
+            # The rows move on the training thread, in order with the steps; the planner waits
+            # for it, so that no read-ahead shares the port with the freeze's own traffic.
             self.store.freeze_table()
-            self._sink(self._move_hot_rows)
+            moved = threading.Event()
+            self._sink(functools.partial(self._move_hot_rows, moved))
+            while not moved.wait(0.1):
+                self._sink(_nothing)          # raises if the training thread stopped
         self._frozen = None
         if self.fast:
             sizes = self.config.table_sizes          # a dense slot map up to 32M rows (128 MB)
@@ -356,9 +366,10 @@ class HotlineTrainer(_TrainerBase):
     def _progress_update(self, progress) -> None:
         progress.update(1, self.result.steps[-1]["loss"] if self.result.steps else None)
 
-    def _move_hot_rows(self) -> None:
+    def _move_hot_rows(self, moved: threading.Event) -> None:
         self._writes.drain()
         self.store.move_hot_rows()
+        moved.set()
 
     def _lookup_many(self, tables: np.ndarray, rows: np.ndarray):
         """The popularity table's answers (RUN mode after the freeze: from its snapshot)."""
