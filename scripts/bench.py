@@ -584,8 +584,8 @@ def bench_software(*, working_set: int = 4, batch_size: int = 1024, learn: int =
     keys = [[[(t, int(r)) for t, r in enumerate(row)] for row in part.tolist()]
             for part in [learn_part] + run_parts]
 
-    async def driver_run() -> list[float]:
-        driver = HotlineDriver(ModelDevice(config, memory_size=memory_size))
+    async def driver_run(fast: bool = True) -> list[float]:
+        driver = HotlineDriver(ModelDevice(config, memory_size=memory_size, fast=fast))
         await driver.configure_tables(layouts, dim)
         await driver.configure(batch_size=batch_size, working_set=working_set,
                                lookups=n_tables)
@@ -602,6 +602,8 @@ def bench_software(*, working_set: int = 4, batch_size: int = 1024, learn: int =
     driver_times = asyncio.run(driver_run())
     driver_seconds = statistics.median(driver_times[1:] if len(driver_times) > 2
                                        else driver_times)
+    wire_times = asyncio.run(driver_run(fast=False))      # the beat-level path, same run
+    wire_seconds = statistics.median(wire_times[1:] if len(wire_times) > 2 else wire_times)
 
     # DLRM on the CPU: seconds per trained sample, baseline vs the Hotline schedules.
     source = SyntheticCriteo(dlrm_samples + batch_size, scale=scale, seed=seed)
@@ -645,6 +647,9 @@ def bench_software(*, working_set: int = 4, batch_size: int = 1024, learn: int =
         "software.model.schedule.samples_per_second": round(schedule_rate, 1),
         "software.model.classify_and_schedule.samples_per_second": round(both_rate, 1),
         "software.driver_model_device.samples_per_second": round(size / driver_seconds, 1),
+        "software.driver_model_device_wire.samples_per_second": round(size / wire_seconds, 1),
+        "software.driver_model_device.in_process_over_wire": round(
+            wire_seconds / driver_seconds, 2),
         "software.dlrm.baseline.samples_per_second": round(1 / step["baseline"], 1),
         "software.dlrm.hotline_reformed.samples_per_second": round(
             1 / step["hotline_reformed"], 1),
@@ -667,7 +672,11 @@ def bench_software(*, working_set: int = 4, batch_size: int = 1024, learn: int =
         "software.dlrm.hotline_split_over_baseline_step_time": (
             "as above, exact (SPLIT) schedule"),
         "software.driver_model_device.samples_per_second": (
-            "HotlineDriver.submit over ModelDevice, a 4096-sample working set, RUN mode"),
+            "HotlineDriver.submit over ModelDevice (in-process path), a 4096-sample working "
+            "set, RUN mode; issue 22: >= 50x the wire path's 1,932"),
+        "software.driver_model_device.in_process_over_wire": (
+            "in-process path over the beat-level wire path (ModelDevice(fast=False)), same "
+            "run: >= 50 (issue 22)"),
     }
     cfg = {"software": {
         "machine": "wall clock (time.perf_counter) on this machine, torch 1 thread, CPU; "
