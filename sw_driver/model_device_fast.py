@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 
@@ -117,9 +118,9 @@ def submit_in_process(device, samples: Sequence[tuple[int, list]]):
         return None                                   # ragged or empty samples
     n = len(samples)
     try:
-        flat = chain.from_iterable(chain.from_iterable(k for _, k in samples))
+        flat = chain.from_iterable(chain.from_iterable(map(itemgetter(1), samples)))
         keys = np.fromiter(flat, dtype=np.int64, count=2 * n * t).reshape(n, t, 2)
-        ids = np.fromiter((s for s, _ in samples), dtype=np.int64, count=n)
+        ids = np.fromiter(map(itemgetter(0), samples), dtype=np.int64, count=n)
     except (TypeError, ValueError, OverflowError):
         return None                                   # not (table, row) integer pairs
     if t > c.max_lookups or (lookups and -(-lookups // c.lanes) != -(-t // c.lanes)):
@@ -218,9 +219,10 @@ def submit_in_process(device, samples: Sequence[tuple[int, list]]):
                         *requests.T.tolist(), [raw[i:i + size] for i in range(0, len(raw), size)]))
     device.counters["ROWS_GATHERED"] += len(rows_out)
     address, _ = addresses(gather, requests[:, 0], requests[:, 1])
-    residues, counts = np.unique(address % 4096, return_counts=True)
-    for residue, count in zip(residues.tolist(), counts.tolist()):
-        bursts = gather.bursts(4096 + residue)
+    counts = np.bincount(address % 4096 // 4, minlength=1024)   # addresses are words
+    for word in np.flatnonzero(counts).tolist():
+        count = int(counts[word])
+        bursts = gather.bursts(4096 + 4 * word)
         device.counters["READ_BURSTS"] += len(bursts) * count
         device.counters["READ_BEATS"] += sum(b.beats for b in bursts) * count
     return packets, rows_out, cold_lookups
