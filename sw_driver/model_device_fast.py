@@ -16,6 +16,7 @@ scenarios on both and requires every beat, row and counter to be equal.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from itertools import chain
 from operator import itemgetter
@@ -117,12 +118,16 @@ def submit_in_process(device, samples: Sequence[tuple[int, list]]):
     if t < 1 or any(len(k) != t for _, k in samples):
         return None                                   # ragged or empty samples
     n = len(samples)
+    if set(map(len, chain.from_iterable(map(itemgetter(1), samples)))) != {2}:
+        return None                                   # a key that is not a (table, row) pair
     try:
+        # array('q') takes integers only (as the wire encoder), and fast
         flat = chain.from_iterable(chain.from_iterable(map(itemgetter(1), samples)))
-        keys = np.fromiter(flat, dtype=np.int64, count=2 * n * t).reshape(n, t, 2)
-        ids = np.fromiter(map(itemgetter(0), samples), dtype=np.int64, count=n)
+        keys = np.frombuffer(array("q", flat), dtype=np.int64)
+        ids = np.frombuffer(array("q", map(itemgetter(0), samples)), dtype=np.int64)
     except (TypeError, ValueError, OverflowError):
         return None                                   # not (table, row) integer pairs
+    keys = keys.reshape(n, t, 2)
     if t > c.max_lookups or (lookups and -(-lookups // c.lanes) != -(-t // c.lanes)):
         return None                                   # the device would flag the framing
     if ids.min() < 0 or ids.max() >= 1 << c.sample_bits:
@@ -138,7 +143,10 @@ def submit_in_process(device, samples: Sequence[tuple[int, list]]):
     where, rejected = addresses(gather, tables.ravel(), rows.ravel())
     if rejected.any() or int(where.max()) + gather.row_bytes > device.memory.array.size:
         return None                                   # a gathered row could be rejected
-    scheduler = device._scheduler()
+    try:
+        scheduler = device._scheduler()
+    except (OSError, RuntimeError, ValueError):
+        return None                                   # the wire path raises it, in its place
     if scheduler.held or scheduler._in_set:
         return None
     learn = device._learning()

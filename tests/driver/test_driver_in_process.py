@@ -79,3 +79,16 @@ def test_conflicts_count_as_the_device(rng):
         want = sum(beat_set_conflicts(row[k:k + lanes].tolist(), [True] * len(row[k:k + lanes]))
                    for row in sets for k in range(0, lookups, lanes))
         assert _conflicts(sets, lanes) == want
+
+
+@pytest.mark.parametrize("bad", [(0, 1.5), (0, "3"), (0, 1, 2), (0, 1 << 70)],
+                         ids=["float", "str", "triple", "huge"])
+def test_malformed_keys_fail_as_on_the_wire_path(bad):
+    errors = []
+    for driver in _pair():
+        samples = [(0, [(0, 1), (1, 2)]), (1, [(0, 3), bad])]
+        with pytest.raises(Exception) as caught:
+            asyncio.run(driver.submit(samples, learn=True))
+        errors.append(type(caught.value))
+        assert driver.transport.in_process == 0
+    assert errors[0] is errors[1]
