@@ -81,7 +81,8 @@ class ArrayMicroBatchPacket(MicroBatchPacket):
             return NotImplemented
         return (self.descriptor, self.records) == (other.descriptor, other.records)
 
-    __hash__ = None
+    def __hash__(self):
+        return hash((self.descriptor, self.records))
 
     def __repr__(self):
         return f"ArrayMicroBatchPacket(descriptor={self.descriptor!r}, size={self.size})"
