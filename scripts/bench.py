@@ -6,7 +6,9 @@ figure is printed beside its goal from the issues. Software figures (``software.
 ``sim_speed.*``) are wall-clock rates of this machine: compare them only as the ratios given.
 
 Parts (``--only a,b``; all by default): ``popularity_table``, ``micro_batch_scheduler``,
-``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``. A full run rewrites the file;
+``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``, ``hotline_host`` (the Hotline
+trainers' host path vs the baseline at 7 / 30 / 75% popular samples, with and without overlap,
+and a profile: :mod:`scripts.bench_hotline`). A full run rewrites the file;
 a subset run merges into the existing file: the parts it ran replace every figure, goal and
 config entry of those parts (keys starting ``<part>.``), the other parts are kept as they were,
 and ``parts`` records the commit and date each part was measured at (``commit`` / ``date`` at
@@ -229,7 +231,7 @@ def bench_gather_engine(rows: int, builds=GATHER_BUILDS,
 
 
 PARTS = ("popularity_table", "micro_batch_scheduler", "gather_engine", "hotline_top",
-         "sim_speed", "software")
+         "sim_speed", "software", "hotline_host")
 
 #: Whole-accelerator traffic: Criteo Kaggle's 26 tables scaled by this (337,648 rows in all,
 #: 21.6 MB of 64-byte rows in host memory), Zipf 1.15 (SyntheticCriteo).
@@ -582,8 +584,8 @@ def bench_software(*, working_set: int = 4, batch_size: int = 1024, learn: int =
     keys = [[[(t, int(r)) for t, r in enumerate(row)] for row in part.tolist()]
             for part in [learn_part] + run_parts]
 
-    async def driver_run() -> list[float]:
-        driver = HotlineDriver(ModelDevice(config, memory_size=memory_size))
+    async def driver_run(fast: bool = True) -> list[float]:
+        driver = HotlineDriver(ModelDevice(config, memory_size=memory_size, fast=fast))
         await driver.configure_tables(layouts, dim)
         await driver.configure(batch_size=batch_size, working_set=working_set,
                                lookups=n_tables)
@@ -600,6 +602,8 @@ def bench_software(*, working_set: int = 4, batch_size: int = 1024, learn: int =
     driver_times = asyncio.run(driver_run())
     driver_seconds = statistics.median(driver_times[1:] if len(driver_times) > 2
                                        else driver_times)
+    wire_times = asyncio.run(driver_run(fast=False))      # the beat-level path, same run
+    wire_seconds = statistics.median(wire_times[1:] if len(wire_times) > 2 else wire_times)
 
     # DLRM on the CPU: seconds per trained sample, baseline vs the Hotline schedules.
     source = SyntheticCriteo(dlrm_samples + batch_size, scale=scale, seed=seed)
@@ -643,6 +647,9 @@ def bench_software(*, working_set: int = 4, batch_size: int = 1024, learn: int =
         "software.model.schedule.samples_per_second": round(schedule_rate, 1),
         "software.model.classify_and_schedule.samples_per_second": round(both_rate, 1),
         "software.driver_model_device.samples_per_second": round(size / driver_seconds, 1),
+        "software.driver_model_device_wire.samples_per_second": round(size / wire_seconds, 1),
+        "software.driver_model_device.in_process_over_wire": round(
+            wire_seconds / driver_seconds, 2),
         "software.dlrm.baseline.samples_per_second": round(1 / step["baseline"], 1),
         "software.dlrm.hotline_reformed.samples_per_second": round(
             1 / step["hotline_reformed"], 1),
@@ -665,7 +672,11 @@ def bench_software(*, working_set: int = 4, batch_size: int = 1024, learn: int =
         "software.dlrm.hotline_split_over_baseline_step_time": (
             "as above, exact (SPLIT) schedule"),
         "software.driver_model_device.samples_per_second": (
-            "HotlineDriver.submit over ModelDevice, a 4096-sample working set, RUN mode"),
+            "HotlineDriver.submit over ModelDevice (in-process path), a 4096-sample working "
+            "set, RUN mode; issue 22: >= 50x the wire path's 1,932"),
+        "software.driver_model_device.in_process_over_wire": (
+            "in-process path over the beat-level wire path (ModelDevice(fast=False)), same "
+            "run: >= 50 (issue 22)"),
     }
     cfg = {"software": {
         "machine": "wall clock (time.perf_counter) on this machine, torch 1 thread, CPU; "
@@ -764,6 +775,8 @@ def main(argv=None) -> int:
     parser.add_argument("--software-repeats", type=int, default=5)
     parser.add_argument("--dlrm-samples", type=int, default=16384)
     parser.add_argument("--dlrm-repeats", type=int, default=5)
+    parser.add_argument("--hotline-repeats", type=int, default=3,
+                        help="hotline_host: interleaved repeats per case")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -850,6 +863,13 @@ def main(argv=None) -> int:
         add("software", started, bench_software(
             repeats=args.software_repeats, dlrm_samples=args.dlrm_samples,
             dlrm_repeats=args.dlrm_repeats, seed=args.seed))
+
+    if "hotline_host" in parts:
+        from scripts.bench_hotline import bench_hotline_host
+
+        started = time.perf_counter()
+        add("hotline_host", started, bench_hotline_host(
+            samples=args.dlrm_samples, repeats=args.hotline_repeats, seed=args.seed))
 
     results = {"schema": 1, "commit": tree, "date": now, "parts": provenance,
                "config": config, "figures": _ordered(figures), "goals": goals}

@@ -59,13 +59,16 @@ class ModelDevice(Transport):
     """Golden-model backend. ``memory``: a :class:`NumpyMemory` (16 MiB by default).
 
     Differences from the RTL, by design: ``STATUS`` always reads idle and ``CYCLES`` 0 (there
-    is no time). Host memory answers with an error only where :meth:`inject_error` says so
+    is no time). With ``fast=True`` (default) the driver hands it whole working sets in process
+    (:meth:`submit_in_process`, proven equal to the beat-level wire path, which ``fast=False``
+    keeps for every call). Host memory answers with an error only where :meth:`inject_error` says so
     (the RTL tests' :class:`tb.axi_memory.HostMemory` has the same call).
     """
 
     def __init__(self, config: HotlineConfig = HotlineConfig(), memory=None,
-                 memory_size: int = 1 << 24):
+                 memory_size: int = 1 << 24, *, fast: bool = True):
         self.config = config
+        self.fast = fast
         self.memory = memory if memory is not None else NumpyMemory(memory_size)
         self.wire = WireFormat(config)
         c = config
@@ -91,6 +94,9 @@ class ModelDevice(Transport):
         self._micro_batches: deque[list[int]] = deque()
         self._rows: deque[tuple[list[int], int]] = deque()
         self._faults: list[list] = []       # [start, end, read, write, accesses left or None]
+        # The in-process path's caches (model_device_fast); "frozen" is dropped whenever the
+        # table may change (a learning sample, a host command).
+        self._in_process_cache: dict = {}
 
     # -- host memory errors ----------------------------------------------------------------------
 
@@ -201,6 +207,7 @@ class ModelDevice(Transport):
         return None
 
     def _host_command(self, fields: dict) -> None:
+        self._in_process_cache.pop("frozen", None)
         entry = rmap.register("HOST_ENTRY").unpack(self.registers["HOST_ENTRY"])
         op, slot = fields["op"], fields["slot"]
         if op == 2:                                              # CLEAR
@@ -280,6 +287,8 @@ class ModelDevice(Transport):
             self._error("sample_framing")
             beats = beats[:c.beats_per_sample]
         self.table.mode = Mode.LEARN if self._learning() else Mode.RUN
+        if self.table.mode is Mode.LEARN:
+            self._in_process_cache.pop("frozen", None)
         lookups = []
         row_mask = (1 << c.row_in_bits) - 1
         table_mask = (1 << c.table_in_bits) - 1
@@ -357,6 +366,15 @@ class ModelDevice(Transport):
                 bursts = gather.bursts(address)
                 self.counters["READ_BURSTS"] += len(bursts)
                 self.counters["READ_BEATS"] += sum(b.beats for b in bursts)
+
+    def submit_in_process(self, samples):
+        """A whole working set without the wire codec (the driver's fast path; see
+        :mod:`sw_driver.model_device_fast`): ``(micro_batches, rows, cold_lookups)``, or
+        ``None`` where only the wire path applies (and always with ``fast=False``)."""
+        if not self.fast:
+            return None
+        from .model_device_fast import submit_in_process
+        return submit_in_process(self, samples)
 
     async def recv_micro_batch(self) -> list[int]:
         if not self._micro_batches:

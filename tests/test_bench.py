@@ -181,7 +181,10 @@ def test_software_throughput_tiny(bench):
         dlrm_repeats=1, dlrm_hidden=16)
     f = {k.removeprefix("software."): v for k, v in figures.items()}
     rates = [v for k, v in f.items() if k.endswith("samples_per_second")]
-    assert len(rates) == 8 and all(v > 0 for v in rates)
+    assert len(rates) == 9 and all(v > 0 for v in rates)
+    assert f["driver_model_device.in_process_over_wire"] == pytest.approx(
+        f["driver_model_device.samples_per_second"]
+        / f["driver_model_device_wire.samples_per_second"], rel=1e-2)
     assert 1 / f["model.classify_and_schedule.samples_per_second"] == pytest.approx(
         1 / f["model.classify_run.samples_per_second"]
         + 1 / f["model.schedule.samples_per_second"], rel=1e-3)
@@ -241,3 +244,20 @@ def test_tiny_hotline_top_under_verilator(bench):
     prefix = "hotline_top.kaggle.W4_B8"
     assert figures[f"{prefix}.cold_rows_per_working_set"] == report["phases"][1]["cold_rows"]
     assert figures[f"{prefix}.cycles_over_bound"] >= 0.99   # nothing beats its lower bound
+
+
+def test_hotline_host_tiny():
+    from scripts.bench_hotline import CASES, bench_hotline_host
+
+    figures, goals, config = bench_hotline_host(samples=512, repeats=1, batch_size=64, hidden=8)
+    for case in CASES:
+        key = f"hotline_host.dlrm.{case}"
+        for name in ("reformed", "reformed_serial", "split", "split_serial"):
+            assert figures[f"{key}.{name}_over_baseline_step_time"] > 0
+        assert 0 <= figures[f"{key}.popular_fraction"] <= 1
+    # smaller tables, more popular samples: the cases are ordered
+    fractions = [figures[f"hotline_host.dlrm.{case}.popular_fraction"] for case in CASES]
+    assert fractions == sorted(fractions) and fractions[-1] > fractions[0]
+    profile = config["hotline_host"]["profile_p07_reformed_serial"]
+    assert profile["total_seconds"] > 0 and len(profile) > 3
+    assert set(goals) <= set(figures)

@@ -280,6 +280,9 @@ class AcceleratorTrainer(HotlineTrainer):
             raise ValueError(f"retries must be a non-negative int, not {retries!r}")
         if "port_factory" in options:
             raise TypeError("AcceleratorTrainer's port is the device's (no port_factory)")
+        if options.get("overlap"):
+            raise ValueError("AcceleratorTrainer runs its device in series (overlap=False)")
+        options["overlap"] = False
         self.retries = retries
         self._driver_factory = driver
         self._device_retries = 0

@@ -28,6 +28,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from hotline_hw.model.fast_gather import gather_many, write_back_many
 from hotline_hw.model.gather import GatherError, GatherModel, TableRegisters
 
 __all__ = ["ColdRowError", "ColdRowPort", "GatherModelPort", "HostEmbeddingMemory"]
@@ -209,6 +210,9 @@ class GatherModelPort:
         The image the rows live in; its registers are loaded into the model.
     bus_bytes : int
         The modelled AXI data width (16 bytes, the FPGA configuration's 128 bits).
+    fast : bool
+        Move all rows of a call at once (:mod:`hotline_hw.model.fast_gather`, proven equal to
+        the golden model; default) or row by row through the golden model (``False``).
 
     Attributes
     ----------
@@ -216,8 +220,9 @@ class GatherModelPort:
         Traffic counters.
     """
 
-    def __init__(self, memory: HostEmbeddingMemory, *, bus_bytes: int = 16):
+    def __init__(self, memory: HostEmbeddingMemory, *, bus_bytes: int = 16, fast: bool = True):
         self.memory = memory
+        self.fast = fast
         self.dim = memory.dim
         address_bits = max(12, (memory.size - 1).bit_length())
         self.model = GatherModel(num_tables=memory.n_tables, bus_bytes=bus_bytes,
@@ -230,6 +235,14 @@ class GatherModelPort:
         requests = np.asarray(requests, dtype=np.int64).reshape(-1, 2)
         self.gather_calls += 1
         self.rows_gathered += len(requests)
+        if self.fast:
+            data, error = gather_many(self.model, requests, self.memory.memory)
+            if error.any():
+                i = int(np.argmax(error != 0))
+                raise ColdRowError("gather", int(requests[i, 0]), int(requests[i, 1]),
+                                   GatherError(int(error[i])))
+            return data[:, :self.memory.row_bytes].view(self.memory.dtype).reshape(
+                len(requests), self.dim)
         out = np.empty((len(requests), self.dim), dtype=self.memory.dtype)
         responses = self.model.gather(requests.tolist(), self.memory.memory)
         for i, response in enumerate(responses):
@@ -237,6 +250,30 @@ class GatherModelPort:
                 raise ColdRowError("gather", response.table, response.row, response.error)
             out[i] = np.frombuffer(response.data, dtype=self.memory.dtype, count=self.dim)
         return out
+
+    def write_back_many(self, requests: np.ndarray, values: np.ndarray) -> None:
+        """Rows of several tables in one call (``requests`` ``[n, 2]`` of ``(table, row)``,
+        grouped by table): the same as :meth:`write_back` per table in request order (a
+        failure raises at the first rejected row; the rows before it are written)."""
+        requests = np.asarray(requests, dtype=np.int64).reshape(-1, 2)
+        if not self.fast:
+            tables, starts = np.unique(requests[:, 0], return_index=True)
+            for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(requests)]):
+                self.write_back(int(requests[start, 0]), requests[start:end, 1],
+                                values[start:end])
+            return
+        values = np.ascontiguousarray(values, dtype=self.memory.dtype)
+        if values.shape != (len(requests), self.dim):
+            raise ValueError(f"values must be of shape ({len(requests)}, {self.dim}), "
+                             f"not {values.shape}")
+        self.write_back_calls += 1
+        self.rows_written += len(requests)
+        error = write_back_many(self.model, requests[:, 0], requests[:, 1], values,
+                                self.memory.memory, stop_at_error=True)
+        if error.any():
+            i = int(np.argmax(error != 0))
+            raise ColdRowError("write_back", int(requests[i, 0]), int(requests[i, 1]),
+                               GatherError(int(error[i])))
 
     def write_back(self, table: int, rows: np.ndarray, values: np.ndarray) -> None:
         rows = np.asarray(rows, dtype=np.int64).ravel()
@@ -246,6 +283,14 @@ class GatherModelPort:
                              f"not {values.shape}")
         self.write_back_calls += 1
         self.rows_written += len(rows)
+        if self.fast:
+            error = write_back_many(self.model, int(table), rows, values, self.memory.memory,
+                                    stop_at_error=True)
+            if error.any():
+                i = int(np.argmax(error != 0))
+                raise ColdRowError("write_back", int(table), int(rows[i]),
+                                   GatherError(int(error[i])))
+            return
         for row, value in zip(rows.tolist(), values):
             error = self.model.write_back(int(table), row, value.tobytes(), self.memory.memory)
             if error:

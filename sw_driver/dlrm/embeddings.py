@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hotline_hw.model.fast_table import slot_keys
 from hotline_hw.model.popularity_table import HotSetOverflowError, Mode, PopularityTable
 
 from .cold_rows import ColdRowPort, HostEmbeddingMemory
@@ -96,6 +97,9 @@ class HotlineEmbeddings:
     device : torch.device
     poison : bool
         Overwrite moved rows' host copies and unused hot slots with NaN (see above).
+    fast : bool
+        Read the hot set with :func:`~hotline_hw.model.fast_table.slot_keys` (default) or
+        slot by slot with the golden ``key_of_slot`` (same keys, proven equal).
 
     Attributes
     ----------
@@ -111,7 +115,8 @@ class HotlineEmbeddings:
     """
 
     def __init__(self, config: DLRMConfig, memory: HostEmbeddingMemory, port: ColdRowPort,
-                 table: PopularityTable, device: torch.device | str, *, poison: bool = True):
+                 table: PopularityTable, device: torch.device | str, *, poison: bool = True,
+                 fast: bool = True):
         if memory.table_sizes != config.table_sizes or memory.dim != config.dim:
             raise ValueError("the host memory image does not match the model's tables")
         self.config = config
@@ -120,6 +125,7 @@ class HotlineEmbeddings:
         self.table = table
         self.device = torch.device(device)
         self.poison = poison
+        self.fast = fast
         entries = table.geometry.entries
         #: torch dtype of the rows: the host image's (float32, or float64 for verification)
         self.dtype = torch.float64 if memory.dtype.itemsize == 8 else torch.float32
@@ -157,17 +163,27 @@ class HotlineEmbeddings:
 
     def freeze(self) -> int:
         """Freeze the hot set: table to ``RUN``, hot rows moved to the device. Returns their
-        number."""
+        number. (:meth:`freeze_table` then :meth:`move_hot_rows`.)"""
+        count = self.freeze_table()
+        self.move_hot_rows()
+        return count
+
+    def freeze_table(self) -> int:
+        """The freeze's table side: table to ``RUN``, the hot keys and slots read, ``frozen``
+        set (lookups are classified hot from now on). Returns the number of hot keys."""
         if self.frozen:
             raise RuntimeError("the hot set is already frozen")
         self.table.mode = Mode.RUN
-        slots, tables, rows = [], [], []
-        for slot in range(self.table.geometry.entries):
-            key = self.table.key_of_slot(slot)
-            if key is not None:
-                slots.append(slot)
-                tables.append(key[0])
-                rows.append(key[1])
+        if self.fast:
+            slots, tables, rows = slot_keys(self.table)
+        else:
+            slots, tables, rows = [], [], []
+            for slot in range(self.table.geometry.entries):
+                key = self.table.key_of_slot(slot)
+                if key is not None:
+                    slots.append(slot)
+                    tables.append(key[0])
+                    rows.append(key[1])
         self.hot_slots = np.asarray(slots, dtype=np.int64)
         self.hot_tables = np.asarray(tables, dtype=np.int64)
         self.hot_rows = np.asarray(rows, dtype=np.int64)
@@ -178,7 +194,13 @@ class HotlineEmbeddings:
             i = int(np.argmax(bad))
             raise IndexError(f"the popularity table holds (table={tables[i]}, row={rows[i]}), "
                              f"outside the embedding tables")
-        if len(slots):
+        self.frozen = True
+        return len(slots)
+
+    def move_hot_rows(self) -> None:
+        """The freeze's data side (after :meth:`freeze_table`, before any hot lookup is
+        served): the hot rows gathered into ``hot`` at their slots, their host copies poisoned."""
+        if len(self.hot_slots):
             requests = np.stack([self.hot_tables, self.hot_rows], axis=1)
             values = self.port.gather(requests)
             with torch.no_grad():
@@ -190,37 +212,54 @@ class HotlineEmbeddings:
                     mine = self.hot_tables == t
                     self.port.write_back(t, self.hot_rows[mine],
                                          np.repeat(nan, int(mine.sum()), axis=0))
-        self.frozen = True
-        return len(slots)
 
     # -- serving -------------------------------------------------------------------------------
 
     def gather_cold(self, keys: np.ndarray, *, requires_grad: bool = True) -> ColdRows:
         """Gather the distinct packed ``keys`` (sorted, unique) through the port."""
         keys = np.asarray(keys, dtype=np.int64)
-        values = np.zeros((0, self.config.dim), dtype=self.memory.dtype)
+        return self.cold_rows_from(keys, self.read_cold(keys), requires_grad=requires_grad)
+
+    def read_cold(self, keys: np.ndarray) -> np.ndarray:
+        """The host values ``[n, dim]`` of the packed ``keys`` through the port (not checked:
+        :meth:`cold_rows_from` checks them)."""
+        keys = np.asarray(keys, dtype=np.int64)
+        if not len(keys):
+            return np.zeros((0, self.config.dim), dtype=self.memory.dtype)
+        values = np.asarray(self.port.gather(unpack_keys(keys)), dtype=self.memory.dtype)
+        if values.shape != (len(keys), self.config.dim):
+            raise RuntimeError(f"the port returned shape {values.shape} for {len(keys)} "
+                               f"rows of dim {self.config.dim}")
+        return values
+
+    def cold_rows_from(self, keys: np.ndarray, values: np.ndarray, *,
+                       requires_grad: bool = True) -> ColdRows:
+        """The step's :class:`ColdRows` from gathered ``values``: a stale (NaN) row raises
+        :class:`StaleRowError`; on a CUDA device the rows are staged in pinned memory and
+        copied without blocking."""
         if len(keys):
-            requests = unpack_keys(keys)
-            values = np.asarray(self.port.gather(requests), dtype=self.memory.dtype)
-            if values.shape != (len(keys), self.config.dim):
-                raise RuntimeError(f"the port returned shape {values.shape} for {len(keys)} "
-                                   f"rows of dim {self.config.dim}")
             stale = np.isnan(values).any(axis=1)
             if stale.any():
-                t, r = requests[int(np.argmax(stale))]
+                i = int(np.argmax(stale))
+                t, r = unpack_keys(keys[i:i + 1])[0]
                 raise StaleRowError(f"gathered table {t} row {r} from host memory, but it holds "
                                     f"NaN: the row is hot and lives on the device")
             self.rows_gathered += len(keys)
-        tensor = torch.from_numpy(values).to(self.device)
+        tensor = torch.from_numpy(values)
+        if self.device.type == "cuda":
+            tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+        else:
+            tensor = tensor.to(self.device)
         return ColdRows(keys, tensor.requires_grad_(requires_grad))
 
     def embed(self, sparse: np.ndarray, hot: np.ndarray, slots: np.ndarray,
-              cold: ColdRows) -> torch.Tensor:
+              cold: ColdRows, cold_index: np.ndarray | None = None) -> torch.Tensor:
         """Embeddings ``[n, T, dim]`` of ``n`` samples.
 
         ``sparse``, ``hot`` and ``slots`` are ``[n, T]``: the row looked up, whether it is served
         from the hot table (only possible once frozen) and its slot. Cold lookups are read from
-        ``cold``, which must hold their keys.
+        ``cold``, which must hold their keys; ``cold_index`` (optional) is already each cold
+        lookup's row in ``cold`` (row-major order), as :meth:`ColdRows.index_of` finds it.
         """
         n, t = sparse.shape
         hot = np.asarray(hot, dtype=bool)
@@ -230,7 +269,10 @@ class HotlineEmbeddings:
         hot_pos = np.flatnonzero(flat_hot)
         cold_pos = np.flatnonzero(~flat_hot)
         tables = np.broadcast_to(np.arange(t, dtype=np.int64), (n, t)).ravel()
-        cold_index = cold.index_of(pack_keys(tables[cold_pos], sparse.ravel()[cold_pos]))
+        if cold_index is None:
+            cold_index = cold.index_of(pack_keys(tables[cold_pos], sparse.ravel()[cold_pos]))
+        elif len(cold_index) != len(cold_pos):
+            raise ValueError(f"{len(cold_index)} cold indices for {len(cold_pos)} cold lookups")
         parts = []
         if len(hot_pos):
             hot_slots = torch.from_numpy(slots.ravel()[hot_pos]).to(self.device)
@@ -243,9 +285,12 @@ class HotlineEmbeddings:
         order[cold_pos] = len(hot_pos) + np.arange(len(cold_pos))
         return parts[torch.from_numpy(order).to(self.device)].view(n, t, self.config.dim)
 
-    def update_cold(self, cold: ColdRows, lr: float) -> int:
+    def update_cold(self, cold: ColdRows, lr: float, *, queue=None) -> int:
         """SGD on the gathered rows (``value - lr * grad``, as ``torch.optim.SGD``) and write
-        every one of them back through the port, one call per table. Returns rows written."""
+        every one of them back through the port, one call per table (one in all where the
+        port has ``write_back_many(requests, values)``), or hand them to ``queue``
+        (:class:`~sw_driver.dlrm.overlap.WriteBackQueue`) to be written asynchronously.
+        Returns rows written (or queued)."""
         if not len(cold):
             return 0
         with torch.no_grad():
@@ -254,15 +299,23 @@ class HotlineEmbeddings:
                 values = values.add(cold.values.grad, alpha=-lr)
             host = values.cpu().numpy()
         requests = unpack_keys(cold.keys)
-        written = 0
-        # keys are sorted, so each table's rows are contiguous
+        if queue is not None:
+            queue.submit(cold.keys, requests, host)
+            self.rows_written_back += len(requests)
+            return len(requests)
+        self.write_rows(requests, host)
+        self.rows_written_back += len(requests)
+        return len(requests)
+
+    def write_rows(self, requests: np.ndarray, host: np.ndarray) -> None:
+        """Write rows ``(table, row)`` (grouped by table, tables ascending) through the port."""
+        if hasattr(self.port, "write_back_many"):        # every table in one call
+            self.port.write_back_many(requests, host)
+            return
         tables, starts = np.unique(requests[:, 0], return_index=True)
         ends = np.append(starts[1:], len(requests))
         for t, a, b in zip(tables.tolist(), starts.tolist(), ends.tolist()):
             self.port.write_back(t, requests[a:b, 1], host[a:b])
-            written += b - a
-        self.rows_written_back += written
-        return written
 
     # -- views ---------------------------------------------------------------------------------
 

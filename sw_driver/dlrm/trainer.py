@@ -1,4 +1,11 @@
-"""DLRM training: the baseline, and the Hotline schedule (exact or re-formed).
+"""DLRM training on the Hotline schedule (exact or re-formed), and where the trainers live.
+
+Files: :mod:`~sw_driver.dlrm.trainer_base` (the epoch loop, results, learning-rate policy),
+:mod:`~sw_driver.dlrm.baseline` (:class:`BaselineTrainer`), this module
+(:class:`HotlineTrainer`), :mod:`~sw_driver.dlrm.working_set_buffer`,
+:mod:`~sw_driver.dlrm.overlap` (the overlapped host path) and
+:mod:`~sw_driver.dlrm.reporting`; every public name is importable from here as before.
+
 
 :class:`BaselineTrainer`
     DLRM as its repository trains it: every table in one place (an ``nn.EmbeddingBag`` per
@@ -45,29 +52,34 @@ and the final metrics on held-out data (:func:`~sw_driver.dlrm.metrics.binary_me
 
 from __future__ import annotations
 
-import json
+import functools
 import math
-import os
-import sys
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from hotline_hw.model.fast_scheduler import (FastMicroBatchScheduler, ScheduledBatch,
+                                             classify_many)
+from hotline_hw.model.fast_table import FrozenTable, learn_many
 from hotline_hw.model.popularity_table import Mode, PopularityTable, TableGeometry
-from hotline_hw.model.scheduler import (Lookup, MicroBatch, MicroBatchKind, MicroBatchScheduler,
+from hotline_hw.model.scheduler import (Lookup, MicroBatchKind, MicroBatchScheduler,
                                         ScheduleMode)
 from sw_driver.data import SampleBlock, iter_minibatches
 
+from .baseline import BaselineTrainer
 from .cold_rows import ColdRowPort, GatherModelPort, HostEmbeddingMemory
 from .embeddings import HotlineEmbeddings, pack_keys
-from .metrics import binary_metrics
-from .model import DLRM, DLRMConfig, check_indices, default_device, initial_table, preprocess_dense
+from .model import DLRM, DLRMConfig, check_indices, initial_table, preprocess_dense
+from .overlap import Pipeline, WriteBackQueue
+from .reporting import compare_parameters, plot_results
+from .trainer_base import (LRSchedule, ScheduleError, TrainResult, _bce_sum, _blocks, _length,
+                           _TrainerBase)
+from .working_set_buffer import WorkingSetBuffer
 
 __all__ = [
     "BaselineTrainer",
@@ -80,364 +92,11 @@ __all__ = [
     "plot_results",
 ]
 
-
-class ScheduleError(RuntimeError):
-    """The micro-batches lost, duplicated or invented a sample (a scheduler or trainer bug)."""
+_GOLDEN_SCHEDULER = MicroBatchScheduler
 
 
-@dataclass(frozen=True)
-class LRSchedule:
-    """DLRM's learning-rate policy (``LRPolicyScheduler`` of ``dlrm_s_pytorch.py``).
-
-    Linear warm-up over the first ``warmup_steps`` optimizer steps, then constant, then from
-    ``decay_start_step`` a quadratic decay to zero over ``decay_steps`` steps (never below
-    1e-7), then frozen at the last value. ``LRSchedule()`` is the constant rate DLRM's Kaggle
-    run uses. (One deliberate difference: when a decay is configured, DLRM's scheduler stays at
-    its last warm-up value, ``(W - 1) / W`` of the rate, until the decay starts; this one
-    reaches the full rate.)
-    """
-
-    warmup_steps: int = 0
-    decay_start_step: int = 0
-    decay_steps: int = 0
-
-    def __post_init__(self):
-        for name in ("warmup_steps", "decay_start_step", "decay_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative int, not {value!r}")
-        if self.decay_steps and self.decay_start_step < self.warmup_steps:
-            raise ValueError("the warm-up must finish before the decay starts")
-
-    @classmethod
-    def decay_over(cls, total_steps: int, fraction: float) -> LRSchedule:
-        """Constant, then the last ``fraction`` of ``total_steps`` decaying to zero."""
-        decay = max(1, round(fraction * total_steps))
-        return cls(0, max(0, total_steps - decay), decay)
-
-    def factor(self, step: int) -> float:
-        """The learning rate of optimizer step ``step`` (from 0) over the base rate."""
-        count = step + 1              # torch's scheduler has counted the step when it applies
-        if count < self.warmup_steps:
-            return 1.0 - (self.warmup_steps - count) / self.warmup_steps
-        end = self.decay_start_step + self.decay_steps
-        if self.decay_steps and count >= self.decay_start_step:
-            done = min(count, end - 1) - self.decay_start_step
-            return max(1e-7, ((self.decay_steps - done) / self.decay_steps) ** 2)
-        return 1.0
-
-
-@dataclass
-class TrainResult:
-    """What a training run produced; :meth:`to_json` is its JSON form.
-
-    Attributes
-    ----------
-    name : str
-        ``"baseline"``, ``"hotline-split"`` or ``"hotline-reformed"``.
-    config : dict
-        The trainer's settings (model shape, batch size, learning rate, schedule, geometry).
-    steps : list of dict
-        One per optimizer step: ``step``, ``epoch``, ``phase`` (``"learn"``, ``"run"``,
-        ``"baseline"``), ``kind`` (``"mini_batch"``, ``"split"``, or the micro-batch kind
-        ``"popular"`` / ``"mixed"`` / ``"non_popular"``), ``samples``, ``popular`` (samples
-        classified popular) and ``loss`` (the step's mean loss).
-    working_sets : list of dict
-        One per scheduler working set (mini-batch in ``SPLIT`` mode): ``epoch``, ``phase``,
-        ``samples``, ``popular``, ``popular_fraction``.
-    final : dict or None
-        Metrics on the held-out data, if any was given.
-    stats : dict
-        Totals: samples, steps, hot rows, cold rows gathered / written back, port calls...
-    seconds : float
-        Wall-clock training time (evaluation excluded).
-    """
-
-    name: str
-    config: dict[str, Any]
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    working_sets: list[dict[str, Any]] = field(default_factory=list)
-    final: dict[str, Any] | None = None
-    stats: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_json(self, **options) -> str:
-        return json.dumps(self.to_dict(), **options)
-
-    def save(self, path: str | os.PathLike) -> None:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle, indent=1)
-            handle.write("\n")
-
-    @property
-    def losses(self) -> list[float]:
-        return [s["loss"] for s in self.steps]
-
-
-class _Progress:
-    """A progress bar with the running loss: tqdm if installed, else a line on stderr (redrawn
-    at most once a second, and once more at the end)."""
-
-    def __init__(self, enabled: bool, total: int | None, desc: str):
-        self.enabled = enabled
-        self.bar = None
-        self.count = 0
-        self.desc = desc
-        self.total = total
-        self.loss: float | None = None
-        self.last = 0.0
-        if not enabled:
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            return
-        self.bar = tqdm(total=total, desc=desc, unit="batch", file=sys.stderr)
-
-    def update(self, batches: int, loss: float | None) -> None:
-        if not self.enabled:
-            return
-        self.count += batches
-        self.loss = loss
-        if self.bar is not None:
-            if loss is not None:
-                self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-            self.bar.update(batches)
-            return
-        now = time.monotonic()
-        if now - self.last >= 1.0:
-            self.last = now
-            self._line()
-
-    def _line(self) -> None:
-        total = f"/{self.total}" if self.total else ""
-        loss = f", loss {self.loss:.4f}" if self.loss is not None else ""
-        print(f"\r{self.desc}: {self.count}{total} batches{loss}", end="", file=sys.stderr,
-              flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        elif self.enabled and self.count:
-            self._line()
-            print(file=sys.stderr)
-
-
-def _blocks(source) -> Iterator[SampleBlock]:
-    if isinstance(source, SampleBlock):
-        return iter((source,))
-    if not hasattr(source, "blocks"):
-        raise TypeError(f"source must be a SampleBlock or have blocks(), not {type(source)}")
-    return iter(source.blocks())
-
-
-def _length(source) -> int | None:
-    try:
-        return len(source)
-    except TypeError:
-        return None
-
-
-def _bce_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    # Equal to DLRM's BCELoss(sigmoid(z)) summed, without its clipping at log(0).
-    return F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
-
-
-class _TrainerBase:
-    """What both trainers share: settings, the epoch loop, results, evaluation."""
-
-    name = "trainer"
-
-    def __init__(self, config: DLRMConfig, *, batch_size: int, lr: float, seed: int,
-                 device: torch.device | str | None, progress: bool,
-                 lr_schedule: LRSchedule | None = None, dtype: torch.dtype = torch.float32):
-        if not isinstance(config, DLRMConfig):
-            raise TypeError(f"config must be a DLRMConfig, not {config!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be a positive number, not {lr!r}")
-        self.config = config
-        self.batch_size = batch_size
-        self.lr = float(lr)
-        self.lr_schedule = LRSchedule() if lr_schedule is None else lr_schedule
-        if not isinstance(self.lr_schedule, LRSchedule):
-            raise TypeError(f"lr_schedule must be an LRSchedule, not {lr_schedule!r}")
-        self.seed = int(seed)
-        self.device = torch.device(device) if device is not None else default_device()
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype must be torch.float32 or torch.float64, not {dtype}")
-        self.dtype = dtype
-        self.progress = progress
-        self.result: TrainResult | None = None
-        self._step = 0
-
-    def settings(self) -> dict[str, Any]:
-        c = self.config
-        return {"table_sizes": list(c.table_sizes), "n_dense": c.n_dense, "dim": c.dim,
-                "bottom": list(c.bottom), "top": list(c.top), "batch_size": self.batch_size,
-                "lr": self.lr, "lr_schedule": asdict(self.lr_schedule), "seed": self.seed,
-                "device": str(self.device), "dtype": str(self.dtype).replace("torch.", "")}
-
-    def _set_lr(self) -> float:
-        """Set the optimizer's rate for the coming step (DLRM's policy); returns it."""
-        lr = self.lr * self.lr_schedule.factor(self._step)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        return lr
-
-    def _tensors(self, block: SampleBlock):
-        dense = preprocess_dense(block.dense_raw).to(self.device, self.dtype)
-        labels = torch.from_numpy(block.labels.reshape(-1, 1)).to(self.device, self.dtype)
-        return dense, labels
-
-    def train(self, source, *, epochs: int = 1, eval_source=None) -> TrainResult:
-        """Train for ``epochs`` passes over ``source`` (a :class:`SampleBlock` or anything
-        with ``blocks()``: :class:`~sw_driver.data.SyntheticCriteo`, a Criteo reader,
-        MovieLens) and evaluate on ``eval_source`` if given. Calls continue training."""
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int, not {epochs!r}")
-        self.result = result = TrainResult(self.name, self.settings())
-        n = _length(source)
-        total = epochs * -(-n // self.batch_size) if n is not None else None
-        progress = _Progress(self.progress, total, self.name)
-        start = time.perf_counter()
-        try:
-            self._before_training(source)
-            for epoch in range(epochs):
-                samples = self._train_epoch(source, epoch, progress)
-                if n is not None and samples != n:
-                    raise ScheduleError(f"epoch {epoch} trained {samples} samples of {n}")
-        finally:
-            progress.close()
-        result.seconds = time.perf_counter() - start
-        result.stats.update(self._stats())
-        if eval_source is not None:
-            result.final = self.evaluate(eval_source)
-        return result
-
-    def _record_step(self, epoch: int, phase: str, kind: str, samples: int, popular: int,
-                     loss: float) -> None:
-        self.result.steps.append({"step": self._step, "epoch": epoch, "phase": phase,
-                                  "kind": kind, "samples": samples, "popular": popular,
-                                  "loss": loss})
-        self._step += 1
-
-    @torch.no_grad()
-    def evaluate(self, source, *, batch_size: int = 4096) -> dict[str, float]:
-        """Accuracy, AUC and log loss of the current model on ``source`` (no training)."""
-        logits, labels = [], []
-        for block in iter_minibatches(_blocks(source), batch_size):
-            logits.append(self.predict_logits(block))
-            labels.append(block.labels)
-        return binary_metrics(np.concatenate(logits), np.concatenate(labels))
-
-    # -- to implement ------------------------------------------------------------------------
-
-    def _before_training(self, source) -> None:
-        pass
-
-    def _train_epoch(self, source, epoch: int, progress: _Progress) -> int:
-        raise NotImplementedError
-
-    def _stats(self) -> dict[str, Any]:
-        return {}
-
-    def predict_logits(self, block: SampleBlock) -> np.ndarray:
-        """Logits (float64 ``[n]``) of the samples of ``block``."""
-        raise NotImplementedError
-
-    def embedding_tables(self) -> list[np.ndarray]:
-        """Every embedding table as a numpy array ``[rows, dim]`` (one assembled view)."""
-        raise NotImplementedError
-
-    def mlp_state(self) -> dict[str, np.ndarray]:
-        """The MLP parameters by name, as numpy arrays."""
-        return {name: p.detach().cpu().numpy().copy()
-                for name, p in self.model.named_parameters() if not name.startswith("embed")}
-
-
-class BaselineTrainer(_TrainerBase):
-    """DLRM's own training (see the module docstring).
-
-    Parameters
-    ----------
-    config : DLRMConfig
-        Model shape (default: Kaggle).
-    batch_size : int
-        Samples per mini-batch (default 128, DLRM's Kaggle run).
-    lr : float
-        SGD learning rate (0.1).
-    lr_schedule : LRSchedule, optional
-        DLRM's warm-up / decay policy over optimizer steps; default constant (DLRM's Kaggle run).
-    seed : int
-        Initialisation seed; a :class:`HotlineTrainer` with the same seed starts from the same
-        parameters.
-    device : torch.device or str, optional
-        Default :func:`~sw_driver.dlrm.model.default_device`.
-    dtype : torch.dtype
-        ``torch.float32`` (default, as DLRM and the hardware) or ``torch.float64`` (to verify
-        schedules far below float32's rounding; see :class:`HotlineTrainer`).
-    progress : bool
-        Show a progress bar with the loss.
-
-    Members
-    -------
-    model : DLRM
-        With its embedding tables, on ``device``.
-    optimizer : torch.optim.SGD
-    """
-
-    name = "baseline"
-
-    def __init__(self, config: DLRMConfig = DLRMConfig(), *, batch_size: int = 128,
-                 lr: float = 0.1, lr_schedule: LRSchedule | None = None, seed: int = 0,
-                 device=None, dtype: torch.dtype = torch.float32, progress: bool = False):
-        super().__init__(config, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                         progress=progress, lr_schedule=lr_schedule, dtype=dtype)
-        self.model = DLRM(config, seed=seed).to(self.device, self.dtype)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.lr)
-        self._samples = 0
-
-    def _train_epoch(self, source, epoch, progress) -> int:
-        position = 0
-        n_tables = self.config.n_tables
-        for block in iter_minibatches(_blocks(source), self.batch_size):
-            n = len(block)
-            check_indices(block.sparse, self.config.table_sizes, first_sample=position,
-                          where=f"epoch {epoch}")
-            dense, labels = self._tensors(block)
-            indices = torch.from_numpy(np.ascontiguousarray(block.sparse.T)).to(self.device)
-            offsets = torch.arange(n, device=self.device).expand(n_tables, n)
-            self.optimizer.zero_grad(set_to_none=True)
-            self._set_lr()
-            loss = _bce_sum(self.model.logits(dense, offsets, indices), labels) / n
-            loss.backward()
-            self.optimizer.step()
-            value = loss.item()
-            self._record_step(epoch, "baseline", "mini_batch", n, 0, value)
-            progress.update(1, value)
-            position += n
-        self._samples += position
-        return position
-
-    def _stats(self):
-        return {"samples": self._samples, "steps": self._step}
-
-    @torch.no_grad()
-    def predict_logits(self, block):
-        n = len(block)
-        check_indices(block.sparse, self.config.table_sizes)
-        dense, _ = self._tensors(block)
-        indices = torch.from_numpy(np.ascontiguousarray(block.sparse.T)).to(self.device)
-        offsets = torch.arange(n, device=self.device).expand(self.config.n_tables, n)
-        return self.model.logits(dense, offsets, indices)[:, 0].double().cpu().numpy()
-
-    def embedding_tables(self):
-        return self.model.embedding_tables()
+def _nothing() -> None:
+    """A no-op step (keeps the planner's wait for the training thread interruptible)."""
 
 
 def default_geometry(config: DLRMConfig, *, set_bits: int = 14, ways: int = 4) -> TableGeometry:
@@ -446,64 +105,6 @@ def default_geometry(config: DLRMConfig, *, set_bits: int = 14, ways: int = 4) -
     table_bits = max(5, (config.n_tables - 1).bit_length())
     row_bits = max(24, (max(config.table_sizes) - 1).bit_length())
     return TableGeometry(table_bits=table_bits, row_bits=row_bits, set_bits=set_bits, ways=ways)
-
-
-class _WorkingSetBuffer:
-    """The samples pushed to the scheduler and not yet trained, by sample id.
-
-    Holds them in arrays from sample ``base`` on; emptied whenever the scheduler holds nothing,
-    so it never grows beyond a working set (plus the mini-batch being pushed). Checks that every
-    sample is trained exactly once (:class:`ScheduleError` otherwise).
-    """
-
-    def __init__(self, n_tables: int):
-        self.base = 0
-        self.next_id = 0
-        self.parts: list[tuple] = []
-        self.arrays = None
-        self.outstanding: set[int] = set()
-        self.n_tables = n_tables
-
-    def push(self, block: SampleBlock, hit: np.ndarray, slot: np.ndarray) -> range:
-        ids = range(self.next_id, self.next_id + len(block))
-        self.parts.append((block.dense_raw, block.sparse, block.labels, hit, slot))
-        self.arrays = None
-        self.outstanding.update(ids)
-        self.next_id += len(block)
-        return ids
-
-    def take(self, sample_ids: list[int]):
-        """``(dense_raw, sparse, labels, hit, slot)`` of ``sample_ids``, marking them trained."""
-        for i in sample_ids:
-            if i not in self.outstanding:
-                raise ScheduleError(f"sample {i} scheduled twice, or never pushed")
-            self.outstanding.remove(i)
-        if self.arrays is None:
-            self.arrays = [np.concatenate(columns) for columns in zip(*self.parts)]
-            self.parts = [tuple(self.arrays)]
-        pos = np.asarray(sample_ids, dtype=np.int64) - self.base
-        return tuple(a[pos] for a in self.arrays)
-
-    def answer(self, sample_ids: list[int], hit: np.ndarray, slot: np.ndarray) -> None:
-        """Set the popularity table's answers (``[n, T]``) of pushed samples (when they come
-        from the device, after the push)."""
-        if self.arrays is None:
-            self.arrays = [np.concatenate(columns) for columns in zip(*self.parts)]
-            self.parts = [tuple(self.arrays)]
-        pos = np.asarray(sample_ids, dtype=np.int64) - self.base
-        self.arrays[3][pos] = hit
-        self.arrays[4][pos] = slot
-
-    def closed(self, held: int) -> None:
-        """The scheduler holds ``held`` samples: if none, every pushed one must be trained."""
-        if held:
-            return
-        if self.outstanding:
-            lost = sorted(self.outstanding)
-            raise ScheduleError(f"{len(lost)} samples were never scheduled (first: {lost[:5]})")
-        self.base = self.next_id
-        self.parts = []
-        self.arrays = None
 
 
 class _LookupCache:
@@ -557,6 +158,20 @@ class _LookupCache:
         return [itemgetter(*i)(records) for i in inverse]
 
 
+@dataclass(eq=False)
+class _StepPlan:
+    """One optimizer step, planned: what :meth:`HotlineTrainer._execute_step` needs."""
+    epoch: int
+    phase: str
+    kind: str
+    total: int
+    popular: int
+    parts: list             # (dense_raw, sparse, labels, hot, slot, cold_index) per micro-batch
+    keys: np.ndarray                # distinct cold keys (packed, sorted)
+    values: np.ndarray | None = None    # their rows, read ahead (overlap)
+    mark: int = 0                   # write-backs certainly visible to that read
+
+
 class HotlineTrainer(_TrainerBase):
     """DLRM on the Hotline schedule with the embeddings split hot / cold (module docstring).
 
@@ -593,6 +208,18 @@ class HotlineTrainer(_TrainerBase):
     poison : bool
         NaN in moved rows' host copies and unused hot slots (see
         :class:`~sw_driver.dlrm.embeddings.HotlineEmbeddings`).
+    fast : bool
+        Schedule with the array scheduler and freeze with the whole-table slot map (the fast
+        paths, proven equal to the golden models; default) or drive the golden models sample
+        by sample and slot by slot (``False``: the reference, same results bit for bit).
+    overlap : bool, optional
+        Plan the next steps (lookups, schedule, cold keys, cold rows read ahead) on a
+        background thread while the current one trains, and drain write-backs on a worker
+        (:mod:`~sw_driver.dlrm.overlap`); same parameters bit for bit as without. Default: on
+        when training on a GPU with the fast paths and the default port
+        (:class:`GatherModelPort`, thread-safe); off on the CPU and with any other port.
+    overlap_depth : int
+        Steps the planner may run ahead (8).
 
     Members
     -------
@@ -616,9 +243,11 @@ class HotlineTrainer(_TrainerBase):
                  memory_options: dict[str, int] | None = None,
                  port_factory: Callable[[HostEmbeddingMemory], ColdRowPort] = GatherModelPort,
                  seed: int = 0, device=None, dtype: torch.dtype = torch.float32,
-                 progress: bool = False, poison: bool = True):
+                 progress: bool = False, poison: bool = True, fast: bool = True,
+                 overlap: bool | None = None, overlap_depth: int = 8):
         super().__init__(config, batch_size=batch_size, lr=lr, seed=seed, device=device,
                          progress=progress, lr_schedule=lr_schedule, dtype=dtype)
+        self.fast = bool(fast)
         self.mode = ScheduleMode(mode)
         self.name = "hotline-" + self.mode.name.lower()
         if isinstance(working_set, bool) or not isinstance(working_set, int) or working_set < 1:
@@ -645,7 +274,7 @@ class HotlineTrainer(_TrainerBase):
         self.memory.load_tables([initial_table(config, t, seed) for t in range(config.n_tables)])
         self.port = port_factory(self.memory)
         self.store = HotlineEmbeddings(config, self.memory, self.port, self.table, self.device,
-                                       poison=poison)
+                                       poison=poison, fast=self.fast)
         self.model = DLRM(config, seed=seed, with_embeddings=False).to(self.device, self.dtype)
         self.optimizer = torch.optim.SGD([*self.model.parameters(), self.store.hot], lr=self.lr)
         self._epochs_done = 0
@@ -653,6 +282,20 @@ class HotlineTrainer(_TrainerBase):
         self._counts = {"samples": 0, "learn_batches": 0, "popular_samples": 0,
                         "run_samples": 0, "early_closes": 0}
         self._lookups = _LookupCache(config, geometry)
+        self._frozen: FrozenTable | None = None
+        self._sink = None
+        self._writes: WriteBackQueue | None = None
+        if overlap is None:
+            # On where the step runs on an accelerator (the host thread is then free) and the
+            # port is known to be thread-safe. On the CPU the planner competes with the step
+            # for the same cores (make bench: hotline_host.*_serial vs the overlapped figures).
+            overlap = (self.fast and type(self.port) is GatherModelPort
+                       and self.device.type != "cpu")
+        self.overlap = bool(overlap)
+        if isinstance(overlap_depth, bool) or not isinstance(overlap_depth, int) \
+                or overlap_depth < 1:
+            raise ValueError(f"overlap_depth must be a positive int, not {overlap_depth!r}")
+        self.overlap_depth = overlap_depth
         if hot_set is not None:
             self.store.load_hot_set(hot_set)
             self._freeze()
@@ -695,22 +338,85 @@ class HotlineTrainer(_TrainerBase):
         self._learn_left = math.ceil(self.learn_fraction * -(-n // self.batch_size))
 
     def _freeze(self) -> None:
-        """End of the learning phase: the hot set moves to the device."""
-        self.store.freeze()
+        """End of the learning phase: the hot set moves to the device (overlapped: the table
+        side now, the rows in order with the steps, after the write-backs before them)."""
+        if self._sink is None:
+            self.store.freeze()
+        else:
+            # The rows move on the training thread, in order with the steps; the planner waits
+            # for it, so that no read-ahead shares the port with the freeze's own traffic.
+            self.store.freeze_table()
+            moved = threading.Event()
+            self._sink(functools.partial(self._move_hot_rows, moved))
+            while not moved.wait(0.1):
+                self._sink(_nothing)          # raises if the training thread stopped
+        self._frozen = None
+        if self.fast:
+            sizes = self.config.table_sizes          # a dense slot map up to 32M rows (128 MB)
+            self._frozen = FrozenTable(self.table,
+                                       dense_rows=sizes if sum(sizes) <= 1 << 25 else None)
 
-    def _new_scheduler(self, learn: bool) -> MicroBatchScheduler:
+    def _in_order(self, function, *args) -> None:
+        """Call ``function(*args)`` after the steps planned so far (at once when serial)."""
+        if self._sink is None:
+            function(*args)
+        else:
+            self._sink(functools.partial(function, *args))
+
+    def _progress_update(self, progress) -> None:
+        progress.update(1, self.result.steps[-1]["loss"] if self.result.steps else None)
+
+    def _move_hot_rows(self, moved: threading.Event) -> None:
+        self._writes.drain()
+        self.store.move_hot_rows()
+        moved.set()
+
+    def _lookup_many(self, tables: np.ndarray, rows: np.ndarray):
+        """The popularity table's answers (RUN mode after the freeze: from its snapshot)."""
+        if self._frozen is not None:
+            return self._frozen.lookup_many(tables, rows)
+        if self.fast and self.table.mode is Mode.LEARN:
+            return learn_many(self.table, tables, rows)
+        return self.table.lookup_many(tables, rows)
+
+    def _new_scheduler(self, learn: bool):
+        """The scheduler model: the array one (:class:`FastMicroBatchScheduler`, proven equal
+        to the golden model) in place of exactly the golden class; the golden model itself
+        with ``fast=False``, and any other scheduler class bound to this module's
+        ``MicroBatchScheduler`` is driven sample by sample through its own ``push``."""
         self._open_sets: dict[int, dict[str, Any]] = {}
-        return MicroBatchScheduler(batch_size=self.batch_size, working_set=self.working_set,
-                                   mode=self.mode, learn=learn)
+        options = dict(batch_size=self.batch_size, working_set=self.working_set,
+                       mode=self.mode, learn=learn)
+        if self.fast and MicroBatchScheduler is _GOLDEN_SCHEDULER:
+            return FastMicroBatchScheduler(**options)
+        return MicroBatchScheduler(**options)
 
     def _train_epoch(self, source, epoch, progress) -> int:
+        if not self.overlap:
+            return self._plan_epoch(source, epoch, progress)
+        # Overlapped: the epoch is planned (and its cold rows read ahead) on a thread; the
+        # steps run here, in order; write-backs drain on a worker.
+        self._writes = WriteBackQueue(self.store.write_rows)
+        try:
+            def produce(sink):
+                self._sink = sink
+                return self._plan_epoch(source, epoch, progress)
+            return Pipeline(self.overlap_depth).run(produce)
+        finally:
+            self._sink = None
+            writes, self._writes = self._writes, None
+            writes.close()
+
+    def _plan_epoch(self, source, epoch, progress) -> int:
+        """The epoch: every mini-batch looked up, scheduled and trained (serial), or planned
+        with the steps handed to the training thread (overlapped: :meth:`_train_epoch`)."""
         self._epoch = epoch
         learning = not self.store.frozen
         if learning and self._learn_left == 0:
             self._freeze()
             learning = False
         scheduler = self._new_scheduler(learn=learning)
-        buffer = _WorkingSetBuffer(self.config.n_tables)
+        buffer = WorkingSetBuffer(self.config.n_tables)
         self._buffer = buffer
         position = 0
         for block in iter_minibatches(_blocks(source), self.batch_size):
@@ -729,7 +435,7 @@ class HotlineTrainer(_TrainerBase):
                 self._counts["learn_batches"] += 1
             else:
                 self._counts["run_samples"] += len(block)
-            progress.update(1, self.result.steps[-1]["loss"] if self.result.steps else None)
+            self._in_order(self._progress_update, progress)
         self._retire(scheduler, buffer, "learn" if learning else "run")
         if buffer.next_id != position:
             raise ScheduleError(f"epoch {epoch}: pushed {buffer.next_id} samples of {position}")
@@ -741,7 +447,7 @@ class HotlineTrainer(_TrainerBase):
         self._counts["samples"] += position
         return position
 
-    def _retire(self, scheduler: MicroBatchScheduler, buffer: _WorkingSetBuffer,
+    def _retire(self, scheduler: MicroBatchScheduler, buffer: WorkingSetBuffer,
                 phase: str) -> None:
         """End of a scheduler's use (end of the learning phase or of the epoch): flush its open
         working set, train on it, and check that nothing is left."""
@@ -752,11 +458,11 @@ class HotlineTrainer(_TrainerBase):
         buffer.closed(0)
         self._counts["early_closes"] += scheduler.counters.early_closes
 
-    def _push(self, scheduler: MicroBatchScheduler, buffer: _WorkingSetBuffer,
+    def _push(self, scheduler: MicroBatchScheduler, buffer: WorkingSetBuffer,
               block: SampleBlock, phase: str) -> None:
         n, t = block.sparse.shape
         tables = np.broadcast_to(np.arange(t, dtype=np.int64), (n, t))
-        hit, slot, error = self.table.lookup_many(tables, block.sparse)
+        hit, slot, error = self._lookup_many(tables, block.sparse)
         if error.any():
             i = int(np.argmax(error))
             raise ValueError(f"the popularity table rejected (table={i % t}, "
@@ -764,14 +470,21 @@ class HotlineTrainer(_TrainerBase):
         hit = hit.reshape(n, t)
         slot = slot.reshape(n, t)
         ids = buffer.push(block, hit, slot)
-        emitted: list[MicroBatch] = []
-        for sample_id, lookups in zip(ids, self._lookups.of(block.sparse, hit, slot)):
-            emitted += scheduler.push(sample_id, lookups)
+        if isinstance(scheduler, FastMicroBatchScheduler):
+            emitted = scheduler.push_many(np.arange(ids.start, ids.stop),
+                                          classify_many(hit, learn=scheduler.learn))
+        else:
+            emitted = []
+            for sample_id, lookups in zip(ids, self._lookups.of(block.sparse, hit, slot)):
+                emitted += scheduler.push(sample_id, lookups)
         self._run(emitted, phase)
         buffer.closed(scheduler.held)
 
-    def _run(self, batches: list[MicroBatch], phase: str) -> None:
-        """Train on emitted micro-batches: a pair per step (SPLIT) or one each (REFORMED)."""
+    def _run(self, batches: list, phase: str) -> None:
+        """Train on emitted micro-batches (:class:`ScheduledBatch`, or golden-model
+        :class:`MicroBatch` records): a pair per step (SPLIT) or one each (REFORMED)."""
+        batches = [b if isinstance(b, ScheduledBatch) else ScheduledBatch.of(b)
+                   for b in batches]
         if self.mode is ScheduleMode.SPLIT:
             if len(batches) % 2:
                 raise ScheduleError(f"SPLIT mode emitted {len(batches)} micro-batches, "
@@ -788,8 +501,13 @@ class HotlineTrainer(_TrainerBase):
                 record = self._open_sets.setdefault(batch.working_set,
                                                     {"samples": 0, "popular": 0})
                 record["samples"] += batch.size
-                record["popular"] += sum(s.popular for s in batch.samples)
-            self._step_on(group, phase)
+                record["popular"] += int(np.count_nonzero(batch.popular))
+            if self._sink is None:
+                self._step_on(group, phase)
+            else:
+                plan = self._plan_step(group, phase, prefetch=True)
+                if plan is not None:
+                    self._sink(functools.partial(self._execute_step, plan))
 
     def _finish_sets(self, phase: str) -> None:
         for _, record in sorted(self._open_sets.items()):
@@ -802,50 +520,78 @@ class HotlineTrainer(_TrainerBase):
                 self._counts["popular_samples"] += record["popular"]
         self._open_sets = {}
 
-    def _step_on(self, group: list[MicroBatch], phase: str) -> None:
+    def _step_on(self, group: list[ScheduledBatch], phase: str) -> None:
         """One optimizer step over the micro-batches of ``group`` (loss mean over all of them)."""
+        plan = self._plan_step(group, phase)
+        if plan is not None:
+            self._execute_step(plan)
+
+    def _plan_step(self, group: list[ScheduledBatch], phase: str,
+                   prefetch: bool = False) -> _StepPlan | None:
+        """The host side of a step: its samples from the buffer, hot / cold lookups, the
+        distinct cold keys (and, with ``prefetch``, their rows read ahead)."""
         total = sum(b.size for b in group)
         if total == 0:
-            return
+            return None
         frozen = self.store.frozen
         parts, cold_keys = [], []
         n_tables = self.config.n_tables
         for batch in group:
             if batch.size == 0:
                 continue
-            ids = [s.sample_id for s in batch.samples]
-            dense_raw, sparse, labels, hit, slot = self._buffer.take(ids)
+            dense_raw, sparse, labels, hit, slot = self._buffer.take(batch.sample_ids)
             hot = hit & frozen
-            popular = np.fromiter((s.popular for s in batch.samples), bool, len(ids))
+            popular = batch.popular
             if not hot[popular].all():
                 raise ScheduleError("a popular sample has a lookup that missed")
             cold = ~hot
             tables = np.broadcast_to(np.arange(n_tables, dtype=np.int64), sparse.shape)
             cold_keys.append(pack_keys(tables[cold], sparse[cold]))
-            parts.append((batch, dense_raw, sparse, labels, hot, slot, int(popular.sum())))
-        keys = np.unique(np.concatenate(cold_keys)) if cold_keys else np.zeros(0, np.int64)
-        cold_rows = self.store.gather_cold(keys)
-        self.optimizer.zero_grad(set_to_none=True)
-        lr = self._set_lr()
-        loss_sum = 0.0
-        for batch, dense_raw, sparse, labels, hot, slot, _ in parts:
-            emb = self.store.embed(sparse, hot, slot, cold_rows)
-            dense = preprocess_dense(dense_raw).to(self.device, self.dtype)
-            target = torch.from_numpy(labels.reshape(-1, 1)).to(self.device, self.dtype)
-            logits = self.model.logits_from_embeddings(dense, emb)
-            loss = _bce_sum(logits, target) / total
-            loss.backward()
-            loss_sum += loss.item()
-        self.optimizer.step()
-        written = self.store.update_cold(cold_rows, lr)
-        if written != len(cold_rows):
-            raise ScheduleError(f"{len(cold_rows)} cold rows gathered, {written} written back")
+            parts.append((dense_raw, sparse, labels, hot, slot))
+        if cold_keys:
+            keys, inverse = np.unique(np.concatenate(cold_keys), return_inverse=True)
+            bounds = np.cumsum([len(k) for k in cold_keys])[:-1]
+            parts = [(*part, index) for part, index in zip(parts, np.split(inverse, bounds))]
+        else:
+            keys = np.zeros(0, np.int64)
         if self.mode is ScheduleMode.SPLIT:
             kind = "split"
         else:
             kind = {MicroBatchKind.POPULAR: "popular", MicroBatchKind.MIXED: "mixed",
                     MicroBatchKind.NON_POPULAR: "non_popular"}[group[0].kind]
-        self._record_step(self._epoch, phase, kind, total, sum(p[-1] for p in parts), loss_sum)
+        plan = _StepPlan(self._epoch, phase, kind, total,
+                         sum(int(np.count_nonzero(b.popular)) for b in group), parts, keys)
+        if prefetch:
+            plan.mark = self._writes.mark()
+            plan.values = self.store.read_cold(keys)
+        return plan
+
+    def _execute_step(self, plan: _StepPlan) -> None:
+        """The training side of a step: cold rows (patched for write-backs the read-ahead may
+        have missed), forward, backward, optimizer step, cold rows written back."""
+        writes = self._writes
+        if plan.values is None:
+            cold_rows = self.store.gather_cold(plan.keys)
+        else:
+            writes.raise_failure()
+            writes.patch(plan.keys, plan.values, plan.mark)
+            cold_rows = self.store.cold_rows_from(plan.keys, plan.values)
+        self.optimizer.zero_grad(set_to_none=True)
+        lr = self._set_lr()
+        loss_sum = 0.0
+        for dense_raw, sparse, labels, hot, slot, cold_index in plan.parts:
+            emb = self.store.embed(sparse, hot, slot, cold_rows, cold_index)
+            dense = preprocess_dense(dense_raw).to(self.device, self.dtype)
+            target = torch.from_numpy(labels.reshape(-1, 1)).to(self.device, self.dtype)
+            logits = self.model.logits_from_embeddings(dense, emb)
+            loss = _bce_sum(logits, target) / plan.total
+            loss.backward()
+            loss_sum += loss.item()
+        self.optimizer.step()
+        written = self.store.update_cold(cold_rows, lr, queue=writes)
+        if written != len(cold_rows):
+            raise ScheduleError(f"{len(cold_rows)} cold rows gathered, {written} written back")
+        self._record_step(plan.epoch, plan.phase, plan.kind, plan.total, plan.popular, loss_sum)
 
     # -- inference and views -------------------------------------------------------------------
 
@@ -855,7 +601,7 @@ class HotlineTrainer(_TrainerBase):
         n, t = block.sparse.shape
         if self.store.frozen:
             tables = np.broadcast_to(np.arange(t, dtype=np.int64), (n, t))
-            hit, slot, _ = self.table.lookup_many(tables, block.sparse)
+            hit, slot, _ = self._lookup_many(tables, block.sparse)
             hot, slot = hit.reshape(n, t), slot.reshape(n, t)
         else:
             # The table is still learning: looking up would train it. Everything is cold.
@@ -870,51 +616,3 @@ class HotlineTrainer(_TrainerBase):
 
     def embedding_tables(self):
         return self.store.assembled_tables()
-
-
-def compare_parameters(a: _TrainerBase, b: _TrainerBase) -> dict[str, float]:
-    """Largest absolute differences between two trainers' parameters: ``mlp``, ``embeddings``
-    (every row of every table, each trainer's assembled view) and ``max`` of both."""
-    mlp_a, mlp_b = a.mlp_state(), b.mlp_state()
-    if mlp_a.keys() != mlp_b.keys():
-        raise ValueError("the models have different MLP parameters")
-    mlp = max(float(np.max(np.abs(mlp_a[k] - mlp_b[k]))) for k in mlp_a)
-    emb = max(float(np.max(np.abs(x - y)))
-              for x, y in zip(a.embedding_tables(), b.embedding_tables(), strict=True))
-    return {"mlp": mlp, "embeddings": emb, "max": max(mlp, emb)}
-
-
-def plot_results(results: Iterable[TrainResult], path: str | os.PathLike, *,
-                 window: int = 50) -> bool:
-    """Plot the training loss (moving average over ``window`` steps) of each result, and the
-    popular fraction per working set of the Hotline ones, to ``path`` (e.g. ``losses.png``).
-
-    Needs matplotlib (in the ``dev`` extra, not a core dependency): without it, prints why to
-    stderr and returns False (True when the plot was written).
-    """
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("plot_results: matplotlib is not installed, no plot written "
-              "(pip install matplotlib to get one)", file=sys.stderr)
-        return False
-    results = list(results)
-    fig, (ax_loss, ax_pop) = plt.subplots(2, 1, figsize=(8, 7))
-    for result in results:
-        losses = np.asarray(result.losses, dtype=float)
-        if len(losses) >= window:
-            losses = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax_loss.plot(losses, label=result.name)
-        if result.working_sets:
-            ax_pop.plot([w["popular_fraction"] for w in result.working_sets], label=result.name)
-    ax_loss.set(xlabel="optimizer step", ylabel=f"loss ({window}-step mean)")
-    ax_pop.set(xlabel="working set", ylabel="popular fraction", ylim=(0, 1))
-    ax_loss.legend()
-    if any(r.working_sets for r in results):
-        ax_pop.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return True

@@ -1,0 +1,94 @@
+"""The driver's in-process path over ``ModelDevice`` (``sw_driver/model_device_fast.py``) equals
+the beat-level wire path: the driver scenarios run on both, and every micro-batch beat, gathered
+row, cold lookup and counter must be the same."""
+
+import asyncio
+import random
+
+import pytest
+
+from sw_driver import HotlineDriver, ModelDevice
+from tb import driver_scenarios as sc
+
+
+class CountingDevice(ModelDevice):
+    """Counts the working sets the in-process path took (not ``None``)."""
+
+    in_process = 0
+
+    def submit_in_process(self, samples):
+        done = super().submit_in_process(samples)
+        self.in_process += done is not None
+        return done
+
+
+def _pair():
+    fast = HotlineDriver(CountingDevice(sc.SMALL_CONFIG, memory_size=1 << 20))
+    wire = HotlineDriver(CountingDevice(sc.SMALL_CONFIG, memory_size=1 << 20, fast=False))
+    return fast, wire
+
+
+def _both(seed, scenario, *args, **kwargs):
+    fast, wire = _pair()
+    got = asyncio.run(scenario(fast, *args, rng=random.Random(seed), **kwargs))
+    want = asyncio.run(scenario(wire, *args, rng=random.Random(seed), **kwargs))
+    assert wire.transport.in_process == 0
+    return fast, got, want
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["reformed", "split"])
+@pytest.mark.parametrize("data", ["kaggle", "movielens"])
+def test_learn_then_run_equals_the_wire_path(seed, split, data):
+    samples, sizes = sc.kaggle_tables(460) if data == "kaggle" else sc.movielens_tables(300)
+    fast, got, want = _both(seed, sc.learn_then_run, samples, sizes, dim=5, learn=150,
+                            batch_size=8, working_set=3, split=split)
+    assert sc.first_difference(want, got) is None, sc.first_difference(want, got)
+    assert fast.transport.in_process > 2              # learning and run working sets
+    # the packets also compare equal as objects, and their samples() agree
+    assert want["traces"] == got["traces"]
+
+
+def test_write_back_then_gather_equals_the_wire_path(seed):
+    _, sizes = sc.kaggle_tables(1)
+    fast, got, want = _both(seed, sc.write_back_then_gather, sizes, dim=7)
+    assert got == want and fast.transport.in_process == 1
+
+
+def test_errors_take_the_wire_path(seed):
+    _, sizes = sc.kaggle_tables(1)
+    fast, wire = _pair()
+    for driver in (fast, wire):
+        asyncio.run(sc.bad_requests_raise(driver, sizes, dim=4, rng=random.Random(seed)))
+    assert fast.transport.in_process == wire.transport.in_process == 0
+    fast, wire = _pair()
+    results = []
+    for driver in (fast, wire):
+        device = driver.transport
+        results.append(asyncio.run(sc.axi_errors_raise(
+            driver, sizes, dim=4, rng=random.Random(seed), inject=device.inject_error,
+            clear=device.clear_injected_errors)))
+    assert results[0] == results[1]
+
+
+def test_conflicts_count_as_the_device(rng):
+    from hotline_hw.model.popularity_table import beat_set_conflicts
+    from sw_driver.model_device_fast import _conflicts
+
+    for lookups, lanes in ((26, 4), (5, 2), (3, 4), (8, 8)):
+        sets = rng.integers(0, 3, (50, lookups))          # few sets: many repeats per beat
+        want = sum(beat_set_conflicts(row[k:k + lanes].tolist(), [True] * len(row[k:k + lanes]))
+                   for row in sets for k in range(0, lookups, lanes))
+        assert _conflicts(sets, lanes) == want
+
+
+@pytest.mark.parametrize("bad", [(0, 1.5), (0, "3"), (0, 1, 2), (0, 1 << 70)],
+                         ids=["float", "str", "triple", "huge"])
+def test_malformed_keys_fail_as_on_the_wire_path(bad):
+    errors = []
+    for driver in _pair():
+        samples = [(0, [(0, 1), (1, 2)]), (1, [(0, 3), bad])]
+        with pytest.raises(Exception) as caught:
+            asyncio.run(driver.submit(samples, learn=True))
+        errors.append(type(caught.value))
+        assert driver.transport.in_process == 0
+    assert errors[0] is errors[1]
