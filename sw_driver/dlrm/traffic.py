@@ -101,6 +101,18 @@ class CountingPort:
         values = np.asarray(values)
         self.traffic.add(self._tag or "cold_write_back", len(values), values.nbytes)
 
+    def write_back_many(self, requests: np.ndarray, values: np.ndarray) -> None:
+        """Rows of several tables at once (``requests`` rows are ``(table, row)``), as the fast
+        host path writes them; counted like :meth:`write_back`."""
+        requests, values = np.asarray(requests), np.asarray(values)
+        if hasattr(self.port, "write_back_many"):
+            self.port.write_back_many(requests, values)
+        else:
+            for table in np.unique(requests[:, 0]):
+                chosen = requests[:, 0] == table
+                self.port.write_back(int(table), requests[chosen, 1], values[chosen])
+        self.traffic.add(self._tag or "cold_write_back", len(values), values.nbytes)
+
     def __getattr__(self, name: str):
         # The wrapped port's own counters (gather_calls, ...) stay visible.
         if name == "port":
