@@ -101,5 +101,6 @@ async def submit_trace(driver: HotlineDriver, samples, *, learn: bool) -> dict:
     await driver.configure_tables(layouts(), DIM)
     await driver.configure(batch_size=4, working_set=2, lookups=3)
     await driver.clear_table()
+    await driver.clear_counters()
     result = await driver.submit(samples, learn=learn)
     return {"trace": trace(result), "samples_in": await driver.read("SAMPLES_IN")}
