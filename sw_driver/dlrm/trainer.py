@@ -266,6 +266,10 @@ class _TrainerBase:
         self.lr_schedule = LRSchedule() if lr_schedule is None else lr_schedule
         if not isinstance(self.lr_schedule, LRSchedule):
             raise TypeError(f"lr_schedule must be an LRSchedule, not {lr_schedule!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an int, not {seed!r}")
+        if not isinstance(progress, bool):
+            raise TypeError(f"progress must be True or False, not {progress!r}")
         self.seed = int(seed)
         self.device = torch.device(device) if device is not None else default_device()
         if dtype not in (torch.float32, torch.float64):
@@ -623,7 +627,8 @@ class HotlineTrainer(_TrainerBase):
         self.name = "hotline-" + self.mode.name.lower()
         if isinstance(working_set, bool) or not isinstance(working_set, int) or working_set < 1:
             raise ValueError(f"working_set must be a positive int, not {working_set!r}")
-        if not 0 <= learn_fraction <= 1:
+        if isinstance(learn_fraction, bool) or not isinstance(learn_fraction, (int, float)) \
+                or not 0 <= learn_fraction <= 1:
             raise ValueError(f"learn_fraction must be in [0, 1], not {learn_fraction!r}")
         if learn_batches is not None and (not isinstance(learn_batches, int) or learn_batches < 0):
             raise ValueError(f"learn_batches must be a non-negative int, not {learn_batches!r}")
