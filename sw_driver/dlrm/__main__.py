@@ -49,7 +49,8 @@ def main(argv=None) -> int:
                              "(default) or on the golden models directly (faster, identical)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", default=None, help="write the JSON here")
-    parser.add_argument("--plot", default=None, help="write a loss / popular-fraction plot here (PNG)")
+    parser.add_argument("--plot", default=None,
+                        help="write a loss / popular-fraction plot here (PNG)")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
     for option, path in (("--out", args.out), ("--plot", args.plot)):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, seed as hypothesis_seed, settings
+from hypothesis import strategies as st
 
 from sw_driver import HotlineDriver, ModelDevice, SyncHotlineDriver, TableLayout
 from tb import driver_scenarios as sc
@@ -35,7 +36,7 @@ def test_every_integer_type_encodes_as_plain_ints(seed):
     @hypothesis_seed(seed)
     @settings(max_examples=60, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow])
-    @given(ii.cases(), __import__("hypothesis").strategies.booleans())
+    @given(ii.cases(), st.booleans())
     def prop(case, learn):
         dtype, form, samples = case
         plain = _trace(ii.plain_numbering(samples, dtype, form), learn)
