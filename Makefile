@@ -19,8 +19,8 @@ help: ## list the targets
 		awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  variables: SIM=verilator|icarus (default verilator), WAVES=1, HOTLINE_SEED=<n>,"
 	@echo "             PYTEST_ARGS='-n 2' (e.g. PYTEST_ARGS='-k feistel -s'), DATA=<criteo file>,"
-	@echo "             VERBOSE=1 (sim, train: build logs and simulator output on the terminal),"
-	@echo "             TRAIN_ARGS='--train 20000 --eval 5000' (a short make train)"
+	@echo "             VERBOSE=1 (make sim: build logs and simulator output on the terminal),"
+	@echo "             TRAIN_ARGS='--train 20000 --eval 5000' (make train on a tenth of the samples)"
 
 venv: $(STAMP) ## create or refresh the virtual environment in .venv
 
@@ -39,7 +39,7 @@ check-sim: $(STAMP)
 sim: $(STAMP) ## the main job: hot set vs oracle, HotlineTop RTL == model on real batches, DLRM vs baseline
 	$(VPY) scripts/sim.py $(if $(DATA),--data $(DATA))
 
-train: $(STAMP) ## DLRM on the golden-model device, baseline vs exact vs re-formed -> train/ (TRAIN_DURATION; TRAIN_ARGS shortens)
+train: $(STAMP) ## DLRM on the golden-model device, baseline vs exact vs re-formed -> train/ (long: ~10x a TRAIN_ARGS='--train 20000 --eval 5000' run, 14 min on 2 busy cores)
 	@mkdir -p train
 	$(VPY) -m sw_driver.dlrm --progress --out train/results.json --plot train/losses.png $(TRAIN_ARGS)
 

@@ -6,9 +6,9 @@ every working set's popular fraction, final metrics) and ``--plot`` rewritten as
 so an interrupted training keeps the runs done. ``--out`` and ``--plot`` are checked before
 training starts.
 
-Duration (``make train``, defaults: 200K samples, Kaggle architecture, three runs on the
-golden-model device): about 15 minutes on one CPU core; ``--train 20000 --eval 5000`` takes
-about a tenth of that.
+Duration: ``--train 20000 --eval 5000`` (Kaggle architecture, three runs on the golden-model
+device) took 14 minutes on two heavily shared cores; the defaults (200K samples) take about ten
+times as long.
 """
 
 from __future__ import annotations
