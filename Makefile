@@ -8,6 +8,8 @@ STAMP    := $(VENV)/.stamp
 SIM      ?= verilator
 PYTEST_ARGS ?= -n 2
 DATA     ?=
+# make train's options (python -m sw_driver.dlrm --help), e.g. TRAIN_ARGS='--train 20000 --eval 5000'
+TRAIN_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help sim train fae test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
@@ -16,7 +18,9 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  variables: SIM=verilator|icarus (default verilator), WAVES=1, HOTLINE_SEED=<n>,"
-	@echo "             PYTEST_ARGS='-n 2' (e.g. PYTEST_ARGS='-k feistel -s'), DATA=<criteo file>"
+	@echo "             PYTEST_ARGS='-n 2' (e.g. PYTEST_ARGS='-k feistel -s'), DATA=<criteo file>,"
+	@echo "             VERBOSE=1 (make sim: build logs and simulator output on the terminal),"
+	@echo "             TRAIN_ARGS='--train 20000 --eval 5000' (make train on a tenth of the samples)"
 
 venv: $(STAMP) ## create or refresh the virtual environment in .venv
 
@@ -35,9 +39,9 @@ check-sim: $(STAMP)
 sim: $(STAMP) ## the main job: hot set vs oracle, HotlineTop RTL == model on real batches, DLRM vs baseline
 	$(VPY) scripts/sim.py $(if $(DATA),--data $(DATA))
 
-train: $(STAMP) ## longer DLRM training on the golden-model device: baseline vs exact vs re-formed vs FAE -> train/
-	mkdir -p train
-	$(VPY) -m sw_driver.dlrm --progress --runs baseline,split,reformed,fae --out train/results.json --plot train/losses.png
+train: $(STAMP) ## DLRM on the golden-model device: baseline vs exact vs re-formed vs FAE -> train/ (long; TRAIN_ARGS='--train 20000 --eval 5000' for a short run)
+	@mkdir -p train
+	$(VPY) -m sw_driver.dlrm --progress --runs baseline,split,reformed,fae --out train/results.json --plot train/losses.png $(TRAIN_ARGS)
 
 fae: $(STAMP) ## FAE vs baseline, hybrid and Hotline: metrics and counted host<->device bytes -> docs/fae/
 	mkdir -p docs/fae
@@ -70,7 +74,7 @@ synth: $(STAMP) ## FPGA figures (Yosys xc7 LUT/FF/BRAM/depth, iCE40 HX8K Fmax) -
 model: $(STAMP) ## system model (a model, not a measurement): iteration timelines and speedups -> docs/system_model/
 	$(VPY) scripts/system_model.py
 
-clean: ## remove simulation builds and caches (keeps .venv)
+clean: ## remove simulation builds (sim_build/: every RTL build and log) and caches (keeps .venv)
 	rm -rf sim_build build .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 

@@ -21,12 +21,17 @@
    show the RTL equals), loss / accuracy / AUC on held-out samples (``--no-train`` skips
    steps 4 and 5).
 
-The report is printed and, with ``--json``, written as JSON. Exit status 1 if the RTL differs.
+Each stage's part of the report is printed when the stage ends (``stage N of M`` and a progress
+bar while it runs, :mod:`sw_driver.console`); build logs and simulator output go to
+``sim_build/make_sim.log`` (``VERBOSE=1``: to the terminal). With ``--json`` the report is also
+written as JSON. Exit status 1 if the RTL differs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 import time
@@ -38,15 +43,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hotline_hw.model import (Mode, OracleProfiler, PopularityTable,  # noqa: E402
                               TableGeometry, hit_fraction, popular_fraction)
+from sw_driver.console import Console  # noqa: E402
 from sw_driver.data import (CriteoFormatError, CriteoReader, SyntheticCriteo,  # noqa: E402
                             read_criteo)
+
+LOG = Path(__file__).resolve().parent.parent / "sim_build" / "make_sim.log"
 
 
 def load_sparse(args) -> tuple[np.ndarray, str]:
     """The sparse features [N, T] of the data set, and its description."""
     if args.data:
         reader = CriteoReader(args.data, max_ind_range=args.max_ind_range)
-        sparse = np.concatenate([block.sparse for block in reader.blocks()])
+        blocks = [block.sparse for block in reader.blocks()]
+        if not blocks or not sum(len(b) for b in blocks):
+            raise CriteoFormatError(args.data, 1, "no samples: the file is empty")
+        sparse = np.concatenate(blocks)
         if args.samples:
             sparse = sparse[:args.samples]
         return sparse, f"{args.data} (Criteo format, max_ind_range={args.max_ind_range})"
@@ -167,7 +178,7 @@ def dlrm_rtl_report(args, train, sizes) -> dict:
     return report
 
 
-def train_report(args, sizes, train, held_out) -> dict:
+def train_report(args, sizes, train, held_out, stage=None) -> dict:
     """Baseline DLRM vs DLRM on the accelerator's re-formed schedule (golden-model backend),
     same data, same seed."""
     import torch
@@ -183,11 +194,13 @@ def train_report(args, sizes, train, held_out) -> dict:
                   seed=args.seed)
     geometry = default_geometry(config, set_bits=args.set_bits, ways=args.ways)
     out = {}
-    for name, trainer in (
+    for done, (name, trainer) in enumerate((
             ("baseline", BaselineTrainer(config, **common)),
             ("hotline", AcceleratorTrainer(config, mode=ScheduleMode.REFORMED,
                                            working_set=4, learn_fraction=args.learn_fraction,
-                                           geometry=geometry, **common))):
+                                           geometry=geometry, **common)))):
+        if stage is not None:
+            stage.advance(done, 2, name)
         result = trainer.train(train, eval_source=held_out)
         out[name] = {"metrics": {k: result.final[k] for k in ("accuracy", "auc", "logloss")},
                      "final_loss": float(np.mean(result.losses[-50:])),
@@ -198,10 +211,7 @@ def train_report(args, sizes, train, held_out) -> dict:
     return out
 
 
-def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict | None,
-                 dlrm_rtl: dict | None, train: dict | None) -> None:
-    print()
-    print("hotline make sim")
+def print_software(description: str, geometry: TableGeometry, sw: dict) -> None:
     print(f"  data:  {description}")
     print(f"  table: {geometry.sets} sets x {geometry.ways} ways = {geometry.entries:,} entries "
           f"({geometry.entry_bits} bits each), Feistel {geometry.rounds} rounds")
@@ -216,6 +226,9 @@ def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict 
     print(f"  learned set captures {100 * sw['capture_hit_vs_oracle']:.1f}% of the oracle's hits "
           f"and {100 * sw['capture_popular_vs_oracle']:.1f}% of its popular samples "
           f"(paper: about 70% of an oracle LFU)")
+
+
+def print_rtl(rtl: dict) -> None:
     if rtl is not None:
         c = rtl["config"]
         print(f"  RTL: HotlineTop under Verilator ({c['lanes']} lanes, {c['entries']:,}-entry "
@@ -238,6 +251,9 @@ def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict 
         print(f"  learned hot set identical to the model's: {hot['identical']} "
               f"({hot['model_keys']:,} keys); counters equal: {rtl['counters_equal']}; "
               f"{rtl['simulation_seconds']:.0f} s of simulation")
+
+
+def print_dlrm_rtl(dlrm_rtl: dict) -> None:
     if dlrm_rtl is not None:
         c, same = dlrm_rtl["config"], dlrm_rtl["identical"]
         print()
@@ -250,6 +266,9 @@ def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict 
               f"{same['working_sets']}, counters {same['counters']}, parameters "
               f"{dlrm_rtl['parameter_difference']['max'] == 0.0} (max |difference| "
               f"{dlrm_rtl['parameter_difference']['max']})")
+
+
+def print_train(train: dict) -> None:
     if train is not None:
         b, h = train["baseline"], train["hotline"]
         print()
@@ -264,7 +283,14 @@ def print_report(description: str, geometry: TableGeometry, sw: dict, rtl: dict 
         print(f"  difference: accuracy {diff['accuracy']:+.4f}, AUC {diff['auc']:+.4f}, "
               f"logloss {diff['logloss']:+.4f}; popular samples in training "
               f"{100 * (h['popular_fraction'] or 0):.1f}%")
-    print()
+
+
+def _report(console: Console, printer, *args) -> None:
+    """``printer``'s lines as part of the report."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        printer(*args)
+    console.report(buffer.getvalue().rstrip("\n"))
 
 
 def main(argv=None) -> int:
@@ -316,16 +342,29 @@ def main(argv=None) -> int:
     if sparse.shape[1] > geometry.key_layout.num_tables:
         parser.error(f"{sparse.shape[1]} tables do not fit table_bits={geometry.table_bits}")
 
-    sw = software_report(sparse, geometry, n_learn)
-    sizes = table_sizes(args, sparse)
-    rtl = None if args.no_rtl else rtl_report(sparse, sizes, args)
-    dlrm_rtl = train = None
+    stages = ["hot set (software)"] + ([] if args.no_rtl else ["RTL co-simulation"]) + (
+        [] if args.no_train or args.no_rtl or not args.rtl_train_samples
+        else ["DLRM on the RTL"]) + ([] if args.no_train else ["DLRM training"])
+    console = Console(stages, log=LOG, title="hotline make sim")
+    with console.stage("hot set (software)"):
+        sw = software_report(sparse, geometry, n_learn)
+        sizes = table_sizes(args, sparse)
+    _report(console, print_software, description, geometry, sw)
+    rtl = dlrm_rtl = train = None
+    if "RTL co-simulation" in stages:
+        with console.stage("RTL co-simulation"):
+            rtl = rtl_report(sparse, sizes, args)
+        _report(console, print_rtl, rtl)
     if not args.no_train:
         train_block, held_out = training_data(args)
-        if not args.no_rtl and args.rtl_train_samples:
-            dlrm_rtl = dlrm_rtl_report(args, train_block, sizes)
-        train = train_report(args, sizes, train_block, held_out)
-    print_report(description, geometry, sw, rtl, dlrm_rtl, train)
+        if "DLRM on the RTL" in stages:
+            with console.stage("DLRM on the RTL"):
+                dlrm_rtl = dlrm_rtl_report(args, train_block, sizes)
+            _report(console, print_dlrm_rtl, dlrm_rtl)
+        with console.stage("DLRM training") as stage:
+            train = train_report(args, sizes, train_block, held_out, stage)
+        _report(console, print_train, train)
+    console.report()
     if args.json:
         args.json.write_text(json.dumps({"data": description, "software": sw, "rtl": rtl,
                                          "dlrm_rtl": dlrm_rtl, "train": train}, indent=2))

@@ -81,7 +81,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hotline_hw.model import Mode, OracleProfiler, PopularityTable, TableGeometry  # noqa: E402
-from scripts.provenance import commit  # noqa: E402
+from scripts.provenance import commit, write_json_if_changed  # noqa: E402
 from sw_driver.data import KAGGLE_N_SAMPLES, KAGGLE_TABLE_SIZES, SyntheticCriteo  # noqa: E402
 from sw_driver.data.synthetic import scaled_table_sizes  # noqa: E402
 
@@ -1127,10 +1127,13 @@ def plot_sensitivity(sweep: dict, skew_figures: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     titles = {"popular_fraction": "popular fraction (both hot sets)",
-              "cpu_embedding_cost_factor": "CPU embedding cost x",
-              "gpu_kernel_overhead_factor": "GPU kernel overhead x"}
+              "cpu_embedding_cost_factor": "CPU embedding cost (x the model's)",
+              "gpu_kernel_overhead_factor": "GPU kernel overhead (x the model's)"}
+    panel_titles = {"popular_fraction": "vs the popular fraction",
+                    "cpu_embedding_cost_factor": "vs the CPU embedding cost",
+                    "gpu_kernel_overhead_factor": "vs the GPU kernel overhead"}
     for ax, (name, data) in zip(axes, sweep.items()):
         for gpus, style in (("1gpu", "-"), ("4gpu", "--")):
             for system, colour in (("hotline", "C2"), ("fae", "C1")):
@@ -1138,6 +1141,8 @@ def plot_sensitivity(sweep: dict, skew_figures: dict, path: Path) -> None:
                         color=colour, label=f"{system}, {gpus}")
         ax.axhline(1.0, color="black", lw=0.8)
         ax.set_xlabel(titles[name])
+        ax.set_ylabel("speedup vs hybrid (x)")
+        ax.set_title(panel_titles[name], fontsize=10)
         if name == "popular_fraction":
             ax.axvline(skew_figures["kaggle"]["popular_fraction"], color="grey", ls=":",
                        label="measured (learned)")
@@ -1145,8 +1150,10 @@ def plot_sensitivity(sweep: dict, skew_figures: dict, path: Path) -> None:
                        label="paper (oracle)")
         else:
             ax.set_xscale("log", base=2)
-    axes[0].set_ylabel("speedup vs hybrid, Kaggle (model)")
-    axes[0].legend(fontsize=7)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"System model (not a measurement), {DATASETS[0].name}: Hotline and FAE "
+                 f"speedups over the hybrid CPU-GPU baseline, one iteration of {WORKING_SET} x "
+                 f"{MINI_BATCH} samples", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -1249,14 +1256,15 @@ def run(out: Path, *, scale: float, samples: int, eval_samples: int, bench_path:
         "comparison": comparison,
         "sweeps": sweep,
     }
-    (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    changed = write_json_if_changed(out / "results.json", report)
     print(format_table(results, skew_figures, comparison))
     for title, variant in (("at the paper's popular fractions", at_paper_fraction),
                            (f"weak scaling ({MINI_BATCH} samples per GPU)", weak_scaling)):
         print(f"Hotline speedup vs hybrid {title}: " + ", ".join(
             f"{key} {row['hotline']['speedup_vs_hybrid']:.2f}x" for key, row in variant.items()))
     print(f"accelerator working set: {accel.sources['working_set']}")
-    print(f"wrote {out}/results.json and plots ({time.perf_counter() - start:.0f} s)")
+    print(f"{'wrote' if changed else 'figures unchanged, kept'} {out}/results.json; plots in "
+          f"{out} ({time.perf_counter() - start:.0f} s)")
     return report
 
 

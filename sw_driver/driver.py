@@ -31,6 +31,7 @@ from hotline_hw import register_map as rmap
 from hotline_hw.model.gather import GatherError
 from hotline_hw.model.popularity_table import HotSetOverflowError, PopularityTable
 
+from .indices import as_index, as_samples
 from .transport import Transport
 from .wire import GatheredRow, MicroBatchPacket, WireFormat
 
@@ -50,10 +51,18 @@ class HotlineError(RuntimeError):
 
 @dataclass(frozen=True)
 class TableLayout:
-    """Where an embedding table lies in host memory."""
+    """Where an embedding table lies in host memory: ``base`` byte address, ``stride`` bytes
+    from row to row, ``rows`` rows (0: unconfigured). Any integer type is accepted and stored
+    as a Python int; negative values and non-integers raise at construction. The driver checks
+    the layout against the build and the transport's host memory in
+    :meth:`HotlineDriver.configure_tables`."""
     base: int
     stride: int
     rows: int
+
+    def __post_init__(self):
+        for name in ("base", "stride", "rows"):
+            object.__setattr__(self, name, as_index(getattr(self, name), f"TableLayout.{name}"))
 
 
 @dataclass
@@ -94,7 +103,10 @@ class HotlineDriver:
         self.wire = WireFormat(self.config)
         self.dim = 1
         self.learning = True
+        self.lookups = 0
         self._next_sample = 0
+        self._configured = False           # configure() called
+        self._tables_configured = False    # configure_tables() called
 
     # -- registers ------------------------------------------------------------------------
 
@@ -171,14 +183,21 @@ class HotlineDriver:
                         lookups: int = 0, capacity_limit: int | None = None) -> None:
         """Scheduler configuration (call while idle): ``B``, ``W``, SPLIT (exact training) or
         REFORMED, ``F`` (lookups per sample; 0 = no framing check) and the held-sample limit
-        (default ``W * B``, or ``B`` in SPLIT mode)."""
+        (default ``W * B``, or ``B`` in SPLIT mode; both backends hold at most the build's
+        ``capacity`` samples whatever the limit). ``batch_size`` is at most ``capacity`` (the
+        scheduler's buffer). With ``lookups`` set, :meth:`submit` refuses samples of another
+        length."""
         c = self.config
-        if not 1 <= batch_size < (1 << c.size_bits):
-            raise ValueError(f"batch_size must be from 1 to {(1 << c.size_bits) - 1}")
-        if not 1 <= working_set < (1 << c.working_set_bits):
-            raise ValueError(f"working_set must be from 1 to {(1 << c.working_set_bits) - 1}")
-        if not 0 <= lookups <= c.max_lookups:
-            raise ValueError(f"lookups (F) must be from 0 to {c.max_lookups}")
+        batch_size = _int_in_range(batch_size, "batch_size", 1,
+                                   min((1 << c.size_bits) - 1, c.capacity),
+                                   f" (the scheduler's buffer holds {c.capacity} samples)"
+                                   if c.capacity < (1 << c.size_bits) - 1 else "")
+        working_set = _int_in_range(working_set, "working_set", 1,
+                                    (1 << c.working_set_bits) - 1)
+        lookups = _int_in_range(lookups, "lookups (F)", 0, c.max_lookups, " (0: any)")
+        split = _bool_arg(split, "split")
+        if capacity_limit is not None:
+            capacity_limit = as_index(capacity_limit, "capacity_limit")
         limit = capacity_limit if capacity_limit is not None else (
             batch_size if split else batch_size * working_set)
         if limit < batch_size:
@@ -188,6 +207,8 @@ class HotlineDriver:
         await self.write("LOOKUPS", lookups)
         await self.write("CAPACITY_LIMIT", limit)
         await self._write_control(split=split)
+        self.lookups = lookups
+        self._configured = True
 
     async def _write_control(self, *, split: bool | None = None, learn: bool | None = None):
         fields = await self.read_fields("CONTROL")
@@ -200,17 +221,21 @@ class HotlineDriver:
 
     async def set_learning(self, learn: bool) -> None:
         """Learning phase on (table LEARN, every lookup cold) or off (RUN, read-only table)."""
-        await self._write_control(learn=learn)
+        await self._write_control(learn=_bool_arg(learn, "learn"))
 
     async def configure_tables(self, layouts: Sequence[TableLayout], dim: int) -> None:
         """Embedding tables in host memory (tables past ``layouts`` are unconfigured) and
         ``dim`` values per row; checks the layouts against the build."""
         c = self.config
+        layouts = list(layouts)
         if len(layouts) > c.num_tables:
             raise ValueError(f"{len(layouts)} tables; the accelerator has {c.num_tables}")
-        if not 1 <= dim <= c.max_dim:
-            raise ValueError(f"dim must be from 1 to {c.max_dim}")
+        dim = _int_in_range(dim, "dim", 1, c.max_dim)
+        memory_size = _memory_size(self.transport.memory)
         for t, layout in enumerate(layouts):
+            if not isinstance(layout, TableLayout):
+                raise TypeError(f"table {t}: layouts must be TableLayout(base, stride, rows), "
+                                f"not {type(layout).__name__}")
             if layout.base % 4 or layout.stride % 4:
                 raise ValueError(f"table {t}: base and stride must be multiples of 4")
             if layout.rows and layout.stride < 4 * dim:
@@ -220,8 +245,12 @@ class HotlineDriver:
             end = layout.base + max(0, layout.rows - 1) * layout.stride + 4 * dim
             if end > (1 << c.addr_bits):
                 raise ValueError(f"table {t} ends beyond {c.addr_bits}-bit addresses")
+            if layout.rows and memory_size is not None and end > memory_size:
+                raise ValueError(f"table {t} ({layout}) ends at byte {end:#x}, beyond the "
+                                 f"transport's host memory ({memory_size:#x} bytes)")
         await self.write("DIM", dim)
         self.dim = dim
+        self._tables_configured = True
         for t in range(c.num_tables):
             layout = layouts[t] if t < len(layouts) else TableLayout(0, 0, 0)
             for name, value in (("TABLE_BASE_LO", layout.base & 0xFFFFFFFF),
@@ -290,17 +319,29 @@ class HotlineDriver:
         keys, numbered from a running counter) and collect the micro-batches covering them
         and their gathered cold rows. ``learn`` switches the learning phase first (the device
         must be idle). The last sample carries ``flush``: it closes its working set, so every
-        sample comes back. Raises :class:`HotlineError` on any reported error."""
-        if learn is not None and bool(learn) != self.learning:
+        sample comes back. Raises :class:`HotlineError` on any reported error.
+
+        Indices (sample ids, tables, rows) may be Python ints, numpy integer scalars or arrays
+        (a sample's keys as an ``(F, 2)`` array, or all samples as ``(N, F, 2)``) or torch
+        integer tensors on any device; anything else, or a negative value, raises
+        ``TypeError`` / ``ValueError`` before anything is sent (see :mod:`sw_driver.indices`)."""
+        self._require("submit", configure=True)
+        if learn is not None:
+            learn = _bool_arg(learn, "learn")
+        normalised = as_samples(samples)
+        if self.lookups:
+            for n, (sample_id, keys) in enumerate(normalised):
+                if len(keys) != self.lookups:
+                    raise ValueError(f"sample {n}: {len(keys)} lookups; configure(lookups="
+                                     f"{self.lookups}) requires {self.lookups} per sample")
+        if learn is not None and learn != self.learning:
             await self.set_learning(learn)
         numbered = []
-        for sample in samples:
-            if isinstance(sample, tuple) and len(sample) == 2 and isinstance(sample[0], int) \
-                    and not isinstance(sample[1], int):
-                numbered.append((sample[0], list(sample[1])))
-            else:
-                numbered.append((self._next_sample, list(sample)))
+        for sample_id, keys in normalised:
+            if sample_id is None:
+                sample_id = self._next_sample
                 self._next_sample = (self._next_sample + 1) % (1 << self.config.sample_bits)
+            numbered.append((sample_id, keys))
         in_process = getattr(self.transport, "submit_in_process", None)
         done = in_process(numbered) if in_process is not None else None
         if done is not None:              # an in-process backend, equal to the wire path
@@ -329,9 +370,21 @@ class HotlineDriver:
 
     async def write_back(self, rows: Iterable[tuple[int, int, np.ndarray]]) -> int:
         """Queue updated rows ``(table, row, values)`` (``dim`` float32 values each) for the
-        write-back engine; returns how many. Use :meth:`wait_writes` to know they are in."""
+        write-back engine; returns how many. Use :meth:`wait_writes` to know they are in.
+        ``table`` and ``row`` take the integer types :meth:`submit` takes."""
+        self._require("write_back", configure=False)
         count = 0
-        for table, row, values in rows:
+        for n, entry in enumerate(rows):
+            try:
+                table, row, values = entry
+            except (TypeError, ValueError):
+                raise ValueError(f"write-back entry {n} must be (table, row, values), not "
+                                 f"{type(entry).__name__}") from None
+            table = as_index(table, f"write-back entry {n}: table")
+            row = as_index(row, f"write-back entry {n}: row")
+            if isinstance(values, str) or np.asarray(values).dtype.kind not in "iuf":
+                raise TypeError(f"write-back ({table}, {row}): values must be {self.dim} "
+                                f"numbers (float32), not {type(values).__name__}")
             data = np.asarray(values, dtype="<f4").tobytes()
             if len(data) != 4 * self.dim:
                 raise ValueError(f"row ({table}, {row}) has {len(data) // 4} values, dim is "
@@ -339,6 +392,16 @@ class HotlineDriver:
             await self.transport.send_write_back(self.wire.encode_write_back(table, row, data))
             count += 1
         return count
+
+    def _require(self, call: str, *, configure: bool) -> None:
+        """Name the configuration call missing before ``call``."""
+        missing = []
+        if not self._tables_configured:
+            missing.append("configure_tables(layouts, dim)")
+        if configure and not self._configured:
+            missing.append("configure(batch_size=...)")
+        if missing:
+            raise RuntimeError(f"{call}() needs {' and '.join(missing)} first")
 
     async def wait_writes(self, polls: int = 100_000) -> None:
         """Wait until every queued write-back row is acknowledged; raise on write errors."""
@@ -350,6 +413,28 @@ class HotlineDriver:
                 await self.check_errors()
                 return
         raise HotlineError("write-back did not complete")
+
+
+def _int_in_range(value, name: str, low: int, high: int, note: str = "") -> int:
+    number = as_index(value, name) if not (isinstance(value, int) and value < 0) else value
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be from {low} to {high}{note} (got {number})")
+    return number
+
+
+def _bool_arg(value, name: str) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, not {type(value).__name__} {value!r}")
+
+
+def _memory_size(memory) -> int | None:
+    """Bytes of the transport's host memory, where it says (``size`` or a numpy ``array``)."""
+    size = getattr(memory, "size", None)
+    if isinstance(size, int):
+        return size
+    array = getattr(memory, "array", None)
+    return int(array.size) if isinstance(array, np.ndarray) else None
 
 
 def _error_bits(word: int):

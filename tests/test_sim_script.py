@@ -55,3 +55,23 @@ def test_dense_ids_keep_lookups_apart_and_equal_ones_together(sim, rng):
         assert sizes[t] == len(np.unique(sparse[:, t])) and dense[:, t].max() == sizes[t] - 1
         same = sparse[:, t][:, None] == sparse[:, t][None, :]
         assert np.array_equal(same, dense[:, t][:, None] == dense[:, t][None, :])
+
+
+def test_empty_file_is_one_line_naming_it(sim, tmp_path, capsys):
+    path = tmp_path / "empty.txt"
+    path.write_text("")
+    assert sim.main(["--data", str(path), "--no-rtl", "--no-train"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"error: {path}:1: no samples: the file is empty"
+    assert captured.out == ""
+
+
+def test_report_is_printed_per_stage(sim, tmp_path, rng, capsys):
+    path = tmp_path / "train.txt"
+    path.write_text("\n".join(_criteo_lines(2000, rng)) + "\n")
+    assert sim.main(["--data", str(path), "--no-rtl", "--no-train", "--set-bits", "6",
+                     "--batch-size", "100"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "hotline make sim" and lines[2] == "[1/1] hot set (software) ..."
+    assert lines[3].startswith("[1/1] hot set (software) done in ")
+    assert any("learned set captures" in line for line in lines[4:])

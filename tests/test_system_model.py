@@ -255,3 +255,26 @@ def test_tiny_run_writes_json_and_plots(sm, tmp_path, capsys):
     assert written["results"]["kaggle.1gpu"]["hybrid"]["speedup_vs_hybrid"] == 1.0
     assert written["inputs"]["PCIE_BYTES_PER_S"] == sm.PCIE_BYTES_PER_S
     assert "hotline" in capsys.readouterr().out
+
+
+def test_a_second_run_with_the_same_figures_rewrites_nothing(sm, tmp_path):
+    """``make model`` leaves the tree clean: results.json keeps its commit and date when the
+    figures are the same, and the plots come out byte for byte the same."""
+    kwargs = dict(scale=1 / 1024, samples=1 << 13, eval_samples=1 << 11,
+                  bench_path=REPO / "bench" / "results.json")
+    sm.run(tmp_path, **kwargs)
+    names = ("results.json", "timeline_kaggle_1gpu.png", "speedups.png",
+             "sensitivity_kaggle.png")
+    first = {name: (tmp_path / name).read_bytes() for name in names}
+    record = json.loads(first["results.json"])
+    record["date"] = "2000-01-01T00:00:00+00:00"           # as if written long ago
+    (tmp_path / "results.json").write_text(json.dumps(record, indent=2) + "\n")
+    sm.run(tmp_path, **kwargs)
+    assert json.loads((tmp_path / "results.json").read_text())["date"] == record["date"]
+    for name in names[1:]:
+        assert (tmp_path / name).read_bytes() == first[name], f"{name} changed"
+    record["results"]["kaggle.1gpu"]["hybrid"]["speedup_vs_hybrid"] = 0.5   # other figures
+    (tmp_path / "results.json").write_text(json.dumps(record, indent=2) + "\n")
+    sm.run(tmp_path, **kwargs)
+    rewritten = json.loads((tmp_path / "results.json").read_text())
+    assert rewritten["results"]["kaggle.1gpu"]["hybrid"]["speedup_vs_hybrid"] == 1.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -61,7 +61,9 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
                       runs: tuple[str, ...] = ("baseline", "split", "reformed"),
                       epochs: int = 1, num_threads: int | None = None, device=None,
                       backend: str = "models", fae_swap: str = "adaptive",
-                      progress: bool = False) -> dict[str, Any]:
+                      progress: bool = False,
+                      on_run_start: Callable[[int, int, str], None] | None = None,
+                      on_run: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
     """Train ``runs`` and compare them.
 
     Runs: ``"baseline"`` (DLRM), ``"split"`` (Hotline, exact), ``"reformed"`` (Hotline, the
@@ -91,14 +93,30 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
     ``split_vs_baseline`` largest absolute parameter differences), ``popular_fraction`` per
     Hotline run, ``seconds`` per run (training only), and ``results`` (every run's
     :class:`~sw_driver.dlrm.trainer.TrainResult` as a dict).
+
+    ``on_run_start(index, count, run)`` is called before each run (index from 1) and
+    ``on_run(run, summary)`` after it, with the summary of the runs done so far (the same dict
+    as the return value), so a caller can write results as runs finish.
     """
     if hot_set not in ("learned", "oracle"):
         raise ValueError(f'hot_set must be "learned" or "oracle", not {hot_set!r}')
     if backend not in ("models", "device"):
         raise ValueError(f'backend must be "models" or "device", not {backend!r}')
     unknown = set(runs) - {"baseline", "shuffled", "split", "reformed", "fae"}
-    if unknown:
-        raise ValueError(f"unknown runs {sorted(unknown)}")
+    if unknown or not runs:
+        raise ValueError(f"unknown runs {sorted(unknown)}: choose from baseline, shuffled, "
+                         f"split, reformed, fae" if unknown else "no runs given")
+    for name, value, low in (("n_train", n_train, 1), ("n_eval", n_eval, 1),
+                             ("batch_size", batch_size, 1), ("working_set", working_set, 1),
+                             ("epochs", epochs, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, not {value!r}")
+    for name, value in (("scale", scale), ("lr", lr)):
+        if not (isinstance(value, (int, float)) and value > 0):
+            raise ValueError(f"{name} must be a number > 0, not {value!r}")
+    for name, value in (("lr_decay", lr_decay), ("learn_fraction", learn_fraction)):
+        if not (isinstance(value, (int, float)) and 0 <= value <= 1):
+            raise ValueError(f"{name} must be from 0 to 1, not {value!r}")
     data = SyntheticCriteo(n_train, scale=scale, seed=data_seed)
     train = data.generate(n_train)
     held_out = data.generate(n_eval, start=n_train)
@@ -115,12 +133,21 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
         torch.set_num_threads(num_threads)
     trainers = {}
     results = {}
+    settings = {
+        "data": {"source": "SyntheticCriteo", "scale": scale, "seed": data_seed,
+                 "n_train": n_train, "n_eval": n_eval, "tables": len(data.table_sizes),
+                 "rows": sum(data.table_sizes), "epochs": epochs},
+        "geometry": {"sets": geometry.sets, "ways": geometry.ways, "entries": geometry.entries},
+        "hot_set": hot_set, "backend": backend, "lr": lr, "lr_decay": lr_decay,
+        "batch_size": batch_size, "working_set": working_set, "learn_fraction": learn_fraction}
     try:
         steps = epochs * -(-n_train // batch_size)
         schedule = LRSchedule.decay_over(steps, lr_decay) if lr_decay else LRSchedule()
         common = dict(batch_size=batch_size, lr=lr, lr_schedule=schedule, seed=model_seed,
                       device=device, progress=progress)
-        for run in runs:
+        for index, run in enumerate(runs, 1):
+            if on_run_start is not None:
+                on_run_start(index, len(runs), run)
             data_for_run = train
             if run in ("baseline", "shuffled"):
                 trainer = BaselineTrainer(config, **common)
@@ -136,21 +163,23 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
                 mode = ScheduleMode.SPLIT if run == "split" else ScheduleMode.REFORMED
                 kind = HotlineTrainer if backend == "models" else AcceleratorTrainer
                 trainer = kind(config, mode=mode, working_set=working_set,
-                                         learn_fraction=learn_fraction, geometry=geometry,
-                                         hot_set=oracle_keys, **common)
+                               learn_fraction=learn_fraction, geometry=geometry,
+                               hot_set=oracle_keys, **common)
             start = time.perf_counter()
             results[run] = trainer.train(data_for_run, epochs=epochs, eval_source=held_out)
             results[run].stats["wall_seconds_with_eval"] = time.perf_counter() - start
             trainers[run] = trainer
+            if on_run is not None:
+                on_run(run, _summary(settings, results, trainers))
     finally:
         torch.set_num_threads(threads)
+    return _summary(settings, results, trainers)
+
+
+def _summary(settings: dict, results: dict, trainers: dict) -> dict[str, Any]:
+    """The JSON-able report of the runs in ``results`` (see :func:`compare_schedules`)."""
     out: dict[str, Any] = {
-        "data": {"source": "SyntheticCriteo", "scale": scale, "seed": data_seed,
-                 "n_train": n_train, "n_eval": n_eval, "tables": len(data.table_sizes),
-                 "rows": sum(data.table_sizes), "epochs": epochs},
-        "geometry": {"sets": geometry.sets, "ways": geometry.ways, "entries": geometry.entries},
-        "hot_set": hot_set, "backend": backend, "lr": lr, "lr_decay": lr_decay, "batch_size": batch_size,
-        "working_set": working_set, "learn_fraction": learn_fraction,
+        **settings,
         "metrics": {run: {k: r.final[k] for k in ("accuracy", "auc", "logloss")}
                     for run, r in results.items()},
         "seconds": {run: r.seconds for run, r in results.items()},

@@ -252,7 +252,8 @@ class HotlineTrainer(_TrainerBase):
         self.name = "hotline-" + self.mode.name.lower()
         if isinstance(working_set, bool) or not isinstance(working_set, int) or working_set < 1:
             raise ValueError(f"working_set must be a positive int, not {working_set!r}")
-        if not 0 <= learn_fraction <= 1:
+        if isinstance(learn_fraction, bool) or not isinstance(learn_fraction, (int, float)) \
+                or not 0 <= learn_fraction <= 1:
             raise ValueError(f"learn_fraction must be in [0, 1], not {learn_fraction!r}")
         if learn_batches is not None and (not isinstance(learn_batches, int) or learn_batches < 0):
             raise ValueError(f"learn_batches must be a non-negative int, not {learn_batches!r}")

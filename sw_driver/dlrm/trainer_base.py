@@ -214,6 +214,10 @@ class _TrainerBase:
         self.lr_schedule = LRSchedule() if lr_schedule is None else lr_schedule
         if not isinstance(self.lr_schedule, LRSchedule):
             raise TypeError(f"lr_schedule must be an LRSchedule, not {lr_schedule!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an int, not {seed!r}")
+        if not isinstance(progress, bool):
+            raise TypeError(f"progress must be True or False, not {progress!r}")
         self.seed = int(seed)
         self.device = torch.device(device) if device is not None else default_device()
         if dtype not in (torch.float32, torch.float64):

@@ -76,3 +76,29 @@ def test_popularity_table_too_narrow_for_the_tables():
     narrow = TableGeometry(table_bits=2, row_bits=10, set_bits=5)
     with pytest.raises(ValueError, match="cannot name every row of 8 tables"):
         HotlineTrainer(small_config(), geometry=narrow, device="cpu")
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(batch_size=0), ValueError, "batch_size must be a positive int"),
+    (dict(batch_size=32.0), ValueError, "batch_size must be a positive int"),
+    (dict(lr="0.1"), ValueError, "lr must be a positive number"),
+    (dict(seed="7"), TypeError, "seed must be an int"),
+    (dict(progress="yes"), TypeError, "progress must be True or False"),
+    (dict(working_set=0), ValueError, "working_set must be a positive int"),
+    (dict(learn_fraction="5%"), ValueError, "learn_fraction must be in [0, 1]"),
+    (dict(learn_fraction=1.5), ValueError, "learn_fraction must be in [0, 1]"),
+])
+def test_trainer_arguments_are_checked_at_the_call(kwargs, error, words):
+    with pytest.raises(error) as info:
+        HotlineTrainer(small_config(), geometry=SMALL_GEOMETRY, device="cpu", **kwargs)
+    assert words in str(info.value)
+
+
+def test_compare_schedules_arguments_are_checked_before_training():
+    from sw_driver.dlrm.experiment import compare_schedules
+    for kwargs, words in ((dict(runs=("fast",)), "unknown runs ['fast']"), (dict(runs=()),
+                          "no runs given"), (dict(n_train=0), "n_train must be an integer"),
+                          (dict(lr_decay=2), "lr_decay must be from 0 to 1")):
+        with pytest.raises(ValueError) as info:
+            compare_schedules(**kwargs)
+        assert words in str(info.value)
