@@ -85,6 +85,7 @@ class _Coordinator:
         self._send_all("start", spec)
         self.replica.sync_from_root()
         self.step_seconds = 0.0
+        self.steps_taken = 0                            # by this run (not before a resume)
 
     def _send_all(self, op: str, payload: Any = None) -> None:
         self.comm.scatter([{"op": op, "step": self._step, "payload": payload}
@@ -103,15 +104,15 @@ class _Coordinator:
     def communication(self) -> dict[str, Any]:
         """Bytes per optimizer step and per worker, by kind (counted, see
         :mod:`~sw_driver.dlrm.distributed.comm`); rank 0's own share is not sent."""
-        steps = max(1, self.comm.calls["scattered_sent"] or self._step)
+        steps = max(1, self.steps_taken)
         others = max(1, self.comm.world - 1)
         b = self.comm.bytes
-        return {"world": self.comm.world, "steps": self._step,
+        return {"world": self.comm.world, "steps": self._step, "steps_this_run": self.steps_taken,
                 "all_reduced_per_step": b["all_reduced"] / steps,
                 "scattered_per_step": b["scattered_sent"] / others / steps,
                 "gathered_per_step": b["gathered_received"] / others / steps,
                 "one_off_broadcast": b["broadcast"],
-                "step_seconds": self.step_seconds / max(1, self._step)}
+                "step_seconds": self.step_seconds / steps}
 
     # -- the distributed step ------------------------------------------------------------------
 
@@ -175,6 +176,7 @@ class _Coordinator:
             self.port.check()
         kind = "split" if self.mode is ScheduleMode.SPLIT else group[0].kind.name.lower()
         self.step_seconds += time.perf_counter() - start
+        self.steps_taken += 1
         self._record_step(self._epoch, phase, kind, total, sum(p[-1] for p in parts), loss)
 
     # -- the epoch loop with checkpoints and resume --------------------------------------------
