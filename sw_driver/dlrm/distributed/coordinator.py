@@ -150,14 +150,19 @@ class _Coordinator:
         for r in range(world):
             columns = zip(*[tuple(a[share[r]] for a in p[:5]) for p, share in zip(parts, shares)])
             dense_raw, sparse, labels, hot, slot = (np.concatenate(c) for c in columns)
-            mine = np.unique(_cold_keys(sparse, hot))
+            # what the worker needs per lookup: hot or not, and its row (a hot slot, or a row
+            # of the cold rows sent to it); row ids and keys stay on rank 0
+            lookups = _cold_keys(sparse, hot)
+            mine, inverse = np.unique(lookups, return_inverse=True)
             index = cold_rows.index_of(mine)
+            row = slot.astype(np.int32)
+            row[~hot] = inverse.reshape(-1)
             where.append(torch.from_numpy(index).to(self.device))
             messages.append({"op": "step", "step": self._step, "lr": lr, "total": total,
-                             "hot_slots": hot_slots,
-                             "payload": {"dense_raw": dense_raw, "sparse": sparse,
-                                         "labels": labels, "hot": hot, "slot": slot,
-                                         "cold_keys": mine, "cold_values": values[index]}})
+                             "payload": {"hot_slots": hot_slots,
+                                         "dense_raw": dense_raw, "labels": labels,
+                                         "hot": hot, "row": row,
+                                         "cold_values": values[index]}})
         self.comm.step = self._step
         self.fault.maybe(0, self._step)
         loss, own = self.replica.step(self.comm.scatter(messages))

@@ -4,8 +4,8 @@ samples rank 0 sent it, and the reduction of the gradients.
 Every rank (rank 0 included) holds a :class:`Replica`: the MLPs and the hot table, replicated and
 kept identical by applying the same summed gradients. A step's message (built by rank 0, see
 :mod:`~sw_driver.dlrm.distributed.coordinator`) carries the worker's samples (raw dense
-features, row ids, labels, the popularity table's hot / slot answers) and the cold rows they look
-up. :meth:`Replica.step` then
+features, labels; per lookup whether it is hot and its row: a hot-table slot or a row of the
+cold rows sent with it) and those cold rows, each distinct row once. :meth:`Replica.step` then
 
 1. runs forward and backward on those samples with the loss ``sum of per-sample BCE / total``,
    ``total`` the step's global sample count, so that the per-worker gradients *add up* to the
@@ -31,7 +31,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..embeddings import pack_keys
 from ..model import DLRM, DLRMConfig, preprocess_dense
 from .comm import Comm, DistributedTrainingError
 
@@ -113,10 +112,10 @@ class Replica:
     def step(self, message: dict[str, Any]) -> tuple[float, torch.Tensor]:
         """This rank's share of one optimizer step (module docstring); returns the step's
         global loss (mean over its samples) and the gradient of this rank's cold rows
-        (``[len(cold_keys), dim]``, in the order of ``payload["cold_keys"]``)."""
+        (``[rows, dim]``, in the order of ``payload["cold_values"]``)."""
         p = message["payload"]
         lr, total = message["lr"], message["total"]
-        hot_slots = torch.from_numpy(message["hot_slots"]).to(self.device)
+        hot_slots = torch.from_numpy(p["hot_slots"]).to(self.device)
         cold_values = torch.from_numpy(p["cold_values"]).to(self.device, self.dtype)
         cold_values.requires_grad_(True)
         for q in [*self.params, self.hot]:
@@ -124,7 +123,7 @@ class Replica:
         n = len(p["labels"])
         loss_sum = torch.zeros((), dtype=self.dtype, device=self.device)
         if n:
-            emb = self._embed(p["sparse"], p["hot"], p["slot"], p["cold_keys"], cold_values)
+            emb = self._embed(p["hot"], p["row"], cold_values)
             dense = preprocess_dense(p["dense_raw"]).to(self.device, self.dtype)
             labels = torch.from_numpy(p["labels"].reshape(-1, 1)).to(self.device, self.dtype)
             logits = self.model.logits_from_embeddings(dense, emb)
@@ -161,26 +160,26 @@ class Replica:
             cold_grad = torch.zeros_like(cold_values)
         return float(flat[-1]), cold_grad.detach()
 
-    def _embed(self, sparse, hot, slot, cold_keys, cold_values) -> torch.Tensor:
-        """Embeddings ``[n, T, dim]``: hot lookups from the hot table (sparse gradient), cold
-        ones from ``cold_values`` (row ``i`` is key ``cold_keys[i]``, sorted)."""
-        n, t = sparse.shape
+    def _embed(self, hot: np.ndarray, row: np.ndarray, cold_values: torch.Tensor) \
+            -> torch.Tensor:
+        """Embeddings ``[n, T, dim]`` of ``n`` samples: lookup ``(i, t)`` reads hot-table slot
+        ``row[i, t]`` if ``hot[i, t]`` (sparse gradient), else row ``row[i, t]`` of
+        ``cold_values``."""
+        n, t = hot.shape
         flat_hot = hot.ravel()
+        flat_row = row.ravel().astype(np.int64)
         hot_pos = np.flatnonzero(flat_hot)
         cold_pos = np.flatnonzero(~flat_hot)
-        tables = np.broadcast_to(np.arange(t, dtype=np.int64), (n, t)).ravel()
-        keys = pack_keys(tables[cold_pos], sparse.ravel()[cold_pos])
-        index = np.searchsorted(cold_keys, keys)
-        if len(keys) and (index.max() >= len(cold_keys)
-                          or not np.array_equal(cold_keys[index], keys)):
-            raise DistributedTrainingError(f"rank {self.comm.rank}: a cold row of its samples "
-                                           f"was not sent to it (step {self.comm.step})")
+        if len(cold_pos) and flat_row[cold_pos].max() >= len(cold_values):
+            raise DistributedTrainingError(f"rank {self.comm.rank}: a cold lookup names row "
+                                           f"{flat_row[cold_pos].max()} of the "
+                                           f"{len(cold_values)} sent (step {self.comm.step})")
         parts = []
         if len(hot_pos):
-            slots = torch.from_numpy(slot.ravel()[hot_pos]).to(self.device)
+            slots = torch.from_numpy(flat_row[hot_pos]).to(self.device)
             parts.append(F.embedding(slots, self.hot, sparse=True))
         if len(cold_pos):
-            parts.append(cold_values[torch.from_numpy(index).to(self.device)])
+            parts.append(cold_values[torch.from_numpy(flat_row[cold_pos]).to(self.device)])
         rows = torch.cat(parts) if len(parts) > 1 else parts[0]
         order = np.empty(n * t, dtype=np.int64)
         order[hot_pos] = np.arange(len(hot_pos))
