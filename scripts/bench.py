@@ -6,7 +6,8 @@ figure is printed beside its goal from the issues. Software figures (``software.
 ``sim_speed.*``) are wall-clock rates of this machine: compare them only as the ratios given.
 
 Parts (``--only a,b``; all by default): ``popularity_table``, ``micro_batch_scheduler``,
-``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``. A full run rewrites the file;
+``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``, ``distributed``
+(``scripts/bench_distributed.py``: DLRM on 1 and 2 torchrun workers). A full run rewrites the file;
 a subset run merges into the existing file: the parts it ran replace every figure, goal and
 config entry of those parts (keys starting ``<part>.``), the other parts are kept as they were,
 and ``parts`` records the commit and date each part was measured at (``commit`` / ``date`` at
@@ -229,7 +230,7 @@ def bench_gather_engine(rows: int, builds=GATHER_BUILDS,
 
 
 PARTS = ("popularity_table", "micro_batch_scheduler", "gather_engine", "hotline_top",
-         "sim_speed", "software")
+         "sim_speed", "software", "distributed")
 
 #: Whole-accelerator traffic: Criteo Kaggle's 26 tables scaled by this (337,648 rows in all,
 #: 21.6 MB of 64-byte rows in host memory), Zipf 1.15 (SyntheticCriteo).
@@ -764,6 +765,8 @@ def main(argv=None) -> int:
     parser.add_argument("--software-repeats", type=int, default=5)
     parser.add_argument("--dlrm-samples", type=int, default=16384)
     parser.add_argument("--dlrm-repeats", type=int, default=5)
+    parser.add_argument("--dist-samples", type=int, default=65536,
+                        help="distributed part: training samples per torchrun launch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -850,6 +853,12 @@ def main(argv=None) -> int:
         add("software", started, bench_software(
             repeats=args.software_repeats, dlrm_samples=args.dlrm_samples,
             dlrm_repeats=args.dlrm_repeats, seed=args.seed))
+
+    if "distributed" in parts:                         # scripts/bench_distributed.py
+        from scripts.bench_distributed import bench_distributed
+        started = time.perf_counter()
+        add("distributed", started, bench_distributed(samples=args.dist_samples,
+                                                      seed=args.seed))
 
     results = {"schema": 1, "commit": tree, "date": now, "parts": provenance,
                "config": config, "figures": _ordered(figures), "goals": goals}
