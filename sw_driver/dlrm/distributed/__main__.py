@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per worker")
     p.add_argument("--timeout", type=float, default=60.0,
-                   help="collective timeout in seconds (a hung worker ends the run after it)")
+                   help="collective timeout in seconds during training (a hung worker ends "
+                        "the run after it)")
+    p.add_argument("--start-timeout", type=float, default=600.0,
+                   help="timeout of joining and of the workers' wait for rank 0's start")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (rank 0 writes it)")
     p.add_argument("--checkpoint-every", type=int, default=0, help="mini-batches between them")
     p.add_argument("--resume", default=None, help="continue from this checkpoint")
@@ -134,8 +137,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     fault = Fault(args.fault)
     device = torch.device(args.device) if args.device else default_device()
-    rank, world, device = init_from_env(device, args.timeout)
-    comm = Comm(rank, world, device)
+    rank, world, device = init_from_env(device, max(args.start_timeout, args.timeout))
+    comm = Comm(rank, world, device, timeout_s=args.timeout)
     comm.backend = dist.get_backend()
     try:
         if rank == 0:

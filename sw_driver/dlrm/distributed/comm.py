@@ -49,6 +49,7 @@ def backend_for(device: torch.device) -> str:
 
 def init_from_env(device: torch.device, timeout_s: float) -> tuple[int, int, torch.device]:
     """Join the process group torchrun set up; returns ``(rank, world_size, device)``.
+    ``timeout_s`` bounds its collectives (see :meth:`Comm.tighten` for the training's).
 
     On CUDA each process takes GPU ``LOCAL_RANK``. Without torchrun's variables a single
     process runs alone (rank 0 of 1) on a free local port.
@@ -91,11 +92,22 @@ class Comm:
     :class:`collections.Counter` by kind) and :attr:`calls`; ``step`` (set by the trainer)
     names the optimizer step in errors."""
 
-    def __init__(self, rank: int, world: int, device: torch.device):
+    def __init__(self, rank: int, world: int, device: torch.device, *,
+                 timeout_s: float | None = None):
         self.rank, self.world, self.device = rank, world, torch.device(device)
         self.bytes: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
         self.step = 0
+        self.timeout_s = timeout_s
+        self.group = None                   # the default group until :meth:`tighten`
+
+    def tighten(self) -> None:
+        """From now on use a group with the training timeout (``timeout_s``). The default
+        group's (longer) timeout covers the start, while rank 0 builds its trainer and data;
+        every rank calls this once, after the ``start`` message."""
+        if self.world == 1 or self.timeout_s is None:
+            return
+        self.group = dist.new_group(timeout=datetime.timedelta(seconds=float(self.timeout_s)))
 
     def _fail(self, operation: str, error: Exception) -> DistributedTrainingError:
         return DistributedTrainingError(
@@ -114,7 +126,8 @@ class Comm:
             if self.world == 1:
                 out = [messages[0]]
             else:
-                dist.scatter_object_list(out, messages if self.rank == 0 else None, src=0)
+                dist.scatter_object_list(out, messages if self.rank == 0 else None, src=0,
+                                        group=self.group)
         except (RuntimeError, dist.DistBackendError) as error:
             raise self._fail("scatter", error) from error
         # step messages count as "scattered"; start / sync / stop as "control"
@@ -133,7 +146,7 @@ class Comm:
             return
         self._count(kind, tensor.numel() * tensor.element_size())
         try:
-            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM, group=self.group)
         except (RuntimeError, dist.DistBackendError) as error:
             raise self._fail("all_reduce", error) from error
 
@@ -143,21 +156,21 @@ class Comm:
             return
         self._count("broadcast", tensor.numel() * tensor.element_size())
         try:
-            dist.broadcast(tensor, src=0)
+            dist.broadcast(tensor, src=0, group=self.group)
         except (RuntimeError, dist.DistBackendError) as error:
             raise self._fail("broadcast", error) from error
 
     def send_to_root(self, tensor: torch.Tensor) -> None:
         self._count("gathered", tensor.numel() * tensor.element_size())
         try:
-            dist.send(tensor.contiguous(), dst=0)
+            dist.send(tensor.contiguous(), dst=0, group=self.group)
         except (RuntimeError, dist.DistBackendError) as error:
             raise self._fail("send of cold-row gradients", error) from error
 
     def receive_from(self, rank: int, tensor: torch.Tensor) -> torch.Tensor:
         self._count("gathered_received", tensor.numel() * tensor.element_size())
         try:
-            dist.recv(tensor, src=rank)
+            dist.recv(tensor, src=rank, group=self.group)
         except (RuntimeError, dist.DistBackendError) as error:
             raise self._fail(f"receive of rank {rank}'s cold-row gradients", error) from error
         return tensor
@@ -166,6 +179,6 @@ class Comm:
         if self.world == 1:
             return
         try:
-            dist.barrier()
+            dist.barrier(group=self.group)
         except (RuntimeError, dist.DistBackendError) as error:
             raise self._fail("barrier", error) from error

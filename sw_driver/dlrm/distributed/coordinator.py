@@ -83,6 +83,7 @@ class _Coordinator:
         spec = {"config": self.config, "seed": self.seed, "dtype": self.dtype,
                 "hot_shape": tuple(self.store.hot.shape)}
         self._send_all("start", spec)
+        self.comm.tighten()
         self.replica.sync_from_root()
         self.step_seconds = 0.0
         self.steps_taken = 0                            # by this run (not before a resume)

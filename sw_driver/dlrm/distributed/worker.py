@@ -203,6 +203,7 @@ def serve(comm: Comm, fault: Fault) -> None:
             hot = torch.nn.Parameter(torch.zeros(spec["hot_shape"], dtype=spec["dtype"],
                                                  device=comm.device))
             replica = Replica(spec["config"], model, hot, comm)
+            comm.tighten()
             replica.sync_from_root()
         elif op == "sync":
             replica.sync_from_root()
