@@ -91,8 +91,8 @@ def test_two_workers_exact_mode_equals_single_process_baseline(seed, tmp_path):
 
 def test_killed_worker_stops_the_run_and_resume_equals_uninterrupted(seed, tmp_path):
     """Worker 1 is SIGKILLed at step 50: the run ends (non-zero, one ``error:`` line from rank
-    0) without waiting out the collective timeout; resumed from the checkpoint at mini-batch 48 it ends with the
-    parameters of an uninterrupted run, bit for bit."""
+    0) without waiting out the collective timeout; resumed from the checkpoint at mini-batch
+    48 it ends with the parameters of an uninterrupted run, bit for bit."""
     common = model_args(seed) + ["--mode", "split", "--timeout", "30",
                                  "--checkpoint-every", "16"]
     whole = tmp_path / "whole.npz"

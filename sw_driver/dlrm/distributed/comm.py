@@ -174,11 +174,3 @@ class Comm:
         except (RuntimeError, dist.DistBackendError) as error:
             raise self._fail(f"receive of rank {rank}'s cold-row gradients", error) from error
         return tensor
-
-    def barrier(self) -> None:
-        if self.world == 1:
-            return
-        try:
-            dist.barrier(group=self.group)
-        except (RuntimeError, dist.DistBackendError) as error:
-            raise self._fail("barrier", error) from error

@@ -99,11 +99,10 @@ class Replica:
         mine = self.flat()
         root = mine.clone()
         self.comm.broadcast(root)
-        diff = (mine - root).abs().nan_to_num(0.0).max().reshape(1).to(torch.float64)
-        worst = [diff.clone()]
-        # max over ranks = the largest of the world's values: all-reduce of one-hot slots
+        diff = (mine - root).abs().nan_to_num(0.0).max().to(torch.float64)
+        # the max over ranks: each rank fills its own slot, the sum is every rank's value
         slots = torch.zeros(self.comm.world, dtype=torch.float64, device=self.device)
-        slots[self.comm.rank] = worst[0][0]
+        slots[self.comm.rank] = diff
         self.comm.all_reduce(slots, kind="control")
         return float(slots.max())
 
@@ -197,7 +196,6 @@ def serve(comm: Comm, fault: Fault) -> None:
         comm.step = message.get("step", comm.step)
         if op == "start":
             spec = message["payload"]
-            torch.manual_seed(0)
             model = DLRM(spec["config"], seed=spec["seed"], with_embeddings=False)
             model = model.to(comm.device, spec["dtype"])
             hot = torch.nn.Parameter(torch.zeros(spec["hot_shape"], dtype=spec["dtype"],
