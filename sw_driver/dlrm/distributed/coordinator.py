@@ -24,8 +24,8 @@ The loss of every share is its per-sample loss *sum* divided by the step's globa
 so the summed gradients are those of the single-process step (exact mode: the baseline's step)
 up to float summation order.
 
-Checkpoints (:meth:`checkpoint_state`, written every ``checkpoint_every`` mini-batches at a
-working-set boundary, i.e. when the scheduler holds no sample) hold everything rank 0 owns:
+Checkpoints (:meth:`checkpoint_state`, written every ``checkpoint_every`` mini-batches, at the
+first working-set boundary from there: when the scheduler holds no sample) hold everything rank 0 owns:
 the MLPs and the hot table (= every replica), the host memory image (cold rows), the popularity
 table, the scheduler, the trained-sample bookkeeping, counters and the results so far, and the
 data position (epoch, mini-batches done). A run resumed from one takes the same steps as an
@@ -218,6 +218,7 @@ class _Coordinator:
             buffer = _WorkingSetBuffer(self.config.n_tables)
             position = 0
         self._buffer = buffer
+        due = False
         for index, block in enumerate(iter_minibatches(_blocks(source), self.batch_size)):
             if index < skip:
                 continue
@@ -237,8 +238,10 @@ class _Coordinator:
             else:
                 self._counts["run_samples"] += len(block)
             progress.update(1, self.result.steps[-1]["loss"] if self.result.steps else None)
-            if (self.checkpoint_path and self.checkpoint_every
-                    and (index + 1) % self.checkpoint_every == 0 and scheduler.held == 0):
+            if self.checkpoint_every and (index + 1) % self.checkpoint_every == 0:
+                due = True                     # written at the next working-set boundary
+            if self.checkpoint_path and due and scheduler.held == 0:
+                due = False
                 save_checkpoint(self.checkpoint_path, self.checkpoint_state(
                     epoch=epoch, batches=index + 1, position=position, learning=learning,
                     scheduler=scheduler, buffer=buffer))
