@@ -11,6 +11,8 @@
   accelerator's own micro-batches and gathered rows through the host driver (the golden-model
   device by default; the RTL in a cocotb simulation: ``tb/test_dlrm_on_rtl.py``).
 * :mod:`~sw_driver.dlrm.experiment`: the longer baseline / exact / re-formed comparison.
+* :mod:`sw_driver.dlrm.distributed` (imported on its own): the same training on N
+  ``torch.distributed`` workers, ``torchrun -m sw_driver.dlrm.distributed``.
 
 ::
 
