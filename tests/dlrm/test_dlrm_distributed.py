@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -43,8 +44,16 @@ def launch(args: list[str], nproc: int = 2) -> tuple[subprocess.CompletedProcess
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                "--nproc-per-node", str(nproc), "-m", "sw_driver.dlrm.distributed", *args]
     start = time.monotonic()
-    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=HARD_TIMEOUT)
+    # a session of its own, so that a hang kills torchrun and every worker it started
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = child.communicate(timeout=HARD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        stdout, stderr = child.communicate()
+        pytest.fail(f"torchrun did not end within {HARD_TIMEOUT} s:\n{stdout}\n{stderr}")
+    proc = subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
     return proc, time.monotonic() - start
 
 
