@@ -68,12 +68,14 @@ def run_ok(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_two_workers_exact_mode_equals_single_process_baseline(seed, tmp_path):
+@pytest.mark.parametrize("backend", ["models", "device"])
+def test_two_workers_exact_mode_equals_single_process_baseline(backend, seed, tmp_path):
     """Exact (SPLIT) mode on 2 gloo workers, 100 steps: every parameter within 1e-5 of
-    :class:`BaselineTrainer` on the same global mini-batches (measured: ~2e-7)."""
+    :class:`BaselineTrainer` on the same global mini-batches (measured: ~2e-7). Rank 0's
+    accelerator: the golden models, or the golden-model device through the host driver."""
     params, out = tmp_path / "params.npz", tmp_path / "out.json"
-    run_ok(model_args(seed) + ["--mode", "split", "--save-params", str(params),
-                               "--out", str(out)])
+    run_ok(model_args(seed) + ["--mode", "split", "--backend", backend,
+                               "--save-params", str(params), "--out", str(out)])
     result = json.loads(out.read_text())
     figures = result["distributed"]
     assert figures["world"] == 2 and figures["steps"] == STEPS and figures["backend"] == "gloo"
