@@ -8,7 +8,8 @@ figure is printed beside its goal from the issues. Software figures (``software.
 Parts (``--only a,b``; all by default): ``popularity_table``, ``micro_batch_scheduler``,
 ``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``, ``hotline_host`` (the Hotline
 trainers' host path vs the baseline at 7 / 30 / 75% popular samples, with and without overlap,
-and a profile: :mod:`scripts.bench_hotline`). A full run rewrites the file;
+and a profile: :mod:`scripts.bench_hotline`), ``distributed``
+(``scripts/bench_distributed.py``: DLRM on 1 and 2 torchrun workers). A full run rewrites the file;
 a subset run merges into the existing file: the parts it ran replace every figure, goal and
 config entry of those parts (keys starting ``<part>.``), the other parts are kept as they were,
 and ``parts`` records the commit and date each part was measured at (``commit`` / ``date`` at
@@ -231,7 +232,7 @@ def bench_gather_engine(rows: int, builds=GATHER_BUILDS,
 
 
 PARTS = ("popularity_table", "micro_batch_scheduler", "gather_engine", "hotline_top",
-         "sim_speed", "software", "hotline_host")
+         "sim_speed", "software", "hotline_host", "distributed")
 
 #: Whole-accelerator traffic: Criteo Kaggle's 26 tables scaled by this (337,648 rows in all,
 #: 21.6 MB of 64-byte rows in host memory), Zipf 1.15 (SyntheticCriteo).
@@ -777,6 +778,8 @@ def main(argv=None) -> int:
     parser.add_argument("--dlrm-repeats", type=int, default=5)
     parser.add_argument("--hotline-repeats", type=int, default=3,
                         help="hotline_host: interleaved repeats per case")
+    parser.add_argument("--dist-samples", type=int, default=65536,
+                        help="distributed part: training samples per torchrun launch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -870,6 +873,12 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         add("hotline_host", started, bench_hotline_host(
             samples=args.dlrm_samples, repeats=args.hotline_repeats, seed=args.seed))
+
+    if "distributed" in parts:                         # scripts/bench_distributed.py
+        from scripts.bench_distributed import bench_distributed
+        started = time.perf_counter()
+        add("distributed", started, bench_distributed(samples=args.dist_samples,
+                                                      seed=args.seed))
 
     results = {"schema": 1, "commit": tree, "date": now, "parts": provenance,
                "config": config, "figures": _ordered(figures), "goals": goals}

@@ -15,6 +15,8 @@
   :mod:`~sw_driver.dlrm.fae_experiment`: FAE vs baseline, hybrid and Hotline (``make fae``).
 * :mod:`~sw_driver.dlrm.traffic`: host <-> device bytes counted at the port.
 * :mod:`~sw_driver.dlrm.experiment`: the longer baseline / exact / re-formed / FAE comparison.
+* :mod:`sw_driver.dlrm.distributed` (imported on its own): the same training on N
+  ``torch.distributed`` workers, ``torchrun -m sw_driver.dlrm.distributed``.
 
 ::
 
