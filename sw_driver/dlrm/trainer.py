@@ -351,8 +351,13 @@ class HotlineTrainer(_TrainerBase):
             self._sink(functools.partial(self._move_hot_rows, moved))
             while not moved.wait(0.1):
                 self._sink(_nothing)          # raises if the training thread stopped
+        self._snapshot_table()
+
+    def _snapshot_table(self) -> None:
+        """RUN-mode lookups from a snapshot of the frozen table (the fast path); none with
+        ``fast=False`` or before the freeze."""
         self._frozen = None
-        if self.fast:
+        if self.fast and self.store.frozen:
             sizes = self.config.table_sizes          # a dense slot map up to 32M rows (128 MB)
             self._frozen = FrozenTable(self.table,
                                        dense_rows=sizes if sum(sizes) <= 1 << 25 else None)

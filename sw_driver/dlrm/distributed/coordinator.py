@@ -46,7 +46,8 @@ from sw_driver.data import iter_minibatches
 from ..accelerator import AcceleratorTrainer
 from ..embeddings import pack_keys
 from ..model import check_indices
-from ..trainer import (HotlineTrainer, ScheduleError, _blocks, _length, _WorkingSetBuffer)
+from ..trainer import HotlineTrainer, ScheduleError, _blocks, _length
+from ..working_set_buffer import WorkingSetBuffer
 from .checkpoint import load_checkpoint, save_checkpoint
 from .comm import Comm, DistributedTrainingError
 from .worker import Fault, Replica
@@ -134,10 +135,9 @@ class _Coordinator:
         for batch in group:
             if batch.size == 0:
                 continue
-            ids = [s.sample_id for s in batch.samples]
-            dense_raw, sparse, labels, hit, slot = self._buffer.take(ids)
+            dense_raw, sparse, labels, hit, slot = self._buffer.take(batch.sample_ids)
             hot = hit & frozen
-            popular = np.fromiter((s.popular for s in batch.samples), bool, len(ids))
+            popular = np.asarray(batch.popular, dtype=bool)
             if not hot[popular].all():
                 raise ScheduleError("a popular sample has a lookup that missed")
             parts.append((dense_raw, sparse, labels, hot, slot, int(popular.sum())))
@@ -215,7 +215,7 @@ class _Coordinator:
                 self._freeze()
                 learning = False
             scheduler = self._new_scheduler(learn=learning)
-            buffer = _WorkingSetBuffer(self.config.n_tables)
+            buffer = WorkingSetBuffer(self.config.n_tables)
             position = 0
         self._buffer = buffer
         due = False
@@ -237,7 +237,7 @@ class _Coordinator:
                 self._counts["learn_batches"] += 1
             else:
                 self._counts["run_samples"] += len(block)
-            progress.update(1, self.result.steps[-1]["loss"] if self.result.steps else None)
+            self._progress_update(progress)
             if self.checkpoint_every and (index + 1) % self.checkpoint_every == 0:
                 due = True                     # written at the next working-set boundary
             if self.checkpoint_path and due and scheduler.held == 0:
@@ -287,6 +287,7 @@ class _Coordinator:
         store.hot_tables, store.hot_rows, store.hot_slots = state["hot_keys"]
         store.rows_gathered, store.rows_written_back = state["store_counts"]
         self.table = store.table = state["table"]
+        self._snapshot_table()                          # the fast path's RUN-mode lookups
         self.memory.memory[...] = state["memory"]
         self._step = state["step"]
         self._epochs_done = state["epochs_done"]
