@@ -122,28 +122,8 @@ ICE40_TOP = HotlineConfig(
     reads_in_flight=8, writes_in_flight=4, max_dim=16)
 
 
-def _ice40_params() -> dict[str, dict]:
-    """Each block's small configuration: the one it has inside the small top."""
-    c = ICE40_TOP
-    ids = dict(table_in_bits=c.table_in_bits, row_in_bits=c.row_in_bits)
-    return {
-        "feistel_hash": dict(width=c.geometry.hash_bits, rounds=c.geometry.rounds),
-        "popularity_table": dict(geometry=c.geometry, lanes=c.lanes, meta_bits=c.sample_bits + 1,
-                                 **ids),
-        "micro_batch_scheduler": dict(lanes=c.lanes, slot_bits=c.slot_bits,
-                                      sample_bits=c.sample_bits, max_lookups=c.max_lookups,
-                                      capacity=c.capacity, size_bits=c.size_bits,
-                                      working_set_bits=c.working_set_bits, **ids),
-        "gather_engine": dict(num_tables=c.num_tables, data_bits=c.data_bits,
-                              addr_bits=c.addr_bits, id_bits=c.id_bits,
-                              reads_in_flight=c.reads_in_flight,
-                              writes_in_flight=c.writes_in_flight, max_dim=c.max_dim, **ids),
-        "hotline_top": c.top_kwargs(),
-    }
-
-
 #: Block -> constructor parameters of its iCE40 configuration.
-ICE40_CONFIGS: dict[str, dict] = _ice40_params()
+ICE40_CONFIGS: dict[str, dict] = synth_ecp5.block_params(ICE40_TOP)
 
 
 def ice40_component(block: str):

@@ -22,7 +22,8 @@ from pathlib import Path
 from hotline_hw.device_config import HotlineConfig
 from hotline_hw.model.popularity_table import TableGeometry
 
-__all__ = ["ECP5_CONFIGS", "ECP5_DEVICE", "TARGET_MHZ", "BLOCK_TARGET_MHZ", "run_ecp5",
+__all__ = ["block_params", "ECP5_CONFIGS", "ECP5_DEVICE", "TARGET_MHZ", "BLOCK_TARGET_MHZ",
+           "run_ecp5",
            "parse_critical_path", "ecp5_component", "METHOD"]
 
 #: The part: the largest ECP5 that nextpnr-ecp5 supports (84K LUT4, 208 DP16KD, 156 multipliers).
@@ -42,8 +43,9 @@ ECP5_TOP = HotlineConfig(
     writes_in_flight=16, max_dim=64)
 
 
-def _configs() -> dict[str, dict]:
-    c = ECP5_TOP
+def block_params(c: HotlineConfig) -> dict[str, dict]:
+    """Each block's constructor parameters as the block is inside the top ``c`` (used for the
+    ECP5 build here and for the iCE40 build in ``scripts/synth.py``)."""
     ids = dict(table_in_bits=c.table_in_bits, row_in_bits=c.row_in_bits)
     return {
         "feistel_hash": dict(width=c.geometry.hash_bits, rounds=c.geometry.rounds),
@@ -63,7 +65,7 @@ def _configs() -> dict[str, dict]:
 
 #: Block -> constructor parameters of its ECP5 configuration (each block as it is inside
 #: :data:`ECP5_TOP`).
-ECP5_CONFIGS: dict[str, dict] = _configs()
+ECP5_CONFIGS: dict[str, dict] = block_params(ECP5_TOP)
 
 METHOD = ("block in its ECP5 configuration inside RegisteredPorts (every port bit registered), "
           "yosys synth_ecp5 -top top, nextpnr-ecp5 --um5g-85k --package CABGA381 --speed 8 "
