@@ -417,15 +417,14 @@ class HotlineTrainer(_TrainerBase):
         """The epoch: every mini-batch looked up, scheduled and trained (serial), or planned
         with the steps handed to the training thread (overlapped: :meth:`_train_epoch`)."""
         self._epoch = epoch
-        learning = not self.store.frozen
-        if learning and self._learn_left == 0:
-            self._freeze()
-            learning = False
-        scheduler = self._new_scheduler(learn=learning)
-        buffer = WorkingSetBuffer(self.config.n_tables)
+        start = self._epoch_start(source, epoch)
+        if start is None:
+            return _length(source)
+        learning, scheduler, buffer, skip, position = start
         self._buffer = buffer
-        position = 0
-        for block in iter_minibatches(_blocks(source), self.batch_size):
+        for index, block in enumerate(iter_minibatches(_blocks(source), self.batch_size)):
+            if index < skip:
+                continue
             if learning and self._learn_left == 0:
                 self._retire(scheduler, buffer, "learn")
                 self._freeze()
@@ -442,6 +441,8 @@ class HotlineTrainer(_TrainerBase):
             else:
                 self._counts["run_samples"] += len(block)
             self._in_order(self._progress_update, progress)
+            self._after_batch(epoch=epoch, batches=index + 1, position=position,
+                              learning=learning, scheduler=scheduler, buffer=buffer)
         self._retire(scheduler, buffer, "learn" if learning else "run")
         if buffer.next_id != position:
             raise ScheduleError(f"epoch {epoch}: pushed {buffer.next_id} samples of {position}")
@@ -452,6 +453,23 @@ class HotlineTrainer(_TrainerBase):
         self._epochs_done += 1
         self._counts["samples"] += position
         return position
+
+    def _epoch_start(self, source, epoch):
+        """Where epoch ``epoch`` starts: ``(learning, scheduler, buffer, skip, position)``,
+        training from mini-batch ``skip`` (sample ``position``) on; ``None`` skips the epoch.
+        Here: a fresh scheduler and buffer at the first mini-batch (the distributed coordinator
+        starts from a checkpoint instead)."""
+        learning = not self.store.frozen
+        if learning and self._learn_left == 0:
+            self._freeze()
+            learning = False
+        return (learning, self._new_scheduler(learn=learning),
+                WorkingSetBuffer(self.config.n_tables), 0, 0)
+
+    def _after_batch(self, **where) -> None:
+        """Called after each mini-batch is planned (``epoch``, ``batches`` done in the epoch,
+        ``position``, ``learning``, ``scheduler``, ``buffer``): the distributed coordinator
+        writes its checkpoints here. Nothing here."""
 
     def _retire(self, scheduler: MicroBatchScheduler, buffer: WorkingSetBuffer,
                 phase: str) -> None:

@@ -41,13 +41,10 @@ import numpy as np
 import torch
 
 from hotline_hw.model.scheduler import ScheduleMode
-from sw_driver.data import iter_minibatches
 
 from ..accelerator import AcceleratorTrainer
 from ..embeddings import pack_keys
-from ..model import check_indices
-from ..trainer import HotlineTrainer, ScheduleError, _blocks, _length
-from ..working_set_buffer import WorkingSetBuffer
+from ..trainer import HotlineTrainer, ScheduleError
 from .checkpoint import load_checkpoint, save_checkpoint
 from .comm import Comm, DistributedTrainingError
 from .worker import Fault, Replica
@@ -196,65 +193,33 @@ class _Coordinator:
             self.result.working_sets = r["result_working_sets"]
 
     def _train_epoch(self, source, epoch, progress) -> int:
-        # HotlineTrainer._train_epoch, starting from a checkpoint's position and writing
-        # checkpoints at working-set boundaries.
-        self._epoch = epoch
+        # Serial always: a checkpoint must see every planned step trained, and the collective
+        # steps run in the order the epoch is planned.
+        return self._plan_epoch(source, epoch, progress)
+
+    def _epoch_start(self, source, epoch):
         resume = self._resume
-        if resume is not None and epoch < resume["epoch"]:
-            return _length(source)                     # finished before the checkpoint
-        skip = 0
-        if resume is not None and epoch == resume["epoch"]:
-            learning = resume["learning"]
-            scheduler, buffer = resume["scheduler"], resume["buffer"]
-            self._open_sets = resume["open_sets"]
-            skip, position = resume["batches"], resume["position"]
-            self._resume = None
-        else:
-            learning = not self.store.frozen
-            if learning and self._learn_left == 0:
-                self._freeze()
-                learning = False
-            scheduler = self._new_scheduler(learn=learning)
-            buffer = WorkingSetBuffer(self.config.n_tables)
-            position = 0
-        self._buffer = buffer
-        due = False
-        for index, block in enumerate(iter_minibatches(_blocks(source), self.batch_size)):
-            if index < skip:
-                continue
-            if learning and self._learn_left == 0:
-                self._retire(scheduler, buffer, "learn")
-                self._freeze()
-                learning = False
-                scheduler = self._new_scheduler(learn=False)
-            phase = "learn" if learning else "run"
-            check_indices(block.sparse, self.config.table_sizes, first_sample=position,
-                          where=f"epoch {epoch}")
-            position += len(block)
-            self._push(scheduler, buffer, block, phase)
-            if learning:
-                self._learn_left -= 1
-                self._counts["learn_batches"] += 1
-            else:
-                self._counts["run_samples"] += len(block)
-            self._progress_update(progress)
-            if self.checkpoint_every and (index + 1) % self.checkpoint_every == 0:
-                due = True                     # written at the next working-set boundary
-            if self.checkpoint_path and due and scheduler.held == 0:
-                due = False
-                save_checkpoint(self.checkpoint_path, self.checkpoint_state(
-                    epoch=epoch, batches=index + 1, position=position, learning=learning,
-                    scheduler=scheduler, buffer=buffer))
-                self.checkpoints_written += 1
-        self._retire(scheduler, buffer, "learn" if learning else "run")
-        if buffer.next_id != position:
-            raise ScheduleError(f"epoch {epoch}: pushed {buffer.next_id} samples of {position}")
-        if learning:
-            self._freeze()
-            self._learn_left = 0
-        self._epochs_done += 1
-        self._counts["samples"] += position
-        return position
+        self._checkpoint_due = False
+        if resume is None or epoch > resume["epoch"]:
+            return super()._epoch_start(source, epoch)
+        if epoch < resume["epoch"]:
+            return None                                # finished before the checkpoint
+        self._open_sets = resume["open_sets"]
+        self._resume = None
+        return (resume["learning"], resume["scheduler"], resume["buffer"], resume["batches"],
+                resume["position"])
+
+    def _after_batch(self, *, epoch, batches, position, learning, scheduler, buffer) -> None:
+        # Due every checkpoint_every mini-batches, written at the next working-set boundary
+        # (nothing held by the scheduler).
+        if self.checkpoint_every and batches % self.checkpoint_every == 0:
+            self._checkpoint_due = True
+        if self.checkpoint_path and self._checkpoint_due and scheduler.held == 0:
+            self._checkpoint_due = False
+            save_checkpoint(self.checkpoint_path, self.checkpoint_state(
+                epoch=epoch, batches=batches, position=position, learning=learning,
+                scheduler=scheduler, buffer=buffer))
+            self.checkpoints_written += 1
 
     def checkpoint_state(self, *, epoch, batches, position, learning, scheduler,
                          buffer) -> dict[str, Any]:
