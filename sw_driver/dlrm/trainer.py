@@ -283,6 +283,9 @@ class HotlineTrainer(_TrainerBase):
         self._counts = {"samples": 0, "learn_batches": 0, "popular_samples": 0,
                         "run_samples": 0, "early_closes": 0}
         self._lookups = _LookupCache(config, geometry)
+        # Samples of the epoch that a subclass kept from the scheduler (Slipstream's skipped
+        # ones): the epoch's count check is pushed + held back == read.
+        self._epoch_held_back = 0
         self._frozen: FrozenTable | None = None
         self._sink = None
         self._writes: WriteBackQueue | None = None
@@ -422,6 +425,7 @@ class HotlineTrainer(_TrainerBase):
             return _length(source)
         learning, scheduler, buffer, skip, position = start
         self._buffer = buffer
+        self._epoch_held_back = position - buffer.next_id
         for index, block in enumerate(iter_minibatches(_blocks(source), self.batch_size)):
             if index < skip:
                 continue
@@ -444,8 +448,9 @@ class HotlineTrainer(_TrainerBase):
             self._after_batch(epoch=epoch, batches=index + 1, position=position,
                               learning=learning, scheduler=scheduler, buffer=buffer)
         self._retire(scheduler, buffer, "learn" if learning else "run")
-        if buffer.next_id != position:
-            raise ScheduleError(f"epoch {epoch}: pushed {buffer.next_id} samples of {position}")
+        if buffer.next_id + self._epoch_held_back != position:
+            raise ScheduleError(f"epoch {epoch}: pushed {buffer.next_id} samples and held back "
+                                f"{self._epoch_held_back} of {position}")
         if learning:
             # The learning phase never outlasts the first epoch.
             self._freeze()
@@ -482,8 +487,8 @@ class HotlineTrainer(_TrainerBase):
         buffer.closed(0)
         self._counts["early_closes"] += scheduler.counters.early_closes
 
-    def _push(self, scheduler: MicroBatchScheduler, buffer: WorkingSetBuffer,
-              block: SampleBlock, phase: str) -> None:
+    def _classify(self, block: SampleBlock) -> tuple[np.ndarray, np.ndarray]:
+        """The popularity table's answers for a mini-batch: ``hit`` and ``slot``, ``[N, T]``."""
         n, t = block.sparse.shape
         tables = np.broadcast_to(np.arange(t, dtype=np.int64), (n, t))
         hit, slot, error = self._lookup_many(tables, block.sparse)
@@ -491,8 +496,18 @@ class HotlineTrainer(_TrainerBase):
             i = int(np.argmax(error))
             raise ValueError(f"the popularity table rejected (table={i % t}, "
                              f"row={block.sparse.ravel()[i]})")
-        hit = hit.reshape(n, t)
-        slot = slot.reshape(n, t)
+        return hit.reshape(n, t), slot.reshape(n, t)
+
+    def _push(self, scheduler: MicroBatchScheduler, buffer: WorkingSetBuffer,
+              block: SampleBlock, phase: str) -> None:
+        hit, slot = self._classify(block)
+        self._push_classified(scheduler, buffer, block, hit, slot, phase)
+
+    def _push_classified(self, scheduler: MicroBatchScheduler, buffer: WorkingSetBuffer,
+                         block: SampleBlock, hit: np.ndarray, slot: np.ndarray,
+                         phase: str) -> None:
+        """The samples of ``block`` into the working-set buffer and the scheduler; the steps
+        of what it emits."""
         ids = buffer.push(block, hit, slot)
         if isinstance(scheduler, FastMicroBatchScheduler):
             emitted = scheduler.push_many(np.arange(ids.start, ids.stop),
