@@ -10,6 +10,8 @@ PYTEST_ARGS ?= -n 2
 DATA     ?=
 # make train's options (python -m sw_driver.dlrm --help), e.g. TRAIN_ARGS='--train 20000 --eval 5000'
 TRAIN_ARGS ?=
+# make bench's options (scripts/bench.py --help), e.g. BENCH_ARGS='--quick' or '--only software'
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help sim train fae test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
@@ -20,7 +22,8 @@ help: ## list the targets
 	@echo "  variables: SIM=verilator|icarus (default verilator), WAVES=1, HOTLINE_SEED=<n>,"
 	@echo "             PYTEST_ARGS='-n 2' (e.g. PYTEST_ARGS='-k feistel -s'), DATA=<criteo file>,"
 	@echo "             VERBOSE=1 (make sim: build logs and simulator output on the terminal),"
-	@echo "             TRAIN_ARGS='--train 20000 --eval 5000' (make train on a tenth of the samples)"
+	@echo "             TRAIN_ARGS='--train 20000 --eval 5000' (make train on a tenth of the samples),"
+	@echo "             BENCH_ARGS='--quick' (make bench on token sizes: checks it runs, ~5 min)"
 
 venv: $(STAMP) ## create or refresh the virtual environment in .venv
 
@@ -65,7 +68,7 @@ lint: $(STAMP) ## Verilator lint of rtl/*.v
 	$(VPY) scripts/lint.py rtl/*.v
 
 bench: $(STAMP) ## performance figures in cycles (RTL under Verilator) -> bench/results.json
-	$(VPY) scripts/bench.py
+	$(VPY) scripts/bench.py $(BENCH_ARGS)
 
 synth: $(STAMP) ## FPGA figures (Yosys xc7 LUT/FF/BRAM/depth, iCE40 HX8K Fmax) -> synth/results.json
 	$(VPY) -m pip install --quiet -e '.[synth]'

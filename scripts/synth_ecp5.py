@@ -21,6 +21,8 @@ from pathlib import Path
 
 from hotline_hw.device_config import HotlineConfig
 from hotline_hw.model.popularity_table import TableGeometry
+from scripts.synth_tools import (BUILD, ELABORATION, Tools, log_tail, parse_nextpnr_log,
+                                 run_tool, short_error)
 
 __all__ = ["block_params", "ECP5_CONFIGS", "ECP5_DEVICE", "TARGET_MHZ", "BLOCK_TARGET_MHZ",
            "run_ecp5",
@@ -143,18 +145,17 @@ def ecp5_script(design: Path, netlist: str) -> str:
     ])
 
 
-def run_ecp5(block: str, tools, timeout: float, build: Path, elaboration_lock,
-             run, tail, parse_nextpnr_log) -> dict:
-    """Synthesise, place and route ``block``; the helpers come from ``scripts/synth.py``."""
+def run_ecp5(block: str, tools: Tools, timeout: float) -> dict:
+    """Synthesise, place and route ``block`` in its ECP5 configuration."""
     from amaranth.back import rtlil
 
     from hotline_hw.timing_harness import RegisteredPorts
 
     start = time.monotonic()
-    work = build / "ecp5" / block
+    work = BUILD / "ecp5" / block
     work.mkdir(parents=True, exist_ok=True)
     target = TARGET_MHZ if block == "hotline_top" else BLOCK_TARGET_MHZ
-    with elaboration_lock:
+    with ELABORATION:
         harness = RegisteredPorts(ecp5_component(block))
         (work / "top.il").write_text(rtlil.convert(harness, name="top", emit_src=False))
     result = {"harness": {"input_bits": harness.input_bits,
@@ -162,9 +163,9 @@ def run_ecp5(block: str, tools, timeout: float, build: Path, elaboration_lock,
               "target_mhz": target}
     (work / "synth.ys").write_text(ecp5_script(Path("top.il"), "netlist.json"))
     try:
-        proc = run(tools.yosys + ["-q", "-s", "synth.ys"], work / "yosys.log", work, timeout)
+        proc = run_tool(tools.yosys + ["-q", "-s", "synth.ys"], work / "yosys.log", work, timeout)
         if proc.returncode != 0:
-            result["error"] = f"yosys exited {proc.returncode}: {tail(work / 'yosys.log')}"
+            result["error"] = f"yosys exited {proc.returncode}: {log_tail(work / 'yosys.log')}"
         elif tools.nextpnr_ecp5 is None:
             result["error"] = "nextpnr-ecp5 not found: no place-and-route"
         else:
@@ -186,7 +187,7 @@ def run_ecp5(block: str, tools, timeout: float, build: Path, elaboration_lock,
                 result["critical_path"] = parse_critical_path(log)
             else:
                 errors = report["errors"] or (proc.stderr.strip().splitlines() or ["no log"])[-1:]
-                result["pnr_error"] = re.sub(r"'([^']{48})[^']{4,}'", r"'\1...'", errors[0])
+                result["pnr_error"] = short_error(errors[0])
     except subprocess.TimeoutExpired as exc:
         result["error"] = f"{Path(exc.cmd[0]).name} timed out after {timeout:.0f} s"
     result["seconds"] = round(time.monotonic() - start, 1)

@@ -2,7 +2,7 @@
 report checking and summaries, per-block bounds, merging a subset run into an existing results
 file, the software-throughput figures, and one tiny ``HotlineTop`` run under Verilator."""
 
-import importlib
+from importlib import import_module
 import json
 
 import numpy as np
@@ -11,7 +11,17 @@ import pytest
 
 @pytest.fixture(scope="module")
 def bench():
-    return importlib.import_module("scripts.bench")
+    return import_module("scripts.bench")
+
+
+@pytest.fixture(scope="module")
+def bench_top():
+    return import_module("scripts.bench_top")
+
+
+@pytest.fixture(scope="module")
+def bench_results():
+    return import_module("scripts.bench_results")
 
 
 def _phase(kind, samples, cycles, input_cycles, read_beats, *, cold_rows=0, mb_beats=0,
@@ -42,8 +52,8 @@ REPORT = _report([
 ])
 
 
-def test_summary_of_a_report(bench):
-    s = bench.summarise_top(REPORT)
+def test_summary_of_a_report(bench_top):
+    s = bench_top.summarise_top(REPORT)
     assert s["cycles_per_working_set"] == 51_000
     assert s["cycles_per_working_set_max"] == 52_000
     assert s["samples_per_cycle"] == pytest.approx(8192 / 102_000)
@@ -59,12 +69,12 @@ def test_summary_of_a_report(bench):
     assert s["simulated_cycles_per_second"] == pytest.approx((184_000 + 40) / 4)
 
 
-def test_bounds_use_the_other_parts_figures(bench):
-    summary = bench.summarise_top(REPORT)
+def test_bounds_use_the_other_parts_figures(bench_top):
+    summary = bench_top.summarise_top(REPORT)
     known = {"popularity_table.P4.RUN.zipf.sample.lookups_per_cycle": 3.25,
              "micro_batch_scheduler.P4.F26.samples_per_cycle": 0.125,
              "gather_engine.B128.R64.D16_L200.read_bus_utilisation": 0.8}
-    bounds, sources = bench.top_bounds(summary, lanes=4, lookups=26, bus_bytes=16, dim=16,
+    bounds, sources = bench_top.top_bounds(summary, lanes=4, lookups=26, bus_bytes=16, dim=16,
                                        latency=200, reads_in_flight=64, known=known)
     assert bounds["input_port"] == 4096 * 7
     assert bounds["popularity_table"] == pytest.approx(4096 * 26 / 3.25)
@@ -73,17 +83,17 @@ def test_bounds_use_the_other_parts_figures(bench):
     assert bounds["reformed_close_then_drain"] == pytest.approx(28_672 + 200 + 21_000 / 0.8)
     assert "gather" in sources["reformed_close_then_drain"]
     # Without the other parts' figures: the ports' own bounds, the gather's contract bound.
-    bounds, sources = bench.top_bounds(summary, lanes=4, lookups=26, bus_bytes=16, dim=16,
+    bounds, sources = bench_top.top_bounds(summary, lanes=4, lookups=26, bus_bytes=16, dim=16,
                                        latency=200, reads_in_flight=64, known={})
     assert "popularity_table" not in bounds and "scheduler_input" not in bounds
     assert bounds["gather_read_bus"] == pytest.approx(21_000)
     assert "contract bound" in sources["gather_read_bus"]
 
 
-def test_top_figures_keys_and_consistency(bench):
+def test_top_figures_keys_and_consistency(bench_top):
     from hotline_hw.device_config import HotlineConfig
 
-    figures, goals, config = bench.hotline_top_figures(
+    figures, goals, config = bench_top.hotline_top_figures(
         REPORT, known={}, config=HotlineConfig(), traffic="test", seconds=1.0)
     prefix = "hotline_top.kaggle.W4_B1024"
     for key in ("cycles_per_working_set", "samples_per_cycle", "cold_rows_per_working_set",
@@ -99,20 +109,20 @@ def test_top_figures_keys_and_consistency(bench):
     assert all(part_key.startswith("hotline_top.") for part_key in list(figures) + list(goals))
 
 
-def test_a_mismatch_is_never_reported(bench):
-    assert bench.check_report(REPORT, "ok") is REPORT
+def test_a_mismatch_is_never_reported(bench_top):
+    assert bench_top.check_report(REPORT, "ok") is REPORT
     bad = json.loads(json.dumps(REPORT))
     bad["phases"][1]["identical"] = False
     bad["mismatches"] = [{"phase": "working set 0",
                           "first_difference": ".rows[3]: RTL (1, 2) != model (1, 3)"}]
     bad["passed"] = False
-    with pytest.raises(bench.RTLMismatch, match=r"rows\[3\]"):
-        bench.check_report(bad, "case")
+    with pytest.raises(bench_top.RTLMismatch, match=r"rows\[3\]"):
+        bench_top.check_report(bad, "case")
     counters = json.loads(json.dumps(REPORT))
     counters["counters_equal"] = False
     counters["counters_model"] = {"samples_in": 2}
-    with pytest.raises(bench.RTLMismatch, match="samples_in"):
-        bench.check_report(counters, "case")
+    with pytest.raises(bench_top.RTLMismatch, match="samples_in"):
+        bench_top.check_report(counters, "case")
 
 
 def test_first_difference_names_the_place():
@@ -138,13 +148,13 @@ OLD = {
 }
 
 
-def test_merge_replaces_only_the_parts_run(bench):
+def test_merge_replaces_only_the_parts_run(bench_results):
     new = {"schema": 1, "commit": "new", "date": "now",
            "parts": {"software": {"commit": "new", "date": "now", "seconds": 1.0}},
            "config": {"software": {"fresh": True}},
            "figures": {"software.dlrm.baseline.samples_per_second": 20.0},
            "goals": {}}
-    merged = bench.merge_results(OLD, new, ["software"])
+    merged = bench_results.merge_results(OLD, new, ["software"])
     assert merged["figures"] == {"popularity_table.P4.x": 1.0,
                                  "software.dlrm.baseline.samples_per_second": 20.0}
     assert merged["goals"] == {"popularity_table.P4.x": "goal"}
@@ -154,8 +164,8 @@ def test_merge_replaces_only_the_parts_run(bench):
     assert merged["parts"]["software"]["commit"] == "new"
     assert (merged["commit"], merged["date"]) == ("new", "now")
     # Another schema, or no old file: the new results alone.
-    assert bench.merge_results({**OLD, "schema": 0}, new, ["software"]) is new
-    assert bench.merge_results(None, new, ["software"]) is new
+    assert bench_results.merge_results({**OLD, "schema": 0}, new, ["software"]) is new
+    assert bench_results.merge_results(None, new, ["software"]) is new
 
 
 def test_main_subset_run_merges_into_the_file(bench, tmp_path, monkeypatch):
@@ -175,8 +185,8 @@ def test_main_subset_run_merges_into_the_file(bench, tmp_path, monkeypatch):
         bench.main(["--only", "nonsense", "--out", str(out)])
 
 
-def test_software_throughput_tiny(bench):
-    figures, goals, config = bench.bench_software(
+def test_software_throughput_tiny():
+    figures, goals, config = import_module("scripts.bench_software").bench_software(
         working_set=2, batch_size=64, learn=256, scale=0.001, repeats=2, dlrm_samples=640,
         dlrm_repeats=1, dlrm_hidden=16)
     f = {k.removeprefix("software."): v for k, v in figures.items()}
@@ -203,7 +213,7 @@ def test_software_throughput_tiny(bench):
     assert "software.schedule_over_dlrm_throughput" in goals
 
 
-def test_tiny_hotline_top_under_verilator(bench):
+def test_tiny_hotline_top_under_verilator(bench_top):
     """A 4-table, 2-lane build (Verilator build ~50 s): the report is consistent with itself,
     with the driver's view and with the RTL's counters."""
     from hotline_hw.device_config import HotlineConfig
@@ -219,9 +229,9 @@ def test_tiny_hotline_top_under_verilator(bench):
     learn, size = 16, 32
     n = learn + 3 * size
     sparse = np.stack([np.minimum(rng.zipf(1.3, n) - 1, s - 1) for s in sizes], axis=1)
-    case = bench.top_case("tiny", batch_size=8, working_set=4, learn=learn, isolated=1,
+    case = bench_top.top_case("tiny", batch_size=8, working_set=4, learn=learn, isolated=1,
                           streamed=2, read_latency=20, dim=8)
-    reports = bench.run_hotline_top(cases=[case], sparse=sparse, sizes=sizes, config=config,
+    reports = bench_top.run_hotline_top(cases=[case], sparse=sparse, sizes=sizes, config=config,
                                     test_id="test_bench_tiny_hotline_top")
     report = reports["tiny"]
     assert report["passed"] and [p["kind"] for p in report["phases"]] == \
@@ -239,7 +249,7 @@ def test_tiny_hotline_top_under_verilator(bench):
     assert learned["cold_rows"] == learn * 4     # learning: every lookup is gathered
     assert learned["read_beats"] / (learned["cycles"] - learned["input_cycles"]) > 0.5
     assert report["counters"]["samples_in"] == n
-    figures, _, cfg = bench.hotline_top_figures(report, known={}, config=config,
+    figures, _, cfg = bench_top.hotline_top_figures(report, known={}, config=config,
                                                 traffic="tiny", seconds=0.0)
     prefix = "hotline_top.kaggle.W4_B8"
     assert figures[f"{prefix}.cold_rows_per_working_set"] == report["phases"][1]["cold_rows"]
@@ -261,3 +271,27 @@ def test_hotline_host_tiny():
     profile = config["hotline_host"]["profile_p07_reformed_serial"]
     assert profile["total_seconds"] > 0 and len(profile) > 3
     assert set(goals) <= set(figures)
+
+
+def test_quick_bench_produces_every_part(bench, tmp_path):
+    """``make bench BENCH_ARGS=--quick``: every part runs on token sizes (the whole ``rtl/`` top
+    under Verilator included, checked against the golden model) and yields its figures; a
+    part that fails or is missing fails here, before a long ``make bench`` would."""
+    from scripts.bench_results import PARTS
+
+    out = tmp_path / "quick.json"
+    assert bench.main(["--quick", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["quick"] and list(results["parts"]) == list(PARTS)
+    for part in PARTS:
+        keys = [k for k in results["figures"] if k.startswith(part + ".")]
+        assert keys, f"no figure of part {part}"
+        assert part in results["config"], part
+        measured = [k for k in keys if results["figures"][k] is not None]
+        # Only figures of a simulator that is not installed may be missing.
+        assert set(keys) - set(measured) <= {
+            "sim_speed.hotline_top.icarus.cycles_per_second",
+            "sim_speed.hotline_top.verilator_over_icarus"}, part
+    assert all(part_of_goal.split(".", 1)[0] in PARTS for part_of_goal in results["goals"])
+    prefix = "hotline_top.kaggle.W4_B128"
+    assert results["figures"][f"{prefix}.cycles_over_bound"] >= 0.99

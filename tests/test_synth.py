@@ -25,6 +25,11 @@ def synth():
     return importlib.import_module("scripts.synth")
 
 
+@pytest.fixture(scope="module")
+def ice40():
+    return importlib.import_module("scripts.synth_ice40")
+
+
 # --- captured tool output (Yosys 0.70, nextpnr-0.11.1) ---------------------------------------
 
 STAT_JSON = """
@@ -149,7 +154,8 @@ def test_xc7_summary(synth):
 
 
 def test_ice40_summary_of_the_design(synth):
-    figures = synth.summarise_ice40(synth.parse_stat_json(ICE40_STAT_JSON))
+    figures = importlib.import_module("scripts.synth_ice40").summarise_ice40(
+        synth.parse_stat_json(ICE40_STAT_JSON))
     assert figures == {"lut4": 164, "ff": 60, "carry": 41, "bram_bits": 5 * 4096,
                        "ram40_4k": 5}
 
@@ -170,7 +176,7 @@ def test_yosys_version(synth):
 
 
 def test_nextpnr_log_placed(synth):
-    report = synth.parse_nextpnr_log(NEXTPNR_FITS)
+    report = importlib.import_module("scripts.synth_tools").parse_nextpnr_log(NEXTPNR_FITS)
     assert report["utilisation"]["ICESTORM_LC"] == [305, 7680]
     assert report["utilisation"]["ICESTORM_RAM"] == [3, 32]
     assert report["fmax_mhz"] == {"clk$SB_IO_IN_$glb_clk": 55.07}   # post-route, not placement
@@ -178,26 +184,26 @@ def test_nextpnr_log_placed(synth):
 
 
 def test_nextpnr_log_does_not_fit(synth):
-    report = synth.parse_nextpnr_log(NEXTPNR_TOO_BIG)
+    report = importlib.import_module("scripts.synth_tools").parse_nextpnr_log(NEXTPNR_TOO_BIG)
     assert report["utilisation"]["ICESTORM_LC"] == [11324, 7680]
     assert report["fmax_mhz"] == {}
     assert len(report["errors"]) == 1 and "no BELs remaining" in report["errors"][0]
 
 
-def test_place_and_route_result(synth, tmp_path, monkeypatch):
+def test_place_and_route_result(ice40, tmp_path, monkeypatch):
     """Exit status and log become ``fits`` / Fmax, or ``fits: false`` and a short error."""
     def fake_run(log_text, returncode):
         def run(cmd, cwd, **kwargs):
             (Path(cwd) / "nextpnr.log").write_text(log_text)
-            return synth.subprocess.CompletedProcess(cmd, returncode, "", "")
+            return ice40.subprocess.CompletedProcess(cmd, returncode, "", "")
         return run
 
-    tools = synth.Tools(["yosys"], ["nextpnr-ice40"])
-    monkeypatch.setattr(synth.subprocess, "run", fake_run(NEXTPNR_FITS, 0))
-    out = synth.place_and_route(tmp_path, tools, 10)
+    tools = ice40.Tools(["yosys"], ["nextpnr-ice40"])
+    monkeypatch.setattr(ice40.subprocess, "run", fake_run(NEXTPNR_FITS, 0))
+    out = ice40.place_and_route(tmp_path, tools, 10)
     assert out["fits"] and out["fmax_mhz"] == 55.07 and out["target_mhz"] == 50
-    monkeypatch.setattr(synth.subprocess, "run", fake_run(NEXTPNR_TOO_BIG, 255))
-    out = synth.place_and_route(tmp_path, tools, 10)
+    monkeypatch.setattr(ice40.subprocess, "run", fake_run(NEXTPNR_TOO_BIG, 255))
+    out = ice40.place_and_route(tmp_path, tools, 10)
     assert not out["fits"] and "fmax_mhz" not in out
     assert out["pnr_error"].startswith("ERROR: Unable to place cell 'dut.write_address.")
     assert len(out["pnr_error"]) < 200 and out["pnr_error"].endswith("'ICESTORM_LC'")
@@ -319,7 +325,7 @@ def test_harness_checks_its_parameters():
 
 def test_every_rtl_top_is_synthesised(synth):
     assert synth.BLOCKS == list(RTL_TOPS)
-    assert set(synth.ICE40_CONFIGS) == set(RTL_TOPS)
+    assert set(importlib.import_module("scripts.synth_ice40").ICE40_CONFIGS) == set(RTL_TOPS)
     for block in synth.BLOCKS:
         assert (REPO / "rtl" / f"{block}.v").is_file()
     script = synth.xc7_script(REPO / "rtl" / "gather_engine.v", "gather_engine")
@@ -328,13 +334,13 @@ def test_every_rtl_top_is_synthesised(synth):
 
 
 @pytest.mark.parametrize("block", list(RTL_TOPS))
-def test_ice40_configuration_builds(synth, block):
+def test_ice40_configuration_builds(ice40, block):
     """Each small configuration elaborates inside the harness to Verilog with the module names
     the Yosys script uses (``top`` and ``top.dut``)."""
-    harness = SynthHarness(synth.ice40_component(block))
+    harness = SynthHarness(ice40.ice40_component(block))
     text = emit(harness, "top")
     assert "module top(" in text and "module \\top.dut " in text
-    assert "synth_ice40 -top top.dut" in synth.ice40_script(Path("harness.v"), "n.json")
+    assert "synth_ice40 -top top.dut" in ice40.ice40_script(Path("harness.v"), "n.json")
     assert 0 < harness.input_bits and 0 < harness.output_bits
-    config = synth.config_json(synth.ICE40_CONFIGS[block])
+    config = ice40.config_json(ice40.ICE40_CONFIGS[block])
     assert json.loads(json.dumps(config)) == config
