@@ -14,7 +14,7 @@ TRAIN_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sim train fae test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
+.PHONY: help sim train fae slipstream test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -49,6 +49,9 @@ train: $(STAMP) ## DLRM on the golden-model device: baseline vs exact vs re-form
 fae: $(STAMP) ## FAE vs baseline, hybrid and Hotline: metrics and counted host<->device bytes -> docs/fae/
 	mkdir -p docs/fae
 	$(VPY) -m sw_driver.dlrm.fae_experiment --progress --out docs/fae/results.json
+
+slipstream: $(STAMP) ## Slipstream vs Hotline and the baseline at D = 0.1 / 0.3 / 0.5: samples trained, time, accuracy -> docs/slipstream/
+	$(VPY) -m sw_driver.dlrm.slipstream_experiment --progress --out docs/slipstream/results.json --plot docs/slipstream/accuracy_vs_time.png
 
 test: check-sim ## all tests: golden model, data, amaranth.sim, cocotb regression (SIM=...)
 	SIM=$(SIM) $(VPY) -m pytest $(PYTEST_ARGS) tests tb

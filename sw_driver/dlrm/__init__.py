@@ -13,6 +13,9 @@
 * :mod:`~sw_driver.dlrm.fae_profile`, :mod:`~sw_driver.dlrm.fae_trainer`: FAE (offline hot set,
   hot / cold mini-batches, hot-row syncs at swaps), :class:`FAETrainer`;
   :mod:`~sw_driver.dlrm.fae_experiment`: FAE vs baseline, hybrid and Hotline (``make fae``).
+* :mod:`~sw_driver.dlrm.slipstream`: :class:`SlipstreamTrainer`, Hotline that skips popular
+  inputs on stale hot rows; :mod:`~sw_driver.dlrm.slipstream_experiment`: Slipstream vs Hotline
+  and the baseline (``make slipstream``).
 * :mod:`~sw_driver.dlrm.traffic`: host <-> device bytes counted at the port.
 * :mod:`~sw_driver.dlrm.experiment`: the longer baseline / exact / re-formed / FAE comparison.
 * :mod:`sw_driver.dlrm.distributed` (imported on its own): the same training on N
@@ -43,6 +46,7 @@ from .fae_trainer import FAETrainer, SwapRateSchedule
 from .metrics import binary_metrics, roc_auc
 from .model import (DLRM, DLRMConfig, EmbeddingIndexError, check_indices, default_device,
                     initial_table, preprocess_dense)
+from .slipstream import SlipstreamTrainer
 from .trainer import (BaselineTrainer, HotlineTrainer, LRSchedule, ScheduleError, TrainResult,
                       compare_parameters, default_geometry, plot_results)
 
@@ -54,6 +58,6 @@ __all__ = [
     "binary_metrics", "roc_auc",
     "BaselineTrainer", "HotlineTrainer", "LRSchedule", "ScheduleError", "TrainResult",
     "compare_parameters", "AcceleratorTrainer", "AcceleratorTrainingError",
-    "default_geometry", "plot_results", "FAETrainer", "SwapRateSchedule",
+    "default_geometry", "plot_results", "FAETrainer", "SwapRateSchedule", "SlipstreamTrainer",
     "HotSetOverflowError", "ScheduleMode", "TableGeometry",
 ]

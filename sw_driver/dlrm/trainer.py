@@ -3,8 +3,8 @@
 Files: :mod:`~sw_driver.dlrm.trainer_base` (the epoch loop, results, learning-rate policy),
 :mod:`~sw_driver.dlrm.baseline` (:class:`BaselineTrainer`), this module
 (:class:`HotlineTrainer`), :mod:`~sw_driver.dlrm.working_set_buffer`,
-:mod:`~sw_driver.dlrm.overlap` (the overlapped host path) and
-:mod:`~sw_driver.dlrm.reporting`; every public name is importable from here as before.
+:mod:`~sw_driver.dlrm.overlap` (the overlapped host path), :mod:`~sw_driver.dlrm.lookup_cache`
+and :mod:`~sw_driver.dlrm.reporting`; every public name is importable from here as before.
 
 
 :class:`BaselineTrainer`
@@ -57,7 +57,6 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -67,13 +66,14 @@ from hotline_hw.model.fast_scheduler import (FastMicroBatchScheduler, ScheduledB
                                              classify_many)
 from hotline_hw.model.fast_table import FrozenTable, learn_many
 from hotline_hw.model.popularity_table import Mode, PopularityTable, TableGeometry
-from hotline_hw.model.scheduler import (Lookup, MicroBatchKind, MicroBatchScheduler,
+from hotline_hw.model.scheduler import (MicroBatchKind, MicroBatchScheduler,
                                         ScheduleMode)
 from sw_driver.data import SampleBlock, iter_minibatches
 
 from .baseline import BaselineTrainer
 from .cold_rows import ColdRowPort, GatherModelPort, HostEmbeddingMemory
 from .embeddings import HotlineEmbeddings, pack_keys
+from .lookup_cache import LookupCache
 from .model import DLRM, DLRMConfig, check_indices, initial_table, preprocess_dense
 from .overlap import Pipeline, WriteBackQueue
 from .reporting import compare_parameters, plot_results
@@ -105,57 +105,6 @@ def default_geometry(config: DLRMConfig, *, set_bits: int = 14, ways: int = 4) -
     table_bits = max(5, (config.n_tables - 1).bit_length())
     row_bits = max(24, (max(config.table_sizes) - 1).bit_length())
     return TableGeometry(table_bits=table_bits, row_bits=row_bits, set_bits=set_bits, ways=ways)
-
-
-class _LookupCache:
-    """The scheduler model's :class:`Lookup` records of a mini-batch, made fast.
-
-    A lookup is immutable and the same ``(table, row, hit, slot)`` recurs all the time (that is
-    the skew Hotline exploits), so each distinct one is built once and shared: per mini-batch the
-    distinct lookups are found with numpy, and each sample's tuple is picked from them. Building
-    1.3M records one by one costs seconds (and triggers the garbage collector over and over).
-    The cache is dropped when it exceeds ``limit`` records.
-    """
-
-    def __init__(self, config: DLRMConfig, geometry: TableGeometry, limit: int = 1 << 20):
-        self.rows = max(config.table_sizes)
-        self.entries = geometry.entries
-        bits = ((config.n_tables * self.rows - 1).bit_length() + 1
-                + (self.entries - 1).bit_length())
-        self.packed = bits <= 62
-        self.limit = limit
-        self.cache: dict[int, Lookup] = {}
-
-    def of(self, sparse: np.ndarray, hit: np.ndarray, slot: np.ndarray) -> list[tuple]:
-        """The lookups of each sample (a tuple of ``T`` :class:`Lookup` per sample)."""
-        n, t = sparse.shape
-        tables = np.broadcast_to(np.arange(t, dtype=np.int64), (n, t))
-        if self.packed:
-            codes = ((tables * self.rows + sparse) * 2 + hit) * self.entries + slot
-            unique, inverse = np.unique(codes.ravel(), return_inverse=True)
-            first = np.zeros(len(unique), dtype=np.int64)
-            first[inverse] = np.arange(inverse.size)   # any occurrence: they are all equal
-        else:
-            columns = np.stack([tables.ravel(), sparse.ravel(), hit.ravel(), slot.ravel()], 1)
-            unique, first, inverse = np.unique(columns, axis=0, return_index=True,
-                                               return_inverse=True)
-            unique = [tuple(u) for u in unique.tolist()]
-        if len(self.cache) > self.limit:
-            self.cache.clear()
-        cache = self.cache
-        flat_t, flat_r = tables.ravel()[first].tolist(), sparse.ravel()[first].tolist()
-        flat_h, flat_s = hit.ravel()[first].tolist(), slot.ravel()[first].tolist()
-        records = []
-        for code, tb, row, h, sl in zip(unique if not self.packed else unique.tolist(),
-                                        flat_t, flat_r, flat_h, flat_s):
-            record = cache.get(code)
-            if record is None:
-                record = cache[code] = Lookup(tb, row, h, sl)
-            records.append(record)
-        inverse = inverse.reshape(n, t).tolist()
-        if t == 1:
-            return [(records[i[0]],) for i in inverse]
-        return [itemgetter(*i)(records) for i in inverse]
 
 
 @dataclass(eq=False)
@@ -282,7 +231,7 @@ class HotlineTrainer(_TrainerBase):
         self._learn_left = 0
         self._counts = {"samples": 0, "learn_batches": 0, "popular_samples": 0,
                         "run_samples": 0, "early_closes": 0}
-        self._lookups = _LookupCache(config, geometry)
+        self._lookups = LookupCache(config, geometry)
         # Samples of the epoch that a subclass kept from the scheduler (Slipstream's skipped
         # ones): the epoch's count check is pushed + held back == read.
         self._epoch_held_back = 0

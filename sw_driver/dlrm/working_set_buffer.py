@@ -69,8 +69,17 @@ class WorkingSetBuffer:
         arrays[4][pos] = slot
 
     def closed(self, held: int) -> None:
-        """The scheduler holds ``held`` samples: if none, every pushed one must be trained."""
+        """The scheduler holds ``held`` samples: if none, every pushed one must be trained.
+        Otherwise the trained prefix is dropped once it is most of the buffer (pushes that
+        never leave the scheduler empty, e.g. mini-batches Slipstream thinned, would
+        otherwise grow the buffer, and the cost of joining it, over the whole epoch)."""
         if held:
+            first = int(np.argmax(self.waiting)) if self.waiting.any() else len(self.waiting)
+            if first and 2 * first >= len(self.waiting):
+                self.arrays = [a[first:] for a in self._joined()]
+                self.parts = [tuple(self.arrays)]
+                self.waiting = self.waiting[first:]
+                self.base += first
             return
         if self.waiting.any():
             lost = (np.flatnonzero(self.waiting) + self.base).tolist()

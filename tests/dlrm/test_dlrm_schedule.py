@@ -9,6 +9,7 @@ import pytest
 from dlrm_helpers import SMALL_GEOMETRY, small_config, small_data
 
 import sw_driver.dlrm.trainer as trainer_module
+from sw_driver.dlrm.lookup_cache import LookupCache
 from hotline_hw.model.scheduler import Lookup, MicroBatchScheduler
 from sw_driver.dlrm import BaselineTrainer, HotlineTrainer, ScheduleError, ScheduleMode
 
@@ -107,7 +108,7 @@ def test_unknown_length_source_needs_learn_batches(seed):
 @pytest.mark.parametrize("packed", [True, False], ids=["packed", "tuples"])
 def test_lookup_records_are_the_schedulers(rng, packed):
     config = small_config()
-    cache = trainer_module._LookupCache(config, SMALL_GEOMETRY)
+    cache = LookupCache(config, SMALL_GEOMETRY)
     cache.packed = packed
     for _ in range(2):                       # the second pass reuses cached records
         sparse = rng.integers(0, 30, (40, 8))

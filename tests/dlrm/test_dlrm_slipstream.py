@@ -134,3 +134,24 @@ def test_window_past_the_epoch_is_hotline_exactly(seed):
 def test_bad_knobs_are_refused(bad, match):
     with pytest.raises(ValueError, match=match):
         SlipstreamTrainer(small_config(), **{**COMMON, **bad})
+
+
+def test_experiment_quick_writes_results_and_plot(tmp_path):
+    """``python -m sw_driver.dlrm.slipstream_experiment --quick`` (what ``make slipstream``
+    runs at full size): the JSON accounts for every sample and compares against Hotline."""
+    import json
+
+    from sw_driver.dlrm.slipstream_experiment import main
+
+    out, png = tmp_path / "results.json", tmp_path / "plot.png"
+    assert main(["--quick", "--out", str(out), "--plot", str(png)]) == 0
+    results = json.loads(out.read_text())
+    runs = results["datasets"]["synthetic"]["runs"]
+    assert set(runs) == {"baseline", "hotline", "slipstream-D0.3"}
+    slip = runs["slipstream-D0.3"]
+    assert slip["samples_trained"] + slip["samples_skipped"] == 8000 and slip["samples_skipped"]
+    assert slip["hotline_over_trained"] == pytest.approx(8000 / slip["samples_trained"],
+                                                         rel=1e-3)
+    assert slip["hotline_over_trained"] > 1 and slip["bound_over_trained"] > 1
+    assert runs["hotline"]["samples_skipped"] == 0 and "slipstream-D0.3" in results["table"]
+    assert png.stat().st_size > 10_000
