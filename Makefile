@@ -12,9 +12,11 @@ DATA     ?=
 TRAIN_ARGS ?=
 # make bench's options (scripts/bench.py --help), e.g. BENCH_ARGS='--quick' or '--only software'
 BENCH_ARGS ?=
+# make paper's options (scripts/paper.py --help), e.g. PAPER_ARGS='--quick' or '--scale 0.1'
+PAPER_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sim train fae slipstream test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
+.PHONY: help sim train fae slipstream paper test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -52,6 +54,9 @@ fae: $(STAMP) ## FAE vs baseline, hybrid and Hotline: metrics and counted host<-
 
 slipstream: $(STAMP) ## Slipstream vs Hotline and the baseline at D = 0.1 / 0.3 / 0.5: samples trained, time, accuracy -> docs/slipstream/
 	$(VPY) -m sw_driver.dlrm.slipstream_experiment --progress --out docs/slipstream/results.json --plot docs/slipstream/accuracy_vs_time.png
+
+paper: $(STAMP) ## the paper's popularity experiment at Kaggle scale on the golden model (popular share SRRIP / oracle / FAE, capacity, ways, window, W sweeps, bytes moved) -> docs/paper/
+	$(VPY) scripts/paper.py --progress $(PAPER_ARGS)
 
 test: check-sim ## all tests: golden model, data, amaranth.sim, cocotb regression (SIM=...)
 	SIM=$(SIM) $(VPY) -m pytest $(PYTEST_ARGS) tests tb
