@@ -14,9 +14,11 @@ TRAIN_ARGS ?=
 BENCH_ARGS ?=
 # make paper's options (scripts/paper.py --help), e.g. PAPER_ARGS='--quick' or '--scale 0.1'
 PAPER_ARGS ?=
+# make mutate's options (scripts/mutate.py --help), e.g. MUTATE_ARGS='--blocks row_reader --per-block 0'
+MUTATE_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sim train fae slipstream paper test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
+.PHONY: help sim train fae slipstream paper mutate test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -57,6 +59,9 @@ slipstream: $(STAMP) ## Slipstream vs Hotline and the baseline at D = 0.1 / 0.3 
 
 paper: $(STAMP) ## the paper's popularity experiment at Kaggle scale on the golden model (popular share SRRIP / oracle / FAE, capacity, ways, window, W sweeps, bytes moved) -> docs/paper/
 	$(VPY) scripts/paper.py --progress $(PAPER_ARGS)
+
+mutate: $(STAMP) ## mutation testing: seeded mutants of each block's logic vs its tests -> docs/mutation/ (long; not in make test)
+	$(VPY) scripts/mutate.py --progress $(MUTATE_ARGS)
 
 test: check-sim ## all tests: golden model, data, amaranth.sim, cocotb regression (SIM=...)
 	SIM=$(SIM) $(VPY) -m pytest $(PYTEST_ARGS) tests tb
