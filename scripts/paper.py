@@ -64,7 +64,8 @@ WORKING_SETS = tuple(range(1, 9))
 BATCHES = (1024, 2048, 4096)
 DIM = 16                                                   # Kaggle's embedding dimension
 #: What the paper reports for the Kaggle data set (our reading, ../shared/reference).
-PAPER = {"popular.oracle": 0.76, "popular.srrip": 0.70, "bytes.baseline_over_hotline": 2.7}
+PAPER = {"popular.oracle": 0.76, "popular.srrip": 0.70, "bytes.baseline_over_hotline": 2.7,
+         "calibration.top_6.8%_access_share": 0.76, "calibration.oracle_popular_at_512MB": 0.758}
 
 
 def eal_geometry(entries: int, ways: int, sizes) -> TableGeometry:
@@ -288,6 +289,18 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
     def oracle(entries: int) -> float:
         return float(cumulative[min(entries, len(counts)) - 1] / max(1, cumulative[-1]))
 
+    # The generator against the published statistics: the access share of the most accessed
+    # rows (Kaggle: the top 6.8% take >= 76%), and the oracle's popular share at a 512 MB hot
+    # set (8M rows of 64 B at scale 1; Kaggle: 75.8%).
+    ordered_counts = np.sort(counts)[::-1]
+    share = np.cumsum(ordered_counts) / max(1, ordered_counts.sum())
+    fractions = np.unique(np.concatenate([np.geomspace(1e-4, 1, 60), [0.068]]))
+    cdf = {f"{f:.6g}": float(share[max(0, math.ceil(f * len(share)) - 1)]) for f in fractions}
+    hot_512mb = scaled_entries((512 << 20) // (4 * DIM), scale)
+    calibration = {"top_6.8%_access_share": cdf["0.068"],
+                   "oracle_popular_at_512MB": oracle(hot_512mb), "rows_at_512MB": hot_512mb,
+                   "access_cdf": cdf}
+
     results = {name: unique[key].result() for name, key in configs.items()}
     baseline_bytes = 2 * bytes_["baseline_rows"] * row_bytes
     hotline_bytes = 2 * (bytes_["hotline_learn_rows"] + bytes_["hotline_cold_rows"]) \
@@ -311,6 +324,7 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
                   "baseline_over_hotline": baseline_bytes / hotline_bytes if hotline_bytes
                   else None, "row_bytes": row_bytes, "batch_size": batch, "working_set": 4,
                   **bytes_},
+        "calibration": calibration,
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -318,7 +332,12 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
 def markdown_table(out: dict) -> str:
     p = out["popular"]
     b = out["bytes"]
-    rows = [("popular inputs, oracle LFU", f"{p['oracle']:.3f}", PAPER["popular.oracle"]),
+    c = out["calibration"]
+    rows = [("accesses to the top 6.8% of rows (generator)", f"{c['top_6.8%_access_share']:.3f}",
+             f">= {PAPER['calibration.top_6.8%_access_share']}"),
+            ("popular inputs, oracle at a 512 MB hot set (generator)",
+             f"{c['oracle_popular_at_512MB']:.3f}", PAPER["calibration.oracle_popular_at_512MB"]),
+            ("popular inputs, oracle LFU", f"{p['oracle']:.3f}", PAPER["popular.oracle"]),
             ("popular inputs, SRRIP EAL", f"{p['srrip']:.3f}", PAPER["popular.srrip"]),
             ("popular inputs, FAE top-N", f"{p['fae_top_n']:.3f}", ""),
             ("bytes host<->device, baseline / Hotline", f"{b['baseline_over_hotline']:.2f}",
@@ -326,6 +345,67 @@ def markdown_table(out: dict) -> str:
     lines = ["| figure | measured | paper (Kaggle) |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {paper} |" for name, value, paper in rows]
     return "\n".join(lines)
+
+
+def plot(out: dict, folder: Path) -> list[Path]:
+    """The access CDF with the published point, the capacity / ways / window sweeps and the
+    working-set sweep, as PNGs in ``folder``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    cdf = out["calibration"]["access_cdf"]
+    ax.plot([float(k) * 100 for k in cdf], list(cdf.values()), label="synthetic generator")
+    ax.scatter([6.8], [0.76], color="red", zorder=3, label="Criteo Kaggle: top 6.8% -> 76%")
+    ax.set_xscale("log")
+    ax.set(xlabel="most accessed rows (% of all rows)", ylabel="share of all accesses",
+           title=f"Access CDF (scale {out['scale']:g}, {out['samples']:,} samples)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    written.append(folder / "access_cdf.png")
+    fig.tight_layout()
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    entries = [int(k) for k in out["capacity"]]
+    axes[0].plot(entries, [v["srrip"] for v in out["capacity"].values()], "o-", label="SRRIP EAL")
+    axes[0].plot(entries, [v["oracle"] for v in out["capacity"].values()], "s--",
+                 label="oracle LFU")
+    axes[0].axvline(out["eal_entries"]["paper_scaled"], color="grey", ls=":",
+                    label="the paper's 2M entries (scaled)")
+    axes[0].set(xscale="log", xlabel="EAL entries", ylabel="popular inputs",
+                title="popular inputs vs EAL capacity (4 ways, 5% window)")
+    axes[0].legend()
+    axes[1].plot([int(k) for k in out["ways"]], list(out["ways"].values()), "o-")
+    axes[1].set(xscale="log", xlabel="ways", ylabel="popular inputs (SRRIP)",
+                title="vs ways (2M entries scaled, 5% window)")
+    axes[2].plot([float(k) * 100 for k in out["window"]], list(out["window"].values()), "o-")
+    axes[2].set(xlabel="learning window (% of the mini-batches)", ylabel="popular inputs (SRRIP)",
+                title="vs learning window")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    written.append(folder / "eal_sweeps.png")
+    fig.tight_layout()
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for b, by_w in out["working_set"].items():
+        ax.plot([int(w) for w in by_w], list(by_w.values()), "o-", label=f"B = {b[1:]}")
+    ax.axhline(out["popular"]["srrip"], color="grey", ls=":", label="popular inputs (SRRIP)")
+    ax.set(xlabel="working set W (mini-batches)", ylabel="samples in popular micro-batches",
+           title="Re-formed schedule: samples leaving in popular micro-batches")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    written.append(folder / "working_set.png")
+    fig.tight_layout()
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+    return written
 
 
 def main(argv=None) -> int:
@@ -358,6 +438,8 @@ def main(argv=None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(f"written to {path}")
+    for png in plot(out, path.parent if not args.quick else path.parent / "paper_quick"):
+        print(f"plot: {png}")
     return 0
 
 

@@ -85,3 +85,9 @@ def test_quick_writes_every_figure(paper, tmp_path):
     b = out["bytes"]
     assert b["baseline_over_hotline"] == pytest.approx(b["baseline"] / b["hotline"])
     assert "popular inputs, SRRIP EAL" in out["table"]
+    c = out["calibration"]
+    assert 0 < c["top_6.8%_access_share"] <= 1 and 0 < c["oracle_popular_at_512MB"] <= 1
+    shares = list(c["access_cdf"].values())
+    assert shares == sorted(shares) and shares[-1] == pytest.approx(1.0)
+    for name in ("access_cdf.png", "eal_sweeps.png", "working_set.png"):
+        assert (tmp_path / "paper_quick" / name).stat().st_size > 10_000
