@@ -375,6 +375,15 @@ def plot(out: dict, folder: Path) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+
+    def save(fig, axes, name):
+        for ax in axes:
+            ax.grid(alpha=0.3)
+        written.append(folder / name)
+        fig.tight_layout()
+        fig.savefig(written[-1], dpi=100)
+        plt.close(fig)
+
     fig, ax = plt.subplots(figsize=(6, 4.2))
     cdf = out["calibration"]["access_cdf"]
     ax.plot([float(k) * 100 for k in cdf], list(cdf.values()), label="synthetic generator")
@@ -382,12 +391,8 @@ def plot(out: dict, folder: Path) -> list[Path]:
     ax.set_xscale("log")
     ax.set(xlabel="most accessed rows (% of all rows)", ylabel="share of all accesses",
            title=f"Access CDF (scale {out['scale']:g}, {out['samples']:,} samples)")
-    ax.grid(alpha=0.3)
     ax.legend()
-    written.append(folder / "access_cdf.png")
-    fig.tight_layout()
-    fig.savefig(written[-1], dpi=100)
-    plt.close(fig)
+    save(fig, [ax], "access_cdf.png")
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     entries = [int(k) for k in out["capacity"]]
@@ -405,12 +410,7 @@ def plot(out: dict, folder: Path) -> list[Path]:
     axes[2].plot([float(k) * 100 for k in out["window"]], list(out["window"].values()), "o-")
     axes[2].set(xlabel="learning window (% of the mini-batches)", ylabel="popular inputs (SRRIP)",
                 title="vs learning window")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-    written.append(folder / "eal_sweeps.png")
-    fig.tight_layout()
-    fig.savefig(written[-1], dpi=100)
-    plt.close(fig)
+    save(fig, axes, "eal_sweeps.png")
 
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for b, by_w in out["working_set"].items():
@@ -418,12 +418,8 @@ def plot(out: dict, folder: Path) -> list[Path]:
     ax.axhline(out["popular"]["srrip"], color="grey", ls=":", label="popular inputs (SRRIP)")
     ax.set(xlabel="working set W (mini-batches)", ylabel="samples in popular micro-batches",
            title="Re-formed schedule: samples leaving in popular micro-batches")
-    ax.grid(alpha=0.3)
     ax.legend()
-    written.append(folder / "working_set.png")
-    fig.tight_layout()
-    fig.savefig(written[-1], dpi=100)
-    plt.close(fig)
+    save(fig, [ax], "working_set.png")
     return written
 
 
