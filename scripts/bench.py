@@ -5,7 +5,9 @@ of the machine; every benchmarked response is also checked against the golden mo
 figure is printed beside its goal from the issues. Software figures (``software.*``,
 ``sim_speed.*``) are wall-clock rates of this machine: compare them only as the ratios given.
 
-Parts (``--only a,b``; all by default): ``popularity_table``, ``micro_batch_scheduler``,
+Parts (``--only a,b``; all by default): ``popularity_table``, ``banked_table`` (the banked
+table's lookups per cycle vs lanes, banks and queue depth, from its cycle model:
+:mod:`scripts.bench_banked`), ``micro_batch_scheduler``,
 ``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``, ``hotline_host`` (the Hotline
 trainers' host path vs the baseline at 7 / 30 / 75% popular samples, with and without overlap,
 and a profile: :mod:`scripts.bench_hotline`), ``distributed``
@@ -83,6 +85,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from scripts.bench_banked import bench_banked_table  # noqa: E402
 from scripts.provenance import commit  # noqa: E402
 
 from hotline_hw.model import TableGeometry  # noqa: E402
@@ -231,8 +234,8 @@ def bench_gather_engine(rows: int, builds=GATHER_BUILDS,
     return figures, goals, config
 
 
-PARTS = ("popularity_table", "micro_batch_scheduler", "gather_engine", "hotline_top",
-         "sim_speed", "software", "hotline_host", "distributed")
+PARTS = ("popularity_table", "banked_table", "micro_batch_scheduler", "gather_engine",
+         "hotline_top", "sim_speed", "software", "hotline_host", "distributed")
 
 #: Whole-accelerator traffic: Criteo Kaggle's 26 tables scaled by this (337,648 rows in all,
 #: 21.6 MB of 64-byte rows in host memory), Zipf 1.15 (SyntheticCriteo).
@@ -780,6 +783,8 @@ def main(argv=None) -> int:
                         help="hotline_host: interleaved repeats per case")
     parser.add_argument("--dist-samples", type=int, default=65536,
                         help="distributed part: training samples per torchrun launch")
+    parser.add_argument("--banked-beats", type=int, default=1500,
+                        help="banked_table part: beats per case (cycle model)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -806,7 +811,9 @@ def main(argv=None) -> int:
              lambda: bench_popularity_table(args.lanes, args.samples, args.seed)),
             ("micro_batch_scheduler",
              lambda: bench_micro_batch_scheduler(args.lanes, args.scheduler_samples)),
-            ("gather_engine", lambda: bench_gather_engine(args.gather_rows))):
+            ("gather_engine", lambda: bench_gather_engine(args.gather_rows)),
+            ("banked_table", lambda: bench_banked_table(beats=args.banked_beats,
+                                                        seed=args.seed))):
         if part in parts:
             started = time.perf_counter()
             add(part, started, run())
