@@ -267,6 +267,53 @@ def test_cycle_model_matches_rtl(pyrng, lanes, banks, depth, mode):
     assert 0 <= offset <= 1
 
 
+def test_cycle_model_matches_rtl_8_lanes(pyrng):
+    """The same at 8 lanes, 16 banks (32 sets), LEARN, with repeated keys and full beats."""
+    geometry = TableGeometry(table_bits=2, row_bits=7, set_bits=5, ways=4)
+    lanes, banks, depth = 8, 16, 4
+    dut = BankedPopularityTable(geometry=geometry, lanes=lanes, banks=banks, depth=depth,
+                                table_in_bits=2, row_in_bits=7)
+    model = Model(geometry)
+    keys = [(pyrng.randrange(4), pyrng.randrange(128)) for _ in range(150)]
+    beats = random_beats(pyrng, 40, lanes, keys, fill=0.95) + [[keys[0]] * lanes] * 3
+    harness = Harness(dut, pyrng, pause=0, backpressure=0)
+    harness.lookups(beats, Mode.LEARN)
+    harness.run()
+    assert harness.responses == model_responses(Model(geometry), beats)
+    predicted = BankedTiming(lanes=lanes, banks=banks, depth=depth).run(
+        hashed_beats(model, beats), learn=True)
+    offset = harness.response_cycles[0] - predicted.leave_cycles[0]
+    assert [c - offset for c in harness.response_cycles] == predicted.leave_cycles
+    assert 0 <= offset <= 1
+
+
+def test_paper_capacity_2m_entries(pyrng):
+    """The paper's 2M entries (512K sets x 4 ways in 8 banks of 64K words): LEARN then RUN on
+    keys drawn from the whole key space, then every slot of the touched sets read back."""
+    geometry = TableGeometry(table_bits=5, row_bits=24, set_bits=19, ways=4)
+    dut = BankedPopularityTable(geometry=geometry, lanes=4, banks=8, depth=4, table_in_bits=5,
+                                row_in_bits=24)
+    model = Model(geometry)
+    keys = [(pyrng.randrange(32), pyrng.randrange(1 << 24)) for _ in range(120)]
+    learn = random_beats(pyrng, 80, 4, keys)
+    run_beats = random_beats(pyrng, 60, 4, keys)
+    touched = sorted({model.set_and_tag(*key)[0] for key in keys})
+    reads = [(HostOp.READ, s * 4 + w, (0, 0, 0)) for s in touched for w in range(4)]
+    harness = Harness(dut, pyrng)
+    harness.lookups(learn, Mode.LEARN)
+    harness.host(reads)
+    harness.lookups(run_beats, Mode.RUN)
+    harness.run()
+    expected = model_responses(model, learn)
+    contents = [(HostOp.READ, slot, tuple(int(x) for x in model.read_entry(slot)))
+                for _, slot, _ in reads]
+    model.mode = Mode.RUN
+    expected += model_responses(model, run_beats)
+    assert harness.responses == expected
+    assert harness.host_responses == contents
+    assert any(entry[0] for _, _, entry in contents)
+
+
 def test_parameter_errors():
     with pytest.raises(ValueError, match="banks must be a power of two, not 3"):
         BankedPopularityTable(geometry=TINY, banks=3)
