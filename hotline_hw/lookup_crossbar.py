@@ -102,6 +102,20 @@ class LookupCrossbar(wiring.Component):
 
     def __init__(self, *, geometry: TableGeometry, lanes: int, banks: int, depth: int,
                  table_in_bits: int, row_in_bits: int, meta_bits: int = 0):
+        if not isinstance(geometry, TableGeometry):
+            raise TypeError(f"geometry must be a TableGeometry, not {geometry!r}")
+        for name, value in (("lanes", lanes), ("banks", banks), ("depth", depth),
+                            ("table_in_bits", table_in_bits), ("row_in_bits", row_in_bits),
+                            ("meta_bits", meta_bits)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, not {value!r}")
+        if not 1 <= lanes <= 64:
+            raise ValueError(f"lanes must be from 1 to 64, not {lanes}")
+        if banks < 1 or banks & (banks - 1) or banks > geometry.sets // 2:
+            raise ValueError(f"banks must be a power of two from 1 to sets / 2 = "
+                             f"{geometry.sets // 2}, not {banks}")
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, not {depth}")
         self._geometry = geometry
         self._lanes = lanes
         self._banks = banks

@@ -12,10 +12,12 @@ import pytest
 from amaranth.sim import Simulator
 
 from hotline_hw.banked_popularity_table import BankedPopularityTable
+from hotline_hw.lookup_crossbar import LookupCrossbar
 from hotline_hw.lookup_stream import HostOp
 from hotline_hw.model import Mode, TableGeometry, beat_set_conflicts
 from hotline_hw.model import PopularityTable as Model
 from hotline_hw.model.banked_timing import BankedTiming, hashed_beats
+from hotline_hw.table_bank import TableBank
 
 TINY = TableGeometry(table_bits=2, row_bits=6, set_bits=4, ways=4)     # 16 sets, 64 entries
 
@@ -328,5 +330,13 @@ def test_parameter_errors():
     with pytest.raises(ValueError, match="power of two"):
         BankedPopularityTable(geometry=TableGeometry(table_bits=2, row_bits=6, set_bits=2,
                                                      ways=3))
+    with pytest.raises(ValueError, match="banks must be a power of two from 1 to sets / 2 = 8, "
+                                         "not 12"):
+        LookupCrossbar(geometry=TINY, lanes=4, banks=12, depth=2, table_in_bits=2,
+                       row_in_bits=6)
+    with pytest.raises(TypeError, match="sets must be an int, not 4.0"):
+        TableBank(geometry=TINY, sets=4.0)
+    with pytest.raises(ValueError, match="sets must be at least 2, not 1"):
+        TableBank(geometry=TINY, sets=1)
     assert BankedPopularityTable(geometry=TINY, banks=8).memory_bits == \
         TINY.entries * TINY.entry_bits
