@@ -37,29 +37,45 @@ class Harness:
     def host(self, commands):
         self.phases.append(("host", list(commands)))
 
-    def lookups(self, beats, mode):
-        self.phases.append(("lookups", list(beats), mode))
+    def lookups(self, beats, mode, host=()):
+        """A phase of lookup beats in ``mode``, with host ``commands`` sent alongside them."""
+        self.phases.append(("lookups", list(beats), mode, list(host)))
 
     def run(self):
         dut, rng = self.dut, self.rng
         n_beats = sum(len(p[1]) for p in self.phases if p[0] == "lookups")
-        n_host = sum(len(p[1]) for p in self.phases if p[0] == "host")
+        n_host = sum(len(p[1]) for p in self.phases if p[0] == "host") \
+            + sum(len(p[3]) for p in self.phases if p[0] == "lookups")
         done = {"producer": False}
+        alongside = {"commands": None}
+
+        async def send_host(ctx, commands):
+            for op, slot, entry in commands:
+                while rng.random() < self.pause:
+                    await ctx.tick()
+                ctx.set(dut.host_cmd.payload.op, op)
+                ctx.set(dut.host_cmd.payload.slot, slot)
+                ctx.set(dut.host_cmd.payload.entry.valid, entry[0])
+                ctx.set(dut.host_cmd.payload.entry.rrpv, entry[1])
+                ctx.set(dut.host_cmd.payload.entry.tag, entry[2])
+                ctx.set(dut.host_cmd.valid, 1)
+                await ctx.tick().until(dut.host_cmd.ready)
+                ctx.set(dut.host_cmd.valid, 0)
+
+        async def host_alongside(ctx):
+            while not done["producer"]:
+                if alongside["commands"]:
+                    await send_host(ctx, alongside["commands"])
+                    alongside["commands"] = None
+                await ctx.tick()
 
         async def producer(ctx):
             for phase in self.phases:
                 if phase[0] == "host":
-                    for op, slot, entry in phase[1]:
-                        ctx.set(dut.host_cmd.payload.op, op)
-                        ctx.set(dut.host_cmd.payload.slot, slot)
-                        ctx.set(dut.host_cmd.payload.entry.valid, entry[0])
-                        ctx.set(dut.host_cmd.payload.entry.rrpv, entry[1])
-                        ctx.set(dut.host_cmd.payload.entry.tag, entry[2])
-                        ctx.set(dut.host_cmd.valid, 1)
-                        await ctx.tick().until(dut.host_cmd.ready)
-                        ctx.set(dut.host_cmd.valid, 0)
+                    await send_host(ctx, phase[1])
                 else:
                     ctx.set(dut.mode, phase[2])
+                    alongside["commands"] = phase[3]
                     for beat in phase[1]:
                         while rng.random() < self.pause:
                             await ctx.tick()
@@ -71,6 +87,8 @@ class Harness:
                         ctx.set(dut.req.valid, 1)
                         await ctx.tick().until(dut.req.ready)
                         ctx.set(dut.req.valid, 0)
+                    while alongside["commands"]:
+                        await ctx.tick()
                 # Let the phase drain before the next one (the mode changes only when idle).
                 await ctx.tick()
                 while ctx.get(dut.busy) or ctx.get(dut.resp.valid) or ctx.get(
@@ -104,6 +122,7 @@ class Harness:
         sim.add_clock(1e-6)
         sim.add_testbench(producer)
         sim.add_testbench(collector)
+        sim.add_testbench(host_alongside)
         # Watchdog: a generous cycle budget; a stalled DUT leaves the producer unfinished.
         budget = 30 * (n_beats * dut.lanes + n_host) + 50 * len(self.phases) + 2000
         sim.run_until(1e-6 * budget)
@@ -221,6 +240,30 @@ def test_hazards_one_bank_one_set_one_key(pyrng):
         assert harness.host_responses[0] == (HostOp.CLEAR, 0, (0, 0, 0))
         harness.host_responses = harness.host_responses[1:]
         check_phases(harness, model, beats, run_beats)
+
+
+def test_host_reads_alongside_run_traffic(pyrng):
+    """Host READs sent while RUN beats stream in wait for the queue to empty (no bank access of
+    theirs meets a lookup's): lookups and reads both answer as the model, whatever the
+    interleaving."""
+    dut = BankedPopularityTable(geometry=TINY, lanes=4, banks=4, depth=4, table_in_bits=2,
+                                row_in_bits=6)
+    model = Model(TINY)
+    keys = [(pyrng.randrange(4), pyrng.randrange(64)) for _ in range(80)]
+    learn = random_beats(pyrng, 60, 4, keys)
+    run_beats = random_beats(pyrng, 150, 4, keys)
+    reads = [(HostOp.READ, pyrng.randrange(TINY.entries), (0, 0, 0)) for _ in range(60)]
+    harness = Harness(dut, pyrng, pause=0.2, backpressure=0.3)
+    harness.lookups(learn, Mode.LEARN)
+    harness.lookups(run_beats, Mode.RUN, host=reads)
+    harness.run()
+    expected = model_responses(model, learn)
+    contents = [(HostOp.READ, slot, tuple(int(x) for x in model.read_entry(slot)))
+                for _, slot, _ in reads]
+    model.mode = Mode.RUN
+    expected += model_responses(model, run_beats)
+    assert harness.responses == expected
+    assert harness.host_responses == contents
 
 
 def test_host_write_clear_and_hot_set(pyrng):
