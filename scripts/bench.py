@@ -5,7 +5,9 @@ of the machine; every benchmarked response is also checked against the golden mo
 figure is printed beside its goal from the issues. Software figures (``software.*``,
 ``sim_speed.*``) are wall-clock rates of this machine: compare them only as the ratios given.
 
-Parts (``--only a,b``; all by default): ``popularity_table``, ``micro_batch_scheduler``,
+Parts (``--only a,b``; all by default): ``popularity_table``, ``banked_table`` (the banked
+table's lookups per cycle vs lanes, banks and queue depth, from its cycle model:
+:mod:`scripts.bench_banked`), ``micro_batch_scheduler``,
 ``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``, ``hotline_host`` (the Hotline
 trainers' host path vs the baseline at 7 / 30 / 75% popular samples, with and without overlap,
 and a profile: :mod:`scripts.bench_hotline`), ``distributed``
@@ -41,16 +43,15 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from scripts.bench_blocks import (GATHER_BUILDS, GATHER_LATENCIES,  # noqa: E402,F401
-                                  POPULARITY_CASES, bench_gather_engine,
-                                  bench_micro_batch_scheduler, bench_popularity_table)
+from scripts.bench_banked import bench_banked_table  # noqa: E402
+from scripts.bench_blocks import (bench_gather_engine, bench_micro_batch_scheduler,  # noqa: E402
+                                  bench_popularity_table)
 from scripts.bench_results import (PARTS, format_value, merge_results, ordered,  # noqa: E402,F401
                                    part_of)
 from scripts.bench_software import bench_software  # noqa: E402
-from scripts.bench_top import (TOP_LATENCY, TOP_SCALE, RTLMismatch,  # noqa: E402,F401
-                               check_report, hotline_top_figures, kaggle_sparse,
-                               run_hotline_top, sim_speed_figures, speed_case, summarise_top,
-                               top_bounds, top_case)
+from scripts.bench_top import (TOP_LATENCY, TOP_SCALE, RTLMismatch,  # noqa: E402
+                               hotline_top_figures, kaggle_sparse, run_hotline_top,
+                               sim_speed_figures, speed_case, top_case)
 from scripts.provenance import commit  # noqa: E402
 
 RESULTS = REPO / "bench" / "results.json"
@@ -60,7 +61,7 @@ QUICK_RESULTS = REPO / "sim_build" / "bench_quick.json"
 QUICK = {"lanes": [4], "samples": 64, "scheduler_samples": 64, "gather_rows": 48,
          "top_learn": 256, "top_batch": 128, "top_working_sets": 1, "top_streamed": 2,
          "speed_learn": 64, "speed_batch": 64, "software_repeats": 1, "dlrm_samples": 1024,
-         "dlrm_repeats": 1, "hotline_repeats": 1, "dist_samples": 2048}
+         "dlrm_repeats": 1, "hotline_repeats": 1, "dist_samples": 2048, "banked_beats": 200}
 #: ``--quick``: the software parts' mini-batches (a few of them, past the learning phase).
 QUICK_SOFTWARE = {"batch_size": 64, "learn": 256}
 #: ``--quick``: one gather build (the rtl/ one) at one latency.
@@ -102,6 +103,8 @@ def parse_arguments(argv):
                         help="hotline_host: interleaved repeats per case")
     parser.add_argument("--dist-samples", type=int, default=65536,
                         help="distributed part: training samples per torchrun launch")
+    parser.add_argument("--banked-beats", type=int, default=1500,
+                        help="banked_table part: beats per case (cycle model)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None,
                         help=f"results file (default {RESULTS.relative_to(REPO)}; with --quick "
@@ -190,6 +193,9 @@ def part_runners(args) -> dict:
 
     return {
         "popularity_table": lambda: bench_popularity_table(args.lanes, args.samples, args.seed),
+        "banked_table": lambda: bench_banked_table(
+            beats=args.banked_beats, seed=args.seed, quick=args.quick,
+            **({"plot": args.out.parent / "banked_table_quick.png"} if args.quick else {})),
         "micro_batch_scheduler": lambda: bench_micro_batch_scheduler(args.lanes,
                                                                      args.scheduler_samples),
         "gather_engine": lambda: bench_gather_engine(args.gather_rows, **gather),

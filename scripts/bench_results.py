@@ -15,8 +15,8 @@ JSON schema (``bench/results.json``)::
 
 from __future__ import annotations
 
-PARTS = ("popularity_table", "micro_batch_scheduler", "gather_engine", "hotline_top",
-         "sim_speed", "software", "hotline_host", "distributed")
+PARTS = ("popularity_table", "banked_table", "micro_batch_scheduler", "gather_engine",
+         "hotline_top", "sim_speed", "software", "hotline_host", "distributed")
 
 
 def part_of(key: str) -> str:

@@ -95,7 +95,17 @@ def geometry_from_params(params: dict) -> TableGeometry:
 
 
 def make_component(params: dict):
-    """The ``PopularityTable`` RTL component of a parameter dict (imports Amaranth lazily)."""
+    """The RTL component of a parameter dict (imports Amaranth lazily): a ``PopularityTable``,
+    or a ``BankedPopularityTable`` if the dict has ``banks`` (and ``depth``)."""
+    if "banks" in params:
+        from hotline_hw.banked_popularity_table import BankedPopularityTable
+
+        return BankedPopularityTable(
+            geometry=geometry_from_params(params), lanes=params["lanes"],
+            banks=params["banks"], depth=params["depth"],
+            table_in_bits=params["table_in_bits"], row_in_bits=params["row_in_bits"],
+            meta_bits=params["meta_bits"], counter_bits=params["counter_bits"])
+
     from hotline_hw.popularity_table import PopularityTable
 
     return PopularityTable(geometry=geometry_from_params(params), lanes=params["lanes"],

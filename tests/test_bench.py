@@ -295,3 +295,30 @@ def test_quick_bench_produces_every_part(bench, tmp_path):
     assert all(part_of_goal.split(".", 1)[0] in PARTS for part_of_goal in results["goals"])
     prefix = "hotline_top.kaggle.W4_B128"
     assert results["figures"][f"{prefix}.cycles_over_bound"] >= 0.99
+
+
+def test_banked_table_quick(tmp_path):
+    """The ``banked_table`` part in its quick form: every figure a utilisation in (0, 1], the
+    headline builds (banks = 2 x lanes, 512-entry queue) at >= 0.9 of the lanes, replication
+    factor 1, and the plot written."""
+    from scripts.bench_banked import bench_banked_table
+
+    plot = tmp_path / "banked.png"
+    figures, goals, config = bench_banked_table(beats=200, quick=True, plot=plot)
+    utilisations = {k: v for k, v in figures.items() if k.endswith("lane_utilisation")}
+    assert len(utilisations) == 2 * 3 * 2 * 2 * 2 + 2 * 2 * 2
+    assert all(0 < v <= 1 for v in utilisations.values()), utilisations
+    for lanes in (4, 16):
+        for mode in ("RUN", "LEARN"):
+            for kind in ("uniform", "zipf"):
+                key = f"banked_table.P{lanes}.{mode}.{kind}.lane_utilisation"
+                assert figures[key] >= 0.9, (key, figures[key])
+    assert "banked_table.P16.RUN.zipf.lane_utilisation" in goals
+    # One bank per lane and a queue of few beats cannot keep up with uniform traffic.
+    assert figures["banked_table.P16.B16.Q128.RUN.uniform.lane_utilisation"] < \
+        figures["banked_table.P16.B64.Q512.RUN.uniform.lane_utilisation"]
+    assert figures["banked_table.replication_factor"] == 1
+    assert figures["banked_table.memory_bits_per_entry"] == 3 + 4     # valid, RRPV, 4-bit tag
+    assert figures["banked_table.paper_size.memory_bits_per_entry"] == 3 + 11
+    assert config["banked_table"]["lanes"] == [4, 16]
+    assert plot.stat().st_size > 1000
