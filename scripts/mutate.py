@@ -192,7 +192,9 @@ def enumerate_mutants(block: str, source: str) -> list[Mutant]:
     for index, node in enumerate(_elaborate_nodes(tree)):
         for operator, variant in _variants(node):
             replacement = _mutate(node, operator, variant)
-            after = ast.unparse(replacement) if replacement is not None else "pass"
+            after = ast.unparse(replacement)
+            if after == ast.unparse(node):
+                continue                       # no change (e.g. an .eq(0) made .eq(0))
             out.append(Mutant(block, operator, index, variant, getattr(node, "lineno", 0),
                               ast.unparse(node), after))
     return out

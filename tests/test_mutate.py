@@ -21,6 +21,7 @@ class Block:
             m.d.sync += self.count.eq(self.count + 1)
         with m.Elif(self.count >= 3):
             m.d.comb += self.error.eq(~self.ok | self.clear)
+            m.d.sync += self.sent.eq(0)
         return m
 '''
 
@@ -39,6 +40,8 @@ def test_every_operator_is_found_inside_elaborate_only(mutate):
     ids = [m.id for m in mutants]
     assert len(set(ids)) == len(ids)
     assert mutants == mutate.enumerate_mutants("toy", TOY)        # deterministic
+    assert all(m.before != m.after for m in mutants)              # no no-op mutant
+    assert not [m for m in mutants if m.operator == "stuck" and "sent" in m.before]
 
 
 @pytest.mark.parametrize("operator, before, after", [
