@@ -19,10 +19,10 @@ from .criteo import (
     CriteoFormatError,
     CriteoReader,
     CriteoSkippedLinesWarning,
-    CriteoVocabulary,
     read_criteo,
     write_criteo,
 )
+from .criteo_vocabulary import CriteoVocabulary
 from .movielens import MovieLens100K, find_movielens_100k
 from .samples import SampleBlock, SampleSource, iter_minibatches
 from .synthetic import KAGGLE_N_SAMPLES, KAGGLE_TABLE_SIZES, SyntheticCriteo, scaled_table_sizes
