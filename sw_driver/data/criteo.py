@@ -37,7 +37,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,6 +51,7 @@ __all__ = [
     "N_DENSE",
     "N_TABLES",
     "CriteoFormatError",
+    "CriteoReadStats",
     "CriteoReader",
     "CriteoSkippedLinesWarning",
     "read_criteo",
@@ -152,23 +153,26 @@ def _field_name(k: int) -> str:
     return f"I{k}" if k <= N_DENSE else f"C{k - N_DENSE}"
 
 
-def _diagnose(line: bytes) -> str:
+def _diagnose(line: bytes, separator: str = "tab") -> str:
     """Why ``line`` (without its newline) is malformed; the first problem in field order.
 
     Deliberately an independent, field-by-field implementation of the grammar: the vectorised
-    checks in :func:`_parse_chunk` decide *which* lines are bad, this says *why*.
+    checks in :func:`_parse_chunk` decide *which* lines are bad, this says *why*. ``separator``
+    names the file's separator in the message (a CSV line arrives here already as TSV).
     """
     fields = line.split(b"\t")
     if len(fields) != _N_FIELDS:
         hint = " (an unlabelled test file?)" if len(fields) == _N_FIELDS - 1 else ""
-        return f"expected {_N_FIELDS} tab-separated fields, found {len(fields)}{hint}"
+        return f"expected {_N_FIELDS} {separator}-separated fields, found {len(fields)}{hint}"
     if fields[0] not in (b"0", b"1"):
         return f"label must be 0 or 1, found {_quote(fields[0])}"
     for k in range(1, 1 + N_DENSE):
         if fields[k] and not _DENSE_RE.fullmatch(fields[k]):
+            whole = " (a float is accepted only where it is whole, e.g. 260.0)" if (
+                b"." in fields[k]) else ""
             return (
                 f"integer feature {_field_name(k)} must be empty or a decimal integer of at most "
-                f"{_MAX_DENSE_DIGITS} digits, found {_quote(fields[k])}"
+                f"{_MAX_DENSE_DIGITS} digits, found {_quote(fields[k])}{whole}"
             )
     for k in range(1 + N_DENSE, _N_FIELDS):
         if fields[k] and not _HEX_RE.fullmatch(fields[k]):
@@ -188,6 +192,10 @@ class _Chunk:
     cats: np.ndarray  # uint64 [n, 26], int(field, 16)
     bad: np.ndarray  # int64 [k], sorted
     lines: list[bytes] | None  # raw lines, kept only when something is bad (for messages)
+    # Short lines read with their missing trailing fields as empty: chunk-relative indices and
+    # how many fields each had.
+    short: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    short_fields: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _horner(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int, hex_: bool):
@@ -213,8 +221,12 @@ def _horner(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int, h
     return acc
 
 
-def _parse_chunk(data: bytes) -> _Chunk:
-    """Parse whole lines (``data`` ends with LF) into arrays, flagging malformed lines."""
+def _parse_chunk(data: bytes, pad_short: bool = False) -> _Chunk:
+    """Parse whole lines (``data`` ends with LF) into arrays, flagging malformed lines.
+
+    With ``pad_short``, a non-empty line of fewer than 40 fields gets its missing trailing
+    fields as empty ones (listed in ``short``) and is then judged like any other line.
+    """
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
     buf = np.frombuffer(data, np.uint8)
@@ -226,9 +238,21 @@ def _parse_chunk(data: bytes) -> _Chunk:
     n_fields = np.diff(lf_rank, prepend=-1)
     wrong_count = n_fields != _N_FIELDS
     if wrong_count.any():
+        line_starts = np.concatenate(([0], line_ends[:-1] + 1))
+        if pad_short:
+            short = np.flatnonzero(wrong_count & (n_fields < _N_FIELDS)
+                                   & (line_ends > line_starts))
+            if len(short):
+                # Rare in practice, so a Python loop over the short lines only; the padded
+                # chunk is then parsed as usual (its over-long or empty lines stay bad).
+                lines = data.split(b"\n")[:-1]
+                for i, n in zip(short.tolist(), n_fields[short].tolist(), strict=True):
+                    lines[i] += b"\t" * (_N_FIELDS - n)
+                chunk = _parse_chunk(b"\n".join(lines) + b"\n")
+                chunk.short, chunk.short_fields = short, n_fields[short]
+                return chunk
         # Drop those lines from the buffer and parse the rest; they are reported as bad.
         bad_count_lines = np.flatnonzero(wrong_count)
-        line_starts = np.concatenate(([0], line_ends[:-1] + 1))
         keep = np.ones(len(buf), bool)
         for i in bad_count_lines:
             keep[line_starts[i]:line_ends[i] + 1] = False
@@ -316,26 +340,90 @@ def _as_paths(paths) -> tuple[str, ...]:
     return paths
 
 
-class _ChunkStream:
-    """Parsed chunks of one file with absolute line numbers; applies ``on_error``."""
+def _check_short_lines(short_lines: str) -> str:
+    if short_lines not in ("pad", "raise"):
+        raise ValueError(f'short_lines must be "pad" or "raise", not {short_lines!r}')
+    return short_lines
 
-    def __init__(self, path: str, chunk_bytes: int, on_error: str, skipped: list) -> None:
+
+@dataclass
+class CriteoReadStats:
+    """What a pass over Criteo files has read so far (updated after every chunk).
+
+    Attributes
+    ----------
+    lines : int
+        Data lines parsed (a header line is not counted).
+    samples : int
+        Samples delivered (lines minus skipped ones, up to any limit).
+    text_bytes : int
+        Uncompressed text parsed, in bytes.
+    short_lines : int
+        Lines whose missing trailing fields were read as empty (``short_lines="pad"``).
+    layouts : dict
+        Per file opened, its :class:`~sw_driver.data.criteo_formats.CriteoLayout`.
+    """
+
+    lines: int = 0
+    samples: int = 0
+    text_bytes: int = 0
+    short_lines: int = 0
+    layouts: dict = field(default_factory=dict)
+
+
+class _ChunkStream:
+    """Parsed chunks of one file with absolute line numbers; applies ``on_error`` and
+    ``short_lines``, detects the file's layout (TSV, CSV with header) from its first line."""
+
+    def __init__(self, path: str, chunk_bytes: int, on_error: str, skipped: list, *,
+                 short_lines: str = "pad", stats: CriteoReadStats | None = None,
+                 progress=None) -> None:
         self.path = path
         self.chunk_bytes = chunk_bytes
         self.on_error = on_error
         self.skipped = skipped
+        self.short_lines = short_lines
+        self.stats = CriteoReadStats() if stats is None else stats
+        self.progress = progress
+
+    def _reason(self, chunk: _Chunk, i: int, separator: str) -> str:
+        reason = _diagnose(chunk.lines[i], separator)
+        short = np.flatnonzero(chunk.short == i)
+        if len(short):
+            reason += (f"; the line has only {int(chunk.short_fields[short[0]])} of "
+                       f"{_N_FIELDS} {separator}-separated fields")
+        elif self.short_lines == "raise" and chunk.lines[i] and (
+                chunk.lines[i].count(b"\t") < _N_FIELDS - 1):
+            reason += "; short lines are refused (short_lines=\"raise\", --short-lines raise)"
+        return reason
 
     def __iter__(self) -> Iterator[tuple[_Chunk, np.ndarray]]:
         """Yield ``(chunk, line_nos)``: good rows and their 1-based line numbers."""
+        from .criteo_formats import csv_to_tsv, detect_layout
+
         first_line = 1
+        layout = None
+        stats = self.stats
         n_skipped_before = len(self.skipped)
         with _open_binary(self.path, "rb") as handle:
             for data in _iter_text_chunks(handle, self.chunk_bytes):
-                chunk = _parse_chunk(data)
+                stats.text_bytes += len(data)
+                if layout is None:
+                    layout = detect_layout(self.path, data[:data.find(b"\n")])
+                    stats.layouts[self.path] = layout
+                    if layout.header:
+                        data = data[data.find(b"\n") + 1:]
+                        first_line = 2
+                        if not data:
+                            continue
+                if layout.name == "csv":
+                    data = csv_to_tsv(data)
+                chunk = _parse_chunk(data, pad_short=self.short_lines == "pad")
                 n_lines = data.count(b"\n")
                 if len(chunk.bad):
                     errors = [
-                        CriteoFormatError(self.path, first_line + int(i), _diagnose(chunk.lines[i]))
+                        CriteoFormatError(self.path, first_line + int(i),
+                                          self._reason(chunk, int(i), layout.separator))
                         for i in (chunk.bad[:1] if self.on_error == "raise" else chunk.bad)
                     ]
                     if self.on_error == "raise":
@@ -344,9 +432,13 @@ class _ChunkStream:
                 keep = np.ones(n_lines, bool)
                 keep[chunk.bad] = False
                 line_nos = first_line + np.flatnonzero(keep)
+                stats.short_lines += int(len(np.setdiff1d(chunk.short, chunk.bad)))
                 chunk.lines = None
                 first_line += n_lines
+                stats.lines += n_lines
                 yield chunk, line_nos
+                if self.progress is not None:
+                    self.progress(stats)
         n_new = len(self.skipped) - n_skipped_before
         if n_new:
             shown = ", ".join(str(e.line_no) for e in self.skipped[n_skipped_before:][:10])
@@ -357,6 +449,36 @@ class _ChunkStream:
                 CriteoSkippedLinesWarning,
                 stacklevel=4,
             )
+
+
+def _check_samples(samples: int | None) -> int | None:
+    if samples is None:
+        return None
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)):
+        raise TypeError(f"samples must be an int or None, not {samples!r}")
+    if samples < 0:
+        raise ValueError(f"samples must be >= 0 (0 or None: all), not {samples}")
+    return int(samples) or None
+
+
+def _stream_chunks(paths: tuple[str, ...], *, chunk_bytes: int, on_error: str, skipped: list,
+                   short_lines: str, stats: CriteoReadStats, progress=None,
+                   samples: int | None = None) -> Iterator[tuple[str, _Chunk, np.ndarray]]:
+    """``(path, chunk, line_nos)`` of the files in order, the last chunk cut so that at most
+    ``samples`` samples come out; reading stops there (the rest of the files is never read)."""
+    for path in paths:
+        stream = _ChunkStream(path, chunk_bytes, on_error, skipped, short_lines=short_lines,
+                              stats=stats, progress=progress)
+        for chunk, line_nos in stream:
+            if samples is not None and stats.samples + len(chunk.labels) >= samples:
+                keep = samples - stats.samples
+                chunk.labels, chunk.dense = chunk.labels[:keep], chunk.dense[:keep]
+                chunk.cats, line_nos = chunk.cats[:keep], line_nos[:keep]
+                stats.samples += keep
+                yield path, chunk, line_nos
+                return
+            stats.samples += len(chunk.labels)
+            yield path, chunk, line_nos
 
 
 def _raw_to_int64(path: str, values: np.ndarray, line_nos: np.ndarray, column: int) -> np.ndarray:
@@ -392,6 +514,15 @@ class CriteoReader:
         blocks before it have already been yielded. ``"skip"``: malformed lines are dropped,
         appended to :attr:`skipped` as :class:`CriteoFormatError` s, and every file with skipped
         lines emits one :class:`CriteoSkippedLinesWarning` listing the first line numbers.
+    short_lines : {"pad", "raise"}
+        A line that lost trailing fields (fewer than 40, not empty): ``"pad"`` (default) reads
+        the missing ones as empty and counts the line in ``stats.short_lines``; ``"raise"``
+        treats it as malformed (``on_error`` applies).
+    samples : int, optional
+        Read only the first ``samples`` samples of the stream (0 or None: all); the files are
+        read no further than the chunk that holds the last one.
+    progress : callable, optional
+        Called with :attr:`stats` after every chunk (for a progress bar: lines, bytes).
 
     Attributes
     ----------
@@ -403,6 +534,9 @@ class CriteoReader:
     skipped : list of CriteoFormatError
         Lines dropped by ``on_error="skip"``, in file order, accumulated over iterations
         (cleared at the start of each :meth:`blocks` call).
+    stats : CriteoReadStats
+        Lines, samples, bytes and short lines of the current (or last) pass, and each file's
+        layout (TSV or CSV with header, :mod:`~sw_driver.data.criteo_formats`).
 
     Notes
     -----
@@ -421,8 +555,15 @@ class CriteoReader:
         vocabulary: CriteoVocabulary | None = None,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         on_error: str = "raise",
+        short_lines: str = "pad",
+        samples: int | None = None,
+        progress=None,
     ) -> None:
         self.paths = _as_paths(paths)
+        self.short_lines = _check_short_lines(short_lines)
+        self.samples = _check_samples(samples)
+        self.progress = progress
+        self.stats = CriteoReadStats()
         self.max_ind_range = _check_max_ind_range(max_ind_range)
         if vocabulary is not None and vocabulary.max_ind_range != self.max_ind_range:
             raise ValueError(
@@ -443,11 +584,12 @@ class CriteoReader:
     def blocks(self) -> Iterator[SampleBlock]:
         """Samples of all files in order, one block per chunk of text (empty chunks omitted)."""
         self.skipped = []
-        for path in self.paths:
-            stream = _ChunkStream(path, self.chunk_bytes, self.on_error, self.skipped)
-            for chunk, line_nos in stream:
-                if not len(chunk.labels):
-                    continue
+        self.stats = CriteoReadStats()
+        for path, chunk, line_nos in _stream_chunks(
+                self.paths, chunk_bytes=self.chunk_bytes, on_error=self.on_error,
+                skipped=self.skipped, short_lines=self.short_lines, stats=self.stats,
+                progress=self.progress, samples=self.samples):
+            if len(chunk.labels):
                 yield SampleBlock(chunk.dense, self._ids(path, chunk.cats, line_nos), chunk.labels)
 
     __iter__ = blocks
@@ -484,6 +626,8 @@ def read_criteo(
     vocabulary: CriteoVocabulary | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     on_error: str = "raise",
+    short_lines: str = "pad",
+    samples: int | None = None,
 ) -> SampleBlock:
     """Read whole Criteo files into one block (parameters as for :class:`CriteoReader`).
 
@@ -493,7 +637,7 @@ def read_criteo(
     """
     reader = CriteoReader(
         paths, max_ind_range=max_ind_range, vocabulary=vocabulary, chunk_bytes=chunk_bytes,
-        on_error=on_error,
+        on_error=on_error, short_lines=short_lines, samples=samples,
     )
     return reader.read()
 

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .criteo import (DEFAULT_CHUNK_BYTES, N_TABLES, _as_paths, _check_chunk_bytes,
-                     _check_max_ind_range, _check_on_error, _ChunkStream)
+from .criteo import (DEFAULT_CHUNK_BYTES, N_TABLES, CriteoReadStats, _as_paths,
+                     _check_chunk_bytes, _check_max_ind_range, _check_on_error, _check_samples,
+                     _check_short_lines, _stream_chunks)
 
 __all__ = ["CriteoVocabulary"]
 
@@ -92,6 +93,10 @@ class CriteoVocabulary:
         order: str = "sorted",
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         on_error: str = "raise",
+        short_lines: str = "pad",
+        samples: int | None = None,
+        progress=None,
+        stats: CriteoReadStats | None = None,
     ) -> CriteoVocabulary:
         """First pass: collect the distinct categorical values of the given files, in order.
 
@@ -103,8 +108,11 @@ class CriteoVocabulary:
             Reduce values ``% max_ind_range`` before counting, as DLRM does when both are used.
         order : {"sorted", "first_seen"}
             How ids are numbered; see the class notes.
-        chunk_bytes, on_error
-            As for :class:`CriteoReader`. Skipped lines contribute no values.
+        chunk_bytes, on_error, short_lines, samples, progress
+            As for :class:`~sw_driver.data.criteo.CriteoReader`: only the first ``samples``
+            samples count (the files are read no further). Skipped lines contribute no values.
+        stats : CriteoReadStats, optional
+            Filled in with what the pass read (lines, samples, bytes, short lines, layouts).
 
         Memory is proportional to the number of distinct values (8 bytes each, plus 8 for
         ``first_seen``), not to the file size.
@@ -136,24 +144,27 @@ class CriteoVocabulary:
             n_pending[t] = 0
 
         position = 0
-        skipped: list[CriteoFormatError] = []
-        for path in _as_paths(paths):
-            for chunk, _ in _ChunkStream(path, chunk_bytes, on_error, skipped):
-                cats = chunk.cats
-                if max_ind_range is not None:
-                    cats = cats % np.uint64(max_ind_range)
-                for t in range(N_TABLES):
-                    if first_seen:
-                        values, first = np.unique(cats[:, t], return_index=True)
-                        part = (values, first + position)
-                    else:
-                        values = np.unique(cats[:, t])
-                        part = (values, np.zeros(len(values), np.int64))
-                    pending[t].append(part)
-                    n_pending[t] += len(values)
-                    if n_pending[t] > max(len(merged[t][0]), 1 << 16):
-                        merge(t)
-                position += len(chunk.labels)
+        skipped: list = []
+        stats = CriteoReadStats() if stats is None else stats
+        for _, chunk, _ in _stream_chunks(
+                _as_paths(paths), chunk_bytes=chunk_bytes, on_error=on_error, skipped=skipped,
+                short_lines=_check_short_lines(short_lines), stats=stats, progress=progress,
+                samples=_check_samples(samples)):
+            cats = chunk.cats
+            if max_ind_range is not None:
+                cats = cats % np.uint64(max_ind_range)
+            for t in range(N_TABLES):
+                if first_seen:
+                    values, first = np.unique(cats[:, t], return_index=True)
+                    part = (values, first + position)
+                else:
+                    values = np.unique(cats[:, t])
+                    part = (values, np.zeros(len(values), np.int64))
+                pending[t].append(part)
+                n_pending[t] += len(values)
+                if n_pending[t] > max(len(merged[t][0]), 1 << 16):
+                    merge(t)
+            position += len(chunk.labels)
         for t in range(N_TABLES):
             merge(t)
         values = [m[0] for m in merged]
