@@ -371,14 +371,26 @@ class CriteoReadStats:
     layouts: dict = field(default_factory=dict)
 
 
+def _cut_lines(data: bytes, n: int | None) -> tuple[bytes, bytes]:
+    """``data`` (whole lines) as its first ``n`` lines and the rest (``n`` None: all)."""
+    if n is None or n <= 0:
+        return data, b""
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == _LF)
+    if n >= len(ends):
+        return data, b""
+    cut = int(ends[n - 1]) + 1
+    return data[:cut], data[cut:]
+
+
 class _ChunkStream:
     """Parsed chunks of one file with absolute line numbers; applies ``on_error`` and
     ``short_lines``, detects the file's layout (TSV, CSV with header) from its first line."""
 
     def __init__(self, path: str, chunk_bytes: int, on_error: str, skipped: list, *,
                  short_lines: str = "pad", stats: CriteoReadStats | None = None,
-                 progress=None) -> None:
+                 progress=None, remaining=None) -> None:
         self.path = path
+        self.remaining = remaining  # () -> samples still wanted, or None: all
         self.chunk_bytes = chunk_bytes
         self.on_error = on_error
         self.skipped = skipped
@@ -407,38 +419,43 @@ class _ChunkStream:
         n_skipped_before = len(self.skipped)
         with _open_binary(self.path, "rb") as handle:
             for data in _iter_text_chunks(handle, self.chunk_bytes):
-                stats.text_bytes += len(data)
                 if layout is None:
                     layout = detect_layout(self.path, data[:data.find(b"\n")])
                     stats.layouts[self.path] = layout
                     if layout.header:
+                        stats.text_bytes += data.find(b"\n") + 1
                         data = data[data.find(b"\n") + 1:]
                         first_line = 2
-                        if not data:
-                            continue
-                if layout.name == "csv":
-                    data = csv_to_tsv(data)
-                chunk = _parse_chunk(data, pad_short=self.short_lines == "pad")
-                n_lines = data.count(b"\n")
-                if len(chunk.bad):
-                    errors = [
-                        CriteoFormatError(self.path, first_line + int(i),
-                                          self._reason(chunk, int(i), layout.separator))
-                        for i in (chunk.bad[:1] if self.on_error == "raise" else chunk.bad)
-                    ]
-                    if self.on_error == "raise":
-                        raise errors[0]
-                    self.skipped.extend(errors)
-                keep = np.ones(n_lines, bool)
-                keep[chunk.bad] = False
-                line_nos = first_line + np.flatnonzero(keep)
-                stats.short_lines += int(len(np.setdiff1d(chunk.short, chunk.bad)))
-                chunk.lines = None
-                first_line += n_lines
-                stats.lines += n_lines
-                yield chunk, line_nos
-                if self.progress is not None:
-                    self.progress(stats)
+                while data:
+                    # Parse no more lines than the consumer still needs (samples=): the rest
+                    # of the chunk waits, and is never parsed if the consumer stops.
+                    data, rest = _cut_lines(data, None if self.remaining is None
+                                            else self.remaining())
+                    stats.text_bytes += len(data)
+                    if layout.name == "csv":
+                        data = csv_to_tsv(data)
+                    chunk = _parse_chunk(data, pad_short=self.short_lines == "pad")
+                    n_lines = data.count(b"\n")
+                    if len(chunk.bad):
+                        errors = [
+                            CriteoFormatError(self.path, first_line + int(i),
+                                              self._reason(chunk, int(i), layout.separator))
+                            for i in (chunk.bad[:1] if self.on_error == "raise" else chunk.bad)
+                        ]
+                        if self.on_error == "raise":
+                            raise errors[0]
+                        self.skipped.extend(errors)
+                    keep = np.ones(n_lines, bool)
+                    keep[chunk.bad] = False
+                    line_nos = first_line + np.flatnonzero(keep)
+                    stats.short_lines += int(len(np.setdiff1d(chunk.short, chunk.bad)))
+                    chunk.lines = None
+                    first_line += n_lines
+                    stats.lines += n_lines
+                    if self.progress is not None:
+                        self.progress(stats)
+                    yield chunk, line_nos
+                    data = rest
         n_new = len(self.skipped) - n_skipped_before
         if n_new:
             shown = ", ".join(str(e.line_no) for e in self.skipped[n_skipped_before:][:10])
@@ -468,7 +485,9 @@ def _stream_chunks(paths: tuple[str, ...], *, chunk_bytes: int, on_error: str, s
     ``samples`` samples come out; reading stops there (the rest of the files is never read)."""
     for path in paths:
         stream = _ChunkStream(path, chunk_bytes, on_error, skipped, short_lines=short_lines,
-                              stats=stats, progress=progress)
+                              stats=stats, progress=progress,
+                              remaining=None if samples is None
+                              else (lambda: samples - stats.samples))
         for chunk, line_nos in stream:
             if samples is not None and stats.samples + len(chunk.labels) >= samples:
                 keep = samples - stats.samples

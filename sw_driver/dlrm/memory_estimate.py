@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["PEAK_TABLE_COPIES", "MemoryEstimate", "ModelTooLargeError", "available_memory",
-           "check_fits", "estimate_training_memory", "format_bytes",
+           "check_dataset_fits", "check_fits", "estimate_training_memory", "format_bytes",
            "largest_fitting_max_ind_range"]
 
 #: Copies of the float32 tables at a trainer's peak (measured 4.1, see the module notes).
@@ -149,3 +149,31 @@ def check_fits(estimate: MemoryEstimate, limit_bytes: int, advice: str) -> None:
     """Raise :class:`ModelTooLargeError` (with ``advice``) if ``estimate`` exceeds the limit."""
     if estimate.total_bytes > limit_bytes:
         raise ModelTooLargeError(estimate, int(limit_bytes), advice)
+
+
+def check_dataset_fits(dataset, dim: int, *, limit_bytes: int | None = None,
+                       samples_held: int = 0) -> MemoryEstimate:
+    """Estimate training on ``dataset`` (a :class:`~sw_driver.data.CriteoDataset`) and refuse
+    it if it exceeds ``limit_bytes`` (default :func:`available_memory`).
+
+    The refusal's advice names the command-line flags ``make sim`` and ``python -m
+    sw_driver.dlrm`` share: ``--ids vocabulary`` for hashed ids, else the largest
+    ``--max-ind-range`` that fits, or fewer ``--samples``; and ``--memory-limit``.
+    """
+    sizes = dataset.table_sizes
+    vocabulary = sum(sizes) if dataset.ids == "vocabulary" else 0
+    estimate = estimate_training_memory(sizes, dim, vocabulary_values=vocabulary,
+                                        samples_held=samples_held)
+    limit = available_memory() if limit_bytes is None else int(limit_bytes)
+    other = estimate.vocabulary_bytes + estimate.sample_bytes
+    fitting = largest_fitting_max_ind_range(sizes, dim, limit, other_bytes=other)
+    if dataset.ids == "hash":
+        advice = ("use --ids vocabulary (the default: one row per distinct value in the data)"
+                  + (f" or --max-ind-range {fitting} or less" if fitting else ""))
+    elif fitting:
+        advice = (f"use --max-ind-range {fitting} (each column hashed into that many rows "
+                  f"before renumbering) or fewer --samples")
+    else:
+        advice = "use fewer --samples"
+    check_fits(estimate, limit, advice + " (or --memory-limit, in GB, if the memory is there)")
+    return estimate
