@@ -9,7 +9,10 @@ Parts (``--only a,b``; all by default): ``popularity_table``, ``micro_batch_sche
 ``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``, ``hotline_host`` (the Hotline
 trainers' host path vs the baseline at 7 / 30 / 75% popular samples, with and without overlap,
 and a profile: :mod:`scripts.bench_hotline`), ``distributed``
-(``scripts/bench_distributed.py``: DLRM on 1 and 2 torchrun workers). A full run rewrites the file;
+(``scripts/bench_distributed.py``: DLRM on 1 and 2 torchrun workers), ``criteo_files``
+(``scripts/bench_criteo.py``: a Kaggle-sized generated Criteo file, ``--criteo-scale`` of its
+45.8M lines: reader lines per CPU-second, peak RSS of the vocabulary pass and of ``make sim
+DATA=`` on it). A full run rewrites the file;
 a subset run merges into the existing file: the parts it ran replace every figure, goal and
 config entry of those parts (keys starting ``<part>.``), the other parts are kept as they were,
 and ``parts`` records the commit and date each part was measured at (``commit`` / ``date`` at
@@ -232,7 +235,7 @@ def bench_gather_engine(rows: int, builds=GATHER_BUILDS,
 
 
 PARTS = ("popularity_table", "micro_batch_scheduler", "gather_engine", "hotline_top",
-         "sim_speed", "software", "hotline_host", "distributed")
+         "sim_speed", "software", "hotline_host", "distributed", "criteo_files")
 
 #: Whole-accelerator traffic: Criteo Kaggle's 26 tables scaled by this (337,648 rows in all,
 #: 21.6 MB of 64-byte rows in host memory), Zipf 1.15 (SyntheticCriteo).
@@ -780,6 +783,11 @@ def main(argv=None) -> int:
                         help="hotline_host: interleaved repeats per case")
     parser.add_argument("--dist-samples", type=int, default=65536,
                         help="distributed part: training samples per torchrun launch")
+    parser.add_argument("--criteo-scale", type=float, default=1.0,
+                        help="criteo_files part: fraction of Kaggle's 45.8M lines written and "
+                             "read (1: about 11 GB in a temporary directory)")
+    parser.add_argument("--criteo-sim-args", default="",
+                        help="criteo_files part: extra scripts/sim.py arguments")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -879,6 +887,16 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         add("distributed", started, bench_distributed(samples=args.dist_samples,
                                                       seed=args.seed))
+
+    if "criteo_files" in parts:                        # scripts/bench_criteo.py
+        from scripts.bench_criteo import bench_criteo_files
+        started = time.perf_counter()
+        try:
+            add("criteo_files", started, bench_criteo_files(
+                scale=args.criteo_scale, seed=args.seed,
+                sim_args=tuple(args.criteo_sim_args.split())))
+        except RuntimeError as error:
+            errors.append(f"criteo_files: {error}")
 
     results = {"schema": 1, "commit": tree, "date": now, "parts": provenance,
                "config": config, "figures": _ordered(figures), "goals": goals}
