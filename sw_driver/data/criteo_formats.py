@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .criteo import N_DENSE, N_TABLES, CriteoFormatError, _quote
+from .criteo_parser import N_DENSE, N_TABLES, CriteoFormatError, _quote
 
 __all__ = ["HEADER_NAMES", "CriteoLayout", "csv_to_tsv", "detect_layout"]
 

@@ -79,8 +79,8 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
     ``n_eval`` samples held out; or, with ``data`` (a :class:`~sw_driver.data.CriteoDataset`:
     Criteo files with their ids and split), the first ``n_train`` samples of its training
     part and ``n_eval`` of its test part (fewer if the split holds fewer; FAE's monitor
-    samples come from its validation part), the tables sized by its id mapping. Model: ``config`` (default: the Kaggle architecture on the
-    scaled tables). Popularity table: ``geometry`` (default: about 6.8% of the rows, the
+    samples come from its validation part), the tables sized by its id mapping. Model:
+    ``config`` (default: the Kaggle architecture on the scaled tables). Popularity table: ``geometry`` (default: about 6.8% of the rows, the
     paper's hot share), ``hot_set="learned"`` (the learning phase) or ``"oracle"`` (FAE's
     profiler: the most accessed keys of the training data that fit the table, loaded before
     training; no learning phase). Learning rate ``lr``, constant, or decaying to zero over the
