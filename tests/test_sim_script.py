@@ -158,3 +158,11 @@ def test_csv_short_lines_several_files_and_random_split(sim, tmp_path, rng, caps
     assert sim.main([*args, "--short-lines", "raise"]) == 2
     err = capsys.readouterr().err
     assert f"{paths[1]}:" in err and "short lines are refused" in err
+
+
+def test_a_missing_file_is_one_line_naming_it(sim, tmp_path, capsys):
+    missing = tmp_path / "day_0.gz"
+    assert sim.main(["--data", str(missing), "--no-rtl"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and str(missing) in captured.err
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1
