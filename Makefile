@@ -24,7 +24,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  variables: SIM=verilator|icarus (default verilator), WAVES=1, HOTLINE_SEED=<n>,"
-	@echo "             PYTEST_ARGS='-n 2' (e.g. PYTEST_ARGS='-k feistel -s'), DATA=<criteo file>,"
+	@echo "             PYTEST_ARGS='-n 2' (e.g. PYTEST_ARGS='-k feistel -s'), DATA='<criteo files>',"
 	@echo "             VERBOSE=1 (make sim: build logs and simulator output on the terminal),"
 	@echo "             TRAIN_ARGS='--train 20000 --eval 5000' (make train on a tenth of the samples),"
 	@echo "             BENCH_ARGS='--quick' (make bench on token sizes: checks it runs, ~5 min)"

@@ -11,7 +11,10 @@ table's lookups per cycle vs lanes, banks and queue depth, from its cycle model:
 ``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``, ``hotline_host`` (the Hotline
 trainers' host path vs the baseline at 7 / 30 / 75% popular samples, with and without overlap,
 and a profile: :mod:`scripts.bench_hotline`), ``distributed``
-(``scripts/bench_distributed.py``: DLRM on 1 and 2 torchrun workers). A full run rewrites the file;
+(``scripts/bench_distributed.py``: DLRM on 1 and 2 torchrun workers), ``criteo_files``
+(``scripts/bench_criteo.py``: a Kaggle-sized generated Criteo file, ``--criteo-scale`` of its
+45.8M lines: reader lines per CPU-second, peak RSS of the vocabulary pass and of ``make sim
+DATA=`` on it). A full run rewrites the file;
 a subset run merges into the existing file: the parts it ran replace every figure, goal and
 config entry of those parts (keys starting ``<part>.``), the other parts are kept as they were,
 and ``parts`` records the commit and date each part was measured at (``commit`` / ``date`` at
@@ -64,6 +67,11 @@ QUICK = {"lanes": [4], "samples": 64, "scheduler_samples": 64, "gather_rows": 48
          "dlrm_repeats": 1, "hotline_repeats": 1, "dist_samples": 2048, "banked_beats": 200}
 #: ``--quick``: the software parts' mini-batches (a few of them, past the learning phase).
 QUICK_SOFTWARE = {"batch_size": 64, "learn": 256}
+#: ``--quick``: a Criteo file of ~900 lines over tiny tables, make sim without the RTL.
+QUICK_CRITEO = {"scale": 2e-5, "table_scale": 1e-4,
+                "sim_args": ("--no-rtl", "--set-bits", "6", "--batch-size", "100",
+                             "--train-samples", "300", "--eval-samples", "50",
+                             "--train-batch-size", "64")}
 #: ``--quick``: one gather build (the rtl/ one) at one latency.
 QUICK_GATHER = {"builds": ((128, 64),), "latencies": (200,)}
 
@@ -103,6 +111,11 @@ def parse_arguments(argv):
                         help="hotline_host: interleaved repeats per case")
     parser.add_argument("--dist-samples", type=int, default=65536,
                         help="distributed part: training samples per torchrun launch")
+    parser.add_argument("--criteo-scale", type=float, default=1.0,
+                        help="criteo_files part: fraction of Kaggle's 45.8M lines written and "
+                             "read (1: about 11 GB in a temporary directory)")
+    parser.add_argument("--criteo-sim-args", default="",
+                        help="criteo_files part: extra scripts/sim.py arguments")
     parser.add_argument("--banked-beats", type=int, default=1500,
                         help="banked_table part: beats per case (cycle model)")
     parser.add_argument("--seed", type=int, default=0)
@@ -191,6 +204,13 @@ def part_runners(args) -> dict:
                                  **({"eval_samples": args.dist_samples // 4}
                                     if args.quick else {}))
 
+    def criteo_files():
+        from scripts.bench_criteo import bench_criteo_files
+        if args.quick:
+            return bench_criteo_files(seed=args.seed, **QUICK_CRITEO)
+        return bench_criteo_files(scale=args.criteo_scale, seed=args.seed,
+                                  sim_args=tuple(args.criteo_sim_args.split()))
+
     return {
         "popularity_table": lambda: bench_popularity_table(args.lanes, args.samples, args.seed),
         "banked_table": lambda: bench_banked_table(
@@ -204,6 +224,7 @@ def part_runners(args) -> dict:
             dlrm_repeats=args.dlrm_repeats, seed=args.seed, **software),
         "hotline_host": hotline_host,
         "distributed": distributed,
+        "criteo_files": criteo_files,
     }
 
 
@@ -231,7 +252,10 @@ def main(argv=None) -> int:
             run_top_parts(args, parts, old=old, figures=figures, add=add, errors=errors)
         elif part in runners:
             started = time.perf_counter()
-            add(part, started, runners[part]())
+            try:
+                add(part, started, runners[part]())
+            except (RTLMismatch, RuntimeError) as error:
+                errors.append(f"{part}: {error}")
 
     results = {"schema": 1, "commit": tree, "date": now, "parts": provenance,
                "config": config, "figures": ordered(figures), "goals": goals}

@@ -1,7 +1,14 @@
 """``make sim``: the accelerator on real DLRM traffic: learn, schedule, gather, train.
 
-1. Data: the default data set (Kaggle-shaped synthetic Criteo, no download) or a Criteo-format
-   file (``--data``), in mini-batches.
+1. Data: the default data set (Kaggle-shaped synthetic Criteo, no download) or Criteo files
+   (``--data``: raw TSV or CSV with header, ``.gz``, several files as one stream), in
+   mini-batches. A file is read once before anything runs (:class:`~sw_driver.data.
+   CriteoDataset`): its first ``--samples`` samples only, ids renumbered per table from that
+   pass (``--ids vocabulary``, default) or hashed (``--ids hash``, ``--max-ind-range``), split
+   into DLRM's pseudo-days or at random (``--split``). Every stage uses those ids, so the
+   tables have as many rows as the data has distinct values, and the model's memory is
+   estimated and printed first: a model that cannot fit (``--memory-limit``, default the
+   memory available) stops at once, naming the flag that makes it fit.
 2. Hot set (software, all the data): the first ``--learn-fraction`` of the mini-batches (5%, the
    paper's figure) train the popularity table's golden model in LEARN mode; the rest are
    classified in RUN mode: hit and popular-sample fractions beside oracle hot sets of the same
@@ -44,28 +51,61 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hotline_hw.model import (Mode, OracleProfiler, PopularityTable,  # noqa: E402
                               TableGeometry, hit_fraction, popular_fraction)
 from sw_driver.console import Console  # noqa: E402
-from sw_driver.data import (CriteoFormatError, CriteoReader, SyntheticCriteo,  # noqa: E402
-                            read_criteo)
+from sw_driver.console import ReadProgress  # noqa: E402
+from sw_driver.data import CriteoDataset, CriteoFormatError, SyntheticCriteo  # noqa: E402
+
+#: ``--ids hash`` without ``--max-ind-range``: the range DLRM's Criteo runs commonly use.
+DEFAULT_HASH_RANGE = 10_000_000
 
 LOG = Path(__file__).resolve().parent.parent / "sim_build" / "make_sim.log"
 
 
-def load_sparse(args) -> tuple[np.ndarray, str]:
+def open_dataset(args) -> CriteoDataset:
+    """The ``--data`` files' first ``--samples`` samples, ids and split (one streaming pass,
+    progress on a terminal). Raises CriteoFormatError / OSError / ValueError."""
+    plain = all(not str(p).endswith(".gz") for p in args.data)
+    total = sum(Path(p).stat().st_size for p in args.data) if plain and not args.samples \
+        else None
+    progress = ReadProgress(f"reading {args.data[0]}" + (
+        f" (+{len(args.data) - 1} files)" if len(args.data) > 1 else ""), total_bytes=total)
+    max_ind_range = args.max_ind_range
+    if args.ids == "hash" and max_ind_range is None:
+        max_ind_range = DEFAULT_HASH_RANGE
+    try:
+        dataset = CriteoDataset.open(args.data, ids=args.ids, max_ind_range=max_ind_range,
+                                     samples=args.samples, split=args.split, seed=args.seed,
+                                     short_lines=args.short_lines, progress=progress)
+    finally:
+        args.read_summary = progress.close()
+    return dataset
+
+
+def load_sparse(args, dataset: CriteoDataset | None) -> tuple[np.ndarray, str]:
     """The sparse features [N, T] of the data set, and its description."""
-    if args.data:
-        reader = CriteoReader(args.data, max_ind_range=args.max_ind_range)
-        blocks = [block.sparse for block in reader.blocks()]
-        if not blocks or not sum(len(b) for b in blocks):
-            raise CriteoFormatError(args.data, 1, "no samples: the file is empty")
-        sparse = np.concatenate(blocks)
-        if args.samples:
-            sparse = sparse[:args.samples]
-        return sparse, f"{args.data} (Criteo format, max_ind_range={args.max_ind_range})"
+    if dataset is not None:
+        return dataset.sparse(), dataset.describe()
     source = SyntheticCriteo(args.samples, scale=args.scale, seed=args.seed)
     sparse = source.generate_sparse(args.samples)
     rows = sum(source.table_sizes)
     return sparse, (f"synthetic Criteo Kaggle shape, scale {args.scale} ({rows:,} rows), "
                     f"Zipf 1.15, seed {args.seed}")
+
+
+def memory_check(args, dataset: CriteoDataset):
+    """The training run's memory estimate; ModelTooLargeError (naming the flags that make it
+    fit) if training would exceed ``--memory-limit`` (default: the memory available)."""
+    from sw_driver.dlrm.memory_estimate import (available_memory, check_dataset_fits,
+                                                estimate_training_memory)
+
+    limit = round(args.memory_limit * 1e9) if args.memory_limit else available_memory()
+    args.memory_limit_bytes = limit
+    held = dataset.n_samples + min(args.train_samples, len(dataset.split.train)) + min(
+        args.eval_samples, len(dataset.split.test))
+    if args.no_train:                                  # no model is built: nothing to refuse
+        return estimate_training_memory(
+            dataset.table_sizes, args.dim, samples_held=held,
+            vocabulary_values=sum(dataset.table_sizes) if dataset.ids == "vocabulary" else 0)
+    return check_dataset_fits(dataset, args.dim, limit_bytes=limit, samples_held=held)
 
 
 def software_report(sparse: np.ndarray, geometry: TableGeometry, n_learn: int) -> dict:
@@ -107,9 +147,9 @@ def software_report(sparse: np.ndarray, geometry: TableGeometry, n_learn: int) -
 
 
 def dense_ids(sparse: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """The rows ``sparse`` uses, numbered densely per table, and the resulting table sizes. A
-    Criteo file's ids go up to max_ind_range: host memory for every possible row would be
-    gigabytes, so the RTL runs work on a slice's rows only."""
+    """The rows ``sparse`` uses, numbered densely per table, and the resulting table sizes.
+    The RTL runs see only a slice of the data: renumbering its rows (already the data set's
+    dense or hashed ids) keeps the simulated host memory to the rows the slice uses."""
     columns = [np.unique(sparse[:, t], return_inverse=True) for t in range(sparse.shape[1])]
     dense = np.stack([inverse.ravel() for _, inverse in columns], axis=1).astype(np.int64)
     return dense, [len(values) for values, _ in columns]
@@ -142,12 +182,12 @@ def rtl_report(sparse: np.ndarray, sizes, args) -> dict:
     return report
 
 
-def training_data(args):
-    """Training and held-out samples: the file's (last fifth held out) or the generator's."""
-    if args.data:
-        block = read_criteo(args.data, max_ind_range=args.max_ind_range)
-        n_eval = len(block) // 5
-        return block[:len(block) - n_eval], block[len(block) - n_eval:]
+def training_data(args, dataset: CriteoDataset | None):
+    """Training and held-out samples: the first ``--train-samples`` of the file's training
+    part and ``--eval-samples`` of its test part (capped at what the split holds), or the
+    generator's."""
+    if dataset is not None:
+        return dataset.train_block(args.train_samples), dataset.test_block(args.eval_samples)
     data = SyntheticCriteo(args.train_samples, scale=args.scale, seed=args.seed)
     return (data.generate(args.train_samples),
             data.generate(args.eval_samples, start=args.train_samples))
@@ -194,25 +234,34 @@ def train_report(args, sizes, train, held_out, stage=None) -> dict:
                   seed=args.seed)
     geometry = default_geometry(config, set_bits=args.set_bits, ways=args.ways)
     out = {}
-    for done, (name, trainer) in enumerate((
-            ("baseline", BaselineTrainer(config, **common)),
-            ("hotline", AcceleratorTrainer(config, mode=ScheduleMode.REFORMED,
-                                           working_set=4, learn_fraction=args.learn_fraction,
-                                           geometry=geometry, **common)))):
+    builders = (
+        ("baseline", lambda: BaselineTrainer(config, **common)),
+        ("hotline", lambda: AcceleratorTrainer(config, mode=ScheduleMode.REFORMED,
+                                               working_set=4,
+                                               learn_fraction=args.learn_fraction,
+                                               geometry=geometry, **common)))
+    for done, (name, build) in enumerate(builders):
         if stage is not None:
             stage.advance(done, 2, name)
+        # One trainer at a time: the memory estimate (PEAK_TABLE_COPIES) counts on it.
+        trainer = build()
         result = trainer.train(train, eval_source=held_out)
+        del trainer
         out[name] = {"metrics": {k: result.final[k] for k in ("accuracy", "auc", "logloss")},
                      "final_loss": float(np.mean(result.losses[-50:])),
                      "seconds": result.seconds,
                      "popular_fraction": result.stats.get("popular_fraction")}
     out["data"] = {"train": len(train), "held_out": len(held_out), "batch_size": batch,
+                   "train_asked": args.train_samples, "held_out_asked": args.eval_samples,
                    "model": f"DLRM small (dim {args.dim}, MLPs 64 wide), SGD 0.1 decaying"}
     return out
 
 
-def print_software(description: str, geometry: TableGeometry, sw: dict) -> None:
+def print_software(description: str, geometry: TableGeometry, sw: dict,
+                   data_notes: list[str]) -> None:
     print(f"  data:  {description}")
+    for note in data_notes:
+        print(f"         {note}")
     print(f"  table: {geometry.sets} sets x {geometry.ways} ways = {geometry.entries:,} entries "
           f"({geometry.entry_bits} bits each), Feistel {geometry.rounds} rounds")
     print(f"  learn: {sw['samples_learn']:,} samples ({sw['lookups_learn']:,} lookups); "
@@ -272,8 +321,12 @@ def print_train(train: dict) -> None:
     if train is not None:
         b, h = train["baseline"], train["hotline"]
         print()
-        print(f"  DLRM ({train['data']['model']}; {train['data']['train']:,} samples, "
-              f"{train['data']['held_out']:,} held out):")
+        data = train["data"]
+        print(f"  DLRM ({data['model']}; {data['train']:,} samples, "
+              f"{data['held_out']:,} held out):")
+        if (data["train"], data["held_out"]) != (data["train_asked"], data["held_out_asked"]):
+            print(f"  (--train-samples {data['train_asked']:,} / --eval-samples "
+                  f"{data['held_out_asked']:,}: the data's split holds only these)")
         print(f"  {'':24s} {'accuracy':>9s} {'AUC':>8s} {'logloss':>8s} {'final loss':>10s}")
         for name, row in (("baseline", b), ("Hotline (re-formed)", h)):  # on the model device
             m = row["metrics"]
@@ -295,11 +348,30 @@ def _report(console: Console, printer, *args) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="Criteo-format file (default: synthetic Kaggle shape)")
-    parser.add_argument("--max-ind-range", type=int, default=10_000_000,
-                        help="with --data: row id = hash %% this (DLRM's max_ind_range)")
+    parser.add_argument("--data", nargs="+",
+                        help="Criteo files: raw TSV (Kaggle train.txt, Terabyte day_N) or CSV "
+                             "with header, .gz allowed, several read as one stream (default: "
+                             "synthetic Kaggle shape)")
+    parser.add_argument("--ids", choices=("vocabulary", "hash"), default="vocabulary",
+                        help="with --data: row ids renumbered per table from a first pass "
+                             "(default; tables as large as the data's distinct values) or "
+                             "hashed (hash %% --max-ind-range, every table that large)")
+    parser.add_argument("--max-ind-range", type=int, default=None,
+                        help="with --data: hash %% this (DLRM's max_ind_range; --ids hash "
+                             f"default {DEFAULT_HASH_RANGE:,}; with --ids vocabulary applied "
+                             "before renumbering)")
+    parser.add_argument("--split", choices=("day", "random"), default="day",
+                        help="with --data: DLRM's 7 pseudo-days in time order (train on days "
+                             "0-5, hold out the first half of day 6) or a seeded random split")
+    parser.add_argument("--short-lines", choices=("pad", "raise"), default="pad",
+                        help="with --data: lines missing trailing fields are read with them "
+                             "empty and counted (pad) or refused (raise)")
+    parser.add_argument("--memory-limit", type=float, default=None,
+                        help="with --data: GB the training may use (default: the memory "
+                             "available now); a larger model is refused before it is built")
     parser.add_argument("--samples", type=int, default=400_000,
-                        help="samples to use (synthetic: generated; --data: first N, 0 = all)")
+                        help="samples to use (synthetic: generated; --data: the first N are "
+                             "read, no further; 0 = all)")
     parser.add_argument("--scale", type=float, default=0.01,
                         help="synthetic table sizes as a fraction of Criteo Kaggle's")
     parser.add_argument("--seed", type=int, default=0)
@@ -330,11 +402,20 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
 
+    from sw_driver.dlrm.memory_estimate import ModelTooLargeError
+
+    dataset, data_notes = None, []
     try:
-        sparse, description = load_sparse(args)
-    except (CriteoFormatError, OSError) as error:      # names the file and the line
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        if args.data:
+            dataset = open_dataset(args)
+            estimate = memory_check(args, dataset)
+            data_notes = [f"read once: {args.read_summary}", f"split: {dataset.split.describe()}",
+                          f"model memory: {estimate.describe()}; limit "
+                          f"{args.memory_limit_bytes / 1e9:.1f} GB"]
+        sparse, description = load_sparse(args, dataset)
+    except (CriteoFormatError, OSError, ValueError, ModelTooLargeError) as error:
+        print(f"error: {error}", file=sys.stderr)        # names the file and the line, or
+        return 2                                         # the flag that makes the model fit
     n_batches = -(-len(sparse) // args.batch_size)
     n_learn = max(1, round(n_batches * args.learn_fraction)) * args.batch_size
     n_learn = min(n_learn, len(sparse) - 1)
@@ -348,15 +429,15 @@ def main(argv=None) -> int:
     console = Console(stages, log=LOG, title="hotline make sim")
     with console.stage("hot set (software)"):
         sw = software_report(sparse, geometry, n_learn)
-        sizes = table_sizes(args, sparse)
-    _report(console, print_software, description, geometry, sw)
+        sizes = table_sizes(args, dataset)
+    _report(console, print_software, description, geometry, sw, data_notes)
     rtl = dlrm_rtl = train = None
     if "RTL co-simulation" in stages:
         with console.stage("RTL co-simulation"):
             rtl = rtl_report(sparse, sizes, args)
         _report(console, print_rtl, rtl)
     if not args.no_train:
-        train_block, held_out = training_data(args)
+        train_block, held_out = training_data(args, dataset)
         if "DLRM on the RTL" in stages:
             with console.stage("DLRM on the RTL"):
                 dlrm_rtl = dlrm_rtl_report(args, train_block, sizes)
@@ -377,10 +458,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def table_sizes(args, sparse: np.ndarray) -> list[int]:
-    """Rows per table: the generator's, or (Criteo file) the largest id seen + 1."""
-    if args.data:
-        return [int(v) + 1 for v in sparse.max(axis=0)]
+def table_sizes(args, dataset: CriteoDataset | None) -> list[int]:
+    """Rows per table: the generator's, or the data set's under its id mapping (never the
+    largest raw id)."""
+    if dataset is not None:
+        return list(dataset.table_sizes)
     return list(SyntheticCriteo(1, scale=args.scale, seed=args.seed).table_sizes)
 
 

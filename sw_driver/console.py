@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Sequence, TextIO
 
-__all__ = ["Console", "Stage", "verbose_from_env"]
+__all__ = ["Console", "ReadProgress", "Stage", "verbose_from_env"]
 
 BAR_WIDTH = 24
 TAIL_LINES = 30
@@ -234,3 +234,50 @@ class _Redirect:
                 os.close(saved)
             self.file.close()
         return False
+
+
+class ReadProgress:
+    """A one-line display of a streaming read on a terminal: a bar when the total is known
+    (plain files read to the end), lines, MB and MB/s of text; nothing when not a terminal.
+
+    Call it with the reader's :class:`~sw_driver.data.criteo.CriteoReadStats` after every chunk
+    (the readers' ``progress=``); :meth:`close` clears the line and returns a summary.
+    """
+
+    def __init__(self, label: str, *, total_bytes: int | None = None,
+                 stream: TextIO | None = None, interval: float = 0.2):
+        self.label = label
+        self.total_bytes = total_bytes
+        self.stream = stream or sys.stderr
+        self.live = _isatty(self.stream) and not verbose_from_env()
+        self.interval = interval
+        self.start = time.monotonic()
+        self._drawn = 0.0
+        self.lines = 0
+        self.text_bytes = 0
+
+    def __call__(self, stats) -> None:
+        self.lines, self.text_bytes = stats.lines, stats.text_bytes
+        now = time.monotonic()
+        if self.live and now - self._drawn >= self.interval:
+            self._drawn = now
+            print(f"\r\033[K{self.label} {self._line(now)}", end="", file=self.stream,
+                  flush=True)
+
+    def _line(self, now: float) -> str:
+        seconds = max(now - self.start, 1e-9)
+        bar = ""
+        if self.total_bytes:
+            filled = round(min(1.0, self.text_bytes / self.total_bytes) * BAR_WIDTH)
+            bar = "|" + "#" * filled + "-" * (BAR_WIDTH - filled) + "| "
+        return (f"{bar}{self.lines:,} lines, {self.text_bytes / 1e6:,.1f} MB, "
+                f"{self.text_bytes / 1e6 / seconds:,.1f} MB/s, {_clock(seconds)}")
+
+    def close(self) -> str:
+        """Clear the line; return ``"N lines, M MB in S s (L lines/s, R MB/s)"``."""
+        if self.live and self._drawn:
+            print("\r\033[K", end="", file=self.stream, flush=True)
+        seconds = max(time.monotonic() - self.start, 1e-9)
+        return (f"{self.lines:,} lines, {self.text_bytes / 1e6:,.1f} MB in {seconds:.1f} s "
+                f"({self.lines / seconds:,.0f} lines/s, {self.text_bytes / 1e6 / seconds:,.1f} "
+                f"MB/s)")

@@ -4,6 +4,7 @@ file, the software-throughput figures, and one tiny ``HotlineTop`` run under Ver
 
 from importlib import import_module
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -322,3 +323,32 @@ def test_banked_table_quick(tmp_path):
     assert figures["banked_table.paper_size.memory_bits_per_entry"] == 3 + 11
     assert config["banked_table"]["lanes"] == [4, 16]
     assert plot.stat().st_size > 1000
+
+
+def test_criteo_files_part_at_a_tiny_scale(tmp_path):
+    """``criteo_files`` end to end on ~900 generated lines: every figure measured, per child."""
+    from scripts.bench_criteo import KAGGLE_LINES, bench_criteo_files, run_measured
+
+    figures, goals, config = bench_criteo_files(
+        scale=2e-5, table_scale=1e-4, directory=str(tmp_path),
+        sim_args=("--no-rtl", "--set-bits", "6", "--batch-size", "100", "--train-samples",
+                  "300", "--eval-samples", "50", "--train-batch-size", "64"))
+    p = "criteo_files"
+    assert figures[f"{p}.lines"] == round(KAGGLE_LINES * 2e-5) == config[p]["lines"]
+    assert figures[f"{p}.sim.exit_status"] == 0, config[p].get("sim_error")
+    assert figures[f"{p}.reader.lines_per_cpu_second"] > 0
+    assert 0 < figures[f"{p}.vocabulary.rows"] <= figures[f"{p}.lines"] * 26
+    for key in ("reader", "vocabulary", "sim"):
+        assert 0.01 < figures[f"{p}.{key}.peak_rss_gb"] < 2           # a real child's RSS
+    assert set(goals) <= set(figures) and list(tmp_path.iterdir()) == []   # file removed
+    # Peak RSS is that child's own: a child that allocates 300 MB reports at least that.
+    big = run_measured([sys.executable, "-c", "b = bytearray(300_000_000); b[::4096] = "
+                        "b'x' * len(b[::4096])"], timeout=60)
+    assert big["returncode"] == 0 and big["peak_rss_bytes"] >= 300_000_000
+    small = run_measured([sys.executable, "-c", "pass"], timeout=60)
+    # Forked from a small launcher, not from pytest: a bare Python's peak is tens of MB.
+    assert small["peak_rss_bytes"] < 60_000_000
+    late = run_measured([sys.executable, "-c", "import time; time.sleep(30)"], timeout=1)
+    assert late["returncode"] < 0 and late["seconds"] < 20              # killed, no hang
+    assert run_measured([sys.executable, "-c", "raise SystemExit(3)"], timeout=60)[
+        "returncode"] == 3

@@ -79,3 +79,26 @@ def test_bar_shows_counts_or_elapsed_time(tmp_path):
         assert stage.bar().startswith("|" + "#" * 18 + "-" * 6 + "| 3/4 0:00 baseline")
         stage.total = None
         assert stage.bar().count("#") == 1
+
+
+def test_read_progress_draws_on_a_terminal_only_and_sums_up(monkeypatch):
+    monkeypatch.delenv("VERBOSE", raising=False)
+    from types import SimpleNamespace
+
+    from sw_driver.console import ReadProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    quiet, terminal = io.StringIO(), Terminal()
+    for stream in (quiet, terminal):
+        progress = ReadProgress("reading f", total_bytes=1000, stream=stream, interval=0)
+        progress(SimpleNamespace(lines=10, text_bytes=500))
+        progress(SimpleNamespace(lines=20, text_bytes=1000))
+        summary = progress.close()
+        assert summary.startswith("20 lines, 0.0 MB in ") and "lines/s" in summary
+    assert quiet.getvalue() == ""
+    drawn = terminal.getvalue()
+    assert "reading f |" + "#" * 12 + "-" * 12 + "| 10 lines" in drawn
+    assert "|" + "#" * 24 + "| 20 lines" in drawn and drawn.endswith("\r\033[K")

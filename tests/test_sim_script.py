@@ -75,3 +75,94 @@ def test_report_is_printed_per_stage(sim, tmp_path, rng, capsys):
     assert lines[0] == "hotline make sim" and lines[2] == "[1/1] hot set (software) ..."
     assert lines[3].startswith("[1/1] hot set (software) done in ")
     assert any("learned set captures" in line for line in lines[4:])
+
+
+# -- real Criteo files (issue 12): ids, memory, samples, split, formats ------------------------
+
+def _kaggle_file(tmp_path, rng, n: int, name: str = "train.txt", **kwargs):
+    from tests.data.criteo_samples import KAGGLE_HEAD, kaggle_like_lines, write_lines
+    return write_lines(tmp_path / name, KAGGLE_HEAD + kaggle_like_lines(n - 4, rng, **kwargs))
+
+
+def test_trains_on_a_100_line_kaggle_file_with_tables_from_the_data(sim, tmp_path, rng, capsys):
+    from sw_driver.data import CriteoDataset
+    path = _kaggle_file(tmp_path, rng, 100)
+    out = tmp_path / "report.json"
+    assert sim.main(["--data", str(path), "--no-rtl", "--set-bits", "6", "--batch-size", "10",
+                     "--train-batch-size", "16", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    rows = sum(CriteoDataset.open(path).table_sizes)
+    assert rows < 26 * 400 and f"{rows:,} rows in 26 tables" in report["data"]
+    train = report["train"]
+    assert (train["data"]["train"], train["data"]["held_out"]) == (86, 7)   # days 0-5; day 6/2
+    for run in ("baseline", "hotline"):
+        assert np.isfinite(train[run]["final_loss"])
+    text = capsys.readouterr().out
+    assert "model memory: " in text and "split: 7 pseudo-days" in text
+    assert "the data's split holds only these" in text          # 60,000 / 20,000 asked
+
+
+def test_hashed_ids_that_cannot_fit_stop_at_once_naming_the_flag(sim, tmp_path, rng, capsys):
+    path = _kaggle_file(tmp_path, rng, 30)
+    assert sim.main(["--data", str(path), "--ids", "hash", "--memory-limit", "12"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""                                   # nothing ran, nothing built
+    assert captured.err.startswith("error: the model does not fit: 260,000,000 embedding rows")
+    assert "use --ids vocabulary" in captured.err and "--max-ind-range " in captured.err
+
+
+def test_a_vocabulary_too_large_names_a_max_ind_range_that_fits(sim, tmp_path, rng, capsys):
+    path = _kaggle_file(tmp_path, rng, 200, vocabulary=5000)
+    assert sim.main(["--data", str(path), "--memory-limit", "0.0005", "--no-rtl"]) == 2
+    err = capsys.readouterr().err
+    assert "error: the model does not fit" in err and "use --max-ind-range " in err
+    fitting = int(err.split("use --max-ind-range ")[1].split()[0])
+    assert 0 < fitting < 200
+    assert sim.main(["--data", str(path), "--memory-limit", "0.0005", "--no-rtl", "--no-train",
+                     "--set-bits", "4"]) == 0                    # no model: nothing to refuse
+
+
+def test_samples_reads_only_the_first_n_and_train_eval_samples_are_honoured(
+        sim, tmp_path, rng, capsys):
+    from tests.data.criteo_samples import kaggle_like_lines, write_lines
+    lines = kaggle_like_lines(1500, rng)
+    lines[1200] = "a line the run never reads"
+    path = write_lines(tmp_path / "big.txt", lines)
+    out = tmp_path / "report.json"
+    assert sim.main(["--data", str(path), "--samples", "1000", "--no-rtl", "--set-bits", "6",
+                     "--batch-size", "100", "--train-samples", "300", "--eval-samples", "40",
+                     "--train-batch-size", "64", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["software"]["samples_learn"] + report["software"]["samples_run"] == 1000
+    assert (report["train"]["data"]["train"], report["train"]["data"]["held_out"]) == (300, 40)
+    assert "1,000 samples" in report["data"]
+    assert sim.main(["--data", str(path), "--samples", "0", "--no-rtl", "--no-train"]) == 2
+    assert f"{path}:1201: " in capsys.readouterr().err
+
+
+def test_csv_short_lines_several_files_and_random_split(sim, tmp_path, rng, capsys):
+    from tests.data.criteo_samples import (drop_trailing_empty_fields, kaggle_like_lines,
+                                           to_csv_lines, write_lines)
+    lines = kaggle_like_lines(400, rng)
+    paths = [write_lines(tmp_path / "day_0.csv.gz", to_csv_lines(lines[:200])),
+             write_lines(tmp_path / "day_1", drop_trailing_empty_fields(lines[200:]))]
+    out = tmp_path / "report.json"
+    args = ["--data", *map(str, paths), "--no-rtl", "--set-bits", "6", "--batch-size", "50",
+            "--train-batch-size", "64", "--train-samples", "200", "--eval-samples", "20"]
+    assert sim.main([*args, "--split", "random", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert "2 files" in report["data"] and "CSV with header" in report["data"]
+    assert "short lines read with empty trailing fields" in report["data"]
+    assert (report["train"]["data"]["train"], report["train"]["data"]["held_out"]) == (200, 20)
+    assert "random (seeded permutation)" in capsys.readouterr().out
+    assert sim.main([*args, "--short-lines", "raise"]) == 2
+    err = capsys.readouterr().err
+    assert f"{paths[1]}:" in err and "short lines are refused" in err
+
+
+def test_a_missing_file_is_one_line_naming_it(sim, tmp_path, capsys):
+    missing = tmp_path / "day_0.gz"
+    assert sim.main(["--data", str(missing), "--no-rtl"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and str(missing) in captured.err
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1

@@ -1,5 +1,9 @@
 """DLRM training data: Criteo text, a synthetic Criteo-shaped generator, MovieLens-100K.
 
+Criteo files (raw TSV or CSV with header, gzip, several at once) stream through
+:class:`CriteoReader`; :class:`CriteoDataset` fixes what a run uses of them (samples, dense ids
+or hashed ids, DLRM's day split or a random one) in one pass.
+
 Every source yields :class:`SampleBlock` s (numpy: raw dense features, one row id per table,
 labels); :func:`make_dataloader` turns any of them into a PyTorch ``DataLoader`` of DLRM batches
 ``(dense, offsets, indices, labels)``::
@@ -18,11 +22,14 @@ generators run with numpy alone.
 from .criteo import (
     CriteoFormatError,
     CriteoReader,
+    CriteoReadStats,
     CriteoSkippedLinesWarning,
-    CriteoVocabulary,
     read_criteo,
     write_criteo,
 )
+from .criteo_dataset import CriteoDataset
+from .criteo_split import CriteoSplit, make_split
+from .criteo_vocabulary import CriteoVocabulary
 from .movielens import MovieLens100K, find_movielens_100k
 from .samples import SampleBlock, SampleSource, iter_minibatches
 from .synthetic import KAGGLE_N_SAMPLES, KAGGLE_TABLE_SIZES, SyntheticCriteo, scaled_table_sizes
@@ -30,9 +37,12 @@ from .synthetic import KAGGLE_N_SAMPLES, KAGGLE_TABLE_SIZES, SyntheticCriteo, sc
 __all__ = [
     "KAGGLE_N_SAMPLES",
     "KAGGLE_TABLE_SIZES",
+    "CriteoDataset",
     "CriteoFormatError",
+    "CriteoReadStats",
     "CriteoReader",
     "CriteoSkippedLinesWarning",
+    "CriteoSplit",
     "CriteoVocabulary",
     "DLRMBatch",
     "DLRMBatchDataset",
@@ -42,6 +52,7 @@ __all__ = [
     "SyntheticCriteo",
     "find_movielens_100k",
     "iter_minibatches",
+    "make_split",
     "make_dataloader",
     "read_criteo",
     "scaled_table_sizes",

@@ -7,8 +7,9 @@ separated by tabs::
 
 Grammar accepted, in the order the checks are reported:
 
-* exactly 40 tab-separated fields (unlabelled files such as Kaggle's ``test.txt`` have 39 and
-  are refused);
+* exactly 40 tab-separated fields; a non-empty line with fewer (trailing empty fields lost by
+  an exporter) gets the missing ones as empty fields and is counted in
+  :attr:`CriteoReader.stats` (``short_lines="raise"`` refuses it instead);
 * ``label`` is ``0`` or ``1``;
 * each integer feature is empty, or an optional ``-`` and 1 to 18 ASCII digits (so it fits int64);
 * each categorical is empty, or 1 to 16 ASCII hex digits of either case (Criteo writes 8).
@@ -21,12 +22,14 @@ DLRM's semantics (facebookresearch/dlrm ``data_utils.py``): an empty field is 0;
 integers are clipped to 0; the dense input is ``log(x + 1)`` (applied later, see
 :attr:`~sw_driver.data.samples.SampleBlock.dense`); a categorical is ``int(field, 16)``, then
 optionally reduced ``% max_ind_range``, then optionally renumbered per column to contiguous ids
-by a :class:`CriteoVocabulary` built in a first pass. A missing categorical is raw value 0, which
-is a value like any other and gets a row of its own.
+by a :class:`~sw_driver.data.criteo_vocabulary.CriteoVocabulary` built in a first pass. A
+missing categorical is raw value 0, which is a value like any other and gets a row of its own.
 
-The parser is vectorised over chunks of bytes (about 4 us per Kaggle-like line on one core of
-the CI machine, against about 25 us for line-by-line Python), so files of any size stream in
-bounded memory; ``.gz`` files are read and written transparently.
+Files in the CSV-with-header layout (and TSV files with a header line) are recognised by their
+first line and read the same way (:mod:`~sw_driver.data.criteo_formats`). The parser
+(:mod:`~sw_driver.data.criteo_parser`) is vectorised over chunks of bytes, so files of any size
+stream in bounded memory; ``.gz`` files are read and written transparently, and several files
+are one stream.
 """
 
 from __future__ import annotations
@@ -34,77 +37,32 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import re
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .criteo_parser import (_INT64_MAX, _LF, _N_FIELDS, N_DENSE, N_TABLES,  # noqa: F401
+                            CriteoFormatError, _Chunk, _diagnose, _parse_chunk, _quote)
 from .samples import SampleBlock
+
+if TYPE_CHECKING:
+    from .criteo_vocabulary import CriteoVocabulary
 
 __all__ = [
     "N_DENSE",
     "N_TABLES",
     "CriteoFormatError",
+    "CriteoReadStats",
     "CriteoReader",
     "CriteoSkippedLinesWarning",
-    "CriteoVocabulary",
     "read_criteo",
     "write_criteo",
 ]
 
-N_DENSE = 13
-N_TABLES = 26
-_N_FIELDS = 1 + N_DENSE + N_TABLES
-_MAX_DENSE_DIGITS = 18  # 10**18 - 1 < 2**63 - 1, so a valid field never overflows int64
-_MAX_HEX_DIGITS = 16  # fits uint64; raw (un-reduced, un-renumbered) ids must also fit int64
-_INT64_MAX = np.uint64(2**63 - 1)
 DEFAULT_CHUNK_BYTES = 8 << 20
-
-_TAB, _LF, _MINUS = 9, 10, 45
-_IS_DIGIT = np.zeros(256, np.uint8)
-_IS_DIGIT[ord("0"):ord("9") + 1] = 1
-_HEX_VALUE = np.zeros(256, np.uint64)
-_IS_HEX = np.zeros(256, np.uint8)
-for _i, _c in enumerate("0123456789abcdef"):
-    _HEX_VALUE[ord(_c)] = _HEX_VALUE[ord(_c.upper())] = _i
-    _IS_HEX[ord(_c)] = _IS_HEX[ord(_c.upper())] = 1
-_DEC_VALUE = np.zeros(256, np.int64)
-_DEC_VALUE[ord("0"):ord("9") + 1] = np.arange(10)
-# Per byte: 1 in the low 16 bits if it is not a decimal digit, 1 in the high 16 bits if it is
-# not a hex digit; one reduceat then counts both per field. A field long enough to overflow a
-# half (>= 65535 bytes) fails the length checks anyway.
-_NOT_DIGIT_NOT_HEX = ((1 - _IS_DIGIT).astype(np.uint32)) | ((1 - _IS_HEX).astype(np.uint32) << 16)
-
-_DENSE_RE = re.compile(rb"-?[0-9]{1,%d}" % _MAX_DENSE_DIGITS)
-_HEX_RE = re.compile(rb"[0-9A-Fa-f]{1,%d}" % _MAX_HEX_DIGITS)
-
-
-class CriteoFormatError(ValueError):
-    """A malformed line in a Criteo file.
-
-    The message reads ``"<path>:<line_no>: <reason>"`` so editors and terminals can jump to it.
-
-    Attributes
-    ----------
-    path : str
-        The file, as given to the reader.
-    line_no : int
-        1-based line number in that file.
-    reason : str
-        What is wrong, naming the field (``label``, ``I1``..``I13``, ``C1``..``C26``) and quoting
-        the offending text.
-    """
-
-    def __init__(self, path: str, line_no: int, reason: str) -> None:
-        super().__init__(f"{path}:{line_no}: {reason}")
-        self.path = path
-        self.line_no = line_no
-        self.reason = reason
-
-    def __reduce__(self):
-        return type(self), (self.path, self.line_no, self.reason)
 
 
 class CriteoSkippedLinesWarning(UserWarning):
@@ -135,149 +93,6 @@ def _iter_text_chunks(handle, chunk_bytes: int) -> Iterator[bytes]:
             continue
         tail = data[cut + 1:]
         yield data[:cut + 1]
-
-
-def _quote(field: bytes, limit: int = 40) -> str:
-    """``field`` in quotes for a message, non-ASCII bytes as ``\\xNN``, long ones cut."""
-    text = field.decode("ascii", errors="backslashreplace")
-    return f"'{text}'" if len(text) <= limit else f"'{text[:limit]}'..."
-
-
-def _field_name(k: int) -> str:
-    if k == 0:
-        return "label"
-    return f"I{k}" if k <= N_DENSE else f"C{k - N_DENSE}"
-
-
-def _diagnose(line: bytes) -> str:
-    """Why ``line`` (without its newline) is malformed; the first problem in field order.
-
-    Deliberately an independent, field-by-field implementation of the grammar: the vectorised
-    checks in :func:`_parse_chunk` decide *which* lines are bad, this says *why*.
-    """
-    fields = line.split(b"\t")
-    if len(fields) != _N_FIELDS:
-        hint = " (an unlabelled test file?)" if len(fields) == _N_FIELDS - 1 else ""
-        return f"expected {_N_FIELDS} tab-separated fields, found {len(fields)}{hint}"
-    if fields[0] not in (b"0", b"1"):
-        return f"label must be 0 or 1, found {_quote(fields[0])}"
-    for k in range(1, 1 + N_DENSE):
-        if fields[k] and not _DENSE_RE.fullmatch(fields[k]):
-            return (
-                f"integer feature {_field_name(k)} must be empty or a decimal integer of at most "
-                f"{_MAX_DENSE_DIGITS} digits, found {_quote(fields[k])}"
-            )
-    for k in range(1 + N_DENSE, _N_FIELDS):
-        if fields[k] and not _HEX_RE.fullmatch(fields[k]):
-            return (
-                f"categorical feature {_field_name(k)} must be empty or at most "
-                f"{_MAX_HEX_DIGITS} hex digits, found {_quote(fields[k])}"
-            )
-    return "malformed line"  # not reached while the two checkers agree
-
-
-@dataclass
-class _Chunk:
-    """Parsed lines of one chunk; ``bad`` holds chunk-relative indices of malformed lines."""
-
-    labels: np.ndarray  # float32 [n]
-    dense: np.ndarray  # int64 [n, 13], clipped
-    cats: np.ndarray  # uint64 [n, 26], int(field, 16)
-    bad: np.ndarray  # int64 [k], sorted
-    lines: list[bytes] | None  # raw lines, kept only when something is bad (for messages)
-
-
-def _horner(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int, hex_: bool):
-    """Values of the digit strings ``buf[starts:ends]``, read right-aligned in ``width`` steps.
-
-    Bytes left of ``starts`` and non-digits (a leading ``-``) count as 0, so a valid field gives
-    its magnitude. Fields longer than ``width`` (only ever malformed ones) give garbage that the
-    caller drops; int64 overflow there wraps silently and is harmless.
-    """
-    lengths = ends - starts
-    first = ends - width
-    acc = np.zeros(starts.shape, np.uint64 if hex_ else np.int64)
-    lut = _HEX_VALUE if hex_ else _DEC_VALUE
-    for k in range(width):
-        value = lut[buf.take(first + k, mode="clip")]
-        value[lengths < width - k] = 0  # left padding: bytes of the previous field
-        if hex_:
-            acc <<= np.uint64(4)
-            acc |= value
-        else:
-            acc *= 10
-            acc += value
-    return acc
-
-
-def _parse_chunk(data: bytes) -> _Chunk:
-    """Parse whole lines (``data`` ends with LF) into arrays, flagging malformed lines."""
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
-    buf = np.frombuffer(data, np.uint8)
-    is_lf = buf == _LF
-    line_ends = np.flatnonzero(is_lf)
-    n_lines = len(line_ends)
-    seps = np.flatnonzero(is_lf | (buf == _TAB))
-    lf_rank = np.flatnonzero(is_lf[seps])  # index in seps of each line's LF
-    n_fields = np.diff(lf_rank, prepend=-1)
-    wrong_count = n_fields != _N_FIELDS
-    if wrong_count.any():
-        # Drop those lines from the buffer and parse the rest; they are reported as bad.
-        bad_count_lines = np.flatnonzero(wrong_count)
-        line_starts = np.concatenate(([0], line_ends[:-1] + 1))
-        keep = np.ones(len(buf), bool)
-        for i in bad_count_lines:
-            keep[line_starts[i]:line_ends[i] + 1] = False
-        good_lines = np.flatnonzero(~wrong_count)
-        sub = _parse_chunk(buf[keep].tobytes()) if len(good_lines) else None
-        lines = data.split(b"\n")[:-1]
-        if sub is None:
-            return _Chunk(
-                np.zeros(0, np.float32), np.zeros((0, N_DENSE), np.int64),
-                np.zeros((0, N_TABLES), np.uint64), bad_count_lines, lines,
-            )
-        bad = np.union1d(bad_count_lines, good_lines[sub.bad])
-        return _Chunk(sub.labels, sub.dense, sub.cats, bad, lines)
-
-    starts = np.empty(len(seps), np.int64)
-    starts[0] = 0
-    starts[1:] = seps[:-1] + 1
-    ends = seps
-    lengths = (ends - starts).reshape(n_lines, _N_FIELDS)
-    # Count offending bytes per field in one pass. The reduceat ranges run from a
-    # field's first byte to the next field's first byte, so each includes its own separator:
-    # one non-digit/non-hex byte to subtract.
-    counts = np.add.reduceat(_NOT_DIGIT_NOT_HEX[buf], starts, dtype=np.uint32)
-    non_digit = (counts & 0xFFFF).astype(np.int64).reshape(lengths.shape) - 1
-    non_hex = (counts >> 16).astype(np.int64).reshape(lengths.shape) - 1
-    starts = starts.reshape(lengths.shape)
-    ends = ends.reshape(lengths.shape)
-    first = buf[starts]  # a field's first byte (its separator if the field is empty)
-
-    label_first = first[:, 0]
-    ok = (lengths[:, 0] == 1) & ((label_first == ord("0")) | (label_first == ord("1")))
-    d_len, d_nd, d_first = lengths[:, 1:14], non_digit[:, 1:14], first[:, 1:14]
-    negative = (d_first == _MINUS) & (d_len >= 2)
-    d_ok = (d_len == 0) | ((d_nd == 0) & (d_len <= _MAX_DENSE_DIGITS)) | (
-        negative & (d_nd == 1) & (d_len <= _MAX_DENSE_DIGITS + 1)
-    )
-    c_len = lengths[:, 14:]
-    c_ok = (non_hex[:, 14:] == 0) & (c_len <= _MAX_HEX_DIGITS)
-    ok &= d_ok.all(axis=1) & c_ok.all(axis=1)
-    bad = np.flatnonzero(~ok)
-
-    good_len_d = d_len[ok]
-    good_len_c = c_len[ok]
-    width_d = int(good_len_d.max()) if good_len_d.size else 0
-    width_c = int(good_len_c.max()) if good_len_c.size else 0
-    dense = _horner(buf, starts[:, 1:14], ends[:, 1:14], width_d, hex_=False)
-    dense[negative] = 0  # DLRM: X_int[X_int < 0] = 0
-    cats = _horner(buf, starts[:, 14:], ends[:, 14:], width_c, hex_=True)
-    labels = (label_first == ord("1")).astype(np.float32)
-    if len(bad):
-        return _Chunk(labels[ok], dense[ok], cats[ok], bad, data.split(b"\n")[:-1])
-    return _Chunk(labels, dense, cats, bad, None)
 
 
 def _check_max_ind_range(max_ind_range: int | None) -> int | None:
@@ -313,37 +128,122 @@ def _as_paths(paths) -> tuple[str, ...]:
     return paths
 
 
-class _ChunkStream:
-    """Parsed chunks of one file with absolute line numbers; applies ``on_error``."""
+def _check_short_lines(short_lines: str) -> str:
+    if short_lines not in ("pad", "raise"):
+        raise ValueError(f'short_lines must be "pad" or "raise", not {short_lines!r}')
+    return short_lines
 
-    def __init__(self, path: str, chunk_bytes: int, on_error: str, skipped: list) -> None:
+
+@dataclass
+class CriteoReadStats:
+    """What a pass over Criteo files has read so far (updated after every chunk).
+
+    Attributes
+    ----------
+    lines : int
+        Data lines parsed (a header line is not counted).
+    samples : int
+        Samples delivered (lines minus skipped ones, up to any limit).
+    text_bytes : int
+        Uncompressed text parsed, in bytes.
+    short_lines : int
+        Lines whose missing trailing fields were read as empty (``short_lines="pad"``).
+    layouts : dict
+        Per file opened, its :class:`~sw_driver.data.criteo_formats.CriteoLayout`.
+    """
+
+    lines: int = 0
+    samples: int = 0
+    text_bytes: int = 0
+    short_lines: int = 0
+    layouts: dict = field(default_factory=dict)
+
+
+def _cut_lines(data: bytes, n: int | None) -> tuple[bytes, bytes]:
+    """``data`` (whole lines) as its first ``n`` lines and the rest (``n`` None: all)."""
+    if n is None or n <= 0:
+        return data, b""
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == _LF)
+    if n >= len(ends):
+        return data, b""
+    cut = int(ends[n - 1]) + 1
+    return data[:cut], data[cut:]
+
+
+class _ChunkStream:
+    """Parsed chunks of one file with absolute line numbers; applies ``on_error`` and
+    ``short_lines``, detects the file's layout (TSV, CSV with header) from its first line."""
+
+    def __init__(self, path: str, chunk_bytes: int, on_error: str, skipped: list, *,
+                 short_lines: str = "pad", stats: CriteoReadStats | None = None,
+                 progress=None, remaining=None) -> None:
         self.path = path
+        self.remaining = remaining  # () -> samples still wanted, or None: all
         self.chunk_bytes = chunk_bytes
         self.on_error = on_error
         self.skipped = skipped
+        self.short_lines = short_lines
+        self.stats = CriteoReadStats() if stats is None else stats
+        self.progress = progress
+
+    def _reason(self, chunk: _Chunk, i: int, separator: str) -> str:
+        reason = _diagnose(chunk.lines[i], separator)
+        short = np.flatnonzero(chunk.short == i)
+        if len(short):
+            reason += (f"; the line has only {int(chunk.short_fields[short[0]])} of "
+                       f"{_N_FIELDS} {separator}-separated fields")
+        elif self.short_lines == "raise" and chunk.lines[i] and (
+                chunk.lines[i].count(b"\t") < _N_FIELDS - 1):
+            reason += "; short lines are refused (short_lines=\"raise\", --short-lines raise)"
+        return reason
 
     def __iter__(self) -> Iterator[tuple[_Chunk, np.ndarray]]:
         """Yield ``(chunk, line_nos)``: good rows and their 1-based line numbers."""
+        from .criteo_formats import csv_to_tsv, detect_layout
+
         first_line = 1
+        layout = None
+        stats = self.stats
         n_skipped_before = len(self.skipped)
         with _open_binary(self.path, "rb") as handle:
             for data in _iter_text_chunks(handle, self.chunk_bytes):
-                chunk = _parse_chunk(data)
-                n_lines = data.count(b"\n")
-                if len(chunk.bad):
-                    errors = [
-                        CriteoFormatError(self.path, first_line + int(i), _diagnose(chunk.lines[i]))
-                        for i in (chunk.bad[:1] if self.on_error == "raise" else chunk.bad)
-                    ]
-                    if self.on_error == "raise":
-                        raise errors[0]
-                    self.skipped.extend(errors)
-                keep = np.ones(n_lines, bool)
-                keep[chunk.bad] = False
-                line_nos = first_line + np.flatnonzero(keep)
-                chunk.lines = None
-                first_line += n_lines
-                yield chunk, line_nos
+                if layout is None:
+                    layout = detect_layout(self.path, data[:data.find(b"\n")])
+                    stats.layouts[self.path] = layout
+                    if layout.header:
+                        stats.text_bytes += data.find(b"\n") + 1
+                        data = data[data.find(b"\n") + 1:]
+                        first_line = 2
+                while data:
+                    # Parse no more lines than the consumer still needs (samples=): the rest
+                    # of the chunk waits, and is never parsed if the consumer stops.
+                    data, rest = _cut_lines(data, None if self.remaining is None
+                                            else self.remaining())
+                    stats.text_bytes += len(data)
+                    if layout.name == "csv":
+                        data = csv_to_tsv(data)
+                    chunk = _parse_chunk(data, pad_short=self.short_lines == "pad")
+                    n_lines = data.count(b"\n")
+                    if len(chunk.bad):
+                        errors = [
+                            CriteoFormatError(self.path, first_line + int(i),
+                                              self._reason(chunk, int(i), layout.separator))
+                            for i in (chunk.bad[:1] if self.on_error == "raise" else chunk.bad)
+                        ]
+                        if self.on_error == "raise":
+                            raise errors[0]
+                        self.skipped.extend(errors)
+                    keep = np.ones(n_lines, bool)
+                    keep[chunk.bad] = False
+                    line_nos = first_line + np.flatnonzero(keep)
+                    stats.short_lines += int(len(np.setdiff1d(chunk.short, chunk.bad)))
+                    chunk.lines = None
+                    first_line += n_lines
+                    stats.lines += n_lines
+                    if self.progress is not None:
+                        self.progress(stats)
+                    yield chunk, line_nos
+                    data = rest
         n_new = len(self.skipped) - n_skipped_before
         if n_new:
             shown = ", ".join(str(e.line_no) for e in self.skipped[n_skipped_before:][:10])
@@ -356,6 +256,38 @@ class _ChunkStream:
             )
 
 
+def _check_samples(samples: int | None) -> int | None:
+    if samples is None:
+        return None
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)):
+        raise TypeError(f"samples must be an int or None, not {samples!r}")
+    if samples < 0:
+        raise ValueError(f"samples must be >= 0 (0 or None: all), not {samples}")
+    return int(samples) or None
+
+
+def _stream_chunks(paths: tuple[str, ...], *, chunk_bytes: int, on_error: str, skipped: list,
+                   short_lines: str, stats: CriteoReadStats, progress=None,
+                   samples: int | None = None) -> Iterator[tuple[str, _Chunk, np.ndarray]]:
+    """``(path, chunk, line_nos)`` of the files in order, the last chunk cut so that at most
+    ``samples`` samples come out; reading stops there (the rest of the files is never read)."""
+    for path in paths:
+        stream = _ChunkStream(path, chunk_bytes, on_error, skipped, short_lines=short_lines,
+                              stats=stats, progress=progress,
+                              remaining=None if samples is None
+                              else (lambda: samples - stats.samples))
+        for chunk, line_nos in stream:
+            if samples is not None and stats.samples + len(chunk.labels) >= samples:
+                keep = samples - stats.samples
+                chunk.labels, chunk.dense = chunk.labels[:keep], chunk.dense[:keep]
+                chunk.cats, line_nos = chunk.cats[:keep], line_nos[:keep]
+                stats.samples += keep
+                yield path, chunk, line_nos
+                return
+            stats.samples += len(chunk.labels)
+            yield path, chunk, line_nos
+
+
 def _raw_to_int64(path: str, values: np.ndarray, line_nos: np.ndarray, column: int) -> np.ndarray:
     too_big = values > _INT64_MAX
     if too_big.any():
@@ -366,206 +298,6 @@ def _raw_to_int64(path: str, values: np.ndarray, line_nos: np.ndarray, column: i
             "reduce it with max_ind_range or renumber it with a CriteoVocabulary",
         )
     return values.astype(np.int64)
-
-
-class CriteoVocabulary:
-    """Per-column map from raw categorical values to contiguous row ids (DLRM's dictionaries).
-
-    Built by a first pass over the data (:meth:`build`); the table size of column ``t`` is the
-    number of distinct values seen there. A missing categorical is raw value 0 and gets an id
-    like any other value.
-
-    Parameters
-    ----------
-    values : sequence of 26 uint64 arrays
-        Distinct (reduced, if ``max_ind_range``) raw values per column, sorted ascending.
-    ids : sequence of 26 int64 arrays, optional
-        ``ids[t][k]`` is the row id of ``values[t][k]``, a permutation of ``0..len-1``. Default:
-        the sorted order (``np.unique``'s numbering).
-    max_ind_range : int, optional
-        The ``max_ind_range`` the values were reduced by before counting, or ``None``. A reader
-        using this vocabulary must use the same.
-
-    Notes
-    -----
-    ``order="sorted"`` numbers values by ascending raw value, as ``np.unique(...,
-    return_inverse=True)`` does. ``order="first_seen"`` numbers them in order of first
-    appearance, which is what DLRM's ``data_utils.py`` produces (Python dicts keep insertion
-    order). The two give the same table sizes and differ only by a row permutation per table, so
-    training is unaffected, but only ``first_seen`` reproduces DLRM's preprocessed ids.
-    """
-
-    def __init__(
-        self,
-        values: Sequence[np.ndarray],
-        ids: Sequence[np.ndarray] | None = None,
-        *,
-        max_ind_range: int | None = None,
-    ) -> None:
-        if len(values) != N_TABLES:
-            raise ValueError(f"need {N_TABLES} columns of values, got {len(values)}")
-        self._values = tuple(np.ascontiguousarray(v, dtype=np.uint64) for v in values)
-        for t, v in enumerate(self._values):
-            if v.ndim != 1 or (len(v) > 1 and not np.all(v[1:] > v[:-1])):
-                raise ValueError(f"values of column C{t + 1} must be 1-D, sorted and distinct")
-        if ids is None:
-            self._ids = None
-        else:
-            if len(ids) != N_TABLES:
-                raise ValueError(f"need {N_TABLES} columns of ids, got {len(ids)}")
-            self._ids = tuple(np.ascontiguousarray(i, dtype=np.int64) for i in ids)
-            for t, (v, i) in enumerate(zip(self._values, self._ids, strict=True)):
-                if i.shape != v.shape or not np.array_equal(np.sort(i), np.arange(len(v))):
-                    raise ValueError(
-                        f"ids of column C{t + 1} must be a permutation of 0..{len(v) - 1}"
-                    )
-        self.max_ind_range = _check_max_ind_range(max_ind_range)
-
-    @property
-    def table_sizes(self) -> tuple[int, ...]:
-        """Distinct values per column = rows per embedding table."""
-        return tuple(len(v) for v in self._values)
-
-    def values(self, column: int) -> np.ndarray:
-        """The distinct raw values of ``column`` (0-based), sorted; a read-only view."""
-        view = self._values[column].view()
-        view.flags.writeable = False
-        return view
-
-    @classmethod
-    def build(
-        cls,
-        paths,
-        *,
-        max_ind_range: int | None = None,
-        order: str = "sorted",
-        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-        on_error: str = "raise",
-    ) -> CriteoVocabulary:
-        """First pass: collect the distinct categorical values of the given files, in order.
-
-        Parameters
-        ----------
-        paths : path or sequence of paths
-            Criteo text files (``.gz`` allowed), read in the given order.
-        max_ind_range : int, optional
-            Reduce values ``% max_ind_range`` before counting, as DLRM does when both are used.
-        order : {"sorted", "first_seen"}
-            How ids are numbered; see the class notes.
-        chunk_bytes, on_error
-            As for :class:`CriteoReader`. Skipped lines contribute no values.
-
-        Memory is proportional to the number of distinct values (8 bytes each, plus 8 for
-        ``first_seen``), not to the file size.
-        """
-        if order not in ("sorted", "first_seen"):
-            raise ValueError(f'order must be "sorted" or "first_seen", not {order!r}')
-        max_ind_range = _check_max_ind_range(max_ind_range)
-        chunk_bytes = _check_chunk_bytes(chunk_bytes)
-        on_error = _check_on_error(on_error)
-        first_seen = order == "first_seen"
-        # Per column: merged distinct values (and their first global sample position), plus
-        # per-chunk uniques waiting to be merged. Merging only once the pending part outgrows
-        # the merged part keeps the total work O(U log U) instead of O(U) per chunk.
-        merged: list[tuple[np.ndarray, np.ndarray]] = [
-            (np.zeros(0, np.uint64), np.zeros(0, np.int64)) for _ in range(N_TABLES)
-        ]
-        pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(N_TABLES)]
-        n_pending = [0] * N_TABLES
-
-        def merge(t: int) -> None:
-            parts = [merged[t], *pending[t]]
-            values = np.concatenate([p[0] for p in parts])
-            positions = np.concatenate([p[1] for p in parts])
-            # np.unique's return_index is the first occurrence in a stable sort, and the parts
-            # are concatenated in stream order, so it keeps each value's earliest position.
-            values, first = np.unique(values, return_index=True)
-            merged[t] = (values, positions[first])
-            pending[t].clear()
-            n_pending[t] = 0
-
-        position = 0
-        skipped: list[CriteoFormatError] = []
-        for path in _as_paths(paths):
-            for chunk, _ in _ChunkStream(path, chunk_bytes, on_error, skipped):
-                cats = chunk.cats
-                if max_ind_range is not None:
-                    cats = cats % np.uint64(max_ind_range)
-                for t in range(N_TABLES):
-                    if first_seen:
-                        values, first = np.unique(cats[:, t], return_index=True)
-                        part = (values, first + position)
-                    else:
-                        values = np.unique(cats[:, t])
-                        part = (values, np.zeros(len(values), np.int64))
-                    pending[t].append(part)
-                    n_pending[t] += len(values)
-                    if n_pending[t] > max(len(merged[t][0]), 1 << 16):
-                        merge(t)
-                position += len(chunk.labels)
-        for t in range(N_TABLES):
-            merge(t)
-        values = [m[0] for m in merged]
-        ids = None
-        if first_seen:
-            ids = []
-            for _, positions in merged:
-                ranks = np.empty(len(positions), np.int64)
-                ranks[np.argsort(positions, kind="stable")] = np.arange(len(positions))
-                ids.append(ranks)
-        return cls(values, ids, max_ind_range=max_ind_range)
-
-    def lookup(self, column: int, raw: np.ndarray) -> np.ndarray:
-        """Row ids of the (already reduced) raw values ``raw`` in ``column`` (0-based).
-
-        Raises ``KeyError`` naming the first value the vocabulary has not seen.
-        """
-        table = self._values[column]
-        raw = np.asarray(raw, dtype=np.uint64)
-        pos = np.searchsorted(table, raw)
-        pos_c = np.minimum(pos, max(len(table) - 1, 0))
-        if len(table):
-            found = (pos < len(table)) & (table[pos_c] == raw)
-        else:
-            found = np.zeros(raw.shape, bool)
-        if not found.all():
-            value = int(raw.flat[int(np.argmin(found))])
-            raise KeyError(f"value {value:#x} of column C{column + 1} is not in the vocabulary")
-        return pos_c if self._ids is None else self._ids[column][pos_c]
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the vocabulary to a ``.npz`` file (:meth:`load` reads it back)."""
-        arrays = {f"values_{t}": v for t, v in enumerate(self._values)}
-        if self._ids is not None:
-            arrays.update({f"ids_{t}": i for t, i in enumerate(self._ids)})
-        arrays["max_ind_range"] = np.int64(self.max_ind_range or 0)
-        np.savez_compressed(path, **arrays)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> CriteoVocabulary:
-        """Read a vocabulary written by :meth:`save`."""
-        with np.load(path) as data:
-            values = [data[f"values_{t}"] for t in range(N_TABLES)]
-            ids = [data[f"ids_{t}"] for t in range(N_TABLES)] if "ids_0" in data else None
-            max_ind_range = int(data["max_ind_range"]) or None
-        return cls(values, ids, max_ind_range=max_ind_range)
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, CriteoVocabulary):
-            return NotImplemented
-        def ids(v: CriteoVocabulary, t: int) -> np.ndarray:
-            return np.arange(len(v._values[t])) if v._ids is None else v._ids[t]
-        return self.max_ind_range == other.max_ind_range and all(
-            np.array_equal(self._values[t], other._values[t])
-            and np.array_equal(ids(self, t), ids(other, t))
-            for t in range(N_TABLES)
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"CriteoVocabulary(table_sizes={self.table_sizes}, "
-            f"max_ind_range={self.max_ind_range})"
-        )
 
 
 class CriteoReader:
@@ -589,6 +321,15 @@ class CriteoReader:
         blocks before it have already been yielded. ``"skip"``: malformed lines are dropped,
         appended to :attr:`skipped` as :class:`CriteoFormatError` s, and every file with skipped
         lines emits one :class:`CriteoSkippedLinesWarning` listing the first line numbers.
+    short_lines : {"pad", "raise"}
+        A line that lost trailing fields (fewer than 40, not empty): ``"pad"`` (default) reads
+        the missing ones as empty and counts the line in ``stats.short_lines``; ``"raise"``
+        treats it as malformed (``on_error`` applies).
+    samples : int, optional
+        Read only the first ``samples`` samples of the stream (0 or None: all); the files are
+        read no further than the chunk that holds the last one.
+    progress : callable, optional
+        Called with :attr:`stats` after every chunk (for a progress bar: lines, bytes).
 
     Attributes
     ----------
@@ -600,6 +341,9 @@ class CriteoReader:
     skipped : list of CriteoFormatError
         Lines dropped by ``on_error="skip"``, in file order, accumulated over iterations
         (cleared at the start of each :meth:`blocks` call).
+    stats : CriteoReadStats
+        Lines, samples, bytes and short lines of the current (or last) pass, and each file's
+        layout (TSV or CSV with header, :mod:`~sw_driver.data.criteo_formats`).
 
     Notes
     -----
@@ -618,8 +362,15 @@ class CriteoReader:
         vocabulary: CriteoVocabulary | None = None,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         on_error: str = "raise",
+        short_lines: str = "pad",
+        samples: int | None = None,
+        progress=None,
     ) -> None:
         self.paths = _as_paths(paths)
+        self.short_lines = _check_short_lines(short_lines)
+        self.samples = _check_samples(samples)
+        self.progress = progress
+        self.stats = CriteoReadStats()
         self.max_ind_range = _check_max_ind_range(max_ind_range)
         if vocabulary is not None and vocabulary.max_ind_range != self.max_ind_range:
             raise ValueError(
@@ -640,11 +391,12 @@ class CriteoReader:
     def blocks(self) -> Iterator[SampleBlock]:
         """Samples of all files in order, one block per chunk of text (empty chunks omitted)."""
         self.skipped = []
-        for path in self.paths:
-            stream = _ChunkStream(path, self.chunk_bytes, self.on_error, self.skipped)
-            for chunk, line_nos in stream:
-                if not len(chunk.labels):
-                    continue
+        self.stats = CriteoReadStats()
+        for path, chunk, line_nos in _stream_chunks(
+                self.paths, chunk_bytes=self.chunk_bytes, on_error=self.on_error,
+                skipped=self.skipped, short_lines=self.short_lines, stats=self.stats,
+                progress=self.progress, samples=self.samples):
+            if len(chunk.labels):
                 yield SampleBlock(chunk.dense, self._ids(path, chunk.cats, line_nos), chunk.labels)
 
     __iter__ = blocks
@@ -681,6 +433,8 @@ def read_criteo(
     vocabulary: CriteoVocabulary | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     on_error: str = "raise",
+    short_lines: str = "pad",
+    samples: int | None = None,
 ) -> SampleBlock:
     """Read whole Criteo files into one block (parameters as for :class:`CriteoReader`).
 
@@ -690,7 +444,7 @@ def read_criteo(
     """
     reader = CriteoReader(
         paths, max_ind_range=max_ind_range, vocabulary=vocabulary, chunk_bytes=chunk_bytes,
-        on_error=on_error,
+        on_error=on_error, short_lines=short_lines, samples=samples,
     )
     return reader.read()
 

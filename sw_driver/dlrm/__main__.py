@@ -1,10 +1,18 @@
-"""``python -m sw_driver.dlrm``: baseline vs Hotline (exact, re-formed) vs FAE on synthetic Criteo.
+"""``python -m sw_driver.dlrm``: baseline vs Hotline (exact, re-formed) vs FAE on synthetic Criteo
+or on Criteo files (``--data``).
 
 Runs :func:`sw_driver.dlrm.experiment.compare_schedules`: one stage per run (``run 2 of 3``,
 a progress bar), each run's metrics printed and ``--out`` (the full JSON: every step's loss,
 every working set's popular fraction, final metrics) and ``--plot`` rewritten as it finishes,
 so an interrupted training keeps the runs done. ``--out`` and ``--plot`` are checked before
 training starts.
+
+With ``--data`` (raw TSV or CSV with header, ``.gz``, several files as one stream) the files'
+first ``--samples`` samples are read once (:class:`~sw_driver.data.CriteoDataset`: ids
+renumbered per table or hashed, ``--ids``; DLRM's day split or random, ``--split``), training
+uses ``--train`` samples of the training part and ``--eval`` of the test part, and a model
+whose estimated memory exceeds ``--memory-limit`` (default: the memory available) is refused
+before it is built, naming the flag that makes it fit.
 
 Duration: ``--train 20000 --eval 5000`` (Kaggle architecture, three runs on the golden-model
 device) took 14 minutes on two heavily shared cores; the defaults (200K samples) take about ten
@@ -31,6 +39,19 @@ def main(argv=None) -> int:
     parser.add_argument("--train", type=int, default=200_000, help="training samples")
     parser.add_argument("--eval", type=int, default=50_000, help="held-out samples")
     parser.add_argument("--scale", type=float, default=1e-3, help="Kaggle table-size scale")
+    parser.add_argument("--data", nargs="+", default=None,
+                        help="Criteo files instead of the synthetic data (see above)")
+    parser.add_argument("--ids", choices=("vocabulary", "hash"), default="vocabulary",
+                        help="with --data: dense ids from a first pass, or hash %% "
+                             "--max-ind-range")
+    parser.add_argument("--max-ind-range", type=int, default=None,
+                        help="with --data: DLRM's max_ind_range (required by --ids hash)")
+    parser.add_argument("--samples", type=int, default=0,
+                        help="with --data: read only the first N samples (0: all)")
+    parser.add_argument("--split", choices=("day", "random"), default="day",
+                        help="with --data: DLRM's pseudo-days in time order, or random")
+    parser.add_argument("--memory-limit", type=float, default=None,
+                        help="with --data: GB the training may use (default: available)")
     parser.add_argument("--seed", type=int, default=0, help="data and model seed")
     parser.add_argument("--runs", default="baseline,split,reformed",
                         help="comma-separated: baseline, shuffled, split, reformed, fae")
@@ -71,8 +92,24 @@ def main(argv=None) -> int:
     if args.train < 1 or args.eval < 1 or args.batch_size < 1:
         parser.error("--train, --eval and --batch-size must be at least 1")
 
-    from sw_driver.data import scaled_table_sizes
-    sizes = scaled_table_sizes(args.scale)
+    from sw_driver.data import CriteoDataset, CriteoFormatError, scaled_table_sizes
+
+    from .memory_estimate import ModelTooLargeError, check_dataset_fits
+    data = None
+    if args.data:
+        try:
+            data = CriteoDataset.open(args.data, ids=args.ids, max_ind_range=args.max_ind_range,
+                                      samples=args.samples, split=args.split, seed=args.seed)
+            dim = 8 if args.small else DLRMConfig.kaggle([1] * 26).dim
+            estimate = check_dataset_fits(
+                data, dim, samples_held=min(args.train, len(data.split.train)) + args.eval,
+                limit_bytes=None if args.memory_limit is None else round(args.memory_limit * 1e9))
+        except (CriteoFormatError, OSError, ValueError, ModelTooLargeError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        sizes = list(data.table_sizes)
+    else:
+        sizes = scaled_table_sizes(args.scale)
     config = DLRMConfig.small(sizes, dim=8, hidden=32) if args.small else DLRMConfig.kaggle(sizes)
     geometry = None if args.set_bits is None else default_geometry(config,
                                                                    set_bits=args.set_bits)
@@ -80,6 +117,9 @@ def main(argv=None) -> int:
                       log=None, title=f"hotline make train: {args.train:,} samples, "
                       f"{args.eval:,} held out, {'small' if args.small else 'Kaggle'} DLRM, "
                       f"runs {', '.join(runs)}")
+    if data is not None:
+        console.report(f"data: {data.describe()}\n      split: {data.split.describe()}\n"
+                       f"      model memory: {estimate.describe()}")
     stages = {}
 
     def started(index: int, count: int, run: str) -> None:
@@ -110,7 +150,7 @@ def main(argv=None) -> int:
         model_seed=args.seed, config=config, batch_size=args.batch_size, lr=args.lr,
         lr_decay=args.lr_decay, learn_fraction=args.learn_fraction, geometry=geometry,
         hot_set=args.hot_set, runs=runs, num_threads=args.threads,
-        backend=args.backend, fae_swap=args.fae_swap, progress=args.progress,
+        backend=args.backend, fae_swap=args.fae_swap, progress=args.progress, data=data,
         on_run_start=started, on_run=finished)
     for name, diff in out["differences"].items():
         if name == "split_vs_baseline":
@@ -128,7 +168,9 @@ def main(argv=None) -> int:
 def _plot_title(summary: dict, args) -> str:
     data = summary["data"]
     model = "small DLRM (dim 8, MLPs 32 wide)" if args.small else "DLRM, Kaggle architecture"
-    return (f"Synthetic Criteo Kaggle shape (scale {data['scale']:g}, {data['rows']:,} rows): "
+    source = (f"Synthetic Criteo Kaggle shape (scale {data['scale']:g}, {data['rows']:,} rows)"
+              if "scale" in data else f"Criteo files ({data['rows']:,} rows)")
+    return (f"{source}: "
             f"{model}\n{data['n_train']:,} training samples, batch {summary['batch_size']}, "
             f"{-(-data['n_train'] // summary['batch_size']):,} mini-batches per run, "
             f"{summary['backend']} backend")

@@ -20,7 +20,7 @@ import torch
 from hotline_hw.model.oracle import OracleProfiler
 from hotline_hw.model.popularity_table import TableGeometry
 from hotline_hw.model.scheduler import ScheduleMode
-from sw_driver.data import SampleBlock, SyntheticCriteo
+from sw_driver.data import CriteoDataset, SampleBlock, SyntheticCriteo
 
 from .accelerator import AcceleratorTrainer
 from .fae_profile import SMALL_TABLE_BYTES
@@ -61,7 +61,7 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
                       runs: tuple[str, ...] = ("baseline", "split", "reformed"),
                       epochs: int = 1, num_threads: int | None = None, device=None,
                       backend: str = "models", fae_swap: str = "adaptive",
-                      progress: bool = False,
+                      progress: bool = False, data: CriteoDataset | None = None,
                       on_run_start: Callable[[int, int, str], None] | None = None,
                       on_run: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
     """Train ``runs`` and compare them.
@@ -76,8 +76,11 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
     2048 samples after the held-out ones; ``"epoch"``: once per epoch).
 
     Data: ``SyntheticCriteo(n_train, scale=scale, seed=data_seed)`` for training, its next
-    ``n_eval`` samples held out. Model: ``config`` (default: the Kaggle architecture on the
-    scaled tables). Popularity table: ``geometry`` (default: about 6.8% of the rows, the
+    ``n_eval`` samples held out; or, with ``data`` (a :class:`~sw_driver.data.CriteoDataset`:
+    Criteo files with their ids and split), the first ``n_train`` samples of its training
+    part and ``n_eval`` of its test part (fewer if the split holds fewer; FAE's monitor
+    samples come from its validation part), the tables sized by its id mapping. Model:
+    ``config`` (default: the Kaggle architecture on the scaled tables). Popularity table: ``geometry`` (default: about 6.8% of the rows, the
     paper's hot share), ``hot_set="learned"`` (the learning phase) or ``"oracle"`` (FAE's
     profiler: the most accessed keys of the training data that fit the table, loaded before
     training; no learning phase). Learning rate ``lr``, constant, or decaying to zero over the
@@ -117,10 +120,24 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
     for name, value in (("lr_decay", lr_decay), ("learn_fraction", learn_fraction)):
         if not (isinstance(value, (int, float)) and 0 <= value <= 1):
             raise ValueError(f"{name} must be from 0 to 1, not {value!r}")
-    data = SyntheticCriteo(n_train, scale=scale, seed=data_seed)
-    train = data.generate(n_train)
-    held_out = data.generate(n_eval, start=n_train)
-    config = DLRMConfig.kaggle(data.table_sizes) if config is None else config
+    if data is None:
+        synthetic = SyntheticCriteo(n_train, scale=scale, seed=data_seed)
+        train = synthetic.generate(n_train)
+        held_out = synthetic.generate(n_eval, start=n_train)
+        table_sizes = synthetic.table_sizes
+        source = {"source": "SyntheticCriteo", "scale": scale, "seed": data_seed}
+
+        def monitor_samples() -> SampleBlock:
+            return synthetic.generate(2048, start=n_train + n_eval)
+    else:
+        train, held_out = data.train_block(n_train), data.test_block(n_eval)
+        n_train, n_eval = len(train), len(held_out)
+        table_sizes = data.table_sizes
+        source = {"source": data.describe(), "split": data.split.describe()}
+
+        def monitor_samples() -> SampleBlock:
+            return data.validation_block(2048)
+    config = DLRMConfig.kaggle(table_sizes) if config is None else config
     geometry = geometry_for_hot_fraction(config) if geometry is None else geometry
     oracle_keys = None
     if hot_set == "oracle":
@@ -134,9 +151,8 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
     trainers = {}
     results = {}
     settings = {
-        "data": {"source": "SyntheticCriteo", "scale": scale, "seed": data_seed,
-                 "n_train": n_train, "n_eval": n_eval, "tables": len(data.table_sizes),
-                 "rows": sum(data.table_sizes), "epochs": epochs},
+        "data": {**source, "n_train": n_train, "n_eval": n_eval, "tables": len(table_sizes),
+                 "rows": sum(table_sizes), "epochs": epochs},
         "geometry": {"sets": geometry.sets, "ways": geometry.ways, "entries": geometry.entries},
         "hot_set": hot_set, "backend": backend, "lr": lr, "lr_decay": lr_decay,
         "batch_size": batch_size, "working_set": working_set, "learn_fraction": learn_fraction}
@@ -154,7 +170,7 @@ def compare_schedules(*, n_train: int = 200_000, n_eval: int = 50_000, scale: fl
                 if run == "shuffled":
                     data_for_run = _shuffle_within(train, working_set * batch_size, data_seed)
             elif run == "fae":
-                monitor = data.generate(2048, start=n_train + n_eval)
+                monitor = monitor_samples()
                 trainer = FAETrainer(config, budget_bytes=geometry.entries * 4 * config.dim,
                                      small_table_bytes=round(SMALL_TABLE_BYTES * scale),
                                      swap=fae_swap, monitor=monitor, profile_seed=data_seed,

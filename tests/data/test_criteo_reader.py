@@ -240,12 +240,14 @@ def _with_field(k: int, text: str) -> str:
 
 
 MALFORMED = {
-    "39 fields": (
-        "\t".join(make_line().split("\t")[:-1]), "expected 40 tab-separated fields, found 39"
+    "39 fields, refused": (
+        "\t".join(make_line().split("\t")[:-1]),
+        "expected 40 tab-separated fields, found 39 .*short lines are refused",
     ),
     "41 fields": (make_line() + "\t", "found 41"),
     "empty line": ("", "found 1"),
-    "space separated": (make_line().replace("\t", " ", 3), "fields, found 37"),
+    "space separated": (make_line().replace("\t", " ", 3),
+                        "label .*; the line has only 37 of 40 tab-separated fields"),
     "label 2": (_with_field(0, "2"), "label must be 0 or 1, found '2'"),
     "label empty": (_with_field(0, ""), "label must be 0 or 1"),
     "label 01": (_with_field(0, "01"), "label must be 0 or 1"),
@@ -272,7 +274,8 @@ def test_malformed_line_raises_with_line_number(tmp_path, rng, kind):
     lines[BAD_LINE_NO - 1] = bad
     path = tmp_path / "bad.txt"
     write_lines(path, lines)
-    reader = CriteoReader(path, chunk_bytes=1000)
+    short_lines = "raise" if kind.endswith("refused") else "pad"
+    reader = CriteoReader(path, chunk_bytes=1000, short_lines=short_lines)
     blocks = reader.blocks()
     first = next(blocks)  # streaming: lines before the bad one arrive first
     assert len(first) > 0
@@ -311,7 +314,7 @@ def test_skip_mode_reports_and_keeps_good_lines(tmp_path, rng):
         lines[line_no - 1] = MALFORMED[kinds[(3 * i) % len(kinds)]][0]
     path = tmp_path / "bad.txt.gz"
     write_lines(path, lines)
-    reader = CriteoReader(path, chunk_bytes=1000, on_error="skip")
+    reader = CriteoReader(path, chunk_bytes=1000, on_error="skip", short_lines="raise")
     expected = r"skipped 6 malformed line\(s\) \(lines 1, 2, 137"
     with pytest.warns(CriteoSkippedLinesWarning, match=expected):
         block = reader.read()

@@ -79,3 +79,27 @@ def test_plot_is_readable_alone(tmp_path, monkeypatch):
     figures.clear()
     plot_results([run("baseline", 80, 0)], tmp_path / "l.png")
     assert "50-step moving mean" in figures[0].axes[0].get_title()
+
+
+def test_criteo_files_train_with_their_split_and_refuse_a_model_that_cannot_fit(tmp_path,
+                                                                               capsys, rng):
+    """``--data``: the file's ids and day split; the exact run equals the baseline on it; a
+    hashed model too large for ``--memory-limit`` stops before anything is built."""
+    from tests.data.criteo_samples import KAGGLE_HEAD, kaggle_like_lines, write_lines
+    path = write_lines(tmp_path / "train.txt.gz", KAGGLE_HEAD + kaggle_like_lines(696, rng))
+    out = tmp_path / "results.json"
+    assert command.main(["--data", str(path), "--small", "--backend", "models", "--threads",
+                         "1", "--batch-size", "64", "--train", "100000", "--eval", "50",
+                         "--runs", "baseline,split,fae", "--out", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert (written["data"]["n_train"], written["data"]["n_eval"]) == (600, 50)  # days 0-5
+    assert "700 samples" in written["data"]["source"] and written["data"]["rows"] < 26 * 400
+    assert written["differences"]["split_vs_baseline"]["max"] < 1e-5
+    assert "model memory: " in capsys.readouterr().out
+    assert command.main(["--data", str(path), "--ids", "hash", "--max-ind-range", "10000000",
+                         "--memory-limit", "4"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "error: the model does not fit" in captured.err
+    assert "use --ids vocabulary" in captured.err
+    with pytest.raises(SystemExit):
+        command.main(["--data", str(path), "--split", "weekly"])
