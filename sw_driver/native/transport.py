@@ -294,7 +294,15 @@ class NativeTransport(Transport):
         micro-batches, rows)."""
         return self._words[port]
 
-    def _recv(self, port: int) -> tuple[list[int], int]:
+    def recv_arrays(self, port: int) -> tuple[np.ndarray, int]:
+        """The next packet on ``port`` (2 micro-batches, 3 rows) as a ``(beats, words)``
+        ``uint32`` array (a copy) and its first beat's ``tuser``: one call, no per-beat
+        Python."""
+        words = self._receive(port)
+        return (self._buffer[:self._beats.value * words].reshape(-1, words).copy(),
+                self._user.value)
+
+    def _receive(self, port: int) -> int:
         words = self._words[port]
         while True:
             status = self._lib.hl_recv(self._handle, port, self.timeout_cycles,
@@ -304,6 +312,10 @@ class NativeTransport(Transport):
                 break
             self._buffer = np.empty(2 * self._beats.value * words, dtype=np.uint32)
         self._status(status)
+        return words
+
+    def _recv(self, port: int) -> tuple[list[int], int]:
+        words = self._receive(port)
         raw = self._buffer[:self._beats.value * words].tobytes()
         step = 4 * words
         return ([int.from_bytes(raw[i:i + step], "little") for i in range(0, len(raw), step)],
