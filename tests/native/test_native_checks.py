@@ -2,6 +2,7 @@
 watchdog, the AXI protocol checks, waveforms, and misuse of the transport's calls."""
 
 import asyncio
+import random
 import re
 
 import numpy as np
@@ -187,3 +188,31 @@ def test_idle_returns_once_the_device_took_every_beat(native):
     assert transport.queued(0) == 1
     asyncio.run(transport.idle())
     assert transport.queued(0) == 0
+
+
+def test_recv_packets_equals_one_by_one(native, pyrng):
+    """Rows received in one call are the rows received one call each (two transports, same
+    seed, same traffic), and waiting for more than will come times out."""
+    got = []
+    for batched in (False, True):
+        transport = native(read_latency=5, reorder=True, stall_probability=0.2,
+                           timeout_cycles=3000)
+        driver = HotlineDriver(transport)
+        _, sizes = sc.kaggle_tables(1)
+        _, layouts = sc.random_tables(driver, sizes, 4, random.Random(1))
+        asyncio.run(driver.configure_tables(layouts, 4))
+        asyncio.run(driver.configure(batch_size=4, working_set=1, split=True))
+        asyncio.run(driver.set_learning(True))
+        beats = [b for n in range(8) for b in
+                 driver.wire.encode_sample(n, [(0, n), (1, n)], flush=n == 7)]
+        asyncio.run(transport.send_lookups(beats))
+        if batched:
+            data, counts, users = transport.recv_packets(3, 16)
+            got.append((data.tolist(), counts.tolist(), users.tolist()))
+            with pytest.raises(TransportTimeout, match="m_axis_rows packets"):
+                transport.recv_packets(3, 1)
+        else:
+            rows = [transport.recv_arrays(3) for _ in range(16)]
+            got.append(([w for r, _ in rows for w in r.tolist()], [len(r) for r, _ in rows],
+                        [u for _, u in rows]))
+    assert got[0] == got[1]

@@ -154,6 +154,31 @@ class Harness {
         return kOk;
     }
 
+    // The next ``count`` packets at once: their words back to back in ``out``, each packet's
+    // beat count and first tuser in ``packet_beats`` / ``users``.
+    int recv_many(int port, uint64_t count, uint64_t timeout, uint32_t* out, uint64_t capacity,
+                  uint64_t* packet_beats, uint64_t* users, uint64_t* total) {
+        StreamSink* sink = port == kMicroBatches ? &micro_batches_ : port == kRows ? &rows_ : nullptr;
+        if (!sink) return usage("recv_many: port must be 2 (m_axis_micro_batches) or 3 (m_axis_rows)");
+        if (sink->packets() < count) {
+            const int status = run_until([sink, count] { return sink->packets() >= count; },
+                                         timeout, port == kMicroBatches
+                                                      ? "m_axis_micro_batches packets"
+                                                      : "m_axis_rows packets");
+            if (status != kOk) return status;
+        }
+        *total = sink->beats_of_packets(count);
+        if (*total > capacity) return kNeedSpace;
+        const int words = sink->words();
+        for (uint64_t n = 0; n < count; ++n) {
+            packet_beats[n] = sink->packet_beats();
+            users[n] = sink->packet_user();
+            sink->pop_packet(out);
+            out += packet_beats[n] * words;
+        }
+        return kOk;
+    }
+
     int idle(uint64_t timeout) {
         return run_until([this] { return lookups_.empty() && write_backs_.empty() && !lookup_valid_ && !write_back_valid_; },
                          timeout, "s_axis_lookups / s_axis_write_back to take the queued beats");
@@ -582,6 +607,12 @@ HL_API int hl_send(void* h, int port, const uint32_t* data, const uint64_t* user
 HL_API int hl_recv(void* h, int port, uint64_t timeout, uint32_t* out, uint64_t capacity,
                    uint64_t* beats, uint64_t* user) {
     return static_cast<Harness*>(h)->recv(port, timeout, out, capacity, beats, user);
+}
+HL_API int hl_recv_many(void* h, int port, uint64_t count, uint64_t timeout, uint32_t* out,
+                        uint64_t capacity, uint64_t* packet_beats, uint64_t* users,
+                        uint64_t* total) {
+    return static_cast<Harness*>(h)->recv_many(port, count, timeout, out, capacity,
+                                               packet_beats, users, total);
 }
 HL_API int hl_idle(void* h, uint64_t timeout) { return static_cast<Harness*>(h)->idle(timeout); }
 HL_API int hl_run(void* h, uint64_t cycles) { return static_cast<Harness*>(h)->run(cycles); }

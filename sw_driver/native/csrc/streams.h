@@ -59,6 +59,10 @@ class StreamSink {
     bool has_packet() const { return packet_head_ < ends_.size(); }
     size_t packets() const { return ends_.size() - packet_head_; }
     size_t packet_beats() const { return ends_[packet_head_] - beat_head_; }
+    // Beats of the first ``count`` complete packets (``count`` <= ``packets()``).
+    size_t beats_of_packets(size_t count) const {
+        return count ? ends_[packet_head_ + count - 1] - beat_head_ : 0;
+    }
     uint64_t packet_user() const { return user_[beat_head_]; }
 
     // Copies the next packet's words into ``out`` and drops it.
