@@ -108,13 +108,21 @@ def test_burst_rules(native_build, burst, rule):
         assert rule in found and "cycle" in found
 
 
-def test_a_broken_rule_in_the_rtl_raises_naming_port_rule_and_cycle(native_build, pyrng):
-    """A mutant of the top issuing FIXED read bursts: the first AR raises AxiProtocolError,
-    and the transport refuses every later call (the device is no longer trusted)."""
+@pytest.fixture(scope="module")
+def mutant_verilog():
+    """The tests' top with FIXED read bursts. Built with tracing: this one build serves the
+    protocol test and the waveform tests (register accesses and idle cycles issue no AR)."""
     verilog = native_build_module.verilog_for(sc.SMALL_CONFIG)
     mutant = verilog.replace("assign m_axi__arburst = 2'h1;", "assign m_axi__arburst = 2'h0;")
     assert mutant != verilog
-    transport = NativeTransport(sc.SMALL_CONFIG, memory_size=1 << 20, verilog=mutant)
+    return mutant
+
+
+def test_a_broken_rule_in_the_rtl_raises_naming_port_rule_and_cycle(mutant_verilog, pyrng):
+    """A mutant of the top issuing FIXED read bursts: the first AR raises AxiProtocolError,
+    and the transport refuses every later call (the device is no longer trusted)."""
+    transport = NativeTransport(sc.SMALL_CONFIG, memory_size=1 << 20, verilog=mutant_verilog,
+                                waves=True)
     driver = HotlineDriver(transport)
     _, sizes = sc.kaggle_tables(1)
     _, layouts = sc.random_tables(driver, sizes, 4, pyrng)
@@ -130,8 +138,9 @@ def test_a_broken_rule_in_the_rtl_raises_naming_port_rule_and_cycle(native_build
 
 # -- waveforms -------------------------------------------------------------------------------
 
-def test_waves_window(tmp_path):
-    transport = NativeTransport(sc.SMALL_CONFIG, memory_size=4096, waves=True)
+def test_waves_window(tmp_path, mutant_verilog):
+    transport = NativeTransport(sc.SMALL_CONFIG, memory_size=4096, waves=True,
+                                verilog=mutant_verilog)
     start = transport.cycle + 2
     path = transport.record_waves(tmp_path / "window.fst", start, start + 40)
     driver = HotlineDriver(transport)
