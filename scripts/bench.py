@@ -6,7 +6,9 @@ figure is printed beside its goal from the issues. Software figures (``software.
 ``sim_speed.*``) are wall-clock rates of this machine: compare them only as the ratios given.
 
 Parts (``--only a,b``; all by default): ``popularity_table``, ``micro_batch_scheduler``,
-``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``, ``hotline_host`` (the Hotline
+``gather_engine``, ``hotline_top``, ``sim_speed``, ``native_speed`` (the native backend vs the
+cocotb backend vs Verilator's own loop, one run: :mod:`scripts.bench_native`), ``software``,
+``hotline_host`` (the Hotline
 trainers' host path vs the baseline at 7 / 30 / 75% popular samples, with and without overlap,
 and a profile: :mod:`scripts.bench_hotline`), ``distributed``
 (``scripts/bench_distributed.py``: DLRM on 1 and 2 torchrun workers). A full run rewrites the file;
@@ -232,7 +234,7 @@ def bench_gather_engine(rows: int, builds=GATHER_BUILDS,
 
 
 PARTS = ("popularity_table", "micro_batch_scheduler", "gather_engine", "hotline_top",
-         "sim_speed", "software", "hotline_host", "distributed")
+         "sim_speed", "native_speed", "software", "hotline_host", "distributed")
 
 #: Whole-accelerator traffic: Criteo Kaggle's 26 tables scaled by this (337,648 rows in all,
 #: 21.6 MB of 64-byte rows in host memory), Zipf 1.15 (SyntheticCriteo).
@@ -773,6 +775,11 @@ def main(argv=None) -> int:
                         help="simulation speed run: learning samples (then one working set "
                              "of 4 x --speed-batch)")
     parser.add_argument("--speed-batch", type=int, default=256)
+    parser.add_argument("--native-learn", type=int, default=1024,
+                        help="native_speed: learning samples (then one working set of "
+                             "4 x 1024)")
+    parser.add_argument("--native-idle-cycles", type=int, default=2_000_000,
+                        help="native_speed: cycles of Verilator's own loop")
     parser.add_argument("--software-repeats", type=int, default=5)
     parser.add_argument("--dlrm-samples", type=int, default=16384)
     parser.add_argument("--dlrm-repeats", type=int, default=5)
@@ -860,6 +867,16 @@ def main(argv=None) -> int:
                     errors.append(f"icarus: {error}")
                     notes["icarus"] = f"failed: {error}"
             add("sim_speed", started, sim_speed_figures(speed_reports, notes, speed))
+
+    if "native_speed" in parts:                        # scripts/bench_native.py
+        from scripts.bench_native import bench_native_speed
+
+        started = time.perf_counter()
+        try:
+            add("native_speed", started, bench_native_speed(
+                learn=args.native_learn, idle_cycles=args.native_idle_cycles, seed=args.seed))
+        except (RTLMismatch, RuntimeError) as error:
+            errors.append(f"native_speed: {error}")
 
     if "software" in parts:
         started = time.perf_counter()
