@@ -15,8 +15,9 @@
 4. DLRM on the RTL (PyTorch + Verilator): the first ``--rtl-train-samples`` training samples
    train DLRM on ``HotlineTop``'s own micro-batches and gathered rows, updated rows written back
    through its write-back engine (:class:`~sw_driver.dlrm.accelerator.AcceleratorTrainer`
-   through the driver's cocotb backend); the same training on the golden-model backend must
-   give identical losses and parameters (``tb/test_dlrm_on_rtl.py``).
+   through the driver's native backend, :mod:`tb.dlrm_native`, on step 3's build; or the
+   cocotb one, ``tb/test_dlrm_on_rtl.py``); the same training on the golden-model backend must
+   give identical losses and parameters.
 5. DLRM (PyTorch): baseline training and training on the accelerator's schedule (re-formed
    working sets, micro-batches and rows from the golden-model backend, which steps 3 and 4
    show the RTL equals), loss / accuracy / AUC on held-out samples (``--no-train`` skips
@@ -116,22 +117,30 @@ def dense_ids(sparse: np.ndarray) -> tuple[np.ndarray, list[int]]:
     return dense, [len(values) for values, _ in columns]
 
 
+def rtl_config(args, sparse: np.ndarray):
+    """The ``HotlineTop`` build of the RTL stages (one build serves both on the native
+    backend)."""
+    from hotline_hw.device_config import HotlineConfig
+
+    return HotlineConfig(
+        geometry=TableGeometry(table_bits=5, row_bits=24, set_bits=args.set_bits,
+                               ways=args.ways),
+        lanes=args.lanes, table_in_bits=5, row_in_bits=24, sample_bits=32,
+        max_lookups=-(-sparse.shape[1] // args.lanes) * args.lanes,
+        capacity=args.rtl_batch_size * args.rtl_working_set, size_bits=16,
+        working_set_bits=4, num_tables=sparse.shape[1], data_bits=128, addr_bits=48, id_bits=6,
+        reads_in_flight=64, writes_in_flight=16, max_dim=args.dim)
+
+
 def rtl_report(sparse: np.ndarray, sizes, args, stage=None) -> dict:
     """Co-simulate ``HotlineTop`` against the golden-model backend (see the module docstring)."""
-    from hotline_hw.device_config import HotlineConfig
     from tb.runner import BUILD_ROOT
 
     size = args.rtl_batch_size * args.rtl_working_set
     samples = sparse[:args.rtl_learn + args.rtl_working_sets * size]
     if args.data:
         samples, sizes = dense_ids(samples)
-    config = HotlineConfig(
-        geometry=TableGeometry(table_bits=5, row_bits=24, set_bits=args.set_bits,
-                               ways=args.ways),
-        lanes=args.lanes, table_in_bits=5, row_in_bits=24, sample_bits=32,
-        max_lookups=-(-sparse.shape[1] // args.lanes) * args.lanes, capacity=size,
-        size_bits=16, working_set_bits=4, num_tables=sparse.shape[1], data_bits=128,
-        addr_bits=48, id_bits=6, reads_in_flight=64, writes_in_flight=16, max_dim=args.dim)
+    config = rtl_config(args, sparse)
     common = dict(sparse=samples, sizes=sizes, config=config, dim=args.dim,
                   batch_size=args.rtl_batch_size, working_set=args.rtl_working_set,
                   learn=args.rtl_learn, seed=args.seed, read_latency=args.read_latency)
@@ -163,28 +172,44 @@ def training_data(args):
             data.generate(args.eval_samples, start=args.train_samples))
 
 
-def dlrm_rtl_report(args, train, sizes) -> dict:
-    """DLRM trained on HotlineTop under Verilator == on the golden-model backend."""
+def dlrm_rtl_report(args, train, sizes, all_sparse: np.ndarray) -> dict:
+    """DLRM trained on HotlineTop under Verilator == on the golden-model backend (native
+    backend: the co-simulation's build, :mod:`tb.dlrm_native`; cocotb:
+    :mod:`tb.test_dlrm_on_rtl`'s build and run)."""
     from sw_driver.data import SampleBlock
     from tb.runner import BUILD_ROOT
-    from tb.test_dlrm_on_rtl import run
 
-    block = train[:args.rtl_train_samples]
+    block = train
+    if len(block) < args.rtl_train_samples and not args.data:      # more of the same stream
+        block = SyntheticCriteo(args.rtl_train_samples, scale=args.scale,
+                                seed=args.seed).generate(args.rtl_train_samples)
+    block = block[:args.rtl_train_samples]
     sparse = block.sparse
     if args.data:
         sparse, sizes = dense_ids(sparse)
     block = SampleBlock(block.dense_raw, sparse, block.labels)
     batch = args.train_batch_size
     learn_batches = max(1, round(args.learn_fraction * -(-len(block) // batch)))
-    geometry = TableGeometry(table_bits=5, row_bits=24, set_bits=args.rtl_train_set_bits,
-                             ways=args.ways)
-    report = run(table_sizes=sizes, data=block, work_dir=BUILD_ROOT / "make_sim_dlrm",
-                 runs={"clean": "REFORMED"}, batch_size=batch, working_set=4,
-                 learn_batches=learn_batches, dim=args.dim, hidden=64, geometry=geometry,
-                 seed=args.seed, read_latency=args.read_latency, test_id="make_sim_dlrm")
-    report = report["clean"]
+    common = dict(table_sizes=sizes, data=block, batch_size=batch, working_set=4,
+                  learn_batches=learn_batches, dim=args.dim, hidden=64, seed=args.seed,
+                  read_latency=args.read_latency)
+    if args.rtl_backend == "native":
+        from tb.dlrm_native import run
+
+        build = rtl_config(args, all_sparse)
+        report = run(geometry=build.geometry, build=build, **common)
+    else:
+        from tb.test_dlrm_on_rtl import run
+
+        geometry = TableGeometry(table_bits=5, row_bits=24, set_bits=args.rtl_train_set_bits,
+                                 ways=args.ways)
+        report = run(work_dir=BUILD_ROOT / "make_sim_dlrm", runs={"clean": "REFORMED"},
+                     geometry=geometry, test_id="make_sim_dlrm", **common)["clean"]
+        report["backend"] = "cocotb"
     report["config"] = {"samples": len(block), "batch_size": batch, "working_set": 4,
-                        "learn_batches": learn_batches, "entries": geometry.entries}
+                        "learn_batches": learn_batches,
+                        "entries": (build.geometry if args.rtl_backend == "native"
+                                    else geometry).entries}
     return report
 
 
@@ -287,7 +312,8 @@ def print_dlrm_rtl(dlrm_rtl: dict) -> None:
     if dlrm_rtl is not None:
         c, same = dlrm_rtl["config"], dlrm_rtl["identical"]
         print()
-        print(f"  DLRM on the RTL: {c['samples']:,} samples (B = {c['batch_size']}, "
+        print(f"  DLRM on the RTL ({dlrm_rtl.get('backend', 'cocotb')} backend): "
+              f"{c['samples']:,} samples (B = {c['batch_size']}, "
               f"W = {c['working_set']}, {c['learn_batches']} learning mini-batches, "
               f"{c['entries']:,}-entry table): {dlrm_rtl['steps']} steps on HotlineTop's "
               f"micro-batches, {dlrm_rtl['rows_gathered']:,} rows gathered and "
@@ -343,26 +369,37 @@ def main(argv=None) -> int:
                         help="the driver's backend for the RTL co-simulation (native: C++ "
                              "harness, default scale; cocotb: the regression's, use a tenth "
                              "of the scale)")
-    parser.add_argument("--rtl-learn", type=int, default=40_960,
-                        help="samples of the RTL's learning phase")
+    parser.add_argument("--rtl-learn", type=int, default=None,
+                        help="samples of the RTL's learning phase (default 40,960; cocotb "
+                             "backend 4,096)")
     parser.add_argument("--rtl-batch-size", type=int, default=128)
     parser.add_argument("--rtl-working-set", type=int, default=8)
-    parser.add_argument("--rtl-working-sets", type=int, default=60,
-                        help="working sets run through the RTL after learning")
+    parser.add_argument("--rtl-working-sets", type=int, default=None,
+                        help="working sets run through the RTL after learning (default 60; "
+                             "cocotb backend 6)")
     parser.add_argument("--read-latency", type=int, default=100,
                         help="host memory latency in cycles (RTL run)")
     parser.add_argument("--no-rtl", action="store_true", help="skip the Verilator run")
     parser.add_argument("--train-samples", type=int, default=60_000)
     parser.add_argument("--eval-samples", type=int, default=20_000)
     parser.add_argument("--train-batch-size", type=int, default=128)
-    parser.add_argument("--rtl-train-samples", type=int, default=8192,
-                        help="samples of DLRM training on the RTL (0: none)")
+    parser.add_argument("--rtl-train-samples", type=int, default=None,
+                        help="samples of DLRM training on the RTL (0: none; default 81,920, "
+                             "cocotb backend 8,192)")
     parser.add_argument("--rtl-train-set-bits", type=int, default=10,
-                        help="popularity table sets = 2**this in the DLRM-on-RTL build (its "
-                             "hot set is read back over AXI4-Lite, one entry at a time)")
+                        help="cocotb backend: popularity table sets = 2**this in the "
+                             "DLRM-on-RTL build (its hot set is read back over AXI4-Lite, one "
+                             "entry at a time; the native backend uses the co-simulation's "
+                             "build)")
     parser.add_argument("--no-train", action="store_true", help="skip DLRM training")
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
+    native = args.rtl_backend == "native"          # the native backend runs 10x the samples
+    for name, at_scale, cocotb_scale in (("rtl_learn", 40_960, 4096),
+                                         ("rtl_working_sets", 60, 6),
+                                         ("rtl_train_samples", 81_920, 8192)):
+        if getattr(args, name) is None:
+            setattr(args, name, at_scale if native else cocotb_scale)
 
     try:
         sparse, description = load_sparse(args)
@@ -393,7 +430,7 @@ def main(argv=None) -> int:
         train_block, held_out = training_data(args)
         if "DLRM on the RTL" in stages:
             with console.stage("DLRM on the RTL"):
-                dlrm_rtl = dlrm_rtl_report(args, train_block, sizes)
+                dlrm_rtl = dlrm_rtl_report(args, train_block, sizes, sparse)
             _report(console, print_dlrm_rtl, dlrm_rtl)
         with console.stage("DLRM training") as stage:
             train = train_report(args, sizes, train_block, held_out, stage)
