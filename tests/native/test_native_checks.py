@@ -225,3 +225,22 @@ def test_recv_packets_equals_one_by_one(native, pyrng):
             got.append(([w for r, _ in rows for w in r.tolist()], [len(r) for r, _ in rows],
                         [u for _, u in rows]))
     assert got[0] == got[1]
+
+
+def test_write_data_before_its_address_completes(native, pyrng):
+    """Host memory holds AWREADY low most cycles and takes W beats at once, so a burst's data
+    arrives before its address: the burst must complete when the AW comes (each row on its own,
+    no later W beat to push it along)."""
+    transport = native(stall_probability={"aw": 0.95}, timeout_cycles=20_000)
+    driver = HotlineDriver(transport)
+    _, sizes = sc.kaggle_tables(1)
+    _, layouts = sc.random_tables(driver, sizes, 16, pyrng)
+    asyncio.run(driver.configure_tables(layouts, 16))
+    asyncio.run(driver.configure(batch_size=1, working_set=1, split=True))
+    for n in range(10):
+        values = np.full(16, n + 0.25, np.float32)
+        asyncio.run(driver.write_back([(2, n, values)]))
+        asyncio.run(driver.wait_writes(polls=3000))          # ~6000 cycles at most
+        address = layouts[2].base + n * layouts[2].stride
+        assert transport.memory.read(address, 64) == values.tobytes()
+    transport.memory.check(idle=True)

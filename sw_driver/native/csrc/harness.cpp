@@ -365,7 +365,9 @@ class Harness {
         if (aw_fire) {
             check_burst("m_axi AW", edge, t->m_axi___05Fawaddr, t->m_axi___05Fawlen, t->m_axi___05Fawsize,
                         t->m_axi___05Fawburst);
-            memory.on_aw(edge, t->m_axi___05Fawid, t->m_axi___05Fawaddr, t->m_axi___05Fawlen);
+            const std::string violation = memory.on_aw(edge, t->m_axi___05Fawid,
+                                                       t->m_axi___05Fawaddr, t->m_axi___05Fawlen);
+            if (!violation.empty()) protocol_error(violation);
         }
         if (w_fire) {
             uint8_t data[256];

@@ -96,13 +96,15 @@ class HostMemoryModel {
                                                          reads_outstanding_);
     }
 
-    void on_aw(uint64_t cycle, unsigned id, uint64_t address, unsigned axlen) {
+    // W beats may have come before their AW: they are matched now. Returns a violation or "".
+    std::string on_aw(uint64_t cycle, unsigned id, uint64_t address, unsigned axlen) {
         ++stats.aw_bursts;
         const int b = new_burst(writes_, free_writes_, id, address, axlen, cycle);
         awaiting_data_.push_back(b);
         ++writes_outstanding_;
         stats.max_outstanding_writes = std::max<uint64_t>(stats.max_outstanding_writes,
                                                           writes_outstanding_);
+        return match_writes(cycle);
     }
 
     // A W beat (``bus_bytes`` data bytes, strobes); returns a violation message or "".
