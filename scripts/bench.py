@@ -8,7 +8,9 @@ figure is printed beside its goal from the issues. Software figures (``software.
 Parts (``--only a,b``; all by default): ``popularity_table``, ``banked_table`` (the banked
 table's lookups per cycle vs lanes, banks and queue depth, from its cycle model:
 :mod:`scripts.bench_banked`), ``micro_batch_scheduler``,
-``gather_engine``, ``hotline_top``, ``sim_speed``, ``software``, ``hotline_host`` (the Hotline
+``gather_engine``, ``hotline_top``, ``sim_speed``, ``native_speed`` (the native backend vs the
+cocotb backend vs Verilator's own loop, one run: :mod:`scripts.bench_native`), ``software``,
+``hotline_host`` (the Hotline
 trainers' host path vs the baseline at 7 / 30 / 75% popular samples, with and without overlap,
 and a profile: :mod:`scripts.bench_hotline`), ``distributed``
 (``scripts/bench_distributed.py``: DLRM on 1 and 2 torchrun workers), ``criteo_files``
@@ -104,6 +106,11 @@ def parse_arguments(argv):
                         help="simulation speed run: learning samples (then one working set "
                              "of 4 x --speed-batch)")
     parser.add_argument("--speed-batch", type=int, default=256)
+    parser.add_argument("--native-learn", type=int, default=1024,
+                        help="native_speed: learning samples (then one working set of "
+                             "4 x 1024)")
+    parser.add_argument("--native-idle-cycles", type=int, default=2_000_000,
+                        help="native_speed: cycles of Verilator's own loop")
     parser.add_argument("--software-repeats", type=int, default=5)
     parser.add_argument("--dlrm-samples", type=int, default=16384)
     parser.add_argument("--dlrm-repeats", type=int, default=5)
@@ -204,6 +211,14 @@ def part_runners(args) -> dict:
                                  **({"eval_samples": args.dist_samples // 4}
                                     if args.quick else {}))
 
+    def native_speed():
+        from scripts.bench_native import bench_native_speed
+        if args.quick:          # the tests' small build, tiny traffic, the cocotb run included
+            return bench_native_speed(learn=64, batch_size=16, working_set=4,
+                                      idle_cycles=50_000, seed=args.seed, quick=True)
+        return bench_native_speed(learn=args.native_learn, idle_cycles=args.native_idle_cycles,
+                                  seed=args.seed)
+
     def criteo_files():
         from scripts.bench_criteo import bench_criteo_files
         if args.quick:
@@ -222,6 +237,7 @@ def part_runners(args) -> dict:
         "software": lambda: bench_software(
             repeats=args.software_repeats, dlrm_samples=args.dlrm_samples,
             dlrm_repeats=args.dlrm_repeats, seed=args.seed, **software),
+        "native_speed": native_speed,
         "hotline_host": hotline_host,
         "distributed": distributed,
         "criteo_files": criteo_files,

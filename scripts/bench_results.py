@@ -16,7 +16,8 @@ JSON schema (``bench/results.json``)::
 from __future__ import annotations
 
 PARTS = ("popularity_table", "banked_table", "micro_batch_scheduler", "gather_engine",
-         "hotline_top", "sim_speed", "software", "hotline_host", "distributed", "criteo_files")
+         "hotline_top", "sim_speed", "native_speed", "software", "hotline_host", "distributed",
+         "criteo_files")
 
 
 def part_of(key: str) -> str:

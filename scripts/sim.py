@@ -13,16 +13,18 @@
    paper's figure) train the popularity table's golden model in LEARN mode; the rest are
    classified in RUN mode: hit and popular-sample fractions beside oracle hot sets of the same
    capacity (exact counts: FAE's way).
-3. RTL (``HotlineTop`` under Verilator, through the host driver's cocotb backend): a learning
-   phase and several working sets of the same data go through the RTL and through the
-   golden-model backend with the same driver calls; every micro-batch beat, every gathered row,
-   the learned hot set and the counters must be identical (``--no-rtl`` skips this). Reported:
-   popular fraction and cycles per working set, gather bandwidth.
+3. RTL (``HotlineTop`` under Verilator, through the host driver's native backend,
+   :mod:`tb.cosim_native`; ``--rtl-backend cocotb`` for the cocotb one, :mod:`tb.cosim_hotline`,
+   at a tenth of the scale): a learning phase and working sets of the same data go through the
+   RTL and through the golden-model backend with the same driver calls; every micro-batch beat,
+   every gathered row, the learned hot set and the counters must be identical (``--no-rtl``
+   skips this). Reported: popular fraction and cycles per working set, gather bandwidth.
 4. DLRM on the RTL (PyTorch + Verilator): the first ``--rtl-train-samples`` training samples
    train DLRM on ``HotlineTop``'s own micro-batches and gathered rows, updated rows written back
    through its write-back engine (:class:`~sw_driver.dlrm.accelerator.AcceleratorTrainer`
-   through the driver's cocotb backend); the same training on the golden-model backend must
-   give identical losses and parameters (``tb/test_dlrm_on_rtl.py``).
+   through the driver's native backend, :mod:`tb.dlrm_native`, on step 3's build; or the
+   cocotb one, ``tb/test_dlrm_on_rtl.py``); the same training on the golden-model backend must
+   give identical losses and parameters.
 5. DLRM (PyTorch): baseline training and training on the accelerator's schedule (re-formed
    working sets, micro-batches and rows from the golden-model backend, which steps 3 and 4
    show the RTL equals), loss / accuracy / AUC on held-out samples (``--no-train`` skips
@@ -155,27 +157,44 @@ def dense_ids(sparse: np.ndarray) -> tuple[np.ndarray, list[int]]:
     return dense, [len(values) for values, _ in columns]
 
 
-def rtl_report(sparse: np.ndarray, sizes, args) -> dict:
-    """Co-simulate ``HotlineTop`` against the golden-model backend (see the module docstring)."""
+def rtl_config(args, sparse: np.ndarray):
+    """The ``HotlineTop`` build of the RTL stages (one build serves both on the native
+    backend)."""
     from hotline_hw.device_config import HotlineConfig
-    from tb.cosim_hotline import run
+
+    return HotlineConfig(
+        geometry=TableGeometry(table_bits=5, row_bits=24, set_bits=args.set_bits,
+                               ways=args.ways),
+        lanes=args.lanes, table_in_bits=5, row_in_bits=24, sample_bits=32,
+        max_lookups=-(-sparse.shape[1] // args.lanes) * args.lanes,
+        capacity=args.rtl_batch_size * args.rtl_working_set, size_bits=16,
+        working_set_bits=4, num_tables=sparse.shape[1], data_bits=128, addr_bits=48, id_bits=6,
+        reads_in_flight=64, writes_in_flight=16, max_dim=args.dim)
+
+
+def rtl_report(sparse: np.ndarray, sizes, args, stage=None) -> dict:
+    """Co-simulate ``HotlineTop`` against the golden-model backend (see the module docstring)."""
     from tb.runner import BUILD_ROOT
 
     size = args.rtl_batch_size * args.rtl_working_set
     samples = sparse[:args.rtl_learn + args.rtl_working_sets * size]
     if args.data:
         samples, sizes = dense_ids(samples)
-    config = HotlineConfig(
-        geometry=TableGeometry(table_bits=5, row_bits=24, set_bits=args.set_bits,
-                               ways=args.ways),
-        lanes=args.lanes, table_in_bits=5, row_in_bits=24, sample_bits=32,
-        max_lookups=-(-sparse.shape[1] // args.lanes) * args.lanes, capacity=size,
-        size_bits=16, working_set_bits=4, num_tables=sparse.shape[1], data_bits=128,
-        addr_bits=48, id_bits=6, reads_in_flight=64, writes_in_flight=16, max_dim=args.dim)
-    report = run(sparse=samples, sizes=sizes, config=config, dim=args.dim,
-                 batch_size=args.rtl_batch_size, working_set=args.rtl_working_set,
-                 learn=args.rtl_learn, work_dir=BUILD_ROOT / "make_sim", seed=args.seed,
-                 read_latency=args.read_latency)
+    config = rtl_config(args, sparse)
+    common = dict(sparse=samples, sizes=sizes, config=config, dim=args.dim,
+                  batch_size=args.rtl_batch_size, working_set=args.rtl_working_set,
+                  learn=args.rtl_learn, seed=args.seed, read_latency=args.read_latency)
+    if args.rtl_backend == "native":
+        from tb.cosim_native import run
+
+        progress = None if stage is None else (
+            lambda done, total, note: stage.advance(done, total, note))
+        report = run(progress=progress, **common)
+    else:
+        from tb.cosim_hotline import run
+
+        report = run(work_dir=BUILD_ROOT / "make_sim", **common)
+        report["backend"] = "cocotb"
     report["config"] = {"lanes": args.lanes, "entries": config.geometry.entries,
                         "capacity": size, "data_bits": 128, "dim": args.dim,
                         "reads_in_flight": 64, "read_latency": args.read_latency}
@@ -193,28 +212,44 @@ def training_data(args, dataset: CriteoDataset | None):
             data.generate(args.eval_samples, start=args.train_samples))
 
 
-def dlrm_rtl_report(args, train, sizes) -> dict:
-    """DLRM trained on HotlineTop under Verilator == on the golden-model backend."""
+def dlrm_rtl_report(args, train, sizes, all_sparse: np.ndarray) -> dict:
+    """DLRM trained on HotlineTop under Verilator == on the golden-model backend (native
+    backend: the co-simulation's build, :mod:`tb.dlrm_native`; cocotb:
+    :mod:`tb.test_dlrm_on_rtl`'s build and run)."""
     from sw_driver.data import SampleBlock
     from tb.runner import BUILD_ROOT
-    from tb.test_dlrm_on_rtl import run
 
-    block = train[:args.rtl_train_samples]
+    block = train
+    if len(block) < args.rtl_train_samples and not args.data:      # more of the same stream
+        block = SyntheticCriteo(args.rtl_train_samples, scale=args.scale,
+                                seed=args.seed).generate(args.rtl_train_samples)
+    block = block[:args.rtl_train_samples]
     sparse = block.sparse
     if args.data:
         sparse, sizes = dense_ids(sparse)
     block = SampleBlock(block.dense_raw, sparse, block.labels)
     batch = args.train_batch_size
     learn_batches = max(1, round(args.learn_fraction * -(-len(block) // batch)))
-    geometry = TableGeometry(table_bits=5, row_bits=24, set_bits=args.rtl_train_set_bits,
-                             ways=args.ways)
-    report = run(table_sizes=sizes, data=block, work_dir=BUILD_ROOT / "make_sim_dlrm",
-                 runs={"clean": "REFORMED"}, batch_size=batch, working_set=4,
-                 learn_batches=learn_batches, dim=args.dim, hidden=64, geometry=geometry,
-                 seed=args.seed, read_latency=args.read_latency, test_id="make_sim_dlrm")
-    report = report["clean"]
+    common = dict(table_sizes=sizes, data=block, batch_size=batch, working_set=4,
+                  learn_batches=learn_batches, dim=args.dim, hidden=64, seed=args.seed,
+                  read_latency=args.read_latency)
+    if args.rtl_backend == "native":
+        from tb.dlrm_native import run
+
+        build = rtl_config(args, all_sparse)
+        report = run(geometry=build.geometry, build=build, **common)
+    else:
+        from tb.test_dlrm_on_rtl import run
+
+        geometry = TableGeometry(table_bits=5, row_bits=24, set_bits=args.rtl_train_set_bits,
+                                 ways=args.ways)
+        report = run(work_dir=BUILD_ROOT / "make_sim_dlrm", runs={"clean": "REFORMED"},
+                     geometry=geometry, test_id="make_sim_dlrm", **common)["clean"]
+        report["backend"] = "cocotb"
     report["config"] = {"samples": len(block), "batch_size": batch, "working_set": 4,
-                        "learn_batches": learn_batches, "entries": geometry.entries}
+                        "learn_batches": learn_batches,
+                        "entries": (build.geometry if args.rtl_backend == "native"
+                                    else geometry).entries}
     return report
 
 
@@ -280,33 +315,54 @@ def print_software(description: str, geometry: TableGeometry, sw: dict,
 def print_rtl(rtl: dict) -> None:
     if rtl is not None:
         c = rtl["config"]
+        backend = rtl.get("backend", "cocotb")
         print(f"  RTL: HotlineTop under Verilator ({c['lanes']} lanes, {c['entries']:,}-entry "
               f"table, {c['capacity']}-sample buffer, 128-bit AXI4, {c['reads_in_flight']} "
               f"reads in flight, memory latency {c['read_latency']} cycles), driven through "
-              f"the host driver, against the golden-model backend:")
+              f"the host driver's {backend} backend, against the golden-model backend:")
         print(f"  {'phase':16s} {'samples':>8s} {'micro-b.':>8s} {'cold rows':>9s} "
               f"{'popular %':>9s} {'in pop. mb %':>12s} {'cycles':>9s} {'R beats/cyc':>11s}"
               f"  RTL == model")
-        for phase in rtl["phases"]:
-            print(f"  {phase['name']:16s} {phase['samples']:8,d} {phase['micro_batches']:8d} "
+        for phase in _phase_rows(rtl["phases"]):
+            print(f"  {phase['name']:16s} {phase['samples']:8,d} {phase['micro_batches']:8,d} "
                   f"{phase['cold_rows']:9,d} {100 * phase['popular_samples']:9.1f} "
                   f"{100 * phase['popular_fraction']:12.1f} "
                   f"{phase['cycles']:9,d} {phase['bus_utilisation']:11.3f}  "
                   f"{'yes' if phase['identical'] else 'NO'}")
-        print("  (popular %: samples whose lookups all hit; in pop. mb %: samples that left in "
-              "popular micro-batches of B; cycles from the first sample in to the last row "
-              "out, as fast as the cocotb driver feeds it)")
+        print(f"  (popular %: samples whose lookups all hit; in pop. mb %: samples that left in "
+              f"popular micro-batches of B; cycles from the first sample in to the last row "
+              f"out, as fast as the {backend} driver feeds it)")
         hot = rtl["hot_set"]
+        cycles = rtl.get("simulated_cycles")
+        speed = (f" ({cycles:,} cycles, {cycles / rtl['simulation_seconds']:,.0f} cycles/s)"
+                 if cycles else "")
         print(f"  learned hot set identical to the model's: {hot['identical']} "
               f"({hot['model_keys']:,} keys); counters equal: {rtl['counters_equal']}; "
-              f"{rtl['simulation_seconds']:.0f} s of simulation")
+              f"{rtl['simulation_seconds']:.0f} s of simulation{speed}")
+
+
+def _phase_rows(phases: list[dict], shown: int = 3) -> list[dict]:
+    """The phases to print: all of them, or (many working sets) the learning phase, the first
+    ``shown`` working sets and one row summing the rest."""
+    if len(phases) <= shown + 3:
+        return phases
+    head, rest = phases[:shown + 1], phases[shown + 1:]
+    total = {key: sum(p[key] for p in rest) for key in
+             ("samples", "micro_batches", "cold_rows", "cycles", "read_beats")}
+    total["name"] = f"{len(rest)} more sets"
+    for key in ("popular_samples", "popular_fraction"):
+        total[key] = sum(p[key] * p["samples"] for p in rest) / max(total["samples"], 1)
+    total["bus_utilisation"] = total["read_beats"] / max(total["cycles"], 1)
+    total["identical"] = all(p["identical"] for p in rest)
+    return head + [total]
 
 
 def print_dlrm_rtl(dlrm_rtl: dict) -> None:
     if dlrm_rtl is not None:
         c, same = dlrm_rtl["config"], dlrm_rtl["identical"]
         print()
-        print(f"  DLRM on the RTL: {c['samples']:,} samples (B = {c['batch_size']}, "
+        print(f"  DLRM on the RTL ({dlrm_rtl.get('backend', 'cocotb')} backend): "
+              f"{c['samples']:,} samples (B = {c['batch_size']}, "
               f"W = {c['working_set']}, {c['learn_batches']} learning mini-batches, "
               f"{c['entries']:,}-entry table): {dlrm_rtl['steps']} steps on HotlineTop's "
               f"micro-batches, {dlrm_rtl['rows_gathered']:,} rows gathered and "
@@ -381,26 +437,41 @@ def main(argv=None) -> int:
     parser.add_argument("--ways", type=int, default=4)
     parser.add_argument("--lanes", type=int, default=4, help="RTL lookup lanes")
     parser.add_argument("--dim", type=int, default=16, help="embedding dimension")
-    parser.add_argument("--rtl-learn", type=int, default=4096,
-                        help="samples of the RTL's learning phase")
+    parser.add_argument("--rtl-backend", choices=("native", "cocotb"), default="native",
+                        help="the driver's backend for the RTL co-simulation (native: C++ "
+                             "harness, default scale; cocotb: the regression's, use a tenth "
+                             "of the scale)")
+    parser.add_argument("--rtl-learn", type=int, default=None,
+                        help="samples of the RTL's learning phase (default 40,960; cocotb "
+                             "backend 4,096)")
     parser.add_argument("--rtl-batch-size", type=int, default=128)
     parser.add_argument("--rtl-working-set", type=int, default=8)
-    parser.add_argument("--rtl-working-sets", type=int, default=6,
-                        help="working sets run through the RTL after learning")
+    parser.add_argument("--rtl-working-sets", type=int, default=None,
+                        help="working sets run through the RTL after learning (default 60; "
+                             "cocotb backend 6)")
     parser.add_argument("--read-latency", type=int, default=100,
                         help="host memory latency in cycles (RTL run)")
     parser.add_argument("--no-rtl", action="store_true", help="skip the Verilator run")
     parser.add_argument("--train-samples", type=int, default=60_000)
     parser.add_argument("--eval-samples", type=int, default=20_000)
     parser.add_argument("--train-batch-size", type=int, default=128)
-    parser.add_argument("--rtl-train-samples", type=int, default=8192,
-                        help="samples of DLRM training on the RTL (0: none)")
+    parser.add_argument("--rtl-train-samples", type=int, default=None,
+                        help="samples of DLRM training on the RTL (0: none; default 81,920, "
+                             "cocotb backend 8,192)")
     parser.add_argument("--rtl-train-set-bits", type=int, default=10,
-                        help="popularity table sets = 2**this in the DLRM-on-RTL build (its "
-                             "hot set is read back over AXI4-Lite, one entry at a time)")
+                        help="cocotb backend: popularity table sets = 2**this in the "
+                             "DLRM-on-RTL build (its hot set is read back over AXI4-Lite, one "
+                             "entry at a time; the native backend uses the co-simulation's "
+                             "build)")
     parser.add_argument("--no-train", action="store_true", help="skip DLRM training")
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
+    native = args.rtl_backend == "native"          # the native backend runs 10x the samples
+    for name, at_scale, cocotb_scale in (("rtl_learn", 40_960, 4096),
+                                         ("rtl_working_sets", 60, 6),
+                                         ("rtl_train_samples", 81_920, 8192)):
+        if getattr(args, name) is None:
+            setattr(args, name, at_scale if native else cocotb_scale)
 
     from sw_driver.dlrm.memory_estimate import ModelTooLargeError
 
@@ -433,14 +504,14 @@ def main(argv=None) -> int:
     _report(console, print_software, description, geometry, sw, data_notes)
     rtl = dlrm_rtl = train = None
     if "RTL co-simulation" in stages:
-        with console.stage("RTL co-simulation"):
-            rtl = rtl_report(sparse, sizes, args)
+        with console.stage("RTL co-simulation") as stage:
+            rtl = rtl_report(sparse, sizes, args, stage)
         _report(console, print_rtl, rtl)
     if not args.no_train:
         train_block, held_out = training_data(args, dataset)
         if "DLRM on the RTL" in stages:
             with console.stage("DLRM on the RTL"):
-                dlrm_rtl = dlrm_rtl_report(args, train_block, sizes)
+                dlrm_rtl = dlrm_rtl_report(args, train_block, sizes, sparse)
             _report(console, print_dlrm_rtl, dlrm_rtl)
         with console.stage("DLRM training") as stage:
             train = train_report(args, sizes, train_block, held_out, stage)

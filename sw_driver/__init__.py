@@ -2,8 +2,9 @@
 
 * :mod:`sw_driver.data`: Criteo reader, Kaggle-shaped generator, MovieLens-100K, DataLoader.
 * :class:`HotlineDriver` (async) / :class:`SyncHotlineDriver` over a
-  :class:`~sw_driver.transport.Transport`: :class:`ModelDevice` (golden models, pure Python)
-  or :class:`sw_driver.cocotb_transport.CocotbTransport` (the RTL in a cocotb simulation).
+  :class:`~sw_driver.transport.Transport`: :class:`ModelDevice` (golden models, pure Python),
+  :class:`sw_driver.cocotb_transport.CocotbTransport` (the RTL in a cocotb simulation) or
+  :class:`sw_driver.native.NativeTransport` (the RTL under a C++ harness, Verilator speed).
 """
 
 from .driver import (HotlineDriver, HotlineError, HotSetOverflowError, SyncHotlineDriver,

@@ -2,8 +2,9 @@
 code runs on any backend that moves registers, stream beats and host memory).
 
 Backends: :class:`sw_driver.model_device.ModelDevice` (the accelerator in pure Python, from the
-golden models) and :class:`sw_driver.cocotb_transport.CocotbTransport` (the RTL in a cocotb
-simulation, through AXI4-Lite / AXI4-Stream / AXI4 bus models).
+golden models), :class:`sw_driver.cocotb_transport.CocotbTransport` (the RTL in a cocotb
+simulation, through AXI4-Lite / AXI4-Stream / AXI4 bus models) and
+:class:`sw_driver.native.NativeTransport` (the RTL under a C++ harness that owns every port).
 """
 
 from __future__ import annotations

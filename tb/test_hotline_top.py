@@ -1,11 +1,13 @@
 """cocotb regression of ``HotlineTop`` through the host driver: co-simulation against the
 golden-model backend.
 
-Each test runs a scenario of :mod:`tb.driver_scenarios` twice with the same seed: on the RTL
-(:class:`sw_driver.cocotb_transport.CocotbTransport`: AXI4-Lite registers, AXI4-Stream ports,
-host memory in :class:`tb.axi_memory.HostMemory` with latency, reordering and stalls) and on
-:class:`sw_driver.model_device.ModelDevice`; the scenario checks each result and the two
-traces (every micro-batch beat, every gathered row, the counters) must be identical.
+Each test runs a scenario of :mod:`tb.driver_scenarios` three times with the same seed: on the
+RTL (:class:`sw_driver.cocotb_transport.CocotbTransport`: AXI4-Lite registers, AXI4-Stream
+ports, host memory in :class:`tb.axi_memory.HostMemory` with latency, reordering and stalls),
+on :class:`sw_driver.model_device.ModelDevice`, and on the same RTL under the native harness
+(:class:`sw_driver.native.NativeTransport`, same host-memory knobs, in this process); the
+scenario checks each result and the three traces (every micro-batch beat, every gathered row,
+the counters) must be identical.
 """
 
 from __future__ import annotations
@@ -47,6 +49,15 @@ def _model_driver() -> HotlineDriver:
     return HotlineDriver(ModelDevice(CONFIG, memory_size=1 << 20))
 
 
+def _native_driver() -> HotlineDriver:
+    """The third backend: the same build under the C++ harness (built once, cached)."""
+    from sw_driver.native import NativeTransport
+
+    return HotlineDriver(NativeTransport(CONFIG, memory_size=1 << 20, read_latency=20,
+                                         reorder=True, stall_probability=0.1,
+                                         seed=cocotb.RANDOM_SEED + 1))
+
+
 def _seeded() -> tuple[random.Random, random.Random]:
     seed = cocotb.RANDOM_SEED
     return random.Random(seed), random.Random(seed)
@@ -61,10 +72,10 @@ def _same(rtl: dict, model: dict, what: str) -> None:
 @cocotb.test()
 async def registers(dut):
     """Identification, configuration round trip, SLVERR on a read-only register."""
-    rng_rtl, _ = _seeded()
     rtl = await _rtl_driver(dut)
     got = await sc.registers_round_trip(rtl)
     _same(got, await sc.registers_round_trip(_model_driver()), "registers")
+    _same(await sc.registers_round_trip(_native_driver()), got, "registers (native)")
     # Byte strobes, unmapped addresses.
     axil = rtl.transport.axil
     await axil.write(0x028, b"\x34\x12\x00\x00")
@@ -83,6 +94,9 @@ async def _learn_then_run(dut, samples, sizes, what: str, **kwargs) -> dict:
                                   rng=rng_rtl, **kwargs)
     model = await sc.learn_then_run(_model_driver(), samples, sizes, rng=rng_model, **kwargs)
     _same(rtl, model, what)
+    native = await sc.learn_then_run(_native_driver(), samples, sizes, rng=_seeded()[0],
+                                     **kwargs)
+    _same(native, rtl, f"{what} (native)")
     return rtl
 
 
@@ -109,14 +123,17 @@ async def hot_set_and_write_back(dut):
     """Load a software hot set and read it back; write rows back and gather them."""
     rng_rtl, rng_model = _seeded()
     keys = sorted({(rng_rtl.randrange(26), rng_rtl.randrange(1000)) for _ in range(40)})
-    rtl_driver = await _rtl_driver(dut)
+    rtl_driver, native_driver = await _rtl_driver(dut), _native_driver()
     rtl = await sc.hot_set_round_trip(rtl_driver, keys)
     _same(rtl, await sc.hot_set_round_trip(_model_driver(), keys), "hot set")
+    _same(await sc.hot_set_round_trip(native_driver, keys), rtl, "hot set (native)")
     _, sizes = sc.kaggle_tables(1)
     rng_rtl, rng_model = _seeded()
     rtl = await sc.write_back_then_gather(rtl_driver, sizes, dim=7, rng=rng_rtl)
     model = await sc.write_back_then_gather(_model_driver(), sizes, dim=7, rng=rng_model)
     _same(rtl, model, "write-back")
+    native = await sc.write_back_then_gather(native_driver, sizes, dim=7, rng=_seeded()[0])
+    _same(native, rtl, "write-back (native)")
 
 
 @cocotb.test()
@@ -127,7 +144,7 @@ async def errors_end_to_end(dut):
     _, sizes = sc.kaggle_tables(1)
     driver = await _rtl_driver(dut)
     model_driver = _model_driver()           # one per backend throughout: tags carry on
-    rtl = await sc.bad_requests_raise(driver, sizes, dim=4, rng=rng_rtl)
+    rtl = errors = await sc.bad_requests_raise(driver, sizes, dim=4, rng=rng_rtl)
     _same(rtl, await sc.bad_requests_raise(model_driver, sizes, dim=4, rng=rng_model),
           "errors")
     memory = driver.transport.memory
@@ -143,6 +160,15 @@ async def errors_end_to_end(dut):
                                          inject=device.inject_error,
                                          clear=device.clear_injected_errors), "AXI errors")
     memory.check(idle=True)
+    native_driver = _native_driver()
+    native = native_driver.transport
+    _same(await sc.bad_requests_raise(native_driver, sizes, dim=4, rng=_seeded()[0]), errors,
+          "errors (native)")
+    _same(await sc.axi_errors_raise(native_driver, sizes, dim=4, rng=_seeded()[0],
+                                    inject=native.inject_error,
+                                    clear=native.clear_injected_errors), rtl,
+          "AXI errors (native)")
+    native.memory.check(idle=True)
 
 
 def test_hotline_top(request):

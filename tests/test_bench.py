@@ -352,3 +352,24 @@ def test_criteo_files_part_at_a_tiny_scale(tmp_path):
     assert late["returncode"] < 0 and late["seconds"] < 20              # killed, no hang
     assert run_measured([sys.executable, "-c", "raise SystemExit(3)"], timeout=60)[
         "returncode"] == 3
+
+
+def test_native_speed_quick(bench):
+    """``make bench``'s native_speed part in its quick form (the tests' small build, tiny
+    traffic, without the cocotb run): every figure present, the transport-level run and the
+    driver run (checked against the golden model inside) agree on the rows gathered."""
+    from scripts.bench_native import bench_native_speed
+
+    figures, goals, config = bench_native_speed(learn=64, batch_size=16, working_set=4,
+                                                idle_cycles=50_000, quick=True, cocotb=False)
+    prefix = "native_speed."
+    for name in ("idle_loop", "native", "native_driver"):
+        assert figures[f"{prefix}{name}.cycles_per_second"] > 0
+    assert figures[f"{prefix}native_over_idle_loop"] > 0
+    assert figures[f"{prefix}cocotb.cycles_per_second"] is None
+    assert figures[f"{prefix}native_over_cocotb"] is None
+    phases = config["native_speed"]["phases"]
+    assert phases[0]["rows"] == 64 * 26, "every learning lookup is gathered"
+    assert figures[f"{prefix}native.simulated_cycles"] == sum(p["cycles"] for p in phases)
+    assert all(bench.part_of(key) == "native_speed" for key in figures)
+    assert f"{prefix}native_over_cocotb" in goals
