@@ -280,3 +280,26 @@ def test_learn_many_equals_golden(seed, n, spread):
         assert np.array_equal(a, b)
     assert (fast.lookups, fast.hits, fast.errors, fast.error_sticky) == \
         (golden.lookups, golden.hits, golden.errors, golden.error_sticky)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.integers(1, 12),
+       st.floats(0.0, 3.0))
+def test_learn_many_equals_golden_on_runs_of_one_key(seed, n, pool, skew):
+    """Skewed traffic from a few keys: long runs of one key per set (the lookups
+    :func:`learn_many` answers without its SRRIP loop), interleaved with other keys and
+    errors, across two calls."""
+    geometry = TableGeometry(table_bits=3, row_bits=9, set_bits=2, ways=2)
+    golden, fast = PopularityTable(geometry), PopularityTable(geometry)
+    rng = np.random.default_rng(seed)
+    keys = np.column_stack([rng.integers(-1, 9, pool), rng.integers(-1, 40, pool)])
+    weights = 1.0 / np.arange(1, pool + 1) ** skew
+    for _ in range(2):
+        queries = keys[rng.choice(pool, n, p=weights / weights.sum())]
+        expected = golden.lookup_many(queries[:, 0], queries[:, 1])
+        got = learn_many(fast, queries[:, 0], queries[:, 1])
+        for a, b in zip(got, expected):
+            assert np.array_equal(a, b)
+    for a, b in zip(fast.dump().values(), golden.dump().values()):
+        assert np.array_equal(a, b)
+    assert (fast.lookups, fast.hits, fast.errors) == (golden.lookups, golden.hits, golden.errors)
