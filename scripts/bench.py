@@ -114,8 +114,8 @@ def parse_arguments(argv):
     parser.add_argument("--software-repeats", type=int, default=5)
     parser.add_argument("--dlrm-samples", type=int, default=16384)
     parser.add_argument("--dlrm-repeats", type=int, default=5)
-    parser.add_argument("--hotline-repeats", type=int, default=3,
-                        help="hotline_host: interleaved repeats per case")
+    parser.add_argument("--hotline-repeats", type=int, default=7,
+                        help="hotline_host: interleaved repeats per case (their median ratio)")
     parser.add_argument("--dist-samples", type=int, default=65536,
                         help="distributed part: training samples per torchrun launch")
     parser.add_argument("--criteo-scale", type=float, default=1.0,

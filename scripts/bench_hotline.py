@@ -59,7 +59,7 @@ def _profile(make, block, top: int = 10) -> dict:
     return out
 
 
-def bench_hotline_host(*, samples: int = 16384, repeats: int = 3, batch_size: int = 1024,
+def bench_hotline_host(*, samples: int = 16384, repeats: int = 7, batch_size: int = 1024,
                        working_set: int = 4, dim: int = 16, hidden: int = 64,
                        seed: int = 0) -> tuple[dict, dict, dict]:
     import torch

@@ -6,7 +6,9 @@ Software keys (``software.``): ``model.classify_run.samples_per_second`` (popula
 model, ``lookup_many`` in RUN mode, 26 lookups per sample), ``model.classify_learn...``,
 ``model.schedule.samples_per_second`` (``MicroBatchScheduler`` on classified samples),
 ``driver_model_device.samples_per_second`` (``HotlineDriver.submit`` of a working set over
-``ModelDevice``), ``dlrm.baseline.samples_per_second`` and the ratios
+``ModelDevice``'s in-process path, given as an ``(N, 26, 2)`` array; ``..._lists``: the same
+as lists of ``(table, row)`` pairs; ``..._wire``: lists over the beat-level wire path,
+``ModelDevice(fast=False)``), ``dlrm.baseline.samples_per_second`` and the ratios
 ``dlrm.hotline_<reformed|split>_over_baseline_step_time`` (training time per sample, CPU, same
 data, same run) and ``schedule_over_dlrm_throughput`` (software scheduling rate / baseline
 training rate).
@@ -90,27 +92,32 @@ def bench_software(*, working_set: int = 4, batch_size: int = 1024, learn: int =
     memory_size = layouts[-1].base + layouts[-1].rows * layouts[-1].stride + 4096
     keys = [[[(t, int(r)) for t, r in enumerate(row)] for row in part.tolist()]
             for part in [learn_part] + run_parts]
+    # the same working sets as (N, 26, 2) arrays of (table, row), as a DataLoader batch gives
+    arrays = [np.stack(np.broadcast_arrays(np.arange(n_tables), part), axis=-1)
+              for part in [learn_part] + run_parts]
 
-    async def driver_run(fast: bool = True) -> list[float]:
+    async def driver_run(fast: bool = True, given=keys) -> list[float]:
         driver = HotlineDriver(ModelDevice(config, memory_size=memory_size, fast=fast))
         await driver.configure_tables(layouts, dim)
         await driver.configure(batch_size=batch_size, working_set=working_set,
                                lookups=n_tables)
         await driver.clear_table()
-        await driver.submit(keys[0], learn=True)
+        await driver.submit(given[0], learn=True)
         times = []
-        for part in keys[1:]:
+        for part in given[1:]:
             start = time.perf_counter()
             result = await driver.submit(part, learn=False)
             times.append(time.perf_counter() - start)
             assert result.samples == size
         return times
 
-    driver_times = asyncio.run(driver_run())
-    driver_seconds = statistics.median(driver_times[1:] if len(driver_times) > 2
-                                       else driver_times)
+    def median_after_first(times: list[float]) -> float:
+        return statistics.median(times[1:] if len(times) > 2 else times)
+
+    driver_seconds = median_after_first(asyncio.run(driver_run(given=arrays)))
+    list_seconds = median_after_first(asyncio.run(driver_run()))
     wire_times = asyncio.run(driver_run(fast=False))      # the beat-level path, same run
-    wire_seconds = statistics.median(wire_times[1:] if len(wire_times) > 2 else wire_times)
+    wire_seconds = median_after_first(wire_times)
 
     # DLRM on the CPU: seconds per trained sample, baseline vs the Hotline schedules.
     source = SyntheticCriteo(dlrm_samples + batch_size, scale=scale, seed=seed)
@@ -154,6 +161,7 @@ def bench_software(*, working_set: int = 4, batch_size: int = 1024, learn: int =
         "software.model.schedule.samples_per_second": round(schedule_rate, 1),
         "software.model.classify_and_schedule.samples_per_second": round(both_rate, 1),
         "software.driver_model_device.samples_per_second": round(size / driver_seconds, 1),
+        "software.driver_model_device_lists.samples_per_second": round(size / list_seconds, 1),
         "software.driver_model_device_wire.samples_per_second": round(size / wire_seconds, 1),
         "software.driver_model_device.in_process_over_wire": round(
             wire_seconds / driver_seconds, 2),
@@ -180,10 +188,10 @@ def bench_software(*, working_set: int = 4, batch_size: int = 1024, learn: int =
             "as above, exact (SPLIT) schedule"),
         "software.driver_model_device.samples_per_second": (
             "HotlineDriver.submit over ModelDevice (in-process path), a 4096-sample working "
-            "set, RUN mode; issue 22: >= 50x the wire path's 1,932"),
+            "set as an (N, 26, 2) array, RUN mode; issue 22: >= 50x the wire path's 1,932"),
         "software.driver_model_device.in_process_over_wire": (
-            "in-process path over the beat-level wire path (ModelDevice(fast=False)), same "
-            "run: >= 50 (issue 22)"),
+            "in-process path (arrays) over the beat-level wire path (ModelDevice(fast=False), "
+            "lists), same run: >= 50 (issue 22)"),
     }
     cfg = {"software": {
         "machine": "wall clock (time.perf_counter) on this machine, torch 1 thread, CPU; "

@@ -31,7 +31,7 @@ from hotline_hw import register_map as rmap
 from hotline_hw.model.gather import GatherError
 from hotline_hw.model.popularity_table import HotSetOverflowError, PopularityTable
 
-from .indices import as_index, as_samples
+from .indices import as_index, as_sample_array, as_samples
 from .transport import Transport
 from .wire import GatheredRow, MicroBatchPacket, WireFormat
 
@@ -328,6 +328,13 @@ class HotlineDriver:
         self._require("submit", configure=True)
         if learn is not None:
             learn = _bool_arg(learn, "learn")
+        array = as_sample_array(samples)
+        if array is not None and len(array) and hasattr(self.transport,
+                                                        "submit_arrays_in_process"):
+            done = await self._submit_array(array, learn)
+            if done is not None:
+                return done
+            samples = array                   # the general path below, numbered alike
         normalised = as_samples(samples)
         if self.lookups:
             for n, (sample_id, keys) in enumerate(normalised):
@@ -363,6 +370,27 @@ class HotlineDriver:
         for _ in result.cold_lookups:
             tdata, tuser = await self.transport.recv_row()
             result.rows.append(self.wire.decode_row(tdata, tuser, self.dim))
+        await self.check_errors()
+        return result
+
+    async def _submit_array(self, array: np.ndarray, learn: bool | None) \
+            -> WorkingSetResult | None:
+        """:meth:`submit` of an ``(N, F, 2)`` integer array on an in-process backend: checked
+        and numbered as arrays; ``None`` (sample numbering untouched) where the backend's fast
+        path does not apply, and the general path then sends the same samples."""
+        n, lookups = array.shape[:2]
+        if self.lookups and lookups != self.lookups:
+            raise ValueError(f"sample 0: {lookups} lookups; configure(lookups="
+                             f"{self.lookups}) requires {self.lookups} per sample")
+        if learn is not None and learn != self.learning:
+            await self.set_learning(learn)
+        modulus = 1 << self.config.sample_bits
+        ids = (self._next_sample + np.arange(n, dtype=np.int64)) % modulus
+        done = self.transport.submit_arrays_in_process(ids, array)
+        if done is None:
+            return None
+        self._next_sample = (self._next_sample + n) % modulus
+        result = WorkingSetResult(*done)
         await self.check_errors()
         return result
 

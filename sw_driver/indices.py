@@ -19,7 +19,7 @@ import operator
 
 import numpy as np
 
-__all__ = ["as_index", "as_keys", "as_samples", "is_index_scalar"]
+__all__ = ["as_index", "as_keys", "as_sample_array", "as_samples", "is_index_scalar"]
 
 
 def _is_torch(value) -> bool:
@@ -120,20 +120,34 @@ def as_keys(keys, what: str) -> list[tuple[int, int]]:
     return out
 
 
+def as_sample_array(samples) -> np.ndarray | None:
+    """A batch of samples given as one integer array / tensor ``(samples, lookups, 2)``, checked
+    at once (integer dtype, shape, no negative index: the errors :func:`as_samples` raises),
+    as a numpy array; ``None`` for any other form of ``samples``."""
+    if _is_torch(samples):
+        samples = _torch_to_numpy(samples)
+    if not isinstance(samples, np.ndarray):
+        return None
+    if samples.dtype.kind not in "iu":
+        raise TypeError(f"samples: indices must be integers, not an array of dtype "
+                        f"{samples.dtype}")
+    if samples.ndim != 3 or samples.shape[2] != 2:
+        raise ValueError(f"samples as an array must have shape (samples, lookups, 2), "
+                         f"not {samples.shape}")
+    if samples.size and samples.dtype.kind == "i" and samples.min() < 0:
+        n, k, column = (int(v) for v in np.argwhere(samples < 0)[0])
+        raise ValueError(f"sample {n}, lookup {k}: {('table', 'row')[column]} must not be "
+                         f"negative (got {samples[n, k, column]})")
+    return samples
+
+
 def as_samples(samples) -> list[tuple[int | None, list[tuple[int, int]]]]:
     """Samples as ``(sample id or None, keys)``: each sample is ``(sample_id, keys)`` or just
     its keys; an integer array / tensor of shape ``(samples, lookups, 2)`` is a batch of
     samples given by their keys."""
-    if _is_torch(samples):
-        samples = _torch_to_numpy(samples)
-    if isinstance(samples, np.ndarray):
-        if samples.dtype.kind not in "iu":
-            raise TypeError(f"samples: indices must be integers, not an array of dtype "
-                            f"{samples.dtype}")
-        if samples.ndim != 3 or samples.shape[2] != 2:
-            raise ValueError(f"samples as an array must have shape (samples, lookups, 2), "
-                             f"not {samples.shape}")
-        return [(None, as_keys(sample, f"sample {n}")) for n, sample in enumerate(samples)]
+    array = as_sample_array(samples)
+    if array is not None:
+        return [(None, [(t, r) for t, r in sample]) for sample in array.tolist()]
     if isinstance(samples, (str, bytes)) or not hasattr(samples, "__iter__"):
         raise TypeError(f"samples must be a sequence of samples, not {_describe(samples)}")
     out = []

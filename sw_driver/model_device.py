@@ -376,6 +376,14 @@ class ModelDevice(Transport):
         from .model_device_fast import submit_in_process
         return submit_in_process(self, samples)
 
+    def submit_arrays_in_process(self, ids, keys):
+        """:meth:`submit_in_process` of samples given as arrays (ids ``(n,)``, keys
+        ``(n, lookups, 2)``): no per-key Python objects on the way in."""
+        if not self.fast:
+            return None
+        from .model_device_fast import submit_arrays_in_process
+        return submit_arrays_in_process(self, ids, keys)
+
     async def recv_micro_batch(self) -> list[int]:
         if not self._micro_batches:
             raise TransportTimeout("no micro-batch is pending (the working set is not closed)")

@@ -32,7 +32,7 @@ from hotline_hw.model.popularity_table import Mode
 
 from .wire import GatheredRow, MicroBatchPacket
 
-__all__ = ["ArrayMicroBatchPacket", "submit_in_process"]
+__all__ = ["ArrayMicroBatchPacket", "submit_arrays_in_process", "submit_in_process"]
 
 _IDLE = Lane(0, 0, 0, 0, 0)
 
@@ -111,10 +111,8 @@ def submit_in_process(device, samples: Sequence[tuple[int, list]]):
     """``(micro_batches, rows, cold_lookups)`` for ``samples`` (``(sample_id, keys)``, the last
     one carrying ``flush``), with the device's state and counters advanced exactly as the wire
     path would; ``None`` (nothing touched) where the fast path does not apply."""
-    c = device.config
     if device._faults or device._partial or not samples:
         return None
-    lookups = device._field("LOOKUPS")
     t = len(samples[0][1])
     if t < 1 or any(len(k) != t for _, k in samples):
         return None                                   # ragged or empty samples
@@ -128,7 +126,26 @@ def submit_in_process(device, samples: Sequence[tuple[int, list]]):
         ids = np.frombuffer(array("q", map(itemgetter(0), samples)), dtype=np.int64)
     except (TypeError, ValueError, OverflowError):
         return None                                   # not (table, row) integer pairs
-    keys = keys.reshape(n, t, 2)
+    return submit_arrays_in_process(device, ids, keys.reshape(n, t, 2))
+
+
+def submit_arrays_in_process(device, ids: np.ndarray, keys: np.ndarray):
+    """:func:`submit_in_process` of samples given as arrays: ``ids`` ``(n,)`` and ``keys``
+    ``(n, lookups, 2)`` (``(table, row)``), any integer dtype; ``None`` (nothing touched) where
+    the fast path does not apply."""
+    c = device.config
+    if device._faults or device._partial or keys.ndim != 3 or keys.shape[2] != 2 \
+            or not len(keys) or len(ids) != len(keys) or keys.shape[1] < 1:
+        return None
+    if keys.dtype.kind not in "iu" or ids.dtype.kind not in "iu":
+        return None
+    if (keys.dtype == np.uint64 and int(keys.max()) >= 1 << 63) or (
+            ids.dtype == np.uint64 and int(ids.max()) >= 1 << 63):
+        return None                                   # the encoder raises on such values
+    keys = keys.astype(np.int64, copy=False)
+    ids = ids.astype(np.int64, copy=False)
+    lookups = device._field("LOOKUPS")
+    n, t = keys.shape[:2]
     if t > c.max_lookups or (lookups and -(-lookups // c.lanes) != -(-t // c.lanes)):
         return None                                   # the device would flag the framing
     if ids.min() < 0 or ids.max() >= 1 << c.sample_bits:

@@ -192,7 +192,7 @@ def test_software_throughput_tiny():
         dlrm_repeats=1, dlrm_hidden=16)
     f = {k.removeprefix("software."): v for k, v in figures.items()}
     rates = [v for k, v in f.items() if k.endswith("samples_per_second")]
-    assert len(rates) == 9 and all(v > 0 for v in rates)
+    assert len(rates) == 10 and all(v > 0 for v in rates)
     assert f["driver_model_device.in_process_over_wire"] == pytest.approx(
         f["driver_model_device.samples_per_second"]
         / f["driver_model_device_wire.samples_per_second"], rel=1e-2)

@@ -92,3 +92,80 @@ def test_malformed_keys_fail_as_on_the_wire_path(bad):
         errors.append(type(caught.value))
         assert driver.transport.in_process == 0
     assert errors[0] is errors[1]
+
+
+class ArrayCountingDevice(CountingDevice):
+    """Also counts the working sets given to the array entry point and taken by it."""
+
+    arrays_in = arrays_taken = 0
+
+    def submit_arrays_in_process(self, ids, keys):
+        done = super().submit_arrays_in_process(ids, keys)
+        self.arrays_in += 1
+        self.arrays_taken += done is not None
+        return done
+
+
+@pytest.mark.parametrize("form", ["int64", "int32", "uint64", "torch"])
+def test_array_samples_equal_the_wire_path(seed, form):
+    """``submit`` of an ``(N, F, 2)`` array (numbered by the driver's counter) on the in-process
+    path gives what the same samples as lists of pairs give on the beat-level wire path:
+    micro-batches, rows, cold lookups, counters; learning and run working sets."""
+    import numpy as np
+    import torch
+
+    samples, sizes = sc.kaggle_tables(300)
+    array = np.array(samples, dtype=np.int64)                  # (300, 26, 2): (table, row)
+    convert = {"int64": lambda a: a, "int32": lambda a: a.astype(np.int32),
+               "uint64": lambda a: a.astype(np.uint64), "torch": torch.from_numpy}[form]
+    results = []
+    fast_device = ArrayCountingDevice(sc.SMALL_CONFIG, memory_size=1 << 20)
+    for device in (fast_device,
+                   CountingDevice(sc.SMALL_CONFIG, memory_size=1 << 20, fast=False)):
+        driver = HotlineDriver(device)
+
+        async def run(driver=driver, device=device):
+            _, layouts = sc.random_tables(driver, sizes, 5, random.Random(seed))
+            await driver.configure_tables(layouts, 5)
+            await driver.configure(batch_size=8, working_set=3, lookups=array.shape[1])
+            await driver.clear_table()
+            traces = []
+            for start, stop, learn in ((0, 100, True), (100, 124, False), (124, 300, False)):
+                part = array[start:stop]
+                given = convert(part) if device.fast else [
+                    [(t, r) for t, r in sample] for sample in part.tolist()]
+                traces.append(sc.trace(await driver.submit(given, learn=learn)))
+            return traces, await driver.status()
+        results.append(asyncio.run(run()))
+    (fast_traces, fast_status), (wire_traces, wire_status) = results
+    assert sc.first_difference(wire_traces, fast_traces) is None, \
+        sc.first_difference(wire_traces, fast_traces)
+    timing = sc.TIMING_DEPENDENT
+    assert {k: v for k, v in fast_status.items() if k not in timing} == \
+        {k: v for k, v in wire_status.items() if k not in timing}
+    assert fast_device.arrays_taken == fast_device.arrays_in == 3   # every one as arrays
+
+
+def test_array_samples_fall_back_to_the_wire_path():
+    """Where the in-process path does not apply (a row outside its table: a lookup error),
+    the array goes the general way with the same sample numbering and the error is raised."""
+    import numpy as np
+
+    from sw_driver import HotlineError
+
+    _, sizes = sc.kaggle_tables(1)
+    device = ArrayCountingDevice(sc.SMALL_CONFIG, memory_size=1 << 20)
+    driver = HotlineDriver(device)
+
+    async def run():
+        _, layouts = sc.random_tables(driver, sizes, 4, random.Random(1))
+        await driver.configure_tables(layouts, 4)
+        await driver.configure(batch_size=4, working_set=1, lookups=len(sizes))
+        await driver.clear_table()
+        bad = np.zeros((3, len(sizes), 2), np.int64)
+        bad[:, :, 0] = np.arange(len(sizes))
+        bad[1, 2, 1] = sizes[2]                                  # one past table 2's rows
+        with pytest.raises(HotlineError):
+            await driver.submit(bad, learn=True)
+    asyncio.run(run())
+    assert device.arrays_in == 1 and device.arrays_taken == 0
