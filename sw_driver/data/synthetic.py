@@ -405,7 +405,7 @@ class SyntheticCriteo:
         if n < 0 or start < 0:
             raise ValueError(f"n and start must be non-negative, not n={n}, start={start}")
         if n == 0:
-            return SampleBlock.empty(N_DENSE, self.n_tables)
+            return SampleBlock.empty(self.n_dense, self.n_tables)
         parts = [self._stream_block(index)[lo:hi] for index, lo, hi in self._covering(n, start)]
         if len(parts) == 1:
             # Callers may modify what they get; never hand out the cached block's arrays.
