@@ -185,6 +185,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-rtl", action="store_true", help="skip the RTL stage")
     parser.add_argument("--rtl-working-sets", type=int, default=25,
                         help="run-phase working sets of 4 x 1024 on the RTL (default 25)")
+    parser.add_argument("--rtl-set-bits", type=int, default=None,
+                        help="EAL sets = 2**N on the RTL (default: the rtl/ build's 2**14, "
+                             "65,536 entries; another value generates and builds that top)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
@@ -221,9 +224,17 @@ def main(argv=None) -> int:
     if not args.no_rtl:
         from scripts.paper_rtl import run_rtl
         stage("RTL: HotlineTop on the native backend against the golden model")
+        config = None
+        if args.rtl_set_bits is not None:
+            import dataclasses
+
+            from hotline_hw.device_config import HotlineConfig
+            default = HotlineConfig()
+            config = dataclasses.replace(default, geometry=dataclasses.replace(
+                default.geometry, set_bits=args.rtl_set_bits))
         out["rtl"] = run_rtl(working_sets=2 if args.quick else args.rtl_working_sets,
                              seed=args.seed, learn_samples=4096 if args.quick else None,
-                             progress=args.progress)
+                             config=config, progress=args.progress)
     out["quick"] = args.quick
     out["commit"] = commit()
     out["paper"] = PAPER
