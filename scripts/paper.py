@@ -68,9 +68,10 @@ if str(REPO) not in sys.path:
 
 from scripts.paper_drift import plot_drift, run_drift  # noqa: E402
 from scripts.paper_plots import plot  # noqa: E402
-from scripts.paper_popularity import (BATCHES, CAPACITIES, PAPER_ENTRIES, PAPER_WAYS,  # noqa: E402,F401,E501
-                                      WAYS, WINDOWS, WORKING_SETS, eal_geometry, run,
-                                      scaled_entries)
+# eal_geometry, scaled_entries and TERABYTE_TABLE_SIZES are re-exported for tests and users.
+from scripts.paper_popularity import (  # noqa: E402,F401
+    BATCHES, CAPACITIES, PAPER_ENTRIES, PAPER_WAYS, WAYS, WINDOWS, WORKING_SETS, eal_geometry,
+    run, scaled_entries)
 from scripts.paper_shapes import SHAPES, TERABYTE_TABLE_SIZES  # noqa: E402,F401
 from scripts.provenance import commit  # noqa: E402
 

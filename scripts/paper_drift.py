@@ -28,7 +28,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from hotline_hw.model.popularity_table import PopularityTable  # noqa: E402
-from scripts.paper_popularity import PAPER_ENTRIES, PAPER_WAYS, eal_geometry, scaled_entries  # noqa: E402,E501
+from scripts.paper_popularity import (  # noqa: E402
+    PAPER_ENTRIES, PAPER_WAYS, eal_geometry, scaled_entries)
 from scripts.paper_shapes import SHAPES  # noqa: E402
 from sw_driver.relearn import RelearnPolicy, RelearningEal  # noqa: E402
 

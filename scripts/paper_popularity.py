@@ -108,6 +108,7 @@ class ScheduleCounter:
 
 
 def distinct_rows(keys: np.ndarray) -> int:
+    """Distinct values in ``keys`` (rows moved once per step however often they are used)."""
     return int(len(np.unique(keys)))
 
 
