@@ -36,10 +36,13 @@ Before each re-learning phase the table is either *aged*, every valid entry set 
    (``drift`` in ``docs/paper/results.json``).
 2. *A stale entry that survives costs capacity, never correctness*: its row is simply served
    from the GPU copy. Rows that left the table are written back as usual.
-3. *Cost on the device*: clearing is one host command; aging is a read and a write of each
-   valid entry over AXI4-Lite (:func:`age_device`), about 4M register accesses for the
-   paper's 2M entries, milliseconds of a training epoch at PCIe register latency. A one-cycle-
-   per-set AGE host command in the RTL would make it as cheap as CLEAR (not done here).
+3. *Cost on the device*: clearing is one host command; aging is a host READ of every entry
+   and a host WRITE of each valid one over AXI4-Lite (:func:`age_device`): for the paper's 2M
+   entries about 17M register accesses (4 per READ, 5 per WRITE with the completion polls),
+   some 17 s at 1 us per PCIe register access, per re-learning phase. Small against an epoch
+   (the paper's Kaggle epoch takes minutes) but not free; an AGE host command sweeping the
+   sets in the RTL would make it as cheap as CLEAR (not done here: the table's RTL is being
+   changed on another branch).
 """
 
 from __future__ import annotations
