@@ -125,6 +125,20 @@ def markdown_table(out: dict) -> str:
             _row("popular inputs, FAE top-N", p["fae_top_n"], ""),
             _row("bytes host<->device, baseline / Hotline", b["baseline_over_hotline"],
                  PAPER["bytes.baseline_over_hotline"], "bytes", "{:.2f}")]
+    cap = ", ".join(f"{int(k):,}: {v['srrip']:.2f} / {v['oracle']:.2f}"
+                    for k, v in out["capacity"].items())
+    rows.append(("sweep: popular inputs vs EAL entries, SRRIP / oracle (eal_sweeps.png)", cap,
+                 "2M entries: 0.70 / 0.76", ""))
+    rows.append(("sweep: SRRIP vs ways", ", ".join(f"{k}: {v:.3f}" for k, v in
+                                                   out["ways"].items()), "", ""))
+    rows.append(("sweep: SRRIP vs learning window", ", ".join(
+        f"{float(k):.0%}: {v:.3f}" for k, v in out["window"].items()), "5% suffices", ""))
+    for b_name, by_w in out["working_set"].items():
+        rows.append((f"sweep: samples in popular micro-batches vs W, B = {b_name[1:]} "
+                     "(working_set.png)", ", ".join(f"{w}: {v:.2f}" for w, v in by_w.items()),
+                     "W = 4: 0.75 (3 of 4, with > 75% popular inputs)",
+                     "follows the popular share p: a working set of W forms about floor(p W) "
+                     "popular micro-batches, so with p near 0.4 W = 4 forms 1"))
     for name, s in out.get("shapes", {}).items():
         rows.append(_row(f"{name}: popular inputs, oracle LFU (closed form)", s["oracle"],
                          s["paper_oracle"], "oracle",
@@ -133,6 +147,7 @@ def markdown_table(out: dict) -> str:
                          s["srrip"], s["paper_srrip"], "srrip"))
     d = out.get("drift")
     if d:
+        rows.append(("drift: popular share over the epoch per policy", "drift.png", "", ""))
         for name, mean in d["mean_after_window"].items():
             rows.append((f"drift {d['drift']:g}/epoch: popular inputs, {name}", f"{mean:.3f}",
                          "", ""))

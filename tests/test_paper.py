@@ -88,6 +88,7 @@ def test_quick_writes_every_figure(paper, tmp_path):
     assert d["relearned"]["re-learn (age)"] >= 5 and d["relearned"]["learn once"] == 0
     assert d["mean_after_window"]["re-learn (age)"] > d["mean_after_window"]["learn once"]
     assert "drift 1/epoch" in out["table"] and "terabyte: popular inputs" in out["table"]
+    assert "sweep: SRRIP vs learning window" in out["table"] and "drift.png" in out["table"]
     assert out["quick"] and set(out["popular"]) >= {"srrip", "oracle", "fae_top_n"}
     oracle = [v["oracle"] for _, v in sorted(out["capacity"].items(), key=lambda x: int(x[0]))]
     assert oracle == sorted(oracle) and 0 < oracle[0] < 1     # more rows, more popular
