@@ -11,7 +11,8 @@ sets of 4 x 1024 in ``RUN`` (25 by default: 102,400 run-phase samples).
 
 Checks (:func:`tb.cosim_native.run`): the golden-model backend gets the same driver calls and
 every micro-batch beat, every gathered row, the learned hot set (read back entry by entry) and
-the counters must be identical; and the run-phase popular samples must equal the fast path's
+the counters must be identical; and the count of run-phase popular samples must equal the
+fast path's
 (:func:`~hotline_hw.model.fast_table.learn_many` + ``FrozenTable``, what the software
 experiment uses) on the same samples and geometry. Host memory answers after 40 cycles, in
 any order. The wall time of the whole stage (build excluded) is recorded.
