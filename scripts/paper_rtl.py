@@ -12,10 +12,9 @@ sets of 4 x 1024 in ``RUN`` (25 by default: 102,400 run-phase samples).
 Checks (:func:`tb.cosim_native.run`): the golden-model backend gets the same driver calls and
 every micro-batch beat, every gathered row, the learned hot set (read back entry by entry) and
 the counters must be identical; and the count of run-phase popular samples must equal the
-fast path's
-(:func:`~hotline_hw.model.fast_table.learn_many` + ``FrozenTable``, what the software
-experiment uses) on the same samples and geometry. Host memory answers after 40 cycles, in
-any order. The wall time of the whole stage (build excluded) is recorded.
+fast path's (:func:`~hotline_hw.model.fast_table.learn_many` + ``FrozenTable``, what the
+software experiment uses) on the same samples and geometry. Host memory answers after 40
+cycles, in any order. The wall time of the whole stage (build excluded) is recorded.
 """
 
 from __future__ import annotations
