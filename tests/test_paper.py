@@ -4,6 +4,7 @@ whole (small) epoch with the golden models, across chunk boundaries; ``--quick``
 from __future__ import annotations
 
 import json
+import math
 from importlib import import_module
 
 import numpy as np
@@ -75,8 +76,19 @@ def test_streamed_figures_equal_a_direct_computation(paper, seed):
 
 def test_quick_writes_every_figure(paper, tmp_path):
     path = tmp_path / "paper.json"
-    assert paper.main(["--quick", "--out", str(path)]) == 0
+    assert paper.main(["--quick", "--no-rtl", "--out", str(path)]) == 0   # RTL: test_paper_rtl
     out = json.loads(path.read_text())
+    assert set(out["shapes"]) == {"kaggle", "terabyte", "avazu"}
+    for name, s in out["shapes"].items():
+        assert 0 < s["srrip"] <= s["oracle"] < 1, name          # LFU of the epoch beats SRRIP
+        assert s["paper_oracle"] > s["paper_srrip"]
+    assert out["shapes"]["avazu"]["window"] == 0.15
+    d = out["drift"]
+    assert set(d["popular"]) == {"learn once", "re-learn (age)", "re-learn (clear)"}
+    assert d["relearned"]["re-learn (age)"] >= 5 and d["relearned"]["learn once"] == 0
+    assert d["mean_after_window"]["re-learn (age)"] > d["mean_after_window"]["learn once"]
+    assert "drift 1/epoch" in out["table"] and "terabyte: popular inputs" in out["table"]
+    assert "sweep: SRRIP vs learning window" in out["table"] and "drift.png" in out["table"]
     assert out["quick"] and set(out["popular"]) >= {"srrip", "oracle", "fae_top_n"}
     oracle = [v["oracle"] for _, v in sorted(out["capacity"].items(), key=lambda x: int(x[0]))]
     assert oracle == sorted(oracle) and 0 < oracle[0] < 1     # more rows, more popular
@@ -89,5 +101,36 @@ def test_quick_writes_every_figure(paper, tmp_path):
     assert 0 < c["top_6.8%_access_share"] <= 1 and 0 < c["oracle_popular_at_512MB"] <= 1
     shares = list(c["access_cdf"].values())
     assert shares == sorted(shares) and shares[-1] == pytest.approx(1.0)
-    for name in ("access_cdf.png", "eal_sweeps.png", "working_set.png"):
+    for name in ("access_cdf.png", "eal_sweeps.png", "working_set.png", "drift.png"):
         assert (tmp_path / "paper_quick" / name).stat().st_size > 10_000
+
+
+def test_closed_form_oracle_equals_a_direct_sum(rng):
+    from scripts.paper_calibration import harmonic, oracle_popular
+
+    sizes = [3, 50, 1000, 20_000, int(rng.integers(5000, 9000))]
+    alpha, rows = float(rng.uniform(0.8, 1.4)), int(rng.integers(100, 3000))
+    print(sizes, alpha, rows)
+    pmfs = [np.arange(1, r + 1, dtype=float) ** -alpha for r in sizes]
+    pmfs = [p / p.sum() for p in pmfs]
+    everything = np.concatenate([np.c_[p, np.full(len(p), t)] for t, p in enumerate(pmfs)])
+    top = everything[np.argsort(-everything[:, 0], kind="stable")[:rows]]
+    direct = np.prod([top[top[:, 1] == t, 0].sum() for t in range(len(sizes))])
+    assert oracle_popular(sizes, alpha, rows) == pytest.approx(direct, rel=1e-6)
+    n = 10 ** 6
+    assert harmonic(n, alpha) == pytest.approx(
+        math.fsum((np.arange(1, n + 1, dtype=float) ** -alpha).tolist()), rel=1e-12)
+
+
+def test_fitted_exponents_give_the_papers_oracle_share():
+    from scripts.paper_calibration import FITTED_ALPHA, PAPER_ORACLE, fit_alpha, oracle_popular
+    from scripts.paper_shapes import SHAPES
+
+    for name, shape in SHAPES.items():
+        got = oracle_popular(shape.table_sizes, FITTED_ALPHA[name])
+        print(name, FITTED_ALPHA[name], got)
+        assert got == pytest.approx(PAPER_ORACLE[name], abs=0.002)
+    sizes = SHAPES["avazu"].table_sizes
+    assert oracle_popular(sizes, fit_alpha(sizes, 0.5)) == pytest.approx(0.5, abs=1e-3)
+    with pytest.raises(ValueError, match="no exponent"):
+        fit_alpha(sizes, 0.3, lo=1.0)

@@ -1,4 +1,5 @@
-"""DLRM training data: Criteo text, a synthetic Criteo-shaped generator, MovieLens-100K.
+"""DLRM training data: Criteo text, Avazu CSV, synthetic Criteo- and Avazu-shaped generators,
+MovieLens-100K.
 
 Criteo files (raw TSV or CSV with header, gzip, several at once) stream through
 :class:`CriteoReader`; :class:`CriteoDataset` fixes what a run uses of them (samples, dense ids
@@ -19,6 +20,13 @@ Only the loader needs torch, and it is imported on first use of :func:`make_data
 generators run with numpy alone.
 """
 
+from .avazu import (
+    AVAZU_N_SAMPLES,
+    AVAZU_TABLE_SIZES,
+    AvazuFormatError,
+    AvazuReader,
+    SyntheticAvazu,
+)
 from .criteo import (
     CriteoFormatError,
     CriteoReader,
@@ -35,6 +43,11 @@ from .samples import SampleBlock, SampleSource, iter_minibatches
 from .synthetic import KAGGLE_N_SAMPLES, KAGGLE_TABLE_SIZES, SyntheticCriteo, scaled_table_sizes
 
 __all__ = [
+    "AVAZU_N_SAMPLES",
+    "AVAZU_TABLE_SIZES",
+    "AvazuFormatError",
+    "AvazuReader",
+    "SyntheticAvazu",
     "KAGGLE_N_SAMPLES",
     "KAGGLE_TABLE_SIZES",
     "CriteoDataset",

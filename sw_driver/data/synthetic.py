@@ -22,6 +22,16 @@ Model of one sample
   Bayes-optimal score (:meth:`SyntheticCriteo.click_logit`); the intercept ``c`` is calibrated
   on a pilot sample so that about ``positive_rate`` of labels are 1 (default 25.6%, Criteo
   Kaggle's click rate).
+* **Drift** (``drift > 0``; off by default). Popularity moves over the epoch, as in Criteo's
+  day order where new ads appear and old ones fade. Each table has a chain of rankings
+  ``perm_t = perm_t^0, perm_t^1, ...`` (independent random permutations). At sample ``i`` let
+  ``u = drift * i / n_samples``, ``j = floor(u)``: each lookup takes its row from
+  ``perm_t^(j+1)`` with probability ``u - j``, else from ``perm_t^j`` (the same Zipf rank
+  ``r`` either way). So the traffic turns from one ranking to the next linearly, ``drift``
+  times per ``n_samples`` samples: at ``drift = 1`` the first sample sees only ranking 0, the
+  middle one half each, the last only ranking 1. Any window keeps the Zipf skew; only which
+  rows are hot changes. The choices are extra draws after the ranks, so ``drift = 0`` leaves
+  the stream exactly as it was.
 
 Determinism
 -----------
@@ -70,7 +80,7 @@ KAGGLE_N_SAMPLES = 45_840_617
 #: definition: changing it changes every sample.
 STREAM_BLOCK = 1 << 16
 
-_PERM_STREAM, _SAMPLE_STREAM, _PILOT_STREAM, _EFFECT_STREAM = 0, 1, 2, 3
+_PERM_STREAM, _SAMPLE_STREAM, _PILOT_STREAM, _EFFECT_STREAM, _DRIFT_STREAM = 0, 1, 2, 3, 4
 
 # Criteo Kaggle's missing rates of I1..I13 (rounded); the log-scale location and spread are
 # rough guesses at each column's shape, not fits.
@@ -133,6 +143,9 @@ class SyntheticCriteo:
         Zipf exponent of every table (> 0). 1.15 is FBGEMM's training figure, 1.09 its inference.
     positive_rate : float
         Target fraction of positive labels, in (0, 1).
+    drift : float
+        Rankings the popularity turns through per ``n_samples`` samples (>= 0; 0: it never
+        changes), see the module notes. Needs ``n_samples > 0``.
 
     Attributes
     ----------
@@ -153,6 +166,7 @@ class SyntheticCriteo:
         seed: int = 0,
         alpha: float = 1.15,
         positive_rate: float = KAGGLE_POSITIVE_RATE,
+        drift: float = 0.0,
     ) -> None:
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
             raise TypeError(f"n_samples must be an int, not {n_samples!r}")
@@ -173,13 +187,19 @@ class SyntheticCriteo:
             raise ValueError(f"alpha must be positive, not {alpha!r}")
         if not 0 < positive_rate < 1:
             raise ValueError(f"positive_rate must be in (0, 1), not {positive_rate!r}")
+        if not (isinstance(drift, (int, float)) and math.isfinite(drift) and drift >= 0):
+            raise ValueError(f"drift must be a non-negative finite number, not {drift!r}")
+        if drift and not n_samples:
+            raise ValueError("drift is per epoch of n_samples samples: n_samples must be > 0")
         self.n_samples = int(n_samples)
+        self.drift = float(drift)
         self.table_sizes = table_sizes
         self.seed = int(seed)
         self.alpha = float(alpha)
         self.positive_rate = float(positive_rate)
         self._cdf: dict[int, np.ndarray] = {}
         self._perm: dict[int, np.ndarray] = {}
+        self._drift_perm: dict[tuple[int, int], np.ndarray] = {}
         self._intercept: float | None = None
         effect_key = np.random.SeedSequence([self.seed, _EFFECT_STREAM]).generate_state(
             1, np.uint64
@@ -200,7 +220,8 @@ class SyntheticCriteo:
     def __repr__(self) -> str:
         return (
             f"SyntheticCriteo(n_samples={self.n_samples}, rows={sum(self.table_sizes)}, "
-            f"tables={self.n_tables}, seed={self.seed}, alpha={self.alpha})"
+            f"tables={self.n_tables}, seed={self.seed}, alpha={self.alpha}"
+            + (f", drift={self.drift})" if self.drift else ")")
         )
 
     # -- per-table distributions -------------------------------------------------------------
@@ -261,12 +282,44 @@ class SyntheticCriteo:
         # A variate can only reach the last step through rounding; keep it inside the table.
         return np.minimum(ranks, len(cdf) - 1, out=ranks)
 
-    def _draw_sparse(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` samples' row ids [n, T]: always the first draws of a stream block."""
+    def drift_ranking(self, table: int, index: int) -> np.ndarray:
+        """Ranking ``index`` of ``table``'s drift chain (0: :meth:`permutation`); the two most
+        recently used of each table are cached."""
+        if index == 0:
+            return self.permutation(table)
+        key = (table, index)
+        perm = self._drift_perm.get(key)
+        if perm is None:
+            rng = np.random.default_rng(
+                np.random.SeedSequence([self.seed, _DRIFT_STREAM, table, index]))
+            perm = rng.permutation(self.table_sizes[table]).astype(np.int32)
+            for old in [k for k in self._drift_perm if k[0] == table and k[1] < index - 1]:
+                del self._drift_perm[old]
+            self._drift_perm[key] = perm
+        return perm
+
+    def drift_position(self, samples) -> np.ndarray:
+        """``u = drift * i / n_samples`` of the sample indices ``samples`` (float64)."""
+        return np.asarray(samples, dtype=np.float64) * (self.drift / max(1, self.n_samples))
+
+    def _draw_sparse(self, rng: np.random.Generator, n: int, first: int = 0) -> np.ndarray:
+        """Row ids [n, T] of samples ``first .. first + n - 1``: always the first draws of a
+        stream block (``first`` only places the drift)."""
         uniforms = rng.random((self.n_tables, n))
         sparse = np.empty((n, self.n_tables), np.int64)
+        if self.drift:
+            u = self.drift_position(np.arange(first, first + n))
+            base = np.floor(u).astype(np.int64)
+            # A function of the sample index and the block's stream alone: any chunking agrees.
+            chain = base[None, :] + (rng.random((self.n_tables, n)) < (u - base)[None, :])
         for t in range(self.n_tables):
-            sparse[:, t] = self.permutation(t)[self._ranks(t, uniforms[t])]
+            ranks = self._ranks(t, uniforms[t])
+            if not self.drift:
+                sparse[:, t] = self.permutation(t)[ranks]
+                continue
+            for index in np.unique(chain[t]).tolist():
+                where = chain[t] == index
+                sparse[where, t] = self.drift_ranking(t, index)[ranks[where]]
         return sparse
 
     @staticmethod
@@ -324,7 +377,7 @@ class SyntheticCriteo:
         if self._last_block is not None and self._last_block[0] == index:
             return self._last_block[1]
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, _SAMPLE_STREAM, index]))
-        sparse = self._draw_sparse(rng, STREAM_BLOCK)
+        sparse = self._draw_sparse(rng, STREAM_BLOCK, index * STREAM_BLOCK)
         dense = self._draw_dense(rng, STREAM_BLOCK)
         logit = self.intercept + self._logit_without_intercept(dense, sparse)
         labels = rng.random(STREAM_BLOCK) < 1.0 / (1.0 + np.exp(-logit))
@@ -352,7 +405,7 @@ class SyntheticCriteo:
         if n < 0 or start < 0:
             raise ValueError(f"n and start must be non-negative, not n={n}, start={start}")
         if n == 0:
-            return SampleBlock.empty(N_DENSE, self.n_tables)
+            return SampleBlock.empty(self.n_dense, self.n_tables)
         parts = [self._stream_block(index)[lo:hi] for index, lo, hi in self._covering(n, start)]
         if len(parts) == 1:
             # Callers may modify what they get; never hand out the cached block's arrays.
@@ -371,7 +424,7 @@ class SyntheticCriteo:
         parts = [np.zeros((0, self.n_tables), np.int64)]
         for index, lo, hi in self._covering(n, start):
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, _SAMPLE_STREAM, index]))
-            parts.append(self._draw_sparse(rng, STREAM_BLOCK)[lo:hi])
+            parts.append(self._draw_sparse(rng, STREAM_BLOCK, index * STREAM_BLOCK)[lo:hi])
         return np.concatenate(parts)
 
     def blocks(self, chunk_rows: int = STREAM_BLOCK) -> Iterator[SampleBlock]:

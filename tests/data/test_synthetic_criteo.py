@@ -149,3 +149,25 @@ def test_full_kaggle_scale_smoke():
     block = gen.generate(1_000, start=12_345_678)
     assert (block.sparse < np.array(KAGGLE_TABLE_SIZES)).all()
     assert len(np.unique(block.sparse[:, 2])) > 100  # the 10M-row table is not degenerate
+
+
+def test_drift_is_chunk_invariant_and_moves_the_hot_rows(rng):
+    n = 3 * STREAM_BLOCK
+    drifting = SyntheticCriteo(n, scale=SCALE, seed=7, drift=1.0)
+    still = SyntheticCriteo(n, scale=SCALE, seed=7)
+    whole = drifting.generate_sparse(n)
+    cut = int(rng.integers(1, n))
+    again = SyntheticCriteo(n, scale=SCALE, seed=7, drift=1.0)
+    parts = np.concatenate([again.generate_sparse(cut), again.generate_sparse(n - cut, cut)])
+    np.testing.assert_array_equal(parts, whole)
+    np.testing.assert_array_equal(drifting.generate(100, cut).sparse, whole[cut:cut + 100])
+    # The start is ranking 0 (as without drift); the end is the next ranking.
+    start, end = whole[:2000, 2], whole[-2000:, 2]
+    assert (start == still.generate_sparse(2000)[:, 2]).mean() > 0.95
+    top_end = drifting.drift_ranking(2, 1)[:20]
+    top_start = drifting.permutation(2)[:20]
+    assert np.isin(end, top_end).mean() > 0.2 > np.isin(end, top_start).mean()
+    with pytest.raises(ValueError, match="drift"):
+        SyntheticCriteo(10, drift=-1.0)
+    with pytest.raises(ValueError, match="n_samples"):
+        SyntheticCriteo(0, drift=1.0)
