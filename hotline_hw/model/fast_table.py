@@ -140,7 +140,7 @@ def learn_many(table: PopularityTable, tables, rows) -> tuple[np.ndarray, np.nda
     error = ~table.layout.in_range_array(tables, rows)
     sets, tags = table.set_and_tag_array(np.where(error, 0, tables), np.where(error, 0, rows))
     ways = table.geometry.ways
-    valid, rrpv, tag_of = table._valid, table._rrpv, table._tag
+    valid, rrpv, tag_of, stale = table._valid, table._rrpv, table._tag, table._stale
     hit_out = [False] * n
     slot_out = [0] * n
     hits = 0
@@ -177,6 +177,7 @@ def learn_many(table: PopularityTable, tables, rows) -> tuple[np.ndarray, np.nda
             valid[victim] = True
             rrpv[victim] = insert
             tag_of[victim] = t
+            stale[victim] = False
             slot_out[i] = victim
     table.hits += hits
     table._count_requests(n, int(error.sum()))
