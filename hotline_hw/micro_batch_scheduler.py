@@ -20,7 +20,8 @@ class MicroBatchScheduler(wiring.Component):
     Bit-exact with :class:`hotline_hw.model.scheduler.MicroBatchScheduler`: the micro-batches
     (descriptors, then sample records in order) and the cold-row requests are the model's,
     ``SKIPPED`` micro-batches included (a would-be popular sample with at least ``alpha`` stale
-    lookups, ``alpha`` >= 1; see the model). Stale lookups are counted over the beats stored
+    lookups, ``alpha`` >= 1; see the model: skipped samples do not count towards mini-batches
+    and working sets, but do take buffer room). Stale lookups are counted over the beats stored
     (a sample longer than ``max_lookups`` is a framing error anyway).
 
     Parameters
@@ -255,7 +256,8 @@ class MicroBatchScheduler(wiring.Component):
             pend_pop_next.eq(Mux(full_pop, 0, pend_pop_inc)),
             pend_non_next.eq(pend_non + (~popular & ~skip)),
             pend_skip_next.eq(pend_skip + skip),
-            batch_done.eq(in_batch + 1 == self.batch_size),
+            # A skipped sample does not count towards mini-batches and working sets.
+            batch_done.eq(~skip & (in_batch + 1 == self.batch_size)),
             set_done.eq(batch_done & (self.split | (batches_in_set + 1 == self.working_set))),
             early.eq(~set_done & (pend_pop_next + pend_non_next + pend_skip_next >= limit)),
             close.eq(set_done | early | meta.flush),
@@ -281,7 +283,7 @@ class MicroBatchScheduler(wiring.Component):
                 with m.Else():
                     m.d.sync += [pend_pop.eq(pend_pop_next), pend_non.eq(pend_non_next),
                                  pend_skip.eq(pend_skip_next),
-                                 in_batch.eq(Mux(batch_done, 0, in_batch + 1)),
+                                 in_batch.eq(Mux(batch_done, 0, in_batch + ~skip)),
                                  batches_in_set.eq(batches_in_set + batch_done)]
             with m.Else():
                 m.d.sync += [in_sample.eq(1), cur_slot.eq(slot_now), cur_hot.eq(hot_now),
@@ -405,7 +407,9 @@ class MicroBatchScheduler(wiring.Component):
                                      left.eq(new_size), from_pop.eq(new_from_pop),
                                      skipping.eq(new_skip), position.eq(0), beat.eq(0),
                                      self.micro_batches.eq(self.micro_batches + 1)]
-                        with m.If(~e_full & e_close & self.split):
+                        with m.If(~e_full & e_close & self.split & ~new_skip):
+                            # SPLIT phase 2 repeats while skipped samples remain (they do not
+                            # count towards the mini-batch: there may be more than B).
                             m.d.sync += split_phase.eq(e_phase + 1)
                         with m.If(new_skip):
                             m.d.sync += rem_skip.eq(e_skip - skip_chunk)

@@ -46,16 +46,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$133 ;
   wire [13:0] \$134 ;
   wire [13:0] \$135 ;
-  wire [16:0] \$136 ;
-  wire [4:0] \$137 ;
+  wire \$136 ;
+  wire [16:0] \$137 ;
   wire \$138 ;
-  wire \$139 ;
+  wire [4:0] \$139 ;
   wire [5:0] \$14 ;
   wire \$140 ;
-  wire [13:0] \$141 ;
-  wire [14:0] \$142 ;
-  wire \$143 ;
-  wire \$144 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire [13:0] \$143 ;
+  wire [14:0] \$144 ;
   wire \$145 ;
   wire \$146 ;
   wire \$147 ;
@@ -108,10 +108,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [3:0] \$19 ;
   wire \$190 ;
   wire \$191 ;
-  wire [13:0] \$192 ;
-  wire [14:0] \$193 ;
-  wire \$194 ;
-  wire \$195 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire [13:0] \$194 ;
+  wire [14:0] \$195 ;
   wire \$196 ;
   wire \$197 ;
   wire \$198 ;
@@ -124,27 +124,27 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$203 ;
   wire \$204 ;
   wire \$205 ;
-  wire [13:0] \$206 ;
-  wire [14:0] \$207 ;
-  wire \$208 ;
-  wire \$209 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire [13:0] \$208 ;
+  wire [14:0] \$209 ;
   wire [12:0] \$21 ;
   wire \$210 ;
   wire \$211 ;
   wire \$212 ;
   wire \$213 ;
-  wire [32:0] \$214 ;
+  wire \$214 ;
   wire \$215 ;
-  wire \$216 ;
+  wire [32:0] \$216 ;
   wire \$217 ;
   wire \$218 ;
   wire \$219 ;
   wire [12:0] \$22 ;
   wire \$220 ;
-  wire [13:0] \$221 ;
-  wire [14:0] \$222 ;
-  wire \$223 ;
-  wire \$224 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire [13:0] \$223 ;
+  wire [14:0] \$224 ;
   wire \$225 ;
   wire \$226 ;
   wire \$227 ;
@@ -159,11 +159,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$235 ;
   wire \$236 ;
   wire \$237 ;
-  wire [13:0] \$238 ;
-  wire [14:0] \$239 ;
+  wire \$238 ;
+  wire \$239 ;
   wire [3:0] \$24 ;
-  wire \$240 ;
-  wire \$241 ;
+  wire [13:0] \$240 ;
+  wire [14:0] \$241 ;
   wire \$242 ;
   wire \$243 ;
   wire \$244 ;
@@ -173,20 +173,20 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$248 ;
   wire \$249 ;
   wire \$25 ;
-  wire [1:0] \$250 ;
+  wire \$250 ;
   wire \$251 ;
-  wire \$252 ;
+  wire [1:0] \$252 ;
   wire \$253 ;
   wire \$254 ;
   wire \$255 ;
   wire \$256 ;
   wire \$257 ;
   wire \$258 ;
-  wire [13:0] \$259 ;
+  wire \$259 ;
   wire \$26 ;
-  wire [14:0] \$260 ;
-  wire \$261 ;
-  wire \$262 ;
+  wire \$260 ;
+  wire [13:0] \$261 ;
+  wire [14:0] \$262 ;
   wire \$263 ;
   wire \$264 ;
   wire \$265 ;
@@ -196,9 +196,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$269 ;
   wire \$27 ;
   wire \$270 ;
-  wire [1:0] \$271 ;
+  wire \$271 ;
   wire \$272 ;
-  wire \$273 ;
+  wire [1:0] \$273 ;
   wire \$274 ;
   wire \$275 ;
   wire \$276 ;
@@ -206,10 +206,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$278 ;
   wire \$279 ;
   wire \$28 ;
-  wire [13:0] \$280 ;
-  wire [14:0] \$281 ;
-  wire \$282 ;
-  wire \$283 ;
+  wire \$280 ;
+  wire \$281 ;
+  wire [13:0] \$282 ;
+  wire [14:0] \$283 ;
   wire \$284 ;
   wire \$285 ;
   wire \$286 ;
@@ -219,9 +219,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$29 ;
   wire \$290 ;
   wire \$291 ;
-  wire [1:0] \$292 ;
+  wire \$292 ;
   wire \$293 ;
-  wire \$294 ;
+  wire [1:0] \$294 ;
   wire \$295 ;
   wire \$296 ;
   wire \$297 ;
@@ -232,10 +232,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$300 ;
   wire \$301 ;
   wire \$302 ;
-  wire [13:0] \$303 ;
-  wire [14:0] \$304 ;
-  wire \$305 ;
-  wire \$306 ;
+  wire \$303 ;
+  wire \$304 ;
+  wire [13:0] \$305 ;
+  wire [14:0] \$306 ;
   wire \$307 ;
   wire \$308 ;
   wire \$309 ;
@@ -255,10 +255,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$321 ;
   wire \$322 ;
   wire \$323 ;
-  wire [13:0] \$324 ;
-  wire [14:0] \$325 ;
-  wire \$326 ;
-  wire \$327 ;
+  wire \$324 ;
+  wire \$325 ;
+  wire [13:0] \$326 ;
+  wire [14:0] \$327 ;
   wire \$328 ;
   wire \$329 ;
   wire \$33 ;
@@ -274,10 +274,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$339 ;
   wire \$34 ;
   wire \$340 ;
-  wire [1:0] \$341 ;
-  wire [1:0] \$342 ;
-  wire \$343 ;
-  wire \$344 ;
+  wire \$341 ;
+  wire \$342 ;
+  wire [1:0] \$343 ;
+  wire [1:0] \$344 ;
   wire \$345 ;
   wire \$346 ;
   wire \$347 ;
@@ -285,28 +285,28 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$349 ;
   wire \$35 ;
   wire \$350 ;
-  wire [47:0] \$351 ;
-  wire [47:0] \$352 ;
-  wire [32:0] \$353 ;
-  wire \$354 ;
-  wire [4:0] \$355 ;
+  wire \$351 ;
+  wire \$352 ;
+  wire [47:0] \$353 ;
+  wire [47:0] \$354 ;
+  wire [32:0] \$355 ;
   wire \$356 ;
-  wire \$357 ;
+  wire [4:0] \$357 ;
   wire \$358 ;
-  wire [47:0] \$359 ;
+  wire \$359 ;
   wire [15:0] \$36 ;
-  wire [47:0] \$360 ;
-  wire \$361 ;
-  wire \$362 ;
-  wire [4:0] \$363 ;
+  wire \$360 ;
+  wire [47:0] \$361 ;
+  wire [47:0] \$362 ;
+  wire \$363 ;
   wire \$364 ;
-  wire \$365 ;
+  wire [4:0] \$365 ;
   wire \$366 ;
-  wire [47:0] \$367 ;
-  wire [47:0] \$368 ;
-  wire \$369 ;
+  wire \$367 ;
+  wire \$368 ;
+  wire [47:0] \$369 ;
   wire [7:0] \$37 ;
-  wire \$370 ;
+  wire [47:0] \$370 ;
   wire \$371 ;
   wire \$372 ;
   wire \$373 ;
@@ -317,15 +317,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$378 ;
   wire \$379 ;
   wire [31:0] \$38 ;
-  wire [47:0] \$380 ;
-  wire [47:0] \$381 ;
-  wire \$382 ;
-  wire \$383 ;
+  wire \$380 ;
+  wire \$381 ;
+  wire [47:0] \$382 ;
+  wire [47:0] \$383 ;
   wire \$384 ;
-  wire [47:0] \$385 ;
-  wire [47:0] \$386 ;
-  wire \$387 ;
-  wire \$388 ;
+  wire \$385 ;
+  wire \$386 ;
+  wire [47:0] \$387 ;
+  wire [47:0] \$388 ;
   wire \$389 ;
   wire \$39 ;
   wire \$390 ;
@@ -364,16 +364,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [15:0] \$42 ;
   wire \$420 ;
   wire \$421 ;
-  wire [13:0] \$422 ;
+  wire \$422 ;
   wire \$423 ;
-  wire [3:0] \$424 ;
+  wire [13:0] \$424 ;
   wire \$425 ;
-  wire \$426 ;
+  wire [3:0] \$426 ;
   wire \$427 ;
-  wire [32:0] \$428 ;
+  wire \$428 ;
   wire \$429 ;
   wire [7:0] \$43 ;
-  wire \$430 ;
+  wire [32:0] \$430 ;
   wire \$431 ;
   wire \$432 ;
   wire \$433 ;
@@ -388,9 +388,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$441 ;
   wire \$442 ;
   wire \$443 ;
-  wire [32:0] \$444 ;
+  wire \$444 ;
   wire \$445 ;
-  wire \$446 ;
+  wire [32:0] \$446 ;
   wire \$447 ;
   wire \$448 ;
   wire \$449 ;
@@ -409,19 +409,19 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$460 ;
   wire \$461 ;
   wire \$462 ;
-  wire [32:0] \$463 ;
-  wire [32:0] \$464 ;
+  wire \$463 ;
+  wire \$464 ;
   wire [32:0] \$465 ;
-  wire [16:0] \$466 ;
-  wire [16:0] \$467 ;
-  wire [4:0] \$468 ;
-  wire \$469 ;
+  wire [32:0] \$466 ;
+  wire [32:0] \$467 ;
+  wire \$468 ;
+  wire [16:0] \$469 ;
   wire \$47 ;
-  wire [12:0] \$470 ;
-  wire [12:0] \$471 ;
+  wire [16:0] \$470 ;
+  wire [4:0] \$471 ;
   wire \$472 ;
-  wire \$473 ;
-  wire \$474 ;
+  wire [12:0] \$473 ;
+  wire [12:0] \$474 ;
   wire \$475 ;
   wire \$476 ;
   wire \$477 ;
@@ -431,30 +431,30 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$480 ;
   wire \$481 ;
   wire \$482 ;
-  wire [3:0] \$483 ;
+  wire \$483 ;
   wire \$484 ;
-  wire [3:0] \$485 ;
+  wire \$485 ;
   wire [3:0] \$486 ;
-  wire [4:0] \$487 ;
-  wire [4:0] \$488 ;
-  wire [31:0] \$489 ;
+  wire \$487 ;
+  wire [3:0] \$488 ;
+  wire [3:0] \$489 ;
   wire [7:0] \$49 ;
-  wire \$490 ;
-  wire \$491 ;
-  wire [32:0] \$492 ;
+  wire [4:0] \$490 ;
+  wire [4:0] \$491 ;
+  wire [31:0] \$492 ;
   wire \$493 ;
   wire \$494 ;
-  wire \$495 ;
+  wire [32:0] \$495 ;
   wire \$496 ;
   wire \$497 ;
   wire \$498 ;
-  wire [13:0] \$499 ;
+  wire \$499 ;
   wire \$5 ;
   wire [31:0] \$50 ;
-  wire [14:0] \$500 ;
+  wire \$500 ;
   wire \$501 ;
-  wire \$502 ;
-  wire \$503 ;
+  wire [13:0] \$502 ;
+  wire [14:0] \$503 ;
   wire \$504 ;
   wire \$505 ;
   wire \$506 ;
@@ -462,24 +462,24 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$508 ;
   wire \$509 ;
   wire \$51 ;
-  wire [1:0] \$510 ;
-  wire [32:0] \$511 ;
-  wire [5:0] \$512 ;
-  wire [32:0] \$513 ;
-  wire \$514 ;
-  wire \$515 ;
-  wire \$516 ;
+  wire \$510 ;
+  wire \$511 ;
+  wire \$512 ;
+  wire [1:0] \$513 ;
+  wire [32:0] \$514 ;
+  wire [5:0] \$515 ;
+  wire [32:0] \$516 ;
   wire \$517 ;
   wire \$518 ;
   wire \$519 ;
   wire \$52 ;
   wire \$520 ;
   wire \$521 ;
-  wire [13:0] \$522 ;
-  wire [14:0] \$523 ;
+  wire \$522 ;
+  wire \$523 ;
   wire \$524 ;
-  wire \$525 ;
-  wire \$526 ;
+  wire [13:0] \$525 ;
+  wire [14:0] \$526 ;
   wire \$527 ;
   wire \$528 ;
   wire \$529 ;
@@ -489,22 +489,22 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$532 ;
   wire \$533 ;
   wire \$534 ;
-  wire [1:0] \$535 ;
-  wire [2:0] \$536 ;
+  wire \$535 ;
+  wire \$536 ;
   wire \$537 ;
-  wire \$538 ;
-  wire \$539 ;
+  wire [1:0] \$538 ;
+  wire [2:0] \$539 ;
   wire \$54 ;
   wire \$540 ;
   wire \$541 ;
   wire \$542 ;
   wire \$543 ;
   wire \$544 ;
-  wire [13:0] \$545 ;
-  wire [14:0] \$546 ;
+  wire \$545 ;
+  wire \$546 ;
   wire \$547 ;
-  wire \$548 ;
-  wire \$549 ;
+  wire [13:0] \$548 ;
+  wire [14:0] \$549 ;
   wire \$55 ;
   wire \$550 ;
   wire \$551 ;
@@ -515,39 +515,39 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$556 ;
   wire \$557 ;
   wire \$558 ;
-  wire [16:0] \$559 ;
+  wire \$559 ;
   wire \$56 ;
-  wire [16:0] \$560 ;
-  wire [16:0] \$561 ;
-  wire [17:0] \$562 ;
-  wire \$563 ;
-  wire \$564 ;
-  wire \$565 ;
+  wire \$560 ;
+  wire \$561 ;
+  wire [16:0] \$562 ;
+  wire [16:0] \$563 ;
+  wire [16:0] \$564 ;
+  wire [17:0] \$565 ;
   wire \$566 ;
   wire \$567 ;
   wire \$568 ;
-  wire [4:0] \$569 ;
+  wire \$569 ;
   wire \$57 ;
   wire \$570 ;
   wire \$571 ;
-  wire \$572 ;
-  wire [47:0] \$573 ;
-  wire [47:0] \$574 ;
+  wire [4:0] \$572 ;
+  wire \$573 ;
+  wire \$574 ;
   wire \$575 ;
-  wire \$576 ;
-  wire [16:0] \$577 ;
-  wire [16:0] \$578 ;
+  wire [47:0] \$576 ;
+  wire [47:0] \$577 ;
+  wire \$578 ;
   wire \$579 ;
   wire \$58 ;
-  wire \$580 ;
-  wire \$581 ;
-  wire [16:0] \$582 ;
-  wire [16:0] \$583 ;
+  wire [16:0] \$580 ;
+  wire [16:0] \$581 ;
+  wire \$582 ;
+  wire \$583 ;
   wire \$584 ;
-  wire [4:0] \$585 ;
-  wire \$586 ;
+  wire [16:0] \$585 ;
+  wire [16:0] \$586 ;
   wire \$587 ;
-  wire \$588 ;
+  wire [4:0] \$588 ;
   wire \$589 ;
   wire \$59 ;
   wire \$590 ;
@@ -556,134 +556,137 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$593 ;
   wire \$594 ;
   wire \$595 ;
-  wire [15:0] \$596 ;
+  wire \$596 ;
   wire \$597 ;
-  wire [7:0] \$598 ;
-  wire \$599 ;
+  wire \$598 ;
+  wire [15:0] \$599 ;
   wire \$6 ;
   wire \$60 ;
-  wire [31:0] \$600 ;
-  wire \$601 ;
+  wire \$600 ;
+  wire [7:0] \$601 ;
   wire \$602 ;
-  wire \$603 ;
+  wire [31:0] \$603 ;
   wire \$604 ;
-  wire [7:0] \$605 ;
+  wire \$605 ;
   wire \$606 ;
   wire \$607 ;
-  wire [31:0] \$608 ;
+  wire [7:0] \$608 ;
   wire \$609 ;
   wire \$61 ;
   wire \$610 ;
-  wire \$611 ;
+  wire [31:0] \$611 ;
   wire \$612 ;
   wire \$613 ;
   wire \$614 ;
   wire \$615 ;
-  wire [15:0] \$616 ;
+  wire \$616 ;
   wire \$617 ;
-  wire [7:0] \$618 ;
-  wire \$619 ;
+  wire \$618 ;
+  wire [15:0] \$619 ;
   wire \$62 ;
-  wire [31:0] \$620 ;
-  wire \$621 ;
+  wire \$620 ;
+  wire [7:0] \$621 ;
   wire \$622 ;
-  wire \$623 ;
+  wire [31:0] \$623 ;
   wire \$624 ;
-  wire [7:0] \$625 ;
+  wire \$625 ;
   wire \$626 ;
   wire \$627 ;
-  wire [31:0] \$628 ;
+  wire [7:0] \$628 ;
   wire \$629 ;
   wire \$63 ;
   wire \$630 ;
-  wire \$631 ;
+  wire [31:0] \$631 ;
   wire \$632 ;
   wire \$633 ;
   wire \$634 ;
   wire \$635 ;
-  wire [15:0] \$636 ;
+  wire \$636 ;
   wire \$637 ;
-  wire [7:0] \$638 ;
-  wire \$639 ;
+  wire \$638 ;
+  wire [15:0] \$639 ;
   wire \$64 ;
-  wire [31:0] \$640 ;
-  wire \$641 ;
+  wire \$640 ;
+  wire [7:0] \$641 ;
   wire \$642 ;
-  wire \$643 ;
+  wire [31:0] \$643 ;
   wire \$644 ;
-  wire [7:0] \$645 ;
+  wire \$645 ;
   wire \$646 ;
   wire \$647 ;
-  wire [31:0] \$648 ;
+  wire [7:0] \$648 ;
   wire \$649 ;
   wire \$65 ;
   wire \$650 ;
-  wire \$651 ;
+  wire [31:0] \$651 ;
   wire \$652 ;
   wire \$653 ;
   wire \$654 ;
   wire \$655 ;
-  wire [15:0] \$656 ;
+  wire \$656 ;
   wire \$657 ;
-  wire [7:0] \$658 ;
-  wire \$659 ;
+  wire \$658 ;
+  wire [15:0] \$659 ;
   wire \$66 ;
-  wire [31:0] \$660 ;
-  wire \$661 ;
+  wire \$660 ;
+  wire [7:0] \$661 ;
   wire \$662 ;
-  wire \$663 ;
+  wire [31:0] \$663 ;
   wire \$664 ;
-  wire [7:0] \$665 ;
+  wire \$665 ;
   wire \$666 ;
   wire \$667 ;
-  wire [31:0] \$668 ;
-  reg [12:0] \$669 ;
+  wire [7:0] \$668 ;
+  wire \$669 ;
   wire \$67 ;
-  reg \$670 ;
-  reg \$671 ;
-  reg [31:0] \$672 ;
-  reg [31:0] \$673 ;
-  reg [31:0] \$674 ;
+  wire \$670 ;
+  wire [31:0] \$671 ;
+  reg [12:0] \$672 ;
+  reg \$673 ;
+  reg \$674 ;
   reg [31:0] \$675 ;
   reg [31:0] \$676 ;
-  reg [12:0] \$677 ;
-  reg [12:0] \$678 ;
-  reg [12:0] \$679 ;
+  reg [31:0] \$677 ;
+  reg [31:0] \$678 ;
+  reg [31:0] \$679 ;
   wire \$68 ;
-  reg [15:0] \$680 ;
-  reg [3:0] \$681 ;
-  reg [11:0] \$682 ;
-  reg \$683 ;
-  reg [5:0] \$684 ;
-  reg [3:0] \$685 ;
-  reg [31:0] \$686 ;
-  reg [31:0] \$687 ;
-  reg \$688 ;
-  reg \$689 ;
+  reg [12:0] \$680 ;
+  reg [12:0] \$681 ;
+  reg [12:0] \$682 ;
+  reg [15:0] \$683 ;
+  reg [3:0] \$684 ;
+  reg [11:0] \$685 ;
+  reg \$686 ;
+  reg [5:0] \$687 ;
+  reg [3:0] \$688 ;
+  reg [31:0] \$689 ;
   wire \$69 ;
   reg [31:0] \$690 ;
-  reg [4:0] \$691 ;
-  reg [12:0] \$692 ;
-  reg [12:0] \$693 ;
-  reg [12:0] \$694 ;
-  reg [1:0] \$695 ;
-  reg [31:0] \$696 ;
-  reg [15:0] \$697 ;
-  reg [15:0] \$698 ;
-  reg \$699 ;
+  reg \$691 ;
+  reg \$692 ;
+  reg [31:0] \$693 ;
+  reg [4:0] \$694 ;
+  reg [12:0] \$695 ;
+  reg [12:0] \$696 ;
+  reg [12:0] \$697 ;
+  reg [1:0] \$698 ;
+  reg [31:0] \$699 ;
   wire [1:0] \$7 ;
   wire \$70 ;
   reg [15:0] \$700 ;
-  reg [3:0] \$701 ;
-  reg [31:0] \$702 ;
-  reg \$703 ;
-  reg \$704 ;
-  reg [141:0] \$705 ;
+  reg [15:0] \$701 ;
+  reg \$702 ;
+  reg [15:0] \$703 ;
+  reg [3:0] \$704 ;
+  reg [31:0] \$705 ;
   reg \$706 ;
   reg \$707 ;
-  reg [372:0] \$708 ;
-  reg [214:0] \$709 ;
+  reg [141:0] \$708 ;
+  reg \$709 ;
   wire \$71 ;
+  reg \$710 ;
+  reg [372:0] \$711 ;
+  reg [214:0] \$712 ;
   wire [12:0] \$72 ;
   wire [12:0] \$73 ;
   wire [31:0] \$74 ;
@@ -33815,488 +33818,494 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [231:0] _0_;
   always @(posedge clk) begin
     if (advance) begin
-      _0_ <= records[{ \$386 [11:0], beat[2:0] }];
+      _0_ <= records[{ \$388 [11:0], beat[2:0] }];
     end
   end
   assign rec_read__data = _0_;
-  assign \$272  = \$271  == 1'h1;
-  assign \$273  = \$270  & \$272 ;
-  assign \$274  = ~ pending_full_pop;
-  assign \$275  = split_phase < 2'h2;
-  assign \$276  = split_phase == 2'h2;
-  assign \$277  = | rem_skip;
-  assign \$278  = \$276  & \$277 ;
-  assign \$279  = \$275  | \$278 ;
-  assign \$280  = rem_pop + rem_non;
-  assign \$281  = \$280  + rem_skip;
-  assign \$282  = | \$281 ;
-  assign \$283  = split ? \$279  : \$282 ;
-  assign \$284  = pending_close & \$283 ;
-  assign \$285  = ~ \$284 ;
-  assign \$286  = \$274  & \$285 ;
-  assign \$287  = \$286  & pending_close;
-  assign \$288  = ~ \$287 ;
-  assign \$289  = pending_close & \$288 ;
-  assign \$290  = take_job ? \r_data$80 [1] : \$289 ;
-  assign \$291  = \$290  & split;
-  assign \$292  = take_job ? 2'h0 : split_phase;
-  assign \$293  = \$292  == 2'h2;
-  assign \$294  = \$291  & \$293 ;
-  assign \$295  = | e_skip;
-  assign \$296  = \$294  & \$295 ;
-  assign \$297  = ~ pending_full_pop;
-  assign \$298  = split_phase < 2'h2;
-  assign \$299  = split_phase == 2'h2;
-  assign \$300  = | rem_skip;
-  assign \$301  = \$299  & \$300 ;
-  assign \$302  = \$298  | \$301 ;
-  assign \$303  = rem_pop + rem_non;
-  assign \$304  = \$303  + rem_skip;
-  assign \$305  = | \$304 ;
-  assign \$306  = split ? \$302  : \$305 ;
-  assign \$307  = pending_close & \$306 ;
-  assign \$308  = ~ \$307 ;
-  assign \$309  = \$297  & \$308 ;
-  assign \$310  = \$309  & pending_close;
-  assign \$311  = ~ \$310 ;
-  assign \$312  = pending_close & \$311 ;
-  assign \$313  = take_job ? \r_data$80 [1] : \$312 ;
-  assign \$314  = ~ split;
-  assign \$315  = \$313  & \$314 ;
-  assign \$316  = | total;
+  assign \$269  = ~ \$268 ;
+  assign \$270  = pending_close & \$269 ;
+  assign \$271  = take_job ? \r_data$80 [1] : \$270 ;
+  assign \$272  = \$271  & split;
+  assign \$273  = take_job ? 2'h0 : split_phase;
+  assign \$274  = \$273  == 1'h1;
+  assign \$275  = \$272  & \$274 ;
+  assign \$276  = ~ pending_full_pop;
+  assign \$277  = split_phase < 2'h2;
+  assign \$278  = split_phase == 2'h2;
+  assign \$279  = | rem_skip;
+  assign \$280  = \$278  & \$279 ;
+  assign \$281  = \$277  | \$280 ;
+  assign \$282  = rem_pop + rem_non;
+  assign \$283  = \$282  + rem_skip;
+  assign \$284  = | \$283 ;
+  assign \$285  = split ? \$281  : \$284 ;
+  assign \$286  = pending_close & \$285 ;
+  assign \$287  = ~ \$286 ;
+  assign \$288  = \$276  & \$287 ;
+  assign \$289  = \$288  & pending_close;
+  assign \$290  = ~ \$289 ;
+  assign \$291  = pending_close & \$290 ;
+  assign \$292  = take_job ? \r_data$80 [1] : \$291 ;
+  assign \$293  = \$292  & split;
+  assign \$294  = take_job ? 2'h0 : split_phase;
+  assign \$295  = \$294  == 2'h2;
+  assign \$296  = \$293  & \$295 ;
+  assign \$297  = | e_skip;
+  assign \$298  = \$296  & \$297 ;
+  assign \$299  = ~ pending_full_pop;
+  assign \$300  = split_phase < 2'h2;
+  assign \$301  = split_phase == 2'h2;
+  assign \$302  = | rem_skip;
+  assign \$303  = \$301  & \$302 ;
+  assign \$304  = \$300  | \$303 ;
+  assign \$305  = rem_pop + rem_non;
+  assign \$306  = \$305  + rem_skip;
+  assign \$307  = | \$306 ;
+  assign \$308  = split ? \$304  : \$307 ;
+  assign \$309  = pending_close & \$308 ;
+  assign \$310  = ~ \$309 ;
+  assign \$311  = \$299  & \$310 ;
+  assign \$312  = \$311  & pending_close;
+  assign \$313  = ~ \$312 ;
+  assign \$314  = pending_close & \$313 ;
+  assign \$315  = take_job ? \r_data$80 [1] : \$314 ;
+  assign \$316  = ~ split;
   assign \$317  = \$315  & \$316 ;
-  assign \$318  = ~ pending_full_pop;
-  assign \$319  = split_phase < 2'h2;
-  assign \$320  = split_phase == 2'h2;
-  assign \$321  = | rem_skip;
-  assign \$322  = \$320  & \$321 ;
-  assign \$323  = \$319  | \$322 ;
-  assign \$324  = rem_pop + rem_non;
-  assign \$325  = \$324  + rem_skip;
-  assign \$326  = | \$325 ;
-  assign \$327  = split ? \$323  : \$326 ;
-  assign \$328  = pending_close & \$327 ;
-  assign \$329  = ~ \$328 ;
-  assign \$330  = \$318  & \$329 ;
-  assign \$331  = \$330  & pending_close;
-  assign \$332  = ~ \$331 ;
-  assign \$333  = pending_close & \$332 ;
-  assign \$334  = take_job ? \r_data$80 [1] : \$333 ;
-  assign \$335  = ~ split;
-  assign \$336  = \$334  & \$335 ;
-  assign \$337  = | e_skip;
+  assign \$318  = | total;
+  assign \$319  = \$317  & \$318 ;
+  assign \$320  = ~ pending_full_pop;
+  assign \$321  = split_phase < 2'h2;
+  assign \$322  = split_phase == 2'h2;
+  assign \$323  = | rem_skip;
+  assign \$324  = \$322  & \$323 ;
+  assign \$325  = \$321  | \$324 ;
+  assign \$326  = rem_pop + rem_non;
+  assign \$327  = \$326  + rem_skip;
+  assign \$328  = | \$327 ;
+  assign \$329  = split ? \$325  : \$328 ;
+  assign \$330  = pending_close & \$329 ;
+  assign \$331  = ~ \$330 ;
+  assign \$332  = \$320  & \$331 ;
+  assign \$333  = \$332  & pending_close;
+  assign \$334  = ~ \$333 ;
+  assign \$335  = pending_close & \$334 ;
+  assign \$336  = take_job ? \r_data$80 [1] : \$335 ;
+  assign \$337  = ~ split;
   assign \$338  = \$336  & \$337 ;
-  assign \$339  = chunk_pop == chunk;
-  assign \$340  = ! chunk_pop;
-  assign \$341  = \$340  ? 2'h2 : 2'h1;
-  assign \$342  = \$339  ? 2'h0 : \$341 ;
-  assign \$343  = ~ skipping;
-  assign \$344  = | from_pop;
-  assign \$345  = \$343  & \$344 ;
-  assign \$346  = \$345  ? \r_rdy$104  : \r_rdy$103 ;
-  assign \$347  = skipping ? \r_rdy$105  : \$346 ;
-  assign \$348  = ~ skipping;
-  assign \$349  = | from_pop;
-  assign \$350  = \$348  & \$349 ;
-  assign \$351  = \$350  ? \r_data$107  : \r_data$106 ;
-  assign \$352  = skipping ? \r_data$108  : \$351 ;
-  assign \$353  = step - 1'h1;
-  assign \$354  = ! beat;
-  assign \$355  = beat + 1'h1;
-  assign \$356  = ~ skipping;
-  assign \$357  = | from_pop;
-  assign \$358  = \$356  & \$357 ;
-  assign \$359  = \$358  ? \r_data$107  : \r_data$106 ;
-  assign \$360  = skipping ? \r_data$108  : \$359 ;
-  assign \$361  = \$355  >= \$360 [47:44];
-  assign \$362  = skipping | \$361 ;
-  assign \$363  = beat + 1'h1;
-  assign \$364  = ~ skipping;
-  assign \$365  = | from_pop;
-  assign \$366  = \$364  & \$365 ;
-  assign \$367  = \$366  ? \r_data$107  : \r_data$106 ;
-  assign \$368  = skipping ? \r_data$108  : \$367 ;
-  assign \$369  = \$363  >= \$368 [47:44];
-  assign \$370  = skipping | \$369 ;
-  assign \$371  = ~ skipping;
-  assign \$372  = | from_pop;
-  assign \$373  = \$371  & \$372 ;
-  assign \$374  = ~ skipping;
-  assign \$375  = ! from_pop;
-  assign \$376  = \$374  & \$375 ;
-  assign \$377  = ~ skipping;
-  assign \$378  = | from_pop;
-  assign \$379  = \$377  & \$378 ;
-  assign \$380  = \$379  ? \r_data$107  : \r_data$106 ;
-  assign \$381  = skipping ? \r_data$108  : \$380 ;
-  assign \$382  = ~ skipping;
-  assign \$383  = | from_pop;
-  assign \$384  = \$382  & \$383 ;
-  assign \$385  = \$384  ? \r_data$107  : \r_data$106 ;
-  assign \$386  = skipping ? \r_data$108  : \$385 ;
-  assign \$387  = advance & r_valid;
-  assign \$388  = \$signal [0] | \$signal [141];
-  assign \$389  = ~ \$388 ;
-  assign \$390  = ~ rec_read__data[1];
-  assign \$391  = rec_read__data[0] & \$390 ;
-  assign \$392  = ~ rec_read__data[59];
-  assign \$393  = rec_read__data[58] & \$392 ;
-  assign \$394  = ~ rec_read__data[117];
-  assign \$395  = rec_read__data[116] & \$394 ;
-  assign \$396  = ~ rec_read__data[175];
-  assign \$397  = rec_read__data[174] & \$396 ;
-  assign \$398  = | { \$397 , \$395 , \$393 , \$391  };
-  assign \$399  = \$389  & \$398 ;
-  assign \$400  = | pend_pop;
-  assign \$401  = in_sample | \$400 ;
-  assign \$402  = | pend_non;
-  assign \$403  = \$401  | \$402 ;
-  assign \$404  = | pend_skip;
+  assign \$339  = | e_skip;
+  assign \$340  = \$338  & \$339 ;
+  assign \$341  = chunk_pop == chunk;
+  assign \$342  = ! chunk_pop;
+  assign \$343  = \$342  ? 2'h2 : 2'h1;
+  assign \$344  = \$341  ? 2'h0 : \$343 ;
+  assign \$345  = ~ skipping;
+  assign \$346  = | from_pop;
+  assign \$347  = \$345  & \$346 ;
+  assign \$348  = \$347  ? \r_rdy$104  : \r_rdy$103 ;
+  assign \$349  = skipping ? \r_rdy$105  : \$348 ;
+  assign \$350  = ~ skipping;
+  assign \$351  = | from_pop;
+  assign \$352  = \$350  & \$351 ;
+  assign \$353  = \$352  ? \r_data$107  : \r_data$106 ;
+  assign \$354  = skipping ? \r_data$108  : \$353 ;
+  assign \$355  = step - 1'h1;
+  assign \$356  = ! beat;
+  assign \$357  = beat + 1'h1;
+  assign \$358  = ~ skipping;
+  assign \$359  = | from_pop;
+  assign \$360  = \$358  & \$359 ;
+  assign \$361  = \$360  ? \r_data$107  : \r_data$106 ;
+  assign \$362  = skipping ? \r_data$108  : \$361 ;
+  assign \$363  = \$357  >= \$362 [47:44];
+  assign \$364  = skipping | \$363 ;
+  assign \$365  = beat + 1'h1;
+  assign \$366  = ~ skipping;
+  assign \$367  = | from_pop;
+  assign \$368  = \$366  & \$367 ;
+  assign \$369  = \$368  ? \r_data$107  : \r_data$106 ;
+  assign \$370  = skipping ? \r_data$108  : \$369 ;
+  assign \$371  = \$365  >= \$370 [47:44];
+  assign \$372  = skipping | \$371 ;
+  assign \$373  = ~ skipping;
+  assign \$374  = | from_pop;
+  assign \$375  = \$373  & \$374 ;
+  assign \$376  = ~ skipping;
+  assign \$377  = ! from_pop;
+  assign \$378  = \$376  & \$377 ;
+  assign \$379  = ~ skipping;
+  assign \$380  = | from_pop;
+  assign \$381  = \$379  & \$380 ;
+  assign \$382  = \$381  ? \r_data$107  : \r_data$106 ;
+  assign \$383  = skipping ? \r_data$108  : \$382 ;
+  assign \$384  = ~ skipping;
+  assign \$385  = | from_pop;
+  assign \$386  = \$384  & \$385 ;
+  assign \$387  = \$386  ? \r_data$107  : \r_data$106 ;
+  assign \$388  = skipping ? \r_data$108  : \$387 ;
+  assign \$389  = advance & r_valid;
+  assign \$390  = \$signal [0] | \$signal [141];
+  assign \$391  = ~ \$390 ;
+  assign \$392  = ~ rec_read__data[1];
+  assign \$393  = rec_read__data[0] & \$392 ;
+  assign \$394  = ~ rec_read__data[59];
+  assign \$395  = rec_read__data[58] & \$394 ;
+  assign \$396  = ~ rec_read__data[117];
+  assign \$397  = rec_read__data[116] & \$396 ;
+  assign \$398  = ~ rec_read__data[175];
+  assign \$399  = rec_read__data[174] & \$398 ;
+  assign \$400  = | { \$399 , \$397 , \$395 , \$393  };
+  assign \$401  = \$391  & \$400 ;
+  assign \$402  = | pend_pop;
+  assign \$403  = in_sample | \$402 ;
+  assign \$404  = | pend_non;
   assign \$405  = \$403  | \$404 ;
-  assign \$406  = \$405  | \r_rdy$105 ;
-  assign \$407  = \$406  | \r_rdy$78 ;
-  assign \$409  = \$407  | \$408 ;
-  assign \$410  = \$409  | pending_full_pop;
-  assign \$411  = \$410  | pending_close;
-  assign \$412  = \$411  | r_valid;
-  assign \$413  = \$412  | o__valid;
-  assign \$414  = \$413  | cold__valid;
-  assign \$415  = \$414  | \r_rdy$104 ;
-  assign busy = \$415  | \r_rdy$103 ;
-  assign \$416  = ! fsm_state;
-  assign \$418  = i__valid & i__ready;
-  assign \$419  = ~ in_sample;
-  assign \$420  = \$418  & \$419 ;
-  assign \$421  = fresh < 13'h1000;
-  assign \$422  = fresh + 1'h1;
-  assign \$423  = i__valid & i__ready;
-  assign \$424  = in_sample ? cur_beat : 4'h0;
-  assign \$425  = \$424  >= 4'h8;
-  assign \$426  = \$423  & \$425 ;
-  assign \$427  = i__valid & i__ready;
-  assign \$428  = samples_in + 1'h1;
-  assign \$429  = in_sample ? cur_hot : 1'h1;
-  assign \$430  = ~ i__payload[0];
-  assign \$431  = \$430  | i__payload[1];
-  assign \$432  = ~ i__payload[60];
-  assign \$433  = \$432  | i__payload[61];
-  assign \$434  = ~ i__payload[120];
-  assign \$435  = \$434  | i__payload[121];
-  assign \$436  = ~ i__payload[180];
-  assign \$437  = \$436  | i__payload[181];
-  assign \$438  = & { \$437 , \$435 , \$433 , \$431  };
-  assign \$439  = \$429  & \$438 ;
-  assign \$440  = ~ learn;
-  assign \$441  = \$439  & \$440 ;
-  assign \$442  = ~ skip;
+  assign \$406  = | pend_skip;
+  assign \$407  = \$405  | \$406 ;
+  assign \$408  = \$407  | \r_rdy$105 ;
+  assign \$409  = \$408  | \r_rdy$78 ;
+  assign \$411  = \$409  | \$410 ;
+  assign \$412  = \$411  | pending_full_pop;
+  assign \$413  = \$412  | pending_close;
+  assign \$414  = \$413  | r_valid;
+  assign \$415  = \$414  | o__valid;
+  assign \$416  = \$415  | cold__valid;
+  assign \$417  = \$416  | \r_rdy$104 ;
+  assign busy = \$417  | \r_rdy$103 ;
+  assign \$418  = ! fsm_state;
+  assign \$420  = i__valid & i__ready;
+  assign \$421  = ~ in_sample;
+  assign \$422  = \$420  & \$421 ;
+  assign \$423  = fresh < 13'h1000;
+  assign \$424  = fresh + 1'h1;
+  assign \$425  = i__valid & i__ready;
+  assign \$426  = in_sample ? cur_beat : 4'h0;
+  assign \$427  = \$426  >= 4'h8;
+  assign \$428  = \$425  & \$427 ;
+  assign \$429  = i__valid & i__ready;
+  assign \$430  = samples_in + 1'h1;
+  assign \$431  = in_sample ? cur_hot : 1'h1;
+  assign \$432  = ~ i__payload[0];
+  assign \$433  = \$432  | i__payload[1];
+  assign \$434  = ~ i__payload[60];
+  assign \$435  = \$434  | i__payload[61];
+  assign \$436  = ~ i__payload[120];
+  assign \$437  = \$436  | i__payload[121];
+  assign \$438  = ~ i__payload[180];
+  assign \$439  = \$438  | i__payload[181];
+  assign \$440  = & { \$439 , \$437 , \$435 , \$433  };
+  assign \$441  = \$431  & \$440 ;
+  assign \$442  = ~ learn;
   assign \$443  = \$441  & \$442 ;
-  assign \$444  = popular + \$443 ;
-  assign \$445  = in_sample ? cur_hot : 1'h1;
-  assign \$446  = ~ i__payload[0];
-  assign \$447  = \$446  | i__payload[1];
-  assign \$448  = ~ i__payload[60];
-  assign \$449  = \$448  | i__payload[61];
-  assign \$450  = ~ i__payload[120];
-  assign \$451  = \$450  | i__payload[121];
-  assign \$452  = ~ i__payload[180];
-  assign \$453  = \$452  | i__payload[181];
-  assign \$454  = & { \$453 , \$451 , \$449 , \$447  };
-  assign \$455  = \$445  & \$454 ;
-  assign \$456  = ~ learn;
-  assign \$457  = \$455  & \$456 ;
-  assign \$458  = ~ skip;
+  assign \$444  = ~ skip;
+  assign \$445  = \$443  & \$444 ;
+  assign \$446  = popular + \$445 ;
+  assign \$447  = in_sample ? cur_hot : 1'h1;
+  assign \$448  = ~ i__payload[0];
+  assign \$449  = \$448  | i__payload[1];
+  assign \$450  = ~ i__payload[60];
+  assign \$451  = \$450  | i__payload[61];
+  assign \$452  = ~ i__payload[120];
+  assign \$453  = \$452  | i__payload[121];
+  assign \$454  = ~ i__payload[180];
+  assign \$455  = \$454  | i__payload[181];
+  assign \$456  = & { \$455 , \$453 , \$451 , \$449  };
+  assign \$457  = \$447  & \$456 ;
+  assign \$458  = ~ learn;
   assign \$459  = \$457  & \$458 ;
-  assign \$460  = ~ \$459 ;
-  assign \$461  = ~ skip;
-  assign \$462  = \$460  & \$461 ;
-  assign \$463  = non_popular + \$462 ;
-  assign \$464  = skipped + skip;
-  assign \$465  = early_closes + early;
-  assign \$466  = in_batch + 1'h1;
-  assign \$467  = batch_done ? 17'h00000 : \$466 ;
-  assign \$468  = batches_in_set + batch_done;
-  assign \$469  = fresh < 13'h1000;
-  assign \$470  = \$469  ? fresh : { 1'h0, r_data };
-  assign \$471  = in_sample ? { 1'h0, cur_slot } : \$470 ;
-  assign \$472  = in_sample ? cur_hot : 1'h1;
-  assign \$473  = ~ i__payload[0];
-  assign \$474  = \$473  | i__payload[1];
-  assign \$475  = ~ i__payload[60];
-  assign \$476  = \$475  | i__payload[61];
-  assign \$477  = ~ i__payload[120];
-  assign \$478  = \$477  | i__payload[121];
-  assign \$479  = ~ i__payload[180];
-  assign \$480  = \$479  | i__payload[181];
-  assign \$481  = & { \$480 , \$478 , \$476 , \$474  };
-  assign \$482  = \$472  & \$481 ;
-  assign \$483  = in_sample ? cur_beat : 4'h0;
-  assign \$484  = \$483  >= 4'h8;
-  assign \$485  = in_sample ? cur_beat : 4'h0;
+  assign \$460  = ~ skip;
+  assign \$461  = \$459  & \$460 ;
+  assign \$462  = ~ \$461 ;
+  assign \$463  = ~ skip;
+  assign \$464  = \$462  & \$463 ;
+  assign \$465  = non_popular + \$464 ;
+  assign \$466  = skipped + skip;
+  assign \$467  = early_closes + early;
+  assign \$468  = ~ skip;
+  assign \$469  = in_batch + \$468 ;
+  assign \$470  = batch_done ? 17'h00000 : \$469 ;
+  assign \$471  = batches_in_set + batch_done;
+  assign \$472  = fresh < 13'h1000;
+  assign \$473  = \$472  ? fresh : { 1'h0, r_data };
+  assign \$474  = in_sample ? { 1'h0, cur_slot } : \$473 ;
+  assign \$475  = in_sample ? cur_hot : 1'h1;
+  assign \$476  = ~ i__payload[0];
+  assign \$477  = \$476  | i__payload[1];
+  assign \$478  = ~ i__payload[60];
+  assign \$479  = \$478  | i__payload[61];
+  assign \$480  = ~ i__payload[120];
+  assign \$481  = \$480  | i__payload[121];
+  assign \$482  = ~ i__payload[180];
+  assign \$483  = \$482  | i__payload[181];
+  assign \$484  = & { \$483 , \$481 , \$479 , \$477  };
+  assign \$485  = \$475  & \$484 ;
   assign \$486  = in_sample ? cur_beat : 4'h0;
-  assign \$487  = \$486  + 1'h1;
-  assign \$488  = \$484  ? { 1'h0, \$485  } : \$487 ;
-  assign \$489  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$490  = ~ i__ready;
-  assign \$491  = i__valid & \$490 ;
-  assign \$492  = stalls + 1'h1;
-  assign \$493  = ~ pending_full_pop;
-  assign \$494  = split_phase < 2'h2;
-  assign \$495  = split_phase == 2'h2;
-  assign \$496  = | rem_skip;
-  assign \$497  = \$495  & \$496 ;
-  assign \$498  = \$494  | \$497 ;
-  assign \$499  = rem_pop + rem_non;
-  assign \$500  = \$499  + rem_skip;
-  assign \$501  = | \$500 ;
-  assign \$502  = split ? \$498  : \$501 ;
-  assign \$503  = pending_close & \$502 ;
-  assign \$504  = ~ \$503 ;
-  assign \$505  = \$493  & \$504 ;
-  assign \$506  = \$505  & pending_close;
+  assign \$487  = \$486  >= 4'h8;
+  assign \$488  = in_sample ? cur_beat : 4'h0;
+  assign \$489  = in_sample ? cur_beat : 4'h0;
+  assign \$490  = \$489  + 1'h1;
+  assign \$491  = \$487  ? { 1'h0, \$488  } : \$490 ;
+  assign \$492  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$493  = ~ i__ready;
+  assign \$494  = i__valid & \$493 ;
+  assign \$495  = stalls + 1'h1;
+  assign \$496  = ~ pending_full_pop;
+  assign \$497  = split_phase < 2'h2;
+  assign \$498  = split_phase == 2'h2;
+  assign \$499  = | rem_skip;
+  assign \$500  = \$498  & \$499 ;
+  assign \$501  = \$497  | \$500 ;
+  assign \$502  = rem_pop + rem_non;
+  assign \$503  = \$502  + rem_skip;
+  assign \$504  = | \$503 ;
+  assign \$505  = split ? \$501  : \$504 ;
+  assign \$506  = pending_close & \$505 ;
   assign \$507  = ~ \$506 ;
-  assign \$508  = pending_close & \$507 ;
-  assign \$509  = take_job ? \r_data$80 [1] : \$508 ;
-  assign \$510  = take_job ? 2'h0 : split_phase;
-  assign \$511  = step + 1'h1;
-  assign \$512  = e_index + 1'h1;
-  assign \$513  = micro_batches + 1'h1;
-  assign \$514  = take_job ? \r_data$80 [0] : pending_full_pop;
-  assign \$515  = ~ \$514 ;
-  assign \$516  = ~ pending_full_pop;
-  assign \$517  = split_phase < 2'h2;
-  assign \$518  = split_phase == 2'h2;
-  assign \$519  = | rem_skip;
-  assign \$520  = \$518  & \$519 ;
-  assign \$521  = \$517  | \$520 ;
-  assign \$522  = rem_pop + rem_non;
-  assign \$523  = \$522  + rem_skip;
-  assign \$524  = | \$523 ;
-  assign \$525  = split ? \$521  : \$524 ;
-  assign \$526  = pending_close & \$525 ;
-  assign \$527  = ~ \$526 ;
-  assign \$528  = \$516  & \$527 ;
-  assign \$529  = \$528  & pending_close;
+  assign \$508  = \$496  & \$507 ;
+  assign \$509  = \$508  & pending_close;
+  assign \$510  = ~ \$509 ;
+  assign \$511  = pending_close & \$510 ;
+  assign \$512  = take_job ? \r_data$80 [1] : \$511 ;
+  assign \$513  = take_job ? 2'h0 : split_phase;
+  assign \$514  = step + 1'h1;
+  assign \$515  = e_index + 1'h1;
+  assign \$516  = micro_batches + 1'h1;
+  assign \$517  = take_job ? \r_data$80 [0] : pending_full_pop;
+  assign \$518  = ~ \$517 ;
+  assign \$519  = ~ pending_full_pop;
+  assign \$520  = split_phase < 2'h2;
+  assign \$521  = split_phase == 2'h2;
+  assign \$522  = | rem_skip;
+  assign \$523  = \$521  & \$522 ;
+  assign \$524  = \$520  | \$523 ;
+  assign \$525  = rem_pop + rem_non;
+  assign \$526  = \$525  + rem_skip;
+  assign \$527  = | \$526 ;
+  assign \$528  = split ? \$524  : \$527 ;
+  assign \$529  = pending_close & \$528 ;
   assign \$530  = ~ \$529 ;
-  assign \$531  = pending_close & \$530 ;
-  assign \$532  = take_job ? \r_data$80 [1] : \$531 ;
-  assign \$533  = \$515  & \$532 ;
-  assign \$534  = \$533  & split;
-  assign \$535  = take_job ? 2'h0 : split_phase;
-  assign \$536  = \$535  + 1'h1;
-  assign \$537  = take_job ? \r_data$80 [0] : pending_full_pop;
-  assign \$538  = ~ \$537 ;
-  assign \$539  = ~ pending_full_pop;
-  assign \$540  = split_phase < 2'h2;
-  assign \$541  = split_phase == 2'h2;
-  assign \$542  = | rem_skip;
-  assign \$543  = \$541  & \$542 ;
-  assign \$544  = \$540  | \$543 ;
-  assign \$545  = rem_pop + rem_non;
-  assign \$546  = \$545  + rem_skip;
-  assign \$547  = | \$546 ;
-  assign \$548  = split ? \$544  : \$547 ;
-  assign \$549  = pending_close & \$548 ;
-  assign \$550  = ~ \$549 ;
-  assign \$551  = \$539  & \$550 ;
-  assign \$552  = \$551  & pending_close;
+  assign \$531  = \$519  & \$530 ;
+  assign \$532  = \$531  & pending_close;
+  assign \$533  = ~ \$532 ;
+  assign \$534  = pending_close & \$533 ;
+  assign \$535  = take_job ? \r_data$80 [1] : \$534 ;
+  assign \$536  = \$518  & \$535 ;
+  assign \$537  = \$536  & split;
+  assign \$538  = take_job ? 2'h0 : split_phase;
+  assign \$539  = \$538  + 1'h1;
+  assign \$540  = take_job ? \r_data$80 [0] : pending_full_pop;
+  assign \$541  = ~ \$540 ;
+  assign \$542  = ~ pending_full_pop;
+  assign \$543  = split_phase < 2'h2;
+  assign \$544  = split_phase == 2'h2;
+  assign \$545  = | rem_skip;
+  assign \$546  = \$544  & \$545 ;
+  assign \$547  = \$543  | \$546 ;
+  assign \$548  = rem_pop + rem_non;
+  assign \$549  = \$548  + rem_skip;
+  assign \$550  = | \$549 ;
+  assign \$551  = split ? \$547  : \$550 ;
+  assign \$552  = pending_close & \$551 ;
   assign \$553  = ~ \$552 ;
-  assign \$554  = pending_close & \$553 ;
-  assign \$555  = take_job ? \r_data$80 [1] : \$554 ;
-  assign \$556  = \$538  & \$555 ;
-  assign \$557  = ~ split;
-  assign \$558  = \$556  & \$557 ;
-  assign \$559  = e_skip - skip_chunk;
-  assign \$560  = e_pop - chunk_pop;
-  assign \$561  = chunk - chunk_pop;
-  assign \$562  = $signed({ 1'h0, e_non }) - $signed(\$561 );
-  assign \$563  = | new_size;
-  assign \$564  = ~ skipping;
-  assign \$565  = | from_pop;
-  assign \$566  = \$564  & \$565 ;
-  assign \$567  = \$566  ? \r_rdy$104  : \r_rdy$103 ;
-  assign \$568  = skipping ? \r_rdy$105  : \$567 ;
-  assign \$569  = beat + 1'h1;
-  assign \$570  = ~ skipping;
-  assign \$571  = | from_pop;
-  assign \$572  = \$570  & \$571 ;
-  assign \$573  = \$572  ? \r_data$107  : \r_data$106 ;
-  assign \$574  = skipping ? \r_data$108  : \$573 ;
-  assign \$575  = \$569  >= \$574 [47:44];
-  assign \$576  = skipping | \$575 ;
-  assign \$577  = position + 1'h1;
-  assign \$578  = left - 1'h1;
-  assign \$579  = ~ skipping;
-  assign \$580  = | from_pop;
-  assign \$581  = \$579  & \$580 ;
-  assign \$582  = from_pop - 1'h1;
-  assign \$583  = \$581  ? \$582  : 17'h00000;
-  assign \$584  = left == 1'h1;
-  assign \$585  = beat + 1'h1;
-  assign \$586  = o__valid & o__ready;
-  assign \$587  = cold__valid & cold__ready;
-  assign \$588  = advance & r_valid;
-  assign \$589  = \$signal [0] | \$signal [141];
-  assign \$590  = ~ \$589 ;
-  assign \$591  = \$590  & rec_read__data[0];
+  assign \$554  = \$542  & \$553 ;
+  assign \$555  = \$554  & pending_close;
+  assign \$556  = ~ \$555 ;
+  assign \$557  = pending_close & \$556 ;
+  assign \$558  = take_job ? \r_data$80 [1] : \$557 ;
+  assign \$559  = \$541  & \$558 ;
+  assign \$560  = ~ split;
+  assign \$561  = \$559  & \$560 ;
+  assign \$562  = e_skip - skip_chunk;
+  assign \$563  = e_pop - chunk_pop;
+  assign \$564  = chunk - chunk_pop;
+  assign \$565  = $signed({ 1'h0, e_non }) - $signed(\$564 );
+  assign \$566  = | new_size;
+  assign \$567  = ~ skipping;
+  assign \$568  = | from_pop;
+  assign \$569  = \$567  & \$568 ;
+  assign \$570  = \$569  ? \r_rdy$104  : \r_rdy$103 ;
+  assign \$571  = skipping ? \r_rdy$105  : \$570 ;
+  assign \$572  = beat + 1'h1;
+  assign \$573  = ~ skipping;
+  assign \$574  = | from_pop;
+  assign \$575  = \$573  & \$574 ;
+  assign \$576  = \$575  ? \r_data$107  : \r_data$106 ;
+  assign \$577  = skipping ? \r_data$108  : \$576 ;
+  assign \$578  = \$572  >= \$577 [47:44];
+  assign \$579  = skipping | \$578 ;
+  assign \$580  = position + 1'h1;
+  assign \$581  = left - 1'h1;
+  assign \$582  = ~ skipping;
+  assign \$583  = | from_pop;
+  assign \$584  = \$582  & \$583 ;
+  assign \$585  = from_pop - 1'h1;
+  assign \$586  = \$584  ? \$585  : 17'h00000;
+  assign \$587  = left == 1'h1;
+  assign \$588  = beat + 1'h1;
+  assign \$589  = o__valid & o__ready;
+  assign \$590  = cold__valid & cold__ready;
+  assign \$591  = advance & r_valid;
   assign \$592  = \$signal [0] | \$signal [141];
   assign \$593  = ~ \$592 ;
-  assign \$594  = \$593  & rec_read__data[1];
+  assign \$594  = \$593  & rec_read__data[0];
   assign \$595  = \$signal [0] | \$signal [141];
-  assign \$596  = \$595  ? 16'h0000 : rec_read__data[17:2];
-  assign \$597  = \$signal [0] | \$signal [141];
-  assign \$598  = \$597  ? 8'h00 : rec_read__data[25:18];
-  assign \$599  = \$signal [0] | \$signal [141];
-  assign \$600  = \$599  ? 32'd0 : rec_read__data[57:26];
-  assign \$601  = ~ rec_read__data[1];
-  assign \$602  = rec_read__data[0] & \$601 ;
-  assign \$603  = ~ rec_read__data[1];
-  assign \$604  = rec_read__data[0] & \$603 ;
-  assign \$605  = \$604  ? rec_read__data[25:18] : 8'h00;
+  assign \$596  = ~ \$595 ;
+  assign \$597  = \$596  & rec_read__data[1];
+  assign \$598  = \$signal [0] | \$signal [141];
+  assign \$599  = \$598  ? 16'h0000 : rec_read__data[17:2];
+  assign \$600  = \$signal [0] | \$signal [141];
+  assign \$601  = \$600  ? 8'h00 : rec_read__data[25:18];
+  assign \$602  = \$signal [0] | \$signal [141];
+  assign \$603  = \$602  ? 32'd0 : rec_read__data[57:26];
+  assign \$604  = ~ rec_read__data[1];
+  assign \$605  = rec_read__data[0] & \$604 ;
   assign \$606  = ~ rec_read__data[1];
   assign \$607  = rec_read__data[0] & \$606 ;
-  assign \$608  = \$607  ? rec_read__data[57:26] : 32'd0;
-  assign \$609  = \$signal [0] | \$signal [141];
-  assign \$610  = ~ \$609 ;
-  assign \$611  = \$610  & rec_read__data[58];
+  assign \$608  = \$607  ? rec_read__data[25:18] : 8'h00;
+  assign \$609  = ~ rec_read__data[1];
+  assign \$610  = rec_read__data[0] & \$609 ;
+  assign \$611  = \$610  ? rec_read__data[57:26] : 32'd0;
   assign \$612  = \$signal [0] | \$signal [141];
   assign \$613  = ~ \$612 ;
-  assign \$614  = \$613  & rec_read__data[59];
+  assign \$614  = \$613  & rec_read__data[58];
   assign \$615  = \$signal [0] | \$signal [141];
-  assign \$616  = \$615  ? 16'h0000 : rec_read__data[75:60];
-  assign \$617  = \$signal [0] | \$signal [141];
-  assign \$618  = \$617  ? 8'h00 : rec_read__data[83:76];
-  assign \$619  = \$signal [0] | \$signal [141];
-  assign \$620  = \$619  ? 32'd0 : rec_read__data[115:84];
-  assign \$621  = ~ rec_read__data[59];
-  assign \$622  = rec_read__data[58] & \$621 ;
-  assign \$623  = ~ rec_read__data[59];
-  assign \$624  = rec_read__data[58] & \$623 ;
-  assign \$625  = \$624  ? rec_read__data[83:76] : 8'h00;
+  assign \$616  = ~ \$615 ;
+  assign \$617  = \$616  & rec_read__data[59];
+  assign \$618  = \$signal [0] | \$signal [141];
+  assign \$619  = \$618  ? 16'h0000 : rec_read__data[75:60];
+  assign \$620  = \$signal [0] | \$signal [141];
+  assign \$621  = \$620  ? 8'h00 : rec_read__data[83:76];
+  assign \$622  = \$signal [0] | \$signal [141];
+  assign \$623  = \$622  ? 32'd0 : rec_read__data[115:84];
+  assign \$624  = ~ rec_read__data[59];
+  assign \$625  = rec_read__data[58] & \$624 ;
   assign \$626  = ~ rec_read__data[59];
   assign \$627  = rec_read__data[58] & \$626 ;
-  assign \$628  = \$627  ? rec_read__data[115:84] : 32'd0;
-  assign \$629  = \$signal [0] | \$signal [141];
-  assign \$630  = ~ \$629 ;
-  assign \$631  = \$630  & rec_read__data[116];
+  assign \$628  = \$627  ? rec_read__data[83:76] : 8'h00;
+  assign \$629  = ~ rec_read__data[59];
+  assign \$630  = rec_read__data[58] & \$629 ;
+  assign \$631  = \$630  ? rec_read__data[115:84] : 32'd0;
   assign \$632  = \$signal [0] | \$signal [141];
   assign \$633  = ~ \$632 ;
-  assign \$634  = \$633  & rec_read__data[117];
+  assign \$634  = \$633  & rec_read__data[116];
   assign \$635  = \$signal [0] | \$signal [141];
-  assign \$636  = \$635  ? 16'h0000 : rec_read__data[133:118];
-  assign \$637  = \$signal [0] | \$signal [141];
-  assign \$638  = \$637  ? 8'h00 : rec_read__data[141:134];
-  assign \$639  = \$signal [0] | \$signal [141];
-  assign \$640  = \$639  ? 32'd0 : rec_read__data[173:142];
-  assign \$641  = ~ rec_read__data[117];
-  assign \$642  = rec_read__data[116] & \$641 ;
-  assign \$643  = ~ rec_read__data[117];
-  assign \$644  = rec_read__data[116] & \$643 ;
-  assign \$645  = \$644  ? rec_read__data[141:134] : 8'h00;
+  assign \$636  = ~ \$635 ;
+  assign \$637  = \$636  & rec_read__data[117];
+  assign \$638  = \$signal [0] | \$signal [141];
+  assign \$639  = \$638  ? 16'h0000 : rec_read__data[133:118];
+  assign \$640  = \$signal [0] | \$signal [141];
+  assign \$641  = \$640  ? 8'h00 : rec_read__data[141:134];
+  assign \$642  = \$signal [0] | \$signal [141];
+  assign \$643  = \$642  ? 32'd0 : rec_read__data[173:142];
+  assign \$644  = ~ rec_read__data[117];
+  assign \$645  = rec_read__data[116] & \$644 ;
   assign \$646  = ~ rec_read__data[117];
   assign \$647  = rec_read__data[116] & \$646 ;
-  assign \$648  = \$647  ? rec_read__data[173:142] : 32'd0;
-  assign \$649  = \$signal [0] | \$signal [141];
-  assign \$650  = ~ \$649 ;
-  assign \$651  = \$650  & rec_read__data[174];
+  assign \$648  = \$647  ? rec_read__data[141:134] : 8'h00;
+  assign \$649  = ~ rec_read__data[117];
+  assign \$650  = rec_read__data[116] & \$649 ;
+  assign \$651  = \$650  ? rec_read__data[173:142] : 32'd0;
   assign \$652  = \$signal [0] | \$signal [141];
   assign \$653  = ~ \$652 ;
-  assign \$654  = \$653  & rec_read__data[175];
+  assign \$654  = \$653  & rec_read__data[174];
   assign \$655  = \$signal [0] | \$signal [141];
-  assign \$656  = \$655  ? 16'h0000 : rec_read__data[191:176];
-  assign \$657  = \$signal [0] | \$signal [141];
-  assign \$658  = \$657  ? 8'h00 : rec_read__data[199:192];
-  assign \$659  = \$signal [0] | \$signal [141];
-  assign \$660  = \$659  ? 32'd0 : rec_read__data[231:200];
-  assign \$661  = ~ rec_read__data[175];
-  assign \$662  = rec_read__data[174] & \$661 ;
-  assign \$663  = ~ rec_read__data[175];
-  assign \$664  = rec_read__data[174] & \$663 ;
-  assign \$665  = \$664  ? rec_read__data[199:192] : 8'h00;
+  assign \$656  = ~ \$655 ;
+  assign \$657  = \$656  & rec_read__data[175];
+  assign \$658  = \$signal [0] | \$signal [141];
+  assign \$659  = \$658  ? 16'h0000 : rec_read__data[191:176];
+  assign \$660  = \$signal [0] | \$signal [141];
+  assign \$661  = \$660  ? 8'h00 : rec_read__data[199:192];
+  assign \$662  = \$signal [0] | \$signal [141];
+  assign \$663  = \$662  ? 32'd0 : rec_read__data[231:200];
+  assign \$664  = ~ rec_read__data[175];
+  assign \$665  = rec_read__data[174] & \$664 ;
   assign \$666  = ~ rec_read__data[175];
   assign \$667  = rec_read__data[174] & \$666 ;
-  assign \$668  = \$667  ? rec_read__data[231:200] : 32'd0;
+  assign \$668  = \$667  ? rec_read__data[199:192] : 8'h00;
+  assign \$669  = ~ rec_read__data[175];
+  assign \$670  = rec_read__data[174] & \$669 ;
+  assign \$671  = \$670  ? rec_read__data[231:200] : 32'd0;
   always @(posedge clk)
-    fresh <= \$669 ;
+    fresh <= \$672 ;
   always @(posedge clk)
-    framing_error <= \$670 ;
+    framing_error <= \$673 ;
   always @(posedge clk)
-    in_sample <= \$671 ;
+    in_sample <= \$674 ;
   always @(posedge clk)
-    samples_in <= \$672 ;
+    samples_in <= \$675 ;
   always @(posedge clk)
-    popular <= \$673 ;
+    popular <= \$676 ;
   always @(posedge clk)
-    non_popular <= \$674 ;
+    non_popular <= \$677 ;
   always @(posedge clk)
-    skipped <= \$675 ;
+    skipped <= \$678 ;
   always @(posedge clk)
-    early_closes <= \$676 ;
+    early_closes <= \$679 ;
   always @(posedge clk)
-    pend_pop <= \$677 ;
+    pend_pop <= \$680 ;
   always @(posedge clk)
-    pend_non <= \$678 ;
+    pend_non <= \$681 ;
   always @(posedge clk)
-    pend_skip <= \$679 ;
+    pend_skip <= \$682 ;
   always @(posedge clk)
-    in_batch <= \$680 ;
+    in_batch <= \$683 ;
   always @(posedge clk)
-    batches_in_set <= \$681 ;
+    batches_in_set <= \$684 ;
   always @(posedge clk)
-    cur_slot <= \$682 ;
+    cur_slot <= \$685 ;
   always @(posedge clk)
-    cur_hot <= \$683 ;
+    cur_hot <= \$686 ;
   always @(posedge clk)
-    cur_stale <= \$684 ;
+    cur_stale <= \$687 ;
   always @(posedge clk)
-    cur_beat <= \$685 ;
+    cur_beat <= \$688 ;
   always @(posedge clk)
-    cur_sample <= \$686 ;
+    cur_sample <= \$689 ;
   always @(posedge clk)
-    stalls <= \$687 ;
+    stalls <= \$690 ;
   always @(posedge clk)
-    pending_full_pop <= \$688 ;
+    pending_full_pop <= \$691 ;
   always @(posedge clk)
-    pending_close <= \$689 ;
+    pending_close <= \$692 ;
   always @(posedge clk)
-    set_id <= \$690 ;
+    set_id <= \$693 ;
   always @(posedge clk)
-    index <= \$691 ;
+    index <= \$694 ;
   always @(posedge clk)
-    rem_pop <= \$692 ;
+    rem_pop <= \$695 ;
   always @(posedge clk)
-    rem_non <= \$693 ;
+    rem_non <= \$696 ;
   always @(posedge clk)
-    rem_skip <= \$694 ;
+    rem_skip <= \$697 ;
   always @(posedge clk)
-    split_phase <= \$695 ;
+    split_phase <= \$698 ;
   always @(posedge clk)
-    step <= \$696 ;
+    step <= \$699 ;
   always @(posedge clk)
-    left <= \$697 ;
+    left <= \$700 ;
   always @(posedge clk)
-    from_pop <= \$698 ;
+    from_pop <= \$701 ;
   always @(posedge clk)
-    skipping <= \$699 ;
+    skipping <= \$702 ;
   always @(posedge clk)
-    position <= \$700 ;
+    position <= \$703 ;
   always @(posedge clk)
-    beat <= \$701 ;
+    beat <= \$704 ;
   always @(posedge clk)
-    micro_batches <= \$702 ;
+    micro_batches <= \$705 ;
   always @(posedge clk)
-    fsm_state <= \$703 ;
+    fsm_state <= \$706 ;
   always @(posedge clk)
-    r_valid <= \$704 ;
+    r_valid <= \$707 ;
   always @(posedge clk)
-    \$signal  <= \$705 ;
+    \$signal  <= \$708 ;
   always @(posedge clk)
-    o__valid <= \$706 ;
+    o__valid <= \$709 ;
   always @(posedge clk)
-    cold__valid <= \$707 ;
+    cold__valid <= \$710 ;
   always @(posedge clk)
-    o__payload <= \$708 ;
+    o__payload <= \$711 ;
   always @(posedge clk)
-    cold__payload <= \$709 ;
+    cold__payload <= \$712 ;
   assign \$1  = fresh < 13'h1000;
   assign \$2  = \$1  | r_rdy;
   assign \$3  = in_sample | \$2 ;
@@ -34437,156 +34446,153 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$133  = \$131  & \$132 ;
   assign \$134  = pend_non + \$133 ;
   assign \$135  = pend_skip + skip;
-  assign \$136  = in_batch + 1'h1;
-  assign batch_done = \$136  == batch_size;
-  assign \$137  = batches_in_set + 1'h1;
-  assign \$138  = \$137  == working_set;
-  assign \$139  = split | \$138 ;
-  assign set_done = batch_done & \$139 ;
-  assign \$140  = ~ set_done;
-  assign \$141  = \$115 [12:0] + \$134 [12:0];
-  assign \$142  = \$141  + \$135 [12:0];
-  assign \$143  = \$142  >= \$81 [12:0];
-  assign early = \$140  & \$143 ;
-  assign \$144  = set_done | early;
-  assign close = \$144  | i__payload[274];
-  assign \$145  = i__valid & i__ready;
-  assign \$146  = in_sample ? cur_hot : 1'h1;
-  assign \$147  = ~ i__payload[0];
-  assign \$148  = \$147  | i__payload[1];
-  assign \$149  = ~ i__payload[60];
-  assign \$150  = \$149  | i__payload[61];
-  assign \$151  = ~ i__payload[120];
-  assign \$152  = \$151  | i__payload[121];
-  assign \$153  = ~ i__payload[180];
-  assign \$154  = \$153  | i__payload[181];
-  assign \$155  = & { \$154 , \$152 , \$150 , \$148  };
-  assign \$156  = \$146  & \$155 ;
-  assign \$157  = ~ learn;
-  assign \$158  = \$156  & \$157 ;
-  assign \$159  = ~ skip;
+  assign \$136  = ~ skip;
+  assign \$137  = in_batch + 1'h1;
+  assign \$138  = \$137  == batch_size;
+  assign batch_done = \$136  & \$138 ;
+  assign \$139  = batches_in_set + 1'h1;
+  assign \$140  = \$139  == working_set;
+  assign \$141  = split | \$140 ;
+  assign set_done = batch_done & \$141 ;
+  assign \$142  = ~ set_done;
+  assign \$143  = \$115 [12:0] + \$134 [12:0];
+  assign \$144  = \$143  + \$135 [12:0];
+  assign \$145  = \$144  >= \$81 [12:0];
+  assign early = \$142  & \$145 ;
+  assign \$146  = set_done | early;
+  assign close = \$146  | i__payload[274];
+  assign \$147  = i__valid & i__ready;
+  assign \$148  = in_sample ? cur_hot : 1'h1;
+  assign \$149  = ~ i__payload[0];
+  assign \$150  = \$149  | i__payload[1];
+  assign \$151  = ~ i__payload[60];
+  assign \$152  = \$151  | i__payload[61];
+  assign \$153  = ~ i__payload[120];
+  assign \$154  = \$153  | i__payload[121];
+  assign \$155  = ~ i__payload[180];
+  assign \$156  = \$155  | i__payload[181];
+  assign \$157  = & { \$156 , \$154 , \$152 , \$150  };
+  assign \$158  = \$148  & \$157 ;
+  assign \$159  = ~ learn;
   assign \$160  = \$158  & \$159 ;
-  assign \$161  = in_sample ? cur_hot : 1'h1;
-  assign \$162  = ~ i__payload[0];
-  assign \$163  = \$162  | i__payload[1];
-  assign \$164  = ~ i__payload[60];
-  assign \$165  = \$164  | i__payload[61];
-  assign \$166  = ~ i__payload[120];
-  assign \$167  = \$166  | i__payload[121];
-  assign \$168  = ~ i__payload[180];
-  assign \$169  = \$168  | i__payload[181];
-  assign \$170  = & { \$169 , \$167 , \$165 , \$163  };
-  assign \$171  = \$161  & \$170 ;
-  assign \$172  = ~ learn;
-  assign \$173  = \$171  & \$172 ;
-  assign \$174  = ~ skip;
+  assign \$161  = ~ skip;
+  assign \$162  = \$160  & \$161 ;
+  assign \$163  = in_sample ? cur_hot : 1'h1;
+  assign \$164  = ~ i__payload[0];
+  assign \$165  = \$164  | i__payload[1];
+  assign \$166  = ~ i__payload[60];
+  assign \$167  = \$166  | i__payload[61];
+  assign \$168  = ~ i__payload[120];
+  assign \$169  = \$168  | i__payload[121];
+  assign \$170  = ~ i__payload[180];
+  assign \$171  = \$170  | i__payload[181];
+  assign \$172  = & { \$171 , \$169 , \$167 , \$165  };
+  assign \$173  = \$163  & \$172 ;
+  assign \$174  = ~ learn;
   assign \$175  = \$173  & \$174 ;
-  assign \$176  = ~ \$175 ;
-  assign \$177  = ~ skip;
-  assign \$178  = \$176  & \$177 ;
-  assign \$179  = full_pop | close;
-  assign \$180  = ~ o__ready;
-  assign \$181  = o__valid & \$180 ;
-  assign \$182  = ~ \$181 ;
-  assign \$183  = ~ cold__ready;
-  assign \$184  = cold__valid & \$183 ;
-  assign \$185  = ~ \$184 ;
-  assign advance = \$182  & \$185 ;
-  assign \$186  = ~ pending_full_pop;
-  assign \$187  = split_phase < 2'h2;
-  assign \$188  = split_phase == 2'h2;
-  assign \$189  = | rem_skip;
-  assign \$190  = \$188  & \$189 ;
-  assign \$191  = \$187  | \$190 ;
-  assign \$192  = rem_pop + rem_non;
-  assign \$193  = \$192  + rem_skip;
-  assign \$194  = | \$193 ;
-  assign \$195  = split ? \$191  : \$194 ;
-  assign \$196  = pending_close & \$195 ;
-  assign \$197  = ~ \$196 ;
-  assign \$198  = \$186  & \$197 ;
-  assign take_job = \$198  & \r_rdy$78 ;
+  assign \$176  = ~ skip;
+  assign \$177  = \$175  & \$176 ;
+  assign \$178  = ~ \$177 ;
+  assign \$179  = ~ skip;
+  assign \$180  = \$178  & \$179 ;
+  assign \$181  = full_pop | close;
+  assign \$182  = ~ o__ready;
+  assign \$183  = o__valid & \$182 ;
+  assign \$184  = ~ \$183 ;
+  assign \$185  = ~ cold__ready;
+  assign \$186  = cold__valid & \$185 ;
+  assign \$187  = ~ \$186 ;
+  assign advance = \$184  & \$187 ;
+  assign \$188  = ~ pending_full_pop;
+  assign \$189  = split_phase < 2'h2;
+  assign \$190  = split_phase == 2'h2;
+  assign \$191  = | rem_skip;
+  assign \$192  = \$190  & \$191 ;
+  assign \$193  = \$189  | \$192 ;
+  assign \$194  = rem_pop + rem_non;
+  assign \$195  = \$194  + rem_skip;
+  assign \$196  = | \$195 ;
+  assign \$197  = split ? \$193  : \$196 ;
+  assign \$198  = pending_close & \$197 ;
+  assign \$199  = ~ \$198 ;
+  assign \$200  = \$188  & \$199 ;
+  assign take_job = \$200  & \r_rdy$78 ;
   assign e_skip = take_job ? \r_data$80 [40:28] : rem_skip;
-  assign \$199  = e_skip < batch_size;
-  assign skip_chunk = \$199  ? { 3'h0, e_skip } : batch_size;
+  assign \$201  = e_skip < batch_size;
+  assign skip_chunk = \$201  ? { 3'h0, e_skip } : batch_size;
   assign e_pop = take_job ? \r_data$80 [14:2] : rem_pop;
   assign e_non = take_job ? \r_data$80 [27:15] : rem_non;
-  assign \$200  = ~ pending_full_pop;
-  assign \$201  = split_phase < 2'h2;
-  assign \$202  = split_phase == 2'h2;
-  assign \$203  = | rem_skip;
-  assign \$204  = \$202  & \$203 ;
-  assign \$205  = \$201  | \$204 ;
-  assign \$206  = rem_pop + rem_non;
-  assign \$207  = \$206  + rem_skip;
-  assign \$208  = | \$207 ;
-  assign \$209  = split ? \$205  : \$208 ;
-  assign \$210  = pending_close & \$209 ;
-  assign \$211  = ~ \$210 ;
-  assign \$212  = \$200  & \$211 ;
-  assign \$213  = \$212  & pending_close;
-  assign \$214  = set_id + \$213 ;
-  assign \$215  = ~ pending_full_pop;
-  assign \$216  = split_phase < 2'h2;
-  assign \$217  = split_phase == 2'h2;
-  assign \$218  = | rem_skip;
-  assign \$219  = \$217  & \$218 ;
-  assign \$220  = \$216  | \$219 ;
-  assign \$221  = rem_pop + rem_non;
-  assign \$222  = \$221  + rem_skip;
-  assign \$223  = | \$222 ;
-  assign \$224  = split ? \$220  : \$223 ;
-  assign \$225  = pending_close & \$224 ;
-  assign \$226  = ~ \$225 ;
-  assign \$227  = \$215  & \$226 ;
-  assign \$228  = \$227  & pending_close;
-  assign e_index = \$228  ? 5'h00 : index;
+  assign \$202  = ~ pending_full_pop;
+  assign \$203  = split_phase < 2'h2;
+  assign \$204  = split_phase == 2'h2;
+  assign \$205  = | rem_skip;
+  assign \$206  = \$204  & \$205 ;
+  assign \$207  = \$203  | \$206 ;
+  assign \$208  = rem_pop + rem_non;
+  assign \$209  = \$208  + rem_skip;
+  assign \$210  = | \$209 ;
+  assign \$211  = split ? \$207  : \$210 ;
+  assign \$212  = pending_close & \$211 ;
+  assign \$213  = ~ \$212 ;
+  assign \$214  = \$202  & \$213 ;
+  assign \$215  = \$214  & pending_close;
+  assign \$216  = set_id + \$215 ;
+  assign \$217  = ~ pending_full_pop;
+  assign \$218  = split_phase < 2'h2;
+  assign \$219  = split_phase == 2'h2;
+  assign \$220  = | rem_skip;
+  assign \$221  = \$219  & \$220 ;
+  assign \$222  = \$218  | \$221 ;
+  assign \$223  = rem_pop + rem_non;
+  assign \$224  = \$223  + rem_skip;
+  assign \$225  = | \$224 ;
+  assign \$226  = split ? \$222  : \$225 ;
+  assign \$227  = pending_close & \$226 ;
+  assign \$228  = ~ \$227 ;
+  assign \$229  = \$217  & \$228 ;
+  assign \$230  = \$229  & pending_close;
+  assign e_index = \$230  ? 5'h00 : index;
   assign total = e_pop + e_non;
-  assign \$229  = total < batch_size;
-  assign chunk = \$229  ? { 2'h0, total } : batch_size;
-  assign \$230  = e_pop < chunk;
-  assign chunk_pop = \$230  ? { 3'h0, e_pop } : chunk;
-  assign \$231  = take_job ? \r_data$80 [0] : pending_full_pop;
-  assign \$232  = ~ pending_full_pop;
-  assign \$233  = split_phase < 2'h2;
-  assign \$234  = split_phase == 2'h2;
-  assign \$235  = | rem_skip;
-  assign \$236  = \$234  & \$235 ;
-  assign \$237  = \$233  | \$236 ;
-  assign \$238  = rem_pop + rem_non;
-  assign \$239  = \$238  + rem_skip;
-  assign \$240  = | \$239 ;
-  assign \$241  = split ? \$237  : \$240 ;
-  assign \$242  = pending_close & \$241 ;
-  assign \$243  = ~ \$242 ;
-  assign \$244  = \$232  & \$243 ;
-  assign \$245  = \$244  & pending_close;
-  assign \$246  = ~ \$245 ;
-  assign \$247  = pending_close & \$246 ;
-  assign \$248  = take_job ? \r_data$80 [1] : \$247 ;
-  assign \$249  = \$248  & split;
-  assign \$250  = take_job ? 2'h0 : split_phase;
-  assign \$251  = ! \$250 ;
-  assign \$252  = \$249  & \$251 ;
-  assign \$253  = ~ pending_full_pop;
-  assign \$254  = split_phase < 2'h2;
-  assign \$255  = split_phase == 2'h2;
-  assign \$256  = | rem_skip;
-  assign \$257  = \$255  & \$256 ;
-  assign \$258  = \$254  | \$257 ;
-  assign \$259  = rem_pop + rem_non;
-  assign \$260  = \$259  + rem_skip;
-  assign \$261  = | \$260 ;
-  assign \$262  = split ? \$258  : \$261 ;
-  assign \$263  = pending_close & \$262 ;
-  assign \$264  = ~ \$263 ;
-  assign \$265  = \$253  & \$264 ;
-  assign \$266  = \$265  & pending_close;
-  assign \$267  = ~ \$266 ;
-  assign \$268  = pending_close & \$267 ;
-  assign \$269  = take_job ? \r_data$80 [1] : \$268 ;
-  assign \$270  = \$269  & split;
-  assign \$271  = take_job ? 2'h0 : split_phase;
+  assign \$231  = total < batch_size;
+  assign chunk = \$231  ? { 2'h0, total } : batch_size;
+  assign \$232  = e_pop < chunk;
+  assign chunk_pop = \$232  ? { 3'h0, e_pop } : chunk;
+  assign \$233  = take_job ? \r_data$80 [0] : pending_full_pop;
+  assign \$234  = ~ pending_full_pop;
+  assign \$235  = split_phase < 2'h2;
+  assign \$236  = split_phase == 2'h2;
+  assign \$237  = | rem_skip;
+  assign \$238  = \$236  & \$237 ;
+  assign \$239  = \$235  | \$238 ;
+  assign \$240  = rem_pop + rem_non;
+  assign \$241  = \$240  + rem_skip;
+  assign \$242  = | \$241 ;
+  assign \$243  = split ? \$239  : \$242 ;
+  assign \$244  = pending_close & \$243 ;
+  assign \$245  = ~ \$244 ;
+  assign \$246  = \$234  & \$245 ;
+  assign \$247  = \$246  & pending_close;
+  assign \$248  = ~ \$247 ;
+  assign \$249  = pending_close & \$248 ;
+  assign \$250  = take_job ? \r_data$80 [1] : \$249 ;
+  assign \$251  = \$250  & split;
+  assign \$252  = take_job ? 2'h0 : split_phase;
+  assign \$253  = ! \$252 ;
+  assign \$254  = \$251  & \$253 ;
+  assign \$255  = ~ pending_full_pop;
+  assign \$256  = split_phase < 2'h2;
+  assign \$257  = split_phase == 2'h2;
+  assign \$258  = | rem_skip;
+  assign \$259  = \$257  & \$258 ;
+  assign \$260  = \$256  | \$259 ;
+  assign \$261  = rem_pop + rem_non;
+  assign \$262  = \$261  + rem_skip;
+  assign \$263  = | \$262 ;
+  assign \$264  = split ? \$260  : \$263 ;
+  assign \$265  = pending_close & \$264 ;
+  assign \$266  = ~ \$265 ;
+  assign \$267  = \$255  & \$266 ;
+  assign \$268  = \$267  & pending_close;
   \micro_batch_scheduler.free_slots  free_slots (
     .clk(clk),
     .r_data(r_data),
@@ -34594,7 +34600,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     .r_rdy(r_rdy),
     .rst(rst),
     .w_en(\w_en$114 ),
-    .w_port__data(\$381 [11:0])
+    .w_port__data(\$383 [11:0])
   );
   \micro_batch_scheduler.jobs  jobs (
     .clk(clk),
@@ -34647,25 +34653,25 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w_en = 1'h0;
-    if (\$145 ) begin
+    if (\$147 ) begin
       if (i__payload[241]) begin
-        w_en = \$160 ;
+        w_en = \$162 ;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \w_en$67  = 1'h0;
-    if (\$145 ) begin
+    if (\$147 ) begin
       if (i__payload[241]) begin
-        \w_en$67  = \$178 ;
+        \w_en$67  = \$180 ;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \w_en$68  = 1'h0;
-    if (\$145 ) begin
+    if (\$147 ) begin
       if (i__payload[241]) begin
         \w_en$68  = skip;
       end
@@ -34674,86 +34680,86 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \w_en$69  = 1'h0;
-    if (\$145 ) begin
+    if (\$147 ) begin
       if (i__payload[241]) begin
-        \w_en$69  = \$179 ;
+        \w_en$69  = \$181 ;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     start = 1'h0;
-    if (\$231 ) begin
+    if (\$233 ) begin
       start = 1'h1;
-    end else if (\$252 ) begin
+    end else if (\$254 ) begin
       start = 1'h1;
-    end else if (\$273 ) begin
+    end else if (\$275 ) begin
       start = 1'h1;
-    end else if (\$296 ) begin
+    end else if (\$298 ) begin
       start = 1'h1;
-    end else if (\$317 ) begin
+    end else if (\$319 ) begin
       start = 1'h1;
-    end else if (\$338 ) begin
+    end else if (\$340 ) begin
       start = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_kind = 2'h0;
-    if (\$231 ) begin
+    if (\$233 ) begin
       new_kind = 2'h0;
-    end else if (\$252 ) begin
+    end else if (\$254 ) begin
       new_kind = 2'h0;
-    end else if (\$273 ) begin
+    end else if (\$275 ) begin
       new_kind = 2'h2;
-    end else if (\$296 ) begin
+    end else if (\$298 ) begin
       new_kind = 2'h3;
-    end else if (\$317 ) begin
-      new_kind = \$342 ;
-    end else if (\$338 ) begin
+    end else if (\$319 ) begin
+      new_kind = \$344 ;
+    end else if (\$340 ) begin
       new_kind = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_size = 16'h0000;
-    if (\$231 ) begin
+    if (\$233 ) begin
       new_size = batch_size;
-    end else if (\$252 ) begin
+    end else if (\$254 ) begin
       new_size = { 3'h0, e_pop };
-    end else if (\$273 ) begin
+    end else if (\$275 ) begin
       new_size = { 3'h0, e_non };
-    end else if (\$296 ) begin
+    end else if (\$298 ) begin
       new_size = skip_chunk;
-    end else if (\$317 ) begin
+    end else if (\$319 ) begin
       new_size = chunk;
-    end else if (\$338 ) begin
+    end else if (\$340 ) begin
       new_size = skip_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_from_pop = 16'h0000;
-    if (\$231 ) begin
+    if (\$233 ) begin
       new_from_pop = batch_size;
-    end else if (\$252 ) begin
+    end else if (\$254 ) begin
       new_from_pop = { 3'h0, e_pop };
-    end else if (\$273 ) begin
-    end else if (\$296 ) begin
-    end else if (\$317 ) begin
+    end else if (\$275 ) begin
+    end else if (\$298 ) begin
+    end else if (\$319 ) begin
       new_from_pop = chunk_pop;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_skip = 1'h0;
-    if (\$231 ) begin
-    end else if (\$252 ) begin
-    end else if (\$273 ) begin
-    end else if (\$296 ) begin
+    if (\$233 ) begin
+    end else if (\$254 ) begin
+    end else if (\$275 ) begin
+    end else if (\$298 ) begin
       new_skip = 1'h1;
-    end else if (\$317 ) begin
-    end else if (\$338 ) begin
+    end else if (\$319 ) begin
+    end else if (\$340 ) begin
       new_skip = 1'h1;
     end
   end
@@ -34778,7 +34784,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue_valid = 1'h1;
             end
         1'h1:
-            if (\$347 ) begin
+            if (\$349 ) begin
               issue_valid = 1'h1;
             end
       endcase
@@ -34795,19 +34801,19 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue[0] = 1'h1;
               issue[2:1] = new_kind;
               issue[18:3] = new_size;
-              issue[50:19] = \$214 [31:0];
+              issue[50:19] = \$216 [31:0];
               issue[55:51] = e_index;
               issue[87:56] = step;
             end
         1'h1:
-            if (\$347 ) begin
-              issue[119:88] = \$352 [43:12];
+            if (\$349 ) begin
+              issue[119:88] = \$354 [43:12];
               issue[135:120] = position;
               issue[138:136] = beat[2:0];
-              issue[87:56] = \$353 [31:0];
+              issue[87:56] = \$355 [31:0];
               issue[141] = skipping;
-              issue[139] = \$354 ;
-              issue[140] = \$362 ;
+              issue[139] = \$356 ;
+              issue[140] = \$364 ;
             end
       endcase
     end
@@ -34821,9 +34827,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$347 ) begin
-              if (\$370 ) begin
-                \r_en$111  = \$373 ;
+            if (\$349 ) begin
+              if (\$372 ) begin
+                \r_en$111  = \$375 ;
               end
             end
       endcase
@@ -34838,9 +34844,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$347 ) begin
-              if (\$370 ) begin
-                \r_en$112  = \$376 ;
+            if (\$349 ) begin
+              if (\$372 ) begin
+                \r_en$112  = \$378 ;
               end
             end
       endcase
@@ -34855,8 +34861,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$347 ) begin
-              if (\$370 ) begin
+            if (\$349 ) begin
+              if (\$372 ) begin
                 \r_en$113  = skipping;
               end
             end
@@ -34872,8 +34878,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$347 ) begin
-              if (\$370 ) begin
+            if (\$349 ) begin
+              if (\$372 ) begin
                 \w_en$114  = 1'h1;
               end
             end
@@ -34883,101 +34889,56 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     any_cold = 1'h0;
-    if (\$387 ) begin
-      any_cold = \$399 ;
+    if (\$389 ) begin
+      any_cold = \$401 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$669  = fresh;
-    if (\$420 ) begin
-      if (\$421 ) begin
-        \$669  = \$422 [12:0];
+    \$672  = fresh;
+    if (\$422 ) begin
+      if (\$423 ) begin
+        \$672  = \$424 [12:0];
       end
     end
     if (rst) begin
-      \$669  = 13'h0000;
+      \$672  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$670  = framing_error;
+    \$673  = framing_error;
     if (errors_clear) begin
-      \$670  = 1'h0;
+      \$673  = 1'h0;
     end
-    if (\$426 ) begin
-      \$670  = 1'h1;
+    if (\$428 ) begin
+      \$673  = 1'h1;
     end
     if (rst) begin
-      \$670  = 1'h0;
+      \$673  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$671  = in_sample;
-    if (\$427 ) begin
+    \$674  = in_sample;
+    if (\$429 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
-        \$671  = 1'h0;
+        \$674  = 1'h0;
       end else begin
-        \$671  = 1'h1;
+        \$674  = 1'h1;
       end
     end
     if (rst) begin
-      \$671  = 1'h0;
+      \$674  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$672  = samples_in;
-    if (\$427 ) begin
+    \$675  = samples_in;
+    if (\$429 ) begin
       if (i__payload[241]) begin
-        \$672  = \$428 [31:0];
-      end
-    end
-    if (counters_clear) begin
-      \$672  = 32'd0;
-    end
-    if (rst) begin
-      \$672  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$673  = popular;
-    if (\$427 ) begin
-      if (i__payload[241]) begin
-        \$673  = \$444 [31:0];
-      end
-    end
-    if (counters_clear) begin
-      \$673  = 32'd0;
-    end
-    if (rst) begin
-      \$673  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$674  = non_popular;
-    if (\$427 ) begin
-      if (i__payload[241]) begin
-        \$674  = \$463 [31:0];
-      end
-    end
-    if (counters_clear) begin
-      \$674  = 32'd0;
-    end
-    if (rst) begin
-      \$674  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$675  = skipped;
-    if (\$427 ) begin
-      if (i__payload[241]) begin
-        \$675  = \$464 [31:0];
+        \$675  = \$430 [31:0];
       end
     end
     if (counters_clear) begin
@@ -34989,10 +34950,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$676  = early_closes;
-    if (\$427 ) begin
+    \$676  = popular;
+    if (\$429 ) begin
       if (i__payload[241]) begin
-        \$676  = \$465 [31:0];
+        \$676  = \$446 [31:0];
       end
     end
     if (counters_clear) begin
@@ -35004,206 +34965,212 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$677  = pend_pop;
-    if (\$427 ) begin
+    \$677  = non_popular;
+    if (\$429 ) begin
       if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$677  = 13'h0000;
-        end else begin
-          \$677  = \$115 [12:0];
-        end
+        \$677  = \$465 [31:0];
       end
-    end
-    if (rst) begin
-      \$677  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$678  = pend_non;
-    if (\$427 ) begin
-      if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$678  = 13'h0000;
-        end else begin
-          \$678  = \$134 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$678  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$679  = pend_skip;
-    if (\$427 ) begin
-      if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$679  = 13'h0000;
-        end else begin
-          \$679  = \$135 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$679  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$680  = in_batch;
-    if (\$427 ) begin
-      if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$680  = 16'h0000;
-        end else begin
-          \$680  = \$467 [15:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$680  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$681  = batches_in_set;
-    if (\$427 ) begin
-      if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$681  = 4'h0;
-        end else begin
-          \$681  = \$468 [3:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$681  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$682  = cur_slot;
-    if (\$427 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$682  = \$471 [11:0];
-      end
-    end
-    if (rst) begin
-      \$682  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$683  = cur_hot;
-    if (\$427 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$683  = \$482 ;
-      end
-    end
-    if (rst) begin
-      \$683  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$684  = cur_stale;
-    if (\$427 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$684  = \$18 [5:0];
-      end
-    end
-    if (rst) begin
-      \$684  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$685  = cur_beat;
-    if (\$427 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$685  = \$488 [3:0];
-      end
-    end
-    if (rst) begin
-      \$685  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$686  = cur_sample;
-    if (\$427 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$686  = \$489 ;
-      end
-    end
-    if (rst) begin
-      \$686  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$687  = stalls;
-    if (\$491 ) begin
-      \$687  = \$492 [31:0];
     end
     if (counters_clear) begin
-      \$687  = 32'd0;
+      \$677  = 32'd0;
     end
     if (rst) begin
-      \$687  = 32'd0;
+      \$677  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$688  = pending_full_pop;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$688  = 1'h0;
-      endcase
+    \$678  = skipped;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        \$678  = \$466 [31:0];
+      end
+    end
+    if (counters_clear) begin
+      \$678  = 32'd0;
     end
     if (rst) begin
-      \$688  = 1'h0;
+      \$678  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$689  = pending_close;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$689  = \$509 ;
-      endcase
+    \$679  = early_closes;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        \$679  = \$467 [31:0];
+      end
+    end
+    if (counters_clear) begin
+      \$679  = 32'd0;
     end
     if (rst) begin
-      \$689  = 1'h0;
+      \$679  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$690  = set_id;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$690  = \$214 [31:0];
-      endcase
+    \$680  = pend_pop;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$680  = 13'h0000;
+        end else begin
+          \$680  = \$115 [12:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$680  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$681  = pend_non;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$681  = 13'h0000;
+        end else begin
+          \$681  = \$134 [12:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$681  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$682  = pend_skip;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$682  = 13'h0000;
+        end else begin
+          \$682  = \$135 [12:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$682  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$683  = in_batch;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$683  = 16'h0000;
+        end else begin
+          \$683  = \$470 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$683  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$684  = batches_in_set;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$684  = 4'h0;
+        end else begin
+          \$684  = \$471 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$684  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$685  = cur_slot;
+    if (\$429 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$685  = \$474 [11:0];
+      end
+    end
+    if (rst) begin
+      \$685  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$686  = cur_hot;
+    if (\$429 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$686  = \$485 ;
+      end
+    end
+    if (rst) begin
+      \$686  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$687  = cur_stale;
+    if (\$429 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$687  = \$18 [5:0];
+      end
+    end
+    if (rst) begin
+      \$687  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$688  = cur_beat;
+    if (\$429 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$688  = \$491 [3:0];
+      end
+    end
+    if (rst) begin
+      \$688  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$689  = cur_sample;
+    if (\$429 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$689  = \$492 ;
+      end
+    end
+    if (rst) begin
+      \$689  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$690  = stalls;
+    if (\$494 ) begin
+      \$690  = \$495 [31:0];
+    end
+    if (counters_clear) begin
+      \$690  = 32'd0;
     end
     if (rst) begin
       \$690  = 32'd0;
@@ -35211,192 +35178,172 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$691  = index;
+    \$691  = pending_full_pop;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$691  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$691  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$692  = pending_close;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$692  = \$512 ;
+      endcase
+    end
+    if (rst) begin
+      \$692  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$693  = set_id;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$693  = \$216 [31:0];
+      endcase
+    end
+    if (rst) begin
+      \$693  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$694  = index;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$691  = e_index;
+            \$694  = e_index;
             if (start) begin
-              \$691  = \$512 [4:0];
+              \$694  = \$515 [4:0];
             end
           end
       endcase
     end
     if (rst) begin
-      \$691  = 5'h00;
+      \$694  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$692  = rem_pop;
+    \$695  = rem_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$692  = e_pop;
+            \$695  = e_pop;
             if (start) begin
               if (new_skip) begin
-              end else if (\$558 ) begin
-                \$692  = \$560 [12:0];
+              end else if (\$561 ) begin
+                \$695  = \$563 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$692  = 13'h0000;
+      \$695  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$693  = rem_non;
+    \$696  = rem_non;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$693  = e_non;
+            \$696  = e_non;
             if (start) begin
               if (new_skip) begin
-              end else if (\$558 ) begin
-                \$693  = \$562 [12:0];
+              end else if (\$561 ) begin
+                \$696  = \$565 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$693  = 13'h0000;
+      \$696  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$694  = rem_skip;
+    \$697  = rem_skip;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$694  = e_skip;
+            \$697  = e_skip;
             if (start) begin
               if (new_skip) begin
-                \$694  = \$559 [12:0];
+                \$697  = \$562 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$694  = 13'h0000;
+      \$697  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$695  = split_phase;
+    \$698  = split_phase;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$695  = \$510 ;
+            \$698  = \$513 ;
             if (start) begin
-              if (\$534 ) begin
-                \$695  = \$536 [1:0];
+              if (\$537 ) begin
+                \$698  = \$539 [1:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$695  = 2'h0;
+      \$698  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$696  = step;
+    \$699  = step;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$696  = \$511 [31:0];
+              \$699  = \$514 [31:0];
             end
       endcase
     end
     if (rst) begin
-      \$696  = 32'd0;
+      \$699  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$697  = left;
+    \$700  = left;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$697  = new_size;
+              \$700  = new_size;
             end
         1'h1:
-            if (\$568 ) begin
-              if (\$576 ) begin
-                \$697  = \$578 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$697  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$698  = from_pop;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$698  = new_from_pop;
-            end
-        1'h1:
-            if (\$568 ) begin
-              if (\$576 ) begin
-                \$698  = \$583 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$698  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$699  = skipping;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$699  = new_skip;
-            end
-      endcase
-    end
-    if (rst) begin
-      \$699  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$700  = position;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$700  = 16'h0000;
-            end
-        1'h1:
-            if (\$568 ) begin
-              if (\$576 ) begin
-                \$700  = \$577 [15:0];
+            if (\$571 ) begin
+              if (\$579 ) begin
+                \$700  = \$581 [15:0];
               end
             end
       endcase
@@ -35407,114 +35354,137 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$701  = beat;
+    \$701  = from_pop;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$701  = 4'h0;
+              \$701  = new_from_pop;
             end
         1'h1:
-            if (\$568 ) begin
-              (* full_case = 32'd1 *)
-              if (\$576 ) begin
-                \$701  = 4'h0;
-              end else begin
-                \$701  = \$585 [3:0];
+            if (\$571 ) begin
+              if (\$579 ) begin
+                \$701  = \$586 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$701  = 4'h0;
+      \$701  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$702  = micro_batches;
+    \$702  = skipping;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$702  = \$513 [31:0];
+              \$702  = new_skip;
+            end
+      endcase
+    end
+    if (rst) begin
+      \$702  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$703  = position;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$703  = 16'h0000;
+            end
+        1'h1:
+            if (\$571 ) begin
+              if (\$579 ) begin
+                \$703  = \$580 [15:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$703  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$704  = beat;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$704  = 4'h0;
+            end
+        1'h1:
+            if (\$571 ) begin
+              (* full_case = 32'd1 *)
+              if (\$579 ) begin
+                \$704  = 4'h0;
+              end else begin
+                \$704  = \$588 [3:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$704  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$705  = micro_batches;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$705  = \$516 [31:0];
             end
       endcase
     end
     if (counters_clear) begin
-      \$702  = 32'd0;
+      \$705  = 32'd0;
     end
     if (rst) begin
-      \$702  = 32'd0;
+      \$705  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$703  = fsm_state;
+    \$706  = fsm_state;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              if (\$563 ) begin
-                \$703  = 1'h1;
+              if (\$566 ) begin
+                \$706  = 1'h1;
               end
             end
         1'h1:
-            if (\$568 ) begin
-              if (\$576 ) begin
-                if (\$584 ) begin
-                  \$703  = 1'h0;
+            if (\$571 ) begin
+              if (\$579 ) begin
+                if (\$587 ) begin
+                  \$706  = 1'h0;
                 end
               end
             end
       endcase
     end
     if (rst) begin
-      \$703  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$704  = r_valid;
-    if (advance) begin
-      \$704  = issue_valid;
-    end
-    if (rst) begin
-      \$704  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$705  = \$signal ;
-    if (advance) begin
-      \$705  = issue;
-    end
-    if (rst) begin
-      \$705  = 142'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$706  = o__valid;
-    if (\$586 ) begin
-      \$706  = 1'h0;
-    end
-    if (\$588 ) begin
-      \$706  = 1'h1;
-    end
-    if (rst) begin
       \$706  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$707  = cold__valid;
-    if (\$587 ) begin
-      \$707  = 1'h0;
-    end
-    if (\$588 ) begin
-      \$707  = any_cold;
+    \$707  = r_valid;
+    if (advance) begin
+      \$707  = issue_valid;
     end
     if (rst) begin
       \$707  = 1'h0;
@@ -35522,66 +35492,102 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$708  = o__payload;
-    if (\$588 ) begin
-      \$708 [0] = \$signal [0];
-      \$708 [2:1] = \$signal [2:1];
-      \$708 [18:3] = \$signal [18:3];
-      \$708 [50:19] = \$signal [50:19];
-      \$708 [55:51] = \$signal [55:51];
-      \$708 [87:56] = \$signal [87:56];
-      \$708 [119:88] = \$signal [119:88];
-      \$708 [135:120] = \$signal [135:120];
-      \$708 [138:136] = \$signal [138:136];
-      \$708 [139] = \$signal [139];
-      \$708 [140] = \$signal [140];
-      \$708 [141] = \$591 ;
-      \$708 [142] = \$594 ;
-      \$708 [158:143] = \$596 ;
-      \$708 [166:159] = \$598 ;
-      \$708 [198:167] = \$600 ;
-      \$708 [199] = \$611 ;
-      \$708 [200] = \$614 ;
-      \$708 [216:201] = \$616 ;
-      \$708 [224:217] = \$618 ;
-      \$708 [256:225] = \$620 ;
-      \$708 [257] = \$631 ;
-      \$708 [258] = \$634 ;
-      \$708 [274:259] = \$636 ;
-      \$708 [282:275] = \$638 ;
-      \$708 [314:283] = \$640 ;
-      \$708 [315] = \$651 ;
-      \$708 [316] = \$654 ;
-      \$708 [332:317] = \$656 ;
-      \$708 [340:333] = \$658 ;
-      \$708 [372:341] = \$660 ;
+    \$708  = \$signal ;
+    if (advance) begin
+      \$708  = issue;
     end
     if (rst) begin
-      \$708  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$708  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$709  = cold__payload;
-    if (\$588 ) begin
-      \$709 [31:0] = \$signal [87:56];
-      \$709 [47:32] = \$signal [135:120];
-      \$709 [50:48] = \$signal [138:136];
-      \$709 [51] = \$602 ;
-      \$709 [59:52] = \$605 ;
-      \$709 [91:60] = \$608 ;
-      \$709 [92] = \$622 ;
-      \$709 [100:93] = \$625 ;
-      \$709 [132:101] = \$628 ;
-      \$709 [133] = \$642 ;
-      \$709 [141:134] = \$645 ;
-      \$709 [173:142] = \$648 ;
-      \$709 [174] = \$662 ;
-      \$709 [182:175] = \$665 ;
-      \$709 [214:183] = \$668 ;
+    \$709  = o__valid;
+    if (\$589 ) begin
+      \$709  = 1'h0;
+    end
+    if (\$591 ) begin
+      \$709  = 1'h1;
     end
     if (rst) begin
-      \$709  = 215'h000000000000000000000000000000000000000000000000000000;
+      \$709  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$710  = cold__valid;
+    if (\$590 ) begin
+      \$710  = 1'h0;
+    end
+    if (\$591 ) begin
+      \$710  = any_cold;
+    end
+    if (rst) begin
+      \$710  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$711  = o__payload;
+    if (\$591 ) begin
+      \$711 [0] = \$signal [0];
+      \$711 [2:1] = \$signal [2:1];
+      \$711 [18:3] = \$signal [18:3];
+      \$711 [50:19] = \$signal [50:19];
+      \$711 [55:51] = \$signal [55:51];
+      \$711 [87:56] = \$signal [87:56];
+      \$711 [119:88] = \$signal [119:88];
+      \$711 [135:120] = \$signal [135:120];
+      \$711 [138:136] = \$signal [138:136];
+      \$711 [139] = \$signal [139];
+      \$711 [140] = \$signal [140];
+      \$711 [141] = \$594 ;
+      \$711 [142] = \$597 ;
+      \$711 [158:143] = \$599 ;
+      \$711 [166:159] = \$601 ;
+      \$711 [198:167] = \$603 ;
+      \$711 [199] = \$614 ;
+      \$711 [200] = \$617 ;
+      \$711 [216:201] = \$619 ;
+      \$711 [224:217] = \$621 ;
+      \$711 [256:225] = \$623 ;
+      \$711 [257] = \$634 ;
+      \$711 [258] = \$637 ;
+      \$711 [274:259] = \$639 ;
+      \$711 [282:275] = \$641 ;
+      \$711 [314:283] = \$643 ;
+      \$711 [315] = \$654 ;
+      \$711 [316] = \$657 ;
+      \$711 [332:317] = \$659 ;
+      \$711 [340:333] = \$661 ;
+      \$711 [372:341] = \$663 ;
+    end
+    if (rst) begin
+      \$711  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$712  = cold__payload;
+    if (\$591 ) begin
+      \$712 [31:0] = \$signal [87:56];
+      \$712 [47:32] = \$signal [135:120];
+      \$712 [50:48] = \$signal [138:136];
+      \$712 [51] = \$605 ;
+      \$712 [59:52] = \$608 ;
+      \$712 [91:60] = \$611 ;
+      \$712 [92] = \$625 ;
+      \$712 [100:93] = \$628 ;
+      \$712 [132:101] = \$631 ;
+      \$712 [133] = \$645 ;
+      \$712 [141:134] = \$648 ;
+      \$712 [173:142] = \$651 ;
+      \$712 [174] = \$665 ;
+      \$712 [182:175] = \$668 ;
+      \$712 [214:183] = \$671 ;
+    end
+    if (rst) begin
+      \$712  = 215'h000000000000000000000000000000000000000000000000000000;
     end
   end
   assign beat_stale = \$13 [2:0];
@@ -35595,9 +35601,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign pend_non_next = \$134 [12:0];
   assign pend_skip_next = \$135 [12:0];
   assign \w_data$65  = job;
-  assign e_set = \$214 [31:0];
-  assign \w_data$115  = \$381 [11:0];
-  assign rec_read__addr = { \$386 [11:0], beat[2:0] };
+  assign e_set = \$216 [31:0];
+  assign \w_data$115  = \$383 [11:0];
+  assign rec_read__addr = { \$388 [11:0], beat[2:0] };
   assign rec_read__en = advance;
   assign \i__payload.lanes  = i__payload[239:0];
   assign \i__payload.lanes[0]  = i__payload[59:0];
@@ -35799,8 +35805,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign rec_write__data[17:2] = \$30 ;
   assign rec_write__data[1] = \$29 ;
   assign rec_write__data[0] = i__payload[0];
-  assign \$417  = fsm_state;
-  assign \$408  = fsm_state;
+  assign \$419  = fsm_state;
+  assign \$410  = fsm_state;
 endmodule
 
 (* generator = "Amaranth" *)

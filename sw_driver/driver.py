@@ -209,7 +209,9 @@ class HotlineDriver:
         ``capacity`` samples whatever the limit). ``batch_size`` is at most ``capacity`` (the
         scheduler's buffer). With ``lookups`` set, :meth:`submit` refuses samples of another
         length. ``alpha`` (``ALPHA``, 0 .. 255): a would-be popular sample with at least
-        ``alpha`` stale lookups (:meth:`mark_stale`) is skipped; 0 (default) disables it."""
+        ``alpha`` stale lookups (:meth:`mark_stale`) is skipped; 0 (default) disables it.
+        Skipped samples do not count towards ``W * B`` but are held until their working set
+        closes, so with ``alpha`` the default held-sample limit is the whole buffer."""
         alpha = _int_in_range(alpha, "alpha", 0, ALPHA_MAX, " (0: no skipping)")
         c = self.config
         batch_size = _int_in_range(batch_size, "batch_size", 1,
@@ -223,7 +225,7 @@ class HotlineDriver:
         if capacity_limit is not None:
             capacity_limit = as_index(capacity_limit, "capacity_limit")
         limit = capacity_limit if capacity_limit is not None else (
-            batch_size if split else batch_size * working_set)
+            c.capacity if alpha else batch_size if split else batch_size * working_set)
         if limit < batch_size:
             raise ValueError(f"capacity_limit ({limit}) must be at least batch_size")
         await self.write("BATCH_SIZE", batch_size)

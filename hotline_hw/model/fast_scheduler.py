@@ -172,17 +172,19 @@ class FastMicroBatchScheduler:
         counters.non_popular += len(ids) - popular_count - skipped_count
         out: list[ScheduledBatch] = []
         start = 0
+        kept_cum = np.cumsum(~skip)                 # samples that count, up to each one
         while start < len(ids):
-            start = self._push_within_set(ids, flags, skip, start, out)
+            start = self._push_within_set(ids, flags, skip, kept_cum, start, out)
         return out
 
-    def _push_within_set(self, ids, flags, skip, start, out) -> int:
+    def _push_within_set(self, ids, flags, skip, kept_cum, start, out) -> int:
         """Push samples from ``start`` until the open working set closes or the block ends;
-        returns where it stopped."""
+        returns where it stopped. Skipped samples do not count towards the working set."""
         B = self.batch_size
         room = self._set_size - self._in_set
-        part_ids, part_flags = ids[start:start + room], flags[start:start + room]
-        part_skip = skip[start:start + room]
+        before = int(kept_cum[start - 1]) if start else 0
+        end = min(int(np.searchsorted(kept_cum, before + room)) + 1, len(ids))
+        part_ids, part_flags, part_skip = ids[start:end], flags[start:end], skip[start:end]
         n = len(part_ids)
         reformed = self.mode is ScheduleMode.REFORMED
         pending, held = len(self._pending[0]), len(self._held[0])
@@ -193,10 +195,11 @@ class FastMicroBatchScheduler:
             after = cum_pop % B + cum_rest              # buffer after each sample's push
         else:
             after = held + skipped_held + np.arange(1, n + 1)
-        in_set = self._in_set + np.arange(1, n + 1)
-        early = (after >= self.capacity) & (in_set < self._set_size)
+        in_set = self._in_set + (kept_cum[start:end] - before)
+        completing = (in_set == self._set_size) & ~part_skip
+        early = (after >= self.capacity) & ~completing
         stop = int(np.argmax(early)) + 1 if early.any() else n
-        complete = self._in_set + stop == self._set_size
+        complete = bool(completing[stop - 1])
         take_ids, take_flags = part_ids[:stop], part_flags[:stop]
         take_skip = part_skip[:stop]
         self._skipped = np.concatenate([self._skipped, take_ids[take_skip]])
@@ -215,7 +218,7 @@ class FastMicroBatchScheduler:
         else:
             self._held = (np.concatenate([self._held[0], take_ids]),
                           np.concatenate([self._held[1], take_flags]))
-        self._in_set += stop
+        self._in_set = int(in_set[stop - 1])
         if complete:
             out += self._close()
         elif early.any():
@@ -225,7 +228,7 @@ class FastMicroBatchScheduler:
 
     def flush(self) -> list[ScheduledBatch]:
         """End of the data: close the open working set (nothing if it is empty)."""
-        return self._close() if self._in_set else []
+        return self._close() if self._in_set or len(self._skipped) else []
 
     def _emit(self, ids: np.ndarray, popular: np.ndarray,
               role: MicroBatchKind | None = None) -> ScheduledBatch:

@@ -21,11 +21,15 @@ hot rows are not on the GPU yet, every row is served from CPU memory).
 
 Skipped samples (Slipstream's stale inputs): with ``alpha >= 1``, a sample that would be popular
 and has at least ``alpha`` *stale* lookups (the table's stale bit, reported in ``RUN`` mode) is
-**skipped** instead: it is held apart and, when its working set (``SPLIT``: mini-batch) closes,
-leaves after the set's other micro-batches in ``SKIPPED`` micro-batches of up to ``batch_size``
-samples (only if there is any: no empty ``SKIPPED`` micro-batch). A skipped sample is neither
-popular nor non-popular and has no cold rows; the RTL sends its id only. ``alpha = 0`` (the
-default) disables skipping: the schedule is exactly the one without stale bits.
+**skipped** instead: it is taken out of the stream before the mini-batches are counted (as
+Slipstream's trainer drops it before its scheduler), so mini-batches and working sets are made
+of the samples that are not skipped: a working set completes after ``working_set * batch_size``
+of them. A skipped sample is held apart (it does take buffer room: ``capacity`` counts it) and,
+when the working set (``SPLIT``: mini-batch) open at its arrival closes, leaves after the set's
+other micro-batches in ``SKIPPED`` micro-batches of up to ``batch_size`` samples (only if there
+is any: no empty ``SKIPPED`` micro-batch). A skipped sample is neither popular nor non-popular
+and has no cold rows; the RTL sends its id only. ``alpha = 0`` (the default) disables
+skipping: the schedule is exactly the one without stale bits.
 
 A micro-batch's kind follows its content: ``POPULAR`` (every sample popular), ``NON_POPULAR``
 (none), ``MIXED`` (some), ``SKIPPED`` (skipped samples only); an empty one keeps the kind of
@@ -239,7 +243,7 @@ class MicroBatchScheduler:
             counters.popular += 1
         else:
             counters.non_popular += 1
-        self._in_set += 1
+        self._in_set += not sample.skipped
         out = []
         if sample.skipped:
             self._skipped.append(sample)
@@ -259,7 +263,7 @@ class MicroBatchScheduler:
 
     def flush(self) -> list[MicroBatch]:
         """End of the data: close the open working set (nothing if it is empty)."""
-        return self._close() if self._in_set else []
+        return self._close() if self._in_set or self._skipped else []
 
     def schedule(self, samples: Iterable[tuple[int, Iterable[Lookup]]]) -> list[MicroBatch]:
         """Push every ``(sample_id, lookups)`` and flush; returns all micro-batches."""

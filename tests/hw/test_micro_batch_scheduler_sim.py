@@ -110,6 +110,7 @@ STALE_CASES = [
     (4, 7, 3, 2, False, False, None, 0.7, 40, 2, 0.4),
     (2, 3, 2, 3, False, False, 5, 0.8, 40, 1, 0.3),   # early closes count skipped samples
     (4, 6, 3, 2, True, False, None, 0.7, 31, 3, 0.6),  # split: SKIPPED after both
+    (2, 4, 2, 1, True, False, 12, 1.0, 40, 1, 0.9),   # split: more than B skipped per batch
     (4, 4, 4, 2, False, False, None, 1.0, 30, 4, 1.0),  # every sample skipped
     (1, 2, 2, 2, False, True, None, 0.7, 20, 1, 1.0),  # learning: nothing skipped
 ]

@@ -33,7 +33,7 @@ def summary(batches):
 
 def test_alpha_boundary():
     # alpha = 2: 1 stale lookup (alpha - 1) trains, 2 (alpha) and 3 (alpha + 1) are skipped.
-    s = MicroBatchScheduler(batch_size=2, working_set=2, alpha=2)
+    s = MicroBatchScheduler(batch_size=2, working_set=1, alpha=2, capacity=100)
     assert summary(s.schedule(samples_from("1231"))) == [
         (P, 0, 0, [0, 3]), (S, 0, 1, [1, 2])]
     c = s.counters
@@ -47,16 +47,34 @@ def test_non_popular_with_stale_lookups_is_trained():
 
 
 def test_skipped_leave_last_in_batches_of_b():
-    s = MicroBatchScheduler(batch_size=2, working_set=3, alpha=1)
-    assert summary(s.schedule(samples_from("1p1n11"))) == [
-        (M, 0, 0, [1, 3]), (S, 0, 1, [0, 2]), (S, 0, 2, [4, 5])]
+    s = MicroBatchScheduler(batch_size=2, working_set=1, alpha=1, capacity=100)
+    assert summary(s.schedule(samples_from("1p1n11" "1pp"))) == [
+        (M, 0, 0, [1, 3]), (S, 0, 1, [0, 2]),
+        (P, 1, 0, [7, 8]), (S, 1, 1, [4, 5]), (S, 1, 2, [6])]
+
+
+def test_skipped_do_not_count_towards_the_working_set():
+    # Slipstream drops skipped inputs before its scheduler: a working set is W * B others.
+    s = MicroBatchScheduler(batch_size=2, working_set=2, alpha=1, capacity=100)
+    batches = s.schedule(samples_from("p1p1pn1p" "p"))
+    assert summary(batches) == [(P, 0, 0, [0, 2]), (M, 0, 1, [4, 5]), (S, 0, 2, [1, 3]),
+                                (P, 1, 0, [7, 8]), (S, 1, 1, [6])]
+    kept = [b for b in batches if b.kind is not S]
+    assert [[x.sample_id for x in b.samples] for b in kept] == [[0, 2], [4, 5], [7, 8]]
+    assert [x.sample_id for b in batches if b.kind is S for x in b.samples] == [1, 3, 6]
+    assert s.counters.early_closes == 0
 
 
 def test_split_skipped_only_when_any():
-    s = MicroBatchScheduler(batch_size=3, mode=ScheduleMode.SPLIT, alpha=3)
-    assert summary(s.schedule(samples_from("3pn" "ppp"))) == [
-        (P, 0, 0, [1]), (N, 0, 1, [2]), (S, 0, 2, [0]),
-        (P, 1, 0, [3, 4, 5]), (N, 1, 1, [])]
+    s = MicroBatchScheduler(batch_size=3, mode=ScheduleMode.SPLIT, alpha=3, capacity=100)
+    assert summary(s.schedule(samples_from("3pnp" "ppp"))) == [
+        (P, 0, 0, [1, 3]), (N, 0, 1, [2]), (S, 0, 2, [0]),
+        (P, 1, 0, [4, 5, 6]), (N, 1, 1, [])]
+
+
+def test_flush_with_only_skipped_samples_open():
+    s = MicroBatchScheduler(batch_size=2, working_set=1, alpha=1, capacity=100)
+    assert summary(s.schedule(samples_from("pp1"))) == [(P, 0, 0, [0, 1]), (S, 1, 0, [2])]
 
 
 def test_alpha_zero_and_learning_skip_nothing():
