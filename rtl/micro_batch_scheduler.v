@@ -492,22 +492,22 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$535 ;
   wire \$536 ;
   wire \$537 ;
-  wire [1:0] \$538 ;
-  wire [2:0] \$539 ;
+  wire \$538 ;
+  wire \$539 ;
   wire \$54 ;
-  wire \$540 ;
-  wire \$541 ;
+  wire [1:0] \$540 ;
+  wire [2:0] \$541 ;
   wire \$542 ;
   wire \$543 ;
   wire \$544 ;
   wire \$545 ;
   wire \$546 ;
   wire \$547 ;
-  wire [13:0] \$548 ;
-  wire [14:0] \$549 ;
+  wire \$548 ;
+  wire \$549 ;
   wire \$55 ;
-  wire \$550 ;
-  wire \$551 ;
+  wire [13:0] \$550 ;
+  wire [14:0] \$551 ;
   wire \$552 ;
   wire \$553 ;
   wire \$554 ;
@@ -519,38 +519,38 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$56 ;
   wire \$560 ;
   wire \$561 ;
-  wire [16:0] \$562 ;
-  wire [16:0] \$563 ;
+  wire \$562 ;
+  wire \$563 ;
   wire [16:0] \$564 ;
-  wire [17:0] \$565 ;
-  wire \$566 ;
-  wire \$567 ;
+  wire [16:0] \$565 ;
+  wire [16:0] \$566 ;
+  wire [17:0] \$567 ;
   wire \$568 ;
   wire \$569 ;
   wire \$57 ;
   wire \$570 ;
   wire \$571 ;
-  wire [4:0] \$572 ;
+  wire \$572 ;
   wire \$573 ;
-  wire \$574 ;
+  wire [4:0] \$574 ;
   wire \$575 ;
-  wire [47:0] \$576 ;
-  wire [47:0] \$577 ;
-  wire \$578 ;
-  wire \$579 ;
+  wire \$576 ;
+  wire \$577 ;
+  wire [47:0] \$578 ;
+  wire [47:0] \$579 ;
   wire \$58 ;
-  wire [16:0] \$580 ;
-  wire [16:0] \$581 ;
-  wire \$582 ;
-  wire \$583 ;
+  wire \$580 ;
+  wire \$581 ;
+  wire [16:0] \$582 ;
+  wire [16:0] \$583 ;
   wire \$584 ;
-  wire [16:0] \$585 ;
-  wire [16:0] \$586 ;
-  wire \$587 ;
-  wire [4:0] \$588 ;
+  wire \$585 ;
+  wire \$586 ;
+  wire [16:0] \$587 ;
+  wire [16:0] \$588 ;
   wire \$589 ;
   wire \$59 ;
-  wire \$590 ;
+  wire [4:0] \$590 ;
   wire \$591 ;
   wire \$592 ;
   wire \$593 ;
@@ -559,134 +559,136 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$596 ;
   wire \$597 ;
   wire \$598 ;
-  wire [15:0] \$599 ;
+  wire \$599 ;
   wire \$6 ;
   wire \$60 ;
   wire \$600 ;
-  wire [7:0] \$601 ;
+  wire [15:0] \$601 ;
   wire \$602 ;
-  wire [31:0] \$603 ;
+  wire [7:0] \$603 ;
   wire \$604 ;
-  wire \$605 ;
+  wire [31:0] \$605 ;
   wire \$606 ;
   wire \$607 ;
-  wire [7:0] \$608 ;
+  wire \$608 ;
   wire \$609 ;
   wire \$61 ;
-  wire \$610 ;
-  wire [31:0] \$611 ;
+  wire [7:0] \$610 ;
+  wire \$611 ;
   wire \$612 ;
-  wire \$613 ;
+  wire [31:0] \$613 ;
   wire \$614 ;
   wire \$615 ;
   wire \$616 ;
   wire \$617 ;
   wire \$618 ;
-  wire [15:0] \$619 ;
+  wire \$619 ;
   wire \$62 ;
   wire \$620 ;
-  wire [7:0] \$621 ;
+  wire [15:0] \$621 ;
   wire \$622 ;
-  wire [31:0] \$623 ;
+  wire [7:0] \$623 ;
   wire \$624 ;
-  wire \$625 ;
+  wire [31:0] \$625 ;
   wire \$626 ;
   wire \$627 ;
-  wire [7:0] \$628 ;
+  wire \$628 ;
   wire \$629 ;
   wire \$63 ;
-  wire \$630 ;
-  wire [31:0] \$631 ;
+  wire [7:0] \$630 ;
+  wire \$631 ;
   wire \$632 ;
-  wire \$633 ;
+  wire [31:0] \$633 ;
   wire \$634 ;
   wire \$635 ;
   wire \$636 ;
   wire \$637 ;
   wire \$638 ;
-  wire [15:0] \$639 ;
+  wire \$639 ;
   wire \$64 ;
   wire \$640 ;
-  wire [7:0] \$641 ;
+  wire [15:0] \$641 ;
   wire \$642 ;
-  wire [31:0] \$643 ;
+  wire [7:0] \$643 ;
   wire \$644 ;
-  wire \$645 ;
+  wire [31:0] \$645 ;
   wire \$646 ;
   wire \$647 ;
-  wire [7:0] \$648 ;
+  wire \$648 ;
   wire \$649 ;
   wire \$65 ;
-  wire \$650 ;
-  wire [31:0] \$651 ;
+  wire [7:0] \$650 ;
+  wire \$651 ;
   wire \$652 ;
-  wire \$653 ;
+  wire [31:0] \$653 ;
   wire \$654 ;
   wire \$655 ;
   wire \$656 ;
   wire \$657 ;
   wire \$658 ;
-  wire [15:0] \$659 ;
+  wire \$659 ;
   wire \$66 ;
   wire \$660 ;
-  wire [7:0] \$661 ;
+  wire [15:0] \$661 ;
   wire \$662 ;
-  wire [31:0] \$663 ;
+  wire [7:0] \$663 ;
   wire \$664 ;
-  wire \$665 ;
+  wire [31:0] \$665 ;
   wire \$666 ;
   wire \$667 ;
-  wire [7:0] \$668 ;
+  wire \$668 ;
   wire \$669 ;
   wire \$67 ;
-  wire \$670 ;
-  wire [31:0] \$671 ;
-  reg [12:0] \$672 ;
-  reg \$673 ;
-  reg \$674 ;
-  reg [31:0] \$675 ;
-  reg [31:0] \$676 ;
+  wire [7:0] \$670 ;
+  wire \$671 ;
+  wire \$672 ;
+  wire [31:0] \$673 ;
+  reg [12:0] \$674 ;
+  reg \$675 ;
+  reg \$676 ;
   reg [31:0] \$677 ;
   reg [31:0] \$678 ;
   reg [31:0] \$679 ;
   wire \$68 ;
-  reg [12:0] \$680 ;
-  reg [12:0] \$681 ;
+  reg [31:0] \$680 ;
+  reg [31:0] \$681 ;
   reg [12:0] \$682 ;
-  reg [15:0] \$683 ;
-  reg [3:0] \$684 ;
-  reg [11:0] \$685 ;
-  reg \$686 ;
-  reg [5:0] \$687 ;
-  reg [3:0] \$688 ;
-  reg [31:0] \$689 ;
+  reg [12:0] \$683 ;
+  reg [12:0] \$684 ;
+  reg [15:0] \$685 ;
+  reg [3:0] \$686 ;
+  reg [11:0] \$687 ;
+  reg \$688 ;
+  reg [5:0] \$689 ;
   wire \$69 ;
-  reg [31:0] \$690 ;
-  reg \$691 ;
-  reg \$692 ;
-  reg [31:0] \$693 ;
-  reg [4:0] \$694 ;
-  reg [12:0] \$695 ;
-  reg [12:0] \$696 ;
+  reg [3:0] \$690 ;
+  reg [31:0] \$691 ;
+  reg [31:0] \$692 ;
+  reg \$693 ;
+  reg \$694 ;
+  reg [31:0] \$695 ;
+  reg [4:0] \$696 ;
   reg [12:0] \$697 ;
-  reg [1:0] \$698 ;
-  reg [31:0] \$699 ;
+  reg [12:0] \$698 ;
+  reg [12:0] \$699 ;
   wire [1:0] \$7 ;
   wire \$70 ;
-  reg [15:0] \$700 ;
-  reg [15:0] \$701 ;
-  reg \$702 ;
+  reg [1:0] \$700 ;
+  reg [31:0] \$701 ;
+  reg [15:0] \$702 ;
   reg [15:0] \$703 ;
-  reg [3:0] \$704 ;
-  reg [31:0] \$705 ;
-  reg \$706 ;
-  reg \$707 ;
-  reg [141:0] \$708 ;
+  reg \$704 ;
+  reg [15:0] \$705 ;
+  reg [3:0] \$706 ;
+  reg [31:0] \$707 ;
+  reg \$708 ;
   reg \$709 ;
   wire \$71 ;
-  reg \$710 ;
-  reg [372:0] \$711 ;
-  reg [214:0] \$712 ;
+  reg [141:0] \$710 ;
+  reg \$711 ;
+  reg \$712 ;
+  reg [372:0] \$713 ;
+  reg [214:0] \$714 ;
   wire [12:0] \$72 ;
   wire [12:0] \$73 ;
   wire [31:0] \$74 ;
@@ -33822,6 +33824,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     end
   end
   assign rec_read__data = _0_;
+  assign \$267  = \$255  & \$266 ;
+  assign \$268  = \$267  & pending_close;
   assign \$269  = ~ \$268 ;
   assign \$270  = pending_close & \$269 ;
   assign \$271  = take_job ? \r_data$80 [1] : \$270 ;
@@ -34090,222 +34094,224 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$535  = take_job ? \r_data$80 [1] : \$534 ;
   assign \$536  = \$518  & \$535 ;
   assign \$537  = \$536  & split;
-  assign \$538  = take_job ? 2'h0 : split_phase;
-  assign \$539  = \$538  + 1'h1;
-  assign \$540  = take_job ? \r_data$80 [0] : pending_full_pop;
-  assign \$541  = ~ \$540 ;
-  assign \$542  = ~ pending_full_pop;
-  assign \$543  = split_phase < 2'h2;
-  assign \$544  = split_phase == 2'h2;
-  assign \$545  = | rem_skip;
-  assign \$546  = \$544  & \$545 ;
-  assign \$547  = \$543  | \$546 ;
-  assign \$548  = rem_pop + rem_non;
-  assign \$549  = \$548  + rem_skip;
-  assign \$550  = | \$549 ;
-  assign \$551  = split ? \$547  : \$550 ;
-  assign \$552  = pending_close & \$551 ;
-  assign \$553  = ~ \$552 ;
-  assign \$554  = \$542  & \$553 ;
-  assign \$555  = \$554  & pending_close;
-  assign \$556  = ~ \$555 ;
-  assign \$557  = pending_close & \$556 ;
-  assign \$558  = take_job ? \r_data$80 [1] : \$557 ;
-  assign \$559  = \$541  & \$558 ;
-  assign \$560  = ~ split;
-  assign \$561  = \$559  & \$560 ;
-  assign \$562  = e_skip - skip_chunk;
-  assign \$563  = e_pop - chunk_pop;
-  assign \$564  = chunk - chunk_pop;
-  assign \$565  = $signed({ 1'h0, e_non }) - $signed(\$564 );
-  assign \$566  = | new_size;
-  assign \$567  = ~ skipping;
-  assign \$568  = | from_pop;
-  assign \$569  = \$567  & \$568 ;
-  assign \$570  = \$569  ? \r_rdy$104  : \r_rdy$103 ;
-  assign \$571  = skipping ? \r_rdy$105  : \$570 ;
-  assign \$572  = beat + 1'h1;
-  assign \$573  = ~ skipping;
-  assign \$574  = | from_pop;
-  assign \$575  = \$573  & \$574 ;
-  assign \$576  = \$575  ? \r_data$107  : \r_data$106 ;
-  assign \$577  = skipping ? \r_data$108  : \$576 ;
-  assign \$578  = \$572  >= \$577 [47:44];
-  assign \$579  = skipping | \$578 ;
-  assign \$580  = position + 1'h1;
-  assign \$581  = left - 1'h1;
-  assign \$582  = ~ skipping;
-  assign \$583  = | from_pop;
-  assign \$584  = \$582  & \$583 ;
-  assign \$585  = from_pop - 1'h1;
-  assign \$586  = \$584  ? \$585  : 17'h00000;
-  assign \$587  = left == 1'h1;
-  assign \$588  = beat + 1'h1;
-  assign \$589  = o__valid & o__ready;
-  assign \$590  = cold__valid & cold__ready;
-  assign \$591  = advance & r_valid;
-  assign \$592  = \$signal [0] | \$signal [141];
-  assign \$593  = ~ \$592 ;
-  assign \$594  = \$593  & rec_read__data[0];
-  assign \$595  = \$signal [0] | \$signal [141];
-  assign \$596  = ~ \$595 ;
-  assign \$597  = \$596  & rec_read__data[1];
-  assign \$598  = \$signal [0] | \$signal [141];
-  assign \$599  = \$598  ? 16'h0000 : rec_read__data[17:2];
+  assign \$538  = ~ new_skip;
+  assign \$539  = \$537  & \$538 ;
+  assign \$540  = take_job ? 2'h0 : split_phase;
+  assign \$541  = \$540  + 1'h1;
+  assign \$542  = take_job ? \r_data$80 [0] : pending_full_pop;
+  assign \$543  = ~ \$542 ;
+  assign \$544  = ~ pending_full_pop;
+  assign \$545  = split_phase < 2'h2;
+  assign \$546  = split_phase == 2'h2;
+  assign \$547  = | rem_skip;
+  assign \$548  = \$546  & \$547 ;
+  assign \$549  = \$545  | \$548 ;
+  assign \$550  = rem_pop + rem_non;
+  assign \$551  = \$550  + rem_skip;
+  assign \$552  = | \$551 ;
+  assign \$553  = split ? \$549  : \$552 ;
+  assign \$554  = pending_close & \$553 ;
+  assign \$555  = ~ \$554 ;
+  assign \$556  = \$544  & \$555 ;
+  assign \$557  = \$556  & pending_close;
+  assign \$558  = ~ \$557 ;
+  assign \$559  = pending_close & \$558 ;
+  assign \$560  = take_job ? \r_data$80 [1] : \$559 ;
+  assign \$561  = \$543  & \$560 ;
+  assign \$562  = ~ split;
+  assign \$563  = \$561  & \$562 ;
+  assign \$564  = e_skip - skip_chunk;
+  assign \$565  = e_pop - chunk_pop;
+  assign \$566  = chunk - chunk_pop;
+  assign \$567  = $signed({ 1'h0, e_non }) - $signed(\$566 );
+  assign \$568  = | new_size;
+  assign \$569  = ~ skipping;
+  assign \$570  = | from_pop;
+  assign \$571  = \$569  & \$570 ;
+  assign \$572  = \$571  ? \r_rdy$104  : \r_rdy$103 ;
+  assign \$573  = skipping ? \r_rdy$105  : \$572 ;
+  assign \$574  = beat + 1'h1;
+  assign \$575  = ~ skipping;
+  assign \$576  = | from_pop;
+  assign \$577  = \$575  & \$576 ;
+  assign \$578  = \$577  ? \r_data$107  : \r_data$106 ;
+  assign \$579  = skipping ? \r_data$108  : \$578 ;
+  assign \$580  = \$574  >= \$579 [47:44];
+  assign \$581  = skipping | \$580 ;
+  assign \$582  = position + 1'h1;
+  assign \$583  = left - 1'h1;
+  assign \$584  = ~ skipping;
+  assign \$585  = | from_pop;
+  assign \$586  = \$584  & \$585 ;
+  assign \$587  = from_pop - 1'h1;
+  assign \$588  = \$586  ? \$587  : 17'h00000;
+  assign \$589  = left == 1'h1;
+  assign \$590  = beat + 1'h1;
+  assign \$591  = o__valid & o__ready;
+  assign \$592  = cold__valid & cold__ready;
+  assign \$593  = advance & r_valid;
+  assign \$594  = \$signal [0] | \$signal [141];
+  assign \$595  = ~ \$594 ;
+  assign \$596  = \$595  & rec_read__data[0];
+  assign \$597  = \$signal [0] | \$signal [141];
+  assign \$598  = ~ \$597 ;
+  assign \$599  = \$598  & rec_read__data[1];
   assign \$600  = \$signal [0] | \$signal [141];
-  assign \$601  = \$600  ? 8'h00 : rec_read__data[25:18];
+  assign \$601  = \$600  ? 16'h0000 : rec_read__data[17:2];
   assign \$602  = \$signal [0] | \$signal [141];
-  assign \$603  = \$602  ? 32'd0 : rec_read__data[57:26];
-  assign \$604  = ~ rec_read__data[1];
-  assign \$605  = rec_read__data[0] & \$604 ;
+  assign \$603  = \$602  ? 8'h00 : rec_read__data[25:18];
+  assign \$604  = \$signal [0] | \$signal [141];
+  assign \$605  = \$604  ? 32'd0 : rec_read__data[57:26];
   assign \$606  = ~ rec_read__data[1];
   assign \$607  = rec_read__data[0] & \$606 ;
-  assign \$608  = \$607  ? rec_read__data[25:18] : 8'h00;
-  assign \$609  = ~ rec_read__data[1];
-  assign \$610  = rec_read__data[0] & \$609 ;
-  assign \$611  = \$610  ? rec_read__data[57:26] : 32'd0;
-  assign \$612  = \$signal [0] | \$signal [141];
-  assign \$613  = ~ \$612 ;
-  assign \$614  = \$613  & rec_read__data[58];
-  assign \$615  = \$signal [0] | \$signal [141];
-  assign \$616  = ~ \$615 ;
-  assign \$617  = \$616  & rec_read__data[59];
-  assign \$618  = \$signal [0] | \$signal [141];
-  assign \$619  = \$618  ? 16'h0000 : rec_read__data[75:60];
+  assign \$608  = ~ rec_read__data[1];
+  assign \$609  = rec_read__data[0] & \$608 ;
+  assign \$610  = \$609  ? rec_read__data[25:18] : 8'h00;
+  assign \$611  = ~ rec_read__data[1];
+  assign \$612  = rec_read__data[0] & \$611 ;
+  assign \$613  = \$612  ? rec_read__data[57:26] : 32'd0;
+  assign \$614  = \$signal [0] | \$signal [141];
+  assign \$615  = ~ \$614 ;
+  assign \$616  = \$615  & rec_read__data[58];
+  assign \$617  = \$signal [0] | \$signal [141];
+  assign \$618  = ~ \$617 ;
+  assign \$619  = \$618  & rec_read__data[59];
   assign \$620  = \$signal [0] | \$signal [141];
-  assign \$621  = \$620  ? 8'h00 : rec_read__data[83:76];
+  assign \$621  = \$620  ? 16'h0000 : rec_read__data[75:60];
   assign \$622  = \$signal [0] | \$signal [141];
-  assign \$623  = \$622  ? 32'd0 : rec_read__data[115:84];
-  assign \$624  = ~ rec_read__data[59];
-  assign \$625  = rec_read__data[58] & \$624 ;
+  assign \$623  = \$622  ? 8'h00 : rec_read__data[83:76];
+  assign \$624  = \$signal [0] | \$signal [141];
+  assign \$625  = \$624  ? 32'd0 : rec_read__data[115:84];
   assign \$626  = ~ rec_read__data[59];
   assign \$627  = rec_read__data[58] & \$626 ;
-  assign \$628  = \$627  ? rec_read__data[83:76] : 8'h00;
-  assign \$629  = ~ rec_read__data[59];
-  assign \$630  = rec_read__data[58] & \$629 ;
-  assign \$631  = \$630  ? rec_read__data[115:84] : 32'd0;
-  assign \$632  = \$signal [0] | \$signal [141];
-  assign \$633  = ~ \$632 ;
-  assign \$634  = \$633  & rec_read__data[116];
-  assign \$635  = \$signal [0] | \$signal [141];
-  assign \$636  = ~ \$635 ;
-  assign \$637  = \$636  & rec_read__data[117];
-  assign \$638  = \$signal [0] | \$signal [141];
-  assign \$639  = \$638  ? 16'h0000 : rec_read__data[133:118];
+  assign \$628  = ~ rec_read__data[59];
+  assign \$629  = rec_read__data[58] & \$628 ;
+  assign \$630  = \$629  ? rec_read__data[83:76] : 8'h00;
+  assign \$631  = ~ rec_read__data[59];
+  assign \$632  = rec_read__data[58] & \$631 ;
+  assign \$633  = \$632  ? rec_read__data[115:84] : 32'd0;
+  assign \$634  = \$signal [0] | \$signal [141];
+  assign \$635  = ~ \$634 ;
+  assign \$636  = \$635  & rec_read__data[116];
+  assign \$637  = \$signal [0] | \$signal [141];
+  assign \$638  = ~ \$637 ;
+  assign \$639  = \$638  & rec_read__data[117];
   assign \$640  = \$signal [0] | \$signal [141];
-  assign \$641  = \$640  ? 8'h00 : rec_read__data[141:134];
+  assign \$641  = \$640  ? 16'h0000 : rec_read__data[133:118];
   assign \$642  = \$signal [0] | \$signal [141];
-  assign \$643  = \$642  ? 32'd0 : rec_read__data[173:142];
-  assign \$644  = ~ rec_read__data[117];
-  assign \$645  = rec_read__data[116] & \$644 ;
+  assign \$643  = \$642  ? 8'h00 : rec_read__data[141:134];
+  assign \$644  = \$signal [0] | \$signal [141];
+  assign \$645  = \$644  ? 32'd0 : rec_read__data[173:142];
   assign \$646  = ~ rec_read__data[117];
   assign \$647  = rec_read__data[116] & \$646 ;
-  assign \$648  = \$647  ? rec_read__data[141:134] : 8'h00;
-  assign \$649  = ~ rec_read__data[117];
-  assign \$650  = rec_read__data[116] & \$649 ;
-  assign \$651  = \$650  ? rec_read__data[173:142] : 32'd0;
-  assign \$652  = \$signal [0] | \$signal [141];
-  assign \$653  = ~ \$652 ;
-  assign \$654  = \$653  & rec_read__data[174];
-  assign \$655  = \$signal [0] | \$signal [141];
-  assign \$656  = ~ \$655 ;
-  assign \$657  = \$656  & rec_read__data[175];
-  assign \$658  = \$signal [0] | \$signal [141];
-  assign \$659  = \$658  ? 16'h0000 : rec_read__data[191:176];
+  assign \$648  = ~ rec_read__data[117];
+  assign \$649  = rec_read__data[116] & \$648 ;
+  assign \$650  = \$649  ? rec_read__data[141:134] : 8'h00;
+  assign \$651  = ~ rec_read__data[117];
+  assign \$652  = rec_read__data[116] & \$651 ;
+  assign \$653  = \$652  ? rec_read__data[173:142] : 32'd0;
+  assign \$654  = \$signal [0] | \$signal [141];
+  assign \$655  = ~ \$654 ;
+  assign \$656  = \$655  & rec_read__data[174];
+  assign \$657  = \$signal [0] | \$signal [141];
+  assign \$658  = ~ \$657 ;
+  assign \$659  = \$658  & rec_read__data[175];
   assign \$660  = \$signal [0] | \$signal [141];
-  assign \$661  = \$660  ? 8'h00 : rec_read__data[199:192];
+  assign \$661  = \$660  ? 16'h0000 : rec_read__data[191:176];
   assign \$662  = \$signal [0] | \$signal [141];
-  assign \$663  = \$662  ? 32'd0 : rec_read__data[231:200];
-  assign \$664  = ~ rec_read__data[175];
-  assign \$665  = rec_read__data[174] & \$664 ;
+  assign \$663  = \$662  ? 8'h00 : rec_read__data[199:192];
+  assign \$664  = \$signal [0] | \$signal [141];
+  assign \$665  = \$664  ? 32'd0 : rec_read__data[231:200];
   assign \$666  = ~ rec_read__data[175];
   assign \$667  = rec_read__data[174] & \$666 ;
-  assign \$668  = \$667  ? rec_read__data[199:192] : 8'h00;
-  assign \$669  = ~ rec_read__data[175];
-  assign \$670  = rec_read__data[174] & \$669 ;
-  assign \$671  = \$670  ? rec_read__data[231:200] : 32'd0;
+  assign \$668  = ~ rec_read__data[175];
+  assign \$669  = rec_read__data[174] & \$668 ;
+  assign \$670  = \$669  ? rec_read__data[199:192] : 8'h00;
+  assign \$671  = ~ rec_read__data[175];
+  assign \$672  = rec_read__data[174] & \$671 ;
+  assign \$673  = \$672  ? rec_read__data[231:200] : 32'd0;
   always @(posedge clk)
-    fresh <= \$672 ;
+    fresh <= \$674 ;
   always @(posedge clk)
-    framing_error <= \$673 ;
+    framing_error <= \$675 ;
   always @(posedge clk)
-    in_sample <= \$674 ;
+    in_sample <= \$676 ;
   always @(posedge clk)
-    samples_in <= \$675 ;
+    samples_in <= \$677 ;
   always @(posedge clk)
-    popular <= \$676 ;
+    popular <= \$678 ;
   always @(posedge clk)
-    non_popular <= \$677 ;
+    non_popular <= \$679 ;
   always @(posedge clk)
-    skipped <= \$678 ;
+    skipped <= \$680 ;
   always @(posedge clk)
-    early_closes <= \$679 ;
+    early_closes <= \$681 ;
   always @(posedge clk)
-    pend_pop <= \$680 ;
+    pend_pop <= \$682 ;
   always @(posedge clk)
-    pend_non <= \$681 ;
+    pend_non <= \$683 ;
   always @(posedge clk)
-    pend_skip <= \$682 ;
+    pend_skip <= \$684 ;
   always @(posedge clk)
-    in_batch <= \$683 ;
+    in_batch <= \$685 ;
   always @(posedge clk)
-    batches_in_set <= \$684 ;
+    batches_in_set <= \$686 ;
   always @(posedge clk)
-    cur_slot <= \$685 ;
+    cur_slot <= \$687 ;
   always @(posedge clk)
-    cur_hot <= \$686 ;
+    cur_hot <= \$688 ;
   always @(posedge clk)
-    cur_stale <= \$687 ;
+    cur_stale <= \$689 ;
   always @(posedge clk)
-    cur_beat <= \$688 ;
+    cur_beat <= \$690 ;
   always @(posedge clk)
-    cur_sample <= \$689 ;
+    cur_sample <= \$691 ;
   always @(posedge clk)
-    stalls <= \$690 ;
+    stalls <= \$692 ;
   always @(posedge clk)
-    pending_full_pop <= \$691 ;
+    pending_full_pop <= \$693 ;
   always @(posedge clk)
-    pending_close <= \$692 ;
+    pending_close <= \$694 ;
   always @(posedge clk)
-    set_id <= \$693 ;
+    set_id <= \$695 ;
   always @(posedge clk)
-    index <= \$694 ;
+    index <= \$696 ;
   always @(posedge clk)
-    rem_pop <= \$695 ;
+    rem_pop <= \$697 ;
   always @(posedge clk)
-    rem_non <= \$696 ;
+    rem_non <= \$698 ;
   always @(posedge clk)
-    rem_skip <= \$697 ;
+    rem_skip <= \$699 ;
   always @(posedge clk)
-    split_phase <= \$698 ;
+    split_phase <= \$700 ;
   always @(posedge clk)
-    step <= \$699 ;
+    step <= \$701 ;
   always @(posedge clk)
-    left <= \$700 ;
+    left <= \$702 ;
   always @(posedge clk)
-    from_pop <= \$701 ;
+    from_pop <= \$703 ;
   always @(posedge clk)
-    skipping <= \$702 ;
+    skipping <= \$704 ;
   always @(posedge clk)
-    position <= \$703 ;
+    position <= \$705 ;
   always @(posedge clk)
-    beat <= \$704 ;
+    beat <= \$706 ;
   always @(posedge clk)
-    micro_batches <= \$705 ;
+    micro_batches <= \$707 ;
   always @(posedge clk)
-    fsm_state <= \$706 ;
+    fsm_state <= \$708 ;
   always @(posedge clk)
-    r_valid <= \$707 ;
+    r_valid <= \$709 ;
   always @(posedge clk)
-    \$signal  <= \$708 ;
+    \$signal  <= \$710 ;
   always @(posedge clk)
-    o__valid <= \$709 ;
+    o__valid <= \$711 ;
   always @(posedge clk)
-    cold__valid <= \$710 ;
+    cold__valid <= \$712 ;
   always @(posedge clk)
-    o__payload <= \$711 ;
+    o__payload <= \$713 ;
   always @(posedge clk)
-    cold__payload <= \$712 ;
+    cold__payload <= \$714 ;
   assign \$1  = fresh < 13'h1000;
   assign \$2  = \$1  | r_rdy;
   assign \$3  = in_sample | \$2 ;
@@ -34591,8 +34597,6 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$264  = split ? \$260  : \$263 ;
   assign \$265  = pending_close & \$264 ;
   assign \$266  = ~ \$265 ;
-  assign \$267  = \$255  & \$266 ;
-  assign \$268  = \$267  & pending_close;
   \micro_batch_scheduler.free_slots  free_slots (
     .clk(clk),
     .r_data(r_data),
@@ -34895,80 +34899,50 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$672  = fresh;
+    \$674  = fresh;
     if (\$422 ) begin
       if (\$423 ) begin
-        \$672  = \$424 [12:0];
+        \$674  = \$424 [12:0];
       end
     end
     if (rst) begin
-      \$672  = 13'h0000;
+      \$674  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$673  = framing_error;
+    \$675  = framing_error;
     if (errors_clear) begin
-      \$673  = 1'h0;
+      \$675  = 1'h0;
     end
     if (\$428 ) begin
-      \$673  = 1'h1;
+      \$675  = 1'h1;
     end
     if (rst) begin
-      \$673  = 1'h0;
+      \$675  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$674  = in_sample;
+    \$676  = in_sample;
     if (\$429 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
-        \$674  = 1'h0;
+        \$676  = 1'h0;
       end else begin
-        \$674  = 1'h1;
+        \$676  = 1'h1;
       end
     end
     if (rst) begin
-      \$674  = 1'h0;
+      \$676  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$675  = samples_in;
+    \$677  = samples_in;
     if (\$429 ) begin
       if (i__payload[241]) begin
-        \$675  = \$430 [31:0];
-      end
-    end
-    if (counters_clear) begin
-      \$675  = 32'd0;
-    end
-    if (rst) begin
-      \$675  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$676  = popular;
-    if (\$429 ) begin
-      if (i__payload[241]) begin
-        \$676  = \$446 [31:0];
-      end
-    end
-    if (counters_clear) begin
-      \$676  = 32'd0;
-    end
-    if (rst) begin
-      \$676  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$677  = non_popular;
-    if (\$429 ) begin
-      if (i__payload[241]) begin
-        \$677  = \$465 [31:0];
+        \$677  = \$430 [31:0];
       end
     end
     if (counters_clear) begin
@@ -34980,10 +34954,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$678  = skipped;
+    \$678  = popular;
     if (\$429 ) begin
       if (i__payload[241]) begin
-        \$678  = \$466 [31:0];
+        \$678  = \$446 [31:0];
       end
     end
     if (counters_clear) begin
@@ -34995,10 +34969,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$679  = early_closes;
+    \$679  = non_popular;
     if (\$429 ) begin
       if (i__payload[241]) begin
-        \$679  = \$467 [31:0];
+        \$679  = \$465 [31:0];
       end
     end
     if (counters_clear) begin
@@ -35010,48 +34984,44 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$680  = pend_pop;
+    \$680  = skipped;
     if (\$429 ) begin
       if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$680  = 13'h0000;
-        end else begin
-          \$680  = \$115 [12:0];
-        end
+        \$680  = \$466 [31:0];
       end
     end
+    if (counters_clear) begin
+      \$680  = 32'd0;
+    end
     if (rst) begin
-      \$680  = 13'h0000;
+      \$680  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$681  = pend_non;
+    \$681  = early_closes;
     if (\$429 ) begin
       if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$681  = 13'h0000;
-        end else begin
-          \$681  = \$134 [12:0];
-        end
+        \$681  = \$467 [31:0];
       end
     end
+    if (counters_clear) begin
+      \$681  = 32'd0;
+    end
     if (rst) begin
-      \$681  = 13'h0000;
+      \$681  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$682  = pend_skip;
+    \$682  = pend_pop;
     if (\$429 ) begin
       if (i__payload[241]) begin
         (* full_case = 32'd1 *)
         if (close) begin
           \$682  = 13'h0000;
         end else begin
-          \$682  = \$135 [12:0];
+          \$682  = \$115 [12:0];
         end
       end
     end
@@ -35061,231 +35031,224 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$683  = in_batch;
+    \$683  = pend_non;
     if (\$429 ) begin
       if (i__payload[241]) begin
         (* full_case = 32'd1 *)
         if (close) begin
-          \$683  = 16'h0000;
+          \$683  = 13'h0000;
         end else begin
-          \$683  = \$470 [15:0];
+          \$683  = \$134 [12:0];
         end
       end
     end
     if (rst) begin
-      \$683  = 16'h0000;
+      \$683  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$684  = batches_in_set;
+    \$684  = pend_skip;
     if (\$429 ) begin
       if (i__payload[241]) begin
         (* full_case = 32'd1 *)
         if (close) begin
-          \$684  = 4'h0;
+          \$684  = 13'h0000;
         end else begin
-          \$684  = \$471 [3:0];
+          \$684  = \$135 [12:0];
         end
       end
     end
     if (rst) begin
-      \$684  = 4'h0;
+      \$684  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$685  = cur_slot;
+    \$685  = in_batch;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$685  = 16'h0000;
+        end else begin
+          \$685  = \$470 [15:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$685  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$686  = batches_in_set;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$686  = 4'h0;
+        end else begin
+          \$686  = \$471 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$686  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$687  = cur_slot;
     if (\$429 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$685  = \$474 [11:0];
+        \$687  = \$474 [11:0];
       end
     end
     if (rst) begin
-      \$685  = 12'h000;
+      \$687  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$686  = cur_hot;
+    \$688  = cur_hot;
     if (\$429 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$686  = \$485 ;
+        \$688  = \$485 ;
       end
     end
     if (rst) begin
-      \$686  = 1'h0;
+      \$688  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$687  = cur_stale;
+    \$689  = cur_stale;
     if (\$429 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$687  = \$18 [5:0];
+        \$689  = \$18 [5:0];
       end
     end
     if (rst) begin
-      \$687  = 6'h00;
+      \$689  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$688  = cur_beat;
+    \$690  = cur_beat;
     if (\$429 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$688  = \$491 [3:0];
+        \$690  = \$491 [3:0];
       end
     end
     if (rst) begin
-      \$688  = 4'h0;
+      \$690  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$689  = cur_sample;
+    \$691  = cur_sample;
     if (\$429 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$689  = \$492 ;
+        \$691  = \$492 ;
       end
     end
     if (rst) begin
-      \$689  = 32'd0;
+      \$691  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$690  = stalls;
+    \$692  = stalls;
     if (\$494 ) begin
-      \$690  = \$495 [31:0];
+      \$692  = \$495 [31:0];
     end
     if (counters_clear) begin
-      \$690  = 32'd0;
+      \$692  = 32'd0;
     end
     if (rst) begin
-      \$690  = 32'd0;
+      \$692  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$691  = pending_full_pop;
+    \$693  = pending_full_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$691  = 1'h0;
+            \$693  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$691  = 1'h0;
+      \$693  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$692  = pending_close;
+    \$694  = pending_close;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$692  = \$512 ;
+            \$694  = \$512 ;
       endcase
     end
     if (rst) begin
-      \$692  = 1'h0;
+      \$694  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$693  = set_id;
+    \$695  = set_id;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$693  = \$216 [31:0];
+            \$695  = \$216 [31:0];
       endcase
     end
     if (rst) begin
-      \$693  = 32'd0;
+      \$695  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$694  = index;
+    \$696  = index;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$694  = e_index;
+            \$696  = e_index;
             if (start) begin
-              \$694  = \$515 [4:0];
+              \$696  = \$515 [4:0];
             end
           end
       endcase
     end
     if (rst) begin
-      \$694  = 5'h00;
+      \$696  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$695  = rem_pop;
+    \$697  = rem_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$695  = e_pop;
+            \$697  = e_pop;
             if (start) begin
               if (new_skip) begin
-              end else if (\$561 ) begin
-                \$695  = \$563 [12:0];
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$695  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$696  = rem_non;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$696  = e_non;
-            if (start) begin
-              if (new_skip) begin
-              end else if (\$561 ) begin
-                \$696  = \$565 [12:0];
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$696  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$697  = rem_skip;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$697  = e_skip;
-            if (start) begin
-              if (new_skip) begin
-                \$697  = \$562 [12:0];
+              end else if (\$563 ) begin
+                \$697  = \$565 [12:0];
               end
             end
           end
@@ -35297,112 +35260,116 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$698  = split_phase;
+    \$698  = rem_non;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$698  = \$513 ;
+            \$698  = e_non;
             if (start) begin
-              if (\$537 ) begin
-                \$698  = \$539 [1:0];
+              if (new_skip) begin
+              end else if (\$563 ) begin
+                \$698  = \$567 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$698  = 2'h0;
+      \$698  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$699  = step;
+    \$699  = rem_skip;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$699  = e_skip;
+            if (start) begin
+              if (new_skip) begin
+                \$699  = \$564 [12:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$699  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$700  = split_phase;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$700  = \$513 ;
+            if (start) begin
+              if (\$539 ) begin
+                \$700  = \$541 [1:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$700  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$701  = step;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$699  = \$514 [31:0];
+              \$701  = \$514 [31:0];
             end
       endcase
     end
     if (rst) begin
-      \$699  = 32'd0;
+      \$701  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$700  = left;
+    \$702  = left;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$700  = new_size;
+              \$702  = new_size;
             end
         1'h1:
-            if (\$571 ) begin
-              if (\$579 ) begin
-                \$700  = \$581 [15:0];
+            if (\$573 ) begin
+              if (\$581 ) begin
+                \$702  = \$583 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$700  = 16'h0000;
+      \$702  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$701  = from_pop;
+    \$703  = from_pop;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$701  = new_from_pop;
+              \$703  = new_from_pop;
             end
         1'h1:
-            if (\$571 ) begin
-              if (\$579 ) begin
-                \$701  = \$586 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$701  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$702  = skipping;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$702  = new_skip;
-            end
-      endcase
-    end
-    if (rst) begin
-      \$702  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$703  = position;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$703  = 16'h0000;
-            end
-        1'h1:
-            if (\$571 ) begin
-              if (\$579 ) begin
-                \$703  = \$580 [15:0];
+            if (\$573 ) begin
+              if (\$581 ) begin
+                \$703  = \$588 [15:0];
               end
             end
       endcase
@@ -35413,101 +35380,115 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$704  = beat;
+    \$704  = skipping;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$704  = new_skip;
+            end
+      endcase
+    end
+    if (rst) begin
+      \$704  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$705  = position;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$704  = 4'h0;
+              \$705  = 16'h0000;
             end
         1'h1:
-            if (\$571 ) begin
-              (* full_case = 32'd1 *)
-              if (\$579 ) begin
-                \$704  = 4'h0;
-              end else begin
-                \$704  = \$588 [3:0];
+            if (\$573 ) begin
+              if (\$581 ) begin
+                \$705  = \$582 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$704  = 4'h0;
+      \$705  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$705  = micro_batches;
+    \$706  = beat;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$706  = 4'h0;
+            end
+        1'h1:
+            if (\$573 ) begin
+              (* full_case = 32'd1 *)
+              if (\$581 ) begin
+                \$706  = 4'h0;
+              end else begin
+                \$706  = \$590 [3:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$706  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$707  = micro_batches;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$705  = \$516 [31:0];
+              \$707  = \$516 [31:0];
             end
       endcase
     end
     if (counters_clear) begin
-      \$705  = 32'd0;
+      \$707  = 32'd0;
     end
     if (rst) begin
-      \$705  = 32'd0;
+      \$707  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$706  = fsm_state;
+    \$708  = fsm_state;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              if (\$566 ) begin
-                \$706  = 1'h1;
+              if (\$568 ) begin
+                \$708  = 1'h1;
               end
             end
         1'h1:
-            if (\$571 ) begin
-              if (\$579 ) begin
-                if (\$587 ) begin
-                  \$706  = 1'h0;
+            if (\$573 ) begin
+              if (\$581 ) begin
+                if (\$589 ) begin
+                  \$708  = 1'h0;
                 end
               end
             end
       endcase
     end
     if (rst) begin
-      \$706  = 1'h0;
+      \$708  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$707  = r_valid;
+    \$709  = r_valid;
     if (advance) begin
-      \$707  = issue_valid;
-    end
-    if (rst) begin
-      \$707  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$708  = \$signal ;
-    if (advance) begin
-      \$708  = issue;
-    end
-    if (rst) begin
-      \$708  = 142'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$709  = o__valid;
-    if (\$589 ) begin
-      \$709  = 1'h0;
-    end
-    if (\$591 ) begin
-      \$709  = 1'h1;
+      \$709  = issue_valid;
     end
     if (rst) begin
       \$709  = 1'h0;
@@ -35515,79 +35496,102 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$710  = cold__valid;
-    if (\$590 ) begin
-      \$710  = 1'h0;
-    end
-    if (\$591 ) begin
-      \$710  = any_cold;
+    \$710  = \$signal ;
+    if (advance) begin
+      \$710  = issue;
     end
     if (rst) begin
-      \$710  = 1'h0;
+      \$710  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$711  = o__payload;
+    \$711  = o__valid;
     if (\$591 ) begin
-      \$711 [0] = \$signal [0];
-      \$711 [2:1] = \$signal [2:1];
-      \$711 [18:3] = \$signal [18:3];
-      \$711 [50:19] = \$signal [50:19];
-      \$711 [55:51] = \$signal [55:51];
-      \$711 [87:56] = \$signal [87:56];
-      \$711 [119:88] = \$signal [119:88];
-      \$711 [135:120] = \$signal [135:120];
-      \$711 [138:136] = \$signal [138:136];
-      \$711 [139] = \$signal [139];
-      \$711 [140] = \$signal [140];
-      \$711 [141] = \$594 ;
-      \$711 [142] = \$597 ;
-      \$711 [158:143] = \$599 ;
-      \$711 [166:159] = \$601 ;
-      \$711 [198:167] = \$603 ;
-      \$711 [199] = \$614 ;
-      \$711 [200] = \$617 ;
-      \$711 [216:201] = \$619 ;
-      \$711 [224:217] = \$621 ;
-      \$711 [256:225] = \$623 ;
-      \$711 [257] = \$634 ;
-      \$711 [258] = \$637 ;
-      \$711 [274:259] = \$639 ;
-      \$711 [282:275] = \$641 ;
-      \$711 [314:283] = \$643 ;
-      \$711 [315] = \$654 ;
-      \$711 [316] = \$657 ;
-      \$711 [332:317] = \$659 ;
-      \$711 [340:333] = \$661 ;
-      \$711 [372:341] = \$663 ;
+      \$711  = 1'h0;
+    end
+    if (\$593 ) begin
+      \$711  = 1'h1;
     end
     if (rst) begin
-      \$711  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$711  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$712  = cold__payload;
-    if (\$591 ) begin
-      \$712 [31:0] = \$signal [87:56];
-      \$712 [47:32] = \$signal [135:120];
-      \$712 [50:48] = \$signal [138:136];
-      \$712 [51] = \$605 ;
-      \$712 [59:52] = \$608 ;
-      \$712 [91:60] = \$611 ;
-      \$712 [92] = \$625 ;
-      \$712 [100:93] = \$628 ;
-      \$712 [132:101] = \$631 ;
-      \$712 [133] = \$645 ;
-      \$712 [141:134] = \$648 ;
-      \$712 [173:142] = \$651 ;
-      \$712 [174] = \$665 ;
-      \$712 [182:175] = \$668 ;
-      \$712 [214:183] = \$671 ;
+    \$712  = cold__valid;
+    if (\$592 ) begin
+      \$712  = 1'h0;
+    end
+    if (\$593 ) begin
+      \$712  = any_cold;
     end
     if (rst) begin
-      \$712  = 215'h000000000000000000000000000000000000000000000000000000;
+      \$712  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$713  = o__payload;
+    if (\$593 ) begin
+      \$713 [0] = \$signal [0];
+      \$713 [2:1] = \$signal [2:1];
+      \$713 [18:3] = \$signal [18:3];
+      \$713 [50:19] = \$signal [50:19];
+      \$713 [55:51] = \$signal [55:51];
+      \$713 [87:56] = \$signal [87:56];
+      \$713 [119:88] = \$signal [119:88];
+      \$713 [135:120] = \$signal [135:120];
+      \$713 [138:136] = \$signal [138:136];
+      \$713 [139] = \$signal [139];
+      \$713 [140] = \$signal [140];
+      \$713 [141] = \$596 ;
+      \$713 [142] = \$599 ;
+      \$713 [158:143] = \$601 ;
+      \$713 [166:159] = \$603 ;
+      \$713 [198:167] = \$605 ;
+      \$713 [199] = \$616 ;
+      \$713 [200] = \$619 ;
+      \$713 [216:201] = \$621 ;
+      \$713 [224:217] = \$623 ;
+      \$713 [256:225] = \$625 ;
+      \$713 [257] = \$636 ;
+      \$713 [258] = \$639 ;
+      \$713 [274:259] = \$641 ;
+      \$713 [282:275] = \$643 ;
+      \$713 [314:283] = \$645 ;
+      \$713 [315] = \$656 ;
+      \$713 [316] = \$659 ;
+      \$713 [332:317] = \$661 ;
+      \$713 [340:333] = \$663 ;
+      \$713 [372:341] = \$665 ;
+    end
+    if (rst) begin
+      \$713  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$714  = cold__payload;
+    if (\$593 ) begin
+      \$714 [31:0] = \$signal [87:56];
+      \$714 [47:32] = \$signal [135:120];
+      \$714 [50:48] = \$signal [138:136];
+      \$714 [51] = \$607 ;
+      \$714 [59:52] = \$610 ;
+      \$714 [91:60] = \$613 ;
+      \$714 [92] = \$627 ;
+      \$714 [100:93] = \$630 ;
+      \$714 [132:101] = \$633 ;
+      \$714 [133] = \$647 ;
+      \$714 [141:134] = \$650 ;
+      \$714 [173:142] = \$653 ;
+      \$714 [174] = \$667 ;
+      \$714 [182:175] = \$670 ;
+      \$714 [214:183] = \$673 ;
+    end
+    if (rst) begin
+      \$714  = 215'h000000000000000000000000000000000000000000000000000000;
     end
   end
   assign beat_stale = \$13 [2:0];
