@@ -35,8 +35,8 @@ class ControlRegisters(wiring.Component):
 
     ``HOST_CMD`` becomes a ``host_cmd`` stream beat (``op``, ``slot``, ``HOST_ENTRY`` and
     ``HOST_KEY``); ``STATUS.host_pending`` stays up until its ``host_resp`` arrives, which sets
-    ``HOST_RESULT`` / ``HOST_FLAGS`` and counts in ``HOST_DONE``. A ``HOST_CMD`` written while one is pending is
-    ignored and sets ``ERRORS.host_overrun``.
+    ``HOST_RESULT`` / ``HOST_FLAGS`` and counts in ``HOST_DONE``. A ``HOST_CMD`` written while
+    one is pending is ignored and sets ``ERRORS.host_overrun``.
 
     Parameters
     ----------

@@ -17,9 +17,9 @@ class PopularityScheduler(wiring.Component):
 
     The request ``meta`` is the scheduler's ``{sample, flush}``; ``mode`` drives both blocks
     (the scheduler learns while the table does); the table's per-lookup stale bits reach the
-    scheduler's classifier (``alpha``, ``SKIPPED`` micro-batches). Every other member is the member of the same
-    name of one of the two blocks (``table_*`` for the table's counters); see their docstrings
-    for contracts, latency and throughput. This block adds no logic and no latency.
+    scheduler's classifier (``alpha``, ``SKIPPED`` micro-batches). Every other member is the
+    member of the same name of one of the two blocks (``table_*`` for the table's counters);
+    see their docstrings for contracts, latency and throughput. This block adds no logic and no latency.
 
     Parameters
     ----------

@@ -328,6 +328,12 @@ class HotlineDriver:
             found.append(bool((await self._host(_MARK_STALE, flags=True))["hit"]))
         return found
 
+    async def set_alpha(self, alpha: int) -> None:
+        """``ALPHA`` alone (as :meth:`configure`'s ``alpha``; the device must be idle). The
+        held-sample limit is left as it is."""
+        await self.write("ALPHA", _int_in_range(alpha, "alpha", 0, ALPHA_MAX,
+                                                " (0: no skipping)"))
+
     async def clear_stale(self) -> None:
         """Clear every popularity-table entry's stale bit (``HOST_CMD`` CLEAR_STALE; one cycle
         per set on the RTL). Allowed in either phase."""
