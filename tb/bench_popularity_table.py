@@ -46,8 +46,10 @@ async def measure_throughput(dut):
     resp_codec = StructCodec.from_layout(lookup_response_layout(
         lanes=lanes, table_in_bits=params["table_in_bits"], row_in_bits=params["row_in_bits"],
         slot_bits=geometry.slot_bits))
-    lane_codec = StructCodec({"valid": 1, "hit": 1, "error": 1, "slot": geometry.slot_bits,
-                              "table": params["table_in_bits"], "row": params["row_in_bits"]})
+    # one lane of the response, as lookup_response_layout lays it out
+    lane_codec = StructCodec.from_layout(lookup_response_layout(
+        lanes=1, table_in_bits=params["table_in_bits"], row_in_bits=params["row_in_bits"],
+        slot_bits=geometry.slot_bits).members["lanes"].elem_shape)
     lane_in_codec = StructCodec({"valid": 1, "table": params["table_in_bits"],
                                  "row": params["row_in_bits"]})
     traffic = np.load(params["traffic"])
