@@ -268,10 +268,16 @@ def test_frozen_table_needs_run_mode():
 @given(st.integers(0, 2**32 - 1), st.integers(0, 400), st.integers(1, 600))
 def test_learn_many_equals_golden(seed, n, spread):
     geometry = TableGeometry(table_bits=3, row_bits=9, set_bits=3, ways=2)   # busy sets
-    golden, fast = PopularityTable(geometry), PopularityTable(geometry)
     rng = np.random.default_rng(seed)
-    for _ in range(2):                                  # a second call on a warm table
-        queries = rng.integers(-1, [9, spread], (n, 2))
+    _learn_many_matches_golden(geometry, [rng.integers(-1, [9, spread], (n, 2))
+                                          for _ in range(2)])   # the second on a warm table
+
+
+def _learn_many_matches_golden(geometry: TableGeometry, calls: list[np.ndarray]) -> None:
+    """``learn_many`` and the golden ``lookup_many`` on the same ``(table, row)`` query arrays,
+    one call each, from empty tables: same answers, entries and counters."""
+    golden, fast = PopularityTable(geometry), PopularityTable(geometry)
+    for queries in calls:
         expected = golden.lookup_many(queries[:, 0], queries[:, 1])
         got = learn_many(fast, queries[:, 0], queries[:, 1])
         for a, b in zip(got, expected):
@@ -290,16 +296,8 @@ def test_learn_many_equals_golden_on_runs_of_one_key(seed, n, pool, skew):
     :func:`learn_many` answers without its SRRIP loop), interleaved with other keys and
     errors, across two calls."""
     geometry = TableGeometry(table_bits=3, row_bits=9, set_bits=2, ways=2)
-    golden, fast = PopularityTable(geometry), PopularityTable(geometry)
     rng = np.random.default_rng(seed)
     keys = np.column_stack([rng.integers(-1, 9, pool), rng.integers(-1, 40, pool)])
     weights = 1.0 / np.arange(1, pool + 1) ** skew
-    for _ in range(2):
-        queries = keys[rng.choice(pool, n, p=weights / weights.sum())]
-        expected = golden.lookup_many(queries[:, 0], queries[:, 1])
-        got = learn_many(fast, queries[:, 0], queries[:, 1])
-        for a, b in zip(got, expected):
-            assert np.array_equal(a, b)
-    for a, b in zip(fast.dump().values(), golden.dump().values()):
-        assert np.array_equal(a, b)
-    assert (fast.lookups, fast.hits, fast.errors) == (golden.lookups, golden.hits, golden.errors)
+    _learn_many_matches_golden(geometry, [keys[rng.choice(pool, n, p=weights / weights.sum())]
+                                          for _ in range(2)])
