@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from amaranth.hdl import Assume, Elaboratable, Module, ResetSignal, Value
+from amaranth.hdl import Assume, Elaboratable, Module, ResetSignal, Signal, Value
 from amaranth.lib import wiring
 
-from .rules import channels, stream_rules
+from .rules import channels, past, stream_rules
 
 __all__ = ["Harness", "broken", "ports_of"]
 
@@ -42,16 +42,28 @@ class Harness(Elaboratable):
     """
 
     def __init__(self, dut: wiring.Component, *, extra: Callable | None = None,
-                 fixed: dict | None = None, skip: tuple[str, ...] = ()):
+                 fixed: dict | None = None, stable: tuple[str, ...] = (),
+                 skip: tuple[str, ...] = (), probe_writes: tuple | None = None):
         self.dut = dut
         self.extra = extra
         self.fixed = fixed or {}
+        self.stable = stable
         self.skip = skip
         self.channels = [c for c in channels(dut) if c.name not in skip]
+        self.free: list[Value] = []     # more free inputs (``free_input``)
+        self.write = None
+        if probe_writes is not None:
+            self.write = _probe_write_port(dut, probe_writes)
+
+    def free_input(self, shape, *, name: str) -> Signal:
+        """A free input of the harness (the solver picks its value every cycle)."""
+        signal = Signal(shape, name=name)
+        self.free.append(signal)
+        return signal
 
     @property
     def ports(self) -> list[Value]:
-        return ports_of(self.dut)
+        return ports_of(self.dut) + self.free
 
     def elaborate(self, platform):
         m = Module()
@@ -59,6 +71,12 @@ class Harness(Elaboratable):
         m.d.comb += Assume(~ResetSignal(), "reset held low")
         for port, value in self.fixed.items():
             m.d.comb += Assume(Value.cast(port) == value, "fixed input")
+        started = Signal()                  # high from cycle 1 on
+        m.d.sync += started.eq(1)
+        for name in self.stable:
+            port = Value.cast(getattr(self.dut, name))
+            m.d.comb += Assume(~started | (port == past(m, port, name=f"{name}_past")),
+                               f"{name} stable")
         for channel in self.channels:
             stream_rules(m, channel)
         if self.extra is not None:
@@ -67,13 +85,43 @@ class Harness(Elaboratable):
 
 
 def broken(dut: wiring.Component, inject: Callable) -> wiring.Component:
-    """``dut`` with ``inject(m, dut)`` run on its module after its own ``elaborate``."""
+    """``dut`` with ``inject(m, dut)`` run on its module after its own ``elaborate``, or, if
+    ``inject`` has a ``wrap(elaborate, platform)`` method, elaborated through it."""
     original = dut.elaborate
 
     def elaborate(platform):
+        if hasattr(inject, "wrap"):         # a bug in the block's own elaboration
+            return inject.wrap(original, platform)
         m = original(platform)
         inject(m, dut)
         return m
 
     dut.elaborate = elaborate
     return dut
+
+
+class _WritePort:
+    """Copies of a memory write port's ``en``, ``addr`` and ``data`` (driven inside the DUT)."""
+    def __init__(self, en, addr, data):
+        self.en, self.addr, self.data = en, addr, data
+
+
+def _probe_write_port(dut: wiring.Component, probe: tuple) -> _WritePort:
+    """Exposes the first write port of a memory submodule of the DUT to the harness.
+
+    ``probe`` is ``(submodule name, data shape, address bits)``: the DUT's ``elaborate`` is
+    wrapped to drive three probe signals from that memory's write port."""
+    memory, shape, addr_bits = probe
+    write = _WritePort(Signal(name=f"{memory}_wen"), Signal(addr_bits, name=f"{memory}_waddr"),
+                       Signal(shape, name=f"{memory}_wdata"))
+    original = dut.elaborate
+
+    def elaborate(platform):
+        m = original(platform)
+        port = getattr(m.submodules, memory).write_ports[0]
+        m.d.comb += [write.en.eq(Value.cast(port.en).any()), write.addr.eq(port.addr),
+                     write.data.eq(port.data)]
+        return m
+
+    dut.elaborate = elaborate
+    return write
