@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from amaranth.hdl import Assume, Elaboratable, Module, ResetSignal, Signal, Value
+from amaranth.hdl import Assume, Const, Elaboratable, Module, ResetSignal, Signal, Value
 from amaranth.lib import wiring
 
 from .rules import channels, past, stream_rules
@@ -24,46 +24,42 @@ __all__ = ["Harness", "broken", "ports_of"]
 
 
 def ports_of(component: wiring.Component) -> list[Value]:
-    """Every port of ``component`` as a ``Value`` (inputs become the solver's free inputs)."""
-    return [Value.cast(value) for _path, _member, value in component.signature.flatten(component)
-            if not isinstance(value, int) and not _is_const(value)]
-
-
-def _is_const(value) -> bool:
-    from amaranth.hdl import Const
-    return isinstance(value, Const)
+    """The input ports of ``component`` (the solver's free inputs). Outputs are not made ports:
+    an output the block leaves undriven (e.g. ``arlock``) must read as its constant reset value,
+    not as a free input of the top."""
+    return [Value.cast(value) for _path, member, value in component.signature.flatten(component)
+            if member.flow == wiring.In and not isinstance(value, (int, Const))]
 
 
 class Harness(Elaboratable):
     """``dut`` under the stream rules, plus ``extra(m, dut, harness)`` properties.
 
+    ``free`` names more free inputs (name -> shape; the solver picks them every cycle, a proof
+    constrains them), ``stable`` names input ports held constant from cycle 0 (any value),
+    ``probe_writes`` exposes a memory's write port as ``write`` (see ``_probe_write_port``).
     ``fixed`` maps an input port (a ``Value`` of ``dut``) to a constant it is held at (e.g. the
     table registers of a gather engine, which must be stable while rows are in flight).
     """
 
     def __init__(self, dut: wiring.Component, *, extra: Callable | None = None,
                  fixed: dict | None = None, stable: tuple[str, ...] = (),
-                 skip: tuple[str, ...] = (), probe_writes: tuple | None = None):
+                 skip: tuple[str, ...] = (), probe_writes: tuple | None = None,
+                 free: dict | None = None):
         self.dut = dut
         self.extra = extra
         self.fixed = fixed or {}
         self.stable = stable
         self.skip = skip
         self.channels = [c for c in channels(dut) if c.name not in skip]
-        self.free: list[Value] = []     # more free inputs (``free_input``)
+        # More free inputs, by name: they must exist before conversion (they are ports).
+        self.inputs = {name: Signal(shape, name=name) for name, shape in (free or {}).items()}
         self.write = None
         if probe_writes is not None:
             self.write = _probe_write_port(dut, probe_writes)
 
-    def free_input(self, shape, *, name: str) -> Signal:
-        """A free input of the harness (the solver picks its value every cycle)."""
-        signal = Signal(shape, name=name)
-        self.free.append(signal)
-        return signal
-
     @property
     def ports(self) -> list[Value]:
-        return ports_of(self.dut) + self.free
+        return ports_of(self.dut) + list(self.inputs.values())
 
     def elaborate(self, platform):
         m = Module()

@@ -13,7 +13,8 @@ from ..model.popularity_table import Mode
 from .rules import past, popcount, transfer_counter
 
 __all__ = ["feistel_count", "passthrough_count", "unpacker_count", "pipeline_count",
-           "burst_boundary", "row_reader_invariants", "table_count", "run_never_writes",
+           "burst_boundary", "row_address_contract", "row_reader_invariants",
+           "row_writer_invariants", "table_count", "run_never_writes",
            "clear_invalidates", "force_learn", "clear_skips_last_set", "patched"]
 
 BOUNDARY_BITS = 12          # AXI: no burst crosses a 4 KiB boundary
@@ -103,9 +104,31 @@ def burst_boundary(port: str, prefixes: tuple[str, ...]):
     return extra
 
 
+def row_address_contract(port: str):
+    """Assume what :class:`~hotline_hw.row_address.RowAddress` guarantees on ``port``: an
+    accepted row (``error`` low) spans 1 to ``max_row_beats`` beats. (A row of 0 beats would
+    make a 256-beat burst: the reader and the writer rely on this contract.)"""
+    def extra(m, dut, harness):
+        from ..row_address import max_row_beats
+        stream = getattr(dut, port)
+        most = max_row_beats(len(dut.axi.rdata if hasattr(dut.axi, "rdata")
+                                 else dut.axi.wdata) // 8, dut._max_dim)
+        beats = stream.payload.beats
+        m.d.comb += Assume(~stream.valid | stream.payload.error
+                           | ((beats >= 1) & (beats <= most)), f"{port}: RowAddress contract")
+    return extra
+
+
+def row_writer_invariants(m, dut, harness):
+    """Bursts within 4 KiB, for addresses that follow the RowAddress contract."""
+    row_address_contract("address")(m, dut, harness)
+    burst_boundary("axi", ("aw",))(m, dut, harness)
+
+
 def row_reader_invariants(m, dut, harness):
     """Bursts within 4 KiB; rows: taken - sent == slots in use + the row leaving (on ``o``,
     or one stage before it): none lost, none returned twice."""
+    row_address_contract("i")(m, dut, harness)
     burst_boundary("axi", ("ar",))(m, dut, harness)
     taken = transfer_counter(m, dut.i.valid & dut.i.ready, name="rows_taken")
     sent = transfer_counter(m, dut.o.valid & dut.o.ready & dut.o.payload.last,
@@ -136,8 +159,7 @@ def run_never_writes(m, dut, harness):
 def clear_invalidates(m, dut, harness):
     """Lookups in any mode, host commands all ``CLEAR``: when a ``CLEAR`` is answered, the last
     word written to an arbitrary set (chosen by the solver, fixed) has no valid entry."""
-    g_sets = 1 << len(harness.write.addr)
-    chosen = harness.free_input(range(g_sets), name="chosen_set")
+    chosen = harness.inputs["chosen_set"]
     started = past(m, 1, name="chosen_started")
     m.d.comb += Assume(~started | (chosen == past(m, chosen, name="chosen_past")))
     m.d.comb += Assume(~dut.host_cmd.valid | (dut.host_cmd.payload.op == HostOp.CLEAR))
