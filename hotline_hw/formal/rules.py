@@ -58,13 +58,20 @@ def channels(component: wiring.Component) -> list[Channel]:
     for name, member in component.signature.members.items():
         if not member.is_signature:
             continue
-        interface = getattr(component, name)
         names = list(member.signature.members.keys())
         if {"valid", "ready", "payload"} <= set(names):
-            found.append(Channel(name, interface.valid, Value.cast(interface.ready),
-                                 Value.cast(interface.payload),
-                                 flows[id(interface.valid)]))
+            interfaces = getattr(component, name)
+            labels = [name]
+            if member.dimensions:           # an array of streams (one dimension here)
+                labels = [f"{name}[{k}]" for k in range(len(interfaces))]
+            else:
+                interfaces = [interfaces]
+            for label, interface in zip(labels, interfaces):
+                found.append(Channel(label, interface.valid, Value.cast(interface.ready),
+                                     Value.cast(interface.payload),
+                                     flows[id(interface.valid)]))
             continue
+        interface = getattr(component, name)
         for prefix in AXI_PREFIXES:
             if f"{prefix}valid" not in names:
                 continue
