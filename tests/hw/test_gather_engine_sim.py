@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hotline_hw.axi import AxiResp
+from hotline_hw.axi import AXCACHE, AXPROT, AxiResp
 from hotline_hw.gather_engine import GatherEngine
 from hotline_hw.model.gather import BOUNDARY, GatherError, GatherModel
 
@@ -64,6 +64,11 @@ class AxiMemorySim:
         if address // BOUNDARY != end // BOUNDARY:
             self.violations.append(f"{kind} burst {address:#x}+{length + 1} crosses 4 KiB")
 
+    def _check_attributes(self, kind, cache, prot):
+        if (cache, prot) != (AXCACHE, AXPROT):
+            self.violations.append(f"{kind}CACHE / {kind}PROT {cache:#x} / {prot:#x}, expected "
+                                   f"{AXCACHE:#x} / {AXPROT:#x}")
+
     def _faulty(self, errors, address):
         return any(address <= a < address + self.bus_bytes for a in errors)
 
@@ -97,12 +102,18 @@ class AxiMemorySim:
             ctx.set(axi.rresp, resp)
             ctx.set(axi.rlast, burst.sent + 1 == burst.beats)
         else:
+            # Without RVALID / BVALID the other R and B signals mean nothing: drive garbage
+            # (error responses included) so that a block looking at them unqualified fails.
             ctx.set(axi.rvalid, 0)
+            ctx.set(axi.rresp, self.pyrng.randrange(4))
+            ctx.set(axi.rid, self.pyrng.randrange(1 << len(axi.rid)))
+            ctx.set(axi.rdata, self.pyrng.getrandbits(len(axi.rdata)))
         if self.b_queue and self.b_queue[0][0] <= self.cycle and rnd() >= self.stall:
             ctx.set(axi.bvalid, 1)
             ctx.set(axi.bresp, self.b_queue[0][1])
         else:
             ctx.set(axi.bvalid, 0)
+            ctx.set(axi.bresp, self.pyrng.randrange(4))
 
     def sample(self, ctx, axi):
         """Handshakes of this cycle (call after :meth:`drive`, before the edge)."""
@@ -111,10 +122,12 @@ class AxiMemorySim:
         if g(axi.arvalid) and g(axi.arready):
             events["ar"] = (g(axi.arid), g(axi.araddr), g(axi.arlen), g(axi.arsize),
                             g(axi.arburst))
+            self._check_attributes("AR", g(axi.arcache), g(axi.arprot))
         if g(axi.rvalid) and g(axi.rready):
             events["r"] = True
         if g(axi.awvalid) and g(axi.awready):
             events["aw"] = (g(axi.awaddr), g(axi.awlen), g(axi.awsize), g(axi.awburst))
+            self._check_attributes("AW", g(axi.awcache), g(axi.awprot))
         if g(axi.wvalid) and g(axi.wready):
             events["w"] = (g(axi.wdata), g(axi.wstrb), g(axi.wlast))
         if g(axi.bvalid) and g(axi.bready):
@@ -250,12 +263,20 @@ def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write
         else:
             raise AssertionError(f"not idle after {cycle} cycles; {len(out)} beats out of "
                                  f"about {expected_beats}")
-        for name in ("read_errors", "read_error_code", "read_error_tag", "read_error_table",
-                     "read_error_row", "read_rows", "read_beats", "read_bursts",
-                     "write_errors", "write_error_code", "write_error_table", "write_error_row",
-                     "write_rows_in", "write_rows_written", "write_beats", "write_bursts",
-                     "write_pending"):
+        names = ("read_errors", "read_error_code", "read_error_tag", "read_error_table",
+                 "read_error_row", "read_rows", "read_beats", "read_bursts",
+                 "write_errors", "write_error_code", "write_error_table", "write_error_row",
+                 "write_rows_in", "write_rows_written", "write_beats", "write_bursts",
+                 "write_pending")
+        for name in names:
             status[name] = ctx.get(getattr(dut, name))
+        # Then one cycle of errors_clear and counters_clear: what they leave.
+        ctx.set(dut.errors_clear, 1)
+        ctx.set(dut.counters_clear, 1)
+        await ctx.tick()
+        ctx.set(dut.errors_clear, 0)
+        ctx.set(dut.counters_clear, 0)
+        status["after_clear"] = {name: ctx.get(getattr(dut, name)) for name in names}
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -377,6 +398,13 @@ def test_bus_errors_flag_rows_and_never_hang(pyrng):
     assert status["read_errors"] == GatherError.BUS | GatherError.RANGE     # sticky bits
     assert status["read_error_code"] == GatherError.BUS
     assert status["read_error_tag"] == first_bad
+    assert (status["read_error_table"], status["read_error_row"]) == requests[first_bad]
+    assert status["read_bursts"] == len(status["ar_bursts"])
+    # errors_clear (through the engine) clears both halves' sticky bits; counters_clear zeroes
+    # the counters.
+    assert status["after_clear"]["read_errors"] == 0
+    assert status["after_clear"]["read_rows"] == 0
+    assert status["after_clear"]["read_bursts"] == 0 and status["after_clear"]["read_beats"] == 0
 
 
 def test_write_errors_sticky_first_recorded(pyrng):
@@ -393,6 +421,11 @@ def test_write_errors_sticky_first_recorded(pyrng):
     assert (status["write_error_code"], status["write_error_table"],
             status["write_error_row"]) == (GatherError.RANGE, len(layouts), 3)
     assert status["write_rows_in"] == 3 and status["write_rows_written"] == 2
+    assert status["write_bursts"] == len(status["aw_bursts"])
+    assert status["after_clear"]["write_errors"] == 0
+    assert status["after_clear"]["write_rows_in"] == 0
+    assert status["after_clear"]["write_rows_written"] == 0
+    assert status["after_clear"]["write_bursts"] == 0 and status["after_clear"]["write_beats"] == 0
 
 
 def test_dim_zero_rejects_requests(pyrng):
