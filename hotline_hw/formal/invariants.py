@@ -12,7 +12,7 @@ from ..lookup_stream import HostOp
 from ..model.popularity_table import Mode
 from .rules import past, popcount, transfer_counter
 
-__all__ = ["feistel_count", "passthrough_count", "unpacker_count", "pipeline_count",
+__all__ = ["feistel_count", "passthrough_count", "bounded_count", "combine", "unpacker_count", "pipeline_count",
            "burst_boundary", "row_address_contract", "row_reader_invariants",
            "row_writer_invariants", "table_count", "run_never_writes",
            "clear_invalidates", "force_learn", "clear_skips_last_set", "patched"]
@@ -85,6 +85,28 @@ def pipeline_count(source: str, sink: str, *, stages: int):
             m.d.sync += quiet.eq(0)
         with m.If(quiet == stages):
             m.d.comb += Assert(held == 0, f"{sink}: drained after {stages} quiet cycles")
+    return extra
+
+
+def bounded_count(source: str, sink: str, *, most: int, frames: bool = False):
+    """Nothing created or duplicated: 0 <= taken - sent <= ``most`` (beats; with ``frames``,
+    ``sink`` beats with ``last`` set, i.e. rows)."""
+    def extra(m, dut, harness):
+        a, b = _channel(harness, source), _channel(harness, sink)
+        done = b.transfer & (getattr(dut, sink).payload.last if frames else 1)
+        taken = transfer_counter(m, a.transfer, name=f"{source}_taken")
+        sent = transfer_counter(m, done, name=f"{sink}_sent")
+        held = _difference(m, taken, sent, name=f"{sink}_held")
+        m.d.comb += [Assert(held >= 0, f"{sink}: out <= in"),
+                     Assert(held <= most, f"{sink}: in - out <= {most}")]
+    return extra
+
+
+def combine(*extras):
+    """Several ``extra`` callbacks as one."""
+    def extra(m, dut, harness):
+        for e in extras:
+            e(m, dut, harness)
     return extra
 
 

@@ -82,7 +82,9 @@ def run_sby(harness, name: str, depth: int, workdir: Path, *, timeout: float = 6
         log = proc.stdout + proc.stderr
         rc = proc.returncode
     except subprocess.TimeoutExpired as exc:
-        log, rc = f"timeout after {timeout} s\n{exc.stdout or ''}", None
+        out = exc.stdout or b""
+        log, rc = f"timeout after {timeout} s\n" + (
+            out.decode(errors="replace") if isinstance(out, bytes) else out), None
     seconds = time.monotonic() - start
     (workdir / "run.log").write_text(log)
     if rc == 0 and "DONE (PASS" in log:
