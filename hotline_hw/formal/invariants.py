@@ -12,7 +12,8 @@ from ..lookup_stream import HostOp
 from ..model.popularity_table import Mode
 from .rules import past, popcount, transfer_counter
 
-__all__ = ["feistel_count", "passthrough_count", "bounded_count", "combine", "unpacker_count", "pipeline_count",
+__all__ = ["feistel_count", "passthrough_count", "bounded_count", "combine", "unpacker_count",
+           "pipeline_count",
            "burst_boundary", "row_address_contract", "row_reader_invariants",
            "row_writer_invariants", "table_count", "run_never_writes",
            "clear_invalidates", "force_learn", "clear_skips_last_set", "patched"]

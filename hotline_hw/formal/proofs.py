@@ -245,7 +245,9 @@ PROOFS: list[Proof] = [
           ]),
     Proof("gather_engine.streams", _gather_engine, inv.burst_boundary("m_axi", ("ar", "aw")),
           harness=dict(stable=("dim", "tables")), broken=[
-              ("read_bursts_cross_4k", _in_submodule("reader", _no_boundary_split("row_reader")), "m_axi.ar: burst within 4 KiB"),
+              ("read_bursts_cross_4k",
+               _in_submodule("reader", _no_boundary_split("row_reader")),
+               "m_axi.ar: burst within 4 KiB"),
           ]),
     Proof("popularity_table.streams", _popularity_table, inv.table_count, broken=[
         ("hit_moves_while_stalled",
