@@ -208,6 +208,8 @@ def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write
                        read_errors=set(read_errors), write_errors=set(write_errors))
     out = []
     status = {}
+    wb_cycles = []                           # cycle of each write-back beat taken
+    status["wb_cycles"] = wb_cycles
     row_beats = -(-4 * dim // bus_bytes)
     wb_beats = []
     for n, (table, row, values) in enumerate(write_rows):
@@ -248,6 +250,7 @@ def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write
                 pending_req.popleft()
             if wb_valid and ctx.get(dut.wb.ready):
                 pending_wb.popleft()
+                wb_cycles.append(cycle)
             if o_ready and ctx.get(dut.o.valid):
                 p = ctx.get(dut.o.payload)
                 out.append((int(p.tag), int(p.table), int(p.row), int(p.error),
@@ -467,3 +470,24 @@ def test_long_rows_split_at_256_beats(pyrng):
                            memory=memory)
     assert out == _expected(model, requests, memory)
     assert status["ar_bursts"] == bursts
+
+
+@pytest.mark.parametrize("dim", [2, 6])
+def test_write_back_rows_take_documented_cycles(pyrng, dim):
+    """RowWriter's pace with a memory that keeps up: back-to-back rows of ``n`` W beats start
+    every ``n + 4`` cycles (measured; the address lookup overlaps the previous row's hand-offs).
+    Rows here are aligned: ``n = ceil(4 dim / 8)``. Pins the writer's return to IDLE in the
+    cycle its last AW is taken."""
+    stride = 8 * -(-4 * dim // 8)
+    layouts = [(0x100, stride, 16)]
+    memory = np.zeros(1 << 12, np.uint8)
+    rows = [(0, r, np.full(dim, r, np.float32)) for r in range(8)]
+    _, status = simulate(data_bits=64, dim=dim, max_dim=8, reads_in_flight=2, pyrng=pyrng,
+                         requests=[], write_rows=rows, layouts=layouts, memory=memory,
+                         stall=0, backpressure=0, latency=(1, 1))
+    n = -(-4 * dim // 8)
+    firsts = status["wb_cycles"][::n]
+    print(f"dim {dim}: first beats taken at {firsts}")
+    assert [b - a for a, b in zip(firsts, firsts[1:])] == [n + 4] * (len(rows) - 1)
+    assert status["write_rows_written"] == len(rows)
+
