@@ -195,7 +195,7 @@ def _layout(pyrng, model: GatherModel, num_tables, memory_size):
 
 def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write_rows,
              layouts, memory, read_errors=(), write_errors=(), stall=0.3,
-             backpressure=0.3, latency=(1, 20), reorder=True, no_last=()):
+             backpressure=0.3, latency=(1, 20), reorder=True, no_last=(), hold_ready=0):
     """Run gather requests and write-backs (interleaved) through the RTL; returns the gathered
     beats, the memory afterwards and the status. ``no_last``: indices of ``write_rows`` sent
     with ``last`` low on every beat (a framing error)."""
@@ -242,7 +242,9 @@ def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write
                 ctx.set(dut.wb.payload.data, int.from_bytes(raw, "little"))
                 ctx.set(dut.wb.payload.last, last)
             ctx.set(dut.wb.valid, wb_valid)
-            o_ready = pyrng.random() >= backpressure
+            o_ready = pyrng.random() >= backpressure and cycle >= hold_ready
+            if cycle == hold_ready - 1:       # valid must not wait for ready
+                status["valid_before_ready"] = ctx.get(dut.o.valid)
             ctx.set(dut.o.ready, o_ready)
             mem.drive(ctx, dut.m_axi)
             events = mem.sample(ctx, dut.m_axi)
@@ -491,3 +493,15 @@ def test_write_back_rows_take_documented_cycles(pyrng, dim):
     assert [b - a for a, b in zip(firsts, firsts[1:])] == [n + 4] * (len(rows) - 1)
     assert status["write_rows_written"] == len(rows)
 
+
+
+def test_valid_does_not_wait_for_ready(pyrng):
+    """With ``o.ready`` held low from reset, the first gathered beat is still offered
+    (``o.valid`` high before any ``ready``), then every row comes out as the model's."""
+    model, layouts, memory = _setup(pyrng, 64, 3)
+    requests = _requests(pyrng, layouts, 4, bad=0)
+    out, status = simulate(data_bits=64, dim=3, max_dim=8, reads_in_flight=4, pyrng=pyrng,
+                           requests=requests, write_rows=[], layouts=layouts,
+                           memory=memory.copy(), stall=0, latency=(1, 2), hold_ready=200)
+    assert status["valid_before_ready"] == 1
+    assert out == _expected(model, requests, memory)
