@@ -16,9 +16,11 @@ BENCH_ARGS ?=
 PAPER_ARGS ?=
 # make mutate's options (scripts/mutate.py --help), e.g. MUTATE_ARGS='--blocks row_reader --per-block 0'
 MUTATE_ARGS ?=
+# make formal's options (scripts/formal.py --help), e.g. FORMAL_ARGS='--quick' or '--only row_reader'
+FORMAL_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sim train fae slipstream paper mutate test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
+.PHONY: help sim train fae slipstream paper mutate formal test test-rtl verilog verilog-check lint bench synth model clean distclean venv check-sim
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -62,6 +64,9 @@ paper: $(STAMP) ## the paper's popularity experiment (scale 0.1) on the golden m
 
 mutate: $(STAMP) ## mutation testing: seeded mutants of each block's logic vs its tests -> docs/mutation/ (long; not in make test)
 	$(VPY) scripts/mutate.py --progress $(MUTATE_ARGS)
+
+formal: $(STAMP) ## bounded proofs (SymbiYosys + Yices): stream rules of every streaming block, counting and block invariants, each shown to fail on broken copies -> docs/formal/ (~5 min)
+	$(VPY) scripts/formal.py --progress $(FORMAL_ARGS)
 
 test: check-sim ## all tests: golden model, data, amaranth.sim, cocotb regression (SIM=...)
 	SIM=$(SIM) $(VPY) -m pytest $(PYTEST_ARGS) tests tb

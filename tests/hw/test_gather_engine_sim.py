@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hotline_hw.axi import AxiResp
+from hotline_hw.axi import AXCACHE, AXPROT, AxiResp
 from hotline_hw.gather_engine import GatherEngine
 from hotline_hw.model.gather import BOUNDARY, GatherError, GatherModel
 
@@ -64,6 +64,11 @@ class AxiMemorySim:
         if address // BOUNDARY != end // BOUNDARY:
             self.violations.append(f"{kind} burst {address:#x}+{length + 1} crosses 4 KiB")
 
+    def _check_attributes(self, kind, cache, prot):
+        if (cache, prot) != (AXCACHE, AXPROT):
+            self.violations.append(f"{kind}CACHE / {kind}PROT {cache:#x} / {prot:#x}, expected "
+                                   f"{AXCACHE:#x} / {AXPROT:#x}")
+
     def _faulty(self, errors, address):
         return any(address <= a < address + self.bus_bytes for a in errors)
 
@@ -97,12 +102,18 @@ class AxiMemorySim:
             ctx.set(axi.rresp, resp)
             ctx.set(axi.rlast, burst.sent + 1 == burst.beats)
         else:
+            # Without RVALID / BVALID the other R and B signals mean nothing: drive garbage
+            # (error responses included) so that a block looking at them unqualified fails.
             ctx.set(axi.rvalid, 0)
+            ctx.set(axi.rresp, self.pyrng.randrange(4))
+            ctx.set(axi.rid, self.pyrng.randrange(1 << len(axi.rid)))
+            ctx.set(axi.rdata, self.pyrng.getrandbits(len(axi.rdata)))
         if self.b_queue and self.b_queue[0][0] <= self.cycle and rnd() >= self.stall:
             ctx.set(axi.bvalid, 1)
             ctx.set(axi.bresp, self.b_queue[0][1])
         else:
             ctx.set(axi.bvalid, 0)
+            ctx.set(axi.bresp, self.pyrng.randrange(4))
 
     def sample(self, ctx, axi):
         """Handshakes of this cycle (call after :meth:`drive`, before the edge)."""
@@ -111,10 +122,12 @@ class AxiMemorySim:
         if g(axi.arvalid) and g(axi.arready):
             events["ar"] = (g(axi.arid), g(axi.araddr), g(axi.arlen), g(axi.arsize),
                             g(axi.arburst))
+            self._check_attributes("AR", g(axi.arcache), g(axi.arprot))
         if g(axi.rvalid) and g(axi.rready):
             events["r"] = True
         if g(axi.awvalid) and g(axi.awready):
             events["aw"] = (g(axi.awaddr), g(axi.awlen), g(axi.awsize), g(axi.awburst))
+            self._check_attributes("AW", g(axi.awcache), g(axi.awprot))
         if g(axi.wvalid) and g(axi.wready):
             events["w"] = (g(axi.wdata), g(axi.wstrb), g(axi.wlast))
         if g(axi.bvalid) and g(axi.bready):
@@ -182,7 +195,7 @@ def _layout(pyrng, model: GatherModel, num_tables, memory_size):
 
 def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write_rows,
              layouts, memory, read_errors=(), write_errors=(), stall=0.3,
-             backpressure=0.3, latency=(1, 20), reorder=True, no_last=()):
+             backpressure=0.3, latency=(1, 20), reorder=True, no_last=(), hold_ready=0):
     """Run gather requests and write-backs (interleaved) through the RTL; returns the gathered
     beats, the memory afterwards and the status. ``no_last``: indices of ``write_rows`` sent
     with ``last`` low on every beat (a framing error)."""
@@ -195,6 +208,8 @@ def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write
                        read_errors=set(read_errors), write_errors=set(write_errors))
     out = []
     status = {}
+    wb_cycles = []                           # cycle of each write-back beat taken
+    status["wb_cycles"] = wb_cycles
     row_beats = -(-4 * dim // bus_bytes)
     wb_beats = []
     for n, (table, row, values) in enumerate(write_rows):
@@ -227,7 +242,9 @@ def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write
                 ctx.set(dut.wb.payload.data, int.from_bytes(raw, "little"))
                 ctx.set(dut.wb.payload.last, last)
             ctx.set(dut.wb.valid, wb_valid)
-            o_ready = pyrng.random() >= backpressure
+            o_ready = pyrng.random() >= backpressure and cycle >= hold_ready
+            if cycle == hold_ready - 1:       # valid must not wait for ready
+                status["valid_before_ready"] = ctx.get(dut.o.valid)
             ctx.set(dut.o.ready, o_ready)
             mem.drive(ctx, dut.m_axi)
             events = mem.sample(ctx, dut.m_axi)
@@ -235,6 +252,7 @@ def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write
                 pending_req.popleft()
             if wb_valid and ctx.get(dut.wb.ready):
                 pending_wb.popleft()
+                wb_cycles.append(cycle)
             if o_ready and ctx.get(dut.o.valid):
                 p = ctx.get(dut.o.payload)
                 out.append((int(p.tag), int(p.table), int(p.row), int(p.error),
@@ -250,12 +268,20 @@ def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write
         else:
             raise AssertionError(f"not idle after {cycle} cycles; {len(out)} beats out of "
                                  f"about {expected_beats}")
-        for name in ("read_errors", "read_error_code", "read_error_tag", "read_error_table",
-                     "read_error_row", "read_rows", "read_beats", "read_bursts",
-                     "write_errors", "write_error_code", "write_error_table", "write_error_row",
-                     "write_rows_in", "write_rows_written", "write_beats", "write_bursts",
-                     "write_pending"):
+        names = ("read_errors", "read_error_code", "read_error_tag", "read_error_table",
+                 "read_error_row", "read_rows", "read_beats", "read_bursts",
+                 "write_errors", "write_error_code", "write_error_table", "write_error_row",
+                 "write_rows_in", "write_rows_written", "write_beats", "write_bursts",
+                 "write_pending")
+        for name in names:
             status[name] = ctx.get(getattr(dut, name))
+        # Then one cycle of errors_clear and counters_clear: what they leave.
+        ctx.set(dut.errors_clear, 1)
+        ctx.set(dut.counters_clear, 1)
+        await ctx.tick()
+        ctx.set(dut.errors_clear, 0)
+        ctx.set(dut.counters_clear, 0)
+        status["after_clear"] = {name: ctx.get(getattr(dut, name)) for name in names}
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -377,6 +403,13 @@ def test_bus_errors_flag_rows_and_never_hang(pyrng):
     assert status["read_errors"] == GatherError.BUS | GatherError.RANGE     # sticky bits
     assert status["read_error_code"] == GatherError.BUS
     assert status["read_error_tag"] == first_bad
+    assert (status["read_error_table"], status["read_error_row"]) == requests[first_bad]
+    assert status["read_bursts"] == len(status["ar_bursts"])
+    # errors_clear (through the engine) clears both halves' sticky bits; counters_clear zeroes
+    # the counters.
+    assert status["after_clear"]["read_errors"] == 0
+    assert status["after_clear"]["read_rows"] == 0
+    assert status["after_clear"]["read_bursts"] == 0 and status["after_clear"]["read_beats"] == 0
 
 
 def test_write_errors_sticky_first_recorded(pyrng):
@@ -393,6 +426,11 @@ def test_write_errors_sticky_first_recorded(pyrng):
     assert (status["write_error_code"], status["write_error_table"],
             status["write_error_row"]) == (GatherError.RANGE, len(layouts), 3)
     assert status["write_rows_in"] == 3 and status["write_rows_written"] == 2
+    assert status["write_bursts"] == len(status["aw_bursts"])
+    assert status["after_clear"]["write_errors"] == 0
+    assert status["after_clear"]["write_rows_in"] == 0
+    assert status["after_clear"]["write_rows_written"] == 0
+    assert status["after_clear"]["write_bursts"] == 0 and status["after_clear"]["write_beats"] == 0
 
 
 def test_dim_zero_rejects_requests(pyrng):
@@ -434,3 +472,36 @@ def test_long_rows_split_at_256_beats(pyrng):
                            memory=memory)
     assert out == _expected(model, requests, memory)
     assert status["ar_bursts"] == bursts
+
+
+@pytest.mark.parametrize("dim", [2, 6])
+def test_write_back_rows_take_documented_cycles(pyrng, dim):
+    """RowWriter's pace with a memory that keeps up: back-to-back rows of ``n`` W beats start
+    every ``n + 4`` cycles (measured; the address lookup overlaps the previous row's hand-offs).
+    Rows here are aligned: ``n = ceil(4 dim / 8)``. Pins the writer's return to IDLE in the
+    cycle its last AW is taken."""
+    stride = 8 * -(-4 * dim // 8)
+    layouts = [(0x100, stride, 16)]
+    memory = np.zeros(1 << 12, np.uint8)
+    rows = [(0, r, np.full(dim, r, np.float32)) for r in range(8)]
+    _, status = simulate(data_bits=64, dim=dim, max_dim=8, reads_in_flight=2, pyrng=pyrng,
+                         requests=[], write_rows=rows, layouts=layouts, memory=memory,
+                         stall=0, backpressure=0, latency=(1, 1))
+    n = -(-4 * dim // 8)
+    firsts = status["wb_cycles"][::n]
+    print(f"dim {dim}: first beats taken at {firsts}")
+    assert [b - a for a, b in zip(firsts, firsts[1:])] == [n + 4] * (len(rows) - 1)
+    assert status["write_rows_written"] == len(rows)
+
+
+
+def test_valid_does_not_wait_for_ready(pyrng):
+    """With ``o.ready`` held low from reset, the first gathered beat is still offered
+    (``o.valid`` high before any ``ready``), then every row comes out as the model's."""
+    model, layouts, memory = _setup(pyrng, 64, 3)
+    requests = _requests(pyrng, layouts, 4, bad=0)
+    out, status = simulate(data_bits=64, dim=3, max_dim=8, reads_in_flight=4, pyrng=pyrng,
+                           requests=requests, write_rows=[], layouts=layouts,
+                           memory=memory.copy(), stall=0, latency=(1, 2), hold_ready=200)
+    assert status["valid_before_ready"] == 1
+    assert out == _expected(model, requests, memory)

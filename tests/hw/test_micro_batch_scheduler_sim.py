@@ -122,3 +122,48 @@ def test_matches_model(pyrng, lanes, lookups, B, W, split, learn, capacity, hit_
     assert counters == {"samples_in": c.samples_in, "popular": c.popular,
                         "non_popular": c.non_popular, "micro_batches": c.micro_batches,
                         "early_closes": c.early_closes, "framing_error": 0}
+
+
+def test_busy_while_a_sample_is_open_or_buffered(pyrng):
+    """``busy`` is high from a sample's first beat on, while the sample is open (no ``last``
+    yet, nothing to emit), and after its last beat until the block has emptied; then low."""
+    lanes = 2
+    dut = MicroBatchScheduler(lanes=lanes, max_lookups=4, capacity=8)
+    table, row = pyrng.randrange(4), pyrng.randrange(1 << 10)
+    print(f"lookup ({table}, {row})")
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(dut.batch_size, 2)
+        ctx.set(dut.working_set, 1)
+        ctx.set(dut.capacity_limit, 8)
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.cold.ready, 1)
+        seen["idle"] = ctx.get(dut.busy)
+        for b in range(2):                      # one sample of two beats, then a pause
+            lane = dut.i.payload.lanes[0]
+            ctx.set(lane.valid, 1)
+            ctx.set(lane.hit, 0)
+            ctx.set(lane.table, table)
+            ctx.set(lane.row, row)
+            ctx.set(dut.i.payload.first, b == 0)
+            ctx.set(dut.i.payload.last, b == 1)
+            ctx.set(dut.i.payload.meta, 7 | (1 << 32))
+            ctx.set(dut.i.valid, 1)
+            await ctx.tick().until(dut.i.ready)
+            ctx.set(dut.i.valid, 0)
+            if b == 0:
+                for _ in range(6):
+                    await ctx.tick()
+                seen["open"] = ctx.get(dut.busy)
+        cycles = 0
+        while ctx.get(dut.busy) and cycles < 500:
+            await ctx.tick()
+            cycles += 1
+        seen["drained"] = cycles < 500
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == {"idle": 0, "open": 1, "drained": True}
