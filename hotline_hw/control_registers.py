@@ -16,10 +16,11 @@ __all__ = ["ControlRegisters", "INPUT_REGISTERS", "CONFIG_REGISTERS"]
 #: lower case); ``status`` and ``errors`` get the register file's own bits ORed in.
 INPUT_REGISTERS = tuple(r.name for r in rmap.REGISTERS if r.access == "ro" and r.name not in (
     "ID", "VERSION", "PARAMS0", "PARAMS1", "PARAMS2", "PARAMS3", "CYCLES", "HOST_RESULT",
-    "HOST_DONE"))
-#: Configuration registers (one ``Out(32)`` member each, lower case); HOST_ENTRY is internal.
+    "HOST_DONE", "HOST_FLAGS"))
+#: Configuration registers (one ``Out(32)`` member each, lower case); HOST_ENTRY and HOST_KEY
+#: are internal.
 CONFIG_REGISTERS = tuple(r.name for r in rmap.REGISTERS
-                         if r.access == "rw" and r.name != "HOST_ENTRY")
+                         if r.access == "rw" and r.name not in ("HOST_ENTRY", "HOST_KEY"))
 
 
 class ControlRegisters(wiring.Component):
@@ -32,10 +33,10 @@ class ControlRegisters(wiring.Component):
     together once both AW and W are valid and the previous B has been taken; ARREADY once the
     previous R has been taken.
 
-    ``HOST_CMD`` becomes a ``host_cmd`` stream beat (``op``, ``slot`` and ``HOST_ENTRY``);
-    ``STATUS.host_pending`` stays up until its ``host_resp`` arrives, which sets
-    ``HOST_RESULT`` and counts in ``HOST_DONE``. A ``HOST_CMD`` written while one is pending is
-    ignored and sets ``ERRORS.host_overrun``.
+    ``HOST_CMD`` becomes a ``host_cmd`` stream beat (``op``, ``slot``, ``HOST_ENTRY`` and
+    ``HOST_KEY``); ``STATUS.host_pending`` stays up until its ``host_resp`` arrives, which sets
+    ``HOST_RESULT`` / ``HOST_FLAGS`` and counts in ``HOST_DONE``. A ``HOST_CMD`` written while
+    one is pending is ignored and sets ``ERRORS.host_overrun``.
 
     Parameters
     ----------
@@ -94,6 +95,8 @@ class ControlRegisters(wiring.Component):
             storage[name] = getattr(self, name.lower())
         host_entry = Signal(32, name="host_entry")
         storage["HOST_ENTRY"] = host_entry
+        host_key = Signal(32, name="host_key")
+        storage["HOST_KEY"] = host_key
         table_regs = {}
         for t in range(self._num_tables):
             for name in rmap.TABLE_REGISTERS:
@@ -102,6 +105,7 @@ class ControlRegisters(wiring.Component):
 
         cycles = Signal(32)
         host_result = Signal(32)
+        host_flags = Signal(2)
         host_done = Signal(32)
         host_waiting = Signal()              # command sent, response not yet back
         overrun = Signal()
@@ -147,6 +151,7 @@ class ControlRegisters(wiring.Component):
                                     self.host_cmd.payload.slot.eq(
                                         axil.wdata[slot.lsb:slot.lsb + slot.width]),
                                     self.host_cmd.payload.entry.eq(host_entry),
+                                    self.host_cmd.payload.key.eq(host_key),
                                     host_waiting.eq(1),
                                 ]
                 for address, reg in table_regs.items():
@@ -159,7 +164,10 @@ class ControlRegisters(wiring.Component):
             m.d.sync += self.host_cmd.valid.eq(0)
         m.d.comb += self.host_resp.ready.eq(1)
         with m.If(self.host_resp.valid):
-            m.d.sync += [host_result.eq(self.host_resp.payload.entry), host_waiting.eq(0),
+            m.d.sync += [host_result.eq(self.host_resp.payload.entry),
+                         host_flags.eq(Cat(self.host_resp.payload.stale,
+                                           self.host_resp.payload.hit)),
+                         host_waiting.eq(0),
                          host_done.eq(host_done + 1)]
 
         # -- clears, cycle counter -----------------------------------------------------------
@@ -188,6 +196,8 @@ class ControlRegisters(wiring.Component):
                             value = host_result
                         elif r.name == "HOST_DONE":
                             value = host_done
+                        elif r.name == "HOST_FLAGS":
+                            value = host_flags
                         elif r.name == "STATUS":
                             value = self.status | ((self.host_cmd.valid | host_waiting)
                                                    << status_bit)

@@ -77,6 +77,9 @@ class HotlineTop(wiring.Component):
                  working_set_bits: int = 4, num_tables: int = 26, data_bits: int = 128,
                  addr_bits: int = 48, id_bits: int = 6, reads_in_flight: int = 64,
                  writes_in_flight: int = 16, max_dim: int = 64):
+        if geometry.key_bits > 32:
+            raise ValueError(f"HOST_KEY holds 32 bits: table_bits + row_bits = "
+                             f"{geometry.key_bits} is too wide")
         self.geometry = geometry
         self.lanes = lanes
         self.params = dict(lanes=lanes, table_in_bits=table_in_bits, row_in_bits=row_in_bits,
@@ -170,6 +173,7 @@ class HotlineTop(wiring.Component):
             core.working_set.eq(regs.working_set),
             core.capacity_limit.eq(Mux(regs.capacity_limit > limit_max, limit_max,
                                        regs.capacity_limit)),
+            core.alpha.eq(regs.alpha),
             inp.lookups.eq(regs.lookups),
             gather.dim.eq(regs.dim),
             gather.tables.eq(regs.tables),
@@ -206,6 +210,7 @@ class HotlineTop(wiring.Component):
             regs.samples_in.eq(core.samples_in),
             regs.popular.eq(core.popular),
             regs.non_popular.eq(core.non_popular),
+            regs.skipped.eq(core.skipped),
             regs.micro_batches.eq(core.micro_batches),
             regs.early_closes.eq(core.early_closes),
             regs.input_stalls.eq(core.stalls),

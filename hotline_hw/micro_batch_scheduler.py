@@ -18,7 +18,11 @@ class MicroBatchScheduler(wiring.Component):
     """Micro-batch scheduler (the paper's input classifier, scheduler and input buffer).
 
     Bit-exact with :class:`hotline_hw.model.scheduler.MicroBatchScheduler`: the micro-batches
-    (descriptors, then sample records in order) and the cold-row requests are the model's.
+    (descriptors, then sample records in order) and the cold-row requests are the model's,
+    ``SKIPPED`` micro-batches included (a would-be popular sample with at least ``alpha`` stale
+    lookups, ``alpha`` >= 1; see the model: skipped samples do not count towards mini-batches
+    and working sets, but do take buffer room). Stale lookups are counted over the beats stored
+    (a sample longer than ``max_lookups`` is a framing error anyway).
 
     Parameters
     ----------
@@ -52,11 +56,15 @@ class MicroBatchScheduler(wiring.Component):
         while ``busy`` is low.
     batch_size : ``In(size_bits)``, working_set : ``In(working_set_bits)``
         ``B`` (>= 1) and ``W`` (>= 1).
+    alpha : ``In(8)``
+        Stale lookups that make a would-be popular sample skipped; 0 disables skipping. Change
+        only while ``busy`` is low.
     capacity_limit : ``In(size_bits + working_set_bits)``
         Held samples that close a working set early (>= ``batch_size``; the model's
         ``capacity``). Values above ``capacity`` act as ``capacity`` (the buffer's physical
         size), so ``W * B`` can be written as is.
-    samples_in, popular, non_popular, micro_batches, early_closes, stalls : ``Out(counter_bits)``
+    samples_in, popular, non_popular, skipped, micro_batches, early_closes, stalls :
+        ``Out(counter_bits)``
         Status counters; ``stalls`` counts cycles with ``i.valid`` and not ``i.ready``.
     framing_error : ``Out(1)``
         Sticky: a sample had more than ``max_lookups`` lookups (extra beats are not stored).
@@ -113,9 +121,11 @@ class MicroBatchScheduler(wiring.Component):
             "batch_size": In(size_bits),
             "working_set": In(working_set_bits),
             "capacity_limit": In(size_bits + working_set_bits),
+            "alpha": In(8),
             "samples_in": Out(counter_bits),
             "popular": Out(counter_bits),
             "non_popular": Out(counter_bits),
+            "skipped": Out(counter_bits),
             "micro_batches": Out(counter_bits),
             "early_closes": Out(counter_bits),
             "stalls": Out(counter_bits),
@@ -149,9 +159,12 @@ class MicroBatchScheduler(wiring.Component):
         held_entry = data.StructLayout({"slot": slot_index_bits, "sample": self._sample_bits,
                                         "beats": beat_bits + 1})
         job_layout = data.StructLayout({"full_pop": 1, "close": 1, "n_pop": len(Signal(count)),
-                                        "n_non": len(Signal(count))})
+                                        "n_non": len(Signal(count)),
+                                        "n_skip": len(Signal(count))})
         m.submodules.pop_queue = pop_q = SyncFIFOBuffered(width=held_entry.size, depth=capacity)
         m.submodules.non_queue = non_q = SyncFIFOBuffered(width=held_entry.size, depth=capacity)
+        m.submodules.skip_queue = skip_q = SyncFIFOBuffered(width=held_entry.size,
+                                                            depth=capacity)
         m.submodules.free_slots = free_q = SyncFIFOBuffered(width=slot_index_bits,
                                                             depth=capacity)
         m.submodules.jobs = jobs = SyncFIFOBuffered(width=job_layout.size,
@@ -164,6 +177,8 @@ class MicroBatchScheduler(wiring.Component):
         cur_slot = Signal(slot_index_bits)
         cur_beat = Signal(beat_bits + 1)
         cur_hot = Signal()
+        stale_range = range(self._beats * lanes + 1)
+        cur_stale = Signal(stale_range)         # stale lookups of the sample so far
         cur_sample = Signal(self._sample_bits)
         fresh = Signal(count)                   # slots never used since reset: 0 .. fresh-1
         have_fresh = fresh < capacity
@@ -172,6 +187,7 @@ class MicroBatchScheduler(wiring.Component):
         # Planner state: the open working set.
         pend_pop = Signal(count)
         pend_non = Signal(count)
+        pend_skip = Signal(count)
         in_batch = Signal(size_bits)
         batches_in_set = Signal(self._ws_bits)
 
@@ -184,6 +200,10 @@ class MicroBatchScheduler(wiring.Component):
         lanes_hot = Cat(*(~i.lanes[k].valid | i.lanes[k].hit for k in range(lanes))).all()
         hot_now = Mux(in_sample, cur_hot, 1) & lanes_hot
         overflow = beat_now >= self._beats
+        beat_stale = Signal(range(lanes + 1))
+        m.d.comb += beat_stale.eq(sum(i.lanes[k].valid & i.lanes[k].stale for k in range(lanes)))
+        stale_now = Signal(stale_range)
+        m.d.comb += stale_now.eq(Mux(in_sample, cur_stale, 0) + Mux(overflow, 0, beat_stale))
 
         m.d.comb += [
             rec_write.addr.eq(Cat(beat_now[:beat_bits], slot_now)),
@@ -210,14 +230,18 @@ class MicroBatchScheduler(wiring.Component):
         with m.If(take & overflow):
             m.d.sync += self.framing_error.eq(1)
 
-        popular = hot_now & ~self.learn
+        would_pop = hot_now & ~self.learn
+        skip = Signal()
+        m.d.comb += skip.eq(would_pop & (self.alpha != 0) & (stale_now >= self.alpha))
+        popular = would_pop & ~skip
         entry = Signal(held_entry)
         m.d.comb += [entry.slot.eq(slot_now), entry.sample.eq(sample_now),
                      entry.beats.eq(Mux(overflow, self._beats, beat_now + 1))]
-        m.d.comb += [pop_q.w_data.eq(entry), non_q.w_data.eq(entry)]
+        m.d.comb += [pop_q.w_data.eq(entry), non_q.w_data.eq(entry), skip_q.w_data.eq(entry)]
 
         pend_pop_next = Signal(count)
         pend_non_next = Signal(count)
+        pend_skip_next = Signal(count)
         full_pop = Signal()
         batch_done = Signal()
         set_done = Signal()
@@ -230,35 +254,40 @@ class MicroBatchScheduler(wiring.Component):
             pend_pop_inc.eq(pend_pop + popular),
             full_pop.eq(~self.split & popular & (pend_pop_inc == self.batch_size)),
             pend_pop_next.eq(Mux(full_pop, 0, pend_pop_inc)),
-            pend_non_next.eq(pend_non + ~popular),
-            batch_done.eq(in_batch + 1 == self.batch_size),
+            pend_non_next.eq(pend_non + (~popular & ~skip)),
+            pend_skip_next.eq(pend_skip + skip),
+            # A skipped sample does not count towards mini-batches and working sets.
+            batch_done.eq(~skip & (in_batch + 1 == self.batch_size)),
             set_done.eq(batch_done & (self.split | (batches_in_set + 1 == self.working_set))),
-            early.eq(~set_done & (pend_pop_next + pend_non_next >= limit)),
+            early.eq(~set_done & (pend_pop_next + pend_non_next + pend_skip_next >= limit)),
             close.eq(set_done | early | meta.flush),
         ]
         job = Signal(job_layout)
         m.d.comb += [job.full_pop.eq(full_pop), job.close.eq(close),
                      job.n_pop.eq(pend_pop_next), job.n_non.eq(pend_non_next),
-                     jobs.w_data.eq(job)]
+                     job.n_skip.eq(pend_skip_next), jobs.w_data.eq(job)]
 
         with m.If(take):
             with m.If(i.last):
                 m.d.sync += in_sample.eq(0)
-                m.d.comb += [pop_q.w_en.eq(popular), non_q.w_en.eq(~popular),
-                             jobs.w_en.eq(full_pop | close)]
+                m.d.comb += [pop_q.w_en.eq(popular), non_q.w_en.eq(~popular & ~skip),
+                             skip_q.w_en.eq(skip), jobs.w_en.eq(full_pop | close)]
                 m.d.sync += [self.samples_in.eq(self.samples_in + 1),
                              self.popular.eq(self.popular + popular),
-                             self.non_popular.eq(self.non_popular + ~popular),
+                             self.non_popular.eq(self.non_popular + (~popular & ~skip)),
+                             self.skipped.eq(self.skipped + skip),
                              self.early_closes.eq(self.early_closes + early)]
                 with m.If(close):
-                    m.d.sync += [pend_pop.eq(0), pend_non.eq(0), in_batch.eq(0),
-                                 batches_in_set.eq(0)]
+                    m.d.sync += [pend_pop.eq(0), pend_non.eq(0), pend_skip.eq(0),
+                                 in_batch.eq(0), batches_in_set.eq(0)]
                 with m.Else():
                     m.d.sync += [pend_pop.eq(pend_pop_next), pend_non.eq(pend_non_next),
-                                 in_batch.eq(Mux(batch_done, 0, in_batch + 1)),
+                                 pend_skip.eq(pend_skip_next),
+                                 in_batch.eq(Mux(batch_done, 0, in_batch + ~skip)),
                                  batches_in_set.eq(batches_in_set + batch_done)]
             with m.Else():
                 m.d.sync += [in_sample.eq(1), cur_slot.eq(slot_now), cur_hot.eq(hot_now),
+                             cur_stale.eq(stale_now),
                              cur_beat.eq(Mux(overflow, beat_now, beat_now + 1)),
                              cur_sample.eq(sample_now)]
         with m.If(self.i.valid & ~self.i.ready):
@@ -269,6 +298,7 @@ class MicroBatchScheduler(wiring.Component):
             "desc": 1, "kind": 2, "size": size_bits, "working_set": 32,
             "index": self._ws_bits + 1, "step": 32, "sample": self._sample_bits,
             "position": size_bits, "beat": beat_bits, "first": 1, "last": 1,
+            "ids": 1,           # a SKIPPED micro-batch's record: the id only, lanes zero
         })
         issue = Signal(op_layout)
         issue_valid = Signal()
@@ -282,6 +312,8 @@ class MicroBatchScheduler(wiring.Component):
         pending_close = Signal()
         rem_pop = Signal(count)
         rem_non = Signal(count)
+        rem_skip = Signal(count)
+        skipping = Signal()                     # the micro-batch being emitted is SKIPPED
         split_phase = Signal(2)
         from_pop = Signal(size_bits)            # of the remaining samples, from the pop queue
         left = Signal(size_bits)                # samples left in this micro-batch
@@ -292,7 +324,8 @@ class MicroBatchScheduler(wiring.Component):
         step = Signal(32)
 
         # The current job, or the next one from the FIFO when the current one is used up.
-        has_more = Mux(self.split, split_phase < 2, (rem_pop + rem_non) != 0)
+        has_more = Mux(self.split, (split_phase < 2) | ((split_phase == 2) & (rem_skip != 0)),
+                       (rem_pop + rem_non + rem_skip) != 0)
         exhausted = ~pending_full_pop & ~(pending_close & has_more)
         take_job = Signal()
         finish = exhausted & pending_close          # the working set's last micro-batch is out
@@ -301,13 +334,17 @@ class MicroBatchScheduler(wiring.Component):
         e_close = Mux(take_job, job_now.close, pending_close & ~finish)
         e_pop = Signal(count)
         e_non = Signal(count)
+        e_skip = Signal(count)
         e_phase = Mux(take_job, 0, split_phase)
         e_set = Signal(32)
         e_index = Signal(self._ws_bits + 1)
         total = Signal(len(rem_pop) + 1)
         chunk = Signal(size_bits)
         chunk_pop = Signal(size_bits)
+        skip_chunk = Signal(size_bits)
         m.d.comb += [
+            e_skip.eq(Mux(take_job, job_now.n_skip, rem_skip)),
+            skip_chunk.eq(Mux(e_skip < self.batch_size, e_skip, self.batch_size)),
             e_pop.eq(Mux(take_job, job_now.n_pop, rem_pop)),
             e_non.eq(Mux(take_job, job_now.n_non, rem_non)),
             e_set.eq(set_id + finish),
@@ -321,6 +358,7 @@ class MicroBatchScheduler(wiring.Component):
         new_kind = Signal(2)
         new_size = Signal(size_bits)
         new_from_pop = Signal(size_bits)
+        new_skip = Signal()
         with m.If(e_full):
             m.d.comb += [start.eq(1), new_kind.eq(MicroBatchKind.POPULAR),
                          new_size.eq(self.batch_size), new_from_pop.eq(self.batch_size)]
@@ -330,16 +368,25 @@ class MicroBatchScheduler(wiring.Component):
         with m.Elif(e_close & self.split & (e_phase == 1)):
             m.d.comb += [start.eq(1), new_kind.eq(MicroBatchKind.NON_POPULAR),
                          new_size.eq(e_non)]
+        with m.Elif(e_close & self.split & (e_phase == 2) & (e_skip != 0)):
+            m.d.comb += [start.eq(1), new_kind.eq(MicroBatchKind.SKIPPED),
+                         new_size.eq(skip_chunk), new_skip.eq(1)]
         with m.Elif(e_close & ~self.split & (total != 0)):
             m.d.comb += [start.eq(1), new_size.eq(chunk), new_from_pop.eq(chunk_pop),
                          new_kind.eq(Mux(chunk_pop == chunk, MicroBatchKind.POPULAR,
                                          Mux(chunk_pop == 0, MicroBatchKind.NON_POPULAR,
                                              MicroBatchKind.MIXED)))]
+        with m.Elif(e_close & ~self.split & (e_skip != 0)):
+            # The skipped samples leave last, in micro-batches of up to B.
+            m.d.comb += [start.eq(1), new_kind.eq(MicroBatchKind.SKIPPED),
+                         new_size.eq(skip_chunk), new_skip.eq(1)]
 
-        use_pop = from_pop != 0
-        head = data.View(held_entry, Mux(use_pop, pop_q.r_data, non_q.r_data))
-        head_ready = Mux(use_pop, pop_q.r_rdy, non_q.r_rdy)
-        head_last = beat + 1 >= head.beats
+        use_pop = ~skipping & (from_pop != 0)
+        use_non = ~skipping & (from_pop == 0)
+        head = data.View(held_entry, Mux(skipping, skip_q.r_data,
+                                         Mux(use_pop, pop_q.r_data, non_q.r_data)))
+        head_ready = Mux(skipping, skip_q.r_rdy, Mux(use_pop, pop_q.r_rdy, non_q.r_rdy))
+        head_last = skipping | (beat + 1 >= head.beats)
 
         with m.If(advance):
             with m.FSM() as emitter:
@@ -349,7 +396,7 @@ class MicroBatchScheduler(wiring.Component):
                     m.d.sync += [
                         pending_full_pop.eq(0), pending_close.eq(e_close), set_id.eq(e_set),
                         index.eq(e_index), rem_pop.eq(e_pop), rem_non.eq(e_non),
-                        split_phase.eq(e_phase),
+                        rem_skip.eq(e_skip), split_phase.eq(e_phase),
                     ]
                     with m.If(start):
                         m.d.comb += [issue_valid.eq(1), issue.desc.eq(1),
@@ -358,11 +405,15 @@ class MicroBatchScheduler(wiring.Component):
                                      issue.step.eq(step)]
                         m.d.sync += [step.eq(step + 1), index.eq(e_index + 1),
                                      left.eq(new_size), from_pop.eq(new_from_pop),
-                                     position.eq(0), beat.eq(0),
+                                     skipping.eq(new_skip), position.eq(0), beat.eq(0),
                                      self.micro_batches.eq(self.micro_batches + 1)]
-                        with m.If(~e_full & e_close & self.split):
+                        with m.If(~e_full & e_close & self.split & ~new_skip):
+                            # SPLIT phase 2 repeats while skipped samples remain (they do not
+                            # count towards the mini-batch: there may be more than B).
                             m.d.sync += split_phase.eq(e_phase + 1)
-                        with m.If(~e_full & e_close & ~self.split):
+                        with m.If(new_skip):
+                            m.d.sync += rem_skip.eq(e_skip - skip_chunk)
+                        with m.Elif(~e_full & e_close & ~self.split):
                             m.d.sync += [rem_pop.eq(e_pop - chunk_pop),
                                          rem_non.eq(e_non - (chunk - chunk_pop))]
                         with m.If(new_size != 0):
@@ -371,11 +422,11 @@ class MicroBatchScheduler(wiring.Component):
                     with m.If(head_ready):
                         m.d.comb += [issue_valid.eq(1), issue.sample.eq(head.sample),
                                      issue.position.eq(position), issue.beat.eq(beat),
-                                     issue.step.eq(step - 1),
+                                     issue.step.eq(step - 1), issue.ids.eq(skipping),
                                      issue.first.eq(beat == 0), issue.last.eq(head_last)]
                         with m.If(head_last):
-                            m.d.comb += [pop_q.r_en.eq(use_pop), non_q.r_en.eq(~use_pop),
-                                         free_q.w_en.eq(1)]
+                            m.d.comb += [pop_q.r_en.eq(use_pop), non_q.r_en.eq(use_non),
+                                         skip_q.r_en.eq(skipping), free_q.w_en.eq(1)]
                             m.d.sync += [beat.eq(0), position.eq(position + 1),
                                          left.eq(left - 1),
                                          from_pop.eq(Mux(use_pop, from_pop - 1, 0))]
@@ -403,31 +454,34 @@ class MicroBatchScheduler(wiring.Component):
                          out.position.eq(r.position), out.beat.eq(r.beat),
                          out.first.eq(r.first), out.last.eq(r.last)]
             any_cold = Signal()
-            m.d.comb += any_cold.eq(~r.desc & Cat(*(rec_read.data[k].valid
-                                                    & ~rec_read.data[k].hot
-                                                    for k in range(lanes))).any())
+            blank = r.desc | r.ids              # no lookup fields on this beat
+            m.d.comb += any_cold.eq(~blank & Cat(*(rec_read.data[k].valid
+                                                   & ~rec_read.data[k].hot
+                                                   for k in range(lanes))).any())
             m.d.sync += [self.cold.valid.eq(any_cold), cold.step.eq(r.step),
                          cold.position.eq(r.position), cold.beat.eq(r.beat)]
             for k in range(lanes):
                 rec = rec_read.data[k]
                 m.d.sync += [
-                    out.lanes[k].valid.eq(~r.desc & rec.valid),
-                    out.lanes[k].hot.eq(~r.desc & rec.hot),
-                    out.lanes[k].slot.eq(Mux(r.desc, 0, rec.slot)),
-                    out.lanes[k].table.eq(Mux(r.desc, 0, rec.table)),
-                    out.lanes[k].row.eq(Mux(r.desc, 0, rec.row)),
+                    out.lanes[k].valid.eq(~blank & rec.valid),
+                    out.lanes[k].hot.eq(~blank & rec.hot),
+                    out.lanes[k].slot.eq(Mux(blank, 0, rec.slot)),
+                    out.lanes[k].table.eq(Mux(blank, 0, rec.table)),
+                    out.lanes[k].row.eq(Mux(blank, 0, rec.row)),
                     cold.lanes[k].valid.eq(rec.valid & ~rec.hot),
                     cold.lanes[k].table.eq(Mux(rec.valid & ~rec.hot, rec.table, 0)),
                     cold.lanes[k].row.eq(Mux(rec.valid & ~rec.hot, rec.row, 0)),
                 ]
 
-        m.d.comb += self.busy.eq(in_sample | (pend_pop != 0) | (pend_non != 0) | jobs.r_rdy
+        m.d.comb += self.busy.eq(in_sample | (pend_pop != 0) | (pend_non != 0)
+                                 | (pend_skip != 0) | skip_q.r_rdy | jobs.r_rdy
                                  | ~emitter.ongoing("PLAN")
                                  | pending_full_pop | pending_close | r_valid
                                  | self.o.valid | self.cold.valid
                                  | pop_q.r_rdy | non_q.r_rdy)
         with m.If(self.counters_clear):
             m.d.sync += [counter.eq(0) for counter in (
-                self.samples_in, self.popular, self.non_popular, self.micro_batches,
+                self.samples_in, self.popular, self.non_popular, self.skipped,
+                self.micro_batches,
                 self.early_closes, self.stalls)]
         return m

@@ -11,6 +11,8 @@
   lanes that are not valid are all zero. Record beats also carry their micro-batch's ``step``;
   their ``kind`` / ``size`` / ``working_set`` / ``index`` are 0, and a descriptor's record
   fields (``sample``, ``position``, ``beat``, ``first``, ``last``, ``lanes``) are 0.
+* A ``SKIPPED`` micro-batch (Slipstream's stale inputs) carries ids only: per sample one record
+  beat (``beat`` 0, ``first`` = ``last`` = 1) whose lanes are all zero; it has no cold rows.
 * ``cold``: the rows the gather engine must fetch, in the order the micro-batches need them: one
   beat per record beat that has any cold lane (``valid`` lanes; lookup index
   ``beat * lanes + lane`` within sample ``position`` of micro-batch ``step``).
@@ -28,6 +30,7 @@ class MicroBatchKind:
     POPULAR = 0
     MIXED = 1
     NON_POPULAR = 2
+    SKIPPED = 3      #: skipped samples (ids only: one record beat per sample, every lane 0)
 
 
 def sample_meta_layout(sample_bits: int) -> data.StructLayout:

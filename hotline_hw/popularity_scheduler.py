@@ -16,9 +16,10 @@ class PopularityScheduler(wiring.Component):
     feed :class:`MicroBatchScheduler` directly.
 
     The request ``meta`` is the scheduler's ``{sample, flush}``; ``mode`` drives both blocks
-    (the scheduler learns while the table does). Every other member is the member of the same
-    name of one of the two blocks (``table_*`` for the table's counters); see their docstrings
-    for contracts, latency and throughput. This block adds no logic and no latency.
+    (the scheduler learns while the table does); the table's per-lookup stale bits reach the
+    scheduler's classifier (``alpha``, ``SKIPPED`` micro-batches). Every other member is the
+    member of the same name of one of the two blocks (``table_*`` for the table's counters);
+    see their docstrings for contracts, latency and throughput. This block adds no logic and no latency.
 
     Parameters
     ----------
@@ -45,9 +46,9 @@ class PopularityScheduler(wiring.Component):
             "o": sched["o"], "cold": sched["cold"],
             "mode": In(1), "counters_clear": In(1), "errors_clear": In(1),
         }
-        for name in ("split", "batch_size", "working_set", "capacity_limit", "samples_in",
-                     "popular", "non_popular", "micro_batches", "early_closes", "stalls",
-                     "framing_error"):
+        for name in ("split", "batch_size", "working_set", "capacity_limit", "alpha",
+                     "samples_in", "popular", "non_popular", "skipped", "micro_batches",
+                     "early_closes", "stalls", "framing_error"):
             members[name] = sched[name]
         for name in ("lookups", "hits", "errors", "conflicts", "error_sticky"):
             members[f"table_{name}"] = table[name]
@@ -75,10 +76,11 @@ class PopularityScheduler(wiring.Component):
             sched.batch_size.eq(self.batch_size),
             sched.working_set.eq(self.working_set),
             sched.capacity_limit.eq(self.capacity_limit),
+            sched.alpha.eq(self.alpha),
             self.busy.eq(table.busy | sched.busy),
         ]
-        for name in ("samples_in", "popular", "non_popular", "micro_batches", "early_closes",
-                     "stalls", "framing_error"):
+        for name in ("samples_in", "popular", "non_popular", "skipped", "micro_batches",
+                     "early_closes", "stalls", "framing_error"):
             m.d.comb += getattr(self, name).eq(getattr(sched, name))
         for name in ("lookups", "hits", "errors", "conflicts", "error_sticky"):
             m.d.comb += getattr(self, f"table_{name}").eq(getattr(table, name))

@@ -53,11 +53,14 @@ class PopularityTable(wiring.Component):
         Beats of up to ``lanes`` lookups, framed by ``first`` / ``last``.
     resp : ``Out(stream.Signature(lookup_response_layout(...)))``
         One beat per request beat, in order: per lane ``valid`` (echoed), ``hit``, ``error``,
-        ``slot`` and the request's ``table`` / ``row``; lanes that are not valid read 0 in
-        ``hit`` / ``error`` / ``slot``.
+        ``slot``, the request's ``table`` / ``row`` and ``stale`` (RUN only: the hit entry's
+        stale bit); lanes that are not valid read 0 in ``hit`` / ``error`` / ``slot`` /
+        ``stale``.
     host_cmd : ``In(stream.Signature(host_command_layout(geometry)))``
-        ``READ`` / ``WRITE`` one entry by slot, or ``CLEAR`` the table (see :class:`HostOp`).
-        Taken between lookup beats, never inside one.
+        ``READ`` / ``WRITE`` one entry by slot, ``CLEAR`` the table, ``MARK_STALE`` the entry
+        holding a key, ``CLEAR_STALE`` every stale bit (see :class:`HostOp`). Taken between
+        lookup beats, never inside one: a command is exactly sequential with the lookups
+        around it, in either mode, as the golden model's host methods.
     host_resp : ``Out(stream.Signature(host_response_layout(geometry)))``
         One response per host command, in order, once it has taken effect.
     mode : ``In(1)``
@@ -78,10 +81,12 @@ class PopularityTable(wiring.Component):
 
     Organisation
     ------------
-    One memory word per set (``ways`` entries of valid, RRPV, tag) in a ``lib.memory.Memory``
+    One memory word per set (``ways`` entries of valid, RRPV, tag, stale) in a
+    ``lib.memory.Memory``
     with one write port and ``lanes`` synchronous read ports (block RAM, replicated per read
     port by synthesis), all transparent for the write port. Pipeline: hash register (``lanes``
-    Feistel networks) -> read address -> compare / update -> response register.
+    Feistel networks) -> read address -> compare / update -> response register. A
+    ``MARK_STALE`` key is hashed by one more Feistel network as the command is taken.
 
     Latency and throughput
     ----------------------
@@ -89,8 +94,8 @@ class PopularityTable(wiring.Component):
     RUN: one beat (``lanes`` lookups) per cycle. LEARN: one valid lane per cycle (a beat with
     no valid lane takes one cycle): every miss, and a hit not already at RRPV 0, rewrites its
     set, and the set memory has one write port; serialising the lanes makes same-set and
-    same-key lanes exactly sequential. Host READ / WRITE: one per cycle; CLEAR: one cycle per
-    set.
+    same-key lanes exactly sequential. Host READ / WRITE / MARK_STALE: one per cycle; CLEAR
+    and CLEAR_STALE: one cycle per set.
 
     Backpressure
     ------------
@@ -183,12 +188,17 @@ class PopularityTable(wiring.Component):
             "beat": beat,
             "rmw_set": g.set_bits,
             "rmw_lane": lane_bits,
-            "host_op": 2,
+            "host_op": 3,
             "host_slot": g.slot_bits,
+            "host_tag": g.tag_bits,     # MARK_STALE: the key's tag (rmw_set is its set)
             "host_entry": entry_layout(g),
             "host_ack": 1,      # answer on host_resp (CLEAR answers after its last set)
         })
-        set_word = data.ArrayLayout(entry_layout(g), g.ways)
+        # The stored entry: the host-visible entry with the stale bit last, so that assigning a
+        # host entry (WRITE) zero-extends it into a stored one with the stale bit cleared.
+        stored = data.StructLayout({**{name: f.shape for name, f in entry_layout(g)},
+                                    "stale": 1})
+        set_word = data.ArrayLayout(stored, g.ways)
 
         # -- set memory -------------------------------------------------------------------------
         m.submodules.sets = sets_mem = Memory(shape=set_word, depth=g.sets, init=[])
@@ -247,6 +257,7 @@ class PopularityTable(wiring.Component):
         mid_beat = Signal()                 # H's LEARN beat is partly injected
         clearing = Signal()
         clear_set = Signal(range(g.sets))
+        clear_op = Signal(3)                # CLEAR or CLEAR_STALE, while clearing
 
         lane_valids = Cat(*(h.lanes[i].valid for i in range(lanes)))
         pending = Signal(lanes)
@@ -255,6 +266,9 @@ class PopularityTable(wiring.Component):
         rest = Signal(lanes)
         m.d.comb += rest.eq(pending & ~(Const(1, lanes) << next_lane)[:lanes])
         host_cmd = self.host_cmd.payload
+        host_hashed = feistel_network(
+            m, Cat(host_cmd.key, Const(0, g.hash_bits - g.key_bits)), hash_model,
+            name="host_hash")
 
         m.d.comb += self.host_cmd.ready.eq(0)
         with m.If(advance):
@@ -262,7 +276,7 @@ class PopularityTable(wiring.Component):
                 m.d.comb += [
                     inject_valid.eq(1),
                     inject.host.eq(1),
-                    inject.host_op.eq(HostOp.CLEAR),
+                    inject.host_op.eq(clear_op),
                     inject.rmw_set.eq(clear_set),
                     inject.host_ack.eq(clear_set == g.sets - 1),
                 ]
@@ -271,8 +285,8 @@ class PopularityTable(wiring.Component):
                     m.d.sync += clearing.eq(0)
             with m.Elif(self.host_cmd.valid & ~mid_beat):
                 m.d.comb += self.host_cmd.ready.eq(1)
-                with m.If(host_cmd.op == HostOp.CLEAR):
-                    m.d.sync += [clearing.eq(1), clear_set.eq(0)]
+                with m.If((host_cmd.op == HostOp.CLEAR) | (host_cmd.op == HostOp.CLEAR_STALE)):
+                    m.d.sync += [clearing.eq(1), clear_set.eq(0), clear_op.eq(host_cmd.op)]
                 with m.Else():
                     m.d.comb += [
                         inject_valid.eq(1),
@@ -283,6 +297,9 @@ class PopularityTable(wiring.Component):
                         inject.host_ack.eq(1),
                         inject.rmw_set.eq(host_cmd.slot[slot_way_bits:]),
                     ]
+                    with m.If(host_cmd.op == HostOp.MARK_STALE):
+                        m.d.comb += [inject.rmw_set.eq(host_hashed[:g.set_bits]),
+                                     inject.host_tag.eq(host_hashed[g.set_bits:])]
             with m.Elif(h_valid):
                 m.d.comb += [inject_valid.eq(1), inject.beat.eq(h)]
                 with m.If(~mid_beat & (self.mode == Mode.RUN)):
@@ -317,16 +334,21 @@ class PopularityTable(wiring.Component):
         # -- stage B: compare (every lane) and read-modify-write (LEARN lane or host) -----------
         results_hit = []
         results_slot = []
+        results_stale = []
         for i, port in enumerate(reads):
             lane = b.beat.lanes[i]
             matches = [port.data[w].valid & (port.data[w].tag == lane.tag) for w in range(g.ways)]
             hit, way = _first_set(matches, way_bits)
             hit_i = Signal(name=f"lane{i}_hit")
             slot_i = Signal(g.slot_bits, name=f"lane{i}_slot")
+            stale_i = Signal(name=f"lane{i}_stale")
+            stale_bits = Cat(*(port.data[w].stale for w in range(g.ways)))
             m.d.comb += [hit_i.eq(hit & lane.valid & ~lane.error),
-                         slot_i.eq(Mux(hit_i, Cat(way[:slot_way_bits], lane.set), 0))]
+                         slot_i.eq(Mux(hit_i, Cat(way[:slot_way_bits], lane.set), 0)),
+                         stale_i.eq(hit_i & stale_bits.bit_select(way, 1))]
             results_hit.append(hit_i)
             results_slot.append(slot_i)
+            results_stale.append(stale_i)
 
         word = reads[0].data
         rmw_lane = b.beat.lanes[b.rmw_lane]
@@ -362,13 +384,22 @@ class PopularityTable(wiring.Component):
                                       Cat(Mux(learn_hit, hit_way, victim)[:slot_way_bits],
                                           rmw_lane.set)))
 
-        host_way = b.host_slot[:slot_way_bits] if slot_way_bits else Const(0, 1)
+        mark_found, mark_way = _first_set(
+            [word[w].valid & (word[w].tag == b.host_tag) for w in range(g.ways)], way_bits)
+        is_mark = b.host_op == HostOp.MARK_STALE
+        host_way = Signal(way_bits)
+        m.d.comb += host_way.eq(Mux(is_mark, mark_way,
+                                    b.host_slot[:slot_way_bits] if slot_way_bits else 0))
         host_word = Signal(set_word)
         m.d.comb += host_word.eq(word)
         with m.If(b.host_op == HostOp.WRITE):
             m.d.comb += host_word[host_way].eq(b.host_entry)
         with m.If(b.host_op == HostOp.CLEAR):
             m.d.comb += host_word.eq(0)
+        with m.If(b.host_op == HostOp.CLEAR_STALE):
+            m.d.comb += [host_word[w].stale.eq(0) for w in range(g.ways)]
+        with m.If(is_mark & mark_found):
+            m.d.comb += host_word[host_way].stale.eq(1)
 
         learn_op = b_valid & ~b.host & b.learn & b.mask.any()
         m.d.comb += [
@@ -395,22 +426,35 @@ class PopularityTable(wiring.Component):
                 m.d.sync += [out.valid.eq(lane.valid), out.table.eq(lane.table),
                              out.row.eq(lane.row)]
                 with m.If(~lane.valid):
-                    m.d.sync += [out.hit.eq(0), out.error.eq(0), out.slot.eq(0)]
+                    m.d.sync += [out.hit.eq(0), out.error.eq(0), out.slot.eq(0),
+                                 out.stale.eq(0)]
                 with m.Elif(b.mask[i]):
                     with m.If(b.learn):
                         m.d.sync += [out.hit.eq(learn_hit & ~learn_error),
-                                     out.error.eq(learn_error), out.slot.eq(learn_slot)]
+                                     out.error.eq(learn_error), out.slot.eq(learn_slot),
+                                     out.stale.eq(0)]
                     with m.Else():
                         m.d.sync += [out.hit.eq(results_hit[i]), out.error.eq(lane.error),
-                                     out.slot.eq(results_slot[i])]
+                                     out.slot.eq(results_slot[i]),
+                                     out.stale.eq(results_stale[i])]
 
         with m.If(advance & b_valid & b.host & b.host_ack):
+            sweep = (b.host_op == HostOp.CLEAR) | (b.host_op == HostOp.CLEAR_STALE)
+            blank = sweep | (is_mark & ~mark_found)
+            answered = host_word[host_way]
             m.d.sync += [
                 self.host_resp.valid.eq(1),
                 self.host_resp.payload.op.eq(b.host_op),
-                self.host_resp.payload.slot.eq(b.host_slot),
-                self.host_resp.payload.entry.eq(Mux(b.host_op == HostOp.CLEAR, 0,
-                                                    host_word[host_way])),
+                self.host_resp.payload.slot.eq(Mux(is_mark,
+                                                   Mux(mark_found,
+                                                       Cat(mark_way[:slot_way_bits], b.rmw_set),
+                                                       0),
+                                                   b.host_slot)),
+                # The entry without its stale bit (the last field).
+                self.host_resp.payload.entry.eq(Mux(blank, 0, answered.as_value()[
+                    :len(answered.as_value()) - 1])),
+                self.host_resp.payload.stale.eq(~blank & answered.stale),
+                self.host_resp.payload.hit.eq(is_mark & mark_found),
             ]
 
         # -- status counters --------------------------------------------------------------------

@@ -23,7 +23,7 @@ __all__ = ["Field", "Register", "REGISTERS", "TABLE_REGISTERS", "TABLE_BASE", "T
            "markdown", "ADDRESS_BITS", "constant_values", "COUNTERS"]
 
 ID_VALUE = 0x484F544C               #: "HOTL"
-VERSION = (0, 1, 0)                 #: major, minor, patch of the register map
+VERSION = (0, 2, 0)                 #: major, minor, patch of the register map
 ADDRESS_BITS = 12                   #: AXI4-Lite address width (4 KiB)
 TABLE_BASE = 0x400
 TABLE_STRIDE = 0x10
@@ -141,6 +141,9 @@ REGISTERS: tuple[Register, ...] = (
     Register("COMMAND", 0x038, "wo", "Write 1 to act.",
              (Field("clear_counters", 0, 1, "zero every counter"),
               Field("clear_errors", 1, 1, "clear ERRORS and the error records"))),
+    Register("ALPHA", 0x03C, "rw", "Slipstream: stale lookups that make a would-be popular "
+             "sample skipped (it leaves in a SKIPPED micro-batch, kind 3, ids only); 0 "
+             "disables skipping.", (Field("value", 0, 8),)),
     # -- status ------------------------------------------------------------------------------
     Register("STATUS", 0x040, "ro", "Activity; configuration may change when all are 0.",
              (Field("schedule_busy", 0, 1, "popularity table or scheduler holds work"),
@@ -176,15 +179,23 @@ REGISTERS: tuple[Register, ...] = (
     _counter("ROWS_WRITTEN_IN", 0x0B8, "Write-back rows taken"),
     _counter("ROWS_WRITTEN", 0x0BC, "Write-back rows whose every burst was acknowledged"),
     Register("WRITE_PENDING", 0x0C0, "ro", "Write bursts awaiting their response.", _whole()),
+    _counter("SKIPPED", 0x0C4, "Skipped samples (ALPHA stale lookups; not in POPULAR or "
+             "NON_POPULAR)"),
     # -- popularity table host access ------------------------------------------------------
     Register("HOST_ENTRY", 0x0D0, "rw", "Entry for HOST_CMD WRITE.",
              (Field("valid", 0, 1), Field("rrpv", 1, 2), Field("tag", 3, 29))),
     Register("HOST_CMD", 0x0D4, "wo", "Writing issues a command to the popularity table "
-             "(op 0 READ, 1 WRITE HOST_ENTRY, 2 CLEAR) on entry ``slot``; STATUS.host_pending "
-             "until it has taken effect.", (Field("slot", 0, 24), Field("op", 24, 2))),
+             "(op 0 READ, 1 WRITE HOST_ENTRY, 2 CLEAR on entry ``slot``; 3 MARK_STALE the "
+             "entry holding HOST_KEY, 4 CLEAR_STALE every entry); STATUS.host_pending until it "
+             "has taken effect.", (Field("slot", 0, 24), Field("op", 24, 3))),
     Register("HOST_RESULT", 0x0D8, "ro", "Entry read (READ) or written (WRITE) by the last "
              "command.", (Field("valid", 0, 1), Field("rrpv", 1, 2), Field("tag", 3, 29))),
     Register("HOST_DONE", 0x0DC, "ro", "Host commands completed (wraps).", _whole()),
+    Register("HOST_KEY", 0x0E0, "rw", "Key for HOST_CMD MARK_STALE: (table << row_bits) | "
+             "row (bits above table_bits + row_bits are ignored).", _whole()),
+    Register("HOST_FLAGS", 0x0E4, "ro", "Flags of the last host command's result.",
+             (Field("stale", 0, 1, "the entry's stale bit (READ; MARK_STALE that found it)"),
+              Field("hit", 1, 1, "MARK_STALE found its key"))),
 )
 
 #: Per-table registers: name -> (offset in the table's block, doc).

@@ -2,15 +2,15 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batch_size, working_set, capacity_limit, counters_clear, errors_clear, clk, rst, i__ready, o__payload, o__valid, cold__payload, cold__valid, samples_in, popular, non_popular, micro_batches
-, early_closes, stalls, framing_error, busy, i__payload);
+module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batch_size, working_set, capacity_limit, alpha, counters_clear, errors_clear, clk, rst, i__ready, o__payload, o__valid, cold__payload, cold__valid, samples_in, popular, non_popular
+, skipped, micro_batches, early_closes, stalls, framing_error, busy, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
   wire \$101 ;
   wire \$102 ;
-  wire [13:0] \$103 ;
+  wire \$103 ;
   wire \$104 ;
   wire \$105 ;
   wire \$106 ;
@@ -23,7 +23,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$112 ;
   wire \$113 ;
   wire \$114 ;
-  wire \$115 ;
+  wire [13:0] \$115 ;
   wire \$116 ;
   wire \$117 ;
   wire \$118 ;
@@ -39,42 +39,42 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$127 ;
   wire \$128 ;
   wire \$129 ;
-  wire \$13 ;
+  wire [4:0] \$13 ;
   wire \$130 ;
   wire \$131 ;
   wire \$132 ;
   wire \$133 ;
-  wire \$134 ;
-  wire \$135 ;
+  wire [13:0] \$134 ;
+  wire [13:0] \$135 ;
   wire \$136 ;
-  wire \$137 ;
+  wire [16:0] \$137 ;
   wire \$138 ;
-  wire \$139 ;
-  wire \$14 ;
+  wire [4:0] \$139 ;
+  wire [5:0] \$14 ;
   wire \$140 ;
   wire \$141 ;
   wire \$142 ;
   wire [13:0] \$143 ;
-  wire \$144 ;
+  wire [14:0] \$144 ;
   wire \$145 ;
   wire \$146 ;
   wire \$147 ;
   wire \$148 ;
   wire \$149 ;
-  wire \$15 ;
+  wire [3:0] \$15 ;
   wire \$150 ;
-  wire [13:0] \$151 ;
+  wire \$151 ;
   wire \$152 ;
   wire \$153 ;
   wire \$154 ;
   wire \$155 ;
   wire \$156 ;
   wire \$157 ;
-  wire [32:0] \$158 ;
+  wire \$158 ;
   wire \$159 ;
   wire \$16 ;
   wire \$160 ;
-  wire [13:0] \$161 ;
+  wire \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
@@ -83,99 +83,99 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
-  wire [15:0] \$17 ;
+  wire [2:0] \$17 ;
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
-  wire [13:0] \$173 ;
+  wire \$173 ;
   wire \$174 ;
   wire \$175 ;
   wire \$176 ;
   wire \$177 ;
   wire \$178 ;
   wire \$179 ;
-  wire [7:0] \$18 ;
+  wire [6:0] \$18 ;
   wire \$180 ;
   wire \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire [1:0] \$184 ;
+  wire \$184 ;
   wire \$185 ;
   wire \$186 ;
   wire \$187 ;
   wire \$188 ;
-  wire [13:0] \$189 ;
-  wire [31:0] \$19 ;
+  wire \$189 ;
+  wire [3:0] \$19 ;
   wire \$190 ;
   wire \$191 ;
   wire \$192 ;
   wire \$193 ;
-  wire \$194 ;
-  wire \$195 ;
+  wire [13:0] \$194 ;
+  wire [14:0] \$195 ;
   wire \$196 ;
   wire \$197 ;
   wire \$198 ;
   wire \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire [1:0] \$200 ;
+  wire \$200 ;
   wire \$201 ;
   wire \$202 ;
   wire \$203 ;
   wire \$204 ;
-  wire [13:0] \$205 ;
+  wire \$205 ;
   wire \$206 ;
   wire \$207 ;
-  wire \$208 ;
-  wire \$209 ;
-  wire \$21 ;
+  wire [13:0] \$208 ;
+  wire [14:0] \$209 ;
+  wire [12:0] \$21 ;
   wire \$210 ;
   wire \$211 ;
   wire \$212 ;
   wire \$213 ;
   wire \$214 ;
   wire \$215 ;
-  wire \$216 ;
+  wire [32:0] \$216 ;
   wire \$217 ;
   wire \$218 ;
   wire \$219 ;
-  wire \$22 ;
+  wire [12:0] \$22 ;
   wire \$220 ;
-  wire [1:0] \$221 ;
-  wire [1:0] \$222 ;
-  wire \$223 ;
-  wire \$224 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire [13:0] \$223 ;
+  wire [14:0] \$224 ;
   wire \$225 ;
-  wire [47:0] \$226 ;
-  wire [32:0] \$227 ;
+  wire \$226 ;
+  wire \$227 ;
   wire \$228 ;
-  wire [4:0] \$229 ;
-  wire [15:0] \$23 ;
+  wire \$229 ;
+  wire \$23 ;
   wire \$230 ;
-  wire [47:0] \$231 ;
+  wire \$231 ;
   wire \$232 ;
-  wire [4:0] \$233 ;
+  wire \$233 ;
   wire \$234 ;
-  wire [47:0] \$235 ;
+  wire \$235 ;
   wire \$236 ;
   wire \$237 ;
   wire \$238 ;
   wire \$239 ;
-  wire [7:0] \$24 ;
-  wire \$240 ;
-  wire [47:0] \$241 ;
+  wire [3:0] \$24 ;
+  wire [13:0] \$240 ;
+  wire [14:0] \$241 ;
   wire \$242 ;
-  wire [47:0] \$243 ;
+  wire \$243 ;
   wire \$244 ;
   wire \$245 ;
   wire \$246 ;
   wire \$247 ;
   wire \$248 ;
   wire \$249 ;
-  wire [31:0] \$25 ;
+  wire \$25 ;
   wire \$250 ;
   wire \$251 ;
-  wire \$252 ;
+  wire [1:0] \$252 ;
   wire \$253 ;
   wire \$254 ;
   wire \$255 ;
@@ -185,8 +185,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$259 ;
   wire \$26 ;
   wire \$260 ;
-  wire \$261 ;
-  wire \$262 ;
+  wire [13:0] \$261 ;
+  wire [14:0] \$262 ;
   wire \$263 ;
   wire \$264 ;
   wire \$265 ;
@@ -198,155 +198,155 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$270 ;
   wire \$271 ;
   wire \$272 ;
-  wire \$273 ;
+  wire [1:0] \$273 ;
   wire \$274 ;
-  wire [13:0] \$275 ;
+  wire \$275 ;
   wire \$276 ;
-  wire [3:0] \$277 ;
+  wire \$277 ;
   wire \$278 ;
   wire \$279 ;
   wire \$28 ;
   wire \$280 ;
-  wire [32:0] \$281 ;
-  wire \$282 ;
-  wire \$283 ;
+  wire \$281 ;
+  wire [13:0] \$282 ;
+  wire [14:0] \$283 ;
   wire \$284 ;
   wire \$285 ;
   wire \$286 ;
   wire \$287 ;
   wire \$288 ;
   wire \$289 ;
-  wire [15:0] \$29 ;
+  wire \$29 ;
   wire \$290 ;
   wire \$291 ;
   wire \$292 ;
   wire \$293 ;
-  wire \$294 ;
-  wire [32:0] \$295 ;
+  wire [1:0] \$294 ;
+  wire \$295 ;
   wire \$296 ;
   wire \$297 ;
   wire \$298 ;
   wire \$299 ;
   wire \$3 ;
-  wire [7:0] \$30 ;
+  wire [15:0] \$30 ;
   wire \$300 ;
   wire \$301 ;
   wire \$302 ;
   wire \$303 ;
   wire \$304 ;
-  wire \$305 ;
-  wire \$306 ;
+  wire [13:0] \$305 ;
+  wire [14:0] \$306 ;
   wire \$307 ;
   wire \$308 ;
   wire \$309 ;
-  wire [31:0] \$31 ;
-  wire [32:0] \$310 ;
-  wire [32:0] \$311 ;
-  wire [16:0] \$312 ;
-  wire [16:0] \$313 ;
-  wire [4:0] \$314 ;
+  wire [7:0] \$31 ;
+  wire \$310 ;
+  wire \$311 ;
+  wire \$312 ;
+  wire \$313 ;
+  wire \$314 ;
   wire \$315 ;
-  wire [12:0] \$316 ;
-  wire [12:0] \$317 ;
+  wire \$316 ;
+  wire \$317 ;
   wire \$318 ;
   wire \$319 ;
-  wire \$32 ;
+  wire [31:0] \$32 ;
   wire \$320 ;
   wire \$321 ;
   wire \$322 ;
   wire \$323 ;
   wire \$324 ;
   wire \$325 ;
-  wire \$326 ;
-  wire \$327 ;
+  wire [13:0] \$326 ;
+  wire [14:0] \$327 ;
   wire \$328 ;
-  wire [3:0] \$329 ;
+  wire \$329 ;
   wire \$33 ;
   wire \$330 ;
-  wire [3:0] \$331 ;
-  wire [3:0] \$332 ;
-  wire [4:0] \$333 ;
-  wire [4:0] \$334 ;
-  wire [31:0] \$335 ;
+  wire \$331 ;
+  wire \$332 ;
+  wire \$333 ;
+  wire \$334 ;
+  wire \$335 ;
   wire \$336 ;
   wire \$337 ;
-  wire [32:0] \$338 ;
+  wire \$338 ;
   wire \$339 ;
   wire \$34 ;
   wire \$340 ;
-  wire [13:0] \$341 ;
+  wire \$341 ;
   wire \$342 ;
-  wire \$343 ;
-  wire \$344 ;
+  wire [1:0] \$343 ;
+  wire [1:0] \$344 ;
   wire \$345 ;
   wire \$346 ;
   wire \$347 ;
   wire \$348 ;
   wire \$349 ;
-  wire [15:0] \$35 ;
+  wire \$35 ;
   wire \$350 ;
-  wire [1:0] \$351 ;
-  wire [32:0] \$352 ;
-  wire [5:0] \$353 ;
-  wire [32:0] \$354 ;
-  wire \$355 ;
+  wire \$351 ;
+  wire \$352 ;
+  wire [47:0] \$353 ;
+  wire [47:0] \$354 ;
+  wire [32:0] \$355 ;
   wire \$356 ;
-  wire \$357 ;
+  wire [4:0] \$357 ;
   wire \$358 ;
-  wire [13:0] \$359 ;
-  wire [7:0] \$36 ;
+  wire \$359 ;
+  wire [15:0] \$36 ;
   wire \$360 ;
-  wire \$361 ;
-  wire \$362 ;
+  wire [47:0] \$361 ;
+  wire [47:0] \$362 ;
   wire \$363 ;
   wire \$364 ;
-  wire \$365 ;
+  wire [4:0] \$365 ;
   wire \$366 ;
   wire \$367 ;
   wire \$368 ;
-  wire \$369 ;
-  wire [31:0] \$37 ;
-  wire \$370 ;
-  wire [1:0] \$371 ;
-  wire [2:0] \$372 ;
+  wire [47:0] \$369 ;
+  wire [7:0] \$37 ;
+  wire [47:0] \$370 ;
+  wire \$371 ;
+  wire \$372 ;
   wire \$373 ;
   wire \$374 ;
   wire \$375 ;
   wire \$376 ;
-  wire [13:0] \$377 ;
+  wire \$377 ;
   wire \$378 ;
   wire \$379 ;
-  wire \$38 ;
+  wire [31:0] \$38 ;
   wire \$380 ;
   wire \$381 ;
-  wire \$382 ;
-  wire \$383 ;
+  wire [47:0] \$382 ;
+  wire [47:0] \$383 ;
   wire \$384 ;
   wire \$385 ;
   wire \$386 ;
-  wire \$387 ;
-  wire \$388 ;
+  wire [47:0] \$387 ;
+  wire [47:0] \$388 ;
   wire \$389 ;
   wire \$39 ;
-  wire [16:0] \$390 ;
-  wire [16:0] \$391 ;
-  wire [17:0] \$392 ;
+  wire \$390 ;
+  wire \$391 ;
+  wire \$392 ;
   wire \$393 ;
   wire \$394 ;
   wire \$395 ;
-  wire [4:0] \$396 ;
+  wire \$396 ;
   wire \$397 ;
-  wire [47:0] \$398 ;
+  wire \$398 ;
   wire \$399 ;
   wire \$4 ;
   wire \$40 ;
-  wire [16:0] \$400 ;
-  wire [16:0] \$401 ;
+  wire \$400 ;
+  wire \$401 ;
   wire \$402 ;
-  wire [16:0] \$403 ;
-  wire [16:0] \$404 ;
+  wire \$403 ;
+  wire \$404 ;
   wire \$405 ;
-  wire [4:0] \$406 ;
+  wire \$406 ;
   wire \$407 ;
   wire \$408 ;
   wire \$409 ;
@@ -355,143 +355,352 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$411 ;
   wire \$412 ;
   wire \$413 ;
-  wire [15:0] \$414 ;
-  wire [7:0] \$415 ;
-  wire [31:0] \$416 ;
+  wire \$414 ;
+  wire \$415 ;
+  wire \$416 ;
   wire \$417 ;
   wire \$418 ;
   wire \$419 ;
-  wire \$42 ;
+  wire [15:0] \$42 ;
   wire \$420 ;
-  wire [7:0] \$421 ;
+  wire \$421 ;
   wire \$422 ;
   wire \$423 ;
-  wire [31:0] \$424 ;
+  wire [13:0] \$424 ;
   wire \$425 ;
-  wire \$426 ;
+  wire [3:0] \$426 ;
   wire \$427 ;
   wire \$428 ;
-  wire [15:0] \$429 ;
-  wire [12:0] \$43 ;
-  wire [7:0] \$430 ;
-  wire [31:0] \$431 ;
+  wire \$429 ;
+  wire [7:0] \$43 ;
+  wire [32:0] \$430 ;
+  wire \$431 ;
   wire \$432 ;
   wire \$433 ;
   wire \$434 ;
   wire \$435 ;
-  wire [7:0] \$436 ;
+  wire \$436 ;
   wire \$437 ;
   wire \$438 ;
-  wire [31:0] \$439 ;
-  wire [12:0] \$44 ;
+  wire \$439 ;
+  wire [31:0] \$44 ;
   wire \$440 ;
   wire \$441 ;
   wire \$442 ;
   wire \$443 ;
-  wire [15:0] \$444 ;
-  wire [7:0] \$445 ;
-  wire [31:0] \$446 ;
+  wire \$444 ;
+  wire \$445 ;
+  wire [32:0] \$446 ;
   wire \$447 ;
   wire \$448 ;
   wire \$449 ;
-  wire [31:0] \$45 ;
+  wire \$45 ;
   wire \$450 ;
-  wire [7:0] \$451 ;
+  wire \$451 ;
   wire \$452 ;
   wire \$453 ;
-  wire [31:0] \$454 ;
+  wire \$454 ;
   wire \$455 ;
   wire \$456 ;
   wire \$457 ;
   wire \$458 ;
-  wire [15:0] \$459 ;
-  wire [3:0] \$46 ;
-  wire [7:0] \$460 ;
-  wire [31:0] \$461 ;
+  wire \$459 ;
+  wire \$46 ;
+  wire \$460 ;
+  wire \$461 ;
   wire \$462 ;
   wire \$463 ;
   wire \$464 ;
-  wire \$465 ;
-  wire [7:0] \$466 ;
-  wire \$467 ;
+  wire [32:0] \$465 ;
+  wire [32:0] \$466 ;
+  wire [32:0] \$467 ;
   wire \$468 ;
-  wire [31:0] \$469 ;
+  wire [16:0] \$469 ;
   wire \$47 ;
-  reg [12:0] \$470 ;
-  reg \$471 ;
-  reg \$472 ;
-  reg [31:0] \$473 ;
-  reg [31:0] \$474 ;
-  reg [31:0] \$475 ;
-  reg [31:0] \$476 ;
-  reg [12:0] \$477 ;
-  reg [12:0] \$478 ;
-  reg [15:0] \$479 ;
-  wire [3:0] \$48 ;
-  reg [3:0] \$480 ;
-  reg [11:0] \$481 ;
-  reg \$482 ;
-  reg [3:0] \$483 ;
-  reg [31:0] \$484 ;
-  reg [31:0] \$485 ;
-  reg \$486 ;
-  reg \$487 ;
-  reg [31:0] \$488 ;
-  reg [4:0] \$489 ;
-  wire [4:0] \$49 ;
-  reg [12:0] \$490 ;
-  reg [12:0] \$491 ;
-  reg [1:0] \$492 ;
-  reg [31:0] \$493 ;
-  reg [15:0] \$494 ;
-  reg [15:0] \$495 ;
-  reg [15:0] \$496 ;
-  reg [3:0] \$497 ;
-  reg [31:0] \$498 ;
-  reg \$499 ;
+  wire [16:0] \$470 ;
+  wire [4:0] \$471 ;
+  wire \$472 ;
+  wire [12:0] \$473 ;
+  wire [12:0] \$474 ;
+  wire \$475 ;
+  wire \$476 ;
+  wire \$477 ;
+  wire \$478 ;
+  wire \$479 ;
+  wire [15:0] \$48 ;
+  wire \$480 ;
+  wire \$481 ;
+  wire \$482 ;
+  wire \$483 ;
+  wire \$484 ;
+  wire \$485 ;
+  wire [3:0] \$486 ;
+  wire \$487 ;
+  wire [3:0] \$488 ;
+  wire [3:0] \$489 ;
+  wire [7:0] \$49 ;
+  wire [4:0] \$490 ;
+  wire [4:0] \$491 ;
+  wire [31:0] \$492 ;
+  wire \$493 ;
+  wire \$494 ;
+  wire [32:0] \$495 ;
+  wire \$496 ;
+  wire \$497 ;
+  wire \$498 ;
+  wire \$499 ;
   wire \$5 ;
-  wire [4:0] \$50 ;
-  reg \$500 ;
-  reg [140:0] \$501 ;
-  reg \$502 ;
-  reg \$503 ;
-  reg [372:0] \$504 ;
-  reg [214:0] \$505 ;
+  wire [31:0] \$50 ;
+  wire \$500 ;
+  wire \$501 ;
+  wire [13:0] \$502 ;
+  wire [14:0] \$503 ;
+  wire \$504 ;
+  wire \$505 ;
+  wire \$506 ;
+  wire \$507 ;
+  wire \$508 ;
+  wire \$509 ;
   wire \$51 ;
-  wire [19:0] \$52 ;
+  wire \$510 ;
+  wire \$511 ;
+  wire \$512 ;
+  wire [1:0] \$513 ;
+  wire [32:0] \$514 ;
+  wire [5:0] \$515 ;
+  wire [32:0] \$516 ;
+  wire \$517 ;
+  wire \$518 ;
+  wire \$519 ;
+  wire \$52 ;
+  wire \$520 ;
+  wire \$521 ;
+  wire \$522 ;
+  wire \$523 ;
+  wire \$524 ;
+  wire [13:0] \$525 ;
+  wire [14:0] \$526 ;
+  wire \$527 ;
+  wire \$528 ;
+  wire \$529 ;
   wire \$53 ;
+  wire \$530 ;
+  wire \$531 ;
+  wire \$532 ;
+  wire \$533 ;
+  wire \$534 ;
+  wire \$535 ;
+  wire \$536 ;
+  wire \$537 ;
+  wire \$538 ;
+  wire \$539 ;
   wire \$54 ;
+  wire [1:0] \$540 ;
+  wire [2:0] \$541 ;
+  wire \$542 ;
+  wire \$543 ;
+  wire \$544 ;
+  wire \$545 ;
+  wire \$546 ;
+  wire \$547 ;
+  wire \$548 ;
+  wire \$549 ;
   wire \$55 ;
+  wire [13:0] \$550 ;
+  wire [14:0] \$551 ;
+  wire \$552 ;
+  wire \$553 ;
+  wire \$554 ;
+  wire \$555 ;
+  wire \$556 ;
+  wire \$557 ;
+  wire \$558 ;
+  wire \$559 ;
   wire \$56 ;
+  wire \$560 ;
+  wire \$561 ;
+  wire \$562 ;
+  wire \$563 ;
+  wire [16:0] \$564 ;
+  wire [16:0] \$565 ;
+  wire [16:0] \$566 ;
+  wire [17:0] \$567 ;
+  wire \$568 ;
+  wire \$569 ;
   wire \$57 ;
+  wire \$570 ;
+  wire \$571 ;
+  wire \$572 ;
+  wire \$573 ;
+  wire [4:0] \$574 ;
+  wire \$575 ;
+  wire \$576 ;
+  wire \$577 ;
+  wire [47:0] \$578 ;
+  wire [47:0] \$579 ;
   wire \$58 ;
+  wire \$580 ;
+  wire \$581 ;
+  wire [16:0] \$582 ;
+  wire [16:0] \$583 ;
+  wire \$584 ;
+  wire \$585 ;
+  wire \$586 ;
+  wire [16:0] \$587 ;
+  wire [16:0] \$588 ;
+  wire \$589 ;
   wire \$59 ;
-  wire [3:0] \$6 ;
+  wire [4:0] \$590 ;
+  wire \$591 ;
+  wire \$592 ;
+  wire \$593 ;
+  wire \$594 ;
+  wire \$595 ;
+  wire \$596 ;
+  wire \$597 ;
+  wire \$598 ;
+  wire \$599 ;
+  wire \$6 ;
   wire \$60 ;
+  wire \$600 ;
+  wire [15:0] \$601 ;
+  wire \$602 ;
+  wire [7:0] \$603 ;
+  wire \$604 ;
+  wire [31:0] \$605 ;
+  wire \$606 ;
+  wire \$607 ;
+  wire \$608 ;
+  wire \$609 ;
   wire \$61 ;
+  wire [7:0] \$610 ;
+  wire \$611 ;
+  wire \$612 ;
+  wire [31:0] \$613 ;
+  wire \$614 ;
+  wire \$615 ;
+  wire \$616 ;
+  wire \$617 ;
+  wire \$618 ;
+  wire \$619 ;
   wire \$62 ;
+  wire \$620 ;
+  wire [15:0] \$621 ;
+  wire \$622 ;
+  wire [7:0] \$623 ;
+  wire \$624 ;
+  wire [31:0] \$625 ;
+  wire \$626 ;
+  wire \$627 ;
+  wire \$628 ;
+  wire \$629 ;
   wire \$63 ;
+  wire [7:0] \$630 ;
+  wire \$631 ;
+  wire \$632 ;
+  wire [31:0] \$633 ;
+  wire \$634 ;
+  wire \$635 ;
+  wire \$636 ;
+  wire \$637 ;
+  wire \$638 ;
+  wire \$639 ;
   wire \$64 ;
+  wire \$640 ;
+  wire [15:0] \$641 ;
+  wire \$642 ;
+  wire [7:0] \$643 ;
+  wire \$644 ;
+  wire [31:0] \$645 ;
+  wire \$646 ;
+  wire \$647 ;
+  wire \$648 ;
+  wire \$649 ;
   wire \$65 ;
+  wire [7:0] \$650 ;
+  wire \$651 ;
+  wire \$652 ;
+  wire [31:0] \$653 ;
+  wire \$654 ;
+  wire \$655 ;
+  wire \$656 ;
+  wire \$657 ;
+  wire \$658 ;
+  wire \$659 ;
   wire \$66 ;
+  wire \$660 ;
+  wire [15:0] \$661 ;
+  wire \$662 ;
+  wire [7:0] \$663 ;
+  wire \$664 ;
+  wire [31:0] \$665 ;
+  wire \$666 ;
+  wire \$667 ;
+  wire \$668 ;
+  wire \$669 ;
   wire \$67 ;
+  wire [7:0] \$670 ;
+  wire \$671 ;
+  wire \$672 ;
+  wire [31:0] \$673 ;
+  reg [12:0] \$674 ;
+  reg \$675 ;
+  reg \$676 ;
+  reg [31:0] \$677 ;
+  reg [31:0] \$678 ;
+  reg [31:0] \$679 ;
   wire \$68 ;
+  reg [31:0] \$680 ;
+  reg [31:0] \$681 ;
+  reg [12:0] \$682 ;
+  reg [12:0] \$683 ;
+  reg [12:0] \$684 ;
+  reg [15:0] \$685 ;
+  reg [3:0] \$686 ;
+  reg [11:0] \$687 ;
+  reg \$688 ;
+  reg [5:0] \$689 ;
   wire \$69 ;
-  wire \$7 ;
+  reg [3:0] \$690 ;
+  reg [31:0] \$691 ;
+  reg [31:0] \$692 ;
+  reg \$693 ;
+  reg \$694 ;
+  reg [31:0] \$695 ;
+  reg [4:0] \$696 ;
+  reg [12:0] \$697 ;
+  reg [12:0] \$698 ;
+  reg [12:0] \$699 ;
+  wire [1:0] \$7 ;
   wire \$70 ;
+  reg [1:0] \$700 ;
+  reg [31:0] \$701 ;
+  reg [15:0] \$702 ;
+  reg [15:0] \$703 ;
+  reg \$704 ;
+  reg [15:0] \$705 ;
+  reg [3:0] \$706 ;
+  reg [31:0] \$707 ;
+  reg \$708 ;
+  reg \$709 ;
   wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
-  wire \$75 ;
+  reg [141:0] \$710 ;
+  reg \$711 ;
+  reg \$712 ;
+  reg [372:0] \$713 ;
+  reg [214:0] \$714 ;
+  wire [12:0] \$72 ;
+  wire [12:0] \$73 ;
+  wire [31:0] \$74 ;
+  wire [3:0] \$75 ;
   wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [12:0] \$8 ;
+  wire [3:0] \$77 ;
+  wire [4:0] \$78 ;
+  wire [4:0] \$79 ;
+  wire \$8 ;
   wire \$80 ;
-  wire \$81 ;
-  wire [13:0] \$82 ;
+  wire [19:0] \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire \$84 ;
   wire \$85 ;
@@ -499,7 +708,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$87 ;
   wire \$88 ;
   wire \$89 ;
-  wire [12:0] \$9 ;
+  wire [2:0] \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
@@ -507,13 +716,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$94 ;
   wire \$95 ;
   wire \$96 ;
-  wire [13:0] \$97 ;
-  wire [16:0] \$98 ;
-  wire [4:0] \$99 ;
-  reg [140:0] \$signal  = 141'h000000000000000000000000000000000000;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
+  reg [141:0] \$signal  = 142'h000000000000000000000000000000000000;
   wire [2:0] \$signal.beat ;
   wire \$signal.desc ;
   wire \$signal.first ;
+  wire \$signal.ids ;
   wire [4:0] \$signal.index ;
   wire [1:0] \$signal.kind ;
   wire \$signal.last ;
@@ -523,12 +733,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [31:0] \$signal.step ;
   wire [31:0] \$signal.working_set ;
   wire advance;
+  input [7:0] alpha;
+  wire [7:0] alpha;
   reg any_cold;
   wire batch_done;
   input [15:0] batch_size;
   wire [15:0] batch_size;
   reg [3:0] batches_in_set = 4'h0;
   reg [3:0] beat = 4'h0;
+  wire [2:0] beat_stale;
   output busy;
   wire busy;
   input [19:0] capacity_limit;
@@ -570,10 +783,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg cur_hot = 1'h0;
   reg [31:0] cur_sample = 32'd0;
   reg [11:0] cur_slot = 12'h000;
+  reg [5:0] cur_stale = 6'h00;
   wire [4:0] e_index;
   wire [12:0] e_non;
   wire [12:0] e_pop;
   wire [31:0] e_set;
+  wire [12:0] e_skip;
   wire early;
   output [31:0] early_closes;
   reg [31:0] early_closes = 32'd0;
@@ -589,36 +804,40 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [15:0] from_pop = 16'h0000;
   reg fsm_state = 1'h0;
   wire full_pop;
-  input [270:0] i__payload;
-  wire [270:0] i__payload;
+  input [274:0] i__payload;
+  wire [274:0] i__payload;
   wire \i__payload.first ;
-  wire [235:0] \i__payload.lanes ;
-  wire [58:0] \i__payload.lanes[0] ;
+  wire [239:0] \i__payload.lanes ;
+  wire [59:0] \i__payload.lanes[0] ;
   wire \i__payload.lanes[0].error ;
   wire \i__payload.lanes[0].hit ;
   wire [31:0] \i__payload.lanes[0].row ;
   wire [15:0] \i__payload.lanes[0].slot ;
+  wire \i__payload.lanes[0].stale ;
   wire [7:0] \i__payload.lanes[0].table ;
   wire \i__payload.lanes[0].valid ;
-  wire [58:0] \i__payload.lanes[1] ;
+  wire [59:0] \i__payload.lanes[1] ;
   wire \i__payload.lanes[1].error ;
   wire \i__payload.lanes[1].hit ;
   wire [31:0] \i__payload.lanes[1].row ;
   wire [15:0] \i__payload.lanes[1].slot ;
+  wire \i__payload.lanes[1].stale ;
   wire [7:0] \i__payload.lanes[1].table ;
   wire \i__payload.lanes[1].valid ;
-  wire [58:0] \i__payload.lanes[2] ;
+  wire [59:0] \i__payload.lanes[2] ;
   wire \i__payload.lanes[2].error ;
   wire \i__payload.lanes[2].hit ;
   wire [31:0] \i__payload.lanes[2].row ;
   wire [15:0] \i__payload.lanes[2].slot ;
+  wire \i__payload.lanes[2].stale ;
   wire [7:0] \i__payload.lanes[2].table ;
   wire \i__payload.lanes[2].valid ;
-  wire [58:0] \i__payload.lanes[3] ;
+  wire [59:0] \i__payload.lanes[3] ;
   wire \i__payload.lanes[3].error ;
   wire \i__payload.lanes[3].hit ;
   wire [31:0] \i__payload.lanes[3].row ;
   wire [15:0] \i__payload.lanes[3].slot ;
+  wire \i__payload.lanes[3].stale ;
   wire [7:0] \i__payload.lanes[3].table ;
   wire \i__payload.lanes[3].valid ;
   wire \i__payload.last ;
@@ -630,10 +849,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [15:0] in_batch = 16'h0000;
   reg in_sample = 1'h0;
   reg [4:0] index = 5'h00;
-  reg [140:0] issue;
+  reg [141:0] issue;
   wire [2:0] \issue.beat ;
   wire \issue.desc ;
   wire \issue.first ;
+  wire \issue.ids ;
   wire [4:0] \issue.index ;
   wire [1:0] \issue.kind ;
   wire \issue.last ;
@@ -643,11 +863,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [31:0] \issue.step ;
   wire [31:0] \issue.working_set ;
   reg issue_valid;
-  wire [27:0] job;
+  wire [40:0] job;
   wire \job.close ;
   wire \job.full_pop ;
   wire [12:0] \job.n_non ;
   wire [12:0] \job.n_pop ;
+  wire [12:0] \job.n_skip ;
   input learn;
   wire learn;
   reg [15:0] left = 16'h0000;
@@ -657,6 +878,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [15:0] new_from_pop;
   reg [1:0] new_kind;
   reg [15:0] new_size;
+  reg new_skip;
   output [31:0] non_popular;
   reg [31:0] non_popular = 32'd0;
   output [372:0] o__payload;
@@ -706,23 +928,28 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [12:0] pend_pop = 13'h0000;
   wire [13:0] pend_pop_inc;
   wire [12:0] pend_pop_next;
+  reg [12:0] pend_skip = 13'h0000;
+  wire [12:0] pend_skip_next;
   reg pending_close = 1'h0;
   reg pending_full_pop = 1'h0;
   output [31:0] popular;
   reg [31:0] popular = 32'd0;
   reg [15:0] position = 16'h0000;
   wire [11:0] r_data;
-  wire [27:0] \r_data$69 ;
-  wire [47:0] \r_data$90 ;
-  wire [47:0] \r_data$91 ;
+  wire [47:0] \r_data$106 ;
+  wire [47:0] \r_data$107 ;
+  wire [47:0] \r_data$108 ;
+  wire [40:0] \r_data$80 ;
   reg r_en;
-  reg \r_en$83 ;
-  reg \r_en$94 ;
-  reg \r_en$95 ;
+  reg \r_en$111 ;
+  reg \r_en$112 ;
+  reg \r_en$113 ;
+  reg \r_en$97 ;
   wire r_rdy;
-  wire \r_rdy$67 ;
-  wire \r_rdy$88 ;
-  wire \r_rdy$89 ;
+  wire \r_rdy$103 ;
+  wire \r_rdy$104 ;
+  wire \r_rdy$105 ;
+  wire \r_rdy$78 ;
   reg r_valid = 1'h0;
   wire [14:0] rec_read__addr;
   wire [231:0] rec_read__data;
@@ -780,15 +1007,22 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire rec_write__en;
   reg [12:0] rem_non = 13'h0000;
   reg [12:0] rem_pop = 13'h0000;
+  reg [12:0] rem_skip = 13'h0000;
   input rst;
   wire rst;
   output [31:0] samples_in;
   reg [31:0] samples_in = 32'd0;
   wire set_done;
   reg [31:0] set_id = 32'd0;
+  wire skip;
+  wire [15:0] skip_chunk;
+  output [31:0] skipped;
+  reg [31:0] skipped = 32'd0;
+  reg skipping = 1'h0;
   input split;
   wire split;
   reg [1:0] split_phase = 2'h0;
+  wire [5:0] stale_now;
   output [31:0] stalls;
   reg [31:0] stalls = 32'd0;
   reg start;
@@ -796,13 +1030,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire take_job;
   wire [13:0] total;
   wire [47:0] w_data;
-  wire [47:0] \w_data$40 ;
-  wire [27:0] \w_data$56 ;
-  wire [11:0] \w_data$97 ;
+  wire [11:0] \w_data$115 ;
+  wire [47:0] \w_data$47 ;
+  wire [47:0] \w_data$48 ;
+  wire [40:0] \w_data$65 ;
   reg w_en;
-  reg \w_en$58 ;
-  reg \w_en$59 ;
-  reg \w_en$96 ;
+  reg \w_en$114 ;
+  reg \w_en$67 ;
+  reg \w_en$68 ;
+  reg \w_en$69 ;
   wire w_rdy;
   input [3:0] working_set;
   wire [3:0] working_set;
@@ -33579,684 +33815,965 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @(posedge clk) begin
     if (rec_write__en)
-      records[{ \$9 [11:0], \$6 [2:0] }] <= rec_write__data;
+      records[{ \$22 [11:0], \$19 [2:0] }] <= rec_write__data;
   end
   reg [231:0] _0_;
   always @(posedge clk) begin
     if (advance) begin
-      _0_ <= records[{ \$243 [11:0], beat[2:0] }];
+      _0_ <= records[{ \$388 [11:0], beat[2:0] }];
     end
   end
   assign rec_read__data = _0_;
+  assign \$267  = \$255  & \$266 ;
+  assign \$268  = \$267  & pending_close;
+  assign \$269  = ~ \$268 ;
+  assign \$270  = pending_close & \$269 ;
+  assign \$271  = take_job ? \r_data$80 [1] : \$270 ;
+  assign \$272  = \$271  & split;
+  assign \$273  = take_job ? 2'h0 : split_phase;
+  assign \$274  = \$273  == 1'h1;
+  assign \$275  = \$272  & \$274 ;
+  assign \$276  = ~ pending_full_pop;
+  assign \$277  = split_phase < 2'h2;
+  assign \$278  = split_phase == 2'h2;
+  assign \$279  = | rem_skip;
+  assign \$280  = \$278  & \$279 ;
+  assign \$281  = \$277  | \$280 ;
+  assign \$282  = rem_pop + rem_non;
+  assign \$283  = \$282  + rem_skip;
+  assign \$284  = | \$283 ;
+  assign \$285  = split ? \$281  : \$284 ;
+  assign \$286  = pending_close & \$285 ;
+  assign \$287  = ~ \$286 ;
+  assign \$288  = \$276  & \$287 ;
+  assign \$289  = \$288  & pending_close;
+  assign \$290  = ~ \$289 ;
+  assign \$291  = pending_close & \$290 ;
+  assign \$292  = take_job ? \r_data$80 [1] : \$291 ;
+  assign \$293  = \$292  & split;
+  assign \$294  = take_job ? 2'h0 : split_phase;
+  assign \$295  = \$294  == 2'h2;
+  assign \$296  = \$293  & \$295 ;
+  assign \$297  = | e_skip;
+  assign \$298  = \$296  & \$297 ;
+  assign \$299  = ~ pending_full_pop;
+  assign \$300  = split_phase < 2'h2;
+  assign \$301  = split_phase == 2'h2;
+  assign \$302  = | rem_skip;
+  assign \$303  = \$301  & \$302 ;
+  assign \$304  = \$300  | \$303 ;
+  assign \$305  = rem_pop + rem_non;
+  assign \$306  = \$305  + rem_skip;
+  assign \$307  = | \$306 ;
+  assign \$308  = split ? \$304  : \$307 ;
+  assign \$309  = pending_close & \$308 ;
+  assign \$310  = ~ \$309 ;
+  assign \$311  = \$299  & \$310 ;
+  assign \$312  = \$311  & pending_close;
+  assign \$313  = ~ \$312 ;
+  assign \$314  = pending_close & \$313 ;
+  assign \$315  = take_job ? \r_data$80 [1] : \$314 ;
+  assign \$316  = ~ split;
+  assign \$317  = \$315  & \$316 ;
+  assign \$318  = | total;
+  assign \$319  = \$317  & \$318 ;
+  assign \$320  = ~ pending_full_pop;
+  assign \$321  = split_phase < 2'h2;
+  assign \$322  = split_phase == 2'h2;
+  assign \$323  = | rem_skip;
+  assign \$324  = \$322  & \$323 ;
+  assign \$325  = \$321  | \$324 ;
+  assign \$326  = rem_pop + rem_non;
+  assign \$327  = \$326  + rem_skip;
+  assign \$328  = | \$327 ;
+  assign \$329  = split ? \$325  : \$328 ;
+  assign \$330  = pending_close & \$329 ;
+  assign \$331  = ~ \$330 ;
+  assign \$332  = \$320  & \$331 ;
+  assign \$333  = \$332  & pending_close;
+  assign \$334  = ~ \$333 ;
+  assign \$335  = pending_close & \$334 ;
+  assign \$336  = take_job ? \r_data$80 [1] : \$335 ;
+  assign \$337  = ~ split;
+  assign \$338  = \$336  & \$337 ;
+  assign \$339  = | e_skip;
+  assign \$340  = \$338  & \$339 ;
+  assign \$341  = chunk_pop == chunk;
+  assign \$342  = ! chunk_pop;
+  assign \$343  = \$342  ? 2'h2 : 2'h1;
+  assign \$344  = \$341  ? 2'h0 : \$343 ;
+  assign \$345  = ~ skipping;
+  assign \$346  = | from_pop;
+  assign \$347  = \$345  & \$346 ;
+  assign \$348  = \$347  ? \r_rdy$104  : \r_rdy$103 ;
+  assign \$349  = skipping ? \r_rdy$105  : \$348 ;
+  assign \$350  = ~ skipping;
+  assign \$351  = | from_pop;
+  assign \$352  = \$350  & \$351 ;
+  assign \$353  = \$352  ? \r_data$107  : \r_data$106 ;
+  assign \$354  = skipping ? \r_data$108  : \$353 ;
+  assign \$355  = step - 1'h1;
+  assign \$356  = ! beat;
+  assign \$357  = beat + 1'h1;
+  assign \$358  = ~ skipping;
+  assign \$359  = | from_pop;
+  assign \$360  = \$358  & \$359 ;
+  assign \$361  = \$360  ? \r_data$107  : \r_data$106 ;
+  assign \$362  = skipping ? \r_data$108  : \$361 ;
+  assign \$363  = \$357  >= \$362 [47:44];
+  assign \$364  = skipping | \$363 ;
+  assign \$365  = beat + 1'h1;
+  assign \$366  = ~ skipping;
+  assign \$367  = | from_pop;
+  assign \$368  = \$366  & \$367 ;
+  assign \$369  = \$368  ? \r_data$107  : \r_data$106 ;
+  assign \$370  = skipping ? \r_data$108  : \$369 ;
+  assign \$371  = \$365  >= \$370 [47:44];
+  assign \$372  = skipping | \$371 ;
+  assign \$373  = ~ skipping;
+  assign \$374  = | from_pop;
+  assign \$375  = \$373  & \$374 ;
+  assign \$376  = ~ skipping;
+  assign \$377  = ! from_pop;
+  assign \$378  = \$376  & \$377 ;
+  assign \$379  = ~ skipping;
+  assign \$380  = | from_pop;
+  assign \$381  = \$379  & \$380 ;
+  assign \$382  = \$381  ? \r_data$107  : \r_data$106 ;
+  assign \$383  = skipping ? \r_data$108  : \$382 ;
+  assign \$384  = ~ skipping;
+  assign \$385  = | from_pop;
+  assign \$386  = \$384  & \$385 ;
+  assign \$387  = \$386  ? \r_data$107  : \r_data$106 ;
+  assign \$388  = skipping ? \r_data$108  : \$387 ;
+  assign \$389  = advance & r_valid;
+  assign \$390  = \$signal [0] | \$signal [141];
+  assign \$391  = ~ \$390 ;
+  assign \$392  = ~ rec_read__data[1];
+  assign \$393  = rec_read__data[0] & \$392 ;
+  assign \$394  = ~ rec_read__data[59];
+  assign \$395  = rec_read__data[58] & \$394 ;
+  assign \$396  = ~ rec_read__data[117];
+  assign \$397  = rec_read__data[116] & \$396 ;
+  assign \$398  = ~ rec_read__data[175];
+  assign \$399  = rec_read__data[174] & \$398 ;
+  assign \$400  = | { \$399 , \$397 , \$395 , \$393  };
+  assign \$401  = \$391  & \$400 ;
+  assign \$402  = | pend_pop;
+  assign \$403  = in_sample | \$402 ;
+  assign \$404  = | pend_non;
+  assign \$405  = \$403  | \$404 ;
+  assign \$406  = | pend_skip;
+  assign \$407  = \$405  | \$406 ;
+  assign \$408  = \$407  | \r_rdy$105 ;
+  assign \$409  = \$408  | \r_rdy$78 ;
+  assign \$411  = \$409  | \$410 ;
+  assign \$412  = \$411  | pending_full_pop;
+  assign \$413  = \$412  | pending_close;
+  assign \$414  = \$413  | r_valid;
+  assign \$415  = \$414  | o__valid;
+  assign \$416  = \$415  | cold__valid;
+  assign \$417  = \$416  | \r_rdy$104 ;
+  assign busy = \$417  | \r_rdy$103 ;
+  assign \$418  = ! fsm_state;
+  assign \$420  = i__valid & i__ready;
+  assign \$421  = ~ in_sample;
+  assign \$422  = \$420  & \$421 ;
+  assign \$423  = fresh < 13'h1000;
+  assign \$424  = fresh + 1'h1;
+  assign \$425  = i__valid & i__ready;
+  assign \$426  = in_sample ? cur_beat : 4'h0;
+  assign \$427  = \$426  >= 4'h8;
+  assign \$428  = \$425  & \$427 ;
+  assign \$429  = i__valid & i__ready;
+  assign \$430  = samples_in + 1'h1;
+  assign \$431  = in_sample ? cur_hot : 1'h1;
+  assign \$432  = ~ i__payload[0];
+  assign \$433  = \$432  | i__payload[1];
+  assign \$434  = ~ i__payload[60];
+  assign \$435  = \$434  | i__payload[61];
+  assign \$436  = ~ i__payload[120];
+  assign \$437  = \$436  | i__payload[121];
+  assign \$438  = ~ i__payload[180];
+  assign \$439  = \$438  | i__payload[181];
+  assign \$440  = & { \$439 , \$437 , \$435 , \$433  };
+  assign \$441  = \$431  & \$440 ;
+  assign \$442  = ~ learn;
+  assign \$443  = \$441  & \$442 ;
+  assign \$444  = ~ skip;
+  assign \$445  = \$443  & \$444 ;
+  assign \$446  = popular + \$445 ;
+  assign \$447  = in_sample ? cur_hot : 1'h1;
+  assign \$448  = ~ i__payload[0];
+  assign \$449  = \$448  | i__payload[1];
+  assign \$450  = ~ i__payload[60];
+  assign \$451  = \$450  | i__payload[61];
+  assign \$452  = ~ i__payload[120];
+  assign \$453  = \$452  | i__payload[121];
+  assign \$454  = ~ i__payload[180];
+  assign \$455  = \$454  | i__payload[181];
+  assign \$456  = & { \$455 , \$453 , \$451 , \$449  };
+  assign \$457  = \$447  & \$456 ;
+  assign \$458  = ~ learn;
+  assign \$459  = \$457  & \$458 ;
+  assign \$460  = ~ skip;
+  assign \$461  = \$459  & \$460 ;
+  assign \$462  = ~ \$461 ;
+  assign \$463  = ~ skip;
+  assign \$464  = \$462  & \$463 ;
+  assign \$465  = non_popular + \$464 ;
+  assign \$466  = skipped + skip;
+  assign \$467  = early_closes + early;
+  assign \$468  = ~ skip;
+  assign \$469  = in_batch + \$468 ;
+  assign \$470  = batch_done ? 17'h00000 : \$469 ;
+  assign \$471  = batches_in_set + batch_done;
+  assign \$472  = fresh < 13'h1000;
+  assign \$473  = \$472  ? fresh : { 1'h0, r_data };
+  assign \$474  = in_sample ? { 1'h0, cur_slot } : \$473 ;
+  assign \$475  = in_sample ? cur_hot : 1'h1;
+  assign \$476  = ~ i__payload[0];
+  assign \$477  = \$476  | i__payload[1];
+  assign \$478  = ~ i__payload[60];
+  assign \$479  = \$478  | i__payload[61];
+  assign \$480  = ~ i__payload[120];
+  assign \$481  = \$480  | i__payload[121];
+  assign \$482  = ~ i__payload[180];
+  assign \$483  = \$482  | i__payload[181];
+  assign \$484  = & { \$483 , \$481 , \$479 , \$477  };
+  assign \$485  = \$475  & \$484 ;
+  assign \$486  = in_sample ? cur_beat : 4'h0;
+  assign \$487  = \$486  >= 4'h8;
+  assign \$488  = in_sample ? cur_beat : 4'h0;
+  assign \$489  = in_sample ? cur_beat : 4'h0;
+  assign \$490  = \$489  + 1'h1;
+  assign \$491  = \$487  ? { 1'h0, \$488  } : \$490 ;
+  assign \$492  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$493  = ~ i__ready;
+  assign \$494  = i__valid & \$493 ;
+  assign \$495  = stalls + 1'h1;
+  assign \$496  = ~ pending_full_pop;
+  assign \$497  = split_phase < 2'h2;
+  assign \$498  = split_phase == 2'h2;
+  assign \$499  = | rem_skip;
+  assign \$500  = \$498  & \$499 ;
+  assign \$501  = \$497  | \$500 ;
+  assign \$502  = rem_pop + rem_non;
+  assign \$503  = \$502  + rem_skip;
+  assign \$504  = | \$503 ;
+  assign \$505  = split ? \$501  : \$504 ;
+  assign \$506  = pending_close & \$505 ;
+  assign \$507  = ~ \$506 ;
+  assign \$508  = \$496  & \$507 ;
+  assign \$509  = \$508  & pending_close;
+  assign \$510  = ~ \$509 ;
+  assign \$511  = pending_close & \$510 ;
+  assign \$512  = take_job ? \r_data$80 [1] : \$511 ;
+  assign \$513  = take_job ? 2'h0 : split_phase;
+  assign \$514  = step + 1'h1;
+  assign \$515  = e_index + 1'h1;
+  assign \$516  = micro_batches + 1'h1;
+  assign \$517  = take_job ? \r_data$80 [0] : pending_full_pop;
+  assign \$518  = ~ \$517 ;
+  assign \$519  = ~ pending_full_pop;
+  assign \$520  = split_phase < 2'h2;
+  assign \$521  = split_phase == 2'h2;
+  assign \$522  = | rem_skip;
+  assign \$523  = \$521  & \$522 ;
+  assign \$524  = \$520  | \$523 ;
+  assign \$525  = rem_pop + rem_non;
+  assign \$526  = \$525  + rem_skip;
+  assign \$527  = | \$526 ;
+  assign \$528  = split ? \$524  : \$527 ;
+  assign \$529  = pending_close & \$528 ;
+  assign \$530  = ~ \$529 ;
+  assign \$531  = \$519  & \$530 ;
+  assign \$532  = \$531  & pending_close;
+  assign \$533  = ~ \$532 ;
+  assign \$534  = pending_close & \$533 ;
+  assign \$535  = take_job ? \r_data$80 [1] : \$534 ;
+  assign \$536  = \$518  & \$535 ;
+  assign \$537  = \$536  & split;
+  assign \$538  = ~ new_skip;
+  assign \$539  = \$537  & \$538 ;
+  assign \$540  = take_job ? 2'h0 : split_phase;
+  assign \$541  = \$540  + 1'h1;
+  assign \$542  = take_job ? \r_data$80 [0] : pending_full_pop;
+  assign \$543  = ~ \$542 ;
+  assign \$544  = ~ pending_full_pop;
+  assign \$545  = split_phase < 2'h2;
+  assign \$546  = split_phase == 2'h2;
+  assign \$547  = | rem_skip;
+  assign \$548  = \$546  & \$547 ;
+  assign \$549  = \$545  | \$548 ;
+  assign \$550  = rem_pop + rem_non;
+  assign \$551  = \$550  + rem_skip;
+  assign \$552  = | \$551 ;
+  assign \$553  = split ? \$549  : \$552 ;
+  assign \$554  = pending_close & \$553 ;
+  assign \$555  = ~ \$554 ;
+  assign \$556  = \$544  & \$555 ;
+  assign \$557  = \$556  & pending_close;
+  assign \$558  = ~ \$557 ;
+  assign \$559  = pending_close & \$558 ;
+  assign \$560  = take_job ? \r_data$80 [1] : \$559 ;
+  assign \$561  = \$543  & \$560 ;
+  assign \$562  = ~ split;
+  assign \$563  = \$561  & \$562 ;
+  assign \$564  = e_skip - skip_chunk;
+  assign \$565  = e_pop - chunk_pop;
+  assign \$566  = chunk - chunk_pop;
+  assign \$567  = $signed({ 1'h0, e_non }) - $signed(\$566 );
+  assign \$568  = | new_size;
+  assign \$569  = ~ skipping;
+  assign \$570  = | from_pop;
+  assign \$571  = \$569  & \$570 ;
+  assign \$572  = \$571  ? \r_rdy$104  : \r_rdy$103 ;
+  assign \$573  = skipping ? \r_rdy$105  : \$572 ;
+  assign \$574  = beat + 1'h1;
+  assign \$575  = ~ skipping;
+  assign \$576  = | from_pop;
+  assign \$577  = \$575  & \$576 ;
+  assign \$578  = \$577  ? \r_data$107  : \r_data$106 ;
+  assign \$579  = skipping ? \r_data$108  : \$578 ;
+  assign \$580  = \$574  >= \$579 [47:44];
+  assign \$581  = skipping | \$580 ;
+  assign \$582  = position + 1'h1;
+  assign \$583  = left - 1'h1;
+  assign \$584  = ~ skipping;
+  assign \$585  = | from_pop;
+  assign \$586  = \$584  & \$585 ;
+  assign \$587  = from_pop - 1'h1;
+  assign \$588  = \$586  ? \$587  : 17'h00000;
+  assign \$589  = left == 1'h1;
+  assign \$590  = beat + 1'h1;
+  assign \$591  = o__valid & o__ready;
+  assign \$592  = cold__valid & cold__ready;
+  assign \$593  = advance & r_valid;
+  assign \$594  = \$signal [0] | \$signal [141];
+  assign \$595  = ~ \$594 ;
+  assign \$596  = \$595  & rec_read__data[0];
+  assign \$597  = \$signal [0] | \$signal [141];
+  assign \$598  = ~ \$597 ;
+  assign \$599  = \$598  & rec_read__data[1];
+  assign \$600  = \$signal [0] | \$signal [141];
+  assign \$601  = \$600  ? 16'h0000 : rec_read__data[17:2];
+  assign \$602  = \$signal [0] | \$signal [141];
+  assign \$603  = \$602  ? 8'h00 : rec_read__data[25:18];
+  assign \$604  = \$signal [0] | \$signal [141];
+  assign \$605  = \$604  ? 32'd0 : rec_read__data[57:26];
+  assign \$606  = ~ rec_read__data[1];
+  assign \$607  = rec_read__data[0] & \$606 ;
+  assign \$608  = ~ rec_read__data[1];
+  assign \$609  = rec_read__data[0] & \$608 ;
+  assign \$610  = \$609  ? rec_read__data[25:18] : 8'h00;
+  assign \$611  = ~ rec_read__data[1];
+  assign \$612  = rec_read__data[0] & \$611 ;
+  assign \$613  = \$612  ? rec_read__data[57:26] : 32'd0;
+  assign \$614  = \$signal [0] | \$signal [141];
+  assign \$615  = ~ \$614 ;
+  assign \$616  = \$615  & rec_read__data[58];
+  assign \$617  = \$signal [0] | \$signal [141];
+  assign \$618  = ~ \$617 ;
+  assign \$619  = \$618  & rec_read__data[59];
+  assign \$620  = \$signal [0] | \$signal [141];
+  assign \$621  = \$620  ? 16'h0000 : rec_read__data[75:60];
+  assign \$622  = \$signal [0] | \$signal [141];
+  assign \$623  = \$622  ? 8'h00 : rec_read__data[83:76];
+  assign \$624  = \$signal [0] | \$signal [141];
+  assign \$625  = \$624  ? 32'd0 : rec_read__data[115:84];
+  assign \$626  = ~ rec_read__data[59];
+  assign \$627  = rec_read__data[58] & \$626 ;
+  assign \$628  = ~ rec_read__data[59];
+  assign \$629  = rec_read__data[58] & \$628 ;
+  assign \$630  = \$629  ? rec_read__data[83:76] : 8'h00;
+  assign \$631  = ~ rec_read__data[59];
+  assign \$632  = rec_read__data[58] & \$631 ;
+  assign \$633  = \$632  ? rec_read__data[115:84] : 32'd0;
+  assign \$634  = \$signal [0] | \$signal [141];
+  assign \$635  = ~ \$634 ;
+  assign \$636  = \$635  & rec_read__data[116];
+  assign \$637  = \$signal [0] | \$signal [141];
+  assign \$638  = ~ \$637 ;
+  assign \$639  = \$638  & rec_read__data[117];
+  assign \$640  = \$signal [0] | \$signal [141];
+  assign \$641  = \$640  ? 16'h0000 : rec_read__data[133:118];
+  assign \$642  = \$signal [0] | \$signal [141];
+  assign \$643  = \$642  ? 8'h00 : rec_read__data[141:134];
+  assign \$644  = \$signal [0] | \$signal [141];
+  assign \$645  = \$644  ? 32'd0 : rec_read__data[173:142];
+  assign \$646  = ~ rec_read__data[117];
+  assign \$647  = rec_read__data[116] & \$646 ;
+  assign \$648  = ~ rec_read__data[117];
+  assign \$649  = rec_read__data[116] & \$648 ;
+  assign \$650  = \$649  ? rec_read__data[141:134] : 8'h00;
+  assign \$651  = ~ rec_read__data[117];
+  assign \$652  = rec_read__data[116] & \$651 ;
+  assign \$653  = \$652  ? rec_read__data[173:142] : 32'd0;
+  assign \$654  = \$signal [0] | \$signal [141];
+  assign \$655  = ~ \$654 ;
+  assign \$656  = \$655  & rec_read__data[174];
+  assign \$657  = \$signal [0] | \$signal [141];
+  assign \$658  = ~ \$657 ;
+  assign \$659  = \$658  & rec_read__data[175];
+  assign \$660  = \$signal [0] | \$signal [141];
+  assign \$661  = \$660  ? 16'h0000 : rec_read__data[191:176];
+  assign \$662  = \$signal [0] | \$signal [141];
+  assign \$663  = \$662  ? 8'h00 : rec_read__data[199:192];
+  assign \$664  = \$signal [0] | \$signal [141];
+  assign \$665  = \$664  ? 32'd0 : rec_read__data[231:200];
+  assign \$666  = ~ rec_read__data[175];
+  assign \$667  = rec_read__data[174] & \$666 ;
+  assign \$668  = ~ rec_read__data[175];
+  assign \$669  = rec_read__data[174] & \$668 ;
+  assign \$670  = \$669  ? rec_read__data[199:192] : 8'h00;
+  assign \$671  = ~ rec_read__data[175];
+  assign \$672  = rec_read__data[174] & \$671 ;
+  assign \$673  = \$672  ? rec_read__data[231:200] : 32'd0;
   always @(posedge clk)
-    fresh <= \$470 ;
+    fresh <= \$674 ;
   always @(posedge clk)
-    framing_error <= \$471 ;
+    framing_error <= \$675 ;
   always @(posedge clk)
-    in_sample <= \$472 ;
+    in_sample <= \$676 ;
   always @(posedge clk)
-    samples_in <= \$473 ;
+    samples_in <= \$677 ;
   always @(posedge clk)
-    popular <= \$474 ;
+    popular <= \$678 ;
   always @(posedge clk)
-    non_popular <= \$475 ;
+    non_popular <= \$679 ;
   always @(posedge clk)
-    early_closes <= \$476 ;
+    skipped <= \$680 ;
   always @(posedge clk)
-    pend_pop <= \$477 ;
+    early_closes <= \$681 ;
   always @(posedge clk)
-    pend_non <= \$478 ;
+    pend_pop <= \$682 ;
   always @(posedge clk)
-    in_batch <= \$479 ;
+    pend_non <= \$683 ;
   always @(posedge clk)
-    batches_in_set <= \$480 ;
+    pend_skip <= \$684 ;
   always @(posedge clk)
-    cur_slot <= \$481 ;
+    in_batch <= \$685 ;
   always @(posedge clk)
-    cur_hot <= \$482 ;
+    batches_in_set <= \$686 ;
   always @(posedge clk)
-    cur_beat <= \$483 ;
+    cur_slot <= \$687 ;
   always @(posedge clk)
-    cur_sample <= \$484 ;
+    cur_hot <= \$688 ;
   always @(posedge clk)
-    stalls <= \$485 ;
+    cur_stale <= \$689 ;
   always @(posedge clk)
-    pending_full_pop <= \$486 ;
+    cur_beat <= \$690 ;
   always @(posedge clk)
-    pending_close <= \$487 ;
+    cur_sample <= \$691 ;
   always @(posedge clk)
-    set_id <= \$488 ;
+    stalls <= \$692 ;
   always @(posedge clk)
-    index <= \$489 ;
+    pending_full_pop <= \$693 ;
   always @(posedge clk)
-    rem_pop <= \$490 ;
+    pending_close <= \$694 ;
   always @(posedge clk)
-    rem_non <= \$491 ;
+    set_id <= \$695 ;
   always @(posedge clk)
-    split_phase <= \$492 ;
+    index <= \$696 ;
   always @(posedge clk)
-    step <= \$493 ;
+    rem_pop <= \$697 ;
   always @(posedge clk)
-    left <= \$494 ;
+    rem_non <= \$698 ;
   always @(posedge clk)
-    from_pop <= \$495 ;
+    rem_skip <= \$699 ;
   always @(posedge clk)
-    position <= \$496 ;
+    split_phase <= \$700 ;
   always @(posedge clk)
-    beat <= \$497 ;
+    step <= \$701 ;
   always @(posedge clk)
-    micro_batches <= \$498 ;
+    left <= \$702 ;
   always @(posedge clk)
-    fsm_state <= \$499 ;
+    from_pop <= \$703 ;
   always @(posedge clk)
-    r_valid <= \$500 ;
+    skipping <= \$704 ;
   always @(posedge clk)
-    \$signal  <= \$501 ;
+    position <= \$705 ;
   always @(posedge clk)
-    o__valid <= \$502 ;
+    beat <= \$706 ;
   always @(posedge clk)
-    cold__valid <= \$503 ;
+    micro_batches <= \$707 ;
   always @(posedge clk)
-    o__payload <= \$504 ;
+    fsm_state <= \$708 ;
   always @(posedge clk)
-    cold__payload <= \$505 ;
+    r_valid <= \$709 ;
+  always @(posedge clk)
+    \$signal  <= \$710 ;
+  always @(posedge clk)
+    o__valid <= \$711 ;
+  always @(posedge clk)
+    cold__valid <= \$712 ;
+  always @(posedge clk)
+    o__payload <= \$713 ;
+  always @(posedge clk)
+    cold__payload <= \$714 ;
   assign \$1  = fresh < 13'h1000;
   assign \$2  = \$1  | r_rdy;
   assign \$3  = in_sample | \$2 ;
-  assign \$4  = ~ i__payload[237];
+  assign \$4  = ~ i__payload[241];
   assign \$5  = \$4  | w_rdy;
   assign i__ready = \$3  & \$5 ;
-  assign \$6  = in_sample ? cur_beat : 4'h0;
-  assign \$7  = fresh < 13'h1000;
-  assign \$8  = \$7  ? fresh : { 1'h0, r_data };
-  assign \$9  = in_sample ? { 1'h0, cur_slot } : \$8 ;
-  assign \$10  = i__valid & i__ready;
-  assign \$11  = in_sample ? cur_beat : 4'h0;
-  assign \$12  = \$11  >= 4'h8;
-  assign \$13  = ~ \$12 ;
-  assign rec_write__en = \$10  & \$13 ;
-  assign \$14  = i__payload[0] & i__payload[1];
-  assign \$15  = ~ learn;
-  assign \$16  = \$14  & \$15 ;
-  assign \$17  = i__payload[0] ? i__payload[18:3] : 16'h0000;
-  assign \$18  = i__payload[0] ? i__payload[26:19] : 8'h00;
-  assign \$19  = i__payload[0] ? i__payload[58:27] : 32'd0;
-  assign \$20  = i__payload[59] & i__payload[60];
-  assign \$21  = ~ learn;
-  assign \$22  = \$20  & \$21 ;
-  assign \$23  = i__payload[59] ? i__payload[77:62] : 16'h0000;
-  assign \$24  = i__payload[59] ? i__payload[85:78] : 8'h00;
-  assign \$25  = i__payload[59] ? i__payload[117:86] : 32'd0;
-  assign \$26  = i__payload[118] & i__payload[119];
-  assign \$27  = ~ learn;
-  assign \$28  = \$26  & \$27 ;
-  assign \$29  = i__payload[118] ? i__payload[136:121] : 16'h0000;
-  assign \$30  = i__payload[118] ? i__payload[144:137] : 8'h00;
-  assign \$31  = i__payload[118] ? i__payload[176:145] : 32'd0;
-  assign \$32  = i__payload[177] & i__payload[178];
-  assign \$33  = ~ learn;
-  assign \$34  = \$32  & \$33 ;
-  assign \$35  = i__payload[177] ? i__payload[195:180] : 16'h0000;
-  assign \$36  = i__payload[177] ? i__payload[203:196] : 8'h00;
-  assign \$37  = i__payload[177] ? i__payload[235:204] : 32'd0;
-  assign \$38  = i__valid & i__ready;
-  assign \$39  = ~ in_sample;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = fresh < 13'h1000;
-  assign \$42  = fresh < 13'h1000;
-  assign \$43  = \$42  ? fresh : { 1'h0, r_data };
-  assign \$44  = in_sample ? { 1'h0, cur_slot } : \$43 ;
-  assign \$45  = in_sample ? cur_sample : i__payload[269:238];
-  assign \$46  = in_sample ? cur_beat : 4'h0;
-  assign \$47  = \$46  >= 4'h8;
-  assign \$48  = in_sample ? cur_beat : 4'h0;
-  assign \$49  = \$48  + 1'h1;
-  assign \$50  = \$47  ? 5'h08 : \$49 ;
-  assign \$51  = capacity_limit > 13'h1000;
-  assign \$52  = \$51  ? 20'h01000 : capacity_limit;
-  assign \$53  = in_sample ? cur_hot : 1'h1;
-  assign \$54  = ~ i__payload[0];
-  assign \$55  = \$54  | i__payload[1];
-  assign \$56  = ~ i__payload[59];
-  assign \$57  = \$56  | i__payload[60];
-  assign \$58  = ~ i__payload[118];
-  assign \$59  = \$58  | i__payload[119];
-  assign \$60  = ~ i__payload[177];
-  assign \$61  = \$60  | i__payload[178];
-  assign \$62  = & { \$61 , \$59 , \$57 , \$55  };
-  assign \$63  = \$53  & \$62 ;
-  assign \$64  = ~ learn;
-  assign \$65  = \$63  & \$64 ;
-  assign pend_pop_inc = pend_pop + \$65 ;
-  assign \$66  = ~ split;
-  assign \$67  = in_sample ? cur_hot : 1'h1;
-  assign \$68  = ~ i__payload[0];
-  assign \$69  = \$68  | i__payload[1];
-  assign \$70  = ~ i__payload[59];
-  assign \$71  = \$70  | i__payload[60];
-  assign \$72  = ~ i__payload[118];
-  assign \$73  = \$72  | i__payload[119];
-  assign \$74  = ~ i__payload[177];
-  assign \$75  = \$74  | i__payload[178];
-  assign \$76  = & { \$75 , \$73 , \$71 , \$69  };
-  assign \$77  = \$67  & \$76 ;
-  assign \$78  = ~ learn;
-  assign \$79  = \$77  & \$78 ;
-  assign \$80  = \$66  & \$79 ;
-  assign \$81  = pend_pop_inc == batch_size;
-  assign full_pop = \$80  & \$81 ;
-  assign \$82  = full_pop ? 14'h0000 : pend_pop_inc;
-  assign \$83  = in_sample ? cur_hot : 1'h1;
-  assign \$84  = ~ i__payload[0];
-  assign \$85  = \$84  | i__payload[1];
-  assign \$86  = ~ i__payload[59];
-  assign \$87  = \$86  | i__payload[60];
-  assign \$88  = ~ i__payload[118];
-  assign \$89  = \$88  | i__payload[119];
-  assign \$90  = ~ i__payload[177];
-  assign \$91  = \$90  | i__payload[178];
-  assign \$92  = & { \$91 , \$89 , \$87 , \$85  };
-  assign \$93  = \$83  & \$92 ;
-  assign \$94  = ~ learn;
-  assign \$95  = \$93  & \$94 ;
-  assign \$96  = ~ \$95 ;
-  assign \$97  = pend_non + \$96 ;
-  assign \$98  = in_batch + 1'h1;
-  assign batch_done = \$98  == batch_size;
-  assign \$99  = batches_in_set + 1'h1;
-  assign \$100  = \$99  == working_set;
-  assign \$101  = split | \$100 ;
-  assign set_done = batch_done & \$101 ;
-  assign \$102  = ~ set_done;
-  assign \$103  = \$82 [12:0] + \$97 [12:0];
-  assign \$104  = \$103  >= \$52 [12:0];
-  assign early = \$102  & \$104 ;
-  assign \$105  = set_done | early;
-  assign close = \$105  | i__payload[270];
-  assign \$106  = i__valid & i__ready;
-  assign \$107  = in_sample ? cur_hot : 1'h1;
-  assign \$108  = ~ i__payload[0];
-  assign \$109  = \$108  | i__payload[1];
-  assign \$110  = ~ i__payload[59];
-  assign \$111  = \$110  | i__payload[60];
-  assign \$112  = ~ i__payload[118];
-  assign \$113  = \$112  | i__payload[119];
-  assign \$114  = ~ i__payload[177];
-  assign \$115  = \$114  | i__payload[178];
-  assign \$116  = & { \$115 , \$113 , \$111 , \$109  };
-  assign \$117  = \$107  & \$116 ;
-  assign \$118  = ~ learn;
-  assign \$119  = \$117  & \$118 ;
-  assign \$120  = in_sample ? cur_hot : 1'h1;
-  assign \$121  = ~ i__payload[0];
-  assign \$122  = \$121  | i__payload[1];
-  assign \$123  = ~ i__payload[59];
-  assign \$124  = \$123  | i__payload[60];
-  assign \$125  = ~ i__payload[118];
-  assign \$126  = \$125  | i__payload[119];
-  assign \$127  = ~ i__payload[177];
-  assign \$128  = \$127  | i__payload[178];
-  assign \$129  = & { \$128 , \$126 , \$124 , \$122  };
-  assign \$130  = \$120  & \$129 ;
-  assign \$131  = ~ learn;
-  assign \$132  = \$130  & \$131 ;
-  assign \$133  = ~ \$132 ;
-  assign \$134  = full_pop | close;
-  assign \$135  = ~ o__ready;
-  assign \$136  = o__valid & \$135 ;
-  assign \$137  = ~ \$136 ;
-  assign \$138  = ~ cold__ready;
-  assign \$139  = cold__valid & \$138 ;
-  assign \$140  = ~ \$139 ;
-  assign advance = \$137  & \$140 ;
-  assign \$141  = ~ pending_full_pop;
-  assign \$142  = split_phase < 2'h2;
-  assign \$143  = rem_pop + rem_non;
-  assign \$144  = | \$143 ;
-  assign \$145  = split ? \$142  : \$144 ;
-  assign \$146  = pending_close & \$145 ;
-  assign \$147  = ~ \$146 ;
-  assign \$148  = \$141  & \$147 ;
-  assign take_job = \$148  & \r_rdy$67 ;
-  assign e_pop = take_job ? \r_data$69 [14:2] : rem_pop;
-  assign e_non = take_job ? \r_data$69 [27:15] : rem_non;
-  assign \$149  = ~ pending_full_pop;
-  assign \$150  = split_phase < 2'h2;
-  assign \$151  = rem_pop + rem_non;
-  assign \$152  = | \$151 ;
-  assign \$153  = split ? \$150  : \$152 ;
-  assign \$154  = pending_close & \$153 ;
-  assign \$155  = ~ \$154 ;
-  assign \$156  = \$149  & \$155 ;
-  assign \$157  = \$156  & pending_close;
-  assign \$158  = set_id + \$157 ;
-  assign \$159  = ~ pending_full_pop;
-  assign \$160  = split_phase < 2'h2;
-  assign \$161  = rem_pop + rem_non;
-  assign \$162  = | \$161 ;
-  assign \$163  = split ? \$160  : \$162 ;
-  assign \$164  = pending_close & \$163 ;
-  assign \$165  = ~ \$164 ;
-  assign \$166  = \$159  & \$165 ;
-  assign \$167  = \$166  & pending_close;
-  assign e_index = \$167  ? 5'h00 : index;
+  assign \$6  = i__payload[0] & i__payload[59];
+  assign \$7  = 1'h0 + \$6 ;
+  assign \$8  = i__payload[60] & i__payload[119];
+  assign \$9  = \$7  + \$8 ;
+  assign \$10  = i__payload[120] & i__payload[179];
+  assign \$11  = \$9  + \$10 ;
+  assign \$12  = i__payload[180] & i__payload[239];
+  assign \$13  = \$11  + \$12 ;
+  assign \$14  = in_sample ? cur_stale : 6'h00;
+  assign \$15  = in_sample ? cur_beat : 4'h0;
+  assign \$16  = \$15  >= 4'h8;
+  assign \$17  = \$16  ? 3'h0 : \$13 [2:0];
+  assign \$18  = \$14  + \$17 ;
+  assign \$19  = in_sample ? cur_beat : 4'h0;
+  assign \$20  = fresh < 13'h1000;
+  assign \$21  = \$20  ? fresh : { 1'h0, r_data };
+  assign \$22  = in_sample ? { 1'h0, cur_slot } : \$21 ;
+  assign \$23  = i__valid & i__ready;
+  assign \$24  = in_sample ? cur_beat : 4'h0;
+  assign \$25  = \$24  >= 4'h8;
+  assign \$26  = ~ \$25 ;
+  assign rec_write__en = \$23  & \$26 ;
+  assign \$27  = i__payload[0] & i__payload[1];
+  assign \$28  = ~ learn;
+  assign \$29  = \$27  & \$28 ;
+  assign \$30  = i__payload[0] ? i__payload[18:3] : 16'h0000;
+  assign \$31  = i__payload[0] ? i__payload[26:19] : 8'h00;
+  assign \$32  = i__payload[0] ? i__payload[58:27] : 32'd0;
+  assign \$33  = i__payload[60] & i__payload[61];
+  assign \$34  = ~ learn;
+  assign \$35  = \$33  & \$34 ;
+  assign \$36  = i__payload[60] ? i__payload[78:63] : 16'h0000;
+  assign \$37  = i__payload[60] ? i__payload[86:79] : 8'h00;
+  assign \$38  = i__payload[60] ? i__payload[118:87] : 32'd0;
+  assign \$39  = i__payload[120] & i__payload[121];
+  assign \$40  = ~ learn;
+  assign \$41  = \$39  & \$40 ;
+  assign \$42  = i__payload[120] ? i__payload[138:123] : 16'h0000;
+  assign \$43  = i__payload[120] ? i__payload[146:139] : 8'h00;
+  assign \$44  = i__payload[120] ? i__payload[178:147] : 32'd0;
+  assign \$45  = i__payload[180] & i__payload[181];
+  assign \$46  = ~ learn;
+  assign \$47  = \$45  & \$46 ;
+  assign \$48  = i__payload[180] ? i__payload[198:183] : 16'h0000;
+  assign \$49  = i__payload[180] ? i__payload[206:199] : 8'h00;
+  assign \$50  = i__payload[180] ? i__payload[238:207] : 32'd0;
+  assign \$51  = i__valid & i__ready;
+  assign \$52  = ~ in_sample;
+  assign \$53  = \$51  & \$52 ;
+  assign \$54  = fresh < 13'h1000;
+  assign \$55  = in_sample ? cur_hot : 1'h1;
+  assign \$56  = ~ i__payload[0];
+  assign \$57  = \$56  | i__payload[1];
+  assign \$58  = ~ i__payload[60];
+  assign \$59  = \$58  | i__payload[61];
+  assign \$60  = ~ i__payload[120];
+  assign \$61  = \$60  | i__payload[121];
+  assign \$62  = ~ i__payload[180];
+  assign \$63  = \$62  | i__payload[181];
+  assign \$64  = & { \$63 , \$61 , \$59 , \$57  };
+  assign \$65  = \$55  & \$64 ;
+  assign \$66  = ~ learn;
+  assign \$67  = \$65  & \$66 ;
+  assign \$68  = | alpha;
+  assign \$69  = \$67  & \$68 ;
+  assign \$70  = \$18 [5:0] >= alpha;
+  assign skip = \$69  & \$70 ;
+  assign \$71  = fresh < 13'h1000;
+  assign \$72  = \$71  ? fresh : { 1'h0, r_data };
+  assign \$73  = in_sample ? { 1'h0, cur_slot } : \$72 ;
+  assign \$74  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$75  = in_sample ? cur_beat : 4'h0;
+  assign \$76  = \$75  >= 4'h8;
+  assign \$77  = in_sample ? cur_beat : 4'h0;
+  assign \$78  = \$77  + 1'h1;
+  assign \$79  = \$76  ? 5'h08 : \$78 ;
+  assign \$80  = capacity_limit > 13'h1000;
+  assign \$81  = \$80  ? 20'h01000 : capacity_limit;
+  assign \$82  = in_sample ? cur_hot : 1'h1;
+  assign \$83  = ~ i__payload[0];
+  assign \$84  = \$83  | i__payload[1];
+  assign \$85  = ~ i__payload[60];
+  assign \$86  = \$85  | i__payload[61];
+  assign \$87  = ~ i__payload[120];
+  assign \$88  = \$87  | i__payload[121];
+  assign \$89  = ~ i__payload[180];
+  assign \$90  = \$89  | i__payload[181];
+  assign \$91  = & { \$90 , \$88 , \$86 , \$84  };
+  assign \$92  = \$82  & \$91 ;
+  assign \$93  = ~ learn;
+  assign \$94  = \$92  & \$93 ;
+  assign \$95  = ~ skip;
+  assign \$96  = \$94  & \$95 ;
+  assign pend_pop_inc = pend_pop + \$96 ;
+  assign \$97  = ~ split;
+  assign \$98  = in_sample ? cur_hot : 1'h1;
+  assign \$99  = ~ i__payload[0];
+  assign \$100  = \$99  | i__payload[1];
+  assign \$101  = ~ i__payload[60];
+  assign \$102  = \$101  | i__payload[61];
+  assign \$103  = ~ i__payload[120];
+  assign \$104  = \$103  | i__payload[121];
+  assign \$105  = ~ i__payload[180];
+  assign \$106  = \$105  | i__payload[181];
+  assign \$107  = & { \$106 , \$104 , \$102 , \$100  };
+  assign \$108  = \$98  & \$107 ;
+  assign \$109  = ~ learn;
+  assign \$110  = \$108  & \$109 ;
+  assign \$111  = ~ skip;
+  assign \$112  = \$110  & \$111 ;
+  assign \$113  = \$97  & \$112 ;
+  assign \$114  = pend_pop_inc == batch_size;
+  assign full_pop = \$113  & \$114 ;
+  assign \$115  = full_pop ? 14'h0000 : pend_pop_inc;
+  assign \$116  = in_sample ? cur_hot : 1'h1;
+  assign \$117  = ~ i__payload[0];
+  assign \$118  = \$117  | i__payload[1];
+  assign \$119  = ~ i__payload[60];
+  assign \$120  = \$119  | i__payload[61];
+  assign \$121  = ~ i__payload[120];
+  assign \$122  = \$121  | i__payload[121];
+  assign \$123  = ~ i__payload[180];
+  assign \$124  = \$123  | i__payload[181];
+  assign \$125  = & { \$124 , \$122 , \$120 , \$118  };
+  assign \$126  = \$116  & \$125 ;
+  assign \$127  = ~ learn;
+  assign \$128  = \$126  & \$127 ;
+  assign \$129  = ~ skip;
+  assign \$130  = \$128  & \$129 ;
+  assign \$131  = ~ \$130 ;
+  assign \$132  = ~ skip;
+  assign \$133  = \$131  & \$132 ;
+  assign \$134  = pend_non + \$133 ;
+  assign \$135  = pend_skip + skip;
+  assign \$136  = ~ skip;
+  assign \$137  = in_batch + 1'h1;
+  assign \$138  = \$137  == batch_size;
+  assign batch_done = \$136  & \$138 ;
+  assign \$139  = batches_in_set + 1'h1;
+  assign \$140  = \$139  == working_set;
+  assign \$141  = split | \$140 ;
+  assign set_done = batch_done & \$141 ;
+  assign \$142  = ~ set_done;
+  assign \$143  = \$115 [12:0] + \$134 [12:0];
+  assign \$144  = \$143  + \$135 [12:0];
+  assign \$145  = \$144  >= \$81 [12:0];
+  assign early = \$142  & \$145 ;
+  assign \$146  = set_done | early;
+  assign close = \$146  | i__payload[274];
+  assign \$147  = i__valid & i__ready;
+  assign \$148  = in_sample ? cur_hot : 1'h1;
+  assign \$149  = ~ i__payload[0];
+  assign \$150  = \$149  | i__payload[1];
+  assign \$151  = ~ i__payload[60];
+  assign \$152  = \$151  | i__payload[61];
+  assign \$153  = ~ i__payload[120];
+  assign \$154  = \$153  | i__payload[121];
+  assign \$155  = ~ i__payload[180];
+  assign \$156  = \$155  | i__payload[181];
+  assign \$157  = & { \$156 , \$154 , \$152 , \$150  };
+  assign \$158  = \$148  & \$157 ;
+  assign \$159  = ~ learn;
+  assign \$160  = \$158  & \$159 ;
+  assign \$161  = ~ skip;
+  assign \$162  = \$160  & \$161 ;
+  assign \$163  = in_sample ? cur_hot : 1'h1;
+  assign \$164  = ~ i__payload[0];
+  assign \$165  = \$164  | i__payload[1];
+  assign \$166  = ~ i__payload[60];
+  assign \$167  = \$166  | i__payload[61];
+  assign \$168  = ~ i__payload[120];
+  assign \$169  = \$168  | i__payload[121];
+  assign \$170  = ~ i__payload[180];
+  assign \$171  = \$170  | i__payload[181];
+  assign \$172  = & { \$171 , \$169 , \$167 , \$165  };
+  assign \$173  = \$163  & \$172 ;
+  assign \$174  = ~ learn;
+  assign \$175  = \$173  & \$174 ;
+  assign \$176  = ~ skip;
+  assign \$177  = \$175  & \$176 ;
+  assign \$178  = ~ \$177 ;
+  assign \$179  = ~ skip;
+  assign \$180  = \$178  & \$179 ;
+  assign \$181  = full_pop | close;
+  assign \$182  = ~ o__ready;
+  assign \$183  = o__valid & \$182 ;
+  assign \$184  = ~ \$183 ;
+  assign \$185  = ~ cold__ready;
+  assign \$186  = cold__valid & \$185 ;
+  assign \$187  = ~ \$186 ;
+  assign advance = \$184  & \$187 ;
+  assign \$188  = ~ pending_full_pop;
+  assign \$189  = split_phase < 2'h2;
+  assign \$190  = split_phase == 2'h2;
+  assign \$191  = | rem_skip;
+  assign \$192  = \$190  & \$191 ;
+  assign \$193  = \$189  | \$192 ;
+  assign \$194  = rem_pop + rem_non;
+  assign \$195  = \$194  + rem_skip;
+  assign \$196  = | \$195 ;
+  assign \$197  = split ? \$193  : \$196 ;
+  assign \$198  = pending_close & \$197 ;
+  assign \$199  = ~ \$198 ;
+  assign \$200  = \$188  & \$199 ;
+  assign take_job = \$200  & \r_rdy$78 ;
+  assign e_skip = take_job ? \r_data$80 [40:28] : rem_skip;
+  assign \$201  = e_skip < batch_size;
+  assign skip_chunk = \$201  ? { 3'h0, e_skip } : batch_size;
+  assign e_pop = take_job ? \r_data$80 [14:2] : rem_pop;
+  assign e_non = take_job ? \r_data$80 [27:15] : rem_non;
+  assign \$202  = ~ pending_full_pop;
+  assign \$203  = split_phase < 2'h2;
+  assign \$204  = split_phase == 2'h2;
+  assign \$205  = | rem_skip;
+  assign \$206  = \$204  & \$205 ;
+  assign \$207  = \$203  | \$206 ;
+  assign \$208  = rem_pop + rem_non;
+  assign \$209  = \$208  + rem_skip;
+  assign \$210  = | \$209 ;
+  assign \$211  = split ? \$207  : \$210 ;
+  assign \$212  = pending_close & \$211 ;
+  assign \$213  = ~ \$212 ;
+  assign \$214  = \$202  & \$213 ;
+  assign \$215  = \$214  & pending_close;
+  assign \$216  = set_id + \$215 ;
+  assign \$217  = ~ pending_full_pop;
+  assign \$218  = split_phase < 2'h2;
+  assign \$219  = split_phase == 2'h2;
+  assign \$220  = | rem_skip;
+  assign \$221  = \$219  & \$220 ;
+  assign \$222  = \$218  | \$221 ;
+  assign \$223  = rem_pop + rem_non;
+  assign \$224  = \$223  + rem_skip;
+  assign \$225  = | \$224 ;
+  assign \$226  = split ? \$222  : \$225 ;
+  assign \$227  = pending_close & \$226 ;
+  assign \$228  = ~ \$227 ;
+  assign \$229  = \$217  & \$228 ;
+  assign \$230  = \$229  & pending_close;
+  assign e_index = \$230  ? 5'h00 : index;
   assign total = e_pop + e_non;
-  assign \$168  = total < batch_size;
-  assign chunk = \$168  ? { 2'h0, total } : batch_size;
-  assign \$169  = e_pop < chunk;
-  assign chunk_pop = \$169  ? { 3'h0, e_pop } : chunk;
-  assign \$170  = take_job ? \r_data$69 [0] : pending_full_pop;
-  assign \$171  = ~ pending_full_pop;
-  assign \$172  = split_phase < 2'h2;
-  assign \$173  = rem_pop + rem_non;
-  assign \$174  = | \$173 ;
-  assign \$175  = split ? \$172  : \$174 ;
-  assign \$176  = pending_close & \$175 ;
-  assign \$177  = ~ \$176 ;
-  assign \$178  = \$171  & \$177 ;
-  assign \$179  = \$178  & pending_close;
-  assign \$180  = ~ \$179 ;
-  assign \$181  = pending_close & \$180 ;
-  assign \$182  = take_job ? \r_data$69 [1] : \$181 ;
-  assign \$183  = \$182  & split;
-  assign \$184  = take_job ? 2'h0 : split_phase;
-  assign \$185  = ! \$184 ;
-  assign \$186  = \$183  & \$185 ;
-  assign \$187  = ~ pending_full_pop;
-  assign \$188  = split_phase < 2'h2;
-  assign \$189  = rem_pop + rem_non;
-  assign \$190  = | \$189 ;
-  assign \$191  = split ? \$188  : \$190 ;
-  assign \$192  = pending_close & \$191 ;
-  assign \$193  = ~ \$192 ;
-  assign \$194  = \$187  & \$193 ;
-  assign \$195  = \$194  & pending_close;
-  assign \$196  = ~ \$195 ;
-  assign \$197  = pending_close & \$196 ;
-  assign \$198  = take_job ? \r_data$69 [1] : \$197 ;
-  assign \$199  = \$198  & split;
-  assign \$200  = take_job ? 2'h0 : split_phase;
-  assign \$201  = \$200  == 1'h1;
-  assign \$202  = \$199  & \$201 ;
-  assign \$203  = ~ pending_full_pop;
-  assign \$204  = split_phase < 2'h2;
-  assign \$205  = rem_pop + rem_non;
-  assign \$206  = | \$205 ;
-  assign \$207  = split ? \$204  : \$206 ;
-  assign \$208  = pending_close & \$207 ;
-  assign \$209  = ~ \$208 ;
-  assign \$210  = \$203  & \$209 ;
-  assign \$211  = \$210  & pending_close;
-  assign \$212  = ~ \$211 ;
-  assign \$213  = pending_close & \$212 ;
-  assign \$214  = take_job ? \r_data$69 [1] : \$213 ;
-  assign \$215  = ~ split;
-  assign \$216  = \$214  & \$215 ;
-  assign \$217  = | total;
-  assign \$218  = \$216  & \$217 ;
-  assign \$219  = chunk_pop == chunk;
-  assign \$220  = ! chunk_pop;
-  assign \$221  = \$220  ? 2'h2 : 2'h1;
-  assign \$222  = \$219  ? 2'h0 : \$221 ;
-  assign \$223  = | from_pop;
-  assign \$224  = \$223  ? \r_rdy$89  : \r_rdy$88 ;
-  assign \$225  = | from_pop;
-  assign \$226  = \$225  ? \r_data$91  : \r_data$90 ;
-  assign \$227  = step - 1'h1;
-  assign \$228  = ! beat;
-  assign \$229  = beat + 1'h1;
-  assign \$230  = | from_pop;
-  assign \$231  = \$230  ? \r_data$91  : \r_data$90 ;
-  assign \$232  = \$229  >= \$231 [47:44];
-  assign \$233  = beat + 1'h1;
-  assign \$234  = | from_pop;
-  assign \$235  = \$234  ? \r_data$91  : \r_data$90 ;
-  assign \$236  = \$233  >= \$235 [47:44];
-  assign \$237  = | from_pop;
-  assign \$238  = | from_pop;
-  assign \$239  = ~ \$238 ;
-  assign \$240  = | from_pop;
-  assign \$241  = \$240  ? \r_data$91  : \r_data$90 ;
-  assign \$242  = | from_pop;
-  assign \$243  = \$242  ? \r_data$91  : \r_data$90 ;
-  assign \$244  = advance & r_valid;
-  assign \$245  = ~ \$signal [0];
-  assign \$246  = ~ rec_read__data[1];
-  assign \$247  = rec_read__data[0] & \$246 ;
-  assign \$248  = ~ rec_read__data[59];
-  assign \$249  = rec_read__data[58] & \$248 ;
-  assign \$250  = ~ rec_read__data[117];
-  assign \$251  = rec_read__data[116] & \$250 ;
-  assign \$252  = ~ rec_read__data[175];
-  assign \$253  = rec_read__data[174] & \$252 ;
-  assign \$254  = | { \$253 , \$251 , \$249 , \$247  };
-  assign \$255  = \$245  & \$254 ;
-  assign \$256  = | pend_pop;
-  assign \$257  = in_sample | \$256 ;
-  assign \$258  = | pend_non;
-  assign \$259  = \$257  | \$258 ;
-  assign \$260  = \$259  | \r_rdy$67 ;
-  assign \$262  = \$260  | \$261 ;
-  assign \$263  = \$262  | pending_full_pop;
-  assign \$264  = \$263  | pending_close;
-  assign \$265  = \$264  | r_valid;
-  assign \$266  = \$265  | o__valid;
-  assign \$267  = \$266  | cold__valid;
-  assign \$268  = \$267  | \r_rdy$89 ;
-  assign busy = \$268  | \r_rdy$88 ;
-  assign \$269  = ! fsm_state;
-  assign \$271  = i__valid & i__ready;
-  assign \$272  = ~ in_sample;
-  assign \$273  = \$271  & \$272 ;
-  assign \$274  = fresh < 13'h1000;
-  assign \$275  = fresh + 1'h1;
-  assign \$276  = i__valid & i__ready;
-  assign \$277  = in_sample ? cur_beat : 4'h0;
-  assign \$278  = \$277  >= 4'h8;
-  assign \$279  = \$276  & \$278 ;
-  assign \$280  = i__valid & i__ready;
-  assign \$281  = samples_in + 1'h1;
-  assign \$282  = in_sample ? cur_hot : 1'h1;
-  assign \$283  = ~ i__payload[0];
-  assign \$284  = \$283  | i__payload[1];
-  assign \$285  = ~ i__payload[59];
-  assign \$286  = \$285  | i__payload[60];
-  assign \$287  = ~ i__payload[118];
-  assign \$288  = \$287  | i__payload[119];
-  assign \$289  = ~ i__payload[177];
-  assign \$290  = \$289  | i__payload[178];
-  assign \$291  = & { \$290 , \$288 , \$286 , \$284  };
-  assign \$292  = \$282  & \$291 ;
-  assign \$293  = ~ learn;
-  assign \$294  = \$292  & \$293 ;
-  assign \$295  = popular + \$294 ;
-  assign \$296  = in_sample ? cur_hot : 1'h1;
-  assign \$297  = ~ i__payload[0];
-  assign \$298  = \$297  | i__payload[1];
-  assign \$299  = ~ i__payload[59];
-  assign \$300  = \$299  | i__payload[60];
-  assign \$301  = ~ i__payload[118];
-  assign \$302  = \$301  | i__payload[119];
-  assign \$303  = ~ i__payload[177];
-  assign \$304  = \$303  | i__payload[178];
-  assign \$305  = & { \$304 , \$302 , \$300 , \$298  };
-  assign \$306  = \$296  & \$305 ;
-  assign \$307  = ~ learn;
-  assign \$308  = \$306  & \$307 ;
-  assign \$309  = ~ \$308 ;
-  assign \$310  = non_popular + \$309 ;
-  assign \$311  = early_closes + early;
-  assign \$312  = in_batch + 1'h1;
-  assign \$313  = batch_done ? 17'h00000 : \$312 ;
-  assign \$314  = batches_in_set + batch_done;
-  assign \$315  = fresh < 13'h1000;
-  assign \$316  = \$315  ? fresh : { 1'h0, r_data };
-  assign \$317  = in_sample ? { 1'h0, cur_slot } : \$316 ;
-  assign \$318  = in_sample ? cur_hot : 1'h1;
-  assign \$319  = ~ i__payload[0];
-  assign \$320  = \$319  | i__payload[1];
-  assign \$321  = ~ i__payload[59];
-  assign \$322  = \$321  | i__payload[60];
-  assign \$323  = ~ i__payload[118];
-  assign \$324  = \$323  | i__payload[119];
-  assign \$325  = ~ i__payload[177];
-  assign \$326  = \$325  | i__payload[178];
-  assign \$327  = & { \$326 , \$324 , \$322 , \$320  };
-  assign \$328  = \$318  & \$327 ;
-  assign \$329  = in_sample ? cur_beat : 4'h0;
-  assign \$330  = \$329  >= 4'h8;
-  assign \$331  = in_sample ? cur_beat : 4'h0;
-  assign \$332  = in_sample ? cur_beat : 4'h0;
-  assign \$333  = \$332  + 1'h1;
-  assign \$334  = \$330  ? { 1'h0, \$331  } : \$333 ;
-  assign \$335  = in_sample ? cur_sample : i__payload[269:238];
-  assign \$336  = ~ i__ready;
-  assign \$337  = i__valid & \$336 ;
-  assign \$338  = stalls + 1'h1;
-  assign \$339  = ~ pending_full_pop;
-  assign \$340  = split_phase < 2'h2;
-  assign \$341  = rem_pop + rem_non;
-  assign \$342  = | \$341 ;
-  assign \$343  = split ? \$340  : \$342 ;
-  assign \$344  = pending_close & \$343 ;
-  assign \$345  = ~ \$344 ;
-  assign \$346  = \$339  & \$345 ;
-  assign \$347  = \$346  & pending_close;
-  assign \$348  = ~ \$347 ;
-  assign \$349  = pending_close & \$348 ;
-  assign \$350  = take_job ? \r_data$69 [1] : \$349 ;
-  assign \$351  = take_job ? 2'h0 : split_phase;
-  assign \$352  = step + 1'h1;
-  assign \$353  = e_index + 1'h1;
-  assign \$354  = micro_batches + 1'h1;
-  assign \$355  = take_job ? \r_data$69 [0] : pending_full_pop;
-  assign \$356  = ~ \$355 ;
-  assign \$357  = ~ pending_full_pop;
-  assign \$358  = split_phase < 2'h2;
-  assign \$359  = rem_pop + rem_non;
-  assign \$360  = | \$359 ;
-  assign \$361  = split ? \$358  : \$360 ;
-  assign \$362  = pending_close & \$361 ;
-  assign \$363  = ~ \$362 ;
-  assign \$364  = \$357  & \$363 ;
-  assign \$365  = \$364  & pending_close;
-  assign \$366  = ~ \$365 ;
-  assign \$367  = pending_close & \$366 ;
-  assign \$368  = take_job ? \r_data$69 [1] : \$367 ;
-  assign \$369  = \$356  & \$368 ;
-  assign \$370  = \$369  & split;
-  assign \$371  = take_job ? 2'h0 : split_phase;
-  assign \$372  = \$371  + 1'h1;
-  assign \$373  = take_job ? \r_data$69 [0] : pending_full_pop;
-  assign \$374  = ~ \$373 ;
-  assign \$375  = ~ pending_full_pop;
-  assign \$376  = split_phase < 2'h2;
-  assign \$377  = rem_pop + rem_non;
-  assign \$378  = | \$377 ;
-  assign \$379  = split ? \$376  : \$378 ;
-  assign \$380  = pending_close & \$379 ;
-  assign \$381  = ~ \$380 ;
-  assign \$382  = \$375  & \$381 ;
-  assign \$383  = \$382  & pending_close;
-  assign \$384  = ~ \$383 ;
-  assign \$385  = pending_close & \$384 ;
-  assign \$386  = take_job ? \r_data$69 [1] : \$385 ;
-  assign \$387  = \$374  & \$386 ;
-  assign \$388  = ~ split;
-  assign \$389  = \$387  & \$388 ;
-  assign \$390  = e_pop - chunk_pop;
-  assign \$391  = chunk - chunk_pop;
-  assign \$392  = $signed({ 1'h0, e_non }) - $signed(\$391 );
-  assign \$393  = | new_size;
-  assign \$394  = | from_pop;
-  assign \$395  = \$394  ? \r_rdy$89  : \r_rdy$88 ;
-  assign \$396  = beat + 1'h1;
-  assign \$397  = | from_pop;
-  assign \$398  = \$397  ? \r_data$91  : \r_data$90 ;
-  assign \$399  = \$396  >= \$398 [47:44];
-  assign \$400  = position + 1'h1;
-  assign \$401  = left - 1'h1;
-  assign \$402  = | from_pop;
-  assign \$403  = from_pop - 1'h1;
-  assign \$404  = \$402  ? \$403  : 17'h00000;
-  assign \$405  = left == 1'h1;
-  assign \$406  = beat + 1'h1;
-  assign \$407  = o__valid & o__ready;
-  assign \$408  = cold__valid & cold__ready;
-  assign \$409  = advance & r_valid;
-  assign \$410  = ~ \$signal [0];
-  assign \$411  = \$410  & rec_read__data[0];
-  assign \$412  = ~ \$signal [0];
-  assign \$413  = \$412  & rec_read__data[1];
-  assign \$414  = \$signal [0] ? 16'h0000 : rec_read__data[17:2];
-  assign \$415  = \$signal [0] ? 8'h00 : rec_read__data[25:18];
-  assign \$416  = \$signal [0] ? 32'd0 : rec_read__data[57:26];
-  assign \$417  = ~ rec_read__data[1];
-  assign \$418  = rec_read__data[0] & \$417 ;
-  assign \$419  = ~ rec_read__data[1];
-  assign \$420  = rec_read__data[0] & \$419 ;
-  assign \$421  = \$420  ? rec_read__data[25:18] : 8'h00;
-  assign \$422  = ~ rec_read__data[1];
-  assign \$423  = rec_read__data[0] & \$422 ;
-  assign \$424  = \$423  ? rec_read__data[57:26] : 32'd0;
-  assign \$425  = ~ \$signal [0];
-  assign \$426  = \$425  & rec_read__data[58];
-  assign \$427  = ~ \$signal [0];
-  assign \$428  = \$427  & rec_read__data[59];
-  assign \$429  = \$signal [0] ? 16'h0000 : rec_read__data[75:60];
-  assign \$430  = \$signal [0] ? 8'h00 : rec_read__data[83:76];
-  assign \$431  = \$signal [0] ? 32'd0 : rec_read__data[115:84];
-  assign \$432  = ~ rec_read__data[59];
-  assign \$433  = rec_read__data[58] & \$432 ;
-  assign \$434  = ~ rec_read__data[59];
-  assign \$435  = rec_read__data[58] & \$434 ;
-  assign \$436  = \$435  ? rec_read__data[83:76] : 8'h00;
-  assign \$437  = ~ rec_read__data[59];
-  assign \$438  = rec_read__data[58] & \$437 ;
-  assign \$439  = \$438  ? rec_read__data[115:84] : 32'd0;
-  assign \$440  = ~ \$signal [0];
-  assign \$441  = \$440  & rec_read__data[116];
-  assign \$442  = ~ \$signal [0];
-  assign \$443  = \$442  & rec_read__data[117];
-  assign \$444  = \$signal [0] ? 16'h0000 : rec_read__data[133:118];
-  assign \$445  = \$signal [0] ? 8'h00 : rec_read__data[141:134];
-  assign \$446  = \$signal [0] ? 32'd0 : rec_read__data[173:142];
-  assign \$447  = ~ rec_read__data[117];
-  assign \$448  = rec_read__data[116] & \$447 ;
-  assign \$449  = ~ rec_read__data[117];
-  assign \$450  = rec_read__data[116] & \$449 ;
-  assign \$451  = \$450  ? rec_read__data[141:134] : 8'h00;
-  assign \$452  = ~ rec_read__data[117];
-  assign \$453  = rec_read__data[116] & \$452 ;
-  assign \$454  = \$453  ? rec_read__data[173:142] : 32'd0;
-  assign \$455  = ~ \$signal [0];
-  assign \$456  = \$455  & rec_read__data[174];
-  assign \$457  = ~ \$signal [0];
-  assign \$458  = \$457  & rec_read__data[175];
-  assign \$459  = \$signal [0] ? 16'h0000 : rec_read__data[191:176];
-  assign \$460  = \$signal [0] ? 8'h00 : rec_read__data[199:192];
-  assign \$461  = \$signal [0] ? 32'd0 : rec_read__data[231:200];
-  assign \$462  = ~ rec_read__data[175];
-  assign \$463  = rec_read__data[174] & \$462 ;
-  assign \$464  = ~ rec_read__data[175];
-  assign \$465  = rec_read__data[174] & \$464 ;
-  assign \$466  = \$465  ? rec_read__data[199:192] : 8'h00;
-  assign \$467  = ~ rec_read__data[175];
-  assign \$468  = rec_read__data[174] & \$467 ;
-  assign \$469  = \$468  ? rec_read__data[231:200] : 32'd0;
+  assign \$231  = total < batch_size;
+  assign chunk = \$231  ? { 2'h0, total } : batch_size;
+  assign \$232  = e_pop < chunk;
+  assign chunk_pop = \$232  ? { 3'h0, e_pop } : chunk;
+  assign \$233  = take_job ? \r_data$80 [0] : pending_full_pop;
+  assign \$234  = ~ pending_full_pop;
+  assign \$235  = split_phase < 2'h2;
+  assign \$236  = split_phase == 2'h2;
+  assign \$237  = | rem_skip;
+  assign \$238  = \$236  & \$237 ;
+  assign \$239  = \$235  | \$238 ;
+  assign \$240  = rem_pop + rem_non;
+  assign \$241  = \$240  + rem_skip;
+  assign \$242  = | \$241 ;
+  assign \$243  = split ? \$239  : \$242 ;
+  assign \$244  = pending_close & \$243 ;
+  assign \$245  = ~ \$244 ;
+  assign \$246  = \$234  & \$245 ;
+  assign \$247  = \$246  & pending_close;
+  assign \$248  = ~ \$247 ;
+  assign \$249  = pending_close & \$248 ;
+  assign \$250  = take_job ? \r_data$80 [1] : \$249 ;
+  assign \$251  = \$250  & split;
+  assign \$252  = take_job ? 2'h0 : split_phase;
+  assign \$253  = ! \$252 ;
+  assign \$254  = \$251  & \$253 ;
+  assign \$255  = ~ pending_full_pop;
+  assign \$256  = split_phase < 2'h2;
+  assign \$257  = split_phase == 2'h2;
+  assign \$258  = | rem_skip;
+  assign \$259  = \$257  & \$258 ;
+  assign \$260  = \$256  | \$259 ;
+  assign \$261  = rem_pop + rem_non;
+  assign \$262  = \$261  + rem_skip;
+  assign \$263  = | \$262 ;
+  assign \$264  = split ? \$260  : \$263 ;
+  assign \$265  = pending_close & \$264 ;
+  assign \$266  = ~ \$265 ;
   \micro_batch_scheduler.free_slots  free_slots (
     .clk(clk),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
     .rst(rst),
-    .w_en(\w_en$96 ),
-    .w_port__data(\$241 [11:0])
+    .w_en(\w_en$114 ),
+    .w_port__data(\$383 [11:0])
   );
   \micro_batch_scheduler.jobs  jobs (
     .clk(clk),
-    .r_data(\r_data$69 ),
-    .r_en(\r_en$83 ),
-    .r_rdy(\r_rdy$67 ),
+    .r_data(\r_data$80 ),
+    .r_en(\r_en$97 ),
+    .r_rdy(\r_rdy$78 ),
     .rst(rst),
-    .w_en(\w_en$59 ),
+    .w_en(\w_en$69 ),
     .w_port__data(job),
     .w_rdy(w_rdy)
   );
   \micro_batch_scheduler.non_queue  non_queue (
     .clk(clk),
-    .r_data(\r_data$90 ),
-    .r_en(\r_en$95 ),
-    .r_rdy(\r_rdy$88 ),
+    .r_data(\r_data$106 ),
+    .r_en(\r_en$112 ),
+    .r_rdy(\r_rdy$103 ),
     .rst(rst),
-    .w_en(\w_en$58 ),
+    .w_en(\w_en$67 ),
     .w_port__data(entry)
   );
   \micro_batch_scheduler.pop_queue  pop_queue (
     .clk(clk),
-    .r_data(\r_data$91 ),
-    .r_en(\r_en$94 ),
-    .r_rdy(\r_rdy$89 ),
+    .r_data(\r_data$107 ),
+    .r_en(\r_en$111 ),
+    .r_rdy(\r_rdy$104 ),
     .rst(rst),
     .w_en(w_en),
     .w_port__data(entry)
   );
+  \micro_batch_scheduler.skip_queue  skip_queue (
+    .clk(clk),
+    .r_data(\r_data$108 ),
+    .r_en(\r_en$113 ),
+    .r_rdy(\r_rdy$105 ),
+    .rst(rst),
+    .w_en(\w_en$68 ),
+    .w_port__data(entry)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$58  = 1'h0;
-    if (\$106 ) begin
-      if (i__payload[237]) begin
-        \w_en$58  = \$133 ;
+    r_en = 1'h0;
+    if (\$53 ) begin
+      (* full_case = 32'd1 *)
+      if (\$54 ) begin
+      end else begin
+        r_en = 1'h1;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$59  = 1'h0;
-    if (\$106 ) begin
-      if (i__payload[237]) begin
-        \w_en$59  = \$134 ;
+    w_en = 1'h0;
+    if (\$147 ) begin
+      if (i__payload[241]) begin
+        w_en = \$162 ;
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \w_en$67  = 1'h0;
+    if (\$147 ) begin
+      if (i__payload[241]) begin
+        \w_en$67  = \$180 ;
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \w_en$68  = 1'h0;
+    if (\$147 ) begin
+      if (i__payload[241]) begin
+        \w_en$68  = skip;
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \w_en$69  = 1'h0;
+    if (\$147 ) begin
+      if (i__payload[241]) begin
+        \w_en$69  = \$181 ;
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     start = 1'h0;
-    if (\$170 ) begin
+    if (\$233 ) begin
       start = 1'h1;
-    end else if (\$186 ) begin
+    end else if (\$254 ) begin
       start = 1'h1;
-    end else if (\$202 ) begin
+    end else if (\$275 ) begin
       start = 1'h1;
-    end else if (\$218 ) begin
+    end else if (\$298 ) begin
+      start = 1'h1;
+    end else if (\$319 ) begin
+      start = 1'h1;
+    end else if (\$340 ) begin
       start = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_kind = 2'h0;
-    if (\$170 ) begin
+    if (\$233 ) begin
       new_kind = 2'h0;
-    end else if (\$186 ) begin
+    end else if (\$254 ) begin
       new_kind = 2'h0;
-    end else if (\$202 ) begin
+    end else if (\$275 ) begin
       new_kind = 2'h2;
-    end else if (\$218 ) begin
-      new_kind = \$222 ;
+    end else if (\$298 ) begin
+      new_kind = 2'h3;
+    end else if (\$319 ) begin
+      new_kind = \$344 ;
+    end else if (\$340 ) begin
+      new_kind = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_size = 16'h0000;
-    if (\$170 ) begin
+    if (\$233 ) begin
       new_size = batch_size;
-    end else if (\$186 ) begin
+    end else if (\$254 ) begin
       new_size = { 3'h0, e_pop };
-    end else if (\$202 ) begin
+    end else if (\$275 ) begin
       new_size = { 3'h0, e_non };
-    end else if (\$218 ) begin
+    end else if (\$298 ) begin
+      new_size = skip_chunk;
+    end else if (\$319 ) begin
       new_size = chunk;
+    end else if (\$340 ) begin
+      new_size = skip_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_from_pop = 16'h0000;
-    if (\$170 ) begin
+    if (\$233 ) begin
       new_from_pop = batch_size;
-    end else if (\$186 ) begin
+    end else if (\$254 ) begin
       new_from_pop = { 3'h0, e_pop };
-    end else if (\$202 ) begin
-    end else if (\$218 ) begin
+    end else if (\$275 ) begin
+    end else if (\$298 ) begin
+    end else if (\$319 ) begin
       new_from_pop = chunk_pop;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$83  = 1'h0;
+    new_skip = 1'h0;
+    if (\$233 ) begin
+    end else if (\$254 ) begin
+    end else if (\$275 ) begin
+    end else if (\$298 ) begin
+      new_skip = 1'h1;
+    end else if (\$319 ) begin
+    end else if (\$340 ) begin
+      new_skip = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \r_en$97  = 1'h0;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \r_en$83  = take_job;
+            \r_en$97  = take_job;
       endcase
     end
   end
@@ -34271,7 +34788,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue_valid = 1'h1;
             end
         1'h1:
-            if (\$224 ) begin
+            if (\$349 ) begin
               issue_valid = 1'h1;
             end
       endcase
@@ -34279,7 +34796,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    issue = 141'h000000000000000000000000000000000000;
+    issue = 142'h000000000000000000000000000000000000;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
@@ -34288,34 +34805,35 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue[0] = 1'h1;
               issue[2:1] = new_kind;
               issue[18:3] = new_size;
-              issue[50:19] = \$158 [31:0];
+              issue[50:19] = \$216 [31:0];
               issue[55:51] = e_index;
               issue[87:56] = step;
             end
         1'h1:
-            if (\$224 ) begin
-              issue[119:88] = \$226 [43:12];
+            if (\$349 ) begin
+              issue[119:88] = \$354 [43:12];
               issue[135:120] = position;
               issue[138:136] = beat[2:0];
-              issue[87:56] = \$227 [31:0];
-              issue[139] = \$228 ;
-              issue[140] = \$232 ;
+              issue[87:56] = \$355 [31:0];
+              issue[141] = skipping;
+              issue[139] = \$356 ;
+              issue[140] = \$364 ;
             end
       endcase
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$94  = 1'h0;
+    \r_en$111  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$224 ) begin
-              if (\$236 ) begin
-                \r_en$94  = \$237 ;
+            if (\$349 ) begin
+              if (\$372 ) begin
+                \r_en$111  = \$375 ;
               end
             end
       endcase
@@ -34323,16 +34841,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$95  = 1'h0;
+    \r_en$112  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$224 ) begin
-              if (\$236 ) begin
-                \r_en$95  = \$239 ;
+            if (\$349 ) begin
+              if (\$372 ) begin
+                \r_en$112  = \$378 ;
               end
             end
       endcase
@@ -34340,16 +34858,33 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$96  = 1'h0;
+    \r_en$113  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$224 ) begin
-              if (\$236 ) begin
-                \w_en$96  = 1'h1;
+            if (\$349 ) begin
+              if (\$372 ) begin
+                \r_en$113  = skipping;
+              end
+            end
+      endcase
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \w_en$114  = 1'h0;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            /* empty */;
+        1'h1:
+            if (\$349 ) begin
+              if (\$372 ) begin
+                \w_en$114  = 1'h1;
               end
             end
       endcase
@@ -34358,687 +34893,758 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     any_cold = 1'h0;
-    if (\$244 ) begin
-      any_cold = \$255 ;
+    if (\$389 ) begin
+      any_cold = \$401 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = fresh;
-    if (\$273 ) begin
-      if (\$274 ) begin
-        \$470  = \$275 [12:0];
+    \$674  = fresh;
+    if (\$422 ) begin
+      if (\$423 ) begin
+        \$674  = \$424 [12:0];
       end
     end
     if (rst) begin
-      \$470  = 13'h0000;
+      \$674  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = framing_error;
+    \$675  = framing_error;
     if (errors_clear) begin
-      \$471  = 1'h0;
+      \$675  = 1'h0;
     end
-    if (\$279 ) begin
-      \$471  = 1'h1;
+    if (\$428 ) begin
+      \$675  = 1'h1;
     end
     if (rst) begin
-      \$471  = 1'h0;
+      \$675  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = in_sample;
-    if (\$280 ) begin
+    \$676  = in_sample;
+    if (\$429 ) begin
       (* full_case = 32'd1 *)
-      if (i__payload[237]) begin
-        \$472  = 1'h0;
+      if (i__payload[241]) begin
+        \$676  = 1'h0;
       end else begin
-        \$472  = 1'h1;
+        \$676  = 1'h1;
       end
     end
     if (rst) begin
-      \$472  = 1'h0;
+      \$676  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = samples_in;
-    if (\$280 ) begin
-      if (i__payload[237]) begin
-        \$473  = \$281 [31:0];
-      end
-    end
-    if (counters_clear) begin
-      \$473  = 32'd0;
-    end
-    if (rst) begin
-      \$473  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = popular;
-    if (\$280 ) begin
-      if (i__payload[237]) begin
-        \$474  = \$295 [31:0];
+    \$677  = samples_in;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        \$677  = \$430 [31:0];
       end
     end
     if (counters_clear) begin
-      \$474  = 32'd0;
+      \$677  = 32'd0;
     end
     if (rst) begin
-      \$474  = 32'd0;
+      \$677  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = non_popular;
-    if (\$280 ) begin
-      if (i__payload[237]) begin
-        \$475  = \$310 [31:0];
+    \$678  = popular;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        \$678  = \$446 [31:0];
       end
     end
     if (counters_clear) begin
-      \$475  = 32'd0;
+      \$678  = 32'd0;
     end
     if (rst) begin
-      \$475  = 32'd0;
+      \$678  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = early_closes;
-    if (\$280 ) begin
-      if (i__payload[237]) begin
-        \$476  = \$311 [31:0];
+    \$679  = non_popular;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        \$679  = \$465 [31:0];
       end
     end
     if (counters_clear) begin
-      \$476  = 32'd0;
+      \$679  = 32'd0;
     end
     if (rst) begin
-      \$476  = 32'd0;
+      \$679  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = pend_pop;
-    if (\$280 ) begin
-      if (i__payload[237]) begin
+    \$680  = skipped;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        \$680  = \$466 [31:0];
+      end
+    end
+    if (counters_clear) begin
+      \$680  = 32'd0;
+    end
+    if (rst) begin
+      \$680  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$681  = early_closes;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        \$681  = \$467 [31:0];
+      end
+    end
+    if (counters_clear) begin
+      \$681  = 32'd0;
+    end
+    if (rst) begin
+      \$681  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$682  = pend_pop;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
         (* full_case = 32'd1 *)
         if (close) begin
-          \$477  = 13'h0000;
+          \$682  = 13'h0000;
         end else begin
-          \$477  = \$82 [12:0];
+          \$682  = \$115 [12:0];
         end
       end
     end
     if (rst) begin
-      \$477  = 13'h0000;
+      \$682  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = pend_non;
-    if (\$280 ) begin
-      if (i__payload[237]) begin
+    \$683  = pend_non;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
         (* full_case = 32'd1 *)
         if (close) begin
-          \$478  = 13'h0000;
+          \$683  = 13'h0000;
         end else begin
-          \$478  = \$97 [12:0];
+          \$683  = \$134 [12:0];
         end
       end
     end
     if (rst) begin
-      \$478  = 13'h0000;
+      \$683  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = in_batch;
-    if (\$280 ) begin
-      if (i__payload[237]) begin
+    \$684  = pend_skip;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
         (* full_case = 32'd1 *)
         if (close) begin
-          \$479  = 16'h0000;
+          \$684  = 13'h0000;
         end else begin
-          \$479  = \$313 [15:0];
+          \$684  = \$135 [12:0];
         end
       end
     end
     if (rst) begin
-      \$479  = 16'h0000;
+      \$684  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = batches_in_set;
-    if (\$280 ) begin
-      if (i__payload[237]) begin
+    \$685  = in_batch;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
         (* full_case = 32'd1 *)
         if (close) begin
-          \$480  = 4'h0;
+          \$685  = 16'h0000;
         end else begin
-          \$480  = \$314 [3:0];
+          \$685  = \$470 [15:0];
         end
       end
     end
     if (rst) begin
-      \$480  = 4'h0;
+      \$685  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = cur_slot;
-    if (\$280 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[237]) begin
-      end else begin
-        \$481  = \$317 [11:0];
+    \$686  = batches_in_set;
+    if (\$429 ) begin
+      if (i__payload[241]) begin
+        (* full_case = 32'd1 *)
+        if (close) begin
+          \$686  = 4'h0;
+        end else begin
+          \$686  = \$471 [3:0];
+        end
       end
     end
     if (rst) begin
-      \$481  = 12'h000;
+      \$686  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = cur_hot;
-    if (\$280 ) begin
+    \$687  = cur_slot;
+    if (\$429 ) begin
       (* full_case = 32'd1 *)
-      if (i__payload[237]) begin
+      if (i__payload[241]) begin
       end else begin
-        \$482  = \$328 ;
+        \$687  = \$474 [11:0];
       end
     end
     if (rst) begin
-      \$482  = 1'h0;
+      \$687  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = cur_beat;
-    if (\$280 ) begin
+    \$688  = cur_hot;
+    if (\$429 ) begin
       (* full_case = 32'd1 *)
-      if (i__payload[237]) begin
+      if (i__payload[241]) begin
       end else begin
-        \$483  = \$334 [3:0];
+        \$688  = \$485 ;
       end
     end
     if (rst) begin
-      \$483  = 4'h0;
+      \$688  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = cur_sample;
-    if (\$280 ) begin
+    \$689  = cur_stale;
+    if (\$429 ) begin
       (* full_case = 32'd1 *)
-      if (i__payload[237]) begin
+      if (i__payload[241]) begin
       end else begin
-        \$484  = \$335 ;
+        \$689  = \$18 [5:0];
       end
     end
     if (rst) begin
-      \$484  = 32'd0;
+      \$689  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = stalls;
-    if (\$337 ) begin
-      \$485  = \$338 [31:0];
+    \$690  = cur_beat;
+    if (\$429 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$690  = \$491 [3:0];
+      end
+    end
+    if (rst) begin
+      \$690  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$691  = cur_sample;
+    if (\$429 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$691  = \$492 ;
+      end
+    end
+    if (rst) begin
+      \$691  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$692  = stalls;
+    if (\$494 ) begin
+      \$692  = \$495 [31:0];
     end
     if (counters_clear) begin
-      \$485  = 32'd0;
+      \$692  = 32'd0;
     end
     if (rst) begin
-      \$485  = 32'd0;
+      \$692  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = pending_full_pop;
+    \$693  = pending_full_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$486  = 1'h0;
+            \$693  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$486  = 1'h0;
+      \$693  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = pending_close;
+    \$694  = pending_close;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$487  = \$350 ;
+            \$694  = \$512 ;
       endcase
     end
     if (rst) begin
-      \$487  = 1'h0;
+      \$694  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = set_id;
+    \$695  = set_id;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$488  = \$158 [31:0];
+            \$695  = \$216 [31:0];
       endcase
     end
     if (rst) begin
-      \$488  = 32'd0;
+      \$695  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = index;
+    \$696  = index;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$489  = e_index;
+            \$696  = e_index;
             if (start) begin
-              \$489  = \$353 [4:0];
+              \$696  = \$515 [4:0];
             end
           end
       endcase
     end
     if (rst) begin
-      \$489  = 5'h00;
+      \$696  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = rem_pop;
+    \$697  = rem_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$490  = e_pop;
+            \$697  = e_pop;
             if (start) begin
-              if (\$389 ) begin
-                \$490  = \$390 [12:0];
+              if (new_skip) begin
+              end else if (\$563 ) begin
+                \$697  = \$565 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$490  = 13'h0000;
+      \$697  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = rem_non;
+    \$698  = rem_non;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$491  = e_non;
+            \$698  = e_non;
             if (start) begin
-              if (\$389 ) begin
-                \$491  = \$392 [12:0];
+              if (new_skip) begin
+              end else if (\$563 ) begin
+                \$698  = \$567 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$491  = 13'h0000;
+      \$698  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = split_phase;
+    \$699  = rem_skip;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$492  = \$351 ;
+            \$699  = e_skip;
             if (start) begin
-              if (\$370 ) begin
-                \$492  = \$372 [1:0];
+              if (new_skip) begin
+                \$699  = \$564 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$492  = 2'h0;
+      \$699  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = step;
+    \$700  = split_phase;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$700  = \$513 ;
+            if (start) begin
+              if (\$539 ) begin
+                \$700  = \$541 [1:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$700  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$701  = step;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$493  = \$352 [31:0];
+              \$701  = \$514 [31:0];
             end
       endcase
     end
     if (rst) begin
-      \$493  = 32'd0;
+      \$701  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = left;
+    \$702  = left;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$494  = new_size;
+              \$702  = new_size;
             end
         1'h1:
-            if (\$395 ) begin
-              if (\$399 ) begin
-                \$494  = \$401 [15:0];
+            if (\$573 ) begin
+              if (\$581 ) begin
+                \$702  = \$583 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$494  = 16'h0000;
+      \$702  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = from_pop;
+    \$703  = from_pop;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$495  = new_from_pop;
+              \$703  = new_from_pop;
             end
         1'h1:
-            if (\$395 ) begin
-              if (\$399 ) begin
-                \$495  = \$404 [15:0];
+            if (\$573 ) begin
+              if (\$581 ) begin
+                \$703  = \$588 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$495  = 16'h0000;
+      \$703  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = position;
+    \$704  = skipping;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$704  = new_skip;
+            end
+      endcase
+    end
+    if (rst) begin
+      \$704  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$705  = position;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$496  = 16'h0000;
+              \$705  = 16'h0000;
             end
         1'h1:
-            if (\$395 ) begin
-              if (\$399 ) begin
-                \$496  = \$400 [15:0];
+            if (\$573 ) begin
+              if (\$581 ) begin
+                \$705  = \$582 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$496  = 16'h0000;
+      \$705  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = beat;
+    \$706  = beat;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$497  = 4'h0;
+              \$706  = 4'h0;
             end
         1'h1:
-            if (\$395 ) begin
+            if (\$573 ) begin
               (* full_case = 32'd1 *)
-              if (\$399 ) begin
-                \$497  = 4'h0;
+              if (\$581 ) begin
+                \$706  = 4'h0;
               end else begin
-                \$497  = \$406 [3:0];
+                \$706  = \$590 [3:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$497  = 4'h0;
+      \$706  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = micro_batches;
+    \$707  = micro_batches;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$498  = \$354 [31:0];
+              \$707  = \$516 [31:0];
             end
       endcase
     end
     if (counters_clear) begin
-      \$498  = 32'd0;
+      \$707  = 32'd0;
     end
     if (rst) begin
-      \$498  = 32'd0;
+      \$707  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = fsm_state;
+    \$708  = fsm_state;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              if (\$393 ) begin
-                \$499  = 1'h1;
+              if (\$568 ) begin
+                \$708  = 1'h1;
               end
             end
         1'h1:
-            if (\$395 ) begin
-              if (\$399 ) begin
-                if (\$405 ) begin
-                  \$499  = 1'h0;
+            if (\$573 ) begin
+              if (\$581 ) begin
+                if (\$589 ) begin
+                  \$708  = 1'h0;
                 end
               end
             end
       endcase
     end
     if (rst) begin
-      \$499  = 1'h0;
+      \$708  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = r_valid;
+    \$709  = r_valid;
     if (advance) begin
-      \$500  = issue_valid;
+      \$709  = issue_valid;
     end
     if (rst) begin
-      \$500  = 1'h0;
+      \$709  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = \$signal ;
+    \$710  = \$signal ;
     if (advance) begin
-      \$501  = issue;
+      \$710  = issue;
     end
     if (rst) begin
-      \$501  = 141'h000000000000000000000000000000000000;
+      \$710  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = o__valid;
-    if (\$407 ) begin
-      \$502  = 1'h0;
+    \$711  = o__valid;
+    if (\$591 ) begin
+      \$711  = 1'h0;
     end
-    if (\$409 ) begin
-      \$502  = 1'h1;
+    if (\$593 ) begin
+      \$711  = 1'h1;
     end
     if (rst) begin
-      \$502  = 1'h0;
+      \$711  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = cold__valid;
-    if (\$408 ) begin
-      \$503  = 1'h0;
+    \$712  = cold__valid;
+    if (\$592 ) begin
+      \$712  = 1'h0;
     end
-    if (\$409 ) begin
-      \$503  = any_cold;
+    if (\$593 ) begin
+      \$712  = any_cold;
     end
     if (rst) begin
-      \$503  = 1'h0;
+      \$712  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = o__payload;
-    if (\$409 ) begin
-      \$504 [0] = \$signal [0];
-      \$504 [2:1] = \$signal [2:1];
-      \$504 [18:3] = \$signal [18:3];
-      \$504 [50:19] = \$signal [50:19];
-      \$504 [55:51] = \$signal [55:51];
-      \$504 [87:56] = \$signal [87:56];
-      \$504 [119:88] = \$signal [119:88];
-      \$504 [135:120] = \$signal [135:120];
-      \$504 [138:136] = \$signal [138:136];
-      \$504 [139] = \$signal [139];
-      \$504 [140] = \$signal [140];
-      \$504 [141] = \$411 ;
-      \$504 [142] = \$413 ;
-      \$504 [158:143] = \$414 ;
-      \$504 [166:159] = \$415 ;
-      \$504 [198:167] = \$416 ;
-      \$504 [199] = \$426 ;
-      \$504 [200] = \$428 ;
-      \$504 [216:201] = \$429 ;
-      \$504 [224:217] = \$430 ;
-      \$504 [256:225] = \$431 ;
-      \$504 [257] = \$441 ;
-      \$504 [258] = \$443 ;
-      \$504 [274:259] = \$444 ;
-      \$504 [282:275] = \$445 ;
-      \$504 [314:283] = \$446 ;
-      \$504 [315] = \$456 ;
-      \$504 [316] = \$458 ;
-      \$504 [332:317] = \$459 ;
-      \$504 [340:333] = \$460 ;
-      \$504 [372:341] = \$461 ;
+    \$713  = o__payload;
+    if (\$593 ) begin
+      \$713 [0] = \$signal [0];
+      \$713 [2:1] = \$signal [2:1];
+      \$713 [18:3] = \$signal [18:3];
+      \$713 [50:19] = \$signal [50:19];
+      \$713 [55:51] = \$signal [55:51];
+      \$713 [87:56] = \$signal [87:56];
+      \$713 [119:88] = \$signal [119:88];
+      \$713 [135:120] = \$signal [135:120];
+      \$713 [138:136] = \$signal [138:136];
+      \$713 [139] = \$signal [139];
+      \$713 [140] = \$signal [140];
+      \$713 [141] = \$596 ;
+      \$713 [142] = \$599 ;
+      \$713 [158:143] = \$601 ;
+      \$713 [166:159] = \$603 ;
+      \$713 [198:167] = \$605 ;
+      \$713 [199] = \$616 ;
+      \$713 [200] = \$619 ;
+      \$713 [216:201] = \$621 ;
+      \$713 [224:217] = \$623 ;
+      \$713 [256:225] = \$625 ;
+      \$713 [257] = \$636 ;
+      \$713 [258] = \$639 ;
+      \$713 [274:259] = \$641 ;
+      \$713 [282:275] = \$643 ;
+      \$713 [314:283] = \$645 ;
+      \$713 [315] = \$656 ;
+      \$713 [316] = \$659 ;
+      \$713 [332:317] = \$661 ;
+      \$713 [340:333] = \$663 ;
+      \$713 [372:341] = \$665 ;
     end
     if (rst) begin
-      \$504  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$713  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = cold__payload;
-    if (\$409 ) begin
-      \$505 [31:0] = \$signal [87:56];
-      \$505 [47:32] = \$signal [135:120];
-      \$505 [50:48] = \$signal [138:136];
-      \$505 [51] = \$418 ;
-      \$505 [59:52] = \$421 ;
-      \$505 [91:60] = \$424 ;
-      \$505 [92] = \$433 ;
-      \$505 [100:93] = \$436 ;
-      \$505 [132:101] = \$439 ;
-      \$505 [133] = \$448 ;
-      \$505 [141:134] = \$451 ;
-      \$505 [173:142] = \$454 ;
-      \$505 [174] = \$463 ;
-      \$505 [182:175] = \$466 ;
-      \$505 [214:183] = \$469 ;
+    \$714  = cold__payload;
+    if (\$593 ) begin
+      \$714 [31:0] = \$signal [87:56];
+      \$714 [47:32] = \$signal [135:120];
+      \$714 [50:48] = \$signal [138:136];
+      \$714 [51] = \$607 ;
+      \$714 [59:52] = \$610 ;
+      \$714 [91:60] = \$613 ;
+      \$714 [92] = \$627 ;
+      \$714 [100:93] = \$630 ;
+      \$714 [132:101] = \$633 ;
+      \$714 [133] = \$647 ;
+      \$714 [141:134] = \$650 ;
+      \$714 [173:142] = \$653 ;
+      \$714 [174] = \$667 ;
+      \$714 [182:175] = \$670 ;
+      \$714 [214:183] = \$673 ;
     end
     if (rst) begin
-      \$505  = 215'h000000000000000000000000000000000000000000000000000000;
+      \$714  = 215'h000000000000000000000000000000000000000000000000000000;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    r_en = 1'h0;
-    if (\$40 ) begin
-      (* full_case = 32'd1 *)
-      if (\$41 ) begin
-      end else begin
-        r_en = 1'h1;
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    w_en = 1'h0;
-    if (\$106 ) begin
-      if (i__payload[237]) begin
-        w_en = \$119 ;
-      end
-    end
-  end
-  assign rec_write__addr = { \$9 [11:0], \$6 [2:0] };
+  assign beat_stale = \$13 [2:0];
+  assign stale_now = \$18 [5:0];
+  assign rec_write__addr = { \$22 [11:0], \$19 [2:0] };
   assign w_data = entry;
-  assign \w_data$40  = entry;
-  assign limit = \$52 [12:0];
-  assign pend_pop_next = \$82 [12:0];
-  assign pend_non_next = \$97 [12:0];
-  assign \w_data$56  = job;
-  assign e_set = \$158 [31:0];
-  assign \w_data$97  = \$241 [11:0];
-  assign rec_read__addr = { \$243 [11:0], beat[2:0] };
+  assign \w_data$47  = entry;
+  assign \w_data$48  = entry;
+  assign limit = \$81 [12:0];
+  assign pend_pop_next = \$115 [12:0];
+  assign pend_non_next = \$134 [12:0];
+  assign pend_skip_next = \$135 [12:0];
+  assign \w_data$65  = job;
+  assign e_set = \$216 [31:0];
+  assign \w_data$115  = \$383 [11:0];
+  assign rec_read__addr = { \$388 [11:0], beat[2:0] };
   assign rec_read__en = advance;
-  assign \i__payload.lanes  = i__payload[235:0];
-  assign \i__payload.lanes[0]  = i__payload[58:0];
+  assign \i__payload.lanes  = i__payload[239:0];
+  assign \i__payload.lanes[0]  = i__payload[59:0];
   assign \i__payload.lanes[0].valid  = i__payload[0];
   assign \i__payload.lanes[0].hit  = i__payload[1];
   assign \i__payload.lanes[0].error  = i__payload[2];
   assign \i__payload.lanes[0].slot  = i__payload[18:3];
   assign \i__payload.lanes[0].table  = i__payload[26:19];
   assign \i__payload.lanes[0].row  = i__payload[58:27];
-  assign \i__payload.lanes[1]  = i__payload[117:59];
-  assign \i__payload.lanes[1].valid  = i__payload[59];
-  assign \i__payload.lanes[1].hit  = i__payload[60];
-  assign \i__payload.lanes[1].error  = i__payload[61];
-  assign \i__payload.lanes[1].slot  = i__payload[77:62];
-  assign \i__payload.lanes[1].table  = i__payload[85:78];
-  assign \i__payload.lanes[1].row  = i__payload[117:86];
-  assign \i__payload.lanes[2]  = i__payload[176:118];
-  assign \i__payload.lanes[2].valid  = i__payload[118];
-  assign \i__payload.lanes[2].hit  = i__payload[119];
-  assign \i__payload.lanes[2].error  = i__payload[120];
-  assign \i__payload.lanes[2].slot  = i__payload[136:121];
-  assign \i__payload.lanes[2].table  = i__payload[144:137];
-  assign \i__payload.lanes[2].row  = i__payload[176:145];
-  assign \i__payload.lanes[3]  = i__payload[235:177];
-  assign \i__payload.lanes[3].valid  = i__payload[177];
-  assign \i__payload.lanes[3].hit  = i__payload[178];
-  assign \i__payload.lanes[3].error  = i__payload[179];
-  assign \i__payload.lanes[3].slot  = i__payload[195:180];
-  assign \i__payload.lanes[3].table  = i__payload[203:196];
-  assign \i__payload.lanes[3].row  = i__payload[235:204];
-  assign \i__payload.first  = i__payload[236];
-  assign \i__payload.last  = i__payload[237];
-  assign \i__payload.meta  = i__payload[270:238];
+  assign \i__payload.lanes[0].stale  = i__payload[59];
+  assign \i__payload.lanes[1]  = i__payload[119:60];
+  assign \i__payload.lanes[1].valid  = i__payload[60];
+  assign \i__payload.lanes[1].hit  = i__payload[61];
+  assign \i__payload.lanes[1].error  = i__payload[62];
+  assign \i__payload.lanes[1].slot  = i__payload[78:63];
+  assign \i__payload.lanes[1].table  = i__payload[86:79];
+  assign \i__payload.lanes[1].row  = i__payload[118:87];
+  assign \i__payload.lanes[1].stale  = i__payload[119];
+  assign \i__payload.lanes[2]  = i__payload[179:120];
+  assign \i__payload.lanes[2].valid  = i__payload[120];
+  assign \i__payload.lanes[2].hit  = i__payload[121];
+  assign \i__payload.lanes[2].error  = i__payload[122];
+  assign \i__payload.lanes[2].slot  = i__payload[138:123];
+  assign \i__payload.lanes[2].table  = i__payload[146:139];
+  assign \i__payload.lanes[2].row  = i__payload[178:147];
+  assign \i__payload.lanes[2].stale  = i__payload[179];
+  assign \i__payload.lanes[3]  = i__payload[239:180];
+  assign \i__payload.lanes[3].valid  = i__payload[180];
+  assign \i__payload.lanes[3].hit  = i__payload[181];
+  assign \i__payload.lanes[3].error  = i__payload[182];
+  assign \i__payload.lanes[3].slot  = i__payload[198:183];
+  assign \i__payload.lanes[3].table  = i__payload[206:199];
+  assign \i__payload.lanes[3].row  = i__payload[238:207];
+  assign \i__payload.lanes[3].stale  = i__payload[239];
+  assign \i__payload.first  = i__payload[240];
+  assign \i__payload.last  = i__payload[241];
+  assign \i__payload.meta  = i__payload[274:242];
   assign \o__payload.desc  = o__payload[0];
   assign \o__payload.kind  = o__payload[2:1];
   assign \o__payload.size  = o__payload[18:3];
@@ -35126,6 +35732,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \job.close  = job[1];
   assign \job.n_pop  = job[14:2];
   assign \job.n_non  = job[27:15];
+  assign \job.n_skip  = job[40:28];
   assign \issue.desc  = issue[0];
   assign \issue.kind  = issue[2:1];
   assign \issue.size  = issue[18:3];
@@ -35137,6 +35744,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \issue.beat  = issue[138:136];
   assign \issue.first  = issue[139];
   assign \issue.last  = issue[140];
+  assign \issue.ids  = issue[141];
   assign \$signal.desc  = \$signal [0];
   assign \$signal.kind  = \$signal [2:1];
   assign \$signal.size  = \$signal [18:3];
@@ -35148,6 +35756,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$signal.beat  = \$signal [138:136];
   assign \$signal.first  = \$signal [139];
   assign \$signal.last  = \$signal [140];
+  assign \$signal.ids  = \$signal [141];
   assign \rec_read__data[0]  = rec_read__data[57:0];
   assign \rec_read__data[0].valid  = rec_read__data[0];
   assign \rec_read__data[0].hot  = rec_read__data[1];
@@ -35172,35 +35781,36 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \rec_read__data[3].slot  = rec_read__data[191:176];
   assign \rec_read__data[3].table  = rec_read__data[199:192];
   assign \rec_read__data[3].row  = rec_read__data[231:200];
-  assign job[27:15] = \$97 [12:0];
-  assign job[14:2] = \$82 [12:0];
+  assign job[40:28] = \$135 [12:0];
+  assign job[27:15] = \$134 [12:0];
+  assign job[14:2] = \$115 [12:0];
   assign job[1] = close;
   assign job[0] = full_pop;
-  assign entry[47:44] = \$50 [3:0];
-  assign entry[43:12] = \$45 ;
-  assign entry[11:0] = \$44 [11:0];
-  assign rec_write__data[231:200] = \$37 ;
-  assign rec_write__data[199:192] = \$36 ;
-  assign rec_write__data[191:176] = \$35 ;
-  assign rec_write__data[175] = \$34 ;
-  assign rec_write__data[174] = i__payload[177];
-  assign rec_write__data[173:142] = \$31 ;
-  assign rec_write__data[141:134] = \$30 ;
-  assign rec_write__data[133:118] = \$29 ;
-  assign rec_write__data[117] = \$28 ;
-  assign rec_write__data[116] = i__payload[118];
-  assign rec_write__data[115:84] = \$25 ;
-  assign rec_write__data[83:76] = \$24 ;
-  assign rec_write__data[75:60] = \$23 ;
-  assign rec_write__data[59] = \$22 ;
-  assign rec_write__data[58] = i__payload[59];
-  assign rec_write__data[57:26] = \$19 ;
-  assign rec_write__data[25:18] = \$18 ;
-  assign rec_write__data[17:2] = \$17 ;
-  assign rec_write__data[1] = \$16 ;
+  assign entry[47:44] = \$79 [3:0];
+  assign entry[43:12] = \$74 ;
+  assign entry[11:0] = \$73 [11:0];
+  assign rec_write__data[231:200] = \$50 ;
+  assign rec_write__data[199:192] = \$49 ;
+  assign rec_write__data[191:176] = \$48 ;
+  assign rec_write__data[175] = \$47 ;
+  assign rec_write__data[174] = i__payload[180];
+  assign rec_write__data[173:142] = \$44 ;
+  assign rec_write__data[141:134] = \$43 ;
+  assign rec_write__data[133:118] = \$42 ;
+  assign rec_write__data[117] = \$41 ;
+  assign rec_write__data[116] = i__payload[120];
+  assign rec_write__data[115:84] = \$38 ;
+  assign rec_write__data[83:76] = \$37 ;
+  assign rec_write__data[75:60] = \$36 ;
+  assign rec_write__data[59] = \$35 ;
+  assign rec_write__data[58] = i__payload[60];
+  assign rec_write__data[57:26] = \$32 ;
+  assign rec_write__data[25:18] = \$31 ;
+  assign rec_write__data[17:2] = \$30 ;
+  assign rec_write__data[1] = \$29 ;
   assign rec_write__data[0] = i__payload[0];
-  assign \$270  = fsm_state;
-  assign \$261  = fsm_state;
+  assign \$419  = fsm_state;
+  assign \$410  = fsm_state;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -39518,99 +40128,99 @@ module \micro_batch_scheduler.jobs (rst, w_rdy, r_data, w_port__data, w_en, r_en
   wire [6:0] level;
   (* init = 6'h00 *)
   wire [5:0] produce;
-  output [27:0] r_data;
-  wire [27:0] r_data;
+  output [40:0] r_data;
+  wire [40:0] r_data;
   input r_en;
   wire r_en;
   wire [6:0] r_level;
   reg [5:0] r_port__addr = 6'h00;
-  wire [27:0] r_port__data;
+  wire [40:0] r_port__data;
   wire r_port__en;
   output r_rdy;
   reg r_rdy = 1'h0;
   input rst;
   wire rst;
-  wire [27:0] w_data;
+  wire [40:0] w_data;
   input w_en;
   wire w_en;
   wire [6:0] w_level;
   reg [5:0] w_port__addr = 6'h00;
-  input [27:0] w_port__data;
-  wire [27:0] w_port__data;
+  input [40:0] w_port__data;
+  wire [40:0] w_port__data;
   wire w_port__en;
   output w_rdy;
   wire w_rdy;
-  reg [27:0] storage [62:0];
+  reg [40:0] storage [62:0];
   initial begin
-    storage[0] = 28'h0000000;
-    storage[1] = 28'h0000000;
-    storage[2] = 28'h0000000;
-    storage[3] = 28'h0000000;
-    storage[4] = 28'h0000000;
-    storage[5] = 28'h0000000;
-    storage[6] = 28'h0000000;
-    storage[7] = 28'h0000000;
-    storage[8] = 28'h0000000;
-    storage[9] = 28'h0000000;
-    storage[10] = 28'h0000000;
-    storage[11] = 28'h0000000;
-    storage[12] = 28'h0000000;
-    storage[13] = 28'h0000000;
-    storage[14] = 28'h0000000;
-    storage[15] = 28'h0000000;
-    storage[16] = 28'h0000000;
-    storage[17] = 28'h0000000;
-    storage[18] = 28'h0000000;
-    storage[19] = 28'h0000000;
-    storage[20] = 28'h0000000;
-    storage[21] = 28'h0000000;
-    storage[22] = 28'h0000000;
-    storage[23] = 28'h0000000;
-    storage[24] = 28'h0000000;
-    storage[25] = 28'h0000000;
-    storage[26] = 28'h0000000;
-    storage[27] = 28'h0000000;
-    storage[28] = 28'h0000000;
-    storage[29] = 28'h0000000;
-    storage[30] = 28'h0000000;
-    storage[31] = 28'h0000000;
-    storage[32] = 28'h0000000;
-    storage[33] = 28'h0000000;
-    storage[34] = 28'h0000000;
-    storage[35] = 28'h0000000;
-    storage[36] = 28'h0000000;
-    storage[37] = 28'h0000000;
-    storage[38] = 28'h0000000;
-    storage[39] = 28'h0000000;
-    storage[40] = 28'h0000000;
-    storage[41] = 28'h0000000;
-    storage[42] = 28'h0000000;
-    storage[43] = 28'h0000000;
-    storage[44] = 28'h0000000;
-    storage[45] = 28'h0000000;
-    storage[46] = 28'h0000000;
-    storage[47] = 28'h0000000;
-    storage[48] = 28'h0000000;
-    storage[49] = 28'h0000000;
-    storage[50] = 28'h0000000;
-    storage[51] = 28'h0000000;
-    storage[52] = 28'h0000000;
-    storage[53] = 28'h0000000;
-    storage[54] = 28'h0000000;
-    storage[55] = 28'h0000000;
-    storage[56] = 28'h0000000;
-    storage[57] = 28'h0000000;
-    storage[58] = 28'h0000000;
-    storage[59] = 28'h0000000;
-    storage[60] = 28'h0000000;
-    storage[61] = 28'h0000000;
-    storage[62] = 28'h0000000;
+    storage[0] = 41'h00000000000;
+    storage[1] = 41'h00000000000;
+    storage[2] = 41'h00000000000;
+    storage[3] = 41'h00000000000;
+    storage[4] = 41'h00000000000;
+    storage[5] = 41'h00000000000;
+    storage[6] = 41'h00000000000;
+    storage[7] = 41'h00000000000;
+    storage[8] = 41'h00000000000;
+    storage[9] = 41'h00000000000;
+    storage[10] = 41'h00000000000;
+    storage[11] = 41'h00000000000;
+    storage[12] = 41'h00000000000;
+    storage[13] = 41'h00000000000;
+    storage[14] = 41'h00000000000;
+    storage[15] = 41'h00000000000;
+    storage[16] = 41'h00000000000;
+    storage[17] = 41'h00000000000;
+    storage[18] = 41'h00000000000;
+    storage[19] = 41'h00000000000;
+    storage[20] = 41'h00000000000;
+    storage[21] = 41'h00000000000;
+    storage[22] = 41'h00000000000;
+    storage[23] = 41'h00000000000;
+    storage[24] = 41'h00000000000;
+    storage[25] = 41'h00000000000;
+    storage[26] = 41'h00000000000;
+    storage[27] = 41'h00000000000;
+    storage[28] = 41'h00000000000;
+    storage[29] = 41'h00000000000;
+    storage[30] = 41'h00000000000;
+    storage[31] = 41'h00000000000;
+    storage[32] = 41'h00000000000;
+    storage[33] = 41'h00000000000;
+    storage[34] = 41'h00000000000;
+    storage[35] = 41'h00000000000;
+    storage[36] = 41'h00000000000;
+    storage[37] = 41'h00000000000;
+    storage[38] = 41'h00000000000;
+    storage[39] = 41'h00000000000;
+    storage[40] = 41'h00000000000;
+    storage[41] = 41'h00000000000;
+    storage[42] = 41'h00000000000;
+    storage[43] = 41'h00000000000;
+    storage[44] = 41'h00000000000;
+    storage[45] = 41'h00000000000;
+    storage[46] = 41'h00000000000;
+    storage[47] = 41'h00000000000;
+    storage[48] = 41'h00000000000;
+    storage[49] = 41'h00000000000;
+    storage[50] = 41'h00000000000;
+    storage[51] = 41'h00000000000;
+    storage[52] = 41'h00000000000;
+    storage[53] = 41'h00000000000;
+    storage[54] = 41'h00000000000;
+    storage[55] = 41'h00000000000;
+    storage[56] = 41'h00000000000;
+    storage[57] = 41'h00000000000;
+    storage[58] = 41'h00000000000;
+    storage[59] = 41'h00000000000;
+    storage[60] = 41'h00000000000;
+    storage[61] = 41'h00000000000;
+    storage[62] = 41'h00000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
       storage[w_port__addr] <= w_port__data;
   end
-  reg [27:0] _0_;
+  reg [40:0] _0_;
   always @(posedge clk) begin
     if (r_port__en) begin
       _0_ <= storage[r_port__addr];
@@ -48234,6 +48844,4276 @@ module \micro_batch_scheduler.pop_queue (rst, r_data, w_port__data, w_en, r_en, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$33  = r_rdy;
+    if (\$29 ) begin
+      \$33  = 1'h1;
+    end else if (r_en) begin
+      \$33  = 1'h0;
+    end
+    if (rst) begin
+      \$33  = 1'h0;
+    end
+  end
+  assign level = w_level;
+  assign r_level = w_level;
+  assign produce = w_port__addr;
+  assign w_data = w_port__data;
+  assign consume = r_port__addr;
+  assign r_port__data = r_data;
+endmodule
+
+(* generator = "Amaranth" *)
+module \micro_batch_scheduler.skip_queue (rst, r_data, w_port__data, w_en, r_en, r_rdy, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire [12:0] \$11 ;
+  wire [12:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [12:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire [12:0] \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire \$3 ;
+  reg [11:0] \$30 ;
+  reg [11:0] \$31 ;
+  reg [11:0] \$32 ;
+  reg \$33 ;
+  wire \$4 ;
+  wire [12:0] \$5 ;
+  wire [12:0] \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input clk;
+  wire clk;
+  (* init = 12'h000 *)
+  wire [11:0] consume;
+  reg [11:0] inner_level = 12'h000;
+  wire inner_r_rdy;
+  wire [12:0] level;
+  (* init = 12'h000 *)
+  wire [11:0] produce;
+  output [47:0] r_data;
+  wire [47:0] r_data;
+  input r_en;
+  wire r_en;
+  wire [12:0] r_level;
+  reg [11:0] r_port__addr = 12'h000;
+  wire [47:0] r_port__data;
+  wire r_port__en;
+  output r_rdy;
+  reg r_rdy = 1'h0;
+  input rst;
+  wire rst;
+  wire [47:0] w_data;
+  input w_en;
+  wire w_en;
+  wire [12:0] w_level;
+  reg [11:0] w_port__addr = 12'h000;
+  input [47:0] w_port__data;
+  wire [47:0] w_port__data;
+  wire w_port__en;
+  wire w_rdy;
+  reg [47:0] storage [4094:0];
+  initial begin
+    storage[0] = 48'h000000000000;
+    storage[1] = 48'h000000000000;
+    storage[2] = 48'h000000000000;
+    storage[3] = 48'h000000000000;
+    storage[4] = 48'h000000000000;
+    storage[5] = 48'h000000000000;
+    storage[6] = 48'h000000000000;
+    storage[7] = 48'h000000000000;
+    storage[8] = 48'h000000000000;
+    storage[9] = 48'h000000000000;
+    storage[10] = 48'h000000000000;
+    storage[11] = 48'h000000000000;
+    storage[12] = 48'h000000000000;
+    storage[13] = 48'h000000000000;
+    storage[14] = 48'h000000000000;
+    storage[15] = 48'h000000000000;
+    storage[16] = 48'h000000000000;
+    storage[17] = 48'h000000000000;
+    storage[18] = 48'h000000000000;
+    storage[19] = 48'h000000000000;
+    storage[20] = 48'h000000000000;
+    storage[21] = 48'h000000000000;
+    storage[22] = 48'h000000000000;
+    storage[23] = 48'h000000000000;
+    storage[24] = 48'h000000000000;
+    storage[25] = 48'h000000000000;
+    storage[26] = 48'h000000000000;
+    storage[27] = 48'h000000000000;
+    storage[28] = 48'h000000000000;
+    storage[29] = 48'h000000000000;
+    storage[30] = 48'h000000000000;
+    storage[31] = 48'h000000000000;
+    storage[32] = 48'h000000000000;
+    storage[33] = 48'h000000000000;
+    storage[34] = 48'h000000000000;
+    storage[35] = 48'h000000000000;
+    storage[36] = 48'h000000000000;
+    storage[37] = 48'h000000000000;
+    storage[38] = 48'h000000000000;
+    storage[39] = 48'h000000000000;
+    storage[40] = 48'h000000000000;
+    storage[41] = 48'h000000000000;
+    storage[42] = 48'h000000000000;
+    storage[43] = 48'h000000000000;
+    storage[44] = 48'h000000000000;
+    storage[45] = 48'h000000000000;
+    storage[46] = 48'h000000000000;
+    storage[47] = 48'h000000000000;
+    storage[48] = 48'h000000000000;
+    storage[49] = 48'h000000000000;
+    storage[50] = 48'h000000000000;
+    storage[51] = 48'h000000000000;
+    storage[52] = 48'h000000000000;
+    storage[53] = 48'h000000000000;
+    storage[54] = 48'h000000000000;
+    storage[55] = 48'h000000000000;
+    storage[56] = 48'h000000000000;
+    storage[57] = 48'h000000000000;
+    storage[58] = 48'h000000000000;
+    storage[59] = 48'h000000000000;
+    storage[60] = 48'h000000000000;
+    storage[61] = 48'h000000000000;
+    storage[62] = 48'h000000000000;
+    storage[63] = 48'h000000000000;
+    storage[64] = 48'h000000000000;
+    storage[65] = 48'h000000000000;
+    storage[66] = 48'h000000000000;
+    storage[67] = 48'h000000000000;
+    storage[68] = 48'h000000000000;
+    storage[69] = 48'h000000000000;
+    storage[70] = 48'h000000000000;
+    storage[71] = 48'h000000000000;
+    storage[72] = 48'h000000000000;
+    storage[73] = 48'h000000000000;
+    storage[74] = 48'h000000000000;
+    storage[75] = 48'h000000000000;
+    storage[76] = 48'h000000000000;
+    storage[77] = 48'h000000000000;
+    storage[78] = 48'h000000000000;
+    storage[79] = 48'h000000000000;
+    storage[80] = 48'h000000000000;
+    storage[81] = 48'h000000000000;
+    storage[82] = 48'h000000000000;
+    storage[83] = 48'h000000000000;
+    storage[84] = 48'h000000000000;
+    storage[85] = 48'h000000000000;
+    storage[86] = 48'h000000000000;
+    storage[87] = 48'h000000000000;
+    storage[88] = 48'h000000000000;
+    storage[89] = 48'h000000000000;
+    storage[90] = 48'h000000000000;
+    storage[91] = 48'h000000000000;
+    storage[92] = 48'h000000000000;
+    storage[93] = 48'h000000000000;
+    storage[94] = 48'h000000000000;
+    storage[95] = 48'h000000000000;
+    storage[96] = 48'h000000000000;
+    storage[97] = 48'h000000000000;
+    storage[98] = 48'h000000000000;
+    storage[99] = 48'h000000000000;
+    storage[100] = 48'h000000000000;
+    storage[101] = 48'h000000000000;
+    storage[102] = 48'h000000000000;
+    storage[103] = 48'h000000000000;
+    storage[104] = 48'h000000000000;
+    storage[105] = 48'h000000000000;
+    storage[106] = 48'h000000000000;
+    storage[107] = 48'h000000000000;
+    storage[108] = 48'h000000000000;
+    storage[109] = 48'h000000000000;
+    storage[110] = 48'h000000000000;
+    storage[111] = 48'h000000000000;
+    storage[112] = 48'h000000000000;
+    storage[113] = 48'h000000000000;
+    storage[114] = 48'h000000000000;
+    storage[115] = 48'h000000000000;
+    storage[116] = 48'h000000000000;
+    storage[117] = 48'h000000000000;
+    storage[118] = 48'h000000000000;
+    storage[119] = 48'h000000000000;
+    storage[120] = 48'h000000000000;
+    storage[121] = 48'h000000000000;
+    storage[122] = 48'h000000000000;
+    storage[123] = 48'h000000000000;
+    storage[124] = 48'h000000000000;
+    storage[125] = 48'h000000000000;
+    storage[126] = 48'h000000000000;
+    storage[127] = 48'h000000000000;
+    storage[128] = 48'h000000000000;
+    storage[129] = 48'h000000000000;
+    storage[130] = 48'h000000000000;
+    storage[131] = 48'h000000000000;
+    storage[132] = 48'h000000000000;
+    storage[133] = 48'h000000000000;
+    storage[134] = 48'h000000000000;
+    storage[135] = 48'h000000000000;
+    storage[136] = 48'h000000000000;
+    storage[137] = 48'h000000000000;
+    storage[138] = 48'h000000000000;
+    storage[139] = 48'h000000000000;
+    storage[140] = 48'h000000000000;
+    storage[141] = 48'h000000000000;
+    storage[142] = 48'h000000000000;
+    storage[143] = 48'h000000000000;
+    storage[144] = 48'h000000000000;
+    storage[145] = 48'h000000000000;
+    storage[146] = 48'h000000000000;
+    storage[147] = 48'h000000000000;
+    storage[148] = 48'h000000000000;
+    storage[149] = 48'h000000000000;
+    storage[150] = 48'h000000000000;
+    storage[151] = 48'h000000000000;
+    storage[152] = 48'h000000000000;
+    storage[153] = 48'h000000000000;
+    storage[154] = 48'h000000000000;
+    storage[155] = 48'h000000000000;
+    storage[156] = 48'h000000000000;
+    storage[157] = 48'h000000000000;
+    storage[158] = 48'h000000000000;
+    storage[159] = 48'h000000000000;
+    storage[160] = 48'h000000000000;
+    storage[161] = 48'h000000000000;
+    storage[162] = 48'h000000000000;
+    storage[163] = 48'h000000000000;
+    storage[164] = 48'h000000000000;
+    storage[165] = 48'h000000000000;
+    storage[166] = 48'h000000000000;
+    storage[167] = 48'h000000000000;
+    storage[168] = 48'h000000000000;
+    storage[169] = 48'h000000000000;
+    storage[170] = 48'h000000000000;
+    storage[171] = 48'h000000000000;
+    storage[172] = 48'h000000000000;
+    storage[173] = 48'h000000000000;
+    storage[174] = 48'h000000000000;
+    storage[175] = 48'h000000000000;
+    storage[176] = 48'h000000000000;
+    storage[177] = 48'h000000000000;
+    storage[178] = 48'h000000000000;
+    storage[179] = 48'h000000000000;
+    storage[180] = 48'h000000000000;
+    storage[181] = 48'h000000000000;
+    storage[182] = 48'h000000000000;
+    storage[183] = 48'h000000000000;
+    storage[184] = 48'h000000000000;
+    storage[185] = 48'h000000000000;
+    storage[186] = 48'h000000000000;
+    storage[187] = 48'h000000000000;
+    storage[188] = 48'h000000000000;
+    storage[189] = 48'h000000000000;
+    storage[190] = 48'h000000000000;
+    storage[191] = 48'h000000000000;
+    storage[192] = 48'h000000000000;
+    storage[193] = 48'h000000000000;
+    storage[194] = 48'h000000000000;
+    storage[195] = 48'h000000000000;
+    storage[196] = 48'h000000000000;
+    storage[197] = 48'h000000000000;
+    storage[198] = 48'h000000000000;
+    storage[199] = 48'h000000000000;
+    storage[200] = 48'h000000000000;
+    storage[201] = 48'h000000000000;
+    storage[202] = 48'h000000000000;
+    storage[203] = 48'h000000000000;
+    storage[204] = 48'h000000000000;
+    storage[205] = 48'h000000000000;
+    storage[206] = 48'h000000000000;
+    storage[207] = 48'h000000000000;
+    storage[208] = 48'h000000000000;
+    storage[209] = 48'h000000000000;
+    storage[210] = 48'h000000000000;
+    storage[211] = 48'h000000000000;
+    storage[212] = 48'h000000000000;
+    storage[213] = 48'h000000000000;
+    storage[214] = 48'h000000000000;
+    storage[215] = 48'h000000000000;
+    storage[216] = 48'h000000000000;
+    storage[217] = 48'h000000000000;
+    storage[218] = 48'h000000000000;
+    storage[219] = 48'h000000000000;
+    storage[220] = 48'h000000000000;
+    storage[221] = 48'h000000000000;
+    storage[222] = 48'h000000000000;
+    storage[223] = 48'h000000000000;
+    storage[224] = 48'h000000000000;
+    storage[225] = 48'h000000000000;
+    storage[226] = 48'h000000000000;
+    storage[227] = 48'h000000000000;
+    storage[228] = 48'h000000000000;
+    storage[229] = 48'h000000000000;
+    storage[230] = 48'h000000000000;
+    storage[231] = 48'h000000000000;
+    storage[232] = 48'h000000000000;
+    storage[233] = 48'h000000000000;
+    storage[234] = 48'h000000000000;
+    storage[235] = 48'h000000000000;
+    storage[236] = 48'h000000000000;
+    storage[237] = 48'h000000000000;
+    storage[238] = 48'h000000000000;
+    storage[239] = 48'h000000000000;
+    storage[240] = 48'h000000000000;
+    storage[241] = 48'h000000000000;
+    storage[242] = 48'h000000000000;
+    storage[243] = 48'h000000000000;
+    storage[244] = 48'h000000000000;
+    storage[245] = 48'h000000000000;
+    storage[246] = 48'h000000000000;
+    storage[247] = 48'h000000000000;
+    storage[248] = 48'h000000000000;
+    storage[249] = 48'h000000000000;
+    storage[250] = 48'h000000000000;
+    storage[251] = 48'h000000000000;
+    storage[252] = 48'h000000000000;
+    storage[253] = 48'h000000000000;
+    storage[254] = 48'h000000000000;
+    storage[255] = 48'h000000000000;
+    storage[256] = 48'h000000000000;
+    storage[257] = 48'h000000000000;
+    storage[258] = 48'h000000000000;
+    storage[259] = 48'h000000000000;
+    storage[260] = 48'h000000000000;
+    storage[261] = 48'h000000000000;
+    storage[262] = 48'h000000000000;
+    storage[263] = 48'h000000000000;
+    storage[264] = 48'h000000000000;
+    storage[265] = 48'h000000000000;
+    storage[266] = 48'h000000000000;
+    storage[267] = 48'h000000000000;
+    storage[268] = 48'h000000000000;
+    storage[269] = 48'h000000000000;
+    storage[270] = 48'h000000000000;
+    storage[271] = 48'h000000000000;
+    storage[272] = 48'h000000000000;
+    storage[273] = 48'h000000000000;
+    storage[274] = 48'h000000000000;
+    storage[275] = 48'h000000000000;
+    storage[276] = 48'h000000000000;
+    storage[277] = 48'h000000000000;
+    storage[278] = 48'h000000000000;
+    storage[279] = 48'h000000000000;
+    storage[280] = 48'h000000000000;
+    storage[281] = 48'h000000000000;
+    storage[282] = 48'h000000000000;
+    storage[283] = 48'h000000000000;
+    storage[284] = 48'h000000000000;
+    storage[285] = 48'h000000000000;
+    storage[286] = 48'h000000000000;
+    storage[287] = 48'h000000000000;
+    storage[288] = 48'h000000000000;
+    storage[289] = 48'h000000000000;
+    storage[290] = 48'h000000000000;
+    storage[291] = 48'h000000000000;
+    storage[292] = 48'h000000000000;
+    storage[293] = 48'h000000000000;
+    storage[294] = 48'h000000000000;
+    storage[295] = 48'h000000000000;
+    storage[296] = 48'h000000000000;
+    storage[297] = 48'h000000000000;
+    storage[298] = 48'h000000000000;
+    storage[299] = 48'h000000000000;
+    storage[300] = 48'h000000000000;
+    storage[301] = 48'h000000000000;
+    storage[302] = 48'h000000000000;
+    storage[303] = 48'h000000000000;
+    storage[304] = 48'h000000000000;
+    storage[305] = 48'h000000000000;
+    storage[306] = 48'h000000000000;
+    storage[307] = 48'h000000000000;
+    storage[308] = 48'h000000000000;
+    storage[309] = 48'h000000000000;
+    storage[310] = 48'h000000000000;
+    storage[311] = 48'h000000000000;
+    storage[312] = 48'h000000000000;
+    storage[313] = 48'h000000000000;
+    storage[314] = 48'h000000000000;
+    storage[315] = 48'h000000000000;
+    storage[316] = 48'h000000000000;
+    storage[317] = 48'h000000000000;
+    storage[318] = 48'h000000000000;
+    storage[319] = 48'h000000000000;
+    storage[320] = 48'h000000000000;
+    storage[321] = 48'h000000000000;
+    storage[322] = 48'h000000000000;
+    storage[323] = 48'h000000000000;
+    storage[324] = 48'h000000000000;
+    storage[325] = 48'h000000000000;
+    storage[326] = 48'h000000000000;
+    storage[327] = 48'h000000000000;
+    storage[328] = 48'h000000000000;
+    storage[329] = 48'h000000000000;
+    storage[330] = 48'h000000000000;
+    storage[331] = 48'h000000000000;
+    storage[332] = 48'h000000000000;
+    storage[333] = 48'h000000000000;
+    storage[334] = 48'h000000000000;
+    storage[335] = 48'h000000000000;
+    storage[336] = 48'h000000000000;
+    storage[337] = 48'h000000000000;
+    storage[338] = 48'h000000000000;
+    storage[339] = 48'h000000000000;
+    storage[340] = 48'h000000000000;
+    storage[341] = 48'h000000000000;
+    storage[342] = 48'h000000000000;
+    storage[343] = 48'h000000000000;
+    storage[344] = 48'h000000000000;
+    storage[345] = 48'h000000000000;
+    storage[346] = 48'h000000000000;
+    storage[347] = 48'h000000000000;
+    storage[348] = 48'h000000000000;
+    storage[349] = 48'h000000000000;
+    storage[350] = 48'h000000000000;
+    storage[351] = 48'h000000000000;
+    storage[352] = 48'h000000000000;
+    storage[353] = 48'h000000000000;
+    storage[354] = 48'h000000000000;
+    storage[355] = 48'h000000000000;
+    storage[356] = 48'h000000000000;
+    storage[357] = 48'h000000000000;
+    storage[358] = 48'h000000000000;
+    storage[359] = 48'h000000000000;
+    storage[360] = 48'h000000000000;
+    storage[361] = 48'h000000000000;
+    storage[362] = 48'h000000000000;
+    storage[363] = 48'h000000000000;
+    storage[364] = 48'h000000000000;
+    storage[365] = 48'h000000000000;
+    storage[366] = 48'h000000000000;
+    storage[367] = 48'h000000000000;
+    storage[368] = 48'h000000000000;
+    storage[369] = 48'h000000000000;
+    storage[370] = 48'h000000000000;
+    storage[371] = 48'h000000000000;
+    storage[372] = 48'h000000000000;
+    storage[373] = 48'h000000000000;
+    storage[374] = 48'h000000000000;
+    storage[375] = 48'h000000000000;
+    storage[376] = 48'h000000000000;
+    storage[377] = 48'h000000000000;
+    storage[378] = 48'h000000000000;
+    storage[379] = 48'h000000000000;
+    storage[380] = 48'h000000000000;
+    storage[381] = 48'h000000000000;
+    storage[382] = 48'h000000000000;
+    storage[383] = 48'h000000000000;
+    storage[384] = 48'h000000000000;
+    storage[385] = 48'h000000000000;
+    storage[386] = 48'h000000000000;
+    storage[387] = 48'h000000000000;
+    storage[388] = 48'h000000000000;
+    storage[389] = 48'h000000000000;
+    storage[390] = 48'h000000000000;
+    storage[391] = 48'h000000000000;
+    storage[392] = 48'h000000000000;
+    storage[393] = 48'h000000000000;
+    storage[394] = 48'h000000000000;
+    storage[395] = 48'h000000000000;
+    storage[396] = 48'h000000000000;
+    storage[397] = 48'h000000000000;
+    storage[398] = 48'h000000000000;
+    storage[399] = 48'h000000000000;
+    storage[400] = 48'h000000000000;
+    storage[401] = 48'h000000000000;
+    storage[402] = 48'h000000000000;
+    storage[403] = 48'h000000000000;
+    storage[404] = 48'h000000000000;
+    storage[405] = 48'h000000000000;
+    storage[406] = 48'h000000000000;
+    storage[407] = 48'h000000000000;
+    storage[408] = 48'h000000000000;
+    storage[409] = 48'h000000000000;
+    storage[410] = 48'h000000000000;
+    storage[411] = 48'h000000000000;
+    storage[412] = 48'h000000000000;
+    storage[413] = 48'h000000000000;
+    storage[414] = 48'h000000000000;
+    storage[415] = 48'h000000000000;
+    storage[416] = 48'h000000000000;
+    storage[417] = 48'h000000000000;
+    storage[418] = 48'h000000000000;
+    storage[419] = 48'h000000000000;
+    storage[420] = 48'h000000000000;
+    storage[421] = 48'h000000000000;
+    storage[422] = 48'h000000000000;
+    storage[423] = 48'h000000000000;
+    storage[424] = 48'h000000000000;
+    storage[425] = 48'h000000000000;
+    storage[426] = 48'h000000000000;
+    storage[427] = 48'h000000000000;
+    storage[428] = 48'h000000000000;
+    storage[429] = 48'h000000000000;
+    storage[430] = 48'h000000000000;
+    storage[431] = 48'h000000000000;
+    storage[432] = 48'h000000000000;
+    storage[433] = 48'h000000000000;
+    storage[434] = 48'h000000000000;
+    storage[435] = 48'h000000000000;
+    storage[436] = 48'h000000000000;
+    storage[437] = 48'h000000000000;
+    storage[438] = 48'h000000000000;
+    storage[439] = 48'h000000000000;
+    storage[440] = 48'h000000000000;
+    storage[441] = 48'h000000000000;
+    storage[442] = 48'h000000000000;
+    storage[443] = 48'h000000000000;
+    storage[444] = 48'h000000000000;
+    storage[445] = 48'h000000000000;
+    storage[446] = 48'h000000000000;
+    storage[447] = 48'h000000000000;
+    storage[448] = 48'h000000000000;
+    storage[449] = 48'h000000000000;
+    storage[450] = 48'h000000000000;
+    storage[451] = 48'h000000000000;
+    storage[452] = 48'h000000000000;
+    storage[453] = 48'h000000000000;
+    storage[454] = 48'h000000000000;
+    storage[455] = 48'h000000000000;
+    storage[456] = 48'h000000000000;
+    storage[457] = 48'h000000000000;
+    storage[458] = 48'h000000000000;
+    storage[459] = 48'h000000000000;
+    storage[460] = 48'h000000000000;
+    storage[461] = 48'h000000000000;
+    storage[462] = 48'h000000000000;
+    storage[463] = 48'h000000000000;
+    storage[464] = 48'h000000000000;
+    storage[465] = 48'h000000000000;
+    storage[466] = 48'h000000000000;
+    storage[467] = 48'h000000000000;
+    storage[468] = 48'h000000000000;
+    storage[469] = 48'h000000000000;
+    storage[470] = 48'h000000000000;
+    storage[471] = 48'h000000000000;
+    storage[472] = 48'h000000000000;
+    storage[473] = 48'h000000000000;
+    storage[474] = 48'h000000000000;
+    storage[475] = 48'h000000000000;
+    storage[476] = 48'h000000000000;
+    storage[477] = 48'h000000000000;
+    storage[478] = 48'h000000000000;
+    storage[479] = 48'h000000000000;
+    storage[480] = 48'h000000000000;
+    storage[481] = 48'h000000000000;
+    storage[482] = 48'h000000000000;
+    storage[483] = 48'h000000000000;
+    storage[484] = 48'h000000000000;
+    storage[485] = 48'h000000000000;
+    storage[486] = 48'h000000000000;
+    storage[487] = 48'h000000000000;
+    storage[488] = 48'h000000000000;
+    storage[489] = 48'h000000000000;
+    storage[490] = 48'h000000000000;
+    storage[491] = 48'h000000000000;
+    storage[492] = 48'h000000000000;
+    storage[493] = 48'h000000000000;
+    storage[494] = 48'h000000000000;
+    storage[495] = 48'h000000000000;
+    storage[496] = 48'h000000000000;
+    storage[497] = 48'h000000000000;
+    storage[498] = 48'h000000000000;
+    storage[499] = 48'h000000000000;
+    storage[500] = 48'h000000000000;
+    storage[501] = 48'h000000000000;
+    storage[502] = 48'h000000000000;
+    storage[503] = 48'h000000000000;
+    storage[504] = 48'h000000000000;
+    storage[505] = 48'h000000000000;
+    storage[506] = 48'h000000000000;
+    storage[507] = 48'h000000000000;
+    storage[508] = 48'h000000000000;
+    storage[509] = 48'h000000000000;
+    storage[510] = 48'h000000000000;
+    storage[511] = 48'h000000000000;
+    storage[512] = 48'h000000000000;
+    storage[513] = 48'h000000000000;
+    storage[514] = 48'h000000000000;
+    storage[515] = 48'h000000000000;
+    storage[516] = 48'h000000000000;
+    storage[517] = 48'h000000000000;
+    storage[518] = 48'h000000000000;
+    storage[519] = 48'h000000000000;
+    storage[520] = 48'h000000000000;
+    storage[521] = 48'h000000000000;
+    storage[522] = 48'h000000000000;
+    storage[523] = 48'h000000000000;
+    storage[524] = 48'h000000000000;
+    storage[525] = 48'h000000000000;
+    storage[526] = 48'h000000000000;
+    storage[527] = 48'h000000000000;
+    storage[528] = 48'h000000000000;
+    storage[529] = 48'h000000000000;
+    storage[530] = 48'h000000000000;
+    storage[531] = 48'h000000000000;
+    storage[532] = 48'h000000000000;
+    storage[533] = 48'h000000000000;
+    storage[534] = 48'h000000000000;
+    storage[535] = 48'h000000000000;
+    storage[536] = 48'h000000000000;
+    storage[537] = 48'h000000000000;
+    storage[538] = 48'h000000000000;
+    storage[539] = 48'h000000000000;
+    storage[540] = 48'h000000000000;
+    storage[541] = 48'h000000000000;
+    storage[542] = 48'h000000000000;
+    storage[543] = 48'h000000000000;
+    storage[544] = 48'h000000000000;
+    storage[545] = 48'h000000000000;
+    storage[546] = 48'h000000000000;
+    storage[547] = 48'h000000000000;
+    storage[548] = 48'h000000000000;
+    storage[549] = 48'h000000000000;
+    storage[550] = 48'h000000000000;
+    storage[551] = 48'h000000000000;
+    storage[552] = 48'h000000000000;
+    storage[553] = 48'h000000000000;
+    storage[554] = 48'h000000000000;
+    storage[555] = 48'h000000000000;
+    storage[556] = 48'h000000000000;
+    storage[557] = 48'h000000000000;
+    storage[558] = 48'h000000000000;
+    storage[559] = 48'h000000000000;
+    storage[560] = 48'h000000000000;
+    storage[561] = 48'h000000000000;
+    storage[562] = 48'h000000000000;
+    storage[563] = 48'h000000000000;
+    storage[564] = 48'h000000000000;
+    storage[565] = 48'h000000000000;
+    storage[566] = 48'h000000000000;
+    storage[567] = 48'h000000000000;
+    storage[568] = 48'h000000000000;
+    storage[569] = 48'h000000000000;
+    storage[570] = 48'h000000000000;
+    storage[571] = 48'h000000000000;
+    storage[572] = 48'h000000000000;
+    storage[573] = 48'h000000000000;
+    storage[574] = 48'h000000000000;
+    storage[575] = 48'h000000000000;
+    storage[576] = 48'h000000000000;
+    storage[577] = 48'h000000000000;
+    storage[578] = 48'h000000000000;
+    storage[579] = 48'h000000000000;
+    storage[580] = 48'h000000000000;
+    storage[581] = 48'h000000000000;
+    storage[582] = 48'h000000000000;
+    storage[583] = 48'h000000000000;
+    storage[584] = 48'h000000000000;
+    storage[585] = 48'h000000000000;
+    storage[586] = 48'h000000000000;
+    storage[587] = 48'h000000000000;
+    storage[588] = 48'h000000000000;
+    storage[589] = 48'h000000000000;
+    storage[590] = 48'h000000000000;
+    storage[591] = 48'h000000000000;
+    storage[592] = 48'h000000000000;
+    storage[593] = 48'h000000000000;
+    storage[594] = 48'h000000000000;
+    storage[595] = 48'h000000000000;
+    storage[596] = 48'h000000000000;
+    storage[597] = 48'h000000000000;
+    storage[598] = 48'h000000000000;
+    storage[599] = 48'h000000000000;
+    storage[600] = 48'h000000000000;
+    storage[601] = 48'h000000000000;
+    storage[602] = 48'h000000000000;
+    storage[603] = 48'h000000000000;
+    storage[604] = 48'h000000000000;
+    storage[605] = 48'h000000000000;
+    storage[606] = 48'h000000000000;
+    storage[607] = 48'h000000000000;
+    storage[608] = 48'h000000000000;
+    storage[609] = 48'h000000000000;
+    storage[610] = 48'h000000000000;
+    storage[611] = 48'h000000000000;
+    storage[612] = 48'h000000000000;
+    storage[613] = 48'h000000000000;
+    storage[614] = 48'h000000000000;
+    storage[615] = 48'h000000000000;
+    storage[616] = 48'h000000000000;
+    storage[617] = 48'h000000000000;
+    storage[618] = 48'h000000000000;
+    storage[619] = 48'h000000000000;
+    storage[620] = 48'h000000000000;
+    storage[621] = 48'h000000000000;
+    storage[622] = 48'h000000000000;
+    storage[623] = 48'h000000000000;
+    storage[624] = 48'h000000000000;
+    storage[625] = 48'h000000000000;
+    storage[626] = 48'h000000000000;
+    storage[627] = 48'h000000000000;
+    storage[628] = 48'h000000000000;
+    storage[629] = 48'h000000000000;
+    storage[630] = 48'h000000000000;
+    storage[631] = 48'h000000000000;
+    storage[632] = 48'h000000000000;
+    storage[633] = 48'h000000000000;
+    storage[634] = 48'h000000000000;
+    storage[635] = 48'h000000000000;
+    storage[636] = 48'h000000000000;
+    storage[637] = 48'h000000000000;
+    storage[638] = 48'h000000000000;
+    storage[639] = 48'h000000000000;
+    storage[640] = 48'h000000000000;
+    storage[641] = 48'h000000000000;
+    storage[642] = 48'h000000000000;
+    storage[643] = 48'h000000000000;
+    storage[644] = 48'h000000000000;
+    storage[645] = 48'h000000000000;
+    storage[646] = 48'h000000000000;
+    storage[647] = 48'h000000000000;
+    storage[648] = 48'h000000000000;
+    storage[649] = 48'h000000000000;
+    storage[650] = 48'h000000000000;
+    storage[651] = 48'h000000000000;
+    storage[652] = 48'h000000000000;
+    storage[653] = 48'h000000000000;
+    storage[654] = 48'h000000000000;
+    storage[655] = 48'h000000000000;
+    storage[656] = 48'h000000000000;
+    storage[657] = 48'h000000000000;
+    storage[658] = 48'h000000000000;
+    storage[659] = 48'h000000000000;
+    storage[660] = 48'h000000000000;
+    storage[661] = 48'h000000000000;
+    storage[662] = 48'h000000000000;
+    storage[663] = 48'h000000000000;
+    storage[664] = 48'h000000000000;
+    storage[665] = 48'h000000000000;
+    storage[666] = 48'h000000000000;
+    storage[667] = 48'h000000000000;
+    storage[668] = 48'h000000000000;
+    storage[669] = 48'h000000000000;
+    storage[670] = 48'h000000000000;
+    storage[671] = 48'h000000000000;
+    storage[672] = 48'h000000000000;
+    storage[673] = 48'h000000000000;
+    storage[674] = 48'h000000000000;
+    storage[675] = 48'h000000000000;
+    storage[676] = 48'h000000000000;
+    storage[677] = 48'h000000000000;
+    storage[678] = 48'h000000000000;
+    storage[679] = 48'h000000000000;
+    storage[680] = 48'h000000000000;
+    storage[681] = 48'h000000000000;
+    storage[682] = 48'h000000000000;
+    storage[683] = 48'h000000000000;
+    storage[684] = 48'h000000000000;
+    storage[685] = 48'h000000000000;
+    storage[686] = 48'h000000000000;
+    storage[687] = 48'h000000000000;
+    storage[688] = 48'h000000000000;
+    storage[689] = 48'h000000000000;
+    storage[690] = 48'h000000000000;
+    storage[691] = 48'h000000000000;
+    storage[692] = 48'h000000000000;
+    storage[693] = 48'h000000000000;
+    storage[694] = 48'h000000000000;
+    storage[695] = 48'h000000000000;
+    storage[696] = 48'h000000000000;
+    storage[697] = 48'h000000000000;
+    storage[698] = 48'h000000000000;
+    storage[699] = 48'h000000000000;
+    storage[700] = 48'h000000000000;
+    storage[701] = 48'h000000000000;
+    storage[702] = 48'h000000000000;
+    storage[703] = 48'h000000000000;
+    storage[704] = 48'h000000000000;
+    storage[705] = 48'h000000000000;
+    storage[706] = 48'h000000000000;
+    storage[707] = 48'h000000000000;
+    storage[708] = 48'h000000000000;
+    storage[709] = 48'h000000000000;
+    storage[710] = 48'h000000000000;
+    storage[711] = 48'h000000000000;
+    storage[712] = 48'h000000000000;
+    storage[713] = 48'h000000000000;
+    storage[714] = 48'h000000000000;
+    storage[715] = 48'h000000000000;
+    storage[716] = 48'h000000000000;
+    storage[717] = 48'h000000000000;
+    storage[718] = 48'h000000000000;
+    storage[719] = 48'h000000000000;
+    storage[720] = 48'h000000000000;
+    storage[721] = 48'h000000000000;
+    storage[722] = 48'h000000000000;
+    storage[723] = 48'h000000000000;
+    storage[724] = 48'h000000000000;
+    storage[725] = 48'h000000000000;
+    storage[726] = 48'h000000000000;
+    storage[727] = 48'h000000000000;
+    storage[728] = 48'h000000000000;
+    storage[729] = 48'h000000000000;
+    storage[730] = 48'h000000000000;
+    storage[731] = 48'h000000000000;
+    storage[732] = 48'h000000000000;
+    storage[733] = 48'h000000000000;
+    storage[734] = 48'h000000000000;
+    storage[735] = 48'h000000000000;
+    storage[736] = 48'h000000000000;
+    storage[737] = 48'h000000000000;
+    storage[738] = 48'h000000000000;
+    storage[739] = 48'h000000000000;
+    storage[740] = 48'h000000000000;
+    storage[741] = 48'h000000000000;
+    storage[742] = 48'h000000000000;
+    storage[743] = 48'h000000000000;
+    storage[744] = 48'h000000000000;
+    storage[745] = 48'h000000000000;
+    storage[746] = 48'h000000000000;
+    storage[747] = 48'h000000000000;
+    storage[748] = 48'h000000000000;
+    storage[749] = 48'h000000000000;
+    storage[750] = 48'h000000000000;
+    storage[751] = 48'h000000000000;
+    storage[752] = 48'h000000000000;
+    storage[753] = 48'h000000000000;
+    storage[754] = 48'h000000000000;
+    storage[755] = 48'h000000000000;
+    storage[756] = 48'h000000000000;
+    storage[757] = 48'h000000000000;
+    storage[758] = 48'h000000000000;
+    storage[759] = 48'h000000000000;
+    storage[760] = 48'h000000000000;
+    storage[761] = 48'h000000000000;
+    storage[762] = 48'h000000000000;
+    storage[763] = 48'h000000000000;
+    storage[764] = 48'h000000000000;
+    storage[765] = 48'h000000000000;
+    storage[766] = 48'h000000000000;
+    storage[767] = 48'h000000000000;
+    storage[768] = 48'h000000000000;
+    storage[769] = 48'h000000000000;
+    storage[770] = 48'h000000000000;
+    storage[771] = 48'h000000000000;
+    storage[772] = 48'h000000000000;
+    storage[773] = 48'h000000000000;
+    storage[774] = 48'h000000000000;
+    storage[775] = 48'h000000000000;
+    storage[776] = 48'h000000000000;
+    storage[777] = 48'h000000000000;
+    storage[778] = 48'h000000000000;
+    storage[779] = 48'h000000000000;
+    storage[780] = 48'h000000000000;
+    storage[781] = 48'h000000000000;
+    storage[782] = 48'h000000000000;
+    storage[783] = 48'h000000000000;
+    storage[784] = 48'h000000000000;
+    storage[785] = 48'h000000000000;
+    storage[786] = 48'h000000000000;
+    storage[787] = 48'h000000000000;
+    storage[788] = 48'h000000000000;
+    storage[789] = 48'h000000000000;
+    storage[790] = 48'h000000000000;
+    storage[791] = 48'h000000000000;
+    storage[792] = 48'h000000000000;
+    storage[793] = 48'h000000000000;
+    storage[794] = 48'h000000000000;
+    storage[795] = 48'h000000000000;
+    storage[796] = 48'h000000000000;
+    storage[797] = 48'h000000000000;
+    storage[798] = 48'h000000000000;
+    storage[799] = 48'h000000000000;
+    storage[800] = 48'h000000000000;
+    storage[801] = 48'h000000000000;
+    storage[802] = 48'h000000000000;
+    storage[803] = 48'h000000000000;
+    storage[804] = 48'h000000000000;
+    storage[805] = 48'h000000000000;
+    storage[806] = 48'h000000000000;
+    storage[807] = 48'h000000000000;
+    storage[808] = 48'h000000000000;
+    storage[809] = 48'h000000000000;
+    storage[810] = 48'h000000000000;
+    storage[811] = 48'h000000000000;
+    storage[812] = 48'h000000000000;
+    storage[813] = 48'h000000000000;
+    storage[814] = 48'h000000000000;
+    storage[815] = 48'h000000000000;
+    storage[816] = 48'h000000000000;
+    storage[817] = 48'h000000000000;
+    storage[818] = 48'h000000000000;
+    storage[819] = 48'h000000000000;
+    storage[820] = 48'h000000000000;
+    storage[821] = 48'h000000000000;
+    storage[822] = 48'h000000000000;
+    storage[823] = 48'h000000000000;
+    storage[824] = 48'h000000000000;
+    storage[825] = 48'h000000000000;
+    storage[826] = 48'h000000000000;
+    storage[827] = 48'h000000000000;
+    storage[828] = 48'h000000000000;
+    storage[829] = 48'h000000000000;
+    storage[830] = 48'h000000000000;
+    storage[831] = 48'h000000000000;
+    storage[832] = 48'h000000000000;
+    storage[833] = 48'h000000000000;
+    storage[834] = 48'h000000000000;
+    storage[835] = 48'h000000000000;
+    storage[836] = 48'h000000000000;
+    storage[837] = 48'h000000000000;
+    storage[838] = 48'h000000000000;
+    storage[839] = 48'h000000000000;
+    storage[840] = 48'h000000000000;
+    storage[841] = 48'h000000000000;
+    storage[842] = 48'h000000000000;
+    storage[843] = 48'h000000000000;
+    storage[844] = 48'h000000000000;
+    storage[845] = 48'h000000000000;
+    storage[846] = 48'h000000000000;
+    storage[847] = 48'h000000000000;
+    storage[848] = 48'h000000000000;
+    storage[849] = 48'h000000000000;
+    storage[850] = 48'h000000000000;
+    storage[851] = 48'h000000000000;
+    storage[852] = 48'h000000000000;
+    storage[853] = 48'h000000000000;
+    storage[854] = 48'h000000000000;
+    storage[855] = 48'h000000000000;
+    storage[856] = 48'h000000000000;
+    storage[857] = 48'h000000000000;
+    storage[858] = 48'h000000000000;
+    storage[859] = 48'h000000000000;
+    storage[860] = 48'h000000000000;
+    storage[861] = 48'h000000000000;
+    storage[862] = 48'h000000000000;
+    storage[863] = 48'h000000000000;
+    storage[864] = 48'h000000000000;
+    storage[865] = 48'h000000000000;
+    storage[866] = 48'h000000000000;
+    storage[867] = 48'h000000000000;
+    storage[868] = 48'h000000000000;
+    storage[869] = 48'h000000000000;
+    storage[870] = 48'h000000000000;
+    storage[871] = 48'h000000000000;
+    storage[872] = 48'h000000000000;
+    storage[873] = 48'h000000000000;
+    storage[874] = 48'h000000000000;
+    storage[875] = 48'h000000000000;
+    storage[876] = 48'h000000000000;
+    storage[877] = 48'h000000000000;
+    storage[878] = 48'h000000000000;
+    storage[879] = 48'h000000000000;
+    storage[880] = 48'h000000000000;
+    storage[881] = 48'h000000000000;
+    storage[882] = 48'h000000000000;
+    storage[883] = 48'h000000000000;
+    storage[884] = 48'h000000000000;
+    storage[885] = 48'h000000000000;
+    storage[886] = 48'h000000000000;
+    storage[887] = 48'h000000000000;
+    storage[888] = 48'h000000000000;
+    storage[889] = 48'h000000000000;
+    storage[890] = 48'h000000000000;
+    storage[891] = 48'h000000000000;
+    storage[892] = 48'h000000000000;
+    storage[893] = 48'h000000000000;
+    storage[894] = 48'h000000000000;
+    storage[895] = 48'h000000000000;
+    storage[896] = 48'h000000000000;
+    storage[897] = 48'h000000000000;
+    storage[898] = 48'h000000000000;
+    storage[899] = 48'h000000000000;
+    storage[900] = 48'h000000000000;
+    storage[901] = 48'h000000000000;
+    storage[902] = 48'h000000000000;
+    storage[903] = 48'h000000000000;
+    storage[904] = 48'h000000000000;
+    storage[905] = 48'h000000000000;
+    storage[906] = 48'h000000000000;
+    storage[907] = 48'h000000000000;
+    storage[908] = 48'h000000000000;
+    storage[909] = 48'h000000000000;
+    storage[910] = 48'h000000000000;
+    storage[911] = 48'h000000000000;
+    storage[912] = 48'h000000000000;
+    storage[913] = 48'h000000000000;
+    storage[914] = 48'h000000000000;
+    storage[915] = 48'h000000000000;
+    storage[916] = 48'h000000000000;
+    storage[917] = 48'h000000000000;
+    storage[918] = 48'h000000000000;
+    storage[919] = 48'h000000000000;
+    storage[920] = 48'h000000000000;
+    storage[921] = 48'h000000000000;
+    storage[922] = 48'h000000000000;
+    storage[923] = 48'h000000000000;
+    storage[924] = 48'h000000000000;
+    storage[925] = 48'h000000000000;
+    storage[926] = 48'h000000000000;
+    storage[927] = 48'h000000000000;
+    storage[928] = 48'h000000000000;
+    storage[929] = 48'h000000000000;
+    storage[930] = 48'h000000000000;
+    storage[931] = 48'h000000000000;
+    storage[932] = 48'h000000000000;
+    storage[933] = 48'h000000000000;
+    storage[934] = 48'h000000000000;
+    storage[935] = 48'h000000000000;
+    storage[936] = 48'h000000000000;
+    storage[937] = 48'h000000000000;
+    storage[938] = 48'h000000000000;
+    storage[939] = 48'h000000000000;
+    storage[940] = 48'h000000000000;
+    storage[941] = 48'h000000000000;
+    storage[942] = 48'h000000000000;
+    storage[943] = 48'h000000000000;
+    storage[944] = 48'h000000000000;
+    storage[945] = 48'h000000000000;
+    storage[946] = 48'h000000000000;
+    storage[947] = 48'h000000000000;
+    storage[948] = 48'h000000000000;
+    storage[949] = 48'h000000000000;
+    storage[950] = 48'h000000000000;
+    storage[951] = 48'h000000000000;
+    storage[952] = 48'h000000000000;
+    storage[953] = 48'h000000000000;
+    storage[954] = 48'h000000000000;
+    storage[955] = 48'h000000000000;
+    storage[956] = 48'h000000000000;
+    storage[957] = 48'h000000000000;
+    storage[958] = 48'h000000000000;
+    storage[959] = 48'h000000000000;
+    storage[960] = 48'h000000000000;
+    storage[961] = 48'h000000000000;
+    storage[962] = 48'h000000000000;
+    storage[963] = 48'h000000000000;
+    storage[964] = 48'h000000000000;
+    storage[965] = 48'h000000000000;
+    storage[966] = 48'h000000000000;
+    storage[967] = 48'h000000000000;
+    storage[968] = 48'h000000000000;
+    storage[969] = 48'h000000000000;
+    storage[970] = 48'h000000000000;
+    storage[971] = 48'h000000000000;
+    storage[972] = 48'h000000000000;
+    storage[973] = 48'h000000000000;
+    storage[974] = 48'h000000000000;
+    storage[975] = 48'h000000000000;
+    storage[976] = 48'h000000000000;
+    storage[977] = 48'h000000000000;
+    storage[978] = 48'h000000000000;
+    storage[979] = 48'h000000000000;
+    storage[980] = 48'h000000000000;
+    storage[981] = 48'h000000000000;
+    storage[982] = 48'h000000000000;
+    storage[983] = 48'h000000000000;
+    storage[984] = 48'h000000000000;
+    storage[985] = 48'h000000000000;
+    storage[986] = 48'h000000000000;
+    storage[987] = 48'h000000000000;
+    storage[988] = 48'h000000000000;
+    storage[989] = 48'h000000000000;
+    storage[990] = 48'h000000000000;
+    storage[991] = 48'h000000000000;
+    storage[992] = 48'h000000000000;
+    storage[993] = 48'h000000000000;
+    storage[994] = 48'h000000000000;
+    storage[995] = 48'h000000000000;
+    storage[996] = 48'h000000000000;
+    storage[997] = 48'h000000000000;
+    storage[998] = 48'h000000000000;
+    storage[999] = 48'h000000000000;
+    storage[1000] = 48'h000000000000;
+    storage[1001] = 48'h000000000000;
+    storage[1002] = 48'h000000000000;
+    storage[1003] = 48'h000000000000;
+    storage[1004] = 48'h000000000000;
+    storage[1005] = 48'h000000000000;
+    storage[1006] = 48'h000000000000;
+    storage[1007] = 48'h000000000000;
+    storage[1008] = 48'h000000000000;
+    storage[1009] = 48'h000000000000;
+    storage[1010] = 48'h000000000000;
+    storage[1011] = 48'h000000000000;
+    storage[1012] = 48'h000000000000;
+    storage[1013] = 48'h000000000000;
+    storage[1014] = 48'h000000000000;
+    storage[1015] = 48'h000000000000;
+    storage[1016] = 48'h000000000000;
+    storage[1017] = 48'h000000000000;
+    storage[1018] = 48'h000000000000;
+    storage[1019] = 48'h000000000000;
+    storage[1020] = 48'h000000000000;
+    storage[1021] = 48'h000000000000;
+    storage[1022] = 48'h000000000000;
+    storage[1023] = 48'h000000000000;
+    storage[1024] = 48'h000000000000;
+    storage[1025] = 48'h000000000000;
+    storage[1026] = 48'h000000000000;
+    storage[1027] = 48'h000000000000;
+    storage[1028] = 48'h000000000000;
+    storage[1029] = 48'h000000000000;
+    storage[1030] = 48'h000000000000;
+    storage[1031] = 48'h000000000000;
+    storage[1032] = 48'h000000000000;
+    storage[1033] = 48'h000000000000;
+    storage[1034] = 48'h000000000000;
+    storage[1035] = 48'h000000000000;
+    storage[1036] = 48'h000000000000;
+    storage[1037] = 48'h000000000000;
+    storage[1038] = 48'h000000000000;
+    storage[1039] = 48'h000000000000;
+    storage[1040] = 48'h000000000000;
+    storage[1041] = 48'h000000000000;
+    storage[1042] = 48'h000000000000;
+    storage[1043] = 48'h000000000000;
+    storage[1044] = 48'h000000000000;
+    storage[1045] = 48'h000000000000;
+    storage[1046] = 48'h000000000000;
+    storage[1047] = 48'h000000000000;
+    storage[1048] = 48'h000000000000;
+    storage[1049] = 48'h000000000000;
+    storage[1050] = 48'h000000000000;
+    storage[1051] = 48'h000000000000;
+    storage[1052] = 48'h000000000000;
+    storage[1053] = 48'h000000000000;
+    storage[1054] = 48'h000000000000;
+    storage[1055] = 48'h000000000000;
+    storage[1056] = 48'h000000000000;
+    storage[1057] = 48'h000000000000;
+    storage[1058] = 48'h000000000000;
+    storage[1059] = 48'h000000000000;
+    storage[1060] = 48'h000000000000;
+    storage[1061] = 48'h000000000000;
+    storage[1062] = 48'h000000000000;
+    storage[1063] = 48'h000000000000;
+    storage[1064] = 48'h000000000000;
+    storage[1065] = 48'h000000000000;
+    storage[1066] = 48'h000000000000;
+    storage[1067] = 48'h000000000000;
+    storage[1068] = 48'h000000000000;
+    storage[1069] = 48'h000000000000;
+    storage[1070] = 48'h000000000000;
+    storage[1071] = 48'h000000000000;
+    storage[1072] = 48'h000000000000;
+    storage[1073] = 48'h000000000000;
+    storage[1074] = 48'h000000000000;
+    storage[1075] = 48'h000000000000;
+    storage[1076] = 48'h000000000000;
+    storage[1077] = 48'h000000000000;
+    storage[1078] = 48'h000000000000;
+    storage[1079] = 48'h000000000000;
+    storage[1080] = 48'h000000000000;
+    storage[1081] = 48'h000000000000;
+    storage[1082] = 48'h000000000000;
+    storage[1083] = 48'h000000000000;
+    storage[1084] = 48'h000000000000;
+    storage[1085] = 48'h000000000000;
+    storage[1086] = 48'h000000000000;
+    storage[1087] = 48'h000000000000;
+    storage[1088] = 48'h000000000000;
+    storage[1089] = 48'h000000000000;
+    storage[1090] = 48'h000000000000;
+    storage[1091] = 48'h000000000000;
+    storage[1092] = 48'h000000000000;
+    storage[1093] = 48'h000000000000;
+    storage[1094] = 48'h000000000000;
+    storage[1095] = 48'h000000000000;
+    storage[1096] = 48'h000000000000;
+    storage[1097] = 48'h000000000000;
+    storage[1098] = 48'h000000000000;
+    storage[1099] = 48'h000000000000;
+    storage[1100] = 48'h000000000000;
+    storage[1101] = 48'h000000000000;
+    storage[1102] = 48'h000000000000;
+    storage[1103] = 48'h000000000000;
+    storage[1104] = 48'h000000000000;
+    storage[1105] = 48'h000000000000;
+    storage[1106] = 48'h000000000000;
+    storage[1107] = 48'h000000000000;
+    storage[1108] = 48'h000000000000;
+    storage[1109] = 48'h000000000000;
+    storage[1110] = 48'h000000000000;
+    storage[1111] = 48'h000000000000;
+    storage[1112] = 48'h000000000000;
+    storage[1113] = 48'h000000000000;
+    storage[1114] = 48'h000000000000;
+    storage[1115] = 48'h000000000000;
+    storage[1116] = 48'h000000000000;
+    storage[1117] = 48'h000000000000;
+    storage[1118] = 48'h000000000000;
+    storage[1119] = 48'h000000000000;
+    storage[1120] = 48'h000000000000;
+    storage[1121] = 48'h000000000000;
+    storage[1122] = 48'h000000000000;
+    storage[1123] = 48'h000000000000;
+    storage[1124] = 48'h000000000000;
+    storage[1125] = 48'h000000000000;
+    storage[1126] = 48'h000000000000;
+    storage[1127] = 48'h000000000000;
+    storage[1128] = 48'h000000000000;
+    storage[1129] = 48'h000000000000;
+    storage[1130] = 48'h000000000000;
+    storage[1131] = 48'h000000000000;
+    storage[1132] = 48'h000000000000;
+    storage[1133] = 48'h000000000000;
+    storage[1134] = 48'h000000000000;
+    storage[1135] = 48'h000000000000;
+    storage[1136] = 48'h000000000000;
+    storage[1137] = 48'h000000000000;
+    storage[1138] = 48'h000000000000;
+    storage[1139] = 48'h000000000000;
+    storage[1140] = 48'h000000000000;
+    storage[1141] = 48'h000000000000;
+    storage[1142] = 48'h000000000000;
+    storage[1143] = 48'h000000000000;
+    storage[1144] = 48'h000000000000;
+    storage[1145] = 48'h000000000000;
+    storage[1146] = 48'h000000000000;
+    storage[1147] = 48'h000000000000;
+    storage[1148] = 48'h000000000000;
+    storage[1149] = 48'h000000000000;
+    storage[1150] = 48'h000000000000;
+    storage[1151] = 48'h000000000000;
+    storage[1152] = 48'h000000000000;
+    storage[1153] = 48'h000000000000;
+    storage[1154] = 48'h000000000000;
+    storage[1155] = 48'h000000000000;
+    storage[1156] = 48'h000000000000;
+    storage[1157] = 48'h000000000000;
+    storage[1158] = 48'h000000000000;
+    storage[1159] = 48'h000000000000;
+    storage[1160] = 48'h000000000000;
+    storage[1161] = 48'h000000000000;
+    storage[1162] = 48'h000000000000;
+    storage[1163] = 48'h000000000000;
+    storage[1164] = 48'h000000000000;
+    storage[1165] = 48'h000000000000;
+    storage[1166] = 48'h000000000000;
+    storage[1167] = 48'h000000000000;
+    storage[1168] = 48'h000000000000;
+    storage[1169] = 48'h000000000000;
+    storage[1170] = 48'h000000000000;
+    storage[1171] = 48'h000000000000;
+    storage[1172] = 48'h000000000000;
+    storage[1173] = 48'h000000000000;
+    storage[1174] = 48'h000000000000;
+    storage[1175] = 48'h000000000000;
+    storage[1176] = 48'h000000000000;
+    storage[1177] = 48'h000000000000;
+    storage[1178] = 48'h000000000000;
+    storage[1179] = 48'h000000000000;
+    storage[1180] = 48'h000000000000;
+    storage[1181] = 48'h000000000000;
+    storage[1182] = 48'h000000000000;
+    storage[1183] = 48'h000000000000;
+    storage[1184] = 48'h000000000000;
+    storage[1185] = 48'h000000000000;
+    storage[1186] = 48'h000000000000;
+    storage[1187] = 48'h000000000000;
+    storage[1188] = 48'h000000000000;
+    storage[1189] = 48'h000000000000;
+    storage[1190] = 48'h000000000000;
+    storage[1191] = 48'h000000000000;
+    storage[1192] = 48'h000000000000;
+    storage[1193] = 48'h000000000000;
+    storage[1194] = 48'h000000000000;
+    storage[1195] = 48'h000000000000;
+    storage[1196] = 48'h000000000000;
+    storage[1197] = 48'h000000000000;
+    storage[1198] = 48'h000000000000;
+    storage[1199] = 48'h000000000000;
+    storage[1200] = 48'h000000000000;
+    storage[1201] = 48'h000000000000;
+    storage[1202] = 48'h000000000000;
+    storage[1203] = 48'h000000000000;
+    storage[1204] = 48'h000000000000;
+    storage[1205] = 48'h000000000000;
+    storage[1206] = 48'h000000000000;
+    storage[1207] = 48'h000000000000;
+    storage[1208] = 48'h000000000000;
+    storage[1209] = 48'h000000000000;
+    storage[1210] = 48'h000000000000;
+    storage[1211] = 48'h000000000000;
+    storage[1212] = 48'h000000000000;
+    storage[1213] = 48'h000000000000;
+    storage[1214] = 48'h000000000000;
+    storage[1215] = 48'h000000000000;
+    storage[1216] = 48'h000000000000;
+    storage[1217] = 48'h000000000000;
+    storage[1218] = 48'h000000000000;
+    storage[1219] = 48'h000000000000;
+    storage[1220] = 48'h000000000000;
+    storage[1221] = 48'h000000000000;
+    storage[1222] = 48'h000000000000;
+    storage[1223] = 48'h000000000000;
+    storage[1224] = 48'h000000000000;
+    storage[1225] = 48'h000000000000;
+    storage[1226] = 48'h000000000000;
+    storage[1227] = 48'h000000000000;
+    storage[1228] = 48'h000000000000;
+    storage[1229] = 48'h000000000000;
+    storage[1230] = 48'h000000000000;
+    storage[1231] = 48'h000000000000;
+    storage[1232] = 48'h000000000000;
+    storage[1233] = 48'h000000000000;
+    storage[1234] = 48'h000000000000;
+    storage[1235] = 48'h000000000000;
+    storage[1236] = 48'h000000000000;
+    storage[1237] = 48'h000000000000;
+    storage[1238] = 48'h000000000000;
+    storage[1239] = 48'h000000000000;
+    storage[1240] = 48'h000000000000;
+    storage[1241] = 48'h000000000000;
+    storage[1242] = 48'h000000000000;
+    storage[1243] = 48'h000000000000;
+    storage[1244] = 48'h000000000000;
+    storage[1245] = 48'h000000000000;
+    storage[1246] = 48'h000000000000;
+    storage[1247] = 48'h000000000000;
+    storage[1248] = 48'h000000000000;
+    storage[1249] = 48'h000000000000;
+    storage[1250] = 48'h000000000000;
+    storage[1251] = 48'h000000000000;
+    storage[1252] = 48'h000000000000;
+    storage[1253] = 48'h000000000000;
+    storage[1254] = 48'h000000000000;
+    storage[1255] = 48'h000000000000;
+    storage[1256] = 48'h000000000000;
+    storage[1257] = 48'h000000000000;
+    storage[1258] = 48'h000000000000;
+    storage[1259] = 48'h000000000000;
+    storage[1260] = 48'h000000000000;
+    storage[1261] = 48'h000000000000;
+    storage[1262] = 48'h000000000000;
+    storage[1263] = 48'h000000000000;
+    storage[1264] = 48'h000000000000;
+    storage[1265] = 48'h000000000000;
+    storage[1266] = 48'h000000000000;
+    storage[1267] = 48'h000000000000;
+    storage[1268] = 48'h000000000000;
+    storage[1269] = 48'h000000000000;
+    storage[1270] = 48'h000000000000;
+    storage[1271] = 48'h000000000000;
+    storage[1272] = 48'h000000000000;
+    storage[1273] = 48'h000000000000;
+    storage[1274] = 48'h000000000000;
+    storage[1275] = 48'h000000000000;
+    storage[1276] = 48'h000000000000;
+    storage[1277] = 48'h000000000000;
+    storage[1278] = 48'h000000000000;
+    storage[1279] = 48'h000000000000;
+    storage[1280] = 48'h000000000000;
+    storage[1281] = 48'h000000000000;
+    storage[1282] = 48'h000000000000;
+    storage[1283] = 48'h000000000000;
+    storage[1284] = 48'h000000000000;
+    storage[1285] = 48'h000000000000;
+    storage[1286] = 48'h000000000000;
+    storage[1287] = 48'h000000000000;
+    storage[1288] = 48'h000000000000;
+    storage[1289] = 48'h000000000000;
+    storage[1290] = 48'h000000000000;
+    storage[1291] = 48'h000000000000;
+    storage[1292] = 48'h000000000000;
+    storage[1293] = 48'h000000000000;
+    storage[1294] = 48'h000000000000;
+    storage[1295] = 48'h000000000000;
+    storage[1296] = 48'h000000000000;
+    storage[1297] = 48'h000000000000;
+    storage[1298] = 48'h000000000000;
+    storage[1299] = 48'h000000000000;
+    storage[1300] = 48'h000000000000;
+    storage[1301] = 48'h000000000000;
+    storage[1302] = 48'h000000000000;
+    storage[1303] = 48'h000000000000;
+    storage[1304] = 48'h000000000000;
+    storage[1305] = 48'h000000000000;
+    storage[1306] = 48'h000000000000;
+    storage[1307] = 48'h000000000000;
+    storage[1308] = 48'h000000000000;
+    storage[1309] = 48'h000000000000;
+    storage[1310] = 48'h000000000000;
+    storage[1311] = 48'h000000000000;
+    storage[1312] = 48'h000000000000;
+    storage[1313] = 48'h000000000000;
+    storage[1314] = 48'h000000000000;
+    storage[1315] = 48'h000000000000;
+    storage[1316] = 48'h000000000000;
+    storage[1317] = 48'h000000000000;
+    storage[1318] = 48'h000000000000;
+    storage[1319] = 48'h000000000000;
+    storage[1320] = 48'h000000000000;
+    storage[1321] = 48'h000000000000;
+    storage[1322] = 48'h000000000000;
+    storage[1323] = 48'h000000000000;
+    storage[1324] = 48'h000000000000;
+    storage[1325] = 48'h000000000000;
+    storage[1326] = 48'h000000000000;
+    storage[1327] = 48'h000000000000;
+    storage[1328] = 48'h000000000000;
+    storage[1329] = 48'h000000000000;
+    storage[1330] = 48'h000000000000;
+    storage[1331] = 48'h000000000000;
+    storage[1332] = 48'h000000000000;
+    storage[1333] = 48'h000000000000;
+    storage[1334] = 48'h000000000000;
+    storage[1335] = 48'h000000000000;
+    storage[1336] = 48'h000000000000;
+    storage[1337] = 48'h000000000000;
+    storage[1338] = 48'h000000000000;
+    storage[1339] = 48'h000000000000;
+    storage[1340] = 48'h000000000000;
+    storage[1341] = 48'h000000000000;
+    storage[1342] = 48'h000000000000;
+    storage[1343] = 48'h000000000000;
+    storage[1344] = 48'h000000000000;
+    storage[1345] = 48'h000000000000;
+    storage[1346] = 48'h000000000000;
+    storage[1347] = 48'h000000000000;
+    storage[1348] = 48'h000000000000;
+    storage[1349] = 48'h000000000000;
+    storage[1350] = 48'h000000000000;
+    storage[1351] = 48'h000000000000;
+    storage[1352] = 48'h000000000000;
+    storage[1353] = 48'h000000000000;
+    storage[1354] = 48'h000000000000;
+    storage[1355] = 48'h000000000000;
+    storage[1356] = 48'h000000000000;
+    storage[1357] = 48'h000000000000;
+    storage[1358] = 48'h000000000000;
+    storage[1359] = 48'h000000000000;
+    storage[1360] = 48'h000000000000;
+    storage[1361] = 48'h000000000000;
+    storage[1362] = 48'h000000000000;
+    storage[1363] = 48'h000000000000;
+    storage[1364] = 48'h000000000000;
+    storage[1365] = 48'h000000000000;
+    storage[1366] = 48'h000000000000;
+    storage[1367] = 48'h000000000000;
+    storage[1368] = 48'h000000000000;
+    storage[1369] = 48'h000000000000;
+    storage[1370] = 48'h000000000000;
+    storage[1371] = 48'h000000000000;
+    storage[1372] = 48'h000000000000;
+    storage[1373] = 48'h000000000000;
+    storage[1374] = 48'h000000000000;
+    storage[1375] = 48'h000000000000;
+    storage[1376] = 48'h000000000000;
+    storage[1377] = 48'h000000000000;
+    storage[1378] = 48'h000000000000;
+    storage[1379] = 48'h000000000000;
+    storage[1380] = 48'h000000000000;
+    storage[1381] = 48'h000000000000;
+    storage[1382] = 48'h000000000000;
+    storage[1383] = 48'h000000000000;
+    storage[1384] = 48'h000000000000;
+    storage[1385] = 48'h000000000000;
+    storage[1386] = 48'h000000000000;
+    storage[1387] = 48'h000000000000;
+    storage[1388] = 48'h000000000000;
+    storage[1389] = 48'h000000000000;
+    storage[1390] = 48'h000000000000;
+    storage[1391] = 48'h000000000000;
+    storage[1392] = 48'h000000000000;
+    storage[1393] = 48'h000000000000;
+    storage[1394] = 48'h000000000000;
+    storage[1395] = 48'h000000000000;
+    storage[1396] = 48'h000000000000;
+    storage[1397] = 48'h000000000000;
+    storage[1398] = 48'h000000000000;
+    storage[1399] = 48'h000000000000;
+    storage[1400] = 48'h000000000000;
+    storage[1401] = 48'h000000000000;
+    storage[1402] = 48'h000000000000;
+    storage[1403] = 48'h000000000000;
+    storage[1404] = 48'h000000000000;
+    storage[1405] = 48'h000000000000;
+    storage[1406] = 48'h000000000000;
+    storage[1407] = 48'h000000000000;
+    storage[1408] = 48'h000000000000;
+    storage[1409] = 48'h000000000000;
+    storage[1410] = 48'h000000000000;
+    storage[1411] = 48'h000000000000;
+    storage[1412] = 48'h000000000000;
+    storage[1413] = 48'h000000000000;
+    storage[1414] = 48'h000000000000;
+    storage[1415] = 48'h000000000000;
+    storage[1416] = 48'h000000000000;
+    storage[1417] = 48'h000000000000;
+    storage[1418] = 48'h000000000000;
+    storage[1419] = 48'h000000000000;
+    storage[1420] = 48'h000000000000;
+    storage[1421] = 48'h000000000000;
+    storage[1422] = 48'h000000000000;
+    storage[1423] = 48'h000000000000;
+    storage[1424] = 48'h000000000000;
+    storage[1425] = 48'h000000000000;
+    storage[1426] = 48'h000000000000;
+    storage[1427] = 48'h000000000000;
+    storage[1428] = 48'h000000000000;
+    storage[1429] = 48'h000000000000;
+    storage[1430] = 48'h000000000000;
+    storage[1431] = 48'h000000000000;
+    storage[1432] = 48'h000000000000;
+    storage[1433] = 48'h000000000000;
+    storage[1434] = 48'h000000000000;
+    storage[1435] = 48'h000000000000;
+    storage[1436] = 48'h000000000000;
+    storage[1437] = 48'h000000000000;
+    storage[1438] = 48'h000000000000;
+    storage[1439] = 48'h000000000000;
+    storage[1440] = 48'h000000000000;
+    storage[1441] = 48'h000000000000;
+    storage[1442] = 48'h000000000000;
+    storage[1443] = 48'h000000000000;
+    storage[1444] = 48'h000000000000;
+    storage[1445] = 48'h000000000000;
+    storage[1446] = 48'h000000000000;
+    storage[1447] = 48'h000000000000;
+    storage[1448] = 48'h000000000000;
+    storage[1449] = 48'h000000000000;
+    storage[1450] = 48'h000000000000;
+    storage[1451] = 48'h000000000000;
+    storage[1452] = 48'h000000000000;
+    storage[1453] = 48'h000000000000;
+    storage[1454] = 48'h000000000000;
+    storage[1455] = 48'h000000000000;
+    storage[1456] = 48'h000000000000;
+    storage[1457] = 48'h000000000000;
+    storage[1458] = 48'h000000000000;
+    storage[1459] = 48'h000000000000;
+    storage[1460] = 48'h000000000000;
+    storage[1461] = 48'h000000000000;
+    storage[1462] = 48'h000000000000;
+    storage[1463] = 48'h000000000000;
+    storage[1464] = 48'h000000000000;
+    storage[1465] = 48'h000000000000;
+    storage[1466] = 48'h000000000000;
+    storage[1467] = 48'h000000000000;
+    storage[1468] = 48'h000000000000;
+    storage[1469] = 48'h000000000000;
+    storage[1470] = 48'h000000000000;
+    storage[1471] = 48'h000000000000;
+    storage[1472] = 48'h000000000000;
+    storage[1473] = 48'h000000000000;
+    storage[1474] = 48'h000000000000;
+    storage[1475] = 48'h000000000000;
+    storage[1476] = 48'h000000000000;
+    storage[1477] = 48'h000000000000;
+    storage[1478] = 48'h000000000000;
+    storage[1479] = 48'h000000000000;
+    storage[1480] = 48'h000000000000;
+    storage[1481] = 48'h000000000000;
+    storage[1482] = 48'h000000000000;
+    storage[1483] = 48'h000000000000;
+    storage[1484] = 48'h000000000000;
+    storage[1485] = 48'h000000000000;
+    storage[1486] = 48'h000000000000;
+    storage[1487] = 48'h000000000000;
+    storage[1488] = 48'h000000000000;
+    storage[1489] = 48'h000000000000;
+    storage[1490] = 48'h000000000000;
+    storage[1491] = 48'h000000000000;
+    storage[1492] = 48'h000000000000;
+    storage[1493] = 48'h000000000000;
+    storage[1494] = 48'h000000000000;
+    storage[1495] = 48'h000000000000;
+    storage[1496] = 48'h000000000000;
+    storage[1497] = 48'h000000000000;
+    storage[1498] = 48'h000000000000;
+    storage[1499] = 48'h000000000000;
+    storage[1500] = 48'h000000000000;
+    storage[1501] = 48'h000000000000;
+    storage[1502] = 48'h000000000000;
+    storage[1503] = 48'h000000000000;
+    storage[1504] = 48'h000000000000;
+    storage[1505] = 48'h000000000000;
+    storage[1506] = 48'h000000000000;
+    storage[1507] = 48'h000000000000;
+    storage[1508] = 48'h000000000000;
+    storage[1509] = 48'h000000000000;
+    storage[1510] = 48'h000000000000;
+    storage[1511] = 48'h000000000000;
+    storage[1512] = 48'h000000000000;
+    storage[1513] = 48'h000000000000;
+    storage[1514] = 48'h000000000000;
+    storage[1515] = 48'h000000000000;
+    storage[1516] = 48'h000000000000;
+    storage[1517] = 48'h000000000000;
+    storage[1518] = 48'h000000000000;
+    storage[1519] = 48'h000000000000;
+    storage[1520] = 48'h000000000000;
+    storage[1521] = 48'h000000000000;
+    storage[1522] = 48'h000000000000;
+    storage[1523] = 48'h000000000000;
+    storage[1524] = 48'h000000000000;
+    storage[1525] = 48'h000000000000;
+    storage[1526] = 48'h000000000000;
+    storage[1527] = 48'h000000000000;
+    storage[1528] = 48'h000000000000;
+    storage[1529] = 48'h000000000000;
+    storage[1530] = 48'h000000000000;
+    storage[1531] = 48'h000000000000;
+    storage[1532] = 48'h000000000000;
+    storage[1533] = 48'h000000000000;
+    storage[1534] = 48'h000000000000;
+    storage[1535] = 48'h000000000000;
+    storage[1536] = 48'h000000000000;
+    storage[1537] = 48'h000000000000;
+    storage[1538] = 48'h000000000000;
+    storage[1539] = 48'h000000000000;
+    storage[1540] = 48'h000000000000;
+    storage[1541] = 48'h000000000000;
+    storage[1542] = 48'h000000000000;
+    storage[1543] = 48'h000000000000;
+    storage[1544] = 48'h000000000000;
+    storage[1545] = 48'h000000000000;
+    storage[1546] = 48'h000000000000;
+    storage[1547] = 48'h000000000000;
+    storage[1548] = 48'h000000000000;
+    storage[1549] = 48'h000000000000;
+    storage[1550] = 48'h000000000000;
+    storage[1551] = 48'h000000000000;
+    storage[1552] = 48'h000000000000;
+    storage[1553] = 48'h000000000000;
+    storage[1554] = 48'h000000000000;
+    storage[1555] = 48'h000000000000;
+    storage[1556] = 48'h000000000000;
+    storage[1557] = 48'h000000000000;
+    storage[1558] = 48'h000000000000;
+    storage[1559] = 48'h000000000000;
+    storage[1560] = 48'h000000000000;
+    storage[1561] = 48'h000000000000;
+    storage[1562] = 48'h000000000000;
+    storage[1563] = 48'h000000000000;
+    storage[1564] = 48'h000000000000;
+    storage[1565] = 48'h000000000000;
+    storage[1566] = 48'h000000000000;
+    storage[1567] = 48'h000000000000;
+    storage[1568] = 48'h000000000000;
+    storage[1569] = 48'h000000000000;
+    storage[1570] = 48'h000000000000;
+    storage[1571] = 48'h000000000000;
+    storage[1572] = 48'h000000000000;
+    storage[1573] = 48'h000000000000;
+    storage[1574] = 48'h000000000000;
+    storage[1575] = 48'h000000000000;
+    storage[1576] = 48'h000000000000;
+    storage[1577] = 48'h000000000000;
+    storage[1578] = 48'h000000000000;
+    storage[1579] = 48'h000000000000;
+    storage[1580] = 48'h000000000000;
+    storage[1581] = 48'h000000000000;
+    storage[1582] = 48'h000000000000;
+    storage[1583] = 48'h000000000000;
+    storage[1584] = 48'h000000000000;
+    storage[1585] = 48'h000000000000;
+    storage[1586] = 48'h000000000000;
+    storage[1587] = 48'h000000000000;
+    storage[1588] = 48'h000000000000;
+    storage[1589] = 48'h000000000000;
+    storage[1590] = 48'h000000000000;
+    storage[1591] = 48'h000000000000;
+    storage[1592] = 48'h000000000000;
+    storage[1593] = 48'h000000000000;
+    storage[1594] = 48'h000000000000;
+    storage[1595] = 48'h000000000000;
+    storage[1596] = 48'h000000000000;
+    storage[1597] = 48'h000000000000;
+    storage[1598] = 48'h000000000000;
+    storage[1599] = 48'h000000000000;
+    storage[1600] = 48'h000000000000;
+    storage[1601] = 48'h000000000000;
+    storage[1602] = 48'h000000000000;
+    storage[1603] = 48'h000000000000;
+    storage[1604] = 48'h000000000000;
+    storage[1605] = 48'h000000000000;
+    storage[1606] = 48'h000000000000;
+    storage[1607] = 48'h000000000000;
+    storage[1608] = 48'h000000000000;
+    storage[1609] = 48'h000000000000;
+    storage[1610] = 48'h000000000000;
+    storage[1611] = 48'h000000000000;
+    storage[1612] = 48'h000000000000;
+    storage[1613] = 48'h000000000000;
+    storage[1614] = 48'h000000000000;
+    storage[1615] = 48'h000000000000;
+    storage[1616] = 48'h000000000000;
+    storage[1617] = 48'h000000000000;
+    storage[1618] = 48'h000000000000;
+    storage[1619] = 48'h000000000000;
+    storage[1620] = 48'h000000000000;
+    storage[1621] = 48'h000000000000;
+    storage[1622] = 48'h000000000000;
+    storage[1623] = 48'h000000000000;
+    storage[1624] = 48'h000000000000;
+    storage[1625] = 48'h000000000000;
+    storage[1626] = 48'h000000000000;
+    storage[1627] = 48'h000000000000;
+    storage[1628] = 48'h000000000000;
+    storage[1629] = 48'h000000000000;
+    storage[1630] = 48'h000000000000;
+    storage[1631] = 48'h000000000000;
+    storage[1632] = 48'h000000000000;
+    storage[1633] = 48'h000000000000;
+    storage[1634] = 48'h000000000000;
+    storage[1635] = 48'h000000000000;
+    storage[1636] = 48'h000000000000;
+    storage[1637] = 48'h000000000000;
+    storage[1638] = 48'h000000000000;
+    storage[1639] = 48'h000000000000;
+    storage[1640] = 48'h000000000000;
+    storage[1641] = 48'h000000000000;
+    storage[1642] = 48'h000000000000;
+    storage[1643] = 48'h000000000000;
+    storage[1644] = 48'h000000000000;
+    storage[1645] = 48'h000000000000;
+    storage[1646] = 48'h000000000000;
+    storage[1647] = 48'h000000000000;
+    storage[1648] = 48'h000000000000;
+    storage[1649] = 48'h000000000000;
+    storage[1650] = 48'h000000000000;
+    storage[1651] = 48'h000000000000;
+    storage[1652] = 48'h000000000000;
+    storage[1653] = 48'h000000000000;
+    storage[1654] = 48'h000000000000;
+    storage[1655] = 48'h000000000000;
+    storage[1656] = 48'h000000000000;
+    storage[1657] = 48'h000000000000;
+    storage[1658] = 48'h000000000000;
+    storage[1659] = 48'h000000000000;
+    storage[1660] = 48'h000000000000;
+    storage[1661] = 48'h000000000000;
+    storage[1662] = 48'h000000000000;
+    storage[1663] = 48'h000000000000;
+    storage[1664] = 48'h000000000000;
+    storage[1665] = 48'h000000000000;
+    storage[1666] = 48'h000000000000;
+    storage[1667] = 48'h000000000000;
+    storage[1668] = 48'h000000000000;
+    storage[1669] = 48'h000000000000;
+    storage[1670] = 48'h000000000000;
+    storage[1671] = 48'h000000000000;
+    storage[1672] = 48'h000000000000;
+    storage[1673] = 48'h000000000000;
+    storage[1674] = 48'h000000000000;
+    storage[1675] = 48'h000000000000;
+    storage[1676] = 48'h000000000000;
+    storage[1677] = 48'h000000000000;
+    storage[1678] = 48'h000000000000;
+    storage[1679] = 48'h000000000000;
+    storage[1680] = 48'h000000000000;
+    storage[1681] = 48'h000000000000;
+    storage[1682] = 48'h000000000000;
+    storage[1683] = 48'h000000000000;
+    storage[1684] = 48'h000000000000;
+    storage[1685] = 48'h000000000000;
+    storage[1686] = 48'h000000000000;
+    storage[1687] = 48'h000000000000;
+    storage[1688] = 48'h000000000000;
+    storage[1689] = 48'h000000000000;
+    storage[1690] = 48'h000000000000;
+    storage[1691] = 48'h000000000000;
+    storage[1692] = 48'h000000000000;
+    storage[1693] = 48'h000000000000;
+    storage[1694] = 48'h000000000000;
+    storage[1695] = 48'h000000000000;
+    storage[1696] = 48'h000000000000;
+    storage[1697] = 48'h000000000000;
+    storage[1698] = 48'h000000000000;
+    storage[1699] = 48'h000000000000;
+    storage[1700] = 48'h000000000000;
+    storage[1701] = 48'h000000000000;
+    storage[1702] = 48'h000000000000;
+    storage[1703] = 48'h000000000000;
+    storage[1704] = 48'h000000000000;
+    storage[1705] = 48'h000000000000;
+    storage[1706] = 48'h000000000000;
+    storage[1707] = 48'h000000000000;
+    storage[1708] = 48'h000000000000;
+    storage[1709] = 48'h000000000000;
+    storage[1710] = 48'h000000000000;
+    storage[1711] = 48'h000000000000;
+    storage[1712] = 48'h000000000000;
+    storage[1713] = 48'h000000000000;
+    storage[1714] = 48'h000000000000;
+    storage[1715] = 48'h000000000000;
+    storage[1716] = 48'h000000000000;
+    storage[1717] = 48'h000000000000;
+    storage[1718] = 48'h000000000000;
+    storage[1719] = 48'h000000000000;
+    storage[1720] = 48'h000000000000;
+    storage[1721] = 48'h000000000000;
+    storage[1722] = 48'h000000000000;
+    storage[1723] = 48'h000000000000;
+    storage[1724] = 48'h000000000000;
+    storage[1725] = 48'h000000000000;
+    storage[1726] = 48'h000000000000;
+    storage[1727] = 48'h000000000000;
+    storage[1728] = 48'h000000000000;
+    storage[1729] = 48'h000000000000;
+    storage[1730] = 48'h000000000000;
+    storage[1731] = 48'h000000000000;
+    storage[1732] = 48'h000000000000;
+    storage[1733] = 48'h000000000000;
+    storage[1734] = 48'h000000000000;
+    storage[1735] = 48'h000000000000;
+    storage[1736] = 48'h000000000000;
+    storage[1737] = 48'h000000000000;
+    storage[1738] = 48'h000000000000;
+    storage[1739] = 48'h000000000000;
+    storage[1740] = 48'h000000000000;
+    storage[1741] = 48'h000000000000;
+    storage[1742] = 48'h000000000000;
+    storage[1743] = 48'h000000000000;
+    storage[1744] = 48'h000000000000;
+    storage[1745] = 48'h000000000000;
+    storage[1746] = 48'h000000000000;
+    storage[1747] = 48'h000000000000;
+    storage[1748] = 48'h000000000000;
+    storage[1749] = 48'h000000000000;
+    storage[1750] = 48'h000000000000;
+    storage[1751] = 48'h000000000000;
+    storage[1752] = 48'h000000000000;
+    storage[1753] = 48'h000000000000;
+    storage[1754] = 48'h000000000000;
+    storage[1755] = 48'h000000000000;
+    storage[1756] = 48'h000000000000;
+    storage[1757] = 48'h000000000000;
+    storage[1758] = 48'h000000000000;
+    storage[1759] = 48'h000000000000;
+    storage[1760] = 48'h000000000000;
+    storage[1761] = 48'h000000000000;
+    storage[1762] = 48'h000000000000;
+    storage[1763] = 48'h000000000000;
+    storage[1764] = 48'h000000000000;
+    storage[1765] = 48'h000000000000;
+    storage[1766] = 48'h000000000000;
+    storage[1767] = 48'h000000000000;
+    storage[1768] = 48'h000000000000;
+    storage[1769] = 48'h000000000000;
+    storage[1770] = 48'h000000000000;
+    storage[1771] = 48'h000000000000;
+    storage[1772] = 48'h000000000000;
+    storage[1773] = 48'h000000000000;
+    storage[1774] = 48'h000000000000;
+    storage[1775] = 48'h000000000000;
+    storage[1776] = 48'h000000000000;
+    storage[1777] = 48'h000000000000;
+    storage[1778] = 48'h000000000000;
+    storage[1779] = 48'h000000000000;
+    storage[1780] = 48'h000000000000;
+    storage[1781] = 48'h000000000000;
+    storage[1782] = 48'h000000000000;
+    storage[1783] = 48'h000000000000;
+    storage[1784] = 48'h000000000000;
+    storage[1785] = 48'h000000000000;
+    storage[1786] = 48'h000000000000;
+    storage[1787] = 48'h000000000000;
+    storage[1788] = 48'h000000000000;
+    storage[1789] = 48'h000000000000;
+    storage[1790] = 48'h000000000000;
+    storage[1791] = 48'h000000000000;
+    storage[1792] = 48'h000000000000;
+    storage[1793] = 48'h000000000000;
+    storage[1794] = 48'h000000000000;
+    storage[1795] = 48'h000000000000;
+    storage[1796] = 48'h000000000000;
+    storage[1797] = 48'h000000000000;
+    storage[1798] = 48'h000000000000;
+    storage[1799] = 48'h000000000000;
+    storage[1800] = 48'h000000000000;
+    storage[1801] = 48'h000000000000;
+    storage[1802] = 48'h000000000000;
+    storage[1803] = 48'h000000000000;
+    storage[1804] = 48'h000000000000;
+    storage[1805] = 48'h000000000000;
+    storage[1806] = 48'h000000000000;
+    storage[1807] = 48'h000000000000;
+    storage[1808] = 48'h000000000000;
+    storage[1809] = 48'h000000000000;
+    storage[1810] = 48'h000000000000;
+    storage[1811] = 48'h000000000000;
+    storage[1812] = 48'h000000000000;
+    storage[1813] = 48'h000000000000;
+    storage[1814] = 48'h000000000000;
+    storage[1815] = 48'h000000000000;
+    storage[1816] = 48'h000000000000;
+    storage[1817] = 48'h000000000000;
+    storage[1818] = 48'h000000000000;
+    storage[1819] = 48'h000000000000;
+    storage[1820] = 48'h000000000000;
+    storage[1821] = 48'h000000000000;
+    storage[1822] = 48'h000000000000;
+    storage[1823] = 48'h000000000000;
+    storage[1824] = 48'h000000000000;
+    storage[1825] = 48'h000000000000;
+    storage[1826] = 48'h000000000000;
+    storage[1827] = 48'h000000000000;
+    storage[1828] = 48'h000000000000;
+    storage[1829] = 48'h000000000000;
+    storage[1830] = 48'h000000000000;
+    storage[1831] = 48'h000000000000;
+    storage[1832] = 48'h000000000000;
+    storage[1833] = 48'h000000000000;
+    storage[1834] = 48'h000000000000;
+    storage[1835] = 48'h000000000000;
+    storage[1836] = 48'h000000000000;
+    storage[1837] = 48'h000000000000;
+    storage[1838] = 48'h000000000000;
+    storage[1839] = 48'h000000000000;
+    storage[1840] = 48'h000000000000;
+    storage[1841] = 48'h000000000000;
+    storage[1842] = 48'h000000000000;
+    storage[1843] = 48'h000000000000;
+    storage[1844] = 48'h000000000000;
+    storage[1845] = 48'h000000000000;
+    storage[1846] = 48'h000000000000;
+    storage[1847] = 48'h000000000000;
+    storage[1848] = 48'h000000000000;
+    storage[1849] = 48'h000000000000;
+    storage[1850] = 48'h000000000000;
+    storage[1851] = 48'h000000000000;
+    storage[1852] = 48'h000000000000;
+    storage[1853] = 48'h000000000000;
+    storage[1854] = 48'h000000000000;
+    storage[1855] = 48'h000000000000;
+    storage[1856] = 48'h000000000000;
+    storage[1857] = 48'h000000000000;
+    storage[1858] = 48'h000000000000;
+    storage[1859] = 48'h000000000000;
+    storage[1860] = 48'h000000000000;
+    storage[1861] = 48'h000000000000;
+    storage[1862] = 48'h000000000000;
+    storage[1863] = 48'h000000000000;
+    storage[1864] = 48'h000000000000;
+    storage[1865] = 48'h000000000000;
+    storage[1866] = 48'h000000000000;
+    storage[1867] = 48'h000000000000;
+    storage[1868] = 48'h000000000000;
+    storage[1869] = 48'h000000000000;
+    storage[1870] = 48'h000000000000;
+    storage[1871] = 48'h000000000000;
+    storage[1872] = 48'h000000000000;
+    storage[1873] = 48'h000000000000;
+    storage[1874] = 48'h000000000000;
+    storage[1875] = 48'h000000000000;
+    storage[1876] = 48'h000000000000;
+    storage[1877] = 48'h000000000000;
+    storage[1878] = 48'h000000000000;
+    storage[1879] = 48'h000000000000;
+    storage[1880] = 48'h000000000000;
+    storage[1881] = 48'h000000000000;
+    storage[1882] = 48'h000000000000;
+    storage[1883] = 48'h000000000000;
+    storage[1884] = 48'h000000000000;
+    storage[1885] = 48'h000000000000;
+    storage[1886] = 48'h000000000000;
+    storage[1887] = 48'h000000000000;
+    storage[1888] = 48'h000000000000;
+    storage[1889] = 48'h000000000000;
+    storage[1890] = 48'h000000000000;
+    storage[1891] = 48'h000000000000;
+    storage[1892] = 48'h000000000000;
+    storage[1893] = 48'h000000000000;
+    storage[1894] = 48'h000000000000;
+    storage[1895] = 48'h000000000000;
+    storage[1896] = 48'h000000000000;
+    storage[1897] = 48'h000000000000;
+    storage[1898] = 48'h000000000000;
+    storage[1899] = 48'h000000000000;
+    storage[1900] = 48'h000000000000;
+    storage[1901] = 48'h000000000000;
+    storage[1902] = 48'h000000000000;
+    storage[1903] = 48'h000000000000;
+    storage[1904] = 48'h000000000000;
+    storage[1905] = 48'h000000000000;
+    storage[1906] = 48'h000000000000;
+    storage[1907] = 48'h000000000000;
+    storage[1908] = 48'h000000000000;
+    storage[1909] = 48'h000000000000;
+    storage[1910] = 48'h000000000000;
+    storage[1911] = 48'h000000000000;
+    storage[1912] = 48'h000000000000;
+    storage[1913] = 48'h000000000000;
+    storage[1914] = 48'h000000000000;
+    storage[1915] = 48'h000000000000;
+    storage[1916] = 48'h000000000000;
+    storage[1917] = 48'h000000000000;
+    storage[1918] = 48'h000000000000;
+    storage[1919] = 48'h000000000000;
+    storage[1920] = 48'h000000000000;
+    storage[1921] = 48'h000000000000;
+    storage[1922] = 48'h000000000000;
+    storage[1923] = 48'h000000000000;
+    storage[1924] = 48'h000000000000;
+    storage[1925] = 48'h000000000000;
+    storage[1926] = 48'h000000000000;
+    storage[1927] = 48'h000000000000;
+    storage[1928] = 48'h000000000000;
+    storage[1929] = 48'h000000000000;
+    storage[1930] = 48'h000000000000;
+    storage[1931] = 48'h000000000000;
+    storage[1932] = 48'h000000000000;
+    storage[1933] = 48'h000000000000;
+    storage[1934] = 48'h000000000000;
+    storage[1935] = 48'h000000000000;
+    storage[1936] = 48'h000000000000;
+    storage[1937] = 48'h000000000000;
+    storage[1938] = 48'h000000000000;
+    storage[1939] = 48'h000000000000;
+    storage[1940] = 48'h000000000000;
+    storage[1941] = 48'h000000000000;
+    storage[1942] = 48'h000000000000;
+    storage[1943] = 48'h000000000000;
+    storage[1944] = 48'h000000000000;
+    storage[1945] = 48'h000000000000;
+    storage[1946] = 48'h000000000000;
+    storage[1947] = 48'h000000000000;
+    storage[1948] = 48'h000000000000;
+    storage[1949] = 48'h000000000000;
+    storage[1950] = 48'h000000000000;
+    storage[1951] = 48'h000000000000;
+    storage[1952] = 48'h000000000000;
+    storage[1953] = 48'h000000000000;
+    storage[1954] = 48'h000000000000;
+    storage[1955] = 48'h000000000000;
+    storage[1956] = 48'h000000000000;
+    storage[1957] = 48'h000000000000;
+    storage[1958] = 48'h000000000000;
+    storage[1959] = 48'h000000000000;
+    storage[1960] = 48'h000000000000;
+    storage[1961] = 48'h000000000000;
+    storage[1962] = 48'h000000000000;
+    storage[1963] = 48'h000000000000;
+    storage[1964] = 48'h000000000000;
+    storage[1965] = 48'h000000000000;
+    storage[1966] = 48'h000000000000;
+    storage[1967] = 48'h000000000000;
+    storage[1968] = 48'h000000000000;
+    storage[1969] = 48'h000000000000;
+    storage[1970] = 48'h000000000000;
+    storage[1971] = 48'h000000000000;
+    storage[1972] = 48'h000000000000;
+    storage[1973] = 48'h000000000000;
+    storage[1974] = 48'h000000000000;
+    storage[1975] = 48'h000000000000;
+    storage[1976] = 48'h000000000000;
+    storage[1977] = 48'h000000000000;
+    storage[1978] = 48'h000000000000;
+    storage[1979] = 48'h000000000000;
+    storage[1980] = 48'h000000000000;
+    storage[1981] = 48'h000000000000;
+    storage[1982] = 48'h000000000000;
+    storage[1983] = 48'h000000000000;
+    storage[1984] = 48'h000000000000;
+    storage[1985] = 48'h000000000000;
+    storage[1986] = 48'h000000000000;
+    storage[1987] = 48'h000000000000;
+    storage[1988] = 48'h000000000000;
+    storage[1989] = 48'h000000000000;
+    storage[1990] = 48'h000000000000;
+    storage[1991] = 48'h000000000000;
+    storage[1992] = 48'h000000000000;
+    storage[1993] = 48'h000000000000;
+    storage[1994] = 48'h000000000000;
+    storage[1995] = 48'h000000000000;
+    storage[1996] = 48'h000000000000;
+    storage[1997] = 48'h000000000000;
+    storage[1998] = 48'h000000000000;
+    storage[1999] = 48'h000000000000;
+    storage[2000] = 48'h000000000000;
+    storage[2001] = 48'h000000000000;
+    storage[2002] = 48'h000000000000;
+    storage[2003] = 48'h000000000000;
+    storage[2004] = 48'h000000000000;
+    storage[2005] = 48'h000000000000;
+    storage[2006] = 48'h000000000000;
+    storage[2007] = 48'h000000000000;
+    storage[2008] = 48'h000000000000;
+    storage[2009] = 48'h000000000000;
+    storage[2010] = 48'h000000000000;
+    storage[2011] = 48'h000000000000;
+    storage[2012] = 48'h000000000000;
+    storage[2013] = 48'h000000000000;
+    storage[2014] = 48'h000000000000;
+    storage[2015] = 48'h000000000000;
+    storage[2016] = 48'h000000000000;
+    storage[2017] = 48'h000000000000;
+    storage[2018] = 48'h000000000000;
+    storage[2019] = 48'h000000000000;
+    storage[2020] = 48'h000000000000;
+    storage[2021] = 48'h000000000000;
+    storage[2022] = 48'h000000000000;
+    storage[2023] = 48'h000000000000;
+    storage[2024] = 48'h000000000000;
+    storage[2025] = 48'h000000000000;
+    storage[2026] = 48'h000000000000;
+    storage[2027] = 48'h000000000000;
+    storage[2028] = 48'h000000000000;
+    storage[2029] = 48'h000000000000;
+    storage[2030] = 48'h000000000000;
+    storage[2031] = 48'h000000000000;
+    storage[2032] = 48'h000000000000;
+    storage[2033] = 48'h000000000000;
+    storage[2034] = 48'h000000000000;
+    storage[2035] = 48'h000000000000;
+    storage[2036] = 48'h000000000000;
+    storage[2037] = 48'h000000000000;
+    storage[2038] = 48'h000000000000;
+    storage[2039] = 48'h000000000000;
+    storage[2040] = 48'h000000000000;
+    storage[2041] = 48'h000000000000;
+    storage[2042] = 48'h000000000000;
+    storage[2043] = 48'h000000000000;
+    storage[2044] = 48'h000000000000;
+    storage[2045] = 48'h000000000000;
+    storage[2046] = 48'h000000000000;
+    storage[2047] = 48'h000000000000;
+    storage[2048] = 48'h000000000000;
+    storage[2049] = 48'h000000000000;
+    storage[2050] = 48'h000000000000;
+    storage[2051] = 48'h000000000000;
+    storage[2052] = 48'h000000000000;
+    storage[2053] = 48'h000000000000;
+    storage[2054] = 48'h000000000000;
+    storage[2055] = 48'h000000000000;
+    storage[2056] = 48'h000000000000;
+    storage[2057] = 48'h000000000000;
+    storage[2058] = 48'h000000000000;
+    storage[2059] = 48'h000000000000;
+    storage[2060] = 48'h000000000000;
+    storage[2061] = 48'h000000000000;
+    storage[2062] = 48'h000000000000;
+    storage[2063] = 48'h000000000000;
+    storage[2064] = 48'h000000000000;
+    storage[2065] = 48'h000000000000;
+    storage[2066] = 48'h000000000000;
+    storage[2067] = 48'h000000000000;
+    storage[2068] = 48'h000000000000;
+    storage[2069] = 48'h000000000000;
+    storage[2070] = 48'h000000000000;
+    storage[2071] = 48'h000000000000;
+    storage[2072] = 48'h000000000000;
+    storage[2073] = 48'h000000000000;
+    storage[2074] = 48'h000000000000;
+    storage[2075] = 48'h000000000000;
+    storage[2076] = 48'h000000000000;
+    storage[2077] = 48'h000000000000;
+    storage[2078] = 48'h000000000000;
+    storage[2079] = 48'h000000000000;
+    storage[2080] = 48'h000000000000;
+    storage[2081] = 48'h000000000000;
+    storage[2082] = 48'h000000000000;
+    storage[2083] = 48'h000000000000;
+    storage[2084] = 48'h000000000000;
+    storage[2085] = 48'h000000000000;
+    storage[2086] = 48'h000000000000;
+    storage[2087] = 48'h000000000000;
+    storage[2088] = 48'h000000000000;
+    storage[2089] = 48'h000000000000;
+    storage[2090] = 48'h000000000000;
+    storage[2091] = 48'h000000000000;
+    storage[2092] = 48'h000000000000;
+    storage[2093] = 48'h000000000000;
+    storage[2094] = 48'h000000000000;
+    storage[2095] = 48'h000000000000;
+    storage[2096] = 48'h000000000000;
+    storage[2097] = 48'h000000000000;
+    storage[2098] = 48'h000000000000;
+    storage[2099] = 48'h000000000000;
+    storage[2100] = 48'h000000000000;
+    storage[2101] = 48'h000000000000;
+    storage[2102] = 48'h000000000000;
+    storage[2103] = 48'h000000000000;
+    storage[2104] = 48'h000000000000;
+    storage[2105] = 48'h000000000000;
+    storage[2106] = 48'h000000000000;
+    storage[2107] = 48'h000000000000;
+    storage[2108] = 48'h000000000000;
+    storage[2109] = 48'h000000000000;
+    storage[2110] = 48'h000000000000;
+    storage[2111] = 48'h000000000000;
+    storage[2112] = 48'h000000000000;
+    storage[2113] = 48'h000000000000;
+    storage[2114] = 48'h000000000000;
+    storage[2115] = 48'h000000000000;
+    storage[2116] = 48'h000000000000;
+    storage[2117] = 48'h000000000000;
+    storage[2118] = 48'h000000000000;
+    storage[2119] = 48'h000000000000;
+    storage[2120] = 48'h000000000000;
+    storage[2121] = 48'h000000000000;
+    storage[2122] = 48'h000000000000;
+    storage[2123] = 48'h000000000000;
+    storage[2124] = 48'h000000000000;
+    storage[2125] = 48'h000000000000;
+    storage[2126] = 48'h000000000000;
+    storage[2127] = 48'h000000000000;
+    storage[2128] = 48'h000000000000;
+    storage[2129] = 48'h000000000000;
+    storage[2130] = 48'h000000000000;
+    storage[2131] = 48'h000000000000;
+    storage[2132] = 48'h000000000000;
+    storage[2133] = 48'h000000000000;
+    storage[2134] = 48'h000000000000;
+    storage[2135] = 48'h000000000000;
+    storage[2136] = 48'h000000000000;
+    storage[2137] = 48'h000000000000;
+    storage[2138] = 48'h000000000000;
+    storage[2139] = 48'h000000000000;
+    storage[2140] = 48'h000000000000;
+    storage[2141] = 48'h000000000000;
+    storage[2142] = 48'h000000000000;
+    storage[2143] = 48'h000000000000;
+    storage[2144] = 48'h000000000000;
+    storage[2145] = 48'h000000000000;
+    storage[2146] = 48'h000000000000;
+    storage[2147] = 48'h000000000000;
+    storage[2148] = 48'h000000000000;
+    storage[2149] = 48'h000000000000;
+    storage[2150] = 48'h000000000000;
+    storage[2151] = 48'h000000000000;
+    storage[2152] = 48'h000000000000;
+    storage[2153] = 48'h000000000000;
+    storage[2154] = 48'h000000000000;
+    storage[2155] = 48'h000000000000;
+    storage[2156] = 48'h000000000000;
+    storage[2157] = 48'h000000000000;
+    storage[2158] = 48'h000000000000;
+    storage[2159] = 48'h000000000000;
+    storage[2160] = 48'h000000000000;
+    storage[2161] = 48'h000000000000;
+    storage[2162] = 48'h000000000000;
+    storage[2163] = 48'h000000000000;
+    storage[2164] = 48'h000000000000;
+    storage[2165] = 48'h000000000000;
+    storage[2166] = 48'h000000000000;
+    storage[2167] = 48'h000000000000;
+    storage[2168] = 48'h000000000000;
+    storage[2169] = 48'h000000000000;
+    storage[2170] = 48'h000000000000;
+    storage[2171] = 48'h000000000000;
+    storage[2172] = 48'h000000000000;
+    storage[2173] = 48'h000000000000;
+    storage[2174] = 48'h000000000000;
+    storage[2175] = 48'h000000000000;
+    storage[2176] = 48'h000000000000;
+    storage[2177] = 48'h000000000000;
+    storage[2178] = 48'h000000000000;
+    storage[2179] = 48'h000000000000;
+    storage[2180] = 48'h000000000000;
+    storage[2181] = 48'h000000000000;
+    storage[2182] = 48'h000000000000;
+    storage[2183] = 48'h000000000000;
+    storage[2184] = 48'h000000000000;
+    storage[2185] = 48'h000000000000;
+    storage[2186] = 48'h000000000000;
+    storage[2187] = 48'h000000000000;
+    storage[2188] = 48'h000000000000;
+    storage[2189] = 48'h000000000000;
+    storage[2190] = 48'h000000000000;
+    storage[2191] = 48'h000000000000;
+    storage[2192] = 48'h000000000000;
+    storage[2193] = 48'h000000000000;
+    storage[2194] = 48'h000000000000;
+    storage[2195] = 48'h000000000000;
+    storage[2196] = 48'h000000000000;
+    storage[2197] = 48'h000000000000;
+    storage[2198] = 48'h000000000000;
+    storage[2199] = 48'h000000000000;
+    storage[2200] = 48'h000000000000;
+    storage[2201] = 48'h000000000000;
+    storage[2202] = 48'h000000000000;
+    storage[2203] = 48'h000000000000;
+    storage[2204] = 48'h000000000000;
+    storage[2205] = 48'h000000000000;
+    storage[2206] = 48'h000000000000;
+    storage[2207] = 48'h000000000000;
+    storage[2208] = 48'h000000000000;
+    storage[2209] = 48'h000000000000;
+    storage[2210] = 48'h000000000000;
+    storage[2211] = 48'h000000000000;
+    storage[2212] = 48'h000000000000;
+    storage[2213] = 48'h000000000000;
+    storage[2214] = 48'h000000000000;
+    storage[2215] = 48'h000000000000;
+    storage[2216] = 48'h000000000000;
+    storage[2217] = 48'h000000000000;
+    storage[2218] = 48'h000000000000;
+    storage[2219] = 48'h000000000000;
+    storage[2220] = 48'h000000000000;
+    storage[2221] = 48'h000000000000;
+    storage[2222] = 48'h000000000000;
+    storage[2223] = 48'h000000000000;
+    storage[2224] = 48'h000000000000;
+    storage[2225] = 48'h000000000000;
+    storage[2226] = 48'h000000000000;
+    storage[2227] = 48'h000000000000;
+    storage[2228] = 48'h000000000000;
+    storage[2229] = 48'h000000000000;
+    storage[2230] = 48'h000000000000;
+    storage[2231] = 48'h000000000000;
+    storage[2232] = 48'h000000000000;
+    storage[2233] = 48'h000000000000;
+    storage[2234] = 48'h000000000000;
+    storage[2235] = 48'h000000000000;
+    storage[2236] = 48'h000000000000;
+    storage[2237] = 48'h000000000000;
+    storage[2238] = 48'h000000000000;
+    storage[2239] = 48'h000000000000;
+    storage[2240] = 48'h000000000000;
+    storage[2241] = 48'h000000000000;
+    storage[2242] = 48'h000000000000;
+    storage[2243] = 48'h000000000000;
+    storage[2244] = 48'h000000000000;
+    storage[2245] = 48'h000000000000;
+    storage[2246] = 48'h000000000000;
+    storage[2247] = 48'h000000000000;
+    storage[2248] = 48'h000000000000;
+    storage[2249] = 48'h000000000000;
+    storage[2250] = 48'h000000000000;
+    storage[2251] = 48'h000000000000;
+    storage[2252] = 48'h000000000000;
+    storage[2253] = 48'h000000000000;
+    storage[2254] = 48'h000000000000;
+    storage[2255] = 48'h000000000000;
+    storage[2256] = 48'h000000000000;
+    storage[2257] = 48'h000000000000;
+    storage[2258] = 48'h000000000000;
+    storage[2259] = 48'h000000000000;
+    storage[2260] = 48'h000000000000;
+    storage[2261] = 48'h000000000000;
+    storage[2262] = 48'h000000000000;
+    storage[2263] = 48'h000000000000;
+    storage[2264] = 48'h000000000000;
+    storage[2265] = 48'h000000000000;
+    storage[2266] = 48'h000000000000;
+    storage[2267] = 48'h000000000000;
+    storage[2268] = 48'h000000000000;
+    storage[2269] = 48'h000000000000;
+    storage[2270] = 48'h000000000000;
+    storage[2271] = 48'h000000000000;
+    storage[2272] = 48'h000000000000;
+    storage[2273] = 48'h000000000000;
+    storage[2274] = 48'h000000000000;
+    storage[2275] = 48'h000000000000;
+    storage[2276] = 48'h000000000000;
+    storage[2277] = 48'h000000000000;
+    storage[2278] = 48'h000000000000;
+    storage[2279] = 48'h000000000000;
+    storage[2280] = 48'h000000000000;
+    storage[2281] = 48'h000000000000;
+    storage[2282] = 48'h000000000000;
+    storage[2283] = 48'h000000000000;
+    storage[2284] = 48'h000000000000;
+    storage[2285] = 48'h000000000000;
+    storage[2286] = 48'h000000000000;
+    storage[2287] = 48'h000000000000;
+    storage[2288] = 48'h000000000000;
+    storage[2289] = 48'h000000000000;
+    storage[2290] = 48'h000000000000;
+    storage[2291] = 48'h000000000000;
+    storage[2292] = 48'h000000000000;
+    storage[2293] = 48'h000000000000;
+    storage[2294] = 48'h000000000000;
+    storage[2295] = 48'h000000000000;
+    storage[2296] = 48'h000000000000;
+    storage[2297] = 48'h000000000000;
+    storage[2298] = 48'h000000000000;
+    storage[2299] = 48'h000000000000;
+    storage[2300] = 48'h000000000000;
+    storage[2301] = 48'h000000000000;
+    storage[2302] = 48'h000000000000;
+    storage[2303] = 48'h000000000000;
+    storage[2304] = 48'h000000000000;
+    storage[2305] = 48'h000000000000;
+    storage[2306] = 48'h000000000000;
+    storage[2307] = 48'h000000000000;
+    storage[2308] = 48'h000000000000;
+    storage[2309] = 48'h000000000000;
+    storage[2310] = 48'h000000000000;
+    storage[2311] = 48'h000000000000;
+    storage[2312] = 48'h000000000000;
+    storage[2313] = 48'h000000000000;
+    storage[2314] = 48'h000000000000;
+    storage[2315] = 48'h000000000000;
+    storage[2316] = 48'h000000000000;
+    storage[2317] = 48'h000000000000;
+    storage[2318] = 48'h000000000000;
+    storage[2319] = 48'h000000000000;
+    storage[2320] = 48'h000000000000;
+    storage[2321] = 48'h000000000000;
+    storage[2322] = 48'h000000000000;
+    storage[2323] = 48'h000000000000;
+    storage[2324] = 48'h000000000000;
+    storage[2325] = 48'h000000000000;
+    storage[2326] = 48'h000000000000;
+    storage[2327] = 48'h000000000000;
+    storage[2328] = 48'h000000000000;
+    storage[2329] = 48'h000000000000;
+    storage[2330] = 48'h000000000000;
+    storage[2331] = 48'h000000000000;
+    storage[2332] = 48'h000000000000;
+    storage[2333] = 48'h000000000000;
+    storage[2334] = 48'h000000000000;
+    storage[2335] = 48'h000000000000;
+    storage[2336] = 48'h000000000000;
+    storage[2337] = 48'h000000000000;
+    storage[2338] = 48'h000000000000;
+    storage[2339] = 48'h000000000000;
+    storage[2340] = 48'h000000000000;
+    storage[2341] = 48'h000000000000;
+    storage[2342] = 48'h000000000000;
+    storage[2343] = 48'h000000000000;
+    storage[2344] = 48'h000000000000;
+    storage[2345] = 48'h000000000000;
+    storage[2346] = 48'h000000000000;
+    storage[2347] = 48'h000000000000;
+    storage[2348] = 48'h000000000000;
+    storage[2349] = 48'h000000000000;
+    storage[2350] = 48'h000000000000;
+    storage[2351] = 48'h000000000000;
+    storage[2352] = 48'h000000000000;
+    storage[2353] = 48'h000000000000;
+    storage[2354] = 48'h000000000000;
+    storage[2355] = 48'h000000000000;
+    storage[2356] = 48'h000000000000;
+    storage[2357] = 48'h000000000000;
+    storage[2358] = 48'h000000000000;
+    storage[2359] = 48'h000000000000;
+    storage[2360] = 48'h000000000000;
+    storage[2361] = 48'h000000000000;
+    storage[2362] = 48'h000000000000;
+    storage[2363] = 48'h000000000000;
+    storage[2364] = 48'h000000000000;
+    storage[2365] = 48'h000000000000;
+    storage[2366] = 48'h000000000000;
+    storage[2367] = 48'h000000000000;
+    storage[2368] = 48'h000000000000;
+    storage[2369] = 48'h000000000000;
+    storage[2370] = 48'h000000000000;
+    storage[2371] = 48'h000000000000;
+    storage[2372] = 48'h000000000000;
+    storage[2373] = 48'h000000000000;
+    storage[2374] = 48'h000000000000;
+    storage[2375] = 48'h000000000000;
+    storage[2376] = 48'h000000000000;
+    storage[2377] = 48'h000000000000;
+    storage[2378] = 48'h000000000000;
+    storage[2379] = 48'h000000000000;
+    storage[2380] = 48'h000000000000;
+    storage[2381] = 48'h000000000000;
+    storage[2382] = 48'h000000000000;
+    storage[2383] = 48'h000000000000;
+    storage[2384] = 48'h000000000000;
+    storage[2385] = 48'h000000000000;
+    storage[2386] = 48'h000000000000;
+    storage[2387] = 48'h000000000000;
+    storage[2388] = 48'h000000000000;
+    storage[2389] = 48'h000000000000;
+    storage[2390] = 48'h000000000000;
+    storage[2391] = 48'h000000000000;
+    storage[2392] = 48'h000000000000;
+    storage[2393] = 48'h000000000000;
+    storage[2394] = 48'h000000000000;
+    storage[2395] = 48'h000000000000;
+    storage[2396] = 48'h000000000000;
+    storage[2397] = 48'h000000000000;
+    storage[2398] = 48'h000000000000;
+    storage[2399] = 48'h000000000000;
+    storage[2400] = 48'h000000000000;
+    storage[2401] = 48'h000000000000;
+    storage[2402] = 48'h000000000000;
+    storage[2403] = 48'h000000000000;
+    storage[2404] = 48'h000000000000;
+    storage[2405] = 48'h000000000000;
+    storage[2406] = 48'h000000000000;
+    storage[2407] = 48'h000000000000;
+    storage[2408] = 48'h000000000000;
+    storage[2409] = 48'h000000000000;
+    storage[2410] = 48'h000000000000;
+    storage[2411] = 48'h000000000000;
+    storage[2412] = 48'h000000000000;
+    storage[2413] = 48'h000000000000;
+    storage[2414] = 48'h000000000000;
+    storage[2415] = 48'h000000000000;
+    storage[2416] = 48'h000000000000;
+    storage[2417] = 48'h000000000000;
+    storage[2418] = 48'h000000000000;
+    storage[2419] = 48'h000000000000;
+    storage[2420] = 48'h000000000000;
+    storage[2421] = 48'h000000000000;
+    storage[2422] = 48'h000000000000;
+    storage[2423] = 48'h000000000000;
+    storage[2424] = 48'h000000000000;
+    storage[2425] = 48'h000000000000;
+    storage[2426] = 48'h000000000000;
+    storage[2427] = 48'h000000000000;
+    storage[2428] = 48'h000000000000;
+    storage[2429] = 48'h000000000000;
+    storage[2430] = 48'h000000000000;
+    storage[2431] = 48'h000000000000;
+    storage[2432] = 48'h000000000000;
+    storage[2433] = 48'h000000000000;
+    storage[2434] = 48'h000000000000;
+    storage[2435] = 48'h000000000000;
+    storage[2436] = 48'h000000000000;
+    storage[2437] = 48'h000000000000;
+    storage[2438] = 48'h000000000000;
+    storage[2439] = 48'h000000000000;
+    storage[2440] = 48'h000000000000;
+    storage[2441] = 48'h000000000000;
+    storage[2442] = 48'h000000000000;
+    storage[2443] = 48'h000000000000;
+    storage[2444] = 48'h000000000000;
+    storage[2445] = 48'h000000000000;
+    storage[2446] = 48'h000000000000;
+    storage[2447] = 48'h000000000000;
+    storage[2448] = 48'h000000000000;
+    storage[2449] = 48'h000000000000;
+    storage[2450] = 48'h000000000000;
+    storage[2451] = 48'h000000000000;
+    storage[2452] = 48'h000000000000;
+    storage[2453] = 48'h000000000000;
+    storage[2454] = 48'h000000000000;
+    storage[2455] = 48'h000000000000;
+    storage[2456] = 48'h000000000000;
+    storage[2457] = 48'h000000000000;
+    storage[2458] = 48'h000000000000;
+    storage[2459] = 48'h000000000000;
+    storage[2460] = 48'h000000000000;
+    storage[2461] = 48'h000000000000;
+    storage[2462] = 48'h000000000000;
+    storage[2463] = 48'h000000000000;
+    storage[2464] = 48'h000000000000;
+    storage[2465] = 48'h000000000000;
+    storage[2466] = 48'h000000000000;
+    storage[2467] = 48'h000000000000;
+    storage[2468] = 48'h000000000000;
+    storage[2469] = 48'h000000000000;
+    storage[2470] = 48'h000000000000;
+    storage[2471] = 48'h000000000000;
+    storage[2472] = 48'h000000000000;
+    storage[2473] = 48'h000000000000;
+    storage[2474] = 48'h000000000000;
+    storage[2475] = 48'h000000000000;
+    storage[2476] = 48'h000000000000;
+    storage[2477] = 48'h000000000000;
+    storage[2478] = 48'h000000000000;
+    storage[2479] = 48'h000000000000;
+    storage[2480] = 48'h000000000000;
+    storage[2481] = 48'h000000000000;
+    storage[2482] = 48'h000000000000;
+    storage[2483] = 48'h000000000000;
+    storage[2484] = 48'h000000000000;
+    storage[2485] = 48'h000000000000;
+    storage[2486] = 48'h000000000000;
+    storage[2487] = 48'h000000000000;
+    storage[2488] = 48'h000000000000;
+    storage[2489] = 48'h000000000000;
+    storage[2490] = 48'h000000000000;
+    storage[2491] = 48'h000000000000;
+    storage[2492] = 48'h000000000000;
+    storage[2493] = 48'h000000000000;
+    storage[2494] = 48'h000000000000;
+    storage[2495] = 48'h000000000000;
+    storage[2496] = 48'h000000000000;
+    storage[2497] = 48'h000000000000;
+    storage[2498] = 48'h000000000000;
+    storage[2499] = 48'h000000000000;
+    storage[2500] = 48'h000000000000;
+    storage[2501] = 48'h000000000000;
+    storage[2502] = 48'h000000000000;
+    storage[2503] = 48'h000000000000;
+    storage[2504] = 48'h000000000000;
+    storage[2505] = 48'h000000000000;
+    storage[2506] = 48'h000000000000;
+    storage[2507] = 48'h000000000000;
+    storage[2508] = 48'h000000000000;
+    storage[2509] = 48'h000000000000;
+    storage[2510] = 48'h000000000000;
+    storage[2511] = 48'h000000000000;
+    storage[2512] = 48'h000000000000;
+    storage[2513] = 48'h000000000000;
+    storage[2514] = 48'h000000000000;
+    storage[2515] = 48'h000000000000;
+    storage[2516] = 48'h000000000000;
+    storage[2517] = 48'h000000000000;
+    storage[2518] = 48'h000000000000;
+    storage[2519] = 48'h000000000000;
+    storage[2520] = 48'h000000000000;
+    storage[2521] = 48'h000000000000;
+    storage[2522] = 48'h000000000000;
+    storage[2523] = 48'h000000000000;
+    storage[2524] = 48'h000000000000;
+    storage[2525] = 48'h000000000000;
+    storage[2526] = 48'h000000000000;
+    storage[2527] = 48'h000000000000;
+    storage[2528] = 48'h000000000000;
+    storage[2529] = 48'h000000000000;
+    storage[2530] = 48'h000000000000;
+    storage[2531] = 48'h000000000000;
+    storage[2532] = 48'h000000000000;
+    storage[2533] = 48'h000000000000;
+    storage[2534] = 48'h000000000000;
+    storage[2535] = 48'h000000000000;
+    storage[2536] = 48'h000000000000;
+    storage[2537] = 48'h000000000000;
+    storage[2538] = 48'h000000000000;
+    storage[2539] = 48'h000000000000;
+    storage[2540] = 48'h000000000000;
+    storage[2541] = 48'h000000000000;
+    storage[2542] = 48'h000000000000;
+    storage[2543] = 48'h000000000000;
+    storage[2544] = 48'h000000000000;
+    storage[2545] = 48'h000000000000;
+    storage[2546] = 48'h000000000000;
+    storage[2547] = 48'h000000000000;
+    storage[2548] = 48'h000000000000;
+    storage[2549] = 48'h000000000000;
+    storage[2550] = 48'h000000000000;
+    storage[2551] = 48'h000000000000;
+    storage[2552] = 48'h000000000000;
+    storage[2553] = 48'h000000000000;
+    storage[2554] = 48'h000000000000;
+    storage[2555] = 48'h000000000000;
+    storage[2556] = 48'h000000000000;
+    storage[2557] = 48'h000000000000;
+    storage[2558] = 48'h000000000000;
+    storage[2559] = 48'h000000000000;
+    storage[2560] = 48'h000000000000;
+    storage[2561] = 48'h000000000000;
+    storage[2562] = 48'h000000000000;
+    storage[2563] = 48'h000000000000;
+    storage[2564] = 48'h000000000000;
+    storage[2565] = 48'h000000000000;
+    storage[2566] = 48'h000000000000;
+    storage[2567] = 48'h000000000000;
+    storage[2568] = 48'h000000000000;
+    storage[2569] = 48'h000000000000;
+    storage[2570] = 48'h000000000000;
+    storage[2571] = 48'h000000000000;
+    storage[2572] = 48'h000000000000;
+    storage[2573] = 48'h000000000000;
+    storage[2574] = 48'h000000000000;
+    storage[2575] = 48'h000000000000;
+    storage[2576] = 48'h000000000000;
+    storage[2577] = 48'h000000000000;
+    storage[2578] = 48'h000000000000;
+    storage[2579] = 48'h000000000000;
+    storage[2580] = 48'h000000000000;
+    storage[2581] = 48'h000000000000;
+    storage[2582] = 48'h000000000000;
+    storage[2583] = 48'h000000000000;
+    storage[2584] = 48'h000000000000;
+    storage[2585] = 48'h000000000000;
+    storage[2586] = 48'h000000000000;
+    storage[2587] = 48'h000000000000;
+    storage[2588] = 48'h000000000000;
+    storage[2589] = 48'h000000000000;
+    storage[2590] = 48'h000000000000;
+    storage[2591] = 48'h000000000000;
+    storage[2592] = 48'h000000000000;
+    storage[2593] = 48'h000000000000;
+    storage[2594] = 48'h000000000000;
+    storage[2595] = 48'h000000000000;
+    storage[2596] = 48'h000000000000;
+    storage[2597] = 48'h000000000000;
+    storage[2598] = 48'h000000000000;
+    storage[2599] = 48'h000000000000;
+    storage[2600] = 48'h000000000000;
+    storage[2601] = 48'h000000000000;
+    storage[2602] = 48'h000000000000;
+    storage[2603] = 48'h000000000000;
+    storage[2604] = 48'h000000000000;
+    storage[2605] = 48'h000000000000;
+    storage[2606] = 48'h000000000000;
+    storage[2607] = 48'h000000000000;
+    storage[2608] = 48'h000000000000;
+    storage[2609] = 48'h000000000000;
+    storage[2610] = 48'h000000000000;
+    storage[2611] = 48'h000000000000;
+    storage[2612] = 48'h000000000000;
+    storage[2613] = 48'h000000000000;
+    storage[2614] = 48'h000000000000;
+    storage[2615] = 48'h000000000000;
+    storage[2616] = 48'h000000000000;
+    storage[2617] = 48'h000000000000;
+    storage[2618] = 48'h000000000000;
+    storage[2619] = 48'h000000000000;
+    storage[2620] = 48'h000000000000;
+    storage[2621] = 48'h000000000000;
+    storage[2622] = 48'h000000000000;
+    storage[2623] = 48'h000000000000;
+    storage[2624] = 48'h000000000000;
+    storage[2625] = 48'h000000000000;
+    storage[2626] = 48'h000000000000;
+    storage[2627] = 48'h000000000000;
+    storage[2628] = 48'h000000000000;
+    storage[2629] = 48'h000000000000;
+    storage[2630] = 48'h000000000000;
+    storage[2631] = 48'h000000000000;
+    storage[2632] = 48'h000000000000;
+    storage[2633] = 48'h000000000000;
+    storage[2634] = 48'h000000000000;
+    storage[2635] = 48'h000000000000;
+    storage[2636] = 48'h000000000000;
+    storage[2637] = 48'h000000000000;
+    storage[2638] = 48'h000000000000;
+    storage[2639] = 48'h000000000000;
+    storage[2640] = 48'h000000000000;
+    storage[2641] = 48'h000000000000;
+    storage[2642] = 48'h000000000000;
+    storage[2643] = 48'h000000000000;
+    storage[2644] = 48'h000000000000;
+    storage[2645] = 48'h000000000000;
+    storage[2646] = 48'h000000000000;
+    storage[2647] = 48'h000000000000;
+    storage[2648] = 48'h000000000000;
+    storage[2649] = 48'h000000000000;
+    storage[2650] = 48'h000000000000;
+    storage[2651] = 48'h000000000000;
+    storage[2652] = 48'h000000000000;
+    storage[2653] = 48'h000000000000;
+    storage[2654] = 48'h000000000000;
+    storage[2655] = 48'h000000000000;
+    storage[2656] = 48'h000000000000;
+    storage[2657] = 48'h000000000000;
+    storage[2658] = 48'h000000000000;
+    storage[2659] = 48'h000000000000;
+    storage[2660] = 48'h000000000000;
+    storage[2661] = 48'h000000000000;
+    storage[2662] = 48'h000000000000;
+    storage[2663] = 48'h000000000000;
+    storage[2664] = 48'h000000000000;
+    storage[2665] = 48'h000000000000;
+    storage[2666] = 48'h000000000000;
+    storage[2667] = 48'h000000000000;
+    storage[2668] = 48'h000000000000;
+    storage[2669] = 48'h000000000000;
+    storage[2670] = 48'h000000000000;
+    storage[2671] = 48'h000000000000;
+    storage[2672] = 48'h000000000000;
+    storage[2673] = 48'h000000000000;
+    storage[2674] = 48'h000000000000;
+    storage[2675] = 48'h000000000000;
+    storage[2676] = 48'h000000000000;
+    storage[2677] = 48'h000000000000;
+    storage[2678] = 48'h000000000000;
+    storage[2679] = 48'h000000000000;
+    storage[2680] = 48'h000000000000;
+    storage[2681] = 48'h000000000000;
+    storage[2682] = 48'h000000000000;
+    storage[2683] = 48'h000000000000;
+    storage[2684] = 48'h000000000000;
+    storage[2685] = 48'h000000000000;
+    storage[2686] = 48'h000000000000;
+    storage[2687] = 48'h000000000000;
+    storage[2688] = 48'h000000000000;
+    storage[2689] = 48'h000000000000;
+    storage[2690] = 48'h000000000000;
+    storage[2691] = 48'h000000000000;
+    storage[2692] = 48'h000000000000;
+    storage[2693] = 48'h000000000000;
+    storage[2694] = 48'h000000000000;
+    storage[2695] = 48'h000000000000;
+    storage[2696] = 48'h000000000000;
+    storage[2697] = 48'h000000000000;
+    storage[2698] = 48'h000000000000;
+    storage[2699] = 48'h000000000000;
+    storage[2700] = 48'h000000000000;
+    storage[2701] = 48'h000000000000;
+    storage[2702] = 48'h000000000000;
+    storage[2703] = 48'h000000000000;
+    storage[2704] = 48'h000000000000;
+    storage[2705] = 48'h000000000000;
+    storage[2706] = 48'h000000000000;
+    storage[2707] = 48'h000000000000;
+    storage[2708] = 48'h000000000000;
+    storage[2709] = 48'h000000000000;
+    storage[2710] = 48'h000000000000;
+    storage[2711] = 48'h000000000000;
+    storage[2712] = 48'h000000000000;
+    storage[2713] = 48'h000000000000;
+    storage[2714] = 48'h000000000000;
+    storage[2715] = 48'h000000000000;
+    storage[2716] = 48'h000000000000;
+    storage[2717] = 48'h000000000000;
+    storage[2718] = 48'h000000000000;
+    storage[2719] = 48'h000000000000;
+    storage[2720] = 48'h000000000000;
+    storage[2721] = 48'h000000000000;
+    storage[2722] = 48'h000000000000;
+    storage[2723] = 48'h000000000000;
+    storage[2724] = 48'h000000000000;
+    storage[2725] = 48'h000000000000;
+    storage[2726] = 48'h000000000000;
+    storage[2727] = 48'h000000000000;
+    storage[2728] = 48'h000000000000;
+    storage[2729] = 48'h000000000000;
+    storage[2730] = 48'h000000000000;
+    storage[2731] = 48'h000000000000;
+    storage[2732] = 48'h000000000000;
+    storage[2733] = 48'h000000000000;
+    storage[2734] = 48'h000000000000;
+    storage[2735] = 48'h000000000000;
+    storage[2736] = 48'h000000000000;
+    storage[2737] = 48'h000000000000;
+    storage[2738] = 48'h000000000000;
+    storage[2739] = 48'h000000000000;
+    storage[2740] = 48'h000000000000;
+    storage[2741] = 48'h000000000000;
+    storage[2742] = 48'h000000000000;
+    storage[2743] = 48'h000000000000;
+    storage[2744] = 48'h000000000000;
+    storage[2745] = 48'h000000000000;
+    storage[2746] = 48'h000000000000;
+    storage[2747] = 48'h000000000000;
+    storage[2748] = 48'h000000000000;
+    storage[2749] = 48'h000000000000;
+    storage[2750] = 48'h000000000000;
+    storage[2751] = 48'h000000000000;
+    storage[2752] = 48'h000000000000;
+    storage[2753] = 48'h000000000000;
+    storage[2754] = 48'h000000000000;
+    storage[2755] = 48'h000000000000;
+    storage[2756] = 48'h000000000000;
+    storage[2757] = 48'h000000000000;
+    storage[2758] = 48'h000000000000;
+    storage[2759] = 48'h000000000000;
+    storage[2760] = 48'h000000000000;
+    storage[2761] = 48'h000000000000;
+    storage[2762] = 48'h000000000000;
+    storage[2763] = 48'h000000000000;
+    storage[2764] = 48'h000000000000;
+    storage[2765] = 48'h000000000000;
+    storage[2766] = 48'h000000000000;
+    storage[2767] = 48'h000000000000;
+    storage[2768] = 48'h000000000000;
+    storage[2769] = 48'h000000000000;
+    storage[2770] = 48'h000000000000;
+    storage[2771] = 48'h000000000000;
+    storage[2772] = 48'h000000000000;
+    storage[2773] = 48'h000000000000;
+    storage[2774] = 48'h000000000000;
+    storage[2775] = 48'h000000000000;
+    storage[2776] = 48'h000000000000;
+    storage[2777] = 48'h000000000000;
+    storage[2778] = 48'h000000000000;
+    storage[2779] = 48'h000000000000;
+    storage[2780] = 48'h000000000000;
+    storage[2781] = 48'h000000000000;
+    storage[2782] = 48'h000000000000;
+    storage[2783] = 48'h000000000000;
+    storage[2784] = 48'h000000000000;
+    storage[2785] = 48'h000000000000;
+    storage[2786] = 48'h000000000000;
+    storage[2787] = 48'h000000000000;
+    storage[2788] = 48'h000000000000;
+    storage[2789] = 48'h000000000000;
+    storage[2790] = 48'h000000000000;
+    storage[2791] = 48'h000000000000;
+    storage[2792] = 48'h000000000000;
+    storage[2793] = 48'h000000000000;
+    storage[2794] = 48'h000000000000;
+    storage[2795] = 48'h000000000000;
+    storage[2796] = 48'h000000000000;
+    storage[2797] = 48'h000000000000;
+    storage[2798] = 48'h000000000000;
+    storage[2799] = 48'h000000000000;
+    storage[2800] = 48'h000000000000;
+    storage[2801] = 48'h000000000000;
+    storage[2802] = 48'h000000000000;
+    storage[2803] = 48'h000000000000;
+    storage[2804] = 48'h000000000000;
+    storage[2805] = 48'h000000000000;
+    storage[2806] = 48'h000000000000;
+    storage[2807] = 48'h000000000000;
+    storage[2808] = 48'h000000000000;
+    storage[2809] = 48'h000000000000;
+    storage[2810] = 48'h000000000000;
+    storage[2811] = 48'h000000000000;
+    storage[2812] = 48'h000000000000;
+    storage[2813] = 48'h000000000000;
+    storage[2814] = 48'h000000000000;
+    storage[2815] = 48'h000000000000;
+    storage[2816] = 48'h000000000000;
+    storage[2817] = 48'h000000000000;
+    storage[2818] = 48'h000000000000;
+    storage[2819] = 48'h000000000000;
+    storage[2820] = 48'h000000000000;
+    storage[2821] = 48'h000000000000;
+    storage[2822] = 48'h000000000000;
+    storage[2823] = 48'h000000000000;
+    storage[2824] = 48'h000000000000;
+    storage[2825] = 48'h000000000000;
+    storage[2826] = 48'h000000000000;
+    storage[2827] = 48'h000000000000;
+    storage[2828] = 48'h000000000000;
+    storage[2829] = 48'h000000000000;
+    storage[2830] = 48'h000000000000;
+    storage[2831] = 48'h000000000000;
+    storage[2832] = 48'h000000000000;
+    storage[2833] = 48'h000000000000;
+    storage[2834] = 48'h000000000000;
+    storage[2835] = 48'h000000000000;
+    storage[2836] = 48'h000000000000;
+    storage[2837] = 48'h000000000000;
+    storage[2838] = 48'h000000000000;
+    storage[2839] = 48'h000000000000;
+    storage[2840] = 48'h000000000000;
+    storage[2841] = 48'h000000000000;
+    storage[2842] = 48'h000000000000;
+    storage[2843] = 48'h000000000000;
+    storage[2844] = 48'h000000000000;
+    storage[2845] = 48'h000000000000;
+    storage[2846] = 48'h000000000000;
+    storage[2847] = 48'h000000000000;
+    storage[2848] = 48'h000000000000;
+    storage[2849] = 48'h000000000000;
+    storage[2850] = 48'h000000000000;
+    storage[2851] = 48'h000000000000;
+    storage[2852] = 48'h000000000000;
+    storage[2853] = 48'h000000000000;
+    storage[2854] = 48'h000000000000;
+    storage[2855] = 48'h000000000000;
+    storage[2856] = 48'h000000000000;
+    storage[2857] = 48'h000000000000;
+    storage[2858] = 48'h000000000000;
+    storage[2859] = 48'h000000000000;
+    storage[2860] = 48'h000000000000;
+    storage[2861] = 48'h000000000000;
+    storage[2862] = 48'h000000000000;
+    storage[2863] = 48'h000000000000;
+    storage[2864] = 48'h000000000000;
+    storage[2865] = 48'h000000000000;
+    storage[2866] = 48'h000000000000;
+    storage[2867] = 48'h000000000000;
+    storage[2868] = 48'h000000000000;
+    storage[2869] = 48'h000000000000;
+    storage[2870] = 48'h000000000000;
+    storage[2871] = 48'h000000000000;
+    storage[2872] = 48'h000000000000;
+    storage[2873] = 48'h000000000000;
+    storage[2874] = 48'h000000000000;
+    storage[2875] = 48'h000000000000;
+    storage[2876] = 48'h000000000000;
+    storage[2877] = 48'h000000000000;
+    storage[2878] = 48'h000000000000;
+    storage[2879] = 48'h000000000000;
+    storage[2880] = 48'h000000000000;
+    storage[2881] = 48'h000000000000;
+    storage[2882] = 48'h000000000000;
+    storage[2883] = 48'h000000000000;
+    storage[2884] = 48'h000000000000;
+    storage[2885] = 48'h000000000000;
+    storage[2886] = 48'h000000000000;
+    storage[2887] = 48'h000000000000;
+    storage[2888] = 48'h000000000000;
+    storage[2889] = 48'h000000000000;
+    storage[2890] = 48'h000000000000;
+    storage[2891] = 48'h000000000000;
+    storage[2892] = 48'h000000000000;
+    storage[2893] = 48'h000000000000;
+    storage[2894] = 48'h000000000000;
+    storage[2895] = 48'h000000000000;
+    storage[2896] = 48'h000000000000;
+    storage[2897] = 48'h000000000000;
+    storage[2898] = 48'h000000000000;
+    storage[2899] = 48'h000000000000;
+    storage[2900] = 48'h000000000000;
+    storage[2901] = 48'h000000000000;
+    storage[2902] = 48'h000000000000;
+    storage[2903] = 48'h000000000000;
+    storage[2904] = 48'h000000000000;
+    storage[2905] = 48'h000000000000;
+    storage[2906] = 48'h000000000000;
+    storage[2907] = 48'h000000000000;
+    storage[2908] = 48'h000000000000;
+    storage[2909] = 48'h000000000000;
+    storage[2910] = 48'h000000000000;
+    storage[2911] = 48'h000000000000;
+    storage[2912] = 48'h000000000000;
+    storage[2913] = 48'h000000000000;
+    storage[2914] = 48'h000000000000;
+    storage[2915] = 48'h000000000000;
+    storage[2916] = 48'h000000000000;
+    storage[2917] = 48'h000000000000;
+    storage[2918] = 48'h000000000000;
+    storage[2919] = 48'h000000000000;
+    storage[2920] = 48'h000000000000;
+    storage[2921] = 48'h000000000000;
+    storage[2922] = 48'h000000000000;
+    storage[2923] = 48'h000000000000;
+    storage[2924] = 48'h000000000000;
+    storage[2925] = 48'h000000000000;
+    storage[2926] = 48'h000000000000;
+    storage[2927] = 48'h000000000000;
+    storage[2928] = 48'h000000000000;
+    storage[2929] = 48'h000000000000;
+    storage[2930] = 48'h000000000000;
+    storage[2931] = 48'h000000000000;
+    storage[2932] = 48'h000000000000;
+    storage[2933] = 48'h000000000000;
+    storage[2934] = 48'h000000000000;
+    storage[2935] = 48'h000000000000;
+    storage[2936] = 48'h000000000000;
+    storage[2937] = 48'h000000000000;
+    storage[2938] = 48'h000000000000;
+    storage[2939] = 48'h000000000000;
+    storage[2940] = 48'h000000000000;
+    storage[2941] = 48'h000000000000;
+    storage[2942] = 48'h000000000000;
+    storage[2943] = 48'h000000000000;
+    storage[2944] = 48'h000000000000;
+    storage[2945] = 48'h000000000000;
+    storage[2946] = 48'h000000000000;
+    storage[2947] = 48'h000000000000;
+    storage[2948] = 48'h000000000000;
+    storage[2949] = 48'h000000000000;
+    storage[2950] = 48'h000000000000;
+    storage[2951] = 48'h000000000000;
+    storage[2952] = 48'h000000000000;
+    storage[2953] = 48'h000000000000;
+    storage[2954] = 48'h000000000000;
+    storage[2955] = 48'h000000000000;
+    storage[2956] = 48'h000000000000;
+    storage[2957] = 48'h000000000000;
+    storage[2958] = 48'h000000000000;
+    storage[2959] = 48'h000000000000;
+    storage[2960] = 48'h000000000000;
+    storage[2961] = 48'h000000000000;
+    storage[2962] = 48'h000000000000;
+    storage[2963] = 48'h000000000000;
+    storage[2964] = 48'h000000000000;
+    storage[2965] = 48'h000000000000;
+    storage[2966] = 48'h000000000000;
+    storage[2967] = 48'h000000000000;
+    storage[2968] = 48'h000000000000;
+    storage[2969] = 48'h000000000000;
+    storage[2970] = 48'h000000000000;
+    storage[2971] = 48'h000000000000;
+    storage[2972] = 48'h000000000000;
+    storage[2973] = 48'h000000000000;
+    storage[2974] = 48'h000000000000;
+    storage[2975] = 48'h000000000000;
+    storage[2976] = 48'h000000000000;
+    storage[2977] = 48'h000000000000;
+    storage[2978] = 48'h000000000000;
+    storage[2979] = 48'h000000000000;
+    storage[2980] = 48'h000000000000;
+    storage[2981] = 48'h000000000000;
+    storage[2982] = 48'h000000000000;
+    storage[2983] = 48'h000000000000;
+    storage[2984] = 48'h000000000000;
+    storage[2985] = 48'h000000000000;
+    storage[2986] = 48'h000000000000;
+    storage[2987] = 48'h000000000000;
+    storage[2988] = 48'h000000000000;
+    storage[2989] = 48'h000000000000;
+    storage[2990] = 48'h000000000000;
+    storage[2991] = 48'h000000000000;
+    storage[2992] = 48'h000000000000;
+    storage[2993] = 48'h000000000000;
+    storage[2994] = 48'h000000000000;
+    storage[2995] = 48'h000000000000;
+    storage[2996] = 48'h000000000000;
+    storage[2997] = 48'h000000000000;
+    storage[2998] = 48'h000000000000;
+    storage[2999] = 48'h000000000000;
+    storage[3000] = 48'h000000000000;
+    storage[3001] = 48'h000000000000;
+    storage[3002] = 48'h000000000000;
+    storage[3003] = 48'h000000000000;
+    storage[3004] = 48'h000000000000;
+    storage[3005] = 48'h000000000000;
+    storage[3006] = 48'h000000000000;
+    storage[3007] = 48'h000000000000;
+    storage[3008] = 48'h000000000000;
+    storage[3009] = 48'h000000000000;
+    storage[3010] = 48'h000000000000;
+    storage[3011] = 48'h000000000000;
+    storage[3012] = 48'h000000000000;
+    storage[3013] = 48'h000000000000;
+    storage[3014] = 48'h000000000000;
+    storage[3015] = 48'h000000000000;
+    storage[3016] = 48'h000000000000;
+    storage[3017] = 48'h000000000000;
+    storage[3018] = 48'h000000000000;
+    storage[3019] = 48'h000000000000;
+    storage[3020] = 48'h000000000000;
+    storage[3021] = 48'h000000000000;
+    storage[3022] = 48'h000000000000;
+    storage[3023] = 48'h000000000000;
+    storage[3024] = 48'h000000000000;
+    storage[3025] = 48'h000000000000;
+    storage[3026] = 48'h000000000000;
+    storage[3027] = 48'h000000000000;
+    storage[3028] = 48'h000000000000;
+    storage[3029] = 48'h000000000000;
+    storage[3030] = 48'h000000000000;
+    storage[3031] = 48'h000000000000;
+    storage[3032] = 48'h000000000000;
+    storage[3033] = 48'h000000000000;
+    storage[3034] = 48'h000000000000;
+    storage[3035] = 48'h000000000000;
+    storage[3036] = 48'h000000000000;
+    storage[3037] = 48'h000000000000;
+    storage[3038] = 48'h000000000000;
+    storage[3039] = 48'h000000000000;
+    storage[3040] = 48'h000000000000;
+    storage[3041] = 48'h000000000000;
+    storage[3042] = 48'h000000000000;
+    storage[3043] = 48'h000000000000;
+    storage[3044] = 48'h000000000000;
+    storage[3045] = 48'h000000000000;
+    storage[3046] = 48'h000000000000;
+    storage[3047] = 48'h000000000000;
+    storage[3048] = 48'h000000000000;
+    storage[3049] = 48'h000000000000;
+    storage[3050] = 48'h000000000000;
+    storage[3051] = 48'h000000000000;
+    storage[3052] = 48'h000000000000;
+    storage[3053] = 48'h000000000000;
+    storage[3054] = 48'h000000000000;
+    storage[3055] = 48'h000000000000;
+    storage[3056] = 48'h000000000000;
+    storage[3057] = 48'h000000000000;
+    storage[3058] = 48'h000000000000;
+    storage[3059] = 48'h000000000000;
+    storage[3060] = 48'h000000000000;
+    storage[3061] = 48'h000000000000;
+    storage[3062] = 48'h000000000000;
+    storage[3063] = 48'h000000000000;
+    storage[3064] = 48'h000000000000;
+    storage[3065] = 48'h000000000000;
+    storage[3066] = 48'h000000000000;
+    storage[3067] = 48'h000000000000;
+    storage[3068] = 48'h000000000000;
+    storage[3069] = 48'h000000000000;
+    storage[3070] = 48'h000000000000;
+    storage[3071] = 48'h000000000000;
+    storage[3072] = 48'h000000000000;
+    storage[3073] = 48'h000000000000;
+    storage[3074] = 48'h000000000000;
+    storage[3075] = 48'h000000000000;
+    storage[3076] = 48'h000000000000;
+    storage[3077] = 48'h000000000000;
+    storage[3078] = 48'h000000000000;
+    storage[3079] = 48'h000000000000;
+    storage[3080] = 48'h000000000000;
+    storage[3081] = 48'h000000000000;
+    storage[3082] = 48'h000000000000;
+    storage[3083] = 48'h000000000000;
+    storage[3084] = 48'h000000000000;
+    storage[3085] = 48'h000000000000;
+    storage[3086] = 48'h000000000000;
+    storage[3087] = 48'h000000000000;
+    storage[3088] = 48'h000000000000;
+    storage[3089] = 48'h000000000000;
+    storage[3090] = 48'h000000000000;
+    storage[3091] = 48'h000000000000;
+    storage[3092] = 48'h000000000000;
+    storage[3093] = 48'h000000000000;
+    storage[3094] = 48'h000000000000;
+    storage[3095] = 48'h000000000000;
+    storage[3096] = 48'h000000000000;
+    storage[3097] = 48'h000000000000;
+    storage[3098] = 48'h000000000000;
+    storage[3099] = 48'h000000000000;
+    storage[3100] = 48'h000000000000;
+    storage[3101] = 48'h000000000000;
+    storage[3102] = 48'h000000000000;
+    storage[3103] = 48'h000000000000;
+    storage[3104] = 48'h000000000000;
+    storage[3105] = 48'h000000000000;
+    storage[3106] = 48'h000000000000;
+    storage[3107] = 48'h000000000000;
+    storage[3108] = 48'h000000000000;
+    storage[3109] = 48'h000000000000;
+    storage[3110] = 48'h000000000000;
+    storage[3111] = 48'h000000000000;
+    storage[3112] = 48'h000000000000;
+    storage[3113] = 48'h000000000000;
+    storage[3114] = 48'h000000000000;
+    storage[3115] = 48'h000000000000;
+    storage[3116] = 48'h000000000000;
+    storage[3117] = 48'h000000000000;
+    storage[3118] = 48'h000000000000;
+    storage[3119] = 48'h000000000000;
+    storage[3120] = 48'h000000000000;
+    storage[3121] = 48'h000000000000;
+    storage[3122] = 48'h000000000000;
+    storage[3123] = 48'h000000000000;
+    storage[3124] = 48'h000000000000;
+    storage[3125] = 48'h000000000000;
+    storage[3126] = 48'h000000000000;
+    storage[3127] = 48'h000000000000;
+    storage[3128] = 48'h000000000000;
+    storage[3129] = 48'h000000000000;
+    storage[3130] = 48'h000000000000;
+    storage[3131] = 48'h000000000000;
+    storage[3132] = 48'h000000000000;
+    storage[3133] = 48'h000000000000;
+    storage[3134] = 48'h000000000000;
+    storage[3135] = 48'h000000000000;
+    storage[3136] = 48'h000000000000;
+    storage[3137] = 48'h000000000000;
+    storage[3138] = 48'h000000000000;
+    storage[3139] = 48'h000000000000;
+    storage[3140] = 48'h000000000000;
+    storage[3141] = 48'h000000000000;
+    storage[3142] = 48'h000000000000;
+    storage[3143] = 48'h000000000000;
+    storage[3144] = 48'h000000000000;
+    storage[3145] = 48'h000000000000;
+    storage[3146] = 48'h000000000000;
+    storage[3147] = 48'h000000000000;
+    storage[3148] = 48'h000000000000;
+    storage[3149] = 48'h000000000000;
+    storage[3150] = 48'h000000000000;
+    storage[3151] = 48'h000000000000;
+    storage[3152] = 48'h000000000000;
+    storage[3153] = 48'h000000000000;
+    storage[3154] = 48'h000000000000;
+    storage[3155] = 48'h000000000000;
+    storage[3156] = 48'h000000000000;
+    storage[3157] = 48'h000000000000;
+    storage[3158] = 48'h000000000000;
+    storage[3159] = 48'h000000000000;
+    storage[3160] = 48'h000000000000;
+    storage[3161] = 48'h000000000000;
+    storage[3162] = 48'h000000000000;
+    storage[3163] = 48'h000000000000;
+    storage[3164] = 48'h000000000000;
+    storage[3165] = 48'h000000000000;
+    storage[3166] = 48'h000000000000;
+    storage[3167] = 48'h000000000000;
+    storage[3168] = 48'h000000000000;
+    storage[3169] = 48'h000000000000;
+    storage[3170] = 48'h000000000000;
+    storage[3171] = 48'h000000000000;
+    storage[3172] = 48'h000000000000;
+    storage[3173] = 48'h000000000000;
+    storage[3174] = 48'h000000000000;
+    storage[3175] = 48'h000000000000;
+    storage[3176] = 48'h000000000000;
+    storage[3177] = 48'h000000000000;
+    storage[3178] = 48'h000000000000;
+    storage[3179] = 48'h000000000000;
+    storage[3180] = 48'h000000000000;
+    storage[3181] = 48'h000000000000;
+    storage[3182] = 48'h000000000000;
+    storage[3183] = 48'h000000000000;
+    storage[3184] = 48'h000000000000;
+    storage[3185] = 48'h000000000000;
+    storage[3186] = 48'h000000000000;
+    storage[3187] = 48'h000000000000;
+    storage[3188] = 48'h000000000000;
+    storage[3189] = 48'h000000000000;
+    storage[3190] = 48'h000000000000;
+    storage[3191] = 48'h000000000000;
+    storage[3192] = 48'h000000000000;
+    storage[3193] = 48'h000000000000;
+    storage[3194] = 48'h000000000000;
+    storage[3195] = 48'h000000000000;
+    storage[3196] = 48'h000000000000;
+    storage[3197] = 48'h000000000000;
+    storage[3198] = 48'h000000000000;
+    storage[3199] = 48'h000000000000;
+    storage[3200] = 48'h000000000000;
+    storage[3201] = 48'h000000000000;
+    storage[3202] = 48'h000000000000;
+    storage[3203] = 48'h000000000000;
+    storage[3204] = 48'h000000000000;
+    storage[3205] = 48'h000000000000;
+    storage[3206] = 48'h000000000000;
+    storage[3207] = 48'h000000000000;
+    storage[3208] = 48'h000000000000;
+    storage[3209] = 48'h000000000000;
+    storage[3210] = 48'h000000000000;
+    storage[3211] = 48'h000000000000;
+    storage[3212] = 48'h000000000000;
+    storage[3213] = 48'h000000000000;
+    storage[3214] = 48'h000000000000;
+    storage[3215] = 48'h000000000000;
+    storage[3216] = 48'h000000000000;
+    storage[3217] = 48'h000000000000;
+    storage[3218] = 48'h000000000000;
+    storage[3219] = 48'h000000000000;
+    storage[3220] = 48'h000000000000;
+    storage[3221] = 48'h000000000000;
+    storage[3222] = 48'h000000000000;
+    storage[3223] = 48'h000000000000;
+    storage[3224] = 48'h000000000000;
+    storage[3225] = 48'h000000000000;
+    storage[3226] = 48'h000000000000;
+    storage[3227] = 48'h000000000000;
+    storage[3228] = 48'h000000000000;
+    storage[3229] = 48'h000000000000;
+    storage[3230] = 48'h000000000000;
+    storage[3231] = 48'h000000000000;
+    storage[3232] = 48'h000000000000;
+    storage[3233] = 48'h000000000000;
+    storage[3234] = 48'h000000000000;
+    storage[3235] = 48'h000000000000;
+    storage[3236] = 48'h000000000000;
+    storage[3237] = 48'h000000000000;
+    storage[3238] = 48'h000000000000;
+    storage[3239] = 48'h000000000000;
+    storage[3240] = 48'h000000000000;
+    storage[3241] = 48'h000000000000;
+    storage[3242] = 48'h000000000000;
+    storage[3243] = 48'h000000000000;
+    storage[3244] = 48'h000000000000;
+    storage[3245] = 48'h000000000000;
+    storage[3246] = 48'h000000000000;
+    storage[3247] = 48'h000000000000;
+    storage[3248] = 48'h000000000000;
+    storage[3249] = 48'h000000000000;
+    storage[3250] = 48'h000000000000;
+    storage[3251] = 48'h000000000000;
+    storage[3252] = 48'h000000000000;
+    storage[3253] = 48'h000000000000;
+    storage[3254] = 48'h000000000000;
+    storage[3255] = 48'h000000000000;
+    storage[3256] = 48'h000000000000;
+    storage[3257] = 48'h000000000000;
+    storage[3258] = 48'h000000000000;
+    storage[3259] = 48'h000000000000;
+    storage[3260] = 48'h000000000000;
+    storage[3261] = 48'h000000000000;
+    storage[3262] = 48'h000000000000;
+    storage[3263] = 48'h000000000000;
+    storage[3264] = 48'h000000000000;
+    storage[3265] = 48'h000000000000;
+    storage[3266] = 48'h000000000000;
+    storage[3267] = 48'h000000000000;
+    storage[3268] = 48'h000000000000;
+    storage[3269] = 48'h000000000000;
+    storage[3270] = 48'h000000000000;
+    storage[3271] = 48'h000000000000;
+    storage[3272] = 48'h000000000000;
+    storage[3273] = 48'h000000000000;
+    storage[3274] = 48'h000000000000;
+    storage[3275] = 48'h000000000000;
+    storage[3276] = 48'h000000000000;
+    storage[3277] = 48'h000000000000;
+    storage[3278] = 48'h000000000000;
+    storage[3279] = 48'h000000000000;
+    storage[3280] = 48'h000000000000;
+    storage[3281] = 48'h000000000000;
+    storage[3282] = 48'h000000000000;
+    storage[3283] = 48'h000000000000;
+    storage[3284] = 48'h000000000000;
+    storage[3285] = 48'h000000000000;
+    storage[3286] = 48'h000000000000;
+    storage[3287] = 48'h000000000000;
+    storage[3288] = 48'h000000000000;
+    storage[3289] = 48'h000000000000;
+    storage[3290] = 48'h000000000000;
+    storage[3291] = 48'h000000000000;
+    storage[3292] = 48'h000000000000;
+    storage[3293] = 48'h000000000000;
+    storage[3294] = 48'h000000000000;
+    storage[3295] = 48'h000000000000;
+    storage[3296] = 48'h000000000000;
+    storage[3297] = 48'h000000000000;
+    storage[3298] = 48'h000000000000;
+    storage[3299] = 48'h000000000000;
+    storage[3300] = 48'h000000000000;
+    storage[3301] = 48'h000000000000;
+    storage[3302] = 48'h000000000000;
+    storage[3303] = 48'h000000000000;
+    storage[3304] = 48'h000000000000;
+    storage[3305] = 48'h000000000000;
+    storage[3306] = 48'h000000000000;
+    storage[3307] = 48'h000000000000;
+    storage[3308] = 48'h000000000000;
+    storage[3309] = 48'h000000000000;
+    storage[3310] = 48'h000000000000;
+    storage[3311] = 48'h000000000000;
+    storage[3312] = 48'h000000000000;
+    storage[3313] = 48'h000000000000;
+    storage[3314] = 48'h000000000000;
+    storage[3315] = 48'h000000000000;
+    storage[3316] = 48'h000000000000;
+    storage[3317] = 48'h000000000000;
+    storage[3318] = 48'h000000000000;
+    storage[3319] = 48'h000000000000;
+    storage[3320] = 48'h000000000000;
+    storage[3321] = 48'h000000000000;
+    storage[3322] = 48'h000000000000;
+    storage[3323] = 48'h000000000000;
+    storage[3324] = 48'h000000000000;
+    storage[3325] = 48'h000000000000;
+    storage[3326] = 48'h000000000000;
+    storage[3327] = 48'h000000000000;
+    storage[3328] = 48'h000000000000;
+    storage[3329] = 48'h000000000000;
+    storage[3330] = 48'h000000000000;
+    storage[3331] = 48'h000000000000;
+    storage[3332] = 48'h000000000000;
+    storage[3333] = 48'h000000000000;
+    storage[3334] = 48'h000000000000;
+    storage[3335] = 48'h000000000000;
+    storage[3336] = 48'h000000000000;
+    storage[3337] = 48'h000000000000;
+    storage[3338] = 48'h000000000000;
+    storage[3339] = 48'h000000000000;
+    storage[3340] = 48'h000000000000;
+    storage[3341] = 48'h000000000000;
+    storage[3342] = 48'h000000000000;
+    storage[3343] = 48'h000000000000;
+    storage[3344] = 48'h000000000000;
+    storage[3345] = 48'h000000000000;
+    storage[3346] = 48'h000000000000;
+    storage[3347] = 48'h000000000000;
+    storage[3348] = 48'h000000000000;
+    storage[3349] = 48'h000000000000;
+    storage[3350] = 48'h000000000000;
+    storage[3351] = 48'h000000000000;
+    storage[3352] = 48'h000000000000;
+    storage[3353] = 48'h000000000000;
+    storage[3354] = 48'h000000000000;
+    storage[3355] = 48'h000000000000;
+    storage[3356] = 48'h000000000000;
+    storage[3357] = 48'h000000000000;
+    storage[3358] = 48'h000000000000;
+    storage[3359] = 48'h000000000000;
+    storage[3360] = 48'h000000000000;
+    storage[3361] = 48'h000000000000;
+    storage[3362] = 48'h000000000000;
+    storage[3363] = 48'h000000000000;
+    storage[3364] = 48'h000000000000;
+    storage[3365] = 48'h000000000000;
+    storage[3366] = 48'h000000000000;
+    storage[3367] = 48'h000000000000;
+    storage[3368] = 48'h000000000000;
+    storage[3369] = 48'h000000000000;
+    storage[3370] = 48'h000000000000;
+    storage[3371] = 48'h000000000000;
+    storage[3372] = 48'h000000000000;
+    storage[3373] = 48'h000000000000;
+    storage[3374] = 48'h000000000000;
+    storage[3375] = 48'h000000000000;
+    storage[3376] = 48'h000000000000;
+    storage[3377] = 48'h000000000000;
+    storage[3378] = 48'h000000000000;
+    storage[3379] = 48'h000000000000;
+    storage[3380] = 48'h000000000000;
+    storage[3381] = 48'h000000000000;
+    storage[3382] = 48'h000000000000;
+    storage[3383] = 48'h000000000000;
+    storage[3384] = 48'h000000000000;
+    storage[3385] = 48'h000000000000;
+    storage[3386] = 48'h000000000000;
+    storage[3387] = 48'h000000000000;
+    storage[3388] = 48'h000000000000;
+    storage[3389] = 48'h000000000000;
+    storage[3390] = 48'h000000000000;
+    storage[3391] = 48'h000000000000;
+    storage[3392] = 48'h000000000000;
+    storage[3393] = 48'h000000000000;
+    storage[3394] = 48'h000000000000;
+    storage[3395] = 48'h000000000000;
+    storage[3396] = 48'h000000000000;
+    storage[3397] = 48'h000000000000;
+    storage[3398] = 48'h000000000000;
+    storage[3399] = 48'h000000000000;
+    storage[3400] = 48'h000000000000;
+    storage[3401] = 48'h000000000000;
+    storage[3402] = 48'h000000000000;
+    storage[3403] = 48'h000000000000;
+    storage[3404] = 48'h000000000000;
+    storage[3405] = 48'h000000000000;
+    storage[3406] = 48'h000000000000;
+    storage[3407] = 48'h000000000000;
+    storage[3408] = 48'h000000000000;
+    storage[3409] = 48'h000000000000;
+    storage[3410] = 48'h000000000000;
+    storage[3411] = 48'h000000000000;
+    storage[3412] = 48'h000000000000;
+    storage[3413] = 48'h000000000000;
+    storage[3414] = 48'h000000000000;
+    storage[3415] = 48'h000000000000;
+    storage[3416] = 48'h000000000000;
+    storage[3417] = 48'h000000000000;
+    storage[3418] = 48'h000000000000;
+    storage[3419] = 48'h000000000000;
+    storage[3420] = 48'h000000000000;
+    storage[3421] = 48'h000000000000;
+    storage[3422] = 48'h000000000000;
+    storage[3423] = 48'h000000000000;
+    storage[3424] = 48'h000000000000;
+    storage[3425] = 48'h000000000000;
+    storage[3426] = 48'h000000000000;
+    storage[3427] = 48'h000000000000;
+    storage[3428] = 48'h000000000000;
+    storage[3429] = 48'h000000000000;
+    storage[3430] = 48'h000000000000;
+    storage[3431] = 48'h000000000000;
+    storage[3432] = 48'h000000000000;
+    storage[3433] = 48'h000000000000;
+    storage[3434] = 48'h000000000000;
+    storage[3435] = 48'h000000000000;
+    storage[3436] = 48'h000000000000;
+    storage[3437] = 48'h000000000000;
+    storage[3438] = 48'h000000000000;
+    storage[3439] = 48'h000000000000;
+    storage[3440] = 48'h000000000000;
+    storage[3441] = 48'h000000000000;
+    storage[3442] = 48'h000000000000;
+    storage[3443] = 48'h000000000000;
+    storage[3444] = 48'h000000000000;
+    storage[3445] = 48'h000000000000;
+    storage[3446] = 48'h000000000000;
+    storage[3447] = 48'h000000000000;
+    storage[3448] = 48'h000000000000;
+    storage[3449] = 48'h000000000000;
+    storage[3450] = 48'h000000000000;
+    storage[3451] = 48'h000000000000;
+    storage[3452] = 48'h000000000000;
+    storage[3453] = 48'h000000000000;
+    storage[3454] = 48'h000000000000;
+    storage[3455] = 48'h000000000000;
+    storage[3456] = 48'h000000000000;
+    storage[3457] = 48'h000000000000;
+    storage[3458] = 48'h000000000000;
+    storage[3459] = 48'h000000000000;
+    storage[3460] = 48'h000000000000;
+    storage[3461] = 48'h000000000000;
+    storage[3462] = 48'h000000000000;
+    storage[3463] = 48'h000000000000;
+    storage[3464] = 48'h000000000000;
+    storage[3465] = 48'h000000000000;
+    storage[3466] = 48'h000000000000;
+    storage[3467] = 48'h000000000000;
+    storage[3468] = 48'h000000000000;
+    storage[3469] = 48'h000000000000;
+    storage[3470] = 48'h000000000000;
+    storage[3471] = 48'h000000000000;
+    storage[3472] = 48'h000000000000;
+    storage[3473] = 48'h000000000000;
+    storage[3474] = 48'h000000000000;
+    storage[3475] = 48'h000000000000;
+    storage[3476] = 48'h000000000000;
+    storage[3477] = 48'h000000000000;
+    storage[3478] = 48'h000000000000;
+    storage[3479] = 48'h000000000000;
+    storage[3480] = 48'h000000000000;
+    storage[3481] = 48'h000000000000;
+    storage[3482] = 48'h000000000000;
+    storage[3483] = 48'h000000000000;
+    storage[3484] = 48'h000000000000;
+    storage[3485] = 48'h000000000000;
+    storage[3486] = 48'h000000000000;
+    storage[3487] = 48'h000000000000;
+    storage[3488] = 48'h000000000000;
+    storage[3489] = 48'h000000000000;
+    storage[3490] = 48'h000000000000;
+    storage[3491] = 48'h000000000000;
+    storage[3492] = 48'h000000000000;
+    storage[3493] = 48'h000000000000;
+    storage[3494] = 48'h000000000000;
+    storage[3495] = 48'h000000000000;
+    storage[3496] = 48'h000000000000;
+    storage[3497] = 48'h000000000000;
+    storage[3498] = 48'h000000000000;
+    storage[3499] = 48'h000000000000;
+    storage[3500] = 48'h000000000000;
+    storage[3501] = 48'h000000000000;
+    storage[3502] = 48'h000000000000;
+    storage[3503] = 48'h000000000000;
+    storage[3504] = 48'h000000000000;
+    storage[3505] = 48'h000000000000;
+    storage[3506] = 48'h000000000000;
+    storage[3507] = 48'h000000000000;
+    storage[3508] = 48'h000000000000;
+    storage[3509] = 48'h000000000000;
+    storage[3510] = 48'h000000000000;
+    storage[3511] = 48'h000000000000;
+    storage[3512] = 48'h000000000000;
+    storage[3513] = 48'h000000000000;
+    storage[3514] = 48'h000000000000;
+    storage[3515] = 48'h000000000000;
+    storage[3516] = 48'h000000000000;
+    storage[3517] = 48'h000000000000;
+    storage[3518] = 48'h000000000000;
+    storage[3519] = 48'h000000000000;
+    storage[3520] = 48'h000000000000;
+    storage[3521] = 48'h000000000000;
+    storage[3522] = 48'h000000000000;
+    storage[3523] = 48'h000000000000;
+    storage[3524] = 48'h000000000000;
+    storage[3525] = 48'h000000000000;
+    storage[3526] = 48'h000000000000;
+    storage[3527] = 48'h000000000000;
+    storage[3528] = 48'h000000000000;
+    storage[3529] = 48'h000000000000;
+    storage[3530] = 48'h000000000000;
+    storage[3531] = 48'h000000000000;
+    storage[3532] = 48'h000000000000;
+    storage[3533] = 48'h000000000000;
+    storage[3534] = 48'h000000000000;
+    storage[3535] = 48'h000000000000;
+    storage[3536] = 48'h000000000000;
+    storage[3537] = 48'h000000000000;
+    storage[3538] = 48'h000000000000;
+    storage[3539] = 48'h000000000000;
+    storage[3540] = 48'h000000000000;
+    storage[3541] = 48'h000000000000;
+    storage[3542] = 48'h000000000000;
+    storage[3543] = 48'h000000000000;
+    storage[3544] = 48'h000000000000;
+    storage[3545] = 48'h000000000000;
+    storage[3546] = 48'h000000000000;
+    storage[3547] = 48'h000000000000;
+    storage[3548] = 48'h000000000000;
+    storage[3549] = 48'h000000000000;
+    storage[3550] = 48'h000000000000;
+    storage[3551] = 48'h000000000000;
+    storage[3552] = 48'h000000000000;
+    storage[3553] = 48'h000000000000;
+    storage[3554] = 48'h000000000000;
+    storage[3555] = 48'h000000000000;
+    storage[3556] = 48'h000000000000;
+    storage[3557] = 48'h000000000000;
+    storage[3558] = 48'h000000000000;
+    storage[3559] = 48'h000000000000;
+    storage[3560] = 48'h000000000000;
+    storage[3561] = 48'h000000000000;
+    storage[3562] = 48'h000000000000;
+    storage[3563] = 48'h000000000000;
+    storage[3564] = 48'h000000000000;
+    storage[3565] = 48'h000000000000;
+    storage[3566] = 48'h000000000000;
+    storage[3567] = 48'h000000000000;
+    storage[3568] = 48'h000000000000;
+    storage[3569] = 48'h000000000000;
+    storage[3570] = 48'h000000000000;
+    storage[3571] = 48'h000000000000;
+    storage[3572] = 48'h000000000000;
+    storage[3573] = 48'h000000000000;
+    storage[3574] = 48'h000000000000;
+    storage[3575] = 48'h000000000000;
+    storage[3576] = 48'h000000000000;
+    storage[3577] = 48'h000000000000;
+    storage[3578] = 48'h000000000000;
+    storage[3579] = 48'h000000000000;
+    storage[3580] = 48'h000000000000;
+    storage[3581] = 48'h000000000000;
+    storage[3582] = 48'h000000000000;
+    storage[3583] = 48'h000000000000;
+    storage[3584] = 48'h000000000000;
+    storage[3585] = 48'h000000000000;
+    storage[3586] = 48'h000000000000;
+    storage[3587] = 48'h000000000000;
+    storage[3588] = 48'h000000000000;
+    storage[3589] = 48'h000000000000;
+    storage[3590] = 48'h000000000000;
+    storage[3591] = 48'h000000000000;
+    storage[3592] = 48'h000000000000;
+    storage[3593] = 48'h000000000000;
+    storage[3594] = 48'h000000000000;
+    storage[3595] = 48'h000000000000;
+    storage[3596] = 48'h000000000000;
+    storage[3597] = 48'h000000000000;
+    storage[3598] = 48'h000000000000;
+    storage[3599] = 48'h000000000000;
+    storage[3600] = 48'h000000000000;
+    storage[3601] = 48'h000000000000;
+    storage[3602] = 48'h000000000000;
+    storage[3603] = 48'h000000000000;
+    storage[3604] = 48'h000000000000;
+    storage[3605] = 48'h000000000000;
+    storage[3606] = 48'h000000000000;
+    storage[3607] = 48'h000000000000;
+    storage[3608] = 48'h000000000000;
+    storage[3609] = 48'h000000000000;
+    storage[3610] = 48'h000000000000;
+    storage[3611] = 48'h000000000000;
+    storage[3612] = 48'h000000000000;
+    storage[3613] = 48'h000000000000;
+    storage[3614] = 48'h000000000000;
+    storage[3615] = 48'h000000000000;
+    storage[3616] = 48'h000000000000;
+    storage[3617] = 48'h000000000000;
+    storage[3618] = 48'h000000000000;
+    storage[3619] = 48'h000000000000;
+    storage[3620] = 48'h000000000000;
+    storage[3621] = 48'h000000000000;
+    storage[3622] = 48'h000000000000;
+    storage[3623] = 48'h000000000000;
+    storage[3624] = 48'h000000000000;
+    storage[3625] = 48'h000000000000;
+    storage[3626] = 48'h000000000000;
+    storage[3627] = 48'h000000000000;
+    storage[3628] = 48'h000000000000;
+    storage[3629] = 48'h000000000000;
+    storage[3630] = 48'h000000000000;
+    storage[3631] = 48'h000000000000;
+    storage[3632] = 48'h000000000000;
+    storage[3633] = 48'h000000000000;
+    storage[3634] = 48'h000000000000;
+    storage[3635] = 48'h000000000000;
+    storage[3636] = 48'h000000000000;
+    storage[3637] = 48'h000000000000;
+    storage[3638] = 48'h000000000000;
+    storage[3639] = 48'h000000000000;
+    storage[3640] = 48'h000000000000;
+    storage[3641] = 48'h000000000000;
+    storage[3642] = 48'h000000000000;
+    storage[3643] = 48'h000000000000;
+    storage[3644] = 48'h000000000000;
+    storage[3645] = 48'h000000000000;
+    storage[3646] = 48'h000000000000;
+    storage[3647] = 48'h000000000000;
+    storage[3648] = 48'h000000000000;
+    storage[3649] = 48'h000000000000;
+    storage[3650] = 48'h000000000000;
+    storage[3651] = 48'h000000000000;
+    storage[3652] = 48'h000000000000;
+    storage[3653] = 48'h000000000000;
+    storage[3654] = 48'h000000000000;
+    storage[3655] = 48'h000000000000;
+    storage[3656] = 48'h000000000000;
+    storage[3657] = 48'h000000000000;
+    storage[3658] = 48'h000000000000;
+    storage[3659] = 48'h000000000000;
+    storage[3660] = 48'h000000000000;
+    storage[3661] = 48'h000000000000;
+    storage[3662] = 48'h000000000000;
+    storage[3663] = 48'h000000000000;
+    storage[3664] = 48'h000000000000;
+    storage[3665] = 48'h000000000000;
+    storage[3666] = 48'h000000000000;
+    storage[3667] = 48'h000000000000;
+    storage[3668] = 48'h000000000000;
+    storage[3669] = 48'h000000000000;
+    storage[3670] = 48'h000000000000;
+    storage[3671] = 48'h000000000000;
+    storage[3672] = 48'h000000000000;
+    storage[3673] = 48'h000000000000;
+    storage[3674] = 48'h000000000000;
+    storage[3675] = 48'h000000000000;
+    storage[3676] = 48'h000000000000;
+    storage[3677] = 48'h000000000000;
+    storage[3678] = 48'h000000000000;
+    storage[3679] = 48'h000000000000;
+    storage[3680] = 48'h000000000000;
+    storage[3681] = 48'h000000000000;
+    storage[3682] = 48'h000000000000;
+    storage[3683] = 48'h000000000000;
+    storage[3684] = 48'h000000000000;
+    storage[3685] = 48'h000000000000;
+    storage[3686] = 48'h000000000000;
+    storage[3687] = 48'h000000000000;
+    storage[3688] = 48'h000000000000;
+    storage[3689] = 48'h000000000000;
+    storage[3690] = 48'h000000000000;
+    storage[3691] = 48'h000000000000;
+    storage[3692] = 48'h000000000000;
+    storage[3693] = 48'h000000000000;
+    storage[3694] = 48'h000000000000;
+    storage[3695] = 48'h000000000000;
+    storage[3696] = 48'h000000000000;
+    storage[3697] = 48'h000000000000;
+    storage[3698] = 48'h000000000000;
+    storage[3699] = 48'h000000000000;
+    storage[3700] = 48'h000000000000;
+    storage[3701] = 48'h000000000000;
+    storage[3702] = 48'h000000000000;
+    storage[3703] = 48'h000000000000;
+    storage[3704] = 48'h000000000000;
+    storage[3705] = 48'h000000000000;
+    storage[3706] = 48'h000000000000;
+    storage[3707] = 48'h000000000000;
+    storage[3708] = 48'h000000000000;
+    storage[3709] = 48'h000000000000;
+    storage[3710] = 48'h000000000000;
+    storage[3711] = 48'h000000000000;
+    storage[3712] = 48'h000000000000;
+    storage[3713] = 48'h000000000000;
+    storage[3714] = 48'h000000000000;
+    storage[3715] = 48'h000000000000;
+    storage[3716] = 48'h000000000000;
+    storage[3717] = 48'h000000000000;
+    storage[3718] = 48'h000000000000;
+    storage[3719] = 48'h000000000000;
+    storage[3720] = 48'h000000000000;
+    storage[3721] = 48'h000000000000;
+    storage[3722] = 48'h000000000000;
+    storage[3723] = 48'h000000000000;
+    storage[3724] = 48'h000000000000;
+    storage[3725] = 48'h000000000000;
+    storage[3726] = 48'h000000000000;
+    storage[3727] = 48'h000000000000;
+    storage[3728] = 48'h000000000000;
+    storage[3729] = 48'h000000000000;
+    storage[3730] = 48'h000000000000;
+    storage[3731] = 48'h000000000000;
+    storage[3732] = 48'h000000000000;
+    storage[3733] = 48'h000000000000;
+    storage[3734] = 48'h000000000000;
+    storage[3735] = 48'h000000000000;
+    storage[3736] = 48'h000000000000;
+    storage[3737] = 48'h000000000000;
+    storage[3738] = 48'h000000000000;
+    storage[3739] = 48'h000000000000;
+    storage[3740] = 48'h000000000000;
+    storage[3741] = 48'h000000000000;
+    storage[3742] = 48'h000000000000;
+    storage[3743] = 48'h000000000000;
+    storage[3744] = 48'h000000000000;
+    storage[3745] = 48'h000000000000;
+    storage[3746] = 48'h000000000000;
+    storage[3747] = 48'h000000000000;
+    storage[3748] = 48'h000000000000;
+    storage[3749] = 48'h000000000000;
+    storage[3750] = 48'h000000000000;
+    storage[3751] = 48'h000000000000;
+    storage[3752] = 48'h000000000000;
+    storage[3753] = 48'h000000000000;
+    storage[3754] = 48'h000000000000;
+    storage[3755] = 48'h000000000000;
+    storage[3756] = 48'h000000000000;
+    storage[3757] = 48'h000000000000;
+    storage[3758] = 48'h000000000000;
+    storage[3759] = 48'h000000000000;
+    storage[3760] = 48'h000000000000;
+    storage[3761] = 48'h000000000000;
+    storage[3762] = 48'h000000000000;
+    storage[3763] = 48'h000000000000;
+    storage[3764] = 48'h000000000000;
+    storage[3765] = 48'h000000000000;
+    storage[3766] = 48'h000000000000;
+    storage[3767] = 48'h000000000000;
+    storage[3768] = 48'h000000000000;
+    storage[3769] = 48'h000000000000;
+    storage[3770] = 48'h000000000000;
+    storage[3771] = 48'h000000000000;
+    storage[3772] = 48'h000000000000;
+    storage[3773] = 48'h000000000000;
+    storage[3774] = 48'h000000000000;
+    storage[3775] = 48'h000000000000;
+    storage[3776] = 48'h000000000000;
+    storage[3777] = 48'h000000000000;
+    storage[3778] = 48'h000000000000;
+    storage[3779] = 48'h000000000000;
+    storage[3780] = 48'h000000000000;
+    storage[3781] = 48'h000000000000;
+    storage[3782] = 48'h000000000000;
+    storage[3783] = 48'h000000000000;
+    storage[3784] = 48'h000000000000;
+    storage[3785] = 48'h000000000000;
+    storage[3786] = 48'h000000000000;
+    storage[3787] = 48'h000000000000;
+    storage[3788] = 48'h000000000000;
+    storage[3789] = 48'h000000000000;
+    storage[3790] = 48'h000000000000;
+    storage[3791] = 48'h000000000000;
+    storage[3792] = 48'h000000000000;
+    storage[3793] = 48'h000000000000;
+    storage[3794] = 48'h000000000000;
+    storage[3795] = 48'h000000000000;
+    storage[3796] = 48'h000000000000;
+    storage[3797] = 48'h000000000000;
+    storage[3798] = 48'h000000000000;
+    storage[3799] = 48'h000000000000;
+    storage[3800] = 48'h000000000000;
+    storage[3801] = 48'h000000000000;
+    storage[3802] = 48'h000000000000;
+    storage[3803] = 48'h000000000000;
+    storage[3804] = 48'h000000000000;
+    storage[3805] = 48'h000000000000;
+    storage[3806] = 48'h000000000000;
+    storage[3807] = 48'h000000000000;
+    storage[3808] = 48'h000000000000;
+    storage[3809] = 48'h000000000000;
+    storage[3810] = 48'h000000000000;
+    storage[3811] = 48'h000000000000;
+    storage[3812] = 48'h000000000000;
+    storage[3813] = 48'h000000000000;
+    storage[3814] = 48'h000000000000;
+    storage[3815] = 48'h000000000000;
+    storage[3816] = 48'h000000000000;
+    storage[3817] = 48'h000000000000;
+    storage[3818] = 48'h000000000000;
+    storage[3819] = 48'h000000000000;
+    storage[3820] = 48'h000000000000;
+    storage[3821] = 48'h000000000000;
+    storage[3822] = 48'h000000000000;
+    storage[3823] = 48'h000000000000;
+    storage[3824] = 48'h000000000000;
+    storage[3825] = 48'h000000000000;
+    storage[3826] = 48'h000000000000;
+    storage[3827] = 48'h000000000000;
+    storage[3828] = 48'h000000000000;
+    storage[3829] = 48'h000000000000;
+    storage[3830] = 48'h000000000000;
+    storage[3831] = 48'h000000000000;
+    storage[3832] = 48'h000000000000;
+    storage[3833] = 48'h000000000000;
+    storage[3834] = 48'h000000000000;
+    storage[3835] = 48'h000000000000;
+    storage[3836] = 48'h000000000000;
+    storage[3837] = 48'h000000000000;
+    storage[3838] = 48'h000000000000;
+    storage[3839] = 48'h000000000000;
+    storage[3840] = 48'h000000000000;
+    storage[3841] = 48'h000000000000;
+    storage[3842] = 48'h000000000000;
+    storage[3843] = 48'h000000000000;
+    storage[3844] = 48'h000000000000;
+    storage[3845] = 48'h000000000000;
+    storage[3846] = 48'h000000000000;
+    storage[3847] = 48'h000000000000;
+    storage[3848] = 48'h000000000000;
+    storage[3849] = 48'h000000000000;
+    storage[3850] = 48'h000000000000;
+    storage[3851] = 48'h000000000000;
+    storage[3852] = 48'h000000000000;
+    storage[3853] = 48'h000000000000;
+    storage[3854] = 48'h000000000000;
+    storage[3855] = 48'h000000000000;
+    storage[3856] = 48'h000000000000;
+    storage[3857] = 48'h000000000000;
+    storage[3858] = 48'h000000000000;
+    storage[3859] = 48'h000000000000;
+    storage[3860] = 48'h000000000000;
+    storage[3861] = 48'h000000000000;
+    storage[3862] = 48'h000000000000;
+    storage[3863] = 48'h000000000000;
+    storage[3864] = 48'h000000000000;
+    storage[3865] = 48'h000000000000;
+    storage[3866] = 48'h000000000000;
+    storage[3867] = 48'h000000000000;
+    storage[3868] = 48'h000000000000;
+    storage[3869] = 48'h000000000000;
+    storage[3870] = 48'h000000000000;
+    storage[3871] = 48'h000000000000;
+    storage[3872] = 48'h000000000000;
+    storage[3873] = 48'h000000000000;
+    storage[3874] = 48'h000000000000;
+    storage[3875] = 48'h000000000000;
+    storage[3876] = 48'h000000000000;
+    storage[3877] = 48'h000000000000;
+    storage[3878] = 48'h000000000000;
+    storage[3879] = 48'h000000000000;
+    storage[3880] = 48'h000000000000;
+    storage[3881] = 48'h000000000000;
+    storage[3882] = 48'h000000000000;
+    storage[3883] = 48'h000000000000;
+    storage[3884] = 48'h000000000000;
+    storage[3885] = 48'h000000000000;
+    storage[3886] = 48'h000000000000;
+    storage[3887] = 48'h000000000000;
+    storage[3888] = 48'h000000000000;
+    storage[3889] = 48'h000000000000;
+    storage[3890] = 48'h000000000000;
+    storage[3891] = 48'h000000000000;
+    storage[3892] = 48'h000000000000;
+    storage[3893] = 48'h000000000000;
+    storage[3894] = 48'h000000000000;
+    storage[3895] = 48'h000000000000;
+    storage[3896] = 48'h000000000000;
+    storage[3897] = 48'h000000000000;
+    storage[3898] = 48'h000000000000;
+    storage[3899] = 48'h000000000000;
+    storage[3900] = 48'h000000000000;
+    storage[3901] = 48'h000000000000;
+    storage[3902] = 48'h000000000000;
+    storage[3903] = 48'h000000000000;
+    storage[3904] = 48'h000000000000;
+    storage[3905] = 48'h000000000000;
+    storage[3906] = 48'h000000000000;
+    storage[3907] = 48'h000000000000;
+    storage[3908] = 48'h000000000000;
+    storage[3909] = 48'h000000000000;
+    storage[3910] = 48'h000000000000;
+    storage[3911] = 48'h000000000000;
+    storage[3912] = 48'h000000000000;
+    storage[3913] = 48'h000000000000;
+    storage[3914] = 48'h000000000000;
+    storage[3915] = 48'h000000000000;
+    storage[3916] = 48'h000000000000;
+    storage[3917] = 48'h000000000000;
+    storage[3918] = 48'h000000000000;
+    storage[3919] = 48'h000000000000;
+    storage[3920] = 48'h000000000000;
+    storage[3921] = 48'h000000000000;
+    storage[3922] = 48'h000000000000;
+    storage[3923] = 48'h000000000000;
+    storage[3924] = 48'h000000000000;
+    storage[3925] = 48'h000000000000;
+    storage[3926] = 48'h000000000000;
+    storage[3927] = 48'h000000000000;
+    storage[3928] = 48'h000000000000;
+    storage[3929] = 48'h000000000000;
+    storage[3930] = 48'h000000000000;
+    storage[3931] = 48'h000000000000;
+    storage[3932] = 48'h000000000000;
+    storage[3933] = 48'h000000000000;
+    storage[3934] = 48'h000000000000;
+    storage[3935] = 48'h000000000000;
+    storage[3936] = 48'h000000000000;
+    storage[3937] = 48'h000000000000;
+    storage[3938] = 48'h000000000000;
+    storage[3939] = 48'h000000000000;
+    storage[3940] = 48'h000000000000;
+    storage[3941] = 48'h000000000000;
+    storage[3942] = 48'h000000000000;
+    storage[3943] = 48'h000000000000;
+    storage[3944] = 48'h000000000000;
+    storage[3945] = 48'h000000000000;
+    storage[3946] = 48'h000000000000;
+    storage[3947] = 48'h000000000000;
+    storage[3948] = 48'h000000000000;
+    storage[3949] = 48'h000000000000;
+    storage[3950] = 48'h000000000000;
+    storage[3951] = 48'h000000000000;
+    storage[3952] = 48'h000000000000;
+    storage[3953] = 48'h000000000000;
+    storage[3954] = 48'h000000000000;
+    storage[3955] = 48'h000000000000;
+    storage[3956] = 48'h000000000000;
+    storage[3957] = 48'h000000000000;
+    storage[3958] = 48'h000000000000;
+    storage[3959] = 48'h000000000000;
+    storage[3960] = 48'h000000000000;
+    storage[3961] = 48'h000000000000;
+    storage[3962] = 48'h000000000000;
+    storage[3963] = 48'h000000000000;
+    storage[3964] = 48'h000000000000;
+    storage[3965] = 48'h000000000000;
+    storage[3966] = 48'h000000000000;
+    storage[3967] = 48'h000000000000;
+    storage[3968] = 48'h000000000000;
+    storage[3969] = 48'h000000000000;
+    storage[3970] = 48'h000000000000;
+    storage[3971] = 48'h000000000000;
+    storage[3972] = 48'h000000000000;
+    storage[3973] = 48'h000000000000;
+    storage[3974] = 48'h000000000000;
+    storage[3975] = 48'h000000000000;
+    storage[3976] = 48'h000000000000;
+    storage[3977] = 48'h000000000000;
+    storage[3978] = 48'h000000000000;
+    storage[3979] = 48'h000000000000;
+    storage[3980] = 48'h000000000000;
+    storage[3981] = 48'h000000000000;
+    storage[3982] = 48'h000000000000;
+    storage[3983] = 48'h000000000000;
+    storage[3984] = 48'h000000000000;
+    storage[3985] = 48'h000000000000;
+    storage[3986] = 48'h000000000000;
+    storage[3987] = 48'h000000000000;
+    storage[3988] = 48'h000000000000;
+    storage[3989] = 48'h000000000000;
+    storage[3990] = 48'h000000000000;
+    storage[3991] = 48'h000000000000;
+    storage[3992] = 48'h000000000000;
+    storage[3993] = 48'h000000000000;
+    storage[3994] = 48'h000000000000;
+    storage[3995] = 48'h000000000000;
+    storage[3996] = 48'h000000000000;
+    storage[3997] = 48'h000000000000;
+    storage[3998] = 48'h000000000000;
+    storage[3999] = 48'h000000000000;
+    storage[4000] = 48'h000000000000;
+    storage[4001] = 48'h000000000000;
+    storage[4002] = 48'h000000000000;
+    storage[4003] = 48'h000000000000;
+    storage[4004] = 48'h000000000000;
+    storage[4005] = 48'h000000000000;
+    storage[4006] = 48'h000000000000;
+    storage[4007] = 48'h000000000000;
+    storage[4008] = 48'h000000000000;
+    storage[4009] = 48'h000000000000;
+    storage[4010] = 48'h000000000000;
+    storage[4011] = 48'h000000000000;
+    storage[4012] = 48'h000000000000;
+    storage[4013] = 48'h000000000000;
+    storage[4014] = 48'h000000000000;
+    storage[4015] = 48'h000000000000;
+    storage[4016] = 48'h000000000000;
+    storage[4017] = 48'h000000000000;
+    storage[4018] = 48'h000000000000;
+    storage[4019] = 48'h000000000000;
+    storage[4020] = 48'h000000000000;
+    storage[4021] = 48'h000000000000;
+    storage[4022] = 48'h000000000000;
+    storage[4023] = 48'h000000000000;
+    storage[4024] = 48'h000000000000;
+    storage[4025] = 48'h000000000000;
+    storage[4026] = 48'h000000000000;
+    storage[4027] = 48'h000000000000;
+    storage[4028] = 48'h000000000000;
+    storage[4029] = 48'h000000000000;
+    storage[4030] = 48'h000000000000;
+    storage[4031] = 48'h000000000000;
+    storage[4032] = 48'h000000000000;
+    storage[4033] = 48'h000000000000;
+    storage[4034] = 48'h000000000000;
+    storage[4035] = 48'h000000000000;
+    storage[4036] = 48'h000000000000;
+    storage[4037] = 48'h000000000000;
+    storage[4038] = 48'h000000000000;
+    storage[4039] = 48'h000000000000;
+    storage[4040] = 48'h000000000000;
+    storage[4041] = 48'h000000000000;
+    storage[4042] = 48'h000000000000;
+    storage[4043] = 48'h000000000000;
+    storage[4044] = 48'h000000000000;
+    storage[4045] = 48'h000000000000;
+    storage[4046] = 48'h000000000000;
+    storage[4047] = 48'h000000000000;
+    storage[4048] = 48'h000000000000;
+    storage[4049] = 48'h000000000000;
+    storage[4050] = 48'h000000000000;
+    storage[4051] = 48'h000000000000;
+    storage[4052] = 48'h000000000000;
+    storage[4053] = 48'h000000000000;
+    storage[4054] = 48'h000000000000;
+    storage[4055] = 48'h000000000000;
+    storage[4056] = 48'h000000000000;
+    storage[4057] = 48'h000000000000;
+    storage[4058] = 48'h000000000000;
+    storage[4059] = 48'h000000000000;
+    storage[4060] = 48'h000000000000;
+    storage[4061] = 48'h000000000000;
+    storage[4062] = 48'h000000000000;
+    storage[4063] = 48'h000000000000;
+    storage[4064] = 48'h000000000000;
+    storage[4065] = 48'h000000000000;
+    storage[4066] = 48'h000000000000;
+    storage[4067] = 48'h000000000000;
+    storage[4068] = 48'h000000000000;
+    storage[4069] = 48'h000000000000;
+    storage[4070] = 48'h000000000000;
+    storage[4071] = 48'h000000000000;
+    storage[4072] = 48'h000000000000;
+    storage[4073] = 48'h000000000000;
+    storage[4074] = 48'h000000000000;
+    storage[4075] = 48'h000000000000;
+    storage[4076] = 48'h000000000000;
+    storage[4077] = 48'h000000000000;
+    storage[4078] = 48'h000000000000;
+    storage[4079] = 48'h000000000000;
+    storage[4080] = 48'h000000000000;
+    storage[4081] = 48'h000000000000;
+    storage[4082] = 48'h000000000000;
+    storage[4083] = 48'h000000000000;
+    storage[4084] = 48'h000000000000;
+    storage[4085] = 48'h000000000000;
+    storage[4086] = 48'h000000000000;
+    storage[4087] = 48'h000000000000;
+    storage[4088] = 48'h000000000000;
+    storage[4089] = 48'h000000000000;
+    storage[4090] = 48'h000000000000;
+    storage[4091] = 48'h000000000000;
+    storage[4092] = 48'h000000000000;
+    storage[4093] = 48'h000000000000;
+    storage[4094] = 48'h000000000000;
+  end
+  always @(posedge clk) begin
+    if (w_port__en)
+      storage[w_port__addr] <= w_port__data;
+  end
+  reg [47:0] _0_;
+  always @(posedge clk) begin
+    if (r_port__en) begin
+      _0_ <= storage[r_port__addr];
+    end
+  end
+  assign r_data = _0_;
+  assign w_rdy = inner_level != 12'hfff;
+  assign inner_r_rdy = | inner_level;
+  assign w_port__en = w_rdy & w_en;
+  assign \$1  = ~ r_rdy;
+  assign \$2  = \$1  | r_en;
+  assign r_port__en = inner_r_rdy & \$2 ;
+  assign w_level = inner_level + r_rdy;
+  assign \$3  = w_rdy & w_en;
+  assign \$4  = w_port__addr == 12'hffe;
+  assign \$5  = w_port__addr + 1'h1;
+  assign \$6  = \$4  ? 13'h0000 : \$5 ;
+  assign \$7  = ~ r_rdy;
+  assign \$8  = \$7  | r_en;
+  assign \$9  = inner_r_rdy & \$8 ;
+  assign \$10  = r_port__addr == 12'hffe;
+  assign \$11  = r_port__addr + 1'h1;
+  assign \$12  = \$10  ? 13'h0000 : \$11 ;
+  assign \$13  = w_rdy & w_en;
+  assign \$14  = ~ r_rdy;
+  assign \$15  = \$14  | r_en;
+  assign \$16  = inner_r_rdy & \$15 ;
+  assign \$17  = ~ \$16 ;
+  assign \$18  = \$13  & \$17 ;
+  assign \$19  = inner_level + 1'h1;
+  assign \$20  = ~ r_rdy;
+  assign \$21  = \$20  | r_en;
+  assign \$22  = inner_r_rdy & \$21 ;
+  assign \$23  = w_rdy & w_en;
+  assign \$24  = ~ \$23 ;
+  assign \$25  = \$22  & \$24 ;
+  assign \$26  = inner_level - 1'h1;
+  assign \$27  = ~ r_rdy;
+  assign \$28  = \$27  | r_en;
+  assign \$29  = inner_r_rdy & \$28 ;
+  always @(posedge clk)
+    w_port__addr <= \$30 ;
+  always @(posedge clk)
+    r_port__addr <= \$31 ;
+  always @(posedge clk)
+    inner_level <= \$32 ;
+  always @(posedge clk)
+    r_rdy <= \$33 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$30  = w_port__addr;
+    if (\$3 ) begin
+      \$30  = \$6 [11:0];
+    end
+    if (rst) begin
+      \$30  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$31  = r_port__addr;
+    if (\$9 ) begin
+      \$31  = \$12 [11:0];
+    end
+    if (rst) begin
+      \$31  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$32  = inner_level;
+    if (\$18 ) begin
+      \$32  = \$19 [11:0];
+    end
+    if (\$25 ) begin
+      \$32  = \$26 [11:0];
+    end
+    if (rst) begin
+      \$32  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$33  = r_rdy;
     if (\$29 ) begin
       \$33  = 1'h1;

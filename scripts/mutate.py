@@ -53,7 +53,8 @@ EQUIVALENT = REPO / "scripts" / "mutation_equivalent.json"
 #: Block source -> (fast-tier tests, cocotb tests).
 BLOCKS: dict[str, tuple[list[str], list[str]]] = {
     "feistel_hash": (["tests/hw/test_feistel_hash_sim.py"], ["tb/test_feistel_hash.py"]),
-    "popularity_table": (["tests/hw/test_popularity_table_sim.py"],
+    "popularity_table": (["tests/hw/test_popularity_table_sim.py",
+                          "tests/hw/test_popularity_table_stale_sim.py"],
                          ["tb/test_popularity_table.py"]),
     "banked_popularity_table": (["tests/hw/test_banked_popularity_table_sim.py"],
                                 ["tb/test_banked_popularity_table.py"]),

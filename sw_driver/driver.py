@@ -29,14 +29,19 @@ import numpy as np
 
 from hotline_hw import register_map as rmap
 from hotline_hw.model.gather import GatherError
+from hotline_hw.model.keys import KeyRangeError
 from hotline_hw.model.popularity_table import HotSetOverflowError, PopularityTable
+from hotline_hw.model.scheduler import ALPHA_MAX, MicroBatchKind
 
-from .indices import as_index, as_sample_array, as_samples
+from .indices import as_index, as_keys, as_sample_array, as_samples
 from .transport import Transport
 from .wire import GatheredRow, MicroBatchPacket, WireFormat
 
 __all__ = ["HotlineDriver", "SyncHotlineDriver", "HotlineError", "TableLayout",
-           "WorkingSetResult", "HotSetOverflowError"]
+           "WorkingSetResult", "HotSetOverflowError", "StaleMarkError", "KeyRangeError"]
+
+#: ``HOST_CMD`` op codes (:class:`hotline_hw.lookup_stream.HostOp`; no Amaranth import here).
+_READ, _WRITE, _CLEAR, _MARK_STALE, _CLEAR_STALE = range(5)
 
 
 class HotlineError(RuntimeError):
@@ -47,6 +52,11 @@ class HotlineError(RuntimeError):
         super().__init__(message)
         self.errors = tuple(errors)
         self.details = dict(details or {})
+
+
+class StaleMarkError(RuntimeError):
+    """:meth:`HotlineDriver.mark_stale` called while learning: stale bits belong to the frozen
+    hot set of the run phase (a learning table may evict a marked key's entry)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,17 @@ class WorkingSetResult:
     @property
     def samples(self) -> int:
         return sum(mb.size for mb in self.micro_batches)
+
+    def skipped_ids(self) -> list[int]:
+        """Ids of the skipped samples (``SKIPPED`` micro-batches: Slipstream's stale inputs,
+        not to be trained), in emission order."""
+        return [sample_id for mb in self.micro_batches if mb.kind == MicroBatchKind.SKIPPED
+                for sample_id, _ in mb.samples()]
+
+    def trained_ids(self) -> list[int]:
+        """Ids of the samples of every other micro-batch (to be trained), in emission order."""
+        return [sample_id for mb in self.micro_batches if mb.kind != MicroBatchKind.SKIPPED
+                for sample_id, _ in mb.samples()]
 
     def popular_fraction(self) -> float:
         """Share of the samples that left in popular micro-batches (served by the GPU alone)."""
@@ -180,13 +201,18 @@ class HotlineDriver:
     # -- configuration ----------------------------------------------------------------------
 
     async def configure(self, *, batch_size: int, working_set: int = 4, split: bool = False,
-                        lookups: int = 0, capacity_limit: int | None = None) -> None:
+                        lookups: int = 0, capacity_limit: int | None = None,
+                        alpha: int = 0) -> None:
         """Scheduler configuration (call while idle): ``B``, ``W``, SPLIT (exact training) or
         REFORMED, ``F`` (lookups per sample; 0 = no framing check) and the held-sample limit
         (default ``W * B``, or ``B`` in SPLIT mode; both backends hold at most the build's
         ``capacity`` samples whatever the limit). ``batch_size`` is at most ``capacity`` (the
         scheduler's buffer). With ``lookups`` set, :meth:`submit` refuses samples of another
-        length."""
+        length. ``alpha`` (``ALPHA``, 0 .. 255): a would-be popular sample with at least
+        ``alpha`` stale lookups (:meth:`mark_stale`) is skipped; 0 (default) disables it.
+        Skipped samples do not count towards ``W * B`` but are held until their working set
+        closes, so with ``alpha`` the default held-sample limit is the whole buffer."""
+        alpha = _int_in_range(alpha, "alpha", 0, ALPHA_MAX, " (0: no skipping)")
         c = self.config
         batch_size = _int_in_range(batch_size, "batch_size", 1,
                                    min((1 << c.size_bits) - 1, c.capacity),
@@ -199,13 +225,14 @@ class HotlineDriver:
         if capacity_limit is not None:
             capacity_limit = as_index(capacity_limit, "capacity_limit")
         limit = capacity_limit if capacity_limit is not None else (
-            batch_size if split else batch_size * working_set)
+            c.capacity if alpha else batch_size if split else batch_size * working_set)
         if limit < batch_size:
             raise ValueError(f"capacity_limit ({limit}) must be at least batch_size")
         await self.write("BATCH_SIZE", batch_size)
         await self.write("WORKING_SET", working_set)
         await self.write("LOOKUPS", lookups)
         await self.write("CAPACITY_LIMIT", limit)
+        await self.write("ALPHA", alpha)
         await self._write_control(split=split)
         self.lookups = lookups
         self._configured = True
@@ -261,13 +288,64 @@ class HotlineDriver:
 
     # -- hot set ------------------------------------------------------------------------------
 
-    async def _host(self, op: int, slot: int = 0) -> dict:
+    async def _host(self, op: int, slot: int = 0, *, flags: bool = False) -> dict:
         done = await self.read("HOST_DONE")
         await self.write("HOST_CMD", rmap.register("HOST_CMD").pack(op=op, slot=slot))
         for _ in range(10_000):
             if await self.read("HOST_DONE") != done:
-                return await self.read_fields("HOST_RESULT")
+                result = await self.read_fields("HOST_RESULT")
+                if flags:
+                    result.update(await self.read_fields("HOST_FLAGS"))
+                return result
         raise HotlineError(f"host command {op} on slot {slot} did not complete")
+
+    # -- stale bits (Slipstream) ------------------------------------------------------------
+
+    async def mark_stale(self, keys) -> list[bool]:
+        """Set the stale bit of the popularity-table entry holding each ``(table, row)`` key
+        (``HOST_KEY`` + ``HOST_CMD`` MARK_STALE, one command per key; the device must be
+        idle). Returns, per key, whether it was in the table (a key that is not is ignored).
+        In the run phase a sample that would be popular and has at least ``alpha`` stale
+        lookups (:meth:`configure`) then leaves in a ``SKIPPED`` micro-batch.
+
+        Raises :class:`StaleMarkError` while learning, ``TypeError`` / ``ValueError`` for keys
+        that are not integer pairs (:mod:`sw_driver.indices`) and :class:`KeyRangeError` for a
+        key beyond the build's key widths, all before anything is sent."""
+        if self.learning:
+            raise StaleMarkError("mark_stale() needs the run phase (set_learning(False) or "
+                                 "submit(..., learn=False) first): a learning table may evict "
+                                 "a marked entry")
+        keys = as_keys(keys, "mark_stale keys")
+        layout = self.config.geometry.key_layout
+        for table, row in keys:
+            if not layout.in_range(table, row):
+                raise KeyRangeError(f"mark_stale key ({table}, {row}) is beyond the key widths "
+                                    f"(table_bits={layout.table_bits}, "
+                                    f"row_bits={layout.row_bits})")
+        found = []
+        for table, row in keys:
+            await self.write("HOST_KEY", layout.pack(table, row))
+            found.append(bool((await self._host(_MARK_STALE, flags=True))["hit"]))
+        return found
+
+    async def set_alpha(self, alpha: int) -> None:
+        """``ALPHA`` alone (as :meth:`configure`'s ``alpha``; the device must be idle). The
+        held-sample limit is left as it is."""
+        await self.write("ALPHA", _int_in_range(alpha, "alpha", 0, ALPHA_MAX,
+                                                " (0: no skipping)"))
+
+    async def clear_stale(self) -> None:
+        """Clear every popularity-table entry's stale bit (``HOST_CMD`` CLEAR_STALE; one cycle
+        per set on the RTL). Allowed in either phase."""
+        await self._host(_CLEAR_STALE)
+
+    async def read_stale_slots(self) -> list[int]:
+        """Slots whose stale bit is set (one host READ per entry)."""
+        out = []
+        for slot in range(self.config.geometry.entries):
+            if (await self._host(_READ, slot, flags=True))["stale"]:
+                out.append(slot)
+        return out
 
     async def clear_table(self) -> None:
         """Invalidate every popularity-table entry (before learning from scratch: the table's

@@ -88,6 +88,7 @@ class ModelDevice(Transport):
         self.gather_error = None      # (tag, table, row, code)
         self.write_error = None       # (table, row, code)
         self.host_result = 0
+        self.host_flags = 0
         self.host_done = 0
         self._partial: list[StreamBeat] = []
         self._write_partial: list[StreamBeat] = []
@@ -164,6 +165,8 @@ class ModelDevice(Transport):
             return self.host_result
         if name == "HOST_DONE":
             return self.host_done
+        if name == "HOST_FLAGS":
+            return self.host_flags
         return self.counters[name] & _MASK32
 
     async def write_register(self, address: int, value: int) -> None:
@@ -210,9 +213,26 @@ class ModelDevice(Transport):
         self._in_process_cache.pop("frozen", None)
         entry = rmap.register("HOST_ENTRY").unpack(self.registers["HOST_ENTRY"])
         op, slot = fields["op"], fields["slot"]
+        flags = rmap.register("HOST_FLAGS")
+        self.host_flags = 0
         if op == 2:                                              # CLEAR
             self.table.clear()
             self.host_result = 0
+        elif op == 4:                                            # CLEAR_STALE
+            self.table.clear_stale()
+            self.host_result = 0
+        elif op == 3:                                            # MARK_STALE (HOST_KEY)
+            g = self.config.geometry
+            key = self.registers["HOST_KEY"] & ((1 << g.key_bits) - 1)
+            found = self.table.mark_stale(key >> g.row_bits, key & ((1 << g.row_bits) - 1))
+            self.host_result = 0
+            if found.hit:
+                got = self.table.read_entry(found.slot)
+                self.host_result = rmap.register("HOST_RESULT").pack(
+                    valid=int(got.valid), rrpv=got.rrpv, tag=got.tag)
+                self.host_flags = flags.pack(stale=1, hit=1)
+        elif op > 4:
+            raise OSError(f"HOST_CMD op {op} is not a command")
         else:
             if slot >= self.config.geometry.entries:
                 raise OSError(f"HOST_CMD slot {slot} beyond the table's "
@@ -222,6 +242,7 @@ class ModelDevice(Transport):
             got = self.table.read_entry(slot)
             self.host_result = rmap.register("HOST_RESULT").pack(
                 valid=int(got.valid), rrpv=got.rrpv, tag=got.tag)
+            self.host_flags = flags.pack(stale=int(self.table.is_stale(slot)), hit=0)
         self.host_done = (self.host_done + 1) & _MASK32
 
     # -- configuration as the blocks see it -------------------------------------------------
@@ -243,14 +264,15 @@ class ModelDevice(Transport):
         if batch_size < 1 or working_set < 1:
             raise OSError(f"BATCH_SIZE ({batch_size}) and WORKING_SET ({working_set}) must be "
                           f">= 1")
+        alpha = self._field("ALPHA")
         if self.scheduler is None:
             self.scheduler = MicroBatchScheduler(batch_size=batch_size, working_set=working_set,
                                                  mode=mode, learn=self._learning(),
-                                                 capacity=max(limit, batch_size))
+                                                 capacity=max(limit, batch_size), alpha=alpha)
         else:
             self.scheduler.reconfigure(batch_size=batch_size, working_set=working_set,
                                        mode=mode, learn=self._learning(),
-                                       capacity=max(limit, batch_size))
+                                       capacity=max(limit, batch_size), alpha=alpha)
         return self.scheduler
 
     def _gather(self) -> GatherModel:
@@ -302,8 +324,8 @@ class ModelDevice(Transport):
                 ok = self.table.layout.in_range(table, row)
                 sets.append(self.table.set_and_tag(table, row)[0] if ok else 0)
                 usable.append(ok)
-                hit, slot, error = self.table.lookup(table, row)
-                lookups.append(Lookup(table, row, hit, slot, error))
+                answer = self.table.lookup(table, row)
+                lookups.append(Lookup(table, row, *answer, stale=self.table.lookup_stale(answer)))
             self.counters["TABLE_CONFLICTS"] += beat_set_conflicts(sets, usable)
         self.counters["TABLE_LOOKUPS"] = self.table.lookups
         self.counters["TABLE_HITS"] = self.table.hits
@@ -316,7 +338,7 @@ class ModelDevice(Transport):
             batches += scheduler.flush()
         counters = scheduler.counters
         self.counters.update(SAMPLES_IN=counters.samples_in, POPULAR=counters.popular,
-                             NON_POPULAR=counters.non_popular,
+                             NON_POPULAR=counters.non_popular, SKIPPED=counters.skipped,
                              MICRO_BATCHES=counters.micro_batches,
                              EARLY_CLOSES=counters.early_closes)
         self._emit(batches, scheduler.learn)

@@ -24,11 +24,12 @@ from operator import itemgetter
 import numpy as np
 
 from hotline_hw.model.fast_gather import addresses, gather_many
-from hotline_hw.model.fast_scheduler import FastMicroBatchScheduler, classify_many
+from hotline_hw.model.fast_scheduler import FastMicroBatchScheduler, classify_skipped
 from hotline_hw.model.fast_table import FrozenTable, learn_many
 from hotline_hw.model.gather import GatherError
 from hotline_hw.model.micro_batch_beats import Lane, OutBeat
 from hotline_hw.model.popularity_table import Mode
+from hotline_hw.model.scheduler import MicroBatchKind
 
 from .wire import GatheredRow, MicroBatchPacket
 
@@ -41,7 +42,8 @@ class ArrayMicroBatchPacket(MicroBatchPacket):
     """A :class:`MicroBatchPacket` held as arrays; ``records`` are built when first read.
 
     Equal to (and interchangeable with) the packet the wire path decodes: same descriptor,
-    same records, same ``samples()``.
+    same records, same ``samples()``. A ``SKIPPED`` micro-batch carries ids only (one record
+    beat per sample, every lane idle).
     """
 
     def __init__(self, descriptor: OutBeat, ids, hot, slot, tables, rows, lanes: int):
@@ -63,6 +65,11 @@ class ArrayMicroBatchPacket(MicroBatchPacket):
     def _build_records(self):
         ids, hot, _, _, _, lanes = self._arrays
         step = self.descriptor.step
+        if self.descriptor.kind == MicroBatchKind.SKIPPED:
+            for position, sample_id in enumerate(ids.tolist()):
+                yield OutBeat(0, 0, 0, 0, 0, step, sample_id, position, 0, 1, 1,
+                              (_IDLE,) * lanes)
+            return
         n_beats = -(-hot.shape[1] // lanes)
         for position, sample_id in enumerate(ids.tolist()):
             all_lanes = self._lanes_of(position)
@@ -74,6 +81,8 @@ class ArrayMicroBatchPacket(MicroBatchPacket):
 
     def samples(self) -> list[tuple[int, list[Lane]]]:
         ids = self._arrays[0]
+        if self.descriptor.kind == MicroBatchKind.SKIPPED:
+            return [(sample_id, []) for sample_id in ids.tolist()]
         return [(sample_id, self._lanes_of(i)) for i, sample_id in enumerate(ids.tolist())]
 
     def __eq__(self, other):
@@ -190,6 +199,7 @@ def submit_arrays_in_process(device, ids: np.ndarray, keys: np.ndarray):
         if frozen is None:                    # dropped whenever the table may have changed
             frozen = cache["frozen"] = FrozenTable(table, dense_rows=np.asarray(sizes))
         hit, slot, _ = frozen.lookup_many(tables.ravel(), rows.ravel())
+    stale = table.stale_many(hit, slot).reshape(n, t)
     hit, slot = hit.reshape(n, t), slot.reshape(n, t)
     device.counters["TABLE_LOOKUPS"] = table.lookups
     device.counters["TABLE_HITS"] = table.hits
@@ -202,11 +212,12 @@ def submit_arrays_in_process(device, ids: np.ndarray, keys: np.ndarray):
     fast._step, fast._set_id = scheduler._step, scheduler._set_id
     fast.counters = scheduler.counters
     position = np.arange(n)
-    batches = fast.push_many(position, classify_many(hit, learn=learn)) + fast.flush()
+    popular, skipped = classify_skipped(hit, stale, scheduler.alpha, learn=learn)
+    batches = fast.push_many(position, popular, skipped) + fast.flush()
     scheduler._step, scheduler._set_id, scheduler._index = fast._step, fast._set_id, 0
     counters = scheduler.counters
     device.counters.update(SAMPLES_IN=counters.samples_in, POPULAR=counters.popular,
-                           NON_POPULAR=counters.non_popular,
+                           NON_POPULAR=counters.non_popular, SKIPPED=counters.skipped,
                            MICRO_BATCHES=counters.micro_batches,
                            EARLY_CLOSES=counters.early_closes)
 
@@ -223,6 +234,8 @@ def submit_arrays_in_process(device, ids: np.ndarray, keys: np.ndarray):
             descriptor, ids[members], hot[members].astype(np.int64), slot[members],
             tables[members], rows[members], c.lanes))
         cold = ~hot[members]
+        if batch.kind == MicroBatchKind.SKIPPED:
+            cold[:] = False                          # ids only: nothing to gather
         where = np.nonzero(cold)                     # sample position, lookup: row-major
         cold_parts.append((index, where, members))
     cold_lookups = []

@@ -17,11 +17,12 @@ import numpy as np
 from hotline_hw.device_config import HotlineConfig
 from hotline_hw.model import TableGeometry
 from hotline_hw.model.gather import GatherError
-from sw_driver.driver import HotlineDriver, HotlineError, TableLayout, WorkingSetResult
+from sw_driver.driver import (HotlineDriver, HotlineError, KeyRangeError, StaleMarkError,
+                              TableLayout, WorkingSetResult)
 
 __all__ = ["SMALL_CONFIG", "kaggle_tables", "movielens_tables", "lay_out",
            "learn_then_run", "hot_set_round_trip", "write_back_then_gather",
-           "bad_requests_raise", "registers_round_trip", "trace"]
+           "bad_requests_raise", "registers_round_trip", "trace", "stale_skip"]
 
 #: A build small enough to simulate quickly: 512-entry table, 64 held samples, 64-bit bus.
 SMALL_CONFIG = HotlineConfig(
@@ -158,6 +159,71 @@ async def learn_then_run(driver: HotlineDriver, samples, sizes, *, dim: int, lea
     status = await driver.status()
     assert status["samples_in"] == len(samples) and not status["errors"], status
     return {"traces": traces, "popular": popular,
+            "counters": {k: v for k, v in status.items() if k not in TIMING_DEPENDENT}}
+
+
+async def stale_skip(driver: HotlineDriver, samples, sizes, *, dim: int, learn: int,
+                     batch_size: int, working_set: int, split: bool, alpha: int,
+                     rng: random.Random) -> dict:
+    """Slipstream's stale bits: learn, mark a random share of the run samples' keys stale
+    (``mark_stale``), run working sets with ``alpha``; ``clear_stale`` halfway, run the rest.
+    Checks misuse raises (marking while learning, a key beyond the key widths), every sample
+    back exactly once, skipped samples carry ids only and at least ``alpha`` marked keys, a
+    trained all-hot sample fewer, nothing skipped after the clear; returns the traces."""
+    memory, layouts = random_tables(driver, sizes, dim, rng)
+    await driver.configure_tables(layouts, dim)
+    await driver.configure(batch_size=batch_size, working_set=working_set, split=split,
+                           lookups=len(samples[0]), alpha=alpha)
+    await driver.clear_table()
+    await driver.set_learning(True)
+    try:
+        await driver.mark_stale([(0, 0)])
+    except StaleMarkError:
+        pass
+    else:
+        raise AssertionError("mark_stale while learning must raise StaleMarkError")
+    numbered = list(enumerate(samples))
+    learned = await driver.submit(numbered[:learn], learn=True)
+    assert not learned.skipped_ids(), "nothing is skipped while learning"
+    await driver.set_learning(False)
+    c = driver.config
+    try:
+        await driver.mark_stale([(1 << c.geometry.table_bits, 0)])
+    except KeyRangeError:
+        pass
+    else:
+        raise AssertionError("a key beyond the key widths must raise KeyRangeError")
+    keys = sorted({key for _, sample in numbered[learn:] for key in sample})
+    chosen = [key for key in keys if rng.random() < 0.8]
+    found = await driver.mark_stale(chosen)
+    stale = {key for key, hit in zip(chosen, found) if hit}
+    assert stale, "some marked keys must be in the table"
+    traces, skipped = [trace(learned)], []
+    size = batch_size * (1 if split else working_set)
+    middle = learn + (len(samples) - learn) // 2 // size * size
+    for start in range(learn, len(samples), size):
+        if start == middle:
+            await driver.clear_stale()
+        part = numbered[start:start + size]
+        result = await driver.submit(part, learn=False)
+        _check_result(result, [sid for sid, _ in part], memory, layouts, dim, False)
+        keys_of = dict(part)
+        for mb in result.micro_batches:
+            for sid, lanes in mb.samples():
+                marked = sum(key in stale for key in keys_of[sid])
+                if mb.kind == 3:
+                    assert not lanes and marked >= alpha and start < middle, \
+                        f"sample {sid} skipped with {marked} stale keys"
+                elif all(lane.hot for lane in lanes):
+                    assert marked < alpha or start >= middle, \
+                        f"sample {sid}: all hot, {marked} stale keys, not skipped"
+        skipped += result.skipped_ids()
+        assert sorted(result.skipped_ids() + result.trained_ids()) == [s for s, _ in part]
+        traces.append(trace(result))
+    status = await driver.status()
+    assert status["skipped"] == len(skipped) > 0, (status["skipped"], len(skipped))
+    assert status["samples_in"] == status["popular"] + status["non_popular"] + len(skipped)
+    return {"traces": traces, "found": found, "skipped": skipped,
             "counters": {k: v for k, v in status.items() if k not in TIMING_DEPENDENT}}
 
 

@@ -65,7 +65,8 @@ __all__ = ["CLOCK_NS", "COUNTERS", "Lane", "OutBeat", "ColdLane", "ColdBeat", "e
 
 CLOCK_NS = 10
 #: Status counters the model also keeps (``stalls`` and ``framing_error`` are checked apart).
-COUNTERS = ("samples_in", "popular", "non_popular", "micro_batches", "early_closes")
+COUNTERS = ("samples_in", "popular", "non_popular", "skipped", "micro_batches",
+            "early_closes")
 
 
 # -- beats -----------------------------------------------------------------------------------------
@@ -127,12 +128,14 @@ def classify_sparse(sparse, geometry: TableGeometry, *, learn: int, run: int | N
 
 def random_samples(rng: random.Random, count: int, *, lookups: int | Sequence[int],
                    hit_rate: float, popular_rate: float = 0.0, first_id: int = 0,
-                   table_bits: int = 5, row_bits: int = 8, slot_bits: int = 8) -> list:
+                   table_bits: int = 5, row_bits: int = 8, slot_bits: int = 8,
+                   stale_rate: float = 0.0) -> list:
     """Synthetic samples ``(sample_id, [Lookup])``.
 
     ``lookups`` is F, or a ``(low, high)`` range to draw F per sample from. Each lookup hits
     with ``hit_rate``; a sample is made all-hit (popular) with ``popular_rate`` on top. A miss is
-    now and then out of range (``error``), as the table reports it.
+    now and then out of range (``error``), as the table reports it. A hit is stale with
+    ``stale_rate`` (no random draw when it is 0: the other draws are unchanged).
     """
     out = []
     for n in range(count):
@@ -143,7 +146,8 @@ def random_samples(rng: random.Random, count: int, *, lookups: int | Sequence[in
             hit = all_hit or rng.random() < hit_rate
             sample.append(Lookup(rng.getrandbits(table_bits), rng.getrandbits(row_bits), hit,
                                  rng.getrandbits(slot_bits) if hit else 0,
-                                 error=not hit and rng.random() < 0.05))
+                                 error=not hit and rng.random() < 0.05,
+                                 stale=hit and stale_rate > 0 and rng.random() < stale_rate))
         out.append((first_id + n, sample))
     return out
 
@@ -259,10 +263,10 @@ class MicroBatchSchedulerTB:
         self.in_lane = StructCodec({"valid": 1, "hit": 1, "error": 1,
                                     "slot": params["slot_bits"],
                                     "table": params["table_in_bits"],
-                                    "row": params["row_in_bits"]})
+                                    "row": params["row_in_bits"], "stale": 1})
 
     def _idle_inputs(self) -> None:
-        for name in ("split", "learn", "batch_size", "working_set", "capacity_limit",
+        for name in ("split", "learn", "batch_size", "working_set", "capacity_limit", "alpha",
                      "counters_clear", "errors_clear"):
             getattr(self.dut, name).value = 0
 
@@ -294,7 +298,7 @@ class MicroBatchSchedulerTB:
 
     def configure(self, *, batch_size: int, working_set: int, split: bool = False,
                   learn: bool = False, capacity_limit: int | None = None,
-                  capacity_port: int | None = None) -> None:
+                  capacity_port: int | None = None, alpha: int = 0) -> None:
         """Set the configuration inputs and build the matching model (call while idle).
 
         ``capacity_limit`` defaults to the model's default capacity (``W * B``, SPLIT ``B``);
@@ -307,9 +311,9 @@ class MicroBatchSchedulerTB:
         limit = min(default if capacity_limit is None else capacity_limit,
                     self.params["capacity"])
         self.model = MicroBatchScheduler(batch_size=batch_size, working_set=working_set,
-                                         mode=mode, learn=learn, capacity=limit)
+                                         mode=mode, learn=learn, capacity=limit, alpha=alpha)
         self.config = dict(batch_size=batch_size, working_set=working_set, split=bool(split),
-                           learn=bool(learn), capacity_limit=limit,
+                           learn=bool(learn), capacity_limit=limit, alpha=alpha,
                            capacity_port=limit if capacity_port is None else capacity_port)
         self._write_config()
         self.log.info("config %s", self.config)
@@ -321,6 +325,7 @@ class MicroBatchSchedulerTB:
         self.dut.batch_size.value = c["batch_size"]
         self.dut.working_set.value = c["working_set"]
         self.dut.capacity_limit.value = c["capacity_port"]
+        self.dut.alpha.value = c.get("alpha", 0)
 
     def set_learn(self, learn: bool) -> None:
         """Switch the learning phase (the DUT must be idle: :meth:`drain` first)."""
@@ -347,7 +352,8 @@ class MicroBatchSchedulerTB:
                 if k < len(chunk):
                     lk = chunk[k]
                     lane = self.in_lane.pack(valid=1, hit=int(lk.hit), error=int(lk.error),
-                                             slot=lk.slot, table=lk.table, row=lk.row)
+                                             slot=lk.slot, table=lk.table, row=lk.row,
+                                             stale=int(lk.stale))
                 else:
                     lane = self._garbage_lane()
                 packed |= lane << (k * w)
@@ -375,7 +381,7 @@ class MicroBatchSchedulerTB:
             lane = self.in_lane.unpack(fields["lanes"] >> (k * self.in_lane.width))
             if lane["valid"]:
                 lookups.append(Lookup(lane["table"], lane["row"], bool(lane["hit"]),
-                                      lane["slot"], bool(lane["error"])))
+                                      lane["slot"], bool(lane["error"]), bool(lane["stale"])))
         meta = fields["meta"]
         return (lookups, fields["last"], meta & ((1 << self.sample_bits) - 1),
                 meta >> self.sample_bits)
@@ -392,7 +398,8 @@ class MicroBatchSchedulerTB:
             batches = self.model.push(sample_id, lookups)
             if self.model.classify(sample_id, lookups).popular:
                 self.popular_ids.add(sample_id)
-            self.cold_lookups += sum(self.model.learn or not lk.hit for lk in lookups)
+            if not self.model.classify(sample_id, lookups).skipped:
+                self.cold_lookups += sum(self.model.learn or not lk.hit for lk in lookups)
             if flush:
                 batches += self.model.flush()
             # The RTL queues one emitter job per sample that completes a popular micro-batch

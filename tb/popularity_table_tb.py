@@ -46,6 +46,7 @@ from cocotb.triggers import ClockCycles, Event, RisingEdge, SimTimeoutError, wit
 from cocotb.utils import get_sim_time
 
 from hotline_hw.lookup_stream import (HostOp, entry_layout, host_command_layout,
+                                      host_response_layout,
                                       lookup_request_layout, lookup_response_layout)
 from hotline_hw.model import Entry, Mode, TableGeometry, beat_set_conflicts
 from hotline_hw.model import PopularityTable as Model
@@ -59,7 +60,7 @@ __all__ = ["CLOCK_NS", "COUNTERS", "Beat", "Expected", "PopularityTableTB", "Res
 
 CLOCK_NS = 10
 COUNTERS = ("lookups", "hits", "errors", "conflicts", "error_sticky")
-LANE_FIELDS = ("valid", "hit", "error", "slot", "table", "row")
+LANE_FIELDS = ("valid", "hit", "error", "slot", "table", "row", "stale")
 
 
 # -- parameters ------------------------------------------------------------------------------------
@@ -272,6 +273,7 @@ class PopularityTableTB:
         self.resp_codec, self.resp_lane, self.resp_lane_bits = _struct_codecs(
             lookup_response_layout(slot_bits=self.geometry.slot_bits, **widths))
         self.host_codec = StructCodec.from_layout(host_command_layout(self.geometry))
+        self.host_resp_codec = StructCodec.from_layout(host_response_layout(self.geometry))
         self.entry_codec = StructCodec.from_layout(entry_layout(self.geometry))
         assert tuple(self.resp_lane.fields) == LANE_FIELDS, self.resp_lane.fields
 
@@ -388,6 +390,7 @@ class PopularityTableTB:
             tables_a = np.array(tables, dtype=np.int64)
             rows_a = np.array(rows, dtype=np.int64)
             hits, slots, errors = model.lookup_many(tables_a, rows_a)
+            stales = model.stale_many(hits, slots).tolist()
             sets, _ = model.set_and_tag_array(np.where(errors, 0, tables_a),
                                               np.where(errors, 0, rows_a))
             hits, slots, errors, sets = (hits.tolist(), slots.tolist(), errors.tolist(),
@@ -404,12 +407,13 @@ class PopularityTableTB:
                 lanes_word |= lane_word << (i * lane_bits)
                 if valid:
                     error = int(errors[n])
-                    response.append((1, int(hits[n]), error, int(slots[n]), table, row))
+                    response.append((1, int(hits[n]), error, int(slots[n]), table, row,
+                                     int(stales[n])))
                     beat_sets.append(sets[n])
                     usable.append(not error)
                     n += 1
                 else:
-                    response.append((0, 0, 0, 0, table, row))
+                    response.append((0, 0, 0, 0, table, row, 0))
                     beat_sets.append(0)
                     usable.append(False)
             self.conflicts += beat_set_conflicts(beat_sets, usable)
@@ -609,7 +613,8 @@ class PopularityTableTB:
 
         async def collect():
             for _ in commands:
-                answers.append(self.host_codec.unpack(int((await self.host_sink.recv()).payload)))
+                answers.append(self.host_resp_codec.unpack(
+                    int((await self.host_sink.recv()).payload)))
 
         budget = 40 * len(commands) + 2 * self.geometry.sets + 4000
         try:
@@ -635,6 +640,63 @@ class PopularityTableTB:
                                      f"{(op, slot, entry)}: " + "; ".join(problems))
             entries.append(got_entry)
         return entries
+
+    async def host_stale(self, commands: Sequence[tuple]) -> list[dict]:
+        """Stale-bit commands ``("mark", (table, row))`` / ``("clear",)`` *without draining*:
+        lookups already sent are still in the pipeline. A beat with no valid lane is sent
+        first and every queued beat is let in (a host command may be injected ahead of the
+        one beat in the hash register: the fence); the model applies the commands at once, in
+        order, so beats sent before see the old bits and beats sent after the new ones.
+        Returns the responses (checked against the model's)."""
+        self.send([Beat(())])
+        while not self.req_source.idle():
+            await RisingEdge(self.dut.clk)
+        words, want = [], []
+        key_layout = self.geometry.key_layout
+        for command in commands:
+            if command[0] == "mark":
+                table, row = command[1]
+                found = self.model.mark_stale(table, row)
+                entry = self.model.read_entry(found.slot) if found.hit else Entry(0, 0, 0)
+                words.append(self.host_codec.pack(op=HostOp.MARK_STALE, slot=0, entry=0,
+                                                  key=key_layout.pack(table, row)))
+                want.append(dict(op=HostOp.MARK_STALE, slot=found.slot,
+                                 entry=self._entry_word(*entry), stale=int(found.hit),
+                                 hit=int(found.hit)))
+            else:
+                self.model.clear_stale()
+                words.append(self.host_codec.pack(op=HostOp.CLEAR_STALE, slot=0, entry=0,
+                                                  key=0))
+                want.append(dict(op=HostOp.CLEAR_STALE, slot=0, entry=0, stale=0, hit=0))
+        for word in words:
+            self.host_source.send_nowait(self.host_source._transaction_obj(payload=word))
+        got = []
+        budget = 40 * len(words) + 2 * self.geometry.sets + 40 * len(self.expected) + 4000
+        try:
+            await with_timeout(self._collect_host(got, len(words)), budget * CLOCK_NS, "ns")
+        except SimTimeoutError:
+            raise AssertionError(f"seed {self.seed}: host port stalled on stale commands: "
+                                 f"{len(got)} of {len(words)} responses") from None
+        for n, (g, w) in enumerate(zip(got, want)):
+            if g != w:
+                raise AssertionError(f"seed {self.seed}: stale command {n} {commands[n]}: "
+                                     f"RTL {g} != model {w}")
+        return got
+
+    async def _collect_host(self, out: list, count: int) -> None:
+        for _ in range(count):
+            out.append(self.host_resp_codec.unpack(int((await self.host_sink.recv()).payload)))
+
+    async def stale_dump(self) -> np.ndarray:
+        """Every slot's stale bit, read through the host port (READ)."""
+        words = [self.host_codec.pack(op=HostOp.READ, slot=slot, entry=0, key=0)
+                 for slot in range(self.geometry.entries)]
+        for word in words:
+            self.host_source.send_nowait(self.host_source._transaction_obj(payload=word))
+        got: list = []
+        await with_timeout(self._collect_host(got, len(words)),
+                           (40 * len(words) + 4000) * CLOCK_NS, "ns")
+        return np.array([g["stale"] for g in got], dtype=bool)
 
     async def host_read(self, slot: int) -> Entry:
         return (await self.host([(HostOp.READ, slot, (0, 0, 0))]))[0]

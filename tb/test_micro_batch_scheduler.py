@@ -44,6 +44,7 @@ import pytest
 from cocotb.triggers import ClockCycles
 
 from hotline_hw.model import TableGeometry
+from hotline_hw.model.scheduler import Lookup
 from tb.micro_batch_scheduler_tb import (MicroBatchSchedulerTB, classify_sparse,
                                          make_component, make_params, random_samples)
 from tb.runner import run_cocotb, tb_params
@@ -301,6 +302,37 @@ async def capacity_limit_above_capacity(dut):
     tb.configure(batch_size=7, working_set=3, capacity_port=21)      # W * B = 21 > 16
     await tb.send(samples)
     await tb.drain(timeout_cycles=3000)
+
+
+@on_build("edges")
+@cocotb.parametrize(split=[False, True])
+async def stale_skipped(dut, split):
+    """Slipstream's skipped samples (ALPHA): popular samples with alpha - 1, alpha and
+    alpha + 1 stale lookups around random traffic, under random idle input and backpressure;
+    the SKIPPED micro-batches (ids only) and every other beat equal the model's."""
+    params = tb_params()
+    rng = random.Random(cocotb.RANDOM_SEED)
+    alpha = 2
+    samples = random_samples(rng, 60, lookups=(1, params["max_lookups"]), hit_rate=0.7,
+                             popular_rate=0.6, table_bits=params["table_in_bits"],
+                             row_bits=params["row_in_bits"], slot_bits=params["slot_bits"],
+                             stale_rate=0.5)
+    for n in range(0, 60, 5):                           # boundary samples, all hit
+        stale = alpha - 1 + n // 5 % 3
+        samples[n] = (samples[n][0], [Lookup(t, t, True, t, stale=t < stale)
+                                      for t in range(params["max_lookups"])])
+    tb = MicroBatchSchedulerTB(dut, params)
+    await tb.reset()
+    tb.set_idle(0.3)
+    tb.set_backpressure(o=0.3, cold=0.3)
+    tb.configure(batch_size=3, working_set=2, split=split, alpha=alpha,
+                 capacity_limit=params["capacity"])
+    await tb.send(samples)
+    await tb.drain()
+    counters = tb.check_counters()
+    kinds = [beat.kind for beat in tb.got_o if beat.desc]
+    dut._log.info("counters %s, micro-batch kinds %s", counters, kinds)
+    assert counters["skipped"] and 3 in kinds, (counters, kinds)
 
 
 # -- pytest entry points ---------------------------------------------------------------------------

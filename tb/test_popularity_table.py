@@ -251,6 +251,34 @@ async def new_tb(dut, *, pauses: bool = True, **kwargs) -> PopularityTableTB:
 
 # -- tests -----------------------------------------------------------------------------------------
 
+@cocotb.test(skip="banks" in tb_params())     # the banked table has no stale bits
+async def stale_bits(dut):
+    """Slipstream's stale bits: after LEARN, RUN traffic with MARK_STALE (present and absent
+    keys) and CLEAR_STALE arriving while lookups are in flight, under random idle and
+    backpressure: every response's stale bit, every host answer, the final stale bits (READ)
+    and the table equal the model's."""
+    tb = await new_tb(dut)
+    rng = tb.rng
+    pool = key_pool(tb, tb.geometry.entries)
+    await learn_and_check(tb, random_beats(tb, 200, pool), "stale bits")
+    await tb.set_mode(Mode.RUN)
+    marked = 0
+    for round_ in range(6):
+        tb.send(random_beats(tb, 40, pool))
+        commands = [("mark", rng.choice(pool)) for _ in range(rng.randrange(1, 12))]
+        if round_ == 3:
+            commands.insert(rng.randrange(len(commands)), ("clear",))
+        answers = await tb.host_stale(commands)
+        marked += sum(a["hit"] for a in answers)
+    tb.send(random_beats(tb, 60, pool))
+    await tb.drain()
+    await tb.check_counters("stale bits")
+    await tb.compare_dump("stale bits")
+    assert np.array_equal(await tb.stale_dump(), tb.model.stale_slots()), \
+        f"seed {tb.seed}: stale bits differ from the model's"
+    assert marked and tb.model.stale_slots().any(), "the test marks some entries stale"
+
+
 @cocotb.test()
 async def hazards(dut):
     """Hand-made hazards, first back to back (no pauses), then with random idle/backpressure.

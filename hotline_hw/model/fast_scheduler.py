@@ -22,7 +22,7 @@ import numpy as np
 
 from .scheduler import MicroBatch, MicroBatchKind, ScheduleMode, _Counters
 
-__all__ = ["FastMicroBatchScheduler", "ScheduledBatch", "classify_many"]
+__all__ = ["FastMicroBatchScheduler", "ScheduledBatch", "classify_many", "classify_skipped"]
 
 
 def classify_many(hit, learn: bool = False) -> np.ndarray:
@@ -34,6 +34,21 @@ def classify_many(hit, learn: bool = False) -> np.ndarray:
     if learn:
         return np.zeros(len(hit), dtype=bool)
     return hit.all(axis=1)
+
+
+def classify_skipped(hit, stale, alpha: int, learn: bool = False) \
+        -> tuple[np.ndarray, np.ndarray]:
+    """``(popular, skipped)`` of each sample (``hit`` / ``stale`` are ``[samples, lookups]``):
+    skipped iff it would be popular and has at least ``alpha >= 1`` stale lookups; popular
+    then means popular and not skipped. :meth:`MicroBatchScheduler.classify` per sample."""
+    popular = classify_many(hit, learn)
+    stale = np.asarray(stale, dtype=bool)
+    if stale.shape != np.shape(hit):
+        raise ValueError(f"stale has shape {stale.shape}, hit {np.shape(hit)}")
+    if alpha <= 0:
+        return popular, np.zeros(len(popular), dtype=bool)
+    skipped = popular & (stale.sum(axis=1) >= alpha)
+    return popular & ~skipped, skipped
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,7 +86,7 @@ class ScheduledBatch:
 
 
 def _kind(popular: np.ndarray, role: MicroBatchKind | None = None) -> MicroBatchKind:
-    if not len(popular) and role is not None:
+    if role is MicroBatchKind.SKIPPED or not len(popular) and role is not None:
         return role
     count = int(popular.sum())
     if count == len(popular):
@@ -118,56 +133,77 @@ class FastMicroBatchScheduler:
         # REFORMED: popular samples not yet emitted; SPLIT: unused (every sample is held)
         self._pending = (_EMPTY_IDS, _EMPTY_FLAGS)
         self._held = (_EMPTY_IDS, _EMPTY_FLAGS)
+        self._skipped = _EMPTY_IDS                  # skipped samples not yet emitted
 
     @property
     def held(self) -> int:
-        return len(self._pending[0]) + len(self._held[0])
+        return len(self._pending[0]) + len(self._held[0]) + len(self._skipped)
 
-    def push(self, sample_id: int, popular: bool) -> list[ScheduledBatch]:
+    def push(self, sample_id: int, popular: bool, skipped: bool = False) \
+            -> list[ScheduledBatch]:
         """One sample (already classified)."""
-        return self.push_many(np.asarray([sample_id], np.int64), np.asarray([popular], bool))
+        return self.push_many(np.asarray([sample_id], np.int64), np.asarray([popular], bool),
+                              np.asarray([skipped], bool))
 
-    def push_many(self, sample_ids, popular) -> list[ScheduledBatch]:
-        """Samples in arrival order with their popular flags (forced off while learning);
-        returns the micro-batches they complete, in order (as the golden ``push`` one by
-        one, concatenated)."""
+    def push_many(self, sample_ids, popular, skipped=None) -> list[ScheduledBatch]:
+        """Samples in arrival order with their popular flags (forced off while learning) and
+        optionally their skipped flags (:func:`classify_skipped`; a skipped sample is not
+        popular; forced off while learning); returns the micro-batches they complete, in order
+        (as the golden ``push`` one by one, concatenated)."""
         ids = np.asarray(sample_ids, dtype=np.int64).ravel()
         flags = np.asarray(popular, dtype=bool).ravel()
         if ids.shape != flags.shape:
             raise ValueError(f"{ids.size} sample ids but {flags.size} popular flags")
+        skip = np.zeros_like(flags) if skipped is None else \
+            np.asarray(skipped, dtype=bool).ravel()
+        if skip.shape != flags.shape:
+            raise ValueError(f"{ids.size} sample ids but {skip.size} skipped flags")
+        if (skip & flags).any():
+            raise ValueError("a sample cannot be both popular and skipped")
         if self.learn:
             flags = np.zeros_like(flags)
+            skip = np.zeros_like(skip)
         counters = self.counters
         counters.samples_in += len(ids)
         popular_count = int(flags.sum())
+        skipped_count = int(skip.sum())
         counters.popular += popular_count
-        counters.non_popular += len(ids) - popular_count
+        counters.skipped += skipped_count
+        counters.non_popular += len(ids) - popular_count - skipped_count
         out: list[ScheduledBatch] = []
         start = 0
+        kept_cum = np.cumsum(~skip)                 # samples that count, up to each one
         while start < len(ids):
-            start = self._push_within_set(ids, flags, start, out)
+            start = self._push_within_set(ids, flags, skip, kept_cum, start, out)
         return out
 
-    def _push_within_set(self, ids, flags, start, out) -> int:
+    def _push_within_set(self, ids, flags, skip, kept_cum, start, out) -> int:
         """Push samples from ``start`` until the open working set closes or the block ends;
-        returns where it stopped."""
+        returns where it stopped. Skipped samples do not count towards the working set."""
         B = self.batch_size
         room = self._set_size - self._in_set
-        part_ids, part_flags = ids[start:start + room], flags[start:start + room]
+        before = int(kept_cum[start - 1]) if start else 0
+        end = min(int(np.searchsorted(kept_cum, before + room)) + 1, len(ids))
+        part_ids, part_flags, part_skip = ids[start:end], flags[start:end], skip[start:end]
         n = len(part_ids)
         reformed = self.mode is ScheduleMode.REFORMED
         pending, held = len(self._pending[0]), len(self._held[0])
+        skipped_held = len(self._skipped)
         if reformed:
             cum_pop = pending + np.cumsum(part_flags)
-            cum_rest = held + np.cumsum(~part_flags)
+            cum_rest = held + skipped_held + np.cumsum(~part_flags)
             after = cum_pop % B + cum_rest              # buffer after each sample's push
         else:
-            after = held + np.arange(1, n + 1)
-        in_set = self._in_set + np.arange(1, n + 1)
-        early = (after >= self.capacity) & (in_set < self._set_size)
+            after = held + skipped_held + np.arange(1, n + 1)
+        in_set = self._in_set + (kept_cum[start:end] - before)
+        completing = (in_set == self._set_size) & ~part_skip
+        early = (after >= self.capacity) & ~completing
         stop = int(np.argmax(early)) + 1 if early.any() else n
-        complete = self._in_set + stop == self._set_size
+        complete = bool(completing[stop - 1])
         take_ids, take_flags = part_ids[:stop], part_flags[:stop]
+        take_skip = part_skip[:stop]
+        self._skipped = np.concatenate([self._skipped, take_ids[take_skip]])
+        take_ids, take_flags = take_ids[~take_skip], take_flags[~take_skip]
         if reformed:
             pop_ids = np.concatenate([self._pending[0], take_ids[take_flags]])
             full = len(pop_ids) // B
@@ -182,7 +218,7 @@ class FastMicroBatchScheduler:
         else:
             self._held = (np.concatenate([self._held[0], take_ids]),
                           np.concatenate([self._held[1], take_flags]))
-        self._in_set += stop
+        self._in_set = int(in_set[stop - 1])
         if complete:
             out += self._close()
         elif early.any():
@@ -192,7 +228,7 @@ class FastMicroBatchScheduler:
 
     def flush(self) -> list[ScheduledBatch]:
         """End of the data: close the open working set (nothing if it is empty)."""
-        return self._close() if self._in_set else []
+        return self._close() if self._in_set or len(self._skipped) else []
 
     def _emit(self, ids: np.ndarray, popular: np.ndarray,
               role: MicroBatchKind | None = None) -> ScheduledBatch:
@@ -214,6 +250,10 @@ class FastMicroBatchScheduler:
             B = self.batch_size
             out = [self._emit(rest_ids[i:i + B], rest_flags[i:i + B])
                    for i in range(0, len(rest_ids), B)]
+        skipped, B = self._skipped, self.batch_size
+        out += [self._emit(skipped[i:i + B], np.zeros(len(skipped[i:i + B]), dtype=bool),
+                           MicroBatchKind.SKIPPED) for i in range(0, len(skipped), B)]
+        self._skipped = _EMPTY_IDS
         self._pending = (_EMPTY_IDS, _EMPTY_FLAGS)
         self._held = (_EMPTY_IDS, _EMPTY_FLAGS)
         self._in_set = 0

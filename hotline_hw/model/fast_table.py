@@ -168,7 +168,7 @@ def learn_many(table: PopularityTable, tables, rows) -> tuple[np.ndarray, np.nda
     repeat, first = _repeats(sets[live], tags[live])
     todo = live[~repeat]
     ways = table.geometry.ways
-    valid, rrpv, tag_of = table._valid, table._rrpv, table._tag
+    valid, rrpv, tag_of, stale = table._valid, table._rrpv, table._tag, table._stale
     hit_list, slot_list = [], []
     hits = 0
     insert, far = RRPV_INSERT, RRPV_MAX
@@ -202,6 +202,7 @@ def learn_many(table: PopularityTable, tables, rows) -> tuple[np.ndarray, np.nda
             valid[victim] = True
             rrpv[victim] = insert
             tag_of[victim] = t
+            stale[victim] = False
             hit_list.append(False)
             slot_list.append(victim)
     hit_out = np.zeros(n, dtype=bool)

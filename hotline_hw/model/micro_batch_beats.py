@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
-from .scheduler import MicroBatch
+from .scheduler import MicroBatch, MicroBatchKind
 
 __all__ = ["Lane", "OutBeat", "ColdLane", "ColdBeat", "expected_beats", "beat_diff"]
 
@@ -64,6 +64,8 @@ def expected_beats(batches: Iterable[MicroBatch], lanes: int,
     Per micro-batch a descriptor beat, then per sample (in order) ``ceil(F / lanes)`` record
     beats of its lookups in order; a lane is ``hot`` if its lookup hit and the scheduler is not
     learning. A ``cold`` beat follows every record beat with a valid lane that is not hot.
+    A ``SKIPPED`` micro-batch carries ids only: one record beat per sample (``beat`` 0,
+    ``first`` and ``last`` set, every lane idle) and no cold beat.
     """
     out, cold = [], []
     idle_lane, idle_cold = Lane(0, 0, 0, 0, 0), ColdLane(0, 0, 0)
@@ -71,6 +73,10 @@ def expected_beats(batches: Iterable[MicroBatch], lanes: int,
         out.append(OutBeat(1, int(b.kind), b.size, b.working_set, b.index, b.step,
                            0, 0, 0, 0, 0, (idle_lane,) * lanes))
         for position, sample in enumerate(b.samples):
+            if b.kind == MicroBatchKind.SKIPPED:
+                out.append(OutBeat(0, 0, 0, 0, 0, b.step, sample.sample_id, position, 0, 1, 1,
+                                   (idle_lane,) * lanes))
+                continue
             n_beats = -(-len(sample.lookups) // lanes)
             for beat in range(n_beats):
                 chunk = sample.lookups[beat * lanes:(beat + 1) * lanes]

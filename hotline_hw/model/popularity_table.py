@@ -24,12 +24,24 @@ the slot now holding the key.
 
 ``RUN``: read-only. The response reports the hit flag and the slot of the hit (0 on a miss).
 
+Stale bits (Slipstream, arXiv 2404.04270)
+-----------------------------------------
+Every entry also holds a ``stale`` bit, set and cleared by the host only: :meth:`mark_stale`
+sets it on the entry holding a key (found as a ``RUN`` lookup finds it; nothing happens if the
+key is not in the table) and :meth:`clear_stale` clears every entry's. Anything that puts a new
+key in a slot clears its bit: a ``LEARN`` insertion (the victim), :meth:`write_entry`,
+:meth:`clear`, :meth:`load_hot_set`. A ``LEARN`` hit leaves it. The bit is reported per lookup
+in ``RUN`` mode only (:meth:`lookup_stale`, :meth:`stale_many`): a lookup is stale iff it hits a
+stale entry. No stale bit set (the reset state of the driver's flow): nothing is stale, and
+everything else above is unchanged.
+
 A request whose table or row does not fit the key widths is answered with ``error = 1``,
 ``hit = 0``, ``slot = 0``; the table is untouched and the error counter and sticky error flag
 are set.
 
-Host access: :meth:`write_entry`, :meth:`read_entry`, :meth:`dump`, :meth:`clear` and
-:meth:`load_hot_set` (placing a software-computed hot set).
+Host access: :meth:`write_entry`, :meth:`read_entry`, :meth:`dump`, :meth:`clear`,
+:meth:`load_hot_set` (placing a software-computed hot set), :meth:`mark_stale`,
+:meth:`clear_stale` and :meth:`stale_slots`.
 """
 
 from __future__ import annotations
@@ -190,6 +202,7 @@ class PopularityTable:
         self._valid = [False] * n
         self._rrpv = [0] * n
         self._tag = [0] * n
+        self._stale = [False] * n
         self._hashes: dict[int, tuple[int, int]] = {}       # key -> (set, tag), see set_and_tag
         self.reset_counters()
 
@@ -272,6 +285,7 @@ class PopularityTable:
         valid[victim] = True
         rrpv[victim] = RRPV_INSERT
         tags[victim] = tag
+        self._stale[victim] = False
         return LookupResult(False, victim)
 
     def _victim(self, base: int) -> int:
@@ -372,6 +386,7 @@ class PopularityTable:
         self._valid[slot] = bool(valid)
         self._rrpv[slot] = int(rrpv)
         self._tag[slot] = int(tag)
+        self._stale[slot] = False
 
     def clear(self) -> None:
         """Invalidate every entry (valid = 0, RRPV = 0, tag = 0)."""
@@ -379,6 +394,50 @@ class PopularityTable:
         self._valid = [False] * n
         self._rrpv = [0] * n
         self._tag = [0] * n
+        self._stale = [False] * n
+
+    # -- stale bits (host) ----------------------------------------------------------------------
+
+    def mark_stale(self, table: int, row: int) -> LookupResult:
+        """Set the stale bit of the entry holding ``(table, row)`` (host command, either mode).
+
+        Returns ``(hit, slot, error)`` as a ``RUN`` lookup would (``hit`` = the key was found
+        and marked; ``error`` = the key is out of range, nothing marked). Counters untouched.
+        """
+        if not self.layout.in_range(table, row):
+            return LookupResult(False, 0, True)
+        set_index, tag = self.set_and_tag(table, row)
+        base = set_index * self.geometry.ways
+        for slot in range(base, base + self.geometry.ways):
+            if self._valid[slot] and self._tag[slot] == tag:
+                self._stale[slot] = True
+                return LookupResult(True, slot)
+        return LookupResult(False, 0)
+
+    def clear_stale(self) -> None:
+        """Clear every entry's stale bit (host command)."""
+        self._stale = [False] * self.geometry.entries
+
+    def is_stale(self, slot: int) -> bool:
+        """The stale bit of ``slot`` (set only by :meth:`mark_stale`)."""
+        self._check_slot(slot)
+        return self._stale[slot]
+
+    def stale_slots(self) -> np.ndarray:
+        """The stale bit of every slot (bool array indexed by slot)."""
+        return np.array(self._stale, dtype=bool)
+
+    def lookup_stale(self, result: LookupResult) -> bool:
+        """Whether a lookup answered ``result`` is reported stale: ``RUN`` mode, a hit, on a
+        stale entry (``LEARN`` never reports stale)."""
+        return self.mode is Mode.RUN and result.hit and self._stale[result.slot]
+
+    def stale_many(self, hit, slot) -> np.ndarray:
+        """:meth:`lookup_stale` over the ``hit`` / ``slot`` arrays of :meth:`lookup_many`."""
+        hit = np.asarray(hit, dtype=bool)
+        if self.mode is not Mode.RUN or not any(self._stale):
+            return np.zeros(hit.shape, dtype=bool)
+        return hit & np.asarray(self._stale, dtype=bool)[np.asarray(slot, dtype=np.int64)]
 
     def dump(self) -> dict[str, np.ndarray]:
         """The whole table as arrays indexed by slot: ``valid``, ``rrpv``, ``tag``."""

@@ -19,8 +19,21 @@ hot rows are not on the GPU yet, every row is served from CPU memory).
     Each mini-batch becomes its popular micro-batch then its non-popular micro-batch, both always
     emitted, either possibly empty.
 
+Skipped samples (Slipstream's stale inputs): with ``alpha >= 1``, a sample that would be popular
+and has at least ``alpha`` *stale* lookups (the table's stale bit, reported in ``RUN`` mode) is
+**skipped** instead: it is taken out of the stream before the mini-batches are counted (as
+Slipstream's trainer drops it before its scheduler), so mini-batches and working sets are made
+of the samples that are not skipped: a working set completes after ``working_set * batch_size``
+of them. A skipped sample is held apart (it does take buffer room: ``capacity`` counts it) and,
+when the working set (``SPLIT``: mini-batch) open at its arrival closes, leaves after the set's
+other micro-batches in ``SKIPPED`` micro-batches of up to ``batch_size`` samples (only if there
+is any: no empty ``SKIPPED`` micro-batch). A skipped sample is neither popular nor non-popular
+and has no cold rows; the RTL sends its id only. ``alpha = 0`` (the default) disables
+skipping: the schedule is exactly the one without stale bits.
+
 A micro-batch's kind follows its content: ``POPULAR`` (every sample popular), ``NON_POPULAR``
-(none), ``MIXED`` (some); an empty one keeps the kind of its role in ``SPLIT`` mode.
+(none), ``MIXED`` (some), ``SKIPPED`` (skipped samples only); an empty one keeps the kind of
+its role in ``SPLIT`` mode.
 
 The sample buffer holds the samples not yet emitted. If it would exceed ``capacity`` samples,
 the working set (mini-batch in ``SPLIT`` mode) is closed early, exactly as at the end of the
@@ -28,7 +41,8 @@ data: nothing is dropped, and the next sample starts a new working set. :meth:`f
 the data) closes the open working set. Every input sample appears in exactly one micro-batch.
 
 Cold rows: every lookup that the GPU cannot serve (a miss, or any lookup while learning) of every
-micro-batch, in emission order, sample by sample, lookup by lookup: :func:`cold_requests`.
+micro-batch but a ``SKIPPED`` one, in emission order, sample by sample, lookup by lookup:
+:func:`cold_requests`.
 """
 
 from __future__ import annotations
@@ -38,7 +52,9 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 __all__ = ["ScheduleMode", "MicroBatchKind", "Lookup", "Sample", "MicroBatch", "ColdRequest",
-           "MicroBatchScheduler", "cold_requests"]
+           "MicroBatchScheduler", "cold_requests", "check_alpha", "ALPHA_MAX"]
+
+ALPHA_MAX = 255         #: the largest ``alpha`` (the ``ALPHA`` register field is 8 bits)
 
 
 class ScheduleMode(enum.IntEnum):
@@ -50,6 +66,7 @@ class MicroBatchKind(enum.IntEnum):
     POPULAR = 0
     MIXED = 1
     NON_POPULAR = 2
+    SKIPPED = 3
 
 
 @dataclass(frozen=True)
@@ -60,14 +77,17 @@ class Lookup:
     hit: bool
     slot: int = 0
     error: bool = False
+    stale: bool = False
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One input sample: its id, its lookups and whether it is popular."""
+    """One input sample: its id, its lookups, whether it is popular and whether it is skipped
+    (never both)."""
     sample_id: int
     lookups: tuple[Lookup, ...]
     popular: bool
+    skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,8 +119,16 @@ class ColdRequest:
     row: int
 
 
+def check_alpha(alpha) -> int:
+    """``alpha`` as an int from 0 (skipping disabled) to 255 (the register field)."""
+    if not isinstance(alpha, int) or isinstance(alpha, bool) or not 0 <= alpha <= ALPHA_MAX:
+        raise ValueError(f"alpha must be an int from 0 (disabled) to {ALPHA_MAX}, not "
+                         f"{alpha!r}")
+    return alpha
+
+
 def _kind(samples: Sequence[Sample], role: MicroBatchKind | None = None) -> MicroBatchKind:
-    if not samples and role is not None:
+    if role is MicroBatchKind.SKIPPED or not samples and role is not None:
         return role
     popular = sum(s.popular for s in samples)
     if popular == len(samples):
@@ -117,6 +145,7 @@ class _Counters:
     non_popular: int = 0
     micro_batches: int = 0
     early_closes: int = 0
+    skipped: int = 0
 
 
 class MicroBatchScheduler:
@@ -135,11 +164,13 @@ class MicroBatchScheduler:
     capacity : int, optional
         Sample buffer size; at least ``batch_size``. Default: ``working_set * batch_size``
         (``REFORMED``) or ``batch_size`` (``SPLIT``), never an early close.
+    alpha : int
+        Stale lookups that make a would-be popular sample skipped; 0 (default) disables it.
     """
 
     def __init__(self, *, batch_size: int, working_set: int = 4,
                  mode: ScheduleMode = ScheduleMode.REFORMED, learn: bool = False,
-                 capacity: int | None = None):
+                 capacity: int | None = None, alpha: int = 0):
         for name, value in (("batch_size", batch_size), ("working_set", working_set)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, not {value!r}")
@@ -147,6 +178,7 @@ class MicroBatchScheduler:
         self.working_set = working_set
         self.mode = ScheduleMode(mode)
         self.learn = bool(learn)
+        self.alpha = check_alpha(alpha)
         full = working_set * batch_size if self.mode is ScheduleMode.REFORMED else batch_size
         if capacity is None:
             capacity = full
@@ -162,15 +194,18 @@ class MicroBatchScheduler:
         self._in_set = 0
         self._popular: list[Sample] = []        # REFORMED: popular samples not yet emitted
         self._held: list[Sample] = []           # non-popular (SPLIT: all) samples not emitted
+        self._skipped: list[Sample] = []        # skipped samples not emitted
 
     def reconfigure(self, *, batch_size: int, working_set: int, mode: ScheduleMode,
-                    learn: bool, capacity: int) -> None:
-        """Change the configuration, as the RTL allows while it holds no sample. ``learn`` may
-        change at any such time; the others only between working sets (no sample of an open
-        working set has arrived). Step and working-set numbering continue."""
+                    learn: bool, capacity: int, alpha: int | None = None) -> None:
+        """Change the configuration, as the RTL allows while it holds no sample. ``learn`` and
+        ``alpha`` (``None``: unchanged) may change at any such time; the others only between
+        working sets (no sample of an open working set has arrived). Step and working-set
+        numbering continue."""
         changed = (batch_size, working_set, ScheduleMode(mode), capacity) != \
             (self.batch_size, self.working_set, self.mode, self.capacity)
-        if not changed and bool(learn) == self.learn:
+        alpha = self.alpha if alpha is None else check_alpha(alpha)
+        if not changed and bool(learn) == self.learn and alpha == self.alpha:
             return
         if self.held:
             raise RuntimeError("the scheduler holds samples: flush before reconfiguring")
@@ -183,29 +218,36 @@ class MicroBatchScheduler:
                           learn=learn, capacity=capacity)
             self._step, self._set_id, self.counters = step, set_id, counters
         self.learn = bool(learn)
+        self.alpha = alpha
 
     @property
     def held(self) -> int:
         """Samples in the buffer (arrived, not yet emitted)."""
-        return len(self._popular) + len(self._held)
+        return len(self._popular) + len(self._held) + len(self._skipped)
 
     def classify(self, sample_id: int, lookups: Iterable[Lookup]) -> Sample:
         lookups = tuple(lookups)
         popular = not self.learn and all(lookup.hit for lookup in lookups)
-        return Sample(sample_id, lookups, popular)
+        skipped = popular and self.alpha > 0 and \
+            sum(lookup.stale for lookup in lookups) >= self.alpha
+        return Sample(sample_id, lookups, popular and not skipped, skipped)
 
     def push(self, sample_id: int, lookups: Iterable[Lookup]) -> list[MicroBatch]:
         """Take one sample; returns the micro-batches that it completes (in order)."""
         sample = self.classify(sample_id, lookups)
         counters = self.counters
         counters.samples_in += 1
-        if sample.popular:
+        if sample.skipped:
+            counters.skipped += 1
+        elif sample.popular:
             counters.popular += 1
         else:
             counters.non_popular += 1
-        self._in_set += 1
+        self._in_set += not sample.skipped
         out = []
-        if self.mode is ScheduleMode.REFORMED and sample.popular:
+        if sample.skipped:
+            self._skipped.append(sample)
+        elif self.mode is ScheduleMode.REFORMED and sample.popular:
             self._popular.append(sample)
             if len(self._popular) == self.batch_size:
                 out.append(self._emit(self._popular))
@@ -221,7 +263,7 @@ class MicroBatchScheduler:
 
     def flush(self) -> list[MicroBatch]:
         """End of the data: close the open working set (nothing if it is empty)."""
-        return self._close() if self._in_set else []
+        return self._close() if self._in_set or self._skipped else []
 
     def schedule(self, samples: Iterable[tuple[int, Iterable[Lookup]]]) -> list[MicroBatch]:
         """Push every ``(sample_id, lookups)`` and flush; returns all micro-batches."""
@@ -248,7 +290,10 @@ class MicroBatchScheduler:
             rest = self._popular + self._held
             out = [self._emit(rest[i:i + self.batch_size])
                    for i in range(0, len(rest), self.batch_size)]
-        self._popular, self._held = [], []
+        skipped = self._skipped
+        out += [self._emit(skipped[i:i + self.batch_size], MicroBatchKind.SKIPPED)
+                for i in range(0, len(skipped), self.batch_size)]
+        self._popular, self._held, self._skipped = [], [], []
         self._in_set = 0
         self._index = 0
         self._set_id += 1
@@ -259,10 +304,13 @@ def cold_requests(micro_batches: Iterable[MicroBatch], *, learn: bool = False) \
         -> list[ColdRequest]:
     """The cold rows of ``micro_batches`` in the order they are needed (module docstring).
 
-    A lookup is cold if it missed, or if ``learn`` (nothing is on the GPU while learning).
+    A lookup is cold if it missed, or if ``learn`` (nothing is on the GPU while learning);
+    ``SKIPPED`` micro-batches have none (their samples are not trained).
     """
     out = []
     for batch in micro_batches:
+        if batch.kind is MicroBatchKind.SKIPPED:
+            continue
         for position, sample in enumerate(batch.samples):
             for index, lookup in enumerate(sample.lookups):
                 if learn or not lookup.hit:

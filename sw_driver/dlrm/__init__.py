@@ -15,7 +15,9 @@
   :mod:`~sw_driver.dlrm.fae_experiment`: FAE vs baseline, hybrid and Hotline (``make fae``).
 * :mod:`~sw_driver.dlrm.slipstream`: :class:`SlipstreamTrainer`, Hotline that skips popular
   inputs on stale hot rows; :mod:`~sw_driver.dlrm.slipstream_experiment`: Slipstream vs Hotline
-  and the baseline (``make slipstream``).
+  and the baseline (``make slipstream``); :mod:`~sw_driver.dlrm.slipstream_accelerator`:
+  :class:`SlipstreamAcceleratorTrainer`, the same on the accelerator (stale bits marked in its
+  popularity table, its SKIPPED micro-batches).
 * :mod:`~sw_driver.dlrm.traffic`: host <-> device bytes counted at the port.
 * :mod:`~sw_driver.dlrm.experiment`: the longer baseline / exact / re-formed / FAE comparison.
 * :mod:`sw_driver.dlrm.distributed` (imported on its own): the same training on N
@@ -47,6 +49,7 @@ from .metrics import binary_metrics, roc_auc
 from .model import (DLRM, DLRMConfig, EmbeddingIndexError, check_indices, default_device,
                     initial_table, preprocess_dense)
 from .slipstream import SlipstreamTrainer
+from .slipstream_accelerator import SlipstreamAcceleratorTrainer
 from .trainer import (BaselineTrainer, HotlineTrainer, LRSchedule, ScheduleError, TrainResult,
                       compare_parameters, default_geometry, plot_results)
 
@@ -59,5 +62,6 @@ __all__ = [
     "BaselineTrainer", "HotlineTrainer", "LRSchedule", "ScheduleError", "TrainResult",
     "compare_parameters", "AcceleratorTrainer", "AcceleratorTrainingError",
     "default_geometry", "plot_results", "FAETrainer", "SwapRateSchedule", "SlipstreamTrainer",
+    "SlipstreamAcceleratorTrainer",
     "HotSetOverflowError", "ScheduleMode", "TableGeometry",
 ]

@@ -359,11 +359,16 @@ class AcceleratorTrainer(HotlineTrainer):
         super()._freeze()
         self.port.check()                                # the poisoning writes
 
-    def _schedule_on_device(self, samples, sparse: np.ndarray, *, learn: bool) \
-            -> list[MicroBatch]:
+    def _schedule_on_device(self, samples, sparse: np.ndarray, *, learn: bool,
+                            skipped=frozenset()) -> list[MicroBatch]:
         """Submit one working set; check and convert the device's micro-batches, give the
-        buffer the device's hot / slot answers and the port the gathered rows."""
-        ids = [sample_id for sample_id, _ in samples]
+        buffer the device's hot / slot answers and the port the gathered rows.
+
+        ``skipped``: device ids among ``samples`` that the device must return in ``SKIPPED``
+        micro-batches (Slipstream's stale inputs; not in ``sparse``, whose rows are the other
+        samples in order); any other skipped sample, or one of these trained, is a
+        :class:`ScheduleError`."""
+        ids = [sample_id for sample_id, _ in samples if sample_id not in skipped]
         for attempt in range(self.retries + 1):
             try:
                 result = self.driver.submit(samples, learn=learn)
@@ -378,6 +383,7 @@ class AcceleratorTrainer(HotlineTrainer):
                         f"(ids {ids[0]}..{ids[-1]}, untrained; {why}): {error}", error,
                         untrained=ids, unwritten=self.port.unwritten) from error
                 self._device_retries += 1
+        result.micro_batches = self._take_skipped(result.micro_batches, skipped)
         position = {sample_id: i for i, sample_id in enumerate(ids)}
         n, t = sparse.shape
         hit = np.zeros((n, t), dtype=bool)
@@ -414,10 +420,25 @@ class AcceleratorTrainer(HotlineTrainer):
                                 f"{[ids[i] for i in np.flatnonzero(~seen)[:5]]}")
         if [(r.table, r.row) for r in result.rows] != cold_keys:
             raise ScheduleError("the device's rows are not its micro-batches' cold lookups")
-        self._working_sets += 1
+        self._working_sets += bool(result.micro_batches)     # not a set of skipped samples only
         self._buffer.answer(ids, hit, slot)
         self.port.stage(result.rows)
         return batches
+
+    def _take_skipped(self, packets, skipped) -> list:
+        """``packets`` without the ``SKIPPED`` micro-batches, whose samples must be exactly
+        ``skipped`` (each once)."""
+        kept, got = [], []
+        for packet in packets:
+            if packet.kind == MicroBatchKind.SKIPPED:
+                got += [sample_id for sample_id, _ in packet.samples()]
+            else:
+                kept.append(packet)
+        if sorted(got) != sorted(skipped):
+            raise ScheduleError(f"the device skipped samples {sorted(got)[:5]}... but "
+                                f"{sorted(skipped)[:5]}... were to be skipped "
+                                f"({len(got)} vs {len(skipped)})")
+        return kept
 
     def _step_on(self, group, phase) -> None:
         super()._step_on(group, phase)

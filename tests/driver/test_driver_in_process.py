@@ -48,6 +48,15 @@ def test_learn_then_run_equals_the_wire_path(seed, split, data):
     assert want["traces"] == got["traces"]
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["reformed", "split"])
+def test_stale_skip_equals_the_wire_path(seed, split):
+    samples, sizes = sc.kaggle_tables(400)
+    fast, got, want = _both(seed, sc.stale_skip, samples, sizes, dim=5, learn=200,
+                            batch_size=8, working_set=3, split=split, alpha=12)
+    assert sc.first_difference(want, got) is None, sc.first_difference(want, got)
+    assert fast.transport.in_process > 2 and want["skipped"]
+
+
 def test_write_back_then_gather_equals_the_wire_path(seed):
     _, sizes = sc.kaggle_tables(1)
     fast, got, want = _both(seed, sc.write_back_then_gather, sizes, dim=7)

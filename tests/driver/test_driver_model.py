@@ -35,6 +35,14 @@ def test_learn_then_run_movielens(pyrng):
     assert out["counters"]["micro_batches"] > 0
 
 
+@pytest.mark.parametrize("split", [False, True])
+def test_stale_skip_kaggle(pyrng, split):
+    samples, sizes = sc.kaggle_tables(460)
+    out = asyncio.run(sc.stale_skip(_driver(), samples, sizes, dim=5, learn=300, batch_size=8,
+                                    working_set=4, split=split, alpha=12, rng=pyrng))
+    print(f"skipped {len(out['skipped'])} of 160 run samples")
+
+
 def test_hot_set_round_trip(pyrng):
     keys = sorted({(pyrng.randrange(26), pyrng.randrange(1000)) for _ in range(60)})
     asyncio.run(sc.hot_set_round_trip(_driver(), keys))

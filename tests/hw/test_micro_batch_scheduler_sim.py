@@ -9,19 +9,24 @@ from hotline_hw.model.scheduler import Lookup, MicroBatchScheduler as Model, Sch
 from tb.micro_batch_scheduler_tb import ColdBeat, ColdLane, Lane, OutBeat, expected_beats
 
 
-def random_samples(pyrng, count, lookups, hit_rate):
-    """Samples as (id, [Lookup]); table = lookup index, a sample is popular now and then."""
+def random_samples(pyrng, count, lookups, hit_rate, stale_rate=0.0):
+    """Samples as (id, [Lookup]); table = lookup index, a sample is popular now and then; a
+    hit is stale with probability ``stale_rate``."""
     out = []
     for n in range(count):
         all_hot = pyrng.random() < hit_rate
-        out.append((1000 + n, [Lookup(t, pyrng.randrange(1 << 10),
-                                      hit=all_hot or pyrng.random() < 0.7,
-                                      slot=pyrng.randrange(1 << 8)) for t in range(lookups)]))
+        lookups_of = []
+        for t in range(lookups):
+            hit = all_hot or pyrng.random() < 0.7
+            lookups_of.append(Lookup(t, pyrng.randrange(1 << 10), hit=hit,
+                                     slot=pyrng.randrange(1 << 8),
+                                     stale=hit and pyrng.random() < stale_rate))
+        out.append((1000 + n, lookups_of))
     return out
 
 
 def simulate(dut, samples, *, lanes, batch_size, working_set, split, learn, capacity_limit,
-             pyrng, pause=0.3, backpressure=0.3):
+             pyrng, pause=0.3, backpressure=0.3, alpha=0):
     out, cold, counters = [], [], {}
     done = {}
 
@@ -31,6 +36,7 @@ def simulate(dut, samples, *, lanes, batch_size, working_set, split, learn, capa
         ctx.set(dut.batch_size, batch_size)
         ctx.set(dut.working_set, working_set)
         ctx.set(dut.capacity_limit, capacity_limit)
+        ctx.set(dut.alpha, alpha)
         for n, (sample_id, lookups) in enumerate(samples):
             beats = [lookups[i:i + lanes] for i in range(0, len(lookups), lanes)]
             for b, chunk in enumerate(beats):
@@ -44,6 +50,7 @@ def simulate(dut, samples, *, lanes, batch_size, working_set, split, learn, capa
                     ctx.set(lane.slot, lk.slot if lk else 0)
                     ctx.set(lane.table, lk.table if lk else 0)
                     ctx.set(lane.row, lk.row if lk else 0)
+                    ctx.set(lane.stale, lk.stale if lk else 0)
                 ctx.set(dut.i.payload.first, b == 0)
                 ctx.set(dut.i.payload.last, b == len(beats) - 1)
                 ctx.set(dut.i.payload.meta, sample_id | ((n == len(samples) - 1) << 32))
@@ -74,8 +81,8 @@ def simulate(dut, samples, *, lanes, batch_size, working_set, split, learn, capa
                 cold.append(ColdBeat(int(cp.step), int(cp.position), int(cp.beat),
                                      tuple(ColdLane(int(ln.valid), int(ln.table), int(ln.row))
                                            for ln in cp.lanes)))
-        for name in ("samples_in", "popular", "non_popular", "micro_batches", "early_closes",
-                     "framing_error"):
+        for name in ("samples_in", "popular", "non_popular", "skipped", "micro_batches",
+                     "early_closes", "framing_error"):
             counters[name] = ctx.get(getattr(dut, name))
 
     sim = Simulator(dut)
@@ -98,30 +105,41 @@ CASES = [
     (1, 2, 2, 2, False, True, None, 0.7, 20),        # learning: nothing popular, all cold
     (4, 5, 2, 4, False, False, 5, 0.3, 45),          # buffer limit closes working sets early
 ]
+# alpha, stale rate: Slipstream's skipped samples (SKIPPED micro-batches)
+STALE_CASES = [
+    (4, 7, 3, 2, False, False, None, 0.7, 40, 2, 0.4),
+    (2, 3, 2, 3, False, False, 5, 0.8, 40, 1, 0.3),   # early closes count skipped samples
+    (4, 6, 3, 2, True, False, None, 0.7, 31, 3, 0.6),  # split: SKIPPED after both
+    (2, 4, 2, 1, True, False, 12, 1.0, 40, 1, 0.9),   # split: more than B skipped per batch
+    (4, 4, 4, 2, False, False, None, 1.0, 30, 4, 1.0),  # every sample skipped
+    (1, 2, 2, 2, False, True, None, 0.7, 20, 1, 1.0),  # learning: nothing skipped
+]
 
 
-@pytest.mark.parametrize("lanes, lookups, B, W, split, learn, capacity, hit_rate, count", CASES)
-def test_matches_model(pyrng, lanes, lookups, B, W, split, learn, capacity, hit_rate, count):
+def run_case(pyrng, lanes, lookups, B, W, split, learn, capacity, hit_rate, count, alpha=0,
+             stale_rate=0.0):
     dut = MicroBatchScheduler(lanes=lanes, table_in_bits=5, row_in_bits=10, slot_bits=8,
                               sample_bits=32, max_lookups=8, capacity=16, size_bits=8,
                               working_set_bits=3)
-    samples = random_samples(pyrng, count, lookups, hit_rate)
+    samples = random_samples(pyrng, count, lookups, hit_rate, stale_rate)
     model = Model(batch_size=B, working_set=W, learn=learn, capacity=capacity,
-                  mode=ScheduleMode.SPLIT if split else ScheduleMode.REFORMED)
+                  mode=ScheduleMode.SPLIT if split else ScheduleMode.REFORMED, alpha=alpha)
     batches = model.schedule(samples)
     want_out, want_cold = expected_beats(batches, lanes, learn)
     limit = capacity if capacity is not None else (B if split else B * W)
     out, cold, counters = simulate(dut, samples, lanes=lanes, batch_size=B, working_set=W,
                                    split=split, learn=learn, capacity_limit=min(limit, 16),
-                                   pyrng=pyrng)
+                                   pyrng=pyrng, alpha=alpha)
     for n, (got, want) in enumerate(zip(out, want_out)):
         assert got == want, f"output beat {n}: got {got}, expected {want}"
     assert len(out) == len(want_out)
     assert cold == want_cold
     c = model.counters
     assert counters == {"samples_in": c.samples_in, "popular": c.popular,
-                        "non_popular": c.non_popular, "micro_batches": c.micro_batches,
-                        "early_closes": c.early_closes, "framing_error": 0}
+                        "non_popular": c.non_popular, "skipped": c.skipped,
+                        "micro_batches": c.micro_batches, "early_closes": c.early_closes,
+                        "framing_error": 0}
+    return batches
 
 
 def test_busy_while_a_sample_is_open_or_buffered(pyrng):
@@ -167,3 +185,45 @@ def test_busy_while_a_sample_is_open_or_buffered(pyrng):
     sim.add_testbench(bench)
     sim.run()
     assert seen == {"idle": 0, "open": 1, "drained": True}
+
+
+@pytest.mark.parametrize("lanes, lookups, B, W, split, learn, capacity, hit_rate, count, "
+                         "alpha, stale_rate", STALE_CASES)
+def test_skipped_match_model(pyrng, lanes, lookups, B, W, split, learn, capacity, hit_rate,
+                             count, alpha, stale_rate):
+    batches = run_case(pyrng, lanes, lookups, B, W, split, learn, capacity, hit_rate, count,
+                       alpha, stale_rate)
+    skipped = sum(b.size for b in batches if b.kind == 3)
+    print(f"skipped samples: {skipped} of {count}")
+    assert skipped or learn                        # the case exercises SKIPPED micro-batches
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_alpha_boundary(pyrng, split):
+    """Popular samples with alpha - 1, alpha and alpha + 1 stale lookups (alpha = 3 of 5,
+    lookups spanning two beats): only the last two are skipped."""
+    dut = MicroBatchScheduler(lanes=4, table_in_bits=5, row_in_bits=10, slot_bits=8,
+                              sample_bits=32, max_lookups=8, capacity=16, size_bits=8,
+                              working_set_bits=3)
+    samples = []
+    for n in range(18):
+        stale = 2 + n % 3 if n % 4 else 0          # 2, 3, 4 stale lookups, or none
+        order = pyrng.sample(range(5), 5)          # stale lookups in either beat
+        samples.append((n, [Lookup(t, n * 8 + t, True, t, stale=order[t] < stale)
+                            for t in range(5)]))
+    model = Model(batch_size=3, working_set=2, alpha=3,
+                  mode=ScheduleMode.SPLIT if split else ScheduleMode.REFORMED)
+    batches = model.schedule(samples)
+    assert sorted(s.sample_id for b in batches if b.kind == 3 for s in b.samples) == \
+        [n for n in range(18) if n % 4 and n % 3 != 0]
+    want_out, want_cold = expected_beats(batches, 4, False)
+    out, cold, counters = simulate(dut, samples, lanes=4, batch_size=3, working_set=2,
+                                   split=split, learn=False, capacity_limit=3 if split else 6,
+                                   pyrng=pyrng, alpha=3)
+    assert out == want_out and cold == want_cold
+    assert counters["skipped"] == model.counters.skipped
+
+
+@pytest.mark.parametrize("lanes, lookups, B, W, split, learn, capacity, hit_rate, count", CASES)
+def test_matches_model(pyrng, lanes, lookups, B, W, split, learn, capacity, hit_rate, count):
+    run_case(pyrng, lanes, lookups, B, W, split, learn, capacity, hit_rate, count)

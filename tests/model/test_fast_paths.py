@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from hotline_hw.model.fast_gather import gather_many, write_back_many
 from hotline_hw.model.fast_scheduler import (FastMicroBatchScheduler, ScheduledBatch,
-                                             classify_many)
+                                             classify_many, classify_skipped)
 from hotline_hw.model.fast_table import FrozenTable, learn_many, slot_keys
 from hotline_hw.model.gather import GatherError, GatherModel
 from hotline_hw.model.keys import KeyRangeError
@@ -29,7 +29,8 @@ def _golden_run(kwargs, chunks):
     for hits in chunks:
         emitted = []
         for row in hits:
-            lookups = [Lookup(t, 7 * sample_id + t, bool(h), t) for t, h in enumerate(row)]
+            lookups = [Lookup(t, 7 * sample_id + t, bool(h), t, stale=h == 2)
+                       for t, h in enumerate(row)]
             emitted += golden.push(sample_id, lookups)
             sample_id += 1
         out.append([ScheduledBatch.key_of(b) for b in emitted])
@@ -38,13 +39,17 @@ def _golden_run(kwargs, chunks):
 
 
 def _fast_run(kwargs, chunks, lookups):
+    kwargs = dict(kwargs)
+    alpha = kwargs.pop("alpha", 0)                  # the fast path takes classified samples
     fast = FastMicroBatchScheduler(**kwargs)
     out, sample_id = [], 0
     for hits in chunks:
         ids = np.arange(sample_id, sample_id + len(hits))
-        popular = classify_many(np.asarray(hits, dtype=bool).reshape(len(hits), lookups),
-                                learn=fast.learn)
-        out.append([b.key() for b in fast.push_many(ids, popular)])
+        codes = np.asarray(hits, dtype=np.int64).reshape(len(hits), lookups)
+        popular, skipped = classify_skipped(codes > 0, codes == 2, alpha, learn=fast.learn)
+        if not alpha:
+            assert np.array_equal(popular, classify_many(codes > 0, learn=fast.learn))
+        out.append([b.key() for b in fast.push_many(ids, popular, skipped)])
         sample_id += len(hits)
     out.append([b.key() for b in fast.flush()])
     return out, fast
@@ -60,12 +65,16 @@ def schedules(draw):
     learn = draw(st.booleans())
     lookups = draw(st.integers(1, 3))
     density = draw(st.sampled_from([0.0, 0.3, 0.8, 1.0]))   # none / some / most / all hit
+    stale = draw(st.sampled_from([0.0, 0.5, 1.0]))          # share of hits on stale rows
+    alpha = draw(st.sampled_from([0, 0, 1, 2, 3]))           # 0: skipping disabled
     n = draw(st.integers(0, 60))
-    hits = [[draw(st.floats(0, 1)) < density for _ in range(lookups)] for _ in range(n)]
+    # per lookup: 0 miss, 1 hit, 2 hit on a stale row
+    hits = [[(1 + (draw(st.floats(0, 1)) < stale)) * (draw(st.floats(0, 1)) < density)
+             for _ in range(lookups)] for _ in range(n)]
     cuts = sorted(draw(st.lists(st.integers(0, n), max_size=6)))
     chunks = [hits[a:b] for a, b in zip([0, *cuts], [*cuts, n])]
     kwargs = dict(batch_size=batch_size, working_set=working_set, mode=mode, learn=learn,
-                  capacity=capacity)
+                  capacity=capacity, alpha=alpha)
     return kwargs, [c if c else [] for c in chunks]
 
 

@@ -38,6 +38,18 @@ def _same(native: dict, model: dict, what: str) -> None:
                              f"{sc.first_difference(native, model)}")
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["reformed", "split"])
+def test_stale_skip(native, seed, split):
+    samples, sizes = sc.kaggle_tables(360)
+    kwargs = dict(dim=5, learn=200, batch_size=8, working_set=4, split=split, alpha=12)
+    got = asyncio.run(sc.stale_skip(HotlineDriver(native(**COSIM_MEMORY)), samples, sizes,
+                                    rng=random.Random(seed), **kwargs))
+    want = asyncio.run(sc.stale_skip(_model(), samples, sizes, rng=random.Random(seed),
+                                     **kwargs))
+    _same(got, want, "stale skip")
+    assert got["skipped"]
+
+
 def test_registers(native):
     driver = HotlineDriver(native(**COSIM_MEMORY))
     got = asyncio.run(sc.registers_round_trip(driver))
