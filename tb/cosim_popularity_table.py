@@ -83,7 +83,8 @@ def cosim_params(raw: dict, dut) -> dict:
     lane_bits = 1 + params["table_in_bits"] + params["row_in_bits"]
     slot_bits = geometry_from_params(params).slot_bits
     want = {"req__payload": lanes * lane_bits + 2 + params["meta_bits"],
-            "resp__payload": lanes * (lane_bits + 2 + slot_bits) + 2 + params["meta_bits"],
+            # per lane: the request's fields, hit, error, stale and the slot
+            "resp__payload": lanes * (lane_bits + 3 + slot_bits) + 2 + params["meta_bits"],
             "lookups": params["counter_bits"]}
     got = {name: len(getattr(dut, name)) for name in want}
     if got != want:

@@ -34,7 +34,7 @@ from tb.streams import StructCodec
 from hotline_hw.gather_stream import gathered_row_layout
 
 _SCHEDULER_PORTS = ("i", "o", "split", "learn", "batch_size", "working_set", "capacity_limit",
-                    "counters_clear", "errors_clear",
+                    "alpha", "counters_clear", "errors_clear",
                     "stalls", "framing_error") + COUNTERS
 
 
