@@ -202,6 +202,10 @@ class LookupCrossbar(wiring.Component):
                             o.error.eq(e.valid & e.error), o.hit.eq(e.valid & hit[j]),
                             o.slot.eq(Mux(e.valid & has_slot[j],
                                           Cat(way[j][:slot_way_bits], e.set), 0)),
+                            # The banked table keeps no stale bits yet. Driven here, not left
+                            # to its init value: Amaranth emits an undriven bit as a constant
+                            # `always @*`, which Icarus never runs (the bit reads X).
+                            o.stale.eq(0),
                         ]
 
         # -- allocation: a new beat at the tail ---------------------------------------------

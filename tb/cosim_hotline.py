@@ -27,6 +27,7 @@ from sw_driver.driver import HotlineDriver, TableLayout
 from sw_driver.model_device import ModelDevice
 from tb.driver_scenarios import TIMING_DEPENDENT, trace
 from tb.runner import run_cocotb, tb_params
+from tb.undriven import assert_inputs_driven
 
 CLOCK_NS = 10
 
@@ -65,6 +66,7 @@ async def reset_and_configure(dut, drivers, layouts, *, dim: int, batch_size: in
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
+    assert_inputs_driven(dut)
     for driver in drivers:
         await driver.identify()
         await driver.configure_tables(layouts, dim)

@@ -38,6 +38,7 @@ from hotline_hw.model.gather import BOUNDARY, GatherModel
 
 from .axi_memory import HostMemory
 from .streams import StreamSink, StreamSource, StructCodec, bind_stream, random_pause
+from .undriven import assert_inputs_driven
 
 __all__ = ["CLOCK_NS", "GatheredBeat", "GatherEngineTB", "make_params", "make_component",
            "random_layout", "expected_beats"]
@@ -181,6 +182,7 @@ class GatherEngineTB:
         await ClockCycles(dut.clk, 3)
         dut.rst.value = 0
         await RisingEdge(dut.clk)
+        assert_inputs_driven(dut)
         self.model.next_tag = 0
         if self._rules is None:
             self._rules = cocotb.start_soon(self._stream_rules())

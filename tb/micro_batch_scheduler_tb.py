@@ -58,6 +58,7 @@ from hotline_hw.model.scheduler import (Lookup, MicroBatchKind, MicroBatchSchedu
 
 from .streams import (StreamMonitor, StreamSink, StreamSource, StructCodec, bind_stream,
                       duty_cycle_pause, random_pause)
+from .undriven import assert_inputs_driven
 
 __all__ = ["CLOCK_NS", "COUNTERS", "Lane", "OutBeat", "ColdLane", "ColdBeat", "expected_beats",
            "make_params", "make_component", "classify_sparse", "random_samples",
@@ -276,6 +277,7 @@ class MicroBatchSchedulerTB:
         await ClockCycles(self.dut.clk, 3)
         self.dut.rst.value = 0
         await RisingEdge(self.dut.clk)
+        assert_inputs_driven(self.dut)
         for task in self._checkers:
             task.cancel()
         self._checkers = [

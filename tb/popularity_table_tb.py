@@ -53,6 +53,7 @@ from hotline_hw.model import PopularityTable as Model
 
 from .streams import (StreamSink, StreamSource, StructCodec, bind_stream, duty_cycle_pause,
                       random_pause)
+from .undriven import assert_inputs_driven
 
 __all__ = ["CLOCK_NS", "COUNTERS", "Beat", "Expected", "PopularityTableTB", "ResponseStats",
            "make_params", "make_component", "geometry_from_params", "beats_from_keys",
@@ -343,6 +344,7 @@ class PopularityTableTB:
         await ClockCycles(self.dut.clk, 3)
         self.dut.rst.value = 0
         await RisingEdge(self.dut.clk)
+        assert_inputs_driven(self.dut)
 
     async def start(self) -> None:
         """Reset, clear the table (its memory survives reset and earlier tests) and counters."""

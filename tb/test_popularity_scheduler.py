@@ -55,8 +55,7 @@ class PopularitySchedulerTB(MicroBatchSchedulerTB):
     def _idle_inputs(self) -> None:
         dut = self.dut
         for name in ("mode", "counters_clear", "errors_clear", "split", "batch_size",
-                     "working_set",
-                     "capacity_limit"):
+                     "working_set", "capacity_limit", "alpha"):
             getattr(dut, name).value = 0
         dut.host_cmd__valid.value = 0
         dut.host_resp__ready.value = 1
@@ -68,6 +67,7 @@ class PopularitySchedulerTB(MicroBatchSchedulerTB):
         self.dut.batch_size.value = c["batch_size"]
         self.dut.working_set.value = c["working_set"]
         self.dut.capacity_limit.value = c["capacity_port"]
+        self.dut.alpha.value = c.get("alpha", 0)
 
     def configure(self, **kwargs) -> None:
         super().configure(**kwargs)
