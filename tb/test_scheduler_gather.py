@@ -105,6 +105,13 @@ class SchedulerGatherTB(MicroBatchSchedulerTB):
         self.contents = None
         self.requests = 0
 
+    def _idle_inputs(self) -> None:
+        """The scheduler's inputs and the gather side's: no table laid out, no write-back."""
+        super()._idle_inputs()
+        self.dut.tables.value = 0
+        self.dut.dim.value = 0
+        self.dut.wb__valid.value = 0
+
     def lay_out_tables(self, table_sizes) -> None:
         """Tables one after another (stride = row + one word, random gaps), random contents."""
         g = self.params["gather"]
