@@ -62,7 +62,11 @@ __all__ = [
     "write_criteo",
 ]
 
-DEFAULT_CHUNK_BYTES = 8 << 20
+# 1 MiB: the parser's temporaries (one byte array, one int64 per field, a few words per field)
+# then stay in the CPU's caches. Measured on 500K generated Kaggle lines, one core: 8 MiB
+# chunks 464K lines per CPU-second, 4 MiB 524K, 2 MiB 590K, 1 MiB 607K, 256 KiB 609K; the
+# vocabulary pass 1.58 s at 8 MiB, 1.28 s at 1 MiB.
+DEFAULT_CHUNK_BYTES = 1 << 20
 
 
 class CriteoSkippedLinesWarning(UserWarning):
@@ -314,8 +318,8 @@ class CriteoReader:
         same ``max_ind_range``. A value missing from the vocabulary raises ``KeyError`` naming the
         file, line and column.
     chunk_bytes : int
-        Bytes of text parsed per step (default 8 MiB: roughly 30k Kaggle lines, a few tens of MB
-        of working memory). Blocks hold the lines of one chunk, so their sizes vary.
+        Bytes of text parsed per step (default 1 MiB: roughly 3,900 Kaggle lines, a few MB of
+        working memory, small enough to stay in cache; see ``DEFAULT_CHUNK_BYTES``). Blocks hold the lines of one chunk, so their sizes vary.
     on_error : {"raise", "skip"}
         ``"raise"`` (default): the first malformed line raises :class:`CriteoFormatError`;
         blocks before it have already been yielded. ``"skip"``: malformed lines are dropped,
