@@ -279,7 +279,12 @@ class HotlineEmbeddings:
             parts.append(F.embedding(hot_slots, self.hot, sparse=True))
         if len(cold_pos):
             parts.append(cold.values[torch.from_numpy(cold_index).to(self.device)])
-        parts = torch.cat(parts) if len(parts) > 1 else parts[0]
+        if len(parts) == 1:
+            # All hot (every popular micro-batch) or all cold: already in row-major order. The
+            # reorder below would be an identity gather whose backward scatters into zeros
+            # (same values, 8x the time at B = 1024: 1.37 ms vs 0.18 ms forward + backward).
+            return parts[0].view(n, t, self.config.dim)
+        parts = torch.cat(parts)
         order = np.empty(n * t, dtype=np.int64)
         order[hot_pos] = np.arange(len(hot_pos))
         order[cold_pos] = len(hot_pos) + np.arange(len(cold_pos))
