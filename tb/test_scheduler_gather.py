@@ -130,8 +130,6 @@ class SchedulerGatherTB(MicroBatchSchedulerTB):
         self.contents = np.frombuffer(data, dtype=np.uint8)
         self.dut.tables.value = word
         self.dut.dim.value = self.params["dim"]
-        self.dut.wb__valid.value = 0
-        self.dut.errors_clear.value = 0
 
     def cold_expectation(self, cold) -> list:
         requests = [(lane.table, lane.row) for beat in cold for lane in beat.lanes

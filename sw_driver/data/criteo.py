@@ -342,7 +342,8 @@ class CriteoReader:
         file, line and column.
     chunk_bytes : int
         Bytes of text parsed per step (default 1 MiB: roughly 3,900 Kaggle lines, a few MB of
-        working memory, small enough to stay in cache; see ``DEFAULT_CHUNK_BYTES``). Blocks hold the lines of one chunk, so their sizes vary.
+        working memory, small enough to stay in cache; see ``DEFAULT_CHUNK_BYTES``). Blocks
+        hold the lines of one chunk, so their sizes vary.
     on_error : {"raise", "skip"}
         ``"raise"`` (default): the first malformed line raises :class:`CriteoFormatError`;
         blocks before it have already been yielded. ``"skip"``: malformed lines are dropped,
