@@ -383,3 +383,72 @@ def test_parameter_errors():
         TableBank(geometry=TINY, sets=1)
     assert BankedPopularityTable(geometry=TINY, banks=8).memory_bits == \
         TINY.entries * TINY.entry_bits
+
+
+def test_error_sticky_and_clears(pyrng):
+    """``error_sticky`` stays 0 through clean lookups, is set by the beat that carries an
+    out-of-range lookup (when it leaves), cleared by ``errors_clear`` alone (``errors`` kept),
+    set again when an erring beat leaves in the very cycle of an ``errors_clear`` (set wins),
+    and zeroed with every counter by ``counters_clear``."""
+    dut = BankedPopularityTable(geometry=TINY, lanes=2, banks=2, depth=2, table_in_bits=3,
+                                row_in_bits=7)
+    model = Model(TINY)
+    clean = [[(pyrng.randrange(4), pyrng.randrange(64)) for _ in range(2)] for _ in range(20)]
+    bad = [(4, pyrng.randrange(64)), (pyrng.randrange(4), pyrng.randrange(64))]
+    seen = {}
+
+    def counters(ctx):
+        return {name: ctx.get(getattr(dut, name))
+                for name in ("lookups", "hits", "errors", "error_sticky")}
+
+    async def send(ctx, beat, clear_as_it_leaves=False):
+        for i, (table, row) in enumerate(beat):
+            ctx.set(dut.req.payload.lanes[i].valid, 1)
+            ctx.set(dut.req.payload.lanes[i].table, table)
+            ctx.set(dut.req.payload.lanes[i].row, row)
+        ctx.set(dut.req.valid, 1)
+        await ctx.tick().until(dut.req.ready)
+        ctx.set(dut.req.valid, 0)
+        # Wait for the answer (resp.ready is held high) and optionally clear in its cycle.
+        while not ctx.get(dut.resp.valid):
+            await ctx.tick()
+        ctx.set(dut.errors_clear, int(clear_as_it_leaves))
+        await ctx.tick()
+        ctx.set(dut.errors_clear, 0)
+        await ctx.tick()
+
+    async def bench(ctx):
+        ctx.set(dut.mode, Mode.LEARN)
+        ctx.set(dut.resp.ready, 1)
+        await ctx.tick()
+        for beat in clean:
+            await send(ctx, beat)
+        seen["clean"] = counters(ctx)
+        await send(ctx, bad)
+        seen["bad"] = counters(ctx)
+        ctx.set(dut.errors_clear, 1)
+        await ctx.tick()
+        ctx.set(dut.errors_clear, 0)
+        seen["errors_clear"] = counters(ctx)
+        await send(ctx, bad, clear_as_it_leaves=True)
+        seen["both"] = counters(ctx)
+        ctx.set(dut.counters_clear, 1)
+        await ctx.tick()
+        ctx.set(dut.counters_clear, 0)
+        seen["counters_clear"] = counters(ctx)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run_until(1e-6 * 1000)
+    counts = {}
+    for name, beats in (("clean", clean), ("bad", [bad]), ("both", [bad])):
+        for beat in beats:
+            for key in beat:
+                model.lookup(*key)
+        counts[name] = {"lookups": model.lookups, "hits": model.hits, "errors": model.errors}
+    assert seen["clean"] == {**counts["clean"], "errors": 0, "error_sticky": 0}
+    assert seen["bad"] == {**counts["bad"], "errors": 1, "error_sticky": 1}
+    assert seen["errors_clear"] == {**counts["bad"], "error_sticky": 0}
+    assert seen["both"] == {**counts["both"], "errors": 2, "error_sticky": 1}
+    assert seen["counters_clear"] == {"lookups": 0, "hits": 0, "errors": 0, "error_sticky": 0}
