@@ -80,7 +80,7 @@ class MicroBatchScheduler(wiring.Component):
     stalls, nothing is dropped). Output: one beat per cycle, descriptors included: a micro-batch
     of ``n`` record beats takes ``n + 1`` cycles. The emitter idles only while it has no job
     (nothing scheduled yet) and for one cycle after a ``REFORMED`` working set whose samples
-    all left in popular micro-batches. A popular micro-batch's descriptor leaves 3 cycles after
+    all left in popular micro-batches. A popular micro-batch's descriptor leaves 4 cycles after
     its last sample's last beat is taken.
     """
 
@@ -191,8 +191,12 @@ class MicroBatchScheduler(wiring.Component):
         in_batch = Signal(size_bits)
         batches_in_set = Signal(self._ws_bits)
 
+        # Stage D: the classified sample (its last beat taken), planned in the next cycle.
+        d_valid = Signal()
+        d_go = Signal()                         # D's sample is planned this cycle
+        m.d.comb += d_go.eq(d_valid & jobs.w_rdy)
         m.d.comb += self.i.ready.eq((in_sample | slot_available)
-                                    & (~i.last | jobs.w_rdy))
+                                    & (~i.last | ~d_valid | d_go))
         take = self.i.valid & self.i.ready
         slot_now = Mux(in_sample, cur_slot, Mux(have_fresh, fresh, free_q.r_data))
         beat_now = Mux(in_sample, cur_beat, 0)
@@ -237,8 +241,38 @@ class MicroBatchScheduler(wiring.Component):
         entry = Signal(held_entry)
         m.d.comb += [entry.slot.eq(slot_now), entry.sample.eq(sample_now),
                      entry.beats.eq(Mux(overflow, self._beats, beat_now + 1))]
-        m.d.comb += [pop_q.w_data.eq(entry), non_q.w_data.eq(entry), skip_q.w_data.eq(entry)]
+        d_entry = Signal(held_entry)
+        d_popular, d_skip, d_flush = Signal(), Signal(), Signal()
+        with m.If(d_go):
+            m.d.sync += d_valid.eq(0)
+        with m.If(take):
+            with m.If(i.last):
+                m.d.sync += [in_sample.eq(0), d_valid.eq(1), d_entry.eq(entry),
+                             d_popular.eq(popular), d_skip.eq(skip), d_flush.eq(meta.flush)]
+            with m.Else():
+                m.d.sync += [in_sample.eq(1), cur_slot.eq(slot_now), cur_hot.eq(hot_now),
+                             cur_stale.eq(stale_now),
+                             cur_beat.eq(Mux(overflow, beat_now, beat_now + 1)),
+                             cur_sample.eq(sample_now)]
+        m.d.comb += [pop_q.w_data.eq(d_entry), non_q.w_data.eq(d_entry),
+                     skip_q.w_data.eq(d_entry)]
 
+        # Stage P (planning D's sample). The configuration's "minus one"s and the running sums
+        # are registers, so that planning is comparisons of registers, not sums of sums.
+        # (Configuration changes only while busy is low, so the registers are current.)
+        batch_m1 = Signal(size_bits)
+        set_m1 = Signal(self._ws_bits)
+        limit_m1 = Signal(count)
+        limit_zero = Signal()
+        limit, limit_now = Signal(count), Signal(count)
+        m.d.comb += limit_now.eq(Mux(self.capacity_limit > capacity, capacity,
+                                     self.capacity_limit))
+        m.d.sync += [batch_m1.eq(self.batch_size - 1), set_m1.eq(self.working_set - 1),
+                     limit.eq(limit_now), limit_m1.eq(limit_now - 1),
+                     limit_zero.eq(limit_now == 0)]
+        pend_total = Signal(range(3 * capacity + 1))    # pend_pop + pend_non + pend_skip
+        pend_rest = Signal(range(2 * capacity + 1))     # pend_non + pend_skip
+        d_non = ~d_popular & ~d_skip
         pend_pop_next = Signal(count)
         pend_non_next = Signal(count)
         pend_skip_next = Signal(count)
@@ -247,49 +281,45 @@ class MicroBatchScheduler(wiring.Component):
         set_done = Signal()
         close = Signal()
         early = Signal()
-        pend_pop_inc = Signal(len(pend_pop) + 1)
-        limit = Signal(count)
-        m.d.comb += limit.eq(Mux(self.capacity_limit > capacity, capacity, self.capacity_limit))
+        reaches_limit = Signal()
         m.d.comb += [
-            pend_pop_inc.eq(pend_pop + popular),
-            full_pop.eq(~self.split & popular & (pend_pop_inc == self.batch_size)),
-            pend_pop_next.eq(Mux(full_pop, 0, pend_pop_inc)),
-            pend_non_next.eq(pend_non + (~popular & ~skip)),
-            pend_skip_next.eq(pend_skip + skip),
+            full_pop.eq(~self.split & d_popular & (pend_pop == batch_m1)),
+            pend_pop_next.eq(Mux(full_pop, 0, pend_pop + d_popular)),
+            pend_non_next.eq(pend_non + d_non),
+            pend_skip_next.eq(pend_skip + d_skip),
             # A skipped sample does not count towards mini-batches and working sets.
-            batch_done.eq(~skip & (in_batch + 1 == self.batch_size)),
-            set_done.eq(batch_done & (self.split | (batches_in_set + 1 == self.working_set))),
-            early.eq(~set_done & (pend_pop_next + pend_non_next + pend_skip_next >= limit)),
-            close.eq(set_done | early | meta.flush),
+            batch_done.eq(~d_skip & (in_batch == batch_m1)),
+            set_done.eq(batch_done & (self.split | (batches_in_set == set_m1))),
+            # Held samples after this one: pend_total + 1, or pend_rest after a full popular
+            # micro-batch leaves (the sample was its last).
+            reaches_limit.eq(limit_zero | Mux(full_pop, pend_rest >= limit,
+                                              pend_total >= limit_m1)),
+            early.eq(~set_done & reaches_limit),
+            close.eq(set_done | early | d_flush),
         ]
         job = Signal(job_layout)
         m.d.comb += [job.full_pop.eq(full_pop), job.close.eq(close),
                      job.n_pop.eq(pend_pop_next), job.n_non.eq(pend_non_next),
                      job.n_skip.eq(pend_skip_next), jobs.w_data.eq(job)]
 
-        with m.If(take):
-            with m.If(i.last):
-                m.d.sync += in_sample.eq(0)
-                m.d.comb += [pop_q.w_en.eq(popular), non_q.w_en.eq(~popular & ~skip),
-                             skip_q.w_en.eq(skip), jobs.w_en.eq(full_pop | close)]
-                m.d.sync += [self.samples_in.eq(self.samples_in + 1),
-                             self.popular.eq(self.popular + popular),
-                             self.non_popular.eq(self.non_popular + (~popular & ~skip)),
-                             self.skipped.eq(self.skipped + skip),
-                             self.early_closes.eq(self.early_closes + early)]
-                with m.If(close):
-                    m.d.sync += [pend_pop.eq(0), pend_non.eq(0), pend_skip.eq(0),
-                                 in_batch.eq(0), batches_in_set.eq(0)]
-                with m.Else():
-                    m.d.sync += [pend_pop.eq(pend_pop_next), pend_non.eq(pend_non_next),
-                                 pend_skip.eq(pend_skip_next),
-                                 in_batch.eq(Mux(batch_done, 0, in_batch + ~skip)),
-                                 batches_in_set.eq(batches_in_set + batch_done)]
+        with m.If(d_go):
+            m.d.comb += [pop_q.w_en.eq(d_popular), non_q.w_en.eq(d_non),
+                         skip_q.w_en.eq(d_skip), jobs.w_en.eq(full_pop | close)]
+            m.d.sync += [self.samples_in.eq(self.samples_in + 1),
+                         self.popular.eq(self.popular + d_popular),
+                         self.non_popular.eq(self.non_popular + d_non),
+                         self.skipped.eq(self.skipped + d_skip),
+                         self.early_closes.eq(self.early_closes + early)]
+            with m.If(close):
+                m.d.sync += [pend_pop.eq(0), pend_non.eq(0), pend_skip.eq(0), pend_total.eq(0),
+                             pend_rest.eq(0), in_batch.eq(0), batches_in_set.eq(0)]
             with m.Else():
-                m.d.sync += [in_sample.eq(1), cur_slot.eq(slot_now), cur_hot.eq(hot_now),
-                             cur_stale.eq(stale_now),
-                             cur_beat.eq(Mux(overflow, beat_now, beat_now + 1)),
-                             cur_sample.eq(sample_now)]
+                m.d.sync += [pend_pop.eq(pend_pop_next), pend_non.eq(pend_non_next),
+                             pend_skip.eq(pend_skip_next),
+                             pend_total.eq(Mux(full_pop, pend_rest, pend_total + 1)),
+                             pend_rest.eq(pend_rest + ~d_popular),
+                             in_batch.eq(Mux(batch_done, 0, in_batch + ~d_skip)),
+                             batches_in_set.eq(batches_in_set + batch_done)]
         with m.If(self.i.valid & ~self.i.ready):
             m.d.sync += self.stalls.eq(self.stalls + 1)
 
@@ -325,7 +355,7 @@ class MicroBatchScheduler(wiring.Component):
 
         # The current job, or the next one from the FIFO when the current one is used up.
         has_more = Mux(self.split, (split_phase < 2) | ((split_phase == 2) & (rem_skip != 0)),
-                       (rem_pop + rem_non + rem_skip) != 0)
+                       (rem_pop != 0) | (rem_non != 0) | (rem_skip != 0))
         exhausted = ~pending_full_pop & ~(pending_close & has_more)
         take_job = Signal()
         finish = exhausted & pending_close          # the working set's last micro-batch is out
@@ -473,8 +503,8 @@ class MicroBatchScheduler(wiring.Component):
                     cold.lanes[k].row.eq(Mux(rec.valid & ~rec.hot, rec.row, 0)),
                 ]
 
-        m.d.comb += self.busy.eq(in_sample | (pend_pop != 0) | (pend_non != 0)
-                                 | (pend_skip != 0) | skip_q.r_rdy | jobs.r_rdy
+        m.d.comb += self.busy.eq(in_sample | d_valid | (pend_total != 0)
+                                 | skip_q.r_rdy | jobs.r_rdy
                                  | ~emitter.ongoing("PLAN")
                                  | pending_full_pop | pending_close | r_valid
                                  | self.o.valid | self.cold.valid

@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .feistel_hash import feistel_network
+from .feistel_hash import delay_line, feistel_pipeline
 from .lookup_stream import (HostOp, entry_layout, host_command_layout, host_response_layout,
                             lookup_request_layout, lookup_response_layout)
 from .model.popularity_table import RRPV_BITS, RRPV_HIT, RRPV_INSERT, RRPV_MAX, Mode, \
@@ -58,9 +58,10 @@ class PopularityTable(wiring.Component):
         ``stale``.
     host_cmd : ``In(stream.Signature(host_command_layout(geometry)))``
         ``READ`` / ``WRITE`` one entry by slot, ``CLEAR`` the table, ``MARK_STALE`` the entry
-        holding a key, ``CLEAR_STALE`` every stale bit (see :class:`HostOp`). Taken between
-        lookup beats, never inside one: a command is exactly sequential with the lookups
-        around it, in either mode, as the golden model's host methods.
+        holding a key, ``CLEAR_STALE`` every stale bit (see :class:`HostOp`). Taken only when
+        no lookup beat is in the hash stages, and while a command is offered ``req.ready``
+        stays low: a command is exactly sequential with the lookups around it in the order the
+        two ports take their words, in either mode, as the golden model's host methods.
     host_resp : ``Out(stream.Signature(host_response_layout(geometry)))``
         One response per host command, in order, once it has taken effect.
     mode : ``In(1)``
@@ -84,13 +85,16 @@ class PopularityTable(wiring.Component):
     One memory word per set (``ways`` entries of valid, RRPV, tag, stale) in a
     ``lib.memory.Memory``
     with one write port and ``lanes`` synchronous read ports (block RAM, replicated per read
-    port by synthesis), all transparent for the write port. Pipeline: hash register (``lanes``
-    Feistel networks) -> read address -> compare / update -> response register. A
-    ``MARK_STALE`` key is hashed by one more Feistel network as the command is taken.
+    port by synthesis), all transparent for the write port. Pipeline: ``rounds`` hash stages
+    (``lanes`` Feistel networks, one round per stage; the last stage, H, holds the hashed beat)
+    -> read address -> compare / update -> response register. Host commands pass through as
+    many stages of their own (a ``MARK_STALE`` key is hashed there) before they are taken.
 
     Latency and throughput
     ----------------------
-    A request beat's response is valid 4 cycles after the beat is taken.
+    A request beat's response is valid ``rounds + 3`` cycles after the beat is taken (7 with
+    the default 4 rounds); a host command's response ``rounds + 3`` cycles after it is taken
+    when no beat is in the way.
     RUN: one beat (``lanes`` lookups) per cycle. LEARN: one valid lane per cycle (a beat with
     no valid lane takes one cycle): every miss, and a hit not already at RRPV 0, rewrites its
     set, and the set memory has one write port; serialising the lanes makes same-set and
@@ -100,7 +104,8 @@ class PopularityTable(wiring.Component):
     Backpressure
     ------------
     If ``resp`` (or ``host_resp``) holds a word that is not taken, the whole pipeline stalls and
-    ``req.ready`` (``host_cmd.ready``) falls when the hash register is full: nothing is dropped.
+    ``req.ready`` (``host_cmd.ready``) falls when the last hash stage is full: nothing is
+    dropped. The hash stages move together (a stalled H holds every stage before it).
     """
 
     def __init__(self, *, geometry: TableGeometry = TableGeometry(), lanes: int = 4,
@@ -205,33 +210,43 @@ class PopularityTable(wiring.Component):
         write = sets_mem.write_port()
         reads = [sets_mem.read_port(transparent_for=(write,)) for _ in range(lanes)]
 
-        # -- stage H: hash every lane of the incoming beat ----------------------------------------
+        # -- stages S1..H: hash every lane of the incoming beat, one Feistel round per stage ----
+        # The stages move together (``shift``); the last one is H, whose beat is injected.
         h = Signal(beat)
         h_valid = Signal()
         h_take = Signal()                   # H's beat is fully injected this cycle
-        m.d.comb += self.req.ready.eq(~h_valid | h_take)
-        with m.If(self.req.ready):
-            m.d.sync += h_valid.eq(self.req.valid)
-        with m.If(self.req.valid & self.req.ready):
-            m.d.sync += [h.first.eq(self.req.payload.first), h.last.eq(self.req.payload.last)]
-            if self._meta_bits:
-                m.d.sync += h.meta.eq(self.req.payload.meta)
-            for i in range(lanes):
-                lane_in = self.req.payload.lanes[i]
-                in_range = Signal(name=f"lane{i}_in_range")
-                m.d.comb += in_range.eq((lane_in.table >> g.table_bits == 0)
-                                        & (lane_in.row >> g.row_bits == 0))
-                key = Cat(lane_in.row[:g.row_bits], lane_in.table[:g.table_bits],
-                          Const(0, g.hash_bits - g.key_bits))
-                hashed = feistel_network(m, key, hash_model, name=f"lane{i}_hash")
-                m.d.sync += [
-                    h.lanes[i].valid.eq(lane_in.valid),
-                    h.lanes[i].error.eq(lane_in.valid & ~in_range),
-                    h.lanes[i].set.eq(hashed[:g.set_bits]),
-                    h.lanes[i].tag.eq(hashed[g.set_bits:]),
-                    h.lanes[i].table.eq(lane_in.table),
-                    h.lanes[i].row.eq(lane_in.row),
-                ]
+        shift = Signal()
+        # A host command waiting at its port holds new beats back (see host_cmd below).
+        m.d.comb += [shift.eq(~h_valid | h_take),
+                     self.req.ready.eq(shift & ~self.host_cmd.valid)]
+        hash_valids = delay_line(m, self.req.valid & self.req.ready, g.rounds, enable=shift,
+                                 name="hash_valid")
+        beats_hashing = Signal()
+        m.d.comb += [h_valid.eq(hash_valids[-1]), beats_hashing.eq(Cat(*hash_valids).any())]
+        carried = Signal(beat)              # what H carries besides each lane's hash
+        m.d.comb += [carried.first.eq(self.req.payload.first),
+                     carried.last.eq(self.req.payload.last)]
+        if self._meta_bits:
+            m.d.comb += carried.meta.eq(self.req.payload.meta)
+        for i in range(lanes):
+            lane_in = self.req.payload.lanes[i]
+            in_range = Signal(name=f"lane{i}_in_range")
+            m.d.comb += [
+                in_range.eq((lane_in.table >> g.table_bits == 0)
+                            & (lane_in.row >> g.row_bits == 0)),
+                carried.lanes[i].valid.eq(lane_in.valid),
+                carried.lanes[i].error.eq(lane_in.valid & ~in_range),
+                carried.lanes[i].table.eq(lane_in.table),
+                carried.lanes[i].row.eq(lane_in.row),
+            ]
+        m.d.comb += h.eq(delay_line(m, carried, g.rounds, enable=shift, name="hash_beat")[-1])
+        for i in range(lanes):
+            lane_in = self.req.payload.lanes[i]
+            key = Cat(lane_in.row[:g.row_bits], lane_in.table[:g.table_bits],
+                      Const(0, g.hash_bits - g.key_bits))
+            hashed = feistel_pipeline(m, key, hash_model, enable=shift, name=f"lane{i}_hash")
+            m.d.comb += [h.lanes[i].set.eq(hashed[:g.set_bits]),
+                         h.lanes[i].tag.eq(hashed[g.set_bits:])]
 
         # Same-set conflicts of H's beat, counted when the beat is taken.
         conflict_bits = []
@@ -265,12 +280,24 @@ class PopularityTable(wiring.Component):
         any_pending, next_lane = _first_set([pending[i] for i in range(lanes)], lane_bits)
         rest = Signal(lanes)
         m.d.comb += rest.eq(pending & ~(Const(1, lanes) << next_lane)[:lanes])
-        host_cmd = self.host_cmd.payload
-        host_hashed = feistel_network(
-            m, Cat(host_cmd.key, Const(0, g.hash_bits - g.key_bits)), hash_model,
-            name="host_hash")
+        # Host commands pass through as many stages as lookups (hashing a MARK_STALE key one
+        # round per stage); the last one (HH) is injected between beats. A command is taken
+        # only when no beat is in the hash stages, and new beats wait while it is offered: the
+        # order of effect is the order in which the two ports take their words.
+        host_take = Signal()                # HH's command is injected this cycle
+        host_shift = Signal()
+        hh_valid = Signal()
+        m.d.comb += [host_shift.eq(~hh_valid | host_take),
+                     self.host_cmd.ready.eq(host_shift & ~beats_hashing)]
+        host_valids = delay_line(m, self.host_cmd.valid & self.host_cmd.ready, g.rounds,
+                                 enable=host_shift, name="host_valid")
+        m.d.comb += hh_valid.eq(host_valids[-1])
+        host_cmd = delay_line(m, self.host_cmd.payload, g.rounds, enable=host_shift,
+                              name="host_cmd")[-1]
+        host_hashed = feistel_pipeline(
+            m, Cat(self.host_cmd.payload.key, Const(0, g.hash_bits - g.key_bits)), hash_model,
+            enable=host_shift, name="host_hash")
 
-        m.d.comb += self.host_cmd.ready.eq(0)
         with m.If(advance):
             with m.If(clearing):
                 m.d.comb += [
@@ -283,8 +310,8 @@ class PopularityTable(wiring.Component):
                 m.d.sync += clear_set.eq(clear_set + 1)
                 with m.If(clear_set == g.sets - 1):
                     m.d.sync += clearing.eq(0)
-            with m.Elif(self.host_cmd.valid & ~mid_beat):
-                m.d.comb += self.host_cmd.ready.eq(1)
+            with m.Elif(hh_valid & ~mid_beat):
+                m.d.comb += host_take.eq(1)
                 with m.If((host_cmd.op == HostOp.CLEAR) | (host_cmd.op == HostOp.CLEAR_STALE)):
                     m.d.sync += [clearing.eq(1), clear_set.eq(0), clear_op.eq(host_cmd.op)]
                 with m.Else():
@@ -483,5 +510,6 @@ class PopularityTable(wiring.Component):
             with m.If(h_take):
                 m.d.sync += self.conflicts.eq(self.conflicts + beat_conflicts)
 
-        m.d.comb += self.busy.eq(h_valid | a_valid | b_valid | clearing)
+        m.d.comb += self.busy.eq(Cat(*hash_valids, *host_valids).any() | a_valid | b_valid
+                                 | clearing)
         return m

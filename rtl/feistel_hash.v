@@ -4,40 +4,62 @@
 (* generator = "Amaranth" *)
 module feistel_hash(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [15:0] \$1 ;
+  wire \$1 ;
   wire [14:0] \$10 ;
-  wire [15:0] \$11 ;
-  wire [14:0] \$12 ;
+  wire [14:0] \$11 ;
+  wire [15:0] \$12 ;
   wire [14:0] \$13 ;
   wire [14:0] \$14 ;
   wire [14:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [14:0] \$17 ;
+  wire [14:0] \$16 ;
+  wire [15:0] \$17 ;
   wire [14:0] \$18 ;
   wire [14:0] \$19 ;
-  wire [14:0] \$2 ;
+  wire [15:0] \$2 ;
   wire [14:0] \$20 ;
-  wire \$21 ;
-  reg \$22 ;
-  reg [59:0] \$23 ;
+  wire [14:0] \$21 ;
+  reg [14:0] \$22 ;
+  reg [14:0] \$23 ;
+  reg [14:0] \$24 ;
+  reg [14:0] \$25 ;
+  reg [14:0] \$26 ;
+  reg [14:0] \$27 ;
+  reg [14:0] \$28 ;
+  reg [14:0] \$29 ;
   wire [14:0] \$3 ;
+  reg \$30 ;
+  reg \$31 ;
+  reg \$32 ;
+  reg \$33 ;
+  reg [29:0] \$34 ;
+  reg [29:0] \$35 ;
+  reg [29:0] \$36 ;
+  reg [29:0] \$37 ;
   wire [14:0] \$4 ;
   wire [14:0] \$5 ;
-  wire [15:0] \$6 ;
-  wire [14:0] \$7 ;
+  wire [14:0] \$6 ;
+  wire [15:0] \$7 ;
   wire [14:0] \$8 ;
   wire [14:0] \$9 ;
   input clk;
   wire clk;
   wire [29:0] feistel;
-  wire [14:0] feistel_r0;
-  wire [14:0] feistel_r1;
-  wire [14:0] feistel_r2;
-  wire [14:0] feistel_r3;
-  wire [14:0] feistel_t0;
-  wire [14:0] feistel_t1;
-  wire [14:0] feistel_t2;
-  wire [14:0] feistel_t3;
+  wire [14:0] feistel_r0_mixed;
+  wire [14:0] feistel_r0_t;
+  wire [14:0] feistel_r1_mixed;
+  wire [14:0] feistel_r1_t;
+  wire [14:0] feistel_r2_mixed;
+  wire [14:0] feistel_r2_t;
+  wire [14:0] feistel_r3_mixed;
+  wire [14:0] feistel_r3_t;
+  reg [14:0] feistel_s1_left = 15'h0000;
+  reg [14:0] feistel_s1_right = 15'h0000;
+  reg [14:0] feistel_s2_left = 15'h0000;
+  reg [14:0] feistel_s2_right = 15'h0000;
+  reg [14:0] feistel_s3_left = 15'h0000;
+  reg [14:0] feistel_s3_right = 15'h0000;
+  reg [14:0] feistel_s4_left = 15'h0000;
+  reg [14:0] feistel_s4_right = 15'h0000;
   input [29:0] i__payload;
   wire [29:0] i__payload;
   wire [29:0] \i__payload.value ;
@@ -46,7 +68,7 @@ module feistel_hash(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid
   input i__valid;
   wire i__valid;
   output [59:0] o__payload;
-  reg [59:0] o__payload = 60'h000000000000000;
+  wire [59:0] o__payload;
   wire [29:0] \o__payload.hash ;
   wire [29:0] \o__payload.value ;
   input o__ready;
@@ -55,63 +77,244 @@ module feistel_hash(i__valid, o__ready, clk, rst, i__ready, o__payload, o__valid
   reg o__valid = 1'h0;
   input rst;
   wire rst;
-  assign \$1  = i__payload[14:0] + 15'h4f1b;
-  assign \$2  = { \$1 [12:0], \$1 [14:13] } & { \$1 [9:0], \$1 [14:10] };
-  assign \$3  = { \$1 [13:0], \$1 [14] } ^ \$2 ;
-  assign \$4  = \$3  ^ { \$1 [7:0], \$1 [14:8] };
-  assign \$5  = \$4  ^ i__payload[14:0];
-  assign feistel_r0 = i__payload[29:15] ^ \$5 ;
-  assign \$6  = feistel_r0 + 13'h1e37;
-  assign \$7  = { \$6 [12:0], \$6 [14:13] } & { \$6 [9:0], \$6 [14:10] };
-  assign \$8  = { \$6 [13:0], \$6 [14] } ^ \$7 ;
-  assign \$9  = \$8  ^ { \$6 [7:0], \$6 [14:8] };
-  assign \$10  = \$9  ^ feistel_r0;
-  assign feistel_r1 = i__payload[14:0] ^ \$10 ;
-  assign \$11  = feistel_r1 + 15'h6d53;
-  assign \$12  = { \$11 [12:0], \$11 [14:13] } & { \$11 [9:0], \$11 [14:10] };
-  assign \$13  = { \$11 [13:0], \$11 [14] } ^ \$12 ;
-  assign \$14  = \$13  ^ { \$11 [7:0], \$11 [14:8] };
-  assign \$15  = \$14  ^ feistel_r1;
-  assign feistel_r2 = feistel_r0 ^ \$15 ;
-  assign \$16  = feistel_r2 + 14'h3c6e;
-  assign \$17  = { \$16 [12:0], \$16 [14:13] } & { \$16 [9:0], \$16 [14:10] };
-  assign \$18  = { \$16 [13:0], \$16 [14] } ^ \$17 ;
-  assign \$19  = \$18  ^ { \$16 [7:0], \$16 [14:8] };
-  assign \$20  = \$19  ^ feistel_r2;
-  assign feistel_r3 = feistel_r1 ^ \$20 ;
-  assign \$21  = ~ o__valid;
-  assign i__ready = \$21  | o__ready;
+  wire shift;
+  reg valid_s1 = 1'h0;
+  reg valid_s2 = 1'h0;
+  reg valid_s3 = 1'h0;
+  (* init = 1'h0 *)
+  wire valid_s4;
+  reg [29:0] value_s1 = 30'h00000000;
+  reg [29:0] value_s2 = 30'h00000000;
+  reg [29:0] value_s3 = 30'h00000000;
+  reg [29:0] value_s4 = 30'h00000000;
+  assign \$1  = ~ o__valid;
+  assign i__ready = \$1  | o__ready;
+  assign \$2  = i__payload[14:0] + 15'h4f1b;
+  assign \$3  = { \$2 [12:0], \$2 [14:13] } & { \$2 [9:0], \$2 [14:10] };
+  assign \$4  = { \$2 [13:0], \$2 [14] } ^ \$3 ;
+  assign \$5  = \$4  ^ { \$2 [7:0], \$2 [14:8] };
+  assign \$6  = \$5  ^ i__payload[14:0];
+  assign feistel_r0_mixed = i__payload[29:15] ^ \$6 ;
+  assign \$7  = feistel_s1_right + 13'h1e37;
+  assign \$8  = { \$7 [12:0], \$7 [14:13] } & { \$7 [9:0], \$7 [14:10] };
+  assign \$9  = { \$7 [13:0], \$7 [14] } ^ \$8 ;
+  assign \$10  = \$9  ^ { \$7 [7:0], \$7 [14:8] };
+  assign \$11  = \$10  ^ feistel_s1_right;
+  assign feistel_r1_mixed = feistel_s1_left ^ \$11 ;
+  assign \$12  = feistel_s2_right + 15'h6d53;
+  assign \$13  = { \$12 [12:0], \$12 [14:13] } & { \$12 [9:0], \$12 [14:10] };
+  assign \$14  = { \$12 [13:0], \$12 [14] } ^ \$13 ;
+  assign \$15  = \$14  ^ { \$12 [7:0], \$12 [14:8] };
+  assign \$16  = \$15  ^ feistel_s2_right;
+  assign feistel_r2_mixed = feistel_s2_left ^ \$16 ;
+  assign \$17  = feistel_s3_right + 14'h3c6e;
+  assign \$18  = { \$17 [12:0], \$17 [14:13] } & { \$17 [9:0], \$17 [14:10] };
+  assign \$19  = { \$17 [13:0], \$17 [14] } ^ \$18 ;
+  assign \$20  = \$19  ^ { \$17 [7:0], \$17 [14:8] };
+  assign \$21  = \$20  ^ feistel_s3_right;
+  assign feistel_r3_mixed = feistel_s3_left ^ \$21 ;
   always @(posedge clk)
-    o__valid <= \$22 ;
+    feistel_s1_left <= \$22 ;
   always @(posedge clk)
-    o__payload <= \$23 ;
+    feistel_s1_right <= \$23 ;
+  always @(posedge clk)
+    feistel_s2_left <= \$24 ;
+  always @(posedge clk)
+    feistel_s2_right <= \$25 ;
+  always @(posedge clk)
+    feistel_s3_left <= \$26 ;
+  always @(posedge clk)
+    feistel_s3_right <= \$27 ;
+  always @(posedge clk)
+    feistel_s4_left <= \$28 ;
+  always @(posedge clk)
+    feistel_s4_right <= \$29 ;
+  always @(posedge clk)
+    valid_s1 <= \$30 ;
+  always @(posedge clk)
+    valid_s2 <= \$31 ;
+  always @(posedge clk)
+    valid_s3 <= \$32 ;
+  always @(posedge clk)
+    o__valid <= \$33 ;
+  always @(posedge clk)
+    value_s1 <= \$34 ;
+  always @(posedge clk)
+    value_s2 <= \$35 ;
+  always @(posedge clk)
+    value_s3 <= \$36 ;
+  always @(posedge clk)
+    value_s4 <= \$37 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = o__valid;
+    \$22  = feistel_s1_left;
     if (i__ready) begin
-      \$22  = i__valid;
+      \$22  = i__payload[14:0];
     end
     if (rst) begin
-      \$22  = 1'h0;
+      \$22  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = o__payload;
+    \$23  = feistel_s1_right;
     if (i__ready) begin
-      \$23 [29:0] = i__payload;
-      \$23 [59:30] = { feistel_r2, feistel_r3 };
+      \$23  = feistel_r0_mixed;
     end
     if (rst) begin
-      \$23  = 60'h000000000000000;
+      \$23  = 15'h0000;
     end
   end
-  assign feistel_t0 = \$1 [14:0];
-  assign feistel_t1 = \$6 [14:0];
-  assign feistel_t2 = \$11 [14:0];
-  assign feistel_t3 = \$16 [14:0];
-  assign feistel = { feistel_r2, feistel_r3 };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$24  = feistel_s2_left;
+    if (i__ready) begin
+      \$24  = feistel_s1_right;
+    end
+    if (rst) begin
+      \$24  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$25  = feistel_s2_right;
+    if (i__ready) begin
+      \$25  = feistel_r1_mixed;
+    end
+    if (rst) begin
+      \$25  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$26  = feistel_s3_left;
+    if (i__ready) begin
+      \$26  = feistel_s2_right;
+    end
+    if (rst) begin
+      \$26  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$27  = feistel_s3_right;
+    if (i__ready) begin
+      \$27  = feistel_r2_mixed;
+    end
+    if (rst) begin
+      \$27  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$28  = feistel_s4_left;
+    if (i__ready) begin
+      \$28  = feistel_s3_right;
+    end
+    if (rst) begin
+      \$28  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$29  = feistel_s4_right;
+    if (i__ready) begin
+      \$29  = feistel_r3_mixed;
+    end
+    if (rst) begin
+      \$29  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$30  = valid_s1;
+    if (i__ready) begin
+      \$30  = i__valid;
+    end
+    if (rst) begin
+      \$30  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$31  = valid_s2;
+    if (i__ready) begin
+      \$31  = valid_s1;
+    end
+    if (rst) begin
+      \$31  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$32  = valid_s3;
+    if (i__ready) begin
+      \$32  = valid_s2;
+    end
+    if (rst) begin
+      \$32  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$33  = o__valid;
+    if (i__ready) begin
+      \$33  = valid_s3;
+    end
+    if (rst) begin
+      \$33  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$34  = value_s1;
+    if (i__ready) begin
+      \$34  = i__payload;
+    end
+    if (rst) begin
+      \$34  = 30'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$35  = value_s2;
+    if (i__ready) begin
+      \$35  = value_s1;
+    end
+    if (rst) begin
+      \$35  = 30'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$36  = value_s3;
+    if (i__ready) begin
+      \$36  = value_s2;
+    end
+    if (rst) begin
+      \$36  = 30'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$37  = value_s4;
+    if (i__ready) begin
+      \$37  = value_s3;
+    end
+    if (rst) begin
+      \$37  = 30'h00000000;
+    end
+  end
+  assign shift = i__ready;
+  assign feistel_r0_t = \$2 [14:0];
+  assign feistel_r1_t = \$7 [14:0];
+  assign feistel_r2_t = \$12 [14:0];
+  assign feistel_r3_t = \$17 [14:0];
+  assign feistel = { feistel_s4_left, feistel_s4_right };
+  assign valid_s4 = o__valid;
   assign \i__payload.value  = i__payload;
   assign \o__payload.value  = o__payload[29:0];
   assign \o__payload.hash  = o__payload[59:30];
+  assign o__payload[59:30] = { feistel_s4_left, feistel_s4_right };
+  assign o__payload[29:0] = value_s4;
 endmodule

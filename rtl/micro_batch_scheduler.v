@@ -17,13 +17,13 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$107 ;
   wire \$108 ;
   wire \$109 ;
-  wire [3:0] \$11 ;
+  wire [2:0] \$11 ;
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
   wire \$113 ;
   wire \$114 ;
-  wire [13:0] \$115 ;
+  wire \$115 ;
   wire \$116 ;
   wire \$117 ;
   wire \$118 ;
@@ -39,29 +39,29 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$127 ;
   wire \$128 ;
   wire \$129 ;
-  wire [4:0] \$13 ;
+  wire [3:0] \$13 ;
   wire \$130 ;
   wire \$131 ;
   wire \$132 ;
   wire \$133 ;
-  wire [13:0] \$134 ;
-  wire [13:0] \$135 ;
+  wire \$134 ;
+  wire \$135 ;
   wire \$136 ;
-  wire [16:0] \$137 ;
+  wire \$137 ;
   wire \$138 ;
-  wire [4:0] \$139 ;
-  wire [5:0] \$14 ;
+  wire \$139 ;
+  wire \$14 ;
   wire \$140 ;
   wire \$141 ;
   wire \$142 ;
-  wire [13:0] \$143 ;
-  wire [14:0] \$144 ;
-  wire \$145 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire [32:0] \$145 ;
   wire \$146 ;
   wire \$147 ;
   wire \$148 ;
   wire \$149 ;
-  wire [3:0] \$15 ;
+  wire [4:0] \$15 ;
   wire \$150 ;
   wire \$151 ;
   wire \$152 ;
@@ -72,7 +72,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$157 ;
   wire \$158 ;
   wire \$159 ;
-  wire \$16 ;
+  wire [5:0] \$16 ;
   wire \$160 ;
   wire \$161 ;
   wire \$162 ;
@@ -83,7 +83,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
-  wire [2:0] \$17 ;
+  wire [3:0] \$17 ;
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
@@ -94,30 +94,30 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$177 ;
   wire \$178 ;
   wire \$179 ;
-  wire [6:0] \$18 ;
+  wire \$18 ;
   wire \$180 ;
   wire \$181 ;
   wire \$182 ;
   wire \$183 ;
   wire \$184 ;
-  wire \$185 ;
+  wire [1:0] \$185 ;
   wire \$186 ;
   wire \$187 ;
   wire \$188 ;
   wire \$189 ;
-  wire [3:0] \$19 ;
+  wire [2:0] \$19 ;
   wire \$190 ;
   wire \$191 ;
   wire \$192 ;
   wire \$193 ;
-  wire [13:0] \$194 ;
-  wire [14:0] \$195 ;
+  wire \$194 ;
+  wire \$195 ;
   wire \$196 ;
   wire \$197 ;
   wire \$198 ;
   wire \$199 ;
   wire \$2 ;
-  wire \$20 ;
+  wire [6:0] \$20 ;
   wire \$200 ;
   wire \$201 ;
   wire \$202 ;
@@ -126,33 +126,33 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$205 ;
   wire \$206 ;
   wire \$207 ;
-  wire [13:0] \$208 ;
-  wire [14:0] \$209 ;
-  wire [12:0] \$21 ;
+  wire [1:0] \$208 ;
+  wire \$209 ;
+  wire [3:0] \$21 ;
   wire \$210 ;
   wire \$211 ;
   wire \$212 ;
   wire \$213 ;
   wire \$214 ;
   wire \$215 ;
-  wire [32:0] \$216 ;
+  wire \$216 ;
   wire \$217 ;
   wire \$218 ;
   wire \$219 ;
-  wire [12:0] \$22 ;
+  wire \$22 ;
   wire \$220 ;
   wire \$221 ;
   wire \$222 ;
-  wire [13:0] \$223 ;
-  wire [14:0] \$224 ;
+  wire \$223 ;
+  wire \$224 ;
   wire \$225 ;
   wire \$226 ;
   wire \$227 ;
   wire \$228 ;
   wire \$229 ;
-  wire \$23 ;
+  wire [12:0] \$23 ;
   wire \$230 ;
-  wire \$231 ;
+  wire [1:0] \$231 ;
   wire \$232 ;
   wire \$233 ;
   wire \$234 ;
@@ -161,9 +161,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$237 ;
   wire \$238 ;
   wire \$239 ;
-  wire [3:0] \$24 ;
-  wire [13:0] \$240 ;
-  wire [14:0] \$241 ;
+  wire [12:0] \$24 ;
+  wire \$240 ;
+  wire \$241 ;
   wire \$242 ;
   wire \$243 ;
   wire \$244 ;
@@ -175,7 +175,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$25 ;
   wire \$250 ;
   wire \$251 ;
-  wire [1:0] \$252 ;
+  wire \$252 ;
   wire \$253 ;
   wire \$254 ;
   wire \$255 ;
@@ -183,10 +183,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$257 ;
   wire \$258 ;
   wire \$259 ;
-  wire \$26 ;
+  wire [3:0] \$26 ;
   wire \$260 ;
-  wire [13:0] \$261 ;
-  wire [14:0] \$262 ;
+  wire \$261 ;
+  wire \$262 ;
   wire \$263 ;
   wire \$264 ;
   wire \$265 ;
@@ -198,7 +198,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$270 ;
   wire \$271 ;
   wire \$272 ;
-  wire [1:0] \$273 ;
+  wire \$273 ;
   wire \$274 ;
   wire \$275 ;
   wire \$276 ;
@@ -208,10 +208,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$28 ;
   wire \$280 ;
   wire \$281 ;
-  wire [13:0] \$282 ;
-  wire [14:0] \$283 ;
-  wire \$284 ;
-  wire \$285 ;
+  wire \$282 ;
+  wire \$283 ;
+  wire [1:0] \$284 ;
+  wire [1:0] \$285 ;
   wire \$286 ;
   wire \$287 ;
   wire \$288 ;
@@ -221,27 +221,27 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$291 ;
   wire \$292 ;
   wire \$293 ;
-  wire [1:0] \$294 ;
-  wire \$295 ;
-  wire \$296 ;
+  wire [47:0] \$294 ;
+  wire [47:0] \$295 ;
+  wire [32:0] \$296 ;
   wire \$297 ;
-  wire \$298 ;
+  wire [4:0] \$298 ;
   wire \$299 ;
   wire \$3 ;
-  wire [15:0] \$30 ;
+  wire \$30 ;
   wire \$300 ;
   wire \$301 ;
-  wire \$302 ;
-  wire \$303 ;
+  wire [47:0] \$302 ;
+  wire [47:0] \$303 ;
   wire \$304 ;
-  wire [13:0] \$305 ;
-  wire [14:0] \$306 ;
+  wire \$305 ;
+  wire [4:0] \$306 ;
   wire \$307 ;
   wire \$308 ;
   wire \$309 ;
-  wire [7:0] \$31 ;
-  wire \$310 ;
-  wire \$311 ;
+  wire \$31 ;
+  wire [47:0] \$310 ;
+  wire [47:0] \$311 ;
   wire \$312 ;
   wire \$313 ;
   wire \$314 ;
@@ -250,18 +250,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$317 ;
   wire \$318 ;
   wire \$319 ;
-  wire [31:0] \$32 ;
+  wire [15:0] \$32 ;
   wire \$320 ;
   wire \$321 ;
   wire \$322 ;
-  wire \$323 ;
-  wire \$324 ;
+  wire [47:0] \$323 ;
+  wire [47:0] \$324 ;
   wire \$325 ;
-  wire [13:0] \$326 ;
-  wire [14:0] \$327 ;
-  wire \$328 ;
-  wire \$329 ;
-  wire \$33 ;
+  wire \$326 ;
+  wire \$327 ;
+  wire [47:0] \$328 ;
+  wire [47:0] \$329 ;
+  wire [7:0] \$33 ;
   wire \$330 ;
   wire \$331 ;
   wire \$332 ;
@@ -272,12 +272,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$337 ;
   wire \$338 ;
   wire \$339 ;
-  wire \$34 ;
+  wire [31:0] \$34 ;
   wire \$340 ;
   wire \$341 ;
   wire \$342 ;
-  wire [1:0] \$343 ;
-  wire [1:0] \$344 ;
+  wire \$343 ;
+  wire \$344 ;
   wire \$345 ;
   wire \$346 ;
   wire \$347 ;
@@ -287,26 +287,26 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$350 ;
   wire \$351 ;
   wire \$352 ;
-  wire [47:0] \$353 ;
-  wire [47:0] \$354 ;
-  wire [32:0] \$355 ;
+  wire \$353 ;
+  wire \$354 ;
+  wire \$355 ;
   wire \$356 ;
-  wire [4:0] \$357 ;
+  wire \$357 ;
   wire \$358 ;
   wire \$359 ;
-  wire [15:0] \$36 ;
+  wire \$36 ;
   wire \$360 ;
-  wire [47:0] \$361 ;
-  wire [47:0] \$362 ;
+  wire \$361 ;
+  wire [13:0] \$362 ;
   wire \$363 ;
-  wire \$364 ;
-  wire [4:0] \$365 ;
+  wire [3:0] \$364 ;
+  wire \$365 ;
   wire \$366 ;
   wire \$367 ;
   wire \$368 ;
-  wire [47:0] \$369 ;
-  wire [7:0] \$37 ;
-  wire [47:0] \$370 ;
+  wire \$369 ;
+  wire \$37 ;
+  wire \$370 ;
   wire \$371 ;
   wire \$372 ;
   wire \$373 ;
@@ -316,18 +316,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$377 ;
   wire \$378 ;
   wire \$379 ;
-  wire [31:0] \$38 ;
+  wire [15:0] \$38 ;
   wire \$380 ;
   wire \$381 ;
-  wire [47:0] \$382 ;
-  wire [47:0] \$383 ;
-  wire \$384 ;
-  wire \$385 ;
+  wire \$382 ;
+  wire \$383 ;
+  wire [12:0] \$384 ;
+  wire [12:0] \$385 ;
   wire \$386 ;
-  wire [47:0] \$387 ;
-  wire [47:0] \$388 ;
+  wire \$387 ;
+  wire \$388 ;
   wire \$389 ;
-  wire \$39 ;
+  wire [7:0] \$39 ;
   wire \$390 ;
   wire \$391 ;
   wire \$392 ;
@@ -335,45 +335,45 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$394 ;
   wire \$395 ;
   wire \$396 ;
-  wire \$397 ;
+  wire [3:0] \$397 ;
   wire \$398 ;
-  wire \$399 ;
+  wire [3:0] \$399 ;
   wire \$4 ;
-  wire \$40 ;
-  wire \$400 ;
-  wire \$401 ;
-  wire \$402 ;
-  wire \$403 ;
-  wire \$404 ;
-  wire \$405 ;
-  wire \$406 ;
+  wire [31:0] \$40 ;
+  wire [3:0] \$400 ;
+  wire [4:0] \$401 ;
+  wire [4:0] \$402 ;
+  wire [31:0] \$403 ;
+  wire [16:0] \$404 ;
+  wire [4:0] \$405 ;
+  wire [13:0] \$406 ;
   wire \$407 ;
-  wire \$408 ;
-  wire \$409 ;
+  wire [32:0] \$408 ;
+  wire [32:0] \$409 ;
   wire \$41 ;
   wire \$410 ;
   wire \$411 ;
   wire \$412 ;
-  wire \$413 ;
-  wire \$414 ;
-  wire \$415 ;
-  wire \$416 ;
-  wire \$417 ;
+  wire [32:0] \$413 ;
+  wire [32:0] \$414 ;
+  wire [32:0] \$415 ;
+  wire [14:0] \$416 ;
+  wire [14:0] \$417 ;
   wire \$418 ;
-  wire \$419 ;
-  wire [15:0] \$42 ;
+  wire [14:0] \$419 ;
+  wire \$42 ;
   wire \$420 ;
-  wire \$421 ;
-  wire \$422 ;
-  wire \$423 ;
-  wire [13:0] \$424 ;
+  wire [16:0] \$421 ;
+  wire [16:0] \$422 ;
+  wire [4:0] \$423 ;
+  wire \$424 ;
   wire \$425 ;
-  wire [3:0] \$426 ;
+  wire [32:0] \$426 ;
   wire \$427 ;
   wire \$428 ;
   wire \$429 ;
-  wire [7:0] \$43 ;
-  wire [32:0] \$430 ;
+  wire \$43 ;
+  wire \$430 ;
   wire \$431 ;
   wire \$432 ;
   wire \$433 ;
@@ -383,18 +383,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$437 ;
   wire \$438 ;
   wire \$439 ;
-  wire [31:0] \$44 ;
+  wire [15:0] \$44 ;
   wire \$440 ;
   wire \$441 ;
   wire \$442 ;
   wire \$443 ;
   wire \$444 ;
   wire \$445 ;
-  wire [32:0] \$446 ;
-  wire \$447 ;
-  wire \$448 ;
-  wire \$449 ;
-  wire \$45 ;
+  wire [1:0] \$446 ;
+  wire [32:0] \$447 ;
+  wire [5:0] \$448 ;
+  wire [32:0] \$449 ;
+  wire [7:0] \$45 ;
   wire \$450 ;
   wire \$451 ;
   wire \$452 ;
@@ -405,82 +405,82 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$457 ;
   wire \$458 ;
   wire \$459 ;
-  wire \$46 ;
+  wire [31:0] \$46 ;
   wire \$460 ;
   wire \$461 ;
   wire \$462 ;
   wire \$463 ;
   wire \$464 ;
-  wire [32:0] \$465 ;
-  wire [32:0] \$466 ;
-  wire [32:0] \$467 ;
+  wire \$465 ;
+  wire \$466 ;
+  wire \$467 ;
   wire \$468 ;
-  wire [16:0] \$469 ;
+  wire \$469 ;
   wire \$47 ;
-  wire [16:0] \$470 ;
-  wire [4:0] \$471 ;
+  wire \$470 ;
+  wire \$471 ;
   wire \$472 ;
-  wire [12:0] \$473 ;
-  wire [12:0] \$474 ;
-  wire \$475 ;
-  wire \$476 ;
+  wire \$473 ;
+  wire \$474 ;
+  wire [1:0] \$475 ;
+  wire [2:0] \$476 ;
   wire \$477 ;
   wire \$478 ;
   wire \$479 ;
-  wire [15:0] \$48 ;
+  wire \$48 ;
   wire \$480 ;
   wire \$481 ;
   wire \$482 ;
   wire \$483 ;
   wire \$484 ;
   wire \$485 ;
-  wire [3:0] \$486 ;
+  wire \$486 ;
   wire \$487 ;
-  wire [3:0] \$488 ;
-  wire [3:0] \$489 ;
-  wire [7:0] \$49 ;
-  wire [4:0] \$490 ;
-  wire [4:0] \$491 ;
-  wire [31:0] \$492 ;
+  wire \$488 ;
+  wire \$489 ;
+  wire \$49 ;
+  wire \$490 ;
+  wire \$491 ;
+  wire \$492 ;
   wire \$493 ;
   wire \$494 ;
-  wire [32:0] \$495 ;
+  wire \$495 ;
   wire \$496 ;
   wire \$497 ;
   wire \$498 ;
   wire \$499 ;
   wire \$5 ;
-  wire [31:0] \$50 ;
+  wire [15:0] \$50 ;
   wire \$500 ;
-  wire \$501 ;
-  wire [13:0] \$502 ;
-  wire [14:0] \$503 ;
-  wire \$504 ;
+  wire [16:0] \$501 ;
+  wire [16:0] \$502 ;
+  wire [16:0] \$503 ;
+  wire [17:0] \$504 ;
   wire \$505 ;
   wire \$506 ;
   wire \$507 ;
   wire \$508 ;
   wire \$509 ;
-  wire \$51 ;
+  wire [7:0] \$51 ;
   wire \$510 ;
-  wire \$511 ;
+  wire [4:0] \$511 ;
   wire \$512 ;
-  wire [1:0] \$513 ;
-  wire [32:0] \$514 ;
-  wire [5:0] \$515 ;
-  wire [32:0] \$516 ;
+  wire \$513 ;
+  wire \$514 ;
+  wire [47:0] \$515 ;
+  wire [47:0] \$516 ;
   wire \$517 ;
   wire \$518 ;
-  wire \$519 ;
-  wire \$52 ;
-  wire \$520 ;
+  wire [16:0] \$519 ;
+  wire [31:0] \$52 ;
+  wire [16:0] \$520 ;
   wire \$521 ;
   wire \$522 ;
   wire \$523 ;
-  wire \$524 ;
-  wire [13:0] \$525 ;
-  wire [14:0] \$526 ;
-  wire \$527 ;
+  wire [16:0] \$524 ;
+  wire [16:0] \$525 ;
+  wire \$526 ;
+  wire [4:0] \$527 ;
   wire \$528 ;
   wire \$529 ;
   wire \$53 ;
@@ -492,65 +492,65 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$535 ;
   wire \$536 ;
   wire \$537 ;
-  wire \$538 ;
+  wire [15:0] \$538 ;
   wire \$539 ;
   wire \$54 ;
-  wire [1:0] \$540 ;
-  wire [2:0] \$541 ;
-  wire \$542 ;
+  wire [7:0] \$540 ;
+  wire \$541 ;
+  wire [31:0] \$542 ;
   wire \$543 ;
   wire \$544 ;
   wire \$545 ;
   wire \$546 ;
-  wire \$547 ;
+  wire [7:0] \$547 ;
   wire \$548 ;
   wire \$549 ;
   wire \$55 ;
-  wire [13:0] \$550 ;
-  wire [14:0] \$551 ;
+  wire [31:0] \$550 ;
+  wire \$551 ;
   wire \$552 ;
   wire \$553 ;
   wire \$554 ;
   wire \$555 ;
   wire \$556 ;
   wire \$557 ;
-  wire \$558 ;
+  wire [15:0] \$558 ;
   wire \$559 ;
   wire \$56 ;
-  wire \$560 ;
+  wire [7:0] \$560 ;
   wire \$561 ;
-  wire \$562 ;
+  wire [31:0] \$562 ;
   wire \$563 ;
-  wire [16:0] \$564 ;
-  wire [16:0] \$565 ;
-  wire [16:0] \$566 ;
-  wire [17:0] \$567 ;
+  wire \$564 ;
+  wire \$565 ;
+  wire \$566 ;
+  wire [7:0] \$567 ;
   wire \$568 ;
   wire \$569 ;
   wire \$57 ;
-  wire \$570 ;
+  wire [31:0] \$570 ;
   wire \$571 ;
   wire \$572 ;
   wire \$573 ;
-  wire [4:0] \$574 ;
+  wire \$574 ;
   wire \$575 ;
   wire \$576 ;
   wire \$577 ;
-  wire [47:0] \$578 ;
-  wire [47:0] \$579 ;
+  wire [15:0] \$578 ;
+  wire \$579 ;
   wire \$58 ;
-  wire \$580 ;
+  wire [7:0] \$580 ;
   wire \$581 ;
-  wire [16:0] \$582 ;
-  wire [16:0] \$583 ;
+  wire [31:0] \$582 ;
+  wire \$583 ;
   wire \$584 ;
   wire \$585 ;
   wire \$586 ;
-  wire [16:0] \$587 ;
-  wire [16:0] \$588 ;
+  wire [7:0] \$587 ;
+  wire \$588 ;
   wire \$589 ;
   wire \$59 ;
-  wire [4:0] \$590 ;
+  wire [31:0] \$590 ;
   wire \$591 ;
   wire \$592 ;
   wire \$593 ;
@@ -558,185 +558,138 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$595 ;
   wire \$596 ;
   wire \$597 ;
-  wire \$598 ;
+  wire [15:0] \$598 ;
   wire \$599 ;
   wire \$6 ;
   wire \$60 ;
-  wire \$600 ;
-  wire [15:0] \$601 ;
-  wire \$602 ;
-  wire [7:0] \$603 ;
+  wire [7:0] \$600 ;
+  wire \$601 ;
+  wire [31:0] \$602 ;
+  wire \$603 ;
   wire \$604 ;
-  wire [31:0] \$605 ;
+  wire \$605 ;
   wire \$606 ;
-  wire \$607 ;
+  wire [7:0] \$607 ;
   wire \$608 ;
   wire \$609 ;
   wire \$61 ;
-  wire [7:0] \$610 ;
-  wire \$611 ;
-  wire \$612 ;
-  wire [31:0] \$613 ;
-  wire \$614 ;
-  wire \$615 ;
-  wire \$616 ;
-  wire \$617 ;
-  wire \$618 ;
-  wire \$619 ;
+  wire [31:0] \$610 ;
+  reg [12:0] \$611 ;
+  reg \$612 ;
+  reg \$613 ;
+  reg \$614 ;
+  reg [47:0] \$615 ;
+  reg \$616 ;
+  reg \$617 ;
+  reg \$618 ;
+  reg [11:0] \$619 ;
   wire \$62 ;
-  wire \$620 ;
-  wire [15:0] \$621 ;
-  wire \$622 ;
-  wire [7:0] \$623 ;
-  wire \$624 ;
-  wire [31:0] \$625 ;
-  wire \$626 ;
-  wire \$627 ;
-  wire \$628 ;
-  wire \$629 ;
+  reg \$620 ;
+  reg [5:0] \$621 ;
+  reg [3:0] \$622 ;
+  reg [31:0] \$623 ;
+  reg [15:0] \$624 ;
+  reg [3:0] \$625 ;
+  reg [12:0] \$626 ;
+  reg [12:0] \$627 ;
+  reg \$628 ;
+  reg [31:0] \$629 ;
   wire \$63 ;
-  wire [7:0] \$630 ;
-  wire \$631 ;
-  wire \$632 ;
-  wire [31:0] \$633 ;
-  wire \$634 ;
-  wire \$635 ;
-  wire \$636 ;
-  wire \$637 ;
-  wire \$638 ;
-  wire \$639 ;
+  reg [31:0] \$630 ;
+  reg [31:0] \$631 ;
+  reg [31:0] \$632 ;
+  reg [31:0] \$633 ;
+  reg [12:0] \$634 ;
+  reg [12:0] \$635 ;
+  reg [12:0] \$636 ;
+  reg [13:0] \$637 ;
+  reg [13:0] \$638 ;
+  reg [15:0] \$639 ;
   wire \$64 ;
-  wire \$640 ;
-  wire [15:0] \$641 ;
-  wire \$642 ;
-  wire [7:0] \$643 ;
-  wire \$644 ;
-  wire [31:0] \$645 ;
-  wire \$646 ;
-  wire \$647 ;
-  wire \$648 ;
-  wire \$649 ;
+  reg [3:0] \$640 ;
+  reg [31:0] \$641 ;
+  reg \$642 ;
+  reg \$643 ;
+  reg [31:0] \$644 ;
+  reg [4:0] \$645 ;
+  reg [12:0] \$646 ;
+  reg [12:0] \$647 ;
+  reg [12:0] \$648 ;
+  reg [1:0] \$649 ;
   wire \$65 ;
-  wire [7:0] \$650 ;
-  wire \$651 ;
-  wire \$652 ;
-  wire [31:0] \$653 ;
-  wire \$654 ;
-  wire \$655 ;
-  wire \$656 ;
-  wire \$657 ;
-  wire \$658 ;
-  wire \$659 ;
+  reg [31:0] \$650 ;
+  reg [15:0] \$651 ;
+  reg [15:0] \$652 ;
+  reg \$653 ;
+  reg [15:0] \$654 ;
+  reg [3:0] \$655 ;
+  reg [31:0] \$656 ;
+  reg \$657 ;
+  reg \$658 ;
+  reg [141:0] \$659 ;
   wire \$66 ;
-  wire \$660 ;
-  wire [15:0] \$661 ;
-  wire \$662 ;
-  wire [7:0] \$663 ;
-  wire \$664 ;
-  wire [31:0] \$665 ;
-  wire \$666 ;
-  wire \$667 ;
-  wire \$668 ;
-  wire \$669 ;
+  reg \$660 ;
+  reg \$661 ;
+  reg [372:0] \$662 ;
+  reg [214:0] \$663 ;
   wire \$67 ;
-  wire [7:0] \$670 ;
-  wire \$671 ;
-  wire \$672 ;
-  wire [31:0] \$673 ;
-  reg [12:0] \$674 ;
-  reg \$675 ;
-  reg \$676 ;
-  reg [31:0] \$677 ;
-  reg [31:0] \$678 ;
-  reg [31:0] \$679 ;
   wire \$68 ;
-  reg [31:0] \$680 ;
-  reg [31:0] \$681 ;
-  reg [12:0] \$682 ;
-  reg [12:0] \$683 ;
-  reg [12:0] \$684 ;
-  reg [15:0] \$685 ;
-  reg [3:0] \$686 ;
-  reg [11:0] \$687 ;
-  reg \$688 ;
-  reg [5:0] \$689 ;
   wire \$69 ;
-  reg [3:0] \$690 ;
-  reg [31:0] \$691 ;
-  reg [31:0] \$692 ;
-  reg \$693 ;
-  reg \$694 ;
-  reg [31:0] \$695 ;
-  reg [4:0] \$696 ;
-  reg [12:0] \$697 ;
-  reg [12:0] \$698 ;
-  reg [12:0] \$699 ;
-  wire [1:0] \$7 ;
+  wire \$7 ;
   wire \$70 ;
-  reg [1:0] \$700 ;
-  reg [31:0] \$701 ;
-  reg [15:0] \$702 ;
-  reg [15:0] \$703 ;
-  reg \$704 ;
-  reg [15:0] \$705 ;
-  reg [3:0] \$706 ;
-  reg [31:0] \$707 ;
-  reg \$708 ;
-  reg \$709 ;
   wire \$71 ;
-  reg [141:0] \$710 ;
-  reg \$711 ;
-  reg \$712 ;
-  reg [372:0] \$713 ;
-  reg [214:0] \$714 ;
-  wire [12:0] \$72 ;
-  wire [12:0] \$73 ;
-  wire [31:0] \$74 ;
-  wire [3:0] \$75 ;
-  wire \$76 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire [12:0] \$74 ;
+  wire [12:0] \$75 ;
+  wire [31:0] \$76 ;
   wire [3:0] \$77 ;
-  wire [4:0] \$78 ;
-  wire [4:0] \$79 ;
+  wire \$78 ;
+  wire [3:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire [19:0] \$81 ;
+  wire [4:0] \$80 ;
+  wire [4:0] \$81 ;
   wire \$82 ;
-  wire \$83 ;
+  wire [19:0] \$83 ;
   wire \$84 ;
   wire \$85 ;
   wire \$86 ;
-  wire \$87 ;
-  wire \$88 ;
+  wire [13:0] \$87 ;
+  wire [13:0] \$88 ;
   wire \$89 ;
-  wire [2:0] \$9 ;
+  wire [1:0] \$9 ;
   wire \$90 ;
   wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
+  wire [13:0] \$92 ;
+  wire [13:0] \$93 ;
   wire \$94 ;
   wire \$95 ;
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
   wire \$99 ;
-  reg [141:0] \$signal  = 142'h000000000000000000000000000000000000;
-  wire [2:0] \$signal.beat ;
-  wire \$signal.desc ;
-  wire \$signal.first ;
-  wire \$signal.ids ;
-  wire [4:0] \$signal.index ;
-  wire [1:0] \$signal.kind ;
-  wire \$signal.last ;
-  wire [15:0] \$signal.position ;
-  wire [31:0] \$signal.sample ;
-  wire [15:0] \$signal.size ;
-  wire [31:0] \$signal.step ;
-  wire [31:0] \$signal.working_set ;
+  reg \$signal  = 1'h0;
+  reg [141:0] \$signal$133  = 142'h000000000000000000000000000000000000;
+  wire [2:0] \$signal$133.beat ;
+  wire \$signal$133.desc ;
+  wire \$signal$133.first ;
+  wire \$signal$133.ids ;
+  wire [4:0] \$signal$133.index ;
+  wire [1:0] \$signal$133.kind ;
+  wire \$signal$133.last ;
+  wire [15:0] \$signal$133.position ;
+  wire [31:0] \$signal$133.sample ;
+  wire [15:0] \$signal$133.size ;
+  wire [31:0] \$signal$133.step ;
+  wire [31:0] \$signal$133.working_set ;
+  reg \$signal$60  = 1'h0;
+  reg [12:0] \$signal$73  = 13'h0000;
   wire advance;
   input [7:0] alpha;
   wire [7:0] alpha;
   reg any_cold;
   wire batch_done;
+  reg [15:0] batch_m1 = 16'h0000;
   input [15:0] batch_size;
   wire [15:0] batch_size;
   reg [3:0] batches_in_set = 4'h0;
@@ -784,6 +737,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] cur_sample = 32'd0;
   reg [11:0] cur_slot = 12'h000;
   reg [5:0] cur_stale = 6'h00;
+  (* init = 48'h000000000000 *)
+  wire [47:0] d_entry;
+  wire [3:0] \d_entry.beats ;
+  wire [31:0] \d_entry.sample ;
+  wire [11:0] \d_entry.slot ;
+  reg d_flush = 1'h0;
+  wire d_go;
+  reg d_valid = 1'h0;
   wire [4:0] e_index;
   wire [12:0] e_non;
   wire [12:0] e_pop;
@@ -872,7 +833,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   input learn;
   wire learn;
   reg [15:0] left = 16'h0000;
-  wire [12:0] limit;
+  reg [12:0] limit_m1 = 13'h0000;
+  wire [12:0] limit_now;
+  reg limit_zero = 1'h0;
   output [31:0] micro_batches;
   reg [31:0] micro_batches = 32'd0;
   reg [15:0] new_from_pop;
@@ -926,31 +889,33 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [12:0] pend_non = 13'h0000;
   wire [12:0] pend_non_next;
   reg [12:0] pend_pop = 13'h0000;
-  wire [13:0] pend_pop_inc;
   wire [12:0] pend_pop_next;
+  reg [13:0] pend_rest = 14'h0000;
   reg [12:0] pend_skip = 13'h0000;
   wire [12:0] pend_skip_next;
+  reg [13:0] pend_total = 14'h0000;
   reg pending_close = 1'h0;
   reg pending_full_pop = 1'h0;
   output [31:0] popular;
   reg [31:0] popular = 32'd0;
   reg [15:0] position = 16'h0000;
   wire [11:0] r_data;
-  wire [47:0] \r_data$106 ;
-  wire [47:0] \r_data$107 ;
-  wire [47:0] \r_data$108 ;
-  wire [40:0] \r_data$80 ;
+  wire [47:0] \r_data$119 ;
+  wire [47:0] \r_data$120 ;
+  wire [47:0] \r_data$121 ;
+  wire [40:0] \r_data$93 ;
   reg r_en;
-  reg \r_en$111 ;
-  reg \r_en$112 ;
-  reg \r_en$113 ;
-  reg \r_en$97 ;
+  reg \r_en$110 ;
+  reg \r_en$124 ;
+  reg \r_en$125 ;
+  reg \r_en$126 ;
   wire r_rdy;
-  wire \r_rdy$103 ;
-  wire \r_rdy$104 ;
-  wire \r_rdy$105 ;
-  wire \r_rdy$78 ;
+  wire \r_rdy$116 ;
+  wire \r_rdy$117 ;
+  wire \r_rdy$118 ;
+  wire \r_rdy$91 ;
   reg r_valid = 1'h0;
+  wire reaches_limit;
   wire [14:0] rec_read__addr;
   wire [231:0] rec_read__data;
   wire [57:0] \rec_read__data[0] ;
@@ -1014,6 +979,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] samples_in = 32'd0;
   wire set_done;
   reg [31:0] set_id = 32'd0;
+  reg [3:0] set_m1 = 4'h0;
   wire skip;
   wire [15:0] skip_chunk;
   output [31:0] skipped;
@@ -1029,16 +995,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] step = 32'd0;
   wire take_job;
   wire [13:0] total;
-  wire [47:0] w_data;
-  wire [11:0] \w_data$115 ;
-  wire [47:0] \w_data$47 ;
-  wire [47:0] \w_data$48 ;
-  wire [40:0] \w_data$65 ;
+  reg [47:0] w_data = 48'h000000000000;
+  wire [11:0] \w_data$128 ;
+  (* init = 48'h000000000000 *)
+  wire [47:0] \w_data$50 ;
+  (* init = 48'h000000000000 *)
+  wire [47:0] \w_data$51 ;
+  wire [40:0] \w_data$78 ;
   reg w_en;
-  reg \w_en$114 ;
-  reg \w_en$67 ;
-  reg \w_en$68 ;
-  reg \w_en$69 ;
+  reg \w_en$127 ;
+  reg \w_en$80 ;
+  reg \w_en$81 ;
+  reg \w_en$82 ;
   wire w_rdy;
   input [3:0] working_set;
   wire [3:0] working_set;
@@ -33815,840 +33783,802 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @(posedge clk) begin
     if (rec_write__en)
-      records[{ \$22 [11:0], \$19 [2:0] }] <= rec_write__data;
+      records[{ \$24 [11:0], \$21 [2:0] }] <= rec_write__data;
   end
   reg [231:0] _0_;
   always @(posedge clk) begin
     if (advance) begin
-      _0_ <= records[{ \$388 [11:0], beat[2:0] }];
+      _0_ <= records[{ \$329 [11:0], beat[2:0] }];
     end
   end
   assign rec_read__data = _0_;
-  assign \$267  = \$255  & \$266 ;
-  assign \$268  = \$267  & pending_close;
-  assign \$269  = ~ \$268 ;
-  assign \$270  = pending_close & \$269 ;
-  assign \$271  = take_job ? \r_data$80 [1] : \$270 ;
-  assign \$272  = \$271  & split;
-  assign \$273  = take_job ? 2'h0 : split_phase;
-  assign \$274  = \$273  == 1'h1;
-  assign \$275  = \$272  & \$274 ;
-  assign \$276  = ~ pending_full_pop;
-  assign \$277  = split_phase < 2'h2;
-  assign \$278  = split_phase == 2'h2;
-  assign \$279  = | rem_skip;
-  assign \$280  = \$278  & \$279 ;
-  assign \$281  = \$277  | \$280 ;
-  assign \$282  = rem_pop + rem_non;
-  assign \$283  = \$282  + rem_skip;
-  assign \$284  = | \$283 ;
-  assign \$285  = split ? \$281  : \$284 ;
-  assign \$286  = pending_close & \$285 ;
-  assign \$287  = ~ \$286 ;
-  assign \$288  = \$276  & \$287 ;
-  assign \$289  = \$288  & pending_close;
-  assign \$290  = ~ \$289 ;
-  assign \$291  = pending_close & \$290 ;
-  assign \$292  = take_job ? \r_data$80 [1] : \$291 ;
-  assign \$293  = \$292  & split;
-  assign \$294  = take_job ? 2'h0 : split_phase;
-  assign \$295  = \$294  == 2'h2;
-  assign \$296  = \$293  & \$295 ;
-  assign \$297  = | e_skip;
-  assign \$298  = \$296  & \$297 ;
-  assign \$299  = ~ pending_full_pop;
-  assign \$300  = split_phase < 2'h2;
-  assign \$301  = split_phase == 2'h2;
-  assign \$302  = | rem_skip;
-  assign \$303  = \$301  & \$302 ;
-  assign \$304  = \$300  | \$303 ;
-  assign \$305  = rem_pop + rem_non;
-  assign \$306  = \$305  + rem_skip;
-  assign \$307  = | \$306 ;
-  assign \$308  = split ? \$304  : \$307 ;
-  assign \$309  = pending_close & \$308 ;
-  assign \$310  = ~ \$309 ;
-  assign \$311  = \$299  & \$310 ;
-  assign \$312  = \$311  & pending_close;
-  assign \$313  = ~ \$312 ;
-  assign \$314  = pending_close & \$313 ;
-  assign \$315  = take_job ? \r_data$80 [1] : \$314 ;
-  assign \$316  = ~ split;
-  assign \$317  = \$315  & \$316 ;
-  assign \$318  = | total;
+  assign \$317  = ~ skipping;
+  assign \$318  = ! from_pop;
   assign \$319  = \$317  & \$318 ;
-  assign \$320  = ~ pending_full_pop;
-  assign \$321  = split_phase < 2'h2;
-  assign \$322  = split_phase == 2'h2;
-  assign \$323  = | rem_skip;
-  assign \$324  = \$322  & \$323 ;
-  assign \$325  = \$321  | \$324 ;
-  assign \$326  = rem_pop + rem_non;
-  assign \$327  = \$326  + rem_skip;
-  assign \$328  = | \$327 ;
-  assign \$329  = split ? \$325  : \$328 ;
-  assign \$330  = pending_close & \$329 ;
-  assign \$331  = ~ \$330 ;
-  assign \$332  = \$320  & \$331 ;
-  assign \$333  = \$332  & pending_close;
-  assign \$334  = ~ \$333 ;
-  assign \$335  = pending_close & \$334 ;
-  assign \$336  = take_job ? \r_data$80 [1] : \$335 ;
-  assign \$337  = ~ split;
-  assign \$338  = \$336  & \$337 ;
-  assign \$339  = | e_skip;
-  assign \$340  = \$338  & \$339 ;
-  assign \$341  = chunk_pop == chunk;
-  assign \$342  = ! chunk_pop;
-  assign \$343  = \$342  ? 2'h2 : 2'h1;
-  assign \$344  = \$341  ? 2'h0 : \$343 ;
-  assign \$345  = ~ skipping;
-  assign \$346  = | from_pop;
-  assign \$347  = \$345  & \$346 ;
-  assign \$348  = \$347  ? \r_rdy$104  : \r_rdy$103 ;
-  assign \$349  = skipping ? \r_rdy$105  : \$348 ;
-  assign \$350  = ~ skipping;
-  assign \$351  = | from_pop;
-  assign \$352  = \$350  & \$351 ;
-  assign \$353  = \$352  ? \r_data$107  : \r_data$106 ;
-  assign \$354  = skipping ? \r_data$108  : \$353 ;
-  assign \$355  = step - 1'h1;
-  assign \$356  = ! beat;
-  assign \$357  = beat + 1'h1;
-  assign \$358  = ~ skipping;
-  assign \$359  = | from_pop;
+  assign \$320  = ~ skipping;
+  assign \$321  = | from_pop;
+  assign \$322  = \$320  & \$321 ;
+  assign \$323  = \$322  ? \r_data$120  : \r_data$119 ;
+  assign \$324  = skipping ? \r_data$121  : \$323 ;
+  assign \$325  = ~ skipping;
+  assign \$326  = | from_pop;
+  assign \$327  = \$325  & \$326 ;
+  assign \$328  = \$327  ? \r_data$120  : \r_data$119 ;
+  assign \$329  = skipping ? \r_data$121  : \$328 ;
+  assign \$330  = advance & r_valid;
+  assign \$331  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$332  = ~ \$331 ;
+  assign \$333  = ~ rec_read__data[1];
+  assign \$334  = rec_read__data[0] & \$333 ;
+  assign \$335  = ~ rec_read__data[59];
+  assign \$336  = rec_read__data[58] & \$335 ;
+  assign \$337  = ~ rec_read__data[117];
+  assign \$338  = rec_read__data[116] & \$337 ;
+  assign \$339  = ~ rec_read__data[175];
+  assign \$340  = rec_read__data[174] & \$339 ;
+  assign \$341  = | { \$340 , \$338 , \$336 , \$334  };
+  assign \$342  = \$332  & \$341 ;
+  assign \$343  = in_sample | d_valid;
+  assign \$344  = | pend_total;
+  assign \$345  = \$343  | \$344 ;
+  assign \$346  = \$345  | \r_rdy$118 ;
+  assign \$347  = \$346  | \r_rdy$91 ;
+  assign \$349  = \$347  | \$348 ;
+  assign \$350  = \$349  | pending_full_pop;
+  assign \$351  = \$350  | pending_close;
+  assign \$352  = \$351  | r_valid;
+  assign \$353  = \$352  | o__valid;
+  assign \$354  = \$353  | cold__valid;
+  assign \$355  = \$354  | \r_rdy$117 ;
+  assign busy = \$355  | \r_rdy$116 ;
+  assign \$356  = ! fsm_state;
+  assign \$358  = i__valid & i__ready;
+  assign \$359  = ~ in_sample;
   assign \$360  = \$358  & \$359 ;
-  assign \$361  = \$360  ? \r_data$107  : \r_data$106 ;
-  assign \$362  = skipping ? \r_data$108  : \$361 ;
-  assign \$363  = \$357  >= \$362 [47:44];
-  assign \$364  = skipping | \$363 ;
-  assign \$365  = beat + 1'h1;
-  assign \$366  = ~ skipping;
-  assign \$367  = | from_pop;
-  assign \$368  = \$366  & \$367 ;
-  assign \$369  = \$368  ? \r_data$107  : \r_data$106 ;
-  assign \$370  = skipping ? \r_data$108  : \$369 ;
-  assign \$371  = \$365  >= \$370 [47:44];
-  assign \$372  = skipping | \$371 ;
-  assign \$373  = ~ skipping;
-  assign \$374  = | from_pop;
-  assign \$375  = \$373  & \$374 ;
-  assign \$376  = ~ skipping;
-  assign \$377  = ! from_pop;
-  assign \$378  = \$376  & \$377 ;
-  assign \$379  = ~ skipping;
-  assign \$380  = | from_pop;
-  assign \$381  = \$379  & \$380 ;
-  assign \$382  = \$381  ? \r_data$107  : \r_data$106 ;
-  assign \$383  = skipping ? \r_data$108  : \$382 ;
-  assign \$384  = ~ skipping;
-  assign \$385  = | from_pop;
-  assign \$386  = \$384  & \$385 ;
-  assign \$387  = \$386  ? \r_data$107  : \r_data$106 ;
-  assign \$388  = skipping ? \r_data$108  : \$387 ;
-  assign \$389  = advance & r_valid;
-  assign \$390  = \$signal [0] | \$signal [141];
-  assign \$391  = ~ \$390 ;
-  assign \$392  = ~ rec_read__data[1];
-  assign \$393  = rec_read__data[0] & \$392 ;
-  assign \$394  = ~ rec_read__data[59];
-  assign \$395  = rec_read__data[58] & \$394 ;
-  assign \$396  = ~ rec_read__data[117];
-  assign \$397  = rec_read__data[116] & \$396 ;
-  assign \$398  = ~ rec_read__data[175];
-  assign \$399  = rec_read__data[174] & \$398 ;
-  assign \$400  = | { \$399 , \$397 , \$395 , \$393  };
-  assign \$401  = \$391  & \$400 ;
-  assign \$402  = | pend_pop;
-  assign \$403  = in_sample | \$402 ;
-  assign \$404  = | pend_non;
-  assign \$405  = \$403  | \$404 ;
-  assign \$406  = | pend_skip;
-  assign \$407  = \$405  | \$406 ;
-  assign \$408  = \$407  | \r_rdy$105 ;
-  assign \$409  = \$408  | \r_rdy$78 ;
-  assign \$411  = \$409  | \$410 ;
-  assign \$412  = \$411  | pending_full_pop;
-  assign \$413  = \$412  | pending_close;
-  assign \$414  = \$413  | r_valid;
-  assign \$415  = \$414  | o__valid;
-  assign \$416  = \$415  | cold__valid;
-  assign \$417  = \$416  | \r_rdy$104 ;
-  assign busy = \$417  | \r_rdy$103 ;
-  assign \$418  = ! fsm_state;
-  assign \$420  = i__valid & i__ready;
-  assign \$421  = ~ in_sample;
-  assign \$422  = \$420  & \$421 ;
-  assign \$423  = fresh < 13'h1000;
-  assign \$424  = fresh + 1'h1;
-  assign \$425  = i__valid & i__ready;
-  assign \$426  = in_sample ? cur_beat : 4'h0;
-  assign \$427  = \$426  >= 4'h8;
-  assign \$428  = \$425  & \$427 ;
-  assign \$429  = i__valid & i__ready;
-  assign \$430  = samples_in + 1'h1;
-  assign \$431  = in_sample ? cur_hot : 1'h1;
-  assign \$432  = ~ i__payload[0];
-  assign \$433  = \$432  | i__payload[1];
-  assign \$434  = ~ i__payload[60];
-  assign \$435  = \$434  | i__payload[61];
-  assign \$436  = ~ i__payload[120];
-  assign \$437  = \$436  | i__payload[121];
-  assign \$438  = ~ i__payload[180];
-  assign \$439  = \$438  | i__payload[181];
-  assign \$440  = & { \$439 , \$437 , \$435 , \$433  };
-  assign \$441  = \$431  & \$440 ;
-  assign \$442  = ~ learn;
-  assign \$443  = \$441  & \$442 ;
-  assign \$444  = ~ skip;
-  assign \$445  = \$443  & \$444 ;
-  assign \$446  = popular + \$445 ;
-  assign \$447  = in_sample ? cur_hot : 1'h1;
-  assign \$448  = ~ i__payload[0];
-  assign \$449  = \$448  | i__payload[1];
-  assign \$450  = ~ i__payload[60];
-  assign \$451  = \$450  | i__payload[61];
-  assign \$452  = ~ i__payload[120];
-  assign \$453  = \$452  | i__payload[121];
-  assign \$454  = ~ i__payload[180];
-  assign \$455  = \$454  | i__payload[181];
-  assign \$456  = & { \$455 , \$453 , \$451 , \$449  };
-  assign \$457  = \$447  & \$456 ;
-  assign \$458  = ~ learn;
-  assign \$459  = \$457  & \$458 ;
-  assign \$460  = ~ skip;
-  assign \$461  = \$459  & \$460 ;
-  assign \$462  = ~ \$461 ;
-  assign \$463  = ~ skip;
-  assign \$464  = \$462  & \$463 ;
-  assign \$465  = non_popular + \$464 ;
-  assign \$466  = skipped + skip;
-  assign \$467  = early_closes + early;
-  assign \$468  = ~ skip;
-  assign \$469  = in_batch + \$468 ;
-  assign \$470  = batch_done ? 17'h00000 : \$469 ;
-  assign \$471  = batches_in_set + batch_done;
-  assign \$472  = fresh < 13'h1000;
-  assign \$473  = \$472  ? fresh : { 1'h0, r_data };
-  assign \$474  = in_sample ? { 1'h0, cur_slot } : \$473 ;
-  assign \$475  = in_sample ? cur_hot : 1'h1;
-  assign \$476  = ~ i__payload[0];
-  assign \$477  = \$476  | i__payload[1];
-  assign \$478  = ~ i__payload[60];
-  assign \$479  = \$478  | i__payload[61];
-  assign \$480  = ~ i__payload[120];
-  assign \$481  = \$480  | i__payload[121];
-  assign \$482  = ~ i__payload[180];
-  assign \$483  = \$482  | i__payload[181];
-  assign \$484  = & { \$483 , \$481 , \$479 , \$477  };
-  assign \$485  = \$475  & \$484 ;
-  assign \$486  = in_sample ? cur_beat : 4'h0;
-  assign \$487  = \$486  >= 4'h8;
-  assign \$488  = in_sample ? cur_beat : 4'h0;
-  assign \$489  = in_sample ? cur_beat : 4'h0;
-  assign \$490  = \$489  + 1'h1;
-  assign \$491  = \$487  ? { 1'h0, \$488  } : \$490 ;
-  assign \$492  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$493  = ~ i__ready;
-  assign \$494  = i__valid & \$493 ;
-  assign \$495  = stalls + 1'h1;
-  assign \$496  = ~ pending_full_pop;
-  assign \$497  = split_phase < 2'h2;
-  assign \$498  = split_phase == 2'h2;
-  assign \$499  = | rem_skip;
+  assign \$361  = fresh < 13'h1000;
+  assign \$362  = fresh + 1'h1;
+  assign \$363  = i__valid & i__ready;
+  assign \$364  = in_sample ? cur_beat : 4'h0;
+  assign \$365  = \$364  >= 4'h8;
+  assign \$366  = \$363  & \$365 ;
+  assign \$367  = i__valid & i__ready;
+  assign \$368  = in_sample ? cur_hot : 1'h1;
+  assign \$369  = ~ i__payload[0];
+  assign \$370  = \$369  | i__payload[1];
+  assign \$371  = ~ i__payload[60];
+  assign \$372  = \$371  | i__payload[61];
+  assign \$373  = ~ i__payload[120];
+  assign \$374  = \$373  | i__payload[121];
+  assign \$375  = ~ i__payload[180];
+  assign \$376  = \$375  | i__payload[181];
+  assign \$377  = & { \$376 , \$374 , \$372 , \$370  };
+  assign \$378  = \$368  & \$377 ;
+  assign \$379  = ~ learn;
+  assign \$380  = \$378  & \$379 ;
+  assign \$381  = ~ skip;
+  assign \$382  = \$380  & \$381 ;
+  assign \$383  = fresh < 13'h1000;
+  assign \$384  = \$383  ? fresh : { 1'h0, r_data };
+  assign \$385  = in_sample ? { 1'h0, cur_slot } : \$384 ;
+  assign \$386  = in_sample ? cur_hot : 1'h1;
+  assign \$387  = ~ i__payload[0];
+  assign \$388  = \$387  | i__payload[1];
+  assign \$389  = ~ i__payload[60];
+  assign \$390  = \$389  | i__payload[61];
+  assign \$391  = ~ i__payload[120];
+  assign \$392  = \$391  | i__payload[121];
+  assign \$393  = ~ i__payload[180];
+  assign \$394  = \$393  | i__payload[181];
+  assign \$395  = & { \$394 , \$392 , \$390 , \$388  };
+  assign \$396  = \$386  & \$395 ;
+  assign \$397  = in_sample ? cur_beat : 4'h0;
+  assign \$398  = \$397  >= 4'h8;
+  assign \$399  = in_sample ? cur_beat : 4'h0;
+  assign \$400  = in_sample ? cur_beat : 4'h0;
+  assign \$401  = \$400  + 1'h1;
+  assign \$402  = \$398  ? { 1'h0, \$399  } : \$401 ;
+  assign \$403  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$404  = batch_size - 1'h1;
+  assign \$405  = working_set - 1'h1;
+  assign \$406  = \$83 [12:0] - 1'h1;
+  assign \$407  = ! \$83 [12:0];
+  assign \$408  = samples_in + 1'h1;
+  assign \$409  = popular + \$signal ;
+  assign \$410  = ~ \$signal ;
+  assign \$411  = ~ \$signal$60 ;
+  assign \$412  = \$410  & \$411 ;
+  assign \$413  = non_popular + \$412 ;
+  assign \$414  = skipped + \$signal$60 ;
+  assign \$415  = early_closes + early;
+  assign \$416  = pend_total + 1'h1;
+  assign \$417  = full_pop ? { 1'h0, pend_rest } : \$416 ;
+  assign \$418  = ~ \$signal ;
+  assign \$419  = pend_rest + \$418 ;
+  assign \$420  = ~ \$signal$60 ;
+  assign \$421  = in_batch + \$420 ;
+  assign \$422  = batch_done ? 17'h00000 : \$421 ;
+  assign \$423  = batches_in_set + batch_done;
+  assign \$424  = ~ i__ready;
+  assign \$425  = i__valid & \$424 ;
+  assign \$426  = stalls + 1'h1;
+  assign \$427  = ~ pending_full_pop;
+  assign \$428  = split_phase < 2'h2;
+  assign \$429  = split_phase == 2'h2;
+  assign \$430  = | rem_skip;
+  assign \$431  = \$429  & \$430 ;
+  assign \$432  = \$428  | \$431 ;
+  assign \$433  = | rem_pop;
+  assign \$434  = | rem_non;
+  assign \$435  = \$433  | \$434 ;
+  assign \$436  = | rem_skip;
+  assign \$437  = \$435  | \$436 ;
+  assign \$438  = split ? \$432  : \$437 ;
+  assign \$439  = pending_close & \$438 ;
+  assign \$440  = ~ \$439 ;
+  assign \$441  = \$427  & \$440 ;
+  assign \$442  = \$441  & pending_close;
+  assign \$443  = ~ \$442 ;
+  assign \$444  = pending_close & \$443 ;
+  assign \$445  = take_job ? \r_data$93 [1] : \$444 ;
+  assign \$446  = take_job ? 2'h0 : split_phase;
+  assign \$447  = step + 1'h1;
+  assign \$448  = e_index + 1'h1;
+  assign \$449  = micro_batches + 1'h1;
+  assign \$450  = take_job ? \r_data$93 [0] : pending_full_pop;
+  assign \$451  = ~ \$450 ;
+  assign \$452  = ~ pending_full_pop;
+  assign \$453  = split_phase < 2'h2;
+  assign \$454  = split_phase == 2'h2;
+  assign \$455  = | rem_skip;
+  assign \$456  = \$454  & \$455 ;
+  assign \$457  = \$453  | \$456 ;
+  assign \$458  = | rem_pop;
+  assign \$459  = | rem_non;
+  assign \$460  = \$458  | \$459 ;
+  assign \$461  = | rem_skip;
+  assign \$462  = \$460  | \$461 ;
+  assign \$463  = split ? \$457  : \$462 ;
+  assign \$464  = pending_close & \$463 ;
+  assign \$465  = ~ \$464 ;
+  assign \$466  = \$452  & \$465 ;
+  assign \$467  = \$466  & pending_close;
+  assign \$468  = ~ \$467 ;
+  assign \$469  = pending_close & \$468 ;
+  assign \$470  = take_job ? \r_data$93 [1] : \$469 ;
+  assign \$471  = \$451  & \$470 ;
+  assign \$472  = \$471  & split;
+  assign \$473  = ~ new_skip;
+  assign \$474  = \$472  & \$473 ;
+  assign \$475  = take_job ? 2'h0 : split_phase;
+  assign \$476  = \$475  + 1'h1;
+  assign \$477  = take_job ? \r_data$93 [0] : pending_full_pop;
+  assign \$478  = ~ \$477 ;
+  assign \$479  = ~ pending_full_pop;
+  assign \$480  = split_phase < 2'h2;
+  assign \$481  = split_phase == 2'h2;
+  assign \$482  = | rem_skip;
+  assign \$483  = \$481  & \$482 ;
+  assign \$484  = \$480  | \$483 ;
+  assign \$485  = | rem_pop;
+  assign \$486  = | rem_non;
+  assign \$487  = \$485  | \$486 ;
+  assign \$488  = | rem_skip;
+  assign \$489  = \$487  | \$488 ;
+  assign \$490  = split ? \$484  : \$489 ;
+  assign \$491  = pending_close & \$490 ;
+  assign \$492  = ~ \$491 ;
+  assign \$493  = \$479  & \$492 ;
+  assign \$494  = \$493  & pending_close;
+  assign \$495  = ~ \$494 ;
+  assign \$496  = pending_close & \$495 ;
+  assign \$497  = take_job ? \r_data$93 [1] : \$496 ;
+  assign \$498  = \$478  & \$497 ;
+  assign \$499  = ~ split;
   assign \$500  = \$498  & \$499 ;
-  assign \$501  = \$497  | \$500 ;
-  assign \$502  = rem_pop + rem_non;
-  assign \$503  = \$502  + rem_skip;
-  assign \$504  = | \$503 ;
-  assign \$505  = split ? \$501  : \$504 ;
-  assign \$506  = pending_close & \$505 ;
-  assign \$507  = ~ \$506 ;
-  assign \$508  = \$496  & \$507 ;
-  assign \$509  = \$508  & pending_close;
-  assign \$510  = ~ \$509 ;
-  assign \$511  = pending_close & \$510 ;
-  assign \$512  = take_job ? \r_data$80 [1] : \$511 ;
-  assign \$513  = take_job ? 2'h0 : split_phase;
-  assign \$514  = step + 1'h1;
-  assign \$515  = e_index + 1'h1;
-  assign \$516  = micro_batches + 1'h1;
-  assign \$517  = take_job ? \r_data$80 [0] : pending_full_pop;
-  assign \$518  = ~ \$517 ;
-  assign \$519  = ~ pending_full_pop;
-  assign \$520  = split_phase < 2'h2;
-  assign \$521  = split_phase == 2'h2;
-  assign \$522  = | rem_skip;
+  assign \$501  = e_skip - skip_chunk;
+  assign \$502  = e_pop - chunk_pop;
+  assign \$503  = chunk - chunk_pop;
+  assign \$504  = $signed({ 1'h0, e_non }) - $signed(\$503 );
+  assign \$505  = | new_size;
+  assign \$506  = ~ skipping;
+  assign \$507  = | from_pop;
+  assign \$508  = \$506  & \$507 ;
+  assign \$509  = \$508  ? \r_rdy$117  : \r_rdy$116 ;
+  assign \$510  = skipping ? \r_rdy$118  : \$509 ;
+  assign \$511  = beat + 1'h1;
+  assign \$512  = ~ skipping;
+  assign \$513  = | from_pop;
+  assign \$514  = \$512  & \$513 ;
+  assign \$515  = \$514  ? \r_data$120  : \r_data$119 ;
+  assign \$516  = skipping ? \r_data$121  : \$515 ;
+  assign \$517  = \$511  >= \$516 [47:44];
+  assign \$518  = skipping | \$517 ;
+  assign \$519  = position + 1'h1;
+  assign \$520  = left - 1'h1;
+  assign \$521  = ~ skipping;
+  assign \$522  = | from_pop;
   assign \$523  = \$521  & \$522 ;
-  assign \$524  = \$520  | \$523 ;
-  assign \$525  = rem_pop + rem_non;
-  assign \$526  = \$525  + rem_skip;
-  assign \$527  = | \$526 ;
-  assign \$528  = split ? \$524  : \$527 ;
-  assign \$529  = pending_close & \$528 ;
-  assign \$530  = ~ \$529 ;
-  assign \$531  = \$519  & \$530 ;
-  assign \$532  = \$531  & pending_close;
-  assign \$533  = ~ \$532 ;
-  assign \$534  = pending_close & \$533 ;
-  assign \$535  = take_job ? \r_data$80 [1] : \$534 ;
-  assign \$536  = \$518  & \$535 ;
-  assign \$537  = \$536  & split;
-  assign \$538  = ~ new_skip;
-  assign \$539  = \$537  & \$538 ;
-  assign \$540  = take_job ? 2'h0 : split_phase;
-  assign \$541  = \$540  + 1'h1;
-  assign \$542  = take_job ? \r_data$80 [0] : pending_full_pop;
-  assign \$543  = ~ \$542 ;
-  assign \$544  = ~ pending_full_pop;
-  assign \$545  = split_phase < 2'h2;
-  assign \$546  = split_phase == 2'h2;
-  assign \$547  = | rem_skip;
-  assign \$548  = \$546  & \$547 ;
-  assign \$549  = \$545  | \$548 ;
-  assign \$550  = rem_pop + rem_non;
-  assign \$551  = \$550  + rem_skip;
-  assign \$552  = | \$551 ;
-  assign \$553  = split ? \$549  : \$552 ;
-  assign \$554  = pending_close & \$553 ;
+  assign \$524  = from_pop - 1'h1;
+  assign \$525  = \$523  ? \$524  : 17'h00000;
+  assign \$526  = left == 1'h1;
+  assign \$527  = beat + 1'h1;
+  assign \$528  = o__valid & o__ready;
+  assign \$529  = cold__valid & cold__ready;
+  assign \$530  = advance & r_valid;
+  assign \$531  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$532  = ~ \$531 ;
+  assign \$533  = \$532  & rec_read__data[0];
+  assign \$534  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$535  = ~ \$534 ;
+  assign \$536  = \$535  & rec_read__data[1];
+  assign \$537  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$538  = \$537  ? 16'h0000 : rec_read__data[17:2];
+  assign \$539  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$540  = \$539  ? 8'h00 : rec_read__data[25:18];
+  assign \$541  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$542  = \$541  ? 32'd0 : rec_read__data[57:26];
+  assign \$543  = ~ rec_read__data[1];
+  assign \$544  = rec_read__data[0] & \$543 ;
+  assign \$545  = ~ rec_read__data[1];
+  assign \$546  = rec_read__data[0] & \$545 ;
+  assign \$547  = \$546  ? rec_read__data[25:18] : 8'h00;
+  assign \$548  = ~ rec_read__data[1];
+  assign \$549  = rec_read__data[0] & \$548 ;
+  assign \$550  = \$549  ? rec_read__data[57:26] : 32'd0;
+  assign \$551  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$552  = ~ \$551 ;
+  assign \$553  = \$552  & rec_read__data[58];
+  assign \$554  = \$signal$133 [0] | \$signal$133 [141];
   assign \$555  = ~ \$554 ;
-  assign \$556  = \$544  & \$555 ;
-  assign \$557  = \$556  & pending_close;
-  assign \$558  = ~ \$557 ;
-  assign \$559  = pending_close & \$558 ;
-  assign \$560  = take_job ? \r_data$80 [1] : \$559 ;
-  assign \$561  = \$543  & \$560 ;
-  assign \$562  = ~ split;
-  assign \$563  = \$561  & \$562 ;
-  assign \$564  = e_skip - skip_chunk;
-  assign \$565  = e_pop - chunk_pop;
-  assign \$566  = chunk - chunk_pop;
-  assign \$567  = $signed({ 1'h0, e_non }) - $signed(\$566 );
-  assign \$568  = | new_size;
-  assign \$569  = ~ skipping;
-  assign \$570  = | from_pop;
-  assign \$571  = \$569  & \$570 ;
-  assign \$572  = \$571  ? \r_rdy$104  : \r_rdy$103 ;
-  assign \$573  = skipping ? \r_rdy$105  : \$572 ;
-  assign \$574  = beat + 1'h1;
-  assign \$575  = ~ skipping;
-  assign \$576  = | from_pop;
-  assign \$577  = \$575  & \$576 ;
-  assign \$578  = \$577  ? \r_data$107  : \r_data$106 ;
-  assign \$579  = skipping ? \r_data$108  : \$578 ;
-  assign \$580  = \$574  >= \$579 [47:44];
-  assign \$581  = skipping | \$580 ;
-  assign \$582  = position + 1'h1;
-  assign \$583  = left - 1'h1;
-  assign \$584  = ~ skipping;
-  assign \$585  = | from_pop;
-  assign \$586  = \$584  & \$585 ;
-  assign \$587  = from_pop - 1'h1;
-  assign \$588  = \$586  ? \$587  : 17'h00000;
-  assign \$589  = left == 1'h1;
-  assign \$590  = beat + 1'h1;
-  assign \$591  = o__valid & o__ready;
-  assign \$592  = cold__valid & cold__ready;
-  assign \$593  = advance & r_valid;
-  assign \$594  = \$signal [0] | \$signal [141];
+  assign \$556  = \$555  & rec_read__data[59];
+  assign \$557  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$558  = \$557  ? 16'h0000 : rec_read__data[75:60];
+  assign \$559  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$560  = \$559  ? 8'h00 : rec_read__data[83:76];
+  assign \$561  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$562  = \$561  ? 32'd0 : rec_read__data[115:84];
+  assign \$563  = ~ rec_read__data[59];
+  assign \$564  = rec_read__data[58] & \$563 ;
+  assign \$565  = ~ rec_read__data[59];
+  assign \$566  = rec_read__data[58] & \$565 ;
+  assign \$567  = \$566  ? rec_read__data[83:76] : 8'h00;
+  assign \$568  = ~ rec_read__data[59];
+  assign \$569  = rec_read__data[58] & \$568 ;
+  assign \$570  = \$569  ? rec_read__data[115:84] : 32'd0;
+  assign \$571  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$572  = ~ \$571 ;
+  assign \$573  = \$572  & rec_read__data[116];
+  assign \$574  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$575  = ~ \$574 ;
+  assign \$576  = \$575  & rec_read__data[117];
+  assign \$577  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$578  = \$577  ? 16'h0000 : rec_read__data[133:118];
+  assign \$579  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$580  = \$579  ? 8'h00 : rec_read__data[141:134];
+  assign \$581  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$582  = \$581  ? 32'd0 : rec_read__data[173:142];
+  assign \$583  = ~ rec_read__data[117];
+  assign \$584  = rec_read__data[116] & \$583 ;
+  assign \$585  = ~ rec_read__data[117];
+  assign \$586  = rec_read__data[116] & \$585 ;
+  assign \$587  = \$586  ? rec_read__data[141:134] : 8'h00;
+  assign \$588  = ~ rec_read__data[117];
+  assign \$589  = rec_read__data[116] & \$588 ;
+  assign \$590  = \$589  ? rec_read__data[173:142] : 32'd0;
+  assign \$591  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$592  = ~ \$591 ;
+  assign \$593  = \$592  & rec_read__data[174];
+  assign \$594  = \$signal$133 [0] | \$signal$133 [141];
   assign \$595  = ~ \$594 ;
-  assign \$596  = \$595  & rec_read__data[0];
-  assign \$597  = \$signal [0] | \$signal [141];
-  assign \$598  = ~ \$597 ;
-  assign \$599  = \$598  & rec_read__data[1];
-  assign \$600  = \$signal [0] | \$signal [141];
-  assign \$601  = \$600  ? 16'h0000 : rec_read__data[17:2];
-  assign \$602  = \$signal [0] | \$signal [141];
-  assign \$603  = \$602  ? 8'h00 : rec_read__data[25:18];
-  assign \$604  = \$signal [0] | \$signal [141];
-  assign \$605  = \$604  ? 32'd0 : rec_read__data[57:26];
-  assign \$606  = ~ rec_read__data[1];
-  assign \$607  = rec_read__data[0] & \$606 ;
-  assign \$608  = ~ rec_read__data[1];
-  assign \$609  = rec_read__data[0] & \$608 ;
-  assign \$610  = \$609  ? rec_read__data[25:18] : 8'h00;
-  assign \$611  = ~ rec_read__data[1];
-  assign \$612  = rec_read__data[0] & \$611 ;
-  assign \$613  = \$612  ? rec_read__data[57:26] : 32'd0;
-  assign \$614  = \$signal [0] | \$signal [141];
-  assign \$615  = ~ \$614 ;
-  assign \$616  = \$615  & rec_read__data[58];
-  assign \$617  = \$signal [0] | \$signal [141];
-  assign \$618  = ~ \$617 ;
-  assign \$619  = \$618  & rec_read__data[59];
-  assign \$620  = \$signal [0] | \$signal [141];
-  assign \$621  = \$620  ? 16'h0000 : rec_read__data[75:60];
-  assign \$622  = \$signal [0] | \$signal [141];
-  assign \$623  = \$622  ? 8'h00 : rec_read__data[83:76];
-  assign \$624  = \$signal [0] | \$signal [141];
-  assign \$625  = \$624  ? 32'd0 : rec_read__data[115:84];
-  assign \$626  = ~ rec_read__data[59];
-  assign \$627  = rec_read__data[58] & \$626 ;
-  assign \$628  = ~ rec_read__data[59];
-  assign \$629  = rec_read__data[58] & \$628 ;
-  assign \$630  = \$629  ? rec_read__data[83:76] : 8'h00;
-  assign \$631  = ~ rec_read__data[59];
-  assign \$632  = rec_read__data[58] & \$631 ;
-  assign \$633  = \$632  ? rec_read__data[115:84] : 32'd0;
-  assign \$634  = \$signal [0] | \$signal [141];
-  assign \$635  = ~ \$634 ;
-  assign \$636  = \$635  & rec_read__data[116];
-  assign \$637  = \$signal [0] | \$signal [141];
-  assign \$638  = ~ \$637 ;
-  assign \$639  = \$638  & rec_read__data[117];
-  assign \$640  = \$signal [0] | \$signal [141];
-  assign \$641  = \$640  ? 16'h0000 : rec_read__data[133:118];
-  assign \$642  = \$signal [0] | \$signal [141];
-  assign \$643  = \$642  ? 8'h00 : rec_read__data[141:134];
-  assign \$644  = \$signal [0] | \$signal [141];
-  assign \$645  = \$644  ? 32'd0 : rec_read__data[173:142];
-  assign \$646  = ~ rec_read__data[117];
-  assign \$647  = rec_read__data[116] & \$646 ;
-  assign \$648  = ~ rec_read__data[117];
-  assign \$649  = rec_read__data[116] & \$648 ;
-  assign \$650  = \$649  ? rec_read__data[141:134] : 8'h00;
-  assign \$651  = ~ rec_read__data[117];
-  assign \$652  = rec_read__data[116] & \$651 ;
-  assign \$653  = \$652  ? rec_read__data[173:142] : 32'd0;
-  assign \$654  = \$signal [0] | \$signal [141];
-  assign \$655  = ~ \$654 ;
-  assign \$656  = \$655  & rec_read__data[174];
-  assign \$657  = \$signal [0] | \$signal [141];
-  assign \$658  = ~ \$657 ;
-  assign \$659  = \$658  & rec_read__data[175];
-  assign \$660  = \$signal [0] | \$signal [141];
-  assign \$661  = \$660  ? 16'h0000 : rec_read__data[191:176];
-  assign \$662  = \$signal [0] | \$signal [141];
-  assign \$663  = \$662  ? 8'h00 : rec_read__data[199:192];
-  assign \$664  = \$signal [0] | \$signal [141];
-  assign \$665  = \$664  ? 32'd0 : rec_read__data[231:200];
-  assign \$666  = ~ rec_read__data[175];
-  assign \$667  = rec_read__data[174] & \$666 ;
-  assign \$668  = ~ rec_read__data[175];
-  assign \$669  = rec_read__data[174] & \$668 ;
-  assign \$670  = \$669  ? rec_read__data[199:192] : 8'h00;
-  assign \$671  = ~ rec_read__data[175];
-  assign \$672  = rec_read__data[174] & \$671 ;
-  assign \$673  = \$672  ? rec_read__data[231:200] : 32'd0;
+  assign \$596  = \$595  & rec_read__data[175];
+  assign \$597  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$598  = \$597  ? 16'h0000 : rec_read__data[191:176];
+  assign \$599  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$600  = \$599  ? 8'h00 : rec_read__data[199:192];
+  assign \$601  = \$signal$133 [0] | \$signal$133 [141];
+  assign \$602  = \$601  ? 32'd0 : rec_read__data[231:200];
+  assign \$603  = ~ rec_read__data[175];
+  assign \$604  = rec_read__data[174] & \$603 ;
+  assign \$605  = ~ rec_read__data[175];
+  assign \$606  = rec_read__data[174] & \$605 ;
+  assign \$607  = \$606  ? rec_read__data[199:192] : 8'h00;
+  assign \$608  = ~ rec_read__data[175];
+  assign \$609  = rec_read__data[174] & \$608 ;
+  assign \$610  = \$609  ? rec_read__data[231:200] : 32'd0;
   always @(posedge clk)
-    fresh <= \$674 ;
+    fresh <= \$611 ;
   always @(posedge clk)
-    framing_error <= \$675 ;
+    framing_error <= \$612 ;
   always @(posedge clk)
-    in_sample <= \$676 ;
+    d_valid <= \$613 ;
   always @(posedge clk)
-    samples_in <= \$677 ;
+    in_sample <= \$614 ;
   always @(posedge clk)
-    popular <= \$678 ;
+    w_data <= \$615 ;
   always @(posedge clk)
-    non_popular <= \$679 ;
+    \$signal  <= \$616 ;
   always @(posedge clk)
-    skipped <= \$680 ;
+    \$signal$60  <= \$617 ;
   always @(posedge clk)
-    early_closes <= \$681 ;
+    d_flush <= \$618 ;
   always @(posedge clk)
-    pend_pop <= \$682 ;
+    cur_slot <= \$619 ;
   always @(posedge clk)
-    pend_non <= \$683 ;
+    cur_hot <= \$620 ;
   always @(posedge clk)
-    pend_skip <= \$684 ;
+    cur_stale <= \$621 ;
   always @(posedge clk)
-    in_batch <= \$685 ;
+    cur_beat <= \$622 ;
   always @(posedge clk)
-    batches_in_set <= \$686 ;
+    cur_sample <= \$623 ;
   always @(posedge clk)
-    cur_slot <= \$687 ;
+    batch_m1 <= \$624 ;
   always @(posedge clk)
-    cur_hot <= \$688 ;
+    set_m1 <= \$625 ;
   always @(posedge clk)
-    cur_stale <= \$689 ;
+    \$signal$73  <= \$626 ;
   always @(posedge clk)
-    cur_beat <= \$690 ;
+    limit_m1 <= \$627 ;
   always @(posedge clk)
-    cur_sample <= \$691 ;
+    limit_zero <= \$628 ;
   always @(posedge clk)
-    stalls <= \$692 ;
+    samples_in <= \$629 ;
   always @(posedge clk)
-    pending_full_pop <= \$693 ;
+    popular <= \$630 ;
   always @(posedge clk)
-    pending_close <= \$694 ;
+    non_popular <= \$631 ;
   always @(posedge clk)
-    set_id <= \$695 ;
+    skipped <= \$632 ;
   always @(posedge clk)
-    index <= \$696 ;
+    early_closes <= \$633 ;
   always @(posedge clk)
-    rem_pop <= \$697 ;
+    pend_pop <= \$634 ;
   always @(posedge clk)
-    rem_non <= \$698 ;
+    pend_non <= \$635 ;
   always @(posedge clk)
-    rem_skip <= \$699 ;
+    pend_skip <= \$636 ;
   always @(posedge clk)
-    split_phase <= \$700 ;
+    pend_total <= \$637 ;
   always @(posedge clk)
-    step <= \$701 ;
+    pend_rest <= \$638 ;
   always @(posedge clk)
-    left <= \$702 ;
+    in_batch <= \$639 ;
   always @(posedge clk)
-    from_pop <= \$703 ;
+    batches_in_set <= \$640 ;
   always @(posedge clk)
-    skipping <= \$704 ;
+    stalls <= \$641 ;
   always @(posedge clk)
-    position <= \$705 ;
+    pending_full_pop <= \$642 ;
   always @(posedge clk)
-    beat <= \$706 ;
+    pending_close <= \$643 ;
   always @(posedge clk)
-    micro_batches <= \$707 ;
+    set_id <= \$644 ;
   always @(posedge clk)
-    fsm_state <= \$708 ;
+    index <= \$645 ;
   always @(posedge clk)
-    r_valid <= \$709 ;
+    rem_pop <= \$646 ;
   always @(posedge clk)
-    \$signal  <= \$710 ;
+    rem_non <= \$647 ;
   always @(posedge clk)
-    o__valid <= \$711 ;
+    rem_skip <= \$648 ;
   always @(posedge clk)
-    cold__valid <= \$712 ;
+    split_phase <= \$649 ;
   always @(posedge clk)
-    o__payload <= \$713 ;
+    step <= \$650 ;
   always @(posedge clk)
-    cold__payload <= \$714 ;
+    left <= \$651 ;
+  always @(posedge clk)
+    from_pop <= \$652 ;
+  always @(posedge clk)
+    skipping <= \$653 ;
+  always @(posedge clk)
+    position <= \$654 ;
+  always @(posedge clk)
+    beat <= \$655 ;
+  always @(posedge clk)
+    micro_batches <= \$656 ;
+  always @(posedge clk)
+    fsm_state <= \$657 ;
+  always @(posedge clk)
+    r_valid <= \$658 ;
+  always @(posedge clk)
+    \$signal$133  <= \$659 ;
+  always @(posedge clk)
+    o__valid <= \$660 ;
+  always @(posedge clk)
+    cold__valid <= \$661 ;
+  always @(posedge clk)
+    o__payload <= \$662 ;
+  always @(posedge clk)
+    cold__payload <= \$663 ;
+  assign d_go = d_valid & w_rdy;
   assign \$1  = fresh < 13'h1000;
   assign \$2  = \$1  | r_rdy;
   assign \$3  = in_sample | \$2 ;
   assign \$4  = ~ i__payload[241];
-  assign \$5  = \$4  | w_rdy;
-  assign i__ready = \$3  & \$5 ;
-  assign \$6  = i__payload[0] & i__payload[59];
-  assign \$7  = 1'h0 + \$6 ;
-  assign \$8  = i__payload[60] & i__payload[119];
-  assign \$9  = \$7  + \$8 ;
-  assign \$10  = i__payload[120] & i__payload[179];
+  assign \$5  = ~ d_valid;
+  assign \$6  = \$4  | \$5 ;
+  assign \$7  = \$6  | d_go;
+  assign i__ready = \$3  & \$7 ;
+  assign \$8  = i__payload[0] & i__payload[59];
+  assign \$9  = 1'h0 + \$8 ;
+  assign \$10  = i__payload[60] & i__payload[119];
   assign \$11  = \$9  + \$10 ;
-  assign \$12  = i__payload[180] & i__payload[239];
+  assign \$12  = i__payload[120] & i__payload[179];
   assign \$13  = \$11  + \$12 ;
-  assign \$14  = in_sample ? cur_stale : 6'h00;
-  assign \$15  = in_sample ? cur_beat : 4'h0;
-  assign \$16  = \$15  >= 4'h8;
-  assign \$17  = \$16  ? 3'h0 : \$13 [2:0];
-  assign \$18  = \$14  + \$17 ;
-  assign \$19  = in_sample ? cur_beat : 4'h0;
-  assign \$20  = fresh < 13'h1000;
-  assign \$21  = \$20  ? fresh : { 1'h0, r_data };
-  assign \$22  = in_sample ? { 1'h0, cur_slot } : \$21 ;
-  assign \$23  = i__valid & i__ready;
-  assign \$24  = in_sample ? cur_beat : 4'h0;
-  assign \$25  = \$24  >= 4'h8;
-  assign \$26  = ~ \$25 ;
-  assign rec_write__en = \$23  & \$26 ;
-  assign \$27  = i__payload[0] & i__payload[1];
-  assign \$28  = ~ learn;
-  assign \$29  = \$27  & \$28 ;
-  assign \$30  = i__payload[0] ? i__payload[18:3] : 16'h0000;
-  assign \$31  = i__payload[0] ? i__payload[26:19] : 8'h00;
-  assign \$32  = i__payload[0] ? i__payload[58:27] : 32'd0;
-  assign \$33  = i__payload[60] & i__payload[61];
-  assign \$34  = ~ learn;
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = i__payload[60] ? i__payload[78:63] : 16'h0000;
-  assign \$37  = i__payload[60] ? i__payload[86:79] : 8'h00;
-  assign \$38  = i__payload[60] ? i__payload[118:87] : 32'd0;
-  assign \$39  = i__payload[120] & i__payload[121];
-  assign \$40  = ~ learn;
-  assign \$41  = \$39  & \$40 ;
-  assign \$42  = i__payload[120] ? i__payload[138:123] : 16'h0000;
-  assign \$43  = i__payload[120] ? i__payload[146:139] : 8'h00;
-  assign \$44  = i__payload[120] ? i__payload[178:147] : 32'd0;
-  assign \$45  = i__payload[180] & i__payload[181];
-  assign \$46  = ~ learn;
-  assign \$47  = \$45  & \$46 ;
-  assign \$48  = i__payload[180] ? i__payload[198:183] : 16'h0000;
-  assign \$49  = i__payload[180] ? i__payload[206:199] : 8'h00;
-  assign \$50  = i__payload[180] ? i__payload[238:207] : 32'd0;
-  assign \$51  = i__valid & i__ready;
-  assign \$52  = ~ in_sample;
-  assign \$53  = \$51  & \$52 ;
-  assign \$54  = fresh < 13'h1000;
-  assign \$55  = in_sample ? cur_hot : 1'h1;
-  assign \$56  = ~ i__payload[0];
-  assign \$57  = \$56  | i__payload[1];
-  assign \$58  = ~ i__payload[60];
-  assign \$59  = \$58  | i__payload[61];
-  assign \$60  = ~ i__payload[120];
-  assign \$61  = \$60  | i__payload[121];
-  assign \$62  = ~ i__payload[180];
-  assign \$63  = \$62  | i__payload[181];
-  assign \$64  = & { \$63 , \$61 , \$59 , \$57  };
-  assign \$65  = \$55  & \$64 ;
-  assign \$66  = ~ learn;
-  assign \$67  = \$65  & \$66 ;
-  assign \$68  = | alpha;
+  assign \$14  = i__payload[180] & i__payload[239];
+  assign \$15  = \$13  + \$14 ;
+  assign \$16  = in_sample ? cur_stale : 6'h00;
+  assign \$17  = in_sample ? cur_beat : 4'h0;
+  assign \$18  = \$17  >= 4'h8;
+  assign \$19  = \$18  ? 3'h0 : \$15 [2:0];
+  assign \$20  = \$16  + \$19 ;
+  assign \$21  = in_sample ? cur_beat : 4'h0;
+  assign \$22  = fresh < 13'h1000;
+  assign \$23  = \$22  ? fresh : { 1'h0, r_data };
+  assign \$24  = in_sample ? { 1'h0, cur_slot } : \$23 ;
+  assign \$25  = i__valid & i__ready;
+  assign \$26  = in_sample ? cur_beat : 4'h0;
+  assign \$27  = \$26  >= 4'h8;
+  assign \$28  = ~ \$27 ;
+  assign rec_write__en = \$25  & \$28 ;
+  assign \$29  = i__payload[0] & i__payload[1];
+  assign \$30  = ~ learn;
+  assign \$31  = \$29  & \$30 ;
+  assign \$32  = i__payload[0] ? i__payload[18:3] : 16'h0000;
+  assign \$33  = i__payload[0] ? i__payload[26:19] : 8'h00;
+  assign \$34  = i__payload[0] ? i__payload[58:27] : 32'd0;
+  assign \$35  = i__payload[60] & i__payload[61];
+  assign \$36  = ~ learn;
+  assign \$37  = \$35  & \$36 ;
+  assign \$38  = i__payload[60] ? i__payload[78:63] : 16'h0000;
+  assign \$39  = i__payload[60] ? i__payload[86:79] : 8'h00;
+  assign \$40  = i__payload[60] ? i__payload[118:87] : 32'd0;
+  assign \$41  = i__payload[120] & i__payload[121];
+  assign \$42  = ~ learn;
+  assign \$43  = \$41  & \$42 ;
+  assign \$44  = i__payload[120] ? i__payload[138:123] : 16'h0000;
+  assign \$45  = i__payload[120] ? i__payload[146:139] : 8'h00;
+  assign \$46  = i__payload[120] ? i__payload[178:147] : 32'd0;
+  assign \$47  = i__payload[180] & i__payload[181];
+  assign \$48  = ~ learn;
+  assign \$49  = \$47  & \$48 ;
+  assign \$50  = i__payload[180] ? i__payload[198:183] : 16'h0000;
+  assign \$51  = i__payload[180] ? i__payload[206:199] : 8'h00;
+  assign \$52  = i__payload[180] ? i__payload[238:207] : 32'd0;
+  assign \$53  = i__valid & i__ready;
+  assign \$54  = ~ in_sample;
+  assign \$55  = \$53  & \$54 ;
+  assign \$56  = fresh < 13'h1000;
+  assign \$57  = in_sample ? cur_hot : 1'h1;
+  assign \$58  = ~ i__payload[0];
+  assign \$59  = \$58  | i__payload[1];
+  assign \$60  = ~ i__payload[60];
+  assign \$61  = \$60  | i__payload[61];
+  assign \$62  = ~ i__payload[120];
+  assign \$63  = \$62  | i__payload[121];
+  assign \$64  = ~ i__payload[180];
+  assign \$65  = \$64  | i__payload[181];
+  assign \$66  = & { \$65 , \$63 , \$61 , \$59  };
+  assign \$67  = \$57  & \$66 ;
+  assign \$68  = ~ learn;
   assign \$69  = \$67  & \$68 ;
-  assign \$70  = \$18 [5:0] >= alpha;
-  assign skip = \$69  & \$70 ;
-  assign \$71  = fresh < 13'h1000;
-  assign \$72  = \$71  ? fresh : { 1'h0, r_data };
-  assign \$73  = in_sample ? { 1'h0, cur_slot } : \$72 ;
-  assign \$74  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$75  = in_sample ? cur_beat : 4'h0;
-  assign \$76  = \$75  >= 4'h8;
+  assign \$70  = | alpha;
+  assign \$71  = \$69  & \$70 ;
+  assign \$72  = \$20 [5:0] >= alpha;
+  assign skip = \$71  & \$72 ;
+  assign \$73  = fresh < 13'h1000;
+  assign \$74  = \$73  ? fresh : { 1'h0, r_data };
+  assign \$75  = in_sample ? { 1'h0, cur_slot } : \$74 ;
+  assign \$76  = in_sample ? cur_sample : i__payload[273:242];
   assign \$77  = in_sample ? cur_beat : 4'h0;
-  assign \$78  = \$77  + 1'h1;
-  assign \$79  = \$76  ? 5'h08 : \$78 ;
-  assign \$80  = capacity_limit > 13'h1000;
-  assign \$81  = \$80  ? 20'h01000 : capacity_limit;
-  assign \$82  = in_sample ? cur_hot : 1'h1;
-  assign \$83  = ~ i__payload[0];
-  assign \$84  = \$83  | i__payload[1];
-  assign \$85  = ~ i__payload[60];
-  assign \$86  = \$85  | i__payload[61];
-  assign \$87  = ~ i__payload[120];
-  assign \$88  = \$87  | i__payload[121];
-  assign \$89  = ~ i__payload[180];
-  assign \$90  = \$89  | i__payload[181];
-  assign \$91  = & { \$90 , \$88 , \$86 , \$84  };
-  assign \$92  = \$82  & \$91 ;
-  assign \$93  = ~ learn;
-  assign \$94  = \$92  & \$93 ;
-  assign \$95  = ~ skip;
-  assign \$96  = \$94  & \$95 ;
-  assign pend_pop_inc = pend_pop + \$96 ;
-  assign \$97  = ~ split;
-  assign \$98  = in_sample ? cur_hot : 1'h1;
-  assign \$99  = ~ i__payload[0];
-  assign \$100  = \$99  | i__payload[1];
-  assign \$101  = ~ i__payload[60];
-  assign \$102  = \$101  | i__payload[61];
-  assign \$103  = ~ i__payload[120];
-  assign \$104  = \$103  | i__payload[121];
-  assign \$105  = ~ i__payload[180];
-  assign \$106  = \$105  | i__payload[181];
-  assign \$107  = & { \$106 , \$104 , \$102 , \$100  };
-  assign \$108  = \$98  & \$107 ;
-  assign \$109  = ~ learn;
-  assign \$110  = \$108  & \$109 ;
-  assign \$111  = ~ skip;
-  assign \$112  = \$110  & \$111 ;
-  assign \$113  = \$97  & \$112 ;
-  assign \$114  = pend_pop_inc == batch_size;
-  assign full_pop = \$113  & \$114 ;
-  assign \$115  = full_pop ? 14'h0000 : pend_pop_inc;
-  assign \$116  = in_sample ? cur_hot : 1'h1;
-  assign \$117  = ~ i__payload[0];
-  assign \$118  = \$117  | i__payload[1];
-  assign \$119  = ~ i__payload[60];
-  assign \$120  = \$119  | i__payload[61];
-  assign \$121  = ~ i__payload[120];
-  assign \$122  = \$121  | i__payload[121];
-  assign \$123  = ~ i__payload[180];
-  assign \$124  = \$123  | i__payload[181];
-  assign \$125  = & { \$124 , \$122 , \$120 , \$118  };
-  assign \$126  = \$116  & \$125 ;
-  assign \$127  = ~ learn;
-  assign \$128  = \$126  & \$127 ;
-  assign \$129  = ~ skip;
-  assign \$130  = \$128  & \$129 ;
-  assign \$131  = ~ \$130 ;
-  assign \$132  = ~ skip;
+  assign \$78  = \$77  >= 4'h8;
+  assign \$79  = in_sample ? cur_beat : 4'h0;
+  assign \$80  = \$79  + 1'h1;
+  assign \$81  = \$78  ? 5'h08 : \$80 ;
+  assign \$82  = capacity_limit > 13'h1000;
+  assign \$83  = \$82  ? 20'h01000 : capacity_limit;
+  assign \$84  = ~ split;
+  assign \$85  = \$84  & \$signal ;
+  assign \$86  = pend_pop == batch_m1;
+  assign full_pop = \$85  & \$86 ;
+  assign \$87  = pend_pop + \$signal ;
+  assign \$88  = full_pop ? 14'h0000 : \$87 ;
+  assign \$89  = ~ \$signal ;
+  assign \$90  = ~ \$signal$60 ;
+  assign \$91  = \$89  & \$90 ;
+  assign \$92  = pend_non + \$91 ;
+  assign \$93  = pend_skip + \$signal$60 ;
+  assign \$94  = ~ \$signal$60 ;
+  assign \$95  = in_batch == batch_m1;
+  assign batch_done = \$94  & \$95 ;
+  assign \$96  = batches_in_set == set_m1;
+  assign \$97  = split | \$96 ;
+  assign set_done = batch_done & \$97 ;
+  assign \$98  = pend_rest >= \$signal$73 ;
+  assign \$99  = pend_total >= limit_m1;
+  assign \$100  = full_pop ? \$98  : \$99 ;
+  assign reaches_limit = limit_zero | \$100 ;
+  assign \$101  = ~ set_done;
+  assign early = \$101  & reaches_limit;
+  assign \$102  = set_done | early;
+  assign close = \$102  | d_flush;
+  assign \$103  = ~ \$signal ;
+  assign \$104  = ~ \$signal$60 ;
+  assign \$105  = \$103  & \$104 ;
+  assign \$106  = full_pop | close;
+  assign \$107  = ~ o__ready;
+  assign \$108  = o__valid & \$107 ;
+  assign \$109  = ~ \$108 ;
+  assign \$110  = ~ cold__ready;
+  assign \$111  = cold__valid & \$110 ;
+  assign \$112  = ~ \$111 ;
+  assign advance = \$109  & \$112 ;
+  assign \$113  = ~ pending_full_pop;
+  assign \$114  = split_phase < 2'h2;
+  assign \$115  = split_phase == 2'h2;
+  assign \$116  = | rem_skip;
+  assign \$117  = \$115  & \$116 ;
+  assign \$118  = \$114  | \$117 ;
+  assign \$119  = | rem_pop;
+  assign \$120  = | rem_non;
+  assign \$121  = \$119  | \$120 ;
+  assign \$122  = | rem_skip;
+  assign \$123  = \$121  | \$122 ;
+  assign \$124  = split ? \$118  : \$123 ;
+  assign \$125  = pending_close & \$124 ;
+  assign \$126  = ~ \$125 ;
+  assign \$127  = \$113  & \$126 ;
+  assign take_job = \$127  & \r_rdy$91 ;
+  assign e_skip = take_job ? \r_data$93 [40:28] : rem_skip;
+  assign \$128  = e_skip < batch_size;
+  assign skip_chunk = \$128  ? { 3'h0, e_skip } : batch_size;
+  assign e_pop = take_job ? \r_data$93 [14:2] : rem_pop;
+  assign e_non = take_job ? \r_data$93 [27:15] : rem_non;
+  assign \$129  = ~ pending_full_pop;
+  assign \$130  = split_phase < 2'h2;
+  assign \$131  = split_phase == 2'h2;
+  assign \$132  = | rem_skip;
   assign \$133  = \$131  & \$132 ;
-  assign \$134  = pend_non + \$133 ;
-  assign \$135  = pend_skip + skip;
-  assign \$136  = ~ skip;
-  assign \$137  = in_batch + 1'h1;
-  assign \$138  = \$137  == batch_size;
-  assign batch_done = \$136  & \$138 ;
-  assign \$139  = batches_in_set + 1'h1;
-  assign \$140  = \$139  == working_set;
-  assign \$141  = split | \$140 ;
-  assign set_done = batch_done & \$141 ;
-  assign \$142  = ~ set_done;
-  assign \$143  = \$115 [12:0] + \$134 [12:0];
-  assign \$144  = \$143  + \$135 [12:0];
-  assign \$145  = \$144  >= \$81 [12:0];
-  assign early = \$142  & \$145 ;
-  assign \$146  = set_done | early;
-  assign close = \$146  | i__payload[274];
-  assign \$147  = i__valid & i__ready;
-  assign \$148  = in_sample ? cur_hot : 1'h1;
-  assign \$149  = ~ i__payload[0];
-  assign \$150  = \$149  | i__payload[1];
-  assign \$151  = ~ i__payload[60];
-  assign \$152  = \$151  | i__payload[61];
-  assign \$153  = ~ i__payload[120];
-  assign \$154  = \$153  | i__payload[121];
-  assign \$155  = ~ i__payload[180];
-  assign \$156  = \$155  | i__payload[181];
-  assign \$157  = & { \$156 , \$154 , \$152 , \$150  };
-  assign \$158  = \$148  & \$157 ;
-  assign \$159  = ~ learn;
-  assign \$160  = \$158  & \$159 ;
-  assign \$161  = ~ skip;
-  assign \$162  = \$160  & \$161 ;
-  assign \$163  = in_sample ? cur_hot : 1'h1;
-  assign \$164  = ~ i__payload[0];
-  assign \$165  = \$164  | i__payload[1];
-  assign \$166  = ~ i__payload[60];
-  assign \$167  = \$166  | i__payload[61];
-  assign \$168  = ~ i__payload[120];
-  assign \$169  = \$168  | i__payload[121];
-  assign \$170  = ~ i__payload[180];
-  assign \$171  = \$170  | i__payload[181];
-  assign \$172  = & { \$171 , \$169 , \$167 , \$165  };
-  assign \$173  = \$163  & \$172 ;
-  assign \$174  = ~ learn;
-  assign \$175  = \$173  & \$174 ;
-  assign \$176  = ~ skip;
-  assign \$177  = \$175  & \$176 ;
+  assign \$134  = \$130  | \$133 ;
+  assign \$135  = | rem_pop;
+  assign \$136  = | rem_non;
+  assign \$137  = \$135  | \$136 ;
+  assign \$138  = | rem_skip;
+  assign \$139  = \$137  | \$138 ;
+  assign \$140  = split ? \$134  : \$139 ;
+  assign \$141  = pending_close & \$140 ;
+  assign \$142  = ~ \$141 ;
+  assign \$143  = \$129  & \$142 ;
+  assign \$144  = \$143  & pending_close;
+  assign \$145  = set_id + \$144 ;
+  assign \$146  = ~ pending_full_pop;
+  assign \$147  = split_phase < 2'h2;
+  assign \$148  = split_phase == 2'h2;
+  assign \$149  = | rem_skip;
+  assign \$150  = \$148  & \$149 ;
+  assign \$151  = \$147  | \$150 ;
+  assign \$152  = | rem_pop;
+  assign \$153  = | rem_non;
+  assign \$154  = \$152  | \$153 ;
+  assign \$155  = | rem_skip;
+  assign \$156  = \$154  | \$155 ;
+  assign \$157  = split ? \$151  : \$156 ;
+  assign \$158  = pending_close & \$157 ;
+  assign \$159  = ~ \$158 ;
+  assign \$160  = \$146  & \$159 ;
+  assign \$161  = \$160  & pending_close;
+  assign e_index = \$161  ? 5'h00 : index;
+  assign total = e_pop + e_non;
+  assign \$162  = total < batch_size;
+  assign chunk = \$162  ? { 2'h0, total } : batch_size;
+  assign \$163  = e_pop < chunk;
+  assign chunk_pop = \$163  ? { 3'h0, e_pop } : chunk;
+  assign \$164  = take_job ? \r_data$93 [0] : pending_full_pop;
+  assign \$165  = ~ pending_full_pop;
+  assign \$166  = split_phase < 2'h2;
+  assign \$167  = split_phase == 2'h2;
+  assign \$168  = | rem_skip;
+  assign \$169  = \$167  & \$168 ;
+  assign \$170  = \$166  | \$169 ;
+  assign \$171  = | rem_pop;
+  assign \$172  = | rem_non;
+  assign \$173  = \$171  | \$172 ;
+  assign \$174  = | rem_skip;
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = split ? \$170  : \$175 ;
+  assign \$177  = pending_close & \$176 ;
   assign \$178  = ~ \$177 ;
-  assign \$179  = ~ skip;
-  assign \$180  = \$178  & \$179 ;
-  assign \$181  = full_pop | close;
-  assign \$182  = ~ o__ready;
-  assign \$183  = o__valid & \$182 ;
-  assign \$184  = ~ \$183 ;
-  assign \$185  = ~ cold__ready;
-  assign \$186  = cold__valid & \$185 ;
-  assign \$187  = ~ \$186 ;
-  assign advance = \$184  & \$187 ;
+  assign \$179  = \$165  & \$178 ;
+  assign \$180  = \$179  & pending_close;
+  assign \$181  = ~ \$180 ;
+  assign \$182  = pending_close & \$181 ;
+  assign \$183  = take_job ? \r_data$93 [1] : \$182 ;
+  assign \$184  = \$183  & split;
+  assign \$185  = take_job ? 2'h0 : split_phase;
+  assign \$186  = ! \$185 ;
+  assign \$187  = \$184  & \$186 ;
   assign \$188  = ~ pending_full_pop;
   assign \$189  = split_phase < 2'h2;
   assign \$190  = split_phase == 2'h2;
   assign \$191  = | rem_skip;
   assign \$192  = \$190  & \$191 ;
   assign \$193  = \$189  | \$192 ;
-  assign \$194  = rem_pop + rem_non;
-  assign \$195  = \$194  + rem_skip;
-  assign \$196  = | \$195 ;
-  assign \$197  = split ? \$193  : \$196 ;
-  assign \$198  = pending_close & \$197 ;
-  assign \$199  = ~ \$198 ;
-  assign \$200  = \$188  & \$199 ;
-  assign take_job = \$200  & \r_rdy$78 ;
-  assign e_skip = take_job ? \r_data$80 [40:28] : rem_skip;
-  assign \$201  = e_skip < batch_size;
-  assign skip_chunk = \$201  ? { 3'h0, e_skip } : batch_size;
-  assign e_pop = take_job ? \r_data$80 [14:2] : rem_pop;
-  assign e_non = take_job ? \r_data$80 [27:15] : rem_non;
-  assign \$202  = ~ pending_full_pop;
-  assign \$203  = split_phase < 2'h2;
-  assign \$204  = split_phase == 2'h2;
-  assign \$205  = | rem_skip;
-  assign \$206  = \$204  & \$205 ;
-  assign \$207  = \$203  | \$206 ;
-  assign \$208  = rem_pop + rem_non;
-  assign \$209  = \$208  + rem_skip;
-  assign \$210  = | \$209 ;
-  assign \$211  = split ? \$207  : \$210 ;
-  assign \$212  = pending_close & \$211 ;
-  assign \$213  = ~ \$212 ;
-  assign \$214  = \$202  & \$213 ;
-  assign \$215  = \$214  & pending_close;
-  assign \$216  = set_id + \$215 ;
-  assign \$217  = ~ pending_full_pop;
-  assign \$218  = split_phase < 2'h2;
-  assign \$219  = split_phase == 2'h2;
+  assign \$194  = | rem_pop;
+  assign \$195  = | rem_non;
+  assign \$196  = \$194  | \$195 ;
+  assign \$197  = | rem_skip;
+  assign \$198  = \$196  | \$197 ;
+  assign \$199  = split ? \$193  : \$198 ;
+  assign \$200  = pending_close & \$199 ;
+  assign \$201  = ~ \$200 ;
+  assign \$202  = \$188  & \$201 ;
+  assign \$203  = \$202  & pending_close;
+  assign \$204  = ~ \$203 ;
+  assign \$205  = pending_close & \$204 ;
+  assign \$206  = take_job ? \r_data$93 [1] : \$205 ;
+  assign \$207  = \$206  & split;
+  assign \$208  = take_job ? 2'h0 : split_phase;
+  assign \$209  = \$208  == 1'h1;
+  assign \$210  = \$207  & \$209 ;
+  assign \$211  = ~ pending_full_pop;
+  assign \$212  = split_phase < 2'h2;
+  assign \$213  = split_phase == 2'h2;
+  assign \$214  = | rem_skip;
+  assign \$215  = \$213  & \$214 ;
+  assign \$216  = \$212  | \$215 ;
+  assign \$217  = | rem_pop;
+  assign \$218  = | rem_non;
+  assign \$219  = \$217  | \$218 ;
   assign \$220  = | rem_skip;
-  assign \$221  = \$219  & \$220 ;
-  assign \$222  = \$218  | \$221 ;
-  assign \$223  = rem_pop + rem_non;
-  assign \$224  = \$223  + rem_skip;
-  assign \$225  = | \$224 ;
-  assign \$226  = split ? \$222  : \$225 ;
-  assign \$227  = pending_close & \$226 ;
-  assign \$228  = ~ \$227 ;
-  assign \$229  = \$217  & \$228 ;
-  assign \$230  = \$229  & pending_close;
-  assign e_index = \$230  ? 5'h00 : index;
-  assign total = e_pop + e_non;
-  assign \$231  = total < batch_size;
-  assign chunk = \$231  ? { 2'h0, total } : batch_size;
-  assign \$232  = e_pop < chunk;
-  assign chunk_pop = \$232  ? { 3'h0, e_pop } : chunk;
-  assign \$233  = take_job ? \r_data$80 [0] : pending_full_pop;
-  assign \$234  = ~ pending_full_pop;
-  assign \$235  = split_phase < 2'h2;
-  assign \$236  = split_phase == 2'h2;
-  assign \$237  = | rem_skip;
-  assign \$238  = \$236  & \$237 ;
-  assign \$239  = \$235  | \$238 ;
-  assign \$240  = rem_pop + rem_non;
-  assign \$241  = \$240  + rem_skip;
-  assign \$242  = | \$241 ;
-  assign \$243  = split ? \$239  : \$242 ;
-  assign \$244  = pending_close & \$243 ;
-  assign \$245  = ~ \$244 ;
-  assign \$246  = \$234  & \$245 ;
-  assign \$247  = \$246  & pending_close;
-  assign \$248  = ~ \$247 ;
-  assign \$249  = pending_close & \$248 ;
-  assign \$250  = take_job ? \r_data$80 [1] : \$249 ;
-  assign \$251  = \$250  & split;
-  assign \$252  = take_job ? 2'h0 : split_phase;
-  assign \$253  = ! \$252 ;
-  assign \$254  = \$251  & \$253 ;
-  assign \$255  = ~ pending_full_pop;
-  assign \$256  = split_phase < 2'h2;
-  assign \$257  = split_phase == 2'h2;
-  assign \$258  = | rem_skip;
-  assign \$259  = \$257  & \$258 ;
-  assign \$260  = \$256  | \$259 ;
-  assign \$261  = rem_pop + rem_non;
-  assign \$262  = \$261  + rem_skip;
-  assign \$263  = | \$262 ;
-  assign \$264  = split ? \$260  : \$263 ;
-  assign \$265  = pending_close & \$264 ;
-  assign \$266  = ~ \$265 ;
+  assign \$221  = \$219  | \$220 ;
+  assign \$222  = split ? \$216  : \$221 ;
+  assign \$223  = pending_close & \$222 ;
+  assign \$224  = ~ \$223 ;
+  assign \$225  = \$211  & \$224 ;
+  assign \$226  = \$225  & pending_close;
+  assign \$227  = ~ \$226 ;
+  assign \$228  = pending_close & \$227 ;
+  assign \$229  = take_job ? \r_data$93 [1] : \$228 ;
+  assign \$230  = \$229  & split;
+  assign \$231  = take_job ? 2'h0 : split_phase;
+  assign \$232  = \$231  == 2'h2;
+  assign \$233  = \$230  & \$232 ;
+  assign \$234  = | e_skip;
+  assign \$235  = \$233  & \$234 ;
+  assign \$236  = ~ pending_full_pop;
+  assign \$237  = split_phase < 2'h2;
+  assign \$238  = split_phase == 2'h2;
+  assign \$239  = | rem_skip;
+  assign \$240  = \$238  & \$239 ;
+  assign \$241  = \$237  | \$240 ;
+  assign \$242  = | rem_pop;
+  assign \$243  = | rem_non;
+  assign \$244  = \$242  | \$243 ;
+  assign \$245  = | rem_skip;
+  assign \$246  = \$244  | \$245 ;
+  assign \$247  = split ? \$241  : \$246 ;
+  assign \$248  = pending_close & \$247 ;
+  assign \$249  = ~ \$248 ;
+  assign \$250  = \$236  & \$249 ;
+  assign \$251  = \$250  & pending_close;
+  assign \$252  = ~ \$251 ;
+  assign \$253  = pending_close & \$252 ;
+  assign \$254  = take_job ? \r_data$93 [1] : \$253 ;
+  assign \$255  = ~ split;
+  assign \$256  = \$254  & \$255 ;
+  assign \$257  = | total;
+  assign \$258  = \$256  & \$257 ;
+  assign \$259  = ~ pending_full_pop;
+  assign \$260  = split_phase < 2'h2;
+  assign \$261  = split_phase == 2'h2;
+  assign \$262  = | rem_skip;
+  assign \$263  = \$261  & \$262 ;
+  assign \$264  = \$260  | \$263 ;
+  assign \$265  = | rem_pop;
+  assign \$266  = | rem_non;
+  assign \$267  = \$265  | \$266 ;
+  assign \$268  = | rem_skip;
+  assign \$269  = \$267  | \$268 ;
+  assign \$270  = split ? \$264  : \$269 ;
+  assign \$271  = pending_close & \$270 ;
+  assign \$272  = ~ \$271 ;
+  assign \$273  = \$259  & \$272 ;
+  assign \$274  = \$273  & pending_close;
+  assign \$275  = ~ \$274 ;
+  assign \$276  = pending_close & \$275 ;
+  assign \$277  = take_job ? \r_data$93 [1] : \$276 ;
+  assign \$278  = ~ split;
+  assign \$279  = \$277  & \$278 ;
+  assign \$280  = | e_skip;
+  assign \$281  = \$279  & \$280 ;
+  assign \$282  = chunk_pop == chunk;
+  assign \$283  = ! chunk_pop;
+  assign \$284  = \$283  ? 2'h2 : 2'h1;
+  assign \$285  = \$282  ? 2'h0 : \$284 ;
+  assign \$286  = ~ skipping;
+  assign \$287  = | from_pop;
+  assign \$288  = \$286  & \$287 ;
+  assign \$289  = \$288  ? \r_rdy$117  : \r_rdy$116 ;
+  assign \$290  = skipping ? \r_rdy$118  : \$289 ;
+  assign \$291  = ~ skipping;
+  assign \$292  = | from_pop;
+  assign \$293  = \$291  & \$292 ;
+  assign \$294  = \$293  ? \r_data$120  : \r_data$119 ;
+  assign \$295  = skipping ? \r_data$121  : \$294 ;
+  assign \$296  = step - 1'h1;
+  assign \$297  = ! beat;
+  assign \$298  = beat + 1'h1;
+  assign \$299  = ~ skipping;
+  assign \$300  = | from_pop;
+  assign \$301  = \$299  & \$300 ;
+  assign \$302  = \$301  ? \r_data$120  : \r_data$119 ;
+  assign \$303  = skipping ? \r_data$121  : \$302 ;
+  assign \$304  = \$298  >= \$303 [47:44];
+  assign \$305  = skipping | \$304 ;
+  assign \$306  = beat + 1'h1;
+  assign \$307  = ~ skipping;
+  assign \$308  = | from_pop;
+  assign \$309  = \$307  & \$308 ;
+  assign \$310  = \$309  ? \r_data$120  : \r_data$119 ;
+  assign \$311  = skipping ? \r_data$121  : \$310 ;
+  assign \$312  = \$306  >= \$311 [47:44];
+  assign \$313  = skipping | \$312 ;
+  assign \$314  = ~ skipping;
+  assign \$315  = | from_pop;
+  assign \$316  = \$314  & \$315 ;
   \micro_batch_scheduler.free_slots  free_slots (
     .clk(clk),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
     .rst(rst),
-    .w_en(\w_en$114 ),
-    .w_port__data(\$383 [11:0])
+    .w_en(\w_en$127 ),
+    .w_port__data(\$324 [11:0])
   );
   \micro_batch_scheduler.jobs  jobs (
     .clk(clk),
-    .r_data(\r_data$80 ),
-    .r_en(\r_en$97 ),
-    .r_rdy(\r_rdy$78 ),
+    .r_data(\r_data$93 ),
+    .r_en(\r_en$110 ),
+    .r_rdy(\r_rdy$91 ),
     .rst(rst),
-    .w_en(\w_en$69 ),
+    .w_en(\w_en$82 ),
     .w_port__data(job),
     .w_rdy(w_rdy)
   );
   \micro_batch_scheduler.non_queue  non_queue (
     .clk(clk),
-    .r_data(\r_data$106 ),
-    .r_en(\r_en$112 ),
-    .r_rdy(\r_rdy$103 ),
+    .r_data(\r_data$119 ),
+    .r_en(\r_en$125 ),
+    .r_rdy(\r_rdy$116 ),
     .rst(rst),
-    .w_en(\w_en$67 ),
-    .w_port__data(entry)
+    .w_en(\w_en$80 ),
+    .w_port__data(w_data)
   );
   \micro_batch_scheduler.pop_queue  pop_queue (
     .clk(clk),
-    .r_data(\r_data$107 ),
-    .r_en(\r_en$111 ),
-    .r_rdy(\r_rdy$104 ),
+    .r_data(\r_data$120 ),
+    .r_en(\r_en$124 ),
+    .r_rdy(\r_rdy$117 ),
     .rst(rst),
     .w_en(w_en),
-    .w_port__data(entry)
+    .w_port__data(w_data)
   );
   \micro_batch_scheduler.skip_queue  skip_queue (
     .clk(clk),
-    .r_data(\r_data$108 ),
-    .r_en(\r_en$113 ),
-    .r_rdy(\r_rdy$105 ),
+    .r_data(\r_data$121 ),
+    .r_en(\r_en$126 ),
+    .r_rdy(\r_rdy$118 ),
     .rst(rst),
-    .w_en(\w_en$68 ),
-    .w_port__data(entry)
+    .w_en(\w_en$81 ),
+    .w_port__data(w_data)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     r_en = 1'h0;
-    if (\$53 ) begin
+    if (\$55 ) begin
       (* full_case = 32'd1 *)
-      if (\$54 ) begin
+      if (\$56 ) begin
       end else begin
         r_en = 1'h1;
       end
@@ -34657,123 +34587,115 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w_en = 1'h0;
-    if (\$147 ) begin
-      if (i__payload[241]) begin
-        w_en = \$162 ;
-      end
+    if (d_go) begin
+      w_en = \$signal ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$67  = 1'h0;
-    if (\$147 ) begin
-      if (i__payload[241]) begin
-        \w_en$67  = \$180 ;
-      end
+    \w_en$80  = 1'h0;
+    if (d_go) begin
+      \w_en$80  = \$105 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$68  = 1'h0;
-    if (\$147 ) begin
-      if (i__payload[241]) begin
-        \w_en$68  = skip;
-      end
+    \w_en$81  = 1'h0;
+    if (d_go) begin
+      \w_en$81  = \$signal$60 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$69  = 1'h0;
-    if (\$147 ) begin
-      if (i__payload[241]) begin
-        \w_en$69  = \$181 ;
-      end
+    \w_en$82  = 1'h0;
+    if (d_go) begin
+      \w_en$82  = \$106 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     start = 1'h0;
-    if (\$233 ) begin
+    if (\$164 ) begin
       start = 1'h1;
-    end else if (\$254 ) begin
+    end else if (\$187 ) begin
       start = 1'h1;
-    end else if (\$275 ) begin
+    end else if (\$210 ) begin
       start = 1'h1;
-    end else if (\$298 ) begin
+    end else if (\$235 ) begin
       start = 1'h1;
-    end else if (\$319 ) begin
+    end else if (\$258 ) begin
       start = 1'h1;
-    end else if (\$340 ) begin
+    end else if (\$281 ) begin
       start = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_kind = 2'h0;
-    if (\$233 ) begin
+    if (\$164 ) begin
       new_kind = 2'h0;
-    end else if (\$254 ) begin
+    end else if (\$187 ) begin
       new_kind = 2'h0;
-    end else if (\$275 ) begin
+    end else if (\$210 ) begin
       new_kind = 2'h2;
-    end else if (\$298 ) begin
+    end else if (\$235 ) begin
       new_kind = 2'h3;
-    end else if (\$319 ) begin
-      new_kind = \$344 ;
-    end else if (\$340 ) begin
+    end else if (\$258 ) begin
+      new_kind = \$285 ;
+    end else if (\$281 ) begin
       new_kind = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_size = 16'h0000;
-    if (\$233 ) begin
+    if (\$164 ) begin
       new_size = batch_size;
-    end else if (\$254 ) begin
+    end else if (\$187 ) begin
       new_size = { 3'h0, e_pop };
-    end else if (\$275 ) begin
+    end else if (\$210 ) begin
       new_size = { 3'h0, e_non };
-    end else if (\$298 ) begin
+    end else if (\$235 ) begin
       new_size = skip_chunk;
-    end else if (\$319 ) begin
+    end else if (\$258 ) begin
       new_size = chunk;
-    end else if (\$340 ) begin
+    end else if (\$281 ) begin
       new_size = skip_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_from_pop = 16'h0000;
-    if (\$233 ) begin
+    if (\$164 ) begin
       new_from_pop = batch_size;
-    end else if (\$254 ) begin
+    end else if (\$187 ) begin
       new_from_pop = { 3'h0, e_pop };
-    end else if (\$275 ) begin
-    end else if (\$298 ) begin
-    end else if (\$319 ) begin
+    end else if (\$210 ) begin
+    end else if (\$235 ) begin
+    end else if (\$258 ) begin
       new_from_pop = chunk_pop;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_skip = 1'h0;
-    if (\$233 ) begin
-    end else if (\$254 ) begin
-    end else if (\$275 ) begin
-    end else if (\$298 ) begin
+    if (\$164 ) begin
+    end else if (\$187 ) begin
+    end else if (\$210 ) begin
+    end else if (\$235 ) begin
       new_skip = 1'h1;
-    end else if (\$319 ) begin
-    end else if (\$340 ) begin
+    end else if (\$258 ) begin
+    end else if (\$281 ) begin
       new_skip = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$97  = 1'h0;
+    \r_en$110  = 1'h0;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \r_en$97  = take_job;
+            \r_en$110  = take_job;
       endcase
     end
   end
@@ -34788,7 +34710,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue_valid = 1'h1;
             end
         1'h1:
-            if (\$349 ) begin
+            if (\$290 ) begin
               issue_valid = 1'h1;
             end
       endcase
@@ -34805,35 +34727,35 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue[0] = 1'h1;
               issue[2:1] = new_kind;
               issue[18:3] = new_size;
-              issue[50:19] = \$216 [31:0];
+              issue[50:19] = \$145 [31:0];
               issue[55:51] = e_index;
               issue[87:56] = step;
             end
         1'h1:
-            if (\$349 ) begin
-              issue[119:88] = \$354 [43:12];
+            if (\$290 ) begin
+              issue[119:88] = \$295 [43:12];
               issue[135:120] = position;
               issue[138:136] = beat[2:0];
-              issue[87:56] = \$355 [31:0];
+              issue[87:56] = \$296 [31:0];
               issue[141] = skipping;
-              issue[139] = \$356 ;
-              issue[140] = \$364 ;
+              issue[139] = \$297 ;
+              issue[140] = \$305 ;
             end
       endcase
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$111  = 1'h0;
+    \r_en$124  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$349 ) begin
-              if (\$372 ) begin
-                \r_en$111  = \$375 ;
+            if (\$290 ) begin
+              if (\$313 ) begin
+                \r_en$124  = \$316 ;
               end
             end
       endcase
@@ -34841,16 +34763,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$112  = 1'h0;
+    \r_en$125  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$349 ) begin
-              if (\$372 ) begin
-                \r_en$112  = \$378 ;
+            if (\$290 ) begin
+              if (\$313 ) begin
+                \r_en$125  = \$319 ;
               end
             end
       endcase
@@ -34858,16 +34780,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \r_en$113  = 1'h0;
+    \r_en$126  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$349 ) begin
-              if (\$372 ) begin
-                \r_en$113  = skipping;
+            if (\$290 ) begin
+              if (\$313 ) begin
+                \r_en$126  = skipping;
               end
             end
       endcase
@@ -34875,16 +34797,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$114  = 1'h0;
+    \w_en$127  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$349 ) begin
-              if (\$372 ) begin
-                \w_en$114  = 1'h1;
+            if (\$290 ) begin
+              if (\$313 ) begin
+                \w_en$127  = 1'h1;
               end
             end
       endcase
@@ -34893,721 +34815,829 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     any_cold = 1'h0;
-    if (\$389 ) begin
-      any_cold = \$401 ;
+    if (\$330 ) begin
+      any_cold = \$342 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$674  = fresh;
-    if (\$422 ) begin
-      if (\$423 ) begin
-        \$674  = \$424 [12:0];
+    \$611  = fresh;
+    if (\$360 ) begin
+      if (\$361 ) begin
+        \$611  = \$362 [12:0];
       end
     end
     if (rst) begin
-      \$674  = 13'h0000;
+      \$611  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$675  = framing_error;
+    \$612  = framing_error;
     if (errors_clear) begin
-      \$675  = 1'h0;
+      \$612  = 1'h0;
     end
-    if (\$428 ) begin
-      \$675  = 1'h1;
+    if (\$366 ) begin
+      \$612  = 1'h1;
     end
     if (rst) begin
-      \$675  = 1'h0;
+      \$612  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$676  = in_sample;
-    if (\$429 ) begin
+    \$613  = d_valid;
+    if (d_go) begin
+      \$613  = 1'h0;
+    end
+    if (\$367 ) begin
+      if (i__payload[241]) begin
+        \$613  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$613  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$614  = in_sample;
+    if (\$367 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
-        \$676  = 1'h0;
+        \$614  = 1'h0;
       end else begin
-        \$676  = 1'h1;
+        \$614  = 1'h1;
       end
     end
     if (rst) begin
-      \$676  = 1'h0;
+      \$614  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$677  = samples_in;
-    if (\$429 ) begin
+    \$615  = w_data;
+    if (\$367 ) begin
       if (i__payload[241]) begin
-        \$677  = \$430 [31:0];
+        \$615  = entry;
       end
     end
-    if (counters_clear) begin
-      \$677  = 32'd0;
-    end
     if (rst) begin
-      \$677  = 32'd0;
+      \$615  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$678  = popular;
-    if (\$429 ) begin
+    \$616  = \$signal ;
+    if (\$367 ) begin
       if (i__payload[241]) begin
-        \$678  = \$446 [31:0];
+        \$616  = \$382 ;
       end
     end
-    if (counters_clear) begin
-      \$678  = 32'd0;
-    end
     if (rst) begin
-      \$678  = 32'd0;
+      \$616  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$679  = non_popular;
-    if (\$429 ) begin
+    \$617  = \$signal$60 ;
+    if (\$367 ) begin
       if (i__payload[241]) begin
-        \$679  = \$465 [31:0];
+        \$617  = skip;
       end
     end
-    if (counters_clear) begin
-      \$679  = 32'd0;
-    end
     if (rst) begin
-      \$679  = 32'd0;
+      \$617  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$680  = skipped;
-    if (\$429 ) begin
+    \$618  = d_flush;
+    if (\$367 ) begin
       if (i__payload[241]) begin
-        \$680  = \$466 [31:0];
+        \$618  = i__payload[274];
       end
     end
-    if (counters_clear) begin
-      \$680  = 32'd0;
-    end
     if (rst) begin
-      \$680  = 32'd0;
+      \$618  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$681  = early_closes;
-    if (\$429 ) begin
-      if (i__payload[241]) begin
-        \$681  = \$467 [31:0];
-      end
-    end
-    if (counters_clear) begin
-      \$681  = 32'd0;
-    end
-    if (rst) begin
-      \$681  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$682  = pend_pop;
-    if (\$429 ) begin
-      if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$682  = 13'h0000;
-        end else begin
-          \$682  = \$115 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$682  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$683  = pend_non;
-    if (\$429 ) begin
-      if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$683  = 13'h0000;
-        end else begin
-          \$683  = \$134 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$683  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$684  = pend_skip;
-    if (\$429 ) begin
-      if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$684  = 13'h0000;
-        end else begin
-          \$684  = \$135 [12:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$684  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$685  = in_batch;
-    if (\$429 ) begin
-      if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$685  = 16'h0000;
-        end else begin
-          \$685  = \$470 [15:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$685  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$686  = batches_in_set;
-    if (\$429 ) begin
-      if (i__payload[241]) begin
-        (* full_case = 32'd1 *)
-        if (close) begin
-          \$686  = 4'h0;
-        end else begin
-          \$686  = \$471 [3:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$686  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$687  = cur_slot;
-    if (\$429 ) begin
+    \$619  = cur_slot;
+    if (\$367 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$687  = \$474 [11:0];
+        \$619  = \$385 [11:0];
       end
     end
     if (rst) begin
-      \$687  = 12'h000;
+      \$619  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$688  = cur_hot;
-    if (\$429 ) begin
+    \$620  = cur_hot;
+    if (\$367 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$688  = \$485 ;
+        \$620  = \$396 ;
       end
     end
     if (rst) begin
-      \$688  = 1'h0;
+      \$620  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$689  = cur_stale;
-    if (\$429 ) begin
+    \$621  = cur_stale;
+    if (\$367 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$689  = \$18 [5:0];
+        \$621  = \$20 [5:0];
       end
     end
     if (rst) begin
-      \$689  = 6'h00;
+      \$621  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$690  = cur_beat;
-    if (\$429 ) begin
+    \$622  = cur_beat;
+    if (\$367 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$690  = \$491 [3:0];
+        \$622  = \$402 [3:0];
       end
     end
     if (rst) begin
-      \$690  = 4'h0;
+      \$622  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$691  = cur_sample;
-    if (\$429 ) begin
+    \$623  = cur_sample;
+    if (\$367 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$691  = \$492 ;
+        \$623  = \$403 ;
       end
     end
     if (rst) begin
-      \$691  = 32'd0;
+      \$623  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$692  = stalls;
-    if (\$494 ) begin
-      \$692  = \$495 [31:0];
+    \$624  = \$404 [15:0];
+    if (rst) begin
+      \$624  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$625  = \$405 [3:0];
+    if (rst) begin
+      \$625  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$626  = \$83 [12:0];
+    if (rst) begin
+      \$626  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$627  = \$406 [12:0];
+    if (rst) begin
+      \$627  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$628  = \$407 ;
+    if (rst) begin
+      \$628  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$629  = samples_in;
+    if (d_go) begin
+      \$629  = \$408 [31:0];
     end
     if (counters_clear) begin
-      \$692  = 32'd0;
+      \$629  = 32'd0;
     end
     if (rst) begin
-      \$692  = 32'd0;
+      \$629  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$693  = pending_full_pop;
+    \$630  = popular;
+    if (d_go) begin
+      \$630  = \$409 [31:0];
+    end
+    if (counters_clear) begin
+      \$630  = 32'd0;
+    end
+    if (rst) begin
+      \$630  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$631  = non_popular;
+    if (d_go) begin
+      \$631  = \$413 [31:0];
+    end
+    if (counters_clear) begin
+      \$631  = 32'd0;
+    end
+    if (rst) begin
+      \$631  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$632  = skipped;
+    if (d_go) begin
+      \$632  = \$414 [31:0];
+    end
+    if (counters_clear) begin
+      \$632  = 32'd0;
+    end
+    if (rst) begin
+      \$632  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$633  = early_closes;
+    if (d_go) begin
+      \$633  = \$415 [31:0];
+    end
+    if (counters_clear) begin
+      \$633  = 32'd0;
+    end
+    if (rst) begin
+      \$633  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$634  = pend_pop;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$634  = 13'h0000;
+      end else begin
+        \$634  = \$88 [12:0];
+      end
+    end
+    if (rst) begin
+      \$634  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$635  = pend_non;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$635  = 13'h0000;
+      end else begin
+        \$635  = \$92 [12:0];
+      end
+    end
+    if (rst) begin
+      \$635  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$636  = pend_skip;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$636  = 13'h0000;
+      end else begin
+        \$636  = \$93 [12:0];
+      end
+    end
+    if (rst) begin
+      \$636  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$637  = pend_total;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$637  = 14'h0000;
+      end else begin
+        \$637  = \$417 [13:0];
+      end
+    end
+    if (rst) begin
+      \$637  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$638  = pend_rest;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$638  = 14'h0000;
+      end else begin
+        \$638  = \$419 [13:0];
+      end
+    end
+    if (rst) begin
+      \$638  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$639  = in_batch;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$639  = 16'h0000;
+      end else begin
+        \$639  = \$422 [15:0];
+      end
+    end
+    if (rst) begin
+      \$639  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$640  = batches_in_set;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$640  = 4'h0;
+      end else begin
+        \$640  = \$423 [3:0];
+      end
+    end
+    if (rst) begin
+      \$640  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$641  = stalls;
+    if (\$425 ) begin
+      \$641  = \$426 [31:0];
+    end
+    if (counters_clear) begin
+      \$641  = 32'd0;
+    end
+    if (rst) begin
+      \$641  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$642  = pending_full_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$693  = 1'h0;
+            \$642  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$693  = 1'h0;
+      \$642  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$694  = pending_close;
+    \$643  = pending_close;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$694  = \$512 ;
+            \$643  = \$445 ;
       endcase
     end
     if (rst) begin
-      \$694  = 1'h0;
+      \$643  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$695  = set_id;
+    \$644  = set_id;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$695  = \$216 [31:0];
+            \$644  = \$145 [31:0];
       endcase
     end
     if (rst) begin
-      \$695  = 32'd0;
+      \$644  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$696  = index;
+    \$645  = index;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$696  = e_index;
+            \$645  = e_index;
             if (start) begin
-              \$696  = \$515 [4:0];
+              \$645  = \$448 [4:0];
             end
           end
       endcase
     end
     if (rst) begin
-      \$696  = 5'h00;
+      \$645  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$697  = rem_pop;
+    \$646  = rem_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$697  = e_pop;
+            \$646  = e_pop;
             if (start) begin
               if (new_skip) begin
-              end else if (\$563 ) begin
-                \$697  = \$565 [12:0];
+              end else if (\$500 ) begin
+                \$646  = \$502 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$697  = 13'h0000;
+      \$646  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$698  = rem_non;
+    \$647  = rem_non;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$698  = e_non;
+            \$647  = e_non;
             if (start) begin
               if (new_skip) begin
-              end else if (\$563 ) begin
-                \$698  = \$567 [12:0];
+              end else if (\$500 ) begin
+                \$647  = \$504 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$698  = 13'h0000;
+      \$647  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$699  = rem_skip;
+    \$648  = rem_skip;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$699  = e_skip;
+            \$648  = e_skip;
             if (start) begin
               if (new_skip) begin
-                \$699  = \$564 [12:0];
+                \$648  = \$501 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$699  = 13'h0000;
+      \$648  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$700  = split_phase;
+    \$649  = split_phase;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$700  = \$513 ;
+            \$649  = \$446 ;
             if (start) begin
-              if (\$539 ) begin
-                \$700  = \$541 [1:0];
+              if (\$474 ) begin
+                \$649  = \$476 [1:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$700  = 2'h0;
+      \$649  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$701  = step;
+    \$650  = step;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$701  = \$514 [31:0];
+              \$650  = \$447 [31:0];
             end
       endcase
     end
     if (rst) begin
-      \$701  = 32'd0;
+      \$650  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$702  = left;
+    \$651  = left;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$702  = new_size;
+              \$651  = new_size;
             end
         1'h1:
-            if (\$573 ) begin
-              if (\$581 ) begin
-                \$702  = \$583 [15:0];
+            if (\$510 ) begin
+              if (\$518 ) begin
+                \$651  = \$520 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$702  = 16'h0000;
+      \$651  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$703  = from_pop;
+    \$652  = from_pop;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$703  = new_from_pop;
+              \$652  = new_from_pop;
             end
         1'h1:
-            if (\$573 ) begin
-              if (\$581 ) begin
-                \$703  = \$588 [15:0];
+            if (\$510 ) begin
+              if (\$518 ) begin
+                \$652  = \$525 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$703  = 16'h0000;
+      \$652  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$704  = skipping;
+    \$653  = skipping;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$704  = new_skip;
+              \$653  = new_skip;
             end
       endcase
     end
     if (rst) begin
-      \$704  = 1'h0;
+      \$653  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$705  = position;
+    \$654  = position;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$705  = 16'h0000;
+              \$654  = 16'h0000;
             end
         1'h1:
-            if (\$573 ) begin
-              if (\$581 ) begin
-                \$705  = \$582 [15:0];
+            if (\$510 ) begin
+              if (\$518 ) begin
+                \$654  = \$519 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$705  = 16'h0000;
+      \$654  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$706  = beat;
+    \$655  = beat;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$706  = 4'h0;
+              \$655  = 4'h0;
             end
         1'h1:
-            if (\$573 ) begin
+            if (\$510 ) begin
               (* full_case = 32'd1 *)
-              if (\$581 ) begin
-                \$706  = 4'h0;
+              if (\$518 ) begin
+                \$655  = 4'h0;
               end else begin
-                \$706  = \$590 [3:0];
+                \$655  = \$527 [3:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$706  = 4'h0;
+      \$655  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$707  = micro_batches;
+    \$656  = micro_batches;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (start) begin
-              \$707  = \$516 [31:0];
+              \$656  = \$449 [31:0];
             end
       endcase
     end
     if (counters_clear) begin
-      \$707  = 32'd0;
+      \$656  = 32'd0;
     end
     if (rst) begin
-      \$707  = 32'd0;
+      \$656  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$708  = fsm_state;
+    \$657  = fsm_state;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (start) begin
-              if (\$568 ) begin
-                \$708  = 1'h1;
+              if (\$505 ) begin
+                \$657  = 1'h1;
               end
             end
         1'h1:
-            if (\$573 ) begin
-              if (\$581 ) begin
-                if (\$589 ) begin
-                  \$708  = 1'h0;
+            if (\$510 ) begin
+              if (\$518 ) begin
+                if (\$526 ) begin
+                  \$657  = 1'h0;
                 end
               end
             end
       endcase
     end
     if (rst) begin
-      \$708  = 1'h0;
+      \$657  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$709  = r_valid;
+    \$658  = r_valid;
     if (advance) begin
-      \$709  = issue_valid;
+      \$658  = issue_valid;
     end
     if (rst) begin
-      \$709  = 1'h0;
+      \$658  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$710  = \$signal ;
+    \$659  = \$signal$133 ;
     if (advance) begin
-      \$710  = issue;
+      \$659  = issue;
     end
     if (rst) begin
-      \$710  = 142'h000000000000000000000000000000000000;
+      \$659  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$711  = o__valid;
-    if (\$591 ) begin
-      \$711  = 1'h0;
+    \$660  = o__valid;
+    if (\$528 ) begin
+      \$660  = 1'h0;
     end
-    if (\$593 ) begin
-      \$711  = 1'h1;
+    if (\$530 ) begin
+      \$660  = 1'h1;
     end
     if (rst) begin
-      \$711  = 1'h0;
+      \$660  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$712  = cold__valid;
-    if (\$592 ) begin
-      \$712  = 1'h0;
+    \$661  = cold__valid;
+    if (\$529 ) begin
+      \$661  = 1'h0;
     end
-    if (\$593 ) begin
-      \$712  = any_cold;
+    if (\$530 ) begin
+      \$661  = any_cold;
     end
     if (rst) begin
-      \$712  = 1'h0;
+      \$661  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$713  = o__payload;
-    if (\$593 ) begin
-      \$713 [0] = \$signal [0];
-      \$713 [2:1] = \$signal [2:1];
-      \$713 [18:3] = \$signal [18:3];
-      \$713 [50:19] = \$signal [50:19];
-      \$713 [55:51] = \$signal [55:51];
-      \$713 [87:56] = \$signal [87:56];
-      \$713 [119:88] = \$signal [119:88];
-      \$713 [135:120] = \$signal [135:120];
-      \$713 [138:136] = \$signal [138:136];
-      \$713 [139] = \$signal [139];
-      \$713 [140] = \$signal [140];
-      \$713 [141] = \$596 ;
-      \$713 [142] = \$599 ;
-      \$713 [158:143] = \$601 ;
-      \$713 [166:159] = \$603 ;
-      \$713 [198:167] = \$605 ;
-      \$713 [199] = \$616 ;
-      \$713 [200] = \$619 ;
-      \$713 [216:201] = \$621 ;
-      \$713 [224:217] = \$623 ;
-      \$713 [256:225] = \$625 ;
-      \$713 [257] = \$636 ;
-      \$713 [258] = \$639 ;
-      \$713 [274:259] = \$641 ;
-      \$713 [282:275] = \$643 ;
-      \$713 [314:283] = \$645 ;
-      \$713 [315] = \$656 ;
-      \$713 [316] = \$659 ;
-      \$713 [332:317] = \$661 ;
-      \$713 [340:333] = \$663 ;
-      \$713 [372:341] = \$665 ;
+    \$662  = o__payload;
+    if (\$530 ) begin
+      \$662 [0] = \$signal$133 [0];
+      \$662 [2:1] = \$signal$133 [2:1];
+      \$662 [18:3] = \$signal$133 [18:3];
+      \$662 [50:19] = \$signal$133 [50:19];
+      \$662 [55:51] = \$signal$133 [55:51];
+      \$662 [87:56] = \$signal$133 [87:56];
+      \$662 [119:88] = \$signal$133 [119:88];
+      \$662 [135:120] = \$signal$133 [135:120];
+      \$662 [138:136] = \$signal$133 [138:136];
+      \$662 [139] = \$signal$133 [139];
+      \$662 [140] = \$signal$133 [140];
+      \$662 [141] = \$533 ;
+      \$662 [142] = \$536 ;
+      \$662 [158:143] = \$538 ;
+      \$662 [166:159] = \$540 ;
+      \$662 [198:167] = \$542 ;
+      \$662 [199] = \$553 ;
+      \$662 [200] = \$556 ;
+      \$662 [216:201] = \$558 ;
+      \$662 [224:217] = \$560 ;
+      \$662 [256:225] = \$562 ;
+      \$662 [257] = \$573 ;
+      \$662 [258] = \$576 ;
+      \$662 [274:259] = \$578 ;
+      \$662 [282:275] = \$580 ;
+      \$662 [314:283] = \$582 ;
+      \$662 [315] = \$593 ;
+      \$662 [316] = \$596 ;
+      \$662 [332:317] = \$598 ;
+      \$662 [340:333] = \$600 ;
+      \$662 [372:341] = \$602 ;
     end
     if (rst) begin
-      \$713  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$662  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$714  = cold__payload;
-    if (\$593 ) begin
-      \$714 [31:0] = \$signal [87:56];
-      \$714 [47:32] = \$signal [135:120];
-      \$714 [50:48] = \$signal [138:136];
-      \$714 [51] = \$607 ;
-      \$714 [59:52] = \$610 ;
-      \$714 [91:60] = \$613 ;
-      \$714 [92] = \$627 ;
-      \$714 [100:93] = \$630 ;
-      \$714 [132:101] = \$633 ;
-      \$714 [133] = \$647 ;
-      \$714 [141:134] = \$650 ;
-      \$714 [173:142] = \$653 ;
-      \$714 [174] = \$667 ;
-      \$714 [182:175] = \$670 ;
-      \$714 [214:183] = \$673 ;
+    \$663  = cold__payload;
+    if (\$530 ) begin
+      \$663 [31:0] = \$signal$133 [87:56];
+      \$663 [47:32] = \$signal$133 [135:120];
+      \$663 [50:48] = \$signal$133 [138:136];
+      \$663 [51] = \$544 ;
+      \$663 [59:52] = \$547 ;
+      \$663 [91:60] = \$550 ;
+      \$663 [92] = \$564 ;
+      \$663 [100:93] = \$567 ;
+      \$663 [132:101] = \$570 ;
+      \$663 [133] = \$584 ;
+      \$663 [141:134] = \$587 ;
+      \$663 [173:142] = \$590 ;
+      \$663 [174] = \$604 ;
+      \$663 [182:175] = \$607 ;
+      \$663 [214:183] = \$610 ;
     end
     if (rst) begin
-      \$714  = 215'h000000000000000000000000000000000000000000000000000000;
+      \$663  = 215'h000000000000000000000000000000000000000000000000000000;
     end
   end
-  assign beat_stale = \$13 [2:0];
-  assign stale_now = \$18 [5:0];
-  assign rec_write__addr = { \$22 [11:0], \$19 [2:0] };
-  assign w_data = entry;
-  assign \w_data$47  = entry;
-  assign \w_data$48  = entry;
-  assign limit = \$81 [12:0];
-  assign pend_pop_next = \$115 [12:0];
-  assign pend_non_next = \$134 [12:0];
-  assign pend_skip_next = \$135 [12:0];
-  assign \w_data$65  = job;
-  assign e_set = \$216 [31:0];
-  assign \w_data$115  = \$383 [11:0];
-  assign rec_read__addr = { \$388 [11:0], beat[2:0] };
+  assign beat_stale = \$15 [2:0];
+  assign stale_now = \$20 [5:0];
+  assign rec_write__addr = { \$24 [11:0], \$21 [2:0] };
+  assign d_entry = w_data;
+  assign \w_data$50  = w_data;
+  assign \w_data$51  = w_data;
+  assign limit_now = \$83 [12:0];
+  assign pend_pop_next = \$88 [12:0];
+  assign pend_non_next = \$92 [12:0];
+  assign pend_skip_next = \$93 [12:0];
+  assign \w_data$78  = job;
+  assign e_set = \$145 [31:0];
+  assign \w_data$128  = \$324 [11:0];
+  assign rec_read__addr = { \$329 [11:0], beat[2:0] };
   assign rec_read__en = advance;
   assign \i__payload.lanes  = i__payload[239:0];
   assign \i__payload.lanes[0]  = i__payload[59:0];
@@ -35728,6 +35758,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \entry.slot  = entry[11:0];
   assign \entry.sample  = entry[43:12];
   assign \entry.beats  = entry[47:44];
+  assign \d_entry.slot  = w_data[11:0];
+  assign \d_entry.sample  = w_data[43:12];
+  assign \d_entry.beats  = w_data[47:44];
   assign \job.full_pop  = job[0];
   assign \job.close  = job[1];
   assign \job.n_pop  = job[14:2];
@@ -35745,18 +35778,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \issue.first  = issue[139];
   assign \issue.last  = issue[140];
   assign \issue.ids  = issue[141];
-  assign \$signal.desc  = \$signal [0];
-  assign \$signal.kind  = \$signal [2:1];
-  assign \$signal.size  = \$signal [18:3];
-  assign \$signal.working_set  = \$signal [50:19];
-  assign \$signal.index  = \$signal [55:51];
-  assign \$signal.step  = \$signal [87:56];
-  assign \$signal.sample  = \$signal [119:88];
-  assign \$signal.position  = \$signal [135:120];
-  assign \$signal.beat  = \$signal [138:136];
-  assign \$signal.first  = \$signal [139];
-  assign \$signal.last  = \$signal [140];
-  assign \$signal.ids  = \$signal [141];
+  assign \$signal$133.desc  = \$signal$133 [0];
+  assign \$signal$133.kind  = \$signal$133 [2:1];
+  assign \$signal$133.size  = \$signal$133 [18:3];
+  assign \$signal$133.working_set  = \$signal$133 [50:19];
+  assign \$signal$133.index  = \$signal$133 [55:51];
+  assign \$signal$133.step  = \$signal$133 [87:56];
+  assign \$signal$133.sample  = \$signal$133 [119:88];
+  assign \$signal$133.position  = \$signal$133 [135:120];
+  assign \$signal$133.beat  = \$signal$133 [138:136];
+  assign \$signal$133.first  = \$signal$133 [139];
+  assign \$signal$133.last  = \$signal$133 [140];
+  assign \$signal$133.ids  = \$signal$133 [141];
   assign \rec_read__data[0]  = rec_read__data[57:0];
   assign \rec_read__data[0].valid  = rec_read__data[0];
   assign \rec_read__data[0].hot  = rec_read__data[1];
@@ -35781,36 +35814,36 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \rec_read__data[3].slot  = rec_read__data[191:176];
   assign \rec_read__data[3].table  = rec_read__data[199:192];
   assign \rec_read__data[3].row  = rec_read__data[231:200];
-  assign job[40:28] = \$135 [12:0];
-  assign job[27:15] = \$134 [12:0];
-  assign job[14:2] = \$115 [12:0];
+  assign job[40:28] = \$93 [12:0];
+  assign job[27:15] = \$92 [12:0];
+  assign job[14:2] = \$88 [12:0];
   assign job[1] = close;
   assign job[0] = full_pop;
-  assign entry[47:44] = \$79 [3:0];
-  assign entry[43:12] = \$74 ;
-  assign entry[11:0] = \$73 [11:0];
-  assign rec_write__data[231:200] = \$50 ;
-  assign rec_write__data[199:192] = \$49 ;
-  assign rec_write__data[191:176] = \$48 ;
-  assign rec_write__data[175] = \$47 ;
+  assign entry[47:44] = \$81 [3:0];
+  assign entry[43:12] = \$76 ;
+  assign entry[11:0] = \$75 [11:0];
+  assign rec_write__data[231:200] = \$52 ;
+  assign rec_write__data[199:192] = \$51 ;
+  assign rec_write__data[191:176] = \$50 ;
+  assign rec_write__data[175] = \$49 ;
   assign rec_write__data[174] = i__payload[180];
-  assign rec_write__data[173:142] = \$44 ;
-  assign rec_write__data[141:134] = \$43 ;
-  assign rec_write__data[133:118] = \$42 ;
-  assign rec_write__data[117] = \$41 ;
+  assign rec_write__data[173:142] = \$46 ;
+  assign rec_write__data[141:134] = \$45 ;
+  assign rec_write__data[133:118] = \$44 ;
+  assign rec_write__data[117] = \$43 ;
   assign rec_write__data[116] = i__payload[120];
-  assign rec_write__data[115:84] = \$38 ;
-  assign rec_write__data[83:76] = \$37 ;
-  assign rec_write__data[75:60] = \$36 ;
-  assign rec_write__data[59] = \$35 ;
+  assign rec_write__data[115:84] = \$40 ;
+  assign rec_write__data[83:76] = \$39 ;
+  assign rec_write__data[75:60] = \$38 ;
+  assign rec_write__data[59] = \$37 ;
   assign rec_write__data[58] = i__payload[60];
-  assign rec_write__data[57:26] = \$32 ;
-  assign rec_write__data[25:18] = \$31 ;
-  assign rec_write__data[17:2] = \$30 ;
-  assign rec_write__data[1] = \$29 ;
+  assign rec_write__data[57:26] = \$34 ;
+  assign rec_write__data[25:18] = \$33 ;
+  assign rec_write__data[17:2] = \$32 ;
+  assign rec_write__data[1] = \$31 ;
   assign rec_write__data[0] = i__payload[0];
-  assign \$419  = fsm_state;
-  assign \$410  = fsm_state;
+  assign \$357  = fsm_state;
+  assign \$348  = fsm_state;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -40323,7 +40356,7 @@ module \micro_batch_scheduler.jobs (rst, w_rdy, r_data, w_port__data, w_en, r_en
 endmodule
 
 (* generator = "Amaranth" *)
-module \micro_batch_scheduler.non_queue (rst, r_data, w_port__data, w_en, r_en, r_rdy, clk);
+module \micro_batch_scheduler.non_queue (rst, r_data, w_en, r_en, w_port__data, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -44593,7 +44626,7 @@ module \micro_batch_scheduler.non_queue (rst, r_data, w_port__data, w_en, r_en, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \micro_batch_scheduler.pop_queue (rst, r_data, w_port__data, w_en, r_en, r_rdy, clk);
+module \micro_batch_scheduler.pop_queue (rst, r_data, w_en, r_en, w_port__data, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -48863,7 +48896,7 @@ module \micro_batch_scheduler.pop_queue (rst, r_data, w_port__data, w_en, r_en, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \micro_batch_scheduler.skip_queue (rst, r_data, w_port__data, w_en, r_en, r_rdy, clk);
+module \micro_batch_scheduler.skip_queue (rst, r_data, w_en, r_en, w_port__data, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   wire \$10 ;

@@ -6,30 +6,30 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
 , busy, req__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [14:0] \$10 ;
+  wire \$10 ;
   wire [14:0] \$100 ;
-  wire [15:0] \$101 ;
-  wire [14:0] \$102 ;
+  wire [14:0] \$101 ;
+  wire [15:0] \$102 ;
   wire [14:0] \$103 ;
   wire [14:0] \$104 ;
   wire [14:0] \$105 ;
   wire [14:0] \$106 ;
-  wire [15:0] \$107 ;
-  wire [14:0] \$108 ;
-  wire [14:0] \$109 ;
-  wire [14:0] \$11 ;
-  wire [14:0] \$110 ;
-  wire [14:0] \$111 ;
-  wire [8:0] \$1118 ;
-  wire [14:0] \$112 ;
-  wire [15:0] \$113 ;
-  wire [14:0] \$114 ;
-  wire [14:0] \$115 ;
-  wire [14:0] \$116 ;
-  wire [14:0] \$117 ;
-  wire [14:0] \$118 ;
-  wire [1:0] \$119 ;
-  wire [14:0] \$12 ;
+  wire [1:0] \$107 ;
+  wire \$108 ;
+  wire \$109 ;
+  wire [31:0] \$11 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire \$115 ;
+  wire [2:0] \$116 ;
+  wire \$117 ;
+  wire [8:0] \$1170 ;
+  wire \$118 ;
+  wire \$119 ;
+  wire \$12 ;
   wire \$120 ;
   wire \$121 ;
   wire \$122 ;
@@ -38,202 +38,202 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$125 ;
   wire \$126 ;
   wire \$127 ;
-  wire [2:0] \$128 ;
-  wire \$129 ;
-  wire [14:0] \$13 ;
+  wire \$128 ;
+  wire [3:0] \$129 ;
+  wire \$13 ;
   wire \$130 ;
   wire \$131 ;
-  wire [8:0] \$1318 ;
   wire \$132 ;
-  wire [8:0] \$1323 ;
-  wire [8:0] \$1328 ;
   wire \$133 ;
-  wire [8:0] \$1333 ;
   wire \$134 ;
-  wire [8:0] \$1340 ;
-  wire [8:0] \$1345 ;
   wire \$135 ;
-  wire [8:0] \$1350 ;
-  wire [8:0] \$1355 ;
   wire \$136 ;
-  wire [8:0] \$1365 ;
-  wire [8:0] \$1369 ;
   wire \$137 ;
-  wire [8:0] \$1374 ;
-  wire [8:0] \$1379 ;
+  wire [8:0] \$1370 ;
+  wire [8:0] \$1375 ;
   wire \$138 ;
-  wire [8:0] \$1384 ;
+  wire [8:0] \$1380 ;
+  wire [8:0] \$1385 ;
   wire \$139 ;
-  wire [8:0] \$1391 ;
-  wire [8:0] \$1396 ;
-  wire [15:0] \$14 ;
+  wire [8:0] \$1392 ;
+  wire [8:0] \$1397 ;
+  wire \$14 ;
   wire \$140 ;
-  wire [8:0] \$1401 ;
-  wire [8:0] \$1406 ;
-  wire [3:0] \$141 ;
-  wire [8:0] \$1416 ;
+  wire [8:0] \$1402 ;
+  wire [8:0] \$1407 ;
+  wire \$141 ;
+  wire [8:0] \$1417 ;
   wire \$142 ;
-  wire [8:0] \$1420 ;
-  wire [8:0] \$1425 ;
+  wire [8:0] \$1421 ;
+  wire [8:0] \$1426 ;
   wire \$143 ;
-  wire [8:0] \$1430 ;
-  wire [8:0] \$1435 ;
+  wire [8:0] \$1431 ;
+  wire [8:0] \$1436 ;
   wire \$144 ;
-  wire [8:0] \$1442 ;
-  wire [8:0] \$1447 ;
+  wire [8:0] \$1443 ;
+  wire [8:0] \$1448 ;
   wire \$145 ;
-  wire [8:0] \$1452 ;
-  wire [8:0] \$1457 ;
-  wire \$146 ;
-  wire [8:0] \$1467 ;
+  wire [8:0] \$1453 ;
+  wire [8:0] \$1458 ;
+  wire [4:0] \$146 ;
+  wire [8:0] \$1468 ;
   wire \$147 ;
-  wire [8:0] \$1471 ;
-  wire [8:0] \$1476 ;
+  wire [8:0] \$1472 ;
+  wire [8:0] \$1477 ;
   wire \$148 ;
-  wire [8:0] \$1481 ;
-  wire [8:0] \$1486 ;
+  wire [8:0] \$1482 ;
+  wire [8:0] \$1487 ;
   wire \$149 ;
-  wire [8:0] \$1493 ;
-  wire [8:0] \$1498 ;
-  wire [14:0] \$15 ;
+  wire [8:0] \$1494 ;
+  wire [8:0] \$1499 ;
+  wire [7:0] \$15 ;
   wire \$150 ;
-  wire [8:0] \$1503 ;
-  wire [8:0] \$1508 ;
+  wire [8:0] \$1504 ;
+  wire [8:0] \$1509 ;
   wire \$151 ;
-  wire [8:0] \$1518 ;
+  wire [8:0] \$1519 ;
   wire \$152 ;
-  wire [8:0] \$1522 ;
-  wire [8:0] \$1525 ;
-  wire \$153 ;
-  wire [8:0] \$1530 ;
-  wire [8:0] \$1535 ;
-  wire \$154 ;
-  wire [8:0] \$1540 ;
-  wire [8:0] \$1546 ;
-  wire \$155 ;
-  wire [8:0] \$1551 ;
-  wire [8:0] \$1556 ;
-  wire \$156 ;
-  wire [8:0] \$1561 ;
-  wire \$157 ;
-  wire [8:0] \$1571 ;
-  wire [4:0] \$158 ;
+  wire [8:0] \$1523 ;
+  wire [8:0] \$1528 ;
+  wire [1:0] \$153 ;
+  wire [8:0] \$1533 ;
+  wire [8:0] \$1538 ;
+  wire [1:0] \$154 ;
+  wire [8:0] \$1545 ;
+  wire [1:0] \$155 ;
+  wire [8:0] \$1550 ;
+  wire [8:0] \$1555 ;
+  wire [1:0] \$156 ;
+  wire [8:0] \$1560 ;
+  wire [6:0] \$157 ;
+  wire [8:0] \$1570 ;
+  wire [8:0] \$1574 ;
+  wire [8:0] \$1577 ;
+  wire [3:0] \$158 ;
+  wire [8:0] \$1582 ;
+  wire [8:0] \$1587 ;
   wire \$159 ;
-  wire [14:0] \$16 ;
+  wire [8:0] \$1592 ;
+  wire [8:0] \$1598 ;
+  wire \$16 ;
   wire \$160 ;
-  wire [8:0] \$1609 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire [8:0] \$1627 ;
-  wire \$163 ;
-  wire [8:0] \$1632 ;
-  wire [8:0] \$1637 ;
-  wire \$164 ;
-  wire [8:0] \$1642 ;
-  wire [8:0] \$1648 ;
-  wire [1:0] \$165 ;
-  wire [8:0] \$1656 ;
-  wire [1:0] \$166 ;
+  wire [8:0] \$1603 ;
+  wire [8:0] \$1608 ;
+  wire [15:0] \$161 ;
+  wire [8:0] \$1613 ;
+  wire [14:0] \$162 ;
+  wire [8:0] \$1623 ;
+  wire [14:0] \$163 ;
+  wire [14:0] \$164 ;
+  wire [14:0] \$165 ;
+  wire [15:0] \$166 ;
   wire [8:0] \$1661 ;
-  wire [8:0] \$1666 ;
-  wire [1:0] \$167 ;
-  wire [8:0] \$1671 ;
-  wire [8:0] \$1677 ;
-  wire [1:0] \$168 ;
-  wire [8:0] \$1685 ;
-  wire [6:0] \$169 ;
-  wire [8:0] \$1690 ;
-  wire [8:0] \$1695 ;
-  wire [14:0] \$17 ;
-  wire [3:0] \$170 ;
+  wire [14:0] \$167 ;
+  wire [8:0] \$1679 ;
+  wire [14:0] \$168 ;
+  wire [8:0] \$1684 ;
+  wire [8:0] \$1689 ;
+  wire [14:0] \$169 ;
+  wire [8:0] \$1694 ;
+  wire [31:0] \$17 ;
+  wire [14:0] \$170 ;
   wire [8:0] \$1700 ;
-  wire [8:0] \$1706 ;
+  wire [8:0] \$1708 ;
   wire [15:0] \$171 ;
-  wire [8:0] \$1714 ;
-  wire [8:0] \$1719 ;
+  wire [8:0] \$1713 ;
+  wire [8:0] \$1718 ;
   wire [14:0] \$172 ;
-  wire [8:0] \$1724 ;
+  wire [8:0] \$1723 ;
   wire [8:0] \$1729 ;
   wire [14:0] \$173 ;
-  wire [8:0] \$1735 ;
+  wire [8:0] \$1737 ;
   wire [14:0] \$174 ;
+  wire [8:0] \$1742 ;
+  wire [8:0] \$1747 ;
   wire [14:0] \$175 ;
+  wire [8:0] \$1752 ;
+  wire [8:0] \$1758 ;
   wire [15:0] \$176 ;
+  wire [8:0] \$1766 ;
   wire [14:0] \$177 ;
+  wire [8:0] \$1771 ;
+  wire [8:0] \$1776 ;
   wire [14:0] \$178 ;
-  wire [8:0] \$1782 ;
+  wire [8:0] \$1781 ;
   wire [8:0] \$1787 ;
   wire [14:0] \$179 ;
-  wire [8:0] \$1792 ;
-  wire [8:0] \$1797 ;
-  wire [14:0] \$18 ;
+  wire \$18 ;
   wire [14:0] \$180 ;
-  wire [8:0] \$1803 ;
-  wire [8:0] \$1808 ;
-  wire [15:0] \$181 ;
-  wire [8:0] \$1812 ;
-  wire [8:0] \$1817 ;
-  wire [14:0] \$182 ;
-  wire [8:0] \$1822 ;
-  wire [8:0] \$1827 ;
-  wire [14:0] \$183 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire [8:0] \$1828 ;
+  wire \$183 ;
   wire [8:0] \$1833 ;
   wire [8:0] \$1838 ;
-  wire [14:0] \$184 ;
-  wire [8:0] \$1842 ;
-  wire [8:0] \$1847 ;
-  wire [14:0] \$185 ;
-  wire [8:0] \$1852 ;
-  wire [8:0] \$1857 ;
-  wire [15:0] \$186 ;
+  wire \$184 ;
+  wire [8:0] \$1843 ;
+  wire [8:0] \$1849 ;
+  wire \$185 ;
+  wire [8:0] \$1854 ;
+  wire [8:0] \$1858 ;
+  wire \$186 ;
   wire [8:0] \$1863 ;
   wire [8:0] \$1868 ;
-  wire [14:0] \$187 ;
-  wire [8:0] \$1872 ;
-  wire [8:0] \$1877 ;
-  wire [14:0] \$188 ;
-  wire [8:0] \$1882 ;
-  wire [8:0] \$1887 ;
-  wire [14:0] \$189 ;
+  wire \$187 ;
+  wire [8:0] \$1873 ;
+  wire [8:0] \$1879 ;
+  wire \$188 ;
+  wire [8:0] \$1884 ;
+  wire [8:0] \$1888 ;
+  wire \$189 ;
   wire [8:0] \$1893 ;
   wire [8:0] \$1898 ;
-  wire [14:0] \$19 ;
-  wire [14:0] \$190 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire [8:0] \$1903 ;
+  wire [8:0] \$1909 ;
   wire \$191 ;
+  wire [8:0] \$1914 ;
+  wire [8:0] \$1918 ;
   wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire [6:0] \$1944 ;
-  wire \$195 ;
-  wire \$196 ;
-  wire [6:0] \$1965 ;
-  wire \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  wire [8:0] \$1923 ;
+  wire [8:0] \$1928 ;
+  wire [1:0] \$193 ;
+  wire [8:0] \$1933 ;
+  wire [8:0] \$1939 ;
+  wire [1:0] \$194 ;
+  wire [8:0] \$1944 ;
+  wire [1:0] \$195 ;
+  wire [1:0] \$196 ;
+  wire [6:0] \$197 ;
+  wire [1:0] \$198 ;
+  wire [1:0] \$199 ;
+  wire [6:0] \$1990 ;
   wire \$2 ;
-  wire [15:0] \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
+  wire \$20 ;
+  wire [1:0] \$200 ;
+  wire [1:0] \$201 ;
+  wire [6:0] \$2011 ;
+  wire [1:0] \$202 ;
   wire [1:0] \$203 ;
   wire [1:0] \$204 ;
   wire [1:0] \$205 ;
-  wire [1:0] \$206 ;
-  wire [6:0] \$207 ;
-  wire [1:0] \$208 ;
-  wire [1:0] \$209 ;
-  wire [14:0] \$21 ;
-  wire [1:0] \$210 ;
-  wire [1:0] \$211 ;
-  wire [1:0] \$212 ;
-  wire [1:0] \$213 ;
-  wire [1:0] \$214 ;
-  wire [1:0] \$215 ;
-  wire [71:0] \$216 ;
+  wire [71:0] \$206 ;
+  wire \$207 ;
+  wire \$208 ;
+  wire \$209 ;
+  wire [7:0] \$21 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire \$213 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire \$216 ;
   wire \$217 ;
   wire \$218 ;
   wire \$219 ;
-  wire [14:0] \$22 ;
+  wire \$22 ;
   wire \$220 ;
   wire \$221 ;
   wire \$222 ;
@@ -243,75 +243,75 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$226 ;
   wire \$227 ;
   wire \$228 ;
-  wire \$229 ;
-  wire [14:0] \$23 ;
-  wire \$230 ;
-  wire \$231 ;
-  wire \$232 ;
+  wire [1:0] \$229 ;
+  wire [31:0] \$23 ;
+  wire [1:0] \$230 ;
+  wire [1:0] \$231 ;
+  wire [1:0] \$232 ;
   wire \$233 ;
   wire \$234 ;
   wire \$235 ;
   wire \$236 ;
   wire \$237 ;
   wire \$238 ;
-  wire [1:0] \$239 ;
-  wire [14:0] \$24 ;
-  wire [1:0] \$240 ;
+  wire \$239 ;
+  wire \$24 ;
+  wire \$240 ;
   wire [1:0] \$241 ;
   wire [1:0] \$242 ;
-  wire \$243 ;
-  wire \$244 ;
+  wire [1:0] \$243 ;
+  wire [1:0] \$244 ;
   wire \$245 ;
   wire \$246 ;
   wire \$247 ;
   wire \$248 ;
   wire \$249 ;
-  wire [14:0] \$25 ;
+  wire \$25 ;
   wire \$250 ;
-  wire [1:0] \$251 ;
-  wire [1:0] \$252 ;
-  wire [1:0] \$253 ;
-  wire [1:0] \$254 ;
+  wire \$251 ;
+  wire \$252 ;
+  wire \$253 ;
+  wire \$254 ;
   wire \$255 ;
   wire \$256 ;
   wire \$257 ;
   wire \$258 ;
   wire \$259 ;
-  wire [15:0] \$26 ;
+  wire \$26 ;
   wire \$260 ;
   wire \$261 ;
   wire \$262 ;
   wire \$263 ;
   wire \$264 ;
-  wire \$265 ;
-  wire \$266 ;
-  wire \$267 ;
-  wire \$268 ;
+  wire [1:0] \$265 ;
+  wire [1:0] \$266 ;
+  wire [1:0] \$267 ;
+  wire [1:0] \$268 ;
   wire \$269 ;
-  wire [14:0] \$27 ;
+  wire [15:0] \$27 ;
   wire \$270 ;
   wire \$271 ;
   wire \$272 ;
   wire \$273 ;
   wire \$274 ;
-  wire [1:0] \$275 ;
-  wire [1:0] \$276 ;
+  wire \$275 ;
+  wire \$276 ;
   wire [1:0] \$277 ;
   wire [1:0] \$278 ;
-  wire \$279 ;
+  wire [1:0] \$279 ;
   wire [14:0] \$28 ;
-  wire \$280 ;
+  wire [1:0] \$280 ;
   wire \$281 ;
   wire \$282 ;
   wire \$283 ;
   wire \$284 ;
   wire \$285 ;
   wire \$286 ;
-  wire [1:0] \$287 ;
-  wire [1:0] \$288 ;
-  wire [1:0] \$289 ;
+  wire \$287 ;
+  wire \$288 ;
+  wire \$289 ;
   wire [14:0] \$29 ;
-  wire [1:0] \$290 ;
+  wire \$290 ;
   wire \$291 ;
   wire \$292 ;
   wire \$293 ;
@@ -324,10 +324,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [7:0] \$3 ;
   wire [14:0] \$30 ;
   wire \$300 ;
-  wire \$301 ;
-  wire \$302 ;
-  wire \$303 ;
-  wire \$304 ;
+  wire [1:0] \$301 ;
+  wire [1:0] \$302 ;
+  wire [1:0] \$303 ;
+  wire [1:0] \$304 ;
   wire \$305 ;
   wire \$306 ;
   wire \$307 ;
@@ -335,27 +335,27 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$309 ;
   wire [14:0] \$31 ;
   wire \$310 ;
-  wire [1:0] \$311 ;
-  wire [1:0] \$312 ;
+  wire \$311 ;
+  wire \$312 ;
   wire [1:0] \$313 ;
   wire [1:0] \$314 ;
-  wire \$315 ;
-  wire \$316 ;
+  wire [1:0] \$315 ;
+  wire [1:0] \$316 ;
   wire \$317 ;
   wire \$318 ;
   wire \$319 ;
-  wire [7:0] \$32 ;
+  wire [15:0] \$32 ;
   wire \$320 ;
   wire \$321 ;
   wire \$322 ;
-  wire [1:0] \$323 ;
-  wire [1:0] \$324 ;
-  wire [1:0] \$325 ;
-  wire [1:0] \$326 ;
+  wire \$323 ;
+  wire \$324 ;
+  wire \$325 ;
+  wire \$326 ;
   wire \$327 ;
   wire \$328 ;
   wire \$329 ;
-  wire \$33 ;
+  wire [14:0] \$33 ;
   wire \$330 ;
   wire \$331 ;
   wire \$332 ;
@@ -363,220 +363,220 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$334 ;
   wire \$335 ;
   wire \$336 ;
-  wire \$337 ;
-  wire \$338 ;
-  wire \$339 ;
-  wire [31:0] \$34 ;
-  wire \$340 ;
+  wire [1:0] \$337 ;
+  wire [1:0] \$338 ;
+  wire [1:0] \$339 ;
+  wire [14:0] \$34 ;
+  wire [1:0] \$340 ;
   wire \$341 ;
   wire \$342 ;
   wire \$343 ;
   wire \$344 ;
   wire \$345 ;
   wire \$346 ;
-  wire [1:0] \$347 ;
-  wire [1:0] \$348 ;
+  wire \$347 ;
+  wire \$348 ;
   wire [1:0] \$349 ;
-  wire \$35 ;
+  wire [14:0] \$35 ;
   wire [1:0] \$350 ;
-  wire \$351 ;
-  wire \$352 ;
+  wire [1:0] \$351 ;
+  wire [1:0] \$352 ;
   wire \$353 ;
   wire \$354 ;
   wire \$355 ;
   wire \$356 ;
   wire \$357 ;
   wire \$358 ;
-  wire [1:0] \$359 ;
-  wire \$36 ;
-  wire [1:0] \$360 ;
-  wire [1:0] \$361 ;
-  wire [1:0] \$362 ;
+  wire \$359 ;
+  wire [14:0] \$36 ;
+  wire \$360 ;
+  wire \$361 ;
+  wire \$362 ;
   wire \$363 ;
   wire \$364 ;
   wire \$365 ;
   wire \$366 ;
-  wire \$367 ;
-  wire \$368 ;
-  wire \$369 ;
+  wire [1:0] \$367 ;
+  wire [1:0] \$368 ;
+  wire [1:0] \$369 ;
   wire [15:0] \$37 ;
-  wire \$370 ;
+  wire [1:0] \$370 ;
   wire \$371 ;
   wire \$372 ;
   wire \$373 ;
   wire \$374 ;
-  wire \$375 ;
-  wire \$376 ;
+  wire [1:0] \$375 ;
+  wire [1:0] \$376 ;
   wire [1:0] \$377 ;
   wire [1:0] \$378 ;
-  wire [1:0] \$379 ;
+  wire \$379 ;
   wire [14:0] \$38 ;
-  wire [1:0] \$380 ;
+  wire \$380 ;
   wire \$381 ;
   wire \$382 ;
   wire \$383 ;
-  wire \$384 ;
-  wire [1:0] \$385 ;
-  wire [1:0] \$386 ;
-  wire [1:0] \$387 ;
-  wire [1:0] \$388 ;
-  wire \$389 ;
+  wire [2:0] \$384 ;
+  wire [2:0] \$385 ;
+  wire [71:0] \$386 ;
+  wire \$387 ;
+  wire \$388 ;
+  wire [71:0] \$389 ;
   wire [14:0] \$39 ;
   wire \$390 ;
   wire \$391 ;
-  wire \$392 ;
+  wire [71:0] \$392 ;
   wire \$393 ;
-  wire [2:0] \$394 ;
-  wire [2:0] \$395 ;
-  wire [71:0] \$396 ;
+  wire \$394 ;
+  wire [71:0] \$395 ;
+  wire \$396 ;
   wire \$397 ;
   wire \$398 ;
-  wire [71:0] \$399 ;
+  wire \$399 ;
   wire \$4 ;
   wire [14:0] \$40 ;
-  wire \$400 ;
+  wire [71:0] \$400 ;
   wire \$401 ;
-  wire [71:0] \$402 ;
-  wire \$403 ;
+  wire \$402 ;
+  wire [71:0] \$403 ;
   wire \$404 ;
-  wire [71:0] \$405 ;
-  wire \$406 ;
+  wire \$405 ;
+  wire [71:0] \$406 ;
   wire \$407 ;
   wire \$408 ;
-  wire \$409 ;
+  wire [71:0] \$409 ;
   wire [14:0] \$41 ;
-  wire [71:0] \$410 ;
+  wire \$410 ;
   wire \$411 ;
-  wire \$412 ;
-  wire [71:0] \$413 ;
-  wire \$414 ;
-  wire \$415 ;
-  wire [71:0] \$416 ;
-  wire \$417 ;
-  wire \$418 ;
+  wire [1:0] \$412 ;
+  wire [1:0] \$413 ;
+  wire [1:0] \$414 ;
+  wire [1:0] \$415 ;
+  wire \$416 ;
+  wire [71:0] \$417 ;
+  wire [2:0] \$418 ;
   wire [71:0] \$419 ;
-  wire [14:0] \$42 ;
+  wire [15:0] \$42 ;
   wire \$420 ;
   wire \$421 ;
-  wire [1:0] \$422 ;
-  wire [1:0] \$423 ;
-  wire [1:0] \$424 ;
-  wire [1:0] \$425 ;
+  wire [71:0] \$422 ;
+  wire \$423 ;
+  wire \$424 ;
+  wire [71:0] \$425 ;
   wire \$426 ;
-  wire [71:0] \$427 ;
-  wire [2:0] \$428 ;
-  wire [71:0] \$429 ;
-  wire [15:0] \$43 ;
+  wire \$427 ;
+  wire [71:0] \$428 ;
+  wire \$429 ;
+  wire [14:0] \$43 ;
   wire \$430 ;
   wire \$431 ;
-  wire [71:0] \$432 ;
-  wire \$433 ;
+  wire \$432 ;
+  wire [71:0] \$433 ;
   wire \$434 ;
-  wire [71:0] \$435 ;
-  wire \$436 ;
+  wire \$435 ;
+  wire [71:0] \$436 ;
   wire \$437 ;
-  wire [71:0] \$438 ;
-  wire \$439 ;
+  wire \$438 ;
+  wire [71:0] \$439 ;
   wire [14:0] \$44 ;
   wire \$440 ;
   wire \$441 ;
-  wire \$442 ;
-  wire [71:0] \$443 ;
+  wire [71:0] \$442 ;
+  wire \$443 ;
   wire \$444 ;
-  wire \$445 ;
-  wire [71:0] \$446 ;
-  wire \$447 ;
-  wire \$448 ;
-  wire [71:0] \$449 ;
+  wire [1:0] \$445 ;
+  wire [1:0] \$446 ;
+  wire [1:0] \$447 ;
+  wire [1:0] \$448 ;
+  wire \$449 ;
   wire [14:0] \$45 ;
-  wire \$450 ;
-  wire \$451 ;
+  wire [71:0] \$450 ;
+  wire [2:0] \$451 ;
   wire [71:0] \$452 ;
   wire \$453 ;
   wire \$454 ;
-  wire [1:0] \$455 ;
-  wire [1:0] \$456 ;
-  wire [1:0] \$457 ;
-  wire [1:0] \$458 ;
+  wire [71:0] \$455 ;
+  wire \$456 ;
+  wire \$457 ;
+  wire [71:0] \$458 ;
   wire \$459 ;
   wire [14:0] \$46 ;
-  wire [71:0] \$460 ;
-  wire [2:0] \$461 ;
-  wire [71:0] \$462 ;
+  wire \$460 ;
+  wire [71:0] \$461 ;
+  wire \$462 ;
   wire \$463 ;
   wire \$464 ;
-  wire [71:0] \$465 ;
-  wire \$466 ;
+  wire \$465 ;
+  wire [71:0] \$466 ;
   wire \$467 ;
-  wire [71:0] \$468 ;
-  wire \$469 ;
-  wire [14:0] \$47 ;
+  wire \$468 ;
+  wire [71:0] \$469 ;
+  wire [15:0] \$47 ;
   wire \$470 ;
-  wire [71:0] \$471 ;
-  wire \$472 ;
+  wire \$471 ;
+  wire [71:0] \$472 ;
   wire \$473 ;
   wire \$474 ;
-  wire \$475 ;
-  wire [71:0] \$476 ;
+  wire [71:0] \$475 ;
+  wire \$476 ;
   wire \$477 ;
-  wire \$478 ;
-  wire [71:0] \$479 ;
+  wire [1:0] \$478 ;
+  wire [1:0] \$479 ;
   wire [14:0] \$48 ;
-  wire \$480 ;
-  wire \$481 ;
-  wire [71:0] \$482 ;
-  wire \$483 ;
-  wire \$484 ;
+  wire [1:0] \$480 ;
+  wire [1:0] \$481 ;
+  wire \$482 ;
+  wire [71:0] \$483 ;
+  wire [2:0] \$484 ;
   wire [71:0] \$485 ;
   wire \$486 ;
   wire \$487 ;
-  wire [1:0] \$488 ;
-  wire [1:0] \$489 ;
-  wire [15:0] \$49 ;
-  wire [1:0] \$490 ;
-  wire [1:0] \$491 ;
+  wire [71:0] \$488 ;
+  wire \$489 ;
+  wire [14:0] \$49 ;
+  wire \$490 ;
+  wire [71:0] \$491 ;
   wire \$492 ;
-  wire [71:0] \$493 ;
-  wire [2:0] \$494 ;
-  wire [71:0] \$495 ;
+  wire \$493 ;
+  wire [71:0] \$494 ;
+  wire \$495 ;
   wire \$496 ;
   wire \$497 ;
-  wire [71:0] \$498 ;
-  wire \$499 ;
+  wire \$498 ;
+  wire [71:0] \$499 ;
   wire [31:0] \$5 ;
   wire [14:0] \$50 ;
   wire \$500 ;
-  wire [71:0] \$501 ;
-  wire \$502 ;
+  wire \$501 ;
+  wire [71:0] \$502 ;
   wire \$503 ;
-  wire [71:0] \$504 ;
-  wire \$505 ;
+  wire \$504 ;
+  wire [71:0] \$505 ;
   wire \$506 ;
   wire \$507 ;
-  wire \$508 ;
-  wire [71:0] \$509 ;
+  wire [71:0] \$508 ;
+  wire \$509 ;
   wire [14:0] \$51 ;
   wire \$510 ;
-  wire \$511 ;
-  wire [71:0] \$512 ;
-  wire \$513 ;
-  wire \$514 ;
-  wire [71:0] \$515 ;
-  wire \$516 ;
-  wire \$517 ;
+  wire [1:0] \$511 ;
+  wire [1:0] \$512 ;
+  wire [1:0] \$513 ;
+  wire [1:0] \$514 ;
+  wire \$515 ;
+  wire [71:0] \$516 ;
+  wire [2:0] \$517 ;
   wire [71:0] \$518 ;
-  wire \$519 ;
-  wire [14:0] \$52 ;
+  wire [71:0] \$519 ;
+  wire [15:0] \$52 ;
   wire \$520 ;
-  wire [1:0] \$521 ;
-  wire [1:0] \$522 ;
-  wire [1:0] \$523 ;
-  wire [1:0] \$524 ;
-  wire \$525 ;
-  wire [71:0] \$526 ;
-  wire [2:0] \$527 ;
+  wire \$521 ;
+  wire [71:0] \$522 ;
+  wire \$523 ;
+  wire \$524 ;
+  wire [71:0] \$525 ;
+  wire \$526 ;
+  wire \$527 ;
   wire [71:0] \$528 ;
-  wire [71:0] \$529 ;
+  wire \$529 ;
   wire [14:0] \$53 ;
   wire \$530 ;
   wire \$531 ;
@@ -590,41 +590,41 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$539 ;
   wire [14:0] \$54 ;
   wire \$540 ;
-  wire \$541 ;
-  wire [71:0] \$542 ;
+  wire [71:0] \$541 ;
+  wire \$542 ;
   wire \$543 ;
-  wire \$544 ;
-  wire [71:0] \$545 ;
-  wire \$546 ;
-  wire \$547 ;
-  wire [71:0] \$548 ;
-  wire \$549 ;
-  wire [15:0] \$55 ;
+  wire [1:0] \$544 ;
+  wire [1:0] \$545 ;
+  wire [1:0] \$546 ;
+  wire [1:0] \$547 ;
+  wire [1:0] \$548 ;
+  wire [71:0] \$549 ;
+  wire [14:0] \$55 ;
   wire \$550 ;
-  wire [71:0] \$551 ;
+  wire \$551 ;
   wire \$552 ;
   wire \$553 ;
-  wire [1:0] \$554 ;
-  wire [1:0] \$555 ;
-  wire [1:0] \$556 ;
-  wire [1:0] \$557 ;
-  wire [1:0] \$558 ;
-  wire [71:0] \$559 ;
+  wire \$554 ;
+  wire \$555 ;
+  wire \$556 ;
+  wire \$557 ;
+  wire \$558 ;
+  wire [1:0] \$559 ;
   wire [14:0] \$56 ;
-  wire \$560 ;
-  wire \$561 ;
-  wire \$562 ;
+  wire [1:0] \$560 ;
+  wire [1:0] \$561 ;
+  wire [1:0] \$562 ;
   wire \$563 ;
   wire \$564 ;
   wire \$565 ;
   wire \$566 ;
   wire \$567 ;
   wire \$568 ;
-  wire [1:0] \$569 ;
-  wire [14:0] \$57 ;
-  wire [1:0] \$570 ;
-  wire [1:0] \$571 ;
-  wire [1:0] \$572 ;
+  wire \$569 ;
+  wire [15:0] \$57 ;
+  wire \$570 ;
+  wire \$571 ;
+  wire \$572 ;
   wire \$573 ;
   wire \$574 ;
   wire \$575 ;
@@ -635,7 +635,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [14:0] \$58 ;
   wire \$580 ;
   wire \$581 ;
-  wire \$582 ;
+  wire [71:0] \$582 ;
   wire \$583 ;
   wire \$584 ;
   wire \$585 ;
@@ -644,118 +644,118 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$588 ;
   wire \$589 ;
   wire [14:0] \$59 ;
-  wire \$590 ;
+  wire [1:0] \$590 ;
   wire \$591 ;
-  wire [71:0] \$592 ;
+  wire [2:0] \$592 ;
   wire \$593 ;
-  wire \$594 ;
+  wire [3:0] \$594 ;
   wire \$595 ;
-  wire \$596 ;
-  wire \$597 ;
+  wire [4:0] \$596 ;
+  wire [71:0] \$597 ;
   wire \$598 ;
   wire \$599 ;
   wire \$6 ;
   wire [14:0] \$60 ;
-  wire [1:0] \$600 ;
+  wire [71:0] \$600 ;
   wire \$601 ;
-  wire [2:0] \$602 ;
-  wire \$603 ;
-  wire [3:0] \$604 ;
+  wire \$602 ;
+  wire [71:0] \$603 ;
+  wire \$604 ;
   wire \$605 ;
-  wire [4:0] \$606 ;
-  wire [71:0] \$607 ;
+  wire [71:0] \$606 ;
+  wire \$607 ;
   wire \$608 ;
   wire \$609 ;
-  wire [7:0] \$61 ;
+  wire [14:0] \$61 ;
   wire [71:0] \$610 ;
   wire \$611 ;
   wire \$612 ;
-  wire [71:0] \$613 ;
+  wire \$613 ;
   wire \$614 ;
-  wire \$615 ;
+  wire [1:0] \$615 ;
   wire [71:0] \$616 ;
   wire \$617 ;
   wire \$618 ;
-  wire \$619 ;
-  wire \$62 ;
-  wire [71:0] \$620 ;
+  wire [71:0] \$619 ;
+  wire [15:0] \$62 ;
+  wire \$620 ;
   wire \$621 ;
-  wire \$622 ;
+  wire [71:0] \$622 ;
   wire \$623 ;
   wire \$624 ;
-  wire [1:0] \$625 ;
-  wire [71:0] \$626 ;
+  wire [71:0] \$625 ;
+  wire \$626 ;
   wire \$627 ;
   wire \$628 ;
   wire [71:0] \$629 ;
-  wire [31:0] \$63 ;
+  wire [14:0] \$63 ;
   wire \$630 ;
   wire \$631 ;
-  wire [71:0] \$632 ;
+  wire \$632 ;
   wire \$633 ;
-  wire \$634 ;
+  wire [2:0] \$634 ;
   wire [71:0] \$635 ;
   wire \$636 ;
   wire \$637 ;
-  wire \$638 ;
-  wire [71:0] \$639 ;
-  wire \$64 ;
+  wire [71:0] \$638 ;
+  wire \$639 ;
+  wire [14:0] \$64 ;
   wire \$640 ;
-  wire \$641 ;
+  wire [71:0] \$641 ;
   wire \$642 ;
   wire \$643 ;
-  wire [2:0] \$644 ;
-  wire [71:0] \$645 ;
+  wire [71:0] \$644 ;
+  wire \$645 ;
   wire \$646 ;
   wire \$647 ;
   wire [71:0] \$648 ;
   wire \$649 ;
-  wire \$65 ;
+  wire [14:0] \$65 ;
   wire \$650 ;
-  wire [71:0] \$651 ;
+  wire \$651 ;
   wire \$652 ;
-  wire \$653 ;
+  wire [3:0] \$653 ;
   wire [71:0] \$654 ;
   wire \$655 ;
   wire \$656 ;
-  wire \$657 ;
-  wire [71:0] \$658 ;
+  wire [71:0] \$657 ;
+  wire \$658 ;
   wire \$659 ;
-  wire [15:0] \$66 ;
-  wire \$660 ;
+  wire [14:0] \$66 ;
+  wire [71:0] \$660 ;
   wire \$661 ;
   wire \$662 ;
-  wire [3:0] \$663 ;
-  wire [71:0] \$664 ;
+  wire [71:0] \$663 ;
+  wire \$664 ;
   wire \$665 ;
   wire \$666 ;
   wire [71:0] \$667 ;
   wire \$668 ;
   wire \$669 ;
-  wire [14:0] \$67 ;
-  wire [71:0] \$670 ;
+  wire [15:0] \$67 ;
+  wire \$670 ;
   wire \$671 ;
-  wire \$672 ;
-  wire [71:0] \$673 ;
-  wire \$674 ;
+  wire [4:0] \$672 ;
+  wire \$673 ;
+  wire [1:0] \$674 ;
   wire \$675 ;
-  wire \$676 ;
-  wire [71:0] \$677 ;
-  wire \$678 ;
+  wire [2:0] \$676 ;
+  wire \$677 ;
+  wire [3:0] \$678 ;
   wire \$679 ;
   wire [14:0] \$68 ;
-  wire \$680 ;
+  wire [4:0] \$680 ;
   wire \$681 ;
-  wire [4:0] \$682 ;
+  wire \$682 ;
   wire \$683 ;
-  wire [1:0] \$684 ;
+  wire \$684 ;
   wire \$685 ;
-  wire [2:0] \$686 ;
+  wire \$686 ;
   wire \$687 ;
-  wire [3:0] \$688 ;
+  wire [14:0] \$688 ;
   wire \$689 ;
   wire [14:0] \$69 ;
-  wire [4:0] \$690 ;
+  wire \$690 ;
   wire \$691 ;
   wire \$692 ;
   wire \$693 ;
@@ -771,116 +771,116 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$701 ;
   wire \$702 ;
   wire \$703 ;
-  wire [14:0] \$704 ;
-  wire \$705 ;
+  wire \$704 ;
+  wire [71:0] \$705 ;
   wire \$706 ;
   wire \$707 ;
-  wire \$708 ;
+  wire [71:0] \$708 ;
   wire \$709 ;
   wire [14:0] \$71 ;
   wire \$710 ;
-  wire \$711 ;
+  wire [71:0] \$711 ;
   wire \$712 ;
   wire \$713 ;
-  wire \$714 ;
+  wire [71:0] \$714 ;
   wire \$715 ;
   wire \$716 ;
   wire \$717 ;
-  wire \$718 ;
+  wire [71:0] \$718 ;
   wire \$719 ;
   wire [15:0] \$72 ;
   wire \$720 ;
   wire [71:0] \$721 ;
   wire \$722 ;
-  wire \$723 ;
-  wire [71:0] \$724 ;
+  wire [71:0] \$723 ;
+  wire \$724 ;
   wire \$725 ;
-  wire \$726 ;
-  wire [71:0] \$727 ;
+  wire [71:0] \$726 ;
+  wire \$727 ;
   wire \$728 ;
-  wire \$729 ;
+  wire [71:0] \$729 ;
   wire [14:0] \$73 ;
-  wire [71:0] \$730 ;
+  wire \$730 ;
   wire \$731 ;
-  wire \$732 ;
+  wire [71:0] \$732 ;
   wire \$733 ;
-  wire [71:0] \$734 ;
+  wire \$734 ;
   wire \$735 ;
-  wire \$736 ;
-  wire [71:0] \$737 ;
+  wire [71:0] \$736 ;
+  wire \$737 ;
   wire \$738 ;
   wire [71:0] \$739 ;
   wire [14:0] \$74 ;
   wire \$740 ;
-  wire \$741 ;
-  wire [71:0] \$742 ;
+  wire [71:0] \$741 ;
+  wire \$742 ;
   wire \$743 ;
-  wire \$744 ;
-  wire [71:0] \$745 ;
+  wire [71:0] \$744 ;
+  wire \$745 ;
   wire \$746 ;
-  wire \$747 ;
-  wire [71:0] \$748 ;
+  wire [71:0] \$747 ;
+  wire \$748 ;
   wire \$749 ;
   wire [14:0] \$75 ;
-  wire \$750 ;
+  wire [71:0] \$750 ;
   wire \$751 ;
-  wire [71:0] \$752 ;
+  wire \$752 ;
   wire \$753 ;
-  wire \$754 ;
-  wire [71:0] \$755 ;
+  wire [71:0] \$754 ;
+  wire \$755 ;
   wire \$756 ;
   wire [71:0] \$757 ;
   wire \$758 ;
-  wire \$759 ;
+  wire [71:0] \$759 ;
   wire [14:0] \$76 ;
-  wire [71:0] \$760 ;
+  wire \$760 ;
   wire \$761 ;
-  wire \$762 ;
-  wire [71:0] \$763 ;
+  wire [71:0] \$762 ;
+  wire \$763 ;
   wire \$764 ;
-  wire \$765 ;
-  wire [71:0] \$766 ;
+  wire [71:0] \$765 ;
+  wire \$766 ;
   wire \$767 ;
-  wire \$768 ;
+  wire [71:0] \$768 ;
   wire \$769 ;
-  wire [14:0] \$77 ;
-  wire [71:0] \$770 ;
+  wire [15:0] \$77 ;
+  wire \$770 ;
   wire \$771 ;
-  wire \$772 ;
-  wire [71:0] \$773 ;
+  wire [71:0] \$772 ;
+  wire \$773 ;
   wire \$774 ;
   wire [71:0] \$775 ;
   wire \$776 ;
   wire \$777 ;
-  wire [71:0] \$778 ;
+  wire \$778 ;
   wire \$779 ;
-  wire [15:0] \$78 ;
+  wire [14:0] \$78 ;
   wire \$780 ;
-  wire [71:0] \$781 ;
+  wire \$781 ;
   wire \$782 ;
   wire \$783 ;
-  wire [71:0] \$784 ;
+  wire \$784 ;
   wire \$785 ;
   wire \$786 ;
   wire \$787 ;
-  wire [71:0] \$788 ;
+  wire \$788 ;
   wire \$789 ;
   wire [14:0] \$79 ;
   wire \$790 ;
-  wire [71:0] \$791 ;
+  wire \$791 ;
   wire \$792 ;
   wire \$793 ;
   wire \$794 ;
   wire \$795 ;
   wire \$796 ;
-  wire \$797 ;
-  wire \$798 ;
-  wire \$799 ;
-  wire [15:0] \$8 ;
+  wire [1:0] \$797 ;
+  wire [1:0] \$798 ;
+  wire [1:0] \$799 ;
+  wire \$8 ;
   wire [14:0] \$80 ;
-  wire \$800 ;
-  wire \$801 ;
-  wire \$802 ;
+  wire [1:0] \$800 ;
+  wire [15:0] \$801 ;
+  wire [15:0] \$802 ;
   wire \$803 ;
   wire \$804 ;
   wire \$805 ;
@@ -892,15 +892,15 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$810 ;
   wire \$811 ;
   wire \$812 ;
-  wire [1:0] \$813 ;
-  wire [1:0] \$814 ;
-  wire [1:0] \$815 ;
-  wire [1:0] \$816 ;
-  wire [15:0] \$817 ;
-  wire [15:0] \$818 ;
-  wire \$819 ;
-  wire [14:0] \$82 ;
-  wire \$820 ;
+  wire \$813 ;
+  wire \$814 ;
+  wire \$815 ;
+  wire \$816 ;
+  wire \$817 ;
+  wire \$818 ;
+  wire [19:0] \$819 ;
+  wire [15:0] \$82 ;
+  wire [18:0] \$820 ;
   wire \$821 ;
   wire \$822 ;
   wire \$823 ;
@@ -916,12 +916,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$832 ;
   wire \$833 ;
   wire \$834 ;
-  wire [19:0] \$835 ;
-  wire [18:0] \$836 ;
+  wire \$835 ;
+  wire \$836 ;
   wire \$837 ;
-  wire \$838 ;
+  wire [19:0] \$838 ;
   wire \$839 ;
-  wire [15:0] \$84 ;
+  wire [14:0] \$84 ;
   wire \$840 ;
   wire \$841 ;
   wire \$842 ;
@@ -937,112 +937,150 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$851 ;
   wire \$852 ;
   wire \$853 ;
-  wire [19:0] \$854 ;
-  wire \$855 ;
-  wire \$856 ;
+  wire [32:0] \$854 ;
+  wire [32:0] \$855 ;
+  wire [32:0] \$856 ;
   wire \$857 ;
-  wire \$858 ;
-  wire \$859 ;
+  wire [32:0] \$858 ;
+  reg \$859 ;
   wire [14:0] \$86 ;
-  wire \$860 ;
-  wire \$861 ;
-  wire \$862 ;
-  wire \$863 ;
-  wire \$864 ;
-  wire \$865 ;
-  wire \$866 ;
-  wire \$867 ;
-  wire \$868 ;
-  wire \$869 ;
-  wire [14:0] \$87 ;
-  wire [32:0] \$870 ;
-  wire [32:0] \$871 ;
-  wire [32:0] \$872 ;
-  wire \$873 ;
-  wire [32:0] \$874 ;
-  reg \$875 ;
-  reg [321:0] \$876 ;
-  reg [13:0] \$877 ;
-  reg \$878 ;
-  reg [2:0] \$879 ;
+  reg \$860 ;
+  reg \$861 ;
+  reg \$862 ;
+  reg [321:0] \$863 ;
+  reg [321:0] \$864 ;
+  reg [321:0] \$865 ;
+  reg [321:0] \$866 ;
+  reg [14:0] \$867 ;
+  reg [14:0] \$868 ;
+  reg [14:0] \$869 ;
+  wire [15:0] \$87 ;
+  reg [14:0] \$870 ;
+  reg [14:0] \$871 ;
+  reg [14:0] \$872 ;
+  reg [14:0] \$873 ;
+  reg [14:0] \$874 ;
+  reg [14:0] \$875 ;
+  reg [14:0] \$876 ;
+  reg [14:0] \$877 ;
+  reg [14:0] \$878 ;
+  reg [14:0] \$879 ;
   wire [14:0] \$88 ;
-  reg [3:0] \$880 ;
-  reg \$881 ;
-  reg \$882 ;
-  reg [399:0] \$883 ;
-  reg \$884 ;
-  reg [399:0] \$885 ;
-  reg \$886 ;
-  reg \$887 ;
-  reg [273:0] \$888 ;
-  reg [39:0] \$889 ;
+  reg [14:0] \$880 ;
+  reg [14:0] \$881 ;
+  reg [14:0] \$882 ;
+  reg [14:0] \$883 ;
+  reg [14:0] \$884 ;
+  reg [14:0] \$885 ;
+  reg [14:0] \$886 ;
+  reg [14:0] \$887 ;
+  reg [14:0] \$888 ;
+  reg [14:0] \$889 ;
   wire [14:0] \$89 ;
-  reg \$890 ;
-  reg [31:0] \$891 ;
-  reg [31:0] \$892 ;
-  reg [31:0] \$893 ;
-  reg [31:0] \$894 ;
-  wire [14:0] \$9 ;
-  wire [7:0] \$90 ;
-  wire \$91 ;
-  wire [31:0] \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire [15:0] \$95 ;
+  reg [14:0] \$890 ;
+  reg [14:0] \$891 ;
+  reg [14:0] \$892 ;
+  reg [14:0] \$893 ;
+  reg [14:0] \$894 ;
+  reg [14:0] \$895 ;
+  reg [14:0] \$896 ;
+  reg [14:0] \$897 ;
+  reg [14:0] \$898 ;
+  reg \$899 ;
+  wire [7:0] \$9 ;
+  wire [14:0] \$90 ;
+  reg \$900 ;
+  reg \$901 ;
+  reg \$902 ;
+  reg [66:0] \$903 ;
+  reg [66:0] \$904 ;
+  reg [66:0] \$905 ;
+  reg [66:0] \$906 ;
+  reg [14:0] \$907 ;
+  reg [14:0] \$908 ;
+  reg [14:0] \$909 ;
+  wire [14:0] \$91 ;
+  reg [14:0] \$910 ;
+  reg [14:0] \$911 ;
+  reg [14:0] \$912 ;
+  reg [14:0] \$913 ;
+  reg [14:0] \$914 ;
+  reg [13:0] \$915 ;
+  reg \$916 ;
+  reg [2:0] \$917 ;
+  reg [3:0] \$918 ;
+  reg \$919 ;
+  wire [15:0] \$92 ;
+  reg \$920 ;
+  reg [399:0] \$921 ;
+  reg \$922 ;
+  reg [399:0] \$923 ;
+  reg \$924 ;
+  reg \$925 ;
+  reg [273:0] \$926 ;
+  reg [39:0] \$927 ;
+  reg \$928 ;
+  reg [31:0] \$929 ;
+  wire [14:0] \$93 ;
+  reg [31:0] \$930 ;
+  reg [31:0] \$931 ;
+  reg [31:0] \$932 ;
+  wire [14:0] \$94 ;
+  wire [14:0] \$95 ;
   wire [14:0] \$96 ;
-  wire [14:0] \$97 ;
+  wire [15:0] \$97 ;
   wire [14:0] \$98 ;
   wire [14:0] \$99 ;
   reg [399:0] \$signal  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg \$signal$125  = 1'h0;
-  reg [399:0] \$signal$97  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$97.beat ;
-  wire \$signal$97.beat.first ;
-  wire [287:0] \$signal$97.beat.lanes ;
-  wire [71:0] \$signal$97.beat.lanes[0] ;
-  wire \$signal$97.beat.lanes[0].error ;
-  wire [31:0] \$signal$97.beat.lanes[0].row ;
-  wire [13:0] \$signal$97.beat.lanes[0].set ;
-  wire [7:0] \$signal$97.beat.lanes[0].table ;
-  wire [15:0] \$signal$97.beat.lanes[0].tag ;
-  wire \$signal$97.beat.lanes[0].valid ;
-  wire [71:0] \$signal$97.beat.lanes[1] ;
-  wire \$signal$97.beat.lanes[1].error ;
-  wire [31:0] \$signal$97.beat.lanes[1].row ;
-  wire [13:0] \$signal$97.beat.lanes[1].set ;
-  wire [7:0] \$signal$97.beat.lanes[1].table ;
-  wire [15:0] \$signal$97.beat.lanes[1].tag ;
-  wire \$signal$97.beat.lanes[1].valid ;
-  wire [71:0] \$signal$97.beat.lanes[2] ;
-  wire \$signal$97.beat.lanes[2].error ;
-  wire [31:0] \$signal$97.beat.lanes[2].row ;
-  wire [13:0] \$signal$97.beat.lanes[2].set ;
-  wire [7:0] \$signal$97.beat.lanes[2].table ;
-  wire [15:0] \$signal$97.beat.lanes[2].tag ;
-  wire \$signal$97.beat.lanes[2].valid ;
-  wire [71:0] \$signal$97.beat.lanes[3] ;
-  wire \$signal$97.beat.lanes[3].error ;
-  wire [31:0] \$signal$97.beat.lanes[3].row ;
-  wire [13:0] \$signal$97.beat.lanes[3].set ;
-  wire [7:0] \$signal$97.beat.lanes[3].table ;
-  wire [15:0] \$signal$97.beat.lanes[3].tag ;
-  wire \$signal$97.beat.lanes[3].valid ;
-  wire \$signal$97.beat.last ;
-  wire [31:0] \$signal$97.beat.meta ;
-  wire \$signal$97.beat_end ;
-  wire \$signal$97.host ;
-  wire \$signal$97.host_ack ;
-  wire [18:0] \$signal$97.host_entry ;
-  wire [1:0] \$signal$97.host_entry.rrpv ;
-  wire [15:0] \$signal$97.host_entry.tag ;
-  wire \$signal$97.host_entry.valid ;
-  wire [2:0] \$signal$97.host_op ;
-  wire [15:0] \$signal$97.host_slot ;
-  wire [15:0] \$signal$97.host_tag ;
-  wire \$signal$97.learn ;
-  wire [3:0] \$signal$97.mask ;
-  wire [1:0] \$signal$97.rmw_lane ;
-  wire [13:0] \$signal$97.rmw_set ;
+  reg [399:0] \$signal$150  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \$signal$150.beat ;
+  wire \$signal$150.beat.first ;
+  wire [287:0] \$signal$150.beat.lanes ;
+  wire [71:0] \$signal$150.beat.lanes[0] ;
+  wire \$signal$150.beat.lanes[0].error ;
+  wire [31:0] \$signal$150.beat.lanes[0].row ;
+  wire [13:0] \$signal$150.beat.lanes[0].set ;
+  wire [7:0] \$signal$150.beat.lanes[0].table ;
+  wire [15:0] \$signal$150.beat.lanes[0].tag ;
+  wire \$signal$150.beat.lanes[0].valid ;
+  wire [71:0] \$signal$150.beat.lanes[1] ;
+  wire \$signal$150.beat.lanes[1].error ;
+  wire [31:0] \$signal$150.beat.lanes[1].row ;
+  wire [13:0] \$signal$150.beat.lanes[1].set ;
+  wire [7:0] \$signal$150.beat.lanes[1].table ;
+  wire [15:0] \$signal$150.beat.lanes[1].tag ;
+  wire \$signal$150.beat.lanes[1].valid ;
+  wire [71:0] \$signal$150.beat.lanes[2] ;
+  wire \$signal$150.beat.lanes[2].error ;
+  wire [31:0] \$signal$150.beat.lanes[2].row ;
+  wire [13:0] \$signal$150.beat.lanes[2].set ;
+  wire [7:0] \$signal$150.beat.lanes[2].table ;
+  wire [15:0] \$signal$150.beat.lanes[2].tag ;
+  wire \$signal$150.beat.lanes[2].valid ;
+  wire [71:0] \$signal$150.beat.lanes[3] ;
+  wire \$signal$150.beat.lanes[3].error ;
+  wire [31:0] \$signal$150.beat.lanes[3].row ;
+  wire [13:0] \$signal$150.beat.lanes[3].set ;
+  wire [7:0] \$signal$150.beat.lanes[3].table ;
+  wire [15:0] \$signal$150.beat.lanes[3].tag ;
+  wire \$signal$150.beat.lanes[3].valid ;
+  wire \$signal$150.beat.last ;
+  wire [31:0] \$signal$150.beat.meta ;
+  wire \$signal$150.beat_end ;
+  wire \$signal$150.host ;
+  wire \$signal$150.host_ack ;
+  wire [18:0] \$signal$150.host_entry ;
+  wire [1:0] \$signal$150.host_entry.rrpv ;
+  wire [15:0] \$signal$150.host_entry.tag ;
+  wire \$signal$150.host_entry.valid ;
+  wire [2:0] \$signal$150.host_op ;
+  wire [15:0] \$signal$150.host_slot ;
+  wire [15:0] \$signal$150.host_tag ;
+  wire \$signal$150.learn ;
+  wire [3:0] \$signal$150.mask ;
+  wire [1:0] \$signal$150.rmw_lane ;
+  wire [13:0] \$signal$150.rmw_set ;
+  reg \$signal$178  = 1'h0;
   wire [321:0] \$signal.beat ;
   wire \$signal.beat.first ;
   wire [287:0] \$signal.beat.lanes ;
@@ -1091,73 +1129,73 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [1:0] \$signal.rmw_lane ;
   wire [13:0] \$signal.rmw_set ;
   wire [13:0] \$signature__addr ;
-  wire [13:0] \$signature__addr$90 ;
-  wire [13:0] \$signature__addr$92 ;
-  wire [13:0] \$signature__addr$94 ;
+  wire [13:0] \$signature__addr$143 ;
+  wire [13:0] \$signature__addr$145 ;
+  wire [13:0] \$signature__addr$147 ;
   wire [79:0] \$signature__data ;
-  wire [79:0] \$signature__data$101 ;
-  wire [19:0] \$signature__data$101[0] ;
-  wire [1:0] \$signature__data$101[0].rrpv ;
-  wire \$signature__data$101[0].stale ;
-  wire [15:0] \$signature__data$101[0].tag ;
-  wire \$signature__data$101[0].valid ;
-  wire [19:0] \$signature__data$101[1] ;
-  wire [1:0] \$signature__data$101[1].rrpv ;
-  wire \$signature__data$101[1].stale ;
-  wire [15:0] \$signature__data$101[1].tag ;
-  wire \$signature__data$101[1].valid ;
-  wire [19:0] \$signature__data$101[2] ;
-  wire [1:0] \$signature__data$101[2].rrpv ;
-  wire \$signature__data$101[2].stale ;
-  wire [15:0] \$signature__data$101[2].tag ;
-  wire \$signature__data$101[2].valid ;
-  wire [19:0] \$signature__data$101[3] ;
-  wire [1:0] \$signature__data$101[3].rrpv ;
-  wire \$signature__data$101[3].stale ;
-  wire [15:0] \$signature__data$101[3].tag ;
-  wire \$signature__data$101[3].valid ;
-  wire [79:0] \$signature__data$105 ;
-  wire [19:0] \$signature__data$105[0] ;
-  wire [1:0] \$signature__data$105[0].rrpv ;
-  wire \$signature__data$105[0].stale ;
-  wire [15:0] \$signature__data$105[0].tag ;
-  wire \$signature__data$105[0].valid ;
-  wire [19:0] \$signature__data$105[1] ;
-  wire [1:0] \$signature__data$105[1].rrpv ;
-  wire \$signature__data$105[1].stale ;
-  wire [15:0] \$signature__data$105[1].tag ;
-  wire \$signature__data$105[1].valid ;
-  wire [19:0] \$signature__data$105[2] ;
-  wire [1:0] \$signature__data$105[2].rrpv ;
-  wire \$signature__data$105[2].stale ;
-  wire [15:0] \$signature__data$105[2].tag ;
-  wire \$signature__data$105[2].valid ;
-  wire [19:0] \$signature__data$105[3] ;
-  wire [1:0] \$signature__data$105[3].rrpv ;
-  wire \$signature__data$105[3].stale ;
-  wire [15:0] \$signature__data$105[3].tag ;
-  wire \$signature__data$105[3].valid ;
-  wire [79:0] \$signature__data$109 ;
-  wire [19:0] \$signature__data$109[0] ;
-  wire [1:0] \$signature__data$109[0].rrpv ;
-  wire \$signature__data$109[0].stale ;
-  wire [15:0] \$signature__data$109[0].tag ;
-  wire \$signature__data$109[0].valid ;
-  wire [19:0] \$signature__data$109[1] ;
-  wire [1:0] \$signature__data$109[1].rrpv ;
-  wire \$signature__data$109[1].stale ;
-  wire [15:0] \$signature__data$109[1].tag ;
-  wire \$signature__data$109[1].valid ;
-  wire [19:0] \$signature__data$109[2] ;
-  wire [1:0] \$signature__data$109[2].rrpv ;
-  wire \$signature__data$109[2].stale ;
-  wire [15:0] \$signature__data$109[2].tag ;
-  wire \$signature__data$109[2].valid ;
-  wire [19:0] \$signature__data$109[3] ;
-  wire [1:0] \$signature__data$109[3].rrpv ;
-  wire \$signature__data$109[3].stale ;
-  wire [15:0] \$signature__data$109[3].tag ;
-  wire \$signature__data$109[3].valid ;
+  wire [79:0] \$signature__data$154 ;
+  wire [19:0] \$signature__data$154[0] ;
+  wire [1:0] \$signature__data$154[0].rrpv ;
+  wire \$signature__data$154[0].stale ;
+  wire [15:0] \$signature__data$154[0].tag ;
+  wire \$signature__data$154[0].valid ;
+  wire [19:0] \$signature__data$154[1] ;
+  wire [1:0] \$signature__data$154[1].rrpv ;
+  wire \$signature__data$154[1].stale ;
+  wire [15:0] \$signature__data$154[1].tag ;
+  wire \$signature__data$154[1].valid ;
+  wire [19:0] \$signature__data$154[2] ;
+  wire [1:0] \$signature__data$154[2].rrpv ;
+  wire \$signature__data$154[2].stale ;
+  wire [15:0] \$signature__data$154[2].tag ;
+  wire \$signature__data$154[2].valid ;
+  wire [19:0] \$signature__data$154[3] ;
+  wire [1:0] \$signature__data$154[3].rrpv ;
+  wire \$signature__data$154[3].stale ;
+  wire [15:0] \$signature__data$154[3].tag ;
+  wire \$signature__data$154[3].valid ;
+  wire [79:0] \$signature__data$158 ;
+  wire [19:0] \$signature__data$158[0] ;
+  wire [1:0] \$signature__data$158[0].rrpv ;
+  wire \$signature__data$158[0].stale ;
+  wire [15:0] \$signature__data$158[0].tag ;
+  wire \$signature__data$158[0].valid ;
+  wire [19:0] \$signature__data$158[1] ;
+  wire [1:0] \$signature__data$158[1].rrpv ;
+  wire \$signature__data$158[1].stale ;
+  wire [15:0] \$signature__data$158[1].tag ;
+  wire \$signature__data$158[1].valid ;
+  wire [19:0] \$signature__data$158[2] ;
+  wire [1:0] \$signature__data$158[2].rrpv ;
+  wire \$signature__data$158[2].stale ;
+  wire [15:0] \$signature__data$158[2].tag ;
+  wire \$signature__data$158[2].valid ;
+  wire [19:0] \$signature__data$158[3] ;
+  wire [1:0] \$signature__data$158[3].rrpv ;
+  wire \$signature__data$158[3].stale ;
+  wire [15:0] \$signature__data$158[3].tag ;
+  wire \$signature__data$158[3].valid ;
+  wire [79:0] \$signature__data$162 ;
+  wire [19:0] \$signature__data$162[0] ;
+  wire [1:0] \$signature__data$162[0].rrpv ;
+  wire \$signature__data$162[0].stale ;
+  wire [15:0] \$signature__data$162[0].tag ;
+  wire \$signature__data$162[0].valid ;
+  wire [19:0] \$signature__data$162[1] ;
+  wire [1:0] \$signature__data$162[1].rrpv ;
+  wire \$signature__data$162[1].stale ;
+  wire [15:0] \$signature__data$162[1].tag ;
+  wire \$signature__data$162[1].valid ;
+  wire [19:0] \$signature__data$162[2] ;
+  wire [1:0] \$signature__data$162[2].rrpv ;
+  wire \$signature__data$162[2].stale ;
+  wire [15:0] \$signature__data$162[2].tag ;
+  wire \$signature__data$162[2].valid ;
+  wire [19:0] \$signature__data$162[3] ;
+  wire [1:0] \$signature__data$162[3].rrpv ;
+  wire \$signature__data$162[3].stale ;
+  wire [15:0] \$signature__data$162[3].tag ;
+  wire \$signature__data$162[3].valid ;
   wire [19:0] \$signature__data[0] ;
   wire [1:0] \$signature__data[0].rrpv ;
   wire \$signature__data[0].stale ;
@@ -1179,16 +1217,50 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [15:0] \$signature__data[3].tag ;
   wire \$signature__data[3].valid ;
   wire \$signature__en ;
-  wire \$signature__en$89 ;
-  wire \$signature__en$91 ;
-  wire \$signature__en$93 ;
+  wire \$signature__en$142 ;
+  wire \$signature__en$144 ;
+  wire \$signature__en$146 ;
   reg a_valid = 1'h0;
   wire advance;
   wire [1:0] age;
   wire [2:0] answered;
   wire [2:0] beat_conflicts;
+  wire beats_hashing;
   output busy;
   wire busy;
+  wire [321:0] carried;
+  wire \carried.first ;
+  wire [287:0] \carried.lanes ;
+  wire [71:0] \carried.lanes[0] ;
+  wire \carried.lanes[0].error ;
+  wire [31:0] \carried.lanes[0].row ;
+  wire [13:0] \carried.lanes[0].set ;
+  wire [7:0] \carried.lanes[0].table ;
+  wire [15:0] \carried.lanes[0].tag ;
+  wire \carried.lanes[0].valid ;
+  wire [71:0] \carried.lanes[1] ;
+  wire \carried.lanes[1].error ;
+  wire [31:0] \carried.lanes[1].row ;
+  wire [13:0] \carried.lanes[1].set ;
+  wire [7:0] \carried.lanes[1].table ;
+  wire [15:0] \carried.lanes[1].tag ;
+  wire \carried.lanes[1].valid ;
+  wire [71:0] \carried.lanes[2] ;
+  wire \carried.lanes[2].error ;
+  wire [31:0] \carried.lanes[2].row ;
+  wire [13:0] \carried.lanes[2].set ;
+  wire [7:0] \carried.lanes[2].table ;
+  wire [15:0] \carried.lanes[2].tag ;
+  wire \carried.lanes[2].valid ;
+  wire [71:0] \carried.lanes[3] ;
+  wire \carried.lanes[3].error ;
+  wire [31:0] \carried.lanes[3].row ;
+  wire [13:0] \carried.lanes[3].set ;
+  wire [7:0] \carried.lanes[3].table ;
+  wire [15:0] \carried.lanes[3].tag ;
+  wire \carried.lanes[3].valid ;
+  wire \carried.last ;
+  wire [31:0] \carried.meta ;
   reg [2:0] clear_op = 3'h0;
   reg [13:0] clear_set = 14'h0000;
   reg clearing = 1'h0;
@@ -1202,10 +1274,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg error_sticky = 1'h0;
   output [31:0] errors;
   reg [31:0] errors = 32'd0;
-  wire [2:0] \errors$128 ;
+  wire [2:0] \errors$181 ;
   input errors_clear;
   wire errors_clear;
-  reg [321:0] h = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] h;
   wire \h.first ;
   wire [287:0] \h.lanes ;
   wire [71:0] \h.lanes[0] ;
@@ -1240,9 +1312,147 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [31:0] \h.meta ;
   reg h_take;
   reg h_valid = 1'h0;
+  reg [321:0] hash_beat_s1 = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire \hash_beat_s1.first ;
+  wire [287:0] \hash_beat_s1.lanes ;
+  wire [71:0] \hash_beat_s1.lanes[0] ;
+  wire \hash_beat_s1.lanes[0].error ;
+  wire [31:0] \hash_beat_s1.lanes[0].row ;
+  wire [13:0] \hash_beat_s1.lanes[0].set ;
+  wire [7:0] \hash_beat_s1.lanes[0].table ;
+  wire [15:0] \hash_beat_s1.lanes[0].tag ;
+  wire \hash_beat_s1.lanes[0].valid ;
+  wire [71:0] \hash_beat_s1.lanes[1] ;
+  wire \hash_beat_s1.lanes[1].error ;
+  wire [31:0] \hash_beat_s1.lanes[1].row ;
+  wire [13:0] \hash_beat_s1.lanes[1].set ;
+  wire [7:0] \hash_beat_s1.lanes[1].table ;
+  wire [15:0] \hash_beat_s1.lanes[1].tag ;
+  wire \hash_beat_s1.lanes[1].valid ;
+  wire [71:0] \hash_beat_s1.lanes[2] ;
+  wire \hash_beat_s1.lanes[2].error ;
+  wire [31:0] \hash_beat_s1.lanes[2].row ;
+  wire [13:0] \hash_beat_s1.lanes[2].set ;
+  wire [7:0] \hash_beat_s1.lanes[2].table ;
+  wire [15:0] \hash_beat_s1.lanes[2].tag ;
+  wire \hash_beat_s1.lanes[2].valid ;
+  wire [71:0] \hash_beat_s1.lanes[3] ;
+  wire \hash_beat_s1.lanes[3].error ;
+  wire [31:0] \hash_beat_s1.lanes[3].row ;
+  wire [13:0] \hash_beat_s1.lanes[3].set ;
+  wire [7:0] \hash_beat_s1.lanes[3].table ;
+  wire [15:0] \hash_beat_s1.lanes[3].tag ;
+  wire \hash_beat_s1.lanes[3].valid ;
+  wire \hash_beat_s1.last ;
+  wire [31:0] \hash_beat_s1.meta ;
+  reg [321:0] hash_beat_s2 = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire \hash_beat_s2.first ;
+  wire [287:0] \hash_beat_s2.lanes ;
+  wire [71:0] \hash_beat_s2.lanes[0] ;
+  wire \hash_beat_s2.lanes[0].error ;
+  wire [31:0] \hash_beat_s2.lanes[0].row ;
+  wire [13:0] \hash_beat_s2.lanes[0].set ;
+  wire [7:0] \hash_beat_s2.lanes[0].table ;
+  wire [15:0] \hash_beat_s2.lanes[0].tag ;
+  wire \hash_beat_s2.lanes[0].valid ;
+  wire [71:0] \hash_beat_s2.lanes[1] ;
+  wire \hash_beat_s2.lanes[1].error ;
+  wire [31:0] \hash_beat_s2.lanes[1].row ;
+  wire [13:0] \hash_beat_s2.lanes[1].set ;
+  wire [7:0] \hash_beat_s2.lanes[1].table ;
+  wire [15:0] \hash_beat_s2.lanes[1].tag ;
+  wire \hash_beat_s2.lanes[1].valid ;
+  wire [71:0] \hash_beat_s2.lanes[2] ;
+  wire \hash_beat_s2.lanes[2].error ;
+  wire [31:0] \hash_beat_s2.lanes[2].row ;
+  wire [13:0] \hash_beat_s2.lanes[2].set ;
+  wire [7:0] \hash_beat_s2.lanes[2].table ;
+  wire [15:0] \hash_beat_s2.lanes[2].tag ;
+  wire \hash_beat_s2.lanes[2].valid ;
+  wire [71:0] \hash_beat_s2.lanes[3] ;
+  wire \hash_beat_s2.lanes[3].error ;
+  wire [31:0] \hash_beat_s2.lanes[3].row ;
+  wire [13:0] \hash_beat_s2.lanes[3].set ;
+  wire [7:0] \hash_beat_s2.lanes[3].table ;
+  wire [15:0] \hash_beat_s2.lanes[3].tag ;
+  wire \hash_beat_s2.lanes[3].valid ;
+  wire \hash_beat_s2.last ;
+  wire [31:0] \hash_beat_s2.meta ;
+  reg [321:0] hash_beat_s3 = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire \hash_beat_s3.first ;
+  wire [287:0] \hash_beat_s3.lanes ;
+  wire [71:0] \hash_beat_s3.lanes[0] ;
+  wire \hash_beat_s3.lanes[0].error ;
+  wire [31:0] \hash_beat_s3.lanes[0].row ;
+  wire [13:0] \hash_beat_s3.lanes[0].set ;
+  wire [7:0] \hash_beat_s3.lanes[0].table ;
+  wire [15:0] \hash_beat_s3.lanes[0].tag ;
+  wire \hash_beat_s3.lanes[0].valid ;
+  wire [71:0] \hash_beat_s3.lanes[1] ;
+  wire \hash_beat_s3.lanes[1].error ;
+  wire [31:0] \hash_beat_s3.lanes[1].row ;
+  wire [13:0] \hash_beat_s3.lanes[1].set ;
+  wire [7:0] \hash_beat_s3.lanes[1].table ;
+  wire [15:0] \hash_beat_s3.lanes[1].tag ;
+  wire \hash_beat_s3.lanes[1].valid ;
+  wire [71:0] \hash_beat_s3.lanes[2] ;
+  wire \hash_beat_s3.lanes[2].error ;
+  wire [31:0] \hash_beat_s3.lanes[2].row ;
+  wire [13:0] \hash_beat_s3.lanes[2].set ;
+  wire [7:0] \hash_beat_s3.lanes[2].table ;
+  wire [15:0] \hash_beat_s3.lanes[2].tag ;
+  wire \hash_beat_s3.lanes[2].valid ;
+  wire [71:0] \hash_beat_s3.lanes[3] ;
+  wire \hash_beat_s3.lanes[3].error ;
+  wire [31:0] \hash_beat_s3.lanes[3].row ;
+  wire [13:0] \hash_beat_s3.lanes[3].set ;
+  wire [7:0] \hash_beat_s3.lanes[3].table ;
+  wire [15:0] \hash_beat_s3.lanes[3].tag ;
+  wire \hash_beat_s3.lanes[3].valid ;
+  wire \hash_beat_s3.last ;
+  wire [31:0] \hash_beat_s3.meta ;
+  reg [321:0] hash_beat_s4 = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire \hash_beat_s4.first ;
+  wire [287:0] \hash_beat_s4.lanes ;
+  wire [71:0] \hash_beat_s4.lanes[0] ;
+  wire \hash_beat_s4.lanes[0].error ;
+  wire [31:0] \hash_beat_s4.lanes[0].row ;
+  wire [13:0] \hash_beat_s4.lanes[0].set ;
+  wire [7:0] \hash_beat_s4.lanes[0].table ;
+  wire [15:0] \hash_beat_s4.lanes[0].tag ;
+  wire \hash_beat_s4.lanes[0].valid ;
+  wire [71:0] \hash_beat_s4.lanes[1] ;
+  wire \hash_beat_s4.lanes[1].error ;
+  wire [31:0] \hash_beat_s4.lanes[1].row ;
+  wire [13:0] \hash_beat_s4.lanes[1].set ;
+  wire [7:0] \hash_beat_s4.lanes[1].table ;
+  wire [15:0] \hash_beat_s4.lanes[1].tag ;
+  wire \hash_beat_s4.lanes[1].valid ;
+  wire [71:0] \hash_beat_s4.lanes[2] ;
+  wire \hash_beat_s4.lanes[2].error ;
+  wire [31:0] \hash_beat_s4.lanes[2].row ;
+  wire [13:0] \hash_beat_s4.lanes[2].set ;
+  wire [7:0] \hash_beat_s4.lanes[2].table ;
+  wire [15:0] \hash_beat_s4.lanes[2].tag ;
+  wire \hash_beat_s4.lanes[2].valid ;
+  wire [71:0] \hash_beat_s4.lanes[3] ;
+  wire \hash_beat_s4.lanes[3].error ;
+  wire [31:0] \hash_beat_s4.lanes[3].row ;
+  wire [13:0] \hash_beat_s4.lanes[3].set ;
+  wire [7:0] \hash_beat_s4.lanes[3].table ;
+  wire [15:0] \hash_beat_s4.lanes[3].tag ;
+  wire \hash_beat_s4.lanes[3].valid ;
+  wire \hash_beat_s4.last ;
+  wire [31:0] \hash_beat_s4.meta ;
+  reg hash_valid_s1 = 1'h0;
+  reg hash_valid_s2 = 1'h0;
+  reg hash_valid_s3 = 1'h0;
+  (* init = 1'h0 *)
+  wire hash_valid_s4;
+  reg hh_valid = 1'h0;
   output [31:0] hits;
   reg [31:0] hits = 32'd0;
-  wire [2:0] \hits$127 ;
+  wire [2:0] \hits$180 ;
   input [66:0] host_cmd__payload;
   wire [66:0] host_cmd__payload;
   wire [18:0] \host_cmd__payload.entry ;
@@ -1253,18 +1463,58 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [2:0] \host_cmd__payload.op ;
   wire [15:0] \host_cmd__payload.slot ;
   output host_cmd__ready;
-  reg host_cmd__ready;
+  wire host_cmd__ready;
   input host_cmd__valid;
   wire host_cmd__valid;
+  reg [66:0] host_cmd_s1 = 67'h00000000000000000;
+  wire [18:0] \host_cmd_s1.entry ;
+  wire [1:0] \host_cmd_s1.entry.rrpv ;
+  wire [15:0] \host_cmd_s1.entry.tag ;
+  wire \host_cmd_s1.entry.valid ;
+  wire [28:0] \host_cmd_s1.key ;
+  wire [2:0] \host_cmd_s1.op ;
+  wire [15:0] \host_cmd_s1.slot ;
+  reg [66:0] host_cmd_s2 = 67'h00000000000000000;
+  wire [18:0] \host_cmd_s2.entry ;
+  wire [1:0] \host_cmd_s2.entry.rrpv ;
+  wire [15:0] \host_cmd_s2.entry.tag ;
+  wire \host_cmd_s2.entry.valid ;
+  wire [28:0] \host_cmd_s2.key ;
+  wire [2:0] \host_cmd_s2.op ;
+  wire [15:0] \host_cmd_s2.slot ;
+  reg [66:0] host_cmd_s3 = 67'h00000000000000000;
+  wire [18:0] \host_cmd_s3.entry ;
+  wire [1:0] \host_cmd_s3.entry.rrpv ;
+  wire [15:0] \host_cmd_s3.entry.tag ;
+  wire \host_cmd_s3.entry.valid ;
+  wire [28:0] \host_cmd_s3.key ;
+  wire [2:0] \host_cmd_s3.op ;
+  wire [15:0] \host_cmd_s3.slot ;
+  reg [66:0] host_cmd_s4 = 67'h00000000000000000;
+  wire [18:0] \host_cmd_s4.entry ;
+  wire [1:0] \host_cmd_s4.entry.rrpv ;
+  wire [15:0] \host_cmd_s4.entry.tag ;
+  wire \host_cmd_s4.entry.valid ;
+  wire [28:0] \host_cmd_s4.key ;
+  wire [2:0] \host_cmd_s4.op ;
+  wire [15:0] \host_cmd_s4.slot ;
   wire [29:0] host_hash;
-  wire [14:0] host_hash_r0;
-  wire [14:0] host_hash_r1;
-  wire [14:0] host_hash_r2;
-  wire [14:0] host_hash_r3;
-  wire [14:0] host_hash_t0;
-  wire [14:0] host_hash_t1;
-  wire [14:0] host_hash_t2;
-  wire [14:0] host_hash_t3;
+  wire [14:0] host_hash_r0_mixed;
+  wire [14:0] host_hash_r0_t;
+  wire [14:0] host_hash_r1_mixed;
+  wire [14:0] host_hash_r1_t;
+  wire [14:0] host_hash_r2_mixed;
+  wire [14:0] host_hash_r2_t;
+  wire [14:0] host_hash_r3_mixed;
+  wire [14:0] host_hash_r3_t;
+  reg [14:0] host_hash_s1_left = 15'h0000;
+  reg [14:0] host_hash_s1_right = 15'h0000;
+  reg [14:0] host_hash_s2_left = 15'h0000;
+  reg [14:0] host_hash_s2_right = 15'h0000;
+  reg [14:0] host_hash_s3_left = 15'h0000;
+  reg [14:0] host_hash_s3_right = 15'h0000;
+  reg [14:0] host_hash_s4_left = 15'h0000;
+  reg [14:0] host_hash_s4_right = 15'h0000;
   output [39:0] host_resp__payload;
   reg [39:0] host_resp__payload = 40'h0000000000;
   wire [18:0] \host_resp__payload.entry ;
@@ -1279,6 +1529,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire host_resp__ready;
   output host_resp__valid;
   reg host_resp__valid = 1'h0;
+  wire host_shift;
+  reg host_take;
+  reg host_valid_s1 = 1'h0;
+  reg host_valid_s2 = 1'h0;
+  reg host_valid_s3 = 1'h0;
+  (* init = 1'h0 *)
+  wire host_valid_s4;
   wire [1:0] host_way;
   reg [79:0] host_word;
   wire [19:0] \host_word[0] ;
@@ -1350,56 +1607,88 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [1:0] \inject.rmw_lane ;
   wire [13:0] \inject.rmw_set ;
   reg inject_valid;
-  reg [29:0] lane0_hash;
-  reg [14:0] lane0_hash_r0;
-  reg [14:0] lane0_hash_r1;
-  reg [14:0] lane0_hash_r2;
-  reg [14:0] lane0_hash_r3;
-  reg [14:0] lane0_hash_t0;
-  reg [14:0] lane0_hash_t1;
-  reg [14:0] lane0_hash_t2;
-  reg [14:0] lane0_hash_t3;
+  wire [29:0] lane0_hash;
+  wire [14:0] lane0_hash_r0_mixed;
+  wire [14:0] lane0_hash_r0_t;
+  wire [14:0] lane0_hash_r1_mixed;
+  wire [14:0] lane0_hash_r1_t;
+  wire [14:0] lane0_hash_r2_mixed;
+  wire [14:0] lane0_hash_r2_t;
+  wire [14:0] lane0_hash_r3_mixed;
+  wire [14:0] lane0_hash_r3_t;
+  reg [14:0] lane0_hash_s1_left = 15'h0000;
+  reg [14:0] lane0_hash_s1_right = 15'h0000;
+  reg [14:0] lane0_hash_s2_left = 15'h0000;
+  reg [14:0] lane0_hash_s2_right = 15'h0000;
+  reg [14:0] lane0_hash_s3_left = 15'h0000;
+  reg [14:0] lane0_hash_s3_right = 15'h0000;
+  reg [14:0] lane0_hash_s4_left = 15'h0000;
+  reg [14:0] lane0_hash_s4_right = 15'h0000;
   wire lane0_hit;
-  reg lane0_in_range;
+  wire lane0_in_range;
   wire [15:0] lane0_slot;
   wire lane0_stale;
-  reg [29:0] lane1_hash;
-  reg [14:0] lane1_hash_r0;
-  reg [14:0] lane1_hash_r1;
-  reg [14:0] lane1_hash_r2;
-  reg [14:0] lane1_hash_r3;
-  reg [14:0] lane1_hash_t0;
-  reg [14:0] lane1_hash_t1;
-  reg [14:0] lane1_hash_t2;
-  reg [14:0] lane1_hash_t3;
+  wire [29:0] lane1_hash;
+  wire [14:0] lane1_hash_r0_mixed;
+  wire [14:0] lane1_hash_r0_t;
+  wire [14:0] lane1_hash_r1_mixed;
+  wire [14:0] lane1_hash_r1_t;
+  wire [14:0] lane1_hash_r2_mixed;
+  wire [14:0] lane1_hash_r2_t;
+  wire [14:0] lane1_hash_r3_mixed;
+  wire [14:0] lane1_hash_r3_t;
+  reg [14:0] lane1_hash_s1_left = 15'h0000;
+  reg [14:0] lane1_hash_s1_right = 15'h0000;
+  reg [14:0] lane1_hash_s2_left = 15'h0000;
+  reg [14:0] lane1_hash_s2_right = 15'h0000;
+  reg [14:0] lane1_hash_s3_left = 15'h0000;
+  reg [14:0] lane1_hash_s3_right = 15'h0000;
+  reg [14:0] lane1_hash_s4_left = 15'h0000;
+  reg [14:0] lane1_hash_s4_right = 15'h0000;
   wire lane1_hit;
-  reg lane1_in_range;
+  wire lane1_in_range;
   wire [15:0] lane1_slot;
   wire lane1_stale;
-  reg [29:0] lane2_hash;
-  reg [14:0] lane2_hash_r0;
-  reg [14:0] lane2_hash_r1;
-  reg [14:0] lane2_hash_r2;
-  reg [14:0] lane2_hash_r3;
-  reg [14:0] lane2_hash_t0;
-  reg [14:0] lane2_hash_t1;
-  reg [14:0] lane2_hash_t2;
-  reg [14:0] lane2_hash_t3;
+  wire [29:0] lane2_hash;
+  wire [14:0] lane2_hash_r0_mixed;
+  wire [14:0] lane2_hash_r0_t;
+  wire [14:0] lane2_hash_r1_mixed;
+  wire [14:0] lane2_hash_r1_t;
+  wire [14:0] lane2_hash_r2_mixed;
+  wire [14:0] lane2_hash_r2_t;
+  wire [14:0] lane2_hash_r3_mixed;
+  wire [14:0] lane2_hash_r3_t;
+  reg [14:0] lane2_hash_s1_left = 15'h0000;
+  reg [14:0] lane2_hash_s1_right = 15'h0000;
+  reg [14:0] lane2_hash_s2_left = 15'h0000;
+  reg [14:0] lane2_hash_s2_right = 15'h0000;
+  reg [14:0] lane2_hash_s3_left = 15'h0000;
+  reg [14:0] lane2_hash_s3_right = 15'h0000;
+  reg [14:0] lane2_hash_s4_left = 15'h0000;
+  reg [14:0] lane2_hash_s4_right = 15'h0000;
   wire lane2_hit;
-  reg lane2_in_range;
+  wire lane2_in_range;
   wire [15:0] lane2_slot;
   wire lane2_stale;
-  reg [29:0] lane3_hash;
-  reg [14:0] lane3_hash_r0;
-  reg [14:0] lane3_hash_r1;
-  reg [14:0] lane3_hash_r2;
-  reg [14:0] lane3_hash_r3;
-  reg [14:0] lane3_hash_t0;
-  reg [14:0] lane3_hash_t1;
-  reg [14:0] lane3_hash_t2;
-  reg [14:0] lane3_hash_t3;
+  wire [29:0] lane3_hash;
+  wire [14:0] lane3_hash_r0_mixed;
+  wire [14:0] lane3_hash_r0_t;
+  wire [14:0] lane3_hash_r1_mixed;
+  wire [14:0] lane3_hash_r1_t;
+  wire [14:0] lane3_hash_r2_mixed;
+  wire [14:0] lane3_hash_r2_t;
+  wire [14:0] lane3_hash_r3_mixed;
+  wire [14:0] lane3_hash_r3_t;
+  reg [14:0] lane3_hash_s1_left = 15'h0000;
+  reg [14:0] lane3_hash_s1_right = 15'h0000;
+  reg [14:0] lane3_hash_s2_left = 15'h0000;
+  reg [14:0] lane3_hash_s2_right = 15'h0000;
+  reg [14:0] lane3_hash_s3_left = 15'h0000;
+  reg [14:0] lane3_hash_s3_right = 15'h0000;
+  reg [14:0] lane3_hash_s4_left = 15'h0000;
+  reg [14:0] lane3_hash_s4_right = 15'h0000;
   wire lane3_hit;
-  reg lane3_in_range;
+  wire lane3_in_range;
   wire [15:0] lane3_slot;
   wire lane3_stale;
   wire [15:0] learn_slot;
@@ -1506,6 +1795,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [3:0] rest;
   input rst;
   wire rst;
+  wire shift;
   wire [1:0] victim;
   wire [13:0] write__addr;
   wire [79:0] write__data;
@@ -17919,7 +18209,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @(posedge clk) begin
     if (write__en)
-      sets[\$signal$97 [342:329]] <= write__data;
+      sets[\$signal$150 [342:329]] <= write__data;
   end
   reg [79:0] _0_;
   reg [79:0] _1_;
@@ -17928,1355 +18218,1181 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   always @(posedge clk) begin
     if (advance) begin
       _0_ <= sets[\$signal [238:225]];
-      if (write__en && \$signal [238:225] == \$signal$97 [342:329])
+      if (write__en && \$signal [238:225] == \$signal$150 [342:329])
         _0_ <= write__data;
     end
     if (advance) begin
       _1_ <= sets[\$signal [166:153]];
-      if (write__en && \$signal [166:153] == \$signal$97 [342:329])
+      if (write__en && \$signal [166:153] == \$signal$150 [342:329])
         _1_ <= write__data;
     end
     if (advance) begin
       _2_ <= sets[\$signal [94:81]];
-      if (write__en && \$signal [94:81] == \$signal$97 [342:329])
+      if (write__en && \$signal [94:81] == \$signal$150 [342:329])
         _2_ <= write__data;
     end
     if (advance) begin
       _3_ <= sets[\$signature__addr ];
-      if (write__en && \$signature__addr  == \$signal$97 [342:329])
+      if (write__en && \$signature__addr  == \$signal$150 [342:329])
         _3_ <= write__data;
     end
   end
-  assign \$signature__data$109  = _0_;
-  assign \$signature__data$105  = _1_;
-  assign \$signature__data$101  = _2_;
+  assign \$signature__data$162  = _0_;
+  assign \$signature__data$158  = _1_;
+  assign \$signature__data$154  = _2_;
   assign \$signature__data  = _3_;
-  assign \$105  = \$104  ^ lane3_hash_r0;
-  assign \$106  = req__payload[146:132] ^ \$105 ;
-  assign \$107  = lane3_hash_r1 + 15'h6d53;
-  assign \$108  = { lane3_hash_t2[12:0], lane3_hash_t2[14:13] } & { lane3_hash_t2[9:0], lane3_hash_t2[14:10] };
-  assign \$109  = { lane3_hash_t2[13:0], lane3_hash_t2[14] } ^ \$108 ;
-  assign \$110  = \$109  ^ { lane3_hash_t2[7:0], lane3_hash_t2[14:8] };
-  assign \$111  = \$110  ^ lane3_hash_r1;
-  assign \$112  = lane3_hash_r0 ^ \$111 ;
-  assign \$113  = lane3_hash_r2 + 14'h3c6e;
-  assign \$114  = { lane3_hash_t3[12:0], lane3_hash_t3[14:13] } & { lane3_hash_t3[9:0], lane3_hash_t3[14:10] };
-  assign \$115  = { lane3_hash_t3[13:0], lane3_hash_t3[14] } ^ \$114 ;
-  assign \$116  = \$115  ^ { lane3_hash_t3[7:0], lane3_hash_t3[14:8] };
-  assign \$117  = \$116  ^ lane3_hash_r2;
-  assign \$118  = lane3_hash_r1 ^ \$117 ;
-  assign \$120  = ~ h[73];
-  assign \$121  = h[72] & \$120 ;
-  assign \$122  = ~ h[1];
-  assign \$123  = h[0] & \$122 ;
-  assign \$124  = h[15:2] == h[87:74];
-  assign \$125  = \$123  & \$124 ;
-  assign \$127  = \$121  & \$126 ;
-  assign \$128  = 2'h0 + \$127 ;
-  assign \$129  = ~ h[145];
-  assign \$130  = h[144] & \$129 ;
-  assign \$131  = ~ h[1];
-  assign \$132  = h[0] & \$131 ;
-  assign \$133  = h[15:2] == h[159:146];
-  assign \$134  = \$132  & \$133 ;
-  assign \$135  = ~ h[73];
-  assign \$136  = h[72] & \$135 ;
-  assign \$137  = h[87:74] == h[159:146];
-  assign \$138  = \$136  & \$137 ;
-  assign \$139  = | { \$138 , \$134  };
-  assign \$140  = \$130  & \$139 ;
-  assign \$141  = \$128  + \$140 ;
-  assign \$142  = ~ h[217];
-  assign \$143  = h[216] & \$142 ;
-  assign \$144  = ~ h[1];
-  assign \$145  = h[0] & \$144 ;
-  assign \$146  = h[15:2] == h[231:218];
-  assign \$147  = \$145  & \$146 ;
-  assign \$148  = ~ h[73];
-  assign \$149  = h[72] & \$148 ;
-  assign \$150  = h[87:74] == h[231:218];
-  assign \$151  = \$149  & \$150 ;
-  assign \$152  = ~ h[145];
-  assign \$153  = h[144] & \$152 ;
-  assign \$154  = h[159:146] == h[231:218];
-  assign \$155  = \$153  & \$154 ;
-  assign \$156  = | { \$155 , \$151 , \$147  };
-  assign \$157  = \$143  & \$156 ;
-  assign \$158  = \$141  + \$157 ;
-  assign \$159  = ~ resp__ready;
-  assign \$160  = resp__valid & \$159 ;
-  assign \$161  = ~ \$160 ;
-  assign \$162  = ~ host_resp__ready;
-  assign \$163  = host_resp__valid & \$162 ;
-  assign \$164  = ~ \$163 ;
-  assign advance = \$161  & \$164 ;
+  assign \$56  = \$55  ^ lane1_hash_s1_right;
+  assign lane1_hash_r1_mixed = lane1_hash_s1_left ^ \$56 ;
+  assign \$57  = lane1_hash_s2_right + 15'h6d53;
+  assign \$58  = { \$57 [12:0], \$57 [14:13] } & { \$57 [9:0], \$57 [14:10] };
+  assign \$59  = { \$57 [13:0], \$57 [14] } ^ \$58 ;
+  assign \$60  = \$59  ^ { \$57 [7:0], \$57 [14:8] };
+  assign \$61  = \$60  ^ lane1_hash_s2_right;
+  assign lane1_hash_r2_mixed = lane1_hash_s2_left ^ \$61 ;
+  assign \$62  = lane1_hash_s3_right + 14'h3c6e;
+  assign \$63  = { \$62 [12:0], \$62 [14:13] } & { \$62 [9:0], \$62 [14:10] };
+  assign \$64  = { \$62 [13:0], \$62 [14] } ^ \$63 ;
+  assign \$65  = \$64  ^ { \$62 [7:0], \$62 [14:8] };
+  assign \$66  = \$65  ^ lane1_hash_s3_right;
+  assign lane1_hash_r3_mixed = lane1_hash_s3_left ^ \$66 ;
+  assign \$67  = req__payload[105:91] + 15'h4f1b;
+  assign \$68  = { \$67 [12:0], \$67 [14:13] } & { \$67 [9:0], \$67 [14:10] };
+  assign \$69  = { \$67 [13:0], \$67 [14] } ^ \$68 ;
+  assign \$70  = \$69  ^ { \$67 [7:0], \$67 [14:8] };
+  assign \$71  = \$70  ^ req__payload[105:91];
+  assign lane2_hash_r0_mixed = { 1'h0, req__payload[87:83], req__payload[114:106] } ^ \$71 ;
+  assign \$72  = lane2_hash_s1_right + 13'h1e37;
+  assign \$73  = { \$72 [12:0], \$72 [14:13] } & { \$72 [9:0], \$72 [14:10] };
+  assign \$74  = { \$72 [13:0], \$72 [14] } ^ \$73 ;
+  assign \$75  = \$74  ^ { \$72 [7:0], \$72 [14:8] };
+  assign \$76  = \$75  ^ lane2_hash_s1_right;
+  assign lane2_hash_r1_mixed = lane2_hash_s1_left ^ \$76 ;
+  assign \$77  = lane2_hash_s2_right + 15'h6d53;
+  assign \$78  = { \$77 [12:0], \$77 [14:13] } & { \$77 [9:0], \$77 [14:10] };
+  assign \$79  = { \$77 [13:0], \$77 [14] } ^ \$78 ;
+  assign \$80  = \$79  ^ { \$77 [7:0], \$77 [14:8] };
+  assign \$81  = \$80  ^ lane2_hash_s2_right;
+  assign lane2_hash_r2_mixed = lane2_hash_s2_left ^ \$81 ;
+  assign \$82  = lane2_hash_s3_right + 14'h3c6e;
+  assign \$83  = { \$82 [12:0], \$82 [14:13] } & { \$82 [9:0], \$82 [14:10] };
+  assign \$84  = { \$82 [13:0], \$82 [14] } ^ \$83 ;
+  assign \$85  = \$84  ^ { \$82 [7:0], \$82 [14:8] };
+  assign \$86  = \$85  ^ lane2_hash_s3_right;
+  assign lane2_hash_r3_mixed = lane2_hash_s3_left ^ \$86 ;
+  assign \$87  = req__payload[146:132] + 15'h4f1b;
+  assign \$88  = { \$87 [12:0], \$87 [14:13] } & { \$87 [9:0], \$87 [14:10] };
+  assign \$89  = { \$87 [13:0], \$87 [14] } ^ \$88 ;
+  assign \$90  = \$89  ^ { \$87 [7:0], \$87 [14:8] };
+  assign \$91  = \$90  ^ req__payload[146:132];
+  assign lane3_hash_r0_mixed = { 1'h0, req__payload[128:124], req__payload[155:147] } ^ \$91 ;
+  assign \$92  = lane3_hash_s1_right + 13'h1e37;
+  assign \$93  = { \$92 [12:0], \$92 [14:13] } & { \$92 [9:0], \$92 [14:10] };
+  assign \$94  = { \$92 [13:0], \$92 [14] } ^ \$93 ;
+  assign \$95  = \$94  ^ { \$92 [7:0], \$92 [14:8] };
+  assign \$96  = \$95  ^ lane3_hash_s1_right;
+  assign lane3_hash_r1_mixed = lane3_hash_s1_left ^ \$96 ;
+  assign \$97  = lane3_hash_s2_right + 15'h6d53;
+  assign \$98  = { \$97 [12:0], \$97 [14:13] } & { \$97 [9:0], \$97 [14:10] };
+  assign \$99  = { \$97 [13:0], \$97 [14] } ^ \$98 ;
+  assign \$100  = \$99  ^ { \$97 [7:0], \$97 [14:8] };
+  assign \$101  = \$100  ^ lane3_hash_s2_right;
+  assign lane3_hash_r2_mixed = lane3_hash_s2_left ^ \$101 ;
+  assign \$102  = lane3_hash_s3_right + 14'h3c6e;
+  assign \$103  = { \$102 [12:0], \$102 [14:13] } & { \$102 [9:0], \$102 [14:10] };
+  assign \$104  = { \$102 [13:0], \$102 [14] } ^ \$103 ;
+  assign \$105  = \$104  ^ { \$102 [7:0], \$102 [14:8] };
+  assign \$106  = \$105  ^ lane3_hash_s3_right;
+  assign lane3_hash_r3_mixed = lane3_hash_s3_left ^ \$106 ;
+  assign \$108  = ~ h[73];
+  assign \$109  = h[72] & \$108 ;
+  assign \$110  = ~ h[1];
+  assign \$111  = h[0] & \$110 ;
+  assign \$112  = h[15:2] == h[87:74];
+  assign \$113  = \$111  & \$112 ;
+  assign \$115  = \$109  & \$114 ;
+  assign \$116  = 2'h0 + \$115 ;
+  assign \$117  = ~ h[145];
+  assign \$118  = h[144] & \$117 ;
+  assign \$119  = ~ h[1];
+  assign \$120  = h[0] & \$119 ;
+  assign \$121  = h[15:2] == h[159:146];
+  assign \$122  = \$120  & \$121 ;
+  assign \$123  = ~ h[73];
+  assign \$124  = h[72] & \$123 ;
+  assign \$125  = h[87:74] == h[159:146];
+  assign \$126  = \$124  & \$125 ;
+  assign \$127  = | { \$126 , \$122  };
+  assign \$128  = \$118  & \$127 ;
+  assign \$129  = \$116  + \$128 ;
+  assign \$130  = ~ h[217];
+  assign \$131  = h[216] & \$130 ;
+  assign \$132  = ~ h[1];
+  assign \$133  = h[0] & \$132 ;
+  assign \$134  = h[15:2] == h[231:218];
+  assign \$135  = \$133  & \$134 ;
+  assign \$136  = ~ h[73];
+  assign \$137  = h[72] & \$136 ;
+  assign \$138  = h[87:74] == h[231:218];
+  assign \$139  = \$137  & \$138 ;
+  assign \$140  = ~ h[145];
+  assign \$141  = h[144] & \$140 ;
+  assign \$142  = h[159:146] == h[231:218];
+  assign \$143  = \$141  & \$142 ;
+  assign \$144  = | { \$143 , \$139 , \$135  };
+  assign \$145  = \$131  & \$144 ;
+  assign \$146  = \$129  + \$145 ;
+  assign \$147  = ~ resp__ready;
+  assign \$148  = resp__valid & \$147 ;
+  assign \$149  = ~ \$148 ;
+  assign \$150  = ~ host_resp__ready;
+  assign \$151  = host_resp__valid & \$150 ;
+  assign \$152  = ~ \$151 ;
+  assign advance = \$149  & \$152 ;
   assign pending = mid_beat ? remaining : { h[216], h[144], h[72], h[0] };
-  assign \$165  = pending[3] ? 2'h3 : 2'h0;
-  assign \$166  = pending[2] ? 2'h2 : \$165 ;
-  assign \$167  = pending[1] ? 2'h1 : \$166 ;
-  assign \$168  = pending[0] ? 2'h0 : \$167 ;
-  assign \$169  = 1'h1 << \$168 ;
-  assign \$170  = ~ \$169 [3:0];
-  assign rest = pending & \$170 ;
-  assign \$171  = host_cmd__payload[52:38] + 15'h4f1b;
+  assign \$153  = pending[3] ? 2'h3 : 2'h0;
+  assign \$154  = pending[2] ? 2'h2 : \$153 ;
+  assign \$155  = pending[1] ? 2'h1 : \$154 ;
+  assign \$156  = pending[0] ? 2'h0 : \$155 ;
+  assign \$157  = 1'h1 << \$156 ;
+  assign \$158  = ~ \$157 [3:0];
+  assign rest = pending & \$158 ;
+  assign \$159  = ~ hh_valid;
+  assign host_shift = \$159  | host_take;
+  assign \$160  = ~ beats_hashing;
+  assign host_cmd__ready = host_shift & \$160 ;
+  assign \$161  = host_cmd__payload[52:38] + 15'h4f1b;
+  assign \$162  = { \$161 [12:0], \$161 [14:13] } & { \$161 [9:0], \$161 [14:10] };
+  assign \$163  = { \$161 [13:0], \$161 [14] } ^ \$162 ;
+  assign \$164  = \$163  ^ { \$161 [7:0], \$161 [14:8] };
+  assign \$165  = \$164  ^ host_cmd__payload[52:38];
+  assign host_hash_r0_mixed = { 1'h0, host_cmd__payload[66:53] } ^ \$165 ;
+  assign \$166  = host_hash_s1_right + 13'h1e37;
+  assign \$167  = { \$166 [12:0], \$166 [14:13] } & { \$166 [9:0], \$166 [14:10] };
+  assign \$168  = { \$166 [13:0], \$166 [14] } ^ \$167 ;
+  assign \$169  = \$168  ^ { \$166 [7:0], \$166 [14:8] };
+  assign \$170  = \$169  ^ host_hash_s1_right;
+  assign host_hash_r1_mixed = host_hash_s1_left ^ \$170 ;
+  assign \$171  = host_hash_s2_right + 15'h6d53;
   assign \$172  = { \$171 [12:0], \$171 [14:13] } & { \$171 [9:0], \$171 [14:10] };
   assign \$173  = { \$171 [13:0], \$171 [14] } ^ \$172 ;
   assign \$174  = \$173  ^ { \$171 [7:0], \$171 [14:8] };
-  assign \$175  = \$174  ^ host_cmd__payload[52:38];
-  assign host_hash_r0 = { 1'h0, host_cmd__payload[66:53] } ^ \$175 ;
-  assign \$176  = host_hash_r0 + 13'h1e37;
+  assign \$175  = \$174  ^ host_hash_s2_right;
+  assign host_hash_r2_mixed = host_hash_s2_left ^ \$175 ;
+  assign \$176  = host_hash_s3_right + 14'h3c6e;
   assign \$177  = { \$176 [12:0], \$176 [14:13] } & { \$176 [9:0], \$176 [14:10] };
   assign \$178  = { \$176 [13:0], \$176 [14] } ^ \$177 ;
   assign \$179  = \$178  ^ { \$176 [7:0], \$176 [14:8] };
-  assign \$180  = \$179  ^ host_hash_r0;
-  assign host_hash_r1 = host_cmd__payload[52:38] ^ \$180 ;
-  assign \$181  = host_hash_r1 + 15'h6d53;
-  assign \$182  = { \$181 [12:0], \$181 [14:13] } & { \$181 [9:0], \$181 [14:10] };
-  assign \$183  = { \$181 [13:0], \$181 [14] } ^ \$182 ;
-  assign \$184  = \$183  ^ { \$181 [7:0], \$181 [14:8] };
-  assign \$185  = \$184  ^ host_hash_r1;
-  assign host_hash_r2 = host_hash_r0 ^ \$185 ;
-  assign \$186  = host_hash_r2 + 14'h3c6e;
-  assign \$187  = { \$186 [12:0], \$186 [14:13] } & { \$186 [9:0], \$186 [14:10] };
-  assign \$188  = { \$186 [13:0], \$186 [14] } ^ \$187 ;
-  assign \$189  = \$188  ^ { \$186 [7:0], \$186 [14:8] };
-  assign \$190  = \$189  ^ host_hash_r2;
-  assign host_hash_r3 = host_hash_r1 ^ \$190 ;
-  assign \$191  = ~ mid_beat;
-  assign \$192  = host_cmd__valid & \$191 ;
-  assign \$193  = clear_set == 14'h3fff;
-  assign \$194  = host_cmd__payload[2:0] == 2'h2;
-  assign \$195  = host_cmd__payload[2:0] == 3'h4;
-  assign \$196  = \$194  | \$195 ;
-  assign \$197  = host_cmd__payload[2:0] == 2'h3;
-  assign \$198  = ~ mid_beat;
-  assign \$200  = \$198  & \$199 ;
-  assign \$201  = | pending;
-  assign \$202  = ~ \$201 ;
-  assign \$203  = pending[3] ? 2'h3 : 2'h0;
-  assign \$204  = pending[2] ? 2'h2 : \$203 ;
-  assign \$205  = pending[1] ? 2'h1 : \$204 ;
-  assign \$206  = pending[0] ? 2'h0 : \$205 ;
-  assign \$207  = 1'h1 << \$206 ;
-  assign \$208  = pending[3] ? 2'h3 : 2'h0;
-  assign \$209  = pending[2] ? 2'h2 : \$208 ;
-  assign \$210  = pending[1] ? 2'h1 : \$209 ;
-  assign \$211  = pending[0] ? 2'h0 : \$210 ;
-  assign \$212  = pending[3] ? 2'h3 : 2'h0;
-  assign \$213  = pending[2] ? 2'h2 : \$212 ;
-  assign \$214  = pending[1] ? 2'h1 : \$213 ;
-  assign \$215  = pending[0] ? 2'h0 : \$214 ;
-  assign \$1118  = \$215  * 7'h48;
-  assign \$216  = h[287:0] >> \$1118 ;
-  assign \$217  = ! rest;
-  assign \$218  = ! rest;
-  assign \$219  = \$signal [0] | \$signal [1];
-  assign \$signature__addr  = \$219  ? \$signal [342:329] : \$signal [22:9];
-  assign \$220  = \$signature__data [18:3] == \$signal$97 [38:23];
-  assign \$221  = \$signature__data [0] & \$220 ;
-  assign \$222  = \$signature__data [38:23] == \$signal$97 [38:23];
-  assign \$223  = \$signature__data [20] & \$222 ;
-  assign \$224  = \$signature__data [58:43] == \$signal$97 [38:23];
-  assign \$225  = \$signature__data [40] & \$224 ;
-  assign \$226  = \$signature__data [78:63] == \$signal$97 [38:23];
-  assign \$227  = \$signature__data [60] & \$226 ;
-  assign \$228  = | { \$227 , \$225 , \$223 , \$221  };
-  assign \$229  = \$228  & \$signal$97 [7];
-  assign \$230  = ~ \$signal$97 [8];
-  assign lane0_hit = \$229  & \$230 ;
-  assign \$231  = \$signature__data [18:3] == \$signal$97 [38:23];
-  assign \$232  = \$signature__data [0] & \$231 ;
-  assign \$233  = \$signature__data [38:23] == \$signal$97 [38:23];
-  assign \$234  = \$signature__data [20] & \$233 ;
-  assign \$235  = \$signature__data [58:43] == \$signal$97 [38:23];
-  assign \$236  = \$signature__data [40] & \$235 ;
-  assign \$237  = \$signature__data [78:63] == \$signal$97 [38:23];
-  assign \$238  = \$signature__data [60] & \$237 ;
-  assign \$239  = \$238  ? 2'h3 : 2'h0;
-  assign \$240  = \$236  ? 2'h2 : \$239 ;
-  assign \$241  = \$234  ? 2'h1 : \$240 ;
-  assign \$242  = \$232  ? 2'h0 : \$241 ;
-  assign lane0_slot = lane0_hit ? { \$signal$97 [22:9], \$242  } : 16'h0000;
-  assign \$243  = \$signature__data [18:3] == \$signal$97 [38:23];
-  assign \$244  = \$signature__data [0] & \$243 ;
-  assign \$245  = \$signature__data [38:23] == \$signal$97 [38:23];
-  assign \$246  = \$signature__data [20] & \$245 ;
-  assign \$247  = \$signature__data [58:43] == \$signal$97 [38:23];
-  assign \$248  = \$signature__data [40] & \$247 ;
-  assign \$249  = \$signature__data [78:63] == \$signal$97 [38:23];
-  assign \$250  = \$signature__data [60] & \$249 ;
-  assign \$251  = \$250  ? 2'h3 : 2'h0;
-  assign \$252  = \$248  ? 2'h2 : \$251 ;
-  assign \$253  = \$246  ? 2'h1 : \$252 ;
-  assign \$254  = \$244  ? 2'h0 : \$253 ;
-  assign \$255  = { \$signature__data [79], \$signature__data [59], \$signature__data [39], \$signature__data [19] } >> \$254 ;
-  assign lane0_stale = lane0_hit & \$255 ;
-  assign \$256  = \$signature__data$101 [18:3] == \$signal$97 [110:95];
-  assign \$257  = \$signature__data$101 [0] & \$256 ;
-  assign \$258  = \$signature__data$101 [38:23] == \$signal$97 [110:95];
-  assign \$259  = \$signature__data$101 [20] & \$258 ;
-  assign \$260  = \$signature__data$101 [58:43] == \$signal$97 [110:95];
-  assign \$261  = \$signature__data$101 [40] & \$260 ;
-  assign \$262  = \$signature__data$101 [78:63] == \$signal$97 [110:95];
-  assign \$263  = \$signature__data$101 [60] & \$262 ;
-  assign \$264  = | { \$263 , \$261 , \$259 , \$257  };
-  assign \$265  = \$264  & \$signal$97 [79];
-  assign \$266  = ~ \$signal$97 [80];
-  assign lane1_hit = \$265  & \$266 ;
-  assign \$267  = \$signature__data$101 [18:3] == \$signal$97 [110:95];
-  assign \$268  = \$signature__data$101 [0] & \$267 ;
-  assign \$269  = \$signature__data$101 [38:23] == \$signal$97 [110:95];
-  assign \$270  = \$signature__data$101 [20] & \$269 ;
-  assign \$271  = \$signature__data$101 [58:43] == \$signal$97 [110:95];
-  assign \$272  = \$signature__data$101 [40] & \$271 ;
-  assign \$273  = \$signature__data$101 [78:63] == \$signal$97 [110:95];
-  assign \$274  = \$signature__data$101 [60] & \$273 ;
-  assign \$275  = \$274  ? 2'h3 : 2'h0;
-  assign \$276  = \$272  ? 2'h2 : \$275 ;
-  assign \$277  = \$270  ? 2'h1 : \$276 ;
-  assign \$278  = \$268  ? 2'h0 : \$277 ;
-  assign lane1_slot = lane1_hit ? { \$signal$97 [94:81], \$278  } : 16'h0000;
-  assign \$279  = \$signature__data$101 [18:3] == \$signal$97 [110:95];
-  assign \$280  = \$signature__data$101 [0] & \$279 ;
-  assign \$281  = \$signature__data$101 [38:23] == \$signal$97 [110:95];
-  assign \$282  = \$signature__data$101 [20] & \$281 ;
-  assign \$283  = \$signature__data$101 [58:43] == \$signal$97 [110:95];
-  assign \$284  = \$signature__data$101 [40] & \$283 ;
-  assign \$285  = \$signature__data$101 [78:63] == \$signal$97 [110:95];
-  assign \$286  = \$signature__data$101 [60] & \$285 ;
-  assign \$287  = \$286  ? 2'h3 : 2'h0;
-  assign \$288  = \$284  ? 2'h2 : \$287 ;
-  assign \$289  = \$282  ? 2'h1 : \$288 ;
-  assign \$290  = \$280  ? 2'h0 : \$289 ;
-  assign \$291  = { \$signature__data$101 [79], \$signature__data$101 [59], \$signature__data$101 [39], \$signature__data$101 [19] } >> \$290 ;
-  assign lane1_stale = lane1_hit & \$291 ;
-  assign \$292  = \$signature__data$105 [18:3] == \$signal$97 [182:167];
-  assign \$293  = \$signature__data$105 [0] & \$292 ;
-  assign \$294  = \$signature__data$105 [38:23] == \$signal$97 [182:167];
-  assign \$295  = \$signature__data$105 [20] & \$294 ;
-  assign \$296  = \$signature__data$105 [58:43] == \$signal$97 [182:167];
-  assign \$297  = \$signature__data$105 [40] & \$296 ;
-  assign \$298  = \$signature__data$105 [78:63] == \$signal$97 [182:167];
-  assign \$299  = \$signature__data$105 [60] & \$298 ;
-  assign \$300  = | { \$299 , \$297 , \$295 , \$293  };
-  assign \$301  = \$300  & \$signal$97 [151];
-  assign \$302  = ~ \$signal$97 [152];
-  assign lane2_hit = \$301  & \$302 ;
-  assign \$303  = \$signature__data$105 [18:3] == \$signal$97 [182:167];
-  assign \$304  = \$signature__data$105 [0] & \$303 ;
-  assign \$305  = \$signature__data$105 [38:23] == \$signal$97 [182:167];
-  assign \$306  = \$signature__data$105 [20] & \$305 ;
-  assign \$307  = \$signature__data$105 [58:43] == \$signal$97 [182:167];
-  assign \$308  = \$signature__data$105 [40] & \$307 ;
-  assign \$309  = \$signature__data$105 [78:63] == \$signal$97 [182:167];
-  assign \$310  = \$signature__data$105 [60] & \$309 ;
-  assign \$311  = \$310  ? 2'h3 : 2'h0;
-  assign \$312  = \$308  ? 2'h2 : \$311 ;
-  assign \$313  = \$306  ? 2'h1 : \$312 ;
-  assign \$314  = \$304  ? 2'h0 : \$313 ;
-  assign lane2_slot = lane2_hit ? { \$signal$97 [166:153], \$314  } : 16'h0000;
-  assign \$315  = \$signature__data$105 [18:3] == \$signal$97 [182:167];
-  assign \$316  = \$signature__data$105 [0] & \$315 ;
-  assign \$317  = \$signature__data$105 [38:23] == \$signal$97 [182:167];
-  assign \$318  = \$signature__data$105 [20] & \$317 ;
-  assign \$319  = \$signature__data$105 [58:43] == \$signal$97 [182:167];
-  assign \$320  = \$signature__data$105 [40] & \$319 ;
-  assign \$321  = \$signature__data$105 [78:63] == \$signal$97 [182:167];
-  assign \$322  = \$signature__data$105 [60] & \$321 ;
-  assign \$323  = \$322  ? 2'h3 : 2'h0;
-  assign \$324  = \$320  ? 2'h2 : \$323 ;
-  assign \$325  = \$318  ? 2'h1 : \$324 ;
-  assign \$326  = \$316  ? 2'h0 : \$325 ;
-  assign \$327  = { \$signature__data$105 [79], \$signature__data$105 [59], \$signature__data$105 [39], \$signature__data$105 [19] } >> \$326 ;
-  assign lane2_stale = lane2_hit & \$327 ;
-  assign \$328  = \$signature__data$109 [18:3] == \$signal$97 [254:239];
-  assign \$329  = \$signature__data$109 [0] & \$328 ;
-  assign \$330  = \$signature__data$109 [38:23] == \$signal$97 [254:239];
-  assign \$331  = \$signature__data$109 [20] & \$330 ;
-  assign \$332  = \$signature__data$109 [58:43] == \$signal$97 [254:239];
-  assign \$333  = \$signature__data$109 [40] & \$332 ;
-  assign \$334  = \$signature__data$109 [78:63] == \$signal$97 [254:239];
-  assign \$335  = \$signature__data$109 [60] & \$334 ;
-  assign \$336  = | { \$335 , \$333 , \$331 , \$329  };
-  assign \$337  = \$336  & \$signal$97 [223];
-  assign \$338  = ~ \$signal$97 [224];
-  assign lane3_hit = \$337  & \$338 ;
-  assign \$339  = \$signature__data$109 [18:3] == \$signal$97 [254:239];
-  assign \$340  = \$signature__data$109 [0] & \$339 ;
-  assign \$341  = \$signature__data$109 [38:23] == \$signal$97 [254:239];
-  assign \$342  = \$signature__data$109 [20] & \$341 ;
-  assign \$343  = \$signature__data$109 [58:43] == \$signal$97 [254:239];
-  assign \$344  = \$signature__data$109 [40] & \$343 ;
-  assign \$345  = \$signature__data$109 [78:63] == \$signal$97 [254:239];
-  assign \$346  = \$signature__data$109 [60] & \$345 ;
-  assign \$347  = \$346  ? 2'h3 : 2'h0;
-  assign \$348  = \$344  ? 2'h2 : \$347 ;
-  assign \$349  = \$342  ? 2'h1 : \$348 ;
-  assign \$350  = \$340  ? 2'h0 : \$349 ;
-  assign lane3_slot = lane3_hit ? { \$signal$97 [238:225], \$350  } : 16'h0000;
-  assign \$351  = \$signature__data$109 [18:3] == \$signal$97 [254:239];
-  assign \$352  = \$signature__data$109 [0] & \$351 ;
-  assign \$353  = \$signature__data$109 [38:23] == \$signal$97 [254:239];
-  assign \$354  = \$signature__data$109 [20] & \$353 ;
-  assign \$355  = \$signature__data$109 [58:43] == \$signal$97 [254:239];
-  assign \$356  = \$signature__data$109 [40] & \$355 ;
-  assign \$357  = \$signature__data$109 [78:63] == \$signal$97 [254:239];
-  assign \$358  = \$signature__data$109 [60] & \$357 ;
-  assign \$359  = \$358  ? 2'h3 : 2'h0;
-  assign \$360  = \$356  ? 2'h2 : \$359 ;
-  assign \$361  = \$354  ? 2'h1 : \$360 ;
-  assign \$362  = \$352  ? 2'h0 : \$361 ;
-  assign \$363  = { \$signature__data$109 [79], \$signature__data$109 [59], \$signature__data$109 [39], \$signature__data$109 [19] } >> \$362 ;
-  assign lane3_stale = lane3_hit & \$363 ;
-  assign \$364  = \$signature__data [2:1] > 1'h0;
-  assign max_rrpv_0 = \$364  ? \$signature__data [2:1] : 2'h0;
-  assign \$365  = \$signature__data [22:21] > max_rrpv_0;
-  assign max_rrpv_1 = \$365  ? \$signature__data [22:21] : max_rrpv_0;
-  assign \$366  = \$signature__data [42:41] > max_rrpv_1;
-  assign max_rrpv_2 = \$366  ? \$signature__data [42:41] : max_rrpv_1;
-  assign \$367  = \$signature__data [62:61] > max_rrpv_2;
-  assign max_rrpv_3 = \$367  ? \$signature__data [62:61] : max_rrpv_2;
-  assign \$368  = ~ \$signature__data [0];
-  assign \$369  = ~ \$signature__data [20];
-  assign \$370  = ~ \$signature__data [40];
-  assign \$371  = ~ \$signature__data [60];
-  assign \$372  = | { \$371 , \$370 , \$369 , \$368  };
-  assign \$373  = ~ \$signature__data [0];
-  assign \$374  = ~ \$signature__data [20];
-  assign \$375  = ~ \$signature__data [40];
-  assign \$376  = ~ \$signature__data [60];
-  assign \$377  = \$signature__data [60] ? 2'h0 : 2'h3;
-  assign \$378  = \$signature__data [40] ? \$377  : 2'h2;
-  assign \$379  = \$signature__data [20] ? \$378  : 2'h1;
-  assign \$380  = \$signature__data [0] ? \$379  : 2'h0;
-  assign \$381  = \$signature__data [2:1] == max_rrpv_3;
-  assign \$382  = \$signature__data [22:21] == max_rrpv_3;
-  assign \$383  = \$signature__data [42:41] == max_rrpv_3;
-  assign \$384  = \$signature__data [62:61] == max_rrpv_3;
-  assign \$385  = \$384  ? 2'h3 : 2'h0;
-  assign \$386  = \$383  ? 2'h2 : \$385 ;
-  assign \$387  = \$382  ? 2'h1 : \$386 ;
-  assign \$388  = \$381  ? 2'h0 : \$387 ;
-  assign victim = \$372  ? \$380  : \$388 ;
-  assign \$389  = ~ \$signature__data [0];
-  assign \$390  = ~ \$signature__data [20];
-  assign \$391  = ~ \$signature__data [40];
-  assign \$392  = ~ \$signature__data [60];
-  assign \$393  = | { \$392 , \$391 , \$390 , \$389  };
-  assign \$394  = 2'h3 - max_rrpv_3;
-  assign \$395  = \$393  ? 3'h0 : \$394 ;
-  assign \$1318  = \$signal$97 [344:343] * 7'h48;
-  assign \$396  = \$signal$97 [294:7] >> \$1318 ;
-  assign \$397  = \$signature__data [18:3] == \$396 [31:16];
-  assign \$398  = \$signature__data [0] & \$397 ;
-  assign \$1323  = \$signal$97 [344:343] * 7'h48;
-  assign \$399  = \$signal$97 [294:7] >> \$1323 ;
-  assign \$400  = \$signature__data [38:23] == \$399 [31:16];
-  assign \$401  = \$signature__data [20] & \$400 ;
-  assign \$1328  = \$signal$97 [344:343] * 7'h48;
-  assign \$402  = \$signal$97 [294:7] >> \$1328 ;
-  assign \$403  = \$signature__data [58:43] == \$402 [31:16];
-  assign \$404  = \$signature__data [40] & \$403 ;
-  assign \$1333  = \$signal$97 [344:343] * 7'h48;
-  assign \$405  = \$signal$97 [294:7] >> \$1333 ;
-  assign \$406  = \$signature__data [78:63] == \$405 [31:16];
-  assign \$407  = \$signature__data [60] & \$406 ;
-  assign \$408  = | { \$407 , \$404 , \$401 , \$398  };
-  assign \$409  = ! victim;
-  assign \$1340  = \$signal$97 [344:343] * 7'h48;
-  assign \$410  = \$signal$97 [294:7] >> \$1340 ;
-  assign \$411  = \$signature__data [18:3] == \$410 [31:16];
-  assign \$412  = \$signature__data [0] & \$411 ;
-  assign \$1345  = \$signal$97 [344:343] * 7'h48;
-  assign \$413  = \$signal$97 [294:7] >> \$1345 ;
-  assign \$414  = \$signature__data [38:23] == \$413 [31:16];
-  assign \$415  = \$signature__data [20] & \$414 ;
-  assign \$1350  = \$signal$97 [344:343] * 7'h48;
-  assign \$416  = \$signal$97 [294:7] >> \$1350 ;
-  assign \$417  = \$signature__data [58:43] == \$416 [31:16];
-  assign \$418  = \$signature__data [40] & \$417 ;
-  assign \$1355  = \$signal$97 [344:343] * 7'h48;
-  assign \$419  = \$signal$97 [294:7] >> \$1355 ;
-  assign \$420  = \$signature__data [78:63] == \$419 [31:16];
-  assign \$421  = \$signature__data [60] & \$420 ;
-  assign \$422  = \$421  ? 2'h3 : 2'h0;
-  assign \$423  = \$418  ? 2'h2 : \$422 ;
-  assign \$424  = \$415  ? 2'h1 : \$423 ;
-  assign \$425  = \$412  ? 2'h0 : \$424 ;
-  assign \$426  = ! \$425 ;
-  assign \$1365  = \$signal$97 [344:343] * 7'h48;
-  assign \$427  = \$signal$97 [294:7] >> \$1365 ;
-  assign \$428  = \$signature__data [2:1] + \$395 [1:0];
-  assign \$1369  = \$signal$97 [344:343] * 7'h48;
-  assign \$429  = \$signal$97 [294:7] >> \$1369 ;
-  assign \$430  = \$signature__data [18:3] == \$429 [31:16];
-  assign \$431  = \$signature__data [0] & \$430 ;
-  assign \$1374  = \$signal$97 [344:343] * 7'h48;
-  assign \$432  = \$signal$97 [294:7] >> \$1374 ;
-  assign \$433  = \$signature__data [38:23] == \$432 [31:16];
-  assign \$434  = \$signature__data [20] & \$433 ;
-  assign \$1379  = \$signal$97 [344:343] * 7'h48;
-  assign \$435  = \$signal$97 [294:7] >> \$1379 ;
-  assign \$436  = \$signature__data [58:43] == \$435 [31:16];
-  assign \$437  = \$signature__data [40] & \$436 ;
-  assign \$1384  = \$signal$97 [344:343] * 7'h48;
-  assign \$438  = \$signal$97 [294:7] >> \$1384 ;
-  assign \$439  = \$signature__data [78:63] == \$438 [31:16];
-  assign \$440  = \$signature__data [60] & \$439 ;
-  assign \$441  = | { \$440 , \$437 , \$434 , \$431  };
-  assign \$442  = victim == 1'h1;
-  assign \$1391  = \$signal$97 [344:343] * 7'h48;
-  assign \$443  = \$signal$97 [294:7] >> \$1391 ;
-  assign \$444  = \$signature__data [18:3] == \$443 [31:16];
-  assign \$445  = \$signature__data [0] & \$444 ;
-  assign \$1396  = \$signal$97 [344:343] * 7'h48;
-  assign \$446  = \$signal$97 [294:7] >> \$1396 ;
-  assign \$447  = \$signature__data [38:23] == \$446 [31:16];
-  assign \$448  = \$signature__data [20] & \$447 ;
-  assign \$1401  = \$signal$97 [344:343] * 7'h48;
-  assign \$449  = \$signal$97 [294:7] >> \$1401 ;
-  assign \$450  = \$signature__data [58:43] == \$449 [31:16];
-  assign \$451  = \$signature__data [40] & \$450 ;
-  assign \$1406  = \$signal$97 [344:343] * 7'h48;
-  assign \$452  = \$signal$97 [294:7] >> \$1406 ;
-  assign \$453  = \$signature__data [78:63] == \$452 [31:16];
-  assign \$454  = \$signature__data [60] & \$453 ;
-  assign \$455  = \$454  ? 2'h3 : 2'h0;
-  assign \$456  = \$451  ? 2'h2 : \$455 ;
-  assign \$457  = \$448  ? 2'h1 : \$456 ;
-  assign \$458  = \$445  ? 2'h0 : \$457 ;
-  assign \$459  = \$458  == 1'h1;
-  assign \$1416  = \$signal$97 [344:343] * 7'h48;
-  assign \$460  = \$signal$97 [294:7] >> \$1416 ;
-  assign \$461  = \$signature__data [22:21] + \$395 [1:0];
-  assign \$1420  = \$signal$97 [344:343] * 7'h48;
-  assign \$462  = \$signal$97 [294:7] >> \$1420 ;
-  assign \$463  = \$signature__data [18:3] == \$462 [31:16];
-  assign \$464  = \$signature__data [0] & \$463 ;
-  assign \$1425  = \$signal$97 [344:343] * 7'h48;
-  assign \$465  = \$signal$97 [294:7] >> \$1425 ;
-  assign \$466  = \$signature__data [38:23] == \$465 [31:16];
-  assign \$467  = \$signature__data [20] & \$466 ;
-  assign \$1430  = \$signal$97 [344:343] * 7'h48;
-  assign \$468  = \$signal$97 [294:7] >> \$1430 ;
-  assign \$469  = \$signature__data [58:43] == \$468 [31:16];
-  assign \$470  = \$signature__data [40] & \$469 ;
-  assign \$1435  = \$signal$97 [344:343] * 7'h48;
-  assign \$471  = \$signal$97 [294:7] >> \$1435 ;
-  assign \$472  = \$signature__data [78:63] == \$471 [31:16];
-  assign \$473  = \$signature__data [60] & \$472 ;
-  assign \$474  = | { \$473 , \$470 , \$467 , \$464  };
-  assign \$475  = victim == 2'h2;
-  assign \$1442  = \$signal$97 [344:343] * 7'h48;
-  assign \$476  = \$signal$97 [294:7] >> \$1442 ;
-  assign \$477  = \$signature__data [18:3] == \$476 [31:16];
-  assign \$478  = \$signature__data [0] & \$477 ;
-  assign \$1447  = \$signal$97 [344:343] * 7'h48;
-  assign \$479  = \$signal$97 [294:7] >> \$1447 ;
-  assign \$480  = \$signature__data [38:23] == \$479 [31:16];
-  assign \$481  = \$signature__data [20] & \$480 ;
-  assign \$1452  = \$signal$97 [344:343] * 7'h48;
-  assign \$482  = \$signal$97 [294:7] >> \$1452 ;
-  assign \$483  = \$signature__data [58:43] == \$482 [31:16];
-  assign \$484  = \$signature__data [40] & \$483 ;
-  assign \$1457  = \$signal$97 [344:343] * 7'h48;
-  assign \$485  = \$signal$97 [294:7] >> \$1457 ;
-  assign \$486  = \$signature__data [78:63] == \$485 [31:16];
-  assign \$487  = \$signature__data [60] & \$486 ;
-  assign \$488  = \$487  ? 2'h3 : 2'h0;
-  assign \$489  = \$484  ? 2'h2 : \$488 ;
-  assign \$490  = \$481  ? 2'h1 : \$489 ;
-  assign \$491  = \$478  ? 2'h0 : \$490 ;
-  assign \$492  = \$491  == 2'h2;
-  assign \$1467  = \$signal$97 [344:343] * 7'h48;
-  assign \$493  = \$signal$97 [294:7] >> \$1467 ;
-  assign \$494  = \$signature__data [42:41] + \$395 [1:0];
-  assign \$1471  = \$signal$97 [344:343] * 7'h48;
-  assign \$495  = \$signal$97 [294:7] >> \$1471 ;
-  assign \$496  = \$signature__data [18:3] == \$495 [31:16];
-  assign \$497  = \$signature__data [0] & \$496 ;
-  assign \$1476  = \$signal$97 [344:343] * 7'h48;
-  assign \$498  = \$signal$97 [294:7] >> \$1476 ;
-  assign \$499  = \$signature__data [38:23] == \$498 [31:16];
-  assign \$500  = \$signature__data [20] & \$499 ;
-  assign \$1481  = \$signal$97 [344:343] * 7'h48;
-  assign \$501  = \$signal$97 [294:7] >> \$1481 ;
-  assign \$502  = \$signature__data [58:43] == \$501 [31:16];
-  assign \$503  = \$signature__data [40] & \$502 ;
-  assign \$1486  = \$signal$97 [344:343] * 7'h48;
-  assign \$504  = \$signal$97 [294:7] >> \$1486 ;
-  assign \$505  = \$signature__data [78:63] == \$504 [31:16];
-  assign \$506  = \$signature__data [60] & \$505 ;
-  assign \$507  = | { \$506 , \$503 , \$500 , \$497  };
-  assign \$508  = victim == 2'h3;
-  assign \$1493  = \$signal$97 [344:343] * 7'h48;
-  assign \$509  = \$signal$97 [294:7] >> \$1493 ;
-  assign \$510  = \$signature__data [18:3] == \$509 [31:16];
-  assign \$511  = \$signature__data [0] & \$510 ;
-  assign \$1498  = \$signal$97 [344:343] * 7'h48;
-  assign \$512  = \$signal$97 [294:7] >> \$1498 ;
-  assign \$513  = \$signature__data [38:23] == \$512 [31:16];
-  assign \$514  = \$signature__data [20] & \$513 ;
-  assign \$1503  = \$signal$97 [344:343] * 7'h48;
-  assign \$515  = \$signal$97 [294:7] >> \$1503 ;
-  assign \$516  = \$signature__data [58:43] == \$515 [31:16];
-  assign \$517  = \$signature__data [40] & \$516 ;
-  assign \$1508  = \$signal$97 [344:343] * 7'h48;
-  assign \$518  = \$signal$97 [294:7] >> \$1508 ;
-  assign \$519  = \$signature__data [78:63] == \$518 [31:16];
-  assign \$520  = \$signature__data [60] & \$519 ;
-  assign \$521  = \$520  ? 2'h3 : 2'h0;
-  assign \$522  = \$517  ? 2'h2 : \$521 ;
-  assign \$523  = \$514  ? 2'h1 : \$522 ;
-  assign \$524  = \$511  ? 2'h0 : \$523 ;
-  assign \$525  = \$524  == 2'h3;
-  assign \$1518  = \$signal$97 [344:343] * 7'h48;
-  assign \$526  = \$signal$97 [294:7] >> \$1518 ;
-  assign \$527  = \$signature__data [62:61] + \$395 [1:0];
-  assign \$1522  = \$signal$97 [344:343] * 7'h48;
-  assign \$528  = \$signal$97 [294:7] >> \$1522 ;
-  assign \$1525  = \$signal$97 [344:343] * 7'h48;
-  assign \$529  = \$signal$97 [294:7] >> \$1525 ;
-  assign \$530  = \$signature__data [18:3] == \$529 [31:16];
-  assign \$531  = \$signature__data [0] & \$530 ;
-  assign \$1530  = \$signal$97 [344:343] * 7'h48;
-  assign \$532  = \$signal$97 [294:7] >> \$1530 ;
-  assign \$533  = \$signature__data [38:23] == \$532 [31:16];
-  assign \$534  = \$signature__data [20] & \$533 ;
-  assign \$1535  = \$signal$97 [344:343] * 7'h48;
-  assign \$535  = \$signal$97 [294:7] >> \$1535 ;
-  assign \$536  = \$signature__data [58:43] == \$535 [31:16];
-  assign \$537  = \$signature__data [40] & \$536 ;
-  assign \$1540  = \$signal$97 [344:343] * 7'h48;
-  assign \$538  = \$signal$97 [294:7] >> \$1540 ;
-  assign \$539  = \$signature__data [78:63] == \$538 [31:16];
-  assign \$540  = \$signature__data [60] & \$539 ;
-  assign \$541  = | { \$540 , \$537 , \$534 , \$531  };
-  assign \$1546  = \$signal$97 [344:343] * 7'h48;
-  assign \$542  = \$signal$97 [294:7] >> \$1546 ;
-  assign \$543  = \$signature__data [18:3] == \$542 [31:16];
-  assign \$544  = \$signature__data [0] & \$543 ;
-  assign \$1551  = \$signal$97 [344:343] * 7'h48;
-  assign \$545  = \$signal$97 [294:7] >> \$1551 ;
-  assign \$546  = \$signature__data [38:23] == \$545 [31:16];
-  assign \$547  = \$signature__data [20] & \$546 ;
-  assign \$1556  = \$signal$97 [344:343] * 7'h48;
-  assign \$548  = \$signal$97 [294:7] >> \$1556 ;
-  assign \$549  = \$signature__data [58:43] == \$548 [31:16];
-  assign \$550  = \$signature__data [40] & \$549 ;
-  assign \$1561  = \$signal$97 [344:343] * 7'h48;
-  assign \$551  = \$signal$97 [294:7] >> \$1561 ;
-  assign \$552  = \$signature__data [78:63] == \$551 [31:16];
-  assign \$553  = \$signature__data [60] & \$552 ;
-  assign \$554  = \$553  ? 2'h3 : 2'h0;
-  assign \$555  = \$550  ? 2'h2 : \$554 ;
-  assign \$556  = \$547  ? 2'h1 : \$555 ;
-  assign \$557  = \$544  ? 2'h0 : \$556 ;
-  assign \$558  = \$541  ? \$557  : victim;
-  assign \$1571  = \$signal$97 [344:343] * 7'h48;
-  assign \$559  = \$signal$97 [294:7] >> \$1571 ;
-  assign learn_slot = \$528 [1] ? 16'h0000 : { \$559 [15:2], \$558  };
-  assign \$560  = \$signal$97 [347:345] == 2'h3;
-  assign \$561  = \$signature__data [18:3] == \$signal$97 [379:364];
-  assign \$562  = \$signature__data [0] & \$561 ;
-  assign \$563  = \$signature__data [38:23] == \$signal$97 [379:364];
-  assign \$564  = \$signature__data [20] & \$563 ;
-  assign \$565  = \$signature__data [58:43] == \$signal$97 [379:364];
-  assign \$566  = \$signature__data [40] & \$565 ;
-  assign \$567  = \$signature__data [78:63] == \$signal$97 [379:364];
-  assign \$568  = \$signature__data [60] & \$567 ;
-  assign \$569  = \$568  ? 2'h3 : 2'h0;
-  assign \$570  = \$566  ? 2'h2 : \$569 ;
-  assign \$571  = \$564  ? 2'h1 : \$570 ;
-  assign \$572  = \$562  ? 2'h0 : \$571 ;
-  assign host_way = \$560  ? \$572  : \$signal$97 [349:348];
-  assign \$573  = \$signal$97 [347:345] == 1'h1;
-  assign \$574  = \$signal$97 [347:345] == 2'h2;
-  assign \$575  = \$signal$97 [347:345] == 3'h4;
-  assign \$576  = \$signal$97 [347:345] == 2'h3;
-  assign \$577  = \$signature__data [18:3] == \$signal$97 [379:364];
-  assign \$578  = \$signature__data [0] & \$577 ;
-  assign \$579  = \$signature__data [38:23] == \$signal$97 [379:364];
-  assign \$580  = \$signature__data [20] & \$579 ;
-  assign \$581  = \$signature__data [58:43] == \$signal$97 [379:364];
-  assign \$582  = \$signature__data [40] & \$581 ;
-  assign \$583  = \$signature__data [78:63] == \$signal$97 [379:364];
-  assign \$584  = \$signature__data [60] & \$583 ;
-  assign \$585  = | { \$584 , \$582 , \$580 , \$578  };
-  assign \$586  = \$576  & \$585 ;
-  assign write__data = \$signal$97 [0] ? host_word : learn_word;
-  assign \$587  = ~ \$signal$97 [0];
-  assign \$588  = \$signal$125  & \$587 ;
-  assign \$589  = \$588  & \$signal$97 [1];
-  assign \$590  = | \$signal$97 [5:2];
-  assign \$591  = \$589  & \$590 ;
-  assign \$1609  = \$signal$97 [344:343] * 7'h48;
-  assign \$592  = \$signal$97 [294:7] >> \$1609 ;
-  assign \$593  = ~ \$592 [1];
-  assign \$594  = \$591  & \$593 ;
-  assign \$595  = \$signal$125  & \$signal$97 [0];
-  assign \$596  = | \$signal$97 [347:345];
-  assign \$597  = \$595  & \$596 ;
-  assign \$598  = \$594  | \$597 ;
-  assign write__en = advance & \$598 ;
-  assign \$599  = \$signal$97 [2] & \$signal$97 [7];
-  assign \$600  = 1'h0 + \$599 ;
-  assign \$601  = \$signal$97 [3] & \$signal$97 [79];
-  assign \$602  = \$600  + \$601 ;
-  assign \$603  = \$signal$97 [4] & \$signal$97 [151];
-  assign \$604  = \$602  + \$603 ;
-  assign \$605  = \$signal$97 [5] & \$signal$97 [223];
-  assign \$606  = \$604  + \$605 ;
-  assign \$1627  = \$signal$97 [344:343] * 7'h48;
-  assign \$607  = \$signal$97 [294:7] >> \$1627 ;
-  assign \$608  = \$signature__data [18:3] == \$607 [31:16];
-  assign \$609  = \$signature__data [0] & \$608 ;
-  assign \$1632  = \$signal$97 [344:343] * 7'h48;
-  assign \$610  = \$signal$97 [294:7] >> \$1632 ;
-  assign \$611  = \$signature__data [38:23] == \$610 [31:16];
-  assign \$612  = \$signature__data [20] & \$611 ;
-  assign \$1637  = \$signal$97 [344:343] * 7'h48;
-  assign \$613  = \$signal$97 [294:7] >> \$1637 ;
-  assign \$614  = \$signature__data [58:43] == \$613 [31:16];
-  assign \$615  = \$signature__data [40] & \$614 ;
-  assign \$1642  = \$signal$97 [344:343] * 7'h48;
-  assign \$616  = \$signal$97 [294:7] >> \$1642 ;
-  assign \$617  = \$signature__data [78:63] == \$616 [31:16];
-  assign \$618  = \$signature__data [60] & \$617 ;
-  assign \$619  = | { \$618 , \$615 , \$612 , \$609  };
-  assign \$1648  = \$signal$97 [344:343] * 7'h48;
-  assign \$620  = \$signal$97 [294:7] >> \$1648 ;
-  assign \$621  = ~ \$620 [1];
-  assign \$622  = \$619  & \$621 ;
-  assign \$623  = \$signal$97 [1] ? \$622  : lane0_hit;
-  assign \$624  = \$signal$97 [2] & \$623 ;
-  assign \$625  = 1'h0 + \$624 ;
-  assign \$1656  = \$signal$97 [344:343] * 7'h48;
-  assign \$626  = \$signal$97 [294:7] >> \$1656 ;
-  assign \$627  = \$signature__data [18:3] == \$626 [31:16];
-  assign \$628  = \$signature__data [0] & \$627 ;
-  assign \$1661  = \$signal$97 [344:343] * 7'h48;
-  assign \$629  = \$signal$97 [294:7] >> \$1661 ;
-  assign \$630  = \$signature__data [38:23] == \$629 [31:16];
-  assign \$631  = \$signature__data [20] & \$630 ;
-  assign \$1666  = \$signal$97 [344:343] * 7'h48;
-  assign \$632  = \$signal$97 [294:7] >> \$1666 ;
-  assign \$633  = \$signature__data [58:43] == \$632 [31:16];
-  assign \$634  = \$signature__data [40] & \$633 ;
-  assign \$1671  = \$signal$97 [344:343] * 7'h48;
-  assign \$635  = \$signal$97 [294:7] >> \$1671 ;
-  assign \$636  = \$signature__data [78:63] == \$635 [31:16];
-  assign \$637  = \$signature__data [60] & \$636 ;
-  assign \$638  = | { \$637 , \$634 , \$631 , \$628  };
-  assign \$1677  = \$signal$97 [344:343] * 7'h48;
-  assign \$639  = \$signal$97 [294:7] >> \$1677 ;
-  assign \$640  = ~ \$639 [1];
-  assign \$641  = \$638  & \$640 ;
-  assign \$642  = \$signal$97 [1] ? \$641  : lane1_hit;
-  assign \$643  = \$signal$97 [3] & \$642 ;
-  assign \$644  = \$625  + \$643 ;
-  assign \$1685  = \$signal$97 [344:343] * 7'h48;
-  assign \$645  = \$signal$97 [294:7] >> \$1685 ;
-  assign \$646  = \$signature__data [18:3] == \$645 [31:16];
-  assign \$647  = \$signature__data [0] & \$646 ;
-  assign \$1690  = \$signal$97 [344:343] * 7'h48;
-  assign \$648  = \$signal$97 [294:7] >> \$1690 ;
-  assign \$649  = \$signature__data [38:23] == \$648 [31:16];
-  assign \$650  = \$signature__data [20] & \$649 ;
-  assign \$1695  = \$signal$97 [344:343] * 7'h48;
-  assign \$651  = \$signal$97 [294:7] >> \$1695 ;
-  assign \$652  = \$signature__data [58:43] == \$651 [31:16];
-  assign \$653  = \$signature__data [40] & \$652 ;
-  assign \$1700  = \$signal$97 [344:343] * 7'h48;
-  assign \$654  = \$signal$97 [294:7] >> \$1700 ;
-  assign \$655  = \$signature__data [78:63] == \$654 [31:16];
-  assign \$656  = \$signature__data [60] & \$655 ;
-  assign \$657  = | { \$656 , \$653 , \$650 , \$647  };
-  assign \$1706  = \$signal$97 [344:343] * 7'h48;
-  assign \$658  = \$signal$97 [294:7] >> \$1706 ;
-  assign \$659  = ~ \$658 [1];
-  assign \$660  = \$657  & \$659 ;
-  assign \$661  = \$signal$97 [1] ? \$660  : lane2_hit;
-  assign \$662  = \$signal$97 [4] & \$661 ;
-  assign \$663  = \$644  + \$662 ;
-  assign \$1714  = \$signal$97 [344:343] * 7'h48;
-  assign \$664  = \$signal$97 [294:7] >> \$1714 ;
-  assign \$665  = \$signature__data [18:3] == \$664 [31:16];
-  assign \$666  = \$signature__data [0] & \$665 ;
-  assign \$1719  = \$signal$97 [344:343] * 7'h48;
-  assign \$667  = \$signal$97 [294:7] >> \$1719 ;
-  assign \$668  = \$signature__data [38:23] == \$667 [31:16];
-  assign \$669  = \$signature__data [20] & \$668 ;
-  assign \$1724  = \$signal$97 [344:343] * 7'h48;
-  assign \$670  = \$signal$97 [294:7] >> \$1724 ;
-  assign \$671  = \$signature__data [58:43] == \$670 [31:16];
-  assign \$672  = \$signature__data [40] & \$671 ;
-  assign \$1729  = \$signal$97 [344:343] * 7'h48;
-  assign \$673  = \$signal$97 [294:7] >> \$1729 ;
-  assign \$674  = \$signature__data [78:63] == \$673 [31:16];
-  assign \$675  = \$signature__data [60] & \$674 ;
-  assign \$676  = | { \$675 , \$672 , \$669 , \$666  };
-  assign \$1735  = \$signal$97 [344:343] * 7'h48;
-  assign \$677  = \$signal$97 [294:7] >> \$1735 ;
-  assign \$678  = ~ \$677 [1];
-  assign \$679  = \$676  & \$678 ;
-  assign \$680  = \$signal$97 [1] ? \$679  : lane3_hit;
-  assign \$681  = \$signal$97 [5] & \$680 ;
-  assign \$682  = \$663  + \$681 ;
-  assign \$683  = \$signal$97 [2] & \$signal$97 [8];
-  assign \$684  = 1'h0 + \$683 ;
-  assign \$685  = \$signal$97 [3] & \$signal$97 [80];
-  assign \$686  = \$684  + \$685 ;
-  assign \$687  = \$signal$97 [4] & \$signal$97 [152];
-  assign \$688  = \$686  + \$687 ;
-  assign \$689  = \$signal$97 [5] & \$signal$97 [224];
-  assign \$690  = \$688  + \$689 ;
-  assign \$691  = h_valid | a_valid;
-  assign \$692  = \$691  | \$signal$125 ;
-  assign busy = \$692  | clearing;
-  assign \$693  = req__valid & req__ready;
-  assign \$694  = ~ lane0_in_range;
-  assign \$695  = req__payload[0] & \$694 ;
-  assign \$696  = ~ lane1_in_range;
-  assign \$697  = req__payload[41] & \$696 ;
-  assign \$698  = ~ lane2_in_range;
-  assign \$699  = req__payload[82] & \$698 ;
-  assign \$700  = ~ lane3_in_range;
-  assign \$701  = req__payload[123] & \$700 ;
-  assign \$702  = ~ mid_beat;
-  assign \$703  = host_cmd__valid & \$702 ;
-  assign \$704  = clear_set + 1'h1;
-  assign \$705  = clear_set == 14'h3fff;
-  assign \$706  = host_cmd__payload[2:0] == 2'h2;
-  assign \$707  = host_cmd__payload[2:0] == 3'h4;
-  assign \$708  = \$706  | \$707 ;
-  assign \$709  = ~ mid_beat;
-  assign \$711  = \$709  & \$710 ;
-  assign \$712  = | pending;
-  assign \$713  = ~ \$712 ;
-  assign \$714  = | rest;
-  assign \$715  = resp__valid & resp__ready;
-  assign \$716  = host_resp__valid & host_resp__ready;
-  assign \$717  = advance & \$signal$125 ;
-  assign \$718  = ~ \$signal$97 [0];
-  assign \$719  = \$717  & \$718 ;
-  assign \$720  = ~ \$signal$97 [7];
-  assign \$1782  = \$signal$97 [344:343] * 7'h48;
-  assign \$721  = \$signal$97 [294:7] >> \$1782 ;
-  assign \$722  = \$signature__data [18:3] == \$721 [31:16];
-  assign \$723  = \$signature__data [0] & \$722 ;
-  assign \$1787  = \$signal$97 [344:343] * 7'h48;
-  assign \$724  = \$signal$97 [294:7] >> \$1787 ;
-  assign \$725  = \$signature__data [38:23] == \$724 [31:16];
-  assign \$726  = \$signature__data [20] & \$725 ;
-  assign \$1792  = \$signal$97 [344:343] * 7'h48;
-  assign \$727  = \$signal$97 [294:7] >> \$1792 ;
-  assign \$728  = \$signature__data [58:43] == \$727 [31:16];
-  assign \$729  = \$signature__data [40] & \$728 ;
-  assign \$1797  = \$signal$97 [344:343] * 7'h48;
-  assign \$730  = \$signal$97 [294:7] >> \$1797 ;
-  assign \$731  = \$signature__data [78:63] == \$730 [31:16];
-  assign \$732  = \$signature__data [60] & \$731 ;
-  assign \$733  = | { \$732 , \$729 , \$726 , \$723  };
-  assign \$1803  = \$signal$97 [344:343] * 7'h48;
-  assign \$734  = \$signal$97 [294:7] >> \$1803 ;
-  assign \$735  = ~ \$734 [1];
-  assign \$736  = \$733  & \$735 ;
-  assign \$1808  = \$signal$97 [344:343] * 7'h48;
-  assign \$737  = \$signal$97 [294:7] >> \$1808 ;
-  assign \$738  = ~ \$signal$97 [79];
-  assign \$1812  = \$signal$97 [344:343] * 7'h48;
-  assign \$739  = \$signal$97 [294:7] >> \$1812 ;
-  assign \$740  = \$signature__data [18:3] == \$739 [31:16];
-  assign \$741  = \$signature__data [0] & \$740 ;
-  assign \$1817  = \$signal$97 [344:343] * 7'h48;
-  assign \$742  = \$signal$97 [294:7] >> \$1817 ;
-  assign \$743  = \$signature__data [38:23] == \$742 [31:16];
-  assign \$744  = \$signature__data [20] & \$743 ;
-  assign \$1822  = \$signal$97 [344:343] * 7'h48;
-  assign \$745  = \$signal$97 [294:7] >> \$1822 ;
-  assign \$746  = \$signature__data [58:43] == \$745 [31:16];
-  assign \$747  = \$signature__data [40] & \$746 ;
-  assign \$1827  = \$signal$97 [344:343] * 7'h48;
-  assign \$748  = \$signal$97 [294:7] >> \$1827 ;
-  assign \$749  = \$signature__data [78:63] == \$748 [31:16];
-  assign \$750  = \$signature__data [60] & \$749 ;
-  assign \$751  = | { \$750 , \$747 , \$744 , \$741  };
-  assign \$1833  = \$signal$97 [344:343] * 7'h48;
-  assign \$752  = \$signal$97 [294:7] >> \$1833 ;
-  assign \$753  = ~ \$752 [1];
-  assign \$754  = \$751  & \$753 ;
-  assign \$1838  = \$signal$97 [344:343] * 7'h48;
-  assign \$755  = \$signal$97 [294:7] >> \$1838 ;
-  assign \$756  = ~ \$signal$97 [151];
-  assign \$1842  = \$signal$97 [344:343] * 7'h48;
-  assign \$757  = \$signal$97 [294:7] >> \$1842 ;
-  assign \$758  = \$signature__data [18:3] == \$757 [31:16];
-  assign \$759  = \$signature__data [0] & \$758 ;
-  assign \$1847  = \$signal$97 [344:343] * 7'h48;
-  assign \$760  = \$signal$97 [294:7] >> \$1847 ;
-  assign \$761  = \$signature__data [38:23] == \$760 [31:16];
-  assign \$762  = \$signature__data [20] & \$761 ;
-  assign \$1852  = \$signal$97 [344:343] * 7'h48;
-  assign \$763  = \$signal$97 [294:7] >> \$1852 ;
-  assign \$764  = \$signature__data [58:43] == \$763 [31:16];
-  assign \$765  = \$signature__data [40] & \$764 ;
-  assign \$1857  = \$signal$97 [344:343] * 7'h48;
-  assign \$766  = \$signal$97 [294:7] >> \$1857 ;
-  assign \$767  = \$signature__data [78:63] == \$766 [31:16];
-  assign \$768  = \$signature__data [60] & \$767 ;
-  assign \$769  = | { \$768 , \$765 , \$762 , \$759  };
-  assign \$1863  = \$signal$97 [344:343] * 7'h48;
-  assign \$770  = \$signal$97 [294:7] >> \$1863 ;
-  assign \$771  = ~ \$770 [1];
-  assign \$772  = \$769  & \$771 ;
-  assign \$1868  = \$signal$97 [344:343] * 7'h48;
-  assign \$773  = \$signal$97 [294:7] >> \$1868 ;
-  assign \$774  = ~ \$signal$97 [223];
-  assign \$1872  = \$signal$97 [344:343] * 7'h48;
-  assign \$775  = \$signal$97 [294:7] >> \$1872 ;
-  assign \$776  = \$signature__data [18:3] == \$775 [31:16];
-  assign \$777  = \$signature__data [0] & \$776 ;
-  assign \$1877  = \$signal$97 [344:343] * 7'h48;
-  assign \$778  = \$signal$97 [294:7] >> \$1877 ;
-  assign \$779  = \$signature__data [38:23] == \$778 [31:16];
-  assign \$780  = \$signature__data [20] & \$779 ;
-  assign \$1882  = \$signal$97 [344:343] * 7'h48;
-  assign \$781  = \$signal$97 [294:7] >> \$1882 ;
-  assign \$782  = \$signature__data [58:43] == \$781 [31:16];
-  assign \$783  = \$signature__data [40] & \$782 ;
-  assign \$1887  = \$signal$97 [344:343] * 7'h48;
-  assign \$784  = \$signal$97 [294:7] >> \$1887 ;
-  assign \$785  = \$signature__data [78:63] == \$784 [31:16];
-  assign \$786  = \$signature__data [60] & \$785 ;
-  assign \$787  = | { \$786 , \$783 , \$780 , \$777  };
-  assign \$1893  = \$signal$97 [344:343] * 7'h48;
-  assign \$788  = \$signal$97 [294:7] >> \$1893 ;
-  assign \$789  = ~ \$788 [1];
-  assign \$790  = \$787  & \$789 ;
-  assign \$1898  = \$signal$97 [344:343] * 7'h48;
-  assign \$791  = \$signal$97 [294:7] >> \$1898 ;
-  assign \$792  = advance & \$signal$125 ;
-  assign \$793  = \$792  & \$signal$97 [0];
-  assign \$794  = \$793  & \$signal$97 [399];
-  assign \$795  = \$signal$97 [347:345] == 2'h3;
-  assign \$796  = \$signature__data [18:3] == \$signal$97 [379:364];
-  assign \$797  = \$signature__data [0] & \$796 ;
-  assign \$798  = \$signature__data [38:23] == \$signal$97 [379:364];
-  assign \$799  = \$signature__data [20] & \$798 ;
-  assign \$800  = \$signature__data [58:43] == \$signal$97 [379:364];
-  assign \$801  = \$signature__data [40] & \$800 ;
-  assign \$802  = \$signature__data [78:63] == \$signal$97 [379:364];
-  assign \$803  = \$signature__data [60] & \$802 ;
-  assign \$804  = | { \$803 , \$801 , \$799 , \$797  };
-  assign \$805  = \$signature__data [18:3] == \$signal$97 [379:364];
-  assign \$806  = \$signature__data [0] & \$805 ;
-  assign \$807  = \$signature__data [38:23] == \$signal$97 [379:364];
-  assign \$808  = \$signature__data [20] & \$807 ;
-  assign \$809  = \$signature__data [58:43] == \$signal$97 [379:364];
-  assign \$810  = \$signature__data [40] & \$809 ;
-  assign \$811  = \$signature__data [78:63] == \$signal$97 [379:364];
-  assign \$812  = \$signature__data [60] & \$811 ;
-  assign \$813  = \$812  ? 2'h3 : 2'h0;
-  assign \$814  = \$810  ? 2'h2 : \$813 ;
-  assign \$815  = \$808  ? 2'h1 : \$814 ;
-  assign \$816  = \$806  ? 2'h0 : \$815 ;
-  assign \$817  = \$804  ? { \$signal$97 [342:329], \$816  } : 16'h0000;
-  assign \$818  = \$795  ? \$817  : \$signal$97 [363:348];
-  assign \$819  = \$signal$97 [347:345] == 2'h2;
-  assign \$820  = \$signal$97 [347:345] == 3'h4;
-  assign \$821  = \$819  | \$820 ;
-  assign \$822  = \$signal$97 [347:345] == 2'h3;
-  assign \$823  = \$signature__data [18:3] == \$signal$97 [379:364];
-  assign \$824  = \$signature__data [0] & \$823 ;
-  assign \$825  = \$signature__data [38:23] == \$signal$97 [379:364];
-  assign \$826  = \$signature__data [20] & \$825 ;
-  assign \$827  = \$signature__data [58:43] == \$signal$97 [379:364];
-  assign \$828  = \$signature__data [40] & \$827 ;
-  assign \$829  = \$signature__data [78:63] == \$signal$97 [379:364];
-  assign \$830  = \$signature__data [60] & \$829 ;
-  assign \$831  = | { \$830 , \$828 , \$826 , \$824  };
-  assign \$832  = ~ \$831 ;
-  assign \$833  = \$822  & \$832 ;
-  assign \$834  = \$821  | \$833 ;
-  assign \$1944  = host_way * 5'h14;
-  assign \$835  = host_word >> \$1944 ;
-  assign \$836  = \$834  ? 19'h00000 : \$835 [18:0];
-  assign \$837  = \$signal$97 [347:345] == 2'h2;
-  assign \$838  = \$signal$97 [347:345] == 3'h4;
-  assign \$839  = \$837  | \$838 ;
-  assign \$840  = \$signal$97 [347:345] == 2'h3;
-  assign \$841  = \$signature__data [18:3] == \$signal$97 [379:364];
+  assign \$180  = \$179  ^ host_hash_s3_right;
+  assign host_hash_r3_mixed = host_hash_s3_left ^ \$180 ;
+  assign \$181  = ~ mid_beat;
+  assign \$182  = hh_valid & \$181 ;
+  assign \$183  = clear_set == 14'h3fff;
+  assign \$184  = host_cmd_s4[2:0] == 2'h2;
+  assign \$185  = host_cmd_s4[2:0] == 3'h4;
+  assign \$186  = \$184  | \$185 ;
+  assign \$187  = host_cmd_s4[2:0] == 2'h3;
+  assign \$188  = ~ mid_beat;
+  assign \$190  = \$188  & \$189 ;
+  assign \$191  = | pending;
+  assign \$192  = ~ \$191 ;
+  assign \$193  = pending[3] ? 2'h3 : 2'h0;
+  assign \$194  = pending[2] ? 2'h2 : \$193 ;
+  assign \$195  = pending[1] ? 2'h1 : \$194 ;
+  assign \$196  = pending[0] ? 2'h0 : \$195 ;
+  assign \$197  = 1'h1 << \$196 ;
+  assign \$198  = pending[3] ? 2'h3 : 2'h0;
+  assign \$199  = pending[2] ? 2'h2 : \$198 ;
+  assign \$200  = pending[1] ? 2'h1 : \$199 ;
+  assign \$201  = pending[0] ? 2'h0 : \$200 ;
+  assign \$202  = pending[3] ? 2'h3 : 2'h0;
+  assign \$203  = pending[2] ? 2'h2 : \$202 ;
+  assign \$204  = pending[1] ? 2'h1 : \$203 ;
+  assign \$205  = pending[0] ? 2'h0 : \$204 ;
+  assign \$1170  = \$205  * 7'h48;
+  assign \$206  = h[287:0] >> \$1170 ;
+  assign \$207  = ! rest;
+  assign \$208  = ! rest;
+  assign \$209  = \$signal [0] | \$signal [1];
+  assign \$signature__addr  = \$209  ? \$signal [342:329] : \$signal [22:9];
+  assign \$210  = \$signature__data [18:3] == \$signal$150 [38:23];
+  assign \$211  = \$signature__data [0] & \$210 ;
+  assign \$212  = \$signature__data [38:23] == \$signal$150 [38:23];
+  assign \$213  = \$signature__data [20] & \$212 ;
+  assign \$214  = \$signature__data [58:43] == \$signal$150 [38:23];
+  assign \$215  = \$signature__data [40] & \$214 ;
+  assign \$216  = \$signature__data [78:63] == \$signal$150 [38:23];
+  assign \$217  = \$signature__data [60] & \$216 ;
+  assign \$218  = | { \$217 , \$215 , \$213 , \$211  };
+  assign \$219  = \$218  & \$signal$150 [7];
+  assign \$220  = ~ \$signal$150 [8];
+  assign lane0_hit = \$219  & \$220 ;
+  assign \$221  = \$signature__data [18:3] == \$signal$150 [38:23];
+  assign \$222  = \$signature__data [0] & \$221 ;
+  assign \$223  = \$signature__data [38:23] == \$signal$150 [38:23];
+  assign \$224  = \$signature__data [20] & \$223 ;
+  assign \$225  = \$signature__data [58:43] == \$signal$150 [38:23];
+  assign \$226  = \$signature__data [40] & \$225 ;
+  assign \$227  = \$signature__data [78:63] == \$signal$150 [38:23];
+  assign \$228  = \$signature__data [60] & \$227 ;
+  assign \$229  = \$228  ? 2'h3 : 2'h0;
+  assign \$230  = \$226  ? 2'h2 : \$229 ;
+  assign \$231  = \$224  ? 2'h1 : \$230 ;
+  assign \$232  = \$222  ? 2'h0 : \$231 ;
+  assign lane0_slot = lane0_hit ? { \$signal$150 [22:9], \$232  } : 16'h0000;
+  assign \$233  = \$signature__data [18:3] == \$signal$150 [38:23];
+  assign \$234  = \$signature__data [0] & \$233 ;
+  assign \$235  = \$signature__data [38:23] == \$signal$150 [38:23];
+  assign \$236  = \$signature__data [20] & \$235 ;
+  assign \$237  = \$signature__data [58:43] == \$signal$150 [38:23];
+  assign \$238  = \$signature__data [40] & \$237 ;
+  assign \$239  = \$signature__data [78:63] == \$signal$150 [38:23];
+  assign \$240  = \$signature__data [60] & \$239 ;
+  assign \$241  = \$240  ? 2'h3 : 2'h0;
+  assign \$242  = \$238  ? 2'h2 : \$241 ;
+  assign \$243  = \$236  ? 2'h1 : \$242 ;
+  assign \$244  = \$234  ? 2'h0 : \$243 ;
+  assign \$245  = { \$signature__data [79], \$signature__data [59], \$signature__data [39], \$signature__data [19] } >> \$244 ;
+  assign lane0_stale = lane0_hit & \$245 ;
+  assign \$246  = \$signature__data$154 [18:3] == \$signal$150 [110:95];
+  assign \$247  = \$signature__data$154 [0] & \$246 ;
+  assign \$248  = \$signature__data$154 [38:23] == \$signal$150 [110:95];
+  assign \$249  = \$signature__data$154 [20] & \$248 ;
+  assign \$250  = \$signature__data$154 [58:43] == \$signal$150 [110:95];
+  assign \$251  = \$signature__data$154 [40] & \$250 ;
+  assign \$252  = \$signature__data$154 [78:63] == \$signal$150 [110:95];
+  assign \$253  = \$signature__data$154 [60] & \$252 ;
+  assign \$254  = | { \$253 , \$251 , \$249 , \$247  };
+  assign \$255  = \$254  & \$signal$150 [79];
+  assign \$256  = ~ \$signal$150 [80];
+  assign lane1_hit = \$255  & \$256 ;
+  assign \$257  = \$signature__data$154 [18:3] == \$signal$150 [110:95];
+  assign \$258  = \$signature__data$154 [0] & \$257 ;
+  assign \$259  = \$signature__data$154 [38:23] == \$signal$150 [110:95];
+  assign \$260  = \$signature__data$154 [20] & \$259 ;
+  assign \$261  = \$signature__data$154 [58:43] == \$signal$150 [110:95];
+  assign \$262  = \$signature__data$154 [40] & \$261 ;
+  assign \$263  = \$signature__data$154 [78:63] == \$signal$150 [110:95];
+  assign \$264  = \$signature__data$154 [60] & \$263 ;
+  assign \$265  = \$264  ? 2'h3 : 2'h0;
+  assign \$266  = \$262  ? 2'h2 : \$265 ;
+  assign \$267  = \$260  ? 2'h1 : \$266 ;
+  assign \$268  = \$258  ? 2'h0 : \$267 ;
+  assign lane1_slot = lane1_hit ? { \$signal$150 [94:81], \$268  } : 16'h0000;
+  assign \$269  = \$signature__data$154 [18:3] == \$signal$150 [110:95];
+  assign \$270  = \$signature__data$154 [0] & \$269 ;
+  assign \$271  = \$signature__data$154 [38:23] == \$signal$150 [110:95];
+  assign \$272  = \$signature__data$154 [20] & \$271 ;
+  assign \$273  = \$signature__data$154 [58:43] == \$signal$150 [110:95];
+  assign \$274  = \$signature__data$154 [40] & \$273 ;
+  assign \$275  = \$signature__data$154 [78:63] == \$signal$150 [110:95];
+  assign \$276  = \$signature__data$154 [60] & \$275 ;
+  assign \$277  = \$276  ? 2'h3 : 2'h0;
+  assign \$278  = \$274  ? 2'h2 : \$277 ;
+  assign \$279  = \$272  ? 2'h1 : \$278 ;
+  assign \$280  = \$270  ? 2'h0 : \$279 ;
+  assign \$281  = { \$signature__data$154 [79], \$signature__data$154 [59], \$signature__data$154 [39], \$signature__data$154 [19] } >> \$280 ;
+  assign lane1_stale = lane1_hit & \$281 ;
+  assign \$282  = \$signature__data$158 [18:3] == \$signal$150 [182:167];
+  assign \$283  = \$signature__data$158 [0] & \$282 ;
+  assign \$284  = \$signature__data$158 [38:23] == \$signal$150 [182:167];
+  assign \$285  = \$signature__data$158 [20] & \$284 ;
+  assign \$286  = \$signature__data$158 [58:43] == \$signal$150 [182:167];
+  assign \$287  = \$signature__data$158 [40] & \$286 ;
+  assign \$288  = \$signature__data$158 [78:63] == \$signal$150 [182:167];
+  assign \$289  = \$signature__data$158 [60] & \$288 ;
+  assign \$290  = | { \$289 , \$287 , \$285 , \$283  };
+  assign \$291  = \$290  & \$signal$150 [151];
+  assign \$292  = ~ \$signal$150 [152];
+  assign lane2_hit = \$291  & \$292 ;
+  assign \$293  = \$signature__data$158 [18:3] == \$signal$150 [182:167];
+  assign \$294  = \$signature__data$158 [0] & \$293 ;
+  assign \$295  = \$signature__data$158 [38:23] == \$signal$150 [182:167];
+  assign \$296  = \$signature__data$158 [20] & \$295 ;
+  assign \$297  = \$signature__data$158 [58:43] == \$signal$150 [182:167];
+  assign \$298  = \$signature__data$158 [40] & \$297 ;
+  assign \$299  = \$signature__data$158 [78:63] == \$signal$150 [182:167];
+  assign \$300  = \$signature__data$158 [60] & \$299 ;
+  assign \$301  = \$300  ? 2'h3 : 2'h0;
+  assign \$302  = \$298  ? 2'h2 : \$301 ;
+  assign \$303  = \$296  ? 2'h1 : \$302 ;
+  assign \$304  = \$294  ? 2'h0 : \$303 ;
+  assign lane2_slot = lane2_hit ? { \$signal$150 [166:153], \$304  } : 16'h0000;
+  assign \$305  = \$signature__data$158 [18:3] == \$signal$150 [182:167];
+  assign \$306  = \$signature__data$158 [0] & \$305 ;
+  assign \$307  = \$signature__data$158 [38:23] == \$signal$150 [182:167];
+  assign \$308  = \$signature__data$158 [20] & \$307 ;
+  assign \$309  = \$signature__data$158 [58:43] == \$signal$150 [182:167];
+  assign \$310  = \$signature__data$158 [40] & \$309 ;
+  assign \$311  = \$signature__data$158 [78:63] == \$signal$150 [182:167];
+  assign \$312  = \$signature__data$158 [60] & \$311 ;
+  assign \$313  = \$312  ? 2'h3 : 2'h0;
+  assign \$314  = \$310  ? 2'h2 : \$313 ;
+  assign \$315  = \$308  ? 2'h1 : \$314 ;
+  assign \$316  = \$306  ? 2'h0 : \$315 ;
+  assign \$317  = { \$signature__data$158 [79], \$signature__data$158 [59], \$signature__data$158 [39], \$signature__data$158 [19] } >> \$316 ;
+  assign lane2_stale = lane2_hit & \$317 ;
+  assign \$318  = \$signature__data$162 [18:3] == \$signal$150 [254:239];
+  assign \$319  = \$signature__data$162 [0] & \$318 ;
+  assign \$320  = \$signature__data$162 [38:23] == \$signal$150 [254:239];
+  assign \$321  = \$signature__data$162 [20] & \$320 ;
+  assign \$322  = \$signature__data$162 [58:43] == \$signal$150 [254:239];
+  assign \$323  = \$signature__data$162 [40] & \$322 ;
+  assign \$324  = \$signature__data$162 [78:63] == \$signal$150 [254:239];
+  assign \$325  = \$signature__data$162 [60] & \$324 ;
+  assign \$326  = | { \$325 , \$323 , \$321 , \$319  };
+  assign \$327  = \$326  & \$signal$150 [223];
+  assign \$328  = ~ \$signal$150 [224];
+  assign lane3_hit = \$327  & \$328 ;
+  assign \$329  = \$signature__data$162 [18:3] == \$signal$150 [254:239];
+  assign \$330  = \$signature__data$162 [0] & \$329 ;
+  assign \$331  = \$signature__data$162 [38:23] == \$signal$150 [254:239];
+  assign \$332  = \$signature__data$162 [20] & \$331 ;
+  assign \$333  = \$signature__data$162 [58:43] == \$signal$150 [254:239];
+  assign \$334  = \$signature__data$162 [40] & \$333 ;
+  assign \$335  = \$signature__data$162 [78:63] == \$signal$150 [254:239];
+  assign \$336  = \$signature__data$162 [60] & \$335 ;
+  assign \$337  = \$336  ? 2'h3 : 2'h0;
+  assign \$338  = \$334  ? 2'h2 : \$337 ;
+  assign \$339  = \$332  ? 2'h1 : \$338 ;
+  assign \$340  = \$330  ? 2'h0 : \$339 ;
+  assign lane3_slot = lane3_hit ? { \$signal$150 [238:225], \$340  } : 16'h0000;
+  assign \$341  = \$signature__data$162 [18:3] == \$signal$150 [254:239];
+  assign \$342  = \$signature__data$162 [0] & \$341 ;
+  assign \$343  = \$signature__data$162 [38:23] == \$signal$150 [254:239];
+  assign \$344  = \$signature__data$162 [20] & \$343 ;
+  assign \$345  = \$signature__data$162 [58:43] == \$signal$150 [254:239];
+  assign \$346  = \$signature__data$162 [40] & \$345 ;
+  assign \$347  = \$signature__data$162 [78:63] == \$signal$150 [254:239];
+  assign \$348  = \$signature__data$162 [60] & \$347 ;
+  assign \$349  = \$348  ? 2'h3 : 2'h0;
+  assign \$350  = \$346  ? 2'h2 : \$349 ;
+  assign \$351  = \$344  ? 2'h1 : \$350 ;
+  assign \$352  = \$342  ? 2'h0 : \$351 ;
+  assign \$353  = { \$signature__data$162 [79], \$signature__data$162 [59], \$signature__data$162 [39], \$signature__data$162 [19] } >> \$352 ;
+  assign lane3_stale = lane3_hit & \$353 ;
+  assign \$354  = \$signature__data [2:1] > 1'h0;
+  assign max_rrpv_0 = \$354  ? \$signature__data [2:1] : 2'h0;
+  assign \$355  = \$signature__data [22:21] > max_rrpv_0;
+  assign max_rrpv_1 = \$355  ? \$signature__data [22:21] : max_rrpv_0;
+  assign \$356  = \$signature__data [42:41] > max_rrpv_1;
+  assign max_rrpv_2 = \$356  ? \$signature__data [42:41] : max_rrpv_1;
+  assign \$357  = \$signature__data [62:61] > max_rrpv_2;
+  assign max_rrpv_3 = \$357  ? \$signature__data [62:61] : max_rrpv_2;
+  assign \$358  = ~ \$signature__data [0];
+  assign \$359  = ~ \$signature__data [20];
+  assign \$360  = ~ \$signature__data [40];
+  assign \$361  = ~ \$signature__data [60];
+  assign \$362  = | { \$361 , \$360 , \$359 , \$358  };
+  assign \$363  = ~ \$signature__data [0];
+  assign \$364  = ~ \$signature__data [20];
+  assign \$365  = ~ \$signature__data [40];
+  assign \$366  = ~ \$signature__data [60];
+  assign \$367  = \$signature__data [60] ? 2'h0 : 2'h3;
+  assign \$368  = \$signature__data [40] ? \$367  : 2'h2;
+  assign \$369  = \$signature__data [20] ? \$368  : 2'h1;
+  assign \$370  = \$signature__data [0] ? \$369  : 2'h0;
+  assign \$371  = \$signature__data [2:1] == max_rrpv_3;
+  assign \$372  = \$signature__data [22:21] == max_rrpv_3;
+  assign \$373  = \$signature__data [42:41] == max_rrpv_3;
+  assign \$374  = \$signature__data [62:61] == max_rrpv_3;
+  assign \$375  = \$374  ? 2'h3 : 2'h0;
+  assign \$376  = \$373  ? 2'h2 : \$375 ;
+  assign \$377  = \$372  ? 2'h1 : \$376 ;
+  assign \$378  = \$371  ? 2'h0 : \$377 ;
+  assign victim = \$362  ? \$370  : \$378 ;
+  assign \$379  = ~ \$signature__data [0];
+  assign \$380  = ~ \$signature__data [20];
+  assign \$381  = ~ \$signature__data [40];
+  assign \$382  = ~ \$signature__data [60];
+  assign \$383  = | { \$382 , \$381 , \$380 , \$379  };
+  assign \$384  = 2'h3 - max_rrpv_3;
+  assign \$385  = \$383  ? 3'h0 : \$384 ;
+  assign \$1370  = \$signal$150 [344:343] * 7'h48;
+  assign \$386  = \$signal$150 [294:7] >> \$1370 ;
+  assign \$387  = \$signature__data [18:3] == \$386 [31:16];
+  assign \$388  = \$signature__data [0] & \$387 ;
+  assign \$1375  = \$signal$150 [344:343] * 7'h48;
+  assign \$389  = \$signal$150 [294:7] >> \$1375 ;
+  assign \$390  = \$signature__data [38:23] == \$389 [31:16];
+  assign \$391  = \$signature__data [20] & \$390 ;
+  assign \$1380  = \$signal$150 [344:343] * 7'h48;
+  assign \$392  = \$signal$150 [294:7] >> \$1380 ;
+  assign \$393  = \$signature__data [58:43] == \$392 [31:16];
+  assign \$394  = \$signature__data [40] & \$393 ;
+  assign \$1385  = \$signal$150 [344:343] * 7'h48;
+  assign \$395  = \$signal$150 [294:7] >> \$1385 ;
+  assign \$396  = \$signature__data [78:63] == \$395 [31:16];
+  assign \$397  = \$signature__data [60] & \$396 ;
+  assign \$398  = | { \$397 , \$394 , \$391 , \$388  };
+  assign \$399  = ! victim;
+  assign \$1392  = \$signal$150 [344:343] * 7'h48;
+  assign \$400  = \$signal$150 [294:7] >> \$1392 ;
+  assign \$401  = \$signature__data [18:3] == \$400 [31:16];
+  assign \$402  = \$signature__data [0] & \$401 ;
+  assign \$1397  = \$signal$150 [344:343] * 7'h48;
+  assign \$403  = \$signal$150 [294:7] >> \$1397 ;
+  assign \$404  = \$signature__data [38:23] == \$403 [31:16];
+  assign \$405  = \$signature__data [20] & \$404 ;
+  assign \$1402  = \$signal$150 [344:343] * 7'h48;
+  assign \$406  = \$signal$150 [294:7] >> \$1402 ;
+  assign \$407  = \$signature__data [58:43] == \$406 [31:16];
+  assign \$408  = \$signature__data [40] & \$407 ;
+  assign \$1407  = \$signal$150 [344:343] * 7'h48;
+  assign \$409  = \$signal$150 [294:7] >> \$1407 ;
+  assign \$410  = \$signature__data [78:63] == \$409 [31:16];
+  assign \$411  = \$signature__data [60] & \$410 ;
+  assign \$412  = \$411  ? 2'h3 : 2'h0;
+  assign \$413  = \$408  ? 2'h2 : \$412 ;
+  assign \$414  = \$405  ? 2'h1 : \$413 ;
+  assign \$415  = \$402  ? 2'h0 : \$414 ;
+  assign \$416  = ! \$415 ;
+  assign \$1417  = \$signal$150 [344:343] * 7'h48;
+  assign \$417  = \$signal$150 [294:7] >> \$1417 ;
+  assign \$418  = \$signature__data [2:1] + \$385 [1:0];
+  assign \$1421  = \$signal$150 [344:343] * 7'h48;
+  assign \$419  = \$signal$150 [294:7] >> \$1421 ;
+  assign \$420  = \$signature__data [18:3] == \$419 [31:16];
+  assign \$421  = \$signature__data [0] & \$420 ;
+  assign \$1426  = \$signal$150 [344:343] * 7'h48;
+  assign \$422  = \$signal$150 [294:7] >> \$1426 ;
+  assign \$423  = \$signature__data [38:23] == \$422 [31:16];
+  assign \$424  = \$signature__data [20] & \$423 ;
+  assign \$1431  = \$signal$150 [344:343] * 7'h48;
+  assign \$425  = \$signal$150 [294:7] >> \$1431 ;
+  assign \$426  = \$signature__data [58:43] == \$425 [31:16];
+  assign \$427  = \$signature__data [40] & \$426 ;
+  assign \$1436  = \$signal$150 [344:343] * 7'h48;
+  assign \$428  = \$signal$150 [294:7] >> \$1436 ;
+  assign \$429  = \$signature__data [78:63] == \$428 [31:16];
+  assign \$430  = \$signature__data [60] & \$429 ;
+  assign \$431  = | { \$430 , \$427 , \$424 , \$421  };
+  assign \$432  = victim == 1'h1;
+  assign \$1443  = \$signal$150 [344:343] * 7'h48;
+  assign \$433  = \$signal$150 [294:7] >> \$1443 ;
+  assign \$434  = \$signature__data [18:3] == \$433 [31:16];
+  assign \$435  = \$signature__data [0] & \$434 ;
+  assign \$1448  = \$signal$150 [344:343] * 7'h48;
+  assign \$436  = \$signal$150 [294:7] >> \$1448 ;
+  assign \$437  = \$signature__data [38:23] == \$436 [31:16];
+  assign \$438  = \$signature__data [20] & \$437 ;
+  assign \$1453  = \$signal$150 [344:343] * 7'h48;
+  assign \$439  = \$signal$150 [294:7] >> \$1453 ;
+  assign \$440  = \$signature__data [58:43] == \$439 [31:16];
+  assign \$441  = \$signature__data [40] & \$440 ;
+  assign \$1458  = \$signal$150 [344:343] * 7'h48;
+  assign \$442  = \$signal$150 [294:7] >> \$1458 ;
+  assign \$443  = \$signature__data [78:63] == \$442 [31:16];
+  assign \$444  = \$signature__data [60] & \$443 ;
+  assign \$445  = \$444  ? 2'h3 : 2'h0;
+  assign \$446  = \$441  ? 2'h2 : \$445 ;
+  assign \$447  = \$438  ? 2'h1 : \$446 ;
+  assign \$448  = \$435  ? 2'h0 : \$447 ;
+  assign \$449  = \$448  == 1'h1;
+  assign \$1468  = \$signal$150 [344:343] * 7'h48;
+  assign \$450  = \$signal$150 [294:7] >> \$1468 ;
+  assign \$451  = \$signature__data [22:21] + \$385 [1:0];
+  assign \$1472  = \$signal$150 [344:343] * 7'h48;
+  assign \$452  = \$signal$150 [294:7] >> \$1472 ;
+  assign \$453  = \$signature__data [18:3] == \$452 [31:16];
+  assign \$454  = \$signature__data [0] & \$453 ;
+  assign \$1477  = \$signal$150 [344:343] * 7'h48;
+  assign \$455  = \$signal$150 [294:7] >> \$1477 ;
+  assign \$456  = \$signature__data [38:23] == \$455 [31:16];
+  assign \$457  = \$signature__data [20] & \$456 ;
+  assign \$1482  = \$signal$150 [344:343] * 7'h48;
+  assign \$458  = \$signal$150 [294:7] >> \$1482 ;
+  assign \$459  = \$signature__data [58:43] == \$458 [31:16];
+  assign \$460  = \$signature__data [40] & \$459 ;
+  assign \$1487  = \$signal$150 [344:343] * 7'h48;
+  assign \$461  = \$signal$150 [294:7] >> \$1487 ;
+  assign \$462  = \$signature__data [78:63] == \$461 [31:16];
+  assign \$463  = \$signature__data [60] & \$462 ;
+  assign \$464  = | { \$463 , \$460 , \$457 , \$454  };
+  assign \$465  = victim == 2'h2;
+  assign \$1494  = \$signal$150 [344:343] * 7'h48;
+  assign \$466  = \$signal$150 [294:7] >> \$1494 ;
+  assign \$467  = \$signature__data [18:3] == \$466 [31:16];
+  assign \$468  = \$signature__data [0] & \$467 ;
+  assign \$1499  = \$signal$150 [344:343] * 7'h48;
+  assign \$469  = \$signal$150 [294:7] >> \$1499 ;
+  assign \$470  = \$signature__data [38:23] == \$469 [31:16];
+  assign \$471  = \$signature__data [20] & \$470 ;
+  assign \$1504  = \$signal$150 [344:343] * 7'h48;
+  assign \$472  = \$signal$150 [294:7] >> \$1504 ;
+  assign \$473  = \$signature__data [58:43] == \$472 [31:16];
+  assign \$474  = \$signature__data [40] & \$473 ;
+  assign \$1509  = \$signal$150 [344:343] * 7'h48;
+  assign \$475  = \$signal$150 [294:7] >> \$1509 ;
+  assign \$476  = \$signature__data [78:63] == \$475 [31:16];
+  assign \$477  = \$signature__data [60] & \$476 ;
+  assign \$478  = \$477  ? 2'h3 : 2'h0;
+  assign \$479  = \$474  ? 2'h2 : \$478 ;
+  assign \$480  = \$471  ? 2'h1 : \$479 ;
+  assign \$481  = \$468  ? 2'h0 : \$480 ;
+  assign \$482  = \$481  == 2'h2;
+  assign \$1519  = \$signal$150 [344:343] * 7'h48;
+  assign \$483  = \$signal$150 [294:7] >> \$1519 ;
+  assign \$484  = \$signature__data [42:41] + \$385 [1:0];
+  assign \$1523  = \$signal$150 [344:343] * 7'h48;
+  assign \$485  = \$signal$150 [294:7] >> \$1523 ;
+  assign \$486  = \$signature__data [18:3] == \$485 [31:16];
+  assign \$487  = \$signature__data [0] & \$486 ;
+  assign \$1528  = \$signal$150 [344:343] * 7'h48;
+  assign \$488  = \$signal$150 [294:7] >> \$1528 ;
+  assign \$489  = \$signature__data [38:23] == \$488 [31:16];
+  assign \$490  = \$signature__data [20] & \$489 ;
+  assign \$1533  = \$signal$150 [344:343] * 7'h48;
+  assign \$491  = \$signal$150 [294:7] >> \$1533 ;
+  assign \$492  = \$signature__data [58:43] == \$491 [31:16];
+  assign \$493  = \$signature__data [40] & \$492 ;
+  assign \$1538  = \$signal$150 [344:343] * 7'h48;
+  assign \$494  = \$signal$150 [294:7] >> \$1538 ;
+  assign \$495  = \$signature__data [78:63] == \$494 [31:16];
+  assign \$496  = \$signature__data [60] & \$495 ;
+  assign \$497  = | { \$496 , \$493 , \$490 , \$487  };
+  assign \$498  = victim == 2'h3;
+  assign \$1545  = \$signal$150 [344:343] * 7'h48;
+  assign \$499  = \$signal$150 [294:7] >> \$1545 ;
+  assign \$500  = \$signature__data [18:3] == \$499 [31:16];
+  assign \$501  = \$signature__data [0] & \$500 ;
+  assign \$1550  = \$signal$150 [344:343] * 7'h48;
+  assign \$502  = \$signal$150 [294:7] >> \$1550 ;
+  assign \$503  = \$signature__data [38:23] == \$502 [31:16];
+  assign \$504  = \$signature__data [20] & \$503 ;
+  assign \$1555  = \$signal$150 [344:343] * 7'h48;
+  assign \$505  = \$signal$150 [294:7] >> \$1555 ;
+  assign \$506  = \$signature__data [58:43] == \$505 [31:16];
+  assign \$507  = \$signature__data [40] & \$506 ;
+  assign \$1560  = \$signal$150 [344:343] * 7'h48;
+  assign \$508  = \$signal$150 [294:7] >> \$1560 ;
+  assign \$509  = \$signature__data [78:63] == \$508 [31:16];
+  assign \$510  = \$signature__data [60] & \$509 ;
+  assign \$511  = \$510  ? 2'h3 : 2'h0;
+  assign \$512  = \$507  ? 2'h2 : \$511 ;
+  assign \$513  = \$504  ? 2'h1 : \$512 ;
+  assign \$514  = \$501  ? 2'h0 : \$513 ;
+  assign \$515  = \$514  == 2'h3;
+  assign \$1570  = \$signal$150 [344:343] * 7'h48;
+  assign \$516  = \$signal$150 [294:7] >> \$1570 ;
+  assign \$517  = \$signature__data [62:61] + \$385 [1:0];
+  assign \$1574  = \$signal$150 [344:343] * 7'h48;
+  assign \$518  = \$signal$150 [294:7] >> \$1574 ;
+  assign \$1577  = \$signal$150 [344:343] * 7'h48;
+  assign \$519  = \$signal$150 [294:7] >> \$1577 ;
+  assign \$520  = \$signature__data [18:3] == \$519 [31:16];
+  assign \$521  = \$signature__data [0] & \$520 ;
+  assign \$1582  = \$signal$150 [344:343] * 7'h48;
+  assign \$522  = \$signal$150 [294:7] >> \$1582 ;
+  assign \$523  = \$signature__data [38:23] == \$522 [31:16];
+  assign \$524  = \$signature__data [20] & \$523 ;
+  assign \$1587  = \$signal$150 [344:343] * 7'h48;
+  assign \$525  = \$signal$150 [294:7] >> \$1587 ;
+  assign \$526  = \$signature__data [58:43] == \$525 [31:16];
+  assign \$527  = \$signature__data [40] & \$526 ;
+  assign \$1592  = \$signal$150 [344:343] * 7'h48;
+  assign \$528  = \$signal$150 [294:7] >> \$1592 ;
+  assign \$529  = \$signature__data [78:63] == \$528 [31:16];
+  assign \$530  = \$signature__data [60] & \$529 ;
+  assign \$531  = | { \$530 , \$527 , \$524 , \$521  };
+  assign \$1598  = \$signal$150 [344:343] * 7'h48;
+  assign \$532  = \$signal$150 [294:7] >> \$1598 ;
+  assign \$533  = \$signature__data [18:3] == \$532 [31:16];
+  assign \$534  = \$signature__data [0] & \$533 ;
+  assign \$1603  = \$signal$150 [344:343] * 7'h48;
+  assign \$535  = \$signal$150 [294:7] >> \$1603 ;
+  assign \$536  = \$signature__data [38:23] == \$535 [31:16];
+  assign \$537  = \$signature__data [20] & \$536 ;
+  assign \$1608  = \$signal$150 [344:343] * 7'h48;
+  assign \$538  = \$signal$150 [294:7] >> \$1608 ;
+  assign \$539  = \$signature__data [58:43] == \$538 [31:16];
+  assign \$540  = \$signature__data [40] & \$539 ;
+  assign \$1613  = \$signal$150 [344:343] * 7'h48;
+  assign \$541  = \$signal$150 [294:7] >> \$1613 ;
+  assign \$542  = \$signature__data [78:63] == \$541 [31:16];
+  assign \$543  = \$signature__data [60] & \$542 ;
+  assign \$544  = \$543  ? 2'h3 : 2'h0;
+  assign \$545  = \$540  ? 2'h2 : \$544 ;
+  assign \$546  = \$537  ? 2'h1 : \$545 ;
+  assign \$547  = \$534  ? 2'h0 : \$546 ;
+  assign \$548  = \$531  ? \$547  : victim;
+  assign \$1623  = \$signal$150 [344:343] * 7'h48;
+  assign \$549  = \$signal$150 [294:7] >> \$1623 ;
+  assign learn_slot = \$518 [1] ? 16'h0000 : { \$549 [15:2], \$548  };
+  assign \$550  = \$signal$150 [347:345] == 2'h3;
+  assign \$551  = \$signature__data [18:3] == \$signal$150 [379:364];
+  assign \$552  = \$signature__data [0] & \$551 ;
+  assign \$553  = \$signature__data [38:23] == \$signal$150 [379:364];
+  assign \$554  = \$signature__data [20] & \$553 ;
+  assign \$555  = \$signature__data [58:43] == \$signal$150 [379:364];
+  assign \$556  = \$signature__data [40] & \$555 ;
+  assign \$557  = \$signature__data [78:63] == \$signal$150 [379:364];
+  assign \$558  = \$signature__data [60] & \$557 ;
+  assign \$559  = \$558  ? 2'h3 : 2'h0;
+  assign \$560  = \$556  ? 2'h2 : \$559 ;
+  assign \$561  = \$554  ? 2'h1 : \$560 ;
+  assign \$562  = \$552  ? 2'h0 : \$561 ;
+  assign host_way = \$550  ? \$562  : \$signal$150 [349:348];
+  assign \$563  = \$signal$150 [347:345] == 1'h1;
+  assign \$564  = \$signal$150 [347:345] == 2'h2;
+  assign \$565  = \$signal$150 [347:345] == 3'h4;
+  assign \$566  = \$signal$150 [347:345] == 2'h3;
+  assign \$567  = \$signature__data [18:3] == \$signal$150 [379:364];
+  assign \$568  = \$signature__data [0] & \$567 ;
+  assign \$569  = \$signature__data [38:23] == \$signal$150 [379:364];
+  assign \$570  = \$signature__data [20] & \$569 ;
+  assign \$571  = \$signature__data [58:43] == \$signal$150 [379:364];
+  assign \$572  = \$signature__data [40] & \$571 ;
+  assign \$573  = \$signature__data [78:63] == \$signal$150 [379:364];
+  assign \$574  = \$signature__data [60] & \$573 ;
+  assign \$575  = | { \$574 , \$572 , \$570 , \$568  };
+  assign \$576  = \$566  & \$575 ;
+  assign write__data = \$signal$150 [0] ? host_word : learn_word;
+  assign \$577  = ~ \$signal$150 [0];
+  assign \$578  = \$signal$178  & \$577 ;
+  assign \$579  = \$578  & \$signal$150 [1];
+  assign \$580  = | \$signal$150 [5:2];
+  assign \$581  = \$579  & \$580 ;
+  assign \$1661  = \$signal$150 [344:343] * 7'h48;
+  assign \$582  = \$signal$150 [294:7] >> \$1661 ;
+  assign \$583  = ~ \$582 [1];
+  assign \$584  = \$581  & \$583 ;
+  assign \$585  = \$signal$178  & \$signal$150 [0];
+  assign \$586  = | \$signal$150 [347:345];
+  assign \$587  = \$585  & \$586 ;
+  assign \$588  = \$584  | \$587 ;
+  assign write__en = advance & \$588 ;
+  assign \$589  = \$signal$150 [2] & \$signal$150 [7];
+  assign \$590  = 1'h0 + \$589 ;
+  assign \$591  = \$signal$150 [3] & \$signal$150 [79];
+  assign \$592  = \$590  + \$591 ;
+  assign \$593  = \$signal$150 [4] & \$signal$150 [151];
+  assign \$594  = \$592  + \$593 ;
+  assign \$595  = \$signal$150 [5] & \$signal$150 [223];
+  assign \$596  = \$594  + \$595 ;
+  assign \$1679  = \$signal$150 [344:343] * 7'h48;
+  assign \$597  = \$signal$150 [294:7] >> \$1679 ;
+  assign \$598  = \$signature__data [18:3] == \$597 [31:16];
+  assign \$599  = \$signature__data [0] & \$598 ;
+  assign \$1684  = \$signal$150 [344:343] * 7'h48;
+  assign \$600  = \$signal$150 [294:7] >> \$1684 ;
+  assign \$601  = \$signature__data [38:23] == \$600 [31:16];
+  assign \$602  = \$signature__data [20] & \$601 ;
+  assign \$1689  = \$signal$150 [344:343] * 7'h48;
+  assign \$603  = \$signal$150 [294:7] >> \$1689 ;
+  assign \$604  = \$signature__data [58:43] == \$603 [31:16];
+  assign \$605  = \$signature__data [40] & \$604 ;
+  assign \$1694  = \$signal$150 [344:343] * 7'h48;
+  assign \$606  = \$signal$150 [294:7] >> \$1694 ;
+  assign \$607  = \$signature__data [78:63] == \$606 [31:16];
+  assign \$608  = \$signature__data [60] & \$607 ;
+  assign \$609  = | { \$608 , \$605 , \$602 , \$599  };
+  assign \$1700  = \$signal$150 [344:343] * 7'h48;
+  assign \$610  = \$signal$150 [294:7] >> \$1700 ;
+  assign \$611  = ~ \$610 [1];
+  assign \$612  = \$609  & \$611 ;
+  assign \$613  = \$signal$150 [1] ? \$612  : lane0_hit;
+  assign \$614  = \$signal$150 [2] & \$613 ;
+  assign \$615  = 1'h0 + \$614 ;
+  assign \$1708  = \$signal$150 [344:343] * 7'h48;
+  assign \$616  = \$signal$150 [294:7] >> \$1708 ;
+  assign \$617  = \$signature__data [18:3] == \$616 [31:16];
+  assign \$618  = \$signature__data [0] & \$617 ;
+  assign \$1713  = \$signal$150 [344:343] * 7'h48;
+  assign \$619  = \$signal$150 [294:7] >> \$1713 ;
+  assign \$620  = \$signature__data [38:23] == \$619 [31:16];
+  assign \$621  = \$signature__data [20] & \$620 ;
+  assign \$1718  = \$signal$150 [344:343] * 7'h48;
+  assign \$622  = \$signal$150 [294:7] >> \$1718 ;
+  assign \$623  = \$signature__data [58:43] == \$622 [31:16];
+  assign \$624  = \$signature__data [40] & \$623 ;
+  assign \$1723  = \$signal$150 [344:343] * 7'h48;
+  assign \$625  = \$signal$150 [294:7] >> \$1723 ;
+  assign \$626  = \$signature__data [78:63] == \$625 [31:16];
+  assign \$627  = \$signature__data [60] & \$626 ;
+  assign \$628  = | { \$627 , \$624 , \$621 , \$618  };
+  assign \$1729  = \$signal$150 [344:343] * 7'h48;
+  assign \$629  = \$signal$150 [294:7] >> \$1729 ;
+  assign \$630  = ~ \$629 [1];
+  assign \$631  = \$628  & \$630 ;
+  assign \$632  = \$signal$150 [1] ? \$631  : lane1_hit;
+  assign \$633  = \$signal$150 [3] & \$632 ;
+  assign \$634  = \$615  + \$633 ;
+  assign \$1737  = \$signal$150 [344:343] * 7'h48;
+  assign \$635  = \$signal$150 [294:7] >> \$1737 ;
+  assign \$636  = \$signature__data [18:3] == \$635 [31:16];
+  assign \$637  = \$signature__data [0] & \$636 ;
+  assign \$1742  = \$signal$150 [344:343] * 7'h48;
+  assign \$638  = \$signal$150 [294:7] >> \$1742 ;
+  assign \$639  = \$signature__data [38:23] == \$638 [31:16];
+  assign \$640  = \$signature__data [20] & \$639 ;
+  assign \$1747  = \$signal$150 [344:343] * 7'h48;
+  assign \$641  = \$signal$150 [294:7] >> \$1747 ;
+  assign \$642  = \$signature__data [58:43] == \$641 [31:16];
+  assign \$643  = \$signature__data [40] & \$642 ;
+  assign \$1752  = \$signal$150 [344:343] * 7'h48;
+  assign \$644  = \$signal$150 [294:7] >> \$1752 ;
+  assign \$645  = \$signature__data [78:63] == \$644 [31:16];
+  assign \$646  = \$signature__data [60] & \$645 ;
+  assign \$647  = | { \$646 , \$643 , \$640 , \$637  };
+  assign \$1758  = \$signal$150 [344:343] * 7'h48;
+  assign \$648  = \$signal$150 [294:7] >> \$1758 ;
+  assign \$649  = ~ \$648 [1];
+  assign \$650  = \$647  & \$649 ;
+  assign \$651  = \$signal$150 [1] ? \$650  : lane2_hit;
+  assign \$652  = \$signal$150 [4] & \$651 ;
+  assign \$653  = \$634  + \$652 ;
+  assign \$1766  = \$signal$150 [344:343] * 7'h48;
+  assign \$654  = \$signal$150 [294:7] >> \$1766 ;
+  assign \$655  = \$signature__data [18:3] == \$654 [31:16];
+  assign \$656  = \$signature__data [0] & \$655 ;
+  assign \$1771  = \$signal$150 [344:343] * 7'h48;
+  assign \$657  = \$signal$150 [294:7] >> \$1771 ;
+  assign \$658  = \$signature__data [38:23] == \$657 [31:16];
+  assign \$659  = \$signature__data [20] & \$658 ;
+  assign \$1776  = \$signal$150 [344:343] * 7'h48;
+  assign \$660  = \$signal$150 [294:7] >> \$1776 ;
+  assign \$661  = \$signature__data [58:43] == \$660 [31:16];
+  assign \$662  = \$signature__data [40] & \$661 ;
+  assign \$1781  = \$signal$150 [344:343] * 7'h48;
+  assign \$663  = \$signal$150 [294:7] >> \$1781 ;
+  assign \$664  = \$signature__data [78:63] == \$663 [31:16];
+  assign \$665  = \$signature__data [60] & \$664 ;
+  assign \$666  = | { \$665 , \$662 , \$659 , \$656  };
+  assign \$1787  = \$signal$150 [344:343] * 7'h48;
+  assign \$667  = \$signal$150 [294:7] >> \$1787 ;
+  assign \$668  = ~ \$667 [1];
+  assign \$669  = \$666  & \$668 ;
+  assign \$670  = \$signal$150 [1] ? \$669  : lane3_hit;
+  assign \$671  = \$signal$150 [5] & \$670 ;
+  assign \$672  = \$653  + \$671 ;
+  assign \$673  = \$signal$150 [2] & \$signal$150 [8];
+  assign \$674  = 1'h0 + \$673 ;
+  assign \$675  = \$signal$150 [3] & \$signal$150 [80];
+  assign \$676  = \$674  + \$675 ;
+  assign \$677  = \$signal$150 [4] & \$signal$150 [152];
+  assign \$678  = \$676  + \$677 ;
+  assign \$679  = \$signal$150 [5] & \$signal$150 [224];
+  assign \$680  = \$678  + \$679 ;
+  assign \$681  = | { hh_valid, host_valid_s3, host_valid_s2, host_valid_s1, h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign \$682  = \$681  | a_valid;
+  assign \$683  = \$682  | \$signal$178 ;
+  assign busy = \$683  | clearing;
+  assign \$684  = req__valid & req__ready;
+  assign \$685  = host_cmd__valid & host_cmd__ready;
+  assign \$686  = ~ mid_beat;
+  assign \$687  = hh_valid & \$686 ;
+  assign \$688  = clear_set + 1'h1;
+  assign \$689  = clear_set == 14'h3fff;
+  assign \$690  = host_cmd_s4[2:0] == 2'h2;
+  assign \$691  = host_cmd_s4[2:0] == 3'h4;
+  assign \$692  = \$690  | \$691 ;
+  assign \$693  = ~ mid_beat;
+  assign \$695  = \$693  & \$694 ;
+  assign \$696  = | pending;
+  assign \$697  = ~ \$696 ;
+  assign \$698  = | rest;
+  assign \$699  = resp__valid & resp__ready;
+  assign \$700  = host_resp__valid & host_resp__ready;
+  assign \$701  = advance & \$signal$178 ;
+  assign \$702  = ~ \$signal$150 [0];
+  assign \$703  = \$701  & \$702 ;
+  assign \$704  = ~ \$signal$150 [7];
+  assign \$1828  = \$signal$150 [344:343] * 7'h48;
+  assign \$705  = \$signal$150 [294:7] >> \$1828 ;
+  assign \$706  = \$signature__data [18:3] == \$705 [31:16];
+  assign \$707  = \$signature__data [0] & \$706 ;
+  assign \$1833  = \$signal$150 [344:343] * 7'h48;
+  assign \$708  = \$signal$150 [294:7] >> \$1833 ;
+  assign \$709  = \$signature__data [38:23] == \$708 [31:16];
+  assign \$710  = \$signature__data [20] & \$709 ;
+  assign \$1838  = \$signal$150 [344:343] * 7'h48;
+  assign \$711  = \$signal$150 [294:7] >> \$1838 ;
+  assign \$712  = \$signature__data [58:43] == \$711 [31:16];
+  assign \$713  = \$signature__data [40] & \$712 ;
+  assign \$1843  = \$signal$150 [344:343] * 7'h48;
+  assign \$714  = \$signal$150 [294:7] >> \$1843 ;
+  assign \$715  = \$signature__data [78:63] == \$714 [31:16];
+  assign \$716  = \$signature__data [60] & \$715 ;
+  assign \$717  = | { \$716 , \$713 , \$710 , \$707  };
+  assign \$1849  = \$signal$150 [344:343] * 7'h48;
+  assign \$718  = \$signal$150 [294:7] >> \$1849 ;
+  assign \$719  = ~ \$718 [1];
+  assign \$720  = \$717  & \$719 ;
+  assign \$1854  = \$signal$150 [344:343] * 7'h48;
+  assign \$721  = \$signal$150 [294:7] >> \$1854 ;
+  assign \$722  = ~ \$signal$150 [79];
+  assign \$1858  = \$signal$150 [344:343] * 7'h48;
+  assign \$723  = \$signal$150 [294:7] >> \$1858 ;
+  assign \$724  = \$signature__data [18:3] == \$723 [31:16];
+  assign \$725  = \$signature__data [0] & \$724 ;
+  assign \$1863  = \$signal$150 [344:343] * 7'h48;
+  assign \$726  = \$signal$150 [294:7] >> \$1863 ;
+  assign \$727  = \$signature__data [38:23] == \$726 [31:16];
+  assign \$728  = \$signature__data [20] & \$727 ;
+  assign \$1868  = \$signal$150 [344:343] * 7'h48;
+  assign \$729  = \$signal$150 [294:7] >> \$1868 ;
+  assign \$730  = \$signature__data [58:43] == \$729 [31:16];
+  assign \$731  = \$signature__data [40] & \$730 ;
+  assign \$1873  = \$signal$150 [344:343] * 7'h48;
+  assign \$732  = \$signal$150 [294:7] >> \$1873 ;
+  assign \$733  = \$signature__data [78:63] == \$732 [31:16];
+  assign \$734  = \$signature__data [60] & \$733 ;
+  assign \$735  = | { \$734 , \$731 , \$728 , \$725  };
+  assign \$1879  = \$signal$150 [344:343] * 7'h48;
+  assign \$736  = \$signal$150 [294:7] >> \$1879 ;
+  assign \$737  = ~ \$736 [1];
+  assign \$738  = \$735  & \$737 ;
+  assign \$1884  = \$signal$150 [344:343] * 7'h48;
+  assign \$739  = \$signal$150 [294:7] >> \$1884 ;
+  assign \$740  = ~ \$signal$150 [151];
+  assign \$1888  = \$signal$150 [344:343] * 7'h48;
+  assign \$741  = \$signal$150 [294:7] >> \$1888 ;
+  assign \$742  = \$signature__data [18:3] == \$741 [31:16];
+  assign \$743  = \$signature__data [0] & \$742 ;
+  assign \$1893  = \$signal$150 [344:343] * 7'h48;
+  assign \$744  = \$signal$150 [294:7] >> \$1893 ;
+  assign \$745  = \$signature__data [38:23] == \$744 [31:16];
+  assign \$746  = \$signature__data [20] & \$745 ;
+  assign \$1898  = \$signal$150 [344:343] * 7'h48;
+  assign \$747  = \$signal$150 [294:7] >> \$1898 ;
+  assign \$748  = \$signature__data [58:43] == \$747 [31:16];
+  assign \$749  = \$signature__data [40] & \$748 ;
+  assign \$1903  = \$signal$150 [344:343] * 7'h48;
+  assign \$750  = \$signal$150 [294:7] >> \$1903 ;
+  assign \$751  = \$signature__data [78:63] == \$750 [31:16];
+  assign \$752  = \$signature__data [60] & \$751 ;
+  assign \$753  = | { \$752 , \$749 , \$746 , \$743  };
+  assign \$1909  = \$signal$150 [344:343] * 7'h48;
+  assign \$754  = \$signal$150 [294:7] >> \$1909 ;
+  assign \$755  = ~ \$754 [1];
+  assign \$756  = \$753  & \$755 ;
+  assign \$1914  = \$signal$150 [344:343] * 7'h48;
+  assign \$757  = \$signal$150 [294:7] >> \$1914 ;
+  assign \$758  = ~ \$signal$150 [223];
+  assign \$1918  = \$signal$150 [344:343] * 7'h48;
+  assign \$759  = \$signal$150 [294:7] >> \$1918 ;
+  assign \$760  = \$signature__data [18:3] == \$759 [31:16];
+  assign \$761  = \$signature__data [0] & \$760 ;
+  assign \$1923  = \$signal$150 [344:343] * 7'h48;
+  assign \$762  = \$signal$150 [294:7] >> \$1923 ;
+  assign \$763  = \$signature__data [38:23] == \$762 [31:16];
+  assign \$764  = \$signature__data [20] & \$763 ;
+  assign \$1928  = \$signal$150 [344:343] * 7'h48;
+  assign \$765  = \$signal$150 [294:7] >> \$1928 ;
+  assign \$766  = \$signature__data [58:43] == \$765 [31:16];
+  assign \$767  = \$signature__data [40] & \$766 ;
+  assign \$1933  = \$signal$150 [344:343] * 7'h48;
+  assign \$768  = \$signal$150 [294:7] >> \$1933 ;
+  assign \$769  = \$signature__data [78:63] == \$768 [31:16];
+  assign \$770  = \$signature__data [60] & \$769 ;
+  assign \$771  = | { \$770 , \$767 , \$764 , \$761  };
+  assign \$1939  = \$signal$150 [344:343] * 7'h48;
+  assign \$772  = \$signal$150 [294:7] >> \$1939 ;
+  assign \$773  = ~ \$772 [1];
+  assign \$774  = \$771  & \$773 ;
+  assign \$1944  = \$signal$150 [344:343] * 7'h48;
+  assign \$775  = \$signal$150 [294:7] >> \$1944 ;
+  assign \$776  = advance & \$signal$178 ;
+  assign \$777  = \$776  & \$signal$150 [0];
+  assign \$778  = \$777  & \$signal$150 [399];
+  assign \$779  = \$signal$150 [347:345] == 2'h3;
+  assign \$780  = \$signature__data [18:3] == \$signal$150 [379:364];
+  assign \$781  = \$signature__data [0] & \$780 ;
+  assign \$782  = \$signature__data [38:23] == \$signal$150 [379:364];
+  assign \$783  = \$signature__data [20] & \$782 ;
+  assign \$784  = \$signature__data [58:43] == \$signal$150 [379:364];
+  assign \$785  = \$signature__data [40] & \$784 ;
+  assign \$786  = \$signature__data [78:63] == \$signal$150 [379:364];
+  assign \$787  = \$signature__data [60] & \$786 ;
+  assign \$788  = | { \$787 , \$785 , \$783 , \$781  };
+  assign \$789  = \$signature__data [18:3] == \$signal$150 [379:364];
+  assign \$790  = \$signature__data [0] & \$789 ;
+  assign \$791  = \$signature__data [38:23] == \$signal$150 [379:364];
+  assign \$792  = \$signature__data [20] & \$791 ;
+  assign \$793  = \$signature__data [58:43] == \$signal$150 [379:364];
+  assign \$794  = \$signature__data [40] & \$793 ;
+  assign \$795  = \$signature__data [78:63] == \$signal$150 [379:364];
+  assign \$796  = \$signature__data [60] & \$795 ;
+  assign \$797  = \$796  ? 2'h3 : 2'h0;
+  assign \$798  = \$794  ? 2'h2 : \$797 ;
+  assign \$799  = \$792  ? 2'h1 : \$798 ;
+  assign \$800  = \$790  ? 2'h0 : \$799 ;
+  assign \$801  = \$788  ? { \$signal$150 [342:329], \$800  } : 16'h0000;
+  assign \$802  = \$779  ? \$801  : \$signal$150 [363:348];
+  assign \$803  = \$signal$150 [347:345] == 2'h2;
+  assign \$804  = \$signal$150 [347:345] == 3'h4;
+  assign \$805  = \$803  | \$804 ;
+  assign \$806  = \$signal$150 [347:345] == 2'h3;
+  assign \$807  = \$signature__data [18:3] == \$signal$150 [379:364];
+  assign \$808  = \$signature__data [0] & \$807 ;
+  assign \$809  = \$signature__data [38:23] == \$signal$150 [379:364];
+  assign \$810  = \$signature__data [20] & \$809 ;
+  assign \$811  = \$signature__data [58:43] == \$signal$150 [379:364];
+  assign \$812  = \$signature__data [40] & \$811 ;
+  assign \$813  = \$signature__data [78:63] == \$signal$150 [379:364];
+  assign \$814  = \$signature__data [60] & \$813 ;
+  assign \$815  = | { \$814 , \$812 , \$810 , \$808  };
+  assign \$816  = ~ \$815 ;
+  assign \$817  = \$806  & \$816 ;
+  assign \$818  = \$805  | \$817 ;
+  assign \$1990  = host_way * 5'h14;
+  assign \$819  = host_word >> \$1990 ;
+  assign \$820  = \$818  ? 19'h00000 : \$819 [18:0];
+  assign \$821  = \$signal$150 [347:345] == 2'h2;
+  assign \$822  = \$signal$150 [347:345] == 3'h4;
+  assign \$823  = \$821  | \$822 ;
+  assign \$824  = \$signal$150 [347:345] == 2'h3;
+  assign \$825  = \$signature__data [18:3] == \$signal$150 [379:364];
+  assign \$826  = \$signature__data [0] & \$825 ;
+  assign \$827  = \$signature__data [38:23] == \$signal$150 [379:364];
+  assign \$828  = \$signature__data [20] & \$827 ;
+  assign \$829  = \$signature__data [58:43] == \$signal$150 [379:364];
+  assign \$830  = \$signature__data [40] & \$829 ;
+  assign \$831  = \$signature__data [78:63] == \$signal$150 [379:364];
+  assign \$832  = \$signature__data [60] & \$831 ;
+  assign \$833  = | { \$832 , \$830 , \$828 , \$826  };
+  assign \$834  = ~ \$833 ;
+  assign \$835  = \$824  & \$834 ;
+  assign \$836  = \$823  | \$835 ;
+  assign \$837  = ~ \$836 ;
+  assign \$2011  = host_way * 5'h14;
+  assign \$838  = host_word >> \$2011 ;
+  assign \$839  = \$837  & \$838 [19];
+  assign \$840  = \$signal$150 [347:345] == 2'h3;
+  assign \$841  = \$signature__data [18:3] == \$signal$150 [379:364];
   assign \$842  = \$signature__data [0] & \$841 ;
-  assign \$843  = \$signature__data [38:23] == \$signal$97 [379:364];
+  assign \$843  = \$signature__data [38:23] == \$signal$150 [379:364];
   assign \$844  = \$signature__data [20] & \$843 ;
-  assign \$845  = \$signature__data [58:43] == \$signal$97 [379:364];
+  assign \$845  = \$signature__data [58:43] == \$signal$150 [379:364];
   assign \$846  = \$signature__data [40] & \$845 ;
-  assign \$847  = \$signature__data [78:63] == \$signal$97 [379:364];
+  assign \$847  = \$signature__data [78:63] == \$signal$150 [379:364];
   assign \$848  = \$signature__data [60] & \$847 ;
   assign \$849  = | { \$848 , \$846 , \$844 , \$842  };
-  assign \$850  = ~ \$849 ;
-  assign \$851  = \$840  & \$850 ;
-  assign \$852  = \$839  | \$851 ;
-  assign \$853  = ~ \$852 ;
-  assign \$1965  = host_way * 5'h14;
-  assign \$854  = host_word >> \$1965 ;
-  assign \$855  = \$853  & \$854 [19];
-  assign \$856  = \$signal$97 [347:345] == 2'h3;
-  assign \$857  = \$signature__data [18:3] == \$signal$97 [379:364];
-  assign \$858  = \$signature__data [0] & \$857 ;
-  assign \$859  = \$signature__data [38:23] == \$signal$97 [379:364];
-  assign \$860  = \$signature__data [20] & \$859 ;
-  assign \$861  = \$signature__data [58:43] == \$signal$97 [379:364];
-  assign \$862  = \$signature__data [40] & \$861 ;
-  assign \$863  = \$signature__data [78:63] == \$signal$97 [379:364];
-  assign \$864  = \$signature__data [60] & \$863 ;
-  assign \$865  = | { \$864 , \$862 , \$860 , \$858  };
-  assign \$866  = \$856  & \$865 ;
-  assign \$867  = advance & \$signal$125 ;
-  assign \$868  = ~ \$signal$97 [0];
-  assign \$869  = \$867  & \$868 ;
-  assign \$870  = lookups + \$606 [2:0];
-  assign \$871  = hits + \$682 [2:0];
-  assign \$872  = errors + \$690 [2:0];
-  assign \$873  = | \$690 [2:0];
-  assign \$874  = conflicts + \$158 [2:0];
+  assign \$850  = \$840  & \$849 ;
+  assign \$851  = advance & \$signal$178 ;
+  assign \$852  = ~ \$signal$150 [0];
+  assign \$853  = \$851  & \$852 ;
+  assign \$854  = lookups + \$596 [2:0];
+  assign \$855  = hits + \$672 [2:0];
+  assign \$856  = errors + \$680 [2:0];
+  assign \$857  = | \$680 [2:0];
+  assign \$858  = conflicts + \$146 [2:0];
   always @(posedge clk)
-    h_valid <= \$875 ;
+    hash_valid_s1 <= \$859 ;
   always @(posedge clk)
-    h <= \$876 ;
+    hash_valid_s2 <= \$860 ;
   always @(posedge clk)
-    clear_set <= \$877 ;
+    hash_valid_s3 <= \$861 ;
   always @(posedge clk)
-    clearing <= \$878 ;
+    h_valid <= \$862 ;
   always @(posedge clk)
-    clear_op <= \$879 ;
+    hash_beat_s1 <= \$863 ;
   always @(posedge clk)
-    remaining <= \$880 ;
+    hash_beat_s2 <= \$864 ;
   always @(posedge clk)
-    mid_beat <= \$881 ;
+    hash_beat_s3 <= \$865 ;
   always @(posedge clk)
-    a_valid <= \$882 ;
+    hash_beat_s4 <= \$866 ;
   always @(posedge clk)
-    \$signal  <= \$883 ;
+    lane0_hash_s1_left <= \$867 ;
   always @(posedge clk)
-    \$signal$125  <= \$884 ;
+    lane0_hash_s1_right <= \$868 ;
   always @(posedge clk)
-    \$signal$97  <= \$885 ;
+    lane0_hash_s2_left <= \$869 ;
   always @(posedge clk)
-    resp__valid <= \$886 ;
+    lane0_hash_s2_right <= \$870 ;
   always @(posedge clk)
-    host_resp__valid <= \$887 ;
+    lane0_hash_s3_left <= \$871 ;
   always @(posedge clk)
-    resp__payload <= \$888 ;
+    lane0_hash_s3_right <= \$872 ;
   always @(posedge clk)
-    host_resp__payload <= \$889 ;
+    lane0_hash_s4_left <= \$873 ;
   always @(posedge clk)
-    error_sticky <= \$890 ;
+    lane0_hash_s4_right <= \$874 ;
   always @(posedge clk)
-    lookups <= \$891 ;
+    lane1_hash_s1_left <= \$875 ;
   always @(posedge clk)
-    hits <= \$892 ;
+    lane1_hash_s1_right <= \$876 ;
   always @(posedge clk)
-    errors <= \$893 ;
+    lane1_hash_s2_left <= \$877 ;
   always @(posedge clk)
-    conflicts <= \$894 ;
+    lane1_hash_s2_right <= \$878 ;
+  always @(posedge clk)
+    lane1_hash_s3_left <= \$879 ;
+  always @(posedge clk)
+    lane1_hash_s3_right <= \$880 ;
+  always @(posedge clk)
+    lane1_hash_s4_left <= \$881 ;
+  always @(posedge clk)
+    lane1_hash_s4_right <= \$882 ;
+  always @(posedge clk)
+    lane2_hash_s1_left <= \$883 ;
+  always @(posedge clk)
+    lane2_hash_s1_right <= \$884 ;
+  always @(posedge clk)
+    lane2_hash_s2_left <= \$885 ;
+  always @(posedge clk)
+    lane2_hash_s2_right <= \$886 ;
+  always @(posedge clk)
+    lane2_hash_s3_left <= \$887 ;
+  always @(posedge clk)
+    lane2_hash_s3_right <= \$888 ;
+  always @(posedge clk)
+    lane2_hash_s4_left <= \$889 ;
+  always @(posedge clk)
+    lane2_hash_s4_right <= \$890 ;
+  always @(posedge clk)
+    lane3_hash_s1_left <= \$891 ;
+  always @(posedge clk)
+    lane3_hash_s1_right <= \$892 ;
+  always @(posedge clk)
+    lane3_hash_s2_left <= \$893 ;
+  always @(posedge clk)
+    lane3_hash_s2_right <= \$894 ;
+  always @(posedge clk)
+    lane3_hash_s3_left <= \$895 ;
+  always @(posedge clk)
+    lane3_hash_s3_right <= \$896 ;
+  always @(posedge clk)
+    lane3_hash_s4_left <= \$897 ;
+  always @(posedge clk)
+    lane3_hash_s4_right <= \$898 ;
+  always @(posedge clk)
+    host_valid_s1 <= \$899 ;
+  always @(posedge clk)
+    host_valid_s2 <= \$900 ;
+  always @(posedge clk)
+    host_valid_s3 <= \$901 ;
+  always @(posedge clk)
+    hh_valid <= \$902 ;
+  always @(posedge clk)
+    host_cmd_s1 <= \$903 ;
+  always @(posedge clk)
+    host_cmd_s2 <= \$904 ;
+  always @(posedge clk)
+    host_cmd_s3 <= \$905 ;
+  always @(posedge clk)
+    host_cmd_s4 <= \$906 ;
+  always @(posedge clk)
+    host_hash_s1_left <= \$907 ;
+  always @(posedge clk)
+    host_hash_s1_right <= \$908 ;
+  always @(posedge clk)
+    host_hash_s2_left <= \$909 ;
+  always @(posedge clk)
+    host_hash_s2_right <= \$910 ;
+  always @(posedge clk)
+    host_hash_s3_left <= \$911 ;
+  always @(posedge clk)
+    host_hash_s3_right <= \$912 ;
+  always @(posedge clk)
+    host_hash_s4_left <= \$913 ;
+  always @(posedge clk)
+    host_hash_s4_right <= \$914 ;
+  always @(posedge clk)
+    clear_set <= \$915 ;
+  always @(posedge clk)
+    clearing <= \$916 ;
+  always @(posedge clk)
+    clear_op <= \$917 ;
+  always @(posedge clk)
+    remaining <= \$918 ;
+  always @(posedge clk)
+    mid_beat <= \$919 ;
+  always @(posedge clk)
+    a_valid <= \$920 ;
+  always @(posedge clk)
+    \$signal  <= \$921 ;
+  always @(posedge clk)
+    \$signal$178  <= \$922 ;
+  always @(posedge clk)
+    \$signal$150  <= \$923 ;
+  always @(posedge clk)
+    resp__valid <= \$924 ;
+  always @(posedge clk)
+    host_resp__valid <= \$925 ;
+  always @(posedge clk)
+    resp__payload <= \$926 ;
+  always @(posedge clk)
+    host_resp__payload <= \$927 ;
+  always @(posedge clk)
+    error_sticky <= \$928 ;
+  always @(posedge clk)
+    lookups <= \$929 ;
+  always @(posedge clk)
+    hits <= \$930 ;
+  always @(posedge clk)
+    errors <= \$931 ;
+  always @(posedge clk)
+    conflicts <= \$932 ;
   assign \$1  = ~ h_valid;
-  assign req__ready = \$1  | h_take;
-  assign \$2  = req__valid & req__ready;
+  assign shift = \$1  | h_take;
+  assign \$2  = ~ host_cmd__valid;
+  assign req__ready = shift & \$2 ;
+  assign beats_hashing = | { h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
   assign \$4  = ! \$3 ;
   assign \$6  = ! \$5 ;
-  assign \$7  = \$4  & \$6 ;
-  assign \$8  = req__payload[23:9] + 15'h4f1b;
-  assign \$9  = { lane0_hash_t0[12:0], lane0_hash_t0[14:13] } & { lane0_hash_t0[9:0], lane0_hash_t0[14:10] };
-  assign \$10  = { lane0_hash_t0[13:0], lane0_hash_t0[14] } ^ \$9 ;
-  assign \$11  = \$10  ^ { lane0_hash_t0[7:0], lane0_hash_t0[14:8] };
-  assign \$12  = \$11  ^ req__payload[23:9];
-  assign \$13  = { 1'h0, req__payload[5:1], req__payload[32:24] } ^ \$12 ;
-  assign \$14  = lane0_hash_r0 + 13'h1e37;
-  assign \$15  = { lane0_hash_t1[12:0], lane0_hash_t1[14:13] } & { lane0_hash_t1[9:0], lane0_hash_t1[14:10] };
-  assign \$16  = { lane0_hash_t1[13:0], lane0_hash_t1[14] } ^ \$15 ;
-  assign \$17  = \$16  ^ { lane0_hash_t1[7:0], lane0_hash_t1[14:8] };
-  assign \$18  = \$17  ^ lane0_hash_r0;
-  assign \$19  = req__payload[23:9] ^ \$18 ;
-  assign \$20  = lane0_hash_r1 + 15'h6d53;
-  assign \$21  = { lane0_hash_t2[12:0], lane0_hash_t2[14:13] } & { lane0_hash_t2[9:0], lane0_hash_t2[14:10] };
-  assign \$22  = { lane0_hash_t2[13:0], lane0_hash_t2[14] } ^ \$21 ;
-  assign \$23  = \$22  ^ { lane0_hash_t2[7:0], lane0_hash_t2[14:8] };
-  assign \$24  = \$23  ^ lane0_hash_r1;
-  assign \$25  = lane0_hash_r0 ^ \$24 ;
-  assign \$26  = lane0_hash_r2 + 14'h3c6e;
-  assign \$27  = { lane0_hash_t3[12:0], lane0_hash_t3[14:13] } & { lane0_hash_t3[9:0], lane0_hash_t3[14:10] };
-  assign \$28  = { lane0_hash_t3[13:0], lane0_hash_t3[14] } ^ \$27 ;
-  assign \$29  = \$28  ^ { lane0_hash_t3[7:0], lane0_hash_t3[14:8] };
-  assign \$30  = \$29  ^ lane0_hash_r2;
-  assign \$31  = lane0_hash_r1 ^ \$30 ;
-  assign \$33  = ! \$32 ;
-  assign \$35  = ! \$34 ;
-  assign \$36  = \$33  & \$35 ;
-  assign \$37  = req__payload[64:50] + 15'h4f1b;
-  assign \$38  = { lane1_hash_t0[12:0], lane1_hash_t0[14:13] } & { lane1_hash_t0[9:0], lane1_hash_t0[14:10] };
-  assign \$39  = { lane1_hash_t0[13:0], lane1_hash_t0[14] } ^ \$38 ;
-  assign \$40  = \$39  ^ { lane1_hash_t0[7:0], lane1_hash_t0[14:8] };
-  assign \$41  = \$40  ^ req__payload[64:50];
-  assign \$42  = { 1'h0, req__payload[46:42], req__payload[73:65] } ^ \$41 ;
-  assign \$43  = lane1_hash_r0 + 13'h1e37;
-  assign \$44  = { lane1_hash_t1[12:0], lane1_hash_t1[14:13] } & { lane1_hash_t1[9:0], lane1_hash_t1[14:10] };
-  assign \$45  = { lane1_hash_t1[13:0], lane1_hash_t1[14] } ^ \$44 ;
-  assign \$46  = \$45  ^ { lane1_hash_t1[7:0], lane1_hash_t1[14:8] };
-  assign \$47  = \$46  ^ lane1_hash_r0;
-  assign \$48  = req__payload[64:50] ^ \$47 ;
-  assign \$49  = lane1_hash_r1 + 15'h6d53;
-  assign \$50  = { lane1_hash_t2[12:0], lane1_hash_t2[14:13] } & { lane1_hash_t2[9:0], lane1_hash_t2[14:10] };
-  assign \$51  = { lane1_hash_t2[13:0], lane1_hash_t2[14] } ^ \$50 ;
-  assign \$52  = \$51  ^ { lane1_hash_t2[7:0], lane1_hash_t2[14:8] };
-  assign \$53  = \$52  ^ lane1_hash_r1;
-  assign \$54  = lane1_hash_r0 ^ \$53 ;
-  assign \$55  = lane1_hash_r2 + 14'h3c6e;
-  assign \$56  = { lane1_hash_t3[12:0], lane1_hash_t3[14:13] } & { lane1_hash_t3[9:0], lane1_hash_t3[14:10] };
-  assign \$57  = { lane1_hash_t3[13:0], lane1_hash_t3[14] } ^ \$56 ;
-  assign \$58  = \$57  ^ { lane1_hash_t3[7:0], lane1_hash_t3[14:8] };
-  assign \$59  = \$58  ^ lane1_hash_r2;
-  assign \$60  = lane1_hash_r1 ^ \$59 ;
-  assign \$62  = ! \$61 ;
-  assign \$64  = ! \$63 ;
-  assign \$65  = \$62  & \$64 ;
-  assign \$66  = req__payload[105:91] + 15'h4f1b;
-  assign \$67  = { lane2_hash_t0[12:0], lane2_hash_t0[14:13] } & { lane2_hash_t0[9:0], lane2_hash_t0[14:10] };
-  assign \$68  = { lane2_hash_t0[13:0], lane2_hash_t0[14] } ^ \$67 ;
-  assign \$69  = \$68  ^ { lane2_hash_t0[7:0], lane2_hash_t0[14:8] };
-  assign \$70  = \$69  ^ req__payload[105:91];
-  assign \$71  = { 1'h0, req__payload[87:83], req__payload[114:106] } ^ \$70 ;
-  assign \$72  = lane2_hash_r0 + 13'h1e37;
-  assign \$73  = { lane2_hash_t1[12:0], lane2_hash_t1[14:13] } & { lane2_hash_t1[9:0], lane2_hash_t1[14:10] };
-  assign \$74  = { lane2_hash_t1[13:0], lane2_hash_t1[14] } ^ \$73 ;
-  assign \$75  = \$74  ^ { lane2_hash_t1[7:0], lane2_hash_t1[14:8] };
-  assign \$76  = \$75  ^ lane2_hash_r0;
-  assign \$77  = req__payload[105:91] ^ \$76 ;
-  assign \$78  = lane2_hash_r1 + 15'h6d53;
-  assign \$79  = { lane2_hash_t2[12:0], lane2_hash_t2[14:13] } & { lane2_hash_t2[9:0], lane2_hash_t2[14:10] };
-  assign \$80  = { lane2_hash_t2[13:0], lane2_hash_t2[14] } ^ \$79 ;
-  assign \$81  = \$80  ^ { lane2_hash_t2[7:0], lane2_hash_t2[14:8] };
-  assign \$82  = \$81  ^ lane2_hash_r1;
-  assign \$83  = lane2_hash_r0 ^ \$82 ;
-  assign \$84  = lane2_hash_r2 + 14'h3c6e;
-  assign \$85  = { lane2_hash_t3[12:0], lane2_hash_t3[14:13] } & { lane2_hash_t3[9:0], lane2_hash_t3[14:10] };
-  assign \$86  = { lane2_hash_t3[13:0], lane2_hash_t3[14] } ^ \$85 ;
-  assign \$87  = \$86  ^ { lane2_hash_t3[7:0], lane2_hash_t3[14:8] };
-  assign \$88  = \$87  ^ lane2_hash_r2;
-  assign \$89  = lane2_hash_r1 ^ \$88 ;
-  assign \$91  = ! \$90 ;
-  assign \$93  = ! \$92 ;
-  assign \$94  = \$91  & \$93 ;
-  assign \$95  = req__payload[146:132] + 15'h4f1b;
-  assign \$96  = { lane3_hash_t0[12:0], lane3_hash_t0[14:13] } & { lane3_hash_t0[9:0], lane3_hash_t0[14:10] };
-  assign \$97  = { lane3_hash_t0[13:0], lane3_hash_t0[14] } ^ \$96 ;
-  assign \$98  = \$97  ^ { lane3_hash_t0[7:0], lane3_hash_t0[14:8] };
-  assign \$99  = \$98  ^ req__payload[146:132];
-  assign \$100  = { 1'h0, req__payload[128:124], req__payload[155:147] } ^ \$99 ;
-  assign \$101  = lane3_hash_r0 + 13'h1e37;
-  assign \$102  = { lane3_hash_t1[12:0], lane3_hash_t1[14:13] } & { lane3_hash_t1[9:0], lane3_hash_t1[14:10] };
-  assign \$103  = { lane3_hash_t1[13:0], lane3_hash_t1[14] } ^ \$102 ;
-  assign \$104  = \$103  ^ { lane3_hash_t1[7:0], lane3_hash_t1[14:8] };
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane0_in_range = 1'h0;
-    if (\$2 ) begin
-      lane0_in_range = \$7 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane0_hash_t0 = 15'h0000;
-    if (\$2 ) begin
-      lane0_hash_t0 = \$8 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane0_hash_r0 = 15'h0000;
-    if (\$2 ) begin
-      lane0_hash_r0 = \$13 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane0_hash_t1 = 15'h0000;
-    if (\$2 ) begin
-      lane0_hash_t1 = \$14 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane0_hash_r1 = 15'h0000;
-    if (\$2 ) begin
-      lane0_hash_r1 = \$19 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane0_hash_t2 = 15'h0000;
-    if (\$2 ) begin
-      lane0_hash_t2 = \$20 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane0_hash_r2 = 15'h0000;
-    if (\$2 ) begin
-      lane0_hash_r2 = \$25 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane0_hash_t3 = 15'h0000;
-    if (\$2 ) begin
-      lane0_hash_t3 = \$26 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane0_hash_r3 = 15'h0000;
-    if (\$2 ) begin
-      lane0_hash_r3 = \$31 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane0_hash = 30'h00000000;
-    if (\$2 ) begin
-      lane0_hash = { lane0_hash_r2, lane0_hash_r3 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane1_in_range = 1'h0;
-    if (\$2 ) begin
-      lane1_in_range = \$36 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane1_hash_t0 = 15'h0000;
-    if (\$2 ) begin
-      lane1_hash_t0 = \$37 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane1_hash_r0 = 15'h0000;
-    if (\$2 ) begin
-      lane1_hash_r0 = \$42 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane1_hash_t1 = 15'h0000;
-    if (\$2 ) begin
-      lane1_hash_t1 = \$43 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane1_hash_r1 = 15'h0000;
-    if (\$2 ) begin
-      lane1_hash_r1 = \$48 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane1_hash_t2 = 15'h0000;
-    if (\$2 ) begin
-      lane1_hash_t2 = \$49 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane1_hash_r2 = 15'h0000;
-    if (\$2 ) begin
-      lane1_hash_r2 = \$54 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane1_hash_t3 = 15'h0000;
-    if (\$2 ) begin
-      lane1_hash_t3 = \$55 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane1_hash_r3 = 15'h0000;
-    if (\$2 ) begin
-      lane1_hash_r3 = \$60 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane1_hash = 30'h00000000;
-    if (\$2 ) begin
-      lane1_hash = { lane1_hash_r2, lane1_hash_r3 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane2_in_range = 1'h0;
-    if (\$2 ) begin
-      lane2_in_range = \$65 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane2_hash_t0 = 15'h0000;
-    if (\$2 ) begin
-      lane2_hash_t0 = \$66 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane2_hash_r0 = 15'h0000;
-    if (\$2 ) begin
-      lane2_hash_r0 = \$71 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane2_hash_t1 = 15'h0000;
-    if (\$2 ) begin
-      lane2_hash_t1 = \$72 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane2_hash_r1 = 15'h0000;
-    if (\$2 ) begin
-      lane2_hash_r1 = \$77 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane2_hash_t2 = 15'h0000;
-    if (\$2 ) begin
-      lane2_hash_t2 = \$78 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane2_hash_r2 = 15'h0000;
-    if (\$2 ) begin
-      lane2_hash_r2 = \$83 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane2_hash_t3 = 15'h0000;
-    if (\$2 ) begin
-      lane2_hash_t3 = \$84 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane2_hash_r3 = 15'h0000;
-    if (\$2 ) begin
-      lane2_hash_r3 = \$89 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane2_hash = 30'h00000000;
-    if (\$2 ) begin
-      lane2_hash = { lane2_hash_r2, lane2_hash_r3 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane3_in_range = 1'h0;
-    if (\$2 ) begin
-      lane3_in_range = \$94 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane3_hash_t0 = 15'h0000;
-    if (\$2 ) begin
-      lane3_hash_t0 = \$95 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane3_hash_r0 = 15'h0000;
-    if (\$2 ) begin
-      lane3_hash_r0 = \$100 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane3_hash_t1 = 15'h0000;
-    if (\$2 ) begin
-      lane3_hash_t1 = \$101 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane3_hash_r1 = 15'h0000;
-    if (\$2 ) begin
-      lane3_hash_r1 = \$106 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane3_hash_t2 = 15'h0000;
-    if (\$2 ) begin
-      lane3_hash_t2 = \$107 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane3_hash_r2 = 15'h0000;
-    if (\$2 ) begin
-      lane3_hash_r2 = \$112 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane3_hash_t3 = 15'h0000;
-    if (\$2 ) begin
-      lane3_hash_t3 = \$113 [14:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane3_hash_r3 = 15'h0000;
-    if (\$2 ) begin
-      lane3_hash_r3 = \$118 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane3_hash = 30'h00000000;
-    if (\$2 ) begin
-      lane3_hash = { lane3_hash_r2, lane3_hash_r3 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    host_cmd__ready = 1'h0;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$192 ) begin
-        host_cmd__ready = 1'h1;
-      end
-    end
-  end
+  assign lane0_in_range = \$4  & \$6 ;
+  assign \$7  = ~ lane0_in_range;
+  assign \$8  = req__payload[0] & \$7 ;
+  assign \$10  = ! \$9 ;
+  assign \$12  = ! \$11 ;
+  assign lane1_in_range = \$10  & \$12 ;
+  assign \$13  = ~ lane1_in_range;
+  assign \$14  = req__payload[41] & \$13 ;
+  assign \$16  = ! \$15 ;
+  assign \$18  = ! \$17 ;
+  assign lane2_in_range = \$16  & \$18 ;
+  assign \$19  = ~ lane2_in_range;
+  assign \$20  = req__payload[82] & \$19 ;
+  assign \$22  = ! \$21 ;
+  assign \$24  = ! \$23 ;
+  assign lane3_in_range = \$22  & \$24 ;
+  assign \$25  = ~ lane3_in_range;
+  assign \$26  = req__payload[123] & \$25 ;
+  assign \$27  = req__payload[23:9] + 15'h4f1b;
+  assign \$28  = { \$27 [12:0], \$27 [14:13] } & { \$27 [9:0], \$27 [14:10] };
+  assign \$29  = { \$27 [13:0], \$27 [14] } ^ \$28 ;
+  assign \$30  = \$29  ^ { \$27 [7:0], \$27 [14:8] };
+  assign \$31  = \$30  ^ req__payload[23:9];
+  assign lane0_hash_r0_mixed = { 1'h0, req__payload[5:1], req__payload[32:24] } ^ \$31 ;
+  assign \$32  = lane0_hash_s1_right + 13'h1e37;
+  assign \$33  = { \$32 [12:0], \$32 [14:13] } & { \$32 [9:0], \$32 [14:10] };
+  assign \$34  = { \$32 [13:0], \$32 [14] } ^ \$33 ;
+  assign \$35  = \$34  ^ { \$32 [7:0], \$32 [14:8] };
+  assign \$36  = \$35  ^ lane0_hash_s1_right;
+  assign lane0_hash_r1_mixed = lane0_hash_s1_left ^ \$36 ;
+  assign \$37  = lane0_hash_s2_right + 15'h6d53;
+  assign \$38  = { \$37 [12:0], \$37 [14:13] } & { \$37 [9:0], \$37 [14:10] };
+  assign \$39  = { \$37 [13:0], \$37 [14] } ^ \$38 ;
+  assign \$40  = \$39  ^ { \$37 [7:0], \$37 [14:8] };
+  assign \$41  = \$40  ^ lane0_hash_s2_right;
+  assign lane0_hash_r2_mixed = lane0_hash_s2_left ^ \$41 ;
+  assign \$42  = lane0_hash_s3_right + 14'h3c6e;
+  assign \$43  = { \$42 [12:0], \$42 [14:13] } & { \$42 [9:0], \$42 [14:10] };
+  assign \$44  = { \$42 [13:0], \$42 [14] } ^ \$43 ;
+  assign \$45  = \$44  ^ { \$42 [7:0], \$42 [14:8] };
+  assign \$46  = \$45  ^ lane0_hash_s3_right;
+  assign lane0_hash_r3_mixed = lane0_hash_s3_left ^ \$46 ;
+  assign \$47  = req__payload[64:50] + 15'h4f1b;
+  assign \$48  = { \$47 [12:0], \$47 [14:13] } & { \$47 [9:0], \$47 [14:10] };
+  assign \$49  = { \$47 [13:0], \$47 [14] } ^ \$48 ;
+  assign \$50  = \$49  ^ { \$47 [7:0], \$47 [14:8] };
+  assign \$51  = \$50  ^ req__payload[64:50];
+  assign lane1_hash_r0_mixed = { 1'h0, req__payload[46:42], req__payload[73:65] } ^ \$51 ;
+  assign \$52  = lane1_hash_s1_right + 13'h1e37;
+  assign \$53  = { \$52 [12:0], \$52 [14:13] } & { \$52 [9:0], \$52 [14:10] };
+  assign \$54  = { \$52 [13:0], \$52 [14] } ^ \$53 ;
+  assign \$55  = \$54  ^ { \$52 [7:0], \$52 [14:8] };
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     inject_valid = 1'h0;
     if (advance) begin
       if (clearing) begin
         inject_valid = 1'h1;
-      end else if (\$192 ) begin
+      end else if (\$182 ) begin
         (* full_case = 32'd1 *)
-        if (\$196 ) begin
+        if (\$186 ) begin
         end else begin
           inject_valid = 1'h1;
         end
@@ -19293,38 +19409,48 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
         inject[0] = 1'h1;
         inject[347:345] = clear_op;
         inject[342:329] = clear_set;
-        inject[399] = \$193 ;
-      end else if (\$192 ) begin
+        inject[399] = \$183 ;
+      end else if (\$182 ) begin
         (* full_case = 32'd1 *)
-        if (\$196 ) begin
+        if (\$186 ) begin
         end else begin
           inject[0] = 1'h1;
-          inject[347:345] = host_cmd__payload[2:0];
-          inject[363:348] = host_cmd__payload[18:3];
-          inject[398:380] = host_cmd__payload[37:19];
+          inject[347:345] = host_cmd_s4[2:0];
+          inject[363:348] = host_cmd_s4[18:3];
+          inject[398:380] = host_cmd_s4[37:19];
           inject[399] = 1'h1;
-          inject[342:329] = host_cmd__payload[18:5];
-          if (\$197 ) begin
-            inject[342:329] = host_hash_r3[13:0];
-            inject[379:364] = { host_hash_r2, host_hash_r3[14] };
+          inject[342:329] = host_cmd_s4[18:5];
+          if (\$187 ) begin
+            inject[342:329] = host_hash_s4_right[13:0];
+            inject[379:364] = { host_hash_s4_left, host_hash_s4_right[14] };
           end
         end
       end else if (h_valid) begin
         inject[328:7] = h;
         (* full_case = 32'd1 *)
-        if (\$200 ) begin
+        if (\$190 ) begin
           inject[5:2] = { h[216], h[144], h[72], h[0] };
           inject[6] = 1'h1;
-        end else if (\$202 ) begin
+        end else if (\$192 ) begin
           inject[1] = 1'h1;
           inject[6] = 1'h1;
         end else begin
           inject[1] = 1'h1;
-          inject[5:2] = \$207 [3:0];
-          inject[344:343] = \$211 ;
-          inject[342:329] = \$216 [15:2];
-          inject[6] = \$217 ;
+          inject[5:2] = \$197 [3:0];
+          inject[344:343] = \$201 ;
+          inject[342:329] = \$206 [15:2];
+          inject[6] = \$207 ;
         end
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    host_take = 1'h0;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$182 ) begin
+        host_take = 1'h1;
       end
     end
   end
@@ -19333,15 +19459,15 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     h_take = 1'h0;
     if (advance) begin
       if (clearing) begin
-      end else if (\$192 ) begin
+      end else if (\$182 ) begin
       end else if (h_valid) begin
         (* full_case = 32'd1 *)
-        if (\$200 ) begin
+        if (\$190 ) begin
           h_take = 1'h1;
-        end else if (\$202 ) begin
+        end else if (\$192 ) begin
           h_take = 1'h1;
         end else begin
-          h_take = \$218 ;
+          h_take = \$208 ;
         end
       end
     end
@@ -19350,88 +19476,88 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     { learn_word[79], learn_word[59], learn_word[39], learn_word[19] } = 4'h0;
     (* full_case = 32'd1 *)
-    if (\$408 ) begin
+    if (\$398 ) begin
       learn_word[19:0] = \$signature__data [19:0];
-      if (\$426 ) begin
+      if (\$416 ) begin
         learn_word[2:1] = 2'h0;
       end
-    end else if (\$409 ) begin
+    end else if (\$399 ) begin
       learn_word[0] = 1'h1;
       learn_word[2:1] = 2'h2;
-      learn_word[18:3] = \$427 [31:16];
+      learn_word[18:3] = \$417 [31:16];
     end else begin
       { learn_word[19:3], learn_word[0] } = { \$signature__data [19:3], \$signature__data [0] };
-      learn_word[2:1] = \$428 [1:0];
+      learn_word[2:1] = \$418 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$441 ) begin
+    if (\$431 ) begin
       learn_word[39:20] = \$signature__data [39:20];
-      if (\$459 ) begin
+      if (\$449 ) begin
         learn_word[22:21] = 2'h0;
       end
-    end else if (\$442 ) begin
+    end else if (\$432 ) begin
       learn_word[20] = 1'h1;
       learn_word[22:21] = 2'h2;
-      learn_word[38:23] = \$460 [31:16];
+      learn_word[38:23] = \$450 [31:16];
     end else begin
       { learn_word[39:23], learn_word[20] } = { \$signature__data [39:23], \$signature__data [20] };
-      learn_word[22:21] = \$461 [1:0];
+      learn_word[22:21] = \$451 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$474 ) begin
+    if (\$464 ) begin
       learn_word[59:40] = \$signature__data [59:40];
-      if (\$492 ) begin
+      if (\$482 ) begin
         learn_word[42:41] = 2'h0;
       end
-    end else if (\$475 ) begin
+    end else if (\$465 ) begin
       learn_word[40] = 1'h1;
       learn_word[42:41] = 2'h2;
-      learn_word[58:43] = \$493 [31:16];
+      learn_word[58:43] = \$483 [31:16];
     end else begin
       { learn_word[59:43], learn_word[40] } = { \$signature__data [59:43], \$signature__data [40] };
-      learn_word[42:41] = \$494 [1:0];
+      learn_word[42:41] = \$484 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$507 ) begin
+    if (\$497 ) begin
       learn_word[79:60] = \$signature__data [79:60];
-      if (\$525 ) begin
+      if (\$515 ) begin
         learn_word[62:61] = 2'h0;
       end
-    end else if (\$508 ) begin
+    end else if (\$498 ) begin
       learn_word[60] = 1'h1;
       learn_word[62:61] = 2'h2;
-      learn_word[78:63] = \$526 [31:16];
+      learn_word[78:63] = \$516 [31:16];
     end else begin
       { learn_word[79:63], learn_word[60] } = { \$signature__data [79:63], \$signature__data [60] };
-      learn_word[62:61] = \$527 [1:0];
+      learn_word[62:61] = \$517 [1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     host_word = \$signature__data ;
-    if (\$573 ) begin
+    if (\$563 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
-            host_word[19:0] = { 1'h0, \$signal$97 [398:380] };
+            host_word[19:0] = { 1'h0, \$signal$150 [398:380] };
         2'h1:
-            host_word[39:20] = { 1'h0, \$signal$97 [398:380] };
+            host_word[39:20] = { 1'h0, \$signal$150 [398:380] };
         2'h2:
-            host_word[59:40] = { 1'h0, \$signal$97 [398:380] };
+            host_word[59:40] = { 1'h0, \$signal$150 [398:380] };
         2'h3:
-            host_word[79:60] = { 1'h0, \$signal$97 [398:380] };
+            host_word[79:60] = { 1'h0, \$signal$150 [398:380] };
       endcase
     end
-    if (\$574 ) begin
+    if (\$564 ) begin
       host_word = 80'h00000000000000000000;
     end
-    if (\$575 ) begin
+    if (\$565 ) begin
       host_word[19] = 1'h0;
       host_word[39] = 1'h0;
       host_word[59] = 1'h0;
       host_word[79] = 1'h0;
     end
-    if (\$586 ) begin
+    if (\$576 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
@@ -19447,427 +19573,963 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$875  = h_valid;
-    if (req__ready) begin
-      \$875  = req__valid;
+    \$859  = hash_valid_s1;
+    if (shift) begin
+      \$859  = \$684 ;
     end
     if (rst) begin
-      \$875  = 1'h0;
+      \$859  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$876  = h;
-    if (\$693 ) begin
-      \$876 [288] = req__payload[164];
-      \$876 [289] = req__payload[165];
-      \$876 [321:290] = req__payload[197:166];
-      \$876 [0] = req__payload[0];
-      \$876 [1] = \$695 ;
-      \$876 [15:2] = lane0_hash[13:0];
-      \$876 [31:16] = lane0_hash[29:14];
-      \$876 [39:32] = req__payload[8:1];
-      \$876 [71:40] = req__payload[40:9];
-      \$876 [72] = req__payload[41];
-      \$876 [73] = \$697 ;
-      \$876 [87:74] = lane1_hash[13:0];
-      \$876 [103:88] = lane1_hash[29:14];
-      \$876 [111:104] = req__payload[49:42];
-      \$876 [143:112] = req__payload[81:50];
-      \$876 [144] = req__payload[82];
-      \$876 [145] = \$699 ;
-      \$876 [159:146] = lane2_hash[13:0];
-      \$876 [175:160] = lane2_hash[29:14];
-      \$876 [183:176] = req__payload[90:83];
-      \$876 [215:184] = req__payload[122:91];
-      \$876 [216] = req__payload[123];
-      \$876 [217] = \$701 ;
-      \$876 [231:218] = lane3_hash[13:0];
-      \$876 [247:232] = lane3_hash[29:14];
-      \$876 [255:248] = req__payload[131:124];
-      \$876 [287:256] = req__payload[163:132];
+    \$860  = hash_valid_s2;
+    if (shift) begin
+      \$860  = hash_valid_s1;
     end
     if (rst) begin
-      \$876  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$860  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$877  = clear_set;
+    \$861  = hash_valid_s3;
+    if (shift) begin
+      \$861  = hash_valid_s2;
+    end
+    if (rst) begin
+      \$861  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$862  = h_valid;
+    if (shift) begin
+      \$862  = hash_valid_s3;
+    end
+    if (rst) begin
+      \$862  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$863  = hash_beat_s1;
+    if (shift) begin
+      \$863  = carried;
+    end
+    if (rst) begin
+      \$863  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$864  = hash_beat_s2;
+    if (shift) begin
+      \$864  = hash_beat_s1;
+    end
+    if (rst) begin
+      \$864  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$865  = hash_beat_s3;
+    if (shift) begin
+      \$865  = hash_beat_s2;
+    end
+    if (rst) begin
+      \$865  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$866  = hash_beat_s4;
+    if (shift) begin
+      \$866  = hash_beat_s3;
+    end
+    if (rst) begin
+      \$866  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$867  = lane0_hash_s1_left;
+    if (shift) begin
+      \$867  = req__payload[23:9];
+    end
+    if (rst) begin
+      \$867  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$868  = lane0_hash_s1_right;
+    if (shift) begin
+      \$868  = lane0_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$868  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$869  = lane0_hash_s2_left;
+    if (shift) begin
+      \$869  = lane0_hash_s1_right;
+    end
+    if (rst) begin
+      \$869  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$870  = lane0_hash_s2_right;
+    if (shift) begin
+      \$870  = lane0_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$870  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$871  = lane0_hash_s3_left;
+    if (shift) begin
+      \$871  = lane0_hash_s2_right;
+    end
+    if (rst) begin
+      \$871  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$872  = lane0_hash_s3_right;
+    if (shift) begin
+      \$872  = lane0_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$872  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$873  = lane0_hash_s4_left;
+    if (shift) begin
+      \$873  = lane0_hash_s3_right;
+    end
+    if (rst) begin
+      \$873  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$874  = lane0_hash_s4_right;
+    if (shift) begin
+      \$874  = lane0_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$874  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$875  = lane1_hash_s1_left;
+    if (shift) begin
+      \$875  = req__payload[64:50];
+    end
+    if (rst) begin
+      \$875  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$876  = lane1_hash_s1_right;
+    if (shift) begin
+      \$876  = lane1_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$876  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$877  = lane1_hash_s2_left;
+    if (shift) begin
+      \$877  = lane1_hash_s1_right;
+    end
+    if (rst) begin
+      \$877  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$878  = lane1_hash_s2_right;
+    if (shift) begin
+      \$878  = lane1_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$878  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$879  = lane1_hash_s3_left;
+    if (shift) begin
+      \$879  = lane1_hash_s2_right;
+    end
+    if (rst) begin
+      \$879  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$880  = lane1_hash_s3_right;
+    if (shift) begin
+      \$880  = lane1_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$880  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$881  = lane1_hash_s4_left;
+    if (shift) begin
+      \$881  = lane1_hash_s3_right;
+    end
+    if (rst) begin
+      \$881  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$882  = lane1_hash_s4_right;
+    if (shift) begin
+      \$882  = lane1_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$882  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$883  = lane2_hash_s1_left;
+    if (shift) begin
+      \$883  = req__payload[105:91];
+    end
+    if (rst) begin
+      \$883  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$884  = lane2_hash_s1_right;
+    if (shift) begin
+      \$884  = lane2_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$884  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$885  = lane2_hash_s2_left;
+    if (shift) begin
+      \$885  = lane2_hash_s1_right;
+    end
+    if (rst) begin
+      \$885  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$886  = lane2_hash_s2_right;
+    if (shift) begin
+      \$886  = lane2_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$886  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$887  = lane2_hash_s3_left;
+    if (shift) begin
+      \$887  = lane2_hash_s2_right;
+    end
+    if (rst) begin
+      \$887  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$888  = lane2_hash_s3_right;
+    if (shift) begin
+      \$888  = lane2_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$888  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$889  = lane2_hash_s4_left;
+    if (shift) begin
+      \$889  = lane2_hash_s3_right;
+    end
+    if (rst) begin
+      \$889  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$890  = lane2_hash_s4_right;
+    if (shift) begin
+      \$890  = lane2_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$890  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$891  = lane3_hash_s1_left;
+    if (shift) begin
+      \$891  = req__payload[146:132];
+    end
+    if (rst) begin
+      \$891  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$892  = lane3_hash_s1_right;
+    if (shift) begin
+      \$892  = lane3_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$892  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$893  = lane3_hash_s2_left;
+    if (shift) begin
+      \$893  = lane3_hash_s1_right;
+    end
+    if (rst) begin
+      \$893  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$894  = lane3_hash_s2_right;
+    if (shift) begin
+      \$894  = lane3_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$894  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$895  = lane3_hash_s3_left;
+    if (shift) begin
+      \$895  = lane3_hash_s2_right;
+    end
+    if (rst) begin
+      \$895  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$896  = lane3_hash_s3_right;
+    if (shift) begin
+      \$896  = lane3_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$896  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$897  = lane3_hash_s4_left;
+    if (shift) begin
+      \$897  = lane3_hash_s3_right;
+    end
+    if (rst) begin
+      \$897  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$898  = lane3_hash_s4_right;
+    if (shift) begin
+      \$898  = lane3_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$898  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$899  = host_valid_s1;
+    if (host_shift) begin
+      \$899  = \$685 ;
+    end
+    if (rst) begin
+      \$899  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$900  = host_valid_s2;
+    if (host_shift) begin
+      \$900  = host_valid_s1;
+    end
+    if (rst) begin
+      \$900  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$901  = host_valid_s3;
+    if (host_shift) begin
+      \$901  = host_valid_s2;
+    end
+    if (rst) begin
+      \$901  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$902  = hh_valid;
+    if (host_shift) begin
+      \$902  = host_valid_s3;
+    end
+    if (rst) begin
+      \$902  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$903  = host_cmd_s1;
+    if (host_shift) begin
+      \$903  = host_cmd__payload;
+    end
+    if (rst) begin
+      \$903  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$904  = host_cmd_s2;
+    if (host_shift) begin
+      \$904  = host_cmd_s1;
+    end
+    if (rst) begin
+      \$904  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$905  = host_cmd_s3;
+    if (host_shift) begin
+      \$905  = host_cmd_s2;
+    end
+    if (rst) begin
+      \$905  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$906  = host_cmd_s4;
+    if (host_shift) begin
+      \$906  = host_cmd_s3;
+    end
+    if (rst) begin
+      \$906  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$907  = host_hash_s1_left;
+    if (host_shift) begin
+      \$907  = host_cmd__payload[52:38];
+    end
+    if (rst) begin
+      \$907  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$908  = host_hash_s1_right;
+    if (host_shift) begin
+      \$908  = host_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$908  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$909  = host_hash_s2_left;
+    if (host_shift) begin
+      \$909  = host_hash_s1_right;
+    end
+    if (rst) begin
+      \$909  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$910  = host_hash_s2_right;
+    if (host_shift) begin
+      \$910  = host_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$910  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$911  = host_hash_s3_left;
+    if (host_shift) begin
+      \$911  = host_hash_s2_right;
+    end
+    if (rst) begin
+      \$911  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$912  = host_hash_s3_right;
+    if (host_shift) begin
+      \$912  = host_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$912  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$913  = host_hash_s4_left;
+    if (host_shift) begin
+      \$913  = host_hash_s3_right;
+    end
+    if (rst) begin
+      \$913  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$914  = host_hash_s4_right;
+    if (host_shift) begin
+      \$914  = host_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$914  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$915  = clear_set;
     if (advance) begin
       if (clearing) begin
-        \$877  = \$704 [13:0];
-      end else if (\$703 ) begin
-        if (\$708 ) begin
-          \$877  = 14'h0000;
+        \$915  = \$688 [13:0];
+      end else if (\$687 ) begin
+        if (\$692 ) begin
+          \$915  = 14'h0000;
         end
       end
     end
     if (rst) begin
-      \$877  = 14'h0000;
+      \$915  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$878  = clearing;
+    \$916  = clearing;
     if (advance) begin
       if (clearing) begin
-        if (\$705 ) begin
-          \$878  = 1'h0;
+        if (\$689 ) begin
+          \$916  = 1'h0;
         end
-      end else if (\$703 ) begin
-        if (\$708 ) begin
-          \$878  = 1'h1;
-        end
-      end
-    end
-    if (rst) begin
-      \$878  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$879  = clear_op;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$703 ) begin
-        if (\$708 ) begin
-          \$879  = host_cmd__payload[2:0];
+      end else if (\$687 ) begin
+        if (\$692 ) begin
+          \$916  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$879  = 3'h0;
+      \$916  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$880  = remaining;
+    \$917  = clear_op;
     if (advance) begin
       if (clearing) begin
-      end else if (\$703 ) begin
+      end else if (\$687 ) begin
+        if (\$692 ) begin
+          \$917  = host_cmd_s4[2:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$917  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$918  = remaining;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$687 ) begin
       end else if (h_valid) begin
         (* full_case = 32'd1 *)
-        if (\$711 ) begin
-        end else if (\$713 ) begin
+        if (\$695 ) begin
+        end else if (\$697 ) begin
         end else begin
-          \$880  = rest;
+          \$918  = rest;
         end
       end
     end
     if (rst) begin
-      \$880  = 4'h0;
+      \$918  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$881  = mid_beat;
+    \$919  = mid_beat;
     if (advance) begin
       if (clearing) begin
-      end else if (\$703 ) begin
+      end else if (\$687 ) begin
       end else if (h_valid) begin
         (* full_case = 32'd1 *)
-        if (\$711 ) begin
-        end else if (\$713 ) begin
+        if (\$695 ) begin
+        end else if (\$697 ) begin
         end else begin
-          \$881  = \$714 ;
+          \$919  = \$698 ;
         end
       end
     end
     if (rst) begin
-      \$881  = 1'h0;
+      \$919  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$882  = a_valid;
+    \$920  = a_valid;
     if (advance) begin
-      \$882  = inject_valid;
+      \$920  = inject_valid;
     end
     if (rst) begin
-      \$882  = 1'h0;
+      \$920  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$883  = \$signal ;
+    \$921  = \$signal ;
     if (advance) begin
-      \$883  = inject;
+      \$921  = inject;
     end
     if (rst) begin
-      \$883  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$921  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$884  = \$signal$125 ;
+    \$922  = \$signal$178 ;
     if (advance) begin
-      \$884  = a_valid;
+      \$922  = a_valid;
     end
     if (rst) begin
-      \$884  = 1'h0;
+      \$922  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$885  = \$signal$97 ;
+    \$923  = \$signal$150 ;
     if (advance) begin
-      \$885  = \$signal ;
+      \$923  = \$signal ;
     end
     if (rst) begin
-      \$885  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$923  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$886  = resp__valid;
-    if (\$715 ) begin
-      \$886  = 1'h0;
+    \$924  = resp__valid;
+    if (\$699 ) begin
+      \$924  = 1'h0;
     end
-    if (\$719 ) begin
-      \$886  = \$signal$97 [6];
+    if (\$703 ) begin
+      \$924  = \$signal$150 [6];
     end
     if (rst) begin
-      \$886  = 1'h0;
+      \$924  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$887  = host_resp__valid;
-    if (\$716 ) begin
-      \$887  = 1'h0;
+    \$925  = host_resp__valid;
+    if (\$700 ) begin
+      \$925  = 1'h0;
     end
-    if (\$794 ) begin
-      \$887  = 1'h1;
+    if (\$778 ) begin
+      \$925  = 1'h1;
     end
     if (rst) begin
-      \$887  = 1'h0;
+      \$925  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$888  = resp__payload;
-    if (\$719 ) begin
-      \$888 [240] = \$signal$97 [295];
-      \$888 [241] = \$signal$97 [296];
-      \$888 [273:242] = \$signal$97 [328:297];
-      \$888 [0] = \$signal$97 [7];
-      \$888 [26:19] = \$signal$97 [46:39];
-      \$888 [58:27] = \$signal$97 [78:47];
-      if (\$720 ) begin
-        \$888 [1] = 1'h0;
-        \$888 [2] = 1'h0;
-        \$888 [18:3] = 16'h0000;
-        \$888 [59] = 1'h0;
-      end else if (\$signal$97 [2]) begin
+    \$926  = resp__payload;
+    if (\$703 ) begin
+      \$926 [240] = \$signal$150 [295];
+      \$926 [241] = \$signal$150 [296];
+      \$926 [273:242] = \$signal$150 [328:297];
+      \$926 [0] = \$signal$150 [7];
+      \$926 [26:19] = \$signal$150 [46:39];
+      \$926 [58:27] = \$signal$150 [78:47];
+      if (\$704 ) begin
+        \$926 [1] = 1'h0;
+        \$926 [2] = 1'h0;
+        \$926 [18:3] = 16'h0000;
+        \$926 [59] = 1'h0;
+      end else if (\$signal$150 [2]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$97 [1]) begin
-          \$888 [1] = \$736 ;
-          \$888 [2] = \$737 [1];
-          \$888 [18:3] = learn_slot;
-          \$888 [59] = 1'h0;
+        if (\$signal$150 [1]) begin
+          \$926 [1] = \$720 ;
+          \$926 [2] = \$721 [1];
+          \$926 [18:3] = learn_slot;
+          \$926 [59] = 1'h0;
         end else begin
-          \$888 [1] = lane0_hit;
-          \$888 [2] = \$signal$97 [8];
-          \$888 [18:3] = lane0_slot;
-          \$888 [59] = lane0_stale;
+          \$926 [1] = lane0_hit;
+          \$926 [2] = \$signal$150 [8];
+          \$926 [18:3] = lane0_slot;
+          \$926 [59] = lane0_stale;
         end
       end
       begin
         begin
-          \$888 [60] = \$signal$97 [79];
-          \$888 [86:79] = \$signal$97 [118:111];
-          \$888 [118:87] = \$signal$97 [150:119];
+          \$926 [60] = \$signal$150 [79];
+          \$926 [86:79] = \$signal$150 [118:111];
+          \$926 [118:87] = \$signal$150 [150:119];
         end
       end
-      if (\$738 ) begin
-        \$888 [61] = 1'h0;
-        \$888 [62] = 1'h0;
-        \$888 [78:63] = 16'h0000;
-        \$888 [119] = 1'h0;
-      end else if (\$signal$97 [3]) begin
+      if (\$722 ) begin
+        \$926 [61] = 1'h0;
+        \$926 [62] = 1'h0;
+        \$926 [78:63] = 16'h0000;
+        \$926 [119] = 1'h0;
+      end else if (\$signal$150 [3]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$97 [1]) begin
-          \$888 [61] = \$754 ;
-          \$888 [62] = \$755 [1];
-          \$888 [78:63] = learn_slot;
-          \$888 [119] = 1'h0;
+        if (\$signal$150 [1]) begin
+          \$926 [61] = \$738 ;
+          \$926 [62] = \$739 [1];
+          \$926 [78:63] = learn_slot;
+          \$926 [119] = 1'h0;
         end else begin
-          \$888 [61] = lane1_hit;
-          \$888 [62] = \$signal$97 [80];
-          \$888 [78:63] = lane1_slot;
-          \$888 [119] = lane1_stale;
+          \$926 [61] = lane1_hit;
+          \$926 [62] = \$signal$150 [80];
+          \$926 [78:63] = lane1_slot;
+          \$926 [119] = lane1_stale;
         end
       end
       begin
         begin
-          \$888 [120] = \$signal$97 [151];
-          \$888 [146:139] = \$signal$97 [190:183];
-          \$888 [178:147] = \$signal$97 [222:191];
+          \$926 [120] = \$signal$150 [151];
+          \$926 [146:139] = \$signal$150 [190:183];
+          \$926 [178:147] = \$signal$150 [222:191];
         end
       end
-      if (\$756 ) begin
-        \$888 [121] = 1'h0;
-        \$888 [122] = 1'h0;
-        \$888 [138:123] = 16'h0000;
-        \$888 [179] = 1'h0;
-      end else if (\$signal$97 [4]) begin
+      if (\$740 ) begin
+        \$926 [121] = 1'h0;
+        \$926 [122] = 1'h0;
+        \$926 [138:123] = 16'h0000;
+        \$926 [179] = 1'h0;
+      end else if (\$signal$150 [4]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$97 [1]) begin
-          \$888 [121] = \$772 ;
-          \$888 [122] = \$773 [1];
-          \$888 [138:123] = learn_slot;
-          \$888 [179] = 1'h0;
+        if (\$signal$150 [1]) begin
+          \$926 [121] = \$756 ;
+          \$926 [122] = \$757 [1];
+          \$926 [138:123] = learn_slot;
+          \$926 [179] = 1'h0;
         end else begin
-          \$888 [121] = lane2_hit;
-          \$888 [122] = \$signal$97 [152];
-          \$888 [138:123] = lane2_slot;
-          \$888 [179] = lane2_stale;
+          \$926 [121] = lane2_hit;
+          \$926 [122] = \$signal$150 [152];
+          \$926 [138:123] = lane2_slot;
+          \$926 [179] = lane2_stale;
         end
       end
       begin
         begin
-          \$888 [180] = \$signal$97 [223];
-          \$888 [206:199] = \$signal$97 [262:255];
-          \$888 [238:207] = \$signal$97 [294:263];
+          \$926 [180] = \$signal$150 [223];
+          \$926 [206:199] = \$signal$150 [262:255];
+          \$926 [238:207] = \$signal$150 [294:263];
         end
       end
-      if (\$774 ) begin
-        \$888 [181] = 1'h0;
-        \$888 [182] = 1'h0;
-        \$888 [198:183] = 16'h0000;
-        \$888 [239] = 1'h0;
-      end else if (\$signal$97 [5]) begin
+      if (\$758 ) begin
+        \$926 [181] = 1'h0;
+        \$926 [182] = 1'h0;
+        \$926 [198:183] = 16'h0000;
+        \$926 [239] = 1'h0;
+      end else if (\$signal$150 [5]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$97 [1]) begin
-          \$888 [181] = \$790 ;
-          \$888 [182] = \$791 [1];
-          \$888 [198:183] = learn_slot;
-          \$888 [239] = 1'h0;
+        if (\$signal$150 [1]) begin
+          \$926 [181] = \$774 ;
+          \$926 [182] = \$775 [1];
+          \$926 [198:183] = learn_slot;
+          \$926 [239] = 1'h0;
         end else begin
-          \$888 [181] = lane3_hit;
-          \$888 [182] = \$signal$97 [224];
-          \$888 [198:183] = lane3_slot;
-          \$888 [239] = lane3_stale;
+          \$926 [181] = lane3_hit;
+          \$926 [182] = \$signal$150 [224];
+          \$926 [198:183] = lane3_slot;
+          \$926 [239] = lane3_stale;
         end
       end
     end
     if (rst) begin
-      \$888  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
+      \$926  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$889  = host_resp__payload;
-    if (\$794 ) begin
-      \$889 [2:0] = \$signal$97 [347:345];
-      \$889 [18:3] = \$818 ;
-      \$889 [37:19] = \$836 ;
-      \$889 [38] = \$855 ;
-      \$889 [39] = \$866 ;
+    \$927  = host_resp__payload;
+    if (\$778 ) begin
+      \$927 [2:0] = \$signal$150 [347:345];
+      \$927 [18:3] = \$802 ;
+      \$927 [37:19] = \$820 ;
+      \$927 [38] = \$839 ;
+      \$927 [39] = \$850 ;
     end
     if (rst) begin
-      \$889  = 40'h0000000000;
+      \$927  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$890  = error_sticky;
+    \$928  = error_sticky;
     if (errors_clear) begin
-      \$890  = 1'h0;
+      \$928  = 1'h0;
     end
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$890  = 1'h0;
+      \$928  = 1'h0;
     end else begin
-      if (\$869 ) begin
-        if (\$873 ) begin
-          \$890  = 1'h1;
+      if (\$853 ) begin
+        if (\$857 ) begin
+          \$928  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$890  = 1'h0;
+      \$928  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$891  = lookups;
+    \$929  = lookups;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$891  = 32'd0;
+      \$929  = 32'd0;
     end else begin
-      if (\$869 ) begin
-        \$891  = \$870 [31:0];
+      if (\$853 ) begin
+        \$929  = \$854 [31:0];
       end
     end
     if (rst) begin
-      \$891  = 32'd0;
+      \$929  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$892  = hits;
+    \$930  = hits;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$892  = 32'd0;
+      \$930  = 32'd0;
     end else begin
-      if (\$869 ) begin
-        \$892  = \$871 [31:0];
+      if (\$853 ) begin
+        \$930  = \$855 [31:0];
       end
     end
     if (rst) begin
-      \$892  = 32'd0;
+      \$930  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$893  = errors;
+    \$931  = errors;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$893  = 32'd0;
+      \$931  = 32'd0;
     end else begin
-      if (\$869 ) begin
-        \$893  = \$872 [31:0];
+      if (\$853 ) begin
+        \$931  = \$856 [31:0];
       end
     end
     if (rst) begin
-      \$893  = 32'd0;
+      \$931  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$894  = conflicts;
+    \$932  = conflicts;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$894  = 32'd0;
+      \$932  = 32'd0;
     end else begin
       if (h_take) begin
-        \$894  = \$874 [31:0];
+        \$932  = \$858 [31:0];
       end
     end
     if (rst) begin
-      \$894  = 32'd0;
+      \$932  = 32'd0;
     end
   end
-  assign beat_conflicts = \$158 [2:0];
-  assign host_hash_t0 = \$171 [14:0];
-  assign host_hash_t1 = \$176 [14:0];
-  assign host_hash_t2 = \$181 [14:0];
-  assign host_hash_t3 = \$186 [14:0];
-  assign host_hash = { host_hash_r2, host_hash_r3 };
+  assign hash_valid_s4 = h_valid;
+  assign lane0_hash_r0_t = \$27 [14:0];
+  assign lane0_hash_r1_t = \$32 [14:0];
+  assign lane0_hash_r2_t = \$37 [14:0];
+  assign lane0_hash_r3_t = \$42 [14:0];
+  assign lane0_hash = { lane0_hash_s4_left, lane0_hash_s4_right };
+  assign lane1_hash_r0_t = \$47 [14:0];
+  assign lane1_hash_r1_t = \$52 [14:0];
+  assign lane1_hash_r2_t = \$57 [14:0];
+  assign lane1_hash_r3_t = \$62 [14:0];
+  assign lane1_hash = { lane1_hash_s4_left, lane1_hash_s4_right };
+  assign lane2_hash_r0_t = \$67 [14:0];
+  assign lane2_hash_r1_t = \$72 [14:0];
+  assign lane2_hash_r2_t = \$77 [14:0];
+  assign lane2_hash_r3_t = \$82 [14:0];
+  assign lane2_hash = { lane2_hash_s4_left, lane2_hash_s4_right };
+  assign lane3_hash_r0_t = \$87 [14:0];
+  assign lane3_hash_r1_t = \$92 [14:0];
+  assign lane3_hash_r2_t = \$97 [14:0];
+  assign lane3_hash_r3_t = \$102 [14:0];
+  assign lane3_hash = { lane3_hash_s4_left, lane3_hash_s4_right };
+  assign beat_conflicts = \$146 [2:0];
+  assign host_valid_s4 = hh_valid;
+  assign host_hash_r0_t = \$161 [14:0];
+  assign host_hash_r1_t = \$166 [14:0];
+  assign host_hash_r2_t = \$171 [14:0];
+  assign host_hash_r3_t = \$176 [14:0];
+  assign host_hash = { host_hash_s4_left, host_hash_s4_right };
   assign \$signature__en  = advance;
-  assign \$signature__en$89  = advance;
-  assign \$signature__addr$90  = \$signal [94:81];
-  assign \$signature__en$91  = advance;
-  assign \$signature__addr$92  = \$signal [166:153];
-  assign \$signature__en$93  = advance;
-  assign \$signature__addr$94  = \$signal [238:225];
-  assign age = \$395 [1:0];
-  assign write__addr = \$signal$97 [342:329];
-  assign answered = \$606 [2:0];
-  assign \hits$127  = \$682 [2:0];
-  assign \errors$128  = \$690 [2:0];
+  assign \$signature__en$142  = advance;
+  assign \$signature__addr$143  = \$signal [94:81];
+  assign \$signature__en$144  = advance;
+  assign \$signature__addr$145  = \$signal [166:153];
+  assign \$signature__en$146  = advance;
+  assign \$signature__addr$147  = \$signal [238:225];
+  assign age = \$385 [1:0];
+  assign write__addr = \$signal$150 [342:329];
+  assign answered = \$596 [2:0];
+  assign \hits$180  = \$672 [2:0];
+  assign \errors$181  = \$680 [2:0];
   assign \req__payload.lanes  = req__payload[163:0];
   assign \req__payload.lanes[0]  = req__payload[40:0];
   assign \req__payload.lanes[0].valid  = req__payload[0];
@@ -19939,6 +20601,38 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \host_resp__payload.entry.tag  = host_resp__payload[37:22];
   assign \host_resp__payload.stale  = host_resp__payload[38];
   assign \host_resp__payload.hit  = host_resp__payload[39];
+  assign \carried.lanes  = carried[287:0];
+  assign \carried.lanes[0]  = carried[71:0];
+  assign \carried.lanes[0].valid  = carried[0];
+  assign \carried.lanes[0].error  = carried[1];
+  assign \carried.lanes[0].set  = carried[15:2];
+  assign \carried.lanes[0].tag  = carried[31:16];
+  assign \carried.lanes[0].table  = carried[39:32];
+  assign \carried.lanes[0].row  = carried[71:40];
+  assign \carried.lanes[1]  = carried[143:72];
+  assign \carried.lanes[1].valid  = carried[72];
+  assign \carried.lanes[1].error  = carried[73];
+  assign \carried.lanes[1].set  = carried[87:74];
+  assign \carried.lanes[1].tag  = carried[103:88];
+  assign \carried.lanes[1].table  = carried[111:104];
+  assign \carried.lanes[1].row  = carried[143:112];
+  assign \carried.lanes[2]  = carried[215:144];
+  assign \carried.lanes[2].valid  = carried[144];
+  assign \carried.lanes[2].error  = carried[145];
+  assign \carried.lanes[2].set  = carried[159:146];
+  assign \carried.lanes[2].tag  = carried[175:160];
+  assign \carried.lanes[2].table  = carried[183:176];
+  assign \carried.lanes[2].row  = carried[215:184];
+  assign \carried.lanes[3]  = carried[287:216];
+  assign \carried.lanes[3].valid  = carried[216];
+  assign \carried.lanes[3].error  = carried[217];
+  assign \carried.lanes[3].set  = carried[231:218];
+  assign \carried.lanes[3].tag  = carried[247:232];
+  assign \carried.lanes[3].table  = carried[255:248];
+  assign \carried.lanes[3].row  = carried[287:256];
+  assign \carried.first  = carried[288];
+  assign \carried.last  = carried[289];
+  assign \carried.meta  = carried[321:290];
   assign \h.lanes  = h[287:0];
   assign \h.lanes[0]  = h[71:0];
   assign \h.lanes[0].valid  = h[0];
@@ -19971,6 +20665,38 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \h.first  = h[288];
   assign \h.last  = h[289];
   assign \h.meta  = h[321:290];
+  assign \hash_beat_s4.lanes  = hash_beat_s4[287:0];
+  assign \hash_beat_s4.lanes[0]  = hash_beat_s4[71:0];
+  assign \hash_beat_s4.lanes[0].valid  = hash_beat_s4[0];
+  assign \hash_beat_s4.lanes[0].error  = hash_beat_s4[1];
+  assign \hash_beat_s4.lanes[0].set  = hash_beat_s4[15:2];
+  assign \hash_beat_s4.lanes[0].tag  = hash_beat_s4[31:16];
+  assign \hash_beat_s4.lanes[0].table  = hash_beat_s4[39:32];
+  assign \hash_beat_s4.lanes[0].row  = hash_beat_s4[71:40];
+  assign \hash_beat_s4.lanes[1]  = hash_beat_s4[143:72];
+  assign \hash_beat_s4.lanes[1].valid  = hash_beat_s4[72];
+  assign \hash_beat_s4.lanes[1].error  = hash_beat_s4[73];
+  assign \hash_beat_s4.lanes[1].set  = hash_beat_s4[87:74];
+  assign \hash_beat_s4.lanes[1].tag  = hash_beat_s4[103:88];
+  assign \hash_beat_s4.lanes[1].table  = hash_beat_s4[111:104];
+  assign \hash_beat_s4.lanes[1].row  = hash_beat_s4[143:112];
+  assign \hash_beat_s4.lanes[2]  = hash_beat_s4[215:144];
+  assign \hash_beat_s4.lanes[2].valid  = hash_beat_s4[144];
+  assign \hash_beat_s4.lanes[2].error  = hash_beat_s4[145];
+  assign \hash_beat_s4.lanes[2].set  = hash_beat_s4[159:146];
+  assign \hash_beat_s4.lanes[2].tag  = hash_beat_s4[175:160];
+  assign \hash_beat_s4.lanes[2].table  = hash_beat_s4[183:176];
+  assign \hash_beat_s4.lanes[2].row  = hash_beat_s4[215:184];
+  assign \hash_beat_s4.lanes[3]  = hash_beat_s4[287:216];
+  assign \hash_beat_s4.lanes[3].valid  = hash_beat_s4[216];
+  assign \hash_beat_s4.lanes[3].error  = hash_beat_s4[217];
+  assign \hash_beat_s4.lanes[3].set  = hash_beat_s4[231:218];
+  assign \hash_beat_s4.lanes[3].tag  = hash_beat_s4[247:232];
+  assign \hash_beat_s4.lanes[3].table  = hash_beat_s4[255:248];
+  assign \hash_beat_s4.lanes[3].row  = hash_beat_s4[287:256];
+  assign \hash_beat_s4.first  = hash_beat_s4[288];
+  assign \hash_beat_s4.last  = hash_beat_s4[289];
+  assign \hash_beat_s4.meta  = hash_beat_s4[321:290];
   assign \inject.host  = inject[0];
   assign \inject.learn  = inject[1];
   assign \inject.mask  = inject[5:2];
@@ -20018,6 +20744,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \inject.host_entry.rrpv  = inject[382:381];
   assign \inject.host_entry.tag  = inject[398:383];
   assign \inject.host_ack  = inject[399];
+  assign \host_cmd_s4.op  = host_cmd_s4[2:0];
+  assign \host_cmd_s4.slot  = host_cmd_s4[18:3];
+  assign \host_cmd_s4.entry  = host_cmd_s4[37:19];
+  assign \host_cmd_s4.entry.valid  = host_cmd_s4[19];
+  assign \host_cmd_s4.entry.rrpv  = host_cmd_s4[21:20];
+  assign \host_cmd_s4.entry.tag  = host_cmd_s4[37:22];
+  assign \host_cmd_s4.key  = host_cmd_s4[66:38];
   assign \$signal.host  = \$signal [0];
   assign \$signal.learn  = \$signal [1];
   assign \$signal.mask  = \$signal [5:2];
@@ -20085,113 +20818,113 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$signature__data[3].rrpv  = \$signature__data [62:61];
   assign \$signature__data[3].tag  = \$signature__data [78:63];
   assign \$signature__data[3].stale  = \$signature__data [79];
-  assign \$signal$97.host  = \$signal$97 [0];
-  assign \$signal$97.learn  = \$signal$97 [1];
-  assign \$signal$97.mask  = \$signal$97 [5:2];
-  assign \$signal$97.beat_end  = \$signal$97 [6];
-  assign \$signal$97.beat  = \$signal$97 [328:7];
-  assign \$signal$97.beat.lanes  = \$signal$97 [294:7];
-  assign \$signal$97.beat.lanes[0]  = \$signal$97 [78:7];
-  assign \$signal$97.beat.lanes[0].valid  = \$signal$97 [7];
-  assign \$signal$97.beat.lanes[0].error  = \$signal$97 [8];
-  assign \$signal$97.beat.lanes[0].set  = \$signal$97 [22:9];
-  assign \$signal$97.beat.lanes[0].tag  = \$signal$97 [38:23];
-  assign \$signal$97.beat.lanes[0].table  = \$signal$97 [46:39];
-  assign \$signal$97.beat.lanes[0].row  = \$signal$97 [78:47];
-  assign \$signal$97.beat.lanes[1]  = \$signal$97 [150:79];
-  assign \$signal$97.beat.lanes[1].valid  = \$signal$97 [79];
-  assign \$signal$97.beat.lanes[1].error  = \$signal$97 [80];
-  assign \$signal$97.beat.lanes[1].set  = \$signal$97 [94:81];
-  assign \$signal$97.beat.lanes[1].tag  = \$signal$97 [110:95];
-  assign \$signal$97.beat.lanes[1].table  = \$signal$97 [118:111];
-  assign \$signal$97.beat.lanes[1].row  = \$signal$97 [150:119];
-  assign \$signal$97.beat.lanes[2]  = \$signal$97 [222:151];
-  assign \$signal$97.beat.lanes[2].valid  = \$signal$97 [151];
-  assign \$signal$97.beat.lanes[2].error  = \$signal$97 [152];
-  assign \$signal$97.beat.lanes[2].set  = \$signal$97 [166:153];
-  assign \$signal$97.beat.lanes[2].tag  = \$signal$97 [182:167];
-  assign \$signal$97.beat.lanes[2].table  = \$signal$97 [190:183];
-  assign \$signal$97.beat.lanes[2].row  = \$signal$97 [222:191];
-  assign \$signal$97.beat.lanes[3]  = \$signal$97 [294:223];
-  assign \$signal$97.beat.lanes[3].valid  = \$signal$97 [223];
-  assign \$signal$97.beat.lanes[3].error  = \$signal$97 [224];
-  assign \$signal$97.beat.lanes[3].set  = \$signal$97 [238:225];
-  assign \$signal$97.beat.lanes[3].tag  = \$signal$97 [254:239];
-  assign \$signal$97.beat.lanes[3].table  = \$signal$97 [262:255];
-  assign \$signal$97.beat.lanes[3].row  = \$signal$97 [294:263];
-  assign \$signal$97.beat.first  = \$signal$97 [295];
-  assign \$signal$97.beat.last  = \$signal$97 [296];
-  assign \$signal$97.beat.meta  = \$signal$97 [328:297];
-  assign \$signal$97.rmw_set  = \$signal$97 [342:329];
-  assign \$signal$97.rmw_lane  = \$signal$97 [344:343];
-  assign \$signal$97.host_op  = \$signal$97 [347:345];
-  assign \$signal$97.host_slot  = \$signal$97 [363:348];
-  assign \$signal$97.host_tag  = \$signal$97 [379:364];
-  assign \$signal$97.host_entry  = \$signal$97 [398:380];
-  assign \$signal$97.host_entry.valid  = \$signal$97 [380];
-  assign \$signal$97.host_entry.rrpv  = \$signal$97 [382:381];
-  assign \$signal$97.host_entry.tag  = \$signal$97 [398:383];
-  assign \$signal$97.host_ack  = \$signal$97 [399];
-  assign \$signature__data$101[0]  = \$signature__data$101 [19:0];
-  assign \$signature__data$101[0].valid  = \$signature__data$101 [0];
-  assign \$signature__data$101[0].rrpv  = \$signature__data$101 [2:1];
-  assign \$signature__data$101[0].tag  = \$signature__data$101 [18:3];
-  assign \$signature__data$101[0].stale  = \$signature__data$101 [19];
-  assign \$signature__data$101[1]  = \$signature__data$101 [39:20];
-  assign \$signature__data$101[1].valid  = \$signature__data$101 [20];
-  assign \$signature__data$101[1].rrpv  = \$signature__data$101 [22:21];
-  assign \$signature__data$101[1].tag  = \$signature__data$101 [38:23];
-  assign \$signature__data$101[1].stale  = \$signature__data$101 [39];
-  assign \$signature__data$101[2]  = \$signature__data$101 [59:40];
-  assign \$signature__data$101[2].valid  = \$signature__data$101 [40];
-  assign \$signature__data$101[2].rrpv  = \$signature__data$101 [42:41];
-  assign \$signature__data$101[2].tag  = \$signature__data$101 [58:43];
-  assign \$signature__data$101[2].stale  = \$signature__data$101 [59];
-  assign \$signature__data$101[3]  = \$signature__data$101 [79:60];
-  assign \$signature__data$101[3].valid  = \$signature__data$101 [60];
-  assign \$signature__data$101[3].rrpv  = \$signature__data$101 [62:61];
-  assign \$signature__data$101[3].tag  = \$signature__data$101 [78:63];
-  assign \$signature__data$101[3].stale  = \$signature__data$101 [79];
-  assign \$signature__data$105[0]  = \$signature__data$105 [19:0];
-  assign \$signature__data$105[0].valid  = \$signature__data$105 [0];
-  assign \$signature__data$105[0].rrpv  = \$signature__data$105 [2:1];
-  assign \$signature__data$105[0].tag  = \$signature__data$105 [18:3];
-  assign \$signature__data$105[0].stale  = \$signature__data$105 [19];
-  assign \$signature__data$105[1]  = \$signature__data$105 [39:20];
-  assign \$signature__data$105[1].valid  = \$signature__data$105 [20];
-  assign \$signature__data$105[1].rrpv  = \$signature__data$105 [22:21];
-  assign \$signature__data$105[1].tag  = \$signature__data$105 [38:23];
-  assign \$signature__data$105[1].stale  = \$signature__data$105 [39];
-  assign \$signature__data$105[2]  = \$signature__data$105 [59:40];
-  assign \$signature__data$105[2].valid  = \$signature__data$105 [40];
-  assign \$signature__data$105[2].rrpv  = \$signature__data$105 [42:41];
-  assign \$signature__data$105[2].tag  = \$signature__data$105 [58:43];
-  assign \$signature__data$105[2].stale  = \$signature__data$105 [59];
-  assign \$signature__data$105[3]  = \$signature__data$105 [79:60];
-  assign \$signature__data$105[3].valid  = \$signature__data$105 [60];
-  assign \$signature__data$105[3].rrpv  = \$signature__data$105 [62:61];
-  assign \$signature__data$105[3].tag  = \$signature__data$105 [78:63];
-  assign \$signature__data$105[3].stale  = \$signature__data$105 [79];
-  assign \$signature__data$109[0]  = \$signature__data$109 [19:0];
-  assign \$signature__data$109[0].valid  = \$signature__data$109 [0];
-  assign \$signature__data$109[0].rrpv  = \$signature__data$109 [2:1];
-  assign \$signature__data$109[0].tag  = \$signature__data$109 [18:3];
-  assign \$signature__data$109[0].stale  = \$signature__data$109 [19];
-  assign \$signature__data$109[1]  = \$signature__data$109 [39:20];
-  assign \$signature__data$109[1].valid  = \$signature__data$109 [20];
-  assign \$signature__data$109[1].rrpv  = \$signature__data$109 [22:21];
-  assign \$signature__data$109[1].tag  = \$signature__data$109 [38:23];
-  assign \$signature__data$109[1].stale  = \$signature__data$109 [39];
-  assign \$signature__data$109[2]  = \$signature__data$109 [59:40];
-  assign \$signature__data$109[2].valid  = \$signature__data$109 [40];
-  assign \$signature__data$109[2].rrpv  = \$signature__data$109 [42:41];
-  assign \$signature__data$109[2].tag  = \$signature__data$109 [58:43];
-  assign \$signature__data$109[2].stale  = \$signature__data$109 [59];
-  assign \$signature__data$109[3]  = \$signature__data$109 [79:60];
-  assign \$signature__data$109[3].valid  = \$signature__data$109 [60];
-  assign \$signature__data$109[3].rrpv  = \$signature__data$109 [62:61];
-  assign \$signature__data$109[3].tag  = \$signature__data$109 [78:63];
-  assign \$signature__data$109[3].stale  = \$signature__data$109 [79];
+  assign \$signal$150.host  = \$signal$150 [0];
+  assign \$signal$150.learn  = \$signal$150 [1];
+  assign \$signal$150.mask  = \$signal$150 [5:2];
+  assign \$signal$150.beat_end  = \$signal$150 [6];
+  assign \$signal$150.beat  = \$signal$150 [328:7];
+  assign \$signal$150.beat.lanes  = \$signal$150 [294:7];
+  assign \$signal$150.beat.lanes[0]  = \$signal$150 [78:7];
+  assign \$signal$150.beat.lanes[0].valid  = \$signal$150 [7];
+  assign \$signal$150.beat.lanes[0].error  = \$signal$150 [8];
+  assign \$signal$150.beat.lanes[0].set  = \$signal$150 [22:9];
+  assign \$signal$150.beat.lanes[0].tag  = \$signal$150 [38:23];
+  assign \$signal$150.beat.lanes[0].table  = \$signal$150 [46:39];
+  assign \$signal$150.beat.lanes[0].row  = \$signal$150 [78:47];
+  assign \$signal$150.beat.lanes[1]  = \$signal$150 [150:79];
+  assign \$signal$150.beat.lanes[1].valid  = \$signal$150 [79];
+  assign \$signal$150.beat.lanes[1].error  = \$signal$150 [80];
+  assign \$signal$150.beat.lanes[1].set  = \$signal$150 [94:81];
+  assign \$signal$150.beat.lanes[1].tag  = \$signal$150 [110:95];
+  assign \$signal$150.beat.lanes[1].table  = \$signal$150 [118:111];
+  assign \$signal$150.beat.lanes[1].row  = \$signal$150 [150:119];
+  assign \$signal$150.beat.lanes[2]  = \$signal$150 [222:151];
+  assign \$signal$150.beat.lanes[2].valid  = \$signal$150 [151];
+  assign \$signal$150.beat.lanes[2].error  = \$signal$150 [152];
+  assign \$signal$150.beat.lanes[2].set  = \$signal$150 [166:153];
+  assign \$signal$150.beat.lanes[2].tag  = \$signal$150 [182:167];
+  assign \$signal$150.beat.lanes[2].table  = \$signal$150 [190:183];
+  assign \$signal$150.beat.lanes[2].row  = \$signal$150 [222:191];
+  assign \$signal$150.beat.lanes[3]  = \$signal$150 [294:223];
+  assign \$signal$150.beat.lanes[3].valid  = \$signal$150 [223];
+  assign \$signal$150.beat.lanes[3].error  = \$signal$150 [224];
+  assign \$signal$150.beat.lanes[3].set  = \$signal$150 [238:225];
+  assign \$signal$150.beat.lanes[3].tag  = \$signal$150 [254:239];
+  assign \$signal$150.beat.lanes[3].table  = \$signal$150 [262:255];
+  assign \$signal$150.beat.lanes[3].row  = \$signal$150 [294:263];
+  assign \$signal$150.beat.first  = \$signal$150 [295];
+  assign \$signal$150.beat.last  = \$signal$150 [296];
+  assign \$signal$150.beat.meta  = \$signal$150 [328:297];
+  assign \$signal$150.rmw_set  = \$signal$150 [342:329];
+  assign \$signal$150.rmw_lane  = \$signal$150 [344:343];
+  assign \$signal$150.host_op  = \$signal$150 [347:345];
+  assign \$signal$150.host_slot  = \$signal$150 [363:348];
+  assign \$signal$150.host_tag  = \$signal$150 [379:364];
+  assign \$signal$150.host_entry  = \$signal$150 [398:380];
+  assign \$signal$150.host_entry.valid  = \$signal$150 [380];
+  assign \$signal$150.host_entry.rrpv  = \$signal$150 [382:381];
+  assign \$signal$150.host_entry.tag  = \$signal$150 [398:383];
+  assign \$signal$150.host_ack  = \$signal$150 [399];
+  assign \$signature__data$154[0]  = \$signature__data$154 [19:0];
+  assign \$signature__data$154[0].valid  = \$signature__data$154 [0];
+  assign \$signature__data$154[0].rrpv  = \$signature__data$154 [2:1];
+  assign \$signature__data$154[0].tag  = \$signature__data$154 [18:3];
+  assign \$signature__data$154[0].stale  = \$signature__data$154 [19];
+  assign \$signature__data$154[1]  = \$signature__data$154 [39:20];
+  assign \$signature__data$154[1].valid  = \$signature__data$154 [20];
+  assign \$signature__data$154[1].rrpv  = \$signature__data$154 [22:21];
+  assign \$signature__data$154[1].tag  = \$signature__data$154 [38:23];
+  assign \$signature__data$154[1].stale  = \$signature__data$154 [39];
+  assign \$signature__data$154[2]  = \$signature__data$154 [59:40];
+  assign \$signature__data$154[2].valid  = \$signature__data$154 [40];
+  assign \$signature__data$154[2].rrpv  = \$signature__data$154 [42:41];
+  assign \$signature__data$154[2].tag  = \$signature__data$154 [58:43];
+  assign \$signature__data$154[2].stale  = \$signature__data$154 [59];
+  assign \$signature__data$154[3]  = \$signature__data$154 [79:60];
+  assign \$signature__data$154[3].valid  = \$signature__data$154 [60];
+  assign \$signature__data$154[3].rrpv  = \$signature__data$154 [62:61];
+  assign \$signature__data$154[3].tag  = \$signature__data$154 [78:63];
+  assign \$signature__data$154[3].stale  = \$signature__data$154 [79];
+  assign \$signature__data$158[0]  = \$signature__data$158 [19:0];
+  assign \$signature__data$158[0].valid  = \$signature__data$158 [0];
+  assign \$signature__data$158[0].rrpv  = \$signature__data$158 [2:1];
+  assign \$signature__data$158[0].tag  = \$signature__data$158 [18:3];
+  assign \$signature__data$158[0].stale  = \$signature__data$158 [19];
+  assign \$signature__data$158[1]  = \$signature__data$158 [39:20];
+  assign \$signature__data$158[1].valid  = \$signature__data$158 [20];
+  assign \$signature__data$158[1].rrpv  = \$signature__data$158 [22:21];
+  assign \$signature__data$158[1].tag  = \$signature__data$158 [38:23];
+  assign \$signature__data$158[1].stale  = \$signature__data$158 [39];
+  assign \$signature__data$158[2]  = \$signature__data$158 [59:40];
+  assign \$signature__data$158[2].valid  = \$signature__data$158 [40];
+  assign \$signature__data$158[2].rrpv  = \$signature__data$158 [42:41];
+  assign \$signature__data$158[2].tag  = \$signature__data$158 [58:43];
+  assign \$signature__data$158[2].stale  = \$signature__data$158 [59];
+  assign \$signature__data$158[3]  = \$signature__data$158 [79:60];
+  assign \$signature__data$158[3].valid  = \$signature__data$158 [60];
+  assign \$signature__data$158[3].rrpv  = \$signature__data$158 [62:61];
+  assign \$signature__data$158[3].tag  = \$signature__data$158 [78:63];
+  assign \$signature__data$158[3].stale  = \$signature__data$158 [79];
+  assign \$signature__data$162[0]  = \$signature__data$162 [19:0];
+  assign \$signature__data$162[0].valid  = \$signature__data$162 [0];
+  assign \$signature__data$162[0].rrpv  = \$signature__data$162 [2:1];
+  assign \$signature__data$162[0].tag  = \$signature__data$162 [18:3];
+  assign \$signature__data$162[0].stale  = \$signature__data$162 [19];
+  assign \$signature__data$162[1]  = \$signature__data$162 [39:20];
+  assign \$signature__data$162[1].valid  = \$signature__data$162 [20];
+  assign \$signature__data$162[1].rrpv  = \$signature__data$162 [22:21];
+  assign \$signature__data$162[1].tag  = \$signature__data$162 [38:23];
+  assign \$signature__data$162[1].stale  = \$signature__data$162 [39];
+  assign \$signature__data$162[2]  = \$signature__data$162 [59:40];
+  assign \$signature__data$162[2].valid  = \$signature__data$162 [40];
+  assign \$signature__data$162[2].rrpv  = \$signature__data$162 [42:41];
+  assign \$signature__data$162[2].tag  = \$signature__data$162 [58:43];
+  assign \$signature__data$162[2].stale  = \$signature__data$162 [59];
+  assign \$signature__data$162[3]  = \$signature__data$162 [79:60];
+  assign \$signature__data$162[3].valid  = \$signature__data$162 [60];
+  assign \$signature__data$162[3].rrpv  = \$signature__data$162 [62:61];
+  assign \$signature__data$162[3].tag  = \$signature__data$162 [78:63];
+  assign \$signature__data$162[3].stale  = \$signature__data$162 [79];
   assign \learn_word[0]  = learn_word[19:0];
   assign \learn_word[0].valid  = learn_word[0];
   assign \learn_word[0].rrpv  = learn_word[2:1];
@@ -20252,16 +20985,162 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \write__data[3].rrpv  = write__data[62:61];
   assign \write__data[3].tag  = write__data[78:63];
   assign \write__data[3].stale  = write__data[79];
+  assign \hash_beat_s1.lanes  = hash_beat_s1[287:0];
+  assign \hash_beat_s1.lanes[0]  = hash_beat_s1[71:0];
+  assign \hash_beat_s1.lanes[0].valid  = hash_beat_s1[0];
+  assign \hash_beat_s1.lanes[0].error  = hash_beat_s1[1];
+  assign \hash_beat_s1.lanes[0].set  = hash_beat_s1[15:2];
+  assign \hash_beat_s1.lanes[0].tag  = hash_beat_s1[31:16];
+  assign \hash_beat_s1.lanes[0].table  = hash_beat_s1[39:32];
+  assign \hash_beat_s1.lanes[0].row  = hash_beat_s1[71:40];
+  assign \hash_beat_s1.lanes[1]  = hash_beat_s1[143:72];
+  assign \hash_beat_s1.lanes[1].valid  = hash_beat_s1[72];
+  assign \hash_beat_s1.lanes[1].error  = hash_beat_s1[73];
+  assign \hash_beat_s1.lanes[1].set  = hash_beat_s1[87:74];
+  assign \hash_beat_s1.lanes[1].tag  = hash_beat_s1[103:88];
+  assign \hash_beat_s1.lanes[1].table  = hash_beat_s1[111:104];
+  assign \hash_beat_s1.lanes[1].row  = hash_beat_s1[143:112];
+  assign \hash_beat_s1.lanes[2]  = hash_beat_s1[215:144];
+  assign \hash_beat_s1.lanes[2].valid  = hash_beat_s1[144];
+  assign \hash_beat_s1.lanes[2].error  = hash_beat_s1[145];
+  assign \hash_beat_s1.lanes[2].set  = hash_beat_s1[159:146];
+  assign \hash_beat_s1.lanes[2].tag  = hash_beat_s1[175:160];
+  assign \hash_beat_s1.lanes[2].table  = hash_beat_s1[183:176];
+  assign \hash_beat_s1.lanes[2].row  = hash_beat_s1[215:184];
+  assign \hash_beat_s1.lanes[3]  = hash_beat_s1[287:216];
+  assign \hash_beat_s1.lanes[3].valid  = hash_beat_s1[216];
+  assign \hash_beat_s1.lanes[3].error  = hash_beat_s1[217];
+  assign \hash_beat_s1.lanes[3].set  = hash_beat_s1[231:218];
+  assign \hash_beat_s1.lanes[3].tag  = hash_beat_s1[247:232];
+  assign \hash_beat_s1.lanes[3].table  = hash_beat_s1[255:248];
+  assign \hash_beat_s1.lanes[3].row  = hash_beat_s1[287:256];
+  assign \hash_beat_s1.first  = hash_beat_s1[288];
+  assign \hash_beat_s1.last  = hash_beat_s1[289];
+  assign \hash_beat_s1.meta  = hash_beat_s1[321:290];
+  assign \hash_beat_s2.lanes  = hash_beat_s2[287:0];
+  assign \hash_beat_s2.lanes[0]  = hash_beat_s2[71:0];
+  assign \hash_beat_s2.lanes[0].valid  = hash_beat_s2[0];
+  assign \hash_beat_s2.lanes[0].error  = hash_beat_s2[1];
+  assign \hash_beat_s2.lanes[0].set  = hash_beat_s2[15:2];
+  assign \hash_beat_s2.lanes[0].tag  = hash_beat_s2[31:16];
+  assign \hash_beat_s2.lanes[0].table  = hash_beat_s2[39:32];
+  assign \hash_beat_s2.lanes[0].row  = hash_beat_s2[71:40];
+  assign \hash_beat_s2.lanes[1]  = hash_beat_s2[143:72];
+  assign \hash_beat_s2.lanes[1].valid  = hash_beat_s2[72];
+  assign \hash_beat_s2.lanes[1].error  = hash_beat_s2[73];
+  assign \hash_beat_s2.lanes[1].set  = hash_beat_s2[87:74];
+  assign \hash_beat_s2.lanes[1].tag  = hash_beat_s2[103:88];
+  assign \hash_beat_s2.lanes[1].table  = hash_beat_s2[111:104];
+  assign \hash_beat_s2.lanes[1].row  = hash_beat_s2[143:112];
+  assign \hash_beat_s2.lanes[2]  = hash_beat_s2[215:144];
+  assign \hash_beat_s2.lanes[2].valid  = hash_beat_s2[144];
+  assign \hash_beat_s2.lanes[2].error  = hash_beat_s2[145];
+  assign \hash_beat_s2.lanes[2].set  = hash_beat_s2[159:146];
+  assign \hash_beat_s2.lanes[2].tag  = hash_beat_s2[175:160];
+  assign \hash_beat_s2.lanes[2].table  = hash_beat_s2[183:176];
+  assign \hash_beat_s2.lanes[2].row  = hash_beat_s2[215:184];
+  assign \hash_beat_s2.lanes[3]  = hash_beat_s2[287:216];
+  assign \hash_beat_s2.lanes[3].valid  = hash_beat_s2[216];
+  assign \hash_beat_s2.lanes[3].error  = hash_beat_s2[217];
+  assign \hash_beat_s2.lanes[3].set  = hash_beat_s2[231:218];
+  assign \hash_beat_s2.lanes[3].tag  = hash_beat_s2[247:232];
+  assign \hash_beat_s2.lanes[3].table  = hash_beat_s2[255:248];
+  assign \hash_beat_s2.lanes[3].row  = hash_beat_s2[287:256];
+  assign \hash_beat_s2.first  = hash_beat_s2[288];
+  assign \hash_beat_s2.last  = hash_beat_s2[289];
+  assign \hash_beat_s2.meta  = hash_beat_s2[321:290];
+  assign \hash_beat_s3.lanes  = hash_beat_s3[287:0];
+  assign \hash_beat_s3.lanes[0]  = hash_beat_s3[71:0];
+  assign \hash_beat_s3.lanes[0].valid  = hash_beat_s3[0];
+  assign \hash_beat_s3.lanes[0].error  = hash_beat_s3[1];
+  assign \hash_beat_s3.lanes[0].set  = hash_beat_s3[15:2];
+  assign \hash_beat_s3.lanes[0].tag  = hash_beat_s3[31:16];
+  assign \hash_beat_s3.lanes[0].table  = hash_beat_s3[39:32];
+  assign \hash_beat_s3.lanes[0].row  = hash_beat_s3[71:40];
+  assign \hash_beat_s3.lanes[1]  = hash_beat_s3[143:72];
+  assign \hash_beat_s3.lanes[1].valid  = hash_beat_s3[72];
+  assign \hash_beat_s3.lanes[1].error  = hash_beat_s3[73];
+  assign \hash_beat_s3.lanes[1].set  = hash_beat_s3[87:74];
+  assign \hash_beat_s3.lanes[1].tag  = hash_beat_s3[103:88];
+  assign \hash_beat_s3.lanes[1].table  = hash_beat_s3[111:104];
+  assign \hash_beat_s3.lanes[1].row  = hash_beat_s3[143:112];
+  assign \hash_beat_s3.lanes[2]  = hash_beat_s3[215:144];
+  assign \hash_beat_s3.lanes[2].valid  = hash_beat_s3[144];
+  assign \hash_beat_s3.lanes[2].error  = hash_beat_s3[145];
+  assign \hash_beat_s3.lanes[2].set  = hash_beat_s3[159:146];
+  assign \hash_beat_s3.lanes[2].tag  = hash_beat_s3[175:160];
+  assign \hash_beat_s3.lanes[2].table  = hash_beat_s3[183:176];
+  assign \hash_beat_s3.lanes[2].row  = hash_beat_s3[215:184];
+  assign \hash_beat_s3.lanes[3]  = hash_beat_s3[287:216];
+  assign \hash_beat_s3.lanes[3].valid  = hash_beat_s3[216];
+  assign \hash_beat_s3.lanes[3].error  = hash_beat_s3[217];
+  assign \hash_beat_s3.lanes[3].set  = hash_beat_s3[231:218];
+  assign \hash_beat_s3.lanes[3].tag  = hash_beat_s3[247:232];
+  assign \hash_beat_s3.lanes[3].table  = hash_beat_s3[255:248];
+  assign \hash_beat_s3.lanes[3].row  = hash_beat_s3[287:256];
+  assign \hash_beat_s3.first  = hash_beat_s3[288];
+  assign \hash_beat_s3.last  = hash_beat_s3[289];
+  assign \hash_beat_s3.meta  = hash_beat_s3[321:290];
+  assign \host_cmd_s1.op  = host_cmd_s1[2:0];
+  assign \host_cmd_s1.slot  = host_cmd_s1[18:3];
+  assign \host_cmd_s1.entry  = host_cmd_s1[37:19];
+  assign \host_cmd_s1.entry.valid  = host_cmd_s1[19];
+  assign \host_cmd_s1.entry.rrpv  = host_cmd_s1[21:20];
+  assign \host_cmd_s1.entry.tag  = host_cmd_s1[37:22];
+  assign \host_cmd_s1.key  = host_cmd_s1[66:38];
+  assign \host_cmd_s2.op  = host_cmd_s2[2:0];
+  assign \host_cmd_s2.slot  = host_cmd_s2[18:3];
+  assign \host_cmd_s2.entry  = host_cmd_s2[37:19];
+  assign \host_cmd_s2.entry.valid  = host_cmd_s2[19];
+  assign \host_cmd_s2.entry.rrpv  = host_cmd_s2[21:20];
+  assign \host_cmd_s2.entry.tag  = host_cmd_s2[37:22];
+  assign \host_cmd_s2.key  = host_cmd_s2[66:38];
+  assign \host_cmd_s3.op  = host_cmd_s3[2:0];
+  assign \host_cmd_s3.slot  = host_cmd_s3[18:3];
+  assign \host_cmd_s3.entry  = host_cmd_s3[37:19];
+  assign \host_cmd_s3.entry.valid  = host_cmd_s3[19];
+  assign \host_cmd_s3.entry.rrpv  = host_cmd_s3[21:20];
+  assign \host_cmd_s3.entry.tag  = host_cmd_s3[37:22];
+  assign \host_cmd_s3.key  = host_cmd_s3[66:38];
+  assign h[247:232] = { lane3_hash_s4_left, lane3_hash_s4_right[14] };
+  assign h[231:218] = lane3_hash_s4_right[13:0];
+  assign h[175:160] = { lane2_hash_s4_left, lane2_hash_s4_right[14] };
+  assign h[159:146] = lane2_hash_s4_right[13:0];
+  assign h[103:88] = { lane1_hash_s4_left, lane1_hash_s4_right[14] };
+  assign h[87:74] = lane1_hash_s4_right[13:0];
+  assign h[31:16] = { lane0_hash_s4_left, lane0_hash_s4_right[14] };
+  assign h[15:2] = lane0_hash_s4_right[13:0];
+  assign { h[321:248], h[217:176], h[145:104], h[73:32], h[1:0] } = { hash_beat_s4[321:248], hash_beat_s4[217:176], hash_beat_s4[145:104], hash_beat_s4[73:32], hash_beat_s4[1:0] };
+  assign carried[287:256] = req__payload[163:132];
+  assign carried[255:248] = req__payload[131:124];
+  assign carried[217] = \$26 ;
+  assign carried[216] = req__payload[123];
+  assign carried[215:184] = req__payload[122:91];
+  assign carried[183:176] = req__payload[90:83];
+  assign carried[145] = \$20 ;
+  assign carried[144] = req__payload[82];
+  assign carried[143:112] = req__payload[81:50];
+  assign carried[111:104] = req__payload[49:42];
+  assign carried[73] = \$14 ;
+  assign carried[72] = req__payload[41];
+  assign carried[71:40] = req__payload[40:9];
+  assign carried[39:32] = req__payload[8:1];
+  assign carried[1] = \$8 ;
+  assign carried[0] = req__payload[0];
+  assign carried[321:290] = req__payload[197:166];
+  assign carried[289] = req__payload[165];
+  assign carried[288] = req__payload[164];
+  assign { carried[247:218], carried[175:146], carried[103:74], carried[31:2] } = 120'h000000000000000000000000000000;
   assign \$3  = { 5'h00, req__payload[8:6] };
   assign \$5  = { 24'h000000, req__payload[40:33] };
-  assign \$32  = { 5'h00, req__payload[49:47] };
-  assign \$34  = { 24'h000000, req__payload[81:74] };
-  assign \$61  = { 5'h00, req__payload[90:88] };
-  assign \$63  = { 24'h000000, req__payload[122:115] };
-  assign \$90  = { 5'h00, req__payload[131:129] };
-  assign \$92  = { 24'h000000, req__payload[163:156] };
-  assign \$119  = 2'h0;
-  assign \$126  = \$125 ;
-  assign \$199  = mode;
-  assign \$710  = mode;
+  assign \$9  = { 5'h00, req__payload[49:47] };
+  assign \$11  = { 24'h000000, req__payload[81:74] };
+  assign \$15  = { 5'h00, req__payload[90:88] };
+  assign \$17  = { 24'h000000, req__payload[122:115] };
+  assign \$21  = { 5'h00, req__payload[131:129] };
+  assign \$23  = { 24'h000000, req__payload[163:156] };
+  assign \$107  = 2'h0;
+  assign \$114  = \$113 ;
+  assign \$189  = mode;
+  assign \$694  = mode;
 endmodule

@@ -35,12 +35,10 @@ def _difference(m, a, b, *, name: str) -> Signal:
 
 
 def feistel_count(m, dut, harness):
-    """In - out == ``o.valid``: the one output register holds every value taken and not yet
-    sent, so none is dropped or sent twice."""
-    taken = transfer_counter(m, dut.i.valid & dut.i.ready, name="taken")
-    sent = transfer_counter(m, dut.o.valid & dut.o.ready, name="sent")
-    m.d.comb += Assert(_difference(m, taken, sent, name="held") == dut.o.valid,
-                       "o: in - out == occupancy")
+    """The hash pipeline: 0 <= in - out <= ``rounds`` (one value per stage at most), and
+    everything taken comes out once ``o`` has been ready for ``rounds`` cycles with nothing
+    offered: no value dropped or sent twice."""
+    pipeline_count("i", "o", stages=dut.rounds)(m, dut, harness)
 
 
 def passthrough_count(source: str, sink: str):
@@ -163,13 +161,15 @@ def row_reader_invariants(m, dut, harness):
 
 
 def table_count(m, dut, harness):
-    """Response beats never outnumber request beats, and at most the 4 pipeline stages hold
-    beats taken and not answered."""
+    """Response beats never outnumber request beats, and at most the ``rounds + 3`` pipeline
+    stages (hash stages, read address, compare, response) hold beats taken and not
+    answered."""
+    stages = dut.geometry.rounds + 3
     taken = transfer_counter(m, dut.req.valid & dut.req.ready, name="beats_taken")
     sent = transfer_counter(m, dut.resp.valid & dut.resp.ready, name="beats_sent")
     held = _difference(m, taken, sent, name="held")
     m.d.comb += [Assert(held >= 0, "resp: out <= in"),
-                 Assert(held <= 4, "resp: in - out <= 4")]
+                 Assert(held <= stages, f"resp: in - out <= {stages}")]
 
 
 def run_never_writes(m, dut, harness):

@@ -208,8 +208,9 @@ def _in_submodule(name: str, bug):
 
 PROOFS: list[Proof] = [
     Proof("feistel_hash.streams", _feistel, inv.feistel_count, quick=True, broken=[
-        ("hash_moves_while_stalled", _change_while_stalled("o", "hash"), _STALL_MSG.format("o")),
-        ("input_ready_high", _ready_always("i"), "o: in - out == occupancy"),
+        ("hash_follows_ready", _payload_follows_ready("o", "hash"), _STALL_MSG.format("o")),
+        ("valid_drops_on_stall", _stall_withdraw_comb("o"), _WITHDRAW_MSG.format("o")),
+        ("input_ready_high", _ready_always("i"), "o: in - out <= 4"),
     ]),
     Proof("lookup_input.streams", _lookup_input, inv.passthrough_count("s_axis", "o"),
           quick=True, broken=[

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import matplotlib
+import matplotlib.figure
 import pytest
 
 from sw_driver.dlrm import __main__ as command

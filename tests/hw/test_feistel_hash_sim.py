@@ -49,25 +49,31 @@ def test_parameters_validated():
 
 
 def test_empty_register_takes_input_under_backpressure(pyrng):
-    """The documented ready: ``i.ready`` is high while the output register is empty, even with
-    ``o.ready`` low (a value enters a stalled, empty stage), and low once it holds a value."""
+    """The documented ready and latency: ``i.ready`` is high while the last stage is empty,
+    even with ``o.ready`` low (a value moves down a stalled, empty pipeline), the value comes
+    out ``rounds`` cycles after it is taken, and ``i.ready`` falls once the last stage holds
+    it."""
     dut = FeistelHash(width=8)
     value = pyrng.getrandbits(8)
     print(f"value {value}")
-    seen = {}
+    seen = []
 
     async def bench(ctx):
         ctx.set(dut.o.ready, 0)
         ctx.set(dut.i.valid, 1)
         ctx.set(dut.i.payload.value, value)
-        seen["empty"] = (ctx.get(dut.o.valid), ctx.get(dut.i.ready))
+        seen.append((ctx.get(dut.o.valid), ctx.get(dut.i.ready)))
         await ctx.tick()
         ctx.set(dut.i.valid, 0)
-        seen["full"] = (ctx.get(dut.o.valid), ctx.get(dut.i.ready), ctx.get(dut.o.payload.hash))
+        for _ in range(dut.rounds):
+            seen.append((ctx.get(dut.o.valid), ctx.get(dut.i.ready)))
+            await ctx.tick()
+        seen.append((ctx.get(dut.o.valid), ctx.get(dut.i.ready), ctx.get(dut.o.payload.hash)))
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert seen["empty"] == (0, 1)
-    assert seen["full"] == (1, 0, FeistelHashModel(8, 4).forward(value))
+    assert seen[:dut.rounds] == [(0, 1)] * dut.rounds
+    assert seen[dut.rounds] == (1, 0)
+    assert seen[-1] == (1, 0, FeistelHashModel(8, 4).forward(value))

@@ -3,10 +3,9 @@
 
 Lookup beats and host commands (``MARK_STALE``, ``CLEAR_STALE``, ``READ``, ``WRITE``) are sent
 as one ordered stream of items, with random pauses and backpressure, without draining between
-them: host commands arrive while lookups are in the pipeline. A host command may be injected
-ahead of the one lookup beat still in the hash register (the two ports are independent
-streams), so a beat with no valid lane is sent before each host group: after it the order of
-effect is the order of the items, and the golden model applies them in that order.
+them: host commands arrive while lookups are in the pipeline. The table takes a command only
+once no beat is in its hash stages and holds beats back while a command is offered, so the
+order of effect is the order of the items, and the golden model applies them in that order.
 """
 
 import pytest
@@ -132,7 +131,6 @@ def random_items(pyrng, model, count, lanes, keys, *, host_share=0.15):
     items = []
     for _ in range(count):
         if pyrng.random() < host_share:
-            items.append(("beat", [None] * lanes))            # the fence (module docstring)
             for _ in range(pyrng.randrange(1, 4)):
                 op = pyrng.choice([HostOp.MARK_STALE] * 4 + [HostOp.CLEAR_STALE,
                                                              HostOp.READ, HostOp.WRITE])
@@ -188,3 +186,115 @@ def test_mark_absent_key_and_clear_stale_by_hand(pyrng):
     assert got == want
     assert want[0][0][0][3] and not want[0][0][1][3] and not want[0][3][1][3]
     assert want[1][len(writes) + 1][6] == 0                           # absent: hit 0
+
+
+@pytest.mark.parametrize("mode", [Mode.LEARN, Mode.RUN])
+def test_host_commands_offered_alongside_beats(pyrng, mode):
+    """Lookup beats and host commands offered on both ports at once, each at random times: a
+    command is never taken in the cycle a beat is, and the order of effect is the order in
+    which the ports took their words (the model, applied in that order, answers both)."""
+    lanes = 2
+    dut = PopularityTable(geometry=TINY, lanes=lanes, table_in_bits=2, row_in_bits=6)
+    model = Model(TINY)
+    keys = [(pyrng.randrange(4), pyrng.randrange(64)) for _ in range(24)]
+    # Warm the table up in LEARN so RUN has hits and marks find keys.
+    warm = [("beat", [pyrng.choice(keys) for _ in range(lanes)]) for _ in range(30)]
+    beats = [("beat", [pyrng.choice(keys) if pyrng.random() < 0.85 else None
+                       for _ in range(lanes)]) for _ in range(120)]
+    commands = []
+    for _ in range(40):
+        op = pyrng.choice([HostOp.MARK_STALE] * 3 + [HostOp.READ, HostOp.WRITE,
+                                                     HostOp.CLEAR_STALE])
+        entry = (1, pyrng.randrange(4), pyrng.randrange(1 << TINY.tag_bits)) \
+            if op == HostOp.WRITE else (0, 0, 0)
+        commands.append(("host", op, pyrng.randrange(TINY.entries), entry, pyrng.choice(keys)))
+    taken, responses, host_responses = [], [], []
+    done = {"beats": False, "host": False}
+    cycle = {"now": 0}
+
+    async def clock(ctx):
+        while True:
+            await ctx.tick()
+            cycle["now"] += 1
+
+    async def send_beats(ctx):
+        ctx.set(dut.mode, Mode.LEARN)
+        for item in warm + [None] + beats:
+            if item is None:            # warm-up done: drain, then the mode under test
+                while ctx.get(dut.busy) or ctx.get(dut.resp.valid):
+                    await ctx.tick()
+                ctx.set(dut.mode, mode)
+                done["warm"] = True
+                continue
+            while pyrng.random() < 0.4:
+                await ctx.tick()
+            for i in range(lanes):
+                key = item[1][i]
+                ctx.set(dut.req.payload.lanes[i].valid, key is not None)
+                ctx.set(dut.req.payload.lanes[i].table, key[0] if key else 0)
+                ctx.set(dut.req.payload.lanes[i].row, key[1] if key else 0)
+            ctx.set(dut.req.valid, 1)
+            await ctx.tick().until(dut.req.ready)
+            taken.append((cycle["now"], "beat", item))
+            ctx.set(dut.req.valid, 0)
+        done["beats"] = True
+
+    async def send_host(ctx):
+        while "warm" not in done:
+            await ctx.tick()
+        for item in commands:
+            while pyrng.random() < 0.6:
+                await ctx.tick()
+            _, op, slot, entry, key = item
+            cmd = dut.host_cmd.payload
+            ctx.set(cmd.op, op)
+            ctx.set(cmd.slot, slot)
+            ctx.set(cmd.entry.valid, entry[0])
+            ctx.set(cmd.entry.rrpv, entry[1])
+            ctx.set(cmd.entry.tag, entry[2])
+            ctx.set(cmd.key, (key[0] << TINY.row_bits) | key[1])
+            ctx.set(dut.host_cmd.valid, 1)
+            await ctx.tick().until(dut.host_cmd.ready)
+            taken.append((cycle["now"], "host", item))
+            ctx.set(dut.host_cmd.valid, 0)
+        done["host"] = True
+
+    async def collect(ctx):
+        while True:
+            ready = pyrng.random() >= 0.3
+            ctx.set(dut.resp.ready, ready)
+            ctx.set(dut.host_resp.ready, ready)
+            _, _, rv, payload, hv, hp = await ctx.tick().sample(
+                dut.resp.valid, dut.resp.payload, dut.host_resp.valid, dut.host_resp.payload)
+            if rv and ready:
+                responses.append([
+                    None if not payload.lanes[i].valid else
+                    (bool(payload.lanes[i].hit), int(payload.lanes[i].slot),
+                     bool(payload.lanes[i].error), bool(payload.lanes[i].stale))
+                    for i in range(lanes)])
+            if hv and ready:
+                host_responses.append((int(hp.op), int(hp.slot), int(hp.entry.valid),
+                                       int(hp.entry.rrpv), int(hp.entry.tag), int(hp.stale),
+                                       int(hp.hit)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_process(clock)
+    sim.add_testbench(send_beats)
+    sim.add_testbench(send_host)
+    sim.add_process(collect)
+    sim.run_until(1e-6 * 20000)
+    assert done["beats"] and done["host"], "the DUT stalled"
+    cycles = [c for c, _, _ in taken]
+    assert len(set(cycles)) == len(cycles), "a beat and a command were taken in one cycle"
+    ordered = [item for _, _, item in sorted(taken, key=lambda t: t[0])]
+    want_warm = model_run(model, warm)
+    model.mode = mode
+    want = model_run(model, ordered[len(warm):])
+    assert responses[:len(warm)] == want_warm[0]
+    assert responses[len(warm):] == want[0]
+    assert host_responses == want[1]
+    interleaved = sum(1 for a, b in zip(ordered[len(warm):], ordered[len(warm) + 1:])
+                      if a[0] != b[0])
+    print(f"{interleaved} switches between beats and commands")
+    assert interleaved > 20
