@@ -7,8 +7,9 @@ processes then read it, each measured on its own (``os.wait4``: CPU time and pea
 child alone):
 
 * ``reader``: one :class:`~sw_driver.data.CriteoReader` pass over the whole file, raw ids
-  (``torch.set_num_threads`` is irrelevant: the parser is numpy on one core). Figure: lines per
-  CPU-second (user + system) and MB/s of text.
+  (one core: the compiled parser of :mod:`~sw_driver.data.criteo_fast` where a C compiler
+  exists, which the config records, else the numpy one). Figure: lines per CPU-second
+  (user + system) and MB/s of text.
 * ``vocabulary``: :meth:`CriteoDataset.open` over the whole file (``samples=0``): the
   vocabulary pass, table sizes, the day split. Figures: peak RSS, seconds.
 * ``sim``: ``scripts/sim.py --data <file>`` with its defaults (what ``make sim DATA=`` runs:
@@ -42,10 +43,13 @@ KAGGLE_LINES = 45_840_617
 _READER = """
 import json, sys
 from sw_driver.data import CriteoReader
+from sw_driver.data.criteo_fast import parser_in_use
 reader = CriteoReader(sys.argv[1])
 for _ in reader.blocks():
     pass
-print(json.dumps({"lines": reader.stats.lines, "bytes": reader.stats.text_bytes}))
+parser = parser_in_use()
+print(json.dumps({"lines": reader.stats.lines, "bytes": reader.stats.text_bytes,
+                  "parser": "compiled" if parser.startswith("compiled") else parser}))
 """
 
 _VOCABULARY = """
@@ -161,6 +165,7 @@ def bench_criteo_files(*, scale: float = 1.0, table_scale: float = 1.0, seed: in
     config = {p: {"scale": scale, "lines": lines, "table_scale": table_scale, "seed": seed,
                   "generator": "SyntheticCriteo (Kaggle table sizes x table_scale, Zipf 1.15)",
                   "sim_args": list(sim_args),
+                  "parser": counted["parser"],
                   "measured": "each pass in its own child process: os.wait4 rusage "
                               "(CPU time, peak RSS of that child)"}}
     if sim["returncode"] != 0:

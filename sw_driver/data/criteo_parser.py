@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .criteo_fast import parse_well_formed
+
 __all__ = ["N_DENSE", "N_TABLES", "CriteoFormatError"]
 
 N_DENSE = 13
@@ -240,12 +242,20 @@ def _windows(buf: np.ndarray) -> np.ndarray:
     return np.ndarray((len(buf) + 1,), dtype="<u8", buffer=padded, strides=(1,))
 
 
-def _parse_chunk(data: bytes, pad_short: bool = False, *, wordwise: bool = True) -> _Chunk:
+def _parse_chunk(data: bytes, pad_short: bool = False, *, wordwise: bool = True,
+                 compiled: bool = True) -> _Chunk:
     """Parse whole lines (``data`` ends with LF) into arrays, flagging malformed lines.
 
     With ``pad_short``, a non-empty line of fewer than 40 fields gets its missing trailing
-    fields as empty ones (listed in ``short``) and is then judged like any other line.
+    fields as empty ones (listed in ``short``) and is then judged like any other line. With
+    ``compiled`` (the default), a chunk whose every line is well formed is parsed by the C fast
+    path (:mod:`~sw_driver.data.criteo_fast`) when it is available; any other chunk, and every
+    chunk without it, by the numpy code below (same arrays).
     """
+    if compiled:
+        fast = parse_well_formed(data)
+        if fast is not None:
+            return _Chunk(*fast, np.zeros(0, np.int64), None)
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
     buf = np.frombuffer(data, np.uint8)

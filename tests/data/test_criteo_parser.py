@@ -1,4 +1,5 @@
-"""The parser's word-wise (SWAR) path against its byte-wise path, field by field.
+"""The parser's word-wise (SWAR) path against its byte-wise path, field by field (the numpy
+parser alone: ``compiled=False``; ``test_criteo_fast.py`` checks the C fast path against it).
 
 :func:`_parse_chunk` reads chunks whose fields are all at most 16 bytes eight bytes at a time
 (``wordwise=True``, the default) and anything else byte by byte (``_horner`` and a ``reduceat``
@@ -79,7 +80,8 @@ def _same(a, b) -> None:
 @given(lines=st.lists(_line, min_size=1, max_size=12))
 def test_wordwise_equals_bytewise(lines):
     data = b"\n".join(lines) + b"\n"
-    _same(_parse_chunk(data, wordwise=True), _parse_chunk(data, wordwise=False))
+    _same(_parse_chunk(data, wordwise=True, compiled=False),
+          _parse_chunk(data, wordwise=False, compiled=False))
 
 
 def test_wordwise_equals_bytewise_on_a_large_random_chunk(rng):
@@ -98,7 +100,8 @@ def test_wordwise_equals_bytewise_on_a_large_random_chunk(rng):
             fields.append(chars)
         lines.append(b"\t".join(fields))
     data = b"\n".join(lines) + b"\n"
-    fast, slow = _parse_chunk(data, wordwise=True), _parse_chunk(data, wordwise=False)
+    fast = _parse_chunk(data, wordwise=True, compiled=False)
+    slow = _parse_chunk(data, wordwise=False, compiled=False)
     _same(fast, slow)
     assert 0 < len(fast.bad) < n  # both valid and malformed lines were exercised
 
@@ -112,7 +115,7 @@ def test_wordwise_equals_bytewise_on_a_large_random_chunk(rng):
 def test_two_word_fields(text, dense, cat):
     """Fields of 9-16 bytes take both words: the high word's digits weigh 10**8 / 16**8."""
     line = b"\t".join([b"1", text, *[b""] * 12, text, *[b""] * 25]) + b"\n"
-    chunk = _parse_chunk(line)
+    chunk = _parse_chunk(line, compiled=False)
     assert len(chunk.bad) == 0
     assert int(chunk.dense[0, 0]) == dense
     assert int(chunk.cats[0, 0]) == cat
