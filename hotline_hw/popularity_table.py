@@ -73,12 +73,14 @@ class PopularityTable(wiring.Component):
         Clears ``error_sticky`` only (an out-of-range lookup in the same cycle sets it again).
     lookups, hits, errors, conflicts : ``Out(counter_bits)``
         Lookups answered (valid lanes, out-of-range ones included), hits, out-of-range
-        lookups, and same-set conflicts (lanes addressing the same set as an earlier usable lane
-        of their beat; see :func:`~hotline_hw.model.popularity_table.beat_set_conflicts`).
+        lookups (each up to date by the time its response beat can be taken), and same-set
+        conflicts (lanes addressing the same set as an earlier usable lane of their beat; see
+        :func:`~hotline_hw.model.popularity_table.beat_set_conflicts`).
     error_sticky : ``Out(1)``
         Set by any out-of-range lookup.
     busy : ``Out(1)``
-        A lookup or host command is in the pipeline, or a clear is running.
+        A lookup or host command is in the pipeline (its write or count included), or a clear
+        is running.
 
     Organisation
     ------------
@@ -349,6 +351,16 @@ class PopularityTable(wiring.Component):
             m.d.sync += [a_valid.eq(inject_valid), a.eq(inject),
                          b_valid.eq(a_valid), b.eq(a)]
 
+        # -- stage W: the write of the op that left B (registered: the set memory's write port,
+        # copied per read port, is fed from flip-flops). B's read data misses only that write
+        # (the memory is transparent for the others), so B takes W's word instead where W
+        # writes the set a port read: ``forward`` is decided one stage early, in A.
+        w_en = Signal()
+        w_set = Signal(g.set_bits)
+        w_word = Signal(set_word)
+        b_writes = Signal()                 # B's op writes its set (when it moves on)
+        forward = [Signal(name=f"port{i}_forward") for i in range(lanes)]
+
         # -- stage A: read addresses --------------------------------------------------------------
         rmw_a = a.host | a.learn
         for i, port in enumerate(reads):
@@ -357,19 +369,24 @@ class PopularityTable(wiring.Component):
                 m.d.comb += port.addr.eq(Mux(rmw_a, a.rmw_set, a.beat.lanes[0].set))
             else:
                 m.d.comb += port.addr.eq(a.beat.lanes[i].set)
+            with m.If(advance):
+                m.d.sync += forward[i].eq(b_writes & (b.rmw_set == port.addr))
+        words = [Signal(set_word, name=f"port{i}_word") for i in range(lanes)]
+        for i, port in enumerate(reads):
+            m.d.comb += words[i].eq(Mux(forward[i], w_word, port.data))
 
         # -- stage B: compare (every lane) and read-modify-write (LEARN lane or host) -----------
         results_hit = []
         results_slot = []
         results_stale = []
-        for i, port in enumerate(reads):
+        for i, data_i in enumerate(words):
             lane = b.beat.lanes[i]
-            matches = [port.data[w].valid & (port.data[w].tag == lane.tag) for w in range(g.ways)]
+            matches = [data_i[w].valid & (data_i[w].tag == lane.tag) for w in range(g.ways)]
             hit, way = _first_set(matches, way_bits)
             hit_i = Signal(name=f"lane{i}_hit")
             slot_i = Signal(g.slot_bits, name=f"lane{i}_slot")
             stale_i = Signal(name=f"lane{i}_stale")
-            stale_bits = Cat(*(port.data[w].stale for w in range(g.ways)))
+            stale_bits = Cat(*(data_i[w].stale for w in range(g.ways)))
             m.d.comb += [hit_i.eq(hit & lane.valid & ~lane.error),
                          slot_i.eq(Mux(hit_i, Cat(way[:slot_way_bits], lane.set), 0)),
                          stale_i.eq(hit_i & stale_bits.bit_select(way, 1))]
@@ -377,16 +394,18 @@ class PopularityTable(wiring.Component):
             results_slot.append(slot_i)
             results_stale.append(stale_i)
 
-        word = reads[0].data
+        word = words[0]
         rmw_lane = b.beat.lanes[b.rmw_lane]
         matches = [word[w].valid & (word[w].tag == rmw_lane.tag) for w in range(g.ways)]
         learn_hit, hit_way = _first_set(matches, way_bits)
         has_invalid, invalid_way = _first_set([~word[w].valid for w in range(g.ways)], way_bits)
-        max_rrpv = Const(0, RRPV_BITS)
-        for w in range(g.ways):
-            running_max = Signal(RRPV_BITS, name=f"max_rrpv_{w}")
-            m.d.comb += running_max.eq(Mux(word[w].rrpv > max_rrpv, word[w].rrpv, max_rrpv))
-            max_rrpv = running_max
+        # The largest RRPV of the set, from "some way has RRPV v" for each v (flat, not a chain
+        # of comparisons).
+        max_rrpv = Signal(RRPV_BITS)
+        found = Const(0, RRPV_BITS)
+        for v in range(1, RRPV_MAX + 1):
+            found = Mux(Cat(*(word[w].rrpv == v for w in range(g.ways))).any(), v, found)
+        m.d.comb += max_rrpv.eq(found)
         _, aged_way = _first_set([word[w].rrpv == max_rrpv for w in range(g.ways)], way_bits)
         victim = Signal(way_bits)
         age = Signal(RRPV_BITS)
@@ -429,12 +448,13 @@ class PopularityTable(wiring.Component):
             m.d.comb += host_word[host_way].stale.eq(1)
 
         learn_op = b_valid & ~b.host & b.learn & b.mask.any()
-        m.d.comb += [
-            write.addr.eq(b.rmw_set),
-            write.data.eq(Mux(b.host, host_word, learn_word)),
-            write.en.eq(advance & ((learn_op & ~learn_error)
-                                   | (b_valid & b.host & (b.host_op != HostOp.READ)))),
-        ]
+        m.d.comb += b_writes.eq((learn_op & ~learn_error)
+                                | (b_valid & b.host & (b.host_op != HostOp.READ)))
+        with m.If(advance):
+            m.d.sync += [w_en.eq(b_writes), w_set.eq(b.rmw_set),
+                         w_word.eq(Mux(b.host, host_word, learn_word))]
+        # While the pipeline is stalled W writes the same word again: harmless.
+        m.d.comb += [write.addr.eq(w_set), write.data.eq(w_word), write.en.eq(w_en)]
 
         # -- stage C: response registers ------------------------------------------------------------
         with m.If(self.resp.valid & self.resp.ready):
@@ -484,17 +504,22 @@ class PopularityTable(wiring.Component):
                 self.host_resp.payload.hit.eq(is_mark & mark_found),
             ]
 
-        # -- status counters --------------------------------------------------------------------
+        # -- status counters: B's answers are counted in the next cycle (stage C, as its response
+        # is registered; off the compare path), before the response can be taken -------------
+        lane_hit = [Mux(b.learn, learn_hit & ~learn_error, results_hit[i]) for i in range(lanes)]
+        counting = Signal()
         answered = Signal(range(lanes + 1))
         hits = Signal(range(lanes + 1))
         errors = Signal(range(lanes + 1))
-        counting = advance & b_valid & ~b.host
-        lane_hit = [Mux(b.learn, learn_hit & ~learn_error, results_hit[i]) for i in range(lanes)]
-        m.d.comb += [
-            answered.eq(sum(b.mask[i] & b.beat.lanes[i].valid for i in range(lanes))),
-            hits.eq(sum(b.mask[i] & lane_hit[i] for i in range(lanes))),
-            errors.eq(sum(b.mask[i] & b.beat.lanes[i].error for i in range(lanes))),
-        ]
+        with m.If(advance):
+            m.d.sync += [
+                counting.eq(b_valid & ~b.host),
+                answered.eq(sum(b.mask[i] & b.beat.lanes[i].valid for i in range(lanes))),
+                hits.eq(sum(b.mask[i] & lane_hit[i] for i in range(lanes))),
+                errors.eq(sum(b.mask[i] & b.beat.lanes[i].error for i in range(lanes))),
+            ]
+        with m.Elif(counting):
+            m.d.sync += counting.eq(0)
         with m.If(self.errors_clear):
             m.d.sync += self.error_sticky.eq(0)
         with m.If(self.counters_clear):
@@ -511,5 +536,5 @@ class PopularityTable(wiring.Component):
                 m.d.sync += self.conflicts.eq(self.conflicts + beat_conflicts)
 
         m.d.comb += self.busy.eq(Cat(*hash_valids, *host_valids).any() | a_valid | b_valid
-                                 | clearing)
+                                 | w_en | counting | clearing)
         return m

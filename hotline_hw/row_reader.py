@@ -14,6 +14,16 @@ from .row_address import beat_count_bits, max_row_beats
 __all__ = ["RowReader"]
 
 
+def _times_constant(value, constant: int):
+    """``value * constant`` as a sum of shifted copies of ``value`` (one per set bit of the
+    constant): adders, not a multiplier block, for the row buffer's slot addresses."""
+    terms = [value << k for k in range(constant.bit_length()) if constant >> k & 1]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
 class RowReader(wiring.Component):
     """Reads rows (``RowAddress`` results) with AXI4 INCR bursts and returns them in order.
 
@@ -207,7 +217,7 @@ class RowReader(wiring.Component):
         count = received[r_slot]
         m.d.comb += [
             info_r.addr.eq(r_slot),
-            data_write.addr.eq(r_slot * max_beats + count),
+            data_write.addr.eq(_times_constant(r_slot, max_beats) + count),
             data_write.data.eq(r_data),
             data_write.en.eq(r_valid & (count < max_beats)),
         ]
@@ -231,8 +241,7 @@ class RowReader(wiring.Component):
         last_k = head_info.range | (out_k + 1 >= out_beats)
         free = advance & eligible & last_k
 
-        base = Signal(range(slots * max_beats))
-        m.d.comb += base.eq(head * max_beats)
+        base = Signal(range(slots * max_beats))     # head * max_beats, kept with head
         m.d.comb += [
             data_lo.addr.eq(base + out_k),
             data_hi.addr.eq(base + Mux(out_k + 1 < max_beats, out_k + 1, out_k)),
@@ -273,7 +282,8 @@ class RowReader(wiring.Component):
                     out_k.eq(Mux(last_k, 0, out_k + 1)),
                 ]
         with m.If(free):
-            m.d.sync += [head.eq(head + 1), out_tag.eq(out_tag + 1), done[head].eq(0)]
+            m.d.sync += [head.eq(head + 1), out_tag.eq(out_tag + 1), done[head].eq(0),
+                         base.eq(Mux(head == slots - 1, 0, base + max_beats))]
         m.d.sync += used.eq(used + load - free)
 
         # -- status ----------------------------------------------------------------------------

@@ -1689,49 +1689,49 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   wire [13:0] \$1 ;
   wire \$10 ;
   wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  reg \$103 ;
-  wire \$104 ;
+  wire [11:0] \$101 ;
+  wire [11:0] \$102 ;
+  wire \$103 ;
+  wire [7:0] \$104 ;
   wire \$105 ;
-  wire [5:0] \$106 ;
+  wire \$106 ;
   wire \$107 ;
-  wire \$108 ;
+  reg \$108 ;
   wire \$109 ;
   wire \$11 ;
-  wire [8:0] \$110 ;
-  wire \$111 ;
+  wire \$110 ;
+  wire [5:0] \$111 ;
   wire \$112 ;
   wire \$113 ;
   wire \$114 ;
-  wire \$115 ;
+  wire [8:0] \$115 ;
   wire \$116 ;
-  wire [1:0] \$117 ;
-  wire [1:0] \$118 ;
+  wire \$117 ;
+  wire \$118 ;
   wire \$119 ;
-  wire [10:0] \$12 ;
+  wire [6:0] \$12 ;
   wire \$120 ;
   wire \$121 ;
-  wire \$122 ;
-  wire [32:0] \$123 ;
-  reg [47:0] \$124 ;
-  reg [4:0] \$125 ;
-  reg [31:0] \$126 ;
-  reg \$127 ;
-  reg [5:0] \$128 ;
-  reg [4:0] \$129 ;
-  reg [4:0] \$13 ;
+  wire [1:0] \$122 ;
+  wire [1:0] \$123 ;
+  wire \$124 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire \$127 ;
+  wire [32:0] \$128 ;
+  reg [47:0] \$129 ;
+  wire [12:0] \$13 ;
   reg [4:0] \$130 ;
-  reg [4:0] \$131 ;
-  reg [4:0] \$132 ;
-  reg [4:0] \$133 ;
+  reg [31:0] \$131 ;
+  reg \$132 ;
+  reg [5:0] \$133 ;
   reg [4:0] \$134 ;
   reg [4:0] \$135 ;
   reg [4:0] \$136 ;
   reg [4:0] \$137 ;
   reg [4:0] \$138 ;
   reg [4:0] \$139 ;
-  wire [11:0] \$14 ;
+  wire [13:0] \$14 ;
   reg [4:0] \$140 ;
   reg [4:0] \$141 ;
   reg [4:0] \$142 ;
@@ -1753,7 +1753,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$157 ;
   reg [4:0] \$158 ;
   reg [4:0] \$159 ;
-  wire \$16 ;
+  wire [14:0] \$16 ;
   reg [4:0] \$160 ;
   reg [4:0] \$161 ;
   reg [4:0] \$162 ;
@@ -1764,7 +1764,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$167 ;
   reg [4:0] \$168 ;
   reg [4:0] \$169 ;
-  wire [9:0] \$17 ;
+  reg [4:0] \$17 ;
   reg [4:0] \$170 ;
   reg [4:0] \$171 ;
   reg [4:0] \$172 ;
@@ -1775,7 +1775,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$177 ;
   reg [4:0] \$178 ;
   reg [4:0] \$179 ;
-  wire [10:0] \$18 ;
+  wire \$18 ;
   reg [4:0] \$180 ;
   reg [4:0] \$181 ;
   reg [4:0] \$182 ;
@@ -1786,19 +1786,19 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$187 ;
   reg [4:0] \$188 ;
   reg [4:0] \$189 ;
-  wire [11:0] \$19 ;
+  wire [9:0] \$19 ;
   reg [4:0] \$190 ;
   reg [4:0] \$191 ;
   reg [4:0] \$192 ;
-  reg \$193 ;
-  reg \$194 ;
-  reg \$195 ;
-  reg \$196 ;
-  reg \$197 ;
+  reg [4:0] \$193 ;
+  reg [4:0] \$194 ;
+  reg [4:0] \$195 ;
+  reg [4:0] \$196 ;
+  reg [4:0] \$197 ;
   reg \$198 ;
   reg \$199 ;
   wire [13:0] \$2 ;
-  wire [11:0] \$20 ;
+  wire [10:0] \$20 ;
   reg \$200 ;
   reg \$201 ;
   reg \$202 ;
@@ -1820,7 +1820,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$217 ;
   reg \$218 ;
   reg \$219 ;
-  wire [5:0] \$22 ;
+  wire [11:0] \$22 ;
   reg \$220 ;
   reg \$221 ;
   reg \$222 ;
@@ -1831,7 +1831,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$227 ;
   reg \$228 ;
   reg \$229 ;
-  wire \$23 ;
+  wire [11:0] \$23 ;
   reg \$230 ;
   reg \$231 ;
   reg \$232 ;
@@ -1853,7 +1853,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$247 ;
   reg \$248 ;
   reg \$249 ;
-  wire [5:0] \$25 ;
+  wire \$25 ;
   reg \$250 ;
   reg \$251 ;
   reg \$252 ;
@@ -1864,7 +1864,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$257 ;
   reg \$258 ;
   reg \$259 ;
-  wire [11:0] \$26 ;
+  wire [5:0] \$26 ;
   reg \$260 ;
   reg \$261 ;
   reg \$262 ;
@@ -1875,7 +1875,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$267 ;
   reg \$268 ;
   reg \$269 ;
-  wire \$27 ;
+  wire [5:0] \$27 ;
   reg \$270 ;
   reg \$271 ;
   reg \$272 ;
@@ -1886,7 +1886,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$277 ;
   reg \$278 ;
   reg \$279 ;
-  wire \$28 ;
+  wire [11:0] \$28 ;
   reg \$280 ;
   reg \$281 ;
   reg \$282 ;
@@ -1933,100 +1933,106 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$319 ;
   wire \$32 ;
   reg \$320 ;
-  reg [5:0] \$321 ;
+  reg \$321 ;
   reg \$322 ;
-  reg [5:0] \$323 ;
-  reg [127:0] \$324 ;
+  reg \$323 ;
+  reg \$324 ;
   reg \$325 ;
-  reg [31:0] \$326 ;
+  reg [5:0] \$326 ;
   reg \$327 ;
-  reg [192:0] \$328 ;
-  reg \$329 ;
+  reg [5:0] \$328 ;
+  reg [127:0] \$329 ;
   wire \$33 ;
-  reg [74:0] \$330 ;
-  reg [4:0] \$331 ;
-  reg [5:0] \$332 ;
-  reg [31:0] \$333 ;
-  reg [6:0] \$334 ;
-  reg [1:0] \$335 ;
-  reg \$336 ;
-  reg [1:0] \$337 ;
+  reg \$330 ;
+  reg [31:0] \$331 ;
+  reg \$332 ;
+  reg [192:0] \$333 ;
+  reg \$334 ;
+  reg [74:0] \$335 ;
+  reg [4:0] \$336 ;
+  reg [5:0] \$337 ;
   reg [31:0] \$338 ;
-  reg [4:0] \$339 ;
-  wire [15:0] \$34 ;
-  reg [23:0] \$340 ;
-  reg [31:0] \$341 ;
-  wire [48:0] \$35 ;
-  wire [9:0] \$36 ;
-  wire [32:0] \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  reg [10:0] \$339 ;
+  wire \$34 ;
+  reg [6:0] \$340 ;
+  reg [1:0] \$341 ;
+  reg \$342 ;
+  reg [1:0] \$343 ;
+  reg [31:0] \$344 ;
+  reg [4:0] \$345 ;
+  reg [23:0] \$346 ;
+  reg [31:0] \$347 ;
+  wire \$35 ;
+  wire [15:0] \$36 ;
+  wire [48:0] \$37 ;
+  wire [9:0] \$38 ;
+  wire [32:0] \$39 ;
   wire \$4 ;
   wire \$40 ;
   wire \$41 ;
-  wire [6:0] \$42 ;
+  wire \$42 ;
   wire \$43 ;
-  reg [4:0] \$44 ;
-  wire [5:0] \$45 ;
-  wire [32:0] \$46 ;
-  reg [4:0] \$47 ;
-  wire [5:0] \$48 ;
-  wire \$49 ;
+  wire [6:0] \$44 ;
+  wire \$45 ;
+  reg [4:0] \$46 ;
+  wire [5:0] \$47 ;
+  wire [32:0] \$48 ;
+  reg [4:0] \$49 ;
   wire [9:0] \$5 ;
-  wire \$50 ;
+  wire [5:0] \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire [127:0] \$54 ;
-  wire [31:0] \$55 ;
-  wire \$56 ;
-  wire [127:0] \$57 ;
-  wire [31:0] \$58 ;
-  wire \$59 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [127:0] \$56 ;
+  wire [31:0] \$57 ;
+  wire \$58 ;
+  wire [127:0] \$59 ;
   wire \$6 ;
-  wire [127:0] \$60 ;
-  wire [31:0] \$61 ;
-  wire \$62 ;
-  wire [127:0] \$63 ;
-  wire [31:0] \$64 ;
+  wire [31:0] \$60 ;
+  wire \$61 ;
+  wire [127:0] \$62 ;
+  wire [31:0] \$63 ;
+  wire \$64 ;
   wire [127:0] \$65 ;
-  wire \$66 ;
-  reg \$67 ;
+  wire [31:0] \$66 ;
+  wire [127:0] \$67 ;
   wire \$68 ;
-  wire \$69 ;
+  reg \$69 ;
   wire \$7 ;
-  reg \$70 ;
+  wire \$70 ;
   wire \$71 ;
   reg \$72 ;
-  wire [2:0] \$73 ;
-  wire [2:0] \$74 ;
-  wire \$75 ;
-  wire [5:0] \$76 ;
+  wire \$73 ;
+  reg \$74 ;
+  wire [2:0] \$75 ;
+  wire [2:0] \$76 ;
   wire \$77 ;
-  wire \$78 ;
-  wire [7:0] \$79 ;
+  wire [5:0] \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [8:0] \$80 ;
-  wire [5:0] \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire [5:0] \$84 ;
-  wire [5:0] \$85 ;
-  wire \$86 ;
-  wire \$87 ;
+  wire \$80 ;
+  wire [7:0] \$81 ;
+  wire [8:0] \$82 ;
+  wire [5:0] \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire [5:0] \$86 ;
+  wire [5:0] \$87 ;
   wire \$88 ;
-  reg \$89 ;
+  wire \$89 ;
   wire \$9 ;
   wire \$90 ;
-  wire \$91 ;
-  wire [5:0] \$92 ;
+  reg \$91 ;
+  wire \$92 ;
   wire \$93 ;
-  wire \$94 ;
+  wire [5:0] \$94 ;
   wire \$95 ;
-  wire [6:0] \$96 ;
-  wire [32:0] \$97 ;
-  wire \$98 ;
-  wire [7:0] \$99 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire [6:0] \$98 ;
+  wire [32:0] \$99 ;
   (* init = 1'h0 *)
   wire ar_active;
   output [47:0] ar_addr;
@@ -2057,7 +2063,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   wire [1:0] axi__rresp;
   input axi__rvalid;
   wire axi__rvalid;
-  wire [10:0] base;
+  reg [10:0] base = 11'h000;
   wire [8:0] beats;
   output [31:0] \beats$248 ;
   reg [31:0] \beats$248  = 32'd0;
@@ -3463,16 +3469,16 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @(posedge clk) begin
     if (data_write__en)
-      row_data[\$14 [10:0]] <= data_write__data;
+      row_data[\$16 [10:0]] <= data_write__data;
   end
   reg [127:0] _0_;
   reg [127:0] _1_;
   always @(posedge clk) begin
     if (data_hi__en) begin
-      _0_ <= row_data[\$26 [10:0]];
+      _0_ <= row_data[\$28 [10:0]];
     end
     if (data_lo__en) begin
-      _1_ <= row_data[\$21 [10:0]];
+      _1_ <= row_data[\$23 [10:0]];
     end
   end
   assign data_hi__data = _0_;
@@ -3564,681 +3570,551 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign \$11  = used < 7'h40;
   assign i__ready = \$10  & \$11 ;
   assign info_write__en = i__valid & i__ready;
-  assign \$12  = info_r__addr * 5'h11;
   assign \$14  = \$12  + \$13 ;
-  assign \$16  = \$15  < 5'h11;
-  assign data_write__en = r_valid & \$16 ;
-  assign \$17  = dim * 3'h4;
-  assign \$18  = \$17  + 5'h10;
-  assign \$19  = \$18  - 1'h1;
-  assign base = info_head__addr * 5'h11;
-  assign \$21  = base + out_k;
-  assign \$22  = out_k + 1'h1;
-  assign \$23  = \$22  < 5'h11;
+  assign \$16  = \$14  + \$15 ;
+  assign \$18  = \$17  < 5'h11;
+  assign data_write__en = r_valid & \$18 ;
+  assign \$19  = dim * 3'h4;
+  assign \$20  = \$19  + 5'h10;
+  assign \$21  = \$20  - 1'h1;
+  assign \$23  = base + out_k;
   assign \$24  = out_k + 1'h1;
-  assign \$25  = \$23  ? \$24  : { 1'h0, out_k };
-  assign \$26  = base + \$25 ;
-  assign \$27  = ~ o__valid;
-  assign data_lo__en = \$27  | o__ready;
-  assign \$28  = ~ o__valid;
-  assign data_hi__en = \$28  | o__ready;
-  assign \$29  = | used;
-  assign \$30  = \$29  | axi__arvalid;
-  assign \$31  = \$30  | rd_valid;
-  assign \$32  = \$31  | o__valid;
-  assign busy = \$32  | r_valid;
-  assign \$33  = axi__arvalid & axi__arready;
-  assign \$35  = ar_addr + \$34 ;
-  assign \$36  = ar_left - beats;
-  assign \$37  = bursts + 1'h1;
-  assign \$38  = axi__arvalid & axi__arready;
-  assign \$39  = beats == ar_left;
-  assign \$40  = \$38  & \$39 ;
-  assign \$41  = i__valid & i__ready;
-  assign \$42  = info_write__addr + 1'h1;
-  assign \$43  = ~ i__payload[82];
-  assign \$45  = \$44  + 1'h1;
-  assign \$46  = \beats$248  + 1'h1;
-  assign \$48  = \$47  + 1'h1;
-  assign \$49  = \$48  == info_r__data[4:0];
-  assign \$50  = ~ o__valid;
-  assign \$51  = \$50  | o__ready;
-  assign \$52  = | rd[62:61];
-  assign \$53  = $signed(rd[74:67]) > $signed(1'h0);
-  assign \$54  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$55  = \$53  ? \$54 [31:0] : 32'd0;
-  assign \$56  = $signed(rd[74:67]) > $signed(2'h1);
-  assign \$57  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$58  = \$56  ? \$57 [63:32] : 32'd0;
-  assign \$59  = $signed(rd[74:67]) > $signed(3'h2);
-  assign \$60  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$61  = \$59  ? \$60 [95:64] : 32'd0;
-  assign \$62  = $signed(rd[74:67]) > $signed(3'h3);
-  assign \$63  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$64  = \$62  ? \$63 [127:96] : 32'd0;
-  assign \$65  = \$52  ? 128'h00000000000000000000000000000000 : { \$64 , \$61 , \$58 , \$55  };
-  assign \$66  = | used;
-  assign \$68  = \$66  & \$67 ;
-  assign \$69  = | used;
-  assign \$71  = \$69  & \$70 ;
-  assign \$73  = \$72  ? 3'h2 : 3'h0;
-  assign \$74  = info_head__data[7] ? 3'h1 : \$73 ;
-  assign \$75  = ! out_k;
-  assign \$76  = out_k + 1'h1;
-  assign \$77  = \$76  >= \$20 [5:0];
-  assign \$78  = info_head__data[7] | \$77 ;
-  assign \$80  = dim - \$79 ;
-  assign \$81  = out_k + 1'h1;
-  assign \$82  = \$81  >= \$20 [5:0];
-  assign \$83  = info_head__data[7] | \$82 ;
-  assign \$84  = out_k + 1'h1;
-  assign \$85  = \$83  ? 6'h00 : \$84 ;
-  assign \$86  = ~ o__valid;
-  assign \$87  = \$86  | o__ready;
-  assign \$88  = | used;
-  assign \$90  = \$88  & \$89 ;
-  assign \$91  = \$87  & \$90 ;
-  assign \$92  = out_k + 1'h1;
-  assign \$93  = \$92  >= \$20 [5:0];
-  assign \$94  = info_head__data[7] | \$93 ;
-  assign \$95  = \$91  & \$94 ;
-  assign \$96  = info_head__addr + 1'h1;
-  assign \$97  = out_tag + 1'h1;
-  assign \$98  = i__valid & i__ready;
-  assign \$99  = used + \$98 ;
-  assign \$100  = ~ o__valid;
-  assign \$101  = \$100  | o__ready;
-  assign \$102  = | used;
-  assign \$104  = \$102  & \$103 ;
-  assign \$105  = \$101  & \$104 ;
-  assign \$106  = out_k + 1'h1;
-  assign \$107  = \$106  >= \$20 [5:0];
-  assign \$108  = info_head__data[7] | \$107 ;
-  assign \$109  = \$105  & \$108 ;
-  assign \$110  = \$99  - \$109 ;
-  assign \$111  = ~ o__valid;
-  assign \$112  = \$111  | o__ready;
-  assign \$113  = \$112  & rd_valid;
-  assign \$114  = \$113  & rd[63];
-  assign \$115  = | rd[62:61];
-  assign \$116  = \$114  & \$115 ;
-  assign \$117  = errors_clear ? 2'h0 : errors;
-  assign \$118  = \$117  | rd[62:61];
-  assign \$119  = ~ captured;
-  assign \$120  = \$119  | errors_clear;
-  assign \$121  = o__valid & o__ready;
-  assign \$122  = \$121  & o__payload[192];
-  assign \$123  = rows + 1'h1;
+  assign \$25  = \$24  < 5'h11;
+  assign \$26  = out_k + 1'h1;
+  assign \$27  = \$25  ? \$26  : { 1'h0, out_k };
+  assign \$28  = base + \$27 ;
+  assign \$29  = ~ o__valid;
+  assign data_lo__en = \$29  | o__ready;
+  assign \$30  = ~ o__valid;
+  assign data_hi__en = \$30  | o__ready;
+  assign \$31  = | used;
+  assign \$32  = \$31  | axi__arvalid;
+  assign \$33  = \$32  | rd_valid;
+  assign \$34  = \$33  | o__valid;
+  assign busy = \$34  | r_valid;
+  assign \$35  = axi__arvalid & axi__arready;
+  assign \$37  = ar_addr + \$36 ;
+  assign \$38  = ar_left - beats;
+  assign \$39  = bursts + 1'h1;
+  assign \$40  = axi__arvalid & axi__arready;
+  assign \$41  = beats == ar_left;
+  assign \$42  = \$40  & \$41 ;
+  assign \$43  = i__valid & i__ready;
+  assign \$44  = info_write__addr + 1'h1;
+  assign \$45  = ~ i__payload[82];
+  assign \$47  = \$46  + 1'h1;
+  assign \$48  = \beats$248  + 1'h1;
+  assign \$50  = \$49  + 1'h1;
+  assign \$51  = \$50  == info_r__data[4:0];
+  assign \$52  = ~ o__valid;
+  assign \$53  = \$52  | o__ready;
+  assign \$54  = | rd[62:61];
+  assign \$55  = $signed(rd[74:67]) > $signed(1'h0);
+  assign \$56  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$57  = \$55  ? \$56 [31:0] : 32'd0;
+  assign \$58  = $signed(rd[74:67]) > $signed(2'h1);
+  assign \$59  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$60  = \$58  ? \$59 [63:32] : 32'd0;
+  assign \$61  = $signed(rd[74:67]) > $signed(3'h2);
+  assign \$62  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$63  = \$61  ? \$62 [95:64] : 32'd0;
+  assign \$64  = $signed(rd[74:67]) > $signed(3'h3);
+  assign \$65  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$66  = \$64  ? \$65 [127:96] : 32'd0;
+  assign \$67  = \$54  ? 128'h00000000000000000000000000000000 : { \$66 , \$63 , \$60 , \$57  };
+  assign \$68  = | used;
+  assign \$70  = \$68  & \$69 ;
+  assign \$71  = | used;
+  assign \$73  = \$71  & \$72 ;
+  assign \$75  = \$74  ? 3'h2 : 3'h0;
+  assign \$76  = info_head__data[7] ? 3'h1 : \$75 ;
+  assign \$77  = ! out_k;
+  assign \$78  = out_k + 1'h1;
+  assign \$79  = \$78  >= \$22 [5:0];
+  assign \$80  = info_head__data[7] | \$79 ;
+  assign \$82  = dim - \$81 ;
+  assign \$83  = out_k + 1'h1;
+  assign \$84  = \$83  >= \$22 [5:0];
+  assign \$85  = info_head__data[7] | \$84 ;
+  assign \$86  = out_k + 1'h1;
+  assign \$87  = \$85  ? 6'h00 : \$86 ;
+  assign \$88  = ~ o__valid;
+  assign \$89  = \$88  | o__ready;
+  assign \$90  = | used;
+  assign \$92  = \$90  & \$91 ;
+  assign \$93  = \$89  & \$92 ;
+  assign \$94  = out_k + 1'h1;
+  assign \$95  = \$94  >= \$22 [5:0];
+  assign \$96  = info_head__data[7] | \$95 ;
+  assign \$97  = \$93  & \$96 ;
+  assign \$98  = info_head__addr + 1'h1;
+  assign \$99  = out_tag + 1'h1;
+  assign \$100  = info_head__addr == 6'h3f;
+  assign \$101  = base + 5'h11;
+  assign \$102  = \$100  ? 12'h000 : \$101 ;
+  assign \$103  = i__valid & i__ready;
+  assign \$104  = used + \$103 ;
+  assign \$105  = ~ o__valid;
+  assign \$106  = \$105  | o__ready;
+  assign \$107  = | used;
+  assign \$109  = \$107  & \$108 ;
+  assign \$110  = \$106  & \$109 ;
+  assign \$111  = out_k + 1'h1;
+  assign \$112  = \$111  >= \$22 [5:0];
+  assign \$113  = info_head__data[7] | \$112 ;
+  assign \$114  = \$110  & \$113 ;
+  assign \$115  = \$104  - \$114 ;
+  assign \$116  = ~ o__valid;
+  assign \$117  = \$116  | o__ready;
+  assign \$118  = \$117  & rd_valid;
+  assign \$119  = \$118  & rd[63];
+  assign \$120  = | rd[62:61];
+  assign \$121  = \$119  & \$120 ;
+  assign \$122  = errors_clear ? 2'h0 : errors;
+  assign \$123  = \$122  | rd[62:61];
+  assign \$124  = ~ captured;
+  assign \$125  = \$124  | errors_clear;
+  assign \$126  = o__valid & o__ready;
+  assign \$127  = \$126  & o__payload[192];
+  assign \$128  = rows + 1'h1;
   always @(posedge clk)
-    ar_addr <= \$124 ;
+    ar_addr <= \$129 ;
   always @(posedge clk)
-    ar_left <= \$125 ;
+    ar_left <= \$130 ;
   always @(posedge clk)
-    bursts <= \$126 ;
+    bursts <= \$131 ;
   always @(posedge clk)
-    axi__arvalid <= \$127 ;
+    axi__arvalid <= \$132 ;
   always @(posedge clk)
-    info_write__addr <= \$128 ;
+    info_write__addr <= \$133 ;
   always @(posedge clk)
-    received_0 <= \$129 ;
+    received_0 <= \$134 ;
   always @(posedge clk)
-    received_1 <= \$130 ;
+    received_1 <= \$135 ;
   always @(posedge clk)
-    received_2 <= \$131 ;
+    received_2 <= \$136 ;
   always @(posedge clk)
-    received_3 <= \$132 ;
+    received_3 <= \$137 ;
   always @(posedge clk)
-    received_4 <= \$133 ;
+    received_4 <= \$138 ;
   always @(posedge clk)
-    received_5 <= \$134 ;
+    received_5 <= \$139 ;
   always @(posedge clk)
-    received_6 <= \$135 ;
+    received_6 <= \$140 ;
   always @(posedge clk)
-    received_7 <= \$136 ;
+    received_7 <= \$141 ;
   always @(posedge clk)
-    received_8 <= \$137 ;
+    received_8 <= \$142 ;
   always @(posedge clk)
-    received_9 <= \$138 ;
+    received_9 <= \$143 ;
   always @(posedge clk)
-    received_10 <= \$139 ;
+    received_10 <= \$144 ;
   always @(posedge clk)
-    received_11 <= \$140 ;
+    received_11 <= \$145 ;
   always @(posedge clk)
-    received_12 <= \$141 ;
+    received_12 <= \$146 ;
   always @(posedge clk)
-    received_13 <= \$142 ;
+    received_13 <= \$147 ;
   always @(posedge clk)
-    received_14 <= \$143 ;
+    received_14 <= \$148 ;
   always @(posedge clk)
-    received_15 <= \$144 ;
+    received_15 <= \$149 ;
   always @(posedge clk)
-    received_16 <= \$145 ;
+    received_16 <= \$150 ;
   always @(posedge clk)
-    received_17 <= \$146 ;
+    received_17 <= \$151 ;
   always @(posedge clk)
-    received_18 <= \$147 ;
+    received_18 <= \$152 ;
   always @(posedge clk)
-    received_19 <= \$148 ;
+    received_19 <= \$153 ;
   always @(posedge clk)
-    received_20 <= \$149 ;
+    received_20 <= \$154 ;
   always @(posedge clk)
-    received_21 <= \$150 ;
+    received_21 <= \$155 ;
   always @(posedge clk)
-    received_22 <= \$151 ;
+    received_22 <= \$156 ;
   always @(posedge clk)
-    received_23 <= \$152 ;
+    received_23 <= \$157 ;
   always @(posedge clk)
-    received_24 <= \$153 ;
+    received_24 <= \$158 ;
   always @(posedge clk)
-    received_25 <= \$154 ;
+    received_25 <= \$159 ;
   always @(posedge clk)
-    received_26 <= \$155 ;
+    received_26 <= \$160 ;
   always @(posedge clk)
-    received_27 <= \$156 ;
+    received_27 <= \$161 ;
   always @(posedge clk)
-    received_28 <= \$157 ;
+    received_28 <= \$162 ;
   always @(posedge clk)
-    received_29 <= \$158 ;
+    received_29 <= \$163 ;
   always @(posedge clk)
-    received_30 <= \$159 ;
+    received_30 <= \$164 ;
   always @(posedge clk)
-    received_31 <= \$160 ;
+    received_31 <= \$165 ;
   always @(posedge clk)
-    received_32 <= \$161 ;
+    received_32 <= \$166 ;
   always @(posedge clk)
-    received_33 <= \$162 ;
+    received_33 <= \$167 ;
   always @(posedge clk)
-    received_34 <= \$163 ;
+    received_34 <= \$168 ;
   always @(posedge clk)
-    received_35 <= \$164 ;
+    received_35 <= \$169 ;
   always @(posedge clk)
-    received_36 <= \$165 ;
+    received_36 <= \$170 ;
   always @(posedge clk)
-    received_37 <= \$166 ;
+    received_37 <= \$171 ;
   always @(posedge clk)
-    received_38 <= \$167 ;
+    received_38 <= \$172 ;
   always @(posedge clk)
-    received_39 <= \$168 ;
+    received_39 <= \$173 ;
   always @(posedge clk)
-    received_40 <= \$169 ;
+    received_40 <= \$174 ;
   always @(posedge clk)
-    received_41 <= \$170 ;
+    received_41 <= \$175 ;
   always @(posedge clk)
-    received_42 <= \$171 ;
+    received_42 <= \$176 ;
   always @(posedge clk)
-    received_43 <= \$172 ;
+    received_43 <= \$177 ;
   always @(posedge clk)
-    received_44 <= \$173 ;
+    received_44 <= \$178 ;
   always @(posedge clk)
-    received_45 <= \$174 ;
+    received_45 <= \$179 ;
   always @(posedge clk)
-    received_46 <= \$175 ;
+    received_46 <= \$180 ;
   always @(posedge clk)
-    received_47 <= \$176 ;
+    received_47 <= \$181 ;
   always @(posedge clk)
-    received_48 <= \$177 ;
+    received_48 <= \$182 ;
   always @(posedge clk)
-    received_49 <= \$178 ;
+    received_49 <= \$183 ;
   always @(posedge clk)
-    received_50 <= \$179 ;
+    received_50 <= \$184 ;
   always @(posedge clk)
-    received_51 <= \$180 ;
+    received_51 <= \$185 ;
   always @(posedge clk)
-    received_52 <= \$181 ;
+    received_52 <= \$186 ;
   always @(posedge clk)
-    received_53 <= \$182 ;
+    received_53 <= \$187 ;
   always @(posedge clk)
-    received_54 <= \$183 ;
+    received_54 <= \$188 ;
   always @(posedge clk)
-    received_55 <= \$184 ;
+    received_55 <= \$189 ;
   always @(posedge clk)
-    received_56 <= \$185 ;
+    received_56 <= \$190 ;
   always @(posedge clk)
-    received_57 <= \$186 ;
+    received_57 <= \$191 ;
   always @(posedge clk)
-    received_58 <= \$187 ;
+    received_58 <= \$192 ;
   always @(posedge clk)
-    received_59 <= \$188 ;
+    received_59 <= \$193 ;
   always @(posedge clk)
-    received_60 <= \$189 ;
+    received_60 <= \$194 ;
   always @(posedge clk)
-    received_61 <= \$190 ;
+    received_61 <= \$195 ;
   always @(posedge clk)
-    received_62 <= \$191 ;
+    received_62 <= \$196 ;
   always @(posedge clk)
-    received_63 <= \$192 ;
+    received_63 <= \$197 ;
   always @(posedge clk)
-    done_0 <= \$193 ;
+    done_0 <= \$198 ;
   always @(posedge clk)
-    done_1 <= \$194 ;
+    done_1 <= \$199 ;
   always @(posedge clk)
-    done_2 <= \$195 ;
+    done_2 <= \$200 ;
   always @(posedge clk)
-    done_3 <= \$196 ;
+    done_3 <= \$201 ;
   always @(posedge clk)
-    done_4 <= \$197 ;
+    done_4 <= \$202 ;
   always @(posedge clk)
-    done_5 <= \$198 ;
+    done_5 <= \$203 ;
   always @(posedge clk)
-    done_6 <= \$199 ;
+    done_6 <= \$204 ;
   always @(posedge clk)
-    done_7 <= \$200 ;
+    done_7 <= \$205 ;
   always @(posedge clk)
-    done_8 <= \$201 ;
+    done_8 <= \$206 ;
   always @(posedge clk)
-    done_9 <= \$202 ;
+    done_9 <= \$207 ;
   always @(posedge clk)
-    done_10 <= \$203 ;
+    done_10 <= \$208 ;
   always @(posedge clk)
-    done_11 <= \$204 ;
+    done_11 <= \$209 ;
   always @(posedge clk)
-    done_12 <= \$205 ;
+    done_12 <= \$210 ;
   always @(posedge clk)
-    done_13 <= \$206 ;
+    done_13 <= \$211 ;
   always @(posedge clk)
-    done_14 <= \$207 ;
+    done_14 <= \$212 ;
   always @(posedge clk)
-    done_15 <= \$208 ;
+    done_15 <= \$213 ;
   always @(posedge clk)
-    done_16 <= \$209 ;
+    done_16 <= \$214 ;
   always @(posedge clk)
-    done_17 <= \$210 ;
+    done_17 <= \$215 ;
   always @(posedge clk)
-    done_18 <= \$211 ;
+    done_18 <= \$216 ;
   always @(posedge clk)
-    done_19 <= \$212 ;
+    done_19 <= \$217 ;
   always @(posedge clk)
-    done_20 <= \$213 ;
+    done_20 <= \$218 ;
   always @(posedge clk)
-    done_21 <= \$214 ;
+    done_21 <= \$219 ;
   always @(posedge clk)
-    done_22 <= \$215 ;
+    done_22 <= \$220 ;
   always @(posedge clk)
-    done_23 <= \$216 ;
+    done_23 <= \$221 ;
   always @(posedge clk)
-    done_24 <= \$217 ;
+    done_24 <= \$222 ;
   always @(posedge clk)
-    done_25 <= \$218 ;
+    done_25 <= \$223 ;
   always @(posedge clk)
-    done_26 <= \$219 ;
+    done_26 <= \$224 ;
   always @(posedge clk)
-    done_27 <= \$220 ;
+    done_27 <= \$225 ;
   always @(posedge clk)
-    done_28 <= \$221 ;
+    done_28 <= \$226 ;
   always @(posedge clk)
-    done_29 <= \$222 ;
+    done_29 <= \$227 ;
   always @(posedge clk)
-    done_30 <= \$223 ;
+    done_30 <= \$228 ;
   always @(posedge clk)
-    done_31 <= \$224 ;
+    done_31 <= \$229 ;
   always @(posedge clk)
-    done_32 <= \$225 ;
+    done_32 <= \$230 ;
   always @(posedge clk)
-    done_33 <= \$226 ;
+    done_33 <= \$231 ;
   always @(posedge clk)
-    done_34 <= \$227 ;
+    done_34 <= \$232 ;
   always @(posedge clk)
-    done_35 <= \$228 ;
+    done_35 <= \$233 ;
   always @(posedge clk)
-    done_36 <= \$229 ;
+    done_36 <= \$234 ;
   always @(posedge clk)
-    done_37 <= \$230 ;
+    done_37 <= \$235 ;
   always @(posedge clk)
-    done_38 <= \$231 ;
+    done_38 <= \$236 ;
   always @(posedge clk)
-    done_39 <= \$232 ;
+    done_39 <= \$237 ;
   always @(posedge clk)
-    done_40 <= \$233 ;
+    done_40 <= \$238 ;
   always @(posedge clk)
-    done_41 <= \$234 ;
+    done_41 <= \$239 ;
   always @(posedge clk)
-    done_42 <= \$235 ;
+    done_42 <= \$240 ;
   always @(posedge clk)
-    done_43 <= \$236 ;
+    done_43 <= \$241 ;
   always @(posedge clk)
-    done_44 <= \$237 ;
+    done_44 <= \$242 ;
   always @(posedge clk)
-    done_45 <= \$238 ;
+    done_45 <= \$243 ;
   always @(posedge clk)
-    done_46 <= \$239 ;
+    done_46 <= \$244 ;
   always @(posedge clk)
-    done_47 <= \$240 ;
+    done_47 <= \$245 ;
   always @(posedge clk)
-    done_48 <= \$241 ;
+    done_48 <= \$246 ;
   always @(posedge clk)
-    done_49 <= \$242 ;
+    done_49 <= \$247 ;
   always @(posedge clk)
-    done_50 <= \$243 ;
+    done_50 <= \$248 ;
   always @(posedge clk)
-    done_51 <= \$244 ;
+    done_51 <= \$249 ;
   always @(posedge clk)
-    done_52 <= \$245 ;
+    done_52 <= \$250 ;
   always @(posedge clk)
-    done_53 <= \$246 ;
+    done_53 <= \$251 ;
   always @(posedge clk)
-    done_54 <= \$247 ;
+    done_54 <= \$252 ;
   always @(posedge clk)
-    done_55 <= \$248 ;
+    done_55 <= \$253 ;
   always @(posedge clk)
-    done_56 <= \$249 ;
+    done_56 <= \$254 ;
   always @(posedge clk)
-    done_57 <= \$250 ;
+    done_57 <= \$255 ;
   always @(posedge clk)
-    done_58 <= \$251 ;
+    done_58 <= \$256 ;
   always @(posedge clk)
-    done_59 <= \$252 ;
+    done_59 <= \$257 ;
   always @(posedge clk)
-    done_60 <= \$253 ;
+    done_60 <= \$258 ;
   always @(posedge clk)
-    done_61 <= \$254 ;
+    done_61 <= \$259 ;
   always @(posedge clk)
-    done_62 <= \$255 ;
+    done_62 <= \$260 ;
   always @(posedge clk)
-    done_63 <= \$256 ;
+    done_63 <= \$261 ;
   always @(posedge clk)
-    bus_error_0 <= \$257 ;
+    bus_error_0 <= \$262 ;
   always @(posedge clk)
-    bus_error_1 <= \$258 ;
+    bus_error_1 <= \$263 ;
   always @(posedge clk)
-    bus_error_2 <= \$259 ;
+    bus_error_2 <= \$264 ;
   always @(posedge clk)
-    bus_error_3 <= \$260 ;
+    bus_error_3 <= \$265 ;
   always @(posedge clk)
-    bus_error_4 <= \$261 ;
+    bus_error_4 <= \$266 ;
   always @(posedge clk)
-    bus_error_5 <= \$262 ;
+    bus_error_5 <= \$267 ;
   always @(posedge clk)
-    bus_error_6 <= \$263 ;
+    bus_error_6 <= \$268 ;
   always @(posedge clk)
-    bus_error_7 <= \$264 ;
+    bus_error_7 <= \$269 ;
   always @(posedge clk)
-    bus_error_8 <= \$265 ;
+    bus_error_8 <= \$270 ;
   always @(posedge clk)
-    bus_error_9 <= \$266 ;
+    bus_error_9 <= \$271 ;
   always @(posedge clk)
-    bus_error_10 <= \$267 ;
+    bus_error_10 <= \$272 ;
   always @(posedge clk)
-    bus_error_11 <= \$268 ;
+    bus_error_11 <= \$273 ;
   always @(posedge clk)
-    bus_error_12 <= \$269 ;
+    bus_error_12 <= \$274 ;
   always @(posedge clk)
-    bus_error_13 <= \$270 ;
+    bus_error_13 <= \$275 ;
   always @(posedge clk)
-    bus_error_14 <= \$271 ;
+    bus_error_14 <= \$276 ;
   always @(posedge clk)
-    bus_error_15 <= \$272 ;
+    bus_error_15 <= \$277 ;
   always @(posedge clk)
-    bus_error_16 <= \$273 ;
+    bus_error_16 <= \$278 ;
   always @(posedge clk)
-    bus_error_17 <= \$274 ;
+    bus_error_17 <= \$279 ;
   always @(posedge clk)
-    bus_error_18 <= \$275 ;
+    bus_error_18 <= \$280 ;
   always @(posedge clk)
-    bus_error_19 <= \$276 ;
+    bus_error_19 <= \$281 ;
   always @(posedge clk)
-    bus_error_20 <= \$277 ;
+    bus_error_20 <= \$282 ;
   always @(posedge clk)
-    bus_error_21 <= \$278 ;
+    bus_error_21 <= \$283 ;
   always @(posedge clk)
-    bus_error_22 <= \$279 ;
+    bus_error_22 <= \$284 ;
   always @(posedge clk)
-    bus_error_23 <= \$280 ;
+    bus_error_23 <= \$285 ;
   always @(posedge clk)
-    bus_error_24 <= \$281 ;
+    bus_error_24 <= \$286 ;
   always @(posedge clk)
-    bus_error_25 <= \$282 ;
+    bus_error_25 <= \$287 ;
   always @(posedge clk)
-    bus_error_26 <= \$283 ;
+    bus_error_26 <= \$288 ;
   always @(posedge clk)
-    bus_error_27 <= \$284 ;
+    bus_error_27 <= \$289 ;
   always @(posedge clk)
-    bus_error_28 <= \$285 ;
+    bus_error_28 <= \$290 ;
   always @(posedge clk)
-    bus_error_29 <= \$286 ;
+    bus_error_29 <= \$291 ;
   always @(posedge clk)
-    bus_error_30 <= \$287 ;
+    bus_error_30 <= \$292 ;
   always @(posedge clk)
-    bus_error_31 <= \$288 ;
+    bus_error_31 <= \$293 ;
   always @(posedge clk)
-    bus_error_32 <= \$289 ;
+    bus_error_32 <= \$294 ;
   always @(posedge clk)
-    bus_error_33 <= \$290 ;
+    bus_error_33 <= \$295 ;
   always @(posedge clk)
-    bus_error_34 <= \$291 ;
+    bus_error_34 <= \$296 ;
   always @(posedge clk)
-    bus_error_35 <= \$292 ;
+    bus_error_35 <= \$297 ;
   always @(posedge clk)
-    bus_error_36 <= \$293 ;
+    bus_error_36 <= \$298 ;
   always @(posedge clk)
-    bus_error_37 <= \$294 ;
+    bus_error_37 <= \$299 ;
   always @(posedge clk)
-    bus_error_38 <= \$295 ;
+    bus_error_38 <= \$300 ;
   always @(posedge clk)
-    bus_error_39 <= \$296 ;
+    bus_error_39 <= \$301 ;
   always @(posedge clk)
-    bus_error_40 <= \$297 ;
+    bus_error_40 <= \$302 ;
   always @(posedge clk)
-    bus_error_41 <= \$298 ;
+    bus_error_41 <= \$303 ;
   always @(posedge clk)
-    bus_error_42 <= \$299 ;
+    bus_error_42 <= \$304 ;
   always @(posedge clk)
-    bus_error_43 <= \$300 ;
+    bus_error_43 <= \$305 ;
   always @(posedge clk)
-    bus_error_44 <= \$301 ;
+    bus_error_44 <= \$306 ;
   always @(posedge clk)
-    bus_error_45 <= \$302 ;
+    bus_error_45 <= \$307 ;
   always @(posedge clk)
-    bus_error_46 <= \$303 ;
+    bus_error_46 <= \$308 ;
   always @(posedge clk)
-    bus_error_47 <= \$304 ;
+    bus_error_47 <= \$309 ;
   always @(posedge clk)
-    bus_error_48 <= \$305 ;
+    bus_error_48 <= \$310 ;
   always @(posedge clk)
-    bus_error_49 <= \$306 ;
+    bus_error_49 <= \$311 ;
   always @(posedge clk)
-    bus_error_50 <= \$307 ;
+    bus_error_50 <= \$312 ;
   always @(posedge clk)
-    bus_error_51 <= \$308 ;
+    bus_error_51 <= \$313 ;
   always @(posedge clk)
-    bus_error_52 <= \$309 ;
+    bus_error_52 <= \$314 ;
   always @(posedge clk)
-    bus_error_53 <= \$310 ;
+    bus_error_53 <= \$315 ;
   always @(posedge clk)
-    bus_error_54 <= \$311 ;
+    bus_error_54 <= \$316 ;
   always @(posedge clk)
-    bus_error_55 <= \$312 ;
+    bus_error_55 <= \$317 ;
   always @(posedge clk)
-    bus_error_56 <= \$313 ;
+    bus_error_56 <= \$318 ;
   always @(posedge clk)
-    bus_error_57 <= \$314 ;
+    bus_error_57 <= \$319 ;
   always @(posedge clk)
-    bus_error_58 <= \$315 ;
+    bus_error_58 <= \$320 ;
   always @(posedge clk)
-    bus_error_59 <= \$316 ;
+    bus_error_59 <= \$321 ;
   always @(posedge clk)
-    bus_error_60 <= \$317 ;
+    bus_error_60 <= \$322 ;
   always @(posedge clk)
-    bus_error_61 <= \$318 ;
+    bus_error_61 <= \$323 ;
   always @(posedge clk)
-    bus_error_62 <= \$319 ;
+    bus_error_62 <= \$324 ;
   always @(posedge clk)
-    bus_error_63 <= \$320 ;
+    bus_error_63 <= \$325 ;
   always @(posedge clk)
-    axi__arid <= \$321 ;
+    axi__arid <= \$326 ;
   always @(posedge clk)
-    r_valid <= \$322 ;
+    r_valid <= \$327 ;
   always @(posedge clk)
-    info_r__addr <= \$323 ;
+    info_r__addr <= \$328 ;
   always @(posedge clk)
-    data_write__data <= \$324 ;
+    data_write__data <= \$329 ;
   always @(posedge clk)
-    r_error <= \$325 ;
+    r_error <= \$330 ;
   always @(posedge clk)
-    \beats$248  <= \$326 ;
+    \beats$248  <= \$331 ;
   always @(posedge clk)
-    o__valid <= \$327 ;
+    o__valid <= \$332 ;
   always @(posedge clk)
-    o__payload <= \$328 ;
+    o__payload <= \$333 ;
   always @(posedge clk)
-    rd_valid <= \$329 ;
+    rd_valid <= \$334 ;
   always @(posedge clk)
-    rd <= \$330 ;
+    rd <= \$335 ;
   always @(posedge clk)
-    out_k <= \$331 ;
+    out_k <= \$336 ;
   always @(posedge clk)
-    info_head__addr <= \$332 ;
+    info_head__addr <= \$337 ;
   always @(posedge clk)
-    out_tag <= \$333 ;
+    out_tag <= \$338 ;
   always @(posedge clk)
-    used <= \$334 ;
+    base <= \$339 ;
   always @(posedge clk)
-    errors <= \$335 ;
+    used <= \$340 ;
   always @(posedge clk)
-    captured <= \$336 ;
+    errors <= \$341 ;
   always @(posedge clk)
-    error_code <= \$337 ;
+    captured <= \$342 ;
   always @(posedge clk)
-    error_tag <= \$338 ;
+    error_code <= \$343 ;
   always @(posedge clk)
-    error_table <= \$339 ;
+    error_tag <= \$344 ;
   always @(posedge clk)
-    error_row <= \$340 ;
+    error_table <= \$345 ;
   always @(posedge clk)
-    rows <= \$341 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez (info_r__addr)
-      6'h00:
-          \$13  = received_0;
-      6'h01:
-          \$13  = received_1;
-      6'h02:
-          \$13  = received_2;
-      6'h03:
-          \$13  = received_3;
-      6'h04:
-          \$13  = received_4;
-      6'h05:
-          \$13  = received_5;
-      6'h06:
-          \$13  = received_6;
-      6'h07:
-          \$13  = received_7;
-      6'h08:
-          \$13  = received_8;
-      6'h09:
-          \$13  = received_9;
-      6'h0a:
-          \$13  = received_10;
-      6'h0b:
-          \$13  = received_11;
-      6'h0c:
-          \$13  = received_12;
-      6'h0d:
-          \$13  = received_13;
-      6'h0e:
-          \$13  = received_14;
-      6'h0f:
-          \$13  = received_15;
-      6'h10:
-          \$13  = received_16;
-      6'h11:
-          \$13  = received_17;
-      6'h12:
-          \$13  = received_18;
-      6'h13:
-          \$13  = received_19;
-      6'h14:
-          \$13  = received_20;
-      6'h15:
-          \$13  = received_21;
-      6'h16:
-          \$13  = received_22;
-      6'h17:
-          \$13  = received_23;
-      6'h18:
-          \$13  = received_24;
-      6'h19:
-          \$13  = received_25;
-      6'h1a:
-          \$13  = received_26;
-      6'h1b:
-          \$13  = received_27;
-      6'h1c:
-          \$13  = received_28;
-      6'h1d:
-          \$13  = received_29;
-      6'h1e:
-          \$13  = received_30;
-      6'h1f:
-          \$13  = received_31;
-      6'h20:
-          \$13  = received_32;
-      6'h21:
-          \$13  = received_33;
-      6'h22:
-          \$13  = received_34;
-      6'h23:
-          \$13  = received_35;
-      6'h24:
-          \$13  = received_36;
-      6'h25:
-          \$13  = received_37;
-      6'h26:
-          \$13  = received_38;
-      6'h27:
-          \$13  = received_39;
-      6'h28:
-          \$13  = received_40;
-      6'h29:
-          \$13  = received_41;
-      6'h2a:
-          \$13  = received_42;
-      6'h2b:
-          \$13  = received_43;
-      6'h2c:
-          \$13  = received_44;
-      6'h2d:
-          \$13  = received_45;
-      6'h2e:
-          \$13  = received_46;
-      6'h2f:
-          \$13  = received_47;
-      6'h30:
-          \$13  = received_48;
-      6'h31:
-          \$13  = received_49;
-      6'h32:
-          \$13  = received_50;
-      6'h33:
-          \$13  = received_51;
-      6'h34:
-          \$13  = received_52;
-      6'h35:
-          \$13  = received_53;
-      6'h36:
-          \$13  = received_54;
-      6'h37:
-          \$13  = received_55;
-      6'h38:
-          \$13  = received_56;
-      6'h39:
-          \$13  = received_57;
-      6'h3a:
-          \$13  = received_58;
-      6'h3b:
-          \$13  = received_59;
-      6'h3c:
-          \$13  = received_60;
-      6'h3d:
-          \$13  = received_61;
-      6'h3e:
-          \$13  = received_62;
-      6'h3f:
-          \$13  = received_63;
-    endcase
-  end
+    error_row <= \$346 ;
+  always @(posedge clk)
+    rows <= \$347 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
@@ -4378,133 +4254,133 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (info_r__addr)
       6'h00:
-          \$44  = received_0;
+          \$17  = received_0;
       6'h01:
-          \$44  = received_1;
+          \$17  = received_1;
       6'h02:
-          \$44  = received_2;
+          \$17  = received_2;
       6'h03:
-          \$44  = received_3;
+          \$17  = received_3;
       6'h04:
-          \$44  = received_4;
+          \$17  = received_4;
       6'h05:
-          \$44  = received_5;
+          \$17  = received_5;
       6'h06:
-          \$44  = received_6;
+          \$17  = received_6;
       6'h07:
-          \$44  = received_7;
+          \$17  = received_7;
       6'h08:
-          \$44  = received_8;
+          \$17  = received_8;
       6'h09:
-          \$44  = received_9;
+          \$17  = received_9;
       6'h0a:
-          \$44  = received_10;
+          \$17  = received_10;
       6'h0b:
-          \$44  = received_11;
+          \$17  = received_11;
       6'h0c:
-          \$44  = received_12;
+          \$17  = received_12;
       6'h0d:
-          \$44  = received_13;
+          \$17  = received_13;
       6'h0e:
-          \$44  = received_14;
+          \$17  = received_14;
       6'h0f:
-          \$44  = received_15;
+          \$17  = received_15;
       6'h10:
-          \$44  = received_16;
+          \$17  = received_16;
       6'h11:
-          \$44  = received_17;
+          \$17  = received_17;
       6'h12:
-          \$44  = received_18;
+          \$17  = received_18;
       6'h13:
-          \$44  = received_19;
+          \$17  = received_19;
       6'h14:
-          \$44  = received_20;
+          \$17  = received_20;
       6'h15:
-          \$44  = received_21;
+          \$17  = received_21;
       6'h16:
-          \$44  = received_22;
+          \$17  = received_22;
       6'h17:
-          \$44  = received_23;
+          \$17  = received_23;
       6'h18:
-          \$44  = received_24;
+          \$17  = received_24;
       6'h19:
-          \$44  = received_25;
+          \$17  = received_25;
       6'h1a:
-          \$44  = received_26;
+          \$17  = received_26;
       6'h1b:
-          \$44  = received_27;
+          \$17  = received_27;
       6'h1c:
-          \$44  = received_28;
+          \$17  = received_28;
       6'h1d:
-          \$44  = received_29;
+          \$17  = received_29;
       6'h1e:
-          \$44  = received_30;
+          \$17  = received_30;
       6'h1f:
-          \$44  = received_31;
+          \$17  = received_31;
       6'h20:
-          \$44  = received_32;
+          \$17  = received_32;
       6'h21:
-          \$44  = received_33;
+          \$17  = received_33;
       6'h22:
-          \$44  = received_34;
+          \$17  = received_34;
       6'h23:
-          \$44  = received_35;
+          \$17  = received_35;
       6'h24:
-          \$44  = received_36;
+          \$17  = received_36;
       6'h25:
-          \$44  = received_37;
+          \$17  = received_37;
       6'h26:
-          \$44  = received_38;
+          \$17  = received_38;
       6'h27:
-          \$44  = received_39;
+          \$17  = received_39;
       6'h28:
-          \$44  = received_40;
+          \$17  = received_40;
       6'h29:
-          \$44  = received_41;
+          \$17  = received_41;
       6'h2a:
-          \$44  = received_42;
+          \$17  = received_42;
       6'h2b:
-          \$44  = received_43;
+          \$17  = received_43;
       6'h2c:
-          \$44  = received_44;
+          \$17  = received_44;
       6'h2d:
-          \$44  = received_45;
+          \$17  = received_45;
       6'h2e:
-          \$44  = received_46;
+          \$17  = received_46;
       6'h2f:
-          \$44  = received_47;
+          \$17  = received_47;
       6'h30:
-          \$44  = received_48;
+          \$17  = received_48;
       6'h31:
-          \$44  = received_49;
+          \$17  = received_49;
       6'h32:
-          \$44  = received_50;
+          \$17  = received_50;
       6'h33:
-          \$44  = received_51;
+          \$17  = received_51;
       6'h34:
-          \$44  = received_52;
+          \$17  = received_52;
       6'h35:
-          \$44  = received_53;
+          \$17  = received_53;
       6'h36:
-          \$44  = received_54;
+          \$17  = received_54;
       6'h37:
-          \$44  = received_55;
+          \$17  = received_55;
       6'h38:
-          \$44  = received_56;
+          \$17  = received_56;
       6'h39:
-          \$44  = received_57;
+          \$17  = received_57;
       6'h3a:
-          \$44  = received_58;
+          \$17  = received_58;
       6'h3b:
-          \$44  = received_59;
+          \$17  = received_59;
       6'h3c:
-          \$44  = received_60;
+          \$17  = received_60;
       6'h3d:
-          \$44  = received_61;
+          \$17  = received_61;
       6'h3e:
-          \$44  = received_62;
+          \$17  = received_62;
       6'h3f:
-          \$44  = received_63;
+          \$17  = received_63;
     endcase
   end
   always @* begin
@@ -4512,133 +4388,267 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (info_r__addr)
       6'h00:
-          \$47  = received_0;
+          \$46  = received_0;
       6'h01:
-          \$47  = received_1;
+          \$46  = received_1;
       6'h02:
-          \$47  = received_2;
+          \$46  = received_2;
       6'h03:
-          \$47  = received_3;
+          \$46  = received_3;
       6'h04:
-          \$47  = received_4;
+          \$46  = received_4;
       6'h05:
-          \$47  = received_5;
+          \$46  = received_5;
       6'h06:
-          \$47  = received_6;
+          \$46  = received_6;
       6'h07:
-          \$47  = received_7;
+          \$46  = received_7;
       6'h08:
-          \$47  = received_8;
+          \$46  = received_8;
       6'h09:
-          \$47  = received_9;
+          \$46  = received_9;
       6'h0a:
-          \$47  = received_10;
+          \$46  = received_10;
       6'h0b:
-          \$47  = received_11;
+          \$46  = received_11;
       6'h0c:
-          \$47  = received_12;
+          \$46  = received_12;
       6'h0d:
-          \$47  = received_13;
+          \$46  = received_13;
       6'h0e:
-          \$47  = received_14;
+          \$46  = received_14;
       6'h0f:
-          \$47  = received_15;
+          \$46  = received_15;
       6'h10:
-          \$47  = received_16;
+          \$46  = received_16;
       6'h11:
-          \$47  = received_17;
+          \$46  = received_17;
       6'h12:
-          \$47  = received_18;
+          \$46  = received_18;
       6'h13:
-          \$47  = received_19;
+          \$46  = received_19;
       6'h14:
-          \$47  = received_20;
+          \$46  = received_20;
       6'h15:
-          \$47  = received_21;
+          \$46  = received_21;
       6'h16:
-          \$47  = received_22;
+          \$46  = received_22;
       6'h17:
-          \$47  = received_23;
+          \$46  = received_23;
       6'h18:
-          \$47  = received_24;
+          \$46  = received_24;
       6'h19:
-          \$47  = received_25;
+          \$46  = received_25;
       6'h1a:
-          \$47  = received_26;
+          \$46  = received_26;
       6'h1b:
-          \$47  = received_27;
+          \$46  = received_27;
       6'h1c:
-          \$47  = received_28;
+          \$46  = received_28;
       6'h1d:
-          \$47  = received_29;
+          \$46  = received_29;
       6'h1e:
-          \$47  = received_30;
+          \$46  = received_30;
       6'h1f:
-          \$47  = received_31;
+          \$46  = received_31;
       6'h20:
-          \$47  = received_32;
+          \$46  = received_32;
       6'h21:
-          \$47  = received_33;
+          \$46  = received_33;
       6'h22:
-          \$47  = received_34;
+          \$46  = received_34;
       6'h23:
-          \$47  = received_35;
+          \$46  = received_35;
       6'h24:
-          \$47  = received_36;
+          \$46  = received_36;
       6'h25:
-          \$47  = received_37;
+          \$46  = received_37;
       6'h26:
-          \$47  = received_38;
+          \$46  = received_38;
       6'h27:
-          \$47  = received_39;
+          \$46  = received_39;
       6'h28:
-          \$47  = received_40;
+          \$46  = received_40;
       6'h29:
-          \$47  = received_41;
+          \$46  = received_41;
       6'h2a:
-          \$47  = received_42;
+          \$46  = received_42;
       6'h2b:
-          \$47  = received_43;
+          \$46  = received_43;
       6'h2c:
-          \$47  = received_44;
+          \$46  = received_44;
       6'h2d:
-          \$47  = received_45;
+          \$46  = received_45;
       6'h2e:
-          \$47  = received_46;
+          \$46  = received_46;
       6'h2f:
-          \$47  = received_47;
+          \$46  = received_47;
       6'h30:
-          \$47  = received_48;
+          \$46  = received_48;
       6'h31:
-          \$47  = received_49;
+          \$46  = received_49;
       6'h32:
-          \$47  = received_50;
+          \$46  = received_50;
       6'h33:
-          \$47  = received_51;
+          \$46  = received_51;
       6'h34:
-          \$47  = received_52;
+          \$46  = received_52;
       6'h35:
-          \$47  = received_53;
+          \$46  = received_53;
       6'h36:
-          \$47  = received_54;
+          \$46  = received_54;
       6'h37:
-          \$47  = received_55;
+          \$46  = received_55;
       6'h38:
-          \$47  = received_56;
+          \$46  = received_56;
       6'h39:
-          \$47  = received_57;
+          \$46  = received_57;
       6'h3a:
-          \$47  = received_58;
+          \$46  = received_58;
       6'h3b:
-          \$47  = received_59;
+          \$46  = received_59;
       6'h3c:
-          \$47  = received_60;
+          \$46  = received_60;
       6'h3d:
-          \$47  = received_61;
+          \$46  = received_61;
       6'h3e:
-          \$47  = received_62;
+          \$46  = received_62;
       6'h3f:
-          \$47  = received_63;
+          \$46  = received_63;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    casez (info_r__addr)
+      6'h00:
+          \$49  = received_0;
+      6'h01:
+          \$49  = received_1;
+      6'h02:
+          \$49  = received_2;
+      6'h03:
+          \$49  = received_3;
+      6'h04:
+          \$49  = received_4;
+      6'h05:
+          \$49  = received_5;
+      6'h06:
+          \$49  = received_6;
+      6'h07:
+          \$49  = received_7;
+      6'h08:
+          \$49  = received_8;
+      6'h09:
+          \$49  = received_9;
+      6'h0a:
+          \$49  = received_10;
+      6'h0b:
+          \$49  = received_11;
+      6'h0c:
+          \$49  = received_12;
+      6'h0d:
+          \$49  = received_13;
+      6'h0e:
+          \$49  = received_14;
+      6'h0f:
+          \$49  = received_15;
+      6'h10:
+          \$49  = received_16;
+      6'h11:
+          \$49  = received_17;
+      6'h12:
+          \$49  = received_18;
+      6'h13:
+          \$49  = received_19;
+      6'h14:
+          \$49  = received_20;
+      6'h15:
+          \$49  = received_21;
+      6'h16:
+          \$49  = received_22;
+      6'h17:
+          \$49  = received_23;
+      6'h18:
+          \$49  = received_24;
+      6'h19:
+          \$49  = received_25;
+      6'h1a:
+          \$49  = received_26;
+      6'h1b:
+          \$49  = received_27;
+      6'h1c:
+          \$49  = received_28;
+      6'h1d:
+          \$49  = received_29;
+      6'h1e:
+          \$49  = received_30;
+      6'h1f:
+          \$49  = received_31;
+      6'h20:
+          \$49  = received_32;
+      6'h21:
+          \$49  = received_33;
+      6'h22:
+          \$49  = received_34;
+      6'h23:
+          \$49  = received_35;
+      6'h24:
+          \$49  = received_36;
+      6'h25:
+          \$49  = received_37;
+      6'h26:
+          \$49  = received_38;
+      6'h27:
+          \$49  = received_39;
+      6'h28:
+          \$49  = received_40;
+      6'h29:
+          \$49  = received_41;
+      6'h2a:
+          \$49  = received_42;
+      6'h2b:
+          \$49  = received_43;
+      6'h2c:
+          \$49  = received_44;
+      6'h2d:
+          \$49  = received_45;
+      6'h2e:
+          \$49  = received_46;
+      6'h2f:
+          \$49  = received_47;
+      6'h30:
+          \$49  = received_48;
+      6'h31:
+          \$49  = received_49;
+      6'h32:
+          \$49  = received_50;
+      6'h33:
+          \$49  = received_51;
+      6'h34:
+          \$49  = received_52;
+      6'h35:
+          \$49  = received_53;
+      6'h36:
+          \$49  = received_54;
+      6'h37:
+          \$49  = received_55;
+      6'h38:
+          \$49  = received_56;
+      6'h39:
+          \$49  = received_57;
+      6'h3a:
+          \$49  = received_58;
+      6'h3b:
+          \$49  = received_59;
+      6'h3c:
+          \$49  = received_60;
+      6'h3d:
+          \$49  = received_61;
+      6'h3e:
+          \$49  = received_62;
+      6'h3f:
+          \$49  = received_63;
     endcase
   end
   always @* begin
@@ -4646,133 +4656,133 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (info_head__addr)
       6'h00:
-          \$67  = done_0;
+          \$69  = done_0;
       6'h01:
-          \$67  = done_1;
+          \$69  = done_1;
       6'h02:
-          \$67  = done_2;
+          \$69  = done_2;
       6'h03:
-          \$67  = done_3;
+          \$69  = done_3;
       6'h04:
-          \$67  = done_4;
+          \$69  = done_4;
       6'h05:
-          \$67  = done_5;
+          \$69  = done_5;
       6'h06:
-          \$67  = done_6;
+          \$69  = done_6;
       6'h07:
-          \$67  = done_7;
+          \$69  = done_7;
       6'h08:
-          \$67  = done_8;
+          \$69  = done_8;
       6'h09:
-          \$67  = done_9;
+          \$69  = done_9;
       6'h0a:
-          \$67  = done_10;
+          \$69  = done_10;
       6'h0b:
-          \$67  = done_11;
+          \$69  = done_11;
       6'h0c:
-          \$67  = done_12;
+          \$69  = done_12;
       6'h0d:
-          \$67  = done_13;
+          \$69  = done_13;
       6'h0e:
-          \$67  = done_14;
+          \$69  = done_14;
       6'h0f:
-          \$67  = done_15;
+          \$69  = done_15;
       6'h10:
-          \$67  = done_16;
+          \$69  = done_16;
       6'h11:
-          \$67  = done_17;
+          \$69  = done_17;
       6'h12:
-          \$67  = done_18;
+          \$69  = done_18;
       6'h13:
-          \$67  = done_19;
+          \$69  = done_19;
       6'h14:
-          \$67  = done_20;
+          \$69  = done_20;
       6'h15:
-          \$67  = done_21;
+          \$69  = done_21;
       6'h16:
-          \$67  = done_22;
+          \$69  = done_22;
       6'h17:
-          \$67  = done_23;
+          \$69  = done_23;
       6'h18:
-          \$67  = done_24;
+          \$69  = done_24;
       6'h19:
-          \$67  = done_25;
+          \$69  = done_25;
       6'h1a:
-          \$67  = done_26;
+          \$69  = done_26;
       6'h1b:
-          \$67  = done_27;
+          \$69  = done_27;
       6'h1c:
-          \$67  = done_28;
+          \$69  = done_28;
       6'h1d:
-          \$67  = done_29;
+          \$69  = done_29;
       6'h1e:
-          \$67  = done_30;
+          \$69  = done_30;
       6'h1f:
-          \$67  = done_31;
+          \$69  = done_31;
       6'h20:
-          \$67  = done_32;
+          \$69  = done_32;
       6'h21:
-          \$67  = done_33;
+          \$69  = done_33;
       6'h22:
-          \$67  = done_34;
+          \$69  = done_34;
       6'h23:
-          \$67  = done_35;
+          \$69  = done_35;
       6'h24:
-          \$67  = done_36;
+          \$69  = done_36;
       6'h25:
-          \$67  = done_37;
+          \$69  = done_37;
       6'h26:
-          \$67  = done_38;
+          \$69  = done_38;
       6'h27:
-          \$67  = done_39;
+          \$69  = done_39;
       6'h28:
-          \$67  = done_40;
+          \$69  = done_40;
       6'h29:
-          \$67  = done_41;
+          \$69  = done_41;
       6'h2a:
-          \$67  = done_42;
+          \$69  = done_42;
       6'h2b:
-          \$67  = done_43;
+          \$69  = done_43;
       6'h2c:
-          \$67  = done_44;
+          \$69  = done_44;
       6'h2d:
-          \$67  = done_45;
+          \$69  = done_45;
       6'h2e:
-          \$67  = done_46;
+          \$69  = done_46;
       6'h2f:
-          \$67  = done_47;
+          \$69  = done_47;
       6'h30:
-          \$67  = done_48;
+          \$69  = done_48;
       6'h31:
-          \$67  = done_49;
+          \$69  = done_49;
       6'h32:
-          \$67  = done_50;
+          \$69  = done_50;
       6'h33:
-          \$67  = done_51;
+          \$69  = done_51;
       6'h34:
-          \$67  = done_52;
+          \$69  = done_52;
       6'h35:
-          \$67  = done_53;
+          \$69  = done_53;
       6'h36:
-          \$67  = done_54;
+          \$69  = done_54;
       6'h37:
-          \$67  = done_55;
+          \$69  = done_55;
       6'h38:
-          \$67  = done_56;
+          \$69  = done_56;
       6'h39:
-          \$67  = done_57;
+          \$69  = done_57;
       6'h3a:
-          \$67  = done_58;
+          \$69  = done_58;
       6'h3b:
-          \$67  = done_59;
+          \$69  = done_59;
       6'h3c:
-          \$67  = done_60;
+          \$69  = done_60;
       6'h3d:
-          \$67  = done_61;
+          \$69  = done_61;
       6'h3e:
-          \$67  = done_62;
+          \$69  = done_62;
       6'h3f:
-          \$67  = done_63;
+          \$69  = done_63;
     endcase
   end
   always @* begin
@@ -4780,133 +4790,133 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (info_head__addr)
       6'h00:
-          \$70  = done_0;
+          \$72  = done_0;
       6'h01:
-          \$70  = done_1;
+          \$72  = done_1;
       6'h02:
-          \$70  = done_2;
+          \$72  = done_2;
       6'h03:
-          \$70  = done_3;
+          \$72  = done_3;
       6'h04:
-          \$70  = done_4;
+          \$72  = done_4;
       6'h05:
-          \$70  = done_5;
+          \$72  = done_5;
       6'h06:
-          \$70  = done_6;
+          \$72  = done_6;
       6'h07:
-          \$70  = done_7;
+          \$72  = done_7;
       6'h08:
-          \$70  = done_8;
+          \$72  = done_8;
       6'h09:
-          \$70  = done_9;
+          \$72  = done_9;
       6'h0a:
-          \$70  = done_10;
+          \$72  = done_10;
       6'h0b:
-          \$70  = done_11;
+          \$72  = done_11;
       6'h0c:
-          \$70  = done_12;
+          \$72  = done_12;
       6'h0d:
-          \$70  = done_13;
+          \$72  = done_13;
       6'h0e:
-          \$70  = done_14;
+          \$72  = done_14;
       6'h0f:
-          \$70  = done_15;
+          \$72  = done_15;
       6'h10:
-          \$70  = done_16;
+          \$72  = done_16;
       6'h11:
-          \$70  = done_17;
+          \$72  = done_17;
       6'h12:
-          \$70  = done_18;
+          \$72  = done_18;
       6'h13:
-          \$70  = done_19;
+          \$72  = done_19;
       6'h14:
-          \$70  = done_20;
+          \$72  = done_20;
       6'h15:
-          \$70  = done_21;
+          \$72  = done_21;
       6'h16:
-          \$70  = done_22;
+          \$72  = done_22;
       6'h17:
-          \$70  = done_23;
+          \$72  = done_23;
       6'h18:
-          \$70  = done_24;
+          \$72  = done_24;
       6'h19:
-          \$70  = done_25;
+          \$72  = done_25;
       6'h1a:
-          \$70  = done_26;
+          \$72  = done_26;
       6'h1b:
-          \$70  = done_27;
+          \$72  = done_27;
       6'h1c:
-          \$70  = done_28;
+          \$72  = done_28;
       6'h1d:
-          \$70  = done_29;
+          \$72  = done_29;
       6'h1e:
-          \$70  = done_30;
+          \$72  = done_30;
       6'h1f:
-          \$70  = done_31;
+          \$72  = done_31;
       6'h20:
-          \$70  = done_32;
+          \$72  = done_32;
       6'h21:
-          \$70  = done_33;
+          \$72  = done_33;
       6'h22:
-          \$70  = done_34;
+          \$72  = done_34;
       6'h23:
-          \$70  = done_35;
+          \$72  = done_35;
       6'h24:
-          \$70  = done_36;
+          \$72  = done_36;
       6'h25:
-          \$70  = done_37;
+          \$72  = done_37;
       6'h26:
-          \$70  = done_38;
+          \$72  = done_38;
       6'h27:
-          \$70  = done_39;
+          \$72  = done_39;
       6'h28:
-          \$70  = done_40;
+          \$72  = done_40;
       6'h29:
-          \$70  = done_41;
+          \$72  = done_41;
       6'h2a:
-          \$70  = done_42;
+          \$72  = done_42;
       6'h2b:
-          \$70  = done_43;
+          \$72  = done_43;
       6'h2c:
-          \$70  = done_44;
+          \$72  = done_44;
       6'h2d:
-          \$70  = done_45;
+          \$72  = done_45;
       6'h2e:
-          \$70  = done_46;
+          \$72  = done_46;
       6'h2f:
-          \$70  = done_47;
+          \$72  = done_47;
       6'h30:
-          \$70  = done_48;
+          \$72  = done_48;
       6'h31:
-          \$70  = done_49;
+          \$72  = done_49;
       6'h32:
-          \$70  = done_50;
+          \$72  = done_50;
       6'h33:
-          \$70  = done_51;
+          \$72  = done_51;
       6'h34:
-          \$70  = done_52;
+          \$72  = done_52;
       6'h35:
-          \$70  = done_53;
+          \$72  = done_53;
       6'h36:
-          \$70  = done_54;
+          \$72  = done_54;
       6'h37:
-          \$70  = done_55;
+          \$72  = done_55;
       6'h38:
-          \$70  = done_56;
+          \$72  = done_56;
       6'h39:
-          \$70  = done_57;
+          \$72  = done_57;
       6'h3a:
-          \$70  = done_58;
+          \$72  = done_58;
       6'h3b:
-          \$70  = done_59;
+          \$72  = done_59;
       6'h3c:
-          \$70  = done_60;
+          \$72  = done_60;
       6'h3d:
-          \$70  = done_61;
+          \$72  = done_61;
       6'h3e:
-          \$70  = done_62;
+          \$72  = done_62;
       6'h3f:
-          \$70  = done_63;
+          \$72  = done_63;
     endcase
   end
   always @* begin
@@ -4914,133 +4924,133 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (info_head__addr)
       6'h00:
-          \$72  = bus_error_0;
+          \$74  = bus_error_0;
       6'h01:
-          \$72  = bus_error_1;
+          \$74  = bus_error_1;
       6'h02:
-          \$72  = bus_error_2;
+          \$74  = bus_error_2;
       6'h03:
-          \$72  = bus_error_3;
+          \$74  = bus_error_3;
       6'h04:
-          \$72  = bus_error_4;
+          \$74  = bus_error_4;
       6'h05:
-          \$72  = bus_error_5;
+          \$74  = bus_error_5;
       6'h06:
-          \$72  = bus_error_6;
+          \$74  = bus_error_6;
       6'h07:
-          \$72  = bus_error_7;
+          \$74  = bus_error_7;
       6'h08:
-          \$72  = bus_error_8;
+          \$74  = bus_error_8;
       6'h09:
-          \$72  = bus_error_9;
+          \$74  = bus_error_9;
       6'h0a:
-          \$72  = bus_error_10;
+          \$74  = bus_error_10;
       6'h0b:
-          \$72  = bus_error_11;
+          \$74  = bus_error_11;
       6'h0c:
-          \$72  = bus_error_12;
+          \$74  = bus_error_12;
       6'h0d:
-          \$72  = bus_error_13;
+          \$74  = bus_error_13;
       6'h0e:
-          \$72  = bus_error_14;
+          \$74  = bus_error_14;
       6'h0f:
-          \$72  = bus_error_15;
+          \$74  = bus_error_15;
       6'h10:
-          \$72  = bus_error_16;
+          \$74  = bus_error_16;
       6'h11:
-          \$72  = bus_error_17;
+          \$74  = bus_error_17;
       6'h12:
-          \$72  = bus_error_18;
+          \$74  = bus_error_18;
       6'h13:
-          \$72  = bus_error_19;
+          \$74  = bus_error_19;
       6'h14:
-          \$72  = bus_error_20;
+          \$74  = bus_error_20;
       6'h15:
-          \$72  = bus_error_21;
+          \$74  = bus_error_21;
       6'h16:
-          \$72  = bus_error_22;
+          \$74  = bus_error_22;
       6'h17:
-          \$72  = bus_error_23;
+          \$74  = bus_error_23;
       6'h18:
-          \$72  = bus_error_24;
+          \$74  = bus_error_24;
       6'h19:
-          \$72  = bus_error_25;
+          \$74  = bus_error_25;
       6'h1a:
-          \$72  = bus_error_26;
+          \$74  = bus_error_26;
       6'h1b:
-          \$72  = bus_error_27;
+          \$74  = bus_error_27;
       6'h1c:
-          \$72  = bus_error_28;
+          \$74  = bus_error_28;
       6'h1d:
-          \$72  = bus_error_29;
+          \$74  = bus_error_29;
       6'h1e:
-          \$72  = bus_error_30;
+          \$74  = bus_error_30;
       6'h1f:
-          \$72  = bus_error_31;
+          \$74  = bus_error_31;
       6'h20:
-          \$72  = bus_error_32;
+          \$74  = bus_error_32;
       6'h21:
-          \$72  = bus_error_33;
+          \$74  = bus_error_33;
       6'h22:
-          \$72  = bus_error_34;
+          \$74  = bus_error_34;
       6'h23:
-          \$72  = bus_error_35;
+          \$74  = bus_error_35;
       6'h24:
-          \$72  = bus_error_36;
+          \$74  = bus_error_36;
       6'h25:
-          \$72  = bus_error_37;
+          \$74  = bus_error_37;
       6'h26:
-          \$72  = bus_error_38;
+          \$74  = bus_error_38;
       6'h27:
-          \$72  = bus_error_39;
+          \$74  = bus_error_39;
       6'h28:
-          \$72  = bus_error_40;
+          \$74  = bus_error_40;
       6'h29:
-          \$72  = bus_error_41;
+          \$74  = bus_error_41;
       6'h2a:
-          \$72  = bus_error_42;
+          \$74  = bus_error_42;
       6'h2b:
-          \$72  = bus_error_43;
+          \$74  = bus_error_43;
       6'h2c:
-          \$72  = bus_error_44;
+          \$74  = bus_error_44;
       6'h2d:
-          \$72  = bus_error_45;
+          \$74  = bus_error_45;
       6'h2e:
-          \$72  = bus_error_46;
+          \$74  = bus_error_46;
       6'h2f:
-          \$72  = bus_error_47;
+          \$74  = bus_error_47;
       6'h30:
-          \$72  = bus_error_48;
+          \$74  = bus_error_48;
       6'h31:
-          \$72  = bus_error_49;
+          \$74  = bus_error_49;
       6'h32:
-          \$72  = bus_error_50;
+          \$74  = bus_error_50;
       6'h33:
-          \$72  = bus_error_51;
+          \$74  = bus_error_51;
       6'h34:
-          \$72  = bus_error_52;
+          \$74  = bus_error_52;
       6'h35:
-          \$72  = bus_error_53;
+          \$74  = bus_error_53;
       6'h36:
-          \$72  = bus_error_54;
+          \$74  = bus_error_54;
       6'h37:
-          \$72  = bus_error_55;
+          \$74  = bus_error_55;
       6'h38:
-          \$72  = bus_error_56;
+          \$74  = bus_error_56;
       6'h39:
-          \$72  = bus_error_57;
+          \$74  = bus_error_57;
       6'h3a:
-          \$72  = bus_error_58;
+          \$74  = bus_error_58;
       6'h3b:
-          \$72  = bus_error_59;
+          \$74  = bus_error_59;
       6'h3c:
-          \$72  = bus_error_60;
+          \$74  = bus_error_60;
       6'h3d:
-          \$72  = bus_error_61;
+          \$74  = bus_error_61;
       6'h3e:
-          \$72  = bus_error_62;
+          \$74  = bus_error_62;
       6'h3f:
-          \$72  = bus_error_63;
+          \$74  = bus_error_63;
     endcase
   end
   always @* begin
@@ -5048,133 +5058,133 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (info_head__addr)
       6'h00:
-          \$89  = done_0;
+          \$91  = done_0;
       6'h01:
-          \$89  = done_1;
+          \$91  = done_1;
       6'h02:
-          \$89  = done_2;
+          \$91  = done_2;
       6'h03:
-          \$89  = done_3;
+          \$91  = done_3;
       6'h04:
-          \$89  = done_4;
+          \$91  = done_4;
       6'h05:
-          \$89  = done_5;
+          \$91  = done_5;
       6'h06:
-          \$89  = done_6;
+          \$91  = done_6;
       6'h07:
-          \$89  = done_7;
+          \$91  = done_7;
       6'h08:
-          \$89  = done_8;
+          \$91  = done_8;
       6'h09:
-          \$89  = done_9;
+          \$91  = done_9;
       6'h0a:
-          \$89  = done_10;
+          \$91  = done_10;
       6'h0b:
-          \$89  = done_11;
+          \$91  = done_11;
       6'h0c:
-          \$89  = done_12;
+          \$91  = done_12;
       6'h0d:
-          \$89  = done_13;
+          \$91  = done_13;
       6'h0e:
-          \$89  = done_14;
+          \$91  = done_14;
       6'h0f:
-          \$89  = done_15;
+          \$91  = done_15;
       6'h10:
-          \$89  = done_16;
+          \$91  = done_16;
       6'h11:
-          \$89  = done_17;
+          \$91  = done_17;
       6'h12:
-          \$89  = done_18;
+          \$91  = done_18;
       6'h13:
-          \$89  = done_19;
+          \$91  = done_19;
       6'h14:
-          \$89  = done_20;
+          \$91  = done_20;
       6'h15:
-          \$89  = done_21;
+          \$91  = done_21;
       6'h16:
-          \$89  = done_22;
+          \$91  = done_22;
       6'h17:
-          \$89  = done_23;
+          \$91  = done_23;
       6'h18:
-          \$89  = done_24;
+          \$91  = done_24;
       6'h19:
-          \$89  = done_25;
+          \$91  = done_25;
       6'h1a:
-          \$89  = done_26;
+          \$91  = done_26;
       6'h1b:
-          \$89  = done_27;
+          \$91  = done_27;
       6'h1c:
-          \$89  = done_28;
+          \$91  = done_28;
       6'h1d:
-          \$89  = done_29;
+          \$91  = done_29;
       6'h1e:
-          \$89  = done_30;
+          \$91  = done_30;
       6'h1f:
-          \$89  = done_31;
+          \$91  = done_31;
       6'h20:
-          \$89  = done_32;
+          \$91  = done_32;
       6'h21:
-          \$89  = done_33;
+          \$91  = done_33;
       6'h22:
-          \$89  = done_34;
+          \$91  = done_34;
       6'h23:
-          \$89  = done_35;
+          \$91  = done_35;
       6'h24:
-          \$89  = done_36;
+          \$91  = done_36;
       6'h25:
-          \$89  = done_37;
+          \$91  = done_37;
       6'h26:
-          \$89  = done_38;
+          \$91  = done_38;
       6'h27:
-          \$89  = done_39;
+          \$91  = done_39;
       6'h28:
-          \$89  = done_40;
+          \$91  = done_40;
       6'h29:
-          \$89  = done_41;
+          \$91  = done_41;
       6'h2a:
-          \$89  = done_42;
+          \$91  = done_42;
       6'h2b:
-          \$89  = done_43;
+          \$91  = done_43;
       6'h2c:
-          \$89  = done_44;
+          \$91  = done_44;
       6'h2d:
-          \$89  = done_45;
+          \$91  = done_45;
       6'h2e:
-          \$89  = done_46;
+          \$91  = done_46;
       6'h2f:
-          \$89  = done_47;
+          \$91  = done_47;
       6'h30:
-          \$89  = done_48;
+          \$91  = done_48;
       6'h31:
-          \$89  = done_49;
+          \$91  = done_49;
       6'h32:
-          \$89  = done_50;
+          \$91  = done_50;
       6'h33:
-          \$89  = done_51;
+          \$91  = done_51;
       6'h34:
-          \$89  = done_52;
+          \$91  = done_52;
       6'h35:
-          \$89  = done_53;
+          \$91  = done_53;
       6'h36:
-          \$89  = done_54;
+          \$91  = done_54;
       6'h37:
-          \$89  = done_55;
+          \$91  = done_55;
       6'h38:
-          \$89  = done_56;
+          \$91  = done_56;
       6'h39:
-          \$89  = done_57;
+          \$91  = done_57;
       6'h3a:
-          \$89  = done_58;
+          \$91  = done_58;
       6'h3b:
-          \$89  = done_59;
+          \$91  = done_59;
       6'h3c:
-          \$89  = done_60;
+          \$91  = done_60;
       6'h3d:
-          \$89  = done_61;
+          \$91  = done_61;
       6'h3e:
-          \$89  = done_62;
+          \$91  = done_62;
       6'h3f:
-          \$89  = done_63;
+          \$91  = done_63;
     endcase
   end
   always @* begin
@@ -5182,242 +5192,160 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (info_head__addr)
       6'h00:
-          \$103  = done_0;
+          \$108  = done_0;
       6'h01:
-          \$103  = done_1;
+          \$108  = done_1;
       6'h02:
-          \$103  = done_2;
+          \$108  = done_2;
       6'h03:
-          \$103  = done_3;
+          \$108  = done_3;
       6'h04:
-          \$103  = done_4;
+          \$108  = done_4;
       6'h05:
-          \$103  = done_5;
+          \$108  = done_5;
       6'h06:
-          \$103  = done_6;
+          \$108  = done_6;
       6'h07:
-          \$103  = done_7;
+          \$108  = done_7;
       6'h08:
-          \$103  = done_8;
+          \$108  = done_8;
       6'h09:
-          \$103  = done_9;
+          \$108  = done_9;
       6'h0a:
-          \$103  = done_10;
+          \$108  = done_10;
       6'h0b:
-          \$103  = done_11;
+          \$108  = done_11;
       6'h0c:
-          \$103  = done_12;
+          \$108  = done_12;
       6'h0d:
-          \$103  = done_13;
+          \$108  = done_13;
       6'h0e:
-          \$103  = done_14;
+          \$108  = done_14;
       6'h0f:
-          \$103  = done_15;
+          \$108  = done_15;
       6'h10:
-          \$103  = done_16;
+          \$108  = done_16;
       6'h11:
-          \$103  = done_17;
+          \$108  = done_17;
       6'h12:
-          \$103  = done_18;
+          \$108  = done_18;
       6'h13:
-          \$103  = done_19;
+          \$108  = done_19;
       6'h14:
-          \$103  = done_20;
+          \$108  = done_20;
       6'h15:
-          \$103  = done_21;
+          \$108  = done_21;
       6'h16:
-          \$103  = done_22;
+          \$108  = done_22;
       6'h17:
-          \$103  = done_23;
+          \$108  = done_23;
       6'h18:
-          \$103  = done_24;
+          \$108  = done_24;
       6'h19:
-          \$103  = done_25;
+          \$108  = done_25;
       6'h1a:
-          \$103  = done_26;
+          \$108  = done_26;
       6'h1b:
-          \$103  = done_27;
+          \$108  = done_27;
       6'h1c:
-          \$103  = done_28;
+          \$108  = done_28;
       6'h1d:
-          \$103  = done_29;
+          \$108  = done_29;
       6'h1e:
-          \$103  = done_30;
+          \$108  = done_30;
       6'h1f:
-          \$103  = done_31;
+          \$108  = done_31;
       6'h20:
-          \$103  = done_32;
+          \$108  = done_32;
       6'h21:
-          \$103  = done_33;
+          \$108  = done_33;
       6'h22:
-          \$103  = done_34;
+          \$108  = done_34;
       6'h23:
-          \$103  = done_35;
+          \$108  = done_35;
       6'h24:
-          \$103  = done_36;
+          \$108  = done_36;
       6'h25:
-          \$103  = done_37;
+          \$108  = done_37;
       6'h26:
-          \$103  = done_38;
+          \$108  = done_38;
       6'h27:
-          \$103  = done_39;
+          \$108  = done_39;
       6'h28:
-          \$103  = done_40;
+          \$108  = done_40;
       6'h29:
-          \$103  = done_41;
+          \$108  = done_41;
       6'h2a:
-          \$103  = done_42;
+          \$108  = done_42;
       6'h2b:
-          \$103  = done_43;
+          \$108  = done_43;
       6'h2c:
-          \$103  = done_44;
+          \$108  = done_44;
       6'h2d:
-          \$103  = done_45;
+          \$108  = done_45;
       6'h2e:
-          \$103  = done_46;
+          \$108  = done_46;
       6'h2f:
-          \$103  = done_47;
+          \$108  = done_47;
       6'h30:
-          \$103  = done_48;
+          \$108  = done_48;
       6'h31:
-          \$103  = done_49;
+          \$108  = done_49;
       6'h32:
-          \$103  = done_50;
+          \$108  = done_50;
       6'h33:
-          \$103  = done_51;
+          \$108  = done_51;
       6'h34:
-          \$103  = done_52;
+          \$108  = done_52;
       6'h35:
-          \$103  = done_53;
+          \$108  = done_53;
       6'h36:
-          \$103  = done_54;
+          \$108  = done_54;
       6'h37:
-          \$103  = done_55;
+          \$108  = done_55;
       6'h38:
-          \$103  = done_56;
+          \$108  = done_56;
       6'h39:
-          \$103  = done_57;
+          \$108  = done_57;
       6'h3a:
-          \$103  = done_58;
+          \$108  = done_58;
       6'h3b:
-          \$103  = done_59;
+          \$108  = done_59;
       6'h3c:
-          \$103  = done_60;
+          \$108  = done_60;
       6'h3d:
-          \$103  = done_61;
+          \$108  = done_61;
       6'h3e:
-          \$103  = done_62;
+          \$108  = done_62;
       6'h3f:
-          \$103  = done_63;
+          \$108  = done_63;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$124  = ar_addr;
-    if (\$33 ) begin
-      \$124  = \$35 [47:0];
+    \$129  = ar_addr;
+    if (\$35 ) begin
+      \$129  = \$37 [47:0];
     end
-    if (\$41 ) begin
-      if (\$43 ) begin
-        \$124  = { i__payload[47:4], 4'h0 };
+    if (\$43 ) begin
+      if (\$45 ) begin
+        \$129  = { i__payload[47:4], 4'h0 };
       end
     end
     if (rst) begin
-      \$124  = 48'h000000000000;
+      \$129  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$125  = ar_left;
-    if (\$33 ) begin
-      \$125  = \$36 [4:0];
+    \$130  = ar_left;
+    if (\$35 ) begin
+      \$130  = \$38 [4:0];
     end
-    if (\$41 ) begin
-      if (\$43 ) begin
-        \$125  = i__payload[52:48];
+    if (\$43 ) begin
+      if (\$45 ) begin
+        \$130  = i__payload[52:48];
       end
-    end
-    if (rst) begin
-      \$125  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$126  = bursts;
-    if (\$33 ) begin
-      \$126  = \$37 [31:0];
-    end
-    if (counters_clear) begin
-      \$126  = 32'd0;
-    end
-    if (rst) begin
-      \$126  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$127  = axi__arvalid;
-    if (\$33 ) begin
-      if (\$40 ) begin
-        \$127  = 1'h0;
-      end
-    end
-    if (\$41 ) begin
-      if (\$43 ) begin
-        \$127  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$128  = info_write__addr;
-    if (\$41 ) begin
-      \$128  = \$42 [5:0];
-    end
-    if (rst) begin
-      \$128  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$129  = received_0;
-    if (\$41 ) begin
-      casez (info_write__addr)
-        6'h00:
-            \$129  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            \$129  = \$45 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$129  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$130  = received_1;
-    if (\$41 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$130  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$130  = \$45 [4:0];
-      endcase
     end
     if (rst) begin
       \$130  = 5'h00;
@@ -5425,130 +5353,57 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$131  = received_2;
-    if (\$41 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$131  = 5'h00;
-      endcase
+    \$131  = bursts;
+    if (\$35 ) begin
+      \$131  = \$39 [31:0];
     end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$131  = \$45 [4:0];
-      endcase
+    if (counters_clear) begin
+      \$131  = 32'd0;
     end
     if (rst) begin
-      \$131  = 5'h00;
+      \$131  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$132  = received_3;
-    if (\$41 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$132  = 5'h00;
-      endcase
+    \$132  = axi__arvalid;
+    if (\$35 ) begin
+      if (\$42 ) begin
+        \$132  = 1'h0;
+      end
     end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$132  = \$45 [4:0];
-      endcase
+    if (\$43 ) begin
+      if (\$45 ) begin
+        \$132  = 1'h1;
+      end
     end
     if (rst) begin
-      \$132  = 5'h00;
+      \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$133  = received_4;
-    if (\$41 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$133  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$133  = \$45 [4:0];
-      endcase
+    \$133  = info_write__addr;
+    if (\$43 ) begin
+      \$133  = \$44 [5:0];
     end
     if (rst) begin
-      \$133  = 5'h00;
+      \$133  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$134  = received_5;
-    if (\$41 ) begin
+    \$134  = received_0;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
             \$134  = 5'h00;
       endcase
     end
     if (r_valid) begin
       casez (info_r__addr)
         6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$134  = \$45 [4:0];
+            \$134  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -5557,22 +5412,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$135  = received_6;
-    if (\$41 ) begin
+    \$135  = received_1;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
             \$135  = 5'h00;
       endcase
     end
@@ -5581,17 +5426,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$135  = \$45 [4:0];
+            \$135  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -5600,24 +5435,14 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$136  = received_7;
-    if (\$41 ) begin
+    \$136  = received_2;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
             \$136  = 5'h00;
       endcase
     end
@@ -5628,17 +5453,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$136  = \$45 [4:0];
+            \$136  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -5647,8 +5462,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$137  = received_8;
-    if (\$41 ) begin
+    \$137  = received_3;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -5657,16 +5472,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
             \$137  = 5'h00;
       endcase
     end
@@ -5679,17 +5484,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            \$137  = \$45 [4:0];
+            \$137  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -5698,8 +5493,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$138  = received_9;
-    if (\$41 ) begin
+    \$138  = received_4;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -5710,16 +5505,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
             \$138  = 5'h00;
       endcase
     end
@@ -5734,17 +5519,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            \$138  = \$45 [4:0];
+            \$138  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -5753,8 +5528,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$139  = received_10;
-    if (\$41 ) begin
+    \$139  = received_5;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -5767,16 +5542,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
             \$139  = 5'h00;
       endcase
     end
@@ -5793,17 +5558,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            \$139  = \$45 [4:0];
+            \$139  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -5812,8 +5567,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$140  = received_11;
-    if (\$41 ) begin
+    \$140  = received_6;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -5828,16 +5583,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$140  = 5'h00;
       endcase
     end
@@ -5856,17 +5601,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            \$140  = \$45 [4:0];
+            \$140  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -5875,8 +5610,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$141  = received_12;
-    if (\$41 ) begin
+    \$141  = received_7;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -5893,16 +5628,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$141  = 5'h00;
       endcase
     end
@@ -5923,17 +5648,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            \$141  = \$45 [4:0];
+            \$141  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -5942,8 +5657,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$142  = received_13;
-    if (\$41 ) begin
+    \$142  = received_8;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -5962,16 +5677,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$142  = 5'h00;
       endcase
     end
@@ -5994,17 +5699,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            \$142  = \$45 [4:0];
+            \$142  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -6013,8 +5708,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$143  = received_14;
-    if (\$41 ) begin
+    \$143  = received_9;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6035,16 +5730,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$143  = 5'h00;
       endcase
     end
@@ -6069,17 +5754,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            \$143  = \$45 [4:0];
+            \$143  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -6088,8 +5763,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$144  = received_15;
-    if (\$41 ) begin
+    \$144  = received_10;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6112,16 +5787,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$144  = 5'h00;
       endcase
     end
@@ -6148,17 +5813,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            \$144  = \$45 [4:0];
+            \$144  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -6167,8 +5822,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$145  = received_16;
-    if (\$41 ) begin
+    \$145  = received_11;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6193,16 +5848,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$145  = 5'h00;
       endcase
     end
@@ -6231,17 +5876,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            \$145  = \$45 [4:0];
+            \$145  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -6250,8 +5885,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$146  = received_17;
-    if (\$41 ) begin
+    \$146  = received_12;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6278,16 +5913,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$146  = 5'h00;
       endcase
     end
@@ -6318,17 +5943,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            \$146  = \$45 [4:0];
+            \$146  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -6337,8 +5952,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$147  = received_18;
-    if (\$41 ) begin
+    \$147  = received_13;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6367,16 +5982,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$147  = 5'h00;
       endcase
     end
@@ -6409,17 +6014,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            \$147  = \$45 [4:0];
+            \$147  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -6428,8 +6023,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$148  = received_19;
-    if (\$41 ) begin
+    \$148  = received_14;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6460,16 +6055,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$148  = 5'h00;
       endcase
     end
@@ -6504,17 +6089,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            \$148  = \$45 [4:0];
+            \$148  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -6523,8 +6098,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$149  = received_20;
-    if (\$41 ) begin
+    \$149  = received_15;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6557,16 +6132,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$149  = 5'h00;
       endcase
     end
@@ -6603,17 +6168,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            \$149  = \$45 [4:0];
+            \$149  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -6622,8 +6177,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$150  = received_21;
-    if (\$41 ) begin
+    \$150  = received_16;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6658,16 +6213,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$150  = 5'h00;
       endcase
     end
@@ -6706,17 +6251,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            \$150  = \$45 [4:0];
+            \$150  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -6725,8 +6260,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$151  = received_22;
-    if (\$41 ) begin
+    \$151  = received_17;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6763,16 +6298,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$151  = 5'h00;
       endcase
     end
@@ -6813,17 +6338,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            \$151  = \$45 [4:0];
+            \$151  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -6832,8 +6347,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$152  = received_23;
-    if (\$41 ) begin
+    \$152  = received_18;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6872,16 +6387,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$152  = 5'h00;
       endcase
     end
@@ -6924,17 +6429,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            \$152  = \$45 [4:0];
+            \$152  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -6943,8 +6438,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$153  = received_24;
-    if (\$41 ) begin
+    \$153  = received_19;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6985,16 +6480,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$153  = 5'h00;
       endcase
     end
@@ -7039,17 +6524,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            \$153  = \$45 [4:0];
+            \$153  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -7058,8 +6533,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$154  = received_25;
-    if (\$41 ) begin
+    \$154  = received_20;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -7102,16 +6577,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$154  = 5'h00;
       endcase
     end
@@ -7158,17 +6623,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            \$154  = \$45 [4:0];
+            \$154  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -7177,8 +6632,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$155  = received_26;
-    if (\$41 ) begin
+    \$155  = received_21;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -7223,16 +6678,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$155  = 5'h00;
       endcase
     end
@@ -7281,17 +6726,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            \$155  = \$45 [4:0];
+            \$155  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -7300,8 +6735,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$156  = received_27;
-    if (\$41 ) begin
+    \$156  = received_22;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -7348,16 +6783,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
             \$156  = 5'h00;
       endcase
     end
@@ -7408,17 +6833,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            \$156  = \$45 [4:0];
+            \$156  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -7427,8 +6842,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$157  = received_28;
-    if (\$41 ) begin
+    \$157  = received_23;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -7477,16 +6892,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$157  = 5'h00;
       endcase
     end
@@ -7539,17 +6944,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            \$157  = \$45 [4:0];
+            \$157  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -7558,8 +6953,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$158  = received_29;
-    if (\$41 ) begin
+    \$158  = received_24;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -7610,16 +7005,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$158  = 5'h00;
       endcase
     end
@@ -7674,17 +7059,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            \$158  = \$45 [4:0];
+            \$158  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -7693,8 +7068,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$159  = received_30;
-    if (\$41 ) begin
+    \$159  = received_25;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -7747,16 +7122,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$159  = 5'h00;
       endcase
     end
@@ -7813,17 +7178,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            \$159  = \$45 [4:0];
+            \$159  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -7832,8 +7187,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$160  = received_31;
-    if (\$41 ) begin
+    \$160  = received_26;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -7888,16 +7243,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$160  = 5'h00;
       endcase
     end
@@ -7956,17 +7301,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            \$160  = \$45 [4:0];
+            \$160  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -7975,8 +7310,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$161  = received_32;
-    if (\$41 ) begin
+    \$161  = received_27;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8033,16 +7368,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$161  = 5'h00;
       endcase
     end
@@ -8103,17 +7428,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            \$161  = \$45 [4:0];
+            \$161  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -8122,8 +7437,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$162  = received_33;
-    if (\$41 ) begin
+    \$162  = received_28;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8182,16 +7497,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$162  = 5'h00;
       endcase
     end
@@ -8254,17 +7559,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            \$162  = \$45 [4:0];
+            \$162  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -8273,8 +7568,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$163  = received_34;
-    if (\$41 ) begin
+    \$163  = received_29;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8335,16 +7630,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$163  = 5'h00;
       endcase
     end
@@ -8409,17 +7694,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            \$163  = \$45 [4:0];
+            \$163  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -8428,8 +7703,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$164  = received_35;
-    if (\$41 ) begin
+    \$164  = received_30;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8492,16 +7767,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$164  = 5'h00;
       endcase
     end
@@ -8568,17 +7833,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            \$164  = \$45 [4:0];
+            \$164  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -8587,8 +7842,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$165  = received_36;
-    if (\$41 ) begin
+    \$165  = received_31;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8653,16 +7908,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$165  = 5'h00;
       endcase
     end
@@ -8731,17 +7976,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            \$165  = \$45 [4:0];
+            \$165  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -8750,8 +7985,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$166  = received_37;
-    if (\$41 ) begin
+    \$166  = received_32;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8818,16 +8053,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$166  = 5'h00;
       endcase
     end
@@ -8898,17 +8123,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            \$166  = \$45 [4:0];
+            \$166  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -8917,8 +8132,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$167  = received_38;
-    if (\$41 ) begin
+    \$167  = received_33;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8987,16 +8202,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$167  = 5'h00;
       endcase
     end
@@ -9069,17 +8274,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            \$167  = \$45 [4:0];
+            \$167  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -9088,8 +8283,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$168  = received_39;
-    if (\$41 ) begin
+    \$168  = received_34;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9160,16 +8355,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$168  = 5'h00;
       endcase
     end
@@ -9244,17 +8429,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            \$168  = \$45 [4:0];
+            \$168  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -9263,8 +8438,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$169  = received_40;
-    if (\$41 ) begin
+    \$169  = received_35;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9337,16 +8512,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$169  = 5'h00;
       endcase
     end
@@ -9423,17 +8588,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            \$169  = \$45 [4:0];
+            \$169  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -9442,8 +8597,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$170  = received_41;
-    if (\$41 ) begin
+    \$170  = received_36;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9518,16 +8673,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$170  = 5'h00;
       endcase
     end
@@ -9606,17 +8751,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            \$170  = \$45 [4:0];
+            \$170  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -9625,8 +8760,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$171  = received_42;
-    if (\$41 ) begin
+    \$171  = received_37;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9703,16 +8838,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$171  = 5'h00;
       endcase
     end
@@ -9793,17 +8918,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            \$171  = \$45 [4:0];
+            \$171  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -9812,8 +8927,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$172  = received_43;
-    if (\$41 ) begin
+    \$172  = received_38;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9892,16 +9007,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$172  = 5'h00;
       endcase
     end
@@ -9984,17 +9089,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            \$172  = \$45 [4:0];
+            \$172  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -10003,8 +9098,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$173  = received_44;
-    if (\$41 ) begin
+    \$173  = received_39;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10085,16 +9180,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$173  = 5'h00;
       endcase
     end
@@ -10179,17 +9264,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            \$173  = \$45 [4:0];
+            \$173  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -10198,8 +9273,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$174  = received_45;
-    if (\$41 ) begin
+    \$174  = received_40;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10282,16 +9357,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$174  = 5'h00;
       endcase
     end
@@ -10378,17 +9443,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            \$174  = \$45 [4:0];
+            \$174  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -10397,8 +9452,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$175  = received_46;
-    if (\$41 ) begin
+    \$175  = received_41;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10483,16 +9538,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$175  = 5'h00;
       endcase
     end
@@ -10581,17 +9626,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            \$175  = \$45 [4:0];
+            \$175  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -10600,8 +9635,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$176  = received_47;
-    if (\$41 ) begin
+    \$176  = received_42;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10688,16 +9723,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$176  = 5'h00;
       endcase
     end
@@ -10788,17 +9813,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            \$176  = \$45 [4:0];
+            \$176  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -10807,8 +9822,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$177  = received_48;
-    if (\$41 ) begin
+    \$177  = received_43;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10897,16 +9912,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$177  = 5'h00;
       endcase
     end
@@ -10999,17 +10004,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            \$177  = \$45 [4:0];
+            \$177  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -11018,8 +10013,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$178  = received_49;
-    if (\$41 ) begin
+    \$178  = received_44;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11110,16 +10105,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$178  = 5'h00;
       endcase
     end
@@ -11214,17 +10199,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            \$178  = \$45 [4:0];
+            \$178  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -11233,8 +10208,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = received_50;
-    if (\$41 ) begin
+    \$179  = received_45;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11327,16 +10302,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$179  = 5'h00;
       endcase
     end
@@ -11433,17 +10398,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            \$179  = \$45 [4:0];
+            \$179  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -11452,8 +10407,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$180  = received_51;
-    if (\$41 ) begin
+    \$180  = received_46;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11548,16 +10503,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$180  = 5'h00;
       endcase
     end
@@ -11656,17 +10601,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            \$180  = \$45 [4:0];
+            \$180  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -11675,8 +10610,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$181  = received_52;
-    if (\$41 ) begin
+    \$181  = received_47;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11773,16 +10708,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$181  = 5'h00;
       endcase
     end
@@ -11883,17 +10808,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            \$181  = \$45 [4:0];
+            \$181  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -11902,8 +10817,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$182  = received_53;
-    if (\$41 ) begin
+    \$182  = received_48;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12002,16 +10917,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$182  = 5'h00;
       endcase
     end
@@ -12114,17 +11019,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            \$182  = \$45 [4:0];
+            \$182  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -12133,8 +11028,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$183  = received_54;
-    if (\$41 ) begin
+    \$183  = received_49;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12235,16 +11130,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$183  = 5'h00;
       endcase
     end
@@ -12349,17 +11234,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            \$183  = \$45 [4:0];
+            \$183  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -12368,8 +11243,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$184  = received_55;
-    if (\$41 ) begin
+    \$184  = received_50;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12472,16 +11347,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$184  = 5'h00;
       endcase
     end
@@ -12588,17 +11453,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            \$184  = \$45 [4:0];
+            \$184  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -12607,8 +11462,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$185  = received_56;
-    if (\$41 ) begin
+    \$185  = received_51;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12713,16 +11568,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$185  = 5'h00;
       endcase
     end
@@ -12831,17 +11676,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            \$185  = \$45 [4:0];
+            \$185  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -12850,8 +11685,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$186  = received_57;
-    if (\$41 ) begin
+    \$186  = received_52;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12958,16 +11793,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$186  = 5'h00;
       endcase
     end
@@ -13078,17 +11903,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            \$186  = \$45 [4:0];
+            \$186  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -13097,8 +11912,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$187  = received_58;
-    if (\$41 ) begin
+    \$187  = received_53;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13207,16 +12022,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$187  = 5'h00;
       endcase
     end
@@ -13329,17 +12134,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            \$187  = \$45 [4:0];
+            \$187  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -13348,8 +12143,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$188  = received_59;
-    if (\$41 ) begin
+    \$188  = received_54;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13460,16 +12255,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$188  = 5'h00;
       endcase
     end
@@ -13584,17 +12369,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            \$188  = \$45 [4:0];
+            \$188  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -13603,8 +12378,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$189  = received_60;
-    if (\$41 ) begin
+    \$189  = received_55;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13717,16 +12492,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$189  = 5'h00;
       endcase
     end
@@ -13843,17 +12608,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            \$189  = \$45 [4:0];
+            \$189  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -13862,8 +12617,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$190  = received_61;
-    if (\$41 ) begin
+    \$190  = received_56;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13978,16 +12733,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$190  = 5'h00;
       endcase
     end
@@ -14106,17 +12851,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            \$190  = \$45 [4:0];
+            \$190  = \$47 [4:0];
       endcase
     end
     if (rst) begin
@@ -14125,8 +12860,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$191  = received_62;
-    if (\$41 ) begin
+    \$191  = received_57;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14243,16 +12978,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
             \$191  = 5'h00;
       endcase
     end
@@ -14373,6 +13098,1161 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
+            \$191  = \$47 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$191  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$192  = received_58;
+    if (\$43 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$192  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (info_r__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$192  = \$47 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$192  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$193  = received_59;
+    if (\$43 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$193  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (info_r__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$193  = \$47 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$193  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$194  = received_60;
+    if (\$43 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$194  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (info_r__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$194  = \$47 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$194  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$195  = received_61;
+    if (\$43 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$195  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (info_r__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$195  = \$47 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$195  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$196  = received_62;
+    if (\$43 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
             /* empty */;
         6'h3a:
             /* empty */;
@@ -14383,17 +14263,147 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3d:
             /* empty */;
         6'h3e:
-            \$191  = \$45 [4:0];
+            \$196  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (info_r__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$196  = \$47 [4:0];
       endcase
     end
     if (rst) begin
-      \$191  = 5'h00;
+      \$196  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$192  = received_63;
-    if (\$41 ) begin
+    \$197  = received_63;
+    if (\$43 ) begin
       (* full_case = 32'd1 *)
       casez (info_write__addr)
         6'h00:
@@ -14523,7 +14533,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$192  = 5'h00;
+            \$197  = 5'h00;
       endcase
     end
     if (r_valid) begin
@@ -14656,116 +14666,116 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$192  = \$45 [4:0];
+            \$197  = \$47 [4:0];
       endcase
     end
     if (rst) begin
-      \$192  = 5'h00;
+      \$197  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$193  = done_0;
-    if (\$41 ) begin
+    \$198  = done_0;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
-            \$193  = i__payload[82];
+            \$198  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
-              \$193  = 1'h1;
+              \$198  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
-            \$193  = 1'h0;
+            \$198  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$193  = 1'h0;
+      \$198  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$194  = done_1;
-    if (\$41 ) begin
+    \$199  = done_1;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
-            \$194  = i__payload[82];
+            \$199  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
           6'h01:
-              \$194  = 1'h1;
+              \$199  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
         6'h01:
-            \$194  = 1'h0;
+            \$199  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$194  = 1'h0;
+      \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$195  = done_2;
-    if (\$41 ) begin
+    \$200  = done_2;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            \$195  = i__payload[82];
+            \$200  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
           6'h01:
               /* empty */;
           6'h02:
-              \$195  = 1'h1;
+              \$200  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            \$195  = 1'h0;
+            \$200  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$195  = 1'h0;
+      \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$196  = done_3;
-    if (\$41 ) begin
+    \$201  = done_3;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14774,11 +14784,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            \$196  = i__payload[82];
+            \$201  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -14787,11 +14797,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h02:
               /* empty */;
           6'h03:
-              \$196  = 1'h1;
+              \$201  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -14800,17 +14810,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            \$196  = 1'h0;
+            \$201  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$196  = 1'h0;
+      \$201  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$197  = done_4;
-    if (\$41 ) begin
+    \$202  = done_4;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14821,11 +14831,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            \$197  = i__payload[82];
+            \$202  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -14836,11 +14846,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h03:
               /* empty */;
           6'h04:
-              \$197  = 1'h1;
+              \$202  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -14851,17 +14861,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            \$197  = 1'h0;
+            \$202  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$197  = 1'h0;
+      \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$198  = done_5;
-    if (\$41 ) begin
+    \$203  = done_5;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14874,11 +14884,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            \$198  = i__payload[82];
+            \$203  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -14891,11 +14901,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h04:
               /* empty */;
           6'h05:
-              \$198  = 1'h1;
+              \$203  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -14908,17 +14918,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            \$198  = 1'h0;
+            \$203  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$198  = 1'h0;
+      \$203  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$199  = done_6;
-    if (\$41 ) begin
+    \$204  = done_6;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14933,11 +14943,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            \$199  = i__payload[82];
+            \$204  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -14952,11 +14962,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h05:
               /* empty */;
           6'h06:
-              \$199  = 1'h1;
+              \$204  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -14971,17 +14981,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            \$199  = 1'h0;
+            \$204  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$199  = 1'h0;
+      \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$200  = done_7;
-    if (\$41 ) begin
+    \$205  = done_7;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14998,11 +15008,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            \$200  = i__payload[82];
+            \$205  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -15019,11 +15029,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h06:
               /* empty */;
           6'h07:
-              \$200  = 1'h1;
+              \$205  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15040,17 +15050,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            \$200  = 1'h0;
+            \$205  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$200  = 1'h0;
+      \$205  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$201  = done_8;
-    if (\$41 ) begin
+    \$206  = done_8;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15069,11 +15079,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            \$201  = i__payload[82];
+            \$206  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -15092,11 +15102,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h07:
               /* empty */;
           6'h08:
-              \$201  = 1'h1;
+              \$206  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15115,17 +15125,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            \$201  = 1'h0;
+            \$206  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$201  = 1'h0;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$202  = done_9;
-    if (\$41 ) begin
+    \$207  = done_9;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15146,11 +15156,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            \$202  = i__payload[82];
+            \$207  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -15171,11 +15181,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h08:
               /* empty */;
           6'h09:
-              \$202  = 1'h1;
+              \$207  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15196,17 +15206,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            \$202  = 1'h0;
+            \$207  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$202  = 1'h0;
+      \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$203  = done_10;
-    if (\$41 ) begin
+    \$208  = done_10;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15229,11 +15239,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            \$203  = i__payload[82];
+            \$208  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -15256,11 +15266,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h09:
               /* empty */;
           6'h0a:
-              \$203  = 1'h1;
+              \$208  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15283,17 +15293,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            \$203  = 1'h0;
+            \$208  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$203  = 1'h0;
+      \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$204  = done_11;
-    if (\$41 ) begin
+    \$209  = done_11;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15318,11 +15328,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            \$204  = i__payload[82];
+            \$209  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -15347,11 +15357,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0a:
               /* empty */;
           6'h0b:
-              \$204  = 1'h1;
+              \$209  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15376,17 +15386,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            \$204  = 1'h0;
+            \$209  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$204  = 1'h0;
+      \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$205  = done_12;
-    if (\$41 ) begin
+    \$210  = done_12;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15413,11 +15423,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            \$205  = i__payload[82];
+            \$210  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -15444,11 +15454,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0b:
               /* empty */;
           6'h0c:
-              \$205  = 1'h1;
+              \$210  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15475,17 +15485,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            \$205  = 1'h0;
+            \$210  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$205  = 1'h0;
+      \$210  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$206  = done_13;
-    if (\$41 ) begin
+    \$211  = done_13;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15514,11 +15524,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            \$206  = i__payload[82];
+            \$211  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -15547,11 +15557,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0c:
               /* empty */;
           6'h0d:
-              \$206  = 1'h1;
+              \$211  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15580,17 +15590,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            \$206  = 1'h0;
+            \$211  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$206  = 1'h0;
+      \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$207  = done_14;
-    if (\$41 ) begin
+    \$212  = done_14;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15621,11 +15631,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            \$207  = i__payload[82];
+            \$212  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -15656,11 +15666,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0d:
               /* empty */;
           6'h0e:
-              \$207  = 1'h1;
+              \$212  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15691,17 +15701,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            \$207  = 1'h0;
+            \$212  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$207  = 1'h0;
+      \$212  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$208  = done_15;
-    if (\$41 ) begin
+    \$213  = done_15;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15734,11 +15744,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            \$208  = i__payload[82];
+            \$213  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -15771,11 +15781,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0e:
               /* empty */;
           6'h0f:
-              \$208  = 1'h1;
+              \$213  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15808,17 +15818,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            \$208  = 1'h0;
+            \$213  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$208  = 1'h0;
+      \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$209  = done_16;
-    if (\$41 ) begin
+    \$214  = done_16;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15853,11 +15863,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            \$209  = i__payload[82];
+            \$214  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -15892,11 +15902,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0f:
               /* empty */;
           6'h10:
-              \$209  = 1'h1;
+              \$214  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15931,17 +15941,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            \$209  = 1'h0;
+            \$214  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$209  = 1'h0;
+      \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$210  = done_17;
-    if (\$41 ) begin
+    \$215  = done_17;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15978,11 +15988,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            \$210  = i__payload[82];
+            \$215  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -16019,11 +16029,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h10:
               /* empty */;
           6'h11:
-              \$210  = 1'h1;
+              \$215  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16060,17 +16070,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            \$210  = 1'h0;
+            \$215  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$210  = 1'h0;
+      \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$211  = done_18;
-    if (\$41 ) begin
+    \$216  = done_18;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16109,11 +16119,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            \$211  = i__payload[82];
+            \$216  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -16152,11 +16162,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h11:
               /* empty */;
           6'h12:
-              \$211  = 1'h1;
+              \$216  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16195,17 +16205,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            \$211  = 1'h0;
+            \$216  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$211  = 1'h0;
+      \$216  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$212  = done_19;
-    if (\$41 ) begin
+    \$217  = done_19;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16246,11 +16256,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            \$212  = i__payload[82];
+            \$217  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -16291,11 +16301,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h12:
               /* empty */;
           6'h13:
-              \$212  = 1'h1;
+              \$217  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16336,17 +16346,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            \$212  = 1'h0;
+            \$217  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$212  = 1'h0;
+      \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$213  = done_20;
-    if (\$41 ) begin
+    \$218  = done_20;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16389,11 +16399,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            \$213  = i__payload[82];
+            \$218  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -16436,11 +16446,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h13:
               /* empty */;
           6'h14:
-              \$213  = 1'h1;
+              \$218  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16483,17 +16493,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            \$213  = 1'h0;
+            \$218  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$213  = 1'h0;
+      \$218  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$214  = done_21;
-    if (\$41 ) begin
+    \$219  = done_21;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16538,11 +16548,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            \$214  = i__payload[82];
+            \$219  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -16587,11 +16597,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h14:
               /* empty */;
           6'h15:
-              \$214  = 1'h1;
+              \$219  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16636,17 +16646,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            \$214  = 1'h0;
+            \$219  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$214  = 1'h0;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$215  = done_22;
-    if (\$41 ) begin
+    \$220  = done_22;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16693,11 +16703,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            \$215  = i__payload[82];
+            \$220  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -16744,11 +16754,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h15:
               /* empty */;
           6'h16:
-              \$215  = 1'h1;
+              \$220  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16795,17 +16805,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            \$215  = 1'h0;
+            \$220  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$215  = 1'h0;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$216  = done_23;
-    if (\$41 ) begin
+    \$221  = done_23;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16854,11 +16864,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            \$216  = i__payload[82];
+            \$221  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -16907,11 +16917,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h16:
               /* empty */;
           6'h17:
-              \$216  = 1'h1;
+              \$221  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16960,17 +16970,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            \$216  = 1'h0;
+            \$221  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$216  = 1'h0;
+      \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$217  = done_24;
-    if (\$41 ) begin
+    \$222  = done_24;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17021,11 +17031,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            \$217  = i__payload[82];
+            \$222  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -17076,11 +17086,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h17:
               /* empty */;
           6'h18:
-              \$217  = 1'h1;
+              \$222  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17131,17 +17141,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            \$217  = 1'h0;
+            \$222  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$217  = 1'h0;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$218  = done_25;
-    if (\$41 ) begin
+    \$223  = done_25;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17194,11 +17204,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            \$218  = i__payload[82];
+            \$223  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -17251,11 +17261,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h18:
               /* empty */;
           6'h19:
-              \$218  = 1'h1;
+              \$223  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17308,17 +17318,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            \$218  = 1'h0;
+            \$223  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$218  = 1'h0;
+      \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$219  = done_26;
-    if (\$41 ) begin
+    \$224  = done_26;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17373,11 +17383,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            \$219  = i__payload[82];
+            \$224  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -17432,11 +17442,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h19:
               /* empty */;
           6'h1a:
-              \$219  = 1'h1;
+              \$224  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17491,17 +17501,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            \$219  = 1'h0;
+            \$224  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$219  = 1'h0;
+      \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$220  = done_27;
-    if (\$41 ) begin
+    \$225  = done_27;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17558,11 +17568,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            \$220  = i__payload[82];
+            \$225  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -17619,11 +17629,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1a:
               /* empty */;
           6'h1b:
-              \$220  = 1'h1;
+              \$225  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17680,17 +17690,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            \$220  = 1'h0;
+            \$225  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$220  = 1'h0;
+      \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$221  = done_28;
-    if (\$41 ) begin
+    \$226  = done_28;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17749,11 +17759,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            \$221  = i__payload[82];
+            \$226  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -17812,11 +17822,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1b:
               /* empty */;
           6'h1c:
-              \$221  = 1'h1;
+              \$226  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17875,17 +17885,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            \$221  = 1'h0;
+            \$226  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$221  = 1'h0;
+      \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$222  = done_29;
-    if (\$41 ) begin
+    \$227  = done_29;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17946,11 +17956,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            \$222  = i__payload[82];
+            \$227  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -18011,11 +18021,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1c:
               /* empty */;
           6'h1d:
-              \$222  = 1'h1;
+              \$227  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18076,17 +18086,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            \$222  = 1'h0;
+            \$227  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$222  = 1'h0;
+      \$227  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$223  = done_30;
-    if (\$41 ) begin
+    \$228  = done_30;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18149,11 +18159,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            \$223  = i__payload[82];
+            \$228  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -18216,11 +18226,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1d:
               /* empty */;
           6'h1e:
-              \$223  = 1'h1;
+              \$228  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18283,17 +18293,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            \$223  = 1'h0;
+            \$228  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$223  = 1'h0;
+      \$228  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$224  = done_31;
-    if (\$41 ) begin
+    \$229  = done_31;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18358,11 +18368,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            \$224  = i__payload[82];
+            \$229  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -18427,11 +18437,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1e:
               /* empty */;
           6'h1f:
-              \$224  = 1'h1;
+              \$229  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18496,17 +18506,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            \$224  = 1'h0;
+            \$229  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$224  = 1'h0;
+      \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$225  = done_32;
-    if (\$41 ) begin
+    \$230  = done_32;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18573,11 +18583,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            \$225  = i__payload[82];
+            \$230  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -18644,11 +18654,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1f:
               /* empty */;
           6'h20:
-              \$225  = 1'h1;
+              \$230  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18715,17 +18725,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            \$225  = 1'h0;
+            \$230  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$225  = 1'h0;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$226  = done_33;
-    if (\$41 ) begin
+    \$231  = done_33;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18794,11 +18804,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            \$226  = i__payload[82];
+            \$231  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -18867,11 +18877,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h20:
               /* empty */;
           6'h21:
-              \$226  = 1'h1;
+              \$231  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18940,17 +18950,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            \$226  = 1'h0;
+            \$231  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$226  = 1'h0;
+      \$231  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$227  = done_34;
-    if (\$41 ) begin
+    \$232  = done_34;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19021,11 +19031,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            \$227  = i__payload[82];
+            \$232  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -19096,11 +19106,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h21:
               /* empty */;
           6'h22:
-              \$227  = 1'h1;
+              \$232  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19171,17 +19181,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            \$227  = 1'h0;
+            \$232  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$227  = 1'h0;
+      \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$228  = done_35;
-    if (\$41 ) begin
+    \$233  = done_35;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19254,11 +19264,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            \$228  = i__payload[82];
+            \$233  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -19331,11 +19341,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h22:
               /* empty */;
           6'h23:
-              \$228  = 1'h1;
+              \$233  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19408,17 +19418,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            \$228  = 1'h0;
+            \$233  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$228  = 1'h0;
+      \$233  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$229  = done_36;
-    if (\$41 ) begin
+    \$234  = done_36;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19493,11 +19503,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            \$229  = i__payload[82];
+            \$234  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -19572,11 +19582,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h23:
               /* empty */;
           6'h24:
-              \$229  = 1'h1;
+              \$234  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19651,17 +19661,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            \$229  = 1'h0;
+            \$234  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$229  = 1'h0;
+      \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$230  = done_37;
-    if (\$41 ) begin
+    \$235  = done_37;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19738,11 +19748,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            \$230  = i__payload[82];
+            \$235  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -19819,11 +19829,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h24:
               /* empty */;
           6'h25:
-              \$230  = 1'h1;
+              \$235  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19900,17 +19910,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            \$230  = 1'h0;
+            \$235  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$230  = 1'h0;
+      \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$231  = done_38;
-    if (\$41 ) begin
+    \$236  = done_38;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19989,11 +19999,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            \$231  = i__payload[82];
+            \$236  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -20072,11 +20082,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h25:
               /* empty */;
           6'h26:
-              \$231  = 1'h1;
+              \$236  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20155,17 +20165,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            \$231  = 1'h0;
+            \$236  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$231  = 1'h0;
+      \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$232  = done_39;
-    if (\$41 ) begin
+    \$237  = done_39;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -20246,11 +20256,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            \$232  = i__payload[82];
+            \$237  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -20331,11 +20341,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h26:
               /* empty */;
           6'h27:
-              \$232  = 1'h1;
+              \$237  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20416,17 +20426,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            \$232  = 1'h0;
+            \$237  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$232  = 1'h0;
+      \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$233  = done_40;
-    if (\$41 ) begin
+    \$238  = done_40;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -20509,11 +20519,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            \$233  = i__payload[82];
+            \$238  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -20596,11 +20606,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h27:
               /* empty */;
           6'h28:
-              \$233  = 1'h1;
+              \$238  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20683,17 +20693,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            \$233  = 1'h0;
+            \$238  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$233  = 1'h0;
+      \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$234  = done_41;
-    if (\$41 ) begin
+    \$239  = done_41;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -20778,11 +20788,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            \$234  = i__payload[82];
+            \$239  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -20867,11 +20877,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h28:
               /* empty */;
           6'h29:
-              \$234  = 1'h1;
+              \$239  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20956,17 +20966,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            \$234  = 1'h0;
+            \$239  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$234  = 1'h0;
+      \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$235  = done_42;
-    if (\$41 ) begin
+    \$240  = done_42;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21053,11 +21063,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            \$235  = i__payload[82];
+            \$240  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -21144,11 +21154,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h29:
               /* empty */;
           6'h2a:
-              \$235  = 1'h1;
+              \$240  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -21235,17 +21245,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            \$235  = 1'h0;
+            \$240  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$235  = 1'h0;
+      \$240  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$236  = done_43;
-    if (\$41 ) begin
+    \$241  = done_43;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21334,11 +21344,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            \$236  = i__payload[82];
+            \$241  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -21427,11 +21437,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2a:
               /* empty */;
           6'h2b:
-              \$236  = 1'h1;
+              \$241  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -21520,17 +21530,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            \$236  = 1'h0;
+            \$241  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$236  = 1'h0;
+      \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$237  = done_44;
-    if (\$41 ) begin
+    \$242  = done_44;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21621,11 +21631,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            \$237  = i__payload[82];
+            \$242  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -21716,11 +21726,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2b:
               /* empty */;
           6'h2c:
-              \$237  = 1'h1;
+              \$242  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -21811,17 +21821,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            \$237  = 1'h0;
+            \$242  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$237  = 1'h0;
+      \$242  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$238  = done_45;
-    if (\$41 ) begin
+    \$243  = done_45;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21914,11 +21924,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            \$238  = i__payload[82];
+            \$243  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -22011,11 +22021,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2c:
               /* empty */;
           6'h2d:
-              \$238  = 1'h1;
+              \$243  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -22108,17 +22118,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            \$238  = 1'h0;
+            \$243  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$238  = 1'h0;
+      \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$239  = done_46;
-    if (\$41 ) begin
+    \$244  = done_46;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -22213,11 +22223,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            \$239  = i__payload[82];
+            \$244  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -22312,11 +22322,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2d:
               /* empty */;
           6'h2e:
-              \$239  = 1'h1;
+              \$244  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -22411,17 +22421,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            \$239  = 1'h0;
+            \$244  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$239  = 1'h0;
+      \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$240  = done_47;
-    if (\$41 ) begin
+    \$245  = done_47;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -22518,11 +22528,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            \$240  = i__payload[82];
+            \$245  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -22619,11 +22629,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2e:
               /* empty */;
           6'h2f:
-              \$240  = 1'h1;
+              \$245  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -22720,17 +22730,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            \$240  = 1'h0;
+            \$245  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$240  = 1'h0;
+      \$245  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$241  = done_48;
-    if (\$41 ) begin
+    \$246  = done_48;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -22829,11 +22839,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            \$241  = i__payload[82];
+            \$246  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -22932,11 +22942,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2f:
               /* empty */;
           6'h30:
-              \$241  = 1'h1;
+              \$246  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -23035,17 +23045,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            \$241  = 1'h0;
+            \$246  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$241  = 1'h0;
+      \$246  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$242  = done_49;
-    if (\$41 ) begin
+    \$247  = done_49;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -23146,11 +23156,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            \$242  = i__payload[82];
+            \$247  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -23251,11 +23261,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h30:
               /* empty */;
           6'h31:
-              \$242  = 1'h1;
+              \$247  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -23356,17 +23366,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            \$242  = 1'h0;
+            \$247  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$242  = 1'h0;
+      \$247  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$243  = done_50;
-    if (\$41 ) begin
+    \$248  = done_50;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -23469,11 +23479,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            \$243  = i__payload[82];
+            \$248  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -23576,11 +23586,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h31:
               /* empty */;
           6'h32:
-              \$243  = 1'h1;
+              \$248  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -23683,17 +23693,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            \$243  = 1'h0;
+            \$248  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$243  = 1'h0;
+      \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$244  = done_51;
-    if (\$41 ) begin
+    \$249  = done_51;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -23798,11 +23808,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            \$244  = i__payload[82];
+            \$249  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -23907,11 +23917,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h32:
               /* empty */;
           6'h33:
-              \$244  = 1'h1;
+              \$249  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -24016,17 +24026,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            \$244  = 1'h0;
+            \$249  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$244  = 1'h0;
+      \$249  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$245  = done_52;
-    if (\$41 ) begin
+    \$250  = done_52;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -24133,11 +24143,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            \$245  = i__payload[82];
+            \$250  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -24244,11 +24254,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h33:
               /* empty */;
           6'h34:
-              \$245  = 1'h1;
+              \$250  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -24355,17 +24365,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            \$245  = 1'h0;
+            \$250  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$245  = 1'h0;
+      \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$246  = done_53;
-    if (\$41 ) begin
+    \$251  = done_53;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -24474,11 +24484,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            \$246  = i__payload[82];
+            \$251  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -24587,11 +24597,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h34:
               /* empty */;
           6'h35:
-              \$246  = 1'h1;
+              \$251  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -24700,17 +24710,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            \$246  = 1'h0;
+            \$251  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$246  = 1'h0;
+      \$251  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$247  = done_54;
-    if (\$41 ) begin
+    \$252  = done_54;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -24821,11 +24831,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            \$247  = i__payload[82];
+            \$252  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -24936,11 +24946,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h35:
               /* empty */;
           6'h36:
-              \$247  = 1'h1;
+              \$252  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -25051,17 +25061,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            \$247  = 1'h0;
+            \$252  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$247  = 1'h0;
+      \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$248  = done_55;
-    if (\$41 ) begin
+    \$253  = done_55;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -25174,11 +25184,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            \$248  = i__payload[82];
+            \$253  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -25291,11 +25301,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h36:
               /* empty */;
           6'h37:
-              \$248  = 1'h1;
+              \$253  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -25408,17 +25418,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            \$248  = 1'h0;
+            \$253  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$248  = 1'h0;
+      \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$249  = done_56;
-    if (\$41 ) begin
+    \$254  = done_56;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -25533,11 +25543,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            \$249  = i__payload[82];
+            \$254  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -25652,11 +25662,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h37:
               /* empty */;
           6'h38:
-              \$249  = 1'h1;
+              \$254  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -25771,17 +25781,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            \$249  = 1'h0;
+            \$254  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$249  = 1'h0;
+      \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$250  = done_57;
-    if (\$41 ) begin
+    \$255  = done_57;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -25898,11 +25908,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            \$250  = i__payload[82];
+            \$255  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -26019,11 +26029,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h38:
               /* empty */;
           6'h39:
-              \$250  = 1'h1;
+              \$255  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -26140,17 +26150,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            \$250  = 1'h0;
+            \$255  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$250  = 1'h0;
+      \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$251  = done_58;
-    if (\$41 ) begin
+    \$256  = done_58;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -26269,11 +26279,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            \$251  = i__payload[82];
+            \$256  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -26392,11 +26402,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h39:
               /* empty */;
           6'h3a:
-              \$251  = 1'h1;
+              \$256  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -26515,17 +26525,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            \$251  = 1'h0;
+            \$256  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$251  = 1'h0;
+      \$256  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$252  = done_59;
-    if (\$41 ) begin
+    \$257  = done_59;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -26646,11 +26656,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            \$252  = i__payload[82];
+            \$257  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -26771,11 +26781,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3a:
               /* empty */;
           6'h3b:
-              \$252  = 1'h1;
+              \$257  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -26896,17 +26906,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            \$252  = 1'h0;
+            \$257  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$252  = 1'h0;
+      \$257  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$253  = done_60;
-    if (\$41 ) begin
+    \$258  = done_60;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -27029,11 +27039,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3b:
             /* empty */;
         6'h3c:
-            \$253  = i__payload[82];
+            \$258  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -27156,11 +27166,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3b:
               /* empty */;
           6'h3c:
-              \$253  = 1'h1;
+              \$258  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -27283,17 +27293,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3b:
             /* empty */;
         6'h3c:
-            \$253  = 1'h0;
+            \$258  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$253  = 1'h0;
+      \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$254  = done_61;
-    if (\$41 ) begin
+    \$259  = done_61;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -27418,11 +27428,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3c:
             /* empty */;
         6'h3d:
-            \$254  = i__payload[82];
+            \$259  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -27547,11 +27557,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3c:
               /* empty */;
           6'h3d:
-              \$254  = 1'h1;
+              \$259  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -27676,17 +27686,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3c:
             /* empty */;
         6'h3d:
-            \$254  = 1'h0;
+            \$259  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$254  = 1'h0;
+      \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$255  = done_62;
-    if (\$41 ) begin
+    \$260  = done_62;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -27813,11 +27823,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3d:
             /* empty */;
         6'h3e:
-            \$255  = i__payload[82];
+            \$260  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         casez (info_r__addr)
           6'h00:
               /* empty */;
@@ -27944,11 +27954,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3d:
               /* empty */;
           6'h3e:
-              \$255  = 1'h1;
+              \$260  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -28075,17 +28085,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3d:
             /* empty */;
         6'h3e:
-            \$255  = 1'h0;
+            \$260  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$255  = 1'h0;
+      \$260  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$256  = done_63;
-    if (\$41 ) begin
+    \$261  = done_63;
+    if (\$43 ) begin
       (* full_case = 32'd1 *)
       casez (info_write__addr)
         6'h00:
@@ -28215,11 +28225,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$256  = i__payload[82];
+            \$261  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$49 ) begin
+      if (\$51 ) begin
         (* full_case = 32'd1 *)
         casez (info_r__addr)
           6'h00:
@@ -28349,11 +28359,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3e:
               /* empty */;
           6'h3f:
-              \$256  = 1'h1;
+              \$261  = 1'h1;
         endcase
       end
     end
-    if (\$95 ) begin
+    if (\$97 ) begin
       (* full_case = 32'd1 *)
       casez (info_head__addr)
         6'h00:
@@ -28483,153 +28493,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$256  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$256  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$257  = bus_error_0;
-    if (\$41 ) begin
-      casez (info_write__addr)
-        6'h00:
-            \$257  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              \$257  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$257  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$258  = bus_error_1;
-    if (\$41 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$258  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              \$258  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$258  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$259  = bus_error_2;
-    if (\$41 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$259  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              \$259  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$259  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$260  = bus_error_3;
-    if (\$41 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$260  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              \$260  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$260  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$261  = bus_error_4;
-    if (\$41 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
             \$261  = 1'h0;
       endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              \$261  = 1'h1;
-        endcase
-      end
     end
     if (rst) begin
       \$261  = 1'h0;
@@ -28637,20 +28502,10 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$262  = bus_error_5;
-    if (\$41 ) begin
+    \$262  = bus_error_0;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
             \$262  = 1'h0;
       endcase
     end
@@ -28658,16 +28513,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
       if (r_error) begin
         casez (info_r__addr)
           6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
               \$262  = 1'h1;
         endcase
       end
@@ -28678,22 +28523,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$263  = bus_error_6;
-    if (\$41 ) begin
+    \$263  = bus_error_1;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
             \$263  = 1'h0;
       endcase
     end
@@ -28703,16 +28538,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h00:
               /* empty */;
           6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
               \$263  = 1'h1;
         endcase
       end
@@ -28723,24 +28548,14 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$264  = bus_error_7;
-    if (\$41 ) begin
+    \$264  = bus_error_2;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
             \$264  = 1'h0;
       endcase
     end
@@ -28752,16 +28567,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h01:
               /* empty */;
           6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
               \$264  = 1'h1;
         endcase
       end
@@ -28772,8 +28577,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$265  = bus_error_8;
-    if (\$41 ) begin
+    \$265  = bus_error_3;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -28782,16 +28587,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
             \$265  = 1'h0;
       endcase
     end
@@ -28805,16 +28600,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h02:
               /* empty */;
           6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
               \$265  = 1'h1;
         endcase
       end
@@ -28825,8 +28610,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$266  = bus_error_9;
-    if (\$41 ) begin
+    \$266  = bus_error_4;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -28837,16 +28622,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
             \$266  = 1'h0;
       endcase
     end
@@ -28862,16 +28637,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h03:
               /* empty */;
           6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
               \$266  = 1'h1;
         endcase
       end
@@ -28882,8 +28647,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$267  = bus_error_10;
-    if (\$41 ) begin
+    \$267  = bus_error_5;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -28896,16 +28661,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
             \$267  = 1'h0;
       endcase
     end
@@ -28923,16 +28678,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h04:
               /* empty */;
           6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
               \$267  = 1'h1;
         endcase
       end
@@ -28943,8 +28688,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$268  = bus_error_11;
-    if (\$41 ) begin
+    \$268  = bus_error_6;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -28959,16 +28704,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$268  = 1'h0;
       endcase
     end
@@ -28988,16 +28723,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h05:
               /* empty */;
           6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
               \$268  = 1'h1;
         endcase
       end
@@ -29008,8 +28733,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$269  = bus_error_12;
-    if (\$41 ) begin
+    \$269  = bus_error_7;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29026,16 +28751,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$269  = 1'h0;
       endcase
     end
@@ -29057,16 +28772,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h06:
               /* empty */;
           6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
               \$269  = 1'h1;
         endcase
       end
@@ -29077,8 +28782,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$270  = bus_error_13;
-    if (\$41 ) begin
+    \$270  = bus_error_8;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29097,16 +28802,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$270  = 1'h0;
       endcase
     end
@@ -29130,16 +28825,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h07:
               /* empty */;
           6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
               \$270  = 1'h1;
         endcase
       end
@@ -29150,8 +28835,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$271  = bus_error_14;
-    if (\$41 ) begin
+    \$271  = bus_error_9;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29172,16 +28857,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$271  = 1'h0;
       endcase
     end
@@ -29207,16 +28882,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h08:
               /* empty */;
           6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
               \$271  = 1'h1;
         endcase
       end
@@ -29227,8 +28892,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$272  = bus_error_15;
-    if (\$41 ) begin
+    \$272  = bus_error_10;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29251,16 +28916,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$272  = 1'h0;
       endcase
     end
@@ -29288,16 +28943,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h09:
               /* empty */;
           6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
               \$272  = 1'h1;
         endcase
       end
@@ -29308,8 +28953,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$273  = bus_error_16;
-    if (\$41 ) begin
+    \$273  = bus_error_11;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29334,16 +28979,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$273  = 1'h0;
       endcase
     end
@@ -29373,16 +29008,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0a:
               /* empty */;
           6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
               \$273  = 1'h1;
         endcase
       end
@@ -29393,8 +29018,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$274  = bus_error_17;
-    if (\$41 ) begin
+    \$274  = bus_error_12;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29421,16 +29046,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$274  = 1'h0;
       endcase
     end
@@ -29462,16 +29077,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0b:
               /* empty */;
           6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
               \$274  = 1'h1;
         endcase
       end
@@ -29482,8 +29087,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$275  = bus_error_18;
-    if (\$41 ) begin
+    \$275  = bus_error_13;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29512,16 +29117,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$275  = 1'h0;
       endcase
     end
@@ -29555,16 +29150,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0c:
               /* empty */;
           6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
               \$275  = 1'h1;
         endcase
       end
@@ -29575,8 +29160,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$276  = bus_error_19;
-    if (\$41 ) begin
+    \$276  = bus_error_14;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29607,16 +29192,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$276  = 1'h0;
       endcase
     end
@@ -29652,16 +29227,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0d:
               /* empty */;
           6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
               \$276  = 1'h1;
         endcase
       end
@@ -29672,8 +29237,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$277  = bus_error_20;
-    if (\$41 ) begin
+    \$277  = bus_error_15;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29706,16 +29271,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$277  = 1'h0;
       endcase
     end
@@ -29753,16 +29308,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0e:
               /* empty */;
           6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
               \$277  = 1'h1;
         endcase
       end
@@ -29773,8 +29318,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$278  = bus_error_21;
-    if (\$41 ) begin
+    \$278  = bus_error_16;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29809,16 +29354,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$278  = 1'h0;
       endcase
     end
@@ -29858,16 +29393,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0f:
               /* empty */;
           6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
               \$278  = 1'h1;
         endcase
       end
@@ -29878,8 +29403,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$279  = bus_error_22;
-    if (\$41 ) begin
+    \$279  = bus_error_17;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29916,16 +29441,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$279  = 1'h0;
       endcase
     end
@@ -29967,16 +29482,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h10:
               /* empty */;
           6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
               \$279  = 1'h1;
         endcase
       end
@@ -29987,8 +29492,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$280  = bus_error_23;
-    if (\$41 ) begin
+    \$280  = bus_error_18;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -30027,16 +29532,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$280  = 1'h0;
       endcase
     end
@@ -30080,16 +29575,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h11:
               /* empty */;
           6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
               \$280  = 1'h1;
         endcase
       end
@@ -30100,8 +29585,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$281  = bus_error_24;
-    if (\$41 ) begin
+    \$281  = bus_error_19;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -30142,16 +29627,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$281  = 1'h0;
       endcase
     end
@@ -30197,16 +29672,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h12:
               /* empty */;
           6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
               \$281  = 1'h1;
         endcase
       end
@@ -30217,8 +29682,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$282  = bus_error_25;
-    if (\$41 ) begin
+    \$282  = bus_error_20;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -30261,16 +29726,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$282  = 1'h0;
       endcase
     end
@@ -30318,16 +29773,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h13:
               /* empty */;
           6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
               \$282  = 1'h1;
         endcase
       end
@@ -30338,8 +29783,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$283  = bus_error_26;
-    if (\$41 ) begin
+    \$283  = bus_error_21;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -30384,16 +29829,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$283  = 1'h0;
       endcase
     end
@@ -30443,16 +29878,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h14:
               /* empty */;
           6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
               \$283  = 1'h1;
         endcase
       end
@@ -30463,8 +29888,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$284  = bus_error_27;
-    if (\$41 ) begin
+    \$284  = bus_error_22;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -30511,16 +29936,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
             \$284  = 1'h0;
       endcase
     end
@@ -30572,16 +29987,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h15:
               /* empty */;
           6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
               \$284  = 1'h1;
         endcase
       end
@@ -30592,8 +29997,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$285  = bus_error_28;
-    if (\$41 ) begin
+    \$285  = bus_error_23;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -30642,16 +30047,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$285  = 1'h0;
       endcase
     end
@@ -30705,16 +30100,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h16:
               /* empty */;
           6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
               \$285  = 1'h1;
         endcase
       end
@@ -30725,8 +30110,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$286  = bus_error_29;
-    if (\$41 ) begin
+    \$286  = bus_error_24;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -30777,16 +30162,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$286  = 1'h0;
       endcase
     end
@@ -30842,16 +30217,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h17:
               /* empty */;
           6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
               \$286  = 1'h1;
         endcase
       end
@@ -30862,8 +30227,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$287  = bus_error_30;
-    if (\$41 ) begin
+    \$287  = bus_error_25;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -30916,16 +30281,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$287  = 1'h0;
       endcase
     end
@@ -30983,16 +30338,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h18:
               /* empty */;
           6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
               \$287  = 1'h1;
         endcase
       end
@@ -31003,8 +30348,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$288  = bus_error_31;
-    if (\$41 ) begin
+    \$288  = bus_error_26;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31059,16 +30404,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$288  = 1'h0;
       endcase
     end
@@ -31128,16 +30463,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h19:
               /* empty */;
           6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
               \$288  = 1'h1;
         endcase
       end
@@ -31148,8 +30473,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$289  = bus_error_32;
-    if (\$41 ) begin
+    \$289  = bus_error_27;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31206,16 +30531,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$289  = 1'h0;
       endcase
     end
@@ -31277,16 +30592,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1a:
               /* empty */;
           6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
               \$289  = 1'h1;
         endcase
       end
@@ -31297,8 +30602,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$290  = bus_error_33;
-    if (\$41 ) begin
+    \$290  = bus_error_28;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31357,16 +30662,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$290  = 1'h0;
       endcase
     end
@@ -31430,16 +30725,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1b:
               /* empty */;
           6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
               \$290  = 1'h1;
         endcase
       end
@@ -31450,8 +30735,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$291  = bus_error_34;
-    if (\$41 ) begin
+    \$291  = bus_error_29;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31512,16 +30797,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$291  = 1'h0;
       endcase
     end
@@ -31587,16 +30862,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1c:
               /* empty */;
           6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
               \$291  = 1'h1;
         endcase
       end
@@ -31607,8 +30872,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$292  = bus_error_35;
-    if (\$41 ) begin
+    \$292  = bus_error_30;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31671,16 +30936,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$292  = 1'h0;
       endcase
     end
@@ -31748,16 +31003,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1d:
               /* empty */;
           6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
               \$292  = 1'h1;
         endcase
       end
@@ -31768,8 +31013,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$293  = bus_error_36;
-    if (\$41 ) begin
+    \$293  = bus_error_31;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31834,16 +31079,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$293  = 1'h0;
       endcase
     end
@@ -31913,16 +31148,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1e:
               /* empty */;
           6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
               \$293  = 1'h1;
         endcase
       end
@@ -31933,8 +31158,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$294  = bus_error_37;
-    if (\$41 ) begin
+    \$294  = bus_error_32;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32001,16 +31226,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$294  = 1'h0;
       endcase
     end
@@ -32082,16 +31297,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1f:
               /* empty */;
           6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
               \$294  = 1'h1;
         endcase
       end
@@ -32102,8 +31307,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$295  = bus_error_38;
-    if (\$41 ) begin
+    \$295  = bus_error_33;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32172,16 +31377,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$295  = 1'h0;
       endcase
     end
@@ -32255,16 +31450,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h20:
               /* empty */;
           6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
               \$295  = 1'h1;
         endcase
       end
@@ -32275,8 +31460,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$296  = bus_error_39;
-    if (\$41 ) begin
+    \$296  = bus_error_34;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32347,16 +31532,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$296  = 1'h0;
       endcase
     end
@@ -32432,16 +31607,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h21:
               /* empty */;
           6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
               \$296  = 1'h1;
         endcase
       end
@@ -32452,8 +31617,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$297  = bus_error_40;
-    if (\$41 ) begin
+    \$297  = bus_error_35;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32526,16 +31691,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$297  = 1'h0;
       endcase
     end
@@ -32613,16 +31768,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h22:
               /* empty */;
           6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
               \$297  = 1'h1;
         endcase
       end
@@ -32633,8 +31778,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$298  = bus_error_41;
-    if (\$41 ) begin
+    \$298  = bus_error_36;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32709,16 +31854,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$298  = 1'h0;
       endcase
     end
@@ -32798,16 +31933,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h23:
               /* empty */;
           6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
               \$298  = 1'h1;
         endcase
       end
@@ -32818,8 +31943,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$299  = bus_error_42;
-    if (\$41 ) begin
+    \$299  = bus_error_37;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32896,16 +32021,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$299  = 1'h0;
       endcase
     end
@@ -32987,16 +32102,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h24:
               /* empty */;
           6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
               \$299  = 1'h1;
         endcase
       end
@@ -33007,8 +32112,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$300  = bus_error_43;
-    if (\$41 ) begin
+    \$300  = bus_error_38;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33087,16 +32192,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$300  = 1'h0;
       endcase
     end
@@ -33180,16 +32275,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h25:
               /* empty */;
           6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
               \$300  = 1'h1;
         endcase
       end
@@ -33200,8 +32285,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$301  = bus_error_44;
-    if (\$41 ) begin
+    \$301  = bus_error_39;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33282,16 +32367,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$301  = 1'h0;
       endcase
     end
@@ -33377,16 +32452,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h26:
               /* empty */;
           6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
               \$301  = 1'h1;
         endcase
       end
@@ -33397,8 +32462,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$302  = bus_error_45;
-    if (\$41 ) begin
+    \$302  = bus_error_40;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33481,16 +32546,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$302  = 1'h0;
       endcase
     end
@@ -33578,16 +32633,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h27:
               /* empty */;
           6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
               \$302  = 1'h1;
         endcase
       end
@@ -33598,8 +32643,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$303  = bus_error_46;
-    if (\$41 ) begin
+    \$303  = bus_error_41;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33684,16 +32729,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$303  = 1'h0;
       endcase
     end
@@ -33783,16 +32818,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h28:
               /* empty */;
           6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
               \$303  = 1'h1;
         endcase
       end
@@ -33803,8 +32828,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$304  = bus_error_47;
-    if (\$41 ) begin
+    \$304  = bus_error_42;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33891,16 +32916,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$304  = 1'h0;
       endcase
     end
@@ -33992,16 +33007,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h29:
               /* empty */;
           6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
               \$304  = 1'h1;
         endcase
       end
@@ -34012,8 +33017,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$305  = bus_error_48;
-    if (\$41 ) begin
+    \$305  = bus_error_43;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34102,16 +33107,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$305  = 1'h0;
       endcase
     end
@@ -34205,16 +33200,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2a:
               /* empty */;
           6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
               \$305  = 1'h1;
         endcase
       end
@@ -34225,8 +33210,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$306  = bus_error_49;
-    if (\$41 ) begin
+    \$306  = bus_error_44;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34317,16 +33302,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$306  = 1'h0;
       endcase
     end
@@ -34422,16 +33397,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2b:
               /* empty */;
           6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
               \$306  = 1'h1;
         endcase
       end
@@ -34442,8 +33407,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$307  = bus_error_50;
-    if (\$41 ) begin
+    \$307  = bus_error_45;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34536,16 +33501,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$307  = 1'h0;
       endcase
     end
@@ -34643,16 +33598,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2c:
               /* empty */;
           6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
               \$307  = 1'h1;
         endcase
       end
@@ -34663,8 +33608,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$308  = bus_error_51;
-    if (\$41 ) begin
+    \$308  = bus_error_46;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34759,16 +33704,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$308  = 1'h0;
       endcase
     end
@@ -34868,16 +33803,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2d:
               /* empty */;
           6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
               \$308  = 1'h1;
         endcase
       end
@@ -34888,8 +33813,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$309  = bus_error_52;
-    if (\$41 ) begin
+    \$309  = bus_error_47;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34986,16 +33911,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$309  = 1'h0;
       endcase
     end
@@ -35097,16 +34012,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2e:
               /* empty */;
           6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
               \$309  = 1'h1;
         endcase
       end
@@ -35117,8 +34022,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$310  = bus_error_53;
-    if (\$41 ) begin
+    \$310  = bus_error_48;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35217,16 +34122,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$310  = 1'h0;
       endcase
     end
@@ -35330,16 +34225,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2f:
               /* empty */;
           6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
               \$310  = 1'h1;
         endcase
       end
@@ -35350,8 +34235,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$311  = bus_error_54;
-    if (\$41 ) begin
+    \$311  = bus_error_49;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35452,16 +34337,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$311  = 1'h0;
       endcase
     end
@@ -35567,16 +34442,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h30:
               /* empty */;
           6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
               \$311  = 1'h1;
         endcase
       end
@@ -35587,8 +34452,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$312  = bus_error_55;
-    if (\$41 ) begin
+    \$312  = bus_error_50;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35691,16 +34556,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$312  = 1'h0;
       endcase
     end
@@ -35808,16 +34663,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h31:
               /* empty */;
           6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
               \$312  = 1'h1;
         endcase
       end
@@ -35828,8 +34673,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$313  = bus_error_56;
-    if (\$41 ) begin
+    \$313  = bus_error_51;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35934,16 +34779,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$313  = 1'h0;
       endcase
     end
@@ -36053,16 +34888,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h32:
               /* empty */;
           6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
               \$313  = 1'h1;
         endcase
       end
@@ -36073,8 +34898,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$314  = bus_error_57;
-    if (\$41 ) begin
+    \$314  = bus_error_52;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36181,16 +35006,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$314  = 1'h0;
       endcase
     end
@@ -36302,16 +35117,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h33:
               /* empty */;
           6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
-              /* empty */;
-          6'h39:
               \$314  = 1'h1;
         endcase
       end
@@ -36322,8 +35127,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$315  = bus_error_58;
-    if (\$41 ) begin
+    \$315  = bus_error_53;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36432,16 +35237,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$315  = 1'h0;
       endcase
     end
@@ -36555,16 +35350,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h34:
               /* empty */;
           6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
-              /* empty */;
-          6'h39:
-              /* empty */;
-          6'h3a:
               \$315  = 1'h1;
         endcase
       end
@@ -36575,8 +35360,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$316  = bus_error_59;
-    if (\$41 ) begin
+    \$316  = bus_error_54;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36687,16 +35472,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$316  = 1'h0;
       endcase
     end
@@ -36812,16 +35587,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h35:
               /* empty */;
           6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
-              /* empty */;
-          6'h39:
-              /* empty */;
-          6'h3a:
-              /* empty */;
-          6'h3b:
               \$316  = 1'h1;
         endcase
       end
@@ -36832,8 +35597,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$317  = bus_error_60;
-    if (\$41 ) begin
+    \$317  = bus_error_55;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36946,16 +35711,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$317  = 1'h0;
       endcase
     end
@@ -37073,16 +35828,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h36:
               /* empty */;
           6'h37:
-              /* empty */;
-          6'h38:
-              /* empty */;
-          6'h39:
-              /* empty */;
-          6'h3a:
-              /* empty */;
-          6'h3b:
-              /* empty */;
-          6'h3c:
               \$317  = 1'h1;
         endcase
       end
@@ -37093,8 +35838,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$318  = bus_error_61;
-    if (\$41 ) begin
+    \$318  = bus_error_56;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -37209,16 +35954,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$318  = 1'h0;
       endcase
     end
@@ -37338,16 +36073,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h37:
               /* empty */;
           6'h38:
-              /* empty */;
-          6'h39:
-              /* empty */;
-          6'h3a:
-              /* empty */;
-          6'h3b:
-              /* empty */;
-          6'h3c:
-              /* empty */;
-          6'h3d:
               \$318  = 1'h1;
         endcase
       end
@@ -37358,8 +36083,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$319  = bus_error_62;
-    if (\$41 ) begin
+    \$319  = bus_error_57;
+    if (\$43 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -37476,16 +36201,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
             \$319  = 1'h0;
       endcase
     end
@@ -37607,16 +36322,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h38:
               /* empty */;
           6'h39:
-              /* empty */;
-          6'h3a:
-              /* empty */;
-          6'h3b:
-              /* empty */;
-          6'h3c:
-              /* empty */;
-          6'h3d:
-              /* empty */;
-          6'h3e:
               \$319  = 1'h1;
         endcase
       end
@@ -37627,8 +36332,1313 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$320  = bus_error_63;
-    if (\$41 ) begin
+    \$320  = bus_error_58;
+    if (\$43 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$320  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (info_r__addr)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              \$320  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$320  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$321  = bus_error_59;
+    if (\$43 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$321  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (info_r__addr)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              /* empty */;
+          6'h3b:
+              \$321  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$321  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$322  = bus_error_60;
+    if (\$43 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$322  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (info_r__addr)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              /* empty */;
+          6'h3b:
+              /* empty */;
+          6'h3c:
+              \$322  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$322  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$323  = bus_error_61;
+    if (\$43 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$323  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (info_r__addr)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              /* empty */;
+          6'h3b:
+              /* empty */;
+          6'h3c:
+              /* empty */;
+          6'h3d:
+              \$323  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$323  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$324  = bus_error_62;
+    if (\$43 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$324  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (info_r__addr)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              /* empty */;
+          6'h3b:
+              /* empty */;
+          6'h3c:
+              /* empty */;
+          6'h3d:
+              /* empty */;
+          6'h3e:
+              \$324  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$324  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$325  = bus_error_63;
+    if (\$43 ) begin
       (* full_case = 32'd1 *)
       casez (info_write__addr)
         6'h00:
@@ -37758,7 +37768,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$320  = 1'h0;
+            \$325  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -37892,208 +37902,149 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3e:
               /* empty */;
           6'h3f:
-              \$320  = 1'h1;
+              \$325  = 1'h1;
         endcase
       end
     end
-    if (rst) begin
-      \$320  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$321  = axi__arid;
-    if (\$41 ) begin
-      if (\$43 ) begin
-        \$321  = info_write__addr;
-      end
-    end
-    if (rst) begin
-      \$321  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$322  = axi__rvalid;
-    if (rst) begin
-      \$322  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$323  = axi__rid;
-    if (rst) begin
-      \$323  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$324  = axi__rdata;
-    if (rst) begin
-      \$324  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$325  = axi__rresp[1];
     if (rst) begin
       \$325  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$326  = \beats$248 ;
-    if (r_valid) begin
-      \$326  = \$46 [31:0];
-    end
-    if (counters_clear) begin
-      \$326  = 32'd0;
+    \$326  = axi__arid;
+    if (\$43 ) begin
+      if (\$45 ) begin
+        \$326  = info_write__addr;
+      end
     end
     if (rst) begin
-      \$326  = 32'd0;
+      \$326  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$327  = o__valid;
-    if (\$51 ) begin
-      \$327  = rd_valid;
-    end
+    \$327  = axi__rvalid;
     if (rst) begin
       \$327  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$328  = o__payload;
-    if (\$51 ) begin
-      \$328 [127:0] = \$65 ;
-      \$328 [159:128] = rd[31:0];
-      \$328 [164:160] = rd[36:32];
-      \$328 [188:165] = rd[60:37];
-      \$328 [190:189] = rd[62:61];
-      \$328 [191] = rd[63];
-      \$328 [192] = rd[64];
-    end
+    \$328  = axi__rid;
     if (rst) begin
-      \$328  = 193'h0000000000000000000000000000000000000000000000000;
+      \$328  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$329  = rd_valid;
-    if (\$51 ) begin
-      \$329  = \$68 ;
-    end
+    \$329  = axi__rdata;
     if (rst) begin
-      \$329  = 1'h0;
+      \$329  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$330  = rd;
-    if (\$51 ) begin
-      if (\$71 ) begin
-        \$330 [31:0] = out_tag;
-        \$330 [36:32] = info_head__data[12:8];
-        \$330 [60:37] = info_head__data[36:13];
-        \$330 [62:61] = \$74 [1:0];
-        \$330 [63] = \$75 ;
-        \$330 [64] = \$78 ;
-        \$330 [66:65] = info_head__data[6:5];
-        \$330 [74:67] = \$80 [7:0];
+    \$330  = axi__rresp[1];
+    if (rst) begin
+      \$330  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$331  = \beats$248 ;
+    if (r_valid) begin
+      \$331  = \$48 [31:0];
+    end
+    if (counters_clear) begin
+      \$331  = 32'd0;
+    end
+    if (rst) begin
+      \$331  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$332  = o__valid;
+    if (\$53 ) begin
+      \$332  = rd_valid;
+    end
+    if (rst) begin
+      \$332  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$333  = o__payload;
+    if (\$53 ) begin
+      \$333 [127:0] = \$67 ;
+      \$333 [159:128] = rd[31:0];
+      \$333 [164:160] = rd[36:32];
+      \$333 [188:165] = rd[60:37];
+      \$333 [190:189] = rd[62:61];
+      \$333 [191] = rd[63];
+      \$333 [192] = rd[64];
+    end
+    if (rst) begin
+      \$333  = 193'h0000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$334  = rd_valid;
+    if (\$53 ) begin
+      \$334  = \$70 ;
+    end
+    if (rst) begin
+      \$334  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$335  = rd;
+    if (\$53 ) begin
+      if (\$73 ) begin
+        \$335 [31:0] = out_tag;
+        \$335 [36:32] = info_head__data[12:8];
+        \$335 [60:37] = info_head__data[36:13];
+        \$335 [62:61] = \$76 [1:0];
+        \$335 [63] = \$77 ;
+        \$335 [64] = \$80 ;
+        \$335 [66:65] = info_head__data[6:5];
+        \$335 [74:67] = \$82 [7:0];
       end
     end
     if (rst) begin
-      \$330  = 75'h0000000000000000000;
+      \$335  = 75'h0000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$331  = out_k;
-    if (\$51 ) begin
-      if (\$71 ) begin
-        \$331  = \$85 [4:0];
+    \$336  = out_k;
+    if (\$53 ) begin
+      if (\$73 ) begin
+        \$336  = \$87 [4:0];
       end
     end
     if (rst) begin
-      \$331  = 5'h00;
+      \$336  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$332  = info_head__addr;
-    if (\$95 ) begin
-      \$332  = \$96 [5:0];
+    \$337  = info_head__addr;
+    if (\$97 ) begin
+      \$337  = \$98 [5:0];
     end
     if (rst) begin
-      \$332  = 6'h00;
+      \$337  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$333  = out_tag;
-    if (\$95 ) begin
-      \$333  = \$97 [31:0];
-    end
-    if (rst) begin
-      \$333  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$334  = \$110 [6:0];
-    if (rst) begin
-      \$334  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$335  = errors;
-    if (errors_clear) begin
-      \$335  = 2'h0;
-    end
-    if (\$116 ) begin
-      \$335  = \$118 ;
-    end
-    if (rst) begin
-      \$335  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$336  = captured;
-    if (errors_clear) begin
-      \$336  = 1'h0;
-    end
-    if (\$116 ) begin
-      if (\$120 ) begin
-        \$336  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$336  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$337  = error_code;
-    if (\$116 ) begin
-      if (\$120 ) begin
-        \$337  = rd[62:61];
-      end
-    end
-    if (rst) begin
-      \$337  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$338  = error_tag;
-    if (\$116 ) begin
-      if (\$120 ) begin
-        \$338  = rd[31:0];
-      end
+    \$338  = out_tag;
+    if (\$97 ) begin
+      \$338  = \$99 [31:0];
     end
     if (rst) begin
       \$338  = 32'd0;
@@ -38101,39 +38052,108 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$339  = error_table;
-    if (\$116 ) begin
-      if (\$120 ) begin
-        \$339  = rd[36:32];
-      end
+    \$339  = base;
+    if (\$97 ) begin
+      \$339  = \$102 [10:0];
     end
     if (rst) begin
-      \$339  = 5'h00;
+      \$339  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$340  = error_row;
-    if (\$116 ) begin
-      if (\$120 ) begin
-        \$340  = rd[60:37];
-      end
-    end
+    \$340  = \$115 [6:0];
     if (rst) begin
-      \$340  = 24'h000000;
+      \$340  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$341  = rows;
-    if (\$122 ) begin
-      \$341  = \$123 [31:0];
+    \$341  = errors;
+    if (errors_clear) begin
+      \$341  = 2'h0;
+    end
+    if (\$121 ) begin
+      \$341  = \$123 ;
+    end
+    if (rst) begin
+      \$341  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$342  = captured;
+    if (errors_clear) begin
+      \$342  = 1'h0;
+    end
+    if (\$121 ) begin
+      if (\$125 ) begin
+        \$342  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$342  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$343  = error_code;
+    if (\$121 ) begin
+      if (\$125 ) begin
+        \$343  = rd[62:61];
+      end
+    end
+    if (rst) begin
+      \$343  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$344  = error_tag;
+    if (\$121 ) begin
+      if (\$125 ) begin
+        \$344  = rd[31:0];
+      end
+    end
+    if (rst) begin
+      \$344  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$345  = error_table;
+    if (\$121 ) begin
+      if (\$125 ) begin
+        \$345  = rd[36:32];
+      end
+    end
+    if (rst) begin
+      \$345  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$346  = error_row;
+    if (\$121 ) begin
+      if (\$125 ) begin
+        \$346  = rd[60:37];
+      end
+    end
+    if (rst) begin
+      \$346  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$347  = rows;
+    if (\$127 ) begin
+      \$347  = \$128 [31:0];
     end
     if (counters_clear) begin
-      \$341  = 32'd0;
+      \$347  = 32'd0;
     end
     if (rst) begin
-      \$341  = 32'd0;
+      \$347  = 32'd0;
     end
   end
   assign to_boundary = \$2 [8:0];
@@ -38148,12 +38168,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign info_write__data = slot_entry;
   assign axi__rready = 1'h1;
   assign r_slot = info_r__addr;
-  assign data_write__addr = \$14 [10:0];
+  assign data_write__addr = \$16 [10:0];
   assign r_data = data_write__data;
   assign head = info_head__addr;
-  assign out_beats = \$20 [5:0];
-  assign data_lo__addr = \$21 [10:0];
-  assign data_hi__addr = \$26 [10:0];
+  assign out_beats = \$22 [5:0];
+  assign data_lo__addr = \$23 [10:0];
+  assign data_hi__addr = \$28 [10:0];
   assign in_flight = used;
   assign axi__arlen = \$5 [7:0];
   assign \slot_entry.beats  = slot_entry[4:0];
@@ -38202,9 +38222,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign slot_entry[6:5] = i__payload[3:2];
   assign slot_entry[4:0] = i__payload[52:48];
   assign \$2  = { \$1 [13], \$1 [13], \$1 [13], \$1 [13], \$1 [13:4] };
-  assign \$20  = { \$19 [11], \$19 [11], \$19 [11], \$19 [11], \$19 [11:4] };
-  assign \$34  = { 3'h0, beats, 4'h0 };
-  assign \$79  = { 1'h0, out_k, 2'h0 };
+  assign \$12  = { 1'h0, info_r__addr };
+  assign \$13  = { 3'h0, info_r__addr, 4'h0 };
+  assign \$22  = { \$21 [11], \$21 [11], \$21 [11], \$21 [11], \$21 [11:4] };
+  assign \$36  = { 3'h0, beats, 4'h0 };
+  assign \$81  = { 1'h0, out_k, 2'h0 };
 endmodule
 
 (* generator = "Amaranth" *)

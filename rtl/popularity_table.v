@@ -26,11 +26,11 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$115 ;
   wire [2:0] \$116 ;
   wire \$117 ;
-  wire [8:0] \$1170 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
+  wire [8:0] \$1203 ;
   wire \$121 ;
   wire \$122 ;
   wire \$123 ;
@@ -49,176 +49,176 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$135 ;
   wire \$136 ;
   wire \$137 ;
-  wire [8:0] \$1370 ;
-  wire [8:0] \$1375 ;
   wire \$138 ;
-  wire [8:0] \$1380 ;
-  wire [8:0] \$1385 ;
   wire \$139 ;
-  wire [8:0] \$1392 ;
-  wire [8:0] \$1397 ;
   wire \$14 ;
   wire \$140 ;
-  wire [8:0] \$1402 ;
-  wire [8:0] \$1407 ;
   wire \$141 ;
   wire [8:0] \$1417 ;
   wire \$142 ;
-  wire [8:0] \$1421 ;
-  wire [8:0] \$1426 ;
+  wire [8:0] \$1422 ;
+  wire [8:0] \$1427 ;
   wire \$143 ;
-  wire [8:0] \$1431 ;
-  wire [8:0] \$1436 ;
+  wire [8:0] \$1432 ;
+  wire [8:0] \$1439 ;
   wire \$144 ;
-  wire [8:0] \$1443 ;
-  wire [8:0] \$1448 ;
+  wire [8:0] \$1444 ;
+  wire [8:0] \$1449 ;
   wire \$145 ;
-  wire [8:0] \$1453 ;
-  wire [8:0] \$1458 ;
+  wire [8:0] \$1454 ;
   wire [4:0] \$146 ;
+  wire [8:0] \$1464 ;
   wire [8:0] \$1468 ;
   wire \$147 ;
-  wire [8:0] \$1472 ;
-  wire [8:0] \$1477 ;
+  wire [8:0] \$1473 ;
+  wire [8:0] \$1478 ;
   wire \$148 ;
-  wire [8:0] \$1482 ;
-  wire [8:0] \$1487 ;
+  wire [8:0] \$1483 ;
   wire \$149 ;
-  wire [8:0] \$1494 ;
-  wire [8:0] \$1499 ;
+  wire [8:0] \$1490 ;
+  wire [8:0] \$1495 ;
   wire [7:0] \$15 ;
   wire \$150 ;
-  wire [8:0] \$1504 ;
-  wire [8:0] \$1509 ;
+  wire [8:0] \$1500 ;
+  wire [8:0] \$1505 ;
   wire \$151 ;
+  wire [8:0] \$1515 ;
   wire [8:0] \$1519 ;
   wire \$152 ;
-  wire [8:0] \$1523 ;
-  wire [8:0] \$1528 ;
+  wire [8:0] \$1524 ;
+  wire [8:0] \$1529 ;
   wire [1:0] \$153 ;
-  wire [8:0] \$1533 ;
-  wire [8:0] \$1538 ;
+  wire [8:0] \$1534 ;
   wire [1:0] \$154 ;
-  wire [8:0] \$1545 ;
+  wire [8:0] \$1541 ;
+  wire [8:0] \$1546 ;
   wire [1:0] \$155 ;
-  wire [8:0] \$1550 ;
-  wire [8:0] \$1555 ;
+  wire [8:0] \$1551 ;
+  wire [8:0] \$1556 ;
   wire [1:0] \$156 ;
-  wire [8:0] \$1560 ;
+  wire [8:0] \$1566 ;
   wire [6:0] \$157 ;
   wire [8:0] \$1570 ;
-  wire [8:0] \$1574 ;
-  wire [8:0] \$1577 ;
+  wire [8:0] \$1575 ;
   wire [3:0] \$158 ;
-  wire [8:0] \$1582 ;
-  wire [8:0] \$1587 ;
+  wire [8:0] \$1580 ;
+  wire [8:0] \$1585 ;
   wire \$159 ;
   wire [8:0] \$1592 ;
-  wire [8:0] \$1598 ;
+  wire [8:0] \$1597 ;
   wire \$16 ;
   wire \$160 ;
-  wire [8:0] \$1603 ;
-  wire [8:0] \$1608 ;
+  wire [8:0] \$1602 ;
+  wire [8:0] \$1607 ;
   wire [15:0] \$161 ;
-  wire [8:0] \$1613 ;
+  wire [8:0] \$1617 ;
   wire [14:0] \$162 ;
-  wire [8:0] \$1623 ;
+  wire [8:0] \$1621 ;
+  wire [8:0] \$1624 ;
+  wire [8:0] \$1629 ;
   wire [14:0] \$163 ;
+  wire [8:0] \$1634 ;
+  wire [8:0] \$1639 ;
   wire [14:0] \$164 ;
+  wire [8:0] \$1645 ;
   wire [14:0] \$165 ;
+  wire [8:0] \$1650 ;
+  wire [8:0] \$1655 ;
   wire [15:0] \$166 ;
-  wire [8:0] \$1661 ;
+  wire [8:0] \$1660 ;
   wire [14:0] \$167 ;
-  wire [8:0] \$1679 ;
+  wire [8:0] \$1670 ;
   wire [14:0] \$168 ;
-  wire [8:0] \$1684 ;
-  wire [8:0] \$1689 ;
   wire [14:0] \$169 ;
-  wire [8:0] \$1694 ;
   wire [31:0] \$17 ;
   wire [14:0] \$170 ;
-  wire [8:0] \$1700 ;
-  wire [8:0] \$1708 ;
+  wire [8:0] \$1707 ;
   wire [15:0] \$171 ;
-  wire [8:0] \$1713 ;
-  wire [8:0] \$1718 ;
   wire [14:0] \$172 ;
-  wire [8:0] \$1723 ;
-  wire [8:0] \$1729 ;
   wire [14:0] \$173 ;
-  wire [8:0] \$1737 ;
   wire [14:0] \$174 ;
-  wire [8:0] \$1742 ;
-  wire [8:0] \$1747 ;
   wire [14:0] \$175 ;
   wire [8:0] \$1752 ;
-  wire [8:0] \$1758 ;
+  wire [8:0] \$1757 ;
   wire [15:0] \$176 ;
-  wire [8:0] \$1766 ;
+  wire [8:0] \$1762 ;
+  wire [8:0] \$1767 ;
   wire [14:0] \$177 ;
-  wire [8:0] \$1771 ;
-  wire [8:0] \$1776 ;
+  wire [8:0] \$1773 ;
+  wire [8:0] \$1778 ;
   wire [14:0] \$178 ;
-  wire [8:0] \$1781 ;
+  wire [8:0] \$1782 ;
   wire [8:0] \$1787 ;
   wire [14:0] \$179 ;
+  wire [8:0] \$1792 ;
+  wire [8:0] \$1797 ;
   wire \$18 ;
   wire [14:0] \$180 ;
+  wire [8:0] \$1803 ;
+  wire [8:0] \$1808 ;
   wire \$181 ;
+  wire [8:0] \$1812 ;
+  wire [8:0] \$1817 ;
   wire \$182 ;
-  wire [8:0] \$1828 ;
+  wire [8:0] \$1822 ;
+  wire [8:0] \$1827 ;
   wire \$183 ;
   wire [8:0] \$1833 ;
   wire [8:0] \$1838 ;
   wire \$184 ;
-  wire [8:0] \$1843 ;
-  wire [8:0] \$1849 ;
+  wire [8:0] \$1842 ;
+  wire [8:0] \$1847 ;
   wire \$185 ;
-  wire [8:0] \$1854 ;
-  wire [8:0] \$1858 ;
+  wire [8:0] \$1852 ;
+  wire [8:0] \$1857 ;
   wire \$186 ;
   wire [8:0] \$1863 ;
   wire [8:0] \$1868 ;
   wire \$187 ;
-  wire [8:0] \$1873 ;
-  wire [8:0] \$1879 ;
   wire \$188 ;
-  wire [8:0] \$1884 ;
-  wire [8:0] \$1888 ;
   wire \$189 ;
-  wire [8:0] \$1893 ;
-  wire [8:0] \$1898 ;
   wire \$19 ;
   wire \$190 ;
-  wire [8:0] \$1903 ;
-  wire [8:0] \$1909 ;
   wire \$191 ;
-  wire [8:0] \$1914 ;
-  wire [8:0] \$1918 ;
+  wire [6:0] \$1914 ;
   wire \$192 ;
-  wire [8:0] \$1923 ;
-  wire [8:0] \$1928 ;
   wire [1:0] \$193 ;
-  wire [8:0] \$1933 ;
-  wire [8:0] \$1939 ;
+  wire [6:0] \$1935 ;
   wire [1:0] \$194 ;
-  wire [8:0] \$1944 ;
   wire [1:0] \$195 ;
   wire [1:0] \$196 ;
+  wire [8:0] \$1960 ;
+  wire [8:0] \$1965 ;
   wire [6:0] \$197 ;
+  wire [8:0] \$1970 ;
+  wire [8:0] \$1975 ;
   wire [1:0] \$198 ;
+  wire [8:0] \$1981 ;
+  wire [8:0] \$1989 ;
   wire [1:0] \$199 ;
-  wire [6:0] \$1990 ;
+  wire [8:0] \$1994 ;
+  wire [8:0] \$1999 ;
   wire \$2 ;
   wire \$20 ;
   wire [1:0] \$200 ;
+  wire [8:0] \$2004 ;
   wire [1:0] \$201 ;
-  wire [6:0] \$2011 ;
+  wire [8:0] \$2010 ;
+  wire [8:0] \$2018 ;
   wire [1:0] \$202 ;
+  wire [8:0] \$2023 ;
+  wire [8:0] \$2028 ;
   wire [1:0] \$203 ;
+  wire [8:0] \$2033 ;
+  wire [8:0] \$2039 ;
   wire [1:0] \$204 ;
+  wire [8:0] \$2047 ;
   wire [1:0] \$205 ;
+  wire [8:0] \$2052 ;
+  wire [8:0] \$2057 ;
   wire [71:0] \$206 ;
+  wire [8:0] \$2062 ;
+  wire [8:0] \$2068 ;
   wire \$207 ;
   wire \$208 ;
   wire \$209 ;
@@ -396,8 +396,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$364 ;
   wire \$365 ;
   wire \$366 ;
-  wire [1:0] \$367 ;
-  wire [1:0] \$368 ;
+  wire \$367 ;
+  wire \$368 ;
   wire [1:0] \$369 ;
   wire [15:0] \$37 ;
   wire [1:0] \$370 ;
@@ -405,55 +405,55 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$372 ;
   wire \$373 ;
   wire \$374 ;
-  wire [1:0] \$375 ;
-  wire [1:0] \$376 ;
-  wire [1:0] \$377 ;
-  wire [1:0] \$378 ;
+  wire \$375 ;
+  wire \$376 ;
+  wire \$377 ;
+  wire \$378 ;
   wire \$379 ;
   wire [14:0] \$38 ;
-  wire \$380 ;
-  wire \$381 ;
-  wire \$382 ;
-  wire \$383 ;
-  wire [2:0] \$384 ;
-  wire [2:0] \$385 ;
-  wire [71:0] \$386 ;
+  wire [1:0] \$380 ;
+  wire [1:0] \$381 ;
+  wire [1:0] \$382 ;
+  wire [1:0] \$383 ;
+  wire \$384 ;
+  wire \$385 ;
+  wire \$386 ;
   wire \$387 ;
-  wire \$388 ;
-  wire [71:0] \$389 ;
+  wire [1:0] \$388 ;
+  wire [1:0] \$389 ;
   wire [14:0] \$39 ;
-  wire \$390 ;
-  wire \$391 ;
-  wire [71:0] \$392 ;
+  wire [1:0] \$390 ;
+  wire [1:0] \$391 ;
+  wire \$392 ;
   wire \$393 ;
   wire \$394 ;
-  wire [71:0] \$395 ;
+  wire \$395 ;
   wire \$396 ;
-  wire \$397 ;
-  wire \$398 ;
-  wire \$399 ;
+  wire [2:0] \$397 ;
+  wire [2:0] \$398 ;
+  wire [71:0] \$399 ;
   wire \$4 ;
   wire [14:0] \$40 ;
-  wire [71:0] \$400 ;
+  wire \$400 ;
   wire \$401 ;
-  wire \$402 ;
-  wire [71:0] \$403 ;
+  wire [71:0] \$402 ;
+  wire \$403 ;
   wire \$404 ;
-  wire \$405 ;
-  wire [71:0] \$406 ;
+  wire [71:0] \$405 ;
+  wire \$406 ;
   wire \$407 ;
-  wire \$408 ;
-  wire [71:0] \$409 ;
+  wire [71:0] \$408 ;
+  wire \$409 ;
   wire [14:0] \$41 ;
   wire \$410 ;
   wire \$411 ;
-  wire [1:0] \$412 ;
-  wire [1:0] \$413 ;
-  wire [1:0] \$414 ;
-  wire [1:0] \$415 ;
-  wire \$416 ;
-  wire [71:0] \$417 ;
-  wire [2:0] \$418 ;
+  wire \$412 ;
+  wire [71:0] \$413 ;
+  wire \$414 ;
+  wire \$415 ;
+  wire [71:0] \$416 ;
+  wire \$417 ;
+  wire \$418 ;
   wire [71:0] \$419 ;
   wire [15:0] \$42 ;
   wire \$420 ;
@@ -461,72 +461,72 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [71:0] \$422 ;
   wire \$423 ;
   wire \$424 ;
-  wire [71:0] \$425 ;
-  wire \$426 ;
-  wire \$427 ;
-  wire [71:0] \$428 ;
+  wire [1:0] \$425 ;
+  wire [1:0] \$426 ;
+  wire [1:0] \$427 ;
+  wire [1:0] \$428 ;
   wire \$429 ;
   wire [14:0] \$43 ;
-  wire \$430 ;
-  wire \$431 ;
-  wire \$432 ;
-  wire [71:0] \$433 ;
+  wire [71:0] \$430 ;
+  wire [2:0] \$431 ;
+  wire [71:0] \$432 ;
+  wire \$433 ;
   wire \$434 ;
-  wire \$435 ;
-  wire [71:0] \$436 ;
+  wire [71:0] \$435 ;
+  wire \$436 ;
   wire \$437 ;
-  wire \$438 ;
-  wire [71:0] \$439 ;
+  wire [71:0] \$438 ;
+  wire \$439 ;
   wire [14:0] \$44 ;
   wire \$440 ;
-  wire \$441 ;
-  wire [71:0] \$442 ;
+  wire [71:0] \$441 ;
+  wire \$442 ;
   wire \$443 ;
   wire \$444 ;
-  wire [1:0] \$445 ;
-  wire [1:0] \$446 ;
-  wire [1:0] \$447 ;
-  wire [1:0] \$448 ;
-  wire \$449 ;
+  wire \$445 ;
+  wire [71:0] \$446 ;
+  wire \$447 ;
+  wire \$448 ;
+  wire [71:0] \$449 ;
   wire [14:0] \$45 ;
-  wire [71:0] \$450 ;
-  wire [2:0] \$451 ;
+  wire \$450 ;
+  wire \$451 ;
   wire [71:0] \$452 ;
   wire \$453 ;
   wire \$454 ;
   wire [71:0] \$455 ;
   wire \$456 ;
   wire \$457 ;
-  wire [71:0] \$458 ;
-  wire \$459 ;
+  wire [1:0] \$458 ;
+  wire [1:0] \$459 ;
   wire [14:0] \$46 ;
-  wire \$460 ;
-  wire [71:0] \$461 ;
+  wire [1:0] \$460 ;
+  wire [1:0] \$461 ;
   wire \$462 ;
-  wire \$463 ;
-  wire \$464 ;
-  wire \$465 ;
-  wire [71:0] \$466 ;
+  wire [71:0] \$463 ;
+  wire [2:0] \$464 ;
+  wire [71:0] \$465 ;
+  wire \$466 ;
   wire \$467 ;
-  wire \$468 ;
-  wire [71:0] \$469 ;
+  wire [71:0] \$468 ;
+  wire \$469 ;
   wire [15:0] \$47 ;
   wire \$470 ;
-  wire \$471 ;
-  wire [71:0] \$472 ;
+  wire [71:0] \$471 ;
+  wire \$472 ;
   wire \$473 ;
-  wire \$474 ;
-  wire [71:0] \$475 ;
+  wire [71:0] \$474 ;
+  wire \$475 ;
   wire \$476 ;
   wire \$477 ;
-  wire [1:0] \$478 ;
-  wire [1:0] \$479 ;
+  wire \$478 ;
+  wire [71:0] \$479 ;
   wire [14:0] \$48 ;
-  wire [1:0] \$480 ;
-  wire [1:0] \$481 ;
-  wire \$482 ;
-  wire [71:0] \$483 ;
-  wire [2:0] \$484 ;
+  wire \$480 ;
+  wire \$481 ;
+  wire [71:0] \$482 ;
+  wire \$483 ;
+  wire \$484 ;
   wire [71:0] \$485 ;
   wire \$486 ;
   wire \$487 ;
@@ -534,52 +534,52 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$489 ;
   wire [14:0] \$49 ;
   wire \$490 ;
-  wire [71:0] \$491 ;
-  wire \$492 ;
-  wire \$493 ;
-  wire [71:0] \$494 ;
+  wire [1:0] \$491 ;
+  wire [1:0] \$492 ;
+  wire [1:0] \$493 ;
+  wire [1:0] \$494 ;
   wire \$495 ;
-  wire \$496 ;
-  wire \$497 ;
-  wire \$498 ;
-  wire [71:0] \$499 ;
+  wire [71:0] \$496 ;
+  wire [2:0] \$497 ;
+  wire [71:0] \$498 ;
+  wire \$499 ;
   wire [31:0] \$5 ;
   wire [14:0] \$50 ;
   wire \$500 ;
-  wire \$501 ;
-  wire [71:0] \$502 ;
+  wire [71:0] \$501 ;
+  wire \$502 ;
   wire \$503 ;
-  wire \$504 ;
-  wire [71:0] \$505 ;
+  wire [71:0] \$504 ;
+  wire \$505 ;
   wire \$506 ;
-  wire \$507 ;
-  wire [71:0] \$508 ;
+  wire [71:0] \$507 ;
+  wire \$508 ;
   wire \$509 ;
   wire [14:0] \$51 ;
   wire \$510 ;
-  wire [1:0] \$511 ;
-  wire [1:0] \$512 ;
-  wire [1:0] \$513 ;
-  wire [1:0] \$514 ;
-  wire \$515 ;
-  wire [71:0] \$516 ;
-  wire [2:0] \$517 ;
+  wire \$511 ;
+  wire [71:0] \$512 ;
+  wire \$513 ;
+  wire \$514 ;
+  wire [71:0] \$515 ;
+  wire \$516 ;
+  wire \$517 ;
   wire [71:0] \$518 ;
-  wire [71:0] \$519 ;
+  wire \$519 ;
   wire [15:0] \$52 ;
   wire \$520 ;
-  wire \$521 ;
-  wire [71:0] \$522 ;
+  wire [71:0] \$521 ;
+  wire \$522 ;
   wire \$523 ;
-  wire \$524 ;
-  wire [71:0] \$525 ;
-  wire \$526 ;
-  wire \$527 ;
-  wire [71:0] \$528 ;
-  wire \$529 ;
+  wire [1:0] \$524 ;
+  wire [1:0] \$525 ;
+  wire [1:0] \$526 ;
+  wire [1:0] \$527 ;
+  wire \$528 ;
+  wire [71:0] \$529 ;
   wire [14:0] \$53 ;
-  wire \$530 ;
-  wire \$531 ;
+  wire [2:0] \$530 ;
+  wire [71:0] \$531 ;
   wire [71:0] \$532 ;
   wire \$533 ;
   wire \$534 ;
@@ -593,27 +593,27 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [71:0] \$541 ;
   wire \$542 ;
   wire \$543 ;
-  wire [1:0] \$544 ;
-  wire [1:0] \$545 ;
-  wire [1:0] \$546 ;
-  wire [1:0] \$547 ;
-  wire [1:0] \$548 ;
-  wire [71:0] \$549 ;
+  wire \$544 ;
+  wire [71:0] \$545 ;
+  wire \$546 ;
+  wire \$547 ;
+  wire [71:0] \$548 ;
+  wire \$549 ;
   wire [14:0] \$55 ;
   wire \$550 ;
-  wire \$551 ;
+  wire [71:0] \$551 ;
   wire \$552 ;
   wire \$553 ;
-  wire \$554 ;
+  wire [71:0] \$554 ;
   wire \$555 ;
   wire \$556 ;
-  wire \$557 ;
-  wire \$558 ;
+  wire [1:0] \$557 ;
+  wire [1:0] \$558 ;
   wire [1:0] \$559 ;
   wire [14:0] \$56 ;
   wire [1:0] \$560 ;
   wire [1:0] \$561 ;
-  wire [1:0] \$562 ;
+  wire [71:0] \$562 ;
   wire \$563 ;
   wire \$564 ;
   wire \$565 ;
@@ -624,10 +624,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [15:0] \$57 ;
   wire \$570 ;
   wire \$571 ;
-  wire \$572 ;
-  wire \$573 ;
-  wire \$574 ;
-  wire \$575 ;
+  wire [1:0] \$572 ;
+  wire [1:0] \$573 ;
+  wire [1:0] \$574 ;
+  wire [1:0] \$575 ;
   wire \$576 ;
   wire \$577 ;
   wire \$578 ;
@@ -635,7 +635,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [14:0] \$58 ;
   wire \$580 ;
   wire \$581 ;
-  wire [71:0] \$582 ;
+  wire \$582 ;
   wire \$583 ;
   wire \$584 ;
   wire \$585 ;
@@ -644,77 +644,77 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$588 ;
   wire \$589 ;
   wire [14:0] \$59 ;
-  wire [1:0] \$590 ;
+  wire \$590 ;
   wire \$591 ;
-  wire [2:0] \$592 ;
+  wire \$592 ;
   wire \$593 ;
-  wire [3:0] \$594 ;
-  wire \$595 ;
-  wire [4:0] \$596 ;
-  wire [71:0] \$597 ;
+  wire \$594 ;
+  wire [71:0] \$595 ;
+  wire \$596 ;
+  wire \$597 ;
   wire \$598 ;
   wire \$599 ;
   wire \$6 ;
   wire [14:0] \$60 ;
-  wire [71:0] \$600 ;
+  wire \$600 ;
   wire \$601 ;
   wire \$602 ;
-  wire [71:0] \$603 ;
+  wire \$603 ;
   wire \$604 ;
   wire \$605 ;
-  wire [71:0] \$606 ;
+  wire \$606 ;
   wire \$607 ;
   wire \$608 ;
   wire \$609 ;
   wire [14:0] \$61 ;
-  wire [71:0] \$610 ;
+  wire [14:0] \$610 ;
   wire \$611 ;
   wire \$612 ;
   wire \$613 ;
   wire \$614 ;
-  wire [1:0] \$615 ;
-  wire [71:0] \$616 ;
+  wire \$615 ;
+  wire \$616 ;
   wire \$617 ;
   wire \$618 ;
-  wire [71:0] \$619 ;
+  wire \$619 ;
   wire [15:0] \$62 ;
   wire \$620 ;
   wire \$621 ;
-  wire [71:0] \$622 ;
+  wire \$622 ;
   wire \$623 ;
   wire \$624 ;
-  wire [71:0] \$625 ;
+  wire \$625 ;
   wire \$626 ;
   wire \$627 ;
   wire \$628 ;
-  wire [71:0] \$629 ;
+  wire [79:0] \$629 ;
   wire [14:0] \$63 ;
   wire \$630 ;
   wire \$631 ;
   wire \$632 ;
   wire \$633 ;
-  wire [2:0] \$634 ;
-  wire [71:0] \$635 ;
-  wire \$636 ;
+  wire \$634 ;
+  wire \$635 ;
+  wire [71:0] \$636 ;
   wire \$637 ;
-  wire [71:0] \$638 ;
-  wire \$639 ;
+  wire \$638 ;
+  wire [71:0] \$639 ;
   wire [14:0] \$64 ;
   wire \$640 ;
-  wire [71:0] \$641 ;
-  wire \$642 ;
+  wire \$641 ;
+  wire [71:0] \$642 ;
   wire \$643 ;
-  wire [71:0] \$644 ;
-  wire \$645 ;
+  wire \$644 ;
+  wire [71:0] \$645 ;
   wire \$646 ;
   wire \$647 ;
-  wire [71:0] \$648 ;
-  wire \$649 ;
+  wire \$648 ;
+  wire [71:0] \$649 ;
   wire [14:0] \$65 ;
   wire \$650 ;
   wire \$651 ;
-  wire \$652 ;
-  wire [3:0] \$653 ;
+  wire [71:0] \$652 ;
+  wire \$653 ;
   wire [71:0] \$654 ;
   wire \$655 ;
   wire \$656 ;
@@ -733,123 +733,123 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$668 ;
   wire \$669 ;
   wire [15:0] \$67 ;
-  wire \$670 ;
+  wire [71:0] \$670 ;
   wire \$671 ;
-  wire [4:0] \$672 ;
+  wire [71:0] \$672 ;
   wire \$673 ;
-  wire [1:0] \$674 ;
-  wire \$675 ;
-  wire [2:0] \$676 ;
+  wire \$674 ;
+  wire [71:0] \$675 ;
+  wire \$676 ;
   wire \$677 ;
-  wire [3:0] \$678 ;
+  wire [71:0] \$678 ;
   wire \$679 ;
   wire [14:0] \$68 ;
-  wire [4:0] \$680 ;
-  wire \$681 ;
+  wire \$680 ;
+  wire [71:0] \$681 ;
   wire \$682 ;
   wire \$683 ;
   wire \$684 ;
-  wire \$685 ;
+  wire [71:0] \$685 ;
   wire \$686 ;
   wire \$687 ;
-  wire [14:0] \$688 ;
+  wire [71:0] \$688 ;
   wire \$689 ;
   wire [14:0] \$69 ;
-  wire \$690 ;
+  wire [71:0] \$690 ;
   wire \$691 ;
   wire \$692 ;
-  wire \$693 ;
+  wire [71:0] \$693 ;
   wire \$694 ;
   wire \$695 ;
-  wire \$696 ;
+  wire [71:0] \$696 ;
   wire \$697 ;
   wire \$698 ;
-  wire \$699 ;
+  wire [71:0] \$699 ;
   wire \$7 ;
   wire [14:0] \$70 ;
   wire \$700 ;
   wire \$701 ;
   wire \$702 ;
-  wire \$703 ;
+  wire [71:0] \$703 ;
   wire \$704 ;
-  wire [71:0] \$705 ;
-  wire \$706 ;
+  wire \$705 ;
+  wire [71:0] \$706 ;
   wire \$707 ;
-  wire [71:0] \$708 ;
+  wire \$708 ;
   wire \$709 ;
   wire [14:0] \$71 ;
   wire \$710 ;
-  wire [71:0] \$711 ;
+  wire \$711 ;
   wire \$712 ;
   wire \$713 ;
-  wire [71:0] \$714 ;
+  wire \$714 ;
   wire \$715 ;
   wire \$716 ;
   wire \$717 ;
-  wire [71:0] \$718 ;
+  wire \$718 ;
   wire \$719 ;
   wire [15:0] \$72 ;
   wire \$720 ;
-  wire [71:0] \$721 ;
+  wire \$721 ;
   wire \$722 ;
-  wire [71:0] \$723 ;
+  wire \$723 ;
   wire \$724 ;
   wire \$725 ;
-  wire [71:0] \$726 ;
+  wire \$726 ;
   wire \$727 ;
-  wire \$728 ;
-  wire [71:0] \$729 ;
+  wire [1:0] \$728 ;
+  wire [1:0] \$729 ;
   wire [14:0] \$73 ;
-  wire \$730 ;
-  wire \$731 ;
-  wire [71:0] \$732 ;
-  wire \$733 ;
+  wire [1:0] \$730 ;
+  wire [1:0] \$731 ;
+  wire [15:0] \$732 ;
+  wire [15:0] \$733 ;
   wire \$734 ;
   wire \$735 ;
-  wire [71:0] \$736 ;
+  wire \$736 ;
   wire \$737 ;
   wire \$738 ;
-  wire [71:0] \$739 ;
+  wire \$739 ;
   wire [14:0] \$74 ;
   wire \$740 ;
-  wire [71:0] \$741 ;
+  wire \$741 ;
   wire \$742 ;
   wire \$743 ;
-  wire [71:0] \$744 ;
+  wire \$744 ;
   wire \$745 ;
   wire \$746 ;
-  wire [71:0] \$747 ;
+  wire \$747 ;
   wire \$748 ;
   wire \$749 ;
   wire [14:0] \$75 ;
-  wire [71:0] \$750 ;
-  wire \$751 ;
+  wire [19:0] \$750 ;
+  wire [18:0] \$751 ;
   wire \$752 ;
   wire \$753 ;
-  wire [71:0] \$754 ;
+  wire \$754 ;
   wire \$755 ;
   wire \$756 ;
-  wire [71:0] \$757 ;
+  wire \$757 ;
   wire \$758 ;
-  wire [71:0] \$759 ;
+  wire \$759 ;
   wire [14:0] \$76 ;
   wire \$760 ;
   wire \$761 ;
-  wire [71:0] \$762 ;
+  wire \$762 ;
   wire \$763 ;
   wire \$764 ;
-  wire [71:0] \$765 ;
+  wire \$765 ;
   wire \$766 ;
   wire \$767 ;
-  wire [71:0] \$768 ;
-  wire \$769 ;
+  wire \$768 ;
+  wire [19:0] \$769 ;
   wire [15:0] \$77 ;
   wire \$770 ;
   wire \$771 ;
-  wire [71:0] \$772 ;
+  wire \$772 ;
   wire \$773 ;
   wire \$774 ;
-  wire [71:0] \$775 ;
+  wire \$775 ;
   wire \$776 ;
   wire \$777 ;
   wire \$778 ;
@@ -860,121 +860,121 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$782 ;
   wire \$783 ;
   wire \$784 ;
-  wire \$785 ;
+  wire [1:0] \$785 ;
   wire \$786 ;
-  wire \$787 ;
+  wire [2:0] \$787 ;
   wire \$788 ;
-  wire \$789 ;
+  wire [3:0] \$789 ;
   wire [14:0] \$79 ;
   wire \$790 ;
-  wire \$791 ;
-  wire \$792 ;
+  wire [4:0] \$791 ;
+  wire [71:0] \$792 ;
   wire \$793 ;
   wire \$794 ;
-  wire \$795 ;
+  wire [71:0] \$795 ;
   wire \$796 ;
-  wire [1:0] \$797 ;
-  wire [1:0] \$798 ;
-  wire [1:0] \$799 ;
+  wire \$797 ;
+  wire [71:0] \$798 ;
+  wire \$799 ;
   wire \$8 ;
   wire [14:0] \$80 ;
-  wire [1:0] \$800 ;
-  wire [15:0] \$801 ;
-  wire [15:0] \$802 ;
+  wire \$800 ;
+  wire [71:0] \$801 ;
+  wire \$802 ;
   wire \$803 ;
   wire \$804 ;
-  wire \$805 ;
+  wire [71:0] \$805 ;
   wire \$806 ;
   wire \$807 ;
   wire \$808 ;
   wire \$809 ;
   wire [14:0] \$81 ;
-  wire \$810 ;
-  wire \$811 ;
+  wire [1:0] \$810 ;
+  wire [71:0] \$811 ;
   wire \$812 ;
   wire \$813 ;
-  wire \$814 ;
+  wire [71:0] \$814 ;
   wire \$815 ;
   wire \$816 ;
-  wire \$817 ;
+  wire [71:0] \$817 ;
   wire \$818 ;
-  wire [19:0] \$819 ;
+  wire \$819 ;
   wire [15:0] \$82 ;
-  wire [18:0] \$820 ;
+  wire [71:0] \$820 ;
   wire \$821 ;
   wire \$822 ;
   wire \$823 ;
-  wire \$824 ;
+  wire [71:0] \$824 ;
   wire \$825 ;
   wire \$826 ;
   wire \$827 ;
   wire \$828 ;
-  wire \$829 ;
+  wire [2:0] \$829 ;
   wire [14:0] \$83 ;
-  wire \$830 ;
+  wire [71:0] \$830 ;
   wire \$831 ;
   wire \$832 ;
-  wire \$833 ;
+  wire [71:0] \$833 ;
   wire \$834 ;
   wire \$835 ;
-  wire \$836 ;
+  wire [71:0] \$836 ;
   wire \$837 ;
-  wire [19:0] \$838 ;
-  wire \$839 ;
+  wire \$838 ;
+  wire [71:0] \$839 ;
   wire [14:0] \$84 ;
   wire \$840 ;
   wire \$841 ;
   wire \$842 ;
-  wire \$843 ;
+  wire [71:0] \$843 ;
   wire \$844 ;
   wire \$845 ;
   wire \$846 ;
   wire \$847 ;
-  wire \$848 ;
-  wire \$849 ;
+  wire [3:0] \$848 ;
+  wire [71:0] \$849 ;
   wire [14:0] \$85 ;
   wire \$850 ;
   wire \$851 ;
-  wire \$852 ;
+  wire [71:0] \$852 ;
   wire \$853 ;
-  wire [32:0] \$854 ;
-  wire [32:0] \$855 ;
-  wire [32:0] \$856 ;
+  wire \$854 ;
+  wire [71:0] \$855 ;
+  wire \$856 ;
   wire \$857 ;
-  wire [32:0] \$858 ;
-  reg \$859 ;
+  wire [71:0] \$858 ;
+  wire \$859 ;
   wire [14:0] \$86 ;
-  reg \$860 ;
-  reg \$861 ;
-  reg \$862 ;
-  reg [321:0] \$863 ;
-  reg [321:0] \$864 ;
-  reg [321:0] \$865 ;
-  reg [321:0] \$866 ;
-  reg [14:0] \$867 ;
-  reg [14:0] \$868 ;
-  reg [14:0] \$869 ;
+  wire \$860 ;
+  wire \$861 ;
+  wire [71:0] \$862 ;
+  wire \$863 ;
+  wire \$864 ;
+  wire \$865 ;
+  wire \$866 ;
+  wire [4:0] \$867 ;
+  wire \$868 ;
+  wire [1:0] \$869 ;
   wire [15:0] \$87 ;
-  reg [14:0] \$870 ;
-  reg [14:0] \$871 ;
-  reg [14:0] \$872 ;
-  reg [14:0] \$873 ;
-  reg [14:0] \$874 ;
-  reg [14:0] \$875 ;
-  reg [14:0] \$876 ;
-  reg [14:0] \$877 ;
-  reg [14:0] \$878 ;
-  reg [14:0] \$879 ;
+  wire \$870 ;
+  wire [2:0] \$871 ;
+  wire \$872 ;
+  wire [3:0] \$873 ;
+  wire \$874 ;
+  wire [4:0] \$875 ;
+  wire [32:0] \$876 ;
+  wire [32:0] \$877 ;
+  wire [32:0] \$878 ;
+  wire \$879 ;
   wire [14:0] \$88 ;
-  reg [14:0] \$880 ;
-  reg [14:0] \$881 ;
-  reg [14:0] \$882 ;
-  reg [14:0] \$883 ;
-  reg [14:0] \$884 ;
-  reg [14:0] \$885 ;
-  reg [14:0] \$886 ;
-  reg [14:0] \$887 ;
-  reg [14:0] \$888 ;
+  wire [32:0] \$880 ;
+  reg \$881 ;
+  reg \$882 ;
+  reg \$883 ;
+  reg \$884 ;
+  reg [321:0] \$885 ;
+  reg [321:0] \$886 ;
+  reg [321:0] \$887 ;
+  reg [321:0] \$888 ;
   reg [14:0] \$889 ;
   wire [14:0] \$89 ;
   reg [14:0] \$890 ;
@@ -986,16 +986,16 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [14:0] \$896 ;
   reg [14:0] \$897 ;
   reg [14:0] \$898 ;
-  reg \$899 ;
+  reg [14:0] \$899 ;
   wire [7:0] \$9 ;
   wire [14:0] \$90 ;
-  reg \$900 ;
-  reg \$901 ;
-  reg \$902 ;
-  reg [66:0] \$903 ;
-  reg [66:0] \$904 ;
-  reg [66:0] \$905 ;
-  reg [66:0] \$906 ;
+  reg [14:0] \$900 ;
+  reg [14:0] \$901 ;
+  reg [14:0] \$902 ;
+  reg [14:0] \$903 ;
+  reg [14:0] \$904 ;
+  reg [14:0] \$905 ;
+  reg [14:0] \$906 ;
   reg [14:0] \$907 ;
   reg [14:0] \$908 ;
   reg [14:0] \$909 ;
@@ -1005,82 +1005,115 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [14:0] \$912 ;
   reg [14:0] \$913 ;
   reg [14:0] \$914 ;
-  reg [13:0] \$915 ;
-  reg \$916 ;
-  reg [2:0] \$917 ;
-  reg [3:0] \$918 ;
-  reg \$919 ;
+  reg [14:0] \$915 ;
+  reg [14:0] \$916 ;
+  reg [14:0] \$917 ;
+  reg [14:0] \$918 ;
+  reg [14:0] \$919 ;
   wire [15:0] \$92 ;
-  reg \$920 ;
-  reg [399:0] \$921 ;
+  reg [14:0] \$920 ;
+  reg \$921 ;
   reg \$922 ;
-  reg [399:0] \$923 ;
+  reg \$923 ;
   reg \$924 ;
-  reg \$925 ;
-  reg [273:0] \$926 ;
-  reg [39:0] \$927 ;
-  reg \$928 ;
-  reg [31:0] \$929 ;
+  reg [66:0] \$925 ;
+  reg [66:0] \$926 ;
+  reg [66:0] \$927 ;
+  reg [66:0] \$928 ;
+  reg [14:0] \$929 ;
   wire [14:0] \$93 ;
-  reg [31:0] \$930 ;
-  reg [31:0] \$931 ;
-  reg [31:0] \$932 ;
+  reg [14:0] \$930 ;
+  reg [14:0] \$931 ;
+  reg [14:0] \$932 ;
+  reg [14:0] \$933 ;
+  reg [14:0] \$934 ;
+  reg [14:0] \$935 ;
+  reg [14:0] \$936 ;
+  reg [13:0] \$937 ;
+  reg \$938 ;
+  reg [2:0] \$939 ;
   wire [14:0] \$94 ;
+  reg [3:0] \$940 ;
+  reg \$941 ;
+  reg \$942 ;
+  reg [399:0] \$943 ;
+  reg \$944 ;
+  reg [399:0] \$945 ;
+  reg \$946 ;
+  reg \$947 ;
+  reg \$948 ;
+  reg \$949 ;
   wire [14:0] \$95 ;
+  reg \$950 ;
+  reg [13:0] \$951 ;
+  reg [79:0] \$952 ;
+  reg \$953 ;
+  reg \$954 ;
+  reg [273:0] \$955 ;
+  reg [39:0] \$956 ;
+  reg \$957 ;
+  reg [2:0] \$958 ;
+  reg [2:0] \$959 ;
   wire [14:0] \$96 ;
+  reg [2:0] \$960 ;
+  reg \$961 ;
+  reg [31:0] \$962 ;
+  reg [31:0] \$963 ;
+  reg [31:0] \$964 ;
+  reg [31:0] \$965 ;
   wire [15:0] \$97 ;
   wire [14:0] \$98 ;
   wire [14:0] \$99 ;
   reg [399:0] \$signal  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg [399:0] \$signal$150  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$150.beat ;
-  wire \$signal$150.beat.first ;
-  wire [287:0] \$signal$150.beat.lanes ;
-  wire [71:0] \$signal$150.beat.lanes[0] ;
-  wire \$signal$150.beat.lanes[0].error ;
-  wire [31:0] \$signal$150.beat.lanes[0].row ;
-  wire [13:0] \$signal$150.beat.lanes[0].set ;
-  wire [7:0] \$signal$150.beat.lanes[0].table ;
-  wire [15:0] \$signal$150.beat.lanes[0].tag ;
-  wire \$signal$150.beat.lanes[0].valid ;
-  wire [71:0] \$signal$150.beat.lanes[1] ;
-  wire \$signal$150.beat.lanes[1].error ;
-  wire [31:0] \$signal$150.beat.lanes[1].row ;
-  wire [13:0] \$signal$150.beat.lanes[1].set ;
-  wire [7:0] \$signal$150.beat.lanes[1].table ;
-  wire [15:0] \$signal$150.beat.lanes[1].tag ;
-  wire \$signal$150.beat.lanes[1].valid ;
-  wire [71:0] \$signal$150.beat.lanes[2] ;
-  wire \$signal$150.beat.lanes[2].error ;
-  wire [31:0] \$signal$150.beat.lanes[2].row ;
-  wire [13:0] \$signal$150.beat.lanes[2].set ;
-  wire [7:0] \$signal$150.beat.lanes[2].table ;
-  wire [15:0] \$signal$150.beat.lanes[2].tag ;
-  wire \$signal$150.beat.lanes[2].valid ;
-  wire [71:0] \$signal$150.beat.lanes[3] ;
-  wire \$signal$150.beat.lanes[3].error ;
-  wire [31:0] \$signal$150.beat.lanes[3].row ;
-  wire [13:0] \$signal$150.beat.lanes[3].set ;
-  wire [7:0] \$signal$150.beat.lanes[3].table ;
-  wire [15:0] \$signal$150.beat.lanes[3].tag ;
-  wire \$signal$150.beat.lanes[3].valid ;
-  wire \$signal$150.beat.last ;
-  wire [31:0] \$signal$150.beat.meta ;
-  wire \$signal$150.beat_end ;
-  wire \$signal$150.host ;
-  wire \$signal$150.host_ack ;
-  wire [18:0] \$signal$150.host_entry ;
-  wire [1:0] \$signal$150.host_entry.rrpv ;
-  wire [15:0] \$signal$150.host_entry.tag ;
-  wire \$signal$150.host_entry.valid ;
-  wire [2:0] \$signal$150.host_op ;
-  wire [15:0] \$signal$150.host_slot ;
-  wire [15:0] \$signal$150.host_tag ;
-  wire \$signal$150.learn ;
-  wire [3:0] \$signal$150.mask ;
-  wire [1:0] \$signal$150.rmw_lane ;
-  wire [13:0] \$signal$150.rmw_set ;
-  reg \$signal$178  = 1'h0;
+  reg [399:0] \$signal$162  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \$signal$162.beat ;
+  wire \$signal$162.beat.first ;
+  wire [287:0] \$signal$162.beat.lanes ;
+  wire [71:0] \$signal$162.beat.lanes[0] ;
+  wire \$signal$162.beat.lanes[0].error ;
+  wire [31:0] \$signal$162.beat.lanes[0].row ;
+  wire [13:0] \$signal$162.beat.lanes[0].set ;
+  wire [7:0] \$signal$162.beat.lanes[0].table ;
+  wire [15:0] \$signal$162.beat.lanes[0].tag ;
+  wire \$signal$162.beat.lanes[0].valid ;
+  wire [71:0] \$signal$162.beat.lanes[1] ;
+  wire \$signal$162.beat.lanes[1].error ;
+  wire [31:0] \$signal$162.beat.lanes[1].row ;
+  wire [13:0] \$signal$162.beat.lanes[1].set ;
+  wire [7:0] \$signal$162.beat.lanes[1].table ;
+  wire [15:0] \$signal$162.beat.lanes[1].tag ;
+  wire \$signal$162.beat.lanes[1].valid ;
+  wire [71:0] \$signal$162.beat.lanes[2] ;
+  wire \$signal$162.beat.lanes[2].error ;
+  wire [31:0] \$signal$162.beat.lanes[2].row ;
+  wire [13:0] \$signal$162.beat.lanes[2].set ;
+  wire [7:0] \$signal$162.beat.lanes[2].table ;
+  wire [15:0] \$signal$162.beat.lanes[2].tag ;
+  wire \$signal$162.beat.lanes[2].valid ;
+  wire [71:0] \$signal$162.beat.lanes[3] ;
+  wire \$signal$162.beat.lanes[3].error ;
+  wire [31:0] \$signal$162.beat.lanes[3].row ;
+  wire [13:0] \$signal$162.beat.lanes[3].set ;
+  wire [7:0] \$signal$162.beat.lanes[3].table ;
+  wire [15:0] \$signal$162.beat.lanes[3].tag ;
+  wire \$signal$162.beat.lanes[3].valid ;
+  wire \$signal$162.beat.last ;
+  wire [31:0] \$signal$162.beat.meta ;
+  wire \$signal$162.beat_end ;
+  wire \$signal$162.host ;
+  wire \$signal$162.host_ack ;
+  wire [18:0] \$signal$162.host_entry ;
+  wire [1:0] \$signal$162.host_entry.rrpv ;
+  wire [15:0] \$signal$162.host_entry.tag ;
+  wire \$signal$162.host_entry.valid ;
+  wire [2:0] \$signal$162.host_op ;
+  wire [15:0] \$signal$162.host_slot ;
+  wire [15:0] \$signal$162.host_tag ;
+  wire \$signal$162.learn ;
+  wire [3:0] \$signal$162.mask ;
+  wire [1:0] \$signal$162.rmw_lane ;
+  wire [13:0] \$signal$162.rmw_set ;
+  reg \$signal$182  = 1'h0;
   wire [321:0] \$signal.beat ;
   wire \$signal.beat.first ;
   wire [287:0] \$signal.beat.lanes ;
@@ -1154,48 +1187,48 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$signature__data$154[3].stale ;
   wire [15:0] \$signature__data$154[3].tag ;
   wire \$signature__data$154[3].valid ;
-  wire [79:0] \$signature__data$158 ;
-  wire [19:0] \$signature__data$158[0] ;
-  wire [1:0] \$signature__data$158[0].rrpv ;
-  wire \$signature__data$158[0].stale ;
-  wire [15:0] \$signature__data$158[0].tag ;
-  wire \$signature__data$158[0].valid ;
-  wire [19:0] \$signature__data$158[1] ;
-  wire [1:0] \$signature__data$158[1].rrpv ;
-  wire \$signature__data$158[1].stale ;
-  wire [15:0] \$signature__data$158[1].tag ;
-  wire \$signature__data$158[1].valid ;
-  wire [19:0] \$signature__data$158[2] ;
-  wire [1:0] \$signature__data$158[2].rrpv ;
-  wire \$signature__data$158[2].stale ;
-  wire [15:0] \$signature__data$158[2].tag ;
-  wire \$signature__data$158[2].valid ;
-  wire [19:0] \$signature__data$158[3] ;
-  wire [1:0] \$signature__data$158[3].rrpv ;
-  wire \$signature__data$158[3].stale ;
-  wire [15:0] \$signature__data$158[3].tag ;
-  wire \$signature__data$158[3].valid ;
-  wire [79:0] \$signature__data$162 ;
-  wire [19:0] \$signature__data$162[0] ;
-  wire [1:0] \$signature__data$162[0].rrpv ;
-  wire \$signature__data$162[0].stale ;
-  wire [15:0] \$signature__data$162[0].tag ;
-  wire \$signature__data$162[0].valid ;
-  wire [19:0] \$signature__data$162[1] ;
-  wire [1:0] \$signature__data$162[1].rrpv ;
-  wire \$signature__data$162[1].stale ;
-  wire [15:0] \$signature__data$162[1].tag ;
-  wire \$signature__data$162[1].valid ;
-  wire [19:0] \$signature__data$162[2] ;
-  wire [1:0] \$signature__data$162[2].rrpv ;
-  wire \$signature__data$162[2].stale ;
-  wire [15:0] \$signature__data$162[2].tag ;
-  wire \$signature__data$162[2].valid ;
-  wire [19:0] \$signature__data$162[3] ;
-  wire [1:0] \$signature__data$162[3].rrpv ;
-  wire \$signature__data$162[3].stale ;
-  wire [15:0] \$signature__data$162[3].tag ;
-  wire \$signature__data$162[3].valid ;
+  wire [79:0] \$signature__data$157 ;
+  wire [19:0] \$signature__data$157[0] ;
+  wire [1:0] \$signature__data$157[0].rrpv ;
+  wire \$signature__data$157[0].stale ;
+  wire [15:0] \$signature__data$157[0].tag ;
+  wire \$signature__data$157[0].valid ;
+  wire [19:0] \$signature__data$157[1] ;
+  wire [1:0] \$signature__data$157[1].rrpv ;
+  wire \$signature__data$157[1].stale ;
+  wire [15:0] \$signature__data$157[1].tag ;
+  wire \$signature__data$157[1].valid ;
+  wire [19:0] \$signature__data$157[2] ;
+  wire [1:0] \$signature__data$157[2].rrpv ;
+  wire \$signature__data$157[2].stale ;
+  wire [15:0] \$signature__data$157[2].tag ;
+  wire \$signature__data$157[2].valid ;
+  wire [19:0] \$signature__data$157[3] ;
+  wire [1:0] \$signature__data$157[3].rrpv ;
+  wire \$signature__data$157[3].stale ;
+  wire [15:0] \$signature__data$157[3].tag ;
+  wire \$signature__data$157[3].valid ;
+  wire [79:0] \$signature__data$160 ;
+  wire [19:0] \$signature__data$160[0] ;
+  wire [1:0] \$signature__data$160[0].rrpv ;
+  wire \$signature__data$160[0].stale ;
+  wire [15:0] \$signature__data$160[0].tag ;
+  wire \$signature__data$160[0].valid ;
+  wire [19:0] \$signature__data$160[1] ;
+  wire [1:0] \$signature__data$160[1].rrpv ;
+  wire \$signature__data$160[1].stale ;
+  wire [15:0] \$signature__data$160[1].tag ;
+  wire \$signature__data$160[1].valid ;
+  wire [19:0] \$signature__data$160[2] ;
+  wire [1:0] \$signature__data$160[2].rrpv ;
+  wire \$signature__data$160[2].stale ;
+  wire [15:0] \$signature__data$160[2].tag ;
+  wire \$signature__data$160[2].valid ;
+  wire [19:0] \$signature__data$160[3] ;
+  wire [1:0] \$signature__data$160[3].rrpv ;
+  wire \$signature__data$160[3].stale ;
+  wire [15:0] \$signature__data$160[3].tag ;
+  wire \$signature__data$160[3].valid ;
   wire [19:0] \$signature__data[0] ;
   wire [1:0] \$signature__data[0].rrpv ;
   wire \$signature__data[0].stale ;
@@ -1223,7 +1256,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg a_valid = 1'h0;
   wire advance;
   wire [1:0] age;
-  wire [2:0] answered;
+  reg [2:0] answered = 3'h0;
+  wire b_writes;
   wire [2:0] beat_conflicts;
   wire beats_hashing;
   output busy;
@@ -1270,11 +1304,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [31:0] conflicts = 32'd0;
   input counters_clear;
   wire counters_clear;
+  reg counting = 1'h0;
   output error_sticky;
   reg error_sticky = 1'h0;
   output [31:0] errors;
   reg [31:0] errors = 32'd0;
-  wire [2:0] \errors$181 ;
+  reg [2:0] \errors$201  = 3'h0;
   input errors_clear;
   wire errors_clear;
   wire [321:0] h;
@@ -1452,7 +1487,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg hh_valid = 1'h0;
   output [31:0] hits;
   reg [31:0] hits = 32'd0;
-  wire [2:0] \hits$180 ;
+  reg [2:0] \hits$200  = 3'h0;
   input [66:0] host_cmd__payload;
   wire [66:0] host_cmd__payload;
   wire [18:0] \host_cmd__payload.entry ;
@@ -1715,14 +1750,99 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \learn_word[3].valid ;
   output [31:0] lookups;
   reg [31:0] lookups = 32'd0;
-  wire [1:0] max_rrpv_0;
-  wire [1:0] max_rrpv_1;
-  wire [1:0] max_rrpv_2;
-  wire [1:0] max_rrpv_3;
+  wire [1:0] max_rrpv;
   reg mid_beat = 1'h0;
   input mode;
   wire mode;
   wire [3:0] pending;
+  reg port0_forward = 1'h0;
+  wire [79:0] port0_word;
+  wire [19:0] \port0_word[0] ;
+  wire [1:0] \port0_word[0].rrpv ;
+  wire \port0_word[0].stale ;
+  wire [15:0] \port0_word[0].tag ;
+  wire \port0_word[0].valid ;
+  wire [19:0] \port0_word[1] ;
+  wire [1:0] \port0_word[1].rrpv ;
+  wire \port0_word[1].stale ;
+  wire [15:0] \port0_word[1].tag ;
+  wire \port0_word[1].valid ;
+  wire [19:0] \port0_word[2] ;
+  wire [1:0] \port0_word[2].rrpv ;
+  wire \port0_word[2].stale ;
+  wire [15:0] \port0_word[2].tag ;
+  wire \port0_word[2].valid ;
+  wire [19:0] \port0_word[3] ;
+  wire [1:0] \port0_word[3].rrpv ;
+  wire \port0_word[3].stale ;
+  wire [15:0] \port0_word[3].tag ;
+  wire \port0_word[3].valid ;
+  reg port1_forward = 1'h0;
+  wire [79:0] port1_word;
+  wire [19:0] \port1_word[0] ;
+  wire [1:0] \port1_word[0].rrpv ;
+  wire \port1_word[0].stale ;
+  wire [15:0] \port1_word[0].tag ;
+  wire \port1_word[0].valid ;
+  wire [19:0] \port1_word[1] ;
+  wire [1:0] \port1_word[1].rrpv ;
+  wire \port1_word[1].stale ;
+  wire [15:0] \port1_word[1].tag ;
+  wire \port1_word[1].valid ;
+  wire [19:0] \port1_word[2] ;
+  wire [1:0] \port1_word[2].rrpv ;
+  wire \port1_word[2].stale ;
+  wire [15:0] \port1_word[2].tag ;
+  wire \port1_word[2].valid ;
+  wire [19:0] \port1_word[3] ;
+  wire [1:0] \port1_word[3].rrpv ;
+  wire \port1_word[3].stale ;
+  wire [15:0] \port1_word[3].tag ;
+  wire \port1_word[3].valid ;
+  reg port2_forward = 1'h0;
+  wire [79:0] port2_word;
+  wire [19:0] \port2_word[0] ;
+  wire [1:0] \port2_word[0].rrpv ;
+  wire \port2_word[0].stale ;
+  wire [15:0] \port2_word[0].tag ;
+  wire \port2_word[0].valid ;
+  wire [19:0] \port2_word[1] ;
+  wire [1:0] \port2_word[1].rrpv ;
+  wire \port2_word[1].stale ;
+  wire [15:0] \port2_word[1].tag ;
+  wire \port2_word[1].valid ;
+  wire [19:0] \port2_word[2] ;
+  wire [1:0] \port2_word[2].rrpv ;
+  wire \port2_word[2].stale ;
+  wire [15:0] \port2_word[2].tag ;
+  wire \port2_word[2].valid ;
+  wire [19:0] \port2_word[3] ;
+  wire [1:0] \port2_word[3].rrpv ;
+  wire \port2_word[3].stale ;
+  wire [15:0] \port2_word[3].tag ;
+  wire \port2_word[3].valid ;
+  reg port3_forward = 1'h0;
+  wire [79:0] port3_word;
+  wire [19:0] \port3_word[0] ;
+  wire [1:0] \port3_word[0].rrpv ;
+  wire \port3_word[0].stale ;
+  wire [15:0] \port3_word[0].tag ;
+  wire \port3_word[0].valid ;
+  wire [19:0] \port3_word[1] ;
+  wire [1:0] \port3_word[1].rrpv ;
+  wire \port3_word[1].stale ;
+  wire [15:0] \port3_word[1].tag ;
+  wire \port3_word[1].valid ;
+  wire [19:0] \port3_word[2] ;
+  wire [1:0] \port3_word[2].rrpv ;
+  wire \port3_word[2].stale ;
+  wire [15:0] \port3_word[2].tag ;
+  wire \port3_word[2].valid ;
+  wire [19:0] \port3_word[3] ;
+  wire [1:0] \port3_word[3].rrpv ;
+  wire \port3_word[3].stale ;
+  wire [15:0] \port3_word[3].tag ;
+  wire \port3_word[3].valid ;
   reg [3:0] remaining = 4'h0;
   input [197:0] req__payload;
   wire [197:0] req__payload;
@@ -1797,7 +1917,33 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire rst;
   wire shift;
   wire [1:0] victim;
-  wire [13:0] write__addr;
+  (* init = 1'h0 *)
+  wire w_en;
+  (* init = 14'h0000 *)
+  wire [13:0] w_set;
+  reg [79:0] w_word = 80'h00000000000000000000;
+  wire [19:0] \w_word[0] ;
+  wire [1:0] \w_word[0].rrpv ;
+  wire \w_word[0].stale ;
+  wire [15:0] \w_word[0].tag ;
+  wire \w_word[0].valid ;
+  wire [19:0] \w_word[1] ;
+  wire [1:0] \w_word[1].rrpv ;
+  wire \w_word[1].stale ;
+  wire [15:0] \w_word[1].tag ;
+  wire \w_word[1].valid ;
+  wire [19:0] \w_word[2] ;
+  wire [1:0] \w_word[2].rrpv ;
+  wire \w_word[2].stale ;
+  wire [15:0] \w_word[2].tag ;
+  wire \w_word[2].valid ;
+  wire [19:0] \w_word[3] ;
+  wire [1:0] \w_word[3].rrpv ;
+  wire \w_word[3].stale ;
+  wire [15:0] \w_word[3].tag ;
+  wire \w_word[3].valid ;
+  reg [13:0] write__addr = 14'h0000;
+  (* init = 80'h00000000000000000000 *)
   wire [79:0] write__data;
   wire [19:0] \write__data[0] ;
   wire [1:0] \write__data[0].rrpv ;
@@ -1819,7 +1965,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \write__data[3].stale ;
   wire [15:0] \write__data[3].tag ;
   wire \write__data[3].valid ;
-  wire write__en;
+  reg write__en = 1'h0;
   reg [79:0] sets [16383:0];
   initial begin
     sets[0] = 80'h00000000000000000000;
@@ -18209,7 +18355,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @(posedge clk) begin
     if (write__en)
-      sets[\$signal$150 [342:329]] <= write__data;
+      sets[write__addr] <= w_word;
   end
   reg [79:0] _0_;
   reg [79:0] _1_;
@@ -18218,29 +18364,62 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   always @(posedge clk) begin
     if (advance) begin
       _0_ <= sets[\$signal [238:225]];
-      if (write__en && \$signal [238:225] == \$signal$150 [342:329])
-        _0_ <= write__data;
+      if (write__en && \$signal [238:225] == write__addr)
+        _0_ <= w_word;
     end
     if (advance) begin
       _1_ <= sets[\$signal [166:153]];
-      if (write__en && \$signal [166:153] == \$signal$150 [342:329])
-        _1_ <= write__data;
+      if (write__en && \$signal [166:153] == write__addr)
+        _1_ <= w_word;
     end
     if (advance) begin
       _2_ <= sets[\$signal [94:81]];
-      if (write__en && \$signal [94:81] == \$signal$150 [342:329])
-        _2_ <= write__data;
+      if (write__en && \$signal [94:81] == write__addr)
+        _2_ <= w_word;
     end
     if (advance) begin
       _3_ <= sets[\$signature__addr ];
-      if (write__en && \$signature__addr  == \$signal$150 [342:329])
-        _3_ <= write__data;
+      if (write__en && \$signature__addr  == write__addr)
+        _3_ <= w_word;
     end
   end
-  assign \$signature__data$162  = _0_;
-  assign \$signature__data$158  = _1_;
+  assign \$signature__data$160  = _0_;
+  assign \$signature__data$157  = _1_;
   assign \$signature__data$154  = _2_;
   assign \$signature__data  = _3_;
+  assign \$28  = { \$27 [12:0], \$27 [14:13] } & { \$27 [9:0], \$27 [14:10] };
+  assign \$29  = { \$27 [13:0], \$27 [14] } ^ \$28 ;
+  assign \$30  = \$29  ^ { \$27 [7:0], \$27 [14:8] };
+  assign \$31  = \$30  ^ req__payload[23:9];
+  assign lane0_hash_r0_mixed = { 1'h0, req__payload[5:1], req__payload[32:24] } ^ \$31 ;
+  assign \$32  = lane0_hash_s1_right + 13'h1e37;
+  assign \$33  = { \$32 [12:0], \$32 [14:13] } & { \$32 [9:0], \$32 [14:10] };
+  assign \$34  = { \$32 [13:0], \$32 [14] } ^ \$33 ;
+  assign \$35  = \$34  ^ { \$32 [7:0], \$32 [14:8] };
+  assign \$36  = \$35  ^ lane0_hash_s1_right;
+  assign lane0_hash_r1_mixed = lane0_hash_s1_left ^ \$36 ;
+  assign \$37  = lane0_hash_s2_right + 15'h6d53;
+  assign \$38  = { \$37 [12:0], \$37 [14:13] } & { \$37 [9:0], \$37 [14:10] };
+  assign \$39  = { \$37 [13:0], \$37 [14] } ^ \$38 ;
+  assign \$40  = \$39  ^ { \$37 [7:0], \$37 [14:8] };
+  assign \$41  = \$40  ^ lane0_hash_s2_right;
+  assign lane0_hash_r2_mixed = lane0_hash_s2_left ^ \$41 ;
+  assign \$42  = lane0_hash_s3_right + 14'h3c6e;
+  assign \$43  = { \$42 [12:0], \$42 [14:13] } & { \$42 [9:0], \$42 [14:10] };
+  assign \$44  = { \$42 [13:0], \$42 [14] } ^ \$43 ;
+  assign \$45  = \$44  ^ { \$42 [7:0], \$42 [14:8] };
+  assign \$46  = \$45  ^ lane0_hash_s3_right;
+  assign lane0_hash_r3_mixed = lane0_hash_s3_left ^ \$46 ;
+  assign \$47  = req__payload[64:50] + 15'h4f1b;
+  assign \$48  = { \$47 [12:0], \$47 [14:13] } & { \$47 [9:0], \$47 [14:10] };
+  assign \$49  = { \$47 [13:0], \$47 [14] } ^ \$48 ;
+  assign \$50  = \$49  ^ { \$47 [7:0], \$47 [14:8] };
+  assign \$51  = \$50  ^ req__payload[64:50];
+  assign lane1_hash_r0_mixed = { 1'h0, req__payload[46:42], req__payload[73:65] } ^ \$51 ;
+  assign \$52  = lane1_hash_s1_right + 13'h1e37;
+  assign \$53  = { \$52 [12:0], \$52 [14:13] } & { \$52 [9:0], \$52 [14:10] };
+  assign \$54  = { \$52 [13:0], \$52 [14] } ^ \$53 ;
+  assign \$55  = \$54  ^ { \$52 [7:0], \$52 [14:8] };
   assign \$56  = \$55  ^ lane1_hash_s1_right;
   assign lane1_hash_r1_mixed = lane1_hash_s1_left ^ \$56 ;
   assign \$57  = lane1_hash_s2_right + 15'h6d53;
@@ -18408,923 +18587,967 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$203  = pending[2] ? 2'h2 : \$202 ;
   assign \$204  = pending[1] ? 2'h1 : \$203 ;
   assign \$205  = pending[0] ? 2'h0 : \$204 ;
-  assign \$1170  = \$205  * 7'h48;
-  assign \$206  = h[287:0] >> \$1170 ;
+  assign \$1203  = \$205  * 7'h48;
+  assign \$206  = h[287:0] >> \$1203 ;
   assign \$207  = ! rest;
   assign \$208  = ! rest;
   assign \$209  = \$signal [0] | \$signal [1];
   assign \$signature__addr  = \$209  ? \$signal [342:329] : \$signal [22:9];
-  assign \$210  = \$signature__data [18:3] == \$signal$150 [38:23];
-  assign \$211  = \$signature__data [0] & \$210 ;
-  assign \$212  = \$signature__data [38:23] == \$signal$150 [38:23];
-  assign \$213  = \$signature__data [20] & \$212 ;
-  assign \$214  = \$signature__data [58:43] == \$signal$150 [38:23];
-  assign \$215  = \$signature__data [40] & \$214 ;
-  assign \$216  = \$signature__data [78:63] == \$signal$150 [38:23];
-  assign \$217  = \$signature__data [60] & \$216 ;
+  assign port0_word = port0_forward ? w_word : \$signature__data ;
+  assign port1_word = port1_forward ? w_word : \$signature__data$154 ;
+  assign port2_word = port2_forward ? w_word : \$signature__data$157 ;
+  assign port3_word = port3_forward ? w_word : \$signature__data$160 ;
+  assign \$210  = port0_word[18:3] == \$signal$162 [38:23];
+  assign \$211  = port0_word[0] & \$210 ;
+  assign \$212  = port0_word[38:23] == \$signal$162 [38:23];
+  assign \$213  = port0_word[20] & \$212 ;
+  assign \$214  = port0_word[58:43] == \$signal$162 [38:23];
+  assign \$215  = port0_word[40] & \$214 ;
+  assign \$216  = port0_word[78:63] == \$signal$162 [38:23];
+  assign \$217  = port0_word[60] & \$216 ;
   assign \$218  = | { \$217 , \$215 , \$213 , \$211  };
-  assign \$219  = \$218  & \$signal$150 [7];
-  assign \$220  = ~ \$signal$150 [8];
+  assign \$219  = \$218  & \$signal$162 [7];
+  assign \$220  = ~ \$signal$162 [8];
   assign lane0_hit = \$219  & \$220 ;
-  assign \$221  = \$signature__data [18:3] == \$signal$150 [38:23];
-  assign \$222  = \$signature__data [0] & \$221 ;
-  assign \$223  = \$signature__data [38:23] == \$signal$150 [38:23];
-  assign \$224  = \$signature__data [20] & \$223 ;
-  assign \$225  = \$signature__data [58:43] == \$signal$150 [38:23];
-  assign \$226  = \$signature__data [40] & \$225 ;
-  assign \$227  = \$signature__data [78:63] == \$signal$150 [38:23];
-  assign \$228  = \$signature__data [60] & \$227 ;
+  assign \$221  = port0_word[18:3] == \$signal$162 [38:23];
+  assign \$222  = port0_word[0] & \$221 ;
+  assign \$223  = port0_word[38:23] == \$signal$162 [38:23];
+  assign \$224  = port0_word[20] & \$223 ;
+  assign \$225  = port0_word[58:43] == \$signal$162 [38:23];
+  assign \$226  = port0_word[40] & \$225 ;
+  assign \$227  = port0_word[78:63] == \$signal$162 [38:23];
+  assign \$228  = port0_word[60] & \$227 ;
   assign \$229  = \$228  ? 2'h3 : 2'h0;
   assign \$230  = \$226  ? 2'h2 : \$229 ;
   assign \$231  = \$224  ? 2'h1 : \$230 ;
   assign \$232  = \$222  ? 2'h0 : \$231 ;
-  assign lane0_slot = lane0_hit ? { \$signal$150 [22:9], \$232  } : 16'h0000;
-  assign \$233  = \$signature__data [18:3] == \$signal$150 [38:23];
-  assign \$234  = \$signature__data [0] & \$233 ;
-  assign \$235  = \$signature__data [38:23] == \$signal$150 [38:23];
-  assign \$236  = \$signature__data [20] & \$235 ;
-  assign \$237  = \$signature__data [58:43] == \$signal$150 [38:23];
-  assign \$238  = \$signature__data [40] & \$237 ;
-  assign \$239  = \$signature__data [78:63] == \$signal$150 [38:23];
-  assign \$240  = \$signature__data [60] & \$239 ;
+  assign lane0_slot = lane0_hit ? { \$signal$162 [22:9], \$232  } : 16'h0000;
+  assign \$233  = port0_word[18:3] == \$signal$162 [38:23];
+  assign \$234  = port0_word[0] & \$233 ;
+  assign \$235  = port0_word[38:23] == \$signal$162 [38:23];
+  assign \$236  = port0_word[20] & \$235 ;
+  assign \$237  = port0_word[58:43] == \$signal$162 [38:23];
+  assign \$238  = port0_word[40] & \$237 ;
+  assign \$239  = port0_word[78:63] == \$signal$162 [38:23];
+  assign \$240  = port0_word[60] & \$239 ;
   assign \$241  = \$240  ? 2'h3 : 2'h0;
   assign \$242  = \$238  ? 2'h2 : \$241 ;
   assign \$243  = \$236  ? 2'h1 : \$242 ;
   assign \$244  = \$234  ? 2'h0 : \$243 ;
-  assign \$245  = { \$signature__data [79], \$signature__data [59], \$signature__data [39], \$signature__data [19] } >> \$244 ;
+  assign \$245  = { port0_word[79], port0_word[59], port0_word[39], port0_word[19] } >> \$244 ;
   assign lane0_stale = lane0_hit & \$245 ;
-  assign \$246  = \$signature__data$154 [18:3] == \$signal$150 [110:95];
-  assign \$247  = \$signature__data$154 [0] & \$246 ;
-  assign \$248  = \$signature__data$154 [38:23] == \$signal$150 [110:95];
-  assign \$249  = \$signature__data$154 [20] & \$248 ;
-  assign \$250  = \$signature__data$154 [58:43] == \$signal$150 [110:95];
-  assign \$251  = \$signature__data$154 [40] & \$250 ;
-  assign \$252  = \$signature__data$154 [78:63] == \$signal$150 [110:95];
-  assign \$253  = \$signature__data$154 [60] & \$252 ;
+  assign \$246  = port1_word[18:3] == \$signal$162 [110:95];
+  assign \$247  = port1_word[0] & \$246 ;
+  assign \$248  = port1_word[38:23] == \$signal$162 [110:95];
+  assign \$249  = port1_word[20] & \$248 ;
+  assign \$250  = port1_word[58:43] == \$signal$162 [110:95];
+  assign \$251  = port1_word[40] & \$250 ;
+  assign \$252  = port1_word[78:63] == \$signal$162 [110:95];
+  assign \$253  = port1_word[60] & \$252 ;
   assign \$254  = | { \$253 , \$251 , \$249 , \$247  };
-  assign \$255  = \$254  & \$signal$150 [79];
-  assign \$256  = ~ \$signal$150 [80];
+  assign \$255  = \$254  & \$signal$162 [79];
+  assign \$256  = ~ \$signal$162 [80];
   assign lane1_hit = \$255  & \$256 ;
-  assign \$257  = \$signature__data$154 [18:3] == \$signal$150 [110:95];
-  assign \$258  = \$signature__data$154 [0] & \$257 ;
-  assign \$259  = \$signature__data$154 [38:23] == \$signal$150 [110:95];
-  assign \$260  = \$signature__data$154 [20] & \$259 ;
-  assign \$261  = \$signature__data$154 [58:43] == \$signal$150 [110:95];
-  assign \$262  = \$signature__data$154 [40] & \$261 ;
-  assign \$263  = \$signature__data$154 [78:63] == \$signal$150 [110:95];
-  assign \$264  = \$signature__data$154 [60] & \$263 ;
+  assign \$257  = port1_word[18:3] == \$signal$162 [110:95];
+  assign \$258  = port1_word[0] & \$257 ;
+  assign \$259  = port1_word[38:23] == \$signal$162 [110:95];
+  assign \$260  = port1_word[20] & \$259 ;
+  assign \$261  = port1_word[58:43] == \$signal$162 [110:95];
+  assign \$262  = port1_word[40] & \$261 ;
+  assign \$263  = port1_word[78:63] == \$signal$162 [110:95];
+  assign \$264  = port1_word[60] & \$263 ;
   assign \$265  = \$264  ? 2'h3 : 2'h0;
   assign \$266  = \$262  ? 2'h2 : \$265 ;
   assign \$267  = \$260  ? 2'h1 : \$266 ;
   assign \$268  = \$258  ? 2'h0 : \$267 ;
-  assign lane1_slot = lane1_hit ? { \$signal$150 [94:81], \$268  } : 16'h0000;
-  assign \$269  = \$signature__data$154 [18:3] == \$signal$150 [110:95];
-  assign \$270  = \$signature__data$154 [0] & \$269 ;
-  assign \$271  = \$signature__data$154 [38:23] == \$signal$150 [110:95];
-  assign \$272  = \$signature__data$154 [20] & \$271 ;
-  assign \$273  = \$signature__data$154 [58:43] == \$signal$150 [110:95];
-  assign \$274  = \$signature__data$154 [40] & \$273 ;
-  assign \$275  = \$signature__data$154 [78:63] == \$signal$150 [110:95];
-  assign \$276  = \$signature__data$154 [60] & \$275 ;
+  assign lane1_slot = lane1_hit ? { \$signal$162 [94:81], \$268  } : 16'h0000;
+  assign \$269  = port1_word[18:3] == \$signal$162 [110:95];
+  assign \$270  = port1_word[0] & \$269 ;
+  assign \$271  = port1_word[38:23] == \$signal$162 [110:95];
+  assign \$272  = port1_word[20] & \$271 ;
+  assign \$273  = port1_word[58:43] == \$signal$162 [110:95];
+  assign \$274  = port1_word[40] & \$273 ;
+  assign \$275  = port1_word[78:63] == \$signal$162 [110:95];
+  assign \$276  = port1_word[60] & \$275 ;
   assign \$277  = \$276  ? 2'h3 : 2'h0;
   assign \$278  = \$274  ? 2'h2 : \$277 ;
   assign \$279  = \$272  ? 2'h1 : \$278 ;
   assign \$280  = \$270  ? 2'h0 : \$279 ;
-  assign \$281  = { \$signature__data$154 [79], \$signature__data$154 [59], \$signature__data$154 [39], \$signature__data$154 [19] } >> \$280 ;
+  assign \$281  = { port1_word[79], port1_word[59], port1_word[39], port1_word[19] } >> \$280 ;
   assign lane1_stale = lane1_hit & \$281 ;
-  assign \$282  = \$signature__data$158 [18:3] == \$signal$150 [182:167];
-  assign \$283  = \$signature__data$158 [0] & \$282 ;
-  assign \$284  = \$signature__data$158 [38:23] == \$signal$150 [182:167];
-  assign \$285  = \$signature__data$158 [20] & \$284 ;
-  assign \$286  = \$signature__data$158 [58:43] == \$signal$150 [182:167];
-  assign \$287  = \$signature__data$158 [40] & \$286 ;
-  assign \$288  = \$signature__data$158 [78:63] == \$signal$150 [182:167];
-  assign \$289  = \$signature__data$158 [60] & \$288 ;
+  assign \$282  = port2_word[18:3] == \$signal$162 [182:167];
+  assign \$283  = port2_word[0] & \$282 ;
+  assign \$284  = port2_word[38:23] == \$signal$162 [182:167];
+  assign \$285  = port2_word[20] & \$284 ;
+  assign \$286  = port2_word[58:43] == \$signal$162 [182:167];
+  assign \$287  = port2_word[40] & \$286 ;
+  assign \$288  = port2_word[78:63] == \$signal$162 [182:167];
+  assign \$289  = port2_word[60] & \$288 ;
   assign \$290  = | { \$289 , \$287 , \$285 , \$283  };
-  assign \$291  = \$290  & \$signal$150 [151];
-  assign \$292  = ~ \$signal$150 [152];
+  assign \$291  = \$290  & \$signal$162 [151];
+  assign \$292  = ~ \$signal$162 [152];
   assign lane2_hit = \$291  & \$292 ;
-  assign \$293  = \$signature__data$158 [18:3] == \$signal$150 [182:167];
-  assign \$294  = \$signature__data$158 [0] & \$293 ;
-  assign \$295  = \$signature__data$158 [38:23] == \$signal$150 [182:167];
-  assign \$296  = \$signature__data$158 [20] & \$295 ;
-  assign \$297  = \$signature__data$158 [58:43] == \$signal$150 [182:167];
-  assign \$298  = \$signature__data$158 [40] & \$297 ;
-  assign \$299  = \$signature__data$158 [78:63] == \$signal$150 [182:167];
-  assign \$300  = \$signature__data$158 [60] & \$299 ;
+  assign \$293  = port2_word[18:3] == \$signal$162 [182:167];
+  assign \$294  = port2_word[0] & \$293 ;
+  assign \$295  = port2_word[38:23] == \$signal$162 [182:167];
+  assign \$296  = port2_word[20] & \$295 ;
+  assign \$297  = port2_word[58:43] == \$signal$162 [182:167];
+  assign \$298  = port2_word[40] & \$297 ;
+  assign \$299  = port2_word[78:63] == \$signal$162 [182:167];
+  assign \$300  = port2_word[60] & \$299 ;
   assign \$301  = \$300  ? 2'h3 : 2'h0;
   assign \$302  = \$298  ? 2'h2 : \$301 ;
   assign \$303  = \$296  ? 2'h1 : \$302 ;
   assign \$304  = \$294  ? 2'h0 : \$303 ;
-  assign lane2_slot = lane2_hit ? { \$signal$150 [166:153], \$304  } : 16'h0000;
-  assign \$305  = \$signature__data$158 [18:3] == \$signal$150 [182:167];
-  assign \$306  = \$signature__data$158 [0] & \$305 ;
-  assign \$307  = \$signature__data$158 [38:23] == \$signal$150 [182:167];
-  assign \$308  = \$signature__data$158 [20] & \$307 ;
-  assign \$309  = \$signature__data$158 [58:43] == \$signal$150 [182:167];
-  assign \$310  = \$signature__data$158 [40] & \$309 ;
-  assign \$311  = \$signature__data$158 [78:63] == \$signal$150 [182:167];
-  assign \$312  = \$signature__data$158 [60] & \$311 ;
+  assign lane2_slot = lane2_hit ? { \$signal$162 [166:153], \$304  } : 16'h0000;
+  assign \$305  = port2_word[18:3] == \$signal$162 [182:167];
+  assign \$306  = port2_word[0] & \$305 ;
+  assign \$307  = port2_word[38:23] == \$signal$162 [182:167];
+  assign \$308  = port2_word[20] & \$307 ;
+  assign \$309  = port2_word[58:43] == \$signal$162 [182:167];
+  assign \$310  = port2_word[40] & \$309 ;
+  assign \$311  = port2_word[78:63] == \$signal$162 [182:167];
+  assign \$312  = port2_word[60] & \$311 ;
   assign \$313  = \$312  ? 2'h3 : 2'h0;
   assign \$314  = \$310  ? 2'h2 : \$313 ;
   assign \$315  = \$308  ? 2'h1 : \$314 ;
   assign \$316  = \$306  ? 2'h0 : \$315 ;
-  assign \$317  = { \$signature__data$158 [79], \$signature__data$158 [59], \$signature__data$158 [39], \$signature__data$158 [19] } >> \$316 ;
+  assign \$317  = { port2_word[79], port2_word[59], port2_word[39], port2_word[19] } >> \$316 ;
   assign lane2_stale = lane2_hit & \$317 ;
-  assign \$318  = \$signature__data$162 [18:3] == \$signal$150 [254:239];
-  assign \$319  = \$signature__data$162 [0] & \$318 ;
-  assign \$320  = \$signature__data$162 [38:23] == \$signal$150 [254:239];
-  assign \$321  = \$signature__data$162 [20] & \$320 ;
-  assign \$322  = \$signature__data$162 [58:43] == \$signal$150 [254:239];
-  assign \$323  = \$signature__data$162 [40] & \$322 ;
-  assign \$324  = \$signature__data$162 [78:63] == \$signal$150 [254:239];
-  assign \$325  = \$signature__data$162 [60] & \$324 ;
+  assign \$318  = port3_word[18:3] == \$signal$162 [254:239];
+  assign \$319  = port3_word[0] & \$318 ;
+  assign \$320  = port3_word[38:23] == \$signal$162 [254:239];
+  assign \$321  = port3_word[20] & \$320 ;
+  assign \$322  = port3_word[58:43] == \$signal$162 [254:239];
+  assign \$323  = port3_word[40] & \$322 ;
+  assign \$324  = port3_word[78:63] == \$signal$162 [254:239];
+  assign \$325  = port3_word[60] & \$324 ;
   assign \$326  = | { \$325 , \$323 , \$321 , \$319  };
-  assign \$327  = \$326  & \$signal$150 [223];
-  assign \$328  = ~ \$signal$150 [224];
+  assign \$327  = \$326  & \$signal$162 [223];
+  assign \$328  = ~ \$signal$162 [224];
   assign lane3_hit = \$327  & \$328 ;
-  assign \$329  = \$signature__data$162 [18:3] == \$signal$150 [254:239];
-  assign \$330  = \$signature__data$162 [0] & \$329 ;
-  assign \$331  = \$signature__data$162 [38:23] == \$signal$150 [254:239];
-  assign \$332  = \$signature__data$162 [20] & \$331 ;
-  assign \$333  = \$signature__data$162 [58:43] == \$signal$150 [254:239];
-  assign \$334  = \$signature__data$162 [40] & \$333 ;
-  assign \$335  = \$signature__data$162 [78:63] == \$signal$150 [254:239];
-  assign \$336  = \$signature__data$162 [60] & \$335 ;
+  assign \$329  = port3_word[18:3] == \$signal$162 [254:239];
+  assign \$330  = port3_word[0] & \$329 ;
+  assign \$331  = port3_word[38:23] == \$signal$162 [254:239];
+  assign \$332  = port3_word[20] & \$331 ;
+  assign \$333  = port3_word[58:43] == \$signal$162 [254:239];
+  assign \$334  = port3_word[40] & \$333 ;
+  assign \$335  = port3_word[78:63] == \$signal$162 [254:239];
+  assign \$336  = port3_word[60] & \$335 ;
   assign \$337  = \$336  ? 2'h3 : 2'h0;
   assign \$338  = \$334  ? 2'h2 : \$337 ;
   assign \$339  = \$332  ? 2'h1 : \$338 ;
   assign \$340  = \$330  ? 2'h0 : \$339 ;
-  assign lane3_slot = lane3_hit ? { \$signal$150 [238:225], \$340  } : 16'h0000;
-  assign \$341  = \$signature__data$162 [18:3] == \$signal$150 [254:239];
-  assign \$342  = \$signature__data$162 [0] & \$341 ;
-  assign \$343  = \$signature__data$162 [38:23] == \$signal$150 [254:239];
-  assign \$344  = \$signature__data$162 [20] & \$343 ;
-  assign \$345  = \$signature__data$162 [58:43] == \$signal$150 [254:239];
-  assign \$346  = \$signature__data$162 [40] & \$345 ;
-  assign \$347  = \$signature__data$162 [78:63] == \$signal$150 [254:239];
-  assign \$348  = \$signature__data$162 [60] & \$347 ;
+  assign lane3_slot = lane3_hit ? { \$signal$162 [238:225], \$340  } : 16'h0000;
+  assign \$341  = port3_word[18:3] == \$signal$162 [254:239];
+  assign \$342  = port3_word[0] & \$341 ;
+  assign \$343  = port3_word[38:23] == \$signal$162 [254:239];
+  assign \$344  = port3_word[20] & \$343 ;
+  assign \$345  = port3_word[58:43] == \$signal$162 [254:239];
+  assign \$346  = port3_word[40] & \$345 ;
+  assign \$347  = port3_word[78:63] == \$signal$162 [254:239];
+  assign \$348  = port3_word[60] & \$347 ;
   assign \$349  = \$348  ? 2'h3 : 2'h0;
   assign \$350  = \$346  ? 2'h2 : \$349 ;
   assign \$351  = \$344  ? 2'h1 : \$350 ;
   assign \$352  = \$342  ? 2'h0 : \$351 ;
-  assign \$353  = { \$signature__data$162 [79], \$signature__data$162 [59], \$signature__data$162 [39], \$signature__data$162 [19] } >> \$352 ;
+  assign \$353  = { port3_word[79], port3_word[59], port3_word[39], port3_word[19] } >> \$352 ;
   assign lane3_stale = lane3_hit & \$353 ;
-  assign \$354  = \$signature__data [2:1] > 1'h0;
-  assign max_rrpv_0 = \$354  ? \$signature__data [2:1] : 2'h0;
-  assign \$355  = \$signature__data [22:21] > max_rrpv_0;
-  assign max_rrpv_1 = \$355  ? \$signature__data [22:21] : max_rrpv_0;
-  assign \$356  = \$signature__data [42:41] > max_rrpv_1;
-  assign max_rrpv_2 = \$356  ? \$signature__data [42:41] : max_rrpv_1;
-  assign \$357  = \$signature__data [62:61] > max_rrpv_2;
-  assign max_rrpv_3 = \$357  ? \$signature__data [62:61] : max_rrpv_2;
-  assign \$358  = ~ \$signature__data [0];
-  assign \$359  = ~ \$signature__data [20];
-  assign \$360  = ~ \$signature__data [40];
-  assign \$361  = ~ \$signature__data [60];
-  assign \$362  = | { \$361 , \$360 , \$359 , \$358  };
-  assign \$363  = ~ \$signature__data [0];
-  assign \$364  = ~ \$signature__data [20];
-  assign \$365  = ~ \$signature__data [40];
-  assign \$366  = ~ \$signature__data [60];
-  assign \$367  = \$signature__data [60] ? 2'h0 : 2'h3;
-  assign \$368  = \$signature__data [40] ? \$367  : 2'h2;
-  assign \$369  = \$signature__data [20] ? \$368  : 2'h1;
-  assign \$370  = \$signature__data [0] ? \$369  : 2'h0;
-  assign \$371  = \$signature__data [2:1] == max_rrpv_3;
-  assign \$372  = \$signature__data [22:21] == max_rrpv_3;
-  assign \$373  = \$signature__data [42:41] == max_rrpv_3;
-  assign \$374  = \$signature__data [62:61] == max_rrpv_3;
-  assign \$375  = \$374  ? 2'h3 : 2'h0;
-  assign \$376  = \$373  ? 2'h2 : \$375 ;
-  assign \$377  = \$372  ? 2'h1 : \$376 ;
-  assign \$378  = \$371  ? 2'h0 : \$377 ;
-  assign victim = \$362  ? \$370  : \$378 ;
-  assign \$379  = ~ \$signature__data [0];
-  assign \$380  = ~ \$signature__data [20];
-  assign \$381  = ~ \$signature__data [40];
-  assign \$382  = ~ \$signature__data [60];
-  assign \$383  = | { \$382 , \$381 , \$380 , \$379  };
-  assign \$384  = 2'h3 - max_rrpv_3;
-  assign \$385  = \$383  ? 3'h0 : \$384 ;
-  assign \$1370  = \$signal$150 [344:343] * 7'h48;
-  assign \$386  = \$signal$150 [294:7] >> \$1370 ;
-  assign \$387  = \$signature__data [18:3] == \$386 [31:16];
-  assign \$388  = \$signature__data [0] & \$387 ;
-  assign \$1375  = \$signal$150 [344:343] * 7'h48;
-  assign \$389  = \$signal$150 [294:7] >> \$1375 ;
-  assign \$390  = \$signature__data [38:23] == \$389 [31:16];
-  assign \$391  = \$signature__data [20] & \$390 ;
-  assign \$1380  = \$signal$150 [344:343] * 7'h48;
-  assign \$392  = \$signal$150 [294:7] >> \$1380 ;
-  assign \$393  = \$signature__data [58:43] == \$392 [31:16];
-  assign \$394  = \$signature__data [40] & \$393 ;
-  assign \$1385  = \$signal$150 [344:343] * 7'h48;
-  assign \$395  = \$signal$150 [294:7] >> \$1385 ;
-  assign \$396  = \$signature__data [78:63] == \$395 [31:16];
-  assign \$397  = \$signature__data [60] & \$396 ;
-  assign \$398  = | { \$397 , \$394 , \$391 , \$388  };
-  assign \$399  = ! victim;
-  assign \$1392  = \$signal$150 [344:343] * 7'h48;
-  assign \$400  = \$signal$150 [294:7] >> \$1392 ;
-  assign \$401  = \$signature__data [18:3] == \$400 [31:16];
-  assign \$402  = \$signature__data [0] & \$401 ;
-  assign \$1397  = \$signal$150 [344:343] * 7'h48;
-  assign \$403  = \$signal$150 [294:7] >> \$1397 ;
-  assign \$404  = \$signature__data [38:23] == \$403 [31:16];
-  assign \$405  = \$signature__data [20] & \$404 ;
-  assign \$1402  = \$signal$150 [344:343] * 7'h48;
-  assign \$406  = \$signal$150 [294:7] >> \$1402 ;
-  assign \$407  = \$signature__data [58:43] == \$406 [31:16];
-  assign \$408  = \$signature__data [40] & \$407 ;
-  assign \$1407  = \$signal$150 [344:343] * 7'h48;
-  assign \$409  = \$signal$150 [294:7] >> \$1407 ;
-  assign \$410  = \$signature__data [78:63] == \$409 [31:16];
-  assign \$411  = \$signature__data [60] & \$410 ;
-  assign \$412  = \$411  ? 2'h3 : 2'h0;
-  assign \$413  = \$408  ? 2'h2 : \$412 ;
-  assign \$414  = \$405  ? 2'h1 : \$413 ;
-  assign \$415  = \$402  ? 2'h0 : \$414 ;
-  assign \$416  = ! \$415 ;
-  assign \$1417  = \$signal$150 [344:343] * 7'h48;
-  assign \$417  = \$signal$150 [294:7] >> \$1417 ;
-  assign \$418  = \$signature__data [2:1] + \$385 [1:0];
-  assign \$1421  = \$signal$150 [344:343] * 7'h48;
-  assign \$419  = \$signal$150 [294:7] >> \$1421 ;
-  assign \$420  = \$signature__data [18:3] == \$419 [31:16];
-  assign \$421  = \$signature__data [0] & \$420 ;
-  assign \$1426  = \$signal$150 [344:343] * 7'h48;
-  assign \$422  = \$signal$150 [294:7] >> \$1426 ;
-  assign \$423  = \$signature__data [38:23] == \$422 [31:16];
-  assign \$424  = \$signature__data [20] & \$423 ;
-  assign \$1431  = \$signal$150 [344:343] * 7'h48;
-  assign \$425  = \$signal$150 [294:7] >> \$1431 ;
-  assign \$426  = \$signature__data [58:43] == \$425 [31:16];
-  assign \$427  = \$signature__data [40] & \$426 ;
-  assign \$1436  = \$signal$150 [344:343] * 7'h48;
-  assign \$428  = \$signal$150 [294:7] >> \$1436 ;
-  assign \$429  = \$signature__data [78:63] == \$428 [31:16];
-  assign \$430  = \$signature__data [60] & \$429 ;
-  assign \$431  = | { \$430 , \$427 , \$424 , \$421  };
-  assign \$432  = victim == 1'h1;
-  assign \$1443  = \$signal$150 [344:343] * 7'h48;
-  assign \$433  = \$signal$150 [294:7] >> \$1443 ;
-  assign \$434  = \$signature__data [18:3] == \$433 [31:16];
-  assign \$435  = \$signature__data [0] & \$434 ;
-  assign \$1448  = \$signal$150 [344:343] * 7'h48;
-  assign \$436  = \$signal$150 [294:7] >> \$1448 ;
-  assign \$437  = \$signature__data [38:23] == \$436 [31:16];
-  assign \$438  = \$signature__data [20] & \$437 ;
-  assign \$1453  = \$signal$150 [344:343] * 7'h48;
-  assign \$439  = \$signal$150 [294:7] >> \$1453 ;
-  assign \$440  = \$signature__data [58:43] == \$439 [31:16];
-  assign \$441  = \$signature__data [40] & \$440 ;
-  assign \$1458  = \$signal$150 [344:343] * 7'h48;
-  assign \$442  = \$signal$150 [294:7] >> \$1458 ;
-  assign \$443  = \$signature__data [78:63] == \$442 [31:16];
-  assign \$444  = \$signature__data [60] & \$443 ;
-  assign \$445  = \$444  ? 2'h3 : 2'h0;
-  assign \$446  = \$441  ? 2'h2 : \$445 ;
-  assign \$447  = \$438  ? 2'h1 : \$446 ;
-  assign \$448  = \$435  ? 2'h0 : \$447 ;
-  assign \$449  = \$448  == 1'h1;
-  assign \$1468  = \$signal$150 [344:343] * 7'h48;
-  assign \$450  = \$signal$150 [294:7] >> \$1468 ;
-  assign \$451  = \$signature__data [22:21] + \$385 [1:0];
-  assign \$1472  = \$signal$150 [344:343] * 7'h48;
-  assign \$452  = \$signal$150 [294:7] >> \$1472 ;
-  assign \$453  = \$signature__data [18:3] == \$452 [31:16];
-  assign \$454  = \$signature__data [0] & \$453 ;
-  assign \$1477  = \$signal$150 [344:343] * 7'h48;
-  assign \$455  = \$signal$150 [294:7] >> \$1477 ;
-  assign \$456  = \$signature__data [38:23] == \$455 [31:16];
-  assign \$457  = \$signature__data [20] & \$456 ;
-  assign \$1482  = \$signal$150 [344:343] * 7'h48;
-  assign \$458  = \$signal$150 [294:7] >> \$1482 ;
-  assign \$459  = \$signature__data [58:43] == \$458 [31:16];
-  assign \$460  = \$signature__data [40] & \$459 ;
-  assign \$1487  = \$signal$150 [344:343] * 7'h48;
-  assign \$461  = \$signal$150 [294:7] >> \$1487 ;
-  assign \$462  = \$signature__data [78:63] == \$461 [31:16];
-  assign \$463  = \$signature__data [60] & \$462 ;
-  assign \$464  = | { \$463 , \$460 , \$457 , \$454  };
-  assign \$465  = victim == 2'h2;
-  assign \$1494  = \$signal$150 [344:343] * 7'h48;
-  assign \$466  = \$signal$150 [294:7] >> \$1494 ;
-  assign \$467  = \$signature__data [18:3] == \$466 [31:16];
-  assign \$468  = \$signature__data [0] & \$467 ;
-  assign \$1499  = \$signal$150 [344:343] * 7'h48;
-  assign \$469  = \$signal$150 [294:7] >> \$1499 ;
-  assign \$470  = \$signature__data [38:23] == \$469 [31:16];
-  assign \$471  = \$signature__data [20] & \$470 ;
-  assign \$1504  = \$signal$150 [344:343] * 7'h48;
-  assign \$472  = \$signal$150 [294:7] >> \$1504 ;
-  assign \$473  = \$signature__data [58:43] == \$472 [31:16];
-  assign \$474  = \$signature__data [40] & \$473 ;
-  assign \$1509  = \$signal$150 [344:343] * 7'h48;
-  assign \$475  = \$signal$150 [294:7] >> \$1509 ;
-  assign \$476  = \$signature__data [78:63] == \$475 [31:16];
-  assign \$477  = \$signature__data [60] & \$476 ;
-  assign \$478  = \$477  ? 2'h3 : 2'h0;
-  assign \$479  = \$474  ? 2'h2 : \$478 ;
-  assign \$480  = \$471  ? 2'h1 : \$479 ;
-  assign \$481  = \$468  ? 2'h0 : \$480 ;
-  assign \$482  = \$481  == 2'h2;
-  assign \$1519  = \$signal$150 [344:343] * 7'h48;
-  assign \$483  = \$signal$150 [294:7] >> \$1519 ;
-  assign \$484  = \$signature__data [42:41] + \$385 [1:0];
-  assign \$1523  = \$signal$150 [344:343] * 7'h48;
-  assign \$485  = \$signal$150 [294:7] >> \$1523 ;
-  assign \$486  = \$signature__data [18:3] == \$485 [31:16];
-  assign \$487  = \$signature__data [0] & \$486 ;
-  assign \$1528  = \$signal$150 [344:343] * 7'h48;
-  assign \$488  = \$signal$150 [294:7] >> \$1528 ;
-  assign \$489  = \$signature__data [38:23] == \$488 [31:16];
-  assign \$490  = \$signature__data [20] & \$489 ;
-  assign \$1533  = \$signal$150 [344:343] * 7'h48;
-  assign \$491  = \$signal$150 [294:7] >> \$1533 ;
-  assign \$492  = \$signature__data [58:43] == \$491 [31:16];
-  assign \$493  = \$signature__data [40] & \$492 ;
-  assign \$1538  = \$signal$150 [344:343] * 7'h48;
-  assign \$494  = \$signal$150 [294:7] >> \$1538 ;
-  assign \$495  = \$signature__data [78:63] == \$494 [31:16];
-  assign \$496  = \$signature__data [60] & \$495 ;
-  assign \$497  = | { \$496 , \$493 , \$490 , \$487  };
-  assign \$498  = victim == 2'h3;
-  assign \$1545  = \$signal$150 [344:343] * 7'h48;
-  assign \$499  = \$signal$150 [294:7] >> \$1545 ;
-  assign \$500  = \$signature__data [18:3] == \$499 [31:16];
-  assign \$501  = \$signature__data [0] & \$500 ;
-  assign \$1550  = \$signal$150 [344:343] * 7'h48;
-  assign \$502  = \$signal$150 [294:7] >> \$1550 ;
-  assign \$503  = \$signature__data [38:23] == \$502 [31:16];
-  assign \$504  = \$signature__data [20] & \$503 ;
-  assign \$1555  = \$signal$150 [344:343] * 7'h48;
-  assign \$505  = \$signal$150 [294:7] >> \$1555 ;
-  assign \$506  = \$signature__data [58:43] == \$505 [31:16];
-  assign \$507  = \$signature__data [40] & \$506 ;
-  assign \$1560  = \$signal$150 [344:343] * 7'h48;
-  assign \$508  = \$signal$150 [294:7] >> \$1560 ;
-  assign \$509  = \$signature__data [78:63] == \$508 [31:16];
-  assign \$510  = \$signature__data [60] & \$509 ;
-  assign \$511  = \$510  ? 2'h3 : 2'h0;
-  assign \$512  = \$507  ? 2'h2 : \$511 ;
-  assign \$513  = \$504  ? 2'h1 : \$512 ;
-  assign \$514  = \$501  ? 2'h0 : \$513 ;
-  assign \$515  = \$514  == 2'h3;
-  assign \$1570  = \$signal$150 [344:343] * 7'h48;
-  assign \$516  = \$signal$150 [294:7] >> \$1570 ;
-  assign \$517  = \$signature__data [62:61] + \$385 [1:0];
-  assign \$1574  = \$signal$150 [344:343] * 7'h48;
-  assign \$518  = \$signal$150 [294:7] >> \$1574 ;
-  assign \$1577  = \$signal$150 [344:343] * 7'h48;
-  assign \$519  = \$signal$150 [294:7] >> \$1577 ;
-  assign \$520  = \$signature__data [18:3] == \$519 [31:16];
-  assign \$521  = \$signature__data [0] & \$520 ;
-  assign \$1582  = \$signal$150 [344:343] * 7'h48;
-  assign \$522  = \$signal$150 [294:7] >> \$1582 ;
-  assign \$523  = \$signature__data [38:23] == \$522 [31:16];
-  assign \$524  = \$signature__data [20] & \$523 ;
-  assign \$1587  = \$signal$150 [344:343] * 7'h48;
-  assign \$525  = \$signal$150 [294:7] >> \$1587 ;
-  assign \$526  = \$signature__data [58:43] == \$525 [31:16];
-  assign \$527  = \$signature__data [40] & \$526 ;
-  assign \$1592  = \$signal$150 [344:343] * 7'h48;
-  assign \$528  = \$signal$150 [294:7] >> \$1592 ;
-  assign \$529  = \$signature__data [78:63] == \$528 [31:16];
-  assign \$530  = \$signature__data [60] & \$529 ;
-  assign \$531  = | { \$530 , \$527 , \$524 , \$521  };
-  assign \$1598  = \$signal$150 [344:343] * 7'h48;
-  assign \$532  = \$signal$150 [294:7] >> \$1598 ;
-  assign \$533  = \$signature__data [18:3] == \$532 [31:16];
-  assign \$534  = \$signature__data [0] & \$533 ;
-  assign \$1603  = \$signal$150 [344:343] * 7'h48;
-  assign \$535  = \$signal$150 [294:7] >> \$1603 ;
-  assign \$536  = \$signature__data [38:23] == \$535 [31:16];
-  assign \$537  = \$signature__data [20] & \$536 ;
-  assign \$1608  = \$signal$150 [344:343] * 7'h48;
-  assign \$538  = \$signal$150 [294:7] >> \$1608 ;
-  assign \$539  = \$signature__data [58:43] == \$538 [31:16];
-  assign \$540  = \$signature__data [40] & \$539 ;
-  assign \$1613  = \$signal$150 [344:343] * 7'h48;
-  assign \$541  = \$signal$150 [294:7] >> \$1613 ;
-  assign \$542  = \$signature__data [78:63] == \$541 [31:16];
-  assign \$543  = \$signature__data [60] & \$542 ;
-  assign \$544  = \$543  ? 2'h3 : 2'h0;
-  assign \$545  = \$540  ? 2'h2 : \$544 ;
-  assign \$546  = \$537  ? 2'h1 : \$545 ;
-  assign \$547  = \$534  ? 2'h0 : \$546 ;
-  assign \$548  = \$531  ? \$547  : victim;
-  assign \$1623  = \$signal$150 [344:343] * 7'h48;
-  assign \$549  = \$signal$150 [294:7] >> \$1623 ;
-  assign learn_slot = \$518 [1] ? 16'h0000 : { \$549 [15:2], \$548  };
-  assign \$550  = \$signal$150 [347:345] == 2'h3;
-  assign \$551  = \$signature__data [18:3] == \$signal$150 [379:364];
-  assign \$552  = \$signature__data [0] & \$551 ;
-  assign \$553  = \$signature__data [38:23] == \$signal$150 [379:364];
-  assign \$554  = \$signature__data [20] & \$553 ;
-  assign \$555  = \$signature__data [58:43] == \$signal$150 [379:364];
-  assign \$556  = \$signature__data [40] & \$555 ;
-  assign \$557  = \$signature__data [78:63] == \$signal$150 [379:364];
-  assign \$558  = \$signature__data [60] & \$557 ;
-  assign \$559  = \$558  ? 2'h3 : 2'h0;
-  assign \$560  = \$556  ? 2'h2 : \$559 ;
-  assign \$561  = \$554  ? 2'h1 : \$560 ;
-  assign \$562  = \$552  ? 2'h0 : \$561 ;
-  assign host_way = \$550  ? \$562  : \$signal$150 [349:348];
-  assign \$563  = \$signal$150 [347:345] == 1'h1;
-  assign \$564  = \$signal$150 [347:345] == 2'h2;
-  assign \$565  = \$signal$150 [347:345] == 3'h4;
-  assign \$566  = \$signal$150 [347:345] == 2'h3;
-  assign \$567  = \$signature__data [18:3] == \$signal$150 [379:364];
-  assign \$568  = \$signature__data [0] & \$567 ;
-  assign \$569  = \$signature__data [38:23] == \$signal$150 [379:364];
-  assign \$570  = \$signature__data [20] & \$569 ;
-  assign \$571  = \$signature__data [58:43] == \$signal$150 [379:364];
-  assign \$572  = \$signature__data [40] & \$571 ;
-  assign \$573  = \$signature__data [78:63] == \$signal$150 [379:364];
-  assign \$574  = \$signature__data [60] & \$573 ;
-  assign \$575  = | { \$574 , \$572 , \$570 , \$568  };
-  assign \$576  = \$566  & \$575 ;
-  assign write__data = \$signal$150 [0] ? host_word : learn_word;
-  assign \$577  = ~ \$signal$150 [0];
-  assign \$578  = \$signal$178  & \$577 ;
-  assign \$579  = \$578  & \$signal$150 [1];
-  assign \$580  = | \$signal$150 [5:2];
-  assign \$581  = \$579  & \$580 ;
-  assign \$1661  = \$signal$150 [344:343] * 7'h48;
-  assign \$582  = \$signal$150 [294:7] >> \$1661 ;
-  assign \$583  = ~ \$582 [1];
-  assign \$584  = \$581  & \$583 ;
-  assign \$585  = \$signal$178  & \$signal$150 [0];
-  assign \$586  = | \$signal$150 [347:345];
-  assign \$587  = \$585  & \$586 ;
-  assign \$588  = \$584  | \$587 ;
-  assign write__en = advance & \$588 ;
-  assign \$589  = \$signal$150 [2] & \$signal$150 [7];
-  assign \$590  = 1'h0 + \$589 ;
-  assign \$591  = \$signal$150 [3] & \$signal$150 [79];
-  assign \$592  = \$590  + \$591 ;
-  assign \$593  = \$signal$150 [4] & \$signal$150 [151];
-  assign \$594  = \$592  + \$593 ;
-  assign \$595  = \$signal$150 [5] & \$signal$150 [223];
-  assign \$596  = \$594  + \$595 ;
-  assign \$1679  = \$signal$150 [344:343] * 7'h48;
-  assign \$597  = \$signal$150 [294:7] >> \$1679 ;
-  assign \$598  = \$signature__data [18:3] == \$597 [31:16];
-  assign \$599  = \$signature__data [0] & \$598 ;
-  assign \$1684  = \$signal$150 [344:343] * 7'h48;
-  assign \$600  = \$signal$150 [294:7] >> \$1684 ;
-  assign \$601  = \$signature__data [38:23] == \$600 [31:16];
-  assign \$602  = \$signature__data [20] & \$601 ;
-  assign \$1689  = \$signal$150 [344:343] * 7'h48;
-  assign \$603  = \$signal$150 [294:7] >> \$1689 ;
-  assign \$604  = \$signature__data [58:43] == \$603 [31:16];
-  assign \$605  = \$signature__data [40] & \$604 ;
-  assign \$1694  = \$signal$150 [344:343] * 7'h48;
-  assign \$606  = \$signal$150 [294:7] >> \$1694 ;
-  assign \$607  = \$signature__data [78:63] == \$606 [31:16];
-  assign \$608  = \$signature__data [60] & \$607 ;
-  assign \$609  = | { \$608 , \$605 , \$602 , \$599  };
-  assign \$1700  = \$signal$150 [344:343] * 7'h48;
-  assign \$610  = \$signal$150 [294:7] >> \$1700 ;
-  assign \$611  = ~ \$610 [1];
-  assign \$612  = \$609  & \$611 ;
-  assign \$613  = \$signal$150 [1] ? \$612  : lane0_hit;
-  assign \$614  = \$signal$150 [2] & \$613 ;
-  assign \$615  = 1'h0 + \$614 ;
-  assign \$1708  = \$signal$150 [344:343] * 7'h48;
-  assign \$616  = \$signal$150 [294:7] >> \$1708 ;
-  assign \$617  = \$signature__data [18:3] == \$616 [31:16];
-  assign \$618  = \$signature__data [0] & \$617 ;
-  assign \$1713  = \$signal$150 [344:343] * 7'h48;
-  assign \$619  = \$signal$150 [294:7] >> \$1713 ;
-  assign \$620  = \$signature__data [38:23] == \$619 [31:16];
-  assign \$621  = \$signature__data [20] & \$620 ;
-  assign \$1718  = \$signal$150 [344:343] * 7'h48;
-  assign \$622  = \$signal$150 [294:7] >> \$1718 ;
-  assign \$623  = \$signature__data [58:43] == \$622 [31:16];
-  assign \$624  = \$signature__data [40] & \$623 ;
-  assign \$1723  = \$signal$150 [344:343] * 7'h48;
-  assign \$625  = \$signal$150 [294:7] >> \$1723 ;
-  assign \$626  = \$signature__data [78:63] == \$625 [31:16];
-  assign \$627  = \$signature__data [60] & \$626 ;
-  assign \$628  = | { \$627 , \$624 , \$621 , \$618  };
-  assign \$1729  = \$signal$150 [344:343] * 7'h48;
-  assign \$629  = \$signal$150 [294:7] >> \$1729 ;
-  assign \$630  = ~ \$629 [1];
-  assign \$631  = \$628  & \$630 ;
-  assign \$632  = \$signal$150 [1] ? \$631  : lane1_hit;
-  assign \$633  = \$signal$150 [3] & \$632 ;
-  assign \$634  = \$615  + \$633 ;
-  assign \$1737  = \$signal$150 [344:343] * 7'h48;
-  assign \$635  = \$signal$150 [294:7] >> \$1737 ;
-  assign \$636  = \$signature__data [18:3] == \$635 [31:16];
-  assign \$637  = \$signature__data [0] & \$636 ;
-  assign \$1742  = \$signal$150 [344:343] * 7'h48;
-  assign \$638  = \$signal$150 [294:7] >> \$1742 ;
-  assign \$639  = \$signature__data [38:23] == \$638 [31:16];
-  assign \$640  = \$signature__data [20] & \$639 ;
-  assign \$1747  = \$signal$150 [344:343] * 7'h48;
-  assign \$641  = \$signal$150 [294:7] >> \$1747 ;
-  assign \$642  = \$signature__data [58:43] == \$641 [31:16];
-  assign \$643  = \$signature__data [40] & \$642 ;
-  assign \$1752  = \$signal$150 [344:343] * 7'h48;
-  assign \$644  = \$signal$150 [294:7] >> \$1752 ;
-  assign \$645  = \$signature__data [78:63] == \$644 [31:16];
-  assign \$646  = \$signature__data [60] & \$645 ;
-  assign \$647  = | { \$646 , \$643 , \$640 , \$637  };
-  assign \$1758  = \$signal$150 [344:343] * 7'h48;
-  assign \$648  = \$signal$150 [294:7] >> \$1758 ;
-  assign \$649  = ~ \$648 [1];
-  assign \$650  = \$647  & \$649 ;
-  assign \$651  = \$signal$150 [1] ? \$650  : lane2_hit;
-  assign \$652  = \$signal$150 [4] & \$651 ;
-  assign \$653  = \$634  + \$652 ;
-  assign \$1766  = \$signal$150 [344:343] * 7'h48;
-  assign \$654  = \$signal$150 [294:7] >> \$1766 ;
-  assign \$655  = \$signature__data [18:3] == \$654 [31:16];
-  assign \$656  = \$signature__data [0] & \$655 ;
-  assign \$1771  = \$signal$150 [344:343] * 7'h48;
-  assign \$657  = \$signal$150 [294:7] >> \$1771 ;
-  assign \$658  = \$signature__data [38:23] == \$657 [31:16];
-  assign \$659  = \$signature__data [20] & \$658 ;
-  assign \$1776  = \$signal$150 [344:343] * 7'h48;
-  assign \$660  = \$signal$150 [294:7] >> \$1776 ;
-  assign \$661  = \$signature__data [58:43] == \$660 [31:16];
-  assign \$662  = \$signature__data [40] & \$661 ;
-  assign \$1781  = \$signal$150 [344:343] * 7'h48;
-  assign \$663  = \$signal$150 [294:7] >> \$1781 ;
-  assign \$664  = \$signature__data [78:63] == \$663 [31:16];
-  assign \$665  = \$signature__data [60] & \$664 ;
+  assign \$354  = port0_word[2:1] == 2'h3;
+  assign \$355  = port0_word[22:21] == 2'h3;
+  assign \$356  = port0_word[42:41] == 2'h3;
+  assign \$357  = port0_word[62:61] == 2'h3;
+  assign \$358  = | { \$357 , \$356 , \$355 , \$354  };
+  assign \$359  = port0_word[2:1] == 2'h2;
+  assign \$360  = port0_word[22:21] == 2'h2;
+  assign \$361  = port0_word[42:41] == 2'h2;
+  assign \$362  = port0_word[62:61] == 2'h2;
+  assign \$363  = | { \$362 , \$361 , \$360 , \$359  };
+  assign \$364  = port0_word[2:1] == 1'h1;
+  assign \$365  = port0_word[22:21] == 1'h1;
+  assign \$366  = port0_word[42:41] == 1'h1;
+  assign \$367  = port0_word[62:61] == 1'h1;
+  assign \$368  = | { \$367 , \$366 , \$365 , \$364  };
+  assign \$369  = \$368  ? 2'h1 : 2'h0;
+  assign \$370  = \$363  ? 2'h2 : \$369 ;
+  assign max_rrpv = \$358  ? 2'h3 : \$370 ;
+  assign \$371  = ~ port0_word[0];
+  assign \$372  = ~ port0_word[20];
+  assign \$373  = ~ port0_word[40];
+  assign \$374  = ~ port0_word[60];
+  assign \$375  = | { \$374 , \$373 , \$372 , \$371  };
+  assign \$376  = ~ port0_word[0];
+  assign \$377  = ~ port0_word[20];
+  assign \$378  = ~ port0_word[40];
+  assign \$379  = ~ port0_word[60];
+  assign \$380  = port0_word[60] ? 2'h0 : 2'h3;
+  assign \$381  = port0_word[40] ? \$380  : 2'h2;
+  assign \$382  = port0_word[20] ? \$381  : 2'h1;
+  assign \$383  = port0_word[0] ? \$382  : 2'h0;
+  assign \$384  = port0_word[2:1] == max_rrpv;
+  assign \$385  = port0_word[22:21] == max_rrpv;
+  assign \$386  = port0_word[42:41] == max_rrpv;
+  assign \$387  = port0_word[62:61] == max_rrpv;
+  assign \$388  = \$387  ? 2'h3 : 2'h0;
+  assign \$389  = \$386  ? 2'h2 : \$388 ;
+  assign \$390  = \$385  ? 2'h1 : \$389 ;
+  assign \$391  = \$384  ? 2'h0 : \$390 ;
+  assign victim = \$375  ? \$383  : \$391 ;
+  assign \$392  = ~ port0_word[0];
+  assign \$393  = ~ port0_word[20];
+  assign \$394  = ~ port0_word[40];
+  assign \$395  = ~ port0_word[60];
+  assign \$396  = | { \$395 , \$394 , \$393 , \$392  };
+  assign \$397  = 2'h3 - max_rrpv;
+  assign \$398  = \$396  ? 3'h0 : \$397 ;
+  assign \$1417  = \$signal$162 [344:343] * 7'h48;
+  assign \$399  = \$signal$162 [294:7] >> \$1417 ;
+  assign \$400  = port0_word[18:3] == \$399 [31:16];
+  assign \$401  = port0_word[0] & \$400 ;
+  assign \$1422  = \$signal$162 [344:343] * 7'h48;
+  assign \$402  = \$signal$162 [294:7] >> \$1422 ;
+  assign \$403  = port0_word[38:23] == \$402 [31:16];
+  assign \$404  = port0_word[20] & \$403 ;
+  assign \$1427  = \$signal$162 [344:343] * 7'h48;
+  assign \$405  = \$signal$162 [294:7] >> \$1427 ;
+  assign \$406  = port0_word[58:43] == \$405 [31:16];
+  assign \$407  = port0_word[40] & \$406 ;
+  assign \$1432  = \$signal$162 [344:343] * 7'h48;
+  assign \$408  = \$signal$162 [294:7] >> \$1432 ;
+  assign \$409  = port0_word[78:63] == \$408 [31:16];
+  assign \$410  = port0_word[60] & \$409 ;
+  assign \$411  = | { \$410 , \$407 , \$404 , \$401  };
+  assign \$412  = ! victim;
+  assign \$1439  = \$signal$162 [344:343] * 7'h48;
+  assign \$413  = \$signal$162 [294:7] >> \$1439 ;
+  assign \$414  = port0_word[18:3] == \$413 [31:16];
+  assign \$415  = port0_word[0] & \$414 ;
+  assign \$1444  = \$signal$162 [344:343] * 7'h48;
+  assign \$416  = \$signal$162 [294:7] >> \$1444 ;
+  assign \$417  = port0_word[38:23] == \$416 [31:16];
+  assign \$418  = port0_word[20] & \$417 ;
+  assign \$1449  = \$signal$162 [344:343] * 7'h48;
+  assign \$419  = \$signal$162 [294:7] >> \$1449 ;
+  assign \$420  = port0_word[58:43] == \$419 [31:16];
+  assign \$421  = port0_word[40] & \$420 ;
+  assign \$1454  = \$signal$162 [344:343] * 7'h48;
+  assign \$422  = \$signal$162 [294:7] >> \$1454 ;
+  assign \$423  = port0_word[78:63] == \$422 [31:16];
+  assign \$424  = port0_word[60] & \$423 ;
+  assign \$425  = \$424  ? 2'h3 : 2'h0;
+  assign \$426  = \$421  ? 2'h2 : \$425 ;
+  assign \$427  = \$418  ? 2'h1 : \$426 ;
+  assign \$428  = \$415  ? 2'h0 : \$427 ;
+  assign \$429  = ! \$428 ;
+  assign \$1464  = \$signal$162 [344:343] * 7'h48;
+  assign \$430  = \$signal$162 [294:7] >> \$1464 ;
+  assign \$431  = port0_word[2:1] + \$398 [1:0];
+  assign \$1468  = \$signal$162 [344:343] * 7'h48;
+  assign \$432  = \$signal$162 [294:7] >> \$1468 ;
+  assign \$433  = port0_word[18:3] == \$432 [31:16];
+  assign \$434  = port0_word[0] & \$433 ;
+  assign \$1473  = \$signal$162 [344:343] * 7'h48;
+  assign \$435  = \$signal$162 [294:7] >> \$1473 ;
+  assign \$436  = port0_word[38:23] == \$435 [31:16];
+  assign \$437  = port0_word[20] & \$436 ;
+  assign \$1478  = \$signal$162 [344:343] * 7'h48;
+  assign \$438  = \$signal$162 [294:7] >> \$1478 ;
+  assign \$439  = port0_word[58:43] == \$438 [31:16];
+  assign \$440  = port0_word[40] & \$439 ;
+  assign \$1483  = \$signal$162 [344:343] * 7'h48;
+  assign \$441  = \$signal$162 [294:7] >> \$1483 ;
+  assign \$442  = port0_word[78:63] == \$441 [31:16];
+  assign \$443  = port0_word[60] & \$442 ;
+  assign \$444  = | { \$443 , \$440 , \$437 , \$434  };
+  assign \$445  = victim == 1'h1;
+  assign \$1490  = \$signal$162 [344:343] * 7'h48;
+  assign \$446  = \$signal$162 [294:7] >> \$1490 ;
+  assign \$447  = port0_word[18:3] == \$446 [31:16];
+  assign \$448  = port0_word[0] & \$447 ;
+  assign \$1495  = \$signal$162 [344:343] * 7'h48;
+  assign \$449  = \$signal$162 [294:7] >> \$1495 ;
+  assign \$450  = port0_word[38:23] == \$449 [31:16];
+  assign \$451  = port0_word[20] & \$450 ;
+  assign \$1500  = \$signal$162 [344:343] * 7'h48;
+  assign \$452  = \$signal$162 [294:7] >> \$1500 ;
+  assign \$453  = port0_word[58:43] == \$452 [31:16];
+  assign \$454  = port0_word[40] & \$453 ;
+  assign \$1505  = \$signal$162 [344:343] * 7'h48;
+  assign \$455  = \$signal$162 [294:7] >> \$1505 ;
+  assign \$456  = port0_word[78:63] == \$455 [31:16];
+  assign \$457  = port0_word[60] & \$456 ;
+  assign \$458  = \$457  ? 2'h3 : 2'h0;
+  assign \$459  = \$454  ? 2'h2 : \$458 ;
+  assign \$460  = \$451  ? 2'h1 : \$459 ;
+  assign \$461  = \$448  ? 2'h0 : \$460 ;
+  assign \$462  = \$461  == 1'h1;
+  assign \$1515  = \$signal$162 [344:343] * 7'h48;
+  assign \$463  = \$signal$162 [294:7] >> \$1515 ;
+  assign \$464  = port0_word[22:21] + \$398 [1:0];
+  assign \$1519  = \$signal$162 [344:343] * 7'h48;
+  assign \$465  = \$signal$162 [294:7] >> \$1519 ;
+  assign \$466  = port0_word[18:3] == \$465 [31:16];
+  assign \$467  = port0_word[0] & \$466 ;
+  assign \$1524  = \$signal$162 [344:343] * 7'h48;
+  assign \$468  = \$signal$162 [294:7] >> \$1524 ;
+  assign \$469  = port0_word[38:23] == \$468 [31:16];
+  assign \$470  = port0_word[20] & \$469 ;
+  assign \$1529  = \$signal$162 [344:343] * 7'h48;
+  assign \$471  = \$signal$162 [294:7] >> \$1529 ;
+  assign \$472  = port0_word[58:43] == \$471 [31:16];
+  assign \$473  = port0_word[40] & \$472 ;
+  assign \$1534  = \$signal$162 [344:343] * 7'h48;
+  assign \$474  = \$signal$162 [294:7] >> \$1534 ;
+  assign \$475  = port0_word[78:63] == \$474 [31:16];
+  assign \$476  = port0_word[60] & \$475 ;
+  assign \$477  = | { \$476 , \$473 , \$470 , \$467  };
+  assign \$478  = victim == 2'h2;
+  assign \$1541  = \$signal$162 [344:343] * 7'h48;
+  assign \$479  = \$signal$162 [294:7] >> \$1541 ;
+  assign \$480  = port0_word[18:3] == \$479 [31:16];
+  assign \$481  = port0_word[0] & \$480 ;
+  assign \$1546  = \$signal$162 [344:343] * 7'h48;
+  assign \$482  = \$signal$162 [294:7] >> \$1546 ;
+  assign \$483  = port0_word[38:23] == \$482 [31:16];
+  assign \$484  = port0_word[20] & \$483 ;
+  assign \$1551  = \$signal$162 [344:343] * 7'h48;
+  assign \$485  = \$signal$162 [294:7] >> \$1551 ;
+  assign \$486  = port0_word[58:43] == \$485 [31:16];
+  assign \$487  = port0_word[40] & \$486 ;
+  assign \$1556  = \$signal$162 [344:343] * 7'h48;
+  assign \$488  = \$signal$162 [294:7] >> \$1556 ;
+  assign \$489  = port0_word[78:63] == \$488 [31:16];
+  assign \$490  = port0_word[60] & \$489 ;
+  assign \$491  = \$490  ? 2'h3 : 2'h0;
+  assign \$492  = \$487  ? 2'h2 : \$491 ;
+  assign \$493  = \$484  ? 2'h1 : \$492 ;
+  assign \$494  = \$481  ? 2'h0 : \$493 ;
+  assign \$495  = \$494  == 2'h2;
+  assign \$1566  = \$signal$162 [344:343] * 7'h48;
+  assign \$496  = \$signal$162 [294:7] >> \$1566 ;
+  assign \$497  = port0_word[42:41] + \$398 [1:0];
+  assign \$1570  = \$signal$162 [344:343] * 7'h48;
+  assign \$498  = \$signal$162 [294:7] >> \$1570 ;
+  assign \$499  = port0_word[18:3] == \$498 [31:16];
+  assign \$500  = port0_word[0] & \$499 ;
+  assign \$1575  = \$signal$162 [344:343] * 7'h48;
+  assign \$501  = \$signal$162 [294:7] >> \$1575 ;
+  assign \$502  = port0_word[38:23] == \$501 [31:16];
+  assign \$503  = port0_word[20] & \$502 ;
+  assign \$1580  = \$signal$162 [344:343] * 7'h48;
+  assign \$504  = \$signal$162 [294:7] >> \$1580 ;
+  assign \$505  = port0_word[58:43] == \$504 [31:16];
+  assign \$506  = port0_word[40] & \$505 ;
+  assign \$1585  = \$signal$162 [344:343] * 7'h48;
+  assign \$507  = \$signal$162 [294:7] >> \$1585 ;
+  assign \$508  = port0_word[78:63] == \$507 [31:16];
+  assign \$509  = port0_word[60] & \$508 ;
+  assign \$510  = | { \$509 , \$506 , \$503 , \$500  };
+  assign \$511  = victim == 2'h3;
+  assign \$1592  = \$signal$162 [344:343] * 7'h48;
+  assign \$512  = \$signal$162 [294:7] >> \$1592 ;
+  assign \$513  = port0_word[18:3] == \$512 [31:16];
+  assign \$514  = port0_word[0] & \$513 ;
+  assign \$1597  = \$signal$162 [344:343] * 7'h48;
+  assign \$515  = \$signal$162 [294:7] >> \$1597 ;
+  assign \$516  = port0_word[38:23] == \$515 [31:16];
+  assign \$517  = port0_word[20] & \$516 ;
+  assign \$1602  = \$signal$162 [344:343] * 7'h48;
+  assign \$518  = \$signal$162 [294:7] >> \$1602 ;
+  assign \$519  = port0_word[58:43] == \$518 [31:16];
+  assign \$520  = port0_word[40] & \$519 ;
+  assign \$1607  = \$signal$162 [344:343] * 7'h48;
+  assign \$521  = \$signal$162 [294:7] >> \$1607 ;
+  assign \$522  = port0_word[78:63] == \$521 [31:16];
+  assign \$523  = port0_word[60] & \$522 ;
+  assign \$524  = \$523  ? 2'h3 : 2'h0;
+  assign \$525  = \$520  ? 2'h2 : \$524 ;
+  assign \$526  = \$517  ? 2'h1 : \$525 ;
+  assign \$527  = \$514  ? 2'h0 : \$526 ;
+  assign \$528  = \$527  == 2'h3;
+  assign \$1617  = \$signal$162 [344:343] * 7'h48;
+  assign \$529  = \$signal$162 [294:7] >> \$1617 ;
+  assign \$530  = port0_word[62:61] + \$398 [1:0];
+  assign \$1621  = \$signal$162 [344:343] * 7'h48;
+  assign \$531  = \$signal$162 [294:7] >> \$1621 ;
+  assign \$1624  = \$signal$162 [344:343] * 7'h48;
+  assign \$532  = \$signal$162 [294:7] >> \$1624 ;
+  assign \$533  = port0_word[18:3] == \$532 [31:16];
+  assign \$534  = port0_word[0] & \$533 ;
+  assign \$1629  = \$signal$162 [344:343] * 7'h48;
+  assign \$535  = \$signal$162 [294:7] >> \$1629 ;
+  assign \$536  = port0_word[38:23] == \$535 [31:16];
+  assign \$537  = port0_word[20] & \$536 ;
+  assign \$1634  = \$signal$162 [344:343] * 7'h48;
+  assign \$538  = \$signal$162 [294:7] >> \$1634 ;
+  assign \$539  = port0_word[58:43] == \$538 [31:16];
+  assign \$540  = port0_word[40] & \$539 ;
+  assign \$1639  = \$signal$162 [344:343] * 7'h48;
+  assign \$541  = \$signal$162 [294:7] >> \$1639 ;
+  assign \$542  = port0_word[78:63] == \$541 [31:16];
+  assign \$543  = port0_word[60] & \$542 ;
+  assign \$544  = | { \$543 , \$540 , \$537 , \$534  };
+  assign \$1645  = \$signal$162 [344:343] * 7'h48;
+  assign \$545  = \$signal$162 [294:7] >> \$1645 ;
+  assign \$546  = port0_word[18:3] == \$545 [31:16];
+  assign \$547  = port0_word[0] & \$546 ;
+  assign \$1650  = \$signal$162 [344:343] * 7'h48;
+  assign \$548  = \$signal$162 [294:7] >> \$1650 ;
+  assign \$549  = port0_word[38:23] == \$548 [31:16];
+  assign \$550  = port0_word[20] & \$549 ;
+  assign \$1655  = \$signal$162 [344:343] * 7'h48;
+  assign \$551  = \$signal$162 [294:7] >> \$1655 ;
+  assign \$552  = port0_word[58:43] == \$551 [31:16];
+  assign \$553  = port0_word[40] & \$552 ;
+  assign \$1660  = \$signal$162 [344:343] * 7'h48;
+  assign \$554  = \$signal$162 [294:7] >> \$1660 ;
+  assign \$555  = port0_word[78:63] == \$554 [31:16];
+  assign \$556  = port0_word[60] & \$555 ;
+  assign \$557  = \$556  ? 2'h3 : 2'h0;
+  assign \$558  = \$553  ? 2'h2 : \$557 ;
+  assign \$559  = \$550  ? 2'h1 : \$558 ;
+  assign \$560  = \$547  ? 2'h0 : \$559 ;
+  assign \$561  = \$544  ? \$560  : victim;
+  assign \$1670  = \$signal$162 [344:343] * 7'h48;
+  assign \$562  = \$signal$162 [294:7] >> \$1670 ;
+  assign learn_slot = \$531 [1] ? 16'h0000 : { \$562 [15:2], \$561  };
+  assign \$563  = \$signal$162 [347:345] == 2'h3;
+  assign \$564  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$565  = port0_word[0] & \$564 ;
+  assign \$566  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$567  = port0_word[20] & \$566 ;
+  assign \$568  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$569  = port0_word[40] & \$568 ;
+  assign \$570  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$571  = port0_word[60] & \$570 ;
+  assign \$572  = \$571  ? 2'h3 : 2'h0;
+  assign \$573  = \$569  ? 2'h2 : \$572 ;
+  assign \$574  = \$567  ? 2'h1 : \$573 ;
+  assign \$575  = \$565  ? 2'h0 : \$574 ;
+  assign host_way = \$563  ? \$575  : \$signal$162 [349:348];
+  assign \$576  = \$signal$162 [347:345] == 1'h1;
+  assign \$577  = \$signal$162 [347:345] == 2'h2;
+  assign \$578  = \$signal$162 [347:345] == 3'h4;
+  assign \$579  = \$signal$162 [347:345] == 2'h3;
+  assign \$580  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$581  = port0_word[0] & \$580 ;
+  assign \$582  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$583  = port0_word[20] & \$582 ;
+  assign \$584  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$585  = port0_word[40] & \$584 ;
+  assign \$586  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$587  = port0_word[60] & \$586 ;
+  assign \$588  = | { \$587 , \$585 , \$583 , \$581  };
+  assign \$589  = \$579  & \$588 ;
+  assign \$590  = ~ \$signal$162 [0];
+  assign \$591  = \$signal$182  & \$590 ;
+  assign \$592  = \$591  & \$signal$162 [1];
+  assign \$593  = | \$signal$162 [5:2];
+  assign \$594  = \$592  & \$593 ;
+  assign \$1707  = \$signal$162 [344:343] * 7'h48;
+  assign \$595  = \$signal$162 [294:7] >> \$1707 ;
+  assign \$596  = ~ \$595 [1];
+  assign \$597  = \$594  & \$596 ;
+  assign \$598  = \$signal$182  & \$signal$162 [0];
+  assign \$599  = | \$signal$162 [347:345];
+  assign \$600  = \$598  & \$599 ;
+  assign b_writes = \$597  | \$600 ;
+  assign \$601  = | { hh_valid, host_valid_s3, host_valid_s2, host_valid_s1, h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign \$602  = \$601  | a_valid;
+  assign \$603  = \$602  | \$signal$182 ;
+  assign \$604  = \$603  | write__en;
+  assign \$605  = \$604  | counting;
+  assign busy = \$605  | clearing;
+  assign \$606  = req__valid & req__ready;
+  assign \$607  = host_cmd__valid & host_cmd__ready;
+  assign \$608  = ~ mid_beat;
+  assign \$609  = hh_valid & \$608 ;
+  assign \$610  = clear_set + 1'h1;
+  assign \$611  = clear_set == 14'h3fff;
+  assign \$612  = host_cmd_s4[2:0] == 2'h2;
+  assign \$613  = host_cmd_s4[2:0] == 3'h4;
+  assign \$614  = \$612  | \$613 ;
+  assign \$615  = ~ mid_beat;
+  assign \$617  = \$615  & \$616 ;
+  assign \$618  = | pending;
+  assign \$619  = ~ \$618 ;
+  assign \$620  = | rest;
+  assign \$621  = \$signal$162 [342:329] == \$signature__addr ;
+  assign \$622  = b_writes & \$621 ;
+  assign \$623  = \$signal$162 [342:329] == \$signal [94:81];
+  assign \$624  = b_writes & \$623 ;
+  assign \$625  = \$signal$162 [342:329] == \$signal [166:153];
+  assign \$626  = b_writes & \$625 ;
+  assign \$627  = \$signal$162 [342:329] == \$signal [238:225];
+  assign \$628  = b_writes & \$627 ;
+  assign \$629  = \$signal$162 [0] ? host_word : learn_word;
+  assign \$630  = resp__valid & resp__ready;
+  assign \$631  = host_resp__valid & host_resp__ready;
+  assign \$632  = advance & \$signal$182 ;
+  assign \$633  = ~ \$signal$162 [0];
+  assign \$634  = \$632  & \$633 ;
+  assign \$635  = ~ \$signal$162 [7];
+  assign \$1752  = \$signal$162 [344:343] * 7'h48;
+  assign \$636  = \$signal$162 [294:7] >> \$1752 ;
+  assign \$637  = port0_word[18:3] == \$636 [31:16];
+  assign \$638  = port0_word[0] & \$637 ;
+  assign \$1757  = \$signal$162 [344:343] * 7'h48;
+  assign \$639  = \$signal$162 [294:7] >> \$1757 ;
+  assign \$640  = port0_word[38:23] == \$639 [31:16];
+  assign \$641  = port0_word[20] & \$640 ;
+  assign \$1762  = \$signal$162 [344:343] * 7'h48;
+  assign \$642  = \$signal$162 [294:7] >> \$1762 ;
+  assign \$643  = port0_word[58:43] == \$642 [31:16];
+  assign \$644  = port0_word[40] & \$643 ;
+  assign \$1767  = \$signal$162 [344:343] * 7'h48;
+  assign \$645  = \$signal$162 [294:7] >> \$1767 ;
+  assign \$646  = port0_word[78:63] == \$645 [31:16];
+  assign \$647  = port0_word[60] & \$646 ;
+  assign \$648  = | { \$647 , \$644 , \$641 , \$638  };
+  assign \$1773  = \$signal$162 [344:343] * 7'h48;
+  assign \$649  = \$signal$162 [294:7] >> \$1773 ;
+  assign \$650  = ~ \$649 [1];
+  assign \$651  = \$648  & \$650 ;
+  assign \$1778  = \$signal$162 [344:343] * 7'h48;
+  assign \$652  = \$signal$162 [294:7] >> \$1778 ;
+  assign \$653  = ~ \$signal$162 [79];
+  assign \$1782  = \$signal$162 [344:343] * 7'h48;
+  assign \$654  = \$signal$162 [294:7] >> \$1782 ;
+  assign \$655  = port0_word[18:3] == \$654 [31:16];
+  assign \$656  = port0_word[0] & \$655 ;
+  assign \$1787  = \$signal$162 [344:343] * 7'h48;
+  assign \$657  = \$signal$162 [294:7] >> \$1787 ;
+  assign \$658  = port0_word[38:23] == \$657 [31:16];
+  assign \$659  = port0_word[20] & \$658 ;
+  assign \$1792  = \$signal$162 [344:343] * 7'h48;
+  assign \$660  = \$signal$162 [294:7] >> \$1792 ;
+  assign \$661  = port0_word[58:43] == \$660 [31:16];
+  assign \$662  = port0_word[40] & \$661 ;
+  assign \$1797  = \$signal$162 [344:343] * 7'h48;
+  assign \$663  = \$signal$162 [294:7] >> \$1797 ;
+  assign \$664  = port0_word[78:63] == \$663 [31:16];
+  assign \$665  = port0_word[60] & \$664 ;
   assign \$666  = | { \$665 , \$662 , \$659 , \$656  };
-  assign \$1787  = \$signal$150 [344:343] * 7'h48;
-  assign \$667  = \$signal$150 [294:7] >> \$1787 ;
+  assign \$1803  = \$signal$162 [344:343] * 7'h48;
+  assign \$667  = \$signal$162 [294:7] >> \$1803 ;
   assign \$668  = ~ \$667 [1];
   assign \$669  = \$666  & \$668 ;
-  assign \$670  = \$signal$150 [1] ? \$669  : lane3_hit;
-  assign \$671  = \$signal$150 [5] & \$670 ;
-  assign \$672  = \$653  + \$671 ;
-  assign \$673  = \$signal$150 [2] & \$signal$150 [8];
-  assign \$674  = 1'h0 + \$673 ;
-  assign \$675  = \$signal$150 [3] & \$signal$150 [80];
-  assign \$676  = \$674  + \$675 ;
-  assign \$677  = \$signal$150 [4] & \$signal$150 [152];
-  assign \$678  = \$676  + \$677 ;
-  assign \$679  = \$signal$150 [5] & \$signal$150 [224];
-  assign \$680  = \$678  + \$679 ;
-  assign \$681  = | { hh_valid, host_valid_s3, host_valid_s2, host_valid_s1, h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
-  assign \$682  = \$681  | a_valid;
-  assign \$683  = \$682  | \$signal$178 ;
-  assign busy = \$683  | clearing;
-  assign \$684  = req__valid & req__ready;
-  assign \$685  = host_cmd__valid & host_cmd__ready;
-  assign \$686  = ~ mid_beat;
-  assign \$687  = hh_valid & \$686 ;
-  assign \$688  = clear_set + 1'h1;
-  assign \$689  = clear_set == 14'h3fff;
-  assign \$690  = host_cmd_s4[2:0] == 2'h2;
-  assign \$691  = host_cmd_s4[2:0] == 3'h4;
-  assign \$692  = \$690  | \$691 ;
-  assign \$693  = ~ mid_beat;
-  assign \$695  = \$693  & \$694 ;
-  assign \$696  = | pending;
-  assign \$697  = ~ \$696 ;
-  assign \$698  = | rest;
-  assign \$699  = resp__valid & resp__ready;
-  assign \$700  = host_resp__valid & host_resp__ready;
-  assign \$701  = advance & \$signal$178 ;
-  assign \$702  = ~ \$signal$150 [0];
-  assign \$703  = \$701  & \$702 ;
-  assign \$704  = ~ \$signal$150 [7];
-  assign \$1828  = \$signal$150 [344:343] * 7'h48;
-  assign \$705  = \$signal$150 [294:7] >> \$1828 ;
-  assign \$706  = \$signature__data [18:3] == \$705 [31:16];
-  assign \$707  = \$signature__data [0] & \$706 ;
-  assign \$1833  = \$signal$150 [344:343] * 7'h48;
-  assign \$708  = \$signal$150 [294:7] >> \$1833 ;
-  assign \$709  = \$signature__data [38:23] == \$708 [31:16];
-  assign \$710  = \$signature__data [20] & \$709 ;
-  assign \$1838  = \$signal$150 [344:343] * 7'h48;
-  assign \$711  = \$signal$150 [294:7] >> \$1838 ;
-  assign \$712  = \$signature__data [58:43] == \$711 [31:16];
-  assign \$713  = \$signature__data [40] & \$712 ;
-  assign \$1843  = \$signal$150 [344:343] * 7'h48;
-  assign \$714  = \$signal$150 [294:7] >> \$1843 ;
-  assign \$715  = \$signature__data [78:63] == \$714 [31:16];
-  assign \$716  = \$signature__data [60] & \$715 ;
-  assign \$717  = | { \$716 , \$713 , \$710 , \$707  };
-  assign \$1849  = \$signal$150 [344:343] * 7'h48;
-  assign \$718  = \$signal$150 [294:7] >> \$1849 ;
-  assign \$719  = ~ \$718 [1];
-  assign \$720  = \$717  & \$719 ;
-  assign \$1854  = \$signal$150 [344:343] * 7'h48;
-  assign \$721  = \$signal$150 [294:7] >> \$1854 ;
-  assign \$722  = ~ \$signal$150 [79];
-  assign \$1858  = \$signal$150 [344:343] * 7'h48;
-  assign \$723  = \$signal$150 [294:7] >> \$1858 ;
-  assign \$724  = \$signature__data [18:3] == \$723 [31:16];
-  assign \$725  = \$signature__data [0] & \$724 ;
-  assign \$1863  = \$signal$150 [344:343] * 7'h48;
-  assign \$726  = \$signal$150 [294:7] >> \$1863 ;
-  assign \$727  = \$signature__data [38:23] == \$726 [31:16];
-  assign \$728  = \$signature__data [20] & \$727 ;
-  assign \$1868  = \$signal$150 [344:343] * 7'h48;
-  assign \$729  = \$signal$150 [294:7] >> \$1868 ;
-  assign \$730  = \$signature__data [58:43] == \$729 [31:16];
-  assign \$731  = \$signature__data [40] & \$730 ;
-  assign \$1873  = \$signal$150 [344:343] * 7'h48;
-  assign \$732  = \$signal$150 [294:7] >> \$1873 ;
-  assign \$733  = \$signature__data [78:63] == \$732 [31:16];
-  assign \$734  = \$signature__data [60] & \$733 ;
-  assign \$735  = | { \$734 , \$731 , \$728 , \$725  };
-  assign \$1879  = \$signal$150 [344:343] * 7'h48;
-  assign \$736  = \$signal$150 [294:7] >> \$1879 ;
-  assign \$737  = ~ \$736 [1];
-  assign \$738  = \$735  & \$737 ;
-  assign \$1884  = \$signal$150 [344:343] * 7'h48;
-  assign \$739  = \$signal$150 [294:7] >> \$1884 ;
-  assign \$740  = ~ \$signal$150 [151];
-  assign \$1888  = \$signal$150 [344:343] * 7'h48;
-  assign \$741  = \$signal$150 [294:7] >> \$1888 ;
-  assign \$742  = \$signature__data [18:3] == \$741 [31:16];
-  assign \$743  = \$signature__data [0] & \$742 ;
-  assign \$1893  = \$signal$150 [344:343] * 7'h48;
-  assign \$744  = \$signal$150 [294:7] >> \$1893 ;
-  assign \$745  = \$signature__data [38:23] == \$744 [31:16];
-  assign \$746  = \$signature__data [20] & \$745 ;
-  assign \$1898  = \$signal$150 [344:343] * 7'h48;
-  assign \$747  = \$signal$150 [294:7] >> \$1898 ;
-  assign \$748  = \$signature__data [58:43] == \$747 [31:16];
-  assign \$749  = \$signature__data [40] & \$748 ;
-  assign \$1903  = \$signal$150 [344:343] * 7'h48;
-  assign \$750  = \$signal$150 [294:7] >> \$1903 ;
-  assign \$751  = \$signature__data [78:63] == \$750 [31:16];
-  assign \$752  = \$signature__data [60] & \$751 ;
-  assign \$753  = | { \$752 , \$749 , \$746 , \$743  };
-  assign \$1909  = \$signal$150 [344:343] * 7'h48;
-  assign \$754  = \$signal$150 [294:7] >> \$1909 ;
-  assign \$755  = ~ \$754 [1];
-  assign \$756  = \$753  & \$755 ;
-  assign \$1914  = \$signal$150 [344:343] * 7'h48;
-  assign \$757  = \$signal$150 [294:7] >> \$1914 ;
-  assign \$758  = ~ \$signal$150 [223];
-  assign \$1918  = \$signal$150 [344:343] * 7'h48;
-  assign \$759  = \$signal$150 [294:7] >> \$1918 ;
-  assign \$760  = \$signature__data [18:3] == \$759 [31:16];
-  assign \$761  = \$signature__data [0] & \$760 ;
-  assign \$1923  = \$signal$150 [344:343] * 7'h48;
-  assign \$762  = \$signal$150 [294:7] >> \$1923 ;
-  assign \$763  = \$signature__data [38:23] == \$762 [31:16];
-  assign \$764  = \$signature__data [20] & \$763 ;
-  assign \$1928  = \$signal$150 [344:343] * 7'h48;
-  assign \$765  = \$signal$150 [294:7] >> \$1928 ;
-  assign \$766  = \$signature__data [58:43] == \$765 [31:16];
-  assign \$767  = \$signature__data [40] & \$766 ;
-  assign \$1933  = \$signal$150 [344:343] * 7'h48;
-  assign \$768  = \$signal$150 [294:7] >> \$1933 ;
-  assign \$769  = \$signature__data [78:63] == \$768 [31:16];
-  assign \$770  = \$signature__data [60] & \$769 ;
-  assign \$771  = | { \$770 , \$767 , \$764 , \$761  };
-  assign \$1939  = \$signal$150 [344:343] * 7'h48;
-  assign \$772  = \$signal$150 [294:7] >> \$1939 ;
-  assign \$773  = ~ \$772 [1];
-  assign \$774  = \$771  & \$773 ;
-  assign \$1944  = \$signal$150 [344:343] * 7'h48;
-  assign \$775  = \$signal$150 [294:7] >> \$1944 ;
-  assign \$776  = advance & \$signal$178 ;
-  assign \$777  = \$776  & \$signal$150 [0];
-  assign \$778  = \$777  & \$signal$150 [399];
-  assign \$779  = \$signal$150 [347:345] == 2'h3;
-  assign \$780  = \$signature__data [18:3] == \$signal$150 [379:364];
-  assign \$781  = \$signature__data [0] & \$780 ;
-  assign \$782  = \$signature__data [38:23] == \$signal$150 [379:364];
-  assign \$783  = \$signature__data [20] & \$782 ;
-  assign \$784  = \$signature__data [58:43] == \$signal$150 [379:364];
-  assign \$785  = \$signature__data [40] & \$784 ;
-  assign \$786  = \$signature__data [78:63] == \$signal$150 [379:364];
-  assign \$787  = \$signature__data [60] & \$786 ;
-  assign \$788  = | { \$787 , \$785 , \$783 , \$781  };
-  assign \$789  = \$signature__data [18:3] == \$signal$150 [379:364];
-  assign \$790  = \$signature__data [0] & \$789 ;
-  assign \$791  = \$signature__data [38:23] == \$signal$150 [379:364];
-  assign \$792  = \$signature__data [20] & \$791 ;
-  assign \$793  = \$signature__data [58:43] == \$signal$150 [379:364];
-  assign \$794  = \$signature__data [40] & \$793 ;
-  assign \$795  = \$signature__data [78:63] == \$signal$150 [379:364];
-  assign \$796  = \$signature__data [60] & \$795 ;
-  assign \$797  = \$796  ? 2'h3 : 2'h0;
-  assign \$798  = \$794  ? 2'h2 : \$797 ;
-  assign \$799  = \$792  ? 2'h1 : \$798 ;
-  assign \$800  = \$790  ? 2'h0 : \$799 ;
-  assign \$801  = \$788  ? { \$signal$150 [342:329], \$800  } : 16'h0000;
-  assign \$802  = \$779  ? \$801  : \$signal$150 [363:348];
-  assign \$803  = \$signal$150 [347:345] == 2'h2;
-  assign \$804  = \$signal$150 [347:345] == 3'h4;
-  assign \$805  = \$803  | \$804 ;
-  assign \$806  = \$signal$150 [347:345] == 2'h3;
-  assign \$807  = \$signature__data [18:3] == \$signal$150 [379:364];
-  assign \$808  = \$signature__data [0] & \$807 ;
-  assign \$809  = \$signature__data [38:23] == \$signal$150 [379:364];
-  assign \$810  = \$signature__data [20] & \$809 ;
-  assign \$811  = \$signature__data [58:43] == \$signal$150 [379:364];
-  assign \$812  = \$signature__data [40] & \$811 ;
-  assign \$813  = \$signature__data [78:63] == \$signal$150 [379:364];
-  assign \$814  = \$signature__data [60] & \$813 ;
-  assign \$815  = | { \$814 , \$812 , \$810 , \$808  };
-  assign \$816  = ~ \$815 ;
-  assign \$817  = \$806  & \$816 ;
-  assign \$818  = \$805  | \$817 ;
-  assign \$1990  = host_way * 5'h14;
-  assign \$819  = host_word >> \$1990 ;
-  assign \$820  = \$818  ? 19'h00000 : \$819 [18:0];
-  assign \$821  = \$signal$150 [347:345] == 2'h2;
-  assign \$822  = \$signal$150 [347:345] == 3'h4;
-  assign \$823  = \$821  | \$822 ;
-  assign \$824  = \$signal$150 [347:345] == 2'h3;
-  assign \$825  = \$signature__data [18:3] == \$signal$150 [379:364];
-  assign \$826  = \$signature__data [0] & \$825 ;
-  assign \$827  = \$signature__data [38:23] == \$signal$150 [379:364];
-  assign \$828  = \$signature__data [20] & \$827 ;
-  assign \$829  = \$signature__data [58:43] == \$signal$150 [379:364];
-  assign \$830  = \$signature__data [40] & \$829 ;
-  assign \$831  = \$signature__data [78:63] == \$signal$150 [379:364];
-  assign \$832  = \$signature__data [60] & \$831 ;
-  assign \$833  = | { \$832 , \$830 , \$828 , \$826  };
-  assign \$834  = ~ \$833 ;
-  assign \$835  = \$824  & \$834 ;
-  assign \$836  = \$823  | \$835 ;
-  assign \$837  = ~ \$836 ;
-  assign \$2011  = host_way * 5'h14;
-  assign \$838  = host_word >> \$2011 ;
-  assign \$839  = \$837  & \$838 [19];
-  assign \$840  = \$signal$150 [347:345] == 2'h3;
-  assign \$841  = \$signature__data [18:3] == \$signal$150 [379:364];
-  assign \$842  = \$signature__data [0] & \$841 ;
-  assign \$843  = \$signature__data [38:23] == \$signal$150 [379:364];
-  assign \$844  = \$signature__data [20] & \$843 ;
-  assign \$845  = \$signature__data [58:43] == \$signal$150 [379:364];
-  assign \$846  = \$signature__data [40] & \$845 ;
-  assign \$847  = \$signature__data [78:63] == \$signal$150 [379:364];
-  assign \$848  = \$signature__data [60] & \$847 ;
-  assign \$849  = | { \$848 , \$846 , \$844 , \$842  };
-  assign \$850  = \$840  & \$849 ;
-  assign \$851  = advance & \$signal$178 ;
-  assign \$852  = ~ \$signal$150 [0];
-  assign \$853  = \$851  & \$852 ;
-  assign \$854  = lookups + \$596 [2:0];
-  assign \$855  = hits + \$672 [2:0];
-  assign \$856  = errors + \$680 [2:0];
-  assign \$857  = | \$680 [2:0];
-  assign \$858  = conflicts + \$146 [2:0];
-  always @(posedge clk)
-    hash_valid_s1 <= \$859 ;
-  always @(posedge clk)
-    hash_valid_s2 <= \$860 ;
-  always @(posedge clk)
-    hash_valid_s3 <= \$861 ;
-  always @(posedge clk)
-    h_valid <= \$862 ;
-  always @(posedge clk)
-    hash_beat_s1 <= \$863 ;
-  always @(posedge clk)
-    hash_beat_s2 <= \$864 ;
-  always @(posedge clk)
-    hash_beat_s3 <= \$865 ;
-  always @(posedge clk)
-    hash_beat_s4 <= \$866 ;
+  assign \$1808  = \$signal$162 [344:343] * 7'h48;
+  assign \$670  = \$signal$162 [294:7] >> \$1808 ;
+  assign \$671  = ~ \$signal$162 [151];
+  assign \$1812  = \$signal$162 [344:343] * 7'h48;
+  assign \$672  = \$signal$162 [294:7] >> \$1812 ;
+  assign \$673  = port0_word[18:3] == \$672 [31:16];
+  assign \$674  = port0_word[0] & \$673 ;
+  assign \$1817  = \$signal$162 [344:343] * 7'h48;
+  assign \$675  = \$signal$162 [294:7] >> \$1817 ;
+  assign \$676  = port0_word[38:23] == \$675 [31:16];
+  assign \$677  = port0_word[20] & \$676 ;
+  assign \$1822  = \$signal$162 [344:343] * 7'h48;
+  assign \$678  = \$signal$162 [294:7] >> \$1822 ;
+  assign \$679  = port0_word[58:43] == \$678 [31:16];
+  assign \$680  = port0_word[40] & \$679 ;
+  assign \$1827  = \$signal$162 [344:343] * 7'h48;
+  assign \$681  = \$signal$162 [294:7] >> \$1827 ;
+  assign \$682  = port0_word[78:63] == \$681 [31:16];
+  assign \$683  = port0_word[60] & \$682 ;
+  assign \$684  = | { \$683 , \$680 , \$677 , \$674  };
+  assign \$1833  = \$signal$162 [344:343] * 7'h48;
+  assign \$685  = \$signal$162 [294:7] >> \$1833 ;
+  assign \$686  = ~ \$685 [1];
+  assign \$687  = \$684  & \$686 ;
+  assign \$1838  = \$signal$162 [344:343] * 7'h48;
+  assign \$688  = \$signal$162 [294:7] >> \$1838 ;
+  assign \$689  = ~ \$signal$162 [223];
+  assign \$1842  = \$signal$162 [344:343] * 7'h48;
+  assign \$690  = \$signal$162 [294:7] >> \$1842 ;
+  assign \$691  = port0_word[18:3] == \$690 [31:16];
+  assign \$692  = port0_word[0] & \$691 ;
+  assign \$1847  = \$signal$162 [344:343] * 7'h48;
+  assign \$693  = \$signal$162 [294:7] >> \$1847 ;
+  assign \$694  = port0_word[38:23] == \$693 [31:16];
+  assign \$695  = port0_word[20] & \$694 ;
+  assign \$1852  = \$signal$162 [344:343] * 7'h48;
+  assign \$696  = \$signal$162 [294:7] >> \$1852 ;
+  assign \$697  = port0_word[58:43] == \$696 [31:16];
+  assign \$698  = port0_word[40] & \$697 ;
+  assign \$1857  = \$signal$162 [344:343] * 7'h48;
+  assign \$699  = \$signal$162 [294:7] >> \$1857 ;
+  assign \$700  = port0_word[78:63] == \$699 [31:16];
+  assign \$701  = port0_word[60] & \$700 ;
+  assign \$702  = | { \$701 , \$698 , \$695 , \$692  };
+  assign \$1863  = \$signal$162 [344:343] * 7'h48;
+  assign \$703  = \$signal$162 [294:7] >> \$1863 ;
+  assign \$704  = ~ \$703 [1];
+  assign \$705  = \$702  & \$704 ;
+  assign \$1868  = \$signal$162 [344:343] * 7'h48;
+  assign \$706  = \$signal$162 [294:7] >> \$1868 ;
+  assign \$707  = advance & \$signal$182 ;
+  assign \$708  = \$707  & \$signal$162 [0];
+  assign \$709  = \$708  & \$signal$162 [399];
+  assign \$710  = \$signal$162 [347:345] == 2'h3;
+  assign \$711  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$712  = port0_word[0] & \$711 ;
+  assign \$713  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$714  = port0_word[20] & \$713 ;
+  assign \$715  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$716  = port0_word[40] & \$715 ;
+  assign \$717  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$718  = port0_word[60] & \$717 ;
+  assign \$719  = | { \$718 , \$716 , \$714 , \$712  };
+  assign \$720  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$721  = port0_word[0] & \$720 ;
+  assign \$722  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$723  = port0_word[20] & \$722 ;
+  assign \$724  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$725  = port0_word[40] & \$724 ;
+  assign \$726  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$727  = port0_word[60] & \$726 ;
+  assign \$728  = \$727  ? 2'h3 : 2'h0;
+  assign \$729  = \$725  ? 2'h2 : \$728 ;
+  assign \$730  = \$723  ? 2'h1 : \$729 ;
+  assign \$731  = \$721  ? 2'h0 : \$730 ;
+  assign \$732  = \$719  ? { \$signal$162 [342:329], \$731  } : 16'h0000;
+  assign \$733  = \$710  ? \$732  : \$signal$162 [363:348];
+  assign \$734  = \$signal$162 [347:345] == 2'h2;
+  assign \$735  = \$signal$162 [347:345] == 3'h4;
+  assign \$736  = \$734  | \$735 ;
+  assign \$737  = \$signal$162 [347:345] == 2'h3;
+  assign \$738  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$739  = port0_word[0] & \$738 ;
+  assign \$740  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$741  = port0_word[20] & \$740 ;
+  assign \$742  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$743  = port0_word[40] & \$742 ;
+  assign \$744  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$745  = port0_word[60] & \$744 ;
+  assign \$746  = | { \$745 , \$743 , \$741 , \$739  };
+  assign \$747  = ~ \$746 ;
+  assign \$748  = \$737  & \$747 ;
+  assign \$749  = \$736  | \$748 ;
+  assign \$1914  = host_way * 5'h14;
+  assign \$750  = host_word >> \$1914 ;
+  assign \$751  = \$749  ? 19'h00000 : \$750 [18:0];
+  assign \$752  = \$signal$162 [347:345] == 2'h2;
+  assign \$753  = \$signal$162 [347:345] == 3'h4;
+  assign \$754  = \$752  | \$753 ;
+  assign \$755  = \$signal$162 [347:345] == 2'h3;
+  assign \$756  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$757  = port0_word[0] & \$756 ;
+  assign \$758  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$759  = port0_word[20] & \$758 ;
+  assign \$760  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$761  = port0_word[40] & \$760 ;
+  assign \$762  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$763  = port0_word[60] & \$762 ;
+  assign \$764  = | { \$763 , \$761 , \$759 , \$757  };
+  assign \$765  = ~ \$764 ;
+  assign \$766  = \$755  & \$765 ;
+  assign \$767  = \$754  | \$766 ;
+  assign \$768  = ~ \$767 ;
+  assign \$1935  = host_way * 5'h14;
+  assign \$769  = host_word >> \$1935 ;
+  assign \$770  = \$768  & \$769 [19];
+  assign \$771  = \$signal$162 [347:345] == 2'h3;
+  assign \$772  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$773  = port0_word[0] & \$772 ;
+  assign \$774  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$775  = port0_word[20] & \$774 ;
+  assign \$776  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$777  = port0_word[40] & \$776 ;
+  assign \$778  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$779  = port0_word[60] & \$778 ;
+  assign \$780  = | { \$779 , \$777 , \$775 , \$773  };
+  assign \$781  = \$771  & \$780 ;
+  assign \$782  = ~ \$signal$162 [0];
+  assign \$783  = \$signal$182  & \$782 ;
+  assign \$784  = \$signal$162 [2] & \$signal$162 [7];
+  assign \$785  = 1'h0 + \$784 ;
+  assign \$786  = \$signal$162 [3] & \$signal$162 [79];
+  assign \$787  = \$785  + \$786 ;
+  assign \$788  = \$signal$162 [4] & \$signal$162 [151];
+  assign \$789  = \$787  + \$788 ;
+  assign \$790  = \$signal$162 [5] & \$signal$162 [223];
+  assign \$791  = \$789  + \$790 ;
+  assign \$1960  = \$signal$162 [344:343] * 7'h48;
+  assign \$792  = \$signal$162 [294:7] >> \$1960 ;
+  assign \$793  = port0_word[18:3] == \$792 [31:16];
+  assign \$794  = port0_word[0] & \$793 ;
+  assign \$1965  = \$signal$162 [344:343] * 7'h48;
+  assign \$795  = \$signal$162 [294:7] >> \$1965 ;
+  assign \$796  = port0_word[38:23] == \$795 [31:16];
+  assign \$797  = port0_word[20] & \$796 ;
+  assign \$1970  = \$signal$162 [344:343] * 7'h48;
+  assign \$798  = \$signal$162 [294:7] >> \$1970 ;
+  assign \$799  = port0_word[58:43] == \$798 [31:16];
+  assign \$800  = port0_word[40] & \$799 ;
+  assign \$1975  = \$signal$162 [344:343] * 7'h48;
+  assign \$801  = \$signal$162 [294:7] >> \$1975 ;
+  assign \$802  = port0_word[78:63] == \$801 [31:16];
+  assign \$803  = port0_word[60] & \$802 ;
+  assign \$804  = | { \$803 , \$800 , \$797 , \$794  };
+  assign \$1981  = \$signal$162 [344:343] * 7'h48;
+  assign \$805  = \$signal$162 [294:7] >> \$1981 ;
+  assign \$806  = ~ \$805 [1];
+  assign \$807  = \$804  & \$806 ;
+  assign \$808  = \$signal$162 [1] ? \$807  : lane0_hit;
+  assign \$809  = \$signal$162 [2] & \$808 ;
+  assign \$810  = 1'h0 + \$809 ;
+  assign \$1989  = \$signal$162 [344:343] * 7'h48;
+  assign \$811  = \$signal$162 [294:7] >> \$1989 ;
+  assign \$812  = port0_word[18:3] == \$811 [31:16];
+  assign \$813  = port0_word[0] & \$812 ;
+  assign \$1994  = \$signal$162 [344:343] * 7'h48;
+  assign \$814  = \$signal$162 [294:7] >> \$1994 ;
+  assign \$815  = port0_word[38:23] == \$814 [31:16];
+  assign \$816  = port0_word[20] & \$815 ;
+  assign \$1999  = \$signal$162 [344:343] * 7'h48;
+  assign \$817  = \$signal$162 [294:7] >> \$1999 ;
+  assign \$818  = port0_word[58:43] == \$817 [31:16];
+  assign \$819  = port0_word[40] & \$818 ;
+  assign \$2004  = \$signal$162 [344:343] * 7'h48;
+  assign \$820  = \$signal$162 [294:7] >> \$2004 ;
+  assign \$821  = port0_word[78:63] == \$820 [31:16];
+  assign \$822  = port0_word[60] & \$821 ;
+  assign \$823  = | { \$822 , \$819 , \$816 , \$813  };
+  assign \$2010  = \$signal$162 [344:343] * 7'h48;
+  assign \$824  = \$signal$162 [294:7] >> \$2010 ;
+  assign \$825  = ~ \$824 [1];
+  assign \$826  = \$823  & \$825 ;
+  assign \$827  = \$signal$162 [1] ? \$826  : lane1_hit;
+  assign \$828  = \$signal$162 [3] & \$827 ;
+  assign \$829  = \$810  + \$828 ;
+  assign \$2018  = \$signal$162 [344:343] * 7'h48;
+  assign \$830  = \$signal$162 [294:7] >> \$2018 ;
+  assign \$831  = port0_word[18:3] == \$830 [31:16];
+  assign \$832  = port0_word[0] & \$831 ;
+  assign \$2023  = \$signal$162 [344:343] * 7'h48;
+  assign \$833  = \$signal$162 [294:7] >> \$2023 ;
+  assign \$834  = port0_word[38:23] == \$833 [31:16];
+  assign \$835  = port0_word[20] & \$834 ;
+  assign \$2028  = \$signal$162 [344:343] * 7'h48;
+  assign \$836  = \$signal$162 [294:7] >> \$2028 ;
+  assign \$837  = port0_word[58:43] == \$836 [31:16];
+  assign \$838  = port0_word[40] & \$837 ;
+  assign \$2033  = \$signal$162 [344:343] * 7'h48;
+  assign \$839  = \$signal$162 [294:7] >> \$2033 ;
+  assign \$840  = port0_word[78:63] == \$839 [31:16];
+  assign \$841  = port0_word[60] & \$840 ;
+  assign \$842  = | { \$841 , \$838 , \$835 , \$832  };
+  assign \$2039  = \$signal$162 [344:343] * 7'h48;
+  assign \$843  = \$signal$162 [294:7] >> \$2039 ;
+  assign \$844  = ~ \$843 [1];
+  assign \$845  = \$842  & \$844 ;
+  assign \$846  = \$signal$162 [1] ? \$845  : lane2_hit;
+  assign \$847  = \$signal$162 [4] & \$846 ;
+  assign \$848  = \$829  + \$847 ;
+  assign \$2047  = \$signal$162 [344:343] * 7'h48;
+  assign \$849  = \$signal$162 [294:7] >> \$2047 ;
+  assign \$850  = port0_word[18:3] == \$849 [31:16];
+  assign \$851  = port0_word[0] & \$850 ;
+  assign \$2052  = \$signal$162 [344:343] * 7'h48;
+  assign \$852  = \$signal$162 [294:7] >> \$2052 ;
+  assign \$853  = port0_word[38:23] == \$852 [31:16];
+  assign \$854  = port0_word[20] & \$853 ;
+  assign \$2057  = \$signal$162 [344:343] * 7'h48;
+  assign \$855  = \$signal$162 [294:7] >> \$2057 ;
+  assign \$856  = port0_word[58:43] == \$855 [31:16];
+  assign \$857  = port0_word[40] & \$856 ;
+  assign \$2062  = \$signal$162 [344:343] * 7'h48;
+  assign \$858  = \$signal$162 [294:7] >> \$2062 ;
+  assign \$859  = port0_word[78:63] == \$858 [31:16];
+  assign \$860  = port0_word[60] & \$859 ;
+  assign \$861  = | { \$860 , \$857 , \$854 , \$851  };
+  assign \$2068  = \$signal$162 [344:343] * 7'h48;
+  assign \$862  = \$signal$162 [294:7] >> \$2068 ;
+  assign \$863  = ~ \$862 [1];
+  assign \$864  = \$861  & \$863 ;
+  assign \$865  = \$signal$162 [1] ? \$864  : lane3_hit;
+  assign \$866  = \$signal$162 [5] & \$865 ;
+  assign \$867  = \$848  + \$866 ;
+  assign \$868  = \$signal$162 [2] & \$signal$162 [8];
+  assign \$869  = 1'h0 + \$868 ;
+  assign \$870  = \$signal$162 [3] & \$signal$162 [80];
+  assign \$871  = \$869  + \$870 ;
+  assign \$872  = \$signal$162 [4] & \$signal$162 [152];
+  assign \$873  = \$871  + \$872 ;
+  assign \$874  = \$signal$162 [5] & \$signal$162 [224];
+  assign \$875  = \$873  + \$874 ;
+  assign \$876  = lookups + answered;
+  assign \$877  = hits + \hits$200 ;
+  assign \$878  = errors + \errors$201 ;
+  assign \$879  = | \errors$201 ;
+  assign \$880  = conflicts + \$146 [2:0];
+  always @(posedge clk)
+    hash_valid_s1 <= \$881 ;
+  always @(posedge clk)
+    hash_valid_s2 <= \$882 ;
+  always @(posedge clk)
+    hash_valid_s3 <= \$883 ;
+  always @(posedge clk)
+    h_valid <= \$884 ;
+  always @(posedge clk)
+    hash_beat_s1 <= \$885 ;
+  always @(posedge clk)
+    hash_beat_s2 <= \$886 ;
+  always @(posedge clk)
+    hash_beat_s3 <= \$887 ;
+  always @(posedge clk)
+    hash_beat_s4 <= \$888 ;
+  always @(posedge clk)
+    lane0_hash_s1_left <= \$889 ;
+  always @(posedge clk)
+    lane0_hash_s1_right <= \$890 ;
+  always @(posedge clk)
+    lane0_hash_s2_left <= \$891 ;
+  always @(posedge clk)
+    lane0_hash_s2_right <= \$892 ;
+  always @(posedge clk)
+    lane0_hash_s3_left <= \$893 ;
+  always @(posedge clk)
+    lane0_hash_s3_right <= \$894 ;
+  always @(posedge clk)
+    lane0_hash_s4_left <= \$895 ;
+  always @(posedge clk)
+    lane0_hash_s4_right <= \$896 ;
+  always @(posedge clk)
+    lane1_hash_s1_left <= \$897 ;
+  always @(posedge clk)
+    lane1_hash_s1_right <= \$898 ;
+  always @(posedge clk)
+    lane1_hash_s2_left <= \$899 ;
+  always @(posedge clk)
+    lane1_hash_s2_right <= \$900 ;
+  always @(posedge clk)
+    lane1_hash_s3_left <= \$901 ;
+  always @(posedge clk)
+    lane1_hash_s3_right <= \$902 ;
+  always @(posedge clk)
+    lane1_hash_s4_left <= \$903 ;
   always @(posedge clk)
-    lane0_hash_s1_left <= \$867 ;
+    lane1_hash_s4_right <= \$904 ;
   always @(posedge clk)
-    lane0_hash_s1_right <= \$868 ;
+    lane2_hash_s1_left <= \$905 ;
   always @(posedge clk)
-    lane0_hash_s2_left <= \$869 ;
+    lane2_hash_s1_right <= \$906 ;
   always @(posedge clk)
-    lane0_hash_s2_right <= \$870 ;
+    lane2_hash_s2_left <= \$907 ;
   always @(posedge clk)
-    lane0_hash_s3_left <= \$871 ;
+    lane2_hash_s2_right <= \$908 ;
   always @(posedge clk)
-    lane0_hash_s3_right <= \$872 ;
+    lane2_hash_s3_left <= \$909 ;
   always @(posedge clk)
-    lane0_hash_s4_left <= \$873 ;
+    lane2_hash_s3_right <= \$910 ;
   always @(posedge clk)
-    lane0_hash_s4_right <= \$874 ;
+    lane2_hash_s4_left <= \$911 ;
   always @(posedge clk)
-    lane1_hash_s1_left <= \$875 ;
+    lane2_hash_s4_right <= \$912 ;
   always @(posedge clk)
-    lane1_hash_s1_right <= \$876 ;
+    lane3_hash_s1_left <= \$913 ;
   always @(posedge clk)
-    lane1_hash_s2_left <= \$877 ;
+    lane3_hash_s1_right <= \$914 ;
   always @(posedge clk)
-    lane1_hash_s2_right <= \$878 ;
+    lane3_hash_s2_left <= \$915 ;
   always @(posedge clk)
-    lane1_hash_s3_left <= \$879 ;
+    lane3_hash_s2_right <= \$916 ;
   always @(posedge clk)
-    lane1_hash_s3_right <= \$880 ;
+    lane3_hash_s3_left <= \$917 ;
   always @(posedge clk)
-    lane1_hash_s4_left <= \$881 ;
+    lane3_hash_s3_right <= \$918 ;
   always @(posedge clk)
-    lane1_hash_s4_right <= \$882 ;
+    lane3_hash_s4_left <= \$919 ;
   always @(posedge clk)
-    lane2_hash_s1_left <= \$883 ;
+    lane3_hash_s4_right <= \$920 ;
   always @(posedge clk)
-    lane2_hash_s1_right <= \$884 ;
+    host_valid_s1 <= \$921 ;
   always @(posedge clk)
-    lane2_hash_s2_left <= \$885 ;
+    host_valid_s2 <= \$922 ;
   always @(posedge clk)
-    lane2_hash_s2_right <= \$886 ;
+    host_valid_s3 <= \$923 ;
   always @(posedge clk)
-    lane2_hash_s3_left <= \$887 ;
+    hh_valid <= \$924 ;
   always @(posedge clk)
-    lane2_hash_s3_right <= \$888 ;
+    host_cmd_s1 <= \$925 ;
   always @(posedge clk)
-    lane2_hash_s4_left <= \$889 ;
+    host_cmd_s2 <= \$926 ;
   always @(posedge clk)
-    lane2_hash_s4_right <= \$890 ;
+    host_cmd_s3 <= \$927 ;
   always @(posedge clk)
-    lane3_hash_s1_left <= \$891 ;
+    host_cmd_s4 <= \$928 ;
   always @(posedge clk)
-    lane3_hash_s1_right <= \$892 ;
+    host_hash_s1_left <= \$929 ;
   always @(posedge clk)
-    lane3_hash_s2_left <= \$893 ;
+    host_hash_s1_right <= \$930 ;
   always @(posedge clk)
-    lane3_hash_s2_right <= \$894 ;
+    host_hash_s2_left <= \$931 ;
   always @(posedge clk)
-    lane3_hash_s3_left <= \$895 ;
+    host_hash_s2_right <= \$932 ;
   always @(posedge clk)
-    lane3_hash_s3_right <= \$896 ;
+    host_hash_s3_left <= \$933 ;
   always @(posedge clk)
-    lane3_hash_s4_left <= \$897 ;
+    host_hash_s3_right <= \$934 ;
   always @(posedge clk)
-    lane3_hash_s4_right <= \$898 ;
+    host_hash_s4_left <= \$935 ;
   always @(posedge clk)
-    host_valid_s1 <= \$899 ;
+    host_hash_s4_right <= \$936 ;
   always @(posedge clk)
-    host_valid_s2 <= \$900 ;
+    clear_set <= \$937 ;
   always @(posedge clk)
-    host_valid_s3 <= \$901 ;
+    clearing <= \$938 ;
   always @(posedge clk)
-    hh_valid <= \$902 ;
+    clear_op <= \$939 ;
   always @(posedge clk)
-    host_cmd_s1 <= \$903 ;
+    remaining <= \$940 ;
   always @(posedge clk)
-    host_cmd_s2 <= \$904 ;
+    mid_beat <= \$941 ;
   always @(posedge clk)
-    host_cmd_s3 <= \$905 ;
+    a_valid <= \$942 ;
   always @(posedge clk)
-    host_cmd_s4 <= \$906 ;
+    \$signal  <= \$943 ;
   always @(posedge clk)
-    host_hash_s1_left <= \$907 ;
+    \$signal$182  <= \$944 ;
   always @(posedge clk)
-    host_hash_s1_right <= \$908 ;
+    \$signal$162  <= \$945 ;
   always @(posedge clk)
-    host_hash_s2_left <= \$909 ;
+    port0_forward <= \$946 ;
   always @(posedge clk)
-    host_hash_s2_right <= \$910 ;
+    port1_forward <= \$947 ;
   always @(posedge clk)
-    host_hash_s3_left <= \$911 ;
+    port2_forward <= \$948 ;
   always @(posedge clk)
-    host_hash_s3_right <= \$912 ;
+    port3_forward <= \$949 ;
   always @(posedge clk)
-    host_hash_s4_left <= \$913 ;
+    write__en <= \$950 ;
   always @(posedge clk)
-    host_hash_s4_right <= \$914 ;
+    write__addr <= \$951 ;
   always @(posedge clk)
-    clear_set <= \$915 ;
+    w_word <= \$952 ;
   always @(posedge clk)
-    clearing <= \$916 ;
+    resp__valid <= \$953 ;
   always @(posedge clk)
-    clear_op <= \$917 ;
+    host_resp__valid <= \$954 ;
   always @(posedge clk)
-    remaining <= \$918 ;
+    resp__payload <= \$955 ;
   always @(posedge clk)
-    mid_beat <= \$919 ;
+    host_resp__payload <= \$956 ;
   always @(posedge clk)
-    a_valid <= \$920 ;
+    counting <= \$957 ;
   always @(posedge clk)
-    \$signal  <= \$921 ;
+    answered <= \$958 ;
   always @(posedge clk)
-    \$signal$178  <= \$922 ;
+    \hits$200  <= \$959 ;
   always @(posedge clk)
-    \$signal$150  <= \$923 ;
+    \errors$201  <= \$960 ;
   always @(posedge clk)
-    resp__valid <= \$924 ;
+    error_sticky <= \$961 ;
   always @(posedge clk)
-    host_resp__valid <= \$925 ;
+    lookups <= \$962 ;
   always @(posedge clk)
-    resp__payload <= \$926 ;
+    hits <= \$963 ;
   always @(posedge clk)
-    host_resp__payload <= \$927 ;
+    errors <= \$964 ;
   always @(posedge clk)
-    error_sticky <= \$928 ;
-  always @(posedge clk)
-    lookups <= \$929 ;
-  always @(posedge clk)
-    hits <= \$930 ;
-  always @(posedge clk)
-    errors <= \$931 ;
-  always @(posedge clk)
-    conflicts <= \$932 ;
+    conflicts <= \$965 ;
   assign \$1  = ~ h_valid;
   assign shift = \$1  | h_take;
   assign \$2  = ~ host_cmd__valid;
@@ -19351,39 +19574,6 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$25  = ~ lane3_in_range;
   assign \$26  = req__payload[123] & \$25 ;
   assign \$27  = req__payload[23:9] + 15'h4f1b;
-  assign \$28  = { \$27 [12:0], \$27 [14:13] } & { \$27 [9:0], \$27 [14:10] };
-  assign \$29  = { \$27 [13:0], \$27 [14] } ^ \$28 ;
-  assign \$30  = \$29  ^ { \$27 [7:0], \$27 [14:8] };
-  assign \$31  = \$30  ^ req__payload[23:9];
-  assign lane0_hash_r0_mixed = { 1'h0, req__payload[5:1], req__payload[32:24] } ^ \$31 ;
-  assign \$32  = lane0_hash_s1_right + 13'h1e37;
-  assign \$33  = { \$32 [12:0], \$32 [14:13] } & { \$32 [9:0], \$32 [14:10] };
-  assign \$34  = { \$32 [13:0], \$32 [14] } ^ \$33 ;
-  assign \$35  = \$34  ^ { \$32 [7:0], \$32 [14:8] };
-  assign \$36  = \$35  ^ lane0_hash_s1_right;
-  assign lane0_hash_r1_mixed = lane0_hash_s1_left ^ \$36 ;
-  assign \$37  = lane0_hash_s2_right + 15'h6d53;
-  assign \$38  = { \$37 [12:0], \$37 [14:13] } & { \$37 [9:0], \$37 [14:10] };
-  assign \$39  = { \$37 [13:0], \$37 [14] } ^ \$38 ;
-  assign \$40  = \$39  ^ { \$37 [7:0], \$37 [14:8] };
-  assign \$41  = \$40  ^ lane0_hash_s2_right;
-  assign lane0_hash_r2_mixed = lane0_hash_s2_left ^ \$41 ;
-  assign \$42  = lane0_hash_s3_right + 14'h3c6e;
-  assign \$43  = { \$42 [12:0], \$42 [14:13] } & { \$42 [9:0], \$42 [14:10] };
-  assign \$44  = { \$42 [13:0], \$42 [14] } ^ \$43 ;
-  assign \$45  = \$44  ^ { \$42 [7:0], \$42 [14:8] };
-  assign \$46  = \$45  ^ lane0_hash_s3_right;
-  assign lane0_hash_r3_mixed = lane0_hash_s3_left ^ \$46 ;
-  assign \$47  = req__payload[64:50] + 15'h4f1b;
-  assign \$48  = { \$47 [12:0], \$47 [14:13] } & { \$47 [9:0], \$47 [14:10] };
-  assign \$49  = { \$47 [13:0], \$47 [14] } ^ \$48 ;
-  assign \$50  = \$49  ^ { \$47 [7:0], \$47 [14:8] };
-  assign \$51  = \$50  ^ req__payload[64:50];
-  assign lane1_hash_r0_mixed = { 1'h0, req__payload[46:42], req__payload[73:65] } ^ \$51 ;
-  assign \$52  = lane1_hash_s1_right + 13'h1e37;
-  assign \$53  = { \$52 [12:0], \$52 [14:13] } & { \$52 [9:0], \$52 [14:10] };
-  assign \$54  = { \$52 [13:0], \$52 [14] } ^ \$53 ;
-  assign \$55  = \$54  ^ { \$52 [7:0], \$52 [14:8] };
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     inject_valid = 1'h0;
@@ -19476,88 +19666,88 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     { learn_word[79], learn_word[59], learn_word[39], learn_word[19] } = 4'h0;
     (* full_case = 32'd1 *)
-    if (\$398 ) begin
-      learn_word[19:0] = \$signature__data [19:0];
-      if (\$416 ) begin
+    if (\$411 ) begin
+      learn_word[19:0] = port0_word[19:0];
+      if (\$429 ) begin
         learn_word[2:1] = 2'h0;
       end
-    end else if (\$399 ) begin
+    end else if (\$412 ) begin
       learn_word[0] = 1'h1;
       learn_word[2:1] = 2'h2;
-      learn_word[18:3] = \$417 [31:16];
+      learn_word[18:3] = \$430 [31:16];
     end else begin
-      { learn_word[19:3], learn_word[0] } = { \$signature__data [19:3], \$signature__data [0] };
-      learn_word[2:1] = \$418 [1:0];
+      { learn_word[19:3], learn_word[0] } = { port0_word[19:3], port0_word[0] };
+      learn_word[2:1] = \$431 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$431 ) begin
-      learn_word[39:20] = \$signature__data [39:20];
-      if (\$449 ) begin
+    if (\$444 ) begin
+      learn_word[39:20] = port0_word[39:20];
+      if (\$462 ) begin
         learn_word[22:21] = 2'h0;
       end
-    end else if (\$432 ) begin
+    end else if (\$445 ) begin
       learn_word[20] = 1'h1;
       learn_word[22:21] = 2'h2;
-      learn_word[38:23] = \$450 [31:16];
+      learn_word[38:23] = \$463 [31:16];
     end else begin
-      { learn_word[39:23], learn_word[20] } = { \$signature__data [39:23], \$signature__data [20] };
-      learn_word[22:21] = \$451 [1:0];
+      { learn_word[39:23], learn_word[20] } = { port0_word[39:23], port0_word[20] };
+      learn_word[22:21] = \$464 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$464 ) begin
-      learn_word[59:40] = \$signature__data [59:40];
-      if (\$482 ) begin
+    if (\$477 ) begin
+      learn_word[59:40] = port0_word[59:40];
+      if (\$495 ) begin
         learn_word[42:41] = 2'h0;
       end
-    end else if (\$465 ) begin
+    end else if (\$478 ) begin
       learn_word[40] = 1'h1;
       learn_word[42:41] = 2'h2;
-      learn_word[58:43] = \$483 [31:16];
+      learn_word[58:43] = \$496 [31:16];
     end else begin
-      { learn_word[59:43], learn_word[40] } = { \$signature__data [59:43], \$signature__data [40] };
-      learn_word[42:41] = \$484 [1:0];
+      { learn_word[59:43], learn_word[40] } = { port0_word[59:43], port0_word[40] };
+      learn_word[42:41] = \$497 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$497 ) begin
-      learn_word[79:60] = \$signature__data [79:60];
-      if (\$515 ) begin
+    if (\$510 ) begin
+      learn_word[79:60] = port0_word[79:60];
+      if (\$528 ) begin
         learn_word[62:61] = 2'h0;
       end
-    end else if (\$498 ) begin
+    end else if (\$511 ) begin
       learn_word[60] = 1'h1;
       learn_word[62:61] = 2'h2;
-      learn_word[78:63] = \$516 [31:16];
+      learn_word[78:63] = \$529 [31:16];
     end else begin
-      { learn_word[79:63], learn_word[60] } = { \$signature__data [79:63], \$signature__data [60] };
-      learn_word[62:61] = \$517 [1:0];
+      { learn_word[79:63], learn_word[60] } = { port0_word[79:63], port0_word[60] };
+      learn_word[62:61] = \$530 [1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    host_word = \$signature__data ;
-    if (\$563 ) begin
+    host_word = port0_word;
+    if (\$576 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
-            host_word[19:0] = { 1'h0, \$signal$150 [398:380] };
+            host_word[19:0] = { 1'h0, \$signal$162 [398:380] };
         2'h1:
-            host_word[39:20] = { 1'h0, \$signal$150 [398:380] };
+            host_word[39:20] = { 1'h0, \$signal$162 [398:380] };
         2'h2:
-            host_word[59:40] = { 1'h0, \$signal$150 [398:380] };
+            host_word[59:40] = { 1'h0, \$signal$162 [398:380] };
         2'h3:
-            host_word[79:60] = { 1'h0, \$signal$150 [398:380] };
+            host_word[79:60] = { 1'h0, \$signal$162 [398:380] };
       endcase
     end
-    if (\$564 ) begin
+    if (\$577 ) begin
       host_word = 80'h00000000000000000000;
     end
-    if (\$565 ) begin
+    if (\$578 ) begin
       host_word[19] = 1'h0;
       host_word[39] = 1'h0;
       host_word[59] = 1'h0;
       host_word[79] = 1'h0;
     end
-    if (\$576 ) begin
+    if (\$589 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
@@ -19573,309 +19763,89 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$859  = hash_valid_s1;
+    \$881  = hash_valid_s1;
     if (shift) begin
-      \$859  = \$684 ;
+      \$881  = \$606 ;
     end
     if (rst) begin
-      \$859  = 1'h0;
+      \$881  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$860  = hash_valid_s2;
+    \$882  = hash_valid_s2;
     if (shift) begin
-      \$860  = hash_valid_s1;
+      \$882  = hash_valid_s1;
     end
     if (rst) begin
-      \$860  = 1'h0;
+      \$882  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$861  = hash_valid_s3;
+    \$883  = hash_valid_s3;
     if (shift) begin
-      \$861  = hash_valid_s2;
+      \$883  = hash_valid_s2;
     end
     if (rst) begin
-      \$861  = 1'h0;
+      \$883  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$862  = h_valid;
+    \$884  = h_valid;
     if (shift) begin
-      \$862  = hash_valid_s3;
+      \$884  = hash_valid_s3;
     end
     if (rst) begin
-      \$862  = 1'h0;
+      \$884  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$863  = hash_beat_s1;
+    \$885  = hash_beat_s1;
     if (shift) begin
-      \$863  = carried;
+      \$885  = carried;
     end
     if (rst) begin
-      \$863  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$885  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$864  = hash_beat_s2;
+    \$886  = hash_beat_s2;
     if (shift) begin
-      \$864  = hash_beat_s1;
+      \$886  = hash_beat_s1;
     end
     if (rst) begin
-      \$864  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$886  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$865  = hash_beat_s3;
+    \$887  = hash_beat_s3;
     if (shift) begin
-      \$865  = hash_beat_s2;
+      \$887  = hash_beat_s2;
     end
     if (rst) begin
-      \$865  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$887  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$866  = hash_beat_s4;
+    \$888  = hash_beat_s4;
     if (shift) begin
-      \$866  = hash_beat_s3;
+      \$888  = hash_beat_s3;
     end
     if (rst) begin
-      \$866  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$888  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$867  = lane0_hash_s1_left;
+    \$889  = lane0_hash_s1_left;
     if (shift) begin
-      \$867  = req__payload[23:9];
-    end
-    if (rst) begin
-      \$867  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$868  = lane0_hash_s1_right;
-    if (shift) begin
-      \$868  = lane0_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$868  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$869  = lane0_hash_s2_left;
-    if (shift) begin
-      \$869  = lane0_hash_s1_right;
-    end
-    if (rst) begin
-      \$869  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$870  = lane0_hash_s2_right;
-    if (shift) begin
-      \$870  = lane0_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$870  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$871  = lane0_hash_s3_left;
-    if (shift) begin
-      \$871  = lane0_hash_s2_right;
-    end
-    if (rst) begin
-      \$871  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$872  = lane0_hash_s3_right;
-    if (shift) begin
-      \$872  = lane0_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$872  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$873  = lane0_hash_s4_left;
-    if (shift) begin
-      \$873  = lane0_hash_s3_right;
-    end
-    if (rst) begin
-      \$873  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$874  = lane0_hash_s4_right;
-    if (shift) begin
-      \$874  = lane0_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$874  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$875  = lane1_hash_s1_left;
-    if (shift) begin
-      \$875  = req__payload[64:50];
-    end
-    if (rst) begin
-      \$875  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$876  = lane1_hash_s1_right;
-    if (shift) begin
-      \$876  = lane1_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$876  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$877  = lane1_hash_s2_left;
-    if (shift) begin
-      \$877  = lane1_hash_s1_right;
-    end
-    if (rst) begin
-      \$877  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$878  = lane1_hash_s2_right;
-    if (shift) begin
-      \$878  = lane1_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$878  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$879  = lane1_hash_s3_left;
-    if (shift) begin
-      \$879  = lane1_hash_s2_right;
-    end
-    if (rst) begin
-      \$879  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$880  = lane1_hash_s3_right;
-    if (shift) begin
-      \$880  = lane1_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$880  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$881  = lane1_hash_s4_left;
-    if (shift) begin
-      \$881  = lane1_hash_s3_right;
-    end
-    if (rst) begin
-      \$881  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$882  = lane1_hash_s4_right;
-    if (shift) begin
-      \$882  = lane1_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$882  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$883  = lane2_hash_s1_left;
-    if (shift) begin
-      \$883  = req__payload[105:91];
-    end
-    if (rst) begin
-      \$883  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$884  = lane2_hash_s1_right;
-    if (shift) begin
-      \$884  = lane2_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$884  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$885  = lane2_hash_s2_left;
-    if (shift) begin
-      \$885  = lane2_hash_s1_right;
-    end
-    if (rst) begin
-      \$885  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$886  = lane2_hash_s2_right;
-    if (shift) begin
-      \$886  = lane2_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$886  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$887  = lane2_hash_s3_left;
-    if (shift) begin
-      \$887  = lane2_hash_s2_right;
-    end
-    if (rst) begin
-      \$887  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$888  = lane2_hash_s3_right;
-    if (shift) begin
-      \$888  = lane2_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$888  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$889  = lane2_hash_s4_left;
-    if (shift) begin
-      \$889  = lane2_hash_s3_right;
+      \$889  = req__payload[23:9];
     end
     if (rst) begin
       \$889  = 15'h0000;
@@ -19883,9 +19853,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$890  = lane2_hash_s4_right;
+    \$890  = lane0_hash_s1_right;
     if (shift) begin
-      \$890  = lane2_hash_r3_mixed;
+      \$890  = lane0_hash_r0_mixed;
     end
     if (rst) begin
       \$890  = 15'h0000;
@@ -19893,9 +19863,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$891  = lane3_hash_s1_left;
+    \$891  = lane0_hash_s2_left;
     if (shift) begin
-      \$891  = req__payload[146:132];
+      \$891  = lane0_hash_s1_right;
     end
     if (rst) begin
       \$891  = 15'h0000;
@@ -19903,9 +19873,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$892  = lane3_hash_s1_right;
+    \$892  = lane0_hash_s2_right;
     if (shift) begin
-      \$892  = lane3_hash_r0_mixed;
+      \$892  = lane0_hash_r1_mixed;
     end
     if (rst) begin
       \$892  = 15'h0000;
@@ -19913,9 +19883,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$893  = lane3_hash_s2_left;
+    \$893  = lane0_hash_s3_left;
     if (shift) begin
-      \$893  = lane3_hash_s1_right;
+      \$893  = lane0_hash_s2_right;
     end
     if (rst) begin
       \$893  = 15'h0000;
@@ -19923,9 +19893,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$894  = lane3_hash_s2_right;
+    \$894  = lane0_hash_s3_right;
     if (shift) begin
-      \$894  = lane3_hash_r1_mixed;
+      \$894  = lane0_hash_r2_mixed;
     end
     if (rst) begin
       \$894  = 15'h0000;
@@ -19933,9 +19903,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$895  = lane3_hash_s3_left;
+    \$895  = lane0_hash_s4_left;
     if (shift) begin
-      \$895  = lane3_hash_s2_right;
+      \$895  = lane0_hash_s3_right;
     end
     if (rst) begin
       \$895  = 15'h0000;
@@ -19943,9 +19913,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$896  = lane3_hash_s3_right;
+    \$896  = lane0_hash_s4_right;
     if (shift) begin
-      \$896  = lane3_hash_r2_mixed;
+      \$896  = lane0_hash_r3_mixed;
     end
     if (rst) begin
       \$896  = 15'h0000;
@@ -19953,9 +19923,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$897  = lane3_hash_s4_left;
+    \$897  = lane1_hash_s1_left;
     if (shift) begin
-      \$897  = lane3_hash_s3_right;
+      \$897  = req__payload[64:50];
     end
     if (rst) begin
       \$897  = 15'h0000;
@@ -19963,9 +19933,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$898  = lane3_hash_s4_right;
+    \$898  = lane1_hash_s1_right;
     if (shift) begin
-      \$898  = lane3_hash_r3_mixed;
+      \$898  = lane1_hash_r0_mixed;
     end
     if (rst) begin
       \$898  = 15'h0000;
@@ -19973,89 +19943,89 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$899  = host_valid_s1;
-    if (host_shift) begin
-      \$899  = \$685 ;
+    \$899  = lane1_hash_s2_left;
+    if (shift) begin
+      \$899  = lane1_hash_s1_right;
     end
     if (rst) begin
-      \$899  = 1'h0;
+      \$899  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$900  = host_valid_s2;
-    if (host_shift) begin
-      \$900  = host_valid_s1;
+    \$900  = lane1_hash_s2_right;
+    if (shift) begin
+      \$900  = lane1_hash_r1_mixed;
     end
     if (rst) begin
-      \$900  = 1'h0;
+      \$900  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$901  = host_valid_s3;
-    if (host_shift) begin
-      \$901  = host_valid_s2;
+    \$901  = lane1_hash_s3_left;
+    if (shift) begin
+      \$901  = lane1_hash_s2_right;
     end
     if (rst) begin
-      \$901  = 1'h0;
+      \$901  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$902  = hh_valid;
-    if (host_shift) begin
-      \$902  = host_valid_s3;
+    \$902  = lane1_hash_s3_right;
+    if (shift) begin
+      \$902  = lane1_hash_r2_mixed;
     end
     if (rst) begin
-      \$902  = 1'h0;
+      \$902  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$903  = host_cmd_s1;
-    if (host_shift) begin
-      \$903  = host_cmd__payload;
+    \$903  = lane1_hash_s4_left;
+    if (shift) begin
+      \$903  = lane1_hash_s3_right;
     end
     if (rst) begin
-      \$903  = 67'h00000000000000000;
+      \$903  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$904  = host_cmd_s2;
-    if (host_shift) begin
-      \$904  = host_cmd_s1;
+    \$904  = lane1_hash_s4_right;
+    if (shift) begin
+      \$904  = lane1_hash_r3_mixed;
     end
     if (rst) begin
-      \$904  = 67'h00000000000000000;
+      \$904  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$905  = host_cmd_s3;
-    if (host_shift) begin
-      \$905  = host_cmd_s2;
+    \$905  = lane2_hash_s1_left;
+    if (shift) begin
+      \$905  = req__payload[105:91];
     end
     if (rst) begin
-      \$905  = 67'h00000000000000000;
+      \$905  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$906  = host_cmd_s4;
-    if (host_shift) begin
-      \$906  = host_cmd_s3;
+    \$906  = lane2_hash_s1_right;
+    if (shift) begin
+      \$906  = lane2_hash_r0_mixed;
     end
     if (rst) begin
-      \$906  = 67'h00000000000000000;
+      \$906  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$907  = host_hash_s1_left;
-    if (host_shift) begin
-      \$907  = host_cmd__payload[52:38];
+    \$907  = lane2_hash_s2_left;
+    if (shift) begin
+      \$907  = lane2_hash_s1_right;
     end
     if (rst) begin
       \$907  = 15'h0000;
@@ -20063,9 +20033,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$908  = host_hash_s1_right;
-    if (host_shift) begin
-      \$908  = host_hash_r0_mixed;
+    \$908  = lane2_hash_s2_right;
+    if (shift) begin
+      \$908  = lane2_hash_r1_mixed;
     end
     if (rst) begin
       \$908  = 15'h0000;
@@ -20073,9 +20043,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$909  = host_hash_s2_left;
-    if (host_shift) begin
-      \$909  = host_hash_s1_right;
+    \$909  = lane2_hash_s3_left;
+    if (shift) begin
+      \$909  = lane2_hash_s2_right;
     end
     if (rst) begin
       \$909  = 15'h0000;
@@ -20083,9 +20053,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$910  = host_hash_s2_right;
-    if (host_shift) begin
-      \$910  = host_hash_r1_mixed;
+    \$910  = lane2_hash_s3_right;
+    if (shift) begin
+      \$910  = lane2_hash_r2_mixed;
     end
     if (rst) begin
       \$910  = 15'h0000;
@@ -20093,9 +20063,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$911  = host_hash_s3_left;
-    if (host_shift) begin
-      \$911  = host_hash_s2_right;
+    \$911  = lane2_hash_s4_left;
+    if (shift) begin
+      \$911  = lane2_hash_s3_right;
     end
     if (rst) begin
       \$911  = 15'h0000;
@@ -20103,9 +20073,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$912  = host_hash_s3_right;
-    if (host_shift) begin
-      \$912  = host_hash_r2_mixed;
+    \$912  = lane2_hash_s4_right;
+    if (shift) begin
+      \$912  = lane2_hash_r3_mixed;
     end
     if (rst) begin
       \$912  = 15'h0000;
@@ -20113,9 +20083,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$913  = host_hash_s4_left;
-    if (host_shift) begin
-      \$913  = host_hash_s3_right;
+    \$913  = lane3_hash_s1_left;
+    if (shift) begin
+      \$913  = req__payload[146:132];
     end
     if (rst) begin
       \$913  = 15'h0000;
@@ -20123,9 +20093,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$914  = host_hash_s4_right;
-    if (host_shift) begin
-      \$914  = host_hash_r3_mixed;
+    \$914  = lane3_hash_s1_right;
+    if (shift) begin
+      \$914  = lane3_hash_r0_mixed;
     end
     if (rst) begin
       \$914  = 15'h0000;
@@ -20133,116 +20103,79 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$915  = clear_set;
-    if (advance) begin
-      if (clearing) begin
-        \$915  = \$688 [13:0];
-      end else if (\$687 ) begin
-        if (\$692 ) begin
-          \$915  = 14'h0000;
-        end
-      end
+    \$915  = lane3_hash_s2_left;
+    if (shift) begin
+      \$915  = lane3_hash_s1_right;
     end
     if (rst) begin
-      \$915  = 14'h0000;
+      \$915  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$916  = clearing;
-    if (advance) begin
-      if (clearing) begin
-        if (\$689 ) begin
-          \$916  = 1'h0;
-        end
-      end else if (\$687 ) begin
-        if (\$692 ) begin
-          \$916  = 1'h1;
-        end
-      end
+    \$916  = lane3_hash_s2_right;
+    if (shift) begin
+      \$916  = lane3_hash_r1_mixed;
     end
     if (rst) begin
-      \$916  = 1'h0;
+      \$916  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$917  = clear_op;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$687 ) begin
-        if (\$692 ) begin
-          \$917  = host_cmd_s4[2:0];
-        end
-      end
+    \$917  = lane3_hash_s3_left;
+    if (shift) begin
+      \$917  = lane3_hash_s2_right;
     end
     if (rst) begin
-      \$917  = 3'h0;
+      \$917  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$918  = remaining;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$687 ) begin
-      end else if (h_valid) begin
-        (* full_case = 32'd1 *)
-        if (\$695 ) begin
-        end else if (\$697 ) begin
-        end else begin
-          \$918  = rest;
-        end
-      end
+    \$918  = lane3_hash_s3_right;
+    if (shift) begin
+      \$918  = lane3_hash_r2_mixed;
     end
     if (rst) begin
-      \$918  = 4'h0;
+      \$918  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$919  = mid_beat;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$687 ) begin
-      end else if (h_valid) begin
-        (* full_case = 32'd1 *)
-        if (\$695 ) begin
-        end else if (\$697 ) begin
-        end else begin
-          \$919  = \$698 ;
-        end
-      end
+    \$919  = lane3_hash_s4_left;
+    if (shift) begin
+      \$919  = lane3_hash_s3_right;
     end
     if (rst) begin
-      \$919  = 1'h0;
+      \$919  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$920  = a_valid;
-    if (advance) begin
-      \$920  = inject_valid;
+    \$920  = lane3_hash_s4_right;
+    if (shift) begin
+      \$920  = lane3_hash_r3_mixed;
     end
     if (rst) begin
-      \$920  = 1'h0;
+      \$920  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$921  = \$signal ;
-    if (advance) begin
-      \$921  = inject;
+    \$921  = host_valid_s1;
+    if (host_shift) begin
+      \$921  = \$607 ;
     end
     if (rst) begin
-      \$921  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$921  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$922  = \$signal$178 ;
-    if (advance) begin
-      \$922  = a_valid;
+    \$922  = host_valid_s2;
+    if (host_shift) begin
+      \$922  = host_valid_s1;
     end
     if (rst) begin
       \$922  = 1'h0;
@@ -20250,244 +20183,613 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$923  = \$signal$150 ;
+    \$923  = host_valid_s3;
+    if (host_shift) begin
+      \$923  = host_valid_s2;
+    end
+    if (rst) begin
+      \$923  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$924  = hh_valid;
+    if (host_shift) begin
+      \$924  = host_valid_s3;
+    end
+    if (rst) begin
+      \$924  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$925  = host_cmd_s1;
+    if (host_shift) begin
+      \$925  = host_cmd__payload;
+    end
+    if (rst) begin
+      \$925  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$926  = host_cmd_s2;
+    if (host_shift) begin
+      \$926  = host_cmd_s1;
+    end
+    if (rst) begin
+      \$926  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$927  = host_cmd_s3;
+    if (host_shift) begin
+      \$927  = host_cmd_s2;
+    end
+    if (rst) begin
+      \$927  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$928  = host_cmd_s4;
+    if (host_shift) begin
+      \$928  = host_cmd_s3;
+    end
+    if (rst) begin
+      \$928  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$929  = host_hash_s1_left;
+    if (host_shift) begin
+      \$929  = host_cmd__payload[52:38];
+    end
+    if (rst) begin
+      \$929  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$930  = host_hash_s1_right;
+    if (host_shift) begin
+      \$930  = host_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$930  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$931  = host_hash_s2_left;
+    if (host_shift) begin
+      \$931  = host_hash_s1_right;
+    end
+    if (rst) begin
+      \$931  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$932  = host_hash_s2_right;
+    if (host_shift) begin
+      \$932  = host_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$932  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$933  = host_hash_s3_left;
+    if (host_shift) begin
+      \$933  = host_hash_s2_right;
+    end
+    if (rst) begin
+      \$933  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$934  = host_hash_s3_right;
+    if (host_shift) begin
+      \$934  = host_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$934  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$935  = host_hash_s4_left;
+    if (host_shift) begin
+      \$935  = host_hash_s3_right;
+    end
+    if (rst) begin
+      \$935  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$936  = host_hash_s4_right;
+    if (host_shift) begin
+      \$936  = host_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$936  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$937  = clear_set;
     if (advance) begin
-      \$923  = \$signal ;
+      if (clearing) begin
+        \$937  = \$610 [13:0];
+      end else if (\$609 ) begin
+        if (\$614 ) begin
+          \$937  = 14'h0000;
+        end
+      end
     end
     if (rst) begin
-      \$923  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$937  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$924  = resp__valid;
-    if (\$699 ) begin
-      \$924  = 1'h0;
-    end
-    if (\$703 ) begin
-      \$924  = \$signal$150 [6];
+    \$938  = clearing;
+    if (advance) begin
+      if (clearing) begin
+        if (\$611 ) begin
+          \$938  = 1'h0;
+        end
+      end else if (\$609 ) begin
+        if (\$614 ) begin
+          \$938  = 1'h1;
+        end
+      end
     end
     if (rst) begin
-      \$924  = 1'h0;
+      \$938  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$925  = host_resp__valid;
-    if (\$700 ) begin
-      \$925  = 1'h0;
-    end
-    if (\$778 ) begin
-      \$925  = 1'h1;
+    \$939  = clear_op;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$609 ) begin
+        if (\$614 ) begin
+          \$939  = host_cmd_s4[2:0];
+        end
+      end
     end
     if (rst) begin
-      \$925  = 1'h0;
+      \$939  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$926  = resp__payload;
-    if (\$703 ) begin
-      \$926 [240] = \$signal$150 [295];
-      \$926 [241] = \$signal$150 [296];
-      \$926 [273:242] = \$signal$150 [328:297];
-      \$926 [0] = \$signal$150 [7];
-      \$926 [26:19] = \$signal$150 [46:39];
-      \$926 [58:27] = \$signal$150 [78:47];
-      if (\$704 ) begin
-        \$926 [1] = 1'h0;
-        \$926 [2] = 1'h0;
-        \$926 [18:3] = 16'h0000;
-        \$926 [59] = 1'h0;
-      end else if (\$signal$150 [2]) begin
+    \$940  = remaining;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$609 ) begin
+      end else if (h_valid) begin
         (* full_case = 32'd1 *)
-        if (\$signal$150 [1]) begin
-          \$926 [1] = \$720 ;
-          \$926 [2] = \$721 [1];
-          \$926 [18:3] = learn_slot;
-          \$926 [59] = 1'h0;
+        if (\$617 ) begin
+        end else if (\$619 ) begin
         end else begin
-          \$926 [1] = lane0_hit;
-          \$926 [2] = \$signal$150 [8];
-          \$926 [18:3] = lane0_slot;
-          \$926 [59] = lane0_stale;
+          \$940  = rest;
+        end
+      end
+    end
+    if (rst) begin
+      \$940  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$941  = mid_beat;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$609 ) begin
+      end else if (h_valid) begin
+        (* full_case = 32'd1 *)
+        if (\$617 ) begin
+        end else if (\$619 ) begin
+        end else begin
+          \$941  = \$620 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$941  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$942  = a_valid;
+    if (advance) begin
+      \$942  = inject_valid;
+    end
+    if (rst) begin
+      \$942  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$943  = \$signal ;
+    if (advance) begin
+      \$943  = inject;
+    end
+    if (rst) begin
+      \$943  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$944  = \$signal$182 ;
+    if (advance) begin
+      \$944  = a_valid;
+    end
+    if (rst) begin
+      \$944  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$945  = \$signal$162 ;
+    if (advance) begin
+      \$945  = \$signal ;
+    end
+    if (rst) begin
+      \$945  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$946  = port0_forward;
+    if (advance) begin
+      \$946  = \$622 ;
+    end
+    if (rst) begin
+      \$946  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$947  = port1_forward;
+    if (advance) begin
+      \$947  = \$624 ;
+    end
+    if (rst) begin
+      \$947  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$948  = port2_forward;
+    if (advance) begin
+      \$948  = \$626 ;
+    end
+    if (rst) begin
+      \$948  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$949  = port3_forward;
+    if (advance) begin
+      \$949  = \$628 ;
+    end
+    if (rst) begin
+      \$949  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$950  = write__en;
+    if (advance) begin
+      \$950  = b_writes;
+    end
+    if (rst) begin
+      \$950  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$951  = write__addr;
+    if (advance) begin
+      \$951  = \$signal$162 [342:329];
+    end
+    if (rst) begin
+      \$951  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$952  = w_word;
+    if (advance) begin
+      \$952  = \$629 ;
+    end
+    if (rst) begin
+      \$952  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$953  = resp__valid;
+    if (\$630 ) begin
+      \$953  = 1'h0;
+    end
+    if (\$634 ) begin
+      \$953  = \$signal$162 [6];
+    end
+    if (rst) begin
+      \$953  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$954  = host_resp__valid;
+    if (\$631 ) begin
+      \$954  = 1'h0;
+    end
+    if (\$709 ) begin
+      \$954  = 1'h1;
+    end
+    if (rst) begin
+      \$954  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$955  = resp__payload;
+    if (\$634 ) begin
+      \$955 [240] = \$signal$162 [295];
+      \$955 [241] = \$signal$162 [296];
+      \$955 [273:242] = \$signal$162 [328:297];
+      \$955 [0] = \$signal$162 [7];
+      \$955 [26:19] = \$signal$162 [46:39];
+      \$955 [58:27] = \$signal$162 [78:47];
+      if (\$635 ) begin
+        \$955 [1] = 1'h0;
+        \$955 [2] = 1'h0;
+        \$955 [18:3] = 16'h0000;
+        \$955 [59] = 1'h0;
+      end else if (\$signal$162 [2]) begin
+        (* full_case = 32'd1 *)
+        if (\$signal$162 [1]) begin
+          \$955 [1] = \$651 ;
+          \$955 [2] = \$652 [1];
+          \$955 [18:3] = learn_slot;
+          \$955 [59] = 1'h0;
+        end else begin
+          \$955 [1] = lane0_hit;
+          \$955 [2] = \$signal$162 [8];
+          \$955 [18:3] = lane0_slot;
+          \$955 [59] = lane0_stale;
         end
       end
       begin
         begin
-          \$926 [60] = \$signal$150 [79];
-          \$926 [86:79] = \$signal$150 [118:111];
-          \$926 [118:87] = \$signal$150 [150:119];
+          \$955 [60] = \$signal$162 [79];
+          \$955 [86:79] = \$signal$162 [118:111];
+          \$955 [118:87] = \$signal$162 [150:119];
         end
       end
-      if (\$722 ) begin
-        \$926 [61] = 1'h0;
-        \$926 [62] = 1'h0;
-        \$926 [78:63] = 16'h0000;
-        \$926 [119] = 1'h0;
-      end else if (\$signal$150 [3]) begin
+      if (\$653 ) begin
+        \$955 [61] = 1'h0;
+        \$955 [62] = 1'h0;
+        \$955 [78:63] = 16'h0000;
+        \$955 [119] = 1'h0;
+      end else if (\$signal$162 [3]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$150 [1]) begin
-          \$926 [61] = \$738 ;
-          \$926 [62] = \$739 [1];
-          \$926 [78:63] = learn_slot;
-          \$926 [119] = 1'h0;
+        if (\$signal$162 [1]) begin
+          \$955 [61] = \$669 ;
+          \$955 [62] = \$670 [1];
+          \$955 [78:63] = learn_slot;
+          \$955 [119] = 1'h0;
         end else begin
-          \$926 [61] = lane1_hit;
-          \$926 [62] = \$signal$150 [80];
-          \$926 [78:63] = lane1_slot;
-          \$926 [119] = lane1_stale;
+          \$955 [61] = lane1_hit;
+          \$955 [62] = \$signal$162 [80];
+          \$955 [78:63] = lane1_slot;
+          \$955 [119] = lane1_stale;
         end
       end
       begin
         begin
-          \$926 [120] = \$signal$150 [151];
-          \$926 [146:139] = \$signal$150 [190:183];
-          \$926 [178:147] = \$signal$150 [222:191];
+          \$955 [120] = \$signal$162 [151];
+          \$955 [146:139] = \$signal$162 [190:183];
+          \$955 [178:147] = \$signal$162 [222:191];
         end
       end
-      if (\$740 ) begin
-        \$926 [121] = 1'h0;
-        \$926 [122] = 1'h0;
-        \$926 [138:123] = 16'h0000;
-        \$926 [179] = 1'h0;
-      end else if (\$signal$150 [4]) begin
+      if (\$671 ) begin
+        \$955 [121] = 1'h0;
+        \$955 [122] = 1'h0;
+        \$955 [138:123] = 16'h0000;
+        \$955 [179] = 1'h0;
+      end else if (\$signal$162 [4]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$150 [1]) begin
-          \$926 [121] = \$756 ;
-          \$926 [122] = \$757 [1];
-          \$926 [138:123] = learn_slot;
-          \$926 [179] = 1'h0;
+        if (\$signal$162 [1]) begin
+          \$955 [121] = \$687 ;
+          \$955 [122] = \$688 [1];
+          \$955 [138:123] = learn_slot;
+          \$955 [179] = 1'h0;
         end else begin
-          \$926 [121] = lane2_hit;
-          \$926 [122] = \$signal$150 [152];
-          \$926 [138:123] = lane2_slot;
-          \$926 [179] = lane2_stale;
+          \$955 [121] = lane2_hit;
+          \$955 [122] = \$signal$162 [152];
+          \$955 [138:123] = lane2_slot;
+          \$955 [179] = lane2_stale;
         end
       end
       begin
         begin
-          \$926 [180] = \$signal$150 [223];
-          \$926 [206:199] = \$signal$150 [262:255];
-          \$926 [238:207] = \$signal$150 [294:263];
+          \$955 [180] = \$signal$162 [223];
+          \$955 [206:199] = \$signal$162 [262:255];
+          \$955 [238:207] = \$signal$162 [294:263];
         end
       end
-      if (\$758 ) begin
-        \$926 [181] = 1'h0;
-        \$926 [182] = 1'h0;
-        \$926 [198:183] = 16'h0000;
-        \$926 [239] = 1'h0;
-      end else if (\$signal$150 [5]) begin
+      if (\$689 ) begin
+        \$955 [181] = 1'h0;
+        \$955 [182] = 1'h0;
+        \$955 [198:183] = 16'h0000;
+        \$955 [239] = 1'h0;
+      end else if (\$signal$162 [5]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$150 [1]) begin
-          \$926 [181] = \$774 ;
-          \$926 [182] = \$775 [1];
-          \$926 [198:183] = learn_slot;
-          \$926 [239] = 1'h0;
+        if (\$signal$162 [1]) begin
+          \$955 [181] = \$705 ;
+          \$955 [182] = \$706 [1];
+          \$955 [198:183] = learn_slot;
+          \$955 [239] = 1'h0;
         end else begin
-          \$926 [181] = lane3_hit;
-          \$926 [182] = \$signal$150 [224];
-          \$926 [198:183] = lane3_slot;
-          \$926 [239] = lane3_stale;
+          \$955 [181] = lane3_hit;
+          \$955 [182] = \$signal$162 [224];
+          \$955 [198:183] = lane3_slot;
+          \$955 [239] = lane3_stale;
         end
       end
     end
     if (rst) begin
-      \$926  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
+      \$955  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$927  = host_resp__payload;
-    if (\$778 ) begin
-      \$927 [2:0] = \$signal$150 [347:345];
-      \$927 [18:3] = \$802 ;
-      \$927 [37:19] = \$820 ;
-      \$927 [38] = \$839 ;
-      \$927 [39] = \$850 ;
+    \$956  = host_resp__payload;
+    if (\$709 ) begin
+      \$956 [2:0] = \$signal$162 [347:345];
+      \$956 [18:3] = \$733 ;
+      \$956 [37:19] = \$751 ;
+      \$956 [38] = \$770 ;
+      \$956 [39] = \$781 ;
     end
     if (rst) begin
-      \$927  = 40'h0000000000;
+      \$956  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$928  = error_sticky;
+    \$957  = counting;
+    if (advance) begin
+      \$957  = \$783 ;
+    end else if (counting) begin
+      \$957  = 1'h0;
+    end
+    if (rst) begin
+      \$957  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$958  = answered;
+    if (advance) begin
+      \$958  = \$791 [2:0];
+    end
+    if (rst) begin
+      \$958  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$959  = \hits$200 ;
+    if (advance) begin
+      \$959  = \$867 [2:0];
+    end
+    if (rst) begin
+      \$959  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$960  = \errors$201 ;
+    if (advance) begin
+      \$960  = \$875 [2:0];
+    end
+    if (rst) begin
+      \$960  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$961  = error_sticky;
     if (errors_clear) begin
-      \$928  = 1'h0;
+      \$961  = 1'h0;
     end
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$928  = 1'h0;
+      \$961  = 1'h0;
     end else begin
-      if (\$853 ) begin
-        if (\$857 ) begin
-          \$928  = 1'h1;
+      if (counting) begin
+        if (\$879 ) begin
+          \$961  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$928  = 1'h0;
+      \$961  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$929  = lookups;
+    \$962  = lookups;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$929  = 32'd0;
+      \$962  = 32'd0;
     end else begin
-      if (\$853 ) begin
-        \$929  = \$854 [31:0];
+      if (counting) begin
+        \$962  = \$876 [31:0];
       end
     end
     if (rst) begin
-      \$929  = 32'd0;
+      \$962  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$930  = hits;
+    \$963  = hits;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$930  = 32'd0;
+      \$963  = 32'd0;
     end else begin
-      if (\$853 ) begin
-        \$930  = \$855 [31:0];
+      if (counting) begin
+        \$963  = \$877 [31:0];
       end
     end
     if (rst) begin
-      \$930  = 32'd0;
+      \$963  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$931  = errors;
+    \$964  = errors;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$931  = 32'd0;
+      \$964  = 32'd0;
     end else begin
-      if (\$853 ) begin
-        \$931  = \$856 [31:0];
+      if (counting) begin
+        \$964  = \$878 [31:0];
       end
     end
     if (rst) begin
-      \$931  = 32'd0;
+      \$964  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$932  = conflicts;
+    \$965  = conflicts;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$932  = 32'd0;
+      \$965  = 32'd0;
     end else begin
       if (h_take) begin
-        \$932  = \$858 [31:0];
+        \$965  = \$880 [31:0];
       end
     end
     if (rst) begin
-      \$932  = 32'd0;
+      \$965  = 32'd0;
     end
   end
   assign hash_valid_s4 = h_valid;
@@ -20525,11 +20827,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$signature__addr$145  = \$signal [166:153];
   assign \$signature__en$146  = advance;
   assign \$signature__addr$147  = \$signal [238:225];
-  assign age = \$385 [1:0];
-  assign write__addr = \$signal$150 [342:329];
-  assign answered = \$596 [2:0];
-  assign \hits$180  = \$672 [2:0];
-  assign \errors$181  = \$680 [2:0];
+  assign age = \$398 [1:0];
+  assign w_set = write__addr;
+  assign write__data = w_word;
+  assign w_en = write__en;
   assign \req__payload.lanes  = req__payload[163:0];
   assign \req__payload.lanes[0]  = req__payload[40:0];
   assign \req__payload.lanes[0].valid  = req__payload[0];
@@ -20798,6 +21099,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$signal.host_entry.rrpv  = \$signal [382:381];
   assign \$signal.host_entry.tag  = \$signal [398:383];
   assign \$signal.host_ack  = \$signal [399];
+  assign \port0_word[0]  = port0_word[19:0];
+  assign \port0_word[0].valid  = port0_word[0];
+  assign \port0_word[0].rrpv  = port0_word[2:1];
+  assign \port0_word[0].tag  = port0_word[18:3];
+  assign \port0_word[0].stale  = port0_word[19];
+  assign \port0_word[1]  = port0_word[39:20];
+  assign \port0_word[1].valid  = port0_word[20];
+  assign \port0_word[1].rrpv  = port0_word[22:21];
+  assign \port0_word[1].tag  = port0_word[38:23];
+  assign \port0_word[1].stale  = port0_word[39];
+  assign \port0_word[2]  = port0_word[59:40];
+  assign \port0_word[2].valid  = port0_word[40];
+  assign \port0_word[2].rrpv  = port0_word[42:41];
+  assign \port0_word[2].tag  = port0_word[58:43];
+  assign \port0_word[2].stale  = port0_word[59];
+  assign \port0_word[3]  = port0_word[79:60];
+  assign \port0_word[3].valid  = port0_word[60];
+  assign \port0_word[3].rrpv  = port0_word[62:61];
+  assign \port0_word[3].tag  = port0_word[78:63];
+  assign \port0_word[3].stale  = port0_word[79];
   assign \$signature__data[0]  = \$signature__data [19:0];
   assign \$signature__data[0].valid  = \$signature__data [0];
   assign \$signature__data[0].rrpv  = \$signature__data [2:1];
@@ -20818,53 +21139,46 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$signature__data[3].rrpv  = \$signature__data [62:61];
   assign \$signature__data[3].tag  = \$signature__data [78:63];
   assign \$signature__data[3].stale  = \$signature__data [79];
-  assign \$signal$150.host  = \$signal$150 [0];
-  assign \$signal$150.learn  = \$signal$150 [1];
-  assign \$signal$150.mask  = \$signal$150 [5:2];
-  assign \$signal$150.beat_end  = \$signal$150 [6];
-  assign \$signal$150.beat  = \$signal$150 [328:7];
-  assign \$signal$150.beat.lanes  = \$signal$150 [294:7];
-  assign \$signal$150.beat.lanes[0]  = \$signal$150 [78:7];
-  assign \$signal$150.beat.lanes[0].valid  = \$signal$150 [7];
-  assign \$signal$150.beat.lanes[0].error  = \$signal$150 [8];
-  assign \$signal$150.beat.lanes[0].set  = \$signal$150 [22:9];
-  assign \$signal$150.beat.lanes[0].tag  = \$signal$150 [38:23];
-  assign \$signal$150.beat.lanes[0].table  = \$signal$150 [46:39];
-  assign \$signal$150.beat.lanes[0].row  = \$signal$150 [78:47];
-  assign \$signal$150.beat.lanes[1]  = \$signal$150 [150:79];
-  assign \$signal$150.beat.lanes[1].valid  = \$signal$150 [79];
-  assign \$signal$150.beat.lanes[1].error  = \$signal$150 [80];
-  assign \$signal$150.beat.lanes[1].set  = \$signal$150 [94:81];
-  assign \$signal$150.beat.lanes[1].tag  = \$signal$150 [110:95];
-  assign \$signal$150.beat.lanes[1].table  = \$signal$150 [118:111];
-  assign \$signal$150.beat.lanes[1].row  = \$signal$150 [150:119];
-  assign \$signal$150.beat.lanes[2]  = \$signal$150 [222:151];
-  assign \$signal$150.beat.lanes[2].valid  = \$signal$150 [151];
-  assign \$signal$150.beat.lanes[2].error  = \$signal$150 [152];
-  assign \$signal$150.beat.lanes[2].set  = \$signal$150 [166:153];
-  assign \$signal$150.beat.lanes[2].tag  = \$signal$150 [182:167];
-  assign \$signal$150.beat.lanes[2].table  = \$signal$150 [190:183];
-  assign \$signal$150.beat.lanes[2].row  = \$signal$150 [222:191];
-  assign \$signal$150.beat.lanes[3]  = \$signal$150 [294:223];
-  assign \$signal$150.beat.lanes[3].valid  = \$signal$150 [223];
-  assign \$signal$150.beat.lanes[3].error  = \$signal$150 [224];
-  assign \$signal$150.beat.lanes[3].set  = \$signal$150 [238:225];
-  assign \$signal$150.beat.lanes[3].tag  = \$signal$150 [254:239];
-  assign \$signal$150.beat.lanes[3].table  = \$signal$150 [262:255];
-  assign \$signal$150.beat.lanes[3].row  = \$signal$150 [294:263];
-  assign \$signal$150.beat.first  = \$signal$150 [295];
-  assign \$signal$150.beat.last  = \$signal$150 [296];
-  assign \$signal$150.beat.meta  = \$signal$150 [328:297];
-  assign \$signal$150.rmw_set  = \$signal$150 [342:329];
-  assign \$signal$150.rmw_lane  = \$signal$150 [344:343];
-  assign \$signal$150.host_op  = \$signal$150 [347:345];
-  assign \$signal$150.host_slot  = \$signal$150 [363:348];
-  assign \$signal$150.host_tag  = \$signal$150 [379:364];
-  assign \$signal$150.host_entry  = \$signal$150 [398:380];
-  assign \$signal$150.host_entry.valid  = \$signal$150 [380];
-  assign \$signal$150.host_entry.rrpv  = \$signal$150 [382:381];
-  assign \$signal$150.host_entry.tag  = \$signal$150 [398:383];
-  assign \$signal$150.host_ack  = \$signal$150 [399];
+  assign \w_word[0]  = w_word[19:0];
+  assign \w_word[0].valid  = w_word[0];
+  assign \w_word[0].rrpv  = w_word[2:1];
+  assign \w_word[0].tag  = w_word[18:3];
+  assign \w_word[0].stale  = w_word[19];
+  assign \w_word[1]  = w_word[39:20];
+  assign \w_word[1].valid  = w_word[20];
+  assign \w_word[1].rrpv  = w_word[22:21];
+  assign \w_word[1].tag  = w_word[38:23];
+  assign \w_word[1].stale  = w_word[39];
+  assign \w_word[2]  = w_word[59:40];
+  assign \w_word[2].valid  = w_word[40];
+  assign \w_word[2].rrpv  = w_word[42:41];
+  assign \w_word[2].tag  = w_word[58:43];
+  assign \w_word[2].stale  = w_word[59];
+  assign \w_word[3]  = w_word[79:60];
+  assign \w_word[3].valid  = w_word[60];
+  assign \w_word[3].rrpv  = w_word[62:61];
+  assign \w_word[3].tag  = w_word[78:63];
+  assign \w_word[3].stale  = w_word[79];
+  assign \port1_word[0]  = port1_word[19:0];
+  assign \port1_word[0].valid  = port1_word[0];
+  assign \port1_word[0].rrpv  = port1_word[2:1];
+  assign \port1_word[0].tag  = port1_word[18:3];
+  assign \port1_word[0].stale  = port1_word[19];
+  assign \port1_word[1]  = port1_word[39:20];
+  assign \port1_word[1].valid  = port1_word[20];
+  assign \port1_word[1].rrpv  = port1_word[22:21];
+  assign \port1_word[1].tag  = port1_word[38:23];
+  assign \port1_word[1].stale  = port1_word[39];
+  assign \port1_word[2]  = port1_word[59:40];
+  assign \port1_word[2].valid  = port1_word[40];
+  assign \port1_word[2].rrpv  = port1_word[42:41];
+  assign \port1_word[2].tag  = port1_word[58:43];
+  assign \port1_word[2].stale  = port1_word[59];
+  assign \port1_word[3]  = port1_word[79:60];
+  assign \port1_word[3].valid  = port1_word[60];
+  assign \port1_word[3].rrpv  = port1_word[62:61];
+  assign \port1_word[3].tag  = port1_word[78:63];
+  assign \port1_word[3].stale  = port1_word[79];
   assign \$signature__data$154[0]  = \$signature__data$154 [19:0];
   assign \$signature__data$154[0].valid  = \$signature__data$154 [0];
   assign \$signature__data$154[0].rrpv  = \$signature__data$154 [2:1];
@@ -20885,46 +21199,133 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$signature__data$154[3].rrpv  = \$signature__data$154 [62:61];
   assign \$signature__data$154[3].tag  = \$signature__data$154 [78:63];
   assign \$signature__data$154[3].stale  = \$signature__data$154 [79];
-  assign \$signature__data$158[0]  = \$signature__data$158 [19:0];
-  assign \$signature__data$158[0].valid  = \$signature__data$158 [0];
-  assign \$signature__data$158[0].rrpv  = \$signature__data$158 [2:1];
-  assign \$signature__data$158[0].tag  = \$signature__data$158 [18:3];
-  assign \$signature__data$158[0].stale  = \$signature__data$158 [19];
-  assign \$signature__data$158[1]  = \$signature__data$158 [39:20];
-  assign \$signature__data$158[1].valid  = \$signature__data$158 [20];
-  assign \$signature__data$158[1].rrpv  = \$signature__data$158 [22:21];
-  assign \$signature__data$158[1].tag  = \$signature__data$158 [38:23];
-  assign \$signature__data$158[1].stale  = \$signature__data$158 [39];
-  assign \$signature__data$158[2]  = \$signature__data$158 [59:40];
-  assign \$signature__data$158[2].valid  = \$signature__data$158 [40];
-  assign \$signature__data$158[2].rrpv  = \$signature__data$158 [42:41];
-  assign \$signature__data$158[2].tag  = \$signature__data$158 [58:43];
-  assign \$signature__data$158[2].stale  = \$signature__data$158 [59];
-  assign \$signature__data$158[3]  = \$signature__data$158 [79:60];
-  assign \$signature__data$158[3].valid  = \$signature__data$158 [60];
-  assign \$signature__data$158[3].rrpv  = \$signature__data$158 [62:61];
-  assign \$signature__data$158[3].tag  = \$signature__data$158 [78:63];
-  assign \$signature__data$158[3].stale  = \$signature__data$158 [79];
-  assign \$signature__data$162[0]  = \$signature__data$162 [19:0];
-  assign \$signature__data$162[0].valid  = \$signature__data$162 [0];
-  assign \$signature__data$162[0].rrpv  = \$signature__data$162 [2:1];
-  assign \$signature__data$162[0].tag  = \$signature__data$162 [18:3];
-  assign \$signature__data$162[0].stale  = \$signature__data$162 [19];
-  assign \$signature__data$162[1]  = \$signature__data$162 [39:20];
-  assign \$signature__data$162[1].valid  = \$signature__data$162 [20];
-  assign \$signature__data$162[1].rrpv  = \$signature__data$162 [22:21];
-  assign \$signature__data$162[1].tag  = \$signature__data$162 [38:23];
-  assign \$signature__data$162[1].stale  = \$signature__data$162 [39];
-  assign \$signature__data$162[2]  = \$signature__data$162 [59:40];
-  assign \$signature__data$162[2].valid  = \$signature__data$162 [40];
-  assign \$signature__data$162[2].rrpv  = \$signature__data$162 [42:41];
-  assign \$signature__data$162[2].tag  = \$signature__data$162 [58:43];
-  assign \$signature__data$162[2].stale  = \$signature__data$162 [59];
-  assign \$signature__data$162[3]  = \$signature__data$162 [79:60];
-  assign \$signature__data$162[3].valid  = \$signature__data$162 [60];
-  assign \$signature__data$162[3].rrpv  = \$signature__data$162 [62:61];
-  assign \$signature__data$162[3].tag  = \$signature__data$162 [78:63];
-  assign \$signature__data$162[3].stale  = \$signature__data$162 [79];
+  assign \port2_word[0]  = port2_word[19:0];
+  assign \port2_word[0].valid  = port2_word[0];
+  assign \port2_word[0].rrpv  = port2_word[2:1];
+  assign \port2_word[0].tag  = port2_word[18:3];
+  assign \port2_word[0].stale  = port2_word[19];
+  assign \port2_word[1]  = port2_word[39:20];
+  assign \port2_word[1].valid  = port2_word[20];
+  assign \port2_word[1].rrpv  = port2_word[22:21];
+  assign \port2_word[1].tag  = port2_word[38:23];
+  assign \port2_word[1].stale  = port2_word[39];
+  assign \port2_word[2]  = port2_word[59:40];
+  assign \port2_word[2].valid  = port2_word[40];
+  assign \port2_word[2].rrpv  = port2_word[42:41];
+  assign \port2_word[2].tag  = port2_word[58:43];
+  assign \port2_word[2].stale  = port2_word[59];
+  assign \port2_word[3]  = port2_word[79:60];
+  assign \port2_word[3].valid  = port2_word[60];
+  assign \port2_word[3].rrpv  = port2_word[62:61];
+  assign \port2_word[3].tag  = port2_word[78:63];
+  assign \port2_word[3].stale  = port2_word[79];
+  assign \$signature__data$157[0]  = \$signature__data$157 [19:0];
+  assign \$signature__data$157[0].valid  = \$signature__data$157 [0];
+  assign \$signature__data$157[0].rrpv  = \$signature__data$157 [2:1];
+  assign \$signature__data$157[0].tag  = \$signature__data$157 [18:3];
+  assign \$signature__data$157[0].stale  = \$signature__data$157 [19];
+  assign \$signature__data$157[1]  = \$signature__data$157 [39:20];
+  assign \$signature__data$157[1].valid  = \$signature__data$157 [20];
+  assign \$signature__data$157[1].rrpv  = \$signature__data$157 [22:21];
+  assign \$signature__data$157[1].tag  = \$signature__data$157 [38:23];
+  assign \$signature__data$157[1].stale  = \$signature__data$157 [39];
+  assign \$signature__data$157[2]  = \$signature__data$157 [59:40];
+  assign \$signature__data$157[2].valid  = \$signature__data$157 [40];
+  assign \$signature__data$157[2].rrpv  = \$signature__data$157 [42:41];
+  assign \$signature__data$157[2].tag  = \$signature__data$157 [58:43];
+  assign \$signature__data$157[2].stale  = \$signature__data$157 [59];
+  assign \$signature__data$157[3]  = \$signature__data$157 [79:60];
+  assign \$signature__data$157[3].valid  = \$signature__data$157 [60];
+  assign \$signature__data$157[3].rrpv  = \$signature__data$157 [62:61];
+  assign \$signature__data$157[3].tag  = \$signature__data$157 [78:63];
+  assign \$signature__data$157[3].stale  = \$signature__data$157 [79];
+  assign \port3_word[0]  = port3_word[19:0];
+  assign \port3_word[0].valid  = port3_word[0];
+  assign \port3_word[0].rrpv  = port3_word[2:1];
+  assign \port3_word[0].tag  = port3_word[18:3];
+  assign \port3_word[0].stale  = port3_word[19];
+  assign \port3_word[1]  = port3_word[39:20];
+  assign \port3_word[1].valid  = port3_word[20];
+  assign \port3_word[1].rrpv  = port3_word[22:21];
+  assign \port3_word[1].tag  = port3_word[38:23];
+  assign \port3_word[1].stale  = port3_word[39];
+  assign \port3_word[2]  = port3_word[59:40];
+  assign \port3_word[2].valid  = port3_word[40];
+  assign \port3_word[2].rrpv  = port3_word[42:41];
+  assign \port3_word[2].tag  = port3_word[58:43];
+  assign \port3_word[2].stale  = port3_word[59];
+  assign \port3_word[3]  = port3_word[79:60];
+  assign \port3_word[3].valid  = port3_word[60];
+  assign \port3_word[3].rrpv  = port3_word[62:61];
+  assign \port3_word[3].tag  = port3_word[78:63];
+  assign \port3_word[3].stale  = port3_word[79];
+  assign \$signature__data$160[0]  = \$signature__data$160 [19:0];
+  assign \$signature__data$160[0].valid  = \$signature__data$160 [0];
+  assign \$signature__data$160[0].rrpv  = \$signature__data$160 [2:1];
+  assign \$signature__data$160[0].tag  = \$signature__data$160 [18:3];
+  assign \$signature__data$160[0].stale  = \$signature__data$160 [19];
+  assign \$signature__data$160[1]  = \$signature__data$160 [39:20];
+  assign \$signature__data$160[1].valid  = \$signature__data$160 [20];
+  assign \$signature__data$160[1].rrpv  = \$signature__data$160 [22:21];
+  assign \$signature__data$160[1].tag  = \$signature__data$160 [38:23];
+  assign \$signature__data$160[1].stale  = \$signature__data$160 [39];
+  assign \$signature__data$160[2]  = \$signature__data$160 [59:40];
+  assign \$signature__data$160[2].valid  = \$signature__data$160 [40];
+  assign \$signature__data$160[2].rrpv  = \$signature__data$160 [42:41];
+  assign \$signature__data$160[2].tag  = \$signature__data$160 [58:43];
+  assign \$signature__data$160[2].stale  = \$signature__data$160 [59];
+  assign \$signature__data$160[3]  = \$signature__data$160 [79:60];
+  assign \$signature__data$160[3].valid  = \$signature__data$160 [60];
+  assign \$signature__data$160[3].rrpv  = \$signature__data$160 [62:61];
+  assign \$signature__data$160[3].tag  = \$signature__data$160 [78:63];
+  assign \$signature__data$160[3].stale  = \$signature__data$160 [79];
+  assign \$signal$162.host  = \$signal$162 [0];
+  assign \$signal$162.learn  = \$signal$162 [1];
+  assign \$signal$162.mask  = \$signal$162 [5:2];
+  assign \$signal$162.beat_end  = \$signal$162 [6];
+  assign \$signal$162.beat  = \$signal$162 [328:7];
+  assign \$signal$162.beat.lanes  = \$signal$162 [294:7];
+  assign \$signal$162.beat.lanes[0]  = \$signal$162 [78:7];
+  assign \$signal$162.beat.lanes[0].valid  = \$signal$162 [7];
+  assign \$signal$162.beat.lanes[0].error  = \$signal$162 [8];
+  assign \$signal$162.beat.lanes[0].set  = \$signal$162 [22:9];
+  assign \$signal$162.beat.lanes[0].tag  = \$signal$162 [38:23];
+  assign \$signal$162.beat.lanes[0].table  = \$signal$162 [46:39];
+  assign \$signal$162.beat.lanes[0].row  = \$signal$162 [78:47];
+  assign \$signal$162.beat.lanes[1]  = \$signal$162 [150:79];
+  assign \$signal$162.beat.lanes[1].valid  = \$signal$162 [79];
+  assign \$signal$162.beat.lanes[1].error  = \$signal$162 [80];
+  assign \$signal$162.beat.lanes[1].set  = \$signal$162 [94:81];
+  assign \$signal$162.beat.lanes[1].tag  = \$signal$162 [110:95];
+  assign \$signal$162.beat.lanes[1].table  = \$signal$162 [118:111];
+  assign \$signal$162.beat.lanes[1].row  = \$signal$162 [150:119];
+  assign \$signal$162.beat.lanes[2]  = \$signal$162 [222:151];
+  assign \$signal$162.beat.lanes[2].valid  = \$signal$162 [151];
+  assign \$signal$162.beat.lanes[2].error  = \$signal$162 [152];
+  assign \$signal$162.beat.lanes[2].set  = \$signal$162 [166:153];
+  assign \$signal$162.beat.lanes[2].tag  = \$signal$162 [182:167];
+  assign \$signal$162.beat.lanes[2].table  = \$signal$162 [190:183];
+  assign \$signal$162.beat.lanes[2].row  = \$signal$162 [222:191];
+  assign \$signal$162.beat.lanes[3]  = \$signal$162 [294:223];
+  assign \$signal$162.beat.lanes[3].valid  = \$signal$162 [223];
+  assign \$signal$162.beat.lanes[3].error  = \$signal$162 [224];
+  assign \$signal$162.beat.lanes[3].set  = \$signal$162 [238:225];
+  assign \$signal$162.beat.lanes[3].tag  = \$signal$162 [254:239];
+  assign \$signal$162.beat.lanes[3].table  = \$signal$162 [262:255];
+  assign \$signal$162.beat.lanes[3].row  = \$signal$162 [294:263];
+  assign \$signal$162.beat.first  = \$signal$162 [295];
+  assign \$signal$162.beat.last  = \$signal$162 [296];
+  assign \$signal$162.beat.meta  = \$signal$162 [328:297];
+  assign \$signal$162.rmw_set  = \$signal$162 [342:329];
+  assign \$signal$162.rmw_lane  = \$signal$162 [344:343];
+  assign \$signal$162.host_op  = \$signal$162 [347:345];
+  assign \$signal$162.host_slot  = \$signal$162 [363:348];
+  assign \$signal$162.host_tag  = \$signal$162 [379:364];
+  assign \$signal$162.host_entry  = \$signal$162 [398:380];
+  assign \$signal$162.host_entry.valid  = \$signal$162 [380];
+  assign \$signal$162.host_entry.rrpv  = \$signal$162 [382:381];
+  assign \$signal$162.host_entry.tag  = \$signal$162 [398:383];
+  assign \$signal$162.host_ack  = \$signal$162 [399];
   assign \learn_word[0]  = learn_word[19:0];
   assign \learn_word[0].valid  = learn_word[0];
   assign \learn_word[0].rrpv  = learn_word[2:1];
@@ -20965,26 +21366,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \host_word[3].rrpv  = host_word[62:61];
   assign \host_word[3].tag  = host_word[78:63];
   assign \host_word[3].stale  = host_word[79];
-  assign \write__data[0]  = write__data[19:0];
-  assign \write__data[0].valid  = write__data[0];
-  assign \write__data[0].rrpv  = write__data[2:1];
-  assign \write__data[0].tag  = write__data[18:3];
-  assign \write__data[0].stale  = write__data[19];
-  assign \write__data[1]  = write__data[39:20];
-  assign \write__data[1].valid  = write__data[20];
-  assign \write__data[1].rrpv  = write__data[22:21];
-  assign \write__data[1].tag  = write__data[38:23];
-  assign \write__data[1].stale  = write__data[39];
-  assign \write__data[2]  = write__data[59:40];
-  assign \write__data[2].valid  = write__data[40];
-  assign \write__data[2].rrpv  = write__data[42:41];
-  assign \write__data[2].tag  = write__data[58:43];
-  assign \write__data[2].stale  = write__data[59];
-  assign \write__data[3]  = write__data[79:60];
-  assign \write__data[3].valid  = write__data[60];
-  assign \write__data[3].rrpv  = write__data[62:61];
-  assign \write__data[3].tag  = write__data[78:63];
-  assign \write__data[3].stale  = write__data[79];
+  assign \write__data[0]  = w_word[19:0];
+  assign \write__data[0].valid  = w_word[0];
+  assign \write__data[0].rrpv  = w_word[2:1];
+  assign \write__data[0].tag  = w_word[18:3];
+  assign \write__data[0].stale  = w_word[19];
+  assign \write__data[1]  = w_word[39:20];
+  assign \write__data[1].valid  = w_word[20];
+  assign \write__data[1].rrpv  = w_word[22:21];
+  assign \write__data[1].tag  = w_word[38:23];
+  assign \write__data[1].stale  = w_word[39];
+  assign \write__data[2]  = w_word[59:40];
+  assign \write__data[2].valid  = w_word[40];
+  assign \write__data[2].rrpv  = w_word[42:41];
+  assign \write__data[2].tag  = w_word[58:43];
+  assign \write__data[2].stale  = w_word[59];
+  assign \write__data[3]  = w_word[79:60];
+  assign \write__data[3].valid  = w_word[60];
+  assign \write__data[3].rrpv  = w_word[62:61];
+  assign \write__data[3].tag  = w_word[78:63];
+  assign \write__data[3].stale  = w_word[79];
   assign \hash_beat_s1.lanes  = hash_beat_s1[287:0];
   assign \hash_beat_s1.lanes[0]  = hash_beat_s1[71:0];
   assign \hash_beat_s1.lanes[0].valid  = hash_beat_s1[0];
@@ -21142,5 +21543,5 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$107  = 2'h0;
   assign \$114  = \$113 ;
   assign \$189  = mode;
-  assign \$694  = mode;
+  assign \$616  = mode;
 endmodule
