@@ -16,10 +16,11 @@ import random
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
 from hotline_hw import register_map as rmap
 from hotline_hw.axi import AxiResp
+from hotline_hw.lookup_stream import HostOp
 from sw_driver.driver import HotlineDriver
 from sw_driver.model_device import ModelDevice
 from tb import driver_scenarios as sc
@@ -186,6 +187,53 @@ async def errors_end_to_end(dut):
                                     clear=native.clear_injected_errors), rtl,
           "AXI errors (native)")
     native.memory.check(idle=True)
+
+
+@cocotb.test()
+async def register_clears_and_write_backpressure(dut):
+    """``ERRORS.host_overrun``: clear after reset, set by a ``HOST_CMD`` written while one is
+    pending (during a ``CLEAR`` of every set; the second command is ignored), still set when
+    the ``CLEAR`` is done, cleared by ``COMMAND.clear_errors``. Then writes issued back to back
+    with the B channel stalled at random: each lands and is answered ``OKAY`` (a write taken
+    while a response waits would overwrite it and the master would wait forever)."""
+    rtl = await _rtl_driver(dut)
+    axil = rtl.transport.axil
+    rng = random.Random(cocotb.RANDOM_SEED)
+    op = rmap.register("HOST_CMD").field("op")
+    overrun = 1 << rmap.ERROR_BITS["host_overrun"][0]
+
+    async def write(address: int, value: int) -> None:
+        response = await axil.write(address, value.to_bytes(4, "little"))
+        assert response.resp == AxiResp.OKAY, (hex(address), response)
+
+    host_cmd = rmap.register("HOST_CMD").address
+    assert await rtl.read("ERRORS") & overrun == 0
+    await write(host_cmd, HostOp.CLEAR << op.lsb)
+    await write(host_cmd, HostOp.READ << op.lsb)          # while the CLEAR runs: ignored
+    assert await rtl.read("ERRORS") & overrun
+    for _ in range(100):
+        if not (await rtl.read_fields("STATUS"))["host_pending"]:
+            break
+    else:
+        raise AssertionError("the CLEAR never finished")
+    assert await rtl.read("ERRORS") & overrun, "host_overrun is not sticky"
+    assert await rtl.read("HOST_DONE") == 1, "the ignored command ran"
+    clear_errors = rmap.register("COMMAND").field("clear_errors")
+    await write(rmap.register("COMMAND").address, 1 << clear_errors.lsb)
+    assert await rtl.read("ERRORS") & overrun == 0, "clear_errors left host_overrun set"
+
+    axil.write_if.b_channel.set_pause_generator(
+        iter(lambda: rng.random() < 0.6, None))
+    names = [name for name in rmap.TABLE_REGISTERS]
+    writes = {rmap.table_register_address(rng.choice(names), t): rng.getrandbits(32)
+              for t in rng.sample(range(CONFIG.num_tables), 12)}
+    tasks = [cocotb.start_soon(write(address, value)) for address, value in writes.items()]
+    for task in tasks:
+        await with_timeout(task, 200, "us")
+    axil.write_if.b_channel.clear_pause_generator()
+    for address, value in writes.items():
+        got = await axil.read(address, 4)
+        assert int.from_bytes(got.data, "little") == value, hex(address)
 
 
 def test_hotline_top(request):
