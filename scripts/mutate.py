@@ -14,8 +14,8 @@ of bug a reviewer would inject by hand:
 ``skipped``      an assignment ``m.d.<domain> += ...`` removed (a clear of sticky state, an
                  update, a handshake that never happens).
 
-Every mutant is applied to a copy of the tree (``git archive HEAD`` into ``sim_build/mutate``;
-the checkout is never touched), elaborated by its block's tests, and run against the fast tier
+Every mutant is applied to a copy of the tree (``git archive HEAD`` into
+``sim_build/mutate/<pid>``, one per run; the checkout is never touched), elaborated by its block's tests, and run against the fast tier
 (amaranth.sim, ``tests/hw``) first and, with ``--cocotb``, the block's cocotb tests on the
 generated Verilog second (``tb/``; slower). A mutant is *killed* when a test fails or times out
 (a hang is a detected bug), *survives* otherwise. Mutants listed in ``scripts/mutation_equivalent.json``
@@ -305,13 +305,18 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     started = time.perf_counter()
-    tree = make_tree(REPO / "sim_build" / "mutate")
+    # One copy per run (its process id): runs side by side never share a tree.
+    work = REPO / "sim_build" / "mutate" / str(os.getpid())
+    tree = make_tree(work)
     results = {"seed": args.seed, "per_block": args.per_block, "cocotb": args.cocotb,
                "blocks": {}}
-    for block in args.blocks:
-        results["blocks"][block] = mutate_block(
-            block, tree, per_block=args.per_block, seed=args.seed, cocotb=args.cocotb,
-            timeout=args.timeout, equivalent=equivalent, progress=args.progress)
+    try:
+        for block in args.blocks:
+            results["blocks"][block] = mutate_block(
+                block, tree, per_block=args.per_block, seed=args.seed, cocotb=args.cocotb,
+                timeout=args.timeout, equivalent=equivalent, progress=args.progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["table"] = markdown_table(results)
     print(results["table"])
