@@ -15,9 +15,9 @@ of bug a reviewer would inject by hand:
                  update, a handshake that never happens).
 
 Every mutant is applied to a copy of the tree (``git archive HEAD`` into
-``sim_build/mutate/<pid>``, one per run; the checkout is never touched), elaborated by its block's tests, and run against the fast tier
-(amaranth.sim, ``tests/hw``) first and, with ``--cocotb``, the block's cocotb tests on the
-generated Verilog second (``tb/``; slower). A mutant is *killed* when a test fails or times out
+``sim_build/mutate/<pid>``, one per run; the checkout is never touched), elaborated by its
+block's tests, and run against the fast tier (amaranth.sim, ``tests/hw``) first and, with
+``--cocotb``, the block's cocotb tests on the generated Verilog second (``tb/``; slower). A mutant is *killed* when a test fails or times out
 (a hang is a detected bug), *survives* otherwise. Mutants listed in ``scripts/mutation_equivalent.json``
 (the mutant's id -> a one-line argument why it cannot change behaviour) are *equivalent* and
 left out of the score. Mutation points are enumerated deterministically and sampled with
