@@ -194,8 +194,9 @@ async def register_clears_and_write_backpressure(dut):
     """``ERRORS.host_overrun``: clear after reset, set by a ``HOST_CMD`` written while one is
     pending (during a ``CLEAR`` of every set; the second command is ignored), still set when
     the ``CLEAR`` is done, cleared by ``COMMAND.clear_errors``. Then writes issued back to back
-    with the B channel stalled at random: each lands and is answered ``OKAY`` (a write taken
-    while a response waits would overwrite it and the master would wait forever)."""
+    with W lagging AW and the B channel stalled at random: each lands and is answered ``OKAY``
+    (a write taken before its data, or while a response waits, would store garbage or lose a
+    response)."""
     rtl = await _rtl_driver(dut)
     axil = rtl.transport.axil
     rng = random.Random(cocotb.RANDOM_SEED)
@@ -222,14 +223,16 @@ async def register_clears_and_write_backpressure(dut):
     await write(rmap.register("COMMAND").address, 1 << clear_errors.lsb)
     assert await rtl.read("ERRORS") & overrun == 0, "clear_errors left host_overrun set"
 
-    axil.write_if.b_channel.set_pause_generator(
-        iter(lambda: rng.random() < 0.6, None))
+    # W lags AW at random (a write must wait for both) and B is refused at random.
+    axil.write_if.w_channel.set_pause_generator(iter(lambda: rng.random() < 0.5, None))
+    axil.write_if.b_channel.set_pause_generator(iter(lambda: rng.random() < 0.6, None))
     names = [name for name in rmap.TABLE_REGISTERS]
     writes = {rmap.table_register_address(rng.choice(names), t): rng.getrandbits(32)
               for t in rng.sample(range(CONFIG.num_tables), 12)}
     tasks = [cocotb.start_soon(write(address, value)) for address, value in writes.items()]
     for task in tasks:
         await with_timeout(task, 200, "us")
+    axil.write_if.w_channel.clear_pause_generator()
     axil.write_if.b_channel.clear_pause_generator()
     for address, value in writes.items():
         got = await axil.read(address, 4)
