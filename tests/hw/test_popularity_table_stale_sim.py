@@ -19,6 +19,50 @@ from hotline_hw.popularity_table import PopularityTable
 TINY = TableGeometry(table_bits=2, row_bits=6, set_bits=2, ways=4)
 
 
+async def send_host(ctx, dut, item) -> None:
+    """Offer the host command ``("host", op, slot, entry, key)`` until it is taken."""
+    _, op, slot, entry, key = item
+    cmd = dut.host_cmd.payload
+    ctx.set(cmd.op, op)
+    ctx.set(cmd.slot, slot)
+    ctx.set(cmd.entry.valid, entry[0])
+    ctx.set(cmd.entry.rrpv, entry[1])
+    ctx.set(cmd.entry.tag, entry[2])
+    ctx.set(cmd.key, (key[0] << TINY.row_bits) | key[1])
+    ctx.set(dut.host_cmd.valid, 1)
+    await ctx.tick().until(dut.host_cmd.ready)
+    ctx.set(dut.host_cmd.valid, 0)
+
+
+async def send_beat(ctx, dut, keys) -> None:
+    """Offer a beat of ``keys`` (``None``: lane not valid) until it is taken."""
+    for i in range(dut.lanes):
+        key = keys[i] if i < len(keys) else None
+        lane = dut.req.payload.lanes[i]
+        ctx.set(lane.valid, key is not None)
+        ctx.set(lane.table, key[0] if key else 0)
+        ctx.set(lane.row, key[1] if key else 0)
+    ctx.set(dut.req.valid, 1)
+    await ctx.tick().until(dut.req.ready)
+    ctx.set(dut.req.valid, 0)
+
+
+def record(dut, sampled, responses: list, host_responses: list) -> None:
+    """Append what left ``resp`` / ``host_resp`` in a cycle (``sampled``: ready, resp.valid,
+    resp.payload, host_resp.valid, host_resp.payload) to the two lists."""
+    ready, rv, payload, hv, hp = sampled
+    if rv and ready:
+        responses.append([
+            None if not payload.lanes[i].valid else
+            (bool(payload.lanes[i].hit), int(payload.lanes[i].slot),
+             bool(payload.lanes[i].error), bool(payload.lanes[i].stale))
+            for i in range(dut.lanes)])
+    if hv and ready:
+        host_responses.append((int(hp.op), int(hp.slot), int(hp.entry.valid),
+                               int(hp.entry.rrpv), int(hp.entry.tag), int(hp.stale),
+                               int(hp.hit)))
+
+
 def run(dut, phases, pyrng, *, pause=0.3, backpressure=0.4):
     """Send each phase's ``items`` (``("beat", keys)`` or ``("host", op, slot, entry, key)``)
     in its mode, draining between phases, in one simulation; returns (lookup responses, host
@@ -35,27 +79,9 @@ def run(dut, phases, pyrng, *, pause=0.3, backpressure=0.4):
                 while pyrng.random() < pause:
                     await ctx.tick()
                 if item[0] == "host":
-                    _, op, slot, entry, key = item
-                    cmd = dut.host_cmd.payload
-                    ctx.set(cmd.op, op)
-                    ctx.set(cmd.slot, slot)
-                    ctx.set(cmd.entry.valid, entry[0])
-                    ctx.set(cmd.entry.rrpv, entry[1])
-                    ctx.set(cmd.entry.tag, entry[2])
-                    ctx.set(cmd.key, (key[0] << TINY.row_bits) | key[1])
-                    ctx.set(dut.host_cmd.valid, 1)
-                    await ctx.tick().until(dut.host_cmd.ready)
-                    ctx.set(dut.host_cmd.valid, 0)
-                    continue
-                for i in range(dut.lanes):
-                    key = item[1][i] if i < len(item[1]) else None
-                    lane = dut.req.payload.lanes[i]
-                    ctx.set(lane.valid, key is not None)
-                    ctx.set(lane.table, key[0] if key else 0)
-                    ctx.set(lane.row, key[1] if key else 0)
-                ctx.set(dut.req.valid, 1)
-                await ctx.tick().until(dut.req.ready)
-                ctx.set(dut.req.valid, 0)
+                    await send_host(ctx, dut, item)
+                else:
+                    await send_beat(ctx, dut, item[1])
             await ctx.tick()
             while ctx.get(dut.busy) or ctx.get(dut.resp.valid) or ctx.get(dut.host_resp.valid):
                 await ctx.tick()
@@ -66,18 +92,9 @@ def run(dut, phases, pyrng, *, pause=0.3, backpressure=0.4):
             ready = pyrng.random() >= backpressure
             ctx.set(dut.resp.ready, ready)
             ctx.set(dut.host_resp.ready, ready)
-            _, _, rv, payload, hv, hp = await ctx.tick().sample(
+            _, _, *sampled = await ctx.tick().sample(
                 dut.resp.valid, dut.resp.payload, dut.host_resp.valid, dut.host_resp.payload)
-            if rv and ready:
-                responses.append([
-                    None if not payload.lanes[i].valid else
-                    (bool(payload.lanes[i].hit), int(payload.lanes[i].slot),
-                     bool(payload.lanes[i].error), bool(payload.lanes[i].stale))
-                    for i in range(dut.lanes)])
-            if hv and ready:
-                host_responses.append((int(hp.op), int(hp.slot), int(hp.entry.valid),
-                                       int(hp.entry.rrpv), int(hp.entry.tag), int(hp.stale),
-                                       int(hp.hit)))
+            record(dut, (ready, *sampled), responses, host_responses)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -228,35 +245,18 @@ def test_host_commands_offered_alongside_beats(pyrng, mode):
                 continue
             while pyrng.random() < 0.4:
                 await ctx.tick()
-            for i in range(lanes):
-                key = item[1][i]
-                ctx.set(dut.req.payload.lanes[i].valid, key is not None)
-                ctx.set(dut.req.payload.lanes[i].table, key[0] if key else 0)
-                ctx.set(dut.req.payload.lanes[i].row, key[1] if key else 0)
-            ctx.set(dut.req.valid, 1)
-            await ctx.tick().until(dut.req.ready)
+            await send_beat(ctx, dut, item[1])
             taken.append((cycle["now"], "beat", item))
-            ctx.set(dut.req.valid, 0)
         done["beats"] = True
 
-    async def send_host(ctx):
+    async def offer_commands(ctx):
         while "warm" not in done:
             await ctx.tick()
         for item in commands:
             while pyrng.random() < 0.6:
                 await ctx.tick()
-            _, op, slot, entry, key = item
-            cmd = dut.host_cmd.payload
-            ctx.set(cmd.op, op)
-            ctx.set(cmd.slot, slot)
-            ctx.set(cmd.entry.valid, entry[0])
-            ctx.set(cmd.entry.rrpv, entry[1])
-            ctx.set(cmd.entry.tag, entry[2])
-            ctx.set(cmd.key, (key[0] << TINY.row_bits) | key[1])
-            ctx.set(dut.host_cmd.valid, 1)
-            await ctx.tick().until(dut.host_cmd.ready)
+            await send_host(ctx, dut, item)
             taken.append((cycle["now"], "host", item))
-            ctx.set(dut.host_cmd.valid, 0)
         done["host"] = True
 
     async def collect(ctx):
@@ -264,24 +264,15 @@ def test_host_commands_offered_alongside_beats(pyrng, mode):
             ready = pyrng.random() >= 0.3
             ctx.set(dut.resp.ready, ready)
             ctx.set(dut.host_resp.ready, ready)
-            _, _, rv, payload, hv, hp = await ctx.tick().sample(
+            _, _, *sampled = await ctx.tick().sample(
                 dut.resp.valid, dut.resp.payload, dut.host_resp.valid, dut.host_resp.payload)
-            if rv and ready:
-                responses.append([
-                    None if not payload.lanes[i].valid else
-                    (bool(payload.lanes[i].hit), int(payload.lanes[i].slot),
-                     bool(payload.lanes[i].error), bool(payload.lanes[i].stale))
-                    for i in range(lanes)])
-            if hv and ready:
-                host_responses.append((int(hp.op), int(hp.slot), int(hp.entry.valid),
-                                       int(hp.entry.rrpv), int(hp.entry.tag), int(hp.stale),
-                                       int(hp.hit)))
+            record(dut, (ready, *sampled), responses, host_responses)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_process(clock)
     sim.add_testbench(send_beats)
-    sim.add_testbench(send_host)
+    sim.add_testbench(offer_commands)
     sim.add_process(collect)
     sim.run_until(1e-6 * 20000)
     assert done["beats"] and done["host"], "the DUT stalled"
