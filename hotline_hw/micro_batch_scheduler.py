@@ -80,7 +80,7 @@ class MicroBatchScheduler(wiring.Component):
     stalls, nothing is dropped). Output: one beat per cycle, descriptors included: a micro-batch
     of ``n`` record beats takes ``n + 1`` cycles. The emitter idles only while it has no job
     (nothing scheduled yet) and for one cycle after a ``REFORMED`` working set whose samples
-    all left in popular micro-batches. A popular micro-batch's descriptor leaves 4 cycles after
+    all left in popular micro-batches. A popular micro-batch's descriptor leaves 5 cycles after
     its last sample's last beat is taken.
     """
 
@@ -337,12 +337,41 @@ class MicroBatchScheduler(wiring.Component):
         m.d.comb += advance.eq(~(self.o.valid & ~self.o.ready)
                                & ~(self.cold.valid & ~self.cold.ready))
 
-        job_now = data.View(job_layout, jobs.r_data)
+        # Stage J: the next job, prepared. Planning a micro-batch is then a choice between
+        # registered values and one subtraction: the job's total and its comparisons with B are
+        # computed here, the cycle it leaves the FIFO (the emitter's own remainders get the same
+        # flags one cycle after they change; a micro-batch takes at least one cycle to emit, so
+        # they are current whenever the next one is planned).
+        j_valid = Signal()
+        job_now = Signal(job_layout)
+        j_total = Signal(len(Signal(count)) + 1)           # n_pop + n_non
+        j_flags = data.StructLayout({"total_ge_b": 1, "pop_ge_b": 1, "skip_ge_b": 1,
+                                     "pop_eq_total": 1})
+        j_flag = Signal(j_flags)
+        r_job = data.View(job_layout, jobs.r_data)
+        r_total = Signal(len(Signal(count)) + 1)
+        take_job = Signal()
+        plan_now = Signal()                     # the emitter plans this cycle
+        m.d.comb += [r_total.eq(r_job.n_pop + r_job.n_non),
+                     jobs.r_en.eq(~j_valid | take_job)]
+        with m.If(~j_valid | take_job):
+            m.d.sync += [j_valid.eq(jobs.r_rdy), job_now.eq(r_job), j_total.eq(r_total),
+                         j_flag.total_ge_b.eq(r_total >= self.batch_size),
+                         j_flag.pop_ge_b.eq(r_job.n_pop >= self.batch_size),
+                         j_flag.skip_ge_b.eq(r_job.n_skip >= self.batch_size),
+                         j_flag.pop_eq_total.eq(r_job.n_non == 0)]
+
         pending_full_pop = Signal()
         pending_close = Signal()
         rem_pop = Signal(count)
-        rem_non = Signal(count)
+        rem_non = Signal(count)                 # SPLIT only (REFORMED keeps rem_total)
+        rem_total = Signal(len(Signal(count)) + 1)         # REFORMED: rem_pop + the non-popular remainder
         rem_skip = Signal(count)
+        rem_flag = Signal(j_flags)              # rem_* compared with B, one cycle later
+        m.d.sync += [rem_flag.total_ge_b.eq(rem_total >= self.batch_size),
+                     rem_flag.pop_ge_b.eq(rem_pop >= self.batch_size),
+                     rem_flag.skip_ge_b.eq(rem_skip >= self.batch_size),
+                     rem_flag.pop_eq_total.eq(rem_pop == rem_total)]
         skipping = Signal()                     # the micro-batch being emitted is SKIPPED
         split_phase = Signal(2)
         from_pop = Signal(size_bits)            # of the remaining samples, from the pop queue
@@ -355,11 +384,10 @@ class MicroBatchScheduler(wiring.Component):
 
         # The current job, or the next one from the FIFO when the current one is used up.
         has_more = Mux(self.split, (split_phase < 2) | ((split_phase == 2) & (rem_skip != 0)),
-                       (rem_pop != 0) | (rem_non != 0) | (rem_skip != 0))
+                       (rem_total != 0) | (rem_skip != 0))
         exhausted = ~pending_full_pop & ~(pending_close & has_more)
-        take_job = Signal()
         finish = exhausted & pending_close          # the working set's last micro-batch is out
-        m.d.comb += take_job.eq(exhausted & jobs.r_rdy)
+        m.d.comb += take_job.eq(plan_now & exhausted & j_valid)
         e_full = Mux(take_job, job_now.full_pop, pending_full_pop)
         e_close = Mux(take_job, job_now.close, pending_close & ~finish)
         e_pop = Signal(count)
@@ -368,20 +396,23 @@ class MicroBatchScheduler(wiring.Component):
         e_phase = Mux(take_job, 0, split_phase)
         e_set = Signal(32)
         e_index = Signal(self._ws_bits + 1)
-        total = Signal(len(rem_pop) + 1)
+        total = Signal(len(Signal(count)) + 1)
+        e_flag = Signal(j_flags)
         chunk = Signal(size_bits)
         chunk_pop = Signal(size_bits)
         skip_chunk = Signal(size_bits)
         m.d.comb += [
+            e_flag.eq(Mux(take_job, j_flag, rem_flag)),
             e_skip.eq(Mux(take_job, job_now.n_skip, rem_skip)),
-            skip_chunk.eq(Mux(e_skip < self.batch_size, e_skip, self.batch_size)),
+            skip_chunk.eq(Mux(e_flag.skip_ge_b, self.batch_size, e_skip)),
             e_pop.eq(Mux(take_job, job_now.n_pop, rem_pop)),
             e_non.eq(Mux(take_job, job_now.n_non, rem_non)),
             e_set.eq(set_id + finish),
             e_index.eq(Mux(finish, 0, index)),
-            total.eq(e_pop + e_non),
-            chunk.eq(Mux(total < self.batch_size, total, self.batch_size)),
-            chunk_pop.eq(Mux(e_pop < chunk, e_pop, chunk)),
+            total.eq(Mux(take_job, j_total, rem_total)),
+            # min(total, B) and min(pop, B) (pop <= total)
+            chunk.eq(Mux(e_flag.total_ge_b, self.batch_size, total)),
+            chunk_pop.eq(Mux(e_flag.pop_ge_b, self.batch_size, e_pop)),
         ]
         # The next micro-batch, if any (kind, size, samples from the pop queue).
         start = Signal()
@@ -402,9 +433,11 @@ class MicroBatchScheduler(wiring.Component):
             m.d.comb += [start.eq(1), new_kind.eq(MicroBatchKind.SKIPPED),
                          new_size.eq(skip_chunk), new_skip.eq(1)]
         with m.Elif(e_close & ~self.split & (total != 0)):
+            # chunk_pop == chunk: both are B, or (under B) every sample left is popular.
+            all_pop = Mux(e_flag.total_ge_b, e_flag.pop_ge_b, e_flag.pop_eq_total)
             m.d.comb += [start.eq(1), new_size.eq(chunk), new_from_pop.eq(chunk_pop),
-                         new_kind.eq(Mux(chunk_pop == chunk, MicroBatchKind.POPULAR,
-                                         Mux(chunk_pop == 0, MicroBatchKind.NON_POPULAR,
+                         new_kind.eq(Mux(all_pop, MicroBatchKind.POPULAR,
+                                         Mux(e_pop == 0, MicroBatchKind.NON_POPULAR,
                                              MicroBatchKind.MIXED)))]
         with m.Elif(e_close & ~self.split & (e_skip != 0)):
             # The skipped samples leave last, in micro-batches of up to B.
@@ -422,11 +455,11 @@ class MicroBatchScheduler(wiring.Component):
             with m.FSM() as emitter:
                 with m.State("PLAN"):
                     # Issues the descriptor of the next micro-batch in the same cycle.
-                    m.d.comb += jobs.r_en.eq(take_job)
+                    m.d.comb += plan_now.eq(1)
                     m.d.sync += [
                         pending_full_pop.eq(0), pending_close.eq(e_close), set_id.eq(e_set),
                         index.eq(e_index), rem_pop.eq(e_pop), rem_non.eq(e_non),
-                        rem_skip.eq(e_skip), split_phase.eq(e_phase),
+                        rem_total.eq(total), rem_skip.eq(e_skip), split_phase.eq(e_phase),
                     ]
                     with m.If(start):
                         m.d.comb += [issue_valid.eq(1), issue.desc.eq(1),
@@ -445,7 +478,7 @@ class MicroBatchScheduler(wiring.Component):
                             m.d.sync += rem_skip.eq(e_skip - skip_chunk)
                         with m.Elif(~e_full & e_close & ~self.split):
                             m.d.sync += [rem_pop.eq(e_pop - chunk_pop),
-                                         rem_non.eq(e_non - (chunk - chunk_pop))]
+                                         rem_total.eq(total - chunk)]
                         with m.If(new_size != 0):
                             m.next = "SAMPLE"
                 with m.State("SAMPLE"):
@@ -504,7 +537,7 @@ class MicroBatchScheduler(wiring.Component):
                 ]
 
         m.d.comb += self.busy.eq(in_sample | d_valid | (pend_total != 0)
-                                 | skip_q.r_rdy | jobs.r_rdy
+                                 | skip_q.r_rdy | jobs.r_rdy | j_valid
                                  | ~emitter.ongoing("PLAN")
                                  | pending_full_pop | pending_close | r_valid
                                  | self.o.valid | self.cold.valid

@@ -391,8 +391,11 @@ def test_bus_errors_flag_rows_and_never_hang(pyrng):
     data_bits, dim = 128, 9
     model, layouts, memory = _setup(pyrng, data_bits, dim)
     requests = _requests(pyrng, layouts, 80, bad=0) + [(len(layouts), 0)]   # one rejected
-    # Fault the first byte of a few requested rows.
-    faulty = {model.address(*requests[n]) + 4 * pyrng.randrange(dim) for n in (3, 10, 11, 40)}
+    # Fault a word of a few requested rows, each on a table and a row other than 0 (so the
+    # recorded table and row differ from their reset values).
+    candidates = [n for n in range(3, 80) if requests[n][0] != 0 and requests[n][1] != 0]
+    faulty = {model.address(*requests[n]) + 4 * pyrng.randrange(dim)
+              for n in (candidates[0], candidates[1], candidates[2], candidates[-1])}
     out, status = simulate(data_bits=data_bits, dim=dim, max_dim=16, reads_in_flight=8,
                            pyrng=pyrng, requests=requests, write_rows=[], layouts=layouts,
                            memory=memory.copy(), read_errors=faulty)
@@ -403,6 +406,7 @@ def test_bus_errors_flag_rows_and_never_hang(pyrng):
     assert status["read_errors"] == GatherError.BUS | GatherError.RANGE     # sticky bits
     assert status["read_error_code"] == GatherError.BUS
     assert status["read_error_tag"] == first_bad
+    assert requests[first_bad][0] != 0 and requests[first_bad][1] != 0
     assert (status["read_error_table"], status["read_error_row"]) == requests[first_bad]
     assert status["read_bursts"] == len(status["ar_bursts"])
     # errors_clear (through the engine) clears both halves' sticky bits; counters_clear zeroes
