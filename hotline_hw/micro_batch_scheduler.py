@@ -80,7 +80,7 @@ class MicroBatchScheduler(wiring.Component):
     stalls, nothing is dropped). Output: one beat per cycle, descriptors included: a micro-batch
     of ``n`` record beats takes ``n + 1`` cycles. The emitter idles only while it has no job
     (nothing scheduled yet) and for one cycle after a ``REFORMED`` working set whose samples
-    all left in popular micro-batches. A popular micro-batch's descriptor leaves 5 cycles after
+    all left in popular micro-batches. A popular micro-batch's descriptor leaves 6 cycles after
     its last sample's last beat is taken.
     """
 
@@ -157,7 +157,7 @@ class MicroBatchScheduler(wiring.Component):
         rec_read = records.read_port()
 
         held_entry = data.StructLayout({"slot": slot_index_bits, "sample": self._sample_bits,
-                                        "beats": beat_bits + 1})
+                                        "last_beat": beat_bits})
         job_layout = data.StructLayout({"full_pop": 1, "close": 1, "n_pop": len(Signal(count)),
                                         "n_non": len(Signal(count)),
                                         "n_skip": len(Signal(count))})
@@ -240,7 +240,7 @@ class MicroBatchScheduler(wiring.Component):
         popular = would_pop & ~skip
         entry = Signal(held_entry)
         m.d.comb += [entry.slot.eq(slot_now), entry.sample.eq(sample_now),
-                     entry.beats.eq(Mux(overflow, self._beats, beat_now + 1))]
+                     entry.last_beat.eq(Mux(overflow, self._beats - 1, beat_now))]
         d_entry = Signal(held_entry)
         d_popular, d_skip, d_flush = Signal(), Signal(), Signal()
         with m.If(d_go):
@@ -383,8 +383,10 @@ class MicroBatchScheduler(wiring.Component):
         step = Signal(32)
 
         # The current job, or the next one from the FIFO when the current one is used up.
-        has_more = Mux(self.split, (split_phase < 2) | ((split_phase == 2) & (rem_skip != 0)),
-                       (rem_total != 0) | (rem_skip != 0))
+        # rem_total != 0 and rem_skip != 0, registered with them (planning reads no comparison).
+        rem_total_nz, rem_skip_nz = Signal(), Signal()
+        has_more = Mux(self.split, (split_phase < 2) | ((split_phase == 2) & rem_skip_nz),
+                       rem_total_nz | rem_skip_nz)
         exhausted = ~pending_full_pop & ~(pending_close & has_more)
         finish = exhausted & pending_close          # the working set's last micro-batch is out
         m.d.comb += take_job.eq(plan_now & exhausted & j_valid)
@@ -444,12 +446,24 @@ class MicroBatchScheduler(wiring.Component):
             m.d.comb += [start.eq(1), new_kind.eq(MicroBatchKind.SKIPPED),
                          new_size.eq(skip_chunk), new_skip.eq(1)]
 
-        use_pop = ~skipping & (from_pop != 0)
-        use_non = ~skipping & (from_pop == 0)
-        head = data.View(held_entry, Mux(skipping, skip_q.r_data,
-                                         Mux(use_pop, pop_q.r_data, non_q.r_data)))
-        head_ready = Mux(skipping, skip_q.r_rdy, Mux(use_pop, pop_q.r_rdy, non_q.r_rdy))
-        head_last = skipping | (beat + 1 >= head.beats)
+        pop_left = Signal()                     # from_pop != 0, registered
+        use_pop = ~skipping & pop_left
+        use_non = ~skipping & ~pop_left
+        # Each queue's head in a register (the queues' block RAM outputs go no further), refilled
+        # in the cycle it is taken: one sample per cycle as before.
+        heads = {}
+        for name, q in (("pop", pop_q), ("non", non_q), ("skip", skip_q)):
+            h_valid, h_data, h_take = Signal(name=f"{name}_head_valid"), \
+                Signal(held_entry, name=f"{name}_head"), Signal(name=f"{name}_head_take")
+            m.d.comb += q.r_en.eq(~h_valid | h_take)
+            with m.If(~h_valid | h_take):
+                m.d.sync += [h_valid.eq(q.r_rdy), h_data.eq(q.r_data)]
+            heads[name] = (h_valid, h_data, h_take)
+        head = data.View(held_entry, Mux(skipping, heads["skip"][1],
+                                         Mux(use_pop, heads["pop"][1], heads["non"][1])))
+        head_ready = Mux(skipping, heads["skip"][0],
+                         Mux(use_pop, heads["pop"][0], heads["non"][0]))
+        head_last = skipping | (beat == head.last_beat)
 
         with m.If(advance):
             with m.FSM() as emitter:
@@ -460,6 +474,7 @@ class MicroBatchScheduler(wiring.Component):
                         pending_full_pop.eq(0), pending_close.eq(e_close), set_id.eq(e_set),
                         index.eq(e_index), rem_pop.eq(e_pop), rem_non.eq(e_non),
                         rem_total.eq(total), rem_skip.eq(e_skip), split_phase.eq(e_phase),
+                        rem_total_nz.eq(total != 0), rem_skip_nz.eq(e_skip != 0),
                     ]
                     with m.If(start):
                         m.d.comb += [issue_valid.eq(1), issue.desc.eq(1),
@@ -468,6 +483,7 @@ class MicroBatchScheduler(wiring.Component):
                                      issue.step.eq(step)]
                         m.d.sync += [step.eq(step + 1), index.eq(e_index + 1),
                                      left.eq(new_size), from_pop.eq(new_from_pop),
+                                     pop_left.eq(new_from_pop != 0),
                                      skipping.eq(new_skip), position.eq(0), beat.eq(0),
                                      self.micro_batches.eq(self.micro_batches + 1)]
                         with m.If(~e_full & e_close & self.split & ~new_skip):
@@ -475,10 +491,12 @@ class MicroBatchScheduler(wiring.Component):
                             # count towards the mini-batch: there may be more than B).
                             m.d.sync += split_phase.eq(e_phase + 1)
                         with m.If(new_skip):
-                            m.d.sync += rem_skip.eq(e_skip - skip_chunk)
+                            m.d.sync += [rem_skip.eq(e_skip - skip_chunk),
+                                         rem_skip_nz.eq(e_skip != skip_chunk)]
                         with m.Elif(~e_full & e_close & ~self.split):
                             m.d.sync += [rem_pop.eq(e_pop - chunk_pop),
-                                         rem_total.eq(total - chunk)]
+                                         rem_total.eq(total - chunk),
+                                         rem_total_nz.eq(total != chunk)]
                         with m.If(new_size != 0):
                             m.next = "SAMPLE"
                 with m.State("SAMPLE"):
@@ -488,11 +506,13 @@ class MicroBatchScheduler(wiring.Component):
                                      issue.step.eq(step - 1), issue.ids.eq(skipping),
                                      issue.first.eq(beat == 0), issue.last.eq(head_last)]
                         with m.If(head_last):
-                            m.d.comb += [pop_q.r_en.eq(use_pop), non_q.r_en.eq(use_non),
-                                         skip_q.r_en.eq(skipping), free_q.w_en.eq(1)]
+                            m.d.comb += [heads["pop"][2].eq(use_pop),
+                                         heads["non"][2].eq(use_non),
+                                         heads["skip"][2].eq(skipping), free_q.w_en.eq(1)]
                             m.d.sync += [beat.eq(0), position.eq(position + 1),
                                          left.eq(left - 1),
-                                         from_pop.eq(Mux(use_pop, from_pop - 1, 0))]
+                                         from_pop.eq(Mux(use_pop, from_pop - 1, 0)),
+                                         pop_left.eq(use_pop & (from_pop != 1))]
                             with m.If(left == 1):
                                 m.next = "PLAN"
                         with m.Else():
@@ -503,6 +523,12 @@ class MicroBatchScheduler(wiring.Component):
 
         with m.If(advance):
             m.d.sync += [r_valid.eq(issue_valid), r.eq(issue)]
+        # Stage S: the record as the block RAM delivered it, registered with no logic in between
+        # (the RAM's output goes to one register; the output stage muxes from registers).
+        s_valid, s_op = Signal(), Signal(op_layout)
+        rec_s = Signal(record)
+        with m.If(advance):
+            m.d.sync += [s_valid.eq(r_valid), s_op.eq(r), rec_s.eq(rec_read.data)]
 
         # -- outputs ------------------------------------------------------------------------------
         with m.If(self.o.valid & self.o.ready):
@@ -510,21 +536,21 @@ class MicroBatchScheduler(wiring.Component):
         with m.If(self.cold.valid & self.cold.ready):
             m.d.sync += self.cold.valid.eq(0)
         out, cold = self.o.payload, self.cold.payload
-        with m.If(advance & r_valid):
-            m.d.sync += [self.o.valid.eq(1), out.desc.eq(r.desc), out.kind.eq(r.kind),
-                         out.size.eq(r.size), out.working_set.eq(r.working_set),
-                         out.index.eq(r.index), out.step.eq(r.step), out.sample.eq(r.sample),
-                         out.position.eq(r.position), out.beat.eq(r.beat),
-                         out.first.eq(r.first), out.last.eq(r.last)]
+        with m.If(advance & s_valid):
+            m.d.sync += [self.o.valid.eq(1), out.desc.eq(s_op.desc), out.kind.eq(s_op.kind),
+                         out.size.eq(s_op.size), out.working_set.eq(s_op.working_set),
+                         out.index.eq(s_op.index), out.step.eq(s_op.step),
+                         out.sample.eq(s_op.sample), out.position.eq(s_op.position),
+                         out.beat.eq(s_op.beat),
+                         out.first.eq(s_op.first), out.last.eq(s_op.last)]
             any_cold = Signal()
-            blank = r.desc | r.ids              # no lookup fields on this beat
-            m.d.comb += any_cold.eq(~blank & Cat(*(rec_read.data[k].valid
-                                                   & ~rec_read.data[k].hot
+            blank = s_op.desc | s_op.ids        # no lookup fields on this beat
+            m.d.comb += any_cold.eq(~blank & Cat(*(rec_s[k].valid & ~rec_s[k].hot
                                                    for k in range(lanes))).any())
-            m.d.sync += [self.cold.valid.eq(any_cold), cold.step.eq(r.step),
-                         cold.position.eq(r.position), cold.beat.eq(r.beat)]
+            m.d.sync += [self.cold.valid.eq(any_cold), cold.step.eq(s_op.step),
+                         cold.position.eq(s_op.position), cold.beat.eq(s_op.beat)]
             for k in range(lanes):
-                rec = rec_read.data[k]
+                rec = rec_s[k]
                 m.d.sync += [
                     out.lanes[k].valid.eq(~blank & rec.valid),
                     out.lanes[k].hot.eq(~blank & rec.hot),
@@ -539,9 +565,10 @@ class MicroBatchScheduler(wiring.Component):
         m.d.comb += self.busy.eq(in_sample | d_valid | (pend_total != 0)
                                  | skip_q.r_rdy | jobs.r_rdy | j_valid
                                  | ~emitter.ongoing("PLAN")
-                                 | pending_full_pop | pending_close | r_valid
+                                 | pending_full_pop | pending_close | r_valid | s_valid
                                  | self.o.valid | self.cold.valid
-                                 | pop_q.r_rdy | non_q.r_rdy)
+                                 | pop_q.r_rdy | non_q.r_rdy
+                                 | heads["pop"][0] | heads["non"][0] | heads["skip"][0])
         with m.If(self.counters_clear):
             m.d.sync += [counter.eq(0) for counter in (
                 self.samples_in, self.popular, self.non_popular, self.skipped,
