@@ -2,11 +2,12 @@
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .axi import (AXCACHE, AXPROT, AXI4ReadSignature, AxiBurst, axsize_for, burst_beats,
-                  check_manager_params)
+from .axi import (AXCACHE, AXPROT, MAX_BURST, AXI4ReadSignature, AxiBurst, axsize_for,
+                  burst_beats, check_manager_params)
 from .gather_stream import GatherError, gathered_row_layout, row_address_layout
 from .params import require_positive_ints, require_power_of_two
 from .row_address import beat_count_bits, max_row_beats
@@ -164,33 +165,14 @@ class RowReader(wiring.Component):
         head = Signal(slot_bits)
         used = Signal(range(slots + 1))
 
-        # -- AR: one burst per cycle ------------------------------------------------------------
-        ar_active = Signal()
-        ar_addr = Signal(self._addr_bits)       # aligned to the bus width
-        ar_left = Signal(bc_bits)               # beats of the row still to request
-        ar_slot = Signal(slot_bits)
-        burst = burst_beats(m, ar_addr, ar_left, bus_bytes=bus_bytes)
-        m.d.comb += [
-            axi.arvalid.eq(ar_active),
-            axi.araddr.eq(ar_addr),
-            axi.arlen.eq(burst - 1),
-            axi.arsize.eq(axsize_for(self._data_bits)),
-            axi.arburst.eq(AxiBurst.INCR),
-            axi.arid.eq(ar_slot),
-            axi.arcache.eq(AXCACHE),
-            axi.arprot.eq(AXPROT),
-        ]
-        ar_take = axi.arvalid & axi.arready
-        ar_final = ar_take & (burst == ar_left)
-        with m.If(ar_take):
-            m.d.sync += [ar_addr.eq(ar_addr + (burst << shift)), ar_left.eq(ar_left - burst),
-                         self.bursts.eq(self.bursts + 1)]
-            with m.If(ar_final):
-                m.d.sync += ar_active.eq(0)
-
-        # -- allocation: a slot per request, in order ---------------------------------------------
+        # -- allocation: a slot per request, in order; its first burst planned here -------------
+        # Rows to read wait in ``ar_queue`` (address aligned to the bus, beats, slot, first
+        # burst): the input's ready depends on registers only, not on ARREADY.
+        ar_job = data.StructLayout({"addr": self._addr_bits, "left": bc_bits, "slot": slot_bits,
+                                    "burst": range(MAX_BURST + 1), "final": 1})
+        m.submodules.ar_queue = ar_q = SyncFIFOBuffered(width=ar_job.size, depth=4)
         req = self.i.payload
-        m.d.comb += self.i.ready.eq((~ar_active | ar_final) & (used < slots))
+        m.d.comb += self.i.ready.eq(ar_q.w_rdy & (used < slots))
         load = self.i.valid & self.i.ready
         slot_entry = Signal(slot_layout)
         m.d.comb += [
@@ -199,12 +181,61 @@ class RowReader(wiring.Component):
             slot_entry.row.eq(req.row),
             info_write.addr.eq(tail), info_write.data.eq(slot_entry), info_write.en.eq(load),
         ]
+        new_job = Signal(ar_job)
+        req_addr = Cat(Const(0, shift), req.address[shift:])
+        first_burst = burst_beats(m, req_addr, req.beats, bus_bytes=bus_bytes)
+        m.d.comb += [new_job.addr.eq(req_addr), new_job.left.eq(req.beats),
+                     new_job.slot.eq(tail), new_job.burst.eq(first_burst),
+                     new_job.final.eq(first_burst == req.beats),
+                     ar_q.w_data.eq(new_job)]
         with m.If(load):
             m.d.sync += [tail.eq(tail + 1), received[tail].eq(0), done[tail].eq(req.error),
                          bus_error[tail].eq(0)]
-            with m.If(~req.error):
-                m.d.sync += [ar_active.eq(1), ar_addr.eq(Cat(Const(0, shift), req.address[shift:])),
-                             ar_left.eq(req.beats), ar_slot.eq(tail)]
+
+        # -- AR: one burst per cycle ------------------------------------------------------------
+        # The burst on AR is a register: a row's first burst comes planned from the queue; after
+        # a burst that is not the row's last, the next is planned in the following cycle (a row
+        # crossing 4 KiB or longer than 256 beats issues its bursts every other cycle).
+        ar_active = Signal()
+        ar_planned = Signal()                   # ar_burst / ar_final are current
+        ar_addr = Signal(self._addr_bits)       # aligned to the bus width
+        ar_left = Signal(bc_bits)               # beats of the row still to request
+        ar_slot = Signal(slot_bits)
+        ar_burst = Signal(range(MAX_BURST + 1))
+        ar_last = Signal()                      # ar_burst == ar_left
+        next_burst = burst_beats(m, ar_addr, ar_left, bus_bytes=bus_bytes)
+        m.d.comb += [
+            axi.arvalid.eq(ar_active & ar_planned),
+            axi.araddr.eq(ar_addr),
+            axi.arlen.eq(ar_burst - 1),
+            axi.arsize.eq(axsize_for(self._data_bits)),
+            axi.arburst.eq(AxiBurst.INCR),
+            axi.arid.eq(ar_slot),
+            axi.arcache.eq(AXCACHE),
+            axi.arprot.eq(AXPROT),
+        ]
+        ar_take = axi.arvalid & axi.arready
+        queued = data.View(ar_job, ar_q.r_data)
+        m.d.comb += ar_q.r_en.eq(~ar_active | ar_take & ar_last)
+        with m.If(ar_take):
+            m.d.sync += [ar_addr.eq(ar_addr + (ar_burst << shift)),
+                         ar_left.eq(ar_left - ar_burst), ar_planned.eq(0),
+                         self.bursts.eq(self.bursts + 1)]
+        with m.Elif(ar_active & ~ar_planned):
+            m.d.sync += [ar_burst.eq(next_burst), ar_last.eq(next_burst == ar_left),
+                         ar_planned.eq(1)]
+        # A row taken while the AR side is idle and nothing is queued goes straight to it.
+        direct = load & ~req.error & ~ar_active & (ar_q.level == 0)
+        m.d.comb += ar_q.w_en.eq(load & ~req.error & ~direct)
+        with m.If(ar_q.r_en):
+            m.d.sync += [ar_active.eq(ar_q.r_rdy), ar_addr.eq(queued.addr),
+                         ar_left.eq(queued.left), ar_slot.eq(queued.slot),
+                         ar_burst.eq(queued.burst), ar_last.eq(queued.final),
+                         ar_planned.eq(1)]
+        with m.If(direct):
+            m.d.sync += [ar_active.eq(1), ar_addr.eq(new_job.addr), ar_left.eq(new_job.left),
+                         ar_slot.eq(new_job.slot), ar_burst.eq(new_job.burst),
+                         ar_last.eq(new_job.final), ar_planned.eq(1)]
 
         # -- R: registered, then stored in its slot -----------------------------------------------
         r_valid = Signal()
@@ -215,6 +246,8 @@ class RowReader(wiring.Component):
         m.d.sync += [r_valid.eq(axi.rvalid), r_slot.eq(axi.rid[:slot_bits]),
                      r_data.eq(axi.rdata), r_error.eq(axi.rresp[1])]
         count = received[r_slot]
+        row_in = Signal()                       # this R beat is its row's last
+        m.d.comb += row_in.eq(count + 1 == info_r.data.beats)
         m.d.comb += [
             info_r.addr.eq(r_slot),
             data_write.addr.eq(_times_constant(r_slot, max_beats) + count),
@@ -226,14 +259,17 @@ class RowReader(wiring.Component):
                          self.beats.eq(self.beats + 1)]
             with m.If(r_error):
                 m.d.sync += bus_error[r_slot].eq(1)
-            with m.If(count + 1 == info_r.data.beats):
+            with m.If(row_in):
                 m.d.sync += done[r_slot].eq(1)
 
         # -- output: the head row, realigned, one beat per cycle -----------------------------------
         advance = ~self.o.valid | self.o.ready
         m.d.comb += info_head.addr.eq(head)
         head_info = info_head.data
-        eligible = (used != 0) & done[head]
+        # done[head], registered (a 64-way choice is not on the path to the head's advance):
+        # next cycle's head slot's done bit, including the bits set this cycle.
+        head_done = Signal()
+        eligible = (used != 0) & head_done
         out_beats = Signal(bc_bits + 1)          # output beats of a row
         m.d.comb += out_beats.eq((self.dim * 4 + bus_bytes - 1) >> shift)
         out_k = Signal(bc_bits)
@@ -281,6 +317,10 @@ class RowReader(wiring.Component):
                     rd.words_left.eq(self.dim - (out_k << word_bits)),
                     out_k.eq(Mux(last_k, 0, out_k + 1)),
                 ]
+        def done_next(slot):
+            return (done[slot] | (r_valid & row_in & (r_slot == slot))
+                    | (load & req.error & (tail == slot)))
+        m.d.sync += head_done.eq(Mux(free, done_next((head + 1)[:slot_bits]), done_next(head)))
         with m.If(free):
             m.d.sync += [head.eq(head + 1), out_tag.eq(out_tag + 1), done[head].eq(0),
                          base.eq(Mux(head == slots - 1, 0, base + max_beats))]
@@ -301,7 +341,8 @@ class RowReader(wiring.Component):
             m.d.sync += self.rows.eq(self.rows + 1)
         m.d.comb += [
             self.in_flight.eq(used),
-            self.busy.eq((used != 0) | ar_active | rd_valid | self.o.valid | r_valid),
+            self.busy.eq((used != 0) | ar_active | (ar_q.level != 0) | rd_valid | self.o.valid
+                         | r_valid),
         ]
         with m.If(self.counters_clear):
             m.d.sync += [self.rows.eq(0), self.beats.eq(0), self.bursts.eq(0)]
