@@ -622,7 +622,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .axi__rid(m_axi__rid),
     .axi__rresp(m_axi__rresp),
     .axi__rvalid(m_axi__rvalid),
-    .\beats$248 (read_beats),
+    .\beats$264 (read_beats),
     .bursts(read_bursts),
     .busy(read_busy),
     .clk(clk),
@@ -1683,98 +1683,98 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, axi__arlen, i__ready, busy, i__valid, i__payload, ar_addr, bursts, axi__arvalid, axi__arid, \beats$248 , o__valid
+module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, i__ready, axi__arvalid, axi__arlen, busy, i__valid, i__payload, ar_addr, bursts, axi__arid, \beats$264 , o__valid
 , o__payload, used, errors, error_code, error_tag, error_table, error_row, rows, o__ready);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
-  wire [13:0] \$1 ;
+  wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire [11:0] \$101 ;
-  wire [11:0] \$102 ;
+  wire [7:0] \$100 ;
+  wire [8:0] \$101 ;
+  wire [5:0] \$102 ;
   wire \$103 ;
-  wire [7:0] \$104 ;
-  wire \$105 ;
-  wire \$106 ;
+  wire \$104 ;
+  wire [5:0] \$105 ;
+  wire [5:0] \$106 ;
   wire \$107 ;
-  reg \$108 ;
+  wire \$108 ;
   wire \$109 ;
-  wire \$11 ;
+  wire [9:0] \$11 ;
   wire \$110 ;
-  wire [5:0] \$111 ;
-  wire \$112 ;
+  wire \$111 ;
+  wire [5:0] \$112 ;
   wire \$113 ;
   wire \$114 ;
-  wire [8:0] \$115 ;
-  wire \$116 ;
-  wire \$117 ;
+  wire \$115 ;
+  wire [6:0] \$116 ;
+  reg \$117 ;
   wire \$118 ;
-  wire \$119 ;
-  wire [6:0] \$12 ;
+  wire [6:0] \$119 ;
+  wire \$12 ;
   wire \$120 ;
   wire \$121 ;
-  wire [1:0] \$122 ;
-  wire [1:0] \$123 ;
+  wire \$122 ;
+  wire \$123 ;
   wire \$124 ;
-  wire \$125 ;
+  wire [6:0] \$125 ;
   wire \$126 ;
   wire \$127 ;
-  wire [32:0] \$128 ;
-  reg [47:0] \$129 ;
-  wire [12:0] \$13 ;
-  reg [4:0] \$130 ;
-  reg [31:0] \$131 ;
-  reg \$132 ;
-  reg [5:0] \$133 ;
-  reg [4:0] \$134 ;
-  reg [4:0] \$135 ;
-  reg [4:0] \$136 ;
-  reg [4:0] \$137 ;
-  reg [4:0] \$138 ;
-  reg [4:0] \$139 ;
-  wire [13:0] \$14 ;
-  reg [4:0] \$140 ;
-  reg [4:0] \$141 ;
-  reg [4:0] \$142 ;
-  reg [4:0] \$143 ;
-  reg [4:0] \$144 ;
-  reg [4:0] \$145 ;
-  reg [4:0] \$146 ;
-  reg [4:0] \$147 ;
-  reg [4:0] \$148 ;
-  reg [4:0] \$149 ;
-  reg [4:0] \$15 ;
-  reg [4:0] \$150 ;
-  reg [4:0] \$151 ;
-  reg [4:0] \$152 ;
-  reg [4:0] \$153 ;
-  reg [4:0] \$154 ;
-  reg [4:0] \$155 ;
-  reg [4:0] \$156 ;
-  reg [4:0] \$157 ;
-  reg [4:0] \$158 ;
-  reg [4:0] \$159 ;
-  wire [14:0] \$16 ;
-  reg [4:0] \$160 ;
-  reg [4:0] \$161 ;
-  reg [4:0] \$162 ;
-  reg [4:0] \$163 ;
-  reg [4:0] \$164 ;
-  reg [4:0] \$165 ;
-  reg [4:0] \$166 ;
-  reg [4:0] \$167 ;
-  reg [4:0] \$168 ;
-  reg [4:0] \$169 ;
-  reg [4:0] \$17 ;
-  reg [4:0] \$170 ;
-  reg [4:0] \$171 ;
-  reg [4:0] \$172 ;
-  reg [4:0] \$173 ;
-  reg [4:0] \$174 ;
-  reg [4:0] \$175 ;
-  reg [4:0] \$176 ;
-  reg [4:0] \$177 ;
-  reg [4:0] \$178 ;
-  reg [4:0] \$179 ;
+  wire \$128 ;
+  reg \$129 ;
+  wire \$13 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
+  wire \$14 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire [5:0] \$145 ;
+  wire \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire [6:0] \$149 ;
+  wire \$15 ;
+  wire [32:0] \$150 ;
+  wire \$151 ;
+  wire [11:0] \$152 ;
+  wire [11:0] \$153 ;
+  wire \$154 ;
+  wire [7:0] \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
+  wire \$159 ;
+  wire \$16 ;
+  wire \$160 ;
+  wire [5:0] \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire [8:0] \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire \$169 ;
+  wire \$17 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire [1:0] \$172 ;
+  wire [1:0] \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire \$176 ;
+  wire \$177 ;
+  wire [32:0] \$178 ;
+  reg [5:0] \$179 ;
   wire \$18 ;
   reg [4:0] \$180 ;
   reg [4:0] \$181 ;
@@ -1786,7 +1786,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$187 ;
   reg [4:0] \$188 ;
   reg [4:0] \$189 ;
-  wire [9:0] \$19 ;
+  wire \$19 ;
   reg [4:0] \$190 ;
   reg [4:0] \$191 ;
   reg [4:0] \$192 ;
@@ -1795,58 +1795,58 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$195 ;
   reg [4:0] \$196 ;
   reg [4:0] \$197 ;
-  reg \$198 ;
-  reg \$199 ;
+  reg [4:0] \$198 ;
+  reg [4:0] \$199 ;
   wire [13:0] \$2 ;
-  wire [10:0] \$20 ;
-  reg \$200 ;
-  reg \$201 ;
-  reg \$202 ;
-  reg \$203 ;
-  reg \$204 ;
-  reg \$205 ;
-  reg \$206 ;
-  reg \$207 ;
-  reg \$208 ;
-  reg \$209 ;
-  wire [11:0] \$21 ;
-  reg \$210 ;
-  reg \$211 ;
-  reg \$212 ;
-  reg \$213 ;
-  reg \$214 ;
-  reg \$215 ;
-  reg \$216 ;
-  reg \$217 ;
-  reg \$218 ;
-  reg \$219 ;
-  wire [11:0] \$22 ;
-  reg \$220 ;
-  reg \$221 ;
-  reg \$222 ;
-  reg \$223 ;
-  reg \$224 ;
-  reg \$225 ;
-  reg \$226 ;
-  reg \$227 ;
-  reg \$228 ;
-  reg \$229 ;
-  wire [11:0] \$23 ;
-  reg \$230 ;
-  reg \$231 ;
-  reg \$232 ;
-  reg \$233 ;
-  reg \$234 ;
-  reg \$235 ;
-  reg \$236 ;
-  reg \$237 ;
-  reg \$238 ;
-  reg \$239 ;
-  wire [5:0] \$24 ;
-  reg \$240 ;
-  reg \$241 ;
-  reg \$242 ;
-  reg \$243 ;
+  wire \$20 ;
+  reg [4:0] \$200 ;
+  reg [4:0] \$201 ;
+  reg [4:0] \$202 ;
+  reg [4:0] \$203 ;
+  reg [4:0] \$204 ;
+  reg [4:0] \$205 ;
+  reg [4:0] \$206 ;
+  reg [4:0] \$207 ;
+  reg [4:0] \$208 ;
+  reg [4:0] \$209 ;
+  wire \$21 ;
+  reg [4:0] \$210 ;
+  reg [4:0] \$211 ;
+  reg [4:0] \$212 ;
+  reg [4:0] \$213 ;
+  reg [4:0] \$214 ;
+  reg [4:0] \$215 ;
+  reg [4:0] \$216 ;
+  reg [4:0] \$217 ;
+  reg [4:0] \$218 ;
+  reg [4:0] \$219 ;
+  wire \$22 ;
+  reg [4:0] \$220 ;
+  reg [4:0] \$221 ;
+  reg [4:0] \$222 ;
+  reg [4:0] \$223 ;
+  reg [4:0] \$224 ;
+  reg [4:0] \$225 ;
+  reg [4:0] \$226 ;
+  reg [4:0] \$227 ;
+  reg [4:0] \$228 ;
+  reg [4:0] \$229 ;
+  wire \$23 ;
+  reg [4:0] \$230 ;
+  reg [4:0] \$231 ;
+  reg [4:0] \$232 ;
+  reg [4:0] \$233 ;
+  reg [4:0] \$234 ;
+  reg [4:0] \$235 ;
+  reg [4:0] \$236 ;
+  reg [4:0] \$237 ;
+  reg [4:0] \$238 ;
+  reg [4:0] \$239 ;
+  wire \$24 ;
+  reg [4:0] \$240 ;
+  reg [4:0] \$241 ;
+  reg [4:0] \$242 ;
+  reg [4:0] \$243 ;
   reg \$244 ;
   reg \$245 ;
   reg \$246 ;
@@ -1864,7 +1864,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$257 ;
   reg \$258 ;
   reg \$259 ;
-  wire [5:0] \$26 ;
+  reg [4:0] \$26 ;
   reg \$260 ;
   reg \$261 ;
   reg \$262 ;
@@ -1886,7 +1886,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$277 ;
   reg \$278 ;
   reg \$279 ;
-  wire [11:0] \$28 ;
+  wire [6:0] \$28 ;
   reg \$280 ;
   reg \$281 ;
   reg \$282 ;
@@ -1897,7 +1897,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$287 ;
   reg \$288 ;
   reg \$289 ;
-  wire \$29 ;
+  wire [12:0] \$29 ;
   reg \$290 ;
   reg \$291 ;
   reg \$292 ;
@@ -1908,8 +1908,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$297 ;
   reg \$298 ;
   reg \$299 ;
-  wire \$3 ;
-  wire \$30 ;
+  wire [13:0] \$3 ;
+  wire [13:0] \$30 ;
   reg \$300 ;
   reg \$301 ;
   reg \$302 ;
@@ -1920,7 +1920,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$307 ;
   reg \$308 ;
   reg \$309 ;
-  wire \$31 ;
+  reg [4:0] \$31 ;
   reg \$310 ;
   reg \$311 ;
   reg \$312 ;
@@ -1931,113 +1931,169 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$317 ;
   reg \$318 ;
   reg \$319 ;
-  wire \$32 ;
+  wire [14:0] \$32 ;
   reg \$320 ;
   reg \$321 ;
   reg \$322 ;
   reg \$323 ;
   reg \$324 ;
   reg \$325 ;
-  reg [5:0] \$326 ;
+  reg \$326 ;
   reg \$327 ;
-  reg [5:0] \$328 ;
-  reg [127:0] \$329 ;
-  wire \$33 ;
+  reg \$328 ;
+  reg \$329 ;
+  reg [4:0] \$33 ;
   reg \$330 ;
-  reg [31:0] \$331 ;
+  reg \$331 ;
   reg \$332 ;
-  reg [192:0] \$333 ;
+  reg \$333 ;
   reg \$334 ;
-  reg [74:0] \$335 ;
-  reg [4:0] \$336 ;
-  reg [5:0] \$337 ;
-  reg [31:0] \$338 ;
-  reg [10:0] \$339 ;
+  reg \$335 ;
+  reg \$336 ;
+  reg \$337 ;
+  reg \$338 ;
+  reg \$339 ;
   wire \$34 ;
-  reg [6:0] \$340 ;
-  reg [1:0] \$341 ;
+  reg \$340 ;
+  reg \$341 ;
   reg \$342 ;
-  reg [1:0] \$343 ;
-  reg [31:0] \$344 ;
-  reg [4:0] \$345 ;
-  reg [23:0] \$346 ;
-  reg [31:0] \$347 ;
-  wire \$35 ;
-  wire [15:0] \$36 ;
-  wire [48:0] \$37 ;
-  wire [9:0] \$38 ;
-  wire [32:0] \$39 ;
+  reg \$343 ;
+  reg \$344 ;
+  reg \$345 ;
+  reg \$346 ;
+  reg \$347 ;
+  reg \$348 ;
+  reg \$349 ;
+  wire [9:0] \$35 ;
+  reg \$350 ;
+  reg \$351 ;
+  reg \$352 ;
+  reg \$353 ;
+  reg \$354 ;
+  reg \$355 ;
+  reg \$356 ;
+  reg \$357 ;
+  reg \$358 ;
+  reg \$359 ;
+  wire [10:0] \$36 ;
+  reg \$360 ;
+  reg \$361 ;
+  reg \$362 ;
+  reg \$363 ;
+  reg \$364 ;
+  reg \$365 ;
+  reg \$366 ;
+  reg \$367 ;
+  reg \$368 ;
+  reg \$369 ;
+  wire [11:0] \$37 ;
+  reg \$370 ;
+  reg \$371 ;
+  reg [47:0] \$372 ;
+  reg [4:0] \$373 ;
+  reg \$374 ;
+  reg [31:0] \$375 ;
+  reg [8:0] \$376 ;
+  reg \$377 ;
+  reg \$378 ;
+  reg [5:0] \$379 ;
+  wire [11:0] \$38 ;
+  reg \$380 ;
+  reg [5:0] \$381 ;
+  reg [127:0] \$382 ;
+  reg \$383 ;
+  reg [31:0] \$384 ;
+  reg \$385 ;
+  reg [192:0] \$386 ;
+  reg \$387 ;
+  reg [74:0] \$388 ;
+  reg [4:0] \$389 ;
+  wire [11:0] \$39 ;
+  reg \$390 ;
+  reg [5:0] \$391 ;
+  reg [31:0] \$392 ;
+  reg [10:0] \$393 ;
+  reg [6:0] \$394 ;
+  reg [1:0] \$395 ;
+  reg \$396 ;
+  reg [1:0] \$397 ;
+  reg [31:0] \$398 ;
+  reg [4:0] \$399 ;
   wire \$4 ;
-  wire \$40 ;
+  wire [5:0] \$40 ;
+  reg [23:0] \$400 ;
+  reg [31:0] \$401 ;
   wire \$41 ;
-  wire \$42 ;
-  wire \$43 ;
-  wire [6:0] \$44 ;
+  wire [5:0] \$42 ;
+  wire [5:0] \$43 ;
+  wire [11:0] \$44 ;
   wire \$45 ;
-  reg [4:0] \$46 ;
-  wire [5:0] \$47 ;
-  wire [32:0] \$48 ;
-  reg [4:0] \$49 ;
-  wire [9:0] \$5 ;
-  wire [5:0] \$50 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
   wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire \$54 ;
+  wire [6:0] \$54 ;
   wire \$55 ;
-  wire [127:0] \$56 ;
-  wire [31:0] \$57 ;
-  wire \$58 ;
-  wire [127:0] \$59 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire [15:0] \$58 ;
+  wire [48:0] \$59 ;
   wire \$6 ;
-  wire [31:0] \$60 ;
-  wire \$61 ;
-  wire [127:0] \$62 ;
-  wire [31:0] \$63 ;
+  wire [9:0] \$60 ;
+  wire [32:0] \$61 ;
+  wire \$62 ;
+  wire \$63 ;
   wire \$64 ;
-  wire [127:0] \$65 ;
-  wire [31:0] \$66 ;
-  wire [127:0] \$67 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire \$67 ;
   wire \$68 ;
-  reg \$69 ;
-  wire \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  reg \$72 ;
+  wire \$69 ;
+  wire [13:0] \$7 ;
+  reg [4:0] \$70 ;
+  wire [5:0] \$71 ;
+  wire [32:0] \$72 ;
   wire \$73 ;
-  reg \$74 ;
-  wire [2:0] \$75 ;
-  wire [2:0] \$76 ;
-  wire \$77 ;
-  wire [5:0] \$78 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire [127:0] \$77 ;
+  wire [31:0] \$78 ;
   wire \$79 ;
-  wire \$8 ;
-  wire \$80 ;
-  wire [7:0] \$81 ;
-  wire [8:0] \$82 ;
-  wire [5:0] \$83 ;
-  wire \$84 ;
+  wire [13:0] \$8 ;
+  wire [127:0] \$80 ;
+  wire [31:0] \$81 ;
+  wire \$82 ;
+  wire [127:0] \$83 ;
+  wire [31:0] \$84 ;
   wire \$85 ;
-  wire [5:0] \$86 ;
-  wire [5:0] \$87 ;
-  wire \$88 ;
+  wire [127:0] \$86 ;
+  wire [31:0] \$87 ;
+  wire [127:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
   wire \$90 ;
-  reg \$91 ;
+  wire \$91 ;
   wire \$92 ;
-  wire \$93 ;
-  wire [5:0] \$94 ;
-  wire \$95 ;
+  reg \$93 ;
+  wire [2:0] \$94 ;
+  wire [2:0] \$95 ;
   wire \$96 ;
-  wire \$97 ;
-  wire [6:0] \$98 ;
-  wire [32:0] \$99 ;
-  (* init = 1'h0 *)
-  wire ar_active;
+  wire [5:0] \$97 ;
+  wire \$98 ;
+  wire \$99 ;
+  reg ar_active = 1'h0;
   output [47:0] ar_addr;
   reg [47:0] ar_addr = 48'h000000000000;
+  reg [8:0] ar_burst = 9'h000;
+  reg ar_last = 1'h0;
   reg [4:0] ar_left = 5'h00;
+  reg ar_planned = 1'h0;
   (* init = 6'h00 *)
   wire [5:0] ar_slot;
   (* init = 48'h000000000000 *)
@@ -2053,7 +2109,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   wire axi__arready;
   wire [2:0] axi__arsize;
   output axi__arvalid;
-  reg axi__arvalid = 1'h0;
+  wire axi__arvalid;
   input [127:0] axi__rdata;
   wire [127:0] axi__rdata;
   input [5:0] axi__rid;
@@ -2065,8 +2121,9 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   wire axi__rvalid;
   reg [10:0] base = 11'h000;
   wire [8:0] beats;
-  output [31:0] \beats$248 ;
-  reg [31:0] \beats$248  = 32'd0;
+  wire [8:0] \beats$18 ;
+  output [31:0] \beats$264 ;
+  reg [31:0] \beats$264  = 32'd0;
   output [31:0] bursts;
   reg [31:0] bursts = 32'd0;
   reg bus_error_0 = 1'h0;
@@ -2229,6 +2286,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   wire errors_clear;
   (* init = 6'h00 *)
   wire [5:0] head;
+  reg head_done = 1'h0;
   input [82:0] i__payload;
   wire [82:0] i__payload;
   wire [47:0] \i__payload.address ;
@@ -2249,7 +2307,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   wire \info_head__data.range ;
   wire [23:0] \info_head__data.row ;
   wire [4:0] \info_head__data.table ;
-  reg [5:0] info_r__addr = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] info_r__addr;
   wire [36:0] info_r__data;
   wire [4:0] \info_r__data.beats ;
   wire [1:0] \info_r__data.offset ;
@@ -2264,7 +2323,15 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   wire [23:0] \info_write__data.row ;
   wire [4:0] \info_write__data.table ;
   wire info_write__en;
+  wire [2:0] level;
   wire [8:0] limit;
+  wire [8:0] \limit$17 ;
+  wire [68:0] new_job;
+  wire [47:0] \new_job.addr ;
+  wire [8:0] \new_job.burst ;
+  wire \new_job.final ;
+  wire [4:0] \new_job.left ;
+  wire [5:0] \new_job.slot ;
   output [192:0] o__payload;
   reg [192:0] o__payload = 193'h0000000000000000000000000000000000000000000000000;
   wire [127:0] \o__payload.data ;
@@ -2283,9 +2350,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [31:0] out_tag = 32'd0;
   (* init = 128'h00000000000000000000000000000000 *)
   wire [127:0] r_data;
+  wire [68:0] \r_data$258 ;
+  wire r_en;
   reg r_error = 1'h0;
-  (* init = 6'h00 *)
-  wire [5:0] r_slot;
+  wire r_rdy;
+  reg [5:0] r_slot = 6'h00;
   reg r_valid = 1'h0;
   reg [74:0] rd = 75'h0000000000000000000;
   wire [1:0] \rd.error ;
@@ -2361,6 +2430,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] received_7 = 5'h00;
   reg [4:0] received_8 = 5'h00;
   reg [4:0] received_9 = 5'h00;
+  wire row_in;
   output [31:0] rows;
   reg [31:0] rows = 32'd0;
   input rst;
@@ -2374,8 +2444,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   (* init = 6'h00 *)
   wire [5:0] tail;
   wire [8:0] to_boundary;
+  wire [8:0] \to_boundary$15 ;
   output [6:0] used;
   reg [6:0] used = 7'h00;
+  wire [68:0] w_data;
+  wire w_en;
+  wire w_rdy;
   reg [127:0] row_data [1087:0];
   initial begin
     row_data[0] = 128'h00000000000000000000000000000000;
@@ -3469,16 +3543,16 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @(posedge clk) begin
     if (data_write__en)
-      row_data[\$16 [10:0]] <= data_write__data;
+      row_data[\$32 [10:0]] <= data_write__data;
   end
   reg [127:0] _0_;
   reg [127:0] _1_;
   always @(posedge clk) begin
     if (data_hi__en) begin
-      _0_ <= row_data[\$28 [10:0]];
+      _0_ <= row_data[\$44 [10:0]];
     end
     if (data_lo__en) begin
-      _1_ <= row_data[\$23 [10:0]];
+      _1_ <= row_data[\$39 [10:0]];
     end
   end
   assign data_hi__data = _0_;
@@ -3554,7054 +3628,1888 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     if (info_write__en)
       slot_info[info_write__addr] <= slot_entry;
   end
-  assign info_r__data = slot_info[info_r__addr];
+  assign info_r__data = slot_info[r_slot];
   assign info_head__data = slot_info[info_head__addr];
-  assign \$1  = 13'h1000 - ar_addr[11:0];
-  assign \$3  = \$2 [8:0] > 9'h100;
-  assign limit = \$3  ? 9'h100 : \$2 [8:0];
-  assign \$4  = ar_left < limit;
-  assign beats = \$4  ? { 4'h0, ar_left } : limit;
-  assign \$5  = beats - 1'h1;
-  assign \$6  = ~ axi__arvalid;
-  assign \$7  = axi__arvalid & axi__arready;
-  assign \$8  = beats == ar_left;
-  assign \$9  = \$7  & \$8 ;
-  assign \$10  = \$6  | \$9 ;
-  assign \$11  = used < 7'h40;
-  assign i__ready = \$10  & \$11 ;
+  always @(posedge clk)
+    ar_last <= \$377 ;
+  always @(posedge clk)
+    ar_active <= \$378 ;
+  always @(posedge clk)
+    axi__arid <= \$379 ;
+  always @(posedge clk)
+    r_valid <= \$380 ;
+  always @(posedge clk)
+    r_slot <= \$381 ;
+  always @(posedge clk)
+    data_write__data <= \$382 ;
+  always @(posedge clk)
+    r_error <= \$383 ;
+  always @(posedge clk)
+    \beats$264  <= \$384 ;
+  always @(posedge clk)
+    o__valid <= \$385 ;
+  always @(posedge clk)
+    o__payload <= \$386 ;
+  always @(posedge clk)
+    rd_valid <= \$387 ;
+  always @(posedge clk)
+    rd <= \$388 ;
+  always @(posedge clk)
+    out_k <= \$389 ;
+  always @(posedge clk)
+    head_done <= \$390 ;
+  always @(posedge clk)
+    info_head__addr <= \$391 ;
+  always @(posedge clk)
+    out_tag <= \$392 ;
+  always @(posedge clk)
+    base <= \$393 ;
+  always @(posedge clk)
+    used <= \$394 ;
+  always @(posedge clk)
+    errors <= \$395 ;
+  always @(posedge clk)
+    captured <= \$396 ;
+  always @(posedge clk)
+    error_code <= \$397 ;
+  always @(posedge clk)
+    error_tag <= \$398 ;
+  always @(posedge clk)
+    error_table <= \$399 ;
+  always @(posedge clk)
+    error_row <= \$400 ;
+  always @(posedge clk)
+    rows <= \$401 ;
+  assign \$1  = used < 7'h40;
+  assign i__ready = w_rdy & \$1 ;
   assign info_write__en = i__valid & i__ready;
-  assign \$14  = \$12  + \$13 ;
-  assign \$16  = \$14  + \$15 ;
-  assign \$18  = \$17  < 5'h11;
-  assign data_write__en = r_valid & \$18 ;
-  assign \$19  = dim * 3'h4;
-  assign \$20  = \$19  + 5'h10;
-  assign \$21  = \$20  - 1'h1;
-  assign \$23  = base + out_k;
-  assign \$24  = out_k + 1'h1;
-  assign \$25  = \$24  < 5'h11;
-  assign \$26  = out_k + 1'h1;
-  assign \$27  = \$25  ? \$26  : { 1'h0, out_k };
-  assign \$28  = base + \$27 ;
-  assign \$29  = ~ o__valid;
-  assign data_lo__en = \$29  | o__ready;
-  assign \$30  = ~ o__valid;
-  assign data_hi__en = \$30  | o__ready;
-  assign \$31  = | used;
-  assign \$32  = \$31  | axi__arvalid;
-  assign \$33  = \$32  | rd_valid;
-  assign \$34  = \$33  | o__valid;
-  assign busy = \$34  | r_valid;
-  assign \$35  = axi__arvalid & axi__arready;
-  assign \$37  = ar_addr + \$36 ;
-  assign \$38  = ar_left - beats;
-  assign \$39  = bursts + 1'h1;
-  assign \$40  = axi__arvalid & axi__arready;
-  assign \$41  = beats == ar_left;
-  assign \$42  = \$40  & \$41 ;
-  assign \$43  = i__valid & i__ready;
-  assign \$44  = info_write__addr + 1'h1;
-  assign \$45  = ~ i__payload[82];
-  assign \$47  = \$46  + 1'h1;
-  assign \$48  = \beats$248  + 1'h1;
-  assign \$50  = \$49  + 1'h1;
-  assign \$51  = \$50  == info_r__data[4:0];
-  assign \$52  = ~ o__valid;
-  assign \$53  = \$52  | o__ready;
-  assign \$54  = | rd[62:61];
-  assign \$55  = $signed(rd[74:67]) > $signed(1'h0);
-  assign \$56  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$57  = \$55  ? \$56 [31:0] : 32'd0;
-  assign \$58  = $signed(rd[74:67]) > $signed(2'h1);
-  assign \$59  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$60  = \$58  ? \$59 [63:32] : 32'd0;
-  assign \$61  = $signed(rd[74:67]) > $signed(3'h2);
-  assign \$62  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$63  = \$61  ? \$62 [95:64] : 32'd0;
-  assign \$64  = $signed(rd[74:67]) > $signed(3'h3);
-  assign \$65  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$66  = \$64  ? \$65 [127:96] : 32'd0;
-  assign \$67  = \$54  ? 128'h00000000000000000000000000000000 : { \$66 , \$63 , \$60 , \$57  };
-  assign \$68  = | used;
-  assign \$70  = \$68  & \$69 ;
-  assign \$71  = | used;
-  assign \$73  = \$71  & \$72 ;
-  assign \$75  = \$74  ? 3'h2 : 3'h0;
-  assign \$76  = info_head__data[7] ? 3'h1 : \$75 ;
-  assign \$77  = ! out_k;
-  assign \$78  = out_k + 1'h1;
-  assign \$79  = \$78  >= \$22 [5:0];
-  assign \$80  = info_head__data[7] | \$79 ;
-  assign \$82  = dim - \$81 ;
-  assign \$83  = out_k + 1'h1;
-  assign \$84  = \$83  >= \$22 [5:0];
-  assign \$85  = info_head__data[7] | \$84 ;
-  assign \$86  = out_k + 1'h1;
-  assign \$87  = \$85  ? 6'h00 : \$86 ;
-  assign \$88  = ~ o__valid;
-  assign \$89  = \$88  | o__ready;
-  assign \$90  = | used;
-  assign \$92  = \$90  & \$91 ;
-  assign \$93  = \$89  & \$92 ;
-  assign \$94  = out_k + 1'h1;
-  assign \$95  = \$94  >= \$22 [5:0];
-  assign \$96  = info_head__data[7] | \$95 ;
-  assign \$97  = \$93  & \$96 ;
-  assign \$98  = info_head__addr + 1'h1;
-  assign \$99  = out_tag + 1'h1;
-  assign \$100  = info_head__addr == 6'h3f;
-  assign \$101  = base + 5'h11;
-  assign \$102  = \$100  ? 12'h000 : \$101 ;
-  assign \$103  = i__valid & i__ready;
-  assign \$104  = used + \$103 ;
-  assign \$105  = ~ o__valid;
-  assign \$106  = \$105  | o__ready;
-  assign \$107  = | used;
-  assign \$109  = \$107  & \$108 ;
-  assign \$110  = \$106  & \$109 ;
-  assign \$111  = out_k + 1'h1;
-  assign \$112  = \$111  >= \$22 [5:0];
-  assign \$113  = info_head__data[7] | \$112 ;
-  assign \$114  = \$110  & \$113 ;
-  assign \$115  = \$104  - \$114 ;
-  assign \$116  = ~ o__valid;
-  assign \$117  = \$116  | o__ready;
-  assign \$118  = \$117  & rd_valid;
-  assign \$119  = \$118  & rd[63];
-  assign \$120  = | rd[62:61];
-  assign \$121  = \$119  & \$120 ;
-  assign \$122  = errors_clear ? 2'h0 : errors;
-  assign \$123  = \$122  | rd[62:61];
-  assign \$124  = ~ captured;
-  assign \$125  = \$124  | errors_clear;
-  assign \$126  = o__valid & o__ready;
-  assign \$127  = \$126  & o__payload[192];
-  assign \$128  = rows + 1'h1;
+  assign \$2  = 13'h1000 - { i__payload[11:4], 4'h0 };
+  assign \$4  = \$3 [8:0] > 9'h100;
+  assign limit = \$4  ? 9'h100 : \$3 [8:0];
+  assign \$5  = i__payload[52:48] < limit;
+  assign beats = \$5  ? { 4'h0, i__payload[52:48] } : limit;
+  assign \$6  = beats == i__payload[52:48];
+  assign \$7  = 13'h1000 - ar_addr[11:0];
+  assign \$9  = \$8 [8:0] > 9'h100;
+  assign \limit$17  = \$9  ? 9'h100 : \$8 [8:0];
+  assign \$10  = ar_left < \limit$17 ;
+  assign \beats$18  = \$10  ? { 4'h0, ar_left } : \limit$17 ;
+  assign axi__arvalid = ar_active & ar_planned;
+  assign \$11  = ar_burst - 1'h1;
+  assign \$12  = ~ ar_active;
+  assign \$13  = axi__arvalid & axi__arready;
+  assign \$14  = \$13  & ar_last;
+  assign r_en = \$12  | \$14 ;
+  assign \$15  = i__valid & i__ready;
+  assign \$16  = ~ i__payload[82];
+  assign \$17  = \$15  & \$16 ;
+  assign \$18  = i__valid & i__ready;
+  assign \$19  = ~ i__payload[82];
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = ~ ar_active;
+  assign \$22  = \$20  & \$21 ;
+  assign \$23  = ! level;
+  assign \$24  = \$22  & \$23 ;
+  assign \$25  = ~ \$24 ;
+  assign w_en = \$17  & \$25 ;
+  assign \$27  = \$26  + 1'h1;
+  assign row_in = \$27  == info_r__data[4:0];
+  assign \$30  = \$28  + \$29 ;
+  assign \$32  = \$30  + \$31 ;
+  assign \$34  = \$33  < 5'h11;
+  assign data_write__en = r_valid & \$34 ;
+  assign \$35  = dim * 3'h4;
+  assign \$36  = \$35  + 5'h10;
+  assign \$37  = \$36  - 1'h1;
+  assign \$39  = base + out_k;
+  assign \$40  = out_k + 1'h1;
+  assign \$41  = \$40  < 5'h11;
+  assign \$42  = out_k + 1'h1;
+  assign \$43  = \$41  ? \$42  : { 1'h0, out_k };
+  assign \$44  = base + \$43 ;
+  assign \$45  = ~ o__valid;
+  assign data_lo__en = \$45  | o__ready;
+  assign \$46  = ~ o__valid;
+  assign data_hi__en = \$46  | o__ready;
+  assign \$47  = | used;
+  assign \$48  = \$47  | ar_active;
+  assign \$49  = | level;
+  assign \$50  = \$48  | \$49 ;
+  assign \$51  = \$50  | rd_valid;
+  assign \$52  = \$51  | o__valid;
+  assign busy = \$52  | r_valid;
+  assign \$53  = i__valid & i__ready;
+  assign \$54  = info_write__addr + 1'h1;
+  assign \$55  = axi__arvalid & axi__arready;
+  assign \$56  = ~ ar_planned;
+  assign \$57  = ar_active & \$56 ;
+  assign \$59  = ar_addr + \$58 ;
+  assign \$60  = ar_left - ar_burst;
+  assign \$61  = bursts + 1'h1;
+  assign \$62  = \beats$18  == ar_left;
+  assign \$63  = i__valid & i__ready;
+  assign \$64  = ~ i__payload[82];
+  assign \$65  = \$63  & \$64 ;
+  assign \$66  = ~ ar_active;
+  assign \$67  = \$65  & \$66 ;
+  assign \$68  = ! level;
+  assign \$69  = \$67  & \$68 ;
+  assign \$71  = \$70  + 1'h1;
+  assign \$72  = \beats$264  + 1'h1;
+  assign \$73  = ~ o__valid;
+  assign \$74  = \$73  | o__ready;
+  assign \$75  = | rd[62:61];
+  assign \$76  = $signed(rd[74:67]) > $signed(1'h0);
+  assign \$77  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$78  = \$76  ? \$77 [31:0] : 32'd0;
+  assign \$79  = $signed(rd[74:67]) > $signed(2'h1);
+  assign \$80  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$81  = \$79  ? \$80 [63:32] : 32'd0;
+  assign \$82  = $signed(rd[74:67]) > $signed(3'h2);
+  assign \$83  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$84  = \$82  ? \$83 [95:64] : 32'd0;
+  assign \$85  = $signed(rd[74:67]) > $signed(3'h3);
+  assign \$86  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$87  = \$85  ? \$86 [127:96] : 32'd0;
+  assign \$88  = \$75  ? 128'h00000000000000000000000000000000 : { \$87 , \$84 , \$81 , \$78  };
+  assign \$89  = | used;
+  assign \$90  = \$89  & head_done;
+  assign \$91  = | used;
+  assign \$92  = \$91  & head_done;
+  assign \$94  = \$93  ? 3'h2 : 3'h0;
+  assign \$95  = info_head__data[7] ? 3'h1 : \$94 ;
+  assign \$96  = ! out_k;
+  assign \$97  = out_k + 1'h1;
+  assign \$98  = \$97  >= \$38 [5:0];
+  assign \$99  = info_head__data[7] | \$98 ;
+  assign \$101  = dim - \$100 ;
+  assign \$102  = out_k + 1'h1;
+  assign \$103  = \$102  >= \$38 [5:0];
+  assign \$104  = info_head__data[7] | \$103 ;
+  assign \$105  = out_k + 1'h1;
+  assign \$106  = \$104  ? 6'h00 : \$105 ;
+  assign \$107  = ~ o__valid;
+  assign \$108  = \$107  | o__ready;
+  assign \$109  = | used;
+  assign \$110  = \$109  & head_done;
+  assign \$111  = \$108  & \$110 ;
+  assign \$112  = out_k + 1'h1;
+  assign \$113  = \$112  >= \$38 [5:0];
+  assign \$114  = info_head__data[7] | \$113 ;
+  assign \$115  = \$111  & \$114 ;
+  assign \$116  = info_head__addr + 1'h1;
+  assign \$118  = r_valid & row_in;
+  assign \$119  = info_head__addr + 1'h1;
+  assign \$120  = r_slot == \$119 [5:0];
+  assign \$121  = \$118  & \$120 ;
+  assign \$122  = \$117  | \$121 ;
+  assign \$123  = i__valid & i__ready;
+  assign \$124  = \$123  & i__payload[82];
+  assign \$125  = info_head__addr + 1'h1;
+  assign \$126  = info_write__addr == \$125 [5:0];
+  assign \$127  = \$124  & \$126 ;
+  assign \$128  = \$122  | \$127 ;
+  assign \$130  = r_valid & row_in;
+  assign \$131  = r_slot == info_head__addr;
+  assign \$132  = \$130  & \$131 ;
+  assign \$133  = \$129  | \$132 ;
+  assign \$134  = i__valid & i__ready;
+  assign \$135  = \$134  & i__payload[82];
+  assign \$136  = info_write__addr == info_head__addr;
+  assign \$137  = \$135  & \$136 ;
+  assign \$138  = \$133  | \$137 ;
+  assign \$139  = \$115  ? \$128  : \$138 ;
+  assign \$140  = ~ o__valid;
+  assign \$141  = \$140  | o__ready;
+  assign \$142  = | used;
+  assign \$143  = \$142  & head_done;
+  assign \$144  = \$141  & \$143 ;
+  assign \$145  = out_k + 1'h1;
+  assign \$146  = \$145  >= \$38 [5:0];
+  assign \$147  = info_head__data[7] | \$146 ;
+  assign \$148  = \$144  & \$147 ;
+  assign \$149  = info_head__addr + 1'h1;
+  assign \$150  = out_tag + 1'h1;
+  assign \$151  = info_head__addr == 6'h3f;
+  assign \$152  = base + 5'h11;
+  assign \$153  = \$151  ? 12'h000 : \$152 ;
+  assign \$154  = i__valid & i__ready;
+  assign \$155  = used + \$154 ;
+  assign \$156  = ~ o__valid;
+  assign \$157  = \$156  | o__ready;
+  assign \$158  = | used;
+  assign \$159  = \$158  & head_done;
+  assign \$160  = \$157  & \$159 ;
+  assign \$161  = out_k + 1'h1;
+  assign \$162  = \$161  >= \$38 [5:0];
+  assign \$163  = info_head__data[7] | \$162 ;
+  assign \$164  = \$160  & \$163 ;
+  assign \$165  = \$155  - \$164 ;
+  assign \$166  = ~ o__valid;
+  assign \$167  = \$166  | o__ready;
+  assign \$168  = \$167  & rd_valid;
+  assign \$169  = \$168  & rd[63];
+  assign \$170  = | rd[62:61];
+  assign \$171  = \$169  & \$170 ;
+  assign \$172  = errors_clear ? 2'h0 : errors;
+  assign \$173  = \$172  | rd[62:61];
+  assign \$174  = ~ captured;
+  assign \$175  = \$174  | errors_clear;
+  assign \$176  = o__valid & o__ready;
+  assign \$177  = \$176  & o__payload[192];
+  assign \$178  = rows + 1'h1;
   always @(posedge clk)
-    ar_addr <= \$129 ;
+    info_write__addr <= \$179 ;
   always @(posedge clk)
-    ar_left <= \$130 ;
+    received_0 <= \$180 ;
   always @(posedge clk)
-    bursts <= \$131 ;
+    received_1 <= \$181 ;
   always @(posedge clk)
-    axi__arvalid <= \$132 ;
+    received_2 <= \$182 ;
   always @(posedge clk)
-    info_write__addr <= \$133 ;
+    received_3 <= \$183 ;
   always @(posedge clk)
-    received_0 <= \$134 ;
+    received_4 <= \$184 ;
   always @(posedge clk)
-    received_1 <= \$135 ;
+    received_5 <= \$185 ;
   always @(posedge clk)
-    received_2 <= \$136 ;
+    received_6 <= \$186 ;
   always @(posedge clk)
-    received_3 <= \$137 ;
+    received_7 <= \$187 ;
   always @(posedge clk)
-    received_4 <= \$138 ;
+    received_8 <= \$188 ;
   always @(posedge clk)
-    received_5 <= \$139 ;
+    received_9 <= \$189 ;
   always @(posedge clk)
-    received_6 <= \$140 ;
+    received_10 <= \$190 ;
   always @(posedge clk)
-    received_7 <= \$141 ;
+    received_11 <= \$191 ;
   always @(posedge clk)
-    received_8 <= \$142 ;
+    received_12 <= \$192 ;
   always @(posedge clk)
-    received_9 <= \$143 ;
+    received_13 <= \$193 ;
   always @(posedge clk)
-    received_10 <= \$144 ;
+    received_14 <= \$194 ;
   always @(posedge clk)
-    received_11 <= \$145 ;
+    received_15 <= \$195 ;
   always @(posedge clk)
-    received_12 <= \$146 ;
+    received_16 <= \$196 ;
   always @(posedge clk)
-    received_13 <= \$147 ;
+    received_17 <= \$197 ;
   always @(posedge clk)
-    received_14 <= \$148 ;
+    received_18 <= \$198 ;
   always @(posedge clk)
-    received_15 <= \$149 ;
+    received_19 <= \$199 ;
   always @(posedge clk)
-    received_16 <= \$150 ;
+    received_20 <= \$200 ;
   always @(posedge clk)
-    received_17 <= \$151 ;
+    received_21 <= \$201 ;
   always @(posedge clk)
-    received_18 <= \$152 ;
+    received_22 <= \$202 ;
   always @(posedge clk)
-    received_19 <= \$153 ;
+    received_23 <= \$203 ;
   always @(posedge clk)
-    received_20 <= \$154 ;
+    received_24 <= \$204 ;
   always @(posedge clk)
-    received_21 <= \$155 ;
+    received_25 <= \$205 ;
   always @(posedge clk)
-    received_22 <= \$156 ;
+    received_26 <= \$206 ;
   always @(posedge clk)
-    received_23 <= \$157 ;
+    received_27 <= \$207 ;
   always @(posedge clk)
-    received_24 <= \$158 ;
+    received_28 <= \$208 ;
   always @(posedge clk)
-    received_25 <= \$159 ;
+    received_29 <= \$209 ;
   always @(posedge clk)
-    received_26 <= \$160 ;
+    received_30 <= \$210 ;
   always @(posedge clk)
-    received_27 <= \$161 ;
+    received_31 <= \$211 ;
   always @(posedge clk)
-    received_28 <= \$162 ;
+    received_32 <= \$212 ;
   always @(posedge clk)
-    received_29 <= \$163 ;
+    received_33 <= \$213 ;
   always @(posedge clk)
-    received_30 <= \$164 ;
+    received_34 <= \$214 ;
   always @(posedge clk)
-    received_31 <= \$165 ;
+    received_35 <= \$215 ;
   always @(posedge clk)
-    received_32 <= \$166 ;
+    received_36 <= \$216 ;
   always @(posedge clk)
-    received_33 <= \$167 ;
+    received_37 <= \$217 ;
   always @(posedge clk)
-    received_34 <= \$168 ;
+    received_38 <= \$218 ;
   always @(posedge clk)
-    received_35 <= \$169 ;
+    received_39 <= \$219 ;
   always @(posedge clk)
-    received_36 <= \$170 ;
+    received_40 <= \$220 ;
   always @(posedge clk)
-    received_37 <= \$171 ;
+    received_41 <= \$221 ;
   always @(posedge clk)
-    received_38 <= \$172 ;
+    received_42 <= \$222 ;
   always @(posedge clk)
-    received_39 <= \$173 ;
+    received_43 <= \$223 ;
   always @(posedge clk)
-    received_40 <= \$174 ;
+    received_44 <= \$224 ;
   always @(posedge clk)
-    received_41 <= \$175 ;
+    received_45 <= \$225 ;
   always @(posedge clk)
-    received_42 <= \$176 ;
+    received_46 <= \$226 ;
   always @(posedge clk)
-    received_43 <= \$177 ;
+    received_47 <= \$227 ;
   always @(posedge clk)
-    received_44 <= \$178 ;
+    received_48 <= \$228 ;
   always @(posedge clk)
-    received_45 <= \$179 ;
+    received_49 <= \$229 ;
   always @(posedge clk)
-    received_46 <= \$180 ;
+    received_50 <= \$230 ;
   always @(posedge clk)
-    received_47 <= \$181 ;
+    received_51 <= \$231 ;
   always @(posedge clk)
-    received_48 <= \$182 ;
+    received_52 <= \$232 ;
   always @(posedge clk)
-    received_49 <= \$183 ;
+    received_53 <= \$233 ;
   always @(posedge clk)
-    received_50 <= \$184 ;
+    received_54 <= \$234 ;
   always @(posedge clk)
-    received_51 <= \$185 ;
+    received_55 <= \$235 ;
   always @(posedge clk)
-    received_52 <= \$186 ;
+    received_56 <= \$236 ;
   always @(posedge clk)
-    received_53 <= \$187 ;
+    received_57 <= \$237 ;
   always @(posedge clk)
-    received_54 <= \$188 ;
+    received_58 <= \$238 ;
   always @(posedge clk)
-    received_55 <= \$189 ;
+    received_59 <= \$239 ;
   always @(posedge clk)
-    received_56 <= \$190 ;
+    received_60 <= \$240 ;
   always @(posedge clk)
-    received_57 <= \$191 ;
+    received_61 <= \$241 ;
   always @(posedge clk)
-    received_58 <= \$192 ;
+    received_62 <= \$242 ;
   always @(posedge clk)
-    received_59 <= \$193 ;
+    received_63 <= \$243 ;
   always @(posedge clk)
-    received_60 <= \$194 ;
+    done_0 <= \$244 ;
   always @(posedge clk)
-    received_61 <= \$195 ;
+    done_1 <= \$245 ;
   always @(posedge clk)
-    received_62 <= \$196 ;
+    done_2 <= \$246 ;
   always @(posedge clk)
-    received_63 <= \$197 ;
+    done_3 <= \$247 ;
   always @(posedge clk)
-    done_0 <= \$198 ;
+    done_4 <= \$248 ;
   always @(posedge clk)
-    done_1 <= \$199 ;
+    done_5 <= \$249 ;
   always @(posedge clk)
-    done_2 <= \$200 ;
+    done_6 <= \$250 ;
   always @(posedge clk)
-    done_3 <= \$201 ;
+    done_7 <= \$251 ;
   always @(posedge clk)
-    done_4 <= \$202 ;
+    done_8 <= \$252 ;
   always @(posedge clk)
-    done_5 <= \$203 ;
+    done_9 <= \$253 ;
   always @(posedge clk)
-    done_6 <= \$204 ;
+    done_10 <= \$254 ;
   always @(posedge clk)
-    done_7 <= \$205 ;
+    done_11 <= \$255 ;
   always @(posedge clk)
-    done_8 <= \$206 ;
+    done_12 <= \$256 ;
   always @(posedge clk)
-    done_9 <= \$207 ;
+    done_13 <= \$257 ;
   always @(posedge clk)
-    done_10 <= \$208 ;
+    done_14 <= \$258 ;
   always @(posedge clk)
-    done_11 <= \$209 ;
+    done_15 <= \$259 ;
   always @(posedge clk)
-    done_12 <= \$210 ;
+    done_16 <= \$260 ;
   always @(posedge clk)
-    done_13 <= \$211 ;
+    done_17 <= \$261 ;
   always @(posedge clk)
-    done_14 <= \$212 ;
+    done_18 <= \$262 ;
   always @(posedge clk)
-    done_15 <= \$213 ;
+    done_19 <= \$263 ;
   always @(posedge clk)
-    done_16 <= \$214 ;
+    done_20 <= \$264 ;
   always @(posedge clk)
-    done_17 <= \$215 ;
+    done_21 <= \$265 ;
   always @(posedge clk)
-    done_18 <= \$216 ;
+    done_22 <= \$266 ;
   always @(posedge clk)
-    done_19 <= \$217 ;
+    done_23 <= \$267 ;
   always @(posedge clk)
-    done_20 <= \$218 ;
+    done_24 <= \$268 ;
   always @(posedge clk)
-    done_21 <= \$219 ;
+    done_25 <= \$269 ;
   always @(posedge clk)
-    done_22 <= \$220 ;
+    done_26 <= \$270 ;
   always @(posedge clk)
-    done_23 <= \$221 ;
+    done_27 <= \$271 ;
   always @(posedge clk)
-    done_24 <= \$222 ;
+    done_28 <= \$272 ;
   always @(posedge clk)
-    done_25 <= \$223 ;
+    done_29 <= \$273 ;
   always @(posedge clk)
-    done_26 <= \$224 ;
+    done_30 <= \$274 ;
   always @(posedge clk)
-    done_27 <= \$225 ;
+    done_31 <= \$275 ;
   always @(posedge clk)
-    done_28 <= \$226 ;
+    done_32 <= \$276 ;
   always @(posedge clk)
-    done_29 <= \$227 ;
+    done_33 <= \$277 ;
   always @(posedge clk)
-    done_30 <= \$228 ;
+    done_34 <= \$278 ;
   always @(posedge clk)
-    done_31 <= \$229 ;
+    done_35 <= \$279 ;
   always @(posedge clk)
-    done_32 <= \$230 ;
+    done_36 <= \$280 ;
   always @(posedge clk)
-    done_33 <= \$231 ;
+    done_37 <= \$281 ;
   always @(posedge clk)
-    done_34 <= \$232 ;
+    done_38 <= \$282 ;
   always @(posedge clk)
-    done_35 <= \$233 ;
+    done_39 <= \$283 ;
   always @(posedge clk)
-    done_36 <= \$234 ;
+    done_40 <= \$284 ;
   always @(posedge clk)
-    done_37 <= \$235 ;
+    done_41 <= \$285 ;
   always @(posedge clk)
-    done_38 <= \$236 ;
+    done_42 <= \$286 ;
   always @(posedge clk)
-    done_39 <= \$237 ;
+    done_43 <= \$287 ;
   always @(posedge clk)
-    done_40 <= \$238 ;
+    done_44 <= \$288 ;
   always @(posedge clk)
-    done_41 <= \$239 ;
+    done_45 <= \$289 ;
   always @(posedge clk)
-    done_42 <= \$240 ;
+    done_46 <= \$290 ;
   always @(posedge clk)
-    done_43 <= \$241 ;
+    done_47 <= \$291 ;
   always @(posedge clk)
-    done_44 <= \$242 ;
+    done_48 <= \$292 ;
   always @(posedge clk)
-    done_45 <= \$243 ;
+    done_49 <= \$293 ;
   always @(posedge clk)
-    done_46 <= \$244 ;
+    done_50 <= \$294 ;
   always @(posedge clk)
-    done_47 <= \$245 ;
+    done_51 <= \$295 ;
   always @(posedge clk)
-    done_48 <= \$246 ;
+    done_52 <= \$296 ;
   always @(posedge clk)
-    done_49 <= \$247 ;
+    done_53 <= \$297 ;
   always @(posedge clk)
-    done_50 <= \$248 ;
+    done_54 <= \$298 ;
   always @(posedge clk)
-    done_51 <= \$249 ;
+    done_55 <= \$299 ;
   always @(posedge clk)
-    done_52 <= \$250 ;
+    done_56 <= \$300 ;
   always @(posedge clk)
-    done_53 <= \$251 ;
+    done_57 <= \$301 ;
   always @(posedge clk)
-    done_54 <= \$252 ;
+    done_58 <= \$302 ;
   always @(posedge clk)
-    done_55 <= \$253 ;
+    done_59 <= \$303 ;
   always @(posedge clk)
-    done_56 <= \$254 ;
+    done_60 <= \$304 ;
   always @(posedge clk)
-    done_57 <= \$255 ;
+    done_61 <= \$305 ;
   always @(posedge clk)
-    done_58 <= \$256 ;
+    done_62 <= \$306 ;
   always @(posedge clk)
-    done_59 <= \$257 ;
+    done_63 <= \$307 ;
   always @(posedge clk)
-    done_60 <= \$258 ;
+    bus_error_0 <= \$308 ;
   always @(posedge clk)
-    done_61 <= \$259 ;
+    bus_error_1 <= \$309 ;
   always @(posedge clk)
-    done_62 <= \$260 ;
+    bus_error_2 <= \$310 ;
   always @(posedge clk)
-    done_63 <= \$261 ;
+    bus_error_3 <= \$311 ;
   always @(posedge clk)
-    bus_error_0 <= \$262 ;
+    bus_error_4 <= \$312 ;
   always @(posedge clk)
-    bus_error_1 <= \$263 ;
+    bus_error_5 <= \$313 ;
   always @(posedge clk)
-    bus_error_2 <= \$264 ;
+    bus_error_6 <= \$314 ;
   always @(posedge clk)
-    bus_error_3 <= \$265 ;
+    bus_error_7 <= \$315 ;
   always @(posedge clk)
-    bus_error_4 <= \$266 ;
+    bus_error_8 <= \$316 ;
   always @(posedge clk)
-    bus_error_5 <= \$267 ;
+    bus_error_9 <= \$317 ;
   always @(posedge clk)
-    bus_error_6 <= \$268 ;
+    bus_error_10 <= \$318 ;
   always @(posedge clk)
-    bus_error_7 <= \$269 ;
+    bus_error_11 <= \$319 ;
   always @(posedge clk)
-    bus_error_8 <= \$270 ;
+    bus_error_12 <= \$320 ;
   always @(posedge clk)
-    bus_error_9 <= \$271 ;
+    bus_error_13 <= \$321 ;
   always @(posedge clk)
-    bus_error_10 <= \$272 ;
+    bus_error_14 <= \$322 ;
   always @(posedge clk)
-    bus_error_11 <= \$273 ;
+    bus_error_15 <= \$323 ;
   always @(posedge clk)
-    bus_error_12 <= \$274 ;
+    bus_error_16 <= \$324 ;
   always @(posedge clk)
-    bus_error_13 <= \$275 ;
+    bus_error_17 <= \$325 ;
   always @(posedge clk)
-    bus_error_14 <= \$276 ;
+    bus_error_18 <= \$326 ;
   always @(posedge clk)
-    bus_error_15 <= \$277 ;
+    bus_error_19 <= \$327 ;
   always @(posedge clk)
-    bus_error_16 <= \$278 ;
+    bus_error_20 <= \$328 ;
   always @(posedge clk)
-    bus_error_17 <= \$279 ;
+    bus_error_21 <= \$329 ;
   always @(posedge clk)
-    bus_error_18 <= \$280 ;
+    bus_error_22 <= \$330 ;
   always @(posedge clk)
-    bus_error_19 <= \$281 ;
+    bus_error_23 <= \$331 ;
   always @(posedge clk)
-    bus_error_20 <= \$282 ;
+    bus_error_24 <= \$332 ;
   always @(posedge clk)
-    bus_error_21 <= \$283 ;
+    bus_error_25 <= \$333 ;
   always @(posedge clk)
-    bus_error_22 <= \$284 ;
+    bus_error_26 <= \$334 ;
   always @(posedge clk)
-    bus_error_23 <= \$285 ;
+    bus_error_27 <= \$335 ;
   always @(posedge clk)
-    bus_error_24 <= \$286 ;
+    bus_error_28 <= \$336 ;
   always @(posedge clk)
-    bus_error_25 <= \$287 ;
+    bus_error_29 <= \$337 ;
   always @(posedge clk)
-    bus_error_26 <= \$288 ;
+    bus_error_30 <= \$338 ;
   always @(posedge clk)
-    bus_error_27 <= \$289 ;
+    bus_error_31 <= \$339 ;
   always @(posedge clk)
-    bus_error_28 <= \$290 ;
+    bus_error_32 <= \$340 ;
   always @(posedge clk)
-    bus_error_29 <= \$291 ;
+    bus_error_33 <= \$341 ;
   always @(posedge clk)
-    bus_error_30 <= \$292 ;
+    bus_error_34 <= \$342 ;
   always @(posedge clk)
-    bus_error_31 <= \$293 ;
+    bus_error_35 <= \$343 ;
   always @(posedge clk)
-    bus_error_32 <= \$294 ;
+    bus_error_36 <= \$344 ;
   always @(posedge clk)
-    bus_error_33 <= \$295 ;
+    bus_error_37 <= \$345 ;
   always @(posedge clk)
-    bus_error_34 <= \$296 ;
+    bus_error_38 <= \$346 ;
   always @(posedge clk)
-    bus_error_35 <= \$297 ;
+    bus_error_39 <= \$347 ;
   always @(posedge clk)
-    bus_error_36 <= \$298 ;
+    bus_error_40 <= \$348 ;
   always @(posedge clk)
-    bus_error_37 <= \$299 ;
+    bus_error_41 <= \$349 ;
   always @(posedge clk)
-    bus_error_38 <= \$300 ;
+    bus_error_42 <= \$350 ;
   always @(posedge clk)
-    bus_error_39 <= \$301 ;
+    bus_error_43 <= \$351 ;
   always @(posedge clk)
-    bus_error_40 <= \$302 ;
+    bus_error_44 <= \$352 ;
   always @(posedge clk)
-    bus_error_41 <= \$303 ;
+    bus_error_45 <= \$353 ;
   always @(posedge clk)
-    bus_error_42 <= \$304 ;
+    bus_error_46 <= \$354 ;
   always @(posedge clk)
-    bus_error_43 <= \$305 ;
+    bus_error_47 <= \$355 ;
   always @(posedge clk)
-    bus_error_44 <= \$306 ;
+    bus_error_48 <= \$356 ;
   always @(posedge clk)
-    bus_error_45 <= \$307 ;
+    bus_error_49 <= \$357 ;
   always @(posedge clk)
-    bus_error_46 <= \$308 ;
+    bus_error_50 <= \$358 ;
   always @(posedge clk)
-    bus_error_47 <= \$309 ;
+    bus_error_51 <= \$359 ;
   always @(posedge clk)
-    bus_error_48 <= \$310 ;
+    bus_error_52 <= \$360 ;
   always @(posedge clk)
-    bus_error_49 <= \$311 ;
+    bus_error_53 <= \$361 ;
   always @(posedge clk)
-    bus_error_50 <= \$312 ;
+    bus_error_54 <= \$362 ;
   always @(posedge clk)
-    bus_error_51 <= \$313 ;
+    bus_error_55 <= \$363 ;
   always @(posedge clk)
-    bus_error_52 <= \$314 ;
+    bus_error_56 <= \$364 ;
   always @(posedge clk)
-    bus_error_53 <= \$315 ;
+    bus_error_57 <= \$365 ;
   always @(posedge clk)
-    bus_error_54 <= \$316 ;
+    bus_error_58 <= \$366 ;
   always @(posedge clk)
-    bus_error_55 <= \$317 ;
+    bus_error_59 <= \$367 ;
   always @(posedge clk)
-    bus_error_56 <= \$318 ;
+    bus_error_60 <= \$368 ;
   always @(posedge clk)
-    bus_error_57 <= \$319 ;
+    bus_error_61 <= \$369 ;
   always @(posedge clk)
-    bus_error_58 <= \$320 ;
+    bus_error_62 <= \$370 ;
   always @(posedge clk)
-    bus_error_59 <= \$321 ;
+    bus_error_63 <= \$371 ;
   always @(posedge clk)
-    bus_error_60 <= \$322 ;
+    ar_addr <= \$372 ;
   always @(posedge clk)
-    bus_error_61 <= \$323 ;
+    ar_left <= \$373 ;
   always @(posedge clk)
-    bus_error_62 <= \$324 ;
+    ar_planned <= \$374 ;
   always @(posedge clk)
-    bus_error_63 <= \$325 ;
+    bursts <= \$375 ;
   always @(posedge clk)
-    axi__arid <= \$326 ;
-  always @(posedge clk)
-    r_valid <= \$327 ;
-  always @(posedge clk)
-    info_r__addr <= \$328 ;
-  always @(posedge clk)
-    data_write__data <= \$329 ;
-  always @(posedge clk)
-    r_error <= \$330 ;
-  always @(posedge clk)
-    \beats$248  <= \$331 ;
-  always @(posedge clk)
-    o__valid <= \$332 ;
-  always @(posedge clk)
-    o__payload <= \$333 ;
-  always @(posedge clk)
-    rd_valid <= \$334 ;
-  always @(posedge clk)
-    rd <= \$335 ;
-  always @(posedge clk)
-    out_k <= \$336 ;
-  always @(posedge clk)
-    info_head__addr <= \$337 ;
-  always @(posedge clk)
-    out_tag <= \$338 ;
-  always @(posedge clk)
-    base <= \$339 ;
-  always @(posedge clk)
-    used <= \$340 ;
-  always @(posedge clk)
-    errors <= \$341 ;
-  always @(posedge clk)
-    captured <= \$342 ;
-  always @(posedge clk)
-    error_code <= \$343 ;
-  always @(posedge clk)
-    error_tag <= \$344 ;
-  always @(posedge clk)
-    error_table <= \$345 ;
-  always @(posedge clk)
-    error_row <= \$346 ;
-  always @(posedge clk)
-    rows <= \$347 ;
+    ar_burst <= \$376 ;
+  \gather_engine.reader.ar_queue  ar_queue (
+    .clk(clk),
+    .r_data(\r_data$258 ),
+    .r_en(r_en),
+    .r_rdy(r_rdy),
+    .rst(rst),
+    .w_en(w_en),
+    .w_level(level),
+    .w_port__data(new_job),
+    .w_rdy(w_rdy)
+  );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez (info_r__addr)
-      6'h00:
-          \$15  = received_0;
-      6'h01:
-          \$15  = received_1;
-      6'h02:
-          \$15  = received_2;
-      6'h03:
-          \$15  = received_3;
-      6'h04:
-          \$15  = received_4;
-      6'h05:
-          \$15  = received_5;
-      6'h06:
-          \$15  = received_6;
-      6'h07:
-          \$15  = received_7;
-      6'h08:
-          \$15  = received_8;
-      6'h09:
-          \$15  = received_9;
-      6'h0a:
-          \$15  = received_10;
-      6'h0b:
-          \$15  = received_11;
-      6'h0c:
-          \$15  = received_12;
-      6'h0d:
-          \$15  = received_13;
-      6'h0e:
-          \$15  = received_14;
-      6'h0f:
-          \$15  = received_15;
-      6'h10:
-          \$15  = received_16;
-      6'h11:
-          \$15  = received_17;
-      6'h12:
-          \$15  = received_18;
-      6'h13:
-          \$15  = received_19;
-      6'h14:
-          \$15  = received_20;
-      6'h15:
-          \$15  = received_21;
-      6'h16:
-          \$15  = received_22;
-      6'h17:
-          \$15  = received_23;
-      6'h18:
-          \$15  = received_24;
-      6'h19:
-          \$15  = received_25;
-      6'h1a:
-          \$15  = received_26;
-      6'h1b:
-          \$15  = received_27;
-      6'h1c:
-          \$15  = received_28;
-      6'h1d:
-          \$15  = received_29;
-      6'h1e:
-          \$15  = received_30;
-      6'h1f:
-          \$15  = received_31;
-      6'h20:
-          \$15  = received_32;
-      6'h21:
-          \$15  = received_33;
-      6'h22:
-          \$15  = received_34;
-      6'h23:
-          \$15  = received_35;
-      6'h24:
-          \$15  = received_36;
-      6'h25:
-          \$15  = received_37;
-      6'h26:
-          \$15  = received_38;
-      6'h27:
-          \$15  = received_39;
-      6'h28:
-          \$15  = received_40;
-      6'h29:
-          \$15  = received_41;
-      6'h2a:
-          \$15  = received_42;
-      6'h2b:
-          \$15  = received_43;
-      6'h2c:
-          \$15  = received_44;
-      6'h2d:
-          \$15  = received_45;
-      6'h2e:
-          \$15  = received_46;
-      6'h2f:
-          \$15  = received_47;
-      6'h30:
-          \$15  = received_48;
-      6'h31:
-          \$15  = received_49;
-      6'h32:
-          \$15  = received_50;
-      6'h33:
-          \$15  = received_51;
-      6'h34:
-          \$15  = received_52;
-      6'h35:
-          \$15  = received_53;
-      6'h36:
-          \$15  = received_54;
-      6'h37:
-          \$15  = received_55;
-      6'h38:
-          \$15  = received_56;
-      6'h39:
-          \$15  = received_57;
-      6'h3a:
-          \$15  = received_58;
-      6'h3b:
-          \$15  = received_59;
-      6'h3c:
-          \$15  = received_60;
-      6'h3d:
-          \$15  = received_61;
-      6'h3e:
-          \$15  = received_62;
-      6'h3f:
-          \$15  = received_63;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez (info_r__addr)
-      6'h00:
-          \$17  = received_0;
-      6'h01:
-          \$17  = received_1;
-      6'h02:
-          \$17  = received_2;
-      6'h03:
-          \$17  = received_3;
-      6'h04:
-          \$17  = received_4;
-      6'h05:
-          \$17  = received_5;
-      6'h06:
-          \$17  = received_6;
-      6'h07:
-          \$17  = received_7;
-      6'h08:
-          \$17  = received_8;
-      6'h09:
-          \$17  = received_9;
-      6'h0a:
-          \$17  = received_10;
-      6'h0b:
-          \$17  = received_11;
-      6'h0c:
-          \$17  = received_12;
-      6'h0d:
-          \$17  = received_13;
-      6'h0e:
-          \$17  = received_14;
-      6'h0f:
-          \$17  = received_15;
-      6'h10:
-          \$17  = received_16;
-      6'h11:
-          \$17  = received_17;
-      6'h12:
-          \$17  = received_18;
-      6'h13:
-          \$17  = received_19;
-      6'h14:
-          \$17  = received_20;
-      6'h15:
-          \$17  = received_21;
-      6'h16:
-          \$17  = received_22;
-      6'h17:
-          \$17  = received_23;
-      6'h18:
-          \$17  = received_24;
-      6'h19:
-          \$17  = received_25;
-      6'h1a:
-          \$17  = received_26;
-      6'h1b:
-          \$17  = received_27;
-      6'h1c:
-          \$17  = received_28;
-      6'h1d:
-          \$17  = received_29;
-      6'h1e:
-          \$17  = received_30;
-      6'h1f:
-          \$17  = received_31;
-      6'h20:
-          \$17  = received_32;
-      6'h21:
-          \$17  = received_33;
-      6'h22:
-          \$17  = received_34;
-      6'h23:
-          \$17  = received_35;
-      6'h24:
-          \$17  = received_36;
-      6'h25:
-          \$17  = received_37;
-      6'h26:
-          \$17  = received_38;
-      6'h27:
-          \$17  = received_39;
-      6'h28:
-          \$17  = received_40;
-      6'h29:
-          \$17  = received_41;
-      6'h2a:
-          \$17  = received_42;
-      6'h2b:
-          \$17  = received_43;
-      6'h2c:
-          \$17  = received_44;
-      6'h2d:
-          \$17  = received_45;
-      6'h2e:
-          \$17  = received_46;
-      6'h2f:
-          \$17  = received_47;
-      6'h30:
-          \$17  = received_48;
-      6'h31:
-          \$17  = received_49;
-      6'h32:
-          \$17  = received_50;
-      6'h33:
-          \$17  = received_51;
-      6'h34:
-          \$17  = received_52;
-      6'h35:
-          \$17  = received_53;
-      6'h36:
-          \$17  = received_54;
-      6'h37:
-          \$17  = received_55;
-      6'h38:
-          \$17  = received_56;
-      6'h39:
-          \$17  = received_57;
-      6'h3a:
-          \$17  = received_58;
-      6'h3b:
-          \$17  = received_59;
-      6'h3c:
-          \$17  = received_60;
-      6'h3d:
-          \$17  = received_61;
-      6'h3e:
-          \$17  = received_62;
-      6'h3f:
-          \$17  = received_63;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez (info_r__addr)
-      6'h00:
-          \$46  = received_0;
-      6'h01:
-          \$46  = received_1;
-      6'h02:
-          \$46  = received_2;
-      6'h03:
-          \$46  = received_3;
-      6'h04:
-          \$46  = received_4;
-      6'h05:
-          \$46  = received_5;
-      6'h06:
-          \$46  = received_6;
-      6'h07:
-          \$46  = received_7;
-      6'h08:
-          \$46  = received_8;
-      6'h09:
-          \$46  = received_9;
-      6'h0a:
-          \$46  = received_10;
-      6'h0b:
-          \$46  = received_11;
-      6'h0c:
-          \$46  = received_12;
-      6'h0d:
-          \$46  = received_13;
-      6'h0e:
-          \$46  = received_14;
-      6'h0f:
-          \$46  = received_15;
-      6'h10:
-          \$46  = received_16;
-      6'h11:
-          \$46  = received_17;
-      6'h12:
-          \$46  = received_18;
-      6'h13:
-          \$46  = received_19;
-      6'h14:
-          \$46  = received_20;
-      6'h15:
-          \$46  = received_21;
-      6'h16:
-          \$46  = received_22;
-      6'h17:
-          \$46  = received_23;
-      6'h18:
-          \$46  = received_24;
-      6'h19:
-          \$46  = received_25;
-      6'h1a:
-          \$46  = received_26;
-      6'h1b:
-          \$46  = received_27;
-      6'h1c:
-          \$46  = received_28;
-      6'h1d:
-          \$46  = received_29;
-      6'h1e:
-          \$46  = received_30;
-      6'h1f:
-          \$46  = received_31;
-      6'h20:
-          \$46  = received_32;
-      6'h21:
-          \$46  = received_33;
-      6'h22:
-          \$46  = received_34;
-      6'h23:
-          \$46  = received_35;
-      6'h24:
-          \$46  = received_36;
-      6'h25:
-          \$46  = received_37;
-      6'h26:
-          \$46  = received_38;
-      6'h27:
-          \$46  = received_39;
-      6'h28:
-          \$46  = received_40;
-      6'h29:
-          \$46  = received_41;
-      6'h2a:
-          \$46  = received_42;
-      6'h2b:
-          \$46  = received_43;
-      6'h2c:
-          \$46  = received_44;
-      6'h2d:
-          \$46  = received_45;
-      6'h2e:
-          \$46  = received_46;
-      6'h2f:
-          \$46  = received_47;
-      6'h30:
-          \$46  = received_48;
-      6'h31:
-          \$46  = received_49;
-      6'h32:
-          \$46  = received_50;
-      6'h33:
-          \$46  = received_51;
-      6'h34:
-          \$46  = received_52;
-      6'h35:
-          \$46  = received_53;
-      6'h36:
-          \$46  = received_54;
-      6'h37:
-          \$46  = received_55;
-      6'h38:
-          \$46  = received_56;
-      6'h39:
-          \$46  = received_57;
-      6'h3a:
-          \$46  = received_58;
-      6'h3b:
-          \$46  = received_59;
-      6'h3c:
-          \$46  = received_60;
-      6'h3d:
-          \$46  = received_61;
-      6'h3e:
-          \$46  = received_62;
-      6'h3f:
-          \$46  = received_63;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez (info_r__addr)
-      6'h00:
-          \$49  = received_0;
-      6'h01:
-          \$49  = received_1;
-      6'h02:
-          \$49  = received_2;
-      6'h03:
-          \$49  = received_3;
-      6'h04:
-          \$49  = received_4;
-      6'h05:
-          \$49  = received_5;
-      6'h06:
-          \$49  = received_6;
-      6'h07:
-          \$49  = received_7;
-      6'h08:
-          \$49  = received_8;
-      6'h09:
-          \$49  = received_9;
-      6'h0a:
-          \$49  = received_10;
-      6'h0b:
-          \$49  = received_11;
-      6'h0c:
-          \$49  = received_12;
-      6'h0d:
-          \$49  = received_13;
-      6'h0e:
-          \$49  = received_14;
-      6'h0f:
-          \$49  = received_15;
-      6'h10:
-          \$49  = received_16;
-      6'h11:
-          \$49  = received_17;
-      6'h12:
-          \$49  = received_18;
-      6'h13:
-          \$49  = received_19;
-      6'h14:
-          \$49  = received_20;
-      6'h15:
-          \$49  = received_21;
-      6'h16:
-          \$49  = received_22;
-      6'h17:
-          \$49  = received_23;
-      6'h18:
-          \$49  = received_24;
-      6'h19:
-          \$49  = received_25;
-      6'h1a:
-          \$49  = received_26;
-      6'h1b:
-          \$49  = received_27;
-      6'h1c:
-          \$49  = received_28;
-      6'h1d:
-          \$49  = received_29;
-      6'h1e:
-          \$49  = received_30;
-      6'h1f:
-          \$49  = received_31;
-      6'h20:
-          \$49  = received_32;
-      6'h21:
-          \$49  = received_33;
-      6'h22:
-          \$49  = received_34;
-      6'h23:
-          \$49  = received_35;
-      6'h24:
-          \$49  = received_36;
-      6'h25:
-          \$49  = received_37;
-      6'h26:
-          \$49  = received_38;
-      6'h27:
-          \$49  = received_39;
-      6'h28:
-          \$49  = received_40;
-      6'h29:
-          \$49  = received_41;
-      6'h2a:
-          \$49  = received_42;
-      6'h2b:
-          \$49  = received_43;
-      6'h2c:
-          \$49  = received_44;
-      6'h2d:
-          \$49  = received_45;
-      6'h2e:
-          \$49  = received_46;
-      6'h2f:
-          \$49  = received_47;
-      6'h30:
-          \$49  = received_48;
-      6'h31:
-          \$49  = received_49;
-      6'h32:
-          \$49  = received_50;
-      6'h33:
-          \$49  = received_51;
-      6'h34:
-          \$49  = received_52;
-      6'h35:
-          \$49  = received_53;
-      6'h36:
-          \$49  = received_54;
-      6'h37:
-          \$49  = received_55;
-      6'h38:
-          \$49  = received_56;
-      6'h39:
-          \$49  = received_57;
-      6'h3a:
-          \$49  = received_58;
-      6'h3b:
-          \$49  = received_59;
-      6'h3c:
-          \$49  = received_60;
-      6'h3d:
-          \$49  = received_61;
-      6'h3e:
-          \$49  = received_62;
-      6'h3f:
-          \$49  = received_63;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez (info_head__addr)
-      6'h00:
-          \$69  = done_0;
-      6'h01:
-          \$69  = done_1;
-      6'h02:
-          \$69  = done_2;
-      6'h03:
-          \$69  = done_3;
-      6'h04:
-          \$69  = done_4;
-      6'h05:
-          \$69  = done_5;
-      6'h06:
-          \$69  = done_6;
-      6'h07:
-          \$69  = done_7;
-      6'h08:
-          \$69  = done_8;
-      6'h09:
-          \$69  = done_9;
-      6'h0a:
-          \$69  = done_10;
-      6'h0b:
-          \$69  = done_11;
-      6'h0c:
-          \$69  = done_12;
-      6'h0d:
-          \$69  = done_13;
-      6'h0e:
-          \$69  = done_14;
-      6'h0f:
-          \$69  = done_15;
-      6'h10:
-          \$69  = done_16;
-      6'h11:
-          \$69  = done_17;
-      6'h12:
-          \$69  = done_18;
-      6'h13:
-          \$69  = done_19;
-      6'h14:
-          \$69  = done_20;
-      6'h15:
-          \$69  = done_21;
-      6'h16:
-          \$69  = done_22;
-      6'h17:
-          \$69  = done_23;
-      6'h18:
-          \$69  = done_24;
-      6'h19:
-          \$69  = done_25;
-      6'h1a:
-          \$69  = done_26;
-      6'h1b:
-          \$69  = done_27;
-      6'h1c:
-          \$69  = done_28;
-      6'h1d:
-          \$69  = done_29;
-      6'h1e:
-          \$69  = done_30;
-      6'h1f:
-          \$69  = done_31;
-      6'h20:
-          \$69  = done_32;
-      6'h21:
-          \$69  = done_33;
-      6'h22:
-          \$69  = done_34;
-      6'h23:
-          \$69  = done_35;
-      6'h24:
-          \$69  = done_36;
-      6'h25:
-          \$69  = done_37;
-      6'h26:
-          \$69  = done_38;
-      6'h27:
-          \$69  = done_39;
-      6'h28:
-          \$69  = done_40;
-      6'h29:
-          \$69  = done_41;
-      6'h2a:
-          \$69  = done_42;
-      6'h2b:
-          \$69  = done_43;
-      6'h2c:
-          \$69  = done_44;
-      6'h2d:
-          \$69  = done_45;
-      6'h2e:
-          \$69  = done_46;
-      6'h2f:
-          \$69  = done_47;
-      6'h30:
-          \$69  = done_48;
-      6'h31:
-          \$69  = done_49;
-      6'h32:
-          \$69  = done_50;
-      6'h33:
-          \$69  = done_51;
-      6'h34:
-          \$69  = done_52;
-      6'h35:
-          \$69  = done_53;
-      6'h36:
-          \$69  = done_54;
-      6'h37:
-          \$69  = done_55;
-      6'h38:
-          \$69  = done_56;
-      6'h39:
-          \$69  = done_57;
-      6'h3a:
-          \$69  = done_58;
-      6'h3b:
-          \$69  = done_59;
-      6'h3c:
-          \$69  = done_60;
-      6'h3d:
-          \$69  = done_61;
-      6'h3e:
-          \$69  = done_62;
-      6'h3f:
-          \$69  = done_63;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez (info_head__addr)
-      6'h00:
-          \$72  = done_0;
-      6'h01:
-          \$72  = done_1;
-      6'h02:
-          \$72  = done_2;
-      6'h03:
-          \$72  = done_3;
-      6'h04:
-          \$72  = done_4;
-      6'h05:
-          \$72  = done_5;
-      6'h06:
-          \$72  = done_6;
-      6'h07:
-          \$72  = done_7;
-      6'h08:
-          \$72  = done_8;
-      6'h09:
-          \$72  = done_9;
-      6'h0a:
-          \$72  = done_10;
-      6'h0b:
-          \$72  = done_11;
-      6'h0c:
-          \$72  = done_12;
-      6'h0d:
-          \$72  = done_13;
-      6'h0e:
-          \$72  = done_14;
-      6'h0f:
-          \$72  = done_15;
-      6'h10:
-          \$72  = done_16;
-      6'h11:
-          \$72  = done_17;
-      6'h12:
-          \$72  = done_18;
-      6'h13:
-          \$72  = done_19;
-      6'h14:
-          \$72  = done_20;
-      6'h15:
-          \$72  = done_21;
-      6'h16:
-          \$72  = done_22;
-      6'h17:
-          \$72  = done_23;
-      6'h18:
-          \$72  = done_24;
-      6'h19:
-          \$72  = done_25;
-      6'h1a:
-          \$72  = done_26;
-      6'h1b:
-          \$72  = done_27;
-      6'h1c:
-          \$72  = done_28;
-      6'h1d:
-          \$72  = done_29;
-      6'h1e:
-          \$72  = done_30;
-      6'h1f:
-          \$72  = done_31;
-      6'h20:
-          \$72  = done_32;
-      6'h21:
-          \$72  = done_33;
-      6'h22:
-          \$72  = done_34;
-      6'h23:
-          \$72  = done_35;
-      6'h24:
-          \$72  = done_36;
-      6'h25:
-          \$72  = done_37;
-      6'h26:
-          \$72  = done_38;
-      6'h27:
-          \$72  = done_39;
-      6'h28:
-          \$72  = done_40;
-      6'h29:
-          \$72  = done_41;
-      6'h2a:
-          \$72  = done_42;
-      6'h2b:
-          \$72  = done_43;
-      6'h2c:
-          \$72  = done_44;
-      6'h2d:
-          \$72  = done_45;
-      6'h2e:
-          \$72  = done_46;
-      6'h2f:
-          \$72  = done_47;
-      6'h30:
-          \$72  = done_48;
-      6'h31:
-          \$72  = done_49;
-      6'h32:
-          \$72  = done_50;
-      6'h33:
-          \$72  = done_51;
-      6'h34:
-          \$72  = done_52;
-      6'h35:
-          \$72  = done_53;
-      6'h36:
-          \$72  = done_54;
-      6'h37:
-          \$72  = done_55;
-      6'h38:
-          \$72  = done_56;
-      6'h39:
-          \$72  = done_57;
-      6'h3a:
-          \$72  = done_58;
-      6'h3b:
-          \$72  = done_59;
-      6'h3c:
-          \$72  = done_60;
-      6'h3d:
-          \$72  = done_61;
-      6'h3e:
-          \$72  = done_62;
-      6'h3f:
-          \$72  = done_63;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez (info_head__addr)
-      6'h00:
-          \$74  = bus_error_0;
-      6'h01:
-          \$74  = bus_error_1;
-      6'h02:
-          \$74  = bus_error_2;
-      6'h03:
-          \$74  = bus_error_3;
-      6'h04:
-          \$74  = bus_error_4;
-      6'h05:
-          \$74  = bus_error_5;
-      6'h06:
-          \$74  = bus_error_6;
-      6'h07:
-          \$74  = bus_error_7;
-      6'h08:
-          \$74  = bus_error_8;
-      6'h09:
-          \$74  = bus_error_9;
-      6'h0a:
-          \$74  = bus_error_10;
-      6'h0b:
-          \$74  = bus_error_11;
-      6'h0c:
-          \$74  = bus_error_12;
-      6'h0d:
-          \$74  = bus_error_13;
-      6'h0e:
-          \$74  = bus_error_14;
-      6'h0f:
-          \$74  = bus_error_15;
-      6'h10:
-          \$74  = bus_error_16;
-      6'h11:
-          \$74  = bus_error_17;
-      6'h12:
-          \$74  = bus_error_18;
-      6'h13:
-          \$74  = bus_error_19;
-      6'h14:
-          \$74  = bus_error_20;
-      6'h15:
-          \$74  = bus_error_21;
-      6'h16:
-          \$74  = bus_error_22;
-      6'h17:
-          \$74  = bus_error_23;
-      6'h18:
-          \$74  = bus_error_24;
-      6'h19:
-          \$74  = bus_error_25;
-      6'h1a:
-          \$74  = bus_error_26;
-      6'h1b:
-          \$74  = bus_error_27;
-      6'h1c:
-          \$74  = bus_error_28;
-      6'h1d:
-          \$74  = bus_error_29;
-      6'h1e:
-          \$74  = bus_error_30;
-      6'h1f:
-          \$74  = bus_error_31;
-      6'h20:
-          \$74  = bus_error_32;
-      6'h21:
-          \$74  = bus_error_33;
-      6'h22:
-          \$74  = bus_error_34;
-      6'h23:
-          \$74  = bus_error_35;
-      6'h24:
-          \$74  = bus_error_36;
-      6'h25:
-          \$74  = bus_error_37;
-      6'h26:
-          \$74  = bus_error_38;
-      6'h27:
-          \$74  = bus_error_39;
-      6'h28:
-          \$74  = bus_error_40;
-      6'h29:
-          \$74  = bus_error_41;
-      6'h2a:
-          \$74  = bus_error_42;
-      6'h2b:
-          \$74  = bus_error_43;
-      6'h2c:
-          \$74  = bus_error_44;
-      6'h2d:
-          \$74  = bus_error_45;
-      6'h2e:
-          \$74  = bus_error_46;
-      6'h2f:
-          \$74  = bus_error_47;
-      6'h30:
-          \$74  = bus_error_48;
-      6'h31:
-          \$74  = bus_error_49;
-      6'h32:
-          \$74  = bus_error_50;
-      6'h33:
-          \$74  = bus_error_51;
-      6'h34:
-          \$74  = bus_error_52;
-      6'h35:
-          \$74  = bus_error_53;
-      6'h36:
-          \$74  = bus_error_54;
-      6'h37:
-          \$74  = bus_error_55;
-      6'h38:
-          \$74  = bus_error_56;
-      6'h39:
-          \$74  = bus_error_57;
-      6'h3a:
-          \$74  = bus_error_58;
-      6'h3b:
-          \$74  = bus_error_59;
-      6'h3c:
-          \$74  = bus_error_60;
-      6'h3d:
-          \$74  = bus_error_61;
-      6'h3e:
-          \$74  = bus_error_62;
-      6'h3f:
-          \$74  = bus_error_63;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez (info_head__addr)
-      6'h00:
-          \$91  = done_0;
-      6'h01:
-          \$91  = done_1;
-      6'h02:
-          \$91  = done_2;
-      6'h03:
-          \$91  = done_3;
-      6'h04:
-          \$91  = done_4;
-      6'h05:
-          \$91  = done_5;
-      6'h06:
-          \$91  = done_6;
-      6'h07:
-          \$91  = done_7;
-      6'h08:
-          \$91  = done_8;
-      6'h09:
-          \$91  = done_9;
-      6'h0a:
-          \$91  = done_10;
-      6'h0b:
-          \$91  = done_11;
-      6'h0c:
-          \$91  = done_12;
-      6'h0d:
-          \$91  = done_13;
-      6'h0e:
-          \$91  = done_14;
-      6'h0f:
-          \$91  = done_15;
-      6'h10:
-          \$91  = done_16;
-      6'h11:
-          \$91  = done_17;
-      6'h12:
-          \$91  = done_18;
-      6'h13:
-          \$91  = done_19;
-      6'h14:
-          \$91  = done_20;
-      6'h15:
-          \$91  = done_21;
-      6'h16:
-          \$91  = done_22;
-      6'h17:
-          \$91  = done_23;
-      6'h18:
-          \$91  = done_24;
-      6'h19:
-          \$91  = done_25;
-      6'h1a:
-          \$91  = done_26;
-      6'h1b:
-          \$91  = done_27;
-      6'h1c:
-          \$91  = done_28;
-      6'h1d:
-          \$91  = done_29;
-      6'h1e:
-          \$91  = done_30;
-      6'h1f:
-          \$91  = done_31;
-      6'h20:
-          \$91  = done_32;
-      6'h21:
-          \$91  = done_33;
-      6'h22:
-          \$91  = done_34;
-      6'h23:
-          \$91  = done_35;
-      6'h24:
-          \$91  = done_36;
-      6'h25:
-          \$91  = done_37;
-      6'h26:
-          \$91  = done_38;
-      6'h27:
-          \$91  = done_39;
-      6'h28:
-          \$91  = done_40;
-      6'h29:
-          \$91  = done_41;
-      6'h2a:
-          \$91  = done_42;
-      6'h2b:
-          \$91  = done_43;
-      6'h2c:
-          \$91  = done_44;
-      6'h2d:
-          \$91  = done_45;
-      6'h2e:
-          \$91  = done_46;
-      6'h2f:
-          \$91  = done_47;
-      6'h30:
-          \$91  = done_48;
-      6'h31:
-          \$91  = done_49;
-      6'h32:
-          \$91  = done_50;
-      6'h33:
-          \$91  = done_51;
-      6'h34:
-          \$91  = done_52;
-      6'h35:
-          \$91  = done_53;
-      6'h36:
-          \$91  = done_54;
-      6'h37:
-          \$91  = done_55;
-      6'h38:
-          \$91  = done_56;
-      6'h39:
-          \$91  = done_57;
-      6'h3a:
-          \$91  = done_58;
-      6'h3b:
-          \$91  = done_59;
-      6'h3c:
-          \$91  = done_60;
-      6'h3d:
-          \$91  = done_61;
-      6'h3e:
-          \$91  = done_62;
-      6'h3f:
-          \$91  = done_63;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    (* full_case = 32'd1 *)
-    casez (info_head__addr)
-      6'h00:
-          \$108  = done_0;
-      6'h01:
-          \$108  = done_1;
-      6'h02:
-          \$108  = done_2;
-      6'h03:
-          \$108  = done_3;
-      6'h04:
-          \$108  = done_4;
-      6'h05:
-          \$108  = done_5;
-      6'h06:
-          \$108  = done_6;
-      6'h07:
-          \$108  = done_7;
-      6'h08:
-          \$108  = done_8;
-      6'h09:
-          \$108  = done_9;
-      6'h0a:
-          \$108  = done_10;
-      6'h0b:
-          \$108  = done_11;
-      6'h0c:
-          \$108  = done_12;
-      6'h0d:
-          \$108  = done_13;
-      6'h0e:
-          \$108  = done_14;
-      6'h0f:
-          \$108  = done_15;
-      6'h10:
-          \$108  = done_16;
-      6'h11:
-          \$108  = done_17;
-      6'h12:
-          \$108  = done_18;
-      6'h13:
-          \$108  = done_19;
-      6'h14:
-          \$108  = done_20;
-      6'h15:
-          \$108  = done_21;
-      6'h16:
-          \$108  = done_22;
-      6'h17:
-          \$108  = done_23;
-      6'h18:
-          \$108  = done_24;
-      6'h19:
-          \$108  = done_25;
-      6'h1a:
-          \$108  = done_26;
-      6'h1b:
-          \$108  = done_27;
-      6'h1c:
-          \$108  = done_28;
-      6'h1d:
-          \$108  = done_29;
-      6'h1e:
-          \$108  = done_30;
-      6'h1f:
-          \$108  = done_31;
-      6'h20:
-          \$108  = done_32;
-      6'h21:
-          \$108  = done_33;
-      6'h22:
-          \$108  = done_34;
-      6'h23:
-          \$108  = done_35;
-      6'h24:
-          \$108  = done_36;
-      6'h25:
-          \$108  = done_37;
-      6'h26:
-          \$108  = done_38;
-      6'h27:
-          \$108  = done_39;
-      6'h28:
-          \$108  = done_40;
-      6'h29:
-          \$108  = done_41;
-      6'h2a:
-          \$108  = done_42;
-      6'h2b:
-          \$108  = done_43;
-      6'h2c:
-          \$108  = done_44;
-      6'h2d:
-          \$108  = done_45;
-      6'h2e:
-          \$108  = done_46;
-      6'h2f:
-          \$108  = done_47;
-      6'h30:
-          \$108  = done_48;
-      6'h31:
-          \$108  = done_49;
-      6'h32:
-          \$108  = done_50;
-      6'h33:
-          \$108  = done_51;
-      6'h34:
-          \$108  = done_52;
-      6'h35:
-          \$108  = done_53;
-      6'h36:
-          \$108  = done_54;
-      6'h37:
-          \$108  = done_55;
-      6'h38:
-          \$108  = done_56;
-      6'h39:
-          \$108  = done_57;
-      6'h3a:
-          \$108  = done_58;
-      6'h3b:
-          \$108  = done_59;
-      6'h3c:
-          \$108  = done_60;
-      6'h3d:
-          \$108  = done_61;
-      6'h3e:
-          \$108  = done_62;
-      6'h3f:
-          \$108  = done_63;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$129  = ar_addr;
-    if (\$35 ) begin
-      \$129  = \$37 [47:0];
+    \$377  = ar_last;
+    if (\$55 ) begin
+    end else if (\$57 ) begin
+      \$377  = \$62 ;
     end
-    if (\$43 ) begin
-      if (\$45 ) begin
-        \$129  = { i__payload[47:4], 4'h0 };
-      end
+    if (r_en) begin
+      \$377  = \r_data$258 [68];
+    end
+    if (\$69 ) begin
+      \$377  = new_job[68];
     end
     if (rst) begin
-      \$129  = 48'h000000000000;
+      \$377  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$130  = ar_left;
-    if (\$35 ) begin
-      \$130  = \$38 [4:0];
+    \$378  = ar_active;
+    if (r_en) begin
+      \$378  = r_rdy;
     end
-    if (\$43 ) begin
-      if (\$45 ) begin
-        \$130  = i__payload[52:48];
-      end
+    if (\$69 ) begin
+      \$378  = 1'h1;
     end
     if (rst) begin
-      \$130  = 5'h00;
+      \$378  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$131  = bursts;
-    if (\$35 ) begin
-      \$131  = \$39 [31:0];
+    \$379  = axi__arid;
+    if (r_en) begin
+      \$379  = \r_data$258 [58:53];
+    end
+    if (\$69 ) begin
+      \$379  = new_job[58:53];
+    end
+    if (rst) begin
+      \$379  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$380  = axi__rvalid;
+    if (rst) begin
+      \$380  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$381  = axi__rid;
+    if (rst) begin
+      \$381  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$382  = axi__rdata;
+    if (rst) begin
+      \$382  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$383  = axi__rresp[1];
+    if (rst) begin
+      \$383  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$384  = \beats$264 ;
+    if (r_valid) begin
+      \$384  = \$72 [31:0];
     end
     if (counters_clear) begin
-      \$131  = 32'd0;
+      \$384  = 32'd0;
     end
     if (rst) begin
-      \$131  = 32'd0;
+      \$384  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$132  = axi__arvalid;
-    if (\$35 ) begin
-      if (\$42 ) begin
-        \$132  = 1'h0;
+    \$385  = o__valid;
+    if (\$74 ) begin
+      \$385  = rd_valid;
+    end
+    if (rst) begin
+      \$385  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$386  = o__payload;
+    if (\$74 ) begin
+      \$386 [127:0] = \$88 ;
+      \$386 [159:128] = rd[31:0];
+      \$386 [164:160] = rd[36:32];
+      \$386 [188:165] = rd[60:37];
+      \$386 [190:189] = rd[62:61];
+      \$386 [191] = rd[63];
+      \$386 [192] = rd[64];
+    end
+    if (rst) begin
+      \$386  = 193'h0000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$387  = rd_valid;
+    if (\$74 ) begin
+      \$387  = \$90 ;
+    end
+    if (rst) begin
+      \$387  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$388  = rd;
+    if (\$74 ) begin
+      if (\$92 ) begin
+        \$388 [31:0] = out_tag;
+        \$388 [36:32] = info_head__data[12:8];
+        \$388 [60:37] = info_head__data[36:13];
+        \$388 [62:61] = \$95 [1:0];
+        \$388 [63] = \$96 ;
+        \$388 [64] = \$99 ;
+        \$388 [66:65] = info_head__data[6:5];
+        \$388 [74:67] = \$101 [7:0];
       end
     end
-    if (\$43 ) begin
-      if (\$45 ) begin
-        \$132  = 1'h1;
+    if (rst) begin
+      \$388  = 75'h0000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$389  = out_k;
+    if (\$74 ) begin
+      if (\$92 ) begin
+        \$389  = \$106 [4:0];
       end
     end
     if (rst) begin
-      \$132  = 1'h0;
+      \$389  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$133  = info_write__addr;
-    if (\$43 ) begin
-      \$133  = \$44 [5:0];
+    \$390  = \$139 ;
+    if (rst) begin
+      \$390  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$391  = info_head__addr;
+    if (\$148 ) begin
+      \$391  = \$149 [5:0];
     end
     if (rst) begin
-      \$133  = 6'h00;
+      \$391  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$134  = received_0;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            \$134  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            \$134  = \$47 [4:0];
-      endcase
+    \$392  = out_tag;
+    if (\$148 ) begin
+      \$392  = \$150 [31:0];
     end
     if (rst) begin
-      \$134  = 5'h00;
+      \$392  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$135  = received_1;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$135  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$135  = \$47 [4:0];
-      endcase
+    \$393  = base;
+    if (\$148 ) begin
+      \$393  = \$153 [10:0];
     end
     if (rst) begin
-      \$135  = 5'h00;
+      \$393  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$136  = received_2;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$136  = 5'h00;
-      endcase
+    \$394  = \$165 [6:0];
+    if (rst) begin
+      \$394  = 7'h00;
     end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$136  = \$47 [4:0];
-      endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$395  = errors;
+    if (errors_clear) begin
+      \$395  = 2'h0;
+    end
+    if (\$171 ) begin
+      \$395  = \$173 ;
     end
     if (rst) begin
-      \$136  = 5'h00;
+      \$395  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$137  = received_3;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$137  = 5'h00;
-      endcase
+    \$396  = captured;
+    if (errors_clear) begin
+      \$396  = 1'h0;
     end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$137  = \$47 [4:0];
-      endcase
+    if (\$171 ) begin
+      if (\$175 ) begin
+        \$396  = 1'h1;
+      end
     end
     if (rst) begin
-      \$137  = 5'h00;
+      \$396  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$138  = received_4;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$138  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$138  = \$47 [4:0];
-      endcase
+    \$397  = error_code;
+    if (\$171 ) begin
+      if (\$175 ) begin
+        \$397  = rd[62:61];
+      end
     end
     if (rst) begin
-      \$138  = 5'h00;
+      \$397  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$139  = received_5;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$139  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$139  = \$47 [4:0];
-      endcase
+    \$398  = error_tag;
+    if (\$171 ) begin
+      if (\$175 ) begin
+        \$398  = rd[31:0];
+      end
     end
     if (rst) begin
-      \$139  = 5'h00;
+      \$398  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$140  = received_6;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$140  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$140  = \$47 [4:0];
-      endcase
+    \$399  = error_table;
+    if (\$171 ) begin
+      if (\$175 ) begin
+        \$399  = rd[36:32];
+      end
     end
     if (rst) begin
-      \$140  = 5'h00;
+      \$399  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$141  = received_7;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$141  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$141  = \$47 [4:0];
-      endcase
+    \$400  = error_row;
+    if (\$171 ) begin
+      if (\$175 ) begin
+        \$400  = rd[60:37];
+      end
     end
     if (rst) begin
-      \$141  = 5'h00;
+      \$400  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$142  = received_8;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            \$142  = 5'h00;
-      endcase
+    \$401  = rows;
+    if (\$177 ) begin
+      \$401  = \$178 [31:0];
     end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            \$142  = \$47 [4:0];
-      endcase
+    if (counters_clear) begin
+      \$401  = 32'd0;
     end
     if (rst) begin
-      \$142  = 5'h00;
+      \$401  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$143  = received_9;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            \$143  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            \$143  = \$47 [4:0];
-      endcase
+    (* full_case = 32'd1 *)
+    casez (r_slot)
+      6'h00:
+          \$26  = received_0;
+      6'h01:
+          \$26  = received_1;
+      6'h02:
+          \$26  = received_2;
+      6'h03:
+          \$26  = received_3;
+      6'h04:
+          \$26  = received_4;
+      6'h05:
+          \$26  = received_5;
+      6'h06:
+          \$26  = received_6;
+      6'h07:
+          \$26  = received_7;
+      6'h08:
+          \$26  = received_8;
+      6'h09:
+          \$26  = received_9;
+      6'h0a:
+          \$26  = received_10;
+      6'h0b:
+          \$26  = received_11;
+      6'h0c:
+          \$26  = received_12;
+      6'h0d:
+          \$26  = received_13;
+      6'h0e:
+          \$26  = received_14;
+      6'h0f:
+          \$26  = received_15;
+      6'h10:
+          \$26  = received_16;
+      6'h11:
+          \$26  = received_17;
+      6'h12:
+          \$26  = received_18;
+      6'h13:
+          \$26  = received_19;
+      6'h14:
+          \$26  = received_20;
+      6'h15:
+          \$26  = received_21;
+      6'h16:
+          \$26  = received_22;
+      6'h17:
+          \$26  = received_23;
+      6'h18:
+          \$26  = received_24;
+      6'h19:
+          \$26  = received_25;
+      6'h1a:
+          \$26  = received_26;
+      6'h1b:
+          \$26  = received_27;
+      6'h1c:
+          \$26  = received_28;
+      6'h1d:
+          \$26  = received_29;
+      6'h1e:
+          \$26  = received_30;
+      6'h1f:
+          \$26  = received_31;
+      6'h20:
+          \$26  = received_32;
+      6'h21:
+          \$26  = received_33;
+      6'h22:
+          \$26  = received_34;
+      6'h23:
+          \$26  = received_35;
+      6'h24:
+          \$26  = received_36;
+      6'h25:
+          \$26  = received_37;
+      6'h26:
+          \$26  = received_38;
+      6'h27:
+          \$26  = received_39;
+      6'h28:
+          \$26  = received_40;
+      6'h29:
+          \$26  = received_41;
+      6'h2a:
+          \$26  = received_42;
+      6'h2b:
+          \$26  = received_43;
+      6'h2c:
+          \$26  = received_44;
+      6'h2d:
+          \$26  = received_45;
+      6'h2e:
+          \$26  = received_46;
+      6'h2f:
+          \$26  = received_47;
+      6'h30:
+          \$26  = received_48;
+      6'h31:
+          \$26  = received_49;
+      6'h32:
+          \$26  = received_50;
+      6'h33:
+          \$26  = received_51;
+      6'h34:
+          \$26  = received_52;
+      6'h35:
+          \$26  = received_53;
+      6'h36:
+          \$26  = received_54;
+      6'h37:
+          \$26  = received_55;
+      6'h38:
+          \$26  = received_56;
+      6'h39:
+          \$26  = received_57;
+      6'h3a:
+          \$26  = received_58;
+      6'h3b:
+          \$26  = received_59;
+      6'h3c:
+          \$26  = received_60;
+      6'h3d:
+          \$26  = received_61;
+      6'h3e:
+          \$26  = received_62;
+      6'h3f:
+          \$26  = received_63;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    casez (r_slot)
+      6'h00:
+          \$31  = received_0;
+      6'h01:
+          \$31  = received_1;
+      6'h02:
+          \$31  = received_2;
+      6'h03:
+          \$31  = received_3;
+      6'h04:
+          \$31  = received_4;
+      6'h05:
+          \$31  = received_5;
+      6'h06:
+          \$31  = received_6;
+      6'h07:
+          \$31  = received_7;
+      6'h08:
+          \$31  = received_8;
+      6'h09:
+          \$31  = received_9;
+      6'h0a:
+          \$31  = received_10;
+      6'h0b:
+          \$31  = received_11;
+      6'h0c:
+          \$31  = received_12;
+      6'h0d:
+          \$31  = received_13;
+      6'h0e:
+          \$31  = received_14;
+      6'h0f:
+          \$31  = received_15;
+      6'h10:
+          \$31  = received_16;
+      6'h11:
+          \$31  = received_17;
+      6'h12:
+          \$31  = received_18;
+      6'h13:
+          \$31  = received_19;
+      6'h14:
+          \$31  = received_20;
+      6'h15:
+          \$31  = received_21;
+      6'h16:
+          \$31  = received_22;
+      6'h17:
+          \$31  = received_23;
+      6'h18:
+          \$31  = received_24;
+      6'h19:
+          \$31  = received_25;
+      6'h1a:
+          \$31  = received_26;
+      6'h1b:
+          \$31  = received_27;
+      6'h1c:
+          \$31  = received_28;
+      6'h1d:
+          \$31  = received_29;
+      6'h1e:
+          \$31  = received_30;
+      6'h1f:
+          \$31  = received_31;
+      6'h20:
+          \$31  = received_32;
+      6'h21:
+          \$31  = received_33;
+      6'h22:
+          \$31  = received_34;
+      6'h23:
+          \$31  = received_35;
+      6'h24:
+          \$31  = received_36;
+      6'h25:
+          \$31  = received_37;
+      6'h26:
+          \$31  = received_38;
+      6'h27:
+          \$31  = received_39;
+      6'h28:
+          \$31  = received_40;
+      6'h29:
+          \$31  = received_41;
+      6'h2a:
+          \$31  = received_42;
+      6'h2b:
+          \$31  = received_43;
+      6'h2c:
+          \$31  = received_44;
+      6'h2d:
+          \$31  = received_45;
+      6'h2e:
+          \$31  = received_46;
+      6'h2f:
+          \$31  = received_47;
+      6'h30:
+          \$31  = received_48;
+      6'h31:
+          \$31  = received_49;
+      6'h32:
+          \$31  = received_50;
+      6'h33:
+          \$31  = received_51;
+      6'h34:
+          \$31  = received_52;
+      6'h35:
+          \$31  = received_53;
+      6'h36:
+          \$31  = received_54;
+      6'h37:
+          \$31  = received_55;
+      6'h38:
+          \$31  = received_56;
+      6'h39:
+          \$31  = received_57;
+      6'h3a:
+          \$31  = received_58;
+      6'h3b:
+          \$31  = received_59;
+      6'h3c:
+          \$31  = received_60;
+      6'h3d:
+          \$31  = received_61;
+      6'h3e:
+          \$31  = received_62;
+      6'h3f:
+          \$31  = received_63;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    casez (r_slot)
+      6'h00:
+          \$33  = received_0;
+      6'h01:
+          \$33  = received_1;
+      6'h02:
+          \$33  = received_2;
+      6'h03:
+          \$33  = received_3;
+      6'h04:
+          \$33  = received_4;
+      6'h05:
+          \$33  = received_5;
+      6'h06:
+          \$33  = received_6;
+      6'h07:
+          \$33  = received_7;
+      6'h08:
+          \$33  = received_8;
+      6'h09:
+          \$33  = received_9;
+      6'h0a:
+          \$33  = received_10;
+      6'h0b:
+          \$33  = received_11;
+      6'h0c:
+          \$33  = received_12;
+      6'h0d:
+          \$33  = received_13;
+      6'h0e:
+          \$33  = received_14;
+      6'h0f:
+          \$33  = received_15;
+      6'h10:
+          \$33  = received_16;
+      6'h11:
+          \$33  = received_17;
+      6'h12:
+          \$33  = received_18;
+      6'h13:
+          \$33  = received_19;
+      6'h14:
+          \$33  = received_20;
+      6'h15:
+          \$33  = received_21;
+      6'h16:
+          \$33  = received_22;
+      6'h17:
+          \$33  = received_23;
+      6'h18:
+          \$33  = received_24;
+      6'h19:
+          \$33  = received_25;
+      6'h1a:
+          \$33  = received_26;
+      6'h1b:
+          \$33  = received_27;
+      6'h1c:
+          \$33  = received_28;
+      6'h1d:
+          \$33  = received_29;
+      6'h1e:
+          \$33  = received_30;
+      6'h1f:
+          \$33  = received_31;
+      6'h20:
+          \$33  = received_32;
+      6'h21:
+          \$33  = received_33;
+      6'h22:
+          \$33  = received_34;
+      6'h23:
+          \$33  = received_35;
+      6'h24:
+          \$33  = received_36;
+      6'h25:
+          \$33  = received_37;
+      6'h26:
+          \$33  = received_38;
+      6'h27:
+          \$33  = received_39;
+      6'h28:
+          \$33  = received_40;
+      6'h29:
+          \$33  = received_41;
+      6'h2a:
+          \$33  = received_42;
+      6'h2b:
+          \$33  = received_43;
+      6'h2c:
+          \$33  = received_44;
+      6'h2d:
+          \$33  = received_45;
+      6'h2e:
+          \$33  = received_46;
+      6'h2f:
+          \$33  = received_47;
+      6'h30:
+          \$33  = received_48;
+      6'h31:
+          \$33  = received_49;
+      6'h32:
+          \$33  = received_50;
+      6'h33:
+          \$33  = received_51;
+      6'h34:
+          \$33  = received_52;
+      6'h35:
+          \$33  = received_53;
+      6'h36:
+          \$33  = received_54;
+      6'h37:
+          \$33  = received_55;
+      6'h38:
+          \$33  = received_56;
+      6'h39:
+          \$33  = received_57;
+      6'h3a:
+          \$33  = received_58;
+      6'h3b:
+          \$33  = received_59;
+      6'h3c:
+          \$33  = received_60;
+      6'h3d:
+          \$33  = received_61;
+      6'h3e:
+          \$33  = received_62;
+      6'h3f:
+          \$33  = received_63;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    casez (r_slot)
+      6'h00:
+          \$70  = received_0;
+      6'h01:
+          \$70  = received_1;
+      6'h02:
+          \$70  = received_2;
+      6'h03:
+          \$70  = received_3;
+      6'h04:
+          \$70  = received_4;
+      6'h05:
+          \$70  = received_5;
+      6'h06:
+          \$70  = received_6;
+      6'h07:
+          \$70  = received_7;
+      6'h08:
+          \$70  = received_8;
+      6'h09:
+          \$70  = received_9;
+      6'h0a:
+          \$70  = received_10;
+      6'h0b:
+          \$70  = received_11;
+      6'h0c:
+          \$70  = received_12;
+      6'h0d:
+          \$70  = received_13;
+      6'h0e:
+          \$70  = received_14;
+      6'h0f:
+          \$70  = received_15;
+      6'h10:
+          \$70  = received_16;
+      6'h11:
+          \$70  = received_17;
+      6'h12:
+          \$70  = received_18;
+      6'h13:
+          \$70  = received_19;
+      6'h14:
+          \$70  = received_20;
+      6'h15:
+          \$70  = received_21;
+      6'h16:
+          \$70  = received_22;
+      6'h17:
+          \$70  = received_23;
+      6'h18:
+          \$70  = received_24;
+      6'h19:
+          \$70  = received_25;
+      6'h1a:
+          \$70  = received_26;
+      6'h1b:
+          \$70  = received_27;
+      6'h1c:
+          \$70  = received_28;
+      6'h1d:
+          \$70  = received_29;
+      6'h1e:
+          \$70  = received_30;
+      6'h1f:
+          \$70  = received_31;
+      6'h20:
+          \$70  = received_32;
+      6'h21:
+          \$70  = received_33;
+      6'h22:
+          \$70  = received_34;
+      6'h23:
+          \$70  = received_35;
+      6'h24:
+          \$70  = received_36;
+      6'h25:
+          \$70  = received_37;
+      6'h26:
+          \$70  = received_38;
+      6'h27:
+          \$70  = received_39;
+      6'h28:
+          \$70  = received_40;
+      6'h29:
+          \$70  = received_41;
+      6'h2a:
+          \$70  = received_42;
+      6'h2b:
+          \$70  = received_43;
+      6'h2c:
+          \$70  = received_44;
+      6'h2d:
+          \$70  = received_45;
+      6'h2e:
+          \$70  = received_46;
+      6'h2f:
+          \$70  = received_47;
+      6'h30:
+          \$70  = received_48;
+      6'h31:
+          \$70  = received_49;
+      6'h32:
+          \$70  = received_50;
+      6'h33:
+          \$70  = received_51;
+      6'h34:
+          \$70  = received_52;
+      6'h35:
+          \$70  = received_53;
+      6'h36:
+          \$70  = received_54;
+      6'h37:
+          \$70  = received_55;
+      6'h38:
+          \$70  = received_56;
+      6'h39:
+          \$70  = received_57;
+      6'h3a:
+          \$70  = received_58;
+      6'h3b:
+          \$70  = received_59;
+      6'h3c:
+          \$70  = received_60;
+      6'h3d:
+          \$70  = received_61;
+      6'h3e:
+          \$70  = received_62;
+      6'h3f:
+          \$70  = received_63;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    casez (info_head__addr)
+      6'h00:
+          \$93  = bus_error_0;
+      6'h01:
+          \$93  = bus_error_1;
+      6'h02:
+          \$93  = bus_error_2;
+      6'h03:
+          \$93  = bus_error_3;
+      6'h04:
+          \$93  = bus_error_4;
+      6'h05:
+          \$93  = bus_error_5;
+      6'h06:
+          \$93  = bus_error_6;
+      6'h07:
+          \$93  = bus_error_7;
+      6'h08:
+          \$93  = bus_error_8;
+      6'h09:
+          \$93  = bus_error_9;
+      6'h0a:
+          \$93  = bus_error_10;
+      6'h0b:
+          \$93  = bus_error_11;
+      6'h0c:
+          \$93  = bus_error_12;
+      6'h0d:
+          \$93  = bus_error_13;
+      6'h0e:
+          \$93  = bus_error_14;
+      6'h0f:
+          \$93  = bus_error_15;
+      6'h10:
+          \$93  = bus_error_16;
+      6'h11:
+          \$93  = bus_error_17;
+      6'h12:
+          \$93  = bus_error_18;
+      6'h13:
+          \$93  = bus_error_19;
+      6'h14:
+          \$93  = bus_error_20;
+      6'h15:
+          \$93  = bus_error_21;
+      6'h16:
+          \$93  = bus_error_22;
+      6'h17:
+          \$93  = bus_error_23;
+      6'h18:
+          \$93  = bus_error_24;
+      6'h19:
+          \$93  = bus_error_25;
+      6'h1a:
+          \$93  = bus_error_26;
+      6'h1b:
+          \$93  = bus_error_27;
+      6'h1c:
+          \$93  = bus_error_28;
+      6'h1d:
+          \$93  = bus_error_29;
+      6'h1e:
+          \$93  = bus_error_30;
+      6'h1f:
+          \$93  = bus_error_31;
+      6'h20:
+          \$93  = bus_error_32;
+      6'h21:
+          \$93  = bus_error_33;
+      6'h22:
+          \$93  = bus_error_34;
+      6'h23:
+          \$93  = bus_error_35;
+      6'h24:
+          \$93  = bus_error_36;
+      6'h25:
+          \$93  = bus_error_37;
+      6'h26:
+          \$93  = bus_error_38;
+      6'h27:
+          \$93  = bus_error_39;
+      6'h28:
+          \$93  = bus_error_40;
+      6'h29:
+          \$93  = bus_error_41;
+      6'h2a:
+          \$93  = bus_error_42;
+      6'h2b:
+          \$93  = bus_error_43;
+      6'h2c:
+          \$93  = bus_error_44;
+      6'h2d:
+          \$93  = bus_error_45;
+      6'h2e:
+          \$93  = bus_error_46;
+      6'h2f:
+          \$93  = bus_error_47;
+      6'h30:
+          \$93  = bus_error_48;
+      6'h31:
+          \$93  = bus_error_49;
+      6'h32:
+          \$93  = bus_error_50;
+      6'h33:
+          \$93  = bus_error_51;
+      6'h34:
+          \$93  = bus_error_52;
+      6'h35:
+          \$93  = bus_error_53;
+      6'h36:
+          \$93  = bus_error_54;
+      6'h37:
+          \$93  = bus_error_55;
+      6'h38:
+          \$93  = bus_error_56;
+      6'h39:
+          \$93  = bus_error_57;
+      6'h3a:
+          \$93  = bus_error_58;
+      6'h3b:
+          \$93  = bus_error_59;
+      6'h3c:
+          \$93  = bus_error_60;
+      6'h3d:
+          \$93  = bus_error_61;
+      6'h3e:
+          \$93  = bus_error_62;
+      6'h3f:
+          \$93  = bus_error_63;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    casez (\$116 [5:0])
+      6'h00:
+          \$117  = done_0;
+      6'h01:
+          \$117  = done_1;
+      6'h02:
+          \$117  = done_2;
+      6'h03:
+          \$117  = done_3;
+      6'h04:
+          \$117  = done_4;
+      6'h05:
+          \$117  = done_5;
+      6'h06:
+          \$117  = done_6;
+      6'h07:
+          \$117  = done_7;
+      6'h08:
+          \$117  = done_8;
+      6'h09:
+          \$117  = done_9;
+      6'h0a:
+          \$117  = done_10;
+      6'h0b:
+          \$117  = done_11;
+      6'h0c:
+          \$117  = done_12;
+      6'h0d:
+          \$117  = done_13;
+      6'h0e:
+          \$117  = done_14;
+      6'h0f:
+          \$117  = done_15;
+      6'h10:
+          \$117  = done_16;
+      6'h11:
+          \$117  = done_17;
+      6'h12:
+          \$117  = done_18;
+      6'h13:
+          \$117  = done_19;
+      6'h14:
+          \$117  = done_20;
+      6'h15:
+          \$117  = done_21;
+      6'h16:
+          \$117  = done_22;
+      6'h17:
+          \$117  = done_23;
+      6'h18:
+          \$117  = done_24;
+      6'h19:
+          \$117  = done_25;
+      6'h1a:
+          \$117  = done_26;
+      6'h1b:
+          \$117  = done_27;
+      6'h1c:
+          \$117  = done_28;
+      6'h1d:
+          \$117  = done_29;
+      6'h1e:
+          \$117  = done_30;
+      6'h1f:
+          \$117  = done_31;
+      6'h20:
+          \$117  = done_32;
+      6'h21:
+          \$117  = done_33;
+      6'h22:
+          \$117  = done_34;
+      6'h23:
+          \$117  = done_35;
+      6'h24:
+          \$117  = done_36;
+      6'h25:
+          \$117  = done_37;
+      6'h26:
+          \$117  = done_38;
+      6'h27:
+          \$117  = done_39;
+      6'h28:
+          \$117  = done_40;
+      6'h29:
+          \$117  = done_41;
+      6'h2a:
+          \$117  = done_42;
+      6'h2b:
+          \$117  = done_43;
+      6'h2c:
+          \$117  = done_44;
+      6'h2d:
+          \$117  = done_45;
+      6'h2e:
+          \$117  = done_46;
+      6'h2f:
+          \$117  = done_47;
+      6'h30:
+          \$117  = done_48;
+      6'h31:
+          \$117  = done_49;
+      6'h32:
+          \$117  = done_50;
+      6'h33:
+          \$117  = done_51;
+      6'h34:
+          \$117  = done_52;
+      6'h35:
+          \$117  = done_53;
+      6'h36:
+          \$117  = done_54;
+      6'h37:
+          \$117  = done_55;
+      6'h38:
+          \$117  = done_56;
+      6'h39:
+          \$117  = done_57;
+      6'h3a:
+          \$117  = done_58;
+      6'h3b:
+          \$117  = done_59;
+      6'h3c:
+          \$117  = done_60;
+      6'h3d:
+          \$117  = done_61;
+      6'h3e:
+          \$117  = done_62;
+      6'h3f:
+          \$117  = done_63;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    (* full_case = 32'd1 *)
+    casez (info_head__addr)
+      6'h00:
+          \$129  = done_0;
+      6'h01:
+          \$129  = done_1;
+      6'h02:
+          \$129  = done_2;
+      6'h03:
+          \$129  = done_3;
+      6'h04:
+          \$129  = done_4;
+      6'h05:
+          \$129  = done_5;
+      6'h06:
+          \$129  = done_6;
+      6'h07:
+          \$129  = done_7;
+      6'h08:
+          \$129  = done_8;
+      6'h09:
+          \$129  = done_9;
+      6'h0a:
+          \$129  = done_10;
+      6'h0b:
+          \$129  = done_11;
+      6'h0c:
+          \$129  = done_12;
+      6'h0d:
+          \$129  = done_13;
+      6'h0e:
+          \$129  = done_14;
+      6'h0f:
+          \$129  = done_15;
+      6'h10:
+          \$129  = done_16;
+      6'h11:
+          \$129  = done_17;
+      6'h12:
+          \$129  = done_18;
+      6'h13:
+          \$129  = done_19;
+      6'h14:
+          \$129  = done_20;
+      6'h15:
+          \$129  = done_21;
+      6'h16:
+          \$129  = done_22;
+      6'h17:
+          \$129  = done_23;
+      6'h18:
+          \$129  = done_24;
+      6'h19:
+          \$129  = done_25;
+      6'h1a:
+          \$129  = done_26;
+      6'h1b:
+          \$129  = done_27;
+      6'h1c:
+          \$129  = done_28;
+      6'h1d:
+          \$129  = done_29;
+      6'h1e:
+          \$129  = done_30;
+      6'h1f:
+          \$129  = done_31;
+      6'h20:
+          \$129  = done_32;
+      6'h21:
+          \$129  = done_33;
+      6'h22:
+          \$129  = done_34;
+      6'h23:
+          \$129  = done_35;
+      6'h24:
+          \$129  = done_36;
+      6'h25:
+          \$129  = done_37;
+      6'h26:
+          \$129  = done_38;
+      6'h27:
+          \$129  = done_39;
+      6'h28:
+          \$129  = done_40;
+      6'h29:
+          \$129  = done_41;
+      6'h2a:
+          \$129  = done_42;
+      6'h2b:
+          \$129  = done_43;
+      6'h2c:
+          \$129  = done_44;
+      6'h2d:
+          \$129  = done_45;
+      6'h2e:
+          \$129  = done_46;
+      6'h2f:
+          \$129  = done_47;
+      6'h30:
+          \$129  = done_48;
+      6'h31:
+          \$129  = done_49;
+      6'h32:
+          \$129  = done_50;
+      6'h33:
+          \$129  = done_51;
+      6'h34:
+          \$129  = done_52;
+      6'h35:
+          \$129  = done_53;
+      6'h36:
+          \$129  = done_54;
+      6'h37:
+          \$129  = done_55;
+      6'h38:
+          \$129  = done_56;
+      6'h39:
+          \$129  = done_57;
+      6'h3a:
+          \$129  = done_58;
+      6'h3b:
+          \$129  = done_59;
+      6'h3c:
+          \$129  = done_60;
+      6'h3d:
+          \$129  = done_61;
+      6'h3e:
+          \$129  = done_62;
+      6'h3f:
+          \$129  = done_63;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$179  = info_write__addr;
+    if (\$53 ) begin
+      \$179  = \$54 [5:0];
     end
     if (rst) begin
-      \$143  = 5'h00;
+      \$179  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$144  = received_10;
-    if (\$43 ) begin
+    \$180  = received_0;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            \$144  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            \$144  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$144  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$145  = received_11;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            \$145  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            \$145  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$145  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$146  = received_12;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            \$146  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            \$146  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$146  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$147  = received_13;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            \$147  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            \$147  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$147  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$148  = received_14;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            \$148  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            \$148  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$148  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$149  = received_15;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            \$149  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            \$149  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$149  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$150  = received_16;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            \$150  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            \$150  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$150  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$151  = received_17;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            \$151  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            \$151  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$151  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$152  = received_18;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            \$152  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            \$152  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$152  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$153  = received_19;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            \$153  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            \$153  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$153  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$154  = received_20;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            \$154  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            \$154  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$154  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$155  = received_21;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            \$155  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            \$155  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$155  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$156  = received_22;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            \$156  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            \$156  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$156  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$157  = received_23;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            \$157  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            \$157  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$157  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$158  = received_24;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            \$158  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            \$158  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$158  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$159  = received_25;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            \$159  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            \$159  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$159  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$160  = received_26;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            \$160  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            \$160  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$160  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$161  = received_27;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            \$161  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            \$161  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$161  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$162  = received_28;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            \$162  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            \$162  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$162  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$163  = received_29;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            \$163  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            \$163  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$163  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$164  = received_30;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            \$164  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            \$164  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$164  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$165  = received_31;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            \$165  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            \$165  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$165  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$166  = received_32;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            \$166  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            \$166  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$166  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$167  = received_33;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            \$167  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            \$167  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$167  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$168  = received_34;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            \$168  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            \$168  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$168  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$169  = received_35;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            \$169  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            \$169  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$169  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$170  = received_36;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            \$170  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            \$170  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$170  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$171  = received_37;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            \$171  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            \$171  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$171  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$172  = received_38;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            \$172  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            \$172  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$172  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$173  = received_39;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            \$173  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            \$173  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$173  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$174  = received_40;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            \$174  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            \$174  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$174  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$175  = received_41;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            \$175  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            \$175  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$175  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$176  = received_42;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            \$176  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            \$176  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$176  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$177  = received_43;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            \$177  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            \$177  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$177  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$178  = received_44;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            \$178  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            \$178  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$178  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$179  = received_45;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            \$179  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (info_r__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            \$179  = \$47 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$179  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$180  = received_46;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$180  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            \$180  = \$47 [4:0];
+            \$180  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -10610,205 +5518,21 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$181  = received_47;
-    if (\$43 ) begin
+    \$181  = received_1;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$181  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            \$181  = \$47 [4:0];
+            \$181  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -10817,209 +5541,25 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$182  = received_48;
-    if (\$43 ) begin
+    \$182  = received_2;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$182  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            \$182  = \$47 [4:0];
+            \$182  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -11028,8 +5568,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$183  = received_49;
-    if (\$43 ) begin
+    \$183  = received_3;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11038,103 +5578,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$183  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -11142,99 +5590,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            \$183  = \$47 [4:0];
+            \$183  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -11243,8 +5599,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$184  = received_50;
-    if (\$43 ) begin
+    \$184  = received_4;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11255,103 +5611,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$184  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -11361,99 +5625,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            \$184  = \$47 [4:0];
+            \$184  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -11462,8 +5634,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$185  = received_51;
-    if (\$43 ) begin
+    \$185  = received_5;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11476,103 +5648,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$185  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -11584,99 +5664,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            \$185  = \$47 [4:0];
+            \$185  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -11685,8 +5673,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$186  = received_52;
-    if (\$43 ) begin
+    \$186  = received_6;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11701,103 +5689,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$186  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -11811,99 +5707,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            \$186  = \$47 [4:0];
+            \$186  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -11912,8 +5716,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$187  = received_53;
-    if (\$43 ) begin
+    \$187  = received_7;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11930,103 +5734,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$187  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -12042,99 +5754,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            \$187  = \$47 [4:0];
+            \$187  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -12143,8 +5763,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$188  = received_54;
-    if (\$43 ) begin
+    \$188  = received_8;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12163,103 +5783,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$188  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -12277,99 +5805,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            \$188  = \$47 [4:0];
+            \$188  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -12378,8 +5814,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$189  = received_55;
-    if (\$43 ) begin
+    \$189  = received_9;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12400,103 +5836,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$189  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -12516,99 +5860,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            \$189  = \$47 [4:0];
+            \$189  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -12617,8 +5869,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$190  = received_56;
-    if (\$43 ) begin
+    \$190  = received_10;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12641,103 +5893,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$190  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -12759,99 +5919,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            \$190  = \$47 [4:0];
+            \$190  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -12860,8 +5928,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$191  = received_57;
-    if (\$43 ) begin
+    \$191  = received_11;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12886,103 +5954,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$191  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -13006,99 +5982,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            \$191  = \$47 [4:0];
+            \$191  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -13107,8 +5991,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$192  = received_58;
-    if (\$43 ) begin
+    \$192  = received_12;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13135,103 +6019,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$192  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -13257,99 +6049,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            \$192  = \$47 [4:0];
+            \$192  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -13358,8 +6058,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$193  = received_59;
-    if (\$43 ) begin
+    \$193  = received_13;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13388,103 +6088,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$193  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -13512,99 +6120,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            \$193  = \$47 [4:0];
+            \$193  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -13613,8 +6129,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$194  = received_60;
-    if (\$43 ) begin
+    \$194  = received_14;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13645,103 +6161,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$194  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -13771,99 +6195,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            \$194  = \$47 [4:0];
+            \$194  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -13872,8 +6204,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$195  = received_61;
-    if (\$43 ) begin
+    \$195  = received_15;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13906,103 +6238,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$195  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -14034,99 +6274,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            \$195  = \$47 [4:0];
+            \$195  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -14135,8 +6283,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$196  = received_62;
-    if (\$43 ) begin
+    \$196  = received_16;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14171,103 +6319,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
             \$196  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -14301,99 +6357,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            \$196  = \$47 [4:0];
+            \$196  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -14402,9 +6366,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$197  = received_63;
-    if (\$43 ) begin
-      (* full_case = 32'd1 *)
+    \$197  = received_17;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14441,104 +6404,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            /* empty */;
-        6'h3f:
             \$197  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      (* full_case = 32'd1 *)
-      casez (info_r__addr)
+      casez (r_slot)
         6'h00:
             /* empty */;
         6'h01:
@@ -14574,99 +6444,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            /* empty */;
-        6'h3f:
-            \$197  = \$47 [4:0];
+            \$197  = \$71 [4:0];
       endcase
     end
     if (rst) begin
@@ -14675,152 +6453,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$198  = done_0;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            \$198  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
-          6'h00:
-              \$198  = 1'h1;
-        endcase
-      end
-    end
-    if (\$97 ) begin
-      casez (info_head__addr)
-        6'h00:
-            \$198  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$198  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$199  = done_1;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$199  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              \$199  = 1'h1;
-        endcase
-      end
-    end
-    if (\$97 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$199  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$199  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$200  = done_2;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$200  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              \$200  = 1'h1;
-        endcase
-      end
-    end
-    if (\$97 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$200  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$200  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$201  = done_3;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$201  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              \$201  = 1'h1;
-        endcase
-      end
-    end
-    if (\$97 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$201  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$201  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$202  = done_4;
-    if (\$43 ) begin
+    \$198  = received_18;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14831,12 +6465,8484 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            \$202  = i__payload[82];
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            \$198  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            \$198  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$198  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$199  = received_19;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            \$199  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            \$199  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$199  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$200  = received_20;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            \$200  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            \$200  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$200  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$201  = received_21;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            \$201  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            \$201  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$201  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$202  = received_22;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            \$202  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            \$202  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$202  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$203  = received_23;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            \$203  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            \$203  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$203  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$204  = received_24;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            \$204  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            \$204  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$204  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$205  = received_25;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            \$205  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            \$205  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$205  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$206  = received_26;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            \$206  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            \$206  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$206  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$207  = received_27;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            \$207  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            \$207  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$207  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$208  = received_28;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            \$208  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            \$208  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$208  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$209  = received_29;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            \$209  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            \$209  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$209  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$210  = received_30;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            \$210  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            \$210  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$210  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$211  = received_31;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            \$211  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            \$211  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$211  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$212  = received_32;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            \$212  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            \$212  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$212  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$213  = received_33;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            \$213  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            \$213  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$213  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$214  = received_34;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            \$214  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            \$214  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$214  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$215  = received_35;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            \$215  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            \$215  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$215  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$216  = received_36;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            \$216  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            \$216  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$216  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$217  = received_37;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            \$217  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            \$217  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$217  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$218  = received_38;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            \$218  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            \$218  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$218  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$219  = received_39;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            \$219  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            \$219  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$219  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$220  = received_40;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            \$220  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            \$220  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$220  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$221  = received_41;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            \$221  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            \$221  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$221  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$222  = received_42;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            \$222  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            \$222  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$222  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$223  = received_43;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            \$223  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            \$223  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$223  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$224  = received_44;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            \$224  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            \$224  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$224  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$225  = received_45;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            \$225  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            \$225  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$225  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$226  = received_46;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            \$226  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            \$226  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$226  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$227  = received_47;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            \$227  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            \$227  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$227  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$228  = received_48;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            \$228  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            \$228  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$228  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$229  = received_49;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            \$229  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            \$229  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$229  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$230  = received_50;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            \$230  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            \$230  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$230  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$231  = received_51;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            \$231  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            \$231  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$231  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$232  = received_52;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            \$232  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            \$232  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$232  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$233  = received_53;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            \$233  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            \$233  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$233  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$234  = received_54;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            \$234  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            \$234  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$234  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$235  = received_55;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            \$235  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            \$235  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$235  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$236  = received_56;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            \$236  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            \$236  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$236  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$237  = received_57;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            \$237  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            \$237  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$237  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$238  = received_58;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$238  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$238  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$238  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$239  = received_59;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$239  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$239  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$239  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$240  = received_60;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$240  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$240  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$240  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$241  = received_61;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$241  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$241  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$241  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$242  = received_62;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$242  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$242  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$242  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$243  = received_63;
+    if (\$53 ) begin
+      (* full_case = 32'd1 *)
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            /* empty */;
+        6'h3f:
+            \$243  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      (* full_case = 32'd1 *)
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            /* empty */;
+        6'h3f:
+            \$243  = \$71 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$243  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$244  = done_0;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            \$244  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              \$244  = 1'h1;
+        endcase
+      end
+    end
+    if (\$148 ) begin
+      casez (info_head__addr)
+        6'h00:
+            \$244  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$244  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$245  = done_1;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            \$245  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              \$245  = 1'h1;
+        endcase
+      end
+    end
+    if (\$148 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            \$245  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$245  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$246  = done_2;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            \$246  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              \$246  = 1'h1;
+        endcase
+      end
+    end
+    if (\$148 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            \$246  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$246  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$247  = done_3;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            \$247  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              \$247  = 1'h1;
+        endcase
+      end
+    end
+    if (\$148 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            \$247  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$247  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$248  = done_4;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            \$248  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -14846,11 +14952,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h03:
               /* empty */;
           6'h04:
-              \$202  = 1'h1;
+              \$248  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -14861,17 +14967,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            \$202  = 1'h0;
+            \$248  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$202  = 1'h0;
+      \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$203  = done_5;
-    if (\$43 ) begin
+    \$249  = done_5;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14884,12 +14990,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            \$203  = i__payload[82];
+            \$249  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -14901,11 +15007,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h04:
               /* empty */;
           6'h05:
-              \$203  = 1'h1;
+              \$249  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -14918,17 +15024,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            \$203  = 1'h0;
+            \$249  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$203  = 1'h0;
+      \$249  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$204  = done_6;
-    if (\$43 ) begin
+    \$250  = done_6;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14943,12 +15049,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            \$204  = i__payload[82];
+            \$250  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -14962,11 +15068,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h05:
               /* empty */;
           6'h06:
-              \$204  = 1'h1;
+              \$250  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -14981,17 +15087,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            \$204  = 1'h0;
+            \$250  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$204  = 1'h0;
+      \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$205  = done_7;
-    if (\$43 ) begin
+    \$251  = done_7;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15008,12 +15114,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            \$205  = i__payload[82];
+            \$251  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -15029,11 +15135,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h06:
               /* empty */;
           6'h07:
-              \$205  = 1'h1;
+              \$251  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15050,17 +15156,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            \$205  = 1'h0;
+            \$251  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$205  = 1'h0;
+      \$251  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$206  = done_8;
-    if (\$43 ) begin
+    \$252  = done_8;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15079,12 +15185,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            \$206  = i__payload[82];
+            \$252  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -15102,11 +15208,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h07:
               /* empty */;
           6'h08:
-              \$206  = 1'h1;
+              \$252  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15125,17 +15231,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            \$206  = 1'h0;
+            \$252  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$206  = 1'h0;
+      \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$207  = done_9;
-    if (\$43 ) begin
+    \$253  = done_9;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15156,12 +15262,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            \$207  = i__payload[82];
+            \$253  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -15181,11 +15287,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h08:
               /* empty */;
           6'h09:
-              \$207  = 1'h1;
+              \$253  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15206,17 +15312,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            \$207  = 1'h0;
+            \$253  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$207  = 1'h0;
+      \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$208  = done_10;
-    if (\$43 ) begin
+    \$254  = done_10;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15239,12 +15345,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            \$208  = i__payload[82];
+            \$254  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -15266,11 +15372,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h09:
               /* empty */;
           6'h0a:
-              \$208  = 1'h1;
+              \$254  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15293,17 +15399,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            \$208  = 1'h0;
+            \$254  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$208  = 1'h0;
+      \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$209  = done_11;
-    if (\$43 ) begin
+    \$255  = done_11;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15328,12 +15434,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            \$209  = i__payload[82];
+            \$255  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -15357,11 +15463,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0a:
               /* empty */;
           6'h0b:
-              \$209  = 1'h1;
+              \$255  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15386,17 +15492,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            \$209  = 1'h0;
+            \$255  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$209  = 1'h0;
+      \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$210  = done_12;
-    if (\$43 ) begin
+    \$256  = done_12;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15423,12 +15529,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            \$210  = i__payload[82];
+            \$256  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -15454,11 +15560,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0b:
               /* empty */;
           6'h0c:
-              \$210  = 1'h1;
+              \$256  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15485,17 +15591,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            \$210  = 1'h0;
+            \$256  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$210  = 1'h0;
+      \$256  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$211  = done_13;
-    if (\$43 ) begin
+    \$257  = done_13;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15524,12 +15630,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            \$211  = i__payload[82];
+            \$257  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -15557,11 +15663,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0c:
               /* empty */;
           6'h0d:
-              \$211  = 1'h1;
+              \$257  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15590,17 +15696,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            \$211  = 1'h0;
+            \$257  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$211  = 1'h0;
+      \$257  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$212  = done_14;
-    if (\$43 ) begin
+    \$258  = done_14;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15631,12 +15737,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            \$212  = i__payload[82];
+            \$258  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -15666,11 +15772,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0d:
               /* empty */;
           6'h0e:
-              \$212  = 1'h1;
+              \$258  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15701,17 +15807,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            \$212  = 1'h0;
+            \$258  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$212  = 1'h0;
+      \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$213  = done_15;
-    if (\$43 ) begin
+    \$259  = done_15;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15744,12 +15850,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            \$213  = i__payload[82];
+            \$259  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -15781,11 +15887,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0e:
               /* empty */;
           6'h0f:
-              \$213  = 1'h1;
+              \$259  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15818,17 +15924,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            \$213  = 1'h0;
+            \$259  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$213  = 1'h0;
+      \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$214  = done_16;
-    if (\$43 ) begin
+    \$260  = done_16;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15863,12 +15969,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            \$214  = i__payload[82];
+            \$260  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -15902,11 +16008,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0f:
               /* empty */;
           6'h10:
-              \$214  = 1'h1;
+              \$260  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -15941,17 +16047,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            \$214  = 1'h0;
+            \$260  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$214  = 1'h0;
+      \$260  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$215  = done_17;
-    if (\$43 ) begin
+    \$261  = done_17;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15988,12 +16094,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            \$215  = i__payload[82];
+            \$261  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -16029,11 +16135,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h10:
               /* empty */;
           6'h11:
-              \$215  = 1'h1;
+              \$261  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16070,17 +16176,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            \$215  = 1'h0;
+            \$261  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$215  = 1'h0;
+      \$261  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$216  = done_18;
-    if (\$43 ) begin
+    \$262  = done_18;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16119,12 +16225,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            \$216  = i__payload[82];
+            \$262  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -16162,11 +16268,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h11:
               /* empty */;
           6'h12:
-              \$216  = 1'h1;
+              \$262  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16205,17 +16311,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            \$216  = 1'h0;
+            \$262  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$216  = 1'h0;
+      \$262  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$217  = done_19;
-    if (\$43 ) begin
+    \$263  = done_19;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16256,12 +16362,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            \$217  = i__payload[82];
+            \$263  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -16301,11 +16407,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h12:
               /* empty */;
           6'h13:
-              \$217  = 1'h1;
+              \$263  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16346,17 +16452,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            \$217  = 1'h0;
+            \$263  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$217  = 1'h0;
+      \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$218  = done_20;
-    if (\$43 ) begin
+    \$264  = done_20;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16399,12 +16505,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            \$218  = i__payload[82];
+            \$264  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -16446,11 +16552,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h13:
               /* empty */;
           6'h14:
-              \$218  = 1'h1;
+              \$264  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16493,17 +16599,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            \$218  = 1'h0;
+            \$264  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$218  = 1'h0;
+      \$264  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$219  = done_21;
-    if (\$43 ) begin
+    \$265  = done_21;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16548,12 +16654,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            \$219  = i__payload[82];
+            \$265  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -16597,11 +16703,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h14:
               /* empty */;
           6'h15:
-              \$219  = 1'h1;
+              \$265  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16646,17 +16752,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            \$219  = 1'h0;
+            \$265  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$219  = 1'h0;
+      \$265  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$220  = done_22;
-    if (\$43 ) begin
+    \$266  = done_22;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16703,12 +16809,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            \$220  = i__payload[82];
+            \$266  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -16754,11 +16860,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h15:
               /* empty */;
           6'h16:
-              \$220  = 1'h1;
+              \$266  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16805,17 +16911,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            \$220  = 1'h0;
+            \$266  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$220  = 1'h0;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$221  = done_23;
-    if (\$43 ) begin
+    \$267  = done_23;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16864,12 +16970,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            \$221  = i__payload[82];
+            \$267  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -16917,11 +17023,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h16:
               /* empty */;
           6'h17:
-              \$221  = 1'h1;
+              \$267  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -16970,17 +17076,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            \$221  = 1'h0;
+            \$267  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$221  = 1'h0;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$222  = done_24;
-    if (\$43 ) begin
+    \$268  = done_24;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17031,12 +17137,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            \$222  = i__payload[82];
+            \$268  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -17086,11 +17192,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h17:
               /* empty */;
           6'h18:
-              \$222  = 1'h1;
+              \$268  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17141,17 +17247,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            \$222  = 1'h0;
+            \$268  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$222  = 1'h0;
+      \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$223  = done_25;
-    if (\$43 ) begin
+    \$269  = done_25;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17204,12 +17310,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            \$223  = i__payload[82];
+            \$269  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -17261,11 +17367,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h18:
               /* empty */;
           6'h19:
-              \$223  = 1'h1;
+              \$269  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17318,17 +17424,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            \$223  = 1'h0;
+            \$269  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$223  = 1'h0;
+      \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$224  = done_26;
-    if (\$43 ) begin
+    \$270  = done_26;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17383,12 +17489,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            \$224  = i__payload[82];
+            \$270  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -17442,11 +17548,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h19:
               /* empty */;
           6'h1a:
-              \$224  = 1'h1;
+              \$270  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17501,17 +17607,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            \$224  = 1'h0;
+            \$270  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$224  = 1'h0;
+      \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$225  = done_27;
-    if (\$43 ) begin
+    \$271  = done_27;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17568,12 +17674,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            \$225  = i__payload[82];
+            \$271  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -17629,11 +17735,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1a:
               /* empty */;
           6'h1b:
-              \$225  = 1'h1;
+              \$271  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17690,17 +17796,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            \$225  = 1'h0;
+            \$271  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$225  = 1'h0;
+      \$271  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$226  = done_28;
-    if (\$43 ) begin
+    \$272  = done_28;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17759,12 +17865,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            \$226  = i__payload[82];
+            \$272  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -17822,11 +17928,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1b:
               /* empty */;
           6'h1c:
-              \$226  = 1'h1;
+              \$272  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17885,17 +17991,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            \$226  = 1'h0;
+            \$272  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$226  = 1'h0;
+      \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$227  = done_29;
-    if (\$43 ) begin
+    \$273  = done_29;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17956,12 +18062,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            \$227  = i__payload[82];
+            \$273  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -18021,11 +18127,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1c:
               /* empty */;
           6'h1d:
-              \$227  = 1'h1;
+              \$273  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18086,17 +18192,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            \$227  = 1'h0;
+            \$273  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$227  = 1'h0;
+      \$273  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$228  = done_30;
-    if (\$43 ) begin
+    \$274  = done_30;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18159,12 +18265,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            \$228  = i__payload[82];
+            \$274  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -18226,11 +18332,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1d:
               /* empty */;
           6'h1e:
-              \$228  = 1'h1;
+              \$274  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18293,17 +18399,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            \$228  = 1'h0;
+            \$274  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$228  = 1'h0;
+      \$274  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$229  = done_31;
-    if (\$43 ) begin
+    \$275  = done_31;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18368,12 +18474,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            \$229  = i__payload[82];
+            \$275  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -18437,11 +18543,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1e:
               /* empty */;
           6'h1f:
-              \$229  = 1'h1;
+              \$275  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18506,17 +18612,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            \$229  = 1'h0;
+            \$275  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$229  = 1'h0;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$230  = done_32;
-    if (\$43 ) begin
+    \$276  = done_32;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18583,12 +18689,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            \$230  = i__payload[82];
+            \$276  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -18654,11 +18760,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1f:
               /* empty */;
           6'h20:
-              \$230  = 1'h1;
+              \$276  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18725,17 +18831,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            \$230  = 1'h0;
+            \$276  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$230  = 1'h0;
+      \$276  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$231  = done_33;
-    if (\$43 ) begin
+    \$277  = done_33;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18804,12 +18910,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            \$231  = i__payload[82];
+            \$277  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -18877,11 +18983,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h20:
               /* empty */;
           6'h21:
-              \$231  = 1'h1;
+              \$277  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18950,17 +19056,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            \$231  = 1'h0;
+            \$277  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$231  = 1'h0;
+      \$277  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$232  = done_34;
-    if (\$43 ) begin
+    \$278  = done_34;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19031,12 +19137,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            \$232  = i__payload[82];
+            \$278  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -19106,11 +19212,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h21:
               /* empty */;
           6'h22:
-              \$232  = 1'h1;
+              \$278  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19181,17 +19287,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            \$232  = 1'h0;
+            \$278  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$232  = 1'h0;
+      \$278  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$233  = done_35;
-    if (\$43 ) begin
+    \$279  = done_35;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19264,12 +19370,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            \$233  = i__payload[82];
+            \$279  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -19341,11 +19447,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h22:
               /* empty */;
           6'h23:
-              \$233  = 1'h1;
+              \$279  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19418,17 +19524,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            \$233  = 1'h0;
+            \$279  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$233  = 1'h0;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$234  = done_36;
-    if (\$43 ) begin
+    \$280  = done_36;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19503,12 +19609,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            \$234  = i__payload[82];
+            \$280  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -19582,11 +19688,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h23:
               /* empty */;
           6'h24:
-              \$234  = 1'h1;
+              \$280  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19661,17 +19767,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            \$234  = 1'h0;
+            \$280  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$234  = 1'h0;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$235  = done_37;
-    if (\$43 ) begin
+    \$281  = done_37;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19748,12 +19854,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            \$235  = i__payload[82];
+            \$281  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -19829,11 +19935,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h24:
               /* empty */;
           6'h25:
-              \$235  = 1'h1;
+              \$281  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19910,17 +20016,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            \$235  = 1'h0;
+            \$281  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$235  = 1'h0;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$236  = done_38;
-    if (\$43 ) begin
+    \$282  = done_38;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19999,12 +20105,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            \$236  = i__payload[82];
+            \$282  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -20082,11 +20188,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h25:
               /* empty */;
           6'h26:
-              \$236  = 1'h1;
+              \$282  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20165,17 +20271,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            \$236  = 1'h0;
+            \$282  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$236  = 1'h0;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$237  = done_39;
-    if (\$43 ) begin
+    \$283  = done_39;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -20256,12 +20362,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            \$237  = i__payload[82];
+            \$283  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -20341,11 +20447,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h26:
               /* empty */;
           6'h27:
-              \$237  = 1'h1;
+              \$283  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20426,17 +20532,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            \$237  = 1'h0;
+            \$283  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$237  = 1'h0;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$238  = done_40;
-    if (\$43 ) begin
+    \$284  = done_40;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -20519,12 +20625,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            \$238  = i__payload[82];
+            \$284  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -20606,11 +20712,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h27:
               /* empty */;
           6'h28:
-              \$238  = 1'h1;
+              \$284  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20693,17 +20799,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            \$238  = 1'h0;
+            \$284  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$238  = 1'h0;
+      \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$239  = done_41;
-    if (\$43 ) begin
+    \$285  = done_41;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -20788,12 +20894,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            \$239  = i__payload[82];
+            \$285  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -20877,11 +20983,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h28:
               /* empty */;
           6'h29:
-              \$239  = 1'h1;
+              \$285  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20966,17 +21072,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            \$239  = 1'h0;
+            \$285  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$239  = 1'h0;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$240  = done_42;
-    if (\$43 ) begin
+    \$286  = done_42;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21063,12 +21169,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            \$240  = i__payload[82];
+            \$286  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -21154,11 +21260,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h29:
               /* empty */;
           6'h2a:
-              \$240  = 1'h1;
+              \$286  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -21245,17 +21351,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            \$240  = 1'h0;
+            \$286  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$240  = 1'h0;
+      \$286  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$241  = done_43;
-    if (\$43 ) begin
+    \$287  = done_43;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21344,12 +21450,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            \$241  = i__payload[82];
+            \$287  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -21437,11 +21543,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2a:
               /* empty */;
           6'h2b:
-              \$241  = 1'h1;
+              \$287  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -21530,17 +21636,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            \$241  = 1'h0;
+            \$287  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$241  = 1'h0;
+      \$287  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$242  = done_44;
-    if (\$43 ) begin
+    \$288  = done_44;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21631,12 +21737,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            \$242  = i__payload[82];
+            \$288  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -21726,11 +21832,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2b:
               /* empty */;
           6'h2c:
-              \$242  = 1'h1;
+              \$288  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -21821,17 +21927,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            \$242  = 1'h0;
+            \$288  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$242  = 1'h0;
+      \$288  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$243  = done_45;
-    if (\$43 ) begin
+    \$289  = done_45;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21924,12 +22030,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            \$243  = i__payload[82];
+            \$289  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -22021,11 +22127,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2c:
               /* empty */;
           6'h2d:
-              \$243  = 1'h1;
+              \$289  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -22118,17 +22224,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            \$243  = 1'h0;
+            \$289  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$243  = 1'h0;
+      \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$244  = done_46;
-    if (\$43 ) begin
+    \$290  = done_46;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -22223,12 +22329,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            \$244  = i__payload[82];
+            \$290  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -22322,11 +22428,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2d:
               /* empty */;
           6'h2e:
-              \$244  = 1'h1;
+              \$290  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -22421,17 +22527,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            \$244  = 1'h0;
+            \$290  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$244  = 1'h0;
+      \$290  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$245  = done_47;
-    if (\$43 ) begin
+    \$291  = done_47;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -22528,12 +22634,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            \$245  = i__payload[82];
+            \$291  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -22629,11 +22735,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2e:
               /* empty */;
           6'h2f:
-              \$245  = 1'h1;
+              \$291  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -22730,17 +22836,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            \$245  = 1'h0;
+            \$291  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$245  = 1'h0;
+      \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$246  = done_48;
-    if (\$43 ) begin
+    \$292  = done_48;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -22839,12 +22945,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            \$246  = i__payload[82];
+            \$292  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -22942,11 +23048,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2f:
               /* empty */;
           6'h30:
-              \$246  = 1'h1;
+              \$292  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -23045,17 +23151,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            \$246  = 1'h0;
+            \$292  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$246  = 1'h0;
+      \$292  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$247  = done_49;
-    if (\$43 ) begin
+    \$293  = done_49;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -23156,12 +23262,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            \$247  = i__payload[82];
+            \$293  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -23261,11 +23367,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h30:
               /* empty */;
           6'h31:
-              \$247  = 1'h1;
+              \$293  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -23366,17 +23472,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            \$247  = 1'h0;
+            \$293  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$247  = 1'h0;
+      \$293  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$248  = done_50;
-    if (\$43 ) begin
+    \$294  = done_50;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -23479,12 +23585,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            \$248  = i__payload[82];
+            \$294  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -23586,11 +23692,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h31:
               /* empty */;
           6'h32:
-              \$248  = 1'h1;
+              \$294  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -23693,17 +23799,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            \$248  = 1'h0;
+            \$294  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$248  = 1'h0;
+      \$294  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$249  = done_51;
-    if (\$43 ) begin
+    \$295  = done_51;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -23808,12 +23914,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            \$249  = i__payload[82];
+            \$295  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -23917,11 +24023,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h32:
               /* empty */;
           6'h33:
-              \$249  = 1'h1;
+              \$295  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -24026,17 +24132,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            \$249  = 1'h0;
+            \$295  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$249  = 1'h0;
+      \$295  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$250  = done_52;
-    if (\$43 ) begin
+    \$296  = done_52;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -24143,12 +24249,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            \$250  = i__payload[82];
+            \$296  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -24254,11 +24360,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h33:
               /* empty */;
           6'h34:
-              \$250  = 1'h1;
+              \$296  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -24365,17 +24471,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            \$250  = 1'h0;
+            \$296  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$250  = 1'h0;
+      \$296  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$251  = done_53;
-    if (\$43 ) begin
+    \$297  = done_53;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -24484,12 +24590,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            \$251  = i__payload[82];
+            \$297  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -24597,11 +24703,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h34:
               /* empty */;
           6'h35:
-              \$251  = 1'h1;
+              \$297  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -24710,17 +24816,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            \$251  = 1'h0;
+            \$297  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$251  = 1'h0;
+      \$297  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$252  = done_54;
-    if (\$43 ) begin
+    \$298  = done_54;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -24831,12 +24937,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            \$252  = i__payload[82];
+            \$298  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -24946,11 +25052,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h35:
               /* empty */;
           6'h36:
-              \$252  = 1'h1;
+              \$298  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -25061,17 +25167,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            \$252  = 1'h0;
+            \$298  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$252  = 1'h0;
+      \$298  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$253  = done_55;
-    if (\$43 ) begin
+    \$299  = done_55;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -25184,12 +25290,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            \$253  = i__payload[82];
+            \$299  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -25301,11 +25407,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h36:
               /* empty */;
           6'h37:
-              \$253  = 1'h1;
+              \$299  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -25418,17 +25524,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            \$253  = 1'h0;
+            \$299  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$253  = 1'h0;
+      \$299  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$254  = done_56;
-    if (\$43 ) begin
+    \$300  = done_56;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -25543,12 +25649,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            \$254  = i__payload[82];
+            \$300  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -25662,11 +25768,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h37:
               /* empty */;
           6'h38:
-              \$254  = 1'h1;
+              \$300  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -25781,17 +25887,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            \$254  = 1'h0;
+            \$300  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$254  = 1'h0;
+      \$300  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$255  = done_57;
-    if (\$43 ) begin
+    \$301  = done_57;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -25908,12 +26014,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            \$255  = i__payload[82];
+            \$301  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -26029,11 +26135,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h38:
               /* empty */;
           6'h39:
-              \$255  = 1'h1;
+              \$301  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -26150,17 +26256,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            \$255  = 1'h0;
+            \$301  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$255  = 1'h0;
+      \$301  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$256  = done_58;
-    if (\$43 ) begin
+    \$302  = done_58;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -26279,12 +26385,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            \$256  = i__payload[82];
+            \$302  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -26402,11 +26508,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h39:
               /* empty */;
           6'h3a:
-              \$256  = 1'h1;
+              \$302  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -26525,17 +26631,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            \$256  = 1'h0;
+            \$302  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$256  = 1'h0;
+      \$302  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$257  = done_59;
-    if (\$43 ) begin
+    \$303  = done_59;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -26656,12 +26762,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            \$257  = i__payload[82];
+            \$303  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -26781,11 +26887,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3a:
               /* empty */;
           6'h3b:
-              \$257  = 1'h1;
+              \$303  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -26906,17 +27012,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            \$257  = 1'h0;
+            \$303  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$257  = 1'h0;
+      \$303  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$258  = done_60;
-    if (\$43 ) begin
+    \$304  = done_60;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -27039,12 +27145,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3b:
             /* empty */;
         6'h3c:
-            \$258  = i__payload[82];
+            \$304  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -27166,11 +27272,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3b:
               /* empty */;
           6'h3c:
-              \$258  = 1'h1;
+              \$304  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -27293,17 +27399,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3b:
             /* empty */;
         6'h3c:
-            \$258  = 1'h0;
+            \$304  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$258  = 1'h0;
+      \$304  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$259  = done_61;
-    if (\$43 ) begin
+    \$305  = done_61;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -27428,12 +27534,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3c:
             /* empty */;
         6'h3d:
-            \$259  = i__payload[82];
+            \$305  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -27557,11 +27663,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3c:
               /* empty */;
           6'h3d:
-              \$259  = 1'h1;
+              \$305  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -27686,17 +27792,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3c:
             /* empty */;
         6'h3d:
-            \$259  = 1'h0;
+            \$305  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$259  = 1'h0;
+      \$305  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$260  = done_62;
-    if (\$43 ) begin
+    \$306  = done_62;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -27823,12 +27929,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3d:
             /* empty */;
         6'h3e:
-            \$260  = i__payload[82];
+            \$306  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
-        casez (info_r__addr)
+      if (row_in) begin
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -27954,11 +28060,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3d:
               /* empty */;
           6'h3e:
-              \$260  = 1'h1;
+              \$306  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -28085,17 +28191,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3d:
             /* empty */;
         6'h3e:
-            \$260  = 1'h0;
+            \$306  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$260  = 1'h0;
+      \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$261  = done_63;
-    if (\$43 ) begin
+    \$307  = done_63;
+    if (\$53 ) begin
       (* full_case = 32'd1 *)
       casez (info_write__addr)
         6'h00:
@@ -28225,13 +28331,13 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$261  = i__payload[82];
+            \$307  = i__payload[82];
       endcase
     end
     if (r_valid) begin
-      if (\$51 ) begin
+      if (row_in) begin
         (* full_case = 32'd1 *)
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -28359,11 +28465,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3e:
               /* empty */;
           6'h3f:
-              \$261  = 1'h1;
+              \$307  = 1'h1;
         endcase
       end
     end
-    if (\$97 ) begin
+    if (\$148 ) begin
       (* full_case = 32'd1 *)
       casez (info_head__addr)
         6'h00:
@@ -28493,5114 +28599,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$261  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$261  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$262  = bus_error_0;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            \$262  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              \$262  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$262  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$263  = bus_error_1;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$263  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              \$263  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$263  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$264  = bus_error_2;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$264  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              \$264  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$264  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$265  = bus_error_3;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$265  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              \$265  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$265  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$266  = bus_error_4;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$266  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              \$266  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$266  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$267  = bus_error_5;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$267  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              \$267  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$267  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$268  = bus_error_6;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$268  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              \$268  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$268  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$269  = bus_error_7;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$269  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              \$269  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$269  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$270  = bus_error_8;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            \$270  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              \$270  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$270  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$271  = bus_error_9;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            \$271  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              \$271  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$271  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$272  = bus_error_10;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            \$272  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              \$272  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$272  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$273  = bus_error_11;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            \$273  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              \$273  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$273  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$274  = bus_error_12;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            \$274  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              \$274  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$274  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$275  = bus_error_13;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            \$275  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              \$275  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$275  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$276  = bus_error_14;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            \$276  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              \$276  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$276  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$277  = bus_error_15;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            \$277  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              \$277  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$277  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$278  = bus_error_16;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            \$278  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              \$278  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$278  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$279  = bus_error_17;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            \$279  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              \$279  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$279  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$280  = bus_error_18;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            \$280  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              \$280  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$280  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$281  = bus_error_19;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            \$281  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              \$281  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$281  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$282  = bus_error_20;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            \$282  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              \$282  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$282  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$283  = bus_error_21;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            \$283  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              \$283  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$283  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$284  = bus_error_22;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            \$284  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              \$284  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$284  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$285  = bus_error_23;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            \$285  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              \$285  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$285  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$286  = bus_error_24;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            \$286  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              \$286  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$286  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$287  = bus_error_25;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            \$287  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              \$287  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$287  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$288  = bus_error_26;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            \$288  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              \$288  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$288  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$289  = bus_error_27;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            \$289  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              \$289  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$289  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$290  = bus_error_28;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            \$290  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              \$290  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$290  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$291  = bus_error_29;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            \$291  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              \$291  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$291  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$292  = bus_error_30;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            \$292  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              \$292  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$292  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$293  = bus_error_31;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            \$293  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              \$293  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$293  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$294  = bus_error_32;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            \$294  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              \$294  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$294  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$295  = bus_error_33;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            \$295  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              \$295  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$295  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$296  = bus_error_34;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            \$296  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              \$296  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$296  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$297  = bus_error_35;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            \$297  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              \$297  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$297  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$298  = bus_error_36;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            \$298  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              \$298  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$298  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$299  = bus_error_37;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            \$299  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              \$299  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$299  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$300  = bus_error_38;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            \$300  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              \$300  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$300  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$301  = bus_error_39;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            \$301  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              \$301  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$301  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$302  = bus_error_40;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            \$302  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              \$302  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$302  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$303  = bus_error_41;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            \$303  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              \$303  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$303  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$304  = bus_error_42;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            \$304  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              \$304  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$304  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$305  = bus_error_43;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            \$305  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              \$305  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$305  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$306  = bus_error_44;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            \$306  = 1'h0;
-      endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              \$306  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$306  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$307  = bus_error_45;
-    if (\$43 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$307  = 1'h0;
       endcase
-    end
-    if (r_valid) begin
-      if (r_error) begin
-        casez (info_r__addr)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              \$307  = 1'h1;
-        endcase
-      end
     end
     if (rst) begin
       \$307  = 1'h0;
@@ -33608,201 +28608,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$308  = bus_error_46;
-    if (\$43 ) begin
+    \$308  = bus_error_0;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$308  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
               \$308  = 1'h1;
         endcase
       end
@@ -33813,8 +28629,5298 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$309  = bus_error_47;
-    if (\$43 ) begin
+    \$309  = bus_error_1;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            \$309  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              \$309  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$309  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$310  = bus_error_2;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            \$310  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              \$310  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$310  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$311  = bus_error_3;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            \$311  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              \$311  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$311  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$312  = bus_error_4;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            \$312  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              \$312  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$312  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$313  = bus_error_5;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            \$313  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              \$313  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$313  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$314  = bus_error_6;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            \$314  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              \$314  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$314  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$315  = bus_error_7;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            \$315  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              \$315  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$315  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$316  = bus_error_8;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            \$316  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              \$316  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$316  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$317  = bus_error_9;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            \$317  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              \$317  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$317  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$318  = bus_error_10;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            \$318  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              \$318  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$318  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$319  = bus_error_11;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            \$319  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              \$319  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$319  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$320  = bus_error_12;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            \$320  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              \$320  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$320  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$321  = bus_error_13;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            \$321  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              \$321  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$321  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$322  = bus_error_14;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            \$322  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              \$322  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$322  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$323  = bus_error_15;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            \$323  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              \$323  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$323  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$324  = bus_error_16;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            \$324  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              \$324  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$324  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$325  = bus_error_17;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            \$325  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              \$325  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$325  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$326  = bus_error_18;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            \$326  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              \$326  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$326  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$327  = bus_error_19;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            \$327  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              \$327  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$327  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$328  = bus_error_20;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            \$328  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              \$328  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$328  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$329  = bus_error_21;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            \$329  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              \$329  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$329  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$330  = bus_error_22;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            \$330  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              \$330  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$330  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$331  = bus_error_23;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            \$331  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              \$331  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$331  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$332  = bus_error_24;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            \$332  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              \$332  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$332  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$333  = bus_error_25;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            \$333  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              \$333  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$333  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$334  = bus_error_26;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            \$334  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              \$334  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$334  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$335  = bus_error_27;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            \$335  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              \$335  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$335  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$336  = bus_error_28;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            \$336  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              \$336  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$336  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$337  = bus_error_29;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            \$337  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              \$337  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$337  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$338  = bus_error_30;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            \$338  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              \$338  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$338  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$339  = bus_error_31;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            \$339  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              \$339  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$339  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$340  = bus_error_32;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            \$340  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              \$340  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$340  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$341  = bus_error_33;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            \$341  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              \$341  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$341  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$342  = bus_error_34;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            \$342  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              \$342  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$342  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$343  = bus_error_35;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            \$343  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              \$343  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$343  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$344  = bus_error_36;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            \$344  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              \$344  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$344  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$345  = bus_error_37;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            \$345  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              \$345  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$345  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$346  = bus_error_38;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            \$346  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              \$346  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$346  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$347  = bus_error_39;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            \$347  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              \$347  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$347  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$348  = bus_error_40;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            \$348  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              \$348  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$348  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$349  = bus_error_41;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            \$349  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              \$349  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$349  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$350  = bus_error_42;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            \$350  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              \$350  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$350  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$351  = bus_error_43;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            \$351  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              \$351  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$351  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$352  = bus_error_44;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            \$352  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              \$352  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$352  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$353  = bus_error_45;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            \$353  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              \$353  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$353  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$354  = bus_error_46;
+    if (\$53 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            \$354  = 1'h0;
+      endcase
+    end
+    if (r_valid) begin
+      if (r_error) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              \$354  = 1'h1;
+        endcase
+      end
+    end
+    if (rst) begin
+      \$354  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$355  = bus_error_47;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33911,12 +34017,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            \$309  = 1'h0;
+            \$355  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -34012,18 +34118,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2e:
               /* empty */;
           6'h2f:
-              \$309  = 1'h1;
+              \$355  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$309  = 1'h0;
+      \$355  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$310  = bus_error_48;
-    if (\$43 ) begin
+    \$356  = bus_error_48;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34122,12 +34228,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            \$310  = 1'h0;
+            \$356  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -34225,18 +34331,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2f:
               /* empty */;
           6'h30:
-              \$310  = 1'h1;
+              \$356  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$310  = 1'h0;
+      \$356  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$311  = bus_error_49;
-    if (\$43 ) begin
+    \$357  = bus_error_49;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34337,12 +34443,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            \$311  = 1'h0;
+            \$357  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -34442,18 +34548,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h30:
               /* empty */;
           6'h31:
-              \$311  = 1'h1;
+              \$357  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$311  = 1'h0;
+      \$357  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$312  = bus_error_50;
-    if (\$43 ) begin
+    \$358  = bus_error_50;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34556,12 +34662,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            \$312  = 1'h0;
+            \$358  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -34663,18 +34769,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h31:
               /* empty */;
           6'h32:
-              \$312  = 1'h1;
+              \$358  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$312  = 1'h0;
+      \$358  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$313  = bus_error_51;
-    if (\$43 ) begin
+    \$359  = bus_error_51;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34779,12 +34885,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            \$313  = 1'h0;
+            \$359  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -34888,18 +34994,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h32:
               /* empty */;
           6'h33:
-              \$313  = 1'h1;
+              \$359  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$313  = 1'h0;
+      \$359  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$314  = bus_error_52;
-    if (\$43 ) begin
+    \$360  = bus_error_52;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35006,12 +35112,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            \$314  = 1'h0;
+            \$360  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -35117,18 +35223,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h33:
               /* empty */;
           6'h34:
-              \$314  = 1'h1;
+              \$360  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$314  = 1'h0;
+      \$360  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$315  = bus_error_53;
-    if (\$43 ) begin
+    \$361  = bus_error_53;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35237,12 +35343,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            \$315  = 1'h0;
+            \$361  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -35350,18 +35456,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h34:
               /* empty */;
           6'h35:
-              \$315  = 1'h1;
+              \$361  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$315  = 1'h0;
+      \$361  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$316  = bus_error_54;
-    if (\$43 ) begin
+    \$362  = bus_error_54;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35472,12 +35578,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            \$316  = 1'h0;
+            \$362  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -35587,18 +35693,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h35:
               /* empty */;
           6'h36:
-              \$316  = 1'h1;
+              \$362  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$316  = 1'h0;
+      \$362  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$317  = bus_error_55;
-    if (\$43 ) begin
+    \$363  = bus_error_55;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35711,12 +35817,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            \$317  = 1'h0;
+            \$363  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -35828,18 +35934,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h36:
               /* empty */;
           6'h37:
-              \$317  = 1'h1;
+              \$363  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$317  = 1'h0;
+      \$363  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$318  = bus_error_56;
-    if (\$43 ) begin
+    \$364  = bus_error_56;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35954,12 +36060,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            \$318  = 1'h0;
+            \$364  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -36073,18 +36179,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h37:
               /* empty */;
           6'h38:
-              \$318  = 1'h1;
+              \$364  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$318  = 1'h0;
+      \$364  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$319  = bus_error_57;
-    if (\$43 ) begin
+    \$365  = bus_error_57;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36201,12 +36307,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            \$319  = 1'h0;
+            \$365  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -36322,18 +36428,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h38:
               /* empty */;
           6'h39:
-              \$319  = 1'h1;
+              \$365  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$319  = 1'h0;
+      \$365  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$320  = bus_error_58;
-    if (\$43 ) begin
+    \$366  = bus_error_58;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36452,12 +36558,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            \$320  = 1'h0;
+            \$366  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -36575,18 +36681,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h39:
               /* empty */;
           6'h3a:
-              \$320  = 1'h1;
+              \$366  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$320  = 1'h0;
+      \$366  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$321  = bus_error_59;
-    if (\$43 ) begin
+    \$367  = bus_error_59;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36707,12 +36813,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            \$321  = 1'h0;
+            \$367  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -36832,18 +36938,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3a:
               /* empty */;
           6'h3b:
-              \$321  = 1'h1;
+              \$367  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$321  = 1'h0;
+      \$367  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$322  = bus_error_60;
-    if (\$43 ) begin
+    \$368  = bus_error_60;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36966,12 +37072,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3b:
             /* empty */;
         6'h3c:
-            \$322  = 1'h0;
+            \$368  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -37093,18 +37199,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3b:
               /* empty */;
           6'h3c:
-              \$322  = 1'h1;
+              \$368  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$322  = 1'h0;
+      \$368  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$323  = bus_error_61;
-    if (\$43 ) begin
+    \$369  = bus_error_61;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -37229,12 +37335,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3c:
             /* empty */;
         6'h3d:
-            \$323  = 1'h0;
+            \$369  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -37358,18 +37464,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3c:
               /* empty */;
           6'h3d:
-              \$323  = 1'h1;
+              \$369  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$323  = 1'h0;
+      \$369  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$324  = bus_error_62;
-    if (\$43 ) begin
+    \$370  = bus_error_62;
+    if (\$53 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -37496,12 +37602,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3d:
             /* empty */;
         6'h3e:
-            \$324  = 1'h0;
+            \$370  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -37627,18 +37733,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3d:
               /* empty */;
           6'h3e:
-              \$324  = 1'h1;
+              \$370  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$324  = 1'h0;
+      \$370  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$325  = bus_error_63;
-    if (\$43 ) begin
+    \$371  = bus_error_63;
+    if (\$53 ) begin
       (* full_case = 32'd1 *)
       casez (info_write__addr)
         6'h00:
@@ -37768,13 +37874,13 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$325  = 1'h0;
+            \$371  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
         (* full_case = 32'd1 *)
-        casez (info_r__addr)
+        casez (r_slot)
           6'h00:
               /* empty */;
           6'h01:
@@ -37902,280 +38008,115 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3e:
               /* empty */;
           6'h3f:
-              \$325  = 1'h1;
+              \$371  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$325  = 1'h0;
+      \$371  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$326  = axi__arid;
-    if (\$43 ) begin
-      if (\$45 ) begin
-        \$326  = info_write__addr;
-      end
+    \$372  = ar_addr;
+    if (\$55 ) begin
+      \$372  = \$59 [47:0];
+    end
+    if (r_en) begin
+      \$372  = \r_data$258 [47:0];
+    end
+    if (\$69 ) begin
+      \$372  = new_job[47:0];
     end
     if (rst) begin
-      \$326  = 6'h00;
+      \$372  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$327  = axi__rvalid;
+    \$373  = ar_left;
+    if (\$55 ) begin
+      \$373  = \$60 [4:0];
+    end
+    if (r_en) begin
+      \$373  = \r_data$258 [52:48];
+    end
+    if (\$69 ) begin
+      \$373  = new_job[52:48];
+    end
     if (rst) begin
-      \$327  = 1'h0;
+      \$373  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$328  = axi__rid;
+    \$374  = ar_planned;
+    if (\$55 ) begin
+      \$374  = 1'h0;
+    end else if (\$57 ) begin
+      \$374  = 1'h1;
+    end
+    if (r_en) begin
+      \$374  = 1'h1;
+    end
+    if (\$69 ) begin
+      \$374  = 1'h1;
+    end
     if (rst) begin
-      \$328  = 6'h00;
+      \$374  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$329  = axi__rdata;
-    if (rst) begin
-      \$329  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$330  = axi__rresp[1];
-    if (rst) begin
-      \$330  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$331  = \beats$248 ;
-    if (r_valid) begin
-      \$331  = \$48 [31:0];
+    \$375  = bursts;
+    if (\$55 ) begin
+      \$375  = \$61 [31:0];
     end
     if (counters_clear) begin
-      \$331  = 32'd0;
+      \$375  = 32'd0;
     end
     if (rst) begin
-      \$331  = 32'd0;
+      \$375  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$332  = o__valid;
-    if (\$53 ) begin
-      \$332  = rd_valid;
+    \$376  = ar_burst;
+    if (\$55 ) begin
+    end else if (\$57 ) begin
+      \$376  = \beats$18 ;
+    end
+    if (r_en) begin
+      \$376  = \r_data$258 [67:59];
+    end
+    if (\$69 ) begin
+      \$376  = new_job[67:59];
     end
     if (rst) begin
-      \$332  = 1'h0;
+      \$376  = 9'h000;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$333  = o__payload;
-    if (\$53 ) begin
-      \$333 [127:0] = \$67 ;
-      \$333 [159:128] = rd[31:0];
-      \$333 [164:160] = rd[36:32];
-      \$333 [188:165] = rd[60:37];
-      \$333 [190:189] = rd[62:61];
-      \$333 [191] = rd[63];
-      \$333 [192] = rd[64];
-    end
-    if (rst) begin
-      \$333  = 193'h0000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$334  = rd_valid;
-    if (\$53 ) begin
-      \$334  = \$70 ;
-    end
-    if (rst) begin
-      \$334  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$335  = rd;
-    if (\$53 ) begin
-      if (\$73 ) begin
-        \$335 [31:0] = out_tag;
-        \$335 [36:32] = info_head__data[12:8];
-        \$335 [60:37] = info_head__data[36:13];
-        \$335 [62:61] = \$76 [1:0];
-        \$335 [63] = \$77 ;
-        \$335 [64] = \$80 ;
-        \$335 [66:65] = info_head__data[6:5];
-        \$335 [74:67] = \$82 [7:0];
-      end
-    end
-    if (rst) begin
-      \$335  = 75'h0000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$336  = out_k;
-    if (\$53 ) begin
-      if (\$73 ) begin
-        \$336  = \$87 [4:0];
-      end
-    end
-    if (rst) begin
-      \$336  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$337  = info_head__addr;
-    if (\$97 ) begin
-      \$337  = \$98 [5:0];
-    end
-    if (rst) begin
-      \$337  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$338  = out_tag;
-    if (\$97 ) begin
-      \$338  = \$99 [31:0];
-    end
-    if (rst) begin
-      \$338  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$339  = base;
-    if (\$97 ) begin
-      \$339  = \$102 [10:0];
-    end
-    if (rst) begin
-      \$339  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$340  = \$115 [6:0];
-    if (rst) begin
-      \$340  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$341  = errors;
-    if (errors_clear) begin
-      \$341  = 2'h0;
-    end
-    if (\$121 ) begin
-      \$341  = \$123 ;
-    end
-    if (rst) begin
-      \$341  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$342  = captured;
-    if (errors_clear) begin
-      \$342  = 1'h0;
-    end
-    if (\$121 ) begin
-      if (\$125 ) begin
-        \$342  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$342  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$343  = error_code;
-    if (\$121 ) begin
-      if (\$125 ) begin
-        \$343  = rd[62:61];
-      end
-    end
-    if (rst) begin
-      \$343  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$344  = error_tag;
-    if (\$121 ) begin
-      if (\$125 ) begin
-        \$344  = rd[31:0];
-      end
-    end
-    if (rst) begin
-      \$344  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$345  = error_table;
-    if (\$121 ) begin
-      if (\$125 ) begin
-        \$345  = rd[36:32];
-      end
-    end
-    if (rst) begin
-      \$345  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$346  = error_row;
-    if (\$121 ) begin
-      if (\$125 ) begin
-        \$346  = rd[60:37];
-      end
-    end
-    if (rst) begin
-      \$346  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$347  = rows;
-    if (\$127 ) begin
-      \$347  = \$128 [31:0];
-    end
-    if (counters_clear) begin
-      \$347  = 32'd0;
-    end
-    if (rst) begin
-      \$347  = 32'd0;
-    end
-  end
-  assign to_boundary = \$2 [8:0];
-  assign ar_active = axi__arvalid;
+  assign tail = info_write__addr;
+  assign info_write__data = slot_entry;
+  assign to_boundary = \$3 [8:0];
+  assign w_data = new_job;
+  assign \to_boundary$15  = \$8 [8:0];
   assign axi__araddr = ar_addr;
   assign axi__arsize = 3'h4;
   assign axi__arburst = 2'h1;
   assign ar_slot = axi__arid;
   assign axi__arcache = 4'h3;
   assign axi__arprot = 3'h2;
-  assign tail = info_write__addr;
-  assign info_write__data = slot_entry;
   assign axi__rready = 1'h1;
-  assign r_slot = info_r__addr;
-  assign data_write__addr = \$16 [10:0];
+  assign info_r__addr = r_slot;
+  assign data_write__addr = \$32 [10:0];
   assign r_data = data_write__data;
   assign head = info_head__addr;
-  assign out_beats = \$22 [5:0];
-  assign data_lo__addr = \$23 [10:0];
-  assign data_hi__addr = \$28 [10:0];
+  assign out_beats = \$38 [5:0];
+  assign data_lo__addr = \$39 [10:0];
+  assign data_hi__addr = \$44 [10:0];
   assign in_flight = used;
-  assign axi__arlen = \$5 [7:0];
+  assign axi__arlen = \$11 [7:0];
   assign \slot_entry.beats  = slot_entry[4:0];
   assign \slot_entry.offset  = slot_entry[6:5];
   assign \slot_entry.range  = slot_entry[7];
@@ -38191,6 +38132,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign \info_write__data.range  = slot_entry[7];
   assign \info_write__data.table  = slot_entry[12:8];
   assign \info_write__data.row  = slot_entry[36:13];
+  assign \new_job.addr  = new_job[47:0];
+  assign \new_job.left  = new_job[52:48];
+  assign \new_job.slot  = new_job[58:53];
+  assign \new_job.burst  = new_job[67:59];
+  assign \new_job.final  = new_job[68];
   assign \info_r__data.beats  = info_r__data[4:0];
   assign \info_r__data.offset  = info_r__data[6:5];
   assign \info_r__data.range  = info_r__data[7];
@@ -38216,22 +38162,208 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign \info_head__data.range  = info_head__data[7];
   assign \info_head__data.table  = info_head__data[12:8];
   assign \info_head__data.row  = info_head__data[36:13];
+  assign new_job[68] = \$6 ;
+  assign new_job[67:59] = beats;
+  assign new_job[58:53] = info_write__addr;
+  assign new_job[52:48] = i__payload[52:48];
+  assign new_job[47:0] = { i__payload[47:4], 4'h0 };
   assign slot_entry[36:13] = i__payload[81:58];
   assign slot_entry[12:8] = i__payload[57:53];
   assign slot_entry[7] = i__payload[82];
   assign slot_entry[6:5] = i__payload[3:2];
   assign slot_entry[4:0] = i__payload[52:48];
-  assign \$2  = { \$1 [13], \$1 [13], \$1 [13], \$1 [13], \$1 [13:4] };
-  assign \$12  = { 1'h0, info_r__addr };
-  assign \$13  = { 3'h0, info_r__addr, 4'h0 };
-  assign \$22  = { \$21 [11], \$21 [11], \$21 [11], \$21 [11], \$21 [11:4] };
-  assign \$36  = { 3'h0, beats, 4'h0 };
-  assign \$81  = { 1'h0, out_k, 2'h0 };
+  assign \$3  = { \$2 [13], \$2 [13], \$2 [13], \$2 [13], \$2 [13:4] };
+  assign \$8  = { \$7 [13], \$7 [13], \$7 [13], \$7 [13], \$7 [13:4] };
+  assign \$28  = { 1'h0, r_slot };
+  assign \$29  = { 3'h0, r_slot, 4'h0 };
+  assign \$38  = { \$37 [11], \$37 [11], \$37 [11], \$37 [11], \$37 [11:4] };
+  assign \$58  = { 3'h0, ar_burst, 4'h0 };
+  assign \$100  = { 1'h0, out_k, 2'h0 };
+endmodule
+
+(* generator = "Amaranth" *)
+module \gather_engine.reader.ar_queue (rst, r_en, w_en, w_rdy, w_level, r_data, w_port__data, r_rdy, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire [2:0] \$11 ;
+  wire [2:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [2:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire [2:0] \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire \$3 ;
+  reg [1:0] \$30 ;
+  reg [1:0] \$31 ;
+  reg [1:0] \$32 ;
+  reg \$33 ;
+  wire \$4 ;
+  wire [2:0] \$5 ;
+  wire [2:0] \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input clk;
+  wire clk;
+  (* init = 2'h0 *)
+  wire [1:0] consume;
+  reg [1:0] inner_level = 2'h0;
+  wire inner_r_rdy;
+  wire [2:0] level;
+  (* init = 2'h0 *)
+  wire [1:0] produce;
+  output [68:0] r_data;
+  wire [68:0] r_data;
+  input r_en;
+  wire r_en;
+  wire [2:0] r_level;
+  reg [1:0] r_port__addr = 2'h0;
+  wire [68:0] r_port__data;
+  wire r_port__en;
+  output r_rdy;
+  reg r_rdy = 1'h0;
+  input rst;
+  wire rst;
+  wire [68:0] w_data;
+  input w_en;
+  wire w_en;
+  output [2:0] w_level;
+  wire [2:0] w_level;
+  reg [1:0] w_port__addr = 2'h0;
+  input [68:0] w_port__data;
+  wire [68:0] w_port__data;
+  wire w_port__en;
+  output w_rdy;
+  wire w_rdy;
+  reg [68:0] storage [2:0];
+  initial begin
+    storage[0] = 69'h000000000000000000;
+    storage[1] = 69'h000000000000000000;
+    storage[2] = 69'h000000000000000000;
+  end
+  always @(posedge clk) begin
+    if (w_port__en)
+      storage[w_port__addr] <= w_port__data;
+  end
+  reg [68:0] _0_;
+  always @(posedge clk) begin
+    if (r_port__en) begin
+      _0_ <= storage[r_port__addr];
+    end
+  end
+  assign r_data = _0_;
+  assign w_rdy = inner_level != 2'h3;
+  assign inner_r_rdy = | inner_level;
+  assign w_port__en = w_rdy & w_en;
+  assign \$1  = ~ r_rdy;
+  assign \$2  = \$1  | r_en;
+  assign r_port__en = inner_r_rdy & \$2 ;
+  assign w_level = inner_level + r_rdy;
+  assign \$3  = w_rdy & w_en;
+  assign \$4  = w_port__addr == 2'h2;
+  assign \$5  = w_port__addr + 1'h1;
+  assign \$6  = \$4  ? 3'h0 : \$5 ;
+  assign \$7  = ~ r_rdy;
+  assign \$8  = \$7  | r_en;
+  assign \$9  = inner_r_rdy & \$8 ;
+  assign \$10  = r_port__addr == 2'h2;
+  assign \$11  = r_port__addr + 1'h1;
+  assign \$12  = \$10  ? 3'h0 : \$11 ;
+  assign \$13  = w_rdy & w_en;
+  assign \$14  = ~ r_rdy;
+  assign \$15  = \$14  | r_en;
+  assign \$16  = inner_r_rdy & \$15 ;
+  assign \$17  = ~ \$16 ;
+  assign \$18  = \$13  & \$17 ;
+  assign \$19  = inner_level + 1'h1;
+  assign \$20  = ~ r_rdy;
+  assign \$21  = \$20  | r_en;
+  assign \$22  = inner_r_rdy & \$21 ;
+  assign \$23  = w_rdy & w_en;
+  assign \$24  = ~ \$23 ;
+  assign \$25  = \$22  & \$24 ;
+  assign \$26  = inner_level - 1'h1;
+  assign \$27  = ~ r_rdy;
+  assign \$28  = \$27  | r_en;
+  assign \$29  = inner_r_rdy & \$28 ;
+  always @(posedge clk)
+    w_port__addr <= \$30 ;
+  always @(posedge clk)
+    r_port__addr <= \$31 ;
+  always @(posedge clk)
+    inner_level <= \$32 ;
+  always @(posedge clk)
+    r_rdy <= \$33 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$30  = w_port__addr;
+    if (\$3 ) begin
+      \$30  = \$6 [1:0];
+    end
+    if (rst) begin
+      \$30  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$31  = r_port__addr;
+    if (\$9 ) begin
+      \$31  = \$12 [1:0];
+    end
+    if (rst) begin
+      \$31  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$32  = inner_level;
+    if (\$18 ) begin
+      \$32  = \$19 [1:0];
+    end
+    if (\$25 ) begin
+      \$32  = \$26 [1:0];
+    end
+    if (rst) begin
+      \$32  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    \$33  = r_rdy;
+    if (\$29 ) begin
+      \$33  = 1'h1;
+    end else if (r_en) begin
+      \$33  = 1'h0;
+    end
+    if (rst) begin
+      \$33  = 1'h0;
+    end
+  end
+  assign level = w_level;
+  assign r_level = w_level;
+  assign produce = w_port__addr;
+  assign w_data = w_port__data;
+  assign consume = r_port__addr;
+  assign r_port__data = r_data;
 endmodule
 
 (* generator = "Amaranth" *)
 module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__payload, i__valid, i__payload, o__ready, tables);
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -38460,7 +38592,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   always @(posedge clk)
     o__payload <= \$31 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     selected = 105'h000000000000000000000000000;
     casez (i__payload[4:0])
       5'h00:
@@ -38518,7 +38650,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$21  = s1_valid;
     if (\$9 ) begin
       \$21  = i__valid;
@@ -38528,7 +38660,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$22  = s1_req;
     if (\$9 ) begin
       \$22  = i__payload;
@@ -38538,7 +38670,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$23  = s1_regs;
     if (\$9 ) begin
       \$23  = selected;
@@ -38548,7 +38680,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$24  = s1_ok;
     if (\$9 ) begin
       \$24  = \$16 ;
@@ -38558,7 +38690,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$25  = s2_valid;
     if (\$9 ) begin
       \$25  = s1_valid;
@@ -38568,7 +38700,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$26  = s2_req;
     if (\$9 ) begin
       \$26  = s1_req;
@@ -38578,7 +38710,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$27  = s2_base;
     if (\$9 ) begin
       \$27  = s1_regs[47:0];
@@ -38588,7 +38720,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$28  = s2_offset;
     if (\$9 ) begin
       \$28  = \$17 [47:0];
@@ -38598,7 +38730,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$29  = s2_ok;
     if (\$9 ) begin
       \$29  = s1_ok;
@@ -38608,7 +38740,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$30  = o__valid;
     if (\$9 ) begin
       \$30  = s2_valid;
@@ -38618,7 +38750,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$31  = o__payload;
     if (\$9 ) begin
       \$31 [57:53] = s2_req[4:0];
@@ -38761,7 +38893,7 @@ endmodule
 (* generator = "Amaranth" *)
 module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, errors_clear, counters_clear, clk, rst, address_request__ready, axi__awvalid, axi__awlen, busy, address__valid, address__payload, address_request__valid, address_request__payload, address__ready, i__ready, aw_addr
 , bursts, axi__wvalid, \beats$55 , rows_written, axi__wdata, axi__wstrb, axi__wlast, rows_in, errors, error_code, error_table, error_row, pending, i__payload);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [9:0] \$1 ;
   wire [9:0] \$10 ;
   wire \$100 ;
@@ -39345,7 +39477,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     .w_rdy(w_rdy)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     address_request__valid = 1'h0;
     casez (writer_state)
       2'h0:
@@ -39353,7 +39485,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     address_request__payload = 29'h00000000;
     casez (writer_state)
       2'h0:
@@ -39364,7 +39496,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     address__ready = 1'h0;
     casez (writer_state)
       2'h0:
@@ -39374,7 +39506,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     range_error = 1'h0;
     casez (writer_state)
       2'h0:
@@ -39388,7 +39520,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     i__ready = 1'h0;
     (* full_case = 32'd1 *)
     casez (writer_state)
@@ -39403,7 +39535,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     framing_error = 1'h0;
     if (\$18 ) begin
       if (\$21 ) begin
@@ -39412,14 +39544,14 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     bus_error = 1'h0;
     if (\$23 ) begin
       bus_error = 1'h1;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$181  = aw_addr;
     if (\$31 ) begin
       \$181  = \$33 [47:0];
@@ -39441,7 +39573,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$182  = aw_left;
     if (\$31 ) begin
       \$182  = \$34 [4:0];
@@ -39463,7 +39595,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$183  = bursts;
     if (\$31 ) begin
       \$183  = \$35 [31:0];
@@ -39476,7 +39608,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$184  = aw_active;
     if (\$31 ) begin
       if (\$36 ) begin
@@ -39500,7 +39632,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$185  = axi__wvalid;
     if (\$37 ) begin
       \$185  = 1'h0;
@@ -39520,7 +39652,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$186  = \beats$55 ;
     if (\$37 ) begin
       \$186  = \$38 [31:0];
@@ -39533,7 +39665,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$187  = rows_written;
     if (\$39 ) begin
       \$187  = \$40 [31:0];
@@ -39546,7 +39678,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$188  = \table ;
     casez (writer_state)
       2'h0:
@@ -39559,7 +39691,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$189  = row;
     casez (writer_state)
       2'h0:
@@ -39572,7 +39704,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$190  = in_k;
     casez (writer_state)
       2'h0:
@@ -39588,7 +39720,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$191  = writer_state;
     (* full_case = 32'd1 *)
     casez (writer_state)
@@ -39619,7 +39751,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$192  = w_beats;
     casez (writer_state)
       2'h0:
@@ -39638,7 +39770,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$193  = w_j;
     casez (writer_state)
       2'h0:
@@ -39661,7 +39793,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$194  = w_done;
     casez (writer_state)
       2'h0:
@@ -39686,7 +39818,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$195  = w_addr;
     casez (writer_state)
       2'h0:
@@ -39709,7 +39841,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$196  = w_in_burst;
     casez (writer_state)
       2'h0:
@@ -39732,7 +39864,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$197  = offset;
     casez (writer_state)
       2'h0:
@@ -39751,7 +39883,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$198  = window_left;
     casez (writer_state)
       2'h0:
@@ -39774,7 +39906,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$199  = previous;
     casez (writer_state)
       2'h0:
@@ -39797,7 +39929,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$200  = axi__wdata;
     casez (writer_state)
       2'h0:
@@ -39814,7 +39946,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$201  = axi__wstrb;
     casez (writer_state)
       2'h0:
@@ -39831,7 +39963,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$202  = axi__wlast;
     casez (writer_state)
       2'h0:
@@ -39848,7 +39980,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$203  = rows_in;
     if (\$167 ) begin
       if (\$170 ) begin
@@ -39863,7 +39995,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$204  = errors;
     if (errors_clear) begin
       \$204  = 3'h0;
@@ -39876,7 +40008,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$205  = captured;
     if (errors_clear) begin
       \$205  = 1'h0;
@@ -39891,7 +40023,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$206  = error_code;
     if (\$172 ) begin
       if (\$176 ) begin
@@ -39903,7 +40035,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$207  = error_table;
     if (\$172 ) begin
       if (\$176 ) begin
@@ -39915,7 +40047,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$208  = error_row;
     if (\$172 ) begin
       if (\$176 ) begin
@@ -39972,7 +40104,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \gather_engine.writer.bursts$75 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w_port__data, level, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -40069,7 +40201,7 @@ module \gather_engine.writer.bursts$75 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w
   always @(posedge clk)
     level <= \$17 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$15  = w_port__addr;
     if (\$1 ) begin
       \$15  = \$2 [3:0];
@@ -40079,7 +40211,7 @@ module \gather_engine.writer.bursts$75 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$16  = r_port__addr;
     if (\$3 ) begin
       \$16  = \$4 [3:0];
@@ -40089,7 +40221,7 @@ module \gather_engine.writer.bursts$75 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$17  = level;
     if (\$8 ) begin
       \$17  = \$9 [4:0];
