@@ -67,7 +67,8 @@ class MicroBatchScheduler(wiring.Component):
         ``Out(counter_bits)``
         Status counters; ``stalls`` counts cycles with ``i.valid`` and not ``i.ready``.
     framing_error : ``Out(1)``
-        Sticky: a sample had more than ``max_lookups`` lookups (extra beats are not stored).
+        Sticky: a sample had more than ``max_lookups`` lookups. The extra beats are neither stored
+        nor counted: the sample is scheduled as its first ``max_lookups`` lookups.
     counters_clear, errors_clear : ``In(1)``
         Zero the status counters; clear ``framing_error`` (an error in the same cycle sets it
         again).
@@ -202,8 +203,9 @@ class MicroBatchScheduler(wiring.Component):
         beat_now = Mux(in_sample, cur_beat, 0)
         sample_now = Mux(in_sample, cur_sample, meta.sample)
         lanes_hot = Cat(*(~i.lanes[k].valid | i.lanes[k].hit for k in range(lanes))).all()
-        hot_now = Mux(in_sample, cur_hot, 1) & lanes_hot
         overflow = beat_now >= self._beats
+        # Beats past max_lookups are neither stored nor counted (popularity included).
+        hot_now = Mux(in_sample, cur_hot, 1) & (lanes_hot | overflow)
         beat_stale = Signal(range(lanes + 1))
         m.d.comb += beat_stale.eq(sum(i.lanes[k].valid & i.lanes[k].stale for k in range(lanes)))
         stale_now = Signal(stale_range)

@@ -227,3 +227,93 @@ def test_alpha_boundary(pyrng, split):
 @pytest.mark.parametrize("lanes, lookups, B, W, split, learn, capacity, hit_rate, count", CASES)
 def test_matches_model(pyrng, lanes, lookups, B, W, split, learn, capacity, hit_rate, count):
     run_case(pyrng, lanes, lookups, B, W, split, learn, capacity, hit_rate, count)
+
+
+def test_long_sample_truncated_and_flagged(pyrng):
+    """A sample longer than ``max_lookups`` (here 3 beats where 2 fit) is a framing error: its
+    extra beats are neither stored nor counted (the sample is scheduled as its first
+    ``max_lookups`` lookups, popular or not by those alone), ``framing_error`` rises, and the
+    samples around it are scheduled as usual."""
+    lanes, max_lookups, B, W = 2, 4, 2, 2
+    dut = MicroBatchScheduler(lanes=lanes, table_in_bits=5, row_in_bits=10, slot_bits=8,
+                              sample_bits=32, max_lookups=max_lookups, capacity=16,
+                              size_bits=8, working_set_bits=3)
+    samples = random_samples(pyrng, 24, max_lookups, hit_rate=0.5)
+    long_at = pyrng.sample(range(len(samples)), 3)
+    for n in long_at:                           # two extra lookups: one beat past the limit
+        sample_id, lookups = samples[n]
+        extra = [Lookup(5, pyrng.randrange(1 << 10), hit=bool(pyrng.getrandbits(1)),
+                        slot=pyrng.randrange(1 << 8)) for _ in range(lanes)]
+        if all(lk.hit for lk in lookups):
+            extra[0] = Lookup(extra[0].table, extra[0].row, hit=False, slot=0)
+        samples[n] = (sample_id, lookups + extra)
+    print(f"long samples at {sorted(long_at)}")
+    model = Model(batch_size=B, working_set=W, mode=ScheduleMode.REFORMED)
+    batches = model.schedule([(s, lk[:max_lookups]) for s, lk in samples])
+    want_out, want_cold = expected_beats(batches, lanes, False)
+    out, cold, counters = simulate(dut, samples, lanes=lanes, batch_size=B, working_set=W,
+                                   split=False, learn=False, capacity_limit=B * W,
+                                   pyrng=pyrng)
+    assert out == want_out
+    assert cold == want_cold
+    assert counters["framing_error"] == 1
+    assert counters["samples_in"] == len(samples)
+    assert counters["popular"] == model.counters.popular
+
+
+def test_framing_error_timing_and_clear(pyrng):
+    """``framing_error`` rises the cycle after the first beat past ``max_lookups`` is taken
+    (not while the input waits with the sample at its limit), stays set, is cleared by
+    ``errors_clear``, and an extra beat taken in the cycle of ``errors_clear`` sets it again."""
+    lanes = 2
+    dut = MicroBatchScheduler(lanes=lanes, max_lookups=4, capacity=8)
+    wait = pyrng.randrange(2, 8)
+    print(f"wait {wait} cycles at the limit")
+    seen = {}
+
+    async def beat(ctx, first, last, clear=0):
+        lane = dut.i.payload.lanes[0]
+        ctx.set(lane.valid, 1)
+        ctx.set(lane.hit, 0)
+        ctx.set(lane.table, 1)
+        ctx.set(lane.row, pyrng.randrange(1 << 10))
+        ctx.set(dut.i.payload.first, first)
+        ctx.set(dut.i.payload.last, last)
+        ctx.set(dut.i.payload.meta, 7)
+        ctx.set(dut.i.valid, 1)
+        ctx.set(dut.errors_clear, clear)
+        await ctx.tick().until(dut.i.ready)
+        ctx.set(dut.i.valid, 0)
+        ctx.set(dut.errors_clear, 0)
+
+    async def bench(ctx):
+        ctx.set(dut.batch_size, 2)
+        ctx.set(dut.working_set, 1)
+        ctx.set(dut.capacity_limit, 8)
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.cold.ready, 1)
+        await beat(ctx, 1, 0)
+        await beat(ctx, 0, 0)                   # the sample is at its limit: 2 beats
+        for _ in range(wait):
+            await ctx.tick()
+        seen["at_limit"] = ctx.get(dut.framing_error)
+        await beat(ctx, 0, 0)                   # one beat too many
+        seen["past_limit"] = ctx.get(dut.framing_error)
+        await beat(ctx, 0, 1)
+        for _ in range(wait):
+            await ctx.tick()
+        seen["sticky"] = ctx.get(dut.framing_error)
+        ctx.set(dut.errors_clear, 1)
+        await ctx.tick()
+        ctx.set(dut.errors_clear, 0)
+        seen["cleared"] = ctx.get(dut.framing_error)
+        await beat(ctx, 1, 0)
+        await beat(ctx, 0, 0)
+        await beat(ctx, 0, 1, clear=1)          # past the limit as errors_clear is high
+        seen["set_wins"] = ctx.get(dut.framing_error)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run_until(1e-6 * 500)
+    assert seen == {"at_limit": 0, "past_limit": 1, "sticky": 1, "cleared": 0, "set_wins": 1}
