@@ -45,10 +45,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$132 ;
   wire \$133 ;
   wire \$134 ;
-  wire [32:0] \$135 ;
+  wire \$135 ;
   wire \$136 ;
   wire \$137 ;
-  wire \$138 ;
+  wire [32:0] \$138 ;
   wire \$139 ;
   wire \$14 ;
   wire \$140 ;
@@ -76,10 +76,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$160 ;
   wire \$161 ;
   wire \$162 ;
-  wire [1:0] \$163 ;
+  wire \$163 ;
   wire \$164 ;
   wire \$165 ;
-  wire \$166 ;
+  wire [1:0] \$166 ;
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
@@ -96,10 +96,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$179 ;
   wire \$18 ;
   wire \$180 ;
-  wire [1:0] \$181 ;
+  wire \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire \$184 ;
+  wire [1:0] \$184 ;
   wire \$185 ;
   wire \$186 ;
   wire \$187 ;
@@ -115,12 +115,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$196 ;
   wire \$197 ;
   wire \$198 ;
-  wire [1:0] \$199 ;
+  wire \$199 ;
   wire \$2 ;
   wire [6:0] \$20 ;
   wire \$200 ;
   wire \$201 ;
-  wire \$202 ;
+  wire [1:0] \$202 ;
   wire \$203 ;
   wire \$204 ;
   wire \$205 ;
@@ -164,11 +164,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [12:0] \$24 ;
   wire \$240 ;
   wire \$241 ;
-  wire [1:0] \$242 ;
-  wire [1:0] \$243 ;
+  wire \$242 ;
+  wire \$243 ;
   wire \$244 ;
-  wire \$245 ;
-  wire \$246 ;
+  wire [1:0] \$245 ;
+  wire [1:0] \$246 ;
   wire \$247 ;
   wire \$248 ;
   wire \$249 ;
@@ -176,24 +176,24 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$250 ;
   wire \$251 ;
   wire \$252 ;
-  wire [46:0] \$253 ;
-  wire [46:0] \$254 ;
-  wire [32:0] \$255 ;
-  wire \$256 ;
-  wire \$257 ;
-  wire \$258 ;
-  wire [46:0] \$259 ;
+  wire \$253 ;
+  wire \$254 ;
+  wire \$255 ;
+  wire [46:0] \$256 ;
+  wire [46:0] \$257 ;
+  wire [32:0] \$258 ;
+  wire \$259 ;
   wire [3:0] \$26 ;
-  wire [46:0] \$260 ;
+  wire \$260 ;
   wire \$261 ;
-  wire \$262 ;
-  wire \$263 ;
+  wire [46:0] \$262 ;
+  wire [46:0] \$263 ;
   wire \$264 ;
-  wire [46:0] \$265 ;
-  wire [46:0] \$266 ;
+  wire \$265 ;
+  wire \$266 ;
   wire \$267 ;
-  wire \$268 ;
-  wire \$269 ;
+  wire [46:0] \$268 ;
+  wire [46:0] \$269 ;
   wire \$27 ;
   wire \$270 ;
   wire \$271 ;
@@ -201,16 +201,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$273 ;
   wire \$274 ;
   wire \$275 ;
-  wire [46:0] \$276 ;
-  wire [46:0] \$277 ;
+  wire \$276 ;
+  wire \$277 ;
   wire \$278 ;
-  wire \$279 ;
+  wire [46:0] \$279 ;
   wire \$28 ;
   wire [46:0] \$280 ;
-  wire [46:0] \$281 ;
+  wire \$281 ;
   wire \$282 ;
-  wire \$283 ;
-  wire \$284 ;
+  wire [46:0] \$283 ;
+  wire [46:0] \$284 ;
   wire \$285 ;
   wire \$286 ;
   wire \$287 ;
@@ -249,13 +249,13 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$316 ;
   wire \$317 ;
   wire \$318 ;
-  wire [13:0] \$319 ;
+  wire \$319 ;
   wire [15:0] \$32 ;
   wire \$320 ;
-  wire [3:0] \$321 ;
-  wire \$322 ;
+  wire \$321 ;
+  wire [13:0] \$322 ;
   wire \$323 ;
-  wire \$324 ;
+  wire [3:0] \$324 ;
   wire \$325 ;
   wire \$326 ;
   wire \$327 ;
@@ -270,67 +270,67 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$335 ;
   wire \$336 ;
   wire \$337 ;
-  wire \$338 ;
+  wire [3:0] \$338 ;
   wire \$339 ;
   wire [31:0] \$34 ;
   wire \$340 ;
-  wire [12:0] \$341 ;
-  wire [12:0] \$342 ;
+  wire \$341 ;
+  wire \$342 ;
   wire \$343 ;
   wire \$344 ;
   wire \$345 ;
   wire \$346 ;
-  wire \$347 ;
-  wire \$348 ;
+  wire [12:0] \$347 ;
+  wire [12:0] \$348 ;
   wire \$349 ;
   wire \$35 ;
   wire \$350 ;
   wire \$351 ;
   wire \$352 ;
   wire \$353 ;
-  wire [3:0] \$354 ;
+  wire \$354 ;
   wire \$355 ;
-  wire [3:0] \$356 ;
-  wire [3:0] \$357 ;
-  wire [4:0] \$358 ;
-  wire [4:0] \$359 ;
+  wire \$356 ;
+  wire \$357 ;
+  wire \$358 ;
+  wire [3:0] \$359 ;
   wire \$36 ;
-  wire [31:0] \$360 ;
-  wire [16:0] \$361 ;
-  wire [4:0] \$362 ;
-  wire [13:0] \$363 ;
+  wire \$360 ;
+  wire \$361 ;
+  wire \$362 ;
+  wire [3:0] \$363 ;
   wire \$364 ;
-  wire [32:0] \$365 ;
-  wire [32:0] \$366 ;
-  wire \$367 ;
-  wire \$368 ;
-  wire \$369 ;
+  wire [3:0] \$365 ;
+  wire [3:0] \$366 ;
+  wire [4:0] \$367 ;
+  wire [4:0] \$368 ;
+  wire [31:0] \$369 ;
   wire \$37 ;
-  wire [32:0] \$370 ;
-  wire [32:0] \$371 ;
-  wire [32:0] \$372 ;
-  wire [14:0] \$373 ;
-  wire [14:0] \$374 ;
-  wire \$375 ;
-  wire [14:0] \$376 ;
+  wire [16:0] \$370 ;
+  wire [4:0] \$371 ;
+  wire [13:0] \$372 ;
+  wire \$373 ;
+  wire [32:0] \$374 ;
+  wire [32:0] \$375 ;
+  wire \$376 ;
   wire \$377 ;
-  wire [16:0] \$378 ;
-  wire [16:0] \$379 ;
+  wire \$378 ;
+  wire [32:0] \$379 ;
   wire [15:0] \$38 ;
-  wire [4:0] \$380 ;
-  wire \$381 ;
-  wire \$382 ;
-  wire [32:0] \$383 ;
+  wire [32:0] \$380 ;
+  wire [32:0] \$381 ;
+  wire [14:0] \$382 ;
+  wire [14:0] \$383 ;
   wire \$384 ;
-  wire \$385 ;
+  wire [14:0] \$385 ;
   wire \$386 ;
-  wire \$387 ;
-  wire \$388 ;
-  wire \$389 ;
+  wire [16:0] \$387 ;
+  wire [16:0] \$388 ;
+  wire [4:0] \$389 ;
   wire [7:0] \$39 ;
   wire \$390 ;
   wire \$391 ;
-  wire \$392 ;
+  wire [32:0] \$392 ;
   wire \$393 ;
   wire \$394 ;
   wire \$395 ;
@@ -355,23 +355,23 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$411 ;
   wire \$412 ;
   wire \$413 ;
-  wire [1:0] \$414 ;
+  wire \$414 ;
   wire \$415 ;
   wire \$416 ;
-  wire [32:0] \$417 ;
-  wire [5:0] \$418 ;
+  wire \$417 ;
+  wire \$418 ;
   wire \$419 ;
   wire \$42 ;
-  wire [32:0] \$420 ;
+  wire \$420 ;
   wire \$421 ;
   wire \$422 ;
-  wire \$423 ;
+  wire [1:0] \$423 ;
   wire \$424 ;
   wire \$425 ;
-  wire \$426 ;
-  wire \$427 ;
+  wire [32:0] \$426 ;
+  wire [5:0] \$427 ;
   wire \$428 ;
-  wire \$429 ;
+  wire [32:0] \$429 ;
   wire \$43 ;
   wire \$430 ;
   wire \$431 ;
@@ -385,8 +385,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$439 ;
   wire [15:0] \$44 ;
   wire \$440 ;
-  wire [1:0] \$441 ;
-  wire [2:0] \$442 ;
+  wire \$441 ;
+  wire \$442 ;
   wire \$443 ;
   wire \$444 ;
   wire \$445 ;
@@ -395,8 +395,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$448 ;
   wire \$449 ;
   wire [7:0] \$45 ;
-  wire \$450 ;
-  wire \$451 ;
+  wire [1:0] \$450 ;
+  wire [2:0] \$451 ;
   wire \$452 ;
   wire \$453 ;
   wire \$454 ;
@@ -408,211 +408,220 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [31:0] \$46 ;
   wire \$460 ;
   wire \$461 ;
-  wire [16:0] \$462 ;
+  wire \$462 ;
   wire \$463 ;
-  wire [16:0] \$464 ;
-  wire [16:0] \$465 ;
+  wire \$464 ;
+  wire \$465 ;
   wire \$466 ;
   wire \$467 ;
   wire \$468 ;
   wire \$469 ;
   wire \$47 ;
   wire \$470 ;
-  wire \$471 ;
+  wire [16:0] \$471 ;
   wire \$472 ;
-  wire \$473 ;
-  wire [46:0] \$474 ;
-  wire [46:0] \$475 ;
+  wire [16:0] \$473 ;
+  wire [16:0] \$474 ;
+  wire \$475 ;
   wire \$476 ;
   wire \$477 ;
-  wire [16:0] \$478 ;
-  wire [16:0] \$479 ;
+  wire \$478 ;
+  wire \$479 ;
   wire \$48 ;
   wire \$480 ;
   wire \$481 ;
-  wire [16:0] \$482 ;
-  wire [16:0] \$483 ;
-  wire \$484 ;
+  wire \$482 ;
+  wire [46:0] \$483 ;
+  wire [46:0] \$484 ;
   wire \$485 ;
   wire \$486 ;
-  wire \$487 ;
-  wire \$488 ;
-  wire [4:0] \$489 ;
+  wire [16:0] \$487 ;
+  wire [16:0] \$488 ;
+  wire \$489 ;
   wire \$49 ;
   wire \$490 ;
-  wire \$491 ;
-  wire \$492 ;
+  wire [16:0] \$491 ;
+  wire [16:0] \$492 ;
   wire \$493 ;
   wire \$494 ;
   wire \$495 ;
   wire \$496 ;
   wire \$497 ;
-  wire \$498 ;
+  wire [4:0] \$498 ;
   wire \$499 ;
   wire \$5 ;
   wire [15:0] \$50 ;
-  wire [15:0] \$500 ;
+  wire \$500 ;
   wire \$501 ;
-  wire [7:0] \$502 ;
+  wire \$502 ;
   wire \$503 ;
-  wire [31:0] \$504 ;
+  wire \$504 ;
   wire \$505 ;
   wire \$506 ;
   wire \$507 ;
   wire \$508 ;
-  wire [7:0] \$509 ;
+  wire [15:0] \$509 ;
   wire [7:0] \$51 ;
   wire \$510 ;
-  wire \$511 ;
-  wire [31:0] \$512 ;
-  wire \$513 ;
+  wire [7:0] \$511 ;
+  wire \$512 ;
+  wire [31:0] \$513 ;
   wire \$514 ;
   wire \$515 ;
   wire \$516 ;
   wire \$517 ;
-  wire \$518 ;
+  wire [7:0] \$518 ;
   wire \$519 ;
   wire [31:0] \$52 ;
-  wire [15:0] \$520 ;
-  wire \$521 ;
-  wire [7:0] \$522 ;
+  wire \$520 ;
+  wire [31:0] \$521 ;
+  wire \$522 ;
   wire \$523 ;
-  wire [31:0] \$524 ;
+  wire \$524 ;
   wire \$525 ;
   wire \$526 ;
   wire \$527 ;
   wire \$528 ;
-  wire [7:0] \$529 ;
+  wire [15:0] \$529 ;
   wire \$53 ;
   wire \$530 ;
-  wire \$531 ;
-  wire [31:0] \$532 ;
-  wire \$533 ;
+  wire [7:0] \$531 ;
+  wire \$532 ;
+  wire [31:0] \$533 ;
   wire \$534 ;
   wire \$535 ;
   wire \$536 ;
   wire \$537 ;
-  wire \$538 ;
+  wire [7:0] \$538 ;
   wire \$539 ;
   wire \$54 ;
-  wire [15:0] \$540 ;
-  wire \$541 ;
-  wire [7:0] \$542 ;
+  wire \$540 ;
+  wire [31:0] \$541 ;
+  wire \$542 ;
   wire \$543 ;
-  wire [31:0] \$544 ;
+  wire \$544 ;
   wire \$545 ;
   wire \$546 ;
   wire \$547 ;
   wire \$548 ;
-  wire [7:0] \$549 ;
+  wire [15:0] \$549 ;
   wire \$55 ;
   wire \$550 ;
-  wire \$551 ;
-  wire [31:0] \$552 ;
-  wire \$553 ;
+  wire [7:0] \$551 ;
+  wire \$552 ;
+  wire [31:0] \$553 ;
   wire \$554 ;
   wire \$555 ;
   wire \$556 ;
   wire \$557 ;
-  wire \$558 ;
+  wire [7:0] \$558 ;
   wire \$559 ;
   wire \$56 ;
-  wire [15:0] \$560 ;
-  wire \$561 ;
-  wire [7:0] \$562 ;
+  wire \$560 ;
+  wire [31:0] \$561 ;
+  wire \$562 ;
   wire \$563 ;
-  wire [31:0] \$564 ;
+  wire \$564 ;
   wire \$565 ;
   wire \$566 ;
   wire \$567 ;
   wire \$568 ;
-  wire [7:0] \$569 ;
+  wire [15:0] \$569 ;
   wire \$57 ;
   wire \$570 ;
-  wire \$571 ;
-  wire [31:0] \$572 ;
-  reg [12:0] \$573 ;
-  reg \$574 ;
-  reg \$575 ;
-  reg \$576 ;
-  reg [46:0] \$577 ;
-  reg \$578 ;
-  reg \$579 ;
+  wire [7:0] \$571 ;
+  wire \$572 ;
+  wire [31:0] \$573 ;
+  wire \$574 ;
+  wire \$575 ;
+  wire \$576 ;
+  wire \$577 ;
+  wire [7:0] \$578 ;
+  wire \$579 ;
   wire \$58 ;
-  reg \$580 ;
-  reg [11:0] \$581 ;
-  reg \$582 ;
-  reg [5:0] \$583 ;
-  reg [3:0] \$584 ;
-  reg [31:0] \$585 ;
-  reg [15:0] \$586 ;
-  reg [3:0] \$587 ;
-  reg [12:0] \$588 ;
-  reg [12:0] \$589 ;
+  wire \$580 ;
+  wire [31:0] \$581 ;
+  reg [12:0] \$582 ;
+  reg \$583 ;
+  reg \$584 ;
+  reg \$585 ;
+  reg [46:0] \$586 ;
+  reg \$587 ;
+  reg \$588 ;
+  reg \$589 ;
   wire \$59 ;
-  reg \$590 ;
-  reg [31:0] \$591 ;
-  reg [31:0] \$592 ;
-  reg [31:0] \$593 ;
+  reg [11:0] \$590 ;
+  reg \$591 ;
+  reg [5:0] \$592 ;
+  reg [3:0] \$593 ;
   reg [31:0] \$594 ;
-  reg [31:0] \$595 ;
-  reg [12:0] \$596 ;
+  reg [15:0] \$595 ;
+  reg [3:0] \$596 ;
   reg [12:0] \$597 ;
   reg [12:0] \$598 ;
-  reg [13:0] \$599 ;
+  reg \$599 ;
   wire \$6 ;
   wire \$60 ;
-  reg [13:0] \$600 ;
-  reg [15:0] \$601 ;
-  reg [3:0] \$602 ;
+  reg [31:0] \$600 ;
+  reg [31:0] \$601 ;
+  reg [31:0] \$602 ;
   reg [31:0] \$603 ;
-  reg \$604 ;
-  reg [40:0] \$605 ;
-  reg [13:0] \$606 ;
-  reg [3:0] \$607 ;
-  reg [3:0] \$608 ;
-  reg \$609 ;
+  reg [31:0] \$604 ;
+  reg [12:0] \$605 ;
+  reg [12:0] \$606 ;
+  reg [12:0] \$607 ;
+  reg [13:0] \$608 ;
+  reg [13:0] \$609 ;
   wire \$61 ;
-  reg [46:0] \$610 ;
-  reg \$611 ;
-  reg [46:0] \$612 ;
+  reg [15:0] \$610 ;
+  reg [3:0] \$611 ;
+  reg [31:0] \$612 ;
   reg \$613 ;
-  reg [46:0] \$614 ;
-  reg \$615 ;
-  reg \$616 ;
-  reg [31:0] \$617 ;
-  reg [4:0] \$618 ;
-  reg [12:0] \$619 ;
+  reg [40:0] \$614 ;
+  reg [13:0] \$615 ;
+  reg [3:0] \$616 ;
+  reg [3:0] \$617 ;
+  reg \$618 ;
+  reg [46:0] \$619 ;
   wire \$62 ;
-  reg [12:0] \$620 ;
-  reg [13:0] \$621 ;
-  reg [12:0] \$622 ;
-  reg [1:0] \$623 ;
+  reg \$620 ;
+  reg [46:0] \$621 ;
+  reg \$622 ;
+  reg [46:0] \$623 ;
   reg \$624 ;
   reg \$625 ;
   reg [31:0] \$626 ;
-  reg [15:0] \$627 ;
-  reg [15:0] \$628 ;
-  reg \$629 ;
+  reg [4:0] \$627 ;
+  reg [12:0] \$628 ;
+  reg [12:0] \$629 ;
   wire \$63 ;
-  reg \$630 ;
-  reg [15:0] \$631 ;
-  reg [3:0] \$632 ;
-  reg [31:0] \$633 ;
+  reg [13:0] \$630 ;
+  reg [12:0] \$631 ;
+  reg [1:0] \$632 ;
+  reg \$633 ;
   reg \$634 ;
-  reg \$635 ;
-  reg [141:0] \$636 ;
-  reg \$637 ;
-  reg [141:0] \$638 ;
-  reg [231:0] \$639 ;
+  reg [31:0] \$635 ;
+  reg [15:0] \$636 ;
+  reg [15:0] \$637 ;
+  reg \$638 ;
+  reg \$639 ;
   wire \$64 ;
-  reg \$640 ;
-  reg \$641 ;
-  reg [372:0] \$642 ;
-  reg [214:0] \$643 ;
+  reg [15:0] \$640 ;
+  reg [3:0] \$641 ;
+  reg [31:0] \$642 ;
+  reg \$643 ;
+  reg \$644 ;
+  reg [141:0] \$645 ;
+  reg \$646 ;
+  reg [141:0] \$647 ;
+  reg [231:0] \$648 ;
+  reg \$649 ;
   wire \$65 ;
+  reg \$650 ;
+  reg [372:0] \$651 ;
+  reg [214:0] \$652 ;
   wire \$66 ;
-  wire \$67 ;
+  wire [3:0] \$67 ;
   wire \$68 ;
   wire \$69 ;
   wire \$7 ;
@@ -620,30 +629,30 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$71 ;
   wire \$72 ;
   wire \$73 ;
-  wire [12:0] \$74 ;
-  wire [12:0] \$75 ;
-  wire [31:0] \$76 ;
-  wire [3:0] \$77 ;
-  wire \$78 ;
-  wire [3:0] \$79 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire [12:0] \$77 ;
+  wire [12:0] \$78 ;
+  wire [31:0] \$79 ;
   wire \$8 ;
   wire [3:0] \$80 ;
   wire \$81 ;
-  wire [19:0] \$82 ;
-  wire \$83 ;
+  wire [3:0] \$82 ;
+  wire [3:0] \$83 ;
   wire \$84 ;
-  wire \$85 ;
-  wire [13:0] \$86 ;
-  wire [13:0] \$87 ;
+  wire [19:0] \$85 ;
+  wire \$86 ;
+  wire \$87 ;
   wire \$88 ;
-  wire \$89 ;
+  wire [13:0] \$89 ;
   wire [1:0] \$9 ;
-  wire \$90 ;
-  wire [13:0] \$91 ;
-  wire [13:0] \$92 ;
+  wire [13:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
   wire \$93 ;
-  wire \$94 ;
-  wire \$95 ;
+  wire [13:0] \$94 ;
+  wire [13:0] \$95 ;
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
@@ -33854,395 +33863,413 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [231:0] _0_;
   always @(posedge clk) begin
     if (advance) begin
-      _0_ <= records[{ \$281 [11:0], beat[2:0] }];
+      _0_ <= records[{ \$284 [11:0], beat[2:0] }];
     end
   end
   assign rec_read__data = _0_;
-  assign \$330  = ~ i__payload[120];
-  assign \$331  = \$330  | i__payload[121];
-  assign \$332  = ~ i__payload[180];
-  assign \$333  = \$332  | i__payload[181];
-  assign \$334  = & { \$333 , \$331 , \$329 , \$327  };
-  assign \$335  = \$325  & \$334 ;
-  assign \$336  = ~ learn;
-  assign \$337  = \$335  & \$336 ;
-  assign \$338  = ~ skip;
-  assign \$339  = \$337  & \$338 ;
-  assign \$340  = fresh < 13'h1000;
-  assign \$341  = \$340  ? fresh : { 1'h0, r_data };
-  assign \$342  = in_sample ? { 1'h0, cur_slot } : \$341 ;
-  assign \$343  = in_sample ? cur_hot : 1'h1;
-  assign \$344  = ~ i__payload[0];
-  assign \$345  = \$344  | i__payload[1];
-  assign \$346  = ~ i__payload[60];
-  assign \$347  = \$346  | i__payload[61];
-  assign \$348  = ~ i__payload[120];
-  assign \$349  = \$348  | i__payload[121];
-  assign \$350  = ~ i__payload[180];
-  assign \$351  = \$350  | i__payload[181];
-  assign \$352  = & { \$351 , \$349 , \$347 , \$345  };
-  assign \$353  = \$343  & \$352 ;
-  assign \$354  = in_sample ? cur_beat : 4'h0;
-  assign \$355  = \$354  >= 4'h8;
-  assign \$356  = in_sample ? cur_beat : 4'h0;
-  assign \$357  = in_sample ? cur_beat : 4'h0;
-  assign \$358  = \$357  + 1'h1;
-  assign \$359  = \$355  ? { 1'h0, \$356  } : \$358 ;
-  assign \$360  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$361  = batch_size - 1'h1;
-  assign \$362  = working_set - 1'h1;
-  assign \$363  = \$82 [12:0] - 1'h1;
-  assign \$364  = ! \$82 [12:0];
-  assign \$365  = samples_in + 1'h1;
-  assign \$366  = popular + \$signal ;
-  assign \$367  = ~ \$signal ;
-  assign \$368  = ~ \$signal$60 ;
-  assign \$369  = \$367  & \$368 ;
-  assign \$370  = non_popular + \$369 ;
-  assign \$371  = skipped + \$signal$60 ;
-  assign \$372  = early_closes + early;
-  assign \$373  = pend_total + 1'h1;
-  assign \$374  = full_pop ? { 1'h0, pend_rest } : \$373 ;
-  assign \$375  = ~ \$signal ;
-  assign \$376  = pend_rest + \$375 ;
+  assign \$321  = fresh < 13'h1000;
+  assign \$322  = fresh + 1'h1;
+  assign \$323  = i__valid & i__ready;
+  assign \$324  = in_sample ? cur_beat : 4'h0;
+  assign \$325  = \$324  >= 4'h8;
+  assign \$326  = \$323  & \$325 ;
+  assign \$327  = i__valid & i__ready;
+  assign \$328  = in_sample ? cur_hot : 1'h1;
+  assign \$329  = ~ i__payload[0];
+  assign \$330  = \$329  | i__payload[1];
+  assign \$331  = ~ i__payload[60];
+  assign \$332  = \$331  | i__payload[61];
+  assign \$333  = ~ i__payload[120];
+  assign \$334  = \$333  | i__payload[121];
+  assign \$335  = ~ i__payload[180];
+  assign \$336  = \$335  | i__payload[181];
+  assign \$337  = & { \$336 , \$334 , \$332 , \$330  };
+  assign \$338  = in_sample ? cur_beat : 4'h0;
+  assign \$339  = \$338  >= 4'h8;
+  assign \$340  = \$337  | \$339 ;
+  assign \$341  = \$328  & \$340 ;
+  assign \$342  = ~ learn;
+  assign \$343  = \$341  & \$342 ;
+  assign \$344  = ~ skip;
+  assign \$345  = \$343  & \$344 ;
+  assign \$346  = fresh < 13'h1000;
+  assign \$347  = \$346  ? fresh : { 1'h0, r_data };
+  assign \$348  = in_sample ? { 1'h0, cur_slot } : \$347 ;
+  assign \$349  = in_sample ? cur_hot : 1'h1;
+  assign \$350  = ~ i__payload[0];
+  assign \$351  = \$350  | i__payload[1];
+  assign \$352  = ~ i__payload[60];
+  assign \$353  = \$352  | i__payload[61];
+  assign \$354  = ~ i__payload[120];
+  assign \$355  = \$354  | i__payload[121];
+  assign \$356  = ~ i__payload[180];
+  assign \$357  = \$356  | i__payload[181];
+  assign \$358  = & { \$357 , \$355 , \$353 , \$351  };
+  assign \$359  = in_sample ? cur_beat : 4'h0;
+  assign \$360  = \$359  >= 4'h8;
+  assign \$361  = \$358  | \$360 ;
+  assign \$362  = \$349  & \$361 ;
+  assign \$363  = in_sample ? cur_beat : 4'h0;
+  assign \$364  = \$363  >= 4'h8;
+  assign \$365  = in_sample ? cur_beat : 4'h0;
+  assign \$366  = in_sample ? cur_beat : 4'h0;
+  assign \$367  = \$366  + 1'h1;
+  assign \$368  = \$364  ? { 1'h0, \$365  } : \$367 ;
+  assign \$369  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$370  = batch_size - 1'h1;
+  assign \$371  = working_set - 1'h1;
+  assign \$372  = \$85 [12:0] - 1'h1;
+  assign \$373  = ! \$85 [12:0];
+  assign \$374  = samples_in + 1'h1;
+  assign \$375  = popular + \$signal ;
+  assign \$376  = ~ \$signal ;
   assign \$377  = ~ \$signal$60 ;
-  assign \$378  = in_batch + \$377 ;
-  assign \$379  = batch_done ? 17'h00000 : \$378 ;
-  assign \$380  = batches_in_set + batch_done;
-  assign \$381  = ~ i__ready;
-  assign \$382  = i__valid & \$381 ;
-  assign \$383  = stalls + 1'h1;
-  assign \$384  = ~ j_valid;
-  assign \$385  = \$384  | take_job;
-  assign \$386  = r_total >= batch_size;
-  assign \$387  = \r_data$85 [14:2] >= batch_size;
-  assign \$388  = \r_data$85 [40:28] >= batch_size;
-  assign \$389  = ! \r_data$85 [27:15];
-  assign \$390  = rem_total >= batch_size;
-  assign \$391  = rem_pop >= batch_size;
-  assign \$392  = rem_skip >= batch_size;
-  assign \$393  = rem_pop == rem_total;
-  assign \$394  = ~ pop_head_valid;
-  assign \$395  = \$394  | pop_head_take;
-  assign \$396  = ~ non_head_valid;
-  assign \$397  = \$396  | non_head_take;
-  assign \$398  = ~ skip_head_valid;
-  assign \$399  = \$398  | skip_head_take;
-  assign \$400  = ~ pending_full_pop;
-  assign \$401  = split_phase < 2'h2;
-  assign \$402  = split_phase == 2'h2;
-  assign \$403  = \$402  & rem_skip_nz;
-  assign \$404  = \$401  | \$403 ;
-  assign \$405  = \$signal$92  | rem_skip_nz;
-  assign \$406  = split ? \$404  : \$405 ;
-  assign \$407  = pending_close & \$406 ;
-  assign \$408  = ~ \$407 ;
-  assign \$409  = \$400  & \$408 ;
-  assign \$410  = \$409  & pending_close;
-  assign \$411  = ~ \$410 ;
-  assign \$412  = pending_close & \$411 ;
-  assign \$413  = take_job ? job_now[1] : \$412 ;
-  assign \$414  = take_job ? 2'h0 : split_phase;
-  assign \$415  = | total;
-  assign \$416  = | e_skip;
-  assign \$417  = step + 1'h1;
-  assign \$418  = e_index + 1'h1;
-  assign \$419  = | new_from_pop;
-  assign \$420  = micro_batches + 1'h1;
-  assign \$421  = take_job ? job_now[0] : pending_full_pop;
-  assign \$422  = ~ \$421 ;
-  assign \$423  = ~ pending_full_pop;
-  assign \$424  = split_phase < 2'h2;
-  assign \$425  = split_phase == 2'h2;
-  assign \$426  = \$425  & rem_skip_nz;
-  assign \$427  = \$424  | \$426 ;
-  assign \$428  = \$signal$92  | rem_skip_nz;
-  assign \$429  = split ? \$427  : \$428 ;
-  assign \$430  = pending_close & \$429 ;
+  assign \$378  = \$376  & \$377 ;
+  assign \$379  = non_popular + \$378 ;
+  assign \$380  = skipped + \$signal$60 ;
+  assign \$381  = early_closes + early;
+  assign \$382  = pend_total + 1'h1;
+  assign \$383  = full_pop ? { 1'h0, pend_rest } : \$382 ;
+  assign \$384  = ~ \$signal ;
+  assign \$385  = pend_rest + \$384 ;
+  assign \$386  = ~ \$signal$60 ;
+  assign \$387  = in_batch + \$386 ;
+  assign \$388  = batch_done ? 17'h00000 : \$387 ;
+  assign \$389  = batches_in_set + batch_done;
+  assign \$390  = ~ i__ready;
+  assign \$391  = i__valid & \$390 ;
+  assign \$392  = stalls + 1'h1;
+  assign \$393  = ~ j_valid;
+  assign \$394  = \$393  | take_job;
+  assign \$395  = r_total >= batch_size;
+  assign \$396  = \r_data$85 [14:2] >= batch_size;
+  assign \$397  = \r_data$85 [40:28] >= batch_size;
+  assign \$398  = ! \r_data$85 [27:15];
+  assign \$399  = rem_total >= batch_size;
+  assign \$400  = rem_pop >= batch_size;
+  assign \$401  = rem_skip >= batch_size;
+  assign \$402  = rem_pop == rem_total;
+  assign \$403  = ~ pop_head_valid;
+  assign \$404  = \$403  | pop_head_take;
+  assign \$405  = ~ non_head_valid;
+  assign \$406  = \$405  | non_head_take;
+  assign \$407  = ~ skip_head_valid;
+  assign \$408  = \$407  | skip_head_take;
+  assign \$409  = ~ pending_full_pop;
+  assign \$410  = split_phase < 2'h2;
+  assign \$411  = split_phase == 2'h2;
+  assign \$412  = \$411  & rem_skip_nz;
+  assign \$413  = \$410  | \$412 ;
+  assign \$414  = \$signal$92  | rem_skip_nz;
+  assign \$415  = split ? \$413  : \$414 ;
+  assign \$416  = pending_close & \$415 ;
+  assign \$417  = ~ \$416 ;
+  assign \$418  = \$409  & \$417 ;
+  assign \$419  = \$418  & pending_close;
+  assign \$420  = ~ \$419 ;
+  assign \$421  = pending_close & \$420 ;
+  assign \$422  = take_job ? job_now[1] : \$421 ;
+  assign \$423  = take_job ? 2'h0 : split_phase;
+  assign \$424  = | total;
+  assign \$425  = | e_skip;
+  assign \$426  = step + 1'h1;
+  assign \$427  = e_index + 1'h1;
+  assign \$428  = | new_from_pop;
+  assign \$429  = micro_batches + 1'h1;
+  assign \$430  = take_job ? job_now[0] : pending_full_pop;
   assign \$431  = ~ \$430 ;
-  assign \$432  = \$423  & \$431 ;
-  assign \$433  = \$432  & pending_close;
-  assign \$434  = ~ \$433 ;
-  assign \$435  = pending_close & \$434 ;
-  assign \$436  = take_job ? job_now[1] : \$435 ;
-  assign \$437  = \$422  & \$436 ;
-  assign \$438  = \$437  & split;
-  assign \$439  = ~ new_skip;
-  assign \$440  = \$438  & \$439 ;
-  assign \$441  = take_job ? 2'h0 : split_phase;
-  assign \$442  = \$441  + 1'h1;
-  assign \$443  = take_job ? job_now[0] : pending_full_pop;
-  assign \$444  = ~ \$443 ;
-  assign \$445  = ~ pending_full_pop;
-  assign \$446  = split_phase < 2'h2;
-  assign \$447  = split_phase == 2'h2;
-  assign \$448  = \$447  & rem_skip_nz;
-  assign \$449  = \$446  | \$448 ;
-  assign \$450  = \$signal$92  | rem_skip_nz;
-  assign \$451  = split ? \$449  : \$450 ;
-  assign \$452  = pending_close & \$451 ;
+  assign \$432  = ~ pending_full_pop;
+  assign \$433  = split_phase < 2'h2;
+  assign \$434  = split_phase == 2'h2;
+  assign \$435  = \$434  & rem_skip_nz;
+  assign \$436  = \$433  | \$435 ;
+  assign \$437  = \$signal$92  | rem_skip_nz;
+  assign \$438  = split ? \$436  : \$437 ;
+  assign \$439  = pending_close & \$438 ;
+  assign \$440  = ~ \$439 ;
+  assign \$441  = \$432  & \$440 ;
+  assign \$442  = \$441  & pending_close;
+  assign \$443  = ~ \$442 ;
+  assign \$444  = pending_close & \$443 ;
+  assign \$445  = take_job ? job_now[1] : \$444 ;
+  assign \$446  = \$431  & \$445 ;
+  assign \$447  = \$446  & split;
+  assign \$448  = ~ new_skip;
+  assign \$449  = \$447  & \$448 ;
+  assign \$450  = take_job ? 2'h0 : split_phase;
+  assign \$451  = \$450  + 1'h1;
+  assign \$452  = take_job ? job_now[0] : pending_full_pop;
   assign \$453  = ~ \$452 ;
-  assign \$454  = \$445  & \$453 ;
-  assign \$455  = \$454  & pending_close;
-  assign \$456  = ~ \$455 ;
-  assign \$457  = pending_close & \$456 ;
-  assign \$458  = take_job ? job_now[1] : \$457 ;
-  assign \$459  = \$444  & \$458 ;
-  assign \$460  = ~ split;
-  assign \$461  = \$459  & \$460 ;
-  assign \$462  = e_skip - skip_chunk;
-  assign \$463  = e_skip != skip_chunk;
-  assign \$464  = e_pop - chunk_pop;
-  assign \$465  = total - chunk;
-  assign \$466  = total != chunk;
-  assign \$467  = | new_size;
-  assign \$468  = ~ skipping;
-  assign \$469  = \$468  & pop_left;
-  assign \$470  = \$469  ? pop_head_valid : non_head_valid;
-  assign \$471  = skipping ? skip_head_valid : \$470 ;
-  assign \$472  = ~ skipping;
-  assign \$473  = \$472  & pop_left;
-  assign \$474  = \$473  ? pop_head : non_head;
-  assign \$475  = skipping ? skip_head : \$474 ;
-  assign \$476  = beat == \$475 [46:44];
-  assign \$477  = skipping | \$476 ;
-  assign \$478  = position + 1'h1;
-  assign \$479  = left - 1'h1;
-  assign \$480  = ~ skipping;
-  assign \$481  = \$480  & pop_left;
-  assign \$482  = from_pop - 1'h1;
-  assign \$483  = \$481  ? \$482  : 17'h00000;
-  assign \$484  = ~ skipping;
-  assign \$485  = \$484  & pop_left;
-  assign \$486  = from_pop != 1'h1;
-  assign \$487  = \$485  & \$486 ;
-  assign \$488  = left == 1'h1;
-  assign \$489  = beat + 1'h1;
-  assign \$490  = o__valid & o__ready;
-  assign \$491  = cold__valid & cold__ready;
-  assign \$492  = advance & \$signal$144 ;
-  assign \$493  = s_op[0] | s_op[141];
-  assign \$494  = ~ \$493 ;
-  assign \$495  = \$494  & rec_s[0];
-  assign \$496  = s_op[0] | s_op[141];
-  assign \$497  = ~ \$496 ;
-  assign \$498  = \$497  & rec_s[1];
-  assign \$499  = s_op[0] | s_op[141];
-  assign \$500  = \$499  ? 16'h0000 : rec_s[17:2];
-  assign \$501  = s_op[0] | s_op[141];
-  assign \$502  = \$501  ? 8'h00 : rec_s[25:18];
-  assign \$503  = s_op[0] | s_op[141];
-  assign \$504  = \$503  ? 32'd0 : rec_s[57:26];
-  assign \$505  = ~ rec_s[1];
-  assign \$506  = rec_s[0] & \$505 ;
-  assign \$507  = ~ rec_s[1];
-  assign \$508  = rec_s[0] & \$507 ;
-  assign \$509  = \$508  ? rec_s[25:18] : 8'h00;
-  assign \$510  = ~ rec_s[1];
-  assign \$511  = rec_s[0] & \$510 ;
-  assign \$512  = \$511  ? rec_s[57:26] : 32'd0;
-  assign \$513  = s_op[0] | s_op[141];
-  assign \$514  = ~ \$513 ;
-  assign \$515  = \$514  & rec_s[58];
-  assign \$516  = s_op[0] | s_op[141];
-  assign \$517  = ~ \$516 ;
-  assign \$518  = \$517  & rec_s[59];
-  assign \$519  = s_op[0] | s_op[141];
-  assign \$520  = \$519  ? 16'h0000 : rec_s[75:60];
-  assign \$521  = s_op[0] | s_op[141];
-  assign \$522  = \$521  ? 8'h00 : rec_s[83:76];
-  assign \$523  = s_op[0] | s_op[141];
-  assign \$524  = \$523  ? 32'd0 : rec_s[115:84];
-  assign \$525  = ~ rec_s[59];
-  assign \$526  = rec_s[58] & \$525 ;
-  assign \$527  = ~ rec_s[59];
-  assign \$528  = rec_s[58] & \$527 ;
-  assign \$529  = \$528  ? rec_s[83:76] : 8'h00;
-  assign \$530  = ~ rec_s[59];
-  assign \$531  = rec_s[58] & \$530 ;
-  assign \$532  = \$531  ? rec_s[115:84] : 32'd0;
-  assign \$533  = s_op[0] | s_op[141];
-  assign \$534  = ~ \$533 ;
-  assign \$535  = \$534  & rec_s[116];
-  assign \$536  = s_op[0] | s_op[141];
-  assign \$537  = ~ \$536 ;
-  assign \$538  = \$537  & rec_s[117];
-  assign \$539  = s_op[0] | s_op[141];
-  assign \$540  = \$539  ? 16'h0000 : rec_s[133:118];
-  assign \$541  = s_op[0] | s_op[141];
-  assign \$542  = \$541  ? 8'h00 : rec_s[141:134];
-  assign \$543  = s_op[0] | s_op[141];
-  assign \$544  = \$543  ? 32'd0 : rec_s[173:142];
-  assign \$545  = ~ rec_s[117];
-  assign \$546  = rec_s[116] & \$545 ;
-  assign \$547  = ~ rec_s[117];
-  assign \$548  = rec_s[116] & \$547 ;
-  assign \$549  = \$548  ? rec_s[141:134] : 8'h00;
-  assign \$550  = ~ rec_s[117];
-  assign \$551  = rec_s[116] & \$550 ;
-  assign \$552  = \$551  ? rec_s[173:142] : 32'd0;
-  assign \$553  = s_op[0] | s_op[141];
-  assign \$554  = ~ \$553 ;
-  assign \$555  = \$554  & rec_s[174];
-  assign \$556  = s_op[0] | s_op[141];
-  assign \$557  = ~ \$556 ;
-  assign \$558  = \$557  & rec_s[175];
-  assign \$559  = s_op[0] | s_op[141];
-  assign \$560  = \$559  ? 16'h0000 : rec_s[191:176];
-  assign \$561  = s_op[0] | s_op[141];
-  assign \$562  = \$561  ? 8'h00 : rec_s[199:192];
-  assign \$563  = s_op[0] | s_op[141];
-  assign \$564  = \$563  ? 32'd0 : rec_s[231:200];
-  assign \$565  = ~ rec_s[175];
-  assign \$566  = rec_s[174] & \$565 ;
-  assign \$567  = ~ rec_s[175];
-  assign \$568  = rec_s[174] & \$567 ;
-  assign \$569  = \$568  ? rec_s[199:192] : 8'h00;
-  assign \$570  = ~ rec_s[175];
-  assign \$571  = rec_s[174] & \$570 ;
-  assign \$572  = \$571  ? rec_s[231:200] : 32'd0;
+  assign \$454  = ~ pending_full_pop;
+  assign \$455  = split_phase < 2'h2;
+  assign \$456  = split_phase == 2'h2;
+  assign \$457  = \$456  & rem_skip_nz;
+  assign \$458  = \$455  | \$457 ;
+  assign \$459  = \$signal$92  | rem_skip_nz;
+  assign \$460  = split ? \$458  : \$459 ;
+  assign \$461  = pending_close & \$460 ;
+  assign \$462  = ~ \$461 ;
+  assign \$463  = \$454  & \$462 ;
+  assign \$464  = \$463  & pending_close;
+  assign \$465  = ~ \$464 ;
+  assign \$466  = pending_close & \$465 ;
+  assign \$467  = take_job ? job_now[1] : \$466 ;
+  assign \$468  = \$453  & \$467 ;
+  assign \$469  = ~ split;
+  assign \$470  = \$468  & \$469 ;
+  assign \$471  = e_skip - skip_chunk;
+  assign \$472  = e_skip != skip_chunk;
+  assign \$473  = e_pop - chunk_pop;
+  assign \$474  = total - chunk;
+  assign \$475  = total != chunk;
+  assign \$476  = | new_size;
+  assign \$477  = ~ skipping;
+  assign \$478  = \$477  & pop_left;
+  assign \$479  = \$478  ? pop_head_valid : non_head_valid;
+  assign \$480  = skipping ? skip_head_valid : \$479 ;
+  assign \$481  = ~ skipping;
+  assign \$482  = \$481  & pop_left;
+  assign \$483  = \$482  ? pop_head : non_head;
+  assign \$484  = skipping ? skip_head : \$483 ;
+  assign \$485  = beat == \$484 [46:44];
+  assign \$486  = skipping | \$485 ;
+  assign \$487  = position + 1'h1;
+  assign \$488  = left - 1'h1;
+  assign \$489  = ~ skipping;
+  assign \$490  = \$489  & pop_left;
+  assign \$491  = from_pop - 1'h1;
+  assign \$492  = \$490  ? \$491  : 17'h00000;
+  assign \$493  = ~ skipping;
+  assign \$494  = \$493  & pop_left;
+  assign \$495  = from_pop != 1'h1;
+  assign \$496  = \$494  & \$495 ;
+  assign \$497  = left == 1'h1;
+  assign \$498  = beat + 1'h1;
+  assign \$499  = o__valid & o__ready;
+  assign \$500  = cold__valid & cold__ready;
+  assign \$501  = advance & \$signal$144 ;
+  assign \$502  = s_op[0] | s_op[141];
+  assign \$503  = ~ \$502 ;
+  assign \$504  = \$503  & rec_s[0];
+  assign \$505  = s_op[0] | s_op[141];
+  assign \$506  = ~ \$505 ;
+  assign \$507  = \$506  & rec_s[1];
+  assign \$508  = s_op[0] | s_op[141];
+  assign \$509  = \$508  ? 16'h0000 : rec_s[17:2];
+  assign \$510  = s_op[0] | s_op[141];
+  assign \$511  = \$510  ? 8'h00 : rec_s[25:18];
+  assign \$512  = s_op[0] | s_op[141];
+  assign \$513  = \$512  ? 32'd0 : rec_s[57:26];
+  assign \$514  = ~ rec_s[1];
+  assign \$515  = rec_s[0] & \$514 ;
+  assign \$516  = ~ rec_s[1];
+  assign \$517  = rec_s[0] & \$516 ;
+  assign \$518  = \$517  ? rec_s[25:18] : 8'h00;
+  assign \$519  = ~ rec_s[1];
+  assign \$520  = rec_s[0] & \$519 ;
+  assign \$521  = \$520  ? rec_s[57:26] : 32'd0;
+  assign \$522  = s_op[0] | s_op[141];
+  assign \$523  = ~ \$522 ;
+  assign \$524  = \$523  & rec_s[58];
+  assign \$525  = s_op[0] | s_op[141];
+  assign \$526  = ~ \$525 ;
+  assign \$527  = \$526  & rec_s[59];
+  assign \$528  = s_op[0] | s_op[141];
+  assign \$529  = \$528  ? 16'h0000 : rec_s[75:60];
+  assign \$530  = s_op[0] | s_op[141];
+  assign \$531  = \$530  ? 8'h00 : rec_s[83:76];
+  assign \$532  = s_op[0] | s_op[141];
+  assign \$533  = \$532  ? 32'd0 : rec_s[115:84];
+  assign \$534  = ~ rec_s[59];
+  assign \$535  = rec_s[58] & \$534 ;
+  assign \$536  = ~ rec_s[59];
+  assign \$537  = rec_s[58] & \$536 ;
+  assign \$538  = \$537  ? rec_s[83:76] : 8'h00;
+  assign \$539  = ~ rec_s[59];
+  assign \$540  = rec_s[58] & \$539 ;
+  assign \$541  = \$540  ? rec_s[115:84] : 32'd0;
+  assign \$542  = s_op[0] | s_op[141];
+  assign \$543  = ~ \$542 ;
+  assign \$544  = \$543  & rec_s[116];
+  assign \$545  = s_op[0] | s_op[141];
+  assign \$546  = ~ \$545 ;
+  assign \$547  = \$546  & rec_s[117];
+  assign \$548  = s_op[0] | s_op[141];
+  assign \$549  = \$548  ? 16'h0000 : rec_s[133:118];
+  assign \$550  = s_op[0] | s_op[141];
+  assign \$551  = \$550  ? 8'h00 : rec_s[141:134];
+  assign \$552  = s_op[0] | s_op[141];
+  assign \$553  = \$552  ? 32'd0 : rec_s[173:142];
+  assign \$554  = ~ rec_s[117];
+  assign \$555  = rec_s[116] & \$554 ;
+  assign \$556  = ~ rec_s[117];
+  assign \$557  = rec_s[116] & \$556 ;
+  assign \$558  = \$557  ? rec_s[141:134] : 8'h00;
+  assign \$559  = ~ rec_s[117];
+  assign \$560  = rec_s[116] & \$559 ;
+  assign \$561  = \$560  ? rec_s[173:142] : 32'd0;
+  assign \$562  = s_op[0] | s_op[141];
+  assign \$563  = ~ \$562 ;
+  assign \$564  = \$563  & rec_s[174];
+  assign \$565  = s_op[0] | s_op[141];
+  assign \$566  = ~ \$565 ;
+  assign \$567  = \$566  & rec_s[175];
+  assign \$568  = s_op[0] | s_op[141];
+  assign \$569  = \$568  ? 16'h0000 : rec_s[191:176];
+  assign \$570  = s_op[0] | s_op[141];
+  assign \$571  = \$570  ? 8'h00 : rec_s[199:192];
+  assign \$572  = s_op[0] | s_op[141];
+  assign \$573  = \$572  ? 32'd0 : rec_s[231:200];
+  assign \$574  = ~ rec_s[175];
+  assign \$575  = rec_s[174] & \$574 ;
+  assign \$576  = ~ rec_s[175];
+  assign \$577  = rec_s[174] & \$576 ;
+  assign \$578  = \$577  ? rec_s[199:192] : 8'h00;
+  assign \$579  = ~ rec_s[175];
+  assign \$580  = rec_s[174] & \$579 ;
+  assign \$581  = \$580  ? rec_s[231:200] : 32'd0;
   always @(posedge clk)
-    fresh <= \$573 ;
+    fresh <= \$582 ;
   always @(posedge clk)
-    framing_error <= \$574 ;
+    framing_error <= \$583 ;
   always @(posedge clk)
-    d_valid <= \$575 ;
+    d_valid <= \$584 ;
   always @(posedge clk)
-    in_sample <= \$576 ;
+    in_sample <= \$585 ;
   always @(posedge clk)
-    w_data <= \$577 ;
+    w_data <= \$586 ;
   always @(posedge clk)
-    \$signal  <= \$578 ;
+    \$signal  <= \$587 ;
   always @(posedge clk)
-    \$signal$60  <= \$579 ;
+    \$signal$60  <= \$588 ;
   always @(posedge clk)
-    d_flush <= \$580 ;
+    d_flush <= \$589 ;
   always @(posedge clk)
-    cur_slot <= \$581 ;
+    cur_slot <= \$590 ;
   always @(posedge clk)
-    cur_hot <= \$582 ;
+    cur_hot <= \$591 ;
   always @(posedge clk)
-    cur_stale <= \$583 ;
+    cur_stale <= \$592 ;
   always @(posedge clk)
-    cur_beat <= \$584 ;
+    cur_beat <= \$593 ;
   always @(posedge clk)
-    cur_sample <= \$585 ;
+    cur_sample <= \$594 ;
   always @(posedge clk)
-    batch_m1 <= \$586 ;
+    batch_m1 <= \$595 ;
   always @(posedge clk)
-    set_m1 <= \$587 ;
+    set_m1 <= \$596 ;
   always @(posedge clk)
-    \$signal$73  <= \$588 ;
+    \$signal$73  <= \$597 ;
   always @(posedge clk)
-    limit_m1 <= \$589 ;
+    limit_m1 <= \$598 ;
   always @(posedge clk)
-    limit_zero <= \$590 ;
+    limit_zero <= \$599 ;
   always @(posedge clk)
-    samples_in <= \$591 ;
+    samples_in <= \$600 ;
   always @(posedge clk)
-    popular <= \$592 ;
+    popular <= \$601 ;
   always @(posedge clk)
-    non_popular <= \$593 ;
+    non_popular <= \$602 ;
   always @(posedge clk)
-    skipped <= \$594 ;
+    skipped <= \$603 ;
   always @(posedge clk)
-    early_closes <= \$595 ;
+    early_closes <= \$604 ;
   always @(posedge clk)
-    pend_pop <= \$596 ;
+    pend_pop <= \$605 ;
   always @(posedge clk)
-    pend_non <= \$597 ;
+    pend_non <= \$606 ;
   always @(posedge clk)
-    pend_skip <= \$598 ;
+    pend_skip <= \$607 ;
   always @(posedge clk)
-    pend_total <= \$599 ;
+    pend_total <= \$608 ;
   always @(posedge clk)
-    pend_rest <= \$600 ;
+    pend_rest <= \$609 ;
   always @(posedge clk)
-    in_batch <= \$601 ;
+    in_batch <= \$610 ;
   always @(posedge clk)
-    batches_in_set <= \$602 ;
+    batches_in_set <= \$611 ;
   always @(posedge clk)
-    stalls <= \$603 ;
+    stalls <= \$612 ;
   always @(posedge clk)
-    j_valid <= \$604 ;
+    j_valid <= \$613 ;
   always @(posedge clk)
-    job_now <= \$605 ;
+    job_now <= \$614 ;
   always @(posedge clk)
-    j_total <= \$606 ;
+    j_total <= \$615 ;
   always @(posedge clk)
-    j_flag <= \$607 ;
+    j_flag <= \$616 ;
   always @(posedge clk)
-    rem_flag <= \$608 ;
+    rem_flag <= \$617 ;
   always @(posedge clk)
-    pop_head_valid <= \$609 ;
+    pop_head_valid <= \$618 ;
   always @(posedge clk)
-    pop_head <= \$610 ;
+    pop_head <= \$619 ;
   always @(posedge clk)
-    non_head_valid <= \$611 ;
+    non_head_valid <= \$620 ;
   always @(posedge clk)
-    non_head <= \$612 ;
+    non_head <= \$621 ;
   always @(posedge clk)
-    skip_head_valid <= \$613 ;
+    skip_head_valid <= \$622 ;
   always @(posedge clk)
-    skip_head <= \$614 ;
+    skip_head <= \$623 ;
   always @(posedge clk)
-    pending_full_pop <= \$615 ;
+    pending_full_pop <= \$624 ;
   always @(posedge clk)
-    pending_close <= \$616 ;
+    pending_close <= \$625 ;
   always @(posedge clk)
-    set_id <= \$617 ;
+    set_id <= \$626 ;
   always @(posedge clk)
-    index <= \$618 ;
+    index <= \$627 ;
   always @(posedge clk)
-    rem_pop <= \$619 ;
+    rem_pop <= \$628 ;
   always @(posedge clk)
-    rem_non <= \$620 ;
+    rem_non <= \$629 ;
   always @(posedge clk)
-    rem_total <= \$621 ;
+    rem_total <= \$630 ;
   always @(posedge clk)
-    rem_skip <= \$622 ;
+    rem_skip <= \$631 ;
   always @(posedge clk)
-    split_phase <= \$623 ;
+    split_phase <= \$632 ;
   always @(posedge clk)
-    \$signal$92  <= \$624 ;
+    \$signal$92  <= \$633 ;
   always @(posedge clk)
-    rem_skip_nz <= \$625 ;
+    rem_skip_nz <= \$634 ;
   always @(posedge clk)
-    step <= \$626 ;
+    step <= \$635 ;
   always @(posedge clk)
-    left <= \$627 ;
+    left <= \$636 ;
   always @(posedge clk)
-    from_pop <= \$628 ;
+    from_pop <= \$637 ;
   always @(posedge clk)
-    pop_left <= \$629 ;
+    pop_left <= \$638 ;
   always @(posedge clk)
-    skipping <= \$630 ;
+    skipping <= \$639 ;
   always @(posedge clk)
-    position <= \$631 ;
+    position <= \$640 ;
   always @(posedge clk)
-    beat <= \$632 ;
+    beat <= \$641 ;
   always @(posedge clk)
-    micro_batches <= \$633 ;
+    micro_batches <= \$642 ;
   always @(posedge clk)
-    fsm_state <= \$634 ;
+    fsm_state <= \$643 ;
   always @(posedge clk)
-    r_valid <= \$635 ;
+    r_valid <= \$644 ;
   always @(posedge clk)
-    \$signal$158  <= \$636 ;
+    \$signal$158  <= \$645 ;
   always @(posedge clk)
-    \$signal$144  <= \$637 ;
+    \$signal$144  <= \$646 ;
   always @(posedge clk)
-    s_op <= \$638 ;
+    s_op <= \$647 ;
   always @(posedge clk)
-    rec_s <= \$639 ;
+    rec_s <= \$648 ;
   always @(posedge clk)
-    o__valid <= \$640 ;
+    o__valid <= \$649 ;
   always @(posedge clk)
-    cold__valid <= \$641 ;
+    cold__valid <= \$650 ;
   always @(posedge clk)
-    o__payload <= \$642 ;
+    o__payload <= \$651 ;
   always @(posedge clk)
-    cold__payload <= \$643 ;
+    cold__payload <= \$652 ;
   assign d_go = d_valid & w_rdy;
   assign \$1  = fresh < 13'h1000;
   assign \$2  = \$1  | r_rdy;
@@ -34312,291 +34339,282 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$64  = ~ i__payload[180];
   assign \$65  = \$64  | i__payload[181];
   assign \$66  = & { \$65 , \$63 , \$61 , \$59  };
-  assign \$67  = \$57  & \$66 ;
-  assign \$68  = ~ learn;
-  assign \$69  = \$67  & \$68 ;
-  assign \$70  = | alpha;
-  assign \$71  = \$69  & \$70 ;
-  assign \$72  = \$20 [5:0] >= alpha;
-  assign skip = \$71  & \$72 ;
-  assign \$73  = fresh < 13'h1000;
-  assign \$74  = \$73  ? fresh : { 1'h0, r_data };
-  assign \$75  = in_sample ? { 1'h0, cur_slot } : \$74 ;
-  assign \$76  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$77  = in_sample ? cur_beat : 4'h0;
-  assign \$78  = \$77  >= 4'h8;
-  assign \$79  = in_sample ? cur_beat : 4'h0;
-  assign \$80  = \$78  ? 4'h7 : \$79 ;
-  assign \$81  = capacity_limit > 13'h1000;
-  assign \$82  = \$81  ? 20'h01000 : capacity_limit;
-  assign \$83  = ~ split;
-  assign \$84  = \$83  & \$signal ;
-  assign \$85  = pend_pop == batch_m1;
-  assign full_pop = \$84  & \$85 ;
-  assign \$86  = pend_pop + \$signal ;
-  assign \$87  = full_pop ? 14'h0000 : \$86 ;
-  assign \$88  = ~ \$signal ;
-  assign \$89  = ~ \$signal$60 ;
-  assign \$90  = \$88  & \$89 ;
-  assign \$91  = pend_non + \$90 ;
-  assign \$92  = pend_skip + \$signal$60 ;
-  assign \$93  = ~ \$signal$60 ;
-  assign \$94  = in_batch == batch_m1;
-  assign batch_done = \$93  & \$94 ;
-  assign \$95  = batches_in_set == set_m1;
-  assign \$96  = split | \$95 ;
-  assign set_done = batch_done & \$96 ;
-  assign \$97  = pend_rest >= \$signal$73 ;
-  assign \$98  = pend_total >= limit_m1;
-  assign \$99  = full_pop ? \$97  : \$98 ;
-  assign reaches_limit = limit_zero | \$99 ;
-  assign \$100  = ~ set_done;
-  assign early = \$100  & reaches_limit;
-  assign \$101  = set_done | early;
-  assign close = \$101  | d_flush;
-  assign \$102  = ~ \$signal ;
-  assign \$103  = ~ \$signal$60 ;
-  assign \$104  = \$102  & \$103 ;
-  assign \$105  = full_pop | close;
-  assign \$106  = ~ o__ready;
-  assign \$107  = o__valid & \$106 ;
-  assign \$108  = ~ \$107 ;
-  assign \$109  = ~ cold__ready;
-  assign \$110  = cold__valid & \$109 ;
+  assign \$67  = in_sample ? cur_beat : 4'h0;
+  assign \$68  = \$67  >= 4'h8;
+  assign \$69  = \$66  | \$68 ;
+  assign \$70  = \$57  & \$69 ;
+  assign \$71  = ~ learn;
+  assign \$72  = \$70  & \$71 ;
+  assign \$73  = | alpha;
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = \$20 [5:0] >= alpha;
+  assign skip = \$74  & \$75 ;
+  assign \$76  = fresh < 13'h1000;
+  assign \$77  = \$76  ? fresh : { 1'h0, r_data };
+  assign \$78  = in_sample ? { 1'h0, cur_slot } : \$77 ;
+  assign \$79  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$80  = in_sample ? cur_beat : 4'h0;
+  assign \$81  = \$80  >= 4'h8;
+  assign \$82  = in_sample ? cur_beat : 4'h0;
+  assign \$83  = \$81  ? 4'h7 : \$82 ;
+  assign \$84  = capacity_limit > 13'h1000;
+  assign \$85  = \$84  ? 20'h01000 : capacity_limit;
+  assign \$86  = ~ split;
+  assign \$87  = \$86  & \$signal ;
+  assign \$88  = pend_pop == batch_m1;
+  assign full_pop = \$87  & \$88 ;
+  assign \$89  = pend_pop + \$signal ;
+  assign \$90  = full_pop ? 14'h0000 : \$89 ;
+  assign \$91  = ~ \$signal ;
+  assign \$92  = ~ \$signal$60 ;
+  assign \$93  = \$91  & \$92 ;
+  assign \$94  = pend_non + \$93 ;
+  assign \$95  = pend_skip + \$signal$60 ;
+  assign \$96  = ~ \$signal$60 ;
+  assign \$97  = in_batch == batch_m1;
+  assign batch_done = \$96  & \$97 ;
+  assign \$98  = batches_in_set == set_m1;
+  assign \$99  = split | \$98 ;
+  assign set_done = batch_done & \$99 ;
+  assign \$100  = pend_rest >= \$signal$73 ;
+  assign \$101  = pend_total >= limit_m1;
+  assign \$102  = full_pop ? \$100  : \$101 ;
+  assign reaches_limit = limit_zero | \$102 ;
+  assign \$103  = ~ set_done;
+  assign early = \$103  & reaches_limit;
+  assign \$104  = set_done | early;
+  assign close = \$104  | d_flush;
+  assign \$105  = ~ \$signal ;
+  assign \$106  = ~ \$signal$60 ;
+  assign \$107  = \$105  & \$106 ;
+  assign \$108  = full_pop | close;
+  assign \$109  = ~ o__ready;
+  assign \$110  = o__valid & \$109 ;
   assign \$111  = ~ \$110 ;
-  assign advance = \$108  & \$111 ;
+  assign \$112  = ~ cold__ready;
+  assign \$113  = cold__valid & \$112 ;
+  assign \$114  = ~ \$113 ;
+  assign advance = \$111  & \$114 ;
   assign r_total = \r_data$85 [14:2] + \r_data$85 [27:15];
-  assign \$112  = ~ j_valid;
-  assign \r_en$86  = \$112  | take_job;
-  assign \$113  = ~ pending_full_pop;
-  assign \$114  = split_phase < 2'h2;
-  assign \$115  = split_phase == 2'h2;
-  assign \$116  = \$115  & rem_skip_nz;
-  assign \$117  = \$114  | \$116 ;
-  assign \$118  = \$signal$92  | rem_skip_nz;
-  assign \$119  = split ? \$117  : \$118 ;
-  assign \$120  = pending_close & \$119 ;
-  assign \$121  = ~ \$120 ;
-  assign \$122  = \$113  & \$121 ;
-  assign \$123  = plan_now & \$122 ;
-  assign take_job = \$123  & j_valid;
+  assign \$115  = ~ j_valid;
+  assign \r_en$86  = \$115  | take_job;
+  assign \$116  = ~ pending_full_pop;
+  assign \$117  = split_phase < 2'h2;
+  assign \$118  = split_phase == 2'h2;
+  assign \$119  = \$118  & rem_skip_nz;
+  assign \$120  = \$117  | \$119 ;
+  assign \$121  = \$signal$92  | rem_skip_nz;
+  assign \$122  = split ? \$120  : \$121 ;
+  assign \$123  = pending_close & \$122 ;
+  assign \$124  = ~ \$123 ;
+  assign \$125  = \$116  & \$124 ;
+  assign \$126  = plan_now & \$125 ;
+  assign take_job = \$126  & j_valid;
   assign e_flag = take_job ? j_flag : rem_flag;
   assign e_skip = take_job ? job_now[40:28] : rem_skip;
   assign skip_chunk = e_flag[2] ? batch_size : { 3'h0, e_skip };
   assign e_pop = take_job ? job_now[14:2] : rem_pop;
   assign e_non = take_job ? job_now[27:15] : rem_non;
-  assign \$124  = ~ pending_full_pop;
-  assign \$125  = split_phase < 2'h2;
-  assign \$126  = split_phase == 2'h2;
-  assign \$127  = \$126  & rem_skip_nz;
-  assign \$128  = \$125  | \$127 ;
-  assign \$129  = \$signal$92  | rem_skip_nz;
-  assign \$130  = split ? \$128  : \$129 ;
-  assign \$131  = pending_close & \$130 ;
-  assign \$132  = ~ \$131 ;
-  assign \$133  = \$124  & \$132 ;
-  assign \$134  = \$133  & pending_close;
-  assign \$135  = set_id + \$134 ;
-  assign \$136  = ~ pending_full_pop;
-  assign \$137  = split_phase < 2'h2;
-  assign \$138  = split_phase == 2'h2;
-  assign \$139  = \$138  & rem_skip_nz;
-  assign \$140  = \$137  | \$139 ;
-  assign \$141  = \$signal$92  | rem_skip_nz;
-  assign \$142  = split ? \$140  : \$141 ;
-  assign \$143  = pending_close & \$142 ;
-  assign \$144  = ~ \$143 ;
-  assign \$145  = \$136  & \$144 ;
-  assign \$146  = \$145  & pending_close;
-  assign e_index = \$146  ? 5'h00 : index;
+  assign \$127  = ~ pending_full_pop;
+  assign \$128  = split_phase < 2'h2;
+  assign \$129  = split_phase == 2'h2;
+  assign \$130  = \$129  & rem_skip_nz;
+  assign \$131  = \$128  | \$130 ;
+  assign \$132  = \$signal$92  | rem_skip_nz;
+  assign \$133  = split ? \$131  : \$132 ;
+  assign \$134  = pending_close & \$133 ;
+  assign \$135  = ~ \$134 ;
+  assign \$136  = \$127  & \$135 ;
+  assign \$137  = \$136  & pending_close;
+  assign \$138  = set_id + \$137 ;
+  assign \$139  = ~ pending_full_pop;
+  assign \$140  = split_phase < 2'h2;
+  assign \$141  = split_phase == 2'h2;
+  assign \$142  = \$141  & rem_skip_nz;
+  assign \$143  = \$140  | \$142 ;
+  assign \$144  = \$signal$92  | rem_skip_nz;
+  assign \$145  = split ? \$143  : \$144 ;
+  assign \$146  = pending_close & \$145 ;
+  assign \$147  = ~ \$146 ;
+  assign \$148  = \$139  & \$147 ;
+  assign \$149  = \$148  & pending_close;
+  assign e_index = \$149  ? 5'h00 : index;
   assign total = take_job ? j_total : rem_total;
   assign chunk = e_flag[0] ? batch_size : { 2'h0, total };
   assign chunk_pop = e_flag[1] ? batch_size : { 3'h0, e_pop };
-  assign \$147  = take_job ? job_now[0] : pending_full_pop;
-  assign \$148  = ~ pending_full_pop;
-  assign \$149  = split_phase < 2'h2;
-  assign \$150  = split_phase == 2'h2;
-  assign \$151  = \$150  & rem_skip_nz;
-  assign \$152  = \$149  | \$151 ;
-  assign \$153  = \$signal$92  | rem_skip_nz;
-  assign \$154  = split ? \$152  : \$153 ;
-  assign \$155  = pending_close & \$154 ;
-  assign \$156  = ~ \$155 ;
-  assign \$157  = \$148  & \$156 ;
-  assign \$158  = \$157  & pending_close;
+  assign \$150  = take_job ? job_now[0] : pending_full_pop;
+  assign \$151  = ~ pending_full_pop;
+  assign \$152  = split_phase < 2'h2;
+  assign \$153  = split_phase == 2'h2;
+  assign \$154  = \$153  & rem_skip_nz;
+  assign \$155  = \$152  | \$154 ;
+  assign \$156  = \$signal$92  | rem_skip_nz;
+  assign \$157  = split ? \$155  : \$156 ;
+  assign \$158  = pending_close & \$157 ;
   assign \$159  = ~ \$158 ;
-  assign \$160  = pending_close & \$159 ;
-  assign \$161  = take_job ? job_now[1] : \$160 ;
-  assign \$162  = \$161  & split;
-  assign \$163  = take_job ? 2'h0 : split_phase;
-  assign \$164  = ! \$163 ;
-  assign \$165  = \$162  & \$164 ;
-  assign \$166  = ~ pending_full_pop;
-  assign \$167  = split_phase < 2'h2;
-  assign \$168  = split_phase == 2'h2;
-  assign \$169  = \$168  & rem_skip_nz;
-  assign \$170  = \$167  | \$169 ;
-  assign \$171  = \$signal$92  | rem_skip_nz;
-  assign \$172  = split ? \$170  : \$171 ;
-  assign \$173  = pending_close & \$172 ;
-  assign \$174  = ~ \$173 ;
-  assign \$175  = \$166  & \$174 ;
-  assign \$176  = \$175  & pending_close;
+  assign \$160  = \$151  & \$159 ;
+  assign \$161  = \$160  & pending_close;
+  assign \$162  = ~ \$161 ;
+  assign \$163  = pending_close & \$162 ;
+  assign \$164  = take_job ? job_now[1] : \$163 ;
+  assign \$165  = \$164  & split;
+  assign \$166  = take_job ? 2'h0 : split_phase;
+  assign \$167  = ! \$166 ;
+  assign \$168  = \$165  & \$167 ;
+  assign \$169  = ~ pending_full_pop;
+  assign \$170  = split_phase < 2'h2;
+  assign \$171  = split_phase == 2'h2;
+  assign \$172  = \$171  & rem_skip_nz;
+  assign \$173  = \$170  | \$172 ;
+  assign \$174  = \$signal$92  | rem_skip_nz;
+  assign \$175  = split ? \$173  : \$174 ;
+  assign \$176  = pending_close & \$175 ;
   assign \$177  = ~ \$176 ;
-  assign \$178  = pending_close & \$177 ;
-  assign \$179  = take_job ? job_now[1] : \$178 ;
-  assign \$180  = \$179  & split;
-  assign \$181  = take_job ? 2'h0 : split_phase;
-  assign \$182  = \$181  == 1'h1;
-  assign \$183  = \$180  & \$182 ;
-  assign \$184  = ~ pending_full_pop;
-  assign \$185  = split_phase < 2'h2;
-  assign \$186  = split_phase == 2'h2;
-  assign \$187  = \$186  & rem_skip_nz;
-  assign \$188  = \$185  | \$187 ;
-  assign \$189  = \$signal$92  | rem_skip_nz;
-  assign \$190  = split ? \$188  : \$189 ;
-  assign \$191  = pending_close & \$190 ;
-  assign \$192  = ~ \$191 ;
-  assign \$193  = \$184  & \$192 ;
-  assign \$194  = \$193  & pending_close;
+  assign \$178  = \$169  & \$177 ;
+  assign \$179  = \$178  & pending_close;
+  assign \$180  = ~ \$179 ;
+  assign \$181  = pending_close & \$180 ;
+  assign \$182  = take_job ? job_now[1] : \$181 ;
+  assign \$183  = \$182  & split;
+  assign \$184  = take_job ? 2'h0 : split_phase;
+  assign \$185  = \$184  == 1'h1;
+  assign \$186  = \$183  & \$185 ;
+  assign \$187  = ~ pending_full_pop;
+  assign \$188  = split_phase < 2'h2;
+  assign \$189  = split_phase == 2'h2;
+  assign \$190  = \$189  & rem_skip_nz;
+  assign \$191  = \$188  | \$190 ;
+  assign \$192  = \$signal$92  | rem_skip_nz;
+  assign \$193  = split ? \$191  : \$192 ;
+  assign \$194  = pending_close & \$193 ;
   assign \$195  = ~ \$194 ;
-  assign \$196  = pending_close & \$195 ;
-  assign \$197  = take_job ? job_now[1] : \$196 ;
-  assign \$198  = \$197  & split;
-  assign \$199  = take_job ? 2'h0 : split_phase;
-  assign \$200  = \$199  == 2'h2;
-  assign \$201  = \$198  & \$200 ;
-  assign \$202  = | e_skip;
-  assign \$203  = \$201  & \$202 ;
-  assign \$204  = ~ pending_full_pop;
-  assign \$205  = split_phase < 2'h2;
-  assign \$206  = split_phase == 2'h2;
-  assign \$207  = \$206  & rem_skip_nz;
-  assign \$208  = \$205  | \$207 ;
-  assign \$209  = \$signal$92  | rem_skip_nz;
-  assign \$210  = split ? \$208  : \$209 ;
-  assign \$211  = pending_close & \$210 ;
-  assign \$212  = ~ \$211 ;
-  assign \$213  = \$204  & \$212 ;
-  assign \$214  = \$213  & pending_close;
+  assign \$196  = \$187  & \$195 ;
+  assign \$197  = \$196  & pending_close;
+  assign \$198  = ~ \$197 ;
+  assign \$199  = pending_close & \$198 ;
+  assign \$200  = take_job ? job_now[1] : \$199 ;
+  assign \$201  = \$200  & split;
+  assign \$202  = take_job ? 2'h0 : split_phase;
+  assign \$203  = \$202  == 2'h2;
+  assign \$204  = \$201  & \$203 ;
+  assign \$205  = | e_skip;
+  assign \$206  = \$204  & \$205 ;
+  assign \$207  = ~ pending_full_pop;
+  assign \$208  = split_phase < 2'h2;
+  assign \$209  = split_phase == 2'h2;
+  assign \$210  = \$209  & rem_skip_nz;
+  assign \$211  = \$208  | \$210 ;
+  assign \$212  = \$signal$92  | rem_skip_nz;
+  assign \$213  = split ? \$211  : \$212 ;
+  assign \$214  = pending_close & \$213 ;
   assign \$215  = ~ \$214 ;
-  assign \$216  = pending_close & \$215 ;
-  assign \$217  = take_job ? job_now[1] : \$216 ;
-  assign \$218  = ~ split;
-  assign \$219  = \$217  & \$218 ;
-  assign \$220  = | total;
-  assign \$221  = \$219  & \$220 ;
-  assign \$222  = ~ pending_full_pop;
-  assign \$223  = split_phase < 2'h2;
-  assign \$224  = split_phase == 2'h2;
-  assign \$225  = \$224  & rem_skip_nz;
-  assign \$226  = \$223  | \$225 ;
-  assign \$227  = \$signal$92  | rem_skip_nz;
-  assign \$228  = split ? \$226  : \$227 ;
-  assign \$229  = pending_close & \$228 ;
-  assign \$230  = ~ \$229 ;
-  assign \$231  = \$222  & \$230 ;
-  assign \$232  = \$231  & pending_close;
+  assign \$216  = \$207  & \$215 ;
+  assign \$217  = \$216  & pending_close;
+  assign \$218  = ~ \$217 ;
+  assign \$219  = pending_close & \$218 ;
+  assign \$220  = take_job ? job_now[1] : \$219 ;
+  assign \$221  = ~ split;
+  assign \$222  = \$220  & \$221 ;
+  assign \$223  = | total;
+  assign \$224  = \$222  & \$223 ;
+  assign \$225  = ~ pending_full_pop;
+  assign \$226  = split_phase < 2'h2;
+  assign \$227  = split_phase == 2'h2;
+  assign \$228  = \$227  & rem_skip_nz;
+  assign \$229  = \$226  | \$228 ;
+  assign \$230  = \$signal$92  | rem_skip_nz;
+  assign \$231  = split ? \$229  : \$230 ;
+  assign \$232  = pending_close & \$231 ;
   assign \$233  = ~ \$232 ;
-  assign \$234  = pending_close & \$233 ;
-  assign \$235  = take_job ? job_now[1] : \$234 ;
-  assign \$236  = ~ split;
-  assign \$237  = \$235  & \$236 ;
-  assign \$238  = | e_skip;
-  assign \$239  = \$237  & \$238 ;
-  assign \$240  = e_flag[0] ? e_flag[1] : e_flag[3];
-  assign \$241  = ! e_pop;
-  assign \$242  = \$241  ? 2'h2 : 2'h1;
-  assign \$243  = \$240  ? 2'h0 : \$242 ;
-  assign \$244  = ~ pop_head_valid;
-  assign \r_en$120  = \$244  | pop_head_take;
-  assign \$245  = ~ non_head_valid;
-  assign \r_en$123  = \$245  | non_head_take;
-  assign \$246  = ~ skip_head_valid;
-  assign \r_en$126  = \$246  | skip_head_take;
-  assign \$247  = ~ skipping;
-  assign \$248  = \$247  & pop_left;
-  assign \$249  = \$248  ? pop_head_valid : non_head_valid;
-  assign \$250  = skipping ? skip_head_valid : \$249 ;
-  assign \$251  = ~ skipping;
-  assign \$252  = \$251  & pop_left;
-  assign \$253  = \$252  ? pop_head : non_head;
-  assign \$254  = skipping ? skip_head : \$253 ;
-  assign \$255  = step - 1'h1;
-  assign \$256  = ! beat;
-  assign \$257  = ~ skipping;
-  assign \$258  = \$257  & pop_left;
-  assign \$259  = \$258  ? pop_head : non_head;
-  assign \$260  = skipping ? skip_head : \$259 ;
-  assign \$261  = beat == \$260 [46:44];
-  assign \$262  = skipping | \$261 ;
-  assign \$263  = ~ skipping;
-  assign \$264  = \$263  & pop_left;
-  assign \$265  = \$264  ? pop_head : non_head;
-  assign \$266  = skipping ? skip_head : \$265 ;
-  assign \$267  = beat == \$266 [46:44];
-  assign \$268  = skipping | \$267 ;
-  assign \$269  = ~ skipping;
-  assign \$270  = \$269  & pop_left;
-  assign \$271  = ~ skipping;
-  assign \$272  = ~ pop_left;
-  assign \$273  = \$271  & \$272 ;
+  assign \$234  = \$225  & \$233 ;
+  assign \$235  = \$234  & pending_close;
+  assign \$236  = ~ \$235 ;
+  assign \$237  = pending_close & \$236 ;
+  assign \$238  = take_job ? job_now[1] : \$237 ;
+  assign \$239  = ~ split;
+  assign \$240  = \$238  & \$239 ;
+  assign \$241  = | e_skip;
+  assign \$242  = \$240  & \$241 ;
+  assign \$243  = e_flag[0] ? e_flag[1] : e_flag[3];
+  assign \$244  = ! e_pop;
+  assign \$245  = \$244  ? 2'h2 : 2'h1;
+  assign \$246  = \$243  ? 2'h0 : \$245 ;
+  assign \$247  = ~ pop_head_valid;
+  assign \r_en$120  = \$247  | pop_head_take;
+  assign \$248  = ~ non_head_valid;
+  assign \r_en$123  = \$248  | non_head_take;
+  assign \$249  = ~ skip_head_valid;
+  assign \r_en$126  = \$249  | skip_head_take;
+  assign \$250  = ~ skipping;
+  assign \$251  = \$250  & pop_left;
+  assign \$252  = \$251  ? pop_head_valid : non_head_valid;
+  assign \$253  = skipping ? skip_head_valid : \$252 ;
+  assign \$254  = ~ skipping;
+  assign \$255  = \$254  & pop_left;
+  assign \$256  = \$255  ? pop_head : non_head;
+  assign \$257  = skipping ? skip_head : \$256 ;
+  assign \$258  = step - 1'h1;
+  assign \$259  = ! beat;
+  assign \$260  = ~ skipping;
+  assign \$261  = \$260  & pop_left;
+  assign \$262  = \$261  ? pop_head : non_head;
+  assign \$263  = skipping ? skip_head : \$262 ;
+  assign \$264  = beat == \$263 [46:44];
+  assign \$265  = skipping | \$264 ;
+  assign \$266  = ~ skipping;
+  assign \$267  = \$266  & pop_left;
+  assign \$268  = \$267  ? pop_head : non_head;
+  assign \$269  = skipping ? skip_head : \$268 ;
+  assign \$270  = beat == \$269 [46:44];
+  assign \$271  = skipping | \$270 ;
+  assign \$272  = ~ skipping;
+  assign \$273  = \$272  & pop_left;
   assign \$274  = ~ skipping;
-  assign \$275  = \$274  & pop_left;
-  assign \$276  = \$275  ? pop_head : non_head;
-  assign \$277  = skipping ? skip_head : \$276 ;
-  assign \$278  = ~ skipping;
-  assign \$279  = \$278  & pop_left;
-  assign \$280  = \$279  ? pop_head : non_head;
-  assign \$281  = skipping ? skip_head : \$280 ;
-  assign \$282  = advance & \$signal$144 ;
-  assign \$283  = s_op[0] | s_op[141];
-  assign \$284  = ~ \$283 ;
-  assign \$285  = ~ rec_s[1];
-  assign \$286  = rec_s[0] & \$285 ;
-  assign \$287  = ~ rec_s[59];
-  assign \$288  = rec_s[58] & \$287 ;
-  assign \$289  = ~ rec_s[117];
-  assign \$290  = rec_s[116] & \$289 ;
-  assign \$291  = ~ rec_s[175];
-  assign \$292  = rec_s[174] & \$291 ;
-  assign \$293  = | { \$292 , \$290 , \$288 , \$286  };
-  assign \$294  = \$284  & \$293 ;
-  assign \$295  = in_sample | d_valid;
-  assign \$296  = | pend_total;
-  assign \$297  = \$295  | \$296 ;
-  assign \$298  = \$297  | \r_rdy$148 ;
-  assign \$299  = \$298  | \r_rdy$149 ;
-  assign \$300  = \$299  | j_valid;
-  assign \$302  = \$300  | \$301 ;
-  assign \$303  = \$302  | pending_full_pop;
-  assign \$304  = \$303  | pending_close;
-  assign \$305  = \$304  | r_valid;
-  assign \$306  = \$305  | \$signal$144 ;
-  assign \$307  = \$306  | o__valid;
-  assign \$308  = \$307  | cold__valid;
-  assign \$309  = \$308  | \r_rdy$151 ;
-  assign \$310  = \$309  | \r_rdy$152 ;
-  assign \$311  = \$310  | pop_head_valid;
-  assign \$312  = \$311  | non_head_valid;
-  assign busy = \$312  | skip_head_valid;
-  assign \$313  = ! fsm_state;
-  assign \$315  = i__valid & i__ready;
-  assign \$316  = ~ in_sample;
-  assign \$317  = \$315  & \$316 ;
-  assign \$318  = fresh < 13'h1000;
-  assign \$319  = fresh + 1'h1;
-  assign \$320  = i__valid & i__ready;
-  assign \$321  = in_sample ? cur_beat : 4'h0;
-  assign \$322  = \$321  >= 4'h8;
-  assign \$323  = \$320  & \$322 ;
-  assign \$324  = i__valid & i__ready;
-  assign \$325  = in_sample ? cur_hot : 1'h1;
-  assign \$326  = ~ i__payload[0];
-  assign \$327  = \$326  | i__payload[1];
-  assign \$328  = ~ i__payload[60];
-  assign \$329  = \$328  | i__payload[61];
+  assign \$275  = ~ pop_left;
+  assign \$276  = \$274  & \$275 ;
+  assign \$277  = ~ skipping;
+  assign \$278  = \$277  & pop_left;
+  assign \$279  = \$278  ? pop_head : non_head;
+  assign \$280  = skipping ? skip_head : \$279 ;
+  assign \$281  = ~ skipping;
+  assign \$282  = \$281  & pop_left;
+  assign \$283  = \$282  ? pop_head : non_head;
+  assign \$284  = skipping ? skip_head : \$283 ;
+  assign \$285  = advance & \$signal$144 ;
+  assign \$286  = s_op[0] | s_op[141];
+  assign \$287  = ~ \$286 ;
+  assign \$288  = ~ rec_s[1];
+  assign \$289  = rec_s[0] & \$288 ;
+  assign \$290  = ~ rec_s[59];
+  assign \$291  = rec_s[58] & \$290 ;
+  assign \$292  = ~ rec_s[117];
+  assign \$293  = rec_s[116] & \$292 ;
+  assign \$294  = ~ rec_s[175];
+  assign \$295  = rec_s[174] & \$294 ;
+  assign \$296  = | { \$295 , \$293 , \$291 , \$289  };
+  assign \$297  = \$287  & \$296 ;
+  assign \$298  = in_sample | d_valid;
+  assign \$299  = | pend_total;
+  assign \$300  = \$298  | \$299 ;
+  assign \$301  = \$300  | \r_rdy$148 ;
+  assign \$302  = \$301  | \r_rdy$149 ;
+  assign \$303  = \$302  | j_valid;
+  assign \$305  = \$303  | \$304 ;
+  assign \$306  = \$305  | pending_full_pop;
+  assign \$307  = \$306  | pending_close;
+  assign \$308  = \$307  | r_valid;
+  assign \$309  = \$308  | \$signal$144 ;
+  assign \$310  = \$309  | o__valid;
+  assign \$311  = \$310  | cold__valid;
+  assign \$312  = \$311  | \r_rdy$151 ;
+  assign \$313  = \$312  | \r_rdy$152 ;
+  assign \$314  = \$313  | pop_head_valid;
+  assign \$315  = \$314  | non_head_valid;
+  assign busy = \$315  | skip_head_valid;
+  assign \$316  = ! fsm_state;
+  assign \$318  = i__valid & i__ready;
+  assign \$319  = ~ in_sample;
+  assign \$320  = \$318  & \$319 ;
   \micro_batch_scheduler.free_slots  free_slots (
     .clk(clk),
     .r_data(r_data),
@@ -34604,7 +34622,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     .r_rdy(r_rdy),
     .rst(rst),
     .w_en(\w_en$140 ),
-    .w_port__data(\$277 [11:0])
+    .w_port__data(\$280 [11:0])
   );
   \micro_batch_scheduler.jobs  jobs (
     .clk(clk),
@@ -34665,7 +34683,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \w_en$80  = 1'h0;
     if (d_go) begin
-      \w_en$80  = \$104 ;
+      \w_en$80  = \$107 ;
     end
   end
   always @* begin
@@ -34679,83 +34697,83 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \w_en$82  = 1'h0;
     if (d_go) begin
-      \w_en$82  = \$105 ;
+      \w_en$82  = \$108 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     start = 1'h0;
-    if (\$147 ) begin
+    if (\$150 ) begin
       start = 1'h1;
-    end else if (\$165 ) begin
+    end else if (\$168 ) begin
       start = 1'h1;
-    end else if (\$183 ) begin
+    end else if (\$186 ) begin
       start = 1'h1;
-    end else if (\$203 ) begin
+    end else if (\$206 ) begin
       start = 1'h1;
-    end else if (\$221 ) begin
+    end else if (\$224 ) begin
       start = 1'h1;
-    end else if (\$239 ) begin
+    end else if (\$242 ) begin
       start = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_kind = 2'h0;
-    if (\$147 ) begin
+    if (\$150 ) begin
       new_kind = 2'h0;
-    end else if (\$165 ) begin
+    end else if (\$168 ) begin
       new_kind = 2'h0;
-    end else if (\$183 ) begin
+    end else if (\$186 ) begin
       new_kind = 2'h2;
-    end else if (\$203 ) begin
+    end else if (\$206 ) begin
       new_kind = 2'h3;
-    end else if (\$221 ) begin
-      new_kind = \$243 ;
-    end else if (\$239 ) begin
+    end else if (\$224 ) begin
+      new_kind = \$246 ;
+    end else if (\$242 ) begin
       new_kind = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_size = 16'h0000;
-    if (\$147 ) begin
+    if (\$150 ) begin
       new_size = batch_size;
-    end else if (\$165 ) begin
+    end else if (\$168 ) begin
       new_size = { 3'h0, e_pop };
-    end else if (\$183 ) begin
+    end else if (\$186 ) begin
       new_size = { 3'h0, e_non };
-    end else if (\$203 ) begin
+    end else if (\$206 ) begin
       new_size = skip_chunk;
-    end else if (\$221 ) begin
+    end else if (\$224 ) begin
       new_size = chunk;
-    end else if (\$239 ) begin
+    end else if (\$242 ) begin
       new_size = skip_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_from_pop = 16'h0000;
-    if (\$147 ) begin
+    if (\$150 ) begin
       new_from_pop = batch_size;
-    end else if (\$165 ) begin
+    end else if (\$168 ) begin
       new_from_pop = { 3'h0, e_pop };
-    end else if (\$183 ) begin
-    end else if (\$203 ) begin
-    end else if (\$221 ) begin
+    end else if (\$186 ) begin
+    end else if (\$206 ) begin
+    end else if (\$224 ) begin
       new_from_pop = chunk_pop;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     new_skip = 1'h0;
-    if (\$147 ) begin
-    end else if (\$165 ) begin
-    end else if (\$183 ) begin
-    end else if (\$203 ) begin
+    if (\$150 ) begin
+    end else if (\$168 ) begin
+    end else if (\$186 ) begin
+    end else if (\$206 ) begin
       new_skip = 1'h1;
-    end else if (\$221 ) begin
-    end else if (\$239 ) begin
+    end else if (\$224 ) begin
+    end else if (\$242 ) begin
       new_skip = 1'h1;
     end
   end
@@ -34780,7 +34798,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue_valid = 1'h1;
             end
         1'h1:
-            if (\$250 ) begin
+            if (\$253 ) begin
               issue_valid = 1'h1;
             end
       endcase
@@ -34797,19 +34815,19 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue[0] = 1'h1;
               issue[2:1] = new_kind;
               issue[18:3] = new_size;
-              issue[50:19] = \$135 [31:0];
+              issue[50:19] = \$138 [31:0];
               issue[55:51] = e_index;
               issue[87:56] = step;
             end
         1'h1:
-            if (\$250 ) begin
-              issue[119:88] = \$254 [43:12];
+            if (\$253 ) begin
+              issue[119:88] = \$257 [43:12];
               issue[135:120] = position;
               issue[138:136] = beat[2:0];
-              issue[87:56] = \$255 [31:0];
+              issue[87:56] = \$258 [31:0];
               issue[141] = skipping;
-              issue[139] = \$256 ;
-              issue[140] = \$262 ;
+              issue[139] = \$259 ;
+              issue[140] = \$265 ;
             end
       endcase
     end
@@ -34823,9 +34841,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$250 ) begin
-              if (\$268 ) begin
-                pop_head_take = \$270 ;
+            if (\$253 ) begin
+              if (\$271 ) begin
+                pop_head_take = \$273 ;
               end
             end
       endcase
@@ -34840,9 +34858,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$250 ) begin
-              if (\$268 ) begin
-                non_head_take = \$273 ;
+            if (\$253 ) begin
+              if (\$271 ) begin
+                non_head_take = \$276 ;
               end
             end
       endcase
@@ -34857,8 +34875,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$250 ) begin
-              if (\$268 ) begin
+            if (\$253 ) begin
+              if (\$271 ) begin
                 skip_head_take = skipping;
               end
             end
@@ -34874,8 +34892,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$250 ) begin
-              if (\$268 ) begin
+            if (\$253 ) begin
+              if (\$271 ) begin
                 \w_en$140  = 1'h1;
               end
             end
@@ -34885,265 +34903,178 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     any_cold = 1'h0;
-    if (\$282 ) begin
-      any_cold = \$294 ;
+    if (\$285 ) begin
+      any_cold = \$297 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = fresh;
-    if (\$317 ) begin
-      if (\$318 ) begin
-        \$573  = \$319 [12:0];
+    \$582  = fresh;
+    if (\$320 ) begin
+      if (\$321 ) begin
+        \$582  = \$322 [12:0];
       end
     end
     if (rst) begin
-      \$573  = 13'h0000;
+      \$582  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = framing_error;
+    \$583  = framing_error;
     if (errors_clear) begin
-      \$574  = 1'h0;
+      \$583  = 1'h0;
     end
-    if (\$323 ) begin
-      \$574  = 1'h1;
+    if (\$326 ) begin
+      \$583  = 1'h1;
     end
     if (rst) begin
-      \$574  = 1'h0;
+      \$583  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d_valid;
+    \$584  = d_valid;
     if (d_go) begin
-      \$575  = 1'h0;
+      \$584  = 1'h0;
     end
-    if (\$324 ) begin
+    if (\$327 ) begin
       if (i__payload[241]) begin
-        \$575  = 1'h1;
+        \$584  = 1'h1;
       end
     end
     if (rst) begin
-      \$575  = 1'h0;
+      \$584  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = in_sample;
-    if (\$324 ) begin
+    \$585  = in_sample;
+    if (\$327 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
-        \$576  = 1'h0;
+        \$585  = 1'h0;
       end else begin
-        \$576  = 1'h1;
+        \$585  = 1'h1;
       end
     end
     if (rst) begin
-      \$576  = 1'h0;
+      \$585  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = w_data;
-    if (\$324 ) begin
+    \$586  = w_data;
+    if (\$327 ) begin
       if (i__payload[241]) begin
-        \$577  = entry;
+        \$586  = entry;
       end
     end
     if (rst) begin
-      \$577  = 47'h000000000000;
+      \$586  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = \$signal ;
-    if (\$324 ) begin
+    \$587  = \$signal ;
+    if (\$327 ) begin
       if (i__payload[241]) begin
-        \$578  = \$339 ;
+        \$587  = \$345 ;
       end
     end
     if (rst) begin
-      \$578  = 1'h0;
+      \$587  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = \$signal$60 ;
-    if (\$324 ) begin
+    \$588  = \$signal$60 ;
+    if (\$327 ) begin
       if (i__payload[241]) begin
-        \$579  = skip;
+        \$588  = skip;
       end
     end
     if (rst) begin
-      \$579  = 1'h0;
+      \$588  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d_flush;
-    if (\$324 ) begin
+    \$589  = d_flush;
+    if (\$327 ) begin
       if (i__payload[241]) begin
-        \$580  = i__payload[274];
+        \$589  = i__payload[274];
       end
     end
     if (rst) begin
-      \$580  = 1'h0;
+      \$589  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = cur_slot;
-    if (\$324 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$581  = \$342 [11:0];
-      end
-    end
-    if (rst) begin
-      \$581  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = cur_hot;
-    if (\$324 ) begin
+    \$590  = cur_slot;
+    if (\$327 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$582  = \$353 ;
+        \$590  = \$348 [11:0];
       end
     end
     if (rst) begin
-      \$582  = 1'h0;
+      \$590  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = cur_stale;
-    if (\$324 ) begin
+    \$591  = cur_hot;
+    if (\$327 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$583  = \$20 [5:0];
+        \$591  = \$362 ;
       end
     end
     if (rst) begin
-      \$583  = 6'h00;
+      \$591  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = cur_beat;
-    if (\$324 ) begin
+    \$592  = cur_stale;
+    if (\$327 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$584  = \$359 [3:0];
+        \$592  = \$20 [5:0];
       end
     end
     if (rst) begin
-      \$584  = 4'h0;
+      \$592  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = cur_sample;
-    if (\$324 ) begin
+    \$593  = cur_beat;
+    if (\$327 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$585  = \$360 ;
+        \$593  = \$368 [3:0];
       end
     end
     if (rst) begin
-      \$585  = 32'd0;
+      \$593  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = \$361 [15:0];
-    if (rst) begin
-      \$586  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = \$362 [3:0];
-    if (rst) begin
-      \$587  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = \$82 [12:0];
-    if (rst) begin
-      \$588  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = \$363 [12:0];
-    if (rst) begin
-      \$589  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = \$364 ;
-    if (rst) begin
-      \$590  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = samples_in;
-    if (d_go) begin
-      \$591  = \$365 [31:0];
-    end
-    if (counters_clear) begin
-      \$591  = 32'd0;
-    end
-    if (rst) begin
-      \$591  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = popular;
-    if (d_go) begin
-      \$592  = \$366 [31:0];
-    end
-    if (counters_clear) begin
-      \$592  = 32'd0;
-    end
-    if (rst) begin
-      \$592  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = non_popular;
-    if (d_go) begin
-      \$593  = \$370 [31:0];
-    end
-    if (counters_clear) begin
-      \$593  = 32'd0;
-    end
-    if (rst) begin
-      \$593  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = skipped;
-    if (d_go) begin
-      \$594  = \$371 [31:0];
-    end
-    if (counters_clear) begin
-      \$594  = 32'd0;
+    \$594  = cur_sample;
+    if (\$327 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$594  = \$369 ;
+      end
     end
     if (rst) begin
       \$594  = 32'd0;
@@ -35151,127 +35082,83 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = early_closes;
-    if (d_go) begin
-      \$595  = \$372 [31:0];
-    end
-    if (counters_clear) begin
-      \$595  = 32'd0;
-    end
+    \$595  = \$370 [15:0];
     if (rst) begin
-      \$595  = 32'd0;
+      \$595  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = pend_pop;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$596  = 13'h0000;
-      end else begin
-        \$596  = \$87 [12:0];
-      end
-    end
+    \$596  = \$371 [3:0];
     if (rst) begin
-      \$596  = 13'h0000;
+      \$596  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = pend_non;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$597  = 13'h0000;
-      end else begin
-        \$597  = \$91 [12:0];
-      end
-    end
+    \$597  = \$85 [12:0];
     if (rst) begin
       \$597  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = pend_skip;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$598  = 13'h0000;
-      end else begin
-        \$598  = \$92 [12:0];
-      end
-    end
+    \$598  = \$372 [12:0];
     if (rst) begin
       \$598  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = pend_total;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$599  = 14'h0000;
-      end else begin
-        \$599  = \$374 [13:0];
-      end
-    end
+    \$599  = \$373 ;
     if (rst) begin
-      \$599  = 14'h0000;
+      \$599  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = pend_rest;
+    \$600  = samples_in;
     if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$600  = 14'h0000;
-      end else begin
-        \$600  = \$376 [13:0];
-      end
+      \$600  = \$374 [31:0];
+    end
+    if (counters_clear) begin
+      \$600  = 32'd0;
     end
     if (rst) begin
-      \$600  = 14'h0000;
+      \$600  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = in_batch;
+    \$601  = popular;
     if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$601  = 16'h0000;
-      end else begin
-        \$601  = \$379 [15:0];
-      end
+      \$601  = \$375 [31:0];
+    end
+    if (counters_clear) begin
+      \$601  = 32'd0;
     end
     if (rst) begin
-      \$601  = 16'h0000;
+      \$601  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = batches_in_set;
+    \$602  = non_popular;
     if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$602  = 4'h0;
-      end else begin
-        \$602  = \$380 [3:0];
-      end
+      \$602  = \$379 [31:0];
+    end
+    if (counters_clear) begin
+      \$602  = 32'd0;
     end
     if (rst) begin
-      \$602  = 4'h0;
+      \$602  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = stalls;
-    if (\$382 ) begin
-      \$603  = \$383 [31:0];
+    \$603  = skipped;
+    if (d_go) begin
+      \$603  = \$380 [31:0];
     end
     if (counters_clear) begin
       \$603  = 32'd0;
@@ -35282,102 +35169,140 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = j_valid;
-    if (\$385 ) begin
-      \$604  = \r_rdy$149 ;
+    \$604  = early_closes;
+    if (d_go) begin
+      \$604  = \$381 [31:0];
+    end
+    if (counters_clear) begin
+      \$604  = 32'd0;
     end
     if (rst) begin
-      \$604  = 1'h0;
+      \$604  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = job_now;
-    if (\$385 ) begin
-      \$605  = \r_data$85 ;
+    \$605  = pend_pop;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$605  = 13'h0000;
+      end else begin
+        \$605  = \$90 [12:0];
+      end
     end
     if (rst) begin
-      \$605  = 41'h00000000000;
+      \$605  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = j_total;
-    if (\$385 ) begin
-      \$606  = r_total;
+    \$606  = pend_non;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$606  = 13'h0000;
+      end else begin
+        \$606  = \$94 [12:0];
+      end
     end
     if (rst) begin
-      \$606  = 14'h0000;
+      \$606  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = j_flag;
-    if (\$385 ) begin
-      \$607 [0] = \$386 ;
-      \$607 [1] = \$387 ;
-      \$607 [2] = \$388 ;
-      \$607 [3] = \$389 ;
+    \$607  = pend_skip;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$607  = 13'h0000;
+      end else begin
+        \$607  = \$95 [12:0];
+      end
     end
     if (rst) begin
-      \$607  = 4'h0;
+      \$607  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608 [0] = \$390 ;
-    \$608 [1] = \$391 ;
-    \$608 [2] = \$392 ;
-    \$608 [3] = \$393 ;
+    \$608  = pend_total;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$608  = 14'h0000;
+      end else begin
+        \$608  = \$383 [13:0];
+      end
+    end
     if (rst) begin
-      \$608  = 4'h0;
+      \$608  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = pop_head_valid;
-    if (\$395 ) begin
-      \$609  = \r_rdy$151 ;
+    \$609  = pend_rest;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$609  = 14'h0000;
+      end else begin
+        \$609  = \$385 [13:0];
+      end
     end
     if (rst) begin
-      \$609  = 1'h0;
+      \$609  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = pop_head;
-    if (\$395 ) begin
-      \$610  = \r_data$153 ;
+    \$610  = in_batch;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$610  = 16'h0000;
+      end else begin
+        \$610  = \$388 [15:0];
+      end
     end
     if (rst) begin
-      \$610  = 47'h000000000000;
+      \$610  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = non_head_valid;
-    if (\$397 ) begin
-      \$611  = \r_rdy$152 ;
+    \$611  = batches_in_set;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$611  = 4'h0;
+      end else begin
+        \$611  = \$389 [3:0];
+      end
     end
     if (rst) begin
-      \$611  = 1'h0;
+      \$611  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = non_head;
-    if (\$397 ) begin
-      \$612  = \r_data$154 ;
+    \$612  = stalls;
+    if (\$391 ) begin
+      \$612  = \$392 [31:0];
+    end
+    if (counters_clear) begin
+      \$612  = 32'd0;
     end
     if (rst) begin
-      \$612  = 47'h000000000000;
+      \$612  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = skip_head_valid;
-    if (\$399 ) begin
-      \$613  = \r_rdy$148 ;
+    \$613  = j_valid;
+    if (\$394 ) begin
+      \$613  = \r_rdy$149 ;
     end
     if (rst) begin
       \$613  = 1'h0;
@@ -35385,181 +35310,114 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = skip_head;
-    if (\$399 ) begin
-      \$614  = \r_data$155 ;
+    \$614  = job_now;
+    if (\$394 ) begin
+      \$614  = \r_data$85 ;
     end
     if (rst) begin
-      \$614  = 47'h000000000000;
+      \$614  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = pending_full_pop;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$615  = 1'h0;
-      endcase
+    \$615  = j_total;
+    if (\$394 ) begin
+      \$615  = r_total;
     end
     if (rst) begin
-      \$615  = 1'h0;
+      \$615  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = pending_close;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$616  = \$413 ;
-      endcase
+    \$616  = j_flag;
+    if (\$394 ) begin
+      \$616 [0] = \$395 ;
+      \$616 [1] = \$396 ;
+      \$616 [2] = \$397 ;
+      \$616 [3] = \$398 ;
     end
     if (rst) begin
-      \$616  = 1'h0;
+      \$616  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = set_id;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$617  = \$135 [31:0];
-      endcase
-    end
+    \$617 [0] = \$399 ;
+    \$617 [1] = \$400 ;
+    \$617 [2] = \$401 ;
+    \$617 [3] = \$402 ;
     if (rst) begin
-      \$617  = 32'd0;
+      \$617  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = index;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$618  = e_index;
-            if (start) begin
-              \$618  = \$418 [4:0];
-            end
-          end
-      endcase
+    \$618  = pop_head_valid;
+    if (\$404 ) begin
+      \$618  = \r_rdy$151 ;
     end
     if (rst) begin
-      \$618  = 5'h00;
+      \$618  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = rem_pop;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$619  = e_pop;
-            if (start) begin
-              if (new_skip) begin
-              end else if (\$461 ) begin
-                \$619  = \$464 [12:0];
-              end
-            end
-          end
-      endcase
+    \$619  = pop_head;
+    if (\$404 ) begin
+      \$619  = \r_data$153 ;
     end
     if (rst) begin
-      \$619  = 13'h0000;
+      \$619  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = rem_non;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$620  = e_non;
-      endcase
+    \$620  = non_head_valid;
+    if (\$406 ) begin
+      \$620  = \r_rdy$152 ;
     end
     if (rst) begin
-      \$620  = 13'h0000;
+      \$620  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = rem_total;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$621  = total;
-            if (start) begin
-              if (new_skip) begin
-              end else if (\$461 ) begin
-                \$621  = \$465 [13:0];
-              end
-            end
-          end
-      endcase
+    \$621  = non_head;
+    if (\$406 ) begin
+      \$621  = \r_data$154 ;
     end
     if (rst) begin
-      \$621  = 14'h0000;
+      \$621  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = rem_skip;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$622  = e_skip;
-            if (start) begin
-              if (new_skip) begin
-                \$622  = \$462 [12:0];
-              end
-            end
-          end
-      endcase
+    \$622  = skip_head_valid;
+    if (\$408 ) begin
+      \$622  = \r_rdy$148 ;
     end
     if (rst) begin
-      \$622  = 13'h0000;
+      \$622  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = split_phase;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$623  = \$414 ;
-            if (start) begin
-              if (\$440 ) begin
-                \$623  = \$442 [1:0];
-              end
-            end
-          end
-      endcase
+    \$623  = skip_head;
+    if (\$408 ) begin
+      \$623  = \r_data$155 ;
     end
     if (rst) begin
-      \$623  = 2'h0;
+      \$623  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = \$signal$92 ;
+    \$624  = pending_full_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-          begin
-            \$624  = \$415 ;
-            if (start) begin
-              if (new_skip) begin
-              end else if (\$461 ) begin
-                \$624  = \$466 ;
-              end
-            end
-          end
+            \$624  = 1'h0;
       endcase
     end
     if (rst) begin
@@ -35568,18 +35426,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = rem_skip_nz;
+    \$625  = pending_close;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-          begin
-            \$625  = \$416 ;
-            if (start) begin
-              if (new_skip) begin
-                \$625  = \$463 ;
-              end
-            end
-          end
+            \$625  = \$422 ;
       endcase
     end
     if (rst) begin
@@ -35588,13 +35439,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = step;
+    \$626  = set_id;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            if (start) begin
-              \$626  = \$417 [31:0];
-            end
+            \$626  = \$138 [31:0];
       endcase
     end
     if (rst) begin
@@ -35603,170 +35452,152 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = left;
+    \$627  = index;
     if (advance) begin
-      (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
+          begin
+            \$627  = e_index;
             if (start) begin
-              \$627  = new_size;
+              \$627  = \$427 [4:0];
             end
-        1'h1:
-            if (\$471 ) begin
-              if (\$477 ) begin
-                \$627  = \$479 [15:0];
-              end
-            end
+          end
       endcase
     end
     if (rst) begin
-      \$627  = 16'h0000;
+      \$627  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = from_pop;
+    \$628  = rem_pop;
     if (advance) begin
-      (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
+          begin
+            \$628  = e_pop;
             if (start) begin
-              \$628  = new_from_pop;
-            end
-        1'h1:
-            if (\$471 ) begin
-              if (\$477 ) begin
-                \$628  = \$483 [15:0];
+              if (new_skip) begin
+              end else if (\$470 ) begin
+                \$628  = \$473 [12:0];
               end
             end
+          end
       endcase
     end
     if (rst) begin
-      \$628  = 16'h0000;
+      \$628  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = pop_left;
+    \$629  = rem_non;
     if (advance) begin
-      (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
-            if (start) begin
-              \$629  = \$419 ;
-            end
-        1'h1:
-            if (\$471 ) begin
-              if (\$477 ) begin
-                \$629  = \$487 ;
-              end
-            end
+            \$629  = e_non;
       endcase
     end
     if (rst) begin
-      \$629  = 1'h0;
+      \$629  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = skipping;
+    \$630  = rem_total;
     if (advance) begin
       casez (fsm_state)
         1'h0:
+          begin
+            \$630  = total;
             if (start) begin
-              \$630  = new_skip;
+              if (new_skip) begin
+              end else if (\$470 ) begin
+                \$630  = \$474 [13:0];
+              end
             end
+          end
       endcase
     end
     if (rst) begin
-      \$630  = 1'h0;
+      \$630  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = position;
+    \$631  = rem_skip;
     if (advance) begin
-      (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
+          begin
+            \$631  = e_skip;
             if (start) begin
-              \$631  = 16'h0000;
-            end
-        1'h1:
-            if (\$471 ) begin
-              if (\$477 ) begin
-                \$631  = \$478 [15:0];
+              if (new_skip) begin
+                \$631  = \$471 [12:0];
               end
             end
+          end
       endcase
     end
     if (rst) begin
-      \$631  = 16'h0000;
+      \$631  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = beat;
+    \$632  = split_phase;
     if (advance) begin
-      (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
+          begin
+            \$632  = \$423 ;
             if (start) begin
-              \$632  = 4'h0;
-            end
-        1'h1:
-            if (\$471 ) begin
-              (* full_case = 32'd1 *)
-              if (\$477 ) begin
-                \$632  = 4'h0;
-              end else begin
-                \$632  = \$489 [3:0];
+              if (\$449 ) begin
+                \$632  = \$451 [1:0];
               end
             end
+          end
       endcase
     end
     if (rst) begin
-      \$632  = 4'h0;
+      \$632  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = micro_batches;
+    \$633  = \$signal$92 ;
     if (advance) begin
       casez (fsm_state)
         1'h0:
+          begin
+            \$633  = \$424 ;
             if (start) begin
-              \$633  = \$420 [31:0];
+              if (new_skip) begin
+              end else if (\$470 ) begin
+                \$633  = \$475 ;
+              end
             end
+          end
       endcase
     end
-    if (counters_clear) begin
-      \$633  = 32'd0;
-    end
     if (rst) begin
-      \$633  = 32'd0;
+      \$633  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = fsm_state;
+    \$634  = rem_skip_nz;
     if (advance) begin
-      (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
+          begin
+            \$634  = \$425 ;
             if (start) begin
-              if (\$467 ) begin
-                \$634  = 1'h1;
+              if (new_skip) begin
+                \$634  = \$472 ;
               end
             end
-        1'h1:
-            if (\$471 ) begin
-              if (\$477 ) begin
-                if (\$488 ) begin
-                  \$634  = 1'h0;
-                end
-              end
-            end
+          end
       endcase
     end
     if (rst) begin
@@ -35775,142 +35606,329 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = r_valid;
+    \$635  = step;
     if (advance) begin
-      \$635  = issue_valid;
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$635  = \$426 [31:0];
+            end
+      endcase
     end
     if (rst) begin
-      \$635  = 1'h0;
+      \$635  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = \$signal$158 ;
+    \$636  = left;
     if (advance) begin
-      \$636  = issue;
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$636  = new_size;
+            end
+        1'h1:
+            if (\$480 ) begin
+              if (\$486 ) begin
+                \$636  = \$488 [15:0];
+              end
+            end
+      endcase
     end
     if (rst) begin
-      \$636  = 142'h000000000000000000000000000000000000;
+      \$636  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = \$signal$144 ;
+    \$637  = from_pop;
     if (advance) begin
-      \$637  = r_valid;
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$637  = new_from_pop;
+            end
+        1'h1:
+            if (\$480 ) begin
+              if (\$486 ) begin
+                \$637  = \$492 [15:0];
+              end
+            end
+      endcase
     end
     if (rst) begin
-      \$637  = 1'h0;
+      \$637  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = s_op;
+    \$638  = pop_left;
     if (advance) begin
-      \$638  = \$signal$158 ;
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$638  = \$428 ;
+            end
+        1'h1:
+            if (\$480 ) begin
+              if (\$486 ) begin
+                \$638  = \$496 ;
+              end
+            end
+      endcase
     end
     if (rst) begin
-      \$638  = 142'h000000000000000000000000000000000000;
+      \$638  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = rec_s;
+    \$639  = skipping;
     if (advance) begin
-      \$639  = rec_read__data;
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$639  = new_skip;
+            end
+      endcase
     end
     if (rst) begin
-      \$639  = 232'h0000000000000000000000000000000000000000000000000000000000;
+      \$639  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = o__valid;
-    if (\$490 ) begin
-      \$640  = 1'h0;
-    end
-    if (\$492 ) begin
-      \$640  = 1'h1;
+    \$640  = position;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$640  = 16'h0000;
+            end
+        1'h1:
+            if (\$480 ) begin
+              if (\$486 ) begin
+                \$640  = \$487 [15:0];
+              end
+            end
+      endcase
     end
     if (rst) begin
-      \$640  = 1'h0;
+      \$640  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = cold__valid;
-    if (\$491 ) begin
-      \$641  = 1'h0;
-    end
-    if (\$492 ) begin
-      \$641  = any_cold;
+    \$641  = beat;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$641  = 4'h0;
+            end
+        1'h1:
+            if (\$480 ) begin
+              (* full_case = 32'd1 *)
+              if (\$486 ) begin
+                \$641  = 4'h0;
+              end else begin
+                \$641  = \$498 [3:0];
+              end
+            end
+      endcase
     end
     if (rst) begin
-      \$641  = 1'h0;
+      \$641  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$642  = o__payload;
-    if (\$492 ) begin
-      \$642 [0] = s_op[0];
-      \$642 [2:1] = s_op[2:1];
-      \$642 [18:3] = s_op[18:3];
-      \$642 [50:19] = s_op[50:19];
-      \$642 [55:51] = s_op[55:51];
-      \$642 [87:56] = s_op[87:56];
-      \$642 [119:88] = s_op[119:88];
-      \$642 [135:120] = s_op[135:120];
-      \$642 [138:136] = s_op[138:136];
-      \$642 [139] = s_op[139];
-      \$642 [140] = s_op[140];
-      \$642 [141] = \$495 ;
-      \$642 [142] = \$498 ;
-      \$642 [158:143] = \$500 ;
-      \$642 [166:159] = \$502 ;
-      \$642 [198:167] = \$504 ;
-      \$642 [199] = \$515 ;
-      \$642 [200] = \$518 ;
-      \$642 [216:201] = \$520 ;
-      \$642 [224:217] = \$522 ;
-      \$642 [256:225] = \$524 ;
-      \$642 [257] = \$535 ;
-      \$642 [258] = \$538 ;
-      \$642 [274:259] = \$540 ;
-      \$642 [282:275] = \$542 ;
-      \$642 [314:283] = \$544 ;
-      \$642 [315] = \$555 ;
-      \$642 [316] = \$558 ;
-      \$642 [332:317] = \$560 ;
-      \$642 [340:333] = \$562 ;
-      \$642 [372:341] = \$564 ;
+    \$642  = micro_batches;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              \$642  = \$429 [31:0];
+            end
+      endcase
+    end
+    if (counters_clear) begin
+      \$642  = 32'd0;
     end
     if (rst) begin
-      \$642  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$642  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$643  = cold__payload;
-    if (\$492 ) begin
-      \$643 [31:0] = s_op[87:56];
-      \$643 [47:32] = s_op[135:120];
-      \$643 [50:48] = s_op[138:136];
-      \$643 [51] = \$506 ;
-      \$643 [59:52] = \$509 ;
-      \$643 [91:60] = \$512 ;
-      \$643 [92] = \$526 ;
-      \$643 [100:93] = \$529 ;
-      \$643 [132:101] = \$532 ;
-      \$643 [133] = \$546 ;
-      \$643 [141:134] = \$549 ;
-      \$643 [173:142] = \$552 ;
-      \$643 [174] = \$566 ;
-      \$643 [182:175] = \$569 ;
-      \$643 [214:183] = \$572 ;
+    \$643  = fsm_state;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (start) begin
+              if (\$476 ) begin
+                \$643  = 1'h1;
+              end
+            end
+        1'h1:
+            if (\$480 ) begin
+              if (\$486 ) begin
+                if (\$497 ) begin
+                  \$643  = 1'h0;
+                end
+              end
+            end
+      endcase
     end
     if (rst) begin
-      \$643  = 215'h000000000000000000000000000000000000000000000000000000;
+      \$643  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$644  = r_valid;
+    if (advance) begin
+      \$644  = issue_valid;
+    end
+    if (rst) begin
+      \$644  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$645  = \$signal$158 ;
+    if (advance) begin
+      \$645  = issue;
+    end
+    if (rst) begin
+      \$645  = 142'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$646  = \$signal$144 ;
+    if (advance) begin
+      \$646  = r_valid;
+    end
+    if (rst) begin
+      \$646  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$647  = s_op;
+    if (advance) begin
+      \$647  = \$signal$158 ;
+    end
+    if (rst) begin
+      \$647  = 142'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$648  = rec_s;
+    if (advance) begin
+      \$648  = rec_read__data;
+    end
+    if (rst) begin
+      \$648  = 232'h0000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$649  = o__valid;
+    if (\$499 ) begin
+      \$649  = 1'h0;
+    end
+    if (\$501 ) begin
+      \$649  = 1'h1;
+    end
+    if (rst) begin
+      \$649  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$650  = cold__valid;
+    if (\$500 ) begin
+      \$650  = 1'h0;
+    end
+    if (\$501 ) begin
+      \$650  = any_cold;
+    end
+    if (rst) begin
+      \$650  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$651  = o__payload;
+    if (\$501 ) begin
+      \$651 [0] = s_op[0];
+      \$651 [2:1] = s_op[2:1];
+      \$651 [18:3] = s_op[18:3];
+      \$651 [50:19] = s_op[50:19];
+      \$651 [55:51] = s_op[55:51];
+      \$651 [87:56] = s_op[87:56];
+      \$651 [119:88] = s_op[119:88];
+      \$651 [135:120] = s_op[135:120];
+      \$651 [138:136] = s_op[138:136];
+      \$651 [139] = s_op[139];
+      \$651 [140] = s_op[140];
+      \$651 [141] = \$504 ;
+      \$651 [142] = \$507 ;
+      \$651 [158:143] = \$509 ;
+      \$651 [166:159] = \$511 ;
+      \$651 [198:167] = \$513 ;
+      \$651 [199] = \$524 ;
+      \$651 [200] = \$527 ;
+      \$651 [216:201] = \$529 ;
+      \$651 [224:217] = \$531 ;
+      \$651 [256:225] = \$533 ;
+      \$651 [257] = \$544 ;
+      \$651 [258] = \$547 ;
+      \$651 [274:259] = \$549 ;
+      \$651 [282:275] = \$551 ;
+      \$651 [314:283] = \$553 ;
+      \$651 [315] = \$564 ;
+      \$651 [316] = \$567 ;
+      \$651 [332:317] = \$569 ;
+      \$651 [340:333] = \$571 ;
+      \$651 [372:341] = \$573 ;
+    end
+    if (rst) begin
+      \$651  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$652  = cold__payload;
+    if (\$501 ) begin
+      \$652 [31:0] = s_op[87:56];
+      \$652 [47:32] = s_op[135:120];
+      \$652 [50:48] = s_op[138:136];
+      \$652 [51] = \$515 ;
+      \$652 [59:52] = \$518 ;
+      \$652 [91:60] = \$521 ;
+      \$652 [92] = \$535 ;
+      \$652 [100:93] = \$538 ;
+      \$652 [132:101] = \$541 ;
+      \$652 [133] = \$555 ;
+      \$652 [141:134] = \$558 ;
+      \$652 [173:142] = \$561 ;
+      \$652 [174] = \$575 ;
+      \$652 [182:175] = \$578 ;
+      \$652 [214:183] = \$581 ;
+    end
+    if (rst) begin
+      \$652  = 215'h000000000000000000000000000000000000000000000000000000;
     end
   end
   assign beat_stale = \$15 [2:0];
@@ -35919,14 +35937,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign d_entry = w_data;
   assign \w_data$50  = w_data;
   assign \w_data$51  = w_data;
-  assign limit_now = \$82 [12:0];
-  assign pend_pop_next = \$87 [12:0];
-  assign pend_non_next = \$91 [12:0];
-  assign pend_skip_next = \$92 [12:0];
+  assign limit_now = \$85 [12:0];
+  assign pend_pop_next = \$90 [12:0];
+  assign pend_non_next = \$94 [12:0];
+  assign pend_skip_next = \$95 [12:0];
   assign \w_data$78  = job;
-  assign e_set = \$135 [31:0];
-  assign \w_data$141  = \$277 [11:0];
-  assign rec_read__addr = { \$281 [11:0], beat[2:0] };
+  assign e_set = \$138 [31:0];
+  assign \w_data$141  = \$280 [11:0];
+  assign rec_read__addr = { \$284 [11:0], beat[2:0] };
   assign rec_read__en = advance;
   assign \i__payload.lanes  = i__payload[239:0];
   assign \i__payload.lanes[0]  = i__payload[59:0];
@@ -36165,14 +36183,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \rec_read__data[3].slot  = rec_read__data[191:176];
   assign \rec_read__data[3].table  = rec_read__data[199:192];
   assign \rec_read__data[3].row  = rec_read__data[231:200];
-  assign job[40:28] = \$92 [12:0];
-  assign job[27:15] = \$91 [12:0];
-  assign job[14:2] = \$87 [12:0];
+  assign job[40:28] = \$95 [12:0];
+  assign job[27:15] = \$94 [12:0];
+  assign job[14:2] = \$90 [12:0];
   assign job[1] = close;
   assign job[0] = full_pop;
-  assign entry[46:44] = \$80 [2:0];
-  assign entry[43:12] = \$76 ;
-  assign entry[11:0] = \$75 [11:0];
+  assign entry[46:44] = \$83 [2:0];
+  assign entry[43:12] = \$79 ;
+  assign entry[11:0] = \$78 [11:0];
   assign rec_write__data[231:200] = \$52 ;
   assign rec_write__data[199:192] = \$51 ;
   assign rec_write__data[191:176] = \$50 ;
@@ -36193,8 +36211,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign rec_write__data[17:2] = \$32 ;
   assign rec_write__data[1] = \$31 ;
   assign rec_write__data[0] = i__payload[0];
-  assign \$314  = fsm_state;
-  assign \$301  = fsm_state;
+  assign \$317  = fsm_state;
+  assign \$304  = fsm_state;
 endmodule
 
 (* generator = "Amaranth" *)
