@@ -142,6 +142,15 @@ def run_case(pyrng, lanes, lookups, B, W, split, learn, capacity, hit_rate, coun
     return batches
 
 
+def configure_small(ctx, dut):
+    """B = 2, W = 1, a buffer limit of 8 samples, outputs always ready."""
+    ctx.set(dut.batch_size, 2)
+    ctx.set(dut.working_set, 1)
+    ctx.set(dut.capacity_limit, 8)
+    ctx.set(dut.o.ready, 1)
+    ctx.set(dut.cold.ready, 1)
+
+
 def test_busy_while_a_sample_is_open_or_buffered(pyrng):
     """``busy`` is high from a sample's first beat on, while the sample is open (no ``last``
     yet, nothing to emit), and after its last beat until the block has emptied; then low."""
@@ -152,11 +161,7 @@ def test_busy_while_a_sample_is_open_or_buffered(pyrng):
     seen = {}
 
     async def bench(ctx):
-        ctx.set(dut.batch_size, 2)
-        ctx.set(dut.working_set, 1)
-        ctx.set(dut.capacity_limit, 8)
-        ctx.set(dut.o.ready, 1)
-        ctx.set(dut.cold.ready, 1)
+        configure_small(ctx, dut)
         seen["idle"] = ctx.get(dut.busy)
         for b in range(2):                      # one sample of two beats, then a pause
             lane = dut.i.payload.lanes[0]
@@ -287,11 +292,7 @@ def test_framing_error_timing_and_clear(pyrng):
         ctx.set(dut.errors_clear, 0)
 
     async def bench(ctx):
-        ctx.set(dut.batch_size, 2)
-        ctx.set(dut.working_set, 1)
-        ctx.set(dut.capacity_limit, 8)
-        ctx.set(dut.o.ready, 1)
-        ctx.set(dut.cold.ready, 1)
+        configure_small(ctx, dut)
         await beat(ctx, 1, 0)
         await beat(ctx, 0, 0)                   # the sample is at its limit: 2 beats
         for _ in range(wait):
