@@ -89,14 +89,13 @@ class PopularityTable(wiring.Component):
     with one write port and ``lanes`` synchronous read ports (block RAM, replicated per read
     port by synthesis), all transparent for the write port. Pipeline: ``rounds`` hash stages
     (``lanes`` Feistel networks, one round per stage; the last stage, H, holds the hashed beat)
-    -> read address -> read data (registered, with the words of the two ops ahead forwarded)
-    -> compare / update -> response register. Host commands pass through as
+    -> read address -> compare / update -> response register. Host commands pass through as
     many stages of their own (a ``MARK_STALE`` key is hashed there) before they are taken.
 
     Latency and throughput
     ----------------------
-    A request beat's response is valid ``rounds + 4`` cycles after the beat is taken (8 with
-    the default 4 rounds); a host command's response ``rounds + 4`` cycles after it is taken
+    A request beat's response is valid ``rounds + 3`` cycles after the beat is taken (7 with
+    the default 4 rounds); a host command's response ``rounds + 3`` cycles after it is taken
     when no beat is in the way.
     RUN: one beat (``lanes`` lookups) per cycle. LEARN: one valid lane per cycle (a beat with
     no valid lane takes one cycle): every miss, and a hit not already at RRPV 0, rewrites its
@@ -261,9 +260,8 @@ class PopularityTable(wiring.Component):
         beat_conflicts = Signal(range(lanes + 1))
         m.d.comb += beat_conflicts.eq(sum(conflict_bits))
 
-        # -- pipeline registers A (read address), R (read data), B (compare, update) ------------
+        # -- pipeline registers A (read address) and B (read data, compare, update) ------------
         a, a_valid = Signal(op_layout), Signal()
-        r, r_valid = Signal(op_layout), Signal()
         b, b_valid = Signal(op_layout), Signal()
         advance = Signal()                  # every stage moves on this cycle
         m.d.comb += advance.eq(~(self.resp.valid & ~self.resp.ready)
@@ -351,32 +349,17 @@ class PopularityTable(wiring.Component):
 
         with m.If(advance):
             m.d.sync += [a_valid.eq(inject_valid), a.eq(inject),
-                         r_valid.eq(a_valid), r.eq(a),
-                         b_valid.eq(r_valid), b.eq(r)]
+                         b_valid.eq(a_valid), b.eq(a)]
 
         # -- stage W: the write of the op that left B (registered: the set memory's write port,
-        # copied per read port, is fed from flip-flops). A port's read (in A) misses the writes
-        # of the two ops ahead of it (in R and B then, in B and W when it leaves R); the memory
-        # is transparent for the older ones. So the word registered into B is the newer of
-        # those two ops' words where they write the set the port read (``forward_b``: the op
-        # in B's word being computed, ``forward_w``: W's), else the read data; the set
-        # comparisons are made in A. Loop: B's word -> update -> B's next word, one cycle.
+        # copied per read port, is fed from flip-flops). B's read data misses only that write
+        # (the memory is transparent for the others), so B takes W's word instead where W
+        # writes the set a port read: ``forward`` is decided one stage early, in A.
         w_en = Signal()
         w_set = Signal(g.set_bits)
         w_word = Signal(set_word)
-        b_word = Signal(set_word)           # what B's op writes (W's next word)
-
-        def writes(op, op_valid):
-            # The op writes its set when it leaves B: a LEARN lane in range, or a host
-            # command other than READ.
-            return op_valid & Mux(op.host, op.host_op != HostOp.READ,
-                                  op.learn & op.mask.any()
-                                  & ~op.beat.lanes[op.rmw_lane].error)
-
-        r_writes, b_writes = Signal(), Signal()
-        m.d.comb += [r_writes.eq(writes(r, r_valid)), b_writes.eq(writes(b, b_valid))]
-        forward_b = [Signal(name=f"port{i}_forward_b") for i in range(lanes)]
-        forward_w = [Signal(name=f"port{i}_forward_w") for i in range(lanes)]
+        b_writes = Signal()                 # B's op writes its set (when it moves on)
+        forward = [Signal(name=f"port{i}_forward") for i in range(lanes)]
 
         # -- stage A: read addresses --------------------------------------------------------------
         rmw_a = a.host | a.learn
@@ -387,15 +370,10 @@ class PopularityTable(wiring.Component):
             else:
                 m.d.comb += port.addr.eq(a.beat.lanes[i].set)
             with m.If(advance):
-                m.d.sync += [forward_b[i].eq(r_writes & (r.rmw_set == port.addr)),
-                             forward_w[i].eq(b_writes & (b.rmw_set == port.addr))]
-
-        # -- stage R: read data, registered with the forwarded words ----------------------------
+                m.d.sync += forward[i].eq(b_writes & (b.rmw_set == port.addr))
         words = [Signal(set_word, name=f"port{i}_word") for i in range(lanes)]
         for i, port in enumerate(reads):
-            with m.If(advance):
-                m.d.sync += words[i].eq(Mux(forward_b[i], b_word,
-                                            Mux(forward_w[i], w_word, port.data)))
+            m.d.comb += words[i].eq(Mux(forward[i], w_word, port.data))
 
         # -- stage B: compare (every lane) and read-modify-write (LEARN lane or host) -----------
         results_hit = []
@@ -469,9 +447,12 @@ class PopularityTable(wiring.Component):
         with m.If(is_mark & mark_found):
             m.d.comb += host_word[host_way].stale.eq(1)
 
-        m.d.comb += b_word.eq(Mux(b.host, host_word, learn_word))
+        learn_op = b_valid & ~b.host & b.learn & b.mask.any()
+        m.d.comb += b_writes.eq((learn_op & ~learn_error)
+                                | (b_valid & b.host & (b.host_op != HostOp.READ)))
         with m.If(advance):
-            m.d.sync += [w_en.eq(b_writes), w_set.eq(b.rmw_set), w_word.eq(b_word)]
+            m.d.sync += [w_en.eq(b_writes), w_set.eq(b.rmw_set),
+                         w_word.eq(Mux(b.host, host_word, learn_word))]
         # While the pipeline is stalled W writes the same word again: harmless.
         m.d.comb += [write.addr.eq(w_set), write.data.eq(w_word), write.en.eq(w_en)]
 
@@ -554,7 +535,6 @@ class PopularityTable(wiring.Component):
             with m.If(h_take):
                 m.d.sync += self.conflicts.eq(self.conflicts + beat_conflicts)
 
-        m.d.comb += self.busy.eq(Cat(*hash_valids, *host_valids).any() | a_valid | r_valid
-                                 | b_valid
+        m.d.comb += self.busy.eq(Cat(*hash_valids, *host_valids).any() | a_valid | b_valid
                                  | w_en | counting | clearing)
         return m

@@ -30,14 +30,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
+  wire [8:0] \$1203 ;
   wire \$121 ;
   wire \$122 ;
   wire \$123 ;
-  wire [8:0] \$1232 ;
   wire \$124 ;
-  wire [8:0] \$1240 ;
   wire \$125 ;
-  wire [8:0] \$1250 ;
   wire \$126 ;
   wire \$127 ;
   wire \$128 ;
@@ -56,184 +54,185 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$14 ;
   wire \$140 ;
   wire \$141 ;
+  wire [8:0] \$1417 ;
   wire \$142 ;
+  wire [8:0] \$1422 ;
+  wire [8:0] \$1427 ;
   wire \$143 ;
+  wire [8:0] \$1432 ;
+  wire [8:0] \$1439 ;
   wire \$144 ;
+  wire [8:0] \$1444 ;
+  wire [8:0] \$1449 ;
   wire \$145 ;
+  wire [8:0] \$1454 ;
   wire [4:0] \$146 ;
-  wire [8:0] \$1462 ;
-  wire [8:0] \$1467 ;
+  wire [8:0] \$1464 ;
+  wire [8:0] \$1468 ;
   wire \$147 ;
-  wire [8:0] \$1472 ;
-  wire [8:0] \$1477 ;
+  wire [8:0] \$1473 ;
+  wire [8:0] \$1478 ;
   wire \$148 ;
-  wire [8:0] \$1484 ;
-  wire [8:0] \$1489 ;
+  wire [8:0] \$1483 ;
   wire \$149 ;
-  wire [8:0] \$1494 ;
-  wire [8:0] \$1499 ;
+  wire [8:0] \$1490 ;
+  wire [8:0] \$1495 ;
   wire [7:0] \$15 ;
   wire \$150 ;
-  wire [8:0] \$1509 ;
+  wire [8:0] \$1500 ;
+  wire [8:0] \$1505 ;
   wire \$151 ;
-  wire [8:0] \$1513 ;
-  wire [8:0] \$1518 ;
+  wire [8:0] \$1515 ;
+  wire [8:0] \$1519 ;
   wire \$152 ;
-  wire [8:0] \$1523 ;
-  wire [8:0] \$1528 ;
+  wire [8:0] \$1524 ;
+  wire [8:0] \$1529 ;
   wire [1:0] \$153 ;
-  wire [8:0] \$1535 ;
+  wire [8:0] \$1534 ;
   wire [1:0] \$154 ;
-  wire [8:0] \$1540 ;
-  wire [8:0] \$1545 ;
+  wire [8:0] \$1541 ;
+  wire [8:0] \$1546 ;
   wire [1:0] \$155 ;
-  wire [8:0] \$1550 ;
+  wire [8:0] \$1551 ;
+  wire [8:0] \$1556 ;
   wire [1:0] \$156 ;
-  wire [8:0] \$1560 ;
-  wire [8:0] \$1564 ;
-  wire [8:0] \$1569 ;
+  wire [8:0] \$1566 ;
   wire [6:0] \$157 ;
-  wire [8:0] \$1574 ;
-  wire [8:0] \$1579 ;
+  wire [8:0] \$1570 ;
+  wire [8:0] \$1575 ;
   wire [3:0] \$158 ;
-  wire [8:0] \$1586 ;
+  wire [8:0] \$1580 ;
+  wire [8:0] \$1585 ;
   wire \$159 ;
-  wire [8:0] \$1591 ;
-  wire [8:0] \$1596 ;
+  wire [8:0] \$1592 ;
+  wire [8:0] \$1597 ;
   wire \$16 ;
   wire \$160 ;
-  wire [8:0] \$1601 ;
+  wire [8:0] \$1602 ;
+  wire [8:0] \$1607 ;
   wire [15:0] \$161 ;
-  wire [8:0] \$1611 ;
-  wire [8:0] \$1615 ;
+  wire [8:0] \$1617 ;
   wire [14:0] \$162 ;
-  wire [8:0] \$1620 ;
-  wire [8:0] \$1625 ;
+  wire [8:0] \$1621 ;
+  wire [8:0] \$1624 ;
+  wire [8:0] \$1629 ;
   wire [14:0] \$163 ;
-  wire [8:0] \$1630 ;
-  wire [8:0] \$1637 ;
+  wire [8:0] \$1634 ;
+  wire [8:0] \$1639 ;
   wire [14:0] \$164 ;
-  wire [8:0] \$1642 ;
-  wire [8:0] \$1647 ;
+  wire [8:0] \$1645 ;
   wire [14:0] \$165 ;
-  wire [8:0] \$1652 ;
+  wire [8:0] \$1650 ;
+  wire [8:0] \$1655 ;
   wire [15:0] \$166 ;
-  wire [8:0] \$1662 ;
-  wire [8:0] \$1666 ;
-  wire [8:0] \$1669 ;
+  wire [8:0] \$1660 ;
   wire [14:0] \$167 ;
-  wire [8:0] \$1674 ;
-  wire [8:0] \$1679 ;
+  wire [8:0] \$1670 ;
   wire [14:0] \$168 ;
-  wire [8:0] \$1684 ;
   wire [14:0] \$169 ;
-  wire [8:0] \$1690 ;
-  wire [8:0] \$1695 ;
   wire [31:0] \$17 ;
   wire [14:0] \$170 ;
-  wire [8:0] \$1700 ;
-  wire [8:0] \$1705 ;
+  wire [8:0] \$1707 ;
   wire [15:0] \$171 ;
-  wire [8:0] \$1715 ;
   wire [14:0] \$172 ;
   wire [14:0] \$173 ;
   wire [14:0] \$174 ;
   wire [14:0] \$175 ;
+  wire [8:0] \$1752 ;
+  wire [8:0] \$1757 ;
   wire [15:0] \$176 ;
+  wire [8:0] \$1762 ;
+  wire [8:0] \$1767 ;
   wire [14:0] \$177 ;
+  wire [8:0] \$1773 ;
+  wire [8:0] \$1778 ;
   wire [14:0] \$178 ;
+  wire [8:0] \$1782 ;
+  wire [8:0] \$1787 ;
   wire [14:0] \$179 ;
+  wire [8:0] \$1792 ;
+  wire [8:0] \$1797 ;
   wire \$18 ;
   wire [14:0] \$180 ;
-  wire [8:0] \$1800 ;
-  wire [8:0] \$1805 ;
+  wire [8:0] \$1803 ;
+  wire [8:0] \$1808 ;
   wire \$181 ;
-  wire [8:0] \$1810 ;
-  wire [8:0] \$1815 ;
+  wire [8:0] \$1812 ;
+  wire [8:0] \$1817 ;
   wire \$182 ;
-  wire [8:0] \$1821 ;
-  wire [8:0] \$1826 ;
+  wire [8:0] \$1822 ;
+  wire [8:0] \$1827 ;
   wire \$183 ;
-  wire [8:0] \$1830 ;
-  wire [8:0] \$1835 ;
+  wire [8:0] \$1833 ;
+  wire [8:0] \$1838 ;
   wire \$184 ;
-  wire [8:0] \$1840 ;
-  wire [8:0] \$1845 ;
+  wire [8:0] \$1842 ;
+  wire [8:0] \$1847 ;
   wire \$185 ;
-  wire [8:0] \$1851 ;
-  wire [8:0] \$1856 ;
+  wire [8:0] \$1852 ;
+  wire [8:0] \$1857 ;
   wire \$186 ;
-  wire [8:0] \$1860 ;
-  wire [8:0] \$1865 ;
+  wire [8:0] \$1863 ;
+  wire [8:0] \$1868 ;
   wire \$187 ;
-  wire [8:0] \$1870 ;
-  wire [8:0] \$1875 ;
   wire \$188 ;
-  wire [8:0] \$1881 ;
-  wire [8:0] \$1886 ;
   wire \$189 ;
-  wire [8:0] \$1890 ;
-  wire [8:0] \$1895 ;
   wire \$19 ;
   wire \$190 ;
-  wire [8:0] \$1900 ;
-  wire [8:0] \$1905 ;
   wire \$191 ;
-  wire [8:0] \$1911 ;
-  wire [8:0] \$1916 ;
+  wire [6:0] \$1914 ;
   wire \$192 ;
   wire [1:0] \$193 ;
+  wire [6:0] \$1935 ;
   wire [1:0] \$194 ;
   wire [1:0] \$195 ;
   wire [1:0] \$196 ;
-  wire [6:0] \$1962 ;
+  wire [8:0] \$1960 ;
+  wire [8:0] \$1965 ;
   wire [6:0] \$197 ;
+  wire [8:0] \$1970 ;
+  wire [8:0] \$1975 ;
   wire [1:0] \$198 ;
-  wire [6:0] \$1983 ;
+  wire [8:0] \$1981 ;
+  wire [8:0] \$1989 ;
   wire [1:0] \$199 ;
+  wire [8:0] \$1994 ;
+  wire [8:0] \$1999 ;
   wire \$2 ;
   wire \$20 ;
   wire [1:0] \$200 ;
-  wire [8:0] \$2008 ;
+  wire [8:0] \$2004 ;
   wire [1:0] \$201 ;
-  wire [8:0] \$2013 ;
+  wire [8:0] \$2010 ;
   wire [8:0] \$2018 ;
   wire [1:0] \$202 ;
   wire [8:0] \$2023 ;
-  wire [8:0] \$2029 ;
+  wire [8:0] \$2028 ;
   wire [1:0] \$203 ;
-  wire [8:0] \$2037 ;
+  wire [8:0] \$2033 ;
+  wire [8:0] \$2039 ;
   wire [1:0] \$204 ;
-  wire [8:0] \$2042 ;
   wire [8:0] \$2047 ;
   wire [1:0] \$205 ;
   wire [8:0] \$2052 ;
-  wire [8:0] \$2058 ;
+  wire [8:0] \$2057 ;
   wire [71:0] \$206 ;
-  wire [8:0] \$2066 ;
+  wire [8:0] \$2062 ;
+  wire [8:0] \$2068 ;
   wire \$207 ;
-  wire [8:0] \$2071 ;
-  wire [8:0] \$2076 ;
   wire \$208 ;
-  wire [8:0] \$2081 ;
-  wire [8:0] \$2087 ;
   wire \$209 ;
-  wire [8:0] \$2095 ;
   wire [7:0] \$21 ;
   wire \$210 ;
-  wire [8:0] \$2100 ;
-  wire [8:0] \$2105 ;
   wire \$211 ;
-  wire [8:0] \$2110 ;
-  wire [8:0] \$2116 ;
-  wire [71:0] \$212 ;
+  wire \$212 ;
   wire \$213 ;
   wire \$214 ;
   wire \$215 ;
   wire \$216 ;
   wire \$217 ;
   wire \$218 ;
-  wire [71:0] \$219 ;
+  wire \$219 ;
   wire \$22 ;
   wire \$220 ;
   wire \$221 ;
@@ -244,11 +243,11 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$226 ;
   wire \$227 ;
   wire \$228 ;
-  wire \$229 ;
+  wire [1:0] \$229 ;
   wire [31:0] \$23 ;
-  wire \$230 ;
-  wire \$231 ;
-  wire \$232 ;
+  wire [1:0] \$230 ;
+  wire [1:0] \$231 ;
+  wire [1:0] \$232 ;
   wire \$233 ;
   wire \$234 ;
   wire \$235 ;
@@ -258,12 +257,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$239 ;
   wire \$24 ;
   wire \$240 ;
-  wire \$241 ;
-  wire \$242 ;
+  wire [1:0] \$241 ;
+  wire [1:0] \$242 ;
   wire [1:0] \$243 ;
   wire [1:0] \$244 ;
-  wire [1:0] \$245 ;
-  wire [1:0] \$246 ;
+  wire \$245 ;
+  wire \$246 ;
   wire \$247 ;
   wire \$248 ;
   wire \$249 ;
@@ -273,10 +272,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$252 ;
   wire \$253 ;
   wire \$254 ;
-  wire [1:0] \$255 ;
-  wire [1:0] \$256 ;
-  wire [1:0] \$257 ;
-  wire [1:0] \$258 ;
+  wire \$255 ;
+  wire \$256 ;
+  wire \$257 ;
+  wire \$258 ;
   wire \$259 ;
   wire \$26 ;
   wire \$260 ;
@@ -284,10 +283,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$262 ;
   wire \$263 ;
   wire \$264 ;
-  wire \$265 ;
-  wire \$266 ;
-  wire \$267 ;
-  wire \$268 ;
+  wire [1:0] \$265 ;
+  wire [1:0] \$266 ;
+  wire [1:0] \$267 ;
+  wire [1:0] \$268 ;
   wire \$269 ;
   wire [15:0] \$27 ;
   wire \$270 ;
@@ -297,13 +296,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$274 ;
   wire \$275 ;
   wire \$276 ;
-  wire \$277 ;
-  wire \$278 ;
+  wire [1:0] \$277 ;
+  wire [1:0] \$278 ;
   wire [1:0] \$279 ;
   wire [14:0] \$28 ;
   wire [1:0] \$280 ;
-  wire [1:0] \$281 ;
-  wire [1:0] \$282 ;
+  wire \$281 ;
+  wire \$282 ;
   wire \$283 ;
   wire \$284 ;
   wire \$285 ;
@@ -313,10 +312,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$289 ;
   wire [14:0] \$29 ;
   wire \$290 ;
-  wire [1:0] \$291 ;
-  wire [1:0] \$292 ;
-  wire [1:0] \$293 ;
-  wire [1:0] \$294 ;
+  wire \$291 ;
+  wire \$292 ;
+  wire \$293 ;
+  wire \$294 ;
   wire \$295 ;
   wire \$296 ;
   wire \$297 ;
@@ -325,10 +324,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [7:0] \$3 ;
   wire [14:0] \$30 ;
   wire \$300 ;
-  wire \$301 ;
-  wire \$302 ;
-  wire \$303 ;
-  wire \$304 ;
+  wire [1:0] \$301 ;
+  wire [1:0] \$302 ;
+  wire [1:0] \$303 ;
+  wire [1:0] \$304 ;
   wire \$305 ;
   wire \$306 ;
   wire \$307 ;
@@ -338,12 +337,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$310 ;
   wire \$311 ;
   wire \$312 ;
-  wire \$313 ;
-  wire \$314 ;
+  wire [1:0] \$313 ;
+  wire [1:0] \$314 ;
   wire [1:0] \$315 ;
   wire [1:0] \$316 ;
-  wire [1:0] \$317 ;
-  wire [1:0] \$318 ;
+  wire \$317 ;
+  wire \$318 ;
   wire \$319 ;
   wire [15:0] \$32 ;
   wire \$320 ;
@@ -353,22 +352,22 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$324 ;
   wire \$325 ;
   wire \$326 ;
-  wire [1:0] \$327 ;
-  wire [1:0] \$328 ;
-  wire [1:0] \$329 ;
+  wire \$327 ;
+  wire \$328 ;
+  wire \$329 ;
   wire [14:0] \$33 ;
-  wire [1:0] \$330 ;
+  wire \$330 ;
   wire \$331 ;
   wire \$332 ;
   wire \$333 ;
   wire \$334 ;
   wire \$335 ;
   wire \$336 ;
-  wire \$337 ;
-  wire \$338 ;
-  wire \$339 ;
+  wire [1:0] \$337 ;
+  wire [1:0] \$338 ;
+  wire [1:0] \$339 ;
   wire [14:0] \$34 ;
-  wire \$340 ;
+  wire [1:0] \$340 ;
   wire \$341 ;
   wire \$342 ;
   wire \$343 ;
@@ -377,13 +376,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$346 ;
   wire \$347 ;
   wire \$348 ;
-  wire \$349 ;
+  wire [1:0] \$349 ;
   wire [14:0] \$35 ;
-  wire \$350 ;
+  wire [1:0] \$350 ;
   wire [1:0] \$351 ;
   wire [1:0] \$352 ;
-  wire [1:0] \$353 ;
-  wire [1:0] \$354 ;
+  wire \$353 ;
+  wire \$354 ;
   wire \$355 ;
   wire \$356 ;
   wire \$357 ;
@@ -393,15 +392,15 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$360 ;
   wire \$361 ;
   wire \$362 ;
-  wire [1:0] \$363 ;
-  wire [1:0] \$364 ;
-  wire [1:0] \$365 ;
-  wire [1:0] \$366 ;
+  wire \$363 ;
+  wire \$364 ;
+  wire \$365 ;
+  wire \$366 ;
   wire \$367 ;
   wire \$368 ;
-  wire \$369 ;
+  wire [1:0] \$369 ;
   wire [15:0] \$37 ;
-  wire \$370 ;
+  wire [1:0] \$370 ;
   wire \$371 ;
   wire \$372 ;
   wire \$373 ;
@@ -412,43 +411,43 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$378 ;
   wire \$379 ;
   wire [14:0] \$38 ;
-  wire \$380 ;
-  wire \$381 ;
-  wire \$382 ;
+  wire [1:0] \$380 ;
+  wire [1:0] \$381 ;
+  wire [1:0] \$382 ;
   wire [1:0] \$383 ;
-  wire [1:0] \$384 ;
+  wire \$384 ;
   wire \$385 ;
   wire \$386 ;
   wire \$387 ;
-  wire \$388 ;
-  wire \$389 ;
+  wire [1:0] \$388 ;
+  wire [1:0] \$389 ;
   wire [14:0] \$39 ;
-  wire \$390 ;
-  wire \$391 ;
+  wire [1:0] \$390 ;
+  wire [1:0] \$391 ;
   wire \$392 ;
   wire \$393 ;
-  wire [1:0] \$394 ;
-  wire [1:0] \$395 ;
-  wire [1:0] \$396 ;
-  wire [1:0] \$397 ;
-  wire \$398 ;
-  wire \$399 ;
+  wire \$394 ;
+  wire \$395 ;
+  wire \$396 ;
+  wire [2:0] \$397 ;
+  wire [2:0] \$398 ;
+  wire [71:0] \$399 ;
   wire \$4 ;
   wire [14:0] \$40 ;
   wire \$400 ;
   wire \$401 ;
-  wire [1:0] \$402 ;
-  wire [1:0] \$403 ;
-  wire [1:0] \$404 ;
-  wire [1:0] \$405 ;
+  wire [71:0] \$402 ;
+  wire \$403 ;
+  wire \$404 ;
+  wire [71:0] \$405 ;
   wire \$406 ;
   wire \$407 ;
-  wire \$408 ;
+  wire [71:0] \$408 ;
   wire \$409 ;
   wire [14:0] \$41 ;
   wire \$410 ;
-  wire [2:0] \$411 ;
-  wire [2:0] \$412 ;
+  wire \$411 ;
+  wire \$412 ;
   wire [71:0] \$413 ;
   wire \$414 ;
   wire \$415 ;
@@ -462,29 +461,29 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [71:0] \$422 ;
   wire \$423 ;
   wire \$424 ;
-  wire \$425 ;
-  wire \$426 ;
-  wire [71:0] \$427 ;
-  wire \$428 ;
+  wire [1:0] \$425 ;
+  wire [1:0] \$426 ;
+  wire [1:0] \$427 ;
+  wire [1:0] \$428 ;
   wire \$429 ;
   wire [14:0] \$43 ;
   wire [71:0] \$430 ;
-  wire \$431 ;
-  wire \$432 ;
-  wire [71:0] \$433 ;
+  wire [2:0] \$431 ;
+  wire [71:0] \$432 ;
+  wire \$433 ;
   wire \$434 ;
-  wire \$435 ;
-  wire [71:0] \$436 ;
+  wire [71:0] \$435 ;
+  wire \$436 ;
   wire \$437 ;
-  wire \$438 ;
-  wire [1:0] \$439 ;
+  wire [71:0] \$438 ;
+  wire \$439 ;
   wire [14:0] \$44 ;
-  wire [1:0] \$440 ;
-  wire [1:0] \$441 ;
-  wire [1:0] \$442 ;
+  wire \$440 ;
+  wire [71:0] \$441 ;
+  wire \$442 ;
   wire \$443 ;
-  wire [71:0] \$444 ;
-  wire [2:0] \$445 ;
+  wire \$444 ;
+  wire \$445 ;
   wire [71:0] \$446 ;
   wire \$447 ;
   wire \$448 ;
@@ -498,29 +497,29 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [71:0] \$455 ;
   wire \$456 ;
   wire \$457 ;
-  wire \$458 ;
-  wire \$459 ;
+  wire [1:0] \$458 ;
+  wire [1:0] \$459 ;
   wire [14:0] \$46 ;
-  wire [71:0] \$460 ;
-  wire \$461 ;
+  wire [1:0] \$460 ;
+  wire [1:0] \$461 ;
   wire \$462 ;
   wire [71:0] \$463 ;
-  wire \$464 ;
-  wire \$465 ;
-  wire [71:0] \$466 ;
+  wire [2:0] \$464 ;
+  wire [71:0] \$465 ;
+  wire \$466 ;
   wire \$467 ;
-  wire \$468 ;
-  wire [71:0] \$469 ;
+  wire [71:0] \$468 ;
+  wire \$469 ;
   wire [15:0] \$47 ;
   wire \$470 ;
-  wire \$471 ;
-  wire [1:0] \$472 ;
-  wire [1:0] \$473 ;
-  wire [1:0] \$474 ;
-  wire [1:0] \$475 ;
+  wire [71:0] \$471 ;
+  wire \$472 ;
+  wire \$473 ;
+  wire [71:0] \$474 ;
+  wire \$475 ;
   wire \$476 ;
-  wire [71:0] \$477 ;
-  wire [2:0] \$478 ;
+  wire \$477 ;
+  wire \$478 ;
   wire [71:0] \$479 ;
   wire [14:0] \$48 ;
   wire \$480 ;
@@ -535,30 +534,30 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$489 ;
   wire [14:0] \$49 ;
   wire \$490 ;
-  wire \$491 ;
-  wire \$492 ;
-  wire [71:0] \$493 ;
-  wire \$494 ;
+  wire [1:0] \$491 ;
+  wire [1:0] \$492 ;
+  wire [1:0] \$493 ;
+  wire [1:0] \$494 ;
   wire \$495 ;
   wire [71:0] \$496 ;
-  wire \$497 ;
-  wire \$498 ;
-  wire [71:0] \$499 ;
+  wire [2:0] \$497 ;
+  wire [71:0] \$498 ;
+  wire \$499 ;
   wire [31:0] \$5 ;
   wire [14:0] \$50 ;
   wire \$500 ;
-  wire \$501 ;
-  wire [71:0] \$502 ;
+  wire [71:0] \$501 ;
+  wire \$502 ;
   wire \$503 ;
-  wire \$504 ;
-  wire [1:0] \$505 ;
-  wire [1:0] \$506 ;
-  wire [1:0] \$507 ;
-  wire [1:0] \$508 ;
+  wire [71:0] \$504 ;
+  wire \$505 ;
+  wire \$506 ;
+  wire [71:0] \$507 ;
+  wire \$508 ;
   wire \$509 ;
   wire [14:0] \$51 ;
-  wire [71:0] \$510 ;
-  wire [2:0] \$511 ;
+  wire \$510 ;
+  wire \$511 ;
   wire [71:0] \$512 ;
   wire \$513 ;
   wire \$514 ;
@@ -572,64 +571,64 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [71:0] \$521 ;
   wire \$522 ;
   wire \$523 ;
-  wire \$524 ;
-  wire \$525 ;
-  wire [71:0] \$526 ;
-  wire \$527 ;
+  wire [1:0] \$524 ;
+  wire [1:0] \$525 ;
+  wire [1:0] \$526 ;
+  wire [1:0] \$527 ;
   wire \$528 ;
   wire [71:0] \$529 ;
   wire [14:0] \$53 ;
-  wire \$530 ;
-  wire \$531 ;
+  wire [2:0] \$530 ;
+  wire [71:0] \$531 ;
   wire [71:0] \$532 ;
   wire \$533 ;
   wire \$534 ;
   wire [71:0] \$535 ;
   wire \$536 ;
   wire \$537 ;
-  wire [1:0] \$538 ;
-  wire [1:0] \$539 ;
+  wire [71:0] \$538 ;
+  wire \$539 ;
   wire [14:0] \$54 ;
-  wire [1:0] \$540 ;
-  wire [1:0] \$541 ;
+  wire \$540 ;
+  wire [71:0] \$541 ;
   wire \$542 ;
-  wire [71:0] \$543 ;
-  wire [2:0] \$544 ;
+  wire \$543 ;
+  wire \$544 ;
   wire [71:0] \$545 ;
-  wire [71:0] \$546 ;
+  wire \$546 ;
   wire \$547 ;
-  wire \$548 ;
-  wire [71:0] \$549 ;
+  wire [71:0] \$548 ;
+  wire \$549 ;
   wire [14:0] \$55 ;
   wire \$550 ;
-  wire \$551 ;
-  wire [71:0] \$552 ;
+  wire [71:0] \$551 ;
+  wire \$552 ;
   wire \$553 ;
-  wire \$554 ;
-  wire [71:0] \$555 ;
+  wire [71:0] \$554 ;
+  wire \$555 ;
   wire \$556 ;
-  wire \$557 ;
-  wire \$558 ;
-  wire [71:0] \$559 ;
+  wire [1:0] \$557 ;
+  wire [1:0] \$558 ;
+  wire [1:0] \$559 ;
   wire [14:0] \$56 ;
-  wire \$560 ;
-  wire \$561 ;
+  wire [1:0] \$560 ;
+  wire [1:0] \$561 ;
   wire [71:0] \$562 ;
   wire \$563 ;
   wire \$564 ;
-  wire [71:0] \$565 ;
+  wire \$565 ;
   wire \$566 ;
   wire \$567 ;
-  wire [71:0] \$568 ;
+  wire \$568 ;
   wire \$569 ;
   wire [15:0] \$57 ;
   wire \$570 ;
-  wire [1:0] \$571 ;
+  wire \$571 ;
   wire [1:0] \$572 ;
   wire [1:0] \$573 ;
   wire [1:0] \$574 ;
   wire [1:0] \$575 ;
-  wire [71:0] \$576 ;
+  wire \$576 ;
   wire \$577 ;
   wire \$578 ;
   wire \$579 ;
@@ -640,17 +639,17 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$583 ;
   wire \$584 ;
   wire \$585 ;
-  wire [1:0] \$586 ;
-  wire [1:0] \$587 ;
-  wire [1:0] \$588 ;
-  wire [1:0] \$589 ;
+  wire \$586 ;
+  wire \$587 ;
+  wire \$588 ;
+  wire \$589 ;
   wire [14:0] \$59 ;
   wire \$590 ;
   wire \$591 ;
   wire \$592 ;
   wire \$593 ;
   wire \$594 ;
-  wire \$595 ;
+  wire [71:0] \$595 ;
   wire \$596 ;
   wire \$597 ;
   wire \$598 ;
@@ -668,11 +667,11 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$608 ;
   wire \$609 ;
   wire [14:0] \$61 ;
-  wire \$610 ;
+  wire [14:0] \$610 ;
   wire \$611 ;
   wire \$612 ;
   wire \$613 ;
-  wire [14:0] \$614 ;
+  wire \$614 ;
   wire \$615 ;
   wire \$616 ;
   wire \$617 ;
@@ -688,7 +687,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$626 ;
   wire \$627 ;
   wire \$628 ;
-  wire \$629 ;
+  wire [79:0] \$629 ;
   wire [14:0] \$63 ;
   wire \$630 ;
   wire \$631 ;
@@ -696,115 +695,115 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$633 ;
   wire \$634 ;
   wire \$635 ;
-  wire \$636 ;
+  wire [71:0] \$636 ;
   wire \$637 ;
   wire \$638 ;
-  wire \$639 ;
+  wire [71:0] \$639 ;
   wire [14:0] \$64 ;
   wire \$640 ;
-  wire [79:0] \$641 ;
-  wire [79:0] \$642 ;
-  wire [79:0] \$643 ;
-  wire [79:0] \$644 ;
-  wire [79:0] \$645 ;
-  wire [79:0] \$646 ;
-  wire [79:0] \$647 ;
-  wire [79:0] \$648 ;
-  wire \$649 ;
+  wire \$641 ;
+  wire [71:0] \$642 ;
+  wire \$643 ;
+  wire \$644 ;
+  wire [71:0] \$645 ;
+  wire \$646 ;
+  wire \$647 ;
+  wire \$648 ;
+  wire [71:0] \$649 ;
   wire [14:0] \$65 ;
   wire \$650 ;
   wire \$651 ;
-  wire \$652 ;
+  wire [71:0] \$652 ;
   wire \$653 ;
-  wire \$654 ;
-  wire [71:0] \$655 ;
+  wire [71:0] \$654 ;
+  wire \$655 ;
   wire \$656 ;
-  wire \$657 ;
-  wire [71:0] \$658 ;
+  wire [71:0] \$657 ;
+  wire \$658 ;
   wire \$659 ;
   wire [14:0] \$66 ;
-  wire \$660 ;
-  wire [71:0] \$661 ;
+  wire [71:0] \$660 ;
+  wire \$661 ;
   wire \$662 ;
-  wire \$663 ;
-  wire [71:0] \$664 ;
+  wire [71:0] \$663 ;
+  wire \$664 ;
   wire \$665 ;
   wire \$666 ;
-  wire \$667 ;
-  wire [71:0] \$668 ;
+  wire [71:0] \$667 ;
+  wire \$668 ;
   wire \$669 ;
   wire [15:0] \$67 ;
-  wire \$670 ;
-  wire [71:0] \$671 ;
-  wire \$672 ;
-  wire [71:0] \$673 ;
+  wire [71:0] \$670 ;
+  wire \$671 ;
+  wire [71:0] \$672 ;
+  wire \$673 ;
   wire \$674 ;
-  wire \$675 ;
-  wire [71:0] \$676 ;
+  wire [71:0] \$675 ;
+  wire \$676 ;
   wire \$677 ;
-  wire \$678 ;
-  wire [71:0] \$679 ;
+  wire [71:0] \$678 ;
+  wire \$679 ;
   wire [14:0] \$68 ;
   wire \$680 ;
-  wire \$681 ;
-  wire [71:0] \$682 ;
+  wire [71:0] \$681 ;
+  wire \$682 ;
   wire \$683 ;
   wire \$684 ;
-  wire \$685 ;
-  wire [71:0] \$686 ;
+  wire [71:0] \$685 ;
+  wire \$686 ;
   wire \$687 ;
-  wire \$688 ;
-  wire [71:0] \$689 ;
+  wire [71:0] \$688 ;
+  wire \$689 ;
   wire [14:0] \$69 ;
-  wire \$690 ;
-  wire [71:0] \$691 ;
+  wire [71:0] \$690 ;
+  wire \$691 ;
   wire \$692 ;
-  wire \$693 ;
-  wire [71:0] \$694 ;
+  wire [71:0] \$693 ;
+  wire \$694 ;
   wire \$695 ;
-  wire \$696 ;
-  wire [71:0] \$697 ;
+  wire [71:0] \$696 ;
+  wire \$697 ;
   wire \$698 ;
-  wire \$699 ;
+  wire [71:0] \$699 ;
   wire \$7 ;
   wire [14:0] \$70 ;
-  wire [71:0] \$700 ;
+  wire \$700 ;
   wire \$701 ;
   wire \$702 ;
-  wire \$703 ;
-  wire [71:0] \$704 ;
+  wire [71:0] \$703 ;
+  wire \$704 ;
   wire \$705 ;
-  wire \$706 ;
-  wire [71:0] \$707 ;
+  wire [71:0] \$706 ;
+  wire \$707 ;
   wire \$708 ;
-  wire [71:0] \$709 ;
+  wire \$709 ;
   wire [14:0] \$71 ;
   wire \$710 ;
   wire \$711 ;
-  wire [71:0] \$712 ;
+  wire \$712 ;
   wire \$713 ;
   wire \$714 ;
-  wire [71:0] \$715 ;
+  wire \$715 ;
   wire \$716 ;
   wire \$717 ;
-  wire [71:0] \$718 ;
+  wire \$718 ;
   wire \$719 ;
   wire [15:0] \$72 ;
   wire \$720 ;
   wire \$721 ;
-  wire [71:0] \$722 ;
+  wire \$722 ;
   wire \$723 ;
   wire \$724 ;
-  wire [71:0] \$725 ;
+  wire \$725 ;
   wire \$726 ;
   wire \$727 ;
-  wire \$728 ;
-  wire \$729 ;
+  wire [1:0] \$728 ;
+  wire [1:0] \$729 ;
   wire [14:0] \$73 ;
-  wire \$730 ;
-  wire \$731 ;
-  wire \$732 ;
-  wire \$733 ;
+  wire [1:0] \$730 ;
+  wire [1:0] \$731 ;
+  wire [15:0] \$732 ;
+  wire [15:0] \$733 ;
   wire \$734 ;
   wire \$735 ;
   wire \$736 ;
@@ -819,13 +818,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$744 ;
   wire \$745 ;
   wire \$746 ;
-  wire [1:0] \$747 ;
-  wire [1:0] \$748 ;
-  wire [1:0] \$749 ;
+  wire \$747 ;
+  wire \$748 ;
+  wire \$749 ;
   wire [14:0] \$75 ;
-  wire [1:0] \$750 ;
-  wire [15:0] \$751 ;
-  wire [15:0] \$752 ;
+  wire [19:0] \$750 ;
+  wire [18:0] \$751 ;
+  wire \$752 ;
   wire \$753 ;
   wire \$754 ;
   wire \$755 ;
@@ -845,7 +844,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$768 ;
   wire [19:0] \$769 ;
   wire [15:0] \$77 ;
-  wire [18:0] \$770 ;
+  wire \$770 ;
   wire \$771 ;
   wire \$772 ;
   wire \$773 ;
@@ -861,36 +860,36 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$782 ;
   wire \$783 ;
   wire \$784 ;
-  wire \$785 ;
+  wire [1:0] \$785 ;
   wire \$786 ;
-  wire \$787 ;
-  wire [19:0] \$788 ;
-  wire \$789 ;
+  wire [2:0] \$787 ;
+  wire \$788 ;
+  wire [3:0] \$789 ;
   wire [14:0] \$79 ;
   wire \$790 ;
-  wire \$791 ;
-  wire \$792 ;
+  wire [4:0] \$791 ;
+  wire [71:0] \$792 ;
   wire \$793 ;
   wire \$794 ;
-  wire \$795 ;
+  wire [71:0] \$795 ;
   wire \$796 ;
   wire \$797 ;
-  wire \$798 ;
+  wire [71:0] \$798 ;
   wire \$799 ;
   wire \$8 ;
   wire [14:0] \$80 ;
   wire \$800 ;
-  wire \$801 ;
+  wire [71:0] \$801 ;
   wire \$802 ;
   wire \$803 ;
-  wire [1:0] \$804 ;
-  wire \$805 ;
-  wire [2:0] \$806 ;
+  wire \$804 ;
+  wire [71:0] \$805 ;
+  wire \$806 ;
   wire \$807 ;
-  wire [3:0] \$808 ;
+  wire \$808 ;
   wire \$809 ;
   wire [14:0] \$81 ;
-  wire [4:0] \$810 ;
+  wire [1:0] \$810 ;
   wire [71:0] \$811 ;
   wire \$812 ;
   wire \$813 ;
@@ -910,7 +909,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$826 ;
   wire \$827 ;
   wire \$828 ;
-  wire [1:0] \$829 ;
+  wire [2:0] \$829 ;
   wire [14:0] \$83 ;
   wire [71:0] \$830 ;
   wire \$831 ;
@@ -931,7 +930,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$845 ;
   wire \$846 ;
   wire \$847 ;
-  wire [2:0] \$848 ;
+  wire [3:0] \$848 ;
   wire [71:0] \$849 ;
   wire [14:0] \$85 ;
   wire \$850 ;
@@ -952,52 +951,52 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$864 ;
   wire \$865 ;
   wire \$866 ;
-  wire [3:0] \$867 ;
-  wire [71:0] \$868 ;
-  wire \$869 ;
+  wire [4:0] \$867 ;
+  wire \$868 ;
+  wire [1:0] \$869 ;
   wire [15:0] \$87 ;
   wire \$870 ;
-  wire [71:0] \$871 ;
+  wire [2:0] \$871 ;
   wire \$872 ;
-  wire \$873 ;
-  wire [71:0] \$874 ;
-  wire \$875 ;
-  wire \$876 ;
-  wire [71:0] \$877 ;
-  wire \$878 ;
+  wire [3:0] \$873 ;
+  wire \$874 ;
+  wire [4:0] \$875 ;
+  wire [32:0] \$876 ;
+  wire [32:0] \$877 ;
+  wire [32:0] \$878 ;
   wire \$879 ;
   wire [14:0] \$88 ;
-  wire \$880 ;
-  wire [71:0] \$881 ;
-  wire \$882 ;
-  wire \$883 ;
-  wire \$884 ;
-  wire \$885 ;
-  wire [4:0] \$886 ;
-  wire \$887 ;
-  wire [1:0] \$888 ;
-  wire \$889 ;
+  wire [32:0] \$880 ;
+  reg \$881 ;
+  reg \$882 ;
+  reg \$883 ;
+  reg \$884 ;
+  reg [321:0] \$885 ;
+  reg [321:0] \$886 ;
+  reg [321:0] \$887 ;
+  reg [321:0] \$888 ;
+  reg [14:0] \$889 ;
   wire [14:0] \$89 ;
-  wire [2:0] \$890 ;
-  wire \$891 ;
-  wire [3:0] \$892 ;
-  wire \$893 ;
-  wire [4:0] \$894 ;
-  wire [32:0] \$895 ;
-  wire [32:0] \$896 ;
-  wire [32:0] \$897 ;
-  wire \$898 ;
-  wire [32:0] \$899 ;
+  reg [14:0] \$890 ;
+  reg [14:0] \$891 ;
+  reg [14:0] \$892 ;
+  reg [14:0] \$893 ;
+  reg [14:0] \$894 ;
+  reg [14:0] \$895 ;
+  reg [14:0] \$896 ;
+  reg [14:0] \$897 ;
+  reg [14:0] \$898 ;
+  reg [14:0] \$899 ;
   wire [7:0] \$9 ;
   wire [14:0] \$90 ;
-  reg \$900 ;
-  reg \$901 ;
-  reg \$902 ;
-  reg \$903 ;
-  reg [321:0] \$904 ;
-  reg [321:0] \$905 ;
-  reg [321:0] \$906 ;
-  reg [321:0] \$907 ;
+  reg [14:0] \$900 ;
+  reg [14:0] \$901 ;
+  reg [14:0] \$902 ;
+  reg [14:0] \$903 ;
+  reg [14:0] \$904 ;
+  reg [14:0] \$905 ;
+  reg [14:0] \$906 ;
+  reg [14:0] \$907 ;
   reg [14:0] \$908 ;
   reg [14:0] \$909 ;
   wire [14:0] \$91 ;
@@ -1013,14 +1012,14 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [14:0] \$919 ;
   wire [15:0] \$92 ;
   reg [14:0] \$920 ;
-  reg [14:0] \$921 ;
-  reg [14:0] \$922 ;
-  reg [14:0] \$923 ;
-  reg [14:0] \$924 ;
-  reg [14:0] \$925 ;
-  reg [14:0] \$926 ;
-  reg [14:0] \$927 ;
-  reg [14:0] \$928 ;
+  reg \$921 ;
+  reg \$922 ;
+  reg \$923 ;
+  reg \$924 ;
+  reg [66:0] \$925 ;
+  reg [66:0] \$926 ;
+  reg [66:0] \$927 ;
+  reg [66:0] \$928 ;
   reg [14:0] \$929 ;
   wire [14:0] \$93 ;
   reg [14:0] \$930 ;
@@ -1030,284 +1029,206 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [14:0] \$934 ;
   reg [14:0] \$935 ;
   reg [14:0] \$936 ;
-  reg [14:0] \$937 ;
-  reg [14:0] \$938 ;
-  reg [14:0] \$939 ;
+  reg [13:0] \$937 ;
+  reg \$938 ;
+  reg [2:0] \$939 ;
   wire [14:0] \$94 ;
-  reg \$940 ;
+  reg [3:0] \$940 ;
   reg \$941 ;
   reg \$942 ;
-  reg \$943 ;
-  reg [66:0] \$944 ;
-  reg [66:0] \$945 ;
-  reg [66:0] \$946 ;
-  reg [66:0] \$947 ;
-  reg [14:0] \$948 ;
-  reg [14:0] \$949 ;
+  reg [399:0] \$943 ;
+  reg \$944 ;
+  reg [399:0] \$945 ;
+  reg \$946 ;
+  reg \$947 ;
+  reg \$948 ;
+  reg \$949 ;
   wire [14:0] \$95 ;
-  reg [14:0] \$950 ;
-  reg [14:0] \$951 ;
-  reg [14:0] \$952 ;
-  reg [14:0] \$953 ;
-  reg [14:0] \$954 ;
-  reg [14:0] \$955 ;
-  reg [13:0] \$956 ;
+  reg \$950 ;
+  reg [13:0] \$951 ;
+  reg [79:0] \$952 ;
+  reg \$953 ;
+  reg \$954 ;
+  reg [273:0] \$955 ;
+  reg [39:0] \$956 ;
   reg \$957 ;
   reg [2:0] \$958 ;
-  reg [3:0] \$959 ;
+  reg [2:0] \$959 ;
   wire [14:0] \$96 ;
-  reg \$960 ;
+  reg [2:0] \$960 ;
   reg \$961 ;
-  reg [399:0] \$962 ;
-  reg \$963 ;
-  reg [399:0] \$964 ;
-  reg \$965 ;
-  reg [399:0] \$966 ;
-  reg \$967 ;
-  reg \$968 ;
-  reg \$969 ;
+  reg [31:0] \$962 ;
+  reg [31:0] \$963 ;
+  reg [31:0] \$964 ;
+  reg [31:0] \$965 ;
   wire [15:0] \$97 ;
-  reg \$970 ;
-  reg \$971 ;
-  reg \$972 ;
-  reg \$973 ;
-  reg \$974 ;
-  reg [79:0] \$975 ;
-  reg [79:0] \$976 ;
-  reg [79:0] \$977 ;
-  reg [79:0] \$978 ;
-  reg \$979 ;
   wire [14:0] \$98 ;
-  reg [13:0] \$980 ;
-  reg [79:0] \$981 ;
-  reg \$982 ;
-  reg \$983 ;
-  reg [273:0] \$984 ;
-  reg [39:0] \$985 ;
-  reg \$986 ;
-  reg [2:0] \$987 ;
-  reg [2:0] \$988 ;
-  reg [2:0] \$989 ;
   wire [14:0] \$99 ;
-  reg \$990 ;
-  reg [31:0] \$991 ;
-  reg [31:0] \$992 ;
-  reg [31:0] \$993 ;
-  reg [31:0] \$994 ;
-  wire \$signal ;
-  reg [399:0] \$signal$141  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$141.beat ;
-  wire \$signal$141.beat.first ;
-  wire [287:0] \$signal$141.beat.lanes ;
-  wire [71:0] \$signal$141.beat.lanes[0] ;
-  wire \$signal$141.beat.lanes[0].error ;
-  wire [31:0] \$signal$141.beat.lanes[0].row ;
-  wire [13:0] \$signal$141.beat.lanes[0].set ;
-  wire [7:0] \$signal$141.beat.lanes[0].table ;
-  wire [15:0] \$signal$141.beat.lanes[0].tag ;
-  wire \$signal$141.beat.lanes[0].valid ;
-  wire [71:0] \$signal$141.beat.lanes[1] ;
-  wire \$signal$141.beat.lanes[1].error ;
-  wire [31:0] \$signal$141.beat.lanes[1].row ;
-  wire [13:0] \$signal$141.beat.lanes[1].set ;
-  wire [7:0] \$signal$141.beat.lanes[1].table ;
-  wire [15:0] \$signal$141.beat.lanes[1].tag ;
-  wire \$signal$141.beat.lanes[1].valid ;
-  wire [71:0] \$signal$141.beat.lanes[2] ;
-  wire \$signal$141.beat.lanes[2].error ;
-  wire [31:0] \$signal$141.beat.lanes[2].row ;
-  wire [13:0] \$signal$141.beat.lanes[2].set ;
-  wire [7:0] \$signal$141.beat.lanes[2].table ;
-  wire [15:0] \$signal$141.beat.lanes[2].tag ;
-  wire \$signal$141.beat.lanes[2].valid ;
-  wire [71:0] \$signal$141.beat.lanes[3] ;
-  wire \$signal$141.beat.lanes[3].error ;
-  wire [31:0] \$signal$141.beat.lanes[3].row ;
-  wire [13:0] \$signal$141.beat.lanes[3].set ;
-  wire [7:0] \$signal$141.beat.lanes[3].table ;
-  wire [15:0] \$signal$141.beat.lanes[3].tag ;
-  wire \$signal$141.beat.lanes[3].valid ;
-  wire \$signal$141.beat.last ;
-  wire [31:0] \$signal$141.beat.meta ;
-  wire \$signal$141.beat_end ;
-  wire \$signal$141.host ;
-  wire \$signal$141.host_ack ;
-  wire [18:0] \$signal$141.host_entry ;
-  wire [1:0] \$signal$141.host_entry.rrpv ;
-  wire [15:0] \$signal$141.host_entry.tag ;
-  wire \$signal$141.host_entry.valid ;
-  wire [2:0] \$signal$141.host_op ;
-  wire [15:0] \$signal$141.host_slot ;
-  wire [15:0] \$signal$141.host_tag ;
-  wire \$signal$141.learn ;
-  wire [3:0] \$signal$141.mask ;
-  wire [1:0] \$signal$141.rmw_lane ;
-  wire [13:0] \$signal$141.rmw_set ;
-  reg \$signal$143  = 1'h0;
-  reg [399:0] \$signal$144  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$144.beat ;
-  wire \$signal$144.beat.first ;
-  wire [287:0] \$signal$144.beat.lanes ;
-  wire [71:0] \$signal$144.beat.lanes[0] ;
-  wire \$signal$144.beat.lanes[0].error ;
-  wire [31:0] \$signal$144.beat.lanes[0].row ;
-  wire [13:0] \$signal$144.beat.lanes[0].set ;
-  wire [7:0] \$signal$144.beat.lanes[0].table ;
-  wire [15:0] \$signal$144.beat.lanes[0].tag ;
-  wire \$signal$144.beat.lanes[0].valid ;
-  wire [71:0] \$signal$144.beat.lanes[1] ;
-  wire \$signal$144.beat.lanes[1].error ;
-  wire [31:0] \$signal$144.beat.lanes[1].row ;
-  wire [13:0] \$signal$144.beat.lanes[1].set ;
-  wire [7:0] \$signal$144.beat.lanes[1].table ;
-  wire [15:0] \$signal$144.beat.lanes[1].tag ;
-  wire \$signal$144.beat.lanes[1].valid ;
-  wire [71:0] \$signal$144.beat.lanes[2] ;
-  wire \$signal$144.beat.lanes[2].error ;
-  wire [31:0] \$signal$144.beat.lanes[2].row ;
-  wire [13:0] \$signal$144.beat.lanes[2].set ;
-  wire [7:0] \$signal$144.beat.lanes[2].table ;
-  wire [15:0] \$signal$144.beat.lanes[2].tag ;
-  wire \$signal$144.beat.lanes[2].valid ;
-  wire [71:0] \$signal$144.beat.lanes[3] ;
-  wire \$signal$144.beat.lanes[3].error ;
-  wire [31:0] \$signal$144.beat.lanes[3].row ;
-  wire [13:0] \$signal$144.beat.lanes[3].set ;
-  wire [7:0] \$signal$144.beat.lanes[3].table ;
-  wire [15:0] \$signal$144.beat.lanes[3].tag ;
-  wire \$signal$144.beat.lanes[3].valid ;
-  wire \$signal$144.beat.last ;
-  wire [31:0] \$signal$144.beat.meta ;
-  wire \$signal$144.beat_end ;
-  wire \$signal$144.host ;
-  wire \$signal$144.host_ack ;
-  wire [18:0] \$signal$144.host_entry ;
-  wire [1:0] \$signal$144.host_entry.rrpv ;
-  wire [15:0] \$signal$144.host_entry.tag ;
-  wire \$signal$144.host_entry.valid ;
-  wire [2:0] \$signal$144.host_op ;
-  wire [15:0] \$signal$144.host_slot ;
-  wire [15:0] \$signal$144.host_tag ;
-  wire \$signal$144.learn ;
-  wire [3:0] \$signal$144.mask ;
-  wire [1:0] \$signal$144.rmw_lane ;
-  wire [13:0] \$signal$144.rmw_set ;
-  reg [399:0] \$signal$147  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$147.beat ;
-  wire \$signal$147.beat.first ;
-  wire [287:0] \$signal$147.beat.lanes ;
-  wire [71:0] \$signal$147.beat.lanes[0] ;
-  wire \$signal$147.beat.lanes[0].error ;
-  wire [31:0] \$signal$147.beat.lanes[0].row ;
-  wire [13:0] \$signal$147.beat.lanes[0].set ;
-  wire [7:0] \$signal$147.beat.lanes[0].table ;
-  wire [15:0] \$signal$147.beat.lanes[0].tag ;
-  wire \$signal$147.beat.lanes[0].valid ;
-  wire [71:0] \$signal$147.beat.lanes[1] ;
-  wire \$signal$147.beat.lanes[1].error ;
-  wire [31:0] \$signal$147.beat.lanes[1].row ;
-  wire [13:0] \$signal$147.beat.lanes[1].set ;
-  wire [7:0] \$signal$147.beat.lanes[1].table ;
-  wire [15:0] \$signal$147.beat.lanes[1].tag ;
-  wire \$signal$147.beat.lanes[1].valid ;
-  wire [71:0] \$signal$147.beat.lanes[2] ;
-  wire \$signal$147.beat.lanes[2].error ;
-  wire [31:0] \$signal$147.beat.lanes[2].row ;
-  wire [13:0] \$signal$147.beat.lanes[2].set ;
-  wire [7:0] \$signal$147.beat.lanes[2].table ;
-  wire [15:0] \$signal$147.beat.lanes[2].tag ;
-  wire \$signal$147.beat.lanes[2].valid ;
-  wire [71:0] \$signal$147.beat.lanes[3] ;
-  wire \$signal$147.beat.lanes[3].error ;
-  wire [31:0] \$signal$147.beat.lanes[3].row ;
-  wire [13:0] \$signal$147.beat.lanes[3].set ;
-  wire [7:0] \$signal$147.beat.lanes[3].table ;
-  wire [15:0] \$signal$147.beat.lanes[3].tag ;
-  wire \$signal$147.beat.lanes[3].valid ;
-  wire \$signal$147.beat.last ;
-  wire [31:0] \$signal$147.beat.meta ;
-  wire \$signal$147.beat_end ;
-  wire \$signal$147.host ;
-  wire \$signal$147.host_ack ;
-  wire [18:0] \$signal$147.host_entry ;
-  wire [1:0] \$signal$147.host_entry.rrpv ;
-  wire [15:0] \$signal$147.host_entry.tag ;
-  wire \$signal$147.host_entry.valid ;
-  wire [2:0] \$signal$147.host_op ;
-  wire [15:0] \$signal$147.host_slot ;
-  wire [15:0] \$signal$147.host_tag ;
-  wire \$signal$147.learn ;
-  wire [3:0] \$signal$147.mask ;
-  wire [1:0] \$signal$147.rmw_lane ;
-  wire [13:0] \$signal$147.rmw_set ;
+  reg [399:0] \$signal  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  reg [399:0] \$signal$162  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \$signal$162.beat ;
+  wire \$signal$162.beat.first ;
+  wire [287:0] \$signal$162.beat.lanes ;
+  wire [71:0] \$signal$162.beat.lanes[0] ;
+  wire \$signal$162.beat.lanes[0].error ;
+  wire [31:0] \$signal$162.beat.lanes[0].row ;
+  wire [13:0] \$signal$162.beat.lanes[0].set ;
+  wire [7:0] \$signal$162.beat.lanes[0].table ;
+  wire [15:0] \$signal$162.beat.lanes[0].tag ;
+  wire \$signal$162.beat.lanes[0].valid ;
+  wire [71:0] \$signal$162.beat.lanes[1] ;
+  wire \$signal$162.beat.lanes[1].error ;
+  wire [31:0] \$signal$162.beat.lanes[1].row ;
+  wire [13:0] \$signal$162.beat.lanes[1].set ;
+  wire [7:0] \$signal$162.beat.lanes[1].table ;
+  wire [15:0] \$signal$162.beat.lanes[1].tag ;
+  wire \$signal$162.beat.lanes[1].valid ;
+  wire [71:0] \$signal$162.beat.lanes[2] ;
+  wire \$signal$162.beat.lanes[2].error ;
+  wire [31:0] \$signal$162.beat.lanes[2].row ;
+  wire [13:0] \$signal$162.beat.lanes[2].set ;
+  wire [7:0] \$signal$162.beat.lanes[2].table ;
+  wire [15:0] \$signal$162.beat.lanes[2].tag ;
+  wire \$signal$162.beat.lanes[2].valid ;
+  wire [71:0] \$signal$162.beat.lanes[3] ;
+  wire \$signal$162.beat.lanes[3].error ;
+  wire [31:0] \$signal$162.beat.lanes[3].row ;
+  wire [13:0] \$signal$162.beat.lanes[3].set ;
+  wire [7:0] \$signal$162.beat.lanes[3].table ;
+  wire [15:0] \$signal$162.beat.lanes[3].tag ;
+  wire \$signal$162.beat.lanes[3].valid ;
+  wire \$signal$162.beat.last ;
+  wire [31:0] \$signal$162.beat.meta ;
+  wire \$signal$162.beat_end ;
+  wire \$signal$162.host ;
+  wire \$signal$162.host_ack ;
+  wire [18:0] \$signal$162.host_entry ;
+  wire [1:0] \$signal$162.host_entry.rrpv ;
+  wire [15:0] \$signal$162.host_entry.tag ;
+  wire \$signal$162.host_entry.valid ;
+  wire [2:0] \$signal$162.host_op ;
+  wire [15:0] \$signal$162.host_slot ;
+  wire [15:0] \$signal$162.host_tag ;
+  wire \$signal$162.learn ;
+  wire [3:0] \$signal$162.mask ;
+  wire [1:0] \$signal$162.rmw_lane ;
+  wire [13:0] \$signal$162.rmw_set ;
+  reg \$signal$182  = 1'h0;
+  wire [321:0] \$signal.beat ;
+  wire \$signal.beat.first ;
+  wire [287:0] \$signal.beat.lanes ;
+  wire [71:0] \$signal.beat.lanes[0] ;
+  wire \$signal.beat.lanes[0].error ;
+  wire [31:0] \$signal.beat.lanes[0].row ;
+  wire [13:0] \$signal.beat.lanes[0].set ;
+  wire [7:0] \$signal.beat.lanes[0].table ;
+  wire [15:0] \$signal.beat.lanes[0].tag ;
+  wire \$signal.beat.lanes[0].valid ;
+  wire [71:0] \$signal.beat.lanes[1] ;
+  wire \$signal.beat.lanes[1].error ;
+  wire [31:0] \$signal.beat.lanes[1].row ;
+  wire [13:0] \$signal.beat.lanes[1].set ;
+  wire [7:0] \$signal.beat.lanes[1].table ;
+  wire [15:0] \$signal.beat.lanes[1].tag ;
+  wire \$signal.beat.lanes[1].valid ;
+  wire [71:0] \$signal.beat.lanes[2] ;
+  wire \$signal.beat.lanes[2].error ;
+  wire [31:0] \$signal.beat.lanes[2].row ;
+  wire [13:0] \$signal.beat.lanes[2].set ;
+  wire [7:0] \$signal.beat.lanes[2].table ;
+  wire [15:0] \$signal.beat.lanes[2].tag ;
+  wire \$signal.beat.lanes[2].valid ;
+  wire [71:0] \$signal.beat.lanes[3] ;
+  wire \$signal.beat.lanes[3].error ;
+  wire [31:0] \$signal.beat.lanes[3].row ;
+  wire [13:0] \$signal.beat.lanes[3].set ;
+  wire [7:0] \$signal.beat.lanes[3].table ;
+  wire [15:0] \$signal.beat.lanes[3].tag ;
+  wire \$signal.beat.lanes[3].valid ;
+  wire \$signal.beat.last ;
+  wire [31:0] \$signal.beat.meta ;
+  wire \$signal.beat_end ;
+  wire \$signal.host ;
+  wire \$signal.host_ack ;
+  wire [18:0] \$signal.host_entry ;
+  wire [1:0] \$signal.host_entry.rrpv ;
+  wire [15:0] \$signal.host_entry.tag ;
+  wire \$signal.host_entry.valid ;
+  wire [2:0] \$signal.host_op ;
+  wire [15:0] \$signal.host_slot ;
+  wire [15:0] \$signal.host_tag ;
+  wire \$signal.learn ;
+  wire [3:0] \$signal.mask ;
+  wire [1:0] \$signal.rmw_lane ;
+  wire [13:0] \$signal.rmw_set ;
   wire [13:0] \$signature__addr ;
-  wire [13:0] \$signature__addr$149 ;
-  wire [13:0] \$signature__addr$151 ;
-  wire [13:0] \$signature__addr$153 ;
+  wire [13:0] \$signature__addr$143 ;
+  wire [13:0] \$signature__addr$145 ;
+  wire [13:0] \$signature__addr$147 ;
   wire [79:0] \$signature__data ;
-  wire [79:0] \$signature__data$204 ;
-  wire [19:0] \$signature__data$204[0] ;
-  wire [1:0] \$signature__data$204[0].rrpv ;
-  wire \$signature__data$204[0].stale ;
-  wire [15:0] \$signature__data$204[0].tag ;
-  wire \$signature__data$204[0].valid ;
-  wire [19:0] \$signature__data$204[1] ;
-  wire [1:0] \$signature__data$204[1].rrpv ;
-  wire \$signature__data$204[1].stale ;
-  wire [15:0] \$signature__data$204[1].tag ;
-  wire \$signature__data$204[1].valid ;
-  wire [19:0] \$signature__data$204[2] ;
-  wire [1:0] \$signature__data$204[2].rrpv ;
-  wire \$signature__data$204[2].stale ;
-  wire [15:0] \$signature__data$204[2].tag ;
-  wire \$signature__data$204[2].valid ;
-  wire [19:0] \$signature__data$204[3] ;
-  wire [1:0] \$signature__data$204[3].rrpv ;
-  wire \$signature__data$204[3].stale ;
-  wire [15:0] \$signature__data$204[3].tag ;
-  wire \$signature__data$204[3].valid ;
-  wire [79:0] \$signature__data$205 ;
-  wire [19:0] \$signature__data$205[0] ;
-  wire [1:0] \$signature__data$205[0].rrpv ;
-  wire \$signature__data$205[0].stale ;
-  wire [15:0] \$signature__data$205[0].tag ;
-  wire \$signature__data$205[0].valid ;
-  wire [19:0] \$signature__data$205[1] ;
-  wire [1:0] \$signature__data$205[1].rrpv ;
-  wire \$signature__data$205[1].stale ;
-  wire [15:0] \$signature__data$205[1].tag ;
-  wire \$signature__data$205[1].valid ;
-  wire [19:0] \$signature__data$205[2] ;
-  wire [1:0] \$signature__data$205[2].rrpv ;
-  wire \$signature__data$205[2].stale ;
-  wire [15:0] \$signature__data$205[2].tag ;
-  wire \$signature__data$205[2].valid ;
-  wire [19:0] \$signature__data$205[3] ;
-  wire [1:0] \$signature__data$205[3].rrpv ;
-  wire \$signature__data$205[3].stale ;
-  wire [15:0] \$signature__data$205[3].tag ;
-  wire \$signature__data$205[3].valid ;
-  wire [79:0] \$signature__data$206 ;
-  wire [19:0] \$signature__data$206[0] ;
-  wire [1:0] \$signature__data$206[0].rrpv ;
-  wire \$signature__data$206[0].stale ;
-  wire [15:0] \$signature__data$206[0].tag ;
-  wire \$signature__data$206[0].valid ;
-  wire [19:0] \$signature__data$206[1] ;
-  wire [1:0] \$signature__data$206[1].rrpv ;
-  wire \$signature__data$206[1].stale ;
-  wire [15:0] \$signature__data$206[1].tag ;
-  wire \$signature__data$206[1].valid ;
-  wire [19:0] \$signature__data$206[2] ;
-  wire [1:0] \$signature__data$206[2].rrpv ;
-  wire \$signature__data$206[2].stale ;
-  wire [15:0] \$signature__data$206[2].tag ;
-  wire \$signature__data$206[2].valid ;
-  wire [19:0] \$signature__data$206[3] ;
-  wire [1:0] \$signature__data$206[3].rrpv ;
-  wire \$signature__data$206[3].stale ;
-  wire [15:0] \$signature__data$206[3].tag ;
-  wire \$signature__data$206[3].valid ;
+  wire [79:0] \$signature__data$154 ;
+  wire [19:0] \$signature__data$154[0] ;
+  wire [1:0] \$signature__data$154[0].rrpv ;
+  wire \$signature__data$154[0].stale ;
+  wire [15:0] \$signature__data$154[0].tag ;
+  wire \$signature__data$154[0].valid ;
+  wire [19:0] \$signature__data$154[1] ;
+  wire [1:0] \$signature__data$154[1].rrpv ;
+  wire \$signature__data$154[1].stale ;
+  wire [15:0] \$signature__data$154[1].tag ;
+  wire \$signature__data$154[1].valid ;
+  wire [19:0] \$signature__data$154[2] ;
+  wire [1:0] \$signature__data$154[2].rrpv ;
+  wire \$signature__data$154[2].stale ;
+  wire [15:0] \$signature__data$154[2].tag ;
+  wire \$signature__data$154[2].valid ;
+  wire [19:0] \$signature__data$154[3] ;
+  wire [1:0] \$signature__data$154[3].rrpv ;
+  wire \$signature__data$154[3].stale ;
+  wire [15:0] \$signature__data$154[3].tag ;
+  wire \$signature__data$154[3].valid ;
+  wire [79:0] \$signature__data$157 ;
+  wire [19:0] \$signature__data$157[0] ;
+  wire [1:0] \$signature__data$157[0].rrpv ;
+  wire \$signature__data$157[0].stale ;
+  wire [15:0] \$signature__data$157[0].tag ;
+  wire \$signature__data$157[0].valid ;
+  wire [19:0] \$signature__data$157[1] ;
+  wire [1:0] \$signature__data$157[1].rrpv ;
+  wire \$signature__data$157[1].stale ;
+  wire [15:0] \$signature__data$157[1].tag ;
+  wire \$signature__data$157[1].valid ;
+  wire [19:0] \$signature__data$157[2] ;
+  wire [1:0] \$signature__data$157[2].rrpv ;
+  wire \$signature__data$157[2].stale ;
+  wire [15:0] \$signature__data$157[2].tag ;
+  wire \$signature__data$157[2].valid ;
+  wire [19:0] \$signature__data$157[3] ;
+  wire [1:0] \$signature__data$157[3].rrpv ;
+  wire \$signature__data$157[3].stale ;
+  wire [15:0] \$signature__data$157[3].tag ;
+  wire \$signature__data$157[3].valid ;
+  wire [79:0] \$signature__data$160 ;
+  wire [19:0] \$signature__data$160[0] ;
+  wire [1:0] \$signature__data$160[0].rrpv ;
+  wire \$signature__data$160[0].stale ;
+  wire [15:0] \$signature__data$160[0].tag ;
+  wire \$signature__data$160[0].valid ;
+  wire [19:0] \$signature__data$160[1] ;
+  wire [1:0] \$signature__data$160[1].rrpv ;
+  wire \$signature__data$160[1].stale ;
+  wire [15:0] \$signature__data$160[1].tag ;
+  wire \$signature__data$160[1].valid ;
+  wire [19:0] \$signature__data$160[2] ;
+  wire [1:0] \$signature__data$160[2].rrpv ;
+  wire \$signature__data$160[2].stale ;
+  wire [15:0] \$signature__data$160[2].tag ;
+  wire \$signature__data$160[2].valid ;
+  wire [19:0] \$signature__data$160[3] ;
+  wire [1:0] \$signature__data$160[3].rrpv ;
+  wire \$signature__data$160[3].stale ;
+  wire [15:0] \$signature__data$160[3].tag ;
+  wire \$signature__data$160[3].valid ;
   wire [19:0] \$signature__data[0] ;
   wire [1:0] \$signature__data[0].rrpv ;
   wire \$signature__data[0].stale ;
@@ -1329,34 +1250,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [15:0] \$signature__data[3].tag ;
   wire \$signature__data[3].valid ;
   wire \$signature__en ;
-  wire \$signature__en$148 ;
-  wire \$signature__en$150 ;
-  wire \$signature__en$152 ;
+  wire \$signature__en$142 ;
+  wire \$signature__en$144 ;
+  wire \$signature__en$146 ;
   reg a_valid = 1'h0;
   wire advance;
   wire [1:0] age;
   reg [2:0] answered = 3'h0;
-  wire [79:0] b_word;
-  wire [19:0] \b_word[0] ;
-  wire [1:0] \b_word[0].rrpv ;
-  wire \b_word[0].stale ;
-  wire [15:0] \b_word[0].tag ;
-  wire \b_word[0].valid ;
-  wire [19:0] \b_word[1] ;
-  wire [1:0] \b_word[1].rrpv ;
-  wire \b_word[1].stale ;
-  wire [15:0] \b_word[1].tag ;
-  wire \b_word[1].valid ;
-  wire [19:0] \b_word[2] ;
-  wire [1:0] \b_word[2].rrpv ;
-  wire \b_word[2].stale ;
-  wire [15:0] \b_word[2].tag ;
-  wire \b_word[2].valid ;
-  wire [19:0] \b_word[3] ;
-  wire [1:0] \b_word[3].rrpv ;
-  wire \b_word[3].stale ;
-  wire [15:0] \b_word[3].tag ;
-  wire \b_word[3].valid ;
   wire b_writes;
   wire [2:0] beat_conflicts;
   wire beats_hashing;
@@ -1409,7 +1309,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg error_sticky = 1'h0;
   output [31:0] errors;
   reg [31:0] errors = 32'd0;
-  reg [2:0] \errors$209  = 3'h0;
+  reg [2:0] \errors$201  = 3'h0;
   input errors_clear;
   wire errors_clear;
   wire [321:0] h;
@@ -1587,7 +1487,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg hh_valid = 1'h0;
   output [31:0] hits;
   reg [31:0] hits = 32'd0;
-  reg [2:0] \hits$208  = 3'h0;
+  reg [2:0] \hits$200  = 3'h0;
   input [66:0] host_cmd__payload;
   wire [66:0] host_cmd__payload;
   wire [18:0] \host_cmd__payload.entry ;
@@ -1855,9 +1755,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   input mode;
   wire mode;
   wire [3:0] pending;
-  reg port0_forward_b = 1'h0;
-  reg port0_forward_w = 1'h0;
-  reg [79:0] port0_word = 80'h00000000000000000000;
+  reg port0_forward = 1'h0;
+  wire [79:0] port0_word;
   wire [19:0] \port0_word[0] ;
   wire [1:0] \port0_word[0].rrpv ;
   wire \port0_word[0].stale ;
@@ -1878,9 +1777,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \port0_word[3].stale ;
   wire [15:0] \port0_word[3].tag ;
   wire \port0_word[3].valid ;
-  reg port1_forward_b = 1'h0;
-  reg port1_forward_w = 1'h0;
-  reg [79:0] port1_word = 80'h00000000000000000000;
+  reg port1_forward = 1'h0;
+  wire [79:0] port1_word;
   wire [19:0] \port1_word[0] ;
   wire [1:0] \port1_word[0].rrpv ;
   wire \port1_word[0].stale ;
@@ -1901,9 +1799,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \port1_word[3].stale ;
   wire [15:0] \port1_word[3].tag ;
   wire \port1_word[3].valid ;
-  reg port2_forward_b = 1'h0;
-  reg port2_forward_w = 1'h0;
-  reg [79:0] port2_word = 80'h00000000000000000000;
+  reg port2_forward = 1'h0;
+  wire [79:0] port2_word;
   wire [19:0] \port2_word[0] ;
   wire [1:0] \port2_word[0].rrpv ;
   wire \port2_word[0].stale ;
@@ -1924,9 +1821,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \port2_word[3].stale ;
   wire [15:0] \port2_word[3].tag ;
   wire \port2_word[3].valid ;
-  reg port3_forward_b = 1'h0;
-  reg port3_forward_w = 1'h0;
-  reg [79:0] port3_word = 80'h00000000000000000000;
+  reg port3_forward = 1'h0;
+  wire [79:0] port3_word;
   wire [19:0] \port3_word[0] ;
   wire [1:0] \port3_word[0].rrpv ;
   wire \port3_word[0].stale ;
@@ -1947,7 +1843,6 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \port3_word[3].stale ;
   wire [15:0] \port3_word[3].tag ;
   wire \port3_word[3].valid ;
-  reg r_valid = 1'h0;
   reg [3:0] remaining = 4'h0;
   input [197:0] req__payload;
   wire [197:0] req__payload;
@@ -2026,8 +1921,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire w_en;
   (* init = 14'h0000 *)
   wire [13:0] w_set;
-  (* init = 80'h00000000000000000000 *)
-  wire [79:0] w_word;
+  reg [79:0] w_word = 80'h00000000000000000000;
   wire [19:0] \w_word[0] ;
   wire [1:0] \w_word[0].rrpv ;
   wire \w_word[0].stale ;
@@ -2049,7 +1943,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [15:0] \w_word[3].tag ;
   wire \w_word[3].valid ;
   reg [13:0] write__addr = 14'h0000;
-  reg [79:0] write__data = 80'h00000000000000000000;
+  (* init = 80'h00000000000000000000 *)
+  wire [79:0] write__data;
   wire [19:0] \write__data[0] ;
   wire [1:0] \write__data[0].rrpv ;
   wire \write__data[0].stale ;
@@ -18460,7 +18355,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @(posedge clk) begin
     if (write__en)
-      sets[write__addr] <= write__data;
+      sets[write__addr] <= w_word;
   end
   reg [79:0] _0_;
   reg [79:0] _1_;
@@ -18468,51 +18363,30 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [79:0] _3_;
   always @(posedge clk) begin
     if (advance) begin
-      _0_ <= sets[\$signal$147 [238:225]];
-      if (write__en && \$signal$147 [238:225] == write__addr)
-        _0_ <= write__data;
+      _0_ <= sets[\$signal [238:225]];
+      if (write__en && \$signal [238:225] == write__addr)
+        _0_ <= w_word;
     end
     if (advance) begin
-      _1_ <= sets[\$signal$147 [166:153]];
-      if (write__en && \$signal$147 [166:153] == write__addr)
-        _1_ <= write__data;
+      _1_ <= sets[\$signal [166:153]];
+      if (write__en && \$signal [166:153] == write__addr)
+        _1_ <= w_word;
     end
     if (advance) begin
-      _2_ <= sets[\$signal$147 [94:81]];
-      if (write__en && \$signal$147 [94:81] == write__addr)
-        _2_ <= write__data;
+      _2_ <= sets[\$signal [94:81]];
+      if (write__en && \$signal [94:81] == write__addr)
+        _2_ <= w_word;
     end
     if (advance) begin
       _3_ <= sets[\$signature__addr ];
       if (write__en && \$signature__addr  == write__addr)
-        _3_ <= write__data;
+        _3_ <= w_word;
     end
   end
-  assign \$signature__data$206  = _0_;
-  assign \$signature__data$205  = _1_;
-  assign \$signature__data$204  = _2_;
+  assign \$signature__data$160  = _0_;
+  assign \$signature__data$157  = _1_;
+  assign \$signature__data$154  = _2_;
   assign \$signature__data  = _3_;
-  assign \$4  = ! \$3 ;
-  assign \$6  = ! \$5 ;
-  assign lane0_in_range = \$4  & \$6 ;
-  assign \$7  = ~ lane0_in_range;
-  assign \$8  = req__payload[0] & \$7 ;
-  assign \$10  = ! \$9 ;
-  assign \$12  = ! \$11 ;
-  assign lane1_in_range = \$10  & \$12 ;
-  assign \$13  = ~ lane1_in_range;
-  assign \$14  = req__payload[41] & \$13 ;
-  assign \$16  = ! \$15 ;
-  assign \$18  = ! \$17 ;
-  assign lane2_in_range = \$16  & \$18 ;
-  assign \$19  = ~ lane2_in_range;
-  assign \$20  = req__payload[82] & \$19 ;
-  assign \$22  = ! \$21 ;
-  assign \$24  = ! \$23 ;
-  assign lane3_in_range = \$22  & \$24 ;
-  assign \$25  = ~ lane3_in_range;
-  assign \$26  = req__payload[123] & \$25 ;
-  assign \$27  = req__payload[23:9] + 15'h4f1b;
   assign \$28  = { \$27 [12:0], \$27 [14:13] } & { \$27 [9:0], \$27 [14:10] };
   assign \$29  = { \$27 [13:0], \$27 [14] } ^ \$28 ;
   assign \$30  = \$29  ^ { \$27 [7:0], \$27 [14:8] };
@@ -18713,1010 +18587,993 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$203  = pending[2] ? 2'h2 : \$202 ;
   assign \$204  = pending[1] ? 2'h1 : \$203 ;
   assign \$205  = pending[0] ? 2'h0 : \$204 ;
-  assign \$1232  = \$205  * 7'h48;
-  assign \$206  = h[287:0] >> \$1232 ;
+  assign \$1203  = \$205  * 7'h48;
+  assign \$206  = h[287:0] >> \$1203 ;
   assign \$207  = ! rest;
   assign \$208  = ! rest;
-  assign \$209  = | \$signal$141 [347:345];
-  assign \$210  = | \$signal$141 [5:2];
-  assign \$211  = \$signal$141 [1] & \$210 ;
-  assign \$1240  = \$signal$141 [344:343] * 7'h48;
-  assign \$212  = \$signal$141 [294:7] >> \$1240 ;
-  assign \$213  = ~ \$212 [1];
-  assign \$214  = \$211  & \$213 ;
-  assign \$215  = \$signal$141 [0] ? \$209  : \$214 ;
-  assign \$signal  = r_valid & \$215 ;
-  assign \$216  = | \$signal$144 [347:345];
-  assign \$217  = | \$signal$144 [5:2];
-  assign \$218  = \$signal$144 [1] & \$217 ;
-  assign \$1250  = \$signal$144 [344:343] * 7'h48;
-  assign \$219  = \$signal$144 [294:7] >> \$1250 ;
-  assign \$220  = ~ \$219 [1];
-  assign \$221  = \$218  & \$220 ;
-  assign \$222  = \$signal$144 [0] ? \$216  : \$221 ;
-  assign b_writes = \$signal$143  & \$222 ;
-  assign \$223  = \$signal$147 [0] | \$signal$147 [1];
-  assign \$signature__addr  = \$223  ? \$signal$147 [342:329] : \$signal$147 [22:9];
-  assign \$224  = port0_word[18:3] == \$signal$144 [38:23];
-  assign \$225  = port0_word[0] & \$224 ;
-  assign \$226  = port0_word[38:23] == \$signal$144 [38:23];
-  assign \$227  = port0_word[20] & \$226 ;
-  assign \$228  = port0_word[58:43] == \$signal$144 [38:23];
-  assign \$229  = port0_word[40] & \$228 ;
-  assign \$230  = port0_word[78:63] == \$signal$144 [38:23];
-  assign \$231  = port0_word[60] & \$230 ;
-  assign \$232  = | { \$231 , \$229 , \$227 , \$225  };
-  assign \$233  = \$232  & \$signal$144 [7];
-  assign \$234  = ~ \$signal$144 [8];
-  assign lane0_hit = \$233  & \$234 ;
-  assign \$235  = port0_word[18:3] == \$signal$144 [38:23];
-  assign \$236  = port0_word[0] & \$235 ;
-  assign \$237  = port0_word[38:23] == \$signal$144 [38:23];
-  assign \$238  = port0_word[20] & \$237 ;
-  assign \$239  = port0_word[58:43] == \$signal$144 [38:23];
-  assign \$240  = port0_word[40] & \$239 ;
-  assign \$241  = port0_word[78:63] == \$signal$144 [38:23];
-  assign \$242  = port0_word[60] & \$241 ;
-  assign \$243  = \$242  ? 2'h3 : 2'h0;
-  assign \$244  = \$240  ? 2'h2 : \$243 ;
-  assign \$245  = \$238  ? 2'h1 : \$244 ;
-  assign \$246  = \$236  ? 2'h0 : \$245 ;
-  assign lane0_slot = lane0_hit ? { \$signal$144 [22:9], \$246  } : 16'h0000;
-  assign \$247  = port0_word[18:3] == \$signal$144 [38:23];
-  assign \$248  = port0_word[0] & \$247 ;
-  assign \$249  = port0_word[38:23] == \$signal$144 [38:23];
-  assign \$250  = port0_word[20] & \$249 ;
-  assign \$251  = port0_word[58:43] == \$signal$144 [38:23];
-  assign \$252  = port0_word[40] & \$251 ;
-  assign \$253  = port0_word[78:63] == \$signal$144 [38:23];
-  assign \$254  = port0_word[60] & \$253 ;
-  assign \$255  = \$254  ? 2'h3 : 2'h0;
-  assign \$256  = \$252  ? 2'h2 : \$255 ;
-  assign \$257  = \$250  ? 2'h1 : \$256 ;
-  assign \$258  = \$248  ? 2'h0 : \$257 ;
-  assign \$259  = { port0_word[79], port0_word[59], port0_word[39], port0_word[19] } >> \$258 ;
-  assign lane0_stale = lane0_hit & \$259 ;
-  assign \$260  = port1_word[18:3] == \$signal$144 [110:95];
-  assign \$261  = port1_word[0] & \$260 ;
-  assign \$262  = port1_word[38:23] == \$signal$144 [110:95];
-  assign \$263  = port1_word[20] & \$262 ;
-  assign \$264  = port1_word[58:43] == \$signal$144 [110:95];
-  assign \$265  = port1_word[40] & \$264 ;
-  assign \$266  = port1_word[78:63] == \$signal$144 [110:95];
-  assign \$267  = port1_word[60] & \$266 ;
-  assign \$268  = | { \$267 , \$265 , \$263 , \$261  };
-  assign \$269  = \$268  & \$signal$144 [79];
-  assign \$270  = ~ \$signal$144 [80];
-  assign lane1_hit = \$269  & \$270 ;
-  assign \$271  = port1_word[18:3] == \$signal$144 [110:95];
-  assign \$272  = port1_word[0] & \$271 ;
-  assign \$273  = port1_word[38:23] == \$signal$144 [110:95];
-  assign \$274  = port1_word[20] & \$273 ;
-  assign \$275  = port1_word[58:43] == \$signal$144 [110:95];
-  assign \$276  = port1_word[40] & \$275 ;
-  assign \$277  = port1_word[78:63] == \$signal$144 [110:95];
-  assign \$278  = port1_word[60] & \$277 ;
-  assign \$279  = \$278  ? 2'h3 : 2'h0;
-  assign \$280  = \$276  ? 2'h2 : \$279 ;
-  assign \$281  = \$274  ? 2'h1 : \$280 ;
-  assign \$282  = \$272  ? 2'h0 : \$281 ;
-  assign lane1_slot = lane1_hit ? { \$signal$144 [94:81], \$282  } : 16'h0000;
-  assign \$283  = port1_word[18:3] == \$signal$144 [110:95];
-  assign \$284  = port1_word[0] & \$283 ;
-  assign \$285  = port1_word[38:23] == \$signal$144 [110:95];
-  assign \$286  = port1_word[20] & \$285 ;
-  assign \$287  = port1_word[58:43] == \$signal$144 [110:95];
-  assign \$288  = port1_word[40] & \$287 ;
-  assign \$289  = port1_word[78:63] == \$signal$144 [110:95];
-  assign \$290  = port1_word[60] & \$289 ;
-  assign \$291  = \$290  ? 2'h3 : 2'h0;
-  assign \$292  = \$288  ? 2'h2 : \$291 ;
-  assign \$293  = \$286  ? 2'h1 : \$292 ;
-  assign \$294  = \$284  ? 2'h0 : \$293 ;
-  assign \$295  = { port1_word[79], port1_word[59], port1_word[39], port1_word[19] } >> \$294 ;
-  assign lane1_stale = lane1_hit & \$295 ;
-  assign \$296  = port2_word[18:3] == \$signal$144 [182:167];
-  assign \$297  = port2_word[0] & \$296 ;
-  assign \$298  = port2_word[38:23] == \$signal$144 [182:167];
-  assign \$299  = port2_word[20] & \$298 ;
-  assign \$300  = port2_word[58:43] == \$signal$144 [182:167];
-  assign \$301  = port2_word[40] & \$300 ;
-  assign \$302  = port2_word[78:63] == \$signal$144 [182:167];
-  assign \$303  = port2_word[60] & \$302 ;
-  assign \$304  = | { \$303 , \$301 , \$299 , \$297  };
-  assign \$305  = \$304  & \$signal$144 [151];
-  assign \$306  = ~ \$signal$144 [152];
-  assign lane2_hit = \$305  & \$306 ;
-  assign \$307  = port2_word[18:3] == \$signal$144 [182:167];
-  assign \$308  = port2_word[0] & \$307 ;
-  assign \$309  = port2_word[38:23] == \$signal$144 [182:167];
-  assign \$310  = port2_word[20] & \$309 ;
-  assign \$311  = port2_word[58:43] == \$signal$144 [182:167];
-  assign \$312  = port2_word[40] & \$311 ;
-  assign \$313  = port2_word[78:63] == \$signal$144 [182:167];
-  assign \$314  = port2_word[60] & \$313 ;
-  assign \$315  = \$314  ? 2'h3 : 2'h0;
-  assign \$316  = \$312  ? 2'h2 : \$315 ;
-  assign \$317  = \$310  ? 2'h1 : \$316 ;
-  assign \$318  = \$308  ? 2'h0 : \$317 ;
-  assign lane2_slot = lane2_hit ? { \$signal$144 [166:153], \$318  } : 16'h0000;
-  assign \$319  = port2_word[18:3] == \$signal$144 [182:167];
-  assign \$320  = port2_word[0] & \$319 ;
-  assign \$321  = port2_word[38:23] == \$signal$144 [182:167];
-  assign \$322  = port2_word[20] & \$321 ;
-  assign \$323  = port2_word[58:43] == \$signal$144 [182:167];
-  assign \$324  = port2_word[40] & \$323 ;
-  assign \$325  = port2_word[78:63] == \$signal$144 [182:167];
-  assign \$326  = port2_word[60] & \$325 ;
-  assign \$327  = \$326  ? 2'h3 : 2'h0;
-  assign \$328  = \$324  ? 2'h2 : \$327 ;
-  assign \$329  = \$322  ? 2'h1 : \$328 ;
-  assign \$330  = \$320  ? 2'h0 : \$329 ;
-  assign \$331  = { port2_word[79], port2_word[59], port2_word[39], port2_word[19] } >> \$330 ;
-  assign lane2_stale = lane2_hit & \$331 ;
-  assign \$332  = port3_word[18:3] == \$signal$144 [254:239];
-  assign \$333  = port3_word[0] & \$332 ;
-  assign \$334  = port3_word[38:23] == \$signal$144 [254:239];
-  assign \$335  = port3_word[20] & \$334 ;
-  assign \$336  = port3_word[58:43] == \$signal$144 [254:239];
-  assign \$337  = port3_word[40] & \$336 ;
-  assign \$338  = port3_word[78:63] == \$signal$144 [254:239];
-  assign \$339  = port3_word[60] & \$338 ;
-  assign \$340  = | { \$339 , \$337 , \$335 , \$333  };
-  assign \$341  = \$340  & \$signal$144 [223];
-  assign \$342  = ~ \$signal$144 [224];
-  assign lane3_hit = \$341  & \$342 ;
-  assign \$343  = port3_word[18:3] == \$signal$144 [254:239];
-  assign \$344  = port3_word[0] & \$343 ;
-  assign \$345  = port3_word[38:23] == \$signal$144 [254:239];
-  assign \$346  = port3_word[20] & \$345 ;
-  assign \$347  = port3_word[58:43] == \$signal$144 [254:239];
-  assign \$348  = port3_word[40] & \$347 ;
-  assign \$349  = port3_word[78:63] == \$signal$144 [254:239];
-  assign \$350  = port3_word[60] & \$349 ;
-  assign \$351  = \$350  ? 2'h3 : 2'h0;
-  assign \$352  = \$348  ? 2'h2 : \$351 ;
-  assign \$353  = \$346  ? 2'h1 : \$352 ;
-  assign \$354  = \$344  ? 2'h0 : \$353 ;
-  assign lane3_slot = lane3_hit ? { \$signal$144 [238:225], \$354  } : 16'h0000;
-  assign \$355  = port3_word[18:3] == \$signal$144 [254:239];
-  assign \$356  = port3_word[0] & \$355 ;
-  assign \$357  = port3_word[38:23] == \$signal$144 [254:239];
-  assign \$358  = port3_word[20] & \$357 ;
-  assign \$359  = port3_word[58:43] == \$signal$144 [254:239];
-  assign \$360  = port3_word[40] & \$359 ;
-  assign \$361  = port3_word[78:63] == \$signal$144 [254:239];
-  assign \$362  = port3_word[60] & \$361 ;
-  assign \$363  = \$362  ? 2'h3 : 2'h0;
-  assign \$364  = \$360  ? 2'h2 : \$363 ;
-  assign \$365  = \$358  ? 2'h1 : \$364 ;
-  assign \$366  = \$356  ? 2'h0 : \$365 ;
-  assign \$367  = { port3_word[79], port3_word[59], port3_word[39], port3_word[19] } >> \$366 ;
-  assign lane3_stale = lane3_hit & \$367 ;
-  assign \$368  = port0_word[2:1] == 2'h3;
-  assign \$369  = port0_word[22:21] == 2'h3;
-  assign \$370  = port0_word[42:41] == 2'h3;
-  assign \$371  = port0_word[62:61] == 2'h3;
-  assign \$372  = | { \$371 , \$370 , \$369 , \$368  };
-  assign \$373  = port0_word[2:1] == 2'h2;
-  assign \$374  = port0_word[22:21] == 2'h2;
-  assign \$375  = port0_word[42:41] == 2'h2;
-  assign \$376  = port0_word[62:61] == 2'h2;
-  assign \$377  = | { \$376 , \$375 , \$374 , \$373  };
-  assign \$378  = port0_word[2:1] == 1'h1;
-  assign \$379  = port0_word[22:21] == 1'h1;
-  assign \$380  = port0_word[42:41] == 1'h1;
-  assign \$381  = port0_word[62:61] == 1'h1;
-  assign \$382  = | { \$381 , \$380 , \$379 , \$378  };
-  assign \$383  = \$382  ? 2'h1 : 2'h0;
-  assign \$384  = \$377  ? 2'h2 : \$383 ;
-  assign max_rrpv = \$372  ? 2'h3 : \$384 ;
-  assign \$385  = ~ port0_word[0];
-  assign \$386  = ~ port0_word[20];
-  assign \$387  = ~ port0_word[40];
-  assign \$388  = ~ port0_word[60];
-  assign \$389  = | { \$388 , \$387 , \$386 , \$385  };
-  assign \$390  = ~ port0_word[0];
-  assign \$391  = ~ port0_word[20];
-  assign \$392  = ~ port0_word[40];
-  assign \$393  = ~ port0_word[60];
-  assign \$394  = port0_word[60] ? 2'h0 : 2'h3;
-  assign \$395  = port0_word[40] ? \$394  : 2'h2;
-  assign \$396  = port0_word[20] ? \$395  : 2'h1;
-  assign \$397  = port0_word[0] ? \$396  : 2'h0;
-  assign \$398  = port0_word[2:1] == max_rrpv;
-  assign \$399  = port0_word[22:21] == max_rrpv;
-  assign \$400  = port0_word[42:41] == max_rrpv;
-  assign \$401  = port0_word[62:61] == max_rrpv;
-  assign \$402  = \$401  ? 2'h3 : 2'h0;
-  assign \$403  = \$400  ? 2'h2 : \$402 ;
-  assign \$404  = \$399  ? 2'h1 : \$403 ;
-  assign \$405  = \$398  ? 2'h0 : \$404 ;
-  assign victim = \$389  ? \$397  : \$405 ;
-  assign \$406  = ~ port0_word[0];
-  assign \$407  = ~ port0_word[20];
-  assign \$408  = ~ port0_word[40];
-  assign \$409  = ~ port0_word[60];
-  assign \$410  = | { \$409 , \$408 , \$407 , \$406  };
-  assign \$411  = 2'h3 - max_rrpv;
-  assign \$412  = \$410  ? 3'h0 : \$411 ;
-  assign \$1462  = \$signal$144 [344:343] * 7'h48;
-  assign \$413  = \$signal$144 [294:7] >> \$1462 ;
+  assign \$209  = \$signal [0] | \$signal [1];
+  assign \$signature__addr  = \$209  ? \$signal [342:329] : \$signal [22:9];
+  assign port0_word = port0_forward ? w_word : \$signature__data ;
+  assign port1_word = port1_forward ? w_word : \$signature__data$154 ;
+  assign port2_word = port2_forward ? w_word : \$signature__data$157 ;
+  assign port3_word = port3_forward ? w_word : \$signature__data$160 ;
+  assign \$210  = port0_word[18:3] == \$signal$162 [38:23];
+  assign \$211  = port0_word[0] & \$210 ;
+  assign \$212  = port0_word[38:23] == \$signal$162 [38:23];
+  assign \$213  = port0_word[20] & \$212 ;
+  assign \$214  = port0_word[58:43] == \$signal$162 [38:23];
+  assign \$215  = port0_word[40] & \$214 ;
+  assign \$216  = port0_word[78:63] == \$signal$162 [38:23];
+  assign \$217  = port0_word[60] & \$216 ;
+  assign \$218  = | { \$217 , \$215 , \$213 , \$211  };
+  assign \$219  = \$218  & \$signal$162 [7];
+  assign \$220  = ~ \$signal$162 [8];
+  assign lane0_hit = \$219  & \$220 ;
+  assign \$221  = port0_word[18:3] == \$signal$162 [38:23];
+  assign \$222  = port0_word[0] & \$221 ;
+  assign \$223  = port0_word[38:23] == \$signal$162 [38:23];
+  assign \$224  = port0_word[20] & \$223 ;
+  assign \$225  = port0_word[58:43] == \$signal$162 [38:23];
+  assign \$226  = port0_word[40] & \$225 ;
+  assign \$227  = port0_word[78:63] == \$signal$162 [38:23];
+  assign \$228  = port0_word[60] & \$227 ;
+  assign \$229  = \$228  ? 2'h3 : 2'h0;
+  assign \$230  = \$226  ? 2'h2 : \$229 ;
+  assign \$231  = \$224  ? 2'h1 : \$230 ;
+  assign \$232  = \$222  ? 2'h0 : \$231 ;
+  assign lane0_slot = lane0_hit ? { \$signal$162 [22:9], \$232  } : 16'h0000;
+  assign \$233  = port0_word[18:3] == \$signal$162 [38:23];
+  assign \$234  = port0_word[0] & \$233 ;
+  assign \$235  = port0_word[38:23] == \$signal$162 [38:23];
+  assign \$236  = port0_word[20] & \$235 ;
+  assign \$237  = port0_word[58:43] == \$signal$162 [38:23];
+  assign \$238  = port0_word[40] & \$237 ;
+  assign \$239  = port0_word[78:63] == \$signal$162 [38:23];
+  assign \$240  = port0_word[60] & \$239 ;
+  assign \$241  = \$240  ? 2'h3 : 2'h0;
+  assign \$242  = \$238  ? 2'h2 : \$241 ;
+  assign \$243  = \$236  ? 2'h1 : \$242 ;
+  assign \$244  = \$234  ? 2'h0 : \$243 ;
+  assign \$245  = { port0_word[79], port0_word[59], port0_word[39], port0_word[19] } >> \$244 ;
+  assign lane0_stale = lane0_hit & \$245 ;
+  assign \$246  = port1_word[18:3] == \$signal$162 [110:95];
+  assign \$247  = port1_word[0] & \$246 ;
+  assign \$248  = port1_word[38:23] == \$signal$162 [110:95];
+  assign \$249  = port1_word[20] & \$248 ;
+  assign \$250  = port1_word[58:43] == \$signal$162 [110:95];
+  assign \$251  = port1_word[40] & \$250 ;
+  assign \$252  = port1_word[78:63] == \$signal$162 [110:95];
+  assign \$253  = port1_word[60] & \$252 ;
+  assign \$254  = | { \$253 , \$251 , \$249 , \$247  };
+  assign \$255  = \$254  & \$signal$162 [79];
+  assign \$256  = ~ \$signal$162 [80];
+  assign lane1_hit = \$255  & \$256 ;
+  assign \$257  = port1_word[18:3] == \$signal$162 [110:95];
+  assign \$258  = port1_word[0] & \$257 ;
+  assign \$259  = port1_word[38:23] == \$signal$162 [110:95];
+  assign \$260  = port1_word[20] & \$259 ;
+  assign \$261  = port1_word[58:43] == \$signal$162 [110:95];
+  assign \$262  = port1_word[40] & \$261 ;
+  assign \$263  = port1_word[78:63] == \$signal$162 [110:95];
+  assign \$264  = port1_word[60] & \$263 ;
+  assign \$265  = \$264  ? 2'h3 : 2'h0;
+  assign \$266  = \$262  ? 2'h2 : \$265 ;
+  assign \$267  = \$260  ? 2'h1 : \$266 ;
+  assign \$268  = \$258  ? 2'h0 : \$267 ;
+  assign lane1_slot = lane1_hit ? { \$signal$162 [94:81], \$268  } : 16'h0000;
+  assign \$269  = port1_word[18:3] == \$signal$162 [110:95];
+  assign \$270  = port1_word[0] & \$269 ;
+  assign \$271  = port1_word[38:23] == \$signal$162 [110:95];
+  assign \$272  = port1_word[20] & \$271 ;
+  assign \$273  = port1_word[58:43] == \$signal$162 [110:95];
+  assign \$274  = port1_word[40] & \$273 ;
+  assign \$275  = port1_word[78:63] == \$signal$162 [110:95];
+  assign \$276  = port1_word[60] & \$275 ;
+  assign \$277  = \$276  ? 2'h3 : 2'h0;
+  assign \$278  = \$274  ? 2'h2 : \$277 ;
+  assign \$279  = \$272  ? 2'h1 : \$278 ;
+  assign \$280  = \$270  ? 2'h0 : \$279 ;
+  assign \$281  = { port1_word[79], port1_word[59], port1_word[39], port1_word[19] } >> \$280 ;
+  assign lane1_stale = lane1_hit & \$281 ;
+  assign \$282  = port2_word[18:3] == \$signal$162 [182:167];
+  assign \$283  = port2_word[0] & \$282 ;
+  assign \$284  = port2_word[38:23] == \$signal$162 [182:167];
+  assign \$285  = port2_word[20] & \$284 ;
+  assign \$286  = port2_word[58:43] == \$signal$162 [182:167];
+  assign \$287  = port2_word[40] & \$286 ;
+  assign \$288  = port2_word[78:63] == \$signal$162 [182:167];
+  assign \$289  = port2_word[60] & \$288 ;
+  assign \$290  = | { \$289 , \$287 , \$285 , \$283  };
+  assign \$291  = \$290  & \$signal$162 [151];
+  assign \$292  = ~ \$signal$162 [152];
+  assign lane2_hit = \$291  & \$292 ;
+  assign \$293  = port2_word[18:3] == \$signal$162 [182:167];
+  assign \$294  = port2_word[0] & \$293 ;
+  assign \$295  = port2_word[38:23] == \$signal$162 [182:167];
+  assign \$296  = port2_word[20] & \$295 ;
+  assign \$297  = port2_word[58:43] == \$signal$162 [182:167];
+  assign \$298  = port2_word[40] & \$297 ;
+  assign \$299  = port2_word[78:63] == \$signal$162 [182:167];
+  assign \$300  = port2_word[60] & \$299 ;
+  assign \$301  = \$300  ? 2'h3 : 2'h0;
+  assign \$302  = \$298  ? 2'h2 : \$301 ;
+  assign \$303  = \$296  ? 2'h1 : \$302 ;
+  assign \$304  = \$294  ? 2'h0 : \$303 ;
+  assign lane2_slot = lane2_hit ? { \$signal$162 [166:153], \$304  } : 16'h0000;
+  assign \$305  = port2_word[18:3] == \$signal$162 [182:167];
+  assign \$306  = port2_word[0] & \$305 ;
+  assign \$307  = port2_word[38:23] == \$signal$162 [182:167];
+  assign \$308  = port2_word[20] & \$307 ;
+  assign \$309  = port2_word[58:43] == \$signal$162 [182:167];
+  assign \$310  = port2_word[40] & \$309 ;
+  assign \$311  = port2_word[78:63] == \$signal$162 [182:167];
+  assign \$312  = port2_word[60] & \$311 ;
+  assign \$313  = \$312  ? 2'h3 : 2'h0;
+  assign \$314  = \$310  ? 2'h2 : \$313 ;
+  assign \$315  = \$308  ? 2'h1 : \$314 ;
+  assign \$316  = \$306  ? 2'h0 : \$315 ;
+  assign \$317  = { port2_word[79], port2_word[59], port2_word[39], port2_word[19] } >> \$316 ;
+  assign lane2_stale = lane2_hit & \$317 ;
+  assign \$318  = port3_word[18:3] == \$signal$162 [254:239];
+  assign \$319  = port3_word[0] & \$318 ;
+  assign \$320  = port3_word[38:23] == \$signal$162 [254:239];
+  assign \$321  = port3_word[20] & \$320 ;
+  assign \$322  = port3_word[58:43] == \$signal$162 [254:239];
+  assign \$323  = port3_word[40] & \$322 ;
+  assign \$324  = port3_word[78:63] == \$signal$162 [254:239];
+  assign \$325  = port3_word[60] & \$324 ;
+  assign \$326  = | { \$325 , \$323 , \$321 , \$319  };
+  assign \$327  = \$326  & \$signal$162 [223];
+  assign \$328  = ~ \$signal$162 [224];
+  assign lane3_hit = \$327  & \$328 ;
+  assign \$329  = port3_word[18:3] == \$signal$162 [254:239];
+  assign \$330  = port3_word[0] & \$329 ;
+  assign \$331  = port3_word[38:23] == \$signal$162 [254:239];
+  assign \$332  = port3_word[20] & \$331 ;
+  assign \$333  = port3_word[58:43] == \$signal$162 [254:239];
+  assign \$334  = port3_word[40] & \$333 ;
+  assign \$335  = port3_word[78:63] == \$signal$162 [254:239];
+  assign \$336  = port3_word[60] & \$335 ;
+  assign \$337  = \$336  ? 2'h3 : 2'h0;
+  assign \$338  = \$334  ? 2'h2 : \$337 ;
+  assign \$339  = \$332  ? 2'h1 : \$338 ;
+  assign \$340  = \$330  ? 2'h0 : \$339 ;
+  assign lane3_slot = lane3_hit ? { \$signal$162 [238:225], \$340  } : 16'h0000;
+  assign \$341  = port3_word[18:3] == \$signal$162 [254:239];
+  assign \$342  = port3_word[0] & \$341 ;
+  assign \$343  = port3_word[38:23] == \$signal$162 [254:239];
+  assign \$344  = port3_word[20] & \$343 ;
+  assign \$345  = port3_word[58:43] == \$signal$162 [254:239];
+  assign \$346  = port3_word[40] & \$345 ;
+  assign \$347  = port3_word[78:63] == \$signal$162 [254:239];
+  assign \$348  = port3_word[60] & \$347 ;
+  assign \$349  = \$348  ? 2'h3 : 2'h0;
+  assign \$350  = \$346  ? 2'h2 : \$349 ;
+  assign \$351  = \$344  ? 2'h1 : \$350 ;
+  assign \$352  = \$342  ? 2'h0 : \$351 ;
+  assign \$353  = { port3_word[79], port3_word[59], port3_word[39], port3_word[19] } >> \$352 ;
+  assign lane3_stale = lane3_hit & \$353 ;
+  assign \$354  = port0_word[2:1] == 2'h3;
+  assign \$355  = port0_word[22:21] == 2'h3;
+  assign \$356  = port0_word[42:41] == 2'h3;
+  assign \$357  = port0_word[62:61] == 2'h3;
+  assign \$358  = | { \$357 , \$356 , \$355 , \$354  };
+  assign \$359  = port0_word[2:1] == 2'h2;
+  assign \$360  = port0_word[22:21] == 2'h2;
+  assign \$361  = port0_word[42:41] == 2'h2;
+  assign \$362  = port0_word[62:61] == 2'h2;
+  assign \$363  = | { \$362 , \$361 , \$360 , \$359  };
+  assign \$364  = port0_word[2:1] == 1'h1;
+  assign \$365  = port0_word[22:21] == 1'h1;
+  assign \$366  = port0_word[42:41] == 1'h1;
+  assign \$367  = port0_word[62:61] == 1'h1;
+  assign \$368  = | { \$367 , \$366 , \$365 , \$364  };
+  assign \$369  = \$368  ? 2'h1 : 2'h0;
+  assign \$370  = \$363  ? 2'h2 : \$369 ;
+  assign max_rrpv = \$358  ? 2'h3 : \$370 ;
+  assign \$371  = ~ port0_word[0];
+  assign \$372  = ~ port0_word[20];
+  assign \$373  = ~ port0_word[40];
+  assign \$374  = ~ port0_word[60];
+  assign \$375  = | { \$374 , \$373 , \$372 , \$371  };
+  assign \$376  = ~ port0_word[0];
+  assign \$377  = ~ port0_word[20];
+  assign \$378  = ~ port0_word[40];
+  assign \$379  = ~ port0_word[60];
+  assign \$380  = port0_word[60] ? 2'h0 : 2'h3;
+  assign \$381  = port0_word[40] ? \$380  : 2'h2;
+  assign \$382  = port0_word[20] ? \$381  : 2'h1;
+  assign \$383  = port0_word[0] ? \$382  : 2'h0;
+  assign \$384  = port0_word[2:1] == max_rrpv;
+  assign \$385  = port0_word[22:21] == max_rrpv;
+  assign \$386  = port0_word[42:41] == max_rrpv;
+  assign \$387  = port0_word[62:61] == max_rrpv;
+  assign \$388  = \$387  ? 2'h3 : 2'h0;
+  assign \$389  = \$386  ? 2'h2 : \$388 ;
+  assign \$390  = \$385  ? 2'h1 : \$389 ;
+  assign \$391  = \$384  ? 2'h0 : \$390 ;
+  assign victim = \$375  ? \$383  : \$391 ;
+  assign \$392  = ~ port0_word[0];
+  assign \$393  = ~ port0_word[20];
+  assign \$394  = ~ port0_word[40];
+  assign \$395  = ~ port0_word[60];
+  assign \$396  = | { \$395 , \$394 , \$393 , \$392  };
+  assign \$397  = 2'h3 - max_rrpv;
+  assign \$398  = \$396  ? 3'h0 : \$397 ;
+  assign \$1417  = \$signal$162 [344:343] * 7'h48;
+  assign \$399  = \$signal$162 [294:7] >> \$1417 ;
+  assign \$400  = port0_word[18:3] == \$399 [31:16];
+  assign \$401  = port0_word[0] & \$400 ;
+  assign \$1422  = \$signal$162 [344:343] * 7'h48;
+  assign \$402  = \$signal$162 [294:7] >> \$1422 ;
+  assign \$403  = port0_word[38:23] == \$402 [31:16];
+  assign \$404  = port0_word[20] & \$403 ;
+  assign \$1427  = \$signal$162 [344:343] * 7'h48;
+  assign \$405  = \$signal$162 [294:7] >> \$1427 ;
+  assign \$406  = port0_word[58:43] == \$405 [31:16];
+  assign \$407  = port0_word[40] & \$406 ;
+  assign \$1432  = \$signal$162 [344:343] * 7'h48;
+  assign \$408  = \$signal$162 [294:7] >> \$1432 ;
+  assign \$409  = port0_word[78:63] == \$408 [31:16];
+  assign \$410  = port0_word[60] & \$409 ;
+  assign \$411  = | { \$410 , \$407 , \$404 , \$401  };
+  assign \$412  = ! victim;
+  assign \$1439  = \$signal$162 [344:343] * 7'h48;
+  assign \$413  = \$signal$162 [294:7] >> \$1439 ;
   assign \$414  = port0_word[18:3] == \$413 [31:16];
   assign \$415  = port0_word[0] & \$414 ;
-  assign \$1467  = \$signal$144 [344:343] * 7'h48;
-  assign \$416  = \$signal$144 [294:7] >> \$1467 ;
+  assign \$1444  = \$signal$162 [344:343] * 7'h48;
+  assign \$416  = \$signal$162 [294:7] >> \$1444 ;
   assign \$417  = port0_word[38:23] == \$416 [31:16];
   assign \$418  = port0_word[20] & \$417 ;
-  assign \$1472  = \$signal$144 [344:343] * 7'h48;
-  assign \$419  = \$signal$144 [294:7] >> \$1472 ;
+  assign \$1449  = \$signal$162 [344:343] * 7'h48;
+  assign \$419  = \$signal$162 [294:7] >> \$1449 ;
   assign \$420  = port0_word[58:43] == \$419 [31:16];
   assign \$421  = port0_word[40] & \$420 ;
-  assign \$1477  = \$signal$144 [344:343] * 7'h48;
-  assign \$422  = \$signal$144 [294:7] >> \$1477 ;
+  assign \$1454  = \$signal$162 [344:343] * 7'h48;
+  assign \$422  = \$signal$162 [294:7] >> \$1454 ;
   assign \$423  = port0_word[78:63] == \$422 [31:16];
   assign \$424  = port0_word[60] & \$423 ;
-  assign \$425  = | { \$424 , \$421 , \$418 , \$415  };
-  assign \$426  = ! victim;
-  assign \$1484  = \$signal$144 [344:343] * 7'h48;
-  assign \$427  = \$signal$144 [294:7] >> \$1484 ;
-  assign \$428  = port0_word[18:3] == \$427 [31:16];
-  assign \$429  = port0_word[0] & \$428 ;
-  assign \$1489  = \$signal$144 [344:343] * 7'h48;
-  assign \$430  = \$signal$144 [294:7] >> \$1489 ;
-  assign \$431  = port0_word[38:23] == \$430 [31:16];
-  assign \$432  = port0_word[20] & \$431 ;
-  assign \$1494  = \$signal$144 [344:343] * 7'h48;
-  assign \$433  = \$signal$144 [294:7] >> \$1494 ;
-  assign \$434  = port0_word[58:43] == \$433 [31:16];
-  assign \$435  = port0_word[40] & \$434 ;
-  assign \$1499  = \$signal$144 [344:343] * 7'h48;
-  assign \$436  = \$signal$144 [294:7] >> \$1499 ;
-  assign \$437  = port0_word[78:63] == \$436 [31:16];
-  assign \$438  = port0_word[60] & \$437 ;
-  assign \$439  = \$438  ? 2'h3 : 2'h0;
-  assign \$440  = \$435  ? 2'h2 : \$439 ;
-  assign \$441  = \$432  ? 2'h1 : \$440 ;
-  assign \$442  = \$429  ? 2'h0 : \$441 ;
-  assign \$443  = ! \$442 ;
-  assign \$1509  = \$signal$144 [344:343] * 7'h48;
-  assign \$444  = \$signal$144 [294:7] >> \$1509 ;
-  assign \$445  = port0_word[2:1] + \$412 [1:0];
-  assign \$1513  = \$signal$144 [344:343] * 7'h48;
-  assign \$446  = \$signal$144 [294:7] >> \$1513 ;
+  assign \$425  = \$424  ? 2'h3 : 2'h0;
+  assign \$426  = \$421  ? 2'h2 : \$425 ;
+  assign \$427  = \$418  ? 2'h1 : \$426 ;
+  assign \$428  = \$415  ? 2'h0 : \$427 ;
+  assign \$429  = ! \$428 ;
+  assign \$1464  = \$signal$162 [344:343] * 7'h48;
+  assign \$430  = \$signal$162 [294:7] >> \$1464 ;
+  assign \$431  = port0_word[2:1] + \$398 [1:0];
+  assign \$1468  = \$signal$162 [344:343] * 7'h48;
+  assign \$432  = \$signal$162 [294:7] >> \$1468 ;
+  assign \$433  = port0_word[18:3] == \$432 [31:16];
+  assign \$434  = port0_word[0] & \$433 ;
+  assign \$1473  = \$signal$162 [344:343] * 7'h48;
+  assign \$435  = \$signal$162 [294:7] >> \$1473 ;
+  assign \$436  = port0_word[38:23] == \$435 [31:16];
+  assign \$437  = port0_word[20] & \$436 ;
+  assign \$1478  = \$signal$162 [344:343] * 7'h48;
+  assign \$438  = \$signal$162 [294:7] >> \$1478 ;
+  assign \$439  = port0_word[58:43] == \$438 [31:16];
+  assign \$440  = port0_word[40] & \$439 ;
+  assign \$1483  = \$signal$162 [344:343] * 7'h48;
+  assign \$441  = \$signal$162 [294:7] >> \$1483 ;
+  assign \$442  = port0_word[78:63] == \$441 [31:16];
+  assign \$443  = port0_word[60] & \$442 ;
+  assign \$444  = | { \$443 , \$440 , \$437 , \$434  };
+  assign \$445  = victim == 1'h1;
+  assign \$1490  = \$signal$162 [344:343] * 7'h48;
+  assign \$446  = \$signal$162 [294:7] >> \$1490 ;
   assign \$447  = port0_word[18:3] == \$446 [31:16];
   assign \$448  = port0_word[0] & \$447 ;
-  assign \$1518  = \$signal$144 [344:343] * 7'h48;
-  assign \$449  = \$signal$144 [294:7] >> \$1518 ;
+  assign \$1495  = \$signal$162 [344:343] * 7'h48;
+  assign \$449  = \$signal$162 [294:7] >> \$1495 ;
   assign \$450  = port0_word[38:23] == \$449 [31:16];
   assign \$451  = port0_word[20] & \$450 ;
-  assign \$1523  = \$signal$144 [344:343] * 7'h48;
-  assign \$452  = \$signal$144 [294:7] >> \$1523 ;
+  assign \$1500  = \$signal$162 [344:343] * 7'h48;
+  assign \$452  = \$signal$162 [294:7] >> \$1500 ;
   assign \$453  = port0_word[58:43] == \$452 [31:16];
   assign \$454  = port0_word[40] & \$453 ;
-  assign \$1528  = \$signal$144 [344:343] * 7'h48;
-  assign \$455  = \$signal$144 [294:7] >> \$1528 ;
+  assign \$1505  = \$signal$162 [344:343] * 7'h48;
+  assign \$455  = \$signal$162 [294:7] >> \$1505 ;
   assign \$456  = port0_word[78:63] == \$455 [31:16];
   assign \$457  = port0_word[60] & \$456 ;
-  assign \$458  = | { \$457 , \$454 , \$451 , \$448  };
-  assign \$459  = victim == 1'h1;
-  assign \$1535  = \$signal$144 [344:343] * 7'h48;
-  assign \$460  = \$signal$144 [294:7] >> \$1535 ;
-  assign \$461  = port0_word[18:3] == \$460 [31:16];
-  assign \$462  = port0_word[0] & \$461 ;
-  assign \$1540  = \$signal$144 [344:343] * 7'h48;
-  assign \$463  = \$signal$144 [294:7] >> \$1540 ;
-  assign \$464  = port0_word[38:23] == \$463 [31:16];
-  assign \$465  = port0_word[20] & \$464 ;
-  assign \$1545  = \$signal$144 [344:343] * 7'h48;
-  assign \$466  = \$signal$144 [294:7] >> \$1545 ;
-  assign \$467  = port0_word[58:43] == \$466 [31:16];
-  assign \$468  = port0_word[40] & \$467 ;
-  assign \$1550  = \$signal$144 [344:343] * 7'h48;
-  assign \$469  = \$signal$144 [294:7] >> \$1550 ;
-  assign \$470  = port0_word[78:63] == \$469 [31:16];
-  assign \$471  = port0_word[60] & \$470 ;
-  assign \$472  = \$471  ? 2'h3 : 2'h0;
-  assign \$473  = \$468  ? 2'h2 : \$472 ;
-  assign \$474  = \$465  ? 2'h1 : \$473 ;
-  assign \$475  = \$462  ? 2'h0 : \$474 ;
-  assign \$476  = \$475  == 1'h1;
-  assign \$1560  = \$signal$144 [344:343] * 7'h48;
-  assign \$477  = \$signal$144 [294:7] >> \$1560 ;
-  assign \$478  = port0_word[22:21] + \$412 [1:0];
-  assign \$1564  = \$signal$144 [344:343] * 7'h48;
-  assign \$479  = \$signal$144 [294:7] >> \$1564 ;
+  assign \$458  = \$457  ? 2'h3 : 2'h0;
+  assign \$459  = \$454  ? 2'h2 : \$458 ;
+  assign \$460  = \$451  ? 2'h1 : \$459 ;
+  assign \$461  = \$448  ? 2'h0 : \$460 ;
+  assign \$462  = \$461  == 1'h1;
+  assign \$1515  = \$signal$162 [344:343] * 7'h48;
+  assign \$463  = \$signal$162 [294:7] >> \$1515 ;
+  assign \$464  = port0_word[22:21] + \$398 [1:0];
+  assign \$1519  = \$signal$162 [344:343] * 7'h48;
+  assign \$465  = \$signal$162 [294:7] >> \$1519 ;
+  assign \$466  = port0_word[18:3] == \$465 [31:16];
+  assign \$467  = port0_word[0] & \$466 ;
+  assign \$1524  = \$signal$162 [344:343] * 7'h48;
+  assign \$468  = \$signal$162 [294:7] >> \$1524 ;
+  assign \$469  = port0_word[38:23] == \$468 [31:16];
+  assign \$470  = port0_word[20] & \$469 ;
+  assign \$1529  = \$signal$162 [344:343] * 7'h48;
+  assign \$471  = \$signal$162 [294:7] >> \$1529 ;
+  assign \$472  = port0_word[58:43] == \$471 [31:16];
+  assign \$473  = port0_word[40] & \$472 ;
+  assign \$1534  = \$signal$162 [344:343] * 7'h48;
+  assign \$474  = \$signal$162 [294:7] >> \$1534 ;
+  assign \$475  = port0_word[78:63] == \$474 [31:16];
+  assign \$476  = port0_word[60] & \$475 ;
+  assign \$477  = | { \$476 , \$473 , \$470 , \$467  };
+  assign \$478  = victim == 2'h2;
+  assign \$1541  = \$signal$162 [344:343] * 7'h48;
+  assign \$479  = \$signal$162 [294:7] >> \$1541 ;
   assign \$480  = port0_word[18:3] == \$479 [31:16];
   assign \$481  = port0_word[0] & \$480 ;
-  assign \$1569  = \$signal$144 [344:343] * 7'h48;
-  assign \$482  = \$signal$144 [294:7] >> \$1569 ;
+  assign \$1546  = \$signal$162 [344:343] * 7'h48;
+  assign \$482  = \$signal$162 [294:7] >> \$1546 ;
   assign \$483  = port0_word[38:23] == \$482 [31:16];
   assign \$484  = port0_word[20] & \$483 ;
-  assign \$1574  = \$signal$144 [344:343] * 7'h48;
-  assign \$485  = \$signal$144 [294:7] >> \$1574 ;
+  assign \$1551  = \$signal$162 [344:343] * 7'h48;
+  assign \$485  = \$signal$162 [294:7] >> \$1551 ;
   assign \$486  = port0_word[58:43] == \$485 [31:16];
   assign \$487  = port0_word[40] & \$486 ;
-  assign \$1579  = \$signal$144 [344:343] * 7'h48;
-  assign \$488  = \$signal$144 [294:7] >> \$1579 ;
+  assign \$1556  = \$signal$162 [344:343] * 7'h48;
+  assign \$488  = \$signal$162 [294:7] >> \$1556 ;
   assign \$489  = port0_word[78:63] == \$488 [31:16];
   assign \$490  = port0_word[60] & \$489 ;
-  assign \$491  = | { \$490 , \$487 , \$484 , \$481  };
-  assign \$492  = victim == 2'h2;
-  assign \$1586  = \$signal$144 [344:343] * 7'h48;
-  assign \$493  = \$signal$144 [294:7] >> \$1586 ;
-  assign \$494  = port0_word[18:3] == \$493 [31:16];
-  assign \$495  = port0_word[0] & \$494 ;
-  assign \$1591  = \$signal$144 [344:343] * 7'h48;
-  assign \$496  = \$signal$144 [294:7] >> \$1591 ;
-  assign \$497  = port0_word[38:23] == \$496 [31:16];
-  assign \$498  = port0_word[20] & \$497 ;
-  assign \$1596  = \$signal$144 [344:343] * 7'h48;
-  assign \$499  = \$signal$144 [294:7] >> \$1596 ;
-  assign \$500  = port0_word[58:43] == \$499 [31:16];
-  assign \$501  = port0_word[40] & \$500 ;
-  assign \$1601  = \$signal$144 [344:343] * 7'h48;
-  assign \$502  = \$signal$144 [294:7] >> \$1601 ;
-  assign \$503  = port0_word[78:63] == \$502 [31:16];
-  assign \$504  = port0_word[60] & \$503 ;
-  assign \$505  = \$504  ? 2'h3 : 2'h0;
-  assign \$506  = \$501  ? 2'h2 : \$505 ;
-  assign \$507  = \$498  ? 2'h1 : \$506 ;
-  assign \$508  = \$495  ? 2'h0 : \$507 ;
-  assign \$509  = \$508  == 2'h2;
-  assign \$1611  = \$signal$144 [344:343] * 7'h48;
-  assign \$510  = \$signal$144 [294:7] >> \$1611 ;
-  assign \$511  = port0_word[42:41] + \$412 [1:0];
-  assign \$1615  = \$signal$144 [344:343] * 7'h48;
-  assign \$512  = \$signal$144 [294:7] >> \$1615 ;
+  assign \$491  = \$490  ? 2'h3 : 2'h0;
+  assign \$492  = \$487  ? 2'h2 : \$491 ;
+  assign \$493  = \$484  ? 2'h1 : \$492 ;
+  assign \$494  = \$481  ? 2'h0 : \$493 ;
+  assign \$495  = \$494  == 2'h2;
+  assign \$1566  = \$signal$162 [344:343] * 7'h48;
+  assign \$496  = \$signal$162 [294:7] >> \$1566 ;
+  assign \$497  = port0_word[42:41] + \$398 [1:0];
+  assign \$1570  = \$signal$162 [344:343] * 7'h48;
+  assign \$498  = \$signal$162 [294:7] >> \$1570 ;
+  assign \$499  = port0_word[18:3] == \$498 [31:16];
+  assign \$500  = port0_word[0] & \$499 ;
+  assign \$1575  = \$signal$162 [344:343] * 7'h48;
+  assign \$501  = \$signal$162 [294:7] >> \$1575 ;
+  assign \$502  = port0_word[38:23] == \$501 [31:16];
+  assign \$503  = port0_word[20] & \$502 ;
+  assign \$1580  = \$signal$162 [344:343] * 7'h48;
+  assign \$504  = \$signal$162 [294:7] >> \$1580 ;
+  assign \$505  = port0_word[58:43] == \$504 [31:16];
+  assign \$506  = port0_word[40] & \$505 ;
+  assign \$1585  = \$signal$162 [344:343] * 7'h48;
+  assign \$507  = \$signal$162 [294:7] >> \$1585 ;
+  assign \$508  = port0_word[78:63] == \$507 [31:16];
+  assign \$509  = port0_word[60] & \$508 ;
+  assign \$510  = | { \$509 , \$506 , \$503 , \$500  };
+  assign \$511  = victim == 2'h3;
+  assign \$1592  = \$signal$162 [344:343] * 7'h48;
+  assign \$512  = \$signal$162 [294:7] >> \$1592 ;
   assign \$513  = port0_word[18:3] == \$512 [31:16];
   assign \$514  = port0_word[0] & \$513 ;
-  assign \$1620  = \$signal$144 [344:343] * 7'h48;
-  assign \$515  = \$signal$144 [294:7] >> \$1620 ;
+  assign \$1597  = \$signal$162 [344:343] * 7'h48;
+  assign \$515  = \$signal$162 [294:7] >> \$1597 ;
   assign \$516  = port0_word[38:23] == \$515 [31:16];
   assign \$517  = port0_word[20] & \$516 ;
-  assign \$1625  = \$signal$144 [344:343] * 7'h48;
-  assign \$518  = \$signal$144 [294:7] >> \$1625 ;
+  assign \$1602  = \$signal$162 [344:343] * 7'h48;
+  assign \$518  = \$signal$162 [294:7] >> \$1602 ;
   assign \$519  = port0_word[58:43] == \$518 [31:16];
   assign \$520  = port0_word[40] & \$519 ;
-  assign \$1630  = \$signal$144 [344:343] * 7'h48;
-  assign \$521  = \$signal$144 [294:7] >> \$1630 ;
+  assign \$1607  = \$signal$162 [344:343] * 7'h48;
+  assign \$521  = \$signal$162 [294:7] >> \$1607 ;
   assign \$522  = port0_word[78:63] == \$521 [31:16];
   assign \$523  = port0_word[60] & \$522 ;
-  assign \$524  = | { \$523 , \$520 , \$517 , \$514  };
-  assign \$525  = victim == 2'h3;
-  assign \$1637  = \$signal$144 [344:343] * 7'h48;
-  assign \$526  = \$signal$144 [294:7] >> \$1637 ;
-  assign \$527  = port0_word[18:3] == \$526 [31:16];
-  assign \$528  = port0_word[0] & \$527 ;
-  assign \$1642  = \$signal$144 [344:343] * 7'h48;
-  assign \$529  = \$signal$144 [294:7] >> \$1642 ;
-  assign \$530  = port0_word[38:23] == \$529 [31:16];
-  assign \$531  = port0_word[20] & \$530 ;
-  assign \$1647  = \$signal$144 [344:343] * 7'h48;
-  assign \$532  = \$signal$144 [294:7] >> \$1647 ;
-  assign \$533  = port0_word[58:43] == \$532 [31:16];
-  assign \$534  = port0_word[40] & \$533 ;
-  assign \$1652  = \$signal$144 [344:343] * 7'h48;
-  assign \$535  = \$signal$144 [294:7] >> \$1652 ;
-  assign \$536  = port0_word[78:63] == \$535 [31:16];
-  assign \$537  = port0_word[60] & \$536 ;
-  assign \$538  = \$537  ? 2'h3 : 2'h0;
-  assign \$539  = \$534  ? 2'h2 : \$538 ;
-  assign \$540  = \$531  ? 2'h1 : \$539 ;
-  assign \$541  = \$528  ? 2'h0 : \$540 ;
-  assign \$542  = \$541  == 2'h3;
-  assign \$1662  = \$signal$144 [344:343] * 7'h48;
-  assign \$543  = \$signal$144 [294:7] >> \$1662 ;
-  assign \$544  = port0_word[62:61] + \$412 [1:0];
-  assign \$1666  = \$signal$144 [344:343] * 7'h48;
-  assign \$545  = \$signal$144 [294:7] >> \$1666 ;
-  assign \$1669  = \$signal$144 [344:343] * 7'h48;
-  assign \$546  = \$signal$144 [294:7] >> \$1669 ;
-  assign \$547  = port0_word[18:3] == \$546 [31:16];
-  assign \$548  = port0_word[0] & \$547 ;
-  assign \$1674  = \$signal$144 [344:343] * 7'h48;
-  assign \$549  = \$signal$144 [294:7] >> \$1674 ;
-  assign \$550  = port0_word[38:23] == \$549 [31:16];
-  assign \$551  = port0_word[20] & \$550 ;
-  assign \$1679  = \$signal$144 [344:343] * 7'h48;
-  assign \$552  = \$signal$144 [294:7] >> \$1679 ;
-  assign \$553  = port0_word[58:43] == \$552 [31:16];
-  assign \$554  = port0_word[40] & \$553 ;
-  assign \$1684  = \$signal$144 [344:343] * 7'h48;
-  assign \$555  = \$signal$144 [294:7] >> \$1684 ;
-  assign \$556  = port0_word[78:63] == \$555 [31:16];
-  assign \$557  = port0_word[60] & \$556 ;
-  assign \$558  = | { \$557 , \$554 , \$551 , \$548  };
-  assign \$1690  = \$signal$144 [344:343] * 7'h48;
-  assign \$559  = \$signal$144 [294:7] >> \$1690 ;
-  assign \$560  = port0_word[18:3] == \$559 [31:16];
-  assign \$561  = port0_word[0] & \$560 ;
-  assign \$1695  = \$signal$144 [344:343] * 7'h48;
-  assign \$562  = \$signal$144 [294:7] >> \$1695 ;
-  assign \$563  = port0_word[38:23] == \$562 [31:16];
-  assign \$564  = port0_word[20] & \$563 ;
-  assign \$1700  = \$signal$144 [344:343] * 7'h48;
-  assign \$565  = \$signal$144 [294:7] >> \$1700 ;
-  assign \$566  = port0_word[58:43] == \$565 [31:16];
-  assign \$567  = port0_word[40] & \$566 ;
-  assign \$1705  = \$signal$144 [344:343] * 7'h48;
-  assign \$568  = \$signal$144 [294:7] >> \$1705 ;
-  assign \$569  = port0_word[78:63] == \$568 [31:16];
-  assign \$570  = port0_word[60] & \$569 ;
-  assign \$571  = \$570  ? 2'h3 : 2'h0;
-  assign \$572  = \$567  ? 2'h2 : \$571 ;
-  assign \$573  = \$564  ? 2'h1 : \$572 ;
-  assign \$574  = \$561  ? 2'h0 : \$573 ;
-  assign \$575  = \$558  ? \$574  : victim;
-  assign \$1715  = \$signal$144 [344:343] * 7'h48;
-  assign \$576  = \$signal$144 [294:7] >> \$1715 ;
-  assign learn_slot = \$545 [1] ? 16'h0000 : { \$576 [15:2], \$575  };
-  assign \$577  = \$signal$144 [347:345] == 2'h3;
-  assign \$578  = port0_word[18:3] == \$signal$144 [379:364];
-  assign \$579  = port0_word[0] & \$578 ;
-  assign \$580  = port0_word[38:23] == \$signal$144 [379:364];
-  assign \$581  = port0_word[20] & \$580 ;
-  assign \$582  = port0_word[58:43] == \$signal$144 [379:364];
-  assign \$583  = port0_word[40] & \$582 ;
-  assign \$584  = port0_word[78:63] == \$signal$144 [379:364];
-  assign \$585  = port0_word[60] & \$584 ;
-  assign \$586  = \$585  ? 2'h3 : 2'h0;
-  assign \$587  = \$583  ? 2'h2 : \$586 ;
-  assign \$588  = \$581  ? 2'h1 : \$587 ;
-  assign \$589  = \$579  ? 2'h0 : \$588 ;
-  assign host_way = \$577  ? \$589  : \$signal$144 [349:348];
-  assign \$590  = \$signal$144 [347:345] == 1'h1;
-  assign \$591  = \$signal$144 [347:345] == 2'h2;
-  assign \$592  = \$signal$144 [347:345] == 3'h4;
-  assign \$593  = \$signal$144 [347:345] == 2'h3;
-  assign \$594  = port0_word[18:3] == \$signal$144 [379:364];
-  assign \$595  = port0_word[0] & \$594 ;
-  assign \$596  = port0_word[38:23] == \$signal$144 [379:364];
-  assign \$597  = port0_word[20] & \$596 ;
-  assign \$598  = port0_word[58:43] == \$signal$144 [379:364];
-  assign \$599  = port0_word[40] & \$598 ;
-  assign \$600  = port0_word[78:63] == \$signal$144 [379:364];
-  assign \$601  = port0_word[60] & \$600 ;
-  assign \$602  = | { \$601 , \$599 , \$597 , \$595  };
-  assign \$603  = \$593  & \$602 ;
-  assign b_word = \$signal$144 [0] ? host_word : learn_word;
-  assign \$604  = | { hh_valid, host_valid_s3, host_valid_s2, host_valid_s1, h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
-  assign \$605  = \$604  | a_valid;
-  assign \$606  = \$605  | r_valid;
-  assign \$607  = \$606  | \$signal$143 ;
-  assign \$608  = \$607  | write__en;
-  assign \$609  = \$608  | counting;
-  assign busy = \$609  | clearing;
-  assign \$610  = req__valid & req__ready;
-  assign \$611  = host_cmd__valid & host_cmd__ready;
-  assign \$612  = ~ mid_beat;
-  assign \$613  = hh_valid & \$612 ;
-  assign \$614  = clear_set + 1'h1;
-  assign \$615  = clear_set == 14'h3fff;
-  assign \$616  = host_cmd_s4[2:0] == 2'h2;
-  assign \$617  = host_cmd_s4[2:0] == 3'h4;
-  assign \$618  = \$616  | \$617 ;
-  assign \$619  = ~ mid_beat;
-  assign \$621  = \$619  & \$620 ;
-  assign \$622  = | pending;
-  assign \$623  = ~ \$622 ;
-  assign \$624  = | rest;
-  assign \$625  = \$signal$141 [342:329] == \$signature__addr ;
-  assign \$626  = \$signal  & \$625 ;
-  assign \$627  = \$signal$144 [342:329] == \$signature__addr ;
+  assign \$524  = \$523  ? 2'h3 : 2'h0;
+  assign \$525  = \$520  ? 2'h2 : \$524 ;
+  assign \$526  = \$517  ? 2'h1 : \$525 ;
+  assign \$527  = \$514  ? 2'h0 : \$526 ;
+  assign \$528  = \$527  == 2'h3;
+  assign \$1617  = \$signal$162 [344:343] * 7'h48;
+  assign \$529  = \$signal$162 [294:7] >> \$1617 ;
+  assign \$530  = port0_word[62:61] + \$398 [1:0];
+  assign \$1621  = \$signal$162 [344:343] * 7'h48;
+  assign \$531  = \$signal$162 [294:7] >> \$1621 ;
+  assign \$1624  = \$signal$162 [344:343] * 7'h48;
+  assign \$532  = \$signal$162 [294:7] >> \$1624 ;
+  assign \$533  = port0_word[18:3] == \$532 [31:16];
+  assign \$534  = port0_word[0] & \$533 ;
+  assign \$1629  = \$signal$162 [344:343] * 7'h48;
+  assign \$535  = \$signal$162 [294:7] >> \$1629 ;
+  assign \$536  = port0_word[38:23] == \$535 [31:16];
+  assign \$537  = port0_word[20] & \$536 ;
+  assign \$1634  = \$signal$162 [344:343] * 7'h48;
+  assign \$538  = \$signal$162 [294:7] >> \$1634 ;
+  assign \$539  = port0_word[58:43] == \$538 [31:16];
+  assign \$540  = port0_word[40] & \$539 ;
+  assign \$1639  = \$signal$162 [344:343] * 7'h48;
+  assign \$541  = \$signal$162 [294:7] >> \$1639 ;
+  assign \$542  = port0_word[78:63] == \$541 [31:16];
+  assign \$543  = port0_word[60] & \$542 ;
+  assign \$544  = | { \$543 , \$540 , \$537 , \$534  };
+  assign \$1645  = \$signal$162 [344:343] * 7'h48;
+  assign \$545  = \$signal$162 [294:7] >> \$1645 ;
+  assign \$546  = port0_word[18:3] == \$545 [31:16];
+  assign \$547  = port0_word[0] & \$546 ;
+  assign \$1650  = \$signal$162 [344:343] * 7'h48;
+  assign \$548  = \$signal$162 [294:7] >> \$1650 ;
+  assign \$549  = port0_word[38:23] == \$548 [31:16];
+  assign \$550  = port0_word[20] & \$549 ;
+  assign \$1655  = \$signal$162 [344:343] * 7'h48;
+  assign \$551  = \$signal$162 [294:7] >> \$1655 ;
+  assign \$552  = port0_word[58:43] == \$551 [31:16];
+  assign \$553  = port0_word[40] & \$552 ;
+  assign \$1660  = \$signal$162 [344:343] * 7'h48;
+  assign \$554  = \$signal$162 [294:7] >> \$1660 ;
+  assign \$555  = port0_word[78:63] == \$554 [31:16];
+  assign \$556  = port0_word[60] & \$555 ;
+  assign \$557  = \$556  ? 2'h3 : 2'h0;
+  assign \$558  = \$553  ? 2'h2 : \$557 ;
+  assign \$559  = \$550  ? 2'h1 : \$558 ;
+  assign \$560  = \$547  ? 2'h0 : \$559 ;
+  assign \$561  = \$544  ? \$560  : victim;
+  assign \$1670  = \$signal$162 [344:343] * 7'h48;
+  assign \$562  = \$signal$162 [294:7] >> \$1670 ;
+  assign learn_slot = \$531 [1] ? 16'h0000 : { \$562 [15:2], \$561  };
+  assign \$563  = \$signal$162 [347:345] == 2'h3;
+  assign \$564  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$565  = port0_word[0] & \$564 ;
+  assign \$566  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$567  = port0_word[20] & \$566 ;
+  assign \$568  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$569  = port0_word[40] & \$568 ;
+  assign \$570  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$571  = port0_word[60] & \$570 ;
+  assign \$572  = \$571  ? 2'h3 : 2'h0;
+  assign \$573  = \$569  ? 2'h2 : \$572 ;
+  assign \$574  = \$567  ? 2'h1 : \$573 ;
+  assign \$575  = \$565  ? 2'h0 : \$574 ;
+  assign host_way = \$563  ? \$575  : \$signal$162 [349:348];
+  assign \$576  = \$signal$162 [347:345] == 1'h1;
+  assign \$577  = \$signal$162 [347:345] == 2'h2;
+  assign \$578  = \$signal$162 [347:345] == 3'h4;
+  assign \$579  = \$signal$162 [347:345] == 2'h3;
+  assign \$580  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$581  = port0_word[0] & \$580 ;
+  assign \$582  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$583  = port0_word[20] & \$582 ;
+  assign \$584  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$585  = port0_word[40] & \$584 ;
+  assign \$586  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$587  = port0_word[60] & \$586 ;
+  assign \$588  = | { \$587 , \$585 , \$583 , \$581  };
+  assign \$589  = \$579  & \$588 ;
+  assign \$590  = ~ \$signal$162 [0];
+  assign \$591  = \$signal$182  & \$590 ;
+  assign \$592  = \$591  & \$signal$162 [1];
+  assign \$593  = | \$signal$162 [5:2];
+  assign \$594  = \$592  & \$593 ;
+  assign \$1707  = \$signal$162 [344:343] * 7'h48;
+  assign \$595  = \$signal$162 [294:7] >> \$1707 ;
+  assign \$596  = ~ \$595 [1];
+  assign \$597  = \$594  & \$596 ;
+  assign \$598  = \$signal$182  & \$signal$162 [0];
+  assign \$599  = | \$signal$162 [347:345];
+  assign \$600  = \$598  & \$599 ;
+  assign b_writes = \$597  | \$600 ;
+  assign \$601  = | { hh_valid, host_valid_s3, host_valid_s2, host_valid_s1, h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign \$602  = \$601  | a_valid;
+  assign \$603  = \$602  | \$signal$182 ;
+  assign \$604  = \$603  | write__en;
+  assign \$605  = \$604  | counting;
+  assign busy = \$605  | clearing;
+  assign \$606  = req__valid & req__ready;
+  assign \$607  = host_cmd__valid & host_cmd__ready;
+  assign \$608  = ~ mid_beat;
+  assign \$609  = hh_valid & \$608 ;
+  assign \$610  = clear_set + 1'h1;
+  assign \$611  = clear_set == 14'h3fff;
+  assign \$612  = host_cmd_s4[2:0] == 2'h2;
+  assign \$613  = host_cmd_s4[2:0] == 3'h4;
+  assign \$614  = \$612  | \$613 ;
+  assign \$615  = ~ mid_beat;
+  assign \$617  = \$615  & \$616 ;
+  assign \$618  = | pending;
+  assign \$619  = ~ \$618 ;
+  assign \$620  = | rest;
+  assign \$621  = \$signal$162 [342:329] == \$signature__addr ;
+  assign \$622  = b_writes & \$621 ;
+  assign \$623  = \$signal$162 [342:329] == \$signal [94:81];
+  assign \$624  = b_writes & \$623 ;
+  assign \$625  = \$signal$162 [342:329] == \$signal [166:153];
+  assign \$626  = b_writes & \$625 ;
+  assign \$627  = \$signal$162 [342:329] == \$signal [238:225];
   assign \$628  = b_writes & \$627 ;
-  assign \$629  = \$signal$141 [342:329] == \$signal$147 [94:81];
-  assign \$630  = \$signal  & \$629 ;
-  assign \$631  = \$signal$144 [342:329] == \$signal$147 [94:81];
-  assign \$632  = b_writes & \$631 ;
-  assign \$633  = \$signal$141 [342:329] == \$signal$147 [166:153];
-  assign \$634  = \$signal  & \$633 ;
-  assign \$635  = \$signal$144 [342:329] == \$signal$147 [166:153];
-  assign \$636  = b_writes & \$635 ;
-  assign \$637  = \$signal$141 [342:329] == \$signal$147 [238:225];
-  assign \$638  = \$signal  & \$637 ;
-  assign \$639  = \$signal$144 [342:329] == \$signal$147 [238:225];
-  assign \$640  = b_writes & \$639 ;
-  assign \$641  = port0_forward_w ? write__data : \$signature__data ;
-  assign \$642  = port0_forward_b ? b_word : \$641 ;
-  assign \$643  = port1_forward_w ? write__data : \$signature__data$204 ;
-  assign \$644  = port1_forward_b ? b_word : \$643 ;
-  assign \$645  = port2_forward_w ? write__data : \$signature__data$205 ;
-  assign \$646  = port2_forward_b ? b_word : \$645 ;
-  assign \$647  = port3_forward_w ? write__data : \$signature__data$206 ;
-  assign \$648  = port3_forward_b ? b_word : \$647 ;
-  assign \$649  = resp__valid & resp__ready;
-  assign \$650  = host_resp__valid & host_resp__ready;
-  assign \$651  = advance & \$signal$143 ;
-  assign \$652  = ~ \$signal$144 [0];
-  assign \$653  = \$651  & \$652 ;
-  assign \$654  = ~ \$signal$144 [7];
-  assign \$1800  = \$signal$144 [344:343] * 7'h48;
-  assign \$655  = \$signal$144 [294:7] >> \$1800 ;
-  assign \$656  = port0_word[18:3] == \$655 [31:16];
-  assign \$657  = port0_word[0] & \$656 ;
-  assign \$1805  = \$signal$144 [344:343] * 7'h48;
-  assign \$658  = \$signal$144 [294:7] >> \$1805 ;
-  assign \$659  = port0_word[38:23] == \$658 [31:16];
-  assign \$660  = port0_word[20] & \$659 ;
-  assign \$1810  = \$signal$144 [344:343] * 7'h48;
-  assign \$661  = \$signal$144 [294:7] >> \$1810 ;
-  assign \$662  = port0_word[58:43] == \$661 [31:16];
-  assign \$663  = port0_word[40] & \$662 ;
-  assign \$1815  = \$signal$144 [344:343] * 7'h48;
-  assign \$664  = \$signal$144 [294:7] >> \$1815 ;
-  assign \$665  = port0_word[78:63] == \$664 [31:16];
-  assign \$666  = port0_word[60] & \$665 ;
-  assign \$667  = | { \$666 , \$663 , \$660 , \$657  };
-  assign \$1821  = \$signal$144 [344:343] * 7'h48;
-  assign \$668  = \$signal$144 [294:7] >> \$1821 ;
-  assign \$669  = ~ \$668 [1];
-  assign \$670  = \$667  & \$669 ;
-  assign \$1826  = \$signal$144 [344:343] * 7'h48;
-  assign \$671  = \$signal$144 [294:7] >> \$1826 ;
-  assign \$672  = ~ \$signal$144 [79];
-  assign \$1830  = \$signal$144 [344:343] * 7'h48;
-  assign \$673  = \$signal$144 [294:7] >> \$1830 ;
-  assign \$674  = port0_word[18:3] == \$673 [31:16];
-  assign \$675  = port0_word[0] & \$674 ;
-  assign \$1835  = \$signal$144 [344:343] * 7'h48;
-  assign \$676  = \$signal$144 [294:7] >> \$1835 ;
-  assign \$677  = port0_word[38:23] == \$676 [31:16];
-  assign \$678  = port0_word[20] & \$677 ;
-  assign \$1840  = \$signal$144 [344:343] * 7'h48;
-  assign \$679  = \$signal$144 [294:7] >> \$1840 ;
-  assign \$680  = port0_word[58:43] == \$679 [31:16];
-  assign \$681  = port0_word[40] & \$680 ;
-  assign \$1845  = \$signal$144 [344:343] * 7'h48;
-  assign \$682  = \$signal$144 [294:7] >> \$1845 ;
-  assign \$683  = port0_word[78:63] == \$682 [31:16];
-  assign \$684  = port0_word[60] & \$683 ;
-  assign \$685  = | { \$684 , \$681 , \$678 , \$675  };
-  assign \$1851  = \$signal$144 [344:343] * 7'h48;
-  assign \$686  = \$signal$144 [294:7] >> \$1851 ;
-  assign \$687  = ~ \$686 [1];
-  assign \$688  = \$685  & \$687 ;
-  assign \$1856  = \$signal$144 [344:343] * 7'h48;
-  assign \$689  = \$signal$144 [294:7] >> \$1856 ;
-  assign \$690  = ~ \$signal$144 [151];
-  assign \$1860  = \$signal$144 [344:343] * 7'h48;
-  assign \$691  = \$signal$144 [294:7] >> \$1860 ;
-  assign \$692  = port0_word[18:3] == \$691 [31:16];
-  assign \$693  = port0_word[0] & \$692 ;
-  assign \$1865  = \$signal$144 [344:343] * 7'h48;
-  assign \$694  = \$signal$144 [294:7] >> \$1865 ;
-  assign \$695  = port0_word[38:23] == \$694 [31:16];
-  assign \$696  = port0_word[20] & \$695 ;
-  assign \$1870  = \$signal$144 [344:343] * 7'h48;
-  assign \$697  = \$signal$144 [294:7] >> \$1870 ;
-  assign \$698  = port0_word[58:43] == \$697 [31:16];
-  assign \$699  = port0_word[40] & \$698 ;
-  assign \$1875  = \$signal$144 [344:343] * 7'h48;
-  assign \$700  = \$signal$144 [294:7] >> \$1875 ;
-  assign \$701  = port0_word[78:63] == \$700 [31:16];
-  assign \$702  = port0_word[60] & \$701 ;
-  assign \$703  = | { \$702 , \$699 , \$696 , \$693  };
-  assign \$1881  = \$signal$144 [344:343] * 7'h48;
-  assign \$704  = \$signal$144 [294:7] >> \$1881 ;
-  assign \$705  = ~ \$704 [1];
-  assign \$706  = \$703  & \$705 ;
-  assign \$1886  = \$signal$144 [344:343] * 7'h48;
-  assign \$707  = \$signal$144 [294:7] >> \$1886 ;
-  assign \$708  = ~ \$signal$144 [223];
-  assign \$1890  = \$signal$144 [344:343] * 7'h48;
-  assign \$709  = \$signal$144 [294:7] >> \$1890 ;
-  assign \$710  = port0_word[18:3] == \$709 [31:16];
-  assign \$711  = port0_word[0] & \$710 ;
-  assign \$1895  = \$signal$144 [344:343] * 7'h48;
-  assign \$712  = \$signal$144 [294:7] >> \$1895 ;
-  assign \$713  = port0_word[38:23] == \$712 [31:16];
+  assign \$629  = \$signal$162 [0] ? host_word : learn_word;
+  assign \$630  = resp__valid & resp__ready;
+  assign \$631  = host_resp__valid & host_resp__ready;
+  assign \$632  = advance & \$signal$182 ;
+  assign \$633  = ~ \$signal$162 [0];
+  assign \$634  = \$632  & \$633 ;
+  assign \$635  = ~ \$signal$162 [7];
+  assign \$1752  = \$signal$162 [344:343] * 7'h48;
+  assign \$636  = \$signal$162 [294:7] >> \$1752 ;
+  assign \$637  = port0_word[18:3] == \$636 [31:16];
+  assign \$638  = port0_word[0] & \$637 ;
+  assign \$1757  = \$signal$162 [344:343] * 7'h48;
+  assign \$639  = \$signal$162 [294:7] >> \$1757 ;
+  assign \$640  = port0_word[38:23] == \$639 [31:16];
+  assign \$641  = port0_word[20] & \$640 ;
+  assign \$1762  = \$signal$162 [344:343] * 7'h48;
+  assign \$642  = \$signal$162 [294:7] >> \$1762 ;
+  assign \$643  = port0_word[58:43] == \$642 [31:16];
+  assign \$644  = port0_word[40] & \$643 ;
+  assign \$1767  = \$signal$162 [344:343] * 7'h48;
+  assign \$645  = \$signal$162 [294:7] >> \$1767 ;
+  assign \$646  = port0_word[78:63] == \$645 [31:16];
+  assign \$647  = port0_word[60] & \$646 ;
+  assign \$648  = | { \$647 , \$644 , \$641 , \$638  };
+  assign \$1773  = \$signal$162 [344:343] * 7'h48;
+  assign \$649  = \$signal$162 [294:7] >> \$1773 ;
+  assign \$650  = ~ \$649 [1];
+  assign \$651  = \$648  & \$650 ;
+  assign \$1778  = \$signal$162 [344:343] * 7'h48;
+  assign \$652  = \$signal$162 [294:7] >> \$1778 ;
+  assign \$653  = ~ \$signal$162 [79];
+  assign \$1782  = \$signal$162 [344:343] * 7'h48;
+  assign \$654  = \$signal$162 [294:7] >> \$1782 ;
+  assign \$655  = port0_word[18:3] == \$654 [31:16];
+  assign \$656  = port0_word[0] & \$655 ;
+  assign \$1787  = \$signal$162 [344:343] * 7'h48;
+  assign \$657  = \$signal$162 [294:7] >> \$1787 ;
+  assign \$658  = port0_word[38:23] == \$657 [31:16];
+  assign \$659  = port0_word[20] & \$658 ;
+  assign \$1792  = \$signal$162 [344:343] * 7'h48;
+  assign \$660  = \$signal$162 [294:7] >> \$1792 ;
+  assign \$661  = port0_word[58:43] == \$660 [31:16];
+  assign \$662  = port0_word[40] & \$661 ;
+  assign \$1797  = \$signal$162 [344:343] * 7'h48;
+  assign \$663  = \$signal$162 [294:7] >> \$1797 ;
+  assign \$664  = port0_word[78:63] == \$663 [31:16];
+  assign \$665  = port0_word[60] & \$664 ;
+  assign \$666  = | { \$665 , \$662 , \$659 , \$656  };
+  assign \$1803  = \$signal$162 [344:343] * 7'h48;
+  assign \$667  = \$signal$162 [294:7] >> \$1803 ;
+  assign \$668  = ~ \$667 [1];
+  assign \$669  = \$666  & \$668 ;
+  assign \$1808  = \$signal$162 [344:343] * 7'h48;
+  assign \$670  = \$signal$162 [294:7] >> \$1808 ;
+  assign \$671  = ~ \$signal$162 [151];
+  assign \$1812  = \$signal$162 [344:343] * 7'h48;
+  assign \$672  = \$signal$162 [294:7] >> \$1812 ;
+  assign \$673  = port0_word[18:3] == \$672 [31:16];
+  assign \$674  = port0_word[0] & \$673 ;
+  assign \$1817  = \$signal$162 [344:343] * 7'h48;
+  assign \$675  = \$signal$162 [294:7] >> \$1817 ;
+  assign \$676  = port0_word[38:23] == \$675 [31:16];
+  assign \$677  = port0_word[20] & \$676 ;
+  assign \$1822  = \$signal$162 [344:343] * 7'h48;
+  assign \$678  = \$signal$162 [294:7] >> \$1822 ;
+  assign \$679  = port0_word[58:43] == \$678 [31:16];
+  assign \$680  = port0_word[40] & \$679 ;
+  assign \$1827  = \$signal$162 [344:343] * 7'h48;
+  assign \$681  = \$signal$162 [294:7] >> \$1827 ;
+  assign \$682  = port0_word[78:63] == \$681 [31:16];
+  assign \$683  = port0_word[60] & \$682 ;
+  assign \$684  = | { \$683 , \$680 , \$677 , \$674  };
+  assign \$1833  = \$signal$162 [344:343] * 7'h48;
+  assign \$685  = \$signal$162 [294:7] >> \$1833 ;
+  assign \$686  = ~ \$685 [1];
+  assign \$687  = \$684  & \$686 ;
+  assign \$1838  = \$signal$162 [344:343] * 7'h48;
+  assign \$688  = \$signal$162 [294:7] >> \$1838 ;
+  assign \$689  = ~ \$signal$162 [223];
+  assign \$1842  = \$signal$162 [344:343] * 7'h48;
+  assign \$690  = \$signal$162 [294:7] >> \$1842 ;
+  assign \$691  = port0_word[18:3] == \$690 [31:16];
+  assign \$692  = port0_word[0] & \$691 ;
+  assign \$1847  = \$signal$162 [344:343] * 7'h48;
+  assign \$693  = \$signal$162 [294:7] >> \$1847 ;
+  assign \$694  = port0_word[38:23] == \$693 [31:16];
+  assign \$695  = port0_word[20] & \$694 ;
+  assign \$1852  = \$signal$162 [344:343] * 7'h48;
+  assign \$696  = \$signal$162 [294:7] >> \$1852 ;
+  assign \$697  = port0_word[58:43] == \$696 [31:16];
+  assign \$698  = port0_word[40] & \$697 ;
+  assign \$1857  = \$signal$162 [344:343] * 7'h48;
+  assign \$699  = \$signal$162 [294:7] >> \$1857 ;
+  assign \$700  = port0_word[78:63] == \$699 [31:16];
+  assign \$701  = port0_word[60] & \$700 ;
+  assign \$702  = | { \$701 , \$698 , \$695 , \$692  };
+  assign \$1863  = \$signal$162 [344:343] * 7'h48;
+  assign \$703  = \$signal$162 [294:7] >> \$1863 ;
+  assign \$704  = ~ \$703 [1];
+  assign \$705  = \$702  & \$704 ;
+  assign \$1868  = \$signal$162 [344:343] * 7'h48;
+  assign \$706  = \$signal$162 [294:7] >> \$1868 ;
+  assign \$707  = advance & \$signal$182 ;
+  assign \$708  = \$707  & \$signal$162 [0];
+  assign \$709  = \$708  & \$signal$162 [399];
+  assign \$710  = \$signal$162 [347:345] == 2'h3;
+  assign \$711  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$712  = port0_word[0] & \$711 ;
+  assign \$713  = port0_word[38:23] == \$signal$162 [379:364];
   assign \$714  = port0_word[20] & \$713 ;
-  assign \$1900  = \$signal$144 [344:343] * 7'h48;
-  assign \$715  = \$signal$144 [294:7] >> \$1900 ;
-  assign \$716  = port0_word[58:43] == \$715 [31:16];
-  assign \$717  = port0_word[40] & \$716 ;
-  assign \$1905  = \$signal$144 [344:343] * 7'h48;
-  assign \$718  = \$signal$144 [294:7] >> \$1905 ;
-  assign \$719  = port0_word[78:63] == \$718 [31:16];
-  assign \$720  = port0_word[60] & \$719 ;
-  assign \$721  = | { \$720 , \$717 , \$714 , \$711  };
-  assign \$1911  = \$signal$144 [344:343] * 7'h48;
-  assign \$722  = \$signal$144 [294:7] >> \$1911 ;
-  assign \$723  = ~ \$722 [1];
-  assign \$724  = \$721  & \$723 ;
-  assign \$1916  = \$signal$144 [344:343] * 7'h48;
-  assign \$725  = \$signal$144 [294:7] >> \$1916 ;
-  assign \$726  = advance & \$signal$143 ;
-  assign \$727  = \$726  & \$signal$144 [0];
-  assign \$728  = \$727  & \$signal$144 [399];
-  assign \$729  = \$signal$144 [347:345] == 2'h3;
-  assign \$730  = port0_word[18:3] == \$signal$144 [379:364];
-  assign \$731  = port0_word[0] & \$730 ;
-  assign \$732  = port0_word[38:23] == \$signal$144 [379:364];
-  assign \$733  = port0_word[20] & \$732 ;
-  assign \$734  = port0_word[58:43] == \$signal$144 [379:364];
-  assign \$735  = port0_word[40] & \$734 ;
-  assign \$736  = port0_word[78:63] == \$signal$144 [379:364];
-  assign \$737  = port0_word[60] & \$736 ;
-  assign \$738  = | { \$737 , \$735 , \$733 , \$731  };
-  assign \$739  = port0_word[18:3] == \$signal$144 [379:364];
-  assign \$740  = port0_word[0] & \$739 ;
-  assign \$741  = port0_word[38:23] == \$signal$144 [379:364];
-  assign \$742  = port0_word[20] & \$741 ;
-  assign \$743  = port0_word[58:43] == \$signal$144 [379:364];
-  assign \$744  = port0_word[40] & \$743 ;
-  assign \$745  = port0_word[78:63] == \$signal$144 [379:364];
-  assign \$746  = port0_word[60] & \$745 ;
-  assign \$747  = \$746  ? 2'h3 : 2'h0;
-  assign \$748  = \$744  ? 2'h2 : \$747 ;
-  assign \$749  = \$742  ? 2'h1 : \$748 ;
-  assign \$750  = \$740  ? 2'h0 : \$749 ;
-  assign \$751  = \$738  ? { \$signal$144 [342:329], \$750  } : 16'h0000;
-  assign \$752  = \$729  ? \$751  : \$signal$144 [363:348];
-  assign \$753  = \$signal$144 [347:345] == 2'h2;
-  assign \$754  = \$signal$144 [347:345] == 3'h4;
-  assign \$755  = \$753  | \$754 ;
-  assign \$756  = \$signal$144 [347:345] == 2'h3;
-  assign \$757  = port0_word[18:3] == \$signal$144 [379:364];
-  assign \$758  = port0_word[0] & \$757 ;
-  assign \$759  = port0_word[38:23] == \$signal$144 [379:364];
-  assign \$760  = port0_word[20] & \$759 ;
-  assign \$761  = port0_word[58:43] == \$signal$144 [379:364];
-  assign \$762  = port0_word[40] & \$761 ;
-  assign \$763  = port0_word[78:63] == \$signal$144 [379:364];
-  assign \$764  = port0_word[60] & \$763 ;
-  assign \$765  = | { \$764 , \$762 , \$760 , \$758  };
-  assign \$766  = ~ \$765 ;
-  assign \$767  = \$756  & \$766 ;
-  assign \$768  = \$755  | \$767 ;
-  assign \$1962  = host_way * 5'h14;
-  assign \$769  = host_word >> \$1962 ;
-  assign \$770  = \$768  ? 19'h00000 : \$769 [18:0];
-  assign \$771  = \$signal$144 [347:345] == 2'h2;
-  assign \$772  = \$signal$144 [347:345] == 3'h4;
-  assign \$773  = \$771  | \$772 ;
-  assign \$774  = \$signal$144 [347:345] == 2'h3;
-  assign \$775  = port0_word[18:3] == \$signal$144 [379:364];
-  assign \$776  = port0_word[0] & \$775 ;
-  assign \$777  = port0_word[38:23] == \$signal$144 [379:364];
-  assign \$778  = port0_word[20] & \$777 ;
-  assign \$779  = port0_word[58:43] == \$signal$144 [379:364];
-  assign \$780  = port0_word[40] & \$779 ;
-  assign \$781  = port0_word[78:63] == \$signal$144 [379:364];
-  assign \$782  = port0_word[60] & \$781 ;
-  assign \$783  = | { \$782 , \$780 , \$778 , \$776  };
-  assign \$784  = ~ \$783 ;
-  assign \$785  = \$774  & \$784 ;
-  assign \$786  = \$773  | \$785 ;
-  assign \$787  = ~ \$786 ;
-  assign \$1983  = host_way * 5'h14;
-  assign \$788  = host_word >> \$1983 ;
-  assign \$789  = \$787  & \$788 [19];
-  assign \$790  = \$signal$144 [347:345] == 2'h3;
-  assign \$791  = port0_word[18:3] == \$signal$144 [379:364];
-  assign \$792  = port0_word[0] & \$791 ;
-  assign \$793  = port0_word[38:23] == \$signal$144 [379:364];
-  assign \$794  = port0_word[20] & \$793 ;
-  assign \$795  = port0_word[58:43] == \$signal$144 [379:364];
-  assign \$796  = port0_word[40] & \$795 ;
-  assign \$797  = port0_word[78:63] == \$signal$144 [379:364];
-  assign \$798  = port0_word[60] & \$797 ;
-  assign \$799  = | { \$798 , \$796 , \$794 , \$792  };
-  assign \$800  = \$790  & \$799 ;
-  assign \$801  = ~ \$signal$144 [0];
-  assign \$802  = \$signal$143  & \$801 ;
-  assign \$803  = \$signal$144 [2] & \$signal$144 [7];
-  assign \$804  = 1'h0 + \$803 ;
-  assign \$805  = \$signal$144 [3] & \$signal$144 [79];
-  assign \$806  = \$804  + \$805 ;
-  assign \$807  = \$signal$144 [4] & \$signal$144 [151];
-  assign \$808  = \$806  + \$807 ;
-  assign \$809  = \$signal$144 [5] & \$signal$144 [223];
-  assign \$810  = \$808  + \$809 ;
-  assign \$2008  = \$signal$144 [344:343] * 7'h48;
-  assign \$811  = \$signal$144 [294:7] >> \$2008 ;
+  assign \$715  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$716  = port0_word[40] & \$715 ;
+  assign \$717  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$718  = port0_word[60] & \$717 ;
+  assign \$719  = | { \$718 , \$716 , \$714 , \$712  };
+  assign \$720  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$721  = port0_word[0] & \$720 ;
+  assign \$722  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$723  = port0_word[20] & \$722 ;
+  assign \$724  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$725  = port0_word[40] & \$724 ;
+  assign \$726  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$727  = port0_word[60] & \$726 ;
+  assign \$728  = \$727  ? 2'h3 : 2'h0;
+  assign \$729  = \$725  ? 2'h2 : \$728 ;
+  assign \$730  = \$723  ? 2'h1 : \$729 ;
+  assign \$731  = \$721  ? 2'h0 : \$730 ;
+  assign \$732  = \$719  ? { \$signal$162 [342:329], \$731  } : 16'h0000;
+  assign \$733  = \$710  ? \$732  : \$signal$162 [363:348];
+  assign \$734  = \$signal$162 [347:345] == 2'h2;
+  assign \$735  = \$signal$162 [347:345] == 3'h4;
+  assign \$736  = \$734  | \$735 ;
+  assign \$737  = \$signal$162 [347:345] == 2'h3;
+  assign \$738  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$739  = port0_word[0] & \$738 ;
+  assign \$740  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$741  = port0_word[20] & \$740 ;
+  assign \$742  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$743  = port0_word[40] & \$742 ;
+  assign \$744  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$745  = port0_word[60] & \$744 ;
+  assign \$746  = | { \$745 , \$743 , \$741 , \$739  };
+  assign \$747  = ~ \$746 ;
+  assign \$748  = \$737  & \$747 ;
+  assign \$749  = \$736  | \$748 ;
+  assign \$1914  = host_way * 5'h14;
+  assign \$750  = host_word >> \$1914 ;
+  assign \$751  = \$749  ? 19'h00000 : \$750 [18:0];
+  assign \$752  = \$signal$162 [347:345] == 2'h2;
+  assign \$753  = \$signal$162 [347:345] == 3'h4;
+  assign \$754  = \$752  | \$753 ;
+  assign \$755  = \$signal$162 [347:345] == 2'h3;
+  assign \$756  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$757  = port0_word[0] & \$756 ;
+  assign \$758  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$759  = port0_word[20] & \$758 ;
+  assign \$760  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$761  = port0_word[40] & \$760 ;
+  assign \$762  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$763  = port0_word[60] & \$762 ;
+  assign \$764  = | { \$763 , \$761 , \$759 , \$757  };
+  assign \$765  = ~ \$764 ;
+  assign \$766  = \$755  & \$765 ;
+  assign \$767  = \$754  | \$766 ;
+  assign \$768  = ~ \$767 ;
+  assign \$1935  = host_way * 5'h14;
+  assign \$769  = host_word >> \$1935 ;
+  assign \$770  = \$768  & \$769 [19];
+  assign \$771  = \$signal$162 [347:345] == 2'h3;
+  assign \$772  = port0_word[18:3] == \$signal$162 [379:364];
+  assign \$773  = port0_word[0] & \$772 ;
+  assign \$774  = port0_word[38:23] == \$signal$162 [379:364];
+  assign \$775  = port0_word[20] & \$774 ;
+  assign \$776  = port0_word[58:43] == \$signal$162 [379:364];
+  assign \$777  = port0_word[40] & \$776 ;
+  assign \$778  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$779  = port0_word[60] & \$778 ;
+  assign \$780  = | { \$779 , \$777 , \$775 , \$773  };
+  assign \$781  = \$771  & \$780 ;
+  assign \$782  = ~ \$signal$162 [0];
+  assign \$783  = \$signal$182  & \$782 ;
+  assign \$784  = \$signal$162 [2] & \$signal$162 [7];
+  assign \$785  = 1'h0 + \$784 ;
+  assign \$786  = \$signal$162 [3] & \$signal$162 [79];
+  assign \$787  = \$785  + \$786 ;
+  assign \$788  = \$signal$162 [4] & \$signal$162 [151];
+  assign \$789  = \$787  + \$788 ;
+  assign \$790  = \$signal$162 [5] & \$signal$162 [223];
+  assign \$791  = \$789  + \$790 ;
+  assign \$1960  = \$signal$162 [344:343] * 7'h48;
+  assign \$792  = \$signal$162 [294:7] >> \$1960 ;
+  assign \$793  = port0_word[18:3] == \$792 [31:16];
+  assign \$794  = port0_word[0] & \$793 ;
+  assign \$1965  = \$signal$162 [344:343] * 7'h48;
+  assign \$795  = \$signal$162 [294:7] >> \$1965 ;
+  assign \$796  = port0_word[38:23] == \$795 [31:16];
+  assign \$797  = port0_word[20] & \$796 ;
+  assign \$1970  = \$signal$162 [344:343] * 7'h48;
+  assign \$798  = \$signal$162 [294:7] >> \$1970 ;
+  assign \$799  = port0_word[58:43] == \$798 [31:16];
+  assign \$800  = port0_word[40] & \$799 ;
+  assign \$1975  = \$signal$162 [344:343] * 7'h48;
+  assign \$801  = \$signal$162 [294:7] >> \$1975 ;
+  assign \$802  = port0_word[78:63] == \$801 [31:16];
+  assign \$803  = port0_word[60] & \$802 ;
+  assign \$804  = | { \$803 , \$800 , \$797 , \$794  };
+  assign \$1981  = \$signal$162 [344:343] * 7'h48;
+  assign \$805  = \$signal$162 [294:7] >> \$1981 ;
+  assign \$806  = ~ \$805 [1];
+  assign \$807  = \$804  & \$806 ;
+  assign \$808  = \$signal$162 [1] ? \$807  : lane0_hit;
+  assign \$809  = \$signal$162 [2] & \$808 ;
+  assign \$810  = 1'h0 + \$809 ;
+  assign \$1989  = \$signal$162 [344:343] * 7'h48;
+  assign \$811  = \$signal$162 [294:7] >> \$1989 ;
   assign \$812  = port0_word[18:3] == \$811 [31:16];
   assign \$813  = port0_word[0] & \$812 ;
-  assign \$2013  = \$signal$144 [344:343] * 7'h48;
-  assign \$814  = \$signal$144 [294:7] >> \$2013 ;
+  assign \$1994  = \$signal$162 [344:343] * 7'h48;
+  assign \$814  = \$signal$162 [294:7] >> \$1994 ;
   assign \$815  = port0_word[38:23] == \$814 [31:16];
   assign \$816  = port0_word[20] & \$815 ;
-  assign \$2018  = \$signal$144 [344:343] * 7'h48;
-  assign \$817  = \$signal$144 [294:7] >> \$2018 ;
+  assign \$1999  = \$signal$162 [344:343] * 7'h48;
+  assign \$817  = \$signal$162 [294:7] >> \$1999 ;
   assign \$818  = port0_word[58:43] == \$817 [31:16];
   assign \$819  = port0_word[40] & \$818 ;
-  assign \$2023  = \$signal$144 [344:343] * 7'h48;
-  assign \$820  = \$signal$144 [294:7] >> \$2023 ;
+  assign \$2004  = \$signal$162 [344:343] * 7'h48;
+  assign \$820  = \$signal$162 [294:7] >> \$2004 ;
   assign \$821  = port0_word[78:63] == \$820 [31:16];
   assign \$822  = port0_word[60] & \$821 ;
   assign \$823  = | { \$822 , \$819 , \$816 , \$813  };
-  assign \$2029  = \$signal$144 [344:343] * 7'h48;
-  assign \$824  = \$signal$144 [294:7] >> \$2029 ;
+  assign \$2010  = \$signal$162 [344:343] * 7'h48;
+  assign \$824  = \$signal$162 [294:7] >> \$2010 ;
   assign \$825  = ~ \$824 [1];
   assign \$826  = \$823  & \$825 ;
-  assign \$827  = \$signal$144 [1] ? \$826  : lane0_hit;
-  assign \$828  = \$signal$144 [2] & \$827 ;
-  assign \$829  = 1'h0 + \$828 ;
-  assign \$2037  = \$signal$144 [344:343] * 7'h48;
-  assign \$830  = \$signal$144 [294:7] >> \$2037 ;
+  assign \$827  = \$signal$162 [1] ? \$826  : lane1_hit;
+  assign \$828  = \$signal$162 [3] & \$827 ;
+  assign \$829  = \$810  + \$828 ;
+  assign \$2018  = \$signal$162 [344:343] * 7'h48;
+  assign \$830  = \$signal$162 [294:7] >> \$2018 ;
   assign \$831  = port0_word[18:3] == \$830 [31:16];
   assign \$832  = port0_word[0] & \$831 ;
-  assign \$2042  = \$signal$144 [344:343] * 7'h48;
-  assign \$833  = \$signal$144 [294:7] >> \$2042 ;
+  assign \$2023  = \$signal$162 [344:343] * 7'h48;
+  assign \$833  = \$signal$162 [294:7] >> \$2023 ;
   assign \$834  = port0_word[38:23] == \$833 [31:16];
   assign \$835  = port0_word[20] & \$834 ;
-  assign \$2047  = \$signal$144 [344:343] * 7'h48;
-  assign \$836  = \$signal$144 [294:7] >> \$2047 ;
+  assign \$2028  = \$signal$162 [344:343] * 7'h48;
+  assign \$836  = \$signal$162 [294:7] >> \$2028 ;
   assign \$837  = port0_word[58:43] == \$836 [31:16];
   assign \$838  = port0_word[40] & \$837 ;
-  assign \$2052  = \$signal$144 [344:343] * 7'h48;
-  assign \$839  = \$signal$144 [294:7] >> \$2052 ;
+  assign \$2033  = \$signal$162 [344:343] * 7'h48;
+  assign \$839  = \$signal$162 [294:7] >> \$2033 ;
   assign \$840  = port0_word[78:63] == \$839 [31:16];
   assign \$841  = port0_word[60] & \$840 ;
   assign \$842  = | { \$841 , \$838 , \$835 , \$832  };
-  assign \$2058  = \$signal$144 [344:343] * 7'h48;
-  assign \$843  = \$signal$144 [294:7] >> \$2058 ;
+  assign \$2039  = \$signal$162 [344:343] * 7'h48;
+  assign \$843  = \$signal$162 [294:7] >> \$2039 ;
   assign \$844  = ~ \$843 [1];
   assign \$845  = \$842  & \$844 ;
-  assign \$846  = \$signal$144 [1] ? \$845  : lane1_hit;
-  assign \$847  = \$signal$144 [3] & \$846 ;
+  assign \$846  = \$signal$162 [1] ? \$845  : lane2_hit;
+  assign \$847  = \$signal$162 [4] & \$846 ;
   assign \$848  = \$829  + \$847 ;
-  assign \$2066  = \$signal$144 [344:343] * 7'h48;
-  assign \$849  = \$signal$144 [294:7] >> \$2066 ;
+  assign \$2047  = \$signal$162 [344:343] * 7'h48;
+  assign \$849  = \$signal$162 [294:7] >> \$2047 ;
   assign \$850  = port0_word[18:3] == \$849 [31:16];
   assign \$851  = port0_word[0] & \$850 ;
-  assign \$2071  = \$signal$144 [344:343] * 7'h48;
-  assign \$852  = \$signal$144 [294:7] >> \$2071 ;
+  assign \$2052  = \$signal$162 [344:343] * 7'h48;
+  assign \$852  = \$signal$162 [294:7] >> \$2052 ;
   assign \$853  = port0_word[38:23] == \$852 [31:16];
   assign \$854  = port0_word[20] & \$853 ;
-  assign \$2076  = \$signal$144 [344:343] * 7'h48;
-  assign \$855  = \$signal$144 [294:7] >> \$2076 ;
+  assign \$2057  = \$signal$162 [344:343] * 7'h48;
+  assign \$855  = \$signal$162 [294:7] >> \$2057 ;
   assign \$856  = port0_word[58:43] == \$855 [31:16];
   assign \$857  = port0_word[40] & \$856 ;
-  assign \$2081  = \$signal$144 [344:343] * 7'h48;
-  assign \$858  = \$signal$144 [294:7] >> \$2081 ;
+  assign \$2062  = \$signal$162 [344:343] * 7'h48;
+  assign \$858  = \$signal$162 [294:7] >> \$2062 ;
   assign \$859  = port0_word[78:63] == \$858 [31:16];
   assign \$860  = port0_word[60] & \$859 ;
   assign \$861  = | { \$860 , \$857 , \$854 , \$851  };
-  assign \$2087  = \$signal$144 [344:343] * 7'h48;
-  assign \$862  = \$signal$144 [294:7] >> \$2087 ;
+  assign \$2068  = \$signal$162 [344:343] * 7'h48;
+  assign \$862  = \$signal$162 [294:7] >> \$2068 ;
   assign \$863  = ~ \$862 [1];
   assign \$864  = \$861  & \$863 ;
-  assign \$865  = \$signal$144 [1] ? \$864  : lane2_hit;
-  assign \$866  = \$signal$144 [4] & \$865 ;
+  assign \$865  = \$signal$162 [1] ? \$864  : lane3_hit;
+  assign \$866  = \$signal$162 [5] & \$865 ;
   assign \$867  = \$848  + \$866 ;
-  assign \$2095  = \$signal$144 [344:343] * 7'h48;
-  assign \$868  = \$signal$144 [294:7] >> \$2095 ;
-  assign \$869  = port0_word[18:3] == \$868 [31:16];
-  assign \$870  = port0_word[0] & \$869 ;
-  assign \$2100  = \$signal$144 [344:343] * 7'h48;
-  assign \$871  = \$signal$144 [294:7] >> \$2100 ;
-  assign \$872  = port0_word[38:23] == \$871 [31:16];
-  assign \$873  = port0_word[20] & \$872 ;
-  assign \$2105  = \$signal$144 [344:343] * 7'h48;
-  assign \$874  = \$signal$144 [294:7] >> \$2105 ;
-  assign \$875  = port0_word[58:43] == \$874 [31:16];
-  assign \$876  = port0_word[40] & \$875 ;
-  assign \$2110  = \$signal$144 [344:343] * 7'h48;
-  assign \$877  = \$signal$144 [294:7] >> \$2110 ;
-  assign \$878  = port0_word[78:63] == \$877 [31:16];
-  assign \$879  = port0_word[60] & \$878 ;
-  assign \$880  = | { \$879 , \$876 , \$873 , \$870  };
-  assign \$2116  = \$signal$144 [344:343] * 7'h48;
-  assign \$881  = \$signal$144 [294:7] >> \$2116 ;
-  assign \$882  = ~ \$881 [1];
-  assign \$883  = \$880  & \$882 ;
-  assign \$884  = \$signal$144 [1] ? \$883  : lane3_hit;
-  assign \$885  = \$signal$144 [5] & \$884 ;
-  assign \$886  = \$867  + \$885 ;
-  assign \$887  = \$signal$144 [2] & \$signal$144 [8];
-  assign \$888  = 1'h0 + \$887 ;
-  assign \$889  = \$signal$144 [3] & \$signal$144 [80];
-  assign \$890  = \$888  + \$889 ;
-  assign \$891  = \$signal$144 [4] & \$signal$144 [152];
-  assign \$892  = \$890  + \$891 ;
-  assign \$893  = \$signal$144 [5] & \$signal$144 [224];
-  assign \$894  = \$892  + \$893 ;
-  assign \$895  = lookups + answered;
-  assign \$896  = hits + \hits$208 ;
-  assign \$897  = errors + \errors$209 ;
-  assign \$898  = | \errors$209 ;
-  assign \$899  = conflicts + \$146 [2:0];
+  assign \$868  = \$signal$162 [2] & \$signal$162 [8];
+  assign \$869  = 1'h0 + \$868 ;
+  assign \$870  = \$signal$162 [3] & \$signal$162 [80];
+  assign \$871  = \$869  + \$870 ;
+  assign \$872  = \$signal$162 [4] & \$signal$162 [152];
+  assign \$873  = \$871  + \$872 ;
+  assign \$874  = \$signal$162 [5] & \$signal$162 [224];
+  assign \$875  = \$873  + \$874 ;
+  assign \$876  = lookups + answered;
+  assign \$877  = hits + \hits$200 ;
+  assign \$878  = errors + \errors$201 ;
+  assign \$879  = | \errors$201 ;
+  assign \$880  = conflicts + \$146 [2:0];
   always @(posedge clk)
-    hash_valid_s1 <= \$900 ;
+    hash_valid_s1 <= \$881 ;
   always @(posedge clk)
-    hash_valid_s2 <= \$901 ;
+    hash_valid_s2 <= \$882 ;
   always @(posedge clk)
-    hash_valid_s3 <= \$902 ;
+    hash_valid_s3 <= \$883 ;
   always @(posedge clk)
-    h_valid <= \$903 ;
+    h_valid <= \$884 ;
   always @(posedge clk)
-    hash_beat_s1 <= \$904 ;
+    hash_beat_s1 <= \$885 ;
   always @(posedge clk)
-    hash_beat_s2 <= \$905 ;
+    hash_beat_s2 <= \$886 ;
   always @(posedge clk)
-    hash_beat_s3 <= \$906 ;
+    hash_beat_s3 <= \$887 ;
   always @(posedge clk)
-    hash_beat_s4 <= \$907 ;
+    hash_beat_s4 <= \$888 ;
   always @(posedge clk)
-    lane0_hash_s1_left <= \$908 ;
+    lane0_hash_s1_left <= \$889 ;
   always @(posedge clk)
-    lane0_hash_s1_right <= \$909 ;
+    lane0_hash_s1_right <= \$890 ;
   always @(posedge clk)
-    lane0_hash_s2_left <= \$910 ;
+    lane0_hash_s2_left <= \$891 ;
   always @(posedge clk)
-    lane0_hash_s2_right <= \$911 ;
+    lane0_hash_s2_right <= \$892 ;
   always @(posedge clk)
-    lane0_hash_s3_left <= \$912 ;
+    lane0_hash_s3_left <= \$893 ;
   always @(posedge clk)
-    lane0_hash_s3_right <= \$913 ;
+    lane0_hash_s3_right <= \$894 ;
   always @(posedge clk)
-    lane0_hash_s4_left <= \$914 ;
+    lane0_hash_s4_left <= \$895 ;
   always @(posedge clk)
-    lane0_hash_s4_right <= \$915 ;
+    lane0_hash_s4_right <= \$896 ;
   always @(posedge clk)
-    lane1_hash_s1_left <= \$916 ;
+    lane1_hash_s1_left <= \$897 ;
   always @(posedge clk)
-    lane1_hash_s1_right <= \$917 ;
+    lane1_hash_s1_right <= \$898 ;
   always @(posedge clk)
-    lane1_hash_s2_left <= \$918 ;
+    lane1_hash_s2_left <= \$899 ;
   always @(posedge clk)
-    lane1_hash_s2_right <= \$919 ;
+    lane1_hash_s2_right <= \$900 ;
   always @(posedge clk)
-    lane1_hash_s3_left <= \$920 ;
+    lane1_hash_s3_left <= \$901 ;
   always @(posedge clk)
-    lane1_hash_s3_right <= \$921 ;
+    lane1_hash_s3_right <= \$902 ;
   always @(posedge clk)
-    lane1_hash_s4_left <= \$922 ;
+    lane1_hash_s4_left <= \$903 ;
   always @(posedge clk)
-    lane1_hash_s4_right <= \$923 ;
+    lane1_hash_s4_right <= \$904 ;
   always @(posedge clk)
-    lane2_hash_s1_left <= \$924 ;
+    lane2_hash_s1_left <= \$905 ;
   always @(posedge clk)
-    lane2_hash_s1_right <= \$925 ;
+    lane2_hash_s1_right <= \$906 ;
   always @(posedge clk)
-    lane2_hash_s2_left <= \$926 ;
+    lane2_hash_s2_left <= \$907 ;
   always @(posedge clk)
-    lane2_hash_s2_right <= \$927 ;
+    lane2_hash_s2_right <= \$908 ;
   always @(posedge clk)
-    lane2_hash_s3_left <= \$928 ;
+    lane2_hash_s3_left <= \$909 ;
   always @(posedge clk)
-    lane2_hash_s3_right <= \$929 ;
+    lane2_hash_s3_right <= \$910 ;
   always @(posedge clk)
-    lane2_hash_s4_left <= \$930 ;
+    lane2_hash_s4_left <= \$911 ;
   always @(posedge clk)
-    lane2_hash_s4_right <= \$931 ;
+    lane2_hash_s4_right <= \$912 ;
   always @(posedge clk)
-    lane3_hash_s1_left <= \$932 ;
+    lane3_hash_s1_left <= \$913 ;
   always @(posedge clk)
-    lane3_hash_s1_right <= \$933 ;
+    lane3_hash_s1_right <= \$914 ;
   always @(posedge clk)
-    lane3_hash_s2_left <= \$934 ;
+    lane3_hash_s2_left <= \$915 ;
   always @(posedge clk)
-    lane3_hash_s2_right <= \$935 ;
+    lane3_hash_s2_right <= \$916 ;
   always @(posedge clk)
-    lane3_hash_s3_left <= \$936 ;
+    lane3_hash_s3_left <= \$917 ;
   always @(posedge clk)
-    lane3_hash_s3_right <= \$937 ;
+    lane3_hash_s3_right <= \$918 ;
   always @(posedge clk)
-    lane3_hash_s4_left <= \$938 ;
+    lane3_hash_s4_left <= \$919 ;
   always @(posedge clk)
-    lane3_hash_s4_right <= \$939 ;
+    lane3_hash_s4_right <= \$920 ;
   always @(posedge clk)
-    host_valid_s1 <= \$940 ;
+    host_valid_s1 <= \$921 ;
   always @(posedge clk)
-    host_valid_s2 <= \$941 ;
+    host_valid_s2 <= \$922 ;
   always @(posedge clk)
-    host_valid_s3 <= \$942 ;
+    host_valid_s3 <= \$923 ;
   always @(posedge clk)
-    hh_valid <= \$943 ;
+    hh_valid <= \$924 ;
   always @(posedge clk)
-    host_cmd_s1 <= \$944 ;
+    host_cmd_s1 <= \$925 ;
   always @(posedge clk)
-    host_cmd_s2 <= \$945 ;
+    host_cmd_s2 <= \$926 ;
   always @(posedge clk)
-    host_cmd_s3 <= \$946 ;
+    host_cmd_s3 <= \$927 ;
   always @(posedge clk)
-    host_cmd_s4 <= \$947 ;
+    host_cmd_s4 <= \$928 ;
   always @(posedge clk)
-    host_hash_s1_left <= \$948 ;
+    host_hash_s1_left <= \$929 ;
   always @(posedge clk)
-    host_hash_s1_right <= \$949 ;
+    host_hash_s1_right <= \$930 ;
   always @(posedge clk)
-    host_hash_s2_left <= \$950 ;
+    host_hash_s2_left <= \$931 ;
   always @(posedge clk)
-    host_hash_s2_right <= \$951 ;
+    host_hash_s2_right <= \$932 ;
   always @(posedge clk)
-    host_hash_s3_left <= \$952 ;
+    host_hash_s3_left <= \$933 ;
   always @(posedge clk)
-    host_hash_s3_right <= \$953 ;
+    host_hash_s3_right <= \$934 ;
   always @(posedge clk)
-    host_hash_s4_left <= \$954 ;
+    host_hash_s4_left <= \$935 ;
   always @(posedge clk)
-    host_hash_s4_right <= \$955 ;
+    host_hash_s4_right <= \$936 ;
   always @(posedge clk)
-    clear_set <= \$956 ;
+    clear_set <= \$937 ;
   always @(posedge clk)
-    clearing <= \$957 ;
+    clearing <= \$938 ;
   always @(posedge clk)
-    clear_op <= \$958 ;
+    clear_op <= \$939 ;
   always @(posedge clk)
-    remaining <= \$959 ;
+    remaining <= \$940 ;
   always @(posedge clk)
-    mid_beat <= \$960 ;
+    mid_beat <= \$941 ;
   always @(posedge clk)
-    a_valid <= \$961 ;
+    a_valid <= \$942 ;
   always @(posedge clk)
-    \$signal$147  <= \$962 ;
+    \$signal  <= \$943 ;
   always @(posedge clk)
-    r_valid <= \$963 ;
+    \$signal$182  <= \$944 ;
   always @(posedge clk)
-    \$signal$141  <= \$964 ;
+    \$signal$162  <= \$945 ;
   always @(posedge clk)
-    \$signal$143  <= \$965 ;
+    port0_forward <= \$946 ;
   always @(posedge clk)
-    \$signal$144  <= \$966 ;
+    port1_forward <= \$947 ;
   always @(posedge clk)
-    port0_forward_b <= \$967 ;
+    port2_forward <= \$948 ;
   always @(posedge clk)
-    port0_forward_w <= \$968 ;
+    port3_forward <= \$949 ;
   always @(posedge clk)
-    port1_forward_b <= \$969 ;
+    write__en <= \$950 ;
   always @(posedge clk)
-    port1_forward_w <= \$970 ;
+    write__addr <= \$951 ;
   always @(posedge clk)
-    port2_forward_b <= \$971 ;
+    w_word <= \$952 ;
   always @(posedge clk)
-    port2_forward_w <= \$972 ;
+    resp__valid <= \$953 ;
   always @(posedge clk)
-    port3_forward_b <= \$973 ;
+    host_resp__valid <= \$954 ;
   always @(posedge clk)
-    port3_forward_w <= \$974 ;
+    resp__payload <= \$955 ;
   always @(posedge clk)
-    port0_word <= \$975 ;
+    host_resp__payload <= \$956 ;
   always @(posedge clk)
-    port1_word <= \$976 ;
+    counting <= \$957 ;
   always @(posedge clk)
-    port2_word <= \$977 ;
+    answered <= \$958 ;
   always @(posedge clk)
-    port3_word <= \$978 ;
+    \hits$200  <= \$959 ;
   always @(posedge clk)
-    write__en <= \$979 ;
+    \errors$201  <= \$960 ;
   always @(posedge clk)
-    write__addr <= \$980 ;
+    error_sticky <= \$961 ;
   always @(posedge clk)
-    write__data <= \$981 ;
+    lookups <= \$962 ;
   always @(posedge clk)
-    resp__valid <= \$982 ;
+    hits <= \$963 ;
   always @(posedge clk)
-    host_resp__valid <= \$983 ;
+    errors <= \$964 ;
   always @(posedge clk)
-    resp__payload <= \$984 ;
-  always @(posedge clk)
-    host_resp__payload <= \$985 ;
-  always @(posedge clk)
-    counting <= \$986 ;
-  always @(posedge clk)
-    answered <= \$987 ;
-  always @(posedge clk)
-    \hits$208  <= \$988 ;
-  always @(posedge clk)
-    \errors$209  <= \$989 ;
-  always @(posedge clk)
-    error_sticky <= \$990 ;
-  always @(posedge clk)
-    lookups <= \$991 ;
-  always @(posedge clk)
-    hits <= \$992 ;
-  always @(posedge clk)
-    errors <= \$993 ;
-  always @(posedge clk)
-    conflicts <= \$994 ;
+    conflicts <= \$965 ;
   assign \$1  = ~ h_valid;
   assign shift = \$1  | h_take;
   assign \$2  = ~ host_cmd__valid;
   assign req__ready = shift & \$2 ;
   assign beats_hashing = | { h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign \$4  = ! \$3 ;
+  assign \$6  = ! \$5 ;
+  assign lane0_in_range = \$4  & \$6 ;
+  assign \$7  = ~ lane0_in_range;
+  assign \$8  = req__payload[0] & \$7 ;
+  assign \$10  = ! \$9 ;
+  assign \$12  = ! \$11 ;
+  assign lane1_in_range = \$10  & \$12 ;
+  assign \$13  = ~ lane1_in_range;
+  assign \$14  = req__payload[41] & \$13 ;
+  assign \$16  = ! \$15 ;
+  assign \$18  = ! \$17 ;
+  assign lane2_in_range = \$16  & \$18 ;
+  assign \$19  = ~ lane2_in_range;
+  assign \$20  = req__payload[82] & \$19 ;
+  assign \$22  = ! \$21 ;
+  assign \$24  = ! \$23 ;
+  assign lane3_in_range = \$22  & \$24 ;
+  assign \$25  = ~ lane3_in_range;
+  assign \$26  = req__payload[123] & \$25 ;
+  assign \$27  = req__payload[23:9] + 15'h4f1b;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     inject_valid = 1'h0;
@@ -19809,88 +19666,88 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     { learn_word[79], learn_word[59], learn_word[39], learn_word[19] } = 4'h0;
     (* full_case = 32'd1 *)
-    if (\$425 ) begin
+    if (\$411 ) begin
       learn_word[19:0] = port0_word[19:0];
-      if (\$443 ) begin
+      if (\$429 ) begin
         learn_word[2:1] = 2'h0;
       end
-    end else if (\$426 ) begin
+    end else if (\$412 ) begin
       learn_word[0] = 1'h1;
       learn_word[2:1] = 2'h2;
-      learn_word[18:3] = \$444 [31:16];
+      learn_word[18:3] = \$430 [31:16];
     end else begin
       { learn_word[19:3], learn_word[0] } = { port0_word[19:3], port0_word[0] };
-      learn_word[2:1] = \$445 [1:0];
+      learn_word[2:1] = \$431 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$458 ) begin
+    if (\$444 ) begin
       learn_word[39:20] = port0_word[39:20];
-      if (\$476 ) begin
+      if (\$462 ) begin
         learn_word[22:21] = 2'h0;
       end
-    end else if (\$459 ) begin
+    end else if (\$445 ) begin
       learn_word[20] = 1'h1;
       learn_word[22:21] = 2'h2;
-      learn_word[38:23] = \$477 [31:16];
+      learn_word[38:23] = \$463 [31:16];
     end else begin
       { learn_word[39:23], learn_word[20] } = { port0_word[39:23], port0_word[20] };
-      learn_word[22:21] = \$478 [1:0];
+      learn_word[22:21] = \$464 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$491 ) begin
+    if (\$477 ) begin
       learn_word[59:40] = port0_word[59:40];
-      if (\$509 ) begin
+      if (\$495 ) begin
         learn_word[42:41] = 2'h0;
       end
-    end else if (\$492 ) begin
+    end else if (\$478 ) begin
       learn_word[40] = 1'h1;
       learn_word[42:41] = 2'h2;
-      learn_word[58:43] = \$510 [31:16];
+      learn_word[58:43] = \$496 [31:16];
     end else begin
       { learn_word[59:43], learn_word[40] } = { port0_word[59:43], port0_word[40] };
-      learn_word[42:41] = \$511 [1:0];
+      learn_word[42:41] = \$497 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$524 ) begin
+    if (\$510 ) begin
       learn_word[79:60] = port0_word[79:60];
-      if (\$542 ) begin
+      if (\$528 ) begin
         learn_word[62:61] = 2'h0;
       end
-    end else if (\$525 ) begin
+    end else if (\$511 ) begin
       learn_word[60] = 1'h1;
       learn_word[62:61] = 2'h2;
-      learn_word[78:63] = \$543 [31:16];
+      learn_word[78:63] = \$529 [31:16];
     end else begin
       { learn_word[79:63], learn_word[60] } = { port0_word[79:63], port0_word[60] };
-      learn_word[62:61] = \$544 [1:0];
+      learn_word[62:61] = \$530 [1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     host_word = port0_word;
-    if (\$590 ) begin
+    if (\$576 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
-            host_word[19:0] = { 1'h0, \$signal$144 [398:380] };
+            host_word[19:0] = { 1'h0, \$signal$162 [398:380] };
         2'h1:
-            host_word[39:20] = { 1'h0, \$signal$144 [398:380] };
+            host_word[39:20] = { 1'h0, \$signal$162 [398:380] };
         2'h2:
-            host_word[59:40] = { 1'h0, \$signal$144 [398:380] };
+            host_word[59:40] = { 1'h0, \$signal$162 [398:380] };
         2'h3:
-            host_word[79:60] = { 1'h0, \$signal$144 [398:380] };
+            host_word[79:60] = { 1'h0, \$signal$162 [398:380] };
       endcase
     end
-    if (\$591 ) begin
+    if (\$577 ) begin
       host_word = 80'h00000000000000000000;
     end
-    if (\$592 ) begin
+    if (\$578 ) begin
       host_word[19] = 1'h0;
       host_word[39] = 1'h0;
       host_word[59] = 1'h0;
       host_word[79] = 1'h0;
     end
-    if (\$603 ) begin
+    if (\$589 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
@@ -19906,89 +19763,279 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$900  = hash_valid_s1;
+    \$881  = hash_valid_s1;
     if (shift) begin
-      \$900  = \$610 ;
+      \$881  = \$606 ;
     end
     if (rst) begin
-      \$900  = 1'h0;
+      \$881  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$901  = hash_valid_s2;
+    \$882  = hash_valid_s2;
     if (shift) begin
-      \$901  = hash_valid_s1;
+      \$882  = hash_valid_s1;
     end
     if (rst) begin
-      \$901  = 1'h0;
+      \$882  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$902  = hash_valid_s3;
+    \$883  = hash_valid_s3;
     if (shift) begin
-      \$902  = hash_valid_s2;
+      \$883  = hash_valid_s2;
     end
     if (rst) begin
-      \$902  = 1'h0;
+      \$883  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$903  = h_valid;
+    \$884  = h_valid;
     if (shift) begin
-      \$903  = hash_valid_s3;
+      \$884  = hash_valid_s3;
     end
     if (rst) begin
-      \$903  = 1'h0;
+      \$884  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$904  = hash_beat_s1;
+    \$885  = hash_beat_s1;
     if (shift) begin
-      \$904  = carried;
+      \$885  = carried;
     end
     if (rst) begin
-      \$904  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$885  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$905  = hash_beat_s2;
+    \$886  = hash_beat_s2;
     if (shift) begin
-      \$905  = hash_beat_s1;
+      \$886  = hash_beat_s1;
     end
     if (rst) begin
-      \$905  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$886  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$906  = hash_beat_s3;
+    \$887  = hash_beat_s3;
     if (shift) begin
-      \$906  = hash_beat_s2;
+      \$887  = hash_beat_s2;
     end
     if (rst) begin
-      \$906  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$887  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$907  = hash_beat_s4;
+    \$888  = hash_beat_s4;
     if (shift) begin
-      \$907  = hash_beat_s3;
+      \$888  = hash_beat_s3;
     end
     if (rst) begin
-      \$907  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$888  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$908  = lane0_hash_s1_left;
+    \$889  = lane0_hash_s1_left;
     if (shift) begin
-      \$908  = req__payload[23:9];
+      \$889  = req__payload[23:9];
+    end
+    if (rst) begin
+      \$889  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$890  = lane0_hash_s1_right;
+    if (shift) begin
+      \$890  = lane0_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$890  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$891  = lane0_hash_s2_left;
+    if (shift) begin
+      \$891  = lane0_hash_s1_right;
+    end
+    if (rst) begin
+      \$891  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$892  = lane0_hash_s2_right;
+    if (shift) begin
+      \$892  = lane0_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$892  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$893  = lane0_hash_s3_left;
+    if (shift) begin
+      \$893  = lane0_hash_s2_right;
+    end
+    if (rst) begin
+      \$893  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$894  = lane0_hash_s3_right;
+    if (shift) begin
+      \$894  = lane0_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$894  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$895  = lane0_hash_s4_left;
+    if (shift) begin
+      \$895  = lane0_hash_s3_right;
+    end
+    if (rst) begin
+      \$895  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$896  = lane0_hash_s4_right;
+    if (shift) begin
+      \$896  = lane0_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$896  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$897  = lane1_hash_s1_left;
+    if (shift) begin
+      \$897  = req__payload[64:50];
+    end
+    if (rst) begin
+      \$897  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$898  = lane1_hash_s1_right;
+    if (shift) begin
+      \$898  = lane1_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$898  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$899  = lane1_hash_s2_left;
+    if (shift) begin
+      \$899  = lane1_hash_s1_right;
+    end
+    if (rst) begin
+      \$899  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$900  = lane1_hash_s2_right;
+    if (shift) begin
+      \$900  = lane1_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$900  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$901  = lane1_hash_s3_left;
+    if (shift) begin
+      \$901  = lane1_hash_s2_right;
+    end
+    if (rst) begin
+      \$901  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$902  = lane1_hash_s3_right;
+    if (shift) begin
+      \$902  = lane1_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$902  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$903  = lane1_hash_s4_left;
+    if (shift) begin
+      \$903  = lane1_hash_s3_right;
+    end
+    if (rst) begin
+      \$903  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$904  = lane1_hash_s4_right;
+    if (shift) begin
+      \$904  = lane1_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$904  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$905  = lane2_hash_s1_left;
+    if (shift) begin
+      \$905  = req__payload[105:91];
+    end
+    if (rst) begin
+      \$905  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$906  = lane2_hash_s1_right;
+    if (shift) begin
+      \$906  = lane2_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$906  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$907  = lane2_hash_s2_left;
+    if (shift) begin
+      \$907  = lane2_hash_s1_right;
+    end
+    if (rst) begin
+      \$907  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$908  = lane2_hash_s2_right;
+    if (shift) begin
+      \$908  = lane2_hash_r1_mixed;
     end
     if (rst) begin
       \$908  = 15'h0000;
@@ -19996,9 +20043,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$909  = lane0_hash_s1_right;
+    \$909  = lane2_hash_s3_left;
     if (shift) begin
-      \$909  = lane0_hash_r0_mixed;
+      \$909  = lane2_hash_s2_right;
     end
     if (rst) begin
       \$909  = 15'h0000;
@@ -20006,9 +20053,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$910  = lane0_hash_s2_left;
+    \$910  = lane2_hash_s3_right;
     if (shift) begin
-      \$910  = lane0_hash_s1_right;
+      \$910  = lane2_hash_r2_mixed;
     end
     if (rst) begin
       \$910  = 15'h0000;
@@ -20016,9 +20063,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$911  = lane0_hash_s2_right;
+    \$911  = lane2_hash_s4_left;
     if (shift) begin
-      \$911  = lane0_hash_r1_mixed;
+      \$911  = lane2_hash_s3_right;
     end
     if (rst) begin
       \$911  = 15'h0000;
@@ -20026,9 +20073,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$912  = lane0_hash_s3_left;
+    \$912  = lane2_hash_s4_right;
     if (shift) begin
-      \$912  = lane0_hash_s2_right;
+      \$912  = lane2_hash_r3_mixed;
     end
     if (rst) begin
       \$912  = 15'h0000;
@@ -20036,9 +20083,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$913  = lane0_hash_s3_right;
+    \$913  = lane3_hash_s1_left;
     if (shift) begin
-      \$913  = lane0_hash_r2_mixed;
+      \$913  = req__payload[146:132];
     end
     if (rst) begin
       \$913  = 15'h0000;
@@ -20046,9 +20093,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$914  = lane0_hash_s4_left;
+    \$914  = lane3_hash_s1_right;
     if (shift) begin
-      \$914  = lane0_hash_s3_right;
+      \$914  = lane3_hash_r0_mixed;
     end
     if (rst) begin
       \$914  = 15'h0000;
@@ -20056,9 +20103,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$915  = lane0_hash_s4_right;
+    \$915  = lane3_hash_s2_left;
     if (shift) begin
-      \$915  = lane0_hash_r3_mixed;
+      \$915  = lane3_hash_s1_right;
     end
     if (rst) begin
       \$915  = 15'h0000;
@@ -20066,9 +20113,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$916  = lane1_hash_s1_left;
+    \$916  = lane3_hash_s2_right;
     if (shift) begin
-      \$916  = req__payload[64:50];
+      \$916  = lane3_hash_r1_mixed;
     end
     if (rst) begin
       \$916  = 15'h0000;
@@ -20076,9 +20123,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$917  = lane1_hash_s1_right;
+    \$917  = lane3_hash_s3_left;
     if (shift) begin
-      \$917  = lane1_hash_r0_mixed;
+      \$917  = lane3_hash_s2_right;
     end
     if (rst) begin
       \$917  = 15'h0000;
@@ -20086,9 +20133,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$918  = lane1_hash_s2_left;
+    \$918  = lane3_hash_s3_right;
     if (shift) begin
-      \$918  = lane1_hash_s1_right;
+      \$918  = lane3_hash_r2_mixed;
     end
     if (rst) begin
       \$918  = 15'h0000;
@@ -20096,9 +20143,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$919  = lane1_hash_s2_right;
+    \$919  = lane3_hash_s4_left;
     if (shift) begin
-      \$919  = lane1_hash_r1_mixed;
+      \$919  = lane3_hash_s3_right;
     end
     if (rst) begin
       \$919  = 15'h0000;
@@ -20106,9 +20153,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$920  = lane1_hash_s3_left;
+    \$920  = lane3_hash_s4_right;
     if (shift) begin
-      \$920  = lane1_hash_s2_right;
+      \$920  = lane3_hash_r3_mixed;
     end
     if (rst) begin
       \$920  = 15'h0000;
@@ -20116,89 +20163,89 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$921  = lane1_hash_s3_right;
-    if (shift) begin
-      \$921  = lane1_hash_r2_mixed;
+    \$921  = host_valid_s1;
+    if (host_shift) begin
+      \$921  = \$607 ;
     end
     if (rst) begin
-      \$921  = 15'h0000;
+      \$921  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$922  = lane1_hash_s4_left;
-    if (shift) begin
-      \$922  = lane1_hash_s3_right;
+    \$922  = host_valid_s2;
+    if (host_shift) begin
+      \$922  = host_valid_s1;
     end
     if (rst) begin
-      \$922  = 15'h0000;
+      \$922  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$923  = lane1_hash_s4_right;
-    if (shift) begin
-      \$923  = lane1_hash_r3_mixed;
+    \$923  = host_valid_s3;
+    if (host_shift) begin
+      \$923  = host_valid_s2;
     end
     if (rst) begin
-      \$923  = 15'h0000;
+      \$923  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$924  = lane2_hash_s1_left;
-    if (shift) begin
-      \$924  = req__payload[105:91];
+    \$924  = hh_valid;
+    if (host_shift) begin
+      \$924  = host_valid_s3;
     end
     if (rst) begin
-      \$924  = 15'h0000;
+      \$924  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$925  = lane2_hash_s1_right;
-    if (shift) begin
-      \$925  = lane2_hash_r0_mixed;
+    \$925  = host_cmd_s1;
+    if (host_shift) begin
+      \$925  = host_cmd__payload;
     end
     if (rst) begin
-      \$925  = 15'h0000;
+      \$925  = 67'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$926  = lane2_hash_s2_left;
-    if (shift) begin
-      \$926  = lane2_hash_s1_right;
+    \$926  = host_cmd_s2;
+    if (host_shift) begin
+      \$926  = host_cmd_s1;
     end
     if (rst) begin
-      \$926  = 15'h0000;
+      \$926  = 67'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$927  = lane2_hash_s2_right;
-    if (shift) begin
-      \$927  = lane2_hash_r1_mixed;
+    \$927  = host_cmd_s3;
+    if (host_shift) begin
+      \$927  = host_cmd_s2;
     end
     if (rst) begin
-      \$927  = 15'h0000;
+      \$927  = 67'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$928  = lane2_hash_s3_left;
-    if (shift) begin
-      \$928  = lane2_hash_s2_right;
+    \$928  = host_cmd_s4;
+    if (host_shift) begin
+      \$928  = host_cmd_s3;
     end
     if (rst) begin
-      \$928  = 15'h0000;
+      \$928  = 67'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$929  = lane2_hash_s3_right;
-    if (shift) begin
-      \$929  = lane2_hash_r2_mixed;
+    \$929  = host_hash_s1_left;
+    if (host_shift) begin
+      \$929  = host_cmd__payload[52:38];
     end
     if (rst) begin
       \$929  = 15'h0000;
@@ -20206,9 +20253,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$930  = lane2_hash_s4_left;
-    if (shift) begin
-      \$930  = lane2_hash_s3_right;
+    \$930  = host_hash_s1_right;
+    if (host_shift) begin
+      \$930  = host_hash_r0_mixed;
     end
     if (rst) begin
       \$930  = 15'h0000;
@@ -20216,9 +20263,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$931  = lane2_hash_s4_right;
-    if (shift) begin
-      \$931  = lane2_hash_r3_mixed;
+    \$931  = host_hash_s2_left;
+    if (host_shift) begin
+      \$931  = host_hash_s1_right;
     end
     if (rst) begin
       \$931  = 15'h0000;
@@ -20226,9 +20273,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$932  = lane3_hash_s1_left;
-    if (shift) begin
-      \$932  = req__payload[146:132];
+    \$932  = host_hash_s2_right;
+    if (host_shift) begin
+      \$932  = host_hash_r1_mixed;
     end
     if (rst) begin
       \$932  = 15'h0000;
@@ -20236,9 +20283,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$933  = lane3_hash_s1_right;
-    if (shift) begin
-      \$933  = lane3_hash_r0_mixed;
+    \$933  = host_hash_s3_left;
+    if (host_shift) begin
+      \$933  = host_hash_s2_right;
     end
     if (rst) begin
       \$933  = 15'h0000;
@@ -20246,9 +20293,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$934  = lane3_hash_s2_left;
-    if (shift) begin
-      \$934  = lane3_hash_s1_right;
+    \$934  = host_hash_s3_right;
+    if (host_shift) begin
+      \$934  = host_hash_r2_mixed;
     end
     if (rst) begin
       \$934  = 15'h0000;
@@ -20256,9 +20303,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$935  = lane3_hash_s2_right;
-    if (shift) begin
-      \$935  = lane3_hash_r1_mixed;
+    \$935  = host_hash_s4_left;
+    if (host_shift) begin
+      \$935  = host_hash_s3_right;
     end
     if (rst) begin
       \$935  = 15'h0000;
@@ -20266,9 +20313,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$936  = lane3_hash_s3_left;
-    if (shift) begin
-      \$936  = lane3_hash_s2_right;
+    \$936  = host_hash_s4_right;
+    if (host_shift) begin
+      \$936  = host_hash_r3_mixed;
     end
     if (rst) begin
       \$936  = 15'h0000;
@@ -20276,49 +20323,86 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$937  = lane3_hash_s3_right;
-    if (shift) begin
-      \$937  = lane3_hash_r2_mixed;
+    \$937  = clear_set;
+    if (advance) begin
+      if (clearing) begin
+        \$937  = \$610 [13:0];
+      end else if (\$609 ) begin
+        if (\$614 ) begin
+          \$937  = 14'h0000;
+        end
+      end
     end
     if (rst) begin
-      \$937  = 15'h0000;
+      \$937  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$938  = lane3_hash_s4_left;
-    if (shift) begin
-      \$938  = lane3_hash_s3_right;
+    \$938  = clearing;
+    if (advance) begin
+      if (clearing) begin
+        if (\$611 ) begin
+          \$938  = 1'h0;
+        end
+      end else if (\$609 ) begin
+        if (\$614 ) begin
+          \$938  = 1'h1;
+        end
+      end
     end
     if (rst) begin
-      \$938  = 15'h0000;
+      \$938  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$939  = lane3_hash_s4_right;
-    if (shift) begin
-      \$939  = lane3_hash_r3_mixed;
+    \$939  = clear_op;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$609 ) begin
+        if (\$614 ) begin
+          \$939  = host_cmd_s4[2:0];
+        end
+      end
     end
     if (rst) begin
-      \$939  = 15'h0000;
+      \$939  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$940  = host_valid_s1;
-    if (host_shift) begin
-      \$940  = \$611 ;
+    \$940  = remaining;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$609 ) begin
+      end else if (h_valid) begin
+        (* full_case = 32'd1 *)
+        if (\$617 ) begin
+        end else if (\$619 ) begin
+        end else begin
+          \$940  = rest;
+        end
+      end
     end
     if (rst) begin
-      \$940  = 1'h0;
+      \$940  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$941  = host_valid_s2;
-    if (host_shift) begin
-      \$941  = host_valid_s1;
+    \$941  = mid_beat;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$609 ) begin
+      end else if (h_valid) begin
+        (* full_case = 32'd1 *)
+        if (\$617 ) begin
+        end else if (\$619 ) begin
+        end else begin
+          \$941  = \$620 ;
+        end
+      end
     end
     if (rst) begin
       \$941  = 1'h0;
@@ -20326,9 +20410,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$942  = host_valid_s3;
-    if (host_shift) begin
-      \$942  = host_valid_s2;
+    \$942  = a_valid;
+    if (advance) begin
+      \$942  = inject_valid;
     end
     if (rst) begin
       \$942  = 1'h0;
@@ -20336,163 +20420,263 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$943  = hh_valid;
-    if (host_shift) begin
-      \$943  = host_valid_s3;
-    end
-    if (rst) begin
-      \$943  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$944  = host_cmd_s1;
-    if (host_shift) begin
-      \$944  = host_cmd__payload;
-    end
-    if (rst) begin
-      \$944  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$945  = host_cmd_s2;
-    if (host_shift) begin
-      \$945  = host_cmd_s1;
-    end
-    if (rst) begin
-      \$945  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$946  = host_cmd_s3;
-    if (host_shift) begin
-      \$946  = host_cmd_s2;
-    end
-    if (rst) begin
-      \$946  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$947  = host_cmd_s4;
-    if (host_shift) begin
-      \$947  = host_cmd_s3;
-    end
-    if (rst) begin
-      \$947  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$948  = host_hash_s1_left;
-    if (host_shift) begin
-      \$948  = host_cmd__payload[52:38];
-    end
-    if (rst) begin
-      \$948  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$949  = host_hash_s1_right;
-    if (host_shift) begin
-      \$949  = host_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$949  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$950  = host_hash_s2_left;
-    if (host_shift) begin
-      \$950  = host_hash_s1_right;
-    end
-    if (rst) begin
-      \$950  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$951  = host_hash_s2_right;
-    if (host_shift) begin
-      \$951  = host_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$951  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$952  = host_hash_s3_left;
-    if (host_shift) begin
-      \$952  = host_hash_s2_right;
-    end
-    if (rst) begin
-      \$952  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$953  = host_hash_s3_right;
-    if (host_shift) begin
-      \$953  = host_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$953  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$954  = host_hash_s4_left;
-    if (host_shift) begin
-      \$954  = host_hash_s3_right;
-    end
-    if (rst) begin
-      \$954  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$955  = host_hash_s4_right;
-    if (host_shift) begin
-      \$955  = host_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$955  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$956  = clear_set;
+    \$943  = \$signal ;
     if (advance) begin
-      if (clearing) begin
-        \$956  = \$614 [13:0];
-      end else if (\$613 ) begin
-        if (\$618 ) begin
-          \$956  = 14'h0000;
+      \$943  = inject;
+    end
+    if (rst) begin
+      \$943  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$944  = \$signal$182 ;
+    if (advance) begin
+      \$944  = a_valid;
+    end
+    if (rst) begin
+      \$944  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$945  = \$signal$162 ;
+    if (advance) begin
+      \$945  = \$signal ;
+    end
+    if (rst) begin
+      \$945  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$946  = port0_forward;
+    if (advance) begin
+      \$946  = \$622 ;
+    end
+    if (rst) begin
+      \$946  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$947  = port1_forward;
+    if (advance) begin
+      \$947  = \$624 ;
+    end
+    if (rst) begin
+      \$947  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$948  = port2_forward;
+    if (advance) begin
+      \$948  = \$626 ;
+    end
+    if (rst) begin
+      \$948  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$949  = port3_forward;
+    if (advance) begin
+      \$949  = \$628 ;
+    end
+    if (rst) begin
+      \$949  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$950  = write__en;
+    if (advance) begin
+      \$950  = b_writes;
+    end
+    if (rst) begin
+      \$950  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$951  = write__addr;
+    if (advance) begin
+      \$951  = \$signal$162 [342:329];
+    end
+    if (rst) begin
+      \$951  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$952  = w_word;
+    if (advance) begin
+      \$952  = \$629 ;
+    end
+    if (rst) begin
+      \$952  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$953  = resp__valid;
+    if (\$630 ) begin
+      \$953  = 1'h0;
+    end
+    if (\$634 ) begin
+      \$953  = \$signal$162 [6];
+    end
+    if (rst) begin
+      \$953  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$954  = host_resp__valid;
+    if (\$631 ) begin
+      \$954  = 1'h0;
+    end
+    if (\$709 ) begin
+      \$954  = 1'h1;
+    end
+    if (rst) begin
+      \$954  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$955  = resp__payload;
+    if (\$634 ) begin
+      \$955 [240] = \$signal$162 [295];
+      \$955 [241] = \$signal$162 [296];
+      \$955 [273:242] = \$signal$162 [328:297];
+      \$955 [0] = \$signal$162 [7];
+      \$955 [26:19] = \$signal$162 [46:39];
+      \$955 [58:27] = \$signal$162 [78:47];
+      if (\$635 ) begin
+        \$955 [1] = 1'h0;
+        \$955 [2] = 1'h0;
+        \$955 [18:3] = 16'h0000;
+        \$955 [59] = 1'h0;
+      end else if (\$signal$162 [2]) begin
+        (* full_case = 32'd1 *)
+        if (\$signal$162 [1]) begin
+          \$955 [1] = \$651 ;
+          \$955 [2] = \$652 [1];
+          \$955 [18:3] = learn_slot;
+          \$955 [59] = 1'h0;
+        end else begin
+          \$955 [1] = lane0_hit;
+          \$955 [2] = \$signal$162 [8];
+          \$955 [18:3] = lane0_slot;
+          \$955 [59] = lane0_stale;
+        end
+      end
+      begin
+        begin
+          \$955 [60] = \$signal$162 [79];
+          \$955 [86:79] = \$signal$162 [118:111];
+          \$955 [118:87] = \$signal$162 [150:119];
+        end
+      end
+      if (\$653 ) begin
+        \$955 [61] = 1'h0;
+        \$955 [62] = 1'h0;
+        \$955 [78:63] = 16'h0000;
+        \$955 [119] = 1'h0;
+      end else if (\$signal$162 [3]) begin
+        (* full_case = 32'd1 *)
+        if (\$signal$162 [1]) begin
+          \$955 [61] = \$669 ;
+          \$955 [62] = \$670 [1];
+          \$955 [78:63] = learn_slot;
+          \$955 [119] = 1'h0;
+        end else begin
+          \$955 [61] = lane1_hit;
+          \$955 [62] = \$signal$162 [80];
+          \$955 [78:63] = lane1_slot;
+          \$955 [119] = lane1_stale;
+        end
+      end
+      begin
+        begin
+          \$955 [120] = \$signal$162 [151];
+          \$955 [146:139] = \$signal$162 [190:183];
+          \$955 [178:147] = \$signal$162 [222:191];
+        end
+      end
+      if (\$671 ) begin
+        \$955 [121] = 1'h0;
+        \$955 [122] = 1'h0;
+        \$955 [138:123] = 16'h0000;
+        \$955 [179] = 1'h0;
+      end else if (\$signal$162 [4]) begin
+        (* full_case = 32'd1 *)
+        if (\$signal$162 [1]) begin
+          \$955 [121] = \$687 ;
+          \$955 [122] = \$688 [1];
+          \$955 [138:123] = learn_slot;
+          \$955 [179] = 1'h0;
+        end else begin
+          \$955 [121] = lane2_hit;
+          \$955 [122] = \$signal$162 [152];
+          \$955 [138:123] = lane2_slot;
+          \$955 [179] = lane2_stale;
+        end
+      end
+      begin
+        begin
+          \$955 [180] = \$signal$162 [223];
+          \$955 [206:199] = \$signal$162 [262:255];
+          \$955 [238:207] = \$signal$162 [294:263];
+        end
+      end
+      if (\$689 ) begin
+        \$955 [181] = 1'h0;
+        \$955 [182] = 1'h0;
+        \$955 [198:183] = 16'h0000;
+        \$955 [239] = 1'h0;
+      end else if (\$signal$162 [5]) begin
+        (* full_case = 32'd1 *)
+        if (\$signal$162 [1]) begin
+          \$955 [181] = \$705 ;
+          \$955 [182] = \$706 [1];
+          \$955 [198:183] = learn_slot;
+          \$955 [239] = 1'h0;
+        end else begin
+          \$955 [181] = lane3_hit;
+          \$955 [182] = \$signal$162 [224];
+          \$955 [198:183] = lane3_slot;
+          \$955 [239] = lane3_stale;
         end
       end
     end
     if (rst) begin
-      \$956  = 14'h0000;
+      \$955  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$957  = clearing;
+    \$956  = host_resp__payload;
+    if (\$709 ) begin
+      \$956 [2:0] = \$signal$162 [347:345];
+      \$956 [18:3] = \$733 ;
+      \$956 [37:19] = \$751 ;
+      \$956 [38] = \$770 ;
+      \$956 [39] = \$781 ;
+    end
+    if (rst) begin
+      \$956  = 40'h0000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$957  = counting;
     if (advance) begin
-      if (clearing) begin
-        if (\$615 ) begin
-          \$957  = 1'h0;
-        end
-      end else if (\$613 ) begin
-        if (\$618 ) begin
-          \$957  = 1'h1;
-        end
-      end
+      \$957  = \$783 ;
+    end else if (counting) begin
+      \$957  = 1'h0;
     end
     if (rst) begin
       \$957  = 1'h0;
@@ -20500,14 +20684,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$958  = clear_op;
+    \$958  = answered;
     if (advance) begin
-      if (clearing) begin
-      end else if (\$613 ) begin
-        if (\$618 ) begin
-          \$958  = host_cmd_s4[2:0];
-        end
-      end
+      \$958  = \$791 [2:0];
     end
     if (rst) begin
       \$958  = 3'h0;
@@ -20515,47 +20694,39 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$959  = remaining;
+    \$959  = \hits$200 ;
     if (advance) begin
-      if (clearing) begin
-      end else if (\$613 ) begin
-      end else if (h_valid) begin
-        (* full_case = 32'd1 *)
-        if (\$621 ) begin
-        end else if (\$623 ) begin
-        end else begin
-          \$959  = rest;
-        end
-      end
+      \$959  = \$867 [2:0];
     end
     if (rst) begin
-      \$959  = 4'h0;
+      \$959  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$960  = mid_beat;
+    \$960  = \errors$201 ;
     if (advance) begin
-      if (clearing) begin
-      end else if (\$613 ) begin
-      end else if (h_valid) begin
-        (* full_case = 32'd1 *)
-        if (\$621 ) begin
-        end else if (\$623 ) begin
-        end else begin
-          \$960  = \$624 ;
-        end
-      end
+      \$960  = \$875 [2:0];
     end
     if (rst) begin
-      \$960  = 1'h0;
+      \$960  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$961  = a_valid;
-    if (advance) begin
-      \$961  = inject_valid;
+    \$961  = error_sticky;
+    if (errors_clear) begin
+      \$961  = 1'h0;
+    end
+    (* full_case = 32'd1 *)
+    if (counters_clear) begin
+      \$961  = 1'h0;
+    end else begin
+      if (counting) begin
+        if (\$879 ) begin
+          \$961  = 1'h1;
+        end
+      end
     end
     if (rst) begin
       \$961  = 1'h0;
@@ -20563,476 +20734,62 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$962  = \$signal$147 ;
-    if (advance) begin
-      \$962  = inject;
-    end
-    if (rst) begin
-      \$962  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$963  = r_valid;
-    if (advance) begin
-      \$963  = a_valid;
-    end
-    if (rst) begin
-      \$963  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$964  = \$signal$141 ;
-    if (advance) begin
-      \$964  = \$signal$147 ;
-    end
-    if (rst) begin
-      \$964  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$965  = \$signal$143 ;
-    if (advance) begin
-      \$965  = r_valid;
-    end
-    if (rst) begin
-      \$965  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$966  = \$signal$144 ;
-    if (advance) begin
-      \$966  = \$signal$141 ;
-    end
-    if (rst) begin
-      \$966  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$967  = port0_forward_b;
-    if (advance) begin
-      \$967  = \$626 ;
-    end
-    if (rst) begin
-      \$967  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$968  = port0_forward_w;
-    if (advance) begin
-      \$968  = \$628 ;
-    end
-    if (rst) begin
-      \$968  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$969  = port1_forward_b;
-    if (advance) begin
-      \$969  = \$630 ;
-    end
-    if (rst) begin
-      \$969  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$970  = port1_forward_w;
-    if (advance) begin
-      \$970  = \$632 ;
-    end
-    if (rst) begin
-      \$970  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$971  = port2_forward_b;
-    if (advance) begin
-      \$971  = \$634 ;
-    end
-    if (rst) begin
-      \$971  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$972  = port2_forward_w;
-    if (advance) begin
-      \$972  = \$636 ;
-    end
-    if (rst) begin
-      \$972  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$973  = port3_forward_b;
-    if (advance) begin
-      \$973  = \$638 ;
-    end
-    if (rst) begin
-      \$973  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$974  = port3_forward_w;
-    if (advance) begin
-      \$974  = \$640 ;
-    end
-    if (rst) begin
-      \$974  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$975  = port0_word;
-    if (advance) begin
-      \$975  = \$642 ;
-    end
-    if (rst) begin
-      \$975  = 80'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$976  = port1_word;
-    if (advance) begin
-      \$976  = \$644 ;
-    end
-    if (rst) begin
-      \$976  = 80'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$977  = port2_word;
-    if (advance) begin
-      \$977  = \$646 ;
-    end
-    if (rst) begin
-      \$977  = 80'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$978  = port3_word;
-    if (advance) begin
-      \$978  = \$648 ;
-    end
-    if (rst) begin
-      \$978  = 80'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$979  = write__en;
-    if (advance) begin
-      \$979  = b_writes;
-    end
-    if (rst) begin
-      \$979  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$980  = write__addr;
-    if (advance) begin
-      \$980  = \$signal$144 [342:329];
-    end
-    if (rst) begin
-      \$980  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$981  = write__data;
-    if (advance) begin
-      \$981  = b_word;
-    end
-    if (rst) begin
-      \$981  = 80'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$982  = resp__valid;
-    if (\$649 ) begin
-      \$982  = 1'h0;
-    end
-    if (\$653 ) begin
-      \$982  = \$signal$144 [6];
-    end
-    if (rst) begin
-      \$982  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$983  = host_resp__valid;
-    if (\$650 ) begin
-      \$983  = 1'h0;
-    end
-    if (\$728 ) begin
-      \$983  = 1'h1;
-    end
-    if (rst) begin
-      \$983  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$984  = resp__payload;
-    if (\$653 ) begin
-      \$984 [240] = \$signal$144 [295];
-      \$984 [241] = \$signal$144 [296];
-      \$984 [273:242] = \$signal$144 [328:297];
-      \$984 [0] = \$signal$144 [7];
-      \$984 [26:19] = \$signal$144 [46:39];
-      \$984 [58:27] = \$signal$144 [78:47];
-      if (\$654 ) begin
-        \$984 [1] = 1'h0;
-        \$984 [2] = 1'h0;
-        \$984 [18:3] = 16'h0000;
-        \$984 [59] = 1'h0;
-      end else if (\$signal$144 [2]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$144 [1]) begin
-          \$984 [1] = \$670 ;
-          \$984 [2] = \$671 [1];
-          \$984 [18:3] = learn_slot;
-          \$984 [59] = 1'h0;
-        end else begin
-          \$984 [1] = lane0_hit;
-          \$984 [2] = \$signal$144 [8];
-          \$984 [18:3] = lane0_slot;
-          \$984 [59] = lane0_stale;
-        end
-      end
-      begin
-        begin
-          \$984 [60] = \$signal$144 [79];
-          \$984 [86:79] = \$signal$144 [118:111];
-          \$984 [118:87] = \$signal$144 [150:119];
-        end
-      end
-      if (\$672 ) begin
-        \$984 [61] = 1'h0;
-        \$984 [62] = 1'h0;
-        \$984 [78:63] = 16'h0000;
-        \$984 [119] = 1'h0;
-      end else if (\$signal$144 [3]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$144 [1]) begin
-          \$984 [61] = \$688 ;
-          \$984 [62] = \$689 [1];
-          \$984 [78:63] = learn_slot;
-          \$984 [119] = 1'h0;
-        end else begin
-          \$984 [61] = lane1_hit;
-          \$984 [62] = \$signal$144 [80];
-          \$984 [78:63] = lane1_slot;
-          \$984 [119] = lane1_stale;
-        end
-      end
-      begin
-        begin
-          \$984 [120] = \$signal$144 [151];
-          \$984 [146:139] = \$signal$144 [190:183];
-          \$984 [178:147] = \$signal$144 [222:191];
-        end
-      end
-      if (\$690 ) begin
-        \$984 [121] = 1'h0;
-        \$984 [122] = 1'h0;
-        \$984 [138:123] = 16'h0000;
-        \$984 [179] = 1'h0;
-      end else if (\$signal$144 [4]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$144 [1]) begin
-          \$984 [121] = \$706 ;
-          \$984 [122] = \$707 [1];
-          \$984 [138:123] = learn_slot;
-          \$984 [179] = 1'h0;
-        end else begin
-          \$984 [121] = lane2_hit;
-          \$984 [122] = \$signal$144 [152];
-          \$984 [138:123] = lane2_slot;
-          \$984 [179] = lane2_stale;
-        end
-      end
-      begin
-        begin
-          \$984 [180] = \$signal$144 [223];
-          \$984 [206:199] = \$signal$144 [262:255];
-          \$984 [238:207] = \$signal$144 [294:263];
-        end
-      end
-      if (\$708 ) begin
-        \$984 [181] = 1'h0;
-        \$984 [182] = 1'h0;
-        \$984 [198:183] = 16'h0000;
-        \$984 [239] = 1'h0;
-      end else if (\$signal$144 [5]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$144 [1]) begin
-          \$984 [181] = \$724 ;
-          \$984 [182] = \$725 [1];
-          \$984 [198:183] = learn_slot;
-          \$984 [239] = 1'h0;
-        end else begin
-          \$984 [181] = lane3_hit;
-          \$984 [182] = \$signal$144 [224];
-          \$984 [198:183] = lane3_slot;
-          \$984 [239] = lane3_stale;
-        end
-      end
-    end
-    if (rst) begin
-      \$984  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$985  = host_resp__payload;
-    if (\$728 ) begin
-      \$985 [2:0] = \$signal$144 [347:345];
-      \$985 [18:3] = \$752 ;
-      \$985 [37:19] = \$770 ;
-      \$985 [38] = \$789 ;
-      \$985 [39] = \$800 ;
-    end
-    if (rst) begin
-      \$985  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$986  = counting;
-    if (advance) begin
-      \$986  = \$802 ;
-    end else if (counting) begin
-      \$986  = 1'h0;
-    end
-    if (rst) begin
-      \$986  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$987  = answered;
-    if (advance) begin
-      \$987  = \$810 [2:0];
-    end
-    if (rst) begin
-      \$987  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$988  = \hits$208 ;
-    if (advance) begin
-      \$988  = \$886 [2:0];
-    end
-    if (rst) begin
-      \$988  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$989  = \errors$209 ;
-    if (advance) begin
-      \$989  = \$894 [2:0];
-    end
-    if (rst) begin
-      \$989  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$990  = error_sticky;
-    if (errors_clear) begin
-      \$990  = 1'h0;
-    end
+    \$962  = lookups;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$990  = 1'h0;
+      \$962  = 32'd0;
     end else begin
       if (counting) begin
-        if (\$898 ) begin
-          \$990  = 1'h1;
-        end
+        \$962  = \$876 [31:0];
       end
     end
     if (rst) begin
-      \$990  = 1'h0;
+      \$962  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$991  = lookups;
+    \$963  = hits;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$991  = 32'd0;
+      \$963  = 32'd0;
     end else begin
       if (counting) begin
-        \$991  = \$895 [31:0];
+        \$963  = \$877 [31:0];
       end
     end
     if (rst) begin
-      \$991  = 32'd0;
+      \$963  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$992  = hits;
+    \$964  = errors;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$992  = 32'd0;
+      \$964  = 32'd0;
     end else begin
       if (counting) begin
-        \$992  = \$896 [31:0];
+        \$964  = \$878 [31:0];
       end
     end
     if (rst) begin
-      \$992  = 32'd0;
+      \$964  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$993  = errors;
+    \$965  = conflicts;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$993  = 32'd0;
-    end else begin
-      if (counting) begin
-        \$993  = \$897 [31:0];
-      end
-    end
-    if (rst) begin
-      \$993  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$994  = conflicts;
-    (* full_case = 32'd1 *)
-    if (counters_clear) begin
-      \$994  = 32'd0;
+      \$965  = 32'd0;
     end else begin
       if (h_take) begin
-        \$994  = \$899 [31:0];
+        \$965  = \$880 [31:0];
       end
     end
     if (rst) begin
-      \$994  = 32'd0;
+      \$965  = 32'd0;
     end
   end
   assign hash_valid_s4 = h_valid;
@@ -21064,15 +20821,15 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign host_hash_r3_t = \$176 [14:0];
   assign host_hash = { host_hash_s4_left, host_hash_s4_right };
   assign \$signature__en  = advance;
-  assign \$signature__en$148  = advance;
-  assign \$signature__addr$149  = \$signal$147 [94:81];
-  assign \$signature__en$150  = advance;
-  assign \$signature__addr$151  = \$signal$147 [166:153];
-  assign \$signature__en$152  = advance;
-  assign \$signature__addr$153  = \$signal$147 [238:225];
-  assign age = \$412 [1:0];
+  assign \$signature__en$142  = advance;
+  assign \$signature__addr$143  = \$signal [94:81];
+  assign \$signature__en$144  = advance;
+  assign \$signature__addr$145  = \$signal [166:153];
+  assign \$signature__en$146  = advance;
+  assign \$signature__addr$147  = \$signal [238:225];
+  assign age = \$398 [1:0];
   assign w_set = write__addr;
-  assign w_word = write__data;
+  assign write__data = w_word;
   assign w_en = write__en;
   assign \req__payload.lanes  = req__payload[163:0];
   assign \req__payload.lanes[0]  = req__payload[40:0];
@@ -21295,147 +21052,53 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \host_cmd_s4.entry.rrpv  = host_cmd_s4[21:20];
   assign \host_cmd_s4.entry.tag  = host_cmd_s4[37:22];
   assign \host_cmd_s4.key  = host_cmd_s4[66:38];
-  assign \$signal$141.host  = \$signal$141 [0];
-  assign \$signal$141.learn  = \$signal$141 [1];
-  assign \$signal$141.mask  = \$signal$141 [5:2];
-  assign \$signal$141.beat_end  = \$signal$141 [6];
-  assign \$signal$141.beat  = \$signal$141 [328:7];
-  assign \$signal$141.beat.lanes  = \$signal$141 [294:7];
-  assign \$signal$141.beat.lanes[0]  = \$signal$141 [78:7];
-  assign \$signal$141.beat.lanes[0].valid  = \$signal$141 [7];
-  assign \$signal$141.beat.lanes[0].error  = \$signal$141 [8];
-  assign \$signal$141.beat.lanes[0].set  = \$signal$141 [22:9];
-  assign \$signal$141.beat.lanes[0].tag  = \$signal$141 [38:23];
-  assign \$signal$141.beat.lanes[0].table  = \$signal$141 [46:39];
-  assign \$signal$141.beat.lanes[0].row  = \$signal$141 [78:47];
-  assign \$signal$141.beat.lanes[1]  = \$signal$141 [150:79];
-  assign \$signal$141.beat.lanes[1].valid  = \$signal$141 [79];
-  assign \$signal$141.beat.lanes[1].error  = \$signal$141 [80];
-  assign \$signal$141.beat.lanes[1].set  = \$signal$141 [94:81];
-  assign \$signal$141.beat.lanes[1].tag  = \$signal$141 [110:95];
-  assign \$signal$141.beat.lanes[1].table  = \$signal$141 [118:111];
-  assign \$signal$141.beat.lanes[1].row  = \$signal$141 [150:119];
-  assign \$signal$141.beat.lanes[2]  = \$signal$141 [222:151];
-  assign \$signal$141.beat.lanes[2].valid  = \$signal$141 [151];
-  assign \$signal$141.beat.lanes[2].error  = \$signal$141 [152];
-  assign \$signal$141.beat.lanes[2].set  = \$signal$141 [166:153];
-  assign \$signal$141.beat.lanes[2].tag  = \$signal$141 [182:167];
-  assign \$signal$141.beat.lanes[2].table  = \$signal$141 [190:183];
-  assign \$signal$141.beat.lanes[2].row  = \$signal$141 [222:191];
-  assign \$signal$141.beat.lanes[3]  = \$signal$141 [294:223];
-  assign \$signal$141.beat.lanes[3].valid  = \$signal$141 [223];
-  assign \$signal$141.beat.lanes[3].error  = \$signal$141 [224];
-  assign \$signal$141.beat.lanes[3].set  = \$signal$141 [238:225];
-  assign \$signal$141.beat.lanes[3].tag  = \$signal$141 [254:239];
-  assign \$signal$141.beat.lanes[3].table  = \$signal$141 [262:255];
-  assign \$signal$141.beat.lanes[3].row  = \$signal$141 [294:263];
-  assign \$signal$141.beat.first  = \$signal$141 [295];
-  assign \$signal$141.beat.last  = \$signal$141 [296];
-  assign \$signal$141.beat.meta  = \$signal$141 [328:297];
-  assign \$signal$141.rmw_set  = \$signal$141 [342:329];
-  assign \$signal$141.rmw_lane  = \$signal$141 [344:343];
-  assign \$signal$141.host_op  = \$signal$141 [347:345];
-  assign \$signal$141.host_slot  = \$signal$141 [363:348];
-  assign \$signal$141.host_tag  = \$signal$141 [379:364];
-  assign \$signal$141.host_entry  = \$signal$141 [398:380];
-  assign \$signal$141.host_entry.valid  = \$signal$141 [380];
-  assign \$signal$141.host_entry.rrpv  = \$signal$141 [382:381];
-  assign \$signal$141.host_entry.tag  = \$signal$141 [398:383];
-  assign \$signal$141.host_ack  = \$signal$141 [399];
-  assign \$signal$144.host  = \$signal$144 [0];
-  assign \$signal$144.learn  = \$signal$144 [1];
-  assign \$signal$144.mask  = \$signal$144 [5:2];
-  assign \$signal$144.beat_end  = \$signal$144 [6];
-  assign \$signal$144.beat  = \$signal$144 [328:7];
-  assign \$signal$144.beat.lanes  = \$signal$144 [294:7];
-  assign \$signal$144.beat.lanes[0]  = \$signal$144 [78:7];
-  assign \$signal$144.beat.lanes[0].valid  = \$signal$144 [7];
-  assign \$signal$144.beat.lanes[0].error  = \$signal$144 [8];
-  assign \$signal$144.beat.lanes[0].set  = \$signal$144 [22:9];
-  assign \$signal$144.beat.lanes[0].tag  = \$signal$144 [38:23];
-  assign \$signal$144.beat.lanes[0].table  = \$signal$144 [46:39];
-  assign \$signal$144.beat.lanes[0].row  = \$signal$144 [78:47];
-  assign \$signal$144.beat.lanes[1]  = \$signal$144 [150:79];
-  assign \$signal$144.beat.lanes[1].valid  = \$signal$144 [79];
-  assign \$signal$144.beat.lanes[1].error  = \$signal$144 [80];
-  assign \$signal$144.beat.lanes[1].set  = \$signal$144 [94:81];
-  assign \$signal$144.beat.lanes[1].tag  = \$signal$144 [110:95];
-  assign \$signal$144.beat.lanes[1].table  = \$signal$144 [118:111];
-  assign \$signal$144.beat.lanes[1].row  = \$signal$144 [150:119];
-  assign \$signal$144.beat.lanes[2]  = \$signal$144 [222:151];
-  assign \$signal$144.beat.lanes[2].valid  = \$signal$144 [151];
-  assign \$signal$144.beat.lanes[2].error  = \$signal$144 [152];
-  assign \$signal$144.beat.lanes[2].set  = \$signal$144 [166:153];
-  assign \$signal$144.beat.lanes[2].tag  = \$signal$144 [182:167];
-  assign \$signal$144.beat.lanes[2].table  = \$signal$144 [190:183];
-  assign \$signal$144.beat.lanes[2].row  = \$signal$144 [222:191];
-  assign \$signal$144.beat.lanes[3]  = \$signal$144 [294:223];
-  assign \$signal$144.beat.lanes[3].valid  = \$signal$144 [223];
-  assign \$signal$144.beat.lanes[3].error  = \$signal$144 [224];
-  assign \$signal$144.beat.lanes[3].set  = \$signal$144 [238:225];
-  assign \$signal$144.beat.lanes[3].tag  = \$signal$144 [254:239];
-  assign \$signal$144.beat.lanes[3].table  = \$signal$144 [262:255];
-  assign \$signal$144.beat.lanes[3].row  = \$signal$144 [294:263];
-  assign \$signal$144.beat.first  = \$signal$144 [295];
-  assign \$signal$144.beat.last  = \$signal$144 [296];
-  assign \$signal$144.beat.meta  = \$signal$144 [328:297];
-  assign \$signal$144.rmw_set  = \$signal$144 [342:329];
-  assign \$signal$144.rmw_lane  = \$signal$144 [344:343];
-  assign \$signal$144.host_op  = \$signal$144 [347:345];
-  assign \$signal$144.host_slot  = \$signal$144 [363:348];
-  assign \$signal$144.host_tag  = \$signal$144 [379:364];
-  assign \$signal$144.host_entry  = \$signal$144 [398:380];
-  assign \$signal$144.host_entry.valid  = \$signal$144 [380];
-  assign \$signal$144.host_entry.rrpv  = \$signal$144 [382:381];
-  assign \$signal$144.host_entry.tag  = \$signal$144 [398:383];
-  assign \$signal$144.host_ack  = \$signal$144 [399];
-  assign \$signal$147.host  = \$signal$147 [0];
-  assign \$signal$147.learn  = \$signal$147 [1];
-  assign \$signal$147.mask  = \$signal$147 [5:2];
-  assign \$signal$147.beat_end  = \$signal$147 [6];
-  assign \$signal$147.beat  = \$signal$147 [328:7];
-  assign \$signal$147.beat.lanes  = \$signal$147 [294:7];
-  assign \$signal$147.beat.lanes[0]  = \$signal$147 [78:7];
-  assign \$signal$147.beat.lanes[0].valid  = \$signal$147 [7];
-  assign \$signal$147.beat.lanes[0].error  = \$signal$147 [8];
-  assign \$signal$147.beat.lanes[0].set  = \$signal$147 [22:9];
-  assign \$signal$147.beat.lanes[0].tag  = \$signal$147 [38:23];
-  assign \$signal$147.beat.lanes[0].table  = \$signal$147 [46:39];
-  assign \$signal$147.beat.lanes[0].row  = \$signal$147 [78:47];
-  assign \$signal$147.beat.lanes[1]  = \$signal$147 [150:79];
-  assign \$signal$147.beat.lanes[1].valid  = \$signal$147 [79];
-  assign \$signal$147.beat.lanes[1].error  = \$signal$147 [80];
-  assign \$signal$147.beat.lanes[1].set  = \$signal$147 [94:81];
-  assign \$signal$147.beat.lanes[1].tag  = \$signal$147 [110:95];
-  assign \$signal$147.beat.lanes[1].table  = \$signal$147 [118:111];
-  assign \$signal$147.beat.lanes[1].row  = \$signal$147 [150:119];
-  assign \$signal$147.beat.lanes[2]  = \$signal$147 [222:151];
-  assign \$signal$147.beat.lanes[2].valid  = \$signal$147 [151];
-  assign \$signal$147.beat.lanes[2].error  = \$signal$147 [152];
-  assign \$signal$147.beat.lanes[2].set  = \$signal$147 [166:153];
-  assign \$signal$147.beat.lanes[2].tag  = \$signal$147 [182:167];
-  assign \$signal$147.beat.lanes[2].table  = \$signal$147 [190:183];
-  assign \$signal$147.beat.lanes[2].row  = \$signal$147 [222:191];
-  assign \$signal$147.beat.lanes[3]  = \$signal$147 [294:223];
-  assign \$signal$147.beat.lanes[3].valid  = \$signal$147 [223];
-  assign \$signal$147.beat.lanes[3].error  = \$signal$147 [224];
-  assign \$signal$147.beat.lanes[3].set  = \$signal$147 [238:225];
-  assign \$signal$147.beat.lanes[3].tag  = \$signal$147 [254:239];
-  assign \$signal$147.beat.lanes[3].table  = \$signal$147 [262:255];
-  assign \$signal$147.beat.lanes[3].row  = \$signal$147 [294:263];
-  assign \$signal$147.beat.first  = \$signal$147 [295];
-  assign \$signal$147.beat.last  = \$signal$147 [296];
-  assign \$signal$147.beat.meta  = \$signal$147 [328:297];
-  assign \$signal$147.rmw_set  = \$signal$147 [342:329];
-  assign \$signal$147.rmw_lane  = \$signal$147 [344:343];
-  assign \$signal$147.host_op  = \$signal$147 [347:345];
-  assign \$signal$147.host_slot  = \$signal$147 [363:348];
-  assign \$signal$147.host_tag  = \$signal$147 [379:364];
-  assign \$signal$147.host_entry  = \$signal$147 [398:380];
-  assign \$signal$147.host_entry.valid  = \$signal$147 [380];
-  assign \$signal$147.host_entry.rrpv  = \$signal$147 [382:381];
-  assign \$signal$147.host_entry.tag  = \$signal$147 [398:383];
-  assign \$signal$147.host_ack  = \$signal$147 [399];
+  assign \$signal.host  = \$signal [0];
+  assign \$signal.learn  = \$signal [1];
+  assign \$signal.mask  = \$signal [5:2];
+  assign \$signal.beat_end  = \$signal [6];
+  assign \$signal.beat  = \$signal [328:7];
+  assign \$signal.beat.lanes  = \$signal [294:7];
+  assign \$signal.beat.lanes[0]  = \$signal [78:7];
+  assign \$signal.beat.lanes[0].valid  = \$signal [7];
+  assign \$signal.beat.lanes[0].error  = \$signal [8];
+  assign \$signal.beat.lanes[0].set  = \$signal [22:9];
+  assign \$signal.beat.lanes[0].tag  = \$signal [38:23];
+  assign \$signal.beat.lanes[0].table  = \$signal [46:39];
+  assign \$signal.beat.lanes[0].row  = \$signal [78:47];
+  assign \$signal.beat.lanes[1]  = \$signal [150:79];
+  assign \$signal.beat.lanes[1].valid  = \$signal [79];
+  assign \$signal.beat.lanes[1].error  = \$signal [80];
+  assign \$signal.beat.lanes[1].set  = \$signal [94:81];
+  assign \$signal.beat.lanes[1].tag  = \$signal [110:95];
+  assign \$signal.beat.lanes[1].table  = \$signal [118:111];
+  assign \$signal.beat.lanes[1].row  = \$signal [150:119];
+  assign \$signal.beat.lanes[2]  = \$signal [222:151];
+  assign \$signal.beat.lanes[2].valid  = \$signal [151];
+  assign \$signal.beat.lanes[2].error  = \$signal [152];
+  assign \$signal.beat.lanes[2].set  = \$signal [166:153];
+  assign \$signal.beat.lanes[2].tag  = \$signal [182:167];
+  assign \$signal.beat.lanes[2].table  = \$signal [190:183];
+  assign \$signal.beat.lanes[2].row  = \$signal [222:191];
+  assign \$signal.beat.lanes[3]  = \$signal [294:223];
+  assign \$signal.beat.lanes[3].valid  = \$signal [223];
+  assign \$signal.beat.lanes[3].error  = \$signal [224];
+  assign \$signal.beat.lanes[3].set  = \$signal [238:225];
+  assign \$signal.beat.lanes[3].tag  = \$signal [254:239];
+  assign \$signal.beat.lanes[3].table  = \$signal [262:255];
+  assign \$signal.beat.lanes[3].row  = \$signal [294:263];
+  assign \$signal.beat.first  = \$signal [295];
+  assign \$signal.beat.last  = \$signal [296];
+  assign \$signal.beat.meta  = \$signal [328:297];
+  assign \$signal.rmw_set  = \$signal [342:329];
+  assign \$signal.rmw_lane  = \$signal [344:343];
+  assign \$signal.host_op  = \$signal [347:345];
+  assign \$signal.host_slot  = \$signal [363:348];
+  assign \$signal.host_tag  = \$signal [379:364];
+  assign \$signal.host_entry  = \$signal [398:380];
+  assign \$signal.host_entry.valid  = \$signal [380];
+  assign \$signal.host_entry.rrpv  = \$signal [382:381];
+  assign \$signal.host_entry.tag  = \$signal [398:383];
+  assign \$signal.host_ack  = \$signal [399];
   assign \port0_word[0]  = port0_word[19:0];
   assign \port0_word[0].valid  = port0_word[0];
   assign \port0_word[0].rrpv  = port0_word[2:1];
@@ -21456,6 +21119,46 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port0_word[3].rrpv  = port0_word[62:61];
   assign \port0_word[3].tag  = port0_word[78:63];
   assign \port0_word[3].stale  = port0_word[79];
+  assign \$signature__data[0]  = \$signature__data [19:0];
+  assign \$signature__data[0].valid  = \$signature__data [0];
+  assign \$signature__data[0].rrpv  = \$signature__data [2:1];
+  assign \$signature__data[0].tag  = \$signature__data [18:3];
+  assign \$signature__data[0].stale  = \$signature__data [19];
+  assign \$signature__data[1]  = \$signature__data [39:20];
+  assign \$signature__data[1].valid  = \$signature__data [20];
+  assign \$signature__data[1].rrpv  = \$signature__data [22:21];
+  assign \$signature__data[1].tag  = \$signature__data [38:23];
+  assign \$signature__data[1].stale  = \$signature__data [39];
+  assign \$signature__data[2]  = \$signature__data [59:40];
+  assign \$signature__data[2].valid  = \$signature__data [40];
+  assign \$signature__data[2].rrpv  = \$signature__data [42:41];
+  assign \$signature__data[2].tag  = \$signature__data [58:43];
+  assign \$signature__data[2].stale  = \$signature__data [59];
+  assign \$signature__data[3]  = \$signature__data [79:60];
+  assign \$signature__data[3].valid  = \$signature__data [60];
+  assign \$signature__data[3].rrpv  = \$signature__data [62:61];
+  assign \$signature__data[3].tag  = \$signature__data [78:63];
+  assign \$signature__data[3].stale  = \$signature__data [79];
+  assign \w_word[0]  = w_word[19:0];
+  assign \w_word[0].valid  = w_word[0];
+  assign \w_word[0].rrpv  = w_word[2:1];
+  assign \w_word[0].tag  = w_word[18:3];
+  assign \w_word[0].stale  = w_word[19];
+  assign \w_word[1]  = w_word[39:20];
+  assign \w_word[1].valid  = w_word[20];
+  assign \w_word[1].rrpv  = w_word[22:21];
+  assign \w_word[1].tag  = w_word[38:23];
+  assign \w_word[1].stale  = w_word[39];
+  assign \w_word[2]  = w_word[59:40];
+  assign \w_word[2].valid  = w_word[40];
+  assign \w_word[2].rrpv  = w_word[42:41];
+  assign \w_word[2].tag  = w_word[58:43];
+  assign \w_word[2].stale  = w_word[59];
+  assign \w_word[3]  = w_word[79:60];
+  assign \w_word[3].valid  = w_word[60];
+  assign \w_word[3].rrpv  = w_word[62:61];
+  assign \w_word[3].tag  = w_word[78:63];
+  assign \w_word[3].stale  = w_word[79];
   assign \port1_word[0]  = port1_word[19:0];
   assign \port1_word[0].valid  = port1_word[0];
   assign \port1_word[0].rrpv  = port1_word[2:1];
@@ -21476,6 +21179,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port1_word[3].rrpv  = port1_word[62:61];
   assign \port1_word[3].tag  = port1_word[78:63];
   assign \port1_word[3].stale  = port1_word[79];
+  assign \$signature__data$154[0]  = \$signature__data$154 [19:0];
+  assign \$signature__data$154[0].valid  = \$signature__data$154 [0];
+  assign \$signature__data$154[0].rrpv  = \$signature__data$154 [2:1];
+  assign \$signature__data$154[0].tag  = \$signature__data$154 [18:3];
+  assign \$signature__data$154[0].stale  = \$signature__data$154 [19];
+  assign \$signature__data$154[1]  = \$signature__data$154 [39:20];
+  assign \$signature__data$154[1].valid  = \$signature__data$154 [20];
+  assign \$signature__data$154[1].rrpv  = \$signature__data$154 [22:21];
+  assign \$signature__data$154[1].tag  = \$signature__data$154 [38:23];
+  assign \$signature__data$154[1].stale  = \$signature__data$154 [39];
+  assign \$signature__data$154[2]  = \$signature__data$154 [59:40];
+  assign \$signature__data$154[2].valid  = \$signature__data$154 [40];
+  assign \$signature__data$154[2].rrpv  = \$signature__data$154 [42:41];
+  assign \$signature__data$154[2].tag  = \$signature__data$154 [58:43];
+  assign \$signature__data$154[2].stale  = \$signature__data$154 [59];
+  assign \$signature__data$154[3]  = \$signature__data$154 [79:60];
+  assign \$signature__data$154[3].valid  = \$signature__data$154 [60];
+  assign \$signature__data$154[3].rrpv  = \$signature__data$154 [62:61];
+  assign \$signature__data$154[3].tag  = \$signature__data$154 [78:63];
+  assign \$signature__data$154[3].stale  = \$signature__data$154 [79];
   assign \port2_word[0]  = port2_word[19:0];
   assign \port2_word[0].valid  = port2_word[0];
   assign \port2_word[0].rrpv  = port2_word[2:1];
@@ -21496,6 +21219,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port2_word[3].rrpv  = port2_word[62:61];
   assign \port2_word[3].tag  = port2_word[78:63];
   assign \port2_word[3].stale  = port2_word[79];
+  assign \$signature__data$157[0]  = \$signature__data$157 [19:0];
+  assign \$signature__data$157[0].valid  = \$signature__data$157 [0];
+  assign \$signature__data$157[0].rrpv  = \$signature__data$157 [2:1];
+  assign \$signature__data$157[0].tag  = \$signature__data$157 [18:3];
+  assign \$signature__data$157[0].stale  = \$signature__data$157 [19];
+  assign \$signature__data$157[1]  = \$signature__data$157 [39:20];
+  assign \$signature__data$157[1].valid  = \$signature__data$157 [20];
+  assign \$signature__data$157[1].rrpv  = \$signature__data$157 [22:21];
+  assign \$signature__data$157[1].tag  = \$signature__data$157 [38:23];
+  assign \$signature__data$157[1].stale  = \$signature__data$157 [39];
+  assign \$signature__data$157[2]  = \$signature__data$157 [59:40];
+  assign \$signature__data$157[2].valid  = \$signature__data$157 [40];
+  assign \$signature__data$157[2].rrpv  = \$signature__data$157 [42:41];
+  assign \$signature__data$157[2].tag  = \$signature__data$157 [58:43];
+  assign \$signature__data$157[2].stale  = \$signature__data$157 [59];
+  assign \$signature__data$157[3]  = \$signature__data$157 [79:60];
+  assign \$signature__data$157[3].valid  = \$signature__data$157 [60];
+  assign \$signature__data$157[3].rrpv  = \$signature__data$157 [62:61];
+  assign \$signature__data$157[3].tag  = \$signature__data$157 [78:63];
+  assign \$signature__data$157[3].stale  = \$signature__data$157 [79];
   assign \port3_word[0]  = port3_word[19:0];
   assign \port3_word[0].valid  = port3_word[0];
   assign \port3_word[0].rrpv  = port3_word[2:1];
@@ -21516,6 +21259,73 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port3_word[3].rrpv  = port3_word[62:61];
   assign \port3_word[3].tag  = port3_word[78:63];
   assign \port3_word[3].stale  = port3_word[79];
+  assign \$signature__data$160[0]  = \$signature__data$160 [19:0];
+  assign \$signature__data$160[0].valid  = \$signature__data$160 [0];
+  assign \$signature__data$160[0].rrpv  = \$signature__data$160 [2:1];
+  assign \$signature__data$160[0].tag  = \$signature__data$160 [18:3];
+  assign \$signature__data$160[0].stale  = \$signature__data$160 [19];
+  assign \$signature__data$160[1]  = \$signature__data$160 [39:20];
+  assign \$signature__data$160[1].valid  = \$signature__data$160 [20];
+  assign \$signature__data$160[1].rrpv  = \$signature__data$160 [22:21];
+  assign \$signature__data$160[1].tag  = \$signature__data$160 [38:23];
+  assign \$signature__data$160[1].stale  = \$signature__data$160 [39];
+  assign \$signature__data$160[2]  = \$signature__data$160 [59:40];
+  assign \$signature__data$160[2].valid  = \$signature__data$160 [40];
+  assign \$signature__data$160[2].rrpv  = \$signature__data$160 [42:41];
+  assign \$signature__data$160[2].tag  = \$signature__data$160 [58:43];
+  assign \$signature__data$160[2].stale  = \$signature__data$160 [59];
+  assign \$signature__data$160[3]  = \$signature__data$160 [79:60];
+  assign \$signature__data$160[3].valid  = \$signature__data$160 [60];
+  assign \$signature__data$160[3].rrpv  = \$signature__data$160 [62:61];
+  assign \$signature__data$160[3].tag  = \$signature__data$160 [78:63];
+  assign \$signature__data$160[3].stale  = \$signature__data$160 [79];
+  assign \$signal$162.host  = \$signal$162 [0];
+  assign \$signal$162.learn  = \$signal$162 [1];
+  assign \$signal$162.mask  = \$signal$162 [5:2];
+  assign \$signal$162.beat_end  = \$signal$162 [6];
+  assign \$signal$162.beat  = \$signal$162 [328:7];
+  assign \$signal$162.beat.lanes  = \$signal$162 [294:7];
+  assign \$signal$162.beat.lanes[0]  = \$signal$162 [78:7];
+  assign \$signal$162.beat.lanes[0].valid  = \$signal$162 [7];
+  assign \$signal$162.beat.lanes[0].error  = \$signal$162 [8];
+  assign \$signal$162.beat.lanes[0].set  = \$signal$162 [22:9];
+  assign \$signal$162.beat.lanes[0].tag  = \$signal$162 [38:23];
+  assign \$signal$162.beat.lanes[0].table  = \$signal$162 [46:39];
+  assign \$signal$162.beat.lanes[0].row  = \$signal$162 [78:47];
+  assign \$signal$162.beat.lanes[1]  = \$signal$162 [150:79];
+  assign \$signal$162.beat.lanes[1].valid  = \$signal$162 [79];
+  assign \$signal$162.beat.lanes[1].error  = \$signal$162 [80];
+  assign \$signal$162.beat.lanes[1].set  = \$signal$162 [94:81];
+  assign \$signal$162.beat.lanes[1].tag  = \$signal$162 [110:95];
+  assign \$signal$162.beat.lanes[1].table  = \$signal$162 [118:111];
+  assign \$signal$162.beat.lanes[1].row  = \$signal$162 [150:119];
+  assign \$signal$162.beat.lanes[2]  = \$signal$162 [222:151];
+  assign \$signal$162.beat.lanes[2].valid  = \$signal$162 [151];
+  assign \$signal$162.beat.lanes[2].error  = \$signal$162 [152];
+  assign \$signal$162.beat.lanes[2].set  = \$signal$162 [166:153];
+  assign \$signal$162.beat.lanes[2].tag  = \$signal$162 [182:167];
+  assign \$signal$162.beat.lanes[2].table  = \$signal$162 [190:183];
+  assign \$signal$162.beat.lanes[2].row  = \$signal$162 [222:191];
+  assign \$signal$162.beat.lanes[3]  = \$signal$162 [294:223];
+  assign \$signal$162.beat.lanes[3].valid  = \$signal$162 [223];
+  assign \$signal$162.beat.lanes[3].error  = \$signal$162 [224];
+  assign \$signal$162.beat.lanes[3].set  = \$signal$162 [238:225];
+  assign \$signal$162.beat.lanes[3].tag  = \$signal$162 [254:239];
+  assign \$signal$162.beat.lanes[3].table  = \$signal$162 [262:255];
+  assign \$signal$162.beat.lanes[3].row  = \$signal$162 [294:263];
+  assign \$signal$162.beat.first  = \$signal$162 [295];
+  assign \$signal$162.beat.last  = \$signal$162 [296];
+  assign \$signal$162.beat.meta  = \$signal$162 [328:297];
+  assign \$signal$162.rmw_set  = \$signal$162 [342:329];
+  assign \$signal$162.rmw_lane  = \$signal$162 [344:343];
+  assign \$signal$162.host_op  = \$signal$162 [347:345];
+  assign \$signal$162.host_slot  = \$signal$162 [363:348];
+  assign \$signal$162.host_tag  = \$signal$162 [379:364];
+  assign \$signal$162.host_entry  = \$signal$162 [398:380];
+  assign \$signal$162.host_entry.valid  = \$signal$162 [380];
+  assign \$signal$162.host_entry.rrpv  = \$signal$162 [382:381];
+  assign \$signal$162.host_entry.tag  = \$signal$162 [398:383];
+  assign \$signal$162.host_ack  = \$signal$162 [399];
   assign \learn_word[0]  = learn_word[19:0];
   assign \learn_word[0].valid  = learn_word[0];
   assign \learn_word[0].rrpv  = learn_word[2:1];
@@ -21556,66 +21366,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \host_word[3].rrpv  = host_word[62:61];
   assign \host_word[3].tag  = host_word[78:63];
   assign \host_word[3].stale  = host_word[79];
-  assign \b_word[0]  = b_word[19:0];
-  assign \b_word[0].valid  = b_word[0];
-  assign \b_word[0].rrpv  = b_word[2:1];
-  assign \b_word[0].tag  = b_word[18:3];
-  assign \b_word[0].stale  = b_word[19];
-  assign \b_word[1]  = b_word[39:20];
-  assign \b_word[1].valid  = b_word[20];
-  assign \b_word[1].rrpv  = b_word[22:21];
-  assign \b_word[1].tag  = b_word[38:23];
-  assign \b_word[1].stale  = b_word[39];
-  assign \b_word[2]  = b_word[59:40];
-  assign \b_word[2].valid  = b_word[40];
-  assign \b_word[2].rrpv  = b_word[42:41];
-  assign \b_word[2].tag  = b_word[58:43];
-  assign \b_word[2].stale  = b_word[59];
-  assign \b_word[3]  = b_word[79:60];
-  assign \b_word[3].valid  = b_word[60];
-  assign \b_word[3].rrpv  = b_word[62:61];
-  assign \b_word[3].tag  = b_word[78:63];
-  assign \b_word[3].stale  = b_word[79];
-  assign \write__data[0]  = write__data[19:0];
-  assign \write__data[0].valid  = write__data[0];
-  assign \write__data[0].rrpv  = write__data[2:1];
-  assign \write__data[0].tag  = write__data[18:3];
-  assign \write__data[0].stale  = write__data[19];
-  assign \write__data[1]  = write__data[39:20];
-  assign \write__data[1].valid  = write__data[20];
-  assign \write__data[1].rrpv  = write__data[22:21];
-  assign \write__data[1].tag  = write__data[38:23];
-  assign \write__data[1].stale  = write__data[39];
-  assign \write__data[2]  = write__data[59:40];
-  assign \write__data[2].valid  = write__data[40];
-  assign \write__data[2].rrpv  = write__data[42:41];
-  assign \write__data[2].tag  = write__data[58:43];
-  assign \write__data[2].stale  = write__data[59];
-  assign \write__data[3]  = write__data[79:60];
-  assign \write__data[3].valid  = write__data[60];
-  assign \write__data[3].rrpv  = write__data[62:61];
-  assign \write__data[3].tag  = write__data[78:63];
-  assign \write__data[3].stale  = write__data[79];
-  assign \w_word[0]  = write__data[19:0];
-  assign \w_word[0].valid  = write__data[0];
-  assign \w_word[0].rrpv  = write__data[2:1];
-  assign \w_word[0].tag  = write__data[18:3];
-  assign \w_word[0].stale  = write__data[19];
-  assign \w_word[1]  = write__data[39:20];
-  assign \w_word[1].valid  = write__data[20];
-  assign \w_word[1].rrpv  = write__data[22:21];
-  assign \w_word[1].tag  = write__data[38:23];
-  assign \w_word[1].stale  = write__data[39];
-  assign \w_word[2]  = write__data[59:40];
-  assign \w_word[2].valid  = write__data[40];
-  assign \w_word[2].rrpv  = write__data[42:41];
-  assign \w_word[2].tag  = write__data[58:43];
-  assign \w_word[2].stale  = write__data[59];
-  assign \w_word[3]  = write__data[79:60];
-  assign \w_word[3].valid  = write__data[60];
-  assign \w_word[3].rrpv  = write__data[62:61];
-  assign \w_word[3].tag  = write__data[78:63];
-  assign \w_word[3].stale  = write__data[79];
+  assign \write__data[0]  = w_word[19:0];
+  assign \write__data[0].valid  = w_word[0];
+  assign \write__data[0].rrpv  = w_word[2:1];
+  assign \write__data[0].tag  = w_word[18:3];
+  assign \write__data[0].stale  = w_word[19];
+  assign \write__data[1]  = w_word[39:20];
+  assign \write__data[1].valid  = w_word[20];
+  assign \write__data[1].rrpv  = w_word[22:21];
+  assign \write__data[1].tag  = w_word[38:23];
+  assign \write__data[1].stale  = w_word[39];
+  assign \write__data[2]  = w_word[59:40];
+  assign \write__data[2].valid  = w_word[40];
+  assign \write__data[2].rrpv  = w_word[42:41];
+  assign \write__data[2].tag  = w_word[58:43];
+  assign \write__data[2].stale  = w_word[59];
+  assign \write__data[3]  = w_word[79:60];
+  assign \write__data[3].valid  = w_word[60];
+  assign \write__data[3].rrpv  = w_word[62:61];
+  assign \write__data[3].tag  = w_word[78:63];
+  assign \write__data[3].stale  = w_word[79];
   assign \hash_beat_s1.lanes  = hash_beat_s1[287:0];
   assign \hash_beat_s1.lanes[0]  = hash_beat_s1[71:0];
   assign \hash_beat_s1.lanes[0].valid  = hash_beat_s1[0];
@@ -21733,86 +21503,6 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \host_cmd_s3.entry.rrpv  = host_cmd_s3[21:20];
   assign \host_cmd_s3.entry.tag  = host_cmd_s3[37:22];
   assign \host_cmd_s3.key  = host_cmd_s3[66:38];
-  assign \$signature__data[0]  = \$signature__data [19:0];
-  assign \$signature__data[0].valid  = \$signature__data [0];
-  assign \$signature__data[0].rrpv  = \$signature__data [2:1];
-  assign \$signature__data[0].tag  = \$signature__data [18:3];
-  assign \$signature__data[0].stale  = \$signature__data [19];
-  assign \$signature__data[1]  = \$signature__data [39:20];
-  assign \$signature__data[1].valid  = \$signature__data [20];
-  assign \$signature__data[1].rrpv  = \$signature__data [22:21];
-  assign \$signature__data[1].tag  = \$signature__data [38:23];
-  assign \$signature__data[1].stale  = \$signature__data [39];
-  assign \$signature__data[2]  = \$signature__data [59:40];
-  assign \$signature__data[2].valid  = \$signature__data [40];
-  assign \$signature__data[2].rrpv  = \$signature__data [42:41];
-  assign \$signature__data[2].tag  = \$signature__data [58:43];
-  assign \$signature__data[2].stale  = \$signature__data [59];
-  assign \$signature__data[3]  = \$signature__data [79:60];
-  assign \$signature__data[3].valid  = \$signature__data [60];
-  assign \$signature__data[3].rrpv  = \$signature__data [62:61];
-  assign \$signature__data[3].tag  = \$signature__data [78:63];
-  assign \$signature__data[3].stale  = \$signature__data [79];
-  assign \$signature__data$204[0]  = \$signature__data$204 [19:0];
-  assign \$signature__data$204[0].valid  = \$signature__data$204 [0];
-  assign \$signature__data$204[0].rrpv  = \$signature__data$204 [2:1];
-  assign \$signature__data$204[0].tag  = \$signature__data$204 [18:3];
-  assign \$signature__data$204[0].stale  = \$signature__data$204 [19];
-  assign \$signature__data$204[1]  = \$signature__data$204 [39:20];
-  assign \$signature__data$204[1].valid  = \$signature__data$204 [20];
-  assign \$signature__data$204[1].rrpv  = \$signature__data$204 [22:21];
-  assign \$signature__data$204[1].tag  = \$signature__data$204 [38:23];
-  assign \$signature__data$204[1].stale  = \$signature__data$204 [39];
-  assign \$signature__data$204[2]  = \$signature__data$204 [59:40];
-  assign \$signature__data$204[2].valid  = \$signature__data$204 [40];
-  assign \$signature__data$204[2].rrpv  = \$signature__data$204 [42:41];
-  assign \$signature__data$204[2].tag  = \$signature__data$204 [58:43];
-  assign \$signature__data$204[2].stale  = \$signature__data$204 [59];
-  assign \$signature__data$204[3]  = \$signature__data$204 [79:60];
-  assign \$signature__data$204[3].valid  = \$signature__data$204 [60];
-  assign \$signature__data$204[3].rrpv  = \$signature__data$204 [62:61];
-  assign \$signature__data$204[3].tag  = \$signature__data$204 [78:63];
-  assign \$signature__data$204[3].stale  = \$signature__data$204 [79];
-  assign \$signature__data$205[0]  = \$signature__data$205 [19:0];
-  assign \$signature__data$205[0].valid  = \$signature__data$205 [0];
-  assign \$signature__data$205[0].rrpv  = \$signature__data$205 [2:1];
-  assign \$signature__data$205[0].tag  = \$signature__data$205 [18:3];
-  assign \$signature__data$205[0].stale  = \$signature__data$205 [19];
-  assign \$signature__data$205[1]  = \$signature__data$205 [39:20];
-  assign \$signature__data$205[1].valid  = \$signature__data$205 [20];
-  assign \$signature__data$205[1].rrpv  = \$signature__data$205 [22:21];
-  assign \$signature__data$205[1].tag  = \$signature__data$205 [38:23];
-  assign \$signature__data$205[1].stale  = \$signature__data$205 [39];
-  assign \$signature__data$205[2]  = \$signature__data$205 [59:40];
-  assign \$signature__data$205[2].valid  = \$signature__data$205 [40];
-  assign \$signature__data$205[2].rrpv  = \$signature__data$205 [42:41];
-  assign \$signature__data$205[2].tag  = \$signature__data$205 [58:43];
-  assign \$signature__data$205[2].stale  = \$signature__data$205 [59];
-  assign \$signature__data$205[3]  = \$signature__data$205 [79:60];
-  assign \$signature__data$205[3].valid  = \$signature__data$205 [60];
-  assign \$signature__data$205[3].rrpv  = \$signature__data$205 [62:61];
-  assign \$signature__data$205[3].tag  = \$signature__data$205 [78:63];
-  assign \$signature__data$205[3].stale  = \$signature__data$205 [79];
-  assign \$signature__data$206[0]  = \$signature__data$206 [19:0];
-  assign \$signature__data$206[0].valid  = \$signature__data$206 [0];
-  assign \$signature__data$206[0].rrpv  = \$signature__data$206 [2:1];
-  assign \$signature__data$206[0].tag  = \$signature__data$206 [18:3];
-  assign \$signature__data$206[0].stale  = \$signature__data$206 [19];
-  assign \$signature__data$206[1]  = \$signature__data$206 [39:20];
-  assign \$signature__data$206[1].valid  = \$signature__data$206 [20];
-  assign \$signature__data$206[1].rrpv  = \$signature__data$206 [22:21];
-  assign \$signature__data$206[1].tag  = \$signature__data$206 [38:23];
-  assign \$signature__data$206[1].stale  = \$signature__data$206 [39];
-  assign \$signature__data$206[2]  = \$signature__data$206 [59:40];
-  assign \$signature__data$206[2].valid  = \$signature__data$206 [40];
-  assign \$signature__data$206[2].rrpv  = \$signature__data$206 [42:41];
-  assign \$signature__data$206[2].tag  = \$signature__data$206 [58:43];
-  assign \$signature__data$206[2].stale  = \$signature__data$206 [59];
-  assign \$signature__data$206[3]  = \$signature__data$206 [79:60];
-  assign \$signature__data$206[3].valid  = \$signature__data$206 [60];
-  assign \$signature__data$206[3].rrpv  = \$signature__data$206 [62:61];
-  assign \$signature__data$206[3].tag  = \$signature__data$206 [78:63];
-  assign \$signature__data$206[3].stale  = \$signature__data$206 [79];
   assign h[247:232] = { lane3_hash_s4_left, lane3_hash_s4_right[14] };
   assign h[231:218] = lane3_hash_s4_right[13:0];
   assign h[175:160] = { lane2_hash_s4_left, lane2_hash_s4_right[14] };
@@ -21853,5 +21543,5 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$107  = 2'h0;
   assign \$114  = \$113 ;
   assign \$189  = mode;
-  assign \$620  = mode;
+  assign \$616  = mode;
 endmodule
