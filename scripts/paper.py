@@ -58,25 +58,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from scripts.paper_drift import plot_drift, run_drift  # noqa: E402
+from scripts.paper_drift import POLICIES, merge_drift, plot_drift, run_drift  # noqa: E402
 from scripts.paper_plots import plot  # noqa: E402
 # eal_geometry, scaled_entries and TERABYTE_TABLE_SIZES are re-exported for tests and users.
 from scripts.paper_popularity import (  # noqa: E402,F401
-    BATCHES, CAPACITIES, PAPER_ENTRIES, PAPER_WAYS, WAYS, WINDOWS, WORKING_SETS, eal_geometry,
-    run, scaled_entries)
+    BATCHES, CAPACITIES, PAPER_ENTRIES, PAPER_WAYS, WAYS, WINDOWS, WORKING_SETS, eal_configs,
+    eal_geometry, run, scaled_entries, submit_learning)
 from scripts.paper_shapes import SHAPES, TERABYTE_TABLE_SIZES  # noqa: E402,F401
 from scripts.provenance import commit  # noqa: E402
 
 RESULTS = REPO / "docs" / "paper" / "results.json"
-DEFAULT_SCALE = 0.1
+DEFAULT_SCALE = 1.0
 #: What the paper reports for the Kaggle data set (our reading, ../shared/reference).
 PAPER = {"popular.oracle": 0.76, "popular.srrip": 0.70, "bytes.baseline_over_hotline": 2.7,
          "calibration.top_6.8%_access_share": 0.76, "calibration.oracle_popular_at_512MB": 0.758}
@@ -162,19 +164,44 @@ def markdown_table(out: dict) -> str:
     return "\n".join(lines)
 
 
-def shape_rows(out: dict, shape: str, *, scale: float, n: int | None, seed: int, chunk: int,
-               progress: bool) -> dict:
-    """The popular share of ``shape`` (reusing ``out`` when it is the main experiment's)."""
-    spec = SHAPES[shape]
-    if out["shape"] != shape:
-        out = run(scale=scale, n=n or round(spec.epoch * scale), seed=seed, chunk=chunk,
-                  capacities=(PAPER_ENTRIES,), ways_list=(PAPER_WAYS,), windows=(spec.window,),
-                  working_sets=(4,), batches=(BATCHES[0],), progress=progress, shape=shape)
+def shape_row(out: dict) -> dict:
+    """The three-shape table's row of one experiment's results."""
+    spec = SHAPES[out["shape"]]
     return {**{k: out["popular"][k] for k in ("srrip", "oracle", "fae_top_n")},
             "paper_oracle": spec.paper_oracle, "paper_srrip": spec.paper_srrip,
             "window": spec.window, "alpha": out["calibration"]["alpha"],
             "closed_form_oracle_at_eal": out["calibration"]["closed_form_oracle_at_eal"],
-            "samples": out["samples"], "rows": out["rows"], "seconds": out["seconds"]}
+            "samples": out["samples"], "rows": out["rows"], "seconds": out["seconds"]["total"]}
+
+
+def run_shape(shape: str, *, scale: float, n: int | None, seed: int, chunk: int,
+              progress: bool) -> dict:
+    """The popular share of ``shape`` alone (the paper's EAL, no sweeps): its table row."""
+    spec = SHAPES[shape]
+    return shape_row(run(scale=scale, n=n or round(spec.epoch * scale), seed=seed, chunk=chunk,
+                         capacities=(PAPER_ENTRIES,), ways_list=(PAPER_WAYS,),
+                         windows=(spec.window,), working_sets=(4,), batches=(BATCHES[0],),
+                         progress=progress, shape=shape))
+
+
+class _Inline:
+    """``concurrent.futures``' ``submit`` for ``--jobs 1``: the call runs when its result is
+    asked for, in this process."""
+
+    class _Call:
+        def __init__(self, fn, args, kwargs):
+            self.fn, self.args, self.kwargs, self.done = fn, args, kwargs, False
+
+        def result(self):
+            if not self.done:
+                self.value, self.done = self.fn(*self.args, **self.kwargs), True
+            return self.value
+
+    def submit(self, fn, *args, **kwargs):
+        return self._Call(fn, args, kwargs)
+
+    def shutdown(self, **_):
+        pass
 
 
 def main(argv=None) -> int:
@@ -204,6 +231,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rtl-set-bits", type=int, default=None,
                         help="EAL sets = 2**N on the RTL (default: the rtl/ build's 2**14, "
                              "65,536 entries; another value generates and builds that top)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="processes for the independent stages (default: the CPUs; 1 "
+                             "runs everything in this process, with progress bars)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
@@ -216,41 +246,72 @@ def main(argv=None) -> int:
         scale, n, shape_n = 0.01, args.samples or 200_000, 100_000
         sweeps = dict(capacities=(1 << 19, 1 << 21), ways_list=(4, 8), windows=(0.05, 0.2),
                       working_sets=(1, 4), batches=(1024,))
+    jobs = args.jobs or os.cpu_count() or 1
     started = time.perf_counter()
     stage = (lambda text: print(f"[paper] {text}", file=sys.stderr, flush=True)) \
         if args.progress else (lambda text: None)
-    stage(f"main experiment: {args.shape}, scale {scale:g}, {n:,} samples")
-    out = run(scale=scale, n=n, seed=args.seed, chunk=args.chunk, progress=args.progress,
-              shape=args.shape, **sweeps)
+    # Independent stages run in ``jobs`` processes: the main experiment's EALs learn first
+    # (they gate its passes, which run here meanwhile), then the other shapes, the drift
+    # policies and the RTL; every stage is a function of its arguments, so the results do not
+    # depend on ``jobs``.
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else _Inline()
+    quiet = args.progress and jobs == 1          # progress bars only when nothing runs beside
+    try:
+        stage(f"main experiment: {args.shape}, scale {scale:g}, {n:,} samples, {jobs} "
+              f"process{'es' if jobs > 1 else ''}")
+        learned = None
+        if jobs > 1:
+            configs = eal_configs(scale, SHAPES[args.shape].window, sweeps["capacities"],
+                                  sweeps["ways_list"], sweeps["windows"])
+            learned = submit_learning(pool, shape=args.shape, scale=scale, n=n,
+                                      seed=args.seed, chunk=args.chunk, configs=configs)
+        pending = {}
+        if not args.no_shapes:
+            for name in SHAPES:
+                if name != args.shape:
+                    pending[f"popular share: {name}"] = pool.submit(
+                        run_shape, name, scale=scale, n=shape_n, seed=args.seed,
+                        chunk=args.chunk, progress=quiet)
+        if not args.no_drift:
+            for policy in POLICIES:
+                pending[f"drift: {policy}"] = pool.submit(
+                    run_drift, scale=scale, n=n, seed=args.seed, chunk=args.chunk,
+                    shape=args.shape, drift=args.drift, every=args.relearn_every,
+                    learn_batches=args.relearn_batches, progress=quiet, policies=(policy,))
+        if not args.no_rtl:
+            from scripts.paper_rtl import run_rtl
+            config = None
+            if args.rtl_set_bits is not None:
+                import dataclasses
+
+                from hotline_hw.device_config import HotlineConfig
+                default = HotlineConfig()
+                config = dataclasses.replace(default, geometry=dataclasses.replace(
+                    default.geometry, set_bits=args.rtl_set_bits))
+            pending["RTL: HotlineTop on the native backend against the golden model"] = \
+                pool.submit(run_rtl, working_sets=2 if args.quick else args.rtl_working_sets,
+                            seed=args.seed, learn_samples=4096 if args.quick else None,
+                            config=config, progress=quiet)
+        out = run(scale=scale, n=n, seed=args.seed, chunk=args.chunk, progress=args.progress,
+                  shape=args.shape, learned=learned, **sweeps)
+        stage(f"main experiment done ({out['seconds']['total']:.0f} s)")
+        results = {}
+        for name, future in pending.items():
+            results[name] = future.result()
+            stage(f"{name}: done ({time.perf_counter() - started:.0f} s since the start)")
+    finally:
+        pool.shutdown(cancel_futures=True)
     from scripts.paper_calibration import oracle_popular
     spec = SHAPES[args.shape]
     out["closed_form_oracle_scale_1"] = oracle_popular(spec.table_sizes, spec.alpha)
     if not args.no_shapes:
-        out["shapes"] = {}
-        for name in SHAPES:
-            stage(f"popular share: {name}")
-            out["shapes"][name] = shape_rows(out, name, scale=scale, n=shape_n,
-                                             seed=args.seed, chunk=args.chunk,
-                                             progress=args.progress)
+        out["shapes"] = {name: shape_row(out) if name == args.shape
+                         else results[f"popular share: {name}"] for name in SHAPES}
     if not args.no_drift:
-        stage(f"drift {args.drift:g} rankings per epoch, with and without re-learning")
-        out["drift"] = run_drift(scale=scale, n=n, seed=args.seed, chunk=args.chunk,
-                                 shape=args.shape, drift=args.drift, every=args.relearn_every,
-                                 learn_batches=args.relearn_batches, progress=args.progress)
+        out["drift"] = merge_drift([results[f"drift: {p}"] for p in POLICIES])
     if not args.no_rtl:
-        from scripts.paper_rtl import run_rtl
-        stage("RTL: HotlineTop on the native backend against the golden model")
-        config = None
-        if args.rtl_set_bits is not None:
-            import dataclasses
-
-            from hotline_hw.device_config import HotlineConfig
-            default = HotlineConfig()
-            config = dataclasses.replace(default, geometry=dataclasses.replace(
-                default.geometry, set_bits=args.rtl_set_bits))
-        out["rtl"] = run_rtl(working_sets=2 if args.quick else args.rtl_working_sets,
-                             seed=args.seed, learn_samples=4096 if args.quick else None,
-                             config=config, progress=args.progress)
+        out["rtl"] = results["RTL: HotlineTop on the native backend against the golden model"]
+    out["jobs"] = jobs
     out["quick"] = args.quick
     out["commit"] = commit()
     out["paper"] = PAPER

@@ -33,10 +33,12 @@ from scripts.paper_popularity import (  # noqa: E402
 from scripts.paper_shapes import SHAPES  # noqa: E402
 from sw_driver.relearn import RelearnPolicy, RelearningEal  # noqa: E402
 
-__all__ = ["default_schedule", "run_drift"]
+__all__ = ["POLICIES", "default_schedule", "merge_drift", "run_drift"]
 
 WORKING_SET, BATCH = 4, 1024
 RELEARNS_PER_EPOCH = 10
+#: The policies compared, by name: learned once, re-learned with the table aged or cleared.
+POLICIES = ("learn once", "re-learn (age)", "re-learn (clear)")
 
 
 def default_schedule(n: int, window: float, batch: int = BATCH,
@@ -52,8 +54,15 @@ def default_schedule(n: int, window: float, batch: int = BATCH,
 
 def run_drift(*, scale: float, n: int, seed: int, chunk: int, shape: str = "kaggle",
               drift: float = 1.0, every: int | None = None, learn_batches: int | None = None,
-              buckets: int = 40, progress: bool = False) -> dict:
-    """The drift stage (module docstring); returns its part of ``results.json``."""
+              buckets: int = 40, progress: bool = False, policies=POLICIES) -> dict:
+    """The drift stage (module docstring); returns its part of ``results.json``.
+
+    ``policies`` (names from :data:`POLICIES`) picks which to run: each is independent of the
+    others, so ``make paper`` runs them in parallel processes and :func:`merge_drift` joins
+    their results."""
+    unknown = set(policies) - set(POLICIES)
+    if unknown or not policies:
+        raise ValueError(f"policies must be some of {POLICIES}, not {policies!r}")
     spec = SHAPES[shape]
     source = spec.source(n, scale=scale, seed=seed, drift=drift)
     sizes = np.asarray(source.table_sizes, dtype=np.int64)
@@ -61,9 +70,11 @@ def run_drift(*, scale: float, n: int, seed: int, chunk: int, shape: str = "kagg
     initial, every_default, k_default = default_schedule(n, spec.window)
     every = every_default if every is None else every
     k = k_default if learn_batches is None else learn_batches
-    policies = {"learn once": RelearnPolicy(initial)}
+    every_policy = {"learn once": RelearnPolicy(initial)}
     for reset in ("age", "clear"):
-        policies[f"re-learn ({reset})"] = RelearnPolicy(initial, every, k, WORKING_SET, reset)
+        every_policy[f"re-learn ({reset})"] = RelearnPolicy(initial, every, k, WORKING_SET,
+                                                            reset)
+    policies = {name: every_policy[name] for name in POLICIES if name in policies}
     eals = {name: RelearningEal(PopularityTable(eal_geometry(entries, PAPER_WAYS, sizes)),
                                 policy, BATCH, sizes) for name, policy in policies.items()}
     popular = {name: np.zeros(buckets) for name in eals}
@@ -84,7 +95,7 @@ def run_drift(*, scale: float, n: int, seed: int, chunk: int, shape: str = "kagg
     if progress:
         print(file=sys.stderr)
     per_bucket = np.bincount((np.arange(n) * buckets) // n, minlength=buckets)
-    relearn = policies["re-learn (age)"]
+    relearn = every_policy["re-learn (age)"]
     batches = np.arange(initial, -(-n // BATCH))
     learning_share = float(relearn.learning(batches).mean()) if len(batches) else 0.0
     run_samples = max(1, n - window_end)
@@ -100,6 +111,24 @@ def run_drift(*, scale: float, n: int, seed: int, chunk: int, shape: str = "kagg
         "relearned": {name: eal.relearned for name, eal in eals.items()},
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def merge_drift(parts: list[dict]) -> dict:
+    """One drift result from :func:`run_drift`'s results for disjoint sets of policies (the
+    same epoch and schedule), policies in :data:`POLICIES` order."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    merged = dict(parts[0])
+    for key in ("popular", "mean_after_window", "relearned"):
+        joined = {}
+        for part in parts:
+            for other in ("samples", "drift", "every_working_sets", "learn_batches"):
+                if part[other] != merged[other]:
+                    raise ValueError(f"drift results differ in {other}: cannot merge")
+            joined.update(part[key])
+        merged[key] = {name: joined[name] for name in POLICIES if name in joined}
+    merged["seconds"] = max(part["seconds"] for part in parts)
+    return merged
 
 
 def plot_drift(out: dict, path: Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,43 +49,110 @@ def scaled_entries(entries: int, scale: float) -> int:
     return 1 << max(8, round(math.log2(max(1.0, entries * scale))))
 
 
-class Eal:
-    """One EAL configuration: learns on its window, then answers lookups frozen."""
+@dataclass(frozen=True)
+class LearnedEal:
+    """One EAL after its learning window, as the run phase needs it: which rows it holds.
 
-    def __init__(self, name: str, entries: int, ways: int, window: float, sizes,
-                 batch_size: int, n: int):
-        self.name, self.entries, self.ways, self.window = name, entries, ways, window
-        self.geometry = eal_geometry(entries, ways, sizes)
-        self.table = PopularityTable(self.geometry, Mode.LEARN)
-        self.learn_samples = min(n, math.ceil(window * -(-n // batch_size)) * batch_size)
-        self.sizes = sizes
-        self.frozen: FrozenTable | None = None
-        self.popular = 0
-        self.run_samples = 0
+    ``hot`` is the packed bit (``np.packbits``) of every row of the epoch's tables in key order
+    (``offsets[table] + row``), set iff a ``RUN``-mode lookup of it hits; equal to
+    ``FrozenTable(table, dense_rows=sizes).dense >= 0``, the golden model's fast path."""
 
-    def offer(self, start: int, sparse: np.ndarray, tables: np.ndarray) -> np.ndarray | None:
-        """Learn from the samples of the window in this chunk; classify the rest. Returns the
-        popular flags of the chunk's run-phase samples (``None`` if it had none)."""
-        learn = max(0, min(len(sparse), self.learn_samples - start))
-        if learn:
-            learn_many(self.table, tables[:learn], sparse[:learn])
-        if learn == len(sparse):
-            return None
-        if self.frozen is None:
-            self.table.mode = Mode.RUN
-            self.frozen = FrozenTable(self.table, dense_rows=self.sizes)
-        rest = sparse[learn:]
-        hit, _, _ = self.frozen.lookup_many(tables[:len(rest)], rest)
-        popular = hit.reshape(rest.shape).all(axis=1)
-        self.popular += int(popular.sum())
-        self.run_samples += len(rest)
-        return popular
+    entries: int
+    ways: int
+    window: float
+    learn_samples: int
+    valid_entries: int
+    rows: int
+    hot: np.ndarray
+    seconds: float
 
-    def result(self) -> dict:
-        return {"entries": self.entries, "ways": self.ways, "window": self.window,
-                "learn_samples": self.learn_samples, "run_samples": self.run_samples,
-                "popular_fraction": self.popular / self.run_samples if self.run_samples else None,
-                "valid_entries": int(np.count_nonzero(self.table.dump()["valid"]))}
+    def hot_rows(self) -> np.ndarray:
+        """bool ``[rows]``: the rows a ``RUN`` lookup hits."""
+        return np.unpackbits(self.hot, count=self.rows).astype(bool)
+
+
+def learn_samples(n: int, window: float, batch_size: int) -> int:
+    """Samples of the learning window: ``window`` of the epoch's mini-batches, whole ones."""
+    return min(n, math.ceil(window * -(-n // batch_size)) * batch_size)
+
+
+def learn_eal(*, shape: str, scale: float, n: int, seed: int, chunk: int, entries: int,
+              ways: int, window: float, batch_size: int = 1024,
+              alpha: float | None = None) -> LearnedEal:
+    """Learn one EAL (SRRIP, :func:`~hotline_hw.model.fast_table.learn_many`) on the first
+    ``window`` of the epoch's mini-batches, generating only those samples, and freeze it.
+
+    A module-level function of plain arguments, so that ``make paper`` runs the EALs of its
+    sweeps in parallel processes; the generator is a function of the sample index, so every
+    process sees the same samples."""
+    started = time.perf_counter()
+    source = SHAPES[shape].source(n, scale=scale, seed=seed, alpha=alpha)
+    sizes = np.asarray(source.table_sizes, dtype=np.int64)
+    table = PopularityTable(eal_geometry(entries, ways, sizes), Mode.LEARN)
+    learn = learn_samples(n, window, batch_size)
+    tables = np.broadcast_to(np.arange(len(sizes), dtype=np.int64), (chunk, len(sizes)))
+    for start in range(0, learn, chunk):
+        size = min(chunk, learn - start)
+        learn_many(table, tables[:size], source.generate_sparse(size, start=start))
+    table.mode = Mode.RUN
+    dense = FrozenTable(table, dense_rows=sizes).dense
+    return LearnedEal(entries=entries, ways=ways, window=window, learn_samples=learn,
+                      valid_entries=int(np.count_nonzero(table.dump()["valid"])),
+                      rows=len(dense), hot=np.packbits(dense >= 0),
+                      seconds=round(time.perf_counter() - started, 1))
+
+
+def eal_configs(scale: float, window: float, capacities, ways_list, windows) -> dict:
+    """``{name: (entries, ways, window)}`` of the sweeps' EALs and the paper's (``"paper"``)."""
+    base_entries = scaled_entries(PAPER_ENTRIES, scale)
+    configs = {}
+    for c in capacities:
+        configs[f"capacity.{c}"] = (scaled_entries(c, scale), PAPER_WAYS, window)
+    for w in ways_list:
+        configs[f"ways.{w}"] = (base_entries, w, window)
+    for f in windows:
+        configs[f"window.{f:g}"] = (base_entries, PAPER_WAYS, f)
+    configs["paper"] = (base_entries, PAPER_WAYS, window)
+    return configs
+
+
+def submit_learning(executor, *, shape: str, scale: float, n: int, seed: int, chunk: int,
+                    configs: dict, alpha: float | None = None) -> dict:
+    """Submit the learning of every distinct EAL of ``configs`` to ``executor`` (longest
+    window first); returns ``{(entries, ways, window): Future}`` for :func:`run`'s
+    ``learned``."""
+    keys = sorted(set(configs.values()), key=lambda k: (-k[2], -k[0]))
+    return {key: executor.submit(learn_eal, shape=shape, scale=scale, n=n, seed=seed,
+                                 chunk=chunk, entries=key[0], ways=key[1], window=key[2],
+                                 alpha=alpha) for key in keys}
+
+
+class HotRowMask:
+    """The hot rows of several frozen EALs as one bit per EAL in one word per row: a chunk's
+    lookups are answered for every EAL with one gather and one AND across the sample's
+    lookups (a sample is popular iff all of its lookups hit)."""
+
+    def __init__(self, learned: list[LearnedEal], rows: int):
+        if len(learned) > 64:
+            raise ValueError(f"at most 64 EALs in one pass, not {len(learned)}")
+        dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
+                     if np.iinfo(t).bits >= len(learned))
+        self.words = np.zeros(rows, dtype=dtype)
+        for bit, eal in enumerate(learned):
+            if eal.rows != rows:
+                raise ValueError(f"an EAL learned over {eal.rows} rows, the epoch has {rows}")
+            self.words |= eal.hot_rows().astype(dtype) << dtype(bit)
+        self.dtype = dtype
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(bits, popular_bits)``: every lookup's word, and per sample the AND of its
+        lookups' words (bit ``i``: the sample is popular for EAL ``i``)."""
+        bits = self.words[keys]
+        return bits, np.bitwise_and.reduce(bits, axis=1)
+
+    def bit(self, words: np.ndarray, index: int) -> np.ndarray:
+        """bool: bit ``index`` of ``words``."""
+        return ((words >> self.dtype(index)) & self.dtype(1)).astype(bool)
 
 
 class ScheduleCounter:
@@ -134,11 +202,39 @@ class MiniBatchRows:
         return self.rows
 
 
+class KeyCounts:
+    """Accesses per row over keys fed in chunks, with one ``bincount`` per ``batch`` keys (a
+    ``bincount`` over tens of millions of rows costs its length, not its input's)."""
+
+    def __init__(self, rows: int, batch: int = 1 << 24):
+        self.counts = np.zeros(rows, dtype=np.int64)
+        self.batch, self.pending, self.held = batch, [], 0
+
+    def feed(self, keys: np.ndarray) -> None:
+        self.pending.append(keys.ravel())
+        self.held += keys.size
+        if self.held >= self.batch:
+            self.flush()
+
+    def flush(self) -> np.ndarray:
+        if self.pending:
+            self.counts += np.bincount(np.concatenate(self.pending), minlength=len(self.counts))
+            self.pending, self.held = [], 0
+        return self.counts
+
+
 def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, windows,
         working_sets, batches, progress: bool, shape: str = "kaggle",
-        alpha: float | None = None) -> dict:
+        alpha: float | None = None, learned: dict | None = None) -> dict:
     """The streamed experiment (the module docstring's figures) on ``n`` samples of ``shape``
-    at ``scale``; ``alpha`` overrides the shape's fitted Zipf exponent."""
+    at ``scale``; ``alpha`` overrides the shape's fitted Zipf exponent.
+
+    Three steps: every EAL learns its window (:func:`learn_eal`; ``learned`` may hold them, or
+    futures of them, from :func:`submit_learning`, else they are learned here, one after the
+    other); one pass over the epoch counts the rows' accesses, answers every EAL's run-phase
+    lookups at once (:class:`HotRowMask`) and feeds the schedulers and byte counters; a second
+    pass, once the counts are known, ranks the samples for the oracle and classifies them for
+    FAE."""
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {sorted(SHAPES)}, not {shape!r}")
     spec = SHAPES[shape]
@@ -147,25 +243,33 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
     sizes = np.asarray(source.table_sizes, dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])[:-1]
     n_tables = len(sizes)
+    rows = int(sizes.sum())
     base_entries = scaled_entries(PAPER_ENTRIES, scale)
     batch = BATCHES[0]
-    configs = {}
-    for c in capacities:
-        e = scaled_entries(c, scale)
-        configs[f"capacity.{c}"] = (e, PAPER_WAYS, window)
-    for w in ways_list:
-        configs[f"ways.{w}"] = (base_entries, w, window)
-    for f in windows:
-        configs[f"window.{f:g}"] = (base_entries, PAPER_WAYS, f)
-    configs["paper"] = (base_entries, PAPER_WAYS, window)
-    # Configurations that are the same EAL share one table.
-    unique: dict[tuple, Eal] = {}
-    for name, (e, w, f) in configs.items():
-        if (e, w, f) not in unique:
-            unique[(e, w, f)] = Eal(name, e, w, f, sizes, batch, n)
-    paper = unique[configs["paper"]]
+    configs = eal_configs(scale, window, capacities, ways_list, windows)
+    started = time.perf_counter()
+    learned = dict(learned or {})
+    unique = sorted(set(configs.values()), key=lambda k: (-k[2], -k[0]))
+    eals: dict[tuple, LearnedEal] = {}
+    for key in unique:
+        got = learned.get(key)
+        if got is None:
+            got = learn_eal(shape=shape, scale=scale, n=n, seed=seed, chunk=chunk,
+                            entries=key[0], ways=key[1], window=key[2], alpha=alpha)
+        elif hasattr(got, "result"):
+            got = got.result()
+        eals[key] = got
+        if progress:
+            print(f"[paper] {shape}: EAL of {key[0]:,} entries, {key[1]} ways, window "
+                  f"{key[2]:g} learned ({got.seconds:.0f} s)", file=sys.stderr, flush=True)
+    learn_seconds = round(time.perf_counter() - started, 1)
+    order = list(eals)
+    mask = HotRowMask([eals[k] for k in order], rows)
+    paper_key = configs["paper"]
+    paper, paper_bit = eals[paper_key], order.index(paper_key)
+    popular_count = dict.fromkeys(order, 0)
 
-    counts = np.zeros(int(sizes.sum()), dtype=np.int64)
+    counts = KeyCounts(rows)
     fae_rng = np.random.default_rng(np.random.SeedSequence([seed, 21]))
     fae_picks = np.sort(fae_rng.integers(0, n, size=int(0.05 * n)))
     fae_sample = []
@@ -182,16 +286,16 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
 
     def count_steps(batches_out):
         for b in batches_out:
-            rows = b.sample_ids - held["base"]
-            if rows.size and rows.min() < 0:
+            ids = b.sample_ids - held["base"]
+            if ids.size and ids.min() < 0:
                 raise RuntimeError("a micro-batch names a sample no longer held")
-            cold = held["cold"][rows]
-            held["scheduled"] += len(rows)
+            cold = held["cold"][ids]
+            held["scheduled"] += len(ids)
             if b.kind is MicroBatchKind.POPULAR:
                 if cold.any():
                     raise RuntimeError("a popular micro-batch has a cold lookup")
                 continue
-            bytes_["hotline_cold_rows"] += distinct_rows(held["keys"][rows][cold])
+            bytes_["hotline_cold_rows"] += distinct_rows(held["keys"][ids][cold])
 
     def hold(first_id, keys, cold):
         drop = max(0, len(held["keys"]) - chunk)         # keep the previous chunk, at most
@@ -201,38 +305,45 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
         if held["base"] + len(held["keys"]) != first_id + len(keys):
             raise RuntimeError("run-phase samples out of order")
 
+    def generate(size, start):
+        sparse = source.generate_sparse(size, start=start)
+        if (sparse < 0).any() or (sparse >= sizes).any():
+            raise ValueError(f"the generator gave a row out of range in samples {start:,} to "
+                             f"{start + size:,}")
+        return sparse, sparse + offsets
+
     baseline_rows, learn_rows = MiniBatchRows(batch), MiniBatchRows(batch)
-    started = time.perf_counter()
-    tables = np.broadcast_to(np.arange(n_tables, dtype=np.int64), (chunk, n_tables))
+    pass_started = time.perf_counter()
     for start in range(0, n, chunk):
         size = min(chunk, n - start)
-        sparse = source.generate_sparse(size, start=start)
-        keys = sparse + offsets
-        counts += np.bincount(keys.ravel(), minlength=len(counts))
+        sparse, keys = generate(size, start)
+        counts.feed(keys)
         lo, hi = np.searchsorted(fae_picks, [start, start + size])
         if hi > lo:
             fae_sample.append(sparse[fae_picks[lo:hi] - start])
         baseline_rows.feed(keys)                              # baseline: per mini-batch
-        for eal in unique.values():
-            popular = eal.offer(start, sparse, tables[:size])
-            if eal is not paper or popular is None:
-                continue
-            run_from = size - len(popular)
+        bits, popular_bits = mask.lookup(keys)
+        for i, key in enumerate(order):
+            run_from = max(0, min(size, eals[key].learn_samples - start))
+            if run_from < size:
+                popular_count[key] += int(np.count_nonzero(mask.bit(popular_bits[run_from:],
+                                                                    i)))
+        run_from = max(0, min(size, paper.learn_samples - start))
+        learn_rows.feed(keys[:run_from])                      # Hotline's learning phase
+        if run_from < size:
+            popular = mask.bit(popular_bits[run_from:], paper_bit)
             ids = np.arange(start + run_from, start + size)
             for counter in schedulers.values():
                 counter.push(ids, popular)
-            hit, _, _ = paper.frozen.lookup_many(tables[:len(popular)], sparse[run_from:])
             if not len(held["keys"]):
                 held["base"] = int(ids[0])
-            hold(int(ids[0]), keys[run_from:], ~hit.reshape(len(popular), n_tables))
+            hold(int(ids[0]), keys[run_from:], ~mask.bit(bits[run_from:], paper_bit))
             count_steps(bytes_scheduler.push_many(ids, popular))
-        learn_end = min(size, max(0, paper.learn_samples - start))
-        learn_rows.feed(keys[:learn_end])                     # Hotline's learning phase
         if progress:
             done = start + size
-            rate = done / (time.perf_counter() - started)
-            print(f"\r[paper] {done:,}/{n:,} samples ({rate:,.0f}/s)", end="", file=sys.stderr,
-                  flush=True)
+            rate = done / (time.perf_counter() - pass_started)
+            print(f"\r[paper] {shape}: {done:,}/{n:,} samples ({rate:,.0f}/s)", end="",
+                  file=sys.stderr, flush=True)
     if progress:
         print(file=sys.stderr)
     bytes_["baseline_rows"] = baseline_rows.finish()
@@ -240,9 +351,11 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
     for counter in schedulers.values():
         counter.flush()
     count_steps(bytes_scheduler.flush())
-    if held["scheduled"] != paper.run_samples:
-        raise RuntimeError(f"{paper.run_samples - held['scheduled']} run-phase samples were "
-                           f"never scheduled")
+    paper_run = n - paper.learn_samples
+    if held["scheduled"] != paper_run:
+        raise RuntimeError(f"{paper_run - held['scheduled']} run-phase samples were never "
+                           f"scheduled")
+    counts = counts.flush()
 
     # Second pass: the oracle LFU (top rows by the epoch's counts) and FAE's top-N.
     rank = np.empty(len(counts), dtype=np.int64)
@@ -250,19 +363,32 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
     profile = profile_inputs(np.concatenate(fae_sample), sizes, DIM, sample_rate=1.0,
                              budget_bytes=paper.entries * 4 * DIM,
                              small_table_bytes=round((1 << 20) * scale), seed=seed)
-    max_rank_hist = np.zeros(len(counts) + 1, dtype=np.int64)
+    del fae_sample
+    hot_512mb = scaled_entries((512 << 20) // (4 * DIM), scale)
+    # The oracle of E entries holds the E rows of lowest rank: a sample is popular for it iff
+    # its worst (highest) rank is below E. Counted for every E asked for.
+    thresholds = np.unique([min(e, rows) for e in
+                            [k[0] for k in order] + [hot_512mb, paper.entries]])
+    below = np.zeros(len(thresholds) + 1, dtype=np.int64)
     fae_hot = fae_total = 0
     for start in range(paper.learn_samples, n, chunk):
         size = min(chunk, n - start)
-        sparse = source.generate_sparse(size, start=start)
-        worst = rank[sparse + offsets].max(axis=1)
-        max_rank_hist += np.bincount(worst, minlength=len(max_rank_hist))
+        sparse, keys = generate(size, start)
+        worst = rank[keys].max(axis=1)
+        below += np.bincount(np.searchsorted(thresholds, worst, side="right"),
+                             minlength=len(below))
         fae_hot += int(classify_inputs(sparse, profile).sum())
         fae_total += size
-    cumulative = np.cumsum(max_rank_hist)
+        if progress:
+            print(f"\r[paper] {shape}: oracle and FAE, {start + size:,}/{n:,} samples", end="",
+                  file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    within = np.cumsum(below)                   # within[j]: samples whose worst < thresholds[j]
 
     def oracle(entries: int) -> float:
-        return float(cumulative[min(entries, len(counts)) - 1] / max(1, cumulative[-1]))
+        j = int(np.searchsorted(thresholds, min(entries, rows)))
+        return float(within[j] / max(1, fae_total))
 
     # The generator against the published statistics: the access share of the most accessed
     # rows (Kaggle: the top 6.8% take >= 76%), and the oracle's popular share at a 512 MB hot
@@ -271,7 +397,6 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
     share = np.cumsum(ordered_counts) / max(1, ordered_counts.sum())
     fractions = np.unique(np.concatenate([np.geomspace(1e-4, 1, 60), [0.068]]))
     cdf = {f"{f:.6g}": float(share[max(0, math.ceil(f * len(share)) - 1)]) for f in fractions}
-    hot_512mb = scaled_entries((512 << 20) // (4 * DIM), scale)
     calibration = {"top_6.8%_access_share": cdf["0.068"],
                    "oracle_popular_at_512MB": oracle(hot_512mb), "rows_at_512MB": hot_512mb,
                    "alpha": source.alpha,
@@ -279,15 +404,20 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
                                                                base_entries),
                    "access_cdf": cdf}
 
-    results = {name: unique[key].result() for name, key in configs.items()}
+    def share_of(key):
+        run_samples = n - eals[key].learn_samples
+        return popular_count[key] / run_samples if run_samples else None
+
+    results = {name: {"entries": key[0], "popular_fraction": share_of(key)}
+               for name, key in configs.items()}
     baseline_bytes = 2 * bytes_["baseline_rows"] * row_bytes
     hotline_bytes = 2 * (bytes_["hotline_learn_rows"] + bytes_["hotline_cold_rows"]) \
-        * row_bytes + int(np.count_nonzero(paper.table.dump()["valid"])) * row_bytes
+        * row_bytes + paper.valid_entries * row_bytes
     return {
-        "shape": shape, "scale": scale, "samples": n, "seed": seed, "rows": int(sizes.sum()),
+        "shape": shape, "scale": scale, "samples": n, "seed": seed, "rows": rows,
         "window": window,
         "eal_entries": {"paper_scaled": base_entries},
-        "popular": {"srrip": paper.result()["popular_fraction"],
+        "popular": {"srrip": share_of(paper_key),
                     "oracle": oracle(paper.entries),
                     "fae_top_n": fae_hot / fae_total if fae_total else None,
                     "fae_hot_rows": int(profile.num_hot)},
@@ -304,7 +434,10 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
                   else None, "row_bytes": row_bytes, "batch_size": batch, "working_set": 4,
                   **bytes_},
         "calibration": calibration,
-        "seconds": round(time.perf_counter() - started, 1),
+        "eals": {f"{k[0]}x{k[1]}@{k[2]:g}": {"learn_samples": eals[k].learn_samples,
+                                             "valid_entries": eals[k].valid_entries,
+                                             "learn_seconds": eals[k].seconds} for k in order},
+        "seconds": {"learn_wait": learn_seconds,
+                    "passes": round(time.perf_counter() - pass_started, 1),
+                    "total": round(time.perf_counter() - started, 1)},
     }
-
-

@@ -22,8 +22,10 @@ def paper():
 
 def test_streamed_figures_equal_a_direct_computation(paper, seed):
     scale, n, chunk = 0.001, 12_000, 5000               # chunks cut mini-batches and sets
+    # Five distinct EALs in one pass (two capacities, two ways, two windows): each one's bit of
+    # the shared hot-row mask must give its own golden-model answers.
     out = paper.run(scale=scale, n=n, seed=seed % 2**31, chunk=chunk,
-                    capacities=(1 << 21,), ways_list=(4,), windows=(0.05,),
+                    capacities=(1 << 21, 1 << 20), ways_list=(4, 2), windows=(0.05, 0.2),
                     working_sets=(2,), batches=(1024,), progress=False)
     print(seed, out["popular"], out["bytes"])
     source = SyntheticCriteo(n, scale=scale, seed=seed % 2**31)
@@ -34,20 +36,34 @@ def test_streamed_figures_equal_a_direct_computation(paper, seed):
     t = sparse.shape[1]
     tables = np.broadcast_to(np.arange(t), sparse.shape)
     entries = paper.scaled_entries(paper.PAPER_ENTRIES, scale)
-    learn = min(n, int(np.ceil(0.05 * -(-n // 1024))) * 1024)
-    # SRRIP EAL with the golden model, lookup by lookup.
-    table = PopularityTable(paper.eal_geometry(entries, 4, sizes), Mode.LEARN)
-    table.lookup_many(tables[:learn], sparse[:learn])
-    table.mode = Mode.RUN
-    hit, _, _ = table.lookup_many(tables[learn:], sparse[learn:])
-    hit = hit.reshape(n - learn, t)
+
+    def golden(entries, ways, window):
+        """SRRIP EAL with the golden model, lookup by lookup: (learn samples, run-phase hits)."""
+        learn = min(n, int(np.ceil(window * -(-n // 1024))) * 1024)
+        table = PopularityTable(paper.eal_geometry(entries, ways, sizes), Mode.LEARN)
+        table.lookup_many(tables[:learn], sparse[:learn])
+        table.mode = Mode.RUN
+        hit, _, _ = table.lookup_many(tables[learn:], sparse[learn:])
+        return learn, hit.reshape(n - learn, t)
+
+    learn, hit = golden(entries, 4, 0.05)
     popular = hit.all(axis=1)
     assert out["popular"]["srrip"] == pytest.approx(popular.mean())
+    half = paper.scaled_entries(1 << 20, scale)
+    assert out["capacity"][str(half)]["srrip"] == pytest.approx(
+        golden(half, 4, 0.05)[1].all(axis=1).mean())
+    assert out["ways"]["2"] == pytest.approx(golden(entries, 2, 0.05)[1].all(axis=1).mean())
+    assert out["window"]["0.2"] == pytest.approx(golden(entries, 4, 0.2)[1].all(axis=1).mean())
+    assert out["ways"]["4"] == out["window"]["0.05"] == out["popular"]["srrip"]
     # Oracle LFU: the ``entries`` most accessed rows of the epoch (ties by key order).
     counts = np.bincount(keys.ravel(), minlength=int(sizes.sum()))
     top = np.zeros(len(counts), bool)
     top[np.argsort(-counts, kind="stable")[:entries]] = True
     assert out["popular"]["oracle"] == pytest.approx(top[keys[learn:]].all(axis=1).mean())
+    top_half = np.zeros(len(counts), bool)
+    top_half[np.argsort(-counts, kind="stable")[:half]] = True
+    assert out["capacity"][str(half)]["oracle"] == pytest.approx(
+        top_half[keys[learn:]].all(axis=1).mean())
     # Baseline bytes: distinct rows of each mini-batch, both ways.
     base = sum(len(np.unique(keys[i:i + 1024])) for i in range(0, n, 1024))
     assert out["bytes"]["baseline_rows"] == base
