@@ -59,7 +59,7 @@ fae: $(STAMP) ## FAE vs baseline, hybrid and Hotline: metrics and counted host<-
 slipstream: $(STAMP) ## Slipstream vs Hotline and the baseline at D = 0.1 / 0.3 / 0.5: samples trained, time, accuracy -> docs/slipstream/
 	$(VPY) -m sw_driver.dlrm.slipstream_experiment --progress --out docs/slipstream/results.json --plot docs/slipstream/accuracy_vs_time.png
 
-paper: $(STAMP) ## the paper's popularity experiment (scale 0.1) on the golden model: popular share SRRIP / oracle / FAE for Kaggle, Terabyte, Avazu, capacity, ways, window, W sweeps, bytes moved, drift and re-learning; and on the RTL (native backend) -> docs/paper/
+paper: $(STAMP) ## the paper's popularity experiment (the paper's scale, ~30 min on 2 cores) on the golden model: popular share SRRIP / oracle / FAE for Kaggle, Terabyte, Avazu, capacity, ways, window, W sweeps, bytes moved, drift and re-learning; and on the RTL (native backend) -> docs/paper/
 	$(VPY) scripts/paper.py --progress $(PAPER_ARGS)
 
 mutate: $(STAMP) ## mutation testing: seeded mutants of each block's logic vs its tests -> docs/mutation/ (long; not in make test)
