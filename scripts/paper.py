@@ -30,7 +30,11 @@ golden models), and ``docs/paper/results.json`` receives, each figure beside the
 Sizes scale with ``--scale`` (tables and EAL capacities); ``--samples`` defaults to the
 scaled epoch. ``--quick`` runs scale 0.01 on 200K samples with reduced sweeps and every stage
 small (``tests/test_paper.py`` runs it without the RTL). ``--shape`` picks the main
-experiment's data set (:mod:`scripts.paper_shapes`: Kaggle, Terabyte, Avazu).
+experiment's data set (:mod:`scripts.paper_shapes`: Kaggle, Terabyte, Avazu). ``--jobs``
+processes (default: the CPUs) run the independent stages side by side: the main experiment's
+EALs learn first (:func:`~scripts.paper_popularity.submit_learning`), then the other shapes,
+the drift policies and the RTL stage, while this process streams the main epoch; the results
+do not depend on ``--jobs`` (``--jobs 1`` runs everything here, with progress bars).
 
 ``shapes``
     The popular share, SRRIP EAL vs oracle (and FAE), for all three shapes at the same scale,
