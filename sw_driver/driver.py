@@ -288,10 +288,17 @@ class HotlineDriver:
 
     # -- hot set ------------------------------------------------------------------------------
 
+    def host_polls(self) -> int:
+        """Reads of ``HOST_DONE`` before a host command counts as hung: 10,000 plus one per
+        set of the table (a ``CLEAR`` takes a cycle per set)."""
+        return 10_000 + self.config.geometry.sets
+
     async def _host(self, op: int, slot: int = 0, *, flags: bool = False) -> dict:
         done = await self.read("HOST_DONE")
         await self.write("HOST_CMD", rmap.register("HOST_CMD").pack(op=op, slot=slot))
-        for _ in range(10_000):
+        # CLEAR and CLEAR_STALE sweep one set per cycle and every poll takes at least a cycle,
+        # so the budget grows with the table (a fixed 10,000 polls failed at 32K sets).
+        for _ in range(self.host_polls()):
             if await self.read("HOST_DONE") != done:
                 result = await self.read_fields("HOST_RESULT")
                 if flags:

@@ -178,3 +178,52 @@ def test_array_samples_fall_back_to_the_wire_path():
             await driver.submit(bad, learn=True)
     asyncio.run(run())
     assert device.arrays_in == 1 and device.arrays_taken == 0
+
+
+class SlowHostDevice(ModelDevice):
+    """Answers a host command only after ``delay`` further reads of ``HOST_DONE`` (a CLEAR
+    sweeping a large table); ``delay=None`` never answers."""
+
+    delay: int | None = 0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from hotline_hw import register_map as rmap
+        self._done_address = rmap.register("HOST_DONE").address
+        self._cmd_address = rmap.register("HOST_CMD").address
+        self._hold = self._held = None
+
+    async def write_register(self, address, value):
+        if address == self._cmd_address:
+            self._held = await super().read_register(self._done_address)
+            self._hold = self.delay
+        await super().write_register(address, value)
+
+    async def read_register(self, address):
+        if address == self._done_address and self._held is not None:
+            if self._hold is None:
+                return self._held
+            if self._hold > 0:
+                self._hold -= 1
+                return self._held
+            self._held = None
+        return await super().read_register(address)
+
+
+def test_host_command_poll_budget_grows_with_the_table():
+    """A CLEAR of a table of S sets takes S cycles: the driver waits 10,000 + S polls for any
+    host command before raising ``HotlineError``, and still raises on one that never ends."""
+    import dataclasses
+
+    from sw_driver import HotlineError
+
+    config = dataclasses.replace(sc.SMALL_CONFIG, geometry=dataclasses.replace(
+        sc.SMALL_CONFIG.geometry, set_bits=14))
+    device = SlowHostDevice(config, memory_size=1 << 20)
+    driver = HotlineDriver(device)
+    assert driver.host_polls() == 10_000 + (1 << 14)
+    device.delay = 10_000 + (1 << 13)                 # beyond a fixed 10,000, within budget
+    asyncio.run(driver.clear_table())
+    device.delay = None                                # never completes
+    with pytest.raises(HotlineError, match="did not complete"):
+        asyncio.run(driver.clear_table())
