@@ -370,7 +370,7 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
     thresholds = np.unique([min(e, rows) for e in
                             [k[0] for k in order] + [hot_512mb, paper.entries]])
     below = np.zeros(len(thresholds) + 1, dtype=np.int64)
-    fae_hot = fae_total = 0
+    fae_hot = ranked = 0
     for start in range(paper.learn_samples, n, chunk):
         size = min(chunk, n - start)
         sparse, keys = generate(size, start)
@@ -378,7 +378,7 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
         below += np.bincount(np.searchsorted(thresholds, worst, side="right"),
                              minlength=len(below))
         fae_hot += int(classify_inputs(sparse, profile).sum())
-        fae_total += size
+        ranked += size
         if progress:
             print(f"\r[paper] {shape}: oracle and FAE, {start + size:,}/{n:,} samples", end="",
                   file=sys.stderr, flush=True)
@@ -388,7 +388,7 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
 
     def oracle(entries: int) -> float:
         j = int(np.searchsorted(thresholds, min(entries, rows)))
-        return float(within[j] / max(1, fae_total))
+        return float(within[j] / max(1, ranked))
 
     # The generator against the published statistics: the access share of the most accessed
     # rows (Kaggle: the top 6.8% take >= 76%), and the oracle's popular share at a 512 MB hot
@@ -419,7 +419,7 @@ def run(*, scale: float, n: int, seed: int, chunk: int, capacities, ways_list, w
         "eal_entries": {"paper_scaled": base_entries},
         "popular": {"srrip": share_of(paper_key),
                     "oracle": oracle(paper.entries),
-                    "fae_top_n": fae_hot / fae_total if fae_total else None,
+                    "fae_top_n": fae_hot / ranked if ranked else None,
                     "fae_hot_rows": int(profile.num_hot)},
         "capacity": {str(results[f"capacity.{c}"]["entries"]): {
             "srrip": results[f"capacity.{c}"]["popular_fraction"],
