@@ -292,15 +292,8 @@ def main(argv=None) -> int:
                     shape=args.shape, drift=args.drift, every=args.relearn_every,
                     learn_batches=args.relearn_batches, progress=bars, policies=(policy,))
         if not args.no_rtl:
-            from scripts.paper_rtl import run_rtl
-            config = None
-            if args.rtl_set_bits is not None:
-                import dataclasses
-
-                from hotline_hw.device_config import HotlineConfig
-                default = HotlineConfig()
-                config = dataclasses.replace(default, geometry=dataclasses.replace(
-                    default.geometry, set_bits=args.rtl_set_bits))
+            from scripts.paper_rtl import config_with_set_bits, run_rtl
+            config = config_with_set_bits(args.rtl_set_bits)
             pending["RTL: HotlineTop on the native backend against the golden model"] = \
                 pool.submit(run_rtl, working_sets=2 if args.quick else args.rtl_working_sets,
                             seed=args.seed, learn_samples=4096 if args.quick else None,

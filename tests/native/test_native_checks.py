@@ -7,8 +7,13 @@ import re
 
 import numpy as np
 import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
 
 from hotline_hw.device_config import HotlineConfig
+from hotline_hw.verilog import emit, emit_for_verilator
 from sw_driver.driver import HotlineDriver
 from sw_driver.native import AxiProtocolError, NativeBuildError, NativeTransport
 from sw_driver.native import build as native_build_module
@@ -33,6 +38,44 @@ def test_build_key_follows_verilog_flags_and_harness(native_build):
 def test_rtl_build_is_the_rtl_file():
     text = native_build_module.verilog_for(HotlineConfig())
     assert text == (native_build_module.REPO_ROOT / "rtl" / "hotline_top.v").read_text()
+
+
+class _TwoMemories(wiring.Component):
+    """One memory initialised to zero, one with nonzero words."""
+    addr: In(2)
+    zero_data: Out(8)
+    init_data: Out(8)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.zeros = zeros = Memory(shape=8, depth=4, init=[])
+        m.submodules.words = words = Memory(shape=8, depth=4, init=[0, 5, 0, 7])
+        for memory, out in ((zeros, self.zero_data), (words, self.init_data)):
+            port = memory.read_port()
+            m.d.comb += [port.addr.eq(self.addr), out.eq(port.data)]
+        return m
+
+
+def test_generated_verilog_drops_only_all_zero_memory_init():
+    text = emit_for_verilator(_TwoMemories(), "two_memories")
+    assert re.search(r"reg \[7:0\] zeros \[3:0\];", text)
+    assert not re.search(r"zeros\[\d\] =", text), "the all-zero memory keeps no initial block"
+    for index, word in enumerate(("00", "05", "00", "07")):
+        assert f"words[{index}] = 8'h{word};" in text
+    # Apart from the dropped block (4 words, begin, end), the same module as emit()'s.
+    full = emit(_TwoMemories(), "two_memories").splitlines()
+    start = full.index("  reg [7:0] zeros [3:0];") + 1
+    assert full[start].strip() == "initial begin" and full[start + 5].strip() == "end"
+    assert text.splitlines() == full[:start] + full[start + 6:]
+
+
+def test_generated_top_has_no_zero_memory_init():
+    """The small build's memories (table sets, sample buffer, FIFOs) start at zero in
+    Verilator without an initial block; the rtl/ build keeps its blocks."""
+    memory = re.compile(r"^  reg \[\d+:0\] \S+ \[\d+:0\];\n(  initial begin\n)?", re.MULTILINE)
+    small = memory.findall(native_build_module.verilog_for(sc.SMALL_CONFIG))
+    assert len(small) >= 3 and not any(small)
+    assert all(memory.findall(native_build_module.verilog_for(HotlineConfig())))
 
 
 def test_build_failure_names_the_compiler_output(tmp_path):
