@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
+import threading
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -29,7 +29,7 @@ from .micro_batch_scheduler import MicroBatchScheduler
 from .popularity_table import PopularityTable
 from .model.popularity_table import TableGeometry
 
-__all__ = ["RTL_TOPS", "drop_zero_memory_init", "emit", "emit_for_verilator", "main"]
+__all__ = ["RTL_TOPS", "emit", "emit_for_verilator", "main"]
 
 _FPGA = TableGeometry()  # the default geometry: 32 tables x 2**24 rows, 16K sets x 4 ways
 
@@ -92,33 +92,35 @@ def emit_for_verilator(component: wiring.Component, name: str) -> str:
     blocks of memories whose initial contents are all zero.
 
     Verilator starts every variable at zero (its default ``--x-initial unique`` with
-    ``+verilator+rand+reset+0``), so such a block says nothing, but Amaranth writes it word by
-    word and Yosys and the C++ compiler pay for every word: at 128K table sets, generation takes
-    71 s with the blocks and 21 s without; at the paper's 512K sets (2M entries) the blocks made
-    generation take 14 minutes. Memories with any nonzero word keep their ``initial`` block.
-    Not for ``rtl/`` (FPGA tools and Icarus need the initial values written out)."""
+    ``+verilator+rand+reset+0``), so such a block says nothing, but Amaranth writes its
+    initialiser bit by bit and Yosys and the C++ compiler pay for every word: at 128K table sets
+    generation takes 71 s with the blocks and 21 s without; at the paper's 512K sets (2M entries)
+    it took 14 minutes and more than 12 GB. Memories with any nonzero word keep their block.
+    Not for ``rtl/`` (FPGA tools and Icarus need the initial values written out).
+
+    How: Amaranth 0.5's RTLIL emitter writes each memory's initialiser as a ``$meminit_v2``
+    cell (``ModuleEmitter.emit_memory``, called only for that); for the duration of the call it
+    is skipped where every word is zero. Then the step of ``verilog.convert`` after RTLIL
+    (Yosys: ``proc``, ``memory_collect``, ``write_verilog``)."""
     from amaranth.back import rtlil
 
-    text = drop_zero_memory_init(rtlil.convert(component, name=name, emit_src=False))
-    # The step of ``verilog.convert`` after RTLIL (Yosys: proc, memory_collect, write_verilog).
+    emitter = rtlil.ModuleEmitter
+    emit_init = emitter.emit_memory
+
+    def emit_nonzero_init(self, cell_idx, cell):
+        if any(cell.init):
+            emit_init(self, cell_idx, cell)
+
+    with _ZERO_INIT_LOCK:
+        emitter.emit_memory = emit_nonzero_init
+        try:
+            text = rtlil.convert(component, name=name, emit_src=False)
+        finally:
+            emitter.emit_memory = emit_init
     return verilog._convert_rtlil_text(text)
 
 
-_MEMINIT_CELL = re.compile(r"^(?P<indent>[ \t]*)cell \$meminit_v2 [^\n]*\n(?:(?P=indent)[ \t]+[^\n]*\n)*?"
-                           r"(?P=indent)end\n", re.MULTILINE)
-_DATA = re.compile(r"^\s*connect \\DATA \d+'([01xz]+)\s*$", re.MULTILINE)
-
-
-def drop_zero_memory_init(rtlil_text: str) -> str:
-    """``rtlil_text`` without the ``$meminit_v2`` cells whose data are all zero bits."""
-
-    def keep(match: re.Match) -> str:
-        data = _DATA.search(match.group(0))
-        if data is None or set(data.group(1)) - {"0"}:
-            return match.group(0)
-        return ""
-
-    return _MEMINIT_CELL.sub(keep, rtlil_text)
+_ZERO_INIT_LOCK = threading.Lock()
 
 
 def _write_one(out_dir: Path, name: str) -> list[Path]:
