@@ -59,9 +59,10 @@ class PopularityTable(wiring.Component):
     host_cmd : ``In(stream.Signature(host_command_layout(geometry)))``
         ``READ`` / ``WRITE`` one entry by slot, ``CLEAR`` the table, ``MARK_STALE`` the entry
         holding a key, ``CLEAR_STALE`` every stale bit (see :class:`HostOp`). Taken only when
-        no lookup beat is in the hash stages, and while a command is offered ``req.ready``
-        stays low: a command is exactly sequential with the lookups around it in the order the
-        two ports take their words, in either mode, as the golden model's host methods.
+        no lookup beat is in the hash stages, while a command is offered ``req.ready`` stays
+        low, and a hashed beat is not injected while a command is in the host stages: a command
+        is exactly sequential with the lookups around it in the order the two ports take their
+        words, in either mode, as the golden model's host methods.
     host_resp : ``Out(stream.Signature(host_response_layout(geometry)))``
         One response per host command, in order, once it has taken effect.
     mode : ``In(1)``
@@ -89,13 +90,14 @@ class PopularityTable(wiring.Component):
     with one write port and ``lanes`` synchronous read ports (block RAM, replicated per read
     port by synthesis), all transparent for the write port. Pipeline: ``rounds`` hash stages
     (``lanes`` Feistel networks, one round per stage; the last stage, H, holds the hashed beat)
-    -> read address -> compare / update -> response register. Host commands pass through as
+    -> read address -> read data (registered) -> compare / update -> response register; the
+    set-memory write is registered too (stage W). Host commands pass through as
     many stages of their own (a ``MARK_STALE`` key is hashed there) before they are taken.
 
     Latency and throughput
     ----------------------
-    A request beat's response is valid ``rounds + 3`` cycles after the beat is taken (7 with
-    the default 4 rounds); a host command's response ``rounds + 3`` cycles after it is taken
+    A request beat's response is valid ``rounds + 4`` cycles after the beat is taken (8 with
+    the default 4 rounds); a host command's response ``rounds + 4`` cycles after it is taken
     when no beat is in the way.
     RUN: one beat (``lanes`` lookups) per cycle. LEARN: one valid lane per cycle (a beat with
     no valid lane takes one cycle): every miss, and a hit not already at RRPV 0, rewrites its
@@ -260,8 +262,9 @@ class PopularityTable(wiring.Component):
         beat_conflicts = Signal(range(lanes + 1))
         m.d.comb += beat_conflicts.eq(sum(conflict_bits))
 
-        # -- pipeline registers A (read address) and B (read data, compare, update) ------------
+        # -- pipeline registers A (read address), R (read data), B (compare, update) ------------
         a, a_valid = Signal(op_layout), Signal()
+        r, r_valid = Signal(op_layout), Signal()
         b, b_valid = Signal(op_layout), Signal()
         advance = Signal()                  # every stage moves on this cycle
         m.d.comb += advance.eq(~(self.resp.valid & ~self.resp.ready)
@@ -296,6 +299,12 @@ class PopularityTable(wiring.Component):
         m.d.comb += hh_valid.eq(host_valids[-1])
         host_cmd = delay_line(m, self.host_cmd.payload, g.rounds, enable=host_shift,
                               name="host_cmd")[-1]
+        # A beat in H was taken after every command in the host stages (a command is taken only
+        # with no beat hashing), so it waits until they are all injected. HH alone is not
+        # enough: while a stalled HH holds the host stages, a later beat can reach H, and a
+        # bubble behind HH would let it pass the commands in the stages before.
+        host_queued = Signal()
+        m.d.comb += host_queued.eq(Cat(*host_valids).any())
         host_hashed = feistel_pipeline(
             m, Cat(self.host_cmd.payload.key, Const(0, g.hash_bits - g.key_bits)), hash_model,
             enable=host_shift, name="host_hash")
@@ -329,7 +338,7 @@ class PopularityTable(wiring.Component):
                     with m.If(host_cmd.op == HostOp.MARK_STALE):
                         m.d.comb += [inject.rmw_set.eq(host_hashed[:g.set_bits]),
                                      inject.host_tag.eq(host_hashed[g.set_bits:])]
-            with m.Elif(h_valid):
+            with m.Elif(h_valid & ~host_queued):
                 m.d.comb += [inject_valid.eq(1), inject.beat.eq(h)]
                 with m.If(~mid_beat & (self.mode == Mode.RUN)):
                     m.d.comb += [inject.mask.eq(lane_valids), inject.beat_end.eq(1),
@@ -349,17 +358,25 @@ class PopularityTable(wiring.Component):
 
         with m.If(advance):
             m.d.sync += [a_valid.eq(inject_valid), a.eq(inject),
-                         b_valid.eq(a_valid), b.eq(a)]
+                         r_valid.eq(a_valid), r.eq(a),
+                         b_valid.eq(r_valid), b.eq(r)]
 
         # -- stage W: the write of the op that left B (registered: the set memory's write port,
-        # copied per read port, is fed from flip-flops). B's read data misses only that write
-        # (the memory is transparent for the others), so B takes W's word instead where W
-        # writes the set a port read: ``forward`` is decided one stage early, in A.
+        # copied per read port, is fed from flip-flops). A port reads in A and the memory is
+        # transparent for the write made in the same cycle, so the read misses only the writes
+        # of the two ops ahead of it: the one in B then (in W when the read data arrive, in R)
+        # and the one in R then (in W when the reader reaches B). Both come from W's register:
+        # R registers W's word instead of the read data where W writes the port's set
+        # (``forward_r``, decided in A), and B takes W's word instead of R's where W writes it
+        # (``forward_b``, decided in R). No combinational path from B's update to R, and the
+        # block RAM's output goes through one multiplexer into R's register.
         w_en = Signal()
         w_set = Signal(g.set_bits)
         w_word = Signal(set_word)
         b_writes = Signal()                 # B's op writes its set (when it moves on)
-        forward = [Signal(name=f"port{i}_forward") for i in range(lanes)]
+        forward_r = [Signal(name=f"port{i}_forward_r") for i in range(lanes)]
+        forward_b = [Signal(name=f"port{i}_forward_b") for i in range(lanes)]
+        r_sets = [Signal(g.set_bits, name=f"port{i}_set") for i in range(lanes)]
 
         # -- stage A: read addresses --------------------------------------------------------------
         rmw_a = a.host | a.learn
@@ -370,10 +387,17 @@ class PopularityTable(wiring.Component):
             else:
                 m.d.comb += port.addr.eq(a.beat.lanes[i].set)
             with m.If(advance):
-                m.d.sync += forward[i].eq(b_writes & (b.rmw_set == port.addr))
+                m.d.sync += [forward_r[i].eq(b_writes & (b.rmw_set == port.addr)),
+                             r_sets[i].eq(port.addr),
+                             forward_b[i].eq(b_writes & (b.rmw_set == r_sets[i]))]
+
+        # -- stage R: each port's read data, registered (W's word where W writes its set) -------
+        r_words = [Signal(set_word, name=f"port{i}_read") for i in range(lanes)]
         words = [Signal(set_word, name=f"port{i}_word") for i in range(lanes)]
         for i, port in enumerate(reads):
-            m.d.comb += words[i].eq(Mux(forward[i], w_word, port.data))
+            with m.If(advance):
+                m.d.sync += r_words[i].eq(Mux(forward_r[i], w_word, port.data))
+            m.d.comb += words[i].eq(Mux(forward_b[i], w_word, r_words[i]))
 
         # -- stage B: compare (every lane) and read-modify-write (LEARN lane or host) -----------
         results_hit = []
@@ -535,6 +559,7 @@ class PopularityTable(wiring.Component):
             with m.If(h_take):
                 m.d.sync += self.conflicts.eq(self.conflicts + beat_conflicts)
 
-        m.d.comb += self.busy.eq(Cat(*hash_valids, *host_valids).any() | a_valid | b_valid
+        m.d.comb += self.busy.eq(Cat(*hash_valids, *host_valids).any() | a_valid | r_valid
+                                 | b_valid
                                  | w_en | counting | clearing)
         return m

@@ -30,10 +30,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$119 ;
   wire \$12 ;
   wire \$120 ;
-  wire [8:0] \$1203 ;
   wire \$121 ;
   wire \$122 ;
   wire \$123 ;
+  wire [8:0] \$1237 ;
   wire \$124 ;
   wire \$125 ;
   wire \$126 ;
@@ -54,177 +54,177 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$14 ;
   wire \$140 ;
   wire \$141 ;
-  wire [8:0] \$1417 ;
   wire \$142 ;
-  wire [8:0] \$1422 ;
-  wire [8:0] \$1427 ;
   wire \$143 ;
-  wire [8:0] \$1432 ;
-  wire [8:0] \$1439 ;
   wire \$144 ;
-  wire [8:0] \$1444 ;
-  wire [8:0] \$1449 ;
   wire \$145 ;
-  wire [8:0] \$1454 ;
+  wire [8:0] \$1451 ;
+  wire [8:0] \$1456 ;
   wire [4:0] \$146 ;
-  wire [8:0] \$1464 ;
-  wire [8:0] \$1468 ;
+  wire [8:0] \$1461 ;
+  wire [8:0] \$1466 ;
   wire \$147 ;
   wire [8:0] \$1473 ;
   wire [8:0] \$1478 ;
   wire \$148 ;
   wire [8:0] \$1483 ;
+  wire [8:0] \$1488 ;
   wire \$149 ;
-  wire [8:0] \$1490 ;
-  wire [8:0] \$1495 ;
+  wire [8:0] \$1498 ;
   wire [7:0] \$15 ;
   wire \$150 ;
-  wire [8:0] \$1500 ;
-  wire [8:0] \$1505 ;
+  wire [8:0] \$1502 ;
+  wire [8:0] \$1507 ;
   wire \$151 ;
-  wire [8:0] \$1515 ;
-  wire [8:0] \$1519 ;
+  wire [8:0] \$1512 ;
+  wire [8:0] \$1517 ;
   wire \$152 ;
   wire [8:0] \$1524 ;
   wire [8:0] \$1529 ;
   wire [1:0] \$153 ;
   wire [8:0] \$1534 ;
+  wire [8:0] \$1539 ;
   wire [1:0] \$154 ;
-  wire [8:0] \$1541 ;
-  wire [8:0] \$1546 ;
+  wire [8:0] \$1549 ;
   wire [1:0] \$155 ;
-  wire [8:0] \$1551 ;
-  wire [8:0] \$1556 ;
+  wire [8:0] \$1553 ;
+  wire [8:0] \$1558 ;
   wire [1:0] \$156 ;
-  wire [8:0] \$1566 ;
+  wire [8:0] \$1563 ;
+  wire [8:0] \$1568 ;
   wire [6:0] \$157 ;
-  wire [8:0] \$1570 ;
   wire [8:0] \$1575 ;
   wire [3:0] \$158 ;
   wire [8:0] \$1580 ;
   wire [8:0] \$1585 ;
   wire \$159 ;
-  wire [8:0] \$1592 ;
-  wire [8:0] \$1597 ;
+  wire [8:0] \$1590 ;
   wire \$16 ;
   wire \$160 ;
-  wire [8:0] \$1602 ;
-  wire [8:0] \$1607 ;
+  wire [8:0] \$1600 ;
+  wire [8:0] \$1604 ;
+  wire [8:0] \$1609 ;
   wire [15:0] \$161 ;
-  wire [8:0] \$1617 ;
+  wire [8:0] \$1614 ;
+  wire [8:0] \$1619 ;
   wire [14:0] \$162 ;
-  wire [8:0] \$1621 ;
-  wire [8:0] \$1624 ;
-  wire [8:0] \$1629 ;
+  wire [8:0] \$1626 ;
   wire [14:0] \$163 ;
-  wire [8:0] \$1634 ;
-  wire [8:0] \$1639 ;
+  wire [8:0] \$1631 ;
+  wire [8:0] \$1636 ;
   wire [14:0] \$164 ;
-  wire [8:0] \$1645 ;
+  wire [8:0] \$1641 ;
   wire [14:0] \$165 ;
-  wire [8:0] \$1650 ;
+  wire [8:0] \$1651 ;
   wire [8:0] \$1655 ;
+  wire [8:0] \$1658 ;
   wire [15:0] \$166 ;
-  wire [8:0] \$1660 ;
+  wire [8:0] \$1663 ;
+  wire [8:0] \$1668 ;
   wire [14:0] \$167 ;
-  wire [8:0] \$1670 ;
+  wire [8:0] \$1673 ;
+  wire [8:0] \$1679 ;
   wire [14:0] \$168 ;
+  wire [8:0] \$1684 ;
+  wire [8:0] \$1689 ;
   wire [14:0] \$169 ;
+  wire [8:0] \$1694 ;
   wire [31:0] \$17 ;
   wire [14:0] \$170 ;
-  wire [8:0] \$1707 ;
+  wire [8:0] \$1704 ;
   wire [15:0] \$171 ;
   wire [14:0] \$172 ;
   wire [14:0] \$173 ;
   wire [14:0] \$174 ;
+  wire [8:0] \$1741 ;
   wire [14:0] \$175 ;
-  wire [8:0] \$1752 ;
-  wire [8:0] \$1757 ;
   wire [15:0] \$176 ;
-  wire [8:0] \$1762 ;
-  wire [8:0] \$1767 ;
   wire [14:0] \$177 ;
-  wire [8:0] \$1773 ;
-  wire [8:0] \$1778 ;
   wire [14:0] \$178 ;
-  wire [8:0] \$1782 ;
-  wire [8:0] \$1787 ;
   wire [14:0] \$179 ;
-  wire [8:0] \$1792 ;
-  wire [8:0] \$1797 ;
   wire \$18 ;
   wire [14:0] \$180 ;
-  wire [8:0] \$1803 ;
-  wire [8:0] \$1808 ;
+  wire [8:0] \$1801 ;
+  wire [8:0] \$1806 ;
   wire \$181 ;
-  wire [8:0] \$1812 ;
-  wire [8:0] \$1817 ;
+  wire [8:0] \$1811 ;
+  wire [8:0] \$1816 ;
   wire \$182 ;
   wire [8:0] \$1822 ;
   wire [8:0] \$1827 ;
   wire \$183 ;
-  wire [8:0] \$1833 ;
-  wire [8:0] \$1838 ;
+  wire [8:0] \$1831 ;
+  wire [8:0] \$1836 ;
   wire \$184 ;
-  wire [8:0] \$1842 ;
-  wire [8:0] \$1847 ;
+  wire [8:0] \$1841 ;
+  wire [8:0] \$1846 ;
   wire \$185 ;
   wire [8:0] \$1852 ;
   wire [8:0] \$1857 ;
   wire \$186 ;
-  wire [8:0] \$1863 ;
-  wire [8:0] \$1868 ;
+  wire [8:0] \$1861 ;
+  wire [8:0] \$1866 ;
   wire \$187 ;
+  wire [8:0] \$1871 ;
+  wire [8:0] \$1876 ;
   wire \$188 ;
+  wire [8:0] \$1882 ;
+  wire [8:0] \$1887 ;
   wire \$189 ;
+  wire [8:0] \$1891 ;
+  wire [8:0] \$1896 ;
   wire \$19 ;
   wire \$190 ;
+  wire [8:0] \$1901 ;
+  wire [8:0] \$1906 ;
   wire \$191 ;
-  wire [6:0] \$1914 ;
+  wire [8:0] \$1912 ;
+  wire [8:0] \$1917 ;
   wire \$192 ;
-  wire [1:0] \$193 ;
-  wire [6:0] \$1935 ;
-  wire [1:0] \$194 ;
+  wire \$193 ;
+  wire \$194 ;
   wire [1:0] \$195 ;
   wire [1:0] \$196 ;
-  wire [8:0] \$1960 ;
-  wire [8:0] \$1965 ;
-  wire [6:0] \$197 ;
-  wire [8:0] \$1970 ;
-  wire [8:0] \$1975 ;
+  wire [6:0] \$1963 ;
+  wire [1:0] \$197 ;
   wire [1:0] \$198 ;
-  wire [8:0] \$1981 ;
-  wire [8:0] \$1989 ;
-  wire [1:0] \$199 ;
-  wire [8:0] \$1994 ;
-  wire [8:0] \$1999 ;
+  wire [6:0] \$1984 ;
+  wire [6:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire [1:0] \$200 ;
-  wire [8:0] \$2004 ;
+  wire [8:0] \$2009 ;
   wire [1:0] \$201 ;
-  wire [8:0] \$2010 ;
-  wire [8:0] \$2018 ;
+  wire [8:0] \$2014 ;
+  wire [8:0] \$2019 ;
   wire [1:0] \$202 ;
-  wire [8:0] \$2023 ;
-  wire [8:0] \$2028 ;
+  wire [8:0] \$2024 ;
   wire [1:0] \$203 ;
-  wire [8:0] \$2033 ;
-  wire [8:0] \$2039 ;
+  wire [8:0] \$2030 ;
+  wire [8:0] \$2038 ;
   wire [1:0] \$204 ;
-  wire [8:0] \$2047 ;
+  wire [8:0] \$2043 ;
+  wire [8:0] \$2048 ;
   wire [1:0] \$205 ;
-  wire [8:0] \$2052 ;
-  wire [8:0] \$2057 ;
-  wire [71:0] \$206 ;
-  wire [8:0] \$2062 ;
-  wire [8:0] \$2068 ;
-  wire \$207 ;
-  wire \$208 ;
+  wire [8:0] \$2053 ;
+  wire [8:0] \$2059 ;
+  wire [1:0] \$206 ;
+  wire [8:0] \$2067 ;
+  wire [1:0] \$207 ;
+  wire [8:0] \$2072 ;
+  wire [8:0] \$2077 ;
+  wire [71:0] \$208 ;
+  wire [8:0] \$2082 ;
+  wire [8:0] \$2088 ;
   wire \$209 ;
+  wire [8:0] \$2096 ;
   wire [7:0] \$21 ;
   wire \$210 ;
+  wire [8:0] \$2101 ;
+  wire [8:0] \$2106 ;
   wire \$211 ;
+  wire [8:0] \$2111 ;
+  wire [8:0] \$2117 ;
   wire \$212 ;
   wire \$213 ;
   wire \$214 ;
@@ -243,13 +243,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$226 ;
   wire \$227 ;
   wire \$228 ;
-  wire [1:0] \$229 ;
+  wire \$229 ;
   wire [31:0] \$23 ;
-  wire [1:0] \$230 ;
+  wire \$230 ;
   wire [1:0] \$231 ;
   wire [1:0] \$232 ;
-  wire \$233 ;
-  wire \$234 ;
+  wire [1:0] \$233 ;
+  wire [1:0] \$234 ;
   wire \$235 ;
   wire \$236 ;
   wire \$237 ;
@@ -257,12 +257,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$239 ;
   wire \$24 ;
   wire \$240 ;
-  wire [1:0] \$241 ;
-  wire [1:0] \$242 ;
+  wire \$241 ;
+  wire \$242 ;
   wire [1:0] \$243 ;
   wire [1:0] \$244 ;
-  wire \$245 ;
-  wire \$246 ;
+  wire [1:0] \$245 ;
+  wire [1:0] \$246 ;
   wire \$247 ;
   wire \$248 ;
   wire \$249 ;
@@ -283,26 +283,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$262 ;
   wire \$263 ;
   wire \$264 ;
-  wire [1:0] \$265 ;
-  wire [1:0] \$266 ;
+  wire \$265 ;
+  wire \$266 ;
   wire [1:0] \$267 ;
   wire [1:0] \$268 ;
-  wire \$269 ;
+  wire [1:0] \$269 ;
   wire [15:0] \$27 ;
-  wire \$270 ;
+  wire [1:0] \$270 ;
   wire \$271 ;
   wire \$272 ;
   wire \$273 ;
   wire \$274 ;
   wire \$275 ;
   wire \$276 ;
-  wire [1:0] \$277 ;
-  wire [1:0] \$278 ;
+  wire \$277 ;
+  wire \$278 ;
   wire [1:0] \$279 ;
   wire [14:0] \$28 ;
   wire [1:0] \$280 ;
-  wire \$281 ;
-  wire \$282 ;
+  wire [1:0] \$281 ;
+  wire [1:0] \$282 ;
   wire \$283 ;
   wire \$284 ;
   wire \$285 ;
@@ -324,12 +324,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [7:0] \$3 ;
   wire [14:0] \$30 ;
   wire \$300 ;
-  wire [1:0] \$301 ;
-  wire [1:0] \$302 ;
+  wire \$301 ;
+  wire \$302 ;
   wire [1:0] \$303 ;
   wire [1:0] \$304 ;
-  wire \$305 ;
-  wire \$306 ;
+  wire [1:0] \$305 ;
+  wire [1:0] \$306 ;
   wire \$307 ;
   wire \$308 ;
   wire \$309 ;
@@ -337,12 +337,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$310 ;
   wire \$311 ;
   wire \$312 ;
-  wire [1:0] \$313 ;
-  wire [1:0] \$314 ;
+  wire \$313 ;
+  wire \$314 ;
   wire [1:0] \$315 ;
   wire [1:0] \$316 ;
-  wire \$317 ;
-  wire \$318 ;
+  wire [1:0] \$317 ;
+  wire [1:0] \$318 ;
   wire \$319 ;
   wire [15:0] \$32 ;
   wire \$320 ;
@@ -363,26 +363,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$334 ;
   wire \$335 ;
   wire \$336 ;
-  wire [1:0] \$337 ;
-  wire [1:0] \$338 ;
+  wire \$337 ;
+  wire \$338 ;
   wire [1:0] \$339 ;
   wire [14:0] \$34 ;
   wire [1:0] \$340 ;
-  wire \$341 ;
-  wire \$342 ;
+  wire [1:0] \$341 ;
+  wire [1:0] \$342 ;
   wire \$343 ;
   wire \$344 ;
   wire \$345 ;
   wire \$346 ;
   wire \$347 ;
   wire \$348 ;
-  wire [1:0] \$349 ;
+  wire \$349 ;
   wire [14:0] \$35 ;
-  wire [1:0] \$350 ;
+  wire \$350 ;
   wire [1:0] \$351 ;
   wire [1:0] \$352 ;
-  wire \$353 ;
-  wire \$354 ;
+  wire [1:0] \$353 ;
+  wire [1:0] \$354 ;
   wire \$355 ;
   wire \$356 ;
   wire \$357 ;
@@ -398,11 +398,11 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$366 ;
   wire \$367 ;
   wire \$368 ;
-  wire [1:0] \$369 ;
+  wire \$369 ;
   wire [15:0] \$37 ;
-  wire [1:0] \$370 ;
-  wire \$371 ;
-  wire \$372 ;
+  wire \$370 ;
+  wire [1:0] \$371 ;
+  wire [1:0] \$372 ;
   wire \$373 ;
   wire \$374 ;
   wire \$375 ;
@@ -411,211 +411,211 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$378 ;
   wire \$379 ;
   wire [14:0] \$38 ;
-  wire [1:0] \$380 ;
-  wire [1:0] \$381 ;
+  wire \$380 ;
+  wire \$381 ;
   wire [1:0] \$382 ;
   wire [1:0] \$383 ;
-  wire \$384 ;
-  wire \$385 ;
+  wire [1:0] \$384 ;
+  wire [1:0] \$385 ;
   wire \$386 ;
   wire \$387 ;
-  wire [1:0] \$388 ;
-  wire [1:0] \$389 ;
+  wire \$388 ;
+  wire \$389 ;
   wire [14:0] \$39 ;
   wire [1:0] \$390 ;
   wire [1:0] \$391 ;
-  wire \$392 ;
-  wire \$393 ;
+  wire [1:0] \$392 ;
+  wire [1:0] \$393 ;
   wire \$394 ;
   wire \$395 ;
   wire \$396 ;
-  wire [2:0] \$397 ;
-  wire [2:0] \$398 ;
-  wire [71:0] \$399 ;
+  wire \$397 ;
+  wire \$398 ;
+  wire [2:0] \$399 ;
   wire \$4 ;
   wire [14:0] \$40 ;
-  wire \$400 ;
-  wire \$401 ;
-  wire [71:0] \$402 ;
+  wire [2:0] \$400 ;
+  wire [71:0] \$401 ;
+  wire \$402 ;
   wire \$403 ;
-  wire \$404 ;
-  wire [71:0] \$405 ;
+  wire [71:0] \$404 ;
+  wire \$405 ;
   wire \$406 ;
-  wire \$407 ;
-  wire [71:0] \$408 ;
+  wire [71:0] \$407 ;
+  wire \$408 ;
   wire \$409 ;
   wire [14:0] \$41 ;
-  wire \$410 ;
+  wire [71:0] \$410 ;
   wire \$411 ;
   wire \$412 ;
-  wire [71:0] \$413 ;
+  wire \$413 ;
   wire \$414 ;
-  wire \$415 ;
-  wire [71:0] \$416 ;
+  wire [71:0] \$415 ;
+  wire \$416 ;
   wire \$417 ;
-  wire \$418 ;
-  wire [71:0] \$419 ;
+  wire [71:0] \$418 ;
+  wire \$419 ;
   wire [15:0] \$42 ;
   wire \$420 ;
-  wire \$421 ;
-  wire [71:0] \$422 ;
+  wire [71:0] \$421 ;
+  wire \$422 ;
   wire \$423 ;
-  wire \$424 ;
-  wire [1:0] \$425 ;
-  wire [1:0] \$426 ;
+  wire [71:0] \$424 ;
+  wire \$425 ;
+  wire \$426 ;
   wire [1:0] \$427 ;
   wire [1:0] \$428 ;
-  wire \$429 ;
+  wire [1:0] \$429 ;
   wire [14:0] \$43 ;
-  wire [71:0] \$430 ;
-  wire [2:0] \$431 ;
+  wire [1:0] \$430 ;
+  wire \$431 ;
   wire [71:0] \$432 ;
-  wire \$433 ;
-  wire \$434 ;
-  wire [71:0] \$435 ;
+  wire [2:0] \$433 ;
+  wire [71:0] \$434 ;
+  wire \$435 ;
   wire \$436 ;
-  wire \$437 ;
-  wire [71:0] \$438 ;
+  wire [71:0] \$437 ;
+  wire \$438 ;
   wire \$439 ;
   wire [14:0] \$44 ;
-  wire \$440 ;
-  wire [71:0] \$441 ;
+  wire [71:0] \$440 ;
+  wire \$441 ;
   wire \$442 ;
-  wire \$443 ;
+  wire [71:0] \$443 ;
   wire \$444 ;
   wire \$445 ;
-  wire [71:0] \$446 ;
+  wire \$446 ;
   wire \$447 ;
-  wire \$448 ;
-  wire [71:0] \$449 ;
+  wire [71:0] \$448 ;
+  wire \$449 ;
   wire [14:0] \$45 ;
   wire \$450 ;
-  wire \$451 ;
-  wire [71:0] \$452 ;
+  wire [71:0] \$451 ;
+  wire \$452 ;
   wire \$453 ;
-  wire \$454 ;
-  wire [71:0] \$455 ;
+  wire [71:0] \$454 ;
+  wire \$455 ;
   wire \$456 ;
-  wire \$457 ;
-  wire [1:0] \$458 ;
-  wire [1:0] \$459 ;
+  wire [71:0] \$457 ;
+  wire \$458 ;
+  wire \$459 ;
   wire [14:0] \$46 ;
   wire [1:0] \$460 ;
   wire [1:0] \$461 ;
-  wire \$462 ;
-  wire [71:0] \$463 ;
-  wire [2:0] \$464 ;
+  wire [1:0] \$462 ;
+  wire [1:0] \$463 ;
+  wire \$464 ;
   wire [71:0] \$465 ;
-  wire \$466 ;
-  wire \$467 ;
-  wire [71:0] \$468 ;
+  wire [2:0] \$466 ;
+  wire [71:0] \$467 ;
+  wire \$468 ;
   wire \$469 ;
   wire [15:0] \$47 ;
-  wire \$470 ;
-  wire [71:0] \$471 ;
+  wire [71:0] \$470 ;
+  wire \$471 ;
   wire \$472 ;
-  wire \$473 ;
-  wire [71:0] \$474 ;
+  wire [71:0] \$473 ;
+  wire \$474 ;
   wire \$475 ;
-  wire \$476 ;
+  wire [71:0] \$476 ;
   wire \$477 ;
   wire \$478 ;
-  wire [71:0] \$479 ;
+  wire \$479 ;
   wire [14:0] \$48 ;
   wire \$480 ;
-  wire \$481 ;
-  wire [71:0] \$482 ;
+  wire [71:0] \$481 ;
+  wire \$482 ;
   wire \$483 ;
-  wire \$484 ;
-  wire [71:0] \$485 ;
+  wire [71:0] \$484 ;
+  wire \$485 ;
   wire \$486 ;
-  wire \$487 ;
-  wire [71:0] \$488 ;
+  wire [71:0] \$487 ;
+  wire \$488 ;
   wire \$489 ;
   wire [14:0] \$49 ;
-  wire \$490 ;
-  wire [1:0] \$491 ;
-  wire [1:0] \$492 ;
+  wire [71:0] \$490 ;
+  wire \$491 ;
+  wire \$492 ;
   wire [1:0] \$493 ;
   wire [1:0] \$494 ;
-  wire \$495 ;
-  wire [71:0] \$496 ;
-  wire [2:0] \$497 ;
+  wire [1:0] \$495 ;
+  wire [1:0] \$496 ;
+  wire \$497 ;
   wire [71:0] \$498 ;
-  wire \$499 ;
+  wire [2:0] \$499 ;
   wire [31:0] \$5 ;
   wire [14:0] \$50 ;
-  wire \$500 ;
-  wire [71:0] \$501 ;
+  wire [71:0] \$500 ;
+  wire \$501 ;
   wire \$502 ;
-  wire \$503 ;
-  wire [71:0] \$504 ;
+  wire [71:0] \$503 ;
+  wire \$504 ;
   wire \$505 ;
-  wire \$506 ;
-  wire [71:0] \$507 ;
+  wire [71:0] \$506 ;
+  wire \$507 ;
   wire \$508 ;
-  wire \$509 ;
+  wire [71:0] \$509 ;
   wire [14:0] \$51 ;
   wire \$510 ;
   wire \$511 ;
-  wire [71:0] \$512 ;
+  wire \$512 ;
   wire \$513 ;
-  wire \$514 ;
-  wire [71:0] \$515 ;
+  wire [71:0] \$514 ;
+  wire \$515 ;
   wire \$516 ;
-  wire \$517 ;
-  wire [71:0] \$518 ;
+  wire [71:0] \$517 ;
+  wire \$518 ;
   wire \$519 ;
   wire [15:0] \$52 ;
-  wire \$520 ;
-  wire [71:0] \$521 ;
+  wire [71:0] \$520 ;
+  wire \$521 ;
   wire \$522 ;
-  wire \$523 ;
-  wire [1:0] \$524 ;
-  wire [1:0] \$525 ;
+  wire [71:0] \$523 ;
+  wire \$524 ;
+  wire \$525 ;
   wire [1:0] \$526 ;
   wire [1:0] \$527 ;
-  wire \$528 ;
-  wire [71:0] \$529 ;
+  wire [1:0] \$528 ;
+  wire [1:0] \$529 ;
   wire [14:0] \$53 ;
-  wire [2:0] \$530 ;
+  wire \$530 ;
   wire [71:0] \$531 ;
-  wire [71:0] \$532 ;
-  wire \$533 ;
-  wire \$534 ;
-  wire [71:0] \$535 ;
+  wire [2:0] \$532 ;
+  wire [71:0] \$533 ;
+  wire [71:0] \$534 ;
+  wire \$535 ;
   wire \$536 ;
-  wire \$537 ;
-  wire [71:0] \$538 ;
+  wire [71:0] \$537 ;
+  wire \$538 ;
   wire \$539 ;
   wire [14:0] \$54 ;
-  wire \$540 ;
-  wire [71:0] \$541 ;
+  wire [71:0] \$540 ;
+  wire \$541 ;
   wire \$542 ;
-  wire \$543 ;
+  wire [71:0] \$543 ;
   wire \$544 ;
-  wire [71:0] \$545 ;
+  wire \$545 ;
   wire \$546 ;
-  wire \$547 ;
-  wire [71:0] \$548 ;
+  wire [71:0] \$547 ;
+  wire \$548 ;
   wire \$549 ;
   wire [14:0] \$55 ;
-  wire \$550 ;
-  wire [71:0] \$551 ;
+  wire [71:0] \$550 ;
+  wire \$551 ;
   wire \$552 ;
-  wire \$553 ;
-  wire [71:0] \$554 ;
+  wire [71:0] \$553 ;
+  wire \$554 ;
   wire \$555 ;
-  wire \$556 ;
-  wire [1:0] \$557 ;
-  wire [1:0] \$558 ;
+  wire [71:0] \$556 ;
+  wire \$557 ;
+  wire \$558 ;
   wire [1:0] \$559 ;
   wire [14:0] \$56 ;
   wire [1:0] \$560 ;
   wire [1:0] \$561 ;
-  wire [71:0] \$562 ;
-  wire \$563 ;
-  wire \$564 ;
+  wire [1:0] \$562 ;
+  wire [1:0] \$563 ;
+  wire [71:0] \$564 ;
   wire \$565 ;
   wire \$566 ;
   wire \$567 ;
@@ -624,12 +624,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [15:0] \$57 ;
   wire \$570 ;
   wire \$571 ;
-  wire [1:0] \$572 ;
-  wire [1:0] \$573 ;
+  wire \$572 ;
+  wire \$573 ;
   wire [1:0] \$574 ;
   wire [1:0] \$575 ;
-  wire \$576 ;
-  wire \$577 ;
+  wire [1:0] \$576 ;
+  wire [1:0] \$577 ;
   wire \$578 ;
   wire \$579 ;
   wire [14:0] \$58 ;
@@ -649,9 +649,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$592 ;
   wire \$593 ;
   wire \$594 ;
-  wire [71:0] \$595 ;
+  wire \$595 ;
   wire \$596 ;
-  wire \$597 ;
+  wire [71:0] \$597 ;
   wire \$598 ;
   wire \$599 ;
   wire \$6 ;
@@ -667,12 +667,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$608 ;
   wire \$609 ;
   wire [14:0] \$61 ;
-  wire [14:0] \$610 ;
+  wire \$610 ;
   wire \$611 ;
   wire \$612 ;
   wire \$613 ;
   wire \$614 ;
-  wire \$615 ;
+  wire [14:0] \$615 ;
   wire \$616 ;
   wire \$617 ;
   wire \$618 ;
@@ -687,7 +687,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$626 ;
   wire \$627 ;
   wire \$628 ;
-  wire [79:0] \$629 ;
+  wire \$629 ;
   wire [14:0] \$63 ;
   wire \$630 ;
   wire \$631 ;
@@ -695,115 +695,115 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$633 ;
   wire \$634 ;
   wire \$635 ;
-  wire [71:0] \$636 ;
+  wire \$636 ;
   wire \$637 ;
   wire \$638 ;
-  wire [71:0] \$639 ;
+  wire \$639 ;
   wire [14:0] \$64 ;
   wire \$640 ;
   wire \$641 ;
-  wire [71:0] \$642 ;
-  wire \$643 ;
-  wire \$644 ;
-  wire [71:0] \$645 ;
-  wire \$646 ;
+  wire [79:0] \$642 ;
+  wire [79:0] \$643 ;
+  wire [79:0] \$644 ;
+  wire [79:0] \$645 ;
+  wire [79:0] \$646 ;
   wire \$647 ;
   wire \$648 ;
-  wire [71:0] \$649 ;
+  wire \$649 ;
   wire [14:0] \$65 ;
   wire \$650 ;
   wire \$651 ;
-  wire [71:0] \$652 ;
-  wire \$653 ;
-  wire [71:0] \$654 ;
+  wire \$652 ;
+  wire [71:0] \$653 ;
+  wire \$654 ;
   wire \$655 ;
-  wire \$656 ;
-  wire [71:0] \$657 ;
+  wire [71:0] \$656 ;
+  wire \$657 ;
   wire \$658 ;
-  wire \$659 ;
+  wire [71:0] \$659 ;
   wire [14:0] \$66 ;
-  wire [71:0] \$660 ;
+  wire \$660 ;
   wire \$661 ;
-  wire \$662 ;
-  wire [71:0] \$663 ;
+  wire [71:0] \$662 ;
+  wire \$663 ;
   wire \$664 ;
   wire \$665 ;
-  wire \$666 ;
-  wire [71:0] \$667 ;
+  wire [71:0] \$666 ;
+  wire \$667 ;
   wire \$668 ;
-  wire \$669 ;
+  wire [71:0] \$669 ;
   wire [15:0] \$67 ;
-  wire [71:0] \$670 ;
-  wire \$671 ;
-  wire [71:0] \$672 ;
+  wire \$670 ;
+  wire [71:0] \$671 ;
+  wire \$672 ;
   wire \$673 ;
-  wire \$674 ;
-  wire [71:0] \$675 ;
+  wire [71:0] \$674 ;
+  wire \$675 ;
   wire \$676 ;
-  wire \$677 ;
-  wire [71:0] \$678 ;
+  wire [71:0] \$677 ;
+  wire \$678 ;
   wire \$679 ;
   wire [14:0] \$68 ;
-  wire \$680 ;
-  wire [71:0] \$681 ;
+  wire [71:0] \$680 ;
+  wire \$681 ;
   wire \$682 ;
   wire \$683 ;
-  wire \$684 ;
-  wire [71:0] \$685 ;
+  wire [71:0] \$684 ;
+  wire \$685 ;
   wire \$686 ;
-  wire \$687 ;
-  wire [71:0] \$688 ;
-  wire \$689 ;
+  wire [71:0] \$687 ;
+  wire \$688 ;
+  wire [71:0] \$689 ;
   wire [14:0] \$69 ;
-  wire [71:0] \$690 ;
+  wire \$690 ;
   wire \$691 ;
-  wire \$692 ;
-  wire [71:0] \$693 ;
+  wire [71:0] \$692 ;
+  wire \$693 ;
   wire \$694 ;
-  wire \$695 ;
-  wire [71:0] \$696 ;
+  wire [71:0] \$695 ;
+  wire \$696 ;
   wire \$697 ;
-  wire \$698 ;
-  wire [71:0] \$699 ;
+  wire [71:0] \$698 ;
+  wire \$699 ;
   wire \$7 ;
   wire [14:0] \$70 ;
   wire \$700 ;
   wire \$701 ;
-  wire \$702 ;
-  wire [71:0] \$703 ;
+  wire [71:0] \$702 ;
+  wire \$703 ;
   wire \$704 ;
-  wire \$705 ;
-  wire [71:0] \$706 ;
-  wire \$707 ;
+  wire [71:0] \$705 ;
+  wire \$706 ;
+  wire [71:0] \$707 ;
   wire \$708 ;
   wire \$709 ;
   wire [14:0] \$71 ;
-  wire \$710 ;
+  wire [71:0] \$710 ;
   wire \$711 ;
   wire \$712 ;
-  wire \$713 ;
+  wire [71:0] \$713 ;
   wire \$714 ;
   wire \$715 ;
-  wire \$716 ;
+  wire [71:0] \$716 ;
   wire \$717 ;
   wire \$718 ;
   wire \$719 ;
   wire [15:0] \$72 ;
-  wire \$720 ;
+  wire [71:0] \$720 ;
   wire \$721 ;
   wire \$722 ;
-  wire \$723 ;
+  wire [71:0] \$723 ;
   wire \$724 ;
   wire \$725 ;
   wire \$726 ;
   wire \$727 ;
-  wire [1:0] \$728 ;
-  wire [1:0] \$729 ;
+  wire \$728 ;
+  wire \$729 ;
   wire [14:0] \$73 ;
-  wire [1:0] \$730 ;
-  wire [1:0] \$731 ;
-  wire [15:0] \$732 ;
-  wire [15:0] \$733 ;
+  wire \$730 ;
+  wire \$731 ;
+  wire \$732 ;
+  wire \$733 ;
   wire \$734 ;
   wire \$735 ;
   wire \$736 ;
@@ -816,14 +816,14 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$742 ;
   wire \$743 ;
   wire \$744 ;
-  wire \$745 ;
-  wire \$746 ;
-  wire \$747 ;
-  wire \$748 ;
-  wire \$749 ;
+  wire [1:0] \$745 ;
+  wire [1:0] \$746 ;
+  wire [1:0] \$747 ;
+  wire [1:0] \$748 ;
+  wire [15:0] \$749 ;
   wire [14:0] \$75 ;
-  wire [19:0] \$750 ;
-  wire [18:0] \$751 ;
+  wire [15:0] \$750 ;
+  wire \$751 ;
   wire \$752 ;
   wire \$753 ;
   wire \$754 ;
@@ -840,9 +840,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$764 ;
   wire \$765 ;
   wire \$766 ;
-  wire \$767 ;
-  wire \$768 ;
-  wire [19:0] \$769 ;
+  wire [19:0] \$767 ;
+  wire [18:0] \$768 ;
+  wire \$769 ;
   wire [15:0] \$77 ;
   wire \$770 ;
   wire \$771 ;
@@ -860,141 +860,141 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$782 ;
   wire \$783 ;
   wire \$784 ;
-  wire [1:0] \$785 ;
-  wire \$786 ;
-  wire [2:0] \$787 ;
+  wire \$785 ;
+  wire [19:0] \$786 ;
+  wire \$787 ;
   wire \$788 ;
-  wire [3:0] \$789 ;
+  wire \$789 ;
   wire [14:0] \$79 ;
   wire \$790 ;
-  wire [4:0] \$791 ;
-  wire [71:0] \$792 ;
+  wire \$791 ;
+  wire \$792 ;
   wire \$793 ;
   wire \$794 ;
-  wire [71:0] \$795 ;
+  wire \$795 ;
   wire \$796 ;
   wire \$797 ;
-  wire [71:0] \$798 ;
+  wire \$798 ;
   wire \$799 ;
   wire \$8 ;
   wire [14:0] \$80 ;
   wire \$800 ;
-  wire [71:0] \$801 ;
-  wire \$802 ;
+  wire \$801 ;
+  wire [1:0] \$802 ;
   wire \$803 ;
-  wire \$804 ;
-  wire [71:0] \$805 ;
-  wire \$806 ;
+  wire [2:0] \$804 ;
+  wire \$805 ;
+  wire [3:0] \$806 ;
   wire \$807 ;
-  wire \$808 ;
-  wire \$809 ;
+  wire [4:0] \$808 ;
+  wire [71:0] \$809 ;
   wire [14:0] \$81 ;
-  wire [1:0] \$810 ;
-  wire [71:0] \$811 ;
-  wire \$812 ;
+  wire \$810 ;
+  wire \$811 ;
+  wire [71:0] \$812 ;
   wire \$813 ;
-  wire [71:0] \$814 ;
-  wire \$815 ;
+  wire \$814 ;
+  wire [71:0] \$815 ;
   wire \$816 ;
-  wire [71:0] \$817 ;
-  wire \$818 ;
+  wire \$817 ;
+  wire [71:0] \$818 ;
   wire \$819 ;
   wire [15:0] \$82 ;
-  wire [71:0] \$820 ;
+  wire \$820 ;
   wire \$821 ;
-  wire \$822 ;
+  wire [71:0] \$822 ;
   wire \$823 ;
-  wire [71:0] \$824 ;
+  wire \$824 ;
   wire \$825 ;
   wire \$826 ;
-  wire \$827 ;
-  wire \$828 ;
-  wire [2:0] \$829 ;
+  wire [1:0] \$827 ;
+  wire [71:0] \$828 ;
+  wire \$829 ;
   wire [14:0] \$83 ;
-  wire [71:0] \$830 ;
-  wire \$831 ;
+  wire \$830 ;
+  wire [71:0] \$831 ;
   wire \$832 ;
-  wire [71:0] \$833 ;
-  wire \$834 ;
+  wire \$833 ;
+  wire [71:0] \$834 ;
   wire \$835 ;
-  wire [71:0] \$836 ;
-  wire \$837 ;
+  wire \$836 ;
+  wire [71:0] \$837 ;
   wire \$838 ;
-  wire [71:0] \$839 ;
+  wire \$839 ;
   wire [14:0] \$84 ;
   wire \$840 ;
-  wire \$841 ;
+  wire [71:0] \$841 ;
   wire \$842 ;
-  wire [71:0] \$843 ;
+  wire \$843 ;
   wire \$844 ;
   wire \$845 ;
-  wire \$846 ;
-  wire \$847 ;
-  wire [3:0] \$848 ;
-  wire [71:0] \$849 ;
+  wire [2:0] \$846 ;
+  wire [71:0] \$847 ;
+  wire \$848 ;
+  wire \$849 ;
   wire [14:0] \$85 ;
-  wire \$850 ;
+  wire [71:0] \$850 ;
   wire \$851 ;
-  wire [71:0] \$852 ;
-  wire \$853 ;
+  wire \$852 ;
+  wire [71:0] \$853 ;
   wire \$854 ;
-  wire [71:0] \$855 ;
-  wire \$856 ;
+  wire \$855 ;
+  wire [71:0] \$856 ;
   wire \$857 ;
-  wire [71:0] \$858 ;
+  wire \$858 ;
   wire \$859 ;
   wire [14:0] \$86 ;
-  wire \$860 ;
+  wire [71:0] \$860 ;
   wire \$861 ;
-  wire [71:0] \$862 ;
+  wire \$862 ;
   wire \$863 ;
   wire \$864 ;
-  wire \$865 ;
-  wire \$866 ;
-  wire [4:0] \$867 ;
+  wire [3:0] \$865 ;
+  wire [71:0] \$866 ;
+  wire \$867 ;
   wire \$868 ;
-  wire [1:0] \$869 ;
+  wire [71:0] \$869 ;
   wire [15:0] \$87 ;
   wire \$870 ;
-  wire [2:0] \$871 ;
-  wire \$872 ;
-  wire [3:0] \$873 ;
+  wire \$871 ;
+  wire [71:0] \$872 ;
+  wire \$873 ;
   wire \$874 ;
-  wire [4:0] \$875 ;
-  wire [32:0] \$876 ;
-  wire [32:0] \$877 ;
-  wire [32:0] \$878 ;
-  wire \$879 ;
+  wire [71:0] \$875 ;
+  wire \$876 ;
+  wire \$877 ;
+  wire \$878 ;
+  wire [71:0] \$879 ;
   wire [14:0] \$88 ;
-  wire [32:0] \$880 ;
-  reg \$881 ;
-  reg \$882 ;
-  reg \$883 ;
-  reg \$884 ;
-  reg [321:0] \$885 ;
-  reg [321:0] \$886 ;
-  reg [321:0] \$887 ;
-  reg [321:0] \$888 ;
-  reg [14:0] \$889 ;
+  wire \$880 ;
+  wire \$881 ;
+  wire \$882 ;
+  wire \$883 ;
+  wire [4:0] \$884 ;
+  wire \$885 ;
+  wire [1:0] \$886 ;
+  wire \$887 ;
+  wire [2:0] \$888 ;
+  wire \$889 ;
   wire [14:0] \$89 ;
-  reg [14:0] \$890 ;
-  reg [14:0] \$891 ;
-  reg [14:0] \$892 ;
-  reg [14:0] \$893 ;
-  reg [14:0] \$894 ;
-  reg [14:0] \$895 ;
-  reg [14:0] \$896 ;
-  reg [14:0] \$897 ;
-  reg [14:0] \$898 ;
-  reg [14:0] \$899 ;
+  wire [3:0] \$890 ;
+  wire \$891 ;
+  wire [4:0] \$892 ;
+  wire [32:0] \$893 ;
+  wire [32:0] \$894 ;
+  wire [32:0] \$895 ;
+  wire \$896 ;
+  wire [32:0] \$897 ;
+  reg \$898 ;
+  reg \$899 ;
   wire [7:0] \$9 ;
   wire [14:0] \$90 ;
-  reg [14:0] \$900 ;
-  reg [14:0] \$901 ;
-  reg [14:0] \$902 ;
-  reg [14:0] \$903 ;
-  reg [14:0] \$904 ;
-  reg [14:0] \$905 ;
+  reg \$900 ;
+  reg \$901 ;
+  reg [321:0] \$902 ;
+  reg [321:0] \$903 ;
+  reg [321:0] \$904 ;
+  reg [321:0] \$905 ;
   reg [14:0] \$906 ;
   reg [14:0] \$907 ;
   reg [14:0] \$908 ;
@@ -1012,14 +1012,14 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [14:0] \$919 ;
   wire [15:0] \$92 ;
   reg [14:0] \$920 ;
-  reg \$921 ;
-  reg \$922 ;
-  reg \$923 ;
-  reg \$924 ;
-  reg [66:0] \$925 ;
-  reg [66:0] \$926 ;
-  reg [66:0] \$927 ;
-  reg [66:0] \$928 ;
+  reg [14:0] \$921 ;
+  reg [14:0] \$922 ;
+  reg [14:0] \$923 ;
+  reg [14:0] \$924 ;
+  reg [14:0] \$925 ;
+  reg [14:0] \$926 ;
+  reg [14:0] \$927 ;
+  reg [14:0] \$928 ;
   reg [14:0] \$929 ;
   wire [14:0] \$93 ;
   reg [14:0] \$930 ;
@@ -1029,91 +1029,170 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [14:0] \$934 ;
   reg [14:0] \$935 ;
   reg [14:0] \$936 ;
-  reg [13:0] \$937 ;
+  reg [14:0] \$937 ;
   reg \$938 ;
-  reg [2:0] \$939 ;
+  reg \$939 ;
   wire [14:0] \$94 ;
-  reg [3:0] \$940 ;
+  reg \$940 ;
   reg \$941 ;
-  reg \$942 ;
-  reg [399:0] \$943 ;
-  reg \$944 ;
-  reg [399:0] \$945 ;
-  reg \$946 ;
-  reg \$947 ;
-  reg \$948 ;
-  reg \$949 ;
+  reg [66:0] \$942 ;
+  reg [66:0] \$943 ;
+  reg [66:0] \$944 ;
+  reg [66:0] \$945 ;
+  reg [14:0] \$946 ;
+  reg [14:0] \$947 ;
+  reg [14:0] \$948 ;
+  reg [14:0] \$949 ;
   wire [14:0] \$95 ;
-  reg \$950 ;
-  reg [13:0] \$951 ;
-  reg [79:0] \$952 ;
-  reg \$953 ;
-  reg \$954 ;
-  reg [273:0] \$955 ;
-  reg [39:0] \$956 ;
-  reg \$957 ;
-  reg [2:0] \$958 ;
-  reg [2:0] \$959 ;
+  reg [14:0] \$950 ;
+  reg [14:0] \$951 ;
+  reg [14:0] \$952 ;
+  reg [14:0] \$953 ;
+  reg [13:0] \$954 ;
+  reg \$955 ;
+  reg [2:0] \$956 ;
+  reg [3:0] \$957 ;
+  reg \$958 ;
+  reg \$959 ;
   wire [14:0] \$96 ;
-  reg [2:0] \$960 ;
+  reg [399:0] \$960 ;
   reg \$961 ;
-  reg [31:0] \$962 ;
-  reg [31:0] \$963 ;
-  reg [31:0] \$964 ;
-  reg [31:0] \$965 ;
+  reg [399:0] \$962 ;
+  reg \$963 ;
+  reg [399:0] \$964 ;
+  reg \$965 ;
+  reg [13:0] \$966 ;
+  reg \$967 ;
+  reg \$968 ;
+  reg [13:0] \$969 ;
   wire [15:0] \$97 ;
+  reg \$970 ;
+  reg \$971 ;
+  reg [13:0] \$972 ;
+  reg \$973 ;
+  reg \$974 ;
+  reg [13:0] \$975 ;
+  reg \$976 ;
+  reg [79:0] \$977 ;
+  reg [79:0] \$978 ;
+  reg [79:0] \$979 ;
   wire [14:0] \$98 ;
+  reg [79:0] \$980 ;
+  reg \$981 ;
+  reg [13:0] \$982 ;
+  reg [79:0] \$983 ;
+  reg \$984 ;
+  reg \$985 ;
+  reg [273:0] \$986 ;
+  reg [39:0] \$987 ;
+  reg \$988 ;
+  reg [2:0] \$989 ;
   wire [14:0] \$99 ;
+  reg [2:0] \$990 ;
+  reg [2:0] \$991 ;
+  reg \$992 ;
+  reg [31:0] \$993 ;
+  reg [31:0] \$994 ;
+  reg [31:0] \$995 ;
+  reg [31:0] \$996 ;
   reg [399:0] \$signal  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg [399:0] \$signal$162  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$162.beat ;
-  wire \$signal$162.beat.first ;
-  wire [287:0] \$signal$162.beat.lanes ;
-  wire [71:0] \$signal$162.beat.lanes[0] ;
-  wire \$signal$162.beat.lanes[0].error ;
-  wire [31:0] \$signal$162.beat.lanes[0].row ;
-  wire [13:0] \$signal$162.beat.lanes[0].set ;
-  wire [7:0] \$signal$162.beat.lanes[0].table ;
-  wire [15:0] \$signal$162.beat.lanes[0].tag ;
-  wire \$signal$162.beat.lanes[0].valid ;
-  wire [71:0] \$signal$162.beat.lanes[1] ;
-  wire \$signal$162.beat.lanes[1].error ;
-  wire [31:0] \$signal$162.beat.lanes[1].row ;
-  wire [13:0] \$signal$162.beat.lanes[1].set ;
-  wire [7:0] \$signal$162.beat.lanes[1].table ;
-  wire [15:0] \$signal$162.beat.lanes[1].tag ;
-  wire \$signal$162.beat.lanes[1].valid ;
-  wire [71:0] \$signal$162.beat.lanes[2] ;
-  wire \$signal$162.beat.lanes[2].error ;
-  wire [31:0] \$signal$162.beat.lanes[2].row ;
-  wire [13:0] \$signal$162.beat.lanes[2].set ;
-  wire [7:0] \$signal$162.beat.lanes[2].table ;
-  wire [15:0] \$signal$162.beat.lanes[2].tag ;
-  wire \$signal$162.beat.lanes[2].valid ;
-  wire [71:0] \$signal$162.beat.lanes[3] ;
-  wire \$signal$162.beat.lanes[3].error ;
-  wire [31:0] \$signal$162.beat.lanes[3].row ;
-  wire [13:0] \$signal$162.beat.lanes[3].set ;
-  wire [7:0] \$signal$162.beat.lanes[3].table ;
-  wire [15:0] \$signal$162.beat.lanes[3].tag ;
-  wire \$signal$162.beat.lanes[3].valid ;
-  wire \$signal$162.beat.last ;
-  wire [31:0] \$signal$162.beat.meta ;
-  wire \$signal$162.beat_end ;
-  wire \$signal$162.host ;
-  wire \$signal$162.host_ack ;
-  wire [18:0] \$signal$162.host_entry ;
-  wire [1:0] \$signal$162.host_entry.rrpv ;
-  wire [15:0] \$signal$162.host_entry.tag ;
-  wire \$signal$162.host_entry.valid ;
-  wire [2:0] \$signal$162.host_op ;
-  wire [15:0] \$signal$162.host_slot ;
-  wire [15:0] \$signal$162.host_tag ;
-  wire \$signal$162.learn ;
-  wire [3:0] \$signal$162.mask ;
-  wire [1:0] \$signal$162.rmw_lane ;
-  wire [13:0] \$signal$162.rmw_set ;
-  reg \$signal$182  = 1'h0;
+  reg [399:0] \$signal$166  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \$signal$166.beat ;
+  wire \$signal$166.beat.first ;
+  wire [287:0] \$signal$166.beat.lanes ;
+  wire [71:0] \$signal$166.beat.lanes[0] ;
+  wire \$signal$166.beat.lanes[0].error ;
+  wire [31:0] \$signal$166.beat.lanes[0].row ;
+  wire [13:0] \$signal$166.beat.lanes[0].set ;
+  wire [7:0] \$signal$166.beat.lanes[0].table ;
+  wire [15:0] \$signal$166.beat.lanes[0].tag ;
+  wire \$signal$166.beat.lanes[0].valid ;
+  wire [71:0] \$signal$166.beat.lanes[1] ;
+  wire \$signal$166.beat.lanes[1].error ;
+  wire [31:0] \$signal$166.beat.lanes[1].row ;
+  wire [13:0] \$signal$166.beat.lanes[1].set ;
+  wire [7:0] \$signal$166.beat.lanes[1].table ;
+  wire [15:0] \$signal$166.beat.lanes[1].tag ;
+  wire \$signal$166.beat.lanes[1].valid ;
+  wire [71:0] \$signal$166.beat.lanes[2] ;
+  wire \$signal$166.beat.lanes[2].error ;
+  wire [31:0] \$signal$166.beat.lanes[2].row ;
+  wire [13:0] \$signal$166.beat.lanes[2].set ;
+  wire [7:0] \$signal$166.beat.lanes[2].table ;
+  wire [15:0] \$signal$166.beat.lanes[2].tag ;
+  wire \$signal$166.beat.lanes[2].valid ;
+  wire [71:0] \$signal$166.beat.lanes[3] ;
+  wire \$signal$166.beat.lanes[3].error ;
+  wire [31:0] \$signal$166.beat.lanes[3].row ;
+  wire [13:0] \$signal$166.beat.lanes[3].set ;
+  wire [7:0] \$signal$166.beat.lanes[3].table ;
+  wire [15:0] \$signal$166.beat.lanes[3].tag ;
+  wire \$signal$166.beat.lanes[3].valid ;
+  wire \$signal$166.beat.last ;
+  wire [31:0] \$signal$166.beat.meta ;
+  wire \$signal$166.beat_end ;
+  wire \$signal$166.host ;
+  wire \$signal$166.host_ack ;
+  wire [18:0] \$signal$166.host_entry ;
+  wire [1:0] \$signal$166.host_entry.rrpv ;
+  wire [15:0] \$signal$166.host_entry.tag ;
+  wire \$signal$166.host_entry.valid ;
+  wire [2:0] \$signal$166.host_op ;
+  wire [15:0] \$signal$166.host_slot ;
+  wire [15:0] \$signal$166.host_tag ;
+  wire \$signal$166.learn ;
+  wire [3:0] \$signal$166.mask ;
+  wire [1:0] \$signal$166.rmw_lane ;
+  wire [13:0] \$signal$166.rmw_set ;
+  reg \$signal$186  = 1'h0;
+  reg [399:0] \$signal$201  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \$signal$201.beat ;
+  wire \$signal$201.beat.first ;
+  wire [287:0] \$signal$201.beat.lanes ;
+  wire [71:0] \$signal$201.beat.lanes[0] ;
+  wire \$signal$201.beat.lanes[0].error ;
+  wire [31:0] \$signal$201.beat.lanes[0].row ;
+  wire [13:0] \$signal$201.beat.lanes[0].set ;
+  wire [7:0] \$signal$201.beat.lanes[0].table ;
+  wire [15:0] \$signal$201.beat.lanes[0].tag ;
+  wire \$signal$201.beat.lanes[0].valid ;
+  wire [71:0] \$signal$201.beat.lanes[1] ;
+  wire \$signal$201.beat.lanes[1].error ;
+  wire [31:0] \$signal$201.beat.lanes[1].row ;
+  wire [13:0] \$signal$201.beat.lanes[1].set ;
+  wire [7:0] \$signal$201.beat.lanes[1].table ;
+  wire [15:0] \$signal$201.beat.lanes[1].tag ;
+  wire \$signal$201.beat.lanes[1].valid ;
+  wire [71:0] \$signal$201.beat.lanes[2] ;
+  wire \$signal$201.beat.lanes[2].error ;
+  wire [31:0] \$signal$201.beat.lanes[2].row ;
+  wire [13:0] \$signal$201.beat.lanes[2].set ;
+  wire [7:0] \$signal$201.beat.lanes[2].table ;
+  wire [15:0] \$signal$201.beat.lanes[2].tag ;
+  wire \$signal$201.beat.lanes[2].valid ;
+  wire [71:0] \$signal$201.beat.lanes[3] ;
+  wire \$signal$201.beat.lanes[3].error ;
+  wire [31:0] \$signal$201.beat.lanes[3].row ;
+  wire [13:0] \$signal$201.beat.lanes[3].set ;
+  wire [7:0] \$signal$201.beat.lanes[3].table ;
+  wire [15:0] \$signal$201.beat.lanes[3].tag ;
+  wire \$signal$201.beat.lanes[3].valid ;
+  wire \$signal$201.beat.last ;
+  wire [31:0] \$signal$201.beat.meta ;
+  wire \$signal$201.beat_end ;
+  wire \$signal$201.host ;
+  wire \$signal$201.host_ack ;
+  wire [18:0] \$signal$201.host_entry ;
+  wire [1:0] \$signal$201.host_entry.rrpv ;
+  wire [15:0] \$signal$201.host_entry.tag ;
+  wire \$signal$201.host_entry.valid ;
+  wire [2:0] \$signal$201.host_op ;
+  wire [15:0] \$signal$201.host_slot ;
+  wire [15:0] \$signal$201.host_tag ;
+  wire \$signal$201.learn ;
+  wire [3:0] \$signal$201.mask ;
+  wire [1:0] \$signal$201.rmw_lane ;
+  wire [13:0] \$signal$201.rmw_set ;
   wire [321:0] \$signal.beat ;
   wire \$signal.beat.first ;
   wire [287:0] \$signal.beat.lanes ;
@@ -1162,73 +1241,73 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [1:0] \$signal.rmw_lane ;
   wire [13:0] \$signal.rmw_set ;
   wire [13:0] \$signature__addr ;
-  wire [13:0] \$signature__addr$143 ;
-  wire [13:0] \$signature__addr$145 ;
   wire [13:0] \$signature__addr$147 ;
+  wire [13:0] \$signature__addr$149 ;
+  wire [13:0] \$signature__addr$151 ;
   wire [79:0] \$signature__data ;
-  wire [79:0] \$signature__data$154 ;
-  wire [19:0] \$signature__data$154[0] ;
-  wire [1:0] \$signature__data$154[0].rrpv ;
-  wire \$signature__data$154[0].stale ;
-  wire [15:0] \$signature__data$154[0].tag ;
-  wire \$signature__data$154[0].valid ;
-  wire [19:0] \$signature__data$154[1] ;
-  wire [1:0] \$signature__data$154[1].rrpv ;
-  wire \$signature__data$154[1].stale ;
-  wire [15:0] \$signature__data$154[1].tag ;
-  wire \$signature__data$154[1].valid ;
-  wire [19:0] \$signature__data$154[2] ;
-  wire [1:0] \$signature__data$154[2].rrpv ;
-  wire \$signature__data$154[2].stale ;
-  wire [15:0] \$signature__data$154[2].tag ;
-  wire \$signature__data$154[2].valid ;
-  wire [19:0] \$signature__data$154[3] ;
-  wire [1:0] \$signature__data$154[3].rrpv ;
-  wire \$signature__data$154[3].stale ;
-  wire [15:0] \$signature__data$154[3].tag ;
-  wire \$signature__data$154[3].valid ;
-  wire [79:0] \$signature__data$157 ;
-  wire [19:0] \$signature__data$157[0] ;
-  wire [1:0] \$signature__data$157[0].rrpv ;
-  wire \$signature__data$157[0].stale ;
-  wire [15:0] \$signature__data$157[0].tag ;
-  wire \$signature__data$157[0].valid ;
-  wire [19:0] \$signature__data$157[1] ;
-  wire [1:0] \$signature__data$157[1].rrpv ;
-  wire \$signature__data$157[1].stale ;
-  wire [15:0] \$signature__data$157[1].tag ;
-  wire \$signature__data$157[1].valid ;
-  wire [19:0] \$signature__data$157[2] ;
-  wire [1:0] \$signature__data$157[2].rrpv ;
-  wire \$signature__data$157[2].stale ;
-  wire [15:0] \$signature__data$157[2].tag ;
-  wire \$signature__data$157[2].valid ;
-  wire [19:0] \$signature__data$157[3] ;
-  wire [1:0] \$signature__data$157[3].rrpv ;
-  wire \$signature__data$157[3].stale ;
-  wire [15:0] \$signature__data$157[3].tag ;
-  wire \$signature__data$157[3].valid ;
-  wire [79:0] \$signature__data$160 ;
-  wire [19:0] \$signature__data$160[0] ;
-  wire [1:0] \$signature__data$160[0].rrpv ;
-  wire \$signature__data$160[0].stale ;
-  wire [15:0] \$signature__data$160[0].tag ;
-  wire \$signature__data$160[0].valid ;
-  wire [19:0] \$signature__data$160[1] ;
-  wire [1:0] \$signature__data$160[1].rrpv ;
-  wire \$signature__data$160[1].stale ;
-  wire [15:0] \$signature__data$160[1].tag ;
-  wire \$signature__data$160[1].valid ;
-  wire [19:0] \$signature__data$160[2] ;
-  wire [1:0] \$signature__data$160[2].rrpv ;
-  wire \$signature__data$160[2].stale ;
-  wire [15:0] \$signature__data$160[2].tag ;
-  wire \$signature__data$160[2].valid ;
-  wire [19:0] \$signature__data$160[3] ;
-  wire [1:0] \$signature__data$160[3].rrpv ;
-  wire \$signature__data$160[3].stale ;
-  wire [15:0] \$signature__data$160[3].tag ;
-  wire \$signature__data$160[3].valid ;
+  wire [79:0] \$signature__data$211 ;
+  wire [19:0] \$signature__data$211[0] ;
+  wire [1:0] \$signature__data$211[0].rrpv ;
+  wire \$signature__data$211[0].stale ;
+  wire [15:0] \$signature__data$211[0].tag ;
+  wire \$signature__data$211[0].valid ;
+  wire [19:0] \$signature__data$211[1] ;
+  wire [1:0] \$signature__data$211[1].rrpv ;
+  wire \$signature__data$211[1].stale ;
+  wire [15:0] \$signature__data$211[1].tag ;
+  wire \$signature__data$211[1].valid ;
+  wire [19:0] \$signature__data$211[2] ;
+  wire [1:0] \$signature__data$211[2].rrpv ;
+  wire \$signature__data$211[2].stale ;
+  wire [15:0] \$signature__data$211[2].tag ;
+  wire \$signature__data$211[2].valid ;
+  wire [19:0] \$signature__data$211[3] ;
+  wire [1:0] \$signature__data$211[3].rrpv ;
+  wire \$signature__data$211[3].stale ;
+  wire [15:0] \$signature__data$211[3].tag ;
+  wire \$signature__data$211[3].valid ;
+  wire [79:0] \$signature__data$212 ;
+  wire [19:0] \$signature__data$212[0] ;
+  wire [1:0] \$signature__data$212[0].rrpv ;
+  wire \$signature__data$212[0].stale ;
+  wire [15:0] \$signature__data$212[0].tag ;
+  wire \$signature__data$212[0].valid ;
+  wire [19:0] \$signature__data$212[1] ;
+  wire [1:0] \$signature__data$212[1].rrpv ;
+  wire \$signature__data$212[1].stale ;
+  wire [15:0] \$signature__data$212[1].tag ;
+  wire \$signature__data$212[1].valid ;
+  wire [19:0] \$signature__data$212[2] ;
+  wire [1:0] \$signature__data$212[2].rrpv ;
+  wire \$signature__data$212[2].stale ;
+  wire [15:0] \$signature__data$212[2].tag ;
+  wire \$signature__data$212[2].valid ;
+  wire [19:0] \$signature__data$212[3] ;
+  wire [1:0] \$signature__data$212[3].rrpv ;
+  wire \$signature__data$212[3].stale ;
+  wire [15:0] \$signature__data$212[3].tag ;
+  wire \$signature__data$212[3].valid ;
+  wire [79:0] \$signature__data$213 ;
+  wire [19:0] \$signature__data$213[0] ;
+  wire [1:0] \$signature__data$213[0].rrpv ;
+  wire \$signature__data$213[0].stale ;
+  wire [15:0] \$signature__data$213[0].tag ;
+  wire \$signature__data$213[0].valid ;
+  wire [19:0] \$signature__data$213[1] ;
+  wire [1:0] \$signature__data$213[1].rrpv ;
+  wire \$signature__data$213[1].stale ;
+  wire [15:0] \$signature__data$213[1].tag ;
+  wire \$signature__data$213[1].valid ;
+  wire [19:0] \$signature__data$213[2] ;
+  wire [1:0] \$signature__data$213[2].rrpv ;
+  wire \$signature__data$213[2].stale ;
+  wire [15:0] \$signature__data$213[2].tag ;
+  wire \$signature__data$213[2].valid ;
+  wire [19:0] \$signature__data$213[3] ;
+  wire [1:0] \$signature__data$213[3].rrpv ;
+  wire \$signature__data$213[3].stale ;
+  wire [15:0] \$signature__data$213[3].tag ;
+  wire \$signature__data$213[3].valid ;
   wire [19:0] \$signature__data[0] ;
   wire [1:0] \$signature__data[0].rrpv ;
   wire \$signature__data[0].stale ;
@@ -1250,9 +1329,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [15:0] \$signature__data[3].tag ;
   wire \$signature__data[3].valid ;
   wire \$signature__en ;
-  wire \$signature__en$142 ;
-  wire \$signature__en$144 ;
   wire \$signature__en$146 ;
+  wire \$signature__en$148 ;
+  wire \$signature__en$150 ;
   reg a_valid = 1'h0;
   wire advance;
   wire [1:0] age;
@@ -1309,7 +1388,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg error_sticky = 1'h0;
   output [31:0] errors;
   reg [31:0] errors = 32'd0;
-  reg [2:0] \errors$201  = 3'h0;
+  reg [2:0] \errors$216  = 3'h0;
   input errors_clear;
   wire errors_clear;
   wire [321:0] h;
@@ -1487,7 +1566,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg hh_valid = 1'h0;
   output [31:0] hits;
   reg [31:0] hits = 32'd0;
-  reg [2:0] \hits$200  = 3'h0;
+  reg [2:0] \hits$215  = 3'h0;
   input [66:0] host_cmd__payload;
   wire [66:0] host_cmd__payload;
   wire [18:0] \host_cmd__payload.entry ;
@@ -1550,6 +1629,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [14:0] host_hash_s3_right = 15'h0000;
   reg [14:0] host_hash_s4_left = 15'h0000;
   reg [14:0] host_hash_s4_right = 15'h0000;
+  wire host_queued;
   output [39:0] host_resp__payload;
   reg [39:0] host_resp__payload = 40'h0000000000;
   wire [18:0] \host_resp__payload.entry ;
@@ -1755,7 +1835,30 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   input mode;
   wire mode;
   wire [3:0] pending;
-  reg port0_forward = 1'h0;
+  reg port0_forward_b = 1'h0;
+  reg port0_forward_r = 1'h0;
+  reg [79:0] port0_read = 80'h00000000000000000000;
+  wire [19:0] \port0_read[0] ;
+  wire [1:0] \port0_read[0].rrpv ;
+  wire \port0_read[0].stale ;
+  wire [15:0] \port0_read[0].tag ;
+  wire \port0_read[0].valid ;
+  wire [19:0] \port0_read[1] ;
+  wire [1:0] \port0_read[1].rrpv ;
+  wire \port0_read[1].stale ;
+  wire [15:0] \port0_read[1].tag ;
+  wire \port0_read[1].valid ;
+  wire [19:0] \port0_read[2] ;
+  wire [1:0] \port0_read[2].rrpv ;
+  wire \port0_read[2].stale ;
+  wire [15:0] \port0_read[2].tag ;
+  wire \port0_read[2].valid ;
+  wire [19:0] \port0_read[3] ;
+  wire [1:0] \port0_read[3].rrpv ;
+  wire \port0_read[3].stale ;
+  wire [15:0] \port0_read[3].tag ;
+  wire \port0_read[3].valid ;
+  reg [13:0] port0_set = 14'h0000;
   wire [79:0] port0_word;
   wire [19:0] \port0_word[0] ;
   wire [1:0] \port0_word[0].rrpv ;
@@ -1777,7 +1880,30 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \port0_word[3].stale ;
   wire [15:0] \port0_word[3].tag ;
   wire \port0_word[3].valid ;
-  reg port1_forward = 1'h0;
+  reg port1_forward_b = 1'h0;
+  reg port1_forward_r = 1'h0;
+  reg [79:0] port1_read = 80'h00000000000000000000;
+  wire [19:0] \port1_read[0] ;
+  wire [1:0] \port1_read[0].rrpv ;
+  wire \port1_read[0].stale ;
+  wire [15:0] \port1_read[0].tag ;
+  wire \port1_read[0].valid ;
+  wire [19:0] \port1_read[1] ;
+  wire [1:0] \port1_read[1].rrpv ;
+  wire \port1_read[1].stale ;
+  wire [15:0] \port1_read[1].tag ;
+  wire \port1_read[1].valid ;
+  wire [19:0] \port1_read[2] ;
+  wire [1:0] \port1_read[2].rrpv ;
+  wire \port1_read[2].stale ;
+  wire [15:0] \port1_read[2].tag ;
+  wire \port1_read[2].valid ;
+  wire [19:0] \port1_read[3] ;
+  wire [1:0] \port1_read[3].rrpv ;
+  wire \port1_read[3].stale ;
+  wire [15:0] \port1_read[3].tag ;
+  wire \port1_read[3].valid ;
+  reg [13:0] port1_set = 14'h0000;
   wire [79:0] port1_word;
   wire [19:0] \port1_word[0] ;
   wire [1:0] \port1_word[0].rrpv ;
@@ -1799,7 +1925,30 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \port1_word[3].stale ;
   wire [15:0] \port1_word[3].tag ;
   wire \port1_word[3].valid ;
-  reg port2_forward = 1'h0;
+  reg port2_forward_b = 1'h0;
+  reg port2_forward_r = 1'h0;
+  reg [79:0] port2_read = 80'h00000000000000000000;
+  wire [19:0] \port2_read[0] ;
+  wire [1:0] \port2_read[0].rrpv ;
+  wire \port2_read[0].stale ;
+  wire [15:0] \port2_read[0].tag ;
+  wire \port2_read[0].valid ;
+  wire [19:0] \port2_read[1] ;
+  wire [1:0] \port2_read[1].rrpv ;
+  wire \port2_read[1].stale ;
+  wire [15:0] \port2_read[1].tag ;
+  wire \port2_read[1].valid ;
+  wire [19:0] \port2_read[2] ;
+  wire [1:0] \port2_read[2].rrpv ;
+  wire \port2_read[2].stale ;
+  wire [15:0] \port2_read[2].tag ;
+  wire \port2_read[2].valid ;
+  wire [19:0] \port2_read[3] ;
+  wire [1:0] \port2_read[3].rrpv ;
+  wire \port2_read[3].stale ;
+  wire [15:0] \port2_read[3].tag ;
+  wire \port2_read[3].valid ;
+  reg [13:0] port2_set = 14'h0000;
   wire [79:0] port2_word;
   wire [19:0] \port2_word[0] ;
   wire [1:0] \port2_word[0].rrpv ;
@@ -1821,7 +1970,30 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \port2_word[3].stale ;
   wire [15:0] \port2_word[3].tag ;
   wire \port2_word[3].valid ;
-  reg port3_forward = 1'h0;
+  reg port3_forward_b = 1'h0;
+  reg port3_forward_r = 1'h0;
+  reg [79:0] port3_read = 80'h00000000000000000000;
+  wire [19:0] \port3_read[0] ;
+  wire [1:0] \port3_read[0].rrpv ;
+  wire \port3_read[0].stale ;
+  wire [15:0] \port3_read[0].tag ;
+  wire \port3_read[0].valid ;
+  wire [19:0] \port3_read[1] ;
+  wire [1:0] \port3_read[1].rrpv ;
+  wire \port3_read[1].stale ;
+  wire [15:0] \port3_read[1].tag ;
+  wire \port3_read[1].valid ;
+  wire [19:0] \port3_read[2] ;
+  wire [1:0] \port3_read[2].rrpv ;
+  wire \port3_read[2].stale ;
+  wire [15:0] \port3_read[2].tag ;
+  wire \port3_read[2].valid ;
+  wire [19:0] \port3_read[3] ;
+  wire [1:0] \port3_read[3].rrpv ;
+  wire \port3_read[3].stale ;
+  wire [15:0] \port3_read[3].tag ;
+  wire \port3_read[3].valid ;
+  reg [13:0] port3_set = 14'h0000;
   wire [79:0] port3_word;
   wire [19:0] \port3_word[0] ;
   wire [1:0] \port3_word[0].rrpv ;
@@ -1843,6 +2015,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \port3_word[3].stale ;
   wire [15:0] \port3_word[3].tag ;
   wire \port3_word[3].valid ;
+  reg r_valid = 1'h0;
   reg [3:0] remaining = 4'h0;
   input [197:0] req__payload;
   wire [197:0] req__payload;
@@ -18383,10 +18556,33 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
         _3_ <= w_word;
     end
   end
-  assign \$signature__data$160  = _0_;
-  assign \$signature__data$157  = _1_;
-  assign \$signature__data$154  = _2_;
+  assign \$signature__data$213  = _0_;
+  assign \$signature__data$212  = _1_;
+  assign \$signature__data$211  = _2_;
   assign \$signature__data  = _3_;
+  assign req__ready = shift & \$2 ;
+  assign beats_hashing = | { h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign \$4  = ! \$3 ;
+  assign \$6  = ! \$5 ;
+  assign lane0_in_range = \$4  & \$6 ;
+  assign \$7  = ~ lane0_in_range;
+  assign \$8  = req__payload[0] & \$7 ;
+  assign \$10  = ! \$9 ;
+  assign \$12  = ! \$11 ;
+  assign lane1_in_range = \$10  & \$12 ;
+  assign \$13  = ~ lane1_in_range;
+  assign \$14  = req__payload[41] & \$13 ;
+  assign \$16  = ! \$15 ;
+  assign \$18  = ! \$17 ;
+  assign lane2_in_range = \$16  & \$18 ;
+  assign \$19  = ~ lane2_in_range;
+  assign \$20  = req__payload[82] & \$19 ;
+  assign \$22  = ! \$21 ;
+  assign \$24  = ! \$23 ;
+  assign lane3_in_range = \$22  & \$24 ;
+  assign \$25  = ~ lane3_in_range;
+  assign \$26  = req__payload[123] & \$25 ;
+  assign \$27  = req__payload[23:9] + 15'h4f1b;
   assign \$28  = { \$27 [12:0], \$27 [14:13] } & { \$27 [9:0], \$27 [14:10] };
   assign \$29  = { \$27 [13:0], \$27 [14] } ^ \$28 ;
   assign \$30  = \$29  ^ { \$27 [7:0], \$27 [14:8] };
@@ -18539,6 +18735,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign host_shift = \$159  | host_take;
   assign \$160  = ~ beats_hashing;
   assign host_cmd__ready = host_shift & \$160 ;
+  assign host_queued = | { hh_valid, host_valid_s3, host_valid_s2, host_valid_s1 };
   assign \$161  = host_cmd__payload[52:38] + 15'h4f1b;
   assign \$162  = { \$161 [12:0], \$161 [14:13] } & { \$161 [9:0], \$161 [14:10] };
   assign \$163  = { \$161 [13:0], \$161 [14] } ^ \$162 ;
@@ -18565,1015 +18762,1037 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign host_hash_r3_mixed = host_hash_s3_left ^ \$180 ;
   assign \$181  = ~ mid_beat;
   assign \$182  = hh_valid & \$181 ;
-  assign \$183  = clear_set == 14'h3fff;
-  assign \$184  = host_cmd_s4[2:0] == 2'h2;
-  assign \$185  = host_cmd_s4[2:0] == 3'h4;
-  assign \$186  = \$184  | \$185 ;
-  assign \$187  = host_cmd_s4[2:0] == 2'h3;
-  assign \$188  = ~ mid_beat;
-  assign \$190  = \$188  & \$189 ;
-  assign \$191  = | pending;
-  assign \$192  = ~ \$191 ;
-  assign \$193  = pending[3] ? 2'h3 : 2'h0;
-  assign \$194  = pending[2] ? 2'h2 : \$193 ;
-  assign \$195  = pending[1] ? 2'h1 : \$194 ;
-  assign \$196  = pending[0] ? 2'h0 : \$195 ;
-  assign \$197  = 1'h1 << \$196 ;
-  assign \$198  = pending[3] ? 2'h3 : 2'h0;
-  assign \$199  = pending[2] ? 2'h2 : \$198 ;
-  assign \$200  = pending[1] ? 2'h1 : \$199 ;
-  assign \$201  = pending[0] ? 2'h0 : \$200 ;
-  assign \$202  = pending[3] ? 2'h3 : 2'h0;
-  assign \$203  = pending[2] ? 2'h2 : \$202 ;
-  assign \$204  = pending[1] ? 2'h1 : \$203 ;
-  assign \$205  = pending[0] ? 2'h0 : \$204 ;
-  assign \$1203  = \$205  * 7'h48;
-  assign \$206  = h[287:0] >> \$1203 ;
-  assign \$207  = ! rest;
-  assign \$208  = ! rest;
-  assign \$209  = \$signal [0] | \$signal [1];
-  assign \$signature__addr  = \$209  ? \$signal [342:329] : \$signal [22:9];
-  assign port0_word = port0_forward ? w_word : \$signature__data ;
-  assign port1_word = port1_forward ? w_word : \$signature__data$154 ;
-  assign port2_word = port2_forward ? w_word : \$signature__data$157 ;
-  assign port3_word = port3_forward ? w_word : \$signature__data$160 ;
-  assign \$210  = port0_word[18:3] == \$signal$162 [38:23];
-  assign \$211  = port0_word[0] & \$210 ;
-  assign \$212  = port0_word[38:23] == \$signal$162 [38:23];
-  assign \$213  = port0_word[20] & \$212 ;
-  assign \$214  = port0_word[58:43] == \$signal$162 [38:23];
-  assign \$215  = port0_word[40] & \$214 ;
-  assign \$216  = port0_word[78:63] == \$signal$162 [38:23];
-  assign \$217  = port0_word[60] & \$216 ;
-  assign \$218  = | { \$217 , \$215 , \$213 , \$211  };
-  assign \$219  = \$218  & \$signal$162 [7];
-  assign \$220  = ~ \$signal$162 [8];
-  assign lane0_hit = \$219  & \$220 ;
-  assign \$221  = port0_word[18:3] == \$signal$162 [38:23];
-  assign \$222  = port0_word[0] & \$221 ;
-  assign \$223  = port0_word[38:23] == \$signal$162 [38:23];
-  assign \$224  = port0_word[20] & \$223 ;
-  assign \$225  = port0_word[58:43] == \$signal$162 [38:23];
-  assign \$226  = port0_word[40] & \$225 ;
-  assign \$227  = port0_word[78:63] == \$signal$162 [38:23];
-  assign \$228  = port0_word[60] & \$227 ;
-  assign \$229  = \$228  ? 2'h3 : 2'h0;
-  assign \$230  = \$226  ? 2'h2 : \$229 ;
-  assign \$231  = \$224  ? 2'h1 : \$230 ;
-  assign \$232  = \$222  ? 2'h0 : \$231 ;
-  assign lane0_slot = lane0_hit ? { \$signal$162 [22:9], \$232  } : 16'h0000;
-  assign \$233  = port0_word[18:3] == \$signal$162 [38:23];
-  assign \$234  = port0_word[0] & \$233 ;
-  assign \$235  = port0_word[38:23] == \$signal$162 [38:23];
-  assign \$236  = port0_word[20] & \$235 ;
-  assign \$237  = port0_word[58:43] == \$signal$162 [38:23];
-  assign \$238  = port0_word[40] & \$237 ;
-  assign \$239  = port0_word[78:63] == \$signal$162 [38:23];
-  assign \$240  = port0_word[60] & \$239 ;
-  assign \$241  = \$240  ? 2'h3 : 2'h0;
-  assign \$242  = \$238  ? 2'h2 : \$241 ;
-  assign \$243  = \$236  ? 2'h1 : \$242 ;
-  assign \$244  = \$234  ? 2'h0 : \$243 ;
-  assign \$245  = { port0_word[79], port0_word[59], port0_word[39], port0_word[19] } >> \$244 ;
-  assign lane0_stale = lane0_hit & \$245 ;
-  assign \$246  = port1_word[18:3] == \$signal$162 [110:95];
-  assign \$247  = port1_word[0] & \$246 ;
-  assign \$248  = port1_word[38:23] == \$signal$162 [110:95];
-  assign \$249  = port1_word[20] & \$248 ;
-  assign \$250  = port1_word[58:43] == \$signal$162 [110:95];
-  assign \$251  = port1_word[40] & \$250 ;
-  assign \$252  = port1_word[78:63] == \$signal$162 [110:95];
-  assign \$253  = port1_word[60] & \$252 ;
-  assign \$254  = | { \$253 , \$251 , \$249 , \$247  };
-  assign \$255  = \$254  & \$signal$162 [79];
-  assign \$256  = ~ \$signal$162 [80];
-  assign lane1_hit = \$255  & \$256 ;
-  assign \$257  = port1_word[18:3] == \$signal$162 [110:95];
-  assign \$258  = port1_word[0] & \$257 ;
-  assign \$259  = port1_word[38:23] == \$signal$162 [110:95];
-  assign \$260  = port1_word[20] & \$259 ;
-  assign \$261  = port1_word[58:43] == \$signal$162 [110:95];
-  assign \$262  = port1_word[40] & \$261 ;
-  assign \$263  = port1_word[78:63] == \$signal$162 [110:95];
-  assign \$264  = port1_word[60] & \$263 ;
-  assign \$265  = \$264  ? 2'h3 : 2'h0;
-  assign \$266  = \$262  ? 2'h2 : \$265 ;
-  assign \$267  = \$260  ? 2'h1 : \$266 ;
-  assign \$268  = \$258  ? 2'h0 : \$267 ;
-  assign lane1_slot = lane1_hit ? { \$signal$162 [94:81], \$268  } : 16'h0000;
-  assign \$269  = port1_word[18:3] == \$signal$162 [110:95];
-  assign \$270  = port1_word[0] & \$269 ;
-  assign \$271  = port1_word[38:23] == \$signal$162 [110:95];
-  assign \$272  = port1_word[20] & \$271 ;
-  assign \$273  = port1_word[58:43] == \$signal$162 [110:95];
-  assign \$274  = port1_word[40] & \$273 ;
-  assign \$275  = port1_word[78:63] == \$signal$162 [110:95];
-  assign \$276  = port1_word[60] & \$275 ;
-  assign \$277  = \$276  ? 2'h3 : 2'h0;
-  assign \$278  = \$274  ? 2'h2 : \$277 ;
-  assign \$279  = \$272  ? 2'h1 : \$278 ;
-  assign \$280  = \$270  ? 2'h0 : \$279 ;
-  assign \$281  = { port1_word[79], port1_word[59], port1_word[39], port1_word[19] } >> \$280 ;
-  assign lane1_stale = lane1_hit & \$281 ;
-  assign \$282  = port2_word[18:3] == \$signal$162 [182:167];
-  assign \$283  = port2_word[0] & \$282 ;
-  assign \$284  = port2_word[38:23] == \$signal$162 [182:167];
-  assign \$285  = port2_word[20] & \$284 ;
-  assign \$286  = port2_word[58:43] == \$signal$162 [182:167];
-  assign \$287  = port2_word[40] & \$286 ;
-  assign \$288  = port2_word[78:63] == \$signal$162 [182:167];
-  assign \$289  = port2_word[60] & \$288 ;
-  assign \$290  = | { \$289 , \$287 , \$285 , \$283  };
-  assign \$291  = \$290  & \$signal$162 [151];
-  assign \$292  = ~ \$signal$162 [152];
-  assign lane2_hit = \$291  & \$292 ;
-  assign \$293  = port2_word[18:3] == \$signal$162 [182:167];
-  assign \$294  = port2_word[0] & \$293 ;
-  assign \$295  = port2_word[38:23] == \$signal$162 [182:167];
-  assign \$296  = port2_word[20] & \$295 ;
-  assign \$297  = port2_word[58:43] == \$signal$162 [182:167];
-  assign \$298  = port2_word[40] & \$297 ;
-  assign \$299  = port2_word[78:63] == \$signal$162 [182:167];
-  assign \$300  = port2_word[60] & \$299 ;
-  assign \$301  = \$300  ? 2'h3 : 2'h0;
-  assign \$302  = \$298  ? 2'h2 : \$301 ;
-  assign \$303  = \$296  ? 2'h1 : \$302 ;
-  assign \$304  = \$294  ? 2'h0 : \$303 ;
-  assign lane2_slot = lane2_hit ? { \$signal$162 [166:153], \$304  } : 16'h0000;
-  assign \$305  = port2_word[18:3] == \$signal$162 [182:167];
-  assign \$306  = port2_word[0] & \$305 ;
-  assign \$307  = port2_word[38:23] == \$signal$162 [182:167];
-  assign \$308  = port2_word[20] & \$307 ;
-  assign \$309  = port2_word[58:43] == \$signal$162 [182:167];
-  assign \$310  = port2_word[40] & \$309 ;
-  assign \$311  = port2_word[78:63] == \$signal$162 [182:167];
-  assign \$312  = port2_word[60] & \$311 ;
-  assign \$313  = \$312  ? 2'h3 : 2'h0;
-  assign \$314  = \$310  ? 2'h2 : \$313 ;
-  assign \$315  = \$308  ? 2'h1 : \$314 ;
-  assign \$316  = \$306  ? 2'h0 : \$315 ;
-  assign \$317  = { port2_word[79], port2_word[59], port2_word[39], port2_word[19] } >> \$316 ;
-  assign lane2_stale = lane2_hit & \$317 ;
-  assign \$318  = port3_word[18:3] == \$signal$162 [254:239];
-  assign \$319  = port3_word[0] & \$318 ;
-  assign \$320  = port3_word[38:23] == \$signal$162 [254:239];
-  assign \$321  = port3_word[20] & \$320 ;
-  assign \$322  = port3_word[58:43] == \$signal$162 [254:239];
-  assign \$323  = port3_word[40] & \$322 ;
-  assign \$324  = port3_word[78:63] == \$signal$162 [254:239];
-  assign \$325  = port3_word[60] & \$324 ;
-  assign \$326  = | { \$325 , \$323 , \$321 , \$319  };
-  assign \$327  = \$326  & \$signal$162 [223];
-  assign \$328  = ~ \$signal$162 [224];
-  assign lane3_hit = \$327  & \$328 ;
-  assign \$329  = port3_word[18:3] == \$signal$162 [254:239];
-  assign \$330  = port3_word[0] & \$329 ;
-  assign \$331  = port3_word[38:23] == \$signal$162 [254:239];
-  assign \$332  = port3_word[20] & \$331 ;
-  assign \$333  = port3_word[58:43] == \$signal$162 [254:239];
-  assign \$334  = port3_word[40] & \$333 ;
-  assign \$335  = port3_word[78:63] == \$signal$162 [254:239];
-  assign \$336  = port3_word[60] & \$335 ;
-  assign \$337  = \$336  ? 2'h3 : 2'h0;
-  assign \$338  = \$334  ? 2'h2 : \$337 ;
-  assign \$339  = \$332  ? 2'h1 : \$338 ;
-  assign \$340  = \$330  ? 2'h0 : \$339 ;
-  assign lane3_slot = lane3_hit ? { \$signal$162 [238:225], \$340  } : 16'h0000;
-  assign \$341  = port3_word[18:3] == \$signal$162 [254:239];
-  assign \$342  = port3_word[0] & \$341 ;
-  assign \$343  = port3_word[38:23] == \$signal$162 [254:239];
-  assign \$344  = port3_word[20] & \$343 ;
-  assign \$345  = port3_word[58:43] == \$signal$162 [254:239];
-  assign \$346  = port3_word[40] & \$345 ;
-  assign \$347  = port3_word[78:63] == \$signal$162 [254:239];
-  assign \$348  = port3_word[60] & \$347 ;
-  assign \$349  = \$348  ? 2'h3 : 2'h0;
-  assign \$350  = \$346  ? 2'h2 : \$349 ;
-  assign \$351  = \$344  ? 2'h1 : \$350 ;
-  assign \$352  = \$342  ? 2'h0 : \$351 ;
-  assign \$353  = { port3_word[79], port3_word[59], port3_word[39], port3_word[19] } >> \$352 ;
-  assign lane3_stale = lane3_hit & \$353 ;
-  assign \$354  = port0_word[2:1] == 2'h3;
-  assign \$355  = port0_word[22:21] == 2'h3;
-  assign \$356  = port0_word[42:41] == 2'h3;
-  assign \$357  = port0_word[62:61] == 2'h3;
-  assign \$358  = | { \$357 , \$356 , \$355 , \$354  };
-  assign \$359  = port0_word[2:1] == 2'h2;
-  assign \$360  = port0_word[22:21] == 2'h2;
-  assign \$361  = port0_word[42:41] == 2'h2;
-  assign \$362  = port0_word[62:61] == 2'h2;
-  assign \$363  = | { \$362 , \$361 , \$360 , \$359  };
-  assign \$364  = port0_word[2:1] == 1'h1;
-  assign \$365  = port0_word[22:21] == 1'h1;
-  assign \$366  = port0_word[42:41] == 1'h1;
-  assign \$367  = port0_word[62:61] == 1'h1;
-  assign \$368  = | { \$367 , \$366 , \$365 , \$364  };
-  assign \$369  = \$368  ? 2'h1 : 2'h0;
-  assign \$370  = \$363  ? 2'h2 : \$369 ;
-  assign max_rrpv = \$358  ? 2'h3 : \$370 ;
-  assign \$371  = ~ port0_word[0];
-  assign \$372  = ~ port0_word[20];
-  assign \$373  = ~ port0_word[40];
-  assign \$374  = ~ port0_word[60];
-  assign \$375  = | { \$374 , \$373 , \$372 , \$371  };
-  assign \$376  = ~ port0_word[0];
-  assign \$377  = ~ port0_word[20];
-  assign \$378  = ~ port0_word[40];
-  assign \$379  = ~ port0_word[60];
-  assign \$380  = port0_word[60] ? 2'h0 : 2'h3;
-  assign \$381  = port0_word[40] ? \$380  : 2'h2;
-  assign \$382  = port0_word[20] ? \$381  : 2'h1;
-  assign \$383  = port0_word[0] ? \$382  : 2'h0;
-  assign \$384  = port0_word[2:1] == max_rrpv;
-  assign \$385  = port0_word[22:21] == max_rrpv;
-  assign \$386  = port0_word[42:41] == max_rrpv;
-  assign \$387  = port0_word[62:61] == max_rrpv;
-  assign \$388  = \$387  ? 2'h3 : 2'h0;
-  assign \$389  = \$386  ? 2'h2 : \$388 ;
-  assign \$390  = \$385  ? 2'h1 : \$389 ;
-  assign \$391  = \$384  ? 2'h0 : \$390 ;
-  assign victim = \$375  ? \$383  : \$391 ;
-  assign \$392  = ~ port0_word[0];
-  assign \$393  = ~ port0_word[20];
-  assign \$394  = ~ port0_word[40];
-  assign \$395  = ~ port0_word[60];
-  assign \$396  = | { \$395 , \$394 , \$393 , \$392  };
-  assign \$397  = 2'h3 - max_rrpv;
-  assign \$398  = \$396  ? 3'h0 : \$397 ;
-  assign \$1417  = \$signal$162 [344:343] * 7'h48;
-  assign \$399  = \$signal$162 [294:7] >> \$1417 ;
-  assign \$400  = port0_word[18:3] == \$399 [31:16];
-  assign \$401  = port0_word[0] & \$400 ;
-  assign \$1422  = \$signal$162 [344:343] * 7'h48;
-  assign \$402  = \$signal$162 [294:7] >> \$1422 ;
-  assign \$403  = port0_word[38:23] == \$402 [31:16];
-  assign \$404  = port0_word[20] & \$403 ;
-  assign \$1427  = \$signal$162 [344:343] * 7'h48;
-  assign \$405  = \$signal$162 [294:7] >> \$1427 ;
-  assign \$406  = port0_word[58:43] == \$405 [31:16];
-  assign \$407  = port0_word[40] & \$406 ;
-  assign \$1432  = \$signal$162 [344:343] * 7'h48;
-  assign \$408  = \$signal$162 [294:7] >> \$1432 ;
-  assign \$409  = port0_word[78:63] == \$408 [31:16];
-  assign \$410  = port0_word[60] & \$409 ;
-  assign \$411  = | { \$410 , \$407 , \$404 , \$401  };
-  assign \$412  = ! victim;
-  assign \$1439  = \$signal$162 [344:343] * 7'h48;
-  assign \$413  = \$signal$162 [294:7] >> \$1439 ;
-  assign \$414  = port0_word[18:3] == \$413 [31:16];
-  assign \$415  = port0_word[0] & \$414 ;
-  assign \$1444  = \$signal$162 [344:343] * 7'h48;
-  assign \$416  = \$signal$162 [294:7] >> \$1444 ;
-  assign \$417  = port0_word[38:23] == \$416 [31:16];
-  assign \$418  = port0_word[20] & \$417 ;
-  assign \$1449  = \$signal$162 [344:343] * 7'h48;
-  assign \$419  = \$signal$162 [294:7] >> \$1449 ;
-  assign \$420  = port0_word[58:43] == \$419 [31:16];
-  assign \$421  = port0_word[40] & \$420 ;
-  assign \$1454  = \$signal$162 [344:343] * 7'h48;
-  assign \$422  = \$signal$162 [294:7] >> \$1454 ;
-  assign \$423  = port0_word[78:63] == \$422 [31:16];
-  assign \$424  = port0_word[60] & \$423 ;
-  assign \$425  = \$424  ? 2'h3 : 2'h0;
-  assign \$426  = \$421  ? 2'h2 : \$425 ;
-  assign \$427  = \$418  ? 2'h1 : \$426 ;
-  assign \$428  = \$415  ? 2'h0 : \$427 ;
-  assign \$429  = ! \$428 ;
-  assign \$1464  = \$signal$162 [344:343] * 7'h48;
-  assign \$430  = \$signal$162 [294:7] >> \$1464 ;
-  assign \$431  = port0_word[2:1] + \$398 [1:0];
-  assign \$1468  = \$signal$162 [344:343] * 7'h48;
-  assign \$432  = \$signal$162 [294:7] >> \$1468 ;
-  assign \$433  = port0_word[18:3] == \$432 [31:16];
-  assign \$434  = port0_word[0] & \$433 ;
-  assign \$1473  = \$signal$162 [344:343] * 7'h48;
-  assign \$435  = \$signal$162 [294:7] >> \$1473 ;
-  assign \$436  = port0_word[38:23] == \$435 [31:16];
-  assign \$437  = port0_word[20] & \$436 ;
-  assign \$1478  = \$signal$162 [344:343] * 7'h48;
-  assign \$438  = \$signal$162 [294:7] >> \$1478 ;
-  assign \$439  = port0_word[58:43] == \$438 [31:16];
-  assign \$440  = port0_word[40] & \$439 ;
-  assign \$1483  = \$signal$162 [344:343] * 7'h48;
-  assign \$441  = \$signal$162 [294:7] >> \$1483 ;
-  assign \$442  = port0_word[78:63] == \$441 [31:16];
-  assign \$443  = port0_word[60] & \$442 ;
-  assign \$444  = | { \$443 , \$440 , \$437 , \$434  };
-  assign \$445  = victim == 1'h1;
-  assign \$1490  = \$signal$162 [344:343] * 7'h48;
-  assign \$446  = \$signal$162 [294:7] >> \$1490 ;
-  assign \$447  = port0_word[18:3] == \$446 [31:16];
-  assign \$448  = port0_word[0] & \$447 ;
-  assign \$1495  = \$signal$162 [344:343] * 7'h48;
-  assign \$449  = \$signal$162 [294:7] >> \$1495 ;
-  assign \$450  = port0_word[38:23] == \$449 [31:16];
-  assign \$451  = port0_word[20] & \$450 ;
-  assign \$1500  = \$signal$162 [344:343] * 7'h48;
-  assign \$452  = \$signal$162 [294:7] >> \$1500 ;
-  assign \$453  = port0_word[58:43] == \$452 [31:16];
-  assign \$454  = port0_word[40] & \$453 ;
-  assign \$1505  = \$signal$162 [344:343] * 7'h48;
-  assign \$455  = \$signal$162 [294:7] >> \$1505 ;
-  assign \$456  = port0_word[78:63] == \$455 [31:16];
-  assign \$457  = port0_word[60] & \$456 ;
-  assign \$458  = \$457  ? 2'h3 : 2'h0;
-  assign \$459  = \$454  ? 2'h2 : \$458 ;
-  assign \$460  = \$451  ? 2'h1 : \$459 ;
-  assign \$461  = \$448  ? 2'h0 : \$460 ;
-  assign \$462  = \$461  == 1'h1;
-  assign \$1515  = \$signal$162 [344:343] * 7'h48;
-  assign \$463  = \$signal$162 [294:7] >> \$1515 ;
-  assign \$464  = port0_word[22:21] + \$398 [1:0];
-  assign \$1519  = \$signal$162 [344:343] * 7'h48;
-  assign \$465  = \$signal$162 [294:7] >> \$1519 ;
-  assign \$466  = port0_word[18:3] == \$465 [31:16];
-  assign \$467  = port0_word[0] & \$466 ;
-  assign \$1524  = \$signal$162 [344:343] * 7'h48;
-  assign \$468  = \$signal$162 [294:7] >> \$1524 ;
-  assign \$469  = port0_word[38:23] == \$468 [31:16];
-  assign \$470  = port0_word[20] & \$469 ;
-  assign \$1529  = \$signal$162 [344:343] * 7'h48;
-  assign \$471  = \$signal$162 [294:7] >> \$1529 ;
-  assign \$472  = port0_word[58:43] == \$471 [31:16];
-  assign \$473  = port0_word[40] & \$472 ;
-  assign \$1534  = \$signal$162 [344:343] * 7'h48;
-  assign \$474  = \$signal$162 [294:7] >> \$1534 ;
-  assign \$475  = port0_word[78:63] == \$474 [31:16];
-  assign \$476  = port0_word[60] & \$475 ;
-  assign \$477  = | { \$476 , \$473 , \$470 , \$467  };
-  assign \$478  = victim == 2'h2;
-  assign \$1541  = \$signal$162 [344:343] * 7'h48;
-  assign \$479  = \$signal$162 [294:7] >> \$1541 ;
-  assign \$480  = port0_word[18:3] == \$479 [31:16];
-  assign \$481  = port0_word[0] & \$480 ;
-  assign \$1546  = \$signal$162 [344:343] * 7'h48;
-  assign \$482  = \$signal$162 [294:7] >> \$1546 ;
-  assign \$483  = port0_word[38:23] == \$482 [31:16];
-  assign \$484  = port0_word[20] & \$483 ;
-  assign \$1551  = \$signal$162 [344:343] * 7'h48;
-  assign \$485  = \$signal$162 [294:7] >> \$1551 ;
-  assign \$486  = port0_word[58:43] == \$485 [31:16];
-  assign \$487  = port0_word[40] & \$486 ;
-  assign \$1556  = \$signal$162 [344:343] * 7'h48;
-  assign \$488  = \$signal$162 [294:7] >> \$1556 ;
-  assign \$489  = port0_word[78:63] == \$488 [31:16];
-  assign \$490  = port0_word[60] & \$489 ;
-  assign \$491  = \$490  ? 2'h3 : 2'h0;
-  assign \$492  = \$487  ? 2'h2 : \$491 ;
-  assign \$493  = \$484  ? 2'h1 : \$492 ;
-  assign \$494  = \$481  ? 2'h0 : \$493 ;
-  assign \$495  = \$494  == 2'h2;
-  assign \$1566  = \$signal$162 [344:343] * 7'h48;
-  assign \$496  = \$signal$162 [294:7] >> \$1566 ;
-  assign \$497  = port0_word[42:41] + \$398 [1:0];
-  assign \$1570  = \$signal$162 [344:343] * 7'h48;
-  assign \$498  = \$signal$162 [294:7] >> \$1570 ;
-  assign \$499  = port0_word[18:3] == \$498 [31:16];
-  assign \$500  = port0_word[0] & \$499 ;
-  assign \$1575  = \$signal$162 [344:343] * 7'h48;
-  assign \$501  = \$signal$162 [294:7] >> \$1575 ;
-  assign \$502  = port0_word[38:23] == \$501 [31:16];
-  assign \$503  = port0_word[20] & \$502 ;
-  assign \$1580  = \$signal$162 [344:343] * 7'h48;
-  assign \$504  = \$signal$162 [294:7] >> \$1580 ;
-  assign \$505  = port0_word[58:43] == \$504 [31:16];
-  assign \$506  = port0_word[40] & \$505 ;
-  assign \$1585  = \$signal$162 [344:343] * 7'h48;
-  assign \$507  = \$signal$162 [294:7] >> \$1585 ;
-  assign \$508  = port0_word[78:63] == \$507 [31:16];
-  assign \$509  = port0_word[60] & \$508 ;
-  assign \$510  = | { \$509 , \$506 , \$503 , \$500  };
-  assign \$511  = victim == 2'h3;
-  assign \$1592  = \$signal$162 [344:343] * 7'h48;
-  assign \$512  = \$signal$162 [294:7] >> \$1592 ;
-  assign \$513  = port0_word[18:3] == \$512 [31:16];
-  assign \$514  = port0_word[0] & \$513 ;
-  assign \$1597  = \$signal$162 [344:343] * 7'h48;
-  assign \$515  = \$signal$162 [294:7] >> \$1597 ;
-  assign \$516  = port0_word[38:23] == \$515 [31:16];
-  assign \$517  = port0_word[20] & \$516 ;
-  assign \$1602  = \$signal$162 [344:343] * 7'h48;
-  assign \$518  = \$signal$162 [294:7] >> \$1602 ;
-  assign \$519  = port0_word[58:43] == \$518 [31:16];
-  assign \$520  = port0_word[40] & \$519 ;
-  assign \$1607  = \$signal$162 [344:343] * 7'h48;
-  assign \$521  = \$signal$162 [294:7] >> \$1607 ;
-  assign \$522  = port0_word[78:63] == \$521 [31:16];
-  assign \$523  = port0_word[60] & \$522 ;
-  assign \$524  = \$523  ? 2'h3 : 2'h0;
-  assign \$525  = \$520  ? 2'h2 : \$524 ;
-  assign \$526  = \$517  ? 2'h1 : \$525 ;
-  assign \$527  = \$514  ? 2'h0 : \$526 ;
-  assign \$528  = \$527  == 2'h3;
-  assign \$1617  = \$signal$162 [344:343] * 7'h48;
-  assign \$529  = \$signal$162 [294:7] >> \$1617 ;
-  assign \$530  = port0_word[62:61] + \$398 [1:0];
-  assign \$1621  = \$signal$162 [344:343] * 7'h48;
-  assign \$531  = \$signal$162 [294:7] >> \$1621 ;
-  assign \$1624  = \$signal$162 [344:343] * 7'h48;
-  assign \$532  = \$signal$162 [294:7] >> \$1624 ;
-  assign \$533  = port0_word[18:3] == \$532 [31:16];
-  assign \$534  = port0_word[0] & \$533 ;
-  assign \$1629  = \$signal$162 [344:343] * 7'h48;
-  assign \$535  = \$signal$162 [294:7] >> \$1629 ;
-  assign \$536  = port0_word[38:23] == \$535 [31:16];
-  assign \$537  = port0_word[20] & \$536 ;
-  assign \$1634  = \$signal$162 [344:343] * 7'h48;
-  assign \$538  = \$signal$162 [294:7] >> \$1634 ;
-  assign \$539  = port0_word[58:43] == \$538 [31:16];
-  assign \$540  = port0_word[40] & \$539 ;
-  assign \$1639  = \$signal$162 [344:343] * 7'h48;
-  assign \$541  = \$signal$162 [294:7] >> \$1639 ;
-  assign \$542  = port0_word[78:63] == \$541 [31:16];
-  assign \$543  = port0_word[60] & \$542 ;
-  assign \$544  = | { \$543 , \$540 , \$537 , \$534  };
-  assign \$1645  = \$signal$162 [344:343] * 7'h48;
-  assign \$545  = \$signal$162 [294:7] >> \$1645 ;
-  assign \$546  = port0_word[18:3] == \$545 [31:16];
-  assign \$547  = port0_word[0] & \$546 ;
-  assign \$1650  = \$signal$162 [344:343] * 7'h48;
-  assign \$548  = \$signal$162 [294:7] >> \$1650 ;
-  assign \$549  = port0_word[38:23] == \$548 [31:16];
-  assign \$550  = port0_word[20] & \$549 ;
-  assign \$1655  = \$signal$162 [344:343] * 7'h48;
-  assign \$551  = \$signal$162 [294:7] >> \$1655 ;
-  assign \$552  = port0_word[58:43] == \$551 [31:16];
-  assign \$553  = port0_word[40] & \$552 ;
-  assign \$1660  = \$signal$162 [344:343] * 7'h48;
-  assign \$554  = \$signal$162 [294:7] >> \$1660 ;
-  assign \$555  = port0_word[78:63] == \$554 [31:16];
-  assign \$556  = port0_word[60] & \$555 ;
-  assign \$557  = \$556  ? 2'h3 : 2'h0;
-  assign \$558  = \$553  ? 2'h2 : \$557 ;
-  assign \$559  = \$550  ? 2'h1 : \$558 ;
-  assign \$560  = \$547  ? 2'h0 : \$559 ;
-  assign \$561  = \$544  ? \$560  : victim;
-  assign \$1670  = \$signal$162 [344:343] * 7'h48;
-  assign \$562  = \$signal$162 [294:7] >> \$1670 ;
-  assign learn_slot = \$531 [1] ? 16'h0000 : { \$562 [15:2], \$561  };
-  assign \$563  = \$signal$162 [347:345] == 2'h3;
-  assign \$564  = port0_word[18:3] == \$signal$162 [379:364];
-  assign \$565  = port0_word[0] & \$564 ;
-  assign \$566  = port0_word[38:23] == \$signal$162 [379:364];
-  assign \$567  = port0_word[20] & \$566 ;
-  assign \$568  = port0_word[58:43] == \$signal$162 [379:364];
-  assign \$569  = port0_word[40] & \$568 ;
-  assign \$570  = port0_word[78:63] == \$signal$162 [379:364];
-  assign \$571  = port0_word[60] & \$570 ;
-  assign \$572  = \$571  ? 2'h3 : 2'h0;
-  assign \$573  = \$569  ? 2'h2 : \$572 ;
-  assign \$574  = \$567  ? 2'h1 : \$573 ;
-  assign \$575  = \$565  ? 2'h0 : \$574 ;
-  assign host_way = \$563  ? \$575  : \$signal$162 [349:348];
-  assign \$576  = \$signal$162 [347:345] == 1'h1;
-  assign \$577  = \$signal$162 [347:345] == 2'h2;
-  assign \$578  = \$signal$162 [347:345] == 3'h4;
-  assign \$579  = \$signal$162 [347:345] == 2'h3;
-  assign \$580  = port0_word[18:3] == \$signal$162 [379:364];
-  assign \$581  = port0_word[0] & \$580 ;
-  assign \$582  = port0_word[38:23] == \$signal$162 [379:364];
-  assign \$583  = port0_word[20] & \$582 ;
-  assign \$584  = port0_word[58:43] == \$signal$162 [379:364];
-  assign \$585  = port0_word[40] & \$584 ;
-  assign \$586  = port0_word[78:63] == \$signal$162 [379:364];
-  assign \$587  = port0_word[60] & \$586 ;
-  assign \$588  = | { \$587 , \$585 , \$583 , \$581  };
-  assign \$589  = \$579  & \$588 ;
-  assign \$590  = ~ \$signal$162 [0];
-  assign \$591  = \$signal$182  & \$590 ;
-  assign \$592  = \$591  & \$signal$162 [1];
-  assign \$593  = | \$signal$162 [5:2];
-  assign \$594  = \$592  & \$593 ;
-  assign \$1707  = \$signal$162 [344:343] * 7'h48;
-  assign \$595  = \$signal$162 [294:7] >> \$1707 ;
-  assign \$596  = ~ \$595 [1];
-  assign \$597  = \$594  & \$596 ;
-  assign \$598  = \$signal$182  & \$signal$162 [0];
-  assign \$599  = | \$signal$162 [347:345];
-  assign \$600  = \$598  & \$599 ;
-  assign b_writes = \$597  | \$600 ;
-  assign \$601  = | { hh_valid, host_valid_s3, host_valid_s2, host_valid_s1, h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
-  assign \$602  = \$601  | a_valid;
-  assign \$603  = \$602  | \$signal$182 ;
-  assign \$604  = \$603  | write__en;
-  assign \$605  = \$604  | counting;
-  assign busy = \$605  | clearing;
-  assign \$606  = req__valid & req__ready;
-  assign \$607  = host_cmd__valid & host_cmd__ready;
-  assign \$608  = ~ mid_beat;
-  assign \$609  = hh_valid & \$608 ;
-  assign \$610  = clear_set + 1'h1;
-  assign \$611  = clear_set == 14'h3fff;
-  assign \$612  = host_cmd_s4[2:0] == 2'h2;
-  assign \$613  = host_cmd_s4[2:0] == 3'h4;
-  assign \$614  = \$612  | \$613 ;
-  assign \$615  = ~ mid_beat;
-  assign \$617  = \$615  & \$616 ;
-  assign \$618  = | pending;
-  assign \$619  = ~ \$618 ;
-  assign \$620  = | rest;
-  assign \$621  = \$signal$162 [342:329] == \$signature__addr ;
-  assign \$622  = b_writes & \$621 ;
-  assign \$623  = \$signal$162 [342:329] == \$signal [94:81];
-  assign \$624  = b_writes & \$623 ;
-  assign \$625  = \$signal$162 [342:329] == \$signal [166:153];
-  assign \$626  = b_writes & \$625 ;
-  assign \$627  = \$signal$162 [342:329] == \$signal [238:225];
-  assign \$628  = b_writes & \$627 ;
-  assign \$629  = \$signal$162 [0] ? host_word : learn_word;
-  assign \$630  = resp__valid & resp__ready;
-  assign \$631  = host_resp__valid & host_resp__ready;
-  assign \$632  = advance & \$signal$182 ;
-  assign \$633  = ~ \$signal$162 [0];
-  assign \$634  = \$632  & \$633 ;
-  assign \$635  = ~ \$signal$162 [7];
-  assign \$1752  = \$signal$162 [344:343] * 7'h48;
-  assign \$636  = \$signal$162 [294:7] >> \$1752 ;
-  assign \$637  = port0_word[18:3] == \$636 [31:16];
-  assign \$638  = port0_word[0] & \$637 ;
-  assign \$1757  = \$signal$162 [344:343] * 7'h48;
-  assign \$639  = \$signal$162 [294:7] >> \$1757 ;
-  assign \$640  = port0_word[38:23] == \$639 [31:16];
-  assign \$641  = port0_word[20] & \$640 ;
-  assign \$1762  = \$signal$162 [344:343] * 7'h48;
-  assign \$642  = \$signal$162 [294:7] >> \$1762 ;
-  assign \$643  = port0_word[58:43] == \$642 [31:16];
-  assign \$644  = port0_word[40] & \$643 ;
-  assign \$1767  = \$signal$162 [344:343] * 7'h48;
-  assign \$645  = \$signal$162 [294:7] >> \$1767 ;
-  assign \$646  = port0_word[78:63] == \$645 [31:16];
-  assign \$647  = port0_word[60] & \$646 ;
-  assign \$648  = | { \$647 , \$644 , \$641 , \$638  };
-  assign \$1773  = \$signal$162 [344:343] * 7'h48;
-  assign \$649  = \$signal$162 [294:7] >> \$1773 ;
-  assign \$650  = ~ \$649 [1];
-  assign \$651  = \$648  & \$650 ;
-  assign \$1778  = \$signal$162 [344:343] * 7'h48;
-  assign \$652  = \$signal$162 [294:7] >> \$1778 ;
-  assign \$653  = ~ \$signal$162 [79];
-  assign \$1782  = \$signal$162 [344:343] * 7'h48;
-  assign \$654  = \$signal$162 [294:7] >> \$1782 ;
-  assign \$655  = port0_word[18:3] == \$654 [31:16];
-  assign \$656  = port0_word[0] & \$655 ;
-  assign \$1787  = \$signal$162 [344:343] * 7'h48;
-  assign \$657  = \$signal$162 [294:7] >> \$1787 ;
-  assign \$658  = port0_word[38:23] == \$657 [31:16];
-  assign \$659  = port0_word[20] & \$658 ;
-  assign \$1792  = \$signal$162 [344:343] * 7'h48;
-  assign \$660  = \$signal$162 [294:7] >> \$1792 ;
-  assign \$661  = port0_word[58:43] == \$660 [31:16];
-  assign \$662  = port0_word[40] & \$661 ;
-  assign \$1797  = \$signal$162 [344:343] * 7'h48;
-  assign \$663  = \$signal$162 [294:7] >> \$1797 ;
-  assign \$664  = port0_word[78:63] == \$663 [31:16];
-  assign \$665  = port0_word[60] & \$664 ;
-  assign \$666  = | { \$665 , \$662 , \$659 , \$656  };
-  assign \$1803  = \$signal$162 [344:343] * 7'h48;
-  assign \$667  = \$signal$162 [294:7] >> \$1803 ;
-  assign \$668  = ~ \$667 [1];
-  assign \$669  = \$666  & \$668 ;
-  assign \$1808  = \$signal$162 [344:343] * 7'h48;
-  assign \$670  = \$signal$162 [294:7] >> \$1808 ;
-  assign \$671  = ~ \$signal$162 [151];
-  assign \$1812  = \$signal$162 [344:343] * 7'h48;
-  assign \$672  = \$signal$162 [294:7] >> \$1812 ;
-  assign \$673  = port0_word[18:3] == \$672 [31:16];
-  assign \$674  = port0_word[0] & \$673 ;
-  assign \$1817  = \$signal$162 [344:343] * 7'h48;
-  assign \$675  = \$signal$162 [294:7] >> \$1817 ;
-  assign \$676  = port0_word[38:23] == \$675 [31:16];
-  assign \$677  = port0_word[20] & \$676 ;
-  assign \$1822  = \$signal$162 [344:343] * 7'h48;
-  assign \$678  = \$signal$162 [294:7] >> \$1822 ;
-  assign \$679  = port0_word[58:43] == \$678 [31:16];
-  assign \$680  = port0_word[40] & \$679 ;
-  assign \$1827  = \$signal$162 [344:343] * 7'h48;
-  assign \$681  = \$signal$162 [294:7] >> \$1827 ;
-  assign \$682  = port0_word[78:63] == \$681 [31:16];
-  assign \$683  = port0_word[60] & \$682 ;
-  assign \$684  = | { \$683 , \$680 , \$677 , \$674  };
-  assign \$1833  = \$signal$162 [344:343] * 7'h48;
-  assign \$685  = \$signal$162 [294:7] >> \$1833 ;
-  assign \$686  = ~ \$685 [1];
-  assign \$687  = \$684  & \$686 ;
-  assign \$1838  = \$signal$162 [344:343] * 7'h48;
-  assign \$688  = \$signal$162 [294:7] >> \$1838 ;
-  assign \$689  = ~ \$signal$162 [223];
-  assign \$1842  = \$signal$162 [344:343] * 7'h48;
-  assign \$690  = \$signal$162 [294:7] >> \$1842 ;
-  assign \$691  = port0_word[18:3] == \$690 [31:16];
-  assign \$692  = port0_word[0] & \$691 ;
-  assign \$1847  = \$signal$162 [344:343] * 7'h48;
-  assign \$693  = \$signal$162 [294:7] >> \$1847 ;
-  assign \$694  = port0_word[38:23] == \$693 [31:16];
-  assign \$695  = port0_word[20] & \$694 ;
-  assign \$1852  = \$signal$162 [344:343] * 7'h48;
-  assign \$696  = \$signal$162 [294:7] >> \$1852 ;
-  assign \$697  = port0_word[58:43] == \$696 [31:16];
-  assign \$698  = port0_word[40] & \$697 ;
-  assign \$1857  = \$signal$162 [344:343] * 7'h48;
-  assign \$699  = \$signal$162 [294:7] >> \$1857 ;
-  assign \$700  = port0_word[78:63] == \$699 [31:16];
-  assign \$701  = port0_word[60] & \$700 ;
-  assign \$702  = | { \$701 , \$698 , \$695 , \$692  };
-  assign \$1863  = \$signal$162 [344:343] * 7'h48;
-  assign \$703  = \$signal$162 [294:7] >> \$1863 ;
-  assign \$704  = ~ \$703 [1];
-  assign \$705  = \$702  & \$704 ;
-  assign \$1868  = \$signal$162 [344:343] * 7'h48;
-  assign \$706  = \$signal$162 [294:7] >> \$1868 ;
-  assign \$707  = advance & \$signal$182 ;
-  assign \$708  = \$707  & \$signal$162 [0];
-  assign \$709  = \$708  & \$signal$162 [399];
-  assign \$710  = \$signal$162 [347:345] == 2'h3;
-  assign \$711  = port0_word[18:3] == \$signal$162 [379:364];
-  assign \$712  = port0_word[0] & \$711 ;
-  assign \$713  = port0_word[38:23] == \$signal$162 [379:364];
-  assign \$714  = port0_word[20] & \$713 ;
-  assign \$715  = port0_word[58:43] == \$signal$162 [379:364];
-  assign \$716  = port0_word[40] & \$715 ;
-  assign \$717  = port0_word[78:63] == \$signal$162 [379:364];
+  assign \$183  = ~ host_queued;
+  assign \$184  = h_valid & \$183 ;
+  assign \$185  = clear_set == 14'h3fff;
+  assign \$186  = host_cmd_s4[2:0] == 2'h2;
+  assign \$187  = host_cmd_s4[2:0] == 3'h4;
+  assign \$188  = \$186  | \$187 ;
+  assign \$189  = host_cmd_s4[2:0] == 2'h3;
+  assign \$190  = ~ mid_beat;
+  assign \$192  = \$190  & \$191 ;
+  assign \$193  = | pending;
+  assign \$194  = ~ \$193 ;
+  assign \$195  = pending[3] ? 2'h3 : 2'h0;
+  assign \$196  = pending[2] ? 2'h2 : \$195 ;
+  assign \$197  = pending[1] ? 2'h1 : \$196 ;
+  assign \$198  = pending[0] ? 2'h0 : \$197 ;
+  assign \$199  = 1'h1 << \$198 ;
+  assign \$200  = pending[3] ? 2'h3 : 2'h0;
+  assign \$201  = pending[2] ? 2'h2 : \$200 ;
+  assign \$202  = pending[1] ? 2'h1 : \$201 ;
+  assign \$203  = pending[0] ? 2'h0 : \$202 ;
+  assign \$204  = pending[3] ? 2'h3 : 2'h0;
+  assign \$205  = pending[2] ? 2'h2 : \$204 ;
+  assign \$206  = pending[1] ? 2'h1 : \$205 ;
+  assign \$207  = pending[0] ? 2'h0 : \$206 ;
+  assign \$1237  = \$207  * 7'h48;
+  assign \$208  = h[287:0] >> \$1237 ;
+  assign \$209  = ! rest;
+  assign \$210  = ! rest;
+  assign \$211  = \$signal [0] | \$signal [1];
+  assign \$signature__addr  = \$211  ? \$signal [342:329] : \$signal [22:9];
+  assign port0_word = port0_forward_b ? w_word : port0_read;
+  assign port1_word = port1_forward_b ? w_word : port1_read;
+  assign port2_word = port2_forward_b ? w_word : port2_read;
+  assign port3_word = port3_forward_b ? w_word : port3_read;
+  assign \$212  = port0_word[18:3] == \$signal$166 [38:23];
+  assign \$213  = port0_word[0] & \$212 ;
+  assign \$214  = port0_word[38:23] == \$signal$166 [38:23];
+  assign \$215  = port0_word[20] & \$214 ;
+  assign \$216  = port0_word[58:43] == \$signal$166 [38:23];
+  assign \$217  = port0_word[40] & \$216 ;
+  assign \$218  = port0_word[78:63] == \$signal$166 [38:23];
+  assign \$219  = port0_word[60] & \$218 ;
+  assign \$220  = | { \$219 , \$217 , \$215 , \$213  };
+  assign \$221  = \$220  & \$signal$166 [7];
+  assign \$222  = ~ \$signal$166 [8];
+  assign lane0_hit = \$221  & \$222 ;
+  assign \$223  = port0_word[18:3] == \$signal$166 [38:23];
+  assign \$224  = port0_word[0] & \$223 ;
+  assign \$225  = port0_word[38:23] == \$signal$166 [38:23];
+  assign \$226  = port0_word[20] & \$225 ;
+  assign \$227  = port0_word[58:43] == \$signal$166 [38:23];
+  assign \$228  = port0_word[40] & \$227 ;
+  assign \$229  = port0_word[78:63] == \$signal$166 [38:23];
+  assign \$230  = port0_word[60] & \$229 ;
+  assign \$231  = \$230  ? 2'h3 : 2'h0;
+  assign \$232  = \$228  ? 2'h2 : \$231 ;
+  assign \$233  = \$226  ? 2'h1 : \$232 ;
+  assign \$234  = \$224  ? 2'h0 : \$233 ;
+  assign lane0_slot = lane0_hit ? { \$signal$166 [22:9], \$234  } : 16'h0000;
+  assign \$235  = port0_word[18:3] == \$signal$166 [38:23];
+  assign \$236  = port0_word[0] & \$235 ;
+  assign \$237  = port0_word[38:23] == \$signal$166 [38:23];
+  assign \$238  = port0_word[20] & \$237 ;
+  assign \$239  = port0_word[58:43] == \$signal$166 [38:23];
+  assign \$240  = port0_word[40] & \$239 ;
+  assign \$241  = port0_word[78:63] == \$signal$166 [38:23];
+  assign \$242  = port0_word[60] & \$241 ;
+  assign \$243  = \$242  ? 2'h3 : 2'h0;
+  assign \$244  = \$240  ? 2'h2 : \$243 ;
+  assign \$245  = \$238  ? 2'h1 : \$244 ;
+  assign \$246  = \$236  ? 2'h0 : \$245 ;
+  assign \$247  = { port0_word[79], port0_word[59], port0_word[39], port0_word[19] } >> \$246 ;
+  assign lane0_stale = lane0_hit & \$247 ;
+  assign \$248  = port1_word[18:3] == \$signal$166 [110:95];
+  assign \$249  = port1_word[0] & \$248 ;
+  assign \$250  = port1_word[38:23] == \$signal$166 [110:95];
+  assign \$251  = port1_word[20] & \$250 ;
+  assign \$252  = port1_word[58:43] == \$signal$166 [110:95];
+  assign \$253  = port1_word[40] & \$252 ;
+  assign \$254  = port1_word[78:63] == \$signal$166 [110:95];
+  assign \$255  = port1_word[60] & \$254 ;
+  assign \$256  = | { \$255 , \$253 , \$251 , \$249  };
+  assign \$257  = \$256  & \$signal$166 [79];
+  assign \$258  = ~ \$signal$166 [80];
+  assign lane1_hit = \$257  & \$258 ;
+  assign \$259  = port1_word[18:3] == \$signal$166 [110:95];
+  assign \$260  = port1_word[0] & \$259 ;
+  assign \$261  = port1_word[38:23] == \$signal$166 [110:95];
+  assign \$262  = port1_word[20] & \$261 ;
+  assign \$263  = port1_word[58:43] == \$signal$166 [110:95];
+  assign \$264  = port1_word[40] & \$263 ;
+  assign \$265  = port1_word[78:63] == \$signal$166 [110:95];
+  assign \$266  = port1_word[60] & \$265 ;
+  assign \$267  = \$266  ? 2'h3 : 2'h0;
+  assign \$268  = \$264  ? 2'h2 : \$267 ;
+  assign \$269  = \$262  ? 2'h1 : \$268 ;
+  assign \$270  = \$260  ? 2'h0 : \$269 ;
+  assign lane1_slot = lane1_hit ? { \$signal$166 [94:81], \$270  } : 16'h0000;
+  assign \$271  = port1_word[18:3] == \$signal$166 [110:95];
+  assign \$272  = port1_word[0] & \$271 ;
+  assign \$273  = port1_word[38:23] == \$signal$166 [110:95];
+  assign \$274  = port1_word[20] & \$273 ;
+  assign \$275  = port1_word[58:43] == \$signal$166 [110:95];
+  assign \$276  = port1_word[40] & \$275 ;
+  assign \$277  = port1_word[78:63] == \$signal$166 [110:95];
+  assign \$278  = port1_word[60] & \$277 ;
+  assign \$279  = \$278  ? 2'h3 : 2'h0;
+  assign \$280  = \$276  ? 2'h2 : \$279 ;
+  assign \$281  = \$274  ? 2'h1 : \$280 ;
+  assign \$282  = \$272  ? 2'h0 : \$281 ;
+  assign \$283  = { port1_word[79], port1_word[59], port1_word[39], port1_word[19] } >> \$282 ;
+  assign lane1_stale = lane1_hit & \$283 ;
+  assign \$284  = port2_word[18:3] == \$signal$166 [182:167];
+  assign \$285  = port2_word[0] & \$284 ;
+  assign \$286  = port2_word[38:23] == \$signal$166 [182:167];
+  assign \$287  = port2_word[20] & \$286 ;
+  assign \$288  = port2_word[58:43] == \$signal$166 [182:167];
+  assign \$289  = port2_word[40] & \$288 ;
+  assign \$290  = port2_word[78:63] == \$signal$166 [182:167];
+  assign \$291  = port2_word[60] & \$290 ;
+  assign \$292  = | { \$291 , \$289 , \$287 , \$285  };
+  assign \$293  = \$292  & \$signal$166 [151];
+  assign \$294  = ~ \$signal$166 [152];
+  assign lane2_hit = \$293  & \$294 ;
+  assign \$295  = port2_word[18:3] == \$signal$166 [182:167];
+  assign \$296  = port2_word[0] & \$295 ;
+  assign \$297  = port2_word[38:23] == \$signal$166 [182:167];
+  assign \$298  = port2_word[20] & \$297 ;
+  assign \$299  = port2_word[58:43] == \$signal$166 [182:167];
+  assign \$300  = port2_word[40] & \$299 ;
+  assign \$301  = port2_word[78:63] == \$signal$166 [182:167];
+  assign \$302  = port2_word[60] & \$301 ;
+  assign \$303  = \$302  ? 2'h3 : 2'h0;
+  assign \$304  = \$300  ? 2'h2 : \$303 ;
+  assign \$305  = \$298  ? 2'h1 : \$304 ;
+  assign \$306  = \$296  ? 2'h0 : \$305 ;
+  assign lane2_slot = lane2_hit ? { \$signal$166 [166:153], \$306  } : 16'h0000;
+  assign \$307  = port2_word[18:3] == \$signal$166 [182:167];
+  assign \$308  = port2_word[0] & \$307 ;
+  assign \$309  = port2_word[38:23] == \$signal$166 [182:167];
+  assign \$310  = port2_word[20] & \$309 ;
+  assign \$311  = port2_word[58:43] == \$signal$166 [182:167];
+  assign \$312  = port2_word[40] & \$311 ;
+  assign \$313  = port2_word[78:63] == \$signal$166 [182:167];
+  assign \$314  = port2_word[60] & \$313 ;
+  assign \$315  = \$314  ? 2'h3 : 2'h0;
+  assign \$316  = \$312  ? 2'h2 : \$315 ;
+  assign \$317  = \$310  ? 2'h1 : \$316 ;
+  assign \$318  = \$308  ? 2'h0 : \$317 ;
+  assign \$319  = { port2_word[79], port2_word[59], port2_word[39], port2_word[19] } >> \$318 ;
+  assign lane2_stale = lane2_hit & \$319 ;
+  assign \$320  = port3_word[18:3] == \$signal$166 [254:239];
+  assign \$321  = port3_word[0] & \$320 ;
+  assign \$322  = port3_word[38:23] == \$signal$166 [254:239];
+  assign \$323  = port3_word[20] & \$322 ;
+  assign \$324  = port3_word[58:43] == \$signal$166 [254:239];
+  assign \$325  = port3_word[40] & \$324 ;
+  assign \$326  = port3_word[78:63] == \$signal$166 [254:239];
+  assign \$327  = port3_word[60] & \$326 ;
+  assign \$328  = | { \$327 , \$325 , \$323 , \$321  };
+  assign \$329  = \$328  & \$signal$166 [223];
+  assign \$330  = ~ \$signal$166 [224];
+  assign lane3_hit = \$329  & \$330 ;
+  assign \$331  = port3_word[18:3] == \$signal$166 [254:239];
+  assign \$332  = port3_word[0] & \$331 ;
+  assign \$333  = port3_word[38:23] == \$signal$166 [254:239];
+  assign \$334  = port3_word[20] & \$333 ;
+  assign \$335  = port3_word[58:43] == \$signal$166 [254:239];
+  assign \$336  = port3_word[40] & \$335 ;
+  assign \$337  = port3_word[78:63] == \$signal$166 [254:239];
+  assign \$338  = port3_word[60] & \$337 ;
+  assign \$339  = \$338  ? 2'h3 : 2'h0;
+  assign \$340  = \$336  ? 2'h2 : \$339 ;
+  assign \$341  = \$334  ? 2'h1 : \$340 ;
+  assign \$342  = \$332  ? 2'h0 : \$341 ;
+  assign lane3_slot = lane3_hit ? { \$signal$166 [238:225], \$342  } : 16'h0000;
+  assign \$343  = port3_word[18:3] == \$signal$166 [254:239];
+  assign \$344  = port3_word[0] & \$343 ;
+  assign \$345  = port3_word[38:23] == \$signal$166 [254:239];
+  assign \$346  = port3_word[20] & \$345 ;
+  assign \$347  = port3_word[58:43] == \$signal$166 [254:239];
+  assign \$348  = port3_word[40] & \$347 ;
+  assign \$349  = port3_word[78:63] == \$signal$166 [254:239];
+  assign \$350  = port3_word[60] & \$349 ;
+  assign \$351  = \$350  ? 2'h3 : 2'h0;
+  assign \$352  = \$348  ? 2'h2 : \$351 ;
+  assign \$353  = \$346  ? 2'h1 : \$352 ;
+  assign \$354  = \$344  ? 2'h0 : \$353 ;
+  assign \$355  = { port3_word[79], port3_word[59], port3_word[39], port3_word[19] } >> \$354 ;
+  assign lane3_stale = lane3_hit & \$355 ;
+  assign \$356  = port0_word[2:1] == 2'h3;
+  assign \$357  = port0_word[22:21] == 2'h3;
+  assign \$358  = port0_word[42:41] == 2'h3;
+  assign \$359  = port0_word[62:61] == 2'h3;
+  assign \$360  = | { \$359 , \$358 , \$357 , \$356  };
+  assign \$361  = port0_word[2:1] == 2'h2;
+  assign \$362  = port0_word[22:21] == 2'h2;
+  assign \$363  = port0_word[42:41] == 2'h2;
+  assign \$364  = port0_word[62:61] == 2'h2;
+  assign \$365  = | { \$364 , \$363 , \$362 , \$361  };
+  assign \$366  = port0_word[2:1] == 1'h1;
+  assign \$367  = port0_word[22:21] == 1'h1;
+  assign \$368  = port0_word[42:41] == 1'h1;
+  assign \$369  = port0_word[62:61] == 1'h1;
+  assign \$370  = | { \$369 , \$368 , \$367 , \$366  };
+  assign \$371  = \$370  ? 2'h1 : 2'h0;
+  assign \$372  = \$365  ? 2'h2 : \$371 ;
+  assign max_rrpv = \$360  ? 2'h3 : \$372 ;
+  assign \$373  = ~ port0_word[0];
+  assign \$374  = ~ port0_word[20];
+  assign \$375  = ~ port0_word[40];
+  assign \$376  = ~ port0_word[60];
+  assign \$377  = | { \$376 , \$375 , \$374 , \$373  };
+  assign \$378  = ~ port0_word[0];
+  assign \$379  = ~ port0_word[20];
+  assign \$380  = ~ port0_word[40];
+  assign \$381  = ~ port0_word[60];
+  assign \$382  = port0_word[60] ? 2'h0 : 2'h3;
+  assign \$383  = port0_word[40] ? \$382  : 2'h2;
+  assign \$384  = port0_word[20] ? \$383  : 2'h1;
+  assign \$385  = port0_word[0] ? \$384  : 2'h0;
+  assign \$386  = port0_word[2:1] == max_rrpv;
+  assign \$387  = port0_word[22:21] == max_rrpv;
+  assign \$388  = port0_word[42:41] == max_rrpv;
+  assign \$389  = port0_word[62:61] == max_rrpv;
+  assign \$390  = \$389  ? 2'h3 : 2'h0;
+  assign \$391  = \$388  ? 2'h2 : \$390 ;
+  assign \$392  = \$387  ? 2'h1 : \$391 ;
+  assign \$393  = \$386  ? 2'h0 : \$392 ;
+  assign victim = \$377  ? \$385  : \$393 ;
+  assign \$394  = ~ port0_word[0];
+  assign \$395  = ~ port0_word[20];
+  assign \$396  = ~ port0_word[40];
+  assign \$397  = ~ port0_word[60];
+  assign \$398  = | { \$397 , \$396 , \$395 , \$394  };
+  assign \$399  = 2'h3 - max_rrpv;
+  assign \$400  = \$398  ? 3'h0 : \$399 ;
+  assign \$1451  = \$signal$166 [344:343] * 7'h48;
+  assign \$401  = \$signal$166 [294:7] >> \$1451 ;
+  assign \$402  = port0_word[18:3] == \$401 [31:16];
+  assign \$403  = port0_word[0] & \$402 ;
+  assign \$1456  = \$signal$166 [344:343] * 7'h48;
+  assign \$404  = \$signal$166 [294:7] >> \$1456 ;
+  assign \$405  = port0_word[38:23] == \$404 [31:16];
+  assign \$406  = port0_word[20] & \$405 ;
+  assign \$1461  = \$signal$166 [344:343] * 7'h48;
+  assign \$407  = \$signal$166 [294:7] >> \$1461 ;
+  assign \$408  = port0_word[58:43] == \$407 [31:16];
+  assign \$409  = port0_word[40] & \$408 ;
+  assign \$1466  = \$signal$166 [344:343] * 7'h48;
+  assign \$410  = \$signal$166 [294:7] >> \$1466 ;
+  assign \$411  = port0_word[78:63] == \$410 [31:16];
+  assign \$412  = port0_word[60] & \$411 ;
+  assign \$413  = | { \$412 , \$409 , \$406 , \$403  };
+  assign \$414  = ! victim;
+  assign \$1473  = \$signal$166 [344:343] * 7'h48;
+  assign \$415  = \$signal$166 [294:7] >> \$1473 ;
+  assign \$416  = port0_word[18:3] == \$415 [31:16];
+  assign \$417  = port0_word[0] & \$416 ;
+  assign \$1478  = \$signal$166 [344:343] * 7'h48;
+  assign \$418  = \$signal$166 [294:7] >> \$1478 ;
+  assign \$419  = port0_word[38:23] == \$418 [31:16];
+  assign \$420  = port0_word[20] & \$419 ;
+  assign \$1483  = \$signal$166 [344:343] * 7'h48;
+  assign \$421  = \$signal$166 [294:7] >> \$1483 ;
+  assign \$422  = port0_word[58:43] == \$421 [31:16];
+  assign \$423  = port0_word[40] & \$422 ;
+  assign \$1488  = \$signal$166 [344:343] * 7'h48;
+  assign \$424  = \$signal$166 [294:7] >> \$1488 ;
+  assign \$425  = port0_word[78:63] == \$424 [31:16];
+  assign \$426  = port0_word[60] & \$425 ;
+  assign \$427  = \$426  ? 2'h3 : 2'h0;
+  assign \$428  = \$423  ? 2'h2 : \$427 ;
+  assign \$429  = \$420  ? 2'h1 : \$428 ;
+  assign \$430  = \$417  ? 2'h0 : \$429 ;
+  assign \$431  = ! \$430 ;
+  assign \$1498  = \$signal$166 [344:343] * 7'h48;
+  assign \$432  = \$signal$166 [294:7] >> \$1498 ;
+  assign \$433  = port0_word[2:1] + \$400 [1:0];
+  assign \$1502  = \$signal$166 [344:343] * 7'h48;
+  assign \$434  = \$signal$166 [294:7] >> \$1502 ;
+  assign \$435  = port0_word[18:3] == \$434 [31:16];
+  assign \$436  = port0_word[0] & \$435 ;
+  assign \$1507  = \$signal$166 [344:343] * 7'h48;
+  assign \$437  = \$signal$166 [294:7] >> \$1507 ;
+  assign \$438  = port0_word[38:23] == \$437 [31:16];
+  assign \$439  = port0_word[20] & \$438 ;
+  assign \$1512  = \$signal$166 [344:343] * 7'h48;
+  assign \$440  = \$signal$166 [294:7] >> \$1512 ;
+  assign \$441  = port0_word[58:43] == \$440 [31:16];
+  assign \$442  = port0_word[40] & \$441 ;
+  assign \$1517  = \$signal$166 [344:343] * 7'h48;
+  assign \$443  = \$signal$166 [294:7] >> \$1517 ;
+  assign \$444  = port0_word[78:63] == \$443 [31:16];
+  assign \$445  = port0_word[60] & \$444 ;
+  assign \$446  = | { \$445 , \$442 , \$439 , \$436  };
+  assign \$447  = victim == 1'h1;
+  assign \$1524  = \$signal$166 [344:343] * 7'h48;
+  assign \$448  = \$signal$166 [294:7] >> \$1524 ;
+  assign \$449  = port0_word[18:3] == \$448 [31:16];
+  assign \$450  = port0_word[0] & \$449 ;
+  assign \$1529  = \$signal$166 [344:343] * 7'h48;
+  assign \$451  = \$signal$166 [294:7] >> \$1529 ;
+  assign \$452  = port0_word[38:23] == \$451 [31:16];
+  assign \$453  = port0_word[20] & \$452 ;
+  assign \$1534  = \$signal$166 [344:343] * 7'h48;
+  assign \$454  = \$signal$166 [294:7] >> \$1534 ;
+  assign \$455  = port0_word[58:43] == \$454 [31:16];
+  assign \$456  = port0_word[40] & \$455 ;
+  assign \$1539  = \$signal$166 [344:343] * 7'h48;
+  assign \$457  = \$signal$166 [294:7] >> \$1539 ;
+  assign \$458  = port0_word[78:63] == \$457 [31:16];
+  assign \$459  = port0_word[60] & \$458 ;
+  assign \$460  = \$459  ? 2'h3 : 2'h0;
+  assign \$461  = \$456  ? 2'h2 : \$460 ;
+  assign \$462  = \$453  ? 2'h1 : \$461 ;
+  assign \$463  = \$450  ? 2'h0 : \$462 ;
+  assign \$464  = \$463  == 1'h1;
+  assign \$1549  = \$signal$166 [344:343] * 7'h48;
+  assign \$465  = \$signal$166 [294:7] >> \$1549 ;
+  assign \$466  = port0_word[22:21] + \$400 [1:0];
+  assign \$1553  = \$signal$166 [344:343] * 7'h48;
+  assign \$467  = \$signal$166 [294:7] >> \$1553 ;
+  assign \$468  = port0_word[18:3] == \$467 [31:16];
+  assign \$469  = port0_word[0] & \$468 ;
+  assign \$1558  = \$signal$166 [344:343] * 7'h48;
+  assign \$470  = \$signal$166 [294:7] >> \$1558 ;
+  assign \$471  = port0_word[38:23] == \$470 [31:16];
+  assign \$472  = port0_word[20] & \$471 ;
+  assign \$1563  = \$signal$166 [344:343] * 7'h48;
+  assign \$473  = \$signal$166 [294:7] >> \$1563 ;
+  assign \$474  = port0_word[58:43] == \$473 [31:16];
+  assign \$475  = port0_word[40] & \$474 ;
+  assign \$1568  = \$signal$166 [344:343] * 7'h48;
+  assign \$476  = \$signal$166 [294:7] >> \$1568 ;
+  assign \$477  = port0_word[78:63] == \$476 [31:16];
+  assign \$478  = port0_word[60] & \$477 ;
+  assign \$479  = | { \$478 , \$475 , \$472 , \$469  };
+  assign \$480  = victim == 2'h2;
+  assign \$1575  = \$signal$166 [344:343] * 7'h48;
+  assign \$481  = \$signal$166 [294:7] >> \$1575 ;
+  assign \$482  = port0_word[18:3] == \$481 [31:16];
+  assign \$483  = port0_word[0] & \$482 ;
+  assign \$1580  = \$signal$166 [344:343] * 7'h48;
+  assign \$484  = \$signal$166 [294:7] >> \$1580 ;
+  assign \$485  = port0_word[38:23] == \$484 [31:16];
+  assign \$486  = port0_word[20] & \$485 ;
+  assign \$1585  = \$signal$166 [344:343] * 7'h48;
+  assign \$487  = \$signal$166 [294:7] >> \$1585 ;
+  assign \$488  = port0_word[58:43] == \$487 [31:16];
+  assign \$489  = port0_word[40] & \$488 ;
+  assign \$1590  = \$signal$166 [344:343] * 7'h48;
+  assign \$490  = \$signal$166 [294:7] >> \$1590 ;
+  assign \$491  = port0_word[78:63] == \$490 [31:16];
+  assign \$492  = port0_word[60] & \$491 ;
+  assign \$493  = \$492  ? 2'h3 : 2'h0;
+  assign \$494  = \$489  ? 2'h2 : \$493 ;
+  assign \$495  = \$486  ? 2'h1 : \$494 ;
+  assign \$496  = \$483  ? 2'h0 : \$495 ;
+  assign \$497  = \$496  == 2'h2;
+  assign \$1600  = \$signal$166 [344:343] * 7'h48;
+  assign \$498  = \$signal$166 [294:7] >> \$1600 ;
+  assign \$499  = port0_word[42:41] + \$400 [1:0];
+  assign \$1604  = \$signal$166 [344:343] * 7'h48;
+  assign \$500  = \$signal$166 [294:7] >> \$1604 ;
+  assign \$501  = port0_word[18:3] == \$500 [31:16];
+  assign \$502  = port0_word[0] & \$501 ;
+  assign \$1609  = \$signal$166 [344:343] * 7'h48;
+  assign \$503  = \$signal$166 [294:7] >> \$1609 ;
+  assign \$504  = port0_word[38:23] == \$503 [31:16];
+  assign \$505  = port0_word[20] & \$504 ;
+  assign \$1614  = \$signal$166 [344:343] * 7'h48;
+  assign \$506  = \$signal$166 [294:7] >> \$1614 ;
+  assign \$507  = port0_word[58:43] == \$506 [31:16];
+  assign \$508  = port0_word[40] & \$507 ;
+  assign \$1619  = \$signal$166 [344:343] * 7'h48;
+  assign \$509  = \$signal$166 [294:7] >> \$1619 ;
+  assign \$510  = port0_word[78:63] == \$509 [31:16];
+  assign \$511  = port0_word[60] & \$510 ;
+  assign \$512  = | { \$511 , \$508 , \$505 , \$502  };
+  assign \$513  = victim == 2'h3;
+  assign \$1626  = \$signal$166 [344:343] * 7'h48;
+  assign \$514  = \$signal$166 [294:7] >> \$1626 ;
+  assign \$515  = port0_word[18:3] == \$514 [31:16];
+  assign \$516  = port0_word[0] & \$515 ;
+  assign \$1631  = \$signal$166 [344:343] * 7'h48;
+  assign \$517  = \$signal$166 [294:7] >> \$1631 ;
+  assign \$518  = port0_word[38:23] == \$517 [31:16];
+  assign \$519  = port0_word[20] & \$518 ;
+  assign \$1636  = \$signal$166 [344:343] * 7'h48;
+  assign \$520  = \$signal$166 [294:7] >> \$1636 ;
+  assign \$521  = port0_word[58:43] == \$520 [31:16];
+  assign \$522  = port0_word[40] & \$521 ;
+  assign \$1641  = \$signal$166 [344:343] * 7'h48;
+  assign \$523  = \$signal$166 [294:7] >> \$1641 ;
+  assign \$524  = port0_word[78:63] == \$523 [31:16];
+  assign \$525  = port0_word[60] & \$524 ;
+  assign \$526  = \$525  ? 2'h3 : 2'h0;
+  assign \$527  = \$522  ? 2'h2 : \$526 ;
+  assign \$528  = \$519  ? 2'h1 : \$527 ;
+  assign \$529  = \$516  ? 2'h0 : \$528 ;
+  assign \$530  = \$529  == 2'h3;
+  assign \$1651  = \$signal$166 [344:343] * 7'h48;
+  assign \$531  = \$signal$166 [294:7] >> \$1651 ;
+  assign \$532  = port0_word[62:61] + \$400 [1:0];
+  assign \$1655  = \$signal$166 [344:343] * 7'h48;
+  assign \$533  = \$signal$166 [294:7] >> \$1655 ;
+  assign \$1658  = \$signal$166 [344:343] * 7'h48;
+  assign \$534  = \$signal$166 [294:7] >> \$1658 ;
+  assign \$535  = port0_word[18:3] == \$534 [31:16];
+  assign \$536  = port0_word[0] & \$535 ;
+  assign \$1663  = \$signal$166 [344:343] * 7'h48;
+  assign \$537  = \$signal$166 [294:7] >> \$1663 ;
+  assign \$538  = port0_word[38:23] == \$537 [31:16];
+  assign \$539  = port0_word[20] & \$538 ;
+  assign \$1668  = \$signal$166 [344:343] * 7'h48;
+  assign \$540  = \$signal$166 [294:7] >> \$1668 ;
+  assign \$541  = port0_word[58:43] == \$540 [31:16];
+  assign \$542  = port0_word[40] & \$541 ;
+  assign \$1673  = \$signal$166 [344:343] * 7'h48;
+  assign \$543  = \$signal$166 [294:7] >> \$1673 ;
+  assign \$544  = port0_word[78:63] == \$543 [31:16];
+  assign \$545  = port0_word[60] & \$544 ;
+  assign \$546  = | { \$545 , \$542 , \$539 , \$536  };
+  assign \$1679  = \$signal$166 [344:343] * 7'h48;
+  assign \$547  = \$signal$166 [294:7] >> \$1679 ;
+  assign \$548  = port0_word[18:3] == \$547 [31:16];
+  assign \$549  = port0_word[0] & \$548 ;
+  assign \$1684  = \$signal$166 [344:343] * 7'h48;
+  assign \$550  = \$signal$166 [294:7] >> \$1684 ;
+  assign \$551  = port0_word[38:23] == \$550 [31:16];
+  assign \$552  = port0_word[20] & \$551 ;
+  assign \$1689  = \$signal$166 [344:343] * 7'h48;
+  assign \$553  = \$signal$166 [294:7] >> \$1689 ;
+  assign \$554  = port0_word[58:43] == \$553 [31:16];
+  assign \$555  = port0_word[40] & \$554 ;
+  assign \$1694  = \$signal$166 [344:343] * 7'h48;
+  assign \$556  = \$signal$166 [294:7] >> \$1694 ;
+  assign \$557  = port0_word[78:63] == \$556 [31:16];
+  assign \$558  = port0_word[60] & \$557 ;
+  assign \$559  = \$558  ? 2'h3 : 2'h0;
+  assign \$560  = \$555  ? 2'h2 : \$559 ;
+  assign \$561  = \$552  ? 2'h1 : \$560 ;
+  assign \$562  = \$549  ? 2'h0 : \$561 ;
+  assign \$563  = \$546  ? \$562  : victim;
+  assign \$1704  = \$signal$166 [344:343] * 7'h48;
+  assign \$564  = \$signal$166 [294:7] >> \$1704 ;
+  assign learn_slot = \$533 [1] ? 16'h0000 : { \$564 [15:2], \$563  };
+  assign \$565  = \$signal$166 [347:345] == 2'h3;
+  assign \$566  = port0_word[18:3] == \$signal$166 [379:364];
+  assign \$567  = port0_word[0] & \$566 ;
+  assign \$568  = port0_word[38:23] == \$signal$166 [379:364];
+  assign \$569  = port0_word[20] & \$568 ;
+  assign \$570  = port0_word[58:43] == \$signal$166 [379:364];
+  assign \$571  = port0_word[40] & \$570 ;
+  assign \$572  = port0_word[78:63] == \$signal$166 [379:364];
+  assign \$573  = port0_word[60] & \$572 ;
+  assign \$574  = \$573  ? 2'h3 : 2'h0;
+  assign \$575  = \$571  ? 2'h2 : \$574 ;
+  assign \$576  = \$569  ? 2'h1 : \$575 ;
+  assign \$577  = \$567  ? 2'h0 : \$576 ;
+  assign host_way = \$565  ? \$577  : \$signal$166 [349:348];
+  assign \$578  = \$signal$166 [347:345] == 1'h1;
+  assign \$579  = \$signal$166 [347:345] == 2'h2;
+  assign \$580  = \$signal$166 [347:345] == 3'h4;
+  assign \$581  = \$signal$166 [347:345] == 2'h3;
+  assign \$582  = port0_word[18:3] == \$signal$166 [379:364];
+  assign \$583  = port0_word[0] & \$582 ;
+  assign \$584  = port0_word[38:23] == \$signal$166 [379:364];
+  assign \$585  = port0_word[20] & \$584 ;
+  assign \$586  = port0_word[58:43] == \$signal$166 [379:364];
+  assign \$587  = port0_word[40] & \$586 ;
+  assign \$588  = port0_word[78:63] == \$signal$166 [379:364];
+  assign \$589  = port0_word[60] & \$588 ;
+  assign \$590  = | { \$589 , \$587 , \$585 , \$583  };
+  assign \$591  = \$581  & \$590 ;
+  assign \$592  = ~ \$signal$166 [0];
+  assign \$593  = \$signal$186  & \$592 ;
+  assign \$594  = \$593  & \$signal$166 [1];
+  assign \$595  = | \$signal$166 [5:2];
+  assign \$596  = \$594  & \$595 ;
+  assign \$1741  = \$signal$166 [344:343] * 7'h48;
+  assign \$597  = \$signal$166 [294:7] >> \$1741 ;
+  assign \$598  = ~ \$597 [1];
+  assign \$599  = \$596  & \$598 ;
+  assign \$600  = \$signal$186  & \$signal$166 [0];
+  assign \$601  = | \$signal$166 [347:345];
+  assign \$602  = \$600  & \$601 ;
+  assign b_writes = \$599  | \$602 ;
+  assign \$603  = | { hh_valid, host_valid_s3, host_valid_s2, host_valid_s1, h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign \$604  = \$603  | a_valid;
+  assign \$605  = \$604  | r_valid;
+  assign \$606  = \$605  | \$signal$186 ;
+  assign \$607  = \$606  | write__en;
+  assign \$608  = \$607  | counting;
+  assign busy = \$608  | clearing;
+  assign \$609  = req__valid & req__ready;
+  assign \$610  = host_cmd__valid & host_cmd__ready;
+  assign \$611  = ~ mid_beat;
+  assign \$612  = hh_valid & \$611 ;
+  assign \$613  = ~ host_queued;
+  assign \$614  = h_valid & \$613 ;
+  assign \$615  = clear_set + 1'h1;
+  assign \$616  = clear_set == 14'h3fff;
+  assign \$617  = host_cmd_s4[2:0] == 2'h2;
+  assign \$618  = host_cmd_s4[2:0] == 3'h4;
+  assign \$619  = \$617  | \$618 ;
+  assign \$620  = ~ mid_beat;
+  assign \$622  = \$620  & \$621 ;
+  assign \$623  = | pending;
+  assign \$624  = ~ \$623 ;
+  assign \$625  = | rest;
+  assign \$626  = \$signal$166 [342:329] == \$signature__addr ;
+  assign \$627  = b_writes & \$626 ;
+  assign \$628  = \$signal$166 [342:329] == port0_set;
+  assign \$629  = b_writes & \$628 ;
+  assign \$630  = \$signal$166 [342:329] == \$signal [94:81];
+  assign \$631  = b_writes & \$630 ;
+  assign \$632  = \$signal$166 [342:329] == port1_set;
+  assign \$633  = b_writes & \$632 ;
+  assign \$634  = \$signal$166 [342:329] == \$signal [166:153];
+  assign \$635  = b_writes & \$634 ;
+  assign \$636  = \$signal$166 [342:329] == port2_set;
+  assign \$637  = b_writes & \$636 ;
+  assign \$638  = \$signal$166 [342:329] == \$signal [238:225];
+  assign \$639  = b_writes & \$638 ;
+  assign \$640  = \$signal$166 [342:329] == port3_set;
+  assign \$641  = b_writes & \$640 ;
+  assign \$642  = port0_forward_r ? w_word : \$signature__data ;
+  assign \$643  = port1_forward_r ? w_word : \$signature__data$211 ;
+  assign \$644  = port2_forward_r ? w_word : \$signature__data$212 ;
+  assign \$645  = port3_forward_r ? w_word : \$signature__data$213 ;
+  assign \$646  = \$signal$166 [0] ? host_word : learn_word;
+  assign \$647  = resp__valid & resp__ready;
+  assign \$648  = host_resp__valid & host_resp__ready;
+  assign \$649  = advance & \$signal$186 ;
+  assign \$650  = ~ \$signal$166 [0];
+  assign \$651  = \$649  & \$650 ;
+  assign \$652  = ~ \$signal$166 [7];
+  assign \$1801  = \$signal$166 [344:343] * 7'h48;
+  assign \$653  = \$signal$166 [294:7] >> \$1801 ;
+  assign \$654  = port0_word[18:3] == \$653 [31:16];
+  assign \$655  = port0_word[0] & \$654 ;
+  assign \$1806  = \$signal$166 [344:343] * 7'h48;
+  assign \$656  = \$signal$166 [294:7] >> \$1806 ;
+  assign \$657  = port0_word[38:23] == \$656 [31:16];
+  assign \$658  = port0_word[20] & \$657 ;
+  assign \$1811  = \$signal$166 [344:343] * 7'h48;
+  assign \$659  = \$signal$166 [294:7] >> \$1811 ;
+  assign \$660  = port0_word[58:43] == \$659 [31:16];
+  assign \$661  = port0_word[40] & \$660 ;
+  assign \$1816  = \$signal$166 [344:343] * 7'h48;
+  assign \$662  = \$signal$166 [294:7] >> \$1816 ;
+  assign \$663  = port0_word[78:63] == \$662 [31:16];
+  assign \$664  = port0_word[60] & \$663 ;
+  assign \$665  = | { \$664 , \$661 , \$658 , \$655  };
+  assign \$1822  = \$signal$166 [344:343] * 7'h48;
+  assign \$666  = \$signal$166 [294:7] >> \$1822 ;
+  assign \$667  = ~ \$666 [1];
+  assign \$668  = \$665  & \$667 ;
+  assign \$1827  = \$signal$166 [344:343] * 7'h48;
+  assign \$669  = \$signal$166 [294:7] >> \$1827 ;
+  assign \$670  = ~ \$signal$166 [79];
+  assign \$1831  = \$signal$166 [344:343] * 7'h48;
+  assign \$671  = \$signal$166 [294:7] >> \$1831 ;
+  assign \$672  = port0_word[18:3] == \$671 [31:16];
+  assign \$673  = port0_word[0] & \$672 ;
+  assign \$1836  = \$signal$166 [344:343] * 7'h48;
+  assign \$674  = \$signal$166 [294:7] >> \$1836 ;
+  assign \$675  = port0_word[38:23] == \$674 [31:16];
+  assign \$676  = port0_word[20] & \$675 ;
+  assign \$1841  = \$signal$166 [344:343] * 7'h48;
+  assign \$677  = \$signal$166 [294:7] >> \$1841 ;
+  assign \$678  = port0_word[58:43] == \$677 [31:16];
+  assign \$679  = port0_word[40] & \$678 ;
+  assign \$1846  = \$signal$166 [344:343] * 7'h48;
+  assign \$680  = \$signal$166 [294:7] >> \$1846 ;
+  assign \$681  = port0_word[78:63] == \$680 [31:16];
+  assign \$682  = port0_word[60] & \$681 ;
+  assign \$683  = | { \$682 , \$679 , \$676 , \$673  };
+  assign \$1852  = \$signal$166 [344:343] * 7'h48;
+  assign \$684  = \$signal$166 [294:7] >> \$1852 ;
+  assign \$685  = ~ \$684 [1];
+  assign \$686  = \$683  & \$685 ;
+  assign \$1857  = \$signal$166 [344:343] * 7'h48;
+  assign \$687  = \$signal$166 [294:7] >> \$1857 ;
+  assign \$688  = ~ \$signal$166 [151];
+  assign \$1861  = \$signal$166 [344:343] * 7'h48;
+  assign \$689  = \$signal$166 [294:7] >> \$1861 ;
+  assign \$690  = port0_word[18:3] == \$689 [31:16];
+  assign \$691  = port0_word[0] & \$690 ;
+  assign \$1866  = \$signal$166 [344:343] * 7'h48;
+  assign \$692  = \$signal$166 [294:7] >> \$1866 ;
+  assign \$693  = port0_word[38:23] == \$692 [31:16];
+  assign \$694  = port0_word[20] & \$693 ;
+  assign \$1871  = \$signal$166 [344:343] * 7'h48;
+  assign \$695  = \$signal$166 [294:7] >> \$1871 ;
+  assign \$696  = port0_word[58:43] == \$695 [31:16];
+  assign \$697  = port0_word[40] & \$696 ;
+  assign \$1876  = \$signal$166 [344:343] * 7'h48;
+  assign \$698  = \$signal$166 [294:7] >> \$1876 ;
+  assign \$699  = port0_word[78:63] == \$698 [31:16];
+  assign \$700  = port0_word[60] & \$699 ;
+  assign \$701  = | { \$700 , \$697 , \$694 , \$691  };
+  assign \$1882  = \$signal$166 [344:343] * 7'h48;
+  assign \$702  = \$signal$166 [294:7] >> \$1882 ;
+  assign \$703  = ~ \$702 [1];
+  assign \$704  = \$701  & \$703 ;
+  assign \$1887  = \$signal$166 [344:343] * 7'h48;
+  assign \$705  = \$signal$166 [294:7] >> \$1887 ;
+  assign \$706  = ~ \$signal$166 [223];
+  assign \$1891  = \$signal$166 [344:343] * 7'h48;
+  assign \$707  = \$signal$166 [294:7] >> \$1891 ;
+  assign \$708  = port0_word[18:3] == \$707 [31:16];
+  assign \$709  = port0_word[0] & \$708 ;
+  assign \$1896  = \$signal$166 [344:343] * 7'h48;
+  assign \$710  = \$signal$166 [294:7] >> \$1896 ;
+  assign \$711  = port0_word[38:23] == \$710 [31:16];
+  assign \$712  = port0_word[20] & \$711 ;
+  assign \$1901  = \$signal$166 [344:343] * 7'h48;
+  assign \$713  = \$signal$166 [294:7] >> \$1901 ;
+  assign \$714  = port0_word[58:43] == \$713 [31:16];
+  assign \$715  = port0_word[40] & \$714 ;
+  assign \$1906  = \$signal$166 [344:343] * 7'h48;
+  assign \$716  = \$signal$166 [294:7] >> \$1906 ;
+  assign \$717  = port0_word[78:63] == \$716 [31:16];
   assign \$718  = port0_word[60] & \$717 ;
-  assign \$719  = | { \$718 , \$716 , \$714 , \$712  };
-  assign \$720  = port0_word[18:3] == \$signal$162 [379:364];
-  assign \$721  = port0_word[0] & \$720 ;
-  assign \$722  = port0_word[38:23] == \$signal$162 [379:364];
-  assign \$723  = port0_word[20] & \$722 ;
-  assign \$724  = port0_word[58:43] == \$signal$162 [379:364];
-  assign \$725  = port0_word[40] & \$724 ;
-  assign \$726  = port0_word[78:63] == \$signal$162 [379:364];
-  assign \$727  = port0_word[60] & \$726 ;
-  assign \$728  = \$727  ? 2'h3 : 2'h0;
-  assign \$729  = \$725  ? 2'h2 : \$728 ;
-  assign \$730  = \$723  ? 2'h1 : \$729 ;
-  assign \$731  = \$721  ? 2'h0 : \$730 ;
-  assign \$732  = \$719  ? { \$signal$162 [342:329], \$731  } : 16'h0000;
-  assign \$733  = \$710  ? \$732  : \$signal$162 [363:348];
-  assign \$734  = \$signal$162 [347:345] == 2'h2;
-  assign \$735  = \$signal$162 [347:345] == 3'h4;
-  assign \$736  = \$734  | \$735 ;
-  assign \$737  = \$signal$162 [347:345] == 2'h3;
-  assign \$738  = port0_word[18:3] == \$signal$162 [379:364];
-  assign \$739  = port0_word[0] & \$738 ;
-  assign \$740  = port0_word[38:23] == \$signal$162 [379:364];
-  assign \$741  = port0_word[20] & \$740 ;
-  assign \$742  = port0_word[58:43] == \$signal$162 [379:364];
-  assign \$743  = port0_word[40] & \$742 ;
-  assign \$744  = port0_word[78:63] == \$signal$162 [379:364];
-  assign \$745  = port0_word[60] & \$744 ;
-  assign \$746  = | { \$745 , \$743 , \$741 , \$739  };
-  assign \$747  = ~ \$746 ;
-  assign \$748  = \$737  & \$747 ;
-  assign \$749  = \$736  | \$748 ;
-  assign \$1914  = host_way * 5'h14;
-  assign \$750  = host_word >> \$1914 ;
-  assign \$751  = \$749  ? 19'h00000 : \$750 [18:0];
-  assign \$752  = \$signal$162 [347:345] == 2'h2;
-  assign \$753  = \$signal$162 [347:345] == 3'h4;
-  assign \$754  = \$752  | \$753 ;
-  assign \$755  = \$signal$162 [347:345] == 2'h3;
-  assign \$756  = port0_word[18:3] == \$signal$162 [379:364];
-  assign \$757  = port0_word[0] & \$756 ;
-  assign \$758  = port0_word[38:23] == \$signal$162 [379:364];
-  assign \$759  = port0_word[20] & \$758 ;
-  assign \$760  = port0_word[58:43] == \$signal$162 [379:364];
-  assign \$761  = port0_word[40] & \$760 ;
-  assign \$762  = port0_word[78:63] == \$signal$162 [379:364];
-  assign \$763  = port0_word[60] & \$762 ;
-  assign \$764  = | { \$763 , \$761 , \$759 , \$757  };
-  assign \$765  = ~ \$764 ;
-  assign \$766  = \$755  & \$765 ;
-  assign \$767  = \$754  | \$766 ;
-  assign \$768  = ~ \$767 ;
-  assign \$1935  = host_way * 5'h14;
-  assign \$769  = host_word >> \$1935 ;
-  assign \$770  = \$768  & \$769 [19];
-  assign \$771  = \$signal$162 [347:345] == 2'h3;
-  assign \$772  = port0_word[18:3] == \$signal$162 [379:364];
-  assign \$773  = port0_word[0] & \$772 ;
-  assign \$774  = port0_word[38:23] == \$signal$162 [379:364];
-  assign \$775  = port0_word[20] & \$774 ;
-  assign \$776  = port0_word[58:43] == \$signal$162 [379:364];
-  assign \$777  = port0_word[40] & \$776 ;
-  assign \$778  = port0_word[78:63] == \$signal$162 [379:364];
-  assign \$779  = port0_word[60] & \$778 ;
-  assign \$780  = | { \$779 , \$777 , \$775 , \$773  };
-  assign \$781  = \$771  & \$780 ;
-  assign \$782  = ~ \$signal$162 [0];
-  assign \$783  = \$signal$182  & \$782 ;
-  assign \$784  = \$signal$162 [2] & \$signal$162 [7];
-  assign \$785  = 1'h0 + \$784 ;
-  assign \$786  = \$signal$162 [3] & \$signal$162 [79];
-  assign \$787  = \$785  + \$786 ;
-  assign \$788  = \$signal$162 [4] & \$signal$162 [151];
-  assign \$789  = \$787  + \$788 ;
-  assign \$790  = \$signal$162 [5] & \$signal$162 [223];
-  assign \$791  = \$789  + \$790 ;
-  assign \$1960  = \$signal$162 [344:343] * 7'h48;
-  assign \$792  = \$signal$162 [294:7] >> \$1960 ;
-  assign \$793  = port0_word[18:3] == \$792 [31:16];
-  assign \$794  = port0_word[0] & \$793 ;
-  assign \$1965  = \$signal$162 [344:343] * 7'h48;
-  assign \$795  = \$signal$162 [294:7] >> \$1965 ;
-  assign \$796  = port0_word[38:23] == \$795 [31:16];
-  assign \$797  = port0_word[20] & \$796 ;
-  assign \$1970  = \$signal$162 [344:343] * 7'h48;
-  assign \$798  = \$signal$162 [294:7] >> \$1970 ;
-  assign \$799  = port0_word[58:43] == \$798 [31:16];
-  assign \$800  = port0_word[40] & \$799 ;
-  assign \$1975  = \$signal$162 [344:343] * 7'h48;
-  assign \$801  = \$signal$162 [294:7] >> \$1975 ;
-  assign \$802  = port0_word[78:63] == \$801 [31:16];
-  assign \$803  = port0_word[60] & \$802 ;
-  assign \$804  = | { \$803 , \$800 , \$797 , \$794  };
-  assign \$1981  = \$signal$162 [344:343] * 7'h48;
-  assign \$805  = \$signal$162 [294:7] >> \$1981 ;
-  assign \$806  = ~ \$805 [1];
-  assign \$807  = \$804  & \$806 ;
-  assign \$808  = \$signal$162 [1] ? \$807  : lane0_hit;
-  assign \$809  = \$signal$162 [2] & \$808 ;
-  assign \$810  = 1'h0 + \$809 ;
-  assign \$1989  = \$signal$162 [344:343] * 7'h48;
-  assign \$811  = \$signal$162 [294:7] >> \$1989 ;
-  assign \$812  = port0_word[18:3] == \$811 [31:16];
-  assign \$813  = port0_word[0] & \$812 ;
-  assign \$1994  = \$signal$162 [344:343] * 7'h48;
-  assign \$814  = \$signal$162 [294:7] >> \$1994 ;
-  assign \$815  = port0_word[38:23] == \$814 [31:16];
-  assign \$816  = port0_word[20] & \$815 ;
-  assign \$1999  = \$signal$162 [344:343] * 7'h48;
-  assign \$817  = \$signal$162 [294:7] >> \$1999 ;
-  assign \$818  = port0_word[58:43] == \$817 [31:16];
-  assign \$819  = port0_word[40] & \$818 ;
-  assign \$2004  = \$signal$162 [344:343] * 7'h48;
-  assign \$820  = \$signal$162 [294:7] >> \$2004 ;
-  assign \$821  = port0_word[78:63] == \$820 [31:16];
-  assign \$822  = port0_word[60] & \$821 ;
-  assign \$823  = | { \$822 , \$819 , \$816 , \$813  };
-  assign \$2010  = \$signal$162 [344:343] * 7'h48;
-  assign \$824  = \$signal$162 [294:7] >> \$2010 ;
-  assign \$825  = ~ \$824 [1];
-  assign \$826  = \$823  & \$825 ;
-  assign \$827  = \$signal$162 [1] ? \$826  : lane1_hit;
-  assign \$828  = \$signal$162 [3] & \$827 ;
-  assign \$829  = \$810  + \$828 ;
-  assign \$2018  = \$signal$162 [344:343] * 7'h48;
-  assign \$830  = \$signal$162 [294:7] >> \$2018 ;
-  assign \$831  = port0_word[18:3] == \$830 [31:16];
-  assign \$832  = port0_word[0] & \$831 ;
-  assign \$2023  = \$signal$162 [344:343] * 7'h48;
-  assign \$833  = \$signal$162 [294:7] >> \$2023 ;
-  assign \$834  = port0_word[38:23] == \$833 [31:16];
-  assign \$835  = port0_word[20] & \$834 ;
-  assign \$2028  = \$signal$162 [344:343] * 7'h48;
-  assign \$836  = \$signal$162 [294:7] >> \$2028 ;
-  assign \$837  = port0_word[58:43] == \$836 [31:16];
-  assign \$838  = port0_word[40] & \$837 ;
-  assign \$2033  = \$signal$162 [344:343] * 7'h48;
-  assign \$839  = \$signal$162 [294:7] >> \$2033 ;
-  assign \$840  = port0_word[78:63] == \$839 [31:16];
-  assign \$841  = port0_word[60] & \$840 ;
-  assign \$842  = | { \$841 , \$838 , \$835 , \$832  };
-  assign \$2039  = \$signal$162 [344:343] * 7'h48;
-  assign \$843  = \$signal$162 [294:7] >> \$2039 ;
-  assign \$844  = ~ \$843 [1];
-  assign \$845  = \$842  & \$844 ;
-  assign \$846  = \$signal$162 [1] ? \$845  : lane2_hit;
-  assign \$847  = \$signal$162 [4] & \$846 ;
-  assign \$848  = \$829  + \$847 ;
-  assign \$2047  = \$signal$162 [344:343] * 7'h48;
-  assign \$849  = \$signal$162 [294:7] >> \$2047 ;
-  assign \$850  = port0_word[18:3] == \$849 [31:16];
-  assign \$851  = port0_word[0] & \$850 ;
-  assign \$2052  = \$signal$162 [344:343] * 7'h48;
-  assign \$852  = \$signal$162 [294:7] >> \$2052 ;
-  assign \$853  = port0_word[38:23] == \$852 [31:16];
-  assign \$854  = port0_word[20] & \$853 ;
-  assign \$2057  = \$signal$162 [344:343] * 7'h48;
-  assign \$855  = \$signal$162 [294:7] >> \$2057 ;
-  assign \$856  = port0_word[58:43] == \$855 [31:16];
-  assign \$857  = port0_word[40] & \$856 ;
-  assign \$2062  = \$signal$162 [344:343] * 7'h48;
-  assign \$858  = \$signal$162 [294:7] >> \$2062 ;
-  assign \$859  = port0_word[78:63] == \$858 [31:16];
-  assign \$860  = port0_word[60] & \$859 ;
-  assign \$861  = | { \$860 , \$857 , \$854 , \$851  };
-  assign \$2068  = \$signal$162 [344:343] * 7'h48;
-  assign \$862  = \$signal$162 [294:7] >> \$2068 ;
-  assign \$863  = ~ \$862 [1];
-  assign \$864  = \$861  & \$863 ;
-  assign \$865  = \$signal$162 [1] ? \$864  : lane3_hit;
-  assign \$866  = \$signal$162 [5] & \$865 ;
-  assign \$867  = \$848  + \$866 ;
-  assign \$868  = \$signal$162 [2] & \$signal$162 [8];
-  assign \$869  = 1'h0 + \$868 ;
-  assign \$870  = \$signal$162 [3] & \$signal$162 [80];
-  assign \$871  = \$869  + \$870 ;
-  assign \$872  = \$signal$162 [4] & \$signal$162 [152];
-  assign \$873  = \$871  + \$872 ;
-  assign \$874  = \$signal$162 [5] & \$signal$162 [224];
-  assign \$875  = \$873  + \$874 ;
-  assign \$876  = lookups + answered;
-  assign \$877  = hits + \hits$200 ;
-  assign \$878  = errors + \errors$201 ;
-  assign \$879  = | \errors$201 ;
-  assign \$880  = conflicts + \$146 [2:0];
+  assign \$719  = | { \$718 , \$715 , \$712 , \$709  };
+  assign \$1912  = \$signal$166 [344:343] * 7'h48;
+  assign \$720  = \$signal$166 [294:7] >> \$1912 ;
+  assign \$721  = ~ \$720 [1];
+  assign \$722  = \$719  & \$721 ;
+  assign \$1917  = \$signal$166 [344:343] * 7'h48;
+  assign \$723  = \$signal$166 [294:7] >> \$1917 ;
+  assign \$724  = advance & \$signal$186 ;
+  assign \$725  = \$724  & \$signal$166 [0];
+  assign \$726  = \$725  & \$signal$166 [399];
+  assign \$727  = \$signal$166 [347:345] == 2'h3;
+  assign \$728  = port0_word[18:3] == \$signal$166 [379:364];
+  assign \$729  = port0_word[0] & \$728 ;
+  assign \$730  = port0_word[38:23] == \$signal$166 [379:364];
+  assign \$731  = port0_word[20] & \$730 ;
+  assign \$732  = port0_word[58:43] == \$signal$166 [379:364];
+  assign \$733  = port0_word[40] & \$732 ;
+  assign \$734  = port0_word[78:63] == \$signal$166 [379:364];
+  assign \$735  = port0_word[60] & \$734 ;
+  assign \$736  = | { \$735 , \$733 , \$731 , \$729  };
+  assign \$737  = port0_word[18:3] == \$signal$166 [379:364];
+  assign \$738  = port0_word[0] & \$737 ;
+  assign \$739  = port0_word[38:23] == \$signal$166 [379:364];
+  assign \$740  = port0_word[20] & \$739 ;
+  assign \$741  = port0_word[58:43] == \$signal$166 [379:364];
+  assign \$742  = port0_word[40] & \$741 ;
+  assign \$743  = port0_word[78:63] == \$signal$166 [379:364];
+  assign \$744  = port0_word[60] & \$743 ;
+  assign \$745  = \$744  ? 2'h3 : 2'h0;
+  assign \$746  = \$742  ? 2'h2 : \$745 ;
+  assign \$747  = \$740  ? 2'h1 : \$746 ;
+  assign \$748  = \$738  ? 2'h0 : \$747 ;
+  assign \$749  = \$736  ? { \$signal$166 [342:329], \$748  } : 16'h0000;
+  assign \$750  = \$727  ? \$749  : \$signal$166 [363:348];
+  assign \$751  = \$signal$166 [347:345] == 2'h2;
+  assign \$752  = \$signal$166 [347:345] == 3'h4;
+  assign \$753  = \$751  | \$752 ;
+  assign \$754  = \$signal$166 [347:345] == 2'h3;
+  assign \$755  = port0_word[18:3] == \$signal$166 [379:364];
+  assign \$756  = port0_word[0] & \$755 ;
+  assign \$757  = port0_word[38:23] == \$signal$166 [379:364];
+  assign \$758  = port0_word[20] & \$757 ;
+  assign \$759  = port0_word[58:43] == \$signal$166 [379:364];
+  assign \$760  = port0_word[40] & \$759 ;
+  assign \$761  = port0_word[78:63] == \$signal$166 [379:364];
+  assign \$762  = port0_word[60] & \$761 ;
+  assign \$763  = | { \$762 , \$760 , \$758 , \$756  };
+  assign \$764  = ~ \$763 ;
+  assign \$765  = \$754  & \$764 ;
+  assign \$766  = \$753  | \$765 ;
+  assign \$1963  = host_way * 5'h14;
+  assign \$767  = host_word >> \$1963 ;
+  assign \$768  = \$766  ? 19'h00000 : \$767 [18:0];
+  assign \$769  = \$signal$166 [347:345] == 2'h2;
+  assign \$770  = \$signal$166 [347:345] == 3'h4;
+  assign \$771  = \$769  | \$770 ;
+  assign \$772  = \$signal$166 [347:345] == 2'h3;
+  assign \$773  = port0_word[18:3] == \$signal$166 [379:364];
+  assign \$774  = port0_word[0] & \$773 ;
+  assign \$775  = port0_word[38:23] == \$signal$166 [379:364];
+  assign \$776  = port0_word[20] & \$775 ;
+  assign \$777  = port0_word[58:43] == \$signal$166 [379:364];
+  assign \$778  = port0_word[40] & \$777 ;
+  assign \$779  = port0_word[78:63] == \$signal$166 [379:364];
+  assign \$780  = port0_word[60] & \$779 ;
+  assign \$781  = | { \$780 , \$778 , \$776 , \$774  };
+  assign \$782  = ~ \$781 ;
+  assign \$783  = \$772  & \$782 ;
+  assign \$784  = \$771  | \$783 ;
+  assign \$785  = ~ \$784 ;
+  assign \$1984  = host_way * 5'h14;
+  assign \$786  = host_word >> \$1984 ;
+  assign \$787  = \$785  & \$786 [19];
+  assign \$788  = \$signal$166 [347:345] == 2'h3;
+  assign \$789  = port0_word[18:3] == \$signal$166 [379:364];
+  assign \$790  = port0_word[0] & \$789 ;
+  assign \$791  = port0_word[38:23] == \$signal$166 [379:364];
+  assign \$792  = port0_word[20] & \$791 ;
+  assign \$793  = port0_word[58:43] == \$signal$166 [379:364];
+  assign \$794  = port0_word[40] & \$793 ;
+  assign \$795  = port0_word[78:63] == \$signal$166 [379:364];
+  assign \$796  = port0_word[60] & \$795 ;
+  assign \$797  = | { \$796 , \$794 , \$792 , \$790  };
+  assign \$798  = \$788  & \$797 ;
+  assign \$799  = ~ \$signal$166 [0];
+  assign \$800  = \$signal$186  & \$799 ;
+  assign \$801  = \$signal$166 [2] & \$signal$166 [7];
+  assign \$802  = 1'h0 + \$801 ;
+  assign \$803  = \$signal$166 [3] & \$signal$166 [79];
+  assign \$804  = \$802  + \$803 ;
+  assign \$805  = \$signal$166 [4] & \$signal$166 [151];
+  assign \$806  = \$804  + \$805 ;
+  assign \$807  = \$signal$166 [5] & \$signal$166 [223];
+  assign \$808  = \$806  + \$807 ;
+  assign \$2009  = \$signal$166 [344:343] * 7'h48;
+  assign \$809  = \$signal$166 [294:7] >> \$2009 ;
+  assign \$810  = port0_word[18:3] == \$809 [31:16];
+  assign \$811  = port0_word[0] & \$810 ;
+  assign \$2014  = \$signal$166 [344:343] * 7'h48;
+  assign \$812  = \$signal$166 [294:7] >> \$2014 ;
+  assign \$813  = port0_word[38:23] == \$812 [31:16];
+  assign \$814  = port0_word[20] & \$813 ;
+  assign \$2019  = \$signal$166 [344:343] * 7'h48;
+  assign \$815  = \$signal$166 [294:7] >> \$2019 ;
+  assign \$816  = port0_word[58:43] == \$815 [31:16];
+  assign \$817  = port0_word[40] & \$816 ;
+  assign \$2024  = \$signal$166 [344:343] * 7'h48;
+  assign \$818  = \$signal$166 [294:7] >> \$2024 ;
+  assign \$819  = port0_word[78:63] == \$818 [31:16];
+  assign \$820  = port0_word[60] & \$819 ;
+  assign \$821  = | { \$820 , \$817 , \$814 , \$811  };
+  assign \$2030  = \$signal$166 [344:343] * 7'h48;
+  assign \$822  = \$signal$166 [294:7] >> \$2030 ;
+  assign \$823  = ~ \$822 [1];
+  assign \$824  = \$821  & \$823 ;
+  assign \$825  = \$signal$166 [1] ? \$824  : lane0_hit;
+  assign \$826  = \$signal$166 [2] & \$825 ;
+  assign \$827  = 1'h0 + \$826 ;
+  assign \$2038  = \$signal$166 [344:343] * 7'h48;
+  assign \$828  = \$signal$166 [294:7] >> \$2038 ;
+  assign \$829  = port0_word[18:3] == \$828 [31:16];
+  assign \$830  = port0_word[0] & \$829 ;
+  assign \$2043  = \$signal$166 [344:343] * 7'h48;
+  assign \$831  = \$signal$166 [294:7] >> \$2043 ;
+  assign \$832  = port0_word[38:23] == \$831 [31:16];
+  assign \$833  = port0_word[20] & \$832 ;
+  assign \$2048  = \$signal$166 [344:343] * 7'h48;
+  assign \$834  = \$signal$166 [294:7] >> \$2048 ;
+  assign \$835  = port0_word[58:43] == \$834 [31:16];
+  assign \$836  = port0_word[40] & \$835 ;
+  assign \$2053  = \$signal$166 [344:343] * 7'h48;
+  assign \$837  = \$signal$166 [294:7] >> \$2053 ;
+  assign \$838  = port0_word[78:63] == \$837 [31:16];
+  assign \$839  = port0_word[60] & \$838 ;
+  assign \$840  = | { \$839 , \$836 , \$833 , \$830  };
+  assign \$2059  = \$signal$166 [344:343] * 7'h48;
+  assign \$841  = \$signal$166 [294:7] >> \$2059 ;
+  assign \$842  = ~ \$841 [1];
+  assign \$843  = \$840  & \$842 ;
+  assign \$844  = \$signal$166 [1] ? \$843  : lane1_hit;
+  assign \$845  = \$signal$166 [3] & \$844 ;
+  assign \$846  = \$827  + \$845 ;
+  assign \$2067  = \$signal$166 [344:343] * 7'h48;
+  assign \$847  = \$signal$166 [294:7] >> \$2067 ;
+  assign \$848  = port0_word[18:3] == \$847 [31:16];
+  assign \$849  = port0_word[0] & \$848 ;
+  assign \$2072  = \$signal$166 [344:343] * 7'h48;
+  assign \$850  = \$signal$166 [294:7] >> \$2072 ;
+  assign \$851  = port0_word[38:23] == \$850 [31:16];
+  assign \$852  = port0_word[20] & \$851 ;
+  assign \$2077  = \$signal$166 [344:343] * 7'h48;
+  assign \$853  = \$signal$166 [294:7] >> \$2077 ;
+  assign \$854  = port0_word[58:43] == \$853 [31:16];
+  assign \$855  = port0_word[40] & \$854 ;
+  assign \$2082  = \$signal$166 [344:343] * 7'h48;
+  assign \$856  = \$signal$166 [294:7] >> \$2082 ;
+  assign \$857  = port0_word[78:63] == \$856 [31:16];
+  assign \$858  = port0_word[60] & \$857 ;
+  assign \$859  = | { \$858 , \$855 , \$852 , \$849  };
+  assign \$2088  = \$signal$166 [344:343] * 7'h48;
+  assign \$860  = \$signal$166 [294:7] >> \$2088 ;
+  assign \$861  = ~ \$860 [1];
+  assign \$862  = \$859  & \$861 ;
+  assign \$863  = \$signal$166 [1] ? \$862  : lane2_hit;
+  assign \$864  = \$signal$166 [4] & \$863 ;
+  assign \$865  = \$846  + \$864 ;
+  assign \$2096  = \$signal$166 [344:343] * 7'h48;
+  assign \$866  = \$signal$166 [294:7] >> \$2096 ;
+  assign \$867  = port0_word[18:3] == \$866 [31:16];
+  assign \$868  = port0_word[0] & \$867 ;
+  assign \$2101  = \$signal$166 [344:343] * 7'h48;
+  assign \$869  = \$signal$166 [294:7] >> \$2101 ;
+  assign \$870  = port0_word[38:23] == \$869 [31:16];
+  assign \$871  = port0_word[20] & \$870 ;
+  assign \$2106  = \$signal$166 [344:343] * 7'h48;
+  assign \$872  = \$signal$166 [294:7] >> \$2106 ;
+  assign \$873  = port0_word[58:43] == \$872 [31:16];
+  assign \$874  = port0_word[40] & \$873 ;
+  assign \$2111  = \$signal$166 [344:343] * 7'h48;
+  assign \$875  = \$signal$166 [294:7] >> \$2111 ;
+  assign \$876  = port0_word[78:63] == \$875 [31:16];
+  assign \$877  = port0_word[60] & \$876 ;
+  assign \$878  = | { \$877 , \$874 , \$871 , \$868  };
+  assign \$2117  = \$signal$166 [344:343] * 7'h48;
+  assign \$879  = \$signal$166 [294:7] >> \$2117 ;
+  assign \$880  = ~ \$879 [1];
+  assign \$881  = \$878  & \$880 ;
+  assign \$882  = \$signal$166 [1] ? \$881  : lane3_hit;
+  assign \$883  = \$signal$166 [5] & \$882 ;
+  assign \$884  = \$865  + \$883 ;
+  assign \$885  = \$signal$166 [2] & \$signal$166 [8];
+  assign \$886  = 1'h0 + \$885 ;
+  assign \$887  = \$signal$166 [3] & \$signal$166 [80];
+  assign \$888  = \$886  + \$887 ;
+  assign \$889  = \$signal$166 [4] & \$signal$166 [152];
+  assign \$890  = \$888  + \$889 ;
+  assign \$891  = \$signal$166 [5] & \$signal$166 [224];
+  assign \$892  = \$890  + \$891 ;
+  assign \$893  = lookups + answered;
+  assign \$894  = hits + \hits$215 ;
+  assign \$895  = errors + \errors$216 ;
+  assign \$896  = | \errors$216 ;
+  assign \$897  = conflicts + \$146 [2:0];
+  always @(posedge clk)
+    hash_valid_s1 <= \$898 ;
+  always @(posedge clk)
+    hash_valid_s2 <= \$899 ;
   always @(posedge clk)
-    hash_valid_s1 <= \$881 ;
+    hash_valid_s3 <= \$900 ;
   always @(posedge clk)
-    hash_valid_s2 <= \$882 ;
+    h_valid <= \$901 ;
   always @(posedge clk)
-    hash_valid_s3 <= \$883 ;
+    hash_beat_s1 <= \$902 ;
   always @(posedge clk)
-    h_valid <= \$884 ;
+    hash_beat_s2 <= \$903 ;
   always @(posedge clk)
-    hash_beat_s1 <= \$885 ;
+    hash_beat_s3 <= \$904 ;
   always @(posedge clk)
-    hash_beat_s2 <= \$886 ;
+    hash_beat_s4 <= \$905 ;
   always @(posedge clk)
-    hash_beat_s3 <= \$887 ;
+    lane0_hash_s1_left <= \$906 ;
   always @(posedge clk)
-    hash_beat_s4 <= \$888 ;
+    lane0_hash_s1_right <= \$907 ;
   always @(posedge clk)
-    lane0_hash_s1_left <= \$889 ;
+    lane0_hash_s2_left <= \$908 ;
   always @(posedge clk)
-    lane0_hash_s1_right <= \$890 ;
+    lane0_hash_s2_right <= \$909 ;
   always @(posedge clk)
-    lane0_hash_s2_left <= \$891 ;
+    lane0_hash_s3_left <= \$910 ;
   always @(posedge clk)
-    lane0_hash_s2_right <= \$892 ;
+    lane0_hash_s3_right <= \$911 ;
   always @(posedge clk)
-    lane0_hash_s3_left <= \$893 ;
+    lane0_hash_s4_left <= \$912 ;
   always @(posedge clk)
-    lane0_hash_s3_right <= \$894 ;
+    lane0_hash_s4_right <= \$913 ;
   always @(posedge clk)
-    lane0_hash_s4_left <= \$895 ;
+    lane1_hash_s1_left <= \$914 ;
   always @(posedge clk)
-    lane0_hash_s4_right <= \$896 ;
+    lane1_hash_s1_right <= \$915 ;
   always @(posedge clk)
-    lane1_hash_s1_left <= \$897 ;
+    lane1_hash_s2_left <= \$916 ;
   always @(posedge clk)
-    lane1_hash_s1_right <= \$898 ;
+    lane1_hash_s2_right <= \$917 ;
   always @(posedge clk)
-    lane1_hash_s2_left <= \$899 ;
+    lane1_hash_s3_left <= \$918 ;
   always @(posedge clk)
-    lane1_hash_s2_right <= \$900 ;
+    lane1_hash_s3_right <= \$919 ;
   always @(posedge clk)
-    lane1_hash_s3_left <= \$901 ;
+    lane1_hash_s4_left <= \$920 ;
   always @(posedge clk)
-    lane1_hash_s3_right <= \$902 ;
+    lane1_hash_s4_right <= \$921 ;
   always @(posedge clk)
-    lane1_hash_s4_left <= \$903 ;
+    lane2_hash_s1_left <= \$922 ;
   always @(posedge clk)
-    lane1_hash_s4_right <= \$904 ;
+    lane2_hash_s1_right <= \$923 ;
   always @(posedge clk)
-    lane2_hash_s1_left <= \$905 ;
+    lane2_hash_s2_left <= \$924 ;
   always @(posedge clk)
-    lane2_hash_s1_right <= \$906 ;
+    lane2_hash_s2_right <= \$925 ;
   always @(posedge clk)
-    lane2_hash_s2_left <= \$907 ;
+    lane2_hash_s3_left <= \$926 ;
   always @(posedge clk)
-    lane2_hash_s2_right <= \$908 ;
+    lane2_hash_s3_right <= \$927 ;
   always @(posedge clk)
-    lane2_hash_s3_left <= \$909 ;
+    lane2_hash_s4_left <= \$928 ;
   always @(posedge clk)
-    lane2_hash_s3_right <= \$910 ;
+    lane2_hash_s4_right <= \$929 ;
   always @(posedge clk)
-    lane2_hash_s4_left <= \$911 ;
+    lane3_hash_s1_left <= \$930 ;
   always @(posedge clk)
-    lane2_hash_s4_right <= \$912 ;
+    lane3_hash_s1_right <= \$931 ;
   always @(posedge clk)
-    lane3_hash_s1_left <= \$913 ;
+    lane3_hash_s2_left <= \$932 ;
   always @(posedge clk)
-    lane3_hash_s1_right <= \$914 ;
+    lane3_hash_s2_right <= \$933 ;
   always @(posedge clk)
-    lane3_hash_s2_left <= \$915 ;
+    lane3_hash_s3_left <= \$934 ;
   always @(posedge clk)
-    lane3_hash_s2_right <= \$916 ;
+    lane3_hash_s3_right <= \$935 ;
   always @(posedge clk)
-    lane3_hash_s3_left <= \$917 ;
+    lane3_hash_s4_left <= \$936 ;
   always @(posedge clk)
-    lane3_hash_s3_right <= \$918 ;
+    lane3_hash_s4_right <= \$937 ;
   always @(posedge clk)
-    lane3_hash_s4_left <= \$919 ;
+    host_valid_s1 <= \$938 ;
   always @(posedge clk)
-    lane3_hash_s4_right <= \$920 ;
+    host_valid_s2 <= \$939 ;
   always @(posedge clk)
-    host_valid_s1 <= \$921 ;
+    host_valid_s3 <= \$940 ;
   always @(posedge clk)
-    host_valid_s2 <= \$922 ;
+    hh_valid <= \$941 ;
   always @(posedge clk)
-    host_valid_s3 <= \$923 ;
+    host_cmd_s1 <= \$942 ;
   always @(posedge clk)
-    hh_valid <= \$924 ;
+    host_cmd_s2 <= \$943 ;
   always @(posedge clk)
-    host_cmd_s1 <= \$925 ;
+    host_cmd_s3 <= \$944 ;
   always @(posedge clk)
-    host_cmd_s2 <= \$926 ;
+    host_cmd_s4 <= \$945 ;
   always @(posedge clk)
-    host_cmd_s3 <= \$927 ;
+    host_hash_s1_left <= \$946 ;
   always @(posedge clk)
-    host_cmd_s4 <= \$928 ;
+    host_hash_s1_right <= \$947 ;
   always @(posedge clk)
-    host_hash_s1_left <= \$929 ;
+    host_hash_s2_left <= \$948 ;
   always @(posedge clk)
-    host_hash_s1_right <= \$930 ;
+    host_hash_s2_right <= \$949 ;
   always @(posedge clk)
-    host_hash_s2_left <= \$931 ;
+    host_hash_s3_left <= \$950 ;
   always @(posedge clk)
-    host_hash_s2_right <= \$932 ;
+    host_hash_s3_right <= \$951 ;
   always @(posedge clk)
-    host_hash_s3_left <= \$933 ;
+    host_hash_s4_left <= \$952 ;
   always @(posedge clk)
-    host_hash_s3_right <= \$934 ;
+    host_hash_s4_right <= \$953 ;
   always @(posedge clk)
-    host_hash_s4_left <= \$935 ;
+    clear_set <= \$954 ;
   always @(posedge clk)
-    host_hash_s4_right <= \$936 ;
+    clearing <= \$955 ;
   always @(posedge clk)
-    clear_set <= \$937 ;
+    clear_op <= \$956 ;
   always @(posedge clk)
-    clearing <= \$938 ;
+    remaining <= \$957 ;
   always @(posedge clk)
-    clear_op <= \$939 ;
+    mid_beat <= \$958 ;
   always @(posedge clk)
-    remaining <= \$940 ;
+    a_valid <= \$959 ;
   always @(posedge clk)
-    mid_beat <= \$941 ;
+    \$signal  <= \$960 ;
   always @(posedge clk)
-    a_valid <= \$942 ;
+    r_valid <= \$961 ;
   always @(posedge clk)
-    \$signal  <= \$943 ;
+    \$signal$201  <= \$962 ;
   always @(posedge clk)
-    \$signal$182  <= \$944 ;
+    \$signal$186  <= \$963 ;
   always @(posedge clk)
-    \$signal$162  <= \$945 ;
+    \$signal$166  <= \$964 ;
   always @(posedge clk)
-    port0_forward <= \$946 ;
+    port0_forward_r <= \$965 ;
   always @(posedge clk)
-    port1_forward <= \$947 ;
+    port0_set <= \$966 ;
   always @(posedge clk)
-    port2_forward <= \$948 ;
+    port0_forward_b <= \$967 ;
   always @(posedge clk)
-    port3_forward <= \$949 ;
+    port1_forward_r <= \$968 ;
   always @(posedge clk)
-    write__en <= \$950 ;
+    port1_set <= \$969 ;
   always @(posedge clk)
-    write__addr <= \$951 ;
+    port1_forward_b <= \$970 ;
   always @(posedge clk)
-    w_word <= \$952 ;
+    port2_forward_r <= \$971 ;
   always @(posedge clk)
-    resp__valid <= \$953 ;
+    port2_set <= \$972 ;
   always @(posedge clk)
-    host_resp__valid <= \$954 ;
+    port2_forward_b <= \$973 ;
   always @(posedge clk)
-    resp__payload <= \$955 ;
+    port3_forward_r <= \$974 ;
   always @(posedge clk)
-    host_resp__payload <= \$956 ;
+    port3_set <= \$975 ;
   always @(posedge clk)
-    counting <= \$957 ;
+    port3_forward_b <= \$976 ;
   always @(posedge clk)
-    answered <= \$958 ;
+    port0_read <= \$977 ;
   always @(posedge clk)
-    \hits$200  <= \$959 ;
+    port1_read <= \$978 ;
   always @(posedge clk)
-    \errors$201  <= \$960 ;
+    port2_read <= \$979 ;
   always @(posedge clk)
-    error_sticky <= \$961 ;
+    port3_read <= \$980 ;
   always @(posedge clk)
-    lookups <= \$962 ;
+    write__en <= \$981 ;
   always @(posedge clk)
-    hits <= \$963 ;
+    write__addr <= \$982 ;
   always @(posedge clk)
-    errors <= \$964 ;
+    w_word <= \$983 ;
   always @(posedge clk)
-    conflicts <= \$965 ;
+    resp__valid <= \$984 ;
+  always @(posedge clk)
+    host_resp__valid <= \$985 ;
+  always @(posedge clk)
+    resp__payload <= \$986 ;
+  always @(posedge clk)
+    host_resp__payload <= \$987 ;
+  always @(posedge clk)
+    counting <= \$988 ;
+  always @(posedge clk)
+    answered <= \$989 ;
+  always @(posedge clk)
+    \hits$215  <= \$990 ;
+  always @(posedge clk)
+    \errors$216  <= \$991 ;
+  always @(posedge clk)
+    error_sticky <= \$992 ;
+  always @(posedge clk)
+    lookups <= \$993 ;
+  always @(posedge clk)
+    hits <= \$994 ;
+  always @(posedge clk)
+    errors <= \$995 ;
+  always @(posedge clk)
+    conflicts <= \$996 ;
   assign \$1  = ~ h_valid;
   assign shift = \$1  | h_take;
   assign \$2  = ~ host_cmd__valid;
-  assign req__ready = shift & \$2 ;
-  assign beats_hashing = | { h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
-  assign \$4  = ! \$3 ;
-  assign \$6  = ! \$5 ;
-  assign lane0_in_range = \$4  & \$6 ;
-  assign \$7  = ~ lane0_in_range;
-  assign \$8  = req__payload[0] & \$7 ;
-  assign \$10  = ! \$9 ;
-  assign \$12  = ! \$11 ;
-  assign lane1_in_range = \$10  & \$12 ;
-  assign \$13  = ~ lane1_in_range;
-  assign \$14  = req__payload[41] & \$13 ;
-  assign \$16  = ! \$15 ;
-  assign \$18  = ! \$17 ;
-  assign lane2_in_range = \$16  & \$18 ;
-  assign \$19  = ~ lane2_in_range;
-  assign \$20  = req__payload[82] & \$19 ;
-  assign \$22  = ! \$21 ;
-  assign \$24  = ! \$23 ;
-  assign lane3_in_range = \$22  & \$24 ;
-  assign \$25  = ~ lane3_in_range;
-  assign \$26  = req__payload[123] & \$25 ;
-  assign \$27  = req__payload[23:9] + 15'h4f1b;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     inject_valid = 1'h0;
@@ -19582,11 +19801,11 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
         inject_valid = 1'h1;
       end else if (\$182 ) begin
         (* full_case = 32'd1 *)
-        if (\$186 ) begin
+        if (\$188 ) begin
         end else begin
           inject_valid = 1'h1;
         end
-      end else if (h_valid) begin
+      end else if (\$184 ) begin
         inject_valid = 1'h1;
       end
     end
@@ -19599,10 +19818,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
         inject[0] = 1'h1;
         inject[347:345] = clear_op;
         inject[342:329] = clear_set;
-        inject[399] = \$183 ;
+        inject[399] = \$185 ;
       end else if (\$182 ) begin
         (* full_case = 32'd1 *)
-        if (\$186 ) begin
+        if (\$188 ) begin
         end else begin
           inject[0] = 1'h1;
           inject[347:345] = host_cmd_s4[2:0];
@@ -19610,26 +19829,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
           inject[398:380] = host_cmd_s4[37:19];
           inject[399] = 1'h1;
           inject[342:329] = host_cmd_s4[18:5];
-          if (\$187 ) begin
+          if (\$189 ) begin
             inject[342:329] = host_hash_s4_right[13:0];
             inject[379:364] = { host_hash_s4_left, host_hash_s4_right[14] };
           end
         end
-      end else if (h_valid) begin
+      end else if (\$184 ) begin
         inject[328:7] = h;
         (* full_case = 32'd1 *)
-        if (\$190 ) begin
+        if (\$192 ) begin
           inject[5:2] = { h[216], h[144], h[72], h[0] };
           inject[6] = 1'h1;
-        end else if (\$192 ) begin
+        end else if (\$194 ) begin
           inject[1] = 1'h1;
           inject[6] = 1'h1;
         end else begin
           inject[1] = 1'h1;
-          inject[5:2] = \$197 [3:0];
-          inject[344:343] = \$201 ;
-          inject[342:329] = \$206 [15:2];
-          inject[6] = \$207 ;
+          inject[5:2] = \$199 [3:0];
+          inject[344:343] = \$203 ;
+          inject[342:329] = \$208 [15:2];
+          inject[6] = \$209 ;
         end
       end
     end
@@ -19650,14 +19869,14 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     if (advance) begin
       if (clearing) begin
       end else if (\$182 ) begin
-      end else if (h_valid) begin
+      end else if (\$184 ) begin
         (* full_case = 32'd1 *)
-        if (\$190 ) begin
+        if (\$192 ) begin
           h_take = 1'h1;
-        end else if (\$192 ) begin
+        end else if (\$194 ) begin
           h_take = 1'h1;
         end else begin
-          h_take = \$208 ;
+          h_take = \$210 ;
         end
       end
     end
@@ -19666,88 +19885,88 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     { learn_word[79], learn_word[59], learn_word[39], learn_word[19] } = 4'h0;
     (* full_case = 32'd1 *)
-    if (\$411 ) begin
+    if (\$413 ) begin
       learn_word[19:0] = port0_word[19:0];
-      if (\$429 ) begin
+      if (\$431 ) begin
         learn_word[2:1] = 2'h0;
       end
-    end else if (\$412 ) begin
+    end else if (\$414 ) begin
       learn_word[0] = 1'h1;
       learn_word[2:1] = 2'h2;
-      learn_word[18:3] = \$430 [31:16];
+      learn_word[18:3] = \$432 [31:16];
     end else begin
       { learn_word[19:3], learn_word[0] } = { port0_word[19:3], port0_word[0] };
-      learn_word[2:1] = \$431 [1:0];
+      learn_word[2:1] = \$433 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$444 ) begin
+    if (\$446 ) begin
       learn_word[39:20] = port0_word[39:20];
-      if (\$462 ) begin
+      if (\$464 ) begin
         learn_word[22:21] = 2'h0;
       end
-    end else if (\$445 ) begin
+    end else if (\$447 ) begin
       learn_word[20] = 1'h1;
       learn_word[22:21] = 2'h2;
-      learn_word[38:23] = \$463 [31:16];
+      learn_word[38:23] = \$465 [31:16];
     end else begin
       { learn_word[39:23], learn_word[20] } = { port0_word[39:23], port0_word[20] };
-      learn_word[22:21] = \$464 [1:0];
+      learn_word[22:21] = \$466 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$477 ) begin
+    if (\$479 ) begin
       learn_word[59:40] = port0_word[59:40];
-      if (\$495 ) begin
+      if (\$497 ) begin
         learn_word[42:41] = 2'h0;
       end
-    end else if (\$478 ) begin
+    end else if (\$480 ) begin
       learn_word[40] = 1'h1;
       learn_word[42:41] = 2'h2;
-      learn_word[58:43] = \$496 [31:16];
+      learn_word[58:43] = \$498 [31:16];
     end else begin
       { learn_word[59:43], learn_word[40] } = { port0_word[59:43], port0_word[40] };
-      learn_word[42:41] = \$497 [1:0];
+      learn_word[42:41] = \$499 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$510 ) begin
+    if (\$512 ) begin
       learn_word[79:60] = port0_word[79:60];
-      if (\$528 ) begin
+      if (\$530 ) begin
         learn_word[62:61] = 2'h0;
       end
-    end else if (\$511 ) begin
+    end else if (\$513 ) begin
       learn_word[60] = 1'h1;
       learn_word[62:61] = 2'h2;
-      learn_word[78:63] = \$529 [31:16];
+      learn_word[78:63] = \$531 [31:16];
     end else begin
       { learn_word[79:63], learn_word[60] } = { port0_word[79:63], port0_word[60] };
-      learn_word[62:61] = \$530 [1:0];
+      learn_word[62:61] = \$532 [1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     host_word = port0_word;
-    if (\$576 ) begin
+    if (\$578 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
-            host_word[19:0] = { 1'h0, \$signal$162 [398:380] };
+            host_word[19:0] = { 1'h0, \$signal$166 [398:380] };
         2'h1:
-            host_word[39:20] = { 1'h0, \$signal$162 [398:380] };
+            host_word[39:20] = { 1'h0, \$signal$166 [398:380] };
         2'h2:
-            host_word[59:40] = { 1'h0, \$signal$162 [398:380] };
+            host_word[59:40] = { 1'h0, \$signal$166 [398:380] };
         2'h3:
-            host_word[79:60] = { 1'h0, \$signal$162 [398:380] };
+            host_word[79:60] = { 1'h0, \$signal$166 [398:380] };
       endcase
     end
-    if (\$577 ) begin
+    if (\$579 ) begin
       host_word = 80'h00000000000000000000;
     end
-    if (\$578 ) begin
+    if (\$580 ) begin
       host_word[19] = 1'h0;
       host_word[39] = 1'h0;
       host_word[59] = 1'h0;
       host_word[79] = 1'h0;
     end
-    if (\$589 ) begin
+    if (\$591 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
@@ -19763,259 +19982,89 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$881  = hash_valid_s1;
+    \$898  = hash_valid_s1;
     if (shift) begin
-      \$881  = \$606 ;
+      \$898  = \$609 ;
     end
     if (rst) begin
-      \$881  = 1'h0;
+      \$898  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$882  = hash_valid_s2;
+    \$899  = hash_valid_s2;
     if (shift) begin
-      \$882  = hash_valid_s1;
+      \$899  = hash_valid_s1;
     end
     if (rst) begin
-      \$882  = 1'h0;
+      \$899  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$883  = hash_valid_s3;
+    \$900  = hash_valid_s3;
     if (shift) begin
-      \$883  = hash_valid_s2;
+      \$900  = hash_valid_s2;
     end
     if (rst) begin
-      \$883  = 1'h0;
+      \$900  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$884  = h_valid;
+    \$901  = h_valid;
     if (shift) begin
-      \$884  = hash_valid_s3;
+      \$901  = hash_valid_s3;
     end
     if (rst) begin
-      \$884  = 1'h0;
+      \$901  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$885  = hash_beat_s1;
+    \$902  = hash_beat_s1;
     if (shift) begin
-      \$885  = carried;
+      \$902  = carried;
     end
     if (rst) begin
-      \$885  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$902  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$886  = hash_beat_s2;
+    \$903  = hash_beat_s2;
     if (shift) begin
-      \$886  = hash_beat_s1;
+      \$903  = hash_beat_s1;
     end
     if (rst) begin
-      \$886  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$903  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$887  = hash_beat_s3;
+    \$904  = hash_beat_s3;
     if (shift) begin
-      \$887  = hash_beat_s2;
+      \$904  = hash_beat_s2;
     end
     if (rst) begin
-      \$887  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$904  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$888  = hash_beat_s4;
+    \$905  = hash_beat_s4;
     if (shift) begin
-      \$888  = hash_beat_s3;
+      \$905  = hash_beat_s3;
     end
     if (rst) begin
-      \$888  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$905  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$889  = lane0_hash_s1_left;
+    \$906  = lane0_hash_s1_left;
     if (shift) begin
-      \$889  = req__payload[23:9];
-    end
-    if (rst) begin
-      \$889  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$890  = lane0_hash_s1_right;
-    if (shift) begin
-      \$890  = lane0_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$890  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$891  = lane0_hash_s2_left;
-    if (shift) begin
-      \$891  = lane0_hash_s1_right;
-    end
-    if (rst) begin
-      \$891  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$892  = lane0_hash_s2_right;
-    if (shift) begin
-      \$892  = lane0_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$892  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$893  = lane0_hash_s3_left;
-    if (shift) begin
-      \$893  = lane0_hash_s2_right;
-    end
-    if (rst) begin
-      \$893  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$894  = lane0_hash_s3_right;
-    if (shift) begin
-      \$894  = lane0_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$894  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$895  = lane0_hash_s4_left;
-    if (shift) begin
-      \$895  = lane0_hash_s3_right;
-    end
-    if (rst) begin
-      \$895  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$896  = lane0_hash_s4_right;
-    if (shift) begin
-      \$896  = lane0_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$896  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$897  = lane1_hash_s1_left;
-    if (shift) begin
-      \$897  = req__payload[64:50];
-    end
-    if (rst) begin
-      \$897  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$898  = lane1_hash_s1_right;
-    if (shift) begin
-      \$898  = lane1_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$898  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$899  = lane1_hash_s2_left;
-    if (shift) begin
-      \$899  = lane1_hash_s1_right;
-    end
-    if (rst) begin
-      \$899  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$900  = lane1_hash_s2_right;
-    if (shift) begin
-      \$900  = lane1_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$900  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$901  = lane1_hash_s3_left;
-    if (shift) begin
-      \$901  = lane1_hash_s2_right;
-    end
-    if (rst) begin
-      \$901  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$902  = lane1_hash_s3_right;
-    if (shift) begin
-      \$902  = lane1_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$902  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$903  = lane1_hash_s4_left;
-    if (shift) begin
-      \$903  = lane1_hash_s3_right;
-    end
-    if (rst) begin
-      \$903  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$904  = lane1_hash_s4_right;
-    if (shift) begin
-      \$904  = lane1_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$904  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$905  = lane2_hash_s1_left;
-    if (shift) begin
-      \$905  = req__payload[105:91];
-    end
-    if (rst) begin
-      \$905  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$906  = lane2_hash_s1_right;
-    if (shift) begin
-      \$906  = lane2_hash_r0_mixed;
+      \$906  = req__payload[23:9];
     end
     if (rst) begin
       \$906  = 15'h0000;
@@ -20023,9 +20072,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$907  = lane2_hash_s2_left;
+    \$907  = lane0_hash_s1_right;
     if (shift) begin
-      \$907  = lane2_hash_s1_right;
+      \$907  = lane0_hash_r0_mixed;
     end
     if (rst) begin
       \$907  = 15'h0000;
@@ -20033,9 +20082,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$908  = lane2_hash_s2_right;
+    \$908  = lane0_hash_s2_left;
     if (shift) begin
-      \$908  = lane2_hash_r1_mixed;
+      \$908  = lane0_hash_s1_right;
     end
     if (rst) begin
       \$908  = 15'h0000;
@@ -20043,9 +20092,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$909  = lane2_hash_s3_left;
+    \$909  = lane0_hash_s2_right;
     if (shift) begin
-      \$909  = lane2_hash_s2_right;
+      \$909  = lane0_hash_r1_mixed;
     end
     if (rst) begin
       \$909  = 15'h0000;
@@ -20053,9 +20102,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$910  = lane2_hash_s3_right;
+    \$910  = lane0_hash_s3_left;
     if (shift) begin
-      \$910  = lane2_hash_r2_mixed;
+      \$910  = lane0_hash_s2_right;
     end
     if (rst) begin
       \$910  = 15'h0000;
@@ -20063,9 +20112,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$911  = lane2_hash_s4_left;
+    \$911  = lane0_hash_s3_right;
     if (shift) begin
-      \$911  = lane2_hash_s3_right;
+      \$911  = lane0_hash_r2_mixed;
     end
     if (rst) begin
       \$911  = 15'h0000;
@@ -20073,9 +20122,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$912  = lane2_hash_s4_right;
+    \$912  = lane0_hash_s4_left;
     if (shift) begin
-      \$912  = lane2_hash_r3_mixed;
+      \$912  = lane0_hash_s3_right;
     end
     if (rst) begin
       \$912  = 15'h0000;
@@ -20083,9 +20132,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$913  = lane3_hash_s1_left;
+    \$913  = lane0_hash_s4_right;
     if (shift) begin
-      \$913  = req__payload[146:132];
+      \$913  = lane0_hash_r3_mixed;
     end
     if (rst) begin
       \$913  = 15'h0000;
@@ -20093,9 +20142,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$914  = lane3_hash_s1_right;
+    \$914  = lane1_hash_s1_left;
     if (shift) begin
-      \$914  = lane3_hash_r0_mixed;
+      \$914  = req__payload[64:50];
     end
     if (rst) begin
       \$914  = 15'h0000;
@@ -20103,9 +20152,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$915  = lane3_hash_s2_left;
+    \$915  = lane1_hash_s1_right;
     if (shift) begin
-      \$915  = lane3_hash_s1_right;
+      \$915  = lane1_hash_r0_mixed;
     end
     if (rst) begin
       \$915  = 15'h0000;
@@ -20113,9 +20162,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$916  = lane3_hash_s2_right;
+    \$916  = lane1_hash_s2_left;
     if (shift) begin
-      \$916  = lane3_hash_r1_mixed;
+      \$916  = lane1_hash_s1_right;
     end
     if (rst) begin
       \$916  = 15'h0000;
@@ -20123,9 +20172,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$917  = lane3_hash_s3_left;
+    \$917  = lane1_hash_s2_right;
     if (shift) begin
-      \$917  = lane3_hash_s2_right;
+      \$917  = lane1_hash_r1_mixed;
     end
     if (rst) begin
       \$917  = 15'h0000;
@@ -20133,9 +20182,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$918  = lane3_hash_s3_right;
+    \$918  = lane1_hash_s3_left;
     if (shift) begin
-      \$918  = lane3_hash_r2_mixed;
+      \$918  = lane1_hash_s2_right;
     end
     if (rst) begin
       \$918  = 15'h0000;
@@ -20143,9 +20192,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$919  = lane3_hash_s4_left;
+    \$919  = lane1_hash_s3_right;
     if (shift) begin
-      \$919  = lane3_hash_s3_right;
+      \$919  = lane1_hash_r2_mixed;
     end
     if (rst) begin
       \$919  = 15'h0000;
@@ -20153,9 +20202,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$920  = lane3_hash_s4_right;
+    \$920  = lane1_hash_s4_left;
     if (shift) begin
-      \$920  = lane3_hash_r3_mixed;
+      \$920  = lane1_hash_s3_right;
     end
     if (rst) begin
       \$920  = 15'h0000;
@@ -20163,89 +20212,89 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$921  = host_valid_s1;
-    if (host_shift) begin
-      \$921  = \$607 ;
+    \$921  = lane1_hash_s4_right;
+    if (shift) begin
+      \$921  = lane1_hash_r3_mixed;
     end
     if (rst) begin
-      \$921  = 1'h0;
+      \$921  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$922  = host_valid_s2;
-    if (host_shift) begin
-      \$922  = host_valid_s1;
+    \$922  = lane2_hash_s1_left;
+    if (shift) begin
+      \$922  = req__payload[105:91];
     end
     if (rst) begin
-      \$922  = 1'h0;
+      \$922  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$923  = host_valid_s3;
-    if (host_shift) begin
-      \$923  = host_valid_s2;
+    \$923  = lane2_hash_s1_right;
+    if (shift) begin
+      \$923  = lane2_hash_r0_mixed;
     end
     if (rst) begin
-      \$923  = 1'h0;
+      \$923  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$924  = hh_valid;
-    if (host_shift) begin
-      \$924  = host_valid_s3;
+    \$924  = lane2_hash_s2_left;
+    if (shift) begin
+      \$924  = lane2_hash_s1_right;
     end
     if (rst) begin
-      \$924  = 1'h0;
+      \$924  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$925  = host_cmd_s1;
-    if (host_shift) begin
-      \$925  = host_cmd__payload;
+    \$925  = lane2_hash_s2_right;
+    if (shift) begin
+      \$925  = lane2_hash_r1_mixed;
     end
     if (rst) begin
-      \$925  = 67'h00000000000000000;
+      \$925  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$926  = host_cmd_s2;
-    if (host_shift) begin
-      \$926  = host_cmd_s1;
+    \$926  = lane2_hash_s3_left;
+    if (shift) begin
+      \$926  = lane2_hash_s2_right;
     end
     if (rst) begin
-      \$926  = 67'h00000000000000000;
+      \$926  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$927  = host_cmd_s3;
-    if (host_shift) begin
-      \$927  = host_cmd_s2;
+    \$927  = lane2_hash_s3_right;
+    if (shift) begin
+      \$927  = lane2_hash_r2_mixed;
     end
     if (rst) begin
-      \$927  = 67'h00000000000000000;
+      \$927  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$928  = host_cmd_s4;
-    if (host_shift) begin
-      \$928  = host_cmd_s3;
+    \$928  = lane2_hash_s4_left;
+    if (shift) begin
+      \$928  = lane2_hash_s3_right;
     end
     if (rst) begin
-      \$928  = 67'h00000000000000000;
+      \$928  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$929  = host_hash_s1_left;
-    if (host_shift) begin
-      \$929  = host_cmd__payload[52:38];
+    \$929  = lane2_hash_s4_right;
+    if (shift) begin
+      \$929  = lane2_hash_r3_mixed;
     end
     if (rst) begin
       \$929  = 15'h0000;
@@ -20253,9 +20302,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$930  = host_hash_s1_right;
-    if (host_shift) begin
-      \$930  = host_hash_r0_mixed;
+    \$930  = lane3_hash_s1_left;
+    if (shift) begin
+      \$930  = req__payload[146:132];
     end
     if (rst) begin
       \$930  = 15'h0000;
@@ -20263,9 +20312,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$931  = host_hash_s2_left;
-    if (host_shift) begin
-      \$931  = host_hash_s1_right;
+    \$931  = lane3_hash_s1_right;
+    if (shift) begin
+      \$931  = lane3_hash_r0_mixed;
     end
     if (rst) begin
       \$931  = 15'h0000;
@@ -20273,9 +20322,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$932  = host_hash_s2_right;
-    if (host_shift) begin
-      \$932  = host_hash_r1_mixed;
+    \$932  = lane3_hash_s2_left;
+    if (shift) begin
+      \$932  = lane3_hash_s1_right;
     end
     if (rst) begin
       \$932  = 15'h0000;
@@ -20283,9 +20332,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$933  = host_hash_s3_left;
-    if (host_shift) begin
-      \$933  = host_hash_s2_right;
+    \$933  = lane3_hash_s2_right;
+    if (shift) begin
+      \$933  = lane3_hash_r1_mixed;
     end
     if (rst) begin
       \$933  = 15'h0000;
@@ -20293,9 +20342,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$934  = host_hash_s3_right;
-    if (host_shift) begin
-      \$934  = host_hash_r2_mixed;
+    \$934  = lane3_hash_s3_left;
+    if (shift) begin
+      \$934  = lane3_hash_s2_right;
     end
     if (rst) begin
       \$934  = 15'h0000;
@@ -20303,9 +20352,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$935  = host_hash_s4_left;
-    if (host_shift) begin
-      \$935  = host_hash_s3_right;
+    \$935  = lane3_hash_s3_right;
+    if (shift) begin
+      \$935  = lane3_hash_r2_mixed;
     end
     if (rst) begin
       \$935  = 15'h0000;
@@ -20313,9 +20362,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$936  = host_hash_s4_right;
-    if (host_shift) begin
-      \$936  = host_hash_r3_mixed;
+    \$936  = lane3_hash_s4_left;
+    if (shift) begin
+      \$936  = lane3_hash_s3_right;
     end
     if (rst) begin
       \$936  = 15'h0000;
@@ -20323,33 +20372,19 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$937  = clear_set;
-    if (advance) begin
-      if (clearing) begin
-        \$937  = \$610 [13:0];
-      end else if (\$609 ) begin
-        if (\$614 ) begin
-          \$937  = 14'h0000;
-        end
-      end
+    \$937  = lane3_hash_s4_right;
+    if (shift) begin
+      \$937  = lane3_hash_r3_mixed;
     end
     if (rst) begin
-      \$937  = 14'h0000;
+      \$937  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$938  = clearing;
-    if (advance) begin
-      if (clearing) begin
-        if (\$611 ) begin
-          \$938  = 1'h0;
-        end
-      end else if (\$609 ) begin
-        if (\$614 ) begin
-          \$938  = 1'h1;
-        end
-      end
+    \$938  = host_valid_s1;
+    if (host_shift) begin
+      \$938  = \$610 ;
     end
     if (rst) begin
       \$938  = 1'h0;
@@ -20357,52 +20392,29 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$939  = clear_op;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$609 ) begin
-        if (\$614 ) begin
-          \$939  = host_cmd_s4[2:0];
-        end
-      end
+    \$939  = host_valid_s2;
+    if (host_shift) begin
+      \$939  = host_valid_s1;
     end
     if (rst) begin
-      \$939  = 3'h0;
+      \$939  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$940  = remaining;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$609 ) begin
-      end else if (h_valid) begin
-        (* full_case = 32'd1 *)
-        if (\$617 ) begin
-        end else if (\$619 ) begin
-        end else begin
-          \$940  = rest;
-        end
-      end
+    \$940  = host_valid_s3;
+    if (host_shift) begin
+      \$940  = host_valid_s2;
     end
     if (rst) begin
-      \$940  = 4'h0;
+      \$940  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$941  = mid_beat;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$609 ) begin
-      end else if (h_valid) begin
-        (* full_case = 32'd1 *)
-        if (\$617 ) begin
-        end else if (\$619 ) begin
-        end else begin
-          \$941  = \$620 ;
-        end
-      end
+    \$941  = hh_valid;
+    if (host_shift) begin
+      \$941  = host_valid_s3;
     end
     if (rst) begin
       \$941  = 1'h0;
@@ -20410,386 +20422,733 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$942  = a_valid;
+    \$942  = host_cmd_s1;
+    if (host_shift) begin
+      \$942  = host_cmd__payload;
+    end
+    if (rst) begin
+      \$942  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$943  = host_cmd_s2;
+    if (host_shift) begin
+      \$943  = host_cmd_s1;
+    end
+    if (rst) begin
+      \$943  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$944  = host_cmd_s3;
+    if (host_shift) begin
+      \$944  = host_cmd_s2;
+    end
+    if (rst) begin
+      \$944  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$945  = host_cmd_s4;
+    if (host_shift) begin
+      \$945  = host_cmd_s3;
+    end
+    if (rst) begin
+      \$945  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$946  = host_hash_s1_left;
+    if (host_shift) begin
+      \$946  = host_cmd__payload[52:38];
+    end
+    if (rst) begin
+      \$946  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$947  = host_hash_s1_right;
+    if (host_shift) begin
+      \$947  = host_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$947  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$948  = host_hash_s2_left;
+    if (host_shift) begin
+      \$948  = host_hash_s1_right;
+    end
+    if (rst) begin
+      \$948  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$949  = host_hash_s2_right;
+    if (host_shift) begin
+      \$949  = host_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$949  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$950  = host_hash_s3_left;
+    if (host_shift) begin
+      \$950  = host_hash_s2_right;
+    end
+    if (rst) begin
+      \$950  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$951  = host_hash_s3_right;
+    if (host_shift) begin
+      \$951  = host_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$951  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$952  = host_hash_s4_left;
+    if (host_shift) begin
+      \$952  = host_hash_s3_right;
+    end
+    if (rst) begin
+      \$952  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$953  = host_hash_s4_right;
+    if (host_shift) begin
+      \$953  = host_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$953  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$954  = clear_set;
     if (advance) begin
-      \$942  = inject_valid;
+      if (clearing) begin
+        \$954  = \$615 [13:0];
+      end else if (\$612 ) begin
+        if (\$619 ) begin
+          \$954  = 14'h0000;
+        end
+      end
     end
     if (rst) begin
-      \$942  = 1'h0;
+      \$954  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$943  = \$signal ;
+    \$955  = clearing;
     if (advance) begin
-      \$943  = inject;
+      if (clearing) begin
+        if (\$616 ) begin
+          \$955  = 1'h0;
+        end
+      end else if (\$612 ) begin
+        if (\$619 ) begin
+          \$955  = 1'h1;
+        end
+      end
     end
     if (rst) begin
-      \$943  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$955  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$944  = \$signal$182 ;
+    \$956  = clear_op;
     if (advance) begin
-      \$944  = a_valid;
+      if (clearing) begin
+      end else if (\$612 ) begin
+        if (\$619 ) begin
+          \$956  = host_cmd_s4[2:0];
+        end
+      end
     end
     if (rst) begin
-      \$944  = 1'h0;
+      \$956  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$945  = \$signal$162 ;
+    \$957  = remaining;
     if (advance) begin
-      \$945  = \$signal ;
-    end
-    if (rst) begin
-      \$945  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$946  = port0_forward;
-    if (advance) begin
-      \$946  = \$622 ;
-    end
-    if (rst) begin
-      \$946  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$947  = port1_forward;
-    if (advance) begin
-      \$947  = \$624 ;
-    end
-    if (rst) begin
-      \$947  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$948  = port2_forward;
-    if (advance) begin
-      \$948  = \$626 ;
-    end
-    if (rst) begin
-      \$948  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$949  = port3_forward;
-    if (advance) begin
-      \$949  = \$628 ;
-    end
-    if (rst) begin
-      \$949  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$950  = write__en;
-    if (advance) begin
-      \$950  = b_writes;
-    end
-    if (rst) begin
-      \$950  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$951  = write__addr;
-    if (advance) begin
-      \$951  = \$signal$162 [342:329];
-    end
-    if (rst) begin
-      \$951  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$952  = w_word;
-    if (advance) begin
-      \$952  = \$629 ;
-    end
-    if (rst) begin
-      \$952  = 80'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$953  = resp__valid;
-    if (\$630 ) begin
-      \$953  = 1'h0;
-    end
-    if (\$634 ) begin
-      \$953  = \$signal$162 [6];
-    end
-    if (rst) begin
-      \$953  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$954  = host_resp__valid;
-    if (\$631 ) begin
-      \$954  = 1'h0;
-    end
-    if (\$709 ) begin
-      \$954  = 1'h1;
-    end
-    if (rst) begin
-      \$954  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$955  = resp__payload;
-    if (\$634 ) begin
-      \$955 [240] = \$signal$162 [295];
-      \$955 [241] = \$signal$162 [296];
-      \$955 [273:242] = \$signal$162 [328:297];
-      \$955 [0] = \$signal$162 [7];
-      \$955 [26:19] = \$signal$162 [46:39];
-      \$955 [58:27] = \$signal$162 [78:47];
-      if (\$635 ) begin
-        \$955 [1] = 1'h0;
-        \$955 [2] = 1'h0;
-        \$955 [18:3] = 16'h0000;
-        \$955 [59] = 1'h0;
-      end else if (\$signal$162 [2]) begin
+      if (clearing) begin
+      end else if (\$612 ) begin
+      end else if (\$614 ) begin
         (* full_case = 32'd1 *)
-        if (\$signal$162 [1]) begin
-          \$955 [1] = \$651 ;
-          \$955 [2] = \$652 [1];
-          \$955 [18:3] = learn_slot;
-          \$955 [59] = 1'h0;
+        if (\$622 ) begin
+        end else if (\$624 ) begin
         end else begin
-          \$955 [1] = lane0_hit;
-          \$955 [2] = \$signal$162 [8];
-          \$955 [18:3] = lane0_slot;
-          \$955 [59] = lane0_stale;
+          \$957  = rest;
+        end
+      end
+    end
+    if (rst) begin
+      \$957  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$958  = mid_beat;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$612 ) begin
+      end else if (\$614 ) begin
+        (* full_case = 32'd1 *)
+        if (\$622 ) begin
+        end else if (\$624 ) begin
+        end else begin
+          \$958  = \$625 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$958  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$959  = a_valid;
+    if (advance) begin
+      \$959  = inject_valid;
+    end
+    if (rst) begin
+      \$959  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$960  = \$signal ;
+    if (advance) begin
+      \$960  = inject;
+    end
+    if (rst) begin
+      \$960  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$961  = r_valid;
+    if (advance) begin
+      \$961  = a_valid;
+    end
+    if (rst) begin
+      \$961  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$962  = \$signal$201 ;
+    if (advance) begin
+      \$962  = \$signal ;
+    end
+    if (rst) begin
+      \$962  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$963  = \$signal$186 ;
+    if (advance) begin
+      \$963  = r_valid;
+    end
+    if (rst) begin
+      \$963  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$964  = \$signal$166 ;
+    if (advance) begin
+      \$964  = \$signal$201 ;
+    end
+    if (rst) begin
+      \$964  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$965  = port0_forward_r;
+    if (advance) begin
+      \$965  = \$627 ;
+    end
+    if (rst) begin
+      \$965  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$966  = port0_set;
+    if (advance) begin
+      \$966  = \$signature__addr ;
+    end
+    if (rst) begin
+      \$966  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$967  = port0_forward_b;
+    if (advance) begin
+      \$967  = \$629 ;
+    end
+    if (rst) begin
+      \$967  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$968  = port1_forward_r;
+    if (advance) begin
+      \$968  = \$631 ;
+    end
+    if (rst) begin
+      \$968  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$969  = port1_set;
+    if (advance) begin
+      \$969  = \$signal [94:81];
+    end
+    if (rst) begin
+      \$969  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$970  = port1_forward_b;
+    if (advance) begin
+      \$970  = \$633 ;
+    end
+    if (rst) begin
+      \$970  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$971  = port2_forward_r;
+    if (advance) begin
+      \$971  = \$635 ;
+    end
+    if (rst) begin
+      \$971  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$972  = port2_set;
+    if (advance) begin
+      \$972  = \$signal [166:153];
+    end
+    if (rst) begin
+      \$972  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$973  = port2_forward_b;
+    if (advance) begin
+      \$973  = \$637 ;
+    end
+    if (rst) begin
+      \$973  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$974  = port3_forward_r;
+    if (advance) begin
+      \$974  = \$639 ;
+    end
+    if (rst) begin
+      \$974  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$975  = port3_set;
+    if (advance) begin
+      \$975  = \$signal [238:225];
+    end
+    if (rst) begin
+      \$975  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$976  = port3_forward_b;
+    if (advance) begin
+      \$976  = \$641 ;
+    end
+    if (rst) begin
+      \$976  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$977  = port0_read;
+    if (advance) begin
+      \$977  = \$642 ;
+    end
+    if (rst) begin
+      \$977  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$978  = port1_read;
+    if (advance) begin
+      \$978  = \$643 ;
+    end
+    if (rst) begin
+      \$978  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$979  = port2_read;
+    if (advance) begin
+      \$979  = \$644 ;
+    end
+    if (rst) begin
+      \$979  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$980  = port3_read;
+    if (advance) begin
+      \$980  = \$645 ;
+    end
+    if (rst) begin
+      \$980  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$981  = write__en;
+    if (advance) begin
+      \$981  = b_writes;
+    end
+    if (rst) begin
+      \$981  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$982  = write__addr;
+    if (advance) begin
+      \$982  = \$signal$166 [342:329];
+    end
+    if (rst) begin
+      \$982  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$983  = w_word;
+    if (advance) begin
+      \$983  = \$646 ;
+    end
+    if (rst) begin
+      \$983  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$984  = resp__valid;
+    if (\$647 ) begin
+      \$984  = 1'h0;
+    end
+    if (\$651 ) begin
+      \$984  = \$signal$166 [6];
+    end
+    if (rst) begin
+      \$984  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$985  = host_resp__valid;
+    if (\$648 ) begin
+      \$985  = 1'h0;
+    end
+    if (\$726 ) begin
+      \$985  = 1'h1;
+    end
+    if (rst) begin
+      \$985  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$986  = resp__payload;
+    if (\$651 ) begin
+      \$986 [240] = \$signal$166 [295];
+      \$986 [241] = \$signal$166 [296];
+      \$986 [273:242] = \$signal$166 [328:297];
+      \$986 [0] = \$signal$166 [7];
+      \$986 [26:19] = \$signal$166 [46:39];
+      \$986 [58:27] = \$signal$166 [78:47];
+      if (\$652 ) begin
+        \$986 [1] = 1'h0;
+        \$986 [2] = 1'h0;
+        \$986 [18:3] = 16'h0000;
+        \$986 [59] = 1'h0;
+      end else if (\$signal$166 [2]) begin
+        (* full_case = 32'd1 *)
+        if (\$signal$166 [1]) begin
+          \$986 [1] = \$668 ;
+          \$986 [2] = \$669 [1];
+          \$986 [18:3] = learn_slot;
+          \$986 [59] = 1'h0;
+        end else begin
+          \$986 [1] = lane0_hit;
+          \$986 [2] = \$signal$166 [8];
+          \$986 [18:3] = lane0_slot;
+          \$986 [59] = lane0_stale;
         end
       end
       begin
         begin
-          \$955 [60] = \$signal$162 [79];
-          \$955 [86:79] = \$signal$162 [118:111];
-          \$955 [118:87] = \$signal$162 [150:119];
+          \$986 [60] = \$signal$166 [79];
+          \$986 [86:79] = \$signal$166 [118:111];
+          \$986 [118:87] = \$signal$166 [150:119];
         end
       end
-      if (\$653 ) begin
-        \$955 [61] = 1'h0;
-        \$955 [62] = 1'h0;
-        \$955 [78:63] = 16'h0000;
-        \$955 [119] = 1'h0;
-      end else if (\$signal$162 [3]) begin
+      if (\$670 ) begin
+        \$986 [61] = 1'h0;
+        \$986 [62] = 1'h0;
+        \$986 [78:63] = 16'h0000;
+        \$986 [119] = 1'h0;
+      end else if (\$signal$166 [3]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$162 [1]) begin
-          \$955 [61] = \$669 ;
-          \$955 [62] = \$670 [1];
-          \$955 [78:63] = learn_slot;
-          \$955 [119] = 1'h0;
+        if (\$signal$166 [1]) begin
+          \$986 [61] = \$686 ;
+          \$986 [62] = \$687 [1];
+          \$986 [78:63] = learn_slot;
+          \$986 [119] = 1'h0;
         end else begin
-          \$955 [61] = lane1_hit;
-          \$955 [62] = \$signal$162 [80];
-          \$955 [78:63] = lane1_slot;
-          \$955 [119] = lane1_stale;
+          \$986 [61] = lane1_hit;
+          \$986 [62] = \$signal$166 [80];
+          \$986 [78:63] = lane1_slot;
+          \$986 [119] = lane1_stale;
         end
       end
       begin
         begin
-          \$955 [120] = \$signal$162 [151];
-          \$955 [146:139] = \$signal$162 [190:183];
-          \$955 [178:147] = \$signal$162 [222:191];
+          \$986 [120] = \$signal$166 [151];
+          \$986 [146:139] = \$signal$166 [190:183];
+          \$986 [178:147] = \$signal$166 [222:191];
         end
       end
-      if (\$671 ) begin
-        \$955 [121] = 1'h0;
-        \$955 [122] = 1'h0;
-        \$955 [138:123] = 16'h0000;
-        \$955 [179] = 1'h0;
-      end else if (\$signal$162 [4]) begin
+      if (\$688 ) begin
+        \$986 [121] = 1'h0;
+        \$986 [122] = 1'h0;
+        \$986 [138:123] = 16'h0000;
+        \$986 [179] = 1'h0;
+      end else if (\$signal$166 [4]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$162 [1]) begin
-          \$955 [121] = \$687 ;
-          \$955 [122] = \$688 [1];
-          \$955 [138:123] = learn_slot;
-          \$955 [179] = 1'h0;
+        if (\$signal$166 [1]) begin
+          \$986 [121] = \$704 ;
+          \$986 [122] = \$705 [1];
+          \$986 [138:123] = learn_slot;
+          \$986 [179] = 1'h0;
         end else begin
-          \$955 [121] = lane2_hit;
-          \$955 [122] = \$signal$162 [152];
-          \$955 [138:123] = lane2_slot;
-          \$955 [179] = lane2_stale;
+          \$986 [121] = lane2_hit;
+          \$986 [122] = \$signal$166 [152];
+          \$986 [138:123] = lane2_slot;
+          \$986 [179] = lane2_stale;
         end
       end
       begin
         begin
-          \$955 [180] = \$signal$162 [223];
-          \$955 [206:199] = \$signal$162 [262:255];
-          \$955 [238:207] = \$signal$162 [294:263];
+          \$986 [180] = \$signal$166 [223];
+          \$986 [206:199] = \$signal$166 [262:255];
+          \$986 [238:207] = \$signal$166 [294:263];
         end
       end
-      if (\$689 ) begin
-        \$955 [181] = 1'h0;
-        \$955 [182] = 1'h0;
-        \$955 [198:183] = 16'h0000;
-        \$955 [239] = 1'h0;
-      end else if (\$signal$162 [5]) begin
+      if (\$706 ) begin
+        \$986 [181] = 1'h0;
+        \$986 [182] = 1'h0;
+        \$986 [198:183] = 16'h0000;
+        \$986 [239] = 1'h0;
+      end else if (\$signal$166 [5]) begin
         (* full_case = 32'd1 *)
-        if (\$signal$162 [1]) begin
-          \$955 [181] = \$705 ;
-          \$955 [182] = \$706 [1];
-          \$955 [198:183] = learn_slot;
-          \$955 [239] = 1'h0;
+        if (\$signal$166 [1]) begin
+          \$986 [181] = \$722 ;
+          \$986 [182] = \$723 [1];
+          \$986 [198:183] = learn_slot;
+          \$986 [239] = 1'h0;
         end else begin
-          \$955 [181] = lane3_hit;
-          \$955 [182] = \$signal$162 [224];
-          \$955 [198:183] = lane3_slot;
-          \$955 [239] = lane3_stale;
+          \$986 [181] = lane3_hit;
+          \$986 [182] = \$signal$166 [224];
+          \$986 [198:183] = lane3_slot;
+          \$986 [239] = lane3_stale;
         end
       end
     end
     if (rst) begin
-      \$955  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
+      \$986  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$956  = host_resp__payload;
-    if (\$709 ) begin
-      \$956 [2:0] = \$signal$162 [347:345];
-      \$956 [18:3] = \$733 ;
-      \$956 [37:19] = \$751 ;
-      \$956 [38] = \$770 ;
-      \$956 [39] = \$781 ;
+    \$987  = host_resp__payload;
+    if (\$726 ) begin
+      \$987 [2:0] = \$signal$166 [347:345];
+      \$987 [18:3] = \$750 ;
+      \$987 [37:19] = \$768 ;
+      \$987 [38] = \$787 ;
+      \$987 [39] = \$798 ;
     end
     if (rst) begin
-      \$956  = 40'h0000000000;
+      \$987  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$957  = counting;
+    \$988  = counting;
     if (advance) begin
-      \$957  = \$783 ;
+      \$988  = \$800 ;
     end else if (counting) begin
-      \$957  = 1'h0;
+      \$988  = 1'h0;
     end
     if (rst) begin
-      \$957  = 1'h0;
+      \$988  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$958  = answered;
+    \$989  = answered;
     if (advance) begin
-      \$958  = \$791 [2:0];
+      \$989  = \$808 [2:0];
     end
     if (rst) begin
-      \$958  = 3'h0;
+      \$989  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$959  = \hits$200 ;
+    \$990  = \hits$215 ;
     if (advance) begin
-      \$959  = \$867 [2:0];
+      \$990  = \$884 [2:0];
     end
     if (rst) begin
-      \$959  = 3'h0;
+      \$990  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$960  = \errors$201 ;
+    \$991  = \errors$216 ;
     if (advance) begin
-      \$960  = \$875 [2:0];
+      \$991  = \$892 [2:0];
     end
     if (rst) begin
-      \$960  = 3'h0;
+      \$991  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$961  = error_sticky;
+    \$992  = error_sticky;
     if (errors_clear) begin
-      \$961  = 1'h0;
+      \$992  = 1'h0;
     end
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$961  = 1'h0;
+      \$992  = 1'h0;
     end else begin
       if (counting) begin
-        if (\$879 ) begin
-          \$961  = 1'h1;
+        if (\$896 ) begin
+          \$992  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$961  = 1'h0;
+      \$992  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$962  = lookups;
+    \$993  = lookups;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$962  = 32'd0;
+      \$993  = 32'd0;
     end else begin
       if (counting) begin
-        \$962  = \$876 [31:0];
+        \$993  = \$893 [31:0];
       end
     end
     if (rst) begin
-      \$962  = 32'd0;
+      \$993  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$963  = hits;
+    \$994  = hits;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$963  = 32'd0;
+      \$994  = 32'd0;
     end else begin
       if (counting) begin
-        \$963  = \$877 [31:0];
+        \$994  = \$894 [31:0];
       end
     end
     if (rst) begin
-      \$963  = 32'd0;
+      \$994  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$964  = errors;
+    \$995  = errors;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$964  = 32'd0;
+      \$995  = 32'd0;
     end else begin
       if (counting) begin
-        \$964  = \$878 [31:0];
+        \$995  = \$895 [31:0];
       end
     end
     if (rst) begin
-      \$964  = 32'd0;
+      \$995  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$965  = conflicts;
+    \$996  = conflicts;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$965  = 32'd0;
+      \$996  = 32'd0;
     end else begin
       if (h_take) begin
-        \$965  = \$880 [31:0];
+        \$996  = \$897 [31:0];
       end
     end
     if (rst) begin
-      \$965  = 32'd0;
+      \$996  = 32'd0;
     end
   end
   assign hash_valid_s4 = h_valid;
@@ -20821,13 +21180,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign host_hash_r3_t = \$176 [14:0];
   assign host_hash = { host_hash_s4_left, host_hash_s4_right };
   assign \$signature__en  = advance;
-  assign \$signature__en$142  = advance;
-  assign \$signature__addr$143  = \$signal [94:81];
-  assign \$signature__en$144  = advance;
-  assign \$signature__addr$145  = \$signal [166:153];
   assign \$signature__en$146  = advance;
-  assign \$signature__addr$147  = \$signal [238:225];
-  assign age = \$398 [1:0];
+  assign \$signature__addr$147  = \$signal [94:81];
+  assign \$signature__en$148  = advance;
+  assign \$signature__addr$149  = \$signal [166:153];
+  assign \$signature__en$150  = advance;
+  assign \$signature__addr$151  = \$signal [238:225];
+  assign age = \$400 [1:0];
   assign w_set = write__addr;
   assign write__data = w_word;
   assign w_en = write__en;
@@ -21119,26 +21478,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port0_word[3].rrpv  = port0_word[62:61];
   assign \port0_word[3].tag  = port0_word[78:63];
   assign \port0_word[3].stale  = port0_word[79];
-  assign \$signature__data[0]  = \$signature__data [19:0];
-  assign \$signature__data[0].valid  = \$signature__data [0];
-  assign \$signature__data[0].rrpv  = \$signature__data [2:1];
-  assign \$signature__data[0].tag  = \$signature__data [18:3];
-  assign \$signature__data[0].stale  = \$signature__data [19];
-  assign \$signature__data[1]  = \$signature__data [39:20];
-  assign \$signature__data[1].valid  = \$signature__data [20];
-  assign \$signature__data[1].rrpv  = \$signature__data [22:21];
-  assign \$signature__data[1].tag  = \$signature__data [38:23];
-  assign \$signature__data[1].stale  = \$signature__data [39];
-  assign \$signature__data[2]  = \$signature__data [59:40];
-  assign \$signature__data[2].valid  = \$signature__data [40];
-  assign \$signature__data[2].rrpv  = \$signature__data [42:41];
-  assign \$signature__data[2].tag  = \$signature__data [58:43];
-  assign \$signature__data[2].stale  = \$signature__data [59];
-  assign \$signature__data[3]  = \$signature__data [79:60];
-  assign \$signature__data[3].valid  = \$signature__data [60];
-  assign \$signature__data[3].rrpv  = \$signature__data [62:61];
-  assign \$signature__data[3].tag  = \$signature__data [78:63];
-  assign \$signature__data[3].stale  = \$signature__data [79];
+  assign \port0_read[0]  = port0_read[19:0];
+  assign \port0_read[0].valid  = port0_read[0];
+  assign \port0_read[0].rrpv  = port0_read[2:1];
+  assign \port0_read[0].tag  = port0_read[18:3];
+  assign \port0_read[0].stale  = port0_read[19];
+  assign \port0_read[1]  = port0_read[39:20];
+  assign \port0_read[1].valid  = port0_read[20];
+  assign \port0_read[1].rrpv  = port0_read[22:21];
+  assign \port0_read[1].tag  = port0_read[38:23];
+  assign \port0_read[1].stale  = port0_read[39];
+  assign \port0_read[2]  = port0_read[59:40];
+  assign \port0_read[2].valid  = port0_read[40];
+  assign \port0_read[2].rrpv  = port0_read[42:41];
+  assign \port0_read[2].tag  = port0_read[58:43];
+  assign \port0_read[2].stale  = port0_read[59];
+  assign \port0_read[3]  = port0_read[79:60];
+  assign \port0_read[3].valid  = port0_read[60];
+  assign \port0_read[3].rrpv  = port0_read[62:61];
+  assign \port0_read[3].tag  = port0_read[78:63];
+  assign \port0_read[3].stale  = port0_read[79];
   assign \w_word[0]  = w_word[19:0];
   assign \w_word[0].valid  = w_word[0];
   assign \w_word[0].rrpv  = w_word[2:1];
@@ -21179,26 +21538,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port1_word[3].rrpv  = port1_word[62:61];
   assign \port1_word[3].tag  = port1_word[78:63];
   assign \port1_word[3].stale  = port1_word[79];
-  assign \$signature__data$154[0]  = \$signature__data$154 [19:0];
-  assign \$signature__data$154[0].valid  = \$signature__data$154 [0];
-  assign \$signature__data$154[0].rrpv  = \$signature__data$154 [2:1];
-  assign \$signature__data$154[0].tag  = \$signature__data$154 [18:3];
-  assign \$signature__data$154[0].stale  = \$signature__data$154 [19];
-  assign \$signature__data$154[1]  = \$signature__data$154 [39:20];
-  assign \$signature__data$154[1].valid  = \$signature__data$154 [20];
-  assign \$signature__data$154[1].rrpv  = \$signature__data$154 [22:21];
-  assign \$signature__data$154[1].tag  = \$signature__data$154 [38:23];
-  assign \$signature__data$154[1].stale  = \$signature__data$154 [39];
-  assign \$signature__data$154[2]  = \$signature__data$154 [59:40];
-  assign \$signature__data$154[2].valid  = \$signature__data$154 [40];
-  assign \$signature__data$154[2].rrpv  = \$signature__data$154 [42:41];
-  assign \$signature__data$154[2].tag  = \$signature__data$154 [58:43];
-  assign \$signature__data$154[2].stale  = \$signature__data$154 [59];
-  assign \$signature__data$154[3]  = \$signature__data$154 [79:60];
-  assign \$signature__data$154[3].valid  = \$signature__data$154 [60];
-  assign \$signature__data$154[3].rrpv  = \$signature__data$154 [62:61];
-  assign \$signature__data$154[3].tag  = \$signature__data$154 [78:63];
-  assign \$signature__data$154[3].stale  = \$signature__data$154 [79];
+  assign \port1_read[0]  = port1_read[19:0];
+  assign \port1_read[0].valid  = port1_read[0];
+  assign \port1_read[0].rrpv  = port1_read[2:1];
+  assign \port1_read[0].tag  = port1_read[18:3];
+  assign \port1_read[0].stale  = port1_read[19];
+  assign \port1_read[1]  = port1_read[39:20];
+  assign \port1_read[1].valid  = port1_read[20];
+  assign \port1_read[1].rrpv  = port1_read[22:21];
+  assign \port1_read[1].tag  = port1_read[38:23];
+  assign \port1_read[1].stale  = port1_read[39];
+  assign \port1_read[2]  = port1_read[59:40];
+  assign \port1_read[2].valid  = port1_read[40];
+  assign \port1_read[2].rrpv  = port1_read[42:41];
+  assign \port1_read[2].tag  = port1_read[58:43];
+  assign \port1_read[2].stale  = port1_read[59];
+  assign \port1_read[3]  = port1_read[79:60];
+  assign \port1_read[3].valid  = port1_read[60];
+  assign \port1_read[3].rrpv  = port1_read[62:61];
+  assign \port1_read[3].tag  = port1_read[78:63];
+  assign \port1_read[3].stale  = port1_read[79];
   assign \port2_word[0]  = port2_word[19:0];
   assign \port2_word[0].valid  = port2_word[0];
   assign \port2_word[0].rrpv  = port2_word[2:1];
@@ -21219,26 +21578,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port2_word[3].rrpv  = port2_word[62:61];
   assign \port2_word[3].tag  = port2_word[78:63];
   assign \port2_word[3].stale  = port2_word[79];
-  assign \$signature__data$157[0]  = \$signature__data$157 [19:0];
-  assign \$signature__data$157[0].valid  = \$signature__data$157 [0];
-  assign \$signature__data$157[0].rrpv  = \$signature__data$157 [2:1];
-  assign \$signature__data$157[0].tag  = \$signature__data$157 [18:3];
-  assign \$signature__data$157[0].stale  = \$signature__data$157 [19];
-  assign \$signature__data$157[1]  = \$signature__data$157 [39:20];
-  assign \$signature__data$157[1].valid  = \$signature__data$157 [20];
-  assign \$signature__data$157[1].rrpv  = \$signature__data$157 [22:21];
-  assign \$signature__data$157[1].tag  = \$signature__data$157 [38:23];
-  assign \$signature__data$157[1].stale  = \$signature__data$157 [39];
-  assign \$signature__data$157[2]  = \$signature__data$157 [59:40];
-  assign \$signature__data$157[2].valid  = \$signature__data$157 [40];
-  assign \$signature__data$157[2].rrpv  = \$signature__data$157 [42:41];
-  assign \$signature__data$157[2].tag  = \$signature__data$157 [58:43];
-  assign \$signature__data$157[2].stale  = \$signature__data$157 [59];
-  assign \$signature__data$157[3]  = \$signature__data$157 [79:60];
-  assign \$signature__data$157[3].valid  = \$signature__data$157 [60];
-  assign \$signature__data$157[3].rrpv  = \$signature__data$157 [62:61];
-  assign \$signature__data$157[3].tag  = \$signature__data$157 [78:63];
-  assign \$signature__data$157[3].stale  = \$signature__data$157 [79];
+  assign \port2_read[0]  = port2_read[19:0];
+  assign \port2_read[0].valid  = port2_read[0];
+  assign \port2_read[0].rrpv  = port2_read[2:1];
+  assign \port2_read[0].tag  = port2_read[18:3];
+  assign \port2_read[0].stale  = port2_read[19];
+  assign \port2_read[1]  = port2_read[39:20];
+  assign \port2_read[1].valid  = port2_read[20];
+  assign \port2_read[1].rrpv  = port2_read[22:21];
+  assign \port2_read[1].tag  = port2_read[38:23];
+  assign \port2_read[1].stale  = port2_read[39];
+  assign \port2_read[2]  = port2_read[59:40];
+  assign \port2_read[2].valid  = port2_read[40];
+  assign \port2_read[2].rrpv  = port2_read[42:41];
+  assign \port2_read[2].tag  = port2_read[58:43];
+  assign \port2_read[2].stale  = port2_read[59];
+  assign \port2_read[3]  = port2_read[79:60];
+  assign \port2_read[3].valid  = port2_read[60];
+  assign \port2_read[3].rrpv  = port2_read[62:61];
+  assign \port2_read[3].tag  = port2_read[78:63];
+  assign \port2_read[3].stale  = port2_read[79];
   assign \port3_word[0]  = port3_word[19:0];
   assign \port3_word[0].valid  = port3_word[0];
   assign \port3_word[0].rrpv  = port3_word[2:1];
@@ -21259,73 +21618,73 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port3_word[3].rrpv  = port3_word[62:61];
   assign \port3_word[3].tag  = port3_word[78:63];
   assign \port3_word[3].stale  = port3_word[79];
-  assign \$signature__data$160[0]  = \$signature__data$160 [19:0];
-  assign \$signature__data$160[0].valid  = \$signature__data$160 [0];
-  assign \$signature__data$160[0].rrpv  = \$signature__data$160 [2:1];
-  assign \$signature__data$160[0].tag  = \$signature__data$160 [18:3];
-  assign \$signature__data$160[0].stale  = \$signature__data$160 [19];
-  assign \$signature__data$160[1]  = \$signature__data$160 [39:20];
-  assign \$signature__data$160[1].valid  = \$signature__data$160 [20];
-  assign \$signature__data$160[1].rrpv  = \$signature__data$160 [22:21];
-  assign \$signature__data$160[1].tag  = \$signature__data$160 [38:23];
-  assign \$signature__data$160[1].stale  = \$signature__data$160 [39];
-  assign \$signature__data$160[2]  = \$signature__data$160 [59:40];
-  assign \$signature__data$160[2].valid  = \$signature__data$160 [40];
-  assign \$signature__data$160[2].rrpv  = \$signature__data$160 [42:41];
-  assign \$signature__data$160[2].tag  = \$signature__data$160 [58:43];
-  assign \$signature__data$160[2].stale  = \$signature__data$160 [59];
-  assign \$signature__data$160[3]  = \$signature__data$160 [79:60];
-  assign \$signature__data$160[3].valid  = \$signature__data$160 [60];
-  assign \$signature__data$160[3].rrpv  = \$signature__data$160 [62:61];
-  assign \$signature__data$160[3].tag  = \$signature__data$160 [78:63];
-  assign \$signature__data$160[3].stale  = \$signature__data$160 [79];
-  assign \$signal$162.host  = \$signal$162 [0];
-  assign \$signal$162.learn  = \$signal$162 [1];
-  assign \$signal$162.mask  = \$signal$162 [5:2];
-  assign \$signal$162.beat_end  = \$signal$162 [6];
-  assign \$signal$162.beat  = \$signal$162 [328:7];
-  assign \$signal$162.beat.lanes  = \$signal$162 [294:7];
-  assign \$signal$162.beat.lanes[0]  = \$signal$162 [78:7];
-  assign \$signal$162.beat.lanes[0].valid  = \$signal$162 [7];
-  assign \$signal$162.beat.lanes[0].error  = \$signal$162 [8];
-  assign \$signal$162.beat.lanes[0].set  = \$signal$162 [22:9];
-  assign \$signal$162.beat.lanes[0].tag  = \$signal$162 [38:23];
-  assign \$signal$162.beat.lanes[0].table  = \$signal$162 [46:39];
-  assign \$signal$162.beat.lanes[0].row  = \$signal$162 [78:47];
-  assign \$signal$162.beat.lanes[1]  = \$signal$162 [150:79];
-  assign \$signal$162.beat.lanes[1].valid  = \$signal$162 [79];
-  assign \$signal$162.beat.lanes[1].error  = \$signal$162 [80];
-  assign \$signal$162.beat.lanes[1].set  = \$signal$162 [94:81];
-  assign \$signal$162.beat.lanes[1].tag  = \$signal$162 [110:95];
-  assign \$signal$162.beat.lanes[1].table  = \$signal$162 [118:111];
-  assign \$signal$162.beat.lanes[1].row  = \$signal$162 [150:119];
-  assign \$signal$162.beat.lanes[2]  = \$signal$162 [222:151];
-  assign \$signal$162.beat.lanes[2].valid  = \$signal$162 [151];
-  assign \$signal$162.beat.lanes[2].error  = \$signal$162 [152];
-  assign \$signal$162.beat.lanes[2].set  = \$signal$162 [166:153];
-  assign \$signal$162.beat.lanes[2].tag  = \$signal$162 [182:167];
-  assign \$signal$162.beat.lanes[2].table  = \$signal$162 [190:183];
-  assign \$signal$162.beat.lanes[2].row  = \$signal$162 [222:191];
-  assign \$signal$162.beat.lanes[3]  = \$signal$162 [294:223];
-  assign \$signal$162.beat.lanes[3].valid  = \$signal$162 [223];
-  assign \$signal$162.beat.lanes[3].error  = \$signal$162 [224];
-  assign \$signal$162.beat.lanes[3].set  = \$signal$162 [238:225];
-  assign \$signal$162.beat.lanes[3].tag  = \$signal$162 [254:239];
-  assign \$signal$162.beat.lanes[3].table  = \$signal$162 [262:255];
-  assign \$signal$162.beat.lanes[3].row  = \$signal$162 [294:263];
-  assign \$signal$162.beat.first  = \$signal$162 [295];
-  assign \$signal$162.beat.last  = \$signal$162 [296];
-  assign \$signal$162.beat.meta  = \$signal$162 [328:297];
-  assign \$signal$162.rmw_set  = \$signal$162 [342:329];
-  assign \$signal$162.rmw_lane  = \$signal$162 [344:343];
-  assign \$signal$162.host_op  = \$signal$162 [347:345];
-  assign \$signal$162.host_slot  = \$signal$162 [363:348];
-  assign \$signal$162.host_tag  = \$signal$162 [379:364];
-  assign \$signal$162.host_entry  = \$signal$162 [398:380];
-  assign \$signal$162.host_entry.valid  = \$signal$162 [380];
-  assign \$signal$162.host_entry.rrpv  = \$signal$162 [382:381];
-  assign \$signal$162.host_entry.tag  = \$signal$162 [398:383];
-  assign \$signal$162.host_ack  = \$signal$162 [399];
+  assign \port3_read[0]  = port3_read[19:0];
+  assign \port3_read[0].valid  = port3_read[0];
+  assign \port3_read[0].rrpv  = port3_read[2:1];
+  assign \port3_read[0].tag  = port3_read[18:3];
+  assign \port3_read[0].stale  = port3_read[19];
+  assign \port3_read[1]  = port3_read[39:20];
+  assign \port3_read[1].valid  = port3_read[20];
+  assign \port3_read[1].rrpv  = port3_read[22:21];
+  assign \port3_read[1].tag  = port3_read[38:23];
+  assign \port3_read[1].stale  = port3_read[39];
+  assign \port3_read[2]  = port3_read[59:40];
+  assign \port3_read[2].valid  = port3_read[40];
+  assign \port3_read[2].rrpv  = port3_read[42:41];
+  assign \port3_read[2].tag  = port3_read[58:43];
+  assign \port3_read[2].stale  = port3_read[59];
+  assign \port3_read[3]  = port3_read[79:60];
+  assign \port3_read[3].valid  = port3_read[60];
+  assign \port3_read[3].rrpv  = port3_read[62:61];
+  assign \port3_read[3].tag  = port3_read[78:63];
+  assign \port3_read[3].stale  = port3_read[79];
+  assign \$signal$166.host  = \$signal$166 [0];
+  assign \$signal$166.learn  = \$signal$166 [1];
+  assign \$signal$166.mask  = \$signal$166 [5:2];
+  assign \$signal$166.beat_end  = \$signal$166 [6];
+  assign \$signal$166.beat  = \$signal$166 [328:7];
+  assign \$signal$166.beat.lanes  = \$signal$166 [294:7];
+  assign \$signal$166.beat.lanes[0]  = \$signal$166 [78:7];
+  assign \$signal$166.beat.lanes[0].valid  = \$signal$166 [7];
+  assign \$signal$166.beat.lanes[0].error  = \$signal$166 [8];
+  assign \$signal$166.beat.lanes[0].set  = \$signal$166 [22:9];
+  assign \$signal$166.beat.lanes[0].tag  = \$signal$166 [38:23];
+  assign \$signal$166.beat.lanes[0].table  = \$signal$166 [46:39];
+  assign \$signal$166.beat.lanes[0].row  = \$signal$166 [78:47];
+  assign \$signal$166.beat.lanes[1]  = \$signal$166 [150:79];
+  assign \$signal$166.beat.lanes[1].valid  = \$signal$166 [79];
+  assign \$signal$166.beat.lanes[1].error  = \$signal$166 [80];
+  assign \$signal$166.beat.lanes[1].set  = \$signal$166 [94:81];
+  assign \$signal$166.beat.lanes[1].tag  = \$signal$166 [110:95];
+  assign \$signal$166.beat.lanes[1].table  = \$signal$166 [118:111];
+  assign \$signal$166.beat.lanes[1].row  = \$signal$166 [150:119];
+  assign \$signal$166.beat.lanes[2]  = \$signal$166 [222:151];
+  assign \$signal$166.beat.lanes[2].valid  = \$signal$166 [151];
+  assign \$signal$166.beat.lanes[2].error  = \$signal$166 [152];
+  assign \$signal$166.beat.lanes[2].set  = \$signal$166 [166:153];
+  assign \$signal$166.beat.lanes[2].tag  = \$signal$166 [182:167];
+  assign \$signal$166.beat.lanes[2].table  = \$signal$166 [190:183];
+  assign \$signal$166.beat.lanes[2].row  = \$signal$166 [222:191];
+  assign \$signal$166.beat.lanes[3]  = \$signal$166 [294:223];
+  assign \$signal$166.beat.lanes[3].valid  = \$signal$166 [223];
+  assign \$signal$166.beat.lanes[3].error  = \$signal$166 [224];
+  assign \$signal$166.beat.lanes[3].set  = \$signal$166 [238:225];
+  assign \$signal$166.beat.lanes[3].tag  = \$signal$166 [254:239];
+  assign \$signal$166.beat.lanes[3].table  = \$signal$166 [262:255];
+  assign \$signal$166.beat.lanes[3].row  = \$signal$166 [294:263];
+  assign \$signal$166.beat.first  = \$signal$166 [295];
+  assign \$signal$166.beat.last  = \$signal$166 [296];
+  assign \$signal$166.beat.meta  = \$signal$166 [328:297];
+  assign \$signal$166.rmw_set  = \$signal$166 [342:329];
+  assign \$signal$166.rmw_lane  = \$signal$166 [344:343];
+  assign \$signal$166.host_op  = \$signal$166 [347:345];
+  assign \$signal$166.host_slot  = \$signal$166 [363:348];
+  assign \$signal$166.host_tag  = \$signal$166 [379:364];
+  assign \$signal$166.host_entry  = \$signal$166 [398:380];
+  assign \$signal$166.host_entry.valid  = \$signal$166 [380];
+  assign \$signal$166.host_entry.rrpv  = \$signal$166 [382:381];
+  assign \$signal$166.host_entry.tag  = \$signal$166 [398:383];
+  assign \$signal$166.host_ack  = \$signal$166 [399];
   assign \learn_word[0]  = learn_word[19:0];
   assign \learn_word[0].valid  = learn_word[0];
   assign \learn_word[0].rrpv  = learn_word[2:1];
@@ -21503,6 +21862,133 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \host_cmd_s3.entry.rrpv  = host_cmd_s3[21:20];
   assign \host_cmd_s3.entry.tag  = host_cmd_s3[37:22];
   assign \host_cmd_s3.key  = host_cmd_s3[66:38];
+  assign \$signal$201.host  = \$signal$201 [0];
+  assign \$signal$201.learn  = \$signal$201 [1];
+  assign \$signal$201.mask  = \$signal$201 [5:2];
+  assign \$signal$201.beat_end  = \$signal$201 [6];
+  assign \$signal$201.beat  = \$signal$201 [328:7];
+  assign \$signal$201.beat.lanes  = \$signal$201 [294:7];
+  assign \$signal$201.beat.lanes[0]  = \$signal$201 [78:7];
+  assign \$signal$201.beat.lanes[0].valid  = \$signal$201 [7];
+  assign \$signal$201.beat.lanes[0].error  = \$signal$201 [8];
+  assign \$signal$201.beat.lanes[0].set  = \$signal$201 [22:9];
+  assign \$signal$201.beat.lanes[0].tag  = \$signal$201 [38:23];
+  assign \$signal$201.beat.lanes[0].table  = \$signal$201 [46:39];
+  assign \$signal$201.beat.lanes[0].row  = \$signal$201 [78:47];
+  assign \$signal$201.beat.lanes[1]  = \$signal$201 [150:79];
+  assign \$signal$201.beat.lanes[1].valid  = \$signal$201 [79];
+  assign \$signal$201.beat.lanes[1].error  = \$signal$201 [80];
+  assign \$signal$201.beat.lanes[1].set  = \$signal$201 [94:81];
+  assign \$signal$201.beat.lanes[1].tag  = \$signal$201 [110:95];
+  assign \$signal$201.beat.lanes[1].table  = \$signal$201 [118:111];
+  assign \$signal$201.beat.lanes[1].row  = \$signal$201 [150:119];
+  assign \$signal$201.beat.lanes[2]  = \$signal$201 [222:151];
+  assign \$signal$201.beat.lanes[2].valid  = \$signal$201 [151];
+  assign \$signal$201.beat.lanes[2].error  = \$signal$201 [152];
+  assign \$signal$201.beat.lanes[2].set  = \$signal$201 [166:153];
+  assign \$signal$201.beat.lanes[2].tag  = \$signal$201 [182:167];
+  assign \$signal$201.beat.lanes[2].table  = \$signal$201 [190:183];
+  assign \$signal$201.beat.lanes[2].row  = \$signal$201 [222:191];
+  assign \$signal$201.beat.lanes[3]  = \$signal$201 [294:223];
+  assign \$signal$201.beat.lanes[3].valid  = \$signal$201 [223];
+  assign \$signal$201.beat.lanes[3].error  = \$signal$201 [224];
+  assign \$signal$201.beat.lanes[3].set  = \$signal$201 [238:225];
+  assign \$signal$201.beat.lanes[3].tag  = \$signal$201 [254:239];
+  assign \$signal$201.beat.lanes[3].table  = \$signal$201 [262:255];
+  assign \$signal$201.beat.lanes[3].row  = \$signal$201 [294:263];
+  assign \$signal$201.beat.first  = \$signal$201 [295];
+  assign \$signal$201.beat.last  = \$signal$201 [296];
+  assign \$signal$201.beat.meta  = \$signal$201 [328:297];
+  assign \$signal$201.rmw_set  = \$signal$201 [342:329];
+  assign \$signal$201.rmw_lane  = \$signal$201 [344:343];
+  assign \$signal$201.host_op  = \$signal$201 [347:345];
+  assign \$signal$201.host_slot  = \$signal$201 [363:348];
+  assign \$signal$201.host_tag  = \$signal$201 [379:364];
+  assign \$signal$201.host_entry  = \$signal$201 [398:380];
+  assign \$signal$201.host_entry.valid  = \$signal$201 [380];
+  assign \$signal$201.host_entry.rrpv  = \$signal$201 [382:381];
+  assign \$signal$201.host_entry.tag  = \$signal$201 [398:383];
+  assign \$signal$201.host_ack  = \$signal$201 [399];
+  assign \$signature__data[0]  = \$signature__data [19:0];
+  assign \$signature__data[0].valid  = \$signature__data [0];
+  assign \$signature__data[0].rrpv  = \$signature__data [2:1];
+  assign \$signature__data[0].tag  = \$signature__data [18:3];
+  assign \$signature__data[0].stale  = \$signature__data [19];
+  assign \$signature__data[1]  = \$signature__data [39:20];
+  assign \$signature__data[1].valid  = \$signature__data [20];
+  assign \$signature__data[1].rrpv  = \$signature__data [22:21];
+  assign \$signature__data[1].tag  = \$signature__data [38:23];
+  assign \$signature__data[1].stale  = \$signature__data [39];
+  assign \$signature__data[2]  = \$signature__data [59:40];
+  assign \$signature__data[2].valid  = \$signature__data [40];
+  assign \$signature__data[2].rrpv  = \$signature__data [42:41];
+  assign \$signature__data[2].tag  = \$signature__data [58:43];
+  assign \$signature__data[2].stale  = \$signature__data [59];
+  assign \$signature__data[3]  = \$signature__data [79:60];
+  assign \$signature__data[3].valid  = \$signature__data [60];
+  assign \$signature__data[3].rrpv  = \$signature__data [62:61];
+  assign \$signature__data[3].tag  = \$signature__data [78:63];
+  assign \$signature__data[3].stale  = \$signature__data [79];
+  assign \$signature__data$211[0]  = \$signature__data$211 [19:0];
+  assign \$signature__data$211[0].valid  = \$signature__data$211 [0];
+  assign \$signature__data$211[0].rrpv  = \$signature__data$211 [2:1];
+  assign \$signature__data$211[0].tag  = \$signature__data$211 [18:3];
+  assign \$signature__data$211[0].stale  = \$signature__data$211 [19];
+  assign \$signature__data$211[1]  = \$signature__data$211 [39:20];
+  assign \$signature__data$211[1].valid  = \$signature__data$211 [20];
+  assign \$signature__data$211[1].rrpv  = \$signature__data$211 [22:21];
+  assign \$signature__data$211[1].tag  = \$signature__data$211 [38:23];
+  assign \$signature__data$211[1].stale  = \$signature__data$211 [39];
+  assign \$signature__data$211[2]  = \$signature__data$211 [59:40];
+  assign \$signature__data$211[2].valid  = \$signature__data$211 [40];
+  assign \$signature__data$211[2].rrpv  = \$signature__data$211 [42:41];
+  assign \$signature__data$211[2].tag  = \$signature__data$211 [58:43];
+  assign \$signature__data$211[2].stale  = \$signature__data$211 [59];
+  assign \$signature__data$211[3]  = \$signature__data$211 [79:60];
+  assign \$signature__data$211[3].valid  = \$signature__data$211 [60];
+  assign \$signature__data$211[3].rrpv  = \$signature__data$211 [62:61];
+  assign \$signature__data$211[3].tag  = \$signature__data$211 [78:63];
+  assign \$signature__data$211[3].stale  = \$signature__data$211 [79];
+  assign \$signature__data$212[0]  = \$signature__data$212 [19:0];
+  assign \$signature__data$212[0].valid  = \$signature__data$212 [0];
+  assign \$signature__data$212[0].rrpv  = \$signature__data$212 [2:1];
+  assign \$signature__data$212[0].tag  = \$signature__data$212 [18:3];
+  assign \$signature__data$212[0].stale  = \$signature__data$212 [19];
+  assign \$signature__data$212[1]  = \$signature__data$212 [39:20];
+  assign \$signature__data$212[1].valid  = \$signature__data$212 [20];
+  assign \$signature__data$212[1].rrpv  = \$signature__data$212 [22:21];
+  assign \$signature__data$212[1].tag  = \$signature__data$212 [38:23];
+  assign \$signature__data$212[1].stale  = \$signature__data$212 [39];
+  assign \$signature__data$212[2]  = \$signature__data$212 [59:40];
+  assign \$signature__data$212[2].valid  = \$signature__data$212 [40];
+  assign \$signature__data$212[2].rrpv  = \$signature__data$212 [42:41];
+  assign \$signature__data$212[2].tag  = \$signature__data$212 [58:43];
+  assign \$signature__data$212[2].stale  = \$signature__data$212 [59];
+  assign \$signature__data$212[3]  = \$signature__data$212 [79:60];
+  assign \$signature__data$212[3].valid  = \$signature__data$212 [60];
+  assign \$signature__data$212[3].rrpv  = \$signature__data$212 [62:61];
+  assign \$signature__data$212[3].tag  = \$signature__data$212 [78:63];
+  assign \$signature__data$212[3].stale  = \$signature__data$212 [79];
+  assign \$signature__data$213[0]  = \$signature__data$213 [19:0];
+  assign \$signature__data$213[0].valid  = \$signature__data$213 [0];
+  assign \$signature__data$213[0].rrpv  = \$signature__data$213 [2:1];
+  assign \$signature__data$213[0].tag  = \$signature__data$213 [18:3];
+  assign \$signature__data$213[0].stale  = \$signature__data$213 [19];
+  assign \$signature__data$213[1]  = \$signature__data$213 [39:20];
+  assign \$signature__data$213[1].valid  = \$signature__data$213 [20];
+  assign \$signature__data$213[1].rrpv  = \$signature__data$213 [22:21];
+  assign \$signature__data$213[1].tag  = \$signature__data$213 [38:23];
+  assign \$signature__data$213[1].stale  = \$signature__data$213 [39];
+  assign \$signature__data$213[2]  = \$signature__data$213 [59:40];
+  assign \$signature__data$213[2].valid  = \$signature__data$213 [40];
+  assign \$signature__data$213[2].rrpv  = \$signature__data$213 [42:41];
+  assign \$signature__data$213[2].tag  = \$signature__data$213 [58:43];
+  assign \$signature__data$213[2].stale  = \$signature__data$213 [59];
+  assign \$signature__data$213[3]  = \$signature__data$213 [79:60];
+  assign \$signature__data$213[3].valid  = \$signature__data$213 [60];
+  assign \$signature__data$213[3].rrpv  = \$signature__data$213 [62:61];
+  assign \$signature__data$213[3].tag  = \$signature__data$213 [78:63];
+  assign \$signature__data$213[3].stale  = \$signature__data$213 [79];
   assign h[247:232] = { lane3_hash_s4_left, lane3_hash_s4_right[14] };
   assign h[231:218] = lane3_hash_s4_right[13:0];
   assign h[175:160] = { lane2_hash_s4_left, lane2_hash_s4_right[14] };
@@ -21542,6 +22028,6 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$23  = { 24'h000000, req__payload[163:156] };
   assign \$107  = 2'h0;
   assign \$114  = \$113 ;
-  assign \$189  = mode;
-  assign \$616  = mode;
+  assign \$191  = mode;
+  assign \$621  = mode;
 endmodule

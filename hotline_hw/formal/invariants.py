@@ -161,10 +161,10 @@ def row_reader_invariants(m, dut, harness):
 
 
 def table_count(m, dut, harness):
-    """Response beats never outnumber request beats, and at most the ``rounds + 3`` pipeline
-    stages (hash stages, read address, compare, response) hold beats taken and not
+    """Response beats never outnumber request beats, and at most the ``rounds + 4`` pipeline
+    stages (hash stages, read address, read data, compare, response) hold beats taken and not
     answered."""
-    stages = dut.geometry.rounds + 3
+    stages = dut.geometry.rounds + 4
     taken = transfer_counter(m, dut.req.valid & dut.req.ready, name="beats_taken")
     sent = transfer_counter(m, dut.resp.valid & dut.resp.ready, name="beats_sent")
     held = _difference(m, taken, sent, name="held")

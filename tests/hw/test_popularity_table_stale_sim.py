@@ -289,3 +289,42 @@ def test_host_commands_offered_alongside_beats(pyrng, mode):
                       if a[0] != b[0])
     print(f"{interleaved} switches between beats and commands")
     assert interleaved > 20
+
+
+def test_beat_never_passes_a_command_held_behind_a_stalled_one():
+    """A stalled command in the last host stage freezes the host stages while a beat taken
+    after the next command hashes on and reaches H. When the pipeline moves again, the beat
+    must wait for that command too, not take the bubble between the two commands: here the
+    command is the WRITE that puts the beat's key in the table (the beat must hit)."""
+    dut = PopularityTable(geometry=TINY, lanes=1, table_in_bits=2, row_in_bits=6)
+    model = Model(TINY)
+    key = (1, 17)
+    learned = model.lookup(*key)                    # where a WRITE puts the key, and its tag
+    entry = model.read_entry(learned.slot)
+    write = ("host", HostOp.WRITE, learned.slot, (1, entry.rrpv, entry.tag), (0, 0))
+    responses, host_responses = [], []
+
+    async def testbench(ctx):
+        ctx.set(dut.mode, Mode.RUN)
+        ctx.set(dut.host_resp.ready, 1)
+        ctx.set(dut.resp.ready, 0)                  # the first beat's answer stalls the table
+        await send_beat(ctx, dut, [(2, 5)])
+        await send_host(ctx, dut, ("host", HostOp.READ, 0, (0, 0, 0), (0, 0)))
+        await ctx.tick()                            # a bubble between the two commands
+        await send_host(ctx, dut, write)
+        await send_beat(ctx, dut, [key])
+        await ctx.tick().repeat(12)                 # the beat reaches H; the READ waits in HH
+        assert ctx.get(dut.resp.valid) and ctx.get(dut.busy)
+        ctx.set(dut.resp.ready, 1)
+        for _ in range(40):
+            _, _, *sampled = await ctx.tick().sample(
+                dut.resp.valid, dut.resp.payload, dut.host_resp.valid, dut.host_resp.payload)
+            record(dut, (1, *sampled), responses, host_responses)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert [r[0] for r in responses] == [(False, 0, False, False),
+                                         (True, learned.slot, False, False)]
+    assert [h[0] for h in host_responses] == [HostOp.READ, HostOp.WRITE]
