@@ -9,6 +9,8 @@ from .params import require_positive_ints, require_power_of_two
 
 __all__ = ["RowAddress", "max_row_beats", "beat_count_bits"]
 
+_PIECE = 16     # row * stride in products of 16-bit pieces (each fits an 18 x 18 DSP multiplier)
+
 
 def max_row_beats(bus_bytes: int, max_dim: int) -> int:
     """Most bus beats a row of up to ``max_dim`` fp32 values spans: a row starts at a multiple
@@ -51,8 +53,10 @@ class RowAddress(wiring.Component):
 
     Latency and throughput
     ----------------------
-    A three-stage pipeline (register select and range check; ``row * stride``; ``+ base`` and
-    beat count): a request's result is valid 3 cycles after it is taken, one request per cycle.
+    A three-stage pipeline (register select and range check; the partial products of
+    ``row * stride``, one 16 x 16 multiply each, a DSP block on FPGAs; their sum ``+ base`` and
+    the beat count): a request's result is valid 3 cycles after it is taken, one request per
+    cycle.
     The stages move together: ``i.ready`` is low exactly while ``o`` holds a result that is not
     taken.
     """
@@ -104,11 +108,14 @@ class RowAddress(wiring.Component):
         s1_req = Signal(req_layout)
         s1_regs = Signal(regs_layout)
         s1_ok = Signal()
-        # Stage 2: row * stride.
+        # Stage 2: the partial products of row * stride (16-bit pieces of each), registered
+        # straight out of the multipliers; summed with the base in stage 3.
+        pieces = [(i, j) for i in range(0, self._row_in_bits, _PIECE)
+                  for j in range(0, self._stride_bits, _PIECE) if i + j < self._addr_bits]
         s2_valid = Signal()
         s2_req = Signal(req_layout)
         s2_base = Signal(self._addr_bits)
-        s2_offset = Signal(self._addr_bits)
+        s2_products = [Signal(2 * _PIECE, name=f"s2_product_{i}_{j}") for i, j in pieces]
         s2_ok = Signal()
 
         req = self.i.payload
@@ -123,7 +130,8 @@ class RowAddress(wiring.Component):
         row_bytes = Signal(range(4 * self._max_dim + 1))
         m.d.comb += row_bytes.eq(self.dim * 4)
         address = Signal(self._addr_bits)
-        m.d.comb += address.eq(s2_base + s2_offset)
+        m.d.comb += address.eq(s2_base + sum(product << (i + j)
+                                             for product, (i, j) in zip(s2_products, pieces)))
         first_beat = address[:shift]           # byte offset of the row within its first beat
         beats = Signal(self._beat_count_bits + 1)
         m.d.comb += beats.eq(((first_beat + row_bytes - 1) >> shift) + 1)
@@ -133,7 +141,9 @@ class RowAddress(wiring.Component):
                 s1_valid.eq(self.i.valid), s1_req.eq(req), s1_regs.eq(selected),
                 s1_ok.eq(in_range),
                 s2_valid.eq(s1_valid), s2_req.eq(s1_req), s2_base.eq(s1_regs.base),
-                s2_offset.eq(s1_req.row * s1_regs.stride), s2_ok.eq(s1_ok),
+                *(product.eq(s1_req.row[i:i + _PIECE] * s1_regs.stride[j:j + _PIECE])
+                  for product, (i, j) in zip(s2_products, pieces)),
+                s2_ok.eq(s1_ok),
                 self.o.valid.eq(s2_valid),
                 self.o.payload.table.eq(s2_req.table),
                 self.o.payload.row.eq(s2_req.row),

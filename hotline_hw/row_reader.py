@@ -151,13 +151,13 @@ class RowReader(wiring.Component):
         m.submodules.slot_info = slot_info = Memory(shape=slot_layout, depth=slots, init=[])
         info_write = slot_info.write_port()
         info_head = slot_info.read_port(domain="comb")
-        info_r = slot_info.read_port(domain="comb")
         m.submodules.row_data = row_data = Memory(shape=unsigned(self._data_bits),
                                                   depth=slots * max_beats, init=[])
         data_write = row_data.write_port()
         data_lo = row_data.read_port()        # beat k of the head row
         data_hi = row_data.read_port()        # beat k + 1
         received = Array(Signal(bc_bits, name=f"received_{s}") for s in range(slots))
+        left = Array(Signal(bc_bits, name=f"left_{s}") for s in range(slots))   # beats to come
         done = Array(Signal(name=f"done_{s}") for s in range(slots))
         bus_error = Array(Signal(name=f"bus_error_{s}") for s in range(slots))
 
@@ -189,8 +189,8 @@ class RowReader(wiring.Component):
                      new_job.final.eq(first_burst == req.beats),
                      ar_q.w_data.eq(new_job)]
         with m.If(load):
-            m.d.sync += [tail.eq(tail + 1), received[tail].eq(0), done[tail].eq(req.error),
-                         bus_error[tail].eq(0)]
+            m.d.sync += [tail.eq(tail + 1), received[tail].eq(0), left[tail].eq(req.beats),
+                         done[tail].eq(req.error), bus_error[tail].eq(0)]
 
         # -- AR: one burst per cycle ------------------------------------------------------------
         # The burst on AR is a register: a row's first burst comes planned from the queue; after
@@ -238,24 +238,32 @@ class RowReader(wiring.Component):
                          ar_last.eq(new_job.final), ar_planned.eq(1)]
 
         # -- R: registered, then stored in its slot -----------------------------------------------
+        # The beat's place in its row is looked up as it arrives, into the same register stage:
+        # the slot's beats received so far and still to come (the beat in the stage ahead
+        # counted if it is of the same slot), so the stored beat's address and its "row is in"
+        # flag start from registers.
         r_valid = Signal()
         r_slot = Signal(slot_bits)
         r_data = Signal(self._data_bits)
         r_error = Signal()
-        m.d.comb += axi.rready.eq(1)
-        m.d.sync += [r_valid.eq(axi.rvalid), r_slot.eq(axi.rid[:slot_bits]),
-                     r_data.eq(axi.rdata), r_error.eq(axi.rresp[1])]
-        count = received[r_slot]
+        count = Signal(bc_bits)                 # beats of its row received before this one
+        r_left = Signal(bc_bits)                # beats of its row to come, this one included
         row_in = Signal()                       # this R beat is its row's last
-        m.d.comb += row_in.eq(count + 1 == info_r.data.beats)
+        in_slot = axi.rid[:slot_bits]
+        same_slot = r_valid & (r_slot == in_slot)
+        m.d.comb += axi.rready.eq(1)
+        m.d.sync += [r_valid.eq(axi.rvalid), r_slot.eq(in_slot),
+                     r_data.eq(axi.rdata), r_error.eq(axi.rresp[1]),
+                     count.eq(received[in_slot] + same_slot),
+                     r_left.eq(left[in_slot] - same_slot),
+                     row_in.eq(left[in_slot] == Mux(same_slot, 2, 1))]
         m.d.comb += [
-            info_r.addr.eq(r_slot),
             data_write.addr.eq(_times_constant(r_slot, max_beats) + count),
             data_write.data.eq(r_data),
             data_write.en.eq(r_valid & (count < max_beats)),
         ]
         with m.If(r_valid):
-            m.d.sync += [received[r_slot].eq(count + 1),
+            m.d.sync += [received[r_slot].eq(count + 1), left[r_slot].eq(r_left - 1),
                          self.beats.eq(self.beats + 1)]
             with m.If(r_error):
                 m.d.sync += bus_error[r_slot].eq(1)
