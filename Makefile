@@ -62,7 +62,7 @@ slipstream: $(STAMP) ## Slipstream vs Hotline and the baseline at D = 0.1 / 0.3 
 paper: $(STAMP) ## the paper's popularity experiment (the paper's scale, ~30 min on 2 cores) on the golden model: popular share SRRIP / oracle / FAE for Kaggle, Terabyte, Avazu, capacity, ways, window, W sweeps, bytes moved, drift and re-learning; and on the RTL (native backend) -> docs/paper/
 	$(VPY) scripts/paper.py --progress $(PAPER_ARGS)
 
-paper-rtl: $(STAMP) ## make paper's RTL stage at the paper's 2M-entry EAL (512K sets x 4 ways, native backend, RTL == model; ~50 min, ~15 GB) -> docs/paper/rtl_2m.json
+paper-rtl: $(STAMP) ## make paper's RTL stage at the paper's 2M-entry EAL (512K sets x 4 ways, native backend, RTL == model; about an hour and 17 GB) -> docs/paper/rtl_2m.json
 	$(VPY) scripts/paper_rtl.py --set-bits 19 --progress --out docs/paper/rtl_2m.json $(PAPER_RTL_ARGS)
 
 mutate: $(STAMP) ## mutation testing: seeded mutants of each block's logic vs its tests -> docs/mutation/ (long; not in make test)

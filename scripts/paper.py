@@ -46,7 +46,9 @@ do not depend on ``--jobs`` (``--jobs 1`` runs everything here, with progress ba
 ``rtl``
     The paper's window and 102,400 run-phase samples through ``HotlineTop`` (the ``rtl/``
     build, 65,536 entries) on the native backend, every output compared with the golden
-    model, timed (:mod:`scripts.paper_rtl`; ``--no-rtl`` skips it).
+    model, timed (:mod:`scripts.paper_rtl`; ``--no-rtl`` skips it). The same stage at the
+    paper's 2M entries runs on its own (``make paper-rtl``, about an hour): it does not fit
+    this command's hour beside the rest.
 
 ``calibration``
     The generator against the published statistics: the access share of the top 6.8% of rows

@@ -2,9 +2,10 @@
 host driver's fastest backend (:class:`~sw_driver.native.NativeTransport`: Verilator under a
 C++ harness), checked against the golden model.
 
-The build is ``rtl/hotline_top.v`` as committed (:class:`HotlineConfig` defaults): 65,536 EAL
-entries (16K sets x 4 ways), 4096 held samples, 4 lanes, 128-bit AXI4. 65,536 entries are the
-paper's 2M at scale 1/32, so the data are Kaggle-shaped at that scale (1.05M rows, a
+``make paper-rtl`` runs it at the paper's 2M entries (``--set-bits 19``; about an hour, 17 GB,
+``docs/paper/rtl_2m.json``). ``make paper``'s build is ``rtl/hotline_top.v`` as committed
+(:class:`HotlineConfig` defaults): 65,536 EAL entries (16K sets x 4 ways), 4096 held
+samples, 4 lanes, 128-bit AXI4. 65,536 entries are the paper's 2M at scale 1/32, so the data are Kaggle-shaped at that scale (1.05M rows, a
 1.43M-sample epoch) and the learning window is the paper's: 5% of that epoch's mini-batches of
 1024 (71,680 samples, every lookup gathered from host memory), then ``working_sets`` working
 sets of 4 x 1024 in ``RUN`` (25 by default: 102,400 run-phase samples).
