@@ -48,7 +48,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$135 ;
   wire \$136 ;
   wire \$137 ;
-  wire [32:0] \$138 ;
+  wire \$138 ;
   wire \$139 ;
   wire \$14 ;
   wire \$140 ;
@@ -59,8 +59,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$145 ;
   wire \$146 ;
   wire \$147 ;
-  wire \$148 ;
-  wire \$149 ;
+  wire [1:0] \$148 ;
+  wire [1:0] \$149 ;
   wire [4:0] \$15 ;
   wire \$150 ;
   wire \$151 ;
@@ -79,7 +79,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$163 ;
   wire \$164 ;
   wire \$165 ;
-  wire [1:0] \$166 ;
+  wire \$166 ;
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
@@ -99,7 +99,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire [1:0] \$184 ;
+  wire \$184 ;
   wire \$185 ;
   wire \$186 ;
   wire \$187 ;
@@ -120,7 +120,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [6:0] \$20 ;
   wire \$200 ;
   wire \$201 ;
-  wire [1:0] \$202 ;
+  wire \$202 ;
   wire \$203 ;
   wire \$204 ;
   wire \$205 ;
@@ -167,11 +167,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$242 ;
   wire \$243 ;
   wire \$244 ;
-  wire [1:0] \$245 ;
-  wire [1:0] \$246 ;
+  wire \$245 ;
+  wire \$246 ;
   wire \$247 ;
-  wire \$248 ;
-  wire \$249 ;
+  wire [1:0] \$248 ;
+  wire [1:0] \$249 ;
   wire \$25 ;
   wire \$250 ;
   wire \$251 ;
@@ -179,21 +179,21 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$253 ;
   wire \$254 ;
   wire \$255 ;
-  wire [46:0] \$256 ;
-  wire [46:0] \$257 ;
-  wire [32:0] \$258 ;
+  wire \$256 ;
+  wire \$257 ;
+  wire \$258 ;
   wire \$259 ;
   wire [3:0] \$26 ;
   wire \$260 ;
-  wire \$261 ;
-  wire [46:0] \$262 ;
-  wire [46:0] \$263 ;
+  wire [32:0] \$261 ;
+  wire \$262 ;
+  wire \$263 ;
   wire \$264 ;
   wire \$265 ;
   wire \$266 ;
   wire \$267 ;
-  wire [46:0] \$268 ;
-  wire [46:0] \$269 ;
+  wire \$268 ;
+  wire \$269 ;
   wire \$27 ;
   wire \$270 ;
   wire \$271 ;
@@ -204,25 +204,25 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$276 ;
   wire \$277 ;
   wire \$278 ;
-  wire [46:0] \$279 ;
+  wire \$279 ;
   wire \$28 ;
-  wire [46:0] \$280 ;
+  wire \$280 ;
   wire \$281 ;
-  wire \$282 ;
+  wire [46:0] \$282 ;
   wire [46:0] \$283 ;
-  wire [46:0] \$284 ;
+  wire [32:0] \$284 ;
   wire \$285 ;
   wire \$286 ;
   wire \$287 ;
-  wire \$288 ;
-  wire \$289 ;
+  wire [46:0] \$288 ;
+  wire [46:0] \$289 ;
   wire \$29 ;
   wire \$290 ;
   wire \$291 ;
   wire \$292 ;
   wire \$293 ;
-  wire \$294 ;
-  wire \$295 ;
+  wire [46:0] \$294 ;
+  wire [46:0] \$295 ;
   wire \$296 ;
   wire \$297 ;
   wire \$298 ;
@@ -234,13 +234,13 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$302 ;
   wire \$303 ;
   wire \$304 ;
-  wire \$305 ;
-  wire \$306 ;
+  wire [46:0] \$305 ;
+  wire [46:0] \$306 ;
   wire \$307 ;
   wire \$308 ;
-  wire \$309 ;
+  wire [46:0] \$309 ;
   wire \$31 ;
-  wire \$310 ;
+  wire [46:0] \$310 ;
   wire \$311 ;
   wire \$312 ;
   wire \$313 ;
@@ -253,9 +253,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [15:0] \$32 ;
   wire \$320 ;
   wire \$321 ;
-  wire [13:0] \$322 ;
+  wire \$322 ;
   wire \$323 ;
-  wire [3:0] \$324 ;
+  wire \$324 ;
   wire \$325 ;
   wire \$326 ;
   wire \$327 ;
@@ -270,7 +270,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$335 ;
   wire \$336 ;
   wire \$337 ;
-  wire [3:0] \$338 ;
+  wire \$338 ;
   wire \$339 ;
   wire [31:0] \$34 ;
   wire \$340 ;
@@ -280,11 +280,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$344 ;
   wire \$345 ;
   wire \$346 ;
-  wire [12:0] \$347 ;
-  wire [12:0] \$348 ;
+  wire \$347 ;
+  wire [13:0] \$348 ;
   wire \$349 ;
   wire \$35 ;
-  wire \$350 ;
+  wire [3:0] \$350 ;
   wire \$351 ;
   wire \$352 ;
   wire \$353 ;
@@ -293,85 +293,85 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$356 ;
   wire \$357 ;
   wire \$358 ;
-  wire [3:0] \$359 ;
+  wire \$359 ;
   wire \$36 ;
   wire \$360 ;
   wire \$361 ;
   wire \$362 ;
-  wire [3:0] \$363 ;
-  wire \$364 ;
-  wire [3:0] \$365 ;
-  wire [3:0] \$366 ;
-  wire [4:0] \$367 ;
-  wire [4:0] \$368 ;
-  wire [31:0] \$369 ;
+  wire \$363 ;
+  wire [3:0] \$364 ;
+  wire \$365 ;
+  wire \$366 ;
+  wire \$367 ;
+  wire \$368 ;
+  wire \$369 ;
   wire \$37 ;
-  wire [16:0] \$370 ;
-  wire [4:0] \$371 ;
-  wire [13:0] \$372 ;
-  wire \$373 ;
-  wire [32:0] \$374 ;
-  wire [32:0] \$375 ;
+  wire \$370 ;
+  wire \$371 ;
+  wire \$372 ;
+  wire [12:0] \$373 ;
+  wire [12:0] \$374 ;
+  wire \$375 ;
   wire \$376 ;
   wire \$377 ;
   wire \$378 ;
-  wire [32:0] \$379 ;
+  wire \$379 ;
   wire [15:0] \$38 ;
-  wire [32:0] \$380 ;
-  wire [32:0] \$381 ;
-  wire [14:0] \$382 ;
-  wire [14:0] \$383 ;
+  wire \$380 ;
+  wire \$381 ;
+  wire \$382 ;
+  wire \$383 ;
   wire \$384 ;
-  wire [14:0] \$385 ;
+  wire [3:0] \$385 ;
   wire \$386 ;
-  wire [16:0] \$387 ;
-  wire [16:0] \$388 ;
-  wire [4:0] \$389 ;
+  wire \$387 ;
+  wire \$388 ;
+  wire [3:0] \$389 ;
   wire [7:0] \$39 ;
   wire \$390 ;
-  wire \$391 ;
-  wire [32:0] \$392 ;
-  wire \$393 ;
-  wire \$394 ;
-  wire \$395 ;
-  wire \$396 ;
-  wire \$397 ;
-  wire \$398 ;
+  wire [3:0] \$391 ;
+  wire [3:0] \$392 ;
+  wire [4:0] \$393 ;
+  wire [4:0] \$394 ;
+  wire [31:0] \$395 ;
+  wire [16:0] \$396 ;
+  wire [4:0] \$397 ;
+  wire [13:0] \$398 ;
   wire \$399 ;
   wire \$4 ;
   wire [31:0] \$40 ;
-  wire \$400 ;
-  wire \$401 ;
+  wire [32:0] \$400 ;
+  wire [32:0] \$401 ;
   wire \$402 ;
   wire \$403 ;
   wire \$404 ;
-  wire \$405 ;
-  wire \$406 ;
-  wire \$407 ;
-  wire \$408 ;
-  wire \$409 ;
+  wire [32:0] \$405 ;
+  wire [32:0] \$406 ;
+  wire [32:0] \$407 ;
+  wire [14:0] \$408 ;
+  wire [14:0] \$409 ;
   wire \$41 ;
   wire \$410 ;
-  wire \$411 ;
+  wire [14:0] \$411 ;
   wire \$412 ;
-  wire \$413 ;
-  wire \$414 ;
-  wire \$415 ;
+  wire [16:0] \$413 ;
+  wire [16:0] \$414 ;
+  wire [4:0] \$415 ;
   wire \$416 ;
   wire \$417 ;
-  wire \$418 ;
+  wire [32:0] \$418 ;
   wire \$419 ;
   wire \$42 ;
   wire \$420 ;
   wire \$421 ;
   wire \$422 ;
-  wire [1:0] \$423 ;
+  wire \$423 ;
   wire \$424 ;
   wire \$425 ;
-  wire [32:0] \$426 ;
-  wire [5:0] \$427 ;
+  wire \$426 ;
+  wire \$427 ;
   wire \$428 ;
-  wire [32:0] \$429 ;
+  wire \$429 ;
   wire \$43 ;
   wire \$430 ;
   wire \$431 ;
@@ -380,26 +380,26 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$434 ;
   wire \$435 ;
   wire \$436 ;
-  wire \$437 ;
-  wire \$438 ;
+  wire [32:0] \$437 ;
+  wire [5:0] \$438 ;
   wire \$439 ;
   wire [15:0] \$44 ;
-  wire \$440 ;
+  wire [32:0] \$440 ;
   wire \$441 ;
   wire \$442 ;
   wire \$443 ;
   wire \$444 ;
   wire \$445 ;
-  wire \$446 ;
+  wire [2:0] \$446 ;
   wire \$447 ;
   wire \$448 ;
   wire \$449 ;
   wire [7:0] \$45 ;
-  wire [1:0] \$450 ;
-  wire [2:0] \$451 ;
+  wire \$450 ;
+  wire [16:0] \$451 ;
   wire \$452 ;
-  wire \$453 ;
-  wire \$454 ;
+  wire [16:0] \$453 ;
+  wire [16:0] \$454 ;
   wire \$455 ;
   wire \$456 ;
   wire \$457 ;
@@ -409,50 +409,50 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$460 ;
   wire \$461 ;
   wire \$462 ;
-  wire \$463 ;
-  wire \$464 ;
+  wire [46:0] \$463 ;
+  wire [46:0] \$464 ;
   wire \$465 ;
   wire \$466 ;
-  wire \$467 ;
-  wire \$468 ;
+  wire [16:0] \$467 ;
+  wire [16:0] \$468 ;
   wire \$469 ;
   wire \$47 ;
   wire \$470 ;
   wire [16:0] \$471 ;
-  wire \$472 ;
-  wire [16:0] \$473 ;
-  wire [16:0] \$474 ;
+  wire [16:0] \$472 ;
+  wire \$473 ;
+  wire \$474 ;
   wire \$475 ;
   wire \$476 ;
   wire \$477 ;
-  wire \$478 ;
+  wire [4:0] \$478 ;
   wire \$479 ;
   wire \$48 ;
   wire \$480 ;
   wire \$481 ;
   wire \$482 ;
-  wire [46:0] \$483 ;
-  wire [46:0] \$484 ;
+  wire \$483 ;
+  wire \$484 ;
   wire \$485 ;
   wire \$486 ;
-  wire [16:0] \$487 ;
-  wire [16:0] \$488 ;
-  wire \$489 ;
+  wire \$487 ;
+  wire \$488 ;
+  wire [15:0] \$489 ;
   wire \$49 ;
   wire \$490 ;
-  wire [16:0] \$491 ;
-  wire [16:0] \$492 ;
-  wire \$493 ;
+  wire [7:0] \$491 ;
+  wire \$492 ;
+  wire [31:0] \$493 ;
   wire \$494 ;
   wire \$495 ;
   wire \$496 ;
   wire \$497 ;
-  wire [4:0] \$498 ;
+  wire [7:0] \$498 ;
   wire \$499 ;
   wire \$5 ;
   wire [15:0] \$50 ;
   wire \$500 ;
-  wire \$501 ;
+  wire [31:0] \$501 ;
   wire \$502 ;
   wire \$503 ;
   wire \$504 ;
@@ -519,107 +519,87 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$56 ;
   wire \$560 ;
   wire [31:0] \$561 ;
-  wire \$562 ;
-  wire \$563 ;
-  wire \$564 ;
-  wire \$565 ;
-  wire \$566 ;
-  wire \$567 ;
-  wire \$568 ;
-  wire [15:0] \$569 ;
+  reg [12:0] \$562 ;
+  reg \$563 ;
+  reg \$564 ;
+  reg \$565 ;
+  reg [46:0] \$566 ;
+  reg \$567 ;
+  reg \$568 ;
+  reg \$569 ;
   wire \$57 ;
-  wire \$570 ;
-  wire [7:0] \$571 ;
-  wire \$572 ;
-  wire [31:0] \$573 ;
-  wire \$574 ;
-  wire \$575 ;
-  wire \$576 ;
-  wire \$577 ;
-  wire [7:0] \$578 ;
-  wire \$579 ;
+  reg [11:0] \$570 ;
+  reg \$571 ;
+  reg [5:0] \$572 ;
+  reg [3:0] \$573 ;
+  reg [31:0] \$574 ;
+  reg [15:0] \$575 ;
+  reg [3:0] \$576 ;
+  reg [12:0] \$577 ;
+  reg [12:0] \$578 ;
+  reg \$579 ;
   wire \$58 ;
-  wire \$580 ;
-  wire [31:0] \$581 ;
-  reg [12:0] \$582 ;
-  reg \$583 ;
-  reg \$584 ;
-  reg \$585 ;
-  reg [46:0] \$586 ;
-  reg \$587 ;
-  reg \$588 ;
-  reg \$589 ;
+  reg [31:0] \$580 ;
+  reg [31:0] \$581 ;
+  reg [31:0] \$582 ;
+  reg [31:0] \$583 ;
+  reg [31:0] \$584 ;
+  reg [12:0] \$585 ;
+  reg [12:0] \$586 ;
+  reg [12:0] \$587 ;
+  reg [13:0] \$588 ;
+  reg [13:0] \$589 ;
   wire \$59 ;
-  reg [11:0] \$590 ;
-  reg \$591 ;
-  reg [5:0] \$592 ;
-  reg [3:0] \$593 ;
-  reg [31:0] \$594 ;
-  reg [15:0] \$595 ;
+  reg [15:0] \$590 ;
+  reg [3:0] \$591 ;
+  reg [31:0] \$592 ;
+  reg \$593 ;
+  reg [40:0] \$594 ;
+  reg [13:0] \$595 ;
   reg [3:0] \$596 ;
-  reg [12:0] \$597 ;
-  reg [12:0] \$598 ;
-  reg \$599 ;
+  reg [3:0] \$597 ;
+  reg \$598 ;
+  reg [46:0] \$599 ;
   wire \$6 ;
   wire \$60 ;
-  reg [31:0] \$600 ;
-  reg [31:0] \$601 ;
-  reg [31:0] \$602 ;
-  reg [31:0] \$603 ;
-  reg [31:0] \$604 ;
-  reg [12:0] \$605 ;
-  reg [12:0] \$606 ;
-  reg [12:0] \$607 ;
-  reg [13:0] \$608 ;
-  reg [13:0] \$609 ;
+  reg \$600 ;
+  reg [46:0] \$601 ;
+  reg \$602 ;
+  reg [46:0] \$603 ;
+  reg \$604 ;
+  reg \$605 ;
+  reg [31:0] \$606 ;
+  reg [4:0] \$607 ;
+  reg [12:0] \$608 ;
+  reg [12:0] \$609 ;
   wire \$61 ;
-  reg [15:0] \$610 ;
-  reg [3:0] \$611 ;
-  reg [31:0] \$612 ;
+  reg [13:0] \$610 ;
+  reg [12:0] \$611 ;
+  reg [1:0] \$612 ;
   reg \$613 ;
-  reg [40:0] \$614 ;
-  reg [13:0] \$615 ;
-  reg [3:0] \$616 ;
-  reg [3:0] \$617 ;
+  reg \$614 ;
+  reg [31:0] \$615 ;
+  reg [15:0] \$616 ;
+  reg [15:0] \$617 ;
   reg \$618 ;
-  reg [46:0] \$619 ;
+  reg \$619 ;
   wire \$62 ;
-  reg \$620 ;
-  reg [46:0] \$621 ;
-  reg \$622 ;
-  reg [46:0] \$623 ;
+  reg [15:0] \$620 ;
+  reg [3:0] \$621 ;
+  reg [31:0] \$622 ;
+  reg \$623 ;
   reg \$624 ;
-  reg \$625 ;
-  reg [31:0] \$626 ;
-  reg [4:0] \$627 ;
-  reg [12:0] \$628 ;
-  reg [12:0] \$629 ;
+  reg [141:0] \$625 ;
+  reg \$626 ;
+  reg [141:0] \$627 ;
+  reg [231:0] \$628 ;
+  reg \$629 ;
   wire \$63 ;
-  reg [13:0] \$630 ;
-  reg [12:0] \$631 ;
-  reg [1:0] \$632 ;
-  reg \$633 ;
-  reg \$634 ;
-  reg [31:0] \$635 ;
-  reg [15:0] \$636 ;
-  reg [15:0] \$637 ;
-  reg \$638 ;
-  reg \$639 ;
+  reg \$630 ;
+  reg [372:0] \$631 ;
+  reg [214:0] \$632 ;
   wire \$64 ;
-  reg [15:0] \$640 ;
-  reg [3:0] \$641 ;
-  reg [31:0] \$642 ;
-  reg \$643 ;
-  reg \$644 ;
-  reg [141:0] \$645 ;
-  reg \$646 ;
-  reg [141:0] \$647 ;
-  reg [231:0] \$648 ;
-  reg \$649 ;
   wire \$65 ;
-  reg \$650 ;
-  reg [372:0] \$651 ;
-  reg [214:0] \$652 ;
   wire \$66 ;
   wire [3:0] \$67 ;
   wire \$68 ;
@@ -658,20 +638,20 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$144  = 1'h0;
-  reg [141:0] \$signal$158  = 142'h000000000000000000000000000000000000;
-  wire [2:0] \$signal$158.beat ;
-  wire \$signal$158.desc ;
-  wire \$signal$158.first ;
-  wire \$signal$158.ids ;
-  wire [4:0] \$signal$158.index ;
-  wire [1:0] \$signal$158.kind ;
-  wire \$signal$158.last ;
-  wire [15:0] \$signal$158.position ;
-  wire [31:0] \$signal$158.sample ;
-  wire [15:0] \$signal$158.size ;
-  wire [31:0] \$signal$158.step ;
-  wire [31:0] \$signal$158.working_set ;
+  reg \$signal$180  = 1'h0;
+  reg [141:0] \$signal$194  = 142'h000000000000000000000000000000000000;
+  wire [2:0] \$signal$194.beat ;
+  wire \$signal$194.desc ;
+  wire \$signal$194.first ;
+  wire \$signal$194.ids ;
+  wire [4:0] \$signal$194.index ;
+  wire [1:0] \$signal$194.kind ;
+  wire \$signal$194.last ;
+  wire [15:0] \$signal$194.position ;
+  wire [31:0] \$signal$194.sample ;
+  wire [15:0] \$signal$194.size ;
+  wire [31:0] \$signal$194.step ;
+  wire [31:0] \$signal$194.working_set ;
   reg \$signal$60  = 1'h0;
   reg [12:0] \$signal$73  = 13'h0000;
   reg \$signal$92  = 1'h0;
@@ -690,8 +670,6 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire busy;
   input [19:0] capacity_limit;
   wire [19:0] capacity_limit;
-  wire [15:0] chunk;
-  wire [15:0] chunk_pop;
   input clk;
   wire clk;
   wire close;
@@ -736,16 +714,28 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg d_flush = 1'h0;
   wire d_go;
   reg d_valid = 1'h0;
+  wire [15:0] e_chunk;
+  wire [15:0] e_chunk_pop;
+  wire e_close;
   wire [3:0] e_flag;
   wire \e_flag.pop_eq_total ;
   wire \e_flag.pop_ge_b ;
   wire \e_flag.skip_ge_b ;
   wire \e_flag.total_ge_b ;
+  wire [15:0] e_from_pop;
+  wire e_full;
   wire [4:0] e_index;
+  wire [1:0] e_kind;
+  wire e_new_skip;
   wire [12:0] e_non;
+  wire [1:0] e_phase;
   wire [12:0] e_pop;
   wire [31:0] e_set;
+  wire [15:0] e_size;
   wire [12:0] e_skip;
+  wire [15:0] e_skip_chunk;
+  wire e_start;
+  wire [13:0] e_total;
   wire early;
   output [31:0] early_closes;
   reg [31:0] early_closes = 32'd0;
@@ -820,12 +810,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [31:0] \issue.step ;
   wire [31:0] \issue.working_set ;
   reg issue_valid;
-  reg [3:0] j_flag = 4'h0;
+  (* init = 4'h0 *)
+  wire [3:0] j_flag;
   wire \j_flag.pop_eq_total ;
   wire \j_flag.pop_ge_b ;
   wire \j_flag.skip_ge_b ;
   wire \j_flag.total_ge_b ;
-  reg [13:0] j_total = 14'h0000;
+  (* init = 14'h0000 *)
+  wire [13:0] j_total;
   reg j_valid = 1'h0;
   wire [40:0] job;
   wire \job.close ;
@@ -847,10 +839,6 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg limit_zero = 1'h0;
   output [31:0] micro_batches;
   reg [31:0] micro_batches = 32'd0;
-  reg [15:0] new_from_pop;
-  reg [1:0] new_kind;
-  reg [15:0] new_size;
-  reg new_skip;
   reg [46:0] non_head = 47'h000000000000;
   wire [2:0] \non_head.last_beat ;
   wire [31:0] \non_head.sample ;
@@ -912,6 +900,48 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg pending_close = 1'h0;
   reg pending_full_pop = 1'h0;
   reg plan_now;
+  wire [15:0] plan_rem_chunk;
+  wire [15:0] plan_rem_chunk_pop;
+  wire plan_rem_close;
+  reg [3:0] plan_rem_flag = 4'h0;
+  wire \plan_rem_flag.pop_eq_total ;
+  wire \plan_rem_flag.pop_ge_b ;
+  wire \plan_rem_flag.skip_ge_b ;
+  wire \plan_rem_flag.total_ge_b ;
+  reg [15:0] plan_rem_from_pop;
+  (* init = 1'h0 *)
+  wire plan_rem_full;
+  reg [1:0] plan_rem_kind;
+  reg plan_rem_new_skip;
+  reg [12:0] plan_rem_non = 13'h0000;
+  (* init = 2'h0 *)
+  wire [1:0] plan_rem_phase;
+  reg [12:0] plan_rem_pop = 13'h0000;
+  reg [15:0] plan_rem_size;
+  reg [12:0] plan_rem_skip = 13'h0000;
+  wire [15:0] plan_rem_skip_chunk;
+  reg plan_rem_start;
+  reg [13:0] plan_rem_total = 14'h0000;
+  wire [15:0] plan_take_chunk;
+  wire [15:0] plan_take_chunk_pop;
+  wire plan_take_close;
+  reg [3:0] plan_take_flag = 4'h0;
+  wire \plan_take_flag.pop_eq_total ;
+  wire \plan_take_flag.pop_ge_b ;
+  wire \plan_take_flag.skip_ge_b ;
+  wire \plan_take_flag.total_ge_b ;
+  reg [15:0] plan_take_from_pop;
+  wire plan_take_full;
+  reg [1:0] plan_take_kind;
+  reg plan_take_new_skip;
+  wire [12:0] plan_take_non;
+  wire [1:0] plan_take_phase;
+  wire [12:0] plan_take_pop;
+  reg [15:0] plan_take_size;
+  wire [12:0] plan_take_skip;
+  wire [15:0] plan_take_skip_chunk;
+  reg plan_take_start;
+  reg [13:0] plan_take_total = 14'h0000;
   reg [46:0] pop_head = 47'h000000000000;
   wire [2:0] \pop_head.last_beat ;
   wire [31:0] \pop_head.sample ;
@@ -923,20 +953,20 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] popular = 32'd0;
   reg [15:0] position = 16'h0000;
   wire [11:0] r_data;
-  wire [46:0] \r_data$153 ;
-  wire [46:0] \r_data$154 ;
-  wire [46:0] \r_data$155 ;
+  wire [46:0] \r_data$189 ;
+  wire [46:0] \r_data$190 ;
+  wire [46:0] \r_data$191 ;
   wire [40:0] \r_data$85 ;
   reg r_en;
-  wire \r_en$120 ;
-  wire \r_en$123 ;
-  wire \r_en$126 ;
+  wire \r_en$156 ;
+  wire \r_en$159 ;
+  wire \r_en$162 ;
   wire \r_en$86 ;
   wire r_rdy;
-  wire \r_rdy$148 ;
-  wire \r_rdy$149 ;
-  wire \r_rdy$151 ;
-  wire \r_rdy$152 ;
+  wire \r_rdy$184 ;
+  wire \r_rdy$185 ;
+  wire \r_rdy$187 ;
+  wire \r_rdy$188 ;
   wire [13:0] r_total;
   reg r_valid = 1'h0;
   wire reaches_limit;
@@ -1019,16 +1049,21 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [7:0] \rec_write__data[3].table ;
   wire \rec_write__data[3].valid ;
   wire rec_write__en;
-  reg [3:0] rem_flag = 4'h0;
+  (* init = 4'h0 *)
+  wire [3:0] rem_flag;
   wire \rem_flag.pop_eq_total ;
   wire \rem_flag.pop_ge_b ;
   wire \rem_flag.skip_ge_b ;
   wire \rem_flag.total_ge_b ;
-  reg [12:0] rem_non = 13'h0000;
-  reg [12:0] rem_pop = 13'h0000;
-  reg [12:0] rem_skip = 13'h0000;
+  (* init = 13'h0000 *)
+  wire [12:0] rem_non;
+  (* init = 13'h0000 *)
+  wire [12:0] rem_pop;
+  (* init = 13'h0000 *)
+  wire [12:0] rem_skip;
   reg rem_skip_nz = 1'h0;
-  reg [13:0] rem_total = 14'h0000;
+  (* init = 14'h0000 *)
+  wire [13:0] rem_total;
   input rst;
   wire rst;
   reg [141:0] s_op = 142'h000000000000000000000000000000000000;
@@ -1050,7 +1085,6 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] set_id = 32'd0;
   reg [3:0] set_m1 = 4'h0;
   wire skip;
-  wire [15:0] skip_chunk;
   reg [46:0] skip_head = 47'h000000000000;
   wire [2:0] \skip_head.last_beat ;
   wire [31:0] \skip_head.sample ;
@@ -1066,19 +1100,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [5:0] stale_now;
   output [31:0] stalls;
   reg [31:0] stalls = 32'd0;
-  reg start;
   reg [31:0] step = 32'd0;
   wire take_job;
   wire [13:0] total;
   reg [46:0] w_data = 47'h000000000000;
-  wire [11:0] \w_data$141 ;
+  wire [11:0] \w_data$177 ;
   (* init = 47'h000000000000 *)
   wire [46:0] \w_data$50 ;
   (* init = 47'h000000000000 *)
   wire [46:0] \w_data$51 ;
   wire [40:0] \w_data$78 ;
   reg w_en;
-  reg \w_en$140 ;
+  reg \w_en$176 ;
   reg \w_en$80 ;
   reg \w_en$81 ;
   reg \w_en$82 ;
@@ -33863,413 +33896,386 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [231:0] _0_;
   always @(posedge clk) begin
     if (advance) begin
-      _0_ <= records[{ \$284 [11:0], beat[2:0] }];
+      _0_ <= records[{ \$310 [11:0], beat[2:0] }];
     end
   end
   assign rec_read__data = _0_;
-  assign \$321  = fresh < 13'h1000;
-  assign \$322  = fresh + 1'h1;
-  assign \$323  = i__valid & i__ready;
-  assign \$324  = in_sample ? cur_beat : 4'h0;
-  assign \$325  = \$324  >= 4'h8;
-  assign \$326  = \$323  & \$325 ;
-  assign \$327  = i__valid & i__ready;
-  assign \$328  = in_sample ? cur_hot : 1'h1;
-  assign \$329  = ~ i__payload[0];
-  assign \$330  = \$329  | i__payload[1];
-  assign \$331  = ~ i__payload[60];
-  assign \$332  = \$331  | i__payload[61];
-  assign \$333  = ~ i__payload[120];
-  assign \$334  = \$333  | i__payload[121];
-  assign \$335  = ~ i__payload[180];
-  assign \$336  = \$335  | i__payload[181];
-  assign \$337  = & { \$336 , \$334 , \$332 , \$330  };
-  assign \$338  = in_sample ? cur_beat : 4'h0;
-  assign \$339  = \$338  >= 4'h8;
-  assign \$340  = \$337  | \$339 ;
-  assign \$341  = \$328  & \$340 ;
-  assign \$342  = ~ learn;
-  assign \$343  = \$341  & \$342 ;
-  assign \$344  = ~ skip;
-  assign \$345  = \$343  & \$344 ;
-  assign \$346  = fresh < 13'h1000;
-  assign \$347  = \$346  ? fresh : { 1'h0, r_data };
-  assign \$348  = in_sample ? { 1'h0, cur_slot } : \$347 ;
-  assign \$349  = in_sample ? cur_hot : 1'h1;
-  assign \$350  = ~ i__payload[0];
-  assign \$351  = \$350  | i__payload[1];
-  assign \$352  = ~ i__payload[60];
-  assign \$353  = \$352  | i__payload[61];
-  assign \$354  = ~ i__payload[120];
-  assign \$355  = \$354  | i__payload[121];
-  assign \$356  = ~ i__payload[180];
-  assign \$357  = \$356  | i__payload[181];
-  assign \$358  = & { \$357 , \$355 , \$353 , \$351  };
-  assign \$359  = in_sample ? cur_beat : 4'h0;
-  assign \$360  = \$359  >= 4'h8;
-  assign \$361  = \$358  | \$360 ;
-  assign \$362  = \$349  & \$361 ;
-  assign \$363  = in_sample ? cur_beat : 4'h0;
-  assign \$364  = \$363  >= 4'h8;
-  assign \$365  = in_sample ? cur_beat : 4'h0;
-  assign \$366  = in_sample ? cur_beat : 4'h0;
-  assign \$367  = \$366  + 1'h1;
-  assign \$368  = \$364  ? { 1'h0, \$365  } : \$367 ;
-  assign \$369  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$370  = batch_size - 1'h1;
-  assign \$371  = working_set - 1'h1;
-  assign \$372  = \$85 [12:0] - 1'h1;
-  assign \$373  = ! \$85 [12:0];
-  assign \$374  = samples_in + 1'h1;
-  assign \$375  = popular + \$signal ;
-  assign \$376  = ~ \$signal ;
-  assign \$377  = ~ \$signal$60 ;
-  assign \$378  = \$376  & \$377 ;
-  assign \$379  = non_popular + \$378 ;
-  assign \$380  = skipped + \$signal$60 ;
-  assign \$381  = early_closes + early;
-  assign \$382  = pend_total + 1'h1;
-  assign \$383  = full_pop ? { 1'h0, pend_rest } : \$382 ;
-  assign \$384  = ~ \$signal ;
-  assign \$385  = pend_rest + \$384 ;
-  assign \$386  = ~ \$signal$60 ;
-  assign \$387  = in_batch + \$386 ;
-  assign \$388  = batch_done ? 17'h00000 : \$387 ;
-  assign \$389  = batches_in_set + batch_done;
-  assign \$390  = ~ i__ready;
-  assign \$391  = i__valid & \$390 ;
-  assign \$392  = stalls + 1'h1;
-  assign \$393  = ~ j_valid;
-  assign \$394  = \$393  | take_job;
-  assign \$395  = r_total >= batch_size;
-  assign \$396  = \r_data$85 [14:2] >= batch_size;
-  assign \$397  = \r_data$85 [40:28] >= batch_size;
-  assign \$398  = ! \r_data$85 [27:15];
-  assign \$399  = rem_total >= batch_size;
-  assign \$400  = rem_pop >= batch_size;
-  assign \$401  = rem_skip >= batch_size;
-  assign \$402  = rem_pop == rem_total;
-  assign \$403  = ~ pop_head_valid;
-  assign \$404  = \$403  | pop_head_take;
-  assign \$405  = ~ non_head_valid;
-  assign \$406  = \$405  | non_head_take;
-  assign \$407  = ~ skip_head_valid;
-  assign \$408  = \$407  | skip_head_take;
-  assign \$409  = ~ pending_full_pop;
-  assign \$410  = split_phase < 2'h2;
-  assign \$411  = split_phase == 2'h2;
-  assign \$412  = \$411  & rem_skip_nz;
-  assign \$413  = \$410  | \$412 ;
-  assign \$414  = \$signal$92  | rem_skip_nz;
-  assign \$415  = split ? \$413  : \$414 ;
-  assign \$416  = pending_close & \$415 ;
-  assign \$417  = ~ \$416 ;
-  assign \$418  = \$409  & \$417 ;
-  assign \$419  = \$418  & pending_close;
-  assign \$420  = ~ \$419 ;
-  assign \$421  = pending_close & \$420 ;
-  assign \$422  = take_job ? job_now[1] : \$421 ;
-  assign \$423  = take_job ? 2'h0 : split_phase;
-  assign \$424  = | total;
-  assign \$425  = | e_skip;
-  assign \$426  = step + 1'h1;
-  assign \$427  = e_index + 1'h1;
-  assign \$428  = | new_from_pop;
-  assign \$429  = micro_batches + 1'h1;
-  assign \$430  = take_job ? job_now[0] : pending_full_pop;
-  assign \$431  = ~ \$430 ;
-  assign \$432  = ~ pending_full_pop;
-  assign \$433  = split_phase < 2'h2;
-  assign \$434  = split_phase == 2'h2;
-  assign \$435  = \$434  & rem_skip_nz;
-  assign \$436  = \$433  | \$435 ;
-  assign \$437  = \$signal$92  | rem_skip_nz;
-  assign \$438  = split ? \$436  : \$437 ;
-  assign \$439  = pending_close & \$438 ;
-  assign \$440  = ~ \$439 ;
-  assign \$441  = \$432  & \$440 ;
-  assign \$442  = \$441  & pending_close;
-  assign \$443  = ~ \$442 ;
-  assign \$444  = pending_close & \$443 ;
-  assign \$445  = take_job ? job_now[1] : \$444 ;
-  assign \$446  = \$431  & \$445 ;
-  assign \$447  = \$446  & split;
-  assign \$448  = ~ new_skip;
-  assign \$449  = \$447  & \$448 ;
-  assign \$450  = take_job ? 2'h0 : split_phase;
-  assign \$451  = \$450  + 1'h1;
-  assign \$452  = take_job ? job_now[0] : pending_full_pop;
-  assign \$453  = ~ \$452 ;
-  assign \$454  = ~ pending_full_pop;
-  assign \$455  = split_phase < 2'h2;
-  assign \$456  = split_phase == 2'h2;
-  assign \$457  = \$456  & rem_skip_nz;
-  assign \$458  = \$455  | \$457 ;
-  assign \$459  = \$signal$92  | rem_skip_nz;
-  assign \$460  = split ? \$458  : \$459 ;
-  assign \$461  = pending_close & \$460 ;
-  assign \$462  = ~ \$461 ;
-  assign \$463  = \$454  & \$462 ;
-  assign \$464  = \$463  & pending_close;
-  assign \$465  = ~ \$464 ;
-  assign \$466  = pending_close & \$465 ;
-  assign \$467  = take_job ? job_now[1] : \$466 ;
-  assign \$468  = \$453  & \$467 ;
-  assign \$469  = ~ split;
-  assign \$470  = \$468  & \$469 ;
-  assign \$471  = e_skip - skip_chunk;
-  assign \$472  = e_skip != skip_chunk;
-  assign \$473  = e_pop - chunk_pop;
-  assign \$474  = total - chunk;
-  assign \$475  = total != chunk;
-  assign \$476  = | new_size;
-  assign \$477  = ~ skipping;
-  assign \$478  = \$477  & pop_left;
-  assign \$479  = \$478  ? pop_head_valid : non_head_valid;
-  assign \$480  = skipping ? skip_head_valid : \$479 ;
-  assign \$481  = ~ skipping;
-  assign \$482  = \$481  & pop_left;
-  assign \$483  = \$482  ? pop_head : non_head;
-  assign \$484  = skipping ? skip_head : \$483 ;
-  assign \$485  = beat == \$484 [46:44];
-  assign \$486  = skipping | \$485 ;
-  assign \$487  = position + 1'h1;
-  assign \$488  = left - 1'h1;
-  assign \$489  = ~ skipping;
-  assign \$490  = \$489  & pop_left;
-  assign \$491  = from_pop - 1'h1;
-  assign \$492  = \$490  ? \$491  : 17'h00000;
-  assign \$493  = ~ skipping;
-  assign \$494  = \$493  & pop_left;
-  assign \$495  = from_pop != 1'h1;
-  assign \$496  = \$494  & \$495 ;
-  assign \$497  = left == 1'h1;
-  assign \$498  = beat + 1'h1;
-  assign \$499  = o__valid & o__ready;
-  assign \$500  = cold__valid & cold__ready;
-  assign \$501  = advance & \$signal$144 ;
+  assign \$327  = \$326  | \r_rdy$184 ;
+  assign \$328  = \$327  | \r_rdy$185 ;
+  assign \$329  = \$328  | j_valid;
+  assign \$331  = \$329  | \$330 ;
+  assign \$332  = \$331  | pending_full_pop;
+  assign \$333  = \$332  | pending_close;
+  assign \$334  = \$333  | r_valid;
+  assign \$335  = \$334  | \$signal$180 ;
+  assign \$336  = \$335  | o__valid;
+  assign \$337  = \$336  | cold__valid;
+  assign \$338  = \$337  | \r_rdy$187 ;
+  assign \$339  = \$338  | \r_rdy$188 ;
+  assign \$340  = \$339  | pop_head_valid;
+  assign \$341  = \$340  | non_head_valid;
+  assign busy = \$341  | skip_head_valid;
+  assign \$342  = ! fsm_state;
+  assign \$344  = i__valid & i__ready;
+  assign \$345  = ~ in_sample;
+  assign \$346  = \$344  & \$345 ;
+  assign \$347  = fresh < 13'h1000;
+  assign \$348  = fresh + 1'h1;
+  assign \$349  = i__valid & i__ready;
+  assign \$350  = in_sample ? cur_beat : 4'h0;
+  assign \$351  = \$350  >= 4'h8;
+  assign \$352  = \$349  & \$351 ;
+  assign \$353  = i__valid & i__ready;
+  assign \$354  = in_sample ? cur_hot : 1'h1;
+  assign \$355  = ~ i__payload[0];
+  assign \$356  = \$355  | i__payload[1];
+  assign \$357  = ~ i__payload[60];
+  assign \$358  = \$357  | i__payload[61];
+  assign \$359  = ~ i__payload[120];
+  assign \$360  = \$359  | i__payload[121];
+  assign \$361  = ~ i__payload[180];
+  assign \$362  = \$361  | i__payload[181];
+  assign \$363  = & { \$362 , \$360 , \$358 , \$356  };
+  assign \$364  = in_sample ? cur_beat : 4'h0;
+  assign \$365  = \$364  >= 4'h8;
+  assign \$366  = \$363  | \$365 ;
+  assign \$367  = \$354  & \$366 ;
+  assign \$368  = ~ learn;
+  assign \$369  = \$367  & \$368 ;
+  assign \$370  = ~ skip;
+  assign \$371  = \$369  & \$370 ;
+  assign \$372  = fresh < 13'h1000;
+  assign \$373  = \$372  ? fresh : { 1'h0, r_data };
+  assign \$374  = in_sample ? { 1'h0, cur_slot } : \$373 ;
+  assign \$375  = in_sample ? cur_hot : 1'h1;
+  assign \$376  = ~ i__payload[0];
+  assign \$377  = \$376  | i__payload[1];
+  assign \$378  = ~ i__payload[60];
+  assign \$379  = \$378  | i__payload[61];
+  assign \$380  = ~ i__payload[120];
+  assign \$381  = \$380  | i__payload[121];
+  assign \$382  = ~ i__payload[180];
+  assign \$383  = \$382  | i__payload[181];
+  assign \$384  = & { \$383 , \$381 , \$379 , \$377  };
+  assign \$385  = in_sample ? cur_beat : 4'h0;
+  assign \$386  = \$385  >= 4'h8;
+  assign \$387  = \$384  | \$386 ;
+  assign \$388  = \$375  & \$387 ;
+  assign \$389  = in_sample ? cur_beat : 4'h0;
+  assign \$390  = \$389  >= 4'h8;
+  assign \$391  = in_sample ? cur_beat : 4'h0;
+  assign \$392  = in_sample ? cur_beat : 4'h0;
+  assign \$393  = \$392  + 1'h1;
+  assign \$394  = \$390  ? { 1'h0, \$391  } : \$393 ;
+  assign \$395  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$396  = batch_size - 1'h1;
+  assign \$397  = working_set - 1'h1;
+  assign \$398  = \$85 [12:0] - 1'h1;
+  assign \$399  = ! \$85 [12:0];
+  assign \$400  = samples_in + 1'h1;
+  assign \$401  = popular + \$signal ;
+  assign \$402  = ~ \$signal ;
+  assign \$403  = ~ \$signal$60 ;
+  assign \$404  = \$402  & \$403 ;
+  assign \$405  = non_popular + \$404 ;
+  assign \$406  = skipped + \$signal$60 ;
+  assign \$407  = early_closes + early;
+  assign \$408  = pend_total + 1'h1;
+  assign \$409  = full_pop ? { 1'h0, pend_rest } : \$408 ;
+  assign \$410  = ~ \$signal ;
+  assign \$411  = pend_rest + \$410 ;
+  assign \$412  = ~ \$signal$60 ;
+  assign \$413  = in_batch + \$412 ;
+  assign \$414  = batch_done ? 17'h00000 : \$413 ;
+  assign \$415  = batches_in_set + batch_done;
+  assign \$416  = ~ i__ready;
+  assign \$417  = i__valid & \$416 ;
+  assign \$418  = stalls + 1'h1;
+  assign \$419  = ~ j_valid;
+  assign \$420  = \$419  | take_job;
+  assign \$421  = r_total >= batch_size;
+  assign \$422  = \r_data$85 [14:2] >= batch_size;
+  assign \$423  = \r_data$85 [40:28] >= batch_size;
+  assign \$424  = ! \r_data$85 [27:15];
+  assign \$425  = plan_rem_total >= batch_size;
+  assign \$426  = plan_rem_pop >= batch_size;
+  assign \$427  = plan_rem_skip >= batch_size;
+  assign \$428  = plan_rem_pop == plan_rem_total;
+  assign \$429  = ~ pop_head_valid;
+  assign \$430  = \$429  | pop_head_take;
+  assign \$431  = ~ non_head_valid;
+  assign \$432  = \$431  | non_head_take;
+  assign \$433  = ~ skip_head_valid;
+  assign \$434  = \$433  | skip_head_take;
+  assign \$435  = | e_total;
+  assign \$436  = | e_skip;
+  assign \$437  = step + 1'h1;
+  assign \$438  = e_index + 1'h1;
+  assign \$439  = | e_from_pop;
+  assign \$440  = micro_batches + 1'h1;
+  assign \$441  = ~ e_full;
+  assign \$442  = \$441  & e_close;
+  assign \$443  = \$442  & split;
+  assign \$444  = ~ e_new_skip;
+  assign \$445  = \$443  & \$444 ;
+  assign \$446  = e_phase + 1'h1;
+  assign \$447  = ~ e_full;
+  assign \$448  = \$447  & e_close;
+  assign \$449  = ~ split;
+  assign \$450  = \$448  & \$449 ;
+  assign \$451  = e_skip - e_skip_chunk;
+  assign \$452  = e_skip != e_skip_chunk;
+  assign \$453  = e_pop - e_chunk_pop;
+  assign \$454  = e_total - e_chunk;
+  assign \$455  = e_total != e_chunk;
+  assign \$456  = | e_size;
+  assign \$457  = ~ skipping;
+  assign \$458  = \$457  & pop_left;
+  assign \$459  = \$458  ? pop_head_valid : non_head_valid;
+  assign \$460  = skipping ? skip_head_valid : \$459 ;
+  assign \$461  = ~ skipping;
+  assign \$462  = \$461  & pop_left;
+  assign \$463  = \$462  ? pop_head : non_head;
+  assign \$464  = skipping ? skip_head : \$463 ;
+  assign \$465  = beat == \$464 [46:44];
+  assign \$466  = skipping | \$465 ;
+  assign \$467  = position + 1'h1;
+  assign \$468  = left - 1'h1;
+  assign \$469  = ~ skipping;
+  assign \$470  = \$469  & pop_left;
+  assign \$471  = from_pop - 1'h1;
+  assign \$472  = \$470  ? \$471  : 17'h00000;
+  assign \$473  = ~ skipping;
+  assign \$474  = \$473  & pop_left;
+  assign \$475  = from_pop != 1'h1;
+  assign \$476  = \$474  & \$475 ;
+  assign \$477  = left == 1'h1;
+  assign \$478  = beat + 1'h1;
+  assign \$479  = o__valid & o__ready;
+  assign \$480  = cold__valid & cold__ready;
+  assign \$481  = advance & \$signal$180 ;
+  assign \$482  = s_op[0] | s_op[141];
+  assign \$483  = ~ \$482 ;
+  assign \$484  = \$483  & rec_s[0];
+  assign \$485  = s_op[0] | s_op[141];
+  assign \$486  = ~ \$485 ;
+  assign \$487  = \$486  & rec_s[1];
+  assign \$488  = s_op[0] | s_op[141];
+  assign \$489  = \$488  ? 16'h0000 : rec_s[17:2];
+  assign \$490  = s_op[0] | s_op[141];
+  assign \$491  = \$490  ? 8'h00 : rec_s[25:18];
+  assign \$492  = s_op[0] | s_op[141];
+  assign \$493  = \$492  ? 32'd0 : rec_s[57:26];
+  assign \$494  = ~ rec_s[1];
+  assign \$495  = rec_s[0] & \$494 ;
+  assign \$496  = ~ rec_s[1];
+  assign \$497  = rec_s[0] & \$496 ;
+  assign \$498  = \$497  ? rec_s[25:18] : 8'h00;
+  assign \$499  = ~ rec_s[1];
+  assign \$500  = rec_s[0] & \$499 ;
+  assign \$501  = \$500  ? rec_s[57:26] : 32'd0;
   assign \$502  = s_op[0] | s_op[141];
   assign \$503  = ~ \$502 ;
-  assign \$504  = \$503  & rec_s[0];
+  assign \$504  = \$503  & rec_s[58];
   assign \$505  = s_op[0] | s_op[141];
   assign \$506  = ~ \$505 ;
-  assign \$507  = \$506  & rec_s[1];
+  assign \$507  = \$506  & rec_s[59];
   assign \$508  = s_op[0] | s_op[141];
-  assign \$509  = \$508  ? 16'h0000 : rec_s[17:2];
+  assign \$509  = \$508  ? 16'h0000 : rec_s[75:60];
   assign \$510  = s_op[0] | s_op[141];
-  assign \$511  = \$510  ? 8'h00 : rec_s[25:18];
+  assign \$511  = \$510  ? 8'h00 : rec_s[83:76];
   assign \$512  = s_op[0] | s_op[141];
-  assign \$513  = \$512  ? 32'd0 : rec_s[57:26];
-  assign \$514  = ~ rec_s[1];
-  assign \$515  = rec_s[0] & \$514 ;
-  assign \$516  = ~ rec_s[1];
-  assign \$517  = rec_s[0] & \$516 ;
-  assign \$518  = \$517  ? rec_s[25:18] : 8'h00;
-  assign \$519  = ~ rec_s[1];
-  assign \$520  = rec_s[0] & \$519 ;
-  assign \$521  = \$520  ? rec_s[57:26] : 32'd0;
+  assign \$513  = \$512  ? 32'd0 : rec_s[115:84];
+  assign \$514  = ~ rec_s[59];
+  assign \$515  = rec_s[58] & \$514 ;
+  assign \$516  = ~ rec_s[59];
+  assign \$517  = rec_s[58] & \$516 ;
+  assign \$518  = \$517  ? rec_s[83:76] : 8'h00;
+  assign \$519  = ~ rec_s[59];
+  assign \$520  = rec_s[58] & \$519 ;
+  assign \$521  = \$520  ? rec_s[115:84] : 32'd0;
   assign \$522  = s_op[0] | s_op[141];
   assign \$523  = ~ \$522 ;
-  assign \$524  = \$523  & rec_s[58];
+  assign \$524  = \$523  & rec_s[116];
   assign \$525  = s_op[0] | s_op[141];
   assign \$526  = ~ \$525 ;
-  assign \$527  = \$526  & rec_s[59];
+  assign \$527  = \$526  & rec_s[117];
   assign \$528  = s_op[0] | s_op[141];
-  assign \$529  = \$528  ? 16'h0000 : rec_s[75:60];
+  assign \$529  = \$528  ? 16'h0000 : rec_s[133:118];
   assign \$530  = s_op[0] | s_op[141];
-  assign \$531  = \$530  ? 8'h00 : rec_s[83:76];
+  assign \$531  = \$530  ? 8'h00 : rec_s[141:134];
   assign \$532  = s_op[0] | s_op[141];
-  assign \$533  = \$532  ? 32'd0 : rec_s[115:84];
-  assign \$534  = ~ rec_s[59];
-  assign \$535  = rec_s[58] & \$534 ;
-  assign \$536  = ~ rec_s[59];
-  assign \$537  = rec_s[58] & \$536 ;
-  assign \$538  = \$537  ? rec_s[83:76] : 8'h00;
-  assign \$539  = ~ rec_s[59];
-  assign \$540  = rec_s[58] & \$539 ;
-  assign \$541  = \$540  ? rec_s[115:84] : 32'd0;
+  assign \$533  = \$532  ? 32'd0 : rec_s[173:142];
+  assign \$534  = ~ rec_s[117];
+  assign \$535  = rec_s[116] & \$534 ;
+  assign \$536  = ~ rec_s[117];
+  assign \$537  = rec_s[116] & \$536 ;
+  assign \$538  = \$537  ? rec_s[141:134] : 8'h00;
+  assign \$539  = ~ rec_s[117];
+  assign \$540  = rec_s[116] & \$539 ;
+  assign \$541  = \$540  ? rec_s[173:142] : 32'd0;
   assign \$542  = s_op[0] | s_op[141];
   assign \$543  = ~ \$542 ;
-  assign \$544  = \$543  & rec_s[116];
+  assign \$544  = \$543  & rec_s[174];
   assign \$545  = s_op[0] | s_op[141];
   assign \$546  = ~ \$545 ;
-  assign \$547  = \$546  & rec_s[117];
+  assign \$547  = \$546  & rec_s[175];
   assign \$548  = s_op[0] | s_op[141];
-  assign \$549  = \$548  ? 16'h0000 : rec_s[133:118];
+  assign \$549  = \$548  ? 16'h0000 : rec_s[191:176];
   assign \$550  = s_op[0] | s_op[141];
-  assign \$551  = \$550  ? 8'h00 : rec_s[141:134];
+  assign \$551  = \$550  ? 8'h00 : rec_s[199:192];
   assign \$552  = s_op[0] | s_op[141];
-  assign \$553  = \$552  ? 32'd0 : rec_s[173:142];
-  assign \$554  = ~ rec_s[117];
-  assign \$555  = rec_s[116] & \$554 ;
-  assign \$556  = ~ rec_s[117];
-  assign \$557  = rec_s[116] & \$556 ;
-  assign \$558  = \$557  ? rec_s[141:134] : 8'h00;
-  assign \$559  = ~ rec_s[117];
-  assign \$560  = rec_s[116] & \$559 ;
-  assign \$561  = \$560  ? rec_s[173:142] : 32'd0;
-  assign \$562  = s_op[0] | s_op[141];
-  assign \$563  = ~ \$562 ;
-  assign \$564  = \$563  & rec_s[174];
-  assign \$565  = s_op[0] | s_op[141];
-  assign \$566  = ~ \$565 ;
-  assign \$567  = \$566  & rec_s[175];
-  assign \$568  = s_op[0] | s_op[141];
-  assign \$569  = \$568  ? 16'h0000 : rec_s[191:176];
-  assign \$570  = s_op[0] | s_op[141];
-  assign \$571  = \$570  ? 8'h00 : rec_s[199:192];
-  assign \$572  = s_op[0] | s_op[141];
-  assign \$573  = \$572  ? 32'd0 : rec_s[231:200];
-  assign \$574  = ~ rec_s[175];
-  assign \$575  = rec_s[174] & \$574 ;
-  assign \$576  = ~ rec_s[175];
-  assign \$577  = rec_s[174] & \$576 ;
-  assign \$578  = \$577  ? rec_s[199:192] : 8'h00;
-  assign \$579  = ~ rec_s[175];
-  assign \$580  = rec_s[174] & \$579 ;
-  assign \$581  = \$580  ? rec_s[231:200] : 32'd0;
+  assign \$553  = \$552  ? 32'd0 : rec_s[231:200];
+  assign \$554  = ~ rec_s[175];
+  assign \$555  = rec_s[174] & \$554 ;
+  assign \$556  = ~ rec_s[175];
+  assign \$557  = rec_s[174] & \$556 ;
+  assign \$558  = \$557  ? rec_s[199:192] : 8'h00;
+  assign \$559  = ~ rec_s[175];
+  assign \$560  = rec_s[174] & \$559 ;
+  assign \$561  = \$560  ? rec_s[231:200] : 32'd0;
   always @(posedge clk)
-    fresh <= \$582 ;
+    fresh <= \$562 ;
   always @(posedge clk)
-    framing_error <= \$583 ;
+    framing_error <= \$563 ;
   always @(posedge clk)
-    d_valid <= \$584 ;
+    d_valid <= \$564 ;
   always @(posedge clk)
-    in_sample <= \$585 ;
+    in_sample <= \$565 ;
   always @(posedge clk)
-    w_data <= \$586 ;
+    w_data <= \$566 ;
   always @(posedge clk)
-    \$signal  <= \$587 ;
+    \$signal  <= \$567 ;
   always @(posedge clk)
-    \$signal$60  <= \$588 ;
+    \$signal$60  <= \$568 ;
   always @(posedge clk)
-    d_flush <= \$589 ;
+    d_flush <= \$569 ;
   always @(posedge clk)
-    cur_slot <= \$590 ;
+    cur_slot <= \$570 ;
   always @(posedge clk)
-    cur_hot <= \$591 ;
+    cur_hot <= \$571 ;
   always @(posedge clk)
-    cur_stale <= \$592 ;
+    cur_stale <= \$572 ;
   always @(posedge clk)
-    cur_beat <= \$593 ;
+    cur_beat <= \$573 ;
   always @(posedge clk)
-    cur_sample <= \$594 ;
+    cur_sample <= \$574 ;
   always @(posedge clk)
-    batch_m1 <= \$595 ;
+    batch_m1 <= \$575 ;
   always @(posedge clk)
-    set_m1 <= \$596 ;
+    set_m1 <= \$576 ;
   always @(posedge clk)
-    \$signal$73  <= \$597 ;
+    \$signal$73  <= \$577 ;
   always @(posedge clk)
-    limit_m1 <= \$598 ;
+    limit_m1 <= \$578 ;
   always @(posedge clk)
-    limit_zero <= \$599 ;
+    limit_zero <= \$579 ;
   always @(posedge clk)
-    samples_in <= \$600 ;
+    samples_in <= \$580 ;
   always @(posedge clk)
-    popular <= \$601 ;
+    popular <= \$581 ;
   always @(posedge clk)
-    non_popular <= \$602 ;
+    non_popular <= \$582 ;
   always @(posedge clk)
-    skipped <= \$603 ;
+    skipped <= \$583 ;
   always @(posedge clk)
-    early_closes <= \$604 ;
+    early_closes <= \$584 ;
   always @(posedge clk)
-    pend_pop <= \$605 ;
+    pend_pop <= \$585 ;
   always @(posedge clk)
-    pend_non <= \$606 ;
+    pend_non <= \$586 ;
   always @(posedge clk)
-    pend_skip <= \$607 ;
+    pend_skip <= \$587 ;
   always @(posedge clk)
-    pend_total <= \$608 ;
+    pend_total <= \$588 ;
   always @(posedge clk)
-    pend_rest <= \$609 ;
+    pend_rest <= \$589 ;
   always @(posedge clk)
-    in_batch <= \$610 ;
+    in_batch <= \$590 ;
   always @(posedge clk)
-    batches_in_set <= \$611 ;
+    batches_in_set <= \$591 ;
   always @(posedge clk)
-    stalls <= \$612 ;
+    stalls <= \$592 ;
   always @(posedge clk)
-    j_valid <= \$613 ;
+    j_valid <= \$593 ;
   always @(posedge clk)
-    job_now <= \$614 ;
+    job_now <= \$594 ;
   always @(posedge clk)
-    j_total <= \$615 ;
+    plan_take_total <= \$595 ;
   always @(posedge clk)
-    j_flag <= \$616 ;
+    plan_take_flag <= \$596 ;
   always @(posedge clk)
-    rem_flag <= \$617 ;
+    plan_rem_flag <= \$597 ;
   always @(posedge clk)
-    pop_head_valid <= \$618 ;
+    pop_head_valid <= \$598 ;
   always @(posedge clk)
-    pop_head <= \$619 ;
+    pop_head <= \$599 ;
   always @(posedge clk)
-    non_head_valid <= \$620 ;
+    non_head_valid <= \$600 ;
   always @(posedge clk)
-    non_head <= \$621 ;
+    non_head <= \$601 ;
   always @(posedge clk)
-    skip_head_valid <= \$622 ;
+    skip_head_valid <= \$602 ;
   always @(posedge clk)
-    skip_head <= \$623 ;
+    skip_head <= \$603 ;
   always @(posedge clk)
-    pending_full_pop <= \$624 ;
+    pending_full_pop <= \$604 ;
   always @(posedge clk)
-    pending_close <= \$625 ;
+    pending_close <= \$605 ;
   always @(posedge clk)
-    set_id <= \$626 ;
+    set_id <= \$606 ;
   always @(posedge clk)
-    index <= \$627 ;
+    index <= \$607 ;
   always @(posedge clk)
-    rem_pop <= \$628 ;
+    plan_rem_pop <= \$608 ;
   always @(posedge clk)
-    rem_non <= \$629 ;
+    plan_rem_non <= \$609 ;
   always @(posedge clk)
-    rem_total <= \$630 ;
+    plan_rem_total <= \$610 ;
   always @(posedge clk)
-    rem_skip <= \$631 ;
+    plan_rem_skip <= \$611 ;
   always @(posedge clk)
-    split_phase <= \$632 ;
+    split_phase <= \$612 ;
   always @(posedge clk)
-    \$signal$92  <= \$633 ;
+    \$signal$92  <= \$613 ;
   always @(posedge clk)
-    rem_skip_nz <= \$634 ;
+    rem_skip_nz <= \$614 ;
   always @(posedge clk)
-    step <= \$635 ;
+    step <= \$615 ;
   always @(posedge clk)
-    left <= \$636 ;
+    left <= \$616 ;
   always @(posedge clk)
-    from_pop <= \$637 ;
+    from_pop <= \$617 ;
   always @(posedge clk)
-    pop_left <= \$638 ;
+    pop_left <= \$618 ;
   always @(posedge clk)
-    skipping <= \$639 ;
+    skipping <= \$619 ;
   always @(posedge clk)
-    position <= \$640 ;
+    position <= \$620 ;
   always @(posedge clk)
-    beat <= \$641 ;
+    beat <= \$621 ;
   always @(posedge clk)
-    micro_batches <= \$642 ;
+    micro_batches <= \$622 ;
   always @(posedge clk)
-    fsm_state <= \$643 ;
+    fsm_state <= \$623 ;
   always @(posedge clk)
-    r_valid <= \$644 ;
+    r_valid <= \$624 ;
   always @(posedge clk)
-    \$signal$158  <= \$645 ;
+    \$signal$194  <= \$625 ;
   always @(posedge clk)
-    \$signal$144  <= \$646 ;
+    \$signal$180  <= \$626 ;
   always @(posedge clk)
-    s_op <= \$647 ;
+    s_op <= \$627 ;
   always @(posedge clk)
-    rec_s <= \$648 ;
+    rec_s <= \$628 ;
   always @(posedge clk)
-    o__valid <= \$649 ;
+    o__valid <= \$629 ;
   always @(posedge clk)
-    cold__valid <= \$650 ;
+    cold__valid <= \$630 ;
   always @(posedge clk)
-    o__payload <= \$651 ;
+    o__payload <= \$631 ;
   always @(posedge clk)
-    cold__payload <= \$652 ;
+    cold__payload <= \$632 ;
   assign d_go = d_valid & w_rdy;
   assign \$1  = fresh < 13'h1000;
   assign \$2  = \$1  | r_rdy;
@@ -34410,225 +34416,240 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$125  = \$116  & \$124 ;
   assign \$126  = plan_now & \$125 ;
   assign take_job = \$126  & j_valid;
-  assign e_flag = take_job ? j_flag : rem_flag;
-  assign e_skip = take_job ? job_now[40:28] : rem_skip;
-  assign skip_chunk = e_flag[2] ? batch_size : { 3'h0, e_skip };
-  assign e_pop = take_job ? job_now[14:2] : rem_pop;
-  assign e_non = take_job ? job_now[27:15] : rem_non;
-  assign \$127  = ~ pending_full_pop;
-  assign \$128  = split_phase < 2'h2;
-  assign \$129  = split_phase == 2'h2;
-  assign \$130  = \$129  & rem_skip_nz;
-  assign \$131  = \$128  | \$130 ;
-  assign \$132  = \$signal$92  | rem_skip_nz;
-  assign \$133  = split ? \$131  : \$132 ;
-  assign \$134  = pending_close & \$133 ;
-  assign \$135  = ~ \$134 ;
-  assign \$136  = \$127  & \$135 ;
-  assign \$137  = \$136  & pending_close;
-  assign \$138  = set_id + \$137 ;
-  assign \$139  = ~ pending_full_pop;
-  assign \$140  = split_phase < 2'h2;
-  assign \$141  = split_phase == 2'h2;
-  assign \$142  = \$141  & rem_skip_nz;
-  assign \$143  = \$140  | \$142 ;
-  assign \$144  = \$signal$92  | rem_skip_nz;
-  assign \$145  = split ? \$143  : \$144 ;
-  assign \$146  = pending_close & \$145 ;
-  assign \$147  = ~ \$146 ;
-  assign \$148  = \$139  & \$147 ;
-  assign \$149  = \$148  & pending_close;
-  assign e_index = \$149  ? 5'h00 : index;
-  assign total = take_job ? j_total : rem_total;
-  assign chunk = e_flag[0] ? batch_size : { 2'h0, total };
-  assign chunk_pop = e_flag[1] ? batch_size : { 3'h0, e_pop };
-  assign \$150  = take_job ? job_now[0] : pending_full_pop;
-  assign \$151  = ~ pending_full_pop;
-  assign \$152  = split_phase < 2'h2;
-  assign \$153  = split_phase == 2'h2;
-  assign \$154  = \$153  & rem_skip_nz;
-  assign \$155  = \$152  | \$154 ;
-  assign \$156  = \$signal$92  | rem_skip_nz;
-  assign \$157  = split ? \$155  : \$156 ;
-  assign \$158  = pending_close & \$157 ;
-  assign \$159  = ~ \$158 ;
-  assign \$160  = \$151  & \$159 ;
-  assign \$161  = \$160  & pending_close;
-  assign \$162  = ~ \$161 ;
-  assign \$163  = pending_close & \$162 ;
-  assign \$164  = take_job ? job_now[1] : \$163 ;
-  assign \$165  = \$164  & split;
-  assign \$166  = take_job ? 2'h0 : split_phase;
-  assign \$167  = ! \$166 ;
-  assign \$168  = \$165  & \$167 ;
-  assign \$169  = ~ pending_full_pop;
-  assign \$170  = split_phase < 2'h2;
-  assign \$171  = split_phase == 2'h2;
-  assign \$172  = \$171  & rem_skip_nz;
-  assign \$173  = \$170  | \$172 ;
-  assign \$174  = \$signal$92  | rem_skip_nz;
-  assign \$175  = split ? \$173  : \$174 ;
-  assign \$176  = pending_close & \$175 ;
-  assign \$177  = ~ \$176 ;
-  assign \$178  = \$169  & \$177 ;
-  assign \$179  = \$178  & pending_close;
-  assign \$180  = ~ \$179 ;
-  assign \$181  = pending_close & \$180 ;
-  assign \$182  = take_job ? job_now[1] : \$181 ;
-  assign \$183  = \$182  & split;
-  assign \$184  = take_job ? 2'h0 : split_phase;
-  assign \$185  = \$184  == 1'h1;
-  assign \$186  = \$183  & \$185 ;
-  assign \$187  = ~ pending_full_pop;
-  assign \$188  = split_phase < 2'h2;
-  assign \$189  = split_phase == 2'h2;
-  assign \$190  = \$189  & rem_skip_nz;
-  assign \$191  = \$188  | \$190 ;
-  assign \$192  = \$signal$92  | rem_skip_nz;
-  assign \$193  = split ? \$191  : \$192 ;
-  assign \$194  = pending_close & \$193 ;
-  assign \$195  = ~ \$194 ;
-  assign \$196  = \$187  & \$195 ;
-  assign \$197  = \$196  & pending_close;
-  assign \$198  = ~ \$197 ;
-  assign \$199  = pending_close & \$198 ;
-  assign \$200  = take_job ? job_now[1] : \$199 ;
-  assign \$201  = \$200  & split;
-  assign \$202  = take_job ? 2'h0 : split_phase;
-  assign \$203  = \$202  == 2'h2;
-  assign \$204  = \$201  & \$203 ;
-  assign \$205  = | e_skip;
-  assign \$206  = \$204  & \$205 ;
-  assign \$207  = ~ pending_full_pop;
-  assign \$208  = split_phase < 2'h2;
-  assign \$209  = split_phase == 2'h2;
-  assign \$210  = \$209  & rem_skip_nz;
-  assign \$211  = \$208  | \$210 ;
-  assign \$212  = \$signal$92  | rem_skip_nz;
-  assign \$213  = split ? \$211  : \$212 ;
-  assign \$214  = pending_close & \$213 ;
-  assign \$215  = ~ \$214 ;
-  assign \$216  = \$207  & \$215 ;
-  assign \$217  = \$216  & pending_close;
-  assign \$218  = ~ \$217 ;
+  assign plan_take_skip_chunk = plan_take_flag[2] ? batch_size : { 3'h0, job_now[40:28] };
+  assign plan_take_chunk = plan_take_flag[0] ? batch_size : { 2'h0, plan_take_total };
+  assign plan_take_chunk_pop = plan_take_flag[1] ? batch_size : { 3'h0, job_now[14:2] };
+  assign \$127  = job_now[1] & split;
+  assign \$130  = job_now[1] & split;
+  assign \$133  = job_now[1] & split;
+  assign \$136  = | job_now[40:28];
+  assign \$138  = ~ split;
+  assign \$139  = job_now[1] & \$138 ;
+  assign \$140  = | plan_take_total;
+  assign \$141  = \$139  & \$140 ;
+  assign \$142  = ~ split;
+  assign \$143  = job_now[1] & \$142 ;
+  assign \$144  = | job_now[40:28];
+  assign \$145  = \$143  & \$144 ;
+  assign \$146  = plan_take_flag[0] ? plan_take_flag[1] : plan_take_flag[3];
+  assign \$147  = ! job_now[14:2];
+  assign \$148  = \$147  ? 2'h2 : 2'h1;
+  assign \$149  = \$146  ? 2'h0 : \$148 ;
+  assign \$150  = ~ pending_full_pop;
+  assign \$151  = split_phase < 2'h2;
+  assign \$152  = split_phase == 2'h2;
+  assign \$153  = \$152  & rem_skip_nz;
+  assign \$154  = \$151  | \$153 ;
+  assign \$155  = \$signal$92  | rem_skip_nz;
+  assign \$156  = split ? \$154  : \$155 ;
+  assign \$157  = pending_close & \$156 ;
+  assign \$158  = ~ \$157 ;
+  assign \$159  = \$150  & \$158 ;
+  assign \$160  = \$159  & pending_close;
+  assign \$161  = ~ \$160 ;
+  assign plan_rem_close = pending_close & \$161 ;
+  assign plan_rem_skip_chunk = plan_rem_flag[2] ? batch_size : { 3'h0, plan_rem_skip };
+  assign plan_rem_chunk = plan_rem_flag[0] ? batch_size : { 2'h0, plan_rem_total };
+  assign plan_rem_chunk_pop = plan_rem_flag[1] ? batch_size : { 3'h0, plan_rem_pop };
+  assign \$162  = ~ pending_full_pop;
+  assign \$163  = split_phase < 2'h2;
+  assign \$164  = split_phase == 2'h2;
+  assign \$165  = \$164  & rem_skip_nz;
+  assign \$166  = \$163  | \$165 ;
+  assign \$167  = \$signal$92  | rem_skip_nz;
+  assign \$168  = split ? \$166  : \$167 ;
+  assign \$169  = pending_close & \$168 ;
+  assign \$170  = ~ \$169 ;
+  assign \$171  = \$162  & \$170 ;
+  assign \$172  = \$171  & pending_close;
+  assign \$173  = ~ \$172 ;
+  assign \$174  = pending_close & \$173 ;
+  assign \$175  = \$174  & split;
+  assign \$176  = ! split_phase;
+  assign \$177  = \$175  & \$176 ;
+  assign \$178  = ~ pending_full_pop;
+  assign \$179  = split_phase < 2'h2;
+  assign \$180  = split_phase == 2'h2;
+  assign \$181  = \$180  & rem_skip_nz;
+  assign \$182  = \$179  | \$181 ;
+  assign \$183  = \$signal$92  | rem_skip_nz;
+  assign \$184  = split ? \$182  : \$183 ;
+  assign \$185  = pending_close & \$184 ;
+  assign \$186  = ~ \$185 ;
+  assign \$187  = \$178  & \$186 ;
+  assign \$188  = \$187  & pending_close;
+  assign \$189  = ~ \$188 ;
+  assign \$190  = pending_close & \$189 ;
+  assign \$191  = \$190  & split;
+  assign \$192  = split_phase == 1'h1;
+  assign \$193  = \$191  & \$192 ;
+  assign \$194  = ~ pending_full_pop;
+  assign \$195  = split_phase < 2'h2;
+  assign \$196  = split_phase == 2'h2;
+  assign \$197  = \$196  & rem_skip_nz;
+  assign \$198  = \$195  | \$197 ;
+  assign \$199  = \$signal$92  | rem_skip_nz;
+  assign \$200  = split ? \$198  : \$199 ;
+  assign \$201  = pending_close & \$200 ;
+  assign \$202  = ~ \$201 ;
+  assign \$203  = \$194  & \$202 ;
+  assign \$204  = \$203  & pending_close;
+  assign \$205  = ~ \$204 ;
+  assign \$206  = pending_close & \$205 ;
+  assign \$207  = \$206  & split;
+  assign \$208  = split_phase == 2'h2;
+  assign \$209  = \$207  & \$208 ;
+  assign \$210  = | plan_rem_skip;
+  assign \$211  = \$209  & \$210 ;
+  assign \$212  = ~ pending_full_pop;
+  assign \$213  = split_phase < 2'h2;
+  assign \$214  = split_phase == 2'h2;
+  assign \$215  = \$214  & rem_skip_nz;
+  assign \$216  = \$213  | \$215 ;
+  assign \$217  = \$signal$92  | rem_skip_nz;
+  assign \$218  = split ? \$216  : \$217 ;
   assign \$219  = pending_close & \$218 ;
-  assign \$220  = take_job ? job_now[1] : \$219 ;
-  assign \$221  = ~ split;
-  assign \$222  = \$220  & \$221 ;
-  assign \$223  = | total;
-  assign \$224  = \$222  & \$223 ;
-  assign \$225  = ~ pending_full_pop;
-  assign \$226  = split_phase < 2'h2;
-  assign \$227  = split_phase == 2'h2;
-  assign \$228  = \$227  & rem_skip_nz;
-  assign \$229  = \$226  | \$228 ;
-  assign \$230  = \$signal$92  | rem_skip_nz;
-  assign \$231  = split ? \$229  : \$230 ;
-  assign \$232  = pending_close & \$231 ;
-  assign \$233  = ~ \$232 ;
-  assign \$234  = \$225  & \$233 ;
-  assign \$235  = \$234  & pending_close;
-  assign \$236  = ~ \$235 ;
-  assign \$237  = pending_close & \$236 ;
-  assign \$238  = take_job ? job_now[1] : \$237 ;
-  assign \$239  = ~ split;
-  assign \$240  = \$238  & \$239 ;
-  assign \$241  = | e_skip;
-  assign \$242  = \$240  & \$241 ;
-  assign \$243  = e_flag[0] ? e_flag[1] : e_flag[3];
-  assign \$244  = ! e_pop;
-  assign \$245  = \$244  ? 2'h2 : 2'h1;
-  assign \$246  = \$243  ? 2'h0 : \$245 ;
-  assign \$247  = ~ pop_head_valid;
-  assign \r_en$120  = \$247  | pop_head_take;
-  assign \$248  = ~ non_head_valid;
-  assign \r_en$123  = \$248  | non_head_take;
-  assign \$249  = ~ skip_head_valid;
-  assign \r_en$126  = \$249  | skip_head_take;
-  assign \$250  = ~ skipping;
-  assign \$251  = \$250  & pop_left;
-  assign \$252  = \$251  ? pop_head_valid : non_head_valid;
-  assign \$253  = skipping ? skip_head_valid : \$252 ;
-  assign \$254  = ~ skipping;
-  assign \$255  = \$254  & pop_left;
-  assign \$256  = \$255  ? pop_head : non_head;
-  assign \$257  = skipping ? skip_head : \$256 ;
-  assign \$258  = step - 1'h1;
-  assign \$259  = ! beat;
-  assign \$260  = ~ skipping;
-  assign \$261  = \$260  & pop_left;
-  assign \$262  = \$261  ? pop_head : non_head;
-  assign \$263  = skipping ? skip_head : \$262 ;
-  assign \$264  = beat == \$263 [46:44];
-  assign \$265  = skipping | \$264 ;
-  assign \$266  = ~ skipping;
-  assign \$267  = \$266  & pop_left;
-  assign \$268  = \$267  ? pop_head : non_head;
-  assign \$269  = skipping ? skip_head : \$268 ;
-  assign \$270  = beat == \$269 [46:44];
-  assign \$271  = skipping | \$270 ;
-  assign \$272  = ~ skipping;
-  assign \$273  = \$272  & pop_left;
-  assign \$274  = ~ skipping;
-  assign \$275  = ~ pop_left;
-  assign \$276  = \$274  & \$275 ;
-  assign \$277  = ~ skipping;
-  assign \$278  = \$277  & pop_left;
-  assign \$279  = \$278  ? pop_head : non_head;
-  assign \$280  = skipping ? skip_head : \$279 ;
-  assign \$281  = ~ skipping;
-  assign \$282  = \$281  & pop_left;
-  assign \$283  = \$282  ? pop_head : non_head;
-  assign \$284  = skipping ? skip_head : \$283 ;
-  assign \$285  = advance & \$signal$144 ;
-  assign \$286  = s_op[0] | s_op[141];
-  assign \$287  = ~ \$286 ;
-  assign \$288  = ~ rec_s[1];
-  assign \$289  = rec_s[0] & \$288 ;
-  assign \$290  = ~ rec_s[59];
-  assign \$291  = rec_s[58] & \$290 ;
-  assign \$292  = ~ rec_s[117];
-  assign \$293  = rec_s[116] & \$292 ;
-  assign \$294  = ~ rec_s[175];
-  assign \$295  = rec_s[174] & \$294 ;
-  assign \$296  = | { \$295 , \$293 , \$291 , \$289  };
-  assign \$297  = \$287  & \$296 ;
-  assign \$298  = in_sample | d_valid;
-  assign \$299  = | pend_total;
-  assign \$300  = \$298  | \$299 ;
-  assign \$301  = \$300  | \r_rdy$148 ;
-  assign \$302  = \$301  | \r_rdy$149 ;
-  assign \$303  = \$302  | j_valid;
-  assign \$305  = \$303  | \$304 ;
-  assign \$306  = \$305  | pending_full_pop;
-  assign \$307  = \$306  | pending_close;
-  assign \$308  = \$307  | r_valid;
-  assign \$309  = \$308  | \$signal$144 ;
-  assign \$310  = \$309  | o__valid;
-  assign \$311  = \$310  | cold__valid;
-  assign \$312  = \$311  | \r_rdy$151 ;
-  assign \$313  = \$312  | \r_rdy$152 ;
-  assign \$314  = \$313  | pop_head_valid;
-  assign \$315  = \$314  | non_head_valid;
-  assign busy = \$315  | skip_head_valid;
-  assign \$316  = ! fsm_state;
-  assign \$318  = i__valid & i__ready;
-  assign \$319  = ~ in_sample;
-  assign \$320  = \$318  & \$319 ;
+  assign \$220  = ~ \$219 ;
+  assign \$221  = \$212  & \$220 ;
+  assign \$222  = \$221  & pending_close;
+  assign \$223  = ~ \$222 ;
+  assign \$224  = pending_close & \$223 ;
+  assign \$225  = ~ split;
+  assign \$226  = \$224  & \$225 ;
+  assign \$227  = | plan_rem_total;
+  assign \$228  = \$226  & \$227 ;
+  assign \$229  = ~ pending_full_pop;
+  assign \$230  = split_phase < 2'h2;
+  assign \$231  = split_phase == 2'h2;
+  assign \$232  = \$231  & rem_skip_nz;
+  assign \$233  = \$230  | \$232 ;
+  assign \$234  = \$signal$92  | rem_skip_nz;
+  assign \$235  = split ? \$233  : \$234 ;
+  assign \$236  = pending_close & \$235 ;
+  assign \$237  = ~ \$236 ;
+  assign \$238  = \$229  & \$237 ;
+  assign \$239  = \$238  & pending_close;
+  assign \$240  = ~ \$239 ;
+  assign \$241  = pending_close & \$240 ;
+  assign \$242  = ~ split;
+  assign \$243  = \$241  & \$242 ;
+  assign \$244  = | plan_rem_skip;
+  assign \$245  = \$243  & \$244 ;
+  assign \$246  = plan_rem_flag[0] ? plan_rem_flag[1] : plan_rem_flag[3];
+  assign \$247  = ! plan_rem_pop;
+  assign \$248  = \$247  ? 2'h2 : 2'h1;
+  assign \$249  = \$246  ? 2'h0 : \$248 ;
+  assign e_full = take_job ? job_now[0] : pending_full_pop;
+  assign e_close = take_job ? job_now[1] : plan_rem_close;
+  assign e_pop = take_job ? job_now[14:2] : plan_rem_pop;
+  assign e_non = take_job ? job_now[27:15] : plan_rem_non;
+  assign e_skip = take_job ? job_now[40:28] : plan_rem_skip;
+  assign e_phase = take_job ? 2'h0 : split_phase;
+  assign e_total = take_job ? plan_take_total : plan_rem_total;
+  assign e_flag = take_job ? plan_take_flag : plan_rem_flag;
+  assign e_chunk = take_job ? plan_take_chunk : plan_rem_chunk;
+  assign e_chunk_pop = take_job ? plan_take_chunk_pop : plan_rem_chunk_pop;
+  assign e_skip_chunk = take_job ? plan_take_skip_chunk : plan_rem_skip_chunk;
+  assign e_start = take_job ? plan_take_start : plan_rem_start;
+  assign e_kind = take_job ? plan_take_kind : plan_rem_kind;
+  assign e_size = take_job ? plan_take_size : plan_rem_size;
+  assign e_from_pop = take_job ? plan_take_from_pop : plan_rem_from_pop;
+  assign e_new_skip = take_job ? plan_take_new_skip : plan_rem_new_skip;
+  assign \$250  = ~ pending_full_pop;
+  assign \$251  = split_phase < 2'h2;
+  assign \$252  = split_phase == 2'h2;
+  assign \$253  = \$252  & rem_skip_nz;
+  assign \$254  = \$251  | \$253 ;
+  assign \$255  = \$signal$92  | rem_skip_nz;
+  assign \$256  = split ? \$254  : \$255 ;
+  assign \$257  = pending_close & \$256 ;
+  assign \$258  = ~ \$257 ;
+  assign \$259  = \$250  & \$258 ;
+  assign \$260  = \$259  & pending_close;
+  assign \$261  = set_id + \$260 ;
+  assign \$262  = ~ pending_full_pop;
+  assign \$263  = split_phase < 2'h2;
+  assign \$264  = split_phase == 2'h2;
+  assign \$265  = \$264  & rem_skip_nz;
+  assign \$266  = \$263  | \$265 ;
+  assign \$267  = \$signal$92  | rem_skip_nz;
+  assign \$268  = split ? \$266  : \$267 ;
+  assign \$269  = pending_close & \$268 ;
+  assign \$270  = ~ \$269 ;
+  assign \$271  = \$262  & \$270 ;
+  assign \$272  = \$271  & pending_close;
+  assign e_index = \$272  ? 5'h00 : index;
+  assign \$273  = ~ pop_head_valid;
+  assign \r_en$156  = \$273  | pop_head_take;
+  assign \$274  = ~ non_head_valid;
+  assign \r_en$159  = \$274  | non_head_take;
+  assign \$275  = ~ skip_head_valid;
+  assign \r_en$162  = \$275  | skip_head_take;
+  assign \$276  = ~ skipping;
+  assign \$277  = \$276  & pop_left;
+  assign \$278  = \$277  ? pop_head_valid : non_head_valid;
+  assign \$279  = skipping ? skip_head_valid : \$278 ;
+  assign \$280  = ~ skipping;
+  assign \$281  = \$280  & pop_left;
+  assign \$282  = \$281  ? pop_head : non_head;
+  assign \$283  = skipping ? skip_head : \$282 ;
+  assign \$284  = step - 1'h1;
+  assign \$285  = ! beat;
+  assign \$286  = ~ skipping;
+  assign \$287  = \$286  & pop_left;
+  assign \$288  = \$287  ? pop_head : non_head;
+  assign \$289  = skipping ? skip_head : \$288 ;
+  assign \$290  = beat == \$289 [46:44];
+  assign \$291  = skipping | \$290 ;
+  assign \$292  = ~ skipping;
+  assign \$293  = \$292  & pop_left;
+  assign \$294  = \$293  ? pop_head : non_head;
+  assign \$295  = skipping ? skip_head : \$294 ;
+  assign \$296  = beat == \$295 [46:44];
+  assign \$297  = skipping | \$296 ;
+  assign \$298  = ~ skipping;
+  assign \$299  = \$298  & pop_left;
+  assign \$300  = ~ skipping;
+  assign \$301  = ~ pop_left;
+  assign \$302  = \$300  & \$301 ;
+  assign \$303  = ~ skipping;
+  assign \$304  = \$303  & pop_left;
+  assign \$305  = \$304  ? pop_head : non_head;
+  assign \$306  = skipping ? skip_head : \$305 ;
+  assign \$307  = ~ skipping;
+  assign \$308  = \$307  & pop_left;
+  assign \$309  = \$308  ? pop_head : non_head;
+  assign \$310  = skipping ? skip_head : \$309 ;
+  assign \$311  = advance & \$signal$180 ;
+  assign \$312  = s_op[0] | s_op[141];
+  assign \$313  = ~ \$312 ;
+  assign \$314  = ~ rec_s[1];
+  assign \$315  = rec_s[0] & \$314 ;
+  assign \$316  = ~ rec_s[59];
+  assign \$317  = rec_s[58] & \$316 ;
+  assign \$318  = ~ rec_s[117];
+  assign \$319  = rec_s[116] & \$318 ;
+  assign \$320  = ~ rec_s[175];
+  assign \$321  = rec_s[174] & \$320 ;
+  assign \$322  = | { \$321 , \$319 , \$317 , \$315  };
+  assign \$323  = \$313  & \$322 ;
+  assign \$324  = in_sample | d_valid;
+  assign \$325  = | pend_total;
+  assign \$326  = \$324  | \$325 ;
   \micro_batch_scheduler.free_slots  free_slots (
     .clk(clk),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
     .rst(rst),
-    .w_en(\w_en$140 ),
-    .w_port__data(\$280 [11:0])
+    .w_en(\w_en$176 ),
+    .w_port__data(\$306 [11:0])
   );
   \micro_batch_scheduler.jobs  jobs (
     .clk(clk),
     .r_data(\r_data$85 ),
     .r_en(\r_en$86 ),
-    .r_rdy(\r_rdy$149 ),
+    .r_rdy(\r_rdy$185 ),
     .rst(rst),
     .w_en(\w_en$82 ),
     .w_port__data(job),
@@ -34636,27 +34657,27 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   );
   \micro_batch_scheduler.non_queue  non_queue (
     .clk(clk),
-    .r_data(\r_data$154 ),
-    .r_en(\r_en$123 ),
-    .r_rdy(\r_rdy$152 ),
+    .r_data(\r_data$190 ),
+    .r_en(\r_en$159 ),
+    .r_rdy(\r_rdy$188 ),
     .rst(rst),
     .w_en(\w_en$80 ),
     .w_port__data(w_data)
   );
   \micro_batch_scheduler.pop_queue  pop_queue (
     .clk(clk),
-    .r_data(\r_data$153 ),
-    .r_en(\r_en$120 ),
-    .r_rdy(\r_rdy$151 ),
+    .r_data(\r_data$189 ),
+    .r_en(\r_en$156 ),
+    .r_rdy(\r_rdy$187 ),
     .rst(rst),
     .w_en(w_en),
     .w_port__data(w_data)
   );
   \micro_batch_scheduler.skip_queue  skip_queue (
     .clk(clk),
-    .r_data(\r_data$155 ),
-    .r_en(\r_en$126 ),
-    .r_rdy(\r_rdy$148 ),
+    .r_data(\r_data$191 ),
+    .r_en(\r_en$162 ),
+    .r_rdy(\r_rdy$184 ),
     .rst(rst),
     .w_en(\w_en$81 ),
     .w_port__data(w_data)
@@ -34702,79 +34723,156 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    start = 1'h0;
-    if (\$150 ) begin
-      start = 1'h1;
-    end else if (\$168 ) begin
-      start = 1'h1;
-    end else if (\$186 ) begin
-      start = 1'h1;
-    end else if (\$206 ) begin
-      start = 1'h1;
-    end else if (\$224 ) begin
-      start = 1'h1;
-    end else if (\$242 ) begin
-      start = 1'h1;
+    plan_take_start = 1'h0;
+    if (job_now[0]) begin
+      plan_take_start = 1'h1;
+    end else if (\$129 ) begin
+      plan_take_start = 1'h1;
+    end else if (\$132 ) begin
+      plan_take_start = 1'h1;
+    end else if (\$137 ) begin
+      plan_take_start = 1'h1;
+    end else if (\$141 ) begin
+      plan_take_start = 1'h1;
+    end else if (\$145 ) begin
+      plan_take_start = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    new_kind = 2'h0;
-    if (\$150 ) begin
-      new_kind = 2'h0;
-    end else if (\$168 ) begin
-      new_kind = 2'h0;
-    end else if (\$186 ) begin
-      new_kind = 2'h2;
-    end else if (\$206 ) begin
-      new_kind = 2'h3;
-    end else if (\$224 ) begin
-      new_kind = \$246 ;
-    end else if (\$242 ) begin
-      new_kind = 2'h3;
+    plan_take_kind = 2'h0;
+    if (job_now[0]) begin
+      plan_take_kind = 2'h0;
+    end else if (\$129 ) begin
+      plan_take_kind = 2'h0;
+    end else if (\$132 ) begin
+      plan_take_kind = 2'h2;
+    end else if (\$137 ) begin
+      plan_take_kind = 2'h3;
+    end else if (\$141 ) begin
+      plan_take_kind = \$149 ;
+    end else if (\$145 ) begin
+      plan_take_kind = 2'h3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    new_size = 16'h0000;
-    if (\$150 ) begin
-      new_size = batch_size;
-    end else if (\$168 ) begin
-      new_size = { 3'h0, e_pop };
-    end else if (\$186 ) begin
-      new_size = { 3'h0, e_non };
-    end else if (\$206 ) begin
-      new_size = skip_chunk;
-    end else if (\$224 ) begin
-      new_size = chunk;
-    end else if (\$242 ) begin
-      new_size = skip_chunk;
+    plan_take_size = 16'h0000;
+    if (job_now[0]) begin
+      plan_take_size = batch_size;
+    end else if (\$129 ) begin
+      plan_take_size = { 3'h0, job_now[14:2] };
+    end else if (\$132 ) begin
+      plan_take_size = { 3'h0, job_now[27:15] };
+    end else if (\$137 ) begin
+      plan_take_size = plan_take_skip_chunk;
+    end else if (\$141 ) begin
+      plan_take_size = plan_take_chunk;
+    end else if (\$145 ) begin
+      plan_take_size = plan_take_skip_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    new_from_pop = 16'h0000;
-    if (\$150 ) begin
-      new_from_pop = batch_size;
-    end else if (\$168 ) begin
-      new_from_pop = { 3'h0, e_pop };
-    end else if (\$186 ) begin
-    end else if (\$206 ) begin
-    end else if (\$224 ) begin
-      new_from_pop = chunk_pop;
+    plan_take_from_pop = 16'h0000;
+    if (job_now[0]) begin
+      plan_take_from_pop = batch_size;
+    end else if (\$129 ) begin
+      plan_take_from_pop = { 3'h0, job_now[14:2] };
+    end else if (\$132 ) begin
+    end else if (\$137 ) begin
+    end else if (\$141 ) begin
+      plan_take_from_pop = plan_take_chunk_pop;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    new_skip = 1'h0;
-    if (\$150 ) begin
-    end else if (\$168 ) begin
-    end else if (\$186 ) begin
-    end else if (\$206 ) begin
-      new_skip = 1'h1;
-    end else if (\$224 ) begin
-    end else if (\$242 ) begin
-      new_skip = 1'h1;
+    plan_take_new_skip = 1'h0;
+    if (job_now[0]) begin
+    end else if (\$129 ) begin
+    end else if (\$132 ) begin
+    end else if (\$137 ) begin
+      plan_take_new_skip = 1'h1;
+    end else if (\$141 ) begin
+    end else if (\$145 ) begin
+      plan_take_new_skip = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    plan_rem_start = 1'h0;
+    if (pending_full_pop) begin
+      plan_rem_start = 1'h1;
+    end else if (\$177 ) begin
+      plan_rem_start = 1'h1;
+    end else if (\$193 ) begin
+      plan_rem_start = 1'h1;
+    end else if (\$211 ) begin
+      plan_rem_start = 1'h1;
+    end else if (\$228 ) begin
+      plan_rem_start = 1'h1;
+    end else if (\$245 ) begin
+      plan_rem_start = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    plan_rem_kind = 2'h0;
+    if (pending_full_pop) begin
+      plan_rem_kind = 2'h0;
+    end else if (\$177 ) begin
+      plan_rem_kind = 2'h0;
+    end else if (\$193 ) begin
+      plan_rem_kind = 2'h2;
+    end else if (\$211 ) begin
+      plan_rem_kind = 2'h3;
+    end else if (\$228 ) begin
+      plan_rem_kind = \$249 ;
+    end else if (\$245 ) begin
+      plan_rem_kind = 2'h3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    plan_rem_size = 16'h0000;
+    if (pending_full_pop) begin
+      plan_rem_size = batch_size;
+    end else if (\$177 ) begin
+      plan_rem_size = { 3'h0, plan_rem_pop };
+    end else if (\$193 ) begin
+      plan_rem_size = { 3'h0, plan_rem_non };
+    end else if (\$211 ) begin
+      plan_rem_size = plan_rem_skip_chunk;
+    end else if (\$228 ) begin
+      plan_rem_size = plan_rem_chunk;
+    end else if (\$245 ) begin
+      plan_rem_size = plan_rem_skip_chunk;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    plan_rem_from_pop = 16'h0000;
+    if (pending_full_pop) begin
+      plan_rem_from_pop = batch_size;
+    end else if (\$177 ) begin
+      plan_rem_from_pop = { 3'h0, plan_rem_pop };
+    end else if (\$193 ) begin
+    end else if (\$211 ) begin
+    end else if (\$228 ) begin
+      plan_rem_from_pop = plan_rem_chunk_pop;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    plan_rem_new_skip = 1'h0;
+    if (pending_full_pop) begin
+    end else if (\$177 ) begin
+    end else if (\$193 ) begin
+    end else if (\$211 ) begin
+      plan_rem_new_skip = 1'h1;
+    end else if (\$228 ) begin
+    end else if (\$245 ) begin
+      plan_rem_new_skip = 1'h1;
     end
   end
   always @* begin
@@ -34794,11 +34892,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
-            if (start) begin
+            if (e_start) begin
               issue_valid = 1'h1;
             end
         1'h1:
-            if (\$253 ) begin
+            if (\$279 ) begin
               issue_valid = 1'h1;
             end
       endcase
@@ -34811,23 +34909,23 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
-            if (start) begin
+            if (e_start) begin
               issue[0] = 1'h1;
-              issue[2:1] = new_kind;
-              issue[18:3] = new_size;
-              issue[50:19] = \$138 [31:0];
+              issue[2:1] = e_kind;
+              issue[18:3] = e_size;
+              issue[50:19] = \$261 [31:0];
               issue[55:51] = e_index;
               issue[87:56] = step;
             end
         1'h1:
-            if (\$253 ) begin
-              issue[119:88] = \$257 [43:12];
+            if (\$279 ) begin
+              issue[119:88] = \$283 [43:12];
               issue[135:120] = position;
               issue[138:136] = beat[2:0];
-              issue[87:56] = \$258 [31:0];
+              issue[87:56] = \$284 [31:0];
               issue[141] = skipping;
-              issue[139] = \$259 ;
-              issue[140] = \$265 ;
+              issue[139] = \$285 ;
+              issue[140] = \$291 ;
             end
       endcase
     end
@@ -34841,9 +34939,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$253 ) begin
-              if (\$271 ) begin
-                pop_head_take = \$273 ;
+            if (\$279 ) begin
+              if (\$297 ) begin
+                pop_head_take = \$299 ;
               end
             end
       endcase
@@ -34858,9 +34956,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$253 ) begin
-              if (\$271 ) begin
-                non_head_take = \$276 ;
+            if (\$279 ) begin
+              if (\$297 ) begin
+                non_head_take = \$302 ;
               end
             end
       endcase
@@ -34875,8 +34973,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$253 ) begin
-              if (\$271 ) begin
+            if (\$279 ) begin
+              if (\$297 ) begin
                 skip_head_take = skipping;
               end
             end
@@ -34885,16 +34983,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$140  = 1'h0;
+    \w_en$176  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$253 ) begin
-              if (\$271 ) begin
-                \w_en$140  = 1'h1;
+            if (\$279 ) begin
+              if (\$297 ) begin
+                \w_en$176  = 1'h1;
               end
             end
       endcase
@@ -34903,406 +35001,682 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     any_cold = 1'h0;
-    if (\$285 ) begin
-      any_cold = \$297 ;
+    if (\$311 ) begin
+      any_cold = \$323 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = fresh;
-    if (\$320 ) begin
-      if (\$321 ) begin
-        \$582  = \$322 [12:0];
+    \$562  = fresh;
+    if (\$346 ) begin
+      if (\$347 ) begin
+        \$562  = \$348 [12:0];
       end
     end
     if (rst) begin
-      \$582  = 13'h0000;
+      \$562  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = framing_error;
+    \$563  = framing_error;
     if (errors_clear) begin
-      \$583  = 1'h0;
+      \$563  = 1'h0;
     end
-    if (\$326 ) begin
-      \$583  = 1'h1;
+    if (\$352 ) begin
+      \$563  = 1'h1;
     end
     if (rst) begin
-      \$583  = 1'h0;
+      \$563  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d_valid;
+    \$564  = d_valid;
     if (d_go) begin
-      \$584  = 1'h0;
+      \$564  = 1'h0;
     end
-    if (\$327 ) begin
+    if (\$353 ) begin
       if (i__payload[241]) begin
-        \$584  = 1'h1;
+        \$564  = 1'h1;
       end
     end
     if (rst) begin
-      \$584  = 1'h0;
+      \$564  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = in_sample;
-    if (\$327 ) begin
+    \$565  = in_sample;
+    if (\$353 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
-        \$585  = 1'h0;
+        \$565  = 1'h0;
       end else begin
-        \$585  = 1'h1;
+        \$565  = 1'h1;
       end
     end
     if (rst) begin
-      \$585  = 1'h0;
+      \$565  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = w_data;
-    if (\$327 ) begin
+    \$566  = w_data;
+    if (\$353 ) begin
       if (i__payload[241]) begin
-        \$586  = entry;
+        \$566  = entry;
       end
     end
     if (rst) begin
-      \$586  = 47'h000000000000;
+      \$566  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = \$signal ;
-    if (\$327 ) begin
+    \$567  = \$signal ;
+    if (\$353 ) begin
       if (i__payload[241]) begin
-        \$587  = \$345 ;
+        \$567  = \$371 ;
       end
     end
     if (rst) begin
-      \$587  = 1'h0;
+      \$567  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = \$signal$60 ;
-    if (\$327 ) begin
+    \$568  = \$signal$60 ;
+    if (\$353 ) begin
       if (i__payload[241]) begin
-        \$588  = skip;
+        \$568  = skip;
       end
     end
     if (rst) begin
-      \$588  = 1'h0;
+      \$568  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d_flush;
-    if (\$327 ) begin
+    \$569  = d_flush;
+    if (\$353 ) begin
       if (i__payload[241]) begin
-        \$589  = i__payload[274];
+        \$569  = i__payload[274];
       end
     end
     if (rst) begin
-      \$589  = 1'h0;
+      \$569  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = cur_slot;
-    if (\$327 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$590  = \$348 [11:0];
-      end
-    end
-    if (rst) begin
-      \$590  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = cur_hot;
-    if (\$327 ) begin
+    \$570  = cur_slot;
+    if (\$353 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$591  = \$362 ;
+        \$570  = \$374 [11:0];
       end
     end
     if (rst) begin
-      \$591  = 1'h0;
+      \$570  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = cur_stale;
-    if (\$327 ) begin
+    \$571  = cur_hot;
+    if (\$353 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$592  = \$20 [5:0];
+        \$571  = \$388 ;
       end
     end
     if (rst) begin
-      \$592  = 6'h00;
+      \$571  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = cur_beat;
-    if (\$327 ) begin
+    \$572  = cur_stale;
+    if (\$353 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$593  = \$368 [3:0];
+        \$572  = \$20 [5:0];
       end
     end
     if (rst) begin
-      \$593  = 4'h0;
+      \$572  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = cur_sample;
-    if (\$327 ) begin
+    \$573  = cur_beat;
+    if (\$353 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$594  = \$369 ;
+        \$573  = \$394 [3:0];
       end
     end
     if (rst) begin
-      \$594  = 32'd0;
+      \$573  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = \$370 [15:0];
+    \$574  = cur_sample;
+    if (\$353 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$574  = \$395 ;
+      end
+    end
     if (rst) begin
-      \$595  = 16'h0000;
+      \$574  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = \$371 [3:0];
+    \$575  = \$396 [15:0];
+    if (rst) begin
+      \$575  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$576  = \$397 [3:0];
+    if (rst) begin
+      \$576  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$577  = \$85 [12:0];
+    if (rst) begin
+      \$577  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$578  = \$398 [12:0];
+    if (rst) begin
+      \$578  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$579  = \$399 ;
+    if (rst) begin
+      \$579  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$580  = samples_in;
+    if (d_go) begin
+      \$580  = \$400 [31:0];
+    end
+    if (counters_clear) begin
+      \$580  = 32'd0;
+    end
+    if (rst) begin
+      \$580  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$581  = popular;
+    if (d_go) begin
+      \$581  = \$401 [31:0];
+    end
+    if (counters_clear) begin
+      \$581  = 32'd0;
+    end
+    if (rst) begin
+      \$581  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$582  = non_popular;
+    if (d_go) begin
+      \$582  = \$405 [31:0];
+    end
+    if (counters_clear) begin
+      \$582  = 32'd0;
+    end
+    if (rst) begin
+      \$582  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$583  = skipped;
+    if (d_go) begin
+      \$583  = \$406 [31:0];
+    end
+    if (counters_clear) begin
+      \$583  = 32'd0;
+    end
+    if (rst) begin
+      \$583  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$584  = early_closes;
+    if (d_go) begin
+      \$584  = \$407 [31:0];
+    end
+    if (counters_clear) begin
+      \$584  = 32'd0;
+    end
+    if (rst) begin
+      \$584  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$585  = pend_pop;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$585  = 13'h0000;
+      end else begin
+        \$585  = \$90 [12:0];
+      end
+    end
+    if (rst) begin
+      \$585  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$586  = pend_non;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$586  = 13'h0000;
+      end else begin
+        \$586  = \$94 [12:0];
+      end
+    end
+    if (rst) begin
+      \$586  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$587  = pend_skip;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$587  = 13'h0000;
+      end else begin
+        \$587  = \$95 [12:0];
+      end
+    end
+    if (rst) begin
+      \$587  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$588  = pend_total;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$588  = 14'h0000;
+      end else begin
+        \$588  = \$409 [13:0];
+      end
+    end
+    if (rst) begin
+      \$588  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$589  = pend_rest;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$589  = 14'h0000;
+      end else begin
+        \$589  = \$411 [13:0];
+      end
+    end
+    if (rst) begin
+      \$589  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$590  = in_batch;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$590  = 16'h0000;
+      end else begin
+        \$590  = \$414 [15:0];
+      end
+    end
+    if (rst) begin
+      \$590  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$591  = batches_in_set;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$591  = 4'h0;
+      end else begin
+        \$591  = \$415 [3:0];
+      end
+    end
+    if (rst) begin
+      \$591  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$592  = stalls;
+    if (\$417 ) begin
+      \$592  = \$418 [31:0];
+    end
+    if (counters_clear) begin
+      \$592  = 32'd0;
+    end
+    if (rst) begin
+      \$592  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$593  = j_valid;
+    if (\$420 ) begin
+      \$593  = \r_rdy$185 ;
+    end
+    if (rst) begin
+      \$593  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$594  = job_now;
+    if (\$420 ) begin
+      \$594  = \r_data$85 ;
+    end
+    if (rst) begin
+      \$594  = 41'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$595  = plan_take_total;
+    if (\$420 ) begin
+      \$595  = r_total;
+    end
+    if (rst) begin
+      \$595  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$596  = plan_take_flag;
+    if (\$420 ) begin
+      \$596 [0] = \$421 ;
+      \$596 [1] = \$422 ;
+      \$596 [2] = \$423 ;
+      \$596 [3] = \$424 ;
+    end
     if (rst) begin
       \$596  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = \$85 [12:0];
+    \$597 [0] = \$425 ;
+    \$597 [1] = \$426 ;
+    \$597 [2] = \$427 ;
+    \$597 [3] = \$428 ;
     if (rst) begin
-      \$597  = 13'h0000;
+      \$597  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = \$372 [12:0];
+    \$598  = pop_head_valid;
+    if (\$430 ) begin
+      \$598  = \r_rdy$187 ;
+    end
     if (rst) begin
-      \$598  = 13'h0000;
+      \$598  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = \$373 ;
+    \$599  = pop_head;
+    if (\$430 ) begin
+      \$599  = \r_data$189 ;
+    end
     if (rst) begin
-      \$599  = 1'h0;
+      \$599  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = samples_in;
-    if (d_go) begin
-      \$600  = \$374 [31:0];
-    end
-    if (counters_clear) begin
-      \$600  = 32'd0;
+    \$600  = non_head_valid;
+    if (\$432 ) begin
+      \$600  = \r_rdy$188 ;
     end
     if (rst) begin
-      \$600  = 32'd0;
+      \$600  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = popular;
-    if (d_go) begin
-      \$601  = \$375 [31:0];
-    end
-    if (counters_clear) begin
-      \$601  = 32'd0;
+    \$601  = non_head;
+    if (\$432 ) begin
+      \$601  = \r_data$190 ;
     end
     if (rst) begin
-      \$601  = 32'd0;
+      \$601  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = non_popular;
-    if (d_go) begin
-      \$602  = \$379 [31:0];
-    end
-    if (counters_clear) begin
-      \$602  = 32'd0;
+    \$602  = skip_head_valid;
+    if (\$434 ) begin
+      \$602  = \r_rdy$184 ;
     end
     if (rst) begin
-      \$602  = 32'd0;
+      \$602  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = skipped;
-    if (d_go) begin
-      \$603  = \$380 [31:0];
-    end
-    if (counters_clear) begin
-      \$603  = 32'd0;
+    \$603  = skip_head;
+    if (\$434 ) begin
+      \$603  = \r_data$191 ;
     end
     if (rst) begin
-      \$603  = 32'd0;
+      \$603  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = early_closes;
-    if (d_go) begin
-      \$604  = \$381 [31:0];
-    end
-    if (counters_clear) begin
-      \$604  = 32'd0;
+    \$604  = pending_full_pop;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$604  = 1'h0;
+      endcase
     end
     if (rst) begin
-      \$604  = 32'd0;
+      \$604  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = pend_pop;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$605  = 13'h0000;
-      end else begin
-        \$605  = \$90 [12:0];
-      end
+    \$605  = pending_close;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$605  = e_close;
+      endcase
     end
     if (rst) begin
-      \$605  = 13'h0000;
+      \$605  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = pend_non;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$606  = 13'h0000;
-      end else begin
-        \$606  = \$94 [12:0];
-      end
+    \$606  = set_id;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$606  = \$261 [31:0];
+      endcase
     end
     if (rst) begin
-      \$606  = 13'h0000;
+      \$606  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = pend_skip;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$607  = 13'h0000;
-      end else begin
-        \$607  = \$95 [12:0];
-      end
+    \$607  = index;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$607  = e_index;
+            if (e_start) begin
+              \$607  = \$438 [4:0];
+            end
+          end
+      endcase
     end
     if (rst) begin
-      \$607  = 13'h0000;
+      \$607  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = pend_total;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$608  = 14'h0000;
-      end else begin
-        \$608  = \$383 [13:0];
-      end
+    \$608  = plan_rem_pop;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$608  = e_pop;
+            if (e_start) begin
+              if (e_new_skip) begin
+              end else if (\$450 ) begin
+                \$608  = \$453 [12:0];
+              end
+            end
+          end
+      endcase
     end
     if (rst) begin
-      \$608  = 14'h0000;
+      \$608  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = pend_rest;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$609  = 14'h0000;
-      end else begin
-        \$609  = \$385 [13:0];
-      end
+    \$609  = plan_rem_non;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$609  = e_non;
+      endcase
     end
     if (rst) begin
-      \$609  = 14'h0000;
+      \$609  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = in_batch;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$610  = 16'h0000;
-      end else begin
-        \$610  = \$388 [15:0];
-      end
+    \$610  = plan_rem_total;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$610  = e_total;
+            if (e_start) begin
+              if (e_new_skip) begin
+              end else if (\$450 ) begin
+                \$610  = \$454 [13:0];
+              end
+            end
+          end
+      endcase
     end
     if (rst) begin
-      \$610  = 16'h0000;
+      \$610  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = batches_in_set;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$611  = 4'h0;
-      end else begin
-        \$611  = \$389 [3:0];
-      end
+    \$611  = plan_rem_skip;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$611  = e_skip;
+            if (e_start) begin
+              if (e_new_skip) begin
+                \$611  = \$451 [12:0];
+              end
+            end
+          end
+      endcase
     end
     if (rst) begin
-      \$611  = 4'h0;
+      \$611  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = stalls;
-    if (\$391 ) begin
-      \$612  = \$392 [31:0];
-    end
-    if (counters_clear) begin
-      \$612  = 32'd0;
+    \$612  = split_phase;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$612  = e_phase;
+            if (e_start) begin
+              if (\$445 ) begin
+                \$612  = \$446 [1:0];
+              end
+            end
+          end
+      endcase
     end
     if (rst) begin
-      \$612  = 32'd0;
+      \$612  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = j_valid;
-    if (\$394 ) begin
-      \$613  = \r_rdy$149 ;
+    \$613  = \$signal$92 ;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$613  = \$435 ;
+            if (e_start) begin
+              if (e_new_skip) begin
+              end else if (\$450 ) begin
+                \$613  = \$455 ;
+              end
+            end
+          end
+      endcase
     end
     if (rst) begin
       \$613  = 1'h0;
@@ -35310,52 +35684,100 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = job_now;
-    if (\$394 ) begin
-      \$614  = \r_data$85 ;
+    \$614  = rem_skip_nz;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$614  = \$436 ;
+            if (e_start) begin
+              if (e_new_skip) begin
+                \$614  = \$452 ;
+              end
+            end
+          end
+      endcase
     end
     if (rst) begin
-      \$614  = 41'h00000000000;
+      \$614  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = j_total;
-    if (\$394 ) begin
-      \$615  = r_total;
+    \$615  = step;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$615  = \$437 [31:0];
+            end
+      endcase
     end
     if (rst) begin
-      \$615  = 14'h0000;
+      \$615  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = j_flag;
-    if (\$394 ) begin
-      \$616 [0] = \$395 ;
-      \$616 [1] = \$396 ;
-      \$616 [2] = \$397 ;
-      \$616 [3] = \$398 ;
+    \$616  = left;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$616  = e_size;
+            end
+        1'h1:
+            if (\$460 ) begin
+              if (\$466 ) begin
+                \$616  = \$468 [15:0];
+              end
+            end
+      endcase
     end
     if (rst) begin
-      \$616  = 4'h0;
+      \$616  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617 [0] = \$399 ;
-    \$617 [1] = \$400 ;
-    \$617 [2] = \$401 ;
-    \$617 [3] = \$402 ;
+    \$617  = from_pop;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$617  = e_from_pop;
+            end
+        1'h1:
+            if (\$460 ) begin
+              if (\$466 ) begin
+                \$617  = \$472 [15:0];
+              end
+            end
+      endcase
+    end
     if (rst) begin
-      \$617  = 4'h0;
+      \$617  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = pop_head_valid;
-    if (\$404 ) begin
-      \$618  = \r_rdy$151 ;
+    \$618  = pop_left;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$618  = \$439 ;
+            end
+        1'h1:
+            if (\$460 ) begin
+              if (\$466 ) begin
+                \$618  = \$476 ;
+              end
+            end
+      endcase
     end
     if (rst) begin
       \$618  = 1'h0;
@@ -35363,62 +35785,115 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = pop_head;
-    if (\$404 ) begin
-      \$619  = \r_data$153 ;
-    end
-    if (rst) begin
-      \$619  = 47'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = non_head_valid;
-    if (\$406 ) begin
-      \$620  = \r_rdy$152 ;
-    end
-    if (rst) begin
-      \$620  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = non_head;
-    if (\$406 ) begin
-      \$621  = \r_data$154 ;
-    end
-    if (rst) begin
-      \$621  = 47'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = skip_head_valid;
-    if (\$408 ) begin
-      \$622  = \r_rdy$148 ;
-    end
-    if (rst) begin
-      \$622  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = skip_head;
-    if (\$408 ) begin
-      \$623  = \r_data$155 ;
-    end
-    if (rst) begin
-      \$623  = 47'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = pending_full_pop;
+    \$619  = skipping;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$624  = 1'h0;
+            if (e_start) begin
+              \$619  = e_new_skip;
+            end
       endcase
+    end
+    if (rst) begin
+      \$619  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$620  = position;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$620  = 16'h0000;
+            end
+        1'h1:
+            if (\$460 ) begin
+              if (\$466 ) begin
+                \$620  = \$467 [15:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$620  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$621  = beat;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$621  = 4'h0;
+            end
+        1'h1:
+            if (\$460 ) begin
+              (* full_case = 32'd1 *)
+              if (\$466 ) begin
+                \$621  = 4'h0;
+              end else begin
+                \$621  = \$478 [3:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$621  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$622  = micro_batches;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$622  = \$440 [31:0];
+            end
+      endcase
+    end
+    if (counters_clear) begin
+      \$622  = 32'd0;
+    end
+    if (rst) begin
+      \$622  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$623  = fsm_state;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              if (\$456 ) begin
+                \$623  = 1'h1;
+              end
+            end
+        1'h1:
+            if (\$460 ) begin
+              if (\$466 ) begin
+                if (\$477 ) begin
+                  \$623  = 1'h0;
+                end
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$623  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$624  = r_valid;
+    if (advance) begin
+      \$624  = issue_valid;
     end
     if (rst) begin
       \$624  = 1'h0;
@@ -35426,509 +35901,132 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = pending_close;
+    \$625  = \$signal$194 ;
     if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$625  = \$422 ;
-      endcase
+      \$625  = issue;
     end
     if (rst) begin
-      \$625  = 1'h0;
+      \$625  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = set_id;
+    \$626  = \$signal$180 ;
     if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$626  = \$138 [31:0];
-      endcase
+      \$626  = r_valid;
     end
     if (rst) begin
-      \$626  = 32'd0;
+      \$626  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = index;
+    \$627  = s_op;
     if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$627  = e_index;
-            if (start) begin
-              \$627  = \$427 [4:0];
-            end
-          end
-      endcase
+      \$627  = \$signal$194 ;
     end
     if (rst) begin
-      \$627  = 5'h00;
+      \$627  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = rem_pop;
+    \$628  = rec_s;
     if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$628  = e_pop;
-            if (start) begin
-              if (new_skip) begin
-              end else if (\$470 ) begin
-                \$628  = \$473 [12:0];
-              end
-            end
-          end
-      endcase
+      \$628  = rec_read__data;
     end
     if (rst) begin
-      \$628  = 13'h0000;
+      \$628  = 232'h0000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = rem_non;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$629  = e_non;
-      endcase
+    \$629  = o__valid;
+    if (\$479 ) begin
+      \$629  = 1'h0;
+    end
+    if (\$481 ) begin
+      \$629  = 1'h1;
     end
     if (rst) begin
-      \$629  = 13'h0000;
+      \$629  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = rem_total;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$630  = total;
-            if (start) begin
-              if (new_skip) begin
-              end else if (\$470 ) begin
-                \$630  = \$474 [13:0];
-              end
-            end
-          end
-      endcase
+    \$630  = cold__valid;
+    if (\$480 ) begin
+      \$630  = 1'h0;
+    end
+    if (\$481 ) begin
+      \$630  = any_cold;
     end
     if (rst) begin
-      \$630  = 14'h0000;
+      \$630  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = rem_skip;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$631  = e_skip;
-            if (start) begin
-              if (new_skip) begin
-                \$631  = \$471 [12:0];
-              end
-            end
-          end
-      endcase
+    \$631  = o__payload;
+    if (\$481 ) begin
+      \$631 [0] = s_op[0];
+      \$631 [2:1] = s_op[2:1];
+      \$631 [18:3] = s_op[18:3];
+      \$631 [50:19] = s_op[50:19];
+      \$631 [55:51] = s_op[55:51];
+      \$631 [87:56] = s_op[87:56];
+      \$631 [119:88] = s_op[119:88];
+      \$631 [135:120] = s_op[135:120];
+      \$631 [138:136] = s_op[138:136];
+      \$631 [139] = s_op[139];
+      \$631 [140] = s_op[140];
+      \$631 [141] = \$484 ;
+      \$631 [142] = \$487 ;
+      \$631 [158:143] = \$489 ;
+      \$631 [166:159] = \$491 ;
+      \$631 [198:167] = \$493 ;
+      \$631 [199] = \$504 ;
+      \$631 [200] = \$507 ;
+      \$631 [216:201] = \$509 ;
+      \$631 [224:217] = \$511 ;
+      \$631 [256:225] = \$513 ;
+      \$631 [257] = \$524 ;
+      \$631 [258] = \$527 ;
+      \$631 [274:259] = \$529 ;
+      \$631 [282:275] = \$531 ;
+      \$631 [314:283] = \$533 ;
+      \$631 [315] = \$544 ;
+      \$631 [316] = \$547 ;
+      \$631 [332:317] = \$549 ;
+      \$631 [340:333] = \$551 ;
+      \$631 [372:341] = \$553 ;
     end
     if (rst) begin
-      \$631  = 13'h0000;
+      \$631  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = split_phase;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$632  = \$423 ;
-            if (start) begin
-              if (\$449 ) begin
-                \$632  = \$451 [1:0];
-              end
-            end
-          end
-      endcase
+    \$632  = cold__payload;
+    if (\$481 ) begin
+      \$632 [31:0] = s_op[87:56];
+      \$632 [47:32] = s_op[135:120];
+      \$632 [50:48] = s_op[138:136];
+      \$632 [51] = \$495 ;
+      \$632 [59:52] = \$498 ;
+      \$632 [91:60] = \$501 ;
+      \$632 [92] = \$515 ;
+      \$632 [100:93] = \$518 ;
+      \$632 [132:101] = \$521 ;
+      \$632 [133] = \$535 ;
+      \$632 [141:134] = \$538 ;
+      \$632 [173:142] = \$541 ;
+      \$632 [174] = \$555 ;
+      \$632 [182:175] = \$558 ;
+      \$632 [214:183] = \$561 ;
     end
     if (rst) begin
-      \$632  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = \$signal$92 ;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$633  = \$424 ;
-            if (start) begin
-              if (new_skip) begin
-              end else if (\$470 ) begin
-                \$633  = \$475 ;
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$633  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = rem_skip_nz;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$634  = \$425 ;
-            if (start) begin
-              if (new_skip) begin
-                \$634  = \$472 ;
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$634  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = step;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$635  = \$426 [31:0];
-            end
-      endcase
-    end
-    if (rst) begin
-      \$635  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = left;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$636  = new_size;
-            end
-        1'h1:
-            if (\$480 ) begin
-              if (\$486 ) begin
-                \$636  = \$488 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$636  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = from_pop;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$637  = new_from_pop;
-            end
-        1'h1:
-            if (\$480 ) begin
-              if (\$486 ) begin
-                \$637  = \$492 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$637  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = pop_left;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$638  = \$428 ;
-            end
-        1'h1:
-            if (\$480 ) begin
-              if (\$486 ) begin
-                \$638  = \$496 ;
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$638  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = skipping;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$639  = new_skip;
-            end
-      endcase
-    end
-    if (rst) begin
-      \$639  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = position;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$640  = 16'h0000;
-            end
-        1'h1:
-            if (\$480 ) begin
-              if (\$486 ) begin
-                \$640  = \$487 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$640  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = beat;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$641  = 4'h0;
-            end
-        1'h1:
-            if (\$480 ) begin
-              (* full_case = 32'd1 *)
-              if (\$486 ) begin
-                \$641  = 4'h0;
-              end else begin
-                \$641  = \$498 [3:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$641  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$642  = micro_batches;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              \$642  = \$429 [31:0];
-            end
-      endcase
-    end
-    if (counters_clear) begin
-      \$642  = 32'd0;
-    end
-    if (rst) begin
-      \$642  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$643  = fsm_state;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (start) begin
-              if (\$476 ) begin
-                \$643  = 1'h1;
-              end
-            end
-        1'h1:
-            if (\$480 ) begin
-              if (\$486 ) begin
-                if (\$497 ) begin
-                  \$643  = 1'h0;
-                end
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$643  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$644  = r_valid;
-    if (advance) begin
-      \$644  = issue_valid;
-    end
-    if (rst) begin
-      \$644  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$645  = \$signal$158 ;
-    if (advance) begin
-      \$645  = issue;
-    end
-    if (rst) begin
-      \$645  = 142'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$646  = \$signal$144 ;
-    if (advance) begin
-      \$646  = r_valid;
-    end
-    if (rst) begin
-      \$646  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$647  = s_op;
-    if (advance) begin
-      \$647  = \$signal$158 ;
-    end
-    if (rst) begin
-      \$647  = 142'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$648  = rec_s;
-    if (advance) begin
-      \$648  = rec_read__data;
-    end
-    if (rst) begin
-      \$648  = 232'h0000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$649  = o__valid;
-    if (\$499 ) begin
-      \$649  = 1'h0;
-    end
-    if (\$501 ) begin
-      \$649  = 1'h1;
-    end
-    if (rst) begin
-      \$649  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$650  = cold__valid;
-    if (\$500 ) begin
-      \$650  = 1'h0;
-    end
-    if (\$501 ) begin
-      \$650  = any_cold;
-    end
-    if (rst) begin
-      \$650  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$651  = o__payload;
-    if (\$501 ) begin
-      \$651 [0] = s_op[0];
-      \$651 [2:1] = s_op[2:1];
-      \$651 [18:3] = s_op[18:3];
-      \$651 [50:19] = s_op[50:19];
-      \$651 [55:51] = s_op[55:51];
-      \$651 [87:56] = s_op[87:56];
-      \$651 [119:88] = s_op[119:88];
-      \$651 [135:120] = s_op[135:120];
-      \$651 [138:136] = s_op[138:136];
-      \$651 [139] = s_op[139];
-      \$651 [140] = s_op[140];
-      \$651 [141] = \$504 ;
-      \$651 [142] = \$507 ;
-      \$651 [158:143] = \$509 ;
-      \$651 [166:159] = \$511 ;
-      \$651 [198:167] = \$513 ;
-      \$651 [199] = \$524 ;
-      \$651 [200] = \$527 ;
-      \$651 [216:201] = \$529 ;
-      \$651 [224:217] = \$531 ;
-      \$651 [256:225] = \$533 ;
-      \$651 [257] = \$544 ;
-      \$651 [258] = \$547 ;
-      \$651 [274:259] = \$549 ;
-      \$651 [282:275] = \$551 ;
-      \$651 [314:283] = \$553 ;
-      \$651 [315] = \$564 ;
-      \$651 [316] = \$567 ;
-      \$651 [332:317] = \$569 ;
-      \$651 [340:333] = \$571 ;
-      \$651 [372:341] = \$573 ;
-    end
-    if (rst) begin
-      \$651  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$652  = cold__payload;
-    if (\$501 ) begin
-      \$652 [31:0] = s_op[87:56];
-      \$652 [47:32] = s_op[135:120];
-      \$652 [50:48] = s_op[138:136];
-      \$652 [51] = \$515 ;
-      \$652 [59:52] = \$518 ;
-      \$652 [91:60] = \$521 ;
-      \$652 [92] = \$535 ;
-      \$652 [100:93] = \$538 ;
-      \$652 [132:101] = \$541 ;
-      \$652 [133] = \$555 ;
-      \$652 [141:134] = \$558 ;
-      \$652 [173:142] = \$561 ;
-      \$652 [174] = \$575 ;
-      \$652 [182:175] = \$578 ;
-      \$652 [214:183] = \$581 ;
-    end
-    if (rst) begin
-      \$652  = 215'h000000000000000000000000000000000000000000000000000000;
+      \$632  = 215'h000000000000000000000000000000000000000000000000000000;
     end
   end
   assign beat_stale = \$15 [2:0];
@@ -35942,9 +36040,25 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign pend_non_next = \$94 [12:0];
   assign pend_skip_next = \$95 [12:0];
   assign \w_data$78  = job;
-  assign e_set = \$138 [31:0];
-  assign \w_data$141  = \$280 [11:0];
-  assign rec_read__addr = { \$284 [11:0], beat[2:0] };
+  assign plan_take_full = job_now[0];
+  assign plan_take_close = job_now[1];
+  assign plan_take_pop = job_now[14:2];
+  assign plan_take_non = job_now[27:15];
+  assign plan_take_skip = job_now[40:28];
+  assign plan_take_phase = 2'h0;
+  assign j_total = plan_take_total;
+  assign j_flag = plan_take_flag;
+  assign plan_rem_full = pending_full_pop;
+  assign rem_pop = plan_rem_pop;
+  assign rem_non = plan_rem_non;
+  assign rem_skip = plan_rem_skip;
+  assign plan_rem_phase = split_phase;
+  assign rem_total = plan_rem_total;
+  assign rem_flag = plan_rem_flag;
+  assign total = e_total;
+  assign e_set = \$261 [31:0];
+  assign \w_data$177  = \$306 [11:0];
+  assign rec_read__addr = { \$310 [11:0], beat[2:0] };
   assign rec_read__en = advance;
   assign \i__payload.lanes  = i__payload[239:0];
   assign \i__payload.lanes[0]  = i__payload[59:0];
@@ -36073,23 +36187,31 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \job.n_pop  = job[14:2];
   assign \job.n_non  = job[27:15];
   assign \job.n_skip  = job[40:28];
-  assign \e_flag.total_ge_b  = e_flag[0];
-  assign \e_flag.pop_ge_b  = e_flag[1];
-  assign \e_flag.skip_ge_b  = e_flag[2];
-  assign \e_flag.pop_eq_total  = e_flag[3];
-  assign \rem_flag.total_ge_b  = rem_flag[0];
-  assign \rem_flag.pop_ge_b  = rem_flag[1];
-  assign \rem_flag.skip_ge_b  = rem_flag[2];
-  assign \rem_flag.pop_eq_total  = rem_flag[3];
-  assign \j_flag.total_ge_b  = j_flag[0];
-  assign \j_flag.pop_ge_b  = j_flag[1];
-  assign \j_flag.skip_ge_b  = j_flag[2];
-  assign \j_flag.pop_eq_total  = j_flag[3];
   assign \job_now.full_pop  = job_now[0];
   assign \job_now.close  = job_now[1];
   assign \job_now.n_pop  = job_now[14:2];
   assign \job_now.n_non  = job_now[27:15];
   assign \job_now.n_skip  = job_now[40:28];
+  assign \plan_take_flag.total_ge_b  = plan_take_flag[0];
+  assign \plan_take_flag.pop_ge_b  = plan_take_flag[1];
+  assign \plan_take_flag.skip_ge_b  = plan_take_flag[2];
+  assign \plan_take_flag.pop_eq_total  = plan_take_flag[3];
+  assign \j_flag.total_ge_b  = plan_take_flag[0];
+  assign \j_flag.pop_ge_b  = plan_take_flag[1];
+  assign \j_flag.skip_ge_b  = plan_take_flag[2];
+  assign \j_flag.pop_eq_total  = plan_take_flag[3];
+  assign \plan_rem_flag.total_ge_b  = plan_rem_flag[0];
+  assign \plan_rem_flag.pop_ge_b  = plan_rem_flag[1];
+  assign \plan_rem_flag.skip_ge_b  = plan_rem_flag[2];
+  assign \plan_rem_flag.pop_eq_total  = plan_rem_flag[3];
+  assign \rem_flag.total_ge_b  = plan_rem_flag[0];
+  assign \rem_flag.pop_ge_b  = plan_rem_flag[1];
+  assign \rem_flag.skip_ge_b  = plan_rem_flag[2];
+  assign \rem_flag.pop_eq_total  = plan_rem_flag[3];
+  assign \e_flag.total_ge_b  = e_flag[0];
+  assign \e_flag.pop_ge_b  = e_flag[1];
+  assign \e_flag.skip_ge_b  = e_flag[2];
+  assign \e_flag.pop_eq_total  = e_flag[3];
   assign \issue.desc  = issue[0];
   assign \issue.kind  = issue[2:1];
   assign \issue.size  = issue[18:3];
@@ -36147,18 +36269,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \rec_s[3].slot  = rec_s[191:176];
   assign \rec_s[3].table  = rec_s[199:192];
   assign \rec_s[3].row  = rec_s[231:200];
-  assign \$signal$158.desc  = \$signal$158 [0];
-  assign \$signal$158.kind  = \$signal$158 [2:1];
-  assign \$signal$158.size  = \$signal$158 [18:3];
-  assign \$signal$158.working_set  = \$signal$158 [50:19];
-  assign \$signal$158.index  = \$signal$158 [55:51];
-  assign \$signal$158.step  = \$signal$158 [87:56];
-  assign \$signal$158.sample  = \$signal$158 [119:88];
-  assign \$signal$158.position  = \$signal$158 [135:120];
-  assign \$signal$158.beat  = \$signal$158 [138:136];
-  assign \$signal$158.first  = \$signal$158 [139];
-  assign \$signal$158.last  = \$signal$158 [140];
-  assign \$signal$158.ids  = \$signal$158 [141];
+  assign \$signal$194.desc  = \$signal$194 [0];
+  assign \$signal$194.kind  = \$signal$194 [2:1];
+  assign \$signal$194.size  = \$signal$194 [18:3];
+  assign \$signal$194.working_set  = \$signal$194 [50:19];
+  assign \$signal$194.index  = \$signal$194 [55:51];
+  assign \$signal$194.step  = \$signal$194 [87:56];
+  assign \$signal$194.sample  = \$signal$194 [119:88];
+  assign \$signal$194.position  = \$signal$194 [135:120];
+  assign \$signal$194.beat  = \$signal$194 [138:136];
+  assign \$signal$194.first  = \$signal$194 [139];
+  assign \$signal$194.last  = \$signal$194 [140];
+  assign \$signal$194.ids  = \$signal$194 [141];
   assign \rec_read__data[0]  = rec_read__data[57:0];
   assign \rec_read__data[0].valid  = rec_read__data[0];
   assign \rec_read__data[0].hot  = rec_read__data[1];
@@ -36211,8 +36333,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign rec_write__data[17:2] = \$32 ;
   assign rec_write__data[1] = \$31 ;
   assign rec_write__data[0] = i__payload[0];
-  assign \$317  = fsm_state;
-  assign \$304  = fsm_state;
+  assign \$128  = 1'h1;
+  assign \$129  = \$127 ;
+  assign \$131  = 1'h0;
+  assign \$132  = 1'h0;
+  assign \$134  = 1'h0;
+  assign \$135  = 1'h0;
+  assign \$137  = 1'h0;
+  assign \$343  = fsm_state;
+  assign \$330  = fsm_state;
 endmodule
 
 (* generator = "Amaranth" *)
