@@ -354,14 +354,24 @@ class MicroBatchScheduler(wiring.Component):
         r_total = Signal(len(Signal(count)) + 1)
         take_job = Signal()
         plan_now = Signal()                     # the emitter plans this cycle
+        # Stage F before J: the job out of the FIFO's block RAM and its total, registered (the
+        # comparisons with B come after the register). F refills J in the cycle J is taken, so
+        # a queued job reaches J one cycle later than before, and back-to-back jobs do not wait.
+        f_valid = Signal()
+        f_job = Signal(job_layout)
+        f_total = Signal(len(r_total))
+        j_load = Signal()
         m.d.comb += [r_total.eq(r_job.n_pop + r_job.n_non),
-                     jobs.r_en.eq(~j_valid | take_job)]
-        with m.If(~j_valid | take_job):
-            m.d.sync += [j_valid.eq(jobs.r_rdy), job_now.eq(r_job), j_total.eq(r_total),
-                         j_flag.total_ge_b.eq(r_total >= self.batch_size),
-                         j_flag.pop_ge_b.eq(r_job.n_pop >= self.batch_size),
-                         j_flag.skip_ge_b.eq(r_job.n_skip >= self.batch_size),
-                         j_flag.pop_eq_total.eq(r_job.n_non == 0)]
+                     j_load.eq(~j_valid | take_job),
+                     jobs.r_en.eq(~f_valid | j_load)]
+        with m.If(~f_valid | j_load):
+            m.d.sync += [f_valid.eq(jobs.r_rdy), f_job.eq(r_job), f_total.eq(r_total)]
+        with m.If(j_load):
+            m.d.sync += [j_valid.eq(f_valid), job_now.eq(f_job), j_total.eq(f_total),
+                         j_flag.total_ge_b.eq(f_total >= self.batch_size),
+                         j_flag.pop_ge_b.eq(f_job.n_pop >= self.batch_size),
+                         j_flag.skip_ge_b.eq(f_job.n_skip >= self.batch_size),
+                         j_flag.pop_eq_total.eq(f_job.n_non == 0)]
 
         pending_full_pop = Signal()
         pending_close = Signal()
@@ -592,7 +602,7 @@ class MicroBatchScheduler(wiring.Component):
                 ]
 
         m.d.comb += self.busy.eq(in_sample | d_valid | (pend_total != 0)
-                                 | skip_q.r_rdy | jobs.r_rdy | j_valid
+                                 | skip_q.r_rdy | jobs.r_rdy | f_valid | j_valid
                                  | ~emitter.ongoing("PLAN")
                                  | pending_full_pop | pending_close | r_valid | s_valid
                                  | self.o.valid | self.cold.valid

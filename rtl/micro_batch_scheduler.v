@@ -59,10 +59,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$145 ;
   wire \$146 ;
   wire \$147 ;
-  wire [1:0] \$148 ;
+  wire \$148 ;
   wire [1:0] \$149 ;
   wire [4:0] \$15 ;
-  wire \$150 ;
+  wire [1:0] \$150 ;
   wire \$151 ;
   wire \$152 ;
   wire \$153 ;
@@ -170,10 +170,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$245 ;
   wire \$246 ;
   wire \$247 ;
-  wire [1:0] \$248 ;
+  wire \$248 ;
   wire [1:0] \$249 ;
   wire \$25 ;
-  wire \$250 ;
+  wire [1:0] \$250 ;
   wire \$251 ;
   wire \$252 ;
   wire \$253 ;
@@ -185,8 +185,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$259 ;
   wire [3:0] \$26 ;
   wire \$260 ;
-  wire [32:0] \$261 ;
-  wire \$262 ;
+  wire \$261 ;
+  wire [32:0] \$262 ;
   wire \$263 ;
   wire \$264 ;
   wire \$265 ;
@@ -208,22 +208,22 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$28 ;
   wire \$280 ;
   wire \$281 ;
-  wire [46:0] \$282 ;
+  wire \$282 ;
   wire [46:0] \$283 ;
-  wire [32:0] \$284 ;
-  wire \$285 ;
+  wire [46:0] \$284 ;
+  wire [32:0] \$285 ;
   wire \$286 ;
   wire \$287 ;
-  wire [46:0] \$288 ;
+  wire \$288 ;
   wire [46:0] \$289 ;
   wire \$29 ;
-  wire \$290 ;
+  wire [46:0] \$290 ;
   wire \$291 ;
   wire \$292 ;
   wire \$293 ;
-  wire [46:0] \$294 ;
+  wire \$294 ;
   wire [46:0] \$295 ;
-  wire \$296 ;
+  wire [46:0] \$296 ;
   wire \$297 ;
   wire \$298 ;
   wire \$299 ;
@@ -234,14 +234,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$302 ;
   wire \$303 ;
   wire \$304 ;
-  wire [46:0] \$305 ;
+  wire \$305 ;
   wire [46:0] \$306 ;
-  wire \$307 ;
+  wire [46:0] \$307 ;
   wire \$308 ;
-  wire [46:0] \$309 ;
+  wire \$309 ;
   wire \$31 ;
   wire [46:0] \$310 ;
-  wire \$311 ;
+  wire [46:0] \$311 ;
   wire \$312 ;
   wire \$313 ;
   wire \$314 ;
@@ -281,12 +281,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$345 ;
   wire \$346 ;
   wire \$347 ;
-  wire [13:0] \$348 ;
+  wire \$348 ;
   wire \$349 ;
   wire \$35 ;
-  wire [3:0] \$350 ;
+  wire [13:0] \$350 ;
   wire \$351 ;
-  wire \$352 ;
+  wire [3:0] \$352 ;
   wire \$353 ;
   wire \$354 ;
   wire \$355 ;
@@ -299,9 +299,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$361 ;
   wire \$362 ;
   wire \$363 ;
-  wire [3:0] \$364 ;
+  wire \$364 ;
   wire \$365 ;
-  wire \$366 ;
+  wire [3:0] \$366 ;
   wire \$367 ;
   wire \$368 ;
   wire \$369 ;
@@ -309,10 +309,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$370 ;
   wire \$371 ;
   wire \$372 ;
-  wire [12:0] \$373 ;
-  wire [12:0] \$374 ;
-  wire \$375 ;
-  wire \$376 ;
+  wire \$373 ;
+  wire \$374 ;
+  wire [12:0] \$375 ;
+  wire [12:0] \$376 ;
   wire \$377 ;
   wire \$378 ;
   wire \$379 ;
@@ -322,47 +322,47 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$382 ;
   wire \$383 ;
   wire \$384 ;
-  wire [3:0] \$385 ;
+  wire \$385 ;
   wire \$386 ;
-  wire \$387 ;
+  wire [3:0] \$387 ;
   wire \$388 ;
-  wire [3:0] \$389 ;
+  wire \$389 ;
   wire [7:0] \$39 ;
   wire \$390 ;
   wire [3:0] \$391 ;
-  wire [3:0] \$392 ;
-  wire [4:0] \$393 ;
-  wire [4:0] \$394 ;
-  wire [31:0] \$395 ;
-  wire [16:0] \$396 ;
-  wire [4:0] \$397 ;
-  wire [13:0] \$398 ;
-  wire \$399 ;
+  wire \$392 ;
+  wire [3:0] \$393 ;
+  wire [3:0] \$394 ;
+  wire [4:0] \$395 ;
+  wire [4:0] \$396 ;
+  wire [31:0] \$397 ;
+  wire [16:0] \$398 ;
+  wire [4:0] \$399 ;
   wire \$4 ;
   wire [31:0] \$40 ;
-  wire [32:0] \$400 ;
-  wire [32:0] \$401 ;
-  wire \$402 ;
-  wire \$403 ;
+  wire [13:0] \$400 ;
+  wire \$401 ;
+  wire [32:0] \$402 ;
+  wire [32:0] \$403 ;
   wire \$404 ;
-  wire [32:0] \$405 ;
-  wire [32:0] \$406 ;
+  wire \$405 ;
+  wire \$406 ;
   wire [32:0] \$407 ;
-  wire [14:0] \$408 ;
-  wire [14:0] \$409 ;
+  wire [32:0] \$408 ;
+  wire [32:0] \$409 ;
   wire \$41 ;
-  wire \$410 ;
+  wire [14:0] \$410 ;
   wire [14:0] \$411 ;
   wire \$412 ;
-  wire [16:0] \$413 ;
-  wire [16:0] \$414 ;
-  wire [4:0] \$415 ;
-  wire \$416 ;
-  wire \$417 ;
-  wire [32:0] \$418 ;
+  wire [14:0] \$413 ;
+  wire \$414 ;
+  wire [16:0] \$415 ;
+  wire [16:0] \$416 ;
+  wire [4:0] \$417 ;
+  wire \$418 ;
   wire \$419 ;
   wire \$42 ;
-  wire \$420 ;
+  wire [32:0] \$420 ;
   wire \$421 ;
   wire \$422 ;
   wire \$423 ;
@@ -380,28 +380,28 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$434 ;
   wire \$435 ;
   wire \$436 ;
-  wire [32:0] \$437 ;
-  wire [5:0] \$438 ;
-  wire \$439 ;
+  wire \$437 ;
+  wire \$438 ;
+  wire [32:0] \$439 ;
   wire [15:0] \$44 ;
-  wire [32:0] \$440 ;
+  wire [5:0] \$440 ;
   wire \$441 ;
-  wire \$442 ;
+  wire [32:0] \$442 ;
   wire \$443 ;
   wire \$444 ;
   wire \$445 ;
-  wire [2:0] \$446 ;
+  wire \$446 ;
   wire \$447 ;
-  wire \$448 ;
+  wire [2:0] \$448 ;
   wire \$449 ;
   wire [7:0] \$45 ;
   wire \$450 ;
-  wire [16:0] \$451 ;
+  wire \$451 ;
   wire \$452 ;
   wire [16:0] \$453 ;
-  wire [16:0] \$454 ;
-  wire \$455 ;
-  wire \$456 ;
+  wire \$454 ;
+  wire [16:0] \$455 ;
+  wire [16:0] \$456 ;
   wire \$457 ;
   wire \$458 ;
   wire \$459 ;
@@ -409,26 +409,26 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$460 ;
   wire \$461 ;
   wire \$462 ;
-  wire [46:0] \$463 ;
-  wire [46:0] \$464 ;
-  wire \$465 ;
-  wire \$466 ;
-  wire [16:0] \$467 ;
-  wire [16:0] \$468 ;
-  wire \$469 ;
+  wire \$463 ;
+  wire \$464 ;
+  wire [46:0] \$465 ;
+  wire [46:0] \$466 ;
+  wire \$467 ;
+  wire \$468 ;
+  wire [16:0] \$469 ;
   wire \$47 ;
-  wire \$470 ;
-  wire [16:0] \$471 ;
-  wire [16:0] \$472 ;
-  wire \$473 ;
-  wire \$474 ;
+  wire [16:0] \$470 ;
+  wire \$471 ;
+  wire \$472 ;
+  wire [16:0] \$473 ;
+  wire [16:0] \$474 ;
   wire \$475 ;
   wire \$476 ;
   wire \$477 ;
-  wire [4:0] \$478 ;
+  wire \$478 ;
   wire \$479 ;
   wire \$48 ;
-  wire \$480 ;
+  wire [4:0] \$480 ;
   wire \$481 ;
   wire \$482 ;
   wire \$483 ;
@@ -437,167 +437,172 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$486 ;
   wire \$487 ;
   wire \$488 ;
-  wire [15:0] \$489 ;
+  wire \$489 ;
   wire \$49 ;
   wire \$490 ;
-  wire [7:0] \$491 ;
+  wire [15:0] \$491 ;
   wire \$492 ;
-  wire [31:0] \$493 ;
+  wire [7:0] \$493 ;
   wire \$494 ;
-  wire \$495 ;
+  wire [31:0] \$495 ;
   wire \$496 ;
   wire \$497 ;
-  wire [7:0] \$498 ;
+  wire \$498 ;
   wire \$499 ;
   wire \$5 ;
   wire [15:0] \$50 ;
-  wire \$500 ;
-  wire [31:0] \$501 ;
+  wire [7:0] \$500 ;
+  wire \$501 ;
   wire \$502 ;
-  wire \$503 ;
+  wire [31:0] \$503 ;
   wire \$504 ;
   wire \$505 ;
   wire \$506 ;
   wire \$507 ;
   wire \$508 ;
-  wire [15:0] \$509 ;
+  wire \$509 ;
   wire [7:0] \$51 ;
   wire \$510 ;
-  wire [7:0] \$511 ;
+  wire [15:0] \$511 ;
   wire \$512 ;
-  wire [31:0] \$513 ;
+  wire [7:0] \$513 ;
   wire \$514 ;
-  wire \$515 ;
+  wire [31:0] \$515 ;
   wire \$516 ;
   wire \$517 ;
-  wire [7:0] \$518 ;
+  wire \$518 ;
   wire \$519 ;
   wire [31:0] \$52 ;
-  wire \$520 ;
-  wire [31:0] \$521 ;
+  wire [7:0] \$520 ;
+  wire \$521 ;
   wire \$522 ;
-  wire \$523 ;
+  wire [31:0] \$523 ;
   wire \$524 ;
   wire \$525 ;
   wire \$526 ;
   wire \$527 ;
   wire \$528 ;
-  wire [15:0] \$529 ;
+  wire \$529 ;
   wire \$53 ;
   wire \$530 ;
-  wire [7:0] \$531 ;
+  wire [15:0] \$531 ;
   wire \$532 ;
-  wire [31:0] \$533 ;
+  wire [7:0] \$533 ;
   wire \$534 ;
-  wire \$535 ;
+  wire [31:0] \$535 ;
   wire \$536 ;
   wire \$537 ;
-  wire [7:0] \$538 ;
+  wire \$538 ;
   wire \$539 ;
   wire \$54 ;
-  wire \$540 ;
-  wire [31:0] \$541 ;
+  wire [7:0] \$540 ;
+  wire \$541 ;
   wire \$542 ;
-  wire \$543 ;
+  wire [31:0] \$543 ;
   wire \$544 ;
   wire \$545 ;
   wire \$546 ;
   wire \$547 ;
   wire \$548 ;
-  wire [15:0] \$549 ;
+  wire \$549 ;
   wire \$55 ;
   wire \$550 ;
-  wire [7:0] \$551 ;
+  wire [15:0] \$551 ;
   wire \$552 ;
-  wire [31:0] \$553 ;
+  wire [7:0] \$553 ;
   wire \$554 ;
-  wire \$555 ;
+  wire [31:0] \$555 ;
   wire \$556 ;
   wire \$557 ;
-  wire [7:0] \$558 ;
+  wire \$558 ;
   wire \$559 ;
   wire \$56 ;
-  wire \$560 ;
-  wire [31:0] \$561 ;
-  reg [12:0] \$562 ;
-  reg \$563 ;
-  reg \$564 ;
+  wire [7:0] \$560 ;
+  wire \$561 ;
+  wire \$562 ;
+  wire [31:0] \$563 ;
+  reg [12:0] \$564 ;
   reg \$565 ;
-  reg [46:0] \$566 ;
+  reg \$566 ;
   reg \$567 ;
-  reg \$568 ;
+  reg [46:0] \$568 ;
   reg \$569 ;
   wire \$57 ;
-  reg [11:0] \$570 ;
+  reg \$570 ;
   reg \$571 ;
-  reg [5:0] \$572 ;
-  reg [3:0] \$573 ;
-  reg [31:0] \$574 ;
-  reg [15:0] \$575 ;
-  reg [3:0] \$576 ;
-  reg [12:0] \$577 ;
-  reg [12:0] \$578 ;
-  reg \$579 ;
+  reg [11:0] \$572 ;
+  reg \$573 ;
+  reg [5:0] \$574 ;
+  reg [3:0] \$575 ;
+  reg [31:0] \$576 ;
+  reg [15:0] \$577 ;
+  reg [3:0] \$578 ;
+  reg [12:0] \$579 ;
   wire \$58 ;
-  reg [31:0] \$580 ;
-  reg [31:0] \$581 ;
+  reg [12:0] \$580 ;
+  reg \$581 ;
   reg [31:0] \$582 ;
   reg [31:0] \$583 ;
   reg [31:0] \$584 ;
-  reg [12:0] \$585 ;
-  reg [12:0] \$586 ;
+  reg [31:0] \$585 ;
+  reg [31:0] \$586 ;
   reg [12:0] \$587 ;
-  reg [13:0] \$588 ;
-  reg [13:0] \$589 ;
+  reg [12:0] \$588 ;
+  reg [12:0] \$589 ;
   wire \$59 ;
-  reg [15:0] \$590 ;
-  reg [3:0] \$591 ;
-  reg [31:0] \$592 ;
-  reg \$593 ;
-  reg [40:0] \$594 ;
-  reg [13:0] \$595 ;
-  reg [3:0] \$596 ;
-  reg [3:0] \$597 ;
+  reg [13:0] \$590 ;
+  reg [13:0] \$591 ;
+  reg [15:0] \$592 ;
+  reg [3:0] \$593 ;
+  reg [31:0] \$594 ;
+  reg \$595 ;
+  reg [40:0] \$596 ;
+  reg [13:0] \$597 ;
   reg \$598 ;
-  reg [46:0] \$599 ;
+  reg [40:0] \$599 ;
   wire \$6 ;
   wire \$60 ;
-  reg \$600 ;
-  reg [46:0] \$601 ;
-  reg \$602 ;
-  reg [46:0] \$603 ;
-  reg \$604 ;
+  reg [13:0] \$600 ;
+  reg [3:0] \$601 ;
+  reg [3:0] \$602 ;
+  reg \$603 ;
+  reg [46:0] \$604 ;
   reg \$605 ;
-  reg [31:0] \$606 ;
-  reg [4:0] \$607 ;
-  reg [12:0] \$608 ;
-  reg [12:0] \$609 ;
+  reg [46:0] \$606 ;
+  reg \$607 ;
+  reg [46:0] \$608 ;
+  reg \$609 ;
   wire \$61 ;
-  reg [13:0] \$610 ;
-  reg [12:0] \$611 ;
-  reg [1:0] \$612 ;
-  reg \$613 ;
-  reg \$614 ;
-  reg [31:0] \$615 ;
-  reg [15:0] \$616 ;
-  reg [15:0] \$617 ;
+  reg \$610 ;
+  reg [31:0] \$611 ;
+  reg [4:0] \$612 ;
+  reg [12:0] \$613 ;
+  reg [12:0] \$614 ;
+  reg [13:0] \$615 ;
+  reg [12:0] \$616 ;
+  reg [1:0] \$617 ;
   reg \$618 ;
   reg \$619 ;
   wire \$62 ;
-  reg [15:0] \$620 ;
-  reg [3:0] \$621 ;
-  reg [31:0] \$622 ;
+  reg [31:0] \$620 ;
+  reg [15:0] \$621 ;
+  reg [15:0] \$622 ;
   reg \$623 ;
   reg \$624 ;
-  reg [141:0] \$625 ;
-  reg \$626 ;
-  reg [141:0] \$627 ;
-  reg [231:0] \$628 ;
+  reg [15:0] \$625 ;
+  reg [3:0] \$626 ;
+  reg [31:0] \$627 ;
+  reg \$628 ;
   reg \$629 ;
   wire \$63 ;
-  reg \$630 ;
-  reg [372:0] \$631 ;
-  reg [214:0] \$632 ;
+  reg [141:0] \$630 ;
+  reg \$631 ;
+  reg [141:0] \$632 ;
+  reg [231:0] \$633 ;
+  reg \$634 ;
+  reg \$635 ;
+  reg [372:0] \$636 ;
+  reg [214:0] \$637 ;
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
@@ -638,23 +643,23 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$180  = 1'h0;
-  reg [141:0] \$signal$194  = 142'h000000000000000000000000000000000000;
-  wire [2:0] \$signal$194.beat ;
-  wire \$signal$194.desc ;
-  wire \$signal$194.first ;
-  wire \$signal$194.ids ;
-  wire [4:0] \$signal$194.index ;
-  wire [1:0] \$signal$194.kind ;
-  wire \$signal$194.last ;
-  wire [15:0] \$signal$194.position ;
-  wire [31:0] \$signal$194.sample ;
-  wire [15:0] \$signal$194.size ;
-  wire [31:0] \$signal$194.step ;
-  wire [31:0] \$signal$194.working_set ;
+  reg \$signal$182  = 1'h0;
+  reg [141:0] \$signal$198  = 142'h000000000000000000000000000000000000;
+  wire [2:0] \$signal$198.beat ;
+  wire \$signal$198.desc ;
+  wire \$signal$198.first ;
+  wire \$signal$198.ids ;
+  wire [4:0] \$signal$198.index ;
+  wire [1:0] \$signal$198.kind ;
+  wire \$signal$198.last ;
+  wire [15:0] \$signal$198.position ;
+  wire [31:0] \$signal$198.sample ;
+  wire [15:0] \$signal$198.size ;
+  wire [31:0] \$signal$198.step ;
+  wire [31:0] \$signal$198.working_set ;
   reg \$signal$60  = 1'h0;
   reg [12:0] \$signal$73  = 13'h0000;
-  reg \$signal$92  = 1'h0;
+  reg \$signal$94  = 1'h0;
   wire advance;
   input [7:0] alpha;
   wire [7:0] alpha;
@@ -745,6 +750,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [11:0] \entry.slot ;
   input errors_clear;
   wire errors_clear;
+  reg [40:0] f_job = 41'h00000000000;
+  wire \f_job.close ;
+  wire \f_job.full_pop ;
+  wire [12:0] \f_job.n_non ;
+  wire [12:0] \f_job.n_pop ;
+  wire [12:0] \f_job.n_skip ;
+  reg [13:0] f_total = 14'h0000;
+  reg f_valid = 1'h0;
   output framing_error;
   reg framing_error = 1'h0;
   reg [12:0] fresh = 13'h0000;
@@ -816,6 +829,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \j_flag.pop_ge_b ;
   wire \j_flag.skip_ge_b ;
   wire \j_flag.total_ge_b ;
+  wire j_load;
   (* init = 14'h0000 *)
   wire [13:0] j_total;
   reg j_valid = 1'h0;
@@ -953,20 +967,20 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] popular = 32'd0;
   reg [15:0] position = 16'h0000;
   wire [11:0] r_data;
-  wire [46:0] \r_data$189 ;
-  wire [46:0] \r_data$190 ;
-  wire [46:0] \r_data$191 ;
+  wire [46:0] \r_data$193 ;
+  wire [46:0] \r_data$194 ;
+  wire [46:0] \r_data$195 ;
   wire [40:0] \r_data$85 ;
   reg r_en;
-  wire \r_en$156 ;
-  wire \r_en$159 ;
-  wire \r_en$162 ;
-  wire \r_en$86 ;
+  wire \r_en$158 ;
+  wire \r_en$161 ;
+  wire \r_en$164 ;
+  wire \r_en$89 ;
   wire r_rdy;
-  wire \r_rdy$184 ;
-  wire \r_rdy$185 ;
+  wire \r_rdy$186 ;
   wire \r_rdy$187 ;
-  wire \r_rdy$188 ;
+  wire \r_rdy$189 ;
+  wire \r_rdy$190 ;
   wire [13:0] r_total;
   reg r_valid = 1'h0;
   wire reaches_limit;
@@ -1104,14 +1118,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire take_job;
   wire [13:0] total;
   reg [46:0] w_data = 47'h000000000000;
-  wire [11:0] \w_data$177 ;
+  wire [11:0] \w_data$179 ;
   (* init = 47'h000000000000 *)
   wire [46:0] \w_data$50 ;
   (* init = 47'h000000000000 *)
   wire [46:0] \w_data$51 ;
   wire [40:0] \w_data$78 ;
   reg w_en;
-  reg \w_en$176 ;
+  reg \w_en$178 ;
   reg \w_en$80 ;
   reg \w_en$81 ;
   reg \w_en$82 ;
@@ -33896,386 +33910,400 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [231:0] _0_;
   always @(posedge clk) begin
     if (advance) begin
-      _0_ <= records[{ \$310 [11:0], beat[2:0] }];
+      _0_ <= records[{ \$311 [11:0], beat[2:0] }];
     end
   end
   assign rec_read__data = _0_;
-  assign \$327  = \$326  | \r_rdy$184 ;
-  assign \$328  = \$327  | \r_rdy$185 ;
-  assign \$329  = \$328  | j_valid;
-  assign \$331  = \$329  | \$330 ;
-  assign \$332  = \$331  | pending_full_pop;
-  assign \$333  = \$332  | pending_close;
-  assign \$334  = \$333  | r_valid;
-  assign \$335  = \$334  | \$signal$180 ;
-  assign \$336  = \$335  | o__valid;
-  assign \$337  = \$336  | cold__valid;
-  assign \$338  = \$337  | \r_rdy$187 ;
-  assign \$339  = \$338  | \r_rdy$188 ;
-  assign \$340  = \$339  | pop_head_valid;
-  assign \$341  = \$340  | non_head_valid;
-  assign busy = \$341  | skip_head_valid;
-  assign \$342  = ! fsm_state;
-  assign \$344  = i__valid & i__ready;
-  assign \$345  = ~ in_sample;
-  assign \$346  = \$344  & \$345 ;
-  assign \$347  = fresh < 13'h1000;
-  assign \$348  = fresh + 1'h1;
-  assign \$349  = i__valid & i__ready;
-  assign \$350  = in_sample ? cur_beat : 4'h0;
-  assign \$351  = \$350  >= 4'h8;
-  assign \$352  = \$349  & \$351 ;
-  assign \$353  = i__valid & i__ready;
-  assign \$354  = in_sample ? cur_hot : 1'h1;
-  assign \$355  = ~ i__payload[0];
-  assign \$356  = \$355  | i__payload[1];
-  assign \$357  = ~ i__payload[60];
-  assign \$358  = \$357  | i__payload[61];
-  assign \$359  = ~ i__payload[120];
-  assign \$360  = \$359  | i__payload[121];
-  assign \$361  = ~ i__payload[180];
-  assign \$362  = \$361  | i__payload[181];
-  assign \$363  = & { \$362 , \$360 , \$358 , \$356  };
-  assign \$364  = in_sample ? cur_beat : 4'h0;
-  assign \$365  = \$364  >= 4'h8;
-  assign \$366  = \$363  | \$365 ;
-  assign \$367  = \$354  & \$366 ;
-  assign \$368  = ~ learn;
-  assign \$369  = \$367  & \$368 ;
-  assign \$370  = ~ skip;
+  assign \$321  = ~ rec_s[175];
+  assign \$322  = rec_s[174] & \$321 ;
+  assign \$323  = | { \$322 , \$320 , \$318 , \$316  };
+  assign \$324  = \$314  & \$323 ;
+  assign \$325  = in_sample | d_valid;
+  assign \$326  = | pend_total;
+  assign \$327  = \$325  | \$326 ;
+  assign \$328  = \$327  | \r_rdy$186 ;
+  assign \$329  = \$328  | \r_rdy$187 ;
+  assign \$330  = \$329  | f_valid;
+  assign \$331  = \$330  | j_valid;
+  assign \$333  = \$331  | \$332 ;
+  assign \$334  = \$333  | pending_full_pop;
+  assign \$335  = \$334  | pending_close;
+  assign \$336  = \$335  | r_valid;
+  assign \$337  = \$336  | \$signal$182 ;
+  assign \$338  = \$337  | o__valid;
+  assign \$339  = \$338  | cold__valid;
+  assign \$340  = \$339  | \r_rdy$189 ;
+  assign \$341  = \$340  | \r_rdy$190 ;
+  assign \$342  = \$341  | pop_head_valid;
+  assign \$343  = \$342  | non_head_valid;
+  assign busy = \$343  | skip_head_valid;
+  assign \$344  = ! fsm_state;
+  assign \$346  = i__valid & i__ready;
+  assign \$347  = ~ in_sample;
+  assign \$348  = \$346  & \$347 ;
+  assign \$349  = fresh < 13'h1000;
+  assign \$350  = fresh + 1'h1;
+  assign \$351  = i__valid & i__ready;
+  assign \$352  = in_sample ? cur_beat : 4'h0;
+  assign \$353  = \$352  >= 4'h8;
+  assign \$354  = \$351  & \$353 ;
+  assign \$355  = i__valid & i__ready;
+  assign \$356  = in_sample ? cur_hot : 1'h1;
+  assign \$357  = ~ i__payload[0];
+  assign \$358  = \$357  | i__payload[1];
+  assign \$359  = ~ i__payload[60];
+  assign \$360  = \$359  | i__payload[61];
+  assign \$361  = ~ i__payload[120];
+  assign \$362  = \$361  | i__payload[121];
+  assign \$363  = ~ i__payload[180];
+  assign \$364  = \$363  | i__payload[181];
+  assign \$365  = & { \$364 , \$362 , \$360 , \$358  };
+  assign \$366  = in_sample ? cur_beat : 4'h0;
+  assign \$367  = \$366  >= 4'h8;
+  assign \$368  = \$365  | \$367 ;
+  assign \$369  = \$356  & \$368 ;
+  assign \$370  = ~ learn;
   assign \$371  = \$369  & \$370 ;
-  assign \$372  = fresh < 13'h1000;
-  assign \$373  = \$372  ? fresh : { 1'h0, r_data };
-  assign \$374  = in_sample ? { 1'h0, cur_slot } : \$373 ;
-  assign \$375  = in_sample ? cur_hot : 1'h1;
-  assign \$376  = ~ i__payload[0];
-  assign \$377  = \$376  | i__payload[1];
-  assign \$378  = ~ i__payload[60];
-  assign \$379  = \$378  | i__payload[61];
-  assign \$380  = ~ i__payload[120];
-  assign \$381  = \$380  | i__payload[121];
-  assign \$382  = ~ i__payload[180];
-  assign \$383  = \$382  | i__payload[181];
-  assign \$384  = & { \$383 , \$381 , \$379 , \$377  };
-  assign \$385  = in_sample ? cur_beat : 4'h0;
-  assign \$386  = \$385  >= 4'h8;
-  assign \$387  = \$384  | \$386 ;
-  assign \$388  = \$375  & \$387 ;
-  assign \$389  = in_sample ? cur_beat : 4'h0;
-  assign \$390  = \$389  >= 4'h8;
+  assign \$372  = ~ skip;
+  assign \$373  = \$371  & \$372 ;
+  assign \$374  = fresh < 13'h1000;
+  assign \$375  = \$374  ? fresh : { 1'h0, r_data };
+  assign \$376  = in_sample ? { 1'h0, cur_slot } : \$375 ;
+  assign \$377  = in_sample ? cur_hot : 1'h1;
+  assign \$378  = ~ i__payload[0];
+  assign \$379  = \$378  | i__payload[1];
+  assign \$380  = ~ i__payload[60];
+  assign \$381  = \$380  | i__payload[61];
+  assign \$382  = ~ i__payload[120];
+  assign \$383  = \$382  | i__payload[121];
+  assign \$384  = ~ i__payload[180];
+  assign \$385  = \$384  | i__payload[181];
+  assign \$386  = & { \$385 , \$383 , \$381 , \$379  };
+  assign \$387  = in_sample ? cur_beat : 4'h0;
+  assign \$388  = \$387  >= 4'h8;
+  assign \$389  = \$386  | \$388 ;
+  assign \$390  = \$377  & \$389 ;
   assign \$391  = in_sample ? cur_beat : 4'h0;
-  assign \$392  = in_sample ? cur_beat : 4'h0;
-  assign \$393  = \$392  + 1'h1;
-  assign \$394  = \$390  ? { 1'h0, \$391  } : \$393 ;
-  assign \$395  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$396  = batch_size - 1'h1;
-  assign \$397  = working_set - 1'h1;
-  assign \$398  = \$85 [12:0] - 1'h1;
-  assign \$399  = ! \$85 [12:0];
-  assign \$400  = samples_in + 1'h1;
-  assign \$401  = popular + \$signal ;
-  assign \$402  = ~ \$signal ;
-  assign \$403  = ~ \$signal$60 ;
-  assign \$404  = \$402  & \$403 ;
-  assign \$405  = non_popular + \$404 ;
-  assign \$406  = skipped + \$signal$60 ;
-  assign \$407  = early_closes + early;
-  assign \$408  = pend_total + 1'h1;
-  assign \$409  = full_pop ? { 1'h0, pend_rest } : \$408 ;
-  assign \$410  = ~ \$signal ;
-  assign \$411  = pend_rest + \$410 ;
-  assign \$412  = ~ \$signal$60 ;
-  assign \$413  = in_batch + \$412 ;
-  assign \$414  = batch_done ? 17'h00000 : \$413 ;
-  assign \$415  = batches_in_set + batch_done;
-  assign \$416  = ~ i__ready;
-  assign \$417  = i__valid & \$416 ;
-  assign \$418  = stalls + 1'h1;
-  assign \$419  = ~ j_valid;
-  assign \$420  = \$419  | take_job;
-  assign \$421  = r_total >= batch_size;
-  assign \$422  = \r_data$85 [14:2] >= batch_size;
-  assign \$423  = \r_data$85 [40:28] >= batch_size;
-  assign \$424  = ! \r_data$85 [27:15];
-  assign \$425  = plan_rem_total >= batch_size;
-  assign \$426  = plan_rem_pop >= batch_size;
-  assign \$427  = plan_rem_skip >= batch_size;
-  assign \$428  = plan_rem_pop == plan_rem_total;
-  assign \$429  = ~ pop_head_valid;
-  assign \$430  = \$429  | pop_head_take;
-  assign \$431  = ~ non_head_valid;
-  assign \$432  = \$431  | non_head_take;
-  assign \$433  = ~ skip_head_valid;
-  assign \$434  = \$433  | skip_head_take;
-  assign \$435  = | e_total;
-  assign \$436  = | e_skip;
-  assign \$437  = step + 1'h1;
-  assign \$438  = e_index + 1'h1;
-  assign \$439  = | e_from_pop;
-  assign \$440  = micro_batches + 1'h1;
-  assign \$441  = ~ e_full;
-  assign \$442  = \$441  & e_close;
-  assign \$443  = \$442  & split;
-  assign \$444  = ~ e_new_skip;
-  assign \$445  = \$443  & \$444 ;
-  assign \$446  = e_phase + 1'h1;
-  assign \$447  = ~ e_full;
-  assign \$448  = \$447  & e_close;
-  assign \$449  = ~ split;
-  assign \$450  = \$448  & \$449 ;
-  assign \$451  = e_skip - e_skip_chunk;
-  assign \$452  = e_skip != e_skip_chunk;
-  assign \$453  = e_pop - e_chunk_pop;
-  assign \$454  = e_total - e_chunk;
-  assign \$455  = e_total != e_chunk;
-  assign \$456  = | e_size;
-  assign \$457  = ~ skipping;
-  assign \$458  = \$457  & pop_left;
-  assign \$459  = \$458  ? pop_head_valid : non_head_valid;
-  assign \$460  = skipping ? skip_head_valid : \$459 ;
-  assign \$461  = ~ skipping;
-  assign \$462  = \$461  & pop_left;
-  assign \$463  = \$462  ? pop_head : non_head;
-  assign \$464  = skipping ? skip_head : \$463 ;
-  assign \$465  = beat == \$464 [46:44];
-  assign \$466  = skipping | \$465 ;
-  assign \$467  = position + 1'h1;
-  assign \$468  = left - 1'h1;
-  assign \$469  = ~ skipping;
-  assign \$470  = \$469  & pop_left;
-  assign \$471  = from_pop - 1'h1;
-  assign \$472  = \$470  ? \$471  : 17'h00000;
-  assign \$473  = ~ skipping;
-  assign \$474  = \$473  & pop_left;
-  assign \$475  = from_pop != 1'h1;
-  assign \$476  = \$474  & \$475 ;
-  assign \$477  = left == 1'h1;
-  assign \$478  = beat + 1'h1;
-  assign \$479  = o__valid & o__ready;
-  assign \$480  = cold__valid & cold__ready;
-  assign \$481  = advance & \$signal$180 ;
-  assign \$482  = s_op[0] | s_op[141];
-  assign \$483  = ~ \$482 ;
-  assign \$484  = \$483  & rec_s[0];
-  assign \$485  = s_op[0] | s_op[141];
-  assign \$486  = ~ \$485 ;
-  assign \$487  = \$486  & rec_s[1];
-  assign \$488  = s_op[0] | s_op[141];
-  assign \$489  = \$488  ? 16'h0000 : rec_s[17:2];
+  assign \$392  = \$391  >= 4'h8;
+  assign \$393  = in_sample ? cur_beat : 4'h0;
+  assign \$394  = in_sample ? cur_beat : 4'h0;
+  assign \$395  = \$394  + 1'h1;
+  assign \$396  = \$392  ? { 1'h0, \$393  } : \$395 ;
+  assign \$397  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$398  = batch_size - 1'h1;
+  assign \$399  = working_set - 1'h1;
+  assign \$400  = \$85 [12:0] - 1'h1;
+  assign \$401  = ! \$85 [12:0];
+  assign \$402  = samples_in + 1'h1;
+  assign \$403  = popular + \$signal ;
+  assign \$404  = ~ \$signal ;
+  assign \$405  = ~ \$signal$60 ;
+  assign \$406  = \$404  & \$405 ;
+  assign \$407  = non_popular + \$406 ;
+  assign \$408  = skipped + \$signal$60 ;
+  assign \$409  = early_closes + early;
+  assign \$410  = pend_total + 1'h1;
+  assign \$411  = full_pop ? { 1'h0, pend_rest } : \$410 ;
+  assign \$412  = ~ \$signal ;
+  assign \$413  = pend_rest + \$412 ;
+  assign \$414  = ~ \$signal$60 ;
+  assign \$415  = in_batch + \$414 ;
+  assign \$416  = batch_done ? 17'h00000 : \$415 ;
+  assign \$417  = batches_in_set + batch_done;
+  assign \$418  = ~ i__ready;
+  assign \$419  = i__valid & \$418 ;
+  assign \$420  = stalls + 1'h1;
+  assign \$421  = ~ f_valid;
+  assign \$422  = \$421  | j_load;
+  assign \$423  = f_total >= batch_size;
+  assign \$424  = f_job[14:2] >= batch_size;
+  assign \$425  = f_job[40:28] >= batch_size;
+  assign \$426  = ! f_job[27:15];
+  assign \$427  = plan_rem_total >= batch_size;
+  assign \$428  = plan_rem_pop >= batch_size;
+  assign \$429  = plan_rem_skip >= batch_size;
+  assign \$430  = plan_rem_pop == plan_rem_total;
+  assign \$431  = ~ pop_head_valid;
+  assign \$432  = \$431  | pop_head_take;
+  assign \$433  = ~ non_head_valid;
+  assign \$434  = \$433  | non_head_take;
+  assign \$435  = ~ skip_head_valid;
+  assign \$436  = \$435  | skip_head_take;
+  assign \$437  = | e_total;
+  assign \$438  = | e_skip;
+  assign \$439  = step + 1'h1;
+  assign \$440  = e_index + 1'h1;
+  assign \$441  = | e_from_pop;
+  assign \$442  = micro_batches + 1'h1;
+  assign \$443  = ~ e_full;
+  assign \$444  = \$443  & e_close;
+  assign \$445  = \$444  & split;
+  assign \$446  = ~ e_new_skip;
+  assign \$447  = \$445  & \$446 ;
+  assign \$448  = e_phase + 1'h1;
+  assign \$449  = ~ e_full;
+  assign \$450  = \$449  & e_close;
+  assign \$451  = ~ split;
+  assign \$452  = \$450  & \$451 ;
+  assign \$453  = e_skip - e_skip_chunk;
+  assign \$454  = e_skip != e_skip_chunk;
+  assign \$455  = e_pop - e_chunk_pop;
+  assign \$456  = e_total - e_chunk;
+  assign \$457  = e_total != e_chunk;
+  assign \$458  = | e_size;
+  assign \$459  = ~ skipping;
+  assign \$460  = \$459  & pop_left;
+  assign \$461  = \$460  ? pop_head_valid : non_head_valid;
+  assign \$462  = skipping ? skip_head_valid : \$461 ;
+  assign \$463  = ~ skipping;
+  assign \$464  = \$463  & pop_left;
+  assign \$465  = \$464  ? pop_head : non_head;
+  assign \$466  = skipping ? skip_head : \$465 ;
+  assign \$467  = beat == \$466 [46:44];
+  assign \$468  = skipping | \$467 ;
+  assign \$469  = position + 1'h1;
+  assign \$470  = left - 1'h1;
+  assign \$471  = ~ skipping;
+  assign \$472  = \$471  & pop_left;
+  assign \$473  = from_pop - 1'h1;
+  assign \$474  = \$472  ? \$473  : 17'h00000;
+  assign \$475  = ~ skipping;
+  assign \$476  = \$475  & pop_left;
+  assign \$477  = from_pop != 1'h1;
+  assign \$478  = \$476  & \$477 ;
+  assign \$479  = left == 1'h1;
+  assign \$480  = beat + 1'h1;
+  assign \$481  = o__valid & o__ready;
+  assign \$482  = cold__valid & cold__ready;
+  assign \$483  = advance & \$signal$182 ;
+  assign \$484  = s_op[0] | s_op[141];
+  assign \$485  = ~ \$484 ;
+  assign \$486  = \$485  & rec_s[0];
+  assign \$487  = s_op[0] | s_op[141];
+  assign \$488  = ~ \$487 ;
+  assign \$489  = \$488  & rec_s[1];
   assign \$490  = s_op[0] | s_op[141];
-  assign \$491  = \$490  ? 8'h00 : rec_s[25:18];
+  assign \$491  = \$490  ? 16'h0000 : rec_s[17:2];
   assign \$492  = s_op[0] | s_op[141];
-  assign \$493  = \$492  ? 32'd0 : rec_s[57:26];
-  assign \$494  = ~ rec_s[1];
-  assign \$495  = rec_s[0] & \$494 ;
+  assign \$493  = \$492  ? 8'h00 : rec_s[25:18];
+  assign \$494  = s_op[0] | s_op[141];
+  assign \$495  = \$494  ? 32'd0 : rec_s[57:26];
   assign \$496  = ~ rec_s[1];
   assign \$497  = rec_s[0] & \$496 ;
-  assign \$498  = \$497  ? rec_s[25:18] : 8'h00;
-  assign \$499  = ~ rec_s[1];
-  assign \$500  = rec_s[0] & \$499 ;
-  assign \$501  = \$500  ? rec_s[57:26] : 32'd0;
-  assign \$502  = s_op[0] | s_op[141];
-  assign \$503  = ~ \$502 ;
-  assign \$504  = \$503  & rec_s[58];
-  assign \$505  = s_op[0] | s_op[141];
-  assign \$506  = ~ \$505 ;
-  assign \$507  = \$506  & rec_s[59];
-  assign \$508  = s_op[0] | s_op[141];
-  assign \$509  = \$508  ? 16'h0000 : rec_s[75:60];
+  assign \$498  = ~ rec_s[1];
+  assign \$499  = rec_s[0] & \$498 ;
+  assign \$500  = \$499  ? rec_s[25:18] : 8'h00;
+  assign \$501  = ~ rec_s[1];
+  assign \$502  = rec_s[0] & \$501 ;
+  assign \$503  = \$502  ? rec_s[57:26] : 32'd0;
+  assign \$504  = s_op[0] | s_op[141];
+  assign \$505  = ~ \$504 ;
+  assign \$506  = \$505  & rec_s[58];
+  assign \$507  = s_op[0] | s_op[141];
+  assign \$508  = ~ \$507 ;
+  assign \$509  = \$508  & rec_s[59];
   assign \$510  = s_op[0] | s_op[141];
-  assign \$511  = \$510  ? 8'h00 : rec_s[83:76];
+  assign \$511  = \$510  ? 16'h0000 : rec_s[75:60];
   assign \$512  = s_op[0] | s_op[141];
-  assign \$513  = \$512  ? 32'd0 : rec_s[115:84];
-  assign \$514  = ~ rec_s[59];
-  assign \$515  = rec_s[58] & \$514 ;
+  assign \$513  = \$512  ? 8'h00 : rec_s[83:76];
+  assign \$514  = s_op[0] | s_op[141];
+  assign \$515  = \$514  ? 32'd0 : rec_s[115:84];
   assign \$516  = ~ rec_s[59];
   assign \$517  = rec_s[58] & \$516 ;
-  assign \$518  = \$517  ? rec_s[83:76] : 8'h00;
-  assign \$519  = ~ rec_s[59];
-  assign \$520  = rec_s[58] & \$519 ;
-  assign \$521  = \$520  ? rec_s[115:84] : 32'd0;
-  assign \$522  = s_op[0] | s_op[141];
-  assign \$523  = ~ \$522 ;
-  assign \$524  = \$523  & rec_s[116];
-  assign \$525  = s_op[0] | s_op[141];
-  assign \$526  = ~ \$525 ;
-  assign \$527  = \$526  & rec_s[117];
-  assign \$528  = s_op[0] | s_op[141];
-  assign \$529  = \$528  ? 16'h0000 : rec_s[133:118];
+  assign \$518  = ~ rec_s[59];
+  assign \$519  = rec_s[58] & \$518 ;
+  assign \$520  = \$519  ? rec_s[83:76] : 8'h00;
+  assign \$521  = ~ rec_s[59];
+  assign \$522  = rec_s[58] & \$521 ;
+  assign \$523  = \$522  ? rec_s[115:84] : 32'd0;
+  assign \$524  = s_op[0] | s_op[141];
+  assign \$525  = ~ \$524 ;
+  assign \$526  = \$525  & rec_s[116];
+  assign \$527  = s_op[0] | s_op[141];
+  assign \$528  = ~ \$527 ;
+  assign \$529  = \$528  & rec_s[117];
   assign \$530  = s_op[0] | s_op[141];
-  assign \$531  = \$530  ? 8'h00 : rec_s[141:134];
+  assign \$531  = \$530  ? 16'h0000 : rec_s[133:118];
   assign \$532  = s_op[0] | s_op[141];
-  assign \$533  = \$532  ? 32'd0 : rec_s[173:142];
-  assign \$534  = ~ rec_s[117];
-  assign \$535  = rec_s[116] & \$534 ;
+  assign \$533  = \$532  ? 8'h00 : rec_s[141:134];
+  assign \$534  = s_op[0] | s_op[141];
+  assign \$535  = \$534  ? 32'd0 : rec_s[173:142];
   assign \$536  = ~ rec_s[117];
   assign \$537  = rec_s[116] & \$536 ;
-  assign \$538  = \$537  ? rec_s[141:134] : 8'h00;
-  assign \$539  = ~ rec_s[117];
-  assign \$540  = rec_s[116] & \$539 ;
-  assign \$541  = \$540  ? rec_s[173:142] : 32'd0;
-  assign \$542  = s_op[0] | s_op[141];
-  assign \$543  = ~ \$542 ;
-  assign \$544  = \$543  & rec_s[174];
-  assign \$545  = s_op[0] | s_op[141];
-  assign \$546  = ~ \$545 ;
-  assign \$547  = \$546  & rec_s[175];
-  assign \$548  = s_op[0] | s_op[141];
-  assign \$549  = \$548  ? 16'h0000 : rec_s[191:176];
+  assign \$538  = ~ rec_s[117];
+  assign \$539  = rec_s[116] & \$538 ;
+  assign \$540  = \$539  ? rec_s[141:134] : 8'h00;
+  assign \$541  = ~ rec_s[117];
+  assign \$542  = rec_s[116] & \$541 ;
+  assign \$543  = \$542  ? rec_s[173:142] : 32'd0;
+  assign \$544  = s_op[0] | s_op[141];
+  assign \$545  = ~ \$544 ;
+  assign \$546  = \$545  & rec_s[174];
+  assign \$547  = s_op[0] | s_op[141];
+  assign \$548  = ~ \$547 ;
+  assign \$549  = \$548  & rec_s[175];
   assign \$550  = s_op[0] | s_op[141];
-  assign \$551  = \$550  ? 8'h00 : rec_s[199:192];
+  assign \$551  = \$550  ? 16'h0000 : rec_s[191:176];
   assign \$552  = s_op[0] | s_op[141];
-  assign \$553  = \$552  ? 32'd0 : rec_s[231:200];
-  assign \$554  = ~ rec_s[175];
-  assign \$555  = rec_s[174] & \$554 ;
+  assign \$553  = \$552  ? 8'h00 : rec_s[199:192];
+  assign \$554  = s_op[0] | s_op[141];
+  assign \$555  = \$554  ? 32'd0 : rec_s[231:200];
   assign \$556  = ~ rec_s[175];
   assign \$557  = rec_s[174] & \$556 ;
-  assign \$558  = \$557  ? rec_s[199:192] : 8'h00;
-  assign \$559  = ~ rec_s[175];
-  assign \$560  = rec_s[174] & \$559 ;
-  assign \$561  = \$560  ? rec_s[231:200] : 32'd0;
+  assign \$558  = ~ rec_s[175];
+  assign \$559  = rec_s[174] & \$558 ;
+  assign \$560  = \$559  ? rec_s[199:192] : 8'h00;
+  assign \$561  = ~ rec_s[175];
+  assign \$562  = rec_s[174] & \$561 ;
+  assign \$563  = \$562  ? rec_s[231:200] : 32'd0;
   always @(posedge clk)
-    fresh <= \$562 ;
+    fresh <= \$564 ;
   always @(posedge clk)
-    framing_error <= \$563 ;
+    framing_error <= \$565 ;
   always @(posedge clk)
-    d_valid <= \$564 ;
+    d_valid <= \$566 ;
   always @(posedge clk)
-    in_sample <= \$565 ;
+    in_sample <= \$567 ;
   always @(posedge clk)
-    w_data <= \$566 ;
+    w_data <= \$568 ;
   always @(posedge clk)
-    \$signal  <= \$567 ;
+    \$signal  <= \$569 ;
   always @(posedge clk)
-    \$signal$60  <= \$568 ;
+    \$signal$60  <= \$570 ;
   always @(posedge clk)
-    d_flush <= \$569 ;
+    d_flush <= \$571 ;
   always @(posedge clk)
-    cur_slot <= \$570 ;
+    cur_slot <= \$572 ;
   always @(posedge clk)
-    cur_hot <= \$571 ;
+    cur_hot <= \$573 ;
   always @(posedge clk)
-    cur_stale <= \$572 ;
+    cur_stale <= \$574 ;
   always @(posedge clk)
-    cur_beat <= \$573 ;
+    cur_beat <= \$575 ;
   always @(posedge clk)
-    cur_sample <= \$574 ;
+    cur_sample <= \$576 ;
   always @(posedge clk)
-    batch_m1 <= \$575 ;
+    batch_m1 <= \$577 ;
   always @(posedge clk)
-    set_m1 <= \$576 ;
+    set_m1 <= \$578 ;
   always @(posedge clk)
-    \$signal$73  <= \$577 ;
+    \$signal$73  <= \$579 ;
   always @(posedge clk)
-    limit_m1 <= \$578 ;
+    limit_m1 <= \$580 ;
   always @(posedge clk)
-    limit_zero <= \$579 ;
+    limit_zero <= \$581 ;
   always @(posedge clk)
-    samples_in <= \$580 ;
+    samples_in <= \$582 ;
   always @(posedge clk)
-    popular <= \$581 ;
+    popular <= \$583 ;
   always @(posedge clk)
-    non_popular <= \$582 ;
+    non_popular <= \$584 ;
   always @(posedge clk)
-    skipped <= \$583 ;
+    skipped <= \$585 ;
   always @(posedge clk)
-    early_closes <= \$584 ;
+    early_closes <= \$586 ;
   always @(posedge clk)
-    pend_pop <= \$585 ;
+    pend_pop <= \$587 ;
   always @(posedge clk)
-    pend_non <= \$586 ;
+    pend_non <= \$588 ;
   always @(posedge clk)
-    pend_skip <= \$587 ;
+    pend_skip <= \$589 ;
   always @(posedge clk)
-    pend_total <= \$588 ;
+    pend_total <= \$590 ;
   always @(posedge clk)
-    pend_rest <= \$589 ;
+    pend_rest <= \$591 ;
   always @(posedge clk)
-    in_batch <= \$590 ;
+    in_batch <= \$592 ;
   always @(posedge clk)
-    batches_in_set <= \$591 ;
+    batches_in_set <= \$593 ;
   always @(posedge clk)
-    stalls <= \$592 ;
+    stalls <= \$594 ;
   always @(posedge clk)
-    j_valid <= \$593 ;
+    f_valid <= \$595 ;
   always @(posedge clk)
-    job_now <= \$594 ;
+    f_job <= \$596 ;
   always @(posedge clk)
-    plan_take_total <= \$595 ;
+    f_total <= \$597 ;
   always @(posedge clk)
-    plan_take_flag <= \$596 ;
+    j_valid <= \$598 ;
   always @(posedge clk)
-    plan_rem_flag <= \$597 ;
+    job_now <= \$599 ;
   always @(posedge clk)
-    pop_head_valid <= \$598 ;
+    plan_take_total <= \$600 ;
   always @(posedge clk)
-    pop_head <= \$599 ;
+    plan_take_flag <= \$601 ;
   always @(posedge clk)
-    non_head_valid <= \$600 ;
+    plan_rem_flag <= \$602 ;
   always @(posedge clk)
-    non_head <= \$601 ;
+    pop_head_valid <= \$603 ;
   always @(posedge clk)
-    skip_head_valid <= \$602 ;
+    pop_head <= \$604 ;
   always @(posedge clk)
-    skip_head <= \$603 ;
+    non_head_valid <= \$605 ;
   always @(posedge clk)
-    pending_full_pop <= \$604 ;
+    non_head <= \$606 ;
   always @(posedge clk)
-    pending_close <= \$605 ;
+    skip_head_valid <= \$607 ;
   always @(posedge clk)
-    set_id <= \$606 ;
+    skip_head <= \$608 ;
   always @(posedge clk)
-    index <= \$607 ;
+    pending_full_pop <= \$609 ;
   always @(posedge clk)
-    plan_rem_pop <= \$608 ;
+    pending_close <= \$610 ;
   always @(posedge clk)
-    plan_rem_non <= \$609 ;
+    set_id <= \$611 ;
   always @(posedge clk)
-    plan_rem_total <= \$610 ;
+    index <= \$612 ;
   always @(posedge clk)
-    plan_rem_skip <= \$611 ;
+    plan_rem_pop <= \$613 ;
   always @(posedge clk)
-    split_phase <= \$612 ;
+    plan_rem_non <= \$614 ;
   always @(posedge clk)
-    \$signal$92  <= \$613 ;
+    plan_rem_total <= \$615 ;
   always @(posedge clk)
-    rem_skip_nz <= \$614 ;
+    plan_rem_skip <= \$616 ;
   always @(posedge clk)
-    step <= \$615 ;
+    split_phase <= \$617 ;
   always @(posedge clk)
-    left <= \$616 ;
+    \$signal$94  <= \$618 ;
   always @(posedge clk)
-    from_pop <= \$617 ;
+    rem_skip_nz <= \$619 ;
   always @(posedge clk)
-    pop_left <= \$618 ;
+    step <= \$620 ;
   always @(posedge clk)
-    skipping <= \$619 ;
+    left <= \$621 ;
   always @(posedge clk)
-    position <= \$620 ;
+    from_pop <= \$622 ;
   always @(posedge clk)
-    beat <= \$621 ;
+    pop_left <= \$623 ;
   always @(posedge clk)
-    micro_batches <= \$622 ;
+    skipping <= \$624 ;
   always @(posedge clk)
-    fsm_state <= \$623 ;
+    position <= \$625 ;
   always @(posedge clk)
-    r_valid <= \$624 ;
+    beat <= \$626 ;
   always @(posedge clk)
-    \$signal$194  <= \$625 ;
+    micro_batches <= \$627 ;
   always @(posedge clk)
-    \$signal$180  <= \$626 ;
+    fsm_state <= \$628 ;
   always @(posedge clk)
-    s_op <= \$627 ;
+    r_valid <= \$629 ;
   always @(posedge clk)
-    rec_s <= \$628 ;
+    \$signal$198  <= \$630 ;
   always @(posedge clk)
-    o__valid <= \$629 ;
+    \$signal$182  <= \$631 ;
   always @(posedge clk)
-    cold__valid <= \$630 ;
+    s_op <= \$632 ;
   always @(posedge clk)
-    o__payload <= \$631 ;
+    rec_s <= \$633 ;
   always @(posedge clk)
-    cold__payload <= \$632 ;
+    o__valid <= \$634 ;
+  always @(posedge clk)
+    cold__valid <= \$635 ;
+  always @(posedge clk)
+    o__payload <= \$636 ;
+  always @(posedge clk)
+    cold__payload <= \$637 ;
   assign d_go = d_valid & w_rdy;
   assign \$1  = fresh < 13'h1000;
   assign \$2  = \$1  | r_rdy;
@@ -34403,142 +34431,144 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign advance = \$111  & \$114 ;
   assign r_total = \r_data$85 [14:2] + \r_data$85 [27:15];
   assign \$115  = ~ j_valid;
-  assign \r_en$86  = \$115  | take_job;
-  assign \$116  = ~ pending_full_pop;
-  assign \$117  = split_phase < 2'h2;
-  assign \$118  = split_phase == 2'h2;
-  assign \$119  = \$118  & rem_skip_nz;
-  assign \$120  = \$117  | \$119 ;
-  assign \$121  = \$signal$92  | rem_skip_nz;
-  assign \$122  = split ? \$120  : \$121 ;
-  assign \$123  = pending_close & \$122 ;
-  assign \$124  = ~ \$123 ;
-  assign \$125  = \$116  & \$124 ;
-  assign \$126  = plan_now & \$125 ;
-  assign take_job = \$126  & j_valid;
+  assign j_load = \$115  | take_job;
+  assign \$116  = ~ f_valid;
+  assign \r_en$89  = \$116  | j_load;
+  assign \$117  = ~ pending_full_pop;
+  assign \$118  = split_phase < 2'h2;
+  assign \$119  = split_phase == 2'h2;
+  assign \$120  = \$119  & rem_skip_nz;
+  assign \$121  = \$118  | \$120 ;
+  assign \$122  = \$signal$94  | rem_skip_nz;
+  assign \$123  = split ? \$121  : \$122 ;
+  assign \$124  = pending_close & \$123 ;
+  assign \$125  = ~ \$124 ;
+  assign \$126  = \$117  & \$125 ;
+  assign \$127  = plan_now & \$126 ;
+  assign take_job = \$127  & j_valid;
   assign plan_take_skip_chunk = plan_take_flag[2] ? batch_size : { 3'h0, job_now[40:28] };
   assign plan_take_chunk = plan_take_flag[0] ? batch_size : { 2'h0, plan_take_total };
   assign plan_take_chunk_pop = plan_take_flag[1] ? batch_size : { 3'h0, job_now[14:2] };
-  assign \$127  = job_now[1] & split;
-  assign \$130  = job_now[1] & split;
-  assign \$133  = job_now[1] & split;
-  assign \$136  = | job_now[40:28];
-  assign \$138  = ~ split;
-  assign \$139  = job_now[1] & \$138 ;
-  assign \$140  = | plan_take_total;
-  assign \$141  = \$139  & \$140 ;
-  assign \$142  = ~ split;
-  assign \$143  = job_now[1] & \$142 ;
-  assign \$144  = | job_now[40:28];
-  assign \$145  = \$143  & \$144 ;
-  assign \$146  = plan_take_flag[0] ? plan_take_flag[1] : plan_take_flag[3];
-  assign \$147  = ! job_now[14:2];
-  assign \$148  = \$147  ? 2'h2 : 2'h1;
-  assign \$149  = \$146  ? 2'h0 : \$148 ;
-  assign \$150  = ~ pending_full_pop;
-  assign \$151  = split_phase < 2'h2;
-  assign \$152  = split_phase == 2'h2;
-  assign \$153  = \$152  & rem_skip_nz;
-  assign \$154  = \$151  | \$153 ;
-  assign \$155  = \$signal$92  | rem_skip_nz;
-  assign \$156  = split ? \$154  : \$155 ;
-  assign \$157  = pending_close & \$156 ;
-  assign \$158  = ~ \$157 ;
-  assign \$159  = \$150  & \$158 ;
-  assign \$160  = \$159  & pending_close;
-  assign \$161  = ~ \$160 ;
-  assign plan_rem_close = pending_close & \$161 ;
+  assign \$128  = job_now[1] & split;
+  assign \$131  = job_now[1] & split;
+  assign \$134  = job_now[1] & split;
+  assign \$137  = | job_now[40:28];
+  assign \$139  = ~ split;
+  assign \$140  = job_now[1] & \$139 ;
+  assign \$141  = | plan_take_total;
+  assign \$142  = \$140  & \$141 ;
+  assign \$143  = ~ split;
+  assign \$144  = job_now[1] & \$143 ;
+  assign \$145  = | job_now[40:28];
+  assign \$146  = \$144  & \$145 ;
+  assign \$147  = plan_take_flag[0] ? plan_take_flag[1] : plan_take_flag[3];
+  assign \$148  = ! job_now[14:2];
+  assign \$149  = \$148  ? 2'h2 : 2'h1;
+  assign \$150  = \$147  ? 2'h0 : \$149 ;
+  assign \$151  = ~ pending_full_pop;
+  assign \$152  = split_phase < 2'h2;
+  assign \$153  = split_phase == 2'h2;
+  assign \$154  = \$153  & rem_skip_nz;
+  assign \$155  = \$152  | \$154 ;
+  assign \$156  = \$signal$94  | rem_skip_nz;
+  assign \$157  = split ? \$155  : \$156 ;
+  assign \$158  = pending_close & \$157 ;
+  assign \$159  = ~ \$158 ;
+  assign \$160  = \$151  & \$159 ;
+  assign \$161  = \$160  & pending_close;
+  assign \$162  = ~ \$161 ;
+  assign plan_rem_close = pending_close & \$162 ;
   assign plan_rem_skip_chunk = plan_rem_flag[2] ? batch_size : { 3'h0, plan_rem_skip };
   assign plan_rem_chunk = plan_rem_flag[0] ? batch_size : { 2'h0, plan_rem_total };
   assign plan_rem_chunk_pop = plan_rem_flag[1] ? batch_size : { 3'h0, plan_rem_pop };
-  assign \$162  = ~ pending_full_pop;
-  assign \$163  = split_phase < 2'h2;
-  assign \$164  = split_phase == 2'h2;
-  assign \$165  = \$164  & rem_skip_nz;
-  assign \$166  = \$163  | \$165 ;
-  assign \$167  = \$signal$92  | rem_skip_nz;
-  assign \$168  = split ? \$166  : \$167 ;
-  assign \$169  = pending_close & \$168 ;
-  assign \$170  = ~ \$169 ;
-  assign \$171  = \$162  & \$170 ;
-  assign \$172  = \$171  & pending_close;
-  assign \$173  = ~ \$172 ;
-  assign \$174  = pending_close & \$173 ;
-  assign \$175  = \$174  & split;
-  assign \$176  = ! split_phase;
-  assign \$177  = \$175  & \$176 ;
-  assign \$178  = ~ pending_full_pop;
-  assign \$179  = split_phase < 2'h2;
-  assign \$180  = split_phase == 2'h2;
-  assign \$181  = \$180  & rem_skip_nz;
-  assign \$182  = \$179  | \$181 ;
-  assign \$183  = \$signal$92  | rem_skip_nz;
-  assign \$184  = split ? \$182  : \$183 ;
-  assign \$185  = pending_close & \$184 ;
-  assign \$186  = ~ \$185 ;
-  assign \$187  = \$178  & \$186 ;
-  assign \$188  = \$187  & pending_close;
-  assign \$189  = ~ \$188 ;
-  assign \$190  = pending_close & \$189 ;
-  assign \$191  = \$190  & split;
-  assign \$192  = split_phase == 1'h1;
-  assign \$193  = \$191  & \$192 ;
-  assign \$194  = ~ pending_full_pop;
-  assign \$195  = split_phase < 2'h2;
-  assign \$196  = split_phase == 2'h2;
-  assign \$197  = \$196  & rem_skip_nz;
-  assign \$198  = \$195  | \$197 ;
-  assign \$199  = \$signal$92  | rem_skip_nz;
-  assign \$200  = split ? \$198  : \$199 ;
-  assign \$201  = pending_close & \$200 ;
-  assign \$202  = ~ \$201 ;
-  assign \$203  = \$194  & \$202 ;
-  assign \$204  = \$203  & pending_close;
-  assign \$205  = ~ \$204 ;
-  assign \$206  = pending_close & \$205 ;
-  assign \$207  = \$206  & split;
-  assign \$208  = split_phase == 2'h2;
-  assign \$209  = \$207  & \$208 ;
-  assign \$210  = | plan_rem_skip;
-  assign \$211  = \$209  & \$210 ;
-  assign \$212  = ~ pending_full_pop;
-  assign \$213  = split_phase < 2'h2;
-  assign \$214  = split_phase == 2'h2;
-  assign \$215  = \$214  & rem_skip_nz;
-  assign \$216  = \$213  | \$215 ;
-  assign \$217  = \$signal$92  | rem_skip_nz;
-  assign \$218  = split ? \$216  : \$217 ;
-  assign \$219  = pending_close & \$218 ;
-  assign \$220  = ~ \$219 ;
-  assign \$221  = \$212  & \$220 ;
-  assign \$222  = \$221  & pending_close;
-  assign \$223  = ~ \$222 ;
-  assign \$224  = pending_close & \$223 ;
-  assign \$225  = ~ split;
-  assign \$226  = \$224  & \$225 ;
-  assign \$227  = | plan_rem_total;
-  assign \$228  = \$226  & \$227 ;
-  assign \$229  = ~ pending_full_pop;
-  assign \$230  = split_phase < 2'h2;
-  assign \$231  = split_phase == 2'h2;
-  assign \$232  = \$231  & rem_skip_nz;
-  assign \$233  = \$230  | \$232 ;
-  assign \$234  = \$signal$92  | rem_skip_nz;
-  assign \$235  = split ? \$233  : \$234 ;
-  assign \$236  = pending_close & \$235 ;
-  assign \$237  = ~ \$236 ;
-  assign \$238  = \$229  & \$237 ;
-  assign \$239  = \$238  & pending_close;
-  assign \$240  = ~ \$239 ;
-  assign \$241  = pending_close & \$240 ;
-  assign \$242  = ~ split;
-  assign \$243  = \$241  & \$242 ;
-  assign \$244  = | plan_rem_skip;
-  assign \$245  = \$243  & \$244 ;
-  assign \$246  = plan_rem_flag[0] ? plan_rem_flag[1] : plan_rem_flag[3];
-  assign \$247  = ! plan_rem_pop;
-  assign \$248  = \$247  ? 2'h2 : 2'h1;
-  assign \$249  = \$246  ? 2'h0 : \$248 ;
+  assign \$163  = ~ pending_full_pop;
+  assign \$164  = split_phase < 2'h2;
+  assign \$165  = split_phase == 2'h2;
+  assign \$166  = \$165  & rem_skip_nz;
+  assign \$167  = \$164  | \$166 ;
+  assign \$168  = \$signal$94  | rem_skip_nz;
+  assign \$169  = split ? \$167  : \$168 ;
+  assign \$170  = pending_close & \$169 ;
+  assign \$171  = ~ \$170 ;
+  assign \$172  = \$163  & \$171 ;
+  assign \$173  = \$172  & pending_close;
+  assign \$174  = ~ \$173 ;
+  assign \$175  = pending_close & \$174 ;
+  assign \$176  = \$175  & split;
+  assign \$177  = ! split_phase;
+  assign \$178  = \$176  & \$177 ;
+  assign \$179  = ~ pending_full_pop;
+  assign \$180  = split_phase < 2'h2;
+  assign \$181  = split_phase == 2'h2;
+  assign \$182  = \$181  & rem_skip_nz;
+  assign \$183  = \$180  | \$182 ;
+  assign \$184  = \$signal$94  | rem_skip_nz;
+  assign \$185  = split ? \$183  : \$184 ;
+  assign \$186  = pending_close & \$185 ;
+  assign \$187  = ~ \$186 ;
+  assign \$188  = \$179  & \$187 ;
+  assign \$189  = \$188  & pending_close;
+  assign \$190  = ~ \$189 ;
+  assign \$191  = pending_close & \$190 ;
+  assign \$192  = \$191  & split;
+  assign \$193  = split_phase == 1'h1;
+  assign \$194  = \$192  & \$193 ;
+  assign \$195  = ~ pending_full_pop;
+  assign \$196  = split_phase < 2'h2;
+  assign \$197  = split_phase == 2'h2;
+  assign \$198  = \$197  & rem_skip_nz;
+  assign \$199  = \$196  | \$198 ;
+  assign \$200  = \$signal$94  | rem_skip_nz;
+  assign \$201  = split ? \$199  : \$200 ;
+  assign \$202  = pending_close & \$201 ;
+  assign \$203  = ~ \$202 ;
+  assign \$204  = \$195  & \$203 ;
+  assign \$205  = \$204  & pending_close;
+  assign \$206  = ~ \$205 ;
+  assign \$207  = pending_close & \$206 ;
+  assign \$208  = \$207  & split;
+  assign \$209  = split_phase == 2'h2;
+  assign \$210  = \$208  & \$209 ;
+  assign \$211  = | plan_rem_skip;
+  assign \$212  = \$210  & \$211 ;
+  assign \$213  = ~ pending_full_pop;
+  assign \$214  = split_phase < 2'h2;
+  assign \$215  = split_phase == 2'h2;
+  assign \$216  = \$215  & rem_skip_nz;
+  assign \$217  = \$214  | \$216 ;
+  assign \$218  = \$signal$94  | rem_skip_nz;
+  assign \$219  = split ? \$217  : \$218 ;
+  assign \$220  = pending_close & \$219 ;
+  assign \$221  = ~ \$220 ;
+  assign \$222  = \$213  & \$221 ;
+  assign \$223  = \$222  & pending_close;
+  assign \$224  = ~ \$223 ;
+  assign \$225  = pending_close & \$224 ;
+  assign \$226  = ~ split;
+  assign \$227  = \$225  & \$226 ;
+  assign \$228  = | plan_rem_total;
+  assign \$229  = \$227  & \$228 ;
+  assign \$230  = ~ pending_full_pop;
+  assign \$231  = split_phase < 2'h2;
+  assign \$232  = split_phase == 2'h2;
+  assign \$233  = \$232  & rem_skip_nz;
+  assign \$234  = \$231  | \$233 ;
+  assign \$235  = \$signal$94  | rem_skip_nz;
+  assign \$236  = split ? \$234  : \$235 ;
+  assign \$237  = pending_close & \$236 ;
+  assign \$238  = ~ \$237 ;
+  assign \$239  = \$230  & \$238 ;
+  assign \$240  = \$239  & pending_close;
+  assign \$241  = ~ \$240 ;
+  assign \$242  = pending_close & \$241 ;
+  assign \$243  = ~ split;
+  assign \$244  = \$242  & \$243 ;
+  assign \$245  = | plan_rem_skip;
+  assign \$246  = \$244  & \$245 ;
+  assign \$247  = plan_rem_flag[0] ? plan_rem_flag[1] : plan_rem_flag[3];
+  assign \$248  = ! plan_rem_pop;
+  assign \$249  = \$248  ? 2'h2 : 2'h1;
+  assign \$250  = \$247  ? 2'h0 : \$249 ;
   assign e_full = take_job ? job_now[0] : pending_full_pop;
   assign e_close = take_job ? job_now[1] : plan_rem_close;
   assign e_pop = take_job ? job_now[14:2] : plan_rem_pop;
@@ -34555,101 +34585,94 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign e_size = take_job ? plan_take_size : plan_rem_size;
   assign e_from_pop = take_job ? plan_take_from_pop : plan_rem_from_pop;
   assign e_new_skip = take_job ? plan_take_new_skip : plan_rem_new_skip;
-  assign \$250  = ~ pending_full_pop;
-  assign \$251  = split_phase < 2'h2;
-  assign \$252  = split_phase == 2'h2;
-  assign \$253  = \$252  & rem_skip_nz;
-  assign \$254  = \$251  | \$253 ;
-  assign \$255  = \$signal$92  | rem_skip_nz;
-  assign \$256  = split ? \$254  : \$255 ;
-  assign \$257  = pending_close & \$256 ;
-  assign \$258  = ~ \$257 ;
-  assign \$259  = \$250  & \$258 ;
-  assign \$260  = \$259  & pending_close;
-  assign \$261  = set_id + \$260 ;
-  assign \$262  = ~ pending_full_pop;
-  assign \$263  = split_phase < 2'h2;
-  assign \$264  = split_phase == 2'h2;
-  assign \$265  = \$264  & rem_skip_nz;
-  assign \$266  = \$263  | \$265 ;
-  assign \$267  = \$signal$92  | rem_skip_nz;
-  assign \$268  = split ? \$266  : \$267 ;
-  assign \$269  = pending_close & \$268 ;
-  assign \$270  = ~ \$269 ;
-  assign \$271  = \$262  & \$270 ;
-  assign \$272  = \$271  & pending_close;
-  assign e_index = \$272  ? 5'h00 : index;
-  assign \$273  = ~ pop_head_valid;
-  assign \r_en$156  = \$273  | pop_head_take;
-  assign \$274  = ~ non_head_valid;
-  assign \r_en$159  = \$274  | non_head_take;
-  assign \$275  = ~ skip_head_valid;
-  assign \r_en$162  = \$275  | skip_head_take;
-  assign \$276  = ~ skipping;
-  assign \$277  = \$276  & pop_left;
-  assign \$278  = \$277  ? pop_head_valid : non_head_valid;
-  assign \$279  = skipping ? skip_head_valid : \$278 ;
-  assign \$280  = ~ skipping;
-  assign \$281  = \$280  & pop_left;
-  assign \$282  = \$281  ? pop_head : non_head;
-  assign \$283  = skipping ? skip_head : \$282 ;
-  assign \$284  = step - 1'h1;
-  assign \$285  = ! beat;
-  assign \$286  = ~ skipping;
-  assign \$287  = \$286  & pop_left;
-  assign \$288  = \$287  ? pop_head : non_head;
-  assign \$289  = skipping ? skip_head : \$288 ;
-  assign \$290  = beat == \$289 [46:44];
-  assign \$291  = skipping | \$290 ;
-  assign \$292  = ~ skipping;
-  assign \$293  = \$292  & pop_left;
-  assign \$294  = \$293  ? pop_head : non_head;
-  assign \$295  = skipping ? skip_head : \$294 ;
-  assign \$296  = beat == \$295 [46:44];
-  assign \$297  = skipping | \$296 ;
-  assign \$298  = ~ skipping;
-  assign \$299  = \$298  & pop_left;
-  assign \$300  = ~ skipping;
-  assign \$301  = ~ pop_left;
-  assign \$302  = \$300  & \$301 ;
-  assign \$303  = ~ skipping;
-  assign \$304  = \$303  & pop_left;
-  assign \$305  = \$304  ? pop_head : non_head;
-  assign \$306  = skipping ? skip_head : \$305 ;
-  assign \$307  = ~ skipping;
-  assign \$308  = \$307  & pop_left;
-  assign \$309  = \$308  ? pop_head : non_head;
-  assign \$310  = skipping ? skip_head : \$309 ;
-  assign \$311  = advance & \$signal$180 ;
-  assign \$312  = s_op[0] | s_op[141];
-  assign \$313  = ~ \$312 ;
-  assign \$314  = ~ rec_s[1];
-  assign \$315  = rec_s[0] & \$314 ;
-  assign \$316  = ~ rec_s[59];
-  assign \$317  = rec_s[58] & \$316 ;
-  assign \$318  = ~ rec_s[117];
-  assign \$319  = rec_s[116] & \$318 ;
-  assign \$320  = ~ rec_s[175];
-  assign \$321  = rec_s[174] & \$320 ;
-  assign \$322  = | { \$321 , \$319 , \$317 , \$315  };
-  assign \$323  = \$313  & \$322 ;
-  assign \$324  = in_sample | d_valid;
-  assign \$325  = | pend_total;
-  assign \$326  = \$324  | \$325 ;
+  assign \$251  = ~ pending_full_pop;
+  assign \$252  = split_phase < 2'h2;
+  assign \$253  = split_phase == 2'h2;
+  assign \$254  = \$253  & rem_skip_nz;
+  assign \$255  = \$252  | \$254 ;
+  assign \$256  = \$signal$94  | rem_skip_nz;
+  assign \$257  = split ? \$255  : \$256 ;
+  assign \$258  = pending_close & \$257 ;
+  assign \$259  = ~ \$258 ;
+  assign \$260  = \$251  & \$259 ;
+  assign \$261  = \$260  & pending_close;
+  assign \$262  = set_id + \$261 ;
+  assign \$263  = ~ pending_full_pop;
+  assign \$264  = split_phase < 2'h2;
+  assign \$265  = split_phase == 2'h2;
+  assign \$266  = \$265  & rem_skip_nz;
+  assign \$267  = \$264  | \$266 ;
+  assign \$268  = \$signal$94  | rem_skip_nz;
+  assign \$269  = split ? \$267  : \$268 ;
+  assign \$270  = pending_close & \$269 ;
+  assign \$271  = ~ \$270 ;
+  assign \$272  = \$263  & \$271 ;
+  assign \$273  = \$272  & pending_close;
+  assign e_index = \$273  ? 5'h00 : index;
+  assign \$274  = ~ pop_head_valid;
+  assign \r_en$158  = \$274  | pop_head_take;
+  assign \$275  = ~ non_head_valid;
+  assign \r_en$161  = \$275  | non_head_take;
+  assign \$276  = ~ skip_head_valid;
+  assign \r_en$164  = \$276  | skip_head_take;
+  assign \$277  = ~ skipping;
+  assign \$278  = \$277  & pop_left;
+  assign \$279  = \$278  ? pop_head_valid : non_head_valid;
+  assign \$280  = skipping ? skip_head_valid : \$279 ;
+  assign \$281  = ~ skipping;
+  assign \$282  = \$281  & pop_left;
+  assign \$283  = \$282  ? pop_head : non_head;
+  assign \$284  = skipping ? skip_head : \$283 ;
+  assign \$285  = step - 1'h1;
+  assign \$286  = ! beat;
+  assign \$287  = ~ skipping;
+  assign \$288  = \$287  & pop_left;
+  assign \$289  = \$288  ? pop_head : non_head;
+  assign \$290  = skipping ? skip_head : \$289 ;
+  assign \$291  = beat == \$290 [46:44];
+  assign \$292  = skipping | \$291 ;
+  assign \$293  = ~ skipping;
+  assign \$294  = \$293  & pop_left;
+  assign \$295  = \$294  ? pop_head : non_head;
+  assign \$296  = skipping ? skip_head : \$295 ;
+  assign \$297  = beat == \$296 [46:44];
+  assign \$298  = skipping | \$297 ;
+  assign \$299  = ~ skipping;
+  assign \$300  = \$299  & pop_left;
+  assign \$301  = ~ skipping;
+  assign \$302  = ~ pop_left;
+  assign \$303  = \$301  & \$302 ;
+  assign \$304  = ~ skipping;
+  assign \$305  = \$304  & pop_left;
+  assign \$306  = \$305  ? pop_head : non_head;
+  assign \$307  = skipping ? skip_head : \$306 ;
+  assign \$308  = ~ skipping;
+  assign \$309  = \$308  & pop_left;
+  assign \$310  = \$309  ? pop_head : non_head;
+  assign \$311  = skipping ? skip_head : \$310 ;
+  assign \$312  = advance & \$signal$182 ;
+  assign \$313  = s_op[0] | s_op[141];
+  assign \$314  = ~ \$313 ;
+  assign \$315  = ~ rec_s[1];
+  assign \$316  = rec_s[0] & \$315 ;
+  assign \$317  = ~ rec_s[59];
+  assign \$318  = rec_s[58] & \$317 ;
+  assign \$319  = ~ rec_s[117];
+  assign \$320  = rec_s[116] & \$319 ;
   \micro_batch_scheduler.free_slots  free_slots (
     .clk(clk),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
     .rst(rst),
-    .w_en(\w_en$176 ),
-    .w_port__data(\$306 [11:0])
+    .w_en(\w_en$178 ),
+    .w_port__data(\$307 [11:0])
   );
   \micro_batch_scheduler.jobs  jobs (
     .clk(clk),
     .r_data(\r_data$85 ),
-    .r_en(\r_en$86 ),
-    .r_rdy(\r_rdy$185 ),
+    .r_en(\r_en$89 ),
+    .r_rdy(\r_rdy$187 ),
     .rst(rst),
     .w_en(\w_en$82 ),
     .w_port__data(job),
@@ -34657,27 +34680,27 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   );
   \micro_batch_scheduler.non_queue  non_queue (
     .clk(clk),
-    .r_data(\r_data$190 ),
-    .r_en(\r_en$159 ),
-    .r_rdy(\r_rdy$188 ),
+    .r_data(\r_data$194 ),
+    .r_en(\r_en$161 ),
+    .r_rdy(\r_rdy$190 ),
     .rst(rst),
     .w_en(\w_en$80 ),
     .w_port__data(w_data)
   );
   \micro_batch_scheduler.pop_queue  pop_queue (
     .clk(clk),
-    .r_data(\r_data$189 ),
-    .r_en(\r_en$156 ),
-    .r_rdy(\r_rdy$187 ),
+    .r_data(\r_data$193 ),
+    .r_en(\r_en$158 ),
+    .r_rdy(\r_rdy$189 ),
     .rst(rst),
     .w_en(w_en),
     .w_port__data(w_data)
   );
   \micro_batch_scheduler.skip_queue  skip_queue (
     .clk(clk),
-    .r_data(\r_data$191 ),
-    .r_en(\r_en$162 ),
-    .r_rdy(\r_rdy$184 ),
+    .r_data(\r_data$195 ),
+    .r_en(\r_en$164 ),
+    .r_rdy(\r_rdy$186 ),
     .rst(rst),
     .w_en(\w_en$81 ),
     .w_port__data(w_data)
@@ -34726,15 +34749,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_start = 1'h0;
     if (job_now[0]) begin
       plan_take_start = 1'h1;
-    end else if (\$129 ) begin
+    end else if (\$130 ) begin
       plan_take_start = 1'h1;
-    end else if (\$132 ) begin
+    end else if (\$133 ) begin
       plan_take_start = 1'h1;
-    end else if (\$137 ) begin
+    end else if (\$138 ) begin
       plan_take_start = 1'h1;
-    end else if (\$141 ) begin
+    end else if (\$142 ) begin
       plan_take_start = 1'h1;
-    end else if (\$145 ) begin
+    end else if (\$146 ) begin
       plan_take_start = 1'h1;
     end
   end
@@ -34743,15 +34766,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_kind = 2'h0;
     if (job_now[0]) begin
       plan_take_kind = 2'h0;
-    end else if (\$129 ) begin
+    end else if (\$130 ) begin
       plan_take_kind = 2'h0;
-    end else if (\$132 ) begin
+    end else if (\$133 ) begin
       plan_take_kind = 2'h2;
-    end else if (\$137 ) begin
+    end else if (\$138 ) begin
       plan_take_kind = 2'h3;
-    end else if (\$141 ) begin
-      plan_take_kind = \$149 ;
-    end else if (\$145 ) begin
+    end else if (\$142 ) begin
+      plan_take_kind = \$150 ;
+    end else if (\$146 ) begin
       plan_take_kind = 2'h3;
     end
   end
@@ -34760,15 +34783,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_size = 16'h0000;
     if (job_now[0]) begin
       plan_take_size = batch_size;
-    end else if (\$129 ) begin
+    end else if (\$130 ) begin
       plan_take_size = { 3'h0, job_now[14:2] };
-    end else if (\$132 ) begin
+    end else if (\$133 ) begin
       plan_take_size = { 3'h0, job_now[27:15] };
-    end else if (\$137 ) begin
+    end else if (\$138 ) begin
       plan_take_size = plan_take_skip_chunk;
-    end else if (\$141 ) begin
+    end else if (\$142 ) begin
       plan_take_size = plan_take_chunk;
-    end else if (\$145 ) begin
+    end else if (\$146 ) begin
       plan_take_size = plan_take_skip_chunk;
     end
   end
@@ -34777,11 +34800,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_from_pop = 16'h0000;
     if (job_now[0]) begin
       plan_take_from_pop = batch_size;
-    end else if (\$129 ) begin
+    end else if (\$130 ) begin
       plan_take_from_pop = { 3'h0, job_now[14:2] };
-    end else if (\$132 ) begin
-    end else if (\$137 ) begin
-    end else if (\$141 ) begin
+    end else if (\$133 ) begin
+    end else if (\$138 ) begin
+    end else if (\$142 ) begin
       plan_take_from_pop = plan_take_chunk_pop;
     end
   end
@@ -34789,12 +34812,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     plan_take_new_skip = 1'h0;
     if (job_now[0]) begin
-    end else if (\$129 ) begin
-    end else if (\$132 ) begin
-    end else if (\$137 ) begin
+    end else if (\$130 ) begin
+    end else if (\$133 ) begin
+    end else if (\$138 ) begin
       plan_take_new_skip = 1'h1;
-    end else if (\$141 ) begin
-    end else if (\$145 ) begin
+    end else if (\$142 ) begin
+    end else if (\$146 ) begin
       plan_take_new_skip = 1'h1;
     end
   end
@@ -34803,15 +34826,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_start = 1'h0;
     if (pending_full_pop) begin
       plan_rem_start = 1'h1;
-    end else if (\$177 ) begin
+    end else if (\$178 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$193 ) begin
+    end else if (\$194 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$211 ) begin
+    end else if (\$212 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$228 ) begin
+    end else if (\$229 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$245 ) begin
+    end else if (\$246 ) begin
       plan_rem_start = 1'h1;
     end
   end
@@ -34820,15 +34843,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_kind = 2'h0;
     if (pending_full_pop) begin
       plan_rem_kind = 2'h0;
-    end else if (\$177 ) begin
+    end else if (\$178 ) begin
       plan_rem_kind = 2'h0;
-    end else if (\$193 ) begin
+    end else if (\$194 ) begin
       plan_rem_kind = 2'h2;
-    end else if (\$211 ) begin
+    end else if (\$212 ) begin
       plan_rem_kind = 2'h3;
-    end else if (\$228 ) begin
-      plan_rem_kind = \$249 ;
-    end else if (\$245 ) begin
+    end else if (\$229 ) begin
+      plan_rem_kind = \$250 ;
+    end else if (\$246 ) begin
       plan_rem_kind = 2'h3;
     end
   end
@@ -34837,15 +34860,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_size = 16'h0000;
     if (pending_full_pop) begin
       plan_rem_size = batch_size;
-    end else if (\$177 ) begin
+    end else if (\$178 ) begin
       plan_rem_size = { 3'h0, plan_rem_pop };
-    end else if (\$193 ) begin
+    end else if (\$194 ) begin
       plan_rem_size = { 3'h0, plan_rem_non };
-    end else if (\$211 ) begin
+    end else if (\$212 ) begin
       plan_rem_size = plan_rem_skip_chunk;
-    end else if (\$228 ) begin
+    end else if (\$229 ) begin
       plan_rem_size = plan_rem_chunk;
-    end else if (\$245 ) begin
+    end else if (\$246 ) begin
       plan_rem_size = plan_rem_skip_chunk;
     end
   end
@@ -34854,11 +34877,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_from_pop = 16'h0000;
     if (pending_full_pop) begin
       plan_rem_from_pop = batch_size;
-    end else if (\$177 ) begin
+    end else if (\$178 ) begin
       plan_rem_from_pop = { 3'h0, plan_rem_pop };
-    end else if (\$193 ) begin
-    end else if (\$211 ) begin
-    end else if (\$228 ) begin
+    end else if (\$194 ) begin
+    end else if (\$212 ) begin
+    end else if (\$229 ) begin
       plan_rem_from_pop = plan_rem_chunk_pop;
     end
   end
@@ -34866,12 +34889,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     plan_rem_new_skip = 1'h0;
     if (pending_full_pop) begin
-    end else if (\$177 ) begin
-    end else if (\$193 ) begin
-    end else if (\$211 ) begin
+    end else if (\$178 ) begin
+    end else if (\$194 ) begin
+    end else if (\$212 ) begin
       plan_rem_new_skip = 1'h1;
-    end else if (\$228 ) begin
-    end else if (\$245 ) begin
+    end else if (\$229 ) begin
+    end else if (\$246 ) begin
       plan_rem_new_skip = 1'h1;
     end
   end
@@ -34896,7 +34919,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue_valid = 1'h1;
             end
         1'h1:
-            if (\$279 ) begin
+            if (\$280 ) begin
               issue_valid = 1'h1;
             end
       endcase
@@ -34913,19 +34936,19 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue[0] = 1'h1;
               issue[2:1] = e_kind;
               issue[18:3] = e_size;
-              issue[50:19] = \$261 [31:0];
+              issue[50:19] = \$262 [31:0];
               issue[55:51] = e_index;
               issue[87:56] = step;
             end
         1'h1:
-            if (\$279 ) begin
-              issue[119:88] = \$283 [43:12];
+            if (\$280 ) begin
+              issue[119:88] = \$284 [43:12];
               issue[135:120] = position;
               issue[138:136] = beat[2:0];
-              issue[87:56] = \$284 [31:0];
+              issue[87:56] = \$285 [31:0];
               issue[141] = skipping;
-              issue[139] = \$285 ;
-              issue[140] = \$291 ;
+              issue[139] = \$286 ;
+              issue[140] = \$292 ;
             end
       endcase
     end
@@ -34939,9 +34962,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$279 ) begin
-              if (\$297 ) begin
-                pop_head_take = \$299 ;
+            if (\$280 ) begin
+              if (\$298 ) begin
+                pop_head_take = \$300 ;
               end
             end
       endcase
@@ -34956,9 +34979,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$279 ) begin
-              if (\$297 ) begin
-                non_head_take = \$302 ;
+            if (\$280 ) begin
+              if (\$298 ) begin
+                non_head_take = \$303 ;
               end
             end
       endcase
@@ -34973,8 +34996,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$279 ) begin
-              if (\$297 ) begin
+            if (\$280 ) begin
+              if (\$298 ) begin
                 skip_head_take = skipping;
               end
             end
@@ -34983,16 +35006,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$176  = 1'h0;
+    \w_en$178  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$279 ) begin
-              if (\$297 ) begin
-                \w_en$176  = 1'h1;
+            if (\$280 ) begin
+              if (\$298 ) begin
+                \w_en$178  = 1'h1;
               end
             end
       endcase
@@ -35001,60 +35024,30 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     any_cold = 1'h0;
-    if (\$311 ) begin
-      any_cold = \$323 ;
+    if (\$312 ) begin
+      any_cold = \$324 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = fresh;
-    if (\$346 ) begin
-      if (\$347 ) begin
-        \$562  = \$348 [12:0];
+    \$564  = fresh;
+    if (\$348 ) begin
+      if (\$349 ) begin
+        \$564  = \$350 [12:0];
       end
     end
     if (rst) begin
-      \$562  = 13'h0000;
+      \$564  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = framing_error;
+    \$565  = framing_error;
     if (errors_clear) begin
-      \$563  = 1'h0;
+      \$565  = 1'h0;
     end
-    if (\$352 ) begin
-      \$563  = 1'h1;
-    end
-    if (rst) begin
-      \$563  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d_valid;
-    if (d_go) begin
-      \$564  = 1'h0;
-    end
-    if (\$353 ) begin
-      if (i__payload[241]) begin
-        \$564  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$564  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = in_sample;
-    if (\$353 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-        \$565  = 1'h0;
-      end else begin
-        \$565  = 1'h1;
-      end
+    if (\$354 ) begin
+      \$565  = 1'h1;
     end
     if (rst) begin
       \$565  = 1'h0;
@@ -35062,22 +35055,28 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = w_data;
-    if (\$353 ) begin
+    \$566  = d_valid;
+    if (d_go) begin
+      \$566  = 1'h0;
+    end
+    if (\$355 ) begin
       if (i__payload[241]) begin
-        \$566  = entry;
+        \$566  = 1'h1;
       end
     end
     if (rst) begin
-      \$566  = 47'h000000000000;
+      \$566  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = \$signal ;
-    if (\$353 ) begin
+    \$567  = in_sample;
+    if (\$355 ) begin
+      (* full_case = 32'd1 *)
       if (i__payload[241]) begin
-        \$567  = \$371 ;
+        \$567  = 1'h0;
+      end else begin
+        \$567  = 1'h1;
       end
     end
     if (rst) begin
@@ -35086,22 +35085,22 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = \$signal$60 ;
-    if (\$353 ) begin
+    \$568  = w_data;
+    if (\$355 ) begin
       if (i__payload[241]) begin
-        \$568  = skip;
+        \$568  = entry;
       end
     end
     if (rst) begin
-      \$568  = 1'h0;
+      \$568  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d_flush;
-    if (\$353 ) begin
+    \$569  = \$signal ;
+    if (\$355 ) begin
       if (i__payload[241]) begin
-        \$569  = i__payload[274];
+        \$569  = \$373 ;
       end
     end
     if (rst) begin
@@ -35110,26 +35109,22 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = cur_slot;
-    if (\$353 ) begin
-      (* full_case = 32'd1 *)
+    \$570  = \$signal$60 ;
+    if (\$355 ) begin
       if (i__payload[241]) begin
-      end else begin
-        \$570  = \$374 [11:0];
+        \$570  = skip;
       end
     end
     if (rst) begin
-      \$570  = 12'h000;
+      \$570  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = cur_hot;
-    if (\$353 ) begin
-      (* full_case = 32'd1 *)
+    \$571  = d_flush;
+    if (\$355 ) begin
       if (i__payload[241]) begin
-      end else begin
-        \$571  = \$388 ;
+        \$571  = i__payload[274];
       end
     end
     if (rst) begin
@@ -35138,112 +35133,114 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = cur_stale;
-    if (\$353 ) begin
+    \$572  = cur_slot;
+    if (\$355 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$572  = \$20 [5:0];
+        \$572  = \$376 [11:0];
       end
     end
     if (rst) begin
-      \$572  = 6'h00;
+      \$572  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = cur_beat;
-    if (\$353 ) begin
+    \$573  = cur_hot;
+    if (\$355 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$573  = \$394 [3:0];
+        \$573  = \$390 ;
       end
     end
     if (rst) begin
-      \$573  = 4'h0;
+      \$573  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = cur_sample;
-    if (\$353 ) begin
+    \$574  = cur_stale;
+    if (\$355 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$574  = \$395 ;
+        \$574  = \$20 [5:0];
       end
     end
     if (rst) begin
-      \$574  = 32'd0;
+      \$574  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = \$396 [15:0];
+    \$575  = cur_beat;
+    if (\$355 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$575  = \$396 [3:0];
+      end
+    end
     if (rst) begin
-      \$575  = 16'h0000;
+      \$575  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = \$397 [3:0];
+    \$576  = cur_sample;
+    if (\$355 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$576  = \$397 ;
+      end
+    end
     if (rst) begin
-      \$576  = 4'h0;
+      \$576  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = \$85 [12:0];
+    \$577  = \$398 [15:0];
     if (rst) begin
-      \$577  = 13'h0000;
+      \$577  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = \$398 [12:0];
+    \$578  = \$399 [3:0];
     if (rst) begin
-      \$578  = 13'h0000;
+      \$578  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = \$399 ;
+    \$579  = \$85 [12:0];
     if (rst) begin
-      \$579  = 1'h0;
+      \$579  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = samples_in;
+    \$580  = \$400 [12:0];
+    if (rst) begin
+      \$580  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$581  = \$401 ;
+    if (rst) begin
+      \$581  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$582  = samples_in;
     if (d_go) begin
-      \$580  = \$400 [31:0];
-    end
-    if (counters_clear) begin
-      \$580  = 32'd0;
-    end
-    if (rst) begin
-      \$580  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = popular;
-    if (d_go) begin
-      \$581  = \$401 [31:0];
-    end
-    if (counters_clear) begin
-      \$581  = 32'd0;
-    end
-    if (rst) begin
-      \$581  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = non_popular;
-    if (d_go) begin
-      \$582  = \$405 [31:0];
+      \$582  = \$402 [31:0];
     end
     if (counters_clear) begin
       \$582  = 32'd0;
@@ -35254,9 +35251,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = skipped;
+    \$583  = popular;
     if (d_go) begin
-      \$583  = \$406 [31:0];
+      \$583  = \$403 [31:0];
     end
     if (counters_clear) begin
       \$583  = 32'd0;
@@ -35267,7 +35264,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = early_closes;
+    \$584  = non_popular;
     if (d_go) begin
       \$584  = \$407 [31:0];
     end
@@ -35280,43 +35277,39 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = pend_pop;
+    \$585  = skipped;
     if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$585  = 13'h0000;
-      end else begin
-        \$585  = \$90 [12:0];
-      end
+      \$585  = \$408 [31:0];
+    end
+    if (counters_clear) begin
+      \$585  = 32'd0;
     end
     if (rst) begin
-      \$585  = 13'h0000;
+      \$585  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = pend_non;
+    \$586  = early_closes;
     if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$586  = 13'h0000;
-      end else begin
-        \$586  = \$94 [12:0];
-      end
+      \$586  = \$409 [31:0];
+    end
+    if (counters_clear) begin
+      \$586  = 32'd0;
     end
     if (rst) begin
-      \$586  = 13'h0000;
+      \$586  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = pend_skip;
+    \$587  = pend_pop;
     if (d_go) begin
       (* full_case = 32'd1 *)
       if (close) begin
         \$587  = 13'h0000;
       end else begin
-        \$587  = \$95 [12:0];
+        \$587  = \$90 [12:0];
       end
     end
     if (rst) begin
@@ -35325,135 +35318,142 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = pend_total;
+    \$588  = pend_non;
     if (d_go) begin
       (* full_case = 32'd1 *)
       if (close) begin
-        \$588  = 14'h0000;
+        \$588  = 13'h0000;
       end else begin
-        \$588  = \$409 [13:0];
+        \$588  = \$94 [12:0];
       end
     end
     if (rst) begin
-      \$588  = 14'h0000;
+      \$588  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = pend_rest;
+    \$589  = pend_skip;
     if (d_go) begin
       (* full_case = 32'd1 *)
       if (close) begin
-        \$589  = 14'h0000;
+        \$589  = 13'h0000;
       end else begin
-        \$589  = \$411 [13:0];
+        \$589  = \$95 [12:0];
       end
     end
     if (rst) begin
-      \$589  = 14'h0000;
+      \$589  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = in_batch;
+    \$590  = pend_total;
     if (d_go) begin
       (* full_case = 32'd1 *)
       if (close) begin
-        \$590  = 16'h0000;
+        \$590  = 14'h0000;
       end else begin
-        \$590  = \$414 [15:0];
+        \$590  = \$411 [13:0];
       end
     end
     if (rst) begin
-      \$590  = 16'h0000;
+      \$590  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = batches_in_set;
+    \$591  = pend_rest;
     if (d_go) begin
       (* full_case = 32'd1 *)
       if (close) begin
-        \$591  = 4'h0;
+        \$591  = 14'h0000;
       end else begin
-        \$591  = \$415 [3:0];
+        \$591  = \$413 [13:0];
       end
     end
     if (rst) begin
-      \$591  = 4'h0;
+      \$591  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = stalls;
-    if (\$417 ) begin
-      \$592  = \$418 [31:0];
+    \$592  = in_batch;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$592  = 16'h0000;
+      end else begin
+        \$592  = \$416 [15:0];
+      end
+    end
+    if (rst) begin
+      \$592  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$593  = batches_in_set;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$593  = 4'h0;
+      end else begin
+        \$593  = \$417 [3:0];
+      end
+    end
+    if (rst) begin
+      \$593  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$594  = stalls;
+    if (\$419 ) begin
+      \$594  = \$420 [31:0];
     end
     if (counters_clear) begin
-      \$592  = 32'd0;
+      \$594  = 32'd0;
     end
     if (rst) begin
-      \$592  = 32'd0;
+      \$594  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = j_valid;
-    if (\$420 ) begin
-      \$593  = \r_rdy$185 ;
+    \$595  = f_valid;
+    if (\$422 ) begin
+      \$595  = \r_rdy$187 ;
     end
     if (rst) begin
-      \$593  = 1'h0;
+      \$595  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = job_now;
-    if (\$420 ) begin
-      \$594  = \r_data$85 ;
+    \$596  = f_job;
+    if (\$422 ) begin
+      \$596  = \r_data$85 ;
     end
     if (rst) begin
-      \$594  = 41'h00000000000;
+      \$596  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = plan_take_total;
-    if (\$420 ) begin
-      \$595  = r_total;
+    \$597  = f_total;
+    if (\$422 ) begin
+      \$597  = r_total;
     end
     if (rst) begin
-      \$595  = 14'h0000;
+      \$597  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = plan_take_flag;
-    if (\$420 ) begin
-      \$596 [0] = \$421 ;
-      \$596 [1] = \$422 ;
-      \$596 [2] = \$423 ;
-      \$596 [3] = \$424 ;
-    end
-    if (rst) begin
-      \$596  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597 [0] = \$425 ;
-    \$597 [1] = \$426 ;
-    \$597 [2] = \$427 ;
-    \$597 [3] = \$428 ;
-    if (rst) begin
-      \$597  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = pop_head_valid;
-    if (\$430 ) begin
-      \$598  = \r_rdy$187 ;
+    \$598  = j_valid;
+    if (j_load) begin
+      \$598  = f_valid;
     end
     if (rst) begin
       \$598  = 1'h0;
@@ -35461,75 +35461,72 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = pop_head;
-    if (\$430 ) begin
-      \$599  = \r_data$189 ;
+    \$599  = job_now;
+    if (j_load) begin
+      \$599  = f_job;
     end
     if (rst) begin
-      \$599  = 47'h000000000000;
+      \$599  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = non_head_valid;
+    \$600  = plan_take_total;
+    if (j_load) begin
+      \$600  = f_total;
+    end
+    if (rst) begin
+      \$600  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$601  = plan_take_flag;
+    if (j_load) begin
+      \$601 [0] = \$423 ;
+      \$601 [1] = \$424 ;
+      \$601 [2] = \$425 ;
+      \$601 [3] = \$426 ;
+    end
+    if (rst) begin
+      \$601  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$602 [0] = \$427 ;
+    \$602 [1] = \$428 ;
+    \$602 [2] = \$429 ;
+    \$602 [3] = \$430 ;
+    if (rst) begin
+      \$602  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$603  = pop_head_valid;
     if (\$432 ) begin
-      \$600  = \r_rdy$188 ;
+      \$603  = \r_rdy$189 ;
     end
     if (rst) begin
-      \$600  = 1'h0;
+      \$603  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = non_head;
+    \$604  = pop_head;
     if (\$432 ) begin
-      \$601  = \r_data$190 ;
+      \$604  = \r_data$193 ;
     end
     if (rst) begin
-      \$601  = 47'h000000000000;
+      \$604  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = skip_head_valid;
+    \$605  = non_head_valid;
     if (\$434 ) begin
-      \$602  = \r_rdy$184 ;
-    end
-    if (rst) begin
-      \$602  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = skip_head;
-    if (\$434 ) begin
-      \$603  = \r_data$191 ;
-    end
-    if (rst) begin
-      \$603  = 47'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = pending_full_pop;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$604  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$604  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = pending_close;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$605  = e_close;
-      endcase
+      \$605  = \r_rdy$190 ;
     end
     if (rst) begin
       \$605  = 1'h0;
@@ -35537,246 +35534,201 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = set_id;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$606  = \$261 [31:0];
-      endcase
+    \$606  = non_head;
+    if (\$434 ) begin
+      \$606  = \r_data$194 ;
     end
     if (rst) begin
-      \$606  = 32'd0;
+      \$606  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = index;
+    \$607  = skip_head_valid;
+    if (\$436 ) begin
+      \$607  = \r_rdy$186 ;
+    end
+    if (rst) begin
+      \$607  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$608  = skip_head;
+    if (\$436 ) begin
+      \$608  = \r_data$195 ;
+    end
+    if (rst) begin
+      \$608  = 47'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$609  = pending_full_pop;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$609  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$609  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$610  = pending_close;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$610  = e_close;
+      endcase
+    end
+    if (rst) begin
+      \$610  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$611  = set_id;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$611  = \$262 [31:0];
+      endcase
+    end
+    if (rst) begin
+      \$611  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$612  = index;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$607  = e_index;
+            \$612  = e_index;
             if (e_start) begin
-              \$607  = \$438 [4:0];
+              \$612  = \$440 [4:0];
             end
           end
       endcase
     end
     if (rst) begin
-      \$607  = 5'h00;
+      \$612  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = plan_rem_pop;
+    \$613  = plan_rem_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$608  = e_pop;
+            \$613  = e_pop;
             if (e_start) begin
               if (e_new_skip) begin
-              end else if (\$450 ) begin
-                \$608  = \$453 [12:0];
+              end else if (\$452 ) begin
+                \$613  = \$455 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$608  = 13'h0000;
+      \$613  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = plan_rem_non;
+    \$614  = plan_rem_non;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$609  = e_non;
+            \$614  = e_non;
       endcase
     end
     if (rst) begin
-      \$609  = 13'h0000;
+      \$614  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = plan_rem_total;
+    \$615  = plan_rem_total;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$610  = e_total;
+            \$615  = e_total;
             if (e_start) begin
               if (e_new_skip) begin
-              end else if (\$450 ) begin
-                \$610  = \$454 [13:0];
+              end else if (\$452 ) begin
+                \$615  = \$456 [13:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$610  = 14'h0000;
+      \$615  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = plan_rem_skip;
+    \$616  = plan_rem_skip;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$611  = e_skip;
+            \$616  = e_skip;
             if (e_start) begin
               if (e_new_skip) begin
-                \$611  = \$451 [12:0];
+                \$616  = \$453 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$611  = 13'h0000;
+      \$616  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = split_phase;
+    \$617  = split_phase;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$612  = e_phase;
+            \$617  = e_phase;
             if (e_start) begin
-              if (\$445 ) begin
-                \$612  = \$446 [1:0];
+              if (\$447 ) begin
+                \$617  = \$448 [1:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$612  = 2'h0;
+      \$617  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = \$signal$92 ;
+    \$618  = \$signal$94 ;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$613  = \$435 ;
+            \$618  = \$437 ;
             if (e_start) begin
               if (e_new_skip) begin
-              end else if (\$450 ) begin
-                \$613  = \$455 ;
+              end else if (\$452 ) begin
+                \$618  = \$457 ;
               end
             end
           end
-      endcase
-    end
-    if (rst) begin
-      \$613  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = rem_skip_nz;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$614  = \$436 ;
-            if (e_start) begin
-              if (e_new_skip) begin
-                \$614  = \$452 ;
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$614  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = step;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$615  = \$437 [31:0];
-            end
-      endcase
-    end
-    if (rst) begin
-      \$615  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = left;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$616  = e_size;
-            end
-        1'h1:
-            if (\$460 ) begin
-              if (\$466 ) begin
-                \$616  = \$468 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$616  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = from_pop;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$617  = e_from_pop;
-            end
-        1'h1:
-            if (\$460 ) begin
-              if (\$466 ) begin
-                \$617  = \$472 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$617  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = pop_left;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$618  = \$439 ;
-            end
-        1'h1:
-            if (\$460 ) begin
-              if (\$466 ) begin
-                \$618  = \$476 ;
-              end
-            end
       endcase
     end
     if (rst) begin
@@ -35785,13 +35737,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = skipping;
+    \$619  = rem_skip_nz;
     if (advance) begin
       casez (fsm_state)
         1'h0:
+          begin
+            \$619  = \$438 ;
             if (e_start) begin
-              \$619  = e_new_skip;
+              if (e_new_skip) begin
+                \$619  = \$454 ;
+              end
             end
+          end
       endcase
     end
     if (rst) begin
@@ -35800,87 +35757,77 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = position;
+    \$620  = step;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$620  = \$439 [31:0];
+            end
+      endcase
+    end
+    if (rst) begin
+      \$620  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$621  = left;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$620  = 16'h0000;
+              \$621  = e_size;
             end
         1'h1:
-            if (\$460 ) begin
-              if (\$466 ) begin
-                \$620  = \$467 [15:0];
+            if (\$462 ) begin
+              if (\$468 ) begin
+                \$621  = \$470 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$620  = 16'h0000;
+      \$621  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = beat;
+    \$622  = from_pop;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$621  = 4'h0;
+              \$622  = e_from_pop;
             end
         1'h1:
-            if (\$460 ) begin
-              (* full_case = 32'd1 *)
-              if (\$466 ) begin
-                \$621  = 4'h0;
-              end else begin
-                \$621  = \$478 [3:0];
+            if (\$462 ) begin
+              if (\$468 ) begin
+                \$622  = \$474 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$621  = 4'h0;
+      \$622  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = micro_batches;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$622  = \$440 [31:0];
-            end
-      endcase
-    end
-    if (counters_clear) begin
-      \$622  = 32'd0;
-    end
-    if (rst) begin
-      \$622  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = fsm_state;
+    \$623  = pop_left;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              if (\$456 ) begin
-                \$623  = 1'h1;
-              end
+              \$623  = \$441 ;
             end
         1'h1:
-            if (\$460 ) begin
-              if (\$466 ) begin
-                if (\$477 ) begin
-                  \$623  = 1'h0;
-                end
+            if (\$462 ) begin
+              if (\$468 ) begin
+                \$623  = \$478 ;
               end
             end
       endcase
@@ -35891,9 +35838,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = r_valid;
+    \$624  = skipping;
     if (advance) begin
-      \$624  = issue_valid;
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$624  = e_new_skip;
+            end
+      endcase
     end
     if (rst) begin
       \$624  = 1'h0;
@@ -35901,132 +35853,233 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = \$signal$194 ;
+    \$625  = position;
     if (advance) begin
-      \$625  = issue;
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$625  = 16'h0000;
+            end
+        1'h1:
+            if (\$462 ) begin
+              if (\$468 ) begin
+                \$625  = \$469 [15:0];
+              end
+            end
+      endcase
     end
     if (rst) begin
-      \$625  = 142'h000000000000000000000000000000000000;
+      \$625  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = \$signal$180 ;
+    \$626  = beat;
     if (advance) begin
-      \$626  = r_valid;
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$626  = 4'h0;
+            end
+        1'h1:
+            if (\$462 ) begin
+              (* full_case = 32'd1 *)
+              if (\$468 ) begin
+                \$626  = 4'h0;
+              end else begin
+                \$626  = \$480 [3:0];
+              end
+            end
+      endcase
     end
     if (rst) begin
-      \$626  = 1'h0;
+      \$626  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = s_op;
+    \$627  = micro_batches;
     if (advance) begin
-      \$627  = \$signal$194 ;
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$627  = \$442 [31:0];
+            end
+      endcase
+    end
+    if (counters_clear) begin
+      \$627  = 32'd0;
     end
     if (rst) begin
-      \$627  = 142'h000000000000000000000000000000000000;
+      \$627  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = rec_s;
+    \$628  = fsm_state;
     if (advance) begin
-      \$628  = rec_read__data;
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              if (\$458 ) begin
+                \$628  = 1'h1;
+              end
+            end
+        1'h1:
+            if (\$462 ) begin
+              if (\$468 ) begin
+                if (\$479 ) begin
+                  \$628  = 1'h0;
+                end
+              end
+            end
+      endcase
     end
     if (rst) begin
-      \$628  = 232'h0000000000000000000000000000000000000000000000000000000000;
+      \$628  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = o__valid;
-    if (\$479 ) begin
+    \$629  = r_valid;
+    if (advance) begin
+      \$629  = issue_valid;
+    end
+    if (rst) begin
       \$629  = 1'h0;
     end
-    if (\$481 ) begin
-      \$629  = 1'h1;
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$630  = \$signal$198 ;
+    if (advance) begin
+      \$630  = issue;
     end
     if (rst) begin
-      \$629  = 1'h0;
+      \$630  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = cold__valid;
-    if (\$480 ) begin
-      \$630  = 1'h0;
-    end
-    if (\$481 ) begin
-      \$630  = any_cold;
+    \$631  = \$signal$182 ;
+    if (advance) begin
+      \$631  = r_valid;
     end
     if (rst) begin
-      \$630  = 1'h0;
+      \$631  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = o__payload;
-    if (\$481 ) begin
-      \$631 [0] = s_op[0];
-      \$631 [2:1] = s_op[2:1];
-      \$631 [18:3] = s_op[18:3];
-      \$631 [50:19] = s_op[50:19];
-      \$631 [55:51] = s_op[55:51];
-      \$631 [87:56] = s_op[87:56];
-      \$631 [119:88] = s_op[119:88];
-      \$631 [135:120] = s_op[135:120];
-      \$631 [138:136] = s_op[138:136];
-      \$631 [139] = s_op[139];
-      \$631 [140] = s_op[140];
-      \$631 [141] = \$484 ;
-      \$631 [142] = \$487 ;
-      \$631 [158:143] = \$489 ;
-      \$631 [166:159] = \$491 ;
-      \$631 [198:167] = \$493 ;
-      \$631 [199] = \$504 ;
-      \$631 [200] = \$507 ;
-      \$631 [216:201] = \$509 ;
-      \$631 [224:217] = \$511 ;
-      \$631 [256:225] = \$513 ;
-      \$631 [257] = \$524 ;
-      \$631 [258] = \$527 ;
-      \$631 [274:259] = \$529 ;
-      \$631 [282:275] = \$531 ;
-      \$631 [314:283] = \$533 ;
-      \$631 [315] = \$544 ;
-      \$631 [316] = \$547 ;
-      \$631 [332:317] = \$549 ;
-      \$631 [340:333] = \$551 ;
-      \$631 [372:341] = \$553 ;
+    \$632  = s_op;
+    if (advance) begin
+      \$632  = \$signal$198 ;
     end
     if (rst) begin
-      \$631  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$632  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = cold__payload;
-    if (\$481 ) begin
-      \$632 [31:0] = s_op[87:56];
-      \$632 [47:32] = s_op[135:120];
-      \$632 [50:48] = s_op[138:136];
-      \$632 [51] = \$495 ;
-      \$632 [59:52] = \$498 ;
-      \$632 [91:60] = \$501 ;
-      \$632 [92] = \$515 ;
-      \$632 [100:93] = \$518 ;
-      \$632 [132:101] = \$521 ;
-      \$632 [133] = \$535 ;
-      \$632 [141:134] = \$538 ;
-      \$632 [173:142] = \$541 ;
-      \$632 [174] = \$555 ;
-      \$632 [182:175] = \$558 ;
-      \$632 [214:183] = \$561 ;
+    \$633  = rec_s;
+    if (advance) begin
+      \$633  = rec_read__data;
     end
     if (rst) begin
-      \$632  = 215'h000000000000000000000000000000000000000000000000000000;
+      \$633  = 232'h0000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$634  = o__valid;
+    if (\$481 ) begin
+      \$634  = 1'h0;
+    end
+    if (\$483 ) begin
+      \$634  = 1'h1;
+    end
+    if (rst) begin
+      \$634  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$635  = cold__valid;
+    if (\$482 ) begin
+      \$635  = 1'h0;
+    end
+    if (\$483 ) begin
+      \$635  = any_cold;
+    end
+    if (rst) begin
+      \$635  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$636  = o__payload;
+    if (\$483 ) begin
+      \$636 [0] = s_op[0];
+      \$636 [2:1] = s_op[2:1];
+      \$636 [18:3] = s_op[18:3];
+      \$636 [50:19] = s_op[50:19];
+      \$636 [55:51] = s_op[55:51];
+      \$636 [87:56] = s_op[87:56];
+      \$636 [119:88] = s_op[119:88];
+      \$636 [135:120] = s_op[135:120];
+      \$636 [138:136] = s_op[138:136];
+      \$636 [139] = s_op[139];
+      \$636 [140] = s_op[140];
+      \$636 [141] = \$486 ;
+      \$636 [142] = \$489 ;
+      \$636 [158:143] = \$491 ;
+      \$636 [166:159] = \$493 ;
+      \$636 [198:167] = \$495 ;
+      \$636 [199] = \$506 ;
+      \$636 [200] = \$509 ;
+      \$636 [216:201] = \$511 ;
+      \$636 [224:217] = \$513 ;
+      \$636 [256:225] = \$515 ;
+      \$636 [257] = \$526 ;
+      \$636 [258] = \$529 ;
+      \$636 [274:259] = \$531 ;
+      \$636 [282:275] = \$533 ;
+      \$636 [314:283] = \$535 ;
+      \$636 [315] = \$546 ;
+      \$636 [316] = \$549 ;
+      \$636 [332:317] = \$551 ;
+      \$636 [340:333] = \$553 ;
+      \$636 [372:341] = \$555 ;
+    end
+    if (rst) begin
+      \$636  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$637  = cold__payload;
+    if (\$483 ) begin
+      \$637 [31:0] = s_op[87:56];
+      \$637 [47:32] = s_op[135:120];
+      \$637 [50:48] = s_op[138:136];
+      \$637 [51] = \$497 ;
+      \$637 [59:52] = \$500 ;
+      \$637 [91:60] = \$503 ;
+      \$637 [92] = \$517 ;
+      \$637 [100:93] = \$520 ;
+      \$637 [132:101] = \$523 ;
+      \$637 [133] = \$537 ;
+      \$637 [141:134] = \$540 ;
+      \$637 [173:142] = \$543 ;
+      \$637 [174] = \$557 ;
+      \$637 [182:175] = \$560 ;
+      \$637 [214:183] = \$563 ;
+    end
+    if (rst) begin
+      \$637  = 215'h000000000000000000000000000000000000000000000000000000;
     end
   end
   assign beat_stale = \$15 [2:0];
@@ -36056,9 +36109,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign rem_total = plan_rem_total;
   assign rem_flag = plan_rem_flag;
   assign total = e_total;
-  assign e_set = \$261 [31:0];
-  assign \w_data$177  = \$306 [11:0];
-  assign rec_read__addr = { \$310 [11:0], beat[2:0] };
+  assign e_set = \$262 [31:0];
+  assign \w_data$179  = \$307 [11:0];
+  assign rec_read__addr = { \$311 [11:0], beat[2:0] };
   assign rec_read__en = advance;
   assign \i__payload.lanes  = i__payload[239:0];
   assign \i__payload.lanes[0]  = i__payload[59:0];
@@ -36269,18 +36322,23 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \rec_s[3].slot  = rec_s[191:176];
   assign \rec_s[3].table  = rec_s[199:192];
   assign \rec_s[3].row  = rec_s[231:200];
-  assign \$signal$194.desc  = \$signal$194 [0];
-  assign \$signal$194.kind  = \$signal$194 [2:1];
-  assign \$signal$194.size  = \$signal$194 [18:3];
-  assign \$signal$194.working_set  = \$signal$194 [50:19];
-  assign \$signal$194.index  = \$signal$194 [55:51];
-  assign \$signal$194.step  = \$signal$194 [87:56];
-  assign \$signal$194.sample  = \$signal$194 [119:88];
-  assign \$signal$194.position  = \$signal$194 [135:120];
-  assign \$signal$194.beat  = \$signal$194 [138:136];
-  assign \$signal$194.first  = \$signal$194 [139];
-  assign \$signal$194.last  = \$signal$194 [140];
-  assign \$signal$194.ids  = \$signal$194 [141];
+  assign \f_job.full_pop  = f_job[0];
+  assign \f_job.close  = f_job[1];
+  assign \f_job.n_pop  = f_job[14:2];
+  assign \f_job.n_non  = f_job[27:15];
+  assign \f_job.n_skip  = f_job[40:28];
+  assign \$signal$198.desc  = \$signal$198 [0];
+  assign \$signal$198.kind  = \$signal$198 [2:1];
+  assign \$signal$198.size  = \$signal$198 [18:3];
+  assign \$signal$198.working_set  = \$signal$198 [50:19];
+  assign \$signal$198.index  = \$signal$198 [55:51];
+  assign \$signal$198.step  = \$signal$198 [87:56];
+  assign \$signal$198.sample  = \$signal$198 [119:88];
+  assign \$signal$198.position  = \$signal$198 [135:120];
+  assign \$signal$198.beat  = \$signal$198 [138:136];
+  assign \$signal$198.first  = \$signal$198 [139];
+  assign \$signal$198.last  = \$signal$198 [140];
+  assign \$signal$198.ids  = \$signal$198 [141];
   assign \rec_read__data[0]  = rec_read__data[57:0];
   assign \rec_read__data[0].valid  = rec_read__data[0];
   assign \rec_read__data[0].hot  = rec_read__data[1];
@@ -36333,15 +36391,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign rec_write__data[17:2] = \$32 ;
   assign rec_write__data[1] = \$31 ;
   assign rec_write__data[0] = i__payload[0];
-  assign \$128  = 1'h1;
-  assign \$129  = \$127 ;
-  assign \$131  = 1'h0;
+  assign \$129  = 1'h1;
+  assign \$130  = \$128 ;
   assign \$132  = 1'h0;
-  assign \$134  = 1'h0;
+  assign \$133  = 1'h0;
   assign \$135  = 1'h0;
-  assign \$137  = 1'h0;
-  assign \$343  = fsm_state;
-  assign \$330  = fsm_state;
+  assign \$136  = 1'h0;
+  assign \$138  = 1'h0;
+  assign \$345  = fsm_state;
+  assign \$332  = fsm_state;
 endmodule
 
 (* generator = "Amaranth" *)
