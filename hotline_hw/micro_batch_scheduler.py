@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .lookup_stream import lookup_response_layout
 from .params import require_positive_ints
+from .micro_batch_plan import plan_micro_batch
 from .micro_batch_stream import (MicroBatchKind, cold_request_layout, micro_batch_layout,
                                  sample_meta_layout)
 
@@ -405,78 +406,22 @@ class MicroBatchScheduler(wiring.Component):
         # The plan of the next micro-batch is built twice, from the job in stage J (as if it is
         # taken) and from the current job's remainders, and ``take_job`` (the end of a long
         # chain of flags) picks one of the two at the end, not at the start of the planning.
-        def plan(take: bool) -> dict:
-            tag = "take" if take else "rem"
-            if take:
-                full, close, pop, non, skip = (job_now.full_pop, job_now.close, job_now.n_pop,
-                                               job_now.n_non, job_now.n_skip)
-                phase, tot, flag = Const(0, 2), j_total, j_flag
-            else:
-                full, close, pop, non, skip = (pending_full_pop, pending_close & ~finish,
-                                               rem_pop, rem_non, rem_skip)
-                phase, tot, flag = split_phase, rem_total, rem_flag
-            p = {
-                "full": Signal(name=f"plan_{tag}_full"), "close": Signal(name=f"plan_{tag}_close"),
-                "pop": Signal(count, name=f"plan_{tag}_pop"),
-                "non": Signal(count, name=f"plan_{tag}_non"),
-                "skip": Signal(count, name=f"plan_{tag}_skip"),
-                "phase": Signal(2, name=f"plan_{tag}_phase"),
-                "total": Signal(len(total), name=f"plan_{tag}_total"),
-                "flag": Signal(j_flags, name=f"plan_{tag}_flag"),
-                "chunk": Signal(size_bits, name=f"plan_{tag}_chunk"),
-                "chunk_pop": Signal(size_bits, name=f"plan_{tag}_chunk_pop"),
-                "skip_chunk": Signal(size_bits, name=f"plan_{tag}_skip_chunk"),
-                "start": Signal(name=f"plan_{tag}_start"),
-                "kind": Signal(2, name=f"plan_{tag}_kind"),
-                "size": Signal(size_bits, name=f"plan_{tag}_size"),
-                "from_pop": Signal(size_bits, name=f"plan_{tag}_from_pop"),
-                "new_skip": Signal(name=f"plan_{tag}_new_skip"),
-            }
-            m.d.comb += [
-                p["full"].eq(full), p["close"].eq(close), p["pop"].eq(pop), p["non"].eq(non),
-                p["skip"].eq(skip), p["phase"].eq(phase), p["total"].eq(tot),
-                p["flag"].eq(flag),
-                p["skip_chunk"].eq(Mux(flag.skip_ge_b, self.batch_size, skip)),
-                # min(total, B) and min(pop, B) (pop <= total)
-                p["chunk"].eq(Mux(flag.total_ge_b, self.batch_size, tot)),
-                p["chunk_pop"].eq(Mux(flag.pop_ge_b, self.batch_size, pop)),
-            ]
-            # The next micro-batch, if any (kind, size, samples from the pop queue).
-            with m.If(full):
-                m.d.comb += [p["start"].eq(1), p["kind"].eq(MicroBatchKind.POPULAR),
-                             p["size"].eq(self.batch_size), p["from_pop"].eq(self.batch_size)]
-            with m.Elif(close & self.split & (phase == 0)):
-                m.d.comb += [p["start"].eq(1), p["kind"].eq(MicroBatchKind.POPULAR),
-                             p["size"].eq(pop), p["from_pop"].eq(pop)]
-            with m.Elif(close & self.split & (phase == 1)):
-                m.d.comb += [p["start"].eq(1), p["kind"].eq(MicroBatchKind.NON_POPULAR),
-                             p["size"].eq(non)]
-            with m.Elif(close & self.split & (phase == 2) & (skip != 0)):
-                m.d.comb += [p["start"].eq(1), p["kind"].eq(MicroBatchKind.SKIPPED),
-                             p["size"].eq(p["skip_chunk"]), p["new_skip"].eq(1)]
-            with m.Elif(close & ~self.split & (tot != 0)):
-                # chunk_pop == chunk: both are B, or (under B) every sample left is popular.
-                all_pop = Mux(flag.total_ge_b, flag.pop_ge_b, flag.pop_eq_total)
-                m.d.comb += [p["start"].eq(1), p["size"].eq(p["chunk"]),
-                             p["from_pop"].eq(p["chunk_pop"]),
-                             p["kind"].eq(Mux(all_pop, MicroBatchKind.POPULAR,
-                                              Mux(pop == 0, MicroBatchKind.NON_POPULAR,
-                                                  MicroBatchKind.MIXED)))]
-            with m.Elif(close & ~self.split & (skip != 0)):
-                # The skipped samples leave last, in micro-batches of up to B.
-                m.d.comb += [p["start"].eq(1), p["kind"].eq(MicroBatchKind.SKIPPED),
-                             p["size"].eq(p["skip_chunk"]), p["new_skip"].eq(1)]
-            return p
-
         total = Signal(len(Signal(count)) + 1)
-        planned_take, planned_rem = plan(True), plan(False)
+        common = dict(batch_size=self.batch_size, split=self.split, size_bits=size_bits)
+        planned_take = plan_micro_batch(
+            m, "take", full=job_now.full_pop, close=job_now.close, pop=job_now.n_pop,
+            non=job_now.n_non, skip=job_now.n_skip, phase=Const(0, 2), total=j_total,
+            flags=j_flag, **common)
+        planned_rem = plan_micro_batch(
+            m, "rem", full=pending_full_pop, close=pending_close & ~finish, pop=rem_pop,
+            non=rem_non, skip=rem_skip, phase=split_phase, total=rem_total, flags=rem_flag,
+            **common)
         chosen = {name: Signal.like(planned_take[name], name=f"e_{name}")
                   for name in planned_take}
         for name, signal in chosen.items():
             m.d.comb += signal.eq(Mux(take_job, planned_take[name], planned_rem[name]))
         e_full, e_close, e_phase = chosen["full"], chosen["close"], chosen["phase"]
         e_pop, e_non, e_skip = chosen["pop"], chosen["non"], chosen["skip"]
-        e_flag = chosen["flag"]
         chunk, chunk_pop, skip_chunk = chosen["chunk"], chosen["chunk_pop"], chosen["skip_chunk"]
         start, new_kind, new_size = chosen["start"], chosen["kind"], chosen["size"]
         new_from_pop, new_skip = chosen["from_pop"], chosen["new_skip"]

@@ -643,20 +643,20 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$182  = 1'h0;
-  reg [141:0] \$signal$198  = 142'h000000000000000000000000000000000000;
-  wire [2:0] \$signal$198.beat ;
-  wire \$signal$198.desc ;
-  wire \$signal$198.first ;
-  wire \$signal$198.ids ;
-  wire [4:0] \$signal$198.index ;
-  wire [1:0] \$signal$198.kind ;
-  wire \$signal$198.last ;
-  wire [15:0] \$signal$198.position ;
-  wire [31:0] \$signal$198.sample ;
-  wire [15:0] \$signal$198.size ;
-  wire [31:0] \$signal$198.step ;
-  wire [31:0] \$signal$198.working_set ;
+  reg \$signal$179  = 1'h0;
+  reg [141:0] \$signal$195  = 142'h000000000000000000000000000000000000;
+  wire [2:0] \$signal$195.beat ;
+  wire \$signal$195.desc ;
+  wire \$signal$195.first ;
+  wire \$signal$195.ids ;
+  wire [4:0] \$signal$195.index ;
+  wire [1:0] \$signal$195.kind ;
+  wire \$signal$195.last ;
+  wire [15:0] \$signal$195.position ;
+  wire [31:0] \$signal$195.sample ;
+  wire [15:0] \$signal$195.size ;
+  wire [31:0] \$signal$195.step ;
+  wire [31:0] \$signal$195.working_set ;
   reg \$signal$60  = 1'h0;
   reg [12:0] \$signal$73  = 13'h0000;
   reg \$signal$94  = 1'h0;
@@ -722,11 +722,6 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [15:0] e_chunk;
   wire [15:0] e_chunk_pop;
   wire e_close;
-  wire [3:0] e_flag;
-  wire \e_flag.pop_eq_total ;
-  wire \e_flag.pop_ge_b ;
-  wire \e_flag.skip_ge_b ;
-  wire \e_flag.total_ge_b ;
   wire [15:0] e_from_pop;
   wire e_full;
   wire [4:0] e_index;
@@ -823,8 +818,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [31:0] \issue.step ;
   wire [31:0] \issue.working_set ;
   reg issue_valid;
-  (* init = 4'h0 *)
-  wire [3:0] j_flag;
+  reg [3:0] j_flag = 4'h0;
   wire \j_flag.pop_eq_total ;
   wire \j_flag.pop_ge_b ;
   wire \j_flag.skip_ge_b ;
@@ -917,11 +911,6 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [15:0] plan_rem_chunk;
   wire [15:0] plan_rem_chunk_pop;
   wire plan_rem_close;
-  reg [3:0] plan_rem_flag = 4'h0;
-  wire \plan_rem_flag.pop_eq_total ;
-  wire \plan_rem_flag.pop_ge_b ;
-  wire \plan_rem_flag.skip_ge_b ;
-  wire \plan_rem_flag.total_ge_b ;
   reg [15:0] plan_rem_from_pop;
   (* init = 1'h0 *)
   wire plan_rem_full;
@@ -939,11 +928,6 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [15:0] plan_take_chunk;
   wire [15:0] plan_take_chunk_pop;
   wire plan_take_close;
-  reg [3:0] plan_take_flag = 4'h0;
-  wire \plan_take_flag.pop_eq_total ;
-  wire \plan_take_flag.pop_ge_b ;
-  wire \plan_take_flag.skip_ge_b ;
-  wire \plan_take_flag.total_ge_b ;
   reg [15:0] plan_take_from_pop;
   wire plan_take_full;
   reg [1:0] plan_take_kind;
@@ -967,20 +951,20 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] popular = 32'd0;
   reg [15:0] position = 16'h0000;
   wire [11:0] r_data;
-  wire [46:0] \r_data$193 ;
-  wire [46:0] \r_data$194 ;
-  wire [46:0] \r_data$195 ;
+  wire [46:0] \r_data$190 ;
+  wire [46:0] \r_data$191 ;
+  wire [46:0] \r_data$192 ;
   wire [40:0] \r_data$85 ;
   reg r_en;
+  wire \r_en$155 ;
   wire \r_en$158 ;
   wire \r_en$161 ;
-  wire \r_en$164 ;
   wire \r_en$89 ;
   wire r_rdy;
+  wire \r_rdy$183 ;
+  wire \r_rdy$184 ;
   wire \r_rdy$186 ;
   wire \r_rdy$187 ;
-  wire \r_rdy$189 ;
-  wire \r_rdy$190 ;
   wire [13:0] r_total;
   reg r_valid = 1'h0;
   wire reaches_limit;
@@ -1063,8 +1047,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [7:0] \rec_write__data[3].table ;
   wire \rec_write__data[3].valid ;
   wire rec_write__en;
-  (* init = 4'h0 *)
-  wire [3:0] rem_flag;
+  reg [3:0] rem_flag = 4'h0;
   wire \rem_flag.pop_eq_total ;
   wire \rem_flag.pop_ge_b ;
   wire \rem_flag.skip_ge_b ;
@@ -1118,14 +1101,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire take_job;
   wire [13:0] total;
   reg [46:0] w_data = 47'h000000000000;
-  wire [11:0] \w_data$179 ;
+  wire [11:0] \w_data$176 ;
   (* init = 47'h000000000000 *)
   wire [46:0] \w_data$50 ;
   (* init = 47'h000000000000 *)
   wire [46:0] \w_data$51 ;
   wire [40:0] \w_data$78 ;
   reg w_en;
-  reg \w_en$178 ;
+  reg \w_en$175 ;
   reg \w_en$80 ;
   reg \w_en$81 ;
   reg \w_en$82 ;
@@ -33914,26 +33897,25 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     end
   end
   assign rec_read__data = _0_;
-  assign \$321  = ~ rec_s[175];
   assign \$322  = rec_s[174] & \$321 ;
   assign \$323  = | { \$322 , \$320 , \$318 , \$316  };
   assign \$324  = \$314  & \$323 ;
   assign \$325  = in_sample | d_valid;
   assign \$326  = | pend_total;
   assign \$327  = \$325  | \$326 ;
-  assign \$328  = \$327  | \r_rdy$186 ;
-  assign \$329  = \$328  | \r_rdy$187 ;
+  assign \$328  = \$327  | \r_rdy$183 ;
+  assign \$329  = \$328  | \r_rdy$184 ;
   assign \$330  = \$329  | f_valid;
   assign \$331  = \$330  | j_valid;
   assign \$333  = \$331  | \$332 ;
   assign \$334  = \$333  | pending_full_pop;
   assign \$335  = \$334  | pending_close;
   assign \$336  = \$335  | r_valid;
-  assign \$337  = \$336  | \$signal$182 ;
+  assign \$337  = \$336  | \$signal$179 ;
   assign \$338  = \$337  | o__valid;
   assign \$339  = \$338  | cold__valid;
-  assign \$340  = \$339  | \r_rdy$189 ;
-  assign \$341  = \$340  | \r_rdy$190 ;
+  assign \$340  = \$339  | \r_rdy$186 ;
+  assign \$341  = \$340  | \r_rdy$187 ;
   assign \$342  = \$341  | pop_head_valid;
   assign \$343  = \$342  | non_head_valid;
   assign busy = \$343  | skip_head_valid;
@@ -34075,7 +34057,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$480  = beat + 1'h1;
   assign \$481  = o__valid & o__ready;
   assign \$482  = cold__valid & cold__ready;
-  assign \$483  = advance & \$signal$182 ;
+  assign \$483  = advance & \$signal$179 ;
   assign \$484  = s_op[0] | s_op[141];
   assign \$485  = ~ \$484 ;
   assign \$486  = \$485  & rec_s[0];
@@ -34231,9 +34213,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @(posedge clk)
     plan_take_total <= \$600 ;
   always @(posedge clk)
-    plan_take_flag <= \$601 ;
+    j_flag <= \$601 ;
   always @(posedge clk)
-    plan_rem_flag <= \$602 ;
+    rem_flag <= \$602 ;
   always @(posedge clk)
     pop_head_valid <= \$603 ;
   always @(posedge clk)
@@ -34289,9 +34271,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   always @(posedge clk)
     r_valid <= \$629 ;
   always @(posedge clk)
-    \$signal$198  <= \$630 ;
+    \$signal$195  <= \$630 ;
   always @(posedge clk)
-    \$signal$182  <= \$631 ;
+    \$signal$179  <= \$631 ;
   always @(posedge clk)
     s_op <= \$632 ;
   always @(posedge clk)
@@ -34446,9 +34428,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$126  = \$117  & \$125 ;
   assign \$127  = plan_now & \$126 ;
   assign take_job = \$127  & j_valid;
-  assign plan_take_skip_chunk = plan_take_flag[2] ? batch_size : { 3'h0, job_now[40:28] };
-  assign plan_take_chunk = plan_take_flag[0] ? batch_size : { 2'h0, plan_take_total };
-  assign plan_take_chunk_pop = plan_take_flag[1] ? batch_size : { 3'h0, job_now[14:2] };
+  assign plan_take_skip_chunk = j_flag[2] ? batch_size : { 3'h0, job_now[40:28] };
+  assign plan_take_chunk = j_flag[0] ? batch_size : { 2'h0, plan_take_total };
+  assign plan_take_chunk_pop = j_flag[1] ? batch_size : { 3'h0, job_now[14:2] };
   assign \$128  = job_now[1] & split;
   assign \$131  = job_now[1] & split;
   assign \$134  = job_now[1] & split;
@@ -34461,7 +34443,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$144  = job_now[1] & \$143 ;
   assign \$145  = | job_now[40:28];
   assign \$146  = \$144  & \$145 ;
-  assign \$147  = plan_take_flag[0] ? plan_take_flag[1] : plan_take_flag[3];
+  assign \$147  = j_flag[0] ? j_flag[1] : j_flag[3];
   assign \$148  = ! job_now[14:2];
   assign \$149  = \$148  ? 2'h2 : 2'h1;
   assign \$150  = \$147  ? 2'h0 : \$149 ;
@@ -34478,9 +34460,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$161  = \$160  & pending_close;
   assign \$162  = ~ \$161 ;
   assign plan_rem_close = pending_close & \$162 ;
-  assign plan_rem_skip_chunk = plan_rem_flag[2] ? batch_size : { 3'h0, plan_rem_skip };
-  assign plan_rem_chunk = plan_rem_flag[0] ? batch_size : { 2'h0, plan_rem_total };
-  assign plan_rem_chunk_pop = plan_rem_flag[1] ? batch_size : { 3'h0, plan_rem_pop };
+  assign plan_rem_skip_chunk = rem_flag[2] ? batch_size : { 3'h0, plan_rem_skip };
+  assign plan_rem_chunk = rem_flag[0] ? batch_size : { 2'h0, plan_rem_total };
+  assign plan_rem_chunk_pop = rem_flag[1] ? batch_size : { 3'h0, plan_rem_pop };
   assign \$163  = ~ pending_full_pop;
   assign \$164  = split_phase < 2'h2;
   assign \$165  = split_phase == 2'h2;
@@ -34565,7 +34547,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$244  = \$242  & \$243 ;
   assign \$245  = | plan_rem_skip;
   assign \$246  = \$244  & \$245 ;
-  assign \$247  = plan_rem_flag[0] ? plan_rem_flag[1] : plan_rem_flag[3];
+  assign \$247  = rem_flag[0] ? rem_flag[1] : rem_flag[3];
   assign \$248  = ! plan_rem_pop;
   assign \$249  = \$248  ? 2'h2 : 2'h1;
   assign \$250  = \$247  ? 2'h0 : \$249 ;
@@ -34576,7 +34558,6 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign e_skip = take_job ? job_now[40:28] : plan_rem_skip;
   assign e_phase = take_job ? 2'h0 : split_phase;
   assign e_total = take_job ? plan_take_total : plan_rem_total;
-  assign e_flag = take_job ? plan_take_flag : plan_rem_flag;
   assign e_chunk = take_job ? plan_take_chunk : plan_rem_chunk;
   assign e_chunk_pop = take_job ? plan_take_chunk_pop : plan_rem_chunk_pop;
   assign e_skip_chunk = take_job ? plan_take_skip_chunk : plan_rem_skip_chunk;
@@ -34610,11 +34591,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$273  = \$272  & pending_close;
   assign e_index = \$273  ? 5'h00 : index;
   assign \$274  = ~ pop_head_valid;
-  assign \r_en$158  = \$274  | pop_head_take;
+  assign \r_en$155  = \$274  | pop_head_take;
   assign \$275  = ~ non_head_valid;
-  assign \r_en$161  = \$275  | non_head_take;
+  assign \r_en$158  = \$275  | non_head_take;
   assign \$276  = ~ skip_head_valid;
-  assign \r_en$164  = \$276  | skip_head_take;
+  assign \r_en$161  = \$276  | skip_head_take;
   assign \$277  = ~ skipping;
   assign \$278  = \$277  & pop_left;
   assign \$279  = \$278  ? pop_head_valid : non_head_valid;
@@ -34650,7 +34631,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$309  = \$308  & pop_left;
   assign \$310  = \$309  ? pop_head : non_head;
   assign \$311  = skipping ? skip_head : \$310 ;
-  assign \$312  = advance & \$signal$182 ;
+  assign \$312  = advance & \$signal$179 ;
   assign \$313  = s_op[0] | s_op[141];
   assign \$314  = ~ \$313 ;
   assign \$315  = ~ rec_s[1];
@@ -34659,20 +34640,21 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$318  = rec_s[58] & \$317 ;
   assign \$319  = ~ rec_s[117];
   assign \$320  = rec_s[116] & \$319 ;
+  assign \$321  = ~ rec_s[175];
   \micro_batch_scheduler.free_slots  free_slots (
     .clk(clk),
     .r_data(r_data),
     .r_en(r_en),
     .r_rdy(r_rdy),
     .rst(rst),
-    .w_en(\w_en$178 ),
+    .w_en(\w_en$175 ),
     .w_port__data(\$307 [11:0])
   );
   \micro_batch_scheduler.jobs  jobs (
     .clk(clk),
     .r_data(\r_data$85 ),
     .r_en(\r_en$89 ),
-    .r_rdy(\r_rdy$187 ),
+    .r_rdy(\r_rdy$184 ),
     .rst(rst),
     .w_en(\w_en$82 ),
     .w_port__data(job),
@@ -34680,27 +34662,27 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   );
   \micro_batch_scheduler.non_queue  non_queue (
     .clk(clk),
-    .r_data(\r_data$194 ),
-    .r_en(\r_en$161 ),
-    .r_rdy(\r_rdy$190 ),
+    .r_data(\r_data$191 ),
+    .r_en(\r_en$158 ),
+    .r_rdy(\r_rdy$187 ),
     .rst(rst),
     .w_en(\w_en$80 ),
     .w_port__data(w_data)
   );
   \micro_batch_scheduler.pop_queue  pop_queue (
     .clk(clk),
-    .r_data(\r_data$193 ),
-    .r_en(\r_en$158 ),
-    .r_rdy(\r_rdy$189 ),
+    .r_data(\r_data$190 ),
+    .r_en(\r_en$155 ),
+    .r_rdy(\r_rdy$186 ),
     .rst(rst),
     .w_en(w_en),
     .w_port__data(w_data)
   );
   \micro_batch_scheduler.skip_queue  skip_queue (
     .clk(clk),
-    .r_data(\r_data$195 ),
-    .r_en(\r_en$164 ),
-    .r_rdy(\r_rdy$186 ),
+    .r_data(\r_data$192 ),
+    .r_en(\r_en$161 ),
+    .r_rdy(\r_rdy$183 ),
     .rst(rst),
     .w_en(\w_en$81 ),
     .w_port__data(w_data)
@@ -35006,7 +34988,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$178  = 1'h0;
+    \w_en$175  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
@@ -35015,7 +34997,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h1:
             if (\$280 ) begin
               if (\$298 ) begin
-                \w_en$178  = 1'h1;
+                \w_en$175  = 1'h1;
               end
             end
       endcase
@@ -35423,7 +35405,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$595  = f_valid;
     if (\$422 ) begin
-      \$595  = \r_rdy$187 ;
+      \$595  = \r_rdy$184 ;
     end
     if (rst) begin
       \$595  = 1'h0;
@@ -35481,7 +35463,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = plan_take_flag;
+    \$601  = j_flag;
     if (j_load) begin
       \$601 [0] = \$423 ;
       \$601 [1] = \$424 ;
@@ -35506,7 +35488,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$603  = pop_head_valid;
     if (\$432 ) begin
-      \$603  = \r_rdy$189 ;
+      \$603  = \r_rdy$186 ;
     end
     if (rst) begin
       \$603  = 1'h0;
@@ -35516,7 +35498,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$604  = pop_head;
     if (\$432 ) begin
-      \$604  = \r_data$193 ;
+      \$604  = \r_data$190 ;
     end
     if (rst) begin
       \$604  = 47'h000000000000;
@@ -35526,7 +35508,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$605  = non_head_valid;
     if (\$434 ) begin
-      \$605  = \r_rdy$190 ;
+      \$605  = \r_rdy$187 ;
     end
     if (rst) begin
       \$605  = 1'h0;
@@ -35536,7 +35518,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$606  = non_head;
     if (\$434 ) begin
-      \$606  = \r_data$194 ;
+      \$606  = \r_data$191 ;
     end
     if (rst) begin
       \$606  = 47'h000000000000;
@@ -35546,7 +35528,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$607  = skip_head_valid;
     if (\$436 ) begin
-      \$607  = \r_rdy$186 ;
+      \$607  = \r_rdy$183 ;
     end
     if (rst) begin
       \$607  = 1'h0;
@@ -35556,7 +35538,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$608  = skip_head;
     if (\$436 ) begin
-      \$608  = \r_data$195 ;
+      \$608  = \r_data$192 ;
     end
     if (rst) begin
       \$608  = 47'h000000000000;
@@ -35954,7 +35936,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = \$signal$198 ;
+    \$630  = \$signal$195 ;
     if (advance) begin
       \$630  = issue;
     end
@@ -35964,7 +35946,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = \$signal$182 ;
+    \$631  = \$signal$179 ;
     if (advance) begin
       \$631  = r_valid;
     end
@@ -35976,7 +35958,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$632  = s_op;
     if (advance) begin
-      \$632  = \$signal$198 ;
+      \$632  = \$signal$195 ;
     end
     if (rst) begin
       \$632  = 142'h000000000000000000000000000000000000;
@@ -36100,17 +36082,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign plan_take_skip = job_now[40:28];
   assign plan_take_phase = 2'h0;
   assign j_total = plan_take_total;
-  assign j_flag = plan_take_flag;
   assign plan_rem_full = pending_full_pop;
   assign rem_pop = plan_rem_pop;
   assign rem_non = plan_rem_non;
   assign rem_skip = plan_rem_skip;
   assign plan_rem_phase = split_phase;
   assign rem_total = plan_rem_total;
-  assign rem_flag = plan_rem_flag;
   assign total = e_total;
   assign e_set = \$262 [31:0];
-  assign \w_data$179  = \$307 [11:0];
+  assign \w_data$176  = \$307 [11:0];
   assign rec_read__addr = { \$311 [11:0], beat[2:0] };
   assign rec_read__en = advance;
   assign \i__payload.lanes  = i__payload[239:0];
@@ -36245,26 +36225,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \job_now.n_pop  = job_now[14:2];
   assign \job_now.n_non  = job_now[27:15];
   assign \job_now.n_skip  = job_now[40:28];
-  assign \plan_take_flag.total_ge_b  = plan_take_flag[0];
-  assign \plan_take_flag.pop_ge_b  = plan_take_flag[1];
-  assign \plan_take_flag.skip_ge_b  = plan_take_flag[2];
-  assign \plan_take_flag.pop_eq_total  = plan_take_flag[3];
-  assign \j_flag.total_ge_b  = plan_take_flag[0];
-  assign \j_flag.pop_ge_b  = plan_take_flag[1];
-  assign \j_flag.skip_ge_b  = plan_take_flag[2];
-  assign \j_flag.pop_eq_total  = plan_take_flag[3];
-  assign \plan_rem_flag.total_ge_b  = plan_rem_flag[0];
-  assign \plan_rem_flag.pop_ge_b  = plan_rem_flag[1];
-  assign \plan_rem_flag.skip_ge_b  = plan_rem_flag[2];
-  assign \plan_rem_flag.pop_eq_total  = plan_rem_flag[3];
-  assign \rem_flag.total_ge_b  = plan_rem_flag[0];
-  assign \rem_flag.pop_ge_b  = plan_rem_flag[1];
-  assign \rem_flag.skip_ge_b  = plan_rem_flag[2];
-  assign \rem_flag.pop_eq_total  = plan_rem_flag[3];
-  assign \e_flag.total_ge_b  = e_flag[0];
-  assign \e_flag.pop_ge_b  = e_flag[1];
-  assign \e_flag.skip_ge_b  = e_flag[2];
-  assign \e_flag.pop_eq_total  = e_flag[3];
+  assign \j_flag.total_ge_b  = j_flag[0];
+  assign \j_flag.pop_ge_b  = j_flag[1];
+  assign \j_flag.skip_ge_b  = j_flag[2];
+  assign \j_flag.pop_eq_total  = j_flag[3];
+  assign \rem_flag.total_ge_b  = rem_flag[0];
+  assign \rem_flag.pop_ge_b  = rem_flag[1];
+  assign \rem_flag.skip_ge_b  = rem_flag[2];
+  assign \rem_flag.pop_eq_total  = rem_flag[3];
   assign \issue.desc  = issue[0];
   assign \issue.kind  = issue[2:1];
   assign \issue.size  = issue[18:3];
@@ -36327,18 +36295,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \f_job.n_pop  = f_job[14:2];
   assign \f_job.n_non  = f_job[27:15];
   assign \f_job.n_skip  = f_job[40:28];
-  assign \$signal$198.desc  = \$signal$198 [0];
-  assign \$signal$198.kind  = \$signal$198 [2:1];
-  assign \$signal$198.size  = \$signal$198 [18:3];
-  assign \$signal$198.working_set  = \$signal$198 [50:19];
-  assign \$signal$198.index  = \$signal$198 [55:51];
-  assign \$signal$198.step  = \$signal$198 [87:56];
-  assign \$signal$198.sample  = \$signal$198 [119:88];
-  assign \$signal$198.position  = \$signal$198 [135:120];
-  assign \$signal$198.beat  = \$signal$198 [138:136];
-  assign \$signal$198.first  = \$signal$198 [139];
-  assign \$signal$198.last  = \$signal$198 [140];
-  assign \$signal$198.ids  = \$signal$198 [141];
+  assign \$signal$195.desc  = \$signal$195 [0];
+  assign \$signal$195.kind  = \$signal$195 [2:1];
+  assign \$signal$195.size  = \$signal$195 [18:3];
+  assign \$signal$195.working_set  = \$signal$195 [50:19];
+  assign \$signal$195.index  = \$signal$195 [55:51];
+  assign \$signal$195.step  = \$signal$195 [87:56];
+  assign \$signal$195.sample  = \$signal$195 [119:88];
+  assign \$signal$195.position  = \$signal$195 [135:120];
+  assign \$signal$195.beat  = \$signal$195 [138:136];
+  assign \$signal$195.first  = \$signal$195 [139];
+  assign \$signal$195.last  = \$signal$195 [140];
+  assign \$signal$195.ids  = \$signal$195 [141];
   assign \rec_read__data[0]  = rec_read__data[57:0];
   assign \rec_read__data[0].valid  = rec_read__data[0];
   assign \rec_read__data[0].hot  = rec_read__data[1];

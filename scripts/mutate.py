@@ -64,9 +64,12 @@ BLOCKS: dict[str, tuple[list[str], list[str]]] = {
                    ["tb/test_banked_popularity_table.py"]),
     "micro_batch_scheduler": (["tests/hw/test_micro_batch_scheduler_sim.py"],
                               ["tb/test_micro_batch_scheduler.py"]),
+    "micro_batch_plan": (["tests/hw/test_micro_batch_scheduler_sim.py"],
+                         ["tb/test_micro_batch_scheduler.py"]),
     "cold_row_unpacker": (["tests/hw/test_cold_row_unpacker_sim.py"],
                           ["tb/test_scheduler_gather.py"]),
-    "row_address": (["tests/hw/test_gather_engine_sim.py"], ["tb/test_gather_engine.py"]),
+    "row_address": (["tests/hw/test_gather_engine_sim.py", "tests/hw/test_row_address_sim.py"],
+                    ["tb/test_gather_engine.py"]),
     "row_reader": (["tests/hw/test_gather_engine_sim.py"], ["tb/test_gather_engine.py"]),
     "row_writer": (["tests/hw/test_gather_engine_sim.py"], ["tb/test_gather_engine.py"]),
     "gather_engine": (["tests/hw/test_gather_engine_sim.py"], ["tb/test_gather_engine.py"]),
@@ -98,10 +101,16 @@ class Mutant:
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
+#: Module-level functions that build a block's logic outside an ``elaborate`` method (mutated
+#: like one).
+_GATEWARE_FUNCTIONS = {"plan_micro_batch"}
+
+
 def _elaborate_nodes(tree: ast.Module) -> list[ast.AST]:
     nodes = []
     for func in ast.walk(tree):
-        if isinstance(func, ast.FunctionDef) and func.name == "elaborate":
+        if isinstance(func, ast.FunctionDef) and (func.name == "elaborate"
+                                                  or func.name in _GATEWARE_FUNCTIONS):
             nodes.extend(ast.walk(func))
     return nodes
 

@@ -29,7 +29,7 @@ EXEMPT = {
     "timing_harness": "synthesis wrapper for measurements",
 }
 
-needs_tools = pytest.mark.skipif(not tools_available(), reason="yowasp-sby / yices: make venv")
+needs_tools = pytest.mark.skipif(not tools_available(), reason="formal tools (yowasp-sby, yices) not installed: run make venv (make test installs them)")
 
 
 def _component_modules() -> set[str]:
