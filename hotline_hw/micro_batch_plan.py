@@ -8,14 +8,16 @@ __all__ = ["plan_micro_batch"]
 
 
 def plan_micro_batch(m: Module, tag: str, *, full, close, pop, non, skip, phase, total, flags,
-                     batch_size, split, size_bits: int) -> dict:
+                     total_nz, skip_nz, batch_size, split, size_bits: int) -> dict:
     """The next micro-batch of a job (combinational, added to ``m``; signals named
     ``plan_<tag>_*``).
 
     Inputs: ``full`` (a full popular micro-batch is due), ``close`` (the job closes its working
     set), the job's popular / non-popular / skipped samples left (``pop``, ``non``, ``skip``),
     ``total`` (pop + non), ``phase`` (SPLIT: 0 popular, 1 non-popular, 2 skipped), ``flags``
-    (``total``, ``pop`` and ``skip`` compared with ``batch_size``, ``pop == total``), ``split``
+    (``total``, ``pop`` and ``skip`` compared with ``batch_size``, ``pop == total``),
+    ``total_nz`` / ``skip_nz`` (``total != 0``, ``skip != 0``: registers, so that no
+    comparison of ``total`` or ``skip`` is on the planning path), ``split``
     (SPLIT mode, else REFORMED). Returns the inputs as signals, ``chunk`` = min(total, B),
     ``chunk_pop`` = min(pop, B), ``skip_chunk`` = min(skip, B), and the micro-batch: ``start``
     (there is one), ``kind`` (:class:`MicroBatchKind`), ``size``, ``from_pop`` (samples taken
@@ -49,10 +51,10 @@ def plan_micro_batch(m: Module, tag: str, *, full, close, pop, non, skip, phase,
     with m.Elif(close & split & (phase == 1)):
         m.d.comb += [p["start"].eq(1), p["kind"].eq(MicroBatchKind.NON_POPULAR),
                      p["size"].eq(non)]
-    with m.Elif(close & split & (phase == 2) & (skip != 0)):
+    with m.Elif(close & split & (phase == 2) & skip_nz):
         m.d.comb += [p["start"].eq(1), p["kind"].eq(MicroBatchKind.SKIPPED),
                      p["size"].eq(p["skip_chunk"]), p["new_skip"].eq(1)]
-    with m.Elif(close & ~split & (total != 0)):
+    with m.Elif(close & ~split & total_nz):
         # chunk_pop == chunk: both are B, or (under B) every sample left is popular.
         all_pop = Mux(flags.total_ge_b, flags.pop_ge_b, flags.pop_eq_total)
         m.d.comb += [p["start"].eq(1), p["size"].eq(p["chunk"]),
@@ -60,7 +62,7 @@ def plan_micro_batch(m: Module, tag: str, *, full, close, pop, non, skip, phase,
                      p["kind"].eq(Mux(all_pop, MicroBatchKind.POPULAR,
                                       Mux(pop == 0, MicroBatchKind.NON_POPULAR,
                                           MicroBatchKind.MIXED)))]
-    with m.Elif(close & ~split & (skip != 0)):
+    with m.Elif(close & ~split & skip_nz):
         # The skipped samples leave last, in micro-batches of up to B.
         m.d.comb += [p["start"].eq(1), p["kind"].eq(MicroBatchKind.SKIPPED),
                      p["size"].eq(p["skip_chunk"]), p["new_skip"].eq(1)]

@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 from .lookup_stream import lookup_response_layout
 from .params import require_positive_ints
 from .micro_batch_plan import plan_micro_batch
+from .skid_buffer import SkidBuffer
 from .micro_batch_stream import (MicroBatchKind, cold_request_layout, micro_batch_layout,
                                  sample_meta_layout)
 
@@ -82,9 +83,19 @@ class MicroBatchScheduler(wiring.Component):
     stalls, nothing is dropped). Output: one beat per cycle, descriptors included: a micro-batch
     of ``n`` record beats takes ``n + 1`` cycles. The emitter idles only while it has no job
     (nothing scheduled yet) and for one cycle after a ``REFORMED`` working set whose samples
-    all left in popular micro-batches. A popular micro-batch's descriptor leaves 6 cycles after
+    all left in popular micro-batches. A popular micro-batch's descriptor leaves 9 cycles after
     its last sample's last beat is taken.
+
+    Backpressure: ``o`` and ``cold`` come out of their own FIFOs (:data:`OUTPUT_DEPTH` beats),
+    read independently; the emitter issues a beat only while both FIFOs have room for it and
+    for every beat still on its way (credits), so the stages after the emitter never stall, and
+    neither output's ``ready`` reaches any logic but its FIFO's read side and a credit counter.
+    Every path inside starts and ends at a register (the queues' heads are skid buffers).
     """
+
+    #: Entries of each output FIFO: enough that the emitter issues every cycle while the outputs
+    #: are read every cycle (beats in stages R, S, T and U and the FIFO's own two-cycle latency).
+    OUTPUT_DEPTH = 12
 
     def __init__(self, *, lanes: int = 4, table_in_bits: int = 8, row_in_bits: int = 32,
                  slot_bits: int = 16, sample_bits: int = 32, max_lookups: int = 32,
@@ -336,9 +347,24 @@ class MicroBatchScheduler(wiring.Component):
         issue = Signal(op_layout)
         issue_valid = Signal()
         r, r_valid = Signal(op_layout), Signal()
-        advance = Signal()
-        m.d.comb += advance.eq(~(self.o.valid & ~self.o.ready)
-                               & ~(self.cold.valid & ~self.cold.ready))
+        # The outputs leave through FIFOs, and the emitter issues a beat only while both have room
+        # for it and for every beat still in stages R, S and T (credits): the stages after the
+        # emitter never stall, and the downstream ``ready`` reaches no stage enable, only the
+        # FIFOs' read side. ``advance`` (the emitter may issue) compares registers.
+        o_layout, cold_layout = self.o.payload.shape(), self.cold.payload.shape()
+        depth = self.OUTPUT_DEPTH
+        m.submodules.o_fifo = o_fifo = SyncFIFOBuffered(width=o_layout.size, depth=depth)
+        m.submodules.cold_fifo = cold_fifo = SyncFIFOBuffered(width=cold_layout.size,
+                                                              depth=depth)
+        # Beats past stage R and not yet read from ``o`` (counted as they leave R, so that the
+        # count does not wait on the emitter's decision; the beat in R is the one more that the
+        # threshold leaves room for), and the same for ``cold`` less the beats without cold rows.
+        # ``advance`` is a flip-flop: the counts' next values compared with the threshold.
+        o_used, o_used_next = Signal(range(depth + 1)), Signal(range(depth + 1))
+        cold_used, cold_used_next = Signal(range(depth + 1)), Signal(range(depth + 1))
+        advance = Signal(init=1)
+        m.d.sync += [o_used.eq(o_used_next), cold_used.eq(cold_used_next),
+                     advance.eq((o_used_next < depth - 1) & (cold_used_next < depth - 1))]
 
         # Stage J: the next job, prepared. Planning a micro-batch is then a choice between
         # registered values and one subtraction: the job's total and its comparisons with B are
@@ -351,6 +377,7 @@ class MicroBatchScheduler(wiring.Component):
         j_flags = data.StructLayout({"total_ge_b": 1, "pop_ge_b": 1, "skip_ge_b": 1,
                                      "pop_eq_total": 1})
         j_flag = Signal(j_flags)
+        j_total_nz, j_skip_nz = Signal(), Signal()
         r_job = data.View(job_layout, jobs.r_data)
         r_total = Signal(len(Signal(count)) + 1)
         take_job = Signal()
@@ -372,7 +399,8 @@ class MicroBatchScheduler(wiring.Component):
                          j_flag.total_ge_b.eq(f_total >= self.batch_size),
                          j_flag.pop_ge_b.eq(f_job.n_pop >= self.batch_size),
                          j_flag.skip_ge_b.eq(f_job.n_skip >= self.batch_size),
-                         j_flag.pop_eq_total.eq(f_job.n_non == 0)]
+                         j_flag.pop_eq_total.eq(f_job.n_non == 0),
+                         j_total_nz.eq(f_total != 0), j_skip_nz.eq(f_job.n_skip != 0)]
 
         pending_full_pop = Signal()
         pending_close = Signal()
@@ -411,11 +439,11 @@ class MicroBatchScheduler(wiring.Component):
         planned_take = plan_micro_batch(
             m, "take", full=job_now.full_pop, close=job_now.close, pop=job_now.n_pop,
             non=job_now.n_non, skip=job_now.n_skip, phase=Const(0, 2), total=j_total,
-            flags=j_flag, **common)
+            flags=j_flag, total_nz=j_total_nz, skip_nz=j_skip_nz, **common)
         planned_rem = plan_micro_batch(
             m, "rem", full=pending_full_pop, close=pending_close & ~finish, pop=rem_pop,
             non=rem_non, skip=rem_skip, phase=split_phase, total=rem_total, flags=rem_flag,
-            **common)
+            total_nz=rem_total_nz, skip_nz=rem_skip_nz, **common)
         chosen = {name: Signal.like(planned_take[name], name=f"e_{name}")
                   for name in planned_take}
         for name, signal in chosen.items():
@@ -433,16 +461,15 @@ class MicroBatchScheduler(wiring.Component):
         pop_left = Signal()                     # from_pop != 0, registered
         use_pop = ~skipping & pop_left
         use_non = ~skipping & ~pop_left
-        # Each queue's head in a register (the queues' block RAM outputs go no further), refilled
-        # in the cycle it is taken: one sample per cycle as before.
+        # Each queue's head in a skid buffer: the queues' block RAM outputs go no further, and
+        # the queue is read on the buffer's registered ``ready``, not on the emitter's take
+        # (one sample per cycle as before).
         heads = {}
         for name, q in (("pop", pop_q), ("non", non_q), ("skip", skip_q)):
-            h_valid, h_data, h_take = Signal(name=f"{name}_head_valid"), \
-                Signal(held_entry, name=f"{name}_head"), Signal(name=f"{name}_head_take")
-            m.d.comb += q.r_en.eq(~h_valid | h_take)
-            with m.If(~h_valid | h_take):
-                m.d.sync += [h_valid.eq(q.r_rdy), h_data.eq(q.r_data)]
-            heads[name] = (h_valid, h_data, h_take)
+            m.submodules[f"{name}_head"] = h = SkidBuffer(held_entry)
+            m.d.comb += [h.i.payload.eq(q.r_data), h.i.valid.eq(q.r_rdy),
+                         q.r_en.eq(h.i.ready)]
+            heads[name] = (h.o.valid, h.o.payload, h.o.ready)
         head = data.View(held_entry, Mux(skipping, heads["skip"][1],
                                          Mux(use_pop, heads["pop"][1], heads["non"][1])))
         head_ready = Mux(skipping, heads["skip"][0],
@@ -501,57 +528,75 @@ class MicroBatchScheduler(wiring.Component):
                                 m.next = "PLAN"
                         with m.Else():
                             m.d.sync += beat.eq(beat + 1)
+        # Stage R: the issued beat, and its record's address in a register (the head choice does
+        # not drive the block RAMs' address inputs directly).
+        rec_addr = Signal(len(rec_read.addr))
         m.d.comb += [free_q.w_data.eq(head.slot),
-                     rec_read.addr.eq(Cat(beat[:beat_bits], head.slot)),
-                     rec_read.en.eq(advance)]
-
-        with m.If(advance):
-            m.d.sync += [r_valid.eq(issue_valid), r.eq(issue)]
-        # Stage S: the record as the block RAM delivered it, registered with no logic in between
-        # (the RAM's output goes to one register; the output stage muxes from registers).
+                     rec_read.addr.eq(rec_addr)]
+        m.d.sync += [r_valid.eq(advance & issue_valid), r.eq(issue),
+                     rec_addr.eq(Cat(beat[:beat_bits], head.slot))]
+        # Stage S: the record read from R's address. Stage T: the record as the block RAM
+        # delivered it, registered with no logic in between (the RAM's output goes to one
+        # register; the output stage muxes from registers).
         s_valid, s_op = Signal(), Signal(op_layout)
-        rec_s = Signal(record)
-        with m.If(advance):
-            m.d.sync += [s_valid.eq(r_valid), s_op.eq(r), rec_s.eq(rec_read.data)]
+        t_valid, t_op = Signal(), Signal(op_layout)
+        rec_t = Signal(record)
+        m.d.sync += [s_valid.eq(r_valid), s_op.eq(r),
+                     t_valid.eq(s_valid), t_op.eq(s_op), rec_t.eq(rec_read.data)]
 
         # -- outputs ------------------------------------------------------------------------------
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
-        with m.If(self.cold.valid & self.cold.ready):
-            m.d.sync += self.cold.valid.eq(0)
-        out, cold = self.o.payload, self.cold.payload
-        with m.If(advance & s_valid):
-            m.d.sync += [self.o.valid.eq(1), out.desc.eq(s_op.desc), out.kind.eq(s_op.kind),
-                         out.size.eq(s_op.size), out.working_set.eq(s_op.working_set),
-                         out.index.eq(s_op.index), out.step.eq(s_op.step),
-                         out.sample.eq(s_op.sample), out.position.eq(s_op.position),
-                         out.beat.eq(s_op.beat),
-                         out.first.eq(s_op.first), out.last.eq(s_op.last)]
-            any_cold = Signal()
-            blank = s_op.desc | s_op.ids        # no lookup fields on this beat
-            m.d.comb += any_cold.eq(~blank & Cat(*(rec_s[k].valid & ~rec_s[k].hot
-                                                   for k in range(lanes))).any())
-            m.d.sync += [self.cold.valid.eq(any_cold), cold.step.eq(s_op.step),
-                         cold.position.eq(s_op.position), cold.beat.eq(s_op.beat)]
-            for k in range(lanes):
-                rec = rec_s[k]
-                m.d.sync += [
-                    out.lanes[k].valid.eq(~blank & rec.valid),
-                    out.lanes[k].hot.eq(~blank & rec.hot),
-                    out.lanes[k].slot.eq(Mux(blank, 0, rec.slot)),
-                    out.lanes[k].table.eq(Mux(blank, 0, rec.table)),
-                    out.lanes[k].row.eq(Mux(blank, 0, rec.row)),
-                    cold.lanes[k].valid.eq(rec.valid & ~rec.hot),
-                    cold.lanes[k].table.eq(Mux(rec.valid & ~rec.hot, rec.table, 0)),
-                    cold.lanes[k].row.eq(Mux(rec.valid & ~rec.hot, rec.row, 0)),
-                ]
+        # Each beat of stage T goes into the output buffers as it moves on (same latency as an
+        # output register: visible on ``o`` / ``cold`` the next cycle).
+        out, cold = Signal(o_layout), Signal(cold_layout)
+        any_cold = Signal()
+        blank = t_op.desc | t_op.ids            # no lookup fields on this beat
+        m.d.comb += [
+            out.desc.eq(t_op.desc), out.kind.eq(t_op.kind), out.size.eq(t_op.size),
+            out.working_set.eq(t_op.working_set), out.index.eq(t_op.index),
+            out.step.eq(t_op.step), out.sample.eq(t_op.sample),
+            out.position.eq(t_op.position), out.beat.eq(t_op.beat),
+            out.first.eq(t_op.first), out.last.eq(t_op.last),
+            any_cold.eq(~blank & Cat(*(rec_t[k].valid & ~rec_t[k].hot
+                                       for k in range(lanes))).any()),
+            cold.step.eq(t_op.step), cold.position.eq(t_op.position), cold.beat.eq(t_op.beat),
+        ]
+        for k in range(lanes):
+            rec = rec_t[k]
+            m.d.comb += [
+                out.lanes[k].valid.eq(~blank & rec.valid),
+                out.lanes[k].hot.eq(~blank & rec.hot),
+                out.lanes[k].slot.eq(Mux(blank, 0, rec.slot)),
+                out.lanes[k].table.eq(Mux(blank, 0, rec.table)),
+                out.lanes[k].row.eq(Mux(blank, 0, rec.row)),
+                cold.lanes[k].valid.eq(rec.valid & ~rec.hot),
+                cold.lanes[k].table.eq(Mux(rec.valid & ~rec.hot, rec.table, 0)),
+                cold.lanes[k].row.eq(Mux(rec.valid & ~rec.hot, rec.row, 0)),
+            ]
+        o_read = self.o.valid & self.o.ready
+        cold_read = self.cold.valid & self.cold.ready
+        # Stage U: the output beats in registers, written into the FIFOs from there.
+        u_valid, u_cold = Signal(), Signal()
+        u_out, u_cold_out = Signal(o_layout), Signal(cold_layout)
+        m.d.sync += [u_valid.eq(t_valid), u_cold.eq(t_valid & any_cold), u_out.eq(out),
+                     u_cold_out.eq(cold)]
+        m.d.comb += [
+            o_fifo.w_data.eq(u_out), o_fifo.w_en.eq(u_valid),
+            cold_fifo.w_data.eq(u_cold_out), cold_fifo.w_en.eq(u_cold),
+            self.o.payload.eq(o_fifo.r_data), self.o.valid.eq(o_fifo.r_rdy),
+            o_fifo.r_en.eq(self.o.ready),
+            self.cold.payload.eq(cold_fifo.r_data), self.cold.valid.eq(cold_fifo.r_rdy),
+            cold_fifo.r_en.eq(self.cold.ready),
+        ]
+        m.d.comb += [o_used_next.eq(o_used + r_valid - o_read),
+                     cold_used_next.eq(cold_used + r_valid - (t_valid & ~any_cold) - cold_read)]
 
         m.d.comb += self.busy.eq(in_sample | d_valid | (pend_total != 0)
-                                 | skip_q.r_rdy | jobs.r_rdy | f_valid | j_valid
+                                 | (skip_q.level != 0) | (jobs.level != 0) | f_valid | j_valid
                                  | ~emitter.ongoing("PLAN")
-                                 | pending_full_pop | pending_close | r_valid | s_valid
-                                 | self.o.valid | self.cold.valid
-                                 | pop_q.r_rdy | non_q.r_rdy
+                                 | pending_full_pop | pending_close
+                                 | r_valid | s_valid | t_valid | u_valid
+                                 | (o_used != 0) | (cold_used != 0)
+                                 | (pop_q.level != 0) | (non_q.level != 0)
                                  | heads["pop"][0] | heads["non"][0] | heads["skip"][0])
         with m.If(self.counters_clear):
             m.d.sync += [counter.eq(0) for counter in (
