@@ -135,6 +135,12 @@ def _lookup_crossbar():
                           row_in_bits=3, meta_bits=1)
 
 
+def _skid_buffer():
+    from amaranth.lib import data
+    from ..skid_buffer import SkidBuffer
+    return SkidBuffer(data.StructLayout({"value": 3, "last": 1}))
+
+
 def _popularity_scheduler():
     from ..popularity_scheduler import PopularityScheduler
     return PopularityScheduler(geometry=_geometry(), lanes=2, table_in_bits=1, row_in_bits=3,
@@ -212,6 +218,12 @@ PROOFS: list[Proof] = [
         ("valid_drops_on_stall", _stall_withdraw_comb("o"), _WITHDRAW_MSG.format("o")),
         ("input_ready_high", _ready_always("i"), "o: in - out <= 4"),
     ]),
+    Proof("skid_buffer.streams", _skid_buffer, inv.bounded_count("i", "o", most=2), quick=True,
+          broken=[
+              ("value_moves_while_stalled", _change_while_stalled("o", "value"),
+               _STALL_MSG.format("o")),
+              ("input_ready_high", _ready_always("i"), "o: in - out <= 2"),
+          ]),
     Proof("lookup_input.streams", _lookup_input, inv.passthrough_count("s_axis", "o"),
           quick=True, broken=[
               ("first_follows_ready", _payload_follows_ready("o", "first"),
