@@ -53,10 +53,10 @@ class RowAddress(wiring.Component):
 
     Latency and throughput
     ----------------------
-    A three-stage pipeline (register select and range check; the partial products of
-    ``row * stride``, one 16 x 16 multiply each, a DSP block on FPGAs; their sum ``+ base`` and
-    the beat count): a request's result is valid 3 cycles after it is taken, one request per
-    cycle.
+    A three-stage pipeline (register select and the table and ``dim`` checks; the partial
+    products of ``row * stride``, one 16 x 16 multiply each, a DSP block on FPGAs, beside the
+    row's range check; their sum ``+ base`` and the beat count): a request's result is valid
+    3 cycles after it is taken, one request per cycle.
     The stages move together: ``i.ready`` is low exactly while ``o`` holds a result that is not
     taken.
     """
@@ -107,7 +107,7 @@ class RowAddress(wiring.Component):
         s1_valid = Signal()
         s1_req = Signal(req_layout)
         s1_regs = Signal(regs_layout)
-        s1_ok = Signal()
+        s1_ok = Signal()                        # the table and dim are valid (the row: stage 2)
         # Stage 2: the partial products of row * stride (16-bit pieces of each), registered
         # straight out of the multipliers; summed with the base in stage 3.
         pieces = [(i, j) for i in range(0, self._row_in_bits, _PIECE)
@@ -125,7 +125,10 @@ class RowAddress(wiring.Component):
                 with m.Case(t):
                     m.d.comb += selected.eq(self.tables[t])
         dim_ok = (self.dim != 0) & (self.dim <= self._max_dim)
-        in_range = (req.table < self._num_tables) & (req.row < selected.rows) & dim_ok
+        table_ok = req.table < self._num_tables
+        # The row's range check comes after the register of the selected registers (stage 2,
+        # beside the multiplies): the table choice and the comparison are not in series.
+        s2_ok_now = s1_ok & (s1_req.row < s1_regs.rows)
 
         row_bytes = Signal(range(4 * self._max_dim + 1))
         m.d.comb += row_bytes.eq(self.dim * 4)
@@ -139,11 +142,11 @@ class RowAddress(wiring.Component):
         with m.If(advance):
             m.d.sync += [
                 s1_valid.eq(self.i.valid), s1_req.eq(req), s1_regs.eq(selected),
-                s1_ok.eq(in_range),
+                s1_ok.eq(table_ok & dim_ok),
                 s2_valid.eq(s1_valid), s2_req.eq(s1_req), s2_base.eq(s1_regs.base),
                 *(product.eq(s1_req.row[i:i + _PIECE] * s1_regs.stride[j:j + _PIECE])
                   for product, (i, j) in zip(s2_products, pieces)),
-                s2_ok.eq(s1_ok),
+                s2_ok.eq(s2_ok_now),
                 self.o.valid.eq(s2_valid),
                 self.o.payload.table.eq(s2_req.table),
                 self.o.payload.row.eq(s2_req.row),

@@ -281,8 +281,11 @@ class RowReader(wiring.Component):
         out_beats = Signal(bc_bits + 1)          # output beats of a row
         m.d.comb += out_beats.eq((self.dim * 4 + bus_bytes - 1) >> shift)
         out_k = Signal(bc_bits)
+        # out_k + 1 >= out_beats, kept in a register with out_k (computed for the value out_k
+        # takes; recomputed while the output stage waits, so that it follows ``dim``).
+        out_k_last = Signal()
         out_tag = Signal(self._tag_bits)
-        last_k = head_info.range | (out_k + 1 >= out_beats)
+        last_k = head_info.range | out_k_last
         free = advance & eligible & last_k
 
         base = Signal(range(slots * max_beats))     # head * max_beats, kept with head
@@ -305,6 +308,8 @@ class RowReader(wiring.Component):
         error_code = Mux(head_info.range, GatherError.RANGE,
                          Mux(bus_error[head], GatherError.BUS, GatherError.NONE))
 
+        with m.If(~(advance & eligible)):
+            m.d.sync += out_k_last.eq(out_k + 1 >= out_beats)
         with m.If(advance):
             m.d.sync += [
                 self.o.valid.eq(rd_valid),
@@ -324,6 +329,7 @@ class RowReader(wiring.Component):
                     rd.offset.eq(head_info.offset),
                     rd.words_left.eq(self.dim - (out_k << word_bits)),
                     out_k.eq(Mux(last_k, 0, out_k + 1)),
+                    out_k_last.eq(Mux(last_k, out_beats <= 1, out_k + 2 >= out_beats)),
                 ]
         def done_next(slot):
             return (done[slot] | (r_valid & row_in & (r_slot == slot))

@@ -120,7 +120,9 @@ class RowWriter(wiring.Component):
                                         "row": self._row_in_bits, "last": 1})
         m.submodules.bursts = bursts = SyncFIFO(width=burst_info.size, depth=self._writes)
 
-        out_beats = Signal(bc_bits + 1)             # input beats per row
+        # Input beats per row. It feeds only registers (``in_last``, ``need_input``: the flags
+        # the input's ready and framing check read are computed a beat ahead).
+        out_beats = Signal(bc_bits + 1)
         m.d.comb += out_beats.eq((self.dim * 4 + bus_bytes - 1) >> shift)
         row_bytes = Signal(range(4 * self._max_dim + 1))
         m.d.comb += row_bytes.eq(self.dim * 4)
@@ -128,6 +130,7 @@ class RowWriter(wiring.Component):
         table = Signal(self._table_in_bits)
         row = Signal(self._row_in_bits)
         in_k = Signal(bc_bits + 1)                  # input beats of the row taken
+        in_last = Signal()                          # in_k + 1 >= out_beats, kept with in_k
         range_error = Signal()
         framing_error = Signal()
         bus_error = Signal()
@@ -173,7 +176,7 @@ class RowWriter(wiring.Component):
         with m.If(axi.wvalid & axi.wready):
             m.d.sync += [axi.wvalid.eq(0), self.beats.eq(self.beats + 1)]
 
-        need_input = w_j < out_beats
+        need_input = Signal()                       # w_j < out_beats, kept with w_j
         current = Mux(need_input, wb.data, 0)
         window = Cat(previous, current)
         # Byte p of the beat is the row's if it is past the row's start (first beat) and
@@ -201,7 +204,8 @@ class RowWriter(wiring.Component):
                              self.address_request.payload.table.eq(wb.table),
                              self.address_request.payload.row.eq(wb.row)]
                 with m.If(self.address_request.valid & self.address_request.ready):
-                    m.d.sync += [table.eq(wb.table), row.eq(wb.row), in_k.eq(0)]
+                    m.d.sync += [table.eq(wb.table), row.eq(wb.row), in_k.eq(0),
+                                 in_last.eq(out_beats <= 1)]
                     m.next = "ADDRESS"
             with m.State("ADDRESS"):
                 m.d.comb += self.address.ready.eq(1)
@@ -215,6 +219,7 @@ class RowWriter(wiring.Component):
                             aw_addr.eq(Cat(Const(0, shift), resp.address[shift:])),
                             aw_left.eq(resp.beats),
                             w_beats.eq(resp.beats), w_j.eq(0), w_done.eq(0),
+                            need_input.eq(out_beats != 0),
                             w_addr.eq(Cat(Const(0, shift), resp.address[shift:BOUNDARY_BITS])),
                             w_in_burst.eq(0),
                             offset.eq(resp.address[:shift]),
@@ -234,6 +239,7 @@ class RowWriter(wiring.Component):
                         axi.wlast.eq(row_end | burst_end),
                         previous.eq(current),
                         w_j.eq(w_j + 1),
+                        need_input.eq(w_j + 1 < out_beats),
                         w_addr.eq(w_addr + bus_bytes),
                         w_in_burst.eq(Mux(row_end | burst_end, 0, w_in_burst + 1)),
                         window_left.eq(window_left - bus_bytes),
@@ -244,16 +250,16 @@ class RowWriter(wiring.Component):
                     m.next = "IDLE"
             with m.State("DRAIN"):
                 m.d.comb += self.i.ready.eq(1)
-                with m.If(self.i.valid & (in_k + 1 >= out_beats)):
+                with m.If(self.i.valid & in_last):
                     m.next = "IDLE"
 
         # Input framing: ``last`` must be on the row's last beat (by ``dim``).
         take = self.i.valid & self.i.ready
         with m.If(take):
-            m.d.sync += in_k.eq(in_k + 1)
-            with m.If(wb.last != (in_k + 1 >= out_beats)):
+            m.d.sync += [in_k.eq(in_k + 1), in_last.eq(in_k + 2 >= out_beats)]
+            with m.If(wb.last != in_last):
                 m.d.comb += framing_error.eq(1)
-            with m.If(in_k + 1 >= out_beats):
+            with m.If(in_last):
                 m.d.sync += self.rows_in.eq(self.rows_in + 1)
         with m.If(b_take & axi.bresp[1]):
             m.d.comb += bus_error.eq(1)

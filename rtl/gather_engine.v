@@ -1171,12 +1171,12 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [31:0] \$25 ;
-  wire [31:0] \$26 ;
-  wire [23:0] \$27 ;
-  wire [23:0] \$28 ;
+  wire [31:0] \$23 ;
+  wire [31:0] \$24 ;
+  wire [23:0] \$25 ;
+  wire [23:0] \$26 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
   wire [32:0] \$3 ;
   wire [47:0] \$30 ;
@@ -1380,16 +1380,16 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   assign \$16  = ~ o__valid;
   assign \$17  = \$16  | o__ready;
   assign \$18  = i__payload[4:0] < 5'h1a;
-  assign \$19  = i__payload[28:5] < selected[104:80];
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = | dim;
-  assign \$22  = dim <= 7'h40;
-  assign \$23  = \$21  & \$22 ;
-  assign \$24  = \$20  & \$23 ;
-  assign \$25  = s1_req[20:5] * s1_regs[63:48];
-  assign \$26  = s1_req[20:5] * s1_regs[79:64];
-  assign \$27  = s1_req[28:21] * s1_regs[63:48];
-  assign \$28  = s1_req[28:21] * s1_regs[79:64];
+  assign \$19  = | dim;
+  assign \$20  = dim <= 7'h40;
+  assign \$21  = \$19  & \$20 ;
+  assign \$22  = \$18  & \$21 ;
+  assign \$23  = s1_req[20:5] * s1_regs[63:48];
+  assign \$24  = s1_req[20:5] * s1_regs[79:64];
+  assign \$25  = s1_req[28:21] * s1_regs[63:48];
+  assign \$26  = s1_req[28:21] * s1_regs[79:64];
+  assign \$27  = s1_req[28:5] < s1_regs[104:80];
+  assign \$28  = s1_ok & \$27 ;
   assign \$29  = ~ s2_ok;
   assign \$30  = s2_ok ? \$11 [47:0] : 48'h000000000000;
   assign \$31  = s2_ok ? \$15 [5:0] : 6'h00;
@@ -1417,7 +1417,7 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$43  = s2_ok;
     if (\$17 ) begin
-      \$43  = s1_ok;
+      \$43  = \$28 ;
     end
     if (rst) begin
       \$43  = 1'h0;
@@ -1539,7 +1539,7 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$35  = s1_ok;
     if (\$17 ) begin
-      \$35  = \$24 ;
+      \$35  = \$22 ;
     end
     if (rst) begin
       \$35  = 1'h0;
@@ -1579,7 +1579,7 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$39  = s2_product_0_0;
     if (\$17 ) begin
-      \$39  = \$25 ;
+      \$39  = \$23 ;
     end
     if (rst) begin
       \$39  = 32'd0;
@@ -1589,7 +1589,7 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$40  = s2_product_0_16;
     if (\$17 ) begin
-      \$40  = \$26 ;
+      \$40  = \$24 ;
     end
     if (rst) begin
       \$40  = 32'd0;
@@ -1599,7 +1599,7 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$41  = s2_product_16_0;
     if (\$17 ) begin
-      \$41  = { 8'h00, \$27  };
+      \$41  = { 8'h00, \$25  };
     end
     if (rst) begin
       \$41  = 32'd0;
@@ -1609,7 +1609,7 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$42  = s2_product_16_16;
     if (\$17 ) begin
-      \$42  = { 8'h00, \$28  };
+      \$42  = { 8'h00, \$26  };
     end
     if (rst) begin
       \$42  = 32'd0;
@@ -1752,56 +1752,56 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  reg \$102 ;
-  wire [2:0] \$103 ;
-  wire [2:0] \$104 ;
-  wire \$105 ;
-  wire [5:0] \$106 ;
+  wire [127:0] \$100 ;
+  wire [31:0] \$101 ;
+  wire \$102 ;
+  wire [127:0] \$103 ;
+  wire [31:0] \$104 ;
+  wire [127:0] \$105 ;
+  wire \$106 ;
   wire \$107 ;
   wire \$108 ;
-  wire [7:0] \$109 ;
+  wire \$109 ;
   wire [9:0] \$11 ;
-  wire [8:0] \$110 ;
-  wire [5:0] \$111 ;
-  wire \$112 ;
+  reg \$110 ;
+  wire [2:0] \$111 ;
+  wire [2:0] \$112 ;
   wire \$113 ;
-  wire [5:0] \$114 ;
-  wire [5:0] \$115 ;
-  wire \$116 ;
+  wire \$114 ;
+  wire [7:0] \$115 ;
+  wire [8:0] \$116 ;
   wire \$117 ;
-  wire \$118 ;
-  wire \$119 ;
+  wire [5:0] \$118 ;
+  wire [5:0] \$119 ;
   wire \$12 ;
   wire \$120 ;
-  wire [5:0] \$121 ;
-  wire \$122 ;
+  wire \$121 ;
+  wire [5:0] \$122 ;
   wire \$123 ;
   wire \$124 ;
-  wire [6:0] \$125 ;
-  reg \$126 ;
+  wire \$125 ;
+  wire \$126 ;
   wire \$127 ;
-  wire [6:0] \$128 ;
+  wire \$128 ;
   wire \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
-  wire \$132 ;
-  wire \$133 ;
-  wire [6:0] \$134 ;
-  wire \$135 ;
+  wire [6:0] \$132 ;
+  reg \$133 ;
+  wire \$134 ;
+  wire [6:0] \$135 ;
   wire \$136 ;
   wire \$137 ;
-  reg \$138 ;
+  wire \$138 ;
   wire \$139 ;
   wire \$14 ;
   wire \$140 ;
-  wire \$141 ;
+  wire [6:0] \$141 ;
   wire \$142 ;
   wire \$143 ;
   wire \$144 ;
-  wire \$145 ;
+  reg \$145 ;
   wire \$146 ;
   wire \$147 ;
   wire \$148 ;
@@ -1811,48 +1811,48 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   wire \$151 ;
   wire \$152 ;
   wire \$153 ;
-  wire [5:0] \$154 ;
+  wire \$154 ;
   wire \$155 ;
   wire \$156 ;
   wire \$157 ;
-  wire [6:0] \$158 ;
-  wire [32:0] \$159 ;
+  wire \$158 ;
+  wire \$159 ;
   wire \$16 ;
   wire \$160 ;
-  wire [11:0] \$161 ;
-  wire [11:0] \$162 ;
-  wire \$163 ;
-  wire [7:0] \$164 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire [6:0] \$163 ;
+  wire [32:0] \$164 ;
   wire \$165 ;
-  wire \$166 ;
-  wire \$167 ;
+  wire [11:0] \$166 ;
+  wire [11:0] \$167 ;
   wire \$168 ;
-  wire \$169 ;
+  wire [7:0] \$169 ;
   wire \$17 ;
-  wire [5:0] \$170 ;
+  wire \$170 ;
   wire \$171 ;
   wire \$172 ;
   wire \$173 ;
-  wire [8:0] \$174 ;
+  wire \$174 ;
   wire \$175 ;
   wire \$176 ;
-  wire \$177 ;
+  wire [8:0] \$177 ;
   wire \$178 ;
   wire \$179 ;
   wire \$18 ;
   wire \$180 ;
-  wire [1:0] \$181 ;
-  wire [1:0] \$182 ;
+  wire \$181 ;
+  wire \$182 ;
   wire \$183 ;
-  wire \$184 ;
-  wire \$185 ;
+  wire [1:0] \$184 ;
+  wire [1:0] \$185 ;
   wire \$186 ;
-  wire [32:0] \$187 ;
-  reg [5:0] \$188 ;
-  reg [4:0] \$189 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  reg [4:0] \$190 ;
-  reg [4:0] \$191 ;
+  wire [32:0] \$190 ;
+  reg [5:0] \$191 ;
   reg [4:0] \$192 ;
   reg [4:0] \$193 ;
   reg [4:0] \$194 ;
@@ -1992,9 +1992,9 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$314 ;
   reg [4:0] \$315 ;
   reg [4:0] \$316 ;
-  reg \$317 ;
-  reg \$318 ;
-  reg \$319 ;
+  reg [4:0] \$317 ;
+  reg [4:0] \$318 ;
+  reg [4:0] \$319 ;
   wire [10:0] \$32 ;
   reg \$320 ;
   reg \$321 ;
@@ -2134,43 +2134,47 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$442 ;
   reg \$443 ;
   reg \$444 ;
-  reg [47:0] \$445 ;
-  reg [4:0] \$446 ;
+  reg \$445 ;
+  reg \$446 ;
   reg \$447 ;
-  reg [31:0] \$448 ;
-  reg [8:0] \$449 ;
+  reg [47:0] \$448 ;
+  reg [4:0] \$449 ;
   wire \$45 ;
   reg \$450 ;
-  reg \$451 ;
-  reg [5:0] \$452 ;
+  reg [31:0] \$451 ;
+  reg [8:0] \$452 ;
   reg \$453 ;
-  reg [5:0] \$454 ;
-  reg [127:0] \$455 ;
+  reg \$454 ;
+  reg [5:0] \$455 ;
   reg \$456 ;
-  reg [4:0] \$457 ;
-  reg [4:0] \$458 ;
+  reg [5:0] \$457 ;
+  reg [127:0] \$458 ;
   reg \$459 ;
   wire \$46 ;
-  reg [31:0] \$460 ;
-  reg \$461 ;
-  reg [192:0] \$462 ;
-  reg \$463 ;
-  reg [74:0] \$464 ;
-  reg [4:0] \$465 ;
-  reg \$466 ;
-  reg [5:0] \$467 ;
-  reg [31:0] \$468 ;
-  reg [10:0] \$469 ;
+  reg [4:0] \$460 ;
+  reg [4:0] \$461 ;
+  reg \$462 ;
+  reg [31:0] \$463 ;
+  reg \$464 ;
+  reg \$465 ;
+  reg [192:0] \$466 ;
+  reg \$467 ;
+  reg [74:0] \$468 ;
+  reg [4:0] \$469 ;
   wire \$47 ;
-  reg [6:0] \$470 ;
-  reg [1:0] \$471 ;
-  reg \$472 ;
-  reg [1:0] \$473 ;
-  reg [31:0] \$474 ;
-  reg [4:0] \$475 ;
-  reg [23:0] \$476 ;
-  reg [31:0] \$477 ;
+  reg \$470 ;
+  reg [5:0] \$471 ;
+  reg [31:0] \$472 ;
+  reg [10:0] \$473 ;
+  reg [6:0] \$474 ;
+  reg [1:0] \$475 ;
+  reg \$476 ;
+  reg [1:0] \$477 ;
+  reg [31:0] \$478 ;
+  reg [4:0] \$479 ;
   wire \$48 ;
+  reg [23:0] \$480 ;
+  reg [31:0] \$481 ;
   wire \$49 ;
   wire \$5 ;
   wire [6:0] \$50 ;
@@ -2212,20 +2216,20 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   wire \$83 ;
   wire \$84 ;
   wire \$85 ;
-  wire [127:0] \$86 ;
-  wire [31:0] \$87 ;
-  wire \$88 ;
-  wire [127:0] \$89 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire [5:0] \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [31:0] \$90 ;
+  wire \$90 ;
   wire \$91 ;
-  wire [127:0] \$92 ;
-  wire [31:0] \$93 ;
-  wire \$94 ;
-  wire [127:0] \$95 ;
-  wire [31:0] \$96 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [127:0] \$94 ;
+  wire [31:0] \$95 ;
+  wire \$96 ;
   wire [127:0] \$97 ;
-  wire \$98 ;
+  wire [31:0] \$98 ;
   wire \$99 ;
   reg ar_active = 1'h0;
   output [47:0] ar_addr;
@@ -2544,6 +2548,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg o__valid = 1'h0;
   wire [5:0] out_beats;
   reg [4:0] out_k = 5'h00;
+  reg out_k_last = 1'h0;
   reg [31:0] out_tag = 32'd0;
   (* init = 128'h00000000000000000000000000000000 *)
   wire [127:0] r_data;
@@ -3828,273 +3833,281 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   assign info_head__data = slot_info[info_head__addr];
   always @(posedge clk)
-    done_27 <= \$344 ;
+    done_24 <= \$344 ;
   always @(posedge clk)
-    done_28 <= \$345 ;
+    done_25 <= \$345 ;
   always @(posedge clk)
-    done_29 <= \$346 ;
+    done_26 <= \$346 ;
   always @(posedge clk)
-    done_30 <= \$347 ;
+    done_27 <= \$347 ;
   always @(posedge clk)
-    done_31 <= \$348 ;
+    done_28 <= \$348 ;
   always @(posedge clk)
-    done_32 <= \$349 ;
+    done_29 <= \$349 ;
   always @(posedge clk)
-    done_33 <= \$350 ;
+    done_30 <= \$350 ;
   always @(posedge clk)
-    done_34 <= \$351 ;
+    done_31 <= \$351 ;
   always @(posedge clk)
-    done_35 <= \$352 ;
+    done_32 <= \$352 ;
   always @(posedge clk)
-    done_36 <= \$353 ;
+    done_33 <= \$353 ;
   always @(posedge clk)
-    done_37 <= \$354 ;
+    done_34 <= \$354 ;
   always @(posedge clk)
-    done_38 <= \$355 ;
+    done_35 <= \$355 ;
   always @(posedge clk)
-    done_39 <= \$356 ;
+    done_36 <= \$356 ;
   always @(posedge clk)
-    done_40 <= \$357 ;
+    done_37 <= \$357 ;
   always @(posedge clk)
-    done_41 <= \$358 ;
+    done_38 <= \$358 ;
   always @(posedge clk)
-    done_42 <= \$359 ;
+    done_39 <= \$359 ;
   always @(posedge clk)
-    done_43 <= \$360 ;
+    done_40 <= \$360 ;
   always @(posedge clk)
-    done_44 <= \$361 ;
+    done_41 <= \$361 ;
   always @(posedge clk)
-    done_45 <= \$362 ;
+    done_42 <= \$362 ;
   always @(posedge clk)
-    done_46 <= \$363 ;
+    done_43 <= \$363 ;
   always @(posedge clk)
-    done_47 <= \$364 ;
+    done_44 <= \$364 ;
   always @(posedge clk)
-    done_48 <= \$365 ;
+    done_45 <= \$365 ;
   always @(posedge clk)
-    done_49 <= \$366 ;
+    done_46 <= \$366 ;
   always @(posedge clk)
-    done_50 <= \$367 ;
+    done_47 <= \$367 ;
   always @(posedge clk)
-    done_51 <= \$368 ;
+    done_48 <= \$368 ;
   always @(posedge clk)
-    done_52 <= \$369 ;
+    done_49 <= \$369 ;
   always @(posedge clk)
-    done_53 <= \$370 ;
+    done_50 <= \$370 ;
   always @(posedge clk)
-    done_54 <= \$371 ;
+    done_51 <= \$371 ;
   always @(posedge clk)
-    done_55 <= \$372 ;
+    done_52 <= \$372 ;
   always @(posedge clk)
-    done_56 <= \$373 ;
+    done_53 <= \$373 ;
   always @(posedge clk)
-    done_57 <= \$374 ;
+    done_54 <= \$374 ;
   always @(posedge clk)
-    done_58 <= \$375 ;
+    done_55 <= \$375 ;
   always @(posedge clk)
-    done_59 <= \$376 ;
+    done_56 <= \$376 ;
   always @(posedge clk)
-    done_60 <= \$377 ;
+    done_57 <= \$377 ;
   always @(posedge clk)
-    done_61 <= \$378 ;
+    done_58 <= \$378 ;
   always @(posedge clk)
-    done_62 <= \$379 ;
+    done_59 <= \$379 ;
   always @(posedge clk)
-    done_63 <= \$380 ;
+    done_60 <= \$380 ;
   always @(posedge clk)
-    bus_error_0 <= \$381 ;
+    done_61 <= \$381 ;
   always @(posedge clk)
-    bus_error_1 <= \$382 ;
+    done_62 <= \$382 ;
   always @(posedge clk)
-    bus_error_2 <= \$383 ;
+    done_63 <= \$383 ;
   always @(posedge clk)
-    bus_error_3 <= \$384 ;
+    bus_error_0 <= \$384 ;
   always @(posedge clk)
-    bus_error_4 <= \$385 ;
+    bus_error_1 <= \$385 ;
   always @(posedge clk)
-    bus_error_5 <= \$386 ;
+    bus_error_2 <= \$386 ;
   always @(posedge clk)
-    bus_error_6 <= \$387 ;
+    bus_error_3 <= \$387 ;
   always @(posedge clk)
-    bus_error_7 <= \$388 ;
+    bus_error_4 <= \$388 ;
   always @(posedge clk)
-    bus_error_8 <= \$389 ;
+    bus_error_5 <= \$389 ;
   always @(posedge clk)
-    bus_error_9 <= \$390 ;
+    bus_error_6 <= \$390 ;
   always @(posedge clk)
-    bus_error_10 <= \$391 ;
+    bus_error_7 <= \$391 ;
   always @(posedge clk)
-    bus_error_11 <= \$392 ;
+    bus_error_8 <= \$392 ;
   always @(posedge clk)
-    bus_error_12 <= \$393 ;
+    bus_error_9 <= \$393 ;
   always @(posedge clk)
-    bus_error_13 <= \$394 ;
+    bus_error_10 <= \$394 ;
   always @(posedge clk)
-    bus_error_14 <= \$395 ;
+    bus_error_11 <= \$395 ;
   always @(posedge clk)
-    bus_error_15 <= \$396 ;
+    bus_error_12 <= \$396 ;
   always @(posedge clk)
-    bus_error_16 <= \$397 ;
+    bus_error_13 <= \$397 ;
   always @(posedge clk)
-    bus_error_17 <= \$398 ;
+    bus_error_14 <= \$398 ;
   always @(posedge clk)
-    bus_error_18 <= \$399 ;
+    bus_error_15 <= \$399 ;
   always @(posedge clk)
-    bus_error_19 <= \$400 ;
+    bus_error_16 <= \$400 ;
   always @(posedge clk)
-    bus_error_20 <= \$401 ;
+    bus_error_17 <= \$401 ;
   always @(posedge clk)
-    bus_error_21 <= \$402 ;
+    bus_error_18 <= \$402 ;
   always @(posedge clk)
-    bus_error_22 <= \$403 ;
+    bus_error_19 <= \$403 ;
   always @(posedge clk)
-    bus_error_23 <= \$404 ;
+    bus_error_20 <= \$404 ;
   always @(posedge clk)
-    bus_error_24 <= \$405 ;
+    bus_error_21 <= \$405 ;
   always @(posedge clk)
-    bus_error_25 <= \$406 ;
+    bus_error_22 <= \$406 ;
   always @(posedge clk)
-    bus_error_26 <= \$407 ;
+    bus_error_23 <= \$407 ;
   always @(posedge clk)
-    bus_error_27 <= \$408 ;
+    bus_error_24 <= \$408 ;
   always @(posedge clk)
-    bus_error_28 <= \$409 ;
+    bus_error_25 <= \$409 ;
   always @(posedge clk)
-    bus_error_29 <= \$410 ;
+    bus_error_26 <= \$410 ;
   always @(posedge clk)
-    bus_error_30 <= \$411 ;
+    bus_error_27 <= \$411 ;
   always @(posedge clk)
-    bus_error_31 <= \$412 ;
+    bus_error_28 <= \$412 ;
   always @(posedge clk)
-    bus_error_32 <= \$413 ;
+    bus_error_29 <= \$413 ;
   always @(posedge clk)
-    bus_error_33 <= \$414 ;
+    bus_error_30 <= \$414 ;
   always @(posedge clk)
-    bus_error_34 <= \$415 ;
+    bus_error_31 <= \$415 ;
   always @(posedge clk)
-    bus_error_35 <= \$416 ;
+    bus_error_32 <= \$416 ;
   always @(posedge clk)
-    bus_error_36 <= \$417 ;
+    bus_error_33 <= \$417 ;
   always @(posedge clk)
-    bus_error_37 <= \$418 ;
+    bus_error_34 <= \$418 ;
   always @(posedge clk)
-    bus_error_38 <= \$419 ;
+    bus_error_35 <= \$419 ;
   always @(posedge clk)
-    bus_error_39 <= \$420 ;
+    bus_error_36 <= \$420 ;
   always @(posedge clk)
-    bus_error_40 <= \$421 ;
+    bus_error_37 <= \$421 ;
   always @(posedge clk)
-    bus_error_41 <= \$422 ;
+    bus_error_38 <= \$422 ;
   always @(posedge clk)
-    bus_error_42 <= \$423 ;
+    bus_error_39 <= \$423 ;
   always @(posedge clk)
-    bus_error_43 <= \$424 ;
+    bus_error_40 <= \$424 ;
   always @(posedge clk)
-    bus_error_44 <= \$425 ;
+    bus_error_41 <= \$425 ;
   always @(posedge clk)
-    bus_error_45 <= \$426 ;
+    bus_error_42 <= \$426 ;
   always @(posedge clk)
-    bus_error_46 <= \$427 ;
+    bus_error_43 <= \$427 ;
   always @(posedge clk)
-    bus_error_47 <= \$428 ;
+    bus_error_44 <= \$428 ;
   always @(posedge clk)
-    bus_error_48 <= \$429 ;
+    bus_error_45 <= \$429 ;
   always @(posedge clk)
-    bus_error_49 <= \$430 ;
+    bus_error_46 <= \$430 ;
   always @(posedge clk)
-    bus_error_50 <= \$431 ;
+    bus_error_47 <= \$431 ;
   always @(posedge clk)
-    bus_error_51 <= \$432 ;
+    bus_error_48 <= \$432 ;
   always @(posedge clk)
-    bus_error_52 <= \$433 ;
+    bus_error_49 <= \$433 ;
   always @(posedge clk)
-    bus_error_53 <= \$434 ;
+    bus_error_50 <= \$434 ;
   always @(posedge clk)
-    bus_error_54 <= \$435 ;
+    bus_error_51 <= \$435 ;
   always @(posedge clk)
-    bus_error_55 <= \$436 ;
+    bus_error_52 <= \$436 ;
   always @(posedge clk)
-    bus_error_56 <= \$437 ;
+    bus_error_53 <= \$437 ;
   always @(posedge clk)
-    bus_error_57 <= \$438 ;
+    bus_error_54 <= \$438 ;
   always @(posedge clk)
-    bus_error_58 <= \$439 ;
+    bus_error_55 <= \$439 ;
   always @(posedge clk)
-    bus_error_59 <= \$440 ;
+    bus_error_56 <= \$440 ;
   always @(posedge clk)
-    bus_error_60 <= \$441 ;
+    bus_error_57 <= \$441 ;
   always @(posedge clk)
-    bus_error_61 <= \$442 ;
+    bus_error_58 <= \$442 ;
   always @(posedge clk)
-    bus_error_62 <= \$443 ;
+    bus_error_59 <= \$443 ;
   always @(posedge clk)
-    bus_error_63 <= \$444 ;
+    bus_error_60 <= \$444 ;
   always @(posedge clk)
-    ar_addr <= \$445 ;
+    bus_error_61 <= \$445 ;
   always @(posedge clk)
-    ar_left <= \$446 ;
+    bus_error_62 <= \$446 ;
   always @(posedge clk)
-    ar_planned <= \$447 ;
+    bus_error_63 <= \$447 ;
   always @(posedge clk)
-    bursts <= \$448 ;
+    ar_addr <= \$448 ;
   always @(posedge clk)
-    ar_burst <= \$449 ;
+    ar_left <= \$449 ;
   always @(posedge clk)
-    ar_last <= \$450 ;
+    ar_planned <= \$450 ;
   always @(posedge clk)
-    ar_active <= \$451 ;
+    bursts <= \$451 ;
   always @(posedge clk)
-    axi__arid <= \$452 ;
+    ar_burst <= \$452 ;
   always @(posedge clk)
-    r_valid <= \$453 ;
+    ar_last <= \$453 ;
   always @(posedge clk)
-    r_slot <= \$454 ;
+    ar_active <= \$454 ;
   always @(posedge clk)
-    data_write__data <= \$455 ;
+    axi__arid <= \$455 ;
   always @(posedge clk)
-    r_error <= \$456 ;
+    r_valid <= \$456 ;
   always @(posedge clk)
-    count <= \$457 ;
+    r_slot <= \$457 ;
   always @(posedge clk)
-    r_left <= \$458 ;
+    data_write__data <= \$458 ;
   always @(posedge clk)
-    row_in <= \$459 ;
+    r_error <= \$459 ;
   always @(posedge clk)
-    \beats$328  <= \$460 ;
+    count <= \$460 ;
   always @(posedge clk)
-    o__valid <= \$461 ;
+    r_left <= \$461 ;
   always @(posedge clk)
-    o__payload <= \$462 ;
+    row_in <= \$462 ;
   always @(posedge clk)
-    rd_valid <= \$463 ;
+    \beats$328  <= \$463 ;
   always @(posedge clk)
-    rd <= \$464 ;
+    out_k_last <= \$464 ;
   always @(posedge clk)
-    out_k <= \$465 ;
+    o__valid <= \$465 ;
   always @(posedge clk)
-    head_done <= \$466 ;
+    o__payload <= \$466 ;
   always @(posedge clk)
-    info_head__addr <= \$467 ;
+    rd_valid <= \$467 ;
   always @(posedge clk)
-    out_tag <= \$468 ;
+    rd <= \$468 ;
   always @(posedge clk)
-    base <= \$469 ;
+    out_k <= \$469 ;
   always @(posedge clk)
-    used <= \$470 ;
+    head_done <= \$470 ;
   always @(posedge clk)
-    errors <= \$471 ;
+    info_head__addr <= \$471 ;
   always @(posedge clk)
-    captured <= \$472 ;
+    out_tag <= \$472 ;
   always @(posedge clk)
-    error_code <= \$473 ;
+    base <= \$473 ;
   always @(posedge clk)
-    error_tag <= \$474 ;
+    used <= \$474 ;
   always @(posedge clk)
-    error_table <= \$475 ;
+    errors <= \$475 ;
   always @(posedge clk)
-    error_row <= \$476 ;
+    captured <= \$476 ;
   always @(posedge clk)
-    rows <= \$477 ;
+    error_code <= \$477 ;
+  always @(posedge clk)
+    error_tag <= \$478 ;
+  always @(posedge clk)
+    error_table <= \$479 ;
+  always @(posedge clk)
+    error_row <= \$480 ;
+  always @(posedge clk)
+    rows <= \$481 ;
   assign \$1  = used < 7'h40;
   assign i__ready = w_rdy & \$1 ;
   assign info_write__en = i__valid & i__ready;
@@ -4182,418 +4195,415 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign \$81  = \beats$328  + 1'h1;
   assign \$82  = ~ o__valid;
   assign \$83  = \$82  | o__ready;
-  assign \$84  = | rd[62:61];
-  assign \$85  = $signed(rd[74:67]) > $signed(1'h0);
-  assign \$86  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$87  = \$85  ? \$86 [31:0] : 32'd0;
-  assign \$88  = $signed(rd[74:67]) > $signed(2'h1);
-  assign \$89  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$90  = \$88  ? \$89 [63:32] : 32'd0;
-  assign \$91  = $signed(rd[74:67]) > $signed(3'h2);
-  assign \$92  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$93  = \$91  ? \$92 [95:64] : 32'd0;
-  assign \$94  = $signed(rd[74:67]) > $signed(3'h3);
-  assign \$95  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$96  = \$94  ? \$95 [127:96] : 32'd0;
-  assign \$97  = \$84  ? 128'h00000000000000000000000000000000 : { \$96 , \$93 , \$90 , \$87  };
-  assign \$98  = | used;
-  assign \$99  = \$98  & head_done;
-  assign \$100  = | used;
-  assign \$101  = \$100  & head_done;
-  assign \$103  = \$102  ? 3'h2 : 3'h0;
-  assign \$104  = info_head__data[7] ? 3'h1 : \$103 ;
-  assign \$105  = ! out_k;
-  assign \$106  = out_k + 1'h1;
-  assign \$107  = \$106  >= \$34 [5:0];
-  assign \$108  = info_head__data[7] | \$107 ;
-  assign \$110  = dim - \$109 ;
-  assign \$111  = out_k + 1'h1;
-  assign \$112  = \$111  >= \$34 [5:0];
-  assign \$113  = info_head__data[7] | \$112 ;
-  assign \$114  = out_k + 1'h1;
-  assign \$115  = \$113  ? 6'h00 : \$114 ;
-  assign \$116  = ~ o__valid;
-  assign \$117  = \$116  | o__ready;
-  assign \$118  = | used;
-  assign \$119  = \$118  & head_done;
-  assign \$120  = \$117  & \$119 ;
-  assign \$121  = out_k + 1'h1;
-  assign \$122  = \$121  >= \$34 [5:0];
-  assign \$123  = info_head__data[7] | \$122 ;
-  assign \$124  = \$120  & \$123 ;
-  assign \$125  = info_head__addr + 1'h1;
-  assign \$127  = r_valid & row_in;
-  assign \$128  = info_head__addr + 1'h1;
-  assign \$129  = r_slot == \$128 [5:0];
-  assign \$130  = \$127  & \$129 ;
-  assign \$131  = \$126  | \$130 ;
-  assign \$132  = i__valid & i__ready;
-  assign \$133  = \$132  & i__payload[82];
-  assign \$134  = info_head__addr + 1'h1;
-  assign \$135  = info_write__addr == \$134 [5:0];
-  assign \$136  = \$133  & \$135 ;
-  assign \$137  = \$131  | \$136 ;
-  assign \$139  = r_valid & row_in;
-  assign \$140  = r_slot == info_head__addr;
-  assign \$141  = \$139  & \$140 ;
-  assign \$142  = \$138  | \$141 ;
-  assign \$143  = i__valid & i__ready;
-  assign \$144  = \$143  & i__payload[82];
-  assign \$145  = info_write__addr == info_head__addr;
-  assign \$146  = \$144  & \$145 ;
-  assign \$147  = \$142  | \$146 ;
-  assign \$148  = \$124  ? \$137  : \$147 ;
-  assign \$149  = ~ o__valid;
-  assign \$150  = \$149  | o__ready;
-  assign \$151  = | used;
-  assign \$152  = \$151  & head_done;
-  assign \$153  = \$150  & \$152 ;
-  assign \$154  = out_k + 1'h1;
-  assign \$155  = \$154  >= \$34 [5:0];
-  assign \$156  = info_head__data[7] | \$155 ;
-  assign \$157  = \$153  & \$156 ;
-  assign \$158  = info_head__addr + 1'h1;
-  assign \$159  = out_tag + 1'h1;
-  assign \$160  = info_head__addr == 6'h3f;
-  assign \$161  = base + 5'h11;
-  assign \$162  = \$160  ? 12'h000 : \$161 ;
-  assign \$163  = i__valid & i__ready;
-  assign \$164  = used + \$163 ;
-  assign \$165  = ~ o__valid;
-  assign \$166  = \$165  | o__ready;
-  assign \$167  = | used;
-  assign \$168  = \$167  & head_done;
-  assign \$169  = \$166  & \$168 ;
-  assign \$170  = out_k + 1'h1;
-  assign \$171  = \$170  >= \$34 [5:0];
-  assign \$172  = info_head__data[7] | \$171 ;
-  assign \$173  = \$169  & \$172 ;
-  assign \$174  = \$164  - \$173 ;
-  assign \$175  = ~ o__valid;
-  assign \$176  = \$175  | o__ready;
-  assign \$177  = \$176  & rd_valid;
-  assign \$178  = \$177  & rd[63];
-  assign \$179  = | rd[62:61];
-  assign \$180  = \$178  & \$179 ;
-  assign \$181  = errors_clear ? 2'h0 : errors;
-  assign \$182  = \$181  | rd[62:61];
-  assign \$183  = ~ captured;
-  assign \$184  = \$183  | errors_clear;
-  assign \$185  = o__valid & o__ready;
-  assign \$186  = \$185  & o__payload[192];
-  assign \$187  = rows + 1'h1;
+  assign \$84  = | used;
+  assign \$85  = \$84  & head_done;
+  assign \$86  = \$83  & \$85 ;
+  assign \$87  = ~ \$86 ;
+  assign \$88  = out_k + 1'h1;
+  assign \$89  = \$88  >= \$34 [5:0];
+  assign \$90  = ~ o__valid;
+  assign \$91  = \$90  | o__ready;
+  assign \$92  = | rd[62:61];
+  assign \$93  = $signed(rd[74:67]) > $signed(1'h0);
+  assign \$94  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$95  = \$93  ? \$94 [31:0] : 32'd0;
+  assign \$96  = $signed(rd[74:67]) > $signed(2'h1);
+  assign \$97  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$98  = \$96  ? \$97 [63:32] : 32'd0;
+  assign \$99  = $signed(rd[74:67]) > $signed(3'h2);
+  assign \$100  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$101  = \$99  ? \$100 [95:64] : 32'd0;
+  assign \$102  = $signed(rd[74:67]) > $signed(3'h3);
+  assign \$103  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$104  = \$102  ? \$103 [127:96] : 32'd0;
+  assign \$105  = \$92  ? 128'h00000000000000000000000000000000 : { \$104 , \$101 , \$98 , \$95  };
+  assign \$106  = | used;
+  assign \$107  = \$106  & head_done;
+  assign \$108  = | used;
+  assign \$109  = \$108  & head_done;
+  assign \$111  = \$110  ? 3'h2 : 3'h0;
+  assign \$112  = info_head__data[7] ? 3'h1 : \$111 ;
+  assign \$113  = ! out_k;
+  assign \$114  = info_head__data[7] | out_k_last;
+  assign \$116  = dim - \$115 ;
+  assign \$117  = info_head__data[7] | out_k_last;
+  assign \$118  = out_k + 1'h1;
+  assign \$119  = \$117  ? 6'h00 : \$118 ;
+  assign \$120  = info_head__data[7] | out_k_last;
+  assign \$121  = \$34 [5:0] <= 1'h1;
+  assign \$122  = out_k + 2'h2;
+  assign \$123  = \$122  >= \$34 [5:0];
+  assign \$124  = \$120  ? \$121  : \$123 ;
+  assign \$125  = ~ o__valid;
+  assign \$126  = \$125  | o__ready;
+  assign \$127  = | used;
+  assign \$128  = \$127  & head_done;
+  assign \$129  = \$126  & \$128 ;
+  assign \$130  = info_head__data[7] | out_k_last;
+  assign \$131  = \$129  & \$130 ;
+  assign \$132  = info_head__addr + 1'h1;
+  assign \$134  = r_valid & row_in;
+  assign \$135  = info_head__addr + 1'h1;
+  assign \$136  = r_slot == \$135 [5:0];
+  assign \$137  = \$134  & \$136 ;
+  assign \$138  = \$133  | \$137 ;
+  assign \$139  = i__valid & i__ready;
+  assign \$140  = \$139  & i__payload[82];
+  assign \$141  = info_head__addr + 1'h1;
+  assign \$142  = info_write__addr == \$141 [5:0];
+  assign \$143  = \$140  & \$142 ;
+  assign \$144  = \$138  | \$143 ;
+  assign \$146  = r_valid & row_in;
+  assign \$147  = r_slot == info_head__addr;
+  assign \$148  = \$146  & \$147 ;
+  assign \$149  = \$145  | \$148 ;
+  assign \$150  = i__valid & i__ready;
+  assign \$151  = \$150  & i__payload[82];
+  assign \$152  = info_write__addr == info_head__addr;
+  assign \$153  = \$151  & \$152 ;
+  assign \$154  = \$149  | \$153 ;
+  assign \$155  = \$131  ? \$144  : \$154 ;
+  assign \$156  = ~ o__valid;
+  assign \$157  = \$156  | o__ready;
+  assign \$158  = | used;
+  assign \$159  = \$158  & head_done;
+  assign \$160  = \$157  & \$159 ;
+  assign \$161  = info_head__data[7] | out_k_last;
+  assign \$162  = \$160  & \$161 ;
+  assign \$163  = info_head__addr + 1'h1;
+  assign \$164  = out_tag + 1'h1;
+  assign \$165  = info_head__addr == 6'h3f;
+  assign \$166  = base + 5'h11;
+  assign \$167  = \$165  ? 12'h000 : \$166 ;
+  assign \$168  = i__valid & i__ready;
+  assign \$169  = used + \$168 ;
+  assign \$170  = ~ o__valid;
+  assign \$171  = \$170  | o__ready;
+  assign \$172  = | used;
+  assign \$173  = \$172  & head_done;
+  assign \$174  = \$171  & \$173 ;
+  assign \$175  = info_head__data[7] | out_k_last;
+  assign \$176  = \$174  & \$175 ;
+  assign \$177  = \$169  - \$176 ;
+  assign \$178  = ~ o__valid;
+  assign \$179  = \$178  | o__ready;
+  assign \$180  = \$179  & rd_valid;
+  assign \$181  = \$180  & rd[63];
+  assign \$182  = | rd[62:61];
+  assign \$183  = \$181  & \$182 ;
+  assign \$184  = errors_clear ? 2'h0 : errors;
+  assign \$185  = \$184  | rd[62:61];
+  assign \$186  = ~ captured;
+  assign \$187  = \$186  | errors_clear;
+  assign \$188  = o__valid & o__ready;
+  assign \$189  = \$188  & o__payload[192];
+  assign \$190  = rows + 1'h1;
   always @(posedge clk)
-    info_write__addr <= \$188 ;
+    info_write__addr <= \$191 ;
   always @(posedge clk)
-    received_0 <= \$189 ;
+    received_0 <= \$192 ;
   always @(posedge clk)
-    received_1 <= \$190 ;
+    received_1 <= \$193 ;
   always @(posedge clk)
-    received_2 <= \$191 ;
+    received_2 <= \$194 ;
   always @(posedge clk)
-    received_3 <= \$192 ;
+    received_3 <= \$195 ;
   always @(posedge clk)
-    received_4 <= \$193 ;
+    received_4 <= \$196 ;
   always @(posedge clk)
-    received_5 <= \$194 ;
+    received_5 <= \$197 ;
   always @(posedge clk)
-    received_6 <= \$195 ;
+    received_6 <= \$198 ;
   always @(posedge clk)
-    received_7 <= \$196 ;
+    received_7 <= \$199 ;
   always @(posedge clk)
-    received_8 <= \$197 ;
+    received_8 <= \$200 ;
   always @(posedge clk)
-    received_9 <= \$198 ;
+    received_9 <= \$201 ;
   always @(posedge clk)
-    received_10 <= \$199 ;
+    received_10 <= \$202 ;
   always @(posedge clk)
-    received_11 <= \$200 ;
+    received_11 <= \$203 ;
   always @(posedge clk)
-    received_12 <= \$201 ;
+    received_12 <= \$204 ;
   always @(posedge clk)
-    received_13 <= \$202 ;
+    received_13 <= \$205 ;
   always @(posedge clk)
-    received_14 <= \$203 ;
+    received_14 <= \$206 ;
   always @(posedge clk)
-    received_15 <= \$204 ;
+    received_15 <= \$207 ;
   always @(posedge clk)
-    received_16 <= \$205 ;
+    received_16 <= \$208 ;
   always @(posedge clk)
-    received_17 <= \$206 ;
+    received_17 <= \$209 ;
   always @(posedge clk)
-    received_18 <= \$207 ;
+    received_18 <= \$210 ;
   always @(posedge clk)
-    received_19 <= \$208 ;
+    received_19 <= \$211 ;
   always @(posedge clk)
-    received_20 <= \$209 ;
+    received_20 <= \$212 ;
   always @(posedge clk)
-    received_21 <= \$210 ;
+    received_21 <= \$213 ;
   always @(posedge clk)
-    received_22 <= \$211 ;
+    received_22 <= \$214 ;
   always @(posedge clk)
-    received_23 <= \$212 ;
+    received_23 <= \$215 ;
   always @(posedge clk)
-    received_24 <= \$213 ;
+    received_24 <= \$216 ;
   always @(posedge clk)
-    received_25 <= \$214 ;
+    received_25 <= \$217 ;
   always @(posedge clk)
-    received_26 <= \$215 ;
+    received_26 <= \$218 ;
   always @(posedge clk)
-    received_27 <= \$216 ;
+    received_27 <= \$219 ;
   always @(posedge clk)
-    received_28 <= \$217 ;
+    received_28 <= \$220 ;
   always @(posedge clk)
-    received_29 <= \$218 ;
+    received_29 <= \$221 ;
   always @(posedge clk)
-    received_30 <= \$219 ;
+    received_30 <= \$222 ;
   always @(posedge clk)
-    received_31 <= \$220 ;
+    received_31 <= \$223 ;
   always @(posedge clk)
-    received_32 <= \$221 ;
+    received_32 <= \$224 ;
   always @(posedge clk)
-    received_33 <= \$222 ;
+    received_33 <= \$225 ;
   always @(posedge clk)
-    received_34 <= \$223 ;
+    received_34 <= \$226 ;
   always @(posedge clk)
-    received_35 <= \$224 ;
+    received_35 <= \$227 ;
   always @(posedge clk)
-    received_36 <= \$225 ;
+    received_36 <= \$228 ;
   always @(posedge clk)
-    received_37 <= \$226 ;
+    received_37 <= \$229 ;
   always @(posedge clk)
-    received_38 <= \$227 ;
+    received_38 <= \$230 ;
   always @(posedge clk)
-    received_39 <= \$228 ;
+    received_39 <= \$231 ;
   always @(posedge clk)
-    received_40 <= \$229 ;
+    received_40 <= \$232 ;
   always @(posedge clk)
-    received_41 <= \$230 ;
+    received_41 <= \$233 ;
   always @(posedge clk)
-    received_42 <= \$231 ;
+    received_42 <= \$234 ;
   always @(posedge clk)
-    received_43 <= \$232 ;
+    received_43 <= \$235 ;
   always @(posedge clk)
-    received_44 <= \$233 ;
+    received_44 <= \$236 ;
   always @(posedge clk)
-    received_45 <= \$234 ;
+    received_45 <= \$237 ;
   always @(posedge clk)
-    received_46 <= \$235 ;
+    received_46 <= \$238 ;
   always @(posedge clk)
-    received_47 <= \$236 ;
+    received_47 <= \$239 ;
   always @(posedge clk)
-    received_48 <= \$237 ;
+    received_48 <= \$240 ;
   always @(posedge clk)
-    received_49 <= \$238 ;
+    received_49 <= \$241 ;
   always @(posedge clk)
-    received_50 <= \$239 ;
+    received_50 <= \$242 ;
   always @(posedge clk)
-    received_51 <= \$240 ;
+    received_51 <= \$243 ;
   always @(posedge clk)
-    received_52 <= \$241 ;
+    received_52 <= \$244 ;
   always @(posedge clk)
-    received_53 <= \$242 ;
+    received_53 <= \$245 ;
   always @(posedge clk)
-    received_54 <= \$243 ;
+    received_54 <= \$246 ;
   always @(posedge clk)
-    received_55 <= \$244 ;
+    received_55 <= \$247 ;
   always @(posedge clk)
-    received_56 <= \$245 ;
+    received_56 <= \$248 ;
   always @(posedge clk)
-    received_57 <= \$246 ;
+    received_57 <= \$249 ;
   always @(posedge clk)
-    received_58 <= \$247 ;
+    received_58 <= \$250 ;
   always @(posedge clk)
-    received_59 <= \$248 ;
+    received_59 <= \$251 ;
   always @(posedge clk)
-    received_60 <= \$249 ;
+    received_60 <= \$252 ;
   always @(posedge clk)
-    received_61 <= \$250 ;
+    received_61 <= \$253 ;
   always @(posedge clk)
-    received_62 <= \$251 ;
+    received_62 <= \$254 ;
   always @(posedge clk)
-    received_63 <= \$252 ;
+    received_63 <= \$255 ;
   always @(posedge clk)
-    left_0 <= \$253 ;
+    left_0 <= \$256 ;
   always @(posedge clk)
-    left_1 <= \$254 ;
+    left_1 <= \$257 ;
   always @(posedge clk)
-    left_2 <= \$255 ;
+    left_2 <= \$258 ;
   always @(posedge clk)
-    left_3 <= \$256 ;
+    left_3 <= \$259 ;
   always @(posedge clk)
-    left_4 <= \$257 ;
+    left_4 <= \$260 ;
   always @(posedge clk)
-    left_5 <= \$258 ;
+    left_5 <= \$261 ;
   always @(posedge clk)
-    left_6 <= \$259 ;
+    left_6 <= \$262 ;
   always @(posedge clk)
-    left_7 <= \$260 ;
+    left_7 <= \$263 ;
   always @(posedge clk)
-    left_8 <= \$261 ;
+    left_8 <= \$264 ;
   always @(posedge clk)
-    left_9 <= \$262 ;
+    left_9 <= \$265 ;
   always @(posedge clk)
-    left_10 <= \$263 ;
+    left_10 <= \$266 ;
   always @(posedge clk)
-    left_11 <= \$264 ;
+    left_11 <= \$267 ;
   always @(posedge clk)
-    left_12 <= \$265 ;
+    left_12 <= \$268 ;
   always @(posedge clk)
-    left_13 <= \$266 ;
+    left_13 <= \$269 ;
   always @(posedge clk)
-    left_14 <= \$267 ;
+    left_14 <= \$270 ;
   always @(posedge clk)
-    left_15 <= \$268 ;
+    left_15 <= \$271 ;
   always @(posedge clk)
-    left_16 <= \$269 ;
+    left_16 <= \$272 ;
   always @(posedge clk)
-    left_17 <= \$270 ;
+    left_17 <= \$273 ;
   always @(posedge clk)
-    left_18 <= \$271 ;
+    left_18 <= \$274 ;
   always @(posedge clk)
-    left_19 <= \$272 ;
+    left_19 <= \$275 ;
   always @(posedge clk)
-    left_20 <= \$273 ;
+    left_20 <= \$276 ;
   always @(posedge clk)
-    left_21 <= \$274 ;
+    left_21 <= \$277 ;
   always @(posedge clk)
-    left_22 <= \$275 ;
+    left_22 <= \$278 ;
   always @(posedge clk)
-    left_23 <= \$276 ;
+    left_23 <= \$279 ;
   always @(posedge clk)
-    left_24 <= \$277 ;
+    left_24 <= \$280 ;
   always @(posedge clk)
-    left_25 <= \$278 ;
+    left_25 <= \$281 ;
   always @(posedge clk)
-    left_26 <= \$279 ;
+    left_26 <= \$282 ;
   always @(posedge clk)
-    left_27 <= \$280 ;
+    left_27 <= \$283 ;
   always @(posedge clk)
-    left_28 <= \$281 ;
+    left_28 <= \$284 ;
   always @(posedge clk)
-    left_29 <= \$282 ;
+    left_29 <= \$285 ;
   always @(posedge clk)
-    left_30 <= \$283 ;
+    left_30 <= \$286 ;
   always @(posedge clk)
-    left_31 <= \$284 ;
+    left_31 <= \$287 ;
   always @(posedge clk)
-    left_32 <= \$285 ;
+    left_32 <= \$288 ;
   always @(posedge clk)
-    left_33 <= \$286 ;
+    left_33 <= \$289 ;
   always @(posedge clk)
-    left_34 <= \$287 ;
+    left_34 <= \$290 ;
   always @(posedge clk)
-    left_35 <= \$288 ;
+    left_35 <= \$291 ;
   always @(posedge clk)
-    left_36 <= \$289 ;
+    left_36 <= \$292 ;
   always @(posedge clk)
-    left_37 <= \$290 ;
+    left_37 <= \$293 ;
   always @(posedge clk)
-    left_38 <= \$291 ;
+    left_38 <= \$294 ;
   always @(posedge clk)
-    left_39 <= \$292 ;
+    left_39 <= \$295 ;
   always @(posedge clk)
-    left_40 <= \$293 ;
+    left_40 <= \$296 ;
   always @(posedge clk)
-    left_41 <= \$294 ;
+    left_41 <= \$297 ;
   always @(posedge clk)
-    left_42 <= \$295 ;
+    left_42 <= \$298 ;
   always @(posedge clk)
-    left_43 <= \$296 ;
+    left_43 <= \$299 ;
   always @(posedge clk)
-    left_44 <= \$297 ;
+    left_44 <= \$300 ;
   always @(posedge clk)
-    left_45 <= \$298 ;
+    left_45 <= \$301 ;
   always @(posedge clk)
-    left_46 <= \$299 ;
+    left_46 <= \$302 ;
   always @(posedge clk)
-    left_47 <= \$300 ;
+    left_47 <= \$303 ;
   always @(posedge clk)
-    left_48 <= \$301 ;
+    left_48 <= \$304 ;
   always @(posedge clk)
-    left_49 <= \$302 ;
+    left_49 <= \$305 ;
   always @(posedge clk)
-    left_50 <= \$303 ;
+    left_50 <= \$306 ;
   always @(posedge clk)
-    left_51 <= \$304 ;
+    left_51 <= \$307 ;
   always @(posedge clk)
-    left_52 <= \$305 ;
+    left_52 <= \$308 ;
   always @(posedge clk)
-    left_53 <= \$306 ;
+    left_53 <= \$309 ;
   always @(posedge clk)
-    left_54 <= \$307 ;
+    left_54 <= \$310 ;
   always @(posedge clk)
-    left_55 <= \$308 ;
+    left_55 <= \$311 ;
   always @(posedge clk)
-    left_56 <= \$309 ;
+    left_56 <= \$312 ;
   always @(posedge clk)
-    left_57 <= \$310 ;
+    left_57 <= \$313 ;
   always @(posedge clk)
-    left_58 <= \$311 ;
+    left_58 <= \$314 ;
   always @(posedge clk)
-    left_59 <= \$312 ;
+    left_59 <= \$315 ;
   always @(posedge clk)
-    left_60 <= \$313 ;
+    left_60 <= \$316 ;
   always @(posedge clk)
-    left_61 <= \$314 ;
+    left_61 <= \$317 ;
   always @(posedge clk)
-    left_62 <= \$315 ;
+    left_62 <= \$318 ;
   always @(posedge clk)
-    left_63 <= \$316 ;
+    left_63 <= \$319 ;
   always @(posedge clk)
-    done_0 <= \$317 ;
+    done_0 <= \$320 ;
   always @(posedge clk)
-    done_1 <= \$318 ;
+    done_1 <= \$321 ;
   always @(posedge clk)
-    done_2 <= \$319 ;
+    done_2 <= \$322 ;
   always @(posedge clk)
-    done_3 <= \$320 ;
+    done_3 <= \$323 ;
   always @(posedge clk)
-    done_4 <= \$321 ;
+    done_4 <= \$324 ;
   always @(posedge clk)
-    done_5 <= \$322 ;
+    done_5 <= \$325 ;
   always @(posedge clk)
-    done_6 <= \$323 ;
+    done_6 <= \$326 ;
   always @(posedge clk)
-    done_7 <= \$324 ;
+    done_7 <= \$327 ;
   always @(posedge clk)
-    done_8 <= \$325 ;
+    done_8 <= \$328 ;
   always @(posedge clk)
-    done_9 <= \$326 ;
+    done_9 <= \$329 ;
   always @(posedge clk)
-    done_10 <= \$327 ;
+    done_10 <= \$330 ;
   always @(posedge clk)
-    done_11 <= \$328 ;
+    done_11 <= \$331 ;
   always @(posedge clk)
-    done_12 <= \$329 ;
+    done_12 <= \$332 ;
   always @(posedge clk)
-    done_13 <= \$330 ;
+    done_13 <= \$333 ;
   always @(posedge clk)
-    done_14 <= \$331 ;
+    done_14 <= \$334 ;
   always @(posedge clk)
-    done_15 <= \$332 ;
+    done_15 <= \$335 ;
   always @(posedge clk)
-    done_16 <= \$333 ;
+    done_16 <= \$336 ;
   always @(posedge clk)
-    done_17 <= \$334 ;
+    done_17 <= \$337 ;
   always @(posedge clk)
-    done_18 <= \$335 ;
+    done_18 <= \$338 ;
   always @(posedge clk)
-    done_19 <= \$336 ;
+    done_19 <= \$339 ;
   always @(posedge clk)
-    done_20 <= \$337 ;
+    done_20 <= \$340 ;
   always @(posedge clk)
-    done_21 <= \$338 ;
+    done_21 <= \$341 ;
   always @(posedge clk)
-    done_22 <= \$339 ;
+    done_22 <= \$342 ;
   always @(posedge clk)
-    done_23 <= \$340 ;
-  always @(posedge clk)
-    done_24 <= \$341 ;
-  always @(posedge clk)
-    done_25 <= \$342 ;
-  always @(posedge clk)
-    done_26 <= \$343 ;
+    done_23 <= \$343 ;
   \gather_engine.reader.ar_queue  ar_queue (
     .clk(clk),
     .r_data(\r_data$320 ),
@@ -4607,7 +4617,178 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$345  = done_28;
+    \$344  = done_24;
+    if (\$49 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            \$344  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              \$344  = 1'h1;
+        endcase
+      end
+    end
+    if (\$162 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            \$344  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$344  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$345  = done_25;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -4661,12 +4842,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$345  = i__payload[82];
       endcase
     end
@@ -4724,17 +4899,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h18:
               /* empty */;
           6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
               \$345  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -4787,12 +4956,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$345  = 1'h0;
       endcase
     end
@@ -4802,7 +4965,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$346  = done_29;
+    \$346  = done_26;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -4858,12 +5021,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$346  = i__payload[82];
       endcase
     end
@@ -4923,17 +5080,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h19:
               /* empty */;
           6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
               \$346  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -4988,12 +5139,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$346  = 1'h0;
       endcase
     end
@@ -5003,7 +5148,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$347  = done_30;
+    \$347  = done_27;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -5061,12 +5206,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$347  = i__payload[82];
       endcase
     end
@@ -5128,17 +5267,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1a:
               /* empty */;
           6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
               \$347  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -5195,12 +5328,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$347  = 1'h0;
       endcase
     end
@@ -5210,7 +5337,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$348  = done_31;
+    \$348  = done_28;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -5270,12 +5397,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$348  = i__payload[82];
       endcase
     end
@@ -5339,17 +5460,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1b:
               /* empty */;
           6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
               \$348  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -5408,12 +5523,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$348  = 1'h0;
       endcase
     end
@@ -5423,7 +5532,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$349  = done_32;
+    \$349  = done_29;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -5485,12 +5594,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$349  = i__payload[82];
       endcase
     end
@@ -5556,17 +5659,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1c:
               /* empty */;
           6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
               \$349  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -5627,12 +5724,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$349  = 1'h0;
       endcase
     end
@@ -5642,7 +5733,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$350  = done_33;
+    \$350  = done_30;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -5706,12 +5797,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$350  = i__payload[82];
       endcase
     end
@@ -5779,17 +5864,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1d:
               /* empty */;
           6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
               \$350  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -5852,12 +5931,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$350  = 1'h0;
       endcase
     end
@@ -5867,7 +5940,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$351  = done_34;
+    \$351  = done_31;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -5933,12 +6006,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$351  = i__payload[82];
       endcase
     end
@@ -6008,17 +6075,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1e:
               /* empty */;
           6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
               \$351  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -6083,12 +6144,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$351  = 1'h0;
       endcase
     end
@@ -6098,7 +6153,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$352  = done_35;
+    \$352  = done_32;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -6166,12 +6221,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$352  = i__payload[82];
       endcase
     end
@@ -6243,17 +6292,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1f:
               /* empty */;
           6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
               \$352  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -6320,12 +6363,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$352  = 1'h0;
       endcase
     end
@@ -6335,7 +6372,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$353  = done_36;
+    \$353  = done_33;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -6405,12 +6442,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$353  = i__payload[82];
       endcase
     end
@@ -6484,17 +6515,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h20:
               /* empty */;
           6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
               \$353  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -6563,12 +6588,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$353  = 1'h0;
       endcase
     end
@@ -6578,7 +6597,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$354  = done_37;
+    \$354  = done_34;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -6650,12 +6669,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$354  = i__payload[82];
       endcase
     end
@@ -6731,17 +6744,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h21:
               /* empty */;
           6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
               \$354  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -6812,12 +6819,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$354  = 1'h0;
       endcase
     end
@@ -6827,7 +6828,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$355  = done_38;
+    \$355  = done_35;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -6901,12 +6902,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$355  = i__payload[82];
       endcase
     end
@@ -6984,17 +6979,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h22:
               /* empty */;
           6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
               \$355  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -7067,12 +7056,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$355  = 1'h0;
       endcase
     end
@@ -7082,7 +7065,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$356  = done_39;
+    \$356  = done_36;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -7158,12 +7141,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$356  = i__payload[82];
       endcase
     end
@@ -7243,17 +7220,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h23:
               /* empty */;
           6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
               \$356  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -7328,12 +7299,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$356  = 1'h0;
       endcase
     end
@@ -7343,7 +7308,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$357  = done_40;
+    \$357  = done_37;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -7421,12 +7386,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$357  = i__payload[82];
       endcase
     end
@@ -7508,17 +7467,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h24:
               /* empty */;
           6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
               \$357  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -7595,12 +7548,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$357  = 1'h0;
       endcase
     end
@@ -7610,7 +7557,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$358  = done_41;
+    \$358  = done_38;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -7690,12 +7637,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$358  = i__payload[82];
       endcase
     end
@@ -7779,17 +7720,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h25:
               /* empty */;
           6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
               \$358  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -7868,12 +7803,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$358  = 1'h0;
       endcase
     end
@@ -7883,7 +7812,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$359  = done_42;
+    \$359  = done_39;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -7965,12 +7894,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$359  = i__payload[82];
       endcase
     end
@@ -8056,17 +7979,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h26:
               /* empty */;
           6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
               \$359  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -8147,12 +8064,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$359  = 1'h0;
       endcase
     end
@@ -8162,7 +8073,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$360  = done_43;
+    \$360  = done_40;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -8246,12 +8157,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$360  = i__payload[82];
       endcase
     end
@@ -8339,17 +8244,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h27:
               /* empty */;
           6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
               \$360  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -8432,12 +8331,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$360  = 1'h0;
       endcase
     end
@@ -8447,7 +8340,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$361  = done_44;
+    \$361  = done_41;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -8533,12 +8426,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$361  = i__payload[82];
       endcase
     end
@@ -8628,17 +8515,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h28:
               /* empty */;
           6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
               \$361  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -8723,12 +8604,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$361  = 1'h0;
       endcase
     end
@@ -8738,7 +8613,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$362  = done_45;
+    \$362  = done_42;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -8826,12 +8701,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$362  = i__payload[82];
       endcase
     end
@@ -8923,17 +8792,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h29:
               /* empty */;
           6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
               \$362  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -9020,12 +8883,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$362  = 1'h0;
       endcase
     end
@@ -9035,7 +8892,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$363  = done_46;
+    \$363  = done_43;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -9125,12 +8982,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$363  = i__payload[82];
       endcase
     end
@@ -9224,17 +9075,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2a:
               /* empty */;
           6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
               \$363  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -9323,12 +9168,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$363  = 1'h0;
       endcase
     end
@@ -9338,7 +9177,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$364  = done_47;
+    \$364  = done_44;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -9430,12 +9269,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$364  = i__payload[82];
       endcase
     end
@@ -9531,17 +9364,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2b:
               /* empty */;
           6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
               \$364  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -9632,12 +9459,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$364  = 1'h0;
       endcase
     end
@@ -9647,7 +9468,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$365  = done_48;
+    \$365  = done_45;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -9741,12 +9562,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$365  = i__payload[82];
       endcase
     end
@@ -9844,17 +9659,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2c:
               /* empty */;
           6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
               \$365  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -9947,12 +9756,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$365  = 1'h0;
       endcase
     end
@@ -9962,7 +9765,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$366  = done_49;
+    \$366  = done_46;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -10058,12 +9861,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$366  = i__payload[82];
       endcase
     end
@@ -10163,17 +9960,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2d:
               /* empty */;
           6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
               \$366  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -10268,12 +10059,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$366  = 1'h0;
       endcase
     end
@@ -10283,7 +10068,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$367  = done_50;
+    \$367  = done_47;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -10381,12 +10166,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$367  = i__payload[82];
       endcase
     end
@@ -10488,17 +10267,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2e:
               /* empty */;
           6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
               \$367  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -10595,12 +10368,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$367  = 1'h0;
       endcase
     end
@@ -10610,7 +10377,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$368  = done_51;
+    \$368  = done_48;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -10710,12 +10477,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$368  = i__payload[82];
       endcase
     end
@@ -10819,17 +10580,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2f:
               /* empty */;
           6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
               \$368  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -10928,12 +10683,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$368  = 1'h0;
       endcase
     end
@@ -10943,7 +10692,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$369  = done_52;
+    \$369  = done_49;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -11045,12 +10794,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$369  = i__payload[82];
       endcase
     end
@@ -11156,17 +10899,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h30:
               /* empty */;
           6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
               \$369  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -11267,12 +11004,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$369  = 1'h0;
       endcase
     end
@@ -11282,7 +11013,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$370  = done_53;
+    \$370  = done_50;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -11386,12 +11117,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$370  = i__payload[82];
       endcase
     end
@@ -11499,17 +11224,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h31:
               /* empty */;
           6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
               \$370  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -11612,12 +11331,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$370  = 1'h0;
       endcase
     end
@@ -11627,7 +11340,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$371  = done_54;
+    \$371  = done_51;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -11733,12 +11446,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$371  = i__payload[82];
       endcase
     end
@@ -11848,17 +11555,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h32:
               /* empty */;
           6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
               \$371  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -11963,12 +11664,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$371  = 1'h0;
       endcase
     end
@@ -11978,7 +11673,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$372  = done_55;
+    \$372  = done_52;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -12086,12 +11781,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$372  = i__payload[82];
       endcase
     end
@@ -12203,17 +11892,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h33:
               /* empty */;
           6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
               \$372  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -12320,12 +12003,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$372  = 1'h0;
       endcase
     end
@@ -12335,7 +12012,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$373  = done_56;
+    \$373  = done_53;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -12445,12 +12122,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$373  = i__payload[82];
       endcase
     end
@@ -12564,17 +12235,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h34:
               /* empty */;
           6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
               \$373  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -12683,12 +12348,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$373  = 1'h0;
       endcase
     end
@@ -12698,7 +12357,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$374  = done_57;
+    \$374  = done_54;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -12810,12 +12469,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$374  = i__payload[82];
       endcase
     end
@@ -12931,17 +12584,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h35:
               /* empty */;
           6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
-              /* empty */;
-          6'h39:
               \$374  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -13052,12 +12699,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$374  = 1'h0;
       endcase
     end
@@ -13067,7 +12708,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$375  = done_58;
+    \$375  = done_55;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -13181,12 +12822,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$375  = i__payload[82];
       endcase
     end
@@ -13304,17 +12939,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h36:
               /* empty */;
           6'h37:
-              /* empty */;
-          6'h38:
-              /* empty */;
-          6'h39:
-              /* empty */;
-          6'h3a:
               \$375  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -13427,12 +13056,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$375  = 1'h0;
       endcase
     end
@@ -13442,7 +13065,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$376  = done_59;
+    \$376  = done_56;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -13558,12 +13181,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$376  = i__payload[82];
       endcase
     end
@@ -13683,17 +13300,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h37:
               /* empty */;
           6'h38:
-              /* empty */;
-          6'h39:
-              /* empty */;
-          6'h3a:
-              /* empty */;
-          6'h3b:
               \$376  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -13808,12 +13419,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$376  = 1'h0;
       endcase
     end
@@ -13823,7 +13428,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$377  = done_60;
+    \$377  = done_57;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -13941,12 +13546,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$377  = i__payload[82];
       endcase
     end
@@ -14068,17 +13667,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h38:
               /* empty */;
           6'h39:
-              /* empty */;
-          6'h3a:
-              /* empty */;
-          6'h3b:
-              /* empty */;
-          6'h3c:
               \$377  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -14195,12 +13788,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$377  = 1'h0;
       endcase
     end
@@ -14210,7 +13797,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$378  = done_61;
+    \$378  = done_58;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -14330,12 +13917,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$378  = i__payload[82];
       endcase
     end
@@ -14459,17 +14040,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h39:
               /* empty */;
           6'h3a:
-              /* empty */;
-          6'h3b:
-              /* empty */;
-          6'h3c:
-              /* empty */;
-          6'h3d:
               \$378  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -14588,12 +14163,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$378  = 1'h0;
       endcase
     end
@@ -14603,7 +14172,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$379  = done_62;
+    \$379  = done_59;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -14725,12 +14294,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
             \$379  = i__payload[82];
       endcase
     end
@@ -14856,17 +14419,1184 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3a:
               /* empty */;
           6'h3b:
+              \$379  = 1'h1;
+        endcase
+      end
+    end
+    if (\$162 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$379  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$379  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$380  = done_60;
+    if (\$49 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$380  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              /* empty */;
+          6'h3b:
+              /* empty */;
+          6'h3c:
+              \$380  = 1'h1;
+        endcase
+      end
+    end
+    if (\$162 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$380  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$380  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$381  = done_61;
+    if (\$49 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$381  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              /* empty */;
+          6'h3b:
+              /* empty */;
+          6'h3c:
+              /* empty */;
+          6'h3d:
+              \$381  = 1'h1;
+        endcase
+      end
+    end
+    if (\$162 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$381  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$381  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$382  = done_62;
+    if (\$49 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$382  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              /* empty */;
+          6'h3b:
               /* empty */;
           6'h3c:
               /* empty */;
           6'h3d:
               /* empty */;
           6'h3e:
-              \$379  = 1'h1;
+              \$382  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -14993,16 +15723,16 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3d:
             /* empty */;
         6'h3e:
-            \$379  = 1'h0;
+            \$382  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$379  = 1'h0;
+      \$382  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$380  = done_63;
+    \$383  = done_63;
     if (\$49 ) begin
       (* full_case = 32'd1 *)
       casez (info_write__addr)
@@ -15133,7 +15863,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$380  = i__payload[82];
+            \$383  = i__payload[82];
       endcase
     end
     if (r_valid) begin
@@ -15267,11 +15997,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3e:
               /* empty */;
           6'h3f:
-              \$380  = 1'h1;
+              \$383  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       (* full_case = 32'd1 *)
       casez (info_head__addr)
         6'h00:
@@ -15401,43 +16131,43 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$380  = 1'h0;
+            \$383  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$380  = 1'h0;
+      \$383  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$381  = bus_error_0;
+    \$384  = bus_error_0;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
-            \$381  = 1'h0;
+            \$384  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
         casez (r_slot)
           6'h00:
-              \$381  = 1'h1;
+              \$384  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$381  = 1'h0;
+      \$384  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$382  = bus_error_1;
+    \$385  = bus_error_1;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
-            \$382  = 1'h0;
+            \$385  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15446,17 +16176,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h00:
               /* empty */;
           6'h01:
-              \$382  = 1'h1;
+              \$385  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$382  = 1'h0;
+      \$385  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$383  = bus_error_2;
+    \$386  = bus_error_2;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -15464,7 +16194,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h01:
             /* empty */;
         6'h02:
-            \$383  = 1'h0;
+            \$386  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15475,17 +16205,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h01:
               /* empty */;
           6'h02:
-              \$383  = 1'h1;
+              \$386  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$383  = 1'h0;
+      \$386  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$384  = bus_error_3;
+    \$387  = bus_error_3;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -15495,7 +16225,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            \$384  = 1'h0;
+            \$387  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15508,17 +16238,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h02:
               /* empty */;
           6'h03:
-              \$384  = 1'h1;
+              \$387  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$384  = 1'h0;
+      \$387  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$385  = bus_error_4;
+    \$388  = bus_error_4;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -15530,7 +16260,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            \$385  = 1'h0;
+            \$388  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15545,17 +16275,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h03:
               /* empty */;
           6'h04:
-              \$385  = 1'h1;
+              \$388  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$385  = 1'h0;
+      \$388  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$386  = bus_error_5;
+    \$389  = bus_error_5;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -15569,7 +16299,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            \$386  = 1'h0;
+            \$389  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15586,17 +16316,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h04:
               /* empty */;
           6'h05:
-              \$386  = 1'h1;
+              \$389  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$386  = 1'h0;
+      \$389  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$387  = bus_error_6;
+    \$390  = bus_error_6;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -15612,7 +16342,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            \$387  = 1'h0;
+            \$390  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15631,17 +16361,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h05:
               /* empty */;
           6'h06:
-              \$387  = 1'h1;
+              \$390  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$387  = 1'h0;
+      \$390  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$388  = bus_error_7;
+    \$391  = bus_error_7;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -15659,7 +16389,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            \$388  = 1'h0;
+            \$391  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15680,17 +16410,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h06:
               /* empty */;
           6'h07:
-              \$388  = 1'h1;
+              \$391  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$388  = 1'h0;
+      \$391  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$389  = bus_error_8;
+    \$392  = bus_error_8;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -15710,7 +16440,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            \$389  = 1'h0;
+            \$392  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15733,17 +16463,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h07:
               /* empty */;
           6'h08:
-              \$389  = 1'h1;
+              \$392  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$389  = 1'h0;
+      \$392  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$390  = bus_error_9;
+    \$393  = bus_error_9;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -15765,7 +16495,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            \$390  = 1'h0;
+            \$393  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15790,17 +16520,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h08:
               /* empty */;
           6'h09:
-              \$390  = 1'h1;
+              \$393  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$390  = 1'h0;
+      \$393  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$391  = bus_error_10;
+    \$394  = bus_error_10;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -15824,7 +16554,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            \$391  = 1'h0;
+            \$394  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15851,17 +16581,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h09:
               /* empty */;
           6'h0a:
-              \$391  = 1'h1;
+              \$394  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$391  = 1'h0;
+      \$394  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$392  = bus_error_11;
+    \$395  = bus_error_11;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -15887,7 +16617,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            \$392  = 1'h0;
+            \$395  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15916,17 +16646,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0a:
               /* empty */;
           6'h0b:
-              \$392  = 1'h1;
+              \$395  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$392  = 1'h0;
+      \$395  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$393  = bus_error_12;
+    \$396  = bus_error_12;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -15954,7 +16684,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            \$393  = 1'h0;
+            \$396  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -15985,17 +16715,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0b:
               /* empty */;
           6'h0c:
-              \$393  = 1'h1;
+              \$396  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$393  = 1'h0;
+      \$396  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$394  = bus_error_13;
+    \$397  = bus_error_13;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -16025,7 +16755,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            \$394  = 1'h0;
+            \$397  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -16058,17 +16788,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0c:
               /* empty */;
           6'h0d:
-              \$394  = 1'h1;
+              \$397  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$394  = 1'h0;
+      \$397  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$395  = bus_error_14;
+    \$398  = bus_error_14;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -16100,7 +16830,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            \$395  = 1'h0;
+            \$398  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -16135,17 +16865,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0d:
               /* empty */;
           6'h0e:
-              \$395  = 1'h1;
+              \$398  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$395  = 1'h0;
+      \$398  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$396  = bus_error_15;
+    \$399  = bus_error_15;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -16179,7 +16909,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            \$396  = 1'h0;
+            \$399  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -16216,17 +16946,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0e:
               /* empty */;
           6'h0f:
-              \$396  = 1'h1;
+              \$399  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$396  = 1'h0;
+      \$399  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$397  = bus_error_16;
+    \$400  = bus_error_16;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -16262,7 +16992,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            \$397  = 1'h0;
+            \$400  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -16301,17 +17031,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0f:
               /* empty */;
           6'h10:
-              \$397  = 1'h1;
+              \$400  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$397  = 1'h0;
+      \$400  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$398  = bus_error_17;
+    \$401  = bus_error_17;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -16349,7 +17079,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            \$398  = 1'h0;
+            \$401  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -16390,17 +17120,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h10:
               /* empty */;
           6'h11:
-              \$398  = 1'h1;
+              \$401  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$398  = 1'h0;
+      \$401  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$399  = bus_error_18;
+    \$402  = bus_error_18;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -16440,7 +17170,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            \$399  = 1'h0;
+            \$402  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -16483,17 +17213,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h11:
               /* empty */;
           6'h12:
-              \$399  = 1'h1;
+              \$402  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$399  = 1'h0;
+      \$402  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$400  = bus_error_19;
+    \$403  = bus_error_19;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -16535,7 +17265,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            \$400  = 1'h0;
+            \$403  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -16580,17 +17310,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h12:
               /* empty */;
           6'h13:
-              \$400  = 1'h1;
+              \$403  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$400  = 1'h0;
+      \$403  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$401  = bus_error_20;
+    \$404  = bus_error_20;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -16634,7 +17364,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            \$401  = 1'h0;
+            \$404  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -16681,17 +17411,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h13:
               /* empty */;
           6'h14:
-              \$401  = 1'h1;
+              \$404  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$401  = 1'h0;
+      \$404  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$402  = bus_error_21;
+    \$405  = bus_error_21;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -16737,7 +17467,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            \$402  = 1'h0;
+            \$405  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -16786,17 +17516,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h14:
               /* empty */;
           6'h15:
-              \$402  = 1'h1;
+              \$405  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$402  = 1'h0;
+      \$405  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$403  = bus_error_22;
+    \$406  = bus_error_22;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -16844,7 +17574,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            \$403  = 1'h0;
+            \$406  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -16895,17 +17625,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h15:
               /* empty */;
           6'h16:
-              \$403  = 1'h1;
+              \$406  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$403  = 1'h0;
+      \$406  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$404  = bus_error_23;
+    \$407  = bus_error_23;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -16955,7 +17685,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            \$404  = 1'h0;
+            \$407  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -17008,17 +17738,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h16:
               /* empty */;
           6'h17:
-              \$404  = 1'h1;
+              \$407  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$404  = 1'h0;
+      \$407  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$405  = bus_error_24;
+    \$408  = bus_error_24;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -17070,7 +17800,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            \$405  = 1'h0;
+            \$408  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -17125,17 +17855,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h17:
               /* empty */;
           6'h18:
-              \$405  = 1'h1;
+              \$408  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$405  = 1'h0;
+      \$408  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$406  = bus_error_25;
+    \$409  = bus_error_25;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -17189,7 +17919,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            \$406  = 1'h0;
+            \$409  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -17246,17 +17976,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h18:
               /* empty */;
           6'h19:
-              \$406  = 1'h1;
+              \$409  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$406  = 1'h0;
+      \$409  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$407  = bus_error_26;
+    \$410  = bus_error_26;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -17312,7 +18042,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            \$407  = 1'h0;
+            \$410  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -17371,17 +18101,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h19:
               /* empty */;
           6'h1a:
-              \$407  = 1'h1;
+              \$410  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$407  = 1'h0;
+      \$410  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$408  = bus_error_27;
+    \$411  = bus_error_27;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -17439,7 +18169,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            \$408  = 1'h0;
+            \$411  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -17500,17 +18230,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1a:
               /* empty */;
           6'h1b:
-              \$408  = 1'h1;
+              \$411  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$408  = 1'h0;
+      \$411  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$409  = bus_error_28;
+    \$412  = bus_error_28;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -17570,7 +18300,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            \$409  = 1'h0;
+            \$412  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -17633,17 +18363,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1b:
               /* empty */;
           6'h1c:
-              \$409  = 1'h1;
+              \$412  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$409  = 1'h0;
+      \$412  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$410  = bus_error_29;
+    \$413  = bus_error_29;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -17705,7 +18435,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            \$410  = 1'h0;
+            \$413  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -17770,17 +18500,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1c:
               /* empty */;
           6'h1d:
-              \$410  = 1'h1;
+              \$413  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$410  = 1'h0;
+      \$413  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$411  = bus_error_30;
+    \$414  = bus_error_30;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -17844,7 +18574,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            \$411  = 1'h0;
+            \$414  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -17911,17 +18641,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1d:
               /* empty */;
           6'h1e:
-              \$411  = 1'h1;
+              \$414  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$411  = 1'h0;
+      \$414  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$412  = bus_error_31;
+    \$415  = bus_error_31;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -17987,7 +18717,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            \$412  = 1'h0;
+            \$415  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -18056,17 +18786,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1e:
               /* empty */;
           6'h1f:
-              \$412  = 1'h1;
+              \$415  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$412  = 1'h0;
+      \$415  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$413  = bus_error_32;
+    \$416  = bus_error_32;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -18134,7 +18864,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            \$413  = 1'h0;
+            \$416  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -18205,17 +18935,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1f:
               /* empty */;
           6'h20:
-              \$413  = 1'h1;
+              \$416  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$413  = 1'h0;
+      \$416  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$414  = bus_error_33;
+    \$417  = bus_error_33;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -18285,7 +19015,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            \$414  = 1'h0;
+            \$417  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -18358,17 +19088,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h20:
               /* empty */;
           6'h21:
-              \$414  = 1'h1;
+              \$417  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$414  = 1'h0;
+      \$417  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$415  = bus_error_34;
+    \$418  = bus_error_34;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -18440,7 +19170,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            \$415  = 1'h0;
+            \$418  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -18515,17 +19245,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h21:
               /* empty */;
           6'h22:
-              \$415  = 1'h1;
+              \$418  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$415  = 1'h0;
+      \$418  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$416  = bus_error_35;
+    \$419  = bus_error_35;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -18599,7 +19329,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            \$416  = 1'h0;
+            \$419  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -18676,17 +19406,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h22:
               /* empty */;
           6'h23:
-              \$416  = 1'h1;
+              \$419  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$416  = 1'h0;
+      \$419  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$417  = bus_error_36;
+    \$420  = bus_error_36;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -18762,7 +19492,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            \$417  = 1'h0;
+            \$420  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -18841,17 +19571,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h23:
               /* empty */;
           6'h24:
-              \$417  = 1'h1;
+              \$420  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$417  = 1'h0;
+      \$420  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$418  = bus_error_37;
+    \$421  = bus_error_37;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -18929,7 +19659,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            \$418  = 1'h0;
+            \$421  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -19010,17 +19740,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h24:
               /* empty */;
           6'h25:
-              \$418  = 1'h1;
+              \$421  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$418  = 1'h0;
+      \$421  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$419  = bus_error_38;
+    \$422  = bus_error_38;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -19100,7 +19830,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            \$419  = 1'h0;
+            \$422  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -19183,17 +19913,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h25:
               /* empty */;
           6'h26:
-              \$419  = 1'h1;
+              \$422  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$419  = 1'h0;
+      \$422  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$420  = bus_error_39;
+    \$423  = bus_error_39;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -19275,7 +20005,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            \$420  = 1'h0;
+            \$423  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -19360,17 +20090,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h26:
               /* empty */;
           6'h27:
-              \$420  = 1'h1;
+              \$423  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$420  = 1'h0;
+      \$423  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$421  = bus_error_40;
+    \$424  = bus_error_40;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -19454,7 +20184,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            \$421  = 1'h0;
+            \$424  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -19541,17 +20271,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h27:
               /* empty */;
           6'h28:
-              \$421  = 1'h1;
+              \$424  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$421  = 1'h0;
+      \$424  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$422  = bus_error_41;
+    \$425  = bus_error_41;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -19637,7 +20367,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            \$422  = 1'h0;
+            \$425  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -19726,17 +20456,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h28:
               /* empty */;
           6'h29:
-              \$422  = 1'h1;
+              \$425  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$422  = 1'h0;
+      \$425  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$423  = bus_error_42;
+    \$426  = bus_error_42;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -19824,7 +20554,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            \$423  = 1'h0;
+            \$426  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -19915,17 +20645,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h29:
               /* empty */;
           6'h2a:
-              \$423  = 1'h1;
+              \$426  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$423  = 1'h0;
+      \$426  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$424  = bus_error_43;
+    \$427  = bus_error_43;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -20015,7 +20745,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            \$424  = 1'h0;
+            \$427  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -20108,17 +20838,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2a:
               /* empty */;
           6'h2b:
-              \$424  = 1'h1;
+              \$427  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$424  = 1'h0;
+      \$427  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$425  = bus_error_44;
+    \$428  = bus_error_44;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -20210,7 +20940,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            \$425  = 1'h0;
+            \$428  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -20305,17 +21035,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2b:
               /* empty */;
           6'h2c:
-              \$425  = 1'h1;
+              \$428  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$425  = 1'h0;
+      \$428  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$426  = bus_error_45;
+    \$429  = bus_error_45;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -20409,7 +21139,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            \$426  = 1'h0;
+            \$429  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -20506,17 +21236,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2c:
               /* empty */;
           6'h2d:
-              \$426  = 1'h1;
+              \$429  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$426  = 1'h0;
+      \$429  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$427  = bus_error_46;
+    \$430  = bus_error_46;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -20612,7 +21342,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            \$427  = 1'h0;
+            \$430  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -20711,17 +21441,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2d:
               /* empty */;
           6'h2e:
-              \$427  = 1'h1;
+              \$430  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$427  = 1'h0;
+      \$430  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$428  = bus_error_47;
+    \$431  = bus_error_47;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -20819,7 +21549,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            \$428  = 1'h0;
+            \$431  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -20920,17 +21650,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2e:
               /* empty */;
           6'h2f:
-              \$428  = 1'h1;
+              \$431  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$428  = 1'h0;
+      \$431  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$429  = bus_error_48;
+    \$432  = bus_error_48;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -21030,7 +21760,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            \$429  = 1'h0;
+            \$432  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -21133,17 +21863,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2f:
               /* empty */;
           6'h30:
-              \$429  = 1'h1;
+              \$432  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$429  = 1'h0;
+      \$432  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$430  = bus_error_49;
+    \$433  = bus_error_49;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -21245,7 +21975,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            \$430  = 1'h0;
+            \$433  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -21350,17 +22080,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h30:
               /* empty */;
           6'h31:
-              \$430  = 1'h1;
+              \$433  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$430  = 1'h0;
+      \$433  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$431  = bus_error_50;
+    \$434  = bus_error_50;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -21464,7 +22194,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            \$431  = 1'h0;
+            \$434  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -21571,17 +22301,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h31:
               /* empty */;
           6'h32:
-              \$431  = 1'h1;
+              \$434  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$431  = 1'h0;
+      \$434  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$432  = bus_error_51;
+    \$435  = bus_error_51;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -21687,7 +22417,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            \$432  = 1'h0;
+            \$435  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -21796,17 +22526,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h32:
               /* empty */;
           6'h33:
-              \$432  = 1'h1;
+              \$435  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$432  = 1'h0;
+      \$435  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$433  = bus_error_52;
+    \$436  = bus_error_52;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -21914,7 +22644,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            \$433  = 1'h0;
+            \$436  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -22025,17 +22755,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h33:
               /* empty */;
           6'h34:
-              \$433  = 1'h1;
+              \$436  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$433  = 1'h0;
+      \$436  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$434  = bus_error_53;
+    \$437  = bus_error_53;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -22145,7 +22875,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            \$434  = 1'h0;
+            \$437  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -22258,17 +22988,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h34:
               /* empty */;
           6'h35:
-              \$434  = 1'h1;
+              \$437  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$434  = 1'h0;
+      \$437  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$435  = bus_error_54;
+    \$438  = bus_error_54;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -22380,7 +23110,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            \$435  = 1'h0;
+            \$438  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -22495,17 +23225,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h35:
               /* empty */;
           6'h36:
-              \$435  = 1'h1;
+              \$438  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$435  = 1'h0;
+      \$438  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$436  = bus_error_55;
+    \$439  = bus_error_55;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -22619,7 +23349,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            \$436  = 1'h0;
+            \$439  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -22736,17 +23466,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h36:
               /* empty */;
           6'h37:
-              \$436  = 1'h1;
+              \$439  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$436  = 1'h0;
+      \$439  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$437  = bus_error_56;
+    \$440  = bus_error_56;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -22862,7 +23592,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            \$437  = 1'h0;
+            \$440  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -22981,17 +23711,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h37:
               /* empty */;
           6'h38:
-              \$437  = 1'h1;
+              \$440  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$437  = 1'h0;
+      \$440  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$438  = bus_error_57;
+    \$441  = bus_error_57;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -23109,7 +23839,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            \$438  = 1'h0;
+            \$441  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -23230,17 +23960,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h38:
               /* empty */;
           6'h39:
-              \$438  = 1'h1;
+              \$441  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$438  = 1'h0;
+      \$441  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$439  = bus_error_58;
+    \$442  = bus_error_58;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -23360,7 +24090,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            \$439  = 1'h0;
+            \$442  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -23483,17 +24213,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h39:
               /* empty */;
           6'h3a:
-              \$439  = 1'h1;
+              \$442  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$439  = 1'h0;
+      \$442  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$440  = bus_error_59;
+    \$443  = bus_error_59;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -23615,7 +24345,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            \$440  = 1'h0;
+            \$443  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -23740,17 +24470,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3a:
               /* empty */;
           6'h3b:
-              \$440  = 1'h1;
+              \$443  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$440  = 1'h0;
+      \$443  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$441  = bus_error_60;
+    \$444  = bus_error_60;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -23874,7 +24604,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3b:
             /* empty */;
         6'h3c:
-            \$441  = 1'h0;
+            \$444  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -24001,17 +24731,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3b:
               /* empty */;
           6'h3c:
-              \$441  = 1'h1;
+              \$444  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$441  = 1'h0;
+      \$444  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$442  = bus_error_61;
+    \$445  = bus_error_61;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -24137,7 +24867,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3c:
             /* empty */;
         6'h3d:
-            \$442  = 1'h0;
+            \$445  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -24266,17 +24996,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3c:
               /* empty */;
           6'h3d:
-              \$442  = 1'h1;
+              \$445  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$442  = 1'h0;
+      \$445  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$443  = bus_error_62;
+    \$446  = bus_error_62;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -24404,7 +25134,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3d:
             /* empty */;
         6'h3e:
-            \$443  = 1'h0;
+            \$446  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -24535,17 +25265,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3d:
               /* empty */;
           6'h3e:
-              \$443  = 1'h1;
+              \$446  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$443  = 1'h0;
+      \$446  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$444  = bus_error_63;
+    \$447  = bus_error_63;
     if (\$49 ) begin
       (* full_case = 32'd1 *)
       casez (info_write__addr)
@@ -24676,7 +25406,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$444  = 1'h0;
+            \$447  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -24810,106 +25540,59 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3e:
               /* empty */;
           6'h3f:
-              \$444  = 1'h1;
+              \$447  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$444  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$445  = ar_addr;
-    if (\$51 ) begin
-      \$445  = \$55 [47:0];
-    end
-    if (r_en) begin
-      \$445  = \r_data$320 [47:0];
-    end
-    if (\$65 ) begin
-      \$445  = new_job[47:0];
-    end
-    if (rst) begin
-      \$445  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$446  = ar_left;
-    if (\$51 ) begin
-      \$446  = \$56 [4:0];
-    end
-    if (r_en) begin
-      \$446  = \r_data$320 [52:48];
-    end
-    if (\$65 ) begin
-      \$446  = new_job[52:48];
-    end
-    if (rst) begin
-      \$446  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$447  = ar_planned;
-    if (\$51 ) begin
-      \$447  = 1'h0;
-    end else if (\$53 ) begin
-      \$447  = 1'h1;
-    end
-    if (r_en) begin
-      \$447  = 1'h1;
-    end
-    if (\$65 ) begin
-      \$447  = 1'h1;
-    end
-    if (rst) begin
       \$447  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$448  = bursts;
+    \$448  = ar_addr;
     if (\$51 ) begin
-      \$448  = \$57 [31:0];
+      \$448  = \$55 [47:0];
     end
-    if (counters_clear) begin
-      \$448  = 32'd0;
+    if (r_en) begin
+      \$448  = \r_data$320 [47:0];
+    end
+    if (\$65 ) begin
+      \$448  = new_job[47:0];
     end
     if (rst) begin
-      \$448  = 32'd0;
+      \$448  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$449  = ar_burst;
+    \$449  = ar_left;
     if (\$51 ) begin
-    end else if (\$53 ) begin
-      \$449  = \beats$18 ;
+      \$449  = \$56 [4:0];
     end
     if (r_en) begin
-      \$449  = \r_data$320 [67:59];
+      \$449  = \r_data$320 [52:48];
     end
     if (\$65 ) begin
-      \$449  = new_job[67:59];
+      \$449  = new_job[52:48];
     end
     if (rst) begin
-      \$449  = 9'h000;
+      \$449  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$450  = ar_last;
+    \$450  = ar_planned;
     if (\$51 ) begin
+      \$450  = 1'h0;
     end else if (\$53 ) begin
-      \$450  = \$58 ;
+      \$450  = 1'h1;
     end
     if (r_en) begin
-      \$450  = \r_data$320 [68];
+      \$450  = 1'h1;
     end
     if (\$65 ) begin
-      \$450  = new_job[68];
+      \$450  = 1'h1;
     end
     if (rst) begin
       \$450  = 1'h0;
@@ -24917,290 +25600,352 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$451  = ar_active;
-    if (r_en) begin
-      \$451  = r_rdy;
+    \$451  = bursts;
+    if (\$51 ) begin
+      \$451  = \$57 [31:0];
     end
-    if (\$65 ) begin
-      \$451  = 1'h1;
+    if (counters_clear) begin
+      \$451  = 32'd0;
     end
     if (rst) begin
-      \$451  = 1'h0;
+      \$451  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$452  = axi__arid;
+    \$452  = ar_burst;
+    if (\$51 ) begin
+    end else if (\$53 ) begin
+      \$452  = \beats$18 ;
+    end
     if (r_en) begin
-      \$452  = \r_data$320 [58:53];
+      \$452  = \r_data$320 [67:59];
     end
     if (\$65 ) begin
-      \$452  = new_job[58:53];
+      \$452  = new_job[67:59];
     end
     if (rst) begin
-      \$452  = 6'h00;
+      \$452  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$453  = axi__rvalid;
+    \$453  = ar_last;
+    if (\$51 ) begin
+    end else if (\$53 ) begin
+      \$453  = \$58 ;
+    end
+    if (r_en) begin
+      \$453  = \r_data$320 [68];
+    end
+    if (\$65 ) begin
+      \$453  = new_job[68];
+    end
     if (rst) begin
       \$453  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$454  = axi__rid;
+    \$454  = ar_active;
+    if (r_en) begin
+      \$454  = r_rdy;
+    end
+    if (\$65 ) begin
+      \$454  = 1'h1;
+    end
     if (rst) begin
-      \$454  = 6'h00;
+      \$454  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$455  = axi__rdata;
+    \$455  = axi__arid;
+    if (r_en) begin
+      \$455  = \r_data$320 [58:53];
+    end
+    if (\$65 ) begin
+      \$455  = new_job[58:53];
+    end
     if (rst) begin
-      \$455  = 128'h00000000000000000000000000000000;
+      \$455  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$456  = axi__rresp[1];
+    \$456  = axi__rvalid;
     if (rst) begin
       \$456  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$457  = \$69 [4:0];
+    \$457  = axi__rid;
     if (rst) begin
-      \$457  = 5'h00;
+      \$457  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$458  = \$73 [4:0];
+    \$458  = axi__rdata;
     if (rst) begin
-      \$458  = 5'h00;
+      \$458  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$459  = \$78 ;
+    \$459  = axi__rresp[1];
     if (rst) begin
       \$459  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$460  = \beats$328 ;
+    \$460  = \$69 [4:0];
+    if (rst) begin
+      \$460  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$461  = \$73 [4:0];
+    if (rst) begin
+      \$461  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$462  = \$78 ;
+    if (rst) begin
+      \$462  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$463  = \beats$328 ;
     if (r_valid) begin
-      \$460  = \$81 [31:0];
+      \$463  = \$81 [31:0];
     end
     if (counters_clear) begin
-      \$460  = 32'd0;
+      \$463  = 32'd0;
     end
     if (rst) begin
-      \$460  = 32'd0;
+      \$463  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$461  = o__valid;
-    if (\$83 ) begin
-      \$461  = rd_valid;
+    \$464  = out_k_last;
+    if (\$87 ) begin
+      \$464  = \$89 ;
     end
-    if (rst) begin
-      \$461  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$462  = o__payload;
-    if (\$83 ) begin
-      \$462 [127:0] = \$97 ;
-      \$462 [159:128] = rd[31:0];
-      \$462 [164:160] = rd[36:32];
-      \$462 [188:165] = rd[60:37];
-      \$462 [190:189] = rd[62:61];
-      \$462 [191] = rd[63];
-      \$462 [192] = rd[64];
-    end
-    if (rst) begin
-      \$462  = 193'h0000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$463  = rd_valid;
-    if (\$83 ) begin
-      \$463  = \$99 ;
-    end
-    if (rst) begin
-      \$463  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$464  = rd;
-    if (\$83 ) begin
-      if (\$101 ) begin
-        \$464 [31:0] = out_tag;
-        \$464 [36:32] = info_head__data[12:8];
-        \$464 [60:37] = info_head__data[36:13];
-        \$464 [62:61] = \$104 [1:0];
-        \$464 [63] = \$105 ;
-        \$464 [64] = \$108 ;
-        \$464 [66:65] = info_head__data[6:5];
-        \$464 [74:67] = \$110 [7:0];
+    if (\$91 ) begin
+      if (\$109 ) begin
+        \$464  = \$124 ;
       end
     end
     if (rst) begin
-      \$464  = 75'h0000000000000000000;
+      \$464  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$465  = out_k;
-    if (\$83 ) begin
-      if (\$101 ) begin
-        \$465  = \$115 [4:0];
+    \$465  = o__valid;
+    if (\$91 ) begin
+      \$465  = rd_valid;
+    end
+    if (rst) begin
+      \$465  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$466  = o__payload;
+    if (\$91 ) begin
+      \$466 [127:0] = \$105 ;
+      \$466 [159:128] = rd[31:0];
+      \$466 [164:160] = rd[36:32];
+      \$466 [188:165] = rd[60:37];
+      \$466 [190:189] = rd[62:61];
+      \$466 [191] = rd[63];
+      \$466 [192] = rd[64];
+    end
+    if (rst) begin
+      \$466  = 193'h0000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$467  = rd_valid;
+    if (\$91 ) begin
+      \$467  = \$107 ;
+    end
+    if (rst) begin
+      \$467  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$468  = rd;
+    if (\$91 ) begin
+      if (\$109 ) begin
+        \$468 [31:0] = out_tag;
+        \$468 [36:32] = info_head__data[12:8];
+        \$468 [60:37] = info_head__data[36:13];
+        \$468 [62:61] = \$112 [1:0];
+        \$468 [63] = \$113 ;
+        \$468 [64] = \$114 ;
+        \$468 [66:65] = info_head__data[6:5];
+        \$468 [74:67] = \$116 [7:0];
       end
     end
     if (rst) begin
-      \$465  = 5'h00;
+      \$468  = 75'h0000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$466  = \$148 ;
-    if (rst) begin
-      \$466  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$467  = info_head__addr;
-    if (\$157 ) begin
-      \$467  = \$158 [5:0];
+    \$469  = out_k;
+    if (\$91 ) begin
+      if (\$109 ) begin
+        \$469  = \$119 [4:0];
+      end
     end
     if (rst) begin
-      \$467  = 6'h00;
+      \$469  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$468  = out_tag;
-    if (\$157 ) begin
-      \$468  = \$159 [31:0];
+    \$470  = \$155 ;
+    if (rst) begin
+      \$470  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$471  = info_head__addr;
+    if (\$162 ) begin
+      \$471  = \$163 [5:0];
     end
     if (rst) begin
-      \$468  = 32'd0;
+      \$471  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$469  = base;
-    if (\$157 ) begin
-      \$469  = \$162 [10:0];
+    \$472  = out_tag;
+    if (\$162 ) begin
+      \$472  = \$164 [31:0];
     end
     if (rst) begin
-      \$469  = 11'h000;
+      \$472  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$470  = \$174 [6:0];
+    \$473  = base;
+    if (\$162 ) begin
+      \$473  = \$167 [10:0];
+    end
     if (rst) begin
-      \$470  = 7'h00;
+      \$473  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$471  = errors;
+    \$474  = \$177 [6:0];
+    if (rst) begin
+      \$474  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$475  = errors;
     if (errors_clear) begin
-      \$471  = 2'h0;
+      \$475  = 2'h0;
     end
-    if (\$180 ) begin
-      \$471  = \$182 ;
+    if (\$183 ) begin
+      \$475  = \$185 ;
     end
     if (rst) begin
-      \$471  = 2'h0;
+      \$475  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$472  = captured;
+    \$476  = captured;
     if (errors_clear) begin
-      \$472  = 1'h0;
+      \$476  = 1'h0;
     end
-    if (\$180 ) begin
-      if (\$184 ) begin
-        \$472  = 1'h1;
+    if (\$183 ) begin
+      if (\$187 ) begin
+        \$476  = 1'h1;
       end
     end
     if (rst) begin
-      \$472  = 1'h0;
+      \$476  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$473  = error_code;
-    if (\$180 ) begin
-      if (\$184 ) begin
-        \$473  = rd[62:61];
+    \$477  = error_code;
+    if (\$183 ) begin
+      if (\$187 ) begin
+        \$477  = rd[62:61];
       end
     end
     if (rst) begin
-      \$473  = 2'h0;
+      \$477  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$474  = error_tag;
-    if (\$180 ) begin
-      if (\$184 ) begin
-        \$474  = rd[31:0];
+    \$478  = error_tag;
+    if (\$183 ) begin
+      if (\$187 ) begin
+        \$478  = rd[31:0];
       end
     end
     if (rst) begin
-      \$474  = 32'd0;
+      \$478  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$475  = error_table;
-    if (\$180 ) begin
-      if (\$184 ) begin
-        \$475  = rd[36:32];
+    \$479  = error_table;
+    if (\$183 ) begin
+      if (\$187 ) begin
+        \$479  = rd[36:32];
       end
     end
     if (rst) begin
-      \$475  = 5'h00;
+      \$479  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$476  = error_row;
-    if (\$180 ) begin
-      if (\$184 ) begin
-        \$476  = rd[60:37];
+    \$480  = error_row;
+    if (\$183 ) begin
+      if (\$187 ) begin
+        \$480  = rd[60:37];
       end
     end
     if (rst) begin
-      \$476  = 24'h000000;
+      \$480  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$477  = rows;
-    if (\$186 ) begin
-      \$477  = \$187 [31:0];
+    \$481  = rows;
+    if (\$189 ) begin
+      \$481  = \$190 [31:0];
     end
     if (counters_clear) begin
-      \$477  = 32'd0;
+      \$481  = 32'd0;
     end
     if (rst) begin
-      \$477  = 32'd0;
+      \$481  = 32'd0;
     end
   end
   always @* begin
@@ -25610,267 +26355,267 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (info_head__addr)
       6'h00:
-          \$102  = bus_error_0;
+          \$110  = bus_error_0;
       6'h01:
-          \$102  = bus_error_1;
+          \$110  = bus_error_1;
       6'h02:
-          \$102  = bus_error_2;
+          \$110  = bus_error_2;
       6'h03:
-          \$102  = bus_error_3;
+          \$110  = bus_error_3;
       6'h04:
-          \$102  = bus_error_4;
+          \$110  = bus_error_4;
       6'h05:
-          \$102  = bus_error_5;
+          \$110  = bus_error_5;
       6'h06:
-          \$102  = bus_error_6;
+          \$110  = bus_error_6;
       6'h07:
-          \$102  = bus_error_7;
+          \$110  = bus_error_7;
       6'h08:
-          \$102  = bus_error_8;
+          \$110  = bus_error_8;
       6'h09:
-          \$102  = bus_error_9;
+          \$110  = bus_error_9;
       6'h0a:
-          \$102  = bus_error_10;
+          \$110  = bus_error_10;
       6'h0b:
-          \$102  = bus_error_11;
+          \$110  = bus_error_11;
       6'h0c:
-          \$102  = bus_error_12;
+          \$110  = bus_error_12;
       6'h0d:
-          \$102  = bus_error_13;
+          \$110  = bus_error_13;
       6'h0e:
-          \$102  = bus_error_14;
+          \$110  = bus_error_14;
       6'h0f:
-          \$102  = bus_error_15;
+          \$110  = bus_error_15;
       6'h10:
-          \$102  = bus_error_16;
+          \$110  = bus_error_16;
       6'h11:
-          \$102  = bus_error_17;
+          \$110  = bus_error_17;
       6'h12:
-          \$102  = bus_error_18;
+          \$110  = bus_error_18;
       6'h13:
-          \$102  = bus_error_19;
+          \$110  = bus_error_19;
       6'h14:
-          \$102  = bus_error_20;
+          \$110  = bus_error_20;
       6'h15:
-          \$102  = bus_error_21;
+          \$110  = bus_error_21;
       6'h16:
-          \$102  = bus_error_22;
+          \$110  = bus_error_22;
       6'h17:
-          \$102  = bus_error_23;
+          \$110  = bus_error_23;
       6'h18:
-          \$102  = bus_error_24;
+          \$110  = bus_error_24;
       6'h19:
-          \$102  = bus_error_25;
+          \$110  = bus_error_25;
       6'h1a:
-          \$102  = bus_error_26;
+          \$110  = bus_error_26;
       6'h1b:
-          \$102  = bus_error_27;
+          \$110  = bus_error_27;
       6'h1c:
-          \$102  = bus_error_28;
+          \$110  = bus_error_28;
       6'h1d:
-          \$102  = bus_error_29;
+          \$110  = bus_error_29;
       6'h1e:
-          \$102  = bus_error_30;
+          \$110  = bus_error_30;
       6'h1f:
-          \$102  = bus_error_31;
+          \$110  = bus_error_31;
       6'h20:
-          \$102  = bus_error_32;
+          \$110  = bus_error_32;
       6'h21:
-          \$102  = bus_error_33;
+          \$110  = bus_error_33;
       6'h22:
-          \$102  = bus_error_34;
+          \$110  = bus_error_34;
       6'h23:
-          \$102  = bus_error_35;
+          \$110  = bus_error_35;
       6'h24:
-          \$102  = bus_error_36;
+          \$110  = bus_error_36;
       6'h25:
-          \$102  = bus_error_37;
+          \$110  = bus_error_37;
       6'h26:
-          \$102  = bus_error_38;
+          \$110  = bus_error_38;
       6'h27:
-          \$102  = bus_error_39;
+          \$110  = bus_error_39;
       6'h28:
-          \$102  = bus_error_40;
+          \$110  = bus_error_40;
       6'h29:
-          \$102  = bus_error_41;
+          \$110  = bus_error_41;
       6'h2a:
-          \$102  = bus_error_42;
+          \$110  = bus_error_42;
       6'h2b:
-          \$102  = bus_error_43;
+          \$110  = bus_error_43;
       6'h2c:
-          \$102  = bus_error_44;
+          \$110  = bus_error_44;
       6'h2d:
-          \$102  = bus_error_45;
+          \$110  = bus_error_45;
       6'h2e:
-          \$102  = bus_error_46;
+          \$110  = bus_error_46;
       6'h2f:
-          \$102  = bus_error_47;
+          \$110  = bus_error_47;
       6'h30:
-          \$102  = bus_error_48;
+          \$110  = bus_error_48;
       6'h31:
-          \$102  = bus_error_49;
+          \$110  = bus_error_49;
       6'h32:
-          \$102  = bus_error_50;
+          \$110  = bus_error_50;
       6'h33:
-          \$102  = bus_error_51;
+          \$110  = bus_error_51;
       6'h34:
-          \$102  = bus_error_52;
+          \$110  = bus_error_52;
       6'h35:
-          \$102  = bus_error_53;
+          \$110  = bus_error_53;
       6'h36:
-          \$102  = bus_error_54;
+          \$110  = bus_error_54;
       6'h37:
-          \$102  = bus_error_55;
+          \$110  = bus_error_55;
       6'h38:
-          \$102  = bus_error_56;
+          \$110  = bus_error_56;
       6'h39:
-          \$102  = bus_error_57;
+          \$110  = bus_error_57;
       6'h3a:
-          \$102  = bus_error_58;
+          \$110  = bus_error_58;
       6'h3b:
-          \$102  = bus_error_59;
+          \$110  = bus_error_59;
       6'h3c:
-          \$102  = bus_error_60;
+          \$110  = bus_error_60;
       6'h3d:
-          \$102  = bus_error_61;
+          \$110  = bus_error_61;
       6'h3e:
-          \$102  = bus_error_62;
+          \$110  = bus_error_62;
       6'h3f:
-          \$102  = bus_error_63;
+          \$110  = bus_error_63;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    casez (\$125 [5:0])
+    casez (\$132 [5:0])
       6'h00:
-          \$126  = done_0;
+          \$133  = done_0;
       6'h01:
-          \$126  = done_1;
+          \$133  = done_1;
       6'h02:
-          \$126  = done_2;
+          \$133  = done_2;
       6'h03:
-          \$126  = done_3;
+          \$133  = done_3;
       6'h04:
-          \$126  = done_4;
+          \$133  = done_4;
       6'h05:
-          \$126  = done_5;
+          \$133  = done_5;
       6'h06:
-          \$126  = done_6;
+          \$133  = done_6;
       6'h07:
-          \$126  = done_7;
+          \$133  = done_7;
       6'h08:
-          \$126  = done_8;
+          \$133  = done_8;
       6'h09:
-          \$126  = done_9;
+          \$133  = done_9;
       6'h0a:
-          \$126  = done_10;
+          \$133  = done_10;
       6'h0b:
-          \$126  = done_11;
+          \$133  = done_11;
       6'h0c:
-          \$126  = done_12;
+          \$133  = done_12;
       6'h0d:
-          \$126  = done_13;
+          \$133  = done_13;
       6'h0e:
-          \$126  = done_14;
+          \$133  = done_14;
       6'h0f:
-          \$126  = done_15;
+          \$133  = done_15;
       6'h10:
-          \$126  = done_16;
+          \$133  = done_16;
       6'h11:
-          \$126  = done_17;
+          \$133  = done_17;
       6'h12:
-          \$126  = done_18;
+          \$133  = done_18;
       6'h13:
-          \$126  = done_19;
+          \$133  = done_19;
       6'h14:
-          \$126  = done_20;
+          \$133  = done_20;
       6'h15:
-          \$126  = done_21;
+          \$133  = done_21;
       6'h16:
-          \$126  = done_22;
+          \$133  = done_22;
       6'h17:
-          \$126  = done_23;
+          \$133  = done_23;
       6'h18:
-          \$126  = done_24;
+          \$133  = done_24;
       6'h19:
-          \$126  = done_25;
+          \$133  = done_25;
       6'h1a:
-          \$126  = done_26;
+          \$133  = done_26;
       6'h1b:
-          \$126  = done_27;
+          \$133  = done_27;
       6'h1c:
-          \$126  = done_28;
+          \$133  = done_28;
       6'h1d:
-          \$126  = done_29;
+          \$133  = done_29;
       6'h1e:
-          \$126  = done_30;
+          \$133  = done_30;
       6'h1f:
-          \$126  = done_31;
+          \$133  = done_31;
       6'h20:
-          \$126  = done_32;
+          \$133  = done_32;
       6'h21:
-          \$126  = done_33;
+          \$133  = done_33;
       6'h22:
-          \$126  = done_34;
+          \$133  = done_34;
       6'h23:
-          \$126  = done_35;
+          \$133  = done_35;
       6'h24:
-          \$126  = done_36;
+          \$133  = done_36;
       6'h25:
-          \$126  = done_37;
+          \$133  = done_37;
       6'h26:
-          \$126  = done_38;
+          \$133  = done_38;
       6'h27:
-          \$126  = done_39;
+          \$133  = done_39;
       6'h28:
-          \$126  = done_40;
+          \$133  = done_40;
       6'h29:
-          \$126  = done_41;
+          \$133  = done_41;
       6'h2a:
-          \$126  = done_42;
+          \$133  = done_42;
       6'h2b:
-          \$126  = done_43;
+          \$133  = done_43;
       6'h2c:
-          \$126  = done_44;
+          \$133  = done_44;
       6'h2d:
-          \$126  = done_45;
+          \$133  = done_45;
       6'h2e:
-          \$126  = done_46;
+          \$133  = done_46;
       6'h2f:
-          \$126  = done_47;
+          \$133  = done_47;
       6'h30:
-          \$126  = done_48;
+          \$133  = done_48;
       6'h31:
-          \$126  = done_49;
+          \$133  = done_49;
       6'h32:
-          \$126  = done_50;
+          \$133  = done_50;
       6'h33:
-          \$126  = done_51;
+          \$133  = done_51;
       6'h34:
-          \$126  = done_52;
+          \$133  = done_52;
       6'h35:
-          \$126  = done_53;
+          \$133  = done_53;
       6'h36:
-          \$126  = done_54;
+          \$133  = done_54;
       6'h37:
-          \$126  = done_55;
+          \$133  = done_55;
       6'h38:
-          \$126  = done_56;
+          \$133  = done_56;
       6'h39:
-          \$126  = done_57;
+          \$133  = done_57;
       6'h3a:
-          \$126  = done_58;
+          \$133  = done_58;
       6'h3b:
-          \$126  = done_59;
+          \$133  = done_59;
       6'h3c:
-          \$126  = done_60;
+          \$133  = done_60;
       6'h3d:
-          \$126  = done_61;
+          \$133  = done_61;
       6'h3e:
-          \$126  = done_62;
+          \$133  = done_62;
       6'h3f:
-          \$126  = done_63;
+          \$133  = done_63;
     endcase
   end
   always @* begin
@@ -25878,238 +26623,157 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (info_head__addr)
       6'h00:
-          \$138  = done_0;
+          \$145  = done_0;
       6'h01:
-          \$138  = done_1;
+          \$145  = done_1;
       6'h02:
-          \$138  = done_2;
+          \$145  = done_2;
       6'h03:
-          \$138  = done_3;
+          \$145  = done_3;
       6'h04:
-          \$138  = done_4;
+          \$145  = done_4;
       6'h05:
-          \$138  = done_5;
+          \$145  = done_5;
       6'h06:
-          \$138  = done_6;
+          \$145  = done_6;
       6'h07:
-          \$138  = done_7;
+          \$145  = done_7;
       6'h08:
-          \$138  = done_8;
+          \$145  = done_8;
       6'h09:
-          \$138  = done_9;
+          \$145  = done_9;
       6'h0a:
-          \$138  = done_10;
+          \$145  = done_10;
       6'h0b:
-          \$138  = done_11;
+          \$145  = done_11;
       6'h0c:
-          \$138  = done_12;
+          \$145  = done_12;
       6'h0d:
-          \$138  = done_13;
+          \$145  = done_13;
       6'h0e:
-          \$138  = done_14;
+          \$145  = done_14;
       6'h0f:
-          \$138  = done_15;
+          \$145  = done_15;
       6'h10:
-          \$138  = done_16;
+          \$145  = done_16;
       6'h11:
-          \$138  = done_17;
+          \$145  = done_17;
       6'h12:
-          \$138  = done_18;
+          \$145  = done_18;
       6'h13:
-          \$138  = done_19;
+          \$145  = done_19;
       6'h14:
-          \$138  = done_20;
+          \$145  = done_20;
       6'h15:
-          \$138  = done_21;
+          \$145  = done_21;
       6'h16:
-          \$138  = done_22;
+          \$145  = done_22;
       6'h17:
-          \$138  = done_23;
+          \$145  = done_23;
       6'h18:
-          \$138  = done_24;
+          \$145  = done_24;
       6'h19:
-          \$138  = done_25;
+          \$145  = done_25;
       6'h1a:
-          \$138  = done_26;
+          \$145  = done_26;
       6'h1b:
-          \$138  = done_27;
+          \$145  = done_27;
       6'h1c:
-          \$138  = done_28;
+          \$145  = done_28;
       6'h1d:
-          \$138  = done_29;
+          \$145  = done_29;
       6'h1e:
-          \$138  = done_30;
+          \$145  = done_30;
       6'h1f:
-          \$138  = done_31;
+          \$145  = done_31;
       6'h20:
-          \$138  = done_32;
+          \$145  = done_32;
       6'h21:
-          \$138  = done_33;
+          \$145  = done_33;
       6'h22:
-          \$138  = done_34;
+          \$145  = done_34;
       6'h23:
-          \$138  = done_35;
+          \$145  = done_35;
       6'h24:
-          \$138  = done_36;
+          \$145  = done_36;
       6'h25:
-          \$138  = done_37;
+          \$145  = done_37;
       6'h26:
-          \$138  = done_38;
+          \$145  = done_38;
       6'h27:
-          \$138  = done_39;
+          \$145  = done_39;
       6'h28:
-          \$138  = done_40;
+          \$145  = done_40;
       6'h29:
-          \$138  = done_41;
+          \$145  = done_41;
       6'h2a:
-          \$138  = done_42;
+          \$145  = done_42;
       6'h2b:
-          \$138  = done_43;
+          \$145  = done_43;
       6'h2c:
-          \$138  = done_44;
+          \$145  = done_44;
       6'h2d:
-          \$138  = done_45;
+          \$145  = done_45;
       6'h2e:
-          \$138  = done_46;
+          \$145  = done_46;
       6'h2f:
-          \$138  = done_47;
+          \$145  = done_47;
       6'h30:
-          \$138  = done_48;
+          \$145  = done_48;
       6'h31:
-          \$138  = done_49;
+          \$145  = done_49;
       6'h32:
-          \$138  = done_50;
+          \$145  = done_50;
       6'h33:
-          \$138  = done_51;
+          \$145  = done_51;
       6'h34:
-          \$138  = done_52;
+          \$145  = done_52;
       6'h35:
-          \$138  = done_53;
+          \$145  = done_53;
       6'h36:
-          \$138  = done_54;
+          \$145  = done_54;
       6'h37:
-          \$138  = done_55;
+          \$145  = done_55;
       6'h38:
-          \$138  = done_56;
+          \$145  = done_56;
       6'h39:
-          \$138  = done_57;
+          \$145  = done_57;
       6'h3a:
-          \$138  = done_58;
+          \$145  = done_58;
       6'h3b:
-          \$138  = done_59;
+          \$145  = done_59;
       6'h3c:
-          \$138  = done_60;
+          \$145  = done_60;
       6'h3d:
-          \$138  = done_61;
+          \$145  = done_61;
       6'h3e:
-          \$138  = done_62;
+          \$145  = done_62;
       6'h3f:
-          \$138  = done_63;
+          \$145  = done_63;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$188  = info_write__addr;
+    \$191  = info_write__addr;
     if (\$49 ) begin
-      \$188  = \$50 [5:0];
+      \$191  = \$50 [5:0];
     end
     if (rst) begin
-      \$188  = 6'h00;
+      \$191  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$189  = received_0;
+    \$192  = received_0;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
-            \$189  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            \$189  = \$79 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$189  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$190  = received_1;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$190  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$190  = \$79 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$190  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$191  = received_2;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$191  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$191  = \$79 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$191  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$192  = received_3;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
             \$192  = 5'h00;
       endcase
     end
     if (r_valid) begin
       casez (r_slot)
         6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
             \$192  = \$79 [4:0];
       endcase
     end
@@ -26119,18 +26783,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$193  = received_4;
+    \$193  = received_1;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
             \$193  = 5'h00;
       endcase
     end
@@ -26139,12 +26797,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
             \$193  = \$79 [4:0];
       endcase
     end
@@ -26154,7 +26806,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$194  = received_5;
+    \$194  = received_2;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26162,12 +26814,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
             \$194  = 5'h00;
       endcase
     end
@@ -26178,12 +26824,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
             \$194  = \$79 [4:0];
       endcase
     end
@@ -26193,7 +26833,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$195  = received_6;
+    \$195  = received_3;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26203,12 +26843,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
             \$195  = 5'h00;
       endcase
     end
@@ -26221,12 +26855,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
             \$195  = \$79 [4:0];
       endcase
     end
@@ -26236,7 +26864,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$196  = received_7;
+    \$196  = received_4;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26248,12 +26876,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
             \$196  = 5'h00;
       endcase
     end
@@ -26268,12 +26890,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
             \$196  = \$79 [4:0];
       endcase
     end
@@ -26283,7 +26899,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$197  = received_8;
+    \$197  = received_5;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26297,12 +26913,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
             \$197  = 5'h00;
       endcase
     end
@@ -26319,12 +26929,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
             \$197  = \$79 [4:0];
       endcase
     end
@@ -26334,7 +26938,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$198  = received_9;
+    \$198  = received_6;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26350,12 +26954,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
             \$198  = 5'h00;
       endcase
     end
@@ -26374,12 +26972,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
             \$198  = \$79 [4:0];
       endcase
     end
@@ -26389,7 +26981,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$199  = received_10;
+    \$199  = received_7;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26407,12 +26999,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
             \$199  = 5'h00;
       endcase
     end
@@ -26433,12 +27019,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
             \$199  = \$79 [4:0];
       endcase
     end
@@ -26448,7 +27028,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$200  = received_11;
+    \$200  = received_8;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26468,12 +27048,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$200  = 5'h00;
       endcase
     end
@@ -26496,12 +27070,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$200  = \$79 [4:0];
       endcase
     end
@@ -26511,7 +27079,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$201  = received_12;
+    \$201  = received_9;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26533,12 +27101,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$201  = 5'h00;
       endcase
     end
@@ -26563,12 +27125,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$201  = \$79 [4:0];
       endcase
     end
@@ -26578,7 +27134,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$202  = received_13;
+    \$202  = received_10;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26602,12 +27158,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$202  = 5'h00;
       endcase
     end
@@ -26634,12 +27184,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$202  = \$79 [4:0];
       endcase
     end
@@ -26649,7 +27193,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$203  = received_14;
+    \$203  = received_11;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26675,12 +27219,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$203  = 5'h00;
       endcase
     end
@@ -26709,12 +27247,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$203  = \$79 [4:0];
       endcase
     end
@@ -26724,7 +27256,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$204  = received_15;
+    \$204  = received_12;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26752,12 +27284,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$204  = 5'h00;
       endcase
     end
@@ -26788,12 +27314,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$204  = \$79 [4:0];
       endcase
     end
@@ -26803,7 +27323,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$205  = received_16;
+    \$205  = received_13;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26833,12 +27353,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$205  = 5'h00;
       endcase
     end
@@ -26871,12 +27385,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$205  = \$79 [4:0];
       endcase
     end
@@ -26886,7 +27394,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$206  = received_17;
+    \$206  = received_14;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -26918,12 +27426,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$206  = 5'h00;
       endcase
     end
@@ -26958,12 +27460,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$206  = \$79 [4:0];
       endcase
     end
@@ -26973,7 +27469,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$207  = received_18;
+    \$207  = received_15;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -27007,12 +27503,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$207  = 5'h00;
       endcase
     end
@@ -27049,12 +27539,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$207  = \$79 [4:0];
       endcase
     end
@@ -27064,7 +27548,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$208  = received_19;
+    \$208  = received_16;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -27100,12 +27584,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$208  = 5'h00;
       endcase
     end
@@ -27144,12 +27622,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$208  = \$79 [4:0];
       endcase
     end
@@ -27159,7 +27631,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$209  = received_20;
+    \$209  = received_17;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -27197,12 +27669,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$209  = 5'h00;
       endcase
     end
@@ -27243,12 +27709,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$209  = \$79 [4:0];
       endcase
     end
@@ -27258,7 +27718,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$210  = received_21;
+    \$210  = received_18;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -27298,12 +27758,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$210  = 5'h00;
       endcase
     end
@@ -27346,12 +27800,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$210  = \$79 [4:0];
       endcase
     end
@@ -27361,7 +27809,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$211  = received_22;
+    \$211  = received_19;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -27403,12 +27851,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$211  = 5'h00;
       endcase
     end
@@ -27453,12 +27895,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$211  = \$79 [4:0];
       endcase
     end
@@ -27468,7 +27904,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$212  = received_23;
+    \$212  = received_20;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -27512,12 +27948,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$212  = 5'h00;
       endcase
     end
@@ -27564,12 +27994,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$212  = \$79 [4:0];
       endcase
     end
@@ -27579,7 +28003,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$213  = received_24;
+    \$213  = received_21;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -27625,12 +28049,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$213  = 5'h00;
       endcase
     end
@@ -27679,12 +28097,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$213  = \$79 [4:0];
       endcase
     end
@@ -27694,7 +28106,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$214  = received_25;
+    \$214  = received_22;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -27742,12 +28154,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$214  = 5'h00;
       endcase
     end
@@ -27798,12 +28204,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$214  = \$79 [4:0];
       endcase
     end
@@ -27813,7 +28213,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$215  = received_26;
+    \$215  = received_23;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -27863,12 +28263,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$215  = 5'h00;
       endcase
     end
@@ -27921,12 +28315,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$215  = \$79 [4:0];
       endcase
     end
@@ -27936,7 +28324,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$216  = received_27;
+    \$216  = received_24;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -27988,12 +28376,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
             \$216  = 5'h00;
       endcase
     end
@@ -28048,12 +28430,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
             \$216  = \$79 [4:0];
       endcase
     end
@@ -28063,7 +28439,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$217  = received_28;
+    \$217  = received_25;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -28117,12 +28493,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$217  = 5'h00;
       endcase
     end
@@ -28179,12 +28549,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$217  = \$79 [4:0];
       endcase
     end
@@ -28194,7 +28558,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$218  = received_29;
+    \$218  = received_26;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -28250,12 +28614,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$218  = 5'h00;
       endcase
     end
@@ -28314,12 +28672,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$218  = \$79 [4:0];
       endcase
     end
@@ -28329,7 +28681,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$219  = received_30;
+    \$219  = received_27;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -28387,12 +28739,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$219  = 5'h00;
       endcase
     end
@@ -28453,12 +28799,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$219  = \$79 [4:0];
       endcase
     end
@@ -28468,7 +28808,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$220  = received_31;
+    \$220  = received_28;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -28528,12 +28868,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$220  = 5'h00;
       endcase
     end
@@ -28596,12 +28930,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$220  = \$79 [4:0];
       endcase
     end
@@ -28611,7 +28939,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$221  = received_32;
+    \$221  = received_29;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -28673,12 +29001,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$221  = 5'h00;
       endcase
     end
@@ -28743,12 +29065,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$221  = \$79 [4:0];
       endcase
     end
@@ -28758,7 +29074,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$222  = received_33;
+    \$222  = received_30;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -28822,12 +29138,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$222  = 5'h00;
       endcase
     end
@@ -28894,12 +29204,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$222  = \$79 [4:0];
       endcase
     end
@@ -28909,7 +29213,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$223  = received_34;
+    \$223  = received_31;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -28975,12 +29279,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$223  = 5'h00;
       endcase
     end
@@ -29049,12 +29347,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$223  = \$79 [4:0];
       endcase
     end
@@ -29064,7 +29356,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$224  = received_35;
+    \$224  = received_32;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -29132,12 +29424,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$224  = 5'h00;
       endcase
     end
@@ -29208,12 +29494,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$224  = \$79 [4:0];
       endcase
     end
@@ -29223,7 +29503,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$225  = received_36;
+    \$225  = received_33;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -29293,12 +29573,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$225  = 5'h00;
       endcase
     end
@@ -29371,12 +29645,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$225  = \$79 [4:0];
       endcase
     end
@@ -29386,7 +29654,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$226  = received_37;
+    \$226  = received_34;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -29458,12 +29726,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$226  = 5'h00;
       endcase
     end
@@ -29538,12 +29800,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$226  = \$79 [4:0];
       endcase
     end
@@ -29553,7 +29809,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$227  = received_38;
+    \$227  = received_35;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -29627,12 +29883,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$227  = 5'h00;
       endcase
     end
@@ -29709,12 +29959,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$227  = \$79 [4:0];
       endcase
     end
@@ -29724,7 +29968,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$228  = received_39;
+    \$228  = received_36;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -29800,12 +30044,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$228  = 5'h00;
       endcase
     end
@@ -29884,12 +30122,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$228  = \$79 [4:0];
       endcase
     end
@@ -29899,7 +30131,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$229  = received_40;
+    \$229  = received_37;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -29977,12 +30209,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$229  = 5'h00;
       endcase
     end
@@ -30063,12 +30289,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$229  = \$79 [4:0];
       endcase
     end
@@ -30078,7 +30298,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$230  = received_41;
+    \$230  = received_38;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -30158,12 +30378,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$230  = 5'h00;
       endcase
     end
@@ -30246,12 +30460,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$230  = \$79 [4:0];
       endcase
     end
@@ -30261,7 +30469,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$231  = received_42;
+    \$231  = received_39;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -30343,12 +30551,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$231  = 5'h00;
       endcase
     end
@@ -30433,12 +30635,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$231  = \$79 [4:0];
       endcase
     end
@@ -30448,7 +30644,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$232  = received_43;
+    \$232  = received_40;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -30532,12 +30728,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$232  = 5'h00;
       endcase
     end
@@ -30624,12 +30814,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$232  = \$79 [4:0];
       endcase
     end
@@ -30639,7 +30823,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$233  = received_44;
+    \$233  = received_41;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -30725,12 +30909,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$233  = 5'h00;
       endcase
     end
@@ -30819,12 +30997,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$233  = \$79 [4:0];
       endcase
     end
@@ -30834,7 +31006,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$234  = received_45;
+    \$234  = received_42;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -30922,12 +31094,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$234  = 5'h00;
       endcase
     end
@@ -31018,12 +31184,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$234  = \$79 [4:0];
       endcase
     end
@@ -31033,7 +31193,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$235  = received_46;
+    \$235  = received_43;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -31123,12 +31283,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$235  = 5'h00;
       endcase
     end
@@ -31221,12 +31375,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$235  = \$79 [4:0];
       endcase
     end
@@ -31236,7 +31384,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$236  = received_47;
+    \$236  = received_44;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -31328,12 +31476,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$236  = 5'h00;
       endcase
     end
@@ -31428,12 +31570,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$236  = \$79 [4:0];
       endcase
     end
@@ -31443,7 +31579,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$237  = received_48;
+    \$237  = received_45;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -31537,12 +31673,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$237  = 5'h00;
       endcase
     end
@@ -31639,12 +31769,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$237  = \$79 [4:0];
       endcase
     end
@@ -31654,7 +31778,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$238  = received_49;
+    \$238  = received_46;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -31750,12 +31874,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$238  = 5'h00;
       endcase
     end
@@ -31854,12 +31972,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$238  = \$79 [4:0];
       endcase
     end
@@ -31869,7 +31981,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$239  = received_50;
+    \$239  = received_47;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -31967,12 +32079,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$239  = 5'h00;
       endcase
     end
@@ -32073,12 +32179,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$239  = \$79 [4:0];
       endcase
     end
@@ -32088,7 +32188,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$240  = received_51;
+    \$240  = received_48;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -32188,12 +32288,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$240  = 5'h00;
       endcase
     end
@@ -32296,12 +32390,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$240  = \$79 [4:0];
       endcase
     end
@@ -32311,7 +32399,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$241  = received_52;
+    \$241  = received_49;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -32413,12 +32501,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$241  = 5'h00;
       endcase
     end
@@ -32523,12 +32605,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$241  = \$79 [4:0];
       endcase
     end
@@ -32538,7 +32614,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$242  = received_53;
+    \$242  = received_50;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -32642,12 +32718,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$242  = 5'h00;
       endcase
     end
@@ -32754,12 +32824,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$242  = \$79 [4:0];
       endcase
     end
@@ -32769,7 +32833,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$243  = received_54;
+    \$243  = received_51;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -32875,12 +32939,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$243  = 5'h00;
       endcase
     end
@@ -32989,12 +33047,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$243  = \$79 [4:0];
       endcase
     end
@@ -33004,7 +33056,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$244  = received_55;
+    \$244  = received_52;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -33112,12 +33164,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$244  = 5'h00;
       endcase
     end
@@ -33228,12 +33274,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$244  = \$79 [4:0];
       endcase
     end
@@ -33243,7 +33283,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$245  = received_56;
+    \$245  = received_53;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -33353,12 +33393,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$245  = 5'h00;
       endcase
     end
@@ -33471,12 +33505,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$245  = \$79 [4:0];
       endcase
     end
@@ -33486,7 +33514,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$246  = received_57;
+    \$246  = received_54;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -33598,12 +33626,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$246  = 5'h00;
       endcase
     end
@@ -33718,12 +33740,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$246  = \$79 [4:0];
       endcase
     end
@@ -33733,7 +33749,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$247  = received_58;
+    \$247  = received_55;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -33847,12 +33863,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$247  = 5'h00;
       endcase
     end
@@ -33969,12 +33979,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$247  = \$79 [4:0];
       endcase
     end
@@ -33984,7 +33988,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$248  = received_59;
+    \$248  = received_56;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -34100,12 +34104,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$248  = 5'h00;
       endcase
     end
@@ -34224,12 +34222,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$248  = \$79 [4:0];
       endcase
     end
@@ -34239,7 +34231,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$249  = received_60;
+    \$249  = received_57;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -34357,12 +34349,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$249  = 5'h00;
       endcase
     end
@@ -34483,12 +34469,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$249  = \$79 [4:0];
       endcase
     end
@@ -34498,7 +34478,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$250  = received_61;
+    \$250  = received_58;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -34618,12 +34598,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$250  = 5'h00;
       endcase
     end
@@ -34746,12 +34720,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$250  = \$79 [4:0];
       endcase
     end
@@ -34761,7 +34729,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$251  = received_62;
+    \$251  = received_59;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -34883,12 +34851,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
             \$251  = 5'h00;
       endcase
     end
@@ -35013,12 +34975,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
             \$251  = \$79 [4:0];
       endcase
     end
@@ -35028,9 +34984,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$252  = received_63;
+    \$252  = received_60;
     if (\$49 ) begin
-      (* full_case = 32'd1 *)
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35153,17 +35108,10 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3b:
             /* empty */;
         6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            /* empty */;
-        6'h3f:
             \$252  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      (* full_case = 32'd1 *)
       casez (r_slot)
         6'h00:
             /* empty */;
@@ -35286,12 +35234,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3b:
             /* empty */;
         6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            /* empty */;
-        6'h3f:
             \$252  = \$79 [4:0];
       endcase
     end
@@ -35301,142 +35243,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$253  = left_0;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            \$253  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            \$253  = \$80 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$253  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$254  = left_1;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$254  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$254  = \$80 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$254  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$255  = left_2;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$255  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$255  = \$80 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$255  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$256  = left_3;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$256  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$256  = \$80 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$256  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$257  = left_4;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$257  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$257  = \$80 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$257  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$258  = left_5;
+    \$253  = received_61;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -35450,6 +35257,845 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$253  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$253  = \$79 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$253  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$254  = received_62;
+    if (\$49 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$254  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$254  = \$79 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$254  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$255  = received_63;
+    if (\$49 ) begin
+      (* full_case = 32'd1 *)
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            /* empty */;
+        6'h3f:
+            \$255  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      (* full_case = 32'd1 *)
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            /* empty */;
+        6'h3f:
+            \$255  = \$79 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$255  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$256  = left_0;
+    if (\$49 ) begin
+      casez (info_write__addr)
+        6'h00:
+            \$256  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            \$256  = \$80 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$256  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$257  = left_1;
+    if (\$49 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            \$257  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            \$257  = \$80 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$257  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$258  = left_2;
+    if (\$49 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
             \$258  = i__payload[52:48];
       endcase
     end
@@ -35460,12 +36106,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
             \$258  = \$80 [4:0];
       endcase
     end
@@ -35475,7 +36115,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$259  = left_6;
+    \$259  = left_3;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -35485,12 +36125,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
             \$259  = i__payload[52:48];
       endcase
     end
@@ -35503,12 +36137,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
             \$259  = \$80 [4:0];
       endcase
     end
@@ -35518,7 +36146,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$260  = left_7;
+    \$260  = left_4;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -35530,12 +36158,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
             \$260  = i__payload[52:48];
       endcase
     end
@@ -35550,12 +36172,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
             \$260  = \$80 [4:0];
       endcase
     end
@@ -35565,7 +36181,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$261  = left_8;
+    \$261  = left_5;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -35579,12 +36195,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
             \$261  = i__payload[52:48];
       endcase
     end
@@ -35601,12 +36211,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
             \$261  = \$80 [4:0];
       endcase
     end
@@ -35616,7 +36220,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$262  = left_9;
+    \$262  = left_6;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -35632,12 +36236,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
             \$262  = i__payload[52:48];
       endcase
     end
@@ -35656,12 +36254,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
             \$262  = \$80 [4:0];
       endcase
     end
@@ -35671,7 +36263,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$263  = left_10;
+    \$263  = left_7;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -35689,12 +36281,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
             \$263  = i__payload[52:48];
       endcase
     end
@@ -35715,12 +36301,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
             \$263  = \$80 [4:0];
       endcase
     end
@@ -35730,7 +36310,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$264  = left_11;
+    \$264  = left_8;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -35750,12 +36330,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$264  = i__payload[52:48];
       endcase
     end
@@ -35778,12 +36352,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$264  = \$80 [4:0];
       endcase
     end
@@ -35793,7 +36361,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$265  = left_12;
+    \$265  = left_9;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -35815,12 +36383,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$265  = i__payload[52:48];
       endcase
     end
@@ -35845,12 +36407,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$265  = \$80 [4:0];
       endcase
     end
@@ -35860,7 +36416,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$266  = left_13;
+    \$266  = left_10;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -35884,12 +36440,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$266  = i__payload[52:48];
       endcase
     end
@@ -35916,12 +36466,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$266  = \$80 [4:0];
       endcase
     end
@@ -35931,7 +36475,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$267  = left_14;
+    \$267  = left_11;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -35957,12 +36501,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$267  = i__payload[52:48];
       endcase
     end
@@ -35991,12 +36529,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$267  = \$80 [4:0];
       endcase
     end
@@ -36006,7 +36538,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$268  = left_15;
+    \$268  = left_12;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -36034,12 +36566,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$268  = i__payload[52:48];
       endcase
     end
@@ -36070,12 +36596,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$268  = \$80 [4:0];
       endcase
     end
@@ -36085,7 +36605,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$269  = left_16;
+    \$269  = left_13;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -36115,12 +36635,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$269  = i__payload[52:48];
       endcase
     end
@@ -36153,12 +36667,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$269  = \$80 [4:0];
       endcase
     end
@@ -36168,7 +36676,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$270  = left_17;
+    \$270  = left_14;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -36200,12 +36708,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$270  = i__payload[52:48];
       endcase
     end
@@ -36240,12 +36742,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$270  = \$80 [4:0];
       endcase
     end
@@ -36255,7 +36751,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$271  = left_18;
+    \$271  = left_15;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -36289,12 +36785,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$271  = i__payload[52:48];
       endcase
     end
@@ -36331,12 +36821,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$271  = \$80 [4:0];
       endcase
     end
@@ -36346,7 +36830,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$272  = left_19;
+    \$272  = left_16;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -36382,12 +36866,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$272  = i__payload[52:48];
       endcase
     end
@@ -36426,12 +36904,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$272  = \$80 [4:0];
       endcase
     end
@@ -36441,7 +36913,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$273  = left_20;
+    \$273  = left_17;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -36479,12 +36951,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$273  = i__payload[52:48];
       endcase
     end
@@ -36525,12 +36991,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$273  = \$80 [4:0];
       endcase
     end
@@ -36540,7 +37000,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$274  = left_21;
+    \$274  = left_18;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -36580,12 +37040,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$274  = i__payload[52:48];
       endcase
     end
@@ -36628,12 +37082,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$274  = \$80 [4:0];
       endcase
     end
@@ -36643,7 +37091,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$275  = left_22;
+    \$275  = left_19;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -36685,12 +37133,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$275  = i__payload[52:48];
       endcase
     end
@@ -36735,12 +37177,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$275  = \$80 [4:0];
       endcase
     end
@@ -36750,7 +37186,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$276  = left_23;
+    \$276  = left_20;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -36794,12 +37230,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$276  = i__payload[52:48];
       endcase
     end
@@ -36846,12 +37276,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$276  = \$80 [4:0];
       endcase
     end
@@ -36861,7 +37285,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$277  = left_24;
+    \$277  = left_21;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -36907,12 +37331,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$277  = i__payload[52:48];
       endcase
     end
@@ -36961,12 +37379,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$277  = \$80 [4:0];
       endcase
     end
@@ -36976,7 +37388,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$278  = left_25;
+    \$278  = left_22;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -37024,12 +37436,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$278  = i__payload[52:48];
       endcase
     end
@@ -37080,12 +37486,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$278  = \$80 [4:0];
       endcase
     end
@@ -37095,7 +37495,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$279  = left_26;
+    \$279  = left_23;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -37145,12 +37545,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$279  = i__payload[52:48];
       endcase
     end
@@ -37203,12 +37597,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$279  = \$80 [4:0];
       endcase
     end
@@ -37218,7 +37606,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$280  = left_27;
+    \$280  = left_24;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -37270,12 +37658,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
             \$280  = i__payload[52:48];
       endcase
     end
@@ -37330,12 +37712,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
             \$280  = \$80 [4:0];
       endcase
     end
@@ -37345,7 +37721,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$281  = left_28;
+    \$281  = left_25;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -37399,12 +37775,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$281  = i__payload[52:48];
       endcase
     end
@@ -37461,12 +37831,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$281  = \$80 [4:0];
       endcase
     end
@@ -37476,7 +37840,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$282  = left_29;
+    \$282  = left_26;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -37532,12 +37896,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$282  = i__payload[52:48];
       endcase
     end
@@ -37596,12 +37954,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$282  = \$80 [4:0];
       endcase
     end
@@ -37611,7 +37963,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$283  = left_30;
+    \$283  = left_27;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -37669,12 +38021,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$283  = i__payload[52:48];
       endcase
     end
@@ -37735,12 +38081,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$283  = \$80 [4:0];
       endcase
     end
@@ -37750,7 +38090,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$284  = left_31;
+    \$284  = left_28;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -37810,12 +38150,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$284  = i__payload[52:48];
       endcase
     end
@@ -37878,12 +38212,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$284  = \$80 [4:0];
       endcase
     end
@@ -37893,7 +38221,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$285  = left_32;
+    \$285  = left_29;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -37955,12 +38283,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$285  = i__payload[52:48];
       endcase
     end
@@ -38025,12 +38347,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$285  = \$80 [4:0];
       endcase
     end
@@ -38040,7 +38356,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$286  = left_33;
+    \$286  = left_30;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -38104,12 +38420,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$286  = i__payload[52:48];
       endcase
     end
@@ -38176,12 +38486,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$286  = \$80 [4:0];
       endcase
     end
@@ -38191,7 +38495,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$287  = left_34;
+    \$287  = left_31;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -38257,12 +38561,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$287  = i__payload[52:48];
       endcase
     end
@@ -38331,12 +38629,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$287  = \$80 [4:0];
       endcase
     end
@@ -38346,7 +38638,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$288  = left_35;
+    \$288  = left_32;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -38414,12 +38706,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$288  = i__payload[52:48];
       endcase
     end
@@ -38490,12 +38776,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$288  = \$80 [4:0];
       endcase
     end
@@ -38505,7 +38785,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$289  = left_36;
+    \$289  = left_33;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -38575,12 +38855,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$289  = i__payload[52:48];
       endcase
     end
@@ -38653,12 +38927,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$289  = \$80 [4:0];
       endcase
     end
@@ -38668,7 +38936,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$290  = left_37;
+    \$290  = left_34;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -38740,12 +39008,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$290  = i__payload[52:48];
       endcase
     end
@@ -38820,12 +39082,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$290  = \$80 [4:0];
       endcase
     end
@@ -38835,7 +39091,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$291  = left_38;
+    \$291  = left_35;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -38909,12 +39165,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$291  = i__payload[52:48];
       endcase
     end
@@ -38991,12 +39241,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$291  = \$80 [4:0];
       endcase
     end
@@ -39006,7 +39250,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$292  = left_39;
+    \$292  = left_36;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -39082,12 +39326,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$292  = i__payload[52:48];
       endcase
     end
@@ -39166,12 +39404,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$292  = \$80 [4:0];
       endcase
     end
@@ -39181,7 +39413,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$293  = left_40;
+    \$293  = left_37;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -39259,12 +39491,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$293  = i__payload[52:48];
       endcase
     end
@@ -39345,12 +39571,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$293  = \$80 [4:0];
       endcase
     end
@@ -39360,7 +39580,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$294  = left_41;
+    \$294  = left_38;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -39440,12 +39660,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$294  = i__payload[52:48];
       endcase
     end
@@ -39528,12 +39742,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$294  = \$80 [4:0];
       endcase
     end
@@ -39543,7 +39751,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$295  = left_42;
+    \$295  = left_39;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -39625,12 +39833,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$295  = i__payload[52:48];
       endcase
     end
@@ -39715,12 +39917,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$295  = \$80 [4:0];
       endcase
     end
@@ -39730,7 +39926,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$296  = left_43;
+    \$296  = left_40;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -39814,12 +40010,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$296  = i__payload[52:48];
       endcase
     end
@@ -39906,12 +40096,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$296  = \$80 [4:0];
       endcase
     end
@@ -39921,7 +40105,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$297  = left_44;
+    \$297  = left_41;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -40007,12 +40191,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$297  = i__payload[52:48];
       endcase
     end
@@ -40101,12 +40279,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$297  = \$80 [4:0];
       endcase
     end
@@ -40116,7 +40288,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$298  = left_45;
+    \$298  = left_42;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -40204,12 +40376,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$298  = i__payload[52:48];
       endcase
     end
@@ -40300,12 +40466,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$298  = \$80 [4:0];
       endcase
     end
@@ -40315,7 +40475,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$299  = left_46;
+    \$299  = left_43;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -40405,12 +40565,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$299  = i__payload[52:48];
       endcase
     end
@@ -40503,12 +40657,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$299  = \$80 [4:0];
       endcase
     end
@@ -40518,7 +40666,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$300  = left_47;
+    \$300  = left_44;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -40610,12 +40758,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$300  = i__payload[52:48];
       endcase
     end
@@ -40710,12 +40852,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$300  = \$80 [4:0];
       endcase
     end
@@ -40725,7 +40861,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$301  = left_48;
+    \$301  = left_45;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -40819,12 +40955,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$301  = i__payload[52:48];
       endcase
     end
@@ -40921,12 +41051,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$301  = \$80 [4:0];
       endcase
     end
@@ -40936,7 +41060,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$302  = left_49;
+    \$302  = left_46;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -41032,12 +41156,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$302  = i__payload[52:48];
       endcase
     end
@@ -41136,12 +41254,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$302  = \$80 [4:0];
       endcase
     end
@@ -41151,7 +41263,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$303  = left_50;
+    \$303  = left_47;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -41249,12 +41361,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$303  = i__payload[52:48];
       endcase
     end
@@ -41355,12 +41461,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$303  = \$80 [4:0];
       endcase
     end
@@ -41370,7 +41470,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$304  = left_51;
+    \$304  = left_48;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -41470,12 +41570,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$304  = i__payload[52:48];
       endcase
     end
@@ -41578,12 +41672,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$304  = \$80 [4:0];
       endcase
     end
@@ -41593,7 +41681,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$305  = left_52;
+    \$305  = left_49;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -41695,12 +41783,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$305  = i__payload[52:48];
       endcase
     end
@@ -41805,12 +41887,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$305  = \$80 [4:0];
       endcase
     end
@@ -41820,7 +41896,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$306  = left_53;
+    \$306  = left_50;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -41924,12 +42000,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$306  = i__payload[52:48];
       endcase
     end
@@ -42036,12 +42106,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$306  = \$80 [4:0];
       endcase
     end
@@ -42051,7 +42115,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$307  = left_54;
+    \$307  = left_51;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -42157,12 +42221,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$307  = i__payload[52:48];
       endcase
     end
@@ -42271,12 +42329,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$307  = \$80 [4:0];
       endcase
     end
@@ -42286,7 +42338,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$308  = left_55;
+    \$308  = left_52;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -42394,12 +42446,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$308  = i__payload[52:48];
       endcase
     end
@@ -42510,12 +42556,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$308  = \$80 [4:0];
       endcase
     end
@@ -42525,7 +42565,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$309  = left_56;
+    \$309  = left_53;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -42635,12 +42675,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$309  = i__payload[52:48];
       endcase
     end
@@ -42753,12 +42787,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$309  = \$80 [4:0];
       endcase
     end
@@ -42768,7 +42796,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$310  = left_57;
+    \$310  = left_54;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -42880,12 +42908,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$310  = i__payload[52:48];
       endcase
     end
@@ -43000,12 +43022,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$310  = \$80 [4:0];
       endcase
     end
@@ -43015,7 +43031,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$311  = left_58;
+    \$311  = left_55;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -43129,12 +43145,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$311  = i__payload[52:48];
       endcase
     end
@@ -43251,12 +43261,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$311  = \$80 [4:0];
       endcase
     end
@@ -43266,7 +43270,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$312  = left_59;
+    \$312  = left_56;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -43382,12 +43386,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$312  = i__payload[52:48];
       endcase
     end
@@ -43506,12 +43504,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$312  = \$80 [4:0];
       endcase
     end
@@ -43521,7 +43513,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$313  = left_60;
+    \$313  = left_57;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -43639,12 +43631,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$313  = i__payload[52:48];
       endcase
     end
@@ -43765,12 +43751,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$313  = \$80 [4:0];
       endcase
     end
@@ -43780,7 +43760,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$314  = left_61;
+    \$314  = left_58;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -43900,12 +43880,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$314  = i__payload[52:48];
       endcase
     end
@@ -44028,12 +44002,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$314  = \$80 [4:0];
       endcase
     end
@@ -44043,7 +44011,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$315  = left_62;
+    \$315  = left_59;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -44165,12 +44133,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
             \$315  = i__payload[52:48];
       endcase
     end
@@ -44295,12 +44257,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
             \$315  = \$80 [4:0];
       endcase
     end
@@ -44310,7 +44266,796 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$316  = left_63;
+    \$316  = left_60;
+    if (\$49 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$316  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$316  = \$80 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$316  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$317  = left_61;
+    if (\$49 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$317  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$317  = \$80 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$317  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$318  = left_62;
+    if (\$49 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$318  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$318  = \$80 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$318  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$319  = left_63;
     if (\$49 ) begin
       (* full_case = 32'd1 *)
       casez (info_write__addr)
@@ -44441,7 +45186,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$316  = i__payload[52:48];
+            \$319  = i__payload[52:48];
       endcase
     end
     if (r_valid) begin
@@ -44574,124 +45319,19 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$316  = \$80 [4:0];
+            \$319  = \$80 [4:0];
       endcase
     end
     if (rst) begin
-      \$316  = 5'h00;
+      \$319  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$317  = done_0;
+    \$320  = done_0;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
-            \$317  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              \$317  = 1'h1;
-        endcase
-      end
-    end
-    if (\$157 ) begin
-      casez (info_head__addr)
-        6'h00:
-            \$317  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$317  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$318  = done_1;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$318  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              /* empty */;
-          6'h01:
-              \$318  = 1'h1;
-        endcase
-      end
-    end
-    if (\$157 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$318  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$318  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$319  = done_2;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$319  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              \$319  = 1'h1;
-        endcase
-      end
-    end
-    if (\$157 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$319  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$319  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$320  = done_3;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
             \$320  = i__payload[82];
       endcase
     end
@@ -44699,25 +45339,13 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
       if (row_in) begin
         casez (r_slot)
           6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
               \$320  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
             \$320  = 1'h0;
       endcase
     end
@@ -44727,18 +45355,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$321  = done_4;
+    \$321  = done_1;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
             \$321  = i__payload[82];
       endcase
     end
@@ -44748,27 +45370,15 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h00:
               /* empty */;
           6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
               \$321  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
             \$321  = 1'h0;
       endcase
     end
@@ -44778,7 +45388,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$322  = done_5;
+    \$322  = done_2;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -44786,12 +45396,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
             \$322  = i__payload[82];
       endcase
     end
@@ -44803,29 +45407,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h01:
               /* empty */;
           6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
               \$322  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
             \$322  = 1'h0;
       endcase
     end
@@ -44835,7 +45427,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$323  = done_6;
+    \$323  = done_3;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -44845,12 +45437,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
             \$323  = i__payload[82];
       endcase
     end
@@ -44864,17 +45450,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h02:
               /* empty */;
           6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
               \$323  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -44883,12 +45463,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
             \$323  = 1'h0;
       endcase
     end
@@ -44898,7 +45472,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$324  = done_7;
+    \$324  = done_4;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -44910,12 +45484,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
             \$324  = i__payload[82];
       endcase
     end
@@ -44931,17 +45499,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h03:
               /* empty */;
           6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
               \$324  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -44952,12 +45514,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
             \$324  = 1'h0;
       endcase
     end
@@ -44967,7 +45523,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$325  = done_8;
+    \$325  = done_5;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -44981,12 +45537,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
             \$325  = i__payload[82];
       endcase
     end
@@ -45004,17 +45554,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h04:
               /* empty */;
           6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
               \$325  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -45027,12 +45571,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
             \$325  = 1'h0;
       endcase
     end
@@ -45042,7 +45580,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$326  = done_9;
+    \$326  = done_6;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -45058,12 +45596,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
             \$326  = i__payload[82];
       endcase
     end
@@ -45083,17 +45615,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h05:
               /* empty */;
           6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
               \$326  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -45108,12 +45634,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
             \$326  = 1'h0;
       endcase
     end
@@ -45123,7 +45643,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$327  = done_10;
+    \$327  = done_7;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -45141,12 +45661,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
             \$327  = i__payload[82];
       endcase
     end
@@ -45168,17 +45682,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h06:
               /* empty */;
           6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
               \$327  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -45195,12 +45703,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
             \$327  = 1'h0;
       endcase
     end
@@ -45210,7 +45712,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$328  = done_11;
+    \$328  = done_8;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -45230,12 +45732,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$328  = i__payload[82];
       endcase
     end
@@ -45259,17 +45755,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h07:
               /* empty */;
           6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
               \$328  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -45288,12 +45778,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$328  = 1'h0;
       endcase
     end
@@ -45303,7 +45787,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$329  = done_12;
+    \$329  = done_9;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -45325,12 +45809,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$329  = i__payload[82];
       endcase
     end
@@ -45356,17 +45834,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h08:
               /* empty */;
           6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
               \$329  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -45387,12 +45859,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$329  = 1'h0;
       endcase
     end
@@ -45402,7 +45868,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$330  = done_13;
+    \$330  = done_10;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -45426,12 +45892,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$330  = i__payload[82];
       endcase
     end
@@ -45459,17 +45919,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h09:
               /* empty */;
           6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
               \$330  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -45492,12 +45946,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$330  = 1'h0;
       endcase
     end
@@ -45507,7 +45955,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$331  = done_14;
+    \$331  = done_11;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -45533,12 +45981,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$331  = i__payload[82];
       endcase
     end
@@ -45568,17 +46010,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0a:
               /* empty */;
           6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
               \$331  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -45603,12 +46039,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$331  = 1'h0;
       endcase
     end
@@ -45618,7 +46048,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$332  = done_15;
+    \$332  = done_12;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -45646,12 +46076,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$332  = i__payload[82];
       endcase
     end
@@ -45683,17 +46107,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0b:
               /* empty */;
           6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
               \$332  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -45720,12 +46138,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$332  = 1'h0;
       endcase
     end
@@ -45735,7 +46147,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$333  = done_16;
+    \$333  = done_13;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -45765,12 +46177,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$333  = i__payload[82];
       endcase
     end
@@ -45804,17 +46210,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0c:
               /* empty */;
           6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
               \$333  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -45843,12 +46243,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$333  = 1'h0;
       endcase
     end
@@ -45858,7 +46252,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$334  = done_17;
+    \$334  = done_14;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -45890,12 +46284,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$334  = i__payload[82];
       endcase
     end
@@ -45931,17 +46319,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0d:
               /* empty */;
           6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
               \$334  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -45972,12 +46354,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$334  = 1'h0;
       endcase
     end
@@ -45987,7 +46363,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$335  = done_18;
+    \$335  = done_15;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -46021,12 +46397,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$335  = i__payload[82];
       endcase
     end
@@ -46064,17 +46434,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0e:
               /* empty */;
           6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
               \$335  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -46107,12 +46471,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$335  = 1'h0;
       endcase
     end
@@ -46122,7 +46480,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$336  = done_19;
+    \$336  = done_16;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -46158,12 +46516,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$336  = i__payload[82];
       endcase
     end
@@ -46203,17 +46555,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0f:
               /* empty */;
           6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
               \$336  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -46248,12 +46594,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$336  = 1'h0;
       endcase
     end
@@ -46263,7 +46603,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$337  = done_20;
+    \$337  = done_17;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -46301,12 +46641,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$337  = i__payload[82];
       endcase
     end
@@ -46348,17 +46682,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h10:
               /* empty */;
           6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
               \$337  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -46395,12 +46723,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$337  = 1'h0;
       endcase
     end
@@ -46410,7 +46732,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$338  = done_21;
+    \$338  = done_18;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -46450,12 +46772,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$338  = i__payload[82];
       endcase
     end
@@ -46499,17 +46815,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h11:
               /* empty */;
           6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
               \$338  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -46548,12 +46858,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$338  = 1'h0;
       endcase
     end
@@ -46563,7 +46867,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$339  = done_22;
+    \$339  = done_19;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -46605,12 +46909,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$339  = i__payload[82];
       endcase
     end
@@ -46656,17 +46954,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h12:
               /* empty */;
           6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
               \$339  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -46707,12 +46999,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$339  = 1'h0;
       endcase
     end
@@ -46722,7 +47008,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$340  = done_23;
+    \$340  = done_20;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -46766,12 +47052,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$340  = i__payload[82];
       endcase
     end
@@ -46819,17 +47099,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h13:
               /* empty */;
           6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
               \$340  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -46872,12 +47146,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$340  = 1'h0;
       endcase
     end
@@ -46887,7 +47155,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$341  = done_24;
+    \$341  = done_21;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -46933,12 +47201,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$341  = i__payload[82];
       endcase
     end
@@ -46988,17 +47250,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h14:
               /* empty */;
           6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
               \$341  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -47043,12 +47299,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$341  = 1'h0;
       endcase
     end
@@ -47058,7 +47308,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$342  = done_25;
+    \$342  = done_22;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -47106,12 +47356,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$342  = i__payload[82];
       endcase
     end
@@ -47163,17 +47407,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h15:
               /* empty */;
           6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
               \$342  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -47220,12 +47458,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$342  = 1'h0;
       endcase
     end
@@ -47235,7 +47467,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$343  = done_26;
+    \$343  = done_23;
     if (\$49 ) begin
       casez (info_write__addr)
         6'h00:
@@ -47285,12 +47517,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$343  = i__payload[82];
       endcase
     end
@@ -47344,17 +47570,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h16:
               /* empty */;
           6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
               \$343  = 1'h1;
         endcase
       end
     end
-    if (\$157 ) begin
+    if (\$162 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -47403,206 +47623,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$343  = 1'h0;
       endcase
     end
     if (rst) begin
       \$343  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$344  = done_27;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            \$344  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              \$344  = 1'h1;
-        endcase
-      end
-    end
-    if (\$157 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            \$344  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$344  = 1'h0;
     end
   end
   assign tail = info_write__addr;
@@ -47681,7 +47706,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign \$27  = { 3'h0, r_slot, 4'h0 };
   assign \$34  = { \$33 [11], \$33 [11], \$33 [11], \$33 [11], \$33 [11:4] };
   assign \$54  = { 3'h0, ar_burst, 4'h0 };
-  assign \$109  = { 1'h0, out_k, 2'h0 };
+  assign \$115  = { 1'h0, out_k, 2'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -47882,12 +47907,12 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire [31:0] \$25 ;
-  wire [31:0] \$26 ;
-  wire [23:0] \$27 ;
-  wire [23:0] \$28 ;
+  wire [31:0] \$23 ;
+  wire [31:0] \$24 ;
+  wire [23:0] \$25 ;
+  wire [23:0] \$26 ;
+  wire \$27 ;
+  wire \$28 ;
   wire \$29 ;
   wire [32:0] \$3 ;
   wire [47:0] \$30 ;
@@ -48091,16 +48116,16 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   assign \$16  = ~ o__valid;
   assign \$17  = \$16  | o__ready;
   assign \$18  = i__payload[4:0] < 5'h1a;
-  assign \$19  = i__payload[28:5] < selected[104:80];
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = | dim;
-  assign \$22  = dim <= 7'h40;
-  assign \$23  = \$21  & \$22 ;
-  assign \$24  = \$20  & \$23 ;
-  assign \$25  = s1_req[20:5] * s1_regs[63:48];
-  assign \$26  = s1_req[20:5] * s1_regs[79:64];
-  assign \$27  = s1_req[28:21] * s1_regs[63:48];
-  assign \$28  = s1_req[28:21] * s1_regs[79:64];
+  assign \$19  = | dim;
+  assign \$20  = dim <= 7'h40;
+  assign \$21  = \$19  & \$20 ;
+  assign \$22  = \$18  & \$21 ;
+  assign \$23  = s1_req[20:5] * s1_regs[63:48];
+  assign \$24  = s1_req[20:5] * s1_regs[79:64];
+  assign \$25  = s1_req[28:21] * s1_regs[63:48];
+  assign \$26  = s1_req[28:21] * s1_regs[79:64];
+  assign \$27  = s1_req[28:5] < s1_regs[104:80];
+  assign \$28  = s1_ok & \$27 ;
   assign \$29  = ~ s2_ok;
   assign \$30  = s2_ok ? \$11 [47:0] : 48'h000000000000;
   assign \$31  = s2_ok ? \$15 [5:0] : 6'h00;
@@ -48128,7 +48153,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$43  = s2_ok;
     if (\$17 ) begin
-      \$43  = s1_ok;
+      \$43  = \$28 ;
     end
     if (rst) begin
       \$43  = 1'h0;
@@ -48250,7 +48275,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$35  = s1_ok;
     if (\$17 ) begin
-      \$35  = \$24 ;
+      \$35  = \$22 ;
     end
     if (rst) begin
       \$35  = 1'h0;
@@ -48290,7 +48315,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$39  = s2_product_0_0;
     if (\$17 ) begin
-      \$39  = \$25 ;
+      \$39  = \$23 ;
     end
     if (rst) begin
       \$39  = 32'd0;
@@ -48300,7 +48325,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$40  = s2_product_0_16;
     if (\$17 ) begin
-      \$40  = \$26 ;
+      \$40  = \$24 ;
     end
     if (rst) begin
       \$40  = 32'd0;
@@ -48310,7 +48335,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$41  = s2_product_16_0;
     if (\$17 ) begin
-      \$41  = { 8'h00, \$27  };
+      \$41  = { 8'h00, \$25  };
     end
     if (rst) begin
       \$41  = 32'd0;
@@ -48320,7 +48345,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$42  = s2_product_16_16;
     if (\$17 ) begin
-      \$42  = { 8'h00, \$28  };
+      \$42  = { 8'h00, \$26  };
     end
     if (rst) begin
       \$42  = 32'd0;
@@ -48485,33 +48510,33 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
-  wire \$120 ;
+  wire [5:0] \$120 ;
   wire \$121 ;
-  wire \$122 ;
-  wire [5:0] \$123 ;
+  wire [12:0] \$122 ;
+  wire \$123 ;
   wire \$124 ;
-  wire [12:0] \$125 ;
+  wire \$125 ;
   wire \$126 ;
-  wire \$127 ;
-  wire \$128 ;
-  wire \$129 ;
+  wire [127:0] \$127 ;
+  wire [5:0] \$128 ;
+  wire [5:0] \$129 ;
   wire \$13 ;
   wire \$130 ;
-  wire [127:0] \$131 ;
+  wire [12:0] \$131 ;
   wire [5:0] \$132 ;
-  wire [12:0] \$133 ;
-  wire [5:0] \$134 ;
+  wire \$133 ;
+  wire [12:0] \$134 ;
   wire \$135 ;
-  wire [12:0] \$136 ;
+  wire \$136 ;
   wire \$137 ;
   wire \$138 ;
-  wire \$139 ;
+  wire [8:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire [8:0] \$141 ;
-  wire [8:0] \$142 ;
-  wire [10:0] \$143 ;
-  wire [5:0] \$144 ;
+  wire [8:0] \$140 ;
+  wire [10:0] \$141 ;
+  wire [5:0] \$142 ;
+  wire \$143 ;
+  wire \$144 ;
   wire \$145 ;
   wire \$146 ;
   wire \$147 ;
@@ -48519,10 +48544,10 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire \$149 ;
   wire \$15 ;
   wire \$150 ;
-  wire \$151 ;
+  wire [5:0] \$151 ;
   wire \$152 ;
   wire \$153 ;
-  wire [5:0] \$154 ;
+  wire \$154 ;
   wire \$155 ;
   wire \$156 ;
   wire \$157 ;
@@ -48532,57 +48557,54 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire \$160 ;
   wire \$161 ;
   wire \$162 ;
-  wire \$163 ;
+  wire [6:0] \$163 ;
   wire [6:0] \$164 ;
   wire \$165 ;
-  wire \$166 ;
+  wire [32:0] \$166 ;
   wire \$167 ;
-  wire [6:0] \$168 ;
-  wire [6:0] \$169 ;
+  wire [2:0] \$168 ;
+  wire [2:0] \$169 ;
   wire \$17 ;
   wire \$170 ;
-  wire [32:0] \$171 ;
+  wire \$171 ;
   wire \$172 ;
-  wire [2:0] \$173 ;
-  wire [2:0] \$174 ;
-  wire \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire [4:0] \$178 ;
-  wire \$179 ;
+  wire [4:0] \$173 ;
+  wire \$174 ;
+  wire [23:0] \$175 ;
+  reg [47:0] \$176 ;
+  reg [4:0] \$177 ;
+  reg [31:0] \$178 ;
+  reg \$179 ;
   wire \$18 ;
-  wire [23:0] \$180 ;
-  reg [47:0] \$181 ;
-  reg [4:0] \$182 ;
-  reg [31:0] \$183 ;
-  reg \$184 ;
-  reg \$185 ;
-  reg [31:0] \$186 ;
-  reg [31:0] \$187 ;
+  reg \$180 ;
+  reg [31:0] \$181 ;
+  reg [31:0] \$182 ;
+  reg [4:0] \$183 ;
+  reg [23:0] \$184 ;
+  reg [5:0] \$185 ;
+  reg \$186 ;
+  reg [1:0] \$187 ;
   reg [4:0] \$188 ;
-  reg [23:0] \$189 ;
-  wire [6:0] \$19 ;
-  reg [5:0] \$190 ;
-  reg [1:0] \$191 ;
-  reg [4:0] \$192 ;
-  reg [4:0] \$193 ;
-  reg \$194 ;
-  reg [11:0] \$195 ;
-  reg [7:0] \$196 ;
-  reg [3:0] \$197 ;
-  reg [9:0] \$198 ;
-  reg [127:0] \$199 ;
+  reg [4:0] \$189 ;
+  wire \$19 ;
+  reg \$190 ;
+  reg \$191 ;
+  reg [11:0] \$192 ;
+  reg [7:0] \$193 ;
+  reg [3:0] \$194 ;
+  reg [9:0] \$195 ;
+  reg [127:0] \$196 ;
+  reg [127:0] \$197 ;
+  reg [15:0] \$198 ;
+  reg \$199 ;
   wire [10:0] \$2 ;
   wire \$20 ;
-  reg [127:0] \$200 ;
-  reg [15:0] \$201 ;
+  reg [31:0] \$200 ;
+  reg [2:0] \$201 ;
   reg \$202 ;
-  reg [31:0] \$203 ;
-  reg [2:0] \$204 ;
-  reg \$205 ;
-  reg [2:0] \$206 ;
-  reg [4:0] \$207 ;
-  reg [23:0] \$208 ;
+  reg [2:0] \$203 ;
+  reg [4:0] \$204 ;
+  reg [23:0] \$205 ;
   wire \$21 ;
   wire \$22 ;
   wire \$23 ;
@@ -48591,35 +48613,35 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire \$29 ;
+  wire [15:0] \$29 ;
   wire [11:0] \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire [15:0] \$32 ;
-  wire [48:0] \$33 ;
-  wire [9:0] \$34 ;
+  wire [48:0] \$30 ;
+  wire [9:0] \$31 ;
+  wire [32:0] \$32 ;
+  wire \$33 ;
+  wire \$34 ;
   wire [32:0] \$35 ;
   wire \$36 ;
-  wire \$37 ;
-  wire [32:0] \$38 ;
+  wire [32:0] \$37 ;
+  wire \$38 ;
   wire \$39 ;
   wire [11:0] \$4 ;
-  wire [32:0] \$40 ;
-  wire \$41 ;
-  wire [9:0] \$42 ;
+  wire \$40 ;
+  wire [9:0] \$41 ;
+  wire \$42 ;
   wire \$43 ;
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire \$49 ;
+  wire [127:0] \$49 ;
   wire [9:0] \$5 ;
-  wire \$50 ;
-  wire \$51 ;
-  wire [127:0] \$52 ;
-  wire [5:0] \$53 ;
-  wire [127:0] \$54 ;
+  wire [5:0] \$50 ;
+  wire [127:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
@@ -48761,12 +48783,14 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   input i__valid;
   wire i__valid;
   reg [5:0] in_k = 6'h00;
+  reg in_last = 1'h0;
   wire [29:0] info;
   wire \info.last ;
   wire [23:0] \info.row ;
   wire [4:0] \info.table ;
   wire [4:0] level;
   wire [8:0] limit;
+  reg need_input = 1'h0;
   wire [2:0] new_error;
   reg [3:0] offset = 4'h0;
   wire [5:0] out_beats;
@@ -48815,224 +48839,223 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign \$13  = \$12  | axi__wready;
   assign \$14  = ~ w_done;
   assign \$15  = \$13  & \$14 ;
-  assign \$16  = w_j < \$4 [5:0];
-  assign \$17  = \$15  & \$16 ;
-  assign \$18  = i__valid & i__ready;
-  assign \$19  = in_k + 1'h1;
-  assign \$20  = \$19  >= \$4 [5:0];
-  assign \$21  = i__payload[157] != \$20 ;
-  assign \$22  = axi__bvalid & r_rdy;
-  assign \$23  = \$22  & axi__bresp[1];
-  assign \$24  = ~ \$27 ;
-  assign \$25  = \$24  | axi__wvalid;
-  assign \$26  = | pending;
-  assign busy = \$25  | \$26 ;
-  assign \$27  = ! writer_state;
-  assign \$28  = writer_state == 1'h1;
-  assign \$29  = writer_state == 2'h2;
-  assign \$30  = writer_state == 2'h3;
-  assign \$31  = axi__awvalid & axi__awready;
-  assign \$33  = aw_addr + \$32 ;
-  assign \$34  = aw_left - beats;
-  assign \$35  = bursts + 1'h1;
-  assign \$36  = beats == aw_left;
-  assign \$37  = axi__wvalid & axi__wready;
-  assign \$38  = \beats$55  + 1'h1;
-  assign \$39  = axi__bvalid & r_rdy;
-  assign \$40  = rows_written + done_info[29];
-  assign \$41  = address_request__valid & address_request__ready;
-  assign \$42  = address__payload[3:0] + \$5 [8:0];
-  assign \$43  = ~ axi__wvalid;
-  assign \$44  = \$43  | axi__wready;
-  assign \$45  = ~ w_done;
-  assign \$46  = \$44  & \$45 ;
-  assign \$47  = w_j < \$4 [5:0];
-  assign \$48  = ~ \$47 ;
-  assign \$49  = \$48  | i__valid;
-  assign \$50  = \$46  & \$49 ;
-  assign \$51  = w_j < \$4 [5:0];
-  assign \$52  = \$51  ? i__payload[127:0] : 128'h00000000000000000000000000000000;
-  assign \$53  = 5'h10 - offset;
-  assign \$54  = { \$52 , previous } >> { \$53 , 3'h0 };
-  assign \$55  = | w_j;
-  assign \$56  = offset[3:2] <= 1'h0;
-  assign \$57  = \$55  | \$56 ;
-  assign \$58  = $signed(window_left) > $signed(1'h0);
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = | w_j;
-  assign \$61  = offset[3:2] <= 1'h0;
-  assign \$62  = \$60  | \$61 ;
-  assign \$63  = $signed(window_left) > $signed(1'h0);
-  assign \$64  = \$62  & \$63 ;
-  assign \$65  = | w_j;
-  assign \$66  = offset[3:2] <= 1'h0;
-  assign \$67  = \$65  | \$66 ;
-  assign \$68  = $signed(window_left) > $signed(1'h0);
-  assign \$69  = \$67  & \$68 ;
-  assign \$70  = | w_j;
-  assign \$71  = offset[3:2] <= 1'h0;
-  assign \$72  = \$70  | \$71 ;
-  assign \$73  = $signed(window_left) > $signed(1'h0);
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = | w_j;
-  assign \$76  = offset[3:2] <= 1'h1;
-  assign \$77  = \$75  | \$76 ;
-  assign \$78  = $signed(window_left) > $signed(4'h4);
-  assign \$79  = \$77  & \$78 ;
-  assign \$80  = | w_j;
-  assign \$81  = offset[3:2] <= 1'h1;
-  assign \$82  = \$80  | \$81 ;
-  assign \$83  = $signed(window_left) > $signed(4'h4);
-  assign \$84  = \$82  & \$83 ;
-  assign \$85  = | w_j;
-  assign \$86  = offset[3:2] <= 1'h1;
-  assign \$87  = \$85  | \$86 ;
-  assign \$88  = $signed(window_left) > $signed(4'h4);
-  assign \$89  = \$87  & \$88 ;
-  assign \$90  = | w_j;
-  assign \$91  = offset[3:2] <= 1'h1;
-  assign \$92  = \$90  | \$91 ;
-  assign \$93  = $signed(window_left) > $signed(4'h4);
-  assign \$94  = \$92  & \$93 ;
-  assign \$95  = | w_j;
-  assign \$96  = offset[3:2] <= 2'h2;
-  assign \$97  = \$95  | \$96 ;
-  assign \$98  = $signed(window_left) > $signed(5'h08);
-  assign \$99  = \$97  & \$98 ;
-  assign \$100  = | w_j;
-  assign \$101  = offset[3:2] <= 2'h2;
-  assign \$102  = \$100  | \$101 ;
-  assign \$103  = $signed(window_left) > $signed(5'h08);
-  assign \$104  = \$102  & \$103 ;
-  assign \$105  = | w_j;
-  assign \$106  = offset[3:2] <= 2'h2;
-  assign \$107  = \$105  | \$106 ;
-  assign \$108  = $signed(window_left) > $signed(5'h08);
-  assign \$109  = \$107  & \$108 ;
-  assign \$110  = | w_j;
-  assign \$111  = offset[3:2] <= 2'h2;
-  assign \$112  = \$110  | \$111 ;
-  assign \$113  = $signed(window_left) > $signed(5'h08);
-  assign \$114  = \$112  & \$113 ;
-  assign \$115  = $signed(window_left) > $signed(5'h0c);
-  assign \$117  = $signed(window_left) > $signed(5'h0c);
-  assign \$119  = $signed(window_left) > $signed(5'h0c);
-  assign \$121  = $signed(window_left) > $signed(5'h0c);
-  assign \$123  = w_j + 1'h1;
-  assign \$124  = \$123  == w_beats;
-  assign \$125  = w_addr + 5'h10;
-  assign \$126  = ! \$125 [11:0];
-  assign \$127  = w_in_burst == 8'hff;
-  assign \$128  = \$126  | \$127 ;
-  assign \$129  = \$124  | \$128 ;
-  assign \$130  = w_j < \$4 [5:0];
-  assign \$131  = \$130  ? i__payload[127:0] : 128'h00000000000000000000000000000000;
+  assign \$16  = \$15  & need_input;
+  assign \$17  = i__valid & i__ready;
+  assign \$18  = i__payload[157] != in_last;
+  assign \$19  = axi__bvalid & r_rdy;
+  assign \$20  = \$19  & axi__bresp[1];
+  assign \$21  = ~ \$24 ;
+  assign \$22  = \$21  | axi__wvalid;
+  assign \$23  = | pending;
+  assign busy = \$22  | \$23 ;
+  assign \$24  = ! writer_state;
+  assign \$25  = writer_state == 1'h1;
+  assign \$26  = writer_state == 2'h2;
+  assign \$27  = writer_state == 2'h3;
+  assign \$28  = axi__awvalid & axi__awready;
+  assign \$30  = aw_addr + \$29 ;
+  assign \$31  = aw_left - beats;
+  assign \$32  = bursts + 1'h1;
+  assign \$33  = beats == aw_left;
+  assign \$34  = axi__wvalid & axi__wready;
+  assign \$35  = \beats$55  + 1'h1;
+  assign \$36  = axi__bvalid & r_rdy;
+  assign \$37  = rows_written + done_info[29];
+  assign \$38  = address_request__valid & address_request__ready;
+  assign \$39  = \$4 [5:0] <= 1'h1;
+  assign \$40  = | \$4 [5:0];
+  assign \$41  = address__payload[3:0] + \$5 [8:0];
+  assign \$42  = ~ axi__wvalid;
+  assign \$43  = \$42  | axi__wready;
+  assign \$44  = ~ w_done;
+  assign \$45  = \$43  & \$44 ;
+  assign \$46  = ~ need_input;
+  assign \$47  = \$46  | i__valid;
+  assign \$48  = \$45  & \$47 ;
+  assign \$49  = need_input ? i__payload[127:0] : 128'h00000000000000000000000000000000;
+  assign \$50  = 5'h10 - offset;
+  assign \$51  = { \$49 , previous } >> { \$50 , 3'h0 };
+  assign \$52  = | w_j;
+  assign \$53  = offset[3:2] <= 1'h0;
+  assign \$54  = \$52  | \$53 ;
+  assign \$55  = $signed(window_left) > $signed(1'h0);
+  assign \$56  = \$54  & \$55 ;
+  assign \$57  = | w_j;
+  assign \$58  = offset[3:2] <= 1'h0;
+  assign \$59  = \$57  | \$58 ;
+  assign \$60  = $signed(window_left) > $signed(1'h0);
+  assign \$61  = \$59  & \$60 ;
+  assign \$62  = | w_j;
+  assign \$63  = offset[3:2] <= 1'h0;
+  assign \$64  = \$62  | \$63 ;
+  assign \$65  = $signed(window_left) > $signed(1'h0);
+  assign \$66  = \$64  & \$65 ;
+  assign \$67  = | w_j;
+  assign \$68  = offset[3:2] <= 1'h0;
+  assign \$69  = \$67  | \$68 ;
+  assign \$70  = $signed(window_left) > $signed(1'h0);
+  assign \$71  = \$69  & \$70 ;
+  assign \$72  = | w_j;
+  assign \$73  = offset[3:2] <= 1'h1;
+  assign \$74  = \$72  | \$73 ;
+  assign \$75  = $signed(window_left) > $signed(4'h4);
+  assign \$76  = \$74  & \$75 ;
+  assign \$77  = | w_j;
+  assign \$78  = offset[3:2] <= 1'h1;
+  assign \$79  = \$77  | \$78 ;
+  assign \$80  = $signed(window_left) > $signed(4'h4);
+  assign \$81  = \$79  & \$80 ;
+  assign \$82  = | w_j;
+  assign \$83  = offset[3:2] <= 1'h1;
+  assign \$84  = \$82  | \$83 ;
+  assign \$85  = $signed(window_left) > $signed(4'h4);
+  assign \$86  = \$84  & \$85 ;
+  assign \$87  = | w_j;
+  assign \$88  = offset[3:2] <= 1'h1;
+  assign \$89  = \$87  | \$88 ;
+  assign \$90  = $signed(window_left) > $signed(4'h4);
+  assign \$91  = \$89  & \$90 ;
+  assign \$92  = | w_j;
+  assign \$93  = offset[3:2] <= 2'h2;
+  assign \$94  = \$92  | \$93 ;
+  assign \$95  = $signed(window_left) > $signed(5'h08);
+  assign \$96  = \$94  & \$95 ;
+  assign \$97  = | w_j;
+  assign \$98  = offset[3:2] <= 2'h2;
+  assign \$99  = \$97  | \$98 ;
+  assign \$100  = $signed(window_left) > $signed(5'h08);
+  assign \$101  = \$99  & \$100 ;
+  assign \$102  = | w_j;
+  assign \$103  = offset[3:2] <= 2'h2;
+  assign \$104  = \$102  | \$103 ;
+  assign \$105  = $signed(window_left) > $signed(5'h08);
+  assign \$106  = \$104  & \$105 ;
+  assign \$107  = | w_j;
+  assign \$108  = offset[3:2] <= 2'h2;
+  assign \$109  = \$107  | \$108 ;
+  assign \$110  = $signed(window_left) > $signed(5'h08);
+  assign \$111  = \$109  & \$110 ;
+  assign \$112  = $signed(window_left) > $signed(5'h0c);
+  assign \$114  = $signed(window_left) > $signed(5'h0c);
+  assign \$116  = $signed(window_left) > $signed(5'h0c);
+  assign \$118  = $signed(window_left) > $signed(5'h0c);
+  assign \$120  = w_j + 1'h1;
+  assign \$121  = \$120  == w_beats;
+  assign \$122  = w_addr + 5'h10;
+  assign \$123  = ! \$122 [11:0];
+  assign \$124  = w_in_burst == 8'hff;
+  assign \$125  = \$123  | \$124 ;
+  assign \$126  = \$121  | \$125 ;
+  assign \$127  = need_input ? i__payload[127:0] : 128'h00000000000000000000000000000000;
+  assign \$128  = w_j + 1'h1;
+  assign \$129  = w_j + 1'h1;
+  assign \$130  = \$129  < \$4 [5:0];
+  assign \$131  = w_addr + 5'h10;
   assign \$132  = w_j + 1'h1;
-  assign \$133  = w_addr + 5'h10;
-  assign \$134  = w_j + 1'h1;
-  assign \$135  = \$134  == w_beats;
-  assign \$136  = w_addr + 5'h10;
-  assign \$137  = ! \$136 [11:0];
-  assign \$138  = w_in_burst == 8'hff;
-  assign \$139  = \$137  | \$138 ;
-  assign \$140  = \$135  | \$139 ;
-  assign \$141  = w_in_burst + 1'h1;
-  assign \$142  = \$140  ? 9'h000 : \$141 ;
-  assign \$143  = $signed(window_left) - $signed(6'h10);
-  assign \$144  = w_j + 1'h1;
-  assign \$145  = \$144  == w_beats;
-  assign \$146  = ~ axi__wvalid;
-  assign \$147  = \$146  | axi__wready;
-  assign \$148  = ~ w_done;
-  assign \$149  = \$147  & \$148 ;
-  assign \$150  = w_j < \$4 [5:0];
-  assign \$151  = ~ \$150 ;
-  assign \$152  = \$151  | i__valid;
-  assign \$153  = \$149  & \$152 ;
-  assign \$154  = w_j + 1'h1;
-  assign \$155  = \$154  == w_beats;
-  assign \$156  = \$153  & \$155 ;
-  assign \$157  = w_done | \$156 ;
-  assign \$158  = ~ aw_active;
-  assign \$159  = axi__awvalid & axi__awready;
-  assign \$160  = beats == aw_left;
-  assign \$161  = \$159  & \$160 ;
-  assign \$162  = \$158  | \$161 ;
-  assign \$163  = \$157  & \$162 ;
-  assign \$164  = in_k + 1'h1;
+  assign \$133  = \$132  == w_beats;
+  assign \$134  = w_addr + 5'h10;
+  assign \$135  = ! \$134 [11:0];
+  assign \$136  = w_in_burst == 8'hff;
+  assign \$137  = \$135  | \$136 ;
+  assign \$138  = \$133  | \$137 ;
+  assign \$139  = w_in_burst + 1'h1;
+  assign \$140  = \$138  ? 9'h000 : \$139 ;
+  assign \$141  = $signed(window_left) - $signed(6'h10);
+  assign \$142  = w_j + 1'h1;
+  assign \$143  = \$142  == w_beats;
+  assign \$144  = ~ axi__wvalid;
+  assign \$145  = \$144  | axi__wready;
+  assign \$146  = ~ w_done;
+  assign \$147  = \$145  & \$146 ;
+  assign \$148  = ~ need_input;
+  assign \$149  = \$148  | i__valid;
+  assign \$150  = \$147  & \$149 ;
+  assign \$151  = w_j + 1'h1;
+  assign \$152  = \$151  == w_beats;
+  assign \$153  = \$150  & \$152 ;
+  assign \$154  = w_done | \$153 ;
+  assign \$155  = ~ aw_active;
+  assign \$156  = axi__awvalid & axi__awready;
+  assign \$157  = beats == aw_left;
+  assign \$158  = \$156  & \$157 ;
+  assign \$159  = \$155  | \$158 ;
+  assign \$160  = \$154  & \$159 ;
+  assign \$161  = i__valid & in_last;
+  assign \$162  = i__valid & i__ready;
+  assign \$163  = in_k + 1'h1;
+  assign \$164  = in_k + 2'h2;
   assign \$165  = \$164  >= \$4 [5:0];
-  assign \$166  = i__valid & \$165 ;
-  assign \$167  = i__valid & i__ready;
-  assign \$168  = in_k + 1'h1;
-  assign \$169  = in_k + 1'h1;
-  assign \$170  = \$169  >= \$4 [5:0];
-  assign \$171  = rows_in + 1'h1;
-  assign \$172  = | { framing_error, bus_error, range_error };
-  assign \$173  = errors_clear ? 3'h0 : errors;
-  assign \$174  = \$173  | { framing_error, bus_error, range_error };
-  assign \$175  = ~ captured;
-  assign \$176  = \$175  | errors_clear;
-  assign \$177  = { framing_error, bus_error, range_error } == 2'h2;
-  assign \$178  = \$177  ? done_info[4:0] : \table ;
-  assign \$179  = { framing_error, bus_error, range_error } == 2'h2;
-  assign \$180  = \$179  ? done_info[28:5] : row;
+  assign \$166  = rows_in + 1'h1;
+  assign \$167  = | { framing_error, bus_error, range_error };
+  assign \$168  = errors_clear ? 3'h0 : errors;
+  assign \$169  = \$168  | { framing_error, bus_error, range_error };
+  assign \$170  = ~ captured;
+  assign \$171  = \$170  | errors_clear;
+  assign \$172  = { framing_error, bus_error, range_error } == 2'h2;
+  assign \$173  = \$172  ? done_info[4:0] : \table ;
+  assign \$174  = { framing_error, bus_error, range_error } == 2'h2;
+  assign \$175  = \$174  ? done_info[28:5] : row;
   always @(posedge clk)
-    aw_addr <= \$181 ;
+    aw_addr <= \$176 ;
   always @(posedge clk)
-    aw_left <= \$182 ;
+    aw_left <= \$177 ;
   always @(posedge clk)
-    bursts <= \$183 ;
+    bursts <= \$178 ;
   always @(posedge clk)
-    aw_active <= \$184 ;
+    aw_active <= \$179 ;
   always @(posedge clk)
-    axi__wvalid <= \$185 ;
+    axi__wvalid <= \$180 ;
   always @(posedge clk)
-    \beats$55  <= \$186 ;
+    \beats$55  <= \$181 ;
   always @(posedge clk)
-    rows_written <= \$187 ;
+    rows_written <= \$182 ;
   always @(posedge clk)
-    \table  <= \$188 ;
+    \table  <= \$183 ;
   always @(posedge clk)
-    row <= \$189 ;
+    row <= \$184 ;
   always @(posedge clk)
-    in_k <= \$190 ;
+    in_k <= \$185 ;
   always @(posedge clk)
-    writer_state <= \$191 ;
+    in_last <= \$186 ;
   always @(posedge clk)
-    w_beats <= \$192 ;
+    writer_state <= \$187 ;
   always @(posedge clk)
-    w_j <= \$193 ;
+    w_beats <= \$188 ;
   always @(posedge clk)
-    w_done <= \$194 ;
+    w_j <= \$189 ;
   always @(posedge clk)
-    w_addr <= \$195 ;
+    w_done <= \$190 ;
   always @(posedge clk)
-    w_in_burst <= \$196 ;
+    need_input <= \$191 ;
   always @(posedge clk)
-    offset <= \$197 ;
+    w_addr <= \$192 ;
   always @(posedge clk)
-    window_left <= \$198 ;
+    w_in_burst <= \$193 ;
   always @(posedge clk)
-    previous <= \$199 ;
+    offset <= \$194 ;
   always @(posedge clk)
-    axi__wdata <= \$200 ;
+    window_left <= \$195 ;
   always @(posedge clk)
-    axi__wstrb <= \$201 ;
+    previous <= \$196 ;
   always @(posedge clk)
-    axi__wlast <= \$202 ;
+    axi__wdata <= \$197 ;
   always @(posedge clk)
-    rows_in <= \$203 ;
+    axi__wstrb <= \$198 ;
   always @(posedge clk)
-    errors <= \$204 ;
+    axi__wlast <= \$199 ;
   always @(posedge clk)
-    captured <= \$205 ;
+    rows_in <= \$200 ;
   always @(posedge clk)
-    error_code <= \$206 ;
+    errors <= \$201 ;
   always @(posedge clk)
-    error_table <= \$207 ;
+    captured <= \$202 ;
   always @(posedge clk)
-    error_row <= \$208 ;
-  \gather_engine.writer.bursts$75  \bursts$75  (
+    error_code <= \$203 ;
+  always @(posedge clk)
+    error_table <= \$204 ;
+  always @(posedge clk)
+    error_row <= \$205 ;
+  \gather_engine.writer.bursts$77  \bursts$77  (
     .clk(clk),
     .level(pending),
     .r_data(done_info),
@@ -49096,7 +49119,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
       2'h1:
           /* empty */;
       2'h3:
-          i__ready = \$17 ;
+          i__ready = \$16 ;
       2'h2:
           i__ready = 1'h1;
     endcase
@@ -49104,8 +49127,8 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     framing_error = 1'h0;
-    if (\$18 ) begin
-      if (\$21 ) begin
+    if (\$17 ) begin
+      if (\$18 ) begin
         framing_error = 1'h1;
       end
     end
@@ -49113,15 +49136,15 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     bus_error = 1'h0;
-    if (\$23 ) begin
+    if (\$20 ) begin
       bus_error = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$181  = aw_addr;
-    if (\$31 ) begin
-      \$181  = \$33 [47:0];
+    \$176  = aw_addr;
+    if (\$28 ) begin
+      \$176  = \$30 [47:0];
     end
     casez (writer_state)
       2'h0:
@@ -49131,19 +49154,19 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$181  = { address__payload[47:4], 4'h0 };
+              \$176  = { address__payload[47:4], 4'h0 };
             end
           end
     endcase
     if (rst) begin
-      \$181  = 48'h000000000000;
+      \$176  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$182  = aw_left;
-    if (\$31 ) begin
-      \$182  = \$34 [4:0];
+    \$177  = aw_left;
+    if (\$28 ) begin
+      \$177  = \$31 [4:0];
     end
     casez (writer_state)
       2'h0:
@@ -49153,33 +49176,33 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$182  = address__payload[52:48];
+              \$177  = address__payload[52:48];
             end
           end
     endcase
     if (rst) begin
-      \$182  = 5'h00;
+      \$177  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$183  = bursts;
-    if (\$31 ) begin
-      \$183  = \$35 [31:0];
+    \$178  = bursts;
+    if (\$28 ) begin
+      \$178  = \$32 [31:0];
     end
     if (counters_clear) begin
-      \$183  = 32'd0;
+      \$178  = 32'd0;
     end
     if (rst) begin
-      \$183  = 32'd0;
+      \$178  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$184  = aw_active;
-    if (\$31 ) begin
-      if (\$36 ) begin
-        \$184  = 1'h0;
+    \$179  = aw_active;
+    if (\$28 ) begin
+      if (\$33 ) begin
+        \$179  = 1'h0;
       end
     end
     casez (writer_state)
@@ -49190,19 +49213,19 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$184  = 1'h1;
+              \$179  = 1'h1;
             end
           end
     endcase
     if (rst) begin
-      \$184  = 1'h0;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$185  = axi__wvalid;
-    if (\$37 ) begin
-      \$185  = 1'h0;
+    \$180  = axi__wvalid;
+    if (\$34 ) begin
+      \$180  = 1'h0;
     end
     casez (writer_state)
       2'h0:
@@ -49210,47 +49233,142 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
       2'h1:
           /* empty */;
       2'h3:
-          if (\$50 ) begin
-            \$185  = 1'h1;
+          if (\$48 ) begin
+            \$180  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$185  = 1'h0;
+      \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$186  = \beats$55 ;
-    if (\$37 ) begin
-      \$186  = \$38 [31:0];
+    \$181  = \beats$55 ;
+    if (\$34 ) begin
+      \$181  = \$35 [31:0];
     end
     if (counters_clear) begin
-      \$186  = 32'd0;
+      \$181  = 32'd0;
     end
     if (rst) begin
-      \$186  = 32'd0;
+      \$181  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$187  = rows_written;
-    if (\$39 ) begin
-      \$187  = \$40 [31:0];
+    \$182  = rows_written;
+    if (\$36 ) begin
+      \$182  = \$37 [31:0];
     end
     if (counters_clear) begin
-      \$187  = 32'd0;
+      \$182  = 32'd0;
     end
     if (rst) begin
-      \$187  = 32'd0;
+      \$182  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$188  = \table ;
+    \$183  = \table ;
     casez (writer_state)
       2'h0:
-          if (\$41 ) begin
-            \$188  = i__payload[132:128];
+          if (\$38 ) begin
+            \$183  = i__payload[132:128];
+          end
+    endcase
+    if (rst) begin
+      \$183  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$184  = row;
+    casez (writer_state)
+      2'h0:
+          if (\$38 ) begin
+            \$184  = i__payload[156:133];
+          end
+    endcase
+    if (rst) begin
+      \$184  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$185  = in_k;
+    casez (writer_state)
+      2'h0:
+          if (\$38 ) begin
+            \$185  = 6'h00;
+          end
+    endcase
+    if (\$162 ) begin
+      \$185  = \$163 [5:0];
+    end
+    if (rst) begin
+      \$185  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$186  = in_last;
+    casez (writer_state)
+      2'h0:
+          if (\$38 ) begin
+            \$186  = \$39 ;
+          end
+    endcase
+    if (\$162 ) begin
+      \$186  = \$165 ;
+    end
+    if (rst) begin
+      \$186  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$187  = writer_state;
+    (* full_case = 32'd1 *)
+    casez (writer_state)
+      2'h0:
+          if (\$38 ) begin
+            \$187  = 2'h1;
+          end
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+              \$187  = 2'h2;
+            end else begin
+              \$187  = 2'h3;
+            end
+          end
+      2'h3:
+          if (\$160 ) begin
+            \$187  = 2'h0;
+          end
+      2'h2:
+          if (\$161 ) begin
+            \$187  = 2'h0;
+          end
+    endcase
+    if (rst) begin
+      \$187  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$188  = w_beats;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$188  = address__payload[52:48];
+            end
           end
     endcase
     if (rst) begin
@@ -49259,370 +49377,314 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$189  = row;
+    \$189  = w_j;
     casez (writer_state)
       2'h0:
-          if (\$41 ) begin
-            \$189  = i__payload[156:133];
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$189  = 5'h00;
+            end
+          end
+      2'h3:
+          if (\$48 ) begin
+            \$189  = \$128 [4:0];
           end
     endcase
     if (rst) begin
-      \$189  = 24'h000000;
+      \$189  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$190  = in_k;
+    \$190  = w_done;
     casez (writer_state)
       2'h0:
-          if (\$41 ) begin
-            \$190  = 6'h00;
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$190  = 1'h0;
+            end
+          end
+      2'h3:
+          if (\$48 ) begin
+            if (\$143 ) begin
+              \$190  = 1'h1;
+            end
           end
     endcase
+    if (rst) begin
+      \$190  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$191  = need_input;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$191  = \$40 ;
+            end
+          end
+      2'h3:
+          if (\$48 ) begin
+            \$191  = \$130 ;
+          end
+    endcase
+    if (rst) begin
+      \$191  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$192  = w_addr;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$192  = { address__payload[11:4], 4'h0 };
+            end
+          end
+      2'h3:
+          if (\$48 ) begin
+            \$192  = \$131 [11:0];
+          end
+    endcase
+    if (rst) begin
+      \$192  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$193  = w_in_burst;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$193  = 8'h00;
+            end
+          end
+      2'h3:
+          if (\$48 ) begin
+            \$193  = \$140 [7:0];
+          end
+    endcase
+    if (rst) begin
+      \$193  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$194  = offset;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$194  = address__payload[3:0];
+            end
+          end
+    endcase
+    if (rst) begin
+      \$194  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$195  = window_left;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$195  = \$41 ;
+            end
+          end
+      2'h3:
+          if (\$48 ) begin
+            \$195  = \$141 [9:0];
+          end
+    endcase
+    if (rst) begin
+      \$195  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$196  = previous;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$196  = 128'h00000000000000000000000000000000;
+            end
+          end
+      2'h3:
+          if (\$48 ) begin
+            \$196  = \$127 ;
+          end
+    endcase
+    if (rst) begin
+      \$196  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$197  = axi__wdata;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h3:
+          if (\$48 ) begin
+            \$197  = \$51 ;
+          end
+    endcase
+    if (rst) begin
+      \$197  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$198  = axi__wstrb;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h3:
+          if (\$48 ) begin
+            \$198  = { \$119 , \$117 , \$115 , \$113 , \$111 , \$106 , \$101 , \$96 , \$91 , \$86 , \$81 , \$76 , \$71 , \$66 , \$61 , \$56  };
+          end
+    endcase
+    if (rst) begin
+      \$198  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$199  = axi__wlast;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h3:
+          if (\$48 ) begin
+            \$199  = \$126 ;
+          end
+    endcase
+    if (rst) begin
+      \$199  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$200  = rows_in;
+    if (\$162 ) begin
+      if (in_last) begin
+        \$200  = \$166 [31:0];
+      end
+    end
+    if (counters_clear) begin
+      \$200  = 32'd0;
+    end
+    if (rst) begin
+      \$200  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$201  = errors;
+    if (errors_clear) begin
+      \$201  = 3'h0;
+    end
     if (\$167 ) begin
-      \$190  = \$168 [5:0];
+      \$201  = \$169 ;
     end
     if (rst) begin
-      \$190  = 6'h00;
+      \$201  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$191  = writer_state;
-    (* full_case = 32'd1 *)
-    casez (writer_state)
-      2'h0:
-          if (\$41 ) begin
-            \$191  = 2'h1;
-          end
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-              \$191  = 2'h2;
-            end else begin
-              \$191  = 2'h3;
-            end
-          end
-      2'h3:
-          if (\$163 ) begin
-            \$191  = 2'h0;
-          end
-      2'h2:
-          if (\$166 ) begin
-            \$191  = 2'h0;
-          end
-    endcase
-    if (rst) begin
-      \$191  = 2'h0;
+    \$202  = captured;
+    if (errors_clear) begin
+      \$202  = 1'h0;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$192  = w_beats;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$192  = address__payload[52:48];
-            end
-          end
-    endcase
-    if (rst) begin
-      \$192  = 5'h00;
+    if (\$167 ) begin
+      if (\$171 ) begin
+        \$202  = 1'h1;
+      end
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$193  = w_j;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$193  = 5'h00;
-            end
-          end
-      2'h3:
-          if (\$50 ) begin
-            \$193  = \$132 [4:0];
-          end
-    endcase
-    if (rst) begin
-      \$193  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$194  = w_done;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$194  = 1'h0;
-            end
-          end
-      2'h3:
-          if (\$50 ) begin
-            if (\$145 ) begin
-              \$194  = 1'h1;
-            end
-          end
-    endcase
-    if (rst) begin
-      \$194  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$195  = w_addr;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$195  = { address__payload[11:4], 4'h0 };
-            end
-          end
-      2'h3:
-          if (\$50 ) begin
-            \$195  = \$133 [11:0];
-          end
-    endcase
-    if (rst) begin
-      \$195  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$196  = w_in_burst;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$196  = 8'h00;
-            end
-          end
-      2'h3:
-          if (\$50 ) begin
-            \$196  = \$142 [7:0];
-          end
-    endcase
-    if (rst) begin
-      \$196  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$197  = offset;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$197  = address__payload[3:0];
-            end
-          end
-    endcase
-    if (rst) begin
-      \$197  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$198  = window_left;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$198  = \$42 ;
-            end
-          end
-      2'h3:
-          if (\$50 ) begin
-            \$198  = \$143 [9:0];
-          end
-    endcase
-    if (rst) begin
-      \$198  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$199  = previous;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$199  = 128'h00000000000000000000000000000000;
-            end
-          end
-      2'h3:
-          if (\$50 ) begin
-            \$199  = \$131 ;
-          end
-    endcase
-    if (rst) begin
-      \$199  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$200  = axi__wdata;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h3:
-          if (\$50 ) begin
-            \$200  = \$54 ;
-          end
-    endcase
-    if (rst) begin
-      \$200  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$201  = axi__wstrb;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h3:
-          if (\$50 ) begin
-            \$201  = { \$122 , \$120 , \$118 , \$116 , \$114 , \$109 , \$104 , \$99 , \$94 , \$89 , \$84 , \$79 , \$74 , \$69 , \$64 , \$59  };
-          end
-    endcase
-    if (rst) begin
-      \$201  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$202  = axi__wlast;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h3:
-          if (\$50 ) begin
-            \$202  = \$129 ;
-          end
-    endcase
     if (rst) begin
       \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$203  = rows_in;
+    \$203  = error_code;
     if (\$167 ) begin
-      if (\$170 ) begin
-        \$203  = \$171 [31:0];
+      if (\$171 ) begin
+        \$203  = { framing_error, bus_error, range_error };
       end
     end
-    if (counters_clear) begin
-      \$203  = 32'd0;
-    end
     if (rst) begin
-      \$203  = 32'd0;
+      \$203  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$204  = errors;
-    if (errors_clear) begin
-      \$204  = 3'h0;
-    end
-    if (\$172 ) begin
-      \$204  = \$174 ;
+    \$204  = error_table;
+    if (\$167 ) begin
+      if (\$171 ) begin
+        \$204  = \$173 ;
+      end
     end
     if (rst) begin
-      \$204  = 3'h0;
+      \$204  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$205  = captured;
-    if (errors_clear) begin
-      \$205  = 1'h0;
-    end
-    if (\$172 ) begin
-      if (\$176 ) begin
-        \$205  = 1'h1;
+    \$205  = error_row;
+    if (\$167 ) begin
+      if (\$171 ) begin
+        \$205  = \$175 ;
       end
     end
     if (rst) begin
-      \$205  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$206  = error_code;
-    if (\$172 ) begin
-      if (\$176 ) begin
-        \$206  = { framing_error, bus_error, range_error };
-      end
-    end
-    if (rst) begin
-      \$206  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$207  = error_table;
-    if (\$172 ) begin
-      if (\$176 ) begin
-        \$207  = \$178 ;
-      end
-    end
-    if (rst) begin
-      \$207  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$208  = error_row;
-    if (\$172 ) begin
-      if (\$176 ) begin
-        \$208  = \$180 ;
-      end
-    end
-    if (rst) begin
-      \$208  = 24'h000000;
+      \$205  = 24'h000000;
     end
   end
   assign out_beats = \$4 [5:0];
@@ -49662,15 +49724,15 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign info[4:0] = \table ;
   assign \$4  = { \$3 [11], \$3 [11], \$3 [11], \$3 [11], \$3 [11:4] };
   assign \$7  = { \$6 [13], \$6 [13], \$6 [13], \$6 [13], \$6 [13:4] };
-  assign \$32  = { 3'h0, beats, 4'h0 };
-  assign \$116  = \$115 ;
-  assign \$118  = \$117 ;
-  assign \$120  = \$119 ;
-  assign \$122  = \$121 ;
+  assign \$29  = { 3'h0, beats, 4'h0 };
+  assign \$113  = \$112 ;
+  assign \$115  = \$114 ;
+  assign \$117  = \$116 ;
+  assign \$119  = \$118 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.writer.bursts$75 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w_port__data, level, clk);
+module \gather_engine.writer.bursts$77 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w_port__data, level, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   wire \$10 ;
