@@ -25,6 +25,22 @@ def random_samples(pyrng, count, lookups, hit_rate, stale_rate=0.0):
     return out
 
 
+async def offer(ctx, dut, *, first, last, meta):
+    """Offer the input beat whose lanes are set, with its framing and ``meta``, until taken."""
+    ctx.set(dut.i.payload.first, first)
+    ctx.set(dut.i.payload.last, last)
+    ctx.set(dut.i.payload.meta, meta)
+    ctx.set(dut.i.valid, 1)
+    await ctx.tick().until(dut.i.ready)
+
+
+async def drain(ctx, dut):
+    """One cycle, then until ``busy`` falls."""
+    await ctx.tick()
+    while ctx.get(dut.busy):
+        await ctx.tick()
+
+
 def simulate(dut, samples, *, lanes, batch_size, working_set, split, learn, capacity_limit,
              pyrng, pause=0.3, backpressure=0.3, alpha=0):
     out, cold, counters = [], [], {}
@@ -51,15 +67,10 @@ def simulate(dut, samples, *, lanes, batch_size, working_set, split, learn, capa
                     ctx.set(lane.table, lk.table if lk else 0)
                     ctx.set(lane.row, lk.row if lk else 0)
                     ctx.set(lane.stale, lk.stale if lk else 0)
-                ctx.set(dut.i.payload.first, b == 0)
-                ctx.set(dut.i.payload.last, b == len(beats) - 1)
-                ctx.set(dut.i.payload.meta, sample_id | ((n == len(samples) - 1) << 32))
-                ctx.set(dut.i.valid, 1)
-                await ctx.tick().until(dut.i.ready)
+                await offer(ctx, dut, first=b == 0, last=b == len(beats) - 1,
+                            meta=sample_id | ((n == len(samples) - 1) << 32))
                 ctx.set(dut.i.valid, 0)
-        await ctx.tick()
-        while ctx.get(dut.busy):
-            await ctx.tick()
+        await drain(ctx, dut)
         done["producer"] = True
 
     async def collector(ctx):
@@ -341,11 +352,7 @@ def test_latency_and_one_beat_per_cycle_through_the_output_fifos(pyrng):
         lane = dut.i.payload.lanes[0]
         ctx.set(lane.valid, 1)
         ctx.set(lane.hit, 1)
-        ctx.set(dut.i.payload.first, 1)
-        ctx.set(dut.i.payload.last, 1)
-        ctx.set(dut.i.payload.meta, 5 | (1 << 32))          # flush: the working set closes
-        ctx.set(dut.i.valid, 1)
-        await ctx.tick().until(dut.i.ready)
+        await offer(ctx, dut, first=1, last=1, meta=5 | (1 << 32))  # flush: the set closes
         seen["taken"] = seen["cycle"]
         ctx.set(dut.i.valid, 0)
         while ctx.get(dut.busy):
@@ -359,15 +366,10 @@ def test_latency_and_one_beat_per_cycle_through_the_output_fifos(pyrng):
                     ctx.set(dut.i.payload.lanes[k].valid, 1)
                     ctx.set(dut.i.payload.lanes[k].hit, 0)
                     ctx.set(dut.i.payload.lanes[k].row, row)
-                ctx.set(dut.i.payload.first, b == 0)
-                ctx.set(dut.i.payload.last, b == 1)
-                ctx.set(dut.i.payload.meta, (100 + n) | ((n == count - 1) << 32))
-                ctx.set(dut.i.valid, 1)
-                await ctx.tick().until(dut.i.ready)
+                await offer(ctx, dut, first=b == 0, last=b == 1,
+                            meta=(100 + n) | ((n == count - 1) << 32))
         ctx.set(dut.i.valid, 0)
-        await ctx.tick()
-        while ctx.get(dut.busy):
-            await ctx.tick()
+        await drain(ctx, dut)
         seen["done"] = True
 
     async def monitor(ctx):
