@@ -348,7 +348,7 @@ class MicroBatchScheduler(wiring.Component):
         issue_valid = Signal()
         r, r_valid = Signal(op_layout), Signal()
         # The outputs leave through FIFOs, and the emitter issues a beat only while both have room
-        # for it and for every beat still in stages R, S and T (credits): the stages after the
+        # for it and for every beat still in stages R to U (credits): the stages after the
         # emitter never stall, and the downstream ``ready`` reaches no stage enable, only the
         # FIFOs' read side. ``advance`` (the emitter may issue) compares registers.
         o_layout, cold_layout = self.o.payload.shape(), self.cold.payload.shape()
@@ -356,9 +356,10 @@ class MicroBatchScheduler(wiring.Component):
         m.submodules.o_fifo = o_fifo = SyncFIFOBuffered(width=o_layout.size, depth=depth)
         m.submodules.cold_fifo = cold_fifo = SyncFIFOBuffered(width=cold_layout.size,
                                                               depth=depth)
-        # Beats past stage R and not yet read from ``o`` (counted as they leave R, so that the
-        # count does not wait on the emitter's decision; the beat in R is the one more that the
-        # threshold leaves room for), and the same for ``cold`` less the beats without cold rows.
+        # Beats past stage R and not yet read from ``o`` (in S, T, U or the FIFO: counted as they
+        # leave R, so that the count does not wait on the emitter's decision; the beat in R is the
+        # one more that the threshold leaves room for), and the same for ``cold`` less the beats
+        # without cold rows.
         # ``advance`` is a flip-flop: the counts' next values compared with the threshold.
         o_used, o_used_next = Signal(range(depth + 1)), Signal(range(depth + 1))
         cold_used, cold_used_next = Signal(range(depth + 1)), Signal(range(depth + 1))
@@ -545,8 +546,8 @@ class MicroBatchScheduler(wiring.Component):
                      t_valid.eq(s_valid), t_op.eq(s_op), rec_t.eq(rec_read.data)]
 
         # -- outputs ------------------------------------------------------------------------------
-        # Each beat of stage T goes into the output buffers as it moves on (same latency as an
-        # output register: visible on ``o`` / ``cold`` the next cycle).
+        # Stage T's beat formatted for ``o`` and ``cold`` (lanes not valid, and every lane of a
+        # descriptor or a SKIPPED record, as 0).
         out, cold = Signal(o_layout), Signal(cold_layout)
         any_cold = Signal()
         blank = t_op.desc | t_op.ids            # no lookup fields on this beat
@@ -594,8 +595,7 @@ class MicroBatchScheduler(wiring.Component):
                                  | (skip_q.level != 0) | (jobs.level != 0) | f_valid | j_valid
                                  | ~emitter.ongoing("PLAN")
                                  | pending_full_pop | pending_close
-                                 | r_valid | s_valid | t_valid | u_valid
-                                 | (o_used != 0) | (cold_used != 0)
+                                 | r_valid | (o_used != 0) | (cold_used != 0)
                                  | (pop_q.level != 0) | (non_q.level != 0)
                                  | heads["pop"][0] | heads["non"][0] | heads["skip"][0])
         with m.If(self.counters_clear):

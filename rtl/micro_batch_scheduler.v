@@ -365,12 +365,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$420 ;
   wire \$421 ;
   wire \$422 ;
-  wire \$423 ;
+  wire [13:0] \$423 ;
   wire \$424 ;
-  wire \$425 ;
-  wire [13:0] \$426 ;
+  wire [3:0] \$425 ;
+  wire \$426 ;
   wire \$427 ;
-  wire [3:0] \$428 ;
+  wire \$428 ;
   wire \$429 ;
   wire \$43 ;
   wire \$430 ;
@@ -382,22 +382,22 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$436 ;
   wire \$437 ;
   wire \$438 ;
-  wire \$439 ;
+  wire [3:0] \$439 ;
   wire [15:0] \$44 ;
   wire \$440 ;
   wire \$441 ;
-  wire [3:0] \$442 ;
+  wire \$442 ;
   wire \$443 ;
   wire \$444 ;
   wire \$445 ;
   wire \$446 ;
   wire \$447 ;
-  wire \$448 ;
-  wire \$449 ;
+  wire [12:0] \$448 ;
+  wire [12:0] \$449 ;
   wire [7:0] \$45 ;
   wire \$450 ;
-  wire [12:0] \$451 ;
-  wire [12:0] \$452 ;
+  wire \$451 ;
+  wire \$452 ;
   wire \$453 ;
   wire \$454 ;
   wire \$455 ;
@@ -406,46 +406,46 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$458 ;
   wire \$459 ;
   wire [31:0] \$46 ;
-  wire \$460 ;
+  wire [3:0] \$460 ;
   wire \$461 ;
   wire \$462 ;
-  wire [3:0] \$463 ;
-  wire \$464 ;
+  wire \$463 ;
+  wire [3:0] \$464 ;
   wire \$465 ;
-  wire \$466 ;
+  wire [3:0] \$466 ;
   wire [3:0] \$467 ;
-  wire \$468 ;
-  wire [3:0] \$469 ;
+  wire [4:0] \$468 ;
+  wire [4:0] \$469 ;
   wire \$47 ;
-  wire [3:0] \$470 ;
-  wire [4:0] \$471 ;
+  wire [31:0] \$470 ;
+  wire [16:0] \$471 ;
   wire [4:0] \$472 ;
-  wire [31:0] \$473 ;
-  wire [16:0] \$474 ;
-  wire [4:0] \$475 ;
-  wire [13:0] \$476 ;
+  wire [13:0] \$473 ;
+  wire \$474 ;
+  wire [32:0] \$475 ;
+  wire [32:0] \$476 ;
   wire \$477 ;
-  wire [32:0] \$478 ;
-  wire [32:0] \$479 ;
+  wire \$478 ;
+  wire \$479 ;
   wire \$48 ;
-  wire \$480 ;
-  wire \$481 ;
-  wire \$482 ;
-  wire [32:0] \$483 ;
-  wire [32:0] \$484 ;
-  wire [32:0] \$485 ;
+  wire [32:0] \$480 ;
+  wire [32:0] \$481 ;
+  wire [32:0] \$482 ;
+  wire [14:0] \$483 ;
+  wire [14:0] \$484 ;
+  wire \$485 ;
   wire [14:0] \$486 ;
-  wire [14:0] \$487 ;
-  wire \$488 ;
-  wire [14:0] \$489 ;
+  wire \$487 ;
+  wire [16:0] \$488 ;
+  wire [16:0] \$489 ;
   wire \$49 ;
-  wire \$490 ;
-  wire [16:0] \$491 ;
-  wire [16:0] \$492 ;
-  wire [4:0] \$493 ;
+  wire [4:0] \$490 ;
+  wire \$491 ;
+  wire \$492 ;
+  wire [32:0] \$493 ;
   wire \$494 ;
   wire \$495 ;
-  wire [32:0] \$496 ;
+  wire \$496 ;
   wire \$497 ;
   wire \$498 ;
   wire \$499 ;
@@ -463,146 +463,143 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$509 ;
   wire [7:0] \$51 ;
   wire \$510 ;
-  wire \$511 ;
-  wire \$512 ;
+  wire [32:0] \$511 ;
+  wire [5:0] \$512 ;
   wire \$513 ;
   wire [32:0] \$514 ;
-  wire [5:0] \$515 ;
+  wire \$515 ;
   wire \$516 ;
-  wire [32:0] \$517 ;
+  wire \$517 ;
   wire \$518 ;
   wire \$519 ;
   wire [31:0] \$52 ;
-  wire \$520 ;
+  wire [2:0] \$520 ;
   wire \$521 ;
   wire \$522 ;
-  wire [2:0] \$523 ;
+  wire \$523 ;
   wire \$524 ;
-  wire \$525 ;
+  wire [16:0] \$525 ;
   wire \$526 ;
-  wire \$527 ;
+  wire [16:0] \$527 ;
   wire [16:0] \$528 ;
   wire \$529 ;
   wire \$53 ;
-  wire [16:0] \$530 ;
-  wire [16:0] \$531 ;
+  wire \$530 ;
+  wire \$531 ;
   wire \$532 ;
   wire \$533 ;
   wire \$534 ;
   wire \$535 ;
   wire \$536 ;
-  wire \$537 ;
-  wire \$538 ;
+  wire [46:0] \$537 ;
+  wire [46:0] \$538 ;
   wire \$539 ;
   wire \$54 ;
-  wire [46:0] \$540 ;
-  wire [46:0] \$541 ;
-  wire \$542 ;
+  wire \$540 ;
+  wire [16:0] \$541 ;
+  wire [16:0] \$542 ;
   wire \$543 ;
-  wire [16:0] \$544 ;
+  wire \$544 ;
   wire [16:0] \$545 ;
-  wire \$546 ;
+  wire [16:0] \$546 ;
   wire \$547 ;
-  wire [16:0] \$548 ;
-  wire [16:0] \$549 ;
+  wire \$548 ;
+  wire \$549 ;
   wire \$55 ;
   wire \$550 ;
   wire \$551 ;
-  wire \$552 ;
+  wire [4:0] \$552 ;
   wire \$553 ;
   wire \$554 ;
-  wire [4:0] \$555 ;
-  wire \$556 ;
-  wire \$557 ;
+  wire \$555 ;
+  wire [46:0] \$556 ;
+  wire [46:0] \$557 ;
   wire \$558 ;
-  wire [46:0] \$559 ;
+  reg [12:0] \$559 ;
   wire \$56 ;
-  wire [46:0] \$560 ;
-  wire \$561 ;
-  reg [12:0] \$562 ;
-  reg \$563 ;
+  reg \$560 ;
+  reg \$561 ;
+  reg \$562 ;
+  reg [46:0] \$563 ;
   reg \$564 ;
   reg \$565 ;
-  reg [46:0] \$566 ;
-  reg \$567 ;
+  reg \$566 ;
+  reg [11:0] \$567 ;
   reg \$568 ;
-  reg \$569 ;
+  reg [5:0] \$569 ;
   wire \$57 ;
-  reg [11:0] \$570 ;
-  reg \$571 ;
-  reg [5:0] \$572 ;
+  reg [3:0] \$570 ;
+  reg [31:0] \$571 ;
+  reg [15:0] \$572 ;
   reg [3:0] \$573 ;
-  reg [31:0] \$574 ;
-  reg [15:0] \$575 ;
-  reg [3:0] \$576 ;
-  reg [12:0] \$577 ;
-  reg [12:0] \$578 ;
-  reg \$579 ;
+  reg [12:0] \$574 ;
+  reg [12:0] \$575 ;
+  reg \$576 ;
+  reg [31:0] \$577 ;
+  reg [31:0] \$578 ;
+  reg [31:0] \$579 ;
   wire \$58 ;
   reg [31:0] \$580 ;
   reg [31:0] \$581 ;
-  reg [31:0] \$582 ;
-  reg [31:0] \$583 ;
-  reg [31:0] \$584 ;
-  reg [12:0] \$585 ;
-  reg [12:0] \$586 ;
-  reg [12:0] \$587 ;
-  reg [13:0] \$588 ;
-  reg [13:0] \$589 ;
+  reg [12:0] \$582 ;
+  reg [12:0] \$583 ;
+  reg [12:0] \$584 ;
+  reg [13:0] \$585 ;
+  reg [13:0] \$586 ;
+  reg [15:0] \$587 ;
+  reg [3:0] \$588 ;
+  reg [31:0] \$589 ;
   wire \$59 ;
-  reg [15:0] \$590 ;
+  reg [3:0] \$590 ;
   reg [3:0] \$591 ;
-  reg [31:0] \$592 ;
-  reg [3:0] \$593 ;
-  reg [3:0] \$594 ;
-  reg \$595 ;
+  reg \$592 ;
+  reg \$593 ;
+  reg [40:0] \$594 ;
+  reg [13:0] \$595 ;
   reg \$596 ;
   reg [40:0] \$597 ;
   reg [13:0] \$598 ;
-  reg \$599 ;
+  reg [3:0] \$599 ;
   wire \$6 ;
   wire \$60 ;
-  reg [40:0] \$600 ;
-  reg [13:0] \$601 ;
+  reg \$600 ;
+  reg \$601 ;
   reg [3:0] \$602 ;
   reg \$603 ;
   reg \$604 ;
-  reg [3:0] \$605 ;
-  reg \$606 ;
-  reg \$607 ;
-  reg [31:0] \$608 ;
-  reg [4:0] \$609 ;
+  reg [31:0] \$605 ;
+  reg [4:0] \$606 ;
+  reg [12:0] \$607 ;
+  reg [12:0] \$608 ;
+  reg [13:0] \$609 ;
   wire \$61 ;
   reg [12:0] \$610 ;
-  reg [12:0] \$611 ;
-  reg [13:0] \$612 ;
-  reg [12:0] \$613 ;
-  reg [1:0] \$614 ;
-  reg \$615 ;
-  reg \$616 ;
-  reg [31:0] \$617 ;
-  reg [15:0] \$618 ;
+  reg [1:0] \$611 ;
+  reg \$612 ;
+  reg \$613 ;
+  reg [31:0] \$614 ;
+  reg [15:0] \$615 ;
+  reg [15:0] \$616 ;
+  reg \$617 ;
+  reg \$618 ;
   reg [15:0] \$619 ;
   wire \$62 ;
-  reg \$620 ;
-  reg \$621 ;
-  reg [15:0] \$622 ;
-  reg [3:0] \$623 ;
-  reg [31:0] \$624 ;
-  reg \$625 ;
+  reg [3:0] \$620 ;
+  reg [31:0] \$621 ;
+  reg \$622 ;
+  reg \$623 ;
+  reg [141:0] \$624 ;
+  reg [14:0] \$625 ;
   reg \$626 ;
   reg [141:0] \$627 ;
-  reg [14:0] \$628 ;
-  reg \$629 ;
+  reg \$628 ;
+  reg [141:0] \$629 ;
   wire \$63 ;
-  reg [141:0] \$630 ;
+  reg [231:0] \$630 ;
   reg \$631 ;
-  reg [141:0] \$632 ;
-  reg [231:0] \$633 ;
-  reg \$634 ;
-  reg \$635 ;
-  reg [372:0] \$636 ;
-  reg [214:0] \$637 ;
+  reg \$632 ;
+  reg [372:0] \$633 ;
+  reg [214:0] \$634 ;
   wire \$64 ;
   wire \$65 ;
   wire \$66 ;
@@ -724,20 +721,20 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [3:0] \$signal$216  = 4'h0;
   reg [3:0] \$signal$219  = 4'h0;
   reg \$signal$220  = 1'h0;
-  reg \$signal$223  = 1'h0;
-  reg [141:0] \$signal$231  = 142'h000000000000000000000000000000000000;
-  wire [2:0] \$signal$231.beat ;
-  wire \$signal$231.desc ;
-  wire \$signal$231.first ;
-  wire \$signal$231.ids ;
-  wire [4:0] \$signal$231.index ;
-  wire [1:0] \$signal$231.kind ;
-  wire \$signal$231.last ;
-  wire [15:0] \$signal$231.position ;
-  wire [31:0] \$signal$231.sample ;
-  wire [15:0] \$signal$231.size ;
-  wire [31:0] \$signal$231.step ;
-  wire [31:0] \$signal$231.working_set ;
+  reg [141:0] \$signal$230  = 142'h000000000000000000000000000000000000;
+  wire [2:0] \$signal$230.beat ;
+  wire \$signal$230.desc ;
+  wire \$signal$230.first ;
+  wire \$signal$230.ids ;
+  wire [4:0] \$signal$230.index ;
+  wire [1:0] \$signal$230.kind ;
+  wire \$signal$230.last ;
+  wire [15:0] \$signal$230.position ;
+  wire [31:0] \$signal$230.sample ;
+  wire [15:0] \$signal$230.size ;
+  wire [31:0] \$signal$230.step ;
+  wire [31:0] \$signal$230.working_set ;
+  reg \$signal$231  = 1'h0;
   reg \$signal$60  = 1'h0;
   reg [12:0] \$signal$73  = 13'h0000;
   reg \$signal$93  = 1'h0;
@@ -966,8 +963,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [15:0] left = 16'h0000;
   wire [12:0] level;
   wire [6:0] \level$222 ;
+  wire [12:0] \level$223 ;
   wire [12:0] \level$224 ;
-  wire [12:0] \level$225 ;
   reg [12:0] limit_m1 = 13'h0000;
   wire [12:0] limit_now;
   reg limit_zero = 1'h0;
@@ -1103,7 +1100,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \r_rdy$171 ;
   wire \r_rdy$210 ;
   wire \r_rdy$213 ;
-  wire \r_rdy$226 ;
+  wire \r_rdy$225 ;
   wire [13:0] r_total;
   reg r_valid = 1'h0;
   wire reaches_limit;
@@ -34070,9 +34067,6 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     _0_ <= records[rec_read__addr];
   end
   assign rec_read__data = _0_;
-  assign \$325  = ~ \$324 ;
-  assign \$326  = \$325  & rec_t[58];
-  assign \$327  = t_op[0] | t_op[141];
   assign \$328  = ~ \$327 ;
   assign \$329  = \$328  & rec_t[59];
   assign \$330  = t_op[0] | t_op[141];
@@ -34151,313 +34145,310 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$404  = \$403  | pending_full_pop;
   assign \$405  = \$404  | pending_close;
   assign \$406  = \$405  | r_valid;
-  assign \$407  = \$406  | \$signal$223 ;
-  assign \$408  = \$407  | \$signal$220 ;
-  assign \$409  = \$408  | \w_en$203 ;
-  assign \$410  = | \$signal$216 ;
-  assign \$411  = \$409  | \$410 ;
-  assign \$412  = | \$signal$219 ;
-  assign \$413  = \$411  | \$412 ;
-  assign \$414  = | \level$224 ;
-  assign \$415  = \$413  | \$414 ;
-  assign \$416  = | \level$225 ;
-  assign \$417  = \$415  | \$416 ;
-  assign \$418  = \$417  | \o__valid$182 ;
-  assign \$419  = \$418  | \o__valid$181 ;
-  assign busy = \$419  | \o__valid$183 ;
-  assign \$420  = ! fsm_state;
-  assign \$422  = i__valid & i__ready;
-  assign \$423  = ~ in_sample;
-  assign \$424  = \$422  & \$423 ;
-  assign \$425  = fresh < 13'h1000;
-  assign \$426  = fresh + 1'h1;
-  assign \$427  = i__valid & i__ready;
-  assign \$428  = in_sample ? cur_beat : 4'h0;
-  assign \$429  = \$428  >= 4'h8;
-  assign \$430  = \$427  & \$429 ;
-  assign \$431  = i__valid & i__ready;
-  assign \$432  = in_sample ? cur_hot : 1'h1;
-  assign \$433  = ~ i__payload[0];
-  assign \$434  = \$433  | i__payload[1];
-  assign \$435  = ~ i__payload[60];
-  assign \$436  = \$435  | i__payload[61];
-  assign \$437  = ~ i__payload[120];
-  assign \$438  = \$437  | i__payload[121];
-  assign \$439  = ~ i__payload[180];
-  assign \$440  = \$439  | i__payload[181];
-  assign \$441  = & { \$440 , \$438 , \$436 , \$434  };
-  assign \$442  = in_sample ? cur_beat : 4'h0;
-  assign \$443  = \$442  >= 4'h8;
-  assign \$444  = \$441  | \$443 ;
-  assign \$445  = \$432  & \$444 ;
-  assign \$446  = ~ learn;
-  assign \$447  = \$445  & \$446 ;
-  assign \$448  = ~ skip;
-  assign \$449  = \$447  & \$448 ;
-  assign \$450  = fresh < 13'h1000;
-  assign \$451  = \$450  ? fresh : { 1'h0, r_data };
-  assign \$452  = in_sample ? { 1'h0, cur_slot } : \$451 ;
-  assign \$453  = in_sample ? cur_hot : 1'h1;
-  assign \$454  = ~ i__payload[0];
-  assign \$455  = \$454  | i__payload[1];
-  assign \$456  = ~ i__payload[60];
-  assign \$457  = \$456  | i__payload[61];
-  assign \$458  = ~ i__payload[120];
-  assign \$459  = \$458  | i__payload[121];
-  assign \$460  = ~ i__payload[180];
-  assign \$461  = \$460  | i__payload[181];
-  assign \$462  = & { \$461 , \$459 , \$457 , \$455  };
-  assign \$463  = in_sample ? cur_beat : 4'h0;
-  assign \$464  = \$463  >= 4'h8;
-  assign \$465  = \$462  | \$464 ;
-  assign \$466  = \$453  & \$465 ;
+  assign \$407  = | \$signal$216 ;
+  assign \$408  = \$406  | \$407 ;
+  assign \$409  = | \$signal$219 ;
+  assign \$410  = \$408  | \$409 ;
+  assign \$411  = | \level$223 ;
+  assign \$412  = \$410  | \$411 ;
+  assign \$413  = | \level$224 ;
+  assign \$414  = \$412  | \$413 ;
+  assign \$415  = \$414  | \o__valid$182 ;
+  assign \$416  = \$415  | \o__valid$181 ;
+  assign busy = \$416  | \o__valid$183 ;
+  assign \$417  = ! fsm_state;
+  assign \$419  = i__valid & i__ready;
+  assign \$420  = ~ in_sample;
+  assign \$421  = \$419  & \$420 ;
+  assign \$422  = fresh < 13'h1000;
+  assign \$423  = fresh + 1'h1;
+  assign \$424  = i__valid & i__ready;
+  assign \$425  = in_sample ? cur_beat : 4'h0;
+  assign \$426  = \$425  >= 4'h8;
+  assign \$427  = \$424  & \$426 ;
+  assign \$428  = i__valid & i__ready;
+  assign \$429  = in_sample ? cur_hot : 1'h1;
+  assign \$430  = ~ i__payload[0];
+  assign \$431  = \$430  | i__payload[1];
+  assign \$432  = ~ i__payload[60];
+  assign \$433  = \$432  | i__payload[61];
+  assign \$434  = ~ i__payload[120];
+  assign \$435  = \$434  | i__payload[121];
+  assign \$436  = ~ i__payload[180];
+  assign \$437  = \$436  | i__payload[181];
+  assign \$438  = & { \$437 , \$435 , \$433 , \$431  };
+  assign \$439  = in_sample ? cur_beat : 4'h0;
+  assign \$440  = \$439  >= 4'h8;
+  assign \$441  = \$438  | \$440 ;
+  assign \$442  = \$429  & \$441 ;
+  assign \$443  = ~ learn;
+  assign \$444  = \$442  & \$443 ;
+  assign \$445  = ~ skip;
+  assign \$446  = \$444  & \$445 ;
+  assign \$447  = fresh < 13'h1000;
+  assign \$448  = \$447  ? fresh : { 1'h0, r_data };
+  assign \$449  = in_sample ? { 1'h0, cur_slot } : \$448 ;
+  assign \$450  = in_sample ? cur_hot : 1'h1;
+  assign \$451  = ~ i__payload[0];
+  assign \$452  = \$451  | i__payload[1];
+  assign \$453  = ~ i__payload[60];
+  assign \$454  = \$453  | i__payload[61];
+  assign \$455  = ~ i__payload[120];
+  assign \$456  = \$455  | i__payload[121];
+  assign \$457  = ~ i__payload[180];
+  assign \$458  = \$457  | i__payload[181];
+  assign \$459  = & { \$458 , \$456 , \$454 , \$452  };
+  assign \$460  = in_sample ? cur_beat : 4'h0;
+  assign \$461  = \$460  >= 4'h8;
+  assign \$462  = \$459  | \$461 ;
+  assign \$463  = \$450  & \$462 ;
+  assign \$464  = in_sample ? cur_beat : 4'h0;
+  assign \$465  = \$464  >= 4'h8;
+  assign \$466  = in_sample ? cur_beat : 4'h0;
   assign \$467  = in_sample ? cur_beat : 4'h0;
-  assign \$468  = \$467  >= 4'h8;
-  assign \$469  = in_sample ? cur_beat : 4'h0;
-  assign \$470  = in_sample ? cur_beat : 4'h0;
-  assign \$471  = \$470  + 1'h1;
-  assign \$472  = \$468  ? { 1'h0, \$469  } : \$471 ;
-  assign \$473  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$474  = batch_size - 1'h1;
-  assign \$475  = working_set - 1'h1;
-  assign \$476  = \$85 [12:0] - 1'h1;
-  assign \$477  = ! \$85 [12:0];
-  assign \$478  = samples_in + 1'h1;
-  assign \$479  = popular + \$signal ;
-  assign \$480  = ~ \$signal ;
-  assign \$481  = ~ \$signal$60 ;
-  assign \$482  = \$480  & \$481 ;
-  assign \$483  = non_popular + \$482 ;
-  assign \$484  = skipped + \$signal$60 ;
-  assign \$485  = early_closes + early;
-  assign \$486  = pend_total + 1'h1;
-  assign \$487  = full_pop ? { 1'h0, pend_rest } : \$486 ;
-  assign \$488  = ~ \$signal ;
-  assign \$489  = pend_rest + \$488 ;
-  assign \$490  = ~ \$signal$60 ;
-  assign \$491  = in_batch + \$490 ;
-  assign \$492  = batch_done ? 17'h00000 : \$491 ;
-  assign \$493  = batches_in_set + batch_done;
-  assign \$494  = ~ i__ready;
-  assign \$495  = i__valid & \$494 ;
-  assign \$496  = stalls + 1'h1;
-  assign \$497  = \$386 [3:0] < 4'hb;
-  assign \$498  = \$392 [3:0] < 4'hb;
-  assign \$499  = \$497  & \$498 ;
-  assign \$500  = ~ f_valid;
-  assign \$501  = \$500  | j_load;
-  assign \$502  = f_total >= batch_size;
-  assign \$503  = f_job[14:2] >= batch_size;
-  assign \$504  = f_job[40:28] >= batch_size;
-  assign \$505  = ! f_job[27:15];
-  assign \$506  = | f_total;
-  assign \$507  = | f_job[40:28];
-  assign \$508  = plan_rem_total >= batch_size;
-  assign \$509  = plan_rem_pop >= batch_size;
-  assign \$510  = plan_rem_skip >= batch_size;
-  assign \$511  = plan_rem_pop == plan_rem_total;
-  assign \$512  = | e_total;
-  assign \$513  = | e_skip;
-  assign \$514  = step + 1'h1;
-  assign \$515  = e_index + 1'h1;
-  assign \$516  = | e_from_pop;
-  assign \$517  = micro_batches + 1'h1;
-  assign \$518  = ~ e_full;
-  assign \$519  = \$518  & e_close;
-  assign \$520  = \$519  & split;
-  assign \$521  = ~ e_new_skip;
-  assign \$522  = \$520  & \$521 ;
-  assign \$523  = e_phase + 1'h1;
-  assign \$524  = ~ e_full;
-  assign \$525  = \$524  & e_close;
-  assign \$526  = ~ split;
-  assign \$527  = \$525  & \$526 ;
-  assign \$528  = e_skip - e_skip_chunk;
-  assign \$529  = e_skip != e_skip_chunk;
-  assign \$530  = e_pop - e_chunk_pop;
-  assign \$531  = e_total - e_chunk;
-  assign \$532  = e_total != e_chunk;
-  assign \$533  = | e_size;
-  assign \$534  = ~ skipping;
-  assign \$535  = \$534  & pop_left;
-  assign \$536  = \$535  ? \o__valid$182  : \o__valid$181 ;
-  assign \$537  = skipping ? \o__valid$183  : \$536 ;
-  assign \$538  = ~ skipping;
-  assign \$539  = \$538  & pop_left;
-  assign \$540  = \$539  ? \o__payload$185  : \o__payload$184 ;
-  assign \$541  = skipping ? \o__payload$186  : \$540 ;
-  assign \$542  = beat == \$541 [46:44];
-  assign \$543  = skipping | \$542 ;
-  assign \$544  = position + 1'h1;
-  assign \$545  = left - 1'h1;
-  assign \$546  = ~ skipping;
-  assign \$547  = \$546  & pop_left;
-  assign \$548  = from_pop - 1'h1;
-  assign \$549  = \$547  ? \$548  : 17'h00000;
-  assign \$550  = ~ skipping;
-  assign \$551  = \$550  & pop_left;
-  assign \$552  = from_pop != 1'h1;
-  assign \$553  = \$551  & \$552 ;
-  assign \$554  = left == 1'h1;
-  assign \$555  = beat + 1'h1;
-  assign \$556  = advance & issue_valid;
-  assign \$557  = ~ skipping;
-  assign \$558  = \$557  & pop_left;
-  assign \$559  = \$558  ? \o__payload$185  : \o__payload$184 ;
-  assign \$560  = skipping ? \o__payload$186  : \$559 ;
-  assign \$561  = \$signal$220  & any_cold;
+  assign \$468  = \$467  + 1'h1;
+  assign \$469  = \$465  ? { 1'h0, \$466  } : \$468 ;
+  assign \$470  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$471  = batch_size - 1'h1;
+  assign \$472  = working_set - 1'h1;
+  assign \$473  = \$85 [12:0] - 1'h1;
+  assign \$474  = ! \$85 [12:0];
+  assign \$475  = samples_in + 1'h1;
+  assign \$476  = popular + \$signal ;
+  assign \$477  = ~ \$signal ;
+  assign \$478  = ~ \$signal$60 ;
+  assign \$479  = \$477  & \$478 ;
+  assign \$480  = non_popular + \$479 ;
+  assign \$481  = skipped + \$signal$60 ;
+  assign \$482  = early_closes + early;
+  assign \$483  = pend_total + 1'h1;
+  assign \$484  = full_pop ? { 1'h0, pend_rest } : \$483 ;
+  assign \$485  = ~ \$signal ;
+  assign \$486  = pend_rest + \$485 ;
+  assign \$487  = ~ \$signal$60 ;
+  assign \$488  = in_batch + \$487 ;
+  assign \$489  = batch_done ? 17'h00000 : \$488 ;
+  assign \$490  = batches_in_set + batch_done;
+  assign \$491  = ~ i__ready;
+  assign \$492  = i__valid & \$491 ;
+  assign \$493  = stalls + 1'h1;
+  assign \$494  = \$386 [3:0] < 4'hb;
+  assign \$495  = \$392 [3:0] < 4'hb;
+  assign \$496  = \$494  & \$495 ;
+  assign \$497  = ~ f_valid;
+  assign \$498  = \$497  | j_load;
+  assign \$499  = f_total >= batch_size;
+  assign \$500  = f_job[14:2] >= batch_size;
+  assign \$501  = f_job[40:28] >= batch_size;
+  assign \$502  = ! f_job[27:15];
+  assign \$503  = | f_total;
+  assign \$504  = | f_job[40:28];
+  assign \$505  = plan_rem_total >= batch_size;
+  assign \$506  = plan_rem_pop >= batch_size;
+  assign \$507  = plan_rem_skip >= batch_size;
+  assign \$508  = plan_rem_pop == plan_rem_total;
+  assign \$509  = | e_total;
+  assign \$510  = | e_skip;
+  assign \$511  = step + 1'h1;
+  assign \$512  = e_index + 1'h1;
+  assign \$513  = | e_from_pop;
+  assign \$514  = micro_batches + 1'h1;
+  assign \$515  = ~ e_full;
+  assign \$516  = \$515  & e_close;
+  assign \$517  = \$516  & split;
+  assign \$518  = ~ e_new_skip;
+  assign \$519  = \$517  & \$518 ;
+  assign \$520  = e_phase + 1'h1;
+  assign \$521  = ~ e_full;
+  assign \$522  = \$521  & e_close;
+  assign \$523  = ~ split;
+  assign \$524  = \$522  & \$523 ;
+  assign \$525  = e_skip - e_skip_chunk;
+  assign \$526  = e_skip != e_skip_chunk;
+  assign \$527  = e_pop - e_chunk_pop;
+  assign \$528  = e_total - e_chunk;
+  assign \$529  = e_total != e_chunk;
+  assign \$530  = | e_size;
+  assign \$531  = ~ skipping;
+  assign \$532  = \$531  & pop_left;
+  assign \$533  = \$532  ? \o__valid$182  : \o__valid$181 ;
+  assign \$534  = skipping ? \o__valid$183  : \$533 ;
+  assign \$535  = ~ skipping;
+  assign \$536  = \$535  & pop_left;
+  assign \$537  = \$536  ? \o__payload$185  : \o__payload$184 ;
+  assign \$538  = skipping ? \o__payload$186  : \$537 ;
+  assign \$539  = beat == \$538 [46:44];
+  assign \$540  = skipping | \$539 ;
+  assign \$541  = position + 1'h1;
+  assign \$542  = left - 1'h1;
+  assign \$543  = ~ skipping;
+  assign \$544  = \$543  & pop_left;
+  assign \$545  = from_pop - 1'h1;
+  assign \$546  = \$544  ? \$545  : 17'h00000;
+  assign \$547  = ~ skipping;
+  assign \$548  = \$547  & pop_left;
+  assign \$549  = from_pop != 1'h1;
+  assign \$550  = \$548  & \$549 ;
+  assign \$551  = left == 1'h1;
+  assign \$552  = beat + 1'h1;
+  assign \$553  = advance & issue_valid;
+  assign \$554  = ~ skipping;
+  assign \$555  = \$554  & pop_left;
+  assign \$556  = \$555  ? \o__payload$185  : \o__payload$184 ;
+  assign \$557  = skipping ? \o__payload$186  : \$556 ;
+  assign \$558  = \$signal$220  & any_cold;
   always @(posedge clk)
-    fresh <= \$562 ;
+    fresh <= \$559 ;
   always @(posedge clk)
-    framing_error <= \$563 ;
+    framing_error <= \$560 ;
   always @(posedge clk)
-    d_valid <= \$564 ;
+    d_valid <= \$561 ;
   always @(posedge clk)
-    in_sample <= \$565 ;
+    in_sample <= \$562 ;
   always @(posedge clk)
-    w_data <= \$566 ;
+    w_data <= \$563 ;
   always @(posedge clk)
-    \$signal  <= \$567 ;
+    \$signal  <= \$564 ;
   always @(posedge clk)
-    \$signal$60  <= \$568 ;
+    \$signal$60  <= \$565 ;
   always @(posedge clk)
-    d_flush <= \$569 ;
+    d_flush <= \$566 ;
   always @(posedge clk)
-    cur_slot <= \$570 ;
+    cur_slot <= \$567 ;
   always @(posedge clk)
-    cur_hot <= \$571 ;
+    cur_hot <= \$568 ;
   always @(posedge clk)
-    cur_stale <= \$572 ;
+    cur_stale <= \$569 ;
   always @(posedge clk)
-    cur_beat <= \$573 ;
+    cur_beat <= \$570 ;
   always @(posedge clk)
-    cur_sample <= \$574 ;
+    cur_sample <= \$571 ;
   always @(posedge clk)
-    batch_m1 <= \$575 ;
+    batch_m1 <= \$572 ;
   always @(posedge clk)
-    set_m1 <= \$576 ;
+    set_m1 <= \$573 ;
   always @(posedge clk)
-    \$signal$73  <= \$577 ;
+    \$signal$73  <= \$574 ;
   always @(posedge clk)
-    limit_m1 <= \$578 ;
+    limit_m1 <= \$575 ;
   always @(posedge clk)
-    limit_zero <= \$579 ;
+    limit_zero <= \$576 ;
   always @(posedge clk)
-    samples_in <= \$580 ;
+    samples_in <= \$577 ;
   always @(posedge clk)
-    popular <= \$581 ;
+    popular <= \$578 ;
   always @(posedge clk)
-    non_popular <= \$582 ;
+    non_popular <= \$579 ;
   always @(posedge clk)
-    skipped <= \$583 ;
+    skipped <= \$580 ;
   always @(posedge clk)
-    early_closes <= \$584 ;
+    early_closes <= \$581 ;
   always @(posedge clk)
-    pend_pop <= \$585 ;
+    pend_pop <= \$582 ;
   always @(posedge clk)
-    pend_non <= \$586 ;
+    pend_non <= \$583 ;
   always @(posedge clk)
-    pend_skip <= \$587 ;
+    pend_skip <= \$584 ;
   always @(posedge clk)
-    pend_total <= \$588 ;
+    pend_total <= \$585 ;
   always @(posedge clk)
-    pend_rest <= \$589 ;
+    pend_rest <= \$586 ;
   always @(posedge clk)
-    in_batch <= \$590 ;
+    in_batch <= \$587 ;
   always @(posedge clk)
-    batches_in_set <= \$591 ;
+    batches_in_set <= \$588 ;
   always @(posedge clk)
-    stalls <= \$592 ;
+    stalls <= \$589 ;
   always @(posedge clk)
-    \$signal$216  <= \$593 ;
+    \$signal$216  <= \$590 ;
   always @(posedge clk)
-    \$signal$219  <= \$594 ;
+    \$signal$219  <= \$591 ;
   always @(posedge clk)
-    advance <= \$595 ;
+    advance <= \$592 ;
   always @(posedge clk)
-    f_valid <= \$596 ;
+    f_valid <= \$593 ;
   always @(posedge clk)
-    f_job <= \$597 ;
+    f_job <= \$594 ;
   always @(posedge clk)
-    f_total <= \$598 ;
+    f_total <= \$595 ;
   always @(posedge clk)
-    j_valid <= \$599 ;
+    j_valid <= \$596 ;
   always @(posedge clk)
-    job_now <= \$600 ;
+    job_now <= \$597 ;
   always @(posedge clk)
-    plan_take_total <= \$601 ;
+    plan_take_total <= \$598 ;
   always @(posedge clk)
-    j_flag <= \$602 ;
+    j_flag <= \$599 ;
   always @(posedge clk)
-    \$signal$110  <= \$603 ;
+    \$signal$110  <= \$600 ;
   always @(posedge clk)
-    j_skip_nz <= \$604 ;
+    j_skip_nz <= \$601 ;
   always @(posedge clk)
-    rem_flag <= \$605 ;
+    rem_flag <= \$602 ;
   always @(posedge clk)
-    pending_full_pop <= \$606 ;
+    pending_full_pop <= \$603 ;
   always @(posedge clk)
-    pending_close <= \$607 ;
+    pending_close <= \$604 ;
   always @(posedge clk)
-    set_id <= \$608 ;
+    set_id <= \$605 ;
   always @(posedge clk)
-    index <= \$609 ;
+    index <= \$606 ;
   always @(posedge clk)
-    plan_rem_pop <= \$610 ;
+    plan_rem_pop <= \$607 ;
   always @(posedge clk)
-    plan_rem_non <= \$611 ;
+    plan_rem_non <= \$608 ;
   always @(posedge clk)
-    plan_rem_total <= \$612 ;
+    plan_rem_total <= \$609 ;
   always @(posedge clk)
-    plan_rem_skip <= \$613 ;
+    plan_rem_skip <= \$610 ;
   always @(posedge clk)
-    split_phase <= \$614 ;
+    split_phase <= \$611 ;
   always @(posedge clk)
-    \$signal$93  <= \$615 ;
+    \$signal$93  <= \$612 ;
   always @(posedge clk)
-    rem_skip_nz <= \$616 ;
+    rem_skip_nz <= \$613 ;
   always @(posedge clk)
-    step <= \$617 ;
+    step <= \$614 ;
   always @(posedge clk)
-    left <= \$618 ;
+    left <= \$615 ;
   always @(posedge clk)
-    from_pop <= \$619 ;
+    from_pop <= \$616 ;
   always @(posedge clk)
-    pop_left <= \$620 ;
+    pop_left <= \$617 ;
   always @(posedge clk)
-    skipping <= \$621 ;
+    skipping <= \$618 ;
   always @(posedge clk)
-    position <= \$622 ;
+    position <= \$619 ;
   always @(posedge clk)
-    beat <= \$623 ;
+    beat <= \$620 ;
   always @(posedge clk)
-    micro_batches <= \$624 ;
+    micro_batches <= \$621 ;
   always @(posedge clk)
-    fsm_state <= \$625 ;
+    fsm_state <= \$622 ;
   always @(posedge clk)
-    r_valid <= \$626 ;
+    r_valid <= \$623 ;
   always @(posedge clk)
-    \$signal$231  <= \$627 ;
+    \$signal$230  <= \$624 ;
   always @(posedge clk)
-    rec_read__addr <= \$628 ;
+    rec_read__addr <= \$625 ;
   always @(posedge clk)
-    \$signal$223  <= \$629 ;
+    \$signal$231  <= \$626 ;
   always @(posedge clk)
-    s_op <= \$630 ;
+    s_op <= \$627 ;
   always @(posedge clk)
-    \$signal$220  <= \$631 ;
+    \$signal$220  <= \$628 ;
   always @(posedge clk)
-    t_op <= \$632 ;
+    t_op <= \$629 ;
   always @(posedge clk)
-    rec_t <= \$633 ;
+    rec_t <= \$630 ;
   always @(posedge clk)
-    \w_en$203  <= \$634 ;
+    \w_en$203  <= \$631 ;
   always @(posedge clk)
-    \w_en$207  <= \$635 ;
+    \w_en$207  <= \$632 ;
   always @(posedge clk)
-    \w_data$201  <= \$636 ;
+    \w_data$201  <= \$633 ;
   always @(posedge clk)
-    \w_data$205  <= \$637 ;
+    \w_data$205  <= \$634 ;
   assign d_go = d_valid & w_rdy;
   assign \$1  = fresh < 13'h1000;
   assign \$2  = \$1  | r_rdy;
@@ -34813,6 +34804,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$322  = rec_t[0] & \$321 ;
   assign \$323  = \$322  ? rec_t[57:26] : 32'd0;
   assign \$324  = t_op[0] | t_op[141];
+  assign \$325  = ~ \$324 ;
+  assign \$326  = \$325  & rec_t[58];
+  assign \$327  = t_op[0] | t_op[141];
   \micro_batch_scheduler.cold_fifo  cold_fifo (
     .clk(clk),
     .r_data(cold__payload),
@@ -34835,7 +34829,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     .clk(clk),
     .r_data(\r_data$84 ),
     .r_en(\r_en$88 ),
-    .r_rdy(\r_rdy$226 ),
+    .r_rdy(\r_rdy$225 ),
     .rst(rst),
     .w_en(\w_en$82 ),
     .w_level(\level$222 ),
@@ -34859,7 +34853,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     .r_rdy(\i__valid$164 ),
     .rst(rst),
     .w_en(\w_en$80 ),
-    .w_level(\level$225 ),
+    .w_level(\level$224 ),
     .w_port__data(w_data)
   );
   \micro_batch_scheduler.o_fifo  o_fifo (
@@ -34888,7 +34882,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     .r_rdy(\i__valid$158 ),
     .rst(rst),
     .w_en(w_en),
-    .w_level(\level$224 ),
+    .w_level(\level$223 ),
     .w_port__data(w_data)
   );
   \micro_batch_scheduler.skip_head  skip_head (
@@ -35229,53 +35223,89 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = fresh;
-    if (\$424 ) begin
-      if (\$425 ) begin
-        \$562  = \$426 [12:0];
+    \$559  = fresh;
+    if (\$421 ) begin
+      if (\$422 ) begin
+        \$559  = \$423 [12:0];
       end
     end
     if (rst) begin
-      \$562  = 13'h0000;
+      \$559  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = framing_error;
+    \$560  = framing_error;
     if (errors_clear) begin
-      \$563  = 1'h0;
+      \$560  = 1'h0;
     end
-    if (\$430 ) begin
-      \$563  = 1'h1;
+    if (\$427 ) begin
+      \$560  = 1'h1;
     end
     if (rst) begin
-      \$563  = 1'h0;
+      \$560  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d_valid;
+    \$561  = d_valid;
     if (d_go) begin
-      \$564  = 1'h0;
+      \$561  = 1'h0;
     end
-    if (\$431 ) begin
+    if (\$428 ) begin
       if (i__payload[241]) begin
-        \$564  = 1'h1;
+        \$561  = 1'h1;
       end
     end
     if (rst) begin
-      \$564  = 1'h0;
+      \$561  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = in_sample;
-    if (\$431 ) begin
+    \$562  = in_sample;
+    if (\$428 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
-        \$565  = 1'h0;
+        \$562  = 1'h0;
       end else begin
-        \$565  = 1'h1;
+        \$562  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$562  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$563  = w_data;
+    if (\$428 ) begin
+      if (i__payload[241]) begin
+        \$563  = entry;
+      end
+    end
+    if (rst) begin
+      \$563  = 47'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$564  = \$signal ;
+    if (\$428 ) begin
+      if (i__payload[241]) begin
+        \$564  = \$446 ;
+      end
+    end
+    if (rst) begin
+      \$564  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$565  = \$signal$60 ;
+    if (\$428 ) begin
+      if (i__payload[241]) begin
+        \$565  = skip;
       end
     end
     if (rst) begin
@@ -35284,34 +35314,38 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = w_data;
-    if (\$431 ) begin
+    \$566  = d_flush;
+    if (\$428 ) begin
       if (i__payload[241]) begin
-        \$566  = entry;
+        \$566  = i__payload[274];
       end
     end
     if (rst) begin
-      \$566  = 47'h000000000000;
+      \$566  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = \$signal ;
-    if (\$431 ) begin
+    \$567  = cur_slot;
+    if (\$428 ) begin
+      (* full_case = 32'd1 *)
       if (i__payload[241]) begin
-        \$567  = \$449 ;
+      end else begin
+        \$567  = \$449 [11:0];
       end
     end
     if (rst) begin
-      \$567  = 1'h0;
+      \$567  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = \$signal$60 ;
-    if (\$431 ) begin
+    \$568  = cur_hot;
+    if (\$428 ) begin
+      (* full_case = 32'd1 *)
       if (i__payload[241]) begin
-        \$568  = skip;
+      end else begin
+        \$568  = \$463 ;
       end
     end
     if (rst) begin
@@ -35320,126 +35354,125 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d_flush;
-    if (\$431 ) begin
+    \$569  = cur_stale;
+    if (\$428 ) begin
+      (* full_case = 32'd1 *)
       if (i__payload[241]) begin
-        \$569  = i__payload[274];
+      end else begin
+        \$569  = \$20 [5:0];
       end
     end
     if (rst) begin
-      \$569  = 1'h0;
+      \$569  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = cur_slot;
-    if (\$431 ) begin
+    \$570  = cur_beat;
+    if (\$428 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$570  = \$452 [11:0];
+        \$570  = \$469 [3:0];
       end
     end
     if (rst) begin
-      \$570  = 12'h000;
+      \$570  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = cur_hot;
-    if (\$431 ) begin
+    \$571  = cur_sample;
+    if (\$428 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$571  = \$466 ;
+        \$571  = \$470 ;
       end
     end
     if (rst) begin
-      \$571  = 1'h0;
+      \$571  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = cur_stale;
-    if (\$431 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$572  = \$20 [5:0];
-      end
-    end
+    \$572  = \$471 [15:0];
     if (rst) begin
-      \$572  = 6'h00;
+      \$572  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = cur_beat;
-    if (\$431 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$573  = \$472 [3:0];
-      end
-    end
+    \$573  = \$472 [3:0];
     if (rst) begin
       \$573  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = cur_sample;
-    if (\$431 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$574  = \$473 ;
-      end
-    end
+    \$574  = \$85 [12:0];
     if (rst) begin
-      \$574  = 32'd0;
+      \$574  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = \$474 [15:0];
+    \$575  = \$473 [12:0];
     if (rst) begin
-      \$575  = 16'h0000;
+      \$575  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = \$475 [3:0];
+    \$576  = \$474 ;
     if (rst) begin
-      \$576  = 4'h0;
+      \$576  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = \$85 [12:0];
-    if (rst) begin
-      \$577  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = \$476 [12:0];
-    if (rst) begin
-      \$578  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = \$477 ;
-    if (rst) begin
-      \$579  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = samples_in;
+    \$577  = samples_in;
     if (d_go) begin
-      \$580  = \$478 [31:0];
+      \$577  = \$475 [31:0];
+    end
+    if (counters_clear) begin
+      \$577  = 32'd0;
+    end
+    if (rst) begin
+      \$577  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$578  = popular;
+    if (d_go) begin
+      \$578  = \$476 [31:0];
+    end
+    if (counters_clear) begin
+      \$578  = 32'd0;
+    end
+    if (rst) begin
+      \$578  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$579  = non_popular;
+    if (d_go) begin
+      \$579  = \$480 [31:0];
+    end
+    if (counters_clear) begin
+      \$579  = 32'd0;
+    end
+    if (rst) begin
+      \$579  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$580  = skipped;
+    if (d_go) begin
+      \$580  = \$481 [31:0];
     end
     if (counters_clear) begin
       \$580  = 32'd0;
@@ -35450,9 +35483,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = popular;
+    \$581  = early_closes;
     if (d_go) begin
-      \$581  = \$479 [31:0];
+      \$581  = \$482 [31:0];
     end
     if (counters_clear) begin
       \$581  = 32'd0;
@@ -35463,187 +35496,178 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = non_popular;
+    \$582  = pend_pop;
     if (d_go) begin
-      \$582  = \$483 [31:0];
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$582  = 13'h0000;
+      end else begin
+        \$582  = \$90 [12:0];
+      end
+    end
+    if (rst) begin
+      \$582  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$583  = pend_non;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$583  = 13'h0000;
+      end else begin
+        \$583  = \$94 [12:0];
+      end
+    end
+    if (rst) begin
+      \$583  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$584  = pend_skip;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$584  = 13'h0000;
+      end else begin
+        \$584  = \$95 [12:0];
+      end
+    end
+    if (rst) begin
+      \$584  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$585  = pend_total;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$585  = 14'h0000;
+      end else begin
+        \$585  = \$484 [13:0];
+      end
+    end
+    if (rst) begin
+      \$585  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$586  = pend_rest;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$586  = 14'h0000;
+      end else begin
+        \$586  = \$486 [13:0];
+      end
+    end
+    if (rst) begin
+      \$586  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$587  = in_batch;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$587  = 16'h0000;
+      end else begin
+        \$587  = \$489 [15:0];
+      end
+    end
+    if (rst) begin
+      \$587  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$588  = batches_in_set;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$588  = 4'h0;
+      end else begin
+        \$588  = \$490 [3:0];
+      end
+    end
+    if (rst) begin
+      \$588  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$589  = stalls;
+    if (\$492 ) begin
+      \$589  = \$493 [31:0];
     end
     if (counters_clear) begin
-      \$582  = 32'd0;
+      \$589  = 32'd0;
     end
     if (rst) begin
-      \$582  = 32'd0;
+      \$589  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = skipped;
-    if (d_go) begin
-      \$583  = \$484 [31:0];
-    end
-    if (counters_clear) begin
-      \$583  = 32'd0;
-    end
+    \$590  = \$386 [3:0];
     if (rst) begin
-      \$583  = 32'd0;
+      \$590  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = early_closes;
-    if (d_go) begin
-      \$584  = \$485 [31:0];
-    end
-    if (counters_clear) begin
-      \$584  = 32'd0;
-    end
-    if (rst) begin
-      \$584  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = pend_pop;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$585  = 13'h0000;
-      end else begin
-        \$585  = \$90 [12:0];
-      end
-    end
-    if (rst) begin
-      \$585  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = pend_non;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$586  = 13'h0000;
-      end else begin
-        \$586  = \$94 [12:0];
-      end
-    end
-    if (rst) begin
-      \$586  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = pend_skip;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$587  = 13'h0000;
-      end else begin
-        \$587  = \$95 [12:0];
-      end
-    end
-    if (rst) begin
-      \$587  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = pend_total;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$588  = 14'h0000;
-      end else begin
-        \$588  = \$487 [13:0];
-      end
-    end
-    if (rst) begin
-      \$588  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = pend_rest;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$589  = 14'h0000;
-      end else begin
-        \$589  = \$489 [13:0];
-      end
-    end
-    if (rst) begin
-      \$589  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = in_batch;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$590  = 16'h0000;
-      end else begin
-        \$590  = \$492 [15:0];
-      end
-    end
-    if (rst) begin
-      \$590  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = batches_in_set;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$591  = 4'h0;
-      end else begin
-        \$591  = \$493 [3:0];
-      end
-    end
+    \$591  = \$392 [3:0];
     if (rst) begin
       \$591  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = stalls;
-    if (\$495 ) begin
-      \$592  = \$496 [31:0];
-    end
-    if (counters_clear) begin
-      \$592  = 32'd0;
-    end
+    \$592  = \$496 ;
     if (rst) begin
-      \$592  = 32'd0;
+      \$592  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = \$386 [3:0];
+    \$593  = f_valid;
+    if (\$498 ) begin
+      \$593  = \r_rdy$225 ;
+    end
     if (rst) begin
-      \$593  = 4'h0;
+      \$593  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = \$392 [3:0];
+    \$594  = f_job;
+    if (\$498 ) begin
+      \$594  = \r_data$84 ;
+    end
     if (rst) begin
-      \$594  = 4'h0;
+      \$594  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = \$499 ;
+    \$595  = f_total;
+    if (\$498 ) begin
+      \$595  = r_total;
+    end
     if (rst) begin
-      \$595  = 1'h1;
+      \$595  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = f_valid;
-    if (\$501 ) begin
-      \$596  = \r_rdy$226 ;
+    \$596  = j_valid;
+    if (j_load) begin
+      \$596  = f_valid;
     end
     if (rst) begin
       \$596  = 1'h0;
@@ -35651,9 +35675,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = f_job;
-    if (\$501 ) begin
-      \$597  = \r_data$84 ;
+    \$597  = job_now;
+    if (j_load) begin
+      \$597  = f_job;
     end
     if (rst) begin
       \$597  = 41'h00000000000;
@@ -35661,9 +35685,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = f_total;
-    if (\$501 ) begin
-      \$598  = r_total;
+    \$598  = plan_take_total;
+    if (j_load) begin
+      \$598  = f_total;
     end
     if (rst) begin
       \$598  = 14'h0000;
@@ -35671,52 +35695,55 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = j_valid;
+    \$599  = j_flag;
     if (j_load) begin
-      \$599  = f_valid;
+      \$599 [0] = \$499 ;
+      \$599 [1] = \$500 ;
+      \$599 [2] = \$501 ;
+      \$599 [3] = \$502 ;
     end
     if (rst) begin
-      \$599  = 1'h0;
+      \$599  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = job_now;
+    \$600  = \$signal$110 ;
     if (j_load) begin
-      \$600  = f_job;
+      \$600  = \$503 ;
     end
     if (rst) begin
-      \$600  = 41'h00000000000;
+      \$600  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = plan_take_total;
+    \$601  = j_skip_nz;
     if (j_load) begin
-      \$601  = f_total;
+      \$601  = \$504 ;
     end
     if (rst) begin
-      \$601  = 14'h0000;
+      \$601  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = j_flag;
-    if (j_load) begin
-      \$602 [0] = \$502 ;
-      \$602 [1] = \$503 ;
-      \$602 [2] = \$504 ;
-      \$602 [3] = \$505 ;
-    end
+    \$602 [0] = \$505 ;
+    \$602 [1] = \$506 ;
+    \$602 [2] = \$507 ;
+    \$602 [3] = \$508 ;
     if (rst) begin
       \$602  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = \$signal$110 ;
-    if (j_load) begin
-      \$603  = \$506 ;
+    \$603  = pending_full_pop;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$603  = 1'h0;
+      endcase
     end
     if (rst) begin
       \$603  = 1'h0;
@@ -35724,9 +35751,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = j_skip_nz;
-    if (j_load) begin
-      \$604  = \$507 ;
+    \$604  = pending_close;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$604  = e_close;
+      endcase
     end
     if (rst) begin
       \$604  = 1'h0;
@@ -35734,83 +35764,101 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605 [0] = \$508 ;
-    \$605 [1] = \$509 ;
-    \$605 [2] = \$510 ;
-    \$605 [3] = \$511 ;
-    if (rst) begin
-      \$605  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = pending_full_pop;
+    \$605  = set_id;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$606  = 1'h0;
+            \$605  = \$250 [31:0];
       endcase
     end
     if (rst) begin
-      \$606  = 1'h0;
+      \$605  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = pending_close;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$607  = e_close;
-      endcase
-    end
-    if (rst) begin
-      \$607  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = set_id;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$608  = \$250 [31:0];
-      endcase
-    end
-    if (rst) begin
-      \$608  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = index;
+    \$606  = index;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$609  = e_index;
+            \$606  = e_index;
             if (e_start) begin
-              \$609  = \$515 [4:0];
+              \$606  = \$512 [4:0];
             end
           end
       endcase
     end
     if (rst) begin
-      \$609  = 5'h00;
+      \$606  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = plan_rem_pop;
+    \$607  = plan_rem_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$610  = e_pop;
+            \$607  = e_pop;
             if (e_start) begin
               if (e_new_skip) begin
-              end else if (\$527 ) begin
-                \$610  = \$530 [12:0];
+              end else if (\$524 ) begin
+                \$607  = \$527 [12:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$607  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$608  = plan_rem_non;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$608  = e_non;
+      endcase
+    end
+    if (rst) begin
+      \$608  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$609  = plan_rem_total;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$609  = e_total;
+            if (e_start) begin
+              if (e_new_skip) begin
+              end else if (\$524 ) begin
+                \$609  = \$528 [13:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$609  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$610  = plan_rem_skip;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$610  = e_skip;
+            if (e_start) begin
+              if (e_new_skip) begin
+                \$610  = \$525 [12:0];
               end
             end
           end
@@ -35822,170 +35870,175 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = plan_rem_non;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$611  = e_non;
-      endcase
-    end
-    if (rst) begin
-      \$611  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = plan_rem_total;
+    \$611  = split_phase;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$612  = e_total;
+            \$611  = e_phase;
+            if (e_start) begin
+              if (\$519 ) begin
+                \$611  = \$520 [1:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$611  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$612  = \$signal$93 ;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$612  = \$509 ;
             if (e_start) begin
               if (e_new_skip) begin
-              end else if (\$527 ) begin
-                \$612  = \$531 [13:0];
+              end else if (\$524 ) begin
+                \$612  = \$529 ;
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$612  = 14'h0000;
+      \$612  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = plan_rem_skip;
+    \$613  = rem_skip_nz;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$613  = e_skip;
+            \$613  = \$510 ;
             if (e_start) begin
               if (e_new_skip) begin
-                \$613  = \$528 [12:0];
+                \$613  = \$526 ;
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$613  = 13'h0000;
+      \$613  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = split_phase;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$614  = e_phase;
-            if (e_start) begin
-              if (\$522 ) begin
-                \$614  = \$523 [1:0];
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$614  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = \$signal$93 ;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$615  = \$512 ;
-            if (e_start) begin
-              if (e_new_skip) begin
-              end else if (\$527 ) begin
-                \$615  = \$532 ;
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$615  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = rem_skip_nz;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$616  = \$513 ;
-            if (e_start) begin
-              if (e_new_skip) begin
-                \$616  = \$529 ;
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$616  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = step;
+    \$614  = step;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$617  = \$514 [31:0];
+              \$614  = \$511 [31:0];
             end
       endcase
     end
     if (rst) begin
-      \$617  = 32'd0;
+      \$614  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = left;
+    \$615  = left;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$618  = e_size;
+              \$615  = e_size;
             end
         1'h1:
-            if (\$537 ) begin
-              if (\$543 ) begin
-                \$618  = \$545 [15:0];
+            if (\$534 ) begin
+              if (\$540 ) begin
+                \$615  = \$542 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$618  = 16'h0000;
+      \$615  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = from_pop;
+    \$616  = from_pop;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$619  = e_from_pop;
+              \$616  = e_from_pop;
             end
         1'h1:
-            if (\$537 ) begin
-              if (\$543 ) begin
-                \$619  = \$549 [15:0];
+            if (\$534 ) begin
+              if (\$540 ) begin
+                \$616  = \$546 [15:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$616  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$617  = pop_left;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$617  = \$513 ;
+            end
+        1'h1:
+            if (\$534 ) begin
+              if (\$540 ) begin
+                \$617  = \$550 ;
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$617  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$618  = skipping;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$618  = e_new_skip;
+            end
+      endcase
+    end
+    if (rst) begin
+      \$618  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$619  = position;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$619  = 16'h0000;
+            end
+        1'h1:
+            if (\$534 ) begin
+              if (\$540 ) begin
+                \$619  = \$541 [15:0];
               end
             end
       endcase
@@ -35996,214 +36049,155 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = pop_left;
+    \$620  = beat;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$620  = \$516 ;
+              \$620  = 4'h0;
             end
         1'h1:
-            if (\$537 ) begin
-              if (\$543 ) begin
-                \$620  = \$553 ;
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$620  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = skipping;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$621  = e_new_skip;
-            end
-      endcase
-    end
-    if (rst) begin
-      \$621  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = position;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$622  = 16'h0000;
-            end
-        1'h1:
-            if (\$537 ) begin
-              if (\$543 ) begin
-                \$622  = \$544 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$622  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = beat;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$623  = 4'h0;
-            end
-        1'h1:
-            if (\$537 ) begin
+            if (\$534 ) begin
               (* full_case = 32'd1 *)
-              if (\$543 ) begin
-                \$623  = 4'h0;
+              if (\$540 ) begin
+                \$620  = 4'h0;
               end else begin
-                \$623  = \$555 [3:0];
+                \$620  = \$552 [3:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$623  = 4'h0;
+      \$620  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = micro_batches;
+    \$621  = micro_batches;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$624  = \$517 [31:0];
+              \$621  = \$514 [31:0];
             end
       endcase
     end
     if (counters_clear) begin
-      \$624  = 32'd0;
+      \$621  = 32'd0;
     end
     if (rst) begin
-      \$624  = 32'd0;
+      \$621  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = fsm_state;
+    \$622  = fsm_state;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              if (\$533 ) begin
-                \$625  = 1'h1;
+              if (\$530 ) begin
+                \$622  = 1'h1;
               end
             end
         1'h1:
-            if (\$537 ) begin
-              if (\$543 ) begin
-                if (\$554 ) begin
-                  \$625  = 1'h0;
+            if (\$534 ) begin
+              if (\$540 ) begin
+                if (\$551 ) begin
+                  \$622  = 1'h0;
                 end
               end
             end
       endcase
     end
     if (rst) begin
-      \$625  = 1'h0;
+      \$622  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = \$556 ;
+    \$623  = \$553 ;
+    if (rst) begin
+      \$623  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$624  = issue;
+    if (rst) begin
+      \$624  = 142'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$625  = { \$557 [11:0], beat[2:0] };
+    if (rst) begin
+      \$625  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$626  = r_valid;
     if (rst) begin
       \$626  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = issue;
+    \$627  = \$signal$230 ;
     if (rst) begin
       \$627  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = { \$560 [11:0], beat[2:0] };
+    \$628  = \$signal$231 ;
     if (rst) begin
-      \$628  = 15'h0000;
+      \$628  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = r_valid;
+    \$629  = s_op;
     if (rst) begin
-      \$629  = 1'h0;
+      \$629  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = \$signal$231 ;
+    \$630  = rec_read__data;
     if (rst) begin
-      \$630  = 142'h000000000000000000000000000000000000;
+      \$630  = 232'h0000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = \$signal$223 ;
+    \$631  = \$signal$220 ;
     if (rst) begin
       \$631  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = s_op;
+    \$632  = \$558 ;
     if (rst) begin
-      \$632  = 142'h000000000000000000000000000000000000;
+      \$632  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = rec_read__data;
+    \$633  = \$signal$196 ;
     if (rst) begin
-      \$633  = 232'h0000000000000000000000000000000000000000000000000000000000;
+      \$633  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = \$signal$220 ;
+    \$634  = cold;
     if (rst) begin
-      \$634  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = \$561 ;
-    if (rst) begin
-      \$635  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = \$signal$196 ;
-    if (rst) begin
-      \$636  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = cold;
-    if (rst) begin
-      \$637  = 215'h000000000000000000000000000000000000000000000000000000;
+      \$634  = 215'h000000000000000000000000000000000000000000000000000000;
     end
   end
   assign beat_stale = \$15 [2:0];
@@ -36578,18 +36572,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \f_job.n_pop  = f_job[14:2];
   assign \f_job.n_non  = f_job[27:15];
   assign \f_job.n_skip  = f_job[40:28];
-  assign \$signal$231.desc  = \$signal$231 [0];
-  assign \$signal$231.kind  = \$signal$231 [2:1];
-  assign \$signal$231.size  = \$signal$231 [18:3];
-  assign \$signal$231.working_set  = \$signal$231 [50:19];
-  assign \$signal$231.index  = \$signal$231 [55:51];
-  assign \$signal$231.step  = \$signal$231 [87:56];
-  assign \$signal$231.sample  = \$signal$231 [119:88];
-  assign \$signal$231.position  = \$signal$231 [135:120];
-  assign \$signal$231.beat  = \$signal$231 [138:136];
-  assign \$signal$231.first  = \$signal$231 [139];
-  assign \$signal$231.last  = \$signal$231 [140];
-  assign \$signal$231.ids  = \$signal$231 [141];
+  assign \$signal$230.desc  = \$signal$230 [0];
+  assign \$signal$230.kind  = \$signal$230 [2:1];
+  assign \$signal$230.size  = \$signal$230 [18:3];
+  assign \$signal$230.working_set  = \$signal$230 [50:19];
+  assign \$signal$230.index  = \$signal$230 [55:51];
+  assign \$signal$230.step  = \$signal$230 [87:56];
+  assign \$signal$230.sample  = \$signal$230 [119:88];
+  assign \$signal$230.position  = \$signal$230 [135:120];
+  assign \$signal$230.beat  = \$signal$230 [138:136];
+  assign \$signal$230.first  = \$signal$230 [139];
+  assign \$signal$230.last  = \$signal$230 [140];
+  assign \$signal$230.ids  = \$signal$230 [141];
   assign \s_op.desc  = s_op[0];
   assign \s_op.kind  = s_op[2:1];
   assign \s_op.size  = s_op[18:3];
@@ -36707,7 +36701,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$129  = 1'h0;
   assign \$130  = 1'h0;
   assign \$131  = 1'h0;
-  assign \$421  = fsm_state;
+  assign \$418  = fsm_state;
   assign \$402  = fsm_state;
 endmodule
 
