@@ -275,6 +275,34 @@ def test_shift_chain_reaches_the_inputs(pyrng):
         assert trace[cycle][1] == (window & 31, window >> 5), f"cycle {cycle}"
 
 
+def test_input_chains_each_fed_by_their_own_pin(pyrng):
+    dut = Toy()
+    harness = SynthHarness(dut, chain_bits=3)
+    # 8 input bits in chains of 3, 3 and 2: si[0] feeds a[0:3], si[1] a[3:5] + b[0], si[2] b[1:3].
+    assert (harness.chains, len(harness.si), harness.chain_bits) == (3, 3, 3)
+    streams = [[pyrng.getrandbits(1) for _ in range(30)] for _ in range(3)]
+    seen = []
+
+    async def testbench(ctx):
+        for cycle in range(30):
+            ctx.set(harness.si, sum(streams[c][cycle] << c for c in range(3)))
+            await ctx.tick()
+            seen.append(ctx.get(dut.a) | (ctx.get(dut.b) << 5))
+
+    sim = Simulator(harness)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    for cycle in range(3, 30):
+        expected = 0
+        for c, width in enumerate([3, 3, 2]):
+            # The chain's last `width` bits, the oldest in its LSB.
+            window = streams[c][cycle - width + 1:cycle + 1]
+            expected |= sum(bit << k for k, bit in enumerate(window)) << (3 * c)
+        assert seen[cycle] == expected, f"cycle {cycle}"
+    assert SynthHarness(Toy()).chains == 1 and SynthHarness(Toy(), chain_bits=8).chains == 1
+
+
 @pytest.mark.parametrize("fan_in", [2, 4])
 def test_outputs_reach_the_pin(pyrng, fan_in):
     dut = Toy()
@@ -310,6 +338,8 @@ def test_harness_checks_its_parameters():
         SynthHarness(Module())
     with pytest.raises(ValueError, match="fan_in must be an int of at least 2, not 1"):
         SynthHarness(Toy(), fan_in=1)
+    with pytest.raises(ValueError, match="chain_bits must be None or a positive int, not 0"):
+        SynthHarness(Toy(), chain_bits=0)
 
     class Sink(wiring.Component):
         a: In(4)

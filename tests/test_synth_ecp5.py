@@ -1,18 +1,9 @@
 # amaranth: UnusedElaboratable=no
-"""``make synth``'s ECP5 flow without the slow tools: the register harness (amaranth.sim),
-parsing of nextpnr-ecp5's critical path report (a captured sample, names shortened), the ECP5
-configurations (block RAM that the part holds) and the report table."""
+"""``make synth``'s ECP5 flow without the slow tools: parsing of nextpnr-ecp5's critical path
+report (a captured sample, names shortened), the ECP5 configurations (block RAM that the part
+holds) and the report table. Its harness (SynthHarness) is tested in tests/test_synth.py."""
 
-import random
-
-from amaranth.hdl import Module
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
-from amaranth.sim import Simulator
-
-from hotline_hw.timing_harness import RegisteredPorts
 from scripts import synth_ecp5
-from tb.seeding import seed_for
 
 CRITICAL_PATH = """\
 Info: Max frequency for clock 'clk': 89.34 MHz (FAIL at 150.00 MHz)
@@ -46,41 +37,6 @@ def test_parse_critical_path():
                                 "dut.o__payload"],
                     "logic_ns": 1.39, "routing_ns": 1.66, "levels": 2}
     assert synth_ecp5.parse_critical_path("Info: no timing here") is None
-
-
-class _Adder(wiring.Component):
-    a: In(8)
-    b: In(8)
-    y: Out(9)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.y.eq(self.a + self.b)
-        return m
-
-
-def test_registered_ports_delays_every_port_by_one_register():
-    seed = seed_for("test_registered_ports_delays_every_port_by_one_register")
-    print(f"seed {seed}")
-    rng = random.Random(seed)
-    harness = RegisteredPorts(_Adder())
-    assert (harness.input_bits, harness.output_bits) == (16, 9)
-    vectors = [(rng.randrange(256), rng.randrange(256)) for _ in range(40)]
-    seen = []
-
-    async def bench(ctx):
-        for a, b in vectors + [(0, 0)] * 2:
-            ctx.set(harness.i, a | (b << 8))
-            await ctx.tick()
-            seen.append(ctx.get(harness.o))
-
-    sim = Simulator(harness)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    # Input register, combinational adder, output register: read just after an edge, the output
-    # holds the sum of what was applied one edge earlier.
-    assert seen[1:len(vectors) + 1] == [a + b for a, b in vectors]
 
 
 def test_ecp5_top_fits_the_parts_block_ram():

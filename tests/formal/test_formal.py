@@ -26,7 +26,6 @@ EXEMPT = {
     "table_bank": "every port is always ready: the stall rules hold by construction",
     "control_registers": "AXI4-Lite register file (not a stream block); not yet proved",
     "synth_harness": "synthesis wrapper for measurements",
-    "timing_harness": "synthesis wrapper for measurements",
 }
 
 needs_tools = pytest.mark.skipif(not tools_available(), reason="formal tools (yowasp-sby, yices) not installed: run make venv (make test installs them)")
