@@ -41,13 +41,16 @@ ECP5_DEVICE = ["--um5g-85k", "--package", "CABGA381", "--speed", "8"]
 TARGET_MHZ = 125
 BLOCK_TARGET_MHZ = 150
 
-#: The whole accelerator for the ECP5-85: the rtl/ build with the popularity table at 4K sets
-#: (16K entries, each lane's copy in block RAM) and 1024 held samples, so that the block RAM
-#: fits the part's 208 DP16KD (the rtl/ build needs about 3x that: its 64K-entry table is copied
-#: per lane and it holds 4096 samples of 32 lookups). Same RTL, only parameters change.
+#: The whole accelerator for the ECP5-85: the rtl/ build with the popularity table at 2K sets
+#: (8K entries, each lane's copy in block RAM: 48 DP16KD) and 512 held samples (the sample
+#: buffer, 180 bits x 4096 beats: 40 DP16KD), 115 of the part's 208 DP16KD in all. The rtl/
+#: build needs about 5x the part's block RAM (its 64K-entry table is copied per lane and it
+#: holds 4096 samples of 32 lookups); 4K sets and 1024 samples fit (194 DP16KD, 93 %) but leave
+#: nothing to the rest of a design, and routed no better (docs/synthesis.md). Same RTL, only
+#: parameters change.
 ECP5_TOP = HotlineConfig(
-    geometry=TableGeometry(set_bits=12), lanes=4, table_in_bits=5, row_in_bits=24,
-    sample_bits=32, max_lookups=32, capacity=1024, size_bits=16, working_set_bits=4,
+    geometry=TableGeometry(set_bits=11), lanes=4, table_in_bits=5, row_in_bits=24,
+    sample_bits=32, max_lookups=32, capacity=512, size_bits=16, working_set_bits=4,
     num_tables=26, data_bits=128, addr_bits=48, id_bits=6, reads_in_flight=64,
     writes_in_flight=16, max_dim=64)
 
