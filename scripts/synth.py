@@ -321,6 +321,13 @@ def main(argv=None) -> int:
     if args.source is None:
         args.source = "rtlil" if yosys_version(versions["yosys"]) >= (0, 40) else "verilog"
 
+    # Import the designs before the worker threads elaborate them: two threads importing the
+    # same package at once can find it half initialised (amaranth.lib.fifo saw no Shape).
+    import amaranth.back.rtlil  # noqa: F401
+    import amaranth.back.verilog  # noqa: F401
+    import hotline_hw.hotline_top  # noqa: F401  (every block)
+    import hotline_hw.synth_harness  # noqa: F401
+
     began = time.monotonic()
     jobs = []
     for block in args.blocks:
