@@ -252,7 +252,8 @@ class PopularityTable(wiring.Component):
             m.d.comb += [h.lanes[i].set.eq(hashed[:g.set_bits]),
                          h.lanes[i].tag.eq(hashed[g.set_bits:])]
 
-        # Same-set conflicts of H's beat, counted when the beat is taken.
+        # Same-set conflicts of H's beat, counted in the cycle after the beat is taken (the
+        # lanes' set comparisons and their sum are not in series with the counter's adder).
         conflict_bits = []
         for j in range(lanes):
             usable_j = h.lanes[j].valid & ~h.lanes[j].error
@@ -546,6 +547,10 @@ class PopularityTable(wiring.Component):
             m.d.sync += counting.eq(0)
         with m.If(self.errors_clear):
             m.d.sync += self.error_sticky.eq(0)
+        # H's conflicts as its beat is taken, added in the next cycle (busy covers that cycle:
+        # the beat is in stage A then); a clear in the taking cycle drops them, as it did.
+        beat_conflicts_taken = Signal(range(lanes + 1))
+        m.d.sync += beat_conflicts_taken.eq(Mux(h_take & ~self.counters_clear, beat_conflicts, 0))
         with m.If(self.counters_clear):
             m.d.sync += [self.lookups.eq(0), self.hits.eq(0), self.errors.eq(0),
                          self.conflicts.eq(0), self.error_sticky.eq(0)]
@@ -556,8 +561,7 @@ class PopularityTable(wiring.Component):
                              self.errors.eq(self.errors + errors)]
                 with m.If(errors != 0):
                     m.d.sync += self.error_sticky.eq(1)
-            with m.If(h_take):
-                m.d.sync += self.conflicts.eq(self.conflicts + beat_conflicts)
+            m.d.sync += self.conflicts.eq(self.conflicts + beat_conflicts_taken)
 
         m.d.comb += self.busy.eq(Cat(*hash_valids, *host_valids).any() | a_valid | r_valid
                                  | b_valid

@@ -8,6 +8,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$1 ;
   wire \$10 ;
   wire [14:0] \$100 ;
+  reg [31:0] \$1000 ;
   wire [14:0] \$101 ;
   wire [15:0] \$102 ;
   wire [14:0] \$103 ;
@@ -33,8 +34,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$121 ;
   wire \$122 ;
   wire \$123 ;
-  wire [8:0] \$1237 ;
   wire \$124 ;
+  wire [8:0] \$1241 ;
   wire \$125 ;
   wire \$126 ;
   wire \$127 ;
@@ -58,85 +59,85 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$143 ;
   wire \$144 ;
   wire \$145 ;
-  wire [8:0] \$1451 ;
-  wire [8:0] \$1456 ;
+  wire [8:0] \$1455 ;
   wire [4:0] \$146 ;
-  wire [8:0] \$1461 ;
-  wire [8:0] \$1466 ;
+  wire [8:0] \$1460 ;
+  wire [8:0] \$1465 ;
   wire \$147 ;
-  wire [8:0] \$1473 ;
-  wire [8:0] \$1478 ;
+  wire [8:0] \$1470 ;
+  wire [8:0] \$1477 ;
   wire \$148 ;
-  wire [8:0] \$1483 ;
-  wire [8:0] \$1488 ;
+  wire [8:0] \$1482 ;
+  wire [8:0] \$1487 ;
   wire \$149 ;
-  wire [8:0] \$1498 ;
+  wire [8:0] \$1492 ;
   wire [7:0] \$15 ;
   wire \$150 ;
   wire [8:0] \$1502 ;
-  wire [8:0] \$1507 ;
+  wire [8:0] \$1506 ;
   wire \$151 ;
-  wire [8:0] \$1512 ;
-  wire [8:0] \$1517 ;
+  wire [8:0] \$1511 ;
+  wire [8:0] \$1516 ;
   wire \$152 ;
-  wire [8:0] \$1524 ;
-  wire [8:0] \$1529 ;
+  wire [8:0] \$1521 ;
+  wire [8:0] \$1528 ;
   wire [1:0] \$153 ;
-  wire [8:0] \$1534 ;
-  wire [8:0] \$1539 ;
+  wire [8:0] \$1533 ;
+  wire [8:0] \$1538 ;
   wire [1:0] \$154 ;
-  wire [8:0] \$1549 ;
+  wire [8:0] \$1543 ;
   wire [1:0] \$155 ;
   wire [8:0] \$1553 ;
-  wire [8:0] \$1558 ;
+  wire [8:0] \$1557 ;
   wire [1:0] \$156 ;
-  wire [8:0] \$1563 ;
-  wire [8:0] \$1568 ;
+  wire [8:0] \$1562 ;
+  wire [8:0] \$1567 ;
   wire [6:0] \$157 ;
-  wire [8:0] \$1575 ;
+  wire [8:0] \$1572 ;
+  wire [8:0] \$1579 ;
   wire [3:0] \$158 ;
-  wire [8:0] \$1580 ;
-  wire [8:0] \$1585 ;
+  wire [8:0] \$1584 ;
+  wire [8:0] \$1589 ;
   wire \$159 ;
-  wire [8:0] \$1590 ;
+  wire [8:0] \$1594 ;
   wire \$16 ;
   wire \$160 ;
-  wire [8:0] \$1600 ;
   wire [8:0] \$1604 ;
-  wire [8:0] \$1609 ;
+  wire [8:0] \$1608 ;
   wire [15:0] \$161 ;
-  wire [8:0] \$1614 ;
-  wire [8:0] \$1619 ;
+  wire [8:0] \$1613 ;
+  wire [8:0] \$1618 ;
   wire [14:0] \$162 ;
-  wire [8:0] \$1626 ;
+  wire [8:0] \$1623 ;
   wire [14:0] \$163 ;
-  wire [8:0] \$1631 ;
-  wire [8:0] \$1636 ;
+  wire [8:0] \$1630 ;
+  wire [8:0] \$1635 ;
   wire [14:0] \$164 ;
-  wire [8:0] \$1641 ;
+  wire [8:0] \$1640 ;
+  wire [8:0] \$1645 ;
   wire [14:0] \$165 ;
-  wire [8:0] \$1651 ;
   wire [8:0] \$1655 ;
-  wire [8:0] \$1658 ;
+  wire [8:0] \$1659 ;
   wire [15:0] \$166 ;
-  wire [8:0] \$1663 ;
-  wire [8:0] \$1668 ;
+  wire [8:0] \$1662 ;
+  wire [8:0] \$1667 ;
   wire [14:0] \$167 ;
-  wire [8:0] \$1673 ;
-  wire [8:0] \$1679 ;
+  wire [8:0] \$1672 ;
+  wire [8:0] \$1677 ;
   wire [14:0] \$168 ;
-  wire [8:0] \$1684 ;
-  wire [8:0] \$1689 ;
+  wire [8:0] \$1683 ;
+  wire [8:0] \$1688 ;
   wire [14:0] \$169 ;
-  wire [8:0] \$1694 ;
+  wire [8:0] \$1693 ;
+  wire [8:0] \$1698 ;
   wire [31:0] \$17 ;
   wire [14:0] \$170 ;
-  wire [8:0] \$1704 ;
+  wire [8:0] \$1708 ;
   wire [15:0] \$171 ;
   wire [14:0] \$172 ;
   wire [14:0] \$173 ;
   wire [14:0] \$174 ;
-  wire [8:0] \$1741 ;
+  wire [8:0] \$1745 ;
   wire [14:0] \$175 ;
   wire [15:0] \$176 ;
   wire [14:0] \$177 ;
@@ -144,88 +145,88 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [14:0] \$179 ;
   wire \$18 ;
   wire [14:0] \$180 ;
-  wire [8:0] \$1801 ;
-  wire [8:0] \$1806 ;
+  wire [8:0] \$1805 ;
   wire \$181 ;
-  wire [8:0] \$1811 ;
-  wire [8:0] \$1816 ;
+  wire [8:0] \$1810 ;
+  wire [8:0] \$1815 ;
   wire \$182 ;
-  wire [8:0] \$1822 ;
-  wire [8:0] \$1827 ;
+  wire [8:0] \$1820 ;
+  wire [8:0] \$1826 ;
   wire \$183 ;
   wire [8:0] \$1831 ;
-  wire [8:0] \$1836 ;
+  wire [8:0] \$1835 ;
   wire \$184 ;
-  wire [8:0] \$1841 ;
-  wire [8:0] \$1846 ;
+  wire [8:0] \$1840 ;
+  wire [8:0] \$1845 ;
   wire \$185 ;
-  wire [8:0] \$1852 ;
-  wire [8:0] \$1857 ;
+  wire [8:0] \$1850 ;
+  wire [8:0] \$1856 ;
   wire \$186 ;
   wire [8:0] \$1861 ;
-  wire [8:0] \$1866 ;
+  wire [8:0] \$1865 ;
   wire \$187 ;
-  wire [8:0] \$1871 ;
-  wire [8:0] \$1876 ;
+  wire [8:0] \$1870 ;
+  wire [8:0] \$1875 ;
   wire \$188 ;
-  wire [8:0] \$1882 ;
-  wire [8:0] \$1887 ;
+  wire [8:0] \$1880 ;
+  wire [8:0] \$1886 ;
   wire \$189 ;
   wire [8:0] \$1891 ;
-  wire [8:0] \$1896 ;
+  wire [8:0] \$1895 ;
   wire \$19 ;
   wire \$190 ;
-  wire [8:0] \$1901 ;
-  wire [8:0] \$1906 ;
+  wire [8:0] \$1900 ;
+  wire [8:0] \$1905 ;
   wire \$191 ;
-  wire [8:0] \$1912 ;
-  wire [8:0] \$1917 ;
+  wire [8:0] \$1910 ;
+  wire [8:0] \$1916 ;
   wire \$192 ;
+  wire [8:0] \$1921 ;
   wire \$193 ;
   wire \$194 ;
   wire [1:0] \$195 ;
   wire [1:0] \$196 ;
-  wire [6:0] \$1963 ;
+  wire [6:0] \$1967 ;
   wire [1:0] \$197 ;
   wire [1:0] \$198 ;
-  wire [6:0] \$1984 ;
+  wire [6:0] \$1988 ;
   wire [6:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire [1:0] \$200 ;
-  wire [8:0] \$2009 ;
   wire [1:0] \$201 ;
-  wire [8:0] \$2014 ;
-  wire [8:0] \$2019 ;
+  wire [8:0] \$2013 ;
+  wire [8:0] \$2018 ;
   wire [1:0] \$202 ;
-  wire [8:0] \$2024 ;
+  wire [8:0] \$2023 ;
+  wire [8:0] \$2028 ;
   wire [1:0] \$203 ;
-  wire [8:0] \$2030 ;
-  wire [8:0] \$2038 ;
+  wire [8:0] \$2034 ;
   wire [1:0] \$204 ;
-  wire [8:0] \$2043 ;
-  wire [8:0] \$2048 ;
+  wire [8:0] \$2042 ;
+  wire [8:0] \$2047 ;
   wire [1:0] \$205 ;
-  wire [8:0] \$2053 ;
-  wire [8:0] \$2059 ;
+  wire [8:0] \$2052 ;
+  wire [8:0] \$2057 ;
   wire [1:0] \$206 ;
-  wire [8:0] \$2067 ;
+  wire [8:0] \$2063 ;
   wire [1:0] \$207 ;
-  wire [8:0] \$2072 ;
-  wire [8:0] \$2077 ;
+  wire [8:0] \$2071 ;
+  wire [8:0] \$2076 ;
   wire [71:0] \$208 ;
-  wire [8:0] \$2082 ;
-  wire [8:0] \$2088 ;
+  wire [8:0] \$2081 ;
+  wire [8:0] \$2086 ;
   wire \$209 ;
-  wire [8:0] \$2096 ;
+  wire [8:0] \$2092 ;
   wire [7:0] \$21 ;
   wire \$210 ;
-  wire [8:0] \$2101 ;
-  wire [8:0] \$2106 ;
+  wire [8:0] \$2100 ;
+  wire [8:0] \$2105 ;
   wire \$211 ;
-  wire [8:0] \$2111 ;
-  wire [8:0] \$2117 ;
+  wire [8:0] \$2110 ;
+  wire [8:0] \$2115 ;
   wire \$212 ;
+  wire [8:0] \$2121 ;
   wire \$213 ;
   wire \$214 ;
   wire \$215 ;
@@ -980,24 +981,24 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [3:0] \$890 ;
   wire \$891 ;
   wire [4:0] \$892 ;
-  wire [32:0] \$893 ;
-  wire [32:0] \$894 ;
-  wire [32:0] \$895 ;
-  wire \$896 ;
+  wire \$893 ;
+  wire \$894 ;
+  wire [2:0] \$895 ;
+  wire [32:0] \$896 ;
   wire [32:0] \$897 ;
-  reg \$898 ;
-  reg \$899 ;
+  wire [32:0] \$898 ;
+  wire \$899 ;
   wire [7:0] \$9 ;
   wire [14:0] \$90 ;
-  reg \$900 ;
+  wire [32:0] \$900 ;
   reg \$901 ;
-  reg [321:0] \$902 ;
-  reg [321:0] \$903 ;
-  reg [321:0] \$904 ;
+  reg \$902 ;
+  reg \$903 ;
+  reg \$904 ;
   reg [321:0] \$905 ;
-  reg [14:0] \$906 ;
-  reg [14:0] \$907 ;
-  reg [14:0] \$908 ;
+  reg [321:0] \$906 ;
+  reg [321:0] \$907 ;
+  reg [321:0] \$908 ;
   reg [14:0] \$909 ;
   wire [14:0] \$91 ;
   reg [14:0] \$910 ;
@@ -1030,39 +1031,39 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [14:0] \$935 ;
   reg [14:0] \$936 ;
   reg [14:0] \$937 ;
-  reg \$938 ;
-  reg \$939 ;
+  reg [14:0] \$938 ;
+  reg [14:0] \$939 ;
   wire [14:0] \$94 ;
-  reg \$940 ;
+  reg [14:0] \$940 ;
   reg \$941 ;
-  reg [66:0] \$942 ;
-  reg [66:0] \$943 ;
-  reg [66:0] \$944 ;
+  reg \$942 ;
+  reg \$943 ;
+  reg \$944 ;
   reg [66:0] \$945 ;
-  reg [14:0] \$946 ;
-  reg [14:0] \$947 ;
-  reg [14:0] \$948 ;
+  reg [66:0] \$946 ;
+  reg [66:0] \$947 ;
+  reg [66:0] \$948 ;
   reg [14:0] \$949 ;
   wire [14:0] \$95 ;
   reg [14:0] \$950 ;
   reg [14:0] \$951 ;
   reg [14:0] \$952 ;
   reg [14:0] \$953 ;
-  reg [13:0] \$954 ;
-  reg \$955 ;
-  reg [2:0] \$956 ;
-  reg [3:0] \$957 ;
+  reg [14:0] \$954 ;
+  reg [14:0] \$955 ;
+  reg [14:0] \$956 ;
+  reg [13:0] \$957 ;
   reg \$958 ;
-  reg \$959 ;
+  reg [2:0] \$959 ;
   wire [14:0] \$96 ;
-  reg [399:0] \$960 ;
+  reg [3:0] \$960 ;
   reg \$961 ;
-  reg [399:0] \$962 ;
-  reg \$963 ;
-  reg [399:0] \$964 ;
-  reg \$965 ;
-  reg [13:0] \$966 ;
-  reg \$967 ;
+  reg \$962 ;
+  reg [399:0] \$963 ;
+  reg \$964 ;
+  reg [399:0] \$965 ;
+  reg \$966 ;
+  reg [399:0] \$967 ;
   reg \$968 ;
   reg [13:0] \$969 ;
   wire [15:0] \$97 ;
@@ -1073,28 +1074,31 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg \$974 ;
   reg [13:0] \$975 ;
   reg \$976 ;
-  reg [79:0] \$977 ;
-  reg [79:0] \$978 ;
-  reg [79:0] \$979 ;
+  reg \$977 ;
+  reg [13:0] \$978 ;
+  reg \$979 ;
   wire [14:0] \$98 ;
   reg [79:0] \$980 ;
-  reg \$981 ;
-  reg [13:0] \$982 ;
+  reg [79:0] \$981 ;
+  reg [79:0] \$982 ;
   reg [79:0] \$983 ;
   reg \$984 ;
-  reg \$985 ;
-  reg [273:0] \$986 ;
-  reg [39:0] \$987 ;
+  reg [13:0] \$985 ;
+  reg [79:0] \$986 ;
+  reg \$987 ;
   reg \$988 ;
-  reg [2:0] \$989 ;
+  reg [273:0] \$989 ;
   wire [14:0] \$99 ;
-  reg [2:0] \$990 ;
-  reg [2:0] \$991 ;
-  reg \$992 ;
-  reg [31:0] \$993 ;
-  reg [31:0] \$994 ;
-  reg [31:0] \$995 ;
-  reg [31:0] \$996 ;
+  reg [39:0] \$990 ;
+  reg \$991 ;
+  reg [2:0] \$992 ;
+  reg [2:0] \$993 ;
+  reg [2:0] \$994 ;
+  reg \$995 ;
+  reg [2:0] \$996 ;
+  reg [31:0] \$997 ;
+  reg [31:0] \$998 ;
+  reg [31:0] \$999 ;
   reg [399:0] \$signal  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   reg [399:0] \$signal$166  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire [321:0] \$signal$166.beat ;
@@ -1338,6 +1342,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [2:0] answered = 3'h0;
   wire b_writes;
   wire [2:0] beat_conflicts;
+  reg [2:0] beat_conflicts_taken = 3'h0;
   wire beats_hashing;
   output busy;
   wire busy;
@@ -18560,6 +18565,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$signature__data$212  = _1_;
   assign \$signature__data$211  = _2_;
   assign \$signature__data  = _3_;
+  assign \$1  = ~ h_valid;
+  assign shift = \$1  | h_take;
+  assign \$2  = ~ host_cmd__valid;
   assign req__ready = shift & \$2 ;
   assign beats_hashing = | { h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
   assign \$4  = ! \$3 ;
@@ -18786,8 +18794,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$205  = pending[2] ? 2'h2 : \$204 ;
   assign \$206  = pending[1] ? 2'h1 : \$205 ;
   assign \$207  = pending[0] ? 2'h0 : \$206 ;
-  assign \$1237  = \$207  * 7'h48;
-  assign \$208  = h[287:0] >> \$1237 ;
+  assign \$1241  = \$207  * 7'h48;
+  assign \$208  = h[287:0] >> \$1241 ;
   assign \$209  = ! rest;
   assign \$210  = ! rest;
   assign \$211  = \$signal [0] | \$signal [1];
@@ -18999,38 +19007,38 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$398  = | { \$397 , \$396 , \$395 , \$394  };
   assign \$399  = 2'h3 - max_rrpv;
   assign \$400  = \$398  ? 3'h0 : \$399 ;
-  assign \$1451  = \$signal$166 [344:343] * 7'h48;
-  assign \$401  = \$signal$166 [294:7] >> \$1451 ;
+  assign \$1455  = \$signal$166 [344:343] * 7'h48;
+  assign \$401  = \$signal$166 [294:7] >> \$1455 ;
   assign \$402  = port0_word[18:3] == \$401 [31:16];
   assign \$403  = port0_word[0] & \$402 ;
-  assign \$1456  = \$signal$166 [344:343] * 7'h48;
-  assign \$404  = \$signal$166 [294:7] >> \$1456 ;
+  assign \$1460  = \$signal$166 [344:343] * 7'h48;
+  assign \$404  = \$signal$166 [294:7] >> \$1460 ;
   assign \$405  = port0_word[38:23] == \$404 [31:16];
   assign \$406  = port0_word[20] & \$405 ;
-  assign \$1461  = \$signal$166 [344:343] * 7'h48;
-  assign \$407  = \$signal$166 [294:7] >> \$1461 ;
+  assign \$1465  = \$signal$166 [344:343] * 7'h48;
+  assign \$407  = \$signal$166 [294:7] >> \$1465 ;
   assign \$408  = port0_word[58:43] == \$407 [31:16];
   assign \$409  = port0_word[40] & \$408 ;
-  assign \$1466  = \$signal$166 [344:343] * 7'h48;
-  assign \$410  = \$signal$166 [294:7] >> \$1466 ;
+  assign \$1470  = \$signal$166 [344:343] * 7'h48;
+  assign \$410  = \$signal$166 [294:7] >> \$1470 ;
   assign \$411  = port0_word[78:63] == \$410 [31:16];
   assign \$412  = port0_word[60] & \$411 ;
   assign \$413  = | { \$412 , \$409 , \$406 , \$403  };
   assign \$414  = ! victim;
-  assign \$1473  = \$signal$166 [344:343] * 7'h48;
-  assign \$415  = \$signal$166 [294:7] >> \$1473 ;
+  assign \$1477  = \$signal$166 [344:343] * 7'h48;
+  assign \$415  = \$signal$166 [294:7] >> \$1477 ;
   assign \$416  = port0_word[18:3] == \$415 [31:16];
   assign \$417  = port0_word[0] & \$416 ;
-  assign \$1478  = \$signal$166 [344:343] * 7'h48;
-  assign \$418  = \$signal$166 [294:7] >> \$1478 ;
+  assign \$1482  = \$signal$166 [344:343] * 7'h48;
+  assign \$418  = \$signal$166 [294:7] >> \$1482 ;
   assign \$419  = port0_word[38:23] == \$418 [31:16];
   assign \$420  = port0_word[20] & \$419 ;
-  assign \$1483  = \$signal$166 [344:343] * 7'h48;
-  assign \$421  = \$signal$166 [294:7] >> \$1483 ;
+  assign \$1487  = \$signal$166 [344:343] * 7'h48;
+  assign \$421  = \$signal$166 [294:7] >> \$1487 ;
   assign \$422  = port0_word[58:43] == \$421 [31:16];
   assign \$423  = port0_word[40] & \$422 ;
-  assign \$1488  = \$signal$166 [344:343] * 7'h48;
-  assign \$424  = \$signal$166 [294:7] >> \$1488 ;
+  assign \$1492  = \$signal$166 [344:343] * 7'h48;
+  assign \$424  = \$signal$166 [294:7] >> \$1492 ;
   assign \$425  = port0_word[78:63] == \$424 [31:16];
   assign \$426  = port0_word[60] & \$425 ;
   assign \$427  = \$426  ? 2'h3 : 2'h0;
@@ -19038,41 +19046,41 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$429  = \$420  ? 2'h1 : \$428 ;
   assign \$430  = \$417  ? 2'h0 : \$429 ;
   assign \$431  = ! \$430 ;
-  assign \$1498  = \$signal$166 [344:343] * 7'h48;
-  assign \$432  = \$signal$166 [294:7] >> \$1498 ;
-  assign \$433  = port0_word[2:1] + \$400 [1:0];
   assign \$1502  = \$signal$166 [344:343] * 7'h48;
-  assign \$434  = \$signal$166 [294:7] >> \$1502 ;
+  assign \$432  = \$signal$166 [294:7] >> \$1502 ;
+  assign \$433  = port0_word[2:1] + \$400 [1:0];
+  assign \$1506  = \$signal$166 [344:343] * 7'h48;
+  assign \$434  = \$signal$166 [294:7] >> \$1506 ;
   assign \$435  = port0_word[18:3] == \$434 [31:16];
   assign \$436  = port0_word[0] & \$435 ;
-  assign \$1507  = \$signal$166 [344:343] * 7'h48;
-  assign \$437  = \$signal$166 [294:7] >> \$1507 ;
+  assign \$1511  = \$signal$166 [344:343] * 7'h48;
+  assign \$437  = \$signal$166 [294:7] >> \$1511 ;
   assign \$438  = port0_word[38:23] == \$437 [31:16];
   assign \$439  = port0_word[20] & \$438 ;
-  assign \$1512  = \$signal$166 [344:343] * 7'h48;
-  assign \$440  = \$signal$166 [294:7] >> \$1512 ;
+  assign \$1516  = \$signal$166 [344:343] * 7'h48;
+  assign \$440  = \$signal$166 [294:7] >> \$1516 ;
   assign \$441  = port0_word[58:43] == \$440 [31:16];
   assign \$442  = port0_word[40] & \$441 ;
-  assign \$1517  = \$signal$166 [344:343] * 7'h48;
-  assign \$443  = \$signal$166 [294:7] >> \$1517 ;
+  assign \$1521  = \$signal$166 [344:343] * 7'h48;
+  assign \$443  = \$signal$166 [294:7] >> \$1521 ;
   assign \$444  = port0_word[78:63] == \$443 [31:16];
   assign \$445  = port0_word[60] & \$444 ;
   assign \$446  = | { \$445 , \$442 , \$439 , \$436  };
   assign \$447  = victim == 1'h1;
-  assign \$1524  = \$signal$166 [344:343] * 7'h48;
-  assign \$448  = \$signal$166 [294:7] >> \$1524 ;
+  assign \$1528  = \$signal$166 [344:343] * 7'h48;
+  assign \$448  = \$signal$166 [294:7] >> \$1528 ;
   assign \$449  = port0_word[18:3] == \$448 [31:16];
   assign \$450  = port0_word[0] & \$449 ;
-  assign \$1529  = \$signal$166 [344:343] * 7'h48;
-  assign \$451  = \$signal$166 [294:7] >> \$1529 ;
+  assign \$1533  = \$signal$166 [344:343] * 7'h48;
+  assign \$451  = \$signal$166 [294:7] >> \$1533 ;
   assign \$452  = port0_word[38:23] == \$451 [31:16];
   assign \$453  = port0_word[20] & \$452 ;
-  assign \$1534  = \$signal$166 [344:343] * 7'h48;
-  assign \$454  = \$signal$166 [294:7] >> \$1534 ;
+  assign \$1538  = \$signal$166 [344:343] * 7'h48;
+  assign \$454  = \$signal$166 [294:7] >> \$1538 ;
   assign \$455  = port0_word[58:43] == \$454 [31:16];
   assign \$456  = port0_word[40] & \$455 ;
-  assign \$1539  = \$signal$166 [344:343] * 7'h48;
-  assign \$457  = \$signal$166 [294:7] >> \$1539 ;
+  assign \$1543  = \$signal$166 [344:343] * 7'h48;
+  assign \$457  = \$signal$166 [294:7] >> \$1543 ;
   assign \$458  = port0_word[78:63] == \$457 [31:16];
   assign \$459  = port0_word[60] & \$458 ;
   assign \$460  = \$459  ? 2'h3 : 2'h0;
@@ -19080,41 +19088,41 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$462  = \$453  ? 2'h1 : \$461 ;
   assign \$463  = \$450  ? 2'h0 : \$462 ;
   assign \$464  = \$463  == 1'h1;
-  assign \$1549  = \$signal$166 [344:343] * 7'h48;
-  assign \$465  = \$signal$166 [294:7] >> \$1549 ;
-  assign \$466  = port0_word[22:21] + \$400 [1:0];
   assign \$1553  = \$signal$166 [344:343] * 7'h48;
-  assign \$467  = \$signal$166 [294:7] >> \$1553 ;
+  assign \$465  = \$signal$166 [294:7] >> \$1553 ;
+  assign \$466  = port0_word[22:21] + \$400 [1:0];
+  assign \$1557  = \$signal$166 [344:343] * 7'h48;
+  assign \$467  = \$signal$166 [294:7] >> \$1557 ;
   assign \$468  = port0_word[18:3] == \$467 [31:16];
   assign \$469  = port0_word[0] & \$468 ;
-  assign \$1558  = \$signal$166 [344:343] * 7'h48;
-  assign \$470  = \$signal$166 [294:7] >> \$1558 ;
+  assign \$1562  = \$signal$166 [344:343] * 7'h48;
+  assign \$470  = \$signal$166 [294:7] >> \$1562 ;
   assign \$471  = port0_word[38:23] == \$470 [31:16];
   assign \$472  = port0_word[20] & \$471 ;
-  assign \$1563  = \$signal$166 [344:343] * 7'h48;
-  assign \$473  = \$signal$166 [294:7] >> \$1563 ;
+  assign \$1567  = \$signal$166 [344:343] * 7'h48;
+  assign \$473  = \$signal$166 [294:7] >> \$1567 ;
   assign \$474  = port0_word[58:43] == \$473 [31:16];
   assign \$475  = port0_word[40] & \$474 ;
-  assign \$1568  = \$signal$166 [344:343] * 7'h48;
-  assign \$476  = \$signal$166 [294:7] >> \$1568 ;
+  assign \$1572  = \$signal$166 [344:343] * 7'h48;
+  assign \$476  = \$signal$166 [294:7] >> \$1572 ;
   assign \$477  = port0_word[78:63] == \$476 [31:16];
   assign \$478  = port0_word[60] & \$477 ;
   assign \$479  = | { \$478 , \$475 , \$472 , \$469  };
   assign \$480  = victim == 2'h2;
-  assign \$1575  = \$signal$166 [344:343] * 7'h48;
-  assign \$481  = \$signal$166 [294:7] >> \$1575 ;
+  assign \$1579  = \$signal$166 [344:343] * 7'h48;
+  assign \$481  = \$signal$166 [294:7] >> \$1579 ;
   assign \$482  = port0_word[18:3] == \$481 [31:16];
   assign \$483  = port0_word[0] & \$482 ;
-  assign \$1580  = \$signal$166 [344:343] * 7'h48;
-  assign \$484  = \$signal$166 [294:7] >> \$1580 ;
+  assign \$1584  = \$signal$166 [344:343] * 7'h48;
+  assign \$484  = \$signal$166 [294:7] >> \$1584 ;
   assign \$485  = port0_word[38:23] == \$484 [31:16];
   assign \$486  = port0_word[20] & \$485 ;
-  assign \$1585  = \$signal$166 [344:343] * 7'h48;
-  assign \$487  = \$signal$166 [294:7] >> \$1585 ;
+  assign \$1589  = \$signal$166 [344:343] * 7'h48;
+  assign \$487  = \$signal$166 [294:7] >> \$1589 ;
   assign \$488  = port0_word[58:43] == \$487 [31:16];
   assign \$489  = port0_word[40] & \$488 ;
-  assign \$1590  = \$signal$166 [344:343] * 7'h48;
-  assign \$490  = \$signal$166 [294:7] >> \$1590 ;
+  assign \$1594  = \$signal$166 [344:343] * 7'h48;
+  assign \$490  = \$signal$166 [294:7] >> \$1594 ;
   assign \$491  = port0_word[78:63] == \$490 [31:16];
   assign \$492  = port0_word[60] & \$491 ;
   assign \$493  = \$492  ? 2'h3 : 2'h0;
@@ -19122,41 +19130,41 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$495  = \$486  ? 2'h1 : \$494 ;
   assign \$496  = \$483  ? 2'h0 : \$495 ;
   assign \$497  = \$496  == 2'h2;
-  assign \$1600  = \$signal$166 [344:343] * 7'h48;
-  assign \$498  = \$signal$166 [294:7] >> \$1600 ;
-  assign \$499  = port0_word[42:41] + \$400 [1:0];
   assign \$1604  = \$signal$166 [344:343] * 7'h48;
-  assign \$500  = \$signal$166 [294:7] >> \$1604 ;
+  assign \$498  = \$signal$166 [294:7] >> \$1604 ;
+  assign \$499  = port0_word[42:41] + \$400 [1:0];
+  assign \$1608  = \$signal$166 [344:343] * 7'h48;
+  assign \$500  = \$signal$166 [294:7] >> \$1608 ;
   assign \$501  = port0_word[18:3] == \$500 [31:16];
   assign \$502  = port0_word[0] & \$501 ;
-  assign \$1609  = \$signal$166 [344:343] * 7'h48;
-  assign \$503  = \$signal$166 [294:7] >> \$1609 ;
+  assign \$1613  = \$signal$166 [344:343] * 7'h48;
+  assign \$503  = \$signal$166 [294:7] >> \$1613 ;
   assign \$504  = port0_word[38:23] == \$503 [31:16];
   assign \$505  = port0_word[20] & \$504 ;
-  assign \$1614  = \$signal$166 [344:343] * 7'h48;
-  assign \$506  = \$signal$166 [294:7] >> \$1614 ;
+  assign \$1618  = \$signal$166 [344:343] * 7'h48;
+  assign \$506  = \$signal$166 [294:7] >> \$1618 ;
   assign \$507  = port0_word[58:43] == \$506 [31:16];
   assign \$508  = port0_word[40] & \$507 ;
-  assign \$1619  = \$signal$166 [344:343] * 7'h48;
-  assign \$509  = \$signal$166 [294:7] >> \$1619 ;
+  assign \$1623  = \$signal$166 [344:343] * 7'h48;
+  assign \$509  = \$signal$166 [294:7] >> \$1623 ;
   assign \$510  = port0_word[78:63] == \$509 [31:16];
   assign \$511  = port0_word[60] & \$510 ;
   assign \$512  = | { \$511 , \$508 , \$505 , \$502  };
   assign \$513  = victim == 2'h3;
-  assign \$1626  = \$signal$166 [344:343] * 7'h48;
-  assign \$514  = \$signal$166 [294:7] >> \$1626 ;
+  assign \$1630  = \$signal$166 [344:343] * 7'h48;
+  assign \$514  = \$signal$166 [294:7] >> \$1630 ;
   assign \$515  = port0_word[18:3] == \$514 [31:16];
   assign \$516  = port0_word[0] & \$515 ;
-  assign \$1631  = \$signal$166 [344:343] * 7'h48;
-  assign \$517  = \$signal$166 [294:7] >> \$1631 ;
+  assign \$1635  = \$signal$166 [344:343] * 7'h48;
+  assign \$517  = \$signal$166 [294:7] >> \$1635 ;
   assign \$518  = port0_word[38:23] == \$517 [31:16];
   assign \$519  = port0_word[20] & \$518 ;
-  assign \$1636  = \$signal$166 [344:343] * 7'h48;
-  assign \$520  = \$signal$166 [294:7] >> \$1636 ;
+  assign \$1640  = \$signal$166 [344:343] * 7'h48;
+  assign \$520  = \$signal$166 [294:7] >> \$1640 ;
   assign \$521  = port0_word[58:43] == \$520 [31:16];
   assign \$522  = port0_word[40] & \$521 ;
-  assign \$1641  = \$signal$166 [344:343] * 7'h48;
-  assign \$523  = \$signal$166 [294:7] >> \$1641 ;
+  assign \$1645  = \$signal$166 [344:343] * 7'h48;
+  assign \$523  = \$signal$166 [294:7] >> \$1645 ;
   assign \$524  = port0_word[78:63] == \$523 [31:16];
   assign \$525  = port0_word[60] & \$524 ;
   assign \$526  = \$525  ? 2'h3 : 2'h0;
@@ -19164,42 +19172,42 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$528  = \$519  ? 2'h1 : \$527 ;
   assign \$529  = \$516  ? 2'h0 : \$528 ;
   assign \$530  = \$529  == 2'h3;
-  assign \$1651  = \$signal$166 [344:343] * 7'h48;
-  assign \$531  = \$signal$166 [294:7] >> \$1651 ;
-  assign \$532  = port0_word[62:61] + \$400 [1:0];
   assign \$1655  = \$signal$166 [344:343] * 7'h48;
-  assign \$533  = \$signal$166 [294:7] >> \$1655 ;
-  assign \$1658  = \$signal$166 [344:343] * 7'h48;
-  assign \$534  = \$signal$166 [294:7] >> \$1658 ;
+  assign \$531  = \$signal$166 [294:7] >> \$1655 ;
+  assign \$532  = port0_word[62:61] + \$400 [1:0];
+  assign \$1659  = \$signal$166 [344:343] * 7'h48;
+  assign \$533  = \$signal$166 [294:7] >> \$1659 ;
+  assign \$1662  = \$signal$166 [344:343] * 7'h48;
+  assign \$534  = \$signal$166 [294:7] >> \$1662 ;
   assign \$535  = port0_word[18:3] == \$534 [31:16];
   assign \$536  = port0_word[0] & \$535 ;
-  assign \$1663  = \$signal$166 [344:343] * 7'h48;
-  assign \$537  = \$signal$166 [294:7] >> \$1663 ;
+  assign \$1667  = \$signal$166 [344:343] * 7'h48;
+  assign \$537  = \$signal$166 [294:7] >> \$1667 ;
   assign \$538  = port0_word[38:23] == \$537 [31:16];
   assign \$539  = port0_word[20] & \$538 ;
-  assign \$1668  = \$signal$166 [344:343] * 7'h48;
-  assign \$540  = \$signal$166 [294:7] >> \$1668 ;
+  assign \$1672  = \$signal$166 [344:343] * 7'h48;
+  assign \$540  = \$signal$166 [294:7] >> \$1672 ;
   assign \$541  = port0_word[58:43] == \$540 [31:16];
   assign \$542  = port0_word[40] & \$541 ;
-  assign \$1673  = \$signal$166 [344:343] * 7'h48;
-  assign \$543  = \$signal$166 [294:7] >> \$1673 ;
+  assign \$1677  = \$signal$166 [344:343] * 7'h48;
+  assign \$543  = \$signal$166 [294:7] >> \$1677 ;
   assign \$544  = port0_word[78:63] == \$543 [31:16];
   assign \$545  = port0_word[60] & \$544 ;
   assign \$546  = | { \$545 , \$542 , \$539 , \$536  };
-  assign \$1679  = \$signal$166 [344:343] * 7'h48;
-  assign \$547  = \$signal$166 [294:7] >> \$1679 ;
+  assign \$1683  = \$signal$166 [344:343] * 7'h48;
+  assign \$547  = \$signal$166 [294:7] >> \$1683 ;
   assign \$548  = port0_word[18:3] == \$547 [31:16];
   assign \$549  = port0_word[0] & \$548 ;
-  assign \$1684  = \$signal$166 [344:343] * 7'h48;
-  assign \$550  = \$signal$166 [294:7] >> \$1684 ;
+  assign \$1688  = \$signal$166 [344:343] * 7'h48;
+  assign \$550  = \$signal$166 [294:7] >> \$1688 ;
   assign \$551  = port0_word[38:23] == \$550 [31:16];
   assign \$552  = port0_word[20] & \$551 ;
-  assign \$1689  = \$signal$166 [344:343] * 7'h48;
-  assign \$553  = \$signal$166 [294:7] >> \$1689 ;
+  assign \$1693  = \$signal$166 [344:343] * 7'h48;
+  assign \$553  = \$signal$166 [294:7] >> \$1693 ;
   assign \$554  = port0_word[58:43] == \$553 [31:16];
   assign \$555  = port0_word[40] & \$554 ;
-  assign \$1694  = \$signal$166 [344:343] * 7'h48;
-  assign \$556  = \$signal$166 [294:7] >> \$1694 ;
+  assign \$1698  = \$signal$166 [344:343] * 7'h48;
+  assign \$556  = \$signal$166 [294:7] >> \$1698 ;
   assign \$557  = port0_word[78:63] == \$556 [31:16];
   assign \$558  = port0_word[60] & \$557 ;
   assign \$559  = \$558  ? 2'h3 : 2'h0;
@@ -19207,8 +19215,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$561  = \$552  ? 2'h1 : \$560 ;
   assign \$562  = \$549  ? 2'h0 : \$561 ;
   assign \$563  = \$546  ? \$562  : victim;
-  assign \$1704  = \$signal$166 [344:343] * 7'h48;
-  assign \$564  = \$signal$166 [294:7] >> \$1704 ;
+  assign \$1708  = \$signal$166 [344:343] * 7'h48;
+  assign \$564  = \$signal$166 [294:7] >> \$1708 ;
   assign learn_slot = \$533 [1] ? 16'h0000 : { \$564 [15:2], \$563  };
   assign \$565  = \$signal$166 [347:345] == 2'h3;
   assign \$566  = port0_word[18:3] == \$signal$166 [379:364];
@@ -19243,8 +19251,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$594  = \$593  & \$signal$166 [1];
   assign \$595  = | \$signal$166 [5:2];
   assign \$596  = \$594  & \$595 ;
-  assign \$1741  = \$signal$166 [344:343] * 7'h48;
-  assign \$597  = \$signal$166 [294:7] >> \$1741 ;
+  assign \$1745  = \$signal$166 [344:343] * 7'h48;
+  assign \$597  = \$signal$166 [294:7] >> \$1745 ;
   assign \$598  = ~ \$597 [1];
   assign \$599  = \$596  & \$598 ;
   assign \$600  = \$signal$186  & \$signal$166 [0];
@@ -19301,101 +19309,101 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$650  = ~ \$signal$166 [0];
   assign \$651  = \$649  & \$650 ;
   assign \$652  = ~ \$signal$166 [7];
-  assign \$1801  = \$signal$166 [344:343] * 7'h48;
-  assign \$653  = \$signal$166 [294:7] >> \$1801 ;
+  assign \$1805  = \$signal$166 [344:343] * 7'h48;
+  assign \$653  = \$signal$166 [294:7] >> \$1805 ;
   assign \$654  = port0_word[18:3] == \$653 [31:16];
   assign \$655  = port0_word[0] & \$654 ;
-  assign \$1806  = \$signal$166 [344:343] * 7'h48;
-  assign \$656  = \$signal$166 [294:7] >> \$1806 ;
+  assign \$1810  = \$signal$166 [344:343] * 7'h48;
+  assign \$656  = \$signal$166 [294:7] >> \$1810 ;
   assign \$657  = port0_word[38:23] == \$656 [31:16];
   assign \$658  = port0_word[20] & \$657 ;
-  assign \$1811  = \$signal$166 [344:343] * 7'h48;
-  assign \$659  = \$signal$166 [294:7] >> \$1811 ;
+  assign \$1815  = \$signal$166 [344:343] * 7'h48;
+  assign \$659  = \$signal$166 [294:7] >> \$1815 ;
   assign \$660  = port0_word[58:43] == \$659 [31:16];
   assign \$661  = port0_word[40] & \$660 ;
-  assign \$1816  = \$signal$166 [344:343] * 7'h48;
-  assign \$662  = \$signal$166 [294:7] >> \$1816 ;
+  assign \$1820  = \$signal$166 [344:343] * 7'h48;
+  assign \$662  = \$signal$166 [294:7] >> \$1820 ;
   assign \$663  = port0_word[78:63] == \$662 [31:16];
   assign \$664  = port0_word[60] & \$663 ;
   assign \$665  = | { \$664 , \$661 , \$658 , \$655  };
-  assign \$1822  = \$signal$166 [344:343] * 7'h48;
-  assign \$666  = \$signal$166 [294:7] >> \$1822 ;
+  assign \$1826  = \$signal$166 [344:343] * 7'h48;
+  assign \$666  = \$signal$166 [294:7] >> \$1826 ;
   assign \$667  = ~ \$666 [1];
   assign \$668  = \$665  & \$667 ;
-  assign \$1827  = \$signal$166 [344:343] * 7'h48;
-  assign \$669  = \$signal$166 [294:7] >> \$1827 ;
-  assign \$670  = ~ \$signal$166 [79];
   assign \$1831  = \$signal$166 [344:343] * 7'h48;
-  assign \$671  = \$signal$166 [294:7] >> \$1831 ;
+  assign \$669  = \$signal$166 [294:7] >> \$1831 ;
+  assign \$670  = ~ \$signal$166 [79];
+  assign \$1835  = \$signal$166 [344:343] * 7'h48;
+  assign \$671  = \$signal$166 [294:7] >> \$1835 ;
   assign \$672  = port0_word[18:3] == \$671 [31:16];
   assign \$673  = port0_word[0] & \$672 ;
-  assign \$1836  = \$signal$166 [344:343] * 7'h48;
-  assign \$674  = \$signal$166 [294:7] >> \$1836 ;
+  assign \$1840  = \$signal$166 [344:343] * 7'h48;
+  assign \$674  = \$signal$166 [294:7] >> \$1840 ;
   assign \$675  = port0_word[38:23] == \$674 [31:16];
   assign \$676  = port0_word[20] & \$675 ;
-  assign \$1841  = \$signal$166 [344:343] * 7'h48;
-  assign \$677  = \$signal$166 [294:7] >> \$1841 ;
+  assign \$1845  = \$signal$166 [344:343] * 7'h48;
+  assign \$677  = \$signal$166 [294:7] >> \$1845 ;
   assign \$678  = port0_word[58:43] == \$677 [31:16];
   assign \$679  = port0_word[40] & \$678 ;
-  assign \$1846  = \$signal$166 [344:343] * 7'h48;
-  assign \$680  = \$signal$166 [294:7] >> \$1846 ;
+  assign \$1850  = \$signal$166 [344:343] * 7'h48;
+  assign \$680  = \$signal$166 [294:7] >> \$1850 ;
   assign \$681  = port0_word[78:63] == \$680 [31:16];
   assign \$682  = port0_word[60] & \$681 ;
   assign \$683  = | { \$682 , \$679 , \$676 , \$673  };
-  assign \$1852  = \$signal$166 [344:343] * 7'h48;
-  assign \$684  = \$signal$166 [294:7] >> \$1852 ;
+  assign \$1856  = \$signal$166 [344:343] * 7'h48;
+  assign \$684  = \$signal$166 [294:7] >> \$1856 ;
   assign \$685  = ~ \$684 [1];
   assign \$686  = \$683  & \$685 ;
-  assign \$1857  = \$signal$166 [344:343] * 7'h48;
-  assign \$687  = \$signal$166 [294:7] >> \$1857 ;
-  assign \$688  = ~ \$signal$166 [151];
   assign \$1861  = \$signal$166 [344:343] * 7'h48;
-  assign \$689  = \$signal$166 [294:7] >> \$1861 ;
+  assign \$687  = \$signal$166 [294:7] >> \$1861 ;
+  assign \$688  = ~ \$signal$166 [151];
+  assign \$1865  = \$signal$166 [344:343] * 7'h48;
+  assign \$689  = \$signal$166 [294:7] >> \$1865 ;
   assign \$690  = port0_word[18:3] == \$689 [31:16];
   assign \$691  = port0_word[0] & \$690 ;
-  assign \$1866  = \$signal$166 [344:343] * 7'h48;
-  assign \$692  = \$signal$166 [294:7] >> \$1866 ;
+  assign \$1870  = \$signal$166 [344:343] * 7'h48;
+  assign \$692  = \$signal$166 [294:7] >> \$1870 ;
   assign \$693  = port0_word[38:23] == \$692 [31:16];
   assign \$694  = port0_word[20] & \$693 ;
-  assign \$1871  = \$signal$166 [344:343] * 7'h48;
-  assign \$695  = \$signal$166 [294:7] >> \$1871 ;
+  assign \$1875  = \$signal$166 [344:343] * 7'h48;
+  assign \$695  = \$signal$166 [294:7] >> \$1875 ;
   assign \$696  = port0_word[58:43] == \$695 [31:16];
   assign \$697  = port0_word[40] & \$696 ;
-  assign \$1876  = \$signal$166 [344:343] * 7'h48;
-  assign \$698  = \$signal$166 [294:7] >> \$1876 ;
+  assign \$1880  = \$signal$166 [344:343] * 7'h48;
+  assign \$698  = \$signal$166 [294:7] >> \$1880 ;
   assign \$699  = port0_word[78:63] == \$698 [31:16];
   assign \$700  = port0_word[60] & \$699 ;
   assign \$701  = | { \$700 , \$697 , \$694 , \$691  };
-  assign \$1882  = \$signal$166 [344:343] * 7'h48;
-  assign \$702  = \$signal$166 [294:7] >> \$1882 ;
+  assign \$1886  = \$signal$166 [344:343] * 7'h48;
+  assign \$702  = \$signal$166 [294:7] >> \$1886 ;
   assign \$703  = ~ \$702 [1];
   assign \$704  = \$701  & \$703 ;
-  assign \$1887  = \$signal$166 [344:343] * 7'h48;
-  assign \$705  = \$signal$166 [294:7] >> \$1887 ;
-  assign \$706  = ~ \$signal$166 [223];
   assign \$1891  = \$signal$166 [344:343] * 7'h48;
-  assign \$707  = \$signal$166 [294:7] >> \$1891 ;
+  assign \$705  = \$signal$166 [294:7] >> \$1891 ;
+  assign \$706  = ~ \$signal$166 [223];
+  assign \$1895  = \$signal$166 [344:343] * 7'h48;
+  assign \$707  = \$signal$166 [294:7] >> \$1895 ;
   assign \$708  = port0_word[18:3] == \$707 [31:16];
   assign \$709  = port0_word[0] & \$708 ;
-  assign \$1896  = \$signal$166 [344:343] * 7'h48;
-  assign \$710  = \$signal$166 [294:7] >> \$1896 ;
+  assign \$1900  = \$signal$166 [344:343] * 7'h48;
+  assign \$710  = \$signal$166 [294:7] >> \$1900 ;
   assign \$711  = port0_word[38:23] == \$710 [31:16];
   assign \$712  = port0_word[20] & \$711 ;
-  assign \$1901  = \$signal$166 [344:343] * 7'h48;
-  assign \$713  = \$signal$166 [294:7] >> \$1901 ;
+  assign \$1905  = \$signal$166 [344:343] * 7'h48;
+  assign \$713  = \$signal$166 [294:7] >> \$1905 ;
   assign \$714  = port0_word[58:43] == \$713 [31:16];
   assign \$715  = port0_word[40] & \$714 ;
-  assign \$1906  = \$signal$166 [344:343] * 7'h48;
-  assign \$716  = \$signal$166 [294:7] >> \$1906 ;
+  assign \$1910  = \$signal$166 [344:343] * 7'h48;
+  assign \$716  = \$signal$166 [294:7] >> \$1910 ;
   assign \$717  = port0_word[78:63] == \$716 [31:16];
   assign \$718  = port0_word[60] & \$717 ;
   assign \$719  = | { \$718 , \$715 , \$712 , \$709  };
-  assign \$1912  = \$signal$166 [344:343] * 7'h48;
-  assign \$720  = \$signal$166 [294:7] >> \$1912 ;
+  assign \$1916  = \$signal$166 [344:343] * 7'h48;
+  assign \$720  = \$signal$166 [294:7] >> \$1916 ;
   assign \$721  = ~ \$720 [1];
   assign \$722  = \$719  & \$721 ;
-  assign \$1917  = \$signal$166 [344:343] * 7'h48;
-  assign \$723  = \$signal$166 [294:7] >> \$1917 ;
+  assign \$1921  = \$signal$166 [344:343] * 7'h48;
+  assign \$723  = \$signal$166 [294:7] >> \$1921 ;
   assign \$724  = advance & \$signal$186 ;
   assign \$725  = \$724  & \$signal$166 [0];
   assign \$726  = \$725  & \$signal$166 [399];
@@ -19439,8 +19447,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$764  = ~ \$763 ;
   assign \$765  = \$754  & \$764 ;
   assign \$766  = \$753  | \$765 ;
-  assign \$1963  = host_way * 5'h14;
-  assign \$767  = host_word >> \$1963 ;
+  assign \$1967  = host_way * 5'h14;
+  assign \$767  = host_word >> \$1967 ;
   assign \$768  = \$766  ? 19'h00000 : \$767 [18:0];
   assign \$769  = \$signal$166 [347:345] == 2'h2;
   assign \$770  = \$signal$166 [347:345] == 3'h4;
@@ -19459,8 +19467,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$783  = \$772  & \$782 ;
   assign \$784  = \$771  | \$783 ;
   assign \$785  = ~ \$784 ;
-  assign \$1984  = host_way * 5'h14;
-  assign \$786  = host_word >> \$1984 ;
+  assign \$1988  = host_way * 5'h14;
+  assign \$786  = host_word >> \$1988 ;
   assign \$787  = \$785  & \$786 [19];
   assign \$788  = \$signal$166 [347:345] == 2'h3;
   assign \$789  = port0_word[18:3] == \$signal$166 [379:364];
@@ -19483,97 +19491,97 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$806  = \$804  + \$805 ;
   assign \$807  = \$signal$166 [5] & \$signal$166 [223];
   assign \$808  = \$806  + \$807 ;
-  assign \$2009  = \$signal$166 [344:343] * 7'h48;
-  assign \$809  = \$signal$166 [294:7] >> \$2009 ;
+  assign \$2013  = \$signal$166 [344:343] * 7'h48;
+  assign \$809  = \$signal$166 [294:7] >> \$2013 ;
   assign \$810  = port0_word[18:3] == \$809 [31:16];
   assign \$811  = port0_word[0] & \$810 ;
-  assign \$2014  = \$signal$166 [344:343] * 7'h48;
-  assign \$812  = \$signal$166 [294:7] >> \$2014 ;
+  assign \$2018  = \$signal$166 [344:343] * 7'h48;
+  assign \$812  = \$signal$166 [294:7] >> \$2018 ;
   assign \$813  = port0_word[38:23] == \$812 [31:16];
   assign \$814  = port0_word[20] & \$813 ;
-  assign \$2019  = \$signal$166 [344:343] * 7'h48;
-  assign \$815  = \$signal$166 [294:7] >> \$2019 ;
+  assign \$2023  = \$signal$166 [344:343] * 7'h48;
+  assign \$815  = \$signal$166 [294:7] >> \$2023 ;
   assign \$816  = port0_word[58:43] == \$815 [31:16];
   assign \$817  = port0_word[40] & \$816 ;
-  assign \$2024  = \$signal$166 [344:343] * 7'h48;
-  assign \$818  = \$signal$166 [294:7] >> \$2024 ;
+  assign \$2028  = \$signal$166 [344:343] * 7'h48;
+  assign \$818  = \$signal$166 [294:7] >> \$2028 ;
   assign \$819  = port0_word[78:63] == \$818 [31:16];
   assign \$820  = port0_word[60] & \$819 ;
   assign \$821  = | { \$820 , \$817 , \$814 , \$811  };
-  assign \$2030  = \$signal$166 [344:343] * 7'h48;
-  assign \$822  = \$signal$166 [294:7] >> \$2030 ;
+  assign \$2034  = \$signal$166 [344:343] * 7'h48;
+  assign \$822  = \$signal$166 [294:7] >> \$2034 ;
   assign \$823  = ~ \$822 [1];
   assign \$824  = \$821  & \$823 ;
   assign \$825  = \$signal$166 [1] ? \$824  : lane0_hit;
   assign \$826  = \$signal$166 [2] & \$825 ;
   assign \$827  = 1'h0 + \$826 ;
-  assign \$2038  = \$signal$166 [344:343] * 7'h48;
-  assign \$828  = \$signal$166 [294:7] >> \$2038 ;
+  assign \$2042  = \$signal$166 [344:343] * 7'h48;
+  assign \$828  = \$signal$166 [294:7] >> \$2042 ;
   assign \$829  = port0_word[18:3] == \$828 [31:16];
   assign \$830  = port0_word[0] & \$829 ;
-  assign \$2043  = \$signal$166 [344:343] * 7'h48;
-  assign \$831  = \$signal$166 [294:7] >> \$2043 ;
+  assign \$2047  = \$signal$166 [344:343] * 7'h48;
+  assign \$831  = \$signal$166 [294:7] >> \$2047 ;
   assign \$832  = port0_word[38:23] == \$831 [31:16];
   assign \$833  = port0_word[20] & \$832 ;
-  assign \$2048  = \$signal$166 [344:343] * 7'h48;
-  assign \$834  = \$signal$166 [294:7] >> \$2048 ;
+  assign \$2052  = \$signal$166 [344:343] * 7'h48;
+  assign \$834  = \$signal$166 [294:7] >> \$2052 ;
   assign \$835  = port0_word[58:43] == \$834 [31:16];
   assign \$836  = port0_word[40] & \$835 ;
-  assign \$2053  = \$signal$166 [344:343] * 7'h48;
-  assign \$837  = \$signal$166 [294:7] >> \$2053 ;
+  assign \$2057  = \$signal$166 [344:343] * 7'h48;
+  assign \$837  = \$signal$166 [294:7] >> \$2057 ;
   assign \$838  = port0_word[78:63] == \$837 [31:16];
   assign \$839  = port0_word[60] & \$838 ;
   assign \$840  = | { \$839 , \$836 , \$833 , \$830  };
-  assign \$2059  = \$signal$166 [344:343] * 7'h48;
-  assign \$841  = \$signal$166 [294:7] >> \$2059 ;
+  assign \$2063  = \$signal$166 [344:343] * 7'h48;
+  assign \$841  = \$signal$166 [294:7] >> \$2063 ;
   assign \$842  = ~ \$841 [1];
   assign \$843  = \$840  & \$842 ;
   assign \$844  = \$signal$166 [1] ? \$843  : lane1_hit;
   assign \$845  = \$signal$166 [3] & \$844 ;
   assign \$846  = \$827  + \$845 ;
-  assign \$2067  = \$signal$166 [344:343] * 7'h48;
-  assign \$847  = \$signal$166 [294:7] >> \$2067 ;
+  assign \$2071  = \$signal$166 [344:343] * 7'h48;
+  assign \$847  = \$signal$166 [294:7] >> \$2071 ;
   assign \$848  = port0_word[18:3] == \$847 [31:16];
   assign \$849  = port0_word[0] & \$848 ;
-  assign \$2072  = \$signal$166 [344:343] * 7'h48;
-  assign \$850  = \$signal$166 [294:7] >> \$2072 ;
+  assign \$2076  = \$signal$166 [344:343] * 7'h48;
+  assign \$850  = \$signal$166 [294:7] >> \$2076 ;
   assign \$851  = port0_word[38:23] == \$850 [31:16];
   assign \$852  = port0_word[20] & \$851 ;
-  assign \$2077  = \$signal$166 [344:343] * 7'h48;
-  assign \$853  = \$signal$166 [294:7] >> \$2077 ;
+  assign \$2081  = \$signal$166 [344:343] * 7'h48;
+  assign \$853  = \$signal$166 [294:7] >> \$2081 ;
   assign \$854  = port0_word[58:43] == \$853 [31:16];
   assign \$855  = port0_word[40] & \$854 ;
-  assign \$2082  = \$signal$166 [344:343] * 7'h48;
-  assign \$856  = \$signal$166 [294:7] >> \$2082 ;
+  assign \$2086  = \$signal$166 [344:343] * 7'h48;
+  assign \$856  = \$signal$166 [294:7] >> \$2086 ;
   assign \$857  = port0_word[78:63] == \$856 [31:16];
   assign \$858  = port0_word[60] & \$857 ;
   assign \$859  = | { \$858 , \$855 , \$852 , \$849  };
-  assign \$2088  = \$signal$166 [344:343] * 7'h48;
-  assign \$860  = \$signal$166 [294:7] >> \$2088 ;
+  assign \$2092  = \$signal$166 [344:343] * 7'h48;
+  assign \$860  = \$signal$166 [294:7] >> \$2092 ;
   assign \$861  = ~ \$860 [1];
   assign \$862  = \$859  & \$861 ;
   assign \$863  = \$signal$166 [1] ? \$862  : lane2_hit;
   assign \$864  = \$signal$166 [4] & \$863 ;
   assign \$865  = \$846  + \$864 ;
-  assign \$2096  = \$signal$166 [344:343] * 7'h48;
-  assign \$866  = \$signal$166 [294:7] >> \$2096 ;
+  assign \$2100  = \$signal$166 [344:343] * 7'h48;
+  assign \$866  = \$signal$166 [294:7] >> \$2100 ;
   assign \$867  = port0_word[18:3] == \$866 [31:16];
   assign \$868  = port0_word[0] & \$867 ;
-  assign \$2101  = \$signal$166 [344:343] * 7'h48;
-  assign \$869  = \$signal$166 [294:7] >> \$2101 ;
+  assign \$2105  = \$signal$166 [344:343] * 7'h48;
+  assign \$869  = \$signal$166 [294:7] >> \$2105 ;
   assign \$870  = port0_word[38:23] == \$869 [31:16];
   assign \$871  = port0_word[20] & \$870 ;
-  assign \$2106  = \$signal$166 [344:343] * 7'h48;
-  assign \$872  = \$signal$166 [294:7] >> \$2106 ;
+  assign \$2110  = \$signal$166 [344:343] * 7'h48;
+  assign \$872  = \$signal$166 [294:7] >> \$2110 ;
   assign \$873  = port0_word[58:43] == \$872 [31:16];
   assign \$874  = port0_word[40] & \$873 ;
-  assign \$2111  = \$signal$166 [344:343] * 7'h48;
-  assign \$875  = \$signal$166 [294:7] >> \$2111 ;
+  assign \$2115  = \$signal$166 [344:343] * 7'h48;
+  assign \$875  = \$signal$166 [294:7] >> \$2115 ;
   assign \$876  = port0_word[78:63] == \$875 [31:16];
   assign \$877  = port0_word[60] & \$876 ;
   assign \$878  = | { \$877 , \$874 , \$871 , \$868  };
-  assign \$2117  = \$signal$166 [344:343] * 7'h48;
-  assign \$879  = \$signal$166 [294:7] >> \$2117 ;
+  assign \$2121  = \$signal$166 [344:343] * 7'h48;
+  assign \$879  = \$signal$166 [294:7] >> \$2121 ;
   assign \$880  = ~ \$879 [1];
   assign \$881  = \$878  & \$880 ;
   assign \$882  = \$signal$166 [1] ? \$881  : lane3_hit;
@@ -19587,212 +19595,214 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$890  = \$888  + \$889 ;
   assign \$891  = \$signal$166 [5] & \$signal$166 [224];
   assign \$892  = \$890  + \$891 ;
-  assign \$893  = lookups + answered;
-  assign \$894  = hits + \hits$215 ;
-  assign \$895  = errors + \errors$216 ;
-  assign \$896  = | \errors$216 ;
-  assign \$897  = conflicts + \$146 [2:0];
+  assign \$893  = ~ counters_clear;
+  assign \$894  = h_take & \$893 ;
+  assign \$895  = \$894  ? \$146 [2:0] : 3'h0;
+  assign \$896  = lookups + answered;
+  assign \$897  = hits + \hits$215 ;
+  assign \$898  = errors + \errors$216 ;
+  assign \$899  = | \errors$216 ;
+  assign \$900  = conflicts + beat_conflicts_taken;
   always @(posedge clk)
-    hash_valid_s1 <= \$898 ;
+    hash_valid_s1 <= \$901 ;
   always @(posedge clk)
-    hash_valid_s2 <= \$899 ;
+    hash_valid_s2 <= \$902 ;
   always @(posedge clk)
-    hash_valid_s3 <= \$900 ;
+    hash_valid_s3 <= \$903 ;
   always @(posedge clk)
-    h_valid <= \$901 ;
+    h_valid <= \$904 ;
   always @(posedge clk)
-    hash_beat_s1 <= \$902 ;
+    hash_beat_s1 <= \$905 ;
   always @(posedge clk)
-    hash_beat_s2 <= \$903 ;
+    hash_beat_s2 <= \$906 ;
   always @(posedge clk)
-    hash_beat_s3 <= \$904 ;
+    hash_beat_s3 <= \$907 ;
   always @(posedge clk)
-    hash_beat_s4 <= \$905 ;
+    hash_beat_s4 <= \$908 ;
   always @(posedge clk)
-    lane0_hash_s1_left <= \$906 ;
+    lane0_hash_s1_left <= \$909 ;
   always @(posedge clk)
-    lane0_hash_s1_right <= \$907 ;
+    lane0_hash_s1_right <= \$910 ;
   always @(posedge clk)
-    lane0_hash_s2_left <= \$908 ;
+    lane0_hash_s2_left <= \$911 ;
   always @(posedge clk)
-    lane0_hash_s2_right <= \$909 ;
+    lane0_hash_s2_right <= \$912 ;
   always @(posedge clk)
-    lane0_hash_s3_left <= \$910 ;
+    lane0_hash_s3_left <= \$913 ;
   always @(posedge clk)
-    lane0_hash_s3_right <= \$911 ;
+    lane0_hash_s3_right <= \$914 ;
   always @(posedge clk)
-    lane0_hash_s4_left <= \$912 ;
+    lane0_hash_s4_left <= \$915 ;
   always @(posedge clk)
-    lane0_hash_s4_right <= \$913 ;
+    lane0_hash_s4_right <= \$916 ;
   always @(posedge clk)
-    lane1_hash_s1_left <= \$914 ;
+    lane1_hash_s1_left <= \$917 ;
   always @(posedge clk)
-    lane1_hash_s1_right <= \$915 ;
+    lane1_hash_s1_right <= \$918 ;
   always @(posedge clk)
-    lane1_hash_s2_left <= \$916 ;
+    lane1_hash_s2_left <= \$919 ;
   always @(posedge clk)
-    lane1_hash_s2_right <= \$917 ;
+    lane1_hash_s2_right <= \$920 ;
   always @(posedge clk)
-    lane1_hash_s3_left <= \$918 ;
+    lane1_hash_s3_left <= \$921 ;
   always @(posedge clk)
-    lane1_hash_s3_right <= \$919 ;
+    lane1_hash_s3_right <= \$922 ;
   always @(posedge clk)
-    lane1_hash_s4_left <= \$920 ;
+    lane1_hash_s4_left <= \$923 ;
   always @(posedge clk)
-    lane1_hash_s4_right <= \$921 ;
+    lane1_hash_s4_right <= \$924 ;
   always @(posedge clk)
-    lane2_hash_s1_left <= \$922 ;
+    lane2_hash_s1_left <= \$925 ;
   always @(posedge clk)
-    lane2_hash_s1_right <= \$923 ;
+    lane2_hash_s1_right <= \$926 ;
   always @(posedge clk)
-    lane2_hash_s2_left <= \$924 ;
+    lane2_hash_s2_left <= \$927 ;
   always @(posedge clk)
-    lane2_hash_s2_right <= \$925 ;
+    lane2_hash_s2_right <= \$928 ;
   always @(posedge clk)
-    lane2_hash_s3_left <= \$926 ;
+    lane2_hash_s3_left <= \$929 ;
   always @(posedge clk)
-    lane2_hash_s3_right <= \$927 ;
+    lane2_hash_s3_right <= \$930 ;
   always @(posedge clk)
-    lane2_hash_s4_left <= \$928 ;
+    lane2_hash_s4_left <= \$931 ;
   always @(posedge clk)
-    lane2_hash_s4_right <= \$929 ;
+    lane2_hash_s4_right <= \$932 ;
   always @(posedge clk)
-    lane3_hash_s1_left <= \$930 ;
+    lane3_hash_s1_left <= \$933 ;
   always @(posedge clk)
-    lane3_hash_s1_right <= \$931 ;
+    lane3_hash_s1_right <= \$934 ;
   always @(posedge clk)
-    lane3_hash_s2_left <= \$932 ;
+    lane3_hash_s2_left <= \$935 ;
   always @(posedge clk)
-    lane3_hash_s2_right <= \$933 ;
+    lane3_hash_s2_right <= \$936 ;
   always @(posedge clk)
-    lane3_hash_s3_left <= \$934 ;
+    lane3_hash_s3_left <= \$937 ;
   always @(posedge clk)
-    lane3_hash_s3_right <= \$935 ;
+    lane3_hash_s3_right <= \$938 ;
   always @(posedge clk)
-    lane3_hash_s4_left <= \$936 ;
+    lane3_hash_s4_left <= \$939 ;
   always @(posedge clk)
-    lane3_hash_s4_right <= \$937 ;
+    lane3_hash_s4_right <= \$940 ;
   always @(posedge clk)
-    host_valid_s1 <= \$938 ;
+    host_valid_s1 <= \$941 ;
   always @(posedge clk)
-    host_valid_s2 <= \$939 ;
+    host_valid_s2 <= \$942 ;
   always @(posedge clk)
-    host_valid_s3 <= \$940 ;
+    host_valid_s3 <= \$943 ;
   always @(posedge clk)
-    hh_valid <= \$941 ;
+    hh_valid <= \$944 ;
   always @(posedge clk)
-    host_cmd_s1 <= \$942 ;
+    host_cmd_s1 <= \$945 ;
   always @(posedge clk)
-    host_cmd_s2 <= \$943 ;
+    host_cmd_s2 <= \$946 ;
   always @(posedge clk)
-    host_cmd_s3 <= \$944 ;
+    host_cmd_s3 <= \$947 ;
   always @(posedge clk)
-    host_cmd_s4 <= \$945 ;
+    host_cmd_s4 <= \$948 ;
   always @(posedge clk)
-    host_hash_s1_left <= \$946 ;
+    host_hash_s1_left <= \$949 ;
   always @(posedge clk)
-    host_hash_s1_right <= \$947 ;
+    host_hash_s1_right <= \$950 ;
   always @(posedge clk)
-    host_hash_s2_left <= \$948 ;
+    host_hash_s2_left <= \$951 ;
   always @(posedge clk)
-    host_hash_s2_right <= \$949 ;
+    host_hash_s2_right <= \$952 ;
   always @(posedge clk)
-    host_hash_s3_left <= \$950 ;
+    host_hash_s3_left <= \$953 ;
   always @(posedge clk)
-    host_hash_s3_right <= \$951 ;
+    host_hash_s3_right <= \$954 ;
   always @(posedge clk)
-    host_hash_s4_left <= \$952 ;
+    host_hash_s4_left <= \$955 ;
   always @(posedge clk)
-    host_hash_s4_right <= \$953 ;
+    host_hash_s4_right <= \$956 ;
   always @(posedge clk)
-    clear_set <= \$954 ;
+    clear_set <= \$957 ;
   always @(posedge clk)
-    clearing <= \$955 ;
+    clearing <= \$958 ;
   always @(posedge clk)
-    clear_op <= \$956 ;
+    clear_op <= \$959 ;
   always @(posedge clk)
-    remaining <= \$957 ;
+    remaining <= \$960 ;
   always @(posedge clk)
-    mid_beat <= \$958 ;
+    mid_beat <= \$961 ;
   always @(posedge clk)
-    a_valid <= \$959 ;
+    a_valid <= \$962 ;
   always @(posedge clk)
-    \$signal  <= \$960 ;
+    \$signal  <= \$963 ;
   always @(posedge clk)
-    r_valid <= \$961 ;
+    r_valid <= \$964 ;
   always @(posedge clk)
-    \$signal$201  <= \$962 ;
+    \$signal$201  <= \$965 ;
   always @(posedge clk)
-    \$signal$186  <= \$963 ;
+    \$signal$186  <= \$966 ;
   always @(posedge clk)
-    \$signal$166  <= \$964 ;
+    \$signal$166  <= \$967 ;
   always @(posedge clk)
-    port0_forward_r <= \$965 ;
+    port0_forward_r <= \$968 ;
   always @(posedge clk)
-    port0_set <= \$966 ;
+    port0_set <= \$969 ;
   always @(posedge clk)
-    port0_forward_b <= \$967 ;
+    port0_forward_b <= \$970 ;
   always @(posedge clk)
-    port1_forward_r <= \$968 ;
+    port1_forward_r <= \$971 ;
   always @(posedge clk)
-    port1_set <= \$969 ;
+    port1_set <= \$972 ;
   always @(posedge clk)
-    port1_forward_b <= \$970 ;
+    port1_forward_b <= \$973 ;
   always @(posedge clk)
-    port2_forward_r <= \$971 ;
+    port2_forward_r <= \$974 ;
   always @(posedge clk)
-    port2_set <= \$972 ;
+    port2_set <= \$975 ;
   always @(posedge clk)
-    port2_forward_b <= \$973 ;
+    port2_forward_b <= \$976 ;
   always @(posedge clk)
-    port3_forward_r <= \$974 ;
+    port3_forward_r <= \$977 ;
   always @(posedge clk)
-    port3_set <= \$975 ;
+    port3_set <= \$978 ;
   always @(posedge clk)
-    port3_forward_b <= \$976 ;
+    port3_forward_b <= \$979 ;
   always @(posedge clk)
-    port0_read <= \$977 ;
+    port0_read <= \$980 ;
   always @(posedge clk)
-    port1_read <= \$978 ;
+    port1_read <= \$981 ;
   always @(posedge clk)
-    port2_read <= \$979 ;
+    port2_read <= \$982 ;
   always @(posedge clk)
-    port3_read <= \$980 ;
+    port3_read <= \$983 ;
   always @(posedge clk)
-    write__en <= \$981 ;
+    write__en <= \$984 ;
   always @(posedge clk)
-    write__addr <= \$982 ;
+    write__addr <= \$985 ;
   always @(posedge clk)
-    w_word <= \$983 ;
+    w_word <= \$986 ;
   always @(posedge clk)
-    resp__valid <= \$984 ;
+    resp__valid <= \$987 ;
   always @(posedge clk)
-    host_resp__valid <= \$985 ;
+    host_resp__valid <= \$988 ;
   always @(posedge clk)
-    resp__payload <= \$986 ;
+    resp__payload <= \$989 ;
   always @(posedge clk)
-    host_resp__payload <= \$987 ;
+    host_resp__payload <= \$990 ;
   always @(posedge clk)
-    counting <= \$988 ;
+    counting <= \$991 ;
   always @(posedge clk)
-    answered <= \$989 ;
+    answered <= \$992 ;
   always @(posedge clk)
-    \hits$215  <= \$990 ;
+    \hits$215  <= \$993 ;
   always @(posedge clk)
-    \errors$216  <= \$991 ;
+    \errors$216  <= \$994 ;
   always @(posedge clk)
-    error_sticky <= \$992 ;
+    error_sticky <= \$995 ;
   always @(posedge clk)
-    lookups <= \$993 ;
+    beat_conflicts_taken <= \$996 ;
   always @(posedge clk)
-    hits <= \$994 ;
+    lookups <= \$997 ;
   always @(posedge clk)
-    errors <= \$995 ;
+    hits <= \$998 ;
   always @(posedge clk)
-    conflicts <= \$996 ;
-  assign \$1  = ~ h_valid;
-  assign shift = \$1  | h_take;
-  assign \$2  = ~ host_cmd__valid;
+    errors <= \$999 ;
+  always @(posedge clk)
+    conflicts <= \$1000 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     inject_valid = 1'h0;
@@ -19982,39 +19992,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$898  = hash_valid_s1;
+    \$901  = hash_valid_s1;
     if (shift) begin
-      \$898  = \$609 ;
-    end
-    if (rst) begin
-      \$898  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$899  = hash_valid_s2;
-    if (shift) begin
-      \$899  = hash_valid_s1;
-    end
-    if (rst) begin
-      \$899  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$900  = hash_valid_s3;
-    if (shift) begin
-      \$900  = hash_valid_s2;
-    end
-    if (rst) begin
-      \$900  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$901  = h_valid;
-    if (shift) begin
-      \$901  = hash_valid_s3;
+      \$901  = \$609 ;
     end
     if (rst) begin
       \$901  = 1'h0;
@@ -20022,39 +20002,39 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$902  = hash_beat_s1;
+    \$902  = hash_valid_s2;
     if (shift) begin
-      \$902  = carried;
+      \$902  = hash_valid_s1;
     end
     if (rst) begin
-      \$902  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$902  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$903  = hash_beat_s2;
+    \$903  = hash_valid_s3;
     if (shift) begin
-      \$903  = hash_beat_s1;
+      \$903  = hash_valid_s2;
     end
     if (rst) begin
-      \$903  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$903  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$904  = hash_beat_s3;
+    \$904  = h_valid;
     if (shift) begin
-      \$904  = hash_beat_s2;
+      \$904  = hash_valid_s3;
     end
     if (rst) begin
-      \$904  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$904  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$905  = hash_beat_s4;
+    \$905  = hash_beat_s1;
     if (shift) begin
-      \$905  = hash_beat_s3;
+      \$905  = carried;
     end
     if (rst) begin
       \$905  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -20062,39 +20042,39 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$906  = lane0_hash_s1_left;
+    \$906  = hash_beat_s2;
     if (shift) begin
-      \$906  = req__payload[23:9];
+      \$906  = hash_beat_s1;
     end
     if (rst) begin
-      \$906  = 15'h0000;
+      \$906  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$907  = lane0_hash_s1_right;
+    \$907  = hash_beat_s3;
     if (shift) begin
-      \$907  = lane0_hash_r0_mixed;
+      \$907  = hash_beat_s2;
     end
     if (rst) begin
-      \$907  = 15'h0000;
+      \$907  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$908  = lane0_hash_s2_left;
+    \$908  = hash_beat_s4;
     if (shift) begin
-      \$908  = lane0_hash_s1_right;
+      \$908  = hash_beat_s3;
     end
     if (rst) begin
-      \$908  = 15'h0000;
+      \$908  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$909  = lane0_hash_s2_right;
+    \$909  = lane0_hash_s1_left;
     if (shift) begin
-      \$909  = lane0_hash_r1_mixed;
+      \$909  = req__payload[23:9];
     end
     if (rst) begin
       \$909  = 15'h0000;
@@ -20102,9 +20082,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$910  = lane0_hash_s3_left;
+    \$910  = lane0_hash_s1_right;
     if (shift) begin
-      \$910  = lane0_hash_s2_right;
+      \$910  = lane0_hash_r0_mixed;
     end
     if (rst) begin
       \$910  = 15'h0000;
@@ -20112,9 +20092,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$911  = lane0_hash_s3_right;
+    \$911  = lane0_hash_s2_left;
     if (shift) begin
-      \$911  = lane0_hash_r2_mixed;
+      \$911  = lane0_hash_s1_right;
     end
     if (rst) begin
       \$911  = 15'h0000;
@@ -20122,9 +20102,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$912  = lane0_hash_s4_left;
+    \$912  = lane0_hash_s2_right;
     if (shift) begin
-      \$912  = lane0_hash_s3_right;
+      \$912  = lane0_hash_r1_mixed;
     end
     if (rst) begin
       \$912  = 15'h0000;
@@ -20132,9 +20112,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$913  = lane0_hash_s4_right;
+    \$913  = lane0_hash_s3_left;
     if (shift) begin
-      \$913  = lane0_hash_r3_mixed;
+      \$913  = lane0_hash_s2_right;
     end
     if (rst) begin
       \$913  = 15'h0000;
@@ -20142,9 +20122,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$914  = lane1_hash_s1_left;
+    \$914  = lane0_hash_s3_right;
     if (shift) begin
-      \$914  = req__payload[64:50];
+      \$914  = lane0_hash_r2_mixed;
     end
     if (rst) begin
       \$914  = 15'h0000;
@@ -20152,9 +20132,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$915  = lane1_hash_s1_right;
+    \$915  = lane0_hash_s4_left;
     if (shift) begin
-      \$915  = lane1_hash_r0_mixed;
+      \$915  = lane0_hash_s3_right;
     end
     if (rst) begin
       \$915  = 15'h0000;
@@ -20162,9 +20142,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$916  = lane1_hash_s2_left;
+    \$916  = lane0_hash_s4_right;
     if (shift) begin
-      \$916  = lane1_hash_s1_right;
+      \$916  = lane0_hash_r3_mixed;
     end
     if (rst) begin
       \$916  = 15'h0000;
@@ -20172,9 +20152,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$917  = lane1_hash_s2_right;
+    \$917  = lane1_hash_s1_left;
     if (shift) begin
-      \$917  = lane1_hash_r1_mixed;
+      \$917  = req__payload[64:50];
     end
     if (rst) begin
       \$917  = 15'h0000;
@@ -20182,9 +20162,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$918  = lane1_hash_s3_left;
+    \$918  = lane1_hash_s1_right;
     if (shift) begin
-      \$918  = lane1_hash_s2_right;
+      \$918  = lane1_hash_r0_mixed;
     end
     if (rst) begin
       \$918  = 15'h0000;
@@ -20192,9 +20172,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$919  = lane1_hash_s3_right;
+    \$919  = lane1_hash_s2_left;
     if (shift) begin
-      \$919  = lane1_hash_r2_mixed;
+      \$919  = lane1_hash_s1_right;
     end
     if (rst) begin
       \$919  = 15'h0000;
@@ -20202,9 +20182,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$920  = lane1_hash_s4_left;
+    \$920  = lane1_hash_s2_right;
     if (shift) begin
-      \$920  = lane1_hash_s3_right;
+      \$920  = lane1_hash_r1_mixed;
     end
     if (rst) begin
       \$920  = 15'h0000;
@@ -20212,9 +20192,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$921  = lane1_hash_s4_right;
+    \$921  = lane1_hash_s3_left;
     if (shift) begin
-      \$921  = lane1_hash_r3_mixed;
+      \$921  = lane1_hash_s2_right;
     end
     if (rst) begin
       \$921  = 15'h0000;
@@ -20222,9 +20202,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$922  = lane2_hash_s1_left;
+    \$922  = lane1_hash_s3_right;
     if (shift) begin
-      \$922  = req__payload[105:91];
+      \$922  = lane1_hash_r2_mixed;
     end
     if (rst) begin
       \$922  = 15'h0000;
@@ -20232,9 +20212,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$923  = lane2_hash_s1_right;
+    \$923  = lane1_hash_s4_left;
     if (shift) begin
-      \$923  = lane2_hash_r0_mixed;
+      \$923  = lane1_hash_s3_right;
     end
     if (rst) begin
       \$923  = 15'h0000;
@@ -20242,9 +20222,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$924  = lane2_hash_s2_left;
+    \$924  = lane1_hash_s4_right;
     if (shift) begin
-      \$924  = lane2_hash_s1_right;
+      \$924  = lane1_hash_r3_mixed;
     end
     if (rst) begin
       \$924  = 15'h0000;
@@ -20252,9 +20232,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$925  = lane2_hash_s2_right;
+    \$925  = lane2_hash_s1_left;
     if (shift) begin
-      \$925  = lane2_hash_r1_mixed;
+      \$925  = req__payload[105:91];
     end
     if (rst) begin
       \$925  = 15'h0000;
@@ -20262,9 +20242,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$926  = lane2_hash_s3_left;
+    \$926  = lane2_hash_s1_right;
     if (shift) begin
-      \$926  = lane2_hash_s2_right;
+      \$926  = lane2_hash_r0_mixed;
     end
     if (rst) begin
       \$926  = 15'h0000;
@@ -20272,9 +20252,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$927  = lane2_hash_s3_right;
+    \$927  = lane2_hash_s2_left;
     if (shift) begin
-      \$927  = lane2_hash_r2_mixed;
+      \$927  = lane2_hash_s1_right;
     end
     if (rst) begin
       \$927  = 15'h0000;
@@ -20282,9 +20262,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$928  = lane2_hash_s4_left;
+    \$928  = lane2_hash_s2_right;
     if (shift) begin
-      \$928  = lane2_hash_s3_right;
+      \$928  = lane2_hash_r1_mixed;
     end
     if (rst) begin
       \$928  = 15'h0000;
@@ -20292,9 +20272,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$929  = lane2_hash_s4_right;
+    \$929  = lane2_hash_s3_left;
     if (shift) begin
-      \$929  = lane2_hash_r3_mixed;
+      \$929  = lane2_hash_s2_right;
     end
     if (rst) begin
       \$929  = 15'h0000;
@@ -20302,9 +20282,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$930  = lane3_hash_s1_left;
+    \$930  = lane2_hash_s3_right;
     if (shift) begin
-      \$930  = req__payload[146:132];
+      \$930  = lane2_hash_r2_mixed;
     end
     if (rst) begin
       \$930  = 15'h0000;
@@ -20312,9 +20292,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$931  = lane3_hash_s1_right;
+    \$931  = lane2_hash_s4_left;
     if (shift) begin
-      \$931  = lane3_hash_r0_mixed;
+      \$931  = lane2_hash_s3_right;
     end
     if (rst) begin
       \$931  = 15'h0000;
@@ -20322,9 +20302,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$932  = lane3_hash_s2_left;
+    \$932  = lane2_hash_s4_right;
     if (shift) begin
-      \$932  = lane3_hash_s1_right;
+      \$932  = lane2_hash_r3_mixed;
     end
     if (rst) begin
       \$932  = 15'h0000;
@@ -20332,9 +20312,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$933  = lane3_hash_s2_right;
+    \$933  = lane3_hash_s1_left;
     if (shift) begin
-      \$933  = lane3_hash_r1_mixed;
+      \$933  = req__payload[146:132];
     end
     if (rst) begin
       \$933  = 15'h0000;
@@ -20342,9 +20322,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$934  = lane3_hash_s3_left;
+    \$934  = lane3_hash_s1_right;
     if (shift) begin
-      \$934  = lane3_hash_s2_right;
+      \$934  = lane3_hash_r0_mixed;
     end
     if (rst) begin
       \$934  = 15'h0000;
@@ -20352,9 +20332,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$935  = lane3_hash_s3_right;
+    \$935  = lane3_hash_s2_left;
     if (shift) begin
-      \$935  = lane3_hash_r2_mixed;
+      \$935  = lane3_hash_s1_right;
     end
     if (rst) begin
       \$935  = 15'h0000;
@@ -20362,9 +20342,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$936  = lane3_hash_s4_left;
+    \$936  = lane3_hash_s2_right;
     if (shift) begin
-      \$936  = lane3_hash_s3_right;
+      \$936  = lane3_hash_r1_mixed;
     end
     if (rst) begin
       \$936  = 15'h0000;
@@ -20372,9 +20352,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$937  = lane3_hash_s4_right;
+    \$937  = lane3_hash_s3_left;
     if (shift) begin
-      \$937  = lane3_hash_r3_mixed;
+      \$937  = lane3_hash_s2_right;
     end
     if (rst) begin
       \$937  = 15'h0000;
@@ -20382,39 +20362,39 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$938  = host_valid_s1;
-    if (host_shift) begin
-      \$938  = \$610 ;
+    \$938  = lane3_hash_s3_right;
+    if (shift) begin
+      \$938  = lane3_hash_r2_mixed;
     end
     if (rst) begin
-      \$938  = 1'h0;
+      \$938  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$939  = host_valid_s2;
-    if (host_shift) begin
-      \$939  = host_valid_s1;
+    \$939  = lane3_hash_s4_left;
+    if (shift) begin
+      \$939  = lane3_hash_s3_right;
     end
     if (rst) begin
-      \$939  = 1'h0;
+      \$939  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$940  = host_valid_s3;
-    if (host_shift) begin
-      \$940  = host_valid_s2;
+    \$940  = lane3_hash_s4_right;
+    if (shift) begin
+      \$940  = lane3_hash_r3_mixed;
     end
     if (rst) begin
-      \$940  = 1'h0;
+      \$940  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$941  = hh_valid;
+    \$941  = host_valid_s1;
     if (host_shift) begin
-      \$941  = host_valid_s3;
+      \$941  = \$610 ;
     end
     if (rst) begin
       \$941  = 1'h0;
@@ -20422,39 +20402,39 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$942  = host_cmd_s1;
+    \$942  = host_valid_s2;
     if (host_shift) begin
-      \$942  = host_cmd__payload;
+      \$942  = host_valid_s1;
     end
     if (rst) begin
-      \$942  = 67'h00000000000000000;
+      \$942  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$943  = host_cmd_s2;
+    \$943  = host_valid_s3;
     if (host_shift) begin
-      \$943  = host_cmd_s1;
+      \$943  = host_valid_s2;
     end
     if (rst) begin
-      \$943  = 67'h00000000000000000;
+      \$943  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$944  = host_cmd_s3;
+    \$944  = hh_valid;
     if (host_shift) begin
-      \$944  = host_cmd_s2;
+      \$944  = host_valid_s3;
     end
     if (rst) begin
-      \$944  = 67'h00000000000000000;
+      \$944  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$945  = host_cmd_s4;
+    \$945  = host_cmd_s1;
     if (host_shift) begin
-      \$945  = host_cmd_s3;
+      \$945  = host_cmd__payload;
     end
     if (rst) begin
       \$945  = 67'h00000000000000000;
@@ -20462,39 +20442,39 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$946  = host_hash_s1_left;
+    \$946  = host_cmd_s2;
     if (host_shift) begin
-      \$946  = host_cmd__payload[52:38];
+      \$946  = host_cmd_s1;
     end
     if (rst) begin
-      \$946  = 15'h0000;
+      \$946  = 67'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$947  = host_hash_s1_right;
+    \$947  = host_cmd_s3;
     if (host_shift) begin
-      \$947  = host_hash_r0_mixed;
+      \$947  = host_cmd_s2;
     end
     if (rst) begin
-      \$947  = 15'h0000;
+      \$947  = 67'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$948  = host_hash_s2_left;
+    \$948  = host_cmd_s4;
     if (host_shift) begin
-      \$948  = host_hash_s1_right;
+      \$948  = host_cmd_s3;
     end
     if (rst) begin
-      \$948  = 15'h0000;
+      \$948  = 67'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$949  = host_hash_s2_right;
+    \$949  = host_hash_s1_left;
     if (host_shift) begin
-      \$949  = host_hash_r1_mixed;
+      \$949  = host_cmd__payload[52:38];
     end
     if (rst) begin
       \$949  = 15'h0000;
@@ -20502,9 +20482,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$950  = host_hash_s3_left;
+    \$950  = host_hash_s1_right;
     if (host_shift) begin
-      \$950  = host_hash_s2_right;
+      \$950  = host_hash_r0_mixed;
     end
     if (rst) begin
       \$950  = 15'h0000;
@@ -20512,9 +20492,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$951  = host_hash_s3_right;
+    \$951  = host_hash_s2_left;
     if (host_shift) begin
-      \$951  = host_hash_r2_mixed;
+      \$951  = host_hash_s1_right;
     end
     if (rst) begin
       \$951  = 15'h0000;
@@ -20522,9 +20502,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$952  = host_hash_s4_left;
+    \$952  = host_hash_s2_right;
     if (host_shift) begin
-      \$952  = host_hash_s3_right;
+      \$952  = host_hash_r1_mixed;
     end
     if (rst) begin
       \$952  = 15'h0000;
@@ -20532,9 +20512,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$953  = host_hash_s4_right;
+    \$953  = host_hash_s3_left;
     if (host_shift) begin
-      \$953  = host_hash_r3_mixed;
+      \$953  = host_hash_s2_right;
     end
     if (rst) begin
       \$953  = 15'h0000;
@@ -20542,84 +20522,61 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$954  = clear_set;
-    if (advance) begin
-      if (clearing) begin
-        \$954  = \$615 [13:0];
-      end else if (\$612 ) begin
-        if (\$619 ) begin
-          \$954  = 14'h0000;
-        end
-      end
+    \$954  = host_hash_s3_right;
+    if (host_shift) begin
+      \$954  = host_hash_r2_mixed;
     end
     if (rst) begin
-      \$954  = 14'h0000;
+      \$954  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$955  = clearing;
+    \$955  = host_hash_s4_left;
+    if (host_shift) begin
+      \$955  = host_hash_s3_right;
+    end
+    if (rst) begin
+      \$955  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$956  = host_hash_s4_right;
+    if (host_shift) begin
+      \$956  = host_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$956  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$957  = clear_set;
+    if (advance) begin
+      if (clearing) begin
+        \$957  = \$615 [13:0];
+      end else if (\$612 ) begin
+        if (\$619 ) begin
+          \$957  = 14'h0000;
+        end
+      end
+    end
+    if (rst) begin
+      \$957  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$958  = clearing;
     if (advance) begin
       if (clearing) begin
         if (\$616 ) begin
-          \$955  = 1'h0;
+          \$958  = 1'h0;
         end
       end else if (\$612 ) begin
         if (\$619 ) begin
-          \$955  = 1'h1;
-        end
-      end
-    end
-    if (rst) begin
-      \$955  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$956  = clear_op;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$612 ) begin
-        if (\$619 ) begin
-          \$956  = host_cmd_s4[2:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$956  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$957  = remaining;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$612 ) begin
-      end else if (\$614 ) begin
-        (* full_case = 32'd1 *)
-        if (\$622 ) begin
-        end else if (\$624 ) begin
-        end else begin
-          \$957  = rest;
-        end
-      end
-    end
-    if (rst) begin
-      \$957  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$958  = mid_beat;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$612 ) begin
-      end else if (\$614 ) begin
-        (* full_case = 32'd1 *)
-        if (\$622 ) begin
-        end else if (\$624 ) begin
-        end else begin
-          \$958  = \$625 ;
+          \$958  = 1'h1;
         end
       end
     end
@@ -20629,29 +20586,52 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$959  = a_valid;
+    \$959  = clear_op;
     if (advance) begin
-      \$959  = inject_valid;
+      if (clearing) begin
+      end else if (\$612 ) begin
+        if (\$619 ) begin
+          \$959  = host_cmd_s4[2:0];
+        end
+      end
     end
     if (rst) begin
-      \$959  = 1'h0;
+      \$959  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$960  = \$signal ;
+    \$960  = remaining;
     if (advance) begin
-      \$960  = inject;
+      if (clearing) begin
+      end else if (\$612 ) begin
+      end else if (\$614 ) begin
+        (* full_case = 32'd1 *)
+        if (\$622 ) begin
+        end else if (\$624 ) begin
+        end else begin
+          \$960  = rest;
+        end
+      end
     end
     if (rst) begin
-      \$960  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$960  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$961  = r_valid;
+    \$961  = mid_beat;
     if (advance) begin
-      \$961  = a_valid;
+      if (clearing) begin
+      end else if (\$612 ) begin
+      end else if (\$614 ) begin
+        (* full_case = 32'd1 *)
+        if (\$622 ) begin
+        end else if (\$624 ) begin
+        end else begin
+          \$961  = \$625 ;
+        end
+      end
     end
     if (rst) begin
       \$961  = 1'h0;
@@ -20659,69 +20639,69 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$962  = \$signal$201 ;
+    \$962  = a_valid;
     if (advance) begin
-      \$962  = \$signal ;
+      \$962  = inject_valid;
     end
     if (rst) begin
-      \$962  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$962  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$963  = \$signal$186 ;
+    \$963  = \$signal ;
     if (advance) begin
-      \$963  = r_valid;
+      \$963  = inject;
     end
     if (rst) begin
-      \$963  = 1'h0;
+      \$963  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$964  = \$signal$166 ;
+    \$964  = r_valid;
     if (advance) begin
-      \$964  = \$signal$201 ;
+      \$964  = a_valid;
     end
     if (rst) begin
-      \$964  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$964  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$965  = port0_forward_r;
+    \$965  = \$signal$201 ;
     if (advance) begin
-      \$965  = \$627 ;
+      \$965  = \$signal ;
     end
     if (rst) begin
-      \$965  = 1'h0;
+      \$965  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$966  = port0_set;
+    \$966  = \$signal$186 ;
     if (advance) begin
-      \$966  = \$signature__addr ;
+      \$966  = r_valid;
     end
     if (rst) begin
-      \$966  = 14'h0000;
+      \$966  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$967  = port0_forward_b;
+    \$967  = \$signal$166 ;
     if (advance) begin
-      \$967  = \$629 ;
+      \$967  = \$signal$201 ;
     end
     if (rst) begin
-      \$967  = 1'h0;
+      \$967  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$968  = port1_forward_r;
+    \$968  = port0_forward_r;
     if (advance) begin
-      \$968  = \$631 ;
+      \$968  = \$627 ;
     end
     if (rst) begin
       \$968  = 1'h0;
@@ -20729,9 +20709,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$969  = port1_set;
+    \$969  = port0_set;
     if (advance) begin
-      \$969  = \$signal [94:81];
+      \$969  = \$signature__addr ;
     end
     if (rst) begin
       \$969  = 14'h0000;
@@ -20739,9 +20719,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$970  = port1_forward_b;
+    \$970  = port0_forward_b;
     if (advance) begin
-      \$970  = \$633 ;
+      \$970  = \$629 ;
     end
     if (rst) begin
       \$970  = 1'h0;
@@ -20749,9 +20729,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$971  = port2_forward_r;
+    \$971  = port1_forward_r;
     if (advance) begin
-      \$971  = \$635 ;
+      \$971  = \$631 ;
     end
     if (rst) begin
       \$971  = 1'h0;
@@ -20759,9 +20739,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$972  = port2_set;
+    \$972  = port1_set;
     if (advance) begin
-      \$972  = \$signal [166:153];
+      \$972  = \$signal [94:81];
     end
     if (rst) begin
       \$972  = 14'h0000;
@@ -20769,9 +20749,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$973  = port2_forward_b;
+    \$973  = port1_forward_b;
     if (advance) begin
-      \$973  = \$637 ;
+      \$973  = \$633 ;
     end
     if (rst) begin
       \$973  = 1'h0;
@@ -20779,9 +20759,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$974  = port3_forward_r;
+    \$974  = port2_forward_r;
     if (advance) begin
-      \$974  = \$639 ;
+      \$974  = \$635 ;
     end
     if (rst) begin
       \$974  = 1'h0;
@@ -20789,9 +20769,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$975  = port3_set;
+    \$975  = port2_set;
     if (advance) begin
-      \$975  = \$signal [238:225];
+      \$975  = \$signal [166:153];
     end
     if (rst) begin
       \$975  = 14'h0000;
@@ -20799,9 +20779,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$976  = port3_forward_b;
+    \$976  = port2_forward_b;
     if (advance) begin
-      \$976  = \$641 ;
+      \$976  = \$637 ;
     end
     if (rst) begin
       \$976  = 1'h0;
@@ -20809,39 +20789,39 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$977  = port0_read;
+    \$977  = port3_forward_r;
     if (advance) begin
-      \$977  = \$642 ;
+      \$977  = \$639 ;
     end
     if (rst) begin
-      \$977  = 80'h00000000000000000000;
+      \$977  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$978  = port1_read;
+    \$978  = port3_set;
     if (advance) begin
-      \$978  = \$643 ;
+      \$978  = \$signal [238:225];
     end
     if (rst) begin
-      \$978  = 80'h00000000000000000000;
+      \$978  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$979  = port2_read;
+    \$979  = port3_forward_b;
     if (advance) begin
-      \$979  = \$644 ;
+      \$979  = \$641 ;
     end
     if (rst) begin
-      \$979  = 80'h00000000000000000000;
+      \$979  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$980  = port3_read;
+    \$980  = port0_read;
     if (advance) begin
-      \$980  = \$645 ;
+      \$980  = \$642 ;
     end
     if (rst) begin
       \$980  = 80'h00000000000000000000;
@@ -20849,29 +20829,29 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$981  = write__en;
+    \$981  = port1_read;
     if (advance) begin
-      \$981  = b_writes;
+      \$981  = \$643 ;
     end
     if (rst) begin
-      \$981  = 1'h0;
+      \$981  = 80'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$982  = write__addr;
+    \$982  = port2_read;
     if (advance) begin
-      \$982  = \$signal$166 [342:329];
+      \$982  = \$644 ;
     end
     if (rst) begin
-      \$982  = 14'h0000;
+      \$982  = 80'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$983  = w_word;
+    \$983  = port3_read;
     if (advance) begin
-      \$983  = \$646 ;
+      \$983  = \$645 ;
     end
     if (rst) begin
       \$983  = 80'h00000000000000000000;
@@ -20879,12 +20859,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$984  = resp__valid;
-    if (\$647 ) begin
-      \$984  = 1'h0;
-    end
-    if (\$651 ) begin
-      \$984  = \$signal$166 [6];
+    \$984  = write__en;
+    if (advance) begin
+      \$984  = b_writes;
     end
     if (rst) begin
       \$984  = 1'h0;
@@ -20892,263 +20869,300 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$985  = host_resp__valid;
+    \$985  = write__addr;
+    if (advance) begin
+      \$985  = \$signal$166 [342:329];
+    end
+    if (rst) begin
+      \$985  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$986  = w_word;
+    if (advance) begin
+      \$986  = \$646 ;
+    end
+    if (rst) begin
+      \$986  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$987  = resp__valid;
+    if (\$647 ) begin
+      \$987  = 1'h0;
+    end
+    if (\$651 ) begin
+      \$987  = \$signal$166 [6];
+    end
+    if (rst) begin
+      \$987  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$988  = host_resp__valid;
     if (\$648 ) begin
-      \$985  = 1'h0;
+      \$988  = 1'h0;
     end
     if (\$726 ) begin
-      \$985  = 1'h1;
+      \$988  = 1'h1;
     end
     if (rst) begin
-      \$985  = 1'h0;
+      \$988  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$986  = resp__payload;
+    \$989  = resp__payload;
     if (\$651 ) begin
-      \$986 [240] = \$signal$166 [295];
-      \$986 [241] = \$signal$166 [296];
-      \$986 [273:242] = \$signal$166 [328:297];
-      \$986 [0] = \$signal$166 [7];
-      \$986 [26:19] = \$signal$166 [46:39];
-      \$986 [58:27] = \$signal$166 [78:47];
+      \$989 [240] = \$signal$166 [295];
+      \$989 [241] = \$signal$166 [296];
+      \$989 [273:242] = \$signal$166 [328:297];
+      \$989 [0] = \$signal$166 [7];
+      \$989 [26:19] = \$signal$166 [46:39];
+      \$989 [58:27] = \$signal$166 [78:47];
       if (\$652 ) begin
-        \$986 [1] = 1'h0;
-        \$986 [2] = 1'h0;
-        \$986 [18:3] = 16'h0000;
-        \$986 [59] = 1'h0;
+        \$989 [1] = 1'h0;
+        \$989 [2] = 1'h0;
+        \$989 [18:3] = 16'h0000;
+        \$989 [59] = 1'h0;
       end else if (\$signal$166 [2]) begin
         (* full_case = 32'd1 *)
         if (\$signal$166 [1]) begin
-          \$986 [1] = \$668 ;
-          \$986 [2] = \$669 [1];
-          \$986 [18:3] = learn_slot;
-          \$986 [59] = 1'h0;
+          \$989 [1] = \$668 ;
+          \$989 [2] = \$669 [1];
+          \$989 [18:3] = learn_slot;
+          \$989 [59] = 1'h0;
         end else begin
-          \$986 [1] = lane0_hit;
-          \$986 [2] = \$signal$166 [8];
-          \$986 [18:3] = lane0_slot;
-          \$986 [59] = lane0_stale;
+          \$989 [1] = lane0_hit;
+          \$989 [2] = \$signal$166 [8];
+          \$989 [18:3] = lane0_slot;
+          \$989 [59] = lane0_stale;
         end
       end
       begin
         begin
-          \$986 [60] = \$signal$166 [79];
-          \$986 [86:79] = \$signal$166 [118:111];
-          \$986 [118:87] = \$signal$166 [150:119];
+          \$989 [60] = \$signal$166 [79];
+          \$989 [86:79] = \$signal$166 [118:111];
+          \$989 [118:87] = \$signal$166 [150:119];
         end
       end
       if (\$670 ) begin
-        \$986 [61] = 1'h0;
-        \$986 [62] = 1'h0;
-        \$986 [78:63] = 16'h0000;
-        \$986 [119] = 1'h0;
+        \$989 [61] = 1'h0;
+        \$989 [62] = 1'h0;
+        \$989 [78:63] = 16'h0000;
+        \$989 [119] = 1'h0;
       end else if (\$signal$166 [3]) begin
         (* full_case = 32'd1 *)
         if (\$signal$166 [1]) begin
-          \$986 [61] = \$686 ;
-          \$986 [62] = \$687 [1];
-          \$986 [78:63] = learn_slot;
-          \$986 [119] = 1'h0;
+          \$989 [61] = \$686 ;
+          \$989 [62] = \$687 [1];
+          \$989 [78:63] = learn_slot;
+          \$989 [119] = 1'h0;
         end else begin
-          \$986 [61] = lane1_hit;
-          \$986 [62] = \$signal$166 [80];
-          \$986 [78:63] = lane1_slot;
-          \$986 [119] = lane1_stale;
+          \$989 [61] = lane1_hit;
+          \$989 [62] = \$signal$166 [80];
+          \$989 [78:63] = lane1_slot;
+          \$989 [119] = lane1_stale;
         end
       end
       begin
         begin
-          \$986 [120] = \$signal$166 [151];
-          \$986 [146:139] = \$signal$166 [190:183];
-          \$986 [178:147] = \$signal$166 [222:191];
+          \$989 [120] = \$signal$166 [151];
+          \$989 [146:139] = \$signal$166 [190:183];
+          \$989 [178:147] = \$signal$166 [222:191];
         end
       end
       if (\$688 ) begin
-        \$986 [121] = 1'h0;
-        \$986 [122] = 1'h0;
-        \$986 [138:123] = 16'h0000;
-        \$986 [179] = 1'h0;
+        \$989 [121] = 1'h0;
+        \$989 [122] = 1'h0;
+        \$989 [138:123] = 16'h0000;
+        \$989 [179] = 1'h0;
       end else if (\$signal$166 [4]) begin
         (* full_case = 32'd1 *)
         if (\$signal$166 [1]) begin
-          \$986 [121] = \$704 ;
-          \$986 [122] = \$705 [1];
-          \$986 [138:123] = learn_slot;
-          \$986 [179] = 1'h0;
+          \$989 [121] = \$704 ;
+          \$989 [122] = \$705 [1];
+          \$989 [138:123] = learn_slot;
+          \$989 [179] = 1'h0;
         end else begin
-          \$986 [121] = lane2_hit;
-          \$986 [122] = \$signal$166 [152];
-          \$986 [138:123] = lane2_slot;
-          \$986 [179] = lane2_stale;
+          \$989 [121] = lane2_hit;
+          \$989 [122] = \$signal$166 [152];
+          \$989 [138:123] = lane2_slot;
+          \$989 [179] = lane2_stale;
         end
       end
       begin
         begin
-          \$986 [180] = \$signal$166 [223];
-          \$986 [206:199] = \$signal$166 [262:255];
-          \$986 [238:207] = \$signal$166 [294:263];
+          \$989 [180] = \$signal$166 [223];
+          \$989 [206:199] = \$signal$166 [262:255];
+          \$989 [238:207] = \$signal$166 [294:263];
         end
       end
       if (\$706 ) begin
-        \$986 [181] = 1'h0;
-        \$986 [182] = 1'h0;
-        \$986 [198:183] = 16'h0000;
-        \$986 [239] = 1'h0;
+        \$989 [181] = 1'h0;
+        \$989 [182] = 1'h0;
+        \$989 [198:183] = 16'h0000;
+        \$989 [239] = 1'h0;
       end else if (\$signal$166 [5]) begin
         (* full_case = 32'd1 *)
         if (\$signal$166 [1]) begin
-          \$986 [181] = \$722 ;
-          \$986 [182] = \$723 [1];
-          \$986 [198:183] = learn_slot;
-          \$986 [239] = 1'h0;
+          \$989 [181] = \$722 ;
+          \$989 [182] = \$723 [1];
+          \$989 [198:183] = learn_slot;
+          \$989 [239] = 1'h0;
         end else begin
-          \$986 [181] = lane3_hit;
-          \$986 [182] = \$signal$166 [224];
-          \$986 [198:183] = lane3_slot;
-          \$986 [239] = lane3_stale;
+          \$989 [181] = lane3_hit;
+          \$989 [182] = \$signal$166 [224];
+          \$989 [198:183] = lane3_slot;
+          \$989 [239] = lane3_stale;
         end
       end
     end
     if (rst) begin
-      \$986  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
+      \$989  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$987  = host_resp__payload;
+    \$990  = host_resp__payload;
     if (\$726 ) begin
-      \$987 [2:0] = \$signal$166 [347:345];
-      \$987 [18:3] = \$750 ;
-      \$987 [37:19] = \$768 ;
-      \$987 [38] = \$787 ;
-      \$987 [39] = \$798 ;
+      \$990 [2:0] = \$signal$166 [347:345];
+      \$990 [18:3] = \$750 ;
+      \$990 [37:19] = \$768 ;
+      \$990 [38] = \$787 ;
+      \$990 [39] = \$798 ;
     end
     if (rst) begin
-      \$987  = 40'h0000000000;
+      \$990  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$988  = counting;
+    \$991  = counting;
     if (advance) begin
-      \$988  = \$800 ;
+      \$991  = \$800 ;
     end else if (counting) begin
-      \$988  = 1'h0;
+      \$991  = 1'h0;
     end
     if (rst) begin
-      \$988  = 1'h0;
+      \$991  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$989  = answered;
+    \$992  = answered;
     if (advance) begin
-      \$989  = \$808 [2:0];
+      \$992  = \$808 [2:0];
     end
     if (rst) begin
-      \$989  = 3'h0;
+      \$992  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$990  = \hits$215 ;
+    \$993  = \hits$215 ;
     if (advance) begin
-      \$990  = \$884 [2:0];
+      \$993  = \$884 [2:0];
     end
     if (rst) begin
-      \$990  = 3'h0;
+      \$993  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$991  = \errors$216 ;
+    \$994  = \errors$216 ;
     if (advance) begin
-      \$991  = \$892 [2:0];
+      \$994  = \$892 [2:0];
     end
     if (rst) begin
-      \$991  = 3'h0;
+      \$994  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$992  = error_sticky;
+    \$995  = error_sticky;
     if (errors_clear) begin
-      \$992  = 1'h0;
+      \$995  = 1'h0;
     end
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$992  = 1'h0;
+      \$995  = 1'h0;
     end else begin
       if (counting) begin
-        if (\$896 ) begin
-          \$992  = 1'h1;
+        if (\$899 ) begin
+          \$995  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$992  = 1'h0;
+      \$995  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$993  = lookups;
+    \$996  = \$895 ;
+    if (rst) begin
+      \$996  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$997  = lookups;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$993  = 32'd0;
+      \$997  = 32'd0;
     end else begin
       if (counting) begin
-        \$993  = \$893 [31:0];
+        \$997  = \$896 [31:0];
       end
     end
     if (rst) begin
-      \$993  = 32'd0;
+      \$997  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$994  = hits;
+    \$998  = hits;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$994  = 32'd0;
+      \$998  = 32'd0;
     end else begin
       if (counting) begin
-        \$994  = \$894 [31:0];
+        \$998  = \$897 [31:0];
       end
     end
     if (rst) begin
-      \$994  = 32'd0;
+      \$998  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$995  = errors;
+    \$999  = errors;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$995  = 32'd0;
+      \$999  = 32'd0;
     end else begin
       if (counting) begin
-        \$995  = \$895 [31:0];
+        \$999  = \$898 [31:0];
       end
     end
     if (rst) begin
-      \$995  = 32'd0;
+      \$999  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$996  = conflicts;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$996  = 32'd0;
+      \$1000  = 32'd0;
     end else begin
-      if (h_take) begin
-        \$996  = \$897 [31:0];
-      end
+      \$1000  = \$900 [31:0];
     end
     if (rst) begin
-      \$996  = 32'd0;
+      \$1000  = 32'd0;
     end
   end
   assign hash_valid_s4 = h_valid;
