@@ -329,6 +329,7 @@ def main(argv=None) -> int:
     import hotline_hw.synth_harness  # noqa: F401
 
     began = time.monotonic()
+    measured = commit()         # the tree the tools read (taken before they start)
     jobs = []
     for block in args.blocks:
         if "xc7" in args.flows:
@@ -357,7 +358,7 @@ def main(argv=None) -> int:
 
     report = {
         "schema": SCHEMA,
-        "commit": commit(),
+        "commit": measured,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "tools": versions,
         "method": {flow: METHOD[flow] for flow in args.flows},

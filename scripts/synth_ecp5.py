@@ -46,7 +46,7 @@ BLOCK_TARGET_MHZ = 150
 #: buffer, 180 bits x 4096 beats: 40 DP16KD), 115 of the part's 208 DP16KD in all. The rtl/
 #: build needs about 5x the part's block RAM (its 64K-entry table is copied per lane and it
 #: holds 4096 samples of 32 lookups); 4K sets and 1024 samples fit (194 DP16KD, 93 %) but leave
-#: nothing to the rest of a design, and routed no better (docs/synthesis.md). Same RTL, only
+#: nothing to the rest of a design, and routed no better (docs/performance.md). Same RTL, only
 #: parameters change.
 ECP5_TOP = HotlineConfig(
     geometry=TableGeometry(set_bits=11), lanes=4, table_in_bits=5, row_in_bits=24,
