@@ -158,6 +158,7 @@ class RowReader(wiring.Component):
         data_hi = row_data.read_port()        # beat k + 1
         received = Array(Signal(bc_bits, name=f"received_{s}") for s in range(slots))
         left = Array(Signal(bc_bits, name=f"left_{s}") for s in range(slots))   # beats to come
+        left_is_one = Array(Signal(name=f"left_is_one_{s}") for s in range(slots))  # left == 1
         done = Array(Signal(name=f"done_{s}") for s in range(slots))
         bus_error = Array(Signal(name=f"bus_error_{s}") for s in range(slots))
 
@@ -190,6 +191,7 @@ class RowReader(wiring.Component):
                      ar_q.w_data.eq(new_job)]
         with m.If(load):
             m.d.sync += [tail.eq(tail + 1), received[tail].eq(0), left[tail].eq(req.beats),
+                         left_is_one[tail].eq(req.beats == 1),
                          done[tail].eq(req.error), bus_error[tail].eq(0)]
 
         # -- AR: one burst per cycle ------------------------------------------------------------
@@ -239,9 +241,13 @@ class RowReader(wiring.Component):
 
         # -- R: registered, then stored in its slot -----------------------------------------------
         # The beat's place in its row is looked up as it arrives, into the same register stage:
-        # the slot's beats received so far and still to come (the beat in the stage ahead
-        # counted if it is of the same slot), so the stored beat's address and its "row is in"
-        # flag start from registers.
+        # the slot's beats received so far and still to come, so the stored beat's address and
+        # its "row is in" flag start from registers. Where the beat in the stage ahead is of the
+        # same slot, the slot's registers still hold that beat's own count and beats to come (a
+        # slot's beats leave R in order, each writing them back), so the new beat's come from
+        # R's registers, one on or one less; else from the slot's registers: a choice among the
+        # slots and a two-way choice, no adder after the lookup. (A beat whose ID names a slot
+        # with no row outstanding breaks the protocol; its count is then undefined.)
         r_valid = Signal()
         r_slot = Signal(slot_bits)
         r_data = Signal(self._data_bits)
@@ -254,9 +260,9 @@ class RowReader(wiring.Component):
         m.d.comb += axi.rready.eq(1)
         m.d.sync += [r_valid.eq(axi.rvalid), r_slot.eq(in_slot),
                      r_data.eq(axi.rdata), r_error.eq(axi.rresp[1]),
-                     count.eq(received[in_slot] + same_slot),
-                     r_left.eq(left[in_slot] - same_slot),
-                     row_in.eq(left[in_slot] == Mux(same_slot, 2, 1))]
+                     count.eq(Mux(same_slot, count + 1, received[in_slot])),
+                     r_left.eq(Mux(same_slot, r_left - 1, left[in_slot])),
+                     row_in.eq(Mux(same_slot, r_left == 2, left_is_one[in_slot]))]
         m.d.comb += [
             data_write.addr.eq(_times_constant(r_slot, max_beats) + count),
             data_write.data.eq(r_data),
@@ -264,6 +270,7 @@ class RowReader(wiring.Component):
         ]
         with m.If(r_valid):
             m.d.sync += [received[r_slot].eq(count + 1), left[r_slot].eq(r_left - 1),
+                         left_is_one[r_slot].eq(r_left == 2),
                          self.beats.eq(self.beats + 1)]
             with m.If(r_error):
                 m.d.sync += bus_error[r_slot].eq(1)
