@@ -40,6 +40,7 @@ JSON schema (``synth/results.json``)::
       "method": {"xc7": "<what was run and how the figures are counted>", "ice40": "..."},
       "xc7_source": "rtlil" | "verilog",   # how Yosys read the rtl/ configuration
       "seconds": s,                        # the whole run
+      "note": "<optional: how the file was put together when not by one run>",
       "blocks": {
         "<block>": {
           "xc7": {"config": "rtl/<block>.v", "lut": n, "ff": n, "bram_bits": n, "ramb36": n,

@@ -6,13 +6,12 @@ part holds it, else the smallest change of parameters that fits, stated per bloc
 :class:`~hotline_hw.synth_harness.SynthHarness` (its inputs from shift registers of at most
 512 bits, each fed by a pin, its outputs registered and folded into one pin: every path through
 the block is register to register and timed, and the design needs a few pins: ``clk``, ``rst``
-(synchronised and on a global network, :func:`ecp5_harness`), ``so`` and the ``si`` pins),
+(synchronised and on a global network, :class:`Ecp5Pins`), ``so`` and the ``si`` pins),
 synthesised as a whole and placed and routed in context at :data:`TARGET_MHZ`: nextpnr places
 the pins (``--lpf-allow-unconstrained``) and puts the clock on a global network, as in any
 design that uses the core. Not out of context: nextpnr-ecp5's ``--out-of-context`` promotes no
 global net, so the clock is routed through the general fabric; that costs a block about 10 %
-(the popularity table: 117.3 MHz out of context, 130.3 in context, same netlist) and the whole
-top, a clock of about 10K loads, did not route at all. Figures: nextpnr's utilisation
+(the popularity table: 117.3 MHz out of context, 130.3 in context, same netlist). Figures: nextpnr's utilisation
 (TRELLIS_COMB = LUT4 sites, TRELLIS_FF, DP16KD 18-kbit block RAMs, MULT18X18D; the harness's
 shift register, output registers and XOR tree included), its post-route Fmax for the clock, and
 its critical path (start, end, the hierarchy it crosses, logic and routing delay, LUT levels).
@@ -26,12 +25,17 @@ import subprocess
 import time
 from pathlib import Path
 
+from amaranth.hdl import Cat, ClockDomain, Const, Instance, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
 from hotline_hw.device_config import HotlineConfig
 from hotline_hw.model.popularity_table import TableGeometry
+from hotline_hw.synth_harness import SynthHarness
 from scripts.synth_tools import (BUILD, ELABORATION, Tools, log_tail, parse_nextpnr_log,
                                  run_tool, short_error)
 
-__all__ = ["block_params", "ECP5_CONFIGS", "ECP5_DEVICE", "TARGET_MHZ", "BLOCK_TARGET_MHZ",
+__all__ = ["block_params", "Ecp5Pins", "CHAIN_BITS", "ECP5_CONFIGS", "ECP5_DEVICE", "TARGET_MHZ", "BLOCK_TARGET_MHZ",
            "run_ecp5",
            "parse_critical_path", "ecp5_component", "METHOD"]
 
@@ -93,40 +97,32 @@ METHOD = ("block in its ECP5 configuration inside SynthHarness (inputs from a sh
 CHAIN_BITS = 512
 
 
-def ecp5_harness(dut):
-    """``dut`` inside :class:`~hotline_hw.synth_harness.SynthHarness` (input chains of at most
-    :data:`CHAIN_BITS`), with the reset as a design on this part would have it: the ``rst`` pin
+class Ecp5Pins(wiring.Component):
+    """A :class:`~hotline_hw.synth_harness.SynthHarness` (input chains of at most
+    :data:`CHAIN_BITS`) with the reset as a design on this part would have it: the ``rst`` pin
     synchronised by two flip-flops and driven onto a global network by a ``DCCA`` (every
-    flip-flop of the top has a reset: some 15K loads, which nextpnr-ecp5 promotes to a global only
-    for clock pins). The reset's paths from the synchroniser are timed with the rest."""
-    from amaranth.hdl import Cat, ClockDomain, Const, Instance, Module, Signal
-    from amaranth.lib import wiring
-    from amaranth.lib.wiring import In, Out
+    flip-flop of the top has a reset: some 15K loads, which nextpnr-ecp5 promotes to a global
+    only for clock pins). The reset's paths from the synchroniser are timed with the rest.
 
-    from hotline_hw.synth_harness import SynthHarness
+    Ports: ``clk``, ``rst``, ``si`` (the harness's serial inputs), ``so``."""
 
-    harness = SynthHarness(dut, chain_bits=CHAIN_BITS)
+    def __init__(self, dut: wiring.Component):
+        self.harness = SynthHarness(dut, chain_bits=CHAIN_BITS)
+        super().__init__({"clk": In(1), "rst": In(1), "si": In(self.harness.chains),
+                          "so": Out(1)})
 
-    class Ecp5Pins(wiring.Component):
-        def __init__(self):
-            super().__init__({"clk": In(1), "rst": In(1), "si": In(harness.chains),
-                              "so": Out(1)})
-            self.harness = harness
-
-        def elaborate(self, platform):
-            m = Module()
-            m.domains.sync = sync = ClockDomain(local=True)
-            m.domains.pins = pins = ClockDomain(reset_less=True, local=True)
-            m.d.comb += [sync.clk.eq(self.clk), pins.clk.eq(self.clk)]
-            synchroniser = Signal(2)
-            m.d.pins += synchroniser.eq(Cat(self.rst, synchroniser[0]))
-            m.submodules.reset_buffer = Instance("DCCA", i_CLKI=synchroniser[1],
-                                                 i_CE=Const(1), o_CLKO=sync.rst)
-            m.submodules.harness = harness
-            m.d.comb += [harness.si.eq(self.si), self.so.eq(harness.so)]
-            return m
-
-    return Ecp5Pins()
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = sync = ClockDomain(local=True)
+        m.domains.pins = pins = ClockDomain(reset_less=True, local=True)
+        m.d.comb += [sync.clk.eq(self.clk), pins.clk.eq(self.clk)]
+        synchroniser = Signal(2)
+        m.d.pins += synchroniser.eq(Cat(self.rst, synchroniser[0]))
+        m.submodules.reset_buffer = Instance("DCCA", i_CLKI=synchroniser[1], i_CE=Const(1),
+                                             o_CLKO=sync.rst)
+        m.submodules.harness = self.harness
+        m.d.comb += [self.harness.si.eq(self.si), self.so.eq(self.harness.so)]
+        return m
 
 
 def ecp5_component(block: str):
@@ -207,7 +203,7 @@ def run_ecp5(block: str, tools: Tools, timeout: float) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     target = TARGET_MHZ if block == "hotline_top" else BLOCK_TARGET_MHZ
     with ELABORATION:
-        pins = ecp5_harness(ecp5_component(block))
+        pins = Ecp5Pins(ecp5_component(block))
         (work / "top.il").write_text(rtlil.convert(pins, name="top", emit_src=False))
     harness = pins.harness
     result = {"harness": {"input_bits": harness.input_bits,

@@ -70,3 +70,27 @@ def test_markdown_table_rows():
     assert len(table) == 4
     assert "| feistel_hash | 268 | 155 | - | - | 95.1 | 150 (missed) |" in table[2]
     assert "does not fit" in table[3] and "ERROR: design does not fit" in table[3]
+
+
+def test_ecp5_pins_put_the_synchronised_reset_on_a_global():
+    """The ECP5 wrapper: the harness's chains as ``si`` pins, and the reset through two
+    flip-flops into a DCCA whose output resets the block's domain."""
+    from amaranth.back import rtlil
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    class Wide(wiring.Component):
+        a: In(1200)
+        y: Out(1)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.sync += self.y.eq(self.a.xor())
+            return m
+
+    pins = synth_ecp5.Ecp5Pins(Wide())
+    assert (pins.harness.chains, len(pins.si)) == (3, 3)   # 1200 bits in chains of <= 512
+    text = rtlil.convert(pins, name="top", emit_src=False)
+    assert "cell \\DCCA \\reset_buffer" in text
+    assert "connect \\CLKI" in text and "connect \\CLKO" in text
