@@ -11,11 +11,11 @@ the manager drives ``AxLOCK`` / ``AxCACHE`` / ``AxPROT`` (constants in practice)
 
 from __future__ import annotations
 
-from amaranth.hdl import Mux, Signal
+from amaranth.hdl import Cat, Const, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["BOUNDARY_BITS", "MAX_BURST", "AXCACHE", "AXPROT", "burst_beats",
+__all__ = ["BOUNDARY_BITS", "MAX_BURST", "AXCACHE", "AXPROT", "burst_beats", "PagedBurstAddress",
            "check_manager_params", "AXI4Signature", "AXI4ReadSignature", "AXI4WriteSignature", "connect_half",
            "AXI4LiteSignature", "AXI4StreamSignature", "bytes_for",
            "AxiResp", "AxiBurst", "axsize_for"]
@@ -48,6 +48,53 @@ def burst_beats(m, address, left, *, bus_bytes: int) -> Signal:
     beats = Signal(range(MAX_BURST + 1))
     m.d.comb += beats.eq(Mux(left < limit, left, limit))
     return beats
+
+
+class PagedBurstAddress:
+    """A manager's next burst address, kept as a 4 KiB page and a beat offset in it.
+
+    Advancing by a burst adds its beats to the offset only (a burst never crosses a page:
+    :func:`burst_beats`), not to the whole address: no carry chain as wide as the address. The
+    page after the current one, ``page + 1``, is a register computed in the background; a burst
+    that ends a page sets ``crossed``, and the address reads that register from then on (a
+    further page end moves it into ``page``).
+
+    Contract: :meth:`load` an address aligned to the bus, then :meth:`advance` by each burst
+    issued (sync statements; at most one of the two a cycle). After an advance that ends a
+    page, no burst may be issued in the next cycle (the row reader and writer plan their next
+    burst in that cycle); a burst may be issued in the cycle after a load.
+
+    Attributes
+    ----------
+    low : ``Value``
+        The address's low :data:`BOUNDARY_BITS` bits (what :func:`burst_beats` needs).
+    address : ``Value``
+        The full address (the upper part through one 2-way choice).
+    """
+
+    def __init__(self, m, *, addr_bits: int, bus_bytes: int, name: str):
+        self._shift = (bus_bytes - 1).bit_length()
+        self._offset_bits = BOUNDARY_BITS - self._shift
+        self.offset = Signal(self._offset_bits, name=f"{name}_offset")
+        self.page = Signal(addr_bits - BOUNDARY_BITS, name=f"{name}_page")
+        self.page_next = Signal(addr_bits - BOUNDARY_BITS, name=f"{name}_page_next")
+        self.crossed = Signal(name=f"{name}_crossed")
+        m.d.sync += self.page_next.eq(self.page + 1)
+        self.low = Cat(Const(0, self._shift), self.offset)
+        self.address = Cat(self.low, Mux(self.crossed, self.page_next, self.page))
+
+    def load(self, address) -> list:
+        """Statements (sync) loading ``address`` (its bits below the bus width are ignored)."""
+        return [self.offset.eq(address[self._shift:BOUNDARY_BITS]),
+                self.page.eq(address[BOUNDARY_BITS:]), self.crossed.eq(0)]
+
+    def advance(self, beats) -> list:
+        """Statements (sync) moving the address on by a burst of ``beats`` beats."""
+        total = self.offset + beats
+        ends_page = total[self._offset_bits:] != 0
+        return [self.offset.eq(total[:self._offset_bits]),
+                self.crossed.eq(self.crossed | ends_page),
+                self.page.eq(Mux(ends_page & self.crossed, self.page_next, self.page))]
 
 
 class AxiResp:

@@ -180,8 +180,10 @@ class MicroBatchScheduler(wiring.Component):
                                                             depth=capacity)
         m.submodules.free_slots = free_q = SyncFIFOBuffered(width=slot_index_bits,
                                                             depth=capacity)
-        m.submodules.jobs = jobs = SyncFIFOBuffered(width=job_layout.size,
-                                                    depth=min(capacity, 64))
+        # One entry more than the planner may fill: ``jobs_room`` (below) is a register that keeps
+        # one entry free, so that the FIFO's combinational ``w_rdy`` reaches no input logic.
+        jobs_depth = min(capacity, 64) + 1
+        m.submodules.jobs = jobs = SyncFIFOBuffered(width=job_layout.size, depth=jobs_depth)
 
         # -- input: allocate a slot per sample, store its beats, classify it ------------------------
         i = self.i.payload
@@ -194,7 +196,7 @@ class MicroBatchScheduler(wiring.Component):
         cur_stale = Signal(stale_range)         # stale lookups of the sample so far
         cur_sample = Signal(self._sample_bits)
         fresh = Signal(count)                   # slots never used since reset: 0 .. fresh-1
-        have_fresh = fresh < capacity
+        have_fresh = Signal(init=1)             # fresh < capacity, registered
         slot_available = have_fresh | free_q.r_rdy
 
         # Planner state: the open working set.
@@ -207,7 +209,15 @@ class MicroBatchScheduler(wiring.Component):
         # Stage D: the classified sample (its last beat taken), planned in the next cycle.
         d_valid = Signal()
         d_go = Signal()                         # D's sample is planned this cycle
-        m.d.comb += d_go.eq(d_valid & jobs.w_rdy)
+        # The jobs FIFO has room for one more job: a register, so that D's progress, the input's
+        # ready and every stage enable of the classifier start at flip-flops. Its next value
+        # compares the FIFO's level with constants and counts a job for every planned sample
+        # (whether or not it makes one) and none for a job read: it may say "no room" for a
+        # cycle while there is, never the reverse.
+        jobs_room = Signal(init=1)
+        m.d.sync += jobs_room.eq(Mux(d_go, jobs.level < jobs_depth - 2,
+                                     jobs.level < jobs_depth - 1))
+        m.d.comb += d_go.eq(d_valid & jobs_room)
         m.d.comb += self.i.ready.eq((in_sample | slot_available)
                                     & (~i.last | ~d_valid | d_go))
         take = self.i.valid & self.i.ready
@@ -240,7 +250,7 @@ class MicroBatchScheduler(wiring.Component):
 
         with m.If(take & ~in_sample):
             with m.If(have_fresh):
-                m.d.sync += fresh.eq(fresh + 1)
+                m.d.sync += [fresh.eq(fresh + 1), have_fresh.eq(fresh != capacity - 1)]
             with m.Else():
                 m.d.comb += free_q.r_en.eq(1)
         with m.If(self.errors_clear):
@@ -322,8 +332,11 @@ class MicroBatchScheduler(wiring.Component):
             m.d.sync += [self.samples_in.eq(self.samples_in + 1),
                          self.popular.eq(self.popular + d_popular),
                          self.non_popular.eq(self.non_popular + d_non),
-                         self.skipped.eq(self.skipped + d_skip),
-                         self.early_closes.eq(self.early_closes + early)]
+                         self.skipped.eq(self.skipped + d_skip)]
+            # An enable, not ``+ early``: ``early`` comes late in the cycle and would start
+            # the counter's carry chain.
+            with m.If(early):
+                m.d.sync += self.early_closes.eq(self.early_closes + 1)
             with m.If(close):
                 m.d.sync += [pend_pop.eq(0), pend_non.eq(0), pend_skip.eq(0), pend_total.eq(0),
                              pend_rest.eq(0), in_batch.eq(0), batches_in_set.eq(0)]
@@ -421,6 +434,7 @@ class MicroBatchScheduler(wiring.Component):
         position = Signal(size_bits)
         beat = Signal(beat_bits + 1)
         set_id = Signal(32)
+        set_id_inc = Signal(32, init=1)         # set_id + 1, kept beside it (no adder after finish)
         index = Signal(self._ws_bits + 1)
         step = Signal(32)
 
@@ -457,7 +471,7 @@ class MicroBatchScheduler(wiring.Component):
         m.d.comb += total.eq(chosen["total"])
         e_set = Signal(32)
         e_index = Signal(self._ws_bits + 1)
-        m.d.comb += [e_set.eq(set_id + finish), e_index.eq(Mux(finish, 0, index))]
+        m.d.comb += [e_set.eq(Mux(finish, set_id_inc, set_id)), e_index.eq(Mux(finish, 0, index))]
 
         pop_left = Signal()                     # from_pop != 0, registered
         use_pop = ~skipping & pop_left
@@ -484,6 +498,7 @@ class MicroBatchScheduler(wiring.Component):
                     m.d.comb += plan_now.eq(1)
                     m.d.sync += [
                         pending_full_pop.eq(0), pending_close.eq(e_close), set_id.eq(e_set),
+                        set_id_inc.eq(Mux(finish, set_id_inc + 1, set_id_inc)),
                         index.eq(e_index), rem_pop.eq(e_pop), rem_non.eq(e_non),
                         rem_total.eq(total), rem_skip.eq(e_skip), split_phase.eq(e_phase),
                         rem_total_nz.eq(total != 0), rem_skip_nz.eq(e_skip != 0),
@@ -493,7 +508,7 @@ class MicroBatchScheduler(wiring.Component):
                                      issue.kind.eq(new_kind), issue.size.eq(new_size),
                                      issue.working_set.eq(e_set), issue.index.eq(e_index),
                                      issue.step.eq(step)]
-                        m.d.sync += [step.eq(step + 1), index.eq(e_index + 1),
+                        m.d.sync += [step.eq(step + 1), index.eq(Mux(finish, 1, index + 1)),
                                      left.eq(new_size), from_pop.eq(new_from_pop),
                                      pop_left.eq(new_from_pop != 0),
                                      skipping.eq(new_skip), position.eq(0), beat.eq(0),

@@ -6,8 +6,8 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .axi import (AXCACHE, AXPROT, MAX_BURST, AXI4ReadSignature, AxiBurst, axsize_for,
-                  burst_beats, check_manager_params)
+from .axi import (AXCACHE, AXPROT, MAX_BURST, AXI4ReadSignature, AxiBurst, PagedBurstAddress,
+                  axsize_for, burst_beats, check_manager_params)
 from .gather_stream import GatherError, gathered_row_layout, row_address_layout
 from .params import require_positive_ints, require_power_of_two
 from .row_address import beat_count_bits, max_row_beats
@@ -200,15 +200,16 @@ class RowReader(wiring.Component):
         # crossing 4 KiB or longer than 256 beats issues its bursts every other cycle).
         ar_active = Signal()
         ar_planned = Signal()                   # ar_burst / ar_final are current
-        ar_addr = Signal(self._addr_bits)       # aligned to the bus width
+        ar_addr = PagedBurstAddress(m, addr_bits=self._addr_bits, bus_bytes=bus_bytes,
+                                    name="ar_addr")
         ar_left = Signal(bc_bits)               # beats of the row still to request
         ar_slot = Signal(slot_bits)
         ar_burst = Signal(range(MAX_BURST + 1))
         ar_last = Signal()                      # ar_burst == ar_left
-        next_burst = burst_beats(m, ar_addr, ar_left, bus_bytes=bus_bytes)
+        next_burst = burst_beats(m, ar_addr.low, ar_left, bus_bytes=bus_bytes)
         m.d.comb += [
             axi.arvalid.eq(ar_active & ar_planned),
-            axi.araddr.eq(ar_addr),
+            axi.araddr.eq(ar_addr.address),
             axi.arlen.eq(ar_burst - 1),
             axi.arsize.eq(axsize_for(self._data_bits)),
             axi.arburst.eq(AxiBurst.INCR),
@@ -220,7 +221,7 @@ class RowReader(wiring.Component):
         queued = data.View(ar_job, ar_q.r_data)
         m.d.comb += ar_q.r_en.eq(~ar_active | ar_take & ar_last)
         with m.If(ar_take):
-            m.d.sync += [ar_addr.eq(ar_addr + (ar_burst << shift)),
+            m.d.sync += [*ar_addr.advance(ar_burst),
                          ar_left.eq(ar_left - ar_burst), ar_planned.eq(0),
                          self.bursts.eq(self.bursts + 1)]
         with m.Elif(ar_active & ~ar_planned):
@@ -230,12 +231,12 @@ class RowReader(wiring.Component):
         direct = load & ~req.error & ~ar_active & (ar_q.level == 0)
         m.d.comb += ar_q.w_en.eq(load & ~req.error & ~direct)
         with m.If(ar_q.r_en):
-            m.d.sync += [ar_active.eq(ar_q.r_rdy), ar_addr.eq(queued.addr),
+            m.d.sync += [ar_active.eq(ar_q.r_rdy), *ar_addr.load(queued.addr),
                          ar_left.eq(queued.left), ar_slot.eq(queued.slot),
                          ar_burst.eq(queued.burst), ar_last.eq(queued.final),
                          ar_planned.eq(1)]
         with m.If(direct):
-            m.d.sync += [ar_active.eq(1), ar_addr.eq(new_job.addr), ar_left.eq(new_job.left),
+            m.d.sync += [ar_active.eq(1), *ar_addr.load(new_job.addr), ar_left.eq(new_job.left),
                          ar_slot.eq(new_job.slot), ar_burst.eq(new_job.burst),
                          ar_last.eq(new_job.final), ar_planned.eq(1)]
 

@@ -6,7 +6,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .axi import (AXCACHE, AXPROT, BOUNDARY_BITS, MAX_BURST, AXI4WriteSignature, AxiBurst,
-                  axsize_for, burst_beats, check_manager_params)
+                  PagedBurstAddress, axsize_for, burst_beats, check_manager_params)
 from .gather_stream import (GatherError, gather_request_layout, row_address_layout,
                             write_back_layout)
 from .params import require_positive_ints
@@ -138,30 +138,40 @@ class RowWriter(wiring.Component):
         m.d.comb += new_error.eq(Cat(range_error, bus_error, framing_error))
 
         # -- AW: the row's bursts ------------------------------------------------------------------
+        # The burst on AW is a register: a row's first burst is planned as its address arrives;
+        # after a burst that is not the row's last, the next is planned in the following cycle
+        # (a row crossing 4 KiB or longer than 256 beats issues its bursts every other cycle).
         aw_active = Signal()
-        aw_addr = Signal(self._addr_bits)
+        aw_planned = Signal()                       # aw_burst / aw_final are current
+        aw_addr = PagedBurstAddress(m, addr_bits=self._addr_bits, bus_bytes=bus_bytes,
+                                    name="aw_addr")
         aw_left = Signal(bc_bits)
-        burst = burst_beats(m, aw_addr, aw_left, bus_bytes=bus_bytes)
+        aw_burst = Signal(range(MAX_BURST + 1))
+        aw_final = Signal()                         # aw_burst == aw_left: the row's last burst
+        next_burst = burst_beats(m, aw_addr.low, aw_left, bus_bytes=bus_bytes)
         info = Signal(burst_info)
         m.d.comb += [
-            axi.awvalid.eq(aw_active & bursts.w_rdy),
-            axi.awaddr.eq(aw_addr),
-            axi.awlen.eq(burst - 1),
+            axi.awvalid.eq(aw_active & aw_planned & bursts.w_rdy),
+            axi.awaddr.eq(aw_addr.address),
+            axi.awlen.eq(aw_burst - 1),
             axi.awsize.eq(axsize_for(self._data_bits)),
             axi.awburst.eq(AxiBurst.INCR),
             axi.awid.eq(0),
             axi.awcache.eq(AXCACHE),
             axi.awprot.eq(AXPROT),
-            info.table.eq(table), info.row.eq(row), info.last.eq(burst == aw_left),
+            info.table.eq(table), info.row.eq(row), info.last.eq(aw_final),
             bursts.w_data.eq(info),
         ]
         aw_take = axi.awvalid & axi.awready
         m.d.comb += bursts.w_en.eq(aw_take)
         with m.If(aw_take):
-            m.d.sync += [aw_addr.eq(aw_addr + (burst << shift)), aw_left.eq(aw_left - burst),
-                         self.bursts.eq(self.bursts + 1)]
-            with m.If(burst == aw_left):
+            m.d.sync += [*aw_addr.advance(aw_burst), aw_left.eq(aw_left - aw_burst),
+                         aw_planned.eq(0), self.bursts.eq(self.bursts + 1)]
+            with m.If(aw_final):
                 m.d.sync += aw_active.eq(0)
+        with m.Elif(aw_active & ~aw_planned):
+            m.d.sync += [aw_burst.eq(next_burst), aw_final.eq(next_burst == aw_left),
+                         aw_planned.eq(1)]
 
         # -- W: realigned beats through an output register ----------------------------------------
         w_beats = Signal(bc_bits)                   # W beats of the row
@@ -198,6 +208,8 @@ class RowWriter(wiring.Component):
 
         # -- row sequencing ------------------------------------------------------------------------
         resp = self.address.payload
+        resp_addr = Cat(Const(0, shift), resp.address[shift:])
+        first_burst = burst_beats(m, resp_addr, resp.beats, bus_bytes=bus_bytes)
         with m.FSM(name="writer") as fsm:
             with m.State("IDLE"):
                 m.d.comb += [self.address_request.valid.eq(self.i.valid),
@@ -216,8 +228,11 @@ class RowWriter(wiring.Component):
                     with m.Else():
                         m.d.sync += [
                             aw_active.eq(1),
-                            aw_addr.eq(Cat(Const(0, shift), resp.address[shift:])),
+                            *aw_addr.load(resp_addr),
                             aw_left.eq(resp.beats),
+                            aw_burst.eq(first_burst),
+                            aw_final.eq(first_burst == resp.beats),
+                            aw_planned.eq(1),
                             w_beats.eq(resp.beats), w_j.eq(0), w_done.eq(0),
                             need_input.eq(out_beats != 0),
                             w_addr.eq(Cat(Const(0, shift), resp.address[shift:BOUNDARY_BITS])),
@@ -246,7 +261,7 @@ class RowWriter(wiring.Component):
                     ]
                     with m.If(row_end):
                         m.d.sync += w_done.eq(1)
-                with m.If((w_done | (can & row_end)) & (~aw_active | (aw_take & (burst == aw_left)))):
+                with m.If((w_done | (can & row_end)) & (~aw_active | (aw_take & aw_final))):
                     m.next = "IDLE"
             with m.State("DRAIN"):
                 m.d.comb += self.i.ready.eq(1)

@@ -6,6 +6,10 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
 , i__ready, o__payload, o__valid, wb__ready, m_axi__awid, m_axi__awaddr, m_axi__awlen, m_axi__awsize, m_axi__awburst, m_axi__awlock, m_axi__awcache, m_axi__awprot, m_axi__awvalid, m_axi__wdata, m_axi__wstrb, m_axi__wlast, m_axi__wvalid, m_axi__bready, m_axi__arid, m_axi__araddr, m_axi__arlen
 , m_axi__arsize, m_axi__arburst, m_axi__arlock, m_axi__arcache, m_axi__arprot, m_axi__arvalid, m_axi__rready, read_errors, read_error_code, read_error_tag, read_error_table, read_error_row, read_rows, read_beats, read_bursts, read_in_flight, read_busy, write_errors, write_error_code, write_error_table, write_error_row
 , write_rows_in, write_rows_written, write_beats, write_bursts, write_pending, write_busy, i__payload);
+  wire [35:0] \$1 ;
+  wire [7:0] \$2 ;
+  wire [35:0] \$3 ;
+  wire [7:0] \$4 ;
   wire [82:0] address__payload;
   wire [47:0] \address__payload.address ;
   wire [4:0] \address__payload.beats ;
@@ -613,7 +617,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .tables(tables)
   );
   \gather_engine.reader  reader (
-    .ar_addr(m_axi__araddr),
+    .ar_addr_offset(\$2 ),
     .axi__arid(m_axi__arid),
     .axi__arlen(m_axi__arlen),
     .axi__arready(m_axi__arready),
@@ -622,7 +626,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .axi__rid(m_axi__rid),
     .axi__rresp(m_axi__rresp),
     .axi__rvalid(m_axi__rvalid),
-    .\beats$392 (read_beats),
+    .\beats$395 (read_beats),
     .bursts(read_bursts),
     .busy(read_busy),
     .clk(clk),
@@ -640,6 +644,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .o__payload(o__payload),
     .o__ready(o__ready),
     .o__valid(o__valid),
+    .\port$79$0 (\$1 ),
     .rows(read_rows),
     .rst(rst),
     .used(read_in_flight)
@@ -663,7 +668,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .address_request__payload(\i__payload$85 ),
     .address_request__ready(address_request__ready),
     .address_request__valid(\i__valid$89 ),
-    .aw_addr(m_axi__awaddr),
+    .aw_addr_offset(\$4 ),
     .axi__awlen(m_axi__awlen),
     .axi__awready(m_axi__awready),
     .axi__awvalid(m_axi__awvalid),
@@ -674,7 +679,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .axi__wready(m_axi__wready),
     .axi__wstrb(m_axi__wstrb),
     .axi__wvalid(m_axi__wvalid),
-    .\beats$55 (write_beats),
+    .\beats$64 (write_beats),
     .bursts(write_bursts),
     .busy(write_busy),
     .clk(clk),
@@ -689,6 +694,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .i__ready(wb__ready),
     .i__valid(wb__valid),
     .pending(write_pending),
+    .\port$1349$0 (\$3 ),
     .rows_in(write_rows_in),
     .rows_written(write_rows_written),
     .rst(rst)
@@ -712,7 +718,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   assign address__ready = \o__ready$93 ;
   assign \o__valid$96  = address__valid;
   assign axi__arid = m_axi__arid;
-  assign axi__araddr = m_axi__araddr;
+  assign axi__araddr = { \$1 , \$2 , 4'h0 };
   assign axi__arlen = m_axi__arlen;
   assign axi__arsize = 3'h4;
   assign axi__arburst = 2'h1;
@@ -728,7 +734,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   assign axi__rvalid = m_axi__rvalid;
   assign axi__rready = 1'h1;
   assign axi__awid = 6'h00;
-  assign axi__awaddr = m_axi__awaddr;
+  assign axi__awaddr = { \$3 , \$4 , 4'h0 };
   assign axi__awlen = m_axi__awlen;
   assign axi__awsize = 3'h4;
   assign axi__awburst = 2'h1;
@@ -777,12 +783,14 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   assign pending = write_pending;
   assign \busy$161  = write_busy;
   assign m_axi__awid = 6'h00;
+  assign m_axi__awaddr = { \$3 , \$4 , 4'h0 };
   assign m_axi__awsize = 3'h4;
   assign m_axi__awburst = 2'h1;
   assign m_axi__awlock = 1'h0;
   assign m_axi__awcache = 4'h3;
   assign m_axi__awprot = 3'h2;
   assign m_axi__bready = 1'h1;
+  assign m_axi__araddr = { \$1 , \$2 , 4'h0 };
   assign m_axi__arsize = 3'h4;
   assign m_axi__arburst = 2'h1;
   assign m_axi__arlock = 1'h0;
@@ -1747,74 +1755,74 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, i__ready, axi__arvalid, axi__arlen, busy, i__valid, i__payload, ar_addr, bursts, axi__arid, \beats$392 , o__valid
-, o__payload, used, errors, error_code, error_tag, error_table, error_row, rows, o__ready);
+module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, i__ready, axi__arvalid, \port$79$0 , axi__arlen, busy, i__valid, i__payload, ar_addr_offset, bursts, axi__arid, \beats$395 
+, o__valid, o__payload, used, errors, error_code, error_tag, error_table, error_row, rows, o__ready);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire [127:0] \$101 ;
-  wire [31:0] \$102 ;
+  wire [5:0] \$100 ;
+  wire \$101 ;
+  wire \$102 ;
   wire \$103 ;
-  wire [127:0] \$104 ;
-  wire [31:0] \$105 ;
-  wire \$106 ;
-  wire [127:0] \$107 ;
-  wire [31:0] \$108 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire [127:0] \$106 ;
+  wire [31:0] \$107 ;
+  wire \$108 ;
   wire [127:0] \$109 ;
-  wire [9:0] \$11 ;
-  wire \$110 ;
+  wire [35:0] \$11 ;
+  wire [31:0] \$110 ;
   wire \$111 ;
-  wire \$112 ;
-  wire \$113 ;
-  reg \$114 ;
-  wire [2:0] \$115 ;
-  wire [2:0] \$116 ;
-  wire \$117 ;
+  wire [127:0] \$112 ;
+  wire [31:0] \$113 ;
+  wire \$114 ;
+  wire [127:0] \$115 ;
+  wire [31:0] \$116 ;
+  wire [127:0] \$117 ;
   wire \$118 ;
-  wire [7:0] \$119 ;
-  wire \$12 ;
-  wire [8:0] \$120 ;
+  wire \$119 ;
+  wire [9:0] \$12 ;
+  wire \$120 ;
   wire \$121 ;
-  wire [5:0] \$122 ;
-  wire [5:0] \$123 ;
-  wire \$124 ;
+  reg \$122 ;
+  wire [2:0] \$123 ;
+  wire [2:0] \$124 ;
   wire \$125 ;
-  wire [5:0] \$126 ;
-  wire \$127 ;
-  wire \$128 ;
+  wire \$126 ;
+  wire [7:0] \$127 ;
+  wire [8:0] \$128 ;
   wire \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire \$131 ;
+  wire [5:0] \$130 ;
+  wire [5:0] \$131 ;
   wire \$132 ;
   wire \$133 ;
-  wire \$134 ;
+  wire [5:0] \$134 ;
   wire \$135 ;
-  wire [6:0] \$136 ;
-  reg \$137 ;
+  wire \$136 ;
+  wire \$137 ;
   wire \$138 ;
-  wire [6:0] \$139 ;
+  wire \$139 ;
   wire \$14 ;
   wire \$140 ;
   wire \$141 ;
   wire \$142 ;
   wire \$143 ;
-  wire \$144 ;
-  wire [6:0] \$145 ;
+  wire [6:0] \$144 ;
+  reg \$145 ;
   wire \$146 ;
-  wire \$147 ;
+  wire [6:0] \$147 ;
   wire \$148 ;
-  reg \$149 ;
+  wire \$149 ;
   wire \$15 ;
   wire \$150 ;
   wire \$151 ;
   wire \$152 ;
-  wire \$153 ;
+  wire [6:0] \$153 ;
   wire \$154 ;
   wire \$155 ;
   wire \$156 ;
-  wire \$157 ;
+  reg \$157 ;
   wire \$158 ;
   wire \$159 ;
   wire \$16 ;
@@ -1825,48 +1833,48 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   wire \$164 ;
   wire \$165 ;
   wire \$166 ;
-  wire [6:0] \$167 ;
-  wire [32:0] \$168 ;
+  wire \$167 ;
+  wire \$168 ;
   wire \$169 ;
   wire \$17 ;
-  wire [11:0] \$170 ;
-  wire [11:0] \$171 ;
+  wire \$170 ;
+  wire \$171 ;
   wire \$172 ;
-  wire [7:0] \$173 ;
+  wire \$173 ;
   wire \$174 ;
-  wire \$175 ;
-  wire \$176 ;
+  wire [6:0] \$175 ;
+  wire [32:0] \$176 ;
   wire \$177 ;
-  wire \$178 ;
-  wire \$179 ;
+  wire [11:0] \$178 ;
+  wire [11:0] \$179 ;
   wire \$18 ;
   wire \$180 ;
-  wire [8:0] \$181 ;
+  wire [7:0] \$181 ;
   wire \$182 ;
   wire \$183 ;
   wire \$184 ;
   wire \$185 ;
   wire \$186 ;
   wire \$187 ;
-  wire [1:0] \$188 ;
-  wire [1:0] \$189 ;
+  wire \$188 ;
+  wire [8:0] \$189 ;
   wire \$19 ;
   wire \$190 ;
   wire \$191 ;
   wire \$192 ;
   wire \$193 ;
-  wire [32:0] \$194 ;
-  reg [5:0] \$195 ;
-  reg [4:0] \$196 ;
-  reg [4:0] \$197 ;
-  reg [4:0] \$198 ;
-  reg [4:0] \$199 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire [1:0] \$196 ;
+  wire [1:0] \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire [13:0] \$2 ;
   wire \$20 ;
-  reg [4:0] \$200 ;
-  reg [4:0] \$201 ;
-  reg [4:0] \$202 ;
-  reg [4:0] \$203 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire [32:0] \$202 ;
+  reg [5:0] \$203 ;
   reg [4:0] \$204 ;
   reg [4:0] \$205 ;
   reg [4:0] \$206 ;
@@ -1928,7 +1936,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$257 ;
   reg [4:0] \$258 ;
   reg [4:0] \$259 ;
-  wire [6:0] \$26 ;
+  wire \$26 ;
   reg [4:0] \$260 ;
   reg [4:0] \$261 ;
   reg [4:0] \$262 ;
@@ -1939,7 +1947,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$267 ;
   reg [4:0] \$268 ;
   reg [4:0] \$269 ;
-  wire [12:0] \$27 ;
+  wire [6:0] \$27 ;
   reg [4:0] \$270 ;
   reg [4:0] \$271 ;
   reg [4:0] \$272 ;
@@ -1950,7 +1958,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$277 ;
   reg [4:0] \$278 ;
   reg [4:0] \$279 ;
-  wire [13:0] \$28 ;
+  wire [12:0] \$28 ;
   reg [4:0] \$280 ;
   reg [4:0] \$281 ;
   reg [4:0] \$282 ;
@@ -1961,7 +1969,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$287 ;
   reg [4:0] \$288 ;
   reg [4:0] \$289 ;
-  wire [14:0] \$29 ;
+  wire [13:0] \$29 ;
   reg [4:0] \$290 ;
   reg [4:0] \$291 ;
   reg [4:0] \$292 ;
@@ -1973,7 +1981,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$298 ;
   reg [4:0] \$299 ;
   wire [13:0] \$3 ;
-  wire \$30 ;
+  wire [14:0] \$30 ;
   reg [4:0] \$300 ;
   reg [4:0] \$301 ;
   reg [4:0] \$302 ;
@@ -1984,7 +1992,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$307 ;
   reg [4:0] \$308 ;
   reg [4:0] \$309 ;
-  wire [9:0] \$31 ;
+  wire \$31 ;
   reg [4:0] \$310 ;
   reg [4:0] \$311 ;
   reg [4:0] \$312 ;
@@ -1995,20 +2003,20 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] \$317 ;
   reg [4:0] \$318 ;
   reg [4:0] \$319 ;
-  wire [10:0] \$32 ;
+  wire [9:0] \$32 ;
   reg [4:0] \$320 ;
   reg [4:0] \$321 ;
   reg [4:0] \$322 ;
   reg [4:0] \$323 ;
-  reg \$324 ;
-  reg \$325 ;
-  reg \$326 ;
-  reg \$327 ;
-  reg \$328 ;
-  reg \$329 ;
-  wire [11:0] \$33 ;
-  reg \$330 ;
-  reg \$331 ;
+  reg [4:0] \$324 ;
+  reg [4:0] \$325 ;
+  reg [4:0] \$326 ;
+  reg [4:0] \$327 ;
+  reg [4:0] \$328 ;
+  reg [4:0] \$329 ;
+  wire [10:0] \$33 ;
+  reg [4:0] \$330 ;
+  reg [4:0] \$331 ;
   reg \$332 ;
   reg \$333 ;
   reg \$334 ;
@@ -2039,7 +2047,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$357 ;
   reg \$358 ;
   reg \$359 ;
-  wire [5:0] \$36 ;
+  wire [11:0] \$36 ;
   reg \$360 ;
   reg \$361 ;
   reg \$362 ;
@@ -2050,7 +2058,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$367 ;
   reg \$368 ;
   reg \$369 ;
-  wire \$37 ;
+  wire [5:0] \$37 ;
   reg \$370 ;
   reg \$371 ;
   reg \$372 ;
@@ -2061,7 +2069,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$377 ;
   reg \$378 ;
   reg \$379 ;
-  wire [5:0] \$38 ;
+  wire \$38 ;
   reg \$380 ;
   reg \$381 ;
   reg \$382 ;
@@ -2084,7 +2092,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$398 ;
   reg \$399 ;
   wire \$4 ;
-  wire [11:0] \$40 ;
+  wire [5:0] \$40 ;
   reg \$400 ;
   reg \$401 ;
   reg \$402 ;
@@ -2095,7 +2103,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$407 ;
   reg \$408 ;
   reg \$409 ;
-  wire \$41 ;
+  wire [11:0] \$41 ;
   reg \$410 ;
   reg \$411 ;
   reg \$412 ;
@@ -2195,7 +2203,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$498 ;
   reg \$499 ;
   wire \$5 ;
-  wire [6:0] \$50 ;
+  wire \$50 ;
   reg \$500 ;
   reg \$501 ;
   reg \$502 ;
@@ -2206,109 +2214,122 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg \$507 ;
   reg \$508 ;
   reg \$509 ;
-  wire \$51 ;
+  wire [6:0] \$51 ;
   reg \$510 ;
   reg \$511 ;
   reg \$512 ;
   reg \$513 ;
   reg \$514 ;
   reg \$515 ;
-  reg [47:0] \$516 ;
-  reg [4:0] \$517 ;
+  reg \$516 ;
+  reg \$517 ;
   reg \$518 ;
-  reg [31:0] \$519 ;
+  reg \$519 ;
   wire \$52 ;
-  reg [8:0] \$520 ;
+  reg \$520 ;
   reg \$521 ;
   reg \$522 ;
-  reg [5:0] \$523 ;
-  reg \$524 ;
-  reg [5:0] \$525 ;
-  reg [127:0] \$526 ;
-  reg \$527 ;
+  reg \$523 ;
+  reg [35:0] \$524 ;
+  reg [7:0] \$525 ;
+  reg \$526 ;
+  reg [35:0] \$527 ;
   reg [4:0] \$528 ;
-  reg [4:0] \$529 ;
-  wire \$53 ;
-  reg \$530 ;
-  reg [31:0] \$531 ;
+  reg \$529 ;
+  wire [36:0] \$53 ;
+  reg [31:0] \$530 ;
+  reg [8:0] \$531 ;
   reg \$532 ;
   reg \$533 ;
-  reg [192:0] \$534 ;
+  reg [5:0] \$534 ;
   reg \$535 ;
-  reg [74:0] \$536 ;
-  reg [4:0] \$537 ;
+  reg [5:0] \$536 ;
+  reg [127:0] \$537 ;
   reg \$538 ;
-  reg [5:0] \$539 ;
+  reg [4:0] \$539 ;
   wire \$54 ;
-  reg [31:0] \$540 ;
-  reg [10:0] \$541 ;
-  reg [6:0] \$542 ;
-  reg [1:0] \$543 ;
+  reg [4:0] \$540 ;
+  reg \$541 ;
+  reg [31:0] \$542 ;
+  reg \$543 ;
   reg \$544 ;
-  reg [1:0] \$545 ;
-  reg [31:0] \$546 ;
-  reg [4:0] \$547 ;
-  reg [23:0] \$548 ;
-  reg [31:0] \$549 ;
-  wire [15:0] \$55 ;
-  wire [48:0] \$56 ;
+  reg [192:0] \$545 ;
+  reg \$546 ;
+  reg [74:0] \$547 ;
+  reg [4:0] \$548 ;
+  reg \$549 ;
+  wire \$55 ;
+  reg [5:0] \$550 ;
+  reg [31:0] \$551 ;
+  reg [10:0] \$552 ;
+  reg [6:0] \$553 ;
+  reg [1:0] \$554 ;
+  reg \$555 ;
+  reg [1:0] \$556 ;
+  reg [31:0] \$557 ;
+  reg [4:0] \$558 ;
+  reg [23:0] \$559 ;
+  wire \$56 ;
+  reg [31:0] \$560 ;
   wire [9:0] \$57 ;
-  wire [32:0] \$58 ;
+  wire [9:0] \$58 ;
   wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire \$61 ;
+  wire [9:0] \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire [35:0] \$64 ;
+  wire [9:0] \$65 ;
+  wire [32:0] \$66 ;
   wire \$67 ;
   wire \$68 ;
-  wire [5:0] \$69 ;
+  wire \$69 ;
   wire [13:0] \$7 ;
-  reg [4:0] \$70 ;
-  wire [5:0] \$71 ;
+  wire \$70 ;
+  wire \$71 ;
   wire \$72 ;
   wire \$73 ;
-  wire [5:0] \$74 ;
-  reg [4:0] \$75 ;
-  wire [5:0] \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire [5:0] \$77 ;
+  reg [4:0] \$78 ;
+  wire [5:0] \$79 ;
   wire [13:0] \$8 ;
-  reg \$80 ;
+  wire \$80 ;
   wire \$81 ;
   wire [5:0] \$82 ;
-  wire [5:0] \$83 ;
-  wire \$84 ;
-  wire [32:0] \$85 ;
+  reg [4:0] \$83 ;
+  wire [5:0] \$84 ;
+  wire \$85 ;
   wire \$86 ;
   wire \$87 ;
-  wire \$88 ;
+  reg \$88 ;
   wire \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire [5:0] \$92 ;
-  wire \$93 ;
+  wire [5:0] \$90 ;
+  wire [5:0] \$91 ;
+  wire \$92 ;
+  wire [32:0] \$93 ;
   wire \$94 ;
   wire \$95 ;
   wire \$96 ;
   wire \$97 ;
-  wire [127:0] \$98 ;
-  wire [31:0] \$99 ;
+  wire \$98 ;
+  wire \$99 ;
   reg ar_active = 1'h0;
-  output [47:0] ar_addr;
-  reg [47:0] ar_addr = 48'h000000000000;
+  reg ar_addr_crossed = 1'h0;
+  output [7:0] ar_addr_offset;
+  reg [7:0] ar_addr_offset = 8'h00;
+  reg [35:0] ar_addr_page = 36'h000000000;
+  reg [35:0] ar_addr_page_next = 36'h000000000;
   reg [8:0] ar_burst = 9'h000;
   reg ar_last = 1'h0;
   reg [4:0] ar_left = 5'h00;
   reg ar_planned = 1'h0;
   (* init = 6'h00 *)
   wire [5:0] ar_slot;
-  (* init = 48'h000000000000 *)
   wire [47:0] axi__araddr;
   wire [1:0] axi__arburst;
   wire [3:0] axi__arcache;
@@ -2334,8 +2355,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [10:0] base = 11'h000;
   wire [8:0] beats;
   wire [8:0] \beats$18 ;
-  output [31:0] \beats$392 ;
-  reg [31:0] \beats$392  = 32'd0;
+  output [31:0] \beats$395 ;
+  reg [31:0] \beats$395  = 32'd0;
   output [31:0] bursts;
   reg [31:0] bursts = 32'd0;
   reg bus_error_0 = 1'h0;
@@ -2682,9 +2703,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] out_k = 5'h00;
   reg out_k_last = 1'h0;
   reg [31:0] out_tag = 32'd0;
+  output [35:0] \port$79$0 ;
+  wire [35:0] \port$79$0 ;
   (* init = 128'h00000000000000000000000000000000 *)
   wire [127:0] r_data;
-  wire [68:0] \r_data$384 ;
+  wire [68:0] \r_data$387 ;
   wire r_en;
   reg r_error = 1'h0;
   reg [4:0] r_left = 5'h00;
@@ -3878,16 +3901,16 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @(posedge clk) begin
     if (data_write__en)
-      row_data[\$29 [10:0]] <= data_write__data;
+      row_data[\$30 [10:0]] <= data_write__data;
   end
   reg [127:0] _0_;
   reg [127:0] _1_;
   always @(posedge clk) begin
     if (data_hi__en) begin
-      _0_ <= row_data[\$40 [10:0]];
+      _0_ <= row_data[\$41 [10:0]];
     end
     if (data_lo__en) begin
-      _1_ <= row_data[\$35 [10:0]];
+      _1_ <= row_data[\$36 [10:0]];
     end
   end
   assign data_hi__data = _0_;
@@ -3965,481 +3988,507 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   assign info_head__data = slot_info[info_head__addr];
   always @(posedge clk)
-    left_52 <= \$312 ;
+    left_42 <= \$310 ;
   always @(posedge clk)
-    left_53 <= \$313 ;
+    left_43 <= \$311 ;
   always @(posedge clk)
-    left_54 <= \$314 ;
+    left_44 <= \$312 ;
   always @(posedge clk)
-    left_55 <= \$315 ;
+    left_45 <= \$313 ;
   always @(posedge clk)
-    left_56 <= \$316 ;
+    left_46 <= \$314 ;
   always @(posedge clk)
-    left_57 <= \$317 ;
+    left_47 <= \$315 ;
   always @(posedge clk)
-    left_58 <= \$318 ;
+    left_48 <= \$316 ;
   always @(posedge clk)
-    left_59 <= \$319 ;
+    left_49 <= \$317 ;
   always @(posedge clk)
-    left_60 <= \$320 ;
+    left_50 <= \$318 ;
   always @(posedge clk)
-    left_61 <= \$321 ;
+    left_51 <= \$319 ;
   always @(posedge clk)
-    left_62 <= \$322 ;
+    left_52 <= \$320 ;
   always @(posedge clk)
-    left_63 <= \$323 ;
+    left_53 <= \$321 ;
   always @(posedge clk)
-    left_is_one_0 <= \$324 ;
+    left_54 <= \$322 ;
   always @(posedge clk)
-    left_is_one_1 <= \$325 ;
+    left_55 <= \$323 ;
   always @(posedge clk)
-    left_is_one_2 <= \$326 ;
+    left_56 <= \$324 ;
   always @(posedge clk)
-    left_is_one_3 <= \$327 ;
+    left_57 <= \$325 ;
   always @(posedge clk)
-    left_is_one_4 <= \$328 ;
+    left_58 <= \$326 ;
   always @(posedge clk)
-    left_is_one_5 <= \$329 ;
+    left_59 <= \$327 ;
   always @(posedge clk)
-    left_is_one_6 <= \$330 ;
+    left_60 <= \$328 ;
   always @(posedge clk)
-    left_is_one_7 <= \$331 ;
+    left_61 <= \$329 ;
   always @(posedge clk)
-    left_is_one_8 <= \$332 ;
+    left_62 <= \$330 ;
   always @(posedge clk)
-    left_is_one_9 <= \$333 ;
+    left_63 <= \$331 ;
   always @(posedge clk)
-    left_is_one_10 <= \$334 ;
+    left_is_one_0 <= \$332 ;
   always @(posedge clk)
-    left_is_one_11 <= \$335 ;
+    left_is_one_1 <= \$333 ;
   always @(posedge clk)
-    left_is_one_12 <= \$336 ;
+    left_is_one_2 <= \$334 ;
   always @(posedge clk)
-    left_is_one_13 <= \$337 ;
+    left_is_one_3 <= \$335 ;
   always @(posedge clk)
-    left_is_one_14 <= \$338 ;
+    left_is_one_4 <= \$336 ;
   always @(posedge clk)
-    left_is_one_15 <= \$339 ;
+    left_is_one_5 <= \$337 ;
   always @(posedge clk)
-    left_is_one_16 <= \$340 ;
+    left_is_one_6 <= \$338 ;
   always @(posedge clk)
-    left_is_one_17 <= \$341 ;
+    left_is_one_7 <= \$339 ;
   always @(posedge clk)
-    left_is_one_18 <= \$342 ;
+    left_is_one_8 <= \$340 ;
   always @(posedge clk)
-    left_is_one_19 <= \$343 ;
+    left_is_one_9 <= \$341 ;
   always @(posedge clk)
-    left_is_one_20 <= \$344 ;
+    left_is_one_10 <= \$342 ;
   always @(posedge clk)
-    left_is_one_21 <= \$345 ;
+    left_is_one_11 <= \$343 ;
   always @(posedge clk)
-    left_is_one_22 <= \$346 ;
+    left_is_one_12 <= \$344 ;
   always @(posedge clk)
-    left_is_one_23 <= \$347 ;
+    left_is_one_13 <= \$345 ;
   always @(posedge clk)
-    left_is_one_24 <= \$348 ;
+    left_is_one_14 <= \$346 ;
   always @(posedge clk)
-    left_is_one_25 <= \$349 ;
+    left_is_one_15 <= \$347 ;
   always @(posedge clk)
-    left_is_one_26 <= \$350 ;
+    left_is_one_16 <= \$348 ;
   always @(posedge clk)
-    left_is_one_27 <= \$351 ;
+    left_is_one_17 <= \$349 ;
   always @(posedge clk)
-    left_is_one_28 <= \$352 ;
+    left_is_one_18 <= \$350 ;
   always @(posedge clk)
-    left_is_one_29 <= \$353 ;
+    left_is_one_19 <= \$351 ;
   always @(posedge clk)
-    left_is_one_30 <= \$354 ;
+    left_is_one_20 <= \$352 ;
   always @(posedge clk)
-    left_is_one_31 <= \$355 ;
+    left_is_one_21 <= \$353 ;
   always @(posedge clk)
-    left_is_one_32 <= \$356 ;
+    left_is_one_22 <= \$354 ;
   always @(posedge clk)
-    left_is_one_33 <= \$357 ;
+    left_is_one_23 <= \$355 ;
   always @(posedge clk)
-    left_is_one_34 <= \$358 ;
+    left_is_one_24 <= \$356 ;
   always @(posedge clk)
-    left_is_one_35 <= \$359 ;
+    left_is_one_25 <= \$357 ;
   always @(posedge clk)
-    left_is_one_36 <= \$360 ;
+    left_is_one_26 <= \$358 ;
   always @(posedge clk)
-    left_is_one_37 <= \$361 ;
+    left_is_one_27 <= \$359 ;
   always @(posedge clk)
-    left_is_one_38 <= \$362 ;
+    left_is_one_28 <= \$360 ;
   always @(posedge clk)
-    left_is_one_39 <= \$363 ;
+    left_is_one_29 <= \$361 ;
   always @(posedge clk)
-    left_is_one_40 <= \$364 ;
+    left_is_one_30 <= \$362 ;
   always @(posedge clk)
-    left_is_one_41 <= \$365 ;
+    left_is_one_31 <= \$363 ;
   always @(posedge clk)
-    left_is_one_42 <= \$366 ;
+    left_is_one_32 <= \$364 ;
   always @(posedge clk)
-    left_is_one_43 <= \$367 ;
+    left_is_one_33 <= \$365 ;
   always @(posedge clk)
-    left_is_one_44 <= \$368 ;
+    left_is_one_34 <= \$366 ;
   always @(posedge clk)
-    left_is_one_45 <= \$369 ;
+    left_is_one_35 <= \$367 ;
   always @(posedge clk)
-    left_is_one_46 <= \$370 ;
+    left_is_one_36 <= \$368 ;
   always @(posedge clk)
-    left_is_one_47 <= \$371 ;
+    left_is_one_37 <= \$369 ;
   always @(posedge clk)
-    left_is_one_48 <= \$372 ;
+    left_is_one_38 <= \$370 ;
   always @(posedge clk)
-    left_is_one_49 <= \$373 ;
+    left_is_one_39 <= \$371 ;
   always @(posedge clk)
-    left_is_one_50 <= \$374 ;
+    left_is_one_40 <= \$372 ;
   always @(posedge clk)
-    left_is_one_51 <= \$375 ;
+    left_is_one_41 <= \$373 ;
   always @(posedge clk)
-    left_is_one_52 <= \$376 ;
+    left_is_one_42 <= \$374 ;
   always @(posedge clk)
-    left_is_one_53 <= \$377 ;
+    left_is_one_43 <= \$375 ;
   always @(posedge clk)
-    left_is_one_54 <= \$378 ;
+    left_is_one_44 <= \$376 ;
   always @(posedge clk)
-    left_is_one_55 <= \$379 ;
+    left_is_one_45 <= \$377 ;
   always @(posedge clk)
-    left_is_one_56 <= \$380 ;
+    left_is_one_46 <= \$378 ;
   always @(posedge clk)
-    left_is_one_57 <= \$381 ;
+    left_is_one_47 <= \$379 ;
   always @(posedge clk)
-    left_is_one_58 <= \$382 ;
+    left_is_one_48 <= \$380 ;
   always @(posedge clk)
-    left_is_one_59 <= \$383 ;
+    left_is_one_49 <= \$381 ;
   always @(posedge clk)
-    left_is_one_60 <= \$384 ;
+    left_is_one_50 <= \$382 ;
   always @(posedge clk)
-    left_is_one_61 <= \$385 ;
+    left_is_one_51 <= \$383 ;
   always @(posedge clk)
-    left_is_one_62 <= \$386 ;
+    left_is_one_52 <= \$384 ;
   always @(posedge clk)
-    left_is_one_63 <= \$387 ;
+    left_is_one_53 <= \$385 ;
   always @(posedge clk)
-    done_0 <= \$388 ;
+    left_is_one_54 <= \$386 ;
   always @(posedge clk)
-    done_1 <= \$389 ;
+    left_is_one_55 <= \$387 ;
   always @(posedge clk)
-    done_2 <= \$390 ;
+    left_is_one_56 <= \$388 ;
   always @(posedge clk)
-    done_3 <= \$391 ;
+    left_is_one_57 <= \$389 ;
   always @(posedge clk)
-    done_4 <= \$392 ;
+    left_is_one_58 <= \$390 ;
   always @(posedge clk)
-    done_5 <= \$393 ;
+    left_is_one_59 <= \$391 ;
   always @(posedge clk)
-    done_6 <= \$394 ;
+    left_is_one_60 <= \$392 ;
   always @(posedge clk)
-    done_7 <= \$395 ;
+    left_is_one_61 <= \$393 ;
   always @(posedge clk)
-    done_8 <= \$396 ;
+    left_is_one_62 <= \$394 ;
   always @(posedge clk)
-    done_9 <= \$397 ;
+    left_is_one_63 <= \$395 ;
   always @(posedge clk)
-    done_10 <= \$398 ;
+    done_0 <= \$396 ;
   always @(posedge clk)
-    done_11 <= \$399 ;
+    done_1 <= \$397 ;
   always @(posedge clk)
-    done_12 <= \$400 ;
+    done_2 <= \$398 ;
   always @(posedge clk)
-    done_13 <= \$401 ;
+    done_3 <= \$399 ;
   always @(posedge clk)
-    done_14 <= \$402 ;
+    done_4 <= \$400 ;
   always @(posedge clk)
-    done_15 <= \$403 ;
+    done_5 <= \$401 ;
   always @(posedge clk)
-    done_16 <= \$404 ;
+    done_6 <= \$402 ;
   always @(posedge clk)
-    done_17 <= \$405 ;
+    done_7 <= \$403 ;
   always @(posedge clk)
-    done_18 <= \$406 ;
+    done_8 <= \$404 ;
   always @(posedge clk)
-    done_19 <= \$407 ;
+    done_9 <= \$405 ;
   always @(posedge clk)
-    done_20 <= \$408 ;
+    done_10 <= \$406 ;
   always @(posedge clk)
-    done_21 <= \$409 ;
+    done_11 <= \$407 ;
   always @(posedge clk)
-    done_22 <= \$410 ;
+    done_12 <= \$408 ;
   always @(posedge clk)
-    done_23 <= \$411 ;
+    done_13 <= \$409 ;
   always @(posedge clk)
-    done_24 <= \$412 ;
+    done_14 <= \$410 ;
   always @(posedge clk)
-    done_25 <= \$413 ;
+    done_15 <= \$411 ;
   always @(posedge clk)
-    done_26 <= \$414 ;
+    done_16 <= \$412 ;
   always @(posedge clk)
-    done_27 <= \$415 ;
+    done_17 <= \$413 ;
   always @(posedge clk)
-    done_28 <= \$416 ;
+    done_18 <= \$414 ;
   always @(posedge clk)
-    done_29 <= \$417 ;
+    done_19 <= \$415 ;
   always @(posedge clk)
-    done_30 <= \$418 ;
+    done_20 <= \$416 ;
   always @(posedge clk)
-    done_31 <= \$419 ;
+    done_21 <= \$417 ;
   always @(posedge clk)
-    done_32 <= \$420 ;
+    done_22 <= \$418 ;
   always @(posedge clk)
-    done_33 <= \$421 ;
+    done_23 <= \$419 ;
   always @(posedge clk)
-    done_34 <= \$422 ;
+    done_24 <= \$420 ;
   always @(posedge clk)
-    done_35 <= \$423 ;
+    done_25 <= \$421 ;
   always @(posedge clk)
-    done_36 <= \$424 ;
+    done_26 <= \$422 ;
   always @(posedge clk)
-    done_37 <= \$425 ;
+    done_27 <= \$423 ;
   always @(posedge clk)
-    done_38 <= \$426 ;
+    done_28 <= \$424 ;
   always @(posedge clk)
-    done_39 <= \$427 ;
+    done_29 <= \$425 ;
   always @(posedge clk)
-    done_40 <= \$428 ;
+    done_30 <= \$426 ;
   always @(posedge clk)
-    done_41 <= \$429 ;
+    done_31 <= \$427 ;
   always @(posedge clk)
-    done_42 <= \$430 ;
+    done_32 <= \$428 ;
   always @(posedge clk)
-    done_43 <= \$431 ;
+    done_33 <= \$429 ;
   always @(posedge clk)
-    done_44 <= \$432 ;
+    done_34 <= \$430 ;
   always @(posedge clk)
-    done_45 <= \$433 ;
+    done_35 <= \$431 ;
   always @(posedge clk)
-    done_46 <= \$434 ;
+    done_36 <= \$432 ;
   always @(posedge clk)
-    done_47 <= \$435 ;
+    done_37 <= \$433 ;
   always @(posedge clk)
-    done_48 <= \$436 ;
+    done_38 <= \$434 ;
   always @(posedge clk)
-    done_49 <= \$437 ;
+    done_39 <= \$435 ;
   always @(posedge clk)
-    done_50 <= \$438 ;
+    done_40 <= \$436 ;
   always @(posedge clk)
-    done_51 <= \$439 ;
+    done_41 <= \$437 ;
   always @(posedge clk)
-    done_52 <= \$440 ;
+    done_42 <= \$438 ;
   always @(posedge clk)
-    done_53 <= \$441 ;
+    done_43 <= \$439 ;
   always @(posedge clk)
-    done_54 <= \$442 ;
+    done_44 <= \$440 ;
   always @(posedge clk)
-    done_55 <= \$443 ;
+    done_45 <= \$441 ;
   always @(posedge clk)
-    done_56 <= \$444 ;
+    done_46 <= \$442 ;
   always @(posedge clk)
-    done_57 <= \$445 ;
+    done_47 <= \$443 ;
   always @(posedge clk)
-    done_58 <= \$446 ;
+    done_48 <= \$444 ;
   always @(posedge clk)
-    done_59 <= \$447 ;
+    done_49 <= \$445 ;
   always @(posedge clk)
-    done_60 <= \$448 ;
+    done_50 <= \$446 ;
   always @(posedge clk)
-    done_61 <= \$449 ;
+    done_51 <= \$447 ;
   always @(posedge clk)
-    done_62 <= \$450 ;
+    done_52 <= \$448 ;
   always @(posedge clk)
-    done_63 <= \$451 ;
+    done_53 <= \$449 ;
   always @(posedge clk)
-    bus_error_0 <= \$452 ;
+    done_54 <= \$450 ;
   always @(posedge clk)
-    bus_error_1 <= \$453 ;
+    done_55 <= \$451 ;
   always @(posedge clk)
-    bus_error_2 <= \$454 ;
+    done_56 <= \$452 ;
   always @(posedge clk)
-    bus_error_3 <= \$455 ;
+    done_57 <= \$453 ;
   always @(posedge clk)
-    bus_error_4 <= \$456 ;
+    done_58 <= \$454 ;
   always @(posedge clk)
-    bus_error_5 <= \$457 ;
+    done_59 <= \$455 ;
   always @(posedge clk)
-    bus_error_6 <= \$458 ;
+    done_60 <= \$456 ;
   always @(posedge clk)
-    bus_error_7 <= \$459 ;
+    done_61 <= \$457 ;
   always @(posedge clk)
-    bus_error_8 <= \$460 ;
+    done_62 <= \$458 ;
   always @(posedge clk)
-    bus_error_9 <= \$461 ;
+    done_63 <= \$459 ;
   always @(posedge clk)
-    bus_error_10 <= \$462 ;
+    bus_error_0 <= \$460 ;
   always @(posedge clk)
-    bus_error_11 <= \$463 ;
+    bus_error_1 <= \$461 ;
   always @(posedge clk)
-    bus_error_12 <= \$464 ;
+    bus_error_2 <= \$462 ;
   always @(posedge clk)
-    bus_error_13 <= \$465 ;
+    bus_error_3 <= \$463 ;
   always @(posedge clk)
-    bus_error_14 <= \$466 ;
+    bus_error_4 <= \$464 ;
   always @(posedge clk)
-    bus_error_15 <= \$467 ;
+    bus_error_5 <= \$465 ;
   always @(posedge clk)
-    bus_error_16 <= \$468 ;
+    bus_error_6 <= \$466 ;
   always @(posedge clk)
-    bus_error_17 <= \$469 ;
+    bus_error_7 <= \$467 ;
   always @(posedge clk)
-    bus_error_18 <= \$470 ;
+    bus_error_8 <= \$468 ;
   always @(posedge clk)
-    bus_error_19 <= \$471 ;
+    bus_error_9 <= \$469 ;
   always @(posedge clk)
-    bus_error_20 <= \$472 ;
+    bus_error_10 <= \$470 ;
   always @(posedge clk)
-    bus_error_21 <= \$473 ;
+    bus_error_11 <= \$471 ;
   always @(posedge clk)
-    bus_error_22 <= \$474 ;
+    bus_error_12 <= \$472 ;
   always @(posedge clk)
-    bus_error_23 <= \$475 ;
+    bus_error_13 <= \$473 ;
   always @(posedge clk)
-    bus_error_24 <= \$476 ;
+    bus_error_14 <= \$474 ;
   always @(posedge clk)
-    bus_error_25 <= \$477 ;
+    bus_error_15 <= \$475 ;
   always @(posedge clk)
-    bus_error_26 <= \$478 ;
+    bus_error_16 <= \$476 ;
   always @(posedge clk)
-    bus_error_27 <= \$479 ;
+    bus_error_17 <= \$477 ;
   always @(posedge clk)
-    bus_error_28 <= \$480 ;
+    bus_error_18 <= \$478 ;
   always @(posedge clk)
-    bus_error_29 <= \$481 ;
+    bus_error_19 <= \$479 ;
   always @(posedge clk)
-    bus_error_30 <= \$482 ;
+    bus_error_20 <= \$480 ;
   always @(posedge clk)
-    bus_error_31 <= \$483 ;
+    bus_error_21 <= \$481 ;
   always @(posedge clk)
-    bus_error_32 <= \$484 ;
+    bus_error_22 <= \$482 ;
   always @(posedge clk)
-    bus_error_33 <= \$485 ;
+    bus_error_23 <= \$483 ;
   always @(posedge clk)
-    bus_error_34 <= \$486 ;
+    bus_error_24 <= \$484 ;
   always @(posedge clk)
-    bus_error_35 <= \$487 ;
+    bus_error_25 <= \$485 ;
   always @(posedge clk)
-    bus_error_36 <= \$488 ;
+    bus_error_26 <= \$486 ;
   always @(posedge clk)
-    bus_error_37 <= \$489 ;
+    bus_error_27 <= \$487 ;
   always @(posedge clk)
-    bus_error_38 <= \$490 ;
+    bus_error_28 <= \$488 ;
   always @(posedge clk)
-    bus_error_39 <= \$491 ;
+    bus_error_29 <= \$489 ;
   always @(posedge clk)
-    bus_error_40 <= \$492 ;
+    bus_error_30 <= \$490 ;
   always @(posedge clk)
-    bus_error_41 <= \$493 ;
+    bus_error_31 <= \$491 ;
   always @(posedge clk)
-    bus_error_42 <= \$494 ;
+    bus_error_32 <= \$492 ;
   always @(posedge clk)
-    bus_error_43 <= \$495 ;
+    bus_error_33 <= \$493 ;
   always @(posedge clk)
-    bus_error_44 <= \$496 ;
+    bus_error_34 <= \$494 ;
   always @(posedge clk)
-    bus_error_45 <= \$497 ;
+    bus_error_35 <= \$495 ;
   always @(posedge clk)
-    bus_error_46 <= \$498 ;
+    bus_error_36 <= \$496 ;
   always @(posedge clk)
-    bus_error_47 <= \$499 ;
+    bus_error_37 <= \$497 ;
   always @(posedge clk)
-    bus_error_48 <= \$500 ;
+    bus_error_38 <= \$498 ;
   always @(posedge clk)
-    bus_error_49 <= \$501 ;
+    bus_error_39 <= \$499 ;
   always @(posedge clk)
-    bus_error_50 <= \$502 ;
+    bus_error_40 <= \$500 ;
   always @(posedge clk)
-    bus_error_51 <= \$503 ;
+    bus_error_41 <= \$501 ;
   always @(posedge clk)
-    bus_error_52 <= \$504 ;
+    bus_error_42 <= \$502 ;
   always @(posedge clk)
-    bus_error_53 <= \$505 ;
+    bus_error_43 <= \$503 ;
   always @(posedge clk)
-    bus_error_54 <= \$506 ;
+    bus_error_44 <= \$504 ;
   always @(posedge clk)
-    bus_error_55 <= \$507 ;
+    bus_error_45 <= \$505 ;
   always @(posedge clk)
-    bus_error_56 <= \$508 ;
+    bus_error_46 <= \$506 ;
   always @(posedge clk)
-    bus_error_57 <= \$509 ;
+    bus_error_47 <= \$507 ;
   always @(posedge clk)
-    bus_error_58 <= \$510 ;
+    bus_error_48 <= \$508 ;
   always @(posedge clk)
-    bus_error_59 <= \$511 ;
+    bus_error_49 <= \$509 ;
   always @(posedge clk)
-    bus_error_60 <= \$512 ;
+    bus_error_50 <= \$510 ;
   always @(posedge clk)
-    bus_error_61 <= \$513 ;
+    bus_error_51 <= \$511 ;
   always @(posedge clk)
-    bus_error_62 <= \$514 ;
+    bus_error_52 <= \$512 ;
   always @(posedge clk)
-    bus_error_63 <= \$515 ;
+    bus_error_53 <= \$513 ;
   always @(posedge clk)
-    ar_addr <= \$516 ;
+    bus_error_54 <= \$514 ;
   always @(posedge clk)
-    ar_left <= \$517 ;
+    bus_error_55 <= \$515 ;
   always @(posedge clk)
-    ar_planned <= \$518 ;
+    bus_error_56 <= \$516 ;
   always @(posedge clk)
-    bursts <= \$519 ;
+    bus_error_57 <= \$517 ;
   always @(posedge clk)
-    ar_burst <= \$520 ;
+    bus_error_58 <= \$518 ;
   always @(posedge clk)
-    ar_last <= \$521 ;
+    bus_error_59 <= \$519 ;
   always @(posedge clk)
-    ar_active <= \$522 ;
+    bus_error_60 <= \$520 ;
   always @(posedge clk)
-    axi__arid <= \$523 ;
+    bus_error_61 <= \$521 ;
   always @(posedge clk)
-    r_valid <= \$524 ;
+    bus_error_62 <= \$522 ;
   always @(posedge clk)
-    r_slot <= \$525 ;
+    bus_error_63 <= \$523 ;
   always @(posedge clk)
-    data_write__data <= \$526 ;
+    ar_addr_page_next <= \$524 ;
   always @(posedge clk)
-    r_error <= \$527 ;
+    ar_addr_offset <= \$525 ;
   always @(posedge clk)
-    count <= \$528 ;
+    ar_addr_crossed <= \$526 ;
   always @(posedge clk)
-    r_left <= \$529 ;
+    ar_addr_page <= \$527 ;
   always @(posedge clk)
-    row_in <= \$530 ;
+    ar_left <= \$528 ;
   always @(posedge clk)
-    \beats$392  <= \$531 ;
+    ar_planned <= \$529 ;
   always @(posedge clk)
-    out_k_last <= \$532 ;
+    bursts <= \$530 ;
   always @(posedge clk)
-    o__valid <= \$533 ;
+    ar_burst <= \$531 ;
   always @(posedge clk)
-    o__payload <= \$534 ;
+    ar_last <= \$532 ;
   always @(posedge clk)
-    rd_valid <= \$535 ;
+    ar_active <= \$533 ;
   always @(posedge clk)
-    rd <= \$536 ;
+    axi__arid <= \$534 ;
   always @(posedge clk)
-    out_k <= \$537 ;
+    r_valid <= \$535 ;
   always @(posedge clk)
-    head_done <= \$538 ;
+    r_slot <= \$536 ;
   always @(posedge clk)
-    info_head__addr <= \$539 ;
+    data_write__data <= \$537 ;
   always @(posedge clk)
-    out_tag <= \$540 ;
+    r_error <= \$538 ;
   always @(posedge clk)
-    base <= \$541 ;
+    count <= \$539 ;
   always @(posedge clk)
-    used <= \$542 ;
+    r_left <= \$540 ;
   always @(posedge clk)
-    errors <= \$543 ;
+    row_in <= \$541 ;
   always @(posedge clk)
-    captured <= \$544 ;
+    \beats$395  <= \$542 ;
   always @(posedge clk)
-    error_code <= \$545 ;
+    out_k_last <= \$543 ;
   always @(posedge clk)
-    error_tag <= \$546 ;
+    o__valid <= \$544 ;
   always @(posedge clk)
-    error_table <= \$547 ;
+    o__payload <= \$545 ;
   always @(posedge clk)
-    error_row <= \$548 ;
+    rd_valid <= \$546 ;
   always @(posedge clk)
-    rows <= \$549 ;
+    rd <= \$547 ;
+  always @(posedge clk)
+    out_k <= \$548 ;
+  always @(posedge clk)
+    head_done <= \$549 ;
+  always @(posedge clk)
+    info_head__addr <= \$550 ;
+  always @(posedge clk)
+    out_tag <= \$551 ;
+  always @(posedge clk)
+    base <= \$552 ;
+  always @(posedge clk)
+    used <= \$553 ;
+  always @(posedge clk)
+    errors <= \$554 ;
+  always @(posedge clk)
+    captured <= \$555 ;
+  always @(posedge clk)
+    error_code <= \$556 ;
+  always @(posedge clk)
+    error_tag <= \$557 ;
+  always @(posedge clk)
+    error_table <= \$558 ;
+  always @(posedge clk)
+    error_row <= \$559 ;
+  always @(posedge clk)
+    rows <= \$560 ;
   assign \$1  = used < 7'h40;
   assign i__ready = w_rdy & \$1 ;
   assign info_write__en = i__valid & i__ready;
@@ -4449,428 +4498,417 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign \$5  = i__payload[52:48] < limit;
   assign beats = \$5  ? { 4'h0, i__payload[52:48] } : limit;
   assign \$6  = beats == i__payload[52:48];
-  assign \$7  = 13'h1000 - ar_addr[11:0];
+  assign \$7  = 13'h1000 - { ar_addr_offset, 4'h0 };
   assign \$9  = \$8 [8:0] > 9'h100;
   assign \limit$17  = \$9  ? 9'h100 : \$8 [8:0];
   assign \$10  = ar_left < \limit$17 ;
   assign \beats$18  = \$10  ? { 4'h0, ar_left } : \limit$17 ;
   assign axi__arvalid = ar_active & ar_planned;
-  assign \$11  = ar_burst - 1'h1;
-  assign \$12  = ~ ar_active;
-  assign \$13  = axi__arvalid & axi__arready;
-  assign \$14  = \$13  & ar_last;
-  assign r_en = \$12  | \$14 ;
-  assign \$15  = i__valid & i__ready;
-  assign \$16  = ~ i__payload[82];
-  assign \$17  = \$15  & \$16 ;
-  assign \$18  = i__valid & i__ready;
-  assign \$19  = ~ i__payload[82];
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = ~ ar_active;
-  assign \$22  = \$20  & \$21 ;
-  assign \$23  = ! level;
-  assign \$24  = \$22  & \$23 ;
-  assign \$25  = ~ \$24 ;
-  assign w_en = \$17  & \$25 ;
-  assign \$28  = \$26  + \$27 ;
-  assign \$29  = \$28  + count;
-  assign \$30  = count < 5'h11;
-  assign data_write__en = r_valid & \$30 ;
-  assign \$31  = dim * 3'h4;
-  assign \$32  = \$31  + 5'h10;
-  assign \$33  = \$32  - 1'h1;
-  assign \$35  = base + out_k;
-  assign \$36  = out_k + 1'h1;
-  assign \$37  = \$36  < 5'h11;
-  assign \$38  = out_k + 1'h1;
-  assign \$39  = \$37  ? \$38  : { 1'h0, out_k };
-  assign \$40  = base + \$39 ;
-  assign \$41  = ~ o__valid;
-  assign data_lo__en = \$41  | o__ready;
+  assign \$11  = ar_addr_crossed ? ar_addr_page_next : ar_addr_page;
+  assign \$12  = ar_burst - 1'h1;
+  assign \$13  = ~ ar_active;
+  assign \$14  = axi__arvalid & axi__arready;
+  assign \$15  = \$14  & ar_last;
+  assign r_en = \$13  | \$15 ;
+  assign \$16  = i__valid & i__ready;
+  assign \$17  = ~ i__payload[82];
+  assign \$18  = \$16  & \$17 ;
+  assign \$19  = i__valid & i__ready;
+  assign \$20  = ~ i__payload[82];
+  assign \$21  = \$19  & \$20 ;
+  assign \$22  = ~ ar_active;
+  assign \$23  = \$21  & \$22 ;
+  assign \$24  = ! level;
+  assign \$25  = \$23  & \$24 ;
+  assign \$26  = ~ \$25 ;
+  assign w_en = \$18  & \$26 ;
+  assign \$29  = \$27  + \$28 ;
+  assign \$30  = \$29  + count;
+  assign \$31  = count < 5'h11;
+  assign data_write__en = r_valid & \$31 ;
+  assign \$32  = dim * 3'h4;
+  assign \$33  = \$32  + 5'h10;
+  assign \$34  = \$33  - 1'h1;
+  assign \$36  = base + out_k;
+  assign \$37  = out_k + 1'h1;
+  assign \$38  = \$37  < 5'h11;
+  assign \$39  = out_k + 1'h1;
+  assign \$40  = \$38  ? \$39  : { 1'h0, out_k };
+  assign \$41  = base + \$40 ;
   assign \$42  = ~ o__valid;
-  assign data_hi__en = \$42  | o__ready;
-  assign \$43  = | used;
-  assign \$44  = \$43  | ar_active;
-  assign \$45  = | level;
-  assign \$46  = \$44  | \$45 ;
-  assign \$47  = \$46  | rd_valid;
-  assign \$48  = \$47  | o__valid;
-  assign busy = \$48  | r_valid;
-  assign \$49  = i__valid & i__ready;
-  assign \$50  = info_write__addr + 1'h1;
-  assign \$51  = i__payload[52:48] == 1'h1;
-  assign \$52  = axi__arvalid & axi__arready;
-  assign \$53  = ~ ar_planned;
-  assign \$54  = ar_active & \$53 ;
-  assign \$56  = ar_addr + \$55 ;
-  assign \$57  = ar_left - ar_burst;
-  assign \$58  = bursts + 1'h1;
-  assign \$59  = \beats$18  == ar_left;
-  assign \$60  = i__valid & i__ready;
-  assign \$61  = ~ i__payload[82];
-  assign \$62  = \$60  & \$61 ;
-  assign \$63  = ~ ar_active;
-  assign \$64  = \$62  & \$63 ;
-  assign \$65  = ! level;
-  assign \$66  = \$64  & \$65 ;
-  assign \$67  = r_slot == axi__rid;
-  assign \$68  = r_valid & \$67 ;
-  assign \$69  = count + 1'h1;
-  assign \$71  = \$68  ? \$69  : { 1'h0, \$70  };
-  assign \$72  = r_slot == axi__rid;
-  assign \$73  = r_valid & \$72 ;
-  assign \$74  = r_left - 1'h1;
-  assign \$76  = \$73  ? \$74  : { 1'h0, \$75  };
-  assign \$77  = r_slot == axi__rid;
-  assign \$78  = r_valid & \$77 ;
-  assign \$79  = r_left == 2'h2;
-  assign \$81  = \$78  ? \$79  : \$80 ;
-  assign \$82  = count + 1'h1;
-  assign \$83  = r_left - 1'h1;
-  assign \$84  = r_left == 2'h2;
-  assign \$85  = \beats$392  + 1'h1;
-  assign \$86  = ~ o__valid;
-  assign \$87  = \$86  | o__ready;
-  assign \$88  = | used;
-  assign \$89  = \$88  & head_done;
-  assign \$90  = \$87  & \$89 ;
-  assign \$91  = ~ \$90 ;
-  assign \$92  = out_k + 1'h1;
-  assign \$93  = \$92  >= \$34 [5:0];
+  assign data_lo__en = \$42  | o__ready;
+  assign \$43  = ~ o__valid;
+  assign data_hi__en = \$43  | o__ready;
+  assign \$44  = | used;
+  assign \$45  = \$44  | ar_active;
+  assign \$46  = | level;
+  assign \$47  = \$45  | \$46 ;
+  assign \$48  = \$47  | rd_valid;
+  assign \$49  = \$48  | o__valid;
+  assign busy = \$49  | r_valid;
+  assign \$50  = i__valid & i__ready;
+  assign \$51  = info_write__addr + 1'h1;
+  assign \$52  = i__payload[52:48] == 1'h1;
+  assign \$53  = ar_addr_page + 1'h1;
+  assign \$54  = axi__arvalid & axi__arready;
+  assign \$55  = ~ ar_planned;
+  assign \$56  = ar_active & \$55 ;
+  assign \$57  = ar_addr_offset + ar_burst;
+  assign \$58  = ar_addr_offset + ar_burst;
+  assign \$59  = | \$58 [9:8];
+  assign \$60  = ar_addr_crossed | \$59 ;
+  assign \$61  = ar_addr_offset + ar_burst;
+  assign \$62  = | \$61 [9:8];
+  assign \$63  = \$62  & ar_addr_crossed;
+  assign \$64  = \$63  ? ar_addr_page_next : ar_addr_page;
+  assign \$65  = ar_left - ar_burst;
+  assign \$66  = bursts + 1'h1;
+  assign \$67  = \beats$18  == ar_left;
+  assign \$68  = i__valid & i__ready;
+  assign \$69  = ~ i__payload[82];
+  assign \$70  = \$68  & \$69 ;
+  assign \$71  = ~ ar_active;
+  assign \$72  = \$70  & \$71 ;
+  assign \$73  = ! level;
+  assign \$74  = \$72  & \$73 ;
+  assign \$75  = r_slot == axi__rid;
+  assign \$76  = r_valid & \$75 ;
+  assign \$77  = count + 1'h1;
+  assign \$79  = \$76  ? \$77  : { 1'h0, \$78  };
+  assign \$80  = r_slot == axi__rid;
+  assign \$81  = r_valid & \$80 ;
+  assign \$82  = r_left - 1'h1;
+  assign \$84  = \$81  ? \$82  : { 1'h0, \$83  };
+  assign \$85  = r_slot == axi__rid;
+  assign \$86  = r_valid & \$85 ;
+  assign \$87  = r_left == 2'h2;
+  assign \$89  = \$86  ? \$87  : \$88 ;
+  assign \$90  = count + 1'h1;
+  assign \$91  = r_left - 1'h1;
+  assign \$92  = r_left == 2'h2;
+  assign \$93  = \beats$395  + 1'h1;
   assign \$94  = ~ o__valid;
   assign \$95  = \$94  | o__ready;
-  assign \$96  = | rd[62:61];
-  assign \$97  = $signed(rd[74:67]) > $signed(1'h0);
-  assign \$98  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$99  = \$97  ? \$98 [31:0] : 32'd0;
-  assign \$100  = $signed(rd[74:67]) > $signed(2'h1);
-  assign \$101  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$102  = \$100  ? \$101 [63:32] : 32'd0;
-  assign \$103  = $signed(rd[74:67]) > $signed(3'h2);
-  assign \$104  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$105  = \$103  ? \$104 [95:64] : 32'd0;
-  assign \$106  = $signed(rd[74:67]) > $signed(3'h3);
-  assign \$107  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
-  assign \$108  = \$106  ? \$107 [127:96] : 32'd0;
-  assign \$109  = \$96  ? 128'h00000000000000000000000000000000 : { \$108 , \$105 , \$102 , \$99  };
-  assign \$110  = | used;
-  assign \$111  = \$110  & head_done;
-  assign \$112  = | used;
-  assign \$113  = \$112  & head_done;
-  assign \$115  = \$114  ? 3'h2 : 3'h0;
-  assign \$116  = info_head__data[7] ? 3'h1 : \$115 ;
-  assign \$117  = ! out_k;
-  assign \$118  = info_head__data[7] | out_k_last;
-  assign \$120  = dim - \$119 ;
-  assign \$121  = info_head__data[7] | out_k_last;
-  assign \$122  = out_k + 1'h1;
-  assign \$123  = \$121  ? 6'h00 : \$122 ;
-  assign \$124  = info_head__data[7] | out_k_last;
-  assign \$125  = \$34 [5:0] <= 1'h1;
-  assign \$126  = out_k + 2'h2;
-  assign \$127  = \$126  >= \$34 [5:0];
-  assign \$128  = \$124  ? \$125  : \$127 ;
-  assign \$129  = ~ o__valid;
-  assign \$130  = \$129  | o__ready;
-  assign \$131  = | used;
-  assign \$132  = \$131  & head_done;
-  assign \$133  = \$130  & \$132 ;
-  assign \$134  = info_head__data[7] | out_k_last;
-  assign \$135  = \$133  & \$134 ;
-  assign \$136  = info_head__addr + 1'h1;
-  assign \$138  = r_valid & row_in;
-  assign \$139  = info_head__addr + 1'h1;
-  assign \$140  = r_slot == \$139 [5:0];
+  assign \$96  = | used;
+  assign \$97  = \$96  & head_done;
+  assign \$98  = \$95  & \$97 ;
+  assign \$99  = ~ \$98 ;
+  assign \$100  = out_k + 1'h1;
+  assign \$101  = \$100  >= \$35 [5:0];
+  assign \$102  = ~ o__valid;
+  assign \$103  = \$102  | o__ready;
+  assign \$104  = | rd[62:61];
+  assign \$105  = $signed(rd[74:67]) > $signed(1'h0);
+  assign \$106  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$107  = \$105  ? \$106 [31:0] : 32'd0;
+  assign \$108  = $signed(rd[74:67]) > $signed(2'h1);
+  assign \$109  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$110  = \$108  ? \$109 [63:32] : 32'd0;
+  assign \$111  = $signed(rd[74:67]) > $signed(3'h2);
+  assign \$112  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$113  = \$111  ? \$112 [95:64] : 32'd0;
+  assign \$114  = $signed(rd[74:67]) > $signed(3'h3);
+  assign \$115  = { data_hi__data, data_lo__data } >> { rd[66:65], 5'h00 };
+  assign \$116  = \$114  ? \$115 [127:96] : 32'd0;
+  assign \$117  = \$104  ? 128'h00000000000000000000000000000000 : { \$116 , \$113 , \$110 , \$107  };
+  assign \$118  = | used;
+  assign \$119  = \$118  & head_done;
+  assign \$120  = | used;
+  assign \$121  = \$120  & head_done;
+  assign \$123  = \$122  ? 3'h2 : 3'h0;
+  assign \$124  = info_head__data[7] ? 3'h1 : \$123 ;
+  assign \$125  = ! out_k;
+  assign \$126  = info_head__data[7] | out_k_last;
+  assign \$128  = dim - \$127 ;
+  assign \$129  = info_head__data[7] | out_k_last;
+  assign \$130  = out_k + 1'h1;
+  assign \$131  = \$129  ? 6'h00 : \$130 ;
+  assign \$132  = info_head__data[7] | out_k_last;
+  assign \$133  = \$35 [5:0] <= 1'h1;
+  assign \$134  = out_k + 2'h2;
+  assign \$135  = \$134  >= \$35 [5:0];
+  assign \$136  = \$132  ? \$133  : \$135 ;
+  assign \$137  = ~ o__valid;
+  assign \$138  = \$137  | o__ready;
+  assign \$139  = | used;
+  assign \$140  = \$139  & head_done;
   assign \$141  = \$138  & \$140 ;
-  assign \$142  = \$137  | \$141 ;
-  assign \$143  = i__valid & i__ready;
-  assign \$144  = \$143  & i__payload[82];
-  assign \$145  = info_head__addr + 1'h1;
-  assign \$146  = info_write__addr == \$145 [5:0];
-  assign \$147  = \$144  & \$146 ;
-  assign \$148  = \$142  | \$147 ;
-  assign \$150  = r_valid & row_in;
-  assign \$151  = r_slot == info_head__addr;
-  assign \$152  = \$150  & \$151 ;
-  assign \$153  = \$149  | \$152 ;
-  assign \$154  = i__valid & i__ready;
-  assign \$155  = \$154  & i__payload[82];
-  assign \$156  = info_write__addr == info_head__addr;
-  assign \$157  = \$155  & \$156 ;
-  assign \$158  = \$153  | \$157 ;
-  assign \$159  = \$135  ? \$148  : \$158 ;
-  assign \$160  = ~ o__valid;
-  assign \$161  = \$160  | o__ready;
-  assign \$162  = | used;
-  assign \$163  = \$162  & head_done;
-  assign \$164  = \$161  & \$163 ;
-  assign \$165  = info_head__data[7] | out_k_last;
-  assign \$166  = \$164  & \$165 ;
-  assign \$167  = info_head__addr + 1'h1;
-  assign \$168  = out_tag + 1'h1;
-  assign \$169  = info_head__addr == 6'h3f;
-  assign \$170  = base + 5'h11;
-  assign \$171  = \$169  ? 12'h000 : \$170 ;
-  assign \$172  = i__valid & i__ready;
-  assign \$173  = used + \$172 ;
-  assign \$174  = ~ o__valid;
-  assign \$175  = \$174  | o__ready;
-  assign \$176  = | used;
-  assign \$177  = \$176  & head_done;
-  assign \$178  = \$175  & \$177 ;
-  assign \$179  = info_head__data[7] | out_k_last;
-  assign \$180  = \$178  & \$179 ;
-  assign \$181  = \$173  - \$180 ;
+  assign \$142  = info_head__data[7] | out_k_last;
+  assign \$143  = \$141  & \$142 ;
+  assign \$144  = info_head__addr + 1'h1;
+  assign \$146  = r_valid & row_in;
+  assign \$147  = info_head__addr + 1'h1;
+  assign \$148  = r_slot == \$147 [5:0];
+  assign \$149  = \$146  & \$148 ;
+  assign \$150  = \$145  | \$149 ;
+  assign \$151  = i__valid & i__ready;
+  assign \$152  = \$151  & i__payload[82];
+  assign \$153  = info_head__addr + 1'h1;
+  assign \$154  = info_write__addr == \$153 [5:0];
+  assign \$155  = \$152  & \$154 ;
+  assign \$156  = \$150  | \$155 ;
+  assign \$158  = r_valid & row_in;
+  assign \$159  = r_slot == info_head__addr;
+  assign \$160  = \$158  & \$159 ;
+  assign \$161  = \$157  | \$160 ;
+  assign \$162  = i__valid & i__ready;
+  assign \$163  = \$162  & i__payload[82];
+  assign \$164  = info_write__addr == info_head__addr;
+  assign \$165  = \$163  & \$164 ;
+  assign \$166  = \$161  | \$165 ;
+  assign \$167  = \$143  ? \$156  : \$166 ;
+  assign \$168  = ~ o__valid;
+  assign \$169  = \$168  | o__ready;
+  assign \$170  = | used;
+  assign \$171  = \$170  & head_done;
+  assign \$172  = \$169  & \$171 ;
+  assign \$173  = info_head__data[7] | out_k_last;
+  assign \$174  = \$172  & \$173 ;
+  assign \$175  = info_head__addr + 1'h1;
+  assign \$176  = out_tag + 1'h1;
+  assign \$177  = info_head__addr == 6'h3f;
+  assign \$178  = base + 5'h11;
+  assign \$179  = \$177  ? 12'h000 : \$178 ;
+  assign \$180  = i__valid & i__ready;
+  assign \$181  = used + \$180 ;
   assign \$182  = ~ o__valid;
   assign \$183  = \$182  | o__ready;
-  assign \$184  = \$183  & rd_valid;
-  assign \$185  = \$184  & rd[63];
-  assign \$186  = | rd[62:61];
-  assign \$187  = \$185  & \$186 ;
-  assign \$188  = errors_clear ? 2'h0 : errors;
-  assign \$189  = \$188  | rd[62:61];
-  assign \$190  = ~ captured;
-  assign \$191  = \$190  | errors_clear;
-  assign \$192  = o__valid & o__ready;
-  assign \$193  = \$192  & o__payload[192];
-  assign \$194  = rows + 1'h1;
+  assign \$184  = | used;
+  assign \$185  = \$184  & head_done;
+  assign \$186  = \$183  & \$185 ;
+  assign \$187  = info_head__data[7] | out_k_last;
+  assign \$188  = \$186  & \$187 ;
+  assign \$189  = \$181  - \$188 ;
+  assign \$190  = ~ o__valid;
+  assign \$191  = \$190  | o__ready;
+  assign \$192  = \$191  & rd_valid;
+  assign \$193  = \$192  & rd[63];
+  assign \$194  = | rd[62:61];
+  assign \$195  = \$193  & \$194 ;
+  assign \$196  = errors_clear ? 2'h0 : errors;
+  assign \$197  = \$196  | rd[62:61];
+  assign \$198  = ~ captured;
+  assign \$199  = \$198  | errors_clear;
+  assign \$200  = o__valid & o__ready;
+  assign \$201  = \$200  & o__payload[192];
+  assign \$202  = rows + 1'h1;
   always @(posedge clk)
-    info_write__addr <= \$195 ;
+    info_write__addr <= \$203 ;
   always @(posedge clk)
-    received_0 <= \$196 ;
+    received_0 <= \$204 ;
   always @(posedge clk)
-    received_1 <= \$197 ;
+    received_1 <= \$205 ;
   always @(posedge clk)
-    received_2 <= \$198 ;
+    received_2 <= \$206 ;
   always @(posedge clk)
-    received_3 <= \$199 ;
+    received_3 <= \$207 ;
   always @(posedge clk)
-    received_4 <= \$200 ;
+    received_4 <= \$208 ;
   always @(posedge clk)
-    received_5 <= \$201 ;
+    received_5 <= \$209 ;
   always @(posedge clk)
-    received_6 <= \$202 ;
+    received_6 <= \$210 ;
   always @(posedge clk)
-    received_7 <= \$203 ;
+    received_7 <= \$211 ;
   always @(posedge clk)
-    received_8 <= \$204 ;
+    received_8 <= \$212 ;
   always @(posedge clk)
-    received_9 <= \$205 ;
+    received_9 <= \$213 ;
   always @(posedge clk)
-    received_10 <= \$206 ;
+    received_10 <= \$214 ;
   always @(posedge clk)
-    received_11 <= \$207 ;
+    received_11 <= \$215 ;
   always @(posedge clk)
-    received_12 <= \$208 ;
+    received_12 <= \$216 ;
   always @(posedge clk)
-    received_13 <= \$209 ;
+    received_13 <= \$217 ;
   always @(posedge clk)
-    received_14 <= \$210 ;
+    received_14 <= \$218 ;
   always @(posedge clk)
-    received_15 <= \$211 ;
+    received_15 <= \$219 ;
   always @(posedge clk)
-    received_16 <= \$212 ;
+    received_16 <= \$220 ;
   always @(posedge clk)
-    received_17 <= \$213 ;
+    received_17 <= \$221 ;
   always @(posedge clk)
-    received_18 <= \$214 ;
+    received_18 <= \$222 ;
   always @(posedge clk)
-    received_19 <= \$215 ;
+    received_19 <= \$223 ;
   always @(posedge clk)
-    received_20 <= \$216 ;
+    received_20 <= \$224 ;
   always @(posedge clk)
-    received_21 <= \$217 ;
+    received_21 <= \$225 ;
   always @(posedge clk)
-    received_22 <= \$218 ;
+    received_22 <= \$226 ;
   always @(posedge clk)
-    received_23 <= \$219 ;
+    received_23 <= \$227 ;
   always @(posedge clk)
-    received_24 <= \$220 ;
+    received_24 <= \$228 ;
   always @(posedge clk)
-    received_25 <= \$221 ;
+    received_25 <= \$229 ;
   always @(posedge clk)
-    received_26 <= \$222 ;
+    received_26 <= \$230 ;
   always @(posedge clk)
-    received_27 <= \$223 ;
+    received_27 <= \$231 ;
   always @(posedge clk)
-    received_28 <= \$224 ;
+    received_28 <= \$232 ;
   always @(posedge clk)
-    received_29 <= \$225 ;
+    received_29 <= \$233 ;
   always @(posedge clk)
-    received_30 <= \$226 ;
+    received_30 <= \$234 ;
   always @(posedge clk)
-    received_31 <= \$227 ;
+    received_31 <= \$235 ;
   always @(posedge clk)
-    received_32 <= \$228 ;
+    received_32 <= \$236 ;
   always @(posedge clk)
-    received_33 <= \$229 ;
+    received_33 <= \$237 ;
   always @(posedge clk)
-    received_34 <= \$230 ;
+    received_34 <= \$238 ;
   always @(posedge clk)
-    received_35 <= \$231 ;
+    received_35 <= \$239 ;
   always @(posedge clk)
-    received_36 <= \$232 ;
+    received_36 <= \$240 ;
   always @(posedge clk)
-    received_37 <= \$233 ;
+    received_37 <= \$241 ;
   always @(posedge clk)
-    received_38 <= \$234 ;
+    received_38 <= \$242 ;
   always @(posedge clk)
-    received_39 <= \$235 ;
+    received_39 <= \$243 ;
   always @(posedge clk)
-    received_40 <= \$236 ;
+    received_40 <= \$244 ;
   always @(posedge clk)
-    received_41 <= \$237 ;
+    received_41 <= \$245 ;
   always @(posedge clk)
-    received_42 <= \$238 ;
+    received_42 <= \$246 ;
   always @(posedge clk)
-    received_43 <= \$239 ;
+    received_43 <= \$247 ;
   always @(posedge clk)
-    received_44 <= \$240 ;
+    received_44 <= \$248 ;
   always @(posedge clk)
-    received_45 <= \$241 ;
+    received_45 <= \$249 ;
   always @(posedge clk)
-    received_46 <= \$242 ;
+    received_46 <= \$250 ;
   always @(posedge clk)
-    received_47 <= \$243 ;
+    received_47 <= \$251 ;
   always @(posedge clk)
-    received_48 <= \$244 ;
+    received_48 <= \$252 ;
   always @(posedge clk)
-    received_49 <= \$245 ;
+    received_49 <= \$253 ;
   always @(posedge clk)
-    received_50 <= \$246 ;
+    received_50 <= \$254 ;
   always @(posedge clk)
-    received_51 <= \$247 ;
+    received_51 <= \$255 ;
   always @(posedge clk)
-    received_52 <= \$248 ;
+    received_52 <= \$256 ;
   always @(posedge clk)
-    received_53 <= \$249 ;
+    received_53 <= \$257 ;
   always @(posedge clk)
-    received_54 <= \$250 ;
+    received_54 <= \$258 ;
   always @(posedge clk)
-    received_55 <= \$251 ;
+    received_55 <= \$259 ;
   always @(posedge clk)
-    received_56 <= \$252 ;
+    received_56 <= \$260 ;
   always @(posedge clk)
-    received_57 <= \$253 ;
+    received_57 <= \$261 ;
   always @(posedge clk)
-    received_58 <= \$254 ;
+    received_58 <= \$262 ;
   always @(posedge clk)
-    received_59 <= \$255 ;
+    received_59 <= \$263 ;
   always @(posedge clk)
-    received_60 <= \$256 ;
+    received_60 <= \$264 ;
   always @(posedge clk)
-    received_61 <= \$257 ;
+    received_61 <= \$265 ;
   always @(posedge clk)
-    received_62 <= \$258 ;
+    received_62 <= \$266 ;
   always @(posedge clk)
-    received_63 <= \$259 ;
+    received_63 <= \$267 ;
   always @(posedge clk)
-    left_0 <= \$260 ;
+    left_0 <= \$268 ;
   always @(posedge clk)
-    left_1 <= \$261 ;
+    left_1 <= \$269 ;
   always @(posedge clk)
-    left_2 <= \$262 ;
+    left_2 <= \$270 ;
   always @(posedge clk)
-    left_3 <= \$263 ;
+    left_3 <= \$271 ;
   always @(posedge clk)
-    left_4 <= \$264 ;
+    left_4 <= \$272 ;
   always @(posedge clk)
-    left_5 <= \$265 ;
+    left_5 <= \$273 ;
   always @(posedge clk)
-    left_6 <= \$266 ;
+    left_6 <= \$274 ;
   always @(posedge clk)
-    left_7 <= \$267 ;
+    left_7 <= \$275 ;
   always @(posedge clk)
-    left_8 <= \$268 ;
+    left_8 <= \$276 ;
   always @(posedge clk)
-    left_9 <= \$269 ;
+    left_9 <= \$277 ;
   always @(posedge clk)
-    left_10 <= \$270 ;
+    left_10 <= \$278 ;
   always @(posedge clk)
-    left_11 <= \$271 ;
+    left_11 <= \$279 ;
   always @(posedge clk)
-    left_12 <= \$272 ;
+    left_12 <= \$280 ;
   always @(posedge clk)
-    left_13 <= \$273 ;
+    left_13 <= \$281 ;
   always @(posedge clk)
-    left_14 <= \$274 ;
+    left_14 <= \$282 ;
   always @(posedge clk)
-    left_15 <= \$275 ;
+    left_15 <= \$283 ;
   always @(posedge clk)
-    left_16 <= \$276 ;
+    left_16 <= \$284 ;
   always @(posedge clk)
-    left_17 <= \$277 ;
+    left_17 <= \$285 ;
   always @(posedge clk)
-    left_18 <= \$278 ;
+    left_18 <= \$286 ;
   always @(posedge clk)
-    left_19 <= \$279 ;
+    left_19 <= \$287 ;
   always @(posedge clk)
-    left_20 <= \$280 ;
+    left_20 <= \$288 ;
   always @(posedge clk)
-    left_21 <= \$281 ;
+    left_21 <= \$289 ;
   always @(posedge clk)
-    left_22 <= \$282 ;
+    left_22 <= \$290 ;
   always @(posedge clk)
-    left_23 <= \$283 ;
+    left_23 <= \$291 ;
   always @(posedge clk)
-    left_24 <= \$284 ;
+    left_24 <= \$292 ;
   always @(posedge clk)
-    left_25 <= \$285 ;
+    left_25 <= \$293 ;
   always @(posedge clk)
-    left_26 <= \$286 ;
+    left_26 <= \$294 ;
   always @(posedge clk)
-    left_27 <= \$287 ;
+    left_27 <= \$295 ;
   always @(posedge clk)
-    left_28 <= \$288 ;
+    left_28 <= \$296 ;
   always @(posedge clk)
-    left_29 <= \$289 ;
+    left_29 <= \$297 ;
   always @(posedge clk)
-    left_30 <= \$290 ;
+    left_30 <= \$298 ;
   always @(posedge clk)
-    left_31 <= \$291 ;
+    left_31 <= \$299 ;
   always @(posedge clk)
-    left_32 <= \$292 ;
+    left_32 <= \$300 ;
   always @(posedge clk)
-    left_33 <= \$293 ;
+    left_33 <= \$301 ;
   always @(posedge clk)
-    left_34 <= \$294 ;
+    left_34 <= \$302 ;
   always @(posedge clk)
-    left_35 <= \$295 ;
+    left_35 <= \$303 ;
   always @(posedge clk)
-    left_36 <= \$296 ;
+    left_36 <= \$304 ;
   always @(posedge clk)
-    left_37 <= \$297 ;
+    left_37 <= \$305 ;
   always @(posedge clk)
-    left_38 <= \$298 ;
+    left_38 <= \$306 ;
   always @(posedge clk)
-    left_39 <= \$299 ;
+    left_39 <= \$307 ;
   always @(posedge clk)
-    left_40 <= \$300 ;
+    left_40 <= \$308 ;
   always @(posedge clk)
-    left_41 <= \$301 ;
-  always @(posedge clk)
-    left_42 <= \$302 ;
-  always @(posedge clk)
-    left_43 <= \$303 ;
-  always @(posedge clk)
-    left_44 <= \$304 ;
-  always @(posedge clk)
-    left_45 <= \$305 ;
-  always @(posedge clk)
-    left_46 <= \$306 ;
-  always @(posedge clk)
-    left_47 <= \$307 ;
-  always @(posedge clk)
-    left_48 <= \$308 ;
-  always @(posedge clk)
-    left_49 <= \$309 ;
-  always @(posedge clk)
-    left_50 <= \$310 ;
-  always @(posedge clk)
-    left_51 <= \$311 ;
+    left_41 <= \$309 ;
   \gather_engine.reader.ar_queue  ar_queue (
     .clk(clk),
-    .r_data(\r_data$384 ),
+    .r_data(\r_data$387 ),
     .r_en(r_en),
     .r_rdy(r_rdy),
     .rst(rst),
@@ -4881,8 +4919,199 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$312  = left_52;
-    if (\$49 ) begin
+    \$311  = left_43;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            \$311  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            \$311  = \$91 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$311  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$312  = left_44;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -4973,22 +5202,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$312  = i__payload[52:48];
       endcase
     end
@@ -5083,23 +5296,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            \$312  = \$83 [4:0];
+            \$312  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -5108,8 +5305,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$313  = left_53;
-    if (\$49 ) begin
+    \$313  = left_45;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -5202,22 +5399,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$313  = i__payload[52:48];
       endcase
     end
@@ -5314,23 +5495,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            \$313  = \$83 [4:0];
+            \$313  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -5339,8 +5504,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$314  = left_54;
-    if (\$49 ) begin
+    \$314  = left_46;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -5435,22 +5600,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$314  = i__payload[52:48];
       endcase
     end
@@ -5549,23 +5698,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            \$314  = \$83 [4:0];
+            \$314  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -5574,8 +5707,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$315  = left_55;
-    if (\$49 ) begin
+    \$315  = left_47;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -5672,22 +5805,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$315  = i__payload[52:48];
       endcase
     end
@@ -5788,23 +5905,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            \$315  = \$83 [4:0];
+            \$315  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -5813,8 +5914,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$316  = left_56;
-    if (\$49 ) begin
+    \$316  = left_48;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -5913,22 +6014,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$316  = i__payload[52:48];
       endcase
     end
@@ -6031,23 +6116,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            \$316  = \$83 [4:0];
+            \$316  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -6056,8 +6125,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$317  = left_57;
-    if (\$49 ) begin
+    \$317  = left_49;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6158,22 +6227,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$317  = i__payload[52:48];
       endcase
     end
@@ -6278,23 +6331,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            \$317  = \$83 [4:0];
+            \$317  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -6303,8 +6340,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$318  = left_58;
-    if (\$49 ) begin
+    \$318  = left_50;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6407,22 +6444,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$318  = i__payload[52:48];
       endcase
     end
@@ -6529,23 +6550,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            \$318  = \$83 [4:0];
+            \$318  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -6554,8 +6559,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$319  = left_59;
-    if (\$49 ) begin
+    \$319  = left_51;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6660,22 +6665,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$319  = i__payload[52:48];
       endcase
     end
@@ -6784,23 +6773,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            \$319  = \$83 [4:0];
+            \$319  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -6809,8 +6782,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$320  = left_60;
-    if (\$49 ) begin
+    \$320  = left_52;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -6917,22 +6890,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$320  = i__payload[52:48];
       endcase
     end
@@ -7043,23 +7000,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            \$320  = \$83 [4:0];
+            \$320  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -7068,8 +7009,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$321  = left_61;
-    if (\$49 ) begin
+    \$321  = left_53;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -7178,22 +7119,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$321  = i__payload[52:48];
       endcase
     end
@@ -7306,23 +7231,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            \$321  = \$83 [4:0];
+            \$321  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -7331,8 +7240,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$322  = left_62;
-    if (\$49 ) begin
+    \$322  = left_54;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -7443,22 +7352,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
             \$322  = i__payload[52:48];
       endcase
     end
@@ -7573,23 +7466,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            \$322  = \$83 [4:0];
+            \$322  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -7598,9 +7475,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$323  = left_63;
-    if (\$49 ) begin
-      (* full_case = 32'd1 *)
+    \$323  = left_55;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -7713,27 +7589,10 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            /* empty */;
-        6'h3f:
             \$323  = i__payload[52:48];
       endcase
     end
     if (r_valid) begin
-      (* full_case = 32'd1 *)
       casez (r_slot)
         6'h00:
             /* empty */;
@@ -7846,23 +7705,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            /* empty */;
-        6'h3f:
-            \$323  = \$83 [4:0];
+            \$323  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -7871,272 +7714,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$324  = left_is_one_0;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            \$324  = \$51 ;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            \$324  = \$84 ;
-      endcase
-    end
-    if (rst) begin
-      \$324  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$325  = left_is_one_1;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$325  = \$51 ;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$325  = \$84 ;
-      endcase
-    end
-    if (rst) begin
-      \$325  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$326  = left_is_one_2;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$326  = \$51 ;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$326  = \$84 ;
-      endcase
-    end
-    if (rst) begin
-      \$326  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$327  = left_is_one_3;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$327  = \$51 ;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$327  = \$84 ;
-      endcase
-    end
-    if (rst) begin
-      \$327  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$328  = left_is_one_4;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$328  = \$51 ;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$328  = \$84 ;
-      endcase
-    end
-    if (rst) begin
-      \$328  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$329  = left_is_one_5;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$329  = \$51 ;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$329  = \$84 ;
-      endcase
-    end
-    if (rst) begin
-      \$329  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$330  = left_is_one_6;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$330  = \$51 ;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$330  = \$84 ;
-      endcase
-    end
-    if (rst) begin
-      \$330  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$331  = left_is_one_7;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$331  = \$51 ;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$331  = \$84 ;
-      endcase
-    end
-    if (rst) begin
-      \$331  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$332  = left_is_one_8;
-    if (\$49 ) begin
+    \$324  = left_56;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8155,7 +7734,103 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            \$332  = \$51 ;
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            \$324  = i__payload[52:48];
       endcase
     end
     if (r_valid) begin
@@ -8177,7 +7852,1937 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            \$332  = \$84 ;
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            \$324  = \$91 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$324  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$325  = left_57;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            \$325  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            \$325  = \$91 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$325  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$326  = left_58;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$326  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$326  = \$91 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$326  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$327  = left_59;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$327  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$327  = \$91 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$327  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$328  = left_60;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$328  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$328  = \$91 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$328  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$329  = left_61;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$329  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$329  = \$91 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$329  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$330  = left_62;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$330  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$330  = \$91 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$330  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$331  = left_63;
+    if (\$50 ) begin
+      (* full_case = 32'd1 *)
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            /* empty */;
+        6'h3f:
+            \$331  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      (* full_case = 32'd1 *)
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            /* empty */;
+        6'h3f:
+            \$331  = \$91 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$331  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$332  = left_is_one_0;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            \$332  = \$52 ;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            \$332  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -8186,29 +9791,13 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$333  = left_is_one_9;
-    if (\$49 ) begin
+    \$333  = left_is_one_1;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            \$333  = \$51 ;
+            \$333  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -8216,23 +9805,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            \$333  = \$84 ;
+            \$333  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -8241,31 +9814,15 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$334  = left_is_one_10;
-    if (\$49 ) begin
+    \$334  = left_is_one_2;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            \$334  = \$51 ;
+            \$334  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -8275,23 +9832,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            \$334  = \$84 ;
+            \$334  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -8300,8 +9841,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$335  = left_is_one_11;
-    if (\$49 ) begin
+    \$335  = left_is_one_3;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8310,23 +9851,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            \$335  = \$51 ;
+            \$335  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -8338,23 +9863,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            \$335  = \$84 ;
+            \$335  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -8363,8 +9872,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$336  = left_is_one_12;
-    if (\$49 ) begin
+    \$336  = left_is_one_4;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8375,23 +9884,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            \$336  = \$51 ;
+            \$336  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -8405,23 +9898,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            \$336  = \$84 ;
+            \$336  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -8430,8 +9907,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$337  = left_is_one_13;
-    if (\$49 ) begin
+    \$337  = left_is_one_5;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8444,23 +9921,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            \$337  = \$51 ;
+            \$337  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -8476,23 +9937,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            \$337  = \$84 ;
+            \$337  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -8501,8 +9946,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$338  = left_is_one_14;
-    if (\$49 ) begin
+    \$338  = left_is_one_6;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8517,23 +9962,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            \$338  = \$51 ;
+            \$338  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -8551,23 +9980,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            \$338  = \$84 ;
+            \$338  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -8576,8 +9989,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$339  = left_is_one_15;
-    if (\$49 ) begin
+    \$339  = left_is_one_7;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8594,23 +10007,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            \$339  = \$51 ;
+            \$339  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -8630,23 +10027,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            \$339  = \$84 ;
+            \$339  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -8655,8 +10036,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$340  = left_is_one_16;
-    if (\$49 ) begin
+    \$340  = left_is_one_8;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8675,23 +10056,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            \$340  = \$51 ;
+            \$340  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -8713,23 +10078,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            \$340  = \$84 ;
+            \$340  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -8738,8 +10087,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$341  = left_is_one_17;
-    if (\$49 ) begin
+    \$341  = left_is_one_9;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8760,23 +10109,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            \$341  = \$51 ;
+            \$341  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -8800,23 +10133,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            \$341  = \$84 ;
+            \$341  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -8825,8 +10142,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$342  = left_is_one_18;
-    if (\$49 ) begin
+    \$342  = left_is_one_10;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8849,23 +10166,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            \$342  = \$51 ;
+            \$342  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -8891,23 +10192,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            \$342  = \$84 ;
+            \$342  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -8916,8 +10201,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$343  = left_is_one_19;
-    if (\$49 ) begin
+    \$343  = left_is_one_11;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -8942,23 +10227,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            \$343  = \$51 ;
+            \$343  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -8986,23 +10255,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            \$343  = \$84 ;
+            \$343  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -9011,8 +10264,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$344  = left_is_one_20;
-    if (\$49 ) begin
+    \$344  = left_is_one_12;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9039,23 +10292,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            \$344  = \$51 ;
+            \$344  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -9085,23 +10322,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            \$344  = \$84 ;
+            \$344  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -9110,8 +10331,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$345  = left_is_one_21;
-    if (\$49 ) begin
+    \$345  = left_is_one_13;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9140,23 +10361,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            \$345  = \$51 ;
+            \$345  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -9188,23 +10393,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            \$345  = \$84 ;
+            \$345  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -9213,8 +10402,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$346  = left_is_one_22;
-    if (\$49 ) begin
+    \$346  = left_is_one_14;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9245,23 +10434,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            \$346  = \$51 ;
+            \$346  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -9295,23 +10468,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            \$346  = \$84 ;
+            \$346  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -9320,8 +10477,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$347  = left_is_one_23;
-    if (\$49 ) begin
+    \$347  = left_is_one_15;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9354,23 +10511,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            \$347  = \$51 ;
+            \$347  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -9406,23 +10547,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            \$347  = \$84 ;
+            \$347  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -9431,8 +10556,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$348  = left_is_one_24;
-    if (\$49 ) begin
+    \$348  = left_is_one_16;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9467,23 +10592,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            \$348  = \$51 ;
+            \$348  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -9521,23 +10630,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            \$348  = \$84 ;
+            \$348  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -9546,8 +10639,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$349  = left_is_one_25;
-    if (\$49 ) begin
+    \$349  = left_is_one_17;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9584,23 +10677,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            \$349  = \$51 ;
+            \$349  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -9640,23 +10717,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            \$349  = \$84 ;
+            \$349  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -9665,8 +10726,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$350  = left_is_one_26;
-    if (\$49 ) begin
+    \$350  = left_is_one_18;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9705,23 +10766,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            \$350  = \$51 ;
+            \$350  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -9763,23 +10808,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            \$350  = \$84 ;
+            \$350  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -9788,8 +10817,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$351  = left_is_one_27;
-    if (\$49 ) begin
+    \$351  = left_is_one_19;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9830,23 +10859,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            \$351  = \$51 ;
+            \$351  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -9890,23 +10903,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            \$351  = \$84 ;
+            \$351  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -9915,8 +10912,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$352  = left_is_one_28;
-    if (\$49 ) begin
+    \$352  = left_is_one_20;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -9959,23 +10956,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            \$352  = \$51 ;
+            \$352  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -10021,23 +11002,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            \$352  = \$84 ;
+            \$352  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -10046,8 +11011,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$353  = left_is_one_29;
-    if (\$49 ) begin
+    \$353  = left_is_one_21;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10092,23 +11057,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            \$353  = \$51 ;
+            \$353  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -10156,23 +11105,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            \$353  = \$84 ;
+            \$353  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -10181,8 +11114,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$354  = left_is_one_30;
-    if (\$49 ) begin
+    \$354  = left_is_one_22;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10229,23 +11162,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            \$354  = \$51 ;
+            \$354  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -10295,23 +11212,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            \$354  = \$84 ;
+            \$354  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -10320,8 +11221,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$355  = left_is_one_31;
-    if (\$49 ) begin
+    \$355  = left_is_one_23;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10370,23 +11271,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            \$355  = \$51 ;
+            \$355  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -10438,23 +11323,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            \$355  = \$84 ;
+            \$355  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -10463,8 +11332,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$356  = left_is_one_32;
-    if (\$49 ) begin
+    \$356  = left_is_one_24;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10515,23 +11384,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            \$356  = \$51 ;
+            \$356  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -10585,23 +11438,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            \$356  = \$84 ;
+            \$356  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -10610,8 +11447,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$357  = left_is_one_33;
-    if (\$49 ) begin
+    \$357  = left_is_one_25;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10664,23 +11501,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            \$357  = \$51 ;
+            \$357  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -10736,23 +11557,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            \$357  = \$84 ;
+            \$357  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -10761,8 +11566,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$358  = left_is_one_34;
-    if (\$49 ) begin
+    \$358  = left_is_one_26;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10817,23 +11622,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            \$358  = \$51 ;
+            \$358  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -10891,23 +11680,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            \$358  = \$84 ;
+            \$358  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -10916,8 +11689,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$359  = left_is_one_35;
-    if (\$49 ) begin
+    \$359  = left_is_one_27;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -10974,23 +11747,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            \$359  = \$51 ;
+            \$359  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -11050,23 +11807,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            \$359  = \$84 ;
+            \$359  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -11075,8 +11816,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$360  = left_is_one_36;
-    if (\$49 ) begin
+    \$360  = left_is_one_28;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11135,23 +11876,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            \$360  = \$51 ;
+            \$360  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -11213,23 +11938,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            \$360  = \$84 ;
+            \$360  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -11238,8 +11947,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$361  = left_is_one_37;
-    if (\$49 ) begin
+    \$361  = left_is_one_29;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11300,23 +12009,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            \$361  = \$51 ;
+            \$361  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -11380,23 +12073,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            \$361  = \$84 ;
+            \$361  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -11405,8 +12082,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$362  = left_is_one_38;
-    if (\$49 ) begin
+    \$362  = left_is_one_30;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11469,23 +12146,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            \$362  = \$51 ;
+            \$362  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -11551,23 +12212,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            \$362  = \$84 ;
+            \$362  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -11576,8 +12221,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$363  = left_is_one_39;
-    if (\$49 ) begin
+    \$363  = left_is_one_31;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11642,23 +12287,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            \$363  = \$51 ;
+            \$363  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -11726,23 +12355,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            \$363  = \$84 ;
+            \$363  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -11751,8 +12364,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$364  = left_is_one_40;
-    if (\$49 ) begin
+    \$364  = left_is_one_32;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -11819,23 +12432,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            \$364  = \$51 ;
+            \$364  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -11905,23 +12502,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            \$364  = \$84 ;
+            \$364  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -11930,8 +12511,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$365  = left_is_one_41;
-    if (\$49 ) begin
+    \$365  = left_is_one_33;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12000,23 +12581,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            \$365  = \$51 ;
+            \$365  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -12088,23 +12653,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            \$365  = \$84 ;
+            \$365  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -12113,8 +12662,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$366  = left_is_one_42;
-    if (\$49 ) begin
+    \$366  = left_is_one_34;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12185,23 +12734,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            \$366  = \$51 ;
+            \$366  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -12275,23 +12808,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            \$366  = \$84 ;
+            \$366  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -12300,8 +12817,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$367  = left_is_one_43;
-    if (\$49 ) begin
+    \$367  = left_is_one_35;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12374,23 +12891,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            \$367  = \$51 ;
+            \$367  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -12466,23 +12967,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            \$367  = \$84 ;
+            \$367  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -12491,8 +12976,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$368  = left_is_one_44;
-    if (\$49 ) begin
+    \$368  = left_is_one_36;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12567,23 +13052,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            \$368  = \$51 ;
+            \$368  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -12661,23 +13130,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            \$368  = \$84 ;
+            \$368  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -12686,8 +13139,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$369  = left_is_one_45;
-    if (\$49 ) begin
+    \$369  = left_is_one_37;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12764,23 +13217,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            \$369  = \$51 ;
+            \$369  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -12860,23 +13297,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            \$369  = \$84 ;
+            \$369  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -12885,8 +13306,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$370  = left_is_one_46;
-    if (\$49 ) begin
+    \$370  = left_is_one_38;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -12965,23 +13386,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            \$370  = \$51 ;
+            \$370  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -13063,23 +13468,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            \$370  = \$84 ;
+            \$370  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -13088,8 +13477,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$371  = left_is_one_47;
-    if (\$49 ) begin
+    \$371  = left_is_one_39;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13170,23 +13559,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            \$371  = \$51 ;
+            \$371  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -13270,23 +13643,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            \$371  = \$84 ;
+            \$371  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -13295,8 +13652,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$372  = left_is_one_48;
-    if (\$49 ) begin
+    \$372  = left_is_one_40;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13379,23 +13736,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            \$372  = \$51 ;
+            \$372  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -13481,23 +13822,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            \$372  = \$84 ;
+            \$372  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -13506,8 +13831,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$373  = left_is_one_49;
-    if (\$49 ) begin
+    \$373  = left_is_one_41;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13592,23 +13917,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            \$373  = \$51 ;
+            \$373  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -13696,23 +14005,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            \$373  = \$84 ;
+            \$373  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -13721,8 +14014,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$374  = left_is_one_50;
-    if (\$49 ) begin
+    \$374  = left_is_one_42;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -13809,23 +14102,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            \$374  = \$51 ;
+            \$374  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -13915,23 +14192,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            \$374  = \$84 ;
+            \$374  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -13940,8 +14201,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$375  = left_is_one_51;
-    if (\$49 ) begin
+    \$375  = left_is_one_43;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14030,23 +14291,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            \$375  = \$51 ;
+            \$375  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -14138,23 +14383,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            \$375  = \$84 ;
+            \$375  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -14163,8 +14392,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$376  = left_is_one_52;
-    if (\$49 ) begin
+    \$376  = left_is_one_44;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14255,23 +14484,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            \$376  = \$51 ;
+            \$376  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -14365,23 +14578,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            \$376  = \$84 ;
+            \$376  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -14390,8 +14587,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$377  = left_is_one_53;
-    if (\$49 ) begin
+    \$377  = left_is_one_45;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14484,23 +14681,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            \$377  = \$51 ;
+            \$377  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -14596,23 +14777,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            \$377  = \$84 ;
+            \$377  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -14621,8 +14786,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$378  = left_is_one_54;
-    if (\$49 ) begin
+    \$378  = left_is_one_46;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14717,23 +14882,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            \$378  = \$51 ;
+            \$378  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -14831,23 +14980,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            \$378  = \$84 ;
+            \$378  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -14856,8 +14989,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$379  = left_is_one_55;
-    if (\$49 ) begin
+    \$379  = left_is_one_47;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -14954,23 +15087,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            \$379  = \$51 ;
+            \$379  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -15070,23 +15187,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            \$379  = \$84 ;
+            \$379  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -15095,8 +15196,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$380  = left_is_one_56;
-    if (\$49 ) begin
+    \$380  = left_is_one_48;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15195,23 +15296,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            \$380  = \$51 ;
+            \$380  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -15313,23 +15398,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            \$380  = \$84 ;
+            \$380  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -15338,8 +15407,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$381  = left_is_one_57;
-    if (\$49 ) begin
+    \$381  = left_is_one_49;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15440,23 +15509,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            \$381  = \$51 ;
+            \$381  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -15560,23 +15613,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            \$381  = \$84 ;
+            \$381  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -15585,8 +15622,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$382  = left_is_one_58;
-    if (\$49 ) begin
+    \$382  = left_is_one_50;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15689,23 +15726,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            \$382  = \$51 ;
+            \$382  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -15811,23 +15832,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            \$382  = \$84 ;
+            \$382  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -15836,8 +15841,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$383  = left_is_one_59;
-    if (\$49 ) begin
+    \$383  = left_is_one_51;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -15942,23 +15947,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            \$383  = \$51 ;
+            \$383  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -16066,23 +16055,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            \$383  = \$84 ;
+            \$383  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -16091,8 +16064,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$384  = left_is_one_60;
-    if (\$49 ) begin
+    \$384  = left_is_one_52;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16199,23 +16172,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            \$384  = \$51 ;
+            \$384  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -16325,23 +16282,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            \$384  = \$84 ;
+            \$384  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -16350,8 +16291,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$385  = left_is_one_61;
-    if (\$49 ) begin
+    \$385  = left_is_one_53;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16460,23 +16401,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            \$385  = \$51 ;
+            \$385  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -16588,23 +16513,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            \$385  = \$84 ;
+            \$385  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -16613,8 +16522,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$386  = left_is_one_62;
-    if (\$49 ) begin
+    \$386  = left_is_one_54;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -16725,23 +16634,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            \$386  = \$51 ;
+            \$386  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -16855,23 +16748,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            \$386  = \$84 ;
+            \$386  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -16880,8 +16757,2032 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$387  = left_is_one_63;
-    if (\$49 ) begin
+    \$387  = left_is_one_55;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            \$387  = \$52 ;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            \$387  = \$92 ;
+      endcase
+    end
+    if (rst) begin
+      \$387  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$388  = left_is_one_56;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            \$388  = \$52 ;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            \$388  = \$92 ;
+      endcase
+    end
+    if (rst) begin
+      \$388  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$389  = left_is_one_57;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            \$389  = \$52 ;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            \$389  = \$92 ;
+      endcase
+    end
+    if (rst) begin
+      \$389  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$390  = left_is_one_58;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$390  = \$52 ;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$390  = \$92 ;
+      endcase
+    end
+    if (rst) begin
+      \$390  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$391  = left_is_one_59;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$391  = \$52 ;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$391  = \$92 ;
+      endcase
+    end
+    if (rst) begin
+      \$391  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$392  = left_is_one_60;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$392  = \$52 ;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$392  = \$92 ;
+      endcase
+    end
+    if (rst) begin
+      \$392  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$393  = left_is_one_61;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$393  = \$52 ;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$393  = \$92 ;
+      endcase
+    end
+    if (rst) begin
+      \$393  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$394  = left_is_one_62;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$394  = \$52 ;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$394  = \$92 ;
+      endcase
+    end
+    if (rst) begin
+      \$394  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$395  = left_is_one_63;
+    if (\$50 ) begin
       (* full_case = 32'd1 *)
       casez (info_write__addr)
         6'h00:
@@ -17011,7 +18912,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$387  = \$51 ;
+            \$395  = \$52 ;
       endcase
     end
     if (r_valid) begin
@@ -17144,391 +19045,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$387  = \$84 ;
-      endcase
-    end
-    if (rst) begin
-      \$387  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$388  = done_0;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            \$388  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              \$388  = 1'h1;
-        endcase
-      end
-    end
-    if (\$166 ) begin
-      casez (info_head__addr)
-        6'h00:
-            \$388  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$388  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$389  = done_1;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$389  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              /* empty */;
-          6'h01:
-              \$389  = 1'h1;
-        endcase
-      end
-    end
-    if (\$166 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$389  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$389  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$390  = done_2;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$390  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              \$390  = 1'h1;
-        endcase
-      end
-    end
-    if (\$166 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$390  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$390  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$391  = done_3;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$391  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              \$391  = 1'h1;
-        endcase
-      end
-    end
-    if (\$166 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$391  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$391  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$392  = done_4;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$392  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              \$392  = 1'h1;
-        endcase
-      end
-    end
-    if (\$166 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$392  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$392  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$393  = done_5;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$393  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              \$393  = 1'h1;
-        endcase
-      end
-    end
-    if (\$166 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$393  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$393  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$394  = done_6;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$394  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              \$394  = 1'h1;
-        endcase
-      end
-    end
-    if (\$166 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$394  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$394  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$395  = done_7;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$395  = i__payload[82];
-      endcase
-    end
-    if (r_valid) begin
-      if (row_in) begin
-        casez (r_slot)
-          6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              \$395  = 1'h1;
-        endcase
-      end
-    end
-    if (\$166 ) begin
-      casez (info_head__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$395  = 1'h0;
+            \$395  = \$92 ;
       endcase
     end
     if (rst) begin
@@ -17537,26 +19054,10 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$396  = done_8;
-    if (\$49 ) begin
+    \$396  = done_0;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
             \$396  = i__payload[82];
       endcase
     end
@@ -17564,45 +19065,13 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
       if (row_in) begin
         casez (r_slot)
           6'h00:
-              /* empty */;
-          6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
               \$396  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
             \$396  = 1'h0;
       endcase
     end
@@ -17612,28 +19081,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$397  = done_9;
-    if (\$49 ) begin
+    \$397  = done_1;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
             \$397  = i__payload[82];
       endcase
     end
@@ -17643,47 +19096,15 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h00:
               /* empty */;
           6'h01:
-              /* empty */;
-          6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
               \$397  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
             \$397  = 1'h0;
       endcase
     end
@@ -17693,30 +19114,14 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$398  = done_10;
-    if (\$49 ) begin
+    \$398  = done_2;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
             \$398  = i__payload[82];
       endcase
     end
@@ -17728,49 +19133,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h01:
               /* empty */;
           6'h02:
-              /* empty */;
-          6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
               \$398  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
             \$398  = 1'h0;
       endcase
     end
@@ -17780,8 +19153,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$399  = done_11;
-    if (\$49 ) begin
+    \$399  = done_3;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17790,22 +19163,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$399  = i__payload[82];
       endcase
     end
@@ -17819,27 +19176,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h02:
               /* empty */;
           6'h03:
-              /* empty */;
-          6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
               \$399  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17848,22 +19189,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$399  = 1'h0;
       endcase
     end
@@ -17873,8 +19198,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$400  = done_12;
-    if (\$49 ) begin
+    \$400  = done_4;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17885,22 +19210,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$400  = i__payload[82];
       endcase
     end
@@ -17916,27 +19225,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h03:
               /* empty */;
           6'h04:
-              /* empty */;
-          6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
               \$400  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -17947,22 +19240,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$400  = 1'h0;
       endcase
     end
@@ -17972,8 +19249,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$401  = done_13;
-    if (\$49 ) begin
+    \$401  = done_5;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -17986,22 +19263,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$401  = i__payload[82];
       endcase
     end
@@ -18019,27 +19280,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h04:
               /* empty */;
           6'h05:
-              /* empty */;
-          6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
               \$401  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18052,22 +19297,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$401  = 1'h0;
       endcase
     end
@@ -18077,8 +19306,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$402  = done_14;
-    if (\$49 ) begin
+    \$402  = done_6;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18093,22 +19322,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$402  = i__payload[82];
       endcase
     end
@@ -18128,27 +19341,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h05:
               /* empty */;
           6'h06:
-              /* empty */;
-          6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
               \$402  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18163,22 +19360,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$402  = 1'h0;
       endcase
     end
@@ -18188,8 +19369,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$403  = done_15;
-    if (\$49 ) begin
+    \$403  = done_7;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18206,22 +19387,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$403  = i__payload[82];
       endcase
     end
@@ -18243,27 +19408,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h06:
               /* empty */;
           6'h07:
-              /* empty */;
-          6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
               \$403  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18280,22 +19429,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$403  = 1'h0;
       endcase
     end
@@ -18305,8 +19438,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$404  = done_16;
-    if (\$49 ) begin
+    \$404  = done_8;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18325,22 +19458,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$404  = i__payload[82];
       endcase
     end
@@ -18364,27 +19481,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h07:
               /* empty */;
           6'h08:
-              /* empty */;
-          6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
               \$404  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18403,22 +19504,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$404  = 1'h0;
       endcase
     end
@@ -18428,8 +19513,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$405  = done_17;
-    if (\$49 ) begin
+    \$405  = done_9;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18450,22 +19535,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$405  = i__payload[82];
       endcase
     end
@@ -18491,27 +19560,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h08:
               /* empty */;
           6'h09:
-              /* empty */;
-          6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
               \$405  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18532,22 +19585,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$405  = 1'h0;
       endcase
     end
@@ -18557,8 +19594,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$406  = done_18;
-    if (\$49 ) begin
+    \$406  = done_10;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18581,22 +19618,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$406  = i__payload[82];
       endcase
     end
@@ -18624,27 +19645,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h09:
               /* empty */;
           6'h0a:
-              /* empty */;
-          6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
               \$406  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18667,22 +19672,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$406  = 1'h0;
       endcase
     end
@@ -18692,8 +19681,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$407  = done_19;
-    if (\$49 ) begin
+    \$407  = done_11;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18718,22 +19707,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$407  = i__payload[82];
       endcase
     end
@@ -18763,27 +19736,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0a:
               /* empty */;
           6'h0b:
-              /* empty */;
-          6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
               \$407  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18808,22 +19765,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$407  = 1'h0;
       endcase
     end
@@ -18833,8 +19774,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$408  = done_20;
-    if (\$49 ) begin
+    \$408  = done_12;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -18861,22 +19802,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$408  = i__payload[82];
       endcase
     end
@@ -18908,27 +19833,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0b:
               /* empty */;
           6'h0c:
-              /* empty */;
-          6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
               \$408  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -18955,22 +19864,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$408  = 1'h0;
       endcase
     end
@@ -18980,8 +19873,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$409  = done_21;
-    if (\$49 ) begin
+    \$409  = done_13;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19010,22 +19903,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$409  = i__payload[82];
       endcase
     end
@@ -19059,27 +19936,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0c:
               /* empty */;
           6'h0d:
-              /* empty */;
-          6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
               \$409  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19108,22 +19969,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$409  = 1'h0;
       endcase
     end
@@ -19133,8 +19978,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$410  = done_22;
-    if (\$49 ) begin
+    \$410  = done_14;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19165,22 +20010,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$410  = i__payload[82];
       endcase
     end
@@ -19216,27 +20045,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0d:
               /* empty */;
           6'h0e:
-              /* empty */;
-          6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
               \$410  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19267,22 +20080,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$410  = 1'h0;
       endcase
     end
@@ -19292,8 +20089,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$411  = done_23;
-    if (\$49 ) begin
+    \$411  = done_15;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19326,22 +20123,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$411  = i__payload[82];
       endcase
     end
@@ -19379,27 +20160,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0e:
               /* empty */;
           6'h0f:
-              /* empty */;
-          6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
               \$411  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19432,22 +20197,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$411  = 1'h0;
       endcase
     end
@@ -19457,8 +20206,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$412  = done_24;
-    if (\$49 ) begin
+    \$412  = done_16;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19493,22 +20242,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$412  = i__payload[82];
       endcase
     end
@@ -19548,27 +20281,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0f:
               /* empty */;
           6'h10:
-              /* empty */;
-          6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
               \$412  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19603,22 +20320,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$412  = 1'h0;
       endcase
     end
@@ -19628,8 +20329,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$413  = done_25;
-    if (\$49 ) begin
+    \$413  = done_17;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19666,22 +20367,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$413  = i__payload[82];
       endcase
     end
@@ -19723,27 +20408,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h10:
               /* empty */;
           6'h11:
-              /* empty */;
-          6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
               \$413  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19780,22 +20449,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$413  = 1'h0;
       endcase
     end
@@ -19805,8 +20458,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$414  = done_26;
-    if (\$49 ) begin
+    \$414  = done_18;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -19845,22 +20498,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$414  = i__payload[82];
       endcase
     end
@@ -19904,27 +20541,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h11:
               /* empty */;
           6'h12:
-              /* empty */;
-          6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
               \$414  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -19963,22 +20584,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$414  = 1'h0;
       endcase
     end
@@ -19988,8 +20593,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$415  = done_27;
-    if (\$49 ) begin
+    \$415  = done_19;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -20030,22 +20635,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
             \$415  = i__payload[82];
       endcase
     end
@@ -20091,27 +20680,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h12:
               /* empty */;
           6'h13:
-              /* empty */;
-          6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
               \$415  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20152,22 +20725,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
             \$415  = 1'h0;
       endcase
     end
@@ -20177,8 +20734,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$416  = done_28;
-    if (\$49 ) begin
+    \$416  = done_20;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -20221,22 +20778,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$416  = i__payload[82];
       endcase
     end
@@ -20284,27 +20825,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h13:
               /* empty */;
           6'h14:
-              /* empty */;
-          6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
               \$416  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20347,22 +20872,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$416  = 1'h0;
       endcase
     end
@@ -20372,8 +20881,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$417  = done_29;
-    if (\$49 ) begin
+    \$417  = done_21;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -20418,22 +20927,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$417  = i__payload[82];
       endcase
     end
@@ -20483,27 +20976,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h14:
               /* empty */;
           6'h15:
-              /* empty */;
-          6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
               \$417  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20548,22 +21025,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$417  = 1'h0;
       endcase
     end
@@ -20573,8 +21034,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$418  = done_30;
-    if (\$49 ) begin
+    \$418  = done_22;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -20621,22 +21082,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$418  = i__payload[82];
       endcase
     end
@@ -20688,27 +21133,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h15:
               /* empty */;
           6'h16:
-              /* empty */;
-          6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
               \$418  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20755,22 +21184,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$418  = 1'h0;
       endcase
     end
@@ -20780,8 +21193,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$419  = done_31;
-    if (\$49 ) begin
+    \$419  = done_23;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -20830,22 +21243,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$419  = i__payload[82];
       endcase
     end
@@ -20899,27 +21296,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h16:
               /* empty */;
           6'h17:
-              /* empty */;
-          6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
               \$419  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -20968,22 +21349,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$419  = 1'h0;
       endcase
     end
@@ -20993,8 +21358,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$420  = done_32;
-    if (\$49 ) begin
+    \$420  = done_24;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21045,22 +21410,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$420  = i__payload[82];
       endcase
     end
@@ -21116,27 +21465,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h17:
               /* empty */;
           6'h18:
-              /* empty */;
-          6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
               \$420  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -21187,22 +21520,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$420  = 1'h0;
       endcase
     end
@@ -21212,8 +21529,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$421  = done_33;
-    if (\$49 ) begin
+    \$421  = done_25;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21266,22 +21583,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$421  = i__payload[82];
       endcase
     end
@@ -21339,27 +21640,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h18:
               /* empty */;
           6'h19:
-              /* empty */;
-          6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
               \$421  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -21412,22 +21697,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$421  = 1'h0;
       endcase
     end
@@ -21437,8 +21706,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$422  = done_34;
-    if (\$49 ) begin
+    \$422  = done_26;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21493,22 +21762,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$422  = i__payload[82];
       endcase
     end
@@ -21568,27 +21821,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h19:
               /* empty */;
           6'h1a:
-              /* empty */;
-          6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
               \$422  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -21643,22 +21880,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$422  = 1'h0;
       endcase
     end
@@ -21668,8 +21889,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$423  = done_35;
-    if (\$49 ) begin
+    \$423  = done_27;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21726,22 +21947,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$423  = i__payload[82];
       endcase
     end
@@ -21803,27 +22008,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1a:
               /* empty */;
           6'h1b:
-              /* empty */;
-          6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
               \$423  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -21880,22 +22069,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$423  = 1'h0;
       endcase
     end
@@ -21905,8 +22078,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$424  = done_36;
-    if (\$49 ) begin
+    \$424  = done_28;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -21965,22 +22138,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$424  = i__payload[82];
       endcase
     end
@@ -22044,27 +22201,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1b:
               /* empty */;
           6'h1c:
-              /* empty */;
-          6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
               \$424  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -22123,22 +22264,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$424  = 1'h0;
       endcase
     end
@@ -22148,8 +22273,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$425  = done_37;
-    if (\$49 ) begin
+    \$425  = done_29;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -22210,22 +22335,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$425  = i__payload[82];
       endcase
     end
@@ -22291,27 +22400,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1c:
               /* empty */;
           6'h1d:
-              /* empty */;
-          6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
               \$425  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -22372,22 +22465,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$425  = 1'h0;
       endcase
     end
@@ -22397,8 +22474,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$426  = done_38;
-    if (\$49 ) begin
+    \$426  = done_30;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -22461,22 +22538,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$426  = i__payload[82];
       endcase
     end
@@ -22544,27 +22605,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1d:
               /* empty */;
           6'h1e:
-              /* empty */;
-          6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
               \$426  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -22627,22 +22672,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$426  = 1'h0;
       endcase
     end
@@ -22652,8 +22681,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$427  = done_39;
-    if (\$49 ) begin
+    \$427  = done_31;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -22718,22 +22747,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$427  = i__payload[82];
       endcase
     end
@@ -22803,27 +22816,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1e:
               /* empty */;
           6'h1f:
-              /* empty */;
-          6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
               \$427  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -22888,22 +22885,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$427  = 1'h0;
       endcase
     end
@@ -22913,8 +22894,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$428  = done_40;
-    if (\$49 ) begin
+    \$428  = done_32;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -22981,22 +22962,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$428  = i__payload[82];
       endcase
     end
@@ -23068,27 +23033,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1f:
               /* empty */;
           6'h20:
-              /* empty */;
-          6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
               \$428  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -23155,22 +23104,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$428  = 1'h0;
       endcase
     end
@@ -23180,8 +23113,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$429  = done_41;
-    if (\$49 ) begin
+    \$429  = done_33;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -23250,22 +23183,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$429  = i__payload[82];
       endcase
     end
@@ -23339,27 +23256,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h20:
               /* empty */;
           6'h21:
-              /* empty */;
-          6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
               \$429  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -23428,22 +23329,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$429  = 1'h0;
       endcase
     end
@@ -23453,8 +23338,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$430  = done_42;
-    if (\$49 ) begin
+    \$430  = done_34;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -23525,22 +23410,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$430  = i__payload[82];
       endcase
     end
@@ -23616,27 +23485,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h21:
               /* empty */;
           6'h22:
-              /* empty */;
-          6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
               \$430  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -23707,22 +23560,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$430  = 1'h0;
       endcase
     end
@@ -23732,8 +23569,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$431  = done_43;
-    if (\$49 ) begin
+    \$431  = done_35;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -23806,22 +23643,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$431  = i__payload[82];
       endcase
     end
@@ -23899,27 +23720,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h22:
               /* empty */;
           6'h23:
-              /* empty */;
-          6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
               \$431  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -23992,22 +23797,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$431  = 1'h0;
       endcase
     end
@@ -24017,8 +23806,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$432  = done_44;
-    if (\$49 ) begin
+    \$432  = done_36;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -24093,22 +23882,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$432  = i__payload[82];
       endcase
     end
@@ -24188,27 +23961,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h23:
               /* empty */;
           6'h24:
-              /* empty */;
-          6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
               \$432  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -24283,22 +24040,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$432  = 1'h0;
       endcase
     end
@@ -24308,8 +24049,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$433  = done_45;
-    if (\$49 ) begin
+    \$433  = done_37;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -24386,22 +24127,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$433  = i__payload[82];
       endcase
     end
@@ -24483,27 +24208,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h24:
               /* empty */;
           6'h25:
-              /* empty */;
-          6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
               \$433  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -24580,22 +24289,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$433  = 1'h0;
       endcase
     end
@@ -24605,8 +24298,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$434  = done_46;
-    if (\$49 ) begin
+    \$434  = done_38;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -24685,22 +24378,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$434  = i__payload[82];
       endcase
     end
@@ -24784,27 +24461,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h25:
               /* empty */;
           6'h26:
-              /* empty */;
-          6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
               \$434  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -24883,22 +24544,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$434  = 1'h0;
       endcase
     end
@@ -24908,8 +24553,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$435  = done_47;
-    if (\$49 ) begin
+    \$435  = done_39;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -24990,22 +24635,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$435  = i__payload[82];
       endcase
     end
@@ -25091,27 +24720,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h26:
               /* empty */;
           6'h27:
-              /* empty */;
-          6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
               \$435  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -25192,22 +24805,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$435  = 1'h0;
       endcase
     end
@@ -25217,8 +24814,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$436  = done_48;
-    if (\$49 ) begin
+    \$436  = done_40;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -25301,22 +24898,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$436  = i__payload[82];
       endcase
     end
@@ -25404,27 +24985,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h27:
               /* empty */;
           6'h28:
-              /* empty */;
-          6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
               \$436  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -25507,22 +25072,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$436  = 1'h0;
       endcase
     end
@@ -25532,8 +25081,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$437  = done_49;
-    if (\$49 ) begin
+    \$437  = done_41;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -25618,22 +25167,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$437  = i__payload[82];
       endcase
     end
@@ -25723,27 +25256,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h28:
               /* empty */;
           6'h29:
-              /* empty */;
-          6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
               \$437  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -25828,22 +25345,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$437  = 1'h0;
       endcase
     end
@@ -25853,8 +25354,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$438  = done_50;
-    if (\$49 ) begin
+    \$438  = done_42;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -25941,22 +25442,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$438  = i__payload[82];
       endcase
     end
@@ -26048,27 +25533,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h29:
               /* empty */;
           6'h2a:
-              /* empty */;
-          6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
               \$438  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -26155,22 +25624,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$438  = 1'h0;
       endcase
     end
@@ -26180,8 +25633,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$439  = done_51;
-    if (\$49 ) begin
+    \$439  = done_43;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -26270,22 +25723,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$439  = i__payload[82];
       endcase
     end
@@ -26379,27 +25816,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2a:
               /* empty */;
           6'h2b:
-              /* empty */;
-          6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
               \$439  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -26488,22 +25909,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$439  = 1'h0;
       endcase
     end
@@ -26513,8 +25918,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$440  = done_52;
-    if (\$49 ) begin
+    \$440  = done_44;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -26605,22 +26010,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$440  = i__payload[82];
       endcase
     end
@@ -26716,27 +26105,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2b:
               /* empty */;
           6'h2c:
-              /* empty */;
-          6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
               \$440  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -26827,22 +26200,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$440  = 1'h0;
       endcase
     end
@@ -26852,8 +26209,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$441  = done_53;
-    if (\$49 ) begin
+    \$441  = done_45;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -26946,22 +26303,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$441  = i__payload[82];
       endcase
     end
@@ -27059,27 +26400,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2c:
               /* empty */;
           6'h2d:
-              /* empty */;
-          6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
               \$441  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -27172,22 +26497,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$441  = 1'h0;
       endcase
     end
@@ -27197,8 +26506,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$442  = done_54;
-    if (\$49 ) begin
+    \$442  = done_46;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -27293,22 +26602,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$442  = i__payload[82];
       endcase
     end
@@ -27408,27 +26701,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2d:
               /* empty */;
           6'h2e:
-              /* empty */;
-          6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
               \$442  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -27523,22 +26800,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$442  = 1'h0;
       endcase
     end
@@ -27548,8 +26809,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$443  = done_55;
-    if (\$49 ) begin
+    \$443  = done_47;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -27646,22 +26907,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$443  = i__payload[82];
       endcase
     end
@@ -27763,27 +27008,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2e:
               /* empty */;
           6'h2f:
-              /* empty */;
-          6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
               \$443  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -27880,22 +27109,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$443  = 1'h0;
       endcase
     end
@@ -27905,8 +27118,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$444  = done_56;
-    if (\$49 ) begin
+    \$444  = done_48;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -28005,22 +27218,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$444  = i__payload[82];
       endcase
     end
@@ -28124,27 +27321,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2f:
               /* empty */;
           6'h30:
-              /* empty */;
-          6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
               \$444  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -28243,22 +27424,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$444  = 1'h0;
       endcase
     end
@@ -28268,8 +27433,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$445  = done_57;
-    if (\$49 ) begin
+    \$445  = done_49;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -28370,22 +27535,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$445  = i__payload[82];
       endcase
     end
@@ -28491,27 +27640,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h30:
               /* empty */;
           6'h31:
-              /* empty */;
-          6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
-              /* empty */;
-          6'h39:
               \$445  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -28612,22 +27745,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$445  = 1'h0;
       endcase
     end
@@ -28637,8 +27754,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$446  = done_58;
-    if (\$49 ) begin
+    \$446  = done_50;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -28741,22 +27858,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$446  = i__payload[82];
       endcase
     end
@@ -28864,27 +27965,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h31:
               /* empty */;
           6'h32:
-              /* empty */;
-          6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
-              /* empty */;
-          6'h39:
-              /* empty */;
-          6'h3a:
               \$446  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -28987,22 +28072,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$446  = 1'h0;
       endcase
     end
@@ -29012,8 +28081,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$447  = done_59;
-    if (\$49 ) begin
+    \$447  = done_51;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29118,22 +28187,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$447  = i__payload[82];
       endcase
     end
@@ -29243,27 +28296,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h32:
               /* empty */;
           6'h33:
-              /* empty */;
-          6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
-              /* empty */;
-          6'h39:
-              /* empty */;
-          6'h3a:
-              /* empty */;
-          6'h3b:
               \$447  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -29368,22 +28405,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$447  = 1'h0;
       endcase
     end
@@ -29393,8 +28414,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$448  = done_60;
-    if (\$49 ) begin
+    \$448  = done_52;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29501,22 +28522,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$448  = i__payload[82];
       endcase
     end
@@ -29628,27 +28633,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h33:
               /* empty */;
           6'h34:
-              /* empty */;
-          6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
-              /* empty */;
-          6'h39:
-              /* empty */;
-          6'h3a:
-              /* empty */;
-          6'h3b:
-              /* empty */;
-          6'h3c:
               \$448  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -29755,22 +28744,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$448  = 1'h0;
       endcase
     end
@@ -29780,8 +28753,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$449  = done_61;
-    if (\$49 ) begin
+    \$449  = done_53;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -29890,22 +28863,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$449  = i__payload[82];
       endcase
     end
@@ -30019,27 +28976,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h34:
               /* empty */;
           6'h35:
-              /* empty */;
-          6'h36:
-              /* empty */;
-          6'h37:
-              /* empty */;
-          6'h38:
-              /* empty */;
-          6'h39:
-              /* empty */;
-          6'h3a:
-              /* empty */;
-          6'h3b:
-              /* empty */;
-          6'h3c:
-              /* empty */;
-          6'h3d:
               \$449  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -30148,22 +29089,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$449  = 1'h0;
       endcase
     end
@@ -30173,8 +29098,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$450  = done_62;
-    if (\$49 ) begin
+    \$450  = done_54;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -30285,22 +29210,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
             \$450  = i__payload[82];
       endcase
     end
@@ -30416,6 +29325,2998 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h35:
               /* empty */;
           6'h36:
+              \$450  = 1'h1;
+        endcase
+      end
+    end
+    if (\$174 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            \$450  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$450  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$451  = done_55;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            \$451  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              \$451  = 1'h1;
+        endcase
+      end
+    end
+    if (\$174 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            \$451  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$451  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$452  = done_56;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            \$452  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              \$452  = 1'h1;
+        endcase
+      end
+    end
+    if (\$174 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            \$452  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$452  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$453  = done_57;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            \$453  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              \$453  = 1'h1;
+        endcase
+      end
+    end
+    if (\$174 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            \$453  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$453  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$454  = done_58;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$454  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              \$454  = 1'h1;
+        endcase
+      end
+    end
+    if (\$174 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$454  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$454  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$455  = done_59;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$455  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              /* empty */;
+          6'h3b:
+              \$455  = 1'h1;
+        endcase
+      end
+    end
+    if (\$174 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$455  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$455  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$456  = done_60;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$456  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              /* empty */;
+          6'h3b:
+              /* empty */;
+          6'h3c:
+              \$456  = 1'h1;
+        endcase
+      end
+    end
+    if (\$174 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$456  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$456  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$457  = done_61;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$457  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
+              /* empty */;
+          6'h37:
+              /* empty */;
+          6'h38:
+              /* empty */;
+          6'h39:
+              /* empty */;
+          6'h3a:
+              /* empty */;
+          6'h3b:
+              /* empty */;
+          6'h3c:
+              /* empty */;
+          6'h3d:
+              \$457  = 1'h1;
+        endcase
+      end
+    end
+    if (\$174 ) begin
+      casez (info_head__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$457  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$457  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$458  = done_62;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$458  = i__payload[82];
+      endcase
+    end
+    if (r_valid) begin
+      if (row_in) begin
+        casez (r_slot)
+          6'h00:
+              /* empty */;
+          6'h01:
+              /* empty */;
+          6'h02:
+              /* empty */;
+          6'h03:
+              /* empty */;
+          6'h04:
+              /* empty */;
+          6'h05:
+              /* empty */;
+          6'h06:
+              /* empty */;
+          6'h07:
+              /* empty */;
+          6'h08:
+              /* empty */;
+          6'h09:
+              /* empty */;
+          6'h0a:
+              /* empty */;
+          6'h0b:
+              /* empty */;
+          6'h0c:
+              /* empty */;
+          6'h0d:
+              /* empty */;
+          6'h0e:
+              /* empty */;
+          6'h0f:
+              /* empty */;
+          6'h10:
+              /* empty */;
+          6'h11:
+              /* empty */;
+          6'h12:
+              /* empty */;
+          6'h13:
+              /* empty */;
+          6'h14:
+              /* empty */;
+          6'h15:
+              /* empty */;
+          6'h16:
+              /* empty */;
+          6'h17:
+              /* empty */;
+          6'h18:
+              /* empty */;
+          6'h19:
+              /* empty */;
+          6'h1a:
+              /* empty */;
+          6'h1b:
+              /* empty */;
+          6'h1c:
+              /* empty */;
+          6'h1d:
+              /* empty */;
+          6'h1e:
+              /* empty */;
+          6'h1f:
+              /* empty */;
+          6'h20:
+              /* empty */;
+          6'h21:
+              /* empty */;
+          6'h22:
+              /* empty */;
+          6'h23:
+              /* empty */;
+          6'h24:
+              /* empty */;
+          6'h25:
+              /* empty */;
+          6'h26:
+              /* empty */;
+          6'h27:
+              /* empty */;
+          6'h28:
+              /* empty */;
+          6'h29:
+              /* empty */;
+          6'h2a:
+              /* empty */;
+          6'h2b:
+              /* empty */;
+          6'h2c:
+              /* empty */;
+          6'h2d:
+              /* empty */;
+          6'h2e:
+              /* empty */;
+          6'h2f:
+              /* empty */;
+          6'h30:
+              /* empty */;
+          6'h31:
+              /* empty */;
+          6'h32:
+              /* empty */;
+          6'h33:
+              /* empty */;
+          6'h34:
+              /* empty */;
+          6'h35:
+              /* empty */;
+          6'h36:
               /* empty */;
           6'h37:
               /* empty */;
@@ -30432,11 +32333,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3d:
               /* empty */;
           6'h3e:
-              \$450  = 1'h1;
+              \$458  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       casez (info_head__addr)
         6'h00:
             /* empty */;
@@ -30563,17 +32464,17 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3d:
             /* empty */;
         6'h3e:
-            \$450  = 1'h0;
+            \$458  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$450  = 1'h0;
+      \$458  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$451  = done_63;
-    if (\$49 ) begin
+    \$459  = done_63;
+    if (\$50 ) begin
       (* full_case = 32'd1 *)
       casez (info_write__addr)
         6'h00:
@@ -30703,7 +32604,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$451  = i__payload[82];
+            \$459  = i__payload[82];
       endcase
     end
     if (r_valid) begin
@@ -30837,11 +32738,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3e:
               /* empty */;
           6'h3f:
-              \$451  = 1'h1;
+              \$459  = 1'h1;
         endcase
       end
     end
-    if (\$166 ) begin
+    if (\$174 ) begin
       (* full_case = 32'd1 *)
       casez (info_head__addr)
         6'h00:
@@ -30971,43 +32872,43 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$451  = 1'h0;
+            \$459  = 1'h0;
       endcase
     end
     if (rst) begin
-      \$451  = 1'h0;
+      \$459  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$452  = bus_error_0;
-    if (\$49 ) begin
+    \$460  = bus_error_0;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
-            \$452  = 1'h0;
+            \$460  = 1'h0;
       endcase
     end
     if (r_valid) begin
       if (r_error) begin
         casez (r_slot)
           6'h00:
-              \$452  = 1'h1;
+              \$460  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$452  = 1'h0;
+      \$460  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$453  = bus_error_1;
-    if (\$49 ) begin
+    \$461  = bus_error_1;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
-            \$453  = 1'h0;
+            \$461  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31016,25 +32917,25 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h00:
               /* empty */;
           6'h01:
-              \$453  = 1'h1;
+              \$461  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$453  = 1'h0;
+      \$461  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$454  = bus_error_2;
-    if (\$49 ) begin
+    \$462  = bus_error_2;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            \$454  = 1'h0;
+            \$462  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31045,18 +32946,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h01:
               /* empty */;
           6'h02:
-              \$454  = 1'h1;
+              \$462  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$454  = 1'h0;
+      \$462  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$455  = bus_error_3;
-    if (\$49 ) begin
+    \$463  = bus_error_3;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31065,7 +32966,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            \$455  = 1'h0;
+            \$463  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31078,18 +32979,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h02:
               /* empty */;
           6'h03:
-              \$455  = 1'h1;
+              \$463  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$455  = 1'h0;
+      \$463  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$456  = bus_error_4;
-    if (\$49 ) begin
+    \$464  = bus_error_4;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31100,7 +33001,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            \$456  = 1'h0;
+            \$464  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31115,18 +33016,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h03:
               /* empty */;
           6'h04:
-              \$456  = 1'h1;
+              \$464  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$456  = 1'h0;
+      \$464  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$457  = bus_error_5;
-    if (\$49 ) begin
+    \$465  = bus_error_5;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31139,7 +33040,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            \$457  = 1'h0;
+            \$465  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31156,18 +33057,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h04:
               /* empty */;
           6'h05:
-              \$457  = 1'h1;
+              \$465  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$457  = 1'h0;
+      \$465  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$458  = bus_error_6;
-    if (\$49 ) begin
+    \$466  = bus_error_6;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31182,7 +33083,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            \$458  = 1'h0;
+            \$466  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31201,18 +33102,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h05:
               /* empty */;
           6'h06:
-              \$458  = 1'h1;
+              \$466  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$458  = 1'h0;
+      \$466  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$459  = bus_error_7;
-    if (\$49 ) begin
+    \$467  = bus_error_7;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31229,7 +33130,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            \$459  = 1'h0;
+            \$467  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31250,18 +33151,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h06:
               /* empty */;
           6'h07:
-              \$459  = 1'h1;
+              \$467  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$459  = 1'h0;
+      \$467  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$460  = bus_error_8;
-    if (\$49 ) begin
+    \$468  = bus_error_8;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31280,7 +33181,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            \$460  = 1'h0;
+            \$468  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31303,18 +33204,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h07:
               /* empty */;
           6'h08:
-              \$460  = 1'h1;
+              \$468  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$460  = 1'h0;
+      \$468  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$461  = bus_error_9;
-    if (\$49 ) begin
+    \$469  = bus_error_9;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31335,7 +33236,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            \$461  = 1'h0;
+            \$469  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31360,18 +33261,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h08:
               /* empty */;
           6'h09:
-              \$461  = 1'h1;
+              \$469  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$461  = 1'h0;
+      \$469  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$462  = bus_error_10;
-    if (\$49 ) begin
+    \$470  = bus_error_10;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31394,7 +33295,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            \$462  = 1'h0;
+            \$470  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31421,18 +33322,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h09:
               /* empty */;
           6'h0a:
-              \$462  = 1'h1;
+              \$470  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$462  = 1'h0;
+      \$470  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$463  = bus_error_11;
-    if (\$49 ) begin
+    \$471  = bus_error_11;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31457,7 +33358,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            \$463  = 1'h0;
+            \$471  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31486,18 +33387,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0a:
               /* empty */;
           6'h0b:
-              \$463  = 1'h1;
+              \$471  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$463  = 1'h0;
+      \$471  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$464  = bus_error_12;
-    if (\$49 ) begin
+    \$472  = bus_error_12;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31524,7 +33425,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            \$464  = 1'h0;
+            \$472  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31555,18 +33456,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0b:
               /* empty */;
           6'h0c:
-              \$464  = 1'h1;
+              \$472  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$464  = 1'h0;
+      \$472  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$465  = bus_error_13;
-    if (\$49 ) begin
+    \$473  = bus_error_13;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31595,7 +33496,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            \$465  = 1'h0;
+            \$473  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31628,18 +33529,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0c:
               /* empty */;
           6'h0d:
-              \$465  = 1'h1;
+              \$473  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$465  = 1'h0;
+      \$473  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$466  = bus_error_14;
-    if (\$49 ) begin
+    \$474  = bus_error_14;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31670,7 +33571,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            \$466  = 1'h0;
+            \$474  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31705,18 +33606,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0d:
               /* empty */;
           6'h0e:
-              \$466  = 1'h1;
+              \$474  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$466  = 1'h0;
+      \$474  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$467  = bus_error_15;
-    if (\$49 ) begin
+    \$475  = bus_error_15;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31749,7 +33650,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            \$467  = 1'h0;
+            \$475  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31786,18 +33687,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0e:
               /* empty */;
           6'h0f:
-              \$467  = 1'h1;
+              \$475  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$467  = 1'h0;
+      \$475  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$468  = bus_error_16;
-    if (\$49 ) begin
+    \$476  = bus_error_16;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31832,7 +33733,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            \$468  = 1'h0;
+            \$476  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31871,18 +33772,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h0f:
               /* empty */;
           6'h10:
-              \$468  = 1'h1;
+              \$476  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$468  = 1'h0;
+      \$476  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$469  = bus_error_17;
-    if (\$49 ) begin
+    \$477  = bus_error_17;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -31919,7 +33820,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            \$469  = 1'h0;
+            \$477  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -31960,18 +33861,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h10:
               /* empty */;
           6'h11:
-              \$469  = 1'h1;
+              \$477  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$469  = 1'h0;
+      \$477  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$470  = bus_error_18;
-    if (\$49 ) begin
+    \$478  = bus_error_18;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32010,7 +33911,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            \$470  = 1'h0;
+            \$478  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -32053,18 +33954,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h11:
               /* empty */;
           6'h12:
-              \$470  = 1'h1;
+              \$478  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$470  = 1'h0;
+      \$478  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$471  = bus_error_19;
-    if (\$49 ) begin
+    \$479  = bus_error_19;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32105,7 +34006,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            \$471  = 1'h0;
+            \$479  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -32150,18 +34051,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h12:
               /* empty */;
           6'h13:
-              \$471  = 1'h1;
+              \$479  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$471  = 1'h0;
+      \$479  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$472  = bus_error_20;
-    if (\$49 ) begin
+    \$480  = bus_error_20;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32204,7 +34105,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            \$472  = 1'h0;
+            \$480  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -32251,18 +34152,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h13:
               /* empty */;
           6'h14:
-              \$472  = 1'h1;
+              \$480  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$472  = 1'h0;
+      \$480  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$473  = bus_error_21;
-    if (\$49 ) begin
+    \$481  = bus_error_21;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32307,7 +34208,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            \$473  = 1'h0;
+            \$481  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -32356,18 +34257,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h14:
               /* empty */;
           6'h15:
-              \$473  = 1'h1;
+              \$481  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$473  = 1'h0;
+      \$481  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$474  = bus_error_22;
-    if (\$49 ) begin
+    \$482  = bus_error_22;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32414,7 +34315,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            \$474  = 1'h0;
+            \$482  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -32465,18 +34366,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h15:
               /* empty */;
           6'h16:
-              \$474  = 1'h1;
+              \$482  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$474  = 1'h0;
+      \$482  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$475  = bus_error_23;
-    if (\$49 ) begin
+    \$483  = bus_error_23;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32525,7 +34426,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            \$475  = 1'h0;
+            \$483  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -32578,18 +34479,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h16:
               /* empty */;
           6'h17:
-              \$475  = 1'h1;
+              \$483  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$475  = 1'h0;
+      \$483  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$476  = bus_error_24;
-    if (\$49 ) begin
+    \$484  = bus_error_24;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32640,7 +34541,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            \$476  = 1'h0;
+            \$484  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -32695,18 +34596,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h17:
               /* empty */;
           6'h18:
-              \$476  = 1'h1;
+              \$484  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$476  = 1'h0;
+      \$484  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$477  = bus_error_25;
-    if (\$49 ) begin
+    \$485  = bus_error_25;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32759,7 +34660,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            \$477  = 1'h0;
+            \$485  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -32816,18 +34717,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h18:
               /* empty */;
           6'h19:
-              \$477  = 1'h1;
+              \$485  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$477  = 1'h0;
+      \$485  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$478  = bus_error_26;
-    if (\$49 ) begin
+    \$486  = bus_error_26;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -32882,7 +34783,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            \$478  = 1'h0;
+            \$486  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -32941,18 +34842,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h19:
               /* empty */;
           6'h1a:
-              \$478  = 1'h1;
+              \$486  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$478  = 1'h0;
+      \$486  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$479  = bus_error_27;
-    if (\$49 ) begin
+    \$487  = bus_error_27;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33009,7 +34910,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            \$479  = 1'h0;
+            \$487  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -33070,18 +34971,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1a:
               /* empty */;
           6'h1b:
-              \$479  = 1'h1;
+              \$487  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$479  = 1'h0;
+      \$487  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$480  = bus_error_28;
-    if (\$49 ) begin
+    \$488  = bus_error_28;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33140,7 +35041,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            \$480  = 1'h0;
+            \$488  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -33203,18 +35104,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1b:
               /* empty */;
           6'h1c:
-              \$480  = 1'h1;
+              \$488  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$480  = 1'h0;
+      \$488  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$481  = bus_error_29;
-    if (\$49 ) begin
+    \$489  = bus_error_29;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33275,7 +35176,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            \$481  = 1'h0;
+            \$489  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -33340,18 +35241,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1c:
               /* empty */;
           6'h1d:
-              \$481  = 1'h1;
+              \$489  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$481  = 1'h0;
+      \$489  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$482  = bus_error_30;
-    if (\$49 ) begin
+    \$490  = bus_error_30;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33414,7 +35315,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            \$482  = 1'h0;
+            \$490  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -33481,18 +35382,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1d:
               /* empty */;
           6'h1e:
-              \$482  = 1'h1;
+              \$490  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$482  = 1'h0;
+      \$490  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$483  = bus_error_31;
-    if (\$49 ) begin
+    \$491  = bus_error_31;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33557,7 +35458,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            \$483  = 1'h0;
+            \$491  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -33626,18 +35527,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1e:
               /* empty */;
           6'h1f:
-              \$483  = 1'h1;
+              \$491  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$483  = 1'h0;
+      \$491  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$484  = bus_error_32;
-    if (\$49 ) begin
+    \$492  = bus_error_32;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33704,7 +35605,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            \$484  = 1'h0;
+            \$492  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -33775,18 +35676,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h1f:
               /* empty */;
           6'h20:
-              \$484  = 1'h1;
+              \$492  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$484  = 1'h0;
+      \$492  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$485  = bus_error_33;
-    if (\$49 ) begin
+    \$493  = bus_error_33;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -33855,7 +35756,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            \$485  = 1'h0;
+            \$493  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -33928,18 +35829,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h20:
               /* empty */;
           6'h21:
-              \$485  = 1'h1;
+              \$493  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$485  = 1'h0;
+      \$493  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$486  = bus_error_34;
-    if (\$49 ) begin
+    \$494  = bus_error_34;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34010,7 +35911,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            \$486  = 1'h0;
+            \$494  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -34085,18 +35986,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h21:
               /* empty */;
           6'h22:
-              \$486  = 1'h1;
+              \$494  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$486  = 1'h0;
+      \$494  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$487  = bus_error_35;
-    if (\$49 ) begin
+    \$495  = bus_error_35;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34169,7 +36070,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            \$487  = 1'h0;
+            \$495  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -34246,18 +36147,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h22:
               /* empty */;
           6'h23:
-              \$487  = 1'h1;
+              \$495  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$487  = 1'h0;
+      \$495  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$488  = bus_error_36;
-    if (\$49 ) begin
+    \$496  = bus_error_36;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34332,7 +36233,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            \$488  = 1'h0;
+            \$496  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -34411,18 +36312,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h23:
               /* empty */;
           6'h24:
-              \$488  = 1'h1;
+              \$496  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$488  = 1'h0;
+      \$496  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$489  = bus_error_37;
-    if (\$49 ) begin
+    \$497  = bus_error_37;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34499,7 +36400,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            \$489  = 1'h0;
+            \$497  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -34580,18 +36481,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h24:
               /* empty */;
           6'h25:
-              \$489  = 1'h1;
+              \$497  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$489  = 1'h0;
+      \$497  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$490  = bus_error_38;
-    if (\$49 ) begin
+    \$498  = bus_error_38;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34670,7 +36571,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            \$490  = 1'h0;
+            \$498  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -34753,18 +36654,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h25:
               /* empty */;
           6'h26:
-              \$490  = 1'h1;
+              \$498  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$490  = 1'h0;
+      \$498  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$491  = bus_error_39;
-    if (\$49 ) begin
+    \$499  = bus_error_39;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -34845,7 +36746,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            \$491  = 1'h0;
+            \$499  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -34930,18 +36831,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h26:
               /* empty */;
           6'h27:
-              \$491  = 1'h1;
+              \$499  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$491  = 1'h0;
+      \$499  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$492  = bus_error_40;
-    if (\$49 ) begin
+    \$500  = bus_error_40;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35024,7 +36925,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            \$492  = 1'h0;
+            \$500  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -35111,18 +37012,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h27:
               /* empty */;
           6'h28:
-              \$492  = 1'h1;
+              \$500  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$492  = 1'h0;
+      \$500  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$493  = bus_error_41;
-    if (\$49 ) begin
+    \$501  = bus_error_41;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35207,7 +37108,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            \$493  = 1'h0;
+            \$501  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -35296,18 +37197,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h28:
               /* empty */;
           6'h29:
-              \$493  = 1'h1;
+              \$501  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$493  = 1'h0;
+      \$501  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$494  = bus_error_42;
-    if (\$49 ) begin
+    \$502  = bus_error_42;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35394,7 +37295,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            \$494  = 1'h0;
+            \$502  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -35485,18 +37386,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h29:
               /* empty */;
           6'h2a:
-              \$494  = 1'h1;
+              \$502  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$494  = 1'h0;
+      \$502  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$495  = bus_error_43;
-    if (\$49 ) begin
+    \$503  = bus_error_43;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35585,7 +37486,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            \$495  = 1'h0;
+            \$503  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -35678,18 +37579,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2a:
               /* empty */;
           6'h2b:
-              \$495  = 1'h1;
+              \$503  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$495  = 1'h0;
+      \$503  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$496  = bus_error_44;
-    if (\$49 ) begin
+    \$504  = bus_error_44;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35780,7 +37681,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            \$496  = 1'h0;
+            \$504  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -35875,18 +37776,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2b:
               /* empty */;
           6'h2c:
-              \$496  = 1'h1;
+              \$504  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$496  = 1'h0;
+      \$504  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$497  = bus_error_45;
-    if (\$49 ) begin
+    \$505  = bus_error_45;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -35979,7 +37880,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            \$497  = 1'h0;
+            \$505  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -36076,18 +37977,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2c:
               /* empty */;
           6'h2d:
-              \$497  = 1'h1;
+              \$505  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$497  = 1'h0;
+      \$505  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$498  = bus_error_46;
-    if (\$49 ) begin
+    \$506  = bus_error_46;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36182,7 +38083,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            \$498  = 1'h0;
+            \$506  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -36281,18 +38182,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2d:
               /* empty */;
           6'h2e:
-              \$498  = 1'h1;
+              \$506  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$498  = 1'h0;
+      \$506  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$499  = bus_error_47;
-    if (\$49 ) begin
+    \$507  = bus_error_47;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36389,7 +38290,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            \$499  = 1'h0;
+            \$507  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -36490,18 +38391,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2e:
               /* empty */;
           6'h2f:
-              \$499  = 1'h1;
+              \$507  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$499  = 1'h0;
+      \$507  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$500  = bus_error_48;
-    if (\$49 ) begin
+    \$508  = bus_error_48;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36600,7 +38501,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            \$500  = 1'h0;
+            \$508  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -36703,18 +38604,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h2f:
               /* empty */;
           6'h30:
-              \$500  = 1'h1;
+              \$508  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$500  = 1'h0;
+      \$508  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$501  = bus_error_49;
-    if (\$49 ) begin
+    \$509  = bus_error_49;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -36815,7 +38716,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            \$501  = 1'h0;
+            \$509  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -36920,18 +38821,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h30:
               /* empty */;
           6'h31:
-              \$501  = 1'h1;
+              \$509  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$501  = 1'h0;
+      \$509  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$502  = bus_error_50;
-    if (\$49 ) begin
+    \$510  = bus_error_50;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -37034,7 +38935,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            \$502  = 1'h0;
+            \$510  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -37141,18 +39042,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h31:
               /* empty */;
           6'h32:
-              \$502  = 1'h1;
+              \$510  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$502  = 1'h0;
+      \$510  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$503  = bus_error_51;
-    if (\$49 ) begin
+    \$511  = bus_error_51;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -37257,7 +39158,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            \$503  = 1'h0;
+            \$511  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -37366,18 +39267,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h32:
               /* empty */;
           6'h33:
-              \$503  = 1'h1;
+              \$511  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$503  = 1'h0;
+      \$511  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$504  = bus_error_52;
-    if (\$49 ) begin
+    \$512  = bus_error_52;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -37484,7 +39385,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            \$504  = 1'h0;
+            \$512  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -37595,18 +39496,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h33:
               /* empty */;
           6'h34:
-              \$504  = 1'h1;
+              \$512  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$504  = 1'h0;
+      \$512  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$505  = bus_error_53;
-    if (\$49 ) begin
+    \$513  = bus_error_53;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -37715,7 +39616,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            \$505  = 1'h0;
+            \$513  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -37828,18 +39729,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h34:
               /* empty */;
           6'h35:
-              \$505  = 1'h1;
+              \$513  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$505  = 1'h0;
+      \$513  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$506  = bus_error_54;
-    if (\$49 ) begin
+    \$514  = bus_error_54;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -37950,7 +39851,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            \$506  = 1'h0;
+            \$514  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -38065,18 +39966,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h35:
               /* empty */;
           6'h36:
-              \$506  = 1'h1;
+              \$514  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$506  = 1'h0;
+      \$514  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$507  = bus_error_55;
-    if (\$49 ) begin
+    \$515  = bus_error_55;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -38189,7 +40090,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            \$507  = 1'h0;
+            \$515  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -38306,18 +40207,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h36:
               /* empty */;
           6'h37:
-              \$507  = 1'h1;
+              \$515  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$507  = 1'h0;
+      \$515  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$508  = bus_error_56;
-    if (\$49 ) begin
+    \$516  = bus_error_56;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -38432,7 +40333,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h37:
             /* empty */;
         6'h38:
-            \$508  = 1'h0;
+            \$516  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -38551,18 +40452,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h37:
               /* empty */;
           6'h38:
-              \$508  = 1'h1;
+              \$516  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$508  = 1'h0;
+      \$516  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$509  = bus_error_57;
-    if (\$49 ) begin
+    \$517  = bus_error_57;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -38679,7 +40580,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h38:
             /* empty */;
         6'h39:
-            \$509  = 1'h0;
+            \$517  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -38800,18 +40701,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h38:
               /* empty */;
           6'h39:
-              \$509  = 1'h1;
+              \$517  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$509  = 1'h0;
+      \$517  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$510  = bus_error_58;
-    if (\$49 ) begin
+    \$518  = bus_error_58;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -38930,7 +40831,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h39:
             /* empty */;
         6'h3a:
-            \$510  = 1'h0;
+            \$518  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -39053,18 +40954,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h39:
               /* empty */;
           6'h3a:
-              \$510  = 1'h1;
+              \$518  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$510  = 1'h0;
+      \$518  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$511  = bus_error_59;
-    if (\$49 ) begin
+    \$519  = bus_error_59;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -39185,7 +41086,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3a:
             /* empty */;
         6'h3b:
-            \$511  = 1'h0;
+            \$519  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -39310,18 +41211,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3a:
               /* empty */;
           6'h3b:
-              \$511  = 1'h1;
+              \$519  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$511  = 1'h0;
+      \$519  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$512  = bus_error_60;
-    if (\$49 ) begin
+    \$520  = bus_error_60;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -39444,7 +41345,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3b:
             /* empty */;
         6'h3c:
-            \$512  = 1'h0;
+            \$520  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -39571,18 +41472,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3b:
               /* empty */;
           6'h3c:
-              \$512  = 1'h1;
+              \$520  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$512  = 1'h0;
+      \$520  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$513  = bus_error_61;
-    if (\$49 ) begin
+    \$521  = bus_error_61;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -39707,7 +41608,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3c:
             /* empty */;
         6'h3d:
-            \$513  = 1'h0;
+            \$521  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -39836,18 +41737,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3c:
               /* empty */;
           6'h3d:
-              \$513  = 1'h1;
+              \$521  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$513  = 1'h0;
+      \$521  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$514  = bus_error_62;
-    if (\$49 ) begin
+    \$522  = bus_error_62;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -39974,7 +41875,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3d:
             /* empty */;
         6'h3e:
-            \$514  = 1'h0;
+            \$522  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -40105,18 +42006,18 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3d:
               /* empty */;
           6'h3e:
-              \$514  = 1'h1;
+              \$522  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$514  = 1'h0;
+      \$522  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$515  = bus_error_63;
-    if (\$49 ) begin
+    \$523  = bus_error_63;
+    if (\$50 ) begin
       (* full_case = 32'd1 *)
       casez (info_write__addr)
         6'h00:
@@ -40246,7 +42147,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h3e:
             /* empty */;
         6'h3f:
-            \$515  = 1'h0;
+            \$523  = 1'h0;
       endcase
     end
     if (r_valid) begin
@@ -40380,209 +42281,145 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
           6'h3e:
               /* empty */;
           6'h3f:
-              \$515  = 1'h1;
+              \$523  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$515  = 1'h0;
+      \$523  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$516  = ar_addr;
-    if (\$52 ) begin
-      \$516  = \$56 [47:0];
+    \$524  = \$53 [35:0];
+    if (rst) begin
+      \$524  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$525  = ar_addr_offset;
+    if (\$54 ) begin
+      \$525  = \$57 [7:0];
     end
     if (r_en) begin
-      \$516  = \r_data$384 [47:0];
+      \$525  = \r_data$387 [11:4];
     end
-    if (\$66 ) begin
-      \$516  = new_job[47:0];
+    if (\$74 ) begin
+      \$525  = new_job[11:4];
     end
     if (rst) begin
-      \$516  = 48'h000000000000;
+      \$525  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$517  = ar_left;
-    if (\$52 ) begin
-      \$517  = \$57 [4:0];
+    \$526  = ar_addr_crossed;
+    if (\$54 ) begin
+      \$526  = \$60 ;
     end
     if (r_en) begin
-      \$517  = \r_data$384 [52:48];
+      \$526  = 1'h0;
     end
-    if (\$66 ) begin
-      \$517  = new_job[52:48];
+    if (\$74 ) begin
+      \$526  = 1'h0;
     end
     if (rst) begin
-      \$517  = 5'h00;
+      \$526  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$518  = ar_planned;
-    if (\$52 ) begin
-      \$518  = 1'h0;
-    end else if (\$54 ) begin
-      \$518  = 1'h1;
+    \$527  = ar_addr_page;
+    if (\$54 ) begin
+      \$527  = \$64 ;
     end
     if (r_en) begin
-      \$518  = 1'h1;
+      \$527  = \r_data$387 [47:12];
     end
-    if (\$66 ) begin
-      \$518  = 1'h1;
+    if (\$74 ) begin
+      \$527  = new_job[47:12];
     end
     if (rst) begin
-      \$518  = 1'h0;
+      \$527  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$519  = bursts;
-    if (\$52 ) begin
-      \$519  = \$58 [31:0];
-    end
-    if (counters_clear) begin
-      \$519  = 32'd0;
-    end
-    if (rst) begin
-      \$519  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$520  = ar_burst;
-    if (\$52 ) begin
-    end else if (\$54 ) begin
-      \$520  = \beats$18 ;
+    \$528  = ar_left;
+    if (\$54 ) begin
+      \$528  = \$65 [4:0];
     end
     if (r_en) begin
-      \$520  = \r_data$384 [67:59];
+      \$528  = \r_data$387 [52:48];
     end
-    if (\$66 ) begin
-      \$520  = new_job[67:59];
+    if (\$74 ) begin
+      \$528  = new_job[52:48];
     end
-    if (rst) begin
-      \$520  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$521  = ar_last;
-    if (\$52 ) begin
-    end else if (\$54 ) begin
-      \$521  = \$59 ;
-    end
-    if (r_en) begin
-      \$521  = \r_data$384 [68];
-    end
-    if (\$66 ) begin
-      \$521  = new_job[68];
-    end
-    if (rst) begin
-      \$521  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$522  = ar_active;
-    if (r_en) begin
-      \$522  = r_rdy;
-    end
-    if (\$66 ) begin
-      \$522  = 1'h1;
-    end
-    if (rst) begin
-      \$522  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$523  = axi__arid;
-    if (r_en) begin
-      \$523  = \r_data$384 [58:53];
-    end
-    if (\$66 ) begin
-      \$523  = new_job[58:53];
-    end
-    if (rst) begin
-      \$523  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$524  = axi__rvalid;
-    if (rst) begin
-      \$524  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$525  = axi__rid;
-    if (rst) begin
-      \$525  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$526  = axi__rdata;
-    if (rst) begin
-      \$526  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$527  = axi__rresp[1];
-    if (rst) begin
-      \$527  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$528  = \$71 [4:0];
     if (rst) begin
       \$528  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$529  = \$76 [4:0];
+    \$529  = ar_planned;
+    if (\$54 ) begin
+      \$529  = 1'h0;
+    end else if (\$56 ) begin
+      \$529  = 1'h1;
+    end
+    if (r_en) begin
+      \$529  = 1'h1;
+    end
+    if (\$74 ) begin
+      \$529  = 1'h1;
+    end
     if (rst) begin
-      \$529  = 5'h00;
+      \$529  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$530  = \$81 ;
-    if (rst) begin
-      \$530  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$531  = \beats$392 ;
-    if (r_valid) begin
-      \$531  = \$85 [31:0];
+    \$530  = bursts;
+    if (\$54 ) begin
+      \$530  = \$66 [31:0];
     end
     if (counters_clear) begin
-      \$531  = 32'd0;
+      \$530  = 32'd0;
     end
     if (rst) begin
-      \$531  = 32'd0;
+      \$530  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$532  = out_k_last;
-    if (\$91 ) begin
-      \$532  = \$93 ;
+    \$531  = ar_burst;
+    if (\$54 ) begin
+    end else if (\$56 ) begin
+      \$531  = \beats$18 ;
     end
-    if (\$95 ) begin
-      if (\$113 ) begin
-        \$532  = \$128 ;
-      end
+    if (r_en) begin
+      \$531  = \r_data$387 [67:59];
+    end
+    if (\$74 ) begin
+      \$531  = new_job[67:59];
+    end
+    if (rst) begin
+      \$531  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$532  = ar_last;
+    if (\$54 ) begin
+    end else if (\$56 ) begin
+      \$532  = \$67 ;
+    end
+    if (r_en) begin
+      \$532  = \r_data$387 [68];
+    end
+    if (\$74 ) begin
+      \$532  = new_job[68];
     end
     if (rst) begin
       \$532  = 1'h0;
@@ -40590,9 +42427,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$533  = o__valid;
-    if (\$95 ) begin
-      \$533  = rd_valid;
+    \$533  = ar_active;
+    if (r_en) begin
+      \$533  = r_rdy;
+    end
+    if (\$74 ) begin
+      \$533  = 1'h1;
     end
     if (rst) begin
       \$533  = 1'h0;
@@ -40600,192 +42440,292 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$534  = o__payload;
-    if (\$95 ) begin
-      \$534 [127:0] = \$109 ;
-      \$534 [159:128] = rd[31:0];
-      \$534 [164:160] = rd[36:32];
-      \$534 [188:165] = rd[60:37];
-      \$534 [190:189] = rd[62:61];
-      \$534 [191] = rd[63];
-      \$534 [192] = rd[64];
+    \$534  = axi__arid;
+    if (r_en) begin
+      \$534  = \r_data$387 [58:53];
+    end
+    if (\$74 ) begin
+      \$534  = new_job[58:53];
     end
     if (rst) begin
-      \$534  = 193'h0000000000000000000000000000000000000000000000000;
+      \$534  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$535  = rd_valid;
-    if (\$95 ) begin
-      \$535  = \$111 ;
-    end
+    \$535  = axi__rvalid;
     if (rst) begin
       \$535  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$536  = rd;
-    if (\$95 ) begin
-      if (\$113 ) begin
-        \$536 [31:0] = out_tag;
-        \$536 [36:32] = info_head__data[12:8];
-        \$536 [60:37] = info_head__data[36:13];
-        \$536 [62:61] = \$116 [1:0];
-        \$536 [63] = \$117 ;
-        \$536 [64] = \$118 ;
-        \$536 [66:65] = info_head__data[6:5];
-        \$536 [74:67] = \$120 [7:0];
-      end
-    end
+    \$536  = axi__rid;
     if (rst) begin
-      \$536  = 75'h0000000000000000000;
+      \$536  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$537  = out_k;
-    if (\$95 ) begin
-      if (\$113 ) begin
-        \$537  = \$123 [4:0];
-      end
-    end
+    \$537  = axi__rdata;
     if (rst) begin
-      \$537  = 5'h00;
+      \$537  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$538  = \$159 ;
+    \$538  = axi__rresp[1];
     if (rst) begin
       \$538  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$539  = info_head__addr;
-    if (\$166 ) begin
-      \$539  = \$167 [5:0];
-    end
+    \$539  = \$79 [4:0];
     if (rst) begin
-      \$539  = 6'h00;
+      \$539  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$540  = out_tag;
-    if (\$166 ) begin
-      \$540  = \$168 [31:0];
-    end
+    \$540  = \$84 [4:0];
     if (rst) begin
-      \$540  = 32'd0;
+      \$540  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$541  = base;
-    if (\$166 ) begin
-      \$541  = \$171 [10:0];
-    end
+    \$541  = \$89 ;
     if (rst) begin
-      \$541  = 11'h000;
+      \$541  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$542  = \$181 [6:0];
-    if (rst) begin
-      \$542  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$543  = errors;
-    if (errors_clear) begin
-      \$543  = 2'h0;
-    end
-    if (\$187 ) begin
-      \$543  = \$189 ;
-    end
-    if (rst) begin
-      \$543  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$544  = captured;
-    if (errors_clear) begin
-      \$544  = 1'h0;
-    end
-    if (\$187 ) begin
-      if (\$191 ) begin
-        \$544  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$544  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$545  = error_code;
-    if (\$187 ) begin
-      if (\$191 ) begin
-        \$545  = rd[62:61];
-      end
-    end
-    if (rst) begin
-      \$545  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$546  = error_tag;
-    if (\$187 ) begin
-      if (\$191 ) begin
-        \$546  = rd[31:0];
-      end
-    end
-    if (rst) begin
-      \$546  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$547  = error_table;
-    if (\$187 ) begin
-      if (\$191 ) begin
-        \$547  = rd[36:32];
-      end
-    end
-    if (rst) begin
-      \$547  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$548  = error_row;
-    if (\$187 ) begin
-      if (\$191 ) begin
-        \$548  = rd[60:37];
-      end
-    end
-    if (rst) begin
-      \$548  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$549  = rows;
-    if (\$193 ) begin
-      \$549  = \$194 [31:0];
+    \$542  = \beats$395 ;
+    if (r_valid) begin
+      \$542  = \$93 [31:0];
     end
     if (counters_clear) begin
-      \$549  = 32'd0;
+      \$542  = 32'd0;
     end
     if (rst) begin
-      \$549  = 32'd0;
+      \$542  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$543  = out_k_last;
+    if (\$99 ) begin
+      \$543  = \$101 ;
+    end
+    if (\$103 ) begin
+      if (\$121 ) begin
+        \$543  = \$136 ;
+      end
+    end
+    if (rst) begin
+      \$543  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$544  = o__valid;
+    if (\$103 ) begin
+      \$544  = rd_valid;
+    end
+    if (rst) begin
+      \$544  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$545  = o__payload;
+    if (\$103 ) begin
+      \$545 [127:0] = \$117 ;
+      \$545 [159:128] = rd[31:0];
+      \$545 [164:160] = rd[36:32];
+      \$545 [188:165] = rd[60:37];
+      \$545 [190:189] = rd[62:61];
+      \$545 [191] = rd[63];
+      \$545 [192] = rd[64];
+    end
+    if (rst) begin
+      \$545  = 193'h0000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$546  = rd_valid;
+    if (\$103 ) begin
+      \$546  = \$119 ;
+    end
+    if (rst) begin
+      \$546  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$547  = rd;
+    if (\$103 ) begin
+      if (\$121 ) begin
+        \$547 [31:0] = out_tag;
+        \$547 [36:32] = info_head__data[12:8];
+        \$547 [60:37] = info_head__data[36:13];
+        \$547 [62:61] = \$124 [1:0];
+        \$547 [63] = \$125 ;
+        \$547 [64] = \$126 ;
+        \$547 [66:65] = info_head__data[6:5];
+        \$547 [74:67] = \$128 [7:0];
+      end
+    end
+    if (rst) begin
+      \$547  = 75'h0000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$548  = out_k;
+    if (\$103 ) begin
+      if (\$121 ) begin
+        \$548  = \$131 [4:0];
+      end
+    end
+    if (rst) begin
+      \$548  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$549  = \$167 ;
+    if (rst) begin
+      \$549  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$550  = info_head__addr;
+    if (\$174 ) begin
+      \$550  = \$175 [5:0];
+    end
+    if (rst) begin
+      \$550  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$551  = out_tag;
+    if (\$174 ) begin
+      \$551  = \$176 [31:0];
+    end
+    if (rst) begin
+      \$551  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$552  = base;
+    if (\$174 ) begin
+      \$552  = \$179 [10:0];
+    end
+    if (rst) begin
+      \$552  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$553  = \$189 [6:0];
+    if (rst) begin
+      \$553  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$554  = errors;
+    if (errors_clear) begin
+      \$554  = 2'h0;
+    end
+    if (\$195 ) begin
+      \$554  = \$197 ;
+    end
+    if (rst) begin
+      \$554  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$555  = captured;
+    if (errors_clear) begin
+      \$555  = 1'h0;
+    end
+    if (\$195 ) begin
+      if (\$199 ) begin
+        \$555  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$555  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$556  = error_code;
+    if (\$195 ) begin
+      if (\$199 ) begin
+        \$556  = rd[62:61];
+      end
+    end
+    if (rst) begin
+      \$556  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$557  = error_tag;
+    if (\$195 ) begin
+      if (\$199 ) begin
+        \$557  = rd[31:0];
+      end
+    end
+    if (rst) begin
+      \$557  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$558  = error_table;
+    if (\$195 ) begin
+      if (\$199 ) begin
+        \$558  = rd[36:32];
+      end
+    end
+    if (rst) begin
+      \$558  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$559  = error_row;
+    if (\$195 ) begin
+      if (\$199 ) begin
+        \$559  = rd[60:37];
+      end
+    end
+    if (rst) begin
+      \$559  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$560  = rows;
+    if (\$201 ) begin
+      \$560  = \$202 [31:0];
+    end
+    if (counters_clear) begin
+      \$560  = 32'd0;
+    end
+    if (rst) begin
+      \$560  = 32'd0;
     end
   end
   always @* begin
@@ -40793,133 +42733,133 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (axi__rid)
       6'h00:
-          \$70  = received_0;
+          \$78  = received_0;
       6'h01:
-          \$70  = received_1;
+          \$78  = received_1;
       6'h02:
-          \$70  = received_2;
+          \$78  = received_2;
       6'h03:
-          \$70  = received_3;
+          \$78  = received_3;
       6'h04:
-          \$70  = received_4;
+          \$78  = received_4;
       6'h05:
-          \$70  = received_5;
+          \$78  = received_5;
       6'h06:
-          \$70  = received_6;
+          \$78  = received_6;
       6'h07:
-          \$70  = received_7;
+          \$78  = received_7;
       6'h08:
-          \$70  = received_8;
+          \$78  = received_8;
       6'h09:
-          \$70  = received_9;
+          \$78  = received_9;
       6'h0a:
-          \$70  = received_10;
+          \$78  = received_10;
       6'h0b:
-          \$70  = received_11;
+          \$78  = received_11;
       6'h0c:
-          \$70  = received_12;
+          \$78  = received_12;
       6'h0d:
-          \$70  = received_13;
+          \$78  = received_13;
       6'h0e:
-          \$70  = received_14;
+          \$78  = received_14;
       6'h0f:
-          \$70  = received_15;
+          \$78  = received_15;
       6'h10:
-          \$70  = received_16;
+          \$78  = received_16;
       6'h11:
-          \$70  = received_17;
+          \$78  = received_17;
       6'h12:
-          \$70  = received_18;
+          \$78  = received_18;
       6'h13:
-          \$70  = received_19;
+          \$78  = received_19;
       6'h14:
-          \$70  = received_20;
+          \$78  = received_20;
       6'h15:
-          \$70  = received_21;
+          \$78  = received_21;
       6'h16:
-          \$70  = received_22;
+          \$78  = received_22;
       6'h17:
-          \$70  = received_23;
+          \$78  = received_23;
       6'h18:
-          \$70  = received_24;
+          \$78  = received_24;
       6'h19:
-          \$70  = received_25;
+          \$78  = received_25;
       6'h1a:
-          \$70  = received_26;
+          \$78  = received_26;
       6'h1b:
-          \$70  = received_27;
+          \$78  = received_27;
       6'h1c:
-          \$70  = received_28;
+          \$78  = received_28;
       6'h1d:
-          \$70  = received_29;
+          \$78  = received_29;
       6'h1e:
-          \$70  = received_30;
+          \$78  = received_30;
       6'h1f:
-          \$70  = received_31;
+          \$78  = received_31;
       6'h20:
-          \$70  = received_32;
+          \$78  = received_32;
       6'h21:
-          \$70  = received_33;
+          \$78  = received_33;
       6'h22:
-          \$70  = received_34;
+          \$78  = received_34;
       6'h23:
-          \$70  = received_35;
+          \$78  = received_35;
       6'h24:
-          \$70  = received_36;
+          \$78  = received_36;
       6'h25:
-          \$70  = received_37;
+          \$78  = received_37;
       6'h26:
-          \$70  = received_38;
+          \$78  = received_38;
       6'h27:
-          \$70  = received_39;
+          \$78  = received_39;
       6'h28:
-          \$70  = received_40;
+          \$78  = received_40;
       6'h29:
-          \$70  = received_41;
+          \$78  = received_41;
       6'h2a:
-          \$70  = received_42;
+          \$78  = received_42;
       6'h2b:
-          \$70  = received_43;
+          \$78  = received_43;
       6'h2c:
-          \$70  = received_44;
+          \$78  = received_44;
       6'h2d:
-          \$70  = received_45;
+          \$78  = received_45;
       6'h2e:
-          \$70  = received_46;
+          \$78  = received_46;
       6'h2f:
-          \$70  = received_47;
+          \$78  = received_47;
       6'h30:
-          \$70  = received_48;
+          \$78  = received_48;
       6'h31:
-          \$70  = received_49;
+          \$78  = received_49;
       6'h32:
-          \$70  = received_50;
+          \$78  = received_50;
       6'h33:
-          \$70  = received_51;
+          \$78  = received_51;
       6'h34:
-          \$70  = received_52;
+          \$78  = received_52;
       6'h35:
-          \$70  = received_53;
+          \$78  = received_53;
       6'h36:
-          \$70  = received_54;
+          \$78  = received_54;
       6'h37:
-          \$70  = received_55;
+          \$78  = received_55;
       6'h38:
-          \$70  = received_56;
+          \$78  = received_56;
       6'h39:
-          \$70  = received_57;
+          \$78  = received_57;
       6'h3a:
-          \$70  = received_58;
+          \$78  = received_58;
       6'h3b:
-          \$70  = received_59;
+          \$78  = received_59;
       6'h3c:
-          \$70  = received_60;
+          \$78  = received_60;
       6'h3d:
-          \$70  = received_61;
+          \$78  = received_61;
       6'h3e:
-          \$70  = received_62;
+          \$78  = received_62;
       6'h3f:
-          \$70  = received_63;
+          \$78  = received_63;
     endcase
   end
   always @* begin
@@ -40927,133 +42867,133 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (axi__rid)
       6'h00:
-          \$75  = left_0;
+          \$83  = left_0;
       6'h01:
-          \$75  = left_1;
+          \$83  = left_1;
       6'h02:
-          \$75  = left_2;
+          \$83  = left_2;
       6'h03:
-          \$75  = left_3;
+          \$83  = left_3;
       6'h04:
-          \$75  = left_4;
+          \$83  = left_4;
       6'h05:
-          \$75  = left_5;
+          \$83  = left_5;
       6'h06:
-          \$75  = left_6;
+          \$83  = left_6;
       6'h07:
-          \$75  = left_7;
+          \$83  = left_7;
       6'h08:
-          \$75  = left_8;
+          \$83  = left_8;
       6'h09:
-          \$75  = left_9;
+          \$83  = left_9;
       6'h0a:
-          \$75  = left_10;
+          \$83  = left_10;
       6'h0b:
-          \$75  = left_11;
+          \$83  = left_11;
       6'h0c:
-          \$75  = left_12;
+          \$83  = left_12;
       6'h0d:
-          \$75  = left_13;
+          \$83  = left_13;
       6'h0e:
-          \$75  = left_14;
+          \$83  = left_14;
       6'h0f:
-          \$75  = left_15;
+          \$83  = left_15;
       6'h10:
-          \$75  = left_16;
+          \$83  = left_16;
       6'h11:
-          \$75  = left_17;
+          \$83  = left_17;
       6'h12:
-          \$75  = left_18;
+          \$83  = left_18;
       6'h13:
-          \$75  = left_19;
+          \$83  = left_19;
       6'h14:
-          \$75  = left_20;
+          \$83  = left_20;
       6'h15:
-          \$75  = left_21;
+          \$83  = left_21;
       6'h16:
-          \$75  = left_22;
+          \$83  = left_22;
       6'h17:
-          \$75  = left_23;
+          \$83  = left_23;
       6'h18:
-          \$75  = left_24;
+          \$83  = left_24;
       6'h19:
-          \$75  = left_25;
+          \$83  = left_25;
       6'h1a:
-          \$75  = left_26;
+          \$83  = left_26;
       6'h1b:
-          \$75  = left_27;
+          \$83  = left_27;
       6'h1c:
-          \$75  = left_28;
+          \$83  = left_28;
       6'h1d:
-          \$75  = left_29;
+          \$83  = left_29;
       6'h1e:
-          \$75  = left_30;
+          \$83  = left_30;
       6'h1f:
-          \$75  = left_31;
+          \$83  = left_31;
       6'h20:
-          \$75  = left_32;
+          \$83  = left_32;
       6'h21:
-          \$75  = left_33;
+          \$83  = left_33;
       6'h22:
-          \$75  = left_34;
+          \$83  = left_34;
       6'h23:
-          \$75  = left_35;
+          \$83  = left_35;
       6'h24:
-          \$75  = left_36;
+          \$83  = left_36;
       6'h25:
-          \$75  = left_37;
+          \$83  = left_37;
       6'h26:
-          \$75  = left_38;
+          \$83  = left_38;
       6'h27:
-          \$75  = left_39;
+          \$83  = left_39;
       6'h28:
-          \$75  = left_40;
+          \$83  = left_40;
       6'h29:
-          \$75  = left_41;
+          \$83  = left_41;
       6'h2a:
-          \$75  = left_42;
+          \$83  = left_42;
       6'h2b:
-          \$75  = left_43;
+          \$83  = left_43;
       6'h2c:
-          \$75  = left_44;
+          \$83  = left_44;
       6'h2d:
-          \$75  = left_45;
+          \$83  = left_45;
       6'h2e:
-          \$75  = left_46;
+          \$83  = left_46;
       6'h2f:
-          \$75  = left_47;
+          \$83  = left_47;
       6'h30:
-          \$75  = left_48;
+          \$83  = left_48;
       6'h31:
-          \$75  = left_49;
+          \$83  = left_49;
       6'h32:
-          \$75  = left_50;
+          \$83  = left_50;
       6'h33:
-          \$75  = left_51;
+          \$83  = left_51;
       6'h34:
-          \$75  = left_52;
+          \$83  = left_52;
       6'h35:
-          \$75  = left_53;
+          \$83  = left_53;
       6'h36:
-          \$75  = left_54;
+          \$83  = left_54;
       6'h37:
-          \$75  = left_55;
+          \$83  = left_55;
       6'h38:
-          \$75  = left_56;
+          \$83  = left_56;
       6'h39:
-          \$75  = left_57;
+          \$83  = left_57;
       6'h3a:
-          \$75  = left_58;
+          \$83  = left_58;
       6'h3b:
-          \$75  = left_59;
+          \$83  = left_59;
       6'h3c:
-          \$75  = left_60;
+          \$83  = left_60;
       6'h3d:
-          \$75  = left_61;
+          \$83  = left_61;
       6'h3e:
-          \$75  = left_62;
+          \$83  = left_62;
       6'h3f:
-          \$75  = left_63;
+          \$83  = left_63;
     endcase
   end
   always @* begin
@@ -41061,133 +43001,133 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (axi__rid)
       6'h00:
-          \$80  = left_is_one_0;
+          \$88  = left_is_one_0;
       6'h01:
-          \$80  = left_is_one_1;
+          \$88  = left_is_one_1;
       6'h02:
-          \$80  = left_is_one_2;
+          \$88  = left_is_one_2;
       6'h03:
-          \$80  = left_is_one_3;
+          \$88  = left_is_one_3;
       6'h04:
-          \$80  = left_is_one_4;
+          \$88  = left_is_one_4;
       6'h05:
-          \$80  = left_is_one_5;
+          \$88  = left_is_one_5;
       6'h06:
-          \$80  = left_is_one_6;
+          \$88  = left_is_one_6;
       6'h07:
-          \$80  = left_is_one_7;
+          \$88  = left_is_one_7;
       6'h08:
-          \$80  = left_is_one_8;
+          \$88  = left_is_one_8;
       6'h09:
-          \$80  = left_is_one_9;
+          \$88  = left_is_one_9;
       6'h0a:
-          \$80  = left_is_one_10;
+          \$88  = left_is_one_10;
       6'h0b:
-          \$80  = left_is_one_11;
+          \$88  = left_is_one_11;
       6'h0c:
-          \$80  = left_is_one_12;
+          \$88  = left_is_one_12;
       6'h0d:
-          \$80  = left_is_one_13;
+          \$88  = left_is_one_13;
       6'h0e:
-          \$80  = left_is_one_14;
+          \$88  = left_is_one_14;
       6'h0f:
-          \$80  = left_is_one_15;
+          \$88  = left_is_one_15;
       6'h10:
-          \$80  = left_is_one_16;
+          \$88  = left_is_one_16;
       6'h11:
-          \$80  = left_is_one_17;
+          \$88  = left_is_one_17;
       6'h12:
-          \$80  = left_is_one_18;
+          \$88  = left_is_one_18;
       6'h13:
-          \$80  = left_is_one_19;
+          \$88  = left_is_one_19;
       6'h14:
-          \$80  = left_is_one_20;
+          \$88  = left_is_one_20;
       6'h15:
-          \$80  = left_is_one_21;
+          \$88  = left_is_one_21;
       6'h16:
-          \$80  = left_is_one_22;
+          \$88  = left_is_one_22;
       6'h17:
-          \$80  = left_is_one_23;
+          \$88  = left_is_one_23;
       6'h18:
-          \$80  = left_is_one_24;
+          \$88  = left_is_one_24;
       6'h19:
-          \$80  = left_is_one_25;
+          \$88  = left_is_one_25;
       6'h1a:
-          \$80  = left_is_one_26;
+          \$88  = left_is_one_26;
       6'h1b:
-          \$80  = left_is_one_27;
+          \$88  = left_is_one_27;
       6'h1c:
-          \$80  = left_is_one_28;
+          \$88  = left_is_one_28;
       6'h1d:
-          \$80  = left_is_one_29;
+          \$88  = left_is_one_29;
       6'h1e:
-          \$80  = left_is_one_30;
+          \$88  = left_is_one_30;
       6'h1f:
-          \$80  = left_is_one_31;
+          \$88  = left_is_one_31;
       6'h20:
-          \$80  = left_is_one_32;
+          \$88  = left_is_one_32;
       6'h21:
-          \$80  = left_is_one_33;
+          \$88  = left_is_one_33;
       6'h22:
-          \$80  = left_is_one_34;
+          \$88  = left_is_one_34;
       6'h23:
-          \$80  = left_is_one_35;
+          \$88  = left_is_one_35;
       6'h24:
-          \$80  = left_is_one_36;
+          \$88  = left_is_one_36;
       6'h25:
-          \$80  = left_is_one_37;
+          \$88  = left_is_one_37;
       6'h26:
-          \$80  = left_is_one_38;
+          \$88  = left_is_one_38;
       6'h27:
-          \$80  = left_is_one_39;
+          \$88  = left_is_one_39;
       6'h28:
-          \$80  = left_is_one_40;
+          \$88  = left_is_one_40;
       6'h29:
-          \$80  = left_is_one_41;
+          \$88  = left_is_one_41;
       6'h2a:
-          \$80  = left_is_one_42;
+          \$88  = left_is_one_42;
       6'h2b:
-          \$80  = left_is_one_43;
+          \$88  = left_is_one_43;
       6'h2c:
-          \$80  = left_is_one_44;
+          \$88  = left_is_one_44;
       6'h2d:
-          \$80  = left_is_one_45;
+          \$88  = left_is_one_45;
       6'h2e:
-          \$80  = left_is_one_46;
+          \$88  = left_is_one_46;
       6'h2f:
-          \$80  = left_is_one_47;
+          \$88  = left_is_one_47;
       6'h30:
-          \$80  = left_is_one_48;
+          \$88  = left_is_one_48;
       6'h31:
-          \$80  = left_is_one_49;
+          \$88  = left_is_one_49;
       6'h32:
-          \$80  = left_is_one_50;
+          \$88  = left_is_one_50;
       6'h33:
-          \$80  = left_is_one_51;
+          \$88  = left_is_one_51;
       6'h34:
-          \$80  = left_is_one_52;
+          \$88  = left_is_one_52;
       6'h35:
-          \$80  = left_is_one_53;
+          \$88  = left_is_one_53;
       6'h36:
-          \$80  = left_is_one_54;
+          \$88  = left_is_one_54;
       6'h37:
-          \$80  = left_is_one_55;
+          \$88  = left_is_one_55;
       6'h38:
-          \$80  = left_is_one_56;
+          \$88  = left_is_one_56;
       6'h39:
-          \$80  = left_is_one_57;
+          \$88  = left_is_one_57;
       6'h3a:
-          \$80  = left_is_one_58;
+          \$88  = left_is_one_58;
       6'h3b:
-          \$80  = left_is_one_59;
+          \$88  = left_is_one_59;
       6'h3c:
-          \$80  = left_is_one_60;
+          \$88  = left_is_one_60;
       6'h3d:
-          \$80  = left_is_one_61;
+          \$88  = left_is_one_61;
       6'h3e:
-          \$80  = left_is_one_62;
+          \$88  = left_is_one_62;
       6'h3f:
-          \$80  = left_is_one_63;
+          \$88  = left_is_one_63;
     endcase
   end
   always @* begin
@@ -41195,267 +43135,267 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (info_head__addr)
       6'h00:
-          \$114  = bus_error_0;
+          \$122  = bus_error_0;
       6'h01:
-          \$114  = bus_error_1;
+          \$122  = bus_error_1;
       6'h02:
-          \$114  = bus_error_2;
+          \$122  = bus_error_2;
       6'h03:
-          \$114  = bus_error_3;
+          \$122  = bus_error_3;
       6'h04:
-          \$114  = bus_error_4;
+          \$122  = bus_error_4;
       6'h05:
-          \$114  = bus_error_5;
+          \$122  = bus_error_5;
       6'h06:
-          \$114  = bus_error_6;
+          \$122  = bus_error_6;
       6'h07:
-          \$114  = bus_error_7;
+          \$122  = bus_error_7;
       6'h08:
-          \$114  = bus_error_8;
+          \$122  = bus_error_8;
       6'h09:
-          \$114  = bus_error_9;
+          \$122  = bus_error_9;
       6'h0a:
-          \$114  = bus_error_10;
+          \$122  = bus_error_10;
       6'h0b:
-          \$114  = bus_error_11;
+          \$122  = bus_error_11;
       6'h0c:
-          \$114  = bus_error_12;
+          \$122  = bus_error_12;
       6'h0d:
-          \$114  = bus_error_13;
+          \$122  = bus_error_13;
       6'h0e:
-          \$114  = bus_error_14;
+          \$122  = bus_error_14;
       6'h0f:
-          \$114  = bus_error_15;
+          \$122  = bus_error_15;
       6'h10:
-          \$114  = bus_error_16;
+          \$122  = bus_error_16;
       6'h11:
-          \$114  = bus_error_17;
+          \$122  = bus_error_17;
       6'h12:
-          \$114  = bus_error_18;
+          \$122  = bus_error_18;
       6'h13:
-          \$114  = bus_error_19;
+          \$122  = bus_error_19;
       6'h14:
-          \$114  = bus_error_20;
+          \$122  = bus_error_20;
       6'h15:
-          \$114  = bus_error_21;
+          \$122  = bus_error_21;
       6'h16:
-          \$114  = bus_error_22;
+          \$122  = bus_error_22;
       6'h17:
-          \$114  = bus_error_23;
+          \$122  = bus_error_23;
       6'h18:
-          \$114  = bus_error_24;
+          \$122  = bus_error_24;
       6'h19:
-          \$114  = bus_error_25;
+          \$122  = bus_error_25;
       6'h1a:
-          \$114  = bus_error_26;
+          \$122  = bus_error_26;
       6'h1b:
-          \$114  = bus_error_27;
+          \$122  = bus_error_27;
       6'h1c:
-          \$114  = bus_error_28;
+          \$122  = bus_error_28;
       6'h1d:
-          \$114  = bus_error_29;
+          \$122  = bus_error_29;
       6'h1e:
-          \$114  = bus_error_30;
+          \$122  = bus_error_30;
       6'h1f:
-          \$114  = bus_error_31;
+          \$122  = bus_error_31;
       6'h20:
-          \$114  = bus_error_32;
+          \$122  = bus_error_32;
       6'h21:
-          \$114  = bus_error_33;
+          \$122  = bus_error_33;
       6'h22:
-          \$114  = bus_error_34;
+          \$122  = bus_error_34;
       6'h23:
-          \$114  = bus_error_35;
+          \$122  = bus_error_35;
       6'h24:
-          \$114  = bus_error_36;
+          \$122  = bus_error_36;
       6'h25:
-          \$114  = bus_error_37;
+          \$122  = bus_error_37;
       6'h26:
-          \$114  = bus_error_38;
+          \$122  = bus_error_38;
       6'h27:
-          \$114  = bus_error_39;
+          \$122  = bus_error_39;
       6'h28:
-          \$114  = bus_error_40;
+          \$122  = bus_error_40;
       6'h29:
-          \$114  = bus_error_41;
+          \$122  = bus_error_41;
       6'h2a:
-          \$114  = bus_error_42;
+          \$122  = bus_error_42;
       6'h2b:
-          \$114  = bus_error_43;
+          \$122  = bus_error_43;
       6'h2c:
-          \$114  = bus_error_44;
+          \$122  = bus_error_44;
       6'h2d:
-          \$114  = bus_error_45;
+          \$122  = bus_error_45;
       6'h2e:
-          \$114  = bus_error_46;
+          \$122  = bus_error_46;
       6'h2f:
-          \$114  = bus_error_47;
+          \$122  = bus_error_47;
       6'h30:
-          \$114  = bus_error_48;
+          \$122  = bus_error_48;
       6'h31:
-          \$114  = bus_error_49;
+          \$122  = bus_error_49;
       6'h32:
-          \$114  = bus_error_50;
+          \$122  = bus_error_50;
       6'h33:
-          \$114  = bus_error_51;
+          \$122  = bus_error_51;
       6'h34:
-          \$114  = bus_error_52;
+          \$122  = bus_error_52;
       6'h35:
-          \$114  = bus_error_53;
+          \$122  = bus_error_53;
       6'h36:
-          \$114  = bus_error_54;
+          \$122  = bus_error_54;
       6'h37:
-          \$114  = bus_error_55;
+          \$122  = bus_error_55;
       6'h38:
-          \$114  = bus_error_56;
+          \$122  = bus_error_56;
       6'h39:
-          \$114  = bus_error_57;
+          \$122  = bus_error_57;
       6'h3a:
-          \$114  = bus_error_58;
+          \$122  = bus_error_58;
       6'h3b:
-          \$114  = bus_error_59;
+          \$122  = bus_error_59;
       6'h3c:
-          \$114  = bus_error_60;
+          \$122  = bus_error_60;
       6'h3d:
-          \$114  = bus_error_61;
+          \$122  = bus_error_61;
       6'h3e:
-          \$114  = bus_error_62;
+          \$122  = bus_error_62;
       6'h3f:
-          \$114  = bus_error_63;
+          \$122  = bus_error_63;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     (* full_case = 32'd1 *)
-    casez (\$136 [5:0])
+    casez (\$144 [5:0])
       6'h00:
-          \$137  = done_0;
+          \$145  = done_0;
       6'h01:
-          \$137  = done_1;
+          \$145  = done_1;
       6'h02:
-          \$137  = done_2;
+          \$145  = done_2;
       6'h03:
-          \$137  = done_3;
+          \$145  = done_3;
       6'h04:
-          \$137  = done_4;
+          \$145  = done_4;
       6'h05:
-          \$137  = done_5;
+          \$145  = done_5;
       6'h06:
-          \$137  = done_6;
+          \$145  = done_6;
       6'h07:
-          \$137  = done_7;
+          \$145  = done_7;
       6'h08:
-          \$137  = done_8;
+          \$145  = done_8;
       6'h09:
-          \$137  = done_9;
+          \$145  = done_9;
       6'h0a:
-          \$137  = done_10;
+          \$145  = done_10;
       6'h0b:
-          \$137  = done_11;
+          \$145  = done_11;
       6'h0c:
-          \$137  = done_12;
+          \$145  = done_12;
       6'h0d:
-          \$137  = done_13;
+          \$145  = done_13;
       6'h0e:
-          \$137  = done_14;
+          \$145  = done_14;
       6'h0f:
-          \$137  = done_15;
+          \$145  = done_15;
       6'h10:
-          \$137  = done_16;
+          \$145  = done_16;
       6'h11:
-          \$137  = done_17;
+          \$145  = done_17;
       6'h12:
-          \$137  = done_18;
+          \$145  = done_18;
       6'h13:
-          \$137  = done_19;
+          \$145  = done_19;
       6'h14:
-          \$137  = done_20;
+          \$145  = done_20;
       6'h15:
-          \$137  = done_21;
+          \$145  = done_21;
       6'h16:
-          \$137  = done_22;
+          \$145  = done_22;
       6'h17:
-          \$137  = done_23;
+          \$145  = done_23;
       6'h18:
-          \$137  = done_24;
+          \$145  = done_24;
       6'h19:
-          \$137  = done_25;
+          \$145  = done_25;
       6'h1a:
-          \$137  = done_26;
+          \$145  = done_26;
       6'h1b:
-          \$137  = done_27;
+          \$145  = done_27;
       6'h1c:
-          \$137  = done_28;
+          \$145  = done_28;
       6'h1d:
-          \$137  = done_29;
+          \$145  = done_29;
       6'h1e:
-          \$137  = done_30;
+          \$145  = done_30;
       6'h1f:
-          \$137  = done_31;
+          \$145  = done_31;
       6'h20:
-          \$137  = done_32;
+          \$145  = done_32;
       6'h21:
-          \$137  = done_33;
+          \$145  = done_33;
       6'h22:
-          \$137  = done_34;
+          \$145  = done_34;
       6'h23:
-          \$137  = done_35;
+          \$145  = done_35;
       6'h24:
-          \$137  = done_36;
+          \$145  = done_36;
       6'h25:
-          \$137  = done_37;
+          \$145  = done_37;
       6'h26:
-          \$137  = done_38;
+          \$145  = done_38;
       6'h27:
-          \$137  = done_39;
+          \$145  = done_39;
       6'h28:
-          \$137  = done_40;
+          \$145  = done_40;
       6'h29:
-          \$137  = done_41;
+          \$145  = done_41;
       6'h2a:
-          \$137  = done_42;
+          \$145  = done_42;
       6'h2b:
-          \$137  = done_43;
+          \$145  = done_43;
       6'h2c:
-          \$137  = done_44;
+          \$145  = done_44;
       6'h2d:
-          \$137  = done_45;
+          \$145  = done_45;
       6'h2e:
-          \$137  = done_46;
+          \$145  = done_46;
       6'h2f:
-          \$137  = done_47;
+          \$145  = done_47;
       6'h30:
-          \$137  = done_48;
+          \$145  = done_48;
       6'h31:
-          \$137  = done_49;
+          \$145  = done_49;
       6'h32:
-          \$137  = done_50;
+          \$145  = done_50;
       6'h33:
-          \$137  = done_51;
+          \$145  = done_51;
       6'h34:
-          \$137  = done_52;
+          \$145  = done_52;
       6'h35:
-          \$137  = done_53;
+          \$145  = done_53;
       6'h36:
-          \$137  = done_54;
+          \$145  = done_54;
       6'h37:
-          \$137  = done_55;
+          \$145  = done_55;
       6'h38:
-          \$137  = done_56;
+          \$145  = done_56;
       6'h39:
-          \$137  = done_57;
+          \$145  = done_57;
       6'h3a:
-          \$137  = done_58;
+          \$145  = done_58;
       6'h3b:
-          \$137  = done_59;
+          \$145  = done_59;
       6'h3c:
-          \$137  = done_60;
+          \$145  = done_60;
       6'h3d:
-          \$137  = done_61;
+          \$145  = done_61;
       6'h3e:
-          \$137  = done_62;
+          \$145  = done_62;
       6'h3f:
-          \$137  = done_63;
+          \$145  = done_63;
     endcase
   end
   always @* begin
@@ -41463,454 +43403,158 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     (* full_case = 32'd1 *)
     casez (info_head__addr)
       6'h00:
-          \$149  = done_0;
+          \$157  = done_0;
       6'h01:
-          \$149  = done_1;
+          \$157  = done_1;
       6'h02:
-          \$149  = done_2;
+          \$157  = done_2;
       6'h03:
-          \$149  = done_3;
+          \$157  = done_3;
       6'h04:
-          \$149  = done_4;
+          \$157  = done_4;
       6'h05:
-          \$149  = done_5;
+          \$157  = done_5;
       6'h06:
-          \$149  = done_6;
+          \$157  = done_6;
       6'h07:
-          \$149  = done_7;
+          \$157  = done_7;
       6'h08:
-          \$149  = done_8;
+          \$157  = done_8;
       6'h09:
-          \$149  = done_9;
+          \$157  = done_9;
       6'h0a:
-          \$149  = done_10;
+          \$157  = done_10;
       6'h0b:
-          \$149  = done_11;
+          \$157  = done_11;
       6'h0c:
-          \$149  = done_12;
+          \$157  = done_12;
       6'h0d:
-          \$149  = done_13;
+          \$157  = done_13;
       6'h0e:
-          \$149  = done_14;
+          \$157  = done_14;
       6'h0f:
-          \$149  = done_15;
+          \$157  = done_15;
       6'h10:
-          \$149  = done_16;
+          \$157  = done_16;
       6'h11:
-          \$149  = done_17;
+          \$157  = done_17;
       6'h12:
-          \$149  = done_18;
+          \$157  = done_18;
       6'h13:
-          \$149  = done_19;
+          \$157  = done_19;
       6'h14:
-          \$149  = done_20;
+          \$157  = done_20;
       6'h15:
-          \$149  = done_21;
+          \$157  = done_21;
       6'h16:
-          \$149  = done_22;
+          \$157  = done_22;
       6'h17:
-          \$149  = done_23;
+          \$157  = done_23;
       6'h18:
-          \$149  = done_24;
+          \$157  = done_24;
       6'h19:
-          \$149  = done_25;
+          \$157  = done_25;
       6'h1a:
-          \$149  = done_26;
+          \$157  = done_26;
       6'h1b:
-          \$149  = done_27;
+          \$157  = done_27;
       6'h1c:
-          \$149  = done_28;
+          \$157  = done_28;
       6'h1d:
-          \$149  = done_29;
+          \$157  = done_29;
       6'h1e:
-          \$149  = done_30;
+          \$157  = done_30;
       6'h1f:
-          \$149  = done_31;
+          \$157  = done_31;
       6'h20:
-          \$149  = done_32;
+          \$157  = done_32;
       6'h21:
-          \$149  = done_33;
+          \$157  = done_33;
       6'h22:
-          \$149  = done_34;
+          \$157  = done_34;
       6'h23:
-          \$149  = done_35;
+          \$157  = done_35;
       6'h24:
-          \$149  = done_36;
+          \$157  = done_36;
       6'h25:
-          \$149  = done_37;
+          \$157  = done_37;
       6'h26:
-          \$149  = done_38;
+          \$157  = done_38;
       6'h27:
-          \$149  = done_39;
+          \$157  = done_39;
       6'h28:
-          \$149  = done_40;
+          \$157  = done_40;
       6'h29:
-          \$149  = done_41;
+          \$157  = done_41;
       6'h2a:
-          \$149  = done_42;
+          \$157  = done_42;
       6'h2b:
-          \$149  = done_43;
+          \$157  = done_43;
       6'h2c:
-          \$149  = done_44;
+          \$157  = done_44;
       6'h2d:
-          \$149  = done_45;
+          \$157  = done_45;
       6'h2e:
-          \$149  = done_46;
+          \$157  = done_46;
       6'h2f:
-          \$149  = done_47;
+          \$157  = done_47;
       6'h30:
-          \$149  = done_48;
+          \$157  = done_48;
       6'h31:
-          \$149  = done_49;
+          \$157  = done_49;
       6'h32:
-          \$149  = done_50;
+          \$157  = done_50;
       6'h33:
-          \$149  = done_51;
+          \$157  = done_51;
       6'h34:
-          \$149  = done_52;
+          \$157  = done_52;
       6'h35:
-          \$149  = done_53;
+          \$157  = done_53;
       6'h36:
-          \$149  = done_54;
+          \$157  = done_54;
       6'h37:
-          \$149  = done_55;
+          \$157  = done_55;
       6'h38:
-          \$149  = done_56;
+          \$157  = done_56;
       6'h39:
-          \$149  = done_57;
+          \$157  = done_57;
       6'h3a:
-          \$149  = done_58;
+          \$157  = done_58;
       6'h3b:
-          \$149  = done_59;
+          \$157  = done_59;
       6'h3c:
-          \$149  = done_60;
+          \$157  = done_60;
       6'h3d:
-          \$149  = done_61;
+          \$157  = done_61;
       6'h3e:
-          \$149  = done_62;
+          \$157  = done_62;
       6'h3f:
-          \$149  = done_63;
+          \$157  = done_63;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$195  = info_write__addr;
-    if (\$49 ) begin
-      \$195  = \$50 [5:0];
+    \$203  = info_write__addr;
+    if (\$50 ) begin
+      \$203  = \$51 [5:0];
     end
     if (rst) begin
-      \$195  = 6'h00;
+      \$203  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$196  = received_0;
-    if (\$49 ) begin
+    \$204  = received_0;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
-            \$196  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            \$196  = \$82 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$196  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$197  = received_1;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$197  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$197  = \$82 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$197  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$198  = received_2;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$198  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$198  = \$82 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$198  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$199  = received_3;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$199  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$199  = \$82 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$199  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$200  = received_4;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$200  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$200  = \$82 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$200  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$201  = received_5;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$201  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$201  = \$82 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$201  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$202  = received_6;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$202  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$202  = \$82 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$202  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$203  = received_7;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$203  = 5'h00;
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$203  = \$82 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$203  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$204  = received_8;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
             \$204  = 5'h00;
       endcase
     end
     if (r_valid) begin
       casez (r_slot)
         6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            \$204  = \$82 [4:0];
+            \$204  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -41919,28 +43563,12 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$205  = received_9;
-    if (\$49 ) begin
+    \$205  = received_1;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
             \$205  = 5'h00;
       endcase
     end
@@ -41949,23 +43577,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h00:
             /* empty */;
         6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            \$205  = \$82 [4:0];
+            \$205  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -41974,30 +43586,14 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$206  = received_10;
-    if (\$49 ) begin
+    \$206  = received_2;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
             \$206  = 5'h00;
       endcase
     end
@@ -42008,23 +43604,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            \$206  = \$82 [4:0];
+            \$206  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42033,8 +43613,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$207  = received_11;
-    if (\$49 ) begin
+    \$207  = received_3;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42043,22 +43623,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$207  = 5'h00;
       endcase
     end
@@ -42071,23 +43635,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            \$207  = \$82 [4:0];
+            \$207  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42096,8 +43644,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$208  = received_12;
-    if (\$49 ) begin
+    \$208  = received_4;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42108,22 +43656,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$208  = 5'h00;
       endcase
     end
@@ -42138,23 +43670,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            \$208  = \$82 [4:0];
+            \$208  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42163,8 +43679,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$209  = received_13;
-    if (\$49 ) begin
+    \$209  = received_5;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42177,22 +43693,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$209  = 5'h00;
       endcase
     end
@@ -42209,23 +43709,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            \$209  = \$82 [4:0];
+            \$209  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42234,8 +43718,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$210  = received_14;
-    if (\$49 ) begin
+    \$210  = received_6;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42250,22 +43734,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$210  = 5'h00;
       endcase
     end
@@ -42284,23 +43752,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            \$210  = \$82 [4:0];
+            \$210  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42309,8 +43761,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$211  = received_15;
-    if (\$49 ) begin
+    \$211  = received_7;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42327,22 +43779,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$211  = 5'h00;
       endcase
     end
@@ -42363,23 +43799,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            \$211  = \$82 [4:0];
+            \$211  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42388,8 +43808,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$212  = received_16;
-    if (\$49 ) begin
+    \$212  = received_8;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42408,22 +43828,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$212  = 5'h00;
       endcase
     end
@@ -42446,23 +43850,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            \$212  = \$82 [4:0];
+            \$212  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42471,8 +43859,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$213  = received_17;
-    if (\$49 ) begin
+    \$213  = received_9;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42493,22 +43881,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$213  = 5'h00;
       endcase
     end
@@ -42533,23 +43905,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            \$213  = \$82 [4:0];
+            \$213  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42558,8 +43914,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$214  = received_18;
-    if (\$49 ) begin
+    \$214  = received_10;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42582,22 +43938,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$214  = 5'h00;
       endcase
     end
@@ -42624,23 +43964,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            \$214  = \$82 [4:0];
+            \$214  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42649,8 +43973,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$215  = received_19;
-    if (\$49 ) begin
+    \$215  = received_11;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42675,22 +43999,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$215  = 5'h00;
       endcase
     end
@@ -42719,23 +44027,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            \$215  = \$82 [4:0];
+            \$215  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42744,8 +44036,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$216  = received_20;
-    if (\$49 ) begin
+    \$216  = received_12;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42772,22 +44064,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$216  = 5'h00;
       endcase
     end
@@ -42818,23 +44094,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            \$216  = \$82 [4:0];
+            \$216  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42843,8 +44103,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$217  = received_21;
-    if (\$49 ) begin
+    \$217  = received_13;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42873,22 +44133,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$217  = 5'h00;
       endcase
     end
@@ -42921,23 +44165,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            \$217  = \$82 [4:0];
+            \$217  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -42946,8 +44174,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$218  = received_22;
-    if (\$49 ) begin
+    \$218  = received_14;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -42978,22 +44206,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$218  = 5'h00;
       endcase
     end
@@ -43028,23 +44240,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            \$218  = \$82 [4:0];
+            \$218  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -43053,8 +44249,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$219  = received_23;
-    if (\$49 ) begin
+    \$219  = received_15;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -43087,22 +44283,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$219  = 5'h00;
       endcase
     end
@@ -43139,23 +44319,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            \$219  = \$82 [4:0];
+            \$219  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -43164,8 +44328,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$220  = received_24;
-    if (\$49 ) begin
+    \$220  = received_16;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -43200,22 +44364,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$220  = 5'h00;
       endcase
     end
@@ -43254,23 +44402,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            \$220  = \$82 [4:0];
+            \$220  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -43279,8 +44411,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$221  = received_25;
-    if (\$49 ) begin
+    \$221  = received_17;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -43317,22 +44449,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$221  = 5'h00;
       endcase
     end
@@ -43373,23 +44489,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            \$221  = \$82 [4:0];
+            \$221  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -43398,8 +44498,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$222  = received_26;
-    if (\$49 ) begin
+    \$222  = received_18;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -43438,22 +44538,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$222  = 5'h00;
       endcase
     end
@@ -43496,23 +44580,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            \$222  = \$82 [4:0];
+            \$222  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -43521,8 +44589,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$223  = received_27;
-    if (\$49 ) begin
+    \$223  = received_19;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -43563,22 +44631,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
             \$223  = 5'h00;
       endcase
     end
@@ -43623,23 +44675,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            \$223  = \$82 [4:0];
+            \$223  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -43648,8 +44684,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$224  = received_28;
-    if (\$49 ) begin
+    \$224  = received_20;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -43692,22 +44728,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$224  = 5'h00;
       endcase
     end
@@ -43754,23 +44774,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            \$224  = \$82 [4:0];
+            \$224  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -43779,8 +44783,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$225  = received_29;
-    if (\$49 ) begin
+    \$225  = received_21;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -43825,22 +44829,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$225  = 5'h00;
       endcase
     end
@@ -43889,23 +44877,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            \$225  = \$82 [4:0];
+            \$225  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -43914,8 +44886,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$226  = received_30;
-    if (\$49 ) begin
+    \$226  = received_22;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -43962,22 +44934,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$226  = 5'h00;
       endcase
     end
@@ -44028,23 +44984,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            \$226  = \$82 [4:0];
+            \$226  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -44053,8 +44993,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$227  = received_31;
-    if (\$49 ) begin
+    \$227  = received_23;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -44103,22 +45043,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$227  = 5'h00;
       endcase
     end
@@ -44171,23 +45095,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            \$227  = \$82 [4:0];
+            \$227  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -44196,8 +45104,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$228  = received_32;
-    if (\$49 ) begin
+    \$228  = received_24;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -44248,22 +45156,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$228  = 5'h00;
       endcase
     end
@@ -44318,23 +45210,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            \$228  = \$82 [4:0];
+            \$228  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -44343,8 +45219,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$229  = received_33;
-    if (\$49 ) begin
+    \$229  = received_25;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -44397,22 +45273,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$229  = 5'h00;
       endcase
     end
@@ -44469,23 +45329,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            \$229  = \$82 [4:0];
+            \$229  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -44494,8 +45338,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$230  = received_34;
-    if (\$49 ) begin
+    \$230  = received_26;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -44550,22 +45394,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$230  = 5'h00;
       endcase
     end
@@ -44624,23 +45452,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            \$230  = \$82 [4:0];
+            \$230  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -44649,8 +45461,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$231  = received_35;
-    if (\$49 ) begin
+    \$231  = received_27;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -44707,22 +45519,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$231  = 5'h00;
       endcase
     end
@@ -44783,23 +45579,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            \$231  = \$82 [4:0];
+            \$231  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -44808,8 +45588,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$232  = received_36;
-    if (\$49 ) begin
+    \$232  = received_28;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -44868,22 +45648,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$232  = 5'h00;
       endcase
     end
@@ -44946,23 +45710,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            \$232  = \$82 [4:0];
+            \$232  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -44971,8 +45719,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$233  = received_37;
-    if (\$49 ) begin
+    \$233  = received_29;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -45033,22 +45781,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$233  = 5'h00;
       endcase
     end
@@ -45113,23 +45845,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            \$233  = \$82 [4:0];
+            \$233  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -45138,8 +45854,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$234  = received_38;
-    if (\$49 ) begin
+    \$234  = received_30;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -45202,22 +45918,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$234  = 5'h00;
       endcase
     end
@@ -45284,23 +45984,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            \$234  = \$82 [4:0];
+            \$234  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -45309,8 +45993,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$235  = received_39;
-    if (\$49 ) begin
+    \$235  = received_31;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -45375,22 +46059,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$235  = 5'h00;
       endcase
     end
@@ -45459,23 +46127,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            \$235  = \$82 [4:0];
+            \$235  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -45484,8 +46136,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$236  = received_40;
-    if (\$49 ) begin
+    \$236  = received_32;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -45552,22 +46204,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$236  = 5'h00;
       endcase
     end
@@ -45638,23 +46274,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            \$236  = \$82 [4:0];
+            \$236  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -45663,8 +46283,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$237  = received_41;
-    if (\$49 ) begin
+    \$237  = received_33;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -45733,22 +46353,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$237  = 5'h00;
       endcase
     end
@@ -45821,23 +46425,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            \$237  = \$82 [4:0];
+            \$237  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -45846,8 +46434,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$238  = received_42;
-    if (\$49 ) begin
+    \$238  = received_34;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -45918,22 +46506,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$238  = 5'h00;
       endcase
     end
@@ -46008,23 +46580,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            \$238  = \$82 [4:0];
+            \$238  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -46033,8 +46589,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$239  = received_43;
-    if (\$49 ) begin
+    \$239  = received_35;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -46107,22 +46663,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$239  = 5'h00;
       endcase
     end
@@ -46199,23 +46739,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            \$239  = \$82 [4:0];
+            \$239  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -46224,8 +46748,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$240  = received_44;
-    if (\$49 ) begin
+    \$240  = received_36;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -46300,22 +46824,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$240  = 5'h00;
       endcase
     end
@@ -46394,23 +46902,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            \$240  = \$82 [4:0];
+            \$240  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -46419,8 +46911,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$241  = received_45;
-    if (\$49 ) begin
+    \$241  = received_37;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -46497,22 +46989,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$241  = 5'h00;
       endcase
     end
@@ -46593,23 +47069,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            \$241  = \$82 [4:0];
+            \$241  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -46618,8 +47078,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$242  = received_46;
-    if (\$49 ) begin
+    \$242  = received_38;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -46698,22 +47158,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$242  = 5'h00;
       endcase
     end
@@ -46796,23 +47240,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            \$242  = \$82 [4:0];
+            \$242  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -46821,8 +47249,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$243  = received_47;
-    if (\$49 ) begin
+    \$243  = received_39;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -46903,22 +47331,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$243  = 5'h00;
       endcase
     end
@@ -47003,23 +47415,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            \$243  = \$82 [4:0];
+            \$243  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -47028,8 +47424,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$244  = received_48;
-    if (\$49 ) begin
+    \$244  = received_40;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -47112,22 +47508,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$244  = 5'h00;
       endcase
     end
@@ -47214,23 +47594,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            \$244  = \$82 [4:0];
+            \$244  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -47239,8 +47603,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$245  = received_49;
-    if (\$49 ) begin
+    \$245  = received_41;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -47325,22 +47689,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$245  = 5'h00;
       endcase
     end
@@ -47429,23 +47777,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            \$245  = \$82 [4:0];
+            \$245  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -47454,8 +47786,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$246  = received_50;
-    if (\$49 ) begin
+    \$246  = received_42;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -47542,22 +47874,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$246  = 5'h00;
       endcase
     end
@@ -47648,23 +47964,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            \$246  = \$82 [4:0];
+            \$246  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -47673,8 +47973,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$247  = received_51;
-    if (\$49 ) begin
+    \$247  = received_43;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -47763,22 +48063,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
             \$247  = 5'h00;
       endcase
     end
@@ -47871,23 +48155,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2a:
             /* empty */;
         6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            \$247  = \$82 [4:0];
+            \$247  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -47896,8 +48164,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$248  = received_52;
-    if (\$49 ) begin
+    \$248  = received_44;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -47988,22 +48256,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
             \$248  = 5'h00;
       endcase
     end
@@ -48098,23 +48350,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2b:
             /* empty */;
         6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            \$248  = \$82 [4:0];
+            \$248  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -48123,8 +48359,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$249  = received_53;
-    if (\$49 ) begin
+    \$249  = received_45;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -48217,22 +48453,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
             \$249  = 5'h00;
       endcase
     end
@@ -48329,23 +48549,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2c:
             /* empty */;
         6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            \$249  = \$82 [4:0];
+            \$249  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -48354,8 +48558,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$250  = received_54;
-    if (\$49 ) begin
+    \$250  = received_46;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -48450,22 +48654,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
             \$250  = 5'h00;
       endcase
     end
@@ -48564,23 +48752,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2d:
             /* empty */;
         6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            \$250  = \$82 [4:0];
+            \$250  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -48589,8 +48761,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$251  = received_55;
-    if (\$49 ) begin
+    \$251  = received_47;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -48687,22 +48859,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
             \$251  = 5'h00;
       endcase
     end
@@ -48803,23 +48959,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2e:
             /* empty */;
         6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            \$251  = \$82 [4:0];
+            \$251  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -48828,8 +48968,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$252  = received_56;
-    if (\$49 ) begin
+    \$252  = received_48;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -48928,22 +49068,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
             \$252  = 5'h00;
       endcase
     end
@@ -49046,23 +49170,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h2f:
             /* empty */;
         6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            \$252  = \$82 [4:0];
+            \$252  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -49071,8 +49179,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$253  = received_57;
-    if (\$49 ) begin
+    \$253  = received_49;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -49173,22 +49281,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
             \$253  = 5'h00;
       endcase
     end
@@ -49293,23 +49385,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h30:
             /* empty */;
         6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            \$253  = \$82 [4:0];
+            \$253  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -49318,8 +49394,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$254  = received_58;
-    if (\$49 ) begin
+    \$254  = received_50;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -49422,22 +49498,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
             \$254  = 5'h00;
       endcase
     end
@@ -49544,23 +49604,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h31:
             /* empty */;
         6'h32:
-            /* empty */;
-        6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            \$254  = \$82 [4:0];
+            \$254  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -49569,8 +49613,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$255  = received_59;
-    if (\$49 ) begin
+    \$255  = received_51;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -49675,22 +49719,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
             \$255  = 5'h00;
       endcase
     end
@@ -49799,23 +49827,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h32:
             /* empty */;
         6'h33:
-            /* empty */;
-        6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            \$255  = \$82 [4:0];
+            \$255  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -49824,8 +49836,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$256  = received_60;
-    if (\$49 ) begin
+    \$256  = received_52;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -49932,22 +49944,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
             \$256  = 5'h00;
       endcase
     end
@@ -50058,23 +50054,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h33:
             /* empty */;
         6'h34:
-            /* empty */;
-        6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            \$256  = \$82 [4:0];
+            \$256  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -50083,8 +50063,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$257  = received_61;
-    if (\$49 ) begin
+    \$257  = received_53;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -50193,22 +50173,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
             \$257  = 5'h00;
       endcase
     end
@@ -50321,23 +50285,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h34:
             /* empty */;
         6'h35:
-            /* empty */;
-        6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            \$257  = \$82 [4:0];
+            \$257  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -50346,8 +50294,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$258  = received_62;
-    if (\$49 ) begin
+    \$258  = received_54;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -50458,22 +50406,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
             \$258  = 5'h00;
       endcase
     end
@@ -50588,23 +50520,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h35:
             /* empty */;
         6'h36:
-            /* empty */;
-        6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            \$258  = \$82 [4:0];
+            \$258  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -50613,9 +50529,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$259  = received_63;
-    if (\$49 ) begin
-      (* full_case = 32'd1 *)
+    \$259  = received_55;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -50728,27 +50643,10 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            /* empty */;
-        6'h3f:
             \$259  = 5'h00;
       endcase
     end
     if (r_valid) begin
-      (* full_case = 32'd1 *)
       casez (r_slot)
         6'h00:
             /* empty */;
@@ -50861,23 +50759,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h36:
             /* empty */;
         6'h37:
-            /* empty */;
-        6'h38:
-            /* empty */;
-        6'h39:
-            /* empty */;
-        6'h3a:
-            /* empty */;
-        6'h3b:
-            /* empty */;
-        6'h3c:
-            /* empty */;
-        6'h3d:
-            /* empty */;
-        6'h3e:
-            /* empty */;
-        6'h3f:
-            \$259  = \$82 [4:0];
+            \$259  = \$90 [4:0];
       endcase
     end
     if (rst) begin
@@ -50886,378 +50768,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$260  = left_0;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            \$260  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            \$260  = \$83 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$260  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$261  = left_1;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$261  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            \$261  = \$83 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$261  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$262  = left_2;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$262  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            \$262  = \$83 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$262  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$263  = left_3;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$263  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            \$263  = \$83 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$263  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$264  = left_4;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$264  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            \$264  = \$83 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$264  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$265  = left_5;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$265  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            \$265  = \$83 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$265  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$266  = left_6;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$266  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            \$266  = \$83 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$266  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$267  = left_7;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$267  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            \$267  = \$83 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$267  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$268  = left_8;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            \$268  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            \$268  = \$83 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$268  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$269  = left_9;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            \$269  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            \$269  = \$83 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$269  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$270  = left_10;
-    if (\$49 ) begin
+    \$260  = received_56;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -51280,6 +50792,2090 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            \$260  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            \$260  = \$90 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$260  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$261  = received_57;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            \$261  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            \$261  = \$90 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$261  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$262  = received_58;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$262  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            \$262  = \$90 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$262  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$263  = received_59;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$263  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            \$263  = \$90 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$263  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$264  = received_60;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$264  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            \$264  = \$90 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$264  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$265  = received_61;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$265  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            \$265  = \$90 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$265  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$266  = received_62;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$266  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            \$266  = \$90 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$266  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$267  = received_63;
+    if (\$50 ) begin
+      (* full_case = 32'd1 *)
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            /* empty */;
+        6'h3f:
+            \$267  = 5'h00;
+      endcase
+    end
+    if (r_valid) begin
+      (* full_case = 32'd1 *)
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
+            /* empty */;
+        6'h03:
+            /* empty */;
+        6'h04:
+            /* empty */;
+        6'h05:
+            /* empty */;
+        6'h06:
+            /* empty */;
+        6'h07:
+            /* empty */;
+        6'h08:
+            /* empty */;
+        6'h09:
+            /* empty */;
+        6'h0a:
+            /* empty */;
+        6'h0b:
+            /* empty */;
+        6'h0c:
+            /* empty */;
+        6'h0d:
+            /* empty */;
+        6'h0e:
+            /* empty */;
+        6'h0f:
+            /* empty */;
+        6'h10:
+            /* empty */;
+        6'h11:
+            /* empty */;
+        6'h12:
+            /* empty */;
+        6'h13:
+            /* empty */;
+        6'h14:
+            /* empty */;
+        6'h15:
+            /* empty */;
+        6'h16:
+            /* empty */;
+        6'h17:
+            /* empty */;
+        6'h18:
+            /* empty */;
+        6'h19:
+            /* empty */;
+        6'h1a:
+            /* empty */;
+        6'h1b:
+            /* empty */;
+        6'h1c:
+            /* empty */;
+        6'h1d:
+            /* empty */;
+        6'h1e:
+            /* empty */;
+        6'h1f:
+            /* empty */;
+        6'h20:
+            /* empty */;
+        6'h21:
+            /* empty */;
+        6'h22:
+            /* empty */;
+        6'h23:
+            /* empty */;
+        6'h24:
+            /* empty */;
+        6'h25:
+            /* empty */;
+        6'h26:
+            /* empty */;
+        6'h27:
+            /* empty */;
+        6'h28:
+            /* empty */;
+        6'h29:
+            /* empty */;
+        6'h2a:
+            /* empty */;
+        6'h2b:
+            /* empty */;
+        6'h2c:
+            /* empty */;
+        6'h2d:
+            /* empty */;
+        6'h2e:
+            /* empty */;
+        6'h2f:
+            /* empty */;
+        6'h30:
+            /* empty */;
+        6'h31:
+            /* empty */;
+        6'h32:
+            /* empty */;
+        6'h33:
+            /* empty */;
+        6'h34:
+            /* empty */;
+        6'h35:
+            /* empty */;
+        6'h36:
+            /* empty */;
+        6'h37:
+            /* empty */;
+        6'h38:
+            /* empty */;
+        6'h39:
+            /* empty */;
+        6'h3a:
+            /* empty */;
+        6'h3b:
+            /* empty */;
+        6'h3c:
+            /* empty */;
+        6'h3d:
+            /* empty */;
+        6'h3e:
+            /* empty */;
+        6'h3f:
+            \$267  = \$90 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$267  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$268  = left_0;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            \$268  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            \$268  = \$91 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$268  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$269  = left_1;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            \$269  = i__payload[52:48];
+      endcase
+    end
+    if (r_valid) begin
+      casez (r_slot)
+        6'h00:
+            /* empty */;
+        6'h01:
+            \$269  = \$91 [4:0];
+      endcase
+    end
+    if (rst) begin
+      \$269  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$270  = left_2;
+    if (\$50 ) begin
+      casez (info_write__addr)
+        6'h00:
+            /* empty */;
+        6'h01:
+            /* empty */;
+        6'h02:
             \$270  = i__payload[52:48];
       endcase
     end
@@ -51290,23 +52886,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h01:
             /* empty */;
         6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            \$270  = \$83 [4:0];
+            \$270  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -51315,8 +52895,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$271  = left_11;
-    if (\$49 ) begin
+    \$271  = left_3;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -51325,22 +52905,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
             \$271  = i__payload[52:48];
       endcase
     end
@@ -51353,23 +52917,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h02:
             /* empty */;
         6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            \$271  = \$83 [4:0];
+            \$271  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -51378,8 +52926,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$272  = left_12;
-    if (\$49 ) begin
+    \$272  = left_4;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -51390,22 +52938,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
             \$272  = i__payload[52:48];
       endcase
     end
@@ -51420,23 +52952,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h03:
             /* empty */;
         6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            \$272  = \$83 [4:0];
+            \$272  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -51445,8 +52961,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$273  = left_13;
-    if (\$49 ) begin
+    \$273  = left_5;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -51459,22 +52975,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
             \$273  = i__payload[52:48];
       endcase
     end
@@ -51491,23 +52991,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h04:
             /* empty */;
         6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            \$273  = \$83 [4:0];
+            \$273  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -51516,8 +53000,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$274  = left_14;
-    if (\$49 ) begin
+    \$274  = left_6;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -51532,22 +53016,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
             \$274  = i__payload[52:48];
       endcase
     end
@@ -51566,23 +53034,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h05:
             /* empty */;
         6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            \$274  = \$83 [4:0];
+            \$274  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -51591,8 +53043,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$275  = left_15;
-    if (\$49 ) begin
+    \$275  = left_7;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -51609,22 +53061,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
             \$275  = i__payload[52:48];
       endcase
     end
@@ -51645,23 +53081,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h06:
             /* empty */;
         6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            \$275  = \$83 [4:0];
+            \$275  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -51670,8 +53090,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$276  = left_16;
-    if (\$49 ) begin
+    \$276  = left_8;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -51690,22 +53110,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
             \$276  = i__payload[52:48];
       endcase
     end
@@ -51728,23 +53132,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h07:
             /* empty */;
         6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            \$276  = \$83 [4:0];
+            \$276  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -51753,8 +53141,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$277  = left_17;
-    if (\$49 ) begin
+    \$277  = left_9;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -51775,22 +53163,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
             \$277  = i__payload[52:48];
       endcase
     end
@@ -51815,23 +53187,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h08:
             /* empty */;
         6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            \$277  = \$83 [4:0];
+            \$277  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -51840,8 +53196,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$278  = left_18;
-    if (\$49 ) begin
+    \$278  = left_10;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -51864,22 +53220,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
             \$278  = i__payload[52:48];
       endcase
     end
@@ -51906,23 +53246,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h09:
             /* empty */;
         6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            \$278  = \$83 [4:0];
+            \$278  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -51931,8 +53255,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$279  = left_19;
-    if (\$49 ) begin
+    \$279  = left_11;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -51957,22 +53281,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
             \$279  = i__payload[52:48];
       endcase
     end
@@ -52001,23 +53309,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0a:
             /* empty */;
         6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            \$279  = \$83 [4:0];
+            \$279  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -52026,8 +53318,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$280  = left_20;
-    if (\$49 ) begin
+    \$280  = left_12;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -52054,22 +53346,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
             \$280  = i__payload[52:48];
       endcase
     end
@@ -52100,23 +53376,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0b:
             /* empty */;
         6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            \$280  = \$83 [4:0];
+            \$280  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -52125,8 +53385,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$281  = left_21;
-    if (\$49 ) begin
+    \$281  = left_13;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -52155,22 +53415,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
             \$281  = i__payload[52:48];
       endcase
     end
@@ -52203,23 +53447,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0c:
             /* empty */;
         6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            \$281  = \$83 [4:0];
+            \$281  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -52228,8 +53456,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$282  = left_22;
-    if (\$49 ) begin
+    \$282  = left_14;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -52260,22 +53488,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
             \$282  = i__payload[52:48];
       endcase
     end
@@ -52310,23 +53522,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0d:
             /* empty */;
         6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            \$282  = \$83 [4:0];
+            \$282  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -52335,8 +53531,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$283  = left_23;
-    if (\$49 ) begin
+    \$283  = left_15;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -52369,22 +53565,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
             \$283  = i__payload[52:48];
       endcase
     end
@@ -52421,23 +53601,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0e:
             /* empty */;
         6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            \$283  = \$83 [4:0];
+            \$283  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -52446,8 +53610,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$284  = left_24;
-    if (\$49 ) begin
+    \$284  = left_16;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -52482,22 +53646,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
             \$284  = i__payload[52:48];
       endcase
     end
@@ -52536,23 +53684,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h0f:
             /* empty */;
         6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            \$284  = \$83 [4:0];
+            \$284  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -52561,8 +53693,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$285  = left_25;
-    if (\$49 ) begin
+    \$285  = left_17;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -52599,22 +53731,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
             \$285  = i__payload[52:48];
       endcase
     end
@@ -52655,23 +53771,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h10:
             /* empty */;
         6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            \$285  = \$83 [4:0];
+            \$285  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -52680,8 +53780,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$286  = left_26;
-    if (\$49 ) begin
+    \$286  = left_18;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -52720,22 +53820,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
             \$286  = i__payload[52:48];
       endcase
     end
@@ -52778,23 +53862,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h11:
             /* empty */;
         6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            \$286  = \$83 [4:0];
+            \$286  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -52803,8 +53871,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$287  = left_27;
-    if (\$49 ) begin
+    \$287  = left_19;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -52845,22 +53913,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
             \$287  = i__payload[52:48];
       endcase
     end
@@ -52905,23 +53957,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h12:
             /* empty */;
         6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            \$287  = \$83 [4:0];
+            \$287  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -52930,8 +53966,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$288  = left_28;
-    if (\$49 ) begin
+    \$288  = left_20;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -52974,22 +54010,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
             \$288  = i__payload[52:48];
       endcase
     end
@@ -53036,23 +54056,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h13:
             /* empty */;
         6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            \$288  = \$83 [4:0];
+            \$288  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -53061,8 +54065,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$289  = left_29;
-    if (\$49 ) begin
+    \$289  = left_21;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -53107,22 +54111,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
             \$289  = i__payload[52:48];
       endcase
     end
@@ -53171,23 +54159,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h14:
             /* empty */;
         6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            \$289  = \$83 [4:0];
+            \$289  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -53196,8 +54168,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$290  = left_30;
-    if (\$49 ) begin
+    \$290  = left_22;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -53244,22 +54216,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
             \$290  = i__payload[52:48];
       endcase
     end
@@ -53310,23 +54266,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h15:
             /* empty */;
         6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            \$290  = \$83 [4:0];
+            \$290  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -53335,8 +54275,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$291  = left_31;
-    if (\$49 ) begin
+    \$291  = left_23;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -53385,22 +54325,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
             \$291  = i__payload[52:48];
       endcase
     end
@@ -53453,23 +54377,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h16:
             /* empty */;
         6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            \$291  = \$83 [4:0];
+            \$291  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -53478,8 +54386,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$292  = left_32;
-    if (\$49 ) begin
+    \$292  = left_24;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -53530,22 +54438,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
             \$292  = i__payload[52:48];
       endcase
     end
@@ -53600,23 +54492,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h17:
             /* empty */;
         6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            \$292  = \$83 [4:0];
+            \$292  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -53625,8 +54501,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$293  = left_33;
-    if (\$49 ) begin
+    \$293  = left_25;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -53679,22 +54555,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
             \$293  = i__payload[52:48];
       endcase
     end
@@ -53751,23 +54611,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h18:
             /* empty */;
         6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            \$293  = \$83 [4:0];
+            \$293  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -53776,8 +54620,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$294  = left_34;
-    if (\$49 ) begin
+    \$294  = left_26;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -53832,22 +54676,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
             \$294  = i__payload[52:48];
       endcase
     end
@@ -53906,23 +54734,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h19:
             /* empty */;
         6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            \$294  = \$83 [4:0];
+            \$294  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -53931,8 +54743,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$295  = left_35;
-    if (\$49 ) begin
+    \$295  = left_27;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -53989,22 +54801,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
             \$295  = i__payload[52:48];
       endcase
     end
@@ -54065,23 +54861,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1a:
             /* empty */;
         6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            \$295  = \$83 [4:0];
+            \$295  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -54090,8 +54870,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$296  = left_36;
-    if (\$49 ) begin
+    \$296  = left_28;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -54150,22 +54930,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
             \$296  = i__payload[52:48];
       endcase
     end
@@ -54228,23 +54992,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1b:
             /* empty */;
         6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            \$296  = \$83 [4:0];
+            \$296  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -54253,8 +55001,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$297  = left_37;
-    if (\$49 ) begin
+    \$297  = left_29;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -54315,22 +55063,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
             \$297  = i__payload[52:48];
       endcase
     end
@@ -54395,23 +55127,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1c:
             /* empty */;
         6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            \$297  = \$83 [4:0];
+            \$297  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -54420,8 +55136,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$298  = left_38;
-    if (\$49 ) begin
+    \$298  = left_30;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -54484,22 +55200,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
             \$298  = i__payload[52:48];
       endcase
     end
@@ -54566,23 +55266,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1d:
             /* empty */;
         6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            \$298  = \$83 [4:0];
+            \$298  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -54591,8 +55275,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$299  = left_39;
-    if (\$49 ) begin
+    \$299  = left_31;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -54657,22 +55341,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
             \$299  = i__payload[52:48];
       endcase
     end
@@ -54741,23 +55409,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1e:
             /* empty */;
         6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            \$299  = \$83 [4:0];
+            \$299  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -54766,8 +55418,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$300  = left_40;
-    if (\$49 ) begin
+    \$300  = left_32;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -54834,22 +55486,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
             \$300  = i__payload[52:48];
       endcase
     end
@@ -54920,23 +55556,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h1f:
             /* empty */;
         6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            \$300  = \$83 [4:0];
+            \$300  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -54945,8 +55565,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$301  = left_41;
-    if (\$49 ) begin
+    \$301  = left_33;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -55015,22 +55635,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
             \$301  = i__payload[52:48];
       endcase
     end
@@ -55103,23 +55707,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h20:
             /* empty */;
         6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            \$301  = \$83 [4:0];
+            \$301  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -55128,8 +55716,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$302  = left_42;
-    if (\$49 ) begin
+    \$302  = left_34;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -55200,22 +55788,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
             \$302  = i__payload[52:48];
       endcase
     end
@@ -55290,23 +55862,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h21:
             /* empty */;
         6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            \$302  = \$83 [4:0];
+            \$302  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -55315,8 +55871,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$303  = left_43;
-    if (\$49 ) begin
+    \$303  = left_35;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -55389,22 +55945,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
             \$303  = i__payload[52:48];
       endcase
     end
@@ -55481,23 +56021,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h22:
             /* empty */;
         6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            \$303  = \$83 [4:0];
+            \$303  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -55506,8 +56030,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$304  = left_44;
-    if (\$49 ) begin
+    \$304  = left_36;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -55582,22 +56106,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
             \$304  = i__payload[52:48];
       endcase
     end
@@ -55676,23 +56184,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h23:
             /* empty */;
         6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            \$304  = \$83 [4:0];
+            \$304  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -55701,8 +56193,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$305  = left_45;
-    if (\$49 ) begin
+    \$305  = left_37;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -55779,22 +56271,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
             \$305  = i__payload[52:48];
       endcase
     end
@@ -55875,23 +56351,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h24:
             /* empty */;
         6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            \$305  = \$83 [4:0];
+            \$305  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -55900,8 +56360,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$306  = left_46;
-    if (\$49 ) begin
+    \$306  = left_38;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -55980,22 +56440,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
             \$306  = i__payload[52:48];
       endcase
     end
@@ -56078,23 +56522,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h25:
             /* empty */;
         6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            \$306  = \$83 [4:0];
+            \$306  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -56103,8 +56531,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$307  = left_47;
-    if (\$49 ) begin
+    \$307  = left_39;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -56185,22 +56613,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
             \$307  = i__payload[52:48];
       endcase
     end
@@ -56285,23 +56697,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h26:
             /* empty */;
         6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            \$307  = \$83 [4:0];
+            \$307  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -56310,8 +56706,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$308  = left_48;
-    if (\$49 ) begin
+    \$308  = left_40;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -56394,22 +56790,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
             \$308  = i__payload[52:48];
       endcase
     end
@@ -56496,23 +56876,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h27:
             /* empty */;
         6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            \$308  = \$83 [4:0];
+            \$308  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -56521,8 +56885,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$309  = left_49;
-    if (\$49 ) begin
+    \$309  = left_41;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -56607,22 +56971,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
             \$309  = i__payload[52:48];
       endcase
     end
@@ -56711,23 +57059,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h28:
             /* empty */;
         6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            \$309  = \$83 [4:0];
+            \$309  = \$91 [4:0];
       endcase
     end
     if (rst) begin
@@ -56736,8 +57068,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$310  = left_50;
-    if (\$49 ) begin
+    \$310  = left_42;
+    if (\$50 ) begin
       casez (info_write__addr)
         6'h00:
             /* empty */;
@@ -56824,22 +57156,6 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
             \$310  = i__payload[52:48];
       endcase
     end
@@ -56930,250 +57246,11 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
         6'h29:
             /* empty */;
         6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            \$310  = \$83 [4:0];
+            \$310  = \$91 [4:0];
       endcase
     end
     if (rst) begin
       \$310  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$311  = left_51;
-    if (\$49 ) begin
-      casez (info_write__addr)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            \$311  = i__payload[52:48];
-      endcase
-    end
-    if (r_valid) begin
-      casez (r_slot)
-        6'h00:
-            /* empty */;
-        6'h01:
-            /* empty */;
-        6'h02:
-            /* empty */;
-        6'h03:
-            /* empty */;
-        6'h04:
-            /* empty */;
-        6'h05:
-            /* empty */;
-        6'h06:
-            /* empty */;
-        6'h07:
-            /* empty */;
-        6'h08:
-            /* empty */;
-        6'h09:
-            /* empty */;
-        6'h0a:
-            /* empty */;
-        6'h0b:
-            /* empty */;
-        6'h0c:
-            /* empty */;
-        6'h0d:
-            /* empty */;
-        6'h0e:
-            /* empty */;
-        6'h0f:
-            /* empty */;
-        6'h10:
-            /* empty */;
-        6'h11:
-            /* empty */;
-        6'h12:
-            /* empty */;
-        6'h13:
-            /* empty */;
-        6'h14:
-            /* empty */;
-        6'h15:
-            /* empty */;
-        6'h16:
-            /* empty */;
-        6'h17:
-            /* empty */;
-        6'h18:
-            /* empty */;
-        6'h19:
-            /* empty */;
-        6'h1a:
-            /* empty */;
-        6'h1b:
-            /* empty */;
-        6'h1c:
-            /* empty */;
-        6'h1d:
-            /* empty */;
-        6'h1e:
-            /* empty */;
-        6'h1f:
-            /* empty */;
-        6'h20:
-            /* empty */;
-        6'h21:
-            /* empty */;
-        6'h22:
-            /* empty */;
-        6'h23:
-            /* empty */;
-        6'h24:
-            /* empty */;
-        6'h25:
-            /* empty */;
-        6'h26:
-            /* empty */;
-        6'h27:
-            /* empty */;
-        6'h28:
-            /* empty */;
-        6'h29:
-            /* empty */;
-        6'h2a:
-            /* empty */;
-        6'h2b:
-            /* empty */;
-        6'h2c:
-            /* empty */;
-        6'h2d:
-            /* empty */;
-        6'h2e:
-            /* empty */;
-        6'h2f:
-            /* empty */;
-        6'h30:
-            /* empty */;
-        6'h31:
-            /* empty */;
-        6'h32:
-            /* empty */;
-        6'h33:
-            \$311  = \$83 [4:0];
-      endcase
-    end
-    if (rst) begin
-      \$311  = 5'h00;
     end
   end
   assign tail = info_write__addr;
@@ -57181,21 +57258,22 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign to_boundary = \$3 [8:0];
   assign w_data = new_job;
   assign \to_boundary$15  = \$8 [8:0];
-  assign axi__araddr = ar_addr;
+  assign axi__araddr = { \$11 , ar_addr_offset, 4'h0 };
   assign axi__arsize = 3'h4;
   assign axi__arburst = 2'h1;
   assign ar_slot = axi__arid;
   assign axi__arcache = 4'h3;
   assign axi__arprot = 3'h2;
   assign axi__rready = 1'h1;
-  assign data_write__addr = \$29 [10:0];
+  assign data_write__addr = \$30 [10:0];
   assign r_data = data_write__data;
   assign head = info_head__addr;
-  assign out_beats = \$34 [5:0];
-  assign data_lo__addr = \$35 [10:0];
-  assign data_hi__addr = \$40 [10:0];
+  assign out_beats = \$35 [5:0];
+  assign data_lo__addr = \$36 [10:0];
+  assign data_hi__addr = \$41 [10:0];
   assign in_flight = used;
-  assign axi__arlen = \$11 [7:0];
+  assign \port$79$0  = \$11 ;
+  assign axi__arlen = \$12 [7:0];
   assign \slot_entry.beats  = slot_entry[4:0];
   assign \slot_entry.offset  = slot_entry[6:5];
   assign \slot_entry.range  = slot_entry[7];
@@ -57248,11 +57326,10 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign slot_entry[4:0] = i__payload[52:48];
   assign \$3  = { \$2 [13], \$2 [13], \$2 [13], \$2 [13], \$2 [13:4] };
   assign \$8  = { \$7 [13], \$7 [13], \$7 [13], \$7 [13], \$7 [13:4] };
-  assign \$26  = { 1'h0, r_slot };
-  assign \$27  = { 3'h0, r_slot, 4'h0 };
-  assign \$34  = { \$33 [11], \$33 [11], \$33 [11], \$33 [11], \$33 [11:4] };
-  assign \$55  = { 3'h0, ar_burst, 4'h0 };
-  assign \$119  = { 1'h0, out_k, 2'h0 };
+  assign \$27  = { 1'h0, r_slot };
+  assign \$28  = { 3'h0, r_slot, 4'h0 };
+  assign \$35  = { \$34 [11], \$34 [11], \$34 [11], \$34 [11], \$34 [11:4] };
+  assign \$127  = { 1'h0, out_k, 2'h0 };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -58029,11 +58106,11 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, errors_clear, counters_clear, clk, rst, address_request__ready, axi__awvalid, axi__awlen, busy, address__valid, address__payload, address_request__valid, address_request__payload, address__ready, i__ready, aw_addr
-, bursts, axi__wvalid, \beats$55 , rows_written, axi__wdata, axi__wstrb, axi__wlast, rows_in, errors, error_code, error_table, error_row, pending, i__payload);
+module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, errors_clear, counters_clear, clk, rst, address_request__ready, axi__awvalid, \port$1349$0 , axi__awlen, busy, address__valid, address__payload, address_request__valid, address_request__payload, address__ready, i__ready
+, aw_addr_offset, bursts, axi__wvalid, \beats$64 , rows_written, axi__wdata, axi__wstrb, axi__wlast, rows_in, errors, error_code, error_table, error_row, pending, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [9:0] \$1 ;
-  wire [9:0] \$10 ;
+  wire \$10 ;
   wire \$100 ;
   wire \$101 ;
   wire \$102 ;
@@ -58044,7 +58121,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire \$107 ;
   wire \$108 ;
   wire \$109 ;
-  wire \$11 ;
+  wire [35:0] \$11 ;
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
@@ -58055,141 +58132,161 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire \$117 ;
   wire \$118 ;
   wire \$119 ;
-  wire \$12 ;
-  wire [5:0] \$120 ;
+  wire [9:0] \$12 ;
+  wire \$120 ;
   wire \$121 ;
-  wire [12:0] \$122 ;
+  wire \$122 ;
   wire \$123 ;
   wire \$124 ;
   wire \$125 ;
   wire \$126 ;
-  wire [127:0] \$127 ;
-  wire [5:0] \$128 ;
-  wire [5:0] \$129 ;
-  wire \$13 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire \$129 ;
+  wire [13:0] \$13 ;
   wire \$130 ;
-  wire [12:0] \$131 ;
-  wire [5:0] \$132 ;
+  wire \$131 ;
+  wire \$132 ;
   wire \$133 ;
-  wire [12:0] \$134 ;
-  wire \$135 ;
+  wire \$134 ;
+  wire [5:0] \$135 ;
   wire \$136 ;
-  wire \$137 ;
+  wire [12:0] \$137 ;
   wire \$138 ;
-  wire [8:0] \$139 ;
-  wire \$14 ;
-  wire [8:0] \$140 ;
-  wire [10:0] \$141 ;
-  wire [5:0] \$142 ;
-  wire \$143 ;
-  wire \$144 ;
+  wire \$139 ;
+  wire [13:0] \$14 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire [127:0] \$142 ;
+  wire [5:0] \$143 ;
+  wire [5:0] \$144 ;
   wire \$145 ;
-  wire \$146 ;
-  wire \$147 ;
+  wire [12:0] \$146 ;
+  wire [5:0] \$147 ;
   wire \$148 ;
-  wire \$149 ;
+  wire [12:0] \$149 ;
   wire \$15 ;
   wire \$150 ;
-  wire [5:0] \$151 ;
+  wire \$151 ;
   wire \$152 ;
   wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
-  wire \$156 ;
-  wire \$157 ;
+  wire [8:0] \$154 ;
+  wire [8:0] \$155 ;
+  wire [10:0] \$156 ;
+  wire [5:0] \$157 ;
   wire \$158 ;
   wire \$159 ;
   wire \$16 ;
   wire \$160 ;
   wire \$161 ;
   wire \$162 ;
-  wire [6:0] \$163 ;
-  wire [6:0] \$164 ;
+  wire \$163 ;
+  wire \$164 ;
   wire \$165 ;
-  wire [32:0] \$166 ;
+  wire [5:0] \$166 ;
   wire \$167 ;
-  wire [2:0] \$168 ;
-  wire [2:0] \$169 ;
+  wire \$168 ;
+  wire \$169 ;
   wire \$17 ;
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
-  wire [4:0] \$173 ;
+  wire \$173 ;
   wire \$174 ;
-  wire [23:0] \$175 ;
-  reg [47:0] \$176 ;
-  reg [4:0] \$177 ;
-  reg [31:0] \$178 ;
-  reg \$179 ;
+  wire \$175 ;
+  wire \$176 ;
+  wire [6:0] \$177 ;
+  wire [6:0] \$178 ;
+  wire \$179 ;
   wire \$18 ;
-  reg \$180 ;
-  reg [31:0] \$181 ;
-  reg [31:0] \$182 ;
-  reg [4:0] \$183 ;
-  reg [23:0] \$184 ;
-  reg [5:0] \$185 ;
-  reg \$186 ;
-  reg [1:0] \$187 ;
-  reg [4:0] \$188 ;
-  reg [4:0] \$189 ;
+  wire [32:0] \$180 ;
+  wire \$181 ;
+  wire [2:0] \$182 ;
+  wire [2:0] \$183 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire \$186 ;
+  wire [4:0] \$187 ;
+  wire \$188 ;
+  wire [23:0] \$189 ;
   wire \$19 ;
-  reg \$190 ;
-  reg \$191 ;
-  reg [11:0] \$192 ;
-  reg [7:0] \$193 ;
-  reg [3:0] \$194 ;
-  reg [9:0] \$195 ;
-  reg [127:0] \$196 ;
-  reg [127:0] \$197 ;
-  reg [15:0] \$198 ;
+  reg [35:0] \$190 ;
+  reg [7:0] \$191 ;
+  reg \$192 ;
+  reg [35:0] \$193 ;
+  reg [4:0] \$194 ;
+  reg \$195 ;
+  reg [31:0] \$196 ;
+  reg \$197 ;
+  reg [8:0] \$198 ;
   reg \$199 ;
   wire [10:0] \$2 ;
   wire \$20 ;
-  reg [31:0] \$200 ;
-  reg [2:0] \$201 ;
-  reg \$202 ;
-  reg [2:0] \$203 ;
-  reg [4:0] \$204 ;
-  reg [23:0] \$205 ;
+  reg \$200 ;
+  reg [31:0] \$201 ;
+  reg [31:0] \$202 ;
+  reg [4:0] \$203 ;
+  reg [23:0] \$204 ;
+  reg [5:0] \$205 ;
+  reg \$206 ;
+  reg [1:0] \$207 ;
+  reg [4:0] \$208 ;
+  reg [4:0] \$209 ;
   wire \$21 ;
+  reg \$210 ;
+  reg \$211 ;
+  reg [11:0] \$212 ;
+  reg [7:0] \$213 ;
+  reg [3:0] \$214 ;
+  reg [9:0] \$215 ;
+  reg [127:0] \$216 ;
+  reg [127:0] \$217 ;
+  reg [15:0] \$218 ;
+  reg \$219 ;
   wire \$22 ;
+  reg [31:0] \$220 ;
+  reg [2:0] \$221 ;
+  reg \$222 ;
+  reg [2:0] \$223 ;
+  reg [4:0] \$224 ;
+  reg [23:0] \$225 ;
   wire \$23 ;
   wire \$24 ;
   wire \$25 ;
   wire \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [15:0] \$29 ;
+  wire \$29 ;
   wire [11:0] \$3 ;
-  wire [48:0] \$30 ;
-  wire [9:0] \$31 ;
-  wire [32:0] \$32 ;
-  wire \$33 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire [36:0] \$33 ;
   wire \$34 ;
-  wire [32:0] \$35 ;
+  wire \$35 ;
   wire \$36 ;
-  wire [32:0] \$37 ;
-  wire \$38 ;
+  wire [9:0] \$37 ;
+  wire [9:0] \$38 ;
   wire \$39 ;
   wire [11:0] \$4 ;
   wire \$40 ;
   wire [9:0] \$41 ;
   wire \$42 ;
   wire \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire \$46 ;
+  wire [35:0] \$44 ;
+  wire [9:0] \$45 ;
+  wire [32:0] \$46 ;
   wire \$47 ;
   wire \$48 ;
-  wire [127:0] \$49 ;
+  wire [32:0] \$49 ;
   wire [9:0] \$5 ;
-  wire [5:0] \$50 ;
-  wire [127:0] \$51 ;
+  wire \$50 ;
+  wire [32:0] \$51 ;
   wire \$52 ;
   wire \$53 ;
   wire \$54 ;
   wire \$55 ;
-  wire \$56 ;
+  wire [9:0] \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
@@ -58198,9 +58295,9 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire \$61 ;
   wire \$62 ;
   wire \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
+  wire [127:0] \$64 ;
+  wire [5:0] \$65 ;
+  wire [127:0] \$66 ;
   wire \$67 ;
   wire \$68 ;
   wire \$69 ;
@@ -58257,10 +58354,15 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   output address_request__valid;
   reg address_request__valid;
   reg aw_active = 1'h0;
-  output [47:0] aw_addr;
-  reg [47:0] aw_addr = 48'h000000000000;
+  reg aw_addr_crossed = 1'h0;
+  output [7:0] aw_addr_offset;
+  reg [7:0] aw_addr_offset = 8'h00;
+  reg [35:0] aw_addr_page = 36'h000000000;
+  reg [35:0] aw_addr_page_next = 36'h000000000;
+  reg [8:0] aw_burst = 9'h000;
+  reg aw_final = 1'h0;
   reg [4:0] aw_left = 5'h00;
-  (* init = 48'h000000000000 *)
+  reg aw_planned = 1'h0;
   wire [47:0] axi__awaddr;
   wire [1:0] axi__awburst;
   wire [3:0] axi__awcache;
@@ -58289,8 +58391,9 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   output axi__wvalid;
   reg axi__wvalid = 1'h0;
   wire [8:0] beats;
-  output [31:0] \beats$55 ;
-  reg [31:0] \beats$55  = 32'd0;
+  wire [8:0] \beats$43 ;
+  output [31:0] \beats$64 ;
+  reg [31:0] \beats$64  = 32'd0;
   output [31:0] bursts;
   reg [31:0] bursts = 32'd0;
   reg bus_error;
@@ -58336,12 +58439,15 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire [4:0] \info.table ;
   wire [4:0] level;
   wire [8:0] limit;
+  wire [8:0] \limit$42 ;
   reg need_input = 1'h0;
   wire [2:0] new_error;
   reg [3:0] offset = 4'h0;
   wire [5:0] out_beats;
   output [4:0] pending;
   wire [4:0] pending;
+  output [35:0] \port$1349$0 ;
+  wire [35:0] \port$1349$0 ;
   reg [127:0] previous = 128'h00000000000000000000000000000000;
   wire [29:0] r_data;
   wire r_en;
@@ -58357,6 +58463,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire rst;
   reg [4:0] \table  = 5'h00;
   wire [8:0] to_boundary;
+  wire [8:0] \to_boundary$40 ;
   reg [11:0] w_addr = 12'h000;
   reg [4:0] w_beats = 5'h00;
   wire [29:0] w_data;
@@ -58371,90 +58478,92 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign \$2  = \$1  + 5'h10;
   assign \$3  = \$2  - 1'h1;
   assign \$5  = dim * 3'h4;
-  assign \$6  = 13'h1000 - aw_addr[11:0];
+  assign \$6  = 13'h1000 - { aw_addr_offset, 4'h0 };
   assign \$8  = \$7 [8:0] > 9'h100;
   assign limit = \$8  ? 9'h100 : \$7 [8:0];
   assign \$9  = aw_left < limit;
   assign beats = \$9  ? { 4'h0, aw_left } : limit;
-  assign axi__awvalid = aw_active & w_rdy;
-  assign \$10  = beats - 1'h1;
-  assign \$11  = beats == aw_left;
+  assign \$10  = aw_active & aw_planned;
+  assign axi__awvalid = \$10  & w_rdy;
+  assign \$11  = aw_addr_crossed ? aw_addr_page_next : aw_addr_page;
+  assign \$12  = aw_burst - 1'h1;
   assign w_en = axi__awvalid & axi__awready;
   assign r_en = axi__bvalid & r_rdy;
-  assign \$12  = ~ axi__wvalid;
-  assign \$13  = \$12  | axi__wready;
-  assign \$14  = ~ w_done;
-  assign \$15  = \$13  & \$14 ;
-  assign \$16  = \$15  & need_input;
-  assign \$17  = i__valid & i__ready;
-  assign \$18  = i__payload[157] != in_last;
-  assign \$19  = axi__bvalid & r_rdy;
-  assign \$20  = \$19  & axi__bresp[1];
-  assign \$21  = ~ \$24 ;
-  assign \$22  = \$21  | axi__wvalid;
-  assign \$23  = | pending;
-  assign busy = \$22  | \$23 ;
-  assign \$24  = ! writer_state;
-  assign \$25  = writer_state == 1'h1;
-  assign \$26  = writer_state == 2'h2;
-  assign \$27  = writer_state == 2'h3;
-  assign \$28  = axi__awvalid & axi__awready;
-  assign \$30  = aw_addr + \$29 ;
-  assign \$31  = aw_left - beats;
-  assign \$32  = bursts + 1'h1;
-  assign \$33  = beats == aw_left;
-  assign \$34  = axi__wvalid & axi__wready;
-  assign \$35  = \beats$55  + 1'h1;
-  assign \$36  = axi__bvalid & r_rdy;
-  assign \$37  = rows_written + done_info[29];
-  assign \$38  = address_request__valid & address_request__ready;
-  assign \$39  = \$4 [5:0] <= 1'h1;
-  assign \$40  = | \$4 [5:0];
-  assign \$41  = address__payload[3:0] + \$5 [8:0];
-  assign \$42  = ~ axi__wvalid;
-  assign \$43  = \$42  | axi__wready;
-  assign \$44  = ~ w_done;
-  assign \$45  = \$43  & \$44 ;
-  assign \$46  = ~ need_input;
-  assign \$47  = \$46  | i__valid;
-  assign \$48  = \$45  & \$47 ;
-  assign \$49  = need_input ? i__payload[127:0] : 128'h00000000000000000000000000000000;
-  assign \$50  = 5'h10 - offset;
-  assign \$51  = { \$49 , previous } >> { \$50 , 3'h0 };
-  assign \$52  = | w_j;
-  assign \$53  = offset[3:2] <= 1'h0;
-  assign \$54  = \$52  | \$53 ;
-  assign \$55  = $signed(window_left) > $signed(1'h0);
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = | w_j;
-  assign \$58  = offset[3:2] <= 1'h0;
-  assign \$59  = \$57  | \$58 ;
-  assign \$60  = $signed(window_left) > $signed(1'h0);
-  assign \$61  = \$59  & \$60 ;
-  assign \$62  = | w_j;
-  assign \$63  = offset[3:2] <= 1'h0;
-  assign \$64  = \$62  | \$63 ;
-  assign \$65  = $signed(window_left) > $signed(1'h0);
-  assign \$66  = \$64  & \$65 ;
+  assign \$13  = 13'h1000 - { address__payload[11:4], 4'h0 };
+  assign \$15  = \$14 [8:0] > 9'h100;
+  assign \limit$42  = \$15  ? 9'h100 : \$14 [8:0];
+  assign \$16  = address__payload[52:48] < \limit$42 ;
+  assign \beats$43  = \$16  ? { 4'h0, address__payload[52:48] } : \limit$42 ;
+  assign \$17  = ~ axi__wvalid;
+  assign \$18  = \$17  | axi__wready;
+  assign \$19  = ~ w_done;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = \$20  & need_input;
+  assign \$22  = i__valid & i__ready;
+  assign \$23  = i__payload[157] != in_last;
+  assign \$24  = axi__bvalid & r_rdy;
+  assign \$25  = \$24  & axi__bresp[1];
+  assign \$26  = ~ \$29 ;
+  assign \$27  = \$26  | axi__wvalid;
+  assign \$28  = | pending;
+  assign busy = \$27  | \$28 ;
+  assign \$29  = ! writer_state;
+  assign \$30  = writer_state == 1'h1;
+  assign \$31  = writer_state == 2'h2;
+  assign \$32  = writer_state == 2'h3;
+  assign \$33  = aw_addr_page + 1'h1;
+  assign \$34  = axi__awvalid & axi__awready;
+  assign \$35  = ~ aw_planned;
+  assign \$36  = aw_active & \$35 ;
+  assign \$37  = aw_addr_offset + aw_burst;
+  assign \$38  = aw_addr_offset + aw_burst;
+  assign \$39  = | \$38 [9:8];
+  assign \$40  = aw_addr_crossed | \$39 ;
+  assign \$41  = aw_addr_offset + aw_burst;
+  assign \$42  = | \$41 [9:8];
+  assign \$43  = \$42  & aw_addr_crossed;
+  assign \$44  = \$43  ? aw_addr_page_next : aw_addr_page;
+  assign \$45  = aw_left - aw_burst;
+  assign \$46  = bursts + 1'h1;
+  assign \$47  = beats == aw_left;
+  assign \$48  = axi__wvalid & axi__wready;
+  assign \$49  = \beats$64  + 1'h1;
+  assign \$50  = axi__bvalid & r_rdy;
+  assign \$51  = rows_written + done_info[29];
+  assign \$52  = address_request__valid & address_request__ready;
+  assign \$53  = \$4 [5:0] <= 1'h1;
+  assign \$54  = \beats$43  == address__payload[52:48];
+  assign \$55  = | \$4 [5:0];
+  assign \$56  = address__payload[3:0] + \$5 [8:0];
+  assign \$57  = ~ axi__wvalid;
+  assign \$58  = \$57  | axi__wready;
+  assign \$59  = ~ w_done;
+  assign \$60  = \$58  & \$59 ;
+  assign \$61  = ~ need_input;
+  assign \$62  = \$61  | i__valid;
+  assign \$63  = \$60  & \$62 ;
+  assign \$64  = need_input ? i__payload[127:0] : 128'h00000000000000000000000000000000;
+  assign \$65  = 5'h10 - offset;
+  assign \$66  = { \$64 , previous } >> { \$65 , 3'h0 };
   assign \$67  = | w_j;
   assign \$68  = offset[3:2] <= 1'h0;
   assign \$69  = \$67  | \$68 ;
   assign \$70  = $signed(window_left) > $signed(1'h0);
   assign \$71  = \$69  & \$70 ;
   assign \$72  = | w_j;
-  assign \$73  = offset[3:2] <= 1'h1;
+  assign \$73  = offset[3:2] <= 1'h0;
   assign \$74  = \$72  | \$73 ;
-  assign \$75  = $signed(window_left) > $signed(4'h4);
+  assign \$75  = $signed(window_left) > $signed(1'h0);
   assign \$76  = \$74  & \$75 ;
   assign \$77  = | w_j;
-  assign \$78  = offset[3:2] <= 1'h1;
+  assign \$78  = offset[3:2] <= 1'h0;
   assign \$79  = \$77  | \$78 ;
-  assign \$80  = $signed(window_left) > $signed(4'h4);
+  assign \$80  = $signed(window_left) > $signed(1'h0);
   assign \$81  = \$79  & \$80 ;
   assign \$82  = | w_j;
-  assign \$83  = offset[3:2] <= 1'h1;
+  assign \$83  = offset[3:2] <= 1'h0;
   assign \$84  = \$82  | \$83 ;
-  assign \$85  = $signed(window_left) > $signed(4'h4);
+  assign \$85  = $signed(window_left) > $signed(1'h0);
   assign \$86  = \$84  & \$85 ;
   assign \$87  = | w_j;
   assign \$88  = offset[3:2] <= 1'h1;
@@ -58462,146 +58571,172 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign \$90  = $signed(window_left) > $signed(4'h4);
   assign \$91  = \$89  & \$90 ;
   assign \$92  = | w_j;
-  assign \$93  = offset[3:2] <= 2'h2;
+  assign \$93  = offset[3:2] <= 1'h1;
   assign \$94  = \$92  | \$93 ;
-  assign \$95  = $signed(window_left) > $signed(5'h08);
+  assign \$95  = $signed(window_left) > $signed(4'h4);
   assign \$96  = \$94  & \$95 ;
   assign \$97  = | w_j;
-  assign \$98  = offset[3:2] <= 2'h2;
+  assign \$98  = offset[3:2] <= 1'h1;
   assign \$99  = \$97  | \$98 ;
-  assign \$100  = $signed(window_left) > $signed(5'h08);
+  assign \$100  = $signed(window_left) > $signed(4'h4);
   assign \$101  = \$99  & \$100 ;
   assign \$102  = | w_j;
-  assign \$103  = offset[3:2] <= 2'h2;
+  assign \$103  = offset[3:2] <= 1'h1;
   assign \$104  = \$102  | \$103 ;
-  assign \$105  = $signed(window_left) > $signed(5'h08);
+  assign \$105  = $signed(window_left) > $signed(4'h4);
   assign \$106  = \$104  & \$105 ;
   assign \$107  = | w_j;
   assign \$108  = offset[3:2] <= 2'h2;
   assign \$109  = \$107  | \$108 ;
   assign \$110  = $signed(window_left) > $signed(5'h08);
   assign \$111  = \$109  & \$110 ;
-  assign \$112  = $signed(window_left) > $signed(5'h0c);
-  assign \$114  = $signed(window_left) > $signed(5'h0c);
-  assign \$116  = $signed(window_left) > $signed(5'h0c);
-  assign \$118  = $signed(window_left) > $signed(5'h0c);
-  assign \$120  = w_j + 1'h1;
-  assign \$121  = \$120  == w_beats;
-  assign \$122  = w_addr + 5'h10;
-  assign \$123  = ! \$122 [11:0];
-  assign \$124  = w_in_burst == 8'hff;
-  assign \$125  = \$123  | \$124 ;
-  assign \$126  = \$121  | \$125 ;
-  assign \$127  = need_input ? i__payload[127:0] : 128'h00000000000000000000000000000000;
-  assign \$128  = w_j + 1'h1;
-  assign \$129  = w_j + 1'h1;
-  assign \$130  = \$129  < \$4 [5:0];
-  assign \$131  = w_addr + 5'h10;
-  assign \$132  = w_j + 1'h1;
-  assign \$133  = \$132  == w_beats;
-  assign \$134  = w_addr + 5'h10;
-  assign \$135  = ! \$134 [11:0];
-  assign \$136  = w_in_burst == 8'hff;
-  assign \$137  = \$135  | \$136 ;
-  assign \$138  = \$133  | \$137 ;
-  assign \$139  = w_in_burst + 1'h1;
-  assign \$140  = \$138  ? 9'h000 : \$139 ;
-  assign \$141  = $signed(window_left) - $signed(6'h10);
-  assign \$142  = w_j + 1'h1;
-  assign \$143  = \$142  == w_beats;
-  assign \$144  = ~ axi__wvalid;
-  assign \$145  = \$144  | axi__wready;
-  assign \$146  = ~ w_done;
-  assign \$147  = \$145  & \$146 ;
-  assign \$148  = ~ need_input;
-  assign \$149  = \$148  | i__valid;
-  assign \$150  = \$147  & \$149 ;
-  assign \$151  = w_j + 1'h1;
-  assign \$152  = \$151  == w_beats;
-  assign \$153  = \$150  & \$152 ;
-  assign \$154  = w_done | \$153 ;
-  assign \$155  = ~ aw_active;
-  assign \$156  = axi__awvalid & axi__awready;
-  assign \$157  = beats == aw_left;
-  assign \$158  = \$156  & \$157 ;
-  assign \$159  = \$155  | \$158 ;
-  assign \$160  = \$154  & \$159 ;
-  assign \$161  = i__valid & in_last;
-  assign \$162  = i__valid & i__ready;
-  assign \$163  = in_k + 1'h1;
-  assign \$164  = in_k + 2'h2;
-  assign \$165  = \$164  >= \$4 [5:0];
-  assign \$166  = rows_in + 1'h1;
-  assign \$167  = | { framing_error, bus_error, range_error };
-  assign \$168  = errors_clear ? 3'h0 : errors;
-  assign \$169  = \$168  | { framing_error, bus_error, range_error };
-  assign \$170  = ~ captured;
-  assign \$171  = \$170  | errors_clear;
-  assign \$172  = { framing_error, bus_error, range_error } == 2'h2;
-  assign \$173  = \$172  ? done_info[4:0] : \table ;
-  assign \$174  = { framing_error, bus_error, range_error } == 2'h2;
-  assign \$175  = \$174  ? done_info[28:5] : row;
+  assign \$112  = | w_j;
+  assign \$113  = offset[3:2] <= 2'h2;
+  assign \$114  = \$112  | \$113 ;
+  assign \$115  = $signed(window_left) > $signed(5'h08);
+  assign \$116  = \$114  & \$115 ;
+  assign \$117  = | w_j;
+  assign \$118  = offset[3:2] <= 2'h2;
+  assign \$119  = \$117  | \$118 ;
+  assign \$120  = $signed(window_left) > $signed(5'h08);
+  assign \$121  = \$119  & \$120 ;
+  assign \$122  = | w_j;
+  assign \$123  = offset[3:2] <= 2'h2;
+  assign \$124  = \$122  | \$123 ;
+  assign \$125  = $signed(window_left) > $signed(5'h08);
+  assign \$126  = \$124  & \$125 ;
+  assign \$127  = $signed(window_left) > $signed(5'h0c);
+  assign \$129  = $signed(window_left) > $signed(5'h0c);
+  assign \$131  = $signed(window_left) > $signed(5'h0c);
+  assign \$133  = $signed(window_left) > $signed(5'h0c);
+  assign \$135  = w_j + 1'h1;
+  assign \$136  = \$135  == w_beats;
+  assign \$137  = w_addr + 5'h10;
+  assign \$138  = ! \$137 [11:0];
+  assign \$139  = w_in_burst == 8'hff;
+  assign \$140  = \$138  | \$139 ;
+  assign \$141  = \$136  | \$140 ;
+  assign \$142  = need_input ? i__payload[127:0] : 128'h00000000000000000000000000000000;
+  assign \$143  = w_j + 1'h1;
+  assign \$144  = w_j + 1'h1;
+  assign \$145  = \$144  < \$4 [5:0];
+  assign \$146  = w_addr + 5'h10;
+  assign \$147  = w_j + 1'h1;
+  assign \$148  = \$147  == w_beats;
+  assign \$149  = w_addr + 5'h10;
+  assign \$150  = ! \$149 [11:0];
+  assign \$151  = w_in_burst == 8'hff;
+  assign \$152  = \$150  | \$151 ;
+  assign \$153  = \$148  | \$152 ;
+  assign \$154  = w_in_burst + 1'h1;
+  assign \$155  = \$153  ? 9'h000 : \$154 ;
+  assign \$156  = $signed(window_left) - $signed(6'h10);
+  assign \$157  = w_j + 1'h1;
+  assign \$158  = \$157  == w_beats;
+  assign \$159  = ~ axi__wvalid;
+  assign \$160  = \$159  | axi__wready;
+  assign \$161  = ~ w_done;
+  assign \$162  = \$160  & \$161 ;
+  assign \$163  = ~ need_input;
+  assign \$164  = \$163  | i__valid;
+  assign \$165  = \$162  & \$164 ;
+  assign \$166  = w_j + 1'h1;
+  assign \$167  = \$166  == w_beats;
+  assign \$168  = \$165  & \$167 ;
+  assign \$169  = w_done | \$168 ;
+  assign \$170  = ~ aw_active;
+  assign \$171  = axi__awvalid & axi__awready;
+  assign \$172  = \$171  & aw_final;
+  assign \$173  = \$170  | \$172 ;
+  assign \$174  = \$169  & \$173 ;
+  assign \$175  = i__valid & in_last;
+  assign \$176  = i__valid & i__ready;
+  assign \$177  = in_k + 1'h1;
+  assign \$178  = in_k + 2'h2;
+  assign \$179  = \$178  >= \$4 [5:0];
+  assign \$180  = rows_in + 1'h1;
+  assign \$181  = | { framing_error, bus_error, range_error };
+  assign \$182  = errors_clear ? 3'h0 : errors;
+  assign \$183  = \$182  | { framing_error, bus_error, range_error };
+  assign \$184  = ~ captured;
+  assign \$185  = \$184  | errors_clear;
+  assign \$186  = { framing_error, bus_error, range_error } == 2'h2;
+  assign \$187  = \$186  ? done_info[4:0] : \table ;
+  assign \$188  = { framing_error, bus_error, range_error } == 2'h2;
+  assign \$189  = \$188  ? done_info[28:5] : row;
   always @(posedge clk)
-    aw_addr <= \$176 ;
+    aw_addr_page_next <= \$190 ;
   always @(posedge clk)
-    aw_left <= \$177 ;
+    aw_addr_offset <= \$191 ;
   always @(posedge clk)
-    bursts <= \$178 ;
+    aw_addr_crossed <= \$192 ;
   always @(posedge clk)
-    aw_active <= \$179 ;
+    aw_addr_page <= \$193 ;
   always @(posedge clk)
-    axi__wvalid <= \$180 ;
+    aw_left <= \$194 ;
   always @(posedge clk)
-    \beats$55  <= \$181 ;
+    aw_planned <= \$195 ;
   always @(posedge clk)
-    rows_written <= \$182 ;
+    bursts <= \$196 ;
   always @(posedge clk)
-    \table  <= \$183 ;
+    aw_active <= \$197 ;
   always @(posedge clk)
-    row <= \$184 ;
+    aw_burst <= \$198 ;
   always @(posedge clk)
-    in_k <= \$185 ;
+    aw_final <= \$199 ;
   always @(posedge clk)
-    in_last <= \$186 ;
+    axi__wvalid <= \$200 ;
   always @(posedge clk)
-    writer_state <= \$187 ;
+    \beats$64  <= \$201 ;
   always @(posedge clk)
-    w_beats <= \$188 ;
+    rows_written <= \$202 ;
   always @(posedge clk)
-    w_j <= \$189 ;
+    \table  <= \$203 ;
   always @(posedge clk)
-    w_done <= \$190 ;
+    row <= \$204 ;
   always @(posedge clk)
-    need_input <= \$191 ;
+    in_k <= \$205 ;
   always @(posedge clk)
-    w_addr <= \$192 ;
+    in_last <= \$206 ;
   always @(posedge clk)
-    w_in_burst <= \$193 ;
+    writer_state <= \$207 ;
   always @(posedge clk)
-    offset <= \$194 ;
+    w_beats <= \$208 ;
   always @(posedge clk)
-    window_left <= \$195 ;
+    w_j <= \$209 ;
   always @(posedge clk)
-    previous <= \$196 ;
+    w_done <= \$210 ;
   always @(posedge clk)
-    axi__wdata <= \$197 ;
+    need_input <= \$211 ;
   always @(posedge clk)
-    axi__wstrb <= \$198 ;
+    w_addr <= \$212 ;
   always @(posedge clk)
-    axi__wlast <= \$199 ;
+    w_in_burst <= \$213 ;
   always @(posedge clk)
-    rows_in <= \$200 ;
+    offset <= \$214 ;
   always @(posedge clk)
-    errors <= \$201 ;
+    window_left <= \$215 ;
   always @(posedge clk)
-    captured <= \$202 ;
+    previous <= \$216 ;
   always @(posedge clk)
-    error_code <= \$203 ;
+    axi__wdata <= \$217 ;
   always @(posedge clk)
-    error_table <= \$204 ;
+    axi__wstrb <= \$218 ;
   always @(posedge clk)
-    error_row <= \$205 ;
-  \gather_engine.writer.bursts$77  \bursts$77  (
+    axi__wlast <= \$219 ;
+  always @(posedge clk)
+    rows_in <= \$220 ;
+  always @(posedge clk)
+    errors <= \$221 ;
+  always @(posedge clk)
+    captured <= \$222 ;
+  always @(posedge clk)
+    error_code <= \$223 ;
+  always @(posedge clk)
+    error_table <= \$224 ;
+  always @(posedge clk)
+    error_row <= \$225 ;
+  \gather_engine.writer.bursts$86  \bursts$86  (
     .clk(clk),
     .level(pending),
     .r_data(done_info),
@@ -58665,7 +58800,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
       2'h1:
           /* empty */;
       2'h3:
-          i__ready = \$16 ;
+          i__ready = \$21 ;
       2'h2:
           i__ready = 1'h1;
     endcase
@@ -58673,8 +58808,8 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     framing_error = 1'h0;
-    if (\$17 ) begin
-      if (\$18 ) begin
+    if (\$22 ) begin
+      if (\$23 ) begin
         framing_error = 1'h1;
       end
     end
@@ -58682,15 +58817,22 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     bus_error = 1'h0;
-    if (\$20 ) begin
+    if (\$25 ) begin
       bus_error = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$176  = aw_addr;
-    if (\$28 ) begin
-      \$176  = \$30 [47:0];
+    \$190  = \$33 [35:0];
+    if (rst) begin
+      \$190  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$191  = aw_addr_offset;
+    if (\$34 ) begin
+      \$191  = \$37 [7:0];
     end
     casez (writer_state)
       2'h0:
@@ -58700,19 +58842,19 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$176  = { address__payload[47:4], 4'h0 };
+              \$191  = address__payload[11:4];
             end
           end
     endcase
     if (rst) begin
-      \$176  = 48'h000000000000;
+      \$191  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$177  = aw_left;
-    if (\$28 ) begin
-      \$177  = \$31 [4:0];
+    \$192  = aw_addr_crossed;
+    if (\$34 ) begin
+      \$192  = \$40 ;
     end
     casez (writer_state)
       2'h0:
@@ -58722,33 +58864,101 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$177  = address__payload[52:48];
+              \$192  = 1'h0;
             end
           end
     endcase
     if (rst) begin
-      \$177  = 5'h00;
+      \$192  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$178  = bursts;
-    if (\$28 ) begin
-      \$178  = \$32 [31:0];
+    \$193  = aw_addr_page;
+    if (\$34 ) begin
+      \$193  = \$44 ;
+    end
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$193  = address__payload[47:12];
+            end
+          end
+    endcase
+    if (rst) begin
+      \$193  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$194  = aw_left;
+    if (\$34 ) begin
+      \$194  = \$45 [4:0];
+    end
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$194  = address__payload[52:48];
+            end
+          end
+    endcase
+    if (rst) begin
+      \$194  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$195  = aw_planned;
+    if (\$34 ) begin
+      \$195  = 1'h0;
+    end else if (\$36 ) begin
+      \$195  = 1'h1;
+    end
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$195  = 1'h1;
+            end
+          end
+    endcase
+    if (rst) begin
+      \$195  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$196  = bursts;
+    if (\$34 ) begin
+      \$196  = \$46 [31:0];
     end
     if (counters_clear) begin
-      \$178  = 32'd0;
+      \$196  = 32'd0;
     end
     if (rst) begin
-      \$178  = 32'd0;
+      \$196  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$179  = aw_active;
-    if (\$28 ) begin
-      if (\$33 ) begin
-        \$179  = 1'h0;
+    \$197  = aw_active;
+    if (\$34 ) begin
+      if (aw_final) begin
+        \$197  = 1'h0;
       end
     end
     casez (writer_state)
@@ -58759,152 +58969,44 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$179  = 1'h1;
+              \$197  = 1'h1;
             end
           end
     endcase
     if (rst) begin
-      \$179  = 1'h0;
+      \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$180  = axi__wvalid;
+    \$198  = aw_burst;
     if (\$34 ) begin
-      \$180  = 1'h0;
+    end else if (\$36 ) begin
+      \$198  = beats;
     end
     casez (writer_state)
       2'h0:
           /* empty */;
       2'h1:
-          /* empty */;
-      2'h3:
-          if (\$48 ) begin
-            \$180  = 1'h1;
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$198  = \beats$43 ;
+            end
           end
     endcase
     if (rst) begin
-      \$180  = 1'h0;
+      \$198  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$181  = \beats$55 ;
+    \$199  = aw_final;
     if (\$34 ) begin
-      \$181  = \$35 [31:0];
+    end else if (\$36 ) begin
+      \$199  = \$47 ;
     end
-    if (counters_clear) begin
-      \$181  = 32'd0;
-    end
-    if (rst) begin
-      \$181  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$182  = rows_written;
-    if (\$36 ) begin
-      \$182  = \$37 [31:0];
-    end
-    if (counters_clear) begin
-      \$182  = 32'd0;
-    end
-    if (rst) begin
-      \$182  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$183  = \table ;
-    casez (writer_state)
-      2'h0:
-          if (\$38 ) begin
-            \$183  = i__payload[132:128];
-          end
-    endcase
-    if (rst) begin
-      \$183  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$184  = row;
-    casez (writer_state)
-      2'h0:
-          if (\$38 ) begin
-            \$184  = i__payload[156:133];
-          end
-    endcase
-    if (rst) begin
-      \$184  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$185  = in_k;
-    casez (writer_state)
-      2'h0:
-          if (\$38 ) begin
-            \$185  = 6'h00;
-          end
-    endcase
-    if (\$162 ) begin
-      \$185  = \$163 [5:0];
-    end
-    if (rst) begin
-      \$185  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$186  = in_last;
-    casez (writer_state)
-      2'h0:
-          if (\$38 ) begin
-            \$186  = \$39 ;
-          end
-    endcase
-    if (\$162 ) begin
-      \$186  = \$165 ;
-    end
-    if (rst) begin
-      \$186  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$187  = writer_state;
-    (* full_case = 32'd1 *)
-    casez (writer_state)
-      2'h0:
-          if (\$38 ) begin
-            \$187  = 2'h1;
-          end
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-              \$187  = 2'h2;
-            end else begin
-              \$187  = 2'h3;
-            end
-          end
-      2'h3:
-          if (\$160 ) begin
-            \$187  = 2'h0;
-          end
-      2'h2:
-          if (\$161 ) begin
-            \$187  = 2'h0;
-          end
-    endcase
-    if (rst) begin
-      \$187  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$188  = w_beats;
     casez (writer_state)
       2'h0:
           /* empty */;
@@ -58913,241 +59015,8 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
             (* full_case = 32'd1 *)
             if (address__payload[82]) begin
             end else begin
-              \$188  = address__payload[52:48];
+              \$199  = \$54 ;
             end
-          end
-    endcase
-    if (rst) begin
-      \$188  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$189  = w_j;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$189  = 5'h00;
-            end
-          end
-      2'h3:
-          if (\$48 ) begin
-            \$189  = \$128 [4:0];
-          end
-    endcase
-    if (rst) begin
-      \$189  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$190  = w_done;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$190  = 1'h0;
-            end
-          end
-      2'h3:
-          if (\$48 ) begin
-            if (\$143 ) begin
-              \$190  = 1'h1;
-            end
-          end
-    endcase
-    if (rst) begin
-      \$190  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$191  = need_input;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$191  = \$40 ;
-            end
-          end
-      2'h3:
-          if (\$48 ) begin
-            \$191  = \$130 ;
-          end
-    endcase
-    if (rst) begin
-      \$191  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$192  = w_addr;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$192  = { address__payload[11:4], 4'h0 };
-            end
-          end
-      2'h3:
-          if (\$48 ) begin
-            \$192  = \$131 [11:0];
-          end
-    endcase
-    if (rst) begin
-      \$192  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$193  = w_in_burst;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$193  = 8'h00;
-            end
-          end
-      2'h3:
-          if (\$48 ) begin
-            \$193  = \$140 [7:0];
-          end
-    endcase
-    if (rst) begin
-      \$193  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$194  = offset;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$194  = address__payload[3:0];
-            end
-          end
-    endcase
-    if (rst) begin
-      \$194  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$195  = window_left;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$195  = \$41 ;
-            end
-          end
-      2'h3:
-          if (\$48 ) begin
-            \$195  = \$141 [9:0];
-          end
-    endcase
-    if (rst) begin
-      \$195  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$196  = previous;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (address__valid) begin
-            (* full_case = 32'd1 *)
-            if (address__payload[82]) begin
-            end else begin
-              \$196  = 128'h00000000000000000000000000000000;
-            end
-          end
-      2'h3:
-          if (\$48 ) begin
-            \$196  = \$127 ;
-          end
-    endcase
-    if (rst) begin
-      \$196  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$197  = axi__wdata;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h3:
-          if (\$48 ) begin
-            \$197  = \$51 ;
-          end
-    endcase
-    if (rst) begin
-      \$197  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$198  = axi__wstrb;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h3:
-          if (\$48 ) begin
-            \$198  = { \$119 , \$117 , \$115 , \$113 , \$111 , \$106 , \$101 , \$96 , \$91 , \$86 , \$81 , \$76 , \$71 , \$66 , \$61 , \$56  };
-          end
-    endcase
-    if (rst) begin
-      \$198  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$199  = axi__wlast;
-    casez (writer_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h3:
-          if (\$48 ) begin
-            \$199  = \$126 ;
           end
     endcase
     if (rst) begin
@@ -59156,88 +59025,475 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$200  = rows_in;
-    if (\$162 ) begin
+    \$200  = axi__wvalid;
+    if (\$48 ) begin
+      \$200  = 1'h0;
+    end
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h3:
+          if (\$63 ) begin
+            \$200  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$200  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$201  = \beats$64 ;
+    if (\$48 ) begin
+      \$201  = \$49 [31:0];
+    end
+    if (counters_clear) begin
+      \$201  = 32'd0;
+    end
+    if (rst) begin
+      \$201  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$202  = rows_written;
+    if (\$50 ) begin
+      \$202  = \$51 [31:0];
+    end
+    if (counters_clear) begin
+      \$202  = 32'd0;
+    end
+    if (rst) begin
+      \$202  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$203  = \table ;
+    casez (writer_state)
+      2'h0:
+          if (\$52 ) begin
+            \$203  = i__payload[132:128];
+          end
+    endcase
+    if (rst) begin
+      \$203  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$204  = row;
+    casez (writer_state)
+      2'h0:
+          if (\$52 ) begin
+            \$204  = i__payload[156:133];
+          end
+    endcase
+    if (rst) begin
+      \$204  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$205  = in_k;
+    casez (writer_state)
+      2'h0:
+          if (\$52 ) begin
+            \$205  = 6'h00;
+          end
+    endcase
+    if (\$176 ) begin
+      \$205  = \$177 [5:0];
+    end
+    if (rst) begin
+      \$205  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$206  = in_last;
+    casez (writer_state)
+      2'h0:
+          if (\$52 ) begin
+            \$206  = \$53 ;
+          end
+    endcase
+    if (\$176 ) begin
+      \$206  = \$179 ;
+    end
+    if (rst) begin
+      \$206  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$207  = writer_state;
+    (* full_case = 32'd1 *)
+    casez (writer_state)
+      2'h0:
+          if (\$52 ) begin
+            \$207  = 2'h1;
+          end
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+              \$207  = 2'h2;
+            end else begin
+              \$207  = 2'h3;
+            end
+          end
+      2'h3:
+          if (\$174 ) begin
+            \$207  = 2'h0;
+          end
+      2'h2:
+          if (\$175 ) begin
+            \$207  = 2'h0;
+          end
+    endcase
+    if (rst) begin
+      \$207  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$208  = w_beats;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$208  = address__payload[52:48];
+            end
+          end
+    endcase
+    if (rst) begin
+      \$208  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$209  = w_j;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$209  = 5'h00;
+            end
+          end
+      2'h3:
+          if (\$63 ) begin
+            \$209  = \$143 [4:0];
+          end
+    endcase
+    if (rst) begin
+      \$209  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$210  = w_done;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$210  = 1'h0;
+            end
+          end
+      2'h3:
+          if (\$63 ) begin
+            if (\$158 ) begin
+              \$210  = 1'h1;
+            end
+          end
+    endcase
+    if (rst) begin
+      \$210  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$211  = need_input;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$211  = \$55 ;
+            end
+          end
+      2'h3:
+          if (\$63 ) begin
+            \$211  = \$145 ;
+          end
+    endcase
+    if (rst) begin
+      \$211  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$212  = w_addr;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$212  = { address__payload[11:4], 4'h0 };
+            end
+          end
+      2'h3:
+          if (\$63 ) begin
+            \$212  = \$146 [11:0];
+          end
+    endcase
+    if (rst) begin
+      \$212  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$213  = w_in_burst;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$213  = 8'h00;
+            end
+          end
+      2'h3:
+          if (\$63 ) begin
+            \$213  = \$155 [7:0];
+          end
+    endcase
+    if (rst) begin
+      \$213  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$214  = offset;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$214  = address__payload[3:0];
+            end
+          end
+    endcase
+    if (rst) begin
+      \$214  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$215  = window_left;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$215  = \$56 ;
+            end
+          end
+      2'h3:
+          if (\$63 ) begin
+            \$215  = \$156 [9:0];
+          end
+    endcase
+    if (rst) begin
+      \$215  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$216  = previous;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (address__valid) begin
+            (* full_case = 32'd1 *)
+            if (address__payload[82]) begin
+            end else begin
+              \$216  = 128'h00000000000000000000000000000000;
+            end
+          end
+      2'h3:
+          if (\$63 ) begin
+            \$216  = \$142 ;
+          end
+    endcase
+    if (rst) begin
+      \$216  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$217  = axi__wdata;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h3:
+          if (\$63 ) begin
+            \$217  = \$66 ;
+          end
+    endcase
+    if (rst) begin
+      \$217  = 128'h00000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$218  = axi__wstrb;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h3:
+          if (\$63 ) begin
+            \$218  = { \$134 , \$132 , \$130 , \$128 , \$126 , \$121 , \$116 , \$111 , \$106 , \$101 , \$96 , \$91 , \$86 , \$81 , \$76 , \$71  };
+          end
+    endcase
+    if (rst) begin
+      \$218  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$219  = axi__wlast;
+    casez (writer_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h3:
+          if (\$63 ) begin
+            \$219  = \$141 ;
+          end
+    endcase
+    if (rst) begin
+      \$219  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$220  = rows_in;
+    if (\$176 ) begin
       if (in_last) begin
-        \$200  = \$166 [31:0];
+        \$220  = \$180 [31:0];
       end
     end
     if (counters_clear) begin
-      \$200  = 32'd0;
+      \$220  = 32'd0;
     end
     if (rst) begin
-      \$200  = 32'd0;
+      \$220  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$201  = errors;
+    \$221  = errors;
     if (errors_clear) begin
-      \$201  = 3'h0;
+      \$221  = 3'h0;
     end
-    if (\$167 ) begin
-      \$201  = \$169 ;
+    if (\$181 ) begin
+      \$221  = \$183 ;
     end
     if (rst) begin
-      \$201  = 3'h0;
+      \$221  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$202  = captured;
+    \$222  = captured;
     if (errors_clear) begin
-      \$202  = 1'h0;
+      \$222  = 1'h0;
     end
-    if (\$167 ) begin
-      if (\$171 ) begin
-        \$202  = 1'h1;
+    if (\$181 ) begin
+      if (\$185 ) begin
+        \$222  = 1'h1;
       end
     end
     if (rst) begin
-      \$202  = 1'h0;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$203  = error_code;
-    if (\$167 ) begin
-      if (\$171 ) begin
-        \$203  = { framing_error, bus_error, range_error };
+    \$223  = error_code;
+    if (\$181 ) begin
+      if (\$185 ) begin
+        \$223  = { framing_error, bus_error, range_error };
       end
     end
     if (rst) begin
-      \$203  = 3'h0;
+      \$223  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$204  = error_table;
-    if (\$167 ) begin
-      if (\$171 ) begin
-        \$204  = \$173 ;
+    \$224  = error_table;
+    if (\$181 ) begin
+      if (\$185 ) begin
+        \$224  = \$187 ;
       end
     end
     if (rst) begin
-      \$204  = 5'h00;
+      \$224  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$205  = error_row;
-    if (\$167 ) begin
-      if (\$171 ) begin
-        \$205  = \$175 ;
+    \$225  = error_row;
+    if (\$181 ) begin
+      if (\$185 ) begin
+        \$225  = \$189 ;
       end
     end
     if (rst) begin
-      \$205  = 24'h000000;
+      \$225  = 24'h000000;
     end
   end
   assign out_beats = \$4 [5:0];
   assign row_bytes = \$5 [8:0];
   assign new_error = { framing_error, bus_error, range_error };
   assign to_boundary = \$7 [8:0];
-  assign axi__awaddr = aw_addr;
+  assign axi__awaddr = { \$11 , aw_addr_offset, 4'h0 };
   assign axi__awsize = 3'h4;
   assign axi__awburst = 2'h1;
   assign axi__awid = 6'h00;
@@ -59246,39 +59502,41 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign w_data = info;
   assign axi__bready = 1'h1;
   assign r_data = done_info;
+  assign \to_boundary$40  = \$14 [8:0];
   assign level = pending;
-  assign axi__awlen = \$10 [7:0];
+  assign \port$1349$0  = \$11 ;
+  assign axi__awlen = \$12 [7:0];
   assign \info.table  = info[4:0];
   assign \info.row  = info[28:5];
   assign \info.last  = info[29];
   assign \done_info.table  = done_info[4:0];
   assign \done_info.row  = done_info[28:5];
   assign \done_info.last  = done_info[29];
+  assign \address__payload.address  = address__payload[47:0];
+  assign \address__payload.beats  = address__payload[52:48];
+  assign \address__payload.table  = address__payload[57:53];
+  assign \address__payload.row  = address__payload[81:58];
+  assign \address__payload.error  = address__payload[82];
   assign \address_request__payload.table  = address_request__payload[4:0];
   assign \address_request__payload.row  = address_request__payload[28:5];
   assign \i__payload.data  = i__payload[127:0];
   assign \i__payload.table  = i__payload[132:128];
   assign \i__payload.row  = i__payload[156:133];
   assign \i__payload.last  = i__payload[157];
-  assign \address__payload.address  = address__payload[47:0];
-  assign \address__payload.beats  = address__payload[52:48];
-  assign \address__payload.table  = address__payload[57:53];
-  assign \address__payload.row  = address__payload[81:58];
-  assign \address__payload.error  = address__payload[82];
-  assign info[29] = \$11 ;
+  assign info[29] = aw_final;
   assign info[28:5] = row;
   assign info[4:0] = \table ;
   assign \$4  = { \$3 [11], \$3 [11], \$3 [11], \$3 [11], \$3 [11:4] };
   assign \$7  = { \$6 [13], \$6 [13], \$6 [13], \$6 [13], \$6 [13:4] };
-  assign \$29  = { 3'h0, beats, 4'h0 };
-  assign \$113  = \$112 ;
-  assign \$115  = \$114 ;
-  assign \$117  = \$116 ;
-  assign \$119  = \$118 ;
+  assign \$14  = { \$13 [13], \$13 [13], \$13 [13], \$13 [13], \$13 [13:4] };
+  assign \$128  = \$127 ;
+  assign \$130  = \$129 ;
+  assign \$132  = \$131 ;
+  assign \$134  = \$133 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.writer.bursts$77 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w_port__data, level, clk);
+module \gather_engine.writer.bursts$86 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w_port__data, level, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   wire \$10 ;

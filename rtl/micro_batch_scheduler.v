@@ -6,18 +6,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
 , skipped, micro_batches, early_closes, stalls, framing_error, busy, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [3:0] \$10 ;
   wire \$100 ;
   wire \$101 ;
   wire \$102 ;
   wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
+  wire [32:0] \$104 ;
+  wire [32:0] \$105 ;
   wire \$106 ;
   wire \$107 ;
-  wire \$108 ;
+  wire [32:0] \$108 ;
   wire \$109 ;
-  wire [2:0] \$11 ;
+  wire \$11 ;
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
@@ -29,114 +29,114 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
+  wire [5:0] \$120 ;
+  wire [5:0] \$121 ;
   wire \$122 ;
-  wire \$123 ;
+  wire [32:0] \$123 ;
   wire \$124 ;
   wire \$125 ;
   wire \$126 ;
   wire \$127 ;
   wire \$128 ;
-  wire \$129 ;
-  wire [3:0] \$13 ;
+  wire [2:0] \$129 ;
+  wire \$13 ;
   wire \$130 ;
   wire \$131 ;
   wire \$132 ;
   wire \$133 ;
-  wire \$134 ;
+  wire [16:0] \$134 ;
   wire \$135 ;
-  wire \$136 ;
-  wire \$137 ;
+  wire [16:0] \$136 ;
+  wire [16:0] \$137 ;
   wire \$138 ;
   wire \$139 ;
   wire \$14 ;
-  wire [1:0] \$140 ;
-  wire [1:0] \$141 ;
+  wire \$140 ;
+  wire \$141 ;
   wire \$142 ;
   wire \$143 ;
   wire \$144 ;
   wire \$145 ;
-  wire \$146 ;
-  wire \$147 ;
+  wire [46:0] \$146 ;
+  wire [46:0] \$147 ;
   wire \$148 ;
   wire \$149 ;
-  wire [4:0] \$15 ;
-  wire \$150 ;
-  wire \$151 ;
+  wire \$15 ;
+  wire [16:0] \$150 ;
+  wire [16:0] \$151 ;
   wire \$152 ;
   wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
+  wire [16:0] \$154 ;
+  wire [16:0] \$155 ;
   wire \$156 ;
   wire \$157 ;
   wire \$158 ;
   wire \$159 ;
-  wire [5:0] \$16 ;
+  wire \$16 ;
   wire \$160 ;
-  wire \$161 ;
+  wire [4:0] \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
-  wire \$165 ;
-  wire \$166 ;
+  wire [46:0] \$165 ;
+  wire [46:0] \$166 ;
   wire \$167 ;
   wire \$168 ;
   wire \$169 ;
-  wire [3:0] \$17 ;
+  wire \$17 ;
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
   wire \$173 ;
   wire \$174 ;
-  wire \$175 ;
+  wire [1:0] \$175 ;
   wire \$176 ;
-  wire \$177 ;
+  wire [2:0] \$177 ;
   wire \$178 ;
-  wire \$179 ;
+  wire [3:0] \$179 ;
   wire \$18 ;
   wire \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire \$183 ;
+  wire [4:0] \$181 ;
+  wire [5:0] \$182 ;
+  wire [3:0] \$183 ;
   wire \$184 ;
-  wire \$185 ;
-  wire \$186 ;
-  wire \$187 ;
-  wire \$188 ;
-  wire \$189 ;
-  wire [2:0] \$19 ;
+  wire [2:0] \$185 ;
+  wire [6:0] \$186 ;
+  wire [3:0] \$187 ;
+  wire [12:0] \$188 ;
+  wire [12:0] \$189 ;
+  wire \$19 ;
   wire \$190 ;
-  wire \$191 ;
+  wire [3:0] \$191 ;
   wire \$192 ;
   wire \$193 ;
   wire \$194 ;
   wire \$195 ;
   wire \$196 ;
-  wire \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  wire [15:0] \$197 ;
+  wire [7:0] \$198 ;
+  wire [31:0] \$199 ;
   wire \$2 ;
-  wire [6:0] \$20 ;
+  wire \$20 ;
   wire \$200 ;
   wire \$201 ;
   wire \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire \$205 ;
+  wire [15:0] \$203 ;
+  wire [7:0] \$204 ;
+  wire [31:0] \$205 ;
   wire \$206 ;
   wire \$207 ;
   wire \$208 ;
-  wire \$209 ;
-  wire [3:0] \$21 ;
-  wire \$210 ;
-  wire \$211 ;
+  wire [15:0] \$209 ;
+  wire \$21 ;
+  wire [7:0] \$210 ;
+  wire [31:0] \$211 ;
   wire \$212 ;
   wire \$213 ;
   wire \$214 ;
-  wire \$215 ;
-  wire \$216 ;
-  wire \$217 ;
+  wire [15:0] \$215 ;
+  wire [7:0] \$216 ;
+  wire [31:0] \$217 ;
   wire \$218 ;
   wire \$219 ;
   wire \$22 ;
@@ -150,40 +150,40 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$227 ;
   wire \$228 ;
   wire \$229 ;
-  wire [12:0] \$23 ;
+  wire \$23 ;
   wire \$230 ;
-  wire \$231 ;
+  wire [3:0] \$231 ;
   wire \$232 ;
   wire \$233 ;
   wire \$234 ;
   wire \$235 ;
   wire \$236 ;
-  wire [1:0] \$237 ;
-  wire [1:0] \$238 ;
+  wire \$237 ;
+  wire \$238 ;
   wire \$239 ;
-  wire [12:0] \$24 ;
-  wire \$240 ;
-  wire \$241 ;
-  wire \$242 ;
-  wire \$243 ;
+  wire [3:0] \$24 ;
+  wire [12:0] \$240 ;
+  wire [12:0] \$241 ;
+  wire [31:0] \$242 ;
+  wire [3:0] \$243 ;
   wire \$244 ;
-  wire \$245 ;
-  wire \$246 ;
+  wire [3:0] \$245 ;
+  wire [3:0] \$246 ;
   wire \$247 ;
-  wire \$248 ;
+  wire [19:0] \$248 ;
   wire \$249 ;
   wire \$25 ;
-  wire [32:0] \$250 ;
+  wire \$250 ;
   wire \$251 ;
-  wire \$252 ;
-  wire \$253 ;
+  wire [13:0] \$252 ;
+  wire [13:0] \$253 ;
   wire \$254 ;
   wire \$255 ;
   wire \$256 ;
-  wire \$257 ;
-  wire \$258 ;
+  wire [13:0] \$257 ;
+  wire [13:0] \$258 ;
   wire \$259 ;
-  wire [3:0] \$26 ;
+  wire \$26 ;
   wire \$260 ;
   wire \$261 ;
   wire \$262 ;
@@ -192,22 +192,22 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$265 ;
   wire \$266 ;
   wire \$267 ;
-  wire [46:0] \$268 ;
-  wire [46:0] \$269 ;
+  wire \$268 ;
+  wire \$269 ;
   wire \$27 ;
-  wire [32:0] \$270 ;
+  wire \$270 ;
   wire \$271 ;
   wire \$272 ;
   wire \$273 ;
-  wire [46:0] \$274 ;
-  wire [46:0] \$275 ;
+  wire \$274 ;
+  wire \$275 ;
   wire \$276 ;
   wire \$277 ;
   wire \$278 ;
   wire \$279 ;
   wire \$28 ;
-  wire [46:0] \$280 ;
-  wire [46:0] \$281 ;
+  wire \$280 ;
+  wire \$281 ;
   wire \$282 ;
   wire \$283 ;
   wire \$284 ;
@@ -218,8 +218,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$289 ;
   wire \$29 ;
   wire \$290 ;
-  wire [46:0] \$291 ;
-  wire [46:0] \$292 ;
+  wire \$291 ;
+  wire \$292 ;
   wire \$293 ;
   wire \$294 ;
   wire \$295 ;
@@ -232,8 +232,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$300 ;
   wire \$301 ;
   wire \$302 ;
-  wire \$303 ;
-  wire \$304 ;
+  wire [1:0] \$303 ;
+  wire [1:0] \$304 ;
   wire \$305 ;
   wire \$306 ;
   wire \$307 ;
@@ -241,42 +241,42 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$309 ;
   wire \$31 ;
   wire \$310 ;
-  wire [15:0] \$311 ;
+  wire \$311 ;
   wire \$312 ;
-  wire [7:0] \$313 ;
+  wire \$313 ;
   wire \$314 ;
-  wire [31:0] \$315 ;
+  wire \$315 ;
   wire \$316 ;
   wire \$317 ;
   wire \$318 ;
   wire \$319 ;
-  wire [15:0] \$32 ;
-  wire [7:0] \$320 ;
+  wire [12:0] \$32 ;
+  wire \$320 ;
   wire \$321 ;
   wire \$322 ;
-  wire [31:0] \$323 ;
+  wire \$323 ;
   wire \$324 ;
   wire \$325 ;
   wire \$326 ;
   wire \$327 ;
   wire \$328 ;
   wire \$329 ;
-  wire [7:0] \$33 ;
+  wire [12:0] \$33 ;
   wire \$330 ;
-  wire [15:0] \$331 ;
+  wire \$331 ;
   wire \$332 ;
-  wire [7:0] \$333 ;
+  wire \$333 ;
   wire \$334 ;
-  wire [31:0] \$335 ;
+  wire \$335 ;
   wire \$336 ;
   wire \$337 ;
   wire \$338 ;
   wire \$339 ;
-  wire [31:0] \$34 ;
-  wire [7:0] \$340 ;
+  wire \$34 ;
+  wire \$340 ;
   wire \$341 ;
   wire \$342 ;
-  wire [31:0] \$343 ;
+  wire \$343 ;
   wire \$344 ;
   wire \$345 ;
   wire \$346 ;
@@ -285,20 +285,20 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$349 ;
   wire \$35 ;
   wire \$350 ;
-  wire [15:0] \$351 ;
+  wire \$351 ;
   wire \$352 ;
-  wire [7:0] \$353 ;
+  wire \$353 ;
   wire \$354 ;
-  wire [31:0] \$355 ;
+  wire \$355 ;
   wire \$356 ;
   wire \$357 ;
   wire \$358 ;
   wire \$359 ;
   wire \$36 ;
-  wire [7:0] \$360 ;
+  wire \$360 ;
   wire \$361 ;
   wire \$362 ;
-  wire [31:0] \$363 ;
+  wire \$363 ;
   wire \$364 ;
   wire \$365 ;
   wire \$366 ;
@@ -307,30 +307,30 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$369 ;
   wire \$37 ;
   wire \$370 ;
-  wire [15:0] \$371 ;
+  wire \$371 ;
   wire \$372 ;
-  wire [7:0] \$373 ;
+  wire \$373 ;
   wire \$374 ;
-  wire [31:0] \$375 ;
+  wire \$375 ;
   wire \$376 ;
   wire \$377 ;
   wire \$378 ;
   wire \$379 ;
-  wire [15:0] \$38 ;
-  wire [7:0] \$380 ;
+  wire \$38 ;
+  wire \$380 ;
   wire \$381 ;
   wire \$382 ;
-  wire [31:0] \$383 ;
-  wire [4:0] \$384 ;
+  wire \$383 ;
+  wire \$384 ;
   wire \$385 ;
-  wire [5:0] \$386 ;
-  wire [4:0] \$387 ;
+  wire \$386 ;
+  wire \$387 ;
   wire \$388 ;
   wire \$389 ;
-  wire [7:0] \$39 ;
-  wire [5:0] \$390 ;
+  wire \$39 ;
+  wire \$390 ;
   wire \$391 ;
-  wire [6:0] \$392 ;
+  wire \$392 ;
   wire \$393 ;
   wire \$394 ;
   wire \$395 ;
@@ -339,9 +339,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$398 ;
   wire \$399 ;
   wire \$4 ;
-  wire [31:0] \$40 ;
-  wire \$400 ;
-  wire \$401 ;
+  wire \$40 ;
+  wire [1:0] \$400 ;
+  wire [1:0] \$401 ;
   wire \$402 ;
   wire \$403 ;
   wire \$404 ;
@@ -365,379 +365,402 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$420 ;
   wire \$421 ;
   wire \$422 ;
-  wire [13:0] \$423 ;
+  wire \$423 ;
   wire \$424 ;
-  wire [3:0] \$425 ;
+  wire \$425 ;
   wire \$426 ;
   wire \$427 ;
   wire \$428 ;
   wire \$429 ;
   wire \$43 ;
-  wire \$430 ;
-  wire \$431 ;
-  wire \$432 ;
+  wire [46:0] \$430 ;
+  wire [46:0] \$431 ;
+  wire [32:0] \$432 ;
   wire \$433 ;
   wire \$434 ;
   wire \$435 ;
-  wire \$436 ;
-  wire \$437 ;
+  wire [46:0] \$436 ;
+  wire [46:0] \$437 ;
   wire \$438 ;
-  wire [3:0] \$439 ;
-  wire [15:0] \$44 ;
+  wire \$439 ;
+  wire [3:0] \$44 ;
   wire \$440 ;
   wire \$441 ;
-  wire \$442 ;
-  wire \$443 ;
+  wire [46:0] \$442 ;
+  wire [46:0] \$443 ;
   wire \$444 ;
   wire \$445 ;
   wire \$446 ;
   wire \$447 ;
-  wire [12:0] \$448 ;
-  wire [12:0] \$449 ;
-  wire [7:0] \$45 ;
+  wire \$448 ;
+  wire \$449 ;
+  wire \$45 ;
   wire \$450 ;
   wire \$451 ;
   wire \$452 ;
-  wire \$453 ;
-  wire \$454 ;
+  wire [46:0] \$453 ;
+  wire [46:0] \$454 ;
   wire \$455 ;
   wire \$456 ;
   wire \$457 ;
   wire \$458 ;
   wire \$459 ;
-  wire [31:0] \$46 ;
-  wire [3:0] \$460 ;
+  wire \$46 ;
+  wire \$460 ;
   wire \$461 ;
   wire \$462 ;
   wire \$463 ;
-  wire [3:0] \$464 ;
+  wire \$464 ;
   wire \$465 ;
-  wire [3:0] \$466 ;
-  wire [3:0] \$467 ;
-  wire [4:0] \$468 ;
-  wire [4:0] \$469 ;
+  wire \$466 ;
+  wire \$467 ;
+  wire \$468 ;
+  wire \$469 ;
   wire \$47 ;
-  wire [31:0] \$470 ;
-  wire [16:0] \$471 ;
-  wire [4:0] \$472 ;
-  wire [13:0] \$473 ;
+  wire \$470 ;
+  wire \$471 ;
+  wire \$472 ;
+  wire [15:0] \$473 ;
   wire \$474 ;
-  wire [32:0] \$475 ;
-  wire [32:0] \$476 ;
-  wire \$477 ;
+  wire [7:0] \$475 ;
+  wire \$476 ;
+  wire [31:0] \$477 ;
   wire \$478 ;
   wire \$479 ;
-  wire \$48 ;
-  wire [32:0] \$480 ;
-  wire [32:0] \$481 ;
-  wire [32:0] \$482 ;
-  wire [14:0] \$483 ;
-  wire [14:0] \$484 ;
-  wire \$485 ;
-  wire [14:0] \$486 ;
+  wire [3:0] \$48 ;
+  wire \$480 ;
+  wire \$481 ;
+  wire [7:0] \$482 ;
+  wire \$483 ;
+  wire \$484 ;
+  wire [31:0] \$485 ;
+  wire \$486 ;
   wire \$487 ;
-  wire [16:0] \$488 ;
-  wire [16:0] \$489 ;
+  wire \$488 ;
+  wire \$489 ;
   wire \$49 ;
-  wire [4:0] \$490 ;
+  wire \$490 ;
   wire \$491 ;
   wire \$492 ;
-  wire [32:0] \$493 ;
+  wire [15:0] \$493 ;
   wire \$494 ;
-  wire \$495 ;
+  wire [7:0] \$495 ;
   wire \$496 ;
-  wire \$497 ;
+  wire [31:0] \$497 ;
   wire \$498 ;
   wire \$499 ;
   wire \$5 ;
-  wire [15:0] \$50 ;
+  wire [3:0] \$50 ;
   wire \$500 ;
   wire \$501 ;
-  wire \$502 ;
+  wire [7:0] \$502 ;
   wire \$503 ;
   wire \$504 ;
-  wire \$505 ;
+  wire [31:0] \$505 ;
   wire \$506 ;
   wire \$507 ;
   wire \$508 ;
   wire \$509 ;
-  wire [7:0] \$51 ;
+  wire [3:0] \$51 ;
   wire \$510 ;
-  wire [32:0] \$511 ;
-  wire [5:0] \$512 ;
-  wire \$513 ;
-  wire [32:0] \$514 ;
-  wire \$515 ;
+  wire \$511 ;
+  wire \$512 ;
+  wire [15:0] \$513 ;
+  wire \$514 ;
+  wire [7:0] \$515 ;
   wire \$516 ;
-  wire \$517 ;
+  wire [31:0] \$517 ;
   wire \$518 ;
   wire \$519 ;
-  wire [31:0] \$52 ;
-  wire [2:0] \$520 ;
+  wire [4:0] \$52 ;
+  wire \$520 ;
   wire \$521 ;
-  wire \$522 ;
+  wire [7:0] \$522 ;
   wire \$523 ;
   wire \$524 ;
-  wire [16:0] \$525 ;
+  wire [31:0] \$525 ;
   wire \$526 ;
-  wire [16:0] \$527 ;
-  wire [16:0] \$528 ;
+  wire \$527 ;
+  wire \$528 ;
   wire \$529 ;
-  wire \$53 ;
+  wire [4:0] \$53 ;
   wire \$530 ;
   wire \$531 ;
   wire \$532 ;
-  wire \$533 ;
+  wire [15:0] \$533 ;
   wire \$534 ;
-  wire \$535 ;
+  wire [7:0] \$535 ;
   wire \$536 ;
-  wire [46:0] \$537 ;
-  wire [46:0] \$538 ;
+  wire [31:0] \$537 ;
+  wire \$538 ;
   wire \$539 ;
-  wire \$54 ;
+  wire [31:0] \$54 ;
   wire \$540 ;
-  wire [16:0] \$541 ;
-  wire [16:0] \$542 ;
+  wire \$541 ;
+  wire [7:0] \$542 ;
   wire \$543 ;
   wire \$544 ;
-  wire [16:0] \$545 ;
-  wire [16:0] \$546 ;
+  wire [31:0] \$545 ;
+  wire [4:0] \$546 ;
   wire \$547 ;
-  wire \$548 ;
-  wire \$549 ;
-  wire \$55 ;
+  wire [5:0] \$548 ;
+  wire [4:0] \$549 ;
+  wire [16:0] \$55 ;
   wire \$550 ;
   wire \$551 ;
-  wire [4:0] \$552 ;
+  wire [5:0] \$552 ;
   wire \$553 ;
-  wire \$554 ;
+  wire [6:0] \$554 ;
   wire \$555 ;
-  wire [46:0] \$556 ;
-  wire [46:0] \$557 ;
+  wire \$556 ;
+  wire \$557 ;
   wire \$558 ;
-  reg [12:0] \$559 ;
-  wire \$56 ;
-  reg \$560 ;
-  reg \$561 ;
-  reg \$562 ;
-  reg [46:0] \$563 ;
-  reg \$564 ;
-  reg \$565 ;
-  reg \$566 ;
-  reg [11:0] \$567 ;
-  reg \$568 ;
-  reg [5:0] \$569 ;
-  wire \$57 ;
-  reg [3:0] \$570 ;
-  reg [31:0] \$571 ;
-  reg [15:0] \$572 ;
-  reg [3:0] \$573 ;
-  reg [12:0] \$574 ;
-  reg [12:0] \$575 ;
-  reg \$576 ;
-  reg [31:0] \$577 ;
-  reg [31:0] \$578 ;
-  reg [31:0] \$579 ;
+  wire \$559 ;
+  wire [4:0] \$56 ;
+  wire \$560 ;
+  wire \$561 ;
+  wire \$562 ;
+  wire \$563 ;
+  wire \$564 ;
+  wire \$565 ;
+  wire \$566 ;
+  wire \$567 ;
+  wire \$568 ;
+  wire \$569 ;
+  wire [13:0] \$57 ;
+  wire \$570 ;
+  wire \$571 ;
+  wire \$572 ;
+  wire \$573 ;
+  wire \$574 ;
+  wire \$575 ;
+  wire \$576 ;
+  wire \$577 ;
+  wire \$578 ;
+  wire \$579 ;
   wire \$58 ;
-  reg [31:0] \$580 ;
-  reg [31:0] \$581 ;
+  wire \$580 ;
+  reg \$581 ;
   reg [12:0] \$582 ;
-  reg [12:0] \$583 ;
-  reg [12:0] \$584 ;
-  reg [13:0] \$585 ;
-  reg [13:0] \$586 ;
-  reg [15:0] \$587 ;
-  reg [3:0] \$588 ;
-  reg [31:0] \$589 ;
-  wire \$59 ;
-  reg [3:0] \$590 ;
-  reg [3:0] \$591 ;
+  reg \$583 ;
+  reg \$584 ;
+  reg \$585 ;
+  reg \$586 ;
+  reg [46:0] \$587 ;
+  reg \$588 ;
+  reg \$589 ;
+  wire [32:0] \$59 ;
+  reg \$590 ;
+  reg [11:0] \$591 ;
   reg \$592 ;
-  reg \$593 ;
-  reg [40:0] \$594 ;
-  reg [13:0] \$595 ;
-  reg \$596 ;
-  reg [40:0] \$597 ;
-  reg [13:0] \$598 ;
-  reg [3:0] \$599 ;
+  reg [5:0] \$593 ;
+  reg [3:0] \$594 ;
+  reg [31:0] \$595 ;
+  reg [15:0] \$596 ;
+  reg [3:0] \$597 ;
+  reg [12:0] \$598 ;
+  reg [12:0] \$599 ;
   wire \$6 ;
-  wire \$60 ;
+  wire [32:0] \$60 ;
   reg \$600 ;
-  reg \$601 ;
-  reg [3:0] \$602 ;
-  reg \$603 ;
-  reg \$604 ;
+  reg [31:0] \$601 ;
+  reg [31:0] \$602 ;
+  reg [31:0] \$603 ;
+  reg [31:0] \$604 ;
   reg [31:0] \$605 ;
-  reg [4:0] \$606 ;
+  reg [12:0] \$606 ;
   reg [12:0] \$607 ;
   reg [12:0] \$608 ;
   reg [13:0] \$609 ;
   wire \$61 ;
-  reg [12:0] \$610 ;
-  reg [1:0] \$611 ;
-  reg \$612 ;
-  reg \$613 ;
-  reg [31:0] \$614 ;
-  reg [15:0] \$615 ;
-  reg [15:0] \$616 ;
+  reg [13:0] \$610 ;
+  reg [15:0] \$611 ;
+  reg [3:0] \$612 ;
+  reg [31:0] \$613 ;
+  reg [3:0] \$614 ;
+  reg [3:0] \$615 ;
+  reg \$616 ;
   reg \$617 ;
-  reg \$618 ;
-  reg [15:0] \$619 ;
+  reg [40:0] \$618 ;
+  reg [13:0] \$619 ;
   wire \$62 ;
-  reg [3:0] \$620 ;
-  reg [31:0] \$621 ;
-  reg \$622 ;
-  reg \$623 ;
-  reg [141:0] \$624 ;
-  reg [14:0] \$625 ;
-  reg \$626 ;
-  reg [141:0] \$627 ;
+  reg \$620 ;
+  reg [40:0] \$621 ;
+  reg [13:0] \$622 ;
+  reg [3:0] \$623 ;
+  reg \$624 ;
+  reg \$625 ;
+  reg [3:0] \$626 ;
+  reg \$627 ;
   reg \$628 ;
-  reg [141:0] \$629 ;
+  reg [31:0] \$629 ;
   wire \$63 ;
-  reg [231:0] \$630 ;
-  reg \$631 ;
-  reg \$632 ;
-  reg [372:0] \$633 ;
-  reg [214:0] \$634 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire [3:0] \$67 ;
-  wire \$68 ;
+  reg [31:0] \$630 ;
+  reg [4:0] \$631 ;
+  reg [12:0] \$632 ;
+  reg [12:0] \$633 ;
+  reg [13:0] \$634 ;
+  reg [12:0] \$635 ;
+  reg [1:0] \$636 ;
+  reg \$637 ;
+  reg \$638 ;
+  reg [31:0] \$639 ;
+  wire [32:0] \$64 ;
+  reg [15:0] \$640 ;
+  reg [15:0] \$641 ;
+  reg \$642 ;
+  reg \$643 ;
+  reg [15:0] \$644 ;
+  reg [3:0] \$645 ;
+  reg [31:0] \$646 ;
+  reg \$647 ;
+  reg \$648 ;
+  reg [141:0] \$649 ;
+  wire [32:0] \$65 ;
+  reg [14:0] \$650 ;
+  reg \$651 ;
+  reg [141:0] \$652 ;
+  reg \$653 ;
+  reg [141:0] \$654 ;
+  reg [231:0] \$655 ;
+  reg \$656 ;
+  reg \$657 ;
+  reg [372:0] \$658 ;
+  reg [214:0] \$659 ;
+  wire [32:0] \$66 ;
+  wire [14:0] \$67 ;
+  wire [14:0] \$68 ;
   wire \$69 ;
-  wire \$7 ;
-  wire \$70 ;
+  wire [13:0] \$7 ;
+  wire [14:0] \$70 ;
   wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire \$74 ;
+  wire [16:0] \$72 ;
+  wire [16:0] \$73 ;
+  wire [4:0] \$74 ;
   wire \$75 ;
   wire \$76 ;
-  wire [12:0] \$77 ;
-  wire [12:0] \$78 ;
-  wire [31:0] \$79 ;
+  wire [32:0] \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire \$8 ;
-  wire [3:0] \$80 ;
+  wire \$80 ;
   wire \$81 ;
-  wire [3:0] \$82 ;
-  wire [3:0] \$83 ;
+  wire \$82 ;
+  wire \$83 ;
   wire \$84 ;
-  wire [19:0] \$85 ;
+  wire \$85 ;
   wire \$86 ;
   wire \$87 ;
   wire \$88 ;
-  wire [13:0] \$89 ;
-  wire [1:0] \$9 ;
-  wire [13:0] \$90 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire [13:0] \$94 ;
-  wire [13:0] \$95 ;
+  wire \$94 ;
+  wire \$95 ;
   wire \$96 ;
   wire \$97 ;
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$110  = 1'h0;
-  wire [372:0] \$signal$196 ;
-  wire [2:0] \$signal$196.beat ;
-  wire \$signal$196.desc ;
-  wire \$signal$196.first ;
-  wire [4:0] \$signal$196.index ;
-  wire [1:0] \$signal$196.kind ;
-  wire [231:0] \$signal$196.lanes ;
-  wire [57:0] \$signal$196.lanes[0] ;
-  wire \$signal$196.lanes[0].hot ;
-  wire [31:0] \$signal$196.lanes[0].row ;
-  wire [15:0] \$signal$196.lanes[0].slot ;
-  wire [7:0] \$signal$196.lanes[0].table ;
-  wire \$signal$196.lanes[0].valid ;
-  wire [57:0] \$signal$196.lanes[1] ;
-  wire \$signal$196.lanes[1].hot ;
-  wire [31:0] \$signal$196.lanes[1].row ;
-  wire [15:0] \$signal$196.lanes[1].slot ;
-  wire [7:0] \$signal$196.lanes[1].table ;
-  wire \$signal$196.lanes[1].valid ;
-  wire [57:0] \$signal$196.lanes[2] ;
-  wire \$signal$196.lanes[2].hot ;
-  wire [31:0] \$signal$196.lanes[2].row ;
-  wire [15:0] \$signal$196.lanes[2].slot ;
-  wire [7:0] \$signal$196.lanes[2].table ;
-  wire \$signal$196.lanes[2].valid ;
-  wire [57:0] \$signal$196.lanes[3] ;
-  wire \$signal$196.lanes[3].hot ;
-  wire [31:0] \$signal$196.lanes[3].row ;
-  wire [15:0] \$signal$196.lanes[3].slot ;
-  wire [7:0] \$signal$196.lanes[3].table ;
-  wire \$signal$196.lanes[3].valid ;
-  wire \$signal$196.last ;
-  wire [15:0] \$signal$196.position ;
-  wire [31:0] \$signal$196.sample ;
-  wire [15:0] \$signal$196.size ;
-  wire [31:0] \$signal$196.step ;
-  wire [31:0] \$signal$196.working_set ;
-  (* init = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000 *)
-  wire [372:0] \$signal$202 ;
-  wire [2:0] \$signal$202.beat ;
-  wire \$signal$202.desc ;
-  wire \$signal$202.first ;
-  wire [4:0] \$signal$202.index ;
-  wire [1:0] \$signal$202.kind ;
-  wire [231:0] \$signal$202.lanes ;
-  wire [57:0] \$signal$202.lanes[0] ;
-  wire \$signal$202.lanes[0].hot ;
-  wire [31:0] \$signal$202.lanes[0].row ;
-  wire [15:0] \$signal$202.lanes[0].slot ;
-  wire [7:0] \$signal$202.lanes[0].table ;
-  wire \$signal$202.lanes[0].valid ;
-  wire [57:0] \$signal$202.lanes[1] ;
-  wire \$signal$202.lanes[1].hot ;
-  wire [31:0] \$signal$202.lanes[1].row ;
-  wire [15:0] \$signal$202.lanes[1].slot ;
-  wire [7:0] \$signal$202.lanes[1].table ;
-  wire \$signal$202.lanes[1].valid ;
-  wire [57:0] \$signal$202.lanes[2] ;
-  wire \$signal$202.lanes[2].hot ;
-  wire [31:0] \$signal$202.lanes[2].row ;
-  wire [15:0] \$signal$202.lanes[2].slot ;
-  wire [7:0] \$signal$202.lanes[2].table ;
-  wire \$signal$202.lanes[2].valid ;
-  wire [57:0] \$signal$202.lanes[3] ;
-  wire \$signal$202.lanes[3].hot ;
-  wire [31:0] \$signal$202.lanes[3].row ;
-  wire [15:0] \$signal$202.lanes[3].slot ;
-  wire [7:0] \$signal$202.lanes[3].table ;
-  wire \$signal$202.lanes[3].valid ;
-  wire \$signal$202.last ;
-  wire [15:0] \$signal$202.position ;
-  wire [31:0] \$signal$202.sample ;
-  wire [15:0] \$signal$202.size ;
-  wire [31:0] \$signal$202.step ;
-  wire [31:0] \$signal$202.working_set ;
-  (* init = 1'h0 *)
-  wire \$signal$204 ;
-  reg [3:0] \$signal$216  = 4'h0;
-  reg [3:0] \$signal$219  = 4'h0;
-  reg \$signal$220  = 1'h0;
-  reg [141:0] \$signal$230  = 142'h000000000000000000000000000000000000;
-  wire [2:0] \$signal$230.beat ;
-  wire \$signal$230.desc ;
-  wire \$signal$230.first ;
-  wire \$signal$230.ids ;
-  wire [4:0] \$signal$230.index ;
-  wire [1:0] \$signal$230.kind ;
-  wire \$signal$230.last ;
-  wire [15:0] \$signal$230.position ;
-  wire [31:0] \$signal$230.sample ;
-  wire [15:0] \$signal$230.size ;
-  wire [31:0] \$signal$230.step ;
-  wire [31:0] \$signal$230.working_set ;
-  reg \$signal$231  = 1'h0;
-  reg \$signal$60  = 1'h0;
-  reg [12:0] \$signal$73  = 13'h0000;
-  reg \$signal$93  = 1'h0;
+  reg [141:0] \$signal$131  = 142'h000000000000000000000000000000000000;
+  wire [2:0] \$signal$131.beat ;
+  wire \$signal$131.desc ;
+  wire \$signal$131.first ;
+  wire \$signal$131.ids ;
+  wire [4:0] \$signal$131.index ;
+  wire [1:0] \$signal$131.kind ;
+  wire \$signal$131.last ;
+  wire [15:0] \$signal$131.position ;
+  wire [31:0] \$signal$131.sample ;
+  wire [15:0] \$signal$131.size ;
+  wire [31:0] \$signal$131.step ;
+  wire [31:0] \$signal$131.working_set ;
+  reg \$signal$134  = 1'h0;
+  reg \$signal$136  = 1'h0;
+  reg \$signal$140  = 1'h0;
+  reg [372:0] \$signal$143  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [2:0] \$signal$143.beat ;
+  wire \$signal$143.desc ;
+  wire \$signal$143.first ;
+  wire [4:0] \$signal$143.index ;
+  wire [1:0] \$signal$143.kind ;
+  wire [231:0] \$signal$143.lanes ;
+  wire [57:0] \$signal$143.lanes[0] ;
+  wire \$signal$143.lanes[0].hot ;
+  wire [31:0] \$signal$143.lanes[0].row ;
+  wire [15:0] \$signal$143.lanes[0].slot ;
+  wire [7:0] \$signal$143.lanes[0].table ;
+  wire \$signal$143.lanes[0].valid ;
+  wire [57:0] \$signal$143.lanes[1] ;
+  wire \$signal$143.lanes[1].hot ;
+  wire [31:0] \$signal$143.lanes[1].row ;
+  wire [15:0] \$signal$143.lanes[1].slot ;
+  wire [7:0] \$signal$143.lanes[1].table ;
+  wire \$signal$143.lanes[1].valid ;
+  wire [57:0] \$signal$143.lanes[2] ;
+  wire \$signal$143.lanes[2].hot ;
+  wire [31:0] \$signal$143.lanes[2].row ;
+  wire [15:0] \$signal$143.lanes[2].slot ;
+  wire [7:0] \$signal$143.lanes[2].table ;
+  wire \$signal$143.lanes[2].valid ;
+  wire [57:0] \$signal$143.lanes[3] ;
+  wire \$signal$143.lanes[3].hot ;
+  wire [31:0] \$signal$143.lanes[3].row ;
+  wire [15:0] \$signal$143.lanes[3].slot ;
+  wire [7:0] \$signal$143.lanes[3].table ;
+  wire \$signal$143.lanes[3].valid ;
+  wire \$signal$143.last ;
+  wire [15:0] \$signal$143.position ;
+  wire [31:0] \$signal$143.sample ;
+  wire [15:0] \$signal$143.size ;
+  wire [31:0] \$signal$143.step ;
+  wire [31:0] \$signal$143.working_set ;
+  wire [372:0] \$signal$144 ;
+  wire [2:0] \$signal$144.beat ;
+  wire \$signal$144.desc ;
+  wire \$signal$144.first ;
+  wire [4:0] \$signal$144.index ;
+  wire [1:0] \$signal$144.kind ;
+  wire [231:0] \$signal$144.lanes ;
+  wire [57:0] \$signal$144.lanes[0] ;
+  wire \$signal$144.lanes[0].hot ;
+  wire [31:0] \$signal$144.lanes[0].row ;
+  wire [15:0] \$signal$144.lanes[0].slot ;
+  wire [7:0] \$signal$144.lanes[0].table ;
+  wire \$signal$144.lanes[0].valid ;
+  wire [57:0] \$signal$144.lanes[1] ;
+  wire \$signal$144.lanes[1].hot ;
+  wire [31:0] \$signal$144.lanes[1].row ;
+  wire [15:0] \$signal$144.lanes[1].slot ;
+  wire [7:0] \$signal$144.lanes[1].table ;
+  wire \$signal$144.lanes[1].valid ;
+  wire [57:0] \$signal$144.lanes[2] ;
+  wire \$signal$144.lanes[2].hot ;
+  wire [31:0] \$signal$144.lanes[2].row ;
+  wire [15:0] \$signal$144.lanes[2].slot ;
+  wire [7:0] \$signal$144.lanes[2].table ;
+  wire \$signal$144.lanes[2].valid ;
+  wire [57:0] \$signal$144.lanes[3] ;
+  wire \$signal$144.lanes[3].hot ;
+  wire [31:0] \$signal$144.lanes[3].row ;
+  wire [15:0] \$signal$144.lanes[3].slot ;
+  wire [7:0] \$signal$144.lanes[3].table ;
+  wire \$signal$144.lanes[3].valid ;
+  wire \$signal$144.last ;
+  wire [15:0] \$signal$144.position ;
+  wire [31:0] \$signal$144.sample ;
+  wire [15:0] \$signal$144.size ;
+  wire [31:0] \$signal$144.step ;
+  wire [31:0] \$signal$144.working_set ;
+  reg \$signal$41  = 1'h0;
+  reg [12:0] \$signal$50  = 13'h0000;
+  reg [3:0] \$signal$68  = 4'h0;
+  reg [3:0] \$signal$70  = 4'h0;
+  reg \$signal$84  = 1'h0;
+  reg \$signal$97  = 1'h0;
   reg advance = 1'h1;
   input [7:0] alpha;
   wire [7:0] alpha;
@@ -811,8 +834,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] cur_sample = 32'd0;
   reg [11:0] cur_slot = 12'h000;
   reg [5:0] cur_stale = 6'h00;
-  (* init = 47'h000000000000 *)
-  wire [46:0] d_entry;
+  reg [46:0] d_entry = 47'h000000000000;
   wire [2:0] \d_entry.last_beat ;
   wire [31:0] \d_entry.sample ;
   wire [11:0] \d_entry.slot ;
@@ -859,20 +881,21 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [15:0] from_pop = 16'h0000;
   reg fsm_state = 1'h0;
   wire full_pop;
+  reg have_fresh = 1'h1;
   input [274:0] i__payload;
   wire [274:0] i__payload;
-  wire [46:0] \i__payload$156 ;
-  wire [2:0] \i__payload$156.last_beat ;
-  wire [31:0] \i__payload$156.sample ;
-  wire [11:0] \i__payload$156.slot ;
-  wire [46:0] \i__payload$162 ;
-  wire [2:0] \i__payload$162.last_beat ;
-  wire [31:0] \i__payload$162.sample ;
-  wire [11:0] \i__payload$162.slot ;
-  wire [46:0] \i__payload$168 ;
-  wire [2:0] \i__payload$168.last_beat ;
-  wire [31:0] \i__payload$168.sample ;
-  wire [11:0] \i__payload$168.slot ;
+  wire [46:0] \i__payload$199 ;
+  wire [2:0] \i__payload$199.last_beat ;
+  wire [31:0] \i__payload$199.sample ;
+  wire [11:0] \i__payload$199.slot ;
+  wire [46:0] \i__payload$205 ;
+  wire [2:0] \i__payload$205.last_beat ;
+  wire [31:0] \i__payload$205.sample ;
+  wire [11:0] \i__payload$205.slot ;
+  wire [46:0] \i__payload$211 ;
+  wire [2:0] \i__payload$211.last_beat ;
+  wire [31:0] \i__payload$211.sample ;
+  wire [11:0] \i__payload$211.slot ;
   wire \i__payload.first ;
   wire [239:0] \i__payload.lanes ;
   wire [59:0] \i__payload.lanes[0] ;
@@ -911,14 +934,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [32:0] \i__payload.meta ;
   output i__ready;
   wire i__ready;
-  wire \i__ready$161 ;
-  wire \i__ready$167 ;
-  wire \i__ready$173 ;
+  wire \i__ready$204 ;
+  wire \i__ready$210 ;
+  wire \i__ready$216 ;
   input i__valid;
   wire i__valid;
-  wire \i__valid$158 ;
-  wire \i__valid$164 ;
-  wire \i__valid$170 ;
+  wire \i__valid$201 ;
+  wire \i__valid$207 ;
+  wire \i__valid$213 ;
   reg [15:0] in_batch = 16'h0000;
   reg in_sample = 1'h0;
   reg [4:0] index = 5'h00;
@@ -943,8 +966,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \j_flag.total_ge_b ;
   wire j_load;
   reg j_skip_nz = 1'h0;
-  (* init = 14'h0000 *)
-  wire [13:0] j_total;
+  reg [13:0] j_total = 14'h0000;
   reg j_valid = 1'h0;
   wire [40:0] job;
   wire \job.close ;
@@ -958,13 +980,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [12:0] \job_now.n_non ;
   wire [12:0] \job_now.n_pop ;
   wire [12:0] \job_now.n_skip ;
+  reg jobs_room = 1'h1;
   input learn;
   wire learn;
   reg [15:0] left = 16'h0000;
-  wire [12:0] level;
-  wire [6:0] \level$222 ;
-  wire [12:0] \level$223 ;
-  wire [12:0] \level$224 ;
+  wire [6:0] level;
+  wire [12:0] \level$233 ;
+  wire [12:0] \level$234 ;
+  wire [12:0] \level$235 ;
   reg [12:0] limit_m1 = 13'h0000;
   wire [12:0] limit_now;
   reg limit_zero = 1'h0;
@@ -974,18 +997,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] non_popular = 32'd0;
   output [372:0] o__payload;
   wire [372:0] o__payload;
-  wire [46:0] \o__payload$184 ;
-  wire [2:0] \o__payload$184.last_beat ;
-  wire [31:0] \o__payload$184.sample ;
-  wire [11:0] \o__payload$184.slot ;
-  wire [46:0] \o__payload$185 ;
-  wire [2:0] \o__payload$185.last_beat ;
-  wire [31:0] \o__payload$185.sample ;
-  wire [11:0] \o__payload$185.slot ;
-  wire [46:0] \o__payload$186 ;
-  wire [2:0] \o__payload$186.last_beat ;
-  wire [31:0] \o__payload$186.sample ;
-  wire [11:0] \o__payload$186.slot ;
+  wire [46:0] \o__payload$126 ;
+  wire [2:0] \o__payload$126.last_beat ;
+  wire [31:0] \o__payload$126.sample ;
+  wire [11:0] \o__payload$126.slot ;
+  wire [46:0] \o__payload$127 ;
+  wire [2:0] \o__payload$127.last_beat ;
+  wire [31:0] \o__payload$127.sample ;
+  wire [11:0] \o__payload$127.slot ;
+  wire [46:0] \o__payload$128 ;
+  wire [2:0] \o__payload$128.last_beat ;
+  wire [31:0] \o__payload$128.sample ;
+  wire [11:0] \o__payload$128.slot ;
   wire [2:0] \o__payload.beat ;
   wire \o__payload.desc ;
   wire \o__payload.first ;
@@ -1024,14 +1047,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [31:0] \o__payload.working_set ;
   input o__ready;
   wire o__ready;
-  reg \o__ready$189 ;
-  reg \o__ready$190 ;
-  reg \o__ready$191 ;
+  reg \o__ready$217 ;
+  reg \o__ready$218 ;
+  reg \o__ready$219 ;
   output o__valid;
   wire o__valid;
-  wire \o__valid$181 ;
-  wire \o__valid$182 ;
-  wire \o__valid$183 ;
+  wire \o__valid$123 ;
+  wire \o__valid$124 ;
+  wire \o__valid$125 ;
   wire [3:0] o_used_next;
   reg [12:0] pend_non = 13'h0000;
   wire [12:0] pend_non_next;
@@ -1052,15 +1075,19 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire plan_rem_full;
   reg [1:0] plan_rem_kind;
   reg plan_rem_new_skip;
-  reg [12:0] plan_rem_non = 13'h0000;
+  (* init = 13'h0000 *)
+  wire [12:0] plan_rem_non;
   (* init = 2'h0 *)
   wire [1:0] plan_rem_phase;
-  reg [12:0] plan_rem_pop = 13'h0000;
+  (* init = 13'h0000 *)
+  wire [12:0] plan_rem_pop;
   reg [15:0] plan_rem_size;
-  reg [12:0] plan_rem_skip = 13'h0000;
+  (* init = 13'h0000 *)
+  wire [12:0] plan_rem_skip;
   wire [15:0] plan_rem_skip_chunk;
   reg plan_rem_start;
-  reg [13:0] plan_rem_total = 14'h0000;
+  (* init = 14'h0000 *)
+  wire [13:0] plan_rem_total;
   wire [15:0] plan_take_chunk;
   wire [15:0] plan_take_chunk_pop;
   wire plan_take_close;
@@ -1075,38 +1102,39 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [12:0] plan_take_skip;
   wire [15:0] plan_take_skip_chunk;
   reg plan_take_start;
-  reg [13:0] plan_take_total = 14'h0000;
+  (* init = 14'h0000 *)
+  wire [13:0] plan_take_total;
   reg pop_left = 1'h0;
   output [31:0] popular;
   reg [31:0] popular = 32'd0;
   reg [15:0] position = 16'h0000;
   wire [11:0] r_data;
-  wire [46:0] \r_data$157 ;
-  wire [46:0] \r_data$163 ;
-  wire [46:0] \r_data$169 ;
-  wire [372:0] \r_data$209 ;
-  wire [214:0] \r_data$212 ;
-  wire [40:0] \r_data$84 ;
+  wire [46:0] \r_data$200 ;
+  wire [46:0] \r_data$206 ;
+  wire [46:0] \r_data$212 ;
+  wire [372:0] \r_data$227 ;
+  wire [214:0] \r_data$230 ;
+  wire [40:0] \r_data$77 ;
   reg r_en;
-  wire \r_en$160 ;
-  wire \r_en$166 ;
-  wire \r_en$172 ;
-  wire \r_en$211 ;
-  wire \r_en$214 ;
-  wire \r_en$88 ;
+  wire \r_en$165 ;
+  wire \r_en$203 ;
+  wire \r_en$209 ;
+  wire \r_en$215 ;
+  wire \r_en$229 ;
+  wire \r_en$232 ;
   wire r_rdy;
-  wire \r_rdy$159 ;
-  wire \r_rdy$165 ;
-  wire \r_rdy$171 ;
-  wire \r_rdy$210 ;
-  wire \r_rdy$213 ;
-  wire \r_rdy$225 ;
+  wire \r_rdy$147 ;
+  wire \r_rdy$202 ;
+  wire \r_rdy$208 ;
+  wire \r_rdy$214 ;
+  wire \r_rdy$228 ;
+  wire \r_rdy$231 ;
   wire [13:0] r_total;
   reg r_valid = 1'h0;
   wire reaches_limit;
+  reg [14:0] rec_addr = 15'h0000;
   (* init = 15'h0000 *)
-  wire [14:0] rec_addr;
-  reg [14:0] rec_read__addr = 15'h0000;
+  wire [14:0] rec_read__addr;
   wire [231:0] rec_read__data;
   wire [57:0] \rec_read__data[0] ;
   wire \rec_read__data[0].hot ;
@@ -1189,15 +1217,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \rem_flag.pop_ge_b ;
   wire \rem_flag.skip_ge_b ;
   wire \rem_flag.total_ge_b ;
-  (* init = 13'h0000 *)
-  wire [12:0] rem_non;
-  (* init = 13'h0000 *)
-  wire [12:0] rem_pop;
-  (* init = 13'h0000 *)
-  wire [12:0] rem_skip;
+  reg [12:0] rem_non = 13'h0000;
+  reg [12:0] rem_pop = 13'h0000;
+  reg [12:0] rem_skip = 13'h0000;
   reg rem_skip_nz = 1'h0;
-  (* init = 14'h0000 *)
-  wire [13:0] rem_total;
+  reg [13:0] rem_total = 14'h0000;
   input rst;
   wire rst;
   reg [141:0] s_op = 142'h000000000000000000000000000000000000;
@@ -1217,6 +1241,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] samples_in = 32'd0;
   wire set_done;
   reg [31:0] set_id = 32'd0;
+  reg [31:0] set_id_inc = 32'd1;
   reg [3:0] set_m1 = 4'h0;
   wire skip;
   output [31:0] skipped;
@@ -1244,10 +1269,8 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [31:0] \t_op.working_set ;
   wire take_job;
   wire [13:0] total;
-  (* init = 1'h0 *)
-  wire u_cold;
-  (* init = 215'h000000000000000000000000000000000000000000000000000000 *)
-  wire [214:0] u_cold_out;
+  reg u_cold = 1'h0;
+  reg [214:0] u_cold_out = 215'h000000000000000000000000000000000000000000000000000000;
   wire [2:0] \u_cold_out.beat ;
   wire [163:0] \u_cold_out.lanes ;
   wire [40:0] \u_cold_out.lanes[0] ;
@@ -1268,23 +1291,27 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \u_cold_out.lanes[3].valid ;
   wire [15:0] \u_cold_out.position ;
   wire [31:0] \u_cold_out.step ;
-  reg [46:0] w_data = 47'h000000000000;
-  wire [11:0] \w_data$193 ;
-  reg [372:0] \w_data$201  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg [214:0] \w_data$205  = 215'h000000000000000000000000000000000000000000000000000000;
   (* init = 47'h000000000000 *)
-  wire [46:0] \w_data$50 ;
+  wire [46:0] w_data;
   (* init = 47'h000000000000 *)
-  wire [46:0] \w_data$51 ;
-  wire [40:0] \w_data$78 ;
+  wire [46:0] \w_data$154 ;
+  (* init = 47'h000000000000 *)
+  wire [46:0] \w_data$155 ;
+  wire [40:0] \w_data$159 ;
+  wire [11:0] \w_data$221 ;
+  (* init = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000 *)
+  wire [372:0] \w_data$223 ;
+  (* init = 215'h000000000000000000000000000000000000000000000000000000 *)
+  wire [214:0] \w_data$225 ;
   reg w_en;
-  reg \w_en$192 ;
-  reg \w_en$203  = 1'h0;
-  reg \w_en$207  = 1'h0;
-  reg \w_en$80 ;
-  reg \w_en$81 ;
-  reg \w_en$82 ;
-  wire w_rdy;
+  reg \w_en$161 ;
+  reg \w_en$162 ;
+  reg \w_en$163 ;
+  reg \w_en$220 ;
+  (* init = 1'h0 *)
+  wire \w_en$224 ;
+  (* init = 1'h0 *)
+  wire \w_en$226 ;
   input [3:0] working_set;
   wire [3:0] working_set;
   reg [231:0] records [32767:0];
@@ -34060,654 +34087,102 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @(posedge clk) begin
     if (rec_write__en)
-      records[{ \$24 [11:0], \$21 [2:0] }] <= rec_write__data;
+      records[{ \$189 [11:0], \$187 [2:0] }] <= rec_write__data;
   end
   reg [231:0] _0_;
   always @(posedge clk) begin
-    _0_ <= records[rec_read__addr];
+    _0_ <= records[rec_addr];
   end
   assign rec_read__data = _0_;
+  assign \$320  = \$319  & rem_skip_nz;
+  assign \$321  = \$318  | \$320 ;
+  assign \$322  = \$signal$97  | rem_skip_nz;
+  assign \$323  = split ? \$321  : \$322 ;
+  assign \$324  = pending_close & \$323 ;
+  assign \$325  = ~ \$324 ;
+  assign \$326  = \$317  & \$325 ;
+  assign \$327  = \$326  & pending_close;
   assign \$328  = ~ \$327 ;
-  assign \$329  = \$328  & rec_t[59];
-  assign \$330  = t_op[0] | t_op[141];
-  assign \$331  = \$330  ? 16'h0000 : rec_t[75:60];
-  assign \$332  = t_op[0] | t_op[141];
-  assign \$333  = \$332  ? 8'h00 : rec_t[83:76];
-  assign \$334  = t_op[0] | t_op[141];
-  assign \$335  = \$334  ? 32'd0 : rec_t[115:84];
-  assign \$336  = ~ rec_t[59];
-  assign \$337  = rec_t[58] & \$336 ;
-  assign \$338  = ~ rec_t[59];
-  assign \$339  = rec_t[58] & \$338 ;
-  assign \$340  = \$339  ? rec_t[83:76] : 8'h00;
-  assign \$341  = ~ rec_t[59];
-  assign \$342  = rec_t[58] & \$341 ;
-  assign \$343  = \$342  ? rec_t[115:84] : 32'd0;
-  assign \$344  = t_op[0] | t_op[141];
-  assign \$345  = ~ \$344 ;
-  assign \$346  = \$345  & rec_t[116];
-  assign \$347  = t_op[0] | t_op[141];
-  assign \$348  = ~ \$347 ;
-  assign \$349  = \$348  & rec_t[117];
-  assign \$350  = t_op[0] | t_op[141];
-  assign \$351  = \$350  ? 16'h0000 : rec_t[133:118];
-  assign \$352  = t_op[0] | t_op[141];
-  assign \$353  = \$352  ? 8'h00 : rec_t[141:134];
-  assign \$354  = t_op[0] | t_op[141];
-  assign \$355  = \$354  ? 32'd0 : rec_t[173:142];
-  assign \$356  = ~ rec_t[117];
-  assign \$357  = rec_t[116] & \$356 ;
-  assign \$358  = ~ rec_t[117];
-  assign \$359  = rec_t[116] & \$358 ;
-  assign \$360  = \$359  ? rec_t[141:134] : 8'h00;
-  assign \$361  = ~ rec_t[117];
-  assign \$362  = rec_t[116] & \$361 ;
-  assign \$363  = \$362  ? rec_t[173:142] : 32'd0;
-  assign \$364  = t_op[0] | t_op[141];
-  assign \$365  = ~ \$364 ;
-  assign \$366  = \$365  & rec_t[174];
-  assign \$367  = t_op[0] | t_op[141];
-  assign \$368  = ~ \$367 ;
-  assign \$369  = \$368  & rec_t[175];
-  assign \$370  = t_op[0] | t_op[141];
-  assign \$371  = \$370  ? 16'h0000 : rec_t[191:176];
-  assign \$372  = t_op[0] | t_op[141];
-  assign \$373  = \$372  ? 8'h00 : rec_t[199:192];
-  assign \$374  = t_op[0] | t_op[141];
-  assign \$375  = \$374  ? 32'd0 : rec_t[231:200];
-  assign \$376  = ~ rec_t[175];
-  assign \$377  = rec_t[174] & \$376 ;
-  assign \$378  = ~ rec_t[175];
-  assign \$379  = rec_t[174] & \$378 ;
-  assign \$380  = \$379  ? rec_t[199:192] : 8'h00;
-  assign \$381  = ~ rec_t[175];
-  assign \$382  = rec_t[174] & \$381 ;
-  assign \$383  = \$382  ? rec_t[231:200] : 32'd0;
-  assign \$384  = \$signal$216  + r_valid;
-  assign \$385  = o__valid & o__ready;
-  assign \$386  = \$384  - \$385 ;
-  assign \$387  = \$signal$219  + r_valid;
-  assign \$388  = ~ any_cold;
-  assign \$389  = \$signal$220  & \$388 ;
-  assign \$390  = \$387  - \$389 ;
-  assign \$391  = cold__valid & cold__ready;
-  assign \$392  = $signed(\$390 ) - $signed({ 1'h0, \$391  });
-  assign \$393  = in_sample | d_valid;
-  assign \$394  = | pend_total;
-  assign \$395  = \$393  | \$394 ;
-  assign \$396  = | level;
-  assign \$397  = \$395  | \$396 ;
-  assign \$398  = | \level$222 ;
-  assign \$399  = \$397  | \$398 ;
-  assign \$400  = \$399  | f_valid;
-  assign \$401  = \$400  | j_valid;
-  assign \$403  = \$401  | \$402 ;
-  assign \$404  = \$403  | pending_full_pop;
-  assign \$405  = \$404  | pending_close;
-  assign \$406  = \$405  | r_valid;
-  assign \$407  = | \$signal$216 ;
-  assign \$408  = \$406  | \$407 ;
-  assign \$409  = | \$signal$219 ;
-  assign \$410  = \$408  | \$409 ;
-  assign \$411  = | \level$223 ;
-  assign \$412  = \$410  | \$411 ;
-  assign \$413  = | \level$224 ;
-  assign \$414  = \$412  | \$413 ;
-  assign \$415  = \$414  | \o__valid$182 ;
-  assign \$416  = \$415  | \o__valid$181 ;
-  assign busy = \$416  | \o__valid$183 ;
-  assign \$417  = ! fsm_state;
-  assign \$419  = i__valid & i__ready;
-  assign \$420  = ~ in_sample;
-  assign \$421  = \$419  & \$420 ;
-  assign \$422  = fresh < 13'h1000;
-  assign \$423  = fresh + 1'h1;
-  assign \$424  = i__valid & i__ready;
-  assign \$425  = in_sample ? cur_beat : 4'h0;
-  assign \$426  = \$425  >= 4'h8;
-  assign \$427  = \$424  & \$426 ;
-  assign \$428  = i__valid & i__ready;
-  assign \$429  = in_sample ? cur_hot : 1'h1;
-  assign \$430  = ~ i__payload[0];
-  assign \$431  = \$430  | i__payload[1];
-  assign \$432  = ~ i__payload[60];
-  assign \$433  = \$432  | i__payload[61];
-  assign \$434  = ~ i__payload[120];
-  assign \$435  = \$434  | i__payload[121];
-  assign \$436  = ~ i__payload[180];
-  assign \$437  = \$436  | i__payload[181];
-  assign \$438  = & { \$437 , \$435 , \$433 , \$431  };
-  assign \$439  = in_sample ? cur_beat : 4'h0;
-  assign \$440  = \$439  >= 4'h8;
-  assign \$441  = \$438  | \$440 ;
-  assign \$442  = \$429  & \$441 ;
-  assign \$443  = ~ learn;
-  assign \$444  = \$442  & \$443 ;
-  assign \$445  = ~ skip;
-  assign \$446  = \$444  & \$445 ;
-  assign \$447  = fresh < 13'h1000;
-  assign \$448  = \$447  ? fresh : { 1'h0, r_data };
-  assign \$449  = in_sample ? { 1'h0, cur_slot } : \$448 ;
-  assign \$450  = in_sample ? cur_hot : 1'h1;
-  assign \$451  = ~ i__payload[0];
-  assign \$452  = \$451  | i__payload[1];
-  assign \$453  = ~ i__payload[60];
-  assign \$454  = \$453  | i__payload[61];
-  assign \$455  = ~ i__payload[120];
-  assign \$456  = \$455  | i__payload[121];
-  assign \$457  = ~ i__payload[180];
-  assign \$458  = \$457  | i__payload[181];
-  assign \$459  = & { \$458 , \$456 , \$454 , \$452  };
-  assign \$460  = in_sample ? cur_beat : 4'h0;
-  assign \$461  = \$460  >= 4'h8;
-  assign \$462  = \$459  | \$461 ;
-  assign \$463  = \$450  & \$462 ;
-  assign \$464  = in_sample ? cur_beat : 4'h0;
-  assign \$465  = \$464  >= 4'h8;
-  assign \$466  = in_sample ? cur_beat : 4'h0;
-  assign \$467  = in_sample ? cur_beat : 4'h0;
-  assign \$468  = \$467  + 1'h1;
-  assign \$469  = \$465  ? { 1'h0, \$466  } : \$468 ;
-  assign \$470  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$471  = batch_size - 1'h1;
-  assign \$472  = working_set - 1'h1;
-  assign \$473  = \$85 [12:0] - 1'h1;
-  assign \$474  = ! \$85 [12:0];
-  assign \$475  = samples_in + 1'h1;
-  assign \$476  = popular + \$signal ;
-  assign \$477  = ~ \$signal ;
-  assign \$478  = ~ \$signal$60 ;
-  assign \$479  = \$477  & \$478 ;
-  assign \$480  = non_popular + \$479 ;
-  assign \$481  = skipped + \$signal$60 ;
-  assign \$482  = early_closes + early;
-  assign \$483  = pend_total + 1'h1;
-  assign \$484  = full_pop ? { 1'h0, pend_rest } : \$483 ;
-  assign \$485  = ~ \$signal ;
-  assign \$486  = pend_rest + \$485 ;
-  assign \$487  = ~ \$signal$60 ;
-  assign \$488  = in_batch + \$487 ;
-  assign \$489  = batch_done ? 17'h00000 : \$488 ;
-  assign \$490  = batches_in_set + batch_done;
-  assign \$491  = ~ i__ready;
-  assign \$492  = i__valid & \$491 ;
-  assign \$493  = stalls + 1'h1;
-  assign \$494  = \$386 [3:0] < 4'hb;
-  assign \$495  = \$392 [3:0] < 4'hb;
-  assign \$496  = \$494  & \$495 ;
-  assign \$497  = ~ f_valid;
-  assign \$498  = \$497  | j_load;
-  assign \$499  = f_total >= batch_size;
-  assign \$500  = f_job[14:2] >= batch_size;
-  assign \$501  = f_job[40:28] >= batch_size;
-  assign \$502  = ! f_job[27:15];
-  assign \$503  = | f_total;
-  assign \$504  = | f_job[40:28];
-  assign \$505  = plan_rem_total >= batch_size;
-  assign \$506  = plan_rem_pop >= batch_size;
-  assign \$507  = plan_rem_skip >= batch_size;
-  assign \$508  = plan_rem_pop == plan_rem_total;
-  assign \$509  = | e_total;
-  assign \$510  = | e_skip;
-  assign \$511  = step + 1'h1;
-  assign \$512  = e_index + 1'h1;
-  assign \$513  = | e_from_pop;
-  assign \$514  = micro_batches + 1'h1;
-  assign \$515  = ~ e_full;
-  assign \$516  = \$515  & e_close;
-  assign \$517  = \$516  & split;
-  assign \$518  = ~ e_new_skip;
-  assign \$519  = \$517  & \$518 ;
-  assign \$520  = e_phase + 1'h1;
-  assign \$521  = ~ e_full;
-  assign \$522  = \$521  & e_close;
-  assign \$523  = ~ split;
-  assign \$524  = \$522  & \$523 ;
-  assign \$525  = e_skip - e_skip_chunk;
-  assign \$526  = e_skip != e_skip_chunk;
-  assign \$527  = e_pop - e_chunk_pop;
-  assign \$528  = e_total - e_chunk;
-  assign \$529  = e_total != e_chunk;
-  assign \$530  = | e_size;
-  assign \$531  = ~ skipping;
-  assign \$532  = \$531  & pop_left;
-  assign \$533  = \$532  ? \o__valid$182  : \o__valid$181 ;
-  assign \$534  = skipping ? \o__valid$183  : \$533 ;
-  assign \$535  = ~ skipping;
-  assign \$536  = \$535  & pop_left;
-  assign \$537  = \$536  ? \o__payload$185  : \o__payload$184 ;
-  assign \$538  = skipping ? \o__payload$186  : \$537 ;
-  assign \$539  = beat == \$538 [46:44];
-  assign \$540  = skipping | \$539 ;
-  assign \$541  = position + 1'h1;
-  assign \$542  = left - 1'h1;
-  assign \$543  = ~ skipping;
-  assign \$544  = \$543  & pop_left;
-  assign \$545  = from_pop - 1'h1;
-  assign \$546  = \$544  ? \$545  : 17'h00000;
-  assign \$547  = ~ skipping;
-  assign \$548  = \$547  & pop_left;
-  assign \$549  = from_pop != 1'h1;
-  assign \$550  = \$548  & \$549 ;
-  assign \$551  = left == 1'h1;
-  assign \$552  = beat + 1'h1;
-  assign \$553  = advance & issue_valid;
-  assign \$554  = ~ skipping;
-  assign \$555  = \$554  & pop_left;
-  assign \$556  = \$555  ? \o__payload$185  : \o__payload$184 ;
-  assign \$557  = skipping ? \o__payload$186  : \$556 ;
-  assign \$558  = \$signal$220  & any_cold;
-  always @(posedge clk)
-    fresh <= \$559 ;
-  always @(posedge clk)
-    framing_error <= \$560 ;
-  always @(posedge clk)
-    d_valid <= \$561 ;
-  always @(posedge clk)
-    in_sample <= \$562 ;
-  always @(posedge clk)
-    w_data <= \$563 ;
-  always @(posedge clk)
-    \$signal  <= \$564 ;
-  always @(posedge clk)
-    \$signal$60  <= \$565 ;
-  always @(posedge clk)
-    d_flush <= \$566 ;
-  always @(posedge clk)
-    cur_slot <= \$567 ;
-  always @(posedge clk)
-    cur_hot <= \$568 ;
-  always @(posedge clk)
-    cur_stale <= \$569 ;
-  always @(posedge clk)
-    cur_beat <= \$570 ;
-  always @(posedge clk)
-    cur_sample <= \$571 ;
-  always @(posedge clk)
-    batch_m1 <= \$572 ;
-  always @(posedge clk)
-    set_m1 <= \$573 ;
-  always @(posedge clk)
-    \$signal$73  <= \$574 ;
-  always @(posedge clk)
-    limit_m1 <= \$575 ;
-  always @(posedge clk)
-    limit_zero <= \$576 ;
-  always @(posedge clk)
-    samples_in <= \$577 ;
-  always @(posedge clk)
-    popular <= \$578 ;
-  always @(posedge clk)
-    non_popular <= \$579 ;
-  always @(posedge clk)
-    skipped <= \$580 ;
-  always @(posedge clk)
-    early_closes <= \$581 ;
-  always @(posedge clk)
-    pend_pop <= \$582 ;
-  always @(posedge clk)
-    pend_non <= \$583 ;
-  always @(posedge clk)
-    pend_skip <= \$584 ;
-  always @(posedge clk)
-    pend_total <= \$585 ;
-  always @(posedge clk)
-    pend_rest <= \$586 ;
-  always @(posedge clk)
-    in_batch <= \$587 ;
-  always @(posedge clk)
-    batches_in_set <= \$588 ;
-  always @(posedge clk)
-    stalls <= \$589 ;
-  always @(posedge clk)
-    \$signal$216  <= \$590 ;
-  always @(posedge clk)
-    \$signal$219  <= \$591 ;
-  always @(posedge clk)
-    advance <= \$592 ;
-  always @(posedge clk)
-    f_valid <= \$593 ;
-  always @(posedge clk)
-    f_job <= \$594 ;
-  always @(posedge clk)
-    f_total <= \$595 ;
-  always @(posedge clk)
-    j_valid <= \$596 ;
-  always @(posedge clk)
-    job_now <= \$597 ;
-  always @(posedge clk)
-    plan_take_total <= \$598 ;
-  always @(posedge clk)
-    j_flag <= \$599 ;
-  always @(posedge clk)
-    \$signal$110  <= \$600 ;
-  always @(posedge clk)
-    j_skip_nz <= \$601 ;
-  always @(posedge clk)
-    rem_flag <= \$602 ;
-  always @(posedge clk)
-    pending_full_pop <= \$603 ;
-  always @(posedge clk)
-    pending_close <= \$604 ;
-  always @(posedge clk)
-    set_id <= \$605 ;
-  always @(posedge clk)
-    index <= \$606 ;
-  always @(posedge clk)
-    plan_rem_pop <= \$607 ;
-  always @(posedge clk)
-    plan_rem_non <= \$608 ;
-  always @(posedge clk)
-    plan_rem_total <= \$609 ;
-  always @(posedge clk)
-    plan_rem_skip <= \$610 ;
-  always @(posedge clk)
-    split_phase <= \$611 ;
-  always @(posedge clk)
-    \$signal$93  <= \$612 ;
-  always @(posedge clk)
-    rem_skip_nz <= \$613 ;
-  always @(posedge clk)
-    step <= \$614 ;
-  always @(posedge clk)
-    left <= \$615 ;
-  always @(posedge clk)
-    from_pop <= \$616 ;
-  always @(posedge clk)
-    pop_left <= \$617 ;
-  always @(posedge clk)
-    skipping <= \$618 ;
-  always @(posedge clk)
-    position <= \$619 ;
-  always @(posedge clk)
-    beat <= \$620 ;
-  always @(posedge clk)
-    micro_batches <= \$621 ;
-  always @(posedge clk)
-    fsm_state <= \$622 ;
-  always @(posedge clk)
-    r_valid <= \$623 ;
-  always @(posedge clk)
-    \$signal$230  <= \$624 ;
-  always @(posedge clk)
-    rec_read__addr <= \$625 ;
-  always @(posedge clk)
-    \$signal$231  <= \$626 ;
-  always @(posedge clk)
-    s_op <= \$627 ;
-  always @(posedge clk)
-    \$signal$220  <= \$628 ;
-  always @(posedge clk)
-    t_op <= \$629 ;
-  always @(posedge clk)
-    rec_t <= \$630 ;
-  always @(posedge clk)
-    \w_en$203  <= \$631 ;
-  always @(posedge clk)
-    \w_en$207  <= \$632 ;
-  always @(posedge clk)
-    \w_data$201  <= \$633 ;
-  always @(posedge clk)
-    \w_data$205  <= \$634 ;
-  assign d_go = d_valid & w_rdy;
-  assign \$1  = fresh < 13'h1000;
-  assign \$2  = \$1  | r_rdy;
-  assign \$3  = in_sample | \$2 ;
-  assign \$4  = ~ i__payload[241];
-  assign \$5  = ~ d_valid;
-  assign \$6  = \$4  | \$5 ;
-  assign \$7  = \$6  | d_go;
-  assign i__ready = \$3  & \$7 ;
-  assign \$8  = i__payload[0] & i__payload[59];
-  assign \$9  = 1'h0 + \$8 ;
-  assign \$10  = i__payload[60] & i__payload[119];
-  assign \$11  = \$9  + \$10 ;
-  assign \$12  = i__payload[120] & i__payload[179];
-  assign \$13  = \$11  + \$12 ;
-  assign \$14  = i__payload[180] & i__payload[239];
-  assign \$15  = \$13  + \$14 ;
-  assign \$16  = in_sample ? cur_stale : 6'h00;
-  assign \$17  = in_sample ? cur_beat : 4'h0;
-  assign \$18  = \$17  >= 4'h8;
-  assign \$19  = \$18  ? 3'h0 : \$15 [2:0];
-  assign \$20  = \$16  + \$19 ;
-  assign \$21  = in_sample ? cur_beat : 4'h0;
-  assign \$22  = fresh < 13'h1000;
-  assign \$23  = \$22  ? fresh : { 1'h0, r_data };
-  assign \$24  = in_sample ? { 1'h0, cur_slot } : \$23 ;
-  assign \$25  = i__valid & i__ready;
-  assign \$26  = in_sample ? cur_beat : 4'h0;
-  assign \$27  = \$26  >= 4'h8;
-  assign \$28  = ~ \$27 ;
-  assign rec_write__en = \$25  & \$28 ;
-  assign \$29  = i__payload[0] & i__payload[1];
-  assign \$30  = ~ learn;
-  assign \$31  = \$29  & \$30 ;
-  assign \$32  = i__payload[0] ? i__payload[18:3] : 16'h0000;
-  assign \$33  = i__payload[0] ? i__payload[26:19] : 8'h00;
-  assign \$34  = i__payload[0] ? i__payload[58:27] : 32'd0;
-  assign \$35  = i__payload[60] & i__payload[61];
-  assign \$36  = ~ learn;
-  assign \$37  = \$35  & \$36 ;
-  assign \$38  = i__payload[60] ? i__payload[78:63] : 16'h0000;
-  assign \$39  = i__payload[60] ? i__payload[86:79] : 8'h00;
-  assign \$40  = i__payload[60] ? i__payload[118:87] : 32'd0;
-  assign \$41  = i__payload[120] & i__payload[121];
-  assign \$42  = ~ learn;
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = i__payload[120] ? i__payload[138:123] : 16'h0000;
-  assign \$45  = i__payload[120] ? i__payload[146:139] : 8'h00;
-  assign \$46  = i__payload[120] ? i__payload[178:147] : 32'd0;
-  assign \$47  = i__payload[180] & i__payload[181];
-  assign \$48  = ~ learn;
-  assign \$49  = \$47  & \$48 ;
-  assign \$50  = i__payload[180] ? i__payload[198:183] : 16'h0000;
-  assign \$51  = i__payload[180] ? i__payload[206:199] : 8'h00;
-  assign \$52  = i__payload[180] ? i__payload[238:207] : 32'd0;
-  assign \$53  = i__valid & i__ready;
-  assign \$54  = ~ in_sample;
-  assign \$55  = \$53  & \$54 ;
-  assign \$56  = fresh < 13'h1000;
-  assign \$57  = in_sample ? cur_hot : 1'h1;
-  assign \$58  = ~ i__payload[0];
-  assign \$59  = \$58  | i__payload[1];
-  assign \$60  = ~ i__payload[60];
-  assign \$61  = \$60  | i__payload[61];
-  assign \$62  = ~ i__payload[120];
-  assign \$63  = \$62  | i__payload[121];
-  assign \$64  = ~ i__payload[180];
-  assign \$65  = \$64  | i__payload[181];
-  assign \$66  = & { \$65 , \$63 , \$61 , \$59  };
-  assign \$67  = in_sample ? cur_beat : 4'h0;
-  assign \$68  = \$67  >= 4'h8;
-  assign \$69  = \$66  | \$68 ;
-  assign \$70  = \$57  & \$69 ;
-  assign \$71  = ~ learn;
-  assign \$72  = \$70  & \$71 ;
-  assign \$73  = | alpha;
-  assign \$74  = \$72  & \$73 ;
-  assign \$75  = \$20 [5:0] >= alpha;
-  assign skip = \$74  & \$75 ;
-  assign \$76  = fresh < 13'h1000;
-  assign \$77  = \$76  ? fresh : { 1'h0, r_data };
-  assign \$78  = in_sample ? { 1'h0, cur_slot } : \$77 ;
-  assign \$79  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$80  = in_sample ? cur_beat : 4'h0;
-  assign \$81  = \$80  >= 4'h8;
-  assign \$82  = in_sample ? cur_beat : 4'h0;
-  assign \$83  = \$81  ? 4'h7 : \$82 ;
-  assign \$84  = capacity_limit > 13'h1000;
-  assign \$85  = \$84  ? 20'h01000 : capacity_limit;
-  assign \$86  = ~ split;
-  assign \$87  = \$86  & \$signal ;
-  assign \$88  = pend_pop == batch_m1;
-  assign full_pop = \$87  & \$88 ;
-  assign \$89  = pend_pop + \$signal ;
-  assign \$90  = full_pop ? 14'h0000 : \$89 ;
-  assign \$91  = ~ \$signal ;
-  assign \$92  = ~ \$signal$60 ;
-  assign \$93  = \$91  & \$92 ;
-  assign \$94  = pend_non + \$93 ;
-  assign \$95  = pend_skip + \$signal$60 ;
-  assign \$96  = ~ \$signal$60 ;
-  assign \$97  = in_batch == batch_m1;
-  assign batch_done = \$96  & \$97 ;
-  assign \$98  = batches_in_set == set_m1;
-  assign \$99  = split | \$98 ;
-  assign set_done = batch_done & \$99 ;
-  assign \$100  = pend_rest >= \$signal$73 ;
-  assign \$101  = pend_total >= limit_m1;
-  assign \$102  = full_pop ? \$100  : \$101 ;
-  assign reaches_limit = limit_zero | \$102 ;
-  assign \$103  = ~ set_done;
-  assign early = \$103  & reaches_limit;
-  assign \$104  = set_done | early;
-  assign close = \$104  | d_flush;
-  assign \$105  = ~ \$signal ;
-  assign \$106  = ~ \$signal$60 ;
-  assign \$107  = \$105  & \$106 ;
-  assign \$108  = full_pop | close;
-  assign r_total = \r_data$84 [14:2] + \r_data$84 [27:15];
-  assign \$109  = ~ j_valid;
-  assign j_load = \$109  | take_job;
-  assign \$110  = ~ f_valid;
-  assign \r_en$88  = \$110  | j_load;
-  assign \$111  = ~ pending_full_pop;
-  assign \$112  = split_phase < 2'h2;
-  assign \$113  = split_phase == 2'h2;
-  assign \$114  = \$113  & rem_skip_nz;
-  assign \$115  = \$112  | \$114 ;
-  assign \$116  = \$signal$93  | rem_skip_nz;
-  assign \$117  = split ? \$115  : \$116 ;
-  assign \$118  = pending_close & \$117 ;
-  assign \$119  = ~ \$118 ;
-  assign \$120  = \$111  & \$119 ;
-  assign \$121  = plan_now & \$120 ;
-  assign take_job = \$121  & j_valid;
-  assign plan_take_skip_chunk = j_flag[2] ? batch_size : { 3'h0, job_now[40:28] };
-  assign plan_take_chunk = j_flag[0] ? batch_size : { 2'h0, plan_take_total };
-  assign plan_take_chunk_pop = j_flag[1] ? batch_size : { 3'h0, job_now[14:2] };
-  assign \$122  = job_now[1] & split;
-  assign \$125  = job_now[1] & split;
-  assign \$128  = job_now[1] & split;
-  assign \$132  = ~ split;
-  assign \$133  = job_now[1] & \$132 ;
-  assign \$134  = \$133  & \$signal$110 ;
-  assign \$135  = ~ split;
-  assign \$136  = job_now[1] & \$135 ;
-  assign \$137  = \$136  & j_skip_nz;
-  assign \$138  = j_flag[0] ? j_flag[1] : j_flag[3];
-  assign \$139  = ! job_now[14:2];
-  assign \$140  = \$139  ? 2'h2 : 2'h1;
-  assign \$141  = \$138  ? 2'h0 : \$140 ;
-  assign \$142  = ~ pending_full_pop;
-  assign \$143  = split_phase < 2'h2;
-  assign \$144  = split_phase == 2'h2;
-  assign \$145  = \$144  & rem_skip_nz;
-  assign \$146  = \$143  | \$145 ;
-  assign \$147  = \$signal$93  | rem_skip_nz;
-  assign \$148  = split ? \$146  : \$147 ;
-  assign \$149  = pending_close & \$148 ;
-  assign \$150  = ~ \$149 ;
-  assign \$151  = \$142  & \$150 ;
-  assign \$152  = \$151  & pending_close;
-  assign \$153  = ~ \$152 ;
-  assign plan_rem_close = pending_close & \$153 ;
-  assign plan_rem_skip_chunk = rem_flag[2] ? batch_size : { 3'h0, plan_rem_skip };
-  assign plan_rem_chunk = rem_flag[0] ? batch_size : { 2'h0, plan_rem_total };
-  assign plan_rem_chunk_pop = rem_flag[1] ? batch_size : { 3'h0, plan_rem_pop };
-  assign \$154  = ~ pending_full_pop;
-  assign \$155  = split_phase < 2'h2;
-  assign \$156  = split_phase == 2'h2;
-  assign \$157  = \$156  & rem_skip_nz;
-  assign \$158  = \$155  | \$157 ;
-  assign \$159  = \$signal$93  | rem_skip_nz;
-  assign \$160  = split ? \$158  : \$159 ;
-  assign \$161  = pending_close & \$160 ;
-  assign \$162  = ~ \$161 ;
-  assign \$163  = \$154  & \$162 ;
-  assign \$164  = \$163  & pending_close;
-  assign \$165  = ~ \$164 ;
-  assign \$166  = pending_close & \$165 ;
-  assign \$167  = \$166  & split;
-  assign \$168  = ! split_phase;
-  assign \$169  = \$167  & \$168 ;
-  assign \$170  = ~ pending_full_pop;
-  assign \$171  = split_phase < 2'h2;
-  assign \$172  = split_phase == 2'h2;
-  assign \$173  = \$172  & rem_skip_nz;
-  assign \$174  = \$171  | \$173 ;
-  assign \$175  = \$signal$93  | rem_skip_nz;
-  assign \$176  = split ? \$174  : \$175 ;
-  assign \$177  = pending_close & \$176 ;
-  assign \$178  = ~ \$177 ;
-  assign \$179  = \$170  & \$178 ;
-  assign \$180  = \$179  & pending_close;
-  assign \$181  = ~ \$180 ;
-  assign \$182  = pending_close & \$181 ;
-  assign \$183  = \$182  & split;
-  assign \$184  = split_phase == 1'h1;
-  assign \$185  = \$183  & \$184 ;
-  assign \$186  = ~ pending_full_pop;
-  assign \$187  = split_phase < 2'h2;
-  assign \$188  = split_phase == 2'h2;
-  assign \$189  = \$188  & rem_skip_nz;
-  assign \$190  = \$187  | \$189 ;
-  assign \$191  = \$signal$93  | rem_skip_nz;
-  assign \$192  = split ? \$190  : \$191 ;
-  assign \$193  = pending_close & \$192 ;
-  assign \$194  = ~ \$193 ;
-  assign \$195  = \$186  & \$194 ;
-  assign \$196  = \$195  & pending_close;
-  assign \$197  = ~ \$196 ;
-  assign \$198  = pending_close & \$197 ;
-  assign \$199  = \$198  & split;
-  assign \$200  = split_phase == 2'h2;
-  assign \$201  = \$199  & \$200 ;
-  assign \$202  = \$201  & rem_skip_nz;
-  assign \$203  = ~ pending_full_pop;
-  assign \$204  = split_phase < 2'h2;
-  assign \$205  = split_phase == 2'h2;
-  assign \$206  = \$205  & rem_skip_nz;
-  assign \$207  = \$204  | \$206 ;
-  assign \$208  = \$signal$93  | rem_skip_nz;
-  assign \$209  = split ? \$207  : \$208 ;
-  assign \$210  = pending_close & \$209 ;
-  assign \$211  = ~ \$210 ;
-  assign \$212  = \$203  & \$211 ;
-  assign \$213  = \$212  & pending_close;
-  assign \$214  = ~ \$213 ;
-  assign \$215  = pending_close & \$214 ;
-  assign \$216  = ~ split;
-  assign \$217  = \$215  & \$216 ;
-  assign \$218  = \$217  & \$signal$93 ;
-  assign \$219  = ~ pending_full_pop;
-  assign \$220  = split_phase < 2'h2;
-  assign \$221  = split_phase == 2'h2;
-  assign \$222  = \$221  & rem_skip_nz;
-  assign \$223  = \$220  | \$222 ;
-  assign \$224  = \$signal$93  | rem_skip_nz;
-  assign \$225  = split ? \$223  : \$224 ;
-  assign \$226  = pending_close & \$225 ;
-  assign \$227  = ~ \$226 ;
-  assign \$228  = \$219  & \$227 ;
-  assign \$229  = \$228  & pending_close;
-  assign \$230  = ~ \$229 ;
-  assign \$231  = pending_close & \$230 ;
-  assign \$232  = ~ split;
-  assign \$233  = \$231  & \$232 ;
-  assign \$234  = \$233  & rem_skip_nz;
-  assign \$235  = rem_flag[0] ? rem_flag[1] : rem_flag[3];
-  assign \$236  = ! plan_rem_pop;
-  assign \$237  = \$236  ? 2'h2 : 2'h1;
-  assign \$238  = \$235  ? 2'h0 : \$237 ;
+  assign \$329  = pending_close & \$328 ;
+  assign \$330  = \$329  & split;
+  assign \$331  = ! split_phase;
+  assign \$332  = \$330  & \$331 ;
+  assign \$333  = ~ pending_full_pop;
+  assign \$334  = split_phase < 2'h2;
+  assign \$335  = split_phase == 2'h2;
+  assign \$336  = \$335  & rem_skip_nz;
+  assign \$337  = \$334  | \$336 ;
+  assign \$338  = \$signal$97  | rem_skip_nz;
+  assign \$339  = split ? \$337  : \$338 ;
+  assign \$340  = pending_close & \$339 ;
+  assign \$341  = ~ \$340 ;
+  assign \$342  = \$333  & \$341 ;
+  assign \$343  = \$342  & pending_close;
+  assign \$344  = ~ \$343 ;
+  assign \$345  = pending_close & \$344 ;
+  assign \$346  = \$345  & split;
+  assign \$347  = split_phase == 1'h1;
+  assign \$348  = \$346  & \$347 ;
+  assign \$349  = ~ pending_full_pop;
+  assign \$350  = split_phase < 2'h2;
+  assign \$351  = split_phase == 2'h2;
+  assign \$352  = \$351  & rem_skip_nz;
+  assign \$353  = \$350  | \$352 ;
+  assign \$354  = \$signal$97  | rem_skip_nz;
+  assign \$355  = split ? \$353  : \$354 ;
+  assign \$356  = pending_close & \$355 ;
+  assign \$357  = ~ \$356 ;
+  assign \$358  = \$349  & \$357 ;
+  assign \$359  = \$358  & pending_close;
+  assign \$360  = ~ \$359 ;
+  assign \$361  = pending_close & \$360 ;
+  assign \$362  = \$361  & split;
+  assign \$363  = split_phase == 2'h2;
+  assign \$364  = \$362  & \$363 ;
+  assign \$365  = \$364  & rem_skip_nz;
+  assign \$366  = ~ pending_full_pop;
+  assign \$367  = split_phase < 2'h2;
+  assign \$368  = split_phase == 2'h2;
+  assign \$369  = \$368  & rem_skip_nz;
+  assign \$370  = \$367  | \$369 ;
+  assign \$371  = \$signal$97  | rem_skip_nz;
+  assign \$372  = split ? \$370  : \$371 ;
+  assign \$373  = pending_close & \$372 ;
+  assign \$374  = ~ \$373 ;
+  assign \$375  = \$366  & \$374 ;
+  assign \$376  = \$375  & pending_close;
+  assign \$377  = ~ \$376 ;
+  assign \$378  = pending_close & \$377 ;
+  assign \$379  = ~ split;
+  assign \$380  = \$378  & \$379 ;
+  assign \$381  = \$380  & \$signal$97 ;
+  assign \$382  = ~ pending_full_pop;
+  assign \$383  = split_phase < 2'h2;
+  assign \$384  = split_phase == 2'h2;
+  assign \$385  = \$384  & rem_skip_nz;
+  assign \$386  = \$383  | \$385 ;
+  assign \$387  = \$signal$97  | rem_skip_nz;
+  assign \$388  = split ? \$386  : \$387 ;
+  assign \$389  = pending_close & \$388 ;
+  assign \$390  = ~ \$389 ;
+  assign \$391  = \$382  & \$390 ;
+  assign \$392  = \$391  & pending_close;
+  assign \$393  = ~ \$392 ;
+  assign \$394  = pending_close & \$393 ;
+  assign \$395  = ~ split;
+  assign \$396  = \$394  & \$395 ;
+  assign \$397  = \$396  & rem_skip_nz;
+  assign \$398  = rem_flag[0] ? rem_flag[1] : rem_flag[3];
+  assign \$399  = ! rem_pop;
+  assign \$400  = \$399  ? 2'h2 : 2'h1;
+  assign \$401  = \$398  ? 2'h0 : \$400 ;
   assign e_full = take_job ? job_now[0] : pending_full_pop;
   assign e_close = take_job ? job_now[1] : plan_rem_close;
-  assign e_pop = take_job ? job_now[14:2] : plan_rem_pop;
-  assign e_non = take_job ? job_now[27:15] : plan_rem_non;
-  assign e_skip = take_job ? job_now[40:28] : plan_rem_skip;
+  assign e_pop = take_job ? job_now[14:2] : rem_pop;
+  assign e_non = take_job ? job_now[27:15] : rem_non;
+  assign e_skip = take_job ? job_now[40:28] : rem_skip;
   assign e_phase = take_job ? 2'h0 : split_phase;
-  assign e_total = take_job ? plan_take_total : plan_rem_total;
+  assign total = take_job ? j_total : rem_total;
   assign e_chunk = take_job ? plan_take_chunk : plan_rem_chunk;
   assign e_chunk_pop = take_job ? plan_take_chunk_pop : plan_rem_chunk_pop;
   assign e_skip_chunk = take_job ? plan_take_skip_chunk : plan_rem_skip_chunk;
@@ -34716,145 +34191,725 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign e_size = take_job ? plan_take_size : plan_rem_size;
   assign e_from_pop = take_job ? plan_take_from_pop : plan_rem_from_pop;
   assign e_new_skip = take_job ? plan_take_new_skip : plan_rem_new_skip;
-  assign \$239  = ~ pending_full_pop;
-  assign \$240  = split_phase < 2'h2;
-  assign \$241  = split_phase == 2'h2;
-  assign \$242  = \$241  & rem_skip_nz;
-  assign \$243  = \$240  | \$242 ;
-  assign \$244  = \$signal$93  | rem_skip_nz;
-  assign \$245  = split ? \$243  : \$244 ;
-  assign \$246  = pending_close & \$245 ;
-  assign \$247  = ~ \$246 ;
-  assign \$248  = \$239  & \$247 ;
-  assign \$249  = \$248  & pending_close;
-  assign \$250  = set_id + \$249 ;
-  assign \$251  = ~ pending_full_pop;
-  assign \$252  = split_phase < 2'h2;
-  assign \$253  = split_phase == 2'h2;
-  assign \$254  = \$253  & rem_skip_nz;
-  assign \$255  = \$252  | \$254 ;
-  assign \$256  = \$signal$93  | rem_skip_nz;
-  assign \$257  = split ? \$255  : \$256 ;
-  assign \$258  = pending_close & \$257 ;
-  assign \$259  = ~ \$258 ;
-  assign \$260  = \$251  & \$259 ;
-  assign \$261  = \$260  & pending_close;
-  assign e_index = \$261  ? 5'h00 : index;
-  assign \$262  = ~ skipping;
-  assign \$263  = \$262  & pop_left;
-  assign \$264  = \$263  ? \o__valid$182  : \o__valid$181 ;
-  assign \$265  = skipping ? \o__valid$183  : \$264 ;
-  assign \$266  = ~ skipping;
-  assign \$267  = \$266  & pop_left;
-  assign \$268  = \$267  ? \o__payload$185  : \o__payload$184 ;
-  assign \$269  = skipping ? \o__payload$186  : \$268 ;
-  assign \$270  = step - 1'h1;
-  assign \$271  = ! beat;
-  assign \$272  = ~ skipping;
-  assign \$273  = \$272  & pop_left;
-  assign \$274  = \$273  ? \o__payload$185  : \o__payload$184 ;
-  assign \$275  = skipping ? \o__payload$186  : \$274 ;
-  assign \$276  = beat == \$275 [46:44];
-  assign \$277  = skipping | \$276 ;
-  assign \$278  = ~ skipping;
-  assign \$279  = \$278  & pop_left;
-  assign \$280  = \$279  ? \o__payload$185  : \o__payload$184 ;
-  assign \$281  = skipping ? \o__payload$186  : \$280 ;
-  assign \$282  = beat == \$281 [46:44];
-  assign \$283  = skipping | \$282 ;
-  assign \$284  = ~ skipping;
-  assign \$285  = \$284  & pop_left;
-  assign \$286  = ~ skipping;
-  assign \$287  = ~ pop_left;
-  assign \$288  = \$286  & \$287 ;
-  assign \$289  = ~ skipping;
-  assign \$290  = \$289  & pop_left;
-  assign \$291  = \$290  ? \o__payload$185  : \o__payload$184 ;
-  assign \$292  = skipping ? \o__payload$186  : \$291 ;
-  assign \$293  = t_op[0] | t_op[141];
-  assign \$294  = ~ \$293 ;
-  assign \$295  = ~ rec_t[1];
-  assign \$296  = rec_t[0] & \$295 ;
-  assign \$297  = ~ rec_t[59];
-  assign \$298  = rec_t[58] & \$297 ;
-  assign \$299  = ~ rec_t[117];
-  assign \$300  = rec_t[116] & \$299 ;
-  assign \$301  = ~ rec_t[175];
-  assign \$302  = rec_t[174] & \$301 ;
-  assign \$303  = | { \$302 , \$300 , \$298 , \$296  };
-  assign any_cold = \$294  & \$303 ;
-  assign \$304  = t_op[0] | t_op[141];
-  assign \$305  = ~ \$304 ;
-  assign \$306  = \$305  & rec_t[0];
-  assign \$307  = t_op[0] | t_op[141];
-  assign \$308  = ~ \$307 ;
-  assign \$309  = \$308  & rec_t[1];
-  assign \$310  = t_op[0] | t_op[141];
-  assign \$311  = \$310  ? 16'h0000 : rec_t[17:2];
-  assign \$312  = t_op[0] | t_op[141];
-  assign \$313  = \$312  ? 8'h00 : rec_t[25:18];
-  assign \$314  = t_op[0] | t_op[141];
-  assign \$315  = \$314  ? 32'd0 : rec_t[57:26];
-  assign \$316  = ~ rec_t[1];
-  assign \$317  = rec_t[0] & \$316 ;
-  assign \$318  = ~ rec_t[1];
-  assign \$319  = rec_t[0] & \$318 ;
-  assign \$320  = \$319  ? rec_t[25:18] : 8'h00;
-  assign \$321  = ~ rec_t[1];
-  assign \$322  = rec_t[0] & \$321 ;
-  assign \$323  = \$322  ? rec_t[57:26] : 32'd0;
-  assign \$324  = t_op[0] | t_op[141];
-  assign \$325  = ~ \$324 ;
-  assign \$326  = \$325  & rec_t[58];
-  assign \$327  = t_op[0] | t_op[141];
+  assign \$402  = ~ pending_full_pop;
+  assign \$403  = split_phase < 2'h2;
+  assign \$404  = split_phase == 2'h2;
+  assign \$405  = \$404  & rem_skip_nz;
+  assign \$406  = \$403  | \$405 ;
+  assign \$407  = \$signal$97  | rem_skip_nz;
+  assign \$408  = split ? \$406  : \$407 ;
+  assign \$409  = pending_close & \$408 ;
+  assign \$410  = ~ \$409 ;
+  assign \$411  = \$402  & \$410 ;
+  assign \$412  = \$411  & pending_close;
+  assign e_set = \$412  ? set_id_inc : set_id;
+  assign \$413  = ~ pending_full_pop;
+  assign \$414  = split_phase < 2'h2;
+  assign \$415  = split_phase == 2'h2;
+  assign \$416  = \$415  & rem_skip_nz;
+  assign \$417  = \$414  | \$416 ;
+  assign \$418  = \$signal$97  | rem_skip_nz;
+  assign \$419  = split ? \$417  : \$418 ;
+  assign \$420  = pending_close & \$419 ;
+  assign \$421  = ~ \$420 ;
+  assign \$422  = \$413  & \$421 ;
+  assign \$423  = \$422  & pending_close;
+  assign e_index = \$423  ? 5'h00 : index;
+  assign \$424  = ~ skipping;
+  assign \$425  = \$424  & pop_left;
+  assign \$426  = \$425  ? \o__valid$124  : \o__valid$123 ;
+  assign \$427  = skipping ? \o__valid$125  : \$426 ;
+  assign \$428  = ~ skipping;
+  assign \$429  = \$428  & pop_left;
+  assign \$430  = \$429  ? \o__payload$127  : \o__payload$126 ;
+  assign \$431  = skipping ? \o__payload$128  : \$430 ;
+  assign \$432  = step - 1'h1;
+  assign \$433  = ! beat;
+  assign \$434  = ~ skipping;
+  assign \$435  = \$434  & pop_left;
+  assign \$436  = \$435  ? \o__payload$127  : \o__payload$126 ;
+  assign \$437  = skipping ? \o__payload$128  : \$436 ;
+  assign \$438  = beat == \$437 [46:44];
+  assign \$439  = skipping | \$438 ;
+  assign \$440  = ~ skipping;
+  assign \$441  = \$440  & pop_left;
+  assign \$442  = \$441  ? \o__payload$127  : \o__payload$126 ;
+  assign \$443  = skipping ? \o__payload$128  : \$442 ;
+  assign \$444  = beat == \$443 [46:44];
+  assign \$445  = skipping | \$444 ;
+  assign \$446  = ~ skipping;
+  assign \$447  = \$446  & pop_left;
+  assign \$448  = ~ skipping;
+  assign \$449  = ~ pop_left;
+  assign \$450  = \$448  & \$449 ;
+  assign \$451  = ~ skipping;
+  assign \$452  = \$451  & pop_left;
+  assign \$453  = \$452  ? \o__payload$127  : \o__payload$126 ;
+  assign \$454  = skipping ? \o__payload$128  : \$453 ;
+  assign \$455  = t_op[0] | t_op[141];
+  assign \$456  = ~ \$455 ;
+  assign \$457  = ~ rec_t[1];
+  assign \$458  = rec_t[0] & \$457 ;
+  assign \$459  = ~ rec_t[59];
+  assign \$460  = rec_t[58] & \$459 ;
+  assign \$461  = ~ rec_t[117];
+  assign \$462  = rec_t[116] & \$461 ;
+  assign \$463  = ~ rec_t[175];
+  assign \$464  = rec_t[174] & \$463 ;
+  assign \$465  = | { \$464 , \$462 , \$460 , \$458  };
+  assign any_cold = \$456  & \$465 ;
+  assign \$466  = t_op[0] | t_op[141];
+  assign \$467  = ~ \$466 ;
+  assign \$468  = \$467  & rec_t[0];
+  assign \$469  = t_op[0] | t_op[141];
+  assign \$470  = ~ \$469 ;
+  assign \$471  = \$470  & rec_t[1];
+  assign \$472  = t_op[0] | t_op[141];
+  assign \$473  = \$472  ? 16'h0000 : rec_t[17:2];
+  assign \$474  = t_op[0] | t_op[141];
+  assign \$475  = \$474  ? 8'h00 : rec_t[25:18];
+  assign \$476  = t_op[0] | t_op[141];
+  assign \$477  = \$476  ? 32'd0 : rec_t[57:26];
+  assign \$478  = ~ rec_t[1];
+  assign \$479  = rec_t[0] & \$478 ;
+  assign \$480  = ~ rec_t[1];
+  assign \$481  = rec_t[0] & \$480 ;
+  assign \$482  = \$481  ? rec_t[25:18] : 8'h00;
+  assign \$483  = ~ rec_t[1];
+  assign \$484  = rec_t[0] & \$483 ;
+  assign \$485  = \$484  ? rec_t[57:26] : 32'd0;
+  assign \$486  = t_op[0] | t_op[141];
+  assign \$487  = ~ \$486 ;
+  assign \$488  = \$487  & rec_t[58];
+  assign \$489  = t_op[0] | t_op[141];
+  assign \$490  = ~ \$489 ;
+  assign \$491  = \$490  & rec_t[59];
+  assign \$492  = t_op[0] | t_op[141];
+  assign \$493  = \$492  ? 16'h0000 : rec_t[75:60];
+  assign \$494  = t_op[0] | t_op[141];
+  assign \$495  = \$494  ? 8'h00 : rec_t[83:76];
+  assign \$496  = t_op[0] | t_op[141];
+  assign \$497  = \$496  ? 32'd0 : rec_t[115:84];
+  assign \$498  = ~ rec_t[59];
+  assign \$499  = rec_t[58] & \$498 ;
+  assign \$500  = ~ rec_t[59];
+  assign \$501  = rec_t[58] & \$500 ;
+  assign \$502  = \$501  ? rec_t[83:76] : 8'h00;
+  assign \$503  = ~ rec_t[59];
+  assign \$504  = rec_t[58] & \$503 ;
+  assign \$505  = \$504  ? rec_t[115:84] : 32'd0;
+  assign \$506  = t_op[0] | t_op[141];
+  assign \$507  = ~ \$506 ;
+  assign \$508  = \$507  & rec_t[116];
+  assign \$509  = t_op[0] | t_op[141];
+  assign \$510  = ~ \$509 ;
+  assign \$511  = \$510  & rec_t[117];
+  assign \$512  = t_op[0] | t_op[141];
+  assign \$513  = \$512  ? 16'h0000 : rec_t[133:118];
+  assign \$514  = t_op[0] | t_op[141];
+  assign \$515  = \$514  ? 8'h00 : rec_t[141:134];
+  assign \$516  = t_op[0] | t_op[141];
+  assign \$517  = \$516  ? 32'd0 : rec_t[173:142];
+  assign \$518  = ~ rec_t[117];
+  assign \$519  = rec_t[116] & \$518 ;
+  assign \$520  = ~ rec_t[117];
+  assign \$521  = rec_t[116] & \$520 ;
+  assign \$522  = \$521  ? rec_t[141:134] : 8'h00;
+  assign \$523  = ~ rec_t[117];
+  assign \$524  = rec_t[116] & \$523 ;
+  assign \$525  = \$524  ? rec_t[173:142] : 32'd0;
+  assign \$526  = t_op[0] | t_op[141];
+  assign \$527  = ~ \$526 ;
+  assign \$528  = \$527  & rec_t[174];
+  assign \$529  = t_op[0] | t_op[141];
+  assign \$530  = ~ \$529 ;
+  assign \$531  = \$530  & rec_t[175];
+  assign \$532  = t_op[0] | t_op[141];
+  assign \$533  = \$532  ? 16'h0000 : rec_t[191:176];
+  assign \$534  = t_op[0] | t_op[141];
+  assign \$535  = \$534  ? 8'h00 : rec_t[199:192];
+  assign \$536  = t_op[0] | t_op[141];
+  assign \$537  = \$536  ? 32'd0 : rec_t[231:200];
+  assign \$538  = ~ rec_t[175];
+  assign \$539  = rec_t[174] & \$538 ;
+  assign \$540  = ~ rec_t[175];
+  assign \$541  = rec_t[174] & \$540 ;
+  assign \$542  = \$541  ? rec_t[199:192] : 8'h00;
+  assign \$543  = ~ rec_t[175];
+  assign \$544  = rec_t[174] & \$543 ;
+  assign \$545  = \$544  ? rec_t[231:200] : 32'd0;
+  assign \$546  = \$signal$68  + r_valid;
+  assign \$547  = o__valid & o__ready;
+  assign \$548  = \$546  - \$547 ;
+  assign \$549  = \$signal$70  + r_valid;
+  assign \$550  = ~ any_cold;
+  assign \$551  = \$signal$136  & \$550 ;
+  assign \$552  = \$549  - \$551 ;
+  assign \$553  = cold__valid & cold__ready;
+  assign \$554  = $signed(\$552 ) - $signed({ 1'h0, \$553  });
+  assign \$555  = in_sample | d_valid;
+  assign \$556  = | pend_total;
+  assign \$557  = \$555  | \$556 ;
+  assign \$558  = | \level$233 ;
+  assign \$559  = \$557  | \$558 ;
+  assign \$560  = | level;
+  assign \$561  = \$559  | \$560 ;
+  assign \$562  = \$561  | f_valid;
+  assign \$563  = \$562  | j_valid;
+  assign \$565  = \$563  | \$564 ;
+  assign \$566  = \$565  | pending_full_pop;
+  assign \$567  = \$566  | pending_close;
+  assign \$568  = \$567  | r_valid;
+  assign \$569  = | \$signal$68 ;
+  assign \$570  = \$568  | \$569 ;
+  assign \$571  = | \$signal$70 ;
+  assign \$572  = \$570  | \$571 ;
+  assign \$573  = | \level$234 ;
+  assign \$574  = \$572  | \$573 ;
+  assign \$575  = | \level$235 ;
+  assign \$576  = \$574  | \$575 ;
+  assign \$577  = \$576  | \o__valid$124 ;
+  assign \$578  = \$577  | \o__valid$123 ;
+  assign busy = \$578  | \o__valid$125 ;
+  assign \$579  = ! fsm_state;
+  always @(posedge clk)
+    jobs_room <= \$581 ;
+  always @(posedge clk)
+    fresh <= \$582 ;
+  always @(posedge clk)
+    have_fresh <= \$583 ;
+  always @(posedge clk)
+    framing_error <= \$584 ;
+  always @(posedge clk)
+    d_valid <= \$585 ;
+  always @(posedge clk)
+    in_sample <= \$586 ;
+  always @(posedge clk)
+    d_entry <= \$587 ;
+  always @(posedge clk)
+    \$signal  <= \$588 ;
+  always @(posedge clk)
+    \$signal$41  <= \$589 ;
+  always @(posedge clk)
+    d_flush <= \$590 ;
+  always @(posedge clk)
+    cur_slot <= \$591 ;
+  always @(posedge clk)
+    cur_hot <= \$592 ;
+  always @(posedge clk)
+    cur_stale <= \$593 ;
+  always @(posedge clk)
+    cur_beat <= \$594 ;
+  always @(posedge clk)
+    cur_sample <= \$595 ;
+  always @(posedge clk)
+    batch_m1 <= \$596 ;
+  always @(posedge clk)
+    set_m1 <= \$597 ;
+  always @(posedge clk)
+    \$signal$50  <= \$598 ;
+  always @(posedge clk)
+    limit_m1 <= \$599 ;
+  always @(posedge clk)
+    limit_zero <= \$600 ;
+  always @(posedge clk)
+    samples_in <= \$601 ;
+  always @(posedge clk)
+    popular <= \$602 ;
+  always @(posedge clk)
+    non_popular <= \$603 ;
+  always @(posedge clk)
+    skipped <= \$604 ;
+  always @(posedge clk)
+    early_closes <= \$605 ;
+  always @(posedge clk)
+    pend_pop <= \$606 ;
+  always @(posedge clk)
+    pend_non <= \$607 ;
+  always @(posedge clk)
+    pend_skip <= \$608 ;
+  always @(posedge clk)
+    pend_total <= \$609 ;
+  always @(posedge clk)
+    pend_rest <= \$610 ;
+  always @(posedge clk)
+    in_batch <= \$611 ;
+  always @(posedge clk)
+    batches_in_set <= \$612 ;
+  always @(posedge clk)
+    stalls <= \$613 ;
+  always @(posedge clk)
+    \$signal$68  <= \$614 ;
+  always @(posedge clk)
+    \$signal$70  <= \$615 ;
+  always @(posedge clk)
+    advance <= \$616 ;
+  always @(posedge clk)
+    f_valid <= \$617 ;
+  always @(posedge clk)
+    f_job <= \$618 ;
+  always @(posedge clk)
+    f_total <= \$619 ;
+  always @(posedge clk)
+    j_valid <= \$620 ;
+  always @(posedge clk)
+    job_now <= \$621 ;
+  always @(posedge clk)
+    j_total <= \$622 ;
+  always @(posedge clk)
+    j_flag <= \$623 ;
+  always @(posedge clk)
+    \$signal$84  <= \$624 ;
+  always @(posedge clk)
+    j_skip_nz <= \$625 ;
+  always @(posedge clk)
+    rem_flag <= \$626 ;
+  always @(posedge clk)
+    pending_full_pop <= \$627 ;
+  always @(posedge clk)
+    pending_close <= \$628 ;
+  always @(posedge clk)
+    set_id <= \$629 ;
+  always @(posedge clk)
+    set_id_inc <= \$630 ;
+  always @(posedge clk)
+    index <= \$631 ;
+  always @(posedge clk)
+    rem_pop <= \$632 ;
+  always @(posedge clk)
+    rem_non <= \$633 ;
+  always @(posedge clk)
+    rem_total <= \$634 ;
+  always @(posedge clk)
+    rem_skip <= \$635 ;
+  always @(posedge clk)
+    split_phase <= \$636 ;
+  always @(posedge clk)
+    \$signal$97  <= \$637 ;
+  always @(posedge clk)
+    rem_skip_nz <= \$638 ;
+  always @(posedge clk)
+    step <= \$639 ;
+  always @(posedge clk)
+    left <= \$640 ;
+  always @(posedge clk)
+    from_pop <= \$641 ;
+  always @(posedge clk)
+    pop_left <= \$642 ;
+  always @(posedge clk)
+    skipping <= \$643 ;
+  always @(posedge clk)
+    position <= \$644 ;
+  always @(posedge clk)
+    beat <= \$645 ;
+  always @(posedge clk)
+    micro_batches <= \$646 ;
+  always @(posedge clk)
+    fsm_state <= \$647 ;
+  always @(posedge clk)
+    r_valid <= \$648 ;
+  always @(posedge clk)
+    \$signal$131  <= \$649 ;
+  always @(posedge clk)
+    rec_addr <= \$650 ;
+  always @(posedge clk)
+    \$signal$134  <= \$651 ;
+  always @(posedge clk)
+    s_op <= \$652 ;
+  always @(posedge clk)
+    \$signal$136  <= \$653 ;
+  always @(posedge clk)
+    t_op <= \$654 ;
+  always @(posedge clk)
+    rec_t <= \$655 ;
+  always @(posedge clk)
+    \$signal$140  <= \$656 ;
+  always @(posedge clk)
+    u_cold <= \$657 ;
+  always @(posedge clk)
+    \$signal$143  <= \$658 ;
+  always @(posedge clk)
+    u_cold_out <= \$659 ;
+  assign \$1  = level < 6'h3f;
+  assign \$2  = level < 7'h40;
+  assign \$3  = d_go ? \$1  : \$2 ;
+  assign \$4  = i__valid & i__ready;
+  assign \$5  = ~ in_sample;
+  assign \$6  = \$4  & \$5 ;
+  assign \$7  = fresh + 1'h1;
+  assign \$8  = fresh != 12'hfff;
+  assign \$9  = i__valid & i__ready;
+  assign \$10  = in_sample ? cur_beat : 4'h0;
+  assign \$11  = \$10  >= 4'h8;
+  assign \$12  = \$9  & \$11 ;
+  assign \$13  = i__valid & i__ready;
+  assign \$14  = in_sample ? cur_hot : 1'h1;
+  assign \$15  = ~ i__payload[0];
+  assign \$16  = \$15  | i__payload[1];
+  assign \$17  = ~ i__payload[60];
+  assign \$18  = \$17  | i__payload[61];
+  assign \$19  = ~ i__payload[120];
+  assign \$20  = \$19  | i__payload[121];
+  assign \$21  = ~ i__payload[180];
+  assign \$22  = \$21  | i__payload[181];
+  assign \$23  = & { \$22 , \$20 , \$18 , \$16  };
+  assign \$24  = in_sample ? cur_beat : 4'h0;
+  assign \$25  = \$24  >= 4'h8;
+  assign \$26  = \$23  | \$25 ;
+  assign \$27  = \$14  & \$26 ;
+  assign \$28  = ~ learn;
+  assign \$29  = \$27  & \$28 ;
+  assign \$30  = ~ skip;
+  assign \$31  = \$29  & \$30 ;
+  assign \$32  = have_fresh ? fresh : { 1'h0, r_data };
+  assign \$33  = in_sample ? { 1'h0, cur_slot } : \$32 ;
+  assign \$34  = in_sample ? cur_hot : 1'h1;
+  assign \$35  = ~ i__payload[0];
+  assign \$36  = \$35  | i__payload[1];
+  assign \$37  = ~ i__payload[60];
+  assign \$38  = \$37  | i__payload[61];
+  assign \$39  = ~ i__payload[120];
+  assign \$40  = \$39  | i__payload[121];
+  assign \$41  = ~ i__payload[180];
+  assign \$42  = \$41  | i__payload[181];
+  assign \$43  = & { \$42 , \$40 , \$38 , \$36  };
+  assign \$44  = in_sample ? cur_beat : 4'h0;
+  assign \$45  = \$44  >= 4'h8;
+  assign \$46  = \$43  | \$45 ;
+  assign \$47  = \$34  & \$46 ;
+  assign \$48  = in_sample ? cur_beat : 4'h0;
+  assign \$49  = \$48  >= 4'h8;
+  assign \$50  = in_sample ? cur_beat : 4'h0;
+  assign \$51  = in_sample ? cur_beat : 4'h0;
+  assign \$52  = \$51  + 1'h1;
+  assign \$53  = \$49  ? { 1'h0, \$50  } : \$52 ;
+  assign \$54  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$55  = batch_size - 1'h1;
+  assign \$56  = working_set - 1'h1;
+  assign \$57  = \$248 [12:0] - 1'h1;
+  assign \$58  = ! \$248 [12:0];
+  assign \$59  = samples_in + 1'h1;
+  assign \$60  = popular + \$signal ;
+  assign \$61  = ~ \$signal ;
+  assign \$62  = ~ \$signal$41 ;
+  assign \$63  = \$61  & \$62 ;
+  assign \$64  = non_popular + \$63 ;
+  assign \$65  = skipped + \$signal$41 ;
+  assign \$66  = early_closes + 1'h1;
+  assign \$67  = pend_total + 1'h1;
+  assign \$68  = full_pop ? { 1'h0, pend_rest } : \$67 ;
+  assign \$69  = ~ \$signal ;
+  assign \$70  = pend_rest + \$69 ;
+  assign \$71  = ~ \$signal$41 ;
+  assign \$72  = in_batch + \$71 ;
+  assign \$73  = batch_done ? 17'h00000 : \$72 ;
+  assign \$74  = batches_in_set + batch_done;
+  assign \$75  = ~ i__ready;
+  assign \$76  = i__valid & \$75 ;
+  assign \$77  = stalls + 1'h1;
+  assign \$78  = \$548 [3:0] < 4'hb;
+  assign \$79  = \$554 [3:0] < 4'hb;
+  assign \$80  = \$78  & \$79 ;
+  assign \$81  = ~ f_valid;
+  assign \$82  = \$81  | j_load;
+  assign \$83  = f_total >= batch_size;
+  assign \$84  = f_job[14:2] >= batch_size;
+  assign \$85  = f_job[40:28] >= batch_size;
+  assign \$86  = ! f_job[27:15];
+  assign \$87  = | f_total;
+  assign \$88  = | f_job[40:28];
+  assign \$89  = rem_total >= batch_size;
+  assign \$90  = rem_pop >= batch_size;
+  assign \$91  = rem_skip >= batch_size;
+  assign \$92  = rem_pop == rem_total;
+  assign \$93  = ~ pending_full_pop;
+  assign \$94  = split_phase < 2'h2;
+  assign \$95  = split_phase == 2'h2;
+  assign \$96  = \$95  & rem_skip_nz;
+  assign \$97  = \$94  | \$96 ;
+  assign \$98  = \$signal$97  | rem_skip_nz;
+  assign \$99  = split ? \$97  : \$98 ;
+  assign \$100  = pending_close & \$99 ;
+  assign \$101  = ~ \$100 ;
+  assign \$102  = \$93  & \$101 ;
+  assign \$103  = \$102  & pending_close;
+  assign \$104  = set_id_inc + 1'h1;
+  assign \$105  = \$103  ? \$104  : { 1'h0, set_id_inc };
+  assign \$106  = | total;
+  assign \$107  = | e_skip;
+  assign \$108  = step + 1'h1;
+  assign \$109  = ~ pending_full_pop;
+  assign \$110  = split_phase < 2'h2;
+  assign \$111  = split_phase == 2'h2;
+  assign \$112  = \$111  & rem_skip_nz;
+  assign \$113  = \$110  | \$112 ;
+  assign \$114  = \$signal$97  | rem_skip_nz;
+  assign \$115  = split ? \$113  : \$114 ;
+  assign \$116  = pending_close & \$115 ;
+  assign \$117  = ~ \$116 ;
+  assign \$118  = \$109  & \$117 ;
+  assign \$119  = \$118  & pending_close;
+  assign \$120  = index + 1'h1;
+  assign \$121  = \$119  ? 6'h01 : \$120 ;
+  assign \$122  = | e_from_pop;
+  assign \$123  = micro_batches + 1'h1;
+  assign \$124  = ~ e_full;
+  assign \$125  = \$124  & e_close;
+  assign \$126  = \$125  & split;
+  assign \$127  = ~ e_new_skip;
+  assign \$128  = \$126  & \$127 ;
+  assign \$129  = e_phase + 1'h1;
+  assign \$130  = ~ e_full;
+  assign \$131  = \$130  & e_close;
+  assign \$132  = ~ split;
+  assign \$133  = \$131  & \$132 ;
+  assign \$134  = e_skip - e_skip_chunk;
+  assign \$135  = e_skip != e_skip_chunk;
+  assign \$136  = e_pop - e_chunk_pop;
+  assign \$137  = total - e_chunk;
+  assign \$138  = total != e_chunk;
+  assign \$139  = | e_size;
+  assign \$140  = ~ skipping;
+  assign \$141  = \$140  & pop_left;
+  assign \$142  = \$141  ? \o__valid$124  : \o__valid$123 ;
+  assign \$143  = skipping ? \o__valid$125  : \$142 ;
+  assign \$144  = ~ skipping;
+  assign \$145  = \$144  & pop_left;
+  assign \$146  = \$145  ? \o__payload$127  : \o__payload$126 ;
+  assign \$147  = skipping ? \o__payload$128  : \$146 ;
+  assign \$148  = beat == \$147 [46:44];
+  assign \$149  = skipping | \$148 ;
+  assign \$150  = position + 1'h1;
+  assign \$151  = left - 1'h1;
+  assign \$152  = ~ skipping;
+  assign \$153  = \$152  & pop_left;
+  assign \$154  = from_pop - 1'h1;
+  assign \$155  = \$153  ? \$154  : 17'h00000;
+  assign \$156  = ~ skipping;
+  assign \$157  = \$156  & pop_left;
+  assign \$158  = from_pop != 1'h1;
+  assign \$159  = \$157  & \$158 ;
+  assign \$160  = left == 1'h1;
+  assign \$161  = beat + 1'h1;
+  assign \$162  = advance & issue_valid;
+  assign \$163  = ~ skipping;
+  assign \$164  = \$163  & pop_left;
+  assign \$165  = \$164  ? \o__payload$127  : \o__payload$126 ;
+  assign \$166  = skipping ? \o__payload$128  : \$165 ;
+  assign \$167  = \$signal$136  & any_cold;
+  assign d_go = d_valid & jobs_room;
+  assign \$168  = have_fresh | \r_rdy$147 ;
+  assign \$169  = in_sample | \$168 ;
+  assign \$170  = ~ i__payload[241];
+  assign \$171  = ~ d_valid;
+  assign \$172  = \$170  | \$171 ;
+  assign \$173  = \$172  | d_go;
+  assign i__ready = \$169  & \$173 ;
+  assign \$174  = i__payload[0] & i__payload[59];
+  assign \$175  = 1'h0 + \$174 ;
+  assign \$176  = i__payload[60] & i__payload[119];
+  assign \$177  = \$175  + \$176 ;
+  assign \$178  = i__payload[120] & i__payload[179];
+  assign \$179  = \$177  + \$178 ;
+  assign \$180  = i__payload[180] & i__payload[239];
+  assign \$181  = \$179  + \$180 ;
+  assign \$182  = in_sample ? cur_stale : 6'h00;
+  assign \$183  = in_sample ? cur_beat : 4'h0;
+  assign \$184  = \$183  >= 4'h8;
+  assign \$185  = \$184  ? 3'h0 : \$181 [2:0];
+  assign \$186  = \$182  + \$185 ;
+  assign \$187  = in_sample ? cur_beat : 4'h0;
+  assign \$188  = have_fresh ? fresh : { 1'h0, r_data };
+  assign \$189  = in_sample ? { 1'h0, cur_slot } : \$188 ;
+  assign \$190  = i__valid & i__ready;
+  assign \$191  = in_sample ? cur_beat : 4'h0;
+  assign \$192  = \$191  >= 4'h8;
+  assign \$193  = ~ \$192 ;
+  assign rec_write__en = \$190  & \$193 ;
+  assign \$194  = i__payload[0] & i__payload[1];
+  assign \$195  = ~ learn;
+  assign \$196  = \$194  & \$195 ;
+  assign \$197  = i__payload[0] ? i__payload[18:3] : 16'h0000;
+  assign \$198  = i__payload[0] ? i__payload[26:19] : 8'h00;
+  assign \$199  = i__payload[0] ? i__payload[58:27] : 32'd0;
+  assign \$200  = i__payload[60] & i__payload[61];
+  assign \$201  = ~ learn;
+  assign \$202  = \$200  & \$201 ;
+  assign \$203  = i__payload[60] ? i__payload[78:63] : 16'h0000;
+  assign \$204  = i__payload[60] ? i__payload[86:79] : 8'h00;
+  assign \$205  = i__payload[60] ? i__payload[118:87] : 32'd0;
+  assign \$206  = i__payload[120] & i__payload[121];
+  assign \$207  = ~ learn;
+  assign \$208  = \$206  & \$207 ;
+  assign \$209  = i__payload[120] ? i__payload[138:123] : 16'h0000;
+  assign \$210  = i__payload[120] ? i__payload[146:139] : 8'h00;
+  assign \$211  = i__payload[120] ? i__payload[178:147] : 32'd0;
+  assign \$212  = i__payload[180] & i__payload[181];
+  assign \$213  = ~ learn;
+  assign \$214  = \$212  & \$213 ;
+  assign \$215  = i__payload[180] ? i__payload[198:183] : 16'h0000;
+  assign \$216  = i__payload[180] ? i__payload[206:199] : 8'h00;
+  assign \$217  = i__payload[180] ? i__payload[238:207] : 32'd0;
+  assign \$218  = i__valid & i__ready;
+  assign \$219  = ~ in_sample;
+  assign \$220  = \$218  & \$219 ;
+  assign \$221  = in_sample ? cur_hot : 1'h1;
+  assign \$222  = ~ i__payload[0];
+  assign \$223  = \$222  | i__payload[1];
+  assign \$224  = ~ i__payload[60];
+  assign \$225  = \$224  | i__payload[61];
+  assign \$226  = ~ i__payload[120];
+  assign \$227  = \$226  | i__payload[121];
+  assign \$228  = ~ i__payload[180];
+  assign \$229  = \$228  | i__payload[181];
+  assign \$230  = & { \$229 , \$227 , \$225 , \$223  };
+  assign \$231  = in_sample ? cur_beat : 4'h0;
+  assign \$232  = \$231  >= 4'h8;
+  assign \$233  = \$230  | \$232 ;
+  assign \$234  = \$221  & \$233 ;
+  assign \$235  = ~ learn;
+  assign \$236  = \$234  & \$235 ;
+  assign \$237  = | alpha;
+  assign \$238  = \$236  & \$237 ;
+  assign \$239  = \$186 [5:0] >= alpha;
+  assign skip = \$238  & \$239 ;
+  assign \$240  = have_fresh ? fresh : { 1'h0, r_data };
+  assign \$241  = in_sample ? { 1'h0, cur_slot } : \$240 ;
+  assign \$242  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$243  = in_sample ? cur_beat : 4'h0;
+  assign \$244  = \$243  >= 4'h8;
+  assign \$245  = in_sample ? cur_beat : 4'h0;
+  assign \$246  = \$244  ? 4'h7 : \$245 ;
+  assign \$247  = capacity_limit > 13'h1000;
+  assign \$248  = \$247  ? 20'h01000 : capacity_limit;
+  assign \$249  = ~ split;
+  assign \$250  = \$249  & \$signal ;
+  assign \$251  = pend_pop == batch_m1;
+  assign full_pop = \$250  & \$251 ;
+  assign \$252  = pend_pop + \$signal ;
+  assign \$253  = full_pop ? 14'h0000 : \$252 ;
+  assign \$254  = ~ \$signal ;
+  assign \$255  = ~ \$signal$41 ;
+  assign \$256  = \$254  & \$255 ;
+  assign \$257  = pend_non + \$256 ;
+  assign \$258  = pend_skip + \$signal$41 ;
+  assign \$259  = ~ \$signal$41 ;
+  assign \$260  = in_batch == batch_m1;
+  assign batch_done = \$259  & \$260 ;
+  assign \$261  = batches_in_set == set_m1;
+  assign \$262  = split | \$261 ;
+  assign set_done = batch_done & \$262 ;
+  assign \$263  = pend_rest >= \$signal$50 ;
+  assign \$264  = pend_total >= limit_m1;
+  assign \$265  = full_pop ? \$263  : \$264 ;
+  assign reaches_limit = limit_zero | \$265 ;
+  assign \$266  = ~ set_done;
+  assign early = \$266  & reaches_limit;
+  assign \$267  = set_done | early;
+  assign close = \$267  | d_flush;
+  assign \$268  = ~ \$signal ;
+  assign \$269  = ~ \$signal$41 ;
+  assign \$270  = \$268  & \$269 ;
+  assign \$271  = full_pop | close;
+  assign r_total = \r_data$77 [14:2] + \r_data$77 [27:15];
+  assign \$272  = ~ j_valid;
+  assign j_load = \$272  | take_job;
+  assign \$273  = ~ f_valid;
+  assign \r_en$165  = \$273  | j_load;
+  assign \$274  = ~ pending_full_pop;
+  assign \$275  = split_phase < 2'h2;
+  assign \$276  = split_phase == 2'h2;
+  assign \$277  = \$276  & rem_skip_nz;
+  assign \$278  = \$275  | \$277 ;
+  assign \$279  = \$signal$97  | rem_skip_nz;
+  assign \$280  = split ? \$278  : \$279 ;
+  assign \$281  = pending_close & \$280 ;
+  assign \$282  = ~ \$281 ;
+  assign \$283  = \$274  & \$282 ;
+  assign \$284  = plan_now & \$283 ;
+  assign take_job = \$284  & j_valid;
+  assign plan_take_skip_chunk = j_flag[2] ? batch_size : { 3'h0, job_now[40:28] };
+  assign plan_take_chunk = j_flag[0] ? batch_size : { 2'h0, j_total };
+  assign plan_take_chunk_pop = j_flag[1] ? batch_size : { 3'h0, job_now[14:2] };
+  assign \$285  = job_now[1] & split;
+  assign \$288  = job_now[1] & split;
+  assign \$291  = job_now[1] & split;
+  assign \$295  = ~ split;
+  assign \$296  = job_now[1] & \$295 ;
+  assign \$297  = \$296  & \$signal$84 ;
+  assign \$298  = ~ split;
+  assign \$299  = job_now[1] & \$298 ;
+  assign \$300  = \$299  & j_skip_nz;
+  assign \$301  = j_flag[0] ? j_flag[1] : j_flag[3];
+  assign \$302  = ! job_now[14:2];
+  assign \$303  = \$302  ? 2'h2 : 2'h1;
+  assign \$304  = \$301  ? 2'h0 : \$303 ;
+  assign \$305  = ~ pending_full_pop;
+  assign \$306  = split_phase < 2'h2;
+  assign \$307  = split_phase == 2'h2;
+  assign \$308  = \$307  & rem_skip_nz;
+  assign \$309  = \$306  | \$308 ;
+  assign \$310  = \$signal$97  | rem_skip_nz;
+  assign \$311  = split ? \$309  : \$310 ;
+  assign \$312  = pending_close & \$311 ;
+  assign \$313  = ~ \$312 ;
+  assign \$314  = \$305  & \$313 ;
+  assign \$315  = \$314  & pending_close;
+  assign \$316  = ~ \$315 ;
+  assign plan_rem_close = pending_close & \$316 ;
+  assign plan_rem_skip_chunk = rem_flag[2] ? batch_size : { 3'h0, rem_skip };
+  assign plan_rem_chunk = rem_flag[0] ? batch_size : { 2'h0, rem_total };
+  assign plan_rem_chunk_pop = rem_flag[1] ? batch_size : { 3'h0, rem_pop };
+  assign \$317  = ~ pending_full_pop;
+  assign \$318  = split_phase < 2'h2;
+  assign \$319  = split_phase == 2'h2;
   \micro_batch_scheduler.cold_fifo  cold_fifo (
     .clk(clk),
     .r_data(cold__payload),
     .r_en(cold__ready),
     .r_rdy(cold__valid),
     .rst(rst),
-    .w_en(\w_en$207 ),
-    .w_port__data(\w_data$205 )
+    .w_en(u_cold),
+    .w_port__data(u_cold_out)
   );
   \micro_batch_scheduler.free_slots  free_slots (
     .clk(clk),
     .r_data(r_data),
     .r_en(r_en),
-    .r_rdy(r_rdy),
+    .r_rdy(\r_rdy$147 ),
     .rst(rst),
-    .w_en(\w_en$192 ),
-    .w_port__data(\$292 [11:0])
+    .w_en(\w_en$220 ),
+    .w_port__data(\$454 [11:0])
   );
   \micro_batch_scheduler.jobs  jobs (
     .clk(clk),
-    .r_data(\r_data$84 ),
-    .r_en(\r_en$88 ),
-    .r_rdy(\r_rdy$225 ),
+    .r_data(\r_data$77 ),
+    .r_en(\r_en$165 ),
+    .r_rdy(r_rdy),
     .rst(rst),
-    .w_en(\w_en$82 ),
-    .w_level(\level$222 ),
-    .w_port__data(job),
-    .w_rdy(w_rdy)
+    .w_en(\w_en$163 ),
+    .w_level(level),
+    .w_port__data(job)
   );
   \micro_batch_scheduler.non_head  non_head (
     .clk(clk),
-    .i__payload(\i__payload$162 ),
-    .i__ready(\r_en$166 ),
-    .i__valid(\i__valid$164 ),
-    .o__payload(\o__payload$184 ),
-    .o__ready(\o__ready$190 ),
-    .o__valid(\o__valid$181 ),
+    .i__payload(\i__payload$205 ),
+    .i__ready(\r_en$209 ),
+    .i__valid(\i__valid$207 ),
+    .o__payload(\o__payload$126 ),
+    .o__ready(\o__ready$218 ),
+    .o__valid(\o__valid$123 ),
     .rst(rst)
   );
   \micro_batch_scheduler.non_queue  non_queue (
     .clk(clk),
-    .r_data(\i__payload$162 ),
-    .r_en(\r_en$166 ),
-    .r_rdy(\i__valid$164 ),
+    .r_data(\i__payload$205 ),
+    .r_en(\r_en$209 ),
+    .r_rdy(\i__valid$207 ),
     .rst(rst),
-    .w_en(\w_en$80 ),
-    .w_level(\level$224 ),
-    .w_port__data(w_data)
+    .w_en(\w_en$161 ),
+    .w_level(\level$235 ),
+    .w_port__data(d_entry)
   );
   \micro_batch_scheduler.o_fifo  o_fifo (
     .clk(clk),
@@ -34862,55 +34917,1068 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     .r_en(o__ready),
     .r_rdy(o__valid),
     .rst(rst),
-    .w_en(\w_en$203 ),
-    .w_port__data(\w_data$201 )
+    .w_en(\$signal$140 ),
+    .w_port__data(\$signal$143 )
   );
   \micro_batch_scheduler.pop_head  pop_head (
     .clk(clk),
-    .i__payload(\i__payload$156 ),
-    .i__ready(\r_en$160 ),
-    .i__valid(\i__valid$158 ),
-    .o__payload(\o__payload$185 ),
-    .o__ready(\o__ready$189 ),
-    .o__valid(\o__valid$182 ),
+    .i__payload(\i__payload$199 ),
+    .i__ready(\r_en$203 ),
+    .i__valid(\i__valid$201 ),
+    .o__payload(\o__payload$127 ),
+    .o__ready(\o__ready$217 ),
+    .o__valid(\o__valid$124 ),
     .rst(rst)
   );
   \micro_batch_scheduler.pop_queue  pop_queue (
     .clk(clk),
-    .r_data(\i__payload$156 ),
-    .r_en(\r_en$160 ),
-    .r_rdy(\i__valid$158 ),
+    .r_data(\i__payload$199 ),
+    .r_en(\r_en$203 ),
+    .r_rdy(\i__valid$201 ),
     .rst(rst),
     .w_en(w_en),
-    .w_level(\level$223 ),
-    .w_port__data(w_data)
+    .w_level(\level$234 ),
+    .w_port__data(d_entry)
   );
   \micro_batch_scheduler.skip_head  skip_head (
     .clk(clk),
-    .i__payload(\i__payload$168 ),
-    .i__ready(\r_en$172 ),
-    .i__valid(\i__valid$170 ),
-    .o__payload(\o__payload$186 ),
-    .o__ready(\o__ready$191 ),
-    .o__valid(\o__valid$183 ),
+    .i__payload(\i__payload$211 ),
+    .i__ready(\r_en$215 ),
+    .i__valid(\i__valid$213 ),
+    .o__payload(\o__payload$128 ),
+    .o__ready(\o__ready$219 ),
+    .o__valid(\o__valid$125 ),
     .rst(rst)
   );
   \micro_batch_scheduler.skip_queue  skip_queue (
     .clk(clk),
-    .r_data(\i__payload$168 ),
-    .r_en(\r_en$172 ),
-    .r_rdy(\i__valid$170 ),
+    .r_data(\i__payload$211 ),
+    .r_en(\r_en$215 ),
+    .r_rdy(\i__valid$213 ),
     .rst(rst),
-    .w_en(\w_en$81 ),
-    .w_level(level),
-    .w_port__data(w_data)
+    .w_en(\w_en$162 ),
+    .w_level(\level$233 ),
+    .w_port__data(d_entry)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    r_en = 1'h0;
-    if (\$55 ) begin
+    \$581  = \$3 ;
+    if (rst) begin
+      \$581  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$582  = fresh;
+    if (\$6 ) begin
+      if (have_fresh) begin
+        \$582  = \$7 [12:0];
+      end
+    end
+    if (rst) begin
+      \$582  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$583  = have_fresh;
+    if (\$6 ) begin
+      if (have_fresh) begin
+        \$583  = \$8 ;
+      end
+    end
+    if (rst) begin
+      \$583  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$584  = framing_error;
+    if (errors_clear) begin
+      \$584  = 1'h0;
+    end
+    if (\$12 ) begin
+      \$584  = 1'h1;
+    end
+    if (rst) begin
+      \$584  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$585  = d_valid;
+    if (d_go) begin
+      \$585  = 1'h0;
+    end
+    if (\$13 ) begin
+      if (i__payload[241]) begin
+        \$585  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$585  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$586  = in_sample;
+    if (\$13 ) begin
       (* full_case = 32'd1 *)
-      if (\$56 ) begin
+      if (i__payload[241]) begin
+        \$586  = 1'h0;
+      end else begin
+        \$586  = 1'h1;
+      end
+    end
+    if (rst) begin
+      \$586  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$587  = d_entry;
+    if (\$13 ) begin
+      if (i__payload[241]) begin
+        \$587  = entry;
+      end
+    end
+    if (rst) begin
+      \$587  = 47'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$588  = \$signal ;
+    if (\$13 ) begin
+      if (i__payload[241]) begin
+        \$588  = \$31 ;
+      end
+    end
+    if (rst) begin
+      \$588  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$589  = \$signal$41 ;
+    if (\$13 ) begin
+      if (i__payload[241]) begin
+        \$589  = skip;
+      end
+    end
+    if (rst) begin
+      \$589  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$590  = d_flush;
+    if (\$13 ) begin
+      if (i__payload[241]) begin
+        \$590  = i__payload[274];
+      end
+    end
+    if (rst) begin
+      \$590  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$591  = cur_slot;
+    if (\$13 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$591  = \$33 [11:0];
+      end
+    end
+    if (rst) begin
+      \$591  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$592  = cur_hot;
+    if (\$13 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$592  = \$47 ;
+      end
+    end
+    if (rst) begin
+      \$592  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$593  = cur_stale;
+    if (\$13 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$593  = \$186 [5:0];
+      end
+    end
+    if (rst) begin
+      \$593  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$594  = cur_beat;
+    if (\$13 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$594  = \$53 [3:0];
+      end
+    end
+    if (rst) begin
+      \$594  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$595  = cur_sample;
+    if (\$13 ) begin
+      (* full_case = 32'd1 *)
+      if (i__payload[241]) begin
+      end else begin
+        \$595  = \$54 ;
+      end
+    end
+    if (rst) begin
+      \$595  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$596  = \$55 [15:0];
+    if (rst) begin
+      \$596  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$597  = \$56 [3:0];
+    if (rst) begin
+      \$597  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$598  = \$248 [12:0];
+    if (rst) begin
+      \$598  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$599  = \$57 [12:0];
+    if (rst) begin
+      \$599  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$600  = \$58 ;
+    if (rst) begin
+      \$600  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$601  = samples_in;
+    if (d_go) begin
+      \$601  = \$59 [31:0];
+    end
+    if (counters_clear) begin
+      \$601  = 32'd0;
+    end
+    if (rst) begin
+      \$601  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$602  = popular;
+    if (d_go) begin
+      \$602  = \$60 [31:0];
+    end
+    if (counters_clear) begin
+      \$602  = 32'd0;
+    end
+    if (rst) begin
+      \$602  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$603  = non_popular;
+    if (d_go) begin
+      \$603  = \$64 [31:0];
+    end
+    if (counters_clear) begin
+      \$603  = 32'd0;
+    end
+    if (rst) begin
+      \$603  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$604  = skipped;
+    if (d_go) begin
+      \$604  = \$65 [31:0];
+    end
+    if (counters_clear) begin
+      \$604  = 32'd0;
+    end
+    if (rst) begin
+      \$604  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$605  = early_closes;
+    if (d_go) begin
+      if (early) begin
+        \$605  = \$66 [31:0];
+      end
+    end
+    if (counters_clear) begin
+      \$605  = 32'd0;
+    end
+    if (rst) begin
+      \$605  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$606  = pend_pop;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$606  = 13'h0000;
+      end else begin
+        \$606  = \$253 [12:0];
+      end
+    end
+    if (rst) begin
+      \$606  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$607  = pend_non;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$607  = 13'h0000;
+      end else begin
+        \$607  = \$257 [12:0];
+      end
+    end
+    if (rst) begin
+      \$607  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$608  = pend_skip;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$608  = 13'h0000;
+      end else begin
+        \$608  = \$258 [12:0];
+      end
+    end
+    if (rst) begin
+      \$608  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$609  = pend_total;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$609  = 14'h0000;
+      end else begin
+        \$609  = \$68 [13:0];
+      end
+    end
+    if (rst) begin
+      \$609  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$610  = pend_rest;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$610  = 14'h0000;
+      end else begin
+        \$610  = \$70 [13:0];
+      end
+    end
+    if (rst) begin
+      \$610  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$611  = in_batch;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$611  = 16'h0000;
+      end else begin
+        \$611  = \$73 [15:0];
+      end
+    end
+    if (rst) begin
+      \$611  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$612  = batches_in_set;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$612  = 4'h0;
+      end else begin
+        \$612  = \$74 [3:0];
+      end
+    end
+    if (rst) begin
+      \$612  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$613  = stalls;
+    if (\$76 ) begin
+      \$613  = \$77 [31:0];
+    end
+    if (counters_clear) begin
+      \$613  = 32'd0;
+    end
+    if (rst) begin
+      \$613  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$614  = \$548 [3:0];
+    if (rst) begin
+      \$614  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$615  = \$554 [3:0];
+    if (rst) begin
+      \$615  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$616  = \$80 ;
+    if (rst) begin
+      \$616  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$617  = f_valid;
+    if (\$82 ) begin
+      \$617  = r_rdy;
+    end
+    if (rst) begin
+      \$617  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$618  = f_job;
+    if (\$82 ) begin
+      \$618  = \r_data$77 ;
+    end
+    if (rst) begin
+      \$618  = 41'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$619  = f_total;
+    if (\$82 ) begin
+      \$619  = r_total;
+    end
+    if (rst) begin
+      \$619  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$620  = j_valid;
+    if (j_load) begin
+      \$620  = f_valid;
+    end
+    if (rst) begin
+      \$620  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$621  = job_now;
+    if (j_load) begin
+      \$621  = f_job;
+    end
+    if (rst) begin
+      \$621  = 41'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$622  = j_total;
+    if (j_load) begin
+      \$622  = f_total;
+    end
+    if (rst) begin
+      \$622  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$623  = j_flag;
+    if (j_load) begin
+      \$623 [0] = \$83 ;
+      \$623 [1] = \$84 ;
+      \$623 [2] = \$85 ;
+      \$623 [3] = \$86 ;
+    end
+    if (rst) begin
+      \$623  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$624  = \$signal$84 ;
+    if (j_load) begin
+      \$624  = \$87 ;
+    end
+    if (rst) begin
+      \$624  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$625  = j_skip_nz;
+    if (j_load) begin
+      \$625  = \$88 ;
+    end
+    if (rst) begin
+      \$625  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$626 [0] = \$89 ;
+    \$626 [1] = \$90 ;
+    \$626 [2] = \$91 ;
+    \$626 [3] = \$92 ;
+    if (rst) begin
+      \$626  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$627  = pending_full_pop;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$627  = 1'h0;
+      endcase
+    end
+    if (rst) begin
+      \$627  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$628  = pending_close;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$628  = e_close;
+      endcase
+    end
+    if (rst) begin
+      \$628  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$629  = set_id;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$629  = e_set;
+      endcase
+    end
+    if (rst) begin
+      \$629  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$630  = set_id_inc;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$630  = \$105 [31:0];
+      endcase
+    end
+    if (rst) begin
+      \$630  = 32'd1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$631  = index;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$631  = e_index;
+            if (e_start) begin
+              \$631  = \$121 [4:0];
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$631  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$632  = rem_pop;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$632  = e_pop;
+            if (e_start) begin
+              if (e_new_skip) begin
+              end else if (\$133 ) begin
+                \$632  = \$136 [12:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$632  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$633  = rem_non;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$633  = e_non;
+      endcase
+    end
+    if (rst) begin
+      \$633  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$634  = rem_total;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$634  = total;
+            if (e_start) begin
+              if (e_new_skip) begin
+              end else if (\$133 ) begin
+                \$634  = \$137 [13:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$634  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$635  = rem_skip;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$635  = e_skip;
+            if (e_start) begin
+              if (e_new_skip) begin
+                \$635  = \$134 [12:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$635  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$636  = split_phase;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$636  = e_phase;
+            if (e_start) begin
+              if (\$128 ) begin
+                \$636  = \$129 [1:0];
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$636  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$637  = \$signal$97 ;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$637  = \$106 ;
+            if (e_start) begin
+              if (e_new_skip) begin
+              end else if (\$133 ) begin
+                \$637  = \$138 ;
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$637  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$638  = rem_skip_nz;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+          begin
+            \$638  = \$107 ;
+            if (e_start) begin
+              if (e_new_skip) begin
+                \$638  = \$135 ;
+              end
+            end
+          end
+      endcase
+    end
+    if (rst) begin
+      \$638  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$639  = step;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$639  = \$108 [31:0];
+            end
+      endcase
+    end
+    if (rst) begin
+      \$639  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$640  = left;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$640  = e_size;
+            end
+        1'h1:
+            if (\$143 ) begin
+              if (\$149 ) begin
+                \$640  = \$151 [15:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$640  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$641  = from_pop;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$641  = e_from_pop;
+            end
+        1'h1:
+            if (\$143 ) begin
+              if (\$149 ) begin
+                \$641  = \$155 [15:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$641  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$642  = pop_left;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$642  = \$122 ;
+            end
+        1'h1:
+            if (\$143 ) begin
+              if (\$149 ) begin
+                \$642  = \$159 ;
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$642  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$643  = skipping;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$643  = e_new_skip;
+            end
+      endcase
+    end
+    if (rst) begin
+      \$643  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$644  = position;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$644  = 16'h0000;
+            end
+        1'h1:
+            if (\$143 ) begin
+              if (\$149 ) begin
+                \$644  = \$150 [15:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$644  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$645  = beat;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$645  = 4'h0;
+            end
+        1'h1:
+            if (\$143 ) begin
+              (* full_case = 32'd1 *)
+              if (\$149 ) begin
+                \$645  = 4'h0;
+              end else begin
+                \$645  = \$161 [3:0];
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$645  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$646  = micro_batches;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$646  = \$123 [31:0];
+            end
+      endcase
+    end
+    if (counters_clear) begin
+      \$646  = 32'd0;
+    end
+    if (rst) begin
+      \$646  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$647  = fsm_state;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              if (\$139 ) begin
+                \$647  = 1'h1;
+              end
+            end
+        1'h1:
+            if (\$143 ) begin
+              if (\$149 ) begin
+                if (\$160 ) begin
+                  \$647  = 1'h0;
+                end
+              end
+            end
+      endcase
+    end
+    if (rst) begin
+      \$647  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$648  = \$162 ;
+    if (rst) begin
+      \$648  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$649  = issue;
+    if (rst) begin
+      \$649  = 142'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$650  = { \$166 [11:0], beat[2:0] };
+    if (rst) begin
+      \$650  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$651  = r_valid;
+    if (rst) begin
+      \$651  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$652  = \$signal$131 ;
+    if (rst) begin
+      \$652  = 142'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$653  = \$signal$134 ;
+    if (rst) begin
+      \$653  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$654  = s_op;
+    if (rst) begin
+      \$654  = 142'h000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$655  = rec_read__data;
+    if (rst) begin
+      \$655  = 232'h0000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$656  = \$signal$136 ;
+    if (rst) begin
+      \$656  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$657  = \$167 ;
+    if (rst) begin
+      \$657  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$658  = \$signal$144 ;
+    if (rst) begin
+      \$658  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$659  = cold;
+    if (rst) begin
+      \$659  = 215'h000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    r_en = 1'h0;
+    if (\$220 ) begin
+      (* full_case = 32'd1 *)
+      if (have_fresh) begin
       end else begin
         r_en = 1'h1;
       end
@@ -34925,23 +35993,23 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$80  = 1'h0;
+    \w_en$161  = 1'h0;
     if (d_go) begin
-      \w_en$80  = \$107 ;
+      \w_en$161  = \$270 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$81  = 1'h0;
+    \w_en$162  = 1'h0;
     if (d_go) begin
-      \w_en$81  = \$signal$60 ;
+      \w_en$162  = \$signal$41 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$82  = 1'h0;
+    \w_en$163  = 1'h0;
     if (d_go) begin
-      \w_en$82  = \$108 ;
+      \w_en$163  = \$271 ;
     end
   end
   always @* begin
@@ -34949,15 +36017,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_start = 1'h0;
     if (job_now[0]) begin
       plan_take_start = 1'h1;
-    end else if (\$124 ) begin
+    end else if (\$287 ) begin
       plan_take_start = 1'h1;
-    end else if (\$127 ) begin
+    end else if (\$290 ) begin
       plan_take_start = 1'h1;
-    end else if (\$131 ) begin
+    end else if (\$294 ) begin
       plan_take_start = 1'h1;
-    end else if (\$134 ) begin
+    end else if (\$297 ) begin
       plan_take_start = 1'h1;
-    end else if (\$137 ) begin
+    end else if (\$300 ) begin
       plan_take_start = 1'h1;
     end
   end
@@ -34966,15 +36034,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_kind = 2'h0;
     if (job_now[0]) begin
       plan_take_kind = 2'h0;
-    end else if (\$124 ) begin
+    end else if (\$287 ) begin
       plan_take_kind = 2'h0;
-    end else if (\$127 ) begin
+    end else if (\$290 ) begin
       plan_take_kind = 2'h2;
-    end else if (\$131 ) begin
+    end else if (\$294 ) begin
       plan_take_kind = 2'h3;
-    end else if (\$134 ) begin
-      plan_take_kind = \$141 ;
-    end else if (\$137 ) begin
+    end else if (\$297 ) begin
+      plan_take_kind = \$304 ;
+    end else if (\$300 ) begin
       plan_take_kind = 2'h3;
     end
   end
@@ -34983,15 +36051,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_size = 16'h0000;
     if (job_now[0]) begin
       plan_take_size = batch_size;
-    end else if (\$124 ) begin
+    end else if (\$287 ) begin
       plan_take_size = { 3'h0, job_now[14:2] };
-    end else if (\$127 ) begin
+    end else if (\$290 ) begin
       plan_take_size = { 3'h0, job_now[27:15] };
-    end else if (\$131 ) begin
+    end else if (\$294 ) begin
       plan_take_size = plan_take_skip_chunk;
-    end else if (\$134 ) begin
+    end else if (\$297 ) begin
       plan_take_size = plan_take_chunk;
-    end else if (\$137 ) begin
+    end else if (\$300 ) begin
       plan_take_size = plan_take_skip_chunk;
     end
   end
@@ -35000,11 +36068,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_from_pop = 16'h0000;
     if (job_now[0]) begin
       plan_take_from_pop = batch_size;
-    end else if (\$124 ) begin
+    end else if (\$287 ) begin
       plan_take_from_pop = { 3'h0, job_now[14:2] };
-    end else if (\$127 ) begin
-    end else if (\$131 ) begin
-    end else if (\$134 ) begin
+    end else if (\$290 ) begin
+    end else if (\$294 ) begin
+    end else if (\$297 ) begin
       plan_take_from_pop = plan_take_chunk_pop;
     end
   end
@@ -35012,12 +36080,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     plan_take_new_skip = 1'h0;
     if (job_now[0]) begin
-    end else if (\$124 ) begin
-    end else if (\$127 ) begin
-    end else if (\$131 ) begin
+    end else if (\$287 ) begin
+    end else if (\$290 ) begin
+    end else if (\$294 ) begin
       plan_take_new_skip = 1'h1;
-    end else if (\$134 ) begin
-    end else if (\$137 ) begin
+    end else if (\$297 ) begin
+    end else if (\$300 ) begin
       plan_take_new_skip = 1'h1;
     end
   end
@@ -35026,15 +36094,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_start = 1'h0;
     if (pending_full_pop) begin
       plan_rem_start = 1'h1;
-    end else if (\$169 ) begin
+    end else if (\$332 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$185 ) begin
+    end else if (\$348 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$202 ) begin
+    end else if (\$365 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$218 ) begin
+    end else if (\$381 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$234 ) begin
+    end else if (\$397 ) begin
       plan_rem_start = 1'h1;
     end
   end
@@ -35043,15 +36111,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_kind = 2'h0;
     if (pending_full_pop) begin
       plan_rem_kind = 2'h0;
-    end else if (\$169 ) begin
+    end else if (\$332 ) begin
       plan_rem_kind = 2'h0;
-    end else if (\$185 ) begin
+    end else if (\$348 ) begin
       plan_rem_kind = 2'h2;
-    end else if (\$202 ) begin
+    end else if (\$365 ) begin
       plan_rem_kind = 2'h3;
-    end else if (\$218 ) begin
-      plan_rem_kind = \$238 ;
-    end else if (\$234 ) begin
+    end else if (\$381 ) begin
+      plan_rem_kind = \$401 ;
+    end else if (\$397 ) begin
       plan_rem_kind = 2'h3;
     end
   end
@@ -35060,15 +36128,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_size = 16'h0000;
     if (pending_full_pop) begin
       plan_rem_size = batch_size;
-    end else if (\$169 ) begin
-      plan_rem_size = { 3'h0, plan_rem_pop };
-    end else if (\$185 ) begin
-      plan_rem_size = { 3'h0, plan_rem_non };
-    end else if (\$202 ) begin
+    end else if (\$332 ) begin
+      plan_rem_size = { 3'h0, rem_pop };
+    end else if (\$348 ) begin
+      plan_rem_size = { 3'h0, rem_non };
+    end else if (\$365 ) begin
       plan_rem_size = plan_rem_skip_chunk;
-    end else if (\$218 ) begin
+    end else if (\$381 ) begin
       plan_rem_size = plan_rem_chunk;
-    end else if (\$234 ) begin
+    end else if (\$397 ) begin
       plan_rem_size = plan_rem_skip_chunk;
     end
   end
@@ -35077,11 +36145,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_from_pop = 16'h0000;
     if (pending_full_pop) begin
       plan_rem_from_pop = batch_size;
-    end else if (\$169 ) begin
-      plan_rem_from_pop = { 3'h0, plan_rem_pop };
-    end else if (\$185 ) begin
-    end else if (\$202 ) begin
-    end else if (\$218 ) begin
+    end else if (\$332 ) begin
+      plan_rem_from_pop = { 3'h0, rem_pop };
+    end else if (\$348 ) begin
+    end else if (\$365 ) begin
+    end else if (\$381 ) begin
       plan_rem_from_pop = plan_rem_chunk_pop;
     end
   end
@@ -35089,12 +36157,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     plan_rem_new_skip = 1'h0;
     if (pending_full_pop) begin
-    end else if (\$169 ) begin
-    end else if (\$185 ) begin
-    end else if (\$202 ) begin
+    end else if (\$332 ) begin
+    end else if (\$348 ) begin
+    end else if (\$365 ) begin
       plan_rem_new_skip = 1'h1;
-    end else if (\$218 ) begin
-    end else if (\$234 ) begin
+    end else if (\$381 ) begin
+    end else if (\$397 ) begin
       plan_rem_new_skip = 1'h1;
     end
   end
@@ -35119,7 +36187,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue_valid = 1'h1;
             end
         1'h1:
-            if (\$265 ) begin
+            if (\$427 ) begin
               issue_valid = 1'h1;
             end
       endcase
@@ -35136,35 +36204,35 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue[0] = 1'h1;
               issue[2:1] = e_kind;
               issue[18:3] = e_size;
-              issue[50:19] = \$250 [31:0];
+              issue[50:19] = e_set;
               issue[55:51] = e_index;
               issue[87:56] = step;
             end
         1'h1:
-            if (\$265 ) begin
-              issue[119:88] = \$269 [43:12];
+            if (\$427 ) begin
+              issue[119:88] = \$431 [43:12];
               issue[135:120] = position;
               issue[138:136] = beat[2:0];
-              issue[87:56] = \$270 [31:0];
+              issue[87:56] = \$432 [31:0];
               issue[141] = skipping;
-              issue[139] = \$271 ;
-              issue[140] = \$277 ;
+              issue[139] = \$433 ;
+              issue[140] = \$439 ;
             end
       endcase
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \o__ready$189  = 1'h0;
+    \o__ready$217  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$265 ) begin
-              if (\$283 ) begin
-                \o__ready$189  = \$285 ;
+            if (\$427 ) begin
+              if (\$445 ) begin
+                \o__ready$217  = \$447 ;
               end
             end
       endcase
@@ -35172,16 +36240,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \o__ready$190  = 1'h0;
+    \o__ready$218  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$265 ) begin
-              if (\$283 ) begin
-                \o__ready$190  = \$288 ;
+            if (\$427 ) begin
+              if (\$445 ) begin
+                \o__ready$218  = \$450 ;
               end
             end
       endcase
@@ -35189,16 +36257,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \o__ready$191  = 1'h0;
+    \o__ready$219  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$265 ) begin
-              if (\$283 ) begin
-                \o__ready$191  = skipping;
+            if (\$427 ) begin
+              if (\$445 ) begin
+                \o__ready$219  = skipping;
               end
             end
       endcase
@@ -35206,1049 +36274,69 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$192  = 1'h0;
+    \w_en$220  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$265 ) begin
-              if (\$283 ) begin
-                \w_en$192  = 1'h1;
+            if (\$427 ) begin
+              if (\$445 ) begin
+                \w_en$220  = 1'h1;
               end
             end
       endcase
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = fresh;
-    if (\$421 ) begin
-      if (\$422 ) begin
-        \$559  = \$423 [12:0];
-      end
-    end
-    if (rst) begin
-      \$559  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = framing_error;
-    if (errors_clear) begin
-      \$560  = 1'h0;
-    end
-    if (\$427 ) begin
-      \$560  = 1'h1;
-    end
-    if (rst) begin
-      \$560  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d_valid;
-    if (d_go) begin
-      \$561  = 1'h0;
-    end
-    if (\$428 ) begin
-      if (i__payload[241]) begin
-        \$561  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$561  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = in_sample;
-    if (\$428 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-        \$562  = 1'h0;
-      end else begin
-        \$562  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$562  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = w_data;
-    if (\$428 ) begin
-      if (i__payload[241]) begin
-        \$563  = entry;
-      end
-    end
-    if (rst) begin
-      \$563  = 47'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = \$signal ;
-    if (\$428 ) begin
-      if (i__payload[241]) begin
-        \$564  = \$446 ;
-      end
-    end
-    if (rst) begin
-      \$564  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = \$signal$60 ;
-    if (\$428 ) begin
-      if (i__payload[241]) begin
-        \$565  = skip;
-      end
-    end
-    if (rst) begin
-      \$565  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d_flush;
-    if (\$428 ) begin
-      if (i__payload[241]) begin
-        \$566  = i__payload[274];
-      end
-    end
-    if (rst) begin
-      \$566  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = cur_slot;
-    if (\$428 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$567  = \$449 [11:0];
-      end
-    end
-    if (rst) begin
-      \$567  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = cur_hot;
-    if (\$428 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$568  = \$463 ;
-      end
-    end
-    if (rst) begin
-      \$568  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = cur_stale;
-    if (\$428 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$569  = \$20 [5:0];
-      end
-    end
-    if (rst) begin
-      \$569  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = cur_beat;
-    if (\$428 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$570  = \$469 [3:0];
-      end
-    end
-    if (rst) begin
-      \$570  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = cur_sample;
-    if (\$428 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-      end else begin
-        \$571  = \$470 ;
-      end
-    end
-    if (rst) begin
-      \$571  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = \$471 [15:0];
-    if (rst) begin
-      \$572  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = \$472 [3:0];
-    if (rst) begin
-      \$573  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = \$85 [12:0];
-    if (rst) begin
-      \$574  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = \$473 [12:0];
-    if (rst) begin
-      \$575  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = \$474 ;
-    if (rst) begin
-      \$576  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = samples_in;
-    if (d_go) begin
-      \$577  = \$475 [31:0];
-    end
-    if (counters_clear) begin
-      \$577  = 32'd0;
-    end
-    if (rst) begin
-      \$577  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = popular;
-    if (d_go) begin
-      \$578  = \$476 [31:0];
-    end
-    if (counters_clear) begin
-      \$578  = 32'd0;
-    end
-    if (rst) begin
-      \$578  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = non_popular;
-    if (d_go) begin
-      \$579  = \$480 [31:0];
-    end
-    if (counters_clear) begin
-      \$579  = 32'd0;
-    end
-    if (rst) begin
-      \$579  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = skipped;
-    if (d_go) begin
-      \$580  = \$481 [31:0];
-    end
-    if (counters_clear) begin
-      \$580  = 32'd0;
-    end
-    if (rst) begin
-      \$580  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = early_closes;
-    if (d_go) begin
-      \$581  = \$482 [31:0];
-    end
-    if (counters_clear) begin
-      \$581  = 32'd0;
-    end
-    if (rst) begin
-      \$581  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = pend_pop;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$582  = 13'h0000;
-      end else begin
-        \$582  = \$90 [12:0];
-      end
-    end
-    if (rst) begin
-      \$582  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = pend_non;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$583  = 13'h0000;
-      end else begin
-        \$583  = \$94 [12:0];
-      end
-    end
-    if (rst) begin
-      \$583  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = pend_skip;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$584  = 13'h0000;
-      end else begin
-        \$584  = \$95 [12:0];
-      end
-    end
-    if (rst) begin
-      \$584  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = pend_total;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$585  = 14'h0000;
-      end else begin
-        \$585  = \$484 [13:0];
-      end
-    end
-    if (rst) begin
-      \$585  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = pend_rest;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$586  = 14'h0000;
-      end else begin
-        \$586  = \$486 [13:0];
-      end
-    end
-    if (rst) begin
-      \$586  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = in_batch;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$587  = 16'h0000;
-      end else begin
-        \$587  = \$489 [15:0];
-      end
-    end
-    if (rst) begin
-      \$587  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = batches_in_set;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$588  = 4'h0;
-      end else begin
-        \$588  = \$490 [3:0];
-      end
-    end
-    if (rst) begin
-      \$588  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = stalls;
-    if (\$492 ) begin
-      \$589  = \$493 [31:0];
-    end
-    if (counters_clear) begin
-      \$589  = 32'd0;
-    end
-    if (rst) begin
-      \$589  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = \$386 [3:0];
-    if (rst) begin
-      \$590  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = \$392 [3:0];
-    if (rst) begin
-      \$591  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = \$496 ;
-    if (rst) begin
-      \$592  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = f_valid;
-    if (\$498 ) begin
-      \$593  = \r_rdy$225 ;
-    end
-    if (rst) begin
-      \$593  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = f_job;
-    if (\$498 ) begin
-      \$594  = \r_data$84 ;
-    end
-    if (rst) begin
-      \$594  = 41'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = f_total;
-    if (\$498 ) begin
-      \$595  = r_total;
-    end
-    if (rst) begin
-      \$595  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = j_valid;
-    if (j_load) begin
-      \$596  = f_valid;
-    end
-    if (rst) begin
-      \$596  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = job_now;
-    if (j_load) begin
-      \$597  = f_job;
-    end
-    if (rst) begin
-      \$597  = 41'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = plan_take_total;
-    if (j_load) begin
-      \$598  = f_total;
-    end
-    if (rst) begin
-      \$598  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = j_flag;
-    if (j_load) begin
-      \$599 [0] = \$499 ;
-      \$599 [1] = \$500 ;
-      \$599 [2] = \$501 ;
-      \$599 [3] = \$502 ;
-    end
-    if (rst) begin
-      \$599  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = \$signal$110 ;
-    if (j_load) begin
-      \$600  = \$503 ;
-    end
-    if (rst) begin
-      \$600  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = j_skip_nz;
-    if (j_load) begin
-      \$601  = \$504 ;
-    end
-    if (rst) begin
-      \$601  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602 [0] = \$505 ;
-    \$602 [1] = \$506 ;
-    \$602 [2] = \$507 ;
-    \$602 [3] = \$508 ;
-    if (rst) begin
-      \$602  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = pending_full_pop;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$603  = 1'h0;
-      endcase
-    end
-    if (rst) begin
-      \$603  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = pending_close;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$604  = e_close;
-      endcase
-    end
-    if (rst) begin
-      \$604  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = set_id;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$605  = \$250 [31:0];
-      endcase
-    end
-    if (rst) begin
-      \$605  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = index;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$606  = e_index;
-            if (e_start) begin
-              \$606  = \$512 [4:0];
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$606  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = plan_rem_pop;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$607  = e_pop;
-            if (e_start) begin
-              if (e_new_skip) begin
-              end else if (\$524 ) begin
-                \$607  = \$527 [12:0];
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$607  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = plan_rem_non;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$608  = e_non;
-      endcase
-    end
-    if (rst) begin
-      \$608  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = plan_rem_total;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$609  = e_total;
-            if (e_start) begin
-              if (e_new_skip) begin
-              end else if (\$524 ) begin
-                \$609  = \$528 [13:0];
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$609  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = plan_rem_skip;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$610  = e_skip;
-            if (e_start) begin
-              if (e_new_skip) begin
-                \$610  = \$525 [12:0];
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$610  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = split_phase;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$611  = e_phase;
-            if (e_start) begin
-              if (\$519 ) begin
-                \$611  = \$520 [1:0];
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$611  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = \$signal$93 ;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$612  = \$509 ;
-            if (e_start) begin
-              if (e_new_skip) begin
-              end else if (\$524 ) begin
-                \$612  = \$529 ;
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$612  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = rem_skip_nz;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$613  = \$510 ;
-            if (e_start) begin
-              if (e_new_skip) begin
-                \$613  = \$526 ;
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$613  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = step;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$614  = \$511 [31:0];
-            end
-      endcase
-    end
-    if (rst) begin
-      \$614  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = left;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$615  = e_size;
-            end
-        1'h1:
-            if (\$534 ) begin
-              if (\$540 ) begin
-                \$615  = \$542 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$615  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = from_pop;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$616  = e_from_pop;
-            end
-        1'h1:
-            if (\$534 ) begin
-              if (\$540 ) begin
-                \$616  = \$546 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$616  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = pop_left;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$617  = \$513 ;
-            end
-        1'h1:
-            if (\$534 ) begin
-              if (\$540 ) begin
-                \$617  = \$550 ;
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$617  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = skipping;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$618  = e_new_skip;
-            end
-      endcase
-    end
-    if (rst) begin
-      \$618  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = position;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$619  = 16'h0000;
-            end
-        1'h1:
-            if (\$534 ) begin
-              if (\$540 ) begin
-                \$619  = \$541 [15:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$619  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = beat;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$620  = 4'h0;
-            end
-        1'h1:
-            if (\$534 ) begin
-              (* full_case = 32'd1 *)
-              if (\$540 ) begin
-                \$620  = 4'h0;
-              end else begin
-                \$620  = \$552 [3:0];
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$620  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = micro_batches;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$621  = \$514 [31:0];
-            end
-      endcase
-    end
-    if (counters_clear) begin
-      \$621  = 32'd0;
-    end
-    if (rst) begin
-      \$621  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = fsm_state;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              if (\$530 ) begin
-                \$622  = 1'h1;
-              end
-            end
-        1'h1:
-            if (\$534 ) begin
-              if (\$540 ) begin
-                if (\$551 ) begin
-                  \$622  = 1'h0;
-                end
-              end
-            end
-      endcase
-    end
-    if (rst) begin
-      \$622  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = \$553 ;
-    if (rst) begin
-      \$623  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = issue;
-    if (rst) begin
-      \$624  = 142'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = { \$557 [11:0], beat[2:0] };
-    if (rst) begin
-      \$625  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = r_valid;
-    if (rst) begin
-      \$626  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = \$signal$230 ;
-    if (rst) begin
-      \$627  = 142'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = \$signal$231 ;
-    if (rst) begin
-      \$628  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = s_op;
-    if (rst) begin
-      \$629  = 142'h000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = rec_read__data;
-    if (rst) begin
-      \$630  = 232'h0000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = \$signal$220 ;
-    if (rst) begin
-      \$631  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = \$558 ;
-    if (rst) begin
-      \$632  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = \$signal$196 ;
-    if (rst) begin
-      \$633  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = cold;
-    if (rst) begin
-      \$634  = 215'h000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  assign beat_stale = \$15 [2:0];
-  assign stale_now = \$20 [5:0];
-  assign rec_write__addr = { \$24 [11:0], \$21 [2:0] };
-  assign d_entry = w_data;
-  assign \w_data$50  = w_data;
-  assign \w_data$51  = w_data;
-  assign limit_now = \$85 [12:0];
-  assign pend_pop_next = \$90 [12:0];
-  assign pend_non_next = \$94 [12:0];
-  assign pend_skip_next = \$95 [12:0];
-  assign \w_data$78  = job;
+  assign stale_now = \$186 [5:0];
+  assign limit_now = \$248 [12:0];
+  assign pend_pop_next = \$253 [12:0];
+  assign pend_non_next = \$257 [12:0];
+  assign pend_skip_next = \$258 [12:0];
+  assign o_used_next = \$548 [3:0];
+  assign cold_used_next = \$554 [3:0];
+  assign beat_stale = \$181 [2:0];
+  assign rec_write__addr = { \$189 [11:0], \$187 [2:0] };
+  assign w_data = d_entry;
+  assign \w_data$154  = d_entry;
+  assign \w_data$155  = d_entry;
+  assign \w_data$159  = job;
   assign plan_take_full = job_now[0];
   assign plan_take_close = job_now[1];
   assign plan_take_pop = job_now[14:2];
   assign plan_take_non = job_now[27:15];
   assign plan_take_skip = job_now[40:28];
   assign plan_take_phase = 2'h0;
-  assign j_total = plan_take_total;
+  assign plan_take_total = j_total;
   assign plan_rem_full = pending_full_pop;
-  assign rem_pop = plan_rem_pop;
-  assign rem_non = plan_rem_non;
-  assign rem_skip = plan_rem_skip;
+  assign plan_rem_pop = rem_pop;
+  assign plan_rem_non = rem_non;
+  assign plan_rem_skip = rem_skip;
   assign plan_rem_phase = split_phase;
-  assign rem_total = plan_rem_total;
-  assign total = e_total;
-  assign e_set = \$250 [31:0];
-  assign \r_data$157  = \i__payload$156 ;
-  assign \r_rdy$159  = \i__valid$158 ;
-  assign \i__ready$161  = \r_en$160 ;
-  assign \r_data$163  = \i__payload$162 ;
-  assign \r_rdy$165  = \i__valid$164 ;
-  assign \i__ready$167  = \r_en$166 ;
-  assign \r_data$169  = \i__payload$168 ;
-  assign \r_rdy$171  = \i__valid$170 ;
-  assign \i__ready$173  = \r_en$172 ;
-  assign \w_data$193  = \$292 [11:0];
-  assign rec_addr = rec_read__addr;
-  assign \$signal$202  = \w_data$201 ;
-  assign \$signal$204  = \w_en$203 ;
-  assign u_cold_out = \w_data$205 ;
-  assign u_cold = \w_en$207 ;
-  assign \r_data$209  = o__payload;
-  assign \r_rdy$210  = o__valid;
-  assign \r_en$211  = o__ready;
-  assign \r_data$212  = cold__payload;
-  assign \r_rdy$213  = cold__valid;
-  assign \r_en$214  = cold__ready;
-  assign o_used_next = \$386 [3:0];
-  assign cold_used_next = \$392 [3:0];
+  assign plan_rem_total = rem_total;
+  assign e_total = total;
+  assign \r_data$200  = \i__payload$199 ;
+  assign \r_rdy$202  = \i__valid$201 ;
+  assign \i__ready$204  = \r_en$203 ;
+  assign \r_data$206  = \i__payload$205 ;
+  assign \r_rdy$208  = \i__valid$207 ;
+  assign \i__ready$210  = \r_en$209 ;
+  assign \r_data$212  = \i__payload$211 ;
+  assign \r_rdy$214  = \i__valid$213 ;
+  assign \i__ready$216  = \r_en$215 ;
+  assign \w_data$221  = \$454 [11:0];
+  assign rec_read__addr = rec_addr;
+  assign \w_data$223  = \$signal$143 ;
+  assign \w_en$224  = \$signal$140 ;
+  assign \w_data$225  = u_cold_out;
+  assign \w_en$226  = u_cold;
+  assign \r_data$227  = o__payload;
+  assign \r_rdy$228  = o__valid;
+  assign \r_en$229  = o__ready;
+  assign \r_data$230  = cold__payload;
+  assign \r_rdy$231  = cold__valid;
+  assign \r_en$232  = cold__ready;
   assign \i__payload.lanes  = i__payload[239:0];
   assign \i__payload.lanes[0]  = i__payload[59:0];
   assign \i__payload.lanes[0].valid  = i__payload[0];
@@ -36341,41 +36429,17 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \cold__payload.lanes[3].valid  = cold__payload[174];
   assign \cold__payload.lanes[3].table  = cold__payload[182:175];
   assign \cold__payload.lanes[3].row  = cold__payload[214:183];
-  assign \rec_write__data[0]  = rec_write__data[57:0];
-  assign \rec_write__data[0].valid  = rec_write__data[0];
-  assign \rec_write__data[0].hot  = rec_write__data[1];
-  assign \rec_write__data[0].slot  = rec_write__data[17:2];
-  assign \rec_write__data[0].table  = rec_write__data[25:18];
-  assign \rec_write__data[0].row  = rec_write__data[57:26];
-  assign \rec_write__data[1]  = rec_write__data[115:58];
-  assign \rec_write__data[1].valid  = rec_write__data[58];
-  assign \rec_write__data[1].hot  = rec_write__data[59];
-  assign \rec_write__data[1].slot  = rec_write__data[75:60];
-  assign \rec_write__data[1].table  = rec_write__data[83:76];
-  assign \rec_write__data[1].row  = rec_write__data[115:84];
-  assign \rec_write__data[2]  = rec_write__data[173:116];
-  assign \rec_write__data[2].valid  = rec_write__data[116];
-  assign \rec_write__data[2].hot  = rec_write__data[117];
-  assign \rec_write__data[2].slot  = rec_write__data[133:118];
-  assign \rec_write__data[2].table  = rec_write__data[141:134];
-  assign \rec_write__data[2].row  = rec_write__data[173:142];
-  assign \rec_write__data[3]  = rec_write__data[231:174];
-  assign \rec_write__data[3].valid  = rec_write__data[174];
-  assign \rec_write__data[3].hot  = rec_write__data[175];
-  assign \rec_write__data[3].slot  = rec_write__data[191:176];
-  assign \rec_write__data[3].table  = rec_write__data[199:192];
-  assign \rec_write__data[3].row  = rec_write__data[231:200];
+  assign \d_entry.slot  = d_entry[11:0];
+  assign \d_entry.sample  = d_entry[43:12];
+  assign \d_entry.last_beat  = d_entry[46:44];
   assign \entry.slot  = entry[11:0];
   assign \entry.sample  = entry[43:12];
   assign \entry.last_beat  = entry[46:44];
-  assign \d_entry.slot  = w_data[11:0];
-  assign \d_entry.sample  = w_data[43:12];
-  assign \d_entry.last_beat  = w_data[46:44];
-  assign \job.full_pop  = job[0];
-  assign \job.close  = job[1];
-  assign \job.n_pop  = job[14:2];
-  assign \job.n_non  = job[27:15];
-  assign \job.n_skip  = job[40:28];
+  assign \f_job.full_pop  = f_job[0];
+  assign \f_job.close  = f_job[1];
+  assign \f_job.n_pop  = f_job[14:2];
+  assign \f_job.n_non  = f_job[27:15];
+  assign \f_job.n_skip  = f_job[40:28];
   assign \job_now.full_pop  = job_now[0];
   assign \job_now.close  = job_now[1];
   assign \job_now.n_pop  = job_now[14:2];
@@ -36389,15 +36453,27 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \rem_flag.pop_ge_b  = rem_flag[1];
   assign \rem_flag.skip_ge_b  = rem_flag[2];
   assign \rem_flag.pop_eq_total  = rem_flag[3];
-  assign \i__payload$156.slot  = \i__payload$156 [11:0];
-  assign \i__payload$156.sample  = \i__payload$156 [43:12];
-  assign \i__payload$156.last_beat  = \i__payload$156 [46:44];
-  assign \i__payload$162.slot  = \i__payload$162 [11:0];
-  assign \i__payload$162.sample  = \i__payload$162 [43:12];
-  assign \i__payload$162.last_beat  = \i__payload$162 [46:44];
-  assign \i__payload$168.slot  = \i__payload$168 [11:0];
-  assign \i__payload$168.sample  = \i__payload$168 [43:12];
-  assign \i__payload$168.last_beat  = \i__payload$168 [46:44];
+  assign \o__payload$126.slot  = \o__payload$126 [11:0];
+  assign \o__payload$126.sample  = \o__payload$126 [43:12];
+  assign \o__payload$126.last_beat  = \o__payload$126 [46:44];
+  assign \o__payload$127.slot  = \o__payload$127 [11:0];
+  assign \o__payload$127.sample  = \o__payload$127 [43:12];
+  assign \o__payload$127.last_beat  = \o__payload$127 [46:44];
+  assign \o__payload$128.slot  = \o__payload$128 [11:0];
+  assign \o__payload$128.sample  = \o__payload$128 [43:12];
+  assign \o__payload$128.last_beat  = \o__payload$128 [46:44];
+  assign \$signal$131.desc  = \$signal$131 [0];
+  assign \$signal$131.kind  = \$signal$131 [2:1];
+  assign \$signal$131.size  = \$signal$131 [18:3];
+  assign \$signal$131.working_set  = \$signal$131 [50:19];
+  assign \$signal$131.index  = \$signal$131 [55:51];
+  assign \$signal$131.step  = \$signal$131 [87:56];
+  assign \$signal$131.sample  = \$signal$131 [119:88];
+  assign \$signal$131.position  = \$signal$131 [135:120];
+  assign \$signal$131.beat  = \$signal$131 [138:136];
+  assign \$signal$131.first  = \$signal$131 [139];
+  assign \$signal$131.last  = \$signal$131 [140];
+  assign \$signal$131.ids  = \$signal$131 [141];
   assign \issue.desc  = issue[0];
   assign \issue.kind  = issue[2:1];
   assign \issue.size  = issue[18:3];
@@ -36410,51 +36486,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \issue.first  = issue[139];
   assign \issue.last  = issue[140];
   assign \issue.ids  = issue[141];
-  assign \o__payload$184.slot  = \o__payload$184 [11:0];
-  assign \o__payload$184.sample  = \o__payload$184 [43:12];
-  assign \o__payload$184.last_beat  = \o__payload$184 [46:44];
-  assign \o__payload$185.slot  = \o__payload$185 [11:0];
-  assign \o__payload$185.sample  = \o__payload$185 [43:12];
-  assign \o__payload$185.last_beat  = \o__payload$185 [46:44];
-  assign \o__payload$186.slot  = \o__payload$186 [11:0];
-  assign \o__payload$186.sample  = \o__payload$186 [43:12];
-  assign \o__payload$186.last_beat  = \o__payload$186 [46:44];
-  assign \$signal$196.desc  = \$signal$196 [0];
-  assign \$signal$196.kind  = \$signal$196 [2:1];
-  assign \$signal$196.size  = \$signal$196 [18:3];
-  assign \$signal$196.working_set  = \$signal$196 [50:19];
-  assign \$signal$196.index  = \$signal$196 [55:51];
-  assign \$signal$196.step  = \$signal$196 [87:56];
-  assign \$signal$196.sample  = \$signal$196 [119:88];
-  assign \$signal$196.position  = \$signal$196 [135:120];
-  assign \$signal$196.beat  = \$signal$196 [138:136];
-  assign \$signal$196.first  = \$signal$196 [139];
-  assign \$signal$196.last  = \$signal$196 [140];
-  assign \$signal$196.lanes  = \$signal$196 [372:141];
-  assign \$signal$196.lanes[0]  = \$signal$196 [198:141];
-  assign \$signal$196.lanes[0].valid  = \$signal$196 [141];
-  assign \$signal$196.lanes[0].hot  = \$signal$196 [142];
-  assign \$signal$196.lanes[0].slot  = \$signal$196 [158:143];
-  assign \$signal$196.lanes[0].table  = \$signal$196 [166:159];
-  assign \$signal$196.lanes[0].row  = \$signal$196 [198:167];
-  assign \$signal$196.lanes[1]  = \$signal$196 [256:199];
-  assign \$signal$196.lanes[1].valid  = \$signal$196 [199];
-  assign \$signal$196.lanes[1].hot  = \$signal$196 [200];
-  assign \$signal$196.lanes[1].slot  = \$signal$196 [216:201];
-  assign \$signal$196.lanes[1].table  = \$signal$196 [224:217];
-  assign \$signal$196.lanes[1].row  = \$signal$196 [256:225];
-  assign \$signal$196.lanes[2]  = \$signal$196 [314:257];
-  assign \$signal$196.lanes[2].valid  = \$signal$196 [257];
-  assign \$signal$196.lanes[2].hot  = \$signal$196 [258];
-  assign \$signal$196.lanes[2].slot  = \$signal$196 [274:259];
-  assign \$signal$196.lanes[2].table  = \$signal$196 [282:275];
-  assign \$signal$196.lanes[2].row  = \$signal$196 [314:283];
-  assign \$signal$196.lanes[3]  = \$signal$196 [372:315];
-  assign \$signal$196.lanes[3].valid  = \$signal$196 [315];
-  assign \$signal$196.lanes[3].hot  = \$signal$196 [316];
-  assign \$signal$196.lanes[3].slot  = \$signal$196 [332:317];
-  assign \$signal$196.lanes[3].table  = \$signal$196 [340:333];
-  assign \$signal$196.lanes[3].row  = \$signal$196 [372:341];
+  assign \s_op.desc  = s_op[0];
+  assign \s_op.kind  = s_op[2:1];
+  assign \s_op.size  = s_op[18:3];
+  assign \s_op.working_set  = s_op[50:19];
+  assign \s_op.index  = s_op[55:51];
+  assign \s_op.step  = s_op[87:56];
+  assign \s_op.sample  = s_op[119:88];
+  assign \s_op.position  = s_op[135:120];
+  assign \s_op.beat  = s_op[138:136];
+  assign \s_op.first  = s_op[139];
+  assign \s_op.last  = s_op[140];
+  assign \s_op.ids  = s_op[141];
   assign \t_op.desc  = t_op[0];
   assign \t_op.kind  = t_op[2:1];
   assign \t_op.size  = t_op[18:3];
@@ -36491,111 +36534,6 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \rec_t[3].slot  = rec_t[191:176];
   assign \rec_t[3].table  = rec_t[199:192];
   assign \rec_t[3].row  = rec_t[231:200];
-  assign \cold.step  = cold[31:0];
-  assign \cold.position  = cold[47:32];
-  assign \cold.beat  = cold[50:48];
-  assign \cold.lanes  = cold[214:51];
-  assign \cold.lanes[0]  = cold[91:51];
-  assign \cold.lanes[0].valid  = cold[51];
-  assign \cold.lanes[0].table  = cold[59:52];
-  assign \cold.lanes[0].row  = cold[91:60];
-  assign \cold.lanes[1]  = cold[132:92];
-  assign \cold.lanes[1].valid  = cold[92];
-  assign \cold.lanes[1].table  = cold[100:93];
-  assign \cold.lanes[1].row  = cold[132:101];
-  assign \cold.lanes[2]  = cold[173:133];
-  assign \cold.lanes[2].valid  = cold[133];
-  assign \cold.lanes[2].table  = cold[141:134];
-  assign \cold.lanes[2].row  = cold[173:142];
-  assign \cold.lanes[3]  = cold[214:174];
-  assign \cold.lanes[3].valid  = cold[174];
-  assign \cold.lanes[3].table  = cold[182:175];
-  assign \cold.lanes[3].row  = cold[214:183];
-  assign \$signal$202.desc  = \w_data$201 [0];
-  assign \$signal$202.kind  = \w_data$201 [2:1];
-  assign \$signal$202.size  = \w_data$201 [18:3];
-  assign \$signal$202.working_set  = \w_data$201 [50:19];
-  assign \$signal$202.index  = \w_data$201 [55:51];
-  assign \$signal$202.step  = \w_data$201 [87:56];
-  assign \$signal$202.sample  = \w_data$201 [119:88];
-  assign \$signal$202.position  = \w_data$201 [135:120];
-  assign \$signal$202.beat  = \w_data$201 [138:136];
-  assign \$signal$202.first  = \w_data$201 [139];
-  assign \$signal$202.last  = \w_data$201 [140];
-  assign \$signal$202.lanes  = \w_data$201 [372:141];
-  assign \$signal$202.lanes[0]  = \w_data$201 [198:141];
-  assign \$signal$202.lanes[0].valid  = \w_data$201 [141];
-  assign \$signal$202.lanes[0].hot  = \w_data$201 [142];
-  assign \$signal$202.lanes[0].slot  = \w_data$201 [158:143];
-  assign \$signal$202.lanes[0].table  = \w_data$201 [166:159];
-  assign \$signal$202.lanes[0].row  = \w_data$201 [198:167];
-  assign \$signal$202.lanes[1]  = \w_data$201 [256:199];
-  assign \$signal$202.lanes[1].valid  = \w_data$201 [199];
-  assign \$signal$202.lanes[1].hot  = \w_data$201 [200];
-  assign \$signal$202.lanes[1].slot  = \w_data$201 [216:201];
-  assign \$signal$202.lanes[1].table  = \w_data$201 [224:217];
-  assign \$signal$202.lanes[1].row  = \w_data$201 [256:225];
-  assign \$signal$202.lanes[2]  = \w_data$201 [314:257];
-  assign \$signal$202.lanes[2].valid  = \w_data$201 [257];
-  assign \$signal$202.lanes[2].hot  = \w_data$201 [258];
-  assign \$signal$202.lanes[2].slot  = \w_data$201 [274:259];
-  assign \$signal$202.lanes[2].table  = \w_data$201 [282:275];
-  assign \$signal$202.lanes[2].row  = \w_data$201 [314:283];
-  assign \$signal$202.lanes[3]  = \w_data$201 [372:315];
-  assign \$signal$202.lanes[3].valid  = \w_data$201 [315];
-  assign \$signal$202.lanes[3].hot  = \w_data$201 [316];
-  assign \$signal$202.lanes[3].slot  = \w_data$201 [332:317];
-  assign \$signal$202.lanes[3].table  = \w_data$201 [340:333];
-  assign \$signal$202.lanes[3].row  = \w_data$201 [372:341];
-  assign \u_cold_out.step  = \w_data$205 [31:0];
-  assign \u_cold_out.position  = \w_data$205 [47:32];
-  assign \u_cold_out.beat  = \w_data$205 [50:48];
-  assign \u_cold_out.lanes  = \w_data$205 [214:51];
-  assign \u_cold_out.lanes[0]  = \w_data$205 [91:51];
-  assign \u_cold_out.lanes[0].valid  = \w_data$205 [51];
-  assign \u_cold_out.lanes[0].table  = \w_data$205 [59:52];
-  assign \u_cold_out.lanes[0].row  = \w_data$205 [91:60];
-  assign \u_cold_out.lanes[1]  = \w_data$205 [132:92];
-  assign \u_cold_out.lanes[1].valid  = \w_data$205 [92];
-  assign \u_cold_out.lanes[1].table  = \w_data$205 [100:93];
-  assign \u_cold_out.lanes[1].row  = \w_data$205 [132:101];
-  assign \u_cold_out.lanes[2]  = \w_data$205 [173:133];
-  assign \u_cold_out.lanes[2].valid  = \w_data$205 [133];
-  assign \u_cold_out.lanes[2].table  = \w_data$205 [141:134];
-  assign \u_cold_out.lanes[2].row  = \w_data$205 [173:142];
-  assign \u_cold_out.lanes[3]  = \w_data$205 [214:174];
-  assign \u_cold_out.lanes[3].valid  = \w_data$205 [174];
-  assign \u_cold_out.lanes[3].table  = \w_data$205 [182:175];
-  assign \u_cold_out.lanes[3].row  = \w_data$205 [214:183];
-  assign \f_job.full_pop  = f_job[0];
-  assign \f_job.close  = f_job[1];
-  assign \f_job.n_pop  = f_job[14:2];
-  assign \f_job.n_non  = f_job[27:15];
-  assign \f_job.n_skip  = f_job[40:28];
-  assign \$signal$230.desc  = \$signal$230 [0];
-  assign \$signal$230.kind  = \$signal$230 [2:1];
-  assign \$signal$230.size  = \$signal$230 [18:3];
-  assign \$signal$230.working_set  = \$signal$230 [50:19];
-  assign \$signal$230.index  = \$signal$230 [55:51];
-  assign \$signal$230.step  = \$signal$230 [87:56];
-  assign \$signal$230.sample  = \$signal$230 [119:88];
-  assign \$signal$230.position  = \$signal$230 [135:120];
-  assign \$signal$230.beat  = \$signal$230 [138:136];
-  assign \$signal$230.first  = \$signal$230 [139];
-  assign \$signal$230.last  = \$signal$230 [140];
-  assign \$signal$230.ids  = \$signal$230 [141];
-  assign \s_op.desc  = s_op[0];
-  assign \s_op.kind  = s_op[2:1];
-  assign \s_op.size  = s_op[18:3];
-  assign \s_op.working_set  = s_op[50:19];
-  assign \s_op.index  = s_op[55:51];
-  assign \s_op.step  = s_op[87:56];
-  assign \s_op.sample  = s_op[119:88];
-  assign \s_op.position  = s_op[135:120];
-  assign \s_op.beat  = s_op[138:136];
-  assign \s_op.first  = s_op[139];
-  assign \s_op.last  = s_op[140];
-  assign \s_op.ids  = s_op[141];
   assign \rec_read__data[0]  = rec_read__data[57:0];
   assign \rec_read__data[0].valid  = rec_read__data[0];
   assign \rec_read__data[0].hot  = rec_read__data[1];
@@ -36620,89 +36558,239 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \rec_read__data[3].slot  = rec_read__data[191:176];
   assign \rec_read__data[3].table  = rec_read__data[199:192];
   assign \rec_read__data[3].row  = rec_read__data[231:200];
-  assign cold[214:183] = \$383 ;
-  assign cold[182:175] = \$380 ;
-  assign cold[174] = \$377 ;
-  assign cold[173:142] = \$363 ;
-  assign cold[141:134] = \$360 ;
-  assign cold[133] = \$357 ;
-  assign cold[132:101] = \$343 ;
-  assign cold[100:93] = \$340 ;
-  assign cold[92] = \$337 ;
-  assign cold[91:60] = \$323 ;
-  assign cold[59:52] = \$320 ;
-  assign cold[51] = \$317 ;
+  assign \$signal$143.desc  = \$signal$143 [0];
+  assign \$signal$143.kind  = \$signal$143 [2:1];
+  assign \$signal$143.size  = \$signal$143 [18:3];
+  assign \$signal$143.working_set  = \$signal$143 [50:19];
+  assign \$signal$143.index  = \$signal$143 [55:51];
+  assign \$signal$143.step  = \$signal$143 [87:56];
+  assign \$signal$143.sample  = \$signal$143 [119:88];
+  assign \$signal$143.position  = \$signal$143 [135:120];
+  assign \$signal$143.beat  = \$signal$143 [138:136];
+  assign \$signal$143.first  = \$signal$143 [139];
+  assign \$signal$143.last  = \$signal$143 [140];
+  assign \$signal$143.lanes  = \$signal$143 [372:141];
+  assign \$signal$143.lanes[0]  = \$signal$143 [198:141];
+  assign \$signal$143.lanes[0].valid  = \$signal$143 [141];
+  assign \$signal$143.lanes[0].hot  = \$signal$143 [142];
+  assign \$signal$143.lanes[0].slot  = \$signal$143 [158:143];
+  assign \$signal$143.lanes[0].table  = \$signal$143 [166:159];
+  assign \$signal$143.lanes[0].row  = \$signal$143 [198:167];
+  assign \$signal$143.lanes[1]  = \$signal$143 [256:199];
+  assign \$signal$143.lanes[1].valid  = \$signal$143 [199];
+  assign \$signal$143.lanes[1].hot  = \$signal$143 [200];
+  assign \$signal$143.lanes[1].slot  = \$signal$143 [216:201];
+  assign \$signal$143.lanes[1].table  = \$signal$143 [224:217];
+  assign \$signal$143.lanes[1].row  = \$signal$143 [256:225];
+  assign \$signal$143.lanes[2]  = \$signal$143 [314:257];
+  assign \$signal$143.lanes[2].valid  = \$signal$143 [257];
+  assign \$signal$143.lanes[2].hot  = \$signal$143 [258];
+  assign \$signal$143.lanes[2].slot  = \$signal$143 [274:259];
+  assign \$signal$143.lanes[2].table  = \$signal$143 [282:275];
+  assign \$signal$143.lanes[2].row  = \$signal$143 [314:283];
+  assign \$signal$143.lanes[3]  = \$signal$143 [372:315];
+  assign \$signal$143.lanes[3].valid  = \$signal$143 [315];
+  assign \$signal$143.lanes[3].hot  = \$signal$143 [316];
+  assign \$signal$143.lanes[3].slot  = \$signal$143 [332:317];
+  assign \$signal$143.lanes[3].table  = \$signal$143 [340:333];
+  assign \$signal$143.lanes[3].row  = \$signal$143 [372:341];
+  assign \$signal$144.desc  = \$signal$144 [0];
+  assign \$signal$144.kind  = \$signal$144 [2:1];
+  assign \$signal$144.size  = \$signal$144 [18:3];
+  assign \$signal$144.working_set  = \$signal$144 [50:19];
+  assign \$signal$144.index  = \$signal$144 [55:51];
+  assign \$signal$144.step  = \$signal$144 [87:56];
+  assign \$signal$144.sample  = \$signal$144 [119:88];
+  assign \$signal$144.position  = \$signal$144 [135:120];
+  assign \$signal$144.beat  = \$signal$144 [138:136];
+  assign \$signal$144.first  = \$signal$144 [139];
+  assign \$signal$144.last  = \$signal$144 [140];
+  assign \$signal$144.lanes  = \$signal$144 [372:141];
+  assign \$signal$144.lanes[0]  = \$signal$144 [198:141];
+  assign \$signal$144.lanes[0].valid  = \$signal$144 [141];
+  assign \$signal$144.lanes[0].hot  = \$signal$144 [142];
+  assign \$signal$144.lanes[0].slot  = \$signal$144 [158:143];
+  assign \$signal$144.lanes[0].table  = \$signal$144 [166:159];
+  assign \$signal$144.lanes[0].row  = \$signal$144 [198:167];
+  assign \$signal$144.lanes[1]  = \$signal$144 [256:199];
+  assign \$signal$144.lanes[1].valid  = \$signal$144 [199];
+  assign \$signal$144.lanes[1].hot  = \$signal$144 [200];
+  assign \$signal$144.lanes[1].slot  = \$signal$144 [216:201];
+  assign \$signal$144.lanes[1].table  = \$signal$144 [224:217];
+  assign \$signal$144.lanes[1].row  = \$signal$144 [256:225];
+  assign \$signal$144.lanes[2]  = \$signal$144 [314:257];
+  assign \$signal$144.lanes[2].valid  = \$signal$144 [257];
+  assign \$signal$144.lanes[2].hot  = \$signal$144 [258];
+  assign \$signal$144.lanes[2].slot  = \$signal$144 [274:259];
+  assign \$signal$144.lanes[2].table  = \$signal$144 [282:275];
+  assign \$signal$144.lanes[2].row  = \$signal$144 [314:283];
+  assign \$signal$144.lanes[3]  = \$signal$144 [372:315];
+  assign \$signal$144.lanes[3].valid  = \$signal$144 [315];
+  assign \$signal$144.lanes[3].hot  = \$signal$144 [316];
+  assign \$signal$144.lanes[3].slot  = \$signal$144 [332:317];
+  assign \$signal$144.lanes[3].table  = \$signal$144 [340:333];
+  assign \$signal$144.lanes[3].row  = \$signal$144 [372:341];
+  assign \u_cold_out.step  = u_cold_out[31:0];
+  assign \u_cold_out.position  = u_cold_out[47:32];
+  assign \u_cold_out.beat  = u_cold_out[50:48];
+  assign \u_cold_out.lanes  = u_cold_out[214:51];
+  assign \u_cold_out.lanes[0]  = u_cold_out[91:51];
+  assign \u_cold_out.lanes[0].valid  = u_cold_out[51];
+  assign \u_cold_out.lanes[0].table  = u_cold_out[59:52];
+  assign \u_cold_out.lanes[0].row  = u_cold_out[91:60];
+  assign \u_cold_out.lanes[1]  = u_cold_out[132:92];
+  assign \u_cold_out.lanes[1].valid  = u_cold_out[92];
+  assign \u_cold_out.lanes[1].table  = u_cold_out[100:93];
+  assign \u_cold_out.lanes[1].row  = u_cold_out[132:101];
+  assign \u_cold_out.lanes[2]  = u_cold_out[173:133];
+  assign \u_cold_out.lanes[2].valid  = u_cold_out[133];
+  assign \u_cold_out.lanes[2].table  = u_cold_out[141:134];
+  assign \u_cold_out.lanes[2].row  = u_cold_out[173:142];
+  assign \u_cold_out.lanes[3]  = u_cold_out[214:174];
+  assign \u_cold_out.lanes[3].valid  = u_cold_out[174];
+  assign \u_cold_out.lanes[3].table  = u_cold_out[182:175];
+  assign \u_cold_out.lanes[3].row  = u_cold_out[214:183];
+  assign \cold.step  = cold[31:0];
+  assign \cold.position  = cold[47:32];
+  assign \cold.beat  = cold[50:48];
+  assign \cold.lanes  = cold[214:51];
+  assign \cold.lanes[0]  = cold[91:51];
+  assign \cold.lanes[0].valid  = cold[51];
+  assign \cold.lanes[0].table  = cold[59:52];
+  assign \cold.lanes[0].row  = cold[91:60];
+  assign \cold.lanes[1]  = cold[132:92];
+  assign \cold.lanes[1].valid  = cold[92];
+  assign \cold.lanes[1].table  = cold[100:93];
+  assign \cold.lanes[1].row  = cold[132:101];
+  assign \cold.lanes[2]  = cold[173:133];
+  assign \cold.lanes[2].valid  = cold[133];
+  assign \cold.lanes[2].table  = cold[141:134];
+  assign \cold.lanes[2].row  = cold[173:142];
+  assign \cold.lanes[3]  = cold[214:174];
+  assign \cold.lanes[3].valid  = cold[174];
+  assign \cold.lanes[3].table  = cold[182:175];
+  assign \cold.lanes[3].row  = cold[214:183];
+  assign \rec_write__data[0]  = rec_write__data[57:0];
+  assign \rec_write__data[0].valid  = rec_write__data[0];
+  assign \rec_write__data[0].hot  = rec_write__data[1];
+  assign \rec_write__data[0].slot  = rec_write__data[17:2];
+  assign \rec_write__data[0].table  = rec_write__data[25:18];
+  assign \rec_write__data[0].row  = rec_write__data[57:26];
+  assign \rec_write__data[1]  = rec_write__data[115:58];
+  assign \rec_write__data[1].valid  = rec_write__data[58];
+  assign \rec_write__data[1].hot  = rec_write__data[59];
+  assign \rec_write__data[1].slot  = rec_write__data[75:60];
+  assign \rec_write__data[1].table  = rec_write__data[83:76];
+  assign \rec_write__data[1].row  = rec_write__data[115:84];
+  assign \rec_write__data[2]  = rec_write__data[173:116];
+  assign \rec_write__data[2].valid  = rec_write__data[116];
+  assign \rec_write__data[2].hot  = rec_write__data[117];
+  assign \rec_write__data[2].slot  = rec_write__data[133:118];
+  assign \rec_write__data[2].table  = rec_write__data[141:134];
+  assign \rec_write__data[2].row  = rec_write__data[173:142];
+  assign \rec_write__data[3]  = rec_write__data[231:174];
+  assign \rec_write__data[3].valid  = rec_write__data[174];
+  assign \rec_write__data[3].hot  = rec_write__data[175];
+  assign \rec_write__data[3].slot  = rec_write__data[191:176];
+  assign \rec_write__data[3].table  = rec_write__data[199:192];
+  assign \rec_write__data[3].row  = rec_write__data[231:200];
+  assign \job.full_pop  = job[0];
+  assign \job.close  = job[1];
+  assign \job.n_pop  = job[14:2];
+  assign \job.n_non  = job[27:15];
+  assign \job.n_skip  = job[40:28];
+  assign \i__payload$199.slot  = \i__payload$199 [11:0];
+  assign \i__payload$199.sample  = \i__payload$199 [43:12];
+  assign \i__payload$199.last_beat  = \i__payload$199 [46:44];
+  assign \i__payload$205.slot  = \i__payload$205 [11:0];
+  assign \i__payload$205.sample  = \i__payload$205 [43:12];
+  assign \i__payload$205.last_beat  = \i__payload$205 [46:44];
+  assign \i__payload$211.slot  = \i__payload$211 [11:0];
+  assign \i__payload$211.sample  = \i__payload$211 [43:12];
+  assign \i__payload$211.last_beat  = \i__payload$211 [46:44];
+  assign cold[214:183] = \$545 ;
+  assign cold[182:175] = \$542 ;
+  assign cold[174] = \$539 ;
+  assign cold[173:142] = \$525 ;
+  assign cold[141:134] = \$522 ;
+  assign cold[133] = \$519 ;
+  assign cold[132:101] = \$505 ;
+  assign cold[100:93] = \$502 ;
+  assign cold[92] = \$499 ;
+  assign cold[91:60] = \$485 ;
+  assign cold[59:52] = \$482 ;
+  assign cold[51] = \$479 ;
   assign cold[50:48] = t_op[138:136];
   assign cold[47:32] = t_op[135:120];
   assign cold[31:0] = t_op[87:56];
-  assign \$signal$196 [372:341] = \$375 ;
-  assign \$signal$196 [340:333] = \$373 ;
-  assign \$signal$196 [332:317] = \$371 ;
-  assign \$signal$196 [316] = \$369 ;
-  assign \$signal$196 [315] = \$366 ;
-  assign \$signal$196 [314:283] = \$355 ;
-  assign \$signal$196 [282:275] = \$353 ;
-  assign \$signal$196 [274:259] = \$351 ;
-  assign \$signal$196 [258] = \$349 ;
-  assign \$signal$196 [257] = \$346 ;
-  assign \$signal$196 [256:225] = \$335 ;
-  assign \$signal$196 [224:217] = \$333 ;
-  assign \$signal$196 [216:201] = \$331 ;
-  assign \$signal$196 [200] = \$329 ;
-  assign \$signal$196 [199] = \$326 ;
-  assign \$signal$196 [198:167] = \$315 ;
-  assign \$signal$196 [166:159] = \$313 ;
-  assign \$signal$196 [158:143] = \$311 ;
-  assign \$signal$196 [142] = \$309 ;
-  assign \$signal$196 [141] = \$306 ;
-  assign \$signal$196 [140] = t_op[140];
-  assign \$signal$196 [139] = t_op[139];
-  assign \$signal$196 [138:136] = t_op[138:136];
-  assign \$signal$196 [135:120] = t_op[135:120];
-  assign \$signal$196 [119:88] = t_op[119:88];
-  assign \$signal$196 [87:56] = t_op[87:56];
-  assign \$signal$196 [55:51] = t_op[55:51];
-  assign \$signal$196 [50:19] = t_op[50:19];
-  assign \$signal$196 [18:3] = t_op[18:3];
-  assign \$signal$196 [2:1] = t_op[2:1];
-  assign \$signal$196 [0] = t_op[0];
-  assign job[40:28] = \$95 [12:0];
-  assign job[27:15] = \$94 [12:0];
-  assign job[14:2] = \$90 [12:0];
+  assign \$signal$144 [372:341] = \$537 ;
+  assign \$signal$144 [340:333] = \$535 ;
+  assign \$signal$144 [332:317] = \$533 ;
+  assign \$signal$144 [316] = \$531 ;
+  assign \$signal$144 [315] = \$528 ;
+  assign \$signal$144 [314:283] = \$517 ;
+  assign \$signal$144 [282:275] = \$515 ;
+  assign \$signal$144 [274:259] = \$513 ;
+  assign \$signal$144 [258] = \$511 ;
+  assign \$signal$144 [257] = \$508 ;
+  assign \$signal$144 [256:225] = \$497 ;
+  assign \$signal$144 [224:217] = \$495 ;
+  assign \$signal$144 [216:201] = \$493 ;
+  assign \$signal$144 [200] = \$491 ;
+  assign \$signal$144 [199] = \$488 ;
+  assign \$signal$144 [198:167] = \$477 ;
+  assign \$signal$144 [166:159] = \$475 ;
+  assign \$signal$144 [158:143] = \$473 ;
+  assign \$signal$144 [142] = \$471 ;
+  assign \$signal$144 [141] = \$468 ;
+  assign \$signal$144 [140] = t_op[140];
+  assign \$signal$144 [139] = t_op[139];
+  assign \$signal$144 [138:136] = t_op[138:136];
+  assign \$signal$144 [135:120] = t_op[135:120];
+  assign \$signal$144 [119:88] = t_op[119:88];
+  assign \$signal$144 [87:56] = t_op[87:56];
+  assign \$signal$144 [55:51] = t_op[55:51];
+  assign \$signal$144 [50:19] = t_op[50:19];
+  assign \$signal$144 [18:3] = t_op[18:3];
+  assign \$signal$144 [2:1] = t_op[2:1];
+  assign \$signal$144 [0] = t_op[0];
+  assign job[40:28] = \$258 [12:0];
+  assign job[27:15] = \$257 [12:0];
+  assign job[14:2] = \$253 [12:0];
   assign job[1] = close;
   assign job[0] = full_pop;
-  assign entry[46:44] = \$83 [2:0];
-  assign entry[43:12] = \$79 ;
-  assign entry[11:0] = \$78 [11:0];
-  assign rec_write__data[231:200] = \$52 ;
-  assign rec_write__data[199:192] = \$51 ;
-  assign rec_write__data[191:176] = \$50 ;
-  assign rec_write__data[175] = \$49 ;
+  assign entry[46:44] = \$246 [2:0];
+  assign entry[43:12] = \$242 ;
+  assign entry[11:0] = \$241 [11:0];
+  assign rec_write__data[231:200] = \$217 ;
+  assign rec_write__data[199:192] = \$216 ;
+  assign rec_write__data[191:176] = \$215 ;
+  assign rec_write__data[175] = \$214 ;
   assign rec_write__data[174] = i__payload[180];
-  assign rec_write__data[173:142] = \$46 ;
-  assign rec_write__data[141:134] = \$45 ;
-  assign rec_write__data[133:118] = \$44 ;
-  assign rec_write__data[117] = \$43 ;
+  assign rec_write__data[173:142] = \$211 ;
+  assign rec_write__data[141:134] = \$210 ;
+  assign rec_write__data[133:118] = \$209 ;
+  assign rec_write__data[117] = \$208 ;
   assign rec_write__data[116] = i__payload[120];
-  assign rec_write__data[115:84] = \$40 ;
-  assign rec_write__data[83:76] = \$39 ;
-  assign rec_write__data[75:60] = \$38 ;
-  assign rec_write__data[59] = \$37 ;
+  assign rec_write__data[115:84] = \$205 ;
+  assign rec_write__data[83:76] = \$204 ;
+  assign rec_write__data[75:60] = \$203 ;
+  assign rec_write__data[59] = \$202 ;
   assign rec_write__data[58] = i__payload[60];
-  assign rec_write__data[57:26] = \$34 ;
-  assign rec_write__data[25:18] = \$33 ;
-  assign rec_write__data[17:2] = \$32 ;
-  assign rec_write__data[1] = \$31 ;
+  assign rec_write__data[57:26] = \$199 ;
+  assign rec_write__data[25:18] = \$198 ;
+  assign rec_write__data[17:2] = \$197 ;
+  assign rec_write__data[1] = \$196 ;
   assign rec_write__data[0] = i__payload[0];
-  assign \$123  = 1'h1;
-  assign \$124  = \$122 ;
-  assign \$126  = 1'h0;
-  assign \$127  = 1'h0;
-  assign \$129  = 1'h0;
-  assign \$130  = 1'h0;
-  assign \$131  = 1'h0;
-  assign \$418  = fsm_state;
-  assign \$402  = fsm_state;
+  assign \$286  = 1'h1;
+  assign \$287  = \$285 ;
+  assign \$289  = 1'h0;
+  assign \$290  = 1'h0;
+  assign \$292  = 1'h0;
+  assign \$293  = 1'h0;
+  assign \$294  = 1'h0;
+  assign \$580  = fsm_state;
+  assign \$564  = fsm_state;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -41164,46 +41252,43 @@ module \micro_batch_scheduler.free_slots (rst, w_port__data, r_data, r_en, w_en,
 endmodule
 
 (* generator = "Amaranth" *)
-module \micro_batch_scheduler.jobs (rst, r_en, w_rdy, w_level, r_data, w_port__data, w_en, r_rdy, clk);
+module \micro_batch_scheduler.jobs (rst, r_en, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [6:0] \$11 ;
-  wire [6:0] \$12 ;
+  wire \$11 ;
+  wire \$12 ;
   wire \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire \$16 ;
+  wire [7:0] \$16 ;
   wire \$17 ;
   wire \$18 ;
-  wire [6:0] \$19 ;
+  wire \$19 ;
   wire \$2 ;
   wire \$20 ;
   wire \$21 ;
   wire \$22 ;
-  wire \$23 ;
+  wire [7:0] \$23 ;
   wire \$24 ;
   wire \$25 ;
-  wire [6:0] \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire \$3 ;
-  reg [5:0] \$30 ;
-  reg [5:0] \$31 ;
-  reg [5:0] \$32 ;
-  reg \$33 ;
+  wire \$26 ;
+  reg [5:0] \$27 ;
+  reg [5:0] \$28 ;
+  reg [6:0] \$29 ;
+  wire [7:0] \$3 ;
+  reg \$30 ;
   wire \$4 ;
   wire [6:0] \$5 ;
-  wire [6:0] \$6 ;
+  wire \$6 ;
   wire \$7 ;
   wire \$8 ;
-  wire \$9 ;
+  wire [6:0] \$9 ;
   input clk;
   wire clk;
   (* init = 6'h00 *)
   wire [5:0] consume;
-  reg [5:0] inner_level = 6'h00;
+  reg [6:0] inner_level = 7'h00;
   wire inner_r_rdy;
   wire [6:0] level;
   (* init = 6'h00 *)
@@ -41229,9 +41314,8 @@ module \micro_batch_scheduler.jobs (rst, r_en, w_rdy, w_level, r_data, w_port__d
   input [40:0] w_port__data;
   wire [40:0] w_port__data;
   wire w_port__en;
-  output w_rdy;
   wire w_rdy;
-  reg [40:0] storage [62:0];
+  reg [40:0] storage [63:0];
   initial begin
     storage[0] = 41'h00000000000;
     storage[1] = 41'h00000000000;
@@ -41296,6 +41380,7 @@ module \micro_batch_scheduler.jobs (rst, r_en, w_rdy, w_level, r_data, w_port__d
     storage[60] = 41'h00000000000;
     storage[61] = 41'h00000000000;
     storage[62] = 41'h00000000000;
+    storage[63] = 41'h00000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -41308,99 +41393,96 @@ module \micro_batch_scheduler.jobs (rst, r_en, w_rdy, w_level, r_data, w_port__d
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 6'h3f;
+  assign w_rdy = inner_level != 7'h40;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
   assign \$2  = \$1  | r_en;
   assign r_port__en = inner_r_rdy & \$2 ;
-  assign w_level = inner_level + r_rdy;
-  assign \$3  = w_rdy & w_en;
-  assign \$4  = w_port__addr == 6'h3e;
+  assign \$3  = inner_level + r_rdy;
+  assign \$4  = w_rdy & w_en;
   assign \$5  = w_port__addr + 1'h1;
-  assign \$6  = \$4  ? 7'h00 : \$5 ;
-  assign \$7  = ~ r_rdy;
-  assign \$8  = \$7  | r_en;
-  assign \$9  = inner_r_rdy & \$8 ;
-  assign \$10  = r_port__addr == 6'h3e;
-  assign \$11  = r_port__addr + 1'h1;
-  assign \$12  = \$10  ? 7'h00 : \$11 ;
-  assign \$13  = w_rdy & w_en;
-  assign \$14  = ~ r_rdy;
-  assign \$15  = \$14  | r_en;
-  assign \$16  = inner_r_rdy & \$15 ;
-  assign \$17  = ~ \$16 ;
-  assign \$18  = \$13  & \$17 ;
-  assign \$19  = inner_level + 1'h1;
-  assign \$20  = ~ r_rdy;
-  assign \$21  = \$20  | r_en;
-  assign \$22  = inner_r_rdy & \$21 ;
-  assign \$23  = w_rdy & w_en;
-  assign \$24  = ~ \$23 ;
-  assign \$25  = \$22  & \$24 ;
-  assign \$26  = inner_level - 1'h1;
-  assign \$27  = ~ r_rdy;
-  assign \$28  = \$27  | r_en;
-  assign \$29  = inner_r_rdy & \$28 ;
+  assign \$6  = ~ r_rdy;
+  assign \$7  = \$6  | r_en;
+  assign \$8  = inner_r_rdy & \$7 ;
+  assign \$9  = r_port__addr + 1'h1;
+  assign \$10  = w_rdy & w_en;
+  assign \$11  = ~ r_rdy;
+  assign \$12  = \$11  | r_en;
+  assign \$13  = inner_r_rdy & \$12 ;
+  assign \$14  = ~ \$13 ;
+  assign \$15  = \$10  & \$14 ;
+  assign \$16  = inner_level + 1'h1;
+  assign \$17  = ~ r_rdy;
+  assign \$18  = \$17  | r_en;
+  assign \$19  = inner_r_rdy & \$18 ;
+  assign \$20  = w_rdy & w_en;
+  assign \$21  = ~ \$20 ;
+  assign \$22  = \$19  & \$21 ;
+  assign \$23  = inner_level - 1'h1;
+  assign \$24  = ~ r_rdy;
+  assign \$25  = \$24  | r_en;
+  assign \$26  = inner_r_rdy & \$25 ;
   always @(posedge clk)
-    w_port__addr <= \$30 ;
+    w_port__addr <= \$27 ;
   always @(posedge clk)
-    r_port__addr <= \$31 ;
+    r_port__addr <= \$28 ;
   always @(posedge clk)
-    inner_level <= \$32 ;
+    inner_level <= \$29 ;
   always @(posedge clk)
-    r_rdy <= \$33 ;
+    r_rdy <= \$30 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$30  = w_port__addr;
-    if (\$3 ) begin
-      \$30  = \$6 [5:0];
+    \$27  = w_port__addr;
+    if (\$4 ) begin
+      \$27  = \$5 [5:0];
     end
     if (rst) begin
-      \$30  = 6'h00;
+      \$27  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$31  = r_port__addr;
-    if (\$9 ) begin
-      \$31  = \$12 [5:0];
+    \$28  = r_port__addr;
+    if (\$8 ) begin
+      \$28  = \$9 [5:0];
     end
     if (rst) begin
-      \$31  = 6'h00;
+      \$28  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$32  = inner_level;
-    if (\$18 ) begin
-      \$32  = \$19 [5:0];
+    \$29  = inner_level;
+    if (\$15 ) begin
+      \$29  = \$16 [6:0];
     end
-    if (\$25 ) begin
-      \$32  = \$26 [5:0];
+    if (\$22 ) begin
+      \$29  = \$23 [6:0];
     end
     if (rst) begin
-      \$32  = 6'h00;
+      \$29  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$33  = r_rdy;
-    if (\$29 ) begin
-      \$33  = 1'h1;
+    \$30  = r_rdy;
+    if (\$26 ) begin
+      \$30  = 1'h1;
     end else if (r_en) begin
-      \$33  = 1'h0;
+      \$30  = 1'h0;
     end
     if (rst) begin
-      \$33  = 1'h0;
+      \$30  = 1'h0;
     end
   end
-  assign level = w_level;
-  assign r_level = w_level;
+  assign level = \$3 [6:0];
+  assign r_level = \$3 [6:0];
   assign produce = w_port__addr;
   assign w_data = w_port__data;
   assign consume = r_port__addr;
   assign r_port__data = r_data;
+  assign w_level = \$3 [6:0];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -41521,7 +41603,7 @@ module \micro_batch_scheduler.non_head (rst, i__payload, i__ready, o__ready, i__
 endmodule
 
 (* generator = "Amaranth" *)
-module \micro_batch_scheduler.non_queue (rst, w_level, r_data, r_en, w_en, w_port__data, r_rdy, clk);
+module \micro_batch_scheduler.non_queue (rst, w_level, r_data, r_en, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -46097,7 +46179,7 @@ module \micro_batch_scheduler.pop_head (rst, i__payload, i__ready, o__ready, i__
 endmodule
 
 (* generator = "Amaranth" *)
-module \micro_batch_scheduler.pop_queue (rst, w_level, r_data, r_en, w_en, w_port__data, r_rdy, clk);
+module \micro_batch_scheduler.pop_queue (rst, w_level, r_data, r_en, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -50485,7 +50567,7 @@ module \micro_batch_scheduler.skip_head (rst, i__payload, i__ready, o__ready, i_
 endmodule
 
 (* generator = "Amaranth" *)
-module \micro_batch_scheduler.skip_queue (rst, w_level, r_data, r_en, w_en, w_port__data, r_rdy, clk);
+module \micro_batch_scheduler.skip_queue (rst, w_level, r_data, r_en, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
   wire \$1 ;
   wire \$10 ;
