@@ -1,6 +1,6 @@
 """Row address generation: ``(table, row)`` -> byte address in host memory, or a rejection."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,6 +10,7 @@ from .params import require_positive_ints, require_power_of_two
 __all__ = ["RowAddress", "max_row_beats", "beat_count_bits"]
 
 _PIECE = 16     # row * stride in products of 16-bit pieces (each fits an 18 x 18 DSP multiplier)
+_CHUNK = 16     # the address sum in carry-select pieces of 16 bits
 
 
 def max_row_beats(bus_bytes: int, max_dim: int) -> int:
@@ -130,14 +131,65 @@ class RowAddress(wiring.Component):
         # beside the multiplies): the table choice and the comparison are not in series.
         s2_ok_now = s1_ok & (s1_req.row < s1_regs.rows)
 
-        row_bytes = Signal(range(4 * self._max_dim + 1))
-        m.d.comb += row_bytes.eq(self.dim * 4)
-        address = Signal(self._addr_bits)
-        m.d.comb += address.eq(s2_base + sum(product << (i + j)
-                                             for product, (i, j) in zip(s2_products, pieces)))
+        # Bytes from the start of the row's first beat to the end of its last, less the offset
+        # in the first beat: beats = (offset + span) >> shift.
+        # A register: ``dim`` is stable while a request is in the pipeline.
+        row_span = Signal(range(4 * self._max_dim + self._bus_bytes))
+        m.d.sync += row_span.eq(self.dim * 4 + self._bus_bytes - 1)
+        # base + the partial products: carry-save adders (one LUT level each) down to two
+        # operands, then a carry-select add: 16-bit pieces, each summed for both carries in,
+        # in parallel. No carry chain longer than 16 bits.
+        width = self._addr_bits
+        # Partial products whose bit ranges do not overlap are one operand (their OR): with
+        # the default widths, five operands become four (two carry-save levels, not three).
+        spans = [(s2_base, 0, width)] + [
+            (product, i + j, min(width, i + j + 2 * _PIECE))
+            for product, (i, j) in zip(s2_products, pieces)]
+        packed = []                             # [(terms, [(lo, hi), ...])]
+        for value, lo, hi in spans:
+            for group in packed:
+                if all(hi <= g_lo or g_hi <= lo for g_lo, g_hi in group[1]):
+                    group[0].append((value, lo))
+                    group[1].append((lo, hi))
+                    break
+            else:
+                packed.append(([(value, lo)], [(lo, hi)]))
+        terms = []
+        for group, _ in packed:
+            operand = Const(0, width)
+            for value, lo in group:
+                operand = operand | (value << lo)[:width]
+            terms.append(operand[:width])
+        level = 0
+        while len(terms) > 2:
+            x, y, z = terms[:3]
+            total = Signal(width, name=f"csa{level}_sum")
+            carry = Signal(width, name=f"csa{level}_carry")
+            m.d.comb += [total.eq(x ^ y ^ z), carry.eq(((x & y) | (x & z) | (y & z)) << 1)]
+            terms = terms[3:] + [total, carry]
+            level += 1
+        x, y = (terms + [Const(0, width)])[:2]
+        address = Signal(width)
+        carry_in = Const(0)
+        pieces_out = []
+        for lo in range(0, width, _CHUNK):
+            hi = min(width, lo + _CHUNK)
+            plain = Signal(hi - lo + 1, name=f"sum_{lo}")
+            m.d.comb += plain.eq(x[lo:hi] + y[lo:hi])
+            if lo == 0:
+                pieces_out.append(plain[:hi - lo])
+                carry_in = plain[hi - lo]
+                continue
+            plus_one = Signal(hi - lo + 1, name=f"sum_{lo}_plus_one")
+            m.d.comb += plus_one.eq(x[lo:hi] + y[lo:hi] + 1)
+            chosen = Signal(hi - lo + 1, name=f"sum_{lo}_chosen")
+            m.d.comb += chosen.eq(Mux(carry_in, plus_one, plain))
+            pieces_out.append(chosen[:hi - lo])
+            carry_in = chosen[hi - lo]
+        m.d.comb += address.eq(Cat(*pieces_out))
         first_beat = address[:shift]           # byte offset of the row within its first beat
         beats = Signal(self._beat_count_bits + 1)
-        m.d.comb += beats.eq(((first_beat + row_bytes - 1) >> shift) + 1)
+        m.d.comb += beats.eq((first_beat + row_span) >> shift)
 
         with m.If(advance):
             m.d.sync += [

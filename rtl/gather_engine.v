@@ -644,7 +644,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .o__payload(o__payload),
     .o__ready(o__ready),
     .o__valid(o__valid),
-    .\port$79$0 (\$1 ),
+    .\port$125$0 (\$1 ),
     .rows(read_rows),
     .rst(rst),
     .used(read_in_flight)
@@ -694,7 +694,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .i__ready(wb__ready),
     .i__valid(wb__valid),
     .pending(write_pending),
-    .\port$1349$0 (\$3 ),
+    .\port$1441$0 (\$3 ),
     .rows_in(write_rows_in),
     .rows_written(write_rows_written),
     .rst(rst)
@@ -1165,54 +1165,98 @@ endmodule
 module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o__ready, o__valid, o__payload, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [95:0] \$10 ;
-  wire [96:0] \$11 ;
-  wire [9:0] \$12 ;
-  wire [10:0] \$13 ;
-  wire [10:0] \$14 ;
-  wire [11:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire [9:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [31:0] \$23 ;
-  wire [31:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [23:0] \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire [32:0] \$3 ;
+  wire [47:0] \$10 ;
+  wire [48:0] \$11 ;
+  wire [47:0] \$12 ;
+  wire [32:0] \$13 ;
+  wire [47:0] \$14 ;
+  wire [94:0] \$15 ;
+  wire [47:0] \$16 ;
+  wire [47:0] \$17 ;
+  wire [48:0] \$18 ;
+  wire [47:0] \$19 ;
+  wire [48:0] \$2 ;
+  wire [62:0] \$20 ;
+  wire [47:0] \$21 ;
+  wire [47:0] \$22 ;
+  wire [47:0] \$23 ;
+  wire [32:0] \$24 ;
+  wire [47:0] \$25 ;
+  wire [94:0] \$26 ;
+  wire [47:0] \$27 ;
+  wire [62:0] \$28 ;
+  wire [47:0] \$29 ;
+  wire [47:0] \$3 ;
   wire [47:0] \$30 ;
-  wire [5:0] \$31 ;
-  reg \$32 ;
-  reg [28:0] \$33 ;
-  reg [104:0] \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg [28:0] \$37 ;
-  reg [47:0] \$38 ;
-  reg [31:0] \$39 ;
-  wire [33:0] \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg [82:0] \$45 ;
-  wire [62:0] \$5 ;
-  wire [63:0] \$6 ;
-  wire [62:0] \$7 ;
-  wire [64:0] \$8 ;
-  wire [94:0] \$9 ;
+  wire [47:0] \$31 ;
+  wire [48:0] \$32 ;
+  wire [62:0] \$33 ;
+  wire [47:0] \$34 ;
+  wire [47:0] \$35 ;
+  wire [62:0] \$36 ;
+  wire [47:0] \$37 ;
+  wire [47:0] \$38 ;
+  wire [62:0] \$39 ;
+  wire [32:0] \$4 ;
+  wire [47:0] \$40 ;
+  wire [47:0] \$41 ;
+  wire [47:0] \$42 ;
+  wire [47:0] \$43 ;
+  wire [47:0] \$44 ;
+  wire [48:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [17:0] \$47 ;
+  wire [16:0] \$48 ;
+  wire [17:0] \$49 ;
+  wire [47:0] \$5 ;
+  wire [9:0] \$50 ;
+  wire [9:0] \$51 ;
+  wire [9:0] \$52 ;
+  wire [10:0] \$53 ;
+  wire [11:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire [94:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire [31:0] \$62 ;
+  wire [31:0] \$63 ;
+  wire [23:0] \$64 ;
+  wire [23:0] \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire [47:0] \$69 ;
+  wire [47:0] \$7 ;
+  wire [5:0] \$70 ;
+  reg [8:0] \$71 ;
+  reg \$72 ;
+  reg [28:0] \$73 ;
+  reg [104:0] \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg [28:0] \$77 ;
+  reg [47:0] \$78 ;
+  reg [31:0] \$79 ;
+  wire [47:0] \$8 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg [82:0] \$85 ;
+  wire [62:0] \$9 ;
   wire [47:0] address;
   wire [5:0] beats;
   input clk;
   wire clk;
+  wire [47:0] csa0_carry;
+  wire [47:0] csa0_sum;
+  wire [47:0] csa1_carry;
+  wire [47:0] csa1_sum;
   input [6:0] dim;
   wire [6:0] dim;
   input [28:0] i__payload;
@@ -1234,7 +1278,7 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  wire [8:0] row_bytes;
+  reg [8:0] row_span = 9'h000;
   input rst;
   wire rst;
   reg s1_ok = 1'h0;
@@ -1260,6 +1304,13 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   wire [47:0] \selected.base ;
   wire [24:0] \selected.rows ;
   wire [31:0] \selected.stride ;
+  wire [16:0] sum_0;
+  wire [16:0] sum_16;
+  wire [16:0] sum_16_chosen;
+  wire [16:0] sum_16_plus_one;
+  wire [16:0] sum_32;
+  wire [16:0] sum_32_chosen;
+  wire [16:0] sum_32_plus_one;
   input [2729:0] tables;
   wire [2729:0] tables;
   wire [104:0] \tables[0] ;
@@ -1366,95 +1417,84 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   wire [47:0] \tables[9].base ;
   wire [24:0] \tables[9].rows ;
   wire [31:0] \tables[9].stride ;
+  assign \$16  = \$14  | \$15 [47:0];
+  assign \$17  = \$12  & \$16 ;
+  assign \$22  = \$19  & \$21 ;
+  assign \$23  = \$17  | \$22 ;
+  assign \$27  = \$25  | \$26 [47:0];
+  assign \$30  = \$27  & \$29 ;
+  assign \$31  = \$23  | \$30 ;
+  assign \$35  = \$34  ^ csa0_sum;
+  assign csa1_sum = \$35  ^ \$32 [47:0];
+  assign \$38  = \$37  & csa0_sum;
+  assign \$41  = \$40  & \$32 [47:0];
+  assign \$42  = \$38  | \$41 ;
+  assign \$43  = csa0_sum & \$32 [47:0];
+  assign \$44  = \$42  | \$43 ;
+  assign sum_0 = csa1_sum[15:0] + \$45 [15:0];
+  assign sum_16 = csa1_sum[31:16] + \$45 [31:16];
+  assign \$46  = csa1_sum[31:16] + \$45 [31:16];
+  assign \$47  = \$46  + 1'h1;
+  assign sum_16_chosen = sum_0[16] ? \$47 [16:0] : sum_16;
+  assign sum_32 = csa1_sum[47:32] + \$45 [47:32];
+  assign \$48  = csa1_sum[47:32] + \$45 [47:32];
+  assign \$49  = \$48  + 1'h1;
+  assign sum_32_chosen = sum_16_chosen[16] ? \$49 [16:0] : sum_32;
+  assign \$50  = sum_0[3:0] + row_span;
+  assign \$52  = dim * 3'h4;
+  assign \$53  = \$52  + 5'h10;
+  assign \$54  = \$53  - 1'h1;
+  assign \$55  = ~ o__valid;
+  assign \$56  = \$55  | o__ready;
+  assign \$57  = i__payload[4:0] < 5'h1a;
+  assign \$58  = | dim;
+  assign \$59  = dim <= 7'h40;
+  assign \$60  = \$58  & \$59 ;
+  assign \$61  = \$57  & \$60 ;
+  assign \$62  = s1_req[20:5] * s1_regs[63:48];
+  assign \$63  = s1_req[20:5] * s1_regs[79:64];
+  assign \$64  = s1_req[28:21] * s1_regs[63:48];
+  assign \$65  = s1_req[28:21] * s1_regs[79:64];
+  assign \$66  = s1_req[28:5] < s1_regs[104:80];
+  assign \$67  = s1_ok & \$66 ;
+  assign \$68  = ~ s2_ok;
+  assign \$69  = s2_ok ? { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] } : 48'h000000000000;
+  assign \$70  = s2_ok ? \$51 [5:0] : 6'h00;
   always @(posedge clk)
-    s2_product_16_16 <= \$42 ;
+    row_span <= \$71 ;
   always @(posedge clk)
-    s2_ok <= \$43 ;
+    s1_valid <= \$72 ;
   always @(posedge clk)
-    o__valid <= \$44 ;
+    s1_req <= \$73 ;
   always @(posedge clk)
-    o__payload <= \$45 ;
+    s1_regs <= \$74 ;
+  always @(posedge clk)
+    s1_ok <= \$75 ;
+  always @(posedge clk)
+    s2_valid <= \$76 ;
+  always @(posedge clk)
+    s2_req <= \$77 ;
+  always @(posedge clk)
+    s2_base <= \$78 ;
+  always @(posedge clk)
+    s2_product_0_0 <= \$79 ;
+  always @(posedge clk)
+    s2_product_0_16 <= \$80 ;
+  always @(posedge clk)
+    s2_product_16_0 <= \$81 ;
+  always @(posedge clk)
+    s2_product_16_16 <= \$82 ;
+  always @(posedge clk)
+    s2_ok <= \$83 ;
+  always @(posedge clk)
+    o__valid <= \$84 ;
+  always @(posedge clk)
+    o__payload <= \$85 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
-  assign \$2  = dim * 3'h4;
-  assign \$4  = 1'h0 + \$3 ;
-  assign \$6  = \$4  + \$5 ;
-  assign \$8  = \$6  + \$7 ;
-  assign \$10  = \$8  + \$9 ;
-  assign \$11  = s2_base + \$10 ;
-  assign \$12  = \$11 [3:0] + \$2 [8:0];
-  assign \$13  = \$12  - 1'h1;
-  assign \$15  = $signed(\$14 ) + $signed(2'h1);
-  assign \$16  = ~ o__valid;
-  assign \$17  = \$16  | o__ready;
-  assign \$18  = i__payload[4:0] < 5'h1a;
-  assign \$19  = | dim;
-  assign \$20  = dim <= 7'h40;
-  assign \$21  = \$19  & \$20 ;
-  assign \$22  = \$18  & \$21 ;
-  assign \$23  = s1_req[20:5] * s1_regs[63:48];
-  assign \$24  = s1_req[20:5] * s1_regs[79:64];
-  assign \$25  = s1_req[28:21] * s1_regs[63:48];
-  assign \$26  = s1_req[28:21] * s1_regs[79:64];
-  assign \$27  = s1_req[28:5] < s1_regs[104:80];
-  assign \$28  = s1_ok & \$27 ;
-  assign \$29  = ~ s2_ok;
-  assign \$30  = s2_ok ? \$11 [47:0] : 48'h000000000000;
-  assign \$31  = s2_ok ? \$15 [5:0] : 6'h00;
-  always @(posedge clk)
-    s1_valid <= \$32 ;
-  always @(posedge clk)
-    s1_req <= \$33 ;
-  always @(posedge clk)
-    s1_regs <= \$34 ;
-  always @(posedge clk)
-    s1_ok <= \$35 ;
-  always @(posedge clk)
-    s2_valid <= \$36 ;
-  always @(posedge clk)
-    s2_req <= \$37 ;
-  always @(posedge clk)
-    s2_base <= \$38 ;
-  always @(posedge clk)
-    s2_product_0_0 <= \$39 ;
-  always @(posedge clk)
-    s2_product_0_16 <= \$40 ;
-  always @(posedge clk)
-    s2_product_16_0 <= \$41 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s2_ok;
-    if (\$17 ) begin
-      \$43  = \$28 ;
-    end
-    if (rst) begin
-      \$43  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = o__valid;
-    if (\$17 ) begin
-      \$44  = s2_valid;
-    end
-    if (rst) begin
-      \$44  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = o__payload;
-    if (\$17 ) begin
-      \$45 [57:53] = s2_req[4:0];
-      \$45 [81:58] = s2_req[28:5];
-      \$45 [82] = \$29 ;
-      \$45 [47:0] = \$30 ;
-      \$45 [52:48] = \$31 [4:0];
-    end
-    if (rst) begin
-      \$45  = 83'h000000000000000000000;
-    end
-  end
+  assign \$7  = \$5  | \$6 [47:0];
+  assign \$8  = \$3  ^ \$7 ;
+  assign csa0_sum = \$8  ^ \$10 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     selected = 105'h000000000000000000000000000;
@@ -1515,117 +1555,161 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s1_valid;
-    if (\$17 ) begin
-      \$32  = i__valid;
-    end
+    \$71  = \$54 [8:0];
     if (rst) begin
-      \$32  = 1'h0;
+      \$71  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s1_req;
-    if (\$17 ) begin
-      \$33  = i__payload;
+    \$72  = s1_valid;
+    if (\$56 ) begin
+      \$72  = i__valid;
     end
     if (rst) begin
-      \$33  = 29'h00000000;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s1_regs;
-    if (\$17 ) begin
-      \$34  = selected;
+    \$73  = s1_req;
+    if (\$56 ) begin
+      \$73  = i__payload;
     end
     if (rst) begin
-      \$34  = 105'h000000000000000000000000000;
+      \$73  = 29'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s1_ok;
-    if (\$17 ) begin
-      \$35  = \$22 ;
+    \$74  = s1_regs;
+    if (\$56 ) begin
+      \$74  = selected;
     end
     if (rst) begin
-      \$35  = 1'h0;
+      \$74  = 105'h000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s2_valid;
-    if (\$17 ) begin
-      \$36  = s1_valid;
+    \$75  = s1_ok;
+    if (\$56 ) begin
+      \$75  = \$61 ;
     end
     if (rst) begin
-      \$36  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s2_req;
-    if (\$17 ) begin
-      \$37  = s1_req;
+    \$76  = s2_valid;
+    if (\$56 ) begin
+      \$76  = s1_valid;
     end
     if (rst) begin
-      \$37  = 29'h00000000;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s2_base;
-    if (\$17 ) begin
-      \$38  = s1_regs[47:0];
+    \$77  = s2_req;
+    if (\$56 ) begin
+      \$77  = s1_req;
     end
     if (rst) begin
-      \$38  = 48'h000000000000;
+      \$77  = 29'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s2_product_0_0;
-    if (\$17 ) begin
-      \$39  = \$23 ;
+    \$78  = s2_base;
+    if (\$56 ) begin
+      \$78  = s1_regs[47:0];
     end
     if (rst) begin
-      \$39  = 32'd0;
+      \$78  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s2_product_0_16;
-    if (\$17 ) begin
-      \$40  = \$24 ;
+    \$79  = s2_product_0_0;
+    if (\$56 ) begin
+      \$79  = \$62 ;
     end
     if (rst) begin
-      \$40  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s2_product_16_0;
-    if (\$17 ) begin
-      \$41  = { 8'h00, \$25  };
+    \$80  = s2_product_0_16;
+    if (\$56 ) begin
+      \$80  = \$63 ;
     end
     if (rst) begin
-      \$41  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s2_product_16_16;
-    if (\$17 ) begin
-      \$42  = { 8'h00, \$26  };
+    \$81  = s2_product_16_0;
+    if (\$56 ) begin
+      \$81  = { 8'h00, \$64  };
     end
     if (rst) begin
-      \$42  = 32'd0;
+      \$81  = 32'd0;
     end
   end
-  assign row_bytes = \$2 [8:0];
-  assign address = \$11 [47:0];
-  assign beats = \$15 [5:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$82  = s2_product_16_16;
+    if (\$56 ) begin
+      \$82  = { 8'h00, \$65  };
+    end
+    if (rst) begin
+      \$82  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$83  = s2_ok;
+    if (\$56 ) begin
+      \$83  = \$67 ;
+    end
+    if (rst) begin
+      \$83  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$84  = o__valid;
+    if (\$56 ) begin
+      \$84  = s2_valid;
+    end
+    if (rst) begin
+      \$84  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = o__payload;
+    if (\$56 ) begin
+      \$85 [57:53] = s2_req[4:0];
+      \$85 [81:58] = s2_req[28:5];
+      \$85 [82] = \$68 ;
+      \$85 [47:0] = \$69 ;
+      \$85 [52:48] = \$70 [4:0];
+    end
+    if (rst) begin
+      \$85  = 83'h000000000000000000000;
+    end
+  end
+  assign csa0_carry = \$32 [47:0];
+  assign csa1_carry = \$45 [47:0];
+  assign sum_16_plus_one = \$47 [16:0];
+  assign sum_32_plus_one = \$49 [16:0];
+  assign address = { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] };
+  assign beats = \$51 [5:0];
   assign \i__payload.table  = i__payload[4:0];
   assign \i__payload.row  = i__payload[28:5];
   assign \selected.base  = selected[47:0];
@@ -1747,15 +1831,40 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   assign \o__payload.table  = o__payload[57:53];
   assign \o__payload.row  = o__payload[81:58];
   assign \o__payload.error  = o__payload[82];
-  assign \$3  = { 1'h0, s2_product_0_0 };
-  assign \$5  = { 15'h0000, s2_product_0_16, 16'h0000 };
-  assign \$7  = { 15'h0000, s2_product_16_0, 16'h0000 };
-  assign \$9  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
-  assign \$14  = { \$13 [10], \$13 [10], \$13 [10], \$13 [10], \$13 [10:4] };
+  assign \$2  = { 1'h0, s2_base };
+  assign \$3  = \$2 [47:0];
+  assign \$4  = { 1'h0, s2_product_0_0 };
+  assign \$5  = { 15'h0000, \$4  };
+  assign \$6  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$9  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$10  = \$9 [47:0];
+  assign \$11  = { 1'h0, s2_base };
+  assign \$12  = \$11 [47:0];
+  assign \$13  = { 1'h0, s2_product_0_0 };
+  assign \$14  = { 15'h0000, \$13  };
+  assign \$15  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$18  = { 1'h0, s2_base };
+  assign \$19  = \$18 [47:0];
+  assign \$20  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$21  = \$20 [47:0];
+  assign \$24  = { 1'h0, s2_product_0_0 };
+  assign \$25  = { 15'h0000, \$24  };
+  assign \$26  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$28  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$29  = \$28 [47:0];
+  assign \$32  = { \$31 , 1'h0 };
+  assign \$33  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$34  = \$33 [47:0];
+  assign \$36  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$37  = \$36 [47:0];
+  assign \$39  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$40  = \$39 [47:0];
+  assign \$45  = { \$44 , 1'h0 };
+  assign \$51  = { 4'h0, \$50 [9:4] };
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, i__ready, axi__arvalid, \port$79$0 , axi__arlen, busy, i__valid, i__payload, ar_addr_offset, bursts, axi__arid, \beats$395 
+module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, i__ready, axi__arvalid, \port$125$0 , axi__arlen, busy, i__valid, i__payload, ar_addr_offset, bursts, axi__arid, \beats$395 
 , o__valid, o__payload, used, errors, error_code, error_tag, error_table, error_row, rows, o__ready);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
@@ -2703,8 +2812,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] out_k = 5'h00;
   reg out_k_last = 1'h0;
   reg [31:0] out_tag = 32'd0;
-  output [35:0] \port$79$0 ;
-  wire [35:0] \port$79$0 ;
+  output [35:0] \port$125$0 ;
+  wire [35:0] \port$125$0 ;
   (* init = 128'h00000000000000000000000000000000 *)
   wire [127:0] r_data;
   wire [68:0] \r_data$387 ;
@@ -57272,7 +57381,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign data_lo__addr = \$36 [10:0];
   assign data_hi__addr = \$41 [10:0];
   assign in_flight = used;
-  assign \port$79$0  = \$11 ;
+  assign \port$125$0  = \$11 ;
   assign axi__arlen = \$12 [7:0];
   assign \slot_entry.beats  = slot_entry[4:0];
   assign \slot_entry.offset  = slot_entry[6:5];
@@ -57516,54 +57625,98 @@ endmodule
 module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__payload, i__valid, i__payload, o__ready, tables);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
-  wire [95:0] \$10 ;
-  wire [96:0] \$11 ;
-  wire [9:0] \$12 ;
-  wire [10:0] \$13 ;
-  wire [10:0] \$14 ;
-  wire [11:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
-  wire [9:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [31:0] \$23 ;
-  wire [31:0] \$24 ;
-  wire [23:0] \$25 ;
-  wire [23:0] \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire [32:0] \$3 ;
+  wire [47:0] \$10 ;
+  wire [48:0] \$11 ;
+  wire [47:0] \$12 ;
+  wire [32:0] \$13 ;
+  wire [47:0] \$14 ;
+  wire [94:0] \$15 ;
+  wire [47:0] \$16 ;
+  wire [47:0] \$17 ;
+  wire [48:0] \$18 ;
+  wire [47:0] \$19 ;
+  wire [48:0] \$2 ;
+  wire [62:0] \$20 ;
+  wire [47:0] \$21 ;
+  wire [47:0] \$22 ;
+  wire [47:0] \$23 ;
+  wire [32:0] \$24 ;
+  wire [47:0] \$25 ;
+  wire [94:0] \$26 ;
+  wire [47:0] \$27 ;
+  wire [62:0] \$28 ;
+  wire [47:0] \$29 ;
+  wire [47:0] \$3 ;
   wire [47:0] \$30 ;
-  wire [5:0] \$31 ;
-  reg \$32 ;
-  reg [28:0] \$33 ;
-  reg [104:0] \$34 ;
-  reg \$35 ;
-  reg \$36 ;
-  reg [28:0] \$37 ;
-  reg [47:0] \$38 ;
-  reg [31:0] \$39 ;
-  wire [33:0] \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg [82:0] \$45 ;
-  wire [62:0] \$5 ;
-  wire [63:0] \$6 ;
-  wire [62:0] \$7 ;
-  wire [64:0] \$8 ;
-  wire [94:0] \$9 ;
+  wire [47:0] \$31 ;
+  wire [48:0] \$32 ;
+  wire [62:0] \$33 ;
+  wire [47:0] \$34 ;
+  wire [47:0] \$35 ;
+  wire [62:0] \$36 ;
+  wire [47:0] \$37 ;
+  wire [47:0] \$38 ;
+  wire [62:0] \$39 ;
+  wire [32:0] \$4 ;
+  wire [47:0] \$40 ;
+  wire [47:0] \$41 ;
+  wire [47:0] \$42 ;
+  wire [47:0] \$43 ;
+  wire [47:0] \$44 ;
+  wire [48:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [17:0] \$47 ;
+  wire [16:0] \$48 ;
+  wire [17:0] \$49 ;
+  wire [47:0] \$5 ;
+  wire [9:0] \$50 ;
+  wire [9:0] \$51 ;
+  wire [9:0] \$52 ;
+  wire [10:0] \$53 ;
+  wire [11:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire [94:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire [31:0] \$62 ;
+  wire [31:0] \$63 ;
+  wire [23:0] \$64 ;
+  wire [23:0] \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire [47:0] \$69 ;
+  wire [47:0] \$7 ;
+  wire [5:0] \$70 ;
+  reg [8:0] \$71 ;
+  reg \$72 ;
+  reg [28:0] \$73 ;
+  reg [104:0] \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg [28:0] \$77 ;
+  reg [47:0] \$78 ;
+  reg [31:0] \$79 ;
+  wire [47:0] \$8 ;
+  reg [31:0] \$80 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg [82:0] \$85 ;
+  wire [62:0] \$9 ;
   wire [47:0] address;
   wire [5:0] beats;
   input clk;
   wire clk;
+  wire [47:0] csa0_carry;
+  wire [47:0] csa0_sum;
+  wire [47:0] csa1_carry;
+  wire [47:0] csa1_sum;
   input [6:0] dim;
   wire [6:0] dim;
   input [28:0] i__payload;
@@ -57585,7 +57738,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  wire [8:0] row_bytes;
+  reg [8:0] row_span = 9'h000;
   input rst;
   wire rst;
   reg s1_ok = 1'h0;
@@ -57611,6 +57764,13 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   wire [47:0] \selected.base ;
   wire [24:0] \selected.rows ;
   wire [31:0] \selected.stride ;
+  wire [16:0] sum_0;
+  wire [16:0] sum_16;
+  wire [16:0] sum_16_chosen;
+  wire [16:0] sum_16_plus_one;
+  wire [16:0] sum_32;
+  wire [16:0] sum_32_chosen;
+  wire [16:0] sum_32_plus_one;
   input [2729:0] tables;
   wire [2729:0] tables;
   wire [104:0] \tables[0] ;
@@ -57717,95 +57877,84 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   wire [47:0] \tables[9].base ;
   wire [24:0] \tables[9].rows ;
   wire [31:0] \tables[9].stride ;
+  assign \$16  = \$14  | \$15 [47:0];
+  assign \$17  = \$12  & \$16 ;
+  assign \$22  = \$19  & \$21 ;
+  assign \$23  = \$17  | \$22 ;
+  assign \$27  = \$25  | \$26 [47:0];
+  assign \$30  = \$27  & \$29 ;
+  assign \$31  = \$23  | \$30 ;
+  assign \$35  = \$34  ^ csa0_sum;
+  assign csa1_sum = \$35  ^ \$32 [47:0];
+  assign \$38  = \$37  & csa0_sum;
+  assign \$41  = \$40  & \$32 [47:0];
+  assign \$42  = \$38  | \$41 ;
+  assign \$43  = csa0_sum & \$32 [47:0];
+  assign \$44  = \$42  | \$43 ;
+  assign sum_0 = csa1_sum[15:0] + \$45 [15:0];
+  assign sum_16 = csa1_sum[31:16] + \$45 [31:16];
+  assign \$46  = csa1_sum[31:16] + \$45 [31:16];
+  assign \$47  = \$46  + 1'h1;
+  assign sum_16_chosen = sum_0[16] ? \$47 [16:0] : sum_16;
+  assign sum_32 = csa1_sum[47:32] + \$45 [47:32];
+  assign \$48  = csa1_sum[47:32] + \$45 [47:32];
+  assign \$49  = \$48  + 1'h1;
+  assign sum_32_chosen = sum_16_chosen[16] ? \$49 [16:0] : sum_32;
+  assign \$50  = sum_0[3:0] + row_span;
+  assign \$52  = dim * 3'h4;
+  assign \$53  = \$52  + 5'h10;
+  assign \$54  = \$53  - 1'h1;
+  assign \$55  = ~ o__valid;
+  assign \$56  = \$55  | o__ready;
+  assign \$57  = i__payload[4:0] < 5'h1a;
+  assign \$58  = | dim;
+  assign \$59  = dim <= 7'h40;
+  assign \$60  = \$58  & \$59 ;
+  assign \$61  = \$57  & \$60 ;
+  assign \$62  = s1_req[20:5] * s1_regs[63:48];
+  assign \$63  = s1_req[20:5] * s1_regs[79:64];
+  assign \$64  = s1_req[28:21] * s1_regs[63:48];
+  assign \$65  = s1_req[28:21] * s1_regs[79:64];
+  assign \$66  = s1_req[28:5] < s1_regs[104:80];
+  assign \$67  = s1_ok & \$66 ;
+  assign \$68  = ~ s2_ok;
+  assign \$69  = s2_ok ? { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] } : 48'h000000000000;
+  assign \$70  = s2_ok ? \$51 [5:0] : 6'h00;
   always @(posedge clk)
-    s2_product_16_16 <= \$42 ;
+    row_span <= \$71 ;
   always @(posedge clk)
-    s2_ok <= \$43 ;
+    s1_valid <= \$72 ;
   always @(posedge clk)
-    o__valid <= \$44 ;
+    s1_req <= \$73 ;
   always @(posedge clk)
-    o__payload <= \$45 ;
+    s1_regs <= \$74 ;
+  always @(posedge clk)
+    s1_ok <= \$75 ;
+  always @(posedge clk)
+    s2_valid <= \$76 ;
+  always @(posedge clk)
+    s2_req <= \$77 ;
+  always @(posedge clk)
+    s2_base <= \$78 ;
+  always @(posedge clk)
+    s2_product_0_0 <= \$79 ;
+  always @(posedge clk)
+    s2_product_0_16 <= \$80 ;
+  always @(posedge clk)
+    s2_product_16_0 <= \$81 ;
+  always @(posedge clk)
+    s2_product_16_16 <= \$82 ;
+  always @(posedge clk)
+    s2_ok <= \$83 ;
+  always @(posedge clk)
+    o__valid <= \$84 ;
+  always @(posedge clk)
+    o__payload <= \$85 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
-  assign \$2  = dim * 3'h4;
-  assign \$4  = 1'h0 + \$3 ;
-  assign \$6  = \$4  + \$5 ;
-  assign \$8  = \$6  + \$7 ;
-  assign \$10  = \$8  + \$9 ;
-  assign \$11  = s2_base + \$10 ;
-  assign \$12  = \$11 [3:0] + \$2 [8:0];
-  assign \$13  = \$12  - 1'h1;
-  assign \$15  = $signed(\$14 ) + $signed(2'h1);
-  assign \$16  = ~ o__valid;
-  assign \$17  = \$16  | o__ready;
-  assign \$18  = i__payload[4:0] < 5'h1a;
-  assign \$19  = | dim;
-  assign \$20  = dim <= 7'h40;
-  assign \$21  = \$19  & \$20 ;
-  assign \$22  = \$18  & \$21 ;
-  assign \$23  = s1_req[20:5] * s1_regs[63:48];
-  assign \$24  = s1_req[20:5] * s1_regs[79:64];
-  assign \$25  = s1_req[28:21] * s1_regs[63:48];
-  assign \$26  = s1_req[28:21] * s1_regs[79:64];
-  assign \$27  = s1_req[28:5] < s1_regs[104:80];
-  assign \$28  = s1_ok & \$27 ;
-  assign \$29  = ~ s2_ok;
-  assign \$30  = s2_ok ? \$11 [47:0] : 48'h000000000000;
-  assign \$31  = s2_ok ? \$15 [5:0] : 6'h00;
-  always @(posedge clk)
-    s1_valid <= \$32 ;
-  always @(posedge clk)
-    s1_req <= \$33 ;
-  always @(posedge clk)
-    s1_regs <= \$34 ;
-  always @(posedge clk)
-    s1_ok <= \$35 ;
-  always @(posedge clk)
-    s2_valid <= \$36 ;
-  always @(posedge clk)
-    s2_req <= \$37 ;
-  always @(posedge clk)
-    s2_base <= \$38 ;
-  always @(posedge clk)
-    s2_product_0_0 <= \$39 ;
-  always @(posedge clk)
-    s2_product_0_16 <= \$40 ;
-  always @(posedge clk)
-    s2_product_16_0 <= \$41 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$43  = s2_ok;
-    if (\$17 ) begin
-      \$43  = \$28 ;
-    end
-    if (rst) begin
-      \$43  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$44  = o__valid;
-    if (\$17 ) begin
-      \$44  = s2_valid;
-    end
-    if (rst) begin
-      \$44  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$45  = o__payload;
-    if (\$17 ) begin
-      \$45 [57:53] = s2_req[4:0];
-      \$45 [81:58] = s2_req[28:5];
-      \$45 [82] = \$29 ;
-      \$45 [47:0] = \$30 ;
-      \$45 [52:48] = \$31 [4:0];
-    end
-    if (rst) begin
-      \$45  = 83'h000000000000000000000;
-    end
-  end
+  assign \$7  = \$5  | \$6 [47:0];
+  assign \$8  = \$3  ^ \$7 ;
+  assign csa0_sum = \$8  ^ \$10 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     selected = 105'h000000000000000000000000000;
@@ -57866,117 +58015,161 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$32  = s1_valid;
-    if (\$17 ) begin
-      \$32  = i__valid;
-    end
+    \$71  = \$54 [8:0];
     if (rst) begin
-      \$32  = 1'h0;
+      \$71  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$33  = s1_req;
-    if (\$17 ) begin
-      \$33  = i__payload;
+    \$72  = s1_valid;
+    if (\$56 ) begin
+      \$72  = i__valid;
     end
     if (rst) begin
-      \$33  = 29'h00000000;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$34  = s1_regs;
-    if (\$17 ) begin
-      \$34  = selected;
+    \$73  = s1_req;
+    if (\$56 ) begin
+      \$73  = i__payload;
     end
     if (rst) begin
-      \$34  = 105'h000000000000000000000000000;
+      \$73  = 29'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$35  = s1_ok;
-    if (\$17 ) begin
-      \$35  = \$22 ;
+    \$74  = s1_regs;
+    if (\$56 ) begin
+      \$74  = selected;
     end
     if (rst) begin
-      \$35  = 1'h0;
+      \$74  = 105'h000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$36  = s2_valid;
-    if (\$17 ) begin
-      \$36  = s1_valid;
+    \$75  = s1_ok;
+    if (\$56 ) begin
+      \$75  = \$61 ;
     end
     if (rst) begin
-      \$36  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$37  = s2_req;
-    if (\$17 ) begin
-      \$37  = s1_req;
+    \$76  = s2_valid;
+    if (\$56 ) begin
+      \$76  = s1_valid;
     end
     if (rst) begin
-      \$37  = 29'h00000000;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$38  = s2_base;
-    if (\$17 ) begin
-      \$38  = s1_regs[47:0];
+    \$77  = s2_req;
+    if (\$56 ) begin
+      \$77  = s1_req;
     end
     if (rst) begin
-      \$38  = 48'h000000000000;
+      \$77  = 29'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$39  = s2_product_0_0;
-    if (\$17 ) begin
-      \$39  = \$23 ;
+    \$78  = s2_base;
+    if (\$56 ) begin
+      \$78  = s1_regs[47:0];
     end
     if (rst) begin
-      \$39  = 32'd0;
+      \$78  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$40  = s2_product_0_16;
-    if (\$17 ) begin
-      \$40  = \$24 ;
+    \$79  = s2_product_0_0;
+    if (\$56 ) begin
+      \$79  = \$62 ;
     end
     if (rst) begin
-      \$40  = 32'd0;
+      \$79  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$41  = s2_product_16_0;
-    if (\$17 ) begin
-      \$41  = { 8'h00, \$25  };
+    \$80  = s2_product_0_16;
+    if (\$56 ) begin
+      \$80  = \$63 ;
     end
     if (rst) begin
-      \$41  = 32'd0;
+      \$80  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$42  = s2_product_16_16;
-    if (\$17 ) begin
-      \$42  = { 8'h00, \$26  };
+    \$81  = s2_product_16_0;
+    if (\$56 ) begin
+      \$81  = { 8'h00, \$64  };
     end
     if (rst) begin
-      \$42  = 32'd0;
+      \$81  = 32'd0;
     end
   end
-  assign row_bytes = \$2 [8:0];
-  assign address = \$11 [47:0];
-  assign beats = \$15 [5:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$82  = s2_product_16_16;
+    if (\$56 ) begin
+      \$82  = { 8'h00, \$65  };
+    end
+    if (rst) begin
+      \$82  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$83  = s2_ok;
+    if (\$56 ) begin
+      \$83  = \$67 ;
+    end
+    if (rst) begin
+      \$83  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$84  = o__valid;
+    if (\$56 ) begin
+      \$84  = s2_valid;
+    end
+    if (rst) begin
+      \$84  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$85  = o__payload;
+    if (\$56 ) begin
+      \$85 [57:53] = s2_req[4:0];
+      \$85 [81:58] = s2_req[28:5];
+      \$85 [82] = \$68 ;
+      \$85 [47:0] = \$69 ;
+      \$85 [52:48] = \$70 [4:0];
+    end
+    if (rst) begin
+      \$85  = 83'h000000000000000000000;
+    end
+  end
+  assign csa0_carry = \$32 [47:0];
+  assign csa1_carry = \$45 [47:0];
+  assign sum_16_plus_one = \$47 [16:0];
+  assign sum_32_plus_one = \$49 [16:0];
+  assign address = { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] };
+  assign beats = \$51 [5:0];
   assign \i__payload.table  = i__payload[4:0];
   assign \i__payload.row  = i__payload[28:5];
   assign \selected.base  = selected[47:0];
@@ -58098,15 +58291,40 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   assign \o__payload.table  = o__payload[57:53];
   assign \o__payload.row  = o__payload[81:58];
   assign \o__payload.error  = o__payload[82];
-  assign \$3  = { 1'h0, s2_product_0_0 };
-  assign \$5  = { 15'h0000, s2_product_0_16, 16'h0000 };
-  assign \$7  = { 15'h0000, s2_product_16_0, 16'h0000 };
-  assign \$9  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
-  assign \$14  = { \$13 [10], \$13 [10], \$13 [10], \$13 [10], \$13 [10:4] };
+  assign \$2  = { 1'h0, s2_base };
+  assign \$3  = \$2 [47:0];
+  assign \$4  = { 1'h0, s2_product_0_0 };
+  assign \$5  = { 15'h0000, \$4  };
+  assign \$6  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$9  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$10  = \$9 [47:0];
+  assign \$11  = { 1'h0, s2_base };
+  assign \$12  = \$11 [47:0];
+  assign \$13  = { 1'h0, s2_product_0_0 };
+  assign \$14  = { 15'h0000, \$13  };
+  assign \$15  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$18  = { 1'h0, s2_base };
+  assign \$19  = \$18 [47:0];
+  assign \$20  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$21  = \$20 [47:0];
+  assign \$24  = { 1'h0, s2_product_0_0 };
+  assign \$25  = { 15'h0000, \$24  };
+  assign \$26  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$28  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$29  = \$28 [47:0];
+  assign \$32  = { \$31 , 1'h0 };
+  assign \$33  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$34  = \$33 [47:0];
+  assign \$36  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$37  = \$36 [47:0];
+  assign \$39  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$40  = \$39 [47:0];
+  assign \$45  = { \$44 , 1'h0 };
+  assign \$51  = { 4'h0, \$50 [9:4] };
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, errors_clear, counters_clear, clk, rst, address_request__ready, axi__awvalid, \port$1349$0 , axi__awlen, busy, address__valid, address__payload, address_request__valid, address_request__payload, address__ready, i__ready
+module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, errors_clear, counters_clear, clk, rst, address_request__ready, axi__awvalid, \port$1441$0 , axi__awlen, busy, address__valid, address__payload, address_request__valid, address_request__payload, address__ready, i__ready
 , aw_addr_offset, bursts, axi__wvalid, \beats$64 , rows_written, axi__wdata, axi__wstrb, axi__wlast, rows_in, errors, error_code, error_table, error_row, pending, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [9:0] \$1 ;
@@ -58446,8 +58664,8 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire [5:0] out_beats;
   output [4:0] pending;
   wire [4:0] pending;
-  output [35:0] \port$1349$0 ;
-  wire [35:0] \port$1349$0 ;
+  output [35:0] \port$1441$0 ;
+  wire [35:0] \port$1441$0 ;
   reg [127:0] previous = 128'h00000000000000000000000000000000;
   wire [29:0] r_data;
   wire r_en;
@@ -59504,7 +59722,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign r_data = done_info;
   assign \to_boundary$40  = \$14 [8:0];
   assign level = pending;
-  assign \port$1349$0  = \$11 ;
+  assign \port$1441$0  = \$11 ;
   assign axi__awlen = \$12 [7:0];
   assign \info.table  = info[4:0];
   assign \info.row  = info[28:5];
