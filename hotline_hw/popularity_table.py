@@ -6,6 +6,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .feistel_hash import delay_line, feistel_pipeline
+from .skid_buffer import SkidBuffer
 from .lookup_stream import (HostOp, entry_layout, host_command_layout, host_response_layout,
                             lookup_request_layout, lookup_response_layout)
 from .model.popularity_table import RRPV_BITS, RRPV_HIT, RRPV_INSERT, RRPV_MAX, Mode, \
@@ -24,6 +25,16 @@ def _first_set(bits: list, index_bits: int):
     for position in reversed(range(len(bits))):
         index = Mux(bits[position], position, index)
     return Cat(*bits).any(), index
+
+
+def _lowest(bits):
+    """The lowest set bit of ``bits`` as a one-hot value (0 if none)."""
+    return Cat(*(bits[i] & ~bits[:i].any() if i else bits[0] for i in range(len(bits))))
+
+
+def _one_hot(bits):
+    """Exactly one bit of ``bits`` is set."""
+    return bits.any() & ((bits & ~_lowest(bits)) == 0)
 
 
 class PopularityTable(wiring.Component):
@@ -89,21 +100,27 @@ class PopularityTable(wiring.Component):
     ``lib.memory.Memory``
     with one write port and ``lanes`` synchronous read ports (block RAM, replicated per read
     port by synthesis), all transparent for the write port. Pipeline: ``rounds`` hash stages
-    (``lanes`` Feistel networks, one round per stage; the last stage, H, holds the hashed beat)
-    -> read address -> read data (registered) -> compare / update -> response register; the
-    set-memory write is registered too (stage W). Host commands pass through as
+    (``lanes`` Feistel networks, one round per stage) -> H (a skid buffer holding the hashed
+    beat: the hash stages' enable is a flip-flop) -> read address (A) -> read data (R, registered) -> compare (B: every lane's tags, the LEARN
+    lane's victim) -> update (B2: the set word rewritten) -> response register; the set-memory
+    write is registered too (stage W). Host commands pass through as
     many stages of their own (a ``MARK_STALE`` key is hashed there) before they are taken.
 
     Latency and throughput
     ----------------------
-    A request beat's response is valid ``rounds + 4`` cycles after the beat is taken (8 with
-    the default 4 rounds); a host command's response ``rounds + 4`` cycles after it is taken
+    A request beat's response is valid ``rounds + 6`` cycles after the beat is taken (10 with
+    the default 4 rounds); a host command's response ``rounds + 5`` cycles after it is taken
     when no beat is in the way.
     RUN: one beat (``lanes`` lookups) per cycle. LEARN: one valid lane per cycle (a beat with
     no valid lane takes one cycle): every miss, and a hit not already at RRPV 0, rewrites its
     set, and the set memory has one write port; serialising the lanes makes same-set and
     same-key lanes exactly sequential. Host READ / WRITE / MARK_STALE: one per cycle; CLEAR
-    and CLEAR_STALE: one cycle per set.
+    and CLEAR_STALE: one cycle per set. One exception to all of these: an op is not injected
+    in the cycle right after an op that may write a set it reads (a LEARN lane, a host op
+    other than READ, a sweep step), but one cycle later: in LEARN, two lanes of the same set
+    in a row (in lane order, beat after beat) cost one cycle more (about one lane in ``sets``
+    on hashed traffic). So the set's read-modify-write is split over two stages (compare,
+    then update) with no loop through both.
 
     Backpressure
     ------------
@@ -202,6 +219,7 @@ class PopularityTable(wiring.Component):
             "host_tag": g.tag_bits,     # MARK_STALE: the key's tag (rmw_set is its set)
             "host_entry": entry_layout(g),
             "host_ack": 1,      # answer on host_resp (CLEAR answers after its last set)
+            "writes": 1,        # may write rmw_set (a LEARN lane, a host op other than READ)
         })
         # The stored entry: the host-visible entry with the stale bit last, so that assigning a
         # host entry (WRITE) zero-extends it into a stored one with the stale bit cleared.
@@ -214,19 +232,29 @@ class PopularityTable(wiring.Component):
         write = sets_mem.write_port()
         reads = [sets_mem.read_port(transparent_for=(write,)) for _ in range(lanes)]
 
-        # -- stages S1..H: hash every lane of the incoming beat, one Feistel round per stage ----
-        # The stages move together (``shift``); the last one is H, whose beat is injected.
-        h = Signal(beat)
-        h_valid = Signal()
-        h_take = Signal()                   # H's beat is fully injected this cycle
+        # -- stages S1..S<rounds>: hash every lane of the incoming beat, one Feistel round per
+        # stage, then H: a skid buffer whose beat is injected. The hash stages move together
+        # (``shift``) while the skid buffer's input is ready (a flip-flop) or their last stage
+        # is empty: the injection decision reaches H's registers only, not the hash stages'
+        # enables.
+        # H also holds its beat's first valid lane (a one-hot mask) and whether that lane is the
+        # only one, computed from the last hash stage: the injection control starts there.
+        h_layout = data.StructLayout({"beat": beat, "first_lane": lanes, "single_lane": 1})
+        m.submodules.h_buffer = h_buffer = SkidBuffer(h_layout)
+        h = h_buffer.o.payload.beat
+        h_valid = h_buffer.o.valid
+        h_take = h_buffer.o.ready           # H's beat is fully injected this cycle
+        hashed_beat = Signal(beat)          # the last hash stage
         shift = Signal()
-        # A host command waiting at its port holds new beats back (see host_cmd below).
-        m.d.comb += [shift.eq(~h_valid | h_take),
-                     self.req.ready.eq(shift & ~self.host_cmd.valid)]
         hash_valids = delay_line(m, self.req.valid & self.req.ready, g.rounds, enable=shift,
                                  name="hash_valid")
+        # A host command waiting at its port holds new beats back (see host_cmd below).
+        m.d.comb += [shift.eq(h_buffer.i.ready | ~hash_valids[-1]),
+                     self.req.ready.eq(shift & ~self.host_cmd.valid),
+                     h_buffer.i.valid.eq(hash_valids[-1]),
+                     h_buffer.i.payload.beat.eq(hashed_beat)]
         beats_hashing = Signal()
-        m.d.comb += [h_valid.eq(hash_valids[-1]), beats_hashing.eq(Cat(*hash_valids).any())]
+        m.d.comb += beats_hashing.eq(Cat(*hash_valids).any() | h_valid)
         carried = Signal(beat)              # what H carries besides each lane's hash
         m.d.comb += [carried.first.eq(self.req.payload.first),
                      carried.last.eq(self.req.payload.last)]
@@ -243,14 +271,18 @@ class PopularityTable(wiring.Component):
                 carried.lanes[i].table.eq(lane_in.table),
                 carried.lanes[i].row.eq(lane_in.row),
             ]
-        m.d.comb += h.eq(delay_line(m, carried, g.rounds, enable=shift, name="hash_beat")[-1])
+        m.d.comb += hashed_beat.eq(delay_line(m, carried, g.rounds, enable=shift,
+                                              name="hash_beat")[-1])
         for i in range(lanes):
             lane_in = self.req.payload.lanes[i]
             key = Cat(lane_in.row[:g.row_bits], lane_in.table[:g.table_bits],
                       Const(0, g.hash_bits - g.key_bits))
             hashed = feistel_pipeline(m, key, hash_model, enable=shift, name=f"lane{i}_hash")
-            m.d.comb += [h.lanes[i].set.eq(hashed[:g.set_bits]),
-                         h.lanes[i].tag.eq(hashed[g.set_bits:])]
+            m.d.comb += [hashed_beat.lanes[i].set.eq(hashed[:g.set_bits]),
+                         hashed_beat.lanes[i].tag.eq(hashed[g.set_bits:])]
+        hashed_valids = Cat(*(hashed_beat.lanes[i].valid for i in range(lanes)))
+        m.d.comb += [h_buffer.i.payload.first_lane.eq(_lowest(hashed_valids)),
+                     h_buffer.i.payload.single_lane.eq(_one_hot(hashed_valids))]
 
         # Same-set conflicts of H's beat, counted in the cycle after the beat is taken (the
         # lanes' set comparisons and their sum are not in series with the counter's adder).
@@ -263,10 +295,11 @@ class PopularityTable(wiring.Component):
         beat_conflicts = Signal(range(lanes + 1))
         m.d.comb += beat_conflicts.eq(sum(conflict_bits))
 
-        # -- pipeline registers A (read address), R (read data), B (compare, update) ------------
+        # -- pipeline registers A (read address), R (read data), B (compare), B2 (update) -------
         a, a_valid = Signal(op_layout), Signal()
         r, r_valid = Signal(op_layout), Signal()
         b, b_valid = Signal(op_layout), Signal()
+        b2, b2_valid = Signal(op_layout), Signal()
         advance = Signal()                  # every stage moves on this cycle
         m.d.comb += advance.eq(~(self.resp.valid & ~self.resp.ready)
                                & ~(self.host_resp.valid & ~self.host_resp.ready))
@@ -283,9 +316,19 @@ class PopularityTable(wiring.Component):
         lane_valids = Cat(*(h.lanes[i].valid for i in range(lanes)))
         pending = Signal(lanes)
         m.d.comb += pending.eq(Mux(mid_beat, remaining, lane_valids))
-        any_pending, next_lane = _first_set([pending[i] for i in range(lanes)], lane_bits)
+        # The next lane as a one-hot mask (the lowest pending lane) and whether it is the last,
+        # from registers (H's, or those kept for the rest of a partly injected beat); the lane's
+        # index is for the data path only.
+        next_mask = Signal(lanes)
+        last_lane = Signal()
+        rest_mask = Signal(lanes)           # the lane after this one, while mid-beat
+        rest_single = Signal()              # ... and it is the beat's last
+        m.d.comb += [next_mask.eq(Mux(mid_beat, rest_mask, h_buffer.o.payload.first_lane)),
+                     last_lane.eq(Mux(mid_beat, rest_single, h_buffer.o.payload.single_lane))]
+        any_pending = mid_beat | lane_valids.any()
+        _, next_lane = _first_set([next_mask[i] for i in range(lanes)], lane_bits)
         rest = Signal(lanes)
-        m.d.comb += rest.eq(pending & ~(Const(1, lanes) << next_lane)[:lanes])
+        m.d.comb += rest.eq(pending & ~next_mask)
         # Host commands pass through as many stages as lookups (hashing a MARK_STALE key one
         # round per stage); the last one (HH) is injected between beats. A command is taken
         # only when no beat is in the hash stages, and new beats wait while it is offered: the
@@ -310,71 +353,99 @@ class PopularityTable(wiring.Component):
             m, Cat(self.host_cmd.payload.key, Const(0, g.hash_bits - g.key_bits)), hash_model,
             enable=host_shift, name="host_hash")
 
+        # Adjacent ops: an op is not injected right behind one that may write a set it reads
+        # (its set word would come from before that write, and the write's word is computed in
+        # B2 while the op compares in B): a one-cycle bubble. Ops two or more apart are
+        # forwarded (see stage W). Compared with A, which holds the op injected last cycle.
+        a_writes = Signal()
+        m.d.comb += a_writes.eq(a_valid & a.writes)
+        lane_hazard = Signal(lanes)
+        m.d.comb += lane_hazard.eq(a_writes.replicate(lanes) & Cat(
+            *(h.lanes[i].set == a.rmw_set for i in range(lanes))))
+        host_set = Signal(g.set_bits)
+        m.d.comb += host_set.eq(Mux(host_cmd.op == HostOp.MARK_STALE, host_hashed[:g.set_bits],
+                                    host_cmd.slot[slot_way_bits:]))
+        host_hazard = Signal()
+        clear_hazard = Signal()
+        m.d.comb += [host_hazard.eq(a_writes & (host_set == a.rmw_set)),
+                     clear_hazard.eq(a_writes & (clear_set == a.rmw_set))]
+
         with m.If(advance):
             with m.If(clearing):
-                m.d.comb += [
-                    inject_valid.eq(1),
-                    inject.host.eq(1),
-                    inject.host_op.eq(clear_op),
-                    inject.rmw_set.eq(clear_set),
-                    inject.host_ack.eq(clear_set == g.sets - 1),
-                ]
-                m.d.sync += clear_set.eq(clear_set + 1)
-                with m.If(clear_set == g.sets - 1):
-                    m.d.sync += clearing.eq(0)
-            with m.Elif(hh_valid & ~mid_beat):
-                m.d.comb += host_take.eq(1)
-                with m.If((host_cmd.op == HostOp.CLEAR) | (host_cmd.op == HostOp.CLEAR_STALE)):
-                    m.d.sync += [clearing.eq(1), clear_set.eq(0), clear_op.eq(host_cmd.op)]
-                with m.Else():
+                with m.If(~clear_hazard):
                     m.d.comb += [
+                        inject_valid.eq(1),
+                        inject.host.eq(1),
+                        inject.host_op.eq(clear_op),
+                        inject.rmw_set.eq(clear_set),
+                        inject.host_ack.eq(clear_set == g.sets - 1),
+                        inject.writes.eq(1),
+                    ]
+                    m.d.sync += clear_set.eq(clear_set + 1)
+                    with m.If(clear_set == g.sets - 1):
+                        m.d.sync += clearing.eq(0)
+            with m.Elif(hh_valid & ~mid_beat):
+                with m.If((host_cmd.op == HostOp.CLEAR) | (host_cmd.op == HostOp.CLEAR_STALE)):
+                    m.d.comb += host_take.eq(1)
+                    m.d.sync += [clearing.eq(1), clear_set.eq(0), clear_op.eq(host_cmd.op)]
+                with m.Elif(~host_hazard):
+                    m.d.comb += [
+                        host_take.eq(1),
                         inject_valid.eq(1),
                         inject.host.eq(1),
                         inject.host_op.eq(host_cmd.op),
                         inject.host_slot.eq(host_cmd.slot),
                         inject.host_entry.eq(host_cmd.entry),
                         inject.host_ack.eq(1),
-                        inject.rmw_set.eq(host_cmd.slot[slot_way_bits:]),
+                        inject.rmw_set.eq(host_set),
+                        inject.writes.eq(host_cmd.op != HostOp.READ),
                     ]
                     with m.If(host_cmd.op == HostOp.MARK_STALE):
-                        m.d.comb += [inject.rmw_set.eq(host_hashed[:g.set_bits]),
-                                     inject.host_tag.eq(host_hashed[g.set_bits:])]
+                        m.d.comb += inject.host_tag.eq(host_hashed[g.set_bits:])
             with m.Elif(h_valid & ~host_queued):
-                m.d.comb += [inject_valid.eq(1), inject.beat.eq(h)]
                 with m.If(~mid_beat & (self.mode == Mode.RUN)):
-                    m.d.comb += [inject.mask.eq(lane_valids), inject.beat_end.eq(1),
-                                 h_take.eq(1)]
+                    with m.If(~(lane_valids & lane_hazard).any()):
+                        m.d.comb += [inject_valid.eq(1), inject.beat.eq(h),
+                                     inject.mask.eq(lane_valids), inject.beat_end.eq(1),
+                                     h_take.eq(1)]
                 with m.Elif(~any_pending):          # a LEARN beat with no valid lane
-                    m.d.comb += [inject.learn.eq(1), inject.beat_end.eq(1), h_take.eq(1)]
-                with m.Else():
+                    m.d.comb += [inject_valid.eq(1), inject.beat.eq(h), inject.learn.eq(1),
+                                 inject.beat_end.eq(1), h_take.eq(1)]
+                with m.Elif(~(next_mask & lane_hazard).any()):
                     m.d.comb += [
+                        inject_valid.eq(1),
+                        inject.beat.eq(h),
                         inject.learn.eq(1),
-                        inject.mask.eq((Const(1, lanes) << next_lane)[:lanes]),
+                        inject.mask.eq(next_mask),
                         inject.rmw_lane.eq(next_lane),
                         inject.rmw_set.eq(h.lanes[next_lane].set),
-                        inject.beat_end.eq(rest == 0),
-                        h_take.eq(rest == 0),
+                        inject.beat_end.eq(last_lane),
+                        inject.writes.eq(1),
+                        h_take.eq(last_lane),
                     ]
-                    m.d.sync += [remaining.eq(rest), mid_beat.eq(rest != 0)]
+                    m.d.sync += [remaining.eq(rest), mid_beat.eq(~last_lane),
+                                 rest_mask.eq(_lowest(rest)), rest_single.eq(_one_hot(rest))]
 
         with m.If(advance):
             m.d.sync += [a_valid.eq(inject_valid), a.eq(inject),
                          r_valid.eq(a_valid), r.eq(a),
-                         b_valid.eq(r_valid), b.eq(r)]
+                         b_valid.eq(r_valid), b.eq(r),
+                         b2_valid.eq(b_valid), b2.eq(b)]
 
-        # -- stage W: the write of the op that left B (registered: the set memory's write port,
+        # -- stage W: the write of the op that left B2 (registered: the set memory's write port,
         # copied per read port, is fed from flip-flops). A port reads in A and the memory is
-        # transparent for the write made in the same cycle, so the read misses only the writes
-        # of the two ops ahead of it: the one in B then (in W when the read data arrive, in R)
-        # and the one in R then (in W when the reader reaches B). Both come from W's register:
-        # R registers W's word instead of the read data where W writes the port's set
-        # (``forward_r``, decided in A), and B takes W's word instead of R's where W writes it
-        # (``forward_b``, decided in R). No combinational path from B's update to R, and the
-        # block RAM's output goes through one multiplexer into R's register.
+        # transparent for the write made in the same cycle, so the read misses the writes of the
+        # three ops ahead of it. The one right ahead (in R then) never writes a set the reader
+        # reads: injection leaves a bubble instead (see above). The one in B2 then is in W when
+        # the read data arrive: R registers W's word instead of the read data where W writes the
+        # port's set (``forward_r``, decided in A). The one in B then is in W when the reader
+        # reaches B: B takes W's word instead of R's where W writes it (``forward_b``, decided in
+        # R). No combinational path from B2's update to B or R, and the block RAM's output goes
+        # through one multiplexer into R's register.
         w_en = Signal()
         w_set = Signal(g.set_bits)
         w_word = Signal(set_word)
-        b_writes = Signal()                 # B's op writes its set (when it moves on)
+        b2_writes = Signal()                # B2's op writes its set (when it moves on)
         forward_r = [Signal(name=f"port{i}_forward_r") for i in range(lanes)]
         forward_b = [Signal(name=f"port{i}_forward_b") for i in range(lanes)]
         r_sets = [Signal(g.set_bits, name=f"port{i}_set") for i in range(lanes)]
@@ -388,9 +459,9 @@ class PopularityTable(wiring.Component):
             else:
                 m.d.comb += port.addr.eq(a.beat.lanes[i].set)
             with m.If(advance):
-                m.d.sync += [forward_r[i].eq(b_writes & (b.rmw_set == port.addr)),
+                m.d.sync += [forward_r[i].eq(b2_writes & (b2.rmw_set == port.addr)),
                              r_sets[i].eq(port.addr),
-                             forward_b[i].eq(b_writes & (b.rmw_set == r_sets[i]))]
+                             forward_b[i].eq(b2_writes & (b2.rmw_set == r_sets[i]))]
 
         # -- stage R: each port's read data, registered (W's word where W writes its set) -------
         r_words = [Signal(set_word, name=f"port{i}_read") for i in range(lanes)]
@@ -400,7 +471,8 @@ class PopularityTable(wiring.Component):
                 m.d.sync += r_words[i].eq(Mux(forward_r[i], w_word, port.data))
             m.d.comb += words[i].eq(Mux(forward_b[i], w_word, r_words[i]))
 
-        # -- stage B: compare (every lane) and read-modify-write (LEARN lane or host) -----------
+        # -- stage B: compare (every lane; the LEARN lane's victim; a MARK_STALE key), results
+        # registered into B2 -------------------------------------------------------------------
         results_hit = []
         results_slot = []
         results_stale = []
@@ -432,52 +504,74 @@ class PopularityTable(wiring.Component):
             found = Mux(Cat(*(word[w].rrpv == v for w in range(g.ways))).any(), v, found)
         m.d.comb += max_rrpv.eq(found)
         _, aged_way = _first_set([word[w].rrpv == max_rrpv for w in range(g.ways)], way_bits)
-        victim = Signal(way_bits)
-        age = Signal(RRPV_BITS)
-        m.d.comb += [victim.eq(Mux(has_invalid, invalid_way, aged_way)),
-                     age.eq(Mux(has_invalid, 0, RRPV_MAX - max_rrpv))]
-
-        learn_word = Signal(set_word)
-        for w in range(g.ways):
-            with m.If(learn_hit):
-                m.d.comb += learn_word[w].eq(word[w])
-                with m.If(hit_way == w):
-                    m.d.comb += learn_word[w].rrpv.eq(RRPV_HIT)
-            with m.Elif(victim == w):
-                m.d.comb += [learn_word[w].valid.eq(1), learn_word[w].rrpv.eq(RRPV_INSERT),
-                             learn_word[w].tag.eq(rmw_lane.tag)]
-            with m.Else():
-                m.d.comb += [learn_word[w].eq(word[w]),
-                             learn_word[w].rrpv.eq(word[w].rrpv + age)]
-        learn_error = rmw_lane.error
-        learn_slot = Signal(g.slot_bits)
-        m.d.comb += learn_slot.eq(Mux(learn_error, 0,
-                                      Cat(Mux(learn_hit, hit_way, victim)[:slot_way_bits],
-                                          rmw_lane.set)))
-
         mark_found, mark_way = _first_set(
             [word[w].valid & (word[w].tag == b.host_tag) for w in range(g.ways)], way_bits)
-        is_mark = b.host_op == HostOp.MARK_STALE
+
+        # B2's registers: the LEARN lane's outcome (hit, its way: the hit way or the victim, the
+        # ageing of the other ways), the MARK_STALE outcome and every lane's RUN answer.
+        b2_word = Signal(set_word)
+        b2_hit = Signal()
+        b2_way = Signal(way_bits)
+        b2_age = Signal(RRPV_BITS)
+        b2_tag = Signal(g.tag_bits)
+        b2_error = Signal()
+        b2_mark_found = Signal()
+        b2_mark_way = Signal(way_bits)
+        b2_results_hit = Signal(lanes)
+        b2_results_slot = [Signal(g.slot_bits, name=f"lane{i}_b2_slot") for i in range(lanes)]
+        b2_results_stale = Signal(lanes)
+        with m.If(advance):
+            m.d.sync += [
+                b2_word.eq(word), b2_hit.eq(learn_hit),
+                b2_way.eq(Mux(learn_hit, hit_way, Mux(has_invalid, invalid_way, aged_way))),
+                b2_age.eq(Mux(learn_hit | has_invalid, 0, RRPV_MAX - max_rrpv)),
+                b2_tag.eq(rmw_lane.tag), b2_error.eq(rmw_lane.error),
+                b2_mark_found.eq(mark_found), b2_mark_way.eq(mark_way),
+                b2_results_hit.eq(Cat(*results_hit)), b2_results_stale.eq(Cat(*results_stale)),
+                *(b2_results_slot[i].eq(results_slot[i]) for i in range(lanes)),
+            ]
+
+        # -- stage B2: the updated set word (LEARN or host), into W -------------------------------
+        learn_word = Signal(set_word)
+        for w in range(g.ways):
+            with m.If(b2_hit):
+                m.d.comb += learn_word[w].eq(b2_word[w])
+                with m.If(b2_way == w):
+                    m.d.comb += learn_word[w].rrpv.eq(RRPV_HIT)
+            with m.Elif(b2_way == w):
+                m.d.comb += [learn_word[w].valid.eq(1), learn_word[w].rrpv.eq(RRPV_INSERT),
+                             learn_word[w].tag.eq(b2_tag)]
+            with m.Else():
+                m.d.comb += [learn_word[w].eq(b2_word[w]),
+                             learn_word[w].rrpv.eq(b2_word[w].rrpv + b2_age)]
+        learn_error = b2_error
+        learn_hit = b2_hit
+        learn_slot = Signal(g.slot_bits)
+        m.d.comb += learn_slot.eq(Mux(learn_error, 0,
+                                      Cat(b2_way[:slot_way_bits], b2.rmw_set)))
+
+        mark_found, mark_way = b2_mark_found, b2_mark_way
+        is_mark = b2.host_op == HostOp.MARK_STALE
         host_way = Signal(way_bits)
         m.d.comb += host_way.eq(Mux(is_mark, mark_way,
-                                    b.host_slot[:slot_way_bits] if slot_way_bits else 0))
+                                    b2.host_slot[:slot_way_bits] if slot_way_bits else 0))
         host_word = Signal(set_word)
-        m.d.comb += host_word.eq(word)
-        with m.If(b.host_op == HostOp.WRITE):
-            m.d.comb += host_word[host_way].eq(b.host_entry)
-        with m.If(b.host_op == HostOp.CLEAR):
+        m.d.comb += host_word.eq(b2_word)
+        with m.If(b2.host_op == HostOp.WRITE):
+            m.d.comb += host_word[host_way].eq(b2.host_entry)
+        with m.If(b2.host_op == HostOp.CLEAR):
             m.d.comb += host_word.eq(0)
-        with m.If(b.host_op == HostOp.CLEAR_STALE):
+        with m.If(b2.host_op == HostOp.CLEAR_STALE):
             m.d.comb += [host_word[w].stale.eq(0) for w in range(g.ways)]
         with m.If(is_mark & mark_found):
             m.d.comb += host_word[host_way].stale.eq(1)
 
-        learn_op = b_valid & ~b.host & b.learn & b.mask.any()
-        m.d.comb += b_writes.eq((learn_op & ~learn_error)
-                                | (b_valid & b.host & (b.host_op != HostOp.READ)))
+        learn_op = b2_valid & ~b2.host & b2.learn & b2.mask.any()
+        m.d.comb += b2_writes.eq((learn_op & ~learn_error)
+                                 | (b2_valid & b2.host & (b2.host_op != HostOp.READ)))
         with m.If(advance):
-            m.d.sync += [w_en.eq(b_writes), w_set.eq(b.rmw_set),
-                         w_word.eq(Mux(b.host, host_word, learn_word))]
+            m.d.sync += [w_en.eq(b2_writes), w_set.eq(b2.rmw_set),
+                         w_word.eq(Mux(b2.host, host_word, learn_word))]
         # While the pipeline is stalled W writes the same word again: harmless.
         m.d.comb += [write.addr.eq(w_set), write.data.eq(w_word), write.en.eq(w_en)]
 
@@ -487,41 +581,41 @@ class PopularityTable(wiring.Component):
         with m.If(self.host_resp.valid & self.host_resp.ready):
             m.d.sync += self.host_resp.valid.eq(0)
 
-        with m.If(advance & b_valid & ~b.host):
+        with m.If(advance & b2_valid & ~b2.host):
             resp = self.resp.payload
-            m.d.sync += [resp.first.eq(b.beat.first), resp.last.eq(b.beat.last),
-                         self.resp.valid.eq(b.beat_end)]
+            m.d.sync += [resp.first.eq(b2.beat.first), resp.last.eq(b2.beat.last),
+                         self.resp.valid.eq(b2.beat_end)]
             if self._meta_bits:
-                m.d.sync += resp.meta.eq(b.beat.meta)
+                m.d.sync += resp.meta.eq(b2.beat.meta)
             for i in range(lanes):
-                lane, out = b.beat.lanes[i], resp.lanes[i]
+                lane, out = b2.beat.lanes[i], resp.lanes[i]
                 m.d.sync += [out.valid.eq(lane.valid), out.table.eq(lane.table),
                              out.row.eq(lane.row)]
                 with m.If(~lane.valid):
                     m.d.sync += [out.hit.eq(0), out.error.eq(0), out.slot.eq(0),
                                  out.stale.eq(0)]
-                with m.Elif(b.mask[i]):
-                    with m.If(b.learn):
+                with m.Elif(b2.mask[i]):
+                    with m.If(b2.learn):
                         m.d.sync += [out.hit.eq(learn_hit & ~learn_error),
                                      out.error.eq(learn_error), out.slot.eq(learn_slot),
                                      out.stale.eq(0)]
                     with m.Else():
-                        m.d.sync += [out.hit.eq(results_hit[i]), out.error.eq(lane.error),
-                                     out.slot.eq(results_slot[i]),
-                                     out.stale.eq(results_stale[i])]
+                        m.d.sync += [out.hit.eq(b2_results_hit[i]), out.error.eq(lane.error),
+                                     out.slot.eq(b2_results_slot[i]),
+                                     out.stale.eq(b2_results_stale[i])]
 
-        with m.If(advance & b_valid & b.host & b.host_ack):
-            sweep = (b.host_op == HostOp.CLEAR) | (b.host_op == HostOp.CLEAR_STALE)
+        with m.If(advance & b2_valid & b2.host & b2.host_ack):
+            sweep = (b2.host_op == HostOp.CLEAR) | (b2.host_op == HostOp.CLEAR_STALE)
             blank = sweep | (is_mark & ~mark_found)
             answered = host_word[host_way]
             m.d.sync += [
                 self.host_resp.valid.eq(1),
-                self.host_resp.payload.op.eq(b.host_op),
+                self.host_resp.payload.op.eq(b2.host_op),
                 self.host_resp.payload.slot.eq(Mux(is_mark,
                                                    Mux(mark_found,
-                                                       Cat(mark_way[:slot_way_bits], b.rmw_set),
+                                                       Cat(mark_way[:slot_way_bits], b2.rmw_set),
                                                        0),
-                                                   b.host_slot)),
+                                                   b2.host_slot)),
                 # The entry without its stale bit (the last field).
                 self.host_resp.payload.entry.eq(Mux(blank, 0, answered.as_value()[
                     :len(answered.as_value()) - 1])),
@@ -529,19 +623,19 @@ class PopularityTable(wiring.Component):
                 self.host_resp.payload.hit.eq(is_mark & mark_found),
             ]
 
-        # -- status counters: B's answers are counted in the next cycle (stage C, as its response
+        # -- status counters: B2's answers are counted in the next cycle (stage C, as its response
         # is registered; off the compare path), before the response can be taken -------------
-        lane_hit = [Mux(b.learn, learn_hit & ~learn_error, results_hit[i]) for i in range(lanes)]
+        lane_hit = [Mux(b2.learn, learn_hit & ~learn_error, b2_results_hit[i]) for i in range(lanes)]
         counting = Signal()
         answered = Signal(range(lanes + 1))
         hits = Signal(range(lanes + 1))
         errors = Signal(range(lanes + 1))
         with m.If(advance):
             m.d.sync += [
-                counting.eq(b_valid & ~b.host),
-                answered.eq(sum(b.mask[i] & b.beat.lanes[i].valid for i in range(lanes))),
-                hits.eq(sum(b.mask[i] & lane_hit[i] for i in range(lanes))),
-                errors.eq(sum(b.mask[i] & b.beat.lanes[i].error for i in range(lanes))),
+                counting.eq(b2_valid & ~b2.host),
+                answered.eq(sum(b2.mask[i] & b2.beat.lanes[i].valid for i in range(lanes))),
+                hits.eq(sum(b2.mask[i] & lane_hit[i] for i in range(lanes))),
+                errors.eq(sum(b2.mask[i] & b2.beat.lanes[i].error for i in range(lanes))),
             ]
         with m.Elif(counting):
             m.d.sync += counting.eq(0)
@@ -563,7 +657,8 @@ class PopularityTable(wiring.Component):
                     m.d.sync += self.error_sticky.eq(1)
             m.d.sync += self.conflicts.eq(self.conflicts + beat_conflicts_taken)
 
-        m.d.comb += self.busy.eq(Cat(*hash_valids, *host_valids).any() | a_valid | r_valid
-                                 | b_valid
+        m.d.comb += self.busy.eq(Cat(*hash_valids, *host_valids).any() | h_valid | a_valid
+                                 | r_valid
+                                 | b_valid | b2_valid
                                  | w_en | counting | clearing)
         return m

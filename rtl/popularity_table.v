@@ -7,231 +7,141 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [14:0] \$100 ;
-  reg [31:0] \$1000 ;
-  wire [14:0] \$101 ;
-  wire [15:0] \$102 ;
-  wire [14:0] \$103 ;
-  wire [14:0] \$104 ;
-  wire [14:0] \$105 ;
-  wire [14:0] \$106 ;
+  wire \$100 ;
+  wire [8:0] \$1006 ;
+  wire [8:0] \$1009 ;
+  wire \$101 ;
+  wire [71:0] \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire [1:0] \$105 ;
+  wire [1:0] \$106 ;
+  wire [6:0] \$1064 ;
   wire [1:0] \$107 ;
-  wire \$108 ;
+  wire [6:0] \$1076 ;
+  wire [1:0] \$108 ;
   wire \$109 ;
-  wire [31:0] \$11 ;
+  wire \$11 ;
   wire \$110 ;
   wire \$111 ;
   wire \$112 ;
   wire \$113 ;
   wire \$114 ;
   wire \$115 ;
-  wire [2:0] \$116 ;
+  wire \$116 ;
   wire \$117 ;
-  wire \$118 ;
-  wire \$119 ;
+  wire [1:0] \$118 ;
+  wire [1:0] \$119 ;
   wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
+  wire [1:0] \$120 ;
+  wire [1:0] \$121 ;
   wire \$122 ;
   wire \$123 ;
   wire \$124 ;
-  wire [8:0] \$1241 ;
   wire \$125 ;
-  wire \$126 ;
-  wire \$127 ;
-  wire \$128 ;
-  wire [3:0] \$129 ;
+  wire [1:0] \$126 ;
+  wire [1:0] \$127 ;
+  wire [1:0] \$128 ;
+  wire [1:0] \$129 ;
   wire \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  wire \$132 ;
+  wire [1:0] \$130 ;
+  wire [1:0] \$131 ;
+  wire [71:0] \$132 ;
   wire \$133 ;
   wire \$134 ;
-  wire \$135 ;
+  wire [71:0] \$135 ;
   wire \$136 ;
   wire \$137 ;
-  wire \$138 ;
+  wire [71:0] \$138 ;
   wire \$139 ;
   wire \$14 ;
   wire \$140 ;
-  wire \$141 ;
+  wire [8:0] \$1406 ;
+  wire [71:0] \$141 ;
   wire \$142 ;
   wire \$143 ;
   wire \$144 ;
   wire \$145 ;
-  wire [8:0] \$1455 ;
-  wire [4:0] \$146 ;
-  wire [8:0] \$1460 ;
-  wire [8:0] \$1465 ;
+  wire \$146 ;
   wire \$147 ;
-  wire [8:0] \$1470 ;
-  wire [8:0] \$1477 ;
   wire \$148 ;
-  wire [8:0] \$1482 ;
-  wire [8:0] \$1487 ;
   wire \$149 ;
-  wire [8:0] \$1492 ;
-  wire [7:0] \$15 ;
+  wire \$15 ;
   wire \$150 ;
-  wire [8:0] \$1502 ;
-  wire [8:0] \$1506 ;
-  wire \$151 ;
-  wire [8:0] \$1511 ;
-  wire [8:0] \$1516 ;
-  wire \$152 ;
-  wire [8:0] \$1521 ;
-  wire [8:0] \$1528 ;
-  wire [1:0] \$153 ;
-  wire [8:0] \$1533 ;
-  wire [8:0] \$1538 ;
-  wire [1:0] \$154 ;
-  wire [8:0] \$1543 ;
-  wire [1:0] \$155 ;
-  wire [8:0] \$1553 ;
-  wire [8:0] \$1557 ;
-  wire [1:0] \$156 ;
-  wire [8:0] \$1562 ;
-  wire [8:0] \$1567 ;
-  wire [6:0] \$157 ;
-  wire [8:0] \$1572 ;
-  wire [8:0] \$1579 ;
-  wire [3:0] \$158 ;
-  wire [8:0] \$1584 ;
-  wire [8:0] \$1589 ;
+  wire [2:0] \$151 ;
+  wire [2:0] \$152 ;
+  wire [71:0] \$153 ;
+  wire [71:0] \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire \$157 ;
+  wire \$158 ;
   wire \$159 ;
-  wire [8:0] \$1594 ;
   wire \$16 ;
   wire \$160 ;
-  wire [8:0] \$1604 ;
-  wire [8:0] \$1608 ;
-  wire [15:0] \$161 ;
-  wire [8:0] \$1613 ;
-  wire [8:0] \$1618 ;
-  wire [14:0] \$162 ;
-  wire [8:0] \$1623 ;
-  wire [14:0] \$163 ;
-  wire [8:0] \$1630 ;
-  wire [8:0] \$1635 ;
-  wire [14:0] \$164 ;
-  wire [8:0] \$1640 ;
-  wire [8:0] \$1645 ;
-  wire [14:0] \$165 ;
-  wire [8:0] \$1655 ;
-  wire [8:0] \$1659 ;
-  wire [15:0] \$166 ;
-  wire [8:0] \$1662 ;
-  wire [8:0] \$1667 ;
-  wire [14:0] \$167 ;
-  wire [8:0] \$1672 ;
-  wire [8:0] \$1677 ;
-  wire [14:0] \$168 ;
-  wire [8:0] \$1683 ;
-  wire [8:0] \$1688 ;
-  wire [14:0] \$169 ;
-  wire [8:0] \$1693 ;
-  wire [8:0] \$1698 ;
-  wire [31:0] \$17 ;
-  wire [14:0] \$170 ;
-  wire [8:0] \$1708 ;
-  wire [15:0] \$171 ;
-  wire [14:0] \$172 ;
-  wire [14:0] \$173 ;
-  wire [14:0] \$174 ;
-  wire [8:0] \$1745 ;
-  wire [14:0] \$175 ;
-  wire [15:0] \$176 ;
-  wire [14:0] \$177 ;
-  wire [14:0] \$178 ;
-  wire [14:0] \$179 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire \$169 ;
+  wire \$17 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire [1:0] \$172 ;
+  wire [1:0] \$173 ;
+  wire [1:0] \$174 ;
+  wire [1:0] \$175 ;
+  wire [79:0] \$176 ;
+  wire \$177 ;
+  wire \$178 ;
+  wire \$179 ;
   wire \$18 ;
-  wire [14:0] \$180 ;
-  wire [8:0] \$1805 ;
+  wire \$180 ;
   wire \$181 ;
-  wire [8:0] \$1810 ;
-  wire [8:0] \$1815 ;
   wire \$182 ;
-  wire [8:0] \$1820 ;
-  wire [8:0] \$1826 ;
   wire \$183 ;
-  wire [8:0] \$1831 ;
-  wire [8:0] \$1835 ;
   wire \$184 ;
-  wire [8:0] \$1840 ;
-  wire [8:0] \$1845 ;
   wire \$185 ;
-  wire [8:0] \$1850 ;
-  wire [8:0] \$1856 ;
   wire \$186 ;
-  wire [8:0] \$1861 ;
-  wire [8:0] \$1865 ;
   wire \$187 ;
-  wire [8:0] \$1870 ;
-  wire [8:0] \$1875 ;
   wire \$188 ;
-  wire [8:0] \$1880 ;
-  wire [8:0] \$1886 ;
   wire \$189 ;
-  wire [8:0] \$1891 ;
-  wire [8:0] \$1895 ;
   wire \$19 ;
   wire \$190 ;
-  wire [8:0] \$1900 ;
-  wire [8:0] \$1905 ;
   wire \$191 ;
-  wire [8:0] \$1910 ;
-  wire [8:0] \$1916 ;
   wire \$192 ;
-  wire [8:0] \$1921 ;
   wire \$193 ;
   wire \$194 ;
-  wire [1:0] \$195 ;
-  wire [1:0] \$196 ;
-  wire [6:0] \$1967 ;
-  wire [1:0] \$197 ;
-  wire [1:0] \$198 ;
-  wire [6:0] \$1988 ;
-  wire [6:0] \$199 ;
+  wire \$195 ;
+  wire \$196 ;
+  wire \$197 ;
+  wire [15:0] \$198 ;
+  wire [15:0] \$199 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [1:0] \$200 ;
-  wire [1:0] \$201 ;
-  wire [8:0] \$2013 ;
-  wire [8:0] \$2018 ;
-  wire [1:0] \$202 ;
-  wire [8:0] \$2023 ;
-  wire [8:0] \$2028 ;
-  wire [1:0] \$203 ;
-  wire [8:0] \$2034 ;
-  wire [1:0] \$204 ;
-  wire [8:0] \$2042 ;
-  wire [8:0] \$2047 ;
-  wire [1:0] \$205 ;
-  wire [8:0] \$2052 ;
-  wire [8:0] \$2057 ;
-  wire [1:0] \$206 ;
-  wire [8:0] \$2063 ;
-  wire [1:0] \$207 ;
-  wire [8:0] \$2071 ;
-  wire [8:0] \$2076 ;
-  wire [71:0] \$208 ;
-  wire [8:0] \$2081 ;
-  wire [8:0] \$2086 ;
+  wire [3:0] \$20 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire \$204 ;
+  wire \$205 ;
+  wire \$206 ;
+  wire [19:0] \$207 ;
+  wire [18:0] \$208 ;
   wire \$209 ;
-  wire [8:0] \$2092 ;
-  wire [7:0] \$21 ;
+  wire \$21 ;
   wire \$210 ;
-  wire [8:0] \$2100 ;
-  wire [8:0] \$2105 ;
   wire \$211 ;
-  wire [8:0] \$2110 ;
-  wire [8:0] \$2115 ;
   wire \$212 ;
-  wire [8:0] \$2121 ;
   wire \$213 ;
   wire \$214 ;
   wire \$215 ;
   wire \$216 ;
-  wire \$217 ;
+  wire [19:0] \$217 ;
   wire \$218 ;
   wire \$219 ;
   wire \$22 ;
@@ -239,390 +149,390 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$221 ;
   wire \$222 ;
   wire \$223 ;
-  wire \$224 ;
+  wire [1:0] \$224 ;
   wire \$225 ;
-  wire \$226 ;
+  wire [2:0] \$226 ;
   wire \$227 ;
-  wire \$228 ;
+  wire [3:0] \$228 ;
   wire \$229 ;
-  wire [31:0] \$23 ;
-  wire \$230 ;
-  wire [1:0] \$231 ;
-  wire [1:0] \$232 ;
-  wire [1:0] \$233 ;
-  wire [1:0] \$234 ;
-  wire \$235 ;
+  wire \$23 ;
+  wire [4:0] \$230 ;
+  wire \$231 ;
+  wire \$232 ;
+  wire \$233 ;
+  wire \$234 ;
+  wire [1:0] \$235 ;
   wire \$236 ;
   wire \$237 ;
   wire \$238 ;
   wire \$239 ;
   wire \$24 ;
-  wire \$240 ;
+  wire [2:0] \$240 ;
   wire \$241 ;
   wire \$242 ;
-  wire [1:0] \$243 ;
-  wire [1:0] \$244 ;
-  wire [1:0] \$245 ;
-  wire [1:0] \$246 ;
+  wire \$243 ;
+  wire \$244 ;
+  wire [3:0] \$245 ;
+  wire \$246 ;
   wire \$247 ;
   wire \$248 ;
   wire \$249 ;
   wire \$25 ;
-  wire \$250 ;
+  wire [4:0] \$250 ;
   wire \$251 ;
-  wire \$252 ;
+  wire [1:0] \$252 ;
   wire \$253 ;
-  wire \$254 ;
+  wire [2:0] \$254 ;
   wire \$255 ;
-  wire \$256 ;
+  wire [3:0] \$256 ;
   wire \$257 ;
-  wire \$258 ;
+  wire [4:0] \$258 ;
   wire \$259 ;
   wire \$26 ;
   wire \$260 ;
-  wire \$261 ;
-  wire \$262 ;
-  wire \$263 ;
-  wire \$264 ;
+  wire [2:0] \$261 ;
+  wire [32:0] \$262 ;
+  wire [32:0] \$263 ;
+  wire [32:0] \$264 ;
   wire \$265 ;
-  wire \$266 ;
-  wire [1:0] \$267 ;
-  wire [1:0] \$268 ;
-  wire [1:0] \$269 ;
-  wire [15:0] \$27 ;
-  wire [1:0] \$270 ;
+  wire [32:0] \$266 ;
+  wire \$267 ;
+  wire \$268 ;
+  wire \$269 ;
+  wire \$27 ;
+  wire [7:0] \$270 ;
   wire \$271 ;
-  wire \$272 ;
+  wire [31:0] \$272 ;
   wire \$273 ;
   wire \$274 ;
   wire \$275 ;
-  wire \$276 ;
+  wire [7:0] \$276 ;
   wire \$277 ;
-  wire \$278 ;
-  wire [1:0] \$279 ;
-  wire [14:0] \$28 ;
-  wire [1:0] \$280 ;
-  wire [1:0] \$281 ;
-  wire [1:0] \$282 ;
+  wire [31:0] \$278 ;
+  wire \$279 ;
+  wire \$28 ;
+  wire \$280 ;
+  wire \$281 ;
+  wire [7:0] \$282 ;
   wire \$283 ;
-  wire \$284 ;
+  wire [31:0] \$284 ;
   wire \$285 ;
   wire \$286 ;
   wire \$287 ;
-  wire \$288 ;
+  wire [7:0] \$288 ;
   wire \$289 ;
-  wire [14:0] \$29 ;
-  wire \$290 ;
+  wire \$29 ;
+  wire [31:0] \$290 ;
   wire \$291 ;
   wire \$292 ;
   wire \$293 ;
-  wire \$294 ;
-  wire \$295 ;
-  wire \$296 ;
-  wire \$297 ;
-  wire \$298 ;
-  wire \$299 ;
-  wire [7:0] \$3 ;
-  wire [14:0] \$30 ;
-  wire \$300 ;
-  wire \$301 ;
-  wire \$302 ;
-  wire [1:0] \$303 ;
-  wire [1:0] \$304 ;
-  wire [1:0] \$305 ;
-  wire [1:0] \$306 ;
-  wire \$307 ;
-  wire \$308 ;
-  wire \$309 ;
-  wire [14:0] \$31 ;
-  wire \$310 ;
-  wire \$311 ;
-  wire \$312 ;
-  wire \$313 ;
-  wire \$314 ;
-  wire [1:0] \$315 ;
-  wire [1:0] \$316 ;
-  wire [1:0] \$317 ;
-  wire [1:0] \$318 ;
-  wire \$319 ;
-  wire [15:0] \$32 ;
-  wire \$320 ;
-  wire \$321 ;
-  wire \$322 ;
-  wire \$323 ;
-  wire \$324 ;
-  wire \$325 ;
-  wire \$326 ;
-  wire \$327 ;
-  wire \$328 ;
-  wire \$329 ;
-  wire [14:0] \$33 ;
-  wire \$330 ;
-  wire \$331 ;
-  wire \$332 ;
-  wire \$333 ;
-  wire \$334 ;
-  wire \$335 ;
-  wire \$336 ;
-  wire \$337 ;
-  wire \$338 ;
-  wire [1:0] \$339 ;
-  wire [14:0] \$34 ;
-  wire [1:0] \$340 ;
-  wire [1:0] \$341 ;
-  wire [1:0] \$342 ;
-  wire \$343 ;
-  wire \$344 ;
-  wire \$345 ;
-  wire \$346 ;
-  wire \$347 ;
-  wire \$348 ;
-  wire \$349 ;
-  wire [14:0] \$35 ;
-  wire \$350 ;
-  wire [1:0] \$351 ;
-  wire [1:0] \$352 ;
-  wire [1:0] \$353 ;
-  wire [1:0] \$354 ;
-  wire \$355 ;
-  wire \$356 ;
-  wire \$357 ;
-  wire \$358 ;
-  wire \$359 ;
-  wire [14:0] \$36 ;
-  wire \$360 ;
-  wire \$361 ;
-  wire \$362 ;
-  wire \$363 ;
-  wire \$364 ;
-  wire \$365 ;
-  wire \$366 ;
-  wire \$367 ;
-  wire \$368 ;
-  wire \$369 ;
-  wire [15:0] \$37 ;
-  wire \$370 ;
-  wire [1:0] \$371 ;
-  wire [1:0] \$372 ;
-  wire \$373 ;
+  wire [15:0] \$294 ;
+  wire [14:0] \$295 ;
+  wire [14:0] \$296 ;
+  wire [14:0] \$297 ;
+  wire [14:0] \$298 ;
+  wire [15:0] \$299 ;
+  wire \$3 ;
+  wire \$30 ;
+  wire [14:0] \$300 ;
+  wire [14:0] \$301 ;
+  wire [14:0] \$302 ;
+  wire [14:0] \$303 ;
+  wire [15:0] \$304 ;
+  wire [14:0] \$305 ;
+  wire [14:0] \$306 ;
+  wire [14:0] \$307 ;
+  wire [14:0] \$308 ;
+  wire [15:0] \$309 ;
+  wire \$31 ;
+  wire [14:0] \$310 ;
+  wire [14:0] \$311 ;
+  wire [14:0] \$312 ;
+  wire [14:0] \$313 ;
+  wire [15:0] \$314 ;
+  wire [14:0] \$315 ;
+  wire [14:0] \$316 ;
+  wire [14:0] \$317 ;
+  wire [14:0] \$318 ;
+  wire [15:0] \$319 ;
+  wire \$32 ;
+  wire [14:0] \$320 ;
+  wire [14:0] \$321 ;
+  wire [14:0] \$322 ;
+  wire [14:0] \$323 ;
+  wire [15:0] \$324 ;
+  wire [14:0] \$325 ;
+  wire [14:0] \$326 ;
+  wire [14:0] \$327 ;
+  wire [14:0] \$328 ;
+  wire [15:0] \$329 ;
+  wire \$33 ;
+  wire [14:0] \$330 ;
+  wire [14:0] \$331 ;
+  wire [14:0] \$332 ;
+  wire [14:0] \$333 ;
+  wire [15:0] \$334 ;
+  wire [14:0] \$335 ;
+  wire [14:0] \$336 ;
+  wire [14:0] \$337 ;
+  wire [14:0] \$338 ;
+  wire [15:0] \$339 ;
+  wire \$34 ;
+  wire [14:0] \$340 ;
+  wire [14:0] \$341 ;
+  wire [14:0] \$342 ;
+  wire [14:0] \$343 ;
+  wire [15:0] \$344 ;
+  wire [14:0] \$345 ;
+  wire [14:0] \$346 ;
+  wire [14:0] \$347 ;
+  wire [14:0] \$348 ;
+  wire [15:0] \$349 ;
+  wire \$35 ;
+  wire [14:0] \$350 ;
+  wire [14:0] \$351 ;
+  wire [14:0] \$352 ;
+  wire [14:0] \$353 ;
+  wire [15:0] \$354 ;
+  wire [14:0] \$355 ;
+  wire [14:0] \$356 ;
+  wire [14:0] \$357 ;
+  wire [14:0] \$358 ;
+  wire [15:0] \$359 ;
+  wire \$36 ;
+  wire [14:0] \$360 ;
+  wire [14:0] \$361 ;
+  wire [14:0] \$362 ;
+  wire [14:0] \$363 ;
+  wire [15:0] \$364 ;
+  wire [14:0] \$365 ;
+  wire [14:0] \$366 ;
+  wire [14:0] \$367 ;
+  wire [14:0] \$368 ;
+  wire [15:0] \$369 ;
+  wire \$37 ;
+  wire [14:0] \$370 ;
+  wire [14:0] \$371 ;
+  wire [14:0] \$372 ;
+  wire [14:0] \$373 ;
   wire \$374 ;
   wire \$375 ;
   wire \$376 ;
   wire \$377 ;
   wire \$378 ;
   wire \$379 ;
-  wire [14:0] \$38 ;
+  wire \$38 ;
   wire \$380 ;
   wire \$381 ;
-  wire [1:0] \$382 ;
-  wire [1:0] \$383 ;
-  wire [1:0] \$384 ;
-  wire [1:0] \$385 ;
+  wire \$382 ;
+  wire \$383 ;
+  wire \$384 ;
+  wire \$385 ;
   wire \$386 ;
   wire \$387 ;
   wire \$388 ;
   wire \$389 ;
-  wire [14:0] \$39 ;
-  wire [1:0] \$390 ;
-  wire [1:0] \$391 ;
-  wire [1:0] \$392 ;
-  wire [1:0] \$393 ;
-  wire \$394 ;
+  wire \$39 ;
+  wire \$390 ;
+  wire \$391 ;
+  wire \$392 ;
+  wire [3:0] \$393 ;
+  wire [3:0] \$394 ;
   wire \$395 ;
   wire \$396 ;
-  wire \$397 ;
+  wire [1:0] \$397 ;
   wire \$398 ;
-  wire [2:0] \$399 ;
+  wire \$399 ;
   wire \$4 ;
-  wire [14:0] \$40 ;
-  wire [2:0] \$400 ;
-  wire [71:0] \$401 ;
+  wire \$40 ;
+  wire \$400 ;
+  wire \$401 ;
   wire \$402 ;
   wire \$403 ;
-  wire [71:0] \$404 ;
+  wire \$404 ;
   wire \$405 ;
-  wire \$406 ;
-  wire [71:0] \$407 ;
+  wire [2:0] \$406 ;
+  wire \$407 ;
   wire \$408 ;
   wire \$409 ;
-  wire [14:0] \$41 ;
-  wire [71:0] \$410 ;
+  wire \$41 ;
+  wire \$410 ;
   wire \$411 ;
   wire \$412 ;
   wire \$413 ;
   wire \$414 ;
-  wire [71:0] \$415 ;
+  wire \$415 ;
   wire \$416 ;
   wire \$417 ;
-  wire [71:0] \$418 ;
-  wire \$419 ;
-  wire [15:0] \$42 ;
+  wire \$418 ;
+  wire [3:0] \$419 ;
+  wire \$42 ;
   wire \$420 ;
-  wire [71:0] \$421 ;
+  wire \$421 ;
   wire \$422 ;
   wire \$423 ;
-  wire [71:0] \$424 ;
+  wire \$424 ;
   wire \$425 ;
   wire \$426 ;
-  wire [1:0] \$427 ;
-  wire [1:0] \$428 ;
-  wire [1:0] \$429 ;
-  wire [14:0] \$43 ;
-  wire [1:0] \$430 ;
+  wire \$427 ;
+  wire \$428 ;
+  wire \$429 ;
+  wire [3:0] \$43 ;
+  wire \$430 ;
   wire \$431 ;
-  wire [71:0] \$432 ;
-  wire [2:0] \$433 ;
-  wire [71:0] \$434 ;
+  wire \$432 ;
+  wire \$433 ;
+  wire \$434 ;
   wire \$435 ;
-  wire \$436 ;
-  wire [71:0] \$437 ;
+  wire [4:0] \$436 ;
+  wire \$437 ;
   wire \$438 ;
   wire \$439 ;
-  wire [14:0] \$44 ;
-  wire [71:0] \$440 ;
+  wire [3:0] \$44 ;
+  wire \$440 ;
   wire \$441 ;
   wire \$442 ;
-  wire [71:0] \$443 ;
+  wire [3:0] \$443 ;
   wire \$444 ;
   wire \$445 ;
-  wire \$446 ;
-  wire \$447 ;
-  wire [71:0] \$448 ;
-  wire \$449 ;
-  wire [14:0] \$45 ;
-  wire \$450 ;
-  wire [71:0] \$451 ;
-  wire \$452 ;
-  wire \$453 ;
-  wire [71:0] \$454 ;
-  wire \$455 ;
-  wire \$456 ;
-  wire [71:0] \$457 ;
-  wire \$458 ;
-  wire \$459 ;
-  wire [14:0] \$46 ;
-  wire [1:0] \$460 ;
-  wire [1:0] \$461 ;
-  wire [1:0] \$462 ;
-  wire [1:0] \$463 ;
-  wire \$464 ;
-  wire [71:0] \$465 ;
-  wire [2:0] \$466 ;
-  wire [71:0] \$467 ;
+  wire [15:0] \$446 ;
+  wire [14:0] \$447 ;
+  wire [14:0] \$448 ;
+  wire [14:0] \$449 ;
+  wire \$45 ;
+  wire [14:0] \$450 ;
+  wire [15:0] \$451 ;
+  wire [14:0] \$452 ;
+  wire [14:0] \$453 ;
+  wire [14:0] \$454 ;
+  wire [14:0] \$455 ;
+  wire [15:0] \$456 ;
+  wire [14:0] \$457 ;
+  wire [14:0] \$458 ;
+  wire [14:0] \$459 ;
+  wire \$46 ;
+  wire [14:0] \$460 ;
+  wire [15:0] \$461 ;
+  wire [14:0] \$462 ;
+  wire [14:0] \$463 ;
+  wire [14:0] \$464 ;
+  wire [14:0] \$465 ;
+  wire \$466 ;
+  wire \$467 ;
   wire \$468 ;
   wire \$469 ;
-  wire [15:0] \$47 ;
-  wire [71:0] \$470 ;
+  wire \$47 ;
+  wire \$470 ;
   wire \$471 ;
   wire \$472 ;
-  wire [71:0] \$473 ;
+  wire \$473 ;
   wire \$474 ;
   wire \$475 ;
-  wire [71:0] \$476 ;
+  wire \$476 ;
   wire \$477 ;
   wire \$478 ;
   wire \$479 ;
-  wire [14:0] \$48 ;
+  wire \$48 ;
   wire \$480 ;
-  wire [71:0] \$481 ;
+  wire \$481 ;
   wire \$482 ;
   wire \$483 ;
-  wire [71:0] \$484 ;
+  wire \$484 ;
   wire \$485 ;
   wire \$486 ;
-  wire [71:0] \$487 ;
+  wire \$487 ;
   wire \$488 ;
   wire \$489 ;
-  wire [14:0] \$49 ;
-  wire [71:0] \$490 ;
-  wire \$491 ;
+  wire \$49 ;
+  wire \$490 ;
+  wire [3:0] \$491 ;
   wire \$492 ;
-  wire [1:0] \$493 ;
-  wire [1:0] \$494 ;
-  wire [1:0] \$495 ;
-  wire [1:0] \$496 ;
-  wire \$497 ;
-  wire [71:0] \$498 ;
-  wire [2:0] \$499 ;
-  wire [31:0] \$5 ;
-  wire [14:0] \$50 ;
-  wire [71:0] \$500 ;
-  wire \$501 ;
-  wire \$502 ;
-  wire [71:0] \$503 ;
-  wire \$504 ;
-  wire \$505 ;
-  wire [71:0] \$506 ;
+  wire \$493 ;
+  wire [3:0] \$494 ;
+  wire \$495 ;
+  wire \$496 ;
+  wire [1:0] \$497 ;
+  wire [1:0] \$498 ;
+  wire [1:0] \$499 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire [1:0] \$500 ;
+  wire [1:0] \$501 ;
+  wire [1:0] \$502 ;
+  wire [1:0] \$503 ;
+  wire [1:0] \$504 ;
+  wire [71:0] \$505 ;
+  wire \$506 ;
   wire \$507 ;
   wire \$508 ;
-  wire [71:0] \$509 ;
-  wire [14:0] \$51 ;
+  wire \$509 ;
+  wire \$51 ;
   wire \$510 ;
   wire \$511 ;
   wire \$512 ;
   wire \$513 ;
-  wire [71:0] \$514 ;
+  wire \$514 ;
   wire \$515 ;
   wire \$516 ;
-  wire [71:0] \$517 ;
+  wire \$517 ;
   wire \$518 ;
   wire \$519 ;
-  wire [15:0] \$52 ;
-  wire [71:0] \$520 ;
+  wire \$52 ;
+  wire \$520 ;
   wire \$521 ;
   wire \$522 ;
-  wire [71:0] \$523 ;
+  wire \$523 ;
   wire \$524 ;
   wire \$525 ;
   wire [1:0] \$526 ;
   wire [1:0] \$527 ;
   wire [1:0] \$528 ;
   wire [1:0] \$529 ;
-  wire [14:0] \$53 ;
+  wire \$53 ;
   wire \$530 ;
-  wire [71:0] \$531 ;
-  wire [2:0] \$532 ;
-  wire [71:0] \$533 ;
-  wire [71:0] \$534 ;
+  wire \$531 ;
+  wire \$532 ;
+  wire \$533 ;
+  wire \$534 ;
   wire \$535 ;
   wire \$536 ;
-  wire [71:0] \$537 ;
-  wire \$538 ;
-  wire \$539 ;
-  wire [14:0] \$54 ;
-  wire [71:0] \$540 ;
-  wire \$541 ;
+  wire \$537 ;
+  wire [1:0] \$538 ;
+  wire [1:0] \$539 ;
+  wire \$54 ;
+  wire [1:0] \$540 ;
+  wire [1:0] \$541 ;
   wire \$542 ;
-  wire [71:0] \$543 ;
+  wire \$543 ;
   wire \$544 ;
   wire \$545 ;
   wire \$546 ;
-  wire [71:0] \$547 ;
+  wire \$547 ;
   wire \$548 ;
   wire \$549 ;
-  wire [14:0] \$55 ;
-  wire [71:0] \$550 ;
+  wire \$55 ;
+  wire \$550 ;
   wire \$551 ;
   wire \$552 ;
-  wire [71:0] \$553 ;
+  wire \$553 ;
   wire \$554 ;
   wire \$555 ;
-  wire [71:0] \$556 ;
+  wire \$556 ;
   wire \$557 ;
   wire \$558 ;
-  wire [1:0] \$559 ;
-  wire [14:0] \$56 ;
-  wire [1:0] \$560 ;
-  wire [1:0] \$561 ;
+  wire \$559 ;
+  wire \$56 ;
+  wire \$560 ;
+  wire \$561 ;
   wire [1:0] \$562 ;
   wire [1:0] \$563 ;
-  wire [71:0] \$564 ;
-  wire \$565 ;
+  wire [1:0] \$564 ;
+  wire [1:0] \$565 ;
   wire \$566 ;
   wire \$567 ;
   wire \$568 ;
   wire \$569 ;
-  wire [15:0] \$57 ;
+  wire \$57 ;
   wire \$570 ;
   wire \$571 ;
   wire \$572 ;
@@ -633,7 +543,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [1:0] \$577 ;
   wire \$578 ;
   wire \$579 ;
-  wire [14:0] \$58 ;
+  wire \$58 ;
   wire \$580 ;
   wire \$581 ;
   wire \$582 ;
@@ -644,7 +554,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$587 ;
   wire \$588 ;
   wire \$589 ;
-  wire [14:0] \$59 ;
+  wire \$59 ;
   wire \$590 ;
   wire \$591 ;
   wire \$592 ;
@@ -652,13 +562,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$594 ;
   wire \$595 ;
   wire \$596 ;
-  wire [71:0] \$597 ;
-  wire \$598 ;
-  wire \$599 ;
+  wire \$597 ;
+  wire [1:0] \$598 ;
+  wire [1:0] \$599 ;
   wire \$6 ;
-  wire [14:0] \$60 ;
-  wire \$600 ;
-  wire \$601 ;
+  wire \$60 ;
+  wire [1:0] \$600 ;
+  wire [1:0] \$601 ;
   wire \$602 ;
   wire \$603 ;
   wire \$604 ;
@@ -667,18 +577,18 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$607 ;
   wire \$608 ;
   wire \$609 ;
-  wire [14:0] \$61 ;
-  wire \$610 ;
-  wire \$611 ;
-  wire \$612 ;
-  wire \$613 ;
+  wire \$61 ;
+  wire [1:0] \$610 ;
+  wire [1:0] \$611 ;
+  wire [1:0] \$612 ;
+  wire [1:0] \$613 ;
   wire \$614 ;
-  wire [14:0] \$615 ;
+  wire \$615 ;
   wire \$616 ;
   wire \$617 ;
   wire \$618 ;
   wire \$619 ;
-  wire [15:0] \$62 ;
+  wire \$62 ;
   wire \$620 ;
   wire \$621 ;
   wire \$622 ;
@@ -689,629 +599,521 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$627 ;
   wire \$628 ;
   wire \$629 ;
-  wire [14:0] \$63 ;
+  wire [79:0] \$63 ;
   wire \$630 ;
   wire \$631 ;
   wire \$632 ;
   wire \$633 ;
-  wire \$634 ;
-  wire \$635 ;
-  wire \$636 ;
-  wire \$637 ;
+  wire [1:0] \$634 ;
+  wire [1:0] \$635 ;
+  wire [1:0] \$636 ;
+  wire [1:0] \$637 ;
   wire \$638 ;
   wire \$639 ;
-  wire [14:0] \$64 ;
+  wire [79:0] \$64 ;
   wire \$640 ;
   wire \$641 ;
-  wire [79:0] \$642 ;
-  wire [79:0] \$643 ;
-  wire [79:0] \$644 ;
-  wire [79:0] \$645 ;
-  wire [79:0] \$646 ;
-  wire \$647 ;
-  wire \$648 ;
-  wire \$649 ;
-  wire [14:0] \$65 ;
+  wire \$642 ;
+  wire \$643 ;
+  wire \$644 ;
+  wire \$645 ;
+  wire [1:0] \$646 ;
+  wire [1:0] \$647 ;
+  wire [1:0] \$648 ;
+  wire [1:0] \$649 ;
+  wire [79:0] \$65 ;
   wire \$650 ;
   wire \$651 ;
   wire \$652 ;
-  wire [71:0] \$653 ;
+  wire \$653 ;
   wire \$654 ;
   wire \$655 ;
-  wire [71:0] \$656 ;
+  wire \$656 ;
   wire \$657 ;
   wire \$658 ;
-  wire [71:0] \$659 ;
-  wire [14:0] \$66 ;
+  wire \$659 ;
+  wire [79:0] \$66 ;
   wire \$660 ;
   wire \$661 ;
-  wire [71:0] \$662 ;
+  wire \$662 ;
   wire \$663 ;
   wire \$664 ;
   wire \$665 ;
-  wire [71:0] \$666 ;
-  wire \$667 ;
+  wire [1:0] \$666 ;
+  wire [1:0] \$667 ;
   wire \$668 ;
-  wire [71:0] \$669 ;
-  wire [15:0] \$67 ;
-  wire \$670 ;
-  wire [71:0] \$671 ;
+  wire \$669 ;
+  wire [71:0] \$67 ;
+  wire [2:0] \$670 ;
+  wire \$671 ;
   wire \$672 ;
-  wire \$673 ;
-  wire [71:0] \$674 ;
+  wire [2:0] \$673 ;
+  wire \$674 ;
   wire \$675 ;
-  wire \$676 ;
-  wire [71:0] \$677 ;
+  wire [2:0] \$676 ;
+  wire \$677 ;
   wire \$678 ;
-  wire \$679 ;
-  wire [14:0] \$68 ;
-  wire [71:0] \$680 ;
+  wire [2:0] \$679 ;
+  wire \$68 ;
+  wire \$680 ;
   wire \$681 ;
   wire \$682 ;
   wire \$683 ;
-  wire [71:0] \$684 ;
+  wire \$684 ;
   wire \$685 ;
   wire \$686 ;
-  wire [71:0] \$687 ;
+  wire \$687 ;
   wire \$688 ;
-  wire [71:0] \$689 ;
-  wire [14:0] \$69 ;
+  wire \$689 ;
+  wire \$69 ;
   wire \$690 ;
   wire \$691 ;
-  wire [71:0] \$692 ;
+  wire \$692 ;
   wire \$693 ;
   wire \$694 ;
-  wire [71:0] \$695 ;
+  wire \$695 ;
   wire \$696 ;
   wire \$697 ;
-  wire [71:0] \$698 ;
+  wire \$698 ;
   wire \$699 ;
   wire \$7 ;
-  wire [14:0] \$70 ;
+  wire [71:0] \$70 ;
   wire \$700 ;
   wire \$701 ;
-  wire [71:0] \$702 ;
+  wire \$702 ;
   wire \$703 ;
-  wire \$704 ;
-  wire [71:0] \$705 ;
-  wire \$706 ;
-  wire [71:0] \$707 ;
-  wire \$708 ;
-  wire \$709 ;
-  wire [14:0] \$71 ;
-  wire [71:0] \$710 ;
-  wire \$711 ;
-  wire \$712 ;
-  wire [71:0] \$713 ;
-  wire \$714 ;
-  wire \$715 ;
-  wire [71:0] \$716 ;
-  wire \$717 ;
-  wire \$718 ;
-  wire \$719 ;
-  wire [15:0] \$72 ;
-  wire [71:0] \$720 ;
-  wire \$721 ;
-  wire \$722 ;
-  wire [71:0] \$723 ;
-  wire \$724 ;
-  wire \$725 ;
-  wire \$726 ;
-  wire \$727 ;
-  wire \$728 ;
-  wire \$729 ;
-  wire [14:0] \$73 ;
-  wire \$730 ;
-  wire \$731 ;
-  wire \$732 ;
-  wire \$733 ;
-  wire \$734 ;
-  wire \$735 ;
-  wire \$736 ;
-  wire \$737 ;
-  wire \$738 ;
-  wire \$739 ;
-  wire [14:0] \$74 ;
-  wire \$740 ;
-  wire \$741 ;
-  wire \$742 ;
-  wire \$743 ;
-  wire \$744 ;
-  wire [1:0] \$745 ;
-  wire [1:0] \$746 ;
-  wire [1:0] \$747 ;
-  wire [1:0] \$748 ;
-  wire [15:0] \$749 ;
-  wire [14:0] \$75 ;
-  wire [15:0] \$750 ;
-  wire \$751 ;
-  wire \$752 ;
-  wire \$753 ;
-  wire \$754 ;
-  wire \$755 ;
-  wire \$756 ;
-  wire \$757 ;
-  wire \$758 ;
-  wire \$759 ;
-  wire [14:0] \$76 ;
-  wire \$760 ;
-  wire \$761 ;
-  wire \$762 ;
-  wire \$763 ;
-  wire \$764 ;
-  wire \$765 ;
-  wire \$766 ;
-  wire [19:0] \$767 ;
-  wire [18:0] \$768 ;
-  wire \$769 ;
-  wire [15:0] \$77 ;
-  wire \$770 ;
-  wire \$771 ;
-  wire \$772 ;
-  wire \$773 ;
-  wire \$774 ;
-  wire \$775 ;
-  wire \$776 ;
-  wire \$777 ;
-  wire \$778 ;
-  wire \$779 ;
-  wire [14:0] \$78 ;
-  wire \$780 ;
-  wire \$781 ;
-  wire \$782 ;
-  wire \$783 ;
-  wire \$784 ;
-  wire \$785 ;
-  wire [19:0] \$786 ;
-  wire \$787 ;
-  wire \$788 ;
-  wire \$789 ;
-  wire [14:0] \$79 ;
-  wire \$790 ;
-  wire \$791 ;
-  wire \$792 ;
-  wire \$793 ;
-  wire \$794 ;
-  wire \$795 ;
-  wire \$796 ;
-  wire \$797 ;
-  wire \$798 ;
-  wire \$799 ;
-  wire \$8 ;
-  wire [14:0] \$80 ;
-  wire \$800 ;
-  wire \$801 ;
-  wire [1:0] \$802 ;
-  wire \$803 ;
-  wire [2:0] \$804 ;
-  wire \$805 ;
-  wire [3:0] \$806 ;
-  wire \$807 ;
-  wire [4:0] \$808 ;
-  wire [71:0] \$809 ;
-  wire [14:0] \$81 ;
-  wire \$810 ;
-  wire \$811 ;
-  wire [71:0] \$812 ;
-  wire \$813 ;
-  wire \$814 ;
-  wire [71:0] \$815 ;
-  wire \$816 ;
-  wire \$817 ;
-  wire [71:0] \$818 ;
-  wire \$819 ;
-  wire [15:0] \$82 ;
-  wire \$820 ;
-  wire \$821 ;
-  wire [71:0] \$822 ;
-  wire \$823 ;
-  wire \$824 ;
-  wire \$825 ;
-  wire \$826 ;
-  wire [1:0] \$827 ;
-  wire [71:0] \$828 ;
-  wire \$829 ;
-  wire [14:0] \$83 ;
-  wire \$830 ;
-  wire [71:0] \$831 ;
-  wire \$832 ;
-  wire \$833 ;
-  wire [71:0] \$834 ;
-  wire \$835 ;
-  wire \$836 ;
-  wire [71:0] \$837 ;
-  wire \$838 ;
-  wire \$839 ;
-  wire [14:0] \$84 ;
-  wire \$840 ;
-  wire [71:0] \$841 ;
-  wire \$842 ;
-  wire \$843 ;
-  wire \$844 ;
-  wire \$845 ;
-  wire [2:0] \$846 ;
-  wire [71:0] \$847 ;
-  wire \$848 ;
-  wire \$849 ;
-  wire [14:0] \$85 ;
-  wire [71:0] \$850 ;
-  wire \$851 ;
-  wire \$852 ;
-  wire [71:0] \$853 ;
-  wire \$854 ;
-  wire \$855 ;
-  wire [71:0] \$856 ;
-  wire \$857 ;
-  wire \$858 ;
-  wire \$859 ;
-  wire [14:0] \$86 ;
-  wire [71:0] \$860 ;
-  wire \$861 ;
-  wire \$862 ;
-  wire \$863 ;
-  wire \$864 ;
-  wire [3:0] \$865 ;
-  wire [71:0] \$866 ;
-  wire \$867 ;
-  wire \$868 ;
-  wire [71:0] \$869 ;
-  wire [15:0] \$87 ;
-  wire \$870 ;
-  wire \$871 ;
-  wire [71:0] \$872 ;
-  wire \$873 ;
-  wire \$874 ;
-  wire [71:0] \$875 ;
-  wire \$876 ;
-  wire \$877 ;
-  wire \$878 ;
-  wire [71:0] \$879 ;
-  wire [14:0] \$88 ;
-  wire \$880 ;
-  wire \$881 ;
-  wire \$882 ;
-  wire \$883 ;
-  wire [4:0] \$884 ;
-  wire \$885 ;
-  wire [1:0] \$886 ;
-  wire \$887 ;
-  wire [2:0] \$888 ;
-  wire \$889 ;
-  wire [14:0] \$89 ;
-  wire [3:0] \$890 ;
-  wire \$891 ;
-  wire [4:0] \$892 ;
-  wire \$893 ;
-  wire \$894 ;
-  wire [2:0] \$895 ;
-  wire [32:0] \$896 ;
-  wire [32:0] \$897 ;
-  wire [32:0] \$898 ;
-  wire \$899 ;
-  wire [7:0] \$9 ;
-  wire [14:0] \$90 ;
-  wire [32:0] \$900 ;
-  reg \$901 ;
-  reg \$902 ;
-  reg \$903 ;
-  reg \$904 ;
-  reg [321:0] \$905 ;
-  reg [321:0] \$906 ;
-  reg [321:0] \$907 ;
-  reg [321:0] \$908 ;
-  reg [14:0] \$909 ;
-  wire [14:0] \$91 ;
-  reg [14:0] \$910 ;
-  reg [14:0] \$911 ;
-  reg [14:0] \$912 ;
-  reg [14:0] \$913 ;
-  reg [14:0] \$914 ;
-  reg [14:0] \$915 ;
-  reg [14:0] \$916 ;
-  reg [14:0] \$917 ;
-  reg [14:0] \$918 ;
-  reg [14:0] \$919 ;
-  wire [15:0] \$92 ;
-  reg [14:0] \$920 ;
-  reg [14:0] \$921 ;
-  reg [14:0] \$922 ;
-  reg [14:0] \$923 ;
-  reg [14:0] \$924 ;
-  reg [14:0] \$925 ;
-  reg [14:0] \$926 ;
-  reg [14:0] \$927 ;
-  reg [14:0] \$928 ;
-  reg [14:0] \$929 ;
-  wire [14:0] \$93 ;
-  reg [14:0] \$930 ;
-  reg [14:0] \$931 ;
-  reg [14:0] \$932 ;
-  reg [14:0] \$933 ;
-  reg [14:0] \$934 ;
-  reg [14:0] \$935 ;
-  reg [14:0] \$936 ;
-  reg [14:0] \$937 ;
-  reg [14:0] \$938 ;
-  reg [14:0] \$939 ;
-  wire [14:0] \$94 ;
-  reg [14:0] \$940 ;
-  reg \$941 ;
-  reg \$942 ;
-  reg \$943 ;
-  reg \$944 ;
-  reg [66:0] \$945 ;
-  reg [66:0] \$946 ;
-  reg [66:0] \$947 ;
-  reg [66:0] \$948 ;
-  reg [14:0] \$949 ;
-  wire [14:0] \$95 ;
-  reg [14:0] \$950 ;
-  reg [14:0] \$951 ;
-  reg [14:0] \$952 ;
-  reg [14:0] \$953 ;
-  reg [14:0] \$954 ;
-  reg [14:0] \$955 ;
-  reg [14:0] \$956 ;
-  reg [13:0] \$957 ;
-  reg \$958 ;
-  reg [2:0] \$959 ;
-  wire [14:0] \$96 ;
-  reg [3:0] \$960 ;
-  reg \$961 ;
-  reg \$962 ;
-  reg [399:0] \$963 ;
-  reg \$964 ;
-  reg [399:0] \$965 ;
-  reg \$966 ;
-  reg [399:0] \$967 ;
-  reg \$968 ;
-  reg [13:0] \$969 ;
-  wire [15:0] \$97 ;
-  reg \$970 ;
-  reg \$971 ;
-  reg [13:0] \$972 ;
-  reg \$973 ;
-  reg \$974 ;
-  reg [13:0] \$975 ;
-  reg \$976 ;
-  reg \$977 ;
-  reg [13:0] \$978 ;
-  reg \$979 ;
-  wire [14:0] \$98 ;
-  reg [79:0] \$980 ;
-  reg [79:0] \$981 ;
-  reg [79:0] \$982 ;
-  reg [79:0] \$983 ;
-  reg \$984 ;
-  reg [13:0] \$985 ;
-  reg [79:0] \$986 ;
-  reg \$987 ;
-  reg \$988 ;
-  reg [273:0] \$989 ;
-  wire [14:0] \$99 ;
-  reg [39:0] \$990 ;
-  reg \$991 ;
-  reg [2:0] \$992 ;
-  reg [2:0] \$993 ;
-  reg [2:0] \$994 ;
-  reg \$995 ;
-  reg [2:0] \$996 ;
-  reg [31:0] \$997 ;
-  reg [31:0] \$998 ;
-  reg [31:0] \$999 ;
-  reg [399:0] \$signal  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  reg [399:0] \$signal$166  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$166.beat ;
-  wire \$signal$166.beat.first ;
-  wire [287:0] \$signal$166.beat.lanes ;
-  wire [71:0] \$signal$166.beat.lanes[0] ;
-  wire \$signal$166.beat.lanes[0].error ;
-  wire [31:0] \$signal$166.beat.lanes[0].row ;
-  wire [13:0] \$signal$166.beat.lanes[0].set ;
-  wire [7:0] \$signal$166.beat.lanes[0].table ;
-  wire [15:0] \$signal$166.beat.lanes[0].tag ;
-  wire \$signal$166.beat.lanes[0].valid ;
-  wire [71:0] \$signal$166.beat.lanes[1] ;
-  wire \$signal$166.beat.lanes[1].error ;
-  wire [31:0] \$signal$166.beat.lanes[1].row ;
-  wire [13:0] \$signal$166.beat.lanes[1].set ;
-  wire [7:0] \$signal$166.beat.lanes[1].table ;
-  wire [15:0] \$signal$166.beat.lanes[1].tag ;
-  wire \$signal$166.beat.lanes[1].valid ;
-  wire [71:0] \$signal$166.beat.lanes[2] ;
-  wire \$signal$166.beat.lanes[2].error ;
-  wire [31:0] \$signal$166.beat.lanes[2].row ;
-  wire [13:0] \$signal$166.beat.lanes[2].set ;
-  wire [7:0] \$signal$166.beat.lanes[2].table ;
-  wire [15:0] \$signal$166.beat.lanes[2].tag ;
-  wire \$signal$166.beat.lanes[2].valid ;
-  wire [71:0] \$signal$166.beat.lanes[3] ;
-  wire \$signal$166.beat.lanes[3].error ;
-  wire [31:0] \$signal$166.beat.lanes[3].row ;
-  wire [13:0] \$signal$166.beat.lanes[3].set ;
-  wire [7:0] \$signal$166.beat.lanes[3].table ;
-  wire [15:0] \$signal$166.beat.lanes[3].tag ;
-  wire \$signal$166.beat.lanes[3].valid ;
-  wire \$signal$166.beat.last ;
-  wire [31:0] \$signal$166.beat.meta ;
-  wire \$signal$166.beat_end ;
-  wire \$signal$166.host ;
-  wire \$signal$166.host_ack ;
-  wire [18:0] \$signal$166.host_entry ;
-  wire [1:0] \$signal$166.host_entry.rrpv ;
-  wire [15:0] \$signal$166.host_entry.tag ;
-  wire \$signal$166.host_entry.valid ;
-  wire [2:0] \$signal$166.host_op ;
-  wire [15:0] \$signal$166.host_slot ;
-  wire [15:0] \$signal$166.host_tag ;
-  wire \$signal$166.learn ;
-  wire [3:0] \$signal$166.mask ;
-  wire [1:0] \$signal$166.rmw_lane ;
-  wire [13:0] \$signal$166.rmw_set ;
-  reg \$signal$186  = 1'h0;
-  reg [399:0] \$signal$201  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$201.beat ;
-  wire \$signal$201.beat.first ;
-  wire [287:0] \$signal$201.beat.lanes ;
-  wire [71:0] \$signal$201.beat.lanes[0] ;
-  wire \$signal$201.beat.lanes[0].error ;
-  wire [31:0] \$signal$201.beat.lanes[0].row ;
-  wire [13:0] \$signal$201.beat.lanes[0].set ;
-  wire [7:0] \$signal$201.beat.lanes[0].table ;
-  wire [15:0] \$signal$201.beat.lanes[0].tag ;
-  wire \$signal$201.beat.lanes[0].valid ;
-  wire [71:0] \$signal$201.beat.lanes[1] ;
-  wire \$signal$201.beat.lanes[1].error ;
-  wire [31:0] \$signal$201.beat.lanes[1].row ;
-  wire [13:0] \$signal$201.beat.lanes[1].set ;
-  wire [7:0] \$signal$201.beat.lanes[1].table ;
-  wire [15:0] \$signal$201.beat.lanes[1].tag ;
-  wire \$signal$201.beat.lanes[1].valid ;
-  wire [71:0] \$signal$201.beat.lanes[2] ;
-  wire \$signal$201.beat.lanes[2].error ;
-  wire [31:0] \$signal$201.beat.lanes[2].row ;
-  wire [13:0] \$signal$201.beat.lanes[2].set ;
-  wire [7:0] \$signal$201.beat.lanes[2].table ;
-  wire [15:0] \$signal$201.beat.lanes[2].tag ;
-  wire \$signal$201.beat.lanes[2].valid ;
-  wire [71:0] \$signal$201.beat.lanes[3] ;
-  wire \$signal$201.beat.lanes[3].error ;
-  wire [31:0] \$signal$201.beat.lanes[3].row ;
-  wire [13:0] \$signal$201.beat.lanes[3].set ;
-  wire [7:0] \$signal$201.beat.lanes[3].table ;
-  wire [15:0] \$signal$201.beat.lanes[3].tag ;
-  wire \$signal$201.beat.lanes[3].valid ;
-  wire \$signal$201.beat.last ;
-  wire [31:0] \$signal$201.beat.meta ;
-  wire \$signal$201.beat_end ;
-  wire \$signal$201.host ;
-  wire \$signal$201.host_ack ;
-  wire [18:0] \$signal$201.host_entry ;
-  wire [1:0] \$signal$201.host_entry.rrpv ;
-  wire [15:0] \$signal$201.host_entry.tag ;
-  wire \$signal$201.host_entry.valid ;
-  wire [2:0] \$signal$201.host_op ;
-  wire [15:0] \$signal$201.host_slot ;
-  wire [15:0] \$signal$201.host_tag ;
-  wire \$signal$201.learn ;
-  wire [3:0] \$signal$201.mask ;
-  wire [1:0] \$signal$201.rmw_lane ;
-  wire [13:0] \$signal$201.rmw_set ;
-  wire [321:0] \$signal.beat ;
-  wire \$signal.beat.first ;
-  wire [287:0] \$signal.beat.lanes ;
-  wire [71:0] \$signal.beat.lanes[0] ;
-  wire \$signal.beat.lanes[0].error ;
-  wire [31:0] \$signal.beat.lanes[0].row ;
-  wire [13:0] \$signal.beat.lanes[0].set ;
-  wire [7:0] \$signal.beat.lanes[0].table ;
-  wire [15:0] \$signal.beat.lanes[0].tag ;
-  wire \$signal.beat.lanes[0].valid ;
-  wire [71:0] \$signal.beat.lanes[1] ;
-  wire \$signal.beat.lanes[1].error ;
-  wire [31:0] \$signal.beat.lanes[1].row ;
-  wire [13:0] \$signal.beat.lanes[1].set ;
-  wire [7:0] \$signal.beat.lanes[1].table ;
-  wire [15:0] \$signal.beat.lanes[1].tag ;
-  wire \$signal.beat.lanes[1].valid ;
-  wire [71:0] \$signal.beat.lanes[2] ;
-  wire \$signal.beat.lanes[2].error ;
-  wire [31:0] \$signal.beat.lanes[2].row ;
-  wire [13:0] \$signal.beat.lanes[2].set ;
-  wire [7:0] \$signal.beat.lanes[2].table ;
-  wire [15:0] \$signal.beat.lanes[2].tag ;
-  wire \$signal.beat.lanes[2].valid ;
-  wire [71:0] \$signal.beat.lanes[3] ;
-  wire \$signal.beat.lanes[3].error ;
-  wire [31:0] \$signal.beat.lanes[3].row ;
-  wire [13:0] \$signal.beat.lanes[3].set ;
-  wire [7:0] \$signal.beat.lanes[3].table ;
-  wire [15:0] \$signal.beat.lanes[3].tag ;
-  wire \$signal.beat.lanes[3].valid ;
-  wire \$signal.beat.last ;
-  wire [31:0] \$signal.beat.meta ;
-  wire \$signal.beat_end ;
-  wire \$signal.host ;
-  wire \$signal.host_ack ;
-  wire [18:0] \$signal.host_entry ;
-  wire [1:0] \$signal.host_entry.rrpv ;
-  wire [15:0] \$signal.host_entry.tag ;
-  wire \$signal.host_entry.valid ;
-  wire [2:0] \$signal.host_op ;
-  wire [15:0] \$signal.host_slot ;
-  wire [15:0] \$signal.host_tag ;
-  wire \$signal.learn ;
-  wire [3:0] \$signal.mask ;
-  wire [1:0] \$signal.rmw_lane ;
-  wire [13:0] \$signal.rmw_set ;
+  reg \$704 ;
+  reg \$705 ;
+  reg \$706 ;
+  reg \$707 ;
+  reg [321:0] \$708 ;
+  reg [321:0] \$709 ;
+  wire \$71 ;
+  reg [321:0] \$710 ;
+  reg [321:0] \$711 ;
+  reg [14:0] \$712 ;
+  reg [14:0] \$713 ;
+  reg [14:0] \$714 ;
+  reg [14:0] \$715 ;
+  reg [14:0] \$716 ;
+  reg [14:0] \$717 ;
+  reg [14:0] \$718 ;
+  reg [14:0] \$719 ;
+  wire \$72 ;
+  reg [14:0] \$720 ;
+  reg [14:0] \$721 ;
+  reg [14:0] \$722 ;
+  reg [14:0] \$723 ;
+  reg [14:0] \$724 ;
+  reg [14:0] \$725 ;
+  reg [14:0] \$726 ;
+  reg [14:0] \$727 ;
+  reg [14:0] \$728 ;
+  reg [14:0] \$729 ;
+  wire [71:0] \$73 ;
+  reg [14:0] \$730 ;
+  reg [14:0] \$731 ;
+  reg [14:0] \$732 ;
+  reg [14:0] \$733 ;
+  reg [14:0] \$734 ;
+  reg [14:0] \$735 ;
+  reg [14:0] \$736 ;
+  reg [14:0] \$737 ;
+  reg [14:0] \$738 ;
+  reg [14:0] \$739 ;
+  wire \$74 ;
+  reg [14:0] \$740 ;
+  reg [14:0] \$741 ;
+  reg [14:0] \$742 ;
+  reg [14:0] \$743 ;
+  reg \$744 ;
+  reg \$745 ;
+  reg \$746 ;
+  reg \$747 ;
+  reg [66:0] \$748 ;
+  reg [66:0] \$749 ;
+  wire \$75 ;
+  reg [66:0] \$750 ;
+  reg [66:0] \$751 ;
+  reg [14:0] \$752 ;
+  reg [14:0] \$753 ;
+  reg [14:0] \$754 ;
+  reg [14:0] \$755 ;
+  reg [14:0] \$756 ;
+  reg [14:0] \$757 ;
+  reg [14:0] \$758 ;
+  reg [14:0] \$759 ;
+  wire [71:0] \$76 ;
+  reg [13:0] \$760 ;
+  reg \$761 ;
+  reg [2:0] \$762 ;
+  reg [3:0] \$763 ;
+  reg \$764 ;
+  reg [3:0] \$765 ;
+  reg \$766 ;
+  reg \$767 ;
+  reg [400:0] \$768 ;
+  reg \$769 ;
+  wire \$77 ;
+  reg [400:0] \$770 ;
+  reg \$771 ;
+  reg [400:0] \$772 ;
+  reg \$773 ;
+  reg [400:0] \$774 ;
+  reg \$775 ;
+  reg [13:0] \$776 ;
+  reg \$777 ;
+  reg \$778 ;
+  reg [13:0] \$779 ;
+  wire \$78 ;
+  reg \$780 ;
+  reg \$781 ;
+  reg [13:0] \$782 ;
+  reg \$783 ;
+  reg \$784 ;
+  reg [13:0] \$785 ;
+  reg \$786 ;
+  reg [79:0] \$787 ;
+  reg [79:0] \$788 ;
+  reg [79:0] \$789 ;
+  wire \$79 ;
+  reg [79:0] \$790 ;
+  reg [79:0] \$791 ;
+  reg \$792 ;
+  reg [1:0] \$793 ;
+  reg [1:0] \$794 ;
+  reg [15:0] \$795 ;
+  reg \$796 ;
+  reg \$797 ;
+  reg [1:0] \$798 ;
+  reg [3:0] \$799 ;
+  wire [14:0] \$8 ;
+  wire [71:0] \$80 ;
+  reg [3:0] \$800 ;
+  reg [15:0] \$801 ;
+  reg [15:0] \$802 ;
+  reg [15:0] \$803 ;
+  reg [15:0] \$804 ;
+  reg \$805 ;
+  reg [13:0] \$806 ;
+  reg [79:0] \$807 ;
+  reg \$808 ;
+  reg \$809 ;
+  wire \$81 ;
+  reg [273:0] \$810 ;
+  reg [39:0] \$811 ;
+  reg \$812 ;
+  reg [2:0] \$813 ;
+  reg [2:0] \$814 ;
+  reg [2:0] \$815 ;
+  reg \$816 ;
+  reg [2:0] \$817 ;
+  reg [31:0] \$818 ;
+  reg [31:0] \$819 ;
+  wire \$82 ;
+  reg [31:0] \$820 ;
+  reg [31:0] \$821 ;
+  wire [71:0] \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire [71:0] \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire [8:0] \$888 ;
+  wire [71:0] \$89 ;
+  wire [8:0] \$893 ;
+  wire [8:0] \$898 ;
+  wire \$9 ;
+  wire \$90 ;
+  wire [8:0] \$903 ;
+  wire [8:0] \$909 ;
+  wire \$91 ;
+  wire [8:0] \$914 ;
+  wire [8:0] \$919 ;
+  wire \$92 ;
+  wire [8:0] \$924 ;
+  wire [71:0] \$93 ;
+  wire [8:0] \$930 ;
+  wire [8:0] \$935 ;
+  wire \$94 ;
+  wire [8:0] \$940 ;
+  wire [8:0] \$945 ;
+  wire \$95 ;
+  wire [71:0] \$96 ;
+  wire \$97 ;
+  wire [8:0] \$977 ;
+  wire \$98 ;
+  wire [8:0] \$982 ;
+  wire [8:0] \$987 ;
+  wire [71:0] \$99 ;
+  wire [8:0] \$992 ;
+  reg \$signal  = 1'h0;
+  reg [400:0] \$signal$122  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \$signal$122.beat ;
+  wire \$signal$122.beat.first ;
+  wire [287:0] \$signal$122.beat.lanes ;
+  wire [71:0] \$signal$122.beat.lanes[0] ;
+  wire \$signal$122.beat.lanes[0].error ;
+  wire [31:0] \$signal$122.beat.lanes[0].row ;
+  wire [13:0] \$signal$122.beat.lanes[0].set ;
+  wire [7:0] \$signal$122.beat.lanes[0].table ;
+  wire [15:0] \$signal$122.beat.lanes[0].tag ;
+  wire \$signal$122.beat.lanes[0].valid ;
+  wire [71:0] \$signal$122.beat.lanes[1] ;
+  wire \$signal$122.beat.lanes[1].error ;
+  wire [31:0] \$signal$122.beat.lanes[1].row ;
+  wire [13:0] \$signal$122.beat.lanes[1].set ;
+  wire [7:0] \$signal$122.beat.lanes[1].table ;
+  wire [15:0] \$signal$122.beat.lanes[1].tag ;
+  wire \$signal$122.beat.lanes[1].valid ;
+  wire [71:0] \$signal$122.beat.lanes[2] ;
+  wire \$signal$122.beat.lanes[2].error ;
+  wire [31:0] \$signal$122.beat.lanes[2].row ;
+  wire [13:0] \$signal$122.beat.lanes[2].set ;
+  wire [7:0] \$signal$122.beat.lanes[2].table ;
+  wire [15:0] \$signal$122.beat.lanes[2].tag ;
+  wire \$signal$122.beat.lanes[2].valid ;
+  wire [71:0] \$signal$122.beat.lanes[3] ;
+  wire \$signal$122.beat.lanes[3].error ;
+  wire [31:0] \$signal$122.beat.lanes[3].row ;
+  wire [13:0] \$signal$122.beat.lanes[3].set ;
+  wire [7:0] \$signal$122.beat.lanes[3].table ;
+  wire [15:0] \$signal$122.beat.lanes[3].tag ;
+  wire \$signal$122.beat.lanes[3].valid ;
+  wire \$signal$122.beat.last ;
+  wire [31:0] \$signal$122.beat.meta ;
+  wire \$signal$122.beat_end ;
+  wire \$signal$122.host ;
+  wire \$signal$122.host_ack ;
+  wire [18:0] \$signal$122.host_entry ;
+  wire [1:0] \$signal$122.host_entry.rrpv ;
+  wire [15:0] \$signal$122.host_entry.tag ;
+  wire \$signal$122.host_entry.valid ;
+  wire [2:0] \$signal$122.host_op ;
+  wire [15:0] \$signal$122.host_slot ;
+  wire [15:0] \$signal$122.host_tag ;
+  wire \$signal$122.learn ;
+  wire [3:0] \$signal$122.mask ;
+  wire [1:0] \$signal$122.rmw_lane ;
+  wire [13:0] \$signal$122.rmw_set ;
+  wire \$signal$122.writes ;
+  reg [400:0] \$signal$125  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \$signal$125.beat ;
+  wire \$signal$125.beat.first ;
+  wire [287:0] \$signal$125.beat.lanes ;
+  wire [71:0] \$signal$125.beat.lanes[0] ;
+  wire \$signal$125.beat.lanes[0].error ;
+  wire [31:0] \$signal$125.beat.lanes[0].row ;
+  wire [13:0] \$signal$125.beat.lanes[0].set ;
+  wire [7:0] \$signal$125.beat.lanes[0].table ;
+  wire [15:0] \$signal$125.beat.lanes[0].tag ;
+  wire \$signal$125.beat.lanes[0].valid ;
+  wire [71:0] \$signal$125.beat.lanes[1] ;
+  wire \$signal$125.beat.lanes[1].error ;
+  wire [31:0] \$signal$125.beat.lanes[1].row ;
+  wire [13:0] \$signal$125.beat.lanes[1].set ;
+  wire [7:0] \$signal$125.beat.lanes[1].table ;
+  wire [15:0] \$signal$125.beat.lanes[1].tag ;
+  wire \$signal$125.beat.lanes[1].valid ;
+  wire [71:0] \$signal$125.beat.lanes[2] ;
+  wire \$signal$125.beat.lanes[2].error ;
+  wire [31:0] \$signal$125.beat.lanes[2].row ;
+  wire [13:0] \$signal$125.beat.lanes[2].set ;
+  wire [7:0] \$signal$125.beat.lanes[2].table ;
+  wire [15:0] \$signal$125.beat.lanes[2].tag ;
+  wire \$signal$125.beat.lanes[2].valid ;
+  wire [71:0] \$signal$125.beat.lanes[3] ;
+  wire \$signal$125.beat.lanes[3].error ;
+  wire [31:0] \$signal$125.beat.lanes[3].row ;
+  wire [13:0] \$signal$125.beat.lanes[3].set ;
+  wire [7:0] \$signal$125.beat.lanes[3].table ;
+  wire [15:0] \$signal$125.beat.lanes[3].tag ;
+  wire \$signal$125.beat.lanes[3].valid ;
+  wire \$signal$125.beat.last ;
+  wire [31:0] \$signal$125.beat.meta ;
+  wire \$signal$125.beat_end ;
+  wire \$signal$125.host ;
+  wire \$signal$125.host_ack ;
+  wire [18:0] \$signal$125.host_entry ;
+  wire [1:0] \$signal$125.host_entry.rrpv ;
+  wire [15:0] \$signal$125.host_entry.tag ;
+  wire \$signal$125.host_entry.valid ;
+  wire [2:0] \$signal$125.host_op ;
+  wire [15:0] \$signal$125.host_slot ;
+  wire [15:0] \$signal$125.host_tag ;
+  wire \$signal$125.learn ;
+  wire [3:0] \$signal$125.mask ;
+  wire [1:0] \$signal$125.rmw_lane ;
+  wire [13:0] \$signal$125.rmw_set ;
+  wire \$signal$125.writes ;
+  reg \$signal$126  = 1'h0;
+  reg [400:0] \$signal$127  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \$signal$127.beat ;
+  wire \$signal$127.beat.first ;
+  wire [287:0] \$signal$127.beat.lanes ;
+  wire [71:0] \$signal$127.beat.lanes[0] ;
+  wire \$signal$127.beat.lanes[0].error ;
+  wire [31:0] \$signal$127.beat.lanes[0].row ;
+  wire [13:0] \$signal$127.beat.lanes[0].set ;
+  wire [7:0] \$signal$127.beat.lanes[0].table ;
+  wire [15:0] \$signal$127.beat.lanes[0].tag ;
+  wire \$signal$127.beat.lanes[0].valid ;
+  wire [71:0] \$signal$127.beat.lanes[1] ;
+  wire \$signal$127.beat.lanes[1].error ;
+  wire [31:0] \$signal$127.beat.lanes[1].row ;
+  wire [13:0] \$signal$127.beat.lanes[1].set ;
+  wire [7:0] \$signal$127.beat.lanes[1].table ;
+  wire [15:0] \$signal$127.beat.lanes[1].tag ;
+  wire \$signal$127.beat.lanes[1].valid ;
+  wire [71:0] \$signal$127.beat.lanes[2] ;
+  wire \$signal$127.beat.lanes[2].error ;
+  wire [31:0] \$signal$127.beat.lanes[2].row ;
+  wire [13:0] \$signal$127.beat.lanes[2].set ;
+  wire [7:0] \$signal$127.beat.lanes[2].table ;
+  wire [15:0] \$signal$127.beat.lanes[2].tag ;
+  wire \$signal$127.beat.lanes[2].valid ;
+  wire [71:0] \$signal$127.beat.lanes[3] ;
+  wire \$signal$127.beat.lanes[3].error ;
+  wire [31:0] \$signal$127.beat.lanes[3].row ;
+  wire [13:0] \$signal$127.beat.lanes[3].set ;
+  wire [7:0] \$signal$127.beat.lanes[3].table ;
+  wire [15:0] \$signal$127.beat.lanes[3].tag ;
+  wire \$signal$127.beat.lanes[3].valid ;
+  wire \$signal$127.beat.last ;
+  wire [31:0] \$signal$127.beat.meta ;
+  wire \$signal$127.beat_end ;
+  wire \$signal$127.host ;
+  wire \$signal$127.host_ack ;
+  wire [18:0] \$signal$127.host_entry ;
+  wire [1:0] \$signal$127.host_entry.rrpv ;
+  wire [15:0] \$signal$127.host_entry.tag ;
+  wire \$signal$127.host_entry.valid ;
+  wire [2:0] \$signal$127.host_op ;
+  wire [15:0] \$signal$127.host_slot ;
+  wire [15:0] \$signal$127.host_tag ;
+  wire \$signal$127.learn ;
+  wire [3:0] \$signal$127.mask ;
+  wire [1:0] \$signal$127.rmw_lane ;
+  wire [13:0] \$signal$127.rmw_set ;
+  wire \$signal$127.writes ;
+  reg \$signal$128  = 1'h0;
+  reg [400:0] \$signal$129  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \$signal$129.beat ;
+  wire \$signal$129.beat.first ;
+  wire [287:0] \$signal$129.beat.lanes ;
+  wire [71:0] \$signal$129.beat.lanes[0] ;
+  wire \$signal$129.beat.lanes[0].error ;
+  wire [31:0] \$signal$129.beat.lanes[0].row ;
+  wire [13:0] \$signal$129.beat.lanes[0].set ;
+  wire [7:0] \$signal$129.beat.lanes[0].table ;
+  wire [15:0] \$signal$129.beat.lanes[0].tag ;
+  wire \$signal$129.beat.lanes[0].valid ;
+  wire [71:0] \$signal$129.beat.lanes[1] ;
+  wire \$signal$129.beat.lanes[1].error ;
+  wire [31:0] \$signal$129.beat.lanes[1].row ;
+  wire [13:0] \$signal$129.beat.lanes[1].set ;
+  wire [7:0] \$signal$129.beat.lanes[1].table ;
+  wire [15:0] \$signal$129.beat.lanes[1].tag ;
+  wire \$signal$129.beat.lanes[1].valid ;
+  wire [71:0] \$signal$129.beat.lanes[2] ;
+  wire \$signal$129.beat.lanes[2].error ;
+  wire [31:0] \$signal$129.beat.lanes[2].row ;
+  wire [13:0] \$signal$129.beat.lanes[2].set ;
+  wire [7:0] \$signal$129.beat.lanes[2].table ;
+  wire [15:0] \$signal$129.beat.lanes[2].tag ;
+  wire \$signal$129.beat.lanes[2].valid ;
+  wire [71:0] \$signal$129.beat.lanes[3] ;
+  wire \$signal$129.beat.lanes[3].error ;
+  wire [31:0] \$signal$129.beat.lanes[3].row ;
+  wire [13:0] \$signal$129.beat.lanes[3].set ;
+  wire [7:0] \$signal$129.beat.lanes[3].table ;
+  wire [15:0] \$signal$129.beat.lanes[3].tag ;
+  wire \$signal$129.beat.lanes[3].valid ;
+  wire \$signal$129.beat.last ;
+  wire [31:0] \$signal$129.beat.meta ;
+  wire \$signal$129.beat_end ;
+  wire \$signal$129.host ;
+  wire \$signal$129.host_ack ;
+  wire [18:0] \$signal$129.host_entry ;
+  wire [1:0] \$signal$129.host_entry.rrpv ;
+  wire [15:0] \$signal$129.host_entry.tag ;
+  wire \$signal$129.host_entry.valid ;
+  wire [2:0] \$signal$129.host_op ;
+  wire [15:0] \$signal$129.host_slot ;
+  wire [15:0] \$signal$129.host_tag ;
+  wire \$signal$129.learn ;
+  wire [3:0] \$signal$129.mask ;
+  wire [1:0] \$signal$129.rmw_lane ;
+  wire [13:0] \$signal$129.rmw_set ;
+  wire \$signal$129.writes ;
   wire [13:0] \$signature__addr ;
-  wire [13:0] \$signature__addr$147 ;
-  wire [13:0] \$signature__addr$149 ;
-  wire [13:0] \$signature__addr$151 ;
+  wire [13:0] \$signature__addr$136 ;
+  wire [13:0] \$signature__addr$140 ;
+  wire [13:0] \$signature__addr$144 ;
   wire [79:0] \$signature__data ;
-  wire [79:0] \$signature__data$211 ;
-  wire [19:0] \$signature__data$211[0] ;
-  wire [1:0] \$signature__data$211[0].rrpv ;
-  wire \$signature__data$211[0].stale ;
-  wire [15:0] \$signature__data$211[0].tag ;
-  wire \$signature__data$211[0].valid ;
-  wire [19:0] \$signature__data$211[1] ;
-  wire [1:0] \$signature__data$211[1].rrpv ;
-  wire \$signature__data$211[1].stale ;
-  wire [15:0] \$signature__data$211[1].tag ;
-  wire \$signature__data$211[1].valid ;
-  wire [19:0] \$signature__data$211[2] ;
-  wire [1:0] \$signature__data$211[2].rrpv ;
-  wire \$signature__data$211[2].stale ;
-  wire [15:0] \$signature__data$211[2].tag ;
-  wire \$signature__data$211[2].valid ;
-  wire [19:0] \$signature__data$211[3] ;
-  wire [1:0] \$signature__data$211[3].rrpv ;
-  wire \$signature__data$211[3].stale ;
-  wire [15:0] \$signature__data$211[3].tag ;
-  wire \$signature__data$211[3].valid ;
-  wire [79:0] \$signature__data$212 ;
-  wire [19:0] \$signature__data$212[0] ;
-  wire [1:0] \$signature__data$212[0].rrpv ;
-  wire \$signature__data$212[0].stale ;
-  wire [15:0] \$signature__data$212[0].tag ;
-  wire \$signature__data$212[0].valid ;
-  wire [19:0] \$signature__data$212[1] ;
-  wire [1:0] \$signature__data$212[1].rrpv ;
-  wire \$signature__data$212[1].stale ;
-  wire [15:0] \$signature__data$212[1].tag ;
-  wire \$signature__data$212[1].valid ;
-  wire [19:0] \$signature__data$212[2] ;
-  wire [1:0] \$signature__data$212[2].rrpv ;
-  wire \$signature__data$212[2].stale ;
-  wire [15:0] \$signature__data$212[2].tag ;
-  wire \$signature__data$212[2].valid ;
-  wire [19:0] \$signature__data$212[3] ;
-  wire [1:0] \$signature__data$212[3].rrpv ;
-  wire \$signature__data$212[3].stale ;
-  wire [15:0] \$signature__data$212[3].tag ;
-  wire \$signature__data$212[3].valid ;
-  wire [79:0] \$signature__data$213 ;
-  wire [19:0] \$signature__data$213[0] ;
-  wire [1:0] \$signature__data$213[0].rrpv ;
-  wire \$signature__data$213[0].stale ;
-  wire [15:0] \$signature__data$213[0].tag ;
-  wire \$signature__data$213[0].valid ;
-  wire [19:0] \$signature__data$213[1] ;
-  wire [1:0] \$signature__data$213[1].rrpv ;
-  wire \$signature__data$213[1].stale ;
-  wire [15:0] \$signature__data$213[1].tag ;
-  wire \$signature__data$213[1].valid ;
-  wire [19:0] \$signature__data$213[2] ;
-  wire [1:0] \$signature__data$213[2].rrpv ;
-  wire \$signature__data$213[2].stale ;
-  wire [15:0] \$signature__data$213[2].tag ;
-  wire \$signature__data$213[2].valid ;
-  wire [19:0] \$signature__data$213[3] ;
-  wire [1:0] \$signature__data$213[3].rrpv ;
-  wire \$signature__data$213[3].stale ;
-  wire [15:0] \$signature__data$213[3].tag ;
-  wire \$signature__data$213[3].valid ;
+  wire [79:0] \$signature__data$151 ;
+  wire [19:0] \$signature__data$151[0] ;
+  wire [1:0] \$signature__data$151[0].rrpv ;
+  wire \$signature__data$151[0].stale ;
+  wire [15:0] \$signature__data$151[0].tag ;
+  wire \$signature__data$151[0].valid ;
+  wire [19:0] \$signature__data$151[1] ;
+  wire [1:0] \$signature__data$151[1].rrpv ;
+  wire \$signature__data$151[1].stale ;
+  wire [15:0] \$signature__data$151[1].tag ;
+  wire \$signature__data$151[1].valid ;
+  wire [19:0] \$signature__data$151[2] ;
+  wire [1:0] \$signature__data$151[2].rrpv ;
+  wire \$signature__data$151[2].stale ;
+  wire [15:0] \$signature__data$151[2].tag ;
+  wire \$signature__data$151[2].valid ;
+  wire [19:0] \$signature__data$151[3] ;
+  wire [1:0] \$signature__data$151[3].rrpv ;
+  wire \$signature__data$151[3].stale ;
+  wire [15:0] \$signature__data$151[3].tag ;
+  wire \$signature__data$151[3].valid ;
+  wire [79:0] \$signature__data$153 ;
+  wire [19:0] \$signature__data$153[0] ;
+  wire [1:0] \$signature__data$153[0].rrpv ;
+  wire \$signature__data$153[0].stale ;
+  wire [15:0] \$signature__data$153[0].tag ;
+  wire \$signature__data$153[0].valid ;
+  wire [19:0] \$signature__data$153[1] ;
+  wire [1:0] \$signature__data$153[1].rrpv ;
+  wire \$signature__data$153[1].stale ;
+  wire [15:0] \$signature__data$153[1].tag ;
+  wire \$signature__data$153[1].valid ;
+  wire [19:0] \$signature__data$153[2] ;
+  wire [1:0] \$signature__data$153[2].rrpv ;
+  wire \$signature__data$153[2].stale ;
+  wire [15:0] \$signature__data$153[2].tag ;
+  wire \$signature__data$153[2].valid ;
+  wire [19:0] \$signature__data$153[3] ;
+  wire [1:0] \$signature__data$153[3].rrpv ;
+  wire \$signature__data$153[3].stale ;
+  wire [15:0] \$signature__data$153[3].tag ;
+  wire \$signature__data$153[3].valid ;
+  wire [79:0] \$signature__data$155 ;
+  wire [19:0] \$signature__data$155[0] ;
+  wire [1:0] \$signature__data$155[0].rrpv ;
+  wire \$signature__data$155[0].stale ;
+  wire [15:0] \$signature__data$155[0].tag ;
+  wire \$signature__data$155[0].valid ;
+  wire [19:0] \$signature__data$155[1] ;
+  wire [1:0] \$signature__data$155[1].rrpv ;
+  wire \$signature__data$155[1].stale ;
+  wire [15:0] \$signature__data$155[1].tag ;
+  wire \$signature__data$155[1].valid ;
+  wire [19:0] \$signature__data$155[2] ;
+  wire [1:0] \$signature__data$155[2].rrpv ;
+  wire \$signature__data$155[2].stale ;
+  wire [15:0] \$signature__data$155[2].tag ;
+  wire \$signature__data$155[2].valid ;
+  wire [19:0] \$signature__data$155[3] ;
+  wire [1:0] \$signature__data$155[3].rrpv ;
+  wire \$signature__data$155[3].stale ;
+  wire [15:0] \$signature__data$155[3].tag ;
+  wire \$signature__data$155[3].valid ;
   wire [19:0] \$signature__data[0] ;
   wire [1:0] \$signature__data[0].rrpv ;
   wire \$signature__data[0].stale ;
@@ -1333,14 +1135,43 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [15:0] \$signature__data[3].tag ;
   wire \$signature__data[3].valid ;
   wire \$signature__en ;
-  wire \$signature__en$146 ;
-  wire \$signature__en$148 ;
-  wire \$signature__en$150 ;
-  reg a_valid = 1'h0;
+  wire \$signature__en$236 ;
+  wire \$signature__en$237 ;
+  wire \$signature__en$238 ;
+  wire a_writes;
   wire advance;
-  wire [1:0] age;
   reg [2:0] answered = 3'h0;
-  wire b_writes;
+  reg [1:0] b2_age = 2'h0;
+  reg b2_error = 1'h0;
+  reg b2_hit = 1'h0;
+  reg b2_mark_found = 1'h0;
+  reg [1:0] b2_mark_way = 2'h0;
+  reg [3:0] b2_results_hit = 4'h0;
+  reg [3:0] b2_results_stale = 4'h0;
+  reg [15:0] b2_tag = 16'h0000;
+  reg [1:0] b2_way = 2'h0;
+  reg [79:0] b2_word = 80'h00000000000000000000;
+  wire [19:0] \b2_word[0] ;
+  wire [1:0] \b2_word[0].rrpv ;
+  wire \b2_word[0].stale ;
+  wire [15:0] \b2_word[0].tag ;
+  wire \b2_word[0].valid ;
+  wire [19:0] \b2_word[1] ;
+  wire [1:0] \b2_word[1].rrpv ;
+  wire \b2_word[1].stale ;
+  wire [15:0] \b2_word[1].tag ;
+  wire \b2_word[1].valid ;
+  wire [19:0] \b2_word[2] ;
+  wire [1:0] \b2_word[2].rrpv ;
+  wire \b2_word[2].stale ;
+  wire [15:0] \b2_word[2].tag ;
+  wire \b2_word[2].valid ;
+  wire [19:0] \b2_word[3] ;
+  wire [1:0] \b2_word[3].rrpv ;
+  wire \b2_word[3].stale ;
+  wire [15:0] \b2_word[3].tag ;
+  wire \b2_word[3].valid ;
+  wire b2_writes;
   wire [2:0] beat_conflicts;
   reg [2:0] beat_conflicts_taken = 3'h0;
   wire beats_hashing;
@@ -1379,6 +1210,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \carried.lanes[3].valid ;
   wire \carried.last ;
   wire [31:0] \carried.meta ;
+  wire clear_hazard;
   reg [2:0] clear_op = 3'h0;
   reg [13:0] clear_set = 14'h0000;
   reg clearing = 1'h0;
@@ -1393,44 +1225,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg error_sticky = 1'h0;
   output [31:0] errors;
   reg [31:0] errors = 32'd0;
-  reg [2:0] \errors$216  = 3'h0;
+  reg [2:0] \errors$193  = 3'h0;
   input errors_clear;
   wire errors_clear;
-  wire [321:0] h;
-  wire \h.first ;
-  wire [287:0] \h.lanes ;
-  wire [71:0] \h.lanes[0] ;
-  wire \h.lanes[0].error ;
-  wire [31:0] \h.lanes[0].row ;
-  wire [13:0] \h.lanes[0].set ;
-  wire [7:0] \h.lanes[0].table ;
-  wire [15:0] \h.lanes[0].tag ;
-  wire \h.lanes[0].valid ;
-  wire [71:0] \h.lanes[1] ;
-  wire \h.lanes[1].error ;
-  wire [31:0] \h.lanes[1].row ;
-  wire [13:0] \h.lanes[1].set ;
-  wire [7:0] \h.lanes[1].table ;
-  wire [15:0] \h.lanes[1].tag ;
-  wire \h.lanes[1].valid ;
-  wire [71:0] \h.lanes[2] ;
-  wire \h.lanes[2].error ;
-  wire [31:0] \h.lanes[2].row ;
-  wire [13:0] \h.lanes[2].set ;
-  wire [7:0] \h.lanes[2].table ;
-  wire [15:0] \h.lanes[2].tag ;
-  wire \h.lanes[2].valid ;
-  wire [71:0] \h.lanes[3] ;
-  wire \h.lanes[3].error ;
-  wire [31:0] \h.lanes[3].row ;
-  wire [13:0] \h.lanes[3].set ;
-  wire [7:0] \h.lanes[3].table ;
-  wire [15:0] \h.lanes[3].tag ;
-  wire \h.lanes[3].valid ;
-  wire \h.last ;
-  wire [31:0] \h.meta ;
-  reg h_take;
-  reg h_valid = 1'h0;
   reg [321:0] hash_beat_s1 = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire \hash_beat_s1.first ;
   wire [287:0] \hash_beat_s1.lanes ;
@@ -1566,12 +1363,45 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg hash_valid_s1 = 1'h0;
   reg hash_valid_s2 = 1'h0;
   reg hash_valid_s3 = 1'h0;
+  reg hash_valid_s4 = 1'h0;
+  wire [321:0] hashed_beat;
+  wire \hashed_beat.first ;
+  wire [287:0] \hashed_beat.lanes ;
+  wire [71:0] \hashed_beat.lanes[0] ;
+  wire \hashed_beat.lanes[0].error ;
+  wire [31:0] \hashed_beat.lanes[0].row ;
+  wire [13:0] \hashed_beat.lanes[0].set ;
+  wire [7:0] \hashed_beat.lanes[0].table ;
+  wire [15:0] \hashed_beat.lanes[0].tag ;
+  wire \hashed_beat.lanes[0].valid ;
+  wire [71:0] \hashed_beat.lanes[1] ;
+  wire \hashed_beat.lanes[1].error ;
+  wire [31:0] \hashed_beat.lanes[1].row ;
+  wire [13:0] \hashed_beat.lanes[1].set ;
+  wire [7:0] \hashed_beat.lanes[1].table ;
+  wire [15:0] \hashed_beat.lanes[1].tag ;
+  wire \hashed_beat.lanes[1].valid ;
+  wire [71:0] \hashed_beat.lanes[2] ;
+  wire \hashed_beat.lanes[2].error ;
+  wire [31:0] \hashed_beat.lanes[2].row ;
+  wire [13:0] \hashed_beat.lanes[2].set ;
+  wire [7:0] \hashed_beat.lanes[2].table ;
+  wire [15:0] \hashed_beat.lanes[2].tag ;
+  wire \hashed_beat.lanes[2].valid ;
+  wire [71:0] \hashed_beat.lanes[3] ;
+  wire \hashed_beat.lanes[3].error ;
+  wire [31:0] \hashed_beat.lanes[3].row ;
+  wire [13:0] \hashed_beat.lanes[3].set ;
+  wire [7:0] \hashed_beat.lanes[3].table ;
+  wire [15:0] \hashed_beat.lanes[3].tag ;
+  wire \hashed_beat.lanes[3].valid ;
+  wire \hashed_beat.last ;
+  wire [31:0] \hashed_beat.meta ;
   (* init = 1'h0 *)
-  wire hash_valid_s4;
-  reg hh_valid = 1'h0;
+  wire hh_valid;
   output [31:0] hits;
   reg [31:0] hits = 32'd0;
-  reg [2:0] \hits$215  = 3'h0;
+  reg [2:0] \hits$192  = 3'h0;
   input [66:0] host_cmd__payload;
   wire [66:0] host_cmd__payload;
   wire [18:0] \host_cmd__payload.entry ;
@@ -1634,6 +1464,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [14:0] host_hash_s3_right = 15'h0000;
   reg [14:0] host_hash_s4_left = 15'h0000;
   reg [14:0] host_hash_s4_right = 15'h0000;
+  wire host_hazard;
   wire host_queued;
   output [39:0] host_resp__payload;
   reg [39:0] host_resp__payload = 40'h0000000000;
@@ -1649,13 +1480,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire host_resp__ready;
   output host_resp__valid;
   reg host_resp__valid = 1'h0;
+  wire [13:0] host_set;
   wire host_shift;
   reg host_take;
   reg host_valid_s1 = 1'h0;
   reg host_valid_s2 = 1'h0;
   reg host_valid_s3 = 1'h0;
-  (* init = 1'h0 *)
-  wire host_valid_s4;
+  reg host_valid_s4 = 1'h0;
   wire [1:0] host_way;
   reg [79:0] host_word;
   wire [19:0] \host_word[0] ;
@@ -1678,7 +1509,46 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \host_word[3].stale ;
   wire [15:0] \host_word[3].tag ;
   wire \host_word[3].valid ;
-  reg [399:0] inject;
+  wire [326:0] i__payload;
+  wire [321:0] \i__payload.beat ;
+  wire \i__payload.beat.first ;
+  wire [287:0] \i__payload.beat.lanes ;
+  wire [71:0] \i__payload.beat.lanes[0] ;
+  wire \i__payload.beat.lanes[0].error ;
+  wire [31:0] \i__payload.beat.lanes[0].row ;
+  wire [13:0] \i__payload.beat.lanes[0].set ;
+  wire [7:0] \i__payload.beat.lanes[0].table ;
+  wire [15:0] \i__payload.beat.lanes[0].tag ;
+  wire \i__payload.beat.lanes[0].valid ;
+  wire [71:0] \i__payload.beat.lanes[1] ;
+  wire \i__payload.beat.lanes[1].error ;
+  wire [31:0] \i__payload.beat.lanes[1].row ;
+  wire [13:0] \i__payload.beat.lanes[1].set ;
+  wire [7:0] \i__payload.beat.lanes[1].table ;
+  wire [15:0] \i__payload.beat.lanes[1].tag ;
+  wire \i__payload.beat.lanes[1].valid ;
+  wire [71:0] \i__payload.beat.lanes[2] ;
+  wire \i__payload.beat.lanes[2].error ;
+  wire [31:0] \i__payload.beat.lanes[2].row ;
+  wire [13:0] \i__payload.beat.lanes[2].set ;
+  wire [7:0] \i__payload.beat.lanes[2].table ;
+  wire [15:0] \i__payload.beat.lanes[2].tag ;
+  wire \i__payload.beat.lanes[2].valid ;
+  wire [71:0] \i__payload.beat.lanes[3] ;
+  wire \i__payload.beat.lanes[3].error ;
+  wire [31:0] \i__payload.beat.lanes[3].row ;
+  wire [13:0] \i__payload.beat.lanes[3].set ;
+  wire [7:0] \i__payload.beat.lanes[3].table ;
+  wire [15:0] \i__payload.beat.lanes[3].tag ;
+  wire \i__payload.beat.lanes[3].valid ;
+  wire \i__payload.beat.last ;
+  wire [31:0] \i__payload.beat.meta ;
+  wire [3:0] \i__payload.first_lane ;
+  wire \i__payload.single_lane ;
+  wire i__ready;
+  (* init = 1'h0 *)
+  wire i__valid;
+  reg [400:0] inject;
   wire [321:0] \inject.beat ;
   wire \inject.beat.first ;
   wire [287:0] \inject.beat.lanes ;
@@ -1726,7 +1596,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [3:0] \inject.mask ;
   wire [1:0] \inject.rmw_lane ;
   wire [13:0] \inject.rmw_set ;
+  wire \inject.writes ;
   reg inject_valid;
+  reg [15:0] lane0_b2_slot = 16'h0000;
   wire [29:0] lane0_hash;
   wire [14:0] lane0_hash_r0_mixed;
   wire [14:0] lane0_hash_r0_t;
@@ -1748,6 +1620,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire lane0_in_range;
   wire [15:0] lane0_slot;
   wire lane0_stale;
+  reg [15:0] lane1_b2_slot = 16'h0000;
   wire [29:0] lane1_hash;
   wire [14:0] lane1_hash_r0_mixed;
   wire [14:0] lane1_hash_r0_t;
@@ -1769,6 +1642,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire lane1_in_range;
   wire [15:0] lane1_slot;
   wire lane1_stale;
+  reg [15:0] lane2_b2_slot = 16'h0000;
   wire [29:0] lane2_hash;
   wire [14:0] lane2_hash_r0_mixed;
   wire [14:0] lane2_hash_r0_t;
@@ -1790,6 +1664,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire lane2_in_range;
   wire [15:0] lane2_slot;
   wire lane2_stale;
+  reg [15:0] lane3_b2_slot = 16'h0000;
   wire [29:0] lane3_hash;
   wire [14:0] lane3_hash_r0_mixed;
   wire [14:0] lane3_hash_r0_t;
@@ -1811,6 +1686,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire lane3_in_range;
   wire [15:0] lane3_slot;
   wire lane3_stale;
+  wire [3:0] lane_hazard;
+  wire last_lane;
   wire [15:0] learn_slot;
   reg [79:0] learn_word;
   wire [19:0] \learn_word[0] ;
@@ -1839,6 +1716,45 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg mid_beat = 1'h0;
   input mode;
   wire mode;
+  wire [3:0] next_mask;
+  wire [326:0] o__payload;
+  wire [321:0] \o__payload.beat ;
+  wire \o__payload.beat.first ;
+  wire [287:0] \o__payload.beat.lanes ;
+  wire [71:0] \o__payload.beat.lanes[0] ;
+  wire \o__payload.beat.lanes[0].error ;
+  wire [31:0] \o__payload.beat.lanes[0].row ;
+  wire [13:0] \o__payload.beat.lanes[0].set ;
+  wire [7:0] \o__payload.beat.lanes[0].table ;
+  wire [15:0] \o__payload.beat.lanes[0].tag ;
+  wire \o__payload.beat.lanes[0].valid ;
+  wire [71:0] \o__payload.beat.lanes[1] ;
+  wire \o__payload.beat.lanes[1].error ;
+  wire [31:0] \o__payload.beat.lanes[1].row ;
+  wire [13:0] \o__payload.beat.lanes[1].set ;
+  wire [7:0] \o__payload.beat.lanes[1].table ;
+  wire [15:0] \o__payload.beat.lanes[1].tag ;
+  wire \o__payload.beat.lanes[1].valid ;
+  wire [71:0] \o__payload.beat.lanes[2] ;
+  wire \o__payload.beat.lanes[2].error ;
+  wire [31:0] \o__payload.beat.lanes[2].row ;
+  wire [13:0] \o__payload.beat.lanes[2].set ;
+  wire [7:0] \o__payload.beat.lanes[2].table ;
+  wire [15:0] \o__payload.beat.lanes[2].tag ;
+  wire \o__payload.beat.lanes[2].valid ;
+  wire [71:0] \o__payload.beat.lanes[3] ;
+  wire \o__payload.beat.lanes[3].error ;
+  wire [31:0] \o__payload.beat.lanes[3].row ;
+  wire [13:0] \o__payload.beat.lanes[3].set ;
+  wire [7:0] \o__payload.beat.lanes[3].table ;
+  wire [15:0] \o__payload.beat.lanes[3].tag ;
+  wire \o__payload.beat.lanes[3].valid ;
+  wire \o__payload.beat.last ;
+  wire [31:0] \o__payload.beat.meta ;
+  wire [3:0] \o__payload.first_lane ;
+  wire \o__payload.single_lane ;
+  reg o__ready;
+  wire o__valid;
   wire [3:0] pending;
   reg port0_forward_b = 1'h0;
   reg port0_forward_r = 1'h0;
@@ -2091,14 +2007,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   output resp__valid;
   reg resp__valid = 1'h0;
   wire [3:0] rest;
+  reg [3:0] rest_mask = 4'h0;
+  reg rest_single = 1'h0;
   input rst;
   wire rst;
   wire shift;
-  wire [1:0] victim;
-  (* init = 1'h0 *)
-  wire w_en;
-  (* init = 14'h0000 *)
-  wire [13:0] w_set;
+  reg w_en = 1'h0;
+  reg [13:0] w_set = 14'h0000;
   reg [79:0] w_word = 80'h00000000000000000000;
   wire [19:0] \w_word[0] ;
   wire [1:0] \w_word[0].rrpv ;
@@ -2120,7 +2035,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \w_word[3].stale ;
   wire [15:0] \w_word[3].tag ;
   wire \w_word[3].valid ;
-  reg [13:0] write__addr = 14'h0000;
+  (* init = 14'h0000 *)
+  wire [13:0] write__addr;
   (* init = 80'h00000000000000000000 *)
   wire [79:0] write__data;
   wire [19:0] \write__data[0] ;
@@ -2143,7 +2059,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \write__data[3].stale ;
   wire [15:0] \write__data[3].tag ;
   wire \write__data[3].valid ;
-  reg write__en = 1'h0;
+  (* init = 1'h0 *)
+  wire write__en;
   reg [79:0] sets [16383:0];
   initial begin
     sets[0] = 80'h00000000000000000000;
@@ -18532,8 +18449,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     sets[16383] = 80'h00000000000000000000;
   end
   always @(posedge clk) begin
-    if (write__en)
-      sets[write__addr] <= w_word;
+    if (w_en)
+      sets[w_set] <= w_word;
   end
   reg [79:0] _0_;
   reg [79:0] _1_;
@@ -18541,1324 +18458,2490 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [79:0] _3_;
   always @(posedge clk) begin
     if (advance) begin
-      _0_ <= sets[\$signal [238:225]];
-      if (write__en && \$signal [238:225] == write__addr)
+      _0_ <= sets[\$signal$122 [238:225]];
+      if (w_en && \$signal$122 [238:225] == w_set)
         _0_ <= w_word;
     end
     if (advance) begin
-      _1_ <= sets[\$signal [166:153]];
-      if (write__en && \$signal [166:153] == write__addr)
+      _1_ <= sets[\$signal$122 [166:153]];
+      if (w_en && \$signal$122 [166:153] == w_set)
         _1_ <= w_word;
     end
     if (advance) begin
-      _2_ <= sets[\$signal [94:81]];
-      if (write__en && \$signal [94:81] == write__addr)
+      _2_ <= sets[\$signal$122 [94:81]];
+      if (w_en && \$signal$122 [94:81] == w_set)
         _2_ <= w_word;
     end
     if (advance) begin
       _3_ <= sets[\$signature__addr ];
-      if (write__en && \$signature__addr  == write__addr)
+      if (w_en && \$signature__addr  == w_set)
         _3_ <= w_word;
     end
   end
-  assign \$signature__data$213  = _0_;
-  assign \$signature__data$212  = _1_;
-  assign \$signature__data$211  = _2_;
+  assign \$signature__data$155  = _0_;
+  assign \$signature__data$153  = _1_;
+  assign \$signature__data$151  = _2_;
   assign \$signature__data  = _3_;
-  assign \$1  = ~ h_valid;
-  assign shift = \$1  | h_take;
-  assign \$2  = ~ host_cmd__valid;
-  assign req__ready = shift & \$2 ;
-  assign beats_hashing = | { h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
-  assign \$4  = ! \$3 ;
-  assign \$6  = ! \$5 ;
-  assign lane0_in_range = \$4  & \$6 ;
-  assign \$7  = ~ lane0_in_range;
-  assign \$8  = req__payload[0] & \$7 ;
-  assign \$10  = ! \$9 ;
-  assign \$12  = ! \$11 ;
-  assign lane1_in_range = \$10  & \$12 ;
-  assign \$13  = ~ lane1_in_range;
-  assign \$14  = req__payload[41] & \$13 ;
-  assign \$16  = ! \$15 ;
-  assign \$18  = ! \$17 ;
-  assign lane2_in_range = \$16  & \$18 ;
-  assign \$19  = ~ lane2_in_range;
-  assign \$20  = req__payload[82] & \$19 ;
-  assign \$22  = ! \$21 ;
-  assign \$24  = ! \$23 ;
-  assign lane3_in_range = \$22  & \$24 ;
-  assign \$25  = ~ lane3_in_range;
-  assign \$26  = req__payload[123] & \$25 ;
-  assign \$27  = req__payload[23:9] + 15'h4f1b;
-  assign \$28  = { \$27 [12:0], \$27 [14:13] } & { \$27 [9:0], \$27 [14:10] };
-  assign \$29  = { \$27 [13:0], \$27 [14] } ^ \$28 ;
-  assign \$30  = \$29  ^ { \$27 [7:0], \$27 [14:8] };
-  assign \$31  = \$30  ^ req__payload[23:9];
-  assign lane0_hash_r0_mixed = { 1'h0, req__payload[5:1], req__payload[32:24] } ^ \$31 ;
-  assign \$32  = lane0_hash_s1_right + 13'h1e37;
-  assign \$33  = { \$32 [12:0], \$32 [14:13] } & { \$32 [9:0], \$32 [14:10] };
-  assign \$34  = { \$32 [13:0], \$32 [14] } ^ \$33 ;
-  assign \$35  = \$34  ^ { \$32 [7:0], \$32 [14:8] };
-  assign \$36  = \$35  ^ lane0_hash_s1_right;
-  assign lane0_hash_r1_mixed = lane0_hash_s1_left ^ \$36 ;
-  assign \$37  = lane0_hash_s2_right + 15'h6d53;
-  assign \$38  = { \$37 [12:0], \$37 [14:13] } & { \$37 [9:0], \$37 [14:10] };
-  assign \$39  = { \$37 [13:0], \$37 [14] } ^ \$38 ;
-  assign \$40  = \$39  ^ { \$37 [7:0], \$37 [14:8] };
-  assign \$41  = \$40  ^ lane0_hash_s2_right;
-  assign lane0_hash_r2_mixed = lane0_hash_s2_left ^ \$41 ;
-  assign \$42  = lane0_hash_s3_right + 14'h3c6e;
-  assign \$43  = { \$42 [12:0], \$42 [14:13] } & { \$42 [9:0], \$42 [14:10] };
-  assign \$44  = { \$42 [13:0], \$42 [14] } ^ \$43 ;
-  assign \$45  = \$44  ^ { \$42 [7:0], \$42 [14:8] };
-  assign \$46  = \$45  ^ lane0_hash_s3_right;
-  assign lane0_hash_r3_mixed = lane0_hash_s3_left ^ \$46 ;
-  assign \$47  = req__payload[64:50] + 15'h4f1b;
-  assign \$48  = { \$47 [12:0], \$47 [14:13] } & { \$47 [9:0], \$47 [14:10] };
-  assign \$49  = { \$47 [13:0], \$47 [14] } ^ \$48 ;
-  assign \$50  = \$49  ^ { \$47 [7:0], \$47 [14:8] };
-  assign \$51  = \$50  ^ req__payload[64:50];
-  assign lane1_hash_r0_mixed = { 1'h0, req__payload[46:42], req__payload[73:65] } ^ \$51 ;
-  assign \$52  = lane1_hash_s1_right + 13'h1e37;
-  assign \$53  = { \$52 [12:0], \$52 [14:13] } & { \$52 [9:0], \$52 [14:10] };
-  assign \$54  = { \$52 [13:0], \$52 [14] } ^ \$53 ;
-  assign \$55  = \$54  ^ { \$52 [7:0], \$52 [14:8] };
-  assign \$56  = \$55  ^ lane1_hash_s1_right;
-  assign lane1_hash_r1_mixed = lane1_hash_s1_left ^ \$56 ;
-  assign \$57  = lane1_hash_s2_right + 15'h6d53;
-  assign \$58  = { \$57 [12:0], \$57 [14:13] } & { \$57 [9:0], \$57 [14:10] };
-  assign \$59  = { \$57 [13:0], \$57 [14] } ^ \$58 ;
-  assign \$60  = \$59  ^ { \$57 [7:0], \$57 [14:8] };
-  assign \$61  = \$60  ^ lane1_hash_s2_right;
-  assign lane1_hash_r2_mixed = lane1_hash_s2_left ^ \$61 ;
-  assign \$62  = lane1_hash_s3_right + 14'h3c6e;
-  assign \$63  = { \$62 [12:0], \$62 [14:13] } & { \$62 [9:0], \$62 [14:10] };
-  assign \$64  = { \$62 [13:0], \$62 [14] } ^ \$63 ;
-  assign \$65  = \$64  ^ { \$62 [7:0], \$62 [14:8] };
-  assign \$66  = \$65  ^ lane1_hash_s3_right;
-  assign lane1_hash_r3_mixed = lane1_hash_s3_left ^ \$66 ;
-  assign \$67  = req__payload[105:91] + 15'h4f1b;
-  assign \$68  = { \$67 [12:0], \$67 [14:13] } & { \$67 [9:0], \$67 [14:10] };
-  assign \$69  = { \$67 [13:0], \$67 [14] } ^ \$68 ;
-  assign \$70  = \$69  ^ { \$67 [7:0], \$67 [14:8] };
-  assign \$71  = \$70  ^ req__payload[105:91];
-  assign lane2_hash_r0_mixed = { 1'h0, req__payload[87:83], req__payload[114:106] } ^ \$71 ;
-  assign \$72  = lane2_hash_s1_right + 13'h1e37;
-  assign \$73  = { \$72 [12:0], \$72 [14:13] } & { \$72 [9:0], \$72 [14:10] };
-  assign \$74  = { \$72 [13:0], \$72 [14] } ^ \$73 ;
-  assign \$75  = \$74  ^ { \$72 [7:0], \$72 [14:8] };
-  assign \$76  = \$75  ^ lane2_hash_s1_right;
-  assign lane2_hash_r1_mixed = lane2_hash_s1_left ^ \$76 ;
-  assign \$77  = lane2_hash_s2_right + 15'h6d53;
-  assign \$78  = { \$77 [12:0], \$77 [14:13] } & { \$77 [9:0], \$77 [14:10] };
-  assign \$79  = { \$77 [13:0], \$77 [14] } ^ \$78 ;
-  assign \$80  = \$79  ^ { \$77 [7:0], \$77 [14:8] };
-  assign \$81  = \$80  ^ lane2_hash_s2_right;
-  assign lane2_hash_r2_mixed = lane2_hash_s2_left ^ \$81 ;
-  assign \$82  = lane2_hash_s3_right + 14'h3c6e;
-  assign \$83  = { \$82 [12:0], \$82 [14:13] } & { \$82 [9:0], \$82 [14:10] };
-  assign \$84  = { \$82 [13:0], \$82 [14] } ^ \$83 ;
-  assign \$85  = \$84  ^ { \$82 [7:0], \$82 [14:8] };
-  assign \$86  = \$85  ^ lane2_hash_s3_right;
-  assign lane2_hash_r3_mixed = lane2_hash_s3_left ^ \$86 ;
-  assign \$87  = req__payload[146:132] + 15'h4f1b;
-  assign \$88  = { \$87 [12:0], \$87 [14:13] } & { \$87 [9:0], \$87 [14:10] };
-  assign \$89  = { \$87 [13:0], \$87 [14] } ^ \$88 ;
-  assign \$90  = \$89  ^ { \$87 [7:0], \$87 [14:8] };
-  assign \$91  = \$90  ^ req__payload[146:132];
-  assign lane3_hash_r0_mixed = { 1'h0, req__payload[128:124], req__payload[155:147] } ^ \$91 ;
-  assign \$92  = lane3_hash_s1_right + 13'h1e37;
-  assign \$93  = { \$92 [12:0], \$92 [14:13] } & { \$92 [9:0], \$92 [14:10] };
-  assign \$94  = { \$92 [13:0], \$92 [14] } ^ \$93 ;
-  assign \$95  = \$94  ^ { \$92 [7:0], \$92 [14:8] };
-  assign \$96  = \$95  ^ lane3_hash_s1_right;
-  assign lane3_hash_r1_mixed = lane3_hash_s1_left ^ \$96 ;
-  assign \$97  = lane3_hash_s2_right + 15'h6d53;
-  assign \$98  = { \$97 [12:0], \$97 [14:13] } & { \$97 [9:0], \$97 [14:10] };
-  assign \$99  = { \$97 [13:0], \$97 [14] } ^ \$98 ;
-  assign \$100  = \$99  ^ { \$97 [7:0], \$97 [14:8] };
-  assign \$101  = \$100  ^ lane3_hash_s2_right;
-  assign lane3_hash_r2_mixed = lane3_hash_s2_left ^ \$101 ;
-  assign \$102  = lane3_hash_s3_right + 14'h3c6e;
-  assign \$103  = { \$102 [12:0], \$102 [14:13] } & { \$102 [9:0], \$102 [14:10] };
-  assign \$104  = { \$102 [13:0], \$102 [14] } ^ \$103 ;
-  assign \$105  = \$104  ^ { \$102 [7:0], \$102 [14:8] };
-  assign \$106  = \$105  ^ lane3_hash_s3_right;
-  assign lane3_hash_r3_mixed = lane3_hash_s3_left ^ \$106 ;
-  assign \$108  = ~ h[73];
-  assign \$109  = h[72] & \$108 ;
-  assign \$110  = ~ h[1];
-  assign \$111  = h[0] & \$110 ;
-  assign \$112  = h[15:2] == h[87:74];
-  assign \$113  = \$111  & \$112 ;
-  assign \$115  = \$109  & \$114 ;
-  assign \$116  = 2'h0 + \$115 ;
-  assign \$117  = ~ h[145];
-  assign \$118  = h[144] & \$117 ;
-  assign \$119  = ~ h[1];
-  assign \$120  = h[0] & \$119 ;
-  assign \$121  = h[15:2] == h[159:146];
-  assign \$122  = \$120  & \$121 ;
-  assign \$123  = ~ h[73];
-  assign \$124  = h[72] & \$123 ;
-  assign \$125  = h[87:74] == h[159:146];
-  assign \$126  = \$124  & \$125 ;
-  assign \$127  = | { \$126 , \$122  };
-  assign \$128  = \$118  & \$127 ;
-  assign \$129  = \$116  + \$128 ;
-  assign \$130  = ~ h[217];
-  assign \$131  = h[216] & \$130 ;
-  assign \$132  = ~ h[1];
-  assign \$133  = h[0] & \$132 ;
-  assign \$134  = h[15:2] == h[231:218];
-  assign \$135  = \$133  & \$134 ;
-  assign \$136  = ~ h[73];
-  assign \$137  = h[72] & \$136 ;
-  assign \$138  = h[87:74] == h[231:218];
-  assign \$139  = \$137  & \$138 ;
-  assign \$140  = ~ h[145];
-  assign \$141  = h[144] & \$140 ;
-  assign \$142  = h[159:146] == h[231:218];
-  assign \$143  = \$141  & \$142 ;
-  assign \$144  = | { \$143 , \$139 , \$135  };
-  assign \$145  = \$131  & \$144 ;
-  assign \$146  = \$129  + \$145 ;
-  assign \$147  = ~ resp__ready;
-  assign \$148  = resp__valid & \$147 ;
-  assign \$149  = ~ \$148 ;
-  assign \$150  = ~ host_resp__ready;
-  assign \$151  = host_resp__valid & \$150 ;
-  assign \$152  = ~ \$151 ;
-  assign advance = \$149  & \$152 ;
-  assign pending = mid_beat ? remaining : { h[216], h[144], h[72], h[0] };
-  assign \$153  = pending[3] ? 2'h3 : 2'h0;
-  assign \$154  = pending[2] ? 2'h2 : \$153 ;
-  assign \$155  = pending[1] ? 2'h1 : \$154 ;
-  assign \$156  = pending[0] ? 2'h0 : \$155 ;
-  assign \$157  = 1'h1 << \$156 ;
-  assign \$158  = ~ \$157 [3:0];
-  assign rest = pending & \$158 ;
-  assign \$159  = ~ hh_valid;
-  assign host_shift = \$159  | host_take;
-  assign \$160  = ~ beats_hashing;
-  assign host_cmd__ready = host_shift & \$160 ;
-  assign host_queued = | { hh_valid, host_valid_s3, host_valid_s2, host_valid_s1 };
-  assign \$161  = host_cmd__payload[52:38] + 15'h4f1b;
-  assign \$162  = { \$161 [12:0], \$161 [14:13] } & { \$161 [9:0], \$161 [14:10] };
-  assign \$163  = { \$161 [13:0], \$161 [14] } ^ \$162 ;
-  assign \$164  = \$163  ^ { \$161 [7:0], \$161 [14:8] };
-  assign \$165  = \$164  ^ host_cmd__payload[52:38];
-  assign host_hash_r0_mixed = { 1'h0, host_cmd__payload[66:53] } ^ \$165 ;
-  assign \$166  = host_hash_s1_right + 13'h1e37;
-  assign \$167  = { \$166 [12:0], \$166 [14:13] } & { \$166 [9:0], \$166 [14:10] };
-  assign \$168  = { \$166 [13:0], \$166 [14] } ^ \$167 ;
-  assign \$169  = \$168  ^ { \$166 [7:0], \$166 [14:8] };
-  assign \$170  = \$169  ^ host_hash_s1_right;
-  assign host_hash_r1_mixed = host_hash_s1_left ^ \$170 ;
-  assign \$171  = host_hash_s2_right + 15'h6d53;
-  assign \$172  = { \$171 [12:0], \$171 [14:13] } & { \$171 [9:0], \$171 [14:10] };
-  assign \$173  = { \$171 [13:0], \$171 [14] } ^ \$172 ;
-  assign \$174  = \$173  ^ { \$171 [7:0], \$171 [14:8] };
-  assign \$175  = \$174  ^ host_hash_s2_right;
-  assign host_hash_r2_mixed = host_hash_s2_left ^ \$175 ;
-  assign \$176  = host_hash_s3_right + 14'h3c6e;
-  assign \$177  = { \$176 [12:0], \$176 [14:13] } & { \$176 [9:0], \$176 [14:10] };
-  assign \$178  = { \$176 [13:0], \$176 [14] } ^ \$177 ;
-  assign \$179  = \$178  ^ { \$176 [7:0], \$176 [14:8] };
-  assign \$180  = \$179  ^ host_hash_s3_right;
-  assign host_hash_r3_mixed = host_hash_s3_left ^ \$180 ;
-  assign \$181  = ~ mid_beat;
-  assign \$182  = hh_valid & \$181 ;
-  assign \$183  = ~ host_queued;
-  assign \$184  = h_valid & \$183 ;
-  assign \$185  = clear_set == 14'h3fff;
-  assign \$186  = host_cmd_s4[2:0] == 2'h2;
-  assign \$187  = host_cmd_s4[2:0] == 3'h4;
-  assign \$188  = \$186  | \$187 ;
-  assign \$189  = host_cmd_s4[2:0] == 2'h3;
-  assign \$190  = ~ mid_beat;
-  assign \$192  = \$190  & \$191 ;
-  assign \$193  = | pending;
-  assign \$194  = ~ \$193 ;
-  assign \$195  = pending[3] ? 2'h3 : 2'h0;
-  assign \$196  = pending[2] ? 2'h2 : \$195 ;
-  assign \$197  = pending[1] ? 2'h1 : \$196 ;
-  assign \$198  = pending[0] ? 2'h0 : \$197 ;
-  assign \$199  = 1'h1 << \$198 ;
-  assign \$200  = pending[3] ? 2'h3 : 2'h0;
-  assign \$201  = pending[2] ? 2'h2 : \$200 ;
-  assign \$202  = pending[1] ? 2'h1 : \$201 ;
-  assign \$203  = pending[0] ? 2'h0 : \$202 ;
-  assign \$204  = pending[3] ? 2'h3 : 2'h0;
-  assign \$205  = pending[2] ? 2'h2 : \$204 ;
-  assign \$206  = pending[1] ? 2'h1 : \$205 ;
-  assign \$207  = pending[0] ? 2'h0 : \$206 ;
-  assign \$1241  = \$207  * 7'h48;
-  assign \$208  = h[287:0] >> \$1241 ;
-  assign \$209  = ! rest;
-  assign \$210  = ! rest;
-  assign \$211  = \$signal [0] | \$signal [1];
-  assign \$signature__addr  = \$211  ? \$signal [342:329] : \$signal [22:9];
+  assign \$147  = ~ port0_word[40];
+  assign \$148  = ~ port0_word[60];
+  assign \$149  = | { \$148 , \$147 , \$146 , \$145  };
+  assign \$150  = \$144  | \$149 ;
+  assign \$151  = 2'h3 - max_rrpv;
+  assign \$152  = \$150  ? 3'h0 : \$151 ;
+  assign \$1006  = \$signal$127 [344:343] * 7'h48;
+  assign \$153  = \$signal$127 [294:7] >> \$1006 ;
+  assign \$1009  = \$signal$127 [344:343] * 7'h48;
+  assign \$154  = \$signal$127 [294:7] >> \$1009 ;
+  assign \$155  = port0_word[18:3] == \$signal$127 [379:364];
+  assign \$156  = port0_word[0] & \$155 ;
+  assign \$157  = port0_word[38:23] == \$signal$127 [379:364];
+  assign \$158  = port0_word[20] & \$157 ;
+  assign \$159  = port0_word[58:43] == \$signal$127 [379:364];
+  assign \$160  = port0_word[40] & \$159 ;
+  assign \$161  = port0_word[78:63] == \$signal$127 [379:364];
+  assign \$162  = port0_word[60] & \$161 ;
+  assign \$163  = | { \$162 , \$160 , \$158 , \$156  };
+  assign \$164  = port0_word[18:3] == \$signal$127 [379:364];
+  assign \$165  = port0_word[0] & \$164 ;
+  assign \$166  = port0_word[38:23] == \$signal$127 [379:364];
+  assign \$167  = port0_word[20] & \$166 ;
+  assign \$168  = port0_word[58:43] == \$signal$127 [379:364];
+  assign \$169  = port0_word[40] & \$168 ;
+  assign \$170  = port0_word[78:63] == \$signal$127 [379:364];
+  assign \$171  = port0_word[60] & \$170 ;
+  assign \$172  = \$171  ? 2'h3 : 2'h0;
+  assign \$173  = \$169  ? 2'h2 : \$172 ;
+  assign \$174  = \$167  ? 2'h1 : \$173 ;
+  assign \$175  = \$165  ? 2'h0 : \$174 ;
+  assign \$176  = \$signal$129 [0] ? host_word : learn_word;
+  assign \$177  = resp__valid & resp__ready;
+  assign \$178  = host_resp__valid & host_resp__ready;
+  assign \$179  = advance & \$signal$128 ;
+  assign \$180  = ~ \$signal$129 [0];
+  assign \$181  = \$179  & \$180 ;
+  assign \$182  = ~ \$signal$129 [7];
+  assign \$183  = ~ b2_error;
+  assign \$184  = b2_hit & \$183 ;
+  assign \$185  = ~ \$signal$129 [79];
+  assign \$186  = ~ b2_error;
+  assign \$187  = b2_hit & \$186 ;
+  assign \$188  = ~ \$signal$129 [151];
+  assign \$189  = ~ b2_error;
+  assign \$190  = b2_hit & \$189 ;
+  assign \$191  = ~ \$signal$129 [223];
+  assign \$192  = ~ b2_error;
+  assign \$193  = b2_hit & \$192 ;
+  assign \$194  = advance & \$signal$128 ;
+  assign \$195  = \$194  & \$signal$129 [0];
+  assign \$196  = \$195  & \$signal$129 [399];
+  assign \$197  = \$signal$129 [347:345] == 2'h3;
+  assign \$198  = b2_mark_found ? { \$signal$129 [342:329], b2_mark_way } : 16'h0000;
+  assign \$199  = \$197  ? \$198  : \$signal$129 [363:348];
+  assign \$200  = \$signal$129 [347:345] == 2'h2;
+  assign \$201  = \$signal$129 [347:345] == 3'h4;
+  assign \$202  = \$200  | \$201 ;
+  assign \$203  = \$signal$129 [347:345] == 2'h3;
+  assign \$204  = ~ b2_mark_found;
+  assign \$205  = \$203  & \$204 ;
+  assign \$206  = \$202  | \$205 ;
+  assign \$1064  = host_way * 5'h14;
+  assign \$207  = host_word >> \$1064 ;
+  assign \$208  = \$206  ? 19'h00000 : \$207 [18:0];
+  assign \$209  = \$signal$129 [347:345] == 2'h2;
+  assign \$210  = \$signal$129 [347:345] == 3'h4;
+  assign \$211  = \$209  | \$210 ;
+  assign \$212  = \$signal$129 [347:345] == 2'h3;
+  assign \$213  = ~ b2_mark_found;
+  assign \$214  = \$212  & \$213 ;
+  assign \$215  = \$211  | \$214 ;
+  assign \$216  = ~ \$215 ;
+  assign \$1076  = host_way * 5'h14;
+  assign \$217  = host_word >> \$1076 ;
+  assign \$218  = \$216  & \$217 [19];
+  assign \$219  = \$signal$129 [347:345] == 2'h3;
+  assign \$220  = \$219  & b2_mark_found;
+  assign \$221  = ~ \$signal$129 [0];
+  assign \$222  = \$signal$128  & \$221 ;
+  assign \$223  = \$signal$129 [2] & \$signal$129 [7];
+  assign \$224  = 1'h0 + \$223 ;
+  assign \$225  = \$signal$129 [3] & \$signal$129 [79];
+  assign \$226  = \$224  + \$225 ;
+  assign \$227  = \$signal$129 [4] & \$signal$129 [151];
+  assign \$228  = \$226  + \$227 ;
+  assign \$229  = \$signal$129 [5] & \$signal$129 [223];
+  assign \$230  = \$228  + \$229 ;
+  assign \$231  = ~ b2_error;
+  assign \$232  = b2_hit & \$231 ;
+  assign \$233  = \$signal$129 [1] ? \$232  : b2_results_hit[0];
+  assign \$234  = \$signal$129 [2] & \$233 ;
+  assign \$235  = 1'h0 + \$234 ;
+  assign \$236  = ~ b2_error;
+  assign \$237  = b2_hit & \$236 ;
+  assign \$238  = \$signal$129 [1] ? \$237  : b2_results_hit[1];
+  assign \$239  = \$signal$129 [3] & \$238 ;
+  assign \$240  = \$235  + \$239 ;
+  assign \$241  = ~ b2_error;
+  assign \$242  = b2_hit & \$241 ;
+  assign \$243  = \$signal$129 [1] ? \$242  : b2_results_hit[2];
+  assign \$244  = \$signal$129 [4] & \$243 ;
+  assign \$245  = \$240  + \$244 ;
+  assign \$246  = ~ b2_error;
+  assign \$247  = b2_hit & \$246 ;
+  assign \$248  = \$signal$129 [1] ? \$247  : b2_results_hit[3];
+  assign \$249  = \$signal$129 [5] & \$248 ;
+  assign \$250  = \$245  + \$249 ;
+  assign \$251  = \$signal$129 [2] & \$signal$129 [8];
+  assign \$252  = 1'h0 + \$251 ;
+  assign \$253  = \$signal$129 [3] & \$signal$129 [80];
+  assign \$254  = \$252  + \$253 ;
+  assign \$255  = \$signal$129 [4] & \$signal$129 [152];
+  assign \$256  = \$254  + \$255 ;
+  assign \$257  = \$signal$129 [5] & \$signal$129 [224];
+  assign \$258  = \$256  + \$257 ;
+  assign \$259  = ~ counters_clear;
+  assign \$260  = o__ready & \$259 ;
+  assign \$261  = \$260  ? \$436 [2:0] : 3'h0;
+  assign \$262  = lookups + answered;
+  assign \$263  = hits + \hits$192 ;
+  assign \$264  = errors + \errors$193 ;
+  assign \$265  = | \errors$193 ;
+  assign \$266  = conflicts + beat_conflicts_taken;
+  assign \$267  = ~ hash_valid_s4;
+  assign shift = i__ready | \$267 ;
+  assign \$268  = ~ host_cmd__valid;
+  assign req__ready = shift & \$268 ;
+  assign \$269  = | { hash_valid_s4, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign beats_hashing = \$269  | o__valid;
+  assign \$271  = ! \$270 ;
+  assign \$273  = ! \$272 ;
+  assign lane0_in_range = \$271  & \$273 ;
+  assign \$274  = ~ lane0_in_range;
+  assign \$275  = req__payload[0] & \$274 ;
+  assign \$277  = ! \$276 ;
+  assign \$279  = ! \$278 ;
+  assign lane1_in_range = \$277  & \$279 ;
+  assign \$280  = ~ lane1_in_range;
+  assign \$281  = req__payload[41] & \$280 ;
+  assign \$283  = ! \$282 ;
+  assign \$285  = ! \$284 ;
+  assign lane2_in_range = \$283  & \$285 ;
+  assign \$286  = ~ lane2_in_range;
+  assign \$287  = req__payload[82] & \$286 ;
+  assign \$289  = ! \$288 ;
+  assign \$291  = ! \$290 ;
+  assign lane3_in_range = \$289  & \$291 ;
+  assign \$292  = ~ lane3_in_range;
+  assign \$293  = req__payload[123] & \$292 ;
+  assign \$294  = req__payload[23:9] + 15'h4f1b;
+  assign \$295  = { \$294 [12:0], \$294 [14:13] } & { \$294 [9:0], \$294 [14:10] };
+  assign \$296  = { \$294 [13:0], \$294 [14] } ^ \$295 ;
+  assign \$297  = \$296  ^ { \$294 [7:0], \$294 [14:8] };
+  assign \$298  = \$297  ^ req__payload[23:9];
+  assign lane0_hash_r0_mixed = { 1'h0, req__payload[5:1], req__payload[32:24] } ^ \$298 ;
+  assign \$299  = lane0_hash_s1_right + 13'h1e37;
+  assign \$300  = { \$299 [12:0], \$299 [14:13] } & { \$299 [9:0], \$299 [14:10] };
+  assign \$301  = { \$299 [13:0], \$299 [14] } ^ \$300 ;
+  assign \$302  = \$301  ^ { \$299 [7:0], \$299 [14:8] };
+  assign \$303  = \$302  ^ lane0_hash_s1_right;
+  assign lane0_hash_r1_mixed = lane0_hash_s1_left ^ \$303 ;
+  assign \$304  = lane0_hash_s2_right + 15'h6d53;
+  assign \$305  = { \$304 [12:0], \$304 [14:13] } & { \$304 [9:0], \$304 [14:10] };
+  assign \$306  = { \$304 [13:0], \$304 [14] } ^ \$305 ;
+  assign \$307  = \$306  ^ { \$304 [7:0], \$304 [14:8] };
+  assign \$308  = \$307  ^ lane0_hash_s2_right;
+  assign lane0_hash_r2_mixed = lane0_hash_s2_left ^ \$308 ;
+  assign \$309  = lane0_hash_s3_right + 14'h3c6e;
+  assign \$310  = { \$309 [12:0], \$309 [14:13] } & { \$309 [9:0], \$309 [14:10] };
+  assign \$311  = { \$309 [13:0], \$309 [14] } ^ \$310 ;
+  assign \$312  = \$311  ^ { \$309 [7:0], \$309 [14:8] };
+  assign \$313  = \$312  ^ lane0_hash_s3_right;
+  assign lane0_hash_r3_mixed = lane0_hash_s3_left ^ \$313 ;
+  assign \$314  = req__payload[64:50] + 15'h4f1b;
+  assign \$315  = { \$314 [12:0], \$314 [14:13] } & { \$314 [9:0], \$314 [14:10] };
+  assign \$316  = { \$314 [13:0], \$314 [14] } ^ \$315 ;
+  assign \$317  = \$316  ^ { \$314 [7:0], \$314 [14:8] };
+  assign \$318  = \$317  ^ req__payload[64:50];
+  assign lane1_hash_r0_mixed = { 1'h0, req__payload[46:42], req__payload[73:65] } ^ \$318 ;
+  assign \$319  = lane1_hash_s1_right + 13'h1e37;
+  assign \$320  = { \$319 [12:0], \$319 [14:13] } & { \$319 [9:0], \$319 [14:10] };
+  assign \$321  = { \$319 [13:0], \$319 [14] } ^ \$320 ;
+  assign \$322  = \$321  ^ { \$319 [7:0], \$319 [14:8] };
+  assign \$323  = \$322  ^ lane1_hash_s1_right;
+  assign lane1_hash_r1_mixed = lane1_hash_s1_left ^ \$323 ;
+  assign \$324  = lane1_hash_s2_right + 15'h6d53;
+  assign \$325  = { \$324 [12:0], \$324 [14:13] } & { \$324 [9:0], \$324 [14:10] };
+  assign \$326  = { \$324 [13:0], \$324 [14] } ^ \$325 ;
+  assign \$327  = \$326  ^ { \$324 [7:0], \$324 [14:8] };
+  assign \$328  = \$327  ^ lane1_hash_s2_right;
+  assign lane1_hash_r2_mixed = lane1_hash_s2_left ^ \$328 ;
+  assign \$329  = lane1_hash_s3_right + 14'h3c6e;
+  assign \$330  = { \$329 [12:0], \$329 [14:13] } & { \$329 [9:0], \$329 [14:10] };
+  assign \$331  = { \$329 [13:0], \$329 [14] } ^ \$330 ;
+  assign \$332  = \$331  ^ { \$329 [7:0], \$329 [14:8] };
+  assign \$333  = \$332  ^ lane1_hash_s3_right;
+  assign lane1_hash_r3_mixed = lane1_hash_s3_left ^ \$333 ;
+  assign \$334  = req__payload[105:91] + 15'h4f1b;
+  assign \$335  = { \$334 [12:0], \$334 [14:13] } & { \$334 [9:0], \$334 [14:10] };
+  assign \$336  = { \$334 [13:0], \$334 [14] } ^ \$335 ;
+  assign \$337  = \$336  ^ { \$334 [7:0], \$334 [14:8] };
+  assign \$338  = \$337  ^ req__payload[105:91];
+  assign lane2_hash_r0_mixed = { 1'h0, req__payload[87:83], req__payload[114:106] } ^ \$338 ;
+  assign \$339  = lane2_hash_s1_right + 13'h1e37;
+  assign \$340  = { \$339 [12:0], \$339 [14:13] } & { \$339 [9:0], \$339 [14:10] };
+  assign \$341  = { \$339 [13:0], \$339 [14] } ^ \$340 ;
+  assign \$342  = \$341  ^ { \$339 [7:0], \$339 [14:8] };
+  assign \$343  = \$342  ^ lane2_hash_s1_right;
+  assign lane2_hash_r1_mixed = lane2_hash_s1_left ^ \$343 ;
+  assign \$344  = lane2_hash_s2_right + 15'h6d53;
+  assign \$345  = { \$344 [12:0], \$344 [14:13] } & { \$344 [9:0], \$344 [14:10] };
+  assign \$346  = { \$344 [13:0], \$344 [14] } ^ \$345 ;
+  assign \$347  = \$346  ^ { \$344 [7:0], \$344 [14:8] };
+  assign \$348  = \$347  ^ lane2_hash_s2_right;
+  assign lane2_hash_r2_mixed = lane2_hash_s2_left ^ \$348 ;
+  assign \$349  = lane2_hash_s3_right + 14'h3c6e;
+  assign \$350  = { \$349 [12:0], \$349 [14:13] } & { \$349 [9:0], \$349 [14:10] };
+  assign \$351  = { \$349 [13:0], \$349 [14] } ^ \$350 ;
+  assign \$352  = \$351  ^ { \$349 [7:0], \$349 [14:8] };
+  assign \$353  = \$352  ^ lane2_hash_s3_right;
+  assign lane2_hash_r3_mixed = lane2_hash_s3_left ^ \$353 ;
+  assign \$354  = req__payload[146:132] + 15'h4f1b;
+  assign \$355  = { \$354 [12:0], \$354 [14:13] } & { \$354 [9:0], \$354 [14:10] };
+  assign \$356  = { \$354 [13:0], \$354 [14] } ^ \$355 ;
+  assign \$357  = \$356  ^ { \$354 [7:0], \$354 [14:8] };
+  assign \$358  = \$357  ^ req__payload[146:132];
+  assign lane3_hash_r0_mixed = { 1'h0, req__payload[128:124], req__payload[155:147] } ^ \$358 ;
+  assign \$359  = lane3_hash_s1_right + 13'h1e37;
+  assign \$360  = { \$359 [12:0], \$359 [14:13] } & { \$359 [9:0], \$359 [14:10] };
+  assign \$361  = { \$359 [13:0], \$359 [14] } ^ \$360 ;
+  assign \$362  = \$361  ^ { \$359 [7:0], \$359 [14:8] };
+  assign \$363  = \$362  ^ lane3_hash_s1_right;
+  assign lane3_hash_r1_mixed = lane3_hash_s1_left ^ \$363 ;
+  assign \$364  = lane3_hash_s2_right + 15'h6d53;
+  assign \$365  = { \$364 [12:0], \$364 [14:13] } & { \$364 [9:0], \$364 [14:10] };
+  assign \$366  = { \$364 [13:0], \$364 [14] } ^ \$365 ;
+  assign \$367  = \$366  ^ { \$364 [7:0], \$364 [14:8] };
+  assign \$368  = \$367  ^ lane3_hash_s2_right;
+  assign lane3_hash_r2_mixed = lane3_hash_s2_left ^ \$368 ;
+  assign \$369  = lane3_hash_s3_right + 14'h3c6e;
+  assign \$370  = { \$369 [12:0], \$369 [14:13] } & { \$369 [9:0], \$369 [14:10] };
+  assign \$371  = { \$369 [13:0], \$369 [14] } ^ \$370 ;
+  assign \$372  = \$371  ^ { \$369 [7:0], \$369 [14:8] };
+  assign \$373  = \$372  ^ lane3_hash_s3_right;
+  assign lane3_hash_r3_mixed = lane3_hash_s3_left ^ \$373 ;
+  assign \$375  = ~ \$374 ;
+  assign \$376  = hashed_beat[72] & \$375 ;
+  assign \$377  = | { hashed_beat[72], hashed_beat[0] };
+  assign \$378  = ~ \$377 ;
+  assign \$379  = hashed_beat[144] & \$378 ;
+  assign \$380  = | { hashed_beat[144], hashed_beat[72], hashed_beat[0] };
+  assign \$381  = ~ \$380 ;
+  assign \$382  = hashed_beat[216] & \$381 ;
+  assign \$383  = | { hashed_beat[216], hashed_beat[144], hashed_beat[72], hashed_beat[0] };
+  assign \$385  = ~ \$384 ;
+  assign \$386  = hashed_beat[72] & \$385 ;
+  assign \$387  = | { hashed_beat[72], hashed_beat[0] };
+  assign \$388  = ~ \$387 ;
+  assign \$389  = hashed_beat[144] & \$388 ;
+  assign \$390  = | { hashed_beat[144], hashed_beat[72], hashed_beat[0] };
+  assign \$391  = ~ \$390 ;
+  assign \$392  = hashed_beat[216] & \$391 ;
+  assign \$393  = ~ { \$392 , \$389 , \$386 , hashed_beat[0] };
+  assign \$394  = { hashed_beat[216], hashed_beat[144], hashed_beat[72], hashed_beat[0] } & \$393 ;
+  assign \$395  = ! \$394 ;
+  assign \$396  = \$383  & \$395 ;
+  assign \$398  = ~ o__payload[73];
+  assign \$399  = o__payload[72] & \$398 ;
+  assign \$400  = ~ o__payload[1];
+  assign \$401  = o__payload[0] & \$400 ;
+  assign \$402  = o__payload[15:2] == o__payload[87:74];
+  assign \$403  = \$401  & \$402 ;
+  assign \$405  = \$399  & \$404 ;
+  assign \$406  = 2'h0 + \$405 ;
+  assign \$407  = ~ o__payload[145];
+  assign \$408  = o__payload[144] & \$407 ;
+  assign \$409  = ~ o__payload[1];
+  assign \$410  = o__payload[0] & \$409 ;
+  assign \$411  = o__payload[15:2] == o__payload[159:146];
+  assign \$412  = \$410  & \$411 ;
+  assign \$413  = ~ o__payload[73];
+  assign \$414  = o__payload[72] & \$413 ;
+  assign \$415  = o__payload[87:74] == o__payload[159:146];
+  assign \$416  = \$414  & \$415 ;
+  assign \$417  = | { \$416 , \$412  };
+  assign \$418  = \$408  & \$417 ;
+  assign \$419  = \$406  + \$418 ;
+  assign \$420  = ~ o__payload[217];
+  assign \$421  = o__payload[216] & \$420 ;
+  assign \$422  = ~ o__payload[1];
+  assign \$423  = o__payload[0] & \$422 ;
+  assign \$424  = o__payload[15:2] == o__payload[231:218];
+  assign \$425  = \$423  & \$424 ;
+  assign \$426  = ~ o__payload[73];
+  assign \$427  = o__payload[72] & \$426 ;
+  assign \$428  = o__payload[87:74] == o__payload[231:218];
+  assign \$429  = \$427  & \$428 ;
+  assign \$430  = ~ o__payload[145];
+  assign \$431  = o__payload[144] & \$430 ;
+  assign \$432  = o__payload[159:146] == o__payload[231:218];
+  assign \$433  = \$431  & \$432 ;
+  assign \$434  = | { \$433 , \$429 , \$425  };
+  assign \$435  = \$421  & \$434 ;
+  assign \$436  = \$419  + \$435 ;
+  assign \$437  = ~ resp__ready;
+  assign \$438  = resp__valid & \$437 ;
+  assign \$439  = ~ \$438 ;
+  assign \$440  = ~ host_resp__ready;
+  assign \$441  = host_resp__valid & \$440 ;
+  assign \$442  = ~ \$441 ;
+  assign advance = \$439  & \$442 ;
+  assign pending = mid_beat ? remaining : { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
+  assign next_mask = mid_beat ? rest_mask : o__payload[325:322];
+  assign last_lane = mid_beat ? rest_single : o__payload[326];
+  assign \$443  = ~ next_mask;
+  assign rest = pending & \$443 ;
+  assign \$444  = ~ host_valid_s4;
+  assign host_shift = \$444  | host_take;
+  assign \$445  = ~ beats_hashing;
+  assign host_cmd__ready = host_shift & \$445 ;
+  assign host_queued = | { host_valid_s4, host_valid_s3, host_valid_s2, host_valid_s1 };
+  assign \$446  = host_cmd__payload[52:38] + 15'h4f1b;
+  assign \$447  = { \$446 [12:0], \$446 [14:13] } & { \$446 [9:0], \$446 [14:10] };
+  assign \$448  = { \$446 [13:0], \$446 [14] } ^ \$447 ;
+  assign \$449  = \$448  ^ { \$446 [7:0], \$446 [14:8] };
+  assign \$450  = \$449  ^ host_cmd__payload[52:38];
+  assign host_hash_r0_mixed = { 1'h0, host_cmd__payload[66:53] } ^ \$450 ;
+  assign \$451  = host_hash_s1_right + 13'h1e37;
+  assign \$452  = { \$451 [12:0], \$451 [14:13] } & { \$451 [9:0], \$451 [14:10] };
+  assign \$453  = { \$451 [13:0], \$451 [14] } ^ \$452 ;
+  assign \$454  = \$453  ^ { \$451 [7:0], \$451 [14:8] };
+  assign \$455  = \$454  ^ host_hash_s1_right;
+  assign host_hash_r1_mixed = host_hash_s1_left ^ \$455 ;
+  assign \$456  = host_hash_s2_right + 15'h6d53;
+  assign \$457  = { \$456 [12:0], \$456 [14:13] } & { \$456 [9:0], \$456 [14:10] };
+  assign \$458  = { \$456 [13:0], \$456 [14] } ^ \$457 ;
+  assign \$459  = \$458  ^ { \$456 [7:0], \$456 [14:8] };
+  assign \$460  = \$459  ^ host_hash_s2_right;
+  assign host_hash_r2_mixed = host_hash_s2_left ^ \$460 ;
+  assign \$461  = host_hash_s3_right + 14'h3c6e;
+  assign \$462  = { \$461 [12:0], \$461 [14:13] } & { \$461 [9:0], \$461 [14:10] };
+  assign \$463  = { \$461 [13:0], \$461 [14] } ^ \$462 ;
+  assign \$464  = \$463  ^ { \$461 [7:0], \$461 [14:8] };
+  assign \$465  = \$464  ^ host_hash_s3_right;
+  assign host_hash_r3_mixed = host_hash_s3_left ^ \$465 ;
+  assign a_writes = \$signal  & \$signal$122 [400];
+  assign \$466  = o__payload[15:2] == \$signal$122 [342:329];
+  assign \$467  = o__payload[87:74] == \$signal$122 [342:329];
+  assign \$468  = o__payload[159:146] == \$signal$122 [342:329];
+  assign \$469  = o__payload[231:218] == \$signal$122 [342:329];
+  assign lane_hazard = { a_writes, a_writes, a_writes, a_writes } & { \$469 , \$468 , \$467 , \$466  };
+  assign \$470  = host_cmd_s4[2:0] == 2'h3;
+  assign host_set = \$470  ? host_hash_s4_right[13:0] : host_cmd_s4[18:5];
+  assign \$471  = host_set == \$signal$122 [342:329];
+  assign host_hazard = a_writes & \$471 ;
+  assign \$472  = clear_set == \$signal$122 [342:329];
+  assign clear_hazard = a_writes & \$472 ;
+  assign \$473  = ~ mid_beat;
+  assign \$474  = host_valid_s4 & \$473 ;
+  assign \$475  = ~ host_queued;
+  assign \$476  = o__valid & \$475 ;
+  assign \$477  = ~ clear_hazard;
+  assign \$478  = clear_set == 14'h3fff;
+  assign \$479  = host_cmd_s4[2:0] == 2'h2;
+  assign \$480  = host_cmd_s4[2:0] == 3'h4;
+  assign \$481  = \$479  | \$480 ;
+  assign \$482  = ~ host_hazard;
+  assign \$483  = | host_cmd_s4[2:0];
+  assign \$484  = host_cmd_s4[2:0] == 2'h3;
+  assign \$485  = ~ mid_beat;
+  assign \$487  = \$485  & \$486 ;
+  assign \$488  = | { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
+  assign \$489  = mid_beat | \$488 ;
+  assign \$490  = ~ \$489 ;
+  assign \$491  = next_mask & lane_hazard;
+  assign \$492  = | \$491 ;
+  assign \$493  = ~ \$492 ;
+  assign \$494  = { o__payload[216], o__payload[144], o__payload[72], o__payload[0] } & lane_hazard;
+  assign \$495  = | \$494 ;
+  assign \$496  = ~ \$495 ;
+  assign \$497  = next_mask[3] ? 2'h3 : 2'h0;
+  assign \$498  = next_mask[2] ? 2'h2 : \$497 ;
+  assign \$499  = next_mask[1] ? 2'h1 : \$498 ;
+  assign \$500  = next_mask[0] ? 2'h0 : \$499 ;
+  assign \$501  = next_mask[3] ? 2'h3 : 2'h0;
+  assign \$502  = next_mask[2] ? 2'h2 : \$501 ;
+  assign \$503  = next_mask[1] ? 2'h1 : \$502 ;
+  assign \$504  = next_mask[0] ? 2'h0 : \$503 ;
+  assign \$1406  = \$504  * 7'h48;
+  assign \$505  = o__payload[287:0] >> \$1406 ;
+  assign \$506  = \$signal$122 [0] | \$signal$122 [1];
+  assign \$signature__addr  = \$506  ? \$signal$122 [342:329] : \$signal$122 [22:9];
   assign port0_word = port0_forward_b ? w_word : port0_read;
   assign port1_word = port1_forward_b ? w_word : port1_read;
   assign port2_word = port2_forward_b ? w_word : port2_read;
   assign port3_word = port3_forward_b ? w_word : port3_read;
-  assign \$212  = port0_word[18:3] == \$signal$166 [38:23];
-  assign \$213  = port0_word[0] & \$212 ;
-  assign \$214  = port0_word[38:23] == \$signal$166 [38:23];
-  assign \$215  = port0_word[20] & \$214 ;
-  assign \$216  = port0_word[58:43] == \$signal$166 [38:23];
-  assign \$217  = port0_word[40] & \$216 ;
-  assign \$218  = port0_word[78:63] == \$signal$166 [38:23];
-  assign \$219  = port0_word[60] & \$218 ;
-  assign \$220  = | { \$219 , \$217 , \$215 , \$213  };
-  assign \$221  = \$220  & \$signal$166 [7];
-  assign \$222  = ~ \$signal$166 [8];
-  assign lane0_hit = \$221  & \$222 ;
-  assign \$223  = port0_word[18:3] == \$signal$166 [38:23];
-  assign \$224  = port0_word[0] & \$223 ;
-  assign \$225  = port0_word[38:23] == \$signal$166 [38:23];
-  assign \$226  = port0_word[20] & \$225 ;
-  assign \$227  = port0_word[58:43] == \$signal$166 [38:23];
-  assign \$228  = port0_word[40] & \$227 ;
-  assign \$229  = port0_word[78:63] == \$signal$166 [38:23];
-  assign \$230  = port0_word[60] & \$229 ;
-  assign \$231  = \$230  ? 2'h3 : 2'h0;
-  assign \$232  = \$228  ? 2'h2 : \$231 ;
-  assign \$233  = \$226  ? 2'h1 : \$232 ;
-  assign \$234  = \$224  ? 2'h0 : \$233 ;
-  assign lane0_slot = lane0_hit ? { \$signal$166 [22:9], \$234  } : 16'h0000;
-  assign \$235  = port0_word[18:3] == \$signal$166 [38:23];
-  assign \$236  = port0_word[0] & \$235 ;
-  assign \$237  = port0_word[38:23] == \$signal$166 [38:23];
-  assign \$238  = port0_word[20] & \$237 ;
-  assign \$239  = port0_word[58:43] == \$signal$166 [38:23];
-  assign \$240  = port0_word[40] & \$239 ;
-  assign \$241  = port0_word[78:63] == \$signal$166 [38:23];
-  assign \$242  = port0_word[60] & \$241 ;
-  assign \$243  = \$242  ? 2'h3 : 2'h0;
-  assign \$244  = \$240  ? 2'h2 : \$243 ;
-  assign \$245  = \$238  ? 2'h1 : \$244 ;
-  assign \$246  = \$236  ? 2'h0 : \$245 ;
-  assign \$247  = { port0_word[79], port0_word[59], port0_word[39], port0_word[19] } >> \$246 ;
-  assign lane0_stale = lane0_hit & \$247 ;
-  assign \$248  = port1_word[18:3] == \$signal$166 [110:95];
-  assign \$249  = port1_word[0] & \$248 ;
-  assign \$250  = port1_word[38:23] == \$signal$166 [110:95];
-  assign \$251  = port1_word[20] & \$250 ;
-  assign \$252  = port1_word[58:43] == \$signal$166 [110:95];
-  assign \$253  = port1_word[40] & \$252 ;
-  assign \$254  = port1_word[78:63] == \$signal$166 [110:95];
-  assign \$255  = port1_word[60] & \$254 ;
-  assign \$256  = | { \$255 , \$253 , \$251 , \$249  };
-  assign \$257  = \$256  & \$signal$166 [79];
-  assign \$258  = ~ \$signal$166 [80];
-  assign lane1_hit = \$257  & \$258 ;
-  assign \$259  = port1_word[18:3] == \$signal$166 [110:95];
-  assign \$260  = port1_word[0] & \$259 ;
-  assign \$261  = port1_word[38:23] == \$signal$166 [110:95];
-  assign \$262  = port1_word[20] & \$261 ;
-  assign \$263  = port1_word[58:43] == \$signal$166 [110:95];
-  assign \$264  = port1_word[40] & \$263 ;
-  assign \$265  = port1_word[78:63] == \$signal$166 [110:95];
-  assign \$266  = port1_word[60] & \$265 ;
-  assign \$267  = \$266  ? 2'h3 : 2'h0;
-  assign \$268  = \$264  ? 2'h2 : \$267 ;
-  assign \$269  = \$262  ? 2'h1 : \$268 ;
-  assign \$270  = \$260  ? 2'h0 : \$269 ;
-  assign lane1_slot = lane1_hit ? { \$signal$166 [94:81], \$270  } : 16'h0000;
-  assign \$271  = port1_word[18:3] == \$signal$166 [110:95];
-  assign \$272  = port1_word[0] & \$271 ;
-  assign \$273  = port1_word[38:23] == \$signal$166 [110:95];
-  assign \$274  = port1_word[20] & \$273 ;
-  assign \$275  = port1_word[58:43] == \$signal$166 [110:95];
-  assign \$276  = port1_word[40] & \$275 ;
-  assign \$277  = port1_word[78:63] == \$signal$166 [110:95];
-  assign \$278  = port1_word[60] & \$277 ;
-  assign \$279  = \$278  ? 2'h3 : 2'h0;
-  assign \$280  = \$276  ? 2'h2 : \$279 ;
-  assign \$281  = \$274  ? 2'h1 : \$280 ;
-  assign \$282  = \$272  ? 2'h0 : \$281 ;
-  assign \$283  = { port1_word[79], port1_word[59], port1_word[39], port1_word[19] } >> \$282 ;
-  assign lane1_stale = lane1_hit & \$283 ;
-  assign \$284  = port2_word[18:3] == \$signal$166 [182:167];
-  assign \$285  = port2_word[0] & \$284 ;
-  assign \$286  = port2_word[38:23] == \$signal$166 [182:167];
-  assign \$287  = port2_word[20] & \$286 ;
-  assign \$288  = port2_word[58:43] == \$signal$166 [182:167];
-  assign \$289  = port2_word[40] & \$288 ;
-  assign \$290  = port2_word[78:63] == \$signal$166 [182:167];
-  assign \$291  = port2_word[60] & \$290 ;
-  assign \$292  = | { \$291 , \$289 , \$287 , \$285  };
-  assign \$293  = \$292  & \$signal$166 [151];
-  assign \$294  = ~ \$signal$166 [152];
-  assign lane2_hit = \$293  & \$294 ;
-  assign \$295  = port2_word[18:3] == \$signal$166 [182:167];
-  assign \$296  = port2_word[0] & \$295 ;
-  assign \$297  = port2_word[38:23] == \$signal$166 [182:167];
-  assign \$298  = port2_word[20] & \$297 ;
-  assign \$299  = port2_word[58:43] == \$signal$166 [182:167];
-  assign \$300  = port2_word[40] & \$299 ;
-  assign \$301  = port2_word[78:63] == \$signal$166 [182:167];
-  assign \$302  = port2_word[60] & \$301 ;
-  assign \$303  = \$302  ? 2'h3 : 2'h0;
-  assign \$304  = \$300  ? 2'h2 : \$303 ;
-  assign \$305  = \$298  ? 2'h1 : \$304 ;
-  assign \$306  = \$296  ? 2'h0 : \$305 ;
-  assign lane2_slot = lane2_hit ? { \$signal$166 [166:153], \$306  } : 16'h0000;
-  assign \$307  = port2_word[18:3] == \$signal$166 [182:167];
-  assign \$308  = port2_word[0] & \$307 ;
-  assign \$309  = port2_word[38:23] == \$signal$166 [182:167];
-  assign \$310  = port2_word[20] & \$309 ;
-  assign \$311  = port2_word[58:43] == \$signal$166 [182:167];
-  assign \$312  = port2_word[40] & \$311 ;
-  assign \$313  = port2_word[78:63] == \$signal$166 [182:167];
-  assign \$314  = port2_word[60] & \$313 ;
-  assign \$315  = \$314  ? 2'h3 : 2'h0;
-  assign \$316  = \$312  ? 2'h2 : \$315 ;
-  assign \$317  = \$310  ? 2'h1 : \$316 ;
-  assign \$318  = \$308  ? 2'h0 : \$317 ;
-  assign \$319  = { port2_word[79], port2_word[59], port2_word[39], port2_word[19] } >> \$318 ;
-  assign lane2_stale = lane2_hit & \$319 ;
-  assign \$320  = port3_word[18:3] == \$signal$166 [254:239];
-  assign \$321  = port3_word[0] & \$320 ;
-  assign \$322  = port3_word[38:23] == \$signal$166 [254:239];
-  assign \$323  = port3_word[20] & \$322 ;
-  assign \$324  = port3_word[58:43] == \$signal$166 [254:239];
-  assign \$325  = port3_word[40] & \$324 ;
-  assign \$326  = port3_word[78:63] == \$signal$166 [254:239];
-  assign \$327  = port3_word[60] & \$326 ;
-  assign \$328  = | { \$327 , \$325 , \$323 , \$321  };
-  assign \$329  = \$328  & \$signal$166 [223];
-  assign \$330  = ~ \$signal$166 [224];
-  assign lane3_hit = \$329  & \$330 ;
-  assign \$331  = port3_word[18:3] == \$signal$166 [254:239];
-  assign \$332  = port3_word[0] & \$331 ;
-  assign \$333  = port3_word[38:23] == \$signal$166 [254:239];
-  assign \$334  = port3_word[20] & \$333 ;
-  assign \$335  = port3_word[58:43] == \$signal$166 [254:239];
-  assign \$336  = port3_word[40] & \$335 ;
-  assign \$337  = port3_word[78:63] == \$signal$166 [254:239];
-  assign \$338  = port3_word[60] & \$337 ;
-  assign \$339  = \$338  ? 2'h3 : 2'h0;
-  assign \$340  = \$336  ? 2'h2 : \$339 ;
-  assign \$341  = \$334  ? 2'h1 : \$340 ;
-  assign \$342  = \$332  ? 2'h0 : \$341 ;
-  assign lane3_slot = lane3_hit ? { \$signal$166 [238:225], \$342  } : 16'h0000;
-  assign \$343  = port3_word[18:3] == \$signal$166 [254:239];
-  assign \$344  = port3_word[0] & \$343 ;
-  assign \$345  = port3_word[38:23] == \$signal$166 [254:239];
-  assign \$346  = port3_word[20] & \$345 ;
-  assign \$347  = port3_word[58:43] == \$signal$166 [254:239];
-  assign \$348  = port3_word[40] & \$347 ;
-  assign \$349  = port3_word[78:63] == \$signal$166 [254:239];
-  assign \$350  = port3_word[60] & \$349 ;
-  assign \$351  = \$350  ? 2'h3 : 2'h0;
-  assign \$352  = \$348  ? 2'h2 : \$351 ;
-  assign \$353  = \$346  ? 2'h1 : \$352 ;
-  assign \$354  = \$344  ? 2'h0 : \$353 ;
-  assign \$355  = { port3_word[79], port3_word[59], port3_word[39], port3_word[19] } >> \$354 ;
-  assign lane3_stale = lane3_hit & \$355 ;
-  assign \$356  = port0_word[2:1] == 2'h3;
-  assign \$357  = port0_word[22:21] == 2'h3;
-  assign \$358  = port0_word[42:41] == 2'h3;
-  assign \$359  = port0_word[62:61] == 2'h3;
-  assign \$360  = | { \$359 , \$358 , \$357 , \$356  };
-  assign \$361  = port0_word[2:1] == 2'h2;
-  assign \$362  = port0_word[22:21] == 2'h2;
-  assign \$363  = port0_word[42:41] == 2'h2;
-  assign \$364  = port0_word[62:61] == 2'h2;
-  assign \$365  = | { \$364 , \$363 , \$362 , \$361  };
-  assign \$366  = port0_word[2:1] == 1'h1;
-  assign \$367  = port0_word[22:21] == 1'h1;
-  assign \$368  = port0_word[42:41] == 1'h1;
-  assign \$369  = port0_word[62:61] == 1'h1;
-  assign \$370  = | { \$369 , \$368 , \$367 , \$366  };
-  assign \$371  = \$370  ? 2'h1 : 2'h0;
-  assign \$372  = \$365  ? 2'h2 : \$371 ;
-  assign max_rrpv = \$360  ? 2'h3 : \$372 ;
-  assign \$373  = ~ port0_word[0];
-  assign \$374  = ~ port0_word[20];
-  assign \$375  = ~ port0_word[40];
-  assign \$376  = ~ port0_word[60];
-  assign \$377  = | { \$376 , \$375 , \$374 , \$373  };
-  assign \$378  = ~ port0_word[0];
-  assign \$379  = ~ port0_word[20];
-  assign \$380  = ~ port0_word[40];
-  assign \$381  = ~ port0_word[60];
-  assign \$382  = port0_word[60] ? 2'h0 : 2'h3;
-  assign \$383  = port0_word[40] ? \$382  : 2'h2;
-  assign \$384  = port0_word[20] ? \$383  : 2'h1;
-  assign \$385  = port0_word[0] ? \$384  : 2'h0;
-  assign \$386  = port0_word[2:1] == max_rrpv;
-  assign \$387  = port0_word[22:21] == max_rrpv;
-  assign \$388  = port0_word[42:41] == max_rrpv;
-  assign \$389  = port0_word[62:61] == max_rrpv;
-  assign \$390  = \$389  ? 2'h3 : 2'h0;
-  assign \$391  = \$388  ? 2'h2 : \$390 ;
-  assign \$392  = \$387  ? 2'h1 : \$391 ;
-  assign \$393  = \$386  ? 2'h0 : \$392 ;
-  assign victim = \$377  ? \$385  : \$393 ;
-  assign \$394  = ~ port0_word[0];
-  assign \$395  = ~ port0_word[20];
-  assign \$396  = ~ port0_word[40];
-  assign \$397  = ~ port0_word[60];
-  assign \$398  = | { \$397 , \$396 , \$395 , \$394  };
-  assign \$399  = 2'h3 - max_rrpv;
-  assign \$400  = \$398  ? 3'h0 : \$399 ;
-  assign \$1455  = \$signal$166 [344:343] * 7'h48;
-  assign \$401  = \$signal$166 [294:7] >> \$1455 ;
-  assign \$402  = port0_word[18:3] == \$401 [31:16];
-  assign \$403  = port0_word[0] & \$402 ;
-  assign \$1460  = \$signal$166 [344:343] * 7'h48;
-  assign \$404  = \$signal$166 [294:7] >> \$1460 ;
-  assign \$405  = port0_word[38:23] == \$404 [31:16];
-  assign \$406  = port0_word[20] & \$405 ;
-  assign \$1465  = \$signal$166 [344:343] * 7'h48;
-  assign \$407  = \$signal$166 [294:7] >> \$1465 ;
-  assign \$408  = port0_word[58:43] == \$407 [31:16];
-  assign \$409  = port0_word[40] & \$408 ;
-  assign \$1470  = \$signal$166 [344:343] * 7'h48;
-  assign \$410  = \$signal$166 [294:7] >> \$1470 ;
-  assign \$411  = port0_word[78:63] == \$410 [31:16];
-  assign \$412  = port0_word[60] & \$411 ;
-  assign \$413  = | { \$412 , \$409 , \$406 , \$403  };
-  assign \$414  = ! victim;
-  assign \$1477  = \$signal$166 [344:343] * 7'h48;
-  assign \$415  = \$signal$166 [294:7] >> \$1477 ;
-  assign \$416  = port0_word[18:3] == \$415 [31:16];
-  assign \$417  = port0_word[0] & \$416 ;
-  assign \$1482  = \$signal$166 [344:343] * 7'h48;
-  assign \$418  = \$signal$166 [294:7] >> \$1482 ;
-  assign \$419  = port0_word[38:23] == \$418 [31:16];
-  assign \$420  = port0_word[20] & \$419 ;
-  assign \$1487  = \$signal$166 [344:343] * 7'h48;
-  assign \$421  = \$signal$166 [294:7] >> \$1487 ;
-  assign \$422  = port0_word[58:43] == \$421 [31:16];
-  assign \$423  = port0_word[40] & \$422 ;
-  assign \$1492  = \$signal$166 [344:343] * 7'h48;
-  assign \$424  = \$signal$166 [294:7] >> \$1492 ;
-  assign \$425  = port0_word[78:63] == \$424 [31:16];
-  assign \$426  = port0_word[60] & \$425 ;
-  assign \$427  = \$426  ? 2'h3 : 2'h0;
-  assign \$428  = \$423  ? 2'h2 : \$427 ;
-  assign \$429  = \$420  ? 2'h1 : \$428 ;
-  assign \$430  = \$417  ? 2'h0 : \$429 ;
-  assign \$431  = ! \$430 ;
-  assign \$1502  = \$signal$166 [344:343] * 7'h48;
-  assign \$432  = \$signal$166 [294:7] >> \$1502 ;
-  assign \$433  = port0_word[2:1] + \$400 [1:0];
-  assign \$1506  = \$signal$166 [344:343] * 7'h48;
-  assign \$434  = \$signal$166 [294:7] >> \$1506 ;
-  assign \$435  = port0_word[18:3] == \$434 [31:16];
-  assign \$436  = port0_word[0] & \$435 ;
-  assign \$1511  = \$signal$166 [344:343] * 7'h48;
-  assign \$437  = \$signal$166 [294:7] >> \$1511 ;
-  assign \$438  = port0_word[38:23] == \$437 [31:16];
-  assign \$439  = port0_word[20] & \$438 ;
-  assign \$1516  = \$signal$166 [344:343] * 7'h48;
-  assign \$440  = \$signal$166 [294:7] >> \$1516 ;
-  assign \$441  = port0_word[58:43] == \$440 [31:16];
-  assign \$442  = port0_word[40] & \$441 ;
-  assign \$1521  = \$signal$166 [344:343] * 7'h48;
-  assign \$443  = \$signal$166 [294:7] >> \$1521 ;
-  assign \$444  = port0_word[78:63] == \$443 [31:16];
-  assign \$445  = port0_word[60] & \$444 ;
-  assign \$446  = | { \$445 , \$442 , \$439 , \$436  };
-  assign \$447  = victim == 1'h1;
-  assign \$1528  = \$signal$166 [344:343] * 7'h48;
-  assign \$448  = \$signal$166 [294:7] >> \$1528 ;
-  assign \$449  = port0_word[18:3] == \$448 [31:16];
-  assign \$450  = port0_word[0] & \$449 ;
-  assign \$1533  = \$signal$166 [344:343] * 7'h48;
-  assign \$451  = \$signal$166 [294:7] >> \$1533 ;
-  assign \$452  = port0_word[38:23] == \$451 [31:16];
-  assign \$453  = port0_word[20] & \$452 ;
-  assign \$1538  = \$signal$166 [344:343] * 7'h48;
-  assign \$454  = \$signal$166 [294:7] >> \$1538 ;
-  assign \$455  = port0_word[58:43] == \$454 [31:16];
-  assign \$456  = port0_word[40] & \$455 ;
-  assign \$1543  = \$signal$166 [344:343] * 7'h48;
-  assign \$457  = \$signal$166 [294:7] >> \$1543 ;
-  assign \$458  = port0_word[78:63] == \$457 [31:16];
-  assign \$459  = port0_word[60] & \$458 ;
-  assign \$460  = \$459  ? 2'h3 : 2'h0;
-  assign \$461  = \$456  ? 2'h2 : \$460 ;
-  assign \$462  = \$453  ? 2'h1 : \$461 ;
-  assign \$463  = \$450  ? 2'h0 : \$462 ;
-  assign \$464  = \$463  == 1'h1;
-  assign \$1553  = \$signal$166 [344:343] * 7'h48;
-  assign \$465  = \$signal$166 [294:7] >> \$1553 ;
-  assign \$466  = port0_word[22:21] + \$400 [1:0];
-  assign \$1557  = \$signal$166 [344:343] * 7'h48;
-  assign \$467  = \$signal$166 [294:7] >> \$1557 ;
-  assign \$468  = port0_word[18:3] == \$467 [31:16];
-  assign \$469  = port0_word[0] & \$468 ;
-  assign \$1562  = \$signal$166 [344:343] * 7'h48;
-  assign \$470  = \$signal$166 [294:7] >> \$1562 ;
-  assign \$471  = port0_word[38:23] == \$470 [31:16];
-  assign \$472  = port0_word[20] & \$471 ;
-  assign \$1567  = \$signal$166 [344:343] * 7'h48;
-  assign \$473  = \$signal$166 [294:7] >> \$1567 ;
-  assign \$474  = port0_word[58:43] == \$473 [31:16];
-  assign \$475  = port0_word[40] & \$474 ;
-  assign \$1572  = \$signal$166 [344:343] * 7'h48;
-  assign \$476  = \$signal$166 [294:7] >> \$1572 ;
-  assign \$477  = port0_word[78:63] == \$476 [31:16];
-  assign \$478  = port0_word[60] & \$477 ;
-  assign \$479  = | { \$478 , \$475 , \$472 , \$469  };
-  assign \$480  = victim == 2'h2;
-  assign \$1579  = \$signal$166 [344:343] * 7'h48;
-  assign \$481  = \$signal$166 [294:7] >> \$1579 ;
-  assign \$482  = port0_word[18:3] == \$481 [31:16];
-  assign \$483  = port0_word[0] & \$482 ;
-  assign \$1584  = \$signal$166 [344:343] * 7'h48;
-  assign \$484  = \$signal$166 [294:7] >> \$1584 ;
-  assign \$485  = port0_word[38:23] == \$484 [31:16];
-  assign \$486  = port0_word[20] & \$485 ;
-  assign \$1589  = \$signal$166 [344:343] * 7'h48;
-  assign \$487  = \$signal$166 [294:7] >> \$1589 ;
-  assign \$488  = port0_word[58:43] == \$487 [31:16];
-  assign \$489  = port0_word[40] & \$488 ;
-  assign \$1594  = \$signal$166 [344:343] * 7'h48;
-  assign \$490  = \$signal$166 [294:7] >> \$1594 ;
-  assign \$491  = port0_word[78:63] == \$490 [31:16];
-  assign \$492  = port0_word[60] & \$491 ;
-  assign \$493  = \$492  ? 2'h3 : 2'h0;
-  assign \$494  = \$489  ? 2'h2 : \$493 ;
-  assign \$495  = \$486  ? 2'h1 : \$494 ;
-  assign \$496  = \$483  ? 2'h0 : \$495 ;
-  assign \$497  = \$496  == 2'h2;
-  assign \$1604  = \$signal$166 [344:343] * 7'h48;
-  assign \$498  = \$signal$166 [294:7] >> \$1604 ;
-  assign \$499  = port0_word[42:41] + \$400 [1:0];
-  assign \$1608  = \$signal$166 [344:343] * 7'h48;
-  assign \$500  = \$signal$166 [294:7] >> \$1608 ;
-  assign \$501  = port0_word[18:3] == \$500 [31:16];
-  assign \$502  = port0_word[0] & \$501 ;
-  assign \$1613  = \$signal$166 [344:343] * 7'h48;
-  assign \$503  = \$signal$166 [294:7] >> \$1613 ;
-  assign \$504  = port0_word[38:23] == \$503 [31:16];
-  assign \$505  = port0_word[20] & \$504 ;
-  assign \$1618  = \$signal$166 [344:343] * 7'h48;
-  assign \$506  = \$signal$166 [294:7] >> \$1618 ;
-  assign \$507  = port0_word[58:43] == \$506 [31:16];
-  assign \$508  = port0_word[40] & \$507 ;
-  assign \$1623  = \$signal$166 [344:343] * 7'h48;
-  assign \$509  = \$signal$166 [294:7] >> \$1623 ;
-  assign \$510  = port0_word[78:63] == \$509 [31:16];
-  assign \$511  = port0_word[60] & \$510 ;
-  assign \$512  = | { \$511 , \$508 , \$505 , \$502  };
-  assign \$513  = victim == 2'h3;
-  assign \$1630  = \$signal$166 [344:343] * 7'h48;
-  assign \$514  = \$signal$166 [294:7] >> \$1630 ;
-  assign \$515  = port0_word[18:3] == \$514 [31:16];
-  assign \$516  = port0_word[0] & \$515 ;
-  assign \$1635  = \$signal$166 [344:343] * 7'h48;
-  assign \$517  = \$signal$166 [294:7] >> \$1635 ;
-  assign \$518  = port0_word[38:23] == \$517 [31:16];
-  assign \$519  = port0_word[20] & \$518 ;
-  assign \$1640  = \$signal$166 [344:343] * 7'h48;
-  assign \$520  = \$signal$166 [294:7] >> \$1640 ;
-  assign \$521  = port0_word[58:43] == \$520 [31:16];
-  assign \$522  = port0_word[40] & \$521 ;
-  assign \$1645  = \$signal$166 [344:343] * 7'h48;
-  assign \$523  = \$signal$166 [294:7] >> \$1645 ;
-  assign \$524  = port0_word[78:63] == \$523 [31:16];
+  assign \$507  = port0_word[18:3] == \$signal$127 [38:23];
+  assign \$508  = port0_word[0] & \$507 ;
+  assign \$509  = port0_word[38:23] == \$signal$127 [38:23];
+  assign \$510  = port0_word[20] & \$509 ;
+  assign \$511  = port0_word[58:43] == \$signal$127 [38:23];
+  assign \$512  = port0_word[40] & \$511 ;
+  assign \$513  = port0_word[78:63] == \$signal$127 [38:23];
+  assign \$514  = port0_word[60] & \$513 ;
+  assign \$515  = | { \$514 , \$512 , \$510 , \$508  };
+  assign \$516  = \$515  & \$signal$127 [7];
+  assign \$517  = ~ \$signal$127 [8];
+  assign lane0_hit = \$516  & \$517 ;
+  assign \$518  = port0_word[18:3] == \$signal$127 [38:23];
+  assign \$519  = port0_word[0] & \$518 ;
+  assign \$520  = port0_word[38:23] == \$signal$127 [38:23];
+  assign \$521  = port0_word[20] & \$520 ;
+  assign \$522  = port0_word[58:43] == \$signal$127 [38:23];
+  assign \$523  = port0_word[40] & \$522 ;
+  assign \$524  = port0_word[78:63] == \$signal$127 [38:23];
   assign \$525  = port0_word[60] & \$524 ;
   assign \$526  = \$525  ? 2'h3 : 2'h0;
-  assign \$527  = \$522  ? 2'h2 : \$526 ;
-  assign \$528  = \$519  ? 2'h1 : \$527 ;
-  assign \$529  = \$516  ? 2'h0 : \$528 ;
-  assign \$530  = \$529  == 2'h3;
-  assign \$1655  = \$signal$166 [344:343] * 7'h48;
-  assign \$531  = \$signal$166 [294:7] >> \$1655 ;
-  assign \$532  = port0_word[62:61] + \$400 [1:0];
-  assign \$1659  = \$signal$166 [344:343] * 7'h48;
-  assign \$533  = \$signal$166 [294:7] >> \$1659 ;
-  assign \$1662  = \$signal$166 [344:343] * 7'h48;
-  assign \$534  = \$signal$166 [294:7] >> \$1662 ;
-  assign \$535  = port0_word[18:3] == \$534 [31:16];
-  assign \$536  = port0_word[0] & \$535 ;
-  assign \$1667  = \$signal$166 [344:343] * 7'h48;
-  assign \$537  = \$signal$166 [294:7] >> \$1667 ;
-  assign \$538  = port0_word[38:23] == \$537 [31:16];
-  assign \$539  = port0_word[20] & \$538 ;
-  assign \$1672  = \$signal$166 [344:343] * 7'h48;
-  assign \$540  = \$signal$166 [294:7] >> \$1672 ;
-  assign \$541  = port0_word[58:43] == \$540 [31:16];
-  assign \$542  = port0_word[40] & \$541 ;
-  assign \$1677  = \$signal$166 [344:343] * 7'h48;
-  assign \$543  = \$signal$166 [294:7] >> \$1677 ;
-  assign \$544  = port0_word[78:63] == \$543 [31:16];
-  assign \$545  = port0_word[60] & \$544 ;
-  assign \$546  = | { \$545 , \$542 , \$539 , \$536  };
-  assign \$1683  = \$signal$166 [344:343] * 7'h48;
-  assign \$547  = \$signal$166 [294:7] >> \$1683 ;
-  assign \$548  = port0_word[18:3] == \$547 [31:16];
-  assign \$549  = port0_word[0] & \$548 ;
-  assign \$1688  = \$signal$166 [344:343] * 7'h48;
-  assign \$550  = \$signal$166 [294:7] >> \$1688 ;
-  assign \$551  = port0_word[38:23] == \$550 [31:16];
-  assign \$552  = port0_word[20] & \$551 ;
-  assign \$1693  = \$signal$166 [344:343] * 7'h48;
-  assign \$553  = \$signal$166 [294:7] >> \$1693 ;
-  assign \$554  = port0_word[58:43] == \$553 [31:16];
-  assign \$555  = port0_word[40] & \$554 ;
-  assign \$1698  = \$signal$166 [344:343] * 7'h48;
-  assign \$556  = \$signal$166 [294:7] >> \$1698 ;
-  assign \$557  = port0_word[78:63] == \$556 [31:16];
-  assign \$558  = port0_word[60] & \$557 ;
-  assign \$559  = \$558  ? 2'h3 : 2'h0;
-  assign \$560  = \$555  ? 2'h2 : \$559 ;
-  assign \$561  = \$552  ? 2'h1 : \$560 ;
-  assign \$562  = \$549  ? 2'h0 : \$561 ;
-  assign \$563  = \$546  ? \$562  : victim;
-  assign \$1708  = \$signal$166 [344:343] * 7'h48;
-  assign \$564  = \$signal$166 [294:7] >> \$1708 ;
-  assign learn_slot = \$533 [1] ? 16'h0000 : { \$564 [15:2], \$563  };
-  assign \$565  = \$signal$166 [347:345] == 2'h3;
-  assign \$566  = port0_word[18:3] == \$signal$166 [379:364];
-  assign \$567  = port0_word[0] & \$566 ;
-  assign \$568  = port0_word[38:23] == \$signal$166 [379:364];
-  assign \$569  = port0_word[20] & \$568 ;
-  assign \$570  = port0_word[58:43] == \$signal$166 [379:364];
-  assign \$571  = port0_word[40] & \$570 ;
-  assign \$572  = port0_word[78:63] == \$signal$166 [379:364];
-  assign \$573  = port0_word[60] & \$572 ;
+  assign \$527  = \$523  ? 2'h2 : \$526 ;
+  assign \$528  = \$521  ? 2'h1 : \$527 ;
+  assign \$529  = \$519  ? 2'h0 : \$528 ;
+  assign lane0_slot = lane0_hit ? { \$signal$127 [22:9], \$529  } : 16'h0000;
+  assign \$530  = port0_word[18:3] == \$signal$127 [38:23];
+  assign \$531  = port0_word[0] & \$530 ;
+  assign \$532  = port0_word[38:23] == \$signal$127 [38:23];
+  assign \$533  = port0_word[20] & \$532 ;
+  assign \$534  = port0_word[58:43] == \$signal$127 [38:23];
+  assign \$535  = port0_word[40] & \$534 ;
+  assign \$536  = port0_word[78:63] == \$signal$127 [38:23];
+  assign \$537  = port0_word[60] & \$536 ;
+  assign \$538  = \$537  ? 2'h3 : 2'h0;
+  assign \$539  = \$535  ? 2'h2 : \$538 ;
+  assign \$540  = \$533  ? 2'h1 : \$539 ;
+  assign \$541  = \$531  ? 2'h0 : \$540 ;
+  assign \$542  = { port0_word[79], port0_word[59], port0_word[39], port0_word[19] } >> \$541 ;
+  assign lane0_stale = lane0_hit & \$542 ;
+  assign \$543  = port1_word[18:3] == \$signal$127 [110:95];
+  assign \$544  = port1_word[0] & \$543 ;
+  assign \$545  = port1_word[38:23] == \$signal$127 [110:95];
+  assign \$546  = port1_word[20] & \$545 ;
+  assign \$547  = port1_word[58:43] == \$signal$127 [110:95];
+  assign \$548  = port1_word[40] & \$547 ;
+  assign \$549  = port1_word[78:63] == \$signal$127 [110:95];
+  assign \$550  = port1_word[60] & \$549 ;
+  assign \$551  = | { \$550 , \$548 , \$546 , \$544  };
+  assign \$552  = \$551  & \$signal$127 [79];
+  assign \$553  = ~ \$signal$127 [80];
+  assign lane1_hit = \$552  & \$553 ;
+  assign \$554  = port1_word[18:3] == \$signal$127 [110:95];
+  assign \$555  = port1_word[0] & \$554 ;
+  assign \$556  = port1_word[38:23] == \$signal$127 [110:95];
+  assign \$557  = port1_word[20] & \$556 ;
+  assign \$558  = port1_word[58:43] == \$signal$127 [110:95];
+  assign \$559  = port1_word[40] & \$558 ;
+  assign \$560  = port1_word[78:63] == \$signal$127 [110:95];
+  assign \$561  = port1_word[60] & \$560 ;
+  assign \$562  = \$561  ? 2'h3 : 2'h0;
+  assign \$563  = \$559  ? 2'h2 : \$562 ;
+  assign \$564  = \$557  ? 2'h1 : \$563 ;
+  assign \$565  = \$555  ? 2'h0 : \$564 ;
+  assign lane1_slot = lane1_hit ? { \$signal$127 [94:81], \$565  } : 16'h0000;
+  assign \$566  = port1_word[18:3] == \$signal$127 [110:95];
+  assign \$567  = port1_word[0] & \$566 ;
+  assign \$568  = port1_word[38:23] == \$signal$127 [110:95];
+  assign \$569  = port1_word[20] & \$568 ;
+  assign \$570  = port1_word[58:43] == \$signal$127 [110:95];
+  assign \$571  = port1_word[40] & \$570 ;
+  assign \$572  = port1_word[78:63] == \$signal$127 [110:95];
+  assign \$573  = port1_word[60] & \$572 ;
   assign \$574  = \$573  ? 2'h3 : 2'h0;
   assign \$575  = \$571  ? 2'h2 : \$574 ;
   assign \$576  = \$569  ? 2'h1 : \$575 ;
   assign \$577  = \$567  ? 2'h0 : \$576 ;
-  assign host_way = \$565  ? \$577  : \$signal$166 [349:348];
-  assign \$578  = \$signal$166 [347:345] == 1'h1;
-  assign \$579  = \$signal$166 [347:345] == 2'h2;
-  assign \$580  = \$signal$166 [347:345] == 3'h4;
-  assign \$581  = \$signal$166 [347:345] == 2'h3;
-  assign \$582  = port0_word[18:3] == \$signal$166 [379:364];
-  assign \$583  = port0_word[0] & \$582 ;
-  assign \$584  = port0_word[38:23] == \$signal$166 [379:364];
-  assign \$585  = port0_word[20] & \$584 ;
-  assign \$586  = port0_word[58:43] == \$signal$166 [379:364];
-  assign \$587  = port0_word[40] & \$586 ;
-  assign \$588  = port0_word[78:63] == \$signal$166 [379:364];
-  assign \$589  = port0_word[60] & \$588 ;
-  assign \$590  = | { \$589 , \$587 , \$585 , \$583  };
-  assign \$591  = \$581  & \$590 ;
-  assign \$592  = ~ \$signal$166 [0];
-  assign \$593  = \$signal$186  & \$592 ;
-  assign \$594  = \$593  & \$signal$166 [1];
-  assign \$595  = | \$signal$166 [5:2];
-  assign \$596  = \$594  & \$595 ;
-  assign \$1745  = \$signal$166 [344:343] * 7'h48;
-  assign \$597  = \$signal$166 [294:7] >> \$1745 ;
-  assign \$598  = ~ \$597 [1];
-  assign \$599  = \$596  & \$598 ;
-  assign \$600  = \$signal$186  & \$signal$166 [0];
-  assign \$601  = | \$signal$166 [347:345];
-  assign \$602  = \$600  & \$601 ;
-  assign b_writes = \$599  | \$602 ;
-  assign \$603  = | { hh_valid, host_valid_s3, host_valid_s2, host_valid_s1, h_valid, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
-  assign \$604  = \$603  | a_valid;
-  assign \$605  = \$604  | r_valid;
-  assign \$606  = \$605  | \$signal$186 ;
-  assign \$607  = \$606  | write__en;
-  assign \$608  = \$607  | counting;
-  assign busy = \$608  | clearing;
-  assign \$609  = req__valid & req__ready;
-  assign \$610  = host_cmd__valid & host_cmd__ready;
-  assign \$611  = ~ mid_beat;
-  assign \$612  = hh_valid & \$611 ;
-  assign \$613  = ~ host_queued;
-  assign \$614  = h_valid & \$613 ;
-  assign \$615  = clear_set + 1'h1;
-  assign \$616  = clear_set == 14'h3fff;
-  assign \$617  = host_cmd_s4[2:0] == 2'h2;
-  assign \$618  = host_cmd_s4[2:0] == 3'h4;
-  assign \$619  = \$617  | \$618 ;
-  assign \$620  = ~ mid_beat;
-  assign \$622  = \$620  & \$621 ;
-  assign \$623  = | pending;
-  assign \$624  = ~ \$623 ;
-  assign \$625  = | rest;
-  assign \$626  = \$signal$166 [342:329] == \$signature__addr ;
-  assign \$627  = b_writes & \$626 ;
-  assign \$628  = \$signal$166 [342:329] == port0_set;
-  assign \$629  = b_writes & \$628 ;
-  assign \$630  = \$signal$166 [342:329] == \$signal [94:81];
-  assign \$631  = b_writes & \$630 ;
-  assign \$632  = \$signal$166 [342:329] == port1_set;
-  assign \$633  = b_writes & \$632 ;
-  assign \$634  = \$signal$166 [342:329] == \$signal [166:153];
-  assign \$635  = b_writes & \$634 ;
-  assign \$636  = \$signal$166 [342:329] == port2_set;
-  assign \$637  = b_writes & \$636 ;
-  assign \$638  = \$signal$166 [342:329] == \$signal [238:225];
-  assign \$639  = b_writes & \$638 ;
-  assign \$640  = \$signal$166 [342:329] == port3_set;
-  assign \$641  = b_writes & \$640 ;
-  assign \$642  = port0_forward_r ? w_word : \$signature__data ;
-  assign \$643  = port1_forward_r ? w_word : \$signature__data$211 ;
-  assign \$644  = port2_forward_r ? w_word : \$signature__data$212 ;
-  assign \$645  = port3_forward_r ? w_word : \$signature__data$213 ;
-  assign \$646  = \$signal$166 [0] ? host_word : learn_word;
-  assign \$647  = resp__valid & resp__ready;
-  assign \$648  = host_resp__valid & host_resp__ready;
-  assign \$649  = advance & \$signal$186 ;
-  assign \$650  = ~ \$signal$166 [0];
-  assign \$651  = \$649  & \$650 ;
-  assign \$652  = ~ \$signal$166 [7];
-  assign \$1805  = \$signal$166 [344:343] * 7'h48;
-  assign \$653  = \$signal$166 [294:7] >> \$1805 ;
-  assign \$654  = port0_word[18:3] == \$653 [31:16];
-  assign \$655  = port0_word[0] & \$654 ;
-  assign \$1810  = \$signal$166 [344:343] * 7'h48;
-  assign \$656  = \$signal$166 [294:7] >> \$1810 ;
-  assign \$657  = port0_word[38:23] == \$656 [31:16];
-  assign \$658  = port0_word[20] & \$657 ;
-  assign \$1815  = \$signal$166 [344:343] * 7'h48;
-  assign \$659  = \$signal$166 [294:7] >> \$1815 ;
-  assign \$660  = port0_word[58:43] == \$659 [31:16];
-  assign \$661  = port0_word[40] & \$660 ;
-  assign \$1820  = \$signal$166 [344:343] * 7'h48;
-  assign \$662  = \$signal$166 [294:7] >> \$1820 ;
-  assign \$663  = port0_word[78:63] == \$662 [31:16];
-  assign \$664  = port0_word[60] & \$663 ;
-  assign \$665  = | { \$664 , \$661 , \$658 , \$655  };
-  assign \$1826  = \$signal$166 [344:343] * 7'h48;
-  assign \$666  = \$signal$166 [294:7] >> \$1826 ;
-  assign \$667  = ~ \$666 [1];
-  assign \$668  = \$665  & \$667 ;
-  assign \$1831  = \$signal$166 [344:343] * 7'h48;
-  assign \$669  = \$signal$166 [294:7] >> \$1831 ;
-  assign \$670  = ~ \$signal$166 [79];
-  assign \$1835  = \$signal$166 [344:343] * 7'h48;
-  assign \$671  = \$signal$166 [294:7] >> \$1835 ;
-  assign \$672  = port0_word[18:3] == \$671 [31:16];
-  assign \$673  = port0_word[0] & \$672 ;
-  assign \$1840  = \$signal$166 [344:343] * 7'h48;
-  assign \$674  = \$signal$166 [294:7] >> \$1840 ;
-  assign \$675  = port0_word[38:23] == \$674 [31:16];
-  assign \$676  = port0_word[20] & \$675 ;
-  assign \$1845  = \$signal$166 [344:343] * 7'h48;
-  assign \$677  = \$signal$166 [294:7] >> \$1845 ;
-  assign \$678  = port0_word[58:43] == \$677 [31:16];
-  assign \$679  = port0_word[40] & \$678 ;
-  assign \$1850  = \$signal$166 [344:343] * 7'h48;
-  assign \$680  = \$signal$166 [294:7] >> \$1850 ;
-  assign \$681  = port0_word[78:63] == \$680 [31:16];
-  assign \$682  = port0_word[60] & \$681 ;
-  assign \$683  = | { \$682 , \$679 , \$676 , \$673  };
-  assign \$1856  = \$signal$166 [344:343] * 7'h48;
-  assign \$684  = \$signal$166 [294:7] >> \$1856 ;
-  assign \$685  = ~ \$684 [1];
-  assign \$686  = \$683  & \$685 ;
-  assign \$1861  = \$signal$166 [344:343] * 7'h48;
-  assign \$687  = \$signal$166 [294:7] >> \$1861 ;
-  assign \$688  = ~ \$signal$166 [151];
-  assign \$1865  = \$signal$166 [344:343] * 7'h48;
-  assign \$689  = \$signal$166 [294:7] >> \$1865 ;
-  assign \$690  = port0_word[18:3] == \$689 [31:16];
-  assign \$691  = port0_word[0] & \$690 ;
-  assign \$1870  = \$signal$166 [344:343] * 7'h48;
-  assign \$692  = \$signal$166 [294:7] >> \$1870 ;
-  assign \$693  = port0_word[38:23] == \$692 [31:16];
-  assign \$694  = port0_word[20] & \$693 ;
-  assign \$1875  = \$signal$166 [344:343] * 7'h48;
-  assign \$695  = \$signal$166 [294:7] >> \$1875 ;
-  assign \$696  = port0_word[58:43] == \$695 [31:16];
-  assign \$697  = port0_word[40] & \$696 ;
-  assign \$1880  = \$signal$166 [344:343] * 7'h48;
-  assign \$698  = \$signal$166 [294:7] >> \$1880 ;
-  assign \$699  = port0_word[78:63] == \$698 [31:16];
-  assign \$700  = port0_word[60] & \$699 ;
-  assign \$701  = | { \$700 , \$697 , \$694 , \$691  };
-  assign \$1886  = \$signal$166 [344:343] * 7'h48;
-  assign \$702  = \$signal$166 [294:7] >> \$1886 ;
-  assign \$703  = ~ \$702 [1];
-  assign \$704  = \$701  & \$703 ;
-  assign \$1891  = \$signal$166 [344:343] * 7'h48;
-  assign \$705  = \$signal$166 [294:7] >> \$1891 ;
-  assign \$706  = ~ \$signal$166 [223];
-  assign \$1895  = \$signal$166 [344:343] * 7'h48;
-  assign \$707  = \$signal$166 [294:7] >> \$1895 ;
-  assign \$708  = port0_word[18:3] == \$707 [31:16];
-  assign \$709  = port0_word[0] & \$708 ;
-  assign \$1900  = \$signal$166 [344:343] * 7'h48;
-  assign \$710  = \$signal$166 [294:7] >> \$1900 ;
-  assign \$711  = port0_word[38:23] == \$710 [31:16];
-  assign \$712  = port0_word[20] & \$711 ;
-  assign \$1905  = \$signal$166 [344:343] * 7'h48;
-  assign \$713  = \$signal$166 [294:7] >> \$1905 ;
-  assign \$714  = port0_word[58:43] == \$713 [31:16];
-  assign \$715  = port0_word[40] & \$714 ;
-  assign \$1910  = \$signal$166 [344:343] * 7'h48;
-  assign \$716  = \$signal$166 [294:7] >> \$1910 ;
-  assign \$717  = port0_word[78:63] == \$716 [31:16];
-  assign \$718  = port0_word[60] & \$717 ;
-  assign \$719  = | { \$718 , \$715 , \$712 , \$709  };
-  assign \$1916  = \$signal$166 [344:343] * 7'h48;
-  assign \$720  = \$signal$166 [294:7] >> \$1916 ;
-  assign \$721  = ~ \$720 [1];
-  assign \$722  = \$719  & \$721 ;
-  assign \$1921  = \$signal$166 [344:343] * 7'h48;
-  assign \$723  = \$signal$166 [294:7] >> \$1921 ;
-  assign \$724  = advance & \$signal$186 ;
-  assign \$725  = \$724  & \$signal$166 [0];
-  assign \$726  = \$725  & \$signal$166 [399];
-  assign \$727  = \$signal$166 [347:345] == 2'h3;
-  assign \$728  = port0_word[18:3] == \$signal$166 [379:364];
-  assign \$729  = port0_word[0] & \$728 ;
-  assign \$730  = port0_word[38:23] == \$signal$166 [379:364];
-  assign \$731  = port0_word[20] & \$730 ;
-  assign \$732  = port0_word[58:43] == \$signal$166 [379:364];
-  assign \$733  = port0_word[40] & \$732 ;
-  assign \$734  = port0_word[78:63] == \$signal$166 [379:364];
-  assign \$735  = port0_word[60] & \$734 ;
-  assign \$736  = | { \$735 , \$733 , \$731 , \$729  };
-  assign \$737  = port0_word[18:3] == \$signal$166 [379:364];
-  assign \$738  = port0_word[0] & \$737 ;
-  assign \$739  = port0_word[38:23] == \$signal$166 [379:364];
-  assign \$740  = port0_word[20] & \$739 ;
-  assign \$741  = port0_word[58:43] == \$signal$166 [379:364];
-  assign \$742  = port0_word[40] & \$741 ;
-  assign \$743  = port0_word[78:63] == \$signal$166 [379:364];
-  assign \$744  = port0_word[60] & \$743 ;
-  assign \$745  = \$744  ? 2'h3 : 2'h0;
-  assign \$746  = \$742  ? 2'h2 : \$745 ;
-  assign \$747  = \$740  ? 2'h1 : \$746 ;
-  assign \$748  = \$738  ? 2'h0 : \$747 ;
-  assign \$749  = \$736  ? { \$signal$166 [342:329], \$748  } : 16'h0000;
-  assign \$750  = \$727  ? \$749  : \$signal$166 [363:348];
-  assign \$751  = \$signal$166 [347:345] == 2'h2;
-  assign \$752  = \$signal$166 [347:345] == 3'h4;
-  assign \$753  = \$751  | \$752 ;
-  assign \$754  = \$signal$166 [347:345] == 2'h3;
-  assign \$755  = port0_word[18:3] == \$signal$166 [379:364];
-  assign \$756  = port0_word[0] & \$755 ;
-  assign \$757  = port0_word[38:23] == \$signal$166 [379:364];
-  assign \$758  = port0_word[20] & \$757 ;
-  assign \$759  = port0_word[58:43] == \$signal$166 [379:364];
-  assign \$760  = port0_word[40] & \$759 ;
-  assign \$761  = port0_word[78:63] == \$signal$166 [379:364];
-  assign \$762  = port0_word[60] & \$761 ;
-  assign \$763  = | { \$762 , \$760 , \$758 , \$756  };
-  assign \$764  = ~ \$763 ;
-  assign \$765  = \$754  & \$764 ;
-  assign \$766  = \$753  | \$765 ;
-  assign \$1967  = host_way * 5'h14;
-  assign \$767  = host_word >> \$1967 ;
-  assign \$768  = \$766  ? 19'h00000 : \$767 [18:0];
-  assign \$769  = \$signal$166 [347:345] == 2'h2;
-  assign \$770  = \$signal$166 [347:345] == 3'h4;
-  assign \$771  = \$769  | \$770 ;
-  assign \$772  = \$signal$166 [347:345] == 2'h3;
-  assign \$773  = port0_word[18:3] == \$signal$166 [379:364];
-  assign \$774  = port0_word[0] & \$773 ;
-  assign \$775  = port0_word[38:23] == \$signal$166 [379:364];
-  assign \$776  = port0_word[20] & \$775 ;
-  assign \$777  = port0_word[58:43] == \$signal$166 [379:364];
-  assign \$778  = port0_word[40] & \$777 ;
-  assign \$779  = port0_word[78:63] == \$signal$166 [379:364];
-  assign \$780  = port0_word[60] & \$779 ;
-  assign \$781  = | { \$780 , \$778 , \$776 , \$774  };
-  assign \$782  = ~ \$781 ;
-  assign \$783  = \$772  & \$782 ;
-  assign \$784  = \$771  | \$783 ;
-  assign \$785  = ~ \$784 ;
-  assign \$1988  = host_way * 5'h14;
-  assign \$786  = host_word >> \$1988 ;
-  assign \$787  = \$785  & \$786 [19];
-  assign \$788  = \$signal$166 [347:345] == 2'h3;
-  assign \$789  = port0_word[18:3] == \$signal$166 [379:364];
-  assign \$790  = port0_word[0] & \$789 ;
-  assign \$791  = port0_word[38:23] == \$signal$166 [379:364];
-  assign \$792  = port0_word[20] & \$791 ;
-  assign \$793  = port0_word[58:43] == \$signal$166 [379:364];
-  assign \$794  = port0_word[40] & \$793 ;
-  assign \$795  = port0_word[78:63] == \$signal$166 [379:364];
-  assign \$796  = port0_word[60] & \$795 ;
-  assign \$797  = | { \$796 , \$794 , \$792 , \$790  };
-  assign \$798  = \$788  & \$797 ;
-  assign \$799  = ~ \$signal$166 [0];
-  assign \$800  = \$signal$186  & \$799 ;
-  assign \$801  = \$signal$166 [2] & \$signal$166 [7];
-  assign \$802  = 1'h0 + \$801 ;
-  assign \$803  = \$signal$166 [3] & \$signal$166 [79];
-  assign \$804  = \$802  + \$803 ;
-  assign \$805  = \$signal$166 [4] & \$signal$166 [151];
-  assign \$806  = \$804  + \$805 ;
-  assign \$807  = \$signal$166 [5] & \$signal$166 [223];
-  assign \$808  = \$806  + \$807 ;
-  assign \$2013  = \$signal$166 [344:343] * 7'h48;
-  assign \$809  = \$signal$166 [294:7] >> \$2013 ;
-  assign \$810  = port0_word[18:3] == \$809 [31:16];
-  assign \$811  = port0_word[0] & \$810 ;
-  assign \$2018  = \$signal$166 [344:343] * 7'h48;
-  assign \$812  = \$signal$166 [294:7] >> \$2018 ;
-  assign \$813  = port0_word[38:23] == \$812 [31:16];
-  assign \$814  = port0_word[20] & \$813 ;
-  assign \$2023  = \$signal$166 [344:343] * 7'h48;
-  assign \$815  = \$signal$166 [294:7] >> \$2023 ;
-  assign \$816  = port0_word[58:43] == \$815 [31:16];
-  assign \$817  = port0_word[40] & \$816 ;
-  assign \$2028  = \$signal$166 [344:343] * 7'h48;
-  assign \$818  = \$signal$166 [294:7] >> \$2028 ;
-  assign \$819  = port0_word[78:63] == \$818 [31:16];
-  assign \$820  = port0_word[60] & \$819 ;
-  assign \$821  = | { \$820 , \$817 , \$814 , \$811  };
-  assign \$2034  = \$signal$166 [344:343] * 7'h48;
-  assign \$822  = \$signal$166 [294:7] >> \$2034 ;
-  assign \$823  = ~ \$822 [1];
-  assign \$824  = \$821  & \$823 ;
-  assign \$825  = \$signal$166 [1] ? \$824  : lane0_hit;
-  assign \$826  = \$signal$166 [2] & \$825 ;
-  assign \$827  = 1'h0 + \$826 ;
-  assign \$2042  = \$signal$166 [344:343] * 7'h48;
-  assign \$828  = \$signal$166 [294:7] >> \$2042 ;
-  assign \$829  = port0_word[18:3] == \$828 [31:16];
-  assign \$830  = port0_word[0] & \$829 ;
-  assign \$2047  = \$signal$166 [344:343] * 7'h48;
-  assign \$831  = \$signal$166 [294:7] >> \$2047 ;
-  assign \$832  = port0_word[38:23] == \$831 [31:16];
-  assign \$833  = port0_word[20] & \$832 ;
-  assign \$2052  = \$signal$166 [344:343] * 7'h48;
-  assign \$834  = \$signal$166 [294:7] >> \$2052 ;
-  assign \$835  = port0_word[58:43] == \$834 [31:16];
-  assign \$836  = port0_word[40] & \$835 ;
-  assign \$2057  = \$signal$166 [344:343] * 7'h48;
-  assign \$837  = \$signal$166 [294:7] >> \$2057 ;
-  assign \$838  = port0_word[78:63] == \$837 [31:16];
-  assign \$839  = port0_word[60] & \$838 ;
-  assign \$840  = | { \$839 , \$836 , \$833 , \$830  };
-  assign \$2063  = \$signal$166 [344:343] * 7'h48;
-  assign \$841  = \$signal$166 [294:7] >> \$2063 ;
-  assign \$842  = ~ \$841 [1];
-  assign \$843  = \$840  & \$842 ;
-  assign \$844  = \$signal$166 [1] ? \$843  : lane1_hit;
-  assign \$845  = \$signal$166 [3] & \$844 ;
-  assign \$846  = \$827  + \$845 ;
-  assign \$2071  = \$signal$166 [344:343] * 7'h48;
-  assign \$847  = \$signal$166 [294:7] >> \$2071 ;
-  assign \$848  = port0_word[18:3] == \$847 [31:16];
-  assign \$849  = port0_word[0] & \$848 ;
-  assign \$2076  = \$signal$166 [344:343] * 7'h48;
-  assign \$850  = \$signal$166 [294:7] >> \$2076 ;
-  assign \$851  = port0_word[38:23] == \$850 [31:16];
-  assign \$852  = port0_word[20] & \$851 ;
-  assign \$2081  = \$signal$166 [344:343] * 7'h48;
-  assign \$853  = \$signal$166 [294:7] >> \$2081 ;
-  assign \$854  = port0_word[58:43] == \$853 [31:16];
-  assign \$855  = port0_word[40] & \$854 ;
-  assign \$2086  = \$signal$166 [344:343] * 7'h48;
-  assign \$856  = \$signal$166 [294:7] >> \$2086 ;
-  assign \$857  = port0_word[78:63] == \$856 [31:16];
-  assign \$858  = port0_word[60] & \$857 ;
-  assign \$859  = | { \$858 , \$855 , \$852 , \$849  };
-  assign \$2092  = \$signal$166 [344:343] * 7'h48;
-  assign \$860  = \$signal$166 [294:7] >> \$2092 ;
-  assign \$861  = ~ \$860 [1];
-  assign \$862  = \$859  & \$861 ;
-  assign \$863  = \$signal$166 [1] ? \$862  : lane2_hit;
-  assign \$864  = \$signal$166 [4] & \$863 ;
-  assign \$865  = \$846  + \$864 ;
-  assign \$2100  = \$signal$166 [344:343] * 7'h48;
-  assign \$866  = \$signal$166 [294:7] >> \$2100 ;
-  assign \$867  = port0_word[18:3] == \$866 [31:16];
-  assign \$868  = port0_word[0] & \$867 ;
-  assign \$2105  = \$signal$166 [344:343] * 7'h48;
-  assign \$869  = \$signal$166 [294:7] >> \$2105 ;
-  assign \$870  = port0_word[38:23] == \$869 [31:16];
-  assign \$871  = port0_word[20] & \$870 ;
-  assign \$2110  = \$signal$166 [344:343] * 7'h48;
-  assign \$872  = \$signal$166 [294:7] >> \$2110 ;
-  assign \$873  = port0_word[58:43] == \$872 [31:16];
-  assign \$874  = port0_word[40] & \$873 ;
-  assign \$2115  = \$signal$166 [344:343] * 7'h48;
-  assign \$875  = \$signal$166 [294:7] >> \$2115 ;
-  assign \$876  = port0_word[78:63] == \$875 [31:16];
-  assign \$877  = port0_word[60] & \$876 ;
-  assign \$878  = | { \$877 , \$874 , \$871 , \$868  };
-  assign \$2121  = \$signal$166 [344:343] * 7'h48;
-  assign \$879  = \$signal$166 [294:7] >> \$2121 ;
-  assign \$880  = ~ \$879 [1];
-  assign \$881  = \$878  & \$880 ;
-  assign \$882  = \$signal$166 [1] ? \$881  : lane3_hit;
-  assign \$883  = \$signal$166 [5] & \$882 ;
-  assign \$884  = \$865  + \$883 ;
-  assign \$885  = \$signal$166 [2] & \$signal$166 [8];
-  assign \$886  = 1'h0 + \$885 ;
-  assign \$887  = \$signal$166 [3] & \$signal$166 [80];
-  assign \$888  = \$886  + \$887 ;
-  assign \$889  = \$signal$166 [4] & \$signal$166 [152];
-  assign \$890  = \$888  + \$889 ;
-  assign \$891  = \$signal$166 [5] & \$signal$166 [224];
-  assign \$892  = \$890  + \$891 ;
-  assign \$893  = ~ counters_clear;
-  assign \$894  = h_take & \$893 ;
-  assign \$895  = \$894  ? \$146 [2:0] : 3'h0;
-  assign \$896  = lookups + answered;
-  assign \$897  = hits + \hits$215 ;
-  assign \$898  = errors + \errors$216 ;
-  assign \$899  = | \errors$216 ;
-  assign \$900  = conflicts + beat_conflicts_taken;
-  always @(posedge clk)
-    hash_valid_s1 <= \$901 ;
-  always @(posedge clk)
-    hash_valid_s2 <= \$902 ;
-  always @(posedge clk)
-    hash_valid_s3 <= \$903 ;
-  always @(posedge clk)
-    h_valid <= \$904 ;
-  always @(posedge clk)
-    hash_beat_s1 <= \$905 ;
-  always @(posedge clk)
-    hash_beat_s2 <= \$906 ;
-  always @(posedge clk)
-    hash_beat_s3 <= \$907 ;
-  always @(posedge clk)
-    hash_beat_s4 <= \$908 ;
-  always @(posedge clk)
-    lane0_hash_s1_left <= \$909 ;
-  always @(posedge clk)
-    lane0_hash_s1_right <= \$910 ;
-  always @(posedge clk)
-    lane0_hash_s2_left <= \$911 ;
-  always @(posedge clk)
-    lane0_hash_s2_right <= \$912 ;
-  always @(posedge clk)
-    lane0_hash_s3_left <= \$913 ;
-  always @(posedge clk)
-    lane0_hash_s3_right <= \$914 ;
-  always @(posedge clk)
-    lane0_hash_s4_left <= \$915 ;
-  always @(posedge clk)
-    lane0_hash_s4_right <= \$916 ;
-  always @(posedge clk)
-    lane1_hash_s1_left <= \$917 ;
-  always @(posedge clk)
-    lane1_hash_s1_right <= \$918 ;
-  always @(posedge clk)
-    lane1_hash_s2_left <= \$919 ;
-  always @(posedge clk)
-    lane1_hash_s2_right <= \$920 ;
-  always @(posedge clk)
-    lane1_hash_s3_left <= \$921 ;
-  always @(posedge clk)
-    lane1_hash_s3_right <= \$922 ;
-  always @(posedge clk)
-    lane1_hash_s4_left <= \$923 ;
-  always @(posedge clk)
-    lane1_hash_s4_right <= \$924 ;
-  always @(posedge clk)
-    lane2_hash_s1_left <= \$925 ;
-  always @(posedge clk)
-    lane2_hash_s1_right <= \$926 ;
-  always @(posedge clk)
-    lane2_hash_s2_left <= \$927 ;
-  always @(posedge clk)
-    lane2_hash_s2_right <= \$928 ;
-  always @(posedge clk)
-    lane2_hash_s3_left <= \$929 ;
-  always @(posedge clk)
-    lane2_hash_s3_right <= \$930 ;
-  always @(posedge clk)
-    lane2_hash_s4_left <= \$931 ;
-  always @(posedge clk)
-    lane2_hash_s4_right <= \$932 ;
-  always @(posedge clk)
-    lane3_hash_s1_left <= \$933 ;
-  always @(posedge clk)
-    lane3_hash_s1_right <= \$934 ;
-  always @(posedge clk)
-    lane3_hash_s2_left <= \$935 ;
-  always @(posedge clk)
-    lane3_hash_s2_right <= \$936 ;
-  always @(posedge clk)
-    lane3_hash_s3_left <= \$937 ;
-  always @(posedge clk)
-    lane3_hash_s3_right <= \$938 ;
-  always @(posedge clk)
-    lane3_hash_s4_left <= \$939 ;
-  always @(posedge clk)
-    lane3_hash_s4_right <= \$940 ;
-  always @(posedge clk)
-    host_valid_s1 <= \$941 ;
-  always @(posedge clk)
-    host_valid_s2 <= \$942 ;
-  always @(posedge clk)
-    host_valid_s3 <= \$943 ;
-  always @(posedge clk)
-    hh_valid <= \$944 ;
-  always @(posedge clk)
-    host_cmd_s1 <= \$945 ;
-  always @(posedge clk)
-    host_cmd_s2 <= \$946 ;
-  always @(posedge clk)
-    host_cmd_s3 <= \$947 ;
-  always @(posedge clk)
-    host_cmd_s4 <= \$948 ;
-  always @(posedge clk)
-    host_hash_s1_left <= \$949 ;
-  always @(posedge clk)
-    host_hash_s1_right <= \$950 ;
-  always @(posedge clk)
-    host_hash_s2_left <= \$951 ;
-  always @(posedge clk)
-    host_hash_s2_right <= \$952 ;
-  always @(posedge clk)
-    host_hash_s3_left <= \$953 ;
-  always @(posedge clk)
-    host_hash_s3_right <= \$954 ;
-  always @(posedge clk)
-    host_hash_s4_left <= \$955 ;
-  always @(posedge clk)
-    host_hash_s4_right <= \$956 ;
-  always @(posedge clk)
-    clear_set <= \$957 ;
-  always @(posedge clk)
-    clearing <= \$958 ;
-  always @(posedge clk)
-    clear_op <= \$959 ;
-  always @(posedge clk)
-    remaining <= \$960 ;
-  always @(posedge clk)
-    mid_beat <= \$961 ;
-  always @(posedge clk)
-    a_valid <= \$962 ;
-  always @(posedge clk)
-    \$signal  <= \$963 ;
-  always @(posedge clk)
-    r_valid <= \$964 ;
-  always @(posedge clk)
-    \$signal$201  <= \$965 ;
-  always @(posedge clk)
-    \$signal$186  <= \$966 ;
-  always @(posedge clk)
-    \$signal$166  <= \$967 ;
-  always @(posedge clk)
-    port0_forward_r <= \$968 ;
-  always @(posedge clk)
-    port0_set <= \$969 ;
-  always @(posedge clk)
-    port0_forward_b <= \$970 ;
-  always @(posedge clk)
-    port1_forward_r <= \$971 ;
-  always @(posedge clk)
-    port1_set <= \$972 ;
-  always @(posedge clk)
-    port1_forward_b <= \$973 ;
-  always @(posedge clk)
-    port2_forward_r <= \$974 ;
-  always @(posedge clk)
-    port2_set <= \$975 ;
-  always @(posedge clk)
-    port2_forward_b <= \$976 ;
-  always @(posedge clk)
-    port3_forward_r <= \$977 ;
-  always @(posedge clk)
-    port3_set <= \$978 ;
-  always @(posedge clk)
-    port3_forward_b <= \$979 ;
-  always @(posedge clk)
-    port0_read <= \$980 ;
-  always @(posedge clk)
-    port1_read <= \$981 ;
-  always @(posedge clk)
-    port2_read <= \$982 ;
-  always @(posedge clk)
-    port3_read <= \$983 ;
-  always @(posedge clk)
-    write__en <= \$984 ;
-  always @(posedge clk)
-    write__addr <= \$985 ;
-  always @(posedge clk)
-    w_word <= \$986 ;
-  always @(posedge clk)
-    resp__valid <= \$987 ;
-  always @(posedge clk)
-    host_resp__valid <= \$988 ;
-  always @(posedge clk)
-    resp__payload <= \$989 ;
-  always @(posedge clk)
-    host_resp__payload <= \$990 ;
-  always @(posedge clk)
-    counting <= \$991 ;
-  always @(posedge clk)
-    answered <= \$992 ;
-  always @(posedge clk)
-    \hits$215  <= \$993 ;
-  always @(posedge clk)
-    \errors$216  <= \$994 ;
-  always @(posedge clk)
-    error_sticky <= \$995 ;
-  always @(posedge clk)
-    beat_conflicts_taken <= \$996 ;
-  always @(posedge clk)
-    lookups <= \$997 ;
-  always @(posedge clk)
-    hits <= \$998 ;
-  always @(posedge clk)
-    errors <= \$999 ;
-  always @(posedge clk)
-    conflicts <= \$1000 ;
+  assign \$578  = { port1_word[79], port1_word[59], port1_word[39], port1_word[19] } >> \$577 ;
+  assign lane1_stale = lane1_hit & \$578 ;
+  assign \$579  = port2_word[18:3] == \$signal$127 [182:167];
+  assign \$580  = port2_word[0] & \$579 ;
+  assign \$581  = port2_word[38:23] == \$signal$127 [182:167];
+  assign \$582  = port2_word[20] & \$581 ;
+  assign \$583  = port2_word[58:43] == \$signal$127 [182:167];
+  assign \$584  = port2_word[40] & \$583 ;
+  assign \$585  = port2_word[78:63] == \$signal$127 [182:167];
+  assign \$586  = port2_word[60] & \$585 ;
+  assign \$587  = | { \$586 , \$584 , \$582 , \$580  };
+  assign \$588  = \$587  & \$signal$127 [151];
+  assign \$589  = ~ \$signal$127 [152];
+  assign lane2_hit = \$588  & \$589 ;
+  assign \$590  = port2_word[18:3] == \$signal$127 [182:167];
+  assign \$591  = port2_word[0] & \$590 ;
+  assign \$592  = port2_word[38:23] == \$signal$127 [182:167];
+  assign \$593  = port2_word[20] & \$592 ;
+  assign \$594  = port2_word[58:43] == \$signal$127 [182:167];
+  assign \$595  = port2_word[40] & \$594 ;
+  assign \$596  = port2_word[78:63] == \$signal$127 [182:167];
+  assign \$597  = port2_word[60] & \$596 ;
+  assign \$598  = \$597  ? 2'h3 : 2'h0;
+  assign \$599  = \$595  ? 2'h2 : \$598 ;
+  assign \$600  = \$593  ? 2'h1 : \$599 ;
+  assign \$601  = \$591  ? 2'h0 : \$600 ;
+  assign lane2_slot = lane2_hit ? { \$signal$127 [166:153], \$601  } : 16'h0000;
+  assign \$602  = port2_word[18:3] == \$signal$127 [182:167];
+  assign \$603  = port2_word[0] & \$602 ;
+  assign \$604  = port2_word[38:23] == \$signal$127 [182:167];
+  assign \$605  = port2_word[20] & \$604 ;
+  assign \$606  = port2_word[58:43] == \$signal$127 [182:167];
+  assign \$607  = port2_word[40] & \$606 ;
+  assign \$608  = port2_word[78:63] == \$signal$127 [182:167];
+  assign \$609  = port2_word[60] & \$608 ;
+  assign \$610  = \$609  ? 2'h3 : 2'h0;
+  assign \$611  = \$607  ? 2'h2 : \$610 ;
+  assign \$612  = \$605  ? 2'h1 : \$611 ;
+  assign \$613  = \$603  ? 2'h0 : \$612 ;
+  assign \$614  = { port2_word[79], port2_word[59], port2_word[39], port2_word[19] } >> \$613 ;
+  assign lane2_stale = lane2_hit & \$614 ;
+  assign \$615  = port3_word[18:3] == \$signal$127 [254:239];
+  assign \$616  = port3_word[0] & \$615 ;
+  assign \$617  = port3_word[38:23] == \$signal$127 [254:239];
+  assign \$618  = port3_word[20] & \$617 ;
+  assign \$619  = port3_word[58:43] == \$signal$127 [254:239];
+  assign \$620  = port3_word[40] & \$619 ;
+  assign \$621  = port3_word[78:63] == \$signal$127 [254:239];
+  assign \$622  = port3_word[60] & \$621 ;
+  assign \$623  = | { \$622 , \$620 , \$618 , \$616  };
+  assign \$624  = \$623  & \$signal$127 [223];
+  assign \$625  = ~ \$signal$127 [224];
+  assign lane3_hit = \$624  & \$625 ;
+  assign \$626  = port3_word[18:3] == \$signal$127 [254:239];
+  assign \$627  = port3_word[0] & \$626 ;
+  assign \$628  = port3_word[38:23] == \$signal$127 [254:239];
+  assign \$629  = port3_word[20] & \$628 ;
+  assign \$630  = port3_word[58:43] == \$signal$127 [254:239];
+  assign \$631  = port3_word[40] & \$630 ;
+  assign \$632  = port3_word[78:63] == \$signal$127 [254:239];
+  assign \$633  = port3_word[60] & \$632 ;
+  assign \$634  = \$633  ? 2'h3 : 2'h0;
+  assign \$635  = \$631  ? 2'h2 : \$634 ;
+  assign \$636  = \$629  ? 2'h1 : \$635 ;
+  assign \$637  = \$627  ? 2'h0 : \$636 ;
+  assign lane3_slot = lane3_hit ? { \$signal$127 [238:225], \$637  } : 16'h0000;
+  assign \$638  = port3_word[18:3] == \$signal$127 [254:239];
+  assign \$639  = port3_word[0] & \$638 ;
+  assign \$640  = port3_word[38:23] == \$signal$127 [254:239];
+  assign \$641  = port3_word[20] & \$640 ;
+  assign \$642  = port3_word[58:43] == \$signal$127 [254:239];
+  assign \$643  = port3_word[40] & \$642 ;
+  assign \$644  = port3_word[78:63] == \$signal$127 [254:239];
+  assign \$645  = port3_word[60] & \$644 ;
+  assign \$646  = \$645  ? 2'h3 : 2'h0;
+  assign \$647  = \$643  ? 2'h2 : \$646 ;
+  assign \$648  = \$641  ? 2'h1 : \$647 ;
+  assign \$649  = \$639  ? 2'h0 : \$648 ;
+  assign \$650  = { port3_word[79], port3_word[59], port3_word[39], port3_word[19] } >> \$649 ;
+  assign lane3_stale = lane3_hit & \$650 ;
+  assign \$651  = port0_word[2:1] == 2'h3;
+  assign \$652  = port0_word[22:21] == 2'h3;
+  assign \$653  = port0_word[42:41] == 2'h3;
+  assign \$654  = port0_word[62:61] == 2'h3;
+  assign \$655  = | { \$654 , \$653 , \$652 , \$651  };
+  assign \$656  = port0_word[2:1] == 2'h2;
+  assign \$657  = port0_word[22:21] == 2'h2;
+  assign \$658  = port0_word[42:41] == 2'h2;
+  assign \$659  = port0_word[62:61] == 2'h2;
+  assign \$660  = | { \$659 , \$658 , \$657 , \$656  };
+  assign \$661  = port0_word[2:1] == 1'h1;
+  assign \$662  = port0_word[22:21] == 1'h1;
+  assign \$663  = port0_word[42:41] == 1'h1;
+  assign \$664  = port0_word[62:61] == 1'h1;
+  assign \$665  = | { \$664 , \$663 , \$662 , \$661  };
+  assign \$666  = \$665  ? 2'h1 : 2'h0;
+  assign \$667  = \$660  ? 2'h2 : \$666 ;
+  assign max_rrpv = \$655  ? 2'h3 : \$667 ;
+  assign \$668  = ! b2_way;
+  assign \$669  = ! b2_way;
+  assign \$670  = b2_word[2:1] + b2_age;
+  assign \$671  = b2_way == 1'h1;
+  assign \$672  = b2_way == 1'h1;
+  assign \$673  = b2_word[22:21] + b2_age;
+  assign \$674  = b2_way == 2'h2;
+  assign \$675  = b2_way == 2'h2;
+  assign \$676  = b2_word[42:41] + b2_age;
+  assign \$677  = b2_way == 2'h3;
+  assign \$678  = b2_way == 2'h3;
+  assign \$679  = b2_word[62:61] + b2_age;
+  assign learn_slot = b2_error ? 16'h0000 : { \$signal$129 [342:329], b2_way };
+  assign \$680  = \$signal$129 [347:345] == 2'h3;
+  assign host_way = \$680  ? b2_mark_way : \$signal$129 [349:348];
+  assign \$681  = \$signal$129 [347:345] == 1'h1;
+  assign \$682  = \$signal$129 [347:345] == 2'h2;
+  assign \$683  = \$signal$129 [347:345] == 3'h4;
+  assign \$684  = \$signal$129 [347:345] == 2'h3;
+  assign \$685  = \$684  & b2_mark_found;
+  assign \$686  = ~ \$signal$129 [0];
+  assign \$687  = \$signal$128  & \$686 ;
+  assign \$688  = \$687  & \$signal$129 [1];
+  assign \$689  = | \$signal$129 [5:2];
+  assign \$690  = \$688  & \$689 ;
+  assign \$691  = ~ b2_error;
+  assign \$692  = \$690  & \$691 ;
+  assign \$693  = \$signal$128  & \$signal$129 [0];
+  assign \$694  = | \$signal$129 [347:345];
+  assign \$695  = \$693  & \$694 ;
+  assign b2_writes = \$692  | \$695 ;
+  assign \$696  = | { host_valid_s4, host_valid_s3, host_valid_s2, host_valid_s1, hash_valid_s4, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign \$697  = \$696  | o__valid;
+  assign \$698  = \$697  | \$signal ;
+  assign \$699  = \$698  | r_valid;
+  assign \$700  = \$699  | \$signal$126 ;
+  assign \$701  = \$700  | \$signal$128 ;
+  assign \$702  = \$701  | w_en;
+  assign \$703  = \$702  | counting;
+  assign busy = \$703  | clearing;
+  always @(posedge clk)
+    hash_valid_s1 <= \$704 ;
+  always @(posedge clk)
+    hash_valid_s2 <= \$705 ;
+  always @(posedge clk)
+    hash_valid_s3 <= \$706 ;
+  always @(posedge clk)
+    hash_valid_s4 <= \$707 ;
+  always @(posedge clk)
+    hash_beat_s1 <= \$708 ;
+  always @(posedge clk)
+    hash_beat_s2 <= \$709 ;
+  always @(posedge clk)
+    hash_beat_s3 <= \$710 ;
+  always @(posedge clk)
+    hash_beat_s4 <= \$711 ;
+  always @(posedge clk)
+    lane0_hash_s1_left <= \$712 ;
+  always @(posedge clk)
+    lane0_hash_s1_right <= \$713 ;
+  always @(posedge clk)
+    lane0_hash_s2_left <= \$714 ;
+  always @(posedge clk)
+    lane0_hash_s2_right <= \$715 ;
+  always @(posedge clk)
+    lane0_hash_s3_left <= \$716 ;
+  always @(posedge clk)
+    lane0_hash_s3_right <= \$717 ;
+  always @(posedge clk)
+    lane0_hash_s4_left <= \$718 ;
+  always @(posedge clk)
+    lane0_hash_s4_right <= \$719 ;
+  always @(posedge clk)
+    lane1_hash_s1_left <= \$720 ;
+  always @(posedge clk)
+    lane1_hash_s1_right <= \$721 ;
+  always @(posedge clk)
+    lane1_hash_s2_left <= \$722 ;
+  always @(posedge clk)
+    lane1_hash_s2_right <= \$723 ;
+  always @(posedge clk)
+    lane1_hash_s3_left <= \$724 ;
+  always @(posedge clk)
+    lane1_hash_s3_right <= \$725 ;
+  always @(posedge clk)
+    lane1_hash_s4_left <= \$726 ;
+  always @(posedge clk)
+    lane1_hash_s4_right <= \$727 ;
+  always @(posedge clk)
+    lane2_hash_s1_left <= \$728 ;
+  always @(posedge clk)
+    lane2_hash_s1_right <= \$729 ;
+  always @(posedge clk)
+    lane2_hash_s2_left <= \$730 ;
+  always @(posedge clk)
+    lane2_hash_s2_right <= \$731 ;
+  always @(posedge clk)
+    lane2_hash_s3_left <= \$732 ;
+  always @(posedge clk)
+    lane2_hash_s3_right <= \$733 ;
+  always @(posedge clk)
+    lane2_hash_s4_left <= \$734 ;
+  always @(posedge clk)
+    lane2_hash_s4_right <= \$735 ;
+  always @(posedge clk)
+    lane3_hash_s1_left <= \$736 ;
+  always @(posedge clk)
+    lane3_hash_s1_right <= \$737 ;
+  always @(posedge clk)
+    lane3_hash_s2_left <= \$738 ;
+  always @(posedge clk)
+    lane3_hash_s2_right <= \$739 ;
+  always @(posedge clk)
+    lane3_hash_s3_left <= \$740 ;
+  always @(posedge clk)
+    lane3_hash_s3_right <= \$741 ;
+  always @(posedge clk)
+    lane3_hash_s4_left <= \$742 ;
+  always @(posedge clk)
+    lane3_hash_s4_right <= \$743 ;
+  always @(posedge clk)
+    host_valid_s1 <= \$744 ;
+  always @(posedge clk)
+    host_valid_s2 <= \$745 ;
+  always @(posedge clk)
+    host_valid_s3 <= \$746 ;
+  always @(posedge clk)
+    host_valid_s4 <= \$747 ;
+  always @(posedge clk)
+    host_cmd_s1 <= \$748 ;
+  always @(posedge clk)
+    host_cmd_s2 <= \$749 ;
+  always @(posedge clk)
+    host_cmd_s3 <= \$750 ;
+  always @(posedge clk)
+    host_cmd_s4 <= \$751 ;
+  always @(posedge clk)
+    host_hash_s1_left <= \$752 ;
+  always @(posedge clk)
+    host_hash_s1_right <= \$753 ;
+  always @(posedge clk)
+    host_hash_s2_left <= \$754 ;
+  always @(posedge clk)
+    host_hash_s2_right <= \$755 ;
+  always @(posedge clk)
+    host_hash_s3_left <= \$756 ;
+  always @(posedge clk)
+    host_hash_s3_right <= \$757 ;
+  always @(posedge clk)
+    host_hash_s4_left <= \$758 ;
+  always @(posedge clk)
+    host_hash_s4_right <= \$759 ;
+  always @(posedge clk)
+    clear_set <= \$760 ;
+  always @(posedge clk)
+    clearing <= \$761 ;
+  always @(posedge clk)
+    clear_op <= \$762 ;
+  always @(posedge clk)
+    remaining <= \$763 ;
+  always @(posedge clk)
+    mid_beat <= \$764 ;
+  always @(posedge clk)
+    rest_mask <= \$765 ;
+  always @(posedge clk)
+    rest_single <= \$766 ;
+  always @(posedge clk)
+    \$signal  <= \$767 ;
+  always @(posedge clk)
+    \$signal$122  <= \$768 ;
+  always @(posedge clk)
+    r_valid <= \$769 ;
+  always @(posedge clk)
+    \$signal$125  <= \$770 ;
+  always @(posedge clk)
+    \$signal$126  <= \$771 ;
+  always @(posedge clk)
+    \$signal$127  <= \$772 ;
+  always @(posedge clk)
+    \$signal$128  <= \$773 ;
+  always @(posedge clk)
+    \$signal$129  <= \$774 ;
+  always @(posedge clk)
+    port0_forward_r <= \$775 ;
+  always @(posedge clk)
+    port0_set <= \$776 ;
+  always @(posedge clk)
+    port0_forward_b <= \$777 ;
+  always @(posedge clk)
+    port1_forward_r <= \$778 ;
+  always @(posedge clk)
+    port1_set <= \$779 ;
+  always @(posedge clk)
+    port1_forward_b <= \$780 ;
+  always @(posedge clk)
+    port2_forward_r <= \$781 ;
+  always @(posedge clk)
+    port2_set <= \$782 ;
+  always @(posedge clk)
+    port2_forward_b <= \$783 ;
+  always @(posedge clk)
+    port3_forward_r <= \$784 ;
+  always @(posedge clk)
+    port3_set <= \$785 ;
+  always @(posedge clk)
+    port3_forward_b <= \$786 ;
+  always @(posedge clk)
+    port0_read <= \$787 ;
+  always @(posedge clk)
+    port1_read <= \$788 ;
+  always @(posedge clk)
+    port2_read <= \$789 ;
+  always @(posedge clk)
+    port3_read <= \$790 ;
+  always @(posedge clk)
+    b2_word <= \$791 ;
+  always @(posedge clk)
+    b2_hit <= \$792 ;
+  always @(posedge clk)
+    b2_way <= \$793 ;
+  always @(posedge clk)
+    b2_age <= \$794 ;
+  always @(posedge clk)
+    b2_tag <= \$795 ;
+  always @(posedge clk)
+    b2_error <= \$796 ;
+  always @(posedge clk)
+    b2_mark_found <= \$797 ;
+  always @(posedge clk)
+    b2_mark_way <= \$798 ;
+  always @(posedge clk)
+    b2_results_hit <= \$799 ;
+  always @(posedge clk)
+    b2_results_stale <= \$800 ;
+  always @(posedge clk)
+    lane0_b2_slot <= \$801 ;
+  always @(posedge clk)
+    lane1_b2_slot <= \$802 ;
+  always @(posedge clk)
+    lane2_b2_slot <= \$803 ;
+  always @(posedge clk)
+    lane3_b2_slot <= \$804 ;
+  always @(posedge clk)
+    w_en <= \$805 ;
+  always @(posedge clk)
+    w_set <= \$806 ;
+  always @(posedge clk)
+    w_word <= \$807 ;
+  always @(posedge clk)
+    resp__valid <= \$808 ;
+  always @(posedge clk)
+    host_resp__valid <= \$809 ;
+  always @(posedge clk)
+    resp__payload <= \$810 ;
+  always @(posedge clk)
+    host_resp__payload <= \$811 ;
+  always @(posedge clk)
+    counting <= \$812 ;
+  always @(posedge clk)
+    answered <= \$813 ;
+  always @(posedge clk)
+    \hits$192  <= \$814 ;
+  always @(posedge clk)
+    \errors$193  <= \$815 ;
+  always @(posedge clk)
+    error_sticky <= \$816 ;
+  always @(posedge clk)
+    beat_conflicts_taken <= \$817 ;
+  always @(posedge clk)
+    lookups <= \$818 ;
+  always @(posedge clk)
+    hits <= \$819 ;
+  always @(posedge clk)
+    errors <= \$820 ;
+  always @(posedge clk)
+    conflicts <= \$821 ;
+  assign \$1  = req__valid & req__ready;
+  assign \$2  = host_cmd__valid & host_cmd__ready;
+  assign \$3  = ~ mid_beat;
+  assign \$4  = host_valid_s4 & \$3 ;
+  assign \$5  = ~ host_queued;
+  assign \$6  = o__valid & \$5 ;
+  assign \$7  = ~ clear_hazard;
+  assign \$8  = clear_set + 1'h1;
+  assign \$9  = clear_set == 14'h3fff;
+  assign \$10  = host_cmd_s4[2:0] == 2'h2;
+  assign \$11  = host_cmd_s4[2:0] == 3'h4;
+  assign \$12  = \$10  | \$11 ;
+  assign \$13  = ~ host_hazard;
+  assign \$14  = ~ mid_beat;
+  assign \$16  = \$14  & \$15 ;
+  assign \$17  = | { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
+  assign \$18  = mid_beat | \$17 ;
+  assign \$19  = ~ \$18 ;
+  assign \$20  = next_mask & lane_hazard;
+  assign \$21  = | \$20 ;
+  assign \$22  = ~ \$21 ;
+  assign \$23  = ~ last_lane;
+  assign \$25  = ~ \$24 ;
+  assign \$26  = rest[1] & \$25 ;
+  assign \$27  = | rest[1:0];
+  assign \$28  = ~ \$27 ;
+  assign \$29  = rest[2] & \$28 ;
+  assign \$30  = | rest[2:0];
+  assign \$31  = ~ \$30 ;
+  assign \$32  = rest[3] & \$31 ;
+  assign \$33  = | rest;
+  assign \$35  = ~ \$34 ;
+  assign \$36  = rest[1] & \$35 ;
+  assign \$37  = | rest[1:0];
+  assign \$38  = ~ \$37 ;
+  assign \$39  = rest[2] & \$38 ;
+  assign \$40  = | rest[2:0];
+  assign \$41  = ~ \$40 ;
+  assign \$42  = rest[3] & \$41 ;
+  assign \$43  = ~ { \$42 , \$39 , \$36 , rest[0] };
+  assign \$44  = rest & \$43 ;
+  assign \$45  = ! \$44 ;
+  assign \$46  = \$33  & \$45 ;
+  assign \$47  = \$signal$129 [342:329] == \$signature__addr ;
+  assign \$48  = b2_writes & \$47 ;
+  assign \$49  = \$signal$129 [342:329] == port0_set;
+  assign \$50  = b2_writes & \$49 ;
+  assign \$51  = \$signal$129 [342:329] == \$signal$122 [94:81];
+  assign \$52  = b2_writes & \$51 ;
+  assign \$53  = \$signal$129 [342:329] == port1_set;
+  assign \$54  = b2_writes & \$53 ;
+  assign \$55  = \$signal$129 [342:329] == \$signal$122 [166:153];
+  assign \$56  = b2_writes & \$55 ;
+  assign \$57  = \$signal$129 [342:329] == port2_set;
+  assign \$58  = b2_writes & \$57 ;
+  assign \$59  = \$signal$129 [342:329] == \$signal$122 [238:225];
+  assign \$60  = b2_writes & \$59 ;
+  assign \$61  = \$signal$129 [342:329] == port3_set;
+  assign \$62  = b2_writes & \$61 ;
+  assign \$63  = port0_forward_r ? w_word : \$signature__data ;
+  assign \$64  = port1_forward_r ? w_word : \$signature__data$151 ;
+  assign \$65  = port2_forward_r ? w_word : \$signature__data$153 ;
+  assign \$66  = port3_forward_r ? w_word : \$signature__data$155 ;
+  assign \$888  = \$signal$127 [344:343] * 7'h48;
+  assign \$67  = \$signal$127 [294:7] >> \$888 ;
+  assign \$68  = port0_word[18:3] == \$67 [31:16];
+  assign \$69  = port0_word[0] & \$68 ;
+  assign \$893  = \$signal$127 [344:343] * 7'h48;
+  assign \$70  = \$signal$127 [294:7] >> \$893 ;
+  assign \$71  = port0_word[38:23] == \$70 [31:16];
+  assign \$72  = port0_word[20] & \$71 ;
+  assign \$898  = \$signal$127 [344:343] * 7'h48;
+  assign \$73  = \$signal$127 [294:7] >> \$898 ;
+  assign \$74  = port0_word[58:43] == \$73 [31:16];
+  assign \$75  = port0_word[40] & \$74 ;
+  assign \$903  = \$signal$127 [344:343] * 7'h48;
+  assign \$76  = \$signal$127 [294:7] >> \$903 ;
+  assign \$77  = port0_word[78:63] == \$76 [31:16];
+  assign \$78  = port0_word[60] & \$77 ;
+  assign \$79  = | { \$78 , \$75 , \$72 , \$69  };
+  assign \$909  = \$signal$127 [344:343] * 7'h48;
+  assign \$80  = \$signal$127 [294:7] >> \$909 ;
+  assign \$81  = port0_word[18:3] == \$80 [31:16];
+  assign \$82  = port0_word[0] & \$81 ;
+  assign \$914  = \$signal$127 [344:343] * 7'h48;
+  assign \$83  = \$signal$127 [294:7] >> \$914 ;
+  assign \$84  = port0_word[38:23] == \$83 [31:16];
+  assign \$85  = port0_word[20] & \$84 ;
+  assign \$919  = \$signal$127 [344:343] * 7'h48;
+  assign \$86  = \$signal$127 [294:7] >> \$919 ;
+  assign \$87  = port0_word[58:43] == \$86 [31:16];
+  assign \$88  = port0_word[40] & \$87 ;
+  assign \$924  = \$signal$127 [344:343] * 7'h48;
+  assign \$89  = \$signal$127 [294:7] >> \$924 ;
+  assign \$90  = port0_word[78:63] == \$89 [31:16];
+  assign \$91  = port0_word[60] & \$90 ;
+  assign \$92  = | { \$91 , \$88 , \$85 , \$82  };
+  assign \$930  = \$signal$127 [344:343] * 7'h48;
+  assign \$93  = \$signal$127 [294:7] >> \$930 ;
+  assign \$94  = port0_word[18:3] == \$93 [31:16];
+  assign \$95  = port0_word[0] & \$94 ;
+  assign \$935  = \$signal$127 [344:343] * 7'h48;
+  assign \$96  = \$signal$127 [294:7] >> \$935 ;
+  assign \$97  = port0_word[38:23] == \$96 [31:16];
+  assign \$98  = port0_word[20] & \$97 ;
+  assign \$940  = \$signal$127 [344:343] * 7'h48;
+  assign \$99  = \$signal$127 [294:7] >> \$940 ;
+  assign \$100  = port0_word[58:43] == \$99 [31:16];
+  assign \$101  = port0_word[40] & \$100 ;
+  assign \$945  = \$signal$127 [344:343] * 7'h48;
+  assign \$102  = \$signal$127 [294:7] >> \$945 ;
+  assign \$103  = port0_word[78:63] == \$102 [31:16];
+  assign \$104  = port0_word[60] & \$103 ;
+  assign \$105  = \$104  ? 2'h3 : 2'h0;
+  assign \$106  = \$101  ? 2'h2 : \$105 ;
+  assign \$107  = \$98  ? 2'h1 : \$106 ;
+  assign \$108  = \$95  ? 2'h0 : \$107 ;
+  assign \$109  = ~ port0_word[0];
+  assign \$110  = ~ port0_word[20];
+  assign \$111  = ~ port0_word[40];
+  assign \$112  = ~ port0_word[60];
+  assign \$113  = | { \$112 , \$111 , \$110 , \$109  };
+  assign \$114  = ~ port0_word[0];
+  assign \$115  = ~ port0_word[20];
+  assign \$116  = ~ port0_word[40];
+  assign \$117  = ~ port0_word[60];
+  assign \$118  = port0_word[60] ? 2'h0 : 2'h3;
+  assign \$119  = port0_word[40] ? \$118  : 2'h2;
+  assign \$120  = port0_word[20] ? \$119  : 2'h1;
+  assign \$121  = port0_word[0] ? \$120  : 2'h0;
+  assign \$122  = port0_word[2:1] == max_rrpv;
+  assign \$123  = port0_word[22:21] == max_rrpv;
+  assign \$124  = port0_word[42:41] == max_rrpv;
+  assign \$125  = port0_word[62:61] == max_rrpv;
+  assign \$126  = \$125  ? 2'h3 : 2'h0;
+  assign \$127  = \$124  ? 2'h2 : \$126 ;
+  assign \$128  = \$123  ? 2'h1 : \$127 ;
+  assign \$129  = \$122  ? 2'h0 : \$128 ;
+  assign \$130  = \$113  ? \$121  : \$129 ;
+  assign \$131  = \$92  ? \$108  : \$130 ;
+  assign \$977  = \$signal$127 [344:343] * 7'h48;
+  assign \$132  = \$signal$127 [294:7] >> \$977 ;
+  assign \$133  = port0_word[18:3] == \$132 [31:16];
+  assign \$134  = port0_word[0] & \$133 ;
+  assign \$982  = \$signal$127 [344:343] * 7'h48;
+  assign \$135  = \$signal$127 [294:7] >> \$982 ;
+  assign \$136  = port0_word[38:23] == \$135 [31:16];
+  assign \$137  = port0_word[20] & \$136 ;
+  assign \$987  = \$signal$127 [344:343] * 7'h48;
+  assign \$138  = \$signal$127 [294:7] >> \$987 ;
+  assign \$139  = port0_word[58:43] == \$138 [31:16];
+  assign \$140  = port0_word[40] & \$139 ;
+  assign \$992  = \$signal$127 [344:343] * 7'h48;
+  assign \$141  = \$signal$127 [294:7] >> \$992 ;
+  assign \$142  = port0_word[78:63] == \$141 [31:16];
+  assign \$143  = port0_word[60] & \$142 ;
+  assign \$144  = | { \$143 , \$140 , \$137 , \$134  };
+  assign \$145  = ~ port0_word[0];
+  assign \$146  = ~ port0_word[20];
+  \popularity_table.h_buffer  h_buffer (
+    .clk(clk),
+    .i__payload(i__payload),
+    .i__ready(i__ready),
+    .i__valid(hash_valid_s4),
+    .o__payload(o__payload),
+    .o__ready(o__ready),
+    .o__valid(o__valid),
+    .rst(rst)
+  );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$704  = hash_valid_s1;
+    if (shift) begin
+      \$704  = \$1 ;
+    end
+    if (rst) begin
+      \$704  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$705  = hash_valid_s2;
+    if (shift) begin
+      \$705  = hash_valid_s1;
+    end
+    if (rst) begin
+      \$705  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$706  = hash_valid_s3;
+    if (shift) begin
+      \$706  = hash_valid_s2;
+    end
+    if (rst) begin
+      \$706  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$707  = hash_valid_s4;
+    if (shift) begin
+      \$707  = hash_valid_s3;
+    end
+    if (rst) begin
+      \$707  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$708  = hash_beat_s1;
+    if (shift) begin
+      \$708  = carried;
+    end
+    if (rst) begin
+      \$708  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$709  = hash_beat_s2;
+    if (shift) begin
+      \$709  = hash_beat_s1;
+    end
+    if (rst) begin
+      \$709  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$710  = hash_beat_s3;
+    if (shift) begin
+      \$710  = hash_beat_s2;
+    end
+    if (rst) begin
+      \$710  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$711  = hash_beat_s4;
+    if (shift) begin
+      \$711  = hash_beat_s3;
+    end
+    if (rst) begin
+      \$711  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$712  = lane0_hash_s1_left;
+    if (shift) begin
+      \$712  = req__payload[23:9];
+    end
+    if (rst) begin
+      \$712  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$713  = lane0_hash_s1_right;
+    if (shift) begin
+      \$713  = lane0_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$713  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$714  = lane0_hash_s2_left;
+    if (shift) begin
+      \$714  = lane0_hash_s1_right;
+    end
+    if (rst) begin
+      \$714  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$715  = lane0_hash_s2_right;
+    if (shift) begin
+      \$715  = lane0_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$715  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$716  = lane0_hash_s3_left;
+    if (shift) begin
+      \$716  = lane0_hash_s2_right;
+    end
+    if (rst) begin
+      \$716  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$717  = lane0_hash_s3_right;
+    if (shift) begin
+      \$717  = lane0_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$717  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$718  = lane0_hash_s4_left;
+    if (shift) begin
+      \$718  = lane0_hash_s3_right;
+    end
+    if (rst) begin
+      \$718  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$719  = lane0_hash_s4_right;
+    if (shift) begin
+      \$719  = lane0_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$719  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$720  = lane1_hash_s1_left;
+    if (shift) begin
+      \$720  = req__payload[64:50];
+    end
+    if (rst) begin
+      \$720  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$721  = lane1_hash_s1_right;
+    if (shift) begin
+      \$721  = lane1_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$721  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$722  = lane1_hash_s2_left;
+    if (shift) begin
+      \$722  = lane1_hash_s1_right;
+    end
+    if (rst) begin
+      \$722  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$723  = lane1_hash_s2_right;
+    if (shift) begin
+      \$723  = lane1_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$723  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$724  = lane1_hash_s3_left;
+    if (shift) begin
+      \$724  = lane1_hash_s2_right;
+    end
+    if (rst) begin
+      \$724  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$725  = lane1_hash_s3_right;
+    if (shift) begin
+      \$725  = lane1_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$725  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$726  = lane1_hash_s4_left;
+    if (shift) begin
+      \$726  = lane1_hash_s3_right;
+    end
+    if (rst) begin
+      \$726  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$727  = lane1_hash_s4_right;
+    if (shift) begin
+      \$727  = lane1_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$727  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$728  = lane2_hash_s1_left;
+    if (shift) begin
+      \$728  = req__payload[105:91];
+    end
+    if (rst) begin
+      \$728  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$729  = lane2_hash_s1_right;
+    if (shift) begin
+      \$729  = lane2_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$729  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$730  = lane2_hash_s2_left;
+    if (shift) begin
+      \$730  = lane2_hash_s1_right;
+    end
+    if (rst) begin
+      \$730  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$731  = lane2_hash_s2_right;
+    if (shift) begin
+      \$731  = lane2_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$731  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$732  = lane2_hash_s3_left;
+    if (shift) begin
+      \$732  = lane2_hash_s2_right;
+    end
+    if (rst) begin
+      \$732  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$733  = lane2_hash_s3_right;
+    if (shift) begin
+      \$733  = lane2_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$733  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$734  = lane2_hash_s4_left;
+    if (shift) begin
+      \$734  = lane2_hash_s3_right;
+    end
+    if (rst) begin
+      \$734  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$735  = lane2_hash_s4_right;
+    if (shift) begin
+      \$735  = lane2_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$735  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$736  = lane3_hash_s1_left;
+    if (shift) begin
+      \$736  = req__payload[146:132];
+    end
+    if (rst) begin
+      \$736  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$737  = lane3_hash_s1_right;
+    if (shift) begin
+      \$737  = lane3_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$737  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$738  = lane3_hash_s2_left;
+    if (shift) begin
+      \$738  = lane3_hash_s1_right;
+    end
+    if (rst) begin
+      \$738  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$739  = lane3_hash_s2_right;
+    if (shift) begin
+      \$739  = lane3_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$739  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$740  = lane3_hash_s3_left;
+    if (shift) begin
+      \$740  = lane3_hash_s2_right;
+    end
+    if (rst) begin
+      \$740  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$741  = lane3_hash_s3_right;
+    if (shift) begin
+      \$741  = lane3_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$741  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$742  = lane3_hash_s4_left;
+    if (shift) begin
+      \$742  = lane3_hash_s3_right;
+    end
+    if (rst) begin
+      \$742  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$743  = lane3_hash_s4_right;
+    if (shift) begin
+      \$743  = lane3_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$743  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$744  = host_valid_s1;
+    if (host_shift) begin
+      \$744  = \$2 ;
+    end
+    if (rst) begin
+      \$744  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$745  = host_valid_s2;
+    if (host_shift) begin
+      \$745  = host_valid_s1;
+    end
+    if (rst) begin
+      \$745  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$746  = host_valid_s3;
+    if (host_shift) begin
+      \$746  = host_valid_s2;
+    end
+    if (rst) begin
+      \$746  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$747  = host_valid_s4;
+    if (host_shift) begin
+      \$747  = host_valid_s3;
+    end
+    if (rst) begin
+      \$747  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$748  = host_cmd_s1;
+    if (host_shift) begin
+      \$748  = host_cmd__payload;
+    end
+    if (rst) begin
+      \$748  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$749  = host_cmd_s2;
+    if (host_shift) begin
+      \$749  = host_cmd_s1;
+    end
+    if (rst) begin
+      \$749  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$750  = host_cmd_s3;
+    if (host_shift) begin
+      \$750  = host_cmd_s2;
+    end
+    if (rst) begin
+      \$750  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$751  = host_cmd_s4;
+    if (host_shift) begin
+      \$751  = host_cmd_s3;
+    end
+    if (rst) begin
+      \$751  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$752  = host_hash_s1_left;
+    if (host_shift) begin
+      \$752  = host_cmd__payload[52:38];
+    end
+    if (rst) begin
+      \$752  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$753  = host_hash_s1_right;
+    if (host_shift) begin
+      \$753  = host_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$753  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$754  = host_hash_s2_left;
+    if (host_shift) begin
+      \$754  = host_hash_s1_right;
+    end
+    if (rst) begin
+      \$754  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$755  = host_hash_s2_right;
+    if (host_shift) begin
+      \$755  = host_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$755  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$756  = host_hash_s3_left;
+    if (host_shift) begin
+      \$756  = host_hash_s2_right;
+    end
+    if (rst) begin
+      \$756  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$757  = host_hash_s3_right;
+    if (host_shift) begin
+      \$757  = host_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$757  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$758  = host_hash_s4_left;
+    if (host_shift) begin
+      \$758  = host_hash_s3_right;
+    end
+    if (rst) begin
+      \$758  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$759  = host_hash_s4_right;
+    if (host_shift) begin
+      \$759  = host_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$759  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$760  = clear_set;
+    if (advance) begin
+      if (clearing) begin
+        if (\$7 ) begin
+          \$760  = \$8 [13:0];
+        end
+      end else if (\$4 ) begin
+        if (\$12 ) begin
+          \$760  = 14'h0000;
+        end
+      end
+    end
+    if (rst) begin
+      \$760  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$761  = clearing;
+    if (advance) begin
+      if (clearing) begin
+        if (\$7 ) begin
+          if (\$9 ) begin
+            \$761  = 1'h0;
+          end
+        end
+      end else if (\$4 ) begin
+        if (\$12 ) begin
+          \$761  = 1'h1;
+        end
+      end
+    end
+    if (rst) begin
+      \$761  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$762  = clear_op;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$4 ) begin
+        if (\$12 ) begin
+          \$762  = host_cmd_s4[2:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$762  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$763  = remaining;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$4 ) begin
+      end else if (\$6 ) begin
+        if (\$16 ) begin
+        end else if (\$19 ) begin
+        end else if (\$22 ) begin
+          \$763  = rest;
+        end
+      end
+    end
+    if (rst) begin
+      \$763  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$764  = mid_beat;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$4 ) begin
+      end else if (\$6 ) begin
+        if (\$16 ) begin
+        end else if (\$19 ) begin
+        end else if (\$22 ) begin
+          \$764  = \$23 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$764  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$765  = rest_mask;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$4 ) begin
+      end else if (\$6 ) begin
+        if (\$16 ) begin
+        end else if (\$19 ) begin
+        end else if (\$22 ) begin
+          \$765  = { \$32 , \$29 , \$26 , rest[0] };
+        end
+      end
+    end
+    if (rst) begin
+      \$765  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$766  = rest_single;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$4 ) begin
+      end else if (\$6 ) begin
+        if (\$16 ) begin
+        end else if (\$19 ) begin
+        end else if (\$22 ) begin
+          \$766  = \$46 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$766  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$767  = \$signal ;
+    if (advance) begin
+      \$767  = inject_valid;
+    end
+    if (rst) begin
+      \$767  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$768  = \$signal$122 ;
+    if (advance) begin
+      \$768  = inject;
+    end
+    if (rst) begin
+      \$768  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$769  = r_valid;
+    if (advance) begin
+      \$769  = \$signal ;
+    end
+    if (rst) begin
+      \$769  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$770  = \$signal$125 ;
+    if (advance) begin
+      \$770  = \$signal$122 ;
+    end
+    if (rst) begin
+      \$770  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$771  = \$signal$126 ;
+    if (advance) begin
+      \$771  = r_valid;
+    end
+    if (rst) begin
+      \$771  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$772  = \$signal$127 ;
+    if (advance) begin
+      \$772  = \$signal$125 ;
+    end
+    if (rst) begin
+      \$772  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$773  = \$signal$128 ;
+    if (advance) begin
+      \$773  = \$signal$126 ;
+    end
+    if (rst) begin
+      \$773  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$774  = \$signal$129 ;
+    if (advance) begin
+      \$774  = \$signal$127 ;
+    end
+    if (rst) begin
+      \$774  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$775  = port0_forward_r;
+    if (advance) begin
+      \$775  = \$48 ;
+    end
+    if (rst) begin
+      \$775  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$776  = port0_set;
+    if (advance) begin
+      \$776  = \$signature__addr ;
+    end
+    if (rst) begin
+      \$776  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$777  = port0_forward_b;
+    if (advance) begin
+      \$777  = \$50 ;
+    end
+    if (rst) begin
+      \$777  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$778  = port1_forward_r;
+    if (advance) begin
+      \$778  = \$52 ;
+    end
+    if (rst) begin
+      \$778  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$779  = port1_set;
+    if (advance) begin
+      \$779  = \$signal$122 [94:81];
+    end
+    if (rst) begin
+      \$779  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$780  = port1_forward_b;
+    if (advance) begin
+      \$780  = \$54 ;
+    end
+    if (rst) begin
+      \$780  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$781  = port2_forward_r;
+    if (advance) begin
+      \$781  = \$56 ;
+    end
+    if (rst) begin
+      \$781  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$782  = port2_set;
+    if (advance) begin
+      \$782  = \$signal$122 [166:153];
+    end
+    if (rst) begin
+      \$782  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$783  = port2_forward_b;
+    if (advance) begin
+      \$783  = \$58 ;
+    end
+    if (rst) begin
+      \$783  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$784  = port3_forward_r;
+    if (advance) begin
+      \$784  = \$60 ;
+    end
+    if (rst) begin
+      \$784  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$785  = port3_set;
+    if (advance) begin
+      \$785  = \$signal$122 [238:225];
+    end
+    if (rst) begin
+      \$785  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$786  = port3_forward_b;
+    if (advance) begin
+      \$786  = \$62 ;
+    end
+    if (rst) begin
+      \$786  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$787  = port0_read;
+    if (advance) begin
+      \$787  = \$63 ;
+    end
+    if (rst) begin
+      \$787  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$788  = port1_read;
+    if (advance) begin
+      \$788  = \$64 ;
+    end
+    if (rst) begin
+      \$788  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$789  = port2_read;
+    if (advance) begin
+      \$789  = \$65 ;
+    end
+    if (rst) begin
+      \$789  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$790  = port3_read;
+    if (advance) begin
+      \$790  = \$66 ;
+    end
+    if (rst) begin
+      \$790  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$791  = b2_word;
+    if (advance) begin
+      \$791  = port0_word;
+    end
+    if (rst) begin
+      \$791  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$792  = b2_hit;
+    if (advance) begin
+      \$792  = \$79 ;
+    end
+    if (rst) begin
+      \$792  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$793  = b2_way;
+    if (advance) begin
+      \$793  = \$131 ;
+    end
+    if (rst) begin
+      \$793  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$794  = b2_age;
+    if (advance) begin
+      \$794  = \$152 [1:0];
+    end
+    if (rst) begin
+      \$794  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$795  = b2_tag;
+    if (advance) begin
+      \$795  = \$153 [31:16];
+    end
+    if (rst) begin
+      \$795  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$796  = b2_error;
+    if (advance) begin
+      \$796  = \$154 [1];
+    end
+    if (rst) begin
+      \$796  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$797  = b2_mark_found;
+    if (advance) begin
+      \$797  = \$163 ;
+    end
+    if (rst) begin
+      \$797  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$798  = b2_mark_way;
+    if (advance) begin
+      \$798  = \$175 ;
+    end
+    if (rst) begin
+      \$798  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$799  = b2_results_hit;
+    if (advance) begin
+      \$799  = { lane3_hit, lane2_hit, lane1_hit, lane0_hit };
+    end
+    if (rst) begin
+      \$799  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$800  = b2_results_stale;
+    if (advance) begin
+      \$800  = { lane3_stale, lane2_stale, lane1_stale, lane0_stale };
+    end
+    if (rst) begin
+      \$800  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$801  = lane0_b2_slot;
+    if (advance) begin
+      \$801  = lane0_slot;
+    end
+    if (rst) begin
+      \$801  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$802  = lane1_b2_slot;
+    if (advance) begin
+      \$802  = lane1_slot;
+    end
+    if (rst) begin
+      \$802  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$803  = lane2_b2_slot;
+    if (advance) begin
+      \$803  = lane2_slot;
+    end
+    if (rst) begin
+      \$803  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$804  = lane3_b2_slot;
+    if (advance) begin
+      \$804  = lane3_slot;
+    end
+    if (rst) begin
+      \$804  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$805  = w_en;
+    if (advance) begin
+      \$805  = b2_writes;
+    end
+    if (rst) begin
+      \$805  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$806  = w_set;
+    if (advance) begin
+      \$806  = \$signal$129 [342:329];
+    end
+    if (rst) begin
+      \$806  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$807  = w_word;
+    if (advance) begin
+      \$807  = \$176 ;
+    end
+    if (rst) begin
+      \$807  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$808  = resp__valid;
+    if (\$177 ) begin
+      \$808  = 1'h0;
+    end
+    if (\$181 ) begin
+      \$808  = \$signal$129 [6];
+    end
+    if (rst) begin
+      \$808  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$809  = host_resp__valid;
+    if (\$178 ) begin
+      \$809  = 1'h0;
+    end
+    if (\$196 ) begin
+      \$809  = 1'h1;
+    end
+    if (rst) begin
+      \$809  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$810  = resp__payload;
+    if (\$181 ) begin
+      \$810 [240] = \$signal$129 [295];
+      \$810 [241] = \$signal$129 [296];
+      \$810 [273:242] = \$signal$129 [328:297];
+      \$810 [0] = \$signal$129 [7];
+      \$810 [26:19] = \$signal$129 [46:39];
+      \$810 [58:27] = \$signal$129 [78:47];
+      if (\$182 ) begin
+        \$810 [1] = 1'h0;
+        \$810 [2] = 1'h0;
+        \$810 [18:3] = 16'h0000;
+        \$810 [59] = 1'h0;
+      end else if (\$signal$129 [2]) begin
+        (* full_case = 32'd1 *)
+        if (\$signal$129 [1]) begin
+          \$810 [1] = \$184 ;
+          \$810 [2] = b2_error;
+          \$810 [18:3] = learn_slot;
+          \$810 [59] = 1'h0;
+        end else begin
+          \$810 [1] = b2_results_hit[0];
+          \$810 [2] = \$signal$129 [8];
+          \$810 [18:3] = lane0_b2_slot;
+          \$810 [59] = b2_results_stale[0];
+        end
+      end
+      begin
+        begin
+          \$810 [60] = \$signal$129 [79];
+          \$810 [86:79] = \$signal$129 [118:111];
+          \$810 [118:87] = \$signal$129 [150:119];
+        end
+      end
+      if (\$185 ) begin
+        \$810 [61] = 1'h0;
+        \$810 [62] = 1'h0;
+        \$810 [78:63] = 16'h0000;
+        \$810 [119] = 1'h0;
+      end else if (\$signal$129 [3]) begin
+        (* full_case = 32'd1 *)
+        if (\$signal$129 [1]) begin
+          \$810 [61] = \$187 ;
+          \$810 [62] = b2_error;
+          \$810 [78:63] = learn_slot;
+          \$810 [119] = 1'h0;
+        end else begin
+          \$810 [61] = b2_results_hit[1];
+          \$810 [62] = \$signal$129 [80];
+          \$810 [78:63] = lane1_b2_slot;
+          \$810 [119] = b2_results_stale[1];
+        end
+      end
+      begin
+        begin
+          \$810 [120] = \$signal$129 [151];
+          \$810 [146:139] = \$signal$129 [190:183];
+          \$810 [178:147] = \$signal$129 [222:191];
+        end
+      end
+      if (\$188 ) begin
+        \$810 [121] = 1'h0;
+        \$810 [122] = 1'h0;
+        \$810 [138:123] = 16'h0000;
+        \$810 [179] = 1'h0;
+      end else if (\$signal$129 [4]) begin
+        (* full_case = 32'd1 *)
+        if (\$signal$129 [1]) begin
+          \$810 [121] = \$190 ;
+          \$810 [122] = b2_error;
+          \$810 [138:123] = learn_slot;
+          \$810 [179] = 1'h0;
+        end else begin
+          \$810 [121] = b2_results_hit[2];
+          \$810 [122] = \$signal$129 [152];
+          \$810 [138:123] = lane2_b2_slot;
+          \$810 [179] = b2_results_stale[2];
+        end
+      end
+      begin
+        begin
+          \$810 [180] = \$signal$129 [223];
+          \$810 [206:199] = \$signal$129 [262:255];
+          \$810 [238:207] = \$signal$129 [294:263];
+        end
+      end
+      if (\$191 ) begin
+        \$810 [181] = 1'h0;
+        \$810 [182] = 1'h0;
+        \$810 [198:183] = 16'h0000;
+        \$810 [239] = 1'h0;
+      end else if (\$signal$129 [5]) begin
+        (* full_case = 32'd1 *)
+        if (\$signal$129 [1]) begin
+          \$810 [181] = \$193 ;
+          \$810 [182] = b2_error;
+          \$810 [198:183] = learn_slot;
+          \$810 [239] = 1'h0;
+        end else begin
+          \$810 [181] = b2_results_hit[3];
+          \$810 [182] = \$signal$129 [224];
+          \$810 [198:183] = lane3_b2_slot;
+          \$810 [239] = b2_results_stale[3];
+        end
+      end
+    end
+    if (rst) begin
+      \$810  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$811  = host_resp__payload;
+    if (\$196 ) begin
+      \$811 [2:0] = \$signal$129 [347:345];
+      \$811 [18:3] = \$199 ;
+      \$811 [37:19] = \$208 ;
+      \$811 [38] = \$218 ;
+      \$811 [39] = \$220 ;
+    end
+    if (rst) begin
+      \$811  = 40'h0000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$812  = counting;
+    if (advance) begin
+      \$812  = \$222 ;
+    end else if (counting) begin
+      \$812  = 1'h0;
+    end
+    if (rst) begin
+      \$812  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$813  = answered;
+    if (advance) begin
+      \$813  = \$230 [2:0];
+    end
+    if (rst) begin
+      \$813  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$814  = \hits$192 ;
+    if (advance) begin
+      \$814  = \$250 [2:0];
+    end
+    if (rst) begin
+      \$814  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$815  = \errors$193 ;
+    if (advance) begin
+      \$815  = \$258 [2:0];
+    end
+    if (rst) begin
+      \$815  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$816  = error_sticky;
+    if (errors_clear) begin
+      \$816  = 1'h0;
+    end
+    (* full_case = 32'd1 *)
+    if (counters_clear) begin
+      \$816  = 1'h0;
+    end else begin
+      if (counting) begin
+        if (\$265 ) begin
+          \$816  = 1'h1;
+        end
+      end
+    end
+    if (rst) begin
+      \$816  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$817  = \$261 ;
+    if (rst) begin
+      \$817  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$818  = lookups;
+    (* full_case = 32'd1 *)
+    if (counters_clear) begin
+      \$818  = 32'd0;
+    end else begin
+      if (counting) begin
+        \$818  = \$262 [31:0];
+      end
+    end
+    if (rst) begin
+      \$818  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$819  = hits;
+    (* full_case = 32'd1 *)
+    if (counters_clear) begin
+      \$819  = 32'd0;
+    end else begin
+      if (counting) begin
+        \$819  = \$263 [31:0];
+      end
+    end
+    if (rst) begin
+      \$819  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$820  = errors;
+    (* full_case = 32'd1 *)
+    if (counters_clear) begin
+      \$820  = 32'd0;
+    end else begin
+      if (counting) begin
+        \$820  = \$264 [31:0];
+      end
+    end
+    if (rst) begin
+      \$820  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    if (counters_clear) begin
+      \$821  = 32'd0;
+    end else begin
+      \$821  = \$266 [31:0];
+    end
+    if (rst) begin
+      \$821  = 32'd0;
+    end
+  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     inject_valid = 1'h0;
     if (advance) begin
       if (clearing) begin
-        inject_valid = 1'h1;
-      end else if (\$182 ) begin
-        (* full_case = 32'd1 *)
-        if (\$188 ) begin
-        end else begin
+        if (\$477 ) begin
           inject_valid = 1'h1;
         end
-      end else if (\$184 ) begin
-        inject_valid = 1'h1;
+      end else if (\$474 ) begin
+        if (\$481 ) begin
+        end else if (\$482 ) begin
+          inject_valid = 1'h1;
+        end
+      end else if (\$476 ) begin
+        if (\$487 ) begin
+          if (\$496 ) begin
+            inject_valid = 1'h1;
+          end
+        end else if (\$490 ) begin
+          inject_valid = 1'h1;
+        end else if (\$493 ) begin
+          inject_valid = 1'h1;
+        end
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    inject = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    inject = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     if (advance) begin
       if (clearing) begin
-        inject[0] = 1'h1;
-        inject[347:345] = clear_op;
-        inject[342:329] = clear_set;
-        inject[399] = \$185 ;
-      end else if (\$182 ) begin
-        (* full_case = 32'd1 *)
-        if (\$188 ) begin
-        end else begin
+        if (\$477 ) begin
+          inject[0] = 1'h1;
+          inject[347:345] = clear_op;
+          inject[342:329] = clear_set;
+          inject[399] = \$478 ;
+          inject[400] = 1'h1;
+        end
+      end else if (\$474 ) begin
+        if (\$481 ) begin
+        end else if (\$482 ) begin
           inject[0] = 1'h1;
           inject[347:345] = host_cmd_s4[2:0];
           inject[363:348] = host_cmd_s4[18:3];
           inject[398:380] = host_cmd_s4[37:19];
           inject[399] = 1'h1;
-          inject[342:329] = host_cmd_s4[18:5];
-          if (\$189 ) begin
-            inject[342:329] = host_hash_s4_right[13:0];
+          inject[342:329] = host_set;
+          inject[400] = \$483 ;
+          if (\$484 ) begin
             inject[379:364] = { host_hash_s4_left, host_hash_s4_right[14] };
           end
         end
-      end else if (\$184 ) begin
-        inject[328:7] = h;
-        (* full_case = 32'd1 *)
-        if (\$192 ) begin
-          inject[5:2] = { h[216], h[144], h[72], h[0] };
-          inject[6] = 1'h1;
-        end else if (\$194 ) begin
+      end else if (\$476 ) begin
+        if (\$487 ) begin
+          if (\$496 ) begin
+            inject[328:7] = o__payload[321:0];
+            inject[5:2] = { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
+            inject[6] = 1'h1;
+          end
+        end else if (\$490 ) begin
+          inject[328:7] = o__payload[321:0];
           inject[1] = 1'h1;
           inject[6] = 1'h1;
-        end else begin
+        end else if (\$493 ) begin
+          inject[328:7] = o__payload[321:0];
           inject[1] = 1'h1;
-          inject[5:2] = \$199 [3:0];
-          inject[344:343] = \$203 ;
-          inject[342:329] = \$208 [15:2];
-          inject[6] = \$209 ;
+          inject[5:2] = next_mask;
+          inject[344:343] = \$500 ;
+          inject[342:329] = \$505 [15:2];
+          inject[6] = last_lane;
+          inject[400] = 1'h1;
         end
       end
     end
@@ -19868,25 +20951,30 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     host_take = 1'h0;
     if (advance) begin
       if (clearing) begin
-      end else if (\$182 ) begin
-        host_take = 1'h1;
+      end else if (\$474 ) begin
+        if (\$481 ) begin
+          host_take = 1'h1;
+        end else if (\$482 ) begin
+          host_take = 1'h1;
+        end
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    h_take = 1'h0;
+    o__ready = 1'h0;
     if (advance) begin
       if (clearing) begin
-      end else if (\$182 ) begin
-      end else if (\$184 ) begin
-        (* full_case = 32'd1 *)
-        if (\$192 ) begin
-          h_take = 1'h1;
-        end else if (\$194 ) begin
-          h_take = 1'h1;
-        end else begin
-          h_take = \$210 ;
+      end else if (\$474 ) begin
+      end else if (\$476 ) begin
+        if (\$487 ) begin
+          if (\$496 ) begin
+            o__ready = 1'h1;
+          end
+        end else if (\$490 ) begin
+          o__ready = 1'h1;
+        end else if (\$493 ) begin
+          o__ready = last_lane;
         end
       end
     end
@@ -19895,88 +20983,88 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     { learn_word[79], learn_word[59], learn_word[39], learn_word[19] } = 4'h0;
     (* full_case = 32'd1 *)
-    if (\$413 ) begin
-      learn_word[19:0] = port0_word[19:0];
-      if (\$431 ) begin
+    if (b2_hit) begin
+      learn_word[19:0] = b2_word[19:0];
+      if (\$669 ) begin
         learn_word[2:1] = 2'h0;
       end
-    end else if (\$414 ) begin
+    end else if (\$668 ) begin
       learn_word[0] = 1'h1;
       learn_word[2:1] = 2'h2;
-      learn_word[18:3] = \$432 [31:16];
+      learn_word[18:3] = b2_tag;
     end else begin
-      { learn_word[19:3], learn_word[0] } = { port0_word[19:3], port0_word[0] };
-      learn_word[2:1] = \$433 [1:0];
+      { learn_word[19:3], learn_word[0] } = { b2_word[19:3], b2_word[0] };
+      learn_word[2:1] = \$670 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$446 ) begin
-      learn_word[39:20] = port0_word[39:20];
-      if (\$464 ) begin
+    if (b2_hit) begin
+      learn_word[39:20] = b2_word[39:20];
+      if (\$672 ) begin
         learn_word[22:21] = 2'h0;
       end
-    end else if (\$447 ) begin
+    end else if (\$671 ) begin
       learn_word[20] = 1'h1;
       learn_word[22:21] = 2'h2;
-      learn_word[38:23] = \$465 [31:16];
+      learn_word[38:23] = b2_tag;
     end else begin
-      { learn_word[39:23], learn_word[20] } = { port0_word[39:23], port0_word[20] };
-      learn_word[22:21] = \$466 [1:0];
+      { learn_word[39:23], learn_word[20] } = { b2_word[39:23], b2_word[20] };
+      learn_word[22:21] = \$673 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$479 ) begin
-      learn_word[59:40] = port0_word[59:40];
-      if (\$497 ) begin
+    if (b2_hit) begin
+      learn_word[59:40] = b2_word[59:40];
+      if (\$675 ) begin
         learn_word[42:41] = 2'h0;
       end
-    end else if (\$480 ) begin
+    end else if (\$674 ) begin
       learn_word[40] = 1'h1;
       learn_word[42:41] = 2'h2;
-      learn_word[58:43] = \$498 [31:16];
+      learn_word[58:43] = b2_tag;
     end else begin
-      { learn_word[59:43], learn_word[40] } = { port0_word[59:43], port0_word[40] };
-      learn_word[42:41] = \$499 [1:0];
+      { learn_word[59:43], learn_word[40] } = { b2_word[59:43], b2_word[40] };
+      learn_word[42:41] = \$676 [1:0];
     end
     (* full_case = 32'd1 *)
-    if (\$512 ) begin
-      learn_word[79:60] = port0_word[79:60];
-      if (\$530 ) begin
+    if (b2_hit) begin
+      learn_word[79:60] = b2_word[79:60];
+      if (\$678 ) begin
         learn_word[62:61] = 2'h0;
       end
-    end else if (\$513 ) begin
+    end else if (\$677 ) begin
       learn_word[60] = 1'h1;
       learn_word[62:61] = 2'h2;
-      learn_word[78:63] = \$531 [31:16];
+      learn_word[78:63] = b2_tag;
     end else begin
-      { learn_word[79:63], learn_word[60] } = { port0_word[79:63], port0_word[60] };
-      learn_word[62:61] = \$532 [1:0];
+      { learn_word[79:63], learn_word[60] } = { b2_word[79:63], b2_word[60] };
+      learn_word[62:61] = \$679 [1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    host_word = port0_word;
-    if (\$578 ) begin
+    host_word = b2_word;
+    if (\$681 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
-            host_word[19:0] = { 1'h0, \$signal$166 [398:380] };
+            host_word[19:0] = { 1'h0, \$signal$129 [398:380] };
         2'h1:
-            host_word[39:20] = { 1'h0, \$signal$166 [398:380] };
+            host_word[39:20] = { 1'h0, \$signal$129 [398:380] };
         2'h2:
-            host_word[59:40] = { 1'h0, \$signal$166 [398:380] };
+            host_word[59:40] = { 1'h0, \$signal$129 [398:380] };
         2'h3:
-            host_word[79:60] = { 1'h0, \$signal$166 [398:380] };
+            host_word[79:60] = { 1'h0, \$signal$129 [398:380] };
       endcase
     end
-    if (\$579 ) begin
+    if (\$682 ) begin
       host_word = 80'h00000000000000000000;
     end
-    if (\$580 ) begin
+    if (\$683 ) begin
       host_word[19] = 1'h0;
       host_word[39] = 1'h0;
       host_word[59] = 1'h0;
       host_word[79] = 1'h0;
     end
-    if (\$591 ) begin
+    if (\$685 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
@@ -19990,1220 +21078,44 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
       endcase
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$901  = hash_valid_s1;
-    if (shift) begin
-      \$901  = \$609 ;
-    end
-    if (rst) begin
-      \$901  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$902  = hash_valid_s2;
-    if (shift) begin
-      \$902  = hash_valid_s1;
-    end
-    if (rst) begin
-      \$902  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$903  = hash_valid_s3;
-    if (shift) begin
-      \$903  = hash_valid_s2;
-    end
-    if (rst) begin
-      \$903  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$904  = h_valid;
-    if (shift) begin
-      \$904  = hash_valid_s3;
-    end
-    if (rst) begin
-      \$904  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$905  = hash_beat_s1;
-    if (shift) begin
-      \$905  = carried;
-    end
-    if (rst) begin
-      \$905  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$906  = hash_beat_s2;
-    if (shift) begin
-      \$906  = hash_beat_s1;
-    end
-    if (rst) begin
-      \$906  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$907  = hash_beat_s3;
-    if (shift) begin
-      \$907  = hash_beat_s2;
-    end
-    if (rst) begin
-      \$907  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$908  = hash_beat_s4;
-    if (shift) begin
-      \$908  = hash_beat_s3;
-    end
-    if (rst) begin
-      \$908  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$909  = lane0_hash_s1_left;
-    if (shift) begin
-      \$909  = req__payload[23:9];
-    end
-    if (rst) begin
-      \$909  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$910  = lane0_hash_s1_right;
-    if (shift) begin
-      \$910  = lane0_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$910  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$911  = lane0_hash_s2_left;
-    if (shift) begin
-      \$911  = lane0_hash_s1_right;
-    end
-    if (rst) begin
-      \$911  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$912  = lane0_hash_s2_right;
-    if (shift) begin
-      \$912  = lane0_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$912  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$913  = lane0_hash_s3_left;
-    if (shift) begin
-      \$913  = lane0_hash_s2_right;
-    end
-    if (rst) begin
-      \$913  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$914  = lane0_hash_s3_right;
-    if (shift) begin
-      \$914  = lane0_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$914  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$915  = lane0_hash_s4_left;
-    if (shift) begin
-      \$915  = lane0_hash_s3_right;
-    end
-    if (rst) begin
-      \$915  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$916  = lane0_hash_s4_right;
-    if (shift) begin
-      \$916  = lane0_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$916  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$917  = lane1_hash_s1_left;
-    if (shift) begin
-      \$917  = req__payload[64:50];
-    end
-    if (rst) begin
-      \$917  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$918  = lane1_hash_s1_right;
-    if (shift) begin
-      \$918  = lane1_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$918  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$919  = lane1_hash_s2_left;
-    if (shift) begin
-      \$919  = lane1_hash_s1_right;
-    end
-    if (rst) begin
-      \$919  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$920  = lane1_hash_s2_right;
-    if (shift) begin
-      \$920  = lane1_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$920  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$921  = lane1_hash_s3_left;
-    if (shift) begin
-      \$921  = lane1_hash_s2_right;
-    end
-    if (rst) begin
-      \$921  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$922  = lane1_hash_s3_right;
-    if (shift) begin
-      \$922  = lane1_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$922  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$923  = lane1_hash_s4_left;
-    if (shift) begin
-      \$923  = lane1_hash_s3_right;
-    end
-    if (rst) begin
-      \$923  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$924  = lane1_hash_s4_right;
-    if (shift) begin
-      \$924  = lane1_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$924  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$925  = lane2_hash_s1_left;
-    if (shift) begin
-      \$925  = req__payload[105:91];
-    end
-    if (rst) begin
-      \$925  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$926  = lane2_hash_s1_right;
-    if (shift) begin
-      \$926  = lane2_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$926  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$927  = lane2_hash_s2_left;
-    if (shift) begin
-      \$927  = lane2_hash_s1_right;
-    end
-    if (rst) begin
-      \$927  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$928  = lane2_hash_s2_right;
-    if (shift) begin
-      \$928  = lane2_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$928  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$929  = lane2_hash_s3_left;
-    if (shift) begin
-      \$929  = lane2_hash_s2_right;
-    end
-    if (rst) begin
-      \$929  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$930  = lane2_hash_s3_right;
-    if (shift) begin
-      \$930  = lane2_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$930  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$931  = lane2_hash_s4_left;
-    if (shift) begin
-      \$931  = lane2_hash_s3_right;
-    end
-    if (rst) begin
-      \$931  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$932  = lane2_hash_s4_right;
-    if (shift) begin
-      \$932  = lane2_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$932  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$933  = lane3_hash_s1_left;
-    if (shift) begin
-      \$933  = req__payload[146:132];
-    end
-    if (rst) begin
-      \$933  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$934  = lane3_hash_s1_right;
-    if (shift) begin
-      \$934  = lane3_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$934  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$935  = lane3_hash_s2_left;
-    if (shift) begin
-      \$935  = lane3_hash_s1_right;
-    end
-    if (rst) begin
-      \$935  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$936  = lane3_hash_s2_right;
-    if (shift) begin
-      \$936  = lane3_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$936  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$937  = lane3_hash_s3_left;
-    if (shift) begin
-      \$937  = lane3_hash_s2_right;
-    end
-    if (rst) begin
-      \$937  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$938  = lane3_hash_s3_right;
-    if (shift) begin
-      \$938  = lane3_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$938  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$939  = lane3_hash_s4_left;
-    if (shift) begin
-      \$939  = lane3_hash_s3_right;
-    end
-    if (rst) begin
-      \$939  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$940  = lane3_hash_s4_right;
-    if (shift) begin
-      \$940  = lane3_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$940  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$941  = host_valid_s1;
-    if (host_shift) begin
-      \$941  = \$610 ;
-    end
-    if (rst) begin
-      \$941  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$942  = host_valid_s2;
-    if (host_shift) begin
-      \$942  = host_valid_s1;
-    end
-    if (rst) begin
-      \$942  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$943  = host_valid_s3;
-    if (host_shift) begin
-      \$943  = host_valid_s2;
-    end
-    if (rst) begin
-      \$943  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$944  = hh_valid;
-    if (host_shift) begin
-      \$944  = host_valid_s3;
-    end
-    if (rst) begin
-      \$944  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$945  = host_cmd_s1;
-    if (host_shift) begin
-      \$945  = host_cmd__payload;
-    end
-    if (rst) begin
-      \$945  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$946  = host_cmd_s2;
-    if (host_shift) begin
-      \$946  = host_cmd_s1;
-    end
-    if (rst) begin
-      \$946  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$947  = host_cmd_s3;
-    if (host_shift) begin
-      \$947  = host_cmd_s2;
-    end
-    if (rst) begin
-      \$947  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$948  = host_cmd_s4;
-    if (host_shift) begin
-      \$948  = host_cmd_s3;
-    end
-    if (rst) begin
-      \$948  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$949  = host_hash_s1_left;
-    if (host_shift) begin
-      \$949  = host_cmd__payload[52:38];
-    end
-    if (rst) begin
-      \$949  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$950  = host_hash_s1_right;
-    if (host_shift) begin
-      \$950  = host_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$950  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$951  = host_hash_s2_left;
-    if (host_shift) begin
-      \$951  = host_hash_s1_right;
-    end
-    if (rst) begin
-      \$951  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$952  = host_hash_s2_right;
-    if (host_shift) begin
-      \$952  = host_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$952  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$953  = host_hash_s3_left;
-    if (host_shift) begin
-      \$953  = host_hash_s2_right;
-    end
-    if (rst) begin
-      \$953  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$954  = host_hash_s3_right;
-    if (host_shift) begin
-      \$954  = host_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$954  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$955  = host_hash_s4_left;
-    if (host_shift) begin
-      \$955  = host_hash_s3_right;
-    end
-    if (rst) begin
-      \$955  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$956  = host_hash_s4_right;
-    if (host_shift) begin
-      \$956  = host_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$956  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$957  = clear_set;
-    if (advance) begin
-      if (clearing) begin
-        \$957  = \$615 [13:0];
-      end else if (\$612 ) begin
-        if (\$619 ) begin
-          \$957  = 14'h0000;
-        end
-      end
-    end
-    if (rst) begin
-      \$957  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$958  = clearing;
-    if (advance) begin
-      if (clearing) begin
-        if (\$616 ) begin
-          \$958  = 1'h0;
-        end
-      end else if (\$612 ) begin
-        if (\$619 ) begin
-          \$958  = 1'h1;
-        end
-      end
-    end
-    if (rst) begin
-      \$958  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$959  = clear_op;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$612 ) begin
-        if (\$619 ) begin
-          \$959  = host_cmd_s4[2:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$959  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$960  = remaining;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$612 ) begin
-      end else if (\$614 ) begin
-        (* full_case = 32'd1 *)
-        if (\$622 ) begin
-        end else if (\$624 ) begin
-        end else begin
-          \$960  = rest;
-        end
-      end
-    end
-    if (rst) begin
-      \$960  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$961  = mid_beat;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$612 ) begin
-      end else if (\$614 ) begin
-        (* full_case = 32'd1 *)
-        if (\$622 ) begin
-        end else if (\$624 ) begin
-        end else begin
-          \$961  = \$625 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$961  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$962  = a_valid;
-    if (advance) begin
-      \$962  = inject_valid;
-    end
-    if (rst) begin
-      \$962  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$963  = \$signal ;
-    if (advance) begin
-      \$963  = inject;
-    end
-    if (rst) begin
-      \$963  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$964  = r_valid;
-    if (advance) begin
-      \$964  = a_valid;
-    end
-    if (rst) begin
-      \$964  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$965  = \$signal$201 ;
-    if (advance) begin
-      \$965  = \$signal ;
-    end
-    if (rst) begin
-      \$965  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$966  = \$signal$186 ;
-    if (advance) begin
-      \$966  = r_valid;
-    end
-    if (rst) begin
-      \$966  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$967  = \$signal$166 ;
-    if (advance) begin
-      \$967  = \$signal$201 ;
-    end
-    if (rst) begin
-      \$967  = 400'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$968  = port0_forward_r;
-    if (advance) begin
-      \$968  = \$627 ;
-    end
-    if (rst) begin
-      \$968  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$969  = port0_set;
-    if (advance) begin
-      \$969  = \$signature__addr ;
-    end
-    if (rst) begin
-      \$969  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$970  = port0_forward_b;
-    if (advance) begin
-      \$970  = \$629 ;
-    end
-    if (rst) begin
-      \$970  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$971  = port1_forward_r;
-    if (advance) begin
-      \$971  = \$631 ;
-    end
-    if (rst) begin
-      \$971  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$972  = port1_set;
-    if (advance) begin
-      \$972  = \$signal [94:81];
-    end
-    if (rst) begin
-      \$972  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$973  = port1_forward_b;
-    if (advance) begin
-      \$973  = \$633 ;
-    end
-    if (rst) begin
-      \$973  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$974  = port2_forward_r;
-    if (advance) begin
-      \$974  = \$635 ;
-    end
-    if (rst) begin
-      \$974  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$975  = port2_set;
-    if (advance) begin
-      \$975  = \$signal [166:153];
-    end
-    if (rst) begin
-      \$975  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$976  = port2_forward_b;
-    if (advance) begin
-      \$976  = \$637 ;
-    end
-    if (rst) begin
-      \$976  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$977  = port3_forward_r;
-    if (advance) begin
-      \$977  = \$639 ;
-    end
-    if (rst) begin
-      \$977  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$978  = port3_set;
-    if (advance) begin
-      \$978  = \$signal [238:225];
-    end
-    if (rst) begin
-      \$978  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$979  = port3_forward_b;
-    if (advance) begin
-      \$979  = \$641 ;
-    end
-    if (rst) begin
-      \$979  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$980  = port0_read;
-    if (advance) begin
-      \$980  = \$642 ;
-    end
-    if (rst) begin
-      \$980  = 80'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$981  = port1_read;
-    if (advance) begin
-      \$981  = \$643 ;
-    end
-    if (rst) begin
-      \$981  = 80'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$982  = port2_read;
-    if (advance) begin
-      \$982  = \$644 ;
-    end
-    if (rst) begin
-      \$982  = 80'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$983  = port3_read;
-    if (advance) begin
-      \$983  = \$645 ;
-    end
-    if (rst) begin
-      \$983  = 80'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$984  = write__en;
-    if (advance) begin
-      \$984  = b_writes;
-    end
-    if (rst) begin
-      \$984  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$985  = write__addr;
-    if (advance) begin
-      \$985  = \$signal$166 [342:329];
-    end
-    if (rst) begin
-      \$985  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$986  = w_word;
-    if (advance) begin
-      \$986  = \$646 ;
-    end
-    if (rst) begin
-      \$986  = 80'h00000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$987  = resp__valid;
-    if (\$647 ) begin
-      \$987  = 1'h0;
-    end
-    if (\$651 ) begin
-      \$987  = \$signal$166 [6];
-    end
-    if (rst) begin
-      \$987  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$988  = host_resp__valid;
-    if (\$648 ) begin
-      \$988  = 1'h0;
-    end
-    if (\$726 ) begin
-      \$988  = 1'h1;
-    end
-    if (rst) begin
-      \$988  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$989  = resp__payload;
-    if (\$651 ) begin
-      \$989 [240] = \$signal$166 [295];
-      \$989 [241] = \$signal$166 [296];
-      \$989 [273:242] = \$signal$166 [328:297];
-      \$989 [0] = \$signal$166 [7];
-      \$989 [26:19] = \$signal$166 [46:39];
-      \$989 [58:27] = \$signal$166 [78:47];
-      if (\$652 ) begin
-        \$989 [1] = 1'h0;
-        \$989 [2] = 1'h0;
-        \$989 [18:3] = 16'h0000;
-        \$989 [59] = 1'h0;
-      end else if (\$signal$166 [2]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$166 [1]) begin
-          \$989 [1] = \$668 ;
-          \$989 [2] = \$669 [1];
-          \$989 [18:3] = learn_slot;
-          \$989 [59] = 1'h0;
-        end else begin
-          \$989 [1] = lane0_hit;
-          \$989 [2] = \$signal$166 [8];
-          \$989 [18:3] = lane0_slot;
-          \$989 [59] = lane0_stale;
-        end
-      end
-      begin
-        begin
-          \$989 [60] = \$signal$166 [79];
-          \$989 [86:79] = \$signal$166 [118:111];
-          \$989 [118:87] = \$signal$166 [150:119];
-        end
-      end
-      if (\$670 ) begin
-        \$989 [61] = 1'h0;
-        \$989 [62] = 1'h0;
-        \$989 [78:63] = 16'h0000;
-        \$989 [119] = 1'h0;
-      end else if (\$signal$166 [3]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$166 [1]) begin
-          \$989 [61] = \$686 ;
-          \$989 [62] = \$687 [1];
-          \$989 [78:63] = learn_slot;
-          \$989 [119] = 1'h0;
-        end else begin
-          \$989 [61] = lane1_hit;
-          \$989 [62] = \$signal$166 [80];
-          \$989 [78:63] = lane1_slot;
-          \$989 [119] = lane1_stale;
-        end
-      end
-      begin
-        begin
-          \$989 [120] = \$signal$166 [151];
-          \$989 [146:139] = \$signal$166 [190:183];
-          \$989 [178:147] = \$signal$166 [222:191];
-        end
-      end
-      if (\$688 ) begin
-        \$989 [121] = 1'h0;
-        \$989 [122] = 1'h0;
-        \$989 [138:123] = 16'h0000;
-        \$989 [179] = 1'h0;
-      end else if (\$signal$166 [4]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$166 [1]) begin
-          \$989 [121] = \$704 ;
-          \$989 [122] = \$705 [1];
-          \$989 [138:123] = learn_slot;
-          \$989 [179] = 1'h0;
-        end else begin
-          \$989 [121] = lane2_hit;
-          \$989 [122] = \$signal$166 [152];
-          \$989 [138:123] = lane2_slot;
-          \$989 [179] = lane2_stale;
-        end
-      end
-      begin
-        begin
-          \$989 [180] = \$signal$166 [223];
-          \$989 [206:199] = \$signal$166 [262:255];
-          \$989 [238:207] = \$signal$166 [294:263];
-        end
-      end
-      if (\$706 ) begin
-        \$989 [181] = 1'h0;
-        \$989 [182] = 1'h0;
-        \$989 [198:183] = 16'h0000;
-        \$989 [239] = 1'h0;
-      end else if (\$signal$166 [5]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$166 [1]) begin
-          \$989 [181] = \$722 ;
-          \$989 [182] = \$723 [1];
-          \$989 [198:183] = learn_slot;
-          \$989 [239] = 1'h0;
-        end else begin
-          \$989 [181] = lane3_hit;
-          \$989 [182] = \$signal$166 [224];
-          \$989 [198:183] = lane3_slot;
-          \$989 [239] = lane3_stale;
-        end
-      end
-    end
-    if (rst) begin
-      \$989  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$990  = host_resp__payload;
-    if (\$726 ) begin
-      \$990 [2:0] = \$signal$166 [347:345];
-      \$990 [18:3] = \$750 ;
-      \$990 [37:19] = \$768 ;
-      \$990 [38] = \$787 ;
-      \$990 [39] = \$798 ;
-    end
-    if (rst) begin
-      \$990  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$991  = counting;
-    if (advance) begin
-      \$991  = \$800 ;
-    end else if (counting) begin
-      \$991  = 1'h0;
-    end
-    if (rst) begin
-      \$991  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$992  = answered;
-    if (advance) begin
-      \$992  = \$808 [2:0];
-    end
-    if (rst) begin
-      \$992  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$993  = \hits$215 ;
-    if (advance) begin
-      \$993  = \$884 [2:0];
-    end
-    if (rst) begin
-      \$993  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$994  = \errors$216 ;
-    if (advance) begin
-      \$994  = \$892 [2:0];
-    end
-    if (rst) begin
-      \$994  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$995  = error_sticky;
-    if (errors_clear) begin
-      \$995  = 1'h0;
-    end
-    (* full_case = 32'd1 *)
-    if (counters_clear) begin
-      \$995  = 1'h0;
-    end else begin
-      if (counting) begin
-        if (\$899 ) begin
-          \$995  = 1'h1;
-        end
-      end
-    end
-    if (rst) begin
-      \$995  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$996  = \$895 ;
-    if (rst) begin
-      \$996  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$997  = lookups;
-    (* full_case = 32'd1 *)
-    if (counters_clear) begin
-      \$997  = 32'd0;
-    end else begin
-      if (counting) begin
-        \$997  = \$896 [31:0];
-      end
-    end
-    if (rst) begin
-      \$997  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$998  = hits;
-    (* full_case = 32'd1 *)
-    if (counters_clear) begin
-      \$998  = 32'd0;
-    end else begin
-      if (counting) begin
-        \$998  = \$897 [31:0];
-      end
-    end
-    if (rst) begin
-      \$998  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$999  = errors;
-    (* full_case = 32'd1 *)
-    if (counters_clear) begin
-      \$999  = 32'd0;
-    end else begin
-      if (counting) begin
-        \$999  = \$898 [31:0];
-      end
-    end
-    if (rst) begin
-      \$999  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    if (counters_clear) begin
-      \$1000  = 32'd0;
-    end else begin
-      \$1000  = \$900 [31:0];
-    end
-    if (rst) begin
-      \$1000  = 32'd0;
-    end
-  end
-  assign hash_valid_s4 = h_valid;
-  assign lane0_hash_r0_t = \$27 [14:0];
-  assign lane0_hash_r1_t = \$32 [14:0];
-  assign lane0_hash_r2_t = \$37 [14:0];
-  assign lane0_hash_r3_t = \$42 [14:0];
+  assign hh_valid = host_valid_s4;
+  assign \$signature__addr$136  = \$signal$122 [94:81];
+  assign \$signature__addr$140  = \$signal$122 [166:153];
+  assign \$signature__addr$144  = \$signal$122 [238:225];
+  assign beat_conflicts = \$436 [2:0];
+  assign i__valid = hash_valid_s4;
+  assign lane0_hash_r0_t = \$294 [14:0];
+  assign lane0_hash_r1_t = \$299 [14:0];
+  assign lane0_hash_r2_t = \$304 [14:0];
+  assign lane0_hash_r3_t = \$309 [14:0];
   assign lane0_hash = { lane0_hash_s4_left, lane0_hash_s4_right };
-  assign lane1_hash_r0_t = \$47 [14:0];
-  assign lane1_hash_r1_t = \$52 [14:0];
-  assign lane1_hash_r2_t = \$57 [14:0];
-  assign lane1_hash_r3_t = \$62 [14:0];
+  assign lane1_hash_r0_t = \$314 [14:0];
+  assign lane1_hash_r1_t = \$319 [14:0];
+  assign lane1_hash_r2_t = \$324 [14:0];
+  assign lane1_hash_r3_t = \$329 [14:0];
   assign lane1_hash = { lane1_hash_s4_left, lane1_hash_s4_right };
-  assign lane2_hash_r0_t = \$67 [14:0];
-  assign lane2_hash_r1_t = \$72 [14:0];
-  assign lane2_hash_r2_t = \$77 [14:0];
-  assign lane2_hash_r3_t = \$82 [14:0];
+  assign lane2_hash_r0_t = \$334 [14:0];
+  assign lane2_hash_r1_t = \$339 [14:0];
+  assign lane2_hash_r2_t = \$344 [14:0];
+  assign lane2_hash_r3_t = \$349 [14:0];
   assign lane2_hash = { lane2_hash_s4_left, lane2_hash_s4_right };
-  assign lane3_hash_r0_t = \$87 [14:0];
-  assign lane3_hash_r1_t = \$92 [14:0];
-  assign lane3_hash_r2_t = \$97 [14:0];
-  assign lane3_hash_r3_t = \$102 [14:0];
+  assign lane3_hash_r0_t = \$354 [14:0];
+  assign lane3_hash_r1_t = \$359 [14:0];
+  assign lane3_hash_r2_t = \$364 [14:0];
+  assign lane3_hash_r3_t = \$369 [14:0];
   assign lane3_hash = { lane3_hash_s4_left, lane3_hash_s4_right };
-  assign beat_conflicts = \$146 [2:0];
-  assign host_valid_s4 = hh_valid;
-  assign host_hash_r0_t = \$161 [14:0];
-  assign host_hash_r1_t = \$166 [14:0];
-  assign host_hash_r2_t = \$171 [14:0];
-  assign host_hash_r3_t = \$176 [14:0];
+  assign host_hash_r0_t = \$446 [14:0];
+  assign host_hash_r1_t = \$451 [14:0];
+  assign host_hash_r2_t = \$456 [14:0];
+  assign host_hash_r3_t = \$461 [14:0];
   assign host_hash = { host_hash_s4_left, host_hash_s4_right };
   assign \$signature__en  = advance;
-  assign \$signature__en$146  = advance;
-  assign \$signature__addr$147  = \$signal [94:81];
-  assign \$signature__en$148  = advance;
-  assign \$signature__addr$149  = \$signal [166:153];
-  assign \$signature__en$150  = advance;
-  assign \$signature__addr$151  = \$signal [238:225];
-  assign age = \$400 [1:0];
-  assign w_set = write__addr;
+  assign \$signature__en$236  = advance;
+  assign \$signature__en$237  = advance;
+  assign \$signature__en$238  = advance;
+  assign write__addr = w_set;
   assign write__data = w_word;
-  assign w_en = write__en;
+  assign write__en = w_en;
   assign \req__payload.lanes  = req__payload[163:0];
   assign \req__payload.lanes[0]  = req__payload[40:0];
   assign \req__payload.lanes[0].valid  = req__payload[0];
@@ -21275,490 +21187,6 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \host_resp__payload.entry.tag  = host_resp__payload[37:22];
   assign \host_resp__payload.stale  = host_resp__payload[38];
   assign \host_resp__payload.hit  = host_resp__payload[39];
-  assign \carried.lanes  = carried[287:0];
-  assign \carried.lanes[0]  = carried[71:0];
-  assign \carried.lanes[0].valid  = carried[0];
-  assign \carried.lanes[0].error  = carried[1];
-  assign \carried.lanes[0].set  = carried[15:2];
-  assign \carried.lanes[0].tag  = carried[31:16];
-  assign \carried.lanes[0].table  = carried[39:32];
-  assign \carried.lanes[0].row  = carried[71:40];
-  assign \carried.lanes[1]  = carried[143:72];
-  assign \carried.lanes[1].valid  = carried[72];
-  assign \carried.lanes[1].error  = carried[73];
-  assign \carried.lanes[1].set  = carried[87:74];
-  assign \carried.lanes[1].tag  = carried[103:88];
-  assign \carried.lanes[1].table  = carried[111:104];
-  assign \carried.lanes[1].row  = carried[143:112];
-  assign \carried.lanes[2]  = carried[215:144];
-  assign \carried.lanes[2].valid  = carried[144];
-  assign \carried.lanes[2].error  = carried[145];
-  assign \carried.lanes[2].set  = carried[159:146];
-  assign \carried.lanes[2].tag  = carried[175:160];
-  assign \carried.lanes[2].table  = carried[183:176];
-  assign \carried.lanes[2].row  = carried[215:184];
-  assign \carried.lanes[3]  = carried[287:216];
-  assign \carried.lanes[3].valid  = carried[216];
-  assign \carried.lanes[3].error  = carried[217];
-  assign \carried.lanes[3].set  = carried[231:218];
-  assign \carried.lanes[3].tag  = carried[247:232];
-  assign \carried.lanes[3].table  = carried[255:248];
-  assign \carried.lanes[3].row  = carried[287:256];
-  assign \carried.first  = carried[288];
-  assign \carried.last  = carried[289];
-  assign \carried.meta  = carried[321:290];
-  assign \h.lanes  = h[287:0];
-  assign \h.lanes[0]  = h[71:0];
-  assign \h.lanes[0].valid  = h[0];
-  assign \h.lanes[0].error  = h[1];
-  assign \h.lanes[0].set  = h[15:2];
-  assign \h.lanes[0].tag  = h[31:16];
-  assign \h.lanes[0].table  = h[39:32];
-  assign \h.lanes[0].row  = h[71:40];
-  assign \h.lanes[1]  = h[143:72];
-  assign \h.lanes[1].valid  = h[72];
-  assign \h.lanes[1].error  = h[73];
-  assign \h.lanes[1].set  = h[87:74];
-  assign \h.lanes[1].tag  = h[103:88];
-  assign \h.lanes[1].table  = h[111:104];
-  assign \h.lanes[1].row  = h[143:112];
-  assign \h.lanes[2]  = h[215:144];
-  assign \h.lanes[2].valid  = h[144];
-  assign \h.lanes[2].error  = h[145];
-  assign \h.lanes[2].set  = h[159:146];
-  assign \h.lanes[2].tag  = h[175:160];
-  assign \h.lanes[2].table  = h[183:176];
-  assign \h.lanes[2].row  = h[215:184];
-  assign \h.lanes[3]  = h[287:216];
-  assign \h.lanes[3].valid  = h[216];
-  assign \h.lanes[3].error  = h[217];
-  assign \h.lanes[3].set  = h[231:218];
-  assign \h.lanes[3].tag  = h[247:232];
-  assign \h.lanes[3].table  = h[255:248];
-  assign \h.lanes[3].row  = h[287:256];
-  assign \h.first  = h[288];
-  assign \h.last  = h[289];
-  assign \h.meta  = h[321:290];
-  assign \hash_beat_s4.lanes  = hash_beat_s4[287:0];
-  assign \hash_beat_s4.lanes[0]  = hash_beat_s4[71:0];
-  assign \hash_beat_s4.lanes[0].valid  = hash_beat_s4[0];
-  assign \hash_beat_s4.lanes[0].error  = hash_beat_s4[1];
-  assign \hash_beat_s4.lanes[0].set  = hash_beat_s4[15:2];
-  assign \hash_beat_s4.lanes[0].tag  = hash_beat_s4[31:16];
-  assign \hash_beat_s4.lanes[0].table  = hash_beat_s4[39:32];
-  assign \hash_beat_s4.lanes[0].row  = hash_beat_s4[71:40];
-  assign \hash_beat_s4.lanes[1]  = hash_beat_s4[143:72];
-  assign \hash_beat_s4.lanes[1].valid  = hash_beat_s4[72];
-  assign \hash_beat_s4.lanes[1].error  = hash_beat_s4[73];
-  assign \hash_beat_s4.lanes[1].set  = hash_beat_s4[87:74];
-  assign \hash_beat_s4.lanes[1].tag  = hash_beat_s4[103:88];
-  assign \hash_beat_s4.lanes[1].table  = hash_beat_s4[111:104];
-  assign \hash_beat_s4.lanes[1].row  = hash_beat_s4[143:112];
-  assign \hash_beat_s4.lanes[2]  = hash_beat_s4[215:144];
-  assign \hash_beat_s4.lanes[2].valid  = hash_beat_s4[144];
-  assign \hash_beat_s4.lanes[2].error  = hash_beat_s4[145];
-  assign \hash_beat_s4.lanes[2].set  = hash_beat_s4[159:146];
-  assign \hash_beat_s4.lanes[2].tag  = hash_beat_s4[175:160];
-  assign \hash_beat_s4.lanes[2].table  = hash_beat_s4[183:176];
-  assign \hash_beat_s4.lanes[2].row  = hash_beat_s4[215:184];
-  assign \hash_beat_s4.lanes[3]  = hash_beat_s4[287:216];
-  assign \hash_beat_s4.lanes[3].valid  = hash_beat_s4[216];
-  assign \hash_beat_s4.lanes[3].error  = hash_beat_s4[217];
-  assign \hash_beat_s4.lanes[3].set  = hash_beat_s4[231:218];
-  assign \hash_beat_s4.lanes[3].tag  = hash_beat_s4[247:232];
-  assign \hash_beat_s4.lanes[3].table  = hash_beat_s4[255:248];
-  assign \hash_beat_s4.lanes[3].row  = hash_beat_s4[287:256];
-  assign \hash_beat_s4.first  = hash_beat_s4[288];
-  assign \hash_beat_s4.last  = hash_beat_s4[289];
-  assign \hash_beat_s4.meta  = hash_beat_s4[321:290];
-  assign \inject.host  = inject[0];
-  assign \inject.learn  = inject[1];
-  assign \inject.mask  = inject[5:2];
-  assign \inject.beat_end  = inject[6];
-  assign \inject.beat  = inject[328:7];
-  assign \inject.beat.lanes  = inject[294:7];
-  assign \inject.beat.lanes[0]  = inject[78:7];
-  assign \inject.beat.lanes[0].valid  = inject[7];
-  assign \inject.beat.lanes[0].error  = inject[8];
-  assign \inject.beat.lanes[0].set  = inject[22:9];
-  assign \inject.beat.lanes[0].tag  = inject[38:23];
-  assign \inject.beat.lanes[0].table  = inject[46:39];
-  assign \inject.beat.lanes[0].row  = inject[78:47];
-  assign \inject.beat.lanes[1]  = inject[150:79];
-  assign \inject.beat.lanes[1].valid  = inject[79];
-  assign \inject.beat.lanes[1].error  = inject[80];
-  assign \inject.beat.lanes[1].set  = inject[94:81];
-  assign \inject.beat.lanes[1].tag  = inject[110:95];
-  assign \inject.beat.lanes[1].table  = inject[118:111];
-  assign \inject.beat.lanes[1].row  = inject[150:119];
-  assign \inject.beat.lanes[2]  = inject[222:151];
-  assign \inject.beat.lanes[2].valid  = inject[151];
-  assign \inject.beat.lanes[2].error  = inject[152];
-  assign \inject.beat.lanes[2].set  = inject[166:153];
-  assign \inject.beat.lanes[2].tag  = inject[182:167];
-  assign \inject.beat.lanes[2].table  = inject[190:183];
-  assign \inject.beat.lanes[2].row  = inject[222:191];
-  assign \inject.beat.lanes[3]  = inject[294:223];
-  assign \inject.beat.lanes[3].valid  = inject[223];
-  assign \inject.beat.lanes[3].error  = inject[224];
-  assign \inject.beat.lanes[3].set  = inject[238:225];
-  assign \inject.beat.lanes[3].tag  = inject[254:239];
-  assign \inject.beat.lanes[3].table  = inject[262:255];
-  assign \inject.beat.lanes[3].row  = inject[294:263];
-  assign \inject.beat.first  = inject[295];
-  assign \inject.beat.last  = inject[296];
-  assign \inject.beat.meta  = inject[328:297];
-  assign \inject.rmw_set  = inject[342:329];
-  assign \inject.rmw_lane  = inject[344:343];
-  assign \inject.host_op  = inject[347:345];
-  assign \inject.host_slot  = inject[363:348];
-  assign \inject.host_tag  = inject[379:364];
-  assign \inject.host_entry  = inject[398:380];
-  assign \inject.host_entry.valid  = inject[380];
-  assign \inject.host_entry.rrpv  = inject[382:381];
-  assign \inject.host_entry.tag  = inject[398:383];
-  assign \inject.host_ack  = inject[399];
-  assign \host_cmd_s4.op  = host_cmd_s4[2:0];
-  assign \host_cmd_s4.slot  = host_cmd_s4[18:3];
-  assign \host_cmd_s4.entry  = host_cmd_s4[37:19];
-  assign \host_cmd_s4.entry.valid  = host_cmd_s4[19];
-  assign \host_cmd_s4.entry.rrpv  = host_cmd_s4[21:20];
-  assign \host_cmd_s4.entry.tag  = host_cmd_s4[37:22];
-  assign \host_cmd_s4.key  = host_cmd_s4[66:38];
-  assign \$signal.host  = \$signal [0];
-  assign \$signal.learn  = \$signal [1];
-  assign \$signal.mask  = \$signal [5:2];
-  assign \$signal.beat_end  = \$signal [6];
-  assign \$signal.beat  = \$signal [328:7];
-  assign \$signal.beat.lanes  = \$signal [294:7];
-  assign \$signal.beat.lanes[0]  = \$signal [78:7];
-  assign \$signal.beat.lanes[0].valid  = \$signal [7];
-  assign \$signal.beat.lanes[0].error  = \$signal [8];
-  assign \$signal.beat.lanes[0].set  = \$signal [22:9];
-  assign \$signal.beat.lanes[0].tag  = \$signal [38:23];
-  assign \$signal.beat.lanes[0].table  = \$signal [46:39];
-  assign \$signal.beat.lanes[0].row  = \$signal [78:47];
-  assign \$signal.beat.lanes[1]  = \$signal [150:79];
-  assign \$signal.beat.lanes[1].valid  = \$signal [79];
-  assign \$signal.beat.lanes[1].error  = \$signal [80];
-  assign \$signal.beat.lanes[1].set  = \$signal [94:81];
-  assign \$signal.beat.lanes[1].tag  = \$signal [110:95];
-  assign \$signal.beat.lanes[1].table  = \$signal [118:111];
-  assign \$signal.beat.lanes[1].row  = \$signal [150:119];
-  assign \$signal.beat.lanes[2]  = \$signal [222:151];
-  assign \$signal.beat.lanes[2].valid  = \$signal [151];
-  assign \$signal.beat.lanes[2].error  = \$signal [152];
-  assign \$signal.beat.lanes[2].set  = \$signal [166:153];
-  assign \$signal.beat.lanes[2].tag  = \$signal [182:167];
-  assign \$signal.beat.lanes[2].table  = \$signal [190:183];
-  assign \$signal.beat.lanes[2].row  = \$signal [222:191];
-  assign \$signal.beat.lanes[3]  = \$signal [294:223];
-  assign \$signal.beat.lanes[3].valid  = \$signal [223];
-  assign \$signal.beat.lanes[3].error  = \$signal [224];
-  assign \$signal.beat.lanes[3].set  = \$signal [238:225];
-  assign \$signal.beat.lanes[3].tag  = \$signal [254:239];
-  assign \$signal.beat.lanes[3].table  = \$signal [262:255];
-  assign \$signal.beat.lanes[3].row  = \$signal [294:263];
-  assign \$signal.beat.first  = \$signal [295];
-  assign \$signal.beat.last  = \$signal [296];
-  assign \$signal.beat.meta  = \$signal [328:297];
-  assign \$signal.rmw_set  = \$signal [342:329];
-  assign \$signal.rmw_lane  = \$signal [344:343];
-  assign \$signal.host_op  = \$signal [347:345];
-  assign \$signal.host_slot  = \$signal [363:348];
-  assign \$signal.host_tag  = \$signal [379:364];
-  assign \$signal.host_entry  = \$signal [398:380];
-  assign \$signal.host_entry.valid  = \$signal [380];
-  assign \$signal.host_entry.rrpv  = \$signal [382:381];
-  assign \$signal.host_entry.tag  = \$signal [398:383];
-  assign \$signal.host_ack  = \$signal [399];
-  assign \port0_word[0]  = port0_word[19:0];
-  assign \port0_word[0].valid  = port0_word[0];
-  assign \port0_word[0].rrpv  = port0_word[2:1];
-  assign \port0_word[0].tag  = port0_word[18:3];
-  assign \port0_word[0].stale  = port0_word[19];
-  assign \port0_word[1]  = port0_word[39:20];
-  assign \port0_word[1].valid  = port0_word[20];
-  assign \port0_word[1].rrpv  = port0_word[22:21];
-  assign \port0_word[1].tag  = port0_word[38:23];
-  assign \port0_word[1].stale  = port0_word[39];
-  assign \port0_word[2]  = port0_word[59:40];
-  assign \port0_word[2].valid  = port0_word[40];
-  assign \port0_word[2].rrpv  = port0_word[42:41];
-  assign \port0_word[2].tag  = port0_word[58:43];
-  assign \port0_word[2].stale  = port0_word[59];
-  assign \port0_word[3]  = port0_word[79:60];
-  assign \port0_word[3].valid  = port0_word[60];
-  assign \port0_word[3].rrpv  = port0_word[62:61];
-  assign \port0_word[3].tag  = port0_word[78:63];
-  assign \port0_word[3].stale  = port0_word[79];
-  assign \port0_read[0]  = port0_read[19:0];
-  assign \port0_read[0].valid  = port0_read[0];
-  assign \port0_read[0].rrpv  = port0_read[2:1];
-  assign \port0_read[0].tag  = port0_read[18:3];
-  assign \port0_read[0].stale  = port0_read[19];
-  assign \port0_read[1]  = port0_read[39:20];
-  assign \port0_read[1].valid  = port0_read[20];
-  assign \port0_read[1].rrpv  = port0_read[22:21];
-  assign \port0_read[1].tag  = port0_read[38:23];
-  assign \port0_read[1].stale  = port0_read[39];
-  assign \port0_read[2]  = port0_read[59:40];
-  assign \port0_read[2].valid  = port0_read[40];
-  assign \port0_read[2].rrpv  = port0_read[42:41];
-  assign \port0_read[2].tag  = port0_read[58:43];
-  assign \port0_read[2].stale  = port0_read[59];
-  assign \port0_read[3]  = port0_read[79:60];
-  assign \port0_read[3].valid  = port0_read[60];
-  assign \port0_read[3].rrpv  = port0_read[62:61];
-  assign \port0_read[3].tag  = port0_read[78:63];
-  assign \port0_read[3].stale  = port0_read[79];
-  assign \w_word[0]  = w_word[19:0];
-  assign \w_word[0].valid  = w_word[0];
-  assign \w_word[0].rrpv  = w_word[2:1];
-  assign \w_word[0].tag  = w_word[18:3];
-  assign \w_word[0].stale  = w_word[19];
-  assign \w_word[1]  = w_word[39:20];
-  assign \w_word[1].valid  = w_word[20];
-  assign \w_word[1].rrpv  = w_word[22:21];
-  assign \w_word[1].tag  = w_word[38:23];
-  assign \w_word[1].stale  = w_word[39];
-  assign \w_word[2]  = w_word[59:40];
-  assign \w_word[2].valid  = w_word[40];
-  assign \w_word[2].rrpv  = w_word[42:41];
-  assign \w_word[2].tag  = w_word[58:43];
-  assign \w_word[2].stale  = w_word[59];
-  assign \w_word[3]  = w_word[79:60];
-  assign \w_word[3].valid  = w_word[60];
-  assign \w_word[3].rrpv  = w_word[62:61];
-  assign \w_word[3].tag  = w_word[78:63];
-  assign \w_word[3].stale  = w_word[79];
-  assign \port1_word[0]  = port1_word[19:0];
-  assign \port1_word[0].valid  = port1_word[0];
-  assign \port1_word[0].rrpv  = port1_word[2:1];
-  assign \port1_word[0].tag  = port1_word[18:3];
-  assign \port1_word[0].stale  = port1_word[19];
-  assign \port1_word[1]  = port1_word[39:20];
-  assign \port1_word[1].valid  = port1_word[20];
-  assign \port1_word[1].rrpv  = port1_word[22:21];
-  assign \port1_word[1].tag  = port1_word[38:23];
-  assign \port1_word[1].stale  = port1_word[39];
-  assign \port1_word[2]  = port1_word[59:40];
-  assign \port1_word[2].valid  = port1_word[40];
-  assign \port1_word[2].rrpv  = port1_word[42:41];
-  assign \port1_word[2].tag  = port1_word[58:43];
-  assign \port1_word[2].stale  = port1_word[59];
-  assign \port1_word[3]  = port1_word[79:60];
-  assign \port1_word[3].valid  = port1_word[60];
-  assign \port1_word[3].rrpv  = port1_word[62:61];
-  assign \port1_word[3].tag  = port1_word[78:63];
-  assign \port1_word[3].stale  = port1_word[79];
-  assign \port1_read[0]  = port1_read[19:0];
-  assign \port1_read[0].valid  = port1_read[0];
-  assign \port1_read[0].rrpv  = port1_read[2:1];
-  assign \port1_read[0].tag  = port1_read[18:3];
-  assign \port1_read[0].stale  = port1_read[19];
-  assign \port1_read[1]  = port1_read[39:20];
-  assign \port1_read[1].valid  = port1_read[20];
-  assign \port1_read[1].rrpv  = port1_read[22:21];
-  assign \port1_read[1].tag  = port1_read[38:23];
-  assign \port1_read[1].stale  = port1_read[39];
-  assign \port1_read[2]  = port1_read[59:40];
-  assign \port1_read[2].valid  = port1_read[40];
-  assign \port1_read[2].rrpv  = port1_read[42:41];
-  assign \port1_read[2].tag  = port1_read[58:43];
-  assign \port1_read[2].stale  = port1_read[59];
-  assign \port1_read[3]  = port1_read[79:60];
-  assign \port1_read[3].valid  = port1_read[60];
-  assign \port1_read[3].rrpv  = port1_read[62:61];
-  assign \port1_read[3].tag  = port1_read[78:63];
-  assign \port1_read[3].stale  = port1_read[79];
-  assign \port2_word[0]  = port2_word[19:0];
-  assign \port2_word[0].valid  = port2_word[0];
-  assign \port2_word[0].rrpv  = port2_word[2:1];
-  assign \port2_word[0].tag  = port2_word[18:3];
-  assign \port2_word[0].stale  = port2_word[19];
-  assign \port2_word[1]  = port2_word[39:20];
-  assign \port2_word[1].valid  = port2_word[20];
-  assign \port2_word[1].rrpv  = port2_word[22:21];
-  assign \port2_word[1].tag  = port2_word[38:23];
-  assign \port2_word[1].stale  = port2_word[39];
-  assign \port2_word[2]  = port2_word[59:40];
-  assign \port2_word[2].valid  = port2_word[40];
-  assign \port2_word[2].rrpv  = port2_word[42:41];
-  assign \port2_word[2].tag  = port2_word[58:43];
-  assign \port2_word[2].stale  = port2_word[59];
-  assign \port2_word[3]  = port2_word[79:60];
-  assign \port2_word[3].valid  = port2_word[60];
-  assign \port2_word[3].rrpv  = port2_word[62:61];
-  assign \port2_word[3].tag  = port2_word[78:63];
-  assign \port2_word[3].stale  = port2_word[79];
-  assign \port2_read[0]  = port2_read[19:0];
-  assign \port2_read[0].valid  = port2_read[0];
-  assign \port2_read[0].rrpv  = port2_read[2:1];
-  assign \port2_read[0].tag  = port2_read[18:3];
-  assign \port2_read[0].stale  = port2_read[19];
-  assign \port2_read[1]  = port2_read[39:20];
-  assign \port2_read[1].valid  = port2_read[20];
-  assign \port2_read[1].rrpv  = port2_read[22:21];
-  assign \port2_read[1].tag  = port2_read[38:23];
-  assign \port2_read[1].stale  = port2_read[39];
-  assign \port2_read[2]  = port2_read[59:40];
-  assign \port2_read[2].valid  = port2_read[40];
-  assign \port2_read[2].rrpv  = port2_read[42:41];
-  assign \port2_read[2].tag  = port2_read[58:43];
-  assign \port2_read[2].stale  = port2_read[59];
-  assign \port2_read[3]  = port2_read[79:60];
-  assign \port2_read[3].valid  = port2_read[60];
-  assign \port2_read[3].rrpv  = port2_read[62:61];
-  assign \port2_read[3].tag  = port2_read[78:63];
-  assign \port2_read[3].stale  = port2_read[79];
-  assign \port3_word[0]  = port3_word[19:0];
-  assign \port3_word[0].valid  = port3_word[0];
-  assign \port3_word[0].rrpv  = port3_word[2:1];
-  assign \port3_word[0].tag  = port3_word[18:3];
-  assign \port3_word[0].stale  = port3_word[19];
-  assign \port3_word[1]  = port3_word[39:20];
-  assign \port3_word[1].valid  = port3_word[20];
-  assign \port3_word[1].rrpv  = port3_word[22:21];
-  assign \port3_word[1].tag  = port3_word[38:23];
-  assign \port3_word[1].stale  = port3_word[39];
-  assign \port3_word[2]  = port3_word[59:40];
-  assign \port3_word[2].valid  = port3_word[40];
-  assign \port3_word[2].rrpv  = port3_word[42:41];
-  assign \port3_word[2].tag  = port3_word[58:43];
-  assign \port3_word[2].stale  = port3_word[59];
-  assign \port3_word[3]  = port3_word[79:60];
-  assign \port3_word[3].valid  = port3_word[60];
-  assign \port3_word[3].rrpv  = port3_word[62:61];
-  assign \port3_word[3].tag  = port3_word[78:63];
-  assign \port3_word[3].stale  = port3_word[79];
-  assign \port3_read[0]  = port3_read[19:0];
-  assign \port3_read[0].valid  = port3_read[0];
-  assign \port3_read[0].rrpv  = port3_read[2:1];
-  assign \port3_read[0].tag  = port3_read[18:3];
-  assign \port3_read[0].stale  = port3_read[19];
-  assign \port3_read[1]  = port3_read[39:20];
-  assign \port3_read[1].valid  = port3_read[20];
-  assign \port3_read[1].rrpv  = port3_read[22:21];
-  assign \port3_read[1].tag  = port3_read[38:23];
-  assign \port3_read[1].stale  = port3_read[39];
-  assign \port3_read[2]  = port3_read[59:40];
-  assign \port3_read[2].valid  = port3_read[40];
-  assign \port3_read[2].rrpv  = port3_read[42:41];
-  assign \port3_read[2].tag  = port3_read[58:43];
-  assign \port3_read[2].stale  = port3_read[59];
-  assign \port3_read[3]  = port3_read[79:60];
-  assign \port3_read[3].valid  = port3_read[60];
-  assign \port3_read[3].rrpv  = port3_read[62:61];
-  assign \port3_read[3].tag  = port3_read[78:63];
-  assign \port3_read[3].stale  = port3_read[79];
-  assign \$signal$166.host  = \$signal$166 [0];
-  assign \$signal$166.learn  = \$signal$166 [1];
-  assign \$signal$166.mask  = \$signal$166 [5:2];
-  assign \$signal$166.beat_end  = \$signal$166 [6];
-  assign \$signal$166.beat  = \$signal$166 [328:7];
-  assign \$signal$166.beat.lanes  = \$signal$166 [294:7];
-  assign \$signal$166.beat.lanes[0]  = \$signal$166 [78:7];
-  assign \$signal$166.beat.lanes[0].valid  = \$signal$166 [7];
-  assign \$signal$166.beat.lanes[0].error  = \$signal$166 [8];
-  assign \$signal$166.beat.lanes[0].set  = \$signal$166 [22:9];
-  assign \$signal$166.beat.lanes[0].tag  = \$signal$166 [38:23];
-  assign \$signal$166.beat.lanes[0].table  = \$signal$166 [46:39];
-  assign \$signal$166.beat.lanes[0].row  = \$signal$166 [78:47];
-  assign \$signal$166.beat.lanes[1]  = \$signal$166 [150:79];
-  assign \$signal$166.beat.lanes[1].valid  = \$signal$166 [79];
-  assign \$signal$166.beat.lanes[1].error  = \$signal$166 [80];
-  assign \$signal$166.beat.lanes[1].set  = \$signal$166 [94:81];
-  assign \$signal$166.beat.lanes[1].tag  = \$signal$166 [110:95];
-  assign \$signal$166.beat.lanes[1].table  = \$signal$166 [118:111];
-  assign \$signal$166.beat.lanes[1].row  = \$signal$166 [150:119];
-  assign \$signal$166.beat.lanes[2]  = \$signal$166 [222:151];
-  assign \$signal$166.beat.lanes[2].valid  = \$signal$166 [151];
-  assign \$signal$166.beat.lanes[2].error  = \$signal$166 [152];
-  assign \$signal$166.beat.lanes[2].set  = \$signal$166 [166:153];
-  assign \$signal$166.beat.lanes[2].tag  = \$signal$166 [182:167];
-  assign \$signal$166.beat.lanes[2].table  = \$signal$166 [190:183];
-  assign \$signal$166.beat.lanes[2].row  = \$signal$166 [222:191];
-  assign \$signal$166.beat.lanes[3]  = \$signal$166 [294:223];
-  assign \$signal$166.beat.lanes[3].valid  = \$signal$166 [223];
-  assign \$signal$166.beat.lanes[3].error  = \$signal$166 [224];
-  assign \$signal$166.beat.lanes[3].set  = \$signal$166 [238:225];
-  assign \$signal$166.beat.lanes[3].tag  = \$signal$166 [254:239];
-  assign \$signal$166.beat.lanes[3].table  = \$signal$166 [262:255];
-  assign \$signal$166.beat.lanes[3].row  = \$signal$166 [294:263];
-  assign \$signal$166.beat.first  = \$signal$166 [295];
-  assign \$signal$166.beat.last  = \$signal$166 [296];
-  assign \$signal$166.beat.meta  = \$signal$166 [328:297];
-  assign \$signal$166.rmw_set  = \$signal$166 [342:329];
-  assign \$signal$166.rmw_lane  = \$signal$166 [344:343];
-  assign \$signal$166.host_op  = \$signal$166 [347:345];
-  assign \$signal$166.host_slot  = \$signal$166 [363:348];
-  assign \$signal$166.host_tag  = \$signal$166 [379:364];
-  assign \$signal$166.host_entry  = \$signal$166 [398:380];
-  assign \$signal$166.host_entry.valid  = \$signal$166 [380];
-  assign \$signal$166.host_entry.rrpv  = \$signal$166 [382:381];
-  assign \$signal$166.host_entry.tag  = \$signal$166 [398:383];
-  assign \$signal$166.host_ack  = \$signal$166 [399];
-  assign \learn_word[0]  = learn_word[19:0];
-  assign \learn_word[0].valid  = learn_word[0];
-  assign \learn_word[0].rrpv  = learn_word[2:1];
-  assign \learn_word[0].tag  = learn_word[18:3];
-  assign \learn_word[0].stale  = learn_word[19];
-  assign \learn_word[1]  = learn_word[39:20];
-  assign \learn_word[1].valid  = learn_word[20];
-  assign \learn_word[1].rrpv  = learn_word[22:21];
-  assign \learn_word[1].tag  = learn_word[38:23];
-  assign \learn_word[1].stale  = learn_word[39];
-  assign \learn_word[2]  = learn_word[59:40];
-  assign \learn_word[2].valid  = learn_word[40];
-  assign \learn_word[2].rrpv  = learn_word[42:41];
-  assign \learn_word[2].tag  = learn_word[58:43];
-  assign \learn_word[2].stale  = learn_word[59];
-  assign \learn_word[3]  = learn_word[79:60];
-  assign \learn_word[3].valid  = learn_word[60];
-  assign \learn_word[3].rrpv  = learn_word[62:61];
-  assign \learn_word[3].tag  = learn_word[78:63];
-  assign \learn_word[3].stale  = learn_word[79];
-  assign \host_word[0]  = host_word[19:0];
-  assign \host_word[0].valid  = host_word[0];
-  assign \host_word[0].rrpv  = host_word[2:1];
-  assign \host_word[0].tag  = host_word[18:3];
-  assign \host_word[0].stale  = host_word[19];
-  assign \host_word[1]  = host_word[39:20];
-  assign \host_word[1].valid  = host_word[20];
-  assign \host_word[1].rrpv  = host_word[22:21];
-  assign \host_word[1].tag  = host_word[38:23];
-  assign \host_word[1].stale  = host_word[39];
-  assign \host_word[2]  = host_word[59:40];
-  assign \host_word[2].valid  = host_word[40];
-  assign \host_word[2].rrpv  = host_word[42:41];
-  assign \host_word[2].tag  = host_word[58:43];
-  assign \host_word[2].stale  = host_word[59];
-  assign \host_word[3]  = host_word[79:60];
-  assign \host_word[3].valid  = host_word[60];
-  assign \host_word[3].rrpv  = host_word[62:61];
-  assign \host_word[3].tag  = host_word[78:63];
-  assign \host_word[3].stale  = host_word[79];
-  assign \write__data[0]  = w_word[19:0];
-  assign \write__data[0].valid  = w_word[0];
-  assign \write__data[0].rrpv  = w_word[2:1];
-  assign \write__data[0].tag  = w_word[18:3];
-  assign \write__data[0].stale  = w_word[19];
-  assign \write__data[1]  = w_word[39:20];
-  assign \write__data[1].valid  = w_word[20];
-  assign \write__data[1].rrpv  = w_word[22:21];
-  assign \write__data[1].tag  = w_word[38:23];
-  assign \write__data[1].stale  = w_word[39];
-  assign \write__data[2]  = w_word[59:40];
-  assign \write__data[2].valid  = w_word[40];
-  assign \write__data[2].rrpv  = w_word[42:41];
-  assign \write__data[2].tag  = w_word[58:43];
-  assign \write__data[2].stale  = w_word[59];
-  assign \write__data[3]  = w_word[79:60];
-  assign \write__data[3].valid  = w_word[60];
-  assign \write__data[3].rrpv  = w_word[62:61];
-  assign \write__data[3].tag  = w_word[78:63];
-  assign \write__data[3].stale  = w_word[79];
   assign \hash_beat_s1.lanes  = hash_beat_s1[287:0];
   assign \hash_beat_s1.lanes[0]  = hash_beat_s1[71:0];
   assign \hash_beat_s1.lanes[0].valid  = hash_beat_s1[0];
@@ -21791,6 +21219,38 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \hash_beat_s1.first  = hash_beat_s1[288];
   assign \hash_beat_s1.last  = hash_beat_s1[289];
   assign \hash_beat_s1.meta  = hash_beat_s1[321:290];
+  assign \carried.lanes  = carried[287:0];
+  assign \carried.lanes[0]  = carried[71:0];
+  assign \carried.lanes[0].valid  = carried[0];
+  assign \carried.lanes[0].error  = carried[1];
+  assign \carried.lanes[0].set  = carried[15:2];
+  assign \carried.lanes[0].tag  = carried[31:16];
+  assign \carried.lanes[0].table  = carried[39:32];
+  assign \carried.lanes[0].row  = carried[71:40];
+  assign \carried.lanes[1]  = carried[143:72];
+  assign \carried.lanes[1].valid  = carried[72];
+  assign \carried.lanes[1].error  = carried[73];
+  assign \carried.lanes[1].set  = carried[87:74];
+  assign \carried.lanes[1].tag  = carried[103:88];
+  assign \carried.lanes[1].table  = carried[111:104];
+  assign \carried.lanes[1].row  = carried[143:112];
+  assign \carried.lanes[2]  = carried[215:144];
+  assign \carried.lanes[2].valid  = carried[144];
+  assign \carried.lanes[2].error  = carried[145];
+  assign \carried.lanes[2].set  = carried[159:146];
+  assign \carried.lanes[2].tag  = carried[175:160];
+  assign \carried.lanes[2].table  = carried[183:176];
+  assign \carried.lanes[2].row  = carried[215:184];
+  assign \carried.lanes[3]  = carried[287:216];
+  assign \carried.lanes[3].valid  = carried[216];
+  assign \carried.lanes[3].error  = carried[217];
+  assign \carried.lanes[3].set  = carried[231:218];
+  assign \carried.lanes[3].tag  = carried[247:232];
+  assign \carried.lanes[3].table  = carried[255:248];
+  assign \carried.lanes[3].row  = carried[287:256];
+  assign \carried.first  = carried[288];
+  assign \carried.last  = carried[289];
+  assign \carried.meta  = carried[321:290];
   assign \hash_beat_s2.lanes  = hash_beat_s2[287:0];
   assign \hash_beat_s2.lanes[0]  = hash_beat_s2[71:0];
   assign \hash_beat_s2.lanes[0].valid  = hash_beat_s2[0];
@@ -21855,6 +21315,38 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \hash_beat_s3.first  = hash_beat_s3[288];
   assign \hash_beat_s3.last  = hash_beat_s3[289];
   assign \hash_beat_s3.meta  = hash_beat_s3[321:290];
+  assign \hash_beat_s4.lanes  = hash_beat_s4[287:0];
+  assign \hash_beat_s4.lanes[0]  = hash_beat_s4[71:0];
+  assign \hash_beat_s4.lanes[0].valid  = hash_beat_s4[0];
+  assign \hash_beat_s4.lanes[0].error  = hash_beat_s4[1];
+  assign \hash_beat_s4.lanes[0].set  = hash_beat_s4[15:2];
+  assign \hash_beat_s4.lanes[0].tag  = hash_beat_s4[31:16];
+  assign \hash_beat_s4.lanes[0].table  = hash_beat_s4[39:32];
+  assign \hash_beat_s4.lanes[0].row  = hash_beat_s4[71:40];
+  assign \hash_beat_s4.lanes[1]  = hash_beat_s4[143:72];
+  assign \hash_beat_s4.lanes[1].valid  = hash_beat_s4[72];
+  assign \hash_beat_s4.lanes[1].error  = hash_beat_s4[73];
+  assign \hash_beat_s4.lanes[1].set  = hash_beat_s4[87:74];
+  assign \hash_beat_s4.lanes[1].tag  = hash_beat_s4[103:88];
+  assign \hash_beat_s4.lanes[1].table  = hash_beat_s4[111:104];
+  assign \hash_beat_s4.lanes[1].row  = hash_beat_s4[143:112];
+  assign \hash_beat_s4.lanes[2]  = hash_beat_s4[215:144];
+  assign \hash_beat_s4.lanes[2].valid  = hash_beat_s4[144];
+  assign \hash_beat_s4.lanes[2].error  = hash_beat_s4[145];
+  assign \hash_beat_s4.lanes[2].set  = hash_beat_s4[159:146];
+  assign \hash_beat_s4.lanes[2].tag  = hash_beat_s4[175:160];
+  assign \hash_beat_s4.lanes[2].table  = hash_beat_s4[183:176];
+  assign \hash_beat_s4.lanes[2].row  = hash_beat_s4[215:184];
+  assign \hash_beat_s4.lanes[3]  = hash_beat_s4[287:216];
+  assign \hash_beat_s4.lanes[3].valid  = hash_beat_s4[216];
+  assign \hash_beat_s4.lanes[3].error  = hash_beat_s4[217];
+  assign \hash_beat_s4.lanes[3].set  = hash_beat_s4[231:218];
+  assign \hash_beat_s4.lanes[3].tag  = hash_beat_s4[247:232];
+  assign \hash_beat_s4.lanes[3].table  = hash_beat_s4[255:248];
+  assign \hash_beat_s4.lanes[3].row  = hash_beat_s4[287:256];
+  assign \hash_beat_s4.first  = hash_beat_s4[288];
+  assign \hash_beat_s4.last  = hash_beat_s4[289];
+  assign \hash_beat_s4.meta  = hash_beat_s4[321:290];
   assign \host_cmd_s1.op  = host_cmd_s1[2:0];
   assign \host_cmd_s1.slot  = host_cmd_s1[18:3];
   assign \host_cmd_s1.entry  = host_cmd_s1[37:19];
@@ -21876,53 +21368,308 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \host_cmd_s3.entry.rrpv  = host_cmd_s3[21:20];
   assign \host_cmd_s3.entry.tag  = host_cmd_s3[37:22];
   assign \host_cmd_s3.key  = host_cmd_s3[66:38];
-  assign \$signal$201.host  = \$signal$201 [0];
-  assign \$signal$201.learn  = \$signal$201 [1];
-  assign \$signal$201.mask  = \$signal$201 [5:2];
-  assign \$signal$201.beat_end  = \$signal$201 [6];
-  assign \$signal$201.beat  = \$signal$201 [328:7];
-  assign \$signal$201.beat.lanes  = \$signal$201 [294:7];
-  assign \$signal$201.beat.lanes[0]  = \$signal$201 [78:7];
-  assign \$signal$201.beat.lanes[0].valid  = \$signal$201 [7];
-  assign \$signal$201.beat.lanes[0].error  = \$signal$201 [8];
-  assign \$signal$201.beat.lanes[0].set  = \$signal$201 [22:9];
-  assign \$signal$201.beat.lanes[0].tag  = \$signal$201 [38:23];
-  assign \$signal$201.beat.lanes[0].table  = \$signal$201 [46:39];
-  assign \$signal$201.beat.lanes[0].row  = \$signal$201 [78:47];
-  assign \$signal$201.beat.lanes[1]  = \$signal$201 [150:79];
-  assign \$signal$201.beat.lanes[1].valid  = \$signal$201 [79];
-  assign \$signal$201.beat.lanes[1].error  = \$signal$201 [80];
-  assign \$signal$201.beat.lanes[1].set  = \$signal$201 [94:81];
-  assign \$signal$201.beat.lanes[1].tag  = \$signal$201 [110:95];
-  assign \$signal$201.beat.lanes[1].table  = \$signal$201 [118:111];
-  assign \$signal$201.beat.lanes[1].row  = \$signal$201 [150:119];
-  assign \$signal$201.beat.lanes[2]  = \$signal$201 [222:151];
-  assign \$signal$201.beat.lanes[2].valid  = \$signal$201 [151];
-  assign \$signal$201.beat.lanes[2].error  = \$signal$201 [152];
-  assign \$signal$201.beat.lanes[2].set  = \$signal$201 [166:153];
-  assign \$signal$201.beat.lanes[2].tag  = \$signal$201 [182:167];
-  assign \$signal$201.beat.lanes[2].table  = \$signal$201 [190:183];
-  assign \$signal$201.beat.lanes[2].row  = \$signal$201 [222:191];
-  assign \$signal$201.beat.lanes[3]  = \$signal$201 [294:223];
-  assign \$signal$201.beat.lanes[3].valid  = \$signal$201 [223];
-  assign \$signal$201.beat.lanes[3].error  = \$signal$201 [224];
-  assign \$signal$201.beat.lanes[3].set  = \$signal$201 [238:225];
-  assign \$signal$201.beat.lanes[3].tag  = \$signal$201 [254:239];
-  assign \$signal$201.beat.lanes[3].table  = \$signal$201 [262:255];
-  assign \$signal$201.beat.lanes[3].row  = \$signal$201 [294:263];
-  assign \$signal$201.beat.first  = \$signal$201 [295];
-  assign \$signal$201.beat.last  = \$signal$201 [296];
-  assign \$signal$201.beat.meta  = \$signal$201 [328:297];
-  assign \$signal$201.rmw_set  = \$signal$201 [342:329];
-  assign \$signal$201.rmw_lane  = \$signal$201 [344:343];
-  assign \$signal$201.host_op  = \$signal$201 [347:345];
-  assign \$signal$201.host_slot  = \$signal$201 [363:348];
-  assign \$signal$201.host_tag  = \$signal$201 [379:364];
-  assign \$signal$201.host_entry  = \$signal$201 [398:380];
-  assign \$signal$201.host_entry.valid  = \$signal$201 [380];
-  assign \$signal$201.host_entry.rrpv  = \$signal$201 [382:381];
-  assign \$signal$201.host_entry.tag  = \$signal$201 [398:383];
-  assign \$signal$201.host_ack  = \$signal$201 [399];
+  assign \host_cmd_s4.op  = host_cmd_s4[2:0];
+  assign \host_cmd_s4.slot  = host_cmd_s4[18:3];
+  assign \host_cmd_s4.entry  = host_cmd_s4[37:19];
+  assign \host_cmd_s4.entry.valid  = host_cmd_s4[19];
+  assign \host_cmd_s4.entry.rrpv  = host_cmd_s4[21:20];
+  assign \host_cmd_s4.entry.tag  = host_cmd_s4[37:22];
+  assign \host_cmd_s4.key  = host_cmd_s4[66:38];
+  assign \o__payload.beat  = o__payload[321:0];
+  assign \o__payload.beat.lanes  = o__payload[287:0];
+  assign \o__payload.beat.lanes[0]  = o__payload[71:0];
+  assign \o__payload.beat.lanes[0].valid  = o__payload[0];
+  assign \o__payload.beat.lanes[0].error  = o__payload[1];
+  assign \o__payload.beat.lanes[0].set  = o__payload[15:2];
+  assign \o__payload.beat.lanes[0].tag  = o__payload[31:16];
+  assign \o__payload.beat.lanes[0].table  = o__payload[39:32];
+  assign \o__payload.beat.lanes[0].row  = o__payload[71:40];
+  assign \o__payload.beat.lanes[1]  = o__payload[143:72];
+  assign \o__payload.beat.lanes[1].valid  = o__payload[72];
+  assign \o__payload.beat.lanes[1].error  = o__payload[73];
+  assign \o__payload.beat.lanes[1].set  = o__payload[87:74];
+  assign \o__payload.beat.lanes[1].tag  = o__payload[103:88];
+  assign \o__payload.beat.lanes[1].table  = o__payload[111:104];
+  assign \o__payload.beat.lanes[1].row  = o__payload[143:112];
+  assign \o__payload.beat.lanes[2]  = o__payload[215:144];
+  assign \o__payload.beat.lanes[2].valid  = o__payload[144];
+  assign \o__payload.beat.lanes[2].error  = o__payload[145];
+  assign \o__payload.beat.lanes[2].set  = o__payload[159:146];
+  assign \o__payload.beat.lanes[2].tag  = o__payload[175:160];
+  assign \o__payload.beat.lanes[2].table  = o__payload[183:176];
+  assign \o__payload.beat.lanes[2].row  = o__payload[215:184];
+  assign \o__payload.beat.lanes[3]  = o__payload[287:216];
+  assign \o__payload.beat.lanes[3].valid  = o__payload[216];
+  assign \o__payload.beat.lanes[3].error  = o__payload[217];
+  assign \o__payload.beat.lanes[3].set  = o__payload[231:218];
+  assign \o__payload.beat.lanes[3].tag  = o__payload[247:232];
+  assign \o__payload.beat.lanes[3].table  = o__payload[255:248];
+  assign \o__payload.beat.lanes[3].row  = o__payload[287:256];
+  assign \o__payload.beat.first  = o__payload[288];
+  assign \o__payload.beat.last  = o__payload[289];
+  assign \o__payload.beat.meta  = o__payload[321:290];
+  assign \o__payload.first_lane  = o__payload[325:322];
+  assign \o__payload.single_lane  = o__payload[326];
+  assign \$signal$122.host  = \$signal$122 [0];
+  assign \$signal$122.learn  = \$signal$122 [1];
+  assign \$signal$122.mask  = \$signal$122 [5:2];
+  assign \$signal$122.beat_end  = \$signal$122 [6];
+  assign \$signal$122.beat  = \$signal$122 [328:7];
+  assign \$signal$122.beat.lanes  = \$signal$122 [294:7];
+  assign \$signal$122.beat.lanes[0]  = \$signal$122 [78:7];
+  assign \$signal$122.beat.lanes[0].valid  = \$signal$122 [7];
+  assign \$signal$122.beat.lanes[0].error  = \$signal$122 [8];
+  assign \$signal$122.beat.lanes[0].set  = \$signal$122 [22:9];
+  assign \$signal$122.beat.lanes[0].tag  = \$signal$122 [38:23];
+  assign \$signal$122.beat.lanes[0].table  = \$signal$122 [46:39];
+  assign \$signal$122.beat.lanes[0].row  = \$signal$122 [78:47];
+  assign \$signal$122.beat.lanes[1]  = \$signal$122 [150:79];
+  assign \$signal$122.beat.lanes[1].valid  = \$signal$122 [79];
+  assign \$signal$122.beat.lanes[1].error  = \$signal$122 [80];
+  assign \$signal$122.beat.lanes[1].set  = \$signal$122 [94:81];
+  assign \$signal$122.beat.lanes[1].tag  = \$signal$122 [110:95];
+  assign \$signal$122.beat.lanes[1].table  = \$signal$122 [118:111];
+  assign \$signal$122.beat.lanes[1].row  = \$signal$122 [150:119];
+  assign \$signal$122.beat.lanes[2]  = \$signal$122 [222:151];
+  assign \$signal$122.beat.lanes[2].valid  = \$signal$122 [151];
+  assign \$signal$122.beat.lanes[2].error  = \$signal$122 [152];
+  assign \$signal$122.beat.lanes[2].set  = \$signal$122 [166:153];
+  assign \$signal$122.beat.lanes[2].tag  = \$signal$122 [182:167];
+  assign \$signal$122.beat.lanes[2].table  = \$signal$122 [190:183];
+  assign \$signal$122.beat.lanes[2].row  = \$signal$122 [222:191];
+  assign \$signal$122.beat.lanes[3]  = \$signal$122 [294:223];
+  assign \$signal$122.beat.lanes[3].valid  = \$signal$122 [223];
+  assign \$signal$122.beat.lanes[3].error  = \$signal$122 [224];
+  assign \$signal$122.beat.lanes[3].set  = \$signal$122 [238:225];
+  assign \$signal$122.beat.lanes[3].tag  = \$signal$122 [254:239];
+  assign \$signal$122.beat.lanes[3].table  = \$signal$122 [262:255];
+  assign \$signal$122.beat.lanes[3].row  = \$signal$122 [294:263];
+  assign \$signal$122.beat.first  = \$signal$122 [295];
+  assign \$signal$122.beat.last  = \$signal$122 [296];
+  assign \$signal$122.beat.meta  = \$signal$122 [328:297];
+  assign \$signal$122.rmw_set  = \$signal$122 [342:329];
+  assign \$signal$122.rmw_lane  = \$signal$122 [344:343];
+  assign \$signal$122.host_op  = \$signal$122 [347:345];
+  assign \$signal$122.host_slot  = \$signal$122 [363:348];
+  assign \$signal$122.host_tag  = \$signal$122 [379:364];
+  assign \$signal$122.host_entry  = \$signal$122 [398:380];
+  assign \$signal$122.host_entry.valid  = \$signal$122 [380];
+  assign \$signal$122.host_entry.rrpv  = \$signal$122 [382:381];
+  assign \$signal$122.host_entry.tag  = \$signal$122 [398:383];
+  assign \$signal$122.host_ack  = \$signal$122 [399];
+  assign \$signal$122.writes  = \$signal$122 [400];
+  assign \inject.host  = inject[0];
+  assign \inject.learn  = inject[1];
+  assign \inject.mask  = inject[5:2];
+  assign \inject.beat_end  = inject[6];
+  assign \inject.beat  = inject[328:7];
+  assign \inject.beat.lanes  = inject[294:7];
+  assign \inject.beat.lanes[0]  = inject[78:7];
+  assign \inject.beat.lanes[0].valid  = inject[7];
+  assign \inject.beat.lanes[0].error  = inject[8];
+  assign \inject.beat.lanes[0].set  = inject[22:9];
+  assign \inject.beat.lanes[0].tag  = inject[38:23];
+  assign \inject.beat.lanes[0].table  = inject[46:39];
+  assign \inject.beat.lanes[0].row  = inject[78:47];
+  assign \inject.beat.lanes[1]  = inject[150:79];
+  assign \inject.beat.lanes[1].valid  = inject[79];
+  assign \inject.beat.lanes[1].error  = inject[80];
+  assign \inject.beat.lanes[1].set  = inject[94:81];
+  assign \inject.beat.lanes[1].tag  = inject[110:95];
+  assign \inject.beat.lanes[1].table  = inject[118:111];
+  assign \inject.beat.lanes[1].row  = inject[150:119];
+  assign \inject.beat.lanes[2]  = inject[222:151];
+  assign \inject.beat.lanes[2].valid  = inject[151];
+  assign \inject.beat.lanes[2].error  = inject[152];
+  assign \inject.beat.lanes[2].set  = inject[166:153];
+  assign \inject.beat.lanes[2].tag  = inject[182:167];
+  assign \inject.beat.lanes[2].table  = inject[190:183];
+  assign \inject.beat.lanes[2].row  = inject[222:191];
+  assign \inject.beat.lanes[3]  = inject[294:223];
+  assign \inject.beat.lanes[3].valid  = inject[223];
+  assign \inject.beat.lanes[3].error  = inject[224];
+  assign \inject.beat.lanes[3].set  = inject[238:225];
+  assign \inject.beat.lanes[3].tag  = inject[254:239];
+  assign \inject.beat.lanes[3].table  = inject[262:255];
+  assign \inject.beat.lanes[3].row  = inject[294:263];
+  assign \inject.beat.first  = inject[295];
+  assign \inject.beat.last  = inject[296];
+  assign \inject.beat.meta  = inject[328:297];
+  assign \inject.rmw_set  = inject[342:329];
+  assign \inject.rmw_lane  = inject[344:343];
+  assign \inject.host_op  = inject[347:345];
+  assign \inject.host_slot  = inject[363:348];
+  assign \inject.host_tag  = inject[379:364];
+  assign \inject.host_entry  = inject[398:380];
+  assign \inject.host_entry.valid  = inject[380];
+  assign \inject.host_entry.rrpv  = inject[382:381];
+  assign \inject.host_entry.tag  = inject[398:383];
+  assign \inject.host_ack  = inject[399];
+  assign \inject.writes  = inject[400];
+  assign \$signal$125.host  = \$signal$125 [0];
+  assign \$signal$125.learn  = \$signal$125 [1];
+  assign \$signal$125.mask  = \$signal$125 [5:2];
+  assign \$signal$125.beat_end  = \$signal$125 [6];
+  assign \$signal$125.beat  = \$signal$125 [328:7];
+  assign \$signal$125.beat.lanes  = \$signal$125 [294:7];
+  assign \$signal$125.beat.lanes[0]  = \$signal$125 [78:7];
+  assign \$signal$125.beat.lanes[0].valid  = \$signal$125 [7];
+  assign \$signal$125.beat.lanes[0].error  = \$signal$125 [8];
+  assign \$signal$125.beat.lanes[0].set  = \$signal$125 [22:9];
+  assign \$signal$125.beat.lanes[0].tag  = \$signal$125 [38:23];
+  assign \$signal$125.beat.lanes[0].table  = \$signal$125 [46:39];
+  assign \$signal$125.beat.lanes[0].row  = \$signal$125 [78:47];
+  assign \$signal$125.beat.lanes[1]  = \$signal$125 [150:79];
+  assign \$signal$125.beat.lanes[1].valid  = \$signal$125 [79];
+  assign \$signal$125.beat.lanes[1].error  = \$signal$125 [80];
+  assign \$signal$125.beat.lanes[1].set  = \$signal$125 [94:81];
+  assign \$signal$125.beat.lanes[1].tag  = \$signal$125 [110:95];
+  assign \$signal$125.beat.lanes[1].table  = \$signal$125 [118:111];
+  assign \$signal$125.beat.lanes[1].row  = \$signal$125 [150:119];
+  assign \$signal$125.beat.lanes[2]  = \$signal$125 [222:151];
+  assign \$signal$125.beat.lanes[2].valid  = \$signal$125 [151];
+  assign \$signal$125.beat.lanes[2].error  = \$signal$125 [152];
+  assign \$signal$125.beat.lanes[2].set  = \$signal$125 [166:153];
+  assign \$signal$125.beat.lanes[2].tag  = \$signal$125 [182:167];
+  assign \$signal$125.beat.lanes[2].table  = \$signal$125 [190:183];
+  assign \$signal$125.beat.lanes[2].row  = \$signal$125 [222:191];
+  assign \$signal$125.beat.lanes[3]  = \$signal$125 [294:223];
+  assign \$signal$125.beat.lanes[3].valid  = \$signal$125 [223];
+  assign \$signal$125.beat.lanes[3].error  = \$signal$125 [224];
+  assign \$signal$125.beat.lanes[3].set  = \$signal$125 [238:225];
+  assign \$signal$125.beat.lanes[3].tag  = \$signal$125 [254:239];
+  assign \$signal$125.beat.lanes[3].table  = \$signal$125 [262:255];
+  assign \$signal$125.beat.lanes[3].row  = \$signal$125 [294:263];
+  assign \$signal$125.beat.first  = \$signal$125 [295];
+  assign \$signal$125.beat.last  = \$signal$125 [296];
+  assign \$signal$125.beat.meta  = \$signal$125 [328:297];
+  assign \$signal$125.rmw_set  = \$signal$125 [342:329];
+  assign \$signal$125.rmw_lane  = \$signal$125 [344:343];
+  assign \$signal$125.host_op  = \$signal$125 [347:345];
+  assign \$signal$125.host_slot  = \$signal$125 [363:348];
+  assign \$signal$125.host_tag  = \$signal$125 [379:364];
+  assign \$signal$125.host_entry  = \$signal$125 [398:380];
+  assign \$signal$125.host_entry.valid  = \$signal$125 [380];
+  assign \$signal$125.host_entry.rrpv  = \$signal$125 [382:381];
+  assign \$signal$125.host_entry.tag  = \$signal$125 [398:383];
+  assign \$signal$125.host_ack  = \$signal$125 [399];
+  assign \$signal$125.writes  = \$signal$125 [400];
+  assign \$signal$127.host  = \$signal$127 [0];
+  assign \$signal$127.learn  = \$signal$127 [1];
+  assign \$signal$127.mask  = \$signal$127 [5:2];
+  assign \$signal$127.beat_end  = \$signal$127 [6];
+  assign \$signal$127.beat  = \$signal$127 [328:7];
+  assign \$signal$127.beat.lanes  = \$signal$127 [294:7];
+  assign \$signal$127.beat.lanes[0]  = \$signal$127 [78:7];
+  assign \$signal$127.beat.lanes[0].valid  = \$signal$127 [7];
+  assign \$signal$127.beat.lanes[0].error  = \$signal$127 [8];
+  assign \$signal$127.beat.lanes[0].set  = \$signal$127 [22:9];
+  assign \$signal$127.beat.lanes[0].tag  = \$signal$127 [38:23];
+  assign \$signal$127.beat.lanes[0].table  = \$signal$127 [46:39];
+  assign \$signal$127.beat.lanes[0].row  = \$signal$127 [78:47];
+  assign \$signal$127.beat.lanes[1]  = \$signal$127 [150:79];
+  assign \$signal$127.beat.lanes[1].valid  = \$signal$127 [79];
+  assign \$signal$127.beat.lanes[1].error  = \$signal$127 [80];
+  assign \$signal$127.beat.lanes[1].set  = \$signal$127 [94:81];
+  assign \$signal$127.beat.lanes[1].tag  = \$signal$127 [110:95];
+  assign \$signal$127.beat.lanes[1].table  = \$signal$127 [118:111];
+  assign \$signal$127.beat.lanes[1].row  = \$signal$127 [150:119];
+  assign \$signal$127.beat.lanes[2]  = \$signal$127 [222:151];
+  assign \$signal$127.beat.lanes[2].valid  = \$signal$127 [151];
+  assign \$signal$127.beat.lanes[2].error  = \$signal$127 [152];
+  assign \$signal$127.beat.lanes[2].set  = \$signal$127 [166:153];
+  assign \$signal$127.beat.lanes[2].tag  = \$signal$127 [182:167];
+  assign \$signal$127.beat.lanes[2].table  = \$signal$127 [190:183];
+  assign \$signal$127.beat.lanes[2].row  = \$signal$127 [222:191];
+  assign \$signal$127.beat.lanes[3]  = \$signal$127 [294:223];
+  assign \$signal$127.beat.lanes[3].valid  = \$signal$127 [223];
+  assign \$signal$127.beat.lanes[3].error  = \$signal$127 [224];
+  assign \$signal$127.beat.lanes[3].set  = \$signal$127 [238:225];
+  assign \$signal$127.beat.lanes[3].tag  = \$signal$127 [254:239];
+  assign \$signal$127.beat.lanes[3].table  = \$signal$127 [262:255];
+  assign \$signal$127.beat.lanes[3].row  = \$signal$127 [294:263];
+  assign \$signal$127.beat.first  = \$signal$127 [295];
+  assign \$signal$127.beat.last  = \$signal$127 [296];
+  assign \$signal$127.beat.meta  = \$signal$127 [328:297];
+  assign \$signal$127.rmw_set  = \$signal$127 [342:329];
+  assign \$signal$127.rmw_lane  = \$signal$127 [344:343];
+  assign \$signal$127.host_op  = \$signal$127 [347:345];
+  assign \$signal$127.host_slot  = \$signal$127 [363:348];
+  assign \$signal$127.host_tag  = \$signal$127 [379:364];
+  assign \$signal$127.host_entry  = \$signal$127 [398:380];
+  assign \$signal$127.host_entry.valid  = \$signal$127 [380];
+  assign \$signal$127.host_entry.rrpv  = \$signal$127 [382:381];
+  assign \$signal$127.host_entry.tag  = \$signal$127 [398:383];
+  assign \$signal$127.host_ack  = \$signal$127 [399];
+  assign \$signal$127.writes  = \$signal$127 [400];
+  assign \$signal$129.host  = \$signal$129 [0];
+  assign \$signal$129.learn  = \$signal$129 [1];
+  assign \$signal$129.mask  = \$signal$129 [5:2];
+  assign \$signal$129.beat_end  = \$signal$129 [6];
+  assign \$signal$129.beat  = \$signal$129 [328:7];
+  assign \$signal$129.beat.lanes  = \$signal$129 [294:7];
+  assign \$signal$129.beat.lanes[0]  = \$signal$129 [78:7];
+  assign \$signal$129.beat.lanes[0].valid  = \$signal$129 [7];
+  assign \$signal$129.beat.lanes[0].error  = \$signal$129 [8];
+  assign \$signal$129.beat.lanes[0].set  = \$signal$129 [22:9];
+  assign \$signal$129.beat.lanes[0].tag  = \$signal$129 [38:23];
+  assign \$signal$129.beat.lanes[0].table  = \$signal$129 [46:39];
+  assign \$signal$129.beat.lanes[0].row  = \$signal$129 [78:47];
+  assign \$signal$129.beat.lanes[1]  = \$signal$129 [150:79];
+  assign \$signal$129.beat.lanes[1].valid  = \$signal$129 [79];
+  assign \$signal$129.beat.lanes[1].error  = \$signal$129 [80];
+  assign \$signal$129.beat.lanes[1].set  = \$signal$129 [94:81];
+  assign \$signal$129.beat.lanes[1].tag  = \$signal$129 [110:95];
+  assign \$signal$129.beat.lanes[1].table  = \$signal$129 [118:111];
+  assign \$signal$129.beat.lanes[1].row  = \$signal$129 [150:119];
+  assign \$signal$129.beat.lanes[2]  = \$signal$129 [222:151];
+  assign \$signal$129.beat.lanes[2].valid  = \$signal$129 [151];
+  assign \$signal$129.beat.lanes[2].error  = \$signal$129 [152];
+  assign \$signal$129.beat.lanes[2].set  = \$signal$129 [166:153];
+  assign \$signal$129.beat.lanes[2].tag  = \$signal$129 [182:167];
+  assign \$signal$129.beat.lanes[2].table  = \$signal$129 [190:183];
+  assign \$signal$129.beat.lanes[2].row  = \$signal$129 [222:191];
+  assign \$signal$129.beat.lanes[3]  = \$signal$129 [294:223];
+  assign \$signal$129.beat.lanes[3].valid  = \$signal$129 [223];
+  assign \$signal$129.beat.lanes[3].error  = \$signal$129 [224];
+  assign \$signal$129.beat.lanes[3].set  = \$signal$129 [238:225];
+  assign \$signal$129.beat.lanes[3].tag  = \$signal$129 [254:239];
+  assign \$signal$129.beat.lanes[3].table  = \$signal$129 [262:255];
+  assign \$signal$129.beat.lanes[3].row  = \$signal$129 [294:263];
+  assign \$signal$129.beat.first  = \$signal$129 [295];
+  assign \$signal$129.beat.last  = \$signal$129 [296];
+  assign \$signal$129.beat.meta  = \$signal$129 [328:297];
+  assign \$signal$129.rmw_set  = \$signal$129 [342:329];
+  assign \$signal$129.rmw_lane  = \$signal$129 [344:343];
+  assign \$signal$129.host_op  = \$signal$129 [347:345];
+  assign \$signal$129.host_slot  = \$signal$129 [363:348];
+  assign \$signal$129.host_tag  = \$signal$129 [379:364];
+  assign \$signal$129.host_entry  = \$signal$129 [398:380];
+  assign \$signal$129.host_entry.valid  = \$signal$129 [380];
+  assign \$signal$129.host_entry.rrpv  = \$signal$129 [382:381];
+  assign \$signal$129.host_entry.tag  = \$signal$129 [398:383];
+  assign \$signal$129.host_ack  = \$signal$129 [399];
+  assign \$signal$129.writes  = \$signal$129 [400];
+  assign \port0_read[0]  = port0_read[19:0];
+  assign \port0_read[0].valid  = port0_read[0];
+  assign \port0_read[0].rrpv  = port0_read[2:1];
+  assign \port0_read[0].tag  = port0_read[18:3];
+  assign \port0_read[0].stale  = port0_read[19];
+  assign \port0_read[1]  = port0_read[39:20];
+  assign \port0_read[1].valid  = port0_read[20];
+  assign \port0_read[1].rrpv  = port0_read[22:21];
+  assign \port0_read[1].tag  = port0_read[38:23];
+  assign \port0_read[1].stale  = port0_read[39];
+  assign \port0_read[2]  = port0_read[59:40];
+  assign \port0_read[2].valid  = port0_read[40];
+  assign \port0_read[2].rrpv  = port0_read[42:41];
+  assign \port0_read[2].tag  = port0_read[58:43];
+  assign \port0_read[2].stale  = port0_read[59];
+  assign \port0_read[3]  = port0_read[79:60];
+  assign \port0_read[3].valid  = port0_read[60];
+  assign \port0_read[3].rrpv  = port0_read[62:61];
+  assign \port0_read[3].tag  = port0_read[78:63];
+  assign \port0_read[3].stale  = port0_read[79];
   assign \$signature__data[0]  = \$signature__data [19:0];
   assign \$signature__data[0].valid  = \$signature__data [0];
   assign \$signature__data[0].rrpv  = \$signature__data [2:1];
@@ -21943,105 +21690,728 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$signature__data[3].rrpv  = \$signature__data [62:61];
   assign \$signature__data[3].tag  = \$signature__data [78:63];
   assign \$signature__data[3].stale  = \$signature__data [79];
-  assign \$signature__data$211[0]  = \$signature__data$211 [19:0];
-  assign \$signature__data$211[0].valid  = \$signature__data$211 [0];
-  assign \$signature__data$211[0].rrpv  = \$signature__data$211 [2:1];
-  assign \$signature__data$211[0].tag  = \$signature__data$211 [18:3];
-  assign \$signature__data$211[0].stale  = \$signature__data$211 [19];
-  assign \$signature__data$211[1]  = \$signature__data$211 [39:20];
-  assign \$signature__data$211[1].valid  = \$signature__data$211 [20];
-  assign \$signature__data$211[1].rrpv  = \$signature__data$211 [22:21];
-  assign \$signature__data$211[1].tag  = \$signature__data$211 [38:23];
-  assign \$signature__data$211[1].stale  = \$signature__data$211 [39];
-  assign \$signature__data$211[2]  = \$signature__data$211 [59:40];
-  assign \$signature__data$211[2].valid  = \$signature__data$211 [40];
-  assign \$signature__data$211[2].rrpv  = \$signature__data$211 [42:41];
-  assign \$signature__data$211[2].tag  = \$signature__data$211 [58:43];
-  assign \$signature__data$211[2].stale  = \$signature__data$211 [59];
-  assign \$signature__data$211[3]  = \$signature__data$211 [79:60];
-  assign \$signature__data$211[3].valid  = \$signature__data$211 [60];
-  assign \$signature__data$211[3].rrpv  = \$signature__data$211 [62:61];
-  assign \$signature__data$211[3].tag  = \$signature__data$211 [78:63];
-  assign \$signature__data$211[3].stale  = \$signature__data$211 [79];
-  assign \$signature__data$212[0]  = \$signature__data$212 [19:0];
-  assign \$signature__data$212[0].valid  = \$signature__data$212 [0];
-  assign \$signature__data$212[0].rrpv  = \$signature__data$212 [2:1];
-  assign \$signature__data$212[0].tag  = \$signature__data$212 [18:3];
-  assign \$signature__data$212[0].stale  = \$signature__data$212 [19];
-  assign \$signature__data$212[1]  = \$signature__data$212 [39:20];
-  assign \$signature__data$212[1].valid  = \$signature__data$212 [20];
-  assign \$signature__data$212[1].rrpv  = \$signature__data$212 [22:21];
-  assign \$signature__data$212[1].tag  = \$signature__data$212 [38:23];
-  assign \$signature__data$212[1].stale  = \$signature__data$212 [39];
-  assign \$signature__data$212[2]  = \$signature__data$212 [59:40];
-  assign \$signature__data$212[2].valid  = \$signature__data$212 [40];
-  assign \$signature__data$212[2].rrpv  = \$signature__data$212 [42:41];
-  assign \$signature__data$212[2].tag  = \$signature__data$212 [58:43];
-  assign \$signature__data$212[2].stale  = \$signature__data$212 [59];
-  assign \$signature__data$212[3]  = \$signature__data$212 [79:60];
-  assign \$signature__data$212[3].valid  = \$signature__data$212 [60];
-  assign \$signature__data$212[3].rrpv  = \$signature__data$212 [62:61];
-  assign \$signature__data$212[3].tag  = \$signature__data$212 [78:63];
-  assign \$signature__data$212[3].stale  = \$signature__data$212 [79];
-  assign \$signature__data$213[0]  = \$signature__data$213 [19:0];
-  assign \$signature__data$213[0].valid  = \$signature__data$213 [0];
-  assign \$signature__data$213[0].rrpv  = \$signature__data$213 [2:1];
-  assign \$signature__data$213[0].tag  = \$signature__data$213 [18:3];
-  assign \$signature__data$213[0].stale  = \$signature__data$213 [19];
-  assign \$signature__data$213[1]  = \$signature__data$213 [39:20];
-  assign \$signature__data$213[1].valid  = \$signature__data$213 [20];
-  assign \$signature__data$213[1].rrpv  = \$signature__data$213 [22:21];
-  assign \$signature__data$213[1].tag  = \$signature__data$213 [38:23];
-  assign \$signature__data$213[1].stale  = \$signature__data$213 [39];
-  assign \$signature__data$213[2]  = \$signature__data$213 [59:40];
-  assign \$signature__data$213[2].valid  = \$signature__data$213 [40];
-  assign \$signature__data$213[2].rrpv  = \$signature__data$213 [42:41];
-  assign \$signature__data$213[2].tag  = \$signature__data$213 [58:43];
-  assign \$signature__data$213[2].stale  = \$signature__data$213 [59];
-  assign \$signature__data$213[3]  = \$signature__data$213 [79:60];
-  assign \$signature__data$213[3].valid  = \$signature__data$213 [60];
-  assign \$signature__data$213[3].rrpv  = \$signature__data$213 [62:61];
-  assign \$signature__data$213[3].tag  = \$signature__data$213 [78:63];
-  assign \$signature__data$213[3].stale  = \$signature__data$213 [79];
-  assign h[247:232] = { lane3_hash_s4_left, lane3_hash_s4_right[14] };
-  assign h[231:218] = lane3_hash_s4_right[13:0];
-  assign h[175:160] = { lane2_hash_s4_left, lane2_hash_s4_right[14] };
-  assign h[159:146] = lane2_hash_s4_right[13:0];
-  assign h[103:88] = { lane1_hash_s4_left, lane1_hash_s4_right[14] };
-  assign h[87:74] = lane1_hash_s4_right[13:0];
-  assign h[31:16] = { lane0_hash_s4_left, lane0_hash_s4_right[14] };
-  assign h[15:2] = lane0_hash_s4_right[13:0];
-  assign { h[321:248], h[217:176], h[145:104], h[73:32], h[1:0] } = { hash_beat_s4[321:248], hash_beat_s4[217:176], hash_beat_s4[145:104], hash_beat_s4[73:32], hash_beat_s4[1:0] };
+  assign \w_word[0]  = w_word[19:0];
+  assign \w_word[0].valid  = w_word[0];
+  assign \w_word[0].rrpv  = w_word[2:1];
+  assign \w_word[0].tag  = w_word[18:3];
+  assign \w_word[0].stale  = w_word[19];
+  assign \w_word[1]  = w_word[39:20];
+  assign \w_word[1].valid  = w_word[20];
+  assign \w_word[1].rrpv  = w_word[22:21];
+  assign \w_word[1].tag  = w_word[38:23];
+  assign \w_word[1].stale  = w_word[39];
+  assign \w_word[2]  = w_word[59:40];
+  assign \w_word[2].valid  = w_word[40];
+  assign \w_word[2].rrpv  = w_word[42:41];
+  assign \w_word[2].tag  = w_word[58:43];
+  assign \w_word[2].stale  = w_word[59];
+  assign \w_word[3]  = w_word[79:60];
+  assign \w_word[3].valid  = w_word[60];
+  assign \w_word[3].rrpv  = w_word[62:61];
+  assign \w_word[3].tag  = w_word[78:63];
+  assign \w_word[3].stale  = w_word[79];
+  assign \port1_read[0]  = port1_read[19:0];
+  assign \port1_read[0].valid  = port1_read[0];
+  assign \port1_read[0].rrpv  = port1_read[2:1];
+  assign \port1_read[0].tag  = port1_read[18:3];
+  assign \port1_read[0].stale  = port1_read[19];
+  assign \port1_read[1]  = port1_read[39:20];
+  assign \port1_read[1].valid  = port1_read[20];
+  assign \port1_read[1].rrpv  = port1_read[22:21];
+  assign \port1_read[1].tag  = port1_read[38:23];
+  assign \port1_read[1].stale  = port1_read[39];
+  assign \port1_read[2]  = port1_read[59:40];
+  assign \port1_read[2].valid  = port1_read[40];
+  assign \port1_read[2].rrpv  = port1_read[42:41];
+  assign \port1_read[2].tag  = port1_read[58:43];
+  assign \port1_read[2].stale  = port1_read[59];
+  assign \port1_read[3]  = port1_read[79:60];
+  assign \port1_read[3].valid  = port1_read[60];
+  assign \port1_read[3].rrpv  = port1_read[62:61];
+  assign \port1_read[3].tag  = port1_read[78:63];
+  assign \port1_read[3].stale  = port1_read[79];
+  assign \$signature__data$151[0]  = \$signature__data$151 [19:0];
+  assign \$signature__data$151[0].valid  = \$signature__data$151 [0];
+  assign \$signature__data$151[0].rrpv  = \$signature__data$151 [2:1];
+  assign \$signature__data$151[0].tag  = \$signature__data$151 [18:3];
+  assign \$signature__data$151[0].stale  = \$signature__data$151 [19];
+  assign \$signature__data$151[1]  = \$signature__data$151 [39:20];
+  assign \$signature__data$151[1].valid  = \$signature__data$151 [20];
+  assign \$signature__data$151[1].rrpv  = \$signature__data$151 [22:21];
+  assign \$signature__data$151[1].tag  = \$signature__data$151 [38:23];
+  assign \$signature__data$151[1].stale  = \$signature__data$151 [39];
+  assign \$signature__data$151[2]  = \$signature__data$151 [59:40];
+  assign \$signature__data$151[2].valid  = \$signature__data$151 [40];
+  assign \$signature__data$151[2].rrpv  = \$signature__data$151 [42:41];
+  assign \$signature__data$151[2].tag  = \$signature__data$151 [58:43];
+  assign \$signature__data$151[2].stale  = \$signature__data$151 [59];
+  assign \$signature__data$151[3]  = \$signature__data$151 [79:60];
+  assign \$signature__data$151[3].valid  = \$signature__data$151 [60];
+  assign \$signature__data$151[3].rrpv  = \$signature__data$151 [62:61];
+  assign \$signature__data$151[3].tag  = \$signature__data$151 [78:63];
+  assign \$signature__data$151[3].stale  = \$signature__data$151 [79];
+  assign \port2_read[0]  = port2_read[19:0];
+  assign \port2_read[0].valid  = port2_read[0];
+  assign \port2_read[0].rrpv  = port2_read[2:1];
+  assign \port2_read[0].tag  = port2_read[18:3];
+  assign \port2_read[0].stale  = port2_read[19];
+  assign \port2_read[1]  = port2_read[39:20];
+  assign \port2_read[1].valid  = port2_read[20];
+  assign \port2_read[1].rrpv  = port2_read[22:21];
+  assign \port2_read[1].tag  = port2_read[38:23];
+  assign \port2_read[1].stale  = port2_read[39];
+  assign \port2_read[2]  = port2_read[59:40];
+  assign \port2_read[2].valid  = port2_read[40];
+  assign \port2_read[2].rrpv  = port2_read[42:41];
+  assign \port2_read[2].tag  = port2_read[58:43];
+  assign \port2_read[2].stale  = port2_read[59];
+  assign \port2_read[3]  = port2_read[79:60];
+  assign \port2_read[3].valid  = port2_read[60];
+  assign \port2_read[3].rrpv  = port2_read[62:61];
+  assign \port2_read[3].tag  = port2_read[78:63];
+  assign \port2_read[3].stale  = port2_read[79];
+  assign \$signature__data$153[0]  = \$signature__data$153 [19:0];
+  assign \$signature__data$153[0].valid  = \$signature__data$153 [0];
+  assign \$signature__data$153[0].rrpv  = \$signature__data$153 [2:1];
+  assign \$signature__data$153[0].tag  = \$signature__data$153 [18:3];
+  assign \$signature__data$153[0].stale  = \$signature__data$153 [19];
+  assign \$signature__data$153[1]  = \$signature__data$153 [39:20];
+  assign \$signature__data$153[1].valid  = \$signature__data$153 [20];
+  assign \$signature__data$153[1].rrpv  = \$signature__data$153 [22:21];
+  assign \$signature__data$153[1].tag  = \$signature__data$153 [38:23];
+  assign \$signature__data$153[1].stale  = \$signature__data$153 [39];
+  assign \$signature__data$153[2]  = \$signature__data$153 [59:40];
+  assign \$signature__data$153[2].valid  = \$signature__data$153 [40];
+  assign \$signature__data$153[2].rrpv  = \$signature__data$153 [42:41];
+  assign \$signature__data$153[2].tag  = \$signature__data$153 [58:43];
+  assign \$signature__data$153[2].stale  = \$signature__data$153 [59];
+  assign \$signature__data$153[3]  = \$signature__data$153 [79:60];
+  assign \$signature__data$153[3].valid  = \$signature__data$153 [60];
+  assign \$signature__data$153[3].rrpv  = \$signature__data$153 [62:61];
+  assign \$signature__data$153[3].tag  = \$signature__data$153 [78:63];
+  assign \$signature__data$153[3].stale  = \$signature__data$153 [79];
+  assign \port3_read[0]  = port3_read[19:0];
+  assign \port3_read[0].valid  = port3_read[0];
+  assign \port3_read[0].rrpv  = port3_read[2:1];
+  assign \port3_read[0].tag  = port3_read[18:3];
+  assign \port3_read[0].stale  = port3_read[19];
+  assign \port3_read[1]  = port3_read[39:20];
+  assign \port3_read[1].valid  = port3_read[20];
+  assign \port3_read[1].rrpv  = port3_read[22:21];
+  assign \port3_read[1].tag  = port3_read[38:23];
+  assign \port3_read[1].stale  = port3_read[39];
+  assign \port3_read[2]  = port3_read[59:40];
+  assign \port3_read[2].valid  = port3_read[40];
+  assign \port3_read[2].rrpv  = port3_read[42:41];
+  assign \port3_read[2].tag  = port3_read[58:43];
+  assign \port3_read[2].stale  = port3_read[59];
+  assign \port3_read[3]  = port3_read[79:60];
+  assign \port3_read[3].valid  = port3_read[60];
+  assign \port3_read[3].rrpv  = port3_read[62:61];
+  assign \port3_read[3].tag  = port3_read[78:63];
+  assign \port3_read[3].stale  = port3_read[79];
+  assign \$signature__data$155[0]  = \$signature__data$155 [19:0];
+  assign \$signature__data$155[0].valid  = \$signature__data$155 [0];
+  assign \$signature__data$155[0].rrpv  = \$signature__data$155 [2:1];
+  assign \$signature__data$155[0].tag  = \$signature__data$155 [18:3];
+  assign \$signature__data$155[0].stale  = \$signature__data$155 [19];
+  assign \$signature__data$155[1]  = \$signature__data$155 [39:20];
+  assign \$signature__data$155[1].valid  = \$signature__data$155 [20];
+  assign \$signature__data$155[1].rrpv  = \$signature__data$155 [22:21];
+  assign \$signature__data$155[1].tag  = \$signature__data$155 [38:23];
+  assign \$signature__data$155[1].stale  = \$signature__data$155 [39];
+  assign \$signature__data$155[2]  = \$signature__data$155 [59:40];
+  assign \$signature__data$155[2].valid  = \$signature__data$155 [40];
+  assign \$signature__data$155[2].rrpv  = \$signature__data$155 [42:41];
+  assign \$signature__data$155[2].tag  = \$signature__data$155 [58:43];
+  assign \$signature__data$155[2].stale  = \$signature__data$155 [59];
+  assign \$signature__data$155[3]  = \$signature__data$155 [79:60];
+  assign \$signature__data$155[3].valid  = \$signature__data$155 [60];
+  assign \$signature__data$155[3].rrpv  = \$signature__data$155 [62:61];
+  assign \$signature__data$155[3].tag  = \$signature__data$155 [78:63];
+  assign \$signature__data$155[3].stale  = \$signature__data$155 [79];
+  assign \b2_word[0]  = b2_word[19:0];
+  assign \b2_word[0].valid  = b2_word[0];
+  assign \b2_word[0].rrpv  = b2_word[2:1];
+  assign \b2_word[0].tag  = b2_word[18:3];
+  assign \b2_word[0].stale  = b2_word[19];
+  assign \b2_word[1]  = b2_word[39:20];
+  assign \b2_word[1].valid  = b2_word[20];
+  assign \b2_word[1].rrpv  = b2_word[22:21];
+  assign \b2_word[1].tag  = b2_word[38:23];
+  assign \b2_word[1].stale  = b2_word[39];
+  assign \b2_word[2]  = b2_word[59:40];
+  assign \b2_word[2].valid  = b2_word[40];
+  assign \b2_word[2].rrpv  = b2_word[42:41];
+  assign \b2_word[2].tag  = b2_word[58:43];
+  assign \b2_word[2].stale  = b2_word[59];
+  assign \b2_word[3]  = b2_word[79:60];
+  assign \b2_word[3].valid  = b2_word[60];
+  assign \b2_word[3].rrpv  = b2_word[62:61];
+  assign \b2_word[3].tag  = b2_word[78:63];
+  assign \b2_word[3].stale  = b2_word[79];
+  assign \port0_word[0]  = port0_word[19:0];
+  assign \port0_word[0].valid  = port0_word[0];
+  assign \port0_word[0].rrpv  = port0_word[2:1];
+  assign \port0_word[0].tag  = port0_word[18:3];
+  assign \port0_word[0].stale  = port0_word[19];
+  assign \port0_word[1]  = port0_word[39:20];
+  assign \port0_word[1].valid  = port0_word[20];
+  assign \port0_word[1].rrpv  = port0_word[22:21];
+  assign \port0_word[1].tag  = port0_word[38:23];
+  assign \port0_word[1].stale  = port0_word[39];
+  assign \port0_word[2]  = port0_word[59:40];
+  assign \port0_word[2].valid  = port0_word[40];
+  assign \port0_word[2].rrpv  = port0_word[42:41];
+  assign \port0_word[2].tag  = port0_word[58:43];
+  assign \port0_word[2].stale  = port0_word[59];
+  assign \port0_word[3]  = port0_word[79:60];
+  assign \port0_word[3].valid  = port0_word[60];
+  assign \port0_word[3].rrpv  = port0_word[62:61];
+  assign \port0_word[3].tag  = port0_word[78:63];
+  assign \port0_word[3].stale  = port0_word[79];
+  assign \learn_word[0]  = learn_word[19:0];
+  assign \learn_word[0].valid  = learn_word[0];
+  assign \learn_word[0].rrpv  = learn_word[2:1];
+  assign \learn_word[0].tag  = learn_word[18:3];
+  assign \learn_word[0].stale  = learn_word[19];
+  assign \learn_word[1]  = learn_word[39:20];
+  assign \learn_word[1].valid  = learn_word[20];
+  assign \learn_word[1].rrpv  = learn_word[22:21];
+  assign \learn_word[1].tag  = learn_word[38:23];
+  assign \learn_word[1].stale  = learn_word[39];
+  assign \learn_word[2]  = learn_word[59:40];
+  assign \learn_word[2].valid  = learn_word[40];
+  assign \learn_word[2].rrpv  = learn_word[42:41];
+  assign \learn_word[2].tag  = learn_word[58:43];
+  assign \learn_word[2].stale  = learn_word[59];
+  assign \learn_word[3]  = learn_word[79:60];
+  assign \learn_word[3].valid  = learn_word[60];
+  assign \learn_word[3].rrpv  = learn_word[62:61];
+  assign \learn_word[3].tag  = learn_word[78:63];
+  assign \learn_word[3].stale  = learn_word[79];
+  assign \host_word[0]  = host_word[19:0];
+  assign \host_word[0].valid  = host_word[0];
+  assign \host_word[0].rrpv  = host_word[2:1];
+  assign \host_word[0].tag  = host_word[18:3];
+  assign \host_word[0].stale  = host_word[19];
+  assign \host_word[1]  = host_word[39:20];
+  assign \host_word[1].valid  = host_word[20];
+  assign \host_word[1].rrpv  = host_word[22:21];
+  assign \host_word[1].tag  = host_word[38:23];
+  assign \host_word[1].stale  = host_word[39];
+  assign \host_word[2]  = host_word[59:40];
+  assign \host_word[2].valid  = host_word[40];
+  assign \host_word[2].rrpv  = host_word[42:41];
+  assign \host_word[2].tag  = host_word[58:43];
+  assign \host_word[2].stale  = host_word[59];
+  assign \host_word[3]  = host_word[79:60];
+  assign \host_word[3].valid  = host_word[60];
+  assign \host_word[3].rrpv  = host_word[62:61];
+  assign \host_word[3].tag  = host_word[78:63];
+  assign \host_word[3].stale  = host_word[79];
+  assign \i__payload.beat  = i__payload[321:0];
+  assign \i__payload.beat.lanes  = i__payload[287:0];
+  assign \i__payload.beat.lanes[0]  = i__payload[71:0];
+  assign \i__payload.beat.lanes[0].valid  = i__payload[0];
+  assign \i__payload.beat.lanes[0].error  = i__payload[1];
+  assign \i__payload.beat.lanes[0].set  = i__payload[15:2];
+  assign \i__payload.beat.lanes[0].tag  = i__payload[31:16];
+  assign \i__payload.beat.lanes[0].table  = i__payload[39:32];
+  assign \i__payload.beat.lanes[0].row  = i__payload[71:40];
+  assign \i__payload.beat.lanes[1]  = i__payload[143:72];
+  assign \i__payload.beat.lanes[1].valid  = i__payload[72];
+  assign \i__payload.beat.lanes[1].error  = i__payload[73];
+  assign \i__payload.beat.lanes[1].set  = i__payload[87:74];
+  assign \i__payload.beat.lanes[1].tag  = i__payload[103:88];
+  assign \i__payload.beat.lanes[1].table  = i__payload[111:104];
+  assign \i__payload.beat.lanes[1].row  = i__payload[143:112];
+  assign \i__payload.beat.lanes[2]  = i__payload[215:144];
+  assign \i__payload.beat.lanes[2].valid  = i__payload[144];
+  assign \i__payload.beat.lanes[2].error  = i__payload[145];
+  assign \i__payload.beat.lanes[2].set  = i__payload[159:146];
+  assign \i__payload.beat.lanes[2].tag  = i__payload[175:160];
+  assign \i__payload.beat.lanes[2].table  = i__payload[183:176];
+  assign \i__payload.beat.lanes[2].row  = i__payload[215:184];
+  assign \i__payload.beat.lanes[3]  = i__payload[287:216];
+  assign \i__payload.beat.lanes[3].valid  = i__payload[216];
+  assign \i__payload.beat.lanes[3].error  = i__payload[217];
+  assign \i__payload.beat.lanes[3].set  = i__payload[231:218];
+  assign \i__payload.beat.lanes[3].tag  = i__payload[247:232];
+  assign \i__payload.beat.lanes[3].table  = i__payload[255:248];
+  assign \i__payload.beat.lanes[3].row  = i__payload[287:256];
+  assign \i__payload.beat.first  = i__payload[288];
+  assign \i__payload.beat.last  = i__payload[289];
+  assign \i__payload.beat.meta  = i__payload[321:290];
+  assign \i__payload.first_lane  = i__payload[325:322];
+  assign \i__payload.single_lane  = i__payload[326];
+  assign \hashed_beat.lanes  = hashed_beat[287:0];
+  assign \hashed_beat.lanes[0]  = hashed_beat[71:0];
+  assign \hashed_beat.lanes[0].valid  = hashed_beat[0];
+  assign \hashed_beat.lanes[0].error  = hashed_beat[1];
+  assign \hashed_beat.lanes[0].set  = hashed_beat[15:2];
+  assign \hashed_beat.lanes[0].tag  = hashed_beat[31:16];
+  assign \hashed_beat.lanes[0].table  = hashed_beat[39:32];
+  assign \hashed_beat.lanes[0].row  = hashed_beat[71:40];
+  assign \hashed_beat.lanes[1]  = hashed_beat[143:72];
+  assign \hashed_beat.lanes[1].valid  = hashed_beat[72];
+  assign \hashed_beat.lanes[1].error  = hashed_beat[73];
+  assign \hashed_beat.lanes[1].set  = hashed_beat[87:74];
+  assign \hashed_beat.lanes[1].tag  = hashed_beat[103:88];
+  assign \hashed_beat.lanes[1].table  = hashed_beat[111:104];
+  assign \hashed_beat.lanes[1].row  = hashed_beat[143:112];
+  assign \hashed_beat.lanes[2]  = hashed_beat[215:144];
+  assign \hashed_beat.lanes[2].valid  = hashed_beat[144];
+  assign \hashed_beat.lanes[2].error  = hashed_beat[145];
+  assign \hashed_beat.lanes[2].set  = hashed_beat[159:146];
+  assign \hashed_beat.lanes[2].tag  = hashed_beat[175:160];
+  assign \hashed_beat.lanes[2].table  = hashed_beat[183:176];
+  assign \hashed_beat.lanes[2].row  = hashed_beat[215:184];
+  assign \hashed_beat.lanes[3]  = hashed_beat[287:216];
+  assign \hashed_beat.lanes[3].valid  = hashed_beat[216];
+  assign \hashed_beat.lanes[3].error  = hashed_beat[217];
+  assign \hashed_beat.lanes[3].set  = hashed_beat[231:218];
+  assign \hashed_beat.lanes[3].tag  = hashed_beat[247:232];
+  assign \hashed_beat.lanes[3].table  = hashed_beat[255:248];
+  assign \hashed_beat.lanes[3].row  = hashed_beat[287:256];
+  assign \hashed_beat.first  = hashed_beat[288];
+  assign \hashed_beat.last  = hashed_beat[289];
+  assign \hashed_beat.meta  = hashed_beat[321:290];
+  assign \port1_word[0]  = port1_word[19:0];
+  assign \port1_word[0].valid  = port1_word[0];
+  assign \port1_word[0].rrpv  = port1_word[2:1];
+  assign \port1_word[0].tag  = port1_word[18:3];
+  assign \port1_word[0].stale  = port1_word[19];
+  assign \port1_word[1]  = port1_word[39:20];
+  assign \port1_word[1].valid  = port1_word[20];
+  assign \port1_word[1].rrpv  = port1_word[22:21];
+  assign \port1_word[1].tag  = port1_word[38:23];
+  assign \port1_word[1].stale  = port1_word[39];
+  assign \port1_word[2]  = port1_word[59:40];
+  assign \port1_word[2].valid  = port1_word[40];
+  assign \port1_word[2].rrpv  = port1_word[42:41];
+  assign \port1_word[2].tag  = port1_word[58:43];
+  assign \port1_word[2].stale  = port1_word[59];
+  assign \port1_word[3]  = port1_word[79:60];
+  assign \port1_word[3].valid  = port1_word[60];
+  assign \port1_word[3].rrpv  = port1_word[62:61];
+  assign \port1_word[3].tag  = port1_word[78:63];
+  assign \port1_word[3].stale  = port1_word[79];
+  assign \port2_word[0]  = port2_word[19:0];
+  assign \port2_word[0].valid  = port2_word[0];
+  assign \port2_word[0].rrpv  = port2_word[2:1];
+  assign \port2_word[0].tag  = port2_word[18:3];
+  assign \port2_word[0].stale  = port2_word[19];
+  assign \port2_word[1]  = port2_word[39:20];
+  assign \port2_word[1].valid  = port2_word[20];
+  assign \port2_word[1].rrpv  = port2_word[22:21];
+  assign \port2_word[1].tag  = port2_word[38:23];
+  assign \port2_word[1].stale  = port2_word[39];
+  assign \port2_word[2]  = port2_word[59:40];
+  assign \port2_word[2].valid  = port2_word[40];
+  assign \port2_word[2].rrpv  = port2_word[42:41];
+  assign \port2_word[2].tag  = port2_word[58:43];
+  assign \port2_word[2].stale  = port2_word[59];
+  assign \port2_word[3]  = port2_word[79:60];
+  assign \port2_word[3].valid  = port2_word[60];
+  assign \port2_word[3].rrpv  = port2_word[62:61];
+  assign \port2_word[3].tag  = port2_word[78:63];
+  assign \port2_word[3].stale  = port2_word[79];
+  assign \port3_word[0]  = port3_word[19:0];
+  assign \port3_word[0].valid  = port3_word[0];
+  assign \port3_word[0].rrpv  = port3_word[2:1];
+  assign \port3_word[0].tag  = port3_word[18:3];
+  assign \port3_word[0].stale  = port3_word[19];
+  assign \port3_word[1]  = port3_word[39:20];
+  assign \port3_word[1].valid  = port3_word[20];
+  assign \port3_word[1].rrpv  = port3_word[22:21];
+  assign \port3_word[1].tag  = port3_word[38:23];
+  assign \port3_word[1].stale  = port3_word[39];
+  assign \port3_word[2]  = port3_word[59:40];
+  assign \port3_word[2].valid  = port3_word[40];
+  assign \port3_word[2].rrpv  = port3_word[42:41];
+  assign \port3_word[2].tag  = port3_word[58:43];
+  assign \port3_word[2].stale  = port3_word[59];
+  assign \port3_word[3]  = port3_word[79:60];
+  assign \port3_word[3].valid  = port3_word[60];
+  assign \port3_word[3].rrpv  = port3_word[62:61];
+  assign \port3_word[3].tag  = port3_word[78:63];
+  assign \port3_word[3].stale  = port3_word[79];
+  assign \write__data[0]  = w_word[19:0];
+  assign \write__data[0].valid  = w_word[0];
+  assign \write__data[0].rrpv  = w_word[2:1];
+  assign \write__data[0].tag  = w_word[18:3];
+  assign \write__data[0].stale  = w_word[19];
+  assign \write__data[1]  = w_word[39:20];
+  assign \write__data[1].valid  = w_word[20];
+  assign \write__data[1].rrpv  = w_word[22:21];
+  assign \write__data[1].tag  = w_word[38:23];
+  assign \write__data[1].stale  = w_word[39];
+  assign \write__data[2]  = w_word[59:40];
+  assign \write__data[2].valid  = w_word[40];
+  assign \write__data[2].rrpv  = w_word[42:41];
+  assign \write__data[2].tag  = w_word[58:43];
+  assign \write__data[2].stale  = w_word[59];
+  assign \write__data[3]  = w_word[79:60];
+  assign \write__data[3].valid  = w_word[60];
+  assign \write__data[3].rrpv  = w_word[62:61];
+  assign \write__data[3].tag  = w_word[78:63];
+  assign \write__data[3].stale  = w_word[79];
+  assign hashed_beat[247:232] = { lane3_hash_s4_left, lane3_hash_s4_right[14] };
+  assign hashed_beat[231:218] = lane3_hash_s4_right[13:0];
+  assign hashed_beat[175:160] = { lane2_hash_s4_left, lane2_hash_s4_right[14] };
+  assign hashed_beat[159:146] = lane2_hash_s4_right[13:0];
+  assign hashed_beat[103:88] = { lane1_hash_s4_left, lane1_hash_s4_right[14] };
+  assign hashed_beat[87:74] = lane1_hash_s4_right[13:0];
+  assign hashed_beat[31:16] = { lane0_hash_s4_left, lane0_hash_s4_right[14] };
+  assign hashed_beat[15:2] = lane0_hash_s4_right[13:0];
+  assign { hashed_beat[321:248], hashed_beat[217:176], hashed_beat[145:104], hashed_beat[73:32], hashed_beat[1:0] } = { hash_beat_s4[321:248], hash_beat_s4[217:176], hash_beat_s4[145:104], hash_beat_s4[73:32], hash_beat_s4[1:0] };
   assign carried[287:256] = req__payload[163:132];
   assign carried[255:248] = req__payload[131:124];
-  assign carried[217] = \$26 ;
+  assign carried[217] = \$293 ;
   assign carried[216] = req__payload[123];
   assign carried[215:184] = req__payload[122:91];
   assign carried[183:176] = req__payload[90:83];
-  assign carried[145] = \$20 ;
+  assign carried[145] = \$287 ;
   assign carried[144] = req__payload[82];
   assign carried[143:112] = req__payload[81:50];
   assign carried[111:104] = req__payload[49:42];
-  assign carried[73] = \$14 ;
+  assign carried[73] = \$281 ;
   assign carried[72] = req__payload[41];
   assign carried[71:40] = req__payload[40:9];
   assign carried[39:32] = req__payload[8:1];
-  assign carried[1] = \$8 ;
+  assign carried[1] = \$275 ;
   assign carried[0] = req__payload[0];
   assign carried[321:290] = req__payload[197:166];
   assign carried[289] = req__payload[165];
   assign carried[288] = req__payload[164];
   assign { carried[247:218], carried[175:146], carried[103:74], carried[31:2] } = 120'h000000000000000000000000000000;
-  assign \$3  = { 5'h00, req__payload[8:6] };
-  assign \$5  = { 24'h000000, req__payload[40:33] };
-  assign \$9  = { 5'h00, req__payload[49:47] };
-  assign \$11  = { 24'h000000, req__payload[81:74] };
-  assign \$15  = { 5'h00, req__payload[90:88] };
-  assign \$17  = { 24'h000000, req__payload[122:115] };
-  assign \$21  = { 5'h00, req__payload[131:129] };
-  assign \$23  = { 24'h000000, req__payload[163:156] };
-  assign \$107  = 2'h0;
-  assign \$114  = \$113 ;
-  assign \$191  = mode;
-  assign \$621  = mode;
+  assign i__payload[326] = \$396 ;
+  assign i__payload[325:322] = { \$382 , \$379 , \$376 , hashed_beat[0] };
+  assign i__payload[321:0] = hashed_beat;
+  assign \$15  = mode;
+  assign \$24  = rest[0];
+  assign \$34  = rest[0];
+  assign \$397  = 2'h0;
+  assign \$404  = \$403 ;
+  assign \$270  = { 5'h00, req__payload[8:6] };
+  assign \$272  = { 24'h000000, req__payload[40:33] };
+  assign \$276  = { 5'h00, req__payload[49:47] };
+  assign \$278  = { 24'h000000, req__payload[81:74] };
+  assign \$282  = { 5'h00, req__payload[90:88] };
+  assign \$284  = { 24'h000000, req__payload[122:115] };
+  assign \$288  = { 5'h00, req__payload[131:129] };
+  assign \$290  = { 24'h000000, req__payload[163:156] };
+  assign \$374  = hash_beat_s4[0];
+  assign \$384  = hash_beat_s4[0];
+  assign \$486  = mode;
+endmodule
+
+(* generator = "Amaranth" *)
+module \popularity_table.h_buffer (rst, i__ready, i__valid, i__payload, o__ready, o__payload, o__valid, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
+  wire \$1 ;
+  wire \$2 ;
+  wire \$3 ;
+  wire \$4 ;
+  reg [326:0] \$5 ;
+  reg \$6 ;
+  reg \$7 ;
+  reg [326:0] \$8 ;
+  input clk;
+  wire clk;
+  input [326:0] i__payload;
+  wire [326:0] i__payload;
+  wire [321:0] \i__payload.beat ;
+  wire \i__payload.beat.first ;
+  wire [287:0] \i__payload.beat.lanes ;
+  wire [71:0] \i__payload.beat.lanes[0] ;
+  wire \i__payload.beat.lanes[0].error ;
+  wire [31:0] \i__payload.beat.lanes[0].row ;
+  wire [13:0] \i__payload.beat.lanes[0].set ;
+  wire [7:0] \i__payload.beat.lanes[0].table ;
+  wire [15:0] \i__payload.beat.lanes[0].tag ;
+  wire \i__payload.beat.lanes[0].valid ;
+  wire [71:0] \i__payload.beat.lanes[1] ;
+  wire \i__payload.beat.lanes[1].error ;
+  wire [31:0] \i__payload.beat.lanes[1].row ;
+  wire [13:0] \i__payload.beat.lanes[1].set ;
+  wire [7:0] \i__payload.beat.lanes[1].table ;
+  wire [15:0] \i__payload.beat.lanes[1].tag ;
+  wire \i__payload.beat.lanes[1].valid ;
+  wire [71:0] \i__payload.beat.lanes[2] ;
+  wire \i__payload.beat.lanes[2].error ;
+  wire [31:0] \i__payload.beat.lanes[2].row ;
+  wire [13:0] \i__payload.beat.lanes[2].set ;
+  wire [7:0] \i__payload.beat.lanes[2].table ;
+  wire [15:0] \i__payload.beat.lanes[2].tag ;
+  wire \i__payload.beat.lanes[2].valid ;
+  wire [71:0] \i__payload.beat.lanes[3] ;
+  wire \i__payload.beat.lanes[3].error ;
+  wire [31:0] \i__payload.beat.lanes[3].row ;
+  wire [13:0] \i__payload.beat.lanes[3].set ;
+  wire [7:0] \i__payload.beat.lanes[3].table ;
+  wire [15:0] \i__payload.beat.lanes[3].tag ;
+  wire \i__payload.beat.lanes[3].valid ;
+  wire \i__payload.beat.last ;
+  wire [31:0] \i__payload.beat.meta ;
+  wire [3:0] \i__payload.first_lane ;
+  wire \i__payload.single_lane ;
+  output i__ready;
+  wire i__ready;
+  input i__valid;
+  wire i__valid;
+  output [326:0] o__payload;
+  reg [326:0] o__payload = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \o__payload.beat ;
+  wire \o__payload.beat.first ;
+  wire [287:0] \o__payload.beat.lanes ;
+  wire [71:0] \o__payload.beat.lanes[0] ;
+  wire \o__payload.beat.lanes[0].error ;
+  wire [31:0] \o__payload.beat.lanes[0].row ;
+  wire [13:0] \o__payload.beat.lanes[0].set ;
+  wire [7:0] \o__payload.beat.lanes[0].table ;
+  wire [15:0] \o__payload.beat.lanes[0].tag ;
+  wire \o__payload.beat.lanes[0].valid ;
+  wire [71:0] \o__payload.beat.lanes[1] ;
+  wire \o__payload.beat.lanes[1].error ;
+  wire [31:0] \o__payload.beat.lanes[1].row ;
+  wire [13:0] \o__payload.beat.lanes[1].set ;
+  wire [7:0] \o__payload.beat.lanes[1].table ;
+  wire [15:0] \o__payload.beat.lanes[1].tag ;
+  wire \o__payload.beat.lanes[1].valid ;
+  wire [71:0] \o__payload.beat.lanes[2] ;
+  wire \o__payload.beat.lanes[2].error ;
+  wire [31:0] \o__payload.beat.lanes[2].row ;
+  wire [13:0] \o__payload.beat.lanes[2].set ;
+  wire [7:0] \o__payload.beat.lanes[2].table ;
+  wire [15:0] \o__payload.beat.lanes[2].tag ;
+  wire \o__payload.beat.lanes[2].valid ;
+  wire [71:0] \o__payload.beat.lanes[3] ;
+  wire \o__payload.beat.lanes[3].error ;
+  wire [31:0] \o__payload.beat.lanes[3].row ;
+  wire [13:0] \o__payload.beat.lanes[3].set ;
+  wire [7:0] \o__payload.beat.lanes[3].table ;
+  wire [15:0] \o__payload.beat.lanes[3].tag ;
+  wire \o__payload.beat.lanes[3].valid ;
+  wire \o__payload.beat.last ;
+  wire [31:0] \o__payload.beat.meta ;
+  wire [3:0] \o__payload.first_lane ;
+  wire \o__payload.single_lane ;
+  input o__ready;
+  wire o__ready;
+  output o__valid;
+  reg o__valid = 1'h0;
+  input rst;
+  wire rst;
+  reg [326:0] skid = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \skid.beat ;
+  wire \skid.beat.first ;
+  wire [287:0] \skid.beat.lanes ;
+  wire [71:0] \skid.beat.lanes[0] ;
+  wire \skid.beat.lanes[0].error ;
+  wire [31:0] \skid.beat.lanes[0].row ;
+  wire [13:0] \skid.beat.lanes[0].set ;
+  wire [7:0] \skid.beat.lanes[0].table ;
+  wire [15:0] \skid.beat.lanes[0].tag ;
+  wire \skid.beat.lanes[0].valid ;
+  wire [71:0] \skid.beat.lanes[1] ;
+  wire \skid.beat.lanes[1].error ;
+  wire [31:0] \skid.beat.lanes[1].row ;
+  wire [13:0] \skid.beat.lanes[1].set ;
+  wire [7:0] \skid.beat.lanes[1].table ;
+  wire [15:0] \skid.beat.lanes[1].tag ;
+  wire \skid.beat.lanes[1].valid ;
+  wire [71:0] \skid.beat.lanes[2] ;
+  wire \skid.beat.lanes[2].error ;
+  wire [31:0] \skid.beat.lanes[2].row ;
+  wire [13:0] \skid.beat.lanes[2].set ;
+  wire [7:0] \skid.beat.lanes[2].table ;
+  wire [15:0] \skid.beat.lanes[2].tag ;
+  wire \skid.beat.lanes[2].valid ;
+  wire [71:0] \skid.beat.lanes[3] ;
+  wire \skid.beat.lanes[3].error ;
+  wire [31:0] \skid.beat.lanes[3].row ;
+  wire [13:0] \skid.beat.lanes[3].set ;
+  wire [7:0] \skid.beat.lanes[3].table ;
+  wire [15:0] \skid.beat.lanes[3].tag ;
+  wire \skid.beat.lanes[3].valid ;
+  wire \skid.beat.last ;
+  wire [31:0] \skid.beat.meta ;
+  wire [3:0] \skid.first_lane ;
+  wire \skid.single_lane ;
+  reg skid_valid = 1'h0;
+  assign \$1  = ~ o__valid;
+  assign \$2  = \$1  | o__ready;
+  assign \$3  = ~ skid_valid;
+  assign \$4  = i__valid & \$3 ;
+  always @(posedge clk)
+    o__payload <= \$5 ;
+  always @(posedge clk)
+    o__valid <= \$6 ;
+  always @(posedge clk)
+    skid_valid <= \$7 ;
+  always @(posedge clk)
+    skid <= \$8 ;
+  assign i__ready = ~ skid_valid;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$5  = o__payload;
+    if (\$2 ) begin
+      (* full_case = 32'd1 *)
+      if (skid_valid) begin
+        \$5  = skid;
+      end else begin
+        \$5  = i__payload;
+      end
+    end
+    if (rst) begin
+      \$5  = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$6  = o__valid;
+    if (\$2 ) begin
+      (* full_case = 32'd1 *)
+      if (skid_valid) begin
+        \$6  = 1'h1;
+      end else begin
+        \$6  = i__valid;
+      end
+    end
+    if (rst) begin
+      \$6  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$7  = skid_valid;
+    if (\$2 ) begin
+      if (skid_valid) begin
+        \$7  = 1'h0;
+      end
+    end else if (\$4 ) begin
+      \$7  = 1'h1;
+    end
+    if (rst) begin
+      \$7  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$8  = skid;
+    if (\$2 ) begin
+    end else if (\$4 ) begin
+      \$8  = i__payload;
+    end
+    if (rst) begin
+      \$8  = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  assign \o__payload.beat  = o__payload[321:0];
+  assign \o__payload.beat.lanes  = o__payload[287:0];
+  assign \o__payload.beat.lanes[0]  = o__payload[71:0];
+  assign \o__payload.beat.lanes[0].valid  = o__payload[0];
+  assign \o__payload.beat.lanes[0].error  = o__payload[1];
+  assign \o__payload.beat.lanes[0].set  = o__payload[15:2];
+  assign \o__payload.beat.lanes[0].tag  = o__payload[31:16];
+  assign \o__payload.beat.lanes[0].table  = o__payload[39:32];
+  assign \o__payload.beat.lanes[0].row  = o__payload[71:40];
+  assign \o__payload.beat.lanes[1]  = o__payload[143:72];
+  assign \o__payload.beat.lanes[1].valid  = o__payload[72];
+  assign \o__payload.beat.lanes[1].error  = o__payload[73];
+  assign \o__payload.beat.lanes[1].set  = o__payload[87:74];
+  assign \o__payload.beat.lanes[1].tag  = o__payload[103:88];
+  assign \o__payload.beat.lanes[1].table  = o__payload[111:104];
+  assign \o__payload.beat.lanes[1].row  = o__payload[143:112];
+  assign \o__payload.beat.lanes[2]  = o__payload[215:144];
+  assign \o__payload.beat.lanes[2].valid  = o__payload[144];
+  assign \o__payload.beat.lanes[2].error  = o__payload[145];
+  assign \o__payload.beat.lanes[2].set  = o__payload[159:146];
+  assign \o__payload.beat.lanes[2].tag  = o__payload[175:160];
+  assign \o__payload.beat.lanes[2].table  = o__payload[183:176];
+  assign \o__payload.beat.lanes[2].row  = o__payload[215:184];
+  assign \o__payload.beat.lanes[3]  = o__payload[287:216];
+  assign \o__payload.beat.lanes[3].valid  = o__payload[216];
+  assign \o__payload.beat.lanes[3].error  = o__payload[217];
+  assign \o__payload.beat.lanes[3].set  = o__payload[231:218];
+  assign \o__payload.beat.lanes[3].tag  = o__payload[247:232];
+  assign \o__payload.beat.lanes[3].table  = o__payload[255:248];
+  assign \o__payload.beat.lanes[3].row  = o__payload[287:256];
+  assign \o__payload.beat.first  = o__payload[288];
+  assign \o__payload.beat.last  = o__payload[289];
+  assign \o__payload.beat.meta  = o__payload[321:290];
+  assign \o__payload.first_lane  = o__payload[325:322];
+  assign \o__payload.single_lane  = o__payload[326];
+  assign \skid.beat  = skid[321:0];
+  assign \skid.beat.lanes  = skid[287:0];
+  assign \skid.beat.lanes[0]  = skid[71:0];
+  assign \skid.beat.lanes[0].valid  = skid[0];
+  assign \skid.beat.lanes[0].error  = skid[1];
+  assign \skid.beat.lanes[0].set  = skid[15:2];
+  assign \skid.beat.lanes[0].tag  = skid[31:16];
+  assign \skid.beat.lanes[0].table  = skid[39:32];
+  assign \skid.beat.lanes[0].row  = skid[71:40];
+  assign \skid.beat.lanes[1]  = skid[143:72];
+  assign \skid.beat.lanes[1].valid  = skid[72];
+  assign \skid.beat.lanes[1].error  = skid[73];
+  assign \skid.beat.lanes[1].set  = skid[87:74];
+  assign \skid.beat.lanes[1].tag  = skid[103:88];
+  assign \skid.beat.lanes[1].table  = skid[111:104];
+  assign \skid.beat.lanes[1].row  = skid[143:112];
+  assign \skid.beat.lanes[2]  = skid[215:144];
+  assign \skid.beat.lanes[2].valid  = skid[144];
+  assign \skid.beat.lanes[2].error  = skid[145];
+  assign \skid.beat.lanes[2].set  = skid[159:146];
+  assign \skid.beat.lanes[2].tag  = skid[175:160];
+  assign \skid.beat.lanes[2].table  = skid[183:176];
+  assign \skid.beat.lanes[2].row  = skid[215:184];
+  assign \skid.beat.lanes[3]  = skid[287:216];
+  assign \skid.beat.lanes[3].valid  = skid[216];
+  assign \skid.beat.lanes[3].error  = skid[217];
+  assign \skid.beat.lanes[3].set  = skid[231:218];
+  assign \skid.beat.lanes[3].tag  = skid[247:232];
+  assign \skid.beat.lanes[3].table  = skid[255:248];
+  assign \skid.beat.lanes[3].row  = skid[287:256];
+  assign \skid.beat.first  = skid[288];
+  assign \skid.beat.last  = skid[289];
+  assign \skid.beat.meta  = skid[321:290];
+  assign \skid.first_lane  = skid[325:322];
+  assign \skid.single_lane  = skid[326];
+  assign \i__payload.beat  = i__payload[321:0];
+  assign \i__payload.beat.lanes  = i__payload[287:0];
+  assign \i__payload.beat.lanes[0]  = i__payload[71:0];
+  assign \i__payload.beat.lanes[0].valid  = i__payload[0];
+  assign \i__payload.beat.lanes[0].error  = i__payload[1];
+  assign \i__payload.beat.lanes[0].set  = i__payload[15:2];
+  assign \i__payload.beat.lanes[0].tag  = i__payload[31:16];
+  assign \i__payload.beat.lanes[0].table  = i__payload[39:32];
+  assign \i__payload.beat.lanes[0].row  = i__payload[71:40];
+  assign \i__payload.beat.lanes[1]  = i__payload[143:72];
+  assign \i__payload.beat.lanes[1].valid  = i__payload[72];
+  assign \i__payload.beat.lanes[1].error  = i__payload[73];
+  assign \i__payload.beat.lanes[1].set  = i__payload[87:74];
+  assign \i__payload.beat.lanes[1].tag  = i__payload[103:88];
+  assign \i__payload.beat.lanes[1].table  = i__payload[111:104];
+  assign \i__payload.beat.lanes[1].row  = i__payload[143:112];
+  assign \i__payload.beat.lanes[2]  = i__payload[215:144];
+  assign \i__payload.beat.lanes[2].valid  = i__payload[144];
+  assign \i__payload.beat.lanes[2].error  = i__payload[145];
+  assign \i__payload.beat.lanes[2].set  = i__payload[159:146];
+  assign \i__payload.beat.lanes[2].tag  = i__payload[175:160];
+  assign \i__payload.beat.lanes[2].table  = i__payload[183:176];
+  assign \i__payload.beat.lanes[2].row  = i__payload[215:184];
+  assign \i__payload.beat.lanes[3]  = i__payload[287:216];
+  assign \i__payload.beat.lanes[3].valid  = i__payload[216];
+  assign \i__payload.beat.lanes[3].error  = i__payload[217];
+  assign \i__payload.beat.lanes[3].set  = i__payload[231:218];
+  assign \i__payload.beat.lanes[3].tag  = i__payload[247:232];
+  assign \i__payload.beat.lanes[3].table  = i__payload[255:248];
+  assign \i__payload.beat.lanes[3].row  = i__payload[287:256];
+  assign \i__payload.beat.first  = i__payload[288];
+  assign \i__payload.beat.last  = i__payload[289];
+  assign \i__payload.beat.meta  = i__payload[321:290];
+  assign \i__payload.first_lane  = i__payload[325:322];
+  assign \i__payload.single_lane  = i__payload[326];
 endmodule

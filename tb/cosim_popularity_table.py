@@ -25,8 +25,9 @@ the whole table (read through the host port) with the model's after the same tra
      "run_lookups_per_cycle", "run_responses_compared", "run_mismatches",
      "run_popular_fraction", "run_hit_fraction",              (flat summary)
      "passed", "seed", "sim", "params",
-     "learn": {samples, lookups, beats, cycles, lookups_per_cycle, responses_compared,
-               mismatches, first_mismatches},
+     "learn": {samples, lookups, beats, cycles, bubbles (same-set lanes in a row: one
+               cycle each), lookups_per_cycle, responses_compared, mismatches,
+               first_mismatches},
      "table": {entries, valid_entries, model_valid_entries, entries_equal,
                mismatching_slots (count), first_mismatching_slots, dump_cycles},
      "run":   {samples, lookups, beats, cycles, lookups_per_cycle, responses_compared,
@@ -53,7 +54,8 @@ from cocotb.utils import get_sim_time
 from hotline_hw.model import Mode, TableGeometry
 
 from .popularity_table_tb import (CLOCK_NS, PopularityTableTB, ResponseStats, beats_from_sparse,
-                                  geometry_from_params, make_component, make_params)
+                                  geometry_from_params, learn_bubbles, make_component,
+                                  make_params)
 from .runner import BUILD_ROOT, run_cocotb, tb_params
 
 __all__ = ["cosim_learn_then_run", "cosim_params", "run_cosim"]
@@ -111,7 +113,7 @@ async def cosim_learn_then_run(dut):
     learn_mismatches, learn_log = _mismatch_state(tb)
     learn_report = {
         "samples": int(learn.shape[0]), "lookups": int(learn.size), "beats": len(beats),
-        "cycles": learn_cycles,
+        "cycles": learn_cycles, "bubbles": learn_bubbles(beats, tb.geometry),
         "lookups_per_cycle": learn.size / learn_cycles if learn_cycles else 0.0,
         "responses_compared": tb.received_beats, "mismatches": learn_mismatches,
         "first_mismatches": learn_log[:5],

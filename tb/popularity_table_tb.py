@@ -57,7 +57,7 @@ from .undriven import assert_inputs_driven
 
 __all__ = ["CLOCK_NS", "COUNTERS", "Beat", "Expected", "PopularityTableTB", "ResponseStats",
            "make_params", "make_component", "geometry_from_params", "beats_from_keys",
-           "beats_from_sparse", "lane_cycles"]
+           "beats_from_sparse", "lane_cycles", "learn_bubbles"]
 
 CLOCK_NS = 10
 COUNTERS = ("lookups", "hits", "errors", "conflicts", "error_sticky")
@@ -175,8 +175,29 @@ def beats_from_sparse(sparse, lanes: int, *, first_sample: int = 0,
 
 
 def lane_cycles(beats: Iterable[Beat]) -> int:
-    """Cycles a LEARN-mode DUT needs to inject ``beats``: one per valid lane, one per empty beat."""
+    """Cycles a LEARN-mode DUT needs to inject ``beats``: one per valid lane, one per empty beat
+    (bubbles not included: :func:`learn_bubbles`)."""
     return sum(max(1, sum(key is not None for key in beat.keys)) for beat in beats)
+
+
+def learn_bubbles(beats: Iterable[Beat], geometry) -> int:
+    """Bubbles a LEARN-mode DUT inserts while injecting ``beats`` back to back: one wherever a
+    lookup lane follows a lookup lane of the same set (lanes in lane order, beat after beat; a
+    beat with no valid lane is an op of its own that writes nothing). Out-of-range keys hash
+    as the RTL hashes them, their bits above the geometry's widths dropped."""
+    hash_model = geometry.make_hash()
+    table_mask, row_mask = (1 << geometry.table_bits) - 1, (1 << geometry.row_bits) - 1
+    bubbles, previous = 0, None
+    for beat in beats:
+        keys = [key for key in beat.keys if key is not None]
+        if not keys:
+            previous = None
+        for table, row in keys:
+            key = ((table & table_mask) << geometry.row_bits) | (row & row_mask)
+            set_index = hash_model.forward(key) & (geometry.sets - 1)
+            bubbles += set_index == previous
+            previous = set_index
+    return bubbles
 
 
 class ResponseStats:
