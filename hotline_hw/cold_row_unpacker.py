@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from .gather_stream import gather_request_layout
 from .micro_batch_stream import cold_request_layout
 from .params import require_positive_ints
+from .skid_buffer import SkidBuffer
 
 __all__ = ["ColdRowUnpacker"]
 
@@ -30,8 +31,11 @@ class ColdRowUnpacker(wiring.Component):
 
     Latency and throughput
     ----------------------
-    Combinational (no register): one request per cycle; an input beat with ``v`` valid lanes
-    is taken in the cycle its last request is (``max(v, 1)`` cycles).
+    Beats enter through a skid buffer and requests leave through another (2 cycles from a beat
+    taken to its first request): one request per cycle; a beat with ``v`` valid lanes is
+    unpacked in ``max(v, 1)`` cycles. Both ``i.ready`` and ``o``'s payload are flip-flops: the
+    scheduler's output FIFO and credit counter read the one, the gather engine's table-register
+    choice the other, and no path runs through the lane choice from one to the other.
     """
 
     def __init__(self, *, lanes: int = 4, table_in_bits: int = 5, row_in_bits: int = 24,
@@ -49,21 +53,29 @@ class ColdRowUnpacker(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        lanes = self.i.payload.lanes
+        m.submodules.inp = inp = SkidBuffer(self.i.payload.shape())
+        m.submodules.out = out = SkidBuffer(self.o.payload.shape())
+        wiring.connect(m, wiring.flipped(self.i), inp.i)
+        wiring.connect(m, out.o, wiring.flipped(self.o))
+        beat, picked = inp.o, out.i
+        lanes = beat.payload.lanes
         sent = Signal(self._lanes)               # lanes of the current beat already sent
         waiting = Signal(self._lanes)
         m.d.comb += waiting.eq(Cat(lane.valid for lane in lanes) & ~sent)
         chosen = Signal(self._lanes)             # one-hot: the lowest waiting lane
-        m.d.comb += chosen.eq(waiting & -waiting)
+        # (A priority mask, not ``waiting & -waiting``: no carry chain before the row-address
+        # unit's table choice.)
+        m.d.comb += chosen.eq(Cat(*(waiting[k] & ~waiting[:k].any() if k else waiting[0]
+                                    for k in range(self._lanes))))
         for k in range(self._lanes):
             with m.If(chosen[k]):
-                m.d.comb += [self.o.payload.table.eq(lanes[k].table),
-                             self.o.payload.row.eq(lanes[k].row)]
-        m.d.comb += self.o.valid.eq(self.i.valid & (waiting != 0))
+                m.d.comb += [picked.payload.table.eq(lanes[k].table),
+                             picked.payload.row.eq(lanes[k].row)]
+        m.d.comb += picked.valid.eq(beat.valid & (waiting != 0))
         remaining = waiting & ~chosen
-        sent_now = self.o.valid & self.o.ready
-        m.d.comb += self.i.ready.eq((waiting == 0) | (sent_now & (remaining == 0)))
-        with m.If(self.i.valid & self.i.ready):
+        sent_now = picked.valid & picked.ready
+        m.d.comb += beat.ready.eq((waiting == 0) | (sent_now & (remaining == 0)))
+        with m.If(beat.valid & beat.ready):
             m.d.sync += sent.eq(0)
         with m.Elif(sent_now):
             m.d.sync += sent.eq(sent | chosen)

@@ -165,14 +165,16 @@ class HotlineTop(wiring.Component):
         control = rmap.register("CONTROL")
         learn = regs.control[control.field("learn").lsb]
         split = regs.control[control.field("split").lsb]
-        limit_max = (1 << len(core.capacity_limit)) - 1
         m.d.comb += [
             core.mode.eq(Mux(learn, Mode.LEARN, Mode.RUN)),
             core.split.eq(split),
             core.batch_size.eq(regs.batch_size),
             core.working_set.eq(regs.working_set),
-            core.capacity_limit.eq(Mux(regs.capacity_limit > limit_max, limit_max,
-                                       regs.capacity_limit)),
+            # Saturated: any bit above the port's range sets every bit (ORs, no comparison).
+            core.capacity_limit.eq(
+                regs.capacity_limit[:len(core.capacity_limit)]
+                | regs.capacity_limit[len(core.capacity_limit):].any().replicate(
+                    len(core.capacity_limit))),
             core.alpha.eq(regs.alpha),
             inp.lookups.eq(regs.lookups),
             gather.dim.eq(regs.dim),

@@ -192,8 +192,9 @@ class MicroBatchScheduler(wiring.Component):
         cur_slot = Signal(slot_index_bits)
         cur_beat = Signal(beat_bits + 1)
         cur_hot = Signal()
-        stale_range = range(self._beats * lanes + 1)
-        cur_stale = Signal(stale_range)         # stale lookups of the sample so far
+        # Stale lookups the sample still needs to reach ``alpha`` (alpha less those so far,
+        # floored at 0): a beat's count is compared with it, no sum before the comparison.
+        stale_need = Signal(8)
         cur_sample = Signal(self._sample_bits)
         fresh = Signal(count)                   # slots never used since reset: 0 .. fresh-1
         have_fresh = Signal(init=1)             # fresh < capacity, registered
@@ -229,9 +230,12 @@ class MicroBatchScheduler(wiring.Component):
         # Beats past max_lookups are neither stored nor counted (popularity included).
         hot_now = Mux(in_sample, cur_hot, 1) & (lanes_hot | overflow)
         beat_stale = Signal(range(lanes + 1))
-        m.d.comb += beat_stale.eq(sum(i.lanes[k].valid & i.lanes[k].stale for k in range(lanes)))
-        stale_now = Signal(stale_range)
-        m.d.comb += stale_now.eq(Mux(in_sample, cur_stale, 0) + Mux(overflow, 0, beat_stale))
+        m.d.comb += beat_stale.eq(Mux(overflow, 0, sum(i.lanes[k].valid & i.lanes[k].stale
+                                                       for k in range(lanes))))
+        need_now = Signal(8)
+        reaches_alpha = Signal()
+        m.d.comb += [need_now.eq(Mux(in_sample, stale_need, self.alpha)),
+                     reaches_alpha.eq(beat_stale >= need_now)]
 
         m.d.comb += [
             rec_write.addr.eq(Cat(beat_now[:beat_bits], slot_now)),
@@ -260,7 +264,7 @@ class MicroBatchScheduler(wiring.Component):
 
         would_pop = hot_now & ~self.learn
         skip = Signal()
-        m.d.comb += skip.eq(would_pop & (self.alpha != 0) & (stale_now >= self.alpha))
+        m.d.comb += skip.eq(would_pop & (self.alpha != 0) & reaches_alpha)
         popular = would_pop & ~skip
         entry = Signal(held_entry)
         m.d.comb += [entry.slot.eq(slot_now), entry.sample.eq(sample_now),
@@ -275,7 +279,7 @@ class MicroBatchScheduler(wiring.Component):
                              d_popular.eq(popular), d_skip.eq(skip), d_flush.eq(meta.flush)]
             with m.Else():
                 m.d.sync += [in_sample.eq(1), cur_slot.eq(slot_now), cur_hot.eq(hot_now),
-                             cur_stale.eq(stale_now),
+                             stale_need.eq(Mux(reaches_alpha, 0, need_now - beat_stale)),
                              cur_beat.eq(Mux(overflow, beat_now, beat_now + 1)),
                              cur_sample.eq(sample_now)]
         m.d.comb += [pop_q.w_data.eq(d_entry), non_q.w_data.eq(d_entry),
@@ -291,9 +295,13 @@ class MicroBatchScheduler(wiring.Component):
         limit, limit_now = Signal(count), Signal(count)
         m.d.comb += limit_now.eq(Mux(self.capacity_limit > capacity, capacity,
                                      self.capacity_limit))
+        # (The "minus one" of the clamped limit as a choice between two "minus one"s computed
+        # beside the comparison, not after it; capacity >= 2, so only a limit of 0 is 0.)
         m.d.sync += [batch_m1.eq(self.batch_size - 1), set_m1.eq(self.working_set - 1),
-                     limit.eq(limit_now), limit_m1.eq(limit_now - 1),
-                     limit_zero.eq(limit_now == 0)]
+                     limit.eq(limit_now),
+                     limit_m1.eq(Mux(self.capacity_limit > capacity, capacity - 1,
+                                     self.capacity_limit - 1)),
+                     limit_zero.eq(self.capacity_limit == 0)]
         pend_total = Signal(range(3 * capacity + 1))    # pend_pop + pend_non + pend_skip
         pend_rest = Signal(range(2 * capacity + 1))     # pend_non + pend_skip
         d_non = ~d_popular & ~d_skip

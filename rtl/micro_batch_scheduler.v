@@ -11,16 +11,16 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$101 ;
   wire \$102 ;
   wire \$103 ;
-  wire [32:0] \$104 ;
-  wire [32:0] \$105 ;
+  wire \$104 ;
+  wire \$105 ;
   wire \$106 ;
   wire \$107 ;
   wire [32:0] \$108 ;
-  wire \$109 ;
+  wire [32:0] \$109 ;
   wire \$11 ;
   wire \$110 ;
   wire \$111 ;
-  wire \$112 ;
+  wire [32:0] \$112 ;
   wire \$113 ;
   wire \$114 ;
   wire \$115 ;
@@ -29,116 +29,116 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
-  wire [5:0] \$120 ;
-  wire [5:0] \$121 ;
+  wire \$120 ;
+  wire \$121 ;
   wire \$122 ;
-  wire [32:0] \$123 ;
-  wire \$124 ;
-  wire \$125 ;
+  wire \$123 ;
+  wire [5:0] \$124 ;
+  wire [5:0] \$125 ;
   wire \$126 ;
-  wire \$127 ;
+  wire [32:0] \$127 ;
   wire \$128 ;
-  wire [2:0] \$129 ;
+  wire \$129 ;
   wire \$13 ;
   wire \$130 ;
   wire \$131 ;
   wire \$132 ;
-  wire \$133 ;
-  wire [16:0] \$134 ;
+  wire [2:0] \$133 ;
+  wire \$134 ;
   wire \$135 ;
-  wire [16:0] \$136 ;
-  wire [16:0] \$137 ;
-  wire \$138 ;
+  wire \$136 ;
+  wire \$137 ;
+  wire [16:0] \$138 ;
   wire \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
+  wire [16:0] \$140 ;
+  wire [16:0] \$141 ;
   wire \$142 ;
   wire \$143 ;
   wire \$144 ;
   wire \$145 ;
-  wire [46:0] \$146 ;
-  wire [46:0] \$147 ;
+  wire \$146 ;
+  wire \$147 ;
   wire \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire [16:0] \$150 ;
-  wire [16:0] \$151 ;
+  wire [46:0] \$150 ;
+  wire [46:0] \$151 ;
   wire \$152 ;
   wire \$153 ;
   wire [16:0] \$154 ;
   wire [16:0] \$155 ;
   wire \$156 ;
   wire \$157 ;
-  wire \$158 ;
-  wire \$159 ;
+  wire [16:0] \$158 ;
+  wire [16:0] \$159 ;
   wire \$16 ;
   wire \$160 ;
-  wire [4:0] \$161 ;
+  wire \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
-  wire [46:0] \$165 ;
-  wire [46:0] \$166 ;
+  wire [4:0] \$165 ;
+  wire \$166 ;
   wire \$167 ;
   wire \$168 ;
-  wire \$169 ;
+  wire [46:0] \$169 ;
   wire \$17 ;
-  wire \$170 ;
+  wire [46:0] \$170 ;
   wire \$171 ;
   wire \$172 ;
   wire \$173 ;
   wire \$174 ;
-  wire [1:0] \$175 ;
+  wire \$175 ;
   wire \$176 ;
-  wire [2:0] \$177 ;
-  wire \$178 ;
-  wire [3:0] \$179 ;
+  wire \$177 ;
+  wire [3:0] \$178 ;
+  wire \$179 ;
   wire \$18 ;
   wire \$180 ;
-  wire [4:0] \$181 ;
-  wire [5:0] \$182 ;
-  wire [3:0] \$183 ;
+  wire [1:0] \$181 ;
+  wire \$182 ;
+  wire [2:0] \$183 ;
   wire \$184 ;
-  wire [2:0] \$185 ;
-  wire [6:0] \$186 ;
-  wire [3:0] \$187 ;
-  wire [12:0] \$188 ;
-  wire [12:0] \$189 ;
+  wire [3:0] \$185 ;
+  wire \$186 ;
+  wire [4:0] \$187 ;
+  wire [4:0] \$188 ;
+  wire [3:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
-  wire [3:0] \$191 ;
+  wire [12:0] \$190 ;
+  wire [12:0] \$191 ;
   wire \$192 ;
-  wire \$193 ;
+  wire [3:0] \$193 ;
   wire \$194 ;
   wire \$195 ;
   wire \$196 ;
-  wire [15:0] \$197 ;
-  wire [7:0] \$198 ;
-  wire [31:0] \$199 ;
+  wire \$197 ;
+  wire \$198 ;
+  wire [15:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$200 ;
-  wire \$201 ;
+  wire [7:0] \$200 ;
+  wire [31:0] \$201 ;
   wire \$202 ;
-  wire [15:0] \$203 ;
-  wire [7:0] \$204 ;
-  wire [31:0] \$205 ;
-  wire \$206 ;
-  wire \$207 ;
+  wire \$203 ;
+  wire \$204 ;
+  wire [15:0] \$205 ;
+  wire [7:0] \$206 ;
+  wire [31:0] \$207 ;
   wire \$208 ;
-  wire [15:0] \$209 ;
+  wire \$209 ;
   wire \$21 ;
-  wire [7:0] \$210 ;
-  wire [31:0] \$211 ;
-  wire \$212 ;
-  wire \$213 ;
+  wire \$210 ;
+  wire [15:0] \$211 ;
+  wire [7:0] \$212 ;
+  wire [31:0] \$213 ;
   wire \$214 ;
-  wire [15:0] \$215 ;
-  wire [7:0] \$216 ;
-  wire [31:0] \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  wire \$215 ;
+  wire \$216 ;
+  wire [15:0] \$217 ;
+  wire [7:0] \$218 ;
+  wire [31:0] \$219 ;
   wire \$22 ;
   wire \$220 ;
   wire \$221 ;
@@ -152,9 +152,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$229 ;
   wire \$23 ;
   wire \$230 ;
-  wire [3:0] \$231 ;
+  wire \$231 ;
   wire \$232 ;
-  wire \$233 ;
+  wire [3:0] \$233 ;
   wire \$234 ;
   wire \$235 ;
   wire \$236 ;
@@ -162,27 +162,27 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$238 ;
   wire \$239 ;
   wire [3:0] \$24 ;
-  wire [12:0] \$240 ;
+  wire \$240 ;
   wire [12:0] \$241 ;
-  wire [31:0] \$242 ;
-  wire [3:0] \$243 ;
-  wire \$244 ;
-  wire [3:0] \$245 ;
+  wire [12:0] \$242 ;
+  wire [31:0] \$243 ;
+  wire [3:0] \$244 ;
+  wire \$245 ;
   wire [3:0] \$246 ;
-  wire \$247 ;
-  wire [19:0] \$248 ;
-  wire \$249 ;
+  wire [3:0] \$247 ;
+  wire \$248 ;
+  wire [19:0] \$249 ;
   wire \$25 ;
   wire \$250 ;
   wire \$251 ;
-  wire [13:0] \$252 ;
+  wire \$252 ;
   wire [13:0] \$253 ;
-  wire \$254 ;
+  wire [13:0] \$254 ;
   wire \$255 ;
   wire \$256 ;
-  wire [13:0] \$257 ;
+  wire \$257 ;
   wire [13:0] \$258 ;
-  wire \$259 ;
+  wire [13:0] \$259 ;
   wire \$26 ;
   wire \$260 ;
   wire \$261 ;
@@ -232,9 +232,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$300 ;
   wire \$301 ;
   wire \$302 ;
-  wire [1:0] \$303 ;
+  wire \$303 ;
   wire [1:0] \$304 ;
-  wire \$305 ;
+  wire [1:0] \$305 ;
   wire \$306 ;
   wire \$307 ;
   wire \$308 ;
@@ -340,9 +340,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$399 ;
   wire \$4 ;
   wire \$40 ;
-  wire [1:0] \$400 ;
+  wire \$400 ;
   wire [1:0] \$401 ;
-  wire \$402 ;
+  wire [1:0] \$402 ;
   wire \$403 ;
   wire \$404 ;
   wire \$405 ;
@@ -373,22 +373,22 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$428 ;
   wire \$429 ;
   wire \$43 ;
-  wire [46:0] \$430 ;
+  wire \$430 ;
   wire [46:0] \$431 ;
-  wire [32:0] \$432 ;
-  wire \$433 ;
+  wire [46:0] \$432 ;
+  wire [32:0] \$433 ;
   wire \$434 ;
   wire \$435 ;
-  wire [46:0] \$436 ;
+  wire \$436 ;
   wire [46:0] \$437 ;
-  wire \$438 ;
+  wire [46:0] \$438 ;
   wire \$439 ;
   wire [3:0] \$44 ;
   wire \$440 ;
   wire \$441 ;
-  wire [46:0] \$442 ;
+  wire \$442 ;
   wire [46:0] \$443 ;
-  wire \$444 ;
+  wire [46:0] \$444 ;
   wire \$445 ;
   wire \$446 ;
   wire \$447 ;
@@ -398,9 +398,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$450 ;
   wire \$451 ;
   wire \$452 ;
-  wire [46:0] \$453 ;
+  wire \$453 ;
   wire [46:0] \$454 ;
-  wire \$455 ;
+  wire [46:0] \$455 ;
   wire \$456 ;
   wire \$457 ;
   wire \$458 ;
@@ -420,103 +420,103 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$470 ;
   wire \$471 ;
   wire \$472 ;
-  wire [15:0] \$473 ;
-  wire \$474 ;
-  wire [7:0] \$475 ;
-  wire \$476 ;
-  wire [31:0] \$477 ;
-  wire \$478 ;
+  wire \$473 ;
+  wire [15:0] \$474 ;
+  wire \$475 ;
+  wire [7:0] \$476 ;
+  wire \$477 ;
+  wire [31:0] \$478 ;
   wire \$479 ;
-  wire [3:0] \$48 ;
+  wire [8:0] \$48 ;
   wire \$480 ;
   wire \$481 ;
-  wire [7:0] \$482 ;
-  wire \$483 ;
+  wire \$482 ;
+  wire [7:0] \$483 ;
   wire \$484 ;
-  wire [31:0] \$485 ;
-  wire \$486 ;
+  wire \$485 ;
+  wire [31:0] \$486 ;
   wire \$487 ;
   wire \$488 ;
   wire \$489 ;
-  wire \$49 ;
+  wire [8:0] \$49 ;
   wire \$490 ;
   wire \$491 ;
   wire \$492 ;
-  wire [15:0] \$493 ;
-  wire \$494 ;
-  wire [7:0] \$495 ;
-  wire \$496 ;
-  wire [31:0] \$497 ;
-  wire \$498 ;
+  wire \$493 ;
+  wire [15:0] \$494 ;
+  wire \$495 ;
+  wire [7:0] \$496 ;
+  wire \$497 ;
+  wire [31:0] \$498 ;
   wire \$499 ;
   wire \$5 ;
   wire [3:0] \$50 ;
   wire \$500 ;
   wire \$501 ;
-  wire [7:0] \$502 ;
-  wire \$503 ;
+  wire \$502 ;
+  wire [7:0] \$503 ;
   wire \$504 ;
-  wire [31:0] \$505 ;
-  wire \$506 ;
+  wire \$505 ;
+  wire [31:0] \$506 ;
   wire \$507 ;
   wire \$508 ;
   wire \$509 ;
-  wire [3:0] \$51 ;
+  wire \$51 ;
   wire \$510 ;
   wire \$511 ;
   wire \$512 ;
-  wire [15:0] \$513 ;
-  wire \$514 ;
-  wire [7:0] \$515 ;
-  wire \$516 ;
-  wire [31:0] \$517 ;
-  wire \$518 ;
+  wire \$513 ;
+  wire [15:0] \$514 ;
+  wire \$515 ;
+  wire [7:0] \$516 ;
+  wire \$517 ;
+  wire [31:0] \$518 ;
   wire \$519 ;
-  wire [4:0] \$52 ;
+  wire [3:0] \$52 ;
   wire \$520 ;
   wire \$521 ;
-  wire [7:0] \$522 ;
-  wire \$523 ;
+  wire \$522 ;
+  wire [7:0] \$523 ;
   wire \$524 ;
-  wire [31:0] \$525 ;
-  wire \$526 ;
+  wire \$525 ;
+  wire [31:0] \$526 ;
   wire \$527 ;
   wire \$528 ;
   wire \$529 ;
-  wire [4:0] \$53 ;
+  wire [3:0] \$53 ;
   wire \$530 ;
   wire \$531 ;
   wire \$532 ;
-  wire [15:0] \$533 ;
-  wire \$534 ;
-  wire [7:0] \$535 ;
-  wire \$536 ;
-  wire [31:0] \$537 ;
-  wire \$538 ;
+  wire \$533 ;
+  wire [15:0] \$534 ;
+  wire \$535 ;
+  wire [7:0] \$536 ;
+  wire \$537 ;
+  wire [31:0] \$538 ;
   wire \$539 ;
-  wire [31:0] \$54 ;
+  wire [4:0] \$54 ;
   wire \$540 ;
   wire \$541 ;
-  wire [7:0] \$542 ;
-  wire \$543 ;
+  wire \$542 ;
+  wire [7:0] \$543 ;
   wire \$544 ;
-  wire [31:0] \$545 ;
-  wire [4:0] \$546 ;
-  wire \$547 ;
-  wire [5:0] \$548 ;
-  wire [4:0] \$549 ;
-  wire [16:0] \$55 ;
-  wire \$550 ;
+  wire \$545 ;
+  wire [31:0] \$546 ;
+  wire [4:0] \$547 ;
+  wire \$548 ;
+  wire [5:0] \$549 ;
+  wire [4:0] \$55 ;
+  wire [4:0] \$550 ;
   wire \$551 ;
-  wire [5:0] \$552 ;
-  wire \$553 ;
-  wire [6:0] \$554 ;
-  wire \$555 ;
+  wire \$552 ;
+  wire [5:0] \$553 ;
+  wire \$554 ;
+  wire [6:0] \$555 ;
   wire \$556 ;
   wire \$557 ;
   wire \$558 ;
   wire \$559 ;
-  wire [4:0] \$56 ;
+  wire [31:0] \$56 ;
   wire \$560 ;
   wire \$561 ;
   wire \$562 ;
@@ -527,7 +527,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$567 ;
   wire \$568 ;
   wire \$569 ;
-  wire [13:0] \$57 ;
+  wire [16:0] \$57 ;
   wire \$570 ;
   wire \$571 ;
   wire \$572 ;
@@ -538,113 +538,114 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$577 ;
   wire \$578 ;
   wire \$579 ;
-  wire \$58 ;
+  wire [4:0] \$58 ;
   wire \$580 ;
-  reg \$581 ;
-  reg [12:0] \$582 ;
-  reg \$583 ;
+  wire \$581 ;
+  reg \$582 ;
+  reg [12:0] \$583 ;
   reg \$584 ;
   reg \$585 ;
   reg \$586 ;
-  reg [46:0] \$587 ;
-  reg \$588 ;
+  reg \$587 ;
+  reg [46:0] \$588 ;
   reg \$589 ;
-  wire [32:0] \$59 ;
+  wire \$59 ;
   reg \$590 ;
-  reg [11:0] \$591 ;
-  reg \$592 ;
-  reg [5:0] \$593 ;
-  reg [3:0] \$594 ;
-  reg [31:0] \$595 ;
-  reg [15:0] \$596 ;
-  reg [3:0] \$597 ;
-  reg [12:0] \$598 ;
+  reg \$591 ;
+  reg [11:0] \$592 ;
+  reg \$593 ;
+  reg [7:0] \$594 ;
+  reg [3:0] \$595 ;
+  reg [31:0] \$596 ;
+  reg [15:0] \$597 ;
+  reg [3:0] \$598 ;
   reg [12:0] \$599 ;
   wire \$6 ;
-  wire [32:0] \$60 ;
-  reg \$600 ;
-  reg [31:0] \$601 ;
+  wire [20:0] \$60 ;
+  reg [12:0] \$600 ;
+  reg \$601 ;
   reg [31:0] \$602 ;
   reg [31:0] \$603 ;
   reg [31:0] \$604 ;
   reg [31:0] \$605 ;
-  reg [12:0] \$606 ;
+  reg [31:0] \$606 ;
   reg [12:0] \$607 ;
   reg [12:0] \$608 ;
-  reg [13:0] \$609 ;
-  wire \$61 ;
+  reg [12:0] \$609 ;
+  wire [20:0] \$61 ;
   reg [13:0] \$610 ;
-  reg [15:0] \$611 ;
-  reg [3:0] \$612 ;
-  reg [31:0] \$613 ;
-  reg [3:0] \$614 ;
+  reg [13:0] \$611 ;
+  reg [15:0] \$612 ;
+  reg [3:0] \$613 ;
+  reg [31:0] \$614 ;
   reg [3:0] \$615 ;
-  reg \$616 ;
+  reg [3:0] \$616 ;
   reg \$617 ;
-  reg [40:0] \$618 ;
-  reg [13:0] \$619 ;
+  reg \$618 ;
+  reg [40:0] \$619 ;
   wire \$62 ;
-  reg \$620 ;
-  reg [40:0] \$621 ;
-  reg [13:0] \$622 ;
-  reg [3:0] \$623 ;
-  reg \$624 ;
+  reg [13:0] \$620 ;
+  reg \$621 ;
+  reg [40:0] \$622 ;
+  reg [13:0] \$623 ;
+  reg [3:0] \$624 ;
   reg \$625 ;
-  reg [3:0] \$626 ;
-  reg \$627 ;
+  reg \$626 ;
+  reg [3:0] \$627 ;
   reg \$628 ;
-  reg [31:0] \$629 ;
-  wire \$63 ;
+  reg \$629 ;
+  wire [32:0] \$63 ;
   reg [31:0] \$630 ;
-  reg [4:0] \$631 ;
-  reg [12:0] \$632 ;
+  reg [31:0] \$631 ;
+  reg [4:0] \$632 ;
   reg [12:0] \$633 ;
-  reg [13:0] \$634 ;
-  reg [12:0] \$635 ;
-  reg [1:0] \$636 ;
-  reg \$637 ;
+  reg [12:0] \$634 ;
+  reg [13:0] \$635 ;
+  reg [12:0] \$636 ;
+  reg [1:0] \$637 ;
   reg \$638 ;
-  reg [31:0] \$639 ;
+  reg \$639 ;
   wire [32:0] \$64 ;
-  reg [15:0] \$640 ;
+  reg [31:0] \$640 ;
   reg [15:0] \$641 ;
-  reg \$642 ;
+  reg [15:0] \$642 ;
   reg \$643 ;
-  reg [15:0] \$644 ;
-  reg [3:0] \$645 ;
-  reg [31:0] \$646 ;
-  reg \$647 ;
+  reg \$644 ;
+  reg [15:0] \$645 ;
+  reg [3:0] \$646 ;
+  reg [31:0] \$647 ;
   reg \$648 ;
-  reg [141:0] \$649 ;
-  wire [32:0] \$65 ;
-  reg [14:0] \$650 ;
-  reg \$651 ;
-  reg [141:0] \$652 ;
-  reg \$653 ;
-  reg [141:0] \$654 ;
-  reg [231:0] \$655 ;
-  reg \$656 ;
+  reg \$649 ;
+  wire \$65 ;
+  reg [141:0] \$650 ;
+  reg [14:0] \$651 ;
+  reg \$652 ;
+  reg [141:0] \$653 ;
+  reg \$654 ;
+  reg [141:0] \$655 ;
+  reg [231:0] \$656 ;
   reg \$657 ;
-  reg [372:0] \$658 ;
-  reg [214:0] \$659 ;
-  wire [32:0] \$66 ;
-  wire [14:0] \$67 ;
-  wire [14:0] \$68 ;
-  wire \$69 ;
+  reg \$658 ;
+  reg [372:0] \$659 ;
+  wire \$66 ;
+  reg [214:0] \$660 ;
+  wire \$67 ;
+  wire [32:0] \$68 ;
+  wire [32:0] \$69 ;
   wire [13:0] \$7 ;
-  wire [14:0] \$70 ;
-  wire \$71 ;
-  wire [16:0] \$72 ;
-  wire [16:0] \$73 ;
-  wire [4:0] \$74 ;
+  wire [32:0] \$70 ;
+  wire [14:0] \$71 ;
+  wire [14:0] \$72 ;
+  wire \$73 ;
+  wire [14:0] \$74 ;
   wire \$75 ;
-  wire \$76 ;
-  wire [32:0] \$77 ;
-  wire \$78 ;
+  wire [16:0] \$76 ;
+  wire [16:0] \$77 ;
+  wire [4:0] \$78 ;
   wire \$79 ;
   wire \$8 ;
   wire \$80 ;
-  wire \$81 ;
+  wire [32:0] \$81 ;
   wire \$82 ;
   wire \$83 ;
   wire \$84 ;
@@ -665,102 +666,102 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg [141:0] \$signal$131  = 142'h000000000000000000000000000000000000;
-  wire [2:0] \$signal$131.beat ;
-  wire \$signal$131.desc ;
-  wire \$signal$131.first ;
-  wire \$signal$131.ids ;
-  wire [4:0] \$signal$131.index ;
-  wire [1:0] \$signal$131.kind ;
-  wire \$signal$131.last ;
-  wire [15:0] \$signal$131.position ;
-  wire [31:0] \$signal$131.sample ;
-  wire [15:0] \$signal$131.size ;
-  wire [31:0] \$signal$131.step ;
-  wire [31:0] \$signal$131.working_set ;
-  reg \$signal$134  = 1'h0;
+  reg [141:0] \$signal$133  = 142'h000000000000000000000000000000000000;
+  wire [2:0] \$signal$133.beat ;
+  wire \$signal$133.desc ;
+  wire \$signal$133.first ;
+  wire \$signal$133.ids ;
+  wire [4:0] \$signal$133.index ;
+  wire [1:0] \$signal$133.kind ;
+  wire \$signal$133.last ;
+  wire [15:0] \$signal$133.position ;
+  wire [31:0] \$signal$133.sample ;
+  wire [15:0] \$signal$133.size ;
+  wire [31:0] \$signal$133.step ;
+  wire [31:0] \$signal$133.working_set ;
   reg \$signal$136  = 1'h0;
-  reg \$signal$140  = 1'h0;
-  reg [372:0] \$signal$143  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [2:0] \$signal$143.beat ;
-  wire \$signal$143.desc ;
-  wire \$signal$143.first ;
-  wire [4:0] \$signal$143.index ;
-  wire [1:0] \$signal$143.kind ;
-  wire [231:0] \$signal$143.lanes ;
-  wire [57:0] \$signal$143.lanes[0] ;
-  wire \$signal$143.lanes[0].hot ;
-  wire [31:0] \$signal$143.lanes[0].row ;
-  wire [15:0] \$signal$143.lanes[0].slot ;
-  wire [7:0] \$signal$143.lanes[0].table ;
-  wire \$signal$143.lanes[0].valid ;
-  wire [57:0] \$signal$143.lanes[1] ;
-  wire \$signal$143.lanes[1].hot ;
-  wire [31:0] \$signal$143.lanes[1].row ;
-  wire [15:0] \$signal$143.lanes[1].slot ;
-  wire [7:0] \$signal$143.lanes[1].table ;
-  wire \$signal$143.lanes[1].valid ;
-  wire [57:0] \$signal$143.lanes[2] ;
-  wire \$signal$143.lanes[2].hot ;
-  wire [31:0] \$signal$143.lanes[2].row ;
-  wire [15:0] \$signal$143.lanes[2].slot ;
-  wire [7:0] \$signal$143.lanes[2].table ;
-  wire \$signal$143.lanes[2].valid ;
-  wire [57:0] \$signal$143.lanes[3] ;
-  wire \$signal$143.lanes[3].hot ;
-  wire [31:0] \$signal$143.lanes[3].row ;
-  wire [15:0] \$signal$143.lanes[3].slot ;
-  wire [7:0] \$signal$143.lanes[3].table ;
-  wire \$signal$143.lanes[3].valid ;
-  wire \$signal$143.last ;
-  wire [15:0] \$signal$143.position ;
-  wire [31:0] \$signal$143.sample ;
-  wire [15:0] \$signal$143.size ;
-  wire [31:0] \$signal$143.step ;
-  wire [31:0] \$signal$143.working_set ;
-  wire [372:0] \$signal$144 ;
-  wire [2:0] \$signal$144.beat ;
-  wire \$signal$144.desc ;
-  wire \$signal$144.first ;
-  wire [4:0] \$signal$144.index ;
-  wire [1:0] \$signal$144.kind ;
-  wire [231:0] \$signal$144.lanes ;
-  wire [57:0] \$signal$144.lanes[0] ;
-  wire \$signal$144.lanes[0].hot ;
-  wire [31:0] \$signal$144.lanes[0].row ;
-  wire [15:0] \$signal$144.lanes[0].slot ;
-  wire [7:0] \$signal$144.lanes[0].table ;
-  wire \$signal$144.lanes[0].valid ;
-  wire [57:0] \$signal$144.lanes[1] ;
-  wire \$signal$144.lanes[1].hot ;
-  wire [31:0] \$signal$144.lanes[1].row ;
-  wire [15:0] \$signal$144.lanes[1].slot ;
-  wire [7:0] \$signal$144.lanes[1].table ;
-  wire \$signal$144.lanes[1].valid ;
-  wire [57:0] \$signal$144.lanes[2] ;
-  wire \$signal$144.lanes[2].hot ;
-  wire [31:0] \$signal$144.lanes[2].row ;
-  wire [15:0] \$signal$144.lanes[2].slot ;
-  wire [7:0] \$signal$144.lanes[2].table ;
-  wire \$signal$144.lanes[2].valid ;
-  wire [57:0] \$signal$144.lanes[3] ;
-  wire \$signal$144.lanes[3].hot ;
-  wire [31:0] \$signal$144.lanes[3].row ;
-  wire [15:0] \$signal$144.lanes[3].slot ;
-  wire [7:0] \$signal$144.lanes[3].table ;
-  wire \$signal$144.lanes[3].valid ;
-  wire \$signal$144.last ;
-  wire [15:0] \$signal$144.position ;
-  wire [31:0] \$signal$144.sample ;
-  wire [15:0] \$signal$144.size ;
-  wire [31:0] \$signal$144.step ;
-  wire [31:0] \$signal$144.working_set ;
+  reg \$signal$138  = 1'h0;
+  reg \$signal$142  = 1'h0;
+  reg [372:0] \$signal$145  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [2:0] \$signal$145.beat ;
+  wire \$signal$145.desc ;
+  wire \$signal$145.first ;
+  wire [4:0] \$signal$145.index ;
+  wire [1:0] \$signal$145.kind ;
+  wire [231:0] \$signal$145.lanes ;
+  wire [57:0] \$signal$145.lanes[0] ;
+  wire \$signal$145.lanes[0].hot ;
+  wire [31:0] \$signal$145.lanes[0].row ;
+  wire [15:0] \$signal$145.lanes[0].slot ;
+  wire [7:0] \$signal$145.lanes[0].table ;
+  wire \$signal$145.lanes[0].valid ;
+  wire [57:0] \$signal$145.lanes[1] ;
+  wire \$signal$145.lanes[1].hot ;
+  wire [31:0] \$signal$145.lanes[1].row ;
+  wire [15:0] \$signal$145.lanes[1].slot ;
+  wire [7:0] \$signal$145.lanes[1].table ;
+  wire \$signal$145.lanes[1].valid ;
+  wire [57:0] \$signal$145.lanes[2] ;
+  wire \$signal$145.lanes[2].hot ;
+  wire [31:0] \$signal$145.lanes[2].row ;
+  wire [15:0] \$signal$145.lanes[2].slot ;
+  wire [7:0] \$signal$145.lanes[2].table ;
+  wire \$signal$145.lanes[2].valid ;
+  wire [57:0] \$signal$145.lanes[3] ;
+  wire \$signal$145.lanes[3].hot ;
+  wire [31:0] \$signal$145.lanes[3].row ;
+  wire [15:0] \$signal$145.lanes[3].slot ;
+  wire [7:0] \$signal$145.lanes[3].table ;
+  wire \$signal$145.lanes[3].valid ;
+  wire \$signal$145.last ;
+  wire [15:0] \$signal$145.position ;
+  wire [31:0] \$signal$145.sample ;
+  wire [15:0] \$signal$145.size ;
+  wire [31:0] \$signal$145.step ;
+  wire [31:0] \$signal$145.working_set ;
+  wire [372:0] \$signal$146 ;
+  wire [2:0] \$signal$146.beat ;
+  wire \$signal$146.desc ;
+  wire \$signal$146.first ;
+  wire [4:0] \$signal$146.index ;
+  wire [1:0] \$signal$146.kind ;
+  wire [231:0] \$signal$146.lanes ;
+  wire [57:0] \$signal$146.lanes[0] ;
+  wire \$signal$146.lanes[0].hot ;
+  wire [31:0] \$signal$146.lanes[0].row ;
+  wire [15:0] \$signal$146.lanes[0].slot ;
+  wire [7:0] \$signal$146.lanes[0].table ;
+  wire \$signal$146.lanes[0].valid ;
+  wire [57:0] \$signal$146.lanes[1] ;
+  wire \$signal$146.lanes[1].hot ;
+  wire [31:0] \$signal$146.lanes[1].row ;
+  wire [15:0] \$signal$146.lanes[1].slot ;
+  wire [7:0] \$signal$146.lanes[1].table ;
+  wire \$signal$146.lanes[1].valid ;
+  wire [57:0] \$signal$146.lanes[2] ;
+  wire \$signal$146.lanes[2].hot ;
+  wire [31:0] \$signal$146.lanes[2].row ;
+  wire [15:0] \$signal$146.lanes[2].slot ;
+  wire [7:0] \$signal$146.lanes[2].table ;
+  wire \$signal$146.lanes[2].valid ;
+  wire [57:0] \$signal$146.lanes[3] ;
+  wire \$signal$146.lanes[3].hot ;
+  wire [31:0] \$signal$146.lanes[3].row ;
+  wire [15:0] \$signal$146.lanes[3].slot ;
+  wire [7:0] \$signal$146.lanes[3].table ;
+  wire \$signal$146.lanes[3].valid ;
+  wire \$signal$146.last ;
+  wire [15:0] \$signal$146.position ;
+  wire [31:0] \$signal$146.sample ;
+  wire [15:0] \$signal$146.size ;
+  wire [31:0] \$signal$146.step ;
+  wire [31:0] \$signal$146.working_set ;
   reg \$signal$41  = 1'h0;
-  reg [12:0] \$signal$50  = 13'h0000;
-  reg [3:0] \$signal$68  = 4'h0;
+  reg [12:0] \$signal$52  = 13'h0000;
   reg [3:0] \$signal$70  = 4'h0;
-  reg \$signal$84  = 1'h0;
-  reg \$signal$97  = 1'h0;
+  reg [3:0] \$signal$72  = 4'h0;
+  reg \$signal$86  = 1'h0;
+  reg \$signal$99  = 1'h0;
   reg advance = 1'h1;
   input [7:0] alpha;
   wire [7:0] alpha;
@@ -833,7 +834,6 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg cur_hot = 1'h0;
   reg [31:0] cur_sample = 32'd0;
   reg [11:0] cur_slot = 12'h000;
-  reg [5:0] cur_stale = 6'h00;
   reg [46:0] d_entry = 47'h000000000000;
   wire [2:0] \d_entry.last_beat ;
   wire [31:0] \d_entry.sample ;
@@ -884,18 +884,18 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg have_fresh = 1'h1;
   input [274:0] i__payload;
   wire [274:0] i__payload;
-  wire [46:0] \i__payload$199 ;
-  wire [2:0] \i__payload$199.last_beat ;
-  wire [31:0] \i__payload$199.sample ;
-  wire [11:0] \i__payload$199.slot ;
-  wire [46:0] \i__payload$205 ;
-  wire [2:0] \i__payload$205.last_beat ;
-  wire [31:0] \i__payload$205.sample ;
-  wire [11:0] \i__payload$205.slot ;
-  wire [46:0] \i__payload$211 ;
-  wire [2:0] \i__payload$211.last_beat ;
-  wire [31:0] \i__payload$211.sample ;
-  wire [11:0] \i__payload$211.slot ;
+  wire [46:0] \i__payload$200 ;
+  wire [2:0] \i__payload$200.last_beat ;
+  wire [31:0] \i__payload$200.sample ;
+  wire [11:0] \i__payload$200.slot ;
+  wire [46:0] \i__payload$206 ;
+  wire [2:0] \i__payload$206.last_beat ;
+  wire [31:0] \i__payload$206.sample ;
+  wire [11:0] \i__payload$206.slot ;
+  wire [46:0] \i__payload$212 ;
+  wire [2:0] \i__payload$212.last_beat ;
+  wire [31:0] \i__payload$212.sample ;
+  wire [11:0] \i__payload$212.slot ;
   wire \i__payload.first ;
   wire [239:0] \i__payload.lanes ;
   wire [59:0] \i__payload.lanes[0] ;
@@ -934,14 +934,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [32:0] \i__payload.meta ;
   output i__ready;
   wire i__ready;
-  wire \i__ready$204 ;
-  wire \i__ready$210 ;
-  wire \i__ready$216 ;
+  wire \i__ready$205 ;
+  wire \i__ready$211 ;
+  wire \i__ready$217 ;
   input i__valid;
   wire i__valid;
-  wire \i__valid$201 ;
-  wire \i__valid$207 ;
-  wire \i__valid$213 ;
+  wire \i__valid$202 ;
+  wire \i__valid$208 ;
+  wire \i__valid$214 ;
   reg [15:0] in_batch = 16'h0000;
   reg in_sample = 1'h0;
   reg [4:0] index = 5'h00;
@@ -985,30 +985,31 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire learn;
   reg [15:0] left = 16'h0000;
   wire [6:0] level;
-  wire [12:0] \level$233 ;
   wire [12:0] \level$234 ;
   wire [12:0] \level$235 ;
+  wire [12:0] \level$236 ;
   reg [12:0] limit_m1 = 13'h0000;
   wire [12:0] limit_now;
   reg limit_zero = 1'h0;
   output [31:0] micro_batches;
   reg [31:0] micro_batches = 32'd0;
+  wire [7:0] need_now;
   output [31:0] non_popular;
   reg [31:0] non_popular = 32'd0;
   output [372:0] o__payload;
   wire [372:0] o__payload;
-  wire [46:0] \o__payload$126 ;
-  wire [2:0] \o__payload$126.last_beat ;
-  wire [31:0] \o__payload$126.sample ;
-  wire [11:0] \o__payload$126.slot ;
-  wire [46:0] \o__payload$127 ;
-  wire [2:0] \o__payload$127.last_beat ;
-  wire [31:0] \o__payload$127.sample ;
-  wire [11:0] \o__payload$127.slot ;
   wire [46:0] \o__payload$128 ;
   wire [2:0] \o__payload$128.last_beat ;
   wire [31:0] \o__payload$128.sample ;
   wire [11:0] \o__payload$128.slot ;
+  wire [46:0] \o__payload$129 ;
+  wire [2:0] \o__payload$129.last_beat ;
+  wire [31:0] \o__payload$129.sample ;
+  wire [11:0] \o__payload$129.slot ;
+  wire [46:0] \o__payload$130 ;
+  wire [2:0] \o__payload$130.last_beat ;
+  wire [31:0] \o__payload$130.sample ;
+  wire [11:0] \o__payload$130.slot ;
   wire [2:0] \o__payload.beat ;
   wire \o__payload.desc ;
   wire \o__payload.first ;
@@ -1047,14 +1048,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   wire [31:0] \o__payload.working_set ;
   input o__ready;
   wire o__ready;
-  reg \o__ready$217 ;
   reg \o__ready$218 ;
   reg \o__ready$219 ;
+  reg \o__ready$220 ;
   output o__valid;
   wire o__valid;
-  wire \o__valid$123 ;
-  wire \o__valid$124 ;
   wire \o__valid$125 ;
+  wire \o__valid$126 ;
+  wire \o__valid$127 ;
   wire [3:0] o_used_next;
   reg [12:0] pend_non = 13'h0000;
   wire [12:0] pend_non_next;
@@ -1109,28 +1110,29 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   reg [31:0] popular = 32'd0;
   reg [15:0] position = 16'h0000;
   wire [11:0] r_data;
-  wire [46:0] \r_data$200 ;
-  wire [46:0] \r_data$206 ;
-  wire [46:0] \r_data$212 ;
-  wire [372:0] \r_data$227 ;
-  wire [214:0] \r_data$230 ;
-  wire [40:0] \r_data$77 ;
+  wire [46:0] \r_data$201 ;
+  wire [46:0] \r_data$207 ;
+  wire [46:0] \r_data$213 ;
+  wire [372:0] \r_data$228 ;
+  wire [214:0] \r_data$231 ;
+  wire [40:0] \r_data$79 ;
   reg r_en;
-  wire \r_en$165 ;
-  wire \r_en$203 ;
-  wire \r_en$209 ;
-  wire \r_en$215 ;
-  wire \r_en$229 ;
-  wire \r_en$232 ;
+  wire \r_en$166 ;
+  wire \r_en$204 ;
+  wire \r_en$210 ;
+  wire \r_en$216 ;
+  wire \r_en$230 ;
+  wire \r_en$233 ;
   wire r_rdy;
-  wire \r_rdy$147 ;
-  wire \r_rdy$202 ;
-  wire \r_rdy$208 ;
-  wire \r_rdy$214 ;
-  wire \r_rdy$228 ;
-  wire \r_rdy$231 ;
+  wire \r_rdy$149 ;
+  wire \r_rdy$203 ;
+  wire \r_rdy$209 ;
+  wire \r_rdy$215 ;
+  wire \r_rdy$229 ;
+  wire \r_rdy$232 ;
   wire [13:0] r_total;
   reg r_valid = 1'h0;
+  wire reaches_alpha;
   wire reaches_limit;
   reg [14:0] rec_addr = 15'h0000;
   (* init = 15'h0000 *)
@@ -1250,7 +1252,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   input split;
   wire split;
   reg [1:0] split_phase = 2'h0;
-  wire [5:0] stale_now;
+  reg [7:0] stale_need = 8'h00;
   output [31:0] stalls;
   reg [31:0] stalls = 32'd0;
   reg [31:0] step = 32'd0;
@@ -1294,24 +1296,24 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   (* init = 47'h000000000000 *)
   wire [46:0] w_data;
   (* init = 47'h000000000000 *)
-  wire [46:0] \w_data$154 ;
-  (* init = 47'h000000000000 *)
   wire [46:0] \w_data$155 ;
-  wire [40:0] \w_data$159 ;
-  wire [11:0] \w_data$221 ;
+  (* init = 47'h000000000000 *)
+  wire [46:0] \w_data$156 ;
+  wire [40:0] \w_data$160 ;
+  wire [11:0] \w_data$222 ;
   (* init = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000 *)
-  wire [372:0] \w_data$223 ;
+  wire [372:0] \w_data$224 ;
   (* init = 215'h000000000000000000000000000000000000000000000000000000 *)
-  wire [214:0] \w_data$225 ;
+  wire [214:0] \w_data$226 ;
   reg w_en;
-  reg \w_en$161 ;
   reg \w_en$162 ;
   reg \w_en$163 ;
-  reg \w_en$220 ;
+  reg \w_en$164 ;
+  reg \w_en$221 ;
   (* init = 1'h0 *)
-  wire \w_en$224 ;
+  wire \w_en$225 ;
   (* init = 1'h0 *)
-  wire \w_en$226 ;
+  wire \w_en$227 ;
   input [3:0] working_set;
   wire [3:0] working_set;
   reg [231:0] records [32767:0];
@@ -34087,95 +34089,99 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @(posedge clk) begin
     if (rec_write__en)
-      records[{ \$189 [11:0], \$187 [2:0] }] <= rec_write__data;
+      records[{ \$191 [11:0], \$189 [2:0] }] <= rec_write__data;
   end
   reg [231:0] _0_;
   always @(posedge clk) begin
     _0_ <= records[rec_addr];
   end
   assign rec_read__data = _0_;
-  assign \$320  = \$319  & rem_skip_nz;
-  assign \$321  = \$318  | \$320 ;
-  assign \$322  = \$signal$97  | rem_skip_nz;
-  assign \$323  = split ? \$321  : \$322 ;
-  assign \$324  = pending_close & \$323 ;
-  assign \$325  = ~ \$324 ;
-  assign \$326  = \$317  & \$325 ;
-  assign \$327  = \$326  & pending_close;
-  assign \$328  = ~ \$327 ;
-  assign \$329  = pending_close & \$328 ;
-  assign \$330  = \$329  & split;
-  assign \$331  = ! split_phase;
-  assign \$332  = \$330  & \$331 ;
-  assign \$333  = ~ pending_full_pop;
-  assign \$334  = split_phase < 2'h2;
-  assign \$335  = split_phase == 2'h2;
-  assign \$336  = \$335  & rem_skip_nz;
-  assign \$337  = \$334  | \$336 ;
-  assign \$338  = \$signal$97  | rem_skip_nz;
-  assign \$339  = split ? \$337  : \$338 ;
-  assign \$340  = pending_close & \$339 ;
-  assign \$341  = ~ \$340 ;
-  assign \$342  = \$333  & \$341 ;
-  assign \$343  = \$342  & pending_close;
-  assign \$344  = ~ \$343 ;
-  assign \$345  = pending_close & \$344 ;
-  assign \$346  = \$345  & split;
-  assign \$347  = split_phase == 1'h1;
-  assign \$348  = \$346  & \$347 ;
-  assign \$349  = ~ pending_full_pop;
-  assign \$350  = split_phase < 2'h2;
-  assign \$351  = split_phase == 2'h2;
-  assign \$352  = \$351  & rem_skip_nz;
-  assign \$353  = \$350  | \$352 ;
-  assign \$354  = \$signal$97  | rem_skip_nz;
-  assign \$355  = split ? \$353  : \$354 ;
-  assign \$356  = pending_close & \$355 ;
-  assign \$357  = ~ \$356 ;
-  assign \$358  = \$349  & \$357 ;
-  assign \$359  = \$358  & pending_close;
-  assign \$360  = ~ \$359 ;
-  assign \$361  = pending_close & \$360 ;
-  assign \$362  = \$361  & split;
-  assign \$363  = split_phase == 2'h2;
-  assign \$364  = \$362  & \$363 ;
-  assign \$365  = \$364  & rem_skip_nz;
-  assign \$366  = ~ pending_full_pop;
-  assign \$367  = split_phase < 2'h2;
-  assign \$368  = split_phase == 2'h2;
-  assign \$369  = \$368  & rem_skip_nz;
-  assign \$370  = \$367  | \$369 ;
-  assign \$371  = \$signal$97  | rem_skip_nz;
-  assign \$372  = split ? \$370  : \$371 ;
-  assign \$373  = pending_close & \$372 ;
-  assign \$374  = ~ \$373 ;
-  assign \$375  = \$366  & \$374 ;
-  assign \$376  = \$375  & pending_close;
-  assign \$377  = ~ \$376 ;
-  assign \$378  = pending_close & \$377 ;
-  assign \$379  = ~ split;
-  assign \$380  = \$378  & \$379 ;
-  assign \$381  = \$380  & \$signal$97 ;
-  assign \$382  = ~ pending_full_pop;
-  assign \$383  = split_phase < 2'h2;
-  assign \$384  = split_phase == 2'h2;
-  assign \$385  = \$384  & rem_skip_nz;
-  assign \$386  = \$383  | \$385 ;
-  assign \$387  = \$signal$97  | rem_skip_nz;
-  assign \$388  = split ? \$386  : \$387 ;
-  assign \$389  = pending_close & \$388 ;
-  assign \$390  = ~ \$389 ;
-  assign \$391  = \$382  & \$390 ;
-  assign \$392  = \$391  & pending_close;
-  assign \$393  = ~ \$392 ;
-  assign \$394  = pending_close & \$393 ;
-  assign \$395  = ~ split;
-  assign \$396  = \$394  & \$395 ;
-  assign \$397  = \$396  & rem_skip_nz;
-  assign \$398  = rem_flag[0] ? rem_flag[1] : rem_flag[3];
-  assign \$399  = ! rem_pop;
-  assign \$400  = \$399  ? 2'h2 : 2'h1;
-  assign \$401  = \$398  ? 2'h0 : \$400 ;
+  assign plan_rem_chunk_pop = rem_flag[1] ? batch_size : { 3'h0, rem_pop };
+  assign \$318  = ~ pending_full_pop;
+  assign \$319  = split_phase < 2'h2;
+  assign \$320  = split_phase == 2'h2;
+  assign \$321  = \$320  & rem_skip_nz;
+  assign \$322  = \$319  | \$321 ;
+  assign \$323  = \$signal$99  | rem_skip_nz;
+  assign \$324  = split ? \$322  : \$323 ;
+  assign \$325  = pending_close & \$324 ;
+  assign \$326  = ~ \$325 ;
+  assign \$327  = \$318  & \$326 ;
+  assign \$328  = \$327  & pending_close;
+  assign \$329  = ~ \$328 ;
+  assign \$330  = pending_close & \$329 ;
+  assign \$331  = \$330  & split;
+  assign \$332  = ! split_phase;
+  assign \$333  = \$331  & \$332 ;
+  assign \$334  = ~ pending_full_pop;
+  assign \$335  = split_phase < 2'h2;
+  assign \$336  = split_phase == 2'h2;
+  assign \$337  = \$336  & rem_skip_nz;
+  assign \$338  = \$335  | \$337 ;
+  assign \$339  = \$signal$99  | rem_skip_nz;
+  assign \$340  = split ? \$338  : \$339 ;
+  assign \$341  = pending_close & \$340 ;
+  assign \$342  = ~ \$341 ;
+  assign \$343  = \$334  & \$342 ;
+  assign \$344  = \$343  & pending_close;
+  assign \$345  = ~ \$344 ;
+  assign \$346  = pending_close & \$345 ;
+  assign \$347  = \$346  & split;
+  assign \$348  = split_phase == 1'h1;
+  assign \$349  = \$347  & \$348 ;
+  assign \$350  = ~ pending_full_pop;
+  assign \$351  = split_phase < 2'h2;
+  assign \$352  = split_phase == 2'h2;
+  assign \$353  = \$352  & rem_skip_nz;
+  assign \$354  = \$351  | \$353 ;
+  assign \$355  = \$signal$99  | rem_skip_nz;
+  assign \$356  = split ? \$354  : \$355 ;
+  assign \$357  = pending_close & \$356 ;
+  assign \$358  = ~ \$357 ;
+  assign \$359  = \$350  & \$358 ;
+  assign \$360  = \$359  & pending_close;
+  assign \$361  = ~ \$360 ;
+  assign \$362  = pending_close & \$361 ;
+  assign \$363  = \$362  & split;
+  assign \$364  = split_phase == 2'h2;
+  assign \$365  = \$363  & \$364 ;
+  assign \$366  = \$365  & rem_skip_nz;
+  assign \$367  = ~ pending_full_pop;
+  assign \$368  = split_phase < 2'h2;
+  assign \$369  = split_phase == 2'h2;
+  assign \$370  = \$369  & rem_skip_nz;
+  assign \$371  = \$368  | \$370 ;
+  assign \$372  = \$signal$99  | rem_skip_nz;
+  assign \$373  = split ? \$371  : \$372 ;
+  assign \$374  = pending_close & \$373 ;
+  assign \$375  = ~ \$374 ;
+  assign \$376  = \$367  & \$375 ;
+  assign \$377  = \$376  & pending_close;
+  assign \$378  = ~ \$377 ;
+  assign \$379  = pending_close & \$378 ;
+  assign \$380  = ~ split;
+  assign \$381  = \$379  & \$380 ;
+  assign \$382  = \$381  & \$signal$99 ;
+  assign \$383  = ~ pending_full_pop;
+  assign \$384  = split_phase < 2'h2;
+  assign \$385  = split_phase == 2'h2;
+  assign \$386  = \$385  & rem_skip_nz;
+  assign \$387  = \$384  | \$386 ;
+  assign \$388  = \$signal$99  | rem_skip_nz;
+  assign \$389  = split ? \$387  : \$388 ;
+  assign \$390  = pending_close & \$389 ;
+  assign \$391  = ~ \$390 ;
+  assign \$392  = \$383  & \$391 ;
+  assign \$393  = \$392  & pending_close;
+  assign \$394  = ~ \$393 ;
+  assign \$395  = pending_close & \$394 ;
+  assign \$396  = ~ split;
+  assign \$397  = \$395  & \$396 ;
+  assign \$398  = \$397  & rem_skip_nz;
+  assign \$399  = rem_flag[0] ? rem_flag[1] : rem_flag[3];
+  assign \$400  = ! rem_pop;
+  assign \$401  = \$400  ? 2'h2 : 2'h1;
+  assign \$402  = \$399  ? 2'h0 : \$401 ;
   assign e_full = take_job ? job_now[0] : pending_full_pop;
   assign e_close = take_job ? job_now[1] : plan_rem_close;
   assign e_pop = take_job ? job_now[14:2] : rem_pop;
@@ -34191,345 +34197,345 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign e_size = take_job ? plan_take_size : plan_rem_size;
   assign e_from_pop = take_job ? plan_take_from_pop : plan_rem_from_pop;
   assign e_new_skip = take_job ? plan_take_new_skip : plan_rem_new_skip;
-  assign \$402  = ~ pending_full_pop;
-  assign \$403  = split_phase < 2'h2;
-  assign \$404  = split_phase == 2'h2;
-  assign \$405  = \$404  & rem_skip_nz;
-  assign \$406  = \$403  | \$405 ;
-  assign \$407  = \$signal$97  | rem_skip_nz;
-  assign \$408  = split ? \$406  : \$407 ;
-  assign \$409  = pending_close & \$408 ;
-  assign \$410  = ~ \$409 ;
-  assign \$411  = \$402  & \$410 ;
-  assign \$412  = \$411  & pending_close;
-  assign e_set = \$412  ? set_id_inc : set_id;
-  assign \$413  = ~ pending_full_pop;
-  assign \$414  = split_phase < 2'h2;
-  assign \$415  = split_phase == 2'h2;
-  assign \$416  = \$415  & rem_skip_nz;
-  assign \$417  = \$414  | \$416 ;
-  assign \$418  = \$signal$97  | rem_skip_nz;
-  assign \$419  = split ? \$417  : \$418 ;
-  assign \$420  = pending_close & \$419 ;
-  assign \$421  = ~ \$420 ;
-  assign \$422  = \$413  & \$421 ;
-  assign \$423  = \$422  & pending_close;
-  assign e_index = \$423  ? 5'h00 : index;
-  assign \$424  = ~ skipping;
-  assign \$425  = \$424  & pop_left;
-  assign \$426  = \$425  ? \o__valid$124  : \o__valid$123 ;
-  assign \$427  = skipping ? \o__valid$125  : \$426 ;
-  assign \$428  = ~ skipping;
-  assign \$429  = \$428  & pop_left;
-  assign \$430  = \$429  ? \o__payload$127  : \o__payload$126 ;
-  assign \$431  = skipping ? \o__payload$128  : \$430 ;
-  assign \$432  = step - 1'h1;
-  assign \$433  = ! beat;
-  assign \$434  = ~ skipping;
-  assign \$435  = \$434  & pop_left;
-  assign \$436  = \$435  ? \o__payload$127  : \o__payload$126 ;
-  assign \$437  = skipping ? \o__payload$128  : \$436 ;
-  assign \$438  = beat == \$437 [46:44];
-  assign \$439  = skipping | \$438 ;
-  assign \$440  = ~ skipping;
-  assign \$441  = \$440  & pop_left;
-  assign \$442  = \$441  ? \o__payload$127  : \o__payload$126 ;
-  assign \$443  = skipping ? \o__payload$128  : \$442 ;
-  assign \$444  = beat == \$443 [46:44];
-  assign \$445  = skipping | \$444 ;
-  assign \$446  = ~ skipping;
-  assign \$447  = \$446  & pop_left;
-  assign \$448  = ~ skipping;
-  assign \$449  = ~ pop_left;
-  assign \$450  = \$448  & \$449 ;
-  assign \$451  = ~ skipping;
-  assign \$452  = \$451  & pop_left;
-  assign \$453  = \$452  ? \o__payload$127  : \o__payload$126 ;
-  assign \$454  = skipping ? \o__payload$128  : \$453 ;
-  assign \$455  = t_op[0] | t_op[141];
-  assign \$456  = ~ \$455 ;
-  assign \$457  = ~ rec_t[1];
-  assign \$458  = rec_t[0] & \$457 ;
-  assign \$459  = ~ rec_t[59];
-  assign \$460  = rec_t[58] & \$459 ;
-  assign \$461  = ~ rec_t[117];
-  assign \$462  = rec_t[116] & \$461 ;
-  assign \$463  = ~ rec_t[175];
-  assign \$464  = rec_t[174] & \$463 ;
-  assign \$465  = | { \$464 , \$462 , \$460 , \$458  };
-  assign any_cold = \$456  & \$465 ;
-  assign \$466  = t_op[0] | t_op[141];
-  assign \$467  = ~ \$466 ;
-  assign \$468  = \$467  & rec_t[0];
-  assign \$469  = t_op[0] | t_op[141];
-  assign \$470  = ~ \$469 ;
-  assign \$471  = \$470  & rec_t[1];
-  assign \$472  = t_op[0] | t_op[141];
-  assign \$473  = \$472  ? 16'h0000 : rec_t[17:2];
-  assign \$474  = t_op[0] | t_op[141];
-  assign \$475  = \$474  ? 8'h00 : rec_t[25:18];
-  assign \$476  = t_op[0] | t_op[141];
-  assign \$477  = \$476  ? 32'd0 : rec_t[57:26];
-  assign \$478  = ~ rec_t[1];
-  assign \$479  = rec_t[0] & \$478 ;
-  assign \$480  = ~ rec_t[1];
-  assign \$481  = rec_t[0] & \$480 ;
-  assign \$482  = \$481  ? rec_t[25:18] : 8'h00;
-  assign \$483  = ~ rec_t[1];
-  assign \$484  = rec_t[0] & \$483 ;
-  assign \$485  = \$484  ? rec_t[57:26] : 32'd0;
-  assign \$486  = t_op[0] | t_op[141];
-  assign \$487  = ~ \$486 ;
-  assign \$488  = \$487  & rec_t[58];
-  assign \$489  = t_op[0] | t_op[141];
-  assign \$490  = ~ \$489 ;
-  assign \$491  = \$490  & rec_t[59];
-  assign \$492  = t_op[0] | t_op[141];
-  assign \$493  = \$492  ? 16'h0000 : rec_t[75:60];
-  assign \$494  = t_op[0] | t_op[141];
-  assign \$495  = \$494  ? 8'h00 : rec_t[83:76];
-  assign \$496  = t_op[0] | t_op[141];
-  assign \$497  = \$496  ? 32'd0 : rec_t[115:84];
-  assign \$498  = ~ rec_t[59];
-  assign \$499  = rec_t[58] & \$498 ;
-  assign \$500  = ~ rec_t[59];
-  assign \$501  = rec_t[58] & \$500 ;
-  assign \$502  = \$501  ? rec_t[83:76] : 8'h00;
-  assign \$503  = ~ rec_t[59];
-  assign \$504  = rec_t[58] & \$503 ;
-  assign \$505  = \$504  ? rec_t[115:84] : 32'd0;
-  assign \$506  = t_op[0] | t_op[141];
-  assign \$507  = ~ \$506 ;
-  assign \$508  = \$507  & rec_t[116];
-  assign \$509  = t_op[0] | t_op[141];
-  assign \$510  = ~ \$509 ;
-  assign \$511  = \$510  & rec_t[117];
-  assign \$512  = t_op[0] | t_op[141];
-  assign \$513  = \$512  ? 16'h0000 : rec_t[133:118];
-  assign \$514  = t_op[0] | t_op[141];
-  assign \$515  = \$514  ? 8'h00 : rec_t[141:134];
-  assign \$516  = t_op[0] | t_op[141];
-  assign \$517  = \$516  ? 32'd0 : rec_t[173:142];
-  assign \$518  = ~ rec_t[117];
-  assign \$519  = rec_t[116] & \$518 ;
-  assign \$520  = ~ rec_t[117];
-  assign \$521  = rec_t[116] & \$520 ;
-  assign \$522  = \$521  ? rec_t[141:134] : 8'h00;
-  assign \$523  = ~ rec_t[117];
-  assign \$524  = rec_t[116] & \$523 ;
-  assign \$525  = \$524  ? rec_t[173:142] : 32'd0;
-  assign \$526  = t_op[0] | t_op[141];
-  assign \$527  = ~ \$526 ;
-  assign \$528  = \$527  & rec_t[174];
-  assign \$529  = t_op[0] | t_op[141];
-  assign \$530  = ~ \$529 ;
-  assign \$531  = \$530  & rec_t[175];
-  assign \$532  = t_op[0] | t_op[141];
-  assign \$533  = \$532  ? 16'h0000 : rec_t[191:176];
-  assign \$534  = t_op[0] | t_op[141];
-  assign \$535  = \$534  ? 8'h00 : rec_t[199:192];
-  assign \$536  = t_op[0] | t_op[141];
-  assign \$537  = \$536  ? 32'd0 : rec_t[231:200];
-  assign \$538  = ~ rec_t[175];
-  assign \$539  = rec_t[174] & \$538 ;
-  assign \$540  = ~ rec_t[175];
-  assign \$541  = rec_t[174] & \$540 ;
-  assign \$542  = \$541  ? rec_t[199:192] : 8'h00;
-  assign \$543  = ~ rec_t[175];
-  assign \$544  = rec_t[174] & \$543 ;
-  assign \$545  = \$544  ? rec_t[231:200] : 32'd0;
-  assign \$546  = \$signal$68  + r_valid;
-  assign \$547  = o__valid & o__ready;
-  assign \$548  = \$546  - \$547 ;
-  assign \$549  = \$signal$70  + r_valid;
-  assign \$550  = ~ any_cold;
-  assign \$551  = \$signal$136  & \$550 ;
-  assign \$552  = \$549  - \$551 ;
-  assign \$553  = cold__valid & cold__ready;
-  assign \$554  = $signed(\$552 ) - $signed({ 1'h0, \$553  });
-  assign \$555  = in_sample | d_valid;
-  assign \$556  = | pend_total;
-  assign \$557  = \$555  | \$556 ;
-  assign \$558  = | \level$233 ;
-  assign \$559  = \$557  | \$558 ;
-  assign \$560  = | level;
-  assign \$561  = \$559  | \$560 ;
-  assign \$562  = \$561  | f_valid;
-  assign \$563  = \$562  | j_valid;
-  assign \$565  = \$563  | \$564 ;
-  assign \$566  = \$565  | pending_full_pop;
-  assign \$567  = \$566  | pending_close;
-  assign \$568  = \$567  | r_valid;
-  assign \$569  = | \$signal$68 ;
-  assign \$570  = \$568  | \$569 ;
-  assign \$571  = | \$signal$70 ;
-  assign \$572  = \$570  | \$571 ;
-  assign \$573  = | \level$234 ;
-  assign \$574  = \$572  | \$573 ;
-  assign \$575  = | \level$235 ;
-  assign \$576  = \$574  | \$575 ;
-  assign \$577  = \$576  | \o__valid$124 ;
-  assign \$578  = \$577  | \o__valid$123 ;
-  assign busy = \$578  | \o__valid$125 ;
-  assign \$579  = ! fsm_state;
+  assign \$403  = ~ pending_full_pop;
+  assign \$404  = split_phase < 2'h2;
+  assign \$405  = split_phase == 2'h2;
+  assign \$406  = \$405  & rem_skip_nz;
+  assign \$407  = \$404  | \$406 ;
+  assign \$408  = \$signal$99  | rem_skip_nz;
+  assign \$409  = split ? \$407  : \$408 ;
+  assign \$410  = pending_close & \$409 ;
+  assign \$411  = ~ \$410 ;
+  assign \$412  = \$403  & \$411 ;
+  assign \$413  = \$412  & pending_close;
+  assign e_set = \$413  ? set_id_inc : set_id;
+  assign \$414  = ~ pending_full_pop;
+  assign \$415  = split_phase < 2'h2;
+  assign \$416  = split_phase == 2'h2;
+  assign \$417  = \$416  & rem_skip_nz;
+  assign \$418  = \$415  | \$417 ;
+  assign \$419  = \$signal$99  | rem_skip_nz;
+  assign \$420  = split ? \$418  : \$419 ;
+  assign \$421  = pending_close & \$420 ;
+  assign \$422  = ~ \$421 ;
+  assign \$423  = \$414  & \$422 ;
+  assign \$424  = \$423  & pending_close;
+  assign e_index = \$424  ? 5'h00 : index;
+  assign \$425  = ~ skipping;
+  assign \$426  = \$425  & pop_left;
+  assign \$427  = \$426  ? \o__valid$126  : \o__valid$125 ;
+  assign \$428  = skipping ? \o__valid$127  : \$427 ;
+  assign \$429  = ~ skipping;
+  assign \$430  = \$429  & pop_left;
+  assign \$431  = \$430  ? \o__payload$129  : \o__payload$128 ;
+  assign \$432  = skipping ? \o__payload$130  : \$431 ;
+  assign \$433  = step - 1'h1;
+  assign \$434  = ! beat;
+  assign \$435  = ~ skipping;
+  assign \$436  = \$435  & pop_left;
+  assign \$437  = \$436  ? \o__payload$129  : \o__payload$128 ;
+  assign \$438  = skipping ? \o__payload$130  : \$437 ;
+  assign \$439  = beat == \$438 [46:44];
+  assign \$440  = skipping | \$439 ;
+  assign \$441  = ~ skipping;
+  assign \$442  = \$441  & pop_left;
+  assign \$443  = \$442  ? \o__payload$129  : \o__payload$128 ;
+  assign \$444  = skipping ? \o__payload$130  : \$443 ;
+  assign \$445  = beat == \$444 [46:44];
+  assign \$446  = skipping | \$445 ;
+  assign \$447  = ~ skipping;
+  assign \$448  = \$447  & pop_left;
+  assign \$449  = ~ skipping;
+  assign \$450  = ~ pop_left;
+  assign \$451  = \$449  & \$450 ;
+  assign \$452  = ~ skipping;
+  assign \$453  = \$452  & pop_left;
+  assign \$454  = \$453  ? \o__payload$129  : \o__payload$128 ;
+  assign \$455  = skipping ? \o__payload$130  : \$454 ;
+  assign \$456  = t_op[0] | t_op[141];
+  assign \$457  = ~ \$456 ;
+  assign \$458  = ~ rec_t[1];
+  assign \$459  = rec_t[0] & \$458 ;
+  assign \$460  = ~ rec_t[59];
+  assign \$461  = rec_t[58] & \$460 ;
+  assign \$462  = ~ rec_t[117];
+  assign \$463  = rec_t[116] & \$462 ;
+  assign \$464  = ~ rec_t[175];
+  assign \$465  = rec_t[174] & \$464 ;
+  assign \$466  = | { \$465 , \$463 , \$461 , \$459  };
+  assign any_cold = \$457  & \$466 ;
+  assign \$467  = t_op[0] | t_op[141];
+  assign \$468  = ~ \$467 ;
+  assign \$469  = \$468  & rec_t[0];
+  assign \$470  = t_op[0] | t_op[141];
+  assign \$471  = ~ \$470 ;
+  assign \$472  = \$471  & rec_t[1];
+  assign \$473  = t_op[0] | t_op[141];
+  assign \$474  = \$473  ? 16'h0000 : rec_t[17:2];
+  assign \$475  = t_op[0] | t_op[141];
+  assign \$476  = \$475  ? 8'h00 : rec_t[25:18];
+  assign \$477  = t_op[0] | t_op[141];
+  assign \$478  = \$477  ? 32'd0 : rec_t[57:26];
+  assign \$479  = ~ rec_t[1];
+  assign \$480  = rec_t[0] & \$479 ;
+  assign \$481  = ~ rec_t[1];
+  assign \$482  = rec_t[0] & \$481 ;
+  assign \$483  = \$482  ? rec_t[25:18] : 8'h00;
+  assign \$484  = ~ rec_t[1];
+  assign \$485  = rec_t[0] & \$484 ;
+  assign \$486  = \$485  ? rec_t[57:26] : 32'd0;
+  assign \$487  = t_op[0] | t_op[141];
+  assign \$488  = ~ \$487 ;
+  assign \$489  = \$488  & rec_t[58];
+  assign \$490  = t_op[0] | t_op[141];
+  assign \$491  = ~ \$490 ;
+  assign \$492  = \$491  & rec_t[59];
+  assign \$493  = t_op[0] | t_op[141];
+  assign \$494  = \$493  ? 16'h0000 : rec_t[75:60];
+  assign \$495  = t_op[0] | t_op[141];
+  assign \$496  = \$495  ? 8'h00 : rec_t[83:76];
+  assign \$497  = t_op[0] | t_op[141];
+  assign \$498  = \$497  ? 32'd0 : rec_t[115:84];
+  assign \$499  = ~ rec_t[59];
+  assign \$500  = rec_t[58] & \$499 ;
+  assign \$501  = ~ rec_t[59];
+  assign \$502  = rec_t[58] & \$501 ;
+  assign \$503  = \$502  ? rec_t[83:76] : 8'h00;
+  assign \$504  = ~ rec_t[59];
+  assign \$505  = rec_t[58] & \$504 ;
+  assign \$506  = \$505  ? rec_t[115:84] : 32'd0;
+  assign \$507  = t_op[0] | t_op[141];
+  assign \$508  = ~ \$507 ;
+  assign \$509  = \$508  & rec_t[116];
+  assign \$510  = t_op[0] | t_op[141];
+  assign \$511  = ~ \$510 ;
+  assign \$512  = \$511  & rec_t[117];
+  assign \$513  = t_op[0] | t_op[141];
+  assign \$514  = \$513  ? 16'h0000 : rec_t[133:118];
+  assign \$515  = t_op[0] | t_op[141];
+  assign \$516  = \$515  ? 8'h00 : rec_t[141:134];
+  assign \$517  = t_op[0] | t_op[141];
+  assign \$518  = \$517  ? 32'd0 : rec_t[173:142];
+  assign \$519  = ~ rec_t[117];
+  assign \$520  = rec_t[116] & \$519 ;
+  assign \$521  = ~ rec_t[117];
+  assign \$522  = rec_t[116] & \$521 ;
+  assign \$523  = \$522  ? rec_t[141:134] : 8'h00;
+  assign \$524  = ~ rec_t[117];
+  assign \$525  = rec_t[116] & \$524 ;
+  assign \$526  = \$525  ? rec_t[173:142] : 32'd0;
+  assign \$527  = t_op[0] | t_op[141];
+  assign \$528  = ~ \$527 ;
+  assign \$529  = \$528  & rec_t[174];
+  assign \$530  = t_op[0] | t_op[141];
+  assign \$531  = ~ \$530 ;
+  assign \$532  = \$531  & rec_t[175];
+  assign \$533  = t_op[0] | t_op[141];
+  assign \$534  = \$533  ? 16'h0000 : rec_t[191:176];
+  assign \$535  = t_op[0] | t_op[141];
+  assign \$536  = \$535  ? 8'h00 : rec_t[199:192];
+  assign \$537  = t_op[0] | t_op[141];
+  assign \$538  = \$537  ? 32'd0 : rec_t[231:200];
+  assign \$539  = ~ rec_t[175];
+  assign \$540  = rec_t[174] & \$539 ;
+  assign \$541  = ~ rec_t[175];
+  assign \$542  = rec_t[174] & \$541 ;
+  assign \$543  = \$542  ? rec_t[199:192] : 8'h00;
+  assign \$544  = ~ rec_t[175];
+  assign \$545  = rec_t[174] & \$544 ;
+  assign \$546  = \$545  ? rec_t[231:200] : 32'd0;
+  assign \$547  = \$signal$70  + r_valid;
+  assign \$548  = o__valid & o__ready;
+  assign \$549  = \$547  - \$548 ;
+  assign \$550  = \$signal$72  + r_valid;
+  assign \$551  = ~ any_cold;
+  assign \$552  = \$signal$138  & \$551 ;
+  assign \$553  = \$550  - \$552 ;
+  assign \$554  = cold__valid & cold__ready;
+  assign \$555  = $signed(\$553 ) - $signed({ 1'h0, \$554  });
+  assign \$556  = in_sample | d_valid;
+  assign \$557  = | pend_total;
+  assign \$558  = \$556  | \$557 ;
+  assign \$559  = | \level$234 ;
+  assign \$560  = \$558  | \$559 ;
+  assign \$561  = | level;
+  assign \$562  = \$560  | \$561 ;
+  assign \$563  = \$562  | f_valid;
+  assign \$564  = \$563  | j_valid;
+  assign \$566  = \$564  | \$565 ;
+  assign \$567  = \$566  | pending_full_pop;
+  assign \$568  = \$567  | pending_close;
+  assign \$569  = \$568  | r_valid;
+  assign \$570  = | \$signal$70 ;
+  assign \$571  = \$569  | \$570 ;
+  assign \$572  = | \$signal$72 ;
+  assign \$573  = \$571  | \$572 ;
+  assign \$574  = | \level$235 ;
+  assign \$575  = \$573  | \$574 ;
+  assign \$576  = | \level$236 ;
+  assign \$577  = \$575  | \$576 ;
+  assign \$578  = \$577  | \o__valid$126 ;
+  assign \$579  = \$578  | \o__valid$125 ;
+  assign busy = \$579  | \o__valid$127 ;
+  assign \$580  = ! fsm_state;
   always @(posedge clk)
-    jobs_room <= \$581 ;
+    jobs_room <= \$582 ;
   always @(posedge clk)
-    fresh <= \$582 ;
+    fresh <= \$583 ;
   always @(posedge clk)
-    have_fresh <= \$583 ;
+    have_fresh <= \$584 ;
   always @(posedge clk)
-    framing_error <= \$584 ;
+    framing_error <= \$585 ;
   always @(posedge clk)
-    d_valid <= \$585 ;
+    d_valid <= \$586 ;
   always @(posedge clk)
-    in_sample <= \$586 ;
+    in_sample <= \$587 ;
   always @(posedge clk)
-    d_entry <= \$587 ;
+    d_entry <= \$588 ;
   always @(posedge clk)
-    \$signal  <= \$588 ;
+    \$signal  <= \$589 ;
   always @(posedge clk)
-    \$signal$41  <= \$589 ;
+    \$signal$41  <= \$590 ;
   always @(posedge clk)
-    d_flush <= \$590 ;
+    d_flush <= \$591 ;
   always @(posedge clk)
-    cur_slot <= \$591 ;
+    cur_slot <= \$592 ;
   always @(posedge clk)
-    cur_hot <= \$592 ;
+    cur_hot <= \$593 ;
   always @(posedge clk)
-    cur_stale <= \$593 ;
+    stale_need <= \$594 ;
   always @(posedge clk)
-    cur_beat <= \$594 ;
+    cur_beat <= \$595 ;
   always @(posedge clk)
-    cur_sample <= \$595 ;
+    cur_sample <= \$596 ;
   always @(posedge clk)
-    batch_m1 <= \$596 ;
+    batch_m1 <= \$597 ;
   always @(posedge clk)
-    set_m1 <= \$597 ;
+    set_m1 <= \$598 ;
   always @(posedge clk)
-    \$signal$50  <= \$598 ;
+    \$signal$52  <= \$599 ;
   always @(posedge clk)
-    limit_m1 <= \$599 ;
+    limit_m1 <= \$600 ;
   always @(posedge clk)
-    limit_zero <= \$600 ;
+    limit_zero <= \$601 ;
   always @(posedge clk)
-    samples_in <= \$601 ;
+    samples_in <= \$602 ;
   always @(posedge clk)
-    popular <= \$602 ;
+    popular <= \$603 ;
   always @(posedge clk)
-    non_popular <= \$603 ;
+    non_popular <= \$604 ;
   always @(posedge clk)
-    skipped <= \$604 ;
+    skipped <= \$605 ;
   always @(posedge clk)
-    early_closes <= \$605 ;
+    early_closes <= \$606 ;
   always @(posedge clk)
-    pend_pop <= \$606 ;
+    pend_pop <= \$607 ;
   always @(posedge clk)
-    pend_non <= \$607 ;
+    pend_non <= \$608 ;
   always @(posedge clk)
-    pend_skip <= \$608 ;
+    pend_skip <= \$609 ;
   always @(posedge clk)
-    pend_total <= \$609 ;
+    pend_total <= \$610 ;
   always @(posedge clk)
-    pend_rest <= \$610 ;
+    pend_rest <= \$611 ;
   always @(posedge clk)
-    in_batch <= \$611 ;
+    in_batch <= \$612 ;
   always @(posedge clk)
-    batches_in_set <= \$612 ;
+    batches_in_set <= \$613 ;
   always @(posedge clk)
-    stalls <= \$613 ;
-  always @(posedge clk)
-    \$signal$68  <= \$614 ;
+    stalls <= \$614 ;
   always @(posedge clk)
     \$signal$70  <= \$615 ;
   always @(posedge clk)
-    advance <= \$616 ;
+    \$signal$72  <= \$616 ;
   always @(posedge clk)
-    f_valid <= \$617 ;
+    advance <= \$617 ;
   always @(posedge clk)
-    f_job <= \$618 ;
+    f_valid <= \$618 ;
   always @(posedge clk)
-    f_total <= \$619 ;
+    f_job <= \$619 ;
   always @(posedge clk)
-    j_valid <= \$620 ;
+    f_total <= \$620 ;
   always @(posedge clk)
-    job_now <= \$621 ;
+    j_valid <= \$621 ;
   always @(posedge clk)
-    j_total <= \$622 ;
+    job_now <= \$622 ;
   always @(posedge clk)
-    j_flag <= \$623 ;
+    j_total <= \$623 ;
   always @(posedge clk)
-    \$signal$84  <= \$624 ;
+    j_flag <= \$624 ;
   always @(posedge clk)
-    j_skip_nz <= \$625 ;
+    \$signal$86  <= \$625 ;
   always @(posedge clk)
-    rem_flag <= \$626 ;
+    j_skip_nz <= \$626 ;
   always @(posedge clk)
-    pending_full_pop <= \$627 ;
+    rem_flag <= \$627 ;
   always @(posedge clk)
-    pending_close <= \$628 ;
+    pending_full_pop <= \$628 ;
   always @(posedge clk)
-    set_id <= \$629 ;
+    pending_close <= \$629 ;
   always @(posedge clk)
-    set_id_inc <= \$630 ;
+    set_id <= \$630 ;
   always @(posedge clk)
-    index <= \$631 ;
+    set_id_inc <= \$631 ;
   always @(posedge clk)
-    rem_pop <= \$632 ;
+    index <= \$632 ;
   always @(posedge clk)
-    rem_non <= \$633 ;
+    rem_pop <= \$633 ;
   always @(posedge clk)
-    rem_total <= \$634 ;
+    rem_non <= \$634 ;
   always @(posedge clk)
-    rem_skip <= \$635 ;
+    rem_total <= \$635 ;
   always @(posedge clk)
-    split_phase <= \$636 ;
+    rem_skip <= \$636 ;
   always @(posedge clk)
-    \$signal$97  <= \$637 ;
+    split_phase <= \$637 ;
   always @(posedge clk)
-    rem_skip_nz <= \$638 ;
+    \$signal$99  <= \$638 ;
   always @(posedge clk)
-    step <= \$639 ;
+    rem_skip_nz <= \$639 ;
   always @(posedge clk)
-    left <= \$640 ;
+    step <= \$640 ;
   always @(posedge clk)
-    from_pop <= \$641 ;
+    left <= \$641 ;
   always @(posedge clk)
-    pop_left <= \$642 ;
+    from_pop <= \$642 ;
   always @(posedge clk)
-    skipping <= \$643 ;
+    pop_left <= \$643 ;
   always @(posedge clk)
-    position <= \$644 ;
+    skipping <= \$644 ;
   always @(posedge clk)
-    beat <= \$645 ;
+    position <= \$645 ;
   always @(posedge clk)
-    micro_batches <= \$646 ;
+    beat <= \$646 ;
   always @(posedge clk)
-    fsm_state <= \$647 ;
+    micro_batches <= \$647 ;
   always @(posedge clk)
-    r_valid <= \$648 ;
+    fsm_state <= \$648 ;
   always @(posedge clk)
-    \$signal$131  <= \$649 ;
+    r_valid <= \$649 ;
   always @(posedge clk)
-    rec_addr <= \$650 ;
+    \$signal$133  <= \$650 ;
   always @(posedge clk)
-    \$signal$134  <= \$651 ;
+    rec_addr <= \$651 ;
   always @(posedge clk)
-    s_op <= \$652 ;
+    \$signal$136  <= \$652 ;
   always @(posedge clk)
-    \$signal$136  <= \$653 ;
+    s_op <= \$653 ;
   always @(posedge clk)
-    t_op <= \$654 ;
+    \$signal$138  <= \$654 ;
   always @(posedge clk)
-    rec_t <= \$655 ;
+    t_op <= \$655 ;
   always @(posedge clk)
-    \$signal$140  <= \$656 ;
+    rec_t <= \$656 ;
   always @(posedge clk)
-    u_cold <= \$657 ;
+    \$signal$142  <= \$657 ;
   always @(posedge clk)
-    \$signal$143  <= \$658 ;
+    u_cold <= \$658 ;
   always @(posedge clk)
-    u_cold_out <= \$659 ;
+    \$signal$145  <= \$659 ;
+  always @(posedge clk)
+    u_cold_out <= \$660 ;
   assign \$1  = level < 6'h3f;
   assign \$2  = level < 7'h40;
   assign \$3  = d_go ? \$1  : \$2 ;
@@ -34577,292 +34583,291 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \$45  = \$44  >= 4'h8;
   assign \$46  = \$43  | \$45 ;
   assign \$47  = \$34  & \$46 ;
-  assign \$48  = in_sample ? cur_beat : 4'h0;
-  assign \$49  = \$48  >= 4'h8;
+  assign \$48  = need_now - \$188 [2:0];
+  assign \$49  = reaches_alpha ? 9'h000 : \$48 ;
   assign \$50  = in_sample ? cur_beat : 4'h0;
-  assign \$51  = in_sample ? cur_beat : 4'h0;
-  assign \$52  = \$51  + 1'h1;
-  assign \$53  = \$49  ? { 1'h0, \$50  } : \$52 ;
-  assign \$54  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$55  = batch_size - 1'h1;
-  assign \$56  = working_set - 1'h1;
-  assign \$57  = \$248 [12:0] - 1'h1;
-  assign \$58  = ! \$248 [12:0];
-  assign \$59  = samples_in + 1'h1;
-  assign \$60  = popular + \$signal ;
-  assign \$61  = ~ \$signal ;
-  assign \$62  = ~ \$signal$41 ;
-  assign \$63  = \$61  & \$62 ;
-  assign \$64  = non_popular + \$63 ;
-  assign \$65  = skipped + \$signal$41 ;
-  assign \$66  = early_closes + 1'h1;
-  assign \$67  = pend_total + 1'h1;
-  assign \$68  = full_pop ? { 1'h0, pend_rest } : \$67 ;
-  assign \$69  = ~ \$signal ;
-  assign \$70  = pend_rest + \$69 ;
-  assign \$71  = ~ \$signal$41 ;
-  assign \$72  = in_batch + \$71 ;
-  assign \$73  = batch_done ? 17'h00000 : \$72 ;
-  assign \$74  = batches_in_set + batch_done;
-  assign \$75  = ~ i__ready;
-  assign \$76  = i__valid & \$75 ;
-  assign \$77  = stalls + 1'h1;
-  assign \$78  = \$548 [3:0] < 4'hb;
-  assign \$79  = \$554 [3:0] < 4'hb;
-  assign \$80  = \$78  & \$79 ;
-  assign \$81  = ~ f_valid;
-  assign \$82  = \$81  | j_load;
-  assign \$83  = f_total >= batch_size;
-  assign \$84  = f_job[14:2] >= batch_size;
-  assign \$85  = f_job[40:28] >= batch_size;
-  assign \$86  = ! f_job[27:15];
-  assign \$87  = | f_total;
-  assign \$88  = | f_job[40:28];
-  assign \$89  = rem_total >= batch_size;
-  assign \$90  = rem_pop >= batch_size;
-  assign \$91  = rem_skip >= batch_size;
-  assign \$92  = rem_pop == rem_total;
-  assign \$93  = ~ pending_full_pop;
-  assign \$94  = split_phase < 2'h2;
-  assign \$95  = split_phase == 2'h2;
-  assign \$96  = \$95  & rem_skip_nz;
-  assign \$97  = \$94  | \$96 ;
-  assign \$98  = \$signal$97  | rem_skip_nz;
-  assign \$99  = split ? \$97  : \$98 ;
-  assign \$100  = pending_close & \$99 ;
-  assign \$101  = ~ \$100 ;
-  assign \$102  = \$93  & \$101 ;
-  assign \$103  = \$102  & pending_close;
-  assign \$104  = set_id_inc + 1'h1;
-  assign \$105  = \$103  ? \$104  : { 1'h0, set_id_inc };
-  assign \$106  = | total;
-  assign \$107  = | e_skip;
-  assign \$108  = step + 1'h1;
-  assign \$109  = ~ pending_full_pop;
-  assign \$110  = split_phase < 2'h2;
-  assign \$111  = split_phase == 2'h2;
-  assign \$112  = \$111  & rem_skip_nz;
-  assign \$113  = \$110  | \$112 ;
-  assign \$114  = \$signal$97  | rem_skip_nz;
-  assign \$115  = split ? \$113  : \$114 ;
-  assign \$116  = pending_close & \$115 ;
-  assign \$117  = ~ \$116 ;
-  assign \$118  = \$109  & \$117 ;
-  assign \$119  = \$118  & pending_close;
-  assign \$120  = index + 1'h1;
-  assign \$121  = \$119  ? 6'h01 : \$120 ;
-  assign \$122  = | e_from_pop;
-  assign \$123  = micro_batches + 1'h1;
-  assign \$124  = ~ e_full;
-  assign \$125  = \$124  & e_close;
-  assign \$126  = \$125  & split;
-  assign \$127  = ~ e_new_skip;
-  assign \$128  = \$126  & \$127 ;
-  assign \$129  = e_phase + 1'h1;
-  assign \$130  = ~ e_full;
-  assign \$131  = \$130  & e_close;
-  assign \$132  = ~ split;
-  assign \$133  = \$131  & \$132 ;
-  assign \$134  = e_skip - e_skip_chunk;
-  assign \$135  = e_skip != e_skip_chunk;
-  assign \$136  = e_pop - e_chunk_pop;
-  assign \$137  = total - e_chunk;
-  assign \$138  = total != e_chunk;
-  assign \$139  = | e_size;
-  assign \$140  = ~ skipping;
-  assign \$141  = \$140  & pop_left;
-  assign \$142  = \$141  ? \o__valid$124  : \o__valid$123 ;
-  assign \$143  = skipping ? \o__valid$125  : \$142 ;
+  assign \$51  = \$50  >= 4'h8;
+  assign \$52  = in_sample ? cur_beat : 4'h0;
+  assign \$53  = in_sample ? cur_beat : 4'h0;
+  assign \$54  = \$53  + 1'h1;
+  assign \$55  = \$51  ? { 1'h0, \$52  } : \$54 ;
+  assign \$56  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$57  = batch_size - 1'h1;
+  assign \$58  = working_set - 1'h1;
+  assign \$59  = capacity_limit > 13'h1000;
+  assign \$60  = capacity_limit - 1'h1;
+  assign \$61  = \$59  ? 21'h000fff : \$60 ;
+  assign \$62  = ! capacity_limit;
+  assign \$63  = samples_in + 1'h1;
+  assign \$64  = popular + \$signal ;
+  assign \$65  = ~ \$signal ;
+  assign \$66  = ~ \$signal$41 ;
+  assign \$67  = \$65  & \$66 ;
+  assign \$68  = non_popular + \$67 ;
+  assign \$69  = skipped + \$signal$41 ;
+  assign \$70  = early_closes + 1'h1;
+  assign \$71  = pend_total + 1'h1;
+  assign \$72  = full_pop ? { 1'h0, pend_rest } : \$71 ;
+  assign \$73  = ~ \$signal ;
+  assign \$74  = pend_rest + \$73 ;
+  assign \$75  = ~ \$signal$41 ;
+  assign \$76  = in_batch + \$75 ;
+  assign \$77  = batch_done ? 17'h00000 : \$76 ;
+  assign \$78  = batches_in_set + batch_done;
+  assign \$79  = ~ i__ready;
+  assign \$80  = i__valid & \$79 ;
+  assign \$81  = stalls + 1'h1;
+  assign \$82  = \$549 [3:0] < 4'hb;
+  assign \$83  = \$555 [3:0] < 4'hb;
+  assign \$84  = \$82  & \$83 ;
+  assign \$85  = ~ f_valid;
+  assign \$86  = \$85  | j_load;
+  assign \$87  = f_total >= batch_size;
+  assign \$88  = f_job[14:2] >= batch_size;
+  assign \$89  = f_job[40:28] >= batch_size;
+  assign \$90  = ! f_job[27:15];
+  assign \$91  = | f_total;
+  assign \$92  = | f_job[40:28];
+  assign \$93  = rem_total >= batch_size;
+  assign \$94  = rem_pop >= batch_size;
+  assign \$95  = rem_skip >= batch_size;
+  assign \$96  = rem_pop == rem_total;
+  assign \$97  = ~ pending_full_pop;
+  assign \$98  = split_phase < 2'h2;
+  assign \$99  = split_phase == 2'h2;
+  assign \$100  = \$99  & rem_skip_nz;
+  assign \$101  = \$98  | \$100 ;
+  assign \$102  = \$signal$99  | rem_skip_nz;
+  assign \$103  = split ? \$101  : \$102 ;
+  assign \$104  = pending_close & \$103 ;
+  assign \$105  = ~ \$104 ;
+  assign \$106  = \$97  & \$105 ;
+  assign \$107  = \$106  & pending_close;
+  assign \$108  = set_id_inc + 1'h1;
+  assign \$109  = \$107  ? \$108  : { 1'h0, set_id_inc };
+  assign \$110  = | total;
+  assign \$111  = | e_skip;
+  assign \$112  = step + 1'h1;
+  assign \$113  = ~ pending_full_pop;
+  assign \$114  = split_phase < 2'h2;
+  assign \$115  = split_phase == 2'h2;
+  assign \$116  = \$115  & rem_skip_nz;
+  assign \$117  = \$114  | \$116 ;
+  assign \$118  = \$signal$99  | rem_skip_nz;
+  assign \$119  = split ? \$117  : \$118 ;
+  assign \$120  = pending_close & \$119 ;
+  assign \$121  = ~ \$120 ;
+  assign \$122  = \$113  & \$121 ;
+  assign \$123  = \$122  & pending_close;
+  assign \$124  = index + 1'h1;
+  assign \$125  = \$123  ? 6'h01 : \$124 ;
+  assign \$126  = | e_from_pop;
+  assign \$127  = micro_batches + 1'h1;
+  assign \$128  = ~ e_full;
+  assign \$129  = \$128  & e_close;
+  assign \$130  = \$129  & split;
+  assign \$131  = ~ e_new_skip;
+  assign \$132  = \$130  & \$131 ;
+  assign \$133  = e_phase + 1'h1;
+  assign \$134  = ~ e_full;
+  assign \$135  = \$134  & e_close;
+  assign \$136  = ~ split;
+  assign \$137  = \$135  & \$136 ;
+  assign \$138  = e_skip - e_skip_chunk;
+  assign \$139  = e_skip != e_skip_chunk;
+  assign \$140  = e_pop - e_chunk_pop;
+  assign \$141  = total - e_chunk;
+  assign \$142  = total != e_chunk;
+  assign \$143  = | e_size;
   assign \$144  = ~ skipping;
   assign \$145  = \$144  & pop_left;
-  assign \$146  = \$145  ? \o__payload$127  : \o__payload$126 ;
-  assign \$147  = skipping ? \o__payload$128  : \$146 ;
-  assign \$148  = beat == \$147 [46:44];
-  assign \$149  = skipping | \$148 ;
-  assign \$150  = position + 1'h1;
-  assign \$151  = left - 1'h1;
-  assign \$152  = ~ skipping;
-  assign \$153  = \$152  & pop_left;
-  assign \$154  = from_pop - 1'h1;
-  assign \$155  = \$153  ? \$154  : 17'h00000;
+  assign \$146  = \$145  ? \o__valid$126  : \o__valid$125 ;
+  assign \$147  = skipping ? \o__valid$127  : \$146 ;
+  assign \$148  = ~ skipping;
+  assign \$149  = \$148  & pop_left;
+  assign \$150  = \$149  ? \o__payload$129  : \o__payload$128 ;
+  assign \$151  = skipping ? \o__payload$130  : \$150 ;
+  assign \$152  = beat == \$151 [46:44];
+  assign \$153  = skipping | \$152 ;
+  assign \$154  = position + 1'h1;
+  assign \$155  = left - 1'h1;
   assign \$156  = ~ skipping;
   assign \$157  = \$156  & pop_left;
-  assign \$158  = from_pop != 1'h1;
-  assign \$159  = \$157  & \$158 ;
-  assign \$160  = left == 1'h1;
-  assign \$161  = beat + 1'h1;
-  assign \$162  = advance & issue_valid;
-  assign \$163  = ~ skipping;
-  assign \$164  = \$163  & pop_left;
-  assign \$165  = \$164  ? \o__payload$127  : \o__payload$126 ;
-  assign \$166  = skipping ? \o__payload$128  : \$165 ;
-  assign \$167  = \$signal$136  & any_cold;
+  assign \$158  = from_pop - 1'h1;
+  assign \$159  = \$157  ? \$158  : 17'h00000;
+  assign \$160  = ~ skipping;
+  assign \$161  = \$160  & pop_left;
+  assign \$162  = from_pop != 1'h1;
+  assign \$163  = \$161  & \$162 ;
+  assign \$164  = left == 1'h1;
+  assign \$165  = beat + 1'h1;
+  assign \$166  = advance & issue_valid;
+  assign \$167  = ~ skipping;
+  assign \$168  = \$167  & pop_left;
+  assign \$169  = \$168  ? \o__payload$129  : \o__payload$128 ;
+  assign \$170  = skipping ? \o__payload$130  : \$169 ;
+  assign \$171  = \$signal$138  & any_cold;
   assign d_go = d_valid & jobs_room;
-  assign \$168  = have_fresh | \r_rdy$147 ;
-  assign \$169  = in_sample | \$168 ;
-  assign \$170  = ~ i__payload[241];
-  assign \$171  = ~ d_valid;
-  assign \$172  = \$170  | \$171 ;
-  assign \$173  = \$172  | d_go;
-  assign i__ready = \$169  & \$173 ;
-  assign \$174  = i__payload[0] & i__payload[59];
-  assign \$175  = 1'h0 + \$174 ;
-  assign \$176  = i__payload[60] & i__payload[119];
-  assign \$177  = \$175  + \$176 ;
-  assign \$178  = i__payload[120] & i__payload[179];
-  assign \$179  = \$177  + \$178 ;
-  assign \$180  = i__payload[180] & i__payload[239];
-  assign \$181  = \$179  + \$180 ;
-  assign \$182  = in_sample ? cur_stale : 6'h00;
-  assign \$183  = in_sample ? cur_beat : 4'h0;
-  assign \$184  = \$183  >= 4'h8;
-  assign \$185  = \$184  ? 3'h0 : \$181 [2:0];
-  assign \$186  = \$182  + \$185 ;
-  assign \$187  = in_sample ? cur_beat : 4'h0;
-  assign \$188  = have_fresh ? fresh : { 1'h0, r_data };
-  assign \$189  = in_sample ? { 1'h0, cur_slot } : \$188 ;
-  assign \$190  = i__valid & i__ready;
-  assign \$191  = in_sample ? cur_beat : 4'h0;
-  assign \$192  = \$191  >= 4'h8;
-  assign \$193  = ~ \$192 ;
-  assign rec_write__en = \$190  & \$193 ;
-  assign \$194  = i__payload[0] & i__payload[1];
-  assign \$195  = ~ learn;
-  assign \$196  = \$194  & \$195 ;
-  assign \$197  = i__payload[0] ? i__payload[18:3] : 16'h0000;
-  assign \$198  = i__payload[0] ? i__payload[26:19] : 8'h00;
-  assign \$199  = i__payload[0] ? i__payload[58:27] : 32'd0;
-  assign \$200  = i__payload[60] & i__payload[61];
-  assign \$201  = ~ learn;
-  assign \$202  = \$200  & \$201 ;
-  assign \$203  = i__payload[60] ? i__payload[78:63] : 16'h0000;
-  assign \$204  = i__payload[60] ? i__payload[86:79] : 8'h00;
-  assign \$205  = i__payload[60] ? i__payload[118:87] : 32'd0;
-  assign \$206  = i__payload[120] & i__payload[121];
-  assign \$207  = ~ learn;
-  assign \$208  = \$206  & \$207 ;
-  assign \$209  = i__payload[120] ? i__payload[138:123] : 16'h0000;
-  assign \$210  = i__payload[120] ? i__payload[146:139] : 8'h00;
-  assign \$211  = i__payload[120] ? i__payload[178:147] : 32'd0;
-  assign \$212  = i__payload[180] & i__payload[181];
-  assign \$213  = ~ learn;
-  assign \$214  = \$212  & \$213 ;
-  assign \$215  = i__payload[180] ? i__payload[198:183] : 16'h0000;
-  assign \$216  = i__payload[180] ? i__payload[206:199] : 8'h00;
-  assign \$217  = i__payload[180] ? i__payload[238:207] : 32'd0;
-  assign \$218  = i__valid & i__ready;
-  assign \$219  = ~ in_sample;
-  assign \$220  = \$218  & \$219 ;
-  assign \$221  = in_sample ? cur_hot : 1'h1;
-  assign \$222  = ~ i__payload[0];
-  assign \$223  = \$222  | i__payload[1];
-  assign \$224  = ~ i__payload[60];
-  assign \$225  = \$224  | i__payload[61];
-  assign \$226  = ~ i__payload[120];
-  assign \$227  = \$226  | i__payload[121];
-  assign \$228  = ~ i__payload[180];
-  assign \$229  = \$228  | i__payload[181];
-  assign \$230  = & { \$229 , \$227 , \$225 , \$223  };
-  assign \$231  = in_sample ? cur_beat : 4'h0;
-  assign \$232  = \$231  >= 4'h8;
-  assign \$233  = \$230  | \$232 ;
-  assign \$234  = \$221  & \$233 ;
-  assign \$235  = ~ learn;
-  assign \$236  = \$234  & \$235 ;
-  assign \$237  = | alpha;
+  assign \$172  = have_fresh | \r_rdy$149 ;
+  assign \$173  = in_sample | \$172 ;
+  assign \$174  = ~ i__payload[241];
+  assign \$175  = ~ d_valid;
+  assign \$176  = \$174  | \$175 ;
+  assign \$177  = \$176  | d_go;
+  assign i__ready = \$173  & \$177 ;
+  assign \$178  = in_sample ? cur_beat : 4'h0;
+  assign \$179  = \$178  >= 4'h8;
+  assign \$180  = i__payload[0] & i__payload[59];
+  assign \$181  = 1'h0 + \$180 ;
+  assign \$182  = i__payload[60] & i__payload[119];
+  assign \$183  = \$181  + \$182 ;
+  assign \$184  = i__payload[120] & i__payload[179];
+  assign \$185  = \$183  + \$184 ;
+  assign \$186  = i__payload[180] & i__payload[239];
+  assign \$187  = \$185  + \$186 ;
+  assign \$188  = \$179  ? 5'h00 : \$187 ;
+  assign need_now = in_sample ? stale_need : alpha;
+  assign reaches_alpha = \$188 [2:0] >= need_now;
+  assign \$189  = in_sample ? cur_beat : 4'h0;
+  assign \$190  = have_fresh ? fresh : { 1'h0, r_data };
+  assign \$191  = in_sample ? { 1'h0, cur_slot } : \$190 ;
+  assign \$192  = i__valid & i__ready;
+  assign \$193  = in_sample ? cur_beat : 4'h0;
+  assign \$194  = \$193  >= 4'h8;
+  assign \$195  = ~ \$194 ;
+  assign rec_write__en = \$192  & \$195 ;
+  assign \$196  = i__payload[0] & i__payload[1];
+  assign \$197  = ~ learn;
+  assign \$198  = \$196  & \$197 ;
+  assign \$199  = i__payload[0] ? i__payload[18:3] : 16'h0000;
+  assign \$200  = i__payload[0] ? i__payload[26:19] : 8'h00;
+  assign \$201  = i__payload[0] ? i__payload[58:27] : 32'd0;
+  assign \$202  = i__payload[60] & i__payload[61];
+  assign \$203  = ~ learn;
+  assign \$204  = \$202  & \$203 ;
+  assign \$205  = i__payload[60] ? i__payload[78:63] : 16'h0000;
+  assign \$206  = i__payload[60] ? i__payload[86:79] : 8'h00;
+  assign \$207  = i__payload[60] ? i__payload[118:87] : 32'd0;
+  assign \$208  = i__payload[120] & i__payload[121];
+  assign \$209  = ~ learn;
+  assign \$210  = \$208  & \$209 ;
+  assign \$211  = i__payload[120] ? i__payload[138:123] : 16'h0000;
+  assign \$212  = i__payload[120] ? i__payload[146:139] : 8'h00;
+  assign \$213  = i__payload[120] ? i__payload[178:147] : 32'd0;
+  assign \$214  = i__payload[180] & i__payload[181];
+  assign \$215  = ~ learn;
+  assign \$216  = \$214  & \$215 ;
+  assign \$217  = i__payload[180] ? i__payload[198:183] : 16'h0000;
+  assign \$218  = i__payload[180] ? i__payload[206:199] : 8'h00;
+  assign \$219  = i__payload[180] ? i__payload[238:207] : 32'd0;
+  assign \$220  = i__valid & i__ready;
+  assign \$221  = ~ in_sample;
+  assign \$222  = \$220  & \$221 ;
+  assign \$223  = in_sample ? cur_hot : 1'h1;
+  assign \$224  = ~ i__payload[0];
+  assign \$225  = \$224  | i__payload[1];
+  assign \$226  = ~ i__payload[60];
+  assign \$227  = \$226  | i__payload[61];
+  assign \$228  = ~ i__payload[120];
+  assign \$229  = \$228  | i__payload[121];
+  assign \$230  = ~ i__payload[180];
+  assign \$231  = \$230  | i__payload[181];
+  assign \$232  = & { \$231 , \$229 , \$227 , \$225  };
+  assign \$233  = in_sample ? cur_beat : 4'h0;
+  assign \$234  = \$233  >= 4'h8;
+  assign \$235  = \$232  | \$234 ;
+  assign \$236  = \$223  & \$235 ;
+  assign \$237  = ~ learn;
   assign \$238  = \$236  & \$237 ;
-  assign \$239  = \$186 [5:0] >= alpha;
-  assign skip = \$238  & \$239 ;
-  assign \$240  = have_fresh ? fresh : { 1'h0, r_data };
-  assign \$241  = in_sample ? { 1'h0, cur_slot } : \$240 ;
-  assign \$242  = in_sample ? cur_sample : i__payload[273:242];
-  assign \$243  = in_sample ? cur_beat : 4'h0;
-  assign \$244  = \$243  >= 4'h8;
-  assign \$245  = in_sample ? cur_beat : 4'h0;
-  assign \$246  = \$244  ? 4'h7 : \$245 ;
-  assign \$247  = capacity_limit > 13'h1000;
-  assign \$248  = \$247  ? 20'h01000 : capacity_limit;
-  assign \$249  = ~ split;
-  assign \$250  = \$249  & \$signal ;
-  assign \$251  = pend_pop == batch_m1;
-  assign full_pop = \$250  & \$251 ;
-  assign \$252  = pend_pop + \$signal ;
-  assign \$253  = full_pop ? 14'h0000 : \$252 ;
-  assign \$254  = ~ \$signal ;
-  assign \$255  = ~ \$signal$41 ;
-  assign \$256  = \$254  & \$255 ;
-  assign \$257  = pend_non + \$256 ;
-  assign \$258  = pend_skip + \$signal$41 ;
-  assign \$259  = ~ \$signal$41 ;
-  assign \$260  = in_batch == batch_m1;
-  assign batch_done = \$259  & \$260 ;
-  assign \$261  = batches_in_set == set_m1;
-  assign \$262  = split | \$261 ;
-  assign set_done = batch_done & \$262 ;
-  assign \$263  = pend_rest >= \$signal$50 ;
-  assign \$264  = pend_total >= limit_m1;
-  assign \$265  = full_pop ? \$263  : \$264 ;
-  assign reaches_limit = limit_zero | \$265 ;
-  assign \$266  = ~ set_done;
-  assign early = \$266  & reaches_limit;
-  assign \$267  = set_done | early;
-  assign close = \$267  | d_flush;
-  assign \$268  = ~ \$signal ;
-  assign \$269  = ~ \$signal$41 ;
-  assign \$270  = \$268  & \$269 ;
-  assign \$271  = full_pop | close;
-  assign r_total = \r_data$77 [14:2] + \r_data$77 [27:15];
-  assign \$272  = ~ j_valid;
-  assign j_load = \$272  | take_job;
-  assign \$273  = ~ f_valid;
-  assign \r_en$165  = \$273  | j_load;
-  assign \$274  = ~ pending_full_pop;
-  assign \$275  = split_phase < 2'h2;
-  assign \$276  = split_phase == 2'h2;
-  assign \$277  = \$276  & rem_skip_nz;
-  assign \$278  = \$275  | \$277 ;
-  assign \$279  = \$signal$97  | rem_skip_nz;
-  assign \$280  = split ? \$278  : \$279 ;
-  assign \$281  = pending_close & \$280 ;
-  assign \$282  = ~ \$281 ;
-  assign \$283  = \$274  & \$282 ;
-  assign \$284  = plan_now & \$283 ;
-  assign take_job = \$284  & j_valid;
+  assign \$239  = | alpha;
+  assign \$240  = \$238  & \$239 ;
+  assign skip = \$240  & reaches_alpha;
+  assign \$241  = have_fresh ? fresh : { 1'h0, r_data };
+  assign \$242  = in_sample ? { 1'h0, cur_slot } : \$241 ;
+  assign \$243  = in_sample ? cur_sample : i__payload[273:242];
+  assign \$244  = in_sample ? cur_beat : 4'h0;
+  assign \$245  = \$244  >= 4'h8;
+  assign \$246  = in_sample ? cur_beat : 4'h0;
+  assign \$247  = \$245  ? 4'h7 : \$246 ;
+  assign \$248  = capacity_limit > 13'h1000;
+  assign \$249  = \$248  ? 20'h01000 : capacity_limit;
+  assign \$250  = ~ split;
+  assign \$251  = \$250  & \$signal ;
+  assign \$252  = pend_pop == batch_m1;
+  assign full_pop = \$251  & \$252 ;
+  assign \$253  = pend_pop + \$signal ;
+  assign \$254  = full_pop ? 14'h0000 : \$253 ;
+  assign \$255  = ~ \$signal ;
+  assign \$256  = ~ \$signal$41 ;
+  assign \$257  = \$255  & \$256 ;
+  assign \$258  = pend_non + \$257 ;
+  assign \$259  = pend_skip + \$signal$41 ;
+  assign \$260  = ~ \$signal$41 ;
+  assign \$261  = in_batch == batch_m1;
+  assign batch_done = \$260  & \$261 ;
+  assign \$262  = batches_in_set == set_m1;
+  assign \$263  = split | \$262 ;
+  assign set_done = batch_done & \$263 ;
+  assign \$264  = pend_rest >= \$signal$52 ;
+  assign \$265  = pend_total >= limit_m1;
+  assign \$266  = full_pop ? \$264  : \$265 ;
+  assign reaches_limit = limit_zero | \$266 ;
+  assign \$267  = ~ set_done;
+  assign early = \$267  & reaches_limit;
+  assign \$268  = set_done | early;
+  assign close = \$268  | d_flush;
+  assign \$269  = ~ \$signal ;
+  assign \$270  = ~ \$signal$41 ;
+  assign \$271  = \$269  & \$270 ;
+  assign \$272  = full_pop | close;
+  assign r_total = \r_data$79 [14:2] + \r_data$79 [27:15];
+  assign \$273  = ~ j_valid;
+  assign j_load = \$273  | take_job;
+  assign \$274  = ~ f_valid;
+  assign \r_en$166  = \$274  | j_load;
+  assign \$275  = ~ pending_full_pop;
+  assign \$276  = split_phase < 2'h2;
+  assign \$277  = split_phase == 2'h2;
+  assign \$278  = \$277  & rem_skip_nz;
+  assign \$279  = \$276  | \$278 ;
+  assign \$280  = \$signal$99  | rem_skip_nz;
+  assign \$281  = split ? \$279  : \$280 ;
+  assign \$282  = pending_close & \$281 ;
+  assign \$283  = ~ \$282 ;
+  assign \$284  = \$275  & \$283 ;
+  assign \$285  = plan_now & \$284 ;
+  assign take_job = \$285  & j_valid;
   assign plan_take_skip_chunk = j_flag[2] ? batch_size : { 3'h0, job_now[40:28] };
   assign plan_take_chunk = j_flag[0] ? batch_size : { 2'h0, j_total };
   assign plan_take_chunk_pop = j_flag[1] ? batch_size : { 3'h0, job_now[14:2] };
-  assign \$285  = job_now[1] & split;
-  assign \$288  = job_now[1] & split;
-  assign \$291  = job_now[1] & split;
-  assign \$295  = ~ split;
-  assign \$296  = job_now[1] & \$295 ;
-  assign \$297  = \$296  & \$signal$84 ;
-  assign \$298  = ~ split;
-  assign \$299  = job_now[1] & \$298 ;
-  assign \$300  = \$299  & j_skip_nz;
-  assign \$301  = j_flag[0] ? j_flag[1] : j_flag[3];
-  assign \$302  = ! job_now[14:2];
-  assign \$303  = \$302  ? 2'h2 : 2'h1;
-  assign \$304  = \$301  ? 2'h0 : \$303 ;
-  assign \$305  = ~ pending_full_pop;
-  assign \$306  = split_phase < 2'h2;
-  assign \$307  = split_phase == 2'h2;
-  assign \$308  = \$307  & rem_skip_nz;
-  assign \$309  = \$306  | \$308 ;
-  assign \$310  = \$signal$97  | rem_skip_nz;
-  assign \$311  = split ? \$309  : \$310 ;
-  assign \$312  = pending_close & \$311 ;
-  assign \$313  = ~ \$312 ;
-  assign \$314  = \$305  & \$313 ;
-  assign \$315  = \$314  & pending_close;
-  assign \$316  = ~ \$315 ;
-  assign plan_rem_close = pending_close & \$316 ;
+  assign \$286  = job_now[1] & split;
+  assign \$289  = job_now[1] & split;
+  assign \$292  = job_now[1] & split;
+  assign \$296  = ~ split;
+  assign \$297  = job_now[1] & \$296 ;
+  assign \$298  = \$297  & \$signal$86 ;
+  assign \$299  = ~ split;
+  assign \$300  = job_now[1] & \$299 ;
+  assign \$301  = \$300  & j_skip_nz;
+  assign \$302  = j_flag[0] ? j_flag[1] : j_flag[3];
+  assign \$303  = ! job_now[14:2];
+  assign \$304  = \$303  ? 2'h2 : 2'h1;
+  assign \$305  = \$302  ? 2'h0 : \$304 ;
+  assign \$306  = ~ pending_full_pop;
+  assign \$307  = split_phase < 2'h2;
+  assign \$308  = split_phase == 2'h2;
+  assign \$309  = \$308  & rem_skip_nz;
+  assign \$310  = \$307  | \$309 ;
+  assign \$311  = \$signal$99  | rem_skip_nz;
+  assign \$312  = split ? \$310  : \$311 ;
+  assign \$313  = pending_close & \$312 ;
+  assign \$314  = ~ \$313 ;
+  assign \$315  = \$306  & \$314 ;
+  assign \$316  = \$315  & pending_close;
+  assign \$317  = ~ \$316 ;
+  assign plan_rem_close = pending_close & \$317 ;
   assign plan_rem_skip_chunk = rem_flag[2] ? batch_size : { 3'h0, rem_skip };
   assign plan_rem_chunk = rem_flag[0] ? batch_size : { 2'h0, rem_total };
-  assign plan_rem_chunk_pop = rem_flag[1] ? batch_size : { 3'h0, rem_pop };
-  assign \$317  = ~ pending_full_pop;
-  assign \$318  = split_phase < 2'h2;
-  assign \$319  = split_phase == 2'h2;
   \micro_batch_scheduler.cold_fifo  cold_fifo (
     .clk(clk),
     .r_data(cold__payload),
@@ -34876,39 +34881,39 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     .clk(clk),
     .r_data(r_data),
     .r_en(r_en),
-    .r_rdy(\r_rdy$147 ),
+    .r_rdy(\r_rdy$149 ),
     .rst(rst),
-    .w_en(\w_en$220 ),
-    .w_port__data(\$454 [11:0])
+    .w_en(\w_en$221 ),
+    .w_port__data(\$455 [11:0])
   );
   \micro_batch_scheduler.jobs  jobs (
     .clk(clk),
-    .r_data(\r_data$77 ),
-    .r_en(\r_en$165 ),
+    .r_data(\r_data$79 ),
+    .r_en(\r_en$166 ),
     .r_rdy(r_rdy),
     .rst(rst),
-    .w_en(\w_en$163 ),
+    .w_en(\w_en$164 ),
     .w_level(level),
     .w_port__data(job)
   );
   \micro_batch_scheduler.non_head  non_head (
     .clk(clk),
-    .i__payload(\i__payload$205 ),
-    .i__ready(\r_en$209 ),
-    .i__valid(\i__valid$207 ),
-    .o__payload(\o__payload$126 ),
-    .o__ready(\o__ready$218 ),
-    .o__valid(\o__valid$123 ),
+    .i__payload(\i__payload$206 ),
+    .i__ready(\r_en$210 ),
+    .i__valid(\i__valid$208 ),
+    .o__payload(\o__payload$128 ),
+    .o__ready(\o__ready$219 ),
+    .o__valid(\o__valid$125 ),
     .rst(rst)
   );
   \micro_batch_scheduler.non_queue  non_queue (
     .clk(clk),
-    .r_data(\i__payload$205 ),
-    .r_en(\r_en$209 ),
-    .r_rdy(\i__valid$207 ),
+    .r_data(\i__payload$206 ),
+    .r_en(\r_en$210 ),
+    .r_rdy(\i__valid$208 ),
     .rst(rst),
-    .w_en(\w_en$161 ),
-    .w_level(\level$235 ),
+    .w_en(\w_en$162 ),
+    .w_level(\level$236 ),
     .w_port__data(d_entry)
   );
   \micro_batch_scheduler.o_fifo  o_fifo (
@@ -34917,116 +34922,101 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     .r_en(o__ready),
     .r_rdy(o__valid),
     .rst(rst),
-    .w_en(\$signal$140 ),
-    .w_port__data(\$signal$143 )
+    .w_en(\$signal$142 ),
+    .w_port__data(\$signal$145 )
   );
   \micro_batch_scheduler.pop_head  pop_head (
     .clk(clk),
-    .i__payload(\i__payload$199 ),
-    .i__ready(\r_en$203 ),
-    .i__valid(\i__valid$201 ),
-    .o__payload(\o__payload$127 ),
-    .o__ready(\o__ready$217 ),
-    .o__valid(\o__valid$124 ),
+    .i__payload(\i__payload$200 ),
+    .i__ready(\r_en$204 ),
+    .i__valid(\i__valid$202 ),
+    .o__payload(\o__payload$129 ),
+    .o__ready(\o__ready$218 ),
+    .o__valid(\o__valid$126 ),
     .rst(rst)
   );
   \micro_batch_scheduler.pop_queue  pop_queue (
     .clk(clk),
-    .r_data(\i__payload$199 ),
-    .r_en(\r_en$203 ),
-    .r_rdy(\i__valid$201 ),
+    .r_data(\i__payload$200 ),
+    .r_en(\r_en$204 ),
+    .r_rdy(\i__valid$202 ),
     .rst(rst),
     .w_en(w_en),
-    .w_level(\level$234 ),
+    .w_level(\level$235 ),
     .w_port__data(d_entry)
   );
   \micro_batch_scheduler.skip_head  skip_head (
     .clk(clk),
-    .i__payload(\i__payload$211 ),
-    .i__ready(\r_en$215 ),
-    .i__valid(\i__valid$213 ),
-    .o__payload(\o__payload$128 ),
-    .o__ready(\o__ready$219 ),
-    .o__valid(\o__valid$125 ),
+    .i__payload(\i__payload$212 ),
+    .i__ready(\r_en$216 ),
+    .i__valid(\i__valid$214 ),
+    .o__payload(\o__payload$130 ),
+    .o__ready(\o__ready$220 ),
+    .o__valid(\o__valid$127 ),
     .rst(rst)
   );
   \micro_batch_scheduler.skip_queue  skip_queue (
     .clk(clk),
-    .r_data(\i__payload$211 ),
-    .r_en(\r_en$215 ),
-    .r_rdy(\i__valid$213 ),
+    .r_data(\i__payload$212 ),
+    .r_en(\r_en$216 ),
+    .r_rdy(\i__valid$214 ),
     .rst(rst),
-    .w_en(\w_en$162 ),
-    .w_level(\level$233 ),
+    .w_en(\w_en$163 ),
+    .w_level(\level$234 ),
     .w_port__data(d_entry)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = \$3 ;
+    \$582  = \$3 ;
     if (rst) begin
-      \$581  = 1'h1;
+      \$582  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = fresh;
+    \$583  = fresh;
     if (\$6 ) begin
       if (have_fresh) begin
-        \$582  = \$7 [12:0];
+        \$583  = \$7 [12:0];
       end
     end
     if (rst) begin
-      \$582  = 13'h0000;
+      \$583  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = have_fresh;
+    \$584  = have_fresh;
     if (\$6 ) begin
       if (have_fresh) begin
-        \$583  = \$8 ;
+        \$584  = \$8 ;
       end
     end
     if (rst) begin
-      \$583  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = framing_error;
-    if (errors_clear) begin
-      \$584  = 1'h0;
-    end
-    if (\$12 ) begin
       \$584  = 1'h1;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$585  = framing_error;
+    if (errors_clear) begin
+      \$585  = 1'h0;
+    end
+    if (\$12 ) begin
+      \$585  = 1'h1;
+    end
     if (rst) begin
-      \$584  = 1'h0;
+      \$585  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d_valid;
+    \$586  = d_valid;
     if (d_go) begin
-      \$585  = 1'h0;
+      \$586  = 1'h0;
     end
     if (\$13 ) begin
       if (i__payload[241]) begin
-        \$585  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$585  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = in_sample;
-    if (\$13 ) begin
-      (* full_case = 32'd1 *)
-      if (i__payload[241]) begin
-        \$586  = 1'h0;
-      end else begin
         \$586  = 1'h1;
       end
     end
@@ -35036,34 +35026,37 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d_entry;
+    \$587  = in_sample;
     if (\$13 ) begin
+      (* full_case = 32'd1 *)
       if (i__payload[241]) begin
-        \$587  = entry;
+        \$587  = 1'h0;
+      end else begin
+        \$587  = 1'h1;
       end
     end
     if (rst) begin
-      \$587  = 47'h000000000000;
+      \$587  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = \$signal ;
+    \$588  = d_entry;
     if (\$13 ) begin
       if (i__payload[241]) begin
-        \$588  = \$31 ;
+        \$588  = entry;
       end
     end
     if (rst) begin
-      \$588  = 1'h0;
+      \$588  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = \$signal$41 ;
+    \$589  = \$signal ;
     if (\$13 ) begin
       if (i__payload[241]) begin
-        \$589  = skip;
+        \$589  = \$31 ;
       end
     end
     if (rst) begin
@@ -35072,10 +35065,10 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d_flush;
+    \$590  = \$signal$41 ;
     if (\$13 ) begin
       if (i__payload[241]) begin
-        \$590  = i__payload[274];
+        \$590  = skip;
       end
     end
     if (rst) begin
@@ -35084,127 +35077,126 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = cur_slot;
+    \$591  = d_flush;
+    if (\$13 ) begin
+      if (i__payload[241]) begin
+        \$591  = i__payload[274];
+      end
+    end
+    if (rst) begin
+      \$591  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$592  = cur_slot;
     if (\$13 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$591  = \$33 [11:0];
+        \$592  = \$33 [11:0];
       end
     end
     if (rst) begin
-      \$591  = 12'h000;
+      \$592  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = cur_hot;
+    \$593  = cur_hot;
     if (\$13 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$592  = \$47 ;
+        \$593  = \$47 ;
       end
     end
     if (rst) begin
-      \$592  = 1'h0;
+      \$593  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = cur_stale;
+    \$594  = stale_need;
     if (\$13 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$593  = \$186 [5:0];
+        \$594  = \$49 [7:0];
       end
     end
     if (rst) begin
-      \$593  = 6'h00;
+      \$594  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = cur_beat;
+    \$595  = cur_beat;
     if (\$13 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$594  = \$53 [3:0];
+        \$595  = \$55 [3:0];
       end
     end
     if (rst) begin
-      \$594  = 4'h0;
+      \$595  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = cur_sample;
+    \$596  = cur_sample;
     if (\$13 ) begin
       (* full_case = 32'd1 *)
       if (i__payload[241]) begin
       end else begin
-        \$595  = \$54 ;
+        \$596  = \$56 ;
       end
     end
     if (rst) begin
-      \$595  = 32'd0;
+      \$596  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = \$55 [15:0];
+    \$597  = \$57 [15:0];
     if (rst) begin
-      \$596  = 16'h0000;
+      \$597  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = \$56 [3:0];
+    \$598  = \$58 [3:0];
     if (rst) begin
-      \$597  = 4'h0;
+      \$598  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = \$248 [12:0];
-    if (rst) begin
-      \$598  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = \$57 [12:0];
+    \$599  = \$249 [12:0];
     if (rst) begin
       \$599  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = \$58 ;
+    \$600  = \$61 [12:0];
     if (rst) begin
-      \$600  = 1'h0;
+      \$600  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = samples_in;
-    if (d_go) begin
-      \$601  = \$59 [31:0];
-    end
-    if (counters_clear) begin
-      \$601  = 32'd0;
-    end
+    \$601  = \$62 ;
     if (rst) begin
-      \$601  = 32'd0;
+      \$601  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = popular;
+    \$602  = samples_in;
     if (d_go) begin
-      \$602  = \$60 [31:0];
+      \$602  = \$63 [31:0];
     end
     if (counters_clear) begin
       \$602  = 32'd0;
@@ -35215,7 +35207,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = non_popular;
+    \$603  = popular;
     if (d_go) begin
       \$603  = \$64 [31:0];
     end
@@ -35228,9 +35220,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = skipped;
+    \$604  = non_popular;
     if (d_go) begin
-      \$604  = \$65 [31:0];
+      \$604  = \$68 [31:0];
     end
     if (counters_clear) begin
       \$604  = 32'd0;
@@ -35241,43 +35233,41 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = early_closes;
+    \$605  = skipped;
+    if (d_go) begin
+      \$605  = \$69 [31:0];
+    end
+    if (counters_clear) begin
+      \$605  = 32'd0;
+    end
+    if (rst) begin
+      \$605  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$606  = early_closes;
     if (d_go) begin
       if (early) begin
-        \$605  = \$66 [31:0];
+        \$606  = \$70 [31:0];
       end
     end
     if (counters_clear) begin
-      \$605  = 32'd0;
+      \$606  = 32'd0;
     end
     if (rst) begin
-      \$605  = 32'd0;
+      \$606  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = pend_pop;
-    if (d_go) begin
-      (* full_case = 32'd1 *)
-      if (close) begin
-        \$606  = 13'h0000;
-      end else begin
-        \$606  = \$253 [12:0];
-      end
-    end
-    if (rst) begin
-      \$606  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = pend_non;
+    \$607  = pend_pop;
     if (d_go) begin
       (* full_case = 32'd1 *)
       if (close) begin
         \$607  = 13'h0000;
       end else begin
-        \$607  = \$257 [12:0];
+        \$607  = \$254 [12:0];
       end
     end
     if (rst) begin
@@ -35286,7 +35276,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = pend_skip;
+    \$608  = pend_non;
     if (d_go) begin
       (* full_case = 32'd1 *)
       if (close) begin
@@ -35301,28 +35291,28 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = pend_total;
+    \$609  = pend_skip;
     if (d_go) begin
       (* full_case = 32'd1 *)
       if (close) begin
-        \$609  = 14'h0000;
+        \$609  = 13'h0000;
       end else begin
-        \$609  = \$68 [13:0];
+        \$609  = \$259 [12:0];
       end
     end
     if (rst) begin
-      \$609  = 14'h0000;
+      \$609  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = pend_rest;
+    \$610  = pend_total;
     if (d_go) begin
       (* full_case = 32'd1 *)
       if (close) begin
         \$610  = 14'h0000;
       end else begin
-        \$610  = \$70 [13:0];
+        \$610  = \$72 [13:0];
       end
     end
     if (rst) begin
@@ -35331,156 +35321,161 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = in_batch;
+    \$611  = pend_rest;
     if (d_go) begin
       (* full_case = 32'd1 *)
       if (close) begin
-        \$611  = 16'h0000;
+        \$611  = 14'h0000;
       end else begin
-        \$611  = \$73 [15:0];
+        \$611  = \$74 [13:0];
       end
     end
     if (rst) begin
-      \$611  = 16'h0000;
+      \$611  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = batches_in_set;
+    \$612  = in_batch;
     if (d_go) begin
       (* full_case = 32'd1 *)
       if (close) begin
-        \$612  = 4'h0;
+        \$612  = 16'h0000;
       end else begin
-        \$612  = \$74 [3:0];
+        \$612  = \$77 [15:0];
       end
     end
     if (rst) begin
-      \$612  = 4'h0;
+      \$612  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = stalls;
-    if (\$76 ) begin
-      \$613  = \$77 [31:0];
+    \$613  = batches_in_set;
+    if (d_go) begin
+      (* full_case = 32'd1 *)
+      if (close) begin
+        \$613  = 4'h0;
+      end else begin
+        \$613  = \$78 [3:0];
+      end
+    end
+    if (rst) begin
+      \$613  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$614  = stalls;
+    if (\$80 ) begin
+      \$614  = \$81 [31:0];
     end
     if (counters_clear) begin
-      \$613  = 32'd0;
+      \$614  = 32'd0;
     end
     if (rst) begin
-      \$613  = 32'd0;
+      \$614  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = \$548 [3:0];
-    if (rst) begin
-      \$614  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = \$554 [3:0];
+    \$615  = \$549 [3:0];
     if (rst) begin
       \$615  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = \$80 ;
+    \$616  = \$555 [3:0];
     if (rst) begin
-      \$616  = 1'h1;
+      \$616  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = f_valid;
-    if (\$82 ) begin
-      \$617  = r_rdy;
-    end
+    \$617  = \$84 ;
     if (rst) begin
-      \$617  = 1'h0;
+      \$617  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = f_job;
-    if (\$82 ) begin
-      \$618  = \r_data$77 ;
+    \$618  = f_valid;
+    if (\$86 ) begin
+      \$618  = r_rdy;
     end
     if (rst) begin
-      \$618  = 41'h00000000000;
+      \$618  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = f_total;
-    if (\$82 ) begin
-      \$619  = r_total;
+    \$619  = f_job;
+    if (\$86 ) begin
+      \$619  = \r_data$79 ;
     end
     if (rst) begin
-      \$619  = 14'h0000;
+      \$619  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = j_valid;
+    \$620  = f_total;
+    if (\$86 ) begin
+      \$620  = r_total;
+    end
+    if (rst) begin
+      \$620  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$621  = j_valid;
     if (j_load) begin
-      \$620  = f_valid;
+      \$621  = f_valid;
     end
     if (rst) begin
-      \$620  = 1'h0;
+      \$621  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = job_now;
+    \$622  = job_now;
     if (j_load) begin
-      \$621  = f_job;
+      \$622  = f_job;
     end
     if (rst) begin
-      \$621  = 41'h00000000000;
+      \$622  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = j_total;
+    \$623  = j_total;
     if (j_load) begin
-      \$622  = f_total;
+      \$623  = f_total;
     end
     if (rst) begin
-      \$622  = 14'h0000;
+      \$623  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = j_flag;
+    \$624  = j_flag;
     if (j_load) begin
-      \$623 [0] = \$83 ;
-      \$623 [1] = \$84 ;
-      \$623 [2] = \$85 ;
-      \$623 [3] = \$86 ;
+      \$624 [0] = \$87 ;
+      \$624 [1] = \$88 ;
+      \$624 [2] = \$89 ;
+      \$624 [3] = \$90 ;
     end
     if (rst) begin
-      \$623  = 4'h0;
+      \$624  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = \$signal$84 ;
+    \$625  = \$signal$86 ;
     if (j_load) begin
-      \$624  = \$87 ;
-    end
-    if (rst) begin
-      \$624  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = j_skip_nz;
-    if (j_load) begin
-      \$625  = \$88 ;
+      \$625  = \$91 ;
     end
     if (rst) begin
       \$625  = 1'h0;
@@ -35488,34 +35483,31 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626 [0] = \$89 ;
-    \$626 [1] = \$90 ;
-    \$626 [2] = \$91 ;
-    \$626 [3] = \$92 ;
+    \$626  = j_skip_nz;
+    if (j_load) begin
+      \$626  = \$92 ;
+    end
     if (rst) begin
-      \$626  = 4'h0;
+      \$626  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = pending_full_pop;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$627  = 1'h0;
-      endcase
-    end
+    \$627 [0] = \$93 ;
+    \$627 [1] = \$94 ;
+    \$627 [2] = \$95 ;
+    \$627 [3] = \$96 ;
     if (rst) begin
-      \$627  = 1'h0;
+      \$627  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = pending_close;
+    \$628  = pending_full_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$628  = e_close;
+            \$628  = 1'h0;
       endcase
     end
     if (rst) begin
@@ -35524,76 +35516,76 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = set_id;
+    \$629  = pending_close;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$629  = e_set;
+            \$629  = e_close;
       endcase
     end
     if (rst) begin
-      \$629  = 32'd0;
+      \$629  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = set_id_inc;
+    \$630  = set_id;
     if (advance) begin
       casez (fsm_state)
         1'h0:
-            \$630  = \$105 [31:0];
+            \$630  = e_set;
       endcase
     end
     if (rst) begin
-      \$630  = 32'd1;
+      \$630  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = index;
+    \$631  = set_id_inc;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$631  = \$109 [31:0];
+      endcase
+    end
+    if (rst) begin
+      \$631  = 32'd1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$632  = index;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$631  = e_index;
+            \$632  = e_index;
             if (e_start) begin
-              \$631  = \$121 [4:0];
+              \$632  = \$125 [4:0];
             end
           end
       endcase
     end
     if (rst) begin
-      \$631  = 5'h00;
+      \$632  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = rem_pop;
+    \$633  = rem_pop;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$632  = e_pop;
+            \$633  = e_pop;
             if (e_start) begin
               if (e_new_skip) begin
-              end else if (\$133 ) begin
-                \$632  = \$136 [12:0];
+              end else if (\$137 ) begin
+                \$633  = \$140 [12:0];
               end
             end
           end
-      endcase
-    end
-    if (rst) begin
-      \$632  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = rem_non;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-            \$633  = e_non;
       endcase
     end
     if (rst) begin
@@ -35602,97 +35594,90 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = rem_total;
+    \$634  = rem_non;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            \$634  = e_non;
+      endcase
+    end
+    if (rst) begin
+      \$634  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$635  = rem_total;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$634  = total;
+            \$635  = total;
             if (e_start) begin
               if (e_new_skip) begin
-              end else if (\$133 ) begin
-                \$634  = \$137 [13:0];
+              end else if (\$137 ) begin
+                \$635  = \$141 [13:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$634  = 14'h0000;
+      \$635  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = rem_skip;
+    \$636  = rem_skip;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$635  = e_skip;
+            \$636  = e_skip;
             if (e_start) begin
               if (e_new_skip) begin
-                \$635  = \$134 [12:0];
+                \$636  = \$138 [12:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$635  = 13'h0000;
+      \$636  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = split_phase;
+    \$637  = split_phase;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$636  = e_phase;
+            \$637  = e_phase;
             if (e_start) begin
-              if (\$128 ) begin
-                \$636  = \$129 [1:0];
+              if (\$132 ) begin
+                \$637  = \$133 [1:0];
               end
             end
           end
       endcase
     end
     if (rst) begin
-      \$636  = 2'h0;
+      \$637  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = \$signal$97 ;
+    \$638  = \$signal$99 ;
     if (advance) begin
       casez (fsm_state)
         1'h0:
           begin
-            \$637  = \$106 ;
+            \$638  = \$110 ;
             if (e_start) begin
               if (e_new_skip) begin
-              end else if (\$133 ) begin
-                \$637  = \$138 ;
-              end
-            end
-          end
-      endcase
-    end
-    if (rst) begin
-      \$637  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = rem_skip_nz;
-    if (advance) begin
-      casez (fsm_state)
-        1'h0:
-          begin
-            \$638  = \$107 ;
-            if (e_start) begin
-              if (e_new_skip) begin
-                \$638  = \$135 ;
+              end else if (\$137 ) begin
+                \$638  = \$142 ;
               end
             end
           end
@@ -35704,54 +35689,52 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = step;
+    \$639  = rem_skip_nz;
     if (advance) begin
       casez (fsm_state)
         1'h0:
+          begin
+            \$639  = \$111 ;
             if (e_start) begin
-              \$639  = \$108 [31:0];
-            end
-      endcase
-    end
-    if (rst) begin
-      \$639  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = left;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            if (e_start) begin
-              \$640  = e_size;
-            end
-        1'h1:
-            if (\$143 ) begin
-              if (\$149 ) begin
-                \$640  = \$151 [15:0];
+              if (e_new_skip) begin
+                \$639  = \$139 ;
               end
             end
+          end
       endcase
     end
     if (rst) begin
-      \$640  = 16'h0000;
+      \$639  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = from_pop;
+    \$640  = step;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$640  = \$112 [31:0];
+            end
+      endcase
+    end
+    if (rst) begin
+      \$640  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$641  = left;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$641  = e_from_pop;
+              \$641  = e_size;
             end
         1'h1:
-            if (\$143 ) begin
-              if (\$149 ) begin
+            if (\$147 ) begin
+              if (\$153 ) begin
                 \$641  = \$155 [15:0];
               end
             end
@@ -35763,34 +35746,41 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$642  = pop_left;
+    \$642  = from_pop;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$642  = \$122 ;
+              \$642  = e_from_pop;
             end
         1'h1:
-            if (\$143 ) begin
-              if (\$149 ) begin
-                \$642  = \$159 ;
+            if (\$147 ) begin
+              if (\$153 ) begin
+                \$642  = \$159 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$642  = 1'h0;
+      \$642  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$643  = skipping;
+    \$643  = pop_left;
     if (advance) begin
+      (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$643  = e_new_skip;
+              \$643  = \$126 ;
+            end
+        1'h1:
+            if (\$147 ) begin
+              if (\$153 ) begin
+                \$643  = \$163 ;
+              end
             end
       endcase
     end
@@ -35800,183 +35790,198 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$644  = position;
+    \$644  = skipping;
+    if (advance) begin
+      casez (fsm_state)
+        1'h0:
+            if (e_start) begin
+              \$644  = e_new_skip;
+            end
+      endcase
+    end
+    if (rst) begin
+      \$644  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$645  = position;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$644  = 16'h0000;
+              \$645  = 16'h0000;
             end
         1'h1:
-            if (\$143 ) begin
-              if (\$149 ) begin
-                \$644  = \$150 [15:0];
+            if (\$147 ) begin
+              if (\$153 ) begin
+                \$645  = \$154 [15:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$644  = 16'h0000;
+      \$645  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$645  = beat;
+    \$646  = beat;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$645  = 4'h0;
+              \$646  = 4'h0;
             end
         1'h1:
-            if (\$143 ) begin
+            if (\$147 ) begin
               (* full_case = 32'd1 *)
-              if (\$149 ) begin
-                \$645  = 4'h0;
+              if (\$153 ) begin
+                \$646  = 4'h0;
               end else begin
-                \$645  = \$161 [3:0];
+                \$646  = \$165 [3:0];
               end
             end
       endcase
     end
     if (rst) begin
-      \$645  = 4'h0;
+      \$646  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$646  = micro_batches;
+    \$647  = micro_batches;
     if (advance) begin
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              \$646  = \$123 [31:0];
+              \$647  = \$127 [31:0];
             end
       endcase
     end
     if (counters_clear) begin
-      \$646  = 32'd0;
+      \$647  = 32'd0;
     end
     if (rst) begin
-      \$646  = 32'd0;
+      \$647  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$647  = fsm_state;
+    \$648  = fsm_state;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             if (e_start) begin
-              if (\$139 ) begin
-                \$647  = 1'h1;
+              if (\$143 ) begin
+                \$648  = 1'h1;
               end
             end
         1'h1:
-            if (\$143 ) begin
-              if (\$149 ) begin
-                if (\$160 ) begin
-                  \$647  = 1'h0;
+            if (\$147 ) begin
+              if (\$153 ) begin
+                if (\$164 ) begin
+                  \$648  = 1'h0;
                 end
               end
             end
       endcase
     end
     if (rst) begin
-      \$647  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$648  = \$162 ;
-    if (rst) begin
       \$648  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$649  = issue;
+    \$649  = \$166 ;
     if (rst) begin
-      \$649  = 142'h000000000000000000000000000000000000;
+      \$649  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$650  = { \$166 [11:0], beat[2:0] };
+    \$650  = issue;
     if (rst) begin
-      \$650  = 15'h0000;
+      \$650  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$651  = r_valid;
+    \$651  = { \$170 [11:0], beat[2:0] };
     if (rst) begin
-      \$651  = 1'h0;
+      \$651  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$652  = \$signal$131 ;
+    \$652  = r_valid;
     if (rst) begin
-      \$652  = 142'h000000000000000000000000000000000000;
+      \$652  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$653  = \$signal$134 ;
+    \$653  = \$signal$133 ;
     if (rst) begin
-      \$653  = 1'h0;
+      \$653  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$654  = s_op;
+    \$654  = \$signal$136 ;
     if (rst) begin
-      \$654  = 142'h000000000000000000000000000000000000;
+      \$654  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$655  = rec_read__data;
+    \$655  = s_op;
     if (rst) begin
-      \$655  = 232'h0000000000000000000000000000000000000000000000000000000000;
+      \$655  = 142'h000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$656  = \$signal$136 ;
+    \$656  = rec_read__data;
     if (rst) begin
-      \$656  = 1'h0;
+      \$656  = 232'h0000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$657  = \$167 ;
+    \$657  = \$signal$138 ;
     if (rst) begin
       \$657  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$658  = \$signal$144 ;
+    \$658  = \$171 ;
     if (rst) begin
-      \$658  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$658  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$659  = cold;
+    \$659  = \$signal$146 ;
     if (rst) begin
-      \$659  = 215'h000000000000000000000000000000000000000000000000000000;
+      \$659  = 373'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$660  = cold;
+    if (rst) begin
+      \$660  = 215'h000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     r_en = 1'h0;
-    if (\$220 ) begin
+    if (\$222 ) begin
       (* full_case = 32'd1 *)
       if (have_fresh) begin
       end else begin
@@ -35993,23 +35998,23 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$161  = 1'h0;
-    if (d_go) begin
-      \w_en$161  = \$270 ;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \w_en$162  = 1'h0;
     if (d_go) begin
-      \w_en$162  = \$signal$41 ;
+      \w_en$162  = \$271 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \w_en$163  = 1'h0;
     if (d_go) begin
-      \w_en$163  = \$271 ;
+      \w_en$163  = \$signal$41 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \w_en$164  = 1'h0;
+    if (d_go) begin
+      \w_en$164  = \$272 ;
     end
   end
   always @* begin
@@ -36017,15 +36022,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_start = 1'h0;
     if (job_now[0]) begin
       plan_take_start = 1'h1;
-    end else if (\$287 ) begin
+    end else if (\$288 ) begin
       plan_take_start = 1'h1;
-    end else if (\$290 ) begin
+    end else if (\$291 ) begin
       plan_take_start = 1'h1;
-    end else if (\$294 ) begin
+    end else if (\$295 ) begin
       plan_take_start = 1'h1;
-    end else if (\$297 ) begin
+    end else if (\$298 ) begin
       plan_take_start = 1'h1;
-    end else if (\$300 ) begin
+    end else if (\$301 ) begin
       plan_take_start = 1'h1;
     end
   end
@@ -36034,15 +36039,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_kind = 2'h0;
     if (job_now[0]) begin
       plan_take_kind = 2'h0;
-    end else if (\$287 ) begin
+    end else if (\$288 ) begin
       plan_take_kind = 2'h0;
-    end else if (\$290 ) begin
+    end else if (\$291 ) begin
       plan_take_kind = 2'h2;
-    end else if (\$294 ) begin
+    end else if (\$295 ) begin
       plan_take_kind = 2'h3;
-    end else if (\$297 ) begin
-      plan_take_kind = \$304 ;
-    end else if (\$300 ) begin
+    end else if (\$298 ) begin
+      plan_take_kind = \$305 ;
+    end else if (\$301 ) begin
       plan_take_kind = 2'h3;
     end
   end
@@ -36051,15 +36056,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_size = 16'h0000;
     if (job_now[0]) begin
       plan_take_size = batch_size;
-    end else if (\$287 ) begin
+    end else if (\$288 ) begin
       plan_take_size = { 3'h0, job_now[14:2] };
-    end else if (\$290 ) begin
+    end else if (\$291 ) begin
       plan_take_size = { 3'h0, job_now[27:15] };
-    end else if (\$294 ) begin
+    end else if (\$295 ) begin
       plan_take_size = plan_take_skip_chunk;
-    end else if (\$297 ) begin
+    end else if (\$298 ) begin
       plan_take_size = plan_take_chunk;
-    end else if (\$300 ) begin
+    end else if (\$301 ) begin
       plan_take_size = plan_take_skip_chunk;
     end
   end
@@ -36068,11 +36073,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_take_from_pop = 16'h0000;
     if (job_now[0]) begin
       plan_take_from_pop = batch_size;
-    end else if (\$287 ) begin
+    end else if (\$288 ) begin
       plan_take_from_pop = { 3'h0, job_now[14:2] };
-    end else if (\$290 ) begin
-    end else if (\$294 ) begin
-    end else if (\$297 ) begin
+    end else if (\$291 ) begin
+    end else if (\$295 ) begin
+    end else if (\$298 ) begin
       plan_take_from_pop = plan_take_chunk_pop;
     end
   end
@@ -36080,12 +36085,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     plan_take_new_skip = 1'h0;
     if (job_now[0]) begin
-    end else if (\$287 ) begin
-    end else if (\$290 ) begin
-    end else if (\$294 ) begin
+    end else if (\$288 ) begin
+    end else if (\$291 ) begin
+    end else if (\$295 ) begin
       plan_take_new_skip = 1'h1;
-    end else if (\$297 ) begin
-    end else if (\$300 ) begin
+    end else if (\$298 ) begin
+    end else if (\$301 ) begin
       plan_take_new_skip = 1'h1;
     end
   end
@@ -36094,15 +36099,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_start = 1'h0;
     if (pending_full_pop) begin
       plan_rem_start = 1'h1;
-    end else if (\$332 ) begin
+    end else if (\$333 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$348 ) begin
+    end else if (\$349 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$365 ) begin
+    end else if (\$366 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$381 ) begin
+    end else if (\$382 ) begin
       plan_rem_start = 1'h1;
-    end else if (\$397 ) begin
+    end else if (\$398 ) begin
       plan_rem_start = 1'h1;
     end
   end
@@ -36111,15 +36116,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_kind = 2'h0;
     if (pending_full_pop) begin
       plan_rem_kind = 2'h0;
-    end else if (\$332 ) begin
+    end else if (\$333 ) begin
       plan_rem_kind = 2'h0;
-    end else if (\$348 ) begin
+    end else if (\$349 ) begin
       plan_rem_kind = 2'h2;
-    end else if (\$365 ) begin
+    end else if (\$366 ) begin
       plan_rem_kind = 2'h3;
-    end else if (\$381 ) begin
-      plan_rem_kind = \$401 ;
-    end else if (\$397 ) begin
+    end else if (\$382 ) begin
+      plan_rem_kind = \$402 ;
+    end else if (\$398 ) begin
       plan_rem_kind = 2'h3;
     end
   end
@@ -36128,15 +36133,15 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_size = 16'h0000;
     if (pending_full_pop) begin
       plan_rem_size = batch_size;
-    end else if (\$332 ) begin
+    end else if (\$333 ) begin
       plan_rem_size = { 3'h0, rem_pop };
-    end else if (\$348 ) begin
+    end else if (\$349 ) begin
       plan_rem_size = { 3'h0, rem_non };
-    end else if (\$365 ) begin
+    end else if (\$366 ) begin
       plan_rem_size = plan_rem_skip_chunk;
-    end else if (\$381 ) begin
+    end else if (\$382 ) begin
       plan_rem_size = plan_rem_chunk;
-    end else if (\$397 ) begin
+    end else if (\$398 ) begin
       plan_rem_size = plan_rem_skip_chunk;
     end
   end
@@ -36145,11 +36150,11 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     plan_rem_from_pop = 16'h0000;
     if (pending_full_pop) begin
       plan_rem_from_pop = batch_size;
-    end else if (\$332 ) begin
+    end else if (\$333 ) begin
       plan_rem_from_pop = { 3'h0, rem_pop };
-    end else if (\$348 ) begin
-    end else if (\$365 ) begin
-    end else if (\$381 ) begin
+    end else if (\$349 ) begin
+    end else if (\$366 ) begin
+    end else if (\$382 ) begin
       plan_rem_from_pop = plan_rem_chunk_pop;
     end
   end
@@ -36157,12 +36162,12 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     plan_rem_new_skip = 1'h0;
     if (pending_full_pop) begin
-    end else if (\$332 ) begin
-    end else if (\$348 ) begin
-    end else if (\$365 ) begin
+    end else if (\$333 ) begin
+    end else if (\$349 ) begin
+    end else if (\$366 ) begin
       plan_rem_new_skip = 1'h1;
-    end else if (\$381 ) begin
-    end else if (\$397 ) begin
+    end else if (\$382 ) begin
+    end else if (\$398 ) begin
       plan_rem_new_skip = 1'h1;
     end
   end
@@ -36187,7 +36192,7 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue_valid = 1'h1;
             end
         1'h1:
-            if (\$427 ) begin
+            if (\$428 ) begin
               issue_valid = 1'h1;
             end
       endcase
@@ -36209,31 +36214,14 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
               issue[87:56] = step;
             end
         1'h1:
-            if (\$427 ) begin
-              issue[119:88] = \$431 [43:12];
+            if (\$428 ) begin
+              issue[119:88] = \$432 [43:12];
               issue[135:120] = position;
               issue[138:136] = beat[2:0];
-              issue[87:56] = \$432 [31:0];
+              issue[87:56] = \$433 [31:0];
               issue[141] = skipping;
-              issue[139] = \$433 ;
-              issue[140] = \$439 ;
-            end
-      endcase
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \o__ready$217  = 1'h0;
-    if (advance) begin
-      (* full_case = 32'd1 *)
-      casez (fsm_state)
-        1'h0:
-            /* empty */;
-        1'h1:
-            if (\$427 ) begin
-              if (\$445 ) begin
-                \o__ready$217  = \$447 ;
-              end
+              issue[139] = \$434 ;
+              issue[140] = \$440 ;
             end
       endcase
     end
@@ -36247,9 +36235,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$427 ) begin
-              if (\$445 ) begin
-                \o__ready$218  = \$450 ;
+            if (\$428 ) begin
+              if (\$446 ) begin
+                \o__ready$218  = \$448 ;
               end
             end
       endcase
@@ -36264,9 +36252,9 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
         1'h0:
             /* empty */;
         1'h1:
-            if (\$427 ) begin
-              if (\$445 ) begin
-                \o__ready$219  = skipping;
+            if (\$428 ) begin
+              if (\$446 ) begin
+                \o__ready$219  = \$451 ;
               end
             end
       endcase
@@ -36274,34 +36262,50 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$220  = 1'h0;
+    \o__ready$220  = 1'h0;
     if (advance) begin
       (* full_case = 32'd1 *)
       casez (fsm_state)
         1'h0:
             /* empty */;
         1'h1:
-            if (\$427 ) begin
-              if (\$445 ) begin
-                \w_en$220  = 1'h1;
+            if (\$428 ) begin
+              if (\$446 ) begin
+                \o__ready$220  = skipping;
               end
             end
       endcase
     end
   end
-  assign stale_now = \$186 [5:0];
-  assign limit_now = \$248 [12:0];
-  assign pend_pop_next = \$253 [12:0];
-  assign pend_non_next = \$257 [12:0];
-  assign pend_skip_next = \$258 [12:0];
-  assign o_used_next = \$548 [3:0];
-  assign cold_used_next = \$554 [3:0];
-  assign beat_stale = \$181 [2:0];
-  assign rec_write__addr = { \$189 [11:0], \$187 [2:0] };
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \w_en$221  = 1'h0;
+    if (advance) begin
+      (* full_case = 32'd1 *)
+      casez (fsm_state)
+        1'h0:
+            /* empty */;
+        1'h1:
+            if (\$428 ) begin
+              if (\$446 ) begin
+                \w_en$221  = 1'h1;
+              end
+            end
+      endcase
+    end
+  end
+  assign beat_stale = \$188 [2:0];
+  assign limit_now = \$249 [12:0];
+  assign pend_pop_next = \$254 [12:0];
+  assign pend_non_next = \$258 [12:0];
+  assign pend_skip_next = \$259 [12:0];
+  assign o_used_next = \$549 [3:0];
+  assign cold_used_next = \$555 [3:0];
+  assign rec_write__addr = { \$191 [11:0], \$189 [2:0] };
   assign w_data = d_entry;
-  assign \w_data$154  = d_entry;
   assign \w_data$155  = d_entry;
-  assign \w_data$159  = job;
+  assign \w_data$156  = d_entry;
+  assign \w_data$160  = job;
   assign plan_take_full = job_now[0];
   assign plan_take_close = job_now[1];
   assign plan_take_pop = job_now[14:2];
@@ -36316,27 +36320,27 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign plan_rem_phase = split_phase;
   assign plan_rem_total = rem_total;
   assign e_total = total;
-  assign \r_data$200  = \i__payload$199 ;
-  assign \r_rdy$202  = \i__valid$201 ;
-  assign \i__ready$204  = \r_en$203 ;
-  assign \r_data$206  = \i__payload$205 ;
-  assign \r_rdy$208  = \i__valid$207 ;
-  assign \i__ready$210  = \r_en$209 ;
-  assign \r_data$212  = \i__payload$211 ;
-  assign \r_rdy$214  = \i__valid$213 ;
-  assign \i__ready$216  = \r_en$215 ;
-  assign \w_data$221  = \$454 [11:0];
+  assign \r_data$201  = \i__payload$200 ;
+  assign \r_rdy$203  = \i__valid$202 ;
+  assign \i__ready$205  = \r_en$204 ;
+  assign \r_data$207  = \i__payload$206 ;
+  assign \r_rdy$209  = \i__valid$208 ;
+  assign \i__ready$211  = \r_en$210 ;
+  assign \r_data$213  = \i__payload$212 ;
+  assign \r_rdy$215  = \i__valid$214 ;
+  assign \i__ready$217  = \r_en$216 ;
+  assign \w_data$222  = \$455 [11:0];
   assign rec_read__addr = rec_addr;
-  assign \w_data$223  = \$signal$143 ;
-  assign \w_en$224  = \$signal$140 ;
-  assign \w_data$225  = u_cold_out;
-  assign \w_en$226  = u_cold;
-  assign \r_data$227  = o__payload;
-  assign \r_rdy$228  = o__valid;
-  assign \r_en$229  = o__ready;
-  assign \r_data$230  = cold__payload;
-  assign \r_rdy$231  = cold__valid;
-  assign \r_en$232  = cold__ready;
+  assign \w_data$224  = \$signal$145 ;
+  assign \w_en$225  = \$signal$142 ;
+  assign \w_data$226  = u_cold_out;
+  assign \w_en$227  = u_cold;
+  assign \r_data$228  = o__payload;
+  assign \r_rdy$229  = o__valid;
+  assign \r_en$230  = o__ready;
+  assign \r_data$231  = cold__payload;
+  assign \r_rdy$232  = cold__valid;
+  assign \r_en$233  = cold__ready;
   assign \i__payload.lanes  = i__payload[239:0];
   assign \i__payload.lanes[0]  = i__payload[59:0];
   assign \i__payload.lanes[0].valid  = i__payload[0];
@@ -36453,27 +36457,27 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \rem_flag.pop_ge_b  = rem_flag[1];
   assign \rem_flag.skip_ge_b  = rem_flag[2];
   assign \rem_flag.pop_eq_total  = rem_flag[3];
-  assign \o__payload$126.slot  = \o__payload$126 [11:0];
-  assign \o__payload$126.sample  = \o__payload$126 [43:12];
-  assign \o__payload$126.last_beat  = \o__payload$126 [46:44];
-  assign \o__payload$127.slot  = \o__payload$127 [11:0];
-  assign \o__payload$127.sample  = \o__payload$127 [43:12];
-  assign \o__payload$127.last_beat  = \o__payload$127 [46:44];
   assign \o__payload$128.slot  = \o__payload$128 [11:0];
   assign \o__payload$128.sample  = \o__payload$128 [43:12];
   assign \o__payload$128.last_beat  = \o__payload$128 [46:44];
-  assign \$signal$131.desc  = \$signal$131 [0];
-  assign \$signal$131.kind  = \$signal$131 [2:1];
-  assign \$signal$131.size  = \$signal$131 [18:3];
-  assign \$signal$131.working_set  = \$signal$131 [50:19];
-  assign \$signal$131.index  = \$signal$131 [55:51];
-  assign \$signal$131.step  = \$signal$131 [87:56];
-  assign \$signal$131.sample  = \$signal$131 [119:88];
-  assign \$signal$131.position  = \$signal$131 [135:120];
-  assign \$signal$131.beat  = \$signal$131 [138:136];
-  assign \$signal$131.first  = \$signal$131 [139];
-  assign \$signal$131.last  = \$signal$131 [140];
-  assign \$signal$131.ids  = \$signal$131 [141];
+  assign \o__payload$129.slot  = \o__payload$129 [11:0];
+  assign \o__payload$129.sample  = \o__payload$129 [43:12];
+  assign \o__payload$129.last_beat  = \o__payload$129 [46:44];
+  assign \o__payload$130.slot  = \o__payload$130 [11:0];
+  assign \o__payload$130.sample  = \o__payload$130 [43:12];
+  assign \o__payload$130.last_beat  = \o__payload$130 [46:44];
+  assign \$signal$133.desc  = \$signal$133 [0];
+  assign \$signal$133.kind  = \$signal$133 [2:1];
+  assign \$signal$133.size  = \$signal$133 [18:3];
+  assign \$signal$133.working_set  = \$signal$133 [50:19];
+  assign \$signal$133.index  = \$signal$133 [55:51];
+  assign \$signal$133.step  = \$signal$133 [87:56];
+  assign \$signal$133.sample  = \$signal$133 [119:88];
+  assign \$signal$133.position  = \$signal$133 [135:120];
+  assign \$signal$133.beat  = \$signal$133 [138:136];
+  assign \$signal$133.first  = \$signal$133 [139];
+  assign \$signal$133.last  = \$signal$133 [140];
+  assign \$signal$133.ids  = \$signal$133 [141];
   assign \issue.desc  = issue[0];
   assign \issue.kind  = issue[2:1];
   assign \issue.size  = issue[18:3];
@@ -36558,78 +36562,78 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \rec_read__data[3].slot  = rec_read__data[191:176];
   assign \rec_read__data[3].table  = rec_read__data[199:192];
   assign \rec_read__data[3].row  = rec_read__data[231:200];
-  assign \$signal$143.desc  = \$signal$143 [0];
-  assign \$signal$143.kind  = \$signal$143 [2:1];
-  assign \$signal$143.size  = \$signal$143 [18:3];
-  assign \$signal$143.working_set  = \$signal$143 [50:19];
-  assign \$signal$143.index  = \$signal$143 [55:51];
-  assign \$signal$143.step  = \$signal$143 [87:56];
-  assign \$signal$143.sample  = \$signal$143 [119:88];
-  assign \$signal$143.position  = \$signal$143 [135:120];
-  assign \$signal$143.beat  = \$signal$143 [138:136];
-  assign \$signal$143.first  = \$signal$143 [139];
-  assign \$signal$143.last  = \$signal$143 [140];
-  assign \$signal$143.lanes  = \$signal$143 [372:141];
-  assign \$signal$143.lanes[0]  = \$signal$143 [198:141];
-  assign \$signal$143.lanes[0].valid  = \$signal$143 [141];
-  assign \$signal$143.lanes[0].hot  = \$signal$143 [142];
-  assign \$signal$143.lanes[0].slot  = \$signal$143 [158:143];
-  assign \$signal$143.lanes[0].table  = \$signal$143 [166:159];
-  assign \$signal$143.lanes[0].row  = \$signal$143 [198:167];
-  assign \$signal$143.lanes[1]  = \$signal$143 [256:199];
-  assign \$signal$143.lanes[1].valid  = \$signal$143 [199];
-  assign \$signal$143.lanes[1].hot  = \$signal$143 [200];
-  assign \$signal$143.lanes[1].slot  = \$signal$143 [216:201];
-  assign \$signal$143.lanes[1].table  = \$signal$143 [224:217];
-  assign \$signal$143.lanes[1].row  = \$signal$143 [256:225];
-  assign \$signal$143.lanes[2]  = \$signal$143 [314:257];
-  assign \$signal$143.lanes[2].valid  = \$signal$143 [257];
-  assign \$signal$143.lanes[2].hot  = \$signal$143 [258];
-  assign \$signal$143.lanes[2].slot  = \$signal$143 [274:259];
-  assign \$signal$143.lanes[2].table  = \$signal$143 [282:275];
-  assign \$signal$143.lanes[2].row  = \$signal$143 [314:283];
-  assign \$signal$143.lanes[3]  = \$signal$143 [372:315];
-  assign \$signal$143.lanes[3].valid  = \$signal$143 [315];
-  assign \$signal$143.lanes[3].hot  = \$signal$143 [316];
-  assign \$signal$143.lanes[3].slot  = \$signal$143 [332:317];
-  assign \$signal$143.lanes[3].table  = \$signal$143 [340:333];
-  assign \$signal$143.lanes[3].row  = \$signal$143 [372:341];
-  assign \$signal$144.desc  = \$signal$144 [0];
-  assign \$signal$144.kind  = \$signal$144 [2:1];
-  assign \$signal$144.size  = \$signal$144 [18:3];
-  assign \$signal$144.working_set  = \$signal$144 [50:19];
-  assign \$signal$144.index  = \$signal$144 [55:51];
-  assign \$signal$144.step  = \$signal$144 [87:56];
-  assign \$signal$144.sample  = \$signal$144 [119:88];
-  assign \$signal$144.position  = \$signal$144 [135:120];
-  assign \$signal$144.beat  = \$signal$144 [138:136];
-  assign \$signal$144.first  = \$signal$144 [139];
-  assign \$signal$144.last  = \$signal$144 [140];
-  assign \$signal$144.lanes  = \$signal$144 [372:141];
-  assign \$signal$144.lanes[0]  = \$signal$144 [198:141];
-  assign \$signal$144.lanes[0].valid  = \$signal$144 [141];
-  assign \$signal$144.lanes[0].hot  = \$signal$144 [142];
-  assign \$signal$144.lanes[0].slot  = \$signal$144 [158:143];
-  assign \$signal$144.lanes[0].table  = \$signal$144 [166:159];
-  assign \$signal$144.lanes[0].row  = \$signal$144 [198:167];
-  assign \$signal$144.lanes[1]  = \$signal$144 [256:199];
-  assign \$signal$144.lanes[1].valid  = \$signal$144 [199];
-  assign \$signal$144.lanes[1].hot  = \$signal$144 [200];
-  assign \$signal$144.lanes[1].slot  = \$signal$144 [216:201];
-  assign \$signal$144.lanes[1].table  = \$signal$144 [224:217];
-  assign \$signal$144.lanes[1].row  = \$signal$144 [256:225];
-  assign \$signal$144.lanes[2]  = \$signal$144 [314:257];
-  assign \$signal$144.lanes[2].valid  = \$signal$144 [257];
-  assign \$signal$144.lanes[2].hot  = \$signal$144 [258];
-  assign \$signal$144.lanes[2].slot  = \$signal$144 [274:259];
-  assign \$signal$144.lanes[2].table  = \$signal$144 [282:275];
-  assign \$signal$144.lanes[2].row  = \$signal$144 [314:283];
-  assign \$signal$144.lanes[3]  = \$signal$144 [372:315];
-  assign \$signal$144.lanes[3].valid  = \$signal$144 [315];
-  assign \$signal$144.lanes[3].hot  = \$signal$144 [316];
-  assign \$signal$144.lanes[3].slot  = \$signal$144 [332:317];
-  assign \$signal$144.lanes[3].table  = \$signal$144 [340:333];
-  assign \$signal$144.lanes[3].row  = \$signal$144 [372:341];
+  assign \$signal$145.desc  = \$signal$145 [0];
+  assign \$signal$145.kind  = \$signal$145 [2:1];
+  assign \$signal$145.size  = \$signal$145 [18:3];
+  assign \$signal$145.working_set  = \$signal$145 [50:19];
+  assign \$signal$145.index  = \$signal$145 [55:51];
+  assign \$signal$145.step  = \$signal$145 [87:56];
+  assign \$signal$145.sample  = \$signal$145 [119:88];
+  assign \$signal$145.position  = \$signal$145 [135:120];
+  assign \$signal$145.beat  = \$signal$145 [138:136];
+  assign \$signal$145.first  = \$signal$145 [139];
+  assign \$signal$145.last  = \$signal$145 [140];
+  assign \$signal$145.lanes  = \$signal$145 [372:141];
+  assign \$signal$145.lanes[0]  = \$signal$145 [198:141];
+  assign \$signal$145.lanes[0].valid  = \$signal$145 [141];
+  assign \$signal$145.lanes[0].hot  = \$signal$145 [142];
+  assign \$signal$145.lanes[0].slot  = \$signal$145 [158:143];
+  assign \$signal$145.lanes[0].table  = \$signal$145 [166:159];
+  assign \$signal$145.lanes[0].row  = \$signal$145 [198:167];
+  assign \$signal$145.lanes[1]  = \$signal$145 [256:199];
+  assign \$signal$145.lanes[1].valid  = \$signal$145 [199];
+  assign \$signal$145.lanes[1].hot  = \$signal$145 [200];
+  assign \$signal$145.lanes[1].slot  = \$signal$145 [216:201];
+  assign \$signal$145.lanes[1].table  = \$signal$145 [224:217];
+  assign \$signal$145.lanes[1].row  = \$signal$145 [256:225];
+  assign \$signal$145.lanes[2]  = \$signal$145 [314:257];
+  assign \$signal$145.lanes[2].valid  = \$signal$145 [257];
+  assign \$signal$145.lanes[2].hot  = \$signal$145 [258];
+  assign \$signal$145.lanes[2].slot  = \$signal$145 [274:259];
+  assign \$signal$145.lanes[2].table  = \$signal$145 [282:275];
+  assign \$signal$145.lanes[2].row  = \$signal$145 [314:283];
+  assign \$signal$145.lanes[3]  = \$signal$145 [372:315];
+  assign \$signal$145.lanes[3].valid  = \$signal$145 [315];
+  assign \$signal$145.lanes[3].hot  = \$signal$145 [316];
+  assign \$signal$145.lanes[3].slot  = \$signal$145 [332:317];
+  assign \$signal$145.lanes[3].table  = \$signal$145 [340:333];
+  assign \$signal$145.lanes[3].row  = \$signal$145 [372:341];
+  assign \$signal$146.desc  = \$signal$146 [0];
+  assign \$signal$146.kind  = \$signal$146 [2:1];
+  assign \$signal$146.size  = \$signal$146 [18:3];
+  assign \$signal$146.working_set  = \$signal$146 [50:19];
+  assign \$signal$146.index  = \$signal$146 [55:51];
+  assign \$signal$146.step  = \$signal$146 [87:56];
+  assign \$signal$146.sample  = \$signal$146 [119:88];
+  assign \$signal$146.position  = \$signal$146 [135:120];
+  assign \$signal$146.beat  = \$signal$146 [138:136];
+  assign \$signal$146.first  = \$signal$146 [139];
+  assign \$signal$146.last  = \$signal$146 [140];
+  assign \$signal$146.lanes  = \$signal$146 [372:141];
+  assign \$signal$146.lanes[0]  = \$signal$146 [198:141];
+  assign \$signal$146.lanes[0].valid  = \$signal$146 [141];
+  assign \$signal$146.lanes[0].hot  = \$signal$146 [142];
+  assign \$signal$146.lanes[0].slot  = \$signal$146 [158:143];
+  assign \$signal$146.lanes[0].table  = \$signal$146 [166:159];
+  assign \$signal$146.lanes[0].row  = \$signal$146 [198:167];
+  assign \$signal$146.lanes[1]  = \$signal$146 [256:199];
+  assign \$signal$146.lanes[1].valid  = \$signal$146 [199];
+  assign \$signal$146.lanes[1].hot  = \$signal$146 [200];
+  assign \$signal$146.lanes[1].slot  = \$signal$146 [216:201];
+  assign \$signal$146.lanes[1].table  = \$signal$146 [224:217];
+  assign \$signal$146.lanes[1].row  = \$signal$146 [256:225];
+  assign \$signal$146.lanes[2]  = \$signal$146 [314:257];
+  assign \$signal$146.lanes[2].valid  = \$signal$146 [257];
+  assign \$signal$146.lanes[2].hot  = \$signal$146 [258];
+  assign \$signal$146.lanes[2].slot  = \$signal$146 [274:259];
+  assign \$signal$146.lanes[2].table  = \$signal$146 [282:275];
+  assign \$signal$146.lanes[2].row  = \$signal$146 [314:283];
+  assign \$signal$146.lanes[3]  = \$signal$146 [372:315];
+  assign \$signal$146.lanes[3].valid  = \$signal$146 [315];
+  assign \$signal$146.lanes[3].hot  = \$signal$146 [316];
+  assign \$signal$146.lanes[3].slot  = \$signal$146 [332:317];
+  assign \$signal$146.lanes[3].table  = \$signal$146 [340:333];
+  assign \$signal$146.lanes[3].row  = \$signal$146 [372:341];
   assign \u_cold_out.step  = u_cold_out[31:0];
   assign \u_cold_out.position  = u_cold_out[47:32];
   assign \u_cold_out.beat  = u_cold_out[50:48];
@@ -36699,98 +36703,98 @@ module micro_batch_scheduler(i__valid, o__ready, cold__ready, split, learn, batc
   assign \job.n_pop  = job[14:2];
   assign \job.n_non  = job[27:15];
   assign \job.n_skip  = job[40:28];
-  assign \i__payload$199.slot  = \i__payload$199 [11:0];
-  assign \i__payload$199.sample  = \i__payload$199 [43:12];
-  assign \i__payload$199.last_beat  = \i__payload$199 [46:44];
-  assign \i__payload$205.slot  = \i__payload$205 [11:0];
-  assign \i__payload$205.sample  = \i__payload$205 [43:12];
-  assign \i__payload$205.last_beat  = \i__payload$205 [46:44];
-  assign \i__payload$211.slot  = \i__payload$211 [11:0];
-  assign \i__payload$211.sample  = \i__payload$211 [43:12];
-  assign \i__payload$211.last_beat  = \i__payload$211 [46:44];
-  assign cold[214:183] = \$545 ;
-  assign cold[182:175] = \$542 ;
-  assign cold[174] = \$539 ;
-  assign cold[173:142] = \$525 ;
-  assign cold[141:134] = \$522 ;
-  assign cold[133] = \$519 ;
-  assign cold[132:101] = \$505 ;
-  assign cold[100:93] = \$502 ;
-  assign cold[92] = \$499 ;
-  assign cold[91:60] = \$485 ;
-  assign cold[59:52] = \$482 ;
-  assign cold[51] = \$479 ;
+  assign \i__payload$200.slot  = \i__payload$200 [11:0];
+  assign \i__payload$200.sample  = \i__payload$200 [43:12];
+  assign \i__payload$200.last_beat  = \i__payload$200 [46:44];
+  assign \i__payload$206.slot  = \i__payload$206 [11:0];
+  assign \i__payload$206.sample  = \i__payload$206 [43:12];
+  assign \i__payload$206.last_beat  = \i__payload$206 [46:44];
+  assign \i__payload$212.slot  = \i__payload$212 [11:0];
+  assign \i__payload$212.sample  = \i__payload$212 [43:12];
+  assign \i__payload$212.last_beat  = \i__payload$212 [46:44];
+  assign cold[214:183] = \$546 ;
+  assign cold[182:175] = \$543 ;
+  assign cold[174] = \$540 ;
+  assign cold[173:142] = \$526 ;
+  assign cold[141:134] = \$523 ;
+  assign cold[133] = \$520 ;
+  assign cold[132:101] = \$506 ;
+  assign cold[100:93] = \$503 ;
+  assign cold[92] = \$500 ;
+  assign cold[91:60] = \$486 ;
+  assign cold[59:52] = \$483 ;
+  assign cold[51] = \$480 ;
   assign cold[50:48] = t_op[138:136];
   assign cold[47:32] = t_op[135:120];
   assign cold[31:0] = t_op[87:56];
-  assign \$signal$144 [372:341] = \$537 ;
-  assign \$signal$144 [340:333] = \$535 ;
-  assign \$signal$144 [332:317] = \$533 ;
-  assign \$signal$144 [316] = \$531 ;
-  assign \$signal$144 [315] = \$528 ;
-  assign \$signal$144 [314:283] = \$517 ;
-  assign \$signal$144 [282:275] = \$515 ;
-  assign \$signal$144 [274:259] = \$513 ;
-  assign \$signal$144 [258] = \$511 ;
-  assign \$signal$144 [257] = \$508 ;
-  assign \$signal$144 [256:225] = \$497 ;
-  assign \$signal$144 [224:217] = \$495 ;
-  assign \$signal$144 [216:201] = \$493 ;
-  assign \$signal$144 [200] = \$491 ;
-  assign \$signal$144 [199] = \$488 ;
-  assign \$signal$144 [198:167] = \$477 ;
-  assign \$signal$144 [166:159] = \$475 ;
-  assign \$signal$144 [158:143] = \$473 ;
-  assign \$signal$144 [142] = \$471 ;
-  assign \$signal$144 [141] = \$468 ;
-  assign \$signal$144 [140] = t_op[140];
-  assign \$signal$144 [139] = t_op[139];
-  assign \$signal$144 [138:136] = t_op[138:136];
-  assign \$signal$144 [135:120] = t_op[135:120];
-  assign \$signal$144 [119:88] = t_op[119:88];
-  assign \$signal$144 [87:56] = t_op[87:56];
-  assign \$signal$144 [55:51] = t_op[55:51];
-  assign \$signal$144 [50:19] = t_op[50:19];
-  assign \$signal$144 [18:3] = t_op[18:3];
-  assign \$signal$144 [2:1] = t_op[2:1];
-  assign \$signal$144 [0] = t_op[0];
-  assign job[40:28] = \$258 [12:0];
-  assign job[27:15] = \$257 [12:0];
-  assign job[14:2] = \$253 [12:0];
+  assign \$signal$146 [372:341] = \$538 ;
+  assign \$signal$146 [340:333] = \$536 ;
+  assign \$signal$146 [332:317] = \$534 ;
+  assign \$signal$146 [316] = \$532 ;
+  assign \$signal$146 [315] = \$529 ;
+  assign \$signal$146 [314:283] = \$518 ;
+  assign \$signal$146 [282:275] = \$516 ;
+  assign \$signal$146 [274:259] = \$514 ;
+  assign \$signal$146 [258] = \$512 ;
+  assign \$signal$146 [257] = \$509 ;
+  assign \$signal$146 [256:225] = \$498 ;
+  assign \$signal$146 [224:217] = \$496 ;
+  assign \$signal$146 [216:201] = \$494 ;
+  assign \$signal$146 [200] = \$492 ;
+  assign \$signal$146 [199] = \$489 ;
+  assign \$signal$146 [198:167] = \$478 ;
+  assign \$signal$146 [166:159] = \$476 ;
+  assign \$signal$146 [158:143] = \$474 ;
+  assign \$signal$146 [142] = \$472 ;
+  assign \$signal$146 [141] = \$469 ;
+  assign \$signal$146 [140] = t_op[140];
+  assign \$signal$146 [139] = t_op[139];
+  assign \$signal$146 [138:136] = t_op[138:136];
+  assign \$signal$146 [135:120] = t_op[135:120];
+  assign \$signal$146 [119:88] = t_op[119:88];
+  assign \$signal$146 [87:56] = t_op[87:56];
+  assign \$signal$146 [55:51] = t_op[55:51];
+  assign \$signal$146 [50:19] = t_op[50:19];
+  assign \$signal$146 [18:3] = t_op[18:3];
+  assign \$signal$146 [2:1] = t_op[2:1];
+  assign \$signal$146 [0] = t_op[0];
+  assign job[40:28] = \$259 [12:0];
+  assign job[27:15] = \$258 [12:0];
+  assign job[14:2] = \$254 [12:0];
   assign job[1] = close;
   assign job[0] = full_pop;
-  assign entry[46:44] = \$246 [2:0];
-  assign entry[43:12] = \$242 ;
-  assign entry[11:0] = \$241 [11:0];
-  assign rec_write__data[231:200] = \$217 ;
-  assign rec_write__data[199:192] = \$216 ;
-  assign rec_write__data[191:176] = \$215 ;
-  assign rec_write__data[175] = \$214 ;
+  assign entry[46:44] = \$247 [2:0];
+  assign entry[43:12] = \$243 ;
+  assign entry[11:0] = \$242 [11:0];
+  assign rec_write__data[231:200] = \$219 ;
+  assign rec_write__data[199:192] = \$218 ;
+  assign rec_write__data[191:176] = \$217 ;
+  assign rec_write__data[175] = \$216 ;
   assign rec_write__data[174] = i__payload[180];
-  assign rec_write__data[173:142] = \$211 ;
-  assign rec_write__data[141:134] = \$210 ;
-  assign rec_write__data[133:118] = \$209 ;
-  assign rec_write__data[117] = \$208 ;
+  assign rec_write__data[173:142] = \$213 ;
+  assign rec_write__data[141:134] = \$212 ;
+  assign rec_write__data[133:118] = \$211 ;
+  assign rec_write__data[117] = \$210 ;
   assign rec_write__data[116] = i__payload[120];
-  assign rec_write__data[115:84] = \$205 ;
-  assign rec_write__data[83:76] = \$204 ;
-  assign rec_write__data[75:60] = \$203 ;
-  assign rec_write__data[59] = \$202 ;
+  assign rec_write__data[115:84] = \$207 ;
+  assign rec_write__data[83:76] = \$206 ;
+  assign rec_write__data[75:60] = \$205 ;
+  assign rec_write__data[59] = \$204 ;
   assign rec_write__data[58] = i__payload[60];
-  assign rec_write__data[57:26] = \$199 ;
-  assign rec_write__data[25:18] = \$198 ;
-  assign rec_write__data[17:2] = \$197 ;
-  assign rec_write__data[1] = \$196 ;
+  assign rec_write__data[57:26] = \$201 ;
+  assign rec_write__data[25:18] = \$200 ;
+  assign rec_write__data[17:2] = \$199 ;
+  assign rec_write__data[1] = \$198 ;
   assign rec_write__data[0] = i__payload[0];
-  assign \$286  = 1'h1;
-  assign \$287  = \$285 ;
-  assign \$289  = 1'h0;
+  assign \$287  = 1'h1;
+  assign \$288  = \$286 ;
   assign \$290  = 1'h0;
-  assign \$292  = 1'h0;
+  assign \$291  = 1'h0;
   assign \$293  = 1'h0;
   assign \$294  = 1'h0;
-  assign \$580  = fsm_state;
-  assign \$564  = fsm_state;
+  assign \$295  = 1'h0;
+  assign \$581  = fsm_state;
+  assign \$565  = fsm_state;
 endmodule
 
 (* generator = "Amaranth" *)
