@@ -296,10 +296,10 @@ class PopularityTable(wiring.Component):
         m.d.comb += beat_conflicts.eq(sum(conflict_bits))
 
         # -- pipeline registers A (read address), R (read data), B (compare), B2 (update) -------
-        a, a_valid = Signal(op_layout), Signal()
-        r, r_valid = Signal(op_layout), Signal()
-        b, b_valid = Signal(op_layout), Signal()
-        b2, b2_valid = Signal(op_layout), Signal()
+        a, a_valid = Signal(op_layout, name="a"), Signal(name="a_valid")
+        r, r_valid = Signal(op_layout, name="r"), Signal(name="r_valid")
+        b, b_valid = Signal(op_layout, name="b"), Signal(name="b_valid")
+        b2, b2_valid = Signal(op_layout, name="b2"), Signal(name="b2_valid")
         advance = Signal()                  # every stage moves on this cycle
         m.d.comb += advance.eq(~(self.resp.valid & ~self.resp.ready)
                                & ~(self.host_resp.valid & ~self.host_resp.ready))
@@ -359,12 +359,21 @@ class PopularityTable(wiring.Component):
         # forwarded (see stage W). Compared with A, which holds the op injected last cycle.
         a_writes = Signal()
         m.d.comb += a_writes.eq(a_valid & a.writes)
-        lane_hazard = Signal(lanes)
-        m.d.comb += lane_hazard.eq(a_writes.replicate(lanes) & Cat(
-            *(h.lanes[i].set == a.rmw_set for i in range(lanes))))
         host_set = Signal(g.set_bits)
         m.d.comb += host_set.eq(Mux(host_cmd.op == HostOp.MARK_STALE, host_hashed[:g.set_bits],
                                     host_cmd.slot[slot_way_bits:]))
+        # For H's lanes the hazard is a register (``lane_hazard``: H's lane j reads the set A's op
+        # writes), set a cycle ahead from comparisons of registers only: every set H's next op
+        # can write (H's lanes, HH's command, the sweep's set) against the sets of the beat H
+        # holds next (the same beat, or the skid buffer's ``following`` one), chosen by what is
+        # injected. The injection control then reaches H's enable with no comparison before it.
+        following = h_buffer.following.beat
+        lane_hazard = Signal(lanes)
+
+        def sets_equal(beat_, value):
+            return Cat(*(beat_.lanes[j].set == value for j in range(lanes)))
+        same_h = [sets_equal(h, h.lanes[k].set) for k in range(lanes)]
+        same_next = [sets_equal(following, h.lanes[k].set) for k in range(lanes)]
         host_hazard = Signal()
         clear_hazard = Signal()
         m.d.comb += [host_hazard.eq(a_writes & (host_set == a.rmw_set)),
@@ -425,6 +434,31 @@ class PopularityTable(wiring.Component):
                     ]
                     m.d.sync += [remaining.eq(rest), mid_beat.eq(~last_lane),
                                  rest_mask.eq(_lowest(rest)), rest_single.eq(_one_hot(rest))]
+
+        # lane_hazard for the next cycle. Its op: the sweep's, HH's command, or H's next lane
+        # (the only ops that can precede an injection from H), whichever this cycle's branch
+        # offers; if that op is held back (its own hazard) the same branch runs again next
+        # cycle and H is not injected then, so the value is not used. Its beat: H's if H keeps
+        # its beat, else the one H takes next.
+        h_keeps = Signal()
+        m.d.comb += h_keeps.eq(h_valid & ~h_take)
+        hazard_h, hazard_next = Signal(lanes), Signal(lanes)
+        with m.If(clearing):
+            m.d.comb += [hazard_h.eq(sets_equal(h, clear_set)),
+                         hazard_next.eq(sets_equal(following, clear_set))]
+        with m.Elif(hh_valid & ~mid_beat):
+            host_writes = host_cmd.op != HostOp.READ
+            m.d.comb += [hazard_h.eq(host_writes.replicate(lanes) & sets_equal(h, host_set)),
+                         hazard_next.eq(host_writes.replicate(lanes)
+                                        & sets_equal(following, host_set))]
+        with m.Elif(inject_valid & inject.writes):    # H's next LEARN lane
+            for k in range(lanes):
+                with m.If(next_mask[k]):
+                    m.d.comb += [hazard_h.eq(same_h[k]), hazard_next.eq(same_next[k])]
+        with m.If(advance):
+            m.d.sync += lane_hazard.eq(Mux(h_keeps, hazard_h, hazard_next))
+        with m.Elif(~h_valid):                  # H takes a beat while A holds its op
+            m.d.sync += lane_hazard.eq(a_writes.replicate(lanes) & sets_equal(following, a.rmw_set))
 
         with m.If(advance):
             m.d.sync += [a_valid.eq(inject_valid), a.eq(inject),

@@ -210,11 +210,13 @@ class RowWriter(wiring.Component):
         resp = self.address.payload
         resp_addr = Cat(Const(0, shift), resp.address[shift:])
         first_burst = burst_beats(m, resp_addr, resp.beats, bus_bytes=bus_bytes)
+        # The request's payload is the input's whatever the state (only ``valid`` is the state's):
+        # no state decode before the row-address unit's table choice.
+        m.d.comb += [self.address_request.payload.table.eq(wb.table),
+                     self.address_request.payload.row.eq(wb.row)]
         with m.FSM(name="writer") as fsm:
             with m.State("IDLE"):
-                m.d.comb += [self.address_request.valid.eq(self.i.valid),
-                             self.address_request.payload.table.eq(wb.table),
-                             self.address_request.payload.row.eq(wb.row)]
+                m.d.comb += self.address_request.valid.eq(self.i.valid)
                 with m.If(self.address_request.valid & self.address_request.ready):
                     m.d.sync += [table.eq(wb.table), row.eq(wb.row), in_k.eq(0),
                                  in_last.eq(out_beats <= 1)]

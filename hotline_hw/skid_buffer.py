@@ -1,6 +1,6 @@
 """Skid buffer: a two-entry stream register whose input ``ready`` is a flip-flop."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -27,6 +27,11 @@ class SkidBuffer(wiring.Component):
         same cycle.
     o : ``Out(stream.Signature(shape))``
         Output, from the output register.
+    following : ``Out(shape)``
+        The payload the output register takes in a cycle it is free (``o.valid`` low or
+        ``o.ready`` high): the skid entry's if it is full, else the input's. A consumer can
+        compute from it, in parallel with its decision to take ``o``, what it needs of the next
+        beat a cycle early (the choice is one flip-flop, the skid entry's valid).
 
     Latency and throughput
     ----------------------
@@ -37,20 +42,20 @@ class SkidBuffer(wiring.Component):
     """
 
     def __init__(self, shape):
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape)),
+                          "following": Out(shape)})
 
     def elaborate(self, platform):
         m = Module()
         skid_valid = Signal()
         skid = Signal.like(self.i.payload)
         out_free = ~self.o.valid | self.o.ready      # the output register takes a beat now
-        m.d.comb += self.i.ready.eq(~skid_valid)
+        m.d.comb += [self.i.ready.eq(~skid_valid),
+                     self.following.eq(Mux(skid_valid, skid, self.i.payload))]
         with m.If(out_free):
-            with m.If(skid_valid):
-                # (``i.ready`` is low: nothing is taken at the input this cycle.)
-                m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
-            with m.Else():
-                m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
+            # (With the skid entry full, ``i.ready`` is low: nothing is taken at the input.)
+            m.d.sync += [self.o.payload.eq(self.following),
+                         self.o.valid.eq(skid_valid | self.i.valid), skid_valid.eq(0)]
         with m.Elif(self.i.valid & ~skid_valid):
             m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
         return m

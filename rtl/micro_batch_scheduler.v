@@ -41496,12 +41496,17 @@ module \micro_batch_scheduler.non_head (rst, i__payload, i__ready, o__ready, i__
   wire \$2 ;
   wire \$3 ;
   wire \$4 ;
-  reg [46:0] \$5 ;
-  reg \$6 ;
+  wire \$5 ;
+  reg [46:0] \$6 ;
   reg \$7 ;
-  reg [46:0] \$8 ;
+  reg \$8 ;
+  reg [46:0] \$9 ;
   input clk;
   wire clk;
+  wire [46:0] following;
+  wire [2:0] \following.last_beat ;
+  wire [31:0] \following.sample ;
+  wire [11:0] \following.slot ;
   input [46:0] i__payload;
   wire [46:0] i__payload;
   wire [2:0] \i__payload.last_beat ;
@@ -41527,58 +41532,36 @@ module \micro_batch_scheduler.non_head (rst, i__payload, i__ready, o__ready, i__
   wire [31:0] \skid.sample ;
   wire [11:0] \skid.slot ;
   reg skid_valid = 1'h0;
+  assign i__ready = ~ skid_valid;
+  assign following = skid_valid ? skid : i__payload;
   assign \$1  = ~ o__valid;
   assign \$2  = \$1  | o__ready;
   assign \$3  = ~ skid_valid;
   assign \$4  = i__valid & \$3 ;
+  assign \$5  = skid_valid | i__valid;
   always @(posedge clk)
-    o__payload <= \$5 ;
+    o__payload <= \$6 ;
   always @(posedge clk)
-    o__valid <= \$6 ;
+    o__valid <= \$7 ;
   always @(posedge clk)
-    skid_valid <= \$7 ;
+    skid_valid <= \$8 ;
   always @(posedge clk)
-    skid <= \$8 ;
-  assign i__ready = ~ skid_valid;
+    skid <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$5  = o__payload;
+    \$6  = o__payload;
     if (\$2 ) begin
-      (* full_case = 32'd1 *)
-      if (skid_valid) begin
-        \$5  = skid;
-      end else begin
-        \$5  = i__payload;
-      end
+      \$6  = following;
     end
     if (rst) begin
-      \$5  = 47'h000000000000;
+      \$6  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$6  = o__valid;
+    \$7  = o__valid;
     if (\$2 ) begin
-      (* full_case = 32'd1 *)
-      if (skid_valid) begin
-        \$6  = 1'h1;
-      end else begin
-        \$6  = i__valid;
-      end
-    end
-    if (rst) begin
-      \$6  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$7  = skid_valid;
-    if (\$2 ) begin
-      if (skid_valid) begin
-        \$7  = 1'h0;
-      end
-    end else if (\$4 ) begin
-      \$7  = 1'h1;
+      \$7  = \$5 ;
     end
     if (rst) begin
       \$7  = 1'h0;
@@ -41586,24 +41569,39 @@ module \micro_batch_scheduler.non_head (rst, i__payload, i__ready, o__ready, i__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$8  = skid;
+    \$8  = skid_valid;
     if (\$2 ) begin
+      \$8  = 1'h0;
     end else if (\$4 ) begin
-      \$8  = i__payload;
+      \$8  = 1'h1;
     end
     if (rst) begin
-      \$8  = 47'h000000000000;
+      \$8  = 1'h0;
     end
   end
-  assign \o__payload.slot  = o__payload[11:0];
-  assign \o__payload.sample  = o__payload[43:12];
-  assign \o__payload.last_beat  = o__payload[46:44];
-  assign \skid.slot  = skid[11:0];
-  assign \skid.sample  = skid[43:12];
-  assign \skid.last_beat  = skid[46:44];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$9  = skid;
+    if (\$2 ) begin
+    end else if (\$4 ) begin
+      \$9  = i__payload;
+    end
+    if (rst) begin
+      \$9  = 47'h000000000000;
+    end
+  end
+  assign \following.slot  = following[11:0];
+  assign \following.sample  = following[43:12];
+  assign \following.last_beat  = following[46:44];
   assign \i__payload.slot  = i__payload[11:0];
   assign \i__payload.sample  = i__payload[43:12];
   assign \i__payload.last_beat  = i__payload[46:44];
+  assign \skid.slot  = skid[11:0];
+  assign \skid.sample  = skid[43:12];
+  assign \skid.last_beat  = skid[46:44];
+  assign \o__payload.slot  = o__payload[11:0];
+  assign \o__payload.sample  = o__payload[43:12];
+  assign \o__payload.last_beat  = o__payload[46:44];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -46072,12 +46070,17 @@ module \micro_batch_scheduler.pop_head (rst, i__payload, i__ready, o__ready, i__
   wire \$2 ;
   wire \$3 ;
   wire \$4 ;
-  reg [46:0] \$5 ;
-  reg \$6 ;
+  wire \$5 ;
+  reg [46:0] \$6 ;
   reg \$7 ;
-  reg [46:0] \$8 ;
+  reg \$8 ;
+  reg [46:0] \$9 ;
   input clk;
   wire clk;
+  wire [46:0] following;
+  wire [2:0] \following.last_beat ;
+  wire [31:0] \following.sample ;
+  wire [11:0] \following.slot ;
   input [46:0] i__payload;
   wire [46:0] i__payload;
   wire [2:0] \i__payload.last_beat ;
@@ -46103,58 +46106,36 @@ module \micro_batch_scheduler.pop_head (rst, i__payload, i__ready, o__ready, i__
   wire [31:0] \skid.sample ;
   wire [11:0] \skid.slot ;
   reg skid_valid = 1'h0;
+  assign i__ready = ~ skid_valid;
+  assign following = skid_valid ? skid : i__payload;
   assign \$1  = ~ o__valid;
   assign \$2  = \$1  | o__ready;
   assign \$3  = ~ skid_valid;
   assign \$4  = i__valid & \$3 ;
+  assign \$5  = skid_valid | i__valid;
   always @(posedge clk)
-    o__payload <= \$5 ;
+    o__payload <= \$6 ;
   always @(posedge clk)
-    o__valid <= \$6 ;
+    o__valid <= \$7 ;
   always @(posedge clk)
-    skid_valid <= \$7 ;
+    skid_valid <= \$8 ;
   always @(posedge clk)
-    skid <= \$8 ;
-  assign i__ready = ~ skid_valid;
+    skid <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$5  = o__payload;
+    \$6  = o__payload;
     if (\$2 ) begin
-      (* full_case = 32'd1 *)
-      if (skid_valid) begin
-        \$5  = skid;
-      end else begin
-        \$5  = i__payload;
-      end
+      \$6  = following;
     end
     if (rst) begin
-      \$5  = 47'h000000000000;
+      \$6  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$6  = o__valid;
+    \$7  = o__valid;
     if (\$2 ) begin
-      (* full_case = 32'd1 *)
-      if (skid_valid) begin
-        \$6  = 1'h1;
-      end else begin
-        \$6  = i__valid;
-      end
-    end
-    if (rst) begin
-      \$6  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$7  = skid_valid;
-    if (\$2 ) begin
-      if (skid_valid) begin
-        \$7  = 1'h0;
-      end
-    end else if (\$4 ) begin
-      \$7  = 1'h1;
+      \$7  = \$5 ;
     end
     if (rst) begin
       \$7  = 1'h0;
@@ -46162,24 +46143,39 @@ module \micro_batch_scheduler.pop_head (rst, i__payload, i__ready, o__ready, i__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$8  = skid;
+    \$8  = skid_valid;
     if (\$2 ) begin
+      \$8  = 1'h0;
     end else if (\$4 ) begin
-      \$8  = i__payload;
+      \$8  = 1'h1;
     end
     if (rst) begin
-      \$8  = 47'h000000000000;
+      \$8  = 1'h0;
     end
   end
-  assign \o__payload.slot  = o__payload[11:0];
-  assign \o__payload.sample  = o__payload[43:12];
-  assign \o__payload.last_beat  = o__payload[46:44];
-  assign \skid.slot  = skid[11:0];
-  assign \skid.sample  = skid[43:12];
-  assign \skid.last_beat  = skid[46:44];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$9  = skid;
+    if (\$2 ) begin
+    end else if (\$4 ) begin
+      \$9  = i__payload;
+    end
+    if (rst) begin
+      \$9  = 47'h000000000000;
+    end
+  end
+  assign \following.slot  = following[11:0];
+  assign \following.sample  = following[43:12];
+  assign \following.last_beat  = following[46:44];
   assign \i__payload.slot  = i__payload[11:0];
   assign \i__payload.sample  = i__payload[43:12];
   assign \i__payload.last_beat  = i__payload[46:44];
+  assign \skid.slot  = skid[11:0];
+  assign \skid.sample  = skid[43:12];
+  assign \skid.last_beat  = skid[46:44];
+  assign \o__payload.slot  = o__payload[11:0];
+  assign \o__payload.sample  = o__payload[43:12];
+  assign \o__payload.last_beat  = o__payload[46:44];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -50460,12 +50456,17 @@ module \micro_batch_scheduler.skip_head (rst, i__payload, i__ready, o__ready, i_
   wire \$2 ;
   wire \$3 ;
   wire \$4 ;
-  reg [46:0] \$5 ;
-  reg \$6 ;
+  wire \$5 ;
+  reg [46:0] \$6 ;
   reg \$7 ;
-  reg [46:0] \$8 ;
+  reg \$8 ;
+  reg [46:0] \$9 ;
   input clk;
   wire clk;
+  wire [46:0] following;
+  wire [2:0] \following.last_beat ;
+  wire [31:0] \following.sample ;
+  wire [11:0] \following.slot ;
   input [46:0] i__payload;
   wire [46:0] i__payload;
   wire [2:0] \i__payload.last_beat ;
@@ -50491,58 +50492,36 @@ module \micro_batch_scheduler.skip_head (rst, i__payload, i__ready, o__ready, i_
   wire [31:0] \skid.sample ;
   wire [11:0] \skid.slot ;
   reg skid_valid = 1'h0;
+  assign i__ready = ~ skid_valid;
+  assign following = skid_valid ? skid : i__payload;
   assign \$1  = ~ o__valid;
   assign \$2  = \$1  | o__ready;
   assign \$3  = ~ skid_valid;
   assign \$4  = i__valid & \$3 ;
+  assign \$5  = skid_valid | i__valid;
   always @(posedge clk)
-    o__payload <= \$5 ;
+    o__payload <= \$6 ;
   always @(posedge clk)
-    o__valid <= \$6 ;
+    o__valid <= \$7 ;
   always @(posedge clk)
-    skid_valid <= \$7 ;
+    skid_valid <= \$8 ;
   always @(posedge clk)
-    skid <= \$8 ;
-  assign i__ready = ~ skid_valid;
+    skid <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$5  = o__payload;
+    \$6  = o__payload;
     if (\$2 ) begin
-      (* full_case = 32'd1 *)
-      if (skid_valid) begin
-        \$5  = skid;
-      end else begin
-        \$5  = i__payload;
-      end
+      \$6  = following;
     end
     if (rst) begin
-      \$5  = 47'h000000000000;
+      \$6  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$6  = o__valid;
+    \$7  = o__valid;
     if (\$2 ) begin
-      (* full_case = 32'd1 *)
-      if (skid_valid) begin
-        \$6  = 1'h1;
-      end else begin
-        \$6  = i__valid;
-      end
-    end
-    if (rst) begin
-      \$6  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$7  = skid_valid;
-    if (\$2 ) begin
-      if (skid_valid) begin
-        \$7  = 1'h0;
-      end
-    end else if (\$4 ) begin
-      \$7  = 1'h1;
+      \$7  = \$5 ;
     end
     if (rst) begin
       \$7  = 1'h0;
@@ -50550,24 +50529,39 @@ module \micro_batch_scheduler.skip_head (rst, i__payload, i__ready, o__ready, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$8  = skid;
+    \$8  = skid_valid;
     if (\$2 ) begin
+      \$8  = 1'h0;
     end else if (\$4 ) begin
-      \$8  = i__payload;
+      \$8  = 1'h1;
     end
     if (rst) begin
-      \$8  = 47'h000000000000;
+      \$8  = 1'h0;
     end
   end
-  assign \o__payload.slot  = o__payload[11:0];
-  assign \o__payload.sample  = o__payload[43:12];
-  assign \o__payload.last_beat  = o__payload[46:44];
-  assign \skid.slot  = skid[11:0];
-  assign \skid.sample  = skid[43:12];
-  assign \skid.last_beat  = skid[46:44];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$9  = skid;
+    if (\$2 ) begin
+    end else if (\$4 ) begin
+      \$9  = i__payload;
+    end
+    if (rst) begin
+      \$9  = 47'h000000000000;
+    end
+  end
+  assign \following.slot  = following[11:0];
+  assign \following.sample  = following[43:12];
+  assign \following.last_beat  = following[46:44];
   assign \i__payload.slot  = i__payload[11:0];
   assign \i__payload.sample  = i__payload[43:12];
   assign \i__payload.last_beat  = i__payload[46:44];
+  assign \skid.slot  = skid[11:0];
+  assign \skid.sample  = skid[43:12];
+  assign \skid.last_beat  = skid[46:44];
+  assign \o__payload.slot  = o__payload[11:0];
+  assign \o__payload.sample  = o__payload[43:12];
+  assign \o__payload.last_beat  = o__payload[46:44];
 endmodule
 
 (* generator = "Amaranth" *)

@@ -7,79 +7,87 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire [8:0] \$1006 ;
-  wire [8:0] \$1009 ;
+  wire [71:0] \$100 ;
+  wire [8:0] \$1003 ;
+  wire [8:0] \$1008 ;
   wire \$101 ;
-  wire [71:0] \$102 ;
-  wire \$103 ;
+  wire [8:0] \$1013 ;
+  wire [8:0] \$1018 ;
+  wire \$102 ;
+  wire [71:0] \$103 ;
   wire \$104 ;
-  wire [1:0] \$105 ;
-  wire [1:0] \$106 ;
-  wire [6:0] \$1064 ;
-  wire [1:0] \$107 ;
-  wire [6:0] \$1076 ;
-  wire [1:0] \$108 ;
-  wire \$109 ;
+  wire \$105 ;
+  wire [8:0] \$1050 ;
+  wire [8:0] \$1055 ;
+  wire [71:0] \$106 ;
+  wire [8:0] \$1060 ;
+  wire [8:0] \$1065 ;
+  wire \$107 ;
+  wire [8:0] \$1079 ;
+  wire \$108 ;
+  wire [8:0] \$1082 ;
+  wire [71:0] \$109 ;
   wire \$11 ;
   wire \$110 ;
   wire \$111 ;
-  wire \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire \$115 ;
+  wire [1:0] \$112 ;
+  wire [1:0] \$113 ;
+  wire [6:0] \$1137 ;
+  wire [1:0] \$114 ;
+  wire [6:0] \$1149 ;
+  wire [1:0] \$115 ;
   wire \$116 ;
   wire \$117 ;
-  wire [1:0] \$118 ;
-  wire [1:0] \$119 ;
+  wire \$118 ;
+  wire \$119 ;
   wire \$12 ;
-  wire [1:0] \$120 ;
-  wire [1:0] \$121 ;
+  wire \$120 ;
+  wire \$121 ;
   wire \$122 ;
   wire \$123 ;
   wire \$124 ;
-  wire \$125 ;
+  wire [1:0] \$125 ;
   wire [1:0] \$126 ;
   wire [1:0] \$127 ;
   wire [1:0] \$128 ;
-  wire [1:0] \$129 ;
+  wire \$129 ;
   wire \$13 ;
-  wire [1:0] \$130 ;
-  wire [1:0] \$131 ;
-  wire [71:0] \$132 ;
-  wire \$133 ;
-  wire \$134 ;
-  wire [71:0] \$135 ;
-  wire \$136 ;
-  wire \$137 ;
-  wire [71:0] \$138 ;
-  wire \$139 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire [1:0] \$133 ;
+  wire [1:0] \$134 ;
+  wire [1:0] \$135 ;
+  wire [1:0] \$136 ;
+  wire [1:0] \$137 ;
+  wire [1:0] \$138 ;
+  wire [71:0] \$139 ;
   wire \$14 ;
   wire \$140 ;
-  wire [8:0] \$1406 ;
-  wire [71:0] \$141 ;
-  wire \$142 ;
+  wire \$141 ;
+  wire [71:0] \$142 ;
   wire \$143 ;
   wire \$144 ;
-  wire \$145 ;
+  wire [71:0] \$145 ;
   wire \$146 ;
   wire \$147 ;
-  wire \$148 ;
+  wire [8:0] \$1474 ;
+  wire [71:0] \$148 ;
   wire \$149 ;
   wire \$15 ;
   wire \$150 ;
-  wire [2:0] \$151 ;
-  wire [2:0] \$152 ;
-  wire [71:0] \$153 ;
-  wire [71:0] \$154 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire \$154 ;
   wire \$155 ;
   wire \$156 ;
   wire \$157 ;
-  wire \$158 ;
-  wire \$159 ;
+  wire [2:0] \$158 ;
+  wire [2:0] \$159 ;
   wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
+  wire [71:0] \$160 ;
+  wire [71:0] \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
@@ -91,19 +99,19 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$17 ;
   wire \$170 ;
   wire \$171 ;
-  wire [1:0] \$172 ;
-  wire [1:0] \$173 ;
-  wire [1:0] \$174 ;
-  wire [1:0] \$175 ;
-  wire [79:0] \$176 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire \$176 ;
   wire \$177 ;
   wire \$178 ;
-  wire \$179 ;
+  wire [1:0] \$179 ;
   wire \$18 ;
-  wire \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire \$183 ;
+  wire [1:0] \$180 ;
+  wire [1:0] \$181 ;
+  wire [1:0] \$182 ;
+  wire [79:0] \$183 ;
   wire \$184 ;
   wire \$185 ;
   wire \$186 ;
@@ -119,8 +127,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$195 ;
   wire \$196 ;
   wire \$197 ;
-  wire [15:0] \$198 ;
-  wire [15:0] \$199 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
   wire [3:0] \$20 ;
   wire \$200 ;
@@ -128,20 +136,20 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$202 ;
   wire \$203 ;
   wire \$204 ;
-  wire \$205 ;
-  wire \$206 ;
-  wire [19:0] \$207 ;
-  wire [18:0] \$208 ;
+  wire [15:0] \$205 ;
+  wire [15:0] \$206 ;
+  wire \$207 ;
+  wire \$208 ;
   wire \$209 ;
   wire \$21 ;
   wire \$210 ;
   wire \$211 ;
   wire \$212 ;
   wire \$213 ;
-  wire \$214 ;
-  wire \$215 ;
+  wire [19:0] \$214 ;
+  wire [18:0] \$215 ;
   wire \$216 ;
-  wire [19:0] \$217 ;
+  wire \$217 ;
   wire \$218 ;
   wire \$219 ;
   wire \$22 ;
@@ -149,180 +157,180 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$221 ;
   wire \$222 ;
   wire \$223 ;
-  wire [1:0] \$224 ;
+  wire [19:0] \$224 ;
   wire \$225 ;
-  wire [2:0] \$226 ;
+  wire \$226 ;
   wire \$227 ;
-  wire [3:0] \$228 ;
+  wire \$228 ;
   wire \$229 ;
   wire \$23 ;
-  wire [4:0] \$230 ;
-  wire \$231 ;
+  wire \$230 ;
+  wire [1:0] \$231 ;
   wire \$232 ;
-  wire \$233 ;
+  wire [2:0] \$233 ;
   wire \$234 ;
-  wire [1:0] \$235 ;
+  wire [3:0] \$235 ;
   wire \$236 ;
-  wire \$237 ;
+  wire [4:0] \$237 ;
   wire \$238 ;
   wire \$239 ;
   wire \$24 ;
-  wire [2:0] \$240 ;
+  wire \$240 ;
   wire \$241 ;
-  wire \$242 ;
+  wire [1:0] \$242 ;
   wire \$243 ;
   wire \$244 ;
-  wire [3:0] \$245 ;
+  wire \$245 ;
   wire \$246 ;
-  wire \$247 ;
+  wire [2:0] \$247 ;
   wire \$248 ;
   wire \$249 ;
   wire \$25 ;
-  wire [4:0] \$250 ;
+  wire \$250 ;
   wire \$251 ;
-  wire [1:0] \$252 ;
+  wire [3:0] \$252 ;
   wire \$253 ;
-  wire [2:0] \$254 ;
+  wire \$254 ;
   wire \$255 ;
-  wire [3:0] \$256 ;
-  wire \$257 ;
-  wire [4:0] \$258 ;
-  wire \$259 ;
+  wire \$256 ;
+  wire [4:0] \$257 ;
+  wire \$258 ;
+  wire [1:0] \$259 ;
   wire \$26 ;
   wire \$260 ;
   wire [2:0] \$261 ;
-  wire [32:0] \$262 ;
-  wire [32:0] \$263 ;
-  wire [32:0] \$264 ;
-  wire \$265 ;
-  wire [32:0] \$266 ;
+  wire \$262 ;
+  wire [3:0] \$263 ;
+  wire \$264 ;
+  wire [4:0] \$265 ;
+  wire \$266 ;
   wire \$267 ;
-  wire \$268 ;
-  wire \$269 ;
+  wire [2:0] \$268 ;
+  wire [32:0] \$269 ;
   wire \$27 ;
-  wire [7:0] \$270 ;
-  wire \$271 ;
-  wire [31:0] \$272 ;
-  wire \$273 ;
+  wire [32:0] \$270 ;
+  wire [32:0] \$271 ;
+  wire \$272 ;
+  wire [32:0] \$273 ;
   wire \$274 ;
   wire \$275 ;
-  wire [7:0] \$276 ;
-  wire \$277 ;
-  wire [31:0] \$278 ;
-  wire \$279 ;
+  wire \$276 ;
+  wire [7:0] \$277 ;
+  wire \$278 ;
+  wire [31:0] \$279 ;
   wire \$28 ;
   wire \$280 ;
   wire \$281 ;
-  wire [7:0] \$282 ;
-  wire \$283 ;
-  wire [31:0] \$284 ;
-  wire \$285 ;
+  wire \$282 ;
+  wire [7:0] \$283 ;
+  wire \$284 ;
+  wire [31:0] \$285 ;
   wire \$286 ;
   wire \$287 ;
-  wire [7:0] \$288 ;
-  wire \$289 ;
+  wire \$288 ;
+  wire [7:0] \$289 ;
   wire \$29 ;
-  wire [31:0] \$290 ;
-  wire \$291 ;
+  wire \$290 ;
+  wire [31:0] \$291 ;
   wire \$292 ;
   wire \$293 ;
-  wire [15:0] \$294 ;
-  wire [14:0] \$295 ;
-  wire [14:0] \$296 ;
-  wire [14:0] \$297 ;
-  wire [14:0] \$298 ;
-  wire [15:0] \$299 ;
+  wire \$294 ;
+  wire [7:0] \$295 ;
+  wire \$296 ;
+  wire [31:0] \$297 ;
+  wire \$298 ;
+  wire \$299 ;
   wire \$3 ;
   wire \$30 ;
-  wire [14:0] \$300 ;
-  wire [14:0] \$301 ;
+  wire \$300 ;
+  wire [15:0] \$301 ;
   wire [14:0] \$302 ;
   wire [14:0] \$303 ;
-  wire [15:0] \$304 ;
+  wire [14:0] \$304 ;
   wire [14:0] \$305 ;
-  wire [14:0] \$306 ;
+  wire [15:0] \$306 ;
   wire [14:0] \$307 ;
   wire [14:0] \$308 ;
-  wire [15:0] \$309 ;
+  wire [14:0] \$309 ;
   wire \$31 ;
   wire [14:0] \$310 ;
-  wire [14:0] \$311 ;
+  wire [15:0] \$311 ;
   wire [14:0] \$312 ;
   wire [14:0] \$313 ;
-  wire [15:0] \$314 ;
+  wire [14:0] \$314 ;
   wire [14:0] \$315 ;
-  wire [14:0] \$316 ;
+  wire [15:0] \$316 ;
   wire [14:0] \$317 ;
   wire [14:0] \$318 ;
-  wire [15:0] \$319 ;
+  wire [14:0] \$319 ;
   wire \$32 ;
   wire [14:0] \$320 ;
-  wire [14:0] \$321 ;
+  wire [15:0] \$321 ;
   wire [14:0] \$322 ;
   wire [14:0] \$323 ;
-  wire [15:0] \$324 ;
+  wire [14:0] \$324 ;
   wire [14:0] \$325 ;
-  wire [14:0] \$326 ;
+  wire [15:0] \$326 ;
   wire [14:0] \$327 ;
   wire [14:0] \$328 ;
-  wire [15:0] \$329 ;
+  wire [14:0] \$329 ;
   wire \$33 ;
   wire [14:0] \$330 ;
-  wire [14:0] \$331 ;
+  wire [15:0] \$331 ;
   wire [14:0] \$332 ;
   wire [14:0] \$333 ;
-  wire [15:0] \$334 ;
+  wire [14:0] \$334 ;
   wire [14:0] \$335 ;
-  wire [14:0] \$336 ;
+  wire [15:0] \$336 ;
   wire [14:0] \$337 ;
   wire [14:0] \$338 ;
-  wire [15:0] \$339 ;
+  wire [14:0] \$339 ;
   wire \$34 ;
   wire [14:0] \$340 ;
-  wire [14:0] \$341 ;
+  wire [15:0] \$341 ;
   wire [14:0] \$342 ;
   wire [14:0] \$343 ;
-  wire [15:0] \$344 ;
+  wire [14:0] \$344 ;
   wire [14:0] \$345 ;
-  wire [14:0] \$346 ;
+  wire [15:0] \$346 ;
   wire [14:0] \$347 ;
   wire [14:0] \$348 ;
-  wire [15:0] \$349 ;
+  wire [14:0] \$349 ;
   wire \$35 ;
   wire [14:0] \$350 ;
-  wire [14:0] \$351 ;
+  wire [15:0] \$351 ;
   wire [14:0] \$352 ;
   wire [14:0] \$353 ;
-  wire [15:0] \$354 ;
+  wire [14:0] \$354 ;
   wire [14:0] \$355 ;
-  wire [14:0] \$356 ;
+  wire [15:0] \$356 ;
   wire [14:0] \$357 ;
   wire [14:0] \$358 ;
-  wire [15:0] \$359 ;
+  wire [14:0] \$359 ;
   wire \$36 ;
   wire [14:0] \$360 ;
-  wire [14:0] \$361 ;
+  wire [15:0] \$361 ;
   wire [14:0] \$362 ;
   wire [14:0] \$363 ;
-  wire [15:0] \$364 ;
+  wire [14:0] \$364 ;
   wire [14:0] \$365 ;
-  wire [14:0] \$366 ;
+  wire [15:0] \$366 ;
   wire [14:0] \$367 ;
   wire [14:0] \$368 ;
-  wire [15:0] \$369 ;
+  wire [14:0] \$369 ;
   wire \$37 ;
   wire [14:0] \$370 ;
-  wire [14:0] \$371 ;
+  wire [15:0] \$371 ;
   wire [14:0] \$372 ;
   wire [14:0] \$373 ;
-  wire \$374 ;
-  wire \$375 ;
-  wire \$376 ;
-  wire \$377 ;
-  wire \$378 ;
-  wire \$379 ;
+  wire [14:0] \$374 ;
+  wire [14:0] \$375 ;
+  wire [15:0] \$376 ;
+  wire [14:0] \$377 ;
+  wire [14:0] \$378 ;
+  wire [14:0] \$379 ;
   wire \$38 ;
-  wire \$380 ;
+  wire [14:0] \$380 ;
   wire \$381 ;
   wire \$382 ;
   wire \$383 ;
@@ -336,22 +344,22 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$390 ;
   wire \$391 ;
   wire \$392 ;
-  wire [3:0] \$393 ;
-  wire [3:0] \$394 ;
+  wire \$393 ;
+  wire \$394 ;
   wire \$395 ;
   wire \$396 ;
-  wire [1:0] \$397 ;
+  wire \$397 ;
   wire \$398 ;
   wire \$399 ;
   wire \$4 ;
   wire \$40 ;
-  wire \$400 ;
-  wire \$401 ;
+  wire [3:0] \$400 ;
+  wire [3:0] \$401 ;
   wire \$402 ;
   wire \$403 ;
-  wire \$404 ;
+  wire [1:0] \$404 ;
   wire \$405 ;
-  wire [2:0] \$406 ;
+  wire \$406 ;
   wire \$407 ;
   wire \$408 ;
   wire \$409 ;
@@ -359,13 +367,13 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$410 ;
   wire \$411 ;
   wire \$412 ;
-  wire \$413 ;
+  wire [2:0] \$413 ;
   wire \$414 ;
   wire \$415 ;
   wire \$416 ;
   wire \$417 ;
   wire \$418 ;
-  wire [3:0] \$419 ;
+  wire \$419 ;
   wire \$42 ;
   wire \$420 ;
   wire \$421 ;
@@ -373,7 +381,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$423 ;
   wire \$424 ;
   wire \$425 ;
-  wire \$426 ;
+  wire [3:0] \$426 ;
   wire \$427 ;
   wire \$428 ;
   wire \$429 ;
@@ -384,7 +392,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$433 ;
   wire \$434 ;
   wire \$435 ;
-  wire [4:0] \$436 ;
+  wire \$436 ;
   wire \$437 ;
   wire \$438 ;
   wire \$439 ;
@@ -392,39 +400,39 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$440 ;
   wire \$441 ;
   wire \$442 ;
-  wire [3:0] \$443 ;
+  wire [4:0] \$443 ;
   wire \$444 ;
   wire \$445 ;
-  wire [15:0] \$446 ;
-  wire [14:0] \$447 ;
-  wire [14:0] \$448 ;
-  wire [14:0] \$449 ;
+  wire \$446 ;
+  wire \$447 ;
+  wire \$448 ;
+  wire \$449 ;
   wire \$45 ;
-  wire [14:0] \$450 ;
-  wire [15:0] \$451 ;
-  wire [14:0] \$452 ;
-  wire [14:0] \$453 ;
+  wire [3:0] \$450 ;
+  wire \$451 ;
+  wire \$452 ;
+  wire [15:0] \$453 ;
   wire [14:0] \$454 ;
   wire [14:0] \$455 ;
-  wire [15:0] \$456 ;
+  wire [14:0] \$456 ;
   wire [14:0] \$457 ;
-  wire [14:0] \$458 ;
+  wire [15:0] \$458 ;
   wire [14:0] \$459 ;
   wire \$46 ;
   wire [14:0] \$460 ;
-  wire [15:0] \$461 ;
+  wire [14:0] \$461 ;
   wire [14:0] \$462 ;
-  wire [14:0] \$463 ;
+  wire [15:0] \$463 ;
   wire [14:0] \$464 ;
   wire [14:0] \$465 ;
-  wire \$466 ;
-  wire \$467 ;
-  wire \$468 ;
-  wire \$469 ;
+  wire [14:0] \$466 ;
+  wire [14:0] \$467 ;
+  wire [15:0] \$468 ;
+  wire [14:0] \$469 ;
   wire \$47 ;
-  wire \$470 ;
-  wire \$471 ;
-  wire \$472 ;
+  wire [14:0] \$470 ;
+  wire [14:0] \$471 ;
+  wire [14:0] \$472 ;
   wire \$473 ;
   wire \$474 ;
   wire \$475 ;
@@ -432,7 +440,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$477 ;
   wire \$478 ;
   wire \$479 ;
-  wire \$48 ;
+  wire [3:0] \$48 ;
   wire \$480 ;
   wire \$481 ;
   wire \$482 ;
@@ -445,15 +453,15 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$489 ;
   wire \$49 ;
   wire \$490 ;
-  wire [3:0] \$491 ;
+  wire \$491 ;
   wire \$492 ;
   wire \$493 ;
   wire [3:0] \$494 ;
   wire \$495 ;
   wire \$496 ;
-  wire [1:0] \$497 ;
-  wire [1:0] \$498 ;
-  wire [1:0] \$499 ;
+  wire [3:0] \$497 ;
+  wire \$498 ;
+  wire \$499 ;
   wire \$5 ;
   wire \$50 ;
   wire [1:0] \$500 ;
@@ -461,10 +469,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [1:0] \$502 ;
   wire [1:0] \$503 ;
   wire [1:0] \$504 ;
-  wire [71:0] \$505 ;
-  wire \$506 ;
-  wire \$507 ;
-  wire \$508 ;
+  wire [1:0] \$505 ;
+  wire [1:0] \$506 ;
+  wire [1:0] \$507 ;
+  wire [71:0] \$508 ;
   wire \$509 ;
   wire \$51 ;
   wire \$510 ;
@@ -484,11 +492,11 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$523 ;
   wire \$524 ;
   wire \$525 ;
-  wire [1:0] \$526 ;
-  wire [1:0] \$527 ;
-  wire [1:0] \$528 ;
-  wire [1:0] \$529 ;
-  wire \$53 ;
+  wire \$526 ;
+  wire \$527 ;
+  wire \$528 ;
+  wire [3:0] \$529 ;
+  wire [3:0] \$53 ;
   wire \$530 ;
   wire \$531 ;
   wire \$532 ;
@@ -497,11 +505,11 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$535 ;
   wire \$536 ;
   wire \$537 ;
-  wire [1:0] \$538 ;
-  wire [1:0] \$539 ;
+  wire [3:0] \$538 ;
+  wire \$539 ;
   wire \$54 ;
-  wire [1:0] \$540 ;
-  wire [1:0] \$541 ;
+  wire \$540 ;
+  wire \$541 ;
   wire \$542 ;
   wire \$543 ;
   wire \$544 ;
@@ -524,10 +532,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$56 ;
   wire \$560 ;
   wire \$561 ;
-  wire [1:0] \$562 ;
-  wire [1:0] \$563 ;
-  wire [1:0] \$564 ;
-  wire [1:0] \$565 ;
+  wire \$562 ;
+  wire \$563 ;
+  wire \$564 ;
+  wire \$565 ;
   wire \$566 ;
   wire \$567 ;
   wire \$568 ;
@@ -537,10 +545,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$571 ;
   wire \$572 ;
   wire \$573 ;
-  wire [1:0] \$574 ;
-  wire [1:0] \$575 ;
-  wire [1:0] \$576 ;
-  wire [1:0] \$577 ;
+  wire \$574 ;
+  wire \$575 ;
+  wire \$576 ;
+  wire \$577 ;
   wire \$578 ;
   wire \$579 ;
   wire \$58 ;
@@ -556,32 +564,32 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$589 ;
   wire \$59 ;
   wire \$590 ;
-  wire \$591 ;
-  wire \$592 ;
-  wire \$593 ;
-  wire \$594 ;
+  wire [1:0] \$591 ;
+  wire [1:0] \$592 ;
+  wire [1:0] \$593 ;
+  wire [1:0] \$594 ;
   wire \$595 ;
   wire \$596 ;
   wire \$597 ;
-  wire [1:0] \$598 ;
-  wire [1:0] \$599 ;
+  wire \$598 ;
+  wire \$599 ;
   wire \$6 ;
   wire \$60 ;
-  wire [1:0] \$600 ;
-  wire [1:0] \$601 ;
+  wire \$600 ;
+  wire \$601 ;
   wire \$602 ;
-  wire \$603 ;
-  wire \$604 ;
-  wire \$605 ;
-  wire \$606 ;
+  wire [1:0] \$603 ;
+  wire [1:0] \$604 ;
+  wire [1:0] \$605 ;
+  wire [1:0] \$606 ;
   wire \$607 ;
   wire \$608 ;
   wire \$609 ;
   wire \$61 ;
-  wire [1:0] \$610 ;
-  wire [1:0] \$611 ;
-  wire [1:0] \$612 ;
-  wire [1:0] \$613 ;
+  wire \$610 ;
+  wire \$611 ;
+  wire \$612 ;
+  wire \$613 ;
   wire \$614 ;
   wire \$615 ;
   wire \$616 ;
@@ -596,32 +604,32 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$624 ;
   wire \$625 ;
   wire \$626 ;
-  wire \$627 ;
-  wire \$628 ;
-  wire \$629 ;
-  wire [79:0] \$63 ;
-  wire \$630 ;
+  wire [1:0] \$627 ;
+  wire [1:0] \$628 ;
+  wire [1:0] \$629 ;
+  wire \$63 ;
+  wire [1:0] \$630 ;
   wire \$631 ;
   wire \$632 ;
   wire \$633 ;
-  wire [1:0] \$634 ;
-  wire [1:0] \$635 ;
-  wire [1:0] \$636 ;
-  wire [1:0] \$637 ;
+  wire \$634 ;
+  wire \$635 ;
+  wire \$636 ;
+  wire \$637 ;
   wire \$638 ;
-  wire \$639 ;
-  wire [79:0] \$64 ;
-  wire \$640 ;
-  wire \$641 ;
-  wire \$642 ;
+  wire [1:0] \$639 ;
+  wire \$64 ;
+  wire [1:0] \$640 ;
+  wire [1:0] \$641 ;
+  wire [1:0] \$642 ;
   wire \$643 ;
   wire \$644 ;
   wire \$645 ;
-  wire [1:0] \$646 ;
-  wire [1:0] \$647 ;
-  wire [1:0] \$648 ;
-  wire [1:0] \$649 ;
-  wire [79:0] \$65 ;
+  wire \$646 ;
+  wire \$647 ;
+  wire \$648 ;
+  wire \$649 ;
+  wire \$65 ;
   wire \$650 ;
   wire \$651 ;
   wire \$652 ;
@@ -632,28 +640,28 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$657 ;
   wire \$658 ;
   wire \$659 ;
-  wire [79:0] \$66 ;
+  wire \$66 ;
   wire \$660 ;
   wire \$661 ;
   wire \$662 ;
-  wire \$663 ;
-  wire \$664 ;
-  wire \$665 ;
+  wire [1:0] \$663 ;
+  wire [1:0] \$664 ;
+  wire [1:0] \$665 ;
   wire [1:0] \$666 ;
-  wire [1:0] \$667 ;
+  wire \$667 ;
   wire \$668 ;
   wire \$669 ;
-  wire [71:0] \$67 ;
-  wire [2:0] \$670 ;
+  wire \$67 ;
+  wire \$670 ;
   wire \$671 ;
   wire \$672 ;
-  wire [2:0] \$673 ;
+  wire \$673 ;
   wire \$674 ;
-  wire \$675 ;
-  wire [2:0] \$676 ;
-  wire \$677 ;
-  wire \$678 ;
-  wire [2:0] \$679 ;
+  wire [1:0] \$675 ;
+  wire [1:0] \$676 ;
+  wire [1:0] \$677 ;
+  wire [1:0] \$678 ;
+  wire \$679 ;
   wire \$68 ;
   wire \$680 ;
   wire \$681 ;
@@ -675,445 +683,305 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$696 ;
   wire \$697 ;
   wire \$698 ;
-  wire \$699 ;
+  wire [1:0] \$699 ;
   wire \$7 ;
-  wire [71:0] \$70 ;
-  wire \$700 ;
-  wire \$701 ;
-  wire \$702 ;
+  wire [79:0] \$70 ;
+  wire [1:0] \$700 ;
+  wire [1:0] \$701 ;
+  wire [1:0] \$702 ;
   wire \$703 ;
-  reg \$704 ;
-  reg \$705 ;
-  reg \$706 ;
-  reg \$707 ;
-  reg [321:0] \$708 ;
-  reg [321:0] \$709 ;
-  wire \$71 ;
-  reg [321:0] \$710 ;
-  reg [321:0] \$711 ;
-  reg [14:0] \$712 ;
-  reg [14:0] \$713 ;
-  reg [14:0] \$714 ;
-  reg [14:0] \$715 ;
-  reg [14:0] \$716 ;
-  reg [14:0] \$717 ;
-  reg [14:0] \$718 ;
-  reg [14:0] \$719 ;
-  wire \$72 ;
-  reg [14:0] \$720 ;
-  reg [14:0] \$721 ;
-  reg [14:0] \$722 ;
-  reg [14:0] \$723 ;
-  reg [14:0] \$724 ;
-  reg [14:0] \$725 ;
-  reg [14:0] \$726 ;
-  reg [14:0] \$727 ;
-  reg [14:0] \$728 ;
-  reg [14:0] \$729 ;
-  wire [71:0] \$73 ;
-  reg [14:0] \$730 ;
-  reg [14:0] \$731 ;
-  reg [14:0] \$732 ;
-  reg [14:0] \$733 ;
-  reg [14:0] \$734 ;
-  reg [14:0] \$735 ;
-  reg [14:0] \$736 ;
-  reg [14:0] \$737 ;
-  reg [14:0] \$738 ;
-  reg [14:0] \$739 ;
-  wire \$74 ;
-  reg [14:0] \$740 ;
-  reg [14:0] \$741 ;
-  reg [14:0] \$742 ;
-  reg [14:0] \$743 ;
-  reg \$744 ;
-  reg \$745 ;
-  reg \$746 ;
-  reg \$747 ;
-  reg [66:0] \$748 ;
-  reg [66:0] \$749 ;
+  wire \$704 ;
+  wire \$705 ;
+  wire \$706 ;
+  wire \$707 ;
+  wire \$708 ;
+  wire \$709 ;
+  wire [79:0] \$71 ;
+  wire \$710 ;
+  wire [1:0] \$711 ;
+  wire [1:0] \$712 ;
+  wire [1:0] \$713 ;
+  wire [1:0] \$714 ;
+  wire \$715 ;
+  wire \$716 ;
+  wire \$717 ;
+  wire \$718 ;
+  wire \$719 ;
+  wire [79:0] \$72 ;
+  wire \$720 ;
+  wire \$721 ;
+  wire \$722 ;
+  wire \$723 ;
+  wire \$724 ;
+  wire \$725 ;
+  wire \$726 ;
+  wire \$727 ;
+  wire \$728 ;
+  wire \$729 ;
+  wire [79:0] \$73 ;
+  wire \$730 ;
+  wire [1:0] \$731 ;
+  wire [1:0] \$732 ;
+  wire \$733 ;
+  wire \$734 ;
+  wire [2:0] \$735 ;
+  wire \$736 ;
+  wire \$737 ;
+  wire [2:0] \$738 ;
+  wire \$739 ;
+  wire [71:0] \$74 ;
+  wire \$740 ;
+  wire [2:0] \$741 ;
+  wire \$742 ;
+  wire \$743 ;
+  wire [2:0] \$744 ;
+  wire \$745 ;
+  wire \$746 ;
+  wire \$747 ;
+  wire \$748 ;
+  wire \$749 ;
   wire \$75 ;
-  reg [66:0] \$750 ;
-  reg [66:0] \$751 ;
-  reg [14:0] \$752 ;
-  reg [14:0] \$753 ;
-  reg [14:0] \$754 ;
-  reg [14:0] \$755 ;
-  reg [14:0] \$756 ;
-  reg [14:0] \$757 ;
-  reg [14:0] \$758 ;
-  reg [14:0] \$759 ;
-  wire [71:0] \$76 ;
-  reg [13:0] \$760 ;
-  reg \$761 ;
-  reg [2:0] \$762 ;
-  reg [3:0] \$763 ;
-  reg \$764 ;
-  reg [3:0] \$765 ;
-  reg \$766 ;
-  reg \$767 ;
-  reg [400:0] \$768 ;
+  wire \$750 ;
+  wire \$751 ;
+  wire \$752 ;
+  wire \$753 ;
+  wire \$754 ;
+  wire \$755 ;
+  wire \$756 ;
+  wire \$757 ;
+  wire \$758 ;
+  wire \$759 ;
+  wire \$76 ;
+  wire \$760 ;
+  wire \$761 ;
+  wire \$762 ;
+  wire \$763 ;
+  wire \$764 ;
+  wire \$765 ;
+  wire \$766 ;
+  wire \$767 ;
+  wire \$768 ;
   reg \$769 ;
-  wire \$77 ;
-  reg [400:0] \$770 ;
+  wire [71:0] \$77 ;
+  reg \$770 ;
   reg \$771 ;
-  reg [400:0] \$772 ;
-  reg \$773 ;
-  reg [400:0] \$774 ;
-  reg \$775 ;
-  reg [13:0] \$776 ;
-  reg \$777 ;
-  reg \$778 ;
-  reg [13:0] \$779 ;
+  reg \$772 ;
+  reg [321:0] \$773 ;
+  reg [321:0] \$774 ;
+  reg [321:0] \$775 ;
+  reg [321:0] \$776 ;
+  reg [14:0] \$777 ;
+  reg [14:0] \$778 ;
+  reg [14:0] \$779 ;
   wire \$78 ;
-  reg \$780 ;
-  reg \$781 ;
-  reg [13:0] \$782 ;
-  reg \$783 ;
-  reg \$784 ;
-  reg [13:0] \$785 ;
-  reg \$786 ;
-  reg [79:0] \$787 ;
-  reg [79:0] \$788 ;
-  reg [79:0] \$789 ;
+  reg [14:0] \$780 ;
+  reg [14:0] \$781 ;
+  reg [14:0] \$782 ;
+  reg [14:0] \$783 ;
+  reg [14:0] \$784 ;
+  reg [14:0] \$785 ;
+  reg [14:0] \$786 ;
+  reg [14:0] \$787 ;
+  reg [14:0] \$788 ;
+  reg [14:0] \$789 ;
   wire \$79 ;
-  reg [79:0] \$790 ;
-  reg [79:0] \$791 ;
-  reg \$792 ;
-  reg [1:0] \$793 ;
-  reg [1:0] \$794 ;
-  reg [15:0] \$795 ;
-  reg \$796 ;
-  reg \$797 ;
-  reg [1:0] \$798 ;
-  reg [3:0] \$799 ;
+  reg [14:0] \$790 ;
+  reg [14:0] \$791 ;
+  reg [14:0] \$792 ;
+  reg [14:0] \$793 ;
+  reg [14:0] \$794 ;
+  reg [14:0] \$795 ;
+  reg [14:0] \$796 ;
+  reg [14:0] \$797 ;
+  reg [14:0] \$798 ;
+  reg [14:0] \$799 ;
   wire [14:0] \$8 ;
   wire [71:0] \$80 ;
-  reg [3:0] \$800 ;
-  reg [15:0] \$801 ;
-  reg [15:0] \$802 ;
-  reg [15:0] \$803 ;
-  reg [15:0] \$804 ;
-  reg \$805 ;
-  reg [13:0] \$806 ;
-  reg [79:0] \$807 ;
-  reg \$808 ;
+  reg [14:0] \$800 ;
+  reg [14:0] \$801 ;
+  reg [14:0] \$802 ;
+  reg [14:0] \$803 ;
+  reg [14:0] \$804 ;
+  reg [14:0] \$805 ;
+  reg [14:0] \$806 ;
+  reg [14:0] \$807 ;
+  reg [14:0] \$808 ;
   reg \$809 ;
   wire \$81 ;
-  reg [273:0] \$810 ;
-  reg [39:0] \$811 ;
+  reg \$810 ;
+  reg \$811 ;
   reg \$812 ;
-  reg [2:0] \$813 ;
-  reg [2:0] \$814 ;
-  reg [2:0] \$815 ;
-  reg \$816 ;
-  reg [2:0] \$817 ;
-  reg [31:0] \$818 ;
-  reg [31:0] \$819 ;
+  reg [66:0] \$813 ;
+  reg [66:0] \$814 ;
+  reg [66:0] \$815 ;
+  reg [66:0] \$816 ;
+  reg [14:0] \$817 ;
+  reg [14:0] \$818 ;
+  reg [14:0] \$819 ;
   wire \$82 ;
-  reg [31:0] \$820 ;
-  reg [31:0] \$821 ;
+  reg [14:0] \$820 ;
+  reg [14:0] \$821 ;
+  reg [14:0] \$822 ;
+  reg [14:0] \$823 ;
+  reg [14:0] \$824 ;
+  reg [13:0] \$825 ;
+  reg \$826 ;
+  reg [2:0] \$827 ;
+  reg [3:0] \$828 ;
+  reg \$829 ;
   wire [71:0] \$83 ;
+  reg [3:0] \$830 ;
+  reg \$831 ;
+  reg [3:0] \$832 ;
+  reg \$833 ;
+  reg [400:0] \$834 ;
+  reg \$835 ;
+  reg [400:0] \$836 ;
+  reg \$837 ;
+  reg [400:0] \$838 ;
+  reg \$839 ;
   wire \$84 ;
+  reg [400:0] \$840 ;
+  reg \$841 ;
+  reg [13:0] \$842 ;
+  reg \$843 ;
+  reg \$844 ;
+  reg [13:0] \$845 ;
+  reg \$846 ;
+  reg \$847 ;
+  reg [13:0] \$848 ;
+  reg \$849 ;
   wire \$85 ;
-  wire [71:0] \$86 ;
-  wire \$87 ;
+  reg \$850 ;
+  reg [13:0] \$851 ;
+  reg \$852 ;
+  reg [79:0] \$853 ;
+  reg [79:0] \$854 ;
+  reg [79:0] \$855 ;
+  reg [79:0] \$856 ;
+  reg [79:0] \$857 ;
+  reg \$858 ;
+  reg [1:0] \$859 ;
+  wire \$86 ;
+  reg [1:0] \$860 ;
+  reg [15:0] \$861 ;
+  reg \$862 ;
+  reg \$863 ;
+  reg [1:0] \$864 ;
+  reg [3:0] \$865 ;
+  reg [3:0] \$866 ;
+  reg [15:0] \$867 ;
+  reg [15:0] \$868 ;
+  reg [15:0] \$869 ;
+  wire [71:0] \$87 ;
+  reg [15:0] \$870 ;
+  reg \$871 ;
+  reg [13:0] \$872 ;
+  reg [79:0] \$873 ;
+  reg \$874 ;
+  reg \$875 ;
+  reg [273:0] \$876 ;
+  reg [39:0] \$877 ;
+  reg \$878 ;
+  reg [2:0] \$879 ;
   wire \$88 ;
-  wire [8:0] \$888 ;
-  wire [71:0] \$89 ;
-  wire [8:0] \$893 ;
-  wire [8:0] \$898 ;
+  reg [2:0] \$880 ;
+  reg [2:0] \$881 ;
+  reg \$882 ;
+  reg [2:0] \$883 ;
+  reg [31:0] \$884 ;
+  reg [31:0] \$885 ;
+  reg [31:0] \$886 ;
+  reg [31:0] \$887 ;
+  wire \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire [8:0] \$903 ;
-  wire [8:0] \$909 ;
+  wire [71:0] \$90 ;
   wire \$91 ;
-  wire [8:0] \$914 ;
-  wire [8:0] \$919 ;
   wire \$92 ;
-  wire [8:0] \$924 ;
   wire [71:0] \$93 ;
-  wire [8:0] \$930 ;
-  wire [8:0] \$935 ;
   wire \$94 ;
-  wire [8:0] \$940 ;
-  wire [8:0] \$945 ;
   wire \$95 ;
   wire [71:0] \$96 ;
+  wire [8:0] \$961 ;
+  wire [8:0] \$966 ;
   wire \$97 ;
-  wire [8:0] \$977 ;
+  wire [8:0] \$971 ;
+  wire [8:0] \$976 ;
   wire \$98 ;
   wire [8:0] \$982 ;
   wire [8:0] \$987 ;
-  wire [71:0] \$99 ;
+  wire \$99 ;
   wire [8:0] \$992 ;
-  reg \$signal  = 1'h0;
-  reg [400:0] \$signal$122  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$122.beat ;
-  wire \$signal$122.beat.first ;
-  wire [287:0] \$signal$122.beat.lanes ;
-  wire [71:0] \$signal$122.beat.lanes[0] ;
-  wire \$signal$122.beat.lanes[0].error ;
-  wire [31:0] \$signal$122.beat.lanes[0].row ;
-  wire [13:0] \$signal$122.beat.lanes[0].set ;
-  wire [7:0] \$signal$122.beat.lanes[0].table ;
-  wire [15:0] \$signal$122.beat.lanes[0].tag ;
-  wire \$signal$122.beat.lanes[0].valid ;
-  wire [71:0] \$signal$122.beat.lanes[1] ;
-  wire \$signal$122.beat.lanes[1].error ;
-  wire [31:0] \$signal$122.beat.lanes[1].row ;
-  wire [13:0] \$signal$122.beat.lanes[1].set ;
-  wire [7:0] \$signal$122.beat.lanes[1].table ;
-  wire [15:0] \$signal$122.beat.lanes[1].tag ;
-  wire \$signal$122.beat.lanes[1].valid ;
-  wire [71:0] \$signal$122.beat.lanes[2] ;
-  wire \$signal$122.beat.lanes[2].error ;
-  wire [31:0] \$signal$122.beat.lanes[2].row ;
-  wire [13:0] \$signal$122.beat.lanes[2].set ;
-  wire [7:0] \$signal$122.beat.lanes[2].table ;
-  wire [15:0] \$signal$122.beat.lanes[2].tag ;
-  wire \$signal$122.beat.lanes[2].valid ;
-  wire [71:0] \$signal$122.beat.lanes[3] ;
-  wire \$signal$122.beat.lanes[3].error ;
-  wire [31:0] \$signal$122.beat.lanes[3].row ;
-  wire [13:0] \$signal$122.beat.lanes[3].set ;
-  wire [7:0] \$signal$122.beat.lanes[3].table ;
-  wire [15:0] \$signal$122.beat.lanes[3].tag ;
-  wire \$signal$122.beat.lanes[3].valid ;
-  wire \$signal$122.beat.last ;
-  wire [31:0] \$signal$122.beat.meta ;
-  wire \$signal$122.beat_end ;
-  wire \$signal$122.host ;
-  wire \$signal$122.host_ack ;
-  wire [18:0] \$signal$122.host_entry ;
-  wire [1:0] \$signal$122.host_entry.rrpv ;
-  wire [15:0] \$signal$122.host_entry.tag ;
-  wire \$signal$122.host_entry.valid ;
-  wire [2:0] \$signal$122.host_op ;
-  wire [15:0] \$signal$122.host_slot ;
-  wire [15:0] \$signal$122.host_tag ;
-  wire \$signal$122.learn ;
-  wire [3:0] \$signal$122.mask ;
-  wire [1:0] \$signal$122.rmw_lane ;
-  wire [13:0] \$signal$122.rmw_set ;
-  wire \$signal$122.writes ;
-  reg [400:0] \$signal$125  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$125.beat ;
-  wire \$signal$125.beat.first ;
-  wire [287:0] \$signal$125.beat.lanes ;
-  wire [71:0] \$signal$125.beat.lanes[0] ;
-  wire \$signal$125.beat.lanes[0].error ;
-  wire [31:0] \$signal$125.beat.lanes[0].row ;
-  wire [13:0] \$signal$125.beat.lanes[0].set ;
-  wire [7:0] \$signal$125.beat.lanes[0].table ;
-  wire [15:0] \$signal$125.beat.lanes[0].tag ;
-  wire \$signal$125.beat.lanes[0].valid ;
-  wire [71:0] \$signal$125.beat.lanes[1] ;
-  wire \$signal$125.beat.lanes[1].error ;
-  wire [31:0] \$signal$125.beat.lanes[1].row ;
-  wire [13:0] \$signal$125.beat.lanes[1].set ;
-  wire [7:0] \$signal$125.beat.lanes[1].table ;
-  wire [15:0] \$signal$125.beat.lanes[1].tag ;
-  wire \$signal$125.beat.lanes[1].valid ;
-  wire [71:0] \$signal$125.beat.lanes[2] ;
-  wire \$signal$125.beat.lanes[2].error ;
-  wire [31:0] \$signal$125.beat.lanes[2].row ;
-  wire [13:0] \$signal$125.beat.lanes[2].set ;
-  wire [7:0] \$signal$125.beat.lanes[2].table ;
-  wire [15:0] \$signal$125.beat.lanes[2].tag ;
-  wire \$signal$125.beat.lanes[2].valid ;
-  wire [71:0] \$signal$125.beat.lanes[3] ;
-  wire \$signal$125.beat.lanes[3].error ;
-  wire [31:0] \$signal$125.beat.lanes[3].row ;
-  wire [13:0] \$signal$125.beat.lanes[3].set ;
-  wire [7:0] \$signal$125.beat.lanes[3].table ;
-  wire [15:0] \$signal$125.beat.lanes[3].tag ;
-  wire \$signal$125.beat.lanes[3].valid ;
-  wire \$signal$125.beat.last ;
-  wire [31:0] \$signal$125.beat.meta ;
-  wire \$signal$125.beat_end ;
-  wire \$signal$125.host ;
-  wire \$signal$125.host_ack ;
-  wire [18:0] \$signal$125.host_entry ;
-  wire [1:0] \$signal$125.host_entry.rrpv ;
-  wire [15:0] \$signal$125.host_entry.tag ;
-  wire \$signal$125.host_entry.valid ;
-  wire [2:0] \$signal$125.host_op ;
-  wire [15:0] \$signal$125.host_slot ;
-  wire [15:0] \$signal$125.host_tag ;
-  wire \$signal$125.learn ;
-  wire [3:0] \$signal$125.mask ;
-  wire [1:0] \$signal$125.rmw_lane ;
-  wire [13:0] \$signal$125.rmw_set ;
-  wire \$signal$125.writes ;
-  reg \$signal$126  = 1'h0;
-  reg [400:0] \$signal$127  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$127.beat ;
-  wire \$signal$127.beat.first ;
-  wire [287:0] \$signal$127.beat.lanes ;
-  wire [71:0] \$signal$127.beat.lanes[0] ;
-  wire \$signal$127.beat.lanes[0].error ;
-  wire [31:0] \$signal$127.beat.lanes[0].row ;
-  wire [13:0] \$signal$127.beat.lanes[0].set ;
-  wire [7:0] \$signal$127.beat.lanes[0].table ;
-  wire [15:0] \$signal$127.beat.lanes[0].tag ;
-  wire \$signal$127.beat.lanes[0].valid ;
-  wire [71:0] \$signal$127.beat.lanes[1] ;
-  wire \$signal$127.beat.lanes[1].error ;
-  wire [31:0] \$signal$127.beat.lanes[1].row ;
-  wire [13:0] \$signal$127.beat.lanes[1].set ;
-  wire [7:0] \$signal$127.beat.lanes[1].table ;
-  wire [15:0] \$signal$127.beat.lanes[1].tag ;
-  wire \$signal$127.beat.lanes[1].valid ;
-  wire [71:0] \$signal$127.beat.lanes[2] ;
-  wire \$signal$127.beat.lanes[2].error ;
-  wire [31:0] \$signal$127.beat.lanes[2].row ;
-  wire [13:0] \$signal$127.beat.lanes[2].set ;
-  wire [7:0] \$signal$127.beat.lanes[2].table ;
-  wire [15:0] \$signal$127.beat.lanes[2].tag ;
-  wire \$signal$127.beat.lanes[2].valid ;
-  wire [71:0] \$signal$127.beat.lanes[3] ;
-  wire \$signal$127.beat.lanes[3].error ;
-  wire [31:0] \$signal$127.beat.lanes[3].row ;
-  wire [13:0] \$signal$127.beat.lanes[3].set ;
-  wire [7:0] \$signal$127.beat.lanes[3].table ;
-  wire [15:0] \$signal$127.beat.lanes[3].tag ;
-  wire \$signal$127.beat.lanes[3].valid ;
-  wire \$signal$127.beat.last ;
-  wire [31:0] \$signal$127.beat.meta ;
-  wire \$signal$127.beat_end ;
-  wire \$signal$127.host ;
-  wire \$signal$127.host_ack ;
-  wire [18:0] \$signal$127.host_entry ;
-  wire [1:0] \$signal$127.host_entry.rrpv ;
-  wire [15:0] \$signal$127.host_entry.tag ;
-  wire \$signal$127.host_entry.valid ;
-  wire [2:0] \$signal$127.host_op ;
-  wire [15:0] \$signal$127.host_slot ;
-  wire [15:0] \$signal$127.host_tag ;
-  wire \$signal$127.learn ;
-  wire [3:0] \$signal$127.mask ;
-  wire [1:0] \$signal$127.rmw_lane ;
-  wire [13:0] \$signal$127.rmw_set ;
-  wire \$signal$127.writes ;
-  reg \$signal$128  = 1'h0;
-  reg [400:0] \$signal$129  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [321:0] \$signal$129.beat ;
-  wire \$signal$129.beat.first ;
-  wire [287:0] \$signal$129.beat.lanes ;
-  wire [71:0] \$signal$129.beat.lanes[0] ;
-  wire \$signal$129.beat.lanes[0].error ;
-  wire [31:0] \$signal$129.beat.lanes[0].row ;
-  wire [13:0] \$signal$129.beat.lanes[0].set ;
-  wire [7:0] \$signal$129.beat.lanes[0].table ;
-  wire [15:0] \$signal$129.beat.lanes[0].tag ;
-  wire \$signal$129.beat.lanes[0].valid ;
-  wire [71:0] \$signal$129.beat.lanes[1] ;
-  wire \$signal$129.beat.lanes[1].error ;
-  wire [31:0] \$signal$129.beat.lanes[1].row ;
-  wire [13:0] \$signal$129.beat.lanes[1].set ;
-  wire [7:0] \$signal$129.beat.lanes[1].table ;
-  wire [15:0] \$signal$129.beat.lanes[1].tag ;
-  wire \$signal$129.beat.lanes[1].valid ;
-  wire [71:0] \$signal$129.beat.lanes[2] ;
-  wire \$signal$129.beat.lanes[2].error ;
-  wire [31:0] \$signal$129.beat.lanes[2].row ;
-  wire [13:0] \$signal$129.beat.lanes[2].set ;
-  wire [7:0] \$signal$129.beat.lanes[2].table ;
-  wire [15:0] \$signal$129.beat.lanes[2].tag ;
-  wire \$signal$129.beat.lanes[2].valid ;
-  wire [71:0] \$signal$129.beat.lanes[3] ;
-  wire \$signal$129.beat.lanes[3].error ;
-  wire [31:0] \$signal$129.beat.lanes[3].row ;
-  wire [13:0] \$signal$129.beat.lanes[3].set ;
-  wire [7:0] \$signal$129.beat.lanes[3].table ;
-  wire [15:0] \$signal$129.beat.lanes[3].tag ;
-  wire \$signal$129.beat.lanes[3].valid ;
-  wire \$signal$129.beat.last ;
-  wire [31:0] \$signal$129.beat.meta ;
-  wire \$signal$129.beat_end ;
-  wire \$signal$129.host ;
-  wire \$signal$129.host_ack ;
-  wire [18:0] \$signal$129.host_entry ;
-  wire [1:0] \$signal$129.host_entry.rrpv ;
-  wire [15:0] \$signal$129.host_entry.tag ;
-  wire \$signal$129.host_entry.valid ;
-  wire [2:0] \$signal$129.host_op ;
-  wire [15:0] \$signal$129.host_slot ;
-  wire [15:0] \$signal$129.host_tag ;
-  wire \$signal$129.learn ;
-  wire [3:0] \$signal$129.mask ;
-  wire [1:0] \$signal$129.rmw_lane ;
-  wire [13:0] \$signal$129.rmw_set ;
-  wire \$signal$129.writes ;
+  wire [8:0] \$997 ;
+  reg [3:0] \$signal ;
   wire [13:0] \$signature__addr ;
-  wire [13:0] \$signature__addr$136 ;
-  wire [13:0] \$signature__addr$140 ;
-  wire [13:0] \$signature__addr$144 ;
+  wire [13:0] \$signature__addr$141 ;
+  wire [13:0] \$signature__addr$145 ;
+  wire [13:0] \$signature__addr$149 ;
   wire [79:0] \$signature__data ;
-  wire [79:0] \$signature__data$151 ;
-  wire [19:0] \$signature__data$151[0] ;
-  wire [1:0] \$signature__data$151[0].rrpv ;
-  wire \$signature__data$151[0].stale ;
-  wire [15:0] \$signature__data$151[0].tag ;
-  wire \$signature__data$151[0].valid ;
-  wire [19:0] \$signature__data$151[1] ;
-  wire [1:0] \$signature__data$151[1].rrpv ;
-  wire \$signature__data$151[1].stale ;
-  wire [15:0] \$signature__data$151[1].tag ;
-  wire \$signature__data$151[1].valid ;
-  wire [19:0] \$signature__data$151[2] ;
-  wire [1:0] \$signature__data$151[2].rrpv ;
-  wire \$signature__data$151[2].stale ;
-  wire [15:0] \$signature__data$151[2].tag ;
-  wire \$signature__data$151[2].valid ;
-  wire [19:0] \$signature__data$151[3] ;
-  wire [1:0] \$signature__data$151[3].rrpv ;
-  wire \$signature__data$151[3].stale ;
-  wire [15:0] \$signature__data$151[3].tag ;
-  wire \$signature__data$151[3].valid ;
-  wire [79:0] \$signature__data$153 ;
-  wire [19:0] \$signature__data$153[0] ;
-  wire [1:0] \$signature__data$153[0].rrpv ;
-  wire \$signature__data$153[0].stale ;
-  wire [15:0] \$signature__data$153[0].tag ;
-  wire \$signature__data$153[0].valid ;
-  wire [19:0] \$signature__data$153[1] ;
-  wire [1:0] \$signature__data$153[1].rrpv ;
-  wire \$signature__data$153[1].stale ;
-  wire [15:0] \$signature__data$153[1].tag ;
-  wire \$signature__data$153[1].valid ;
-  wire [19:0] \$signature__data$153[2] ;
-  wire [1:0] \$signature__data$153[2].rrpv ;
-  wire \$signature__data$153[2].stale ;
-  wire [15:0] \$signature__data$153[2].tag ;
-  wire \$signature__data$153[2].valid ;
-  wire [19:0] \$signature__data$153[3] ;
-  wire [1:0] \$signature__data$153[3].rrpv ;
-  wire \$signature__data$153[3].stale ;
-  wire [15:0] \$signature__data$153[3].tag ;
-  wire \$signature__data$153[3].valid ;
-  wire [79:0] \$signature__data$155 ;
-  wire [19:0] \$signature__data$155[0] ;
-  wire [1:0] \$signature__data$155[0].rrpv ;
-  wire \$signature__data$155[0].stale ;
-  wire [15:0] \$signature__data$155[0].tag ;
-  wire \$signature__data$155[0].valid ;
-  wire [19:0] \$signature__data$155[1] ;
-  wire [1:0] \$signature__data$155[1].rrpv ;
-  wire \$signature__data$155[1].stale ;
-  wire [15:0] \$signature__data$155[1].tag ;
-  wire \$signature__data$155[1].valid ;
-  wire [19:0] \$signature__data$155[2] ;
-  wire [1:0] \$signature__data$155[2].rrpv ;
-  wire \$signature__data$155[2].stale ;
-  wire [15:0] \$signature__data$155[2].tag ;
-  wire \$signature__data$155[2].valid ;
-  wire [19:0] \$signature__data$155[3] ;
-  wire [1:0] \$signature__data$155[3].rrpv ;
-  wire \$signature__data$155[3].stale ;
-  wire [15:0] \$signature__data$155[3].tag ;
-  wire \$signature__data$155[3].valid ;
+  wire [79:0] \$signature__data$156 ;
+  wire [19:0] \$signature__data$156[0] ;
+  wire [1:0] \$signature__data$156[0].rrpv ;
+  wire \$signature__data$156[0].stale ;
+  wire [15:0] \$signature__data$156[0].tag ;
+  wire \$signature__data$156[0].valid ;
+  wire [19:0] \$signature__data$156[1] ;
+  wire [1:0] \$signature__data$156[1].rrpv ;
+  wire \$signature__data$156[1].stale ;
+  wire [15:0] \$signature__data$156[1].tag ;
+  wire \$signature__data$156[1].valid ;
+  wire [19:0] \$signature__data$156[2] ;
+  wire [1:0] \$signature__data$156[2].rrpv ;
+  wire \$signature__data$156[2].stale ;
+  wire [15:0] \$signature__data$156[2].tag ;
+  wire \$signature__data$156[2].valid ;
+  wire [19:0] \$signature__data$156[3] ;
+  wire [1:0] \$signature__data$156[3].rrpv ;
+  wire \$signature__data$156[3].stale ;
+  wire [15:0] \$signature__data$156[3].tag ;
+  wire \$signature__data$156[3].valid ;
+  wire [79:0] \$signature__data$158 ;
+  wire [19:0] \$signature__data$158[0] ;
+  wire [1:0] \$signature__data$158[0].rrpv ;
+  wire \$signature__data$158[0].stale ;
+  wire [15:0] \$signature__data$158[0].tag ;
+  wire \$signature__data$158[0].valid ;
+  wire [19:0] \$signature__data$158[1] ;
+  wire [1:0] \$signature__data$158[1].rrpv ;
+  wire \$signature__data$158[1].stale ;
+  wire [15:0] \$signature__data$158[1].tag ;
+  wire \$signature__data$158[1].valid ;
+  wire [19:0] \$signature__data$158[2] ;
+  wire [1:0] \$signature__data$158[2].rrpv ;
+  wire \$signature__data$158[2].stale ;
+  wire [15:0] \$signature__data$158[2].tag ;
+  wire \$signature__data$158[2].valid ;
+  wire [19:0] \$signature__data$158[3] ;
+  wire [1:0] \$signature__data$158[3].rrpv ;
+  wire \$signature__data$158[3].stale ;
+  wire [15:0] \$signature__data$158[3].tag ;
+  wire \$signature__data$158[3].valid ;
+  wire [79:0] \$signature__data$160 ;
+  wire [19:0] \$signature__data$160[0] ;
+  wire [1:0] \$signature__data$160[0].rrpv ;
+  wire \$signature__data$160[0].stale ;
+  wire [15:0] \$signature__data$160[0].tag ;
+  wire \$signature__data$160[0].valid ;
+  wire [19:0] \$signature__data$160[1] ;
+  wire [1:0] \$signature__data$160[1].rrpv ;
+  wire \$signature__data$160[1].stale ;
+  wire [15:0] \$signature__data$160[1].tag ;
+  wire \$signature__data$160[1].valid ;
+  wire [19:0] \$signature__data$160[2] ;
+  wire [1:0] \$signature__data$160[2].rrpv ;
+  wire \$signature__data$160[2].stale ;
+  wire [15:0] \$signature__data$160[2].tag ;
+  wire \$signature__data$160[2].valid ;
+  wire [19:0] \$signature__data$160[3] ;
+  wire [1:0] \$signature__data$160[3].rrpv ;
+  wire \$signature__data$160[3].stale ;
+  wire [15:0] \$signature__data$160[3].tag ;
+  wire \$signature__data$160[3].valid ;
   wire [19:0] \$signature__data[0] ;
   wire [1:0] \$signature__data[0].rrpv ;
   wire \$signature__data[0].stale ;
@@ -1135,12 +1003,160 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [15:0] \$signature__data[3].tag ;
   wire \$signature__data[3].valid ;
   wire \$signature__en ;
-  wire \$signature__en$236 ;
-  wire \$signature__en$237 ;
-  wire \$signature__en$238 ;
+  wire \$signature__en$240 ;
+  wire \$signature__en$241 ;
+  wire \$signature__en$242 ;
+  reg [400:0] a = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \a.beat ;
+  wire \a.beat.first ;
+  wire [287:0] \a.beat.lanes ;
+  wire [71:0] \a.beat.lanes[0] ;
+  wire \a.beat.lanes[0].error ;
+  wire [31:0] \a.beat.lanes[0].row ;
+  wire [13:0] \a.beat.lanes[0].set ;
+  wire [7:0] \a.beat.lanes[0].table ;
+  wire [15:0] \a.beat.lanes[0].tag ;
+  wire \a.beat.lanes[0].valid ;
+  wire [71:0] \a.beat.lanes[1] ;
+  wire \a.beat.lanes[1].error ;
+  wire [31:0] \a.beat.lanes[1].row ;
+  wire [13:0] \a.beat.lanes[1].set ;
+  wire [7:0] \a.beat.lanes[1].table ;
+  wire [15:0] \a.beat.lanes[1].tag ;
+  wire \a.beat.lanes[1].valid ;
+  wire [71:0] \a.beat.lanes[2] ;
+  wire \a.beat.lanes[2].error ;
+  wire [31:0] \a.beat.lanes[2].row ;
+  wire [13:0] \a.beat.lanes[2].set ;
+  wire [7:0] \a.beat.lanes[2].table ;
+  wire [15:0] \a.beat.lanes[2].tag ;
+  wire \a.beat.lanes[2].valid ;
+  wire [71:0] \a.beat.lanes[3] ;
+  wire \a.beat.lanes[3].error ;
+  wire [31:0] \a.beat.lanes[3].row ;
+  wire [13:0] \a.beat.lanes[3].set ;
+  wire [7:0] \a.beat.lanes[3].table ;
+  wire [15:0] \a.beat.lanes[3].tag ;
+  wire \a.beat.lanes[3].valid ;
+  wire \a.beat.last ;
+  wire [31:0] \a.beat.meta ;
+  wire \a.beat_end ;
+  wire \a.host ;
+  wire \a.host_ack ;
+  wire [18:0] \a.host_entry ;
+  wire [1:0] \a.host_entry.rrpv ;
+  wire [15:0] \a.host_entry.tag ;
+  wire \a.host_entry.valid ;
+  wire [2:0] \a.host_op ;
+  wire [15:0] \a.host_slot ;
+  wire [15:0] \a.host_tag ;
+  wire \a.learn ;
+  wire [3:0] \a.mask ;
+  wire [1:0] \a.rmw_lane ;
+  wire [13:0] \a.rmw_set ;
+  wire \a.writes ;
+  reg a_valid = 1'h0;
   wire a_writes;
   wire advance;
   reg [2:0] answered = 3'h0;
+  reg [400:0] b = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \b.beat ;
+  wire \b.beat.first ;
+  wire [287:0] \b.beat.lanes ;
+  wire [71:0] \b.beat.lanes[0] ;
+  wire \b.beat.lanes[0].error ;
+  wire [31:0] \b.beat.lanes[0].row ;
+  wire [13:0] \b.beat.lanes[0].set ;
+  wire [7:0] \b.beat.lanes[0].table ;
+  wire [15:0] \b.beat.lanes[0].tag ;
+  wire \b.beat.lanes[0].valid ;
+  wire [71:0] \b.beat.lanes[1] ;
+  wire \b.beat.lanes[1].error ;
+  wire [31:0] \b.beat.lanes[1].row ;
+  wire [13:0] \b.beat.lanes[1].set ;
+  wire [7:0] \b.beat.lanes[1].table ;
+  wire [15:0] \b.beat.lanes[1].tag ;
+  wire \b.beat.lanes[1].valid ;
+  wire [71:0] \b.beat.lanes[2] ;
+  wire \b.beat.lanes[2].error ;
+  wire [31:0] \b.beat.lanes[2].row ;
+  wire [13:0] \b.beat.lanes[2].set ;
+  wire [7:0] \b.beat.lanes[2].table ;
+  wire [15:0] \b.beat.lanes[2].tag ;
+  wire \b.beat.lanes[2].valid ;
+  wire [71:0] \b.beat.lanes[3] ;
+  wire \b.beat.lanes[3].error ;
+  wire [31:0] \b.beat.lanes[3].row ;
+  wire [13:0] \b.beat.lanes[3].set ;
+  wire [7:0] \b.beat.lanes[3].table ;
+  wire [15:0] \b.beat.lanes[3].tag ;
+  wire \b.beat.lanes[3].valid ;
+  wire \b.beat.last ;
+  wire [31:0] \b.beat.meta ;
+  wire \b.beat_end ;
+  wire \b.host ;
+  wire \b.host_ack ;
+  wire [18:0] \b.host_entry ;
+  wire [1:0] \b.host_entry.rrpv ;
+  wire [15:0] \b.host_entry.tag ;
+  wire \b.host_entry.valid ;
+  wire [2:0] \b.host_op ;
+  wire [15:0] \b.host_slot ;
+  wire [15:0] \b.host_tag ;
+  wire \b.learn ;
+  wire [3:0] \b.mask ;
+  wire [1:0] \b.rmw_lane ;
+  wire [13:0] \b.rmw_set ;
+  wire \b.writes ;
+  reg [400:0] b2 = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \b2.beat ;
+  wire \b2.beat.first ;
+  wire [287:0] \b2.beat.lanes ;
+  wire [71:0] \b2.beat.lanes[0] ;
+  wire \b2.beat.lanes[0].error ;
+  wire [31:0] \b2.beat.lanes[0].row ;
+  wire [13:0] \b2.beat.lanes[0].set ;
+  wire [7:0] \b2.beat.lanes[0].table ;
+  wire [15:0] \b2.beat.lanes[0].tag ;
+  wire \b2.beat.lanes[0].valid ;
+  wire [71:0] \b2.beat.lanes[1] ;
+  wire \b2.beat.lanes[1].error ;
+  wire [31:0] \b2.beat.lanes[1].row ;
+  wire [13:0] \b2.beat.lanes[1].set ;
+  wire [7:0] \b2.beat.lanes[1].table ;
+  wire [15:0] \b2.beat.lanes[1].tag ;
+  wire \b2.beat.lanes[1].valid ;
+  wire [71:0] \b2.beat.lanes[2] ;
+  wire \b2.beat.lanes[2].error ;
+  wire [31:0] \b2.beat.lanes[2].row ;
+  wire [13:0] \b2.beat.lanes[2].set ;
+  wire [7:0] \b2.beat.lanes[2].table ;
+  wire [15:0] \b2.beat.lanes[2].tag ;
+  wire \b2.beat.lanes[2].valid ;
+  wire [71:0] \b2.beat.lanes[3] ;
+  wire \b2.beat.lanes[3].error ;
+  wire [31:0] \b2.beat.lanes[3].row ;
+  wire [13:0] \b2.beat.lanes[3].set ;
+  wire [7:0] \b2.beat.lanes[3].table ;
+  wire [15:0] \b2.beat.lanes[3].tag ;
+  wire \b2.beat.lanes[3].valid ;
+  wire \b2.beat.last ;
+  wire [31:0] \b2.beat.meta ;
+  wire \b2.beat_end ;
+  wire \b2.host ;
+  wire \b2.host_ack ;
+  wire [18:0] \b2.host_entry ;
+  wire [1:0] \b2.host_entry.rrpv ;
+  wire [15:0] \b2.host_entry.tag ;
+  wire \b2.host_entry.valid ;
+  wire [2:0] \b2.host_op ;
+  wire [15:0] \b2.host_slot ;
+  wire [15:0] \b2.host_tag ;
+  wire \b2.learn ;
+  wire [3:0] \b2.mask ;
+  wire [1:0] \b2.rmw_lane ;
+  wire [13:0] \b2.rmw_set ;
+  wire \b2.writes ;
   reg [1:0] b2_age = 2'h0;
   reg b2_error = 1'h0;
   reg b2_hit = 1'h0;
@@ -1149,6 +1165,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [3:0] b2_results_hit = 4'h0;
   reg [3:0] b2_results_stale = 4'h0;
   reg [15:0] b2_tag = 16'h0000;
+  reg b2_valid = 1'h0;
   reg [1:0] b2_way = 2'h0;
   reg [79:0] b2_word = 80'h00000000000000000000;
   wire [19:0] \b2_word[0] ;
@@ -1172,6 +1189,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [15:0] \b2_word[3].tag ;
   wire \b2_word[3].valid ;
   wire b2_writes;
+  reg b_valid = 1'h0;
   wire [2:0] beat_conflicts;
   reg [2:0] beat_conflicts_taken = 3'h0;
   wire beats_hashing;
@@ -1225,9 +1243,46 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg error_sticky = 1'h0;
   output [31:0] errors;
   reg [31:0] errors = 32'd0;
-  reg [2:0] \errors$193  = 3'h0;
+  reg [2:0] \errors$198  = 3'h0;
   input errors_clear;
   wire errors_clear;
+  wire [326:0] following;
+  wire [321:0] \following.beat ;
+  wire \following.beat.first ;
+  wire [287:0] \following.beat.lanes ;
+  wire [71:0] \following.beat.lanes[0] ;
+  wire \following.beat.lanes[0].error ;
+  wire [31:0] \following.beat.lanes[0].row ;
+  wire [13:0] \following.beat.lanes[0].set ;
+  wire [7:0] \following.beat.lanes[0].table ;
+  wire [15:0] \following.beat.lanes[0].tag ;
+  wire \following.beat.lanes[0].valid ;
+  wire [71:0] \following.beat.lanes[1] ;
+  wire \following.beat.lanes[1].error ;
+  wire [31:0] \following.beat.lanes[1].row ;
+  wire [13:0] \following.beat.lanes[1].set ;
+  wire [7:0] \following.beat.lanes[1].table ;
+  wire [15:0] \following.beat.lanes[1].tag ;
+  wire \following.beat.lanes[1].valid ;
+  wire [71:0] \following.beat.lanes[2] ;
+  wire \following.beat.lanes[2].error ;
+  wire [31:0] \following.beat.lanes[2].row ;
+  wire [13:0] \following.beat.lanes[2].set ;
+  wire [7:0] \following.beat.lanes[2].table ;
+  wire [15:0] \following.beat.lanes[2].tag ;
+  wire \following.beat.lanes[2].valid ;
+  wire [71:0] \following.beat.lanes[3] ;
+  wire \following.beat.lanes[3].error ;
+  wire [31:0] \following.beat.lanes[3].row ;
+  wire [13:0] \following.beat.lanes[3].set ;
+  wire [7:0] \following.beat.lanes[3].table ;
+  wire [15:0] \following.beat.lanes[3].tag ;
+  wire \following.beat.lanes[3].valid ;
+  wire \following.beat.last ;
+  wire [31:0] \following.beat.meta ;
+  wire [3:0] \following.first_lane ;
+  wire \following.single_lane ;
+  wire h_keeps;
   reg [321:0] hash_beat_s1 = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire \hash_beat_s1.first ;
   wire [287:0] \hash_beat_s1.lanes ;
@@ -1397,11 +1452,12 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \hashed_beat.lanes[3].valid ;
   wire \hashed_beat.last ;
   wire [31:0] \hashed_beat.meta ;
+  reg [3:0] hazard_next;
   (* init = 1'h0 *)
   wire hh_valid;
   output [31:0] hits;
   reg [31:0] hits = 32'd0;
-  reg [2:0] \hits$192  = 3'h0;
+  reg [2:0] \hits$197  = 3'h0;
   input [66:0] host_cmd__payload;
   wire [66:0] host_cmd__payload;
   wire [18:0] \host_cmd__payload.entry ;
@@ -1686,7 +1742,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire lane3_in_range;
   wire [15:0] lane3_slot;
   wire lane3_stale;
-  wire [3:0] lane_hazard;
+  reg [3:0] lane_hazard = 4'h0;
   wire last_lane;
   wire [15:0] learn_slot;
   reg [79:0] learn_word;
@@ -1936,6 +1992,55 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \port3_word[3].stale ;
   wire [15:0] \port3_word[3].tag ;
   wire \port3_word[3].valid ;
+  reg [400:0] r = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [321:0] \r.beat ;
+  wire \r.beat.first ;
+  wire [287:0] \r.beat.lanes ;
+  wire [71:0] \r.beat.lanes[0] ;
+  wire \r.beat.lanes[0].error ;
+  wire [31:0] \r.beat.lanes[0].row ;
+  wire [13:0] \r.beat.lanes[0].set ;
+  wire [7:0] \r.beat.lanes[0].table ;
+  wire [15:0] \r.beat.lanes[0].tag ;
+  wire \r.beat.lanes[0].valid ;
+  wire [71:0] \r.beat.lanes[1] ;
+  wire \r.beat.lanes[1].error ;
+  wire [31:0] \r.beat.lanes[1].row ;
+  wire [13:0] \r.beat.lanes[1].set ;
+  wire [7:0] \r.beat.lanes[1].table ;
+  wire [15:0] \r.beat.lanes[1].tag ;
+  wire \r.beat.lanes[1].valid ;
+  wire [71:0] \r.beat.lanes[2] ;
+  wire \r.beat.lanes[2].error ;
+  wire [31:0] \r.beat.lanes[2].row ;
+  wire [13:0] \r.beat.lanes[2].set ;
+  wire [7:0] \r.beat.lanes[2].table ;
+  wire [15:0] \r.beat.lanes[2].tag ;
+  wire \r.beat.lanes[2].valid ;
+  wire [71:0] \r.beat.lanes[3] ;
+  wire \r.beat.lanes[3].error ;
+  wire [31:0] \r.beat.lanes[3].row ;
+  wire [13:0] \r.beat.lanes[3].set ;
+  wire [7:0] \r.beat.lanes[3].table ;
+  wire [15:0] \r.beat.lanes[3].tag ;
+  wire \r.beat.lanes[3].valid ;
+  wire \r.beat.last ;
+  wire [31:0] \r.beat.meta ;
+  wire \r.beat_end ;
+  wire \r.host ;
+  wire \r.host_ack ;
+  wire [18:0] \r.host_entry ;
+  wire [1:0] \r.host_entry.rrpv ;
+  wire [15:0] \r.host_entry.tag ;
+  wire \r.host_entry.valid ;
+  wire [2:0] \r.host_op ;
+  wire [15:0] \r.host_slot ;
+  wire [15:0] \r.host_tag ;
+  wire \r.learn ;
+  wire [3:0] \r.mask ;
+  wire [1:0] \r.rmw_lane ;
+  wire [13:0] \r.rmw_set ;
+  wire \r.writes ;
   reg r_valid = 1'h0;
   reg [3:0] remaining = 4'h0;
   input [197:0] req__payload;
@@ -18458,18 +18563,18 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg [79:0] _3_;
   always @(posedge clk) begin
     if (advance) begin
-      _0_ <= sets[\$signal$122 [238:225]];
-      if (w_en && \$signal$122 [238:225] == w_set)
+      _0_ <= sets[a[238:225]];
+      if (w_en && a[238:225] == w_set)
         _0_ <= w_word;
     end
     if (advance) begin
-      _1_ <= sets[\$signal$122 [166:153]];
-      if (w_en && \$signal$122 [166:153] == w_set)
+      _1_ <= sets[a[166:153]];
+      if (w_en && a[166:153] == w_set)
         _1_ <= w_word;
     end
     if (advance) begin
-      _2_ <= sets[\$signal$122 [94:81]];
-      if (w_en && \$signal$122 [94:81] == w_set)
+      _2_ <= sets[a[94:81]];
+      if (w_en && a[94:81] == w_set)
         _2_ <= w_word;
     end
     if (advance) begin
@@ -18478,857 +18583,978 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
         _3_ <= w_word;
     end
   end
-  assign \$signature__data$155  = _0_;
-  assign \$signature__data$153  = _1_;
-  assign \$signature__data$151  = _2_;
+  assign \$signature__data$160  = _0_;
+  assign \$signature__data$158  = _1_;
+  assign \$signature__data$156  = _2_;
   assign \$signature__data  = _3_;
-  assign \$147  = ~ port0_word[40];
-  assign \$148  = ~ port0_word[60];
-  assign \$149  = | { \$148 , \$147 , \$146 , \$145  };
-  assign \$150  = \$144  | \$149 ;
-  assign \$151  = 2'h3 - max_rrpv;
-  assign \$152  = \$150  ? 3'h0 : \$151 ;
-  assign \$1006  = \$signal$127 [344:343] * 7'h48;
-  assign \$153  = \$signal$127 [294:7] >> \$1006 ;
-  assign \$1009  = \$signal$127 [344:343] * 7'h48;
-  assign \$154  = \$signal$127 [294:7] >> \$1009 ;
-  assign \$155  = port0_word[18:3] == \$signal$127 [379:364];
-  assign \$156  = port0_word[0] & \$155 ;
-  assign \$157  = port0_word[38:23] == \$signal$127 [379:364];
-  assign \$158  = port0_word[20] & \$157 ;
-  assign \$159  = port0_word[58:43] == \$signal$127 [379:364];
-  assign \$160  = port0_word[40] & \$159 ;
-  assign \$161  = port0_word[78:63] == \$signal$127 [379:364];
-  assign \$162  = port0_word[60] & \$161 ;
-  assign \$163  = | { \$162 , \$160 , \$158 , \$156  };
-  assign \$164  = port0_word[18:3] == \$signal$127 [379:364];
-  assign \$165  = port0_word[0] & \$164 ;
-  assign \$166  = port0_word[38:23] == \$signal$127 [379:364];
-  assign \$167  = port0_word[20] & \$166 ;
-  assign \$168  = port0_word[58:43] == \$signal$127 [379:364];
-  assign \$169  = port0_word[40] & \$168 ;
-  assign \$170  = port0_word[78:63] == \$signal$127 [379:364];
-  assign \$171  = port0_word[60] & \$170 ;
-  assign \$172  = \$171  ? 2'h3 : 2'h0;
-  assign \$173  = \$169  ? 2'h2 : \$172 ;
-  assign \$174  = \$167  ? 2'h1 : \$173 ;
-  assign \$175  = \$165  ? 2'h0 : \$174 ;
-  assign \$176  = \$signal$129 [0] ? host_word : learn_word;
-  assign \$177  = resp__valid & resp__ready;
-  assign \$178  = host_resp__valid & host_resp__ready;
-  assign \$179  = advance & \$signal$128 ;
-  assign \$180  = ~ \$signal$129 [0];
-  assign \$181  = \$179  & \$180 ;
-  assign \$182  = ~ \$signal$129 [7];
-  assign \$183  = ~ b2_error;
-  assign \$184  = b2_hit & \$183 ;
-  assign \$185  = ~ \$signal$129 [79];
-  assign \$186  = ~ b2_error;
-  assign \$187  = b2_hit & \$186 ;
-  assign \$188  = ~ \$signal$129 [151];
-  assign \$189  = ~ b2_error;
-  assign \$190  = b2_hit & \$189 ;
-  assign \$191  = ~ \$signal$129 [223];
-  assign \$192  = ~ b2_error;
-  assign \$193  = b2_hit & \$192 ;
-  assign \$194  = advance & \$signal$128 ;
-  assign \$195  = \$194  & \$signal$129 [0];
-  assign \$196  = \$195  & \$signal$129 [399];
-  assign \$197  = \$signal$129 [347:345] == 2'h3;
-  assign \$198  = b2_mark_found ? { \$signal$129 [342:329], b2_mark_way } : 16'h0000;
-  assign \$199  = \$197  ? \$198  : \$signal$129 [363:348];
-  assign \$200  = \$signal$129 [347:345] == 2'h2;
-  assign \$201  = \$signal$129 [347:345] == 3'h4;
-  assign \$202  = \$200  | \$201 ;
-  assign \$203  = \$signal$129 [347:345] == 2'h3;
-  assign \$204  = ~ b2_mark_found;
-  assign \$205  = \$203  & \$204 ;
-  assign \$206  = \$202  | \$205 ;
-  assign \$1064  = host_way * 5'h14;
-  assign \$207  = host_word >> \$1064 ;
-  assign \$208  = \$206  ? 19'h00000 : \$207 [18:0];
-  assign \$209  = \$signal$129 [347:345] == 2'h2;
-  assign \$210  = \$signal$129 [347:345] == 3'h4;
-  assign \$211  = \$209  | \$210 ;
-  assign \$212  = \$signal$129 [347:345] == 2'h3;
-  assign \$213  = ~ b2_mark_found;
-  assign \$214  = \$212  & \$213 ;
-  assign \$215  = \$211  | \$214 ;
-  assign \$216  = ~ \$215 ;
-  assign \$1076  = host_way * 5'h14;
-  assign \$217  = host_word >> \$1076 ;
-  assign \$218  = \$216  & \$217 [19];
-  assign \$219  = \$signal$129 [347:345] == 2'h3;
-  assign \$220  = \$219  & b2_mark_found;
-  assign \$221  = ~ \$signal$129 [0];
-  assign \$222  = \$signal$128  & \$221 ;
-  assign \$223  = \$signal$129 [2] & \$signal$129 [7];
-  assign \$224  = 1'h0 + \$223 ;
-  assign \$225  = \$signal$129 [3] & \$signal$129 [79];
-  assign \$226  = \$224  + \$225 ;
-  assign \$227  = \$signal$129 [4] & \$signal$129 [151];
-  assign \$228  = \$226  + \$227 ;
-  assign \$229  = \$signal$129 [5] & \$signal$129 [223];
-  assign \$230  = \$228  + \$229 ;
-  assign \$231  = ~ b2_error;
-  assign \$232  = b2_hit & \$231 ;
-  assign \$233  = \$signal$129 [1] ? \$232  : b2_results_hit[0];
-  assign \$234  = \$signal$129 [2] & \$233 ;
-  assign \$235  = 1'h0 + \$234 ;
-  assign \$236  = ~ b2_error;
-  assign \$237  = b2_hit & \$236 ;
-  assign \$238  = \$signal$129 [1] ? \$237  : b2_results_hit[1];
-  assign \$239  = \$signal$129 [3] & \$238 ;
-  assign \$240  = \$235  + \$239 ;
-  assign \$241  = ~ b2_error;
-  assign \$242  = b2_hit & \$241 ;
-  assign \$243  = \$signal$129 [1] ? \$242  : b2_results_hit[2];
-  assign \$244  = \$signal$129 [4] & \$243 ;
-  assign \$245  = \$240  + \$244 ;
-  assign \$246  = ~ b2_error;
-  assign \$247  = b2_hit & \$246 ;
-  assign \$248  = \$signal$129 [1] ? \$247  : b2_results_hit[3];
-  assign \$249  = \$signal$129 [5] & \$248 ;
-  assign \$250  = \$245  + \$249 ;
-  assign \$251  = \$signal$129 [2] & \$signal$129 [8];
-  assign \$252  = 1'h0 + \$251 ;
-  assign \$253  = \$signal$129 [3] & \$signal$129 [80];
-  assign \$254  = \$252  + \$253 ;
-  assign \$255  = \$signal$129 [4] & \$signal$129 [152];
-  assign \$256  = \$254  + \$255 ;
-  assign \$257  = \$signal$129 [5] & \$signal$129 [224];
-  assign \$258  = \$256  + \$257 ;
-  assign \$259  = ~ counters_clear;
-  assign \$260  = o__ready & \$259 ;
-  assign \$261  = \$260  ? \$436 [2:0] : 3'h0;
-  assign \$262  = lookups + answered;
-  assign \$263  = hits + \hits$192 ;
-  assign \$264  = errors + \errors$193 ;
-  assign \$265  = | \errors$193 ;
-  assign \$266  = conflicts + beat_conflicts_taken;
-  assign \$267  = ~ hash_valid_s4;
-  assign shift = i__ready | \$267 ;
-  assign \$268  = ~ host_cmd__valid;
-  assign req__ready = shift & \$268 ;
-  assign \$269  = | { hash_valid_s4, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
-  assign beats_hashing = \$269  | o__valid;
-  assign \$271  = ! \$270 ;
-  assign \$273  = ! \$272 ;
-  assign lane0_in_range = \$271  & \$273 ;
-  assign \$274  = ~ lane0_in_range;
-  assign \$275  = req__payload[0] & \$274 ;
-  assign \$277  = ! \$276 ;
-  assign \$279  = ! \$278 ;
-  assign lane1_in_range = \$277  & \$279 ;
-  assign \$280  = ~ lane1_in_range;
-  assign \$281  = req__payload[41] & \$280 ;
-  assign \$283  = ! \$282 ;
-  assign \$285  = ! \$284 ;
-  assign lane2_in_range = \$283  & \$285 ;
-  assign \$286  = ~ lane2_in_range;
-  assign \$287  = req__payload[82] & \$286 ;
-  assign \$289  = ! \$288 ;
-  assign \$291  = ! \$290 ;
-  assign lane3_in_range = \$289  & \$291 ;
-  assign \$292  = ~ lane3_in_range;
-  assign \$293  = req__payload[123] & \$292 ;
-  assign \$294  = req__payload[23:9] + 15'h4f1b;
-  assign \$295  = { \$294 [12:0], \$294 [14:13] } & { \$294 [9:0], \$294 [14:10] };
-  assign \$296  = { \$294 [13:0], \$294 [14] } ^ \$295 ;
-  assign \$297  = \$296  ^ { \$294 [7:0], \$294 [14:8] };
-  assign \$298  = \$297  ^ req__payload[23:9];
-  assign lane0_hash_r0_mixed = { 1'h0, req__payload[5:1], req__payload[32:24] } ^ \$298 ;
-  assign \$299  = lane0_hash_s1_right + 13'h1e37;
-  assign \$300  = { \$299 [12:0], \$299 [14:13] } & { \$299 [9:0], \$299 [14:10] };
-  assign \$301  = { \$299 [13:0], \$299 [14] } ^ \$300 ;
-  assign \$302  = \$301  ^ { \$299 [7:0], \$299 [14:8] };
-  assign \$303  = \$302  ^ lane0_hash_s1_right;
-  assign lane0_hash_r1_mixed = lane0_hash_s1_left ^ \$303 ;
-  assign \$304  = lane0_hash_s2_right + 15'h6d53;
-  assign \$305  = { \$304 [12:0], \$304 [14:13] } & { \$304 [9:0], \$304 [14:10] };
-  assign \$306  = { \$304 [13:0], \$304 [14] } ^ \$305 ;
-  assign \$307  = \$306  ^ { \$304 [7:0], \$304 [14:8] };
-  assign \$308  = \$307  ^ lane0_hash_s2_right;
-  assign lane0_hash_r2_mixed = lane0_hash_s2_left ^ \$308 ;
-  assign \$309  = lane0_hash_s3_right + 14'h3c6e;
-  assign \$310  = { \$309 [12:0], \$309 [14:13] } & { \$309 [9:0], \$309 [14:10] };
-  assign \$311  = { \$309 [13:0], \$309 [14] } ^ \$310 ;
-  assign \$312  = \$311  ^ { \$309 [7:0], \$309 [14:8] };
-  assign \$313  = \$312  ^ lane0_hash_s3_right;
-  assign lane0_hash_r3_mixed = lane0_hash_s3_left ^ \$313 ;
-  assign \$314  = req__payload[64:50] + 15'h4f1b;
-  assign \$315  = { \$314 [12:0], \$314 [14:13] } & { \$314 [9:0], \$314 [14:10] };
-  assign \$316  = { \$314 [13:0], \$314 [14] } ^ \$315 ;
-  assign \$317  = \$316  ^ { \$314 [7:0], \$314 [14:8] };
-  assign \$318  = \$317  ^ req__payload[64:50];
-  assign lane1_hash_r0_mixed = { 1'h0, req__payload[46:42], req__payload[73:65] } ^ \$318 ;
-  assign \$319  = lane1_hash_s1_right + 13'h1e37;
-  assign \$320  = { \$319 [12:0], \$319 [14:13] } & { \$319 [9:0], \$319 [14:10] };
-  assign \$321  = { \$319 [13:0], \$319 [14] } ^ \$320 ;
-  assign \$322  = \$321  ^ { \$319 [7:0], \$319 [14:8] };
-  assign \$323  = \$322  ^ lane1_hash_s1_right;
-  assign lane1_hash_r1_mixed = lane1_hash_s1_left ^ \$323 ;
-  assign \$324  = lane1_hash_s2_right + 15'h6d53;
-  assign \$325  = { \$324 [12:0], \$324 [14:13] } & { \$324 [9:0], \$324 [14:10] };
-  assign \$326  = { \$324 [13:0], \$324 [14] } ^ \$325 ;
-  assign \$327  = \$326  ^ { \$324 [7:0], \$324 [14:8] };
-  assign \$328  = \$327  ^ lane1_hash_s2_right;
-  assign lane1_hash_r2_mixed = lane1_hash_s2_left ^ \$328 ;
-  assign \$329  = lane1_hash_s3_right + 14'h3c6e;
-  assign \$330  = { \$329 [12:0], \$329 [14:13] } & { \$329 [9:0], \$329 [14:10] };
-  assign \$331  = { \$329 [13:0], \$329 [14] } ^ \$330 ;
-  assign \$332  = \$331  ^ { \$329 [7:0], \$329 [14:8] };
-  assign \$333  = \$332  ^ lane1_hash_s3_right;
-  assign lane1_hash_r3_mixed = lane1_hash_s3_left ^ \$333 ;
-  assign \$334  = req__payload[105:91] + 15'h4f1b;
-  assign \$335  = { \$334 [12:0], \$334 [14:13] } & { \$334 [9:0], \$334 [14:10] };
-  assign \$336  = { \$334 [13:0], \$334 [14] } ^ \$335 ;
-  assign \$337  = \$336  ^ { \$334 [7:0], \$334 [14:8] };
-  assign \$338  = \$337  ^ req__payload[105:91];
-  assign lane2_hash_r0_mixed = { 1'h0, req__payload[87:83], req__payload[114:106] } ^ \$338 ;
-  assign \$339  = lane2_hash_s1_right + 13'h1e37;
-  assign \$340  = { \$339 [12:0], \$339 [14:13] } & { \$339 [9:0], \$339 [14:10] };
-  assign \$341  = { \$339 [13:0], \$339 [14] } ^ \$340 ;
-  assign \$342  = \$341  ^ { \$339 [7:0], \$339 [14:8] };
-  assign \$343  = \$342  ^ lane2_hash_s1_right;
-  assign lane2_hash_r1_mixed = lane2_hash_s1_left ^ \$343 ;
-  assign \$344  = lane2_hash_s2_right + 15'h6d53;
-  assign \$345  = { \$344 [12:0], \$344 [14:13] } & { \$344 [9:0], \$344 [14:10] };
-  assign \$346  = { \$344 [13:0], \$344 [14] } ^ \$345 ;
-  assign \$347  = \$346  ^ { \$344 [7:0], \$344 [14:8] };
-  assign \$348  = \$347  ^ lane2_hash_s2_right;
-  assign lane2_hash_r2_mixed = lane2_hash_s2_left ^ \$348 ;
-  assign \$349  = lane2_hash_s3_right + 14'h3c6e;
-  assign \$350  = { \$349 [12:0], \$349 [14:13] } & { \$349 [9:0], \$349 [14:10] };
-  assign \$351  = { \$349 [13:0], \$349 [14] } ^ \$350 ;
-  assign \$352  = \$351  ^ { \$349 [7:0], \$349 [14:8] };
-  assign \$353  = \$352  ^ lane2_hash_s3_right;
-  assign lane2_hash_r3_mixed = lane2_hash_s3_left ^ \$353 ;
-  assign \$354  = req__payload[146:132] + 15'h4f1b;
-  assign \$355  = { \$354 [12:0], \$354 [14:13] } & { \$354 [9:0], \$354 [14:10] };
-  assign \$356  = { \$354 [13:0], \$354 [14] } ^ \$355 ;
-  assign \$357  = \$356  ^ { \$354 [7:0], \$354 [14:8] };
-  assign \$358  = \$357  ^ req__payload[146:132];
-  assign lane3_hash_r0_mixed = { 1'h0, req__payload[128:124], req__payload[155:147] } ^ \$358 ;
-  assign \$359  = lane3_hash_s1_right + 13'h1e37;
-  assign \$360  = { \$359 [12:0], \$359 [14:13] } & { \$359 [9:0], \$359 [14:10] };
-  assign \$361  = { \$359 [13:0], \$359 [14] } ^ \$360 ;
-  assign \$362  = \$361  ^ { \$359 [7:0], \$359 [14:8] };
-  assign \$363  = \$362  ^ lane3_hash_s1_right;
-  assign lane3_hash_r1_mixed = lane3_hash_s1_left ^ \$363 ;
-  assign \$364  = lane3_hash_s2_right + 15'h6d53;
-  assign \$365  = { \$364 [12:0], \$364 [14:13] } & { \$364 [9:0], \$364 [14:10] };
-  assign \$366  = { \$364 [13:0], \$364 [14] } ^ \$365 ;
-  assign \$367  = \$366  ^ { \$364 [7:0], \$364 [14:8] };
-  assign \$368  = \$367  ^ lane3_hash_s2_right;
-  assign lane3_hash_r2_mixed = lane3_hash_s2_left ^ \$368 ;
-  assign \$369  = lane3_hash_s3_right + 14'h3c6e;
-  assign \$370  = { \$369 [12:0], \$369 [14:13] } & { \$369 [9:0], \$369 [14:10] };
-  assign \$371  = { \$369 [13:0], \$369 [14] } ^ \$370 ;
-  assign \$372  = \$371  ^ { \$369 [7:0], \$369 [14:8] };
-  assign \$373  = \$372  ^ lane3_hash_s3_right;
-  assign lane3_hash_r3_mixed = lane3_hash_s3_left ^ \$373 ;
-  assign \$375  = ~ \$374 ;
-  assign \$376  = hashed_beat[72] & \$375 ;
-  assign \$377  = | { hashed_beat[72], hashed_beat[0] };
-  assign \$378  = ~ \$377 ;
-  assign \$379  = hashed_beat[144] & \$378 ;
-  assign \$380  = | { hashed_beat[144], hashed_beat[72], hashed_beat[0] };
-  assign \$381  = ~ \$380 ;
-  assign \$382  = hashed_beat[216] & \$381 ;
-  assign \$383  = | { hashed_beat[216], hashed_beat[144], hashed_beat[72], hashed_beat[0] };
+  assign \$97  = port0_word[78:63] == \$96 [31:16];
+  assign \$98  = port0_word[60] & \$97 ;
+  assign \$99  = | { \$98 , \$95 , \$92 , \$89  };
+  assign \$1003  = b[344:343] * 7'h48;
+  assign \$100  = b[294:7] >> \$1003 ;
+  assign \$101  = port0_word[18:3] == \$100 [31:16];
+  assign \$102  = port0_word[0] & \$101 ;
+  assign \$1008  = b[344:343] * 7'h48;
+  assign \$103  = b[294:7] >> \$1008 ;
+  assign \$104  = port0_word[38:23] == \$103 [31:16];
+  assign \$105  = port0_word[20] & \$104 ;
+  assign \$1013  = b[344:343] * 7'h48;
+  assign \$106  = b[294:7] >> \$1013 ;
+  assign \$107  = port0_word[58:43] == \$106 [31:16];
+  assign \$108  = port0_word[40] & \$107 ;
+  assign \$1018  = b[344:343] * 7'h48;
+  assign \$109  = b[294:7] >> \$1018 ;
+  assign \$110  = port0_word[78:63] == \$109 [31:16];
+  assign \$111  = port0_word[60] & \$110 ;
+  assign \$112  = \$111  ? 2'h3 : 2'h0;
+  assign \$113  = \$108  ? 2'h2 : \$112 ;
+  assign \$114  = \$105  ? 2'h1 : \$113 ;
+  assign \$115  = \$102  ? 2'h0 : \$114 ;
+  assign \$116  = ~ port0_word[0];
+  assign \$117  = ~ port0_word[20];
+  assign \$118  = ~ port0_word[40];
+  assign \$119  = ~ port0_word[60];
+  assign \$120  = | { \$119 , \$118 , \$117 , \$116  };
+  assign \$121  = ~ port0_word[0];
+  assign \$122  = ~ port0_word[20];
+  assign \$123  = ~ port0_word[40];
+  assign \$124  = ~ port0_word[60];
+  assign \$125  = port0_word[60] ? 2'h0 : 2'h3;
+  assign \$126  = port0_word[40] ? \$125  : 2'h2;
+  assign \$127  = port0_word[20] ? \$126  : 2'h1;
+  assign \$128  = port0_word[0] ? \$127  : 2'h0;
+  assign \$129  = port0_word[2:1] == max_rrpv;
+  assign \$130  = port0_word[22:21] == max_rrpv;
+  assign \$131  = port0_word[42:41] == max_rrpv;
+  assign \$132  = port0_word[62:61] == max_rrpv;
+  assign \$133  = \$132  ? 2'h3 : 2'h0;
+  assign \$134  = \$131  ? 2'h2 : \$133 ;
+  assign \$135  = \$130  ? 2'h1 : \$134 ;
+  assign \$136  = \$129  ? 2'h0 : \$135 ;
+  assign \$137  = \$120  ? \$128  : \$136 ;
+  assign \$138  = \$99  ? \$115  : \$137 ;
+  assign \$1050  = b[344:343] * 7'h48;
+  assign \$139  = b[294:7] >> \$1050 ;
+  assign \$140  = port0_word[18:3] == \$139 [31:16];
+  assign \$141  = port0_word[0] & \$140 ;
+  assign \$1055  = b[344:343] * 7'h48;
+  assign \$142  = b[294:7] >> \$1055 ;
+  assign \$143  = port0_word[38:23] == \$142 [31:16];
+  assign \$144  = port0_word[20] & \$143 ;
+  assign \$1060  = b[344:343] * 7'h48;
+  assign \$145  = b[294:7] >> \$1060 ;
+  assign \$146  = port0_word[58:43] == \$145 [31:16];
+  assign \$147  = port0_word[40] & \$146 ;
+  assign \$1065  = b[344:343] * 7'h48;
+  assign \$148  = b[294:7] >> \$1065 ;
+  assign \$149  = port0_word[78:63] == \$148 [31:16];
+  assign \$150  = port0_word[60] & \$149 ;
+  assign \$151  = | { \$150 , \$147 , \$144 , \$141  };
+  assign \$152  = ~ port0_word[0];
+  assign \$153  = ~ port0_word[20];
+  assign \$154  = ~ port0_word[40];
+  assign \$155  = ~ port0_word[60];
+  assign \$156  = | { \$155 , \$154 , \$153 , \$152  };
+  assign \$157  = \$151  | \$156 ;
+  assign \$158  = 2'h3 - max_rrpv;
+  assign \$159  = \$157  ? 3'h0 : \$158 ;
+  assign \$1079  = b[344:343] * 7'h48;
+  assign \$160  = b[294:7] >> \$1079 ;
+  assign \$1082  = b[344:343] * 7'h48;
+  assign \$161  = b[294:7] >> \$1082 ;
+  assign \$162  = port0_word[18:3] == b[379:364];
+  assign \$163  = port0_word[0] & \$162 ;
+  assign \$164  = port0_word[38:23] == b[379:364];
+  assign \$165  = port0_word[20] & \$164 ;
+  assign \$166  = port0_word[58:43] == b[379:364];
+  assign \$167  = port0_word[40] & \$166 ;
+  assign \$168  = port0_word[78:63] == b[379:364];
+  assign \$169  = port0_word[60] & \$168 ;
+  assign \$170  = | { \$169 , \$167 , \$165 , \$163  };
+  assign \$171  = port0_word[18:3] == b[379:364];
+  assign \$172  = port0_word[0] & \$171 ;
+  assign \$173  = port0_word[38:23] == b[379:364];
+  assign \$174  = port0_word[20] & \$173 ;
+  assign \$175  = port0_word[58:43] == b[379:364];
+  assign \$176  = port0_word[40] & \$175 ;
+  assign \$177  = port0_word[78:63] == b[379:364];
+  assign \$178  = port0_word[60] & \$177 ;
+  assign \$179  = \$178  ? 2'h3 : 2'h0;
+  assign \$180  = \$176  ? 2'h2 : \$179 ;
+  assign \$181  = \$174  ? 2'h1 : \$180 ;
+  assign \$182  = \$172  ? 2'h0 : \$181 ;
+  assign \$183  = b2[0] ? host_word : learn_word;
+  assign \$184  = resp__valid & resp__ready;
+  assign \$185  = host_resp__valid & host_resp__ready;
+  assign \$186  = advance & b2_valid;
+  assign \$187  = ~ b2[0];
+  assign \$188  = \$186  & \$187 ;
+  assign \$189  = ~ b2[7];
+  assign \$190  = ~ b2_error;
+  assign \$191  = b2_hit & \$190 ;
+  assign \$192  = ~ b2[79];
+  assign \$193  = ~ b2_error;
+  assign \$194  = b2_hit & \$193 ;
+  assign \$195  = ~ b2[151];
+  assign \$196  = ~ b2_error;
+  assign \$197  = b2_hit & \$196 ;
+  assign \$198  = ~ b2[223];
+  assign \$199  = ~ b2_error;
+  assign \$200  = b2_hit & \$199 ;
+  assign \$201  = advance & b2_valid;
+  assign \$202  = \$201  & b2[0];
+  assign \$203  = \$202  & b2[399];
+  assign \$204  = b2[347:345] == 2'h3;
+  assign \$205  = b2_mark_found ? { b2[342:329], b2_mark_way } : 16'h0000;
+  assign \$206  = \$204  ? \$205  : b2[363:348];
+  assign \$207  = b2[347:345] == 2'h2;
+  assign \$208  = b2[347:345] == 3'h4;
+  assign \$209  = \$207  | \$208 ;
+  assign \$210  = b2[347:345] == 2'h3;
+  assign \$211  = ~ b2_mark_found;
+  assign \$212  = \$210  & \$211 ;
+  assign \$213  = \$209  | \$212 ;
+  assign \$1137  = host_way * 5'h14;
+  assign \$214  = host_word >> \$1137 ;
+  assign \$215  = \$213  ? 19'h00000 : \$214 [18:0];
+  assign \$216  = b2[347:345] == 2'h2;
+  assign \$217  = b2[347:345] == 3'h4;
+  assign \$218  = \$216  | \$217 ;
+  assign \$219  = b2[347:345] == 2'h3;
+  assign \$220  = ~ b2_mark_found;
+  assign \$221  = \$219  & \$220 ;
+  assign \$222  = \$218  | \$221 ;
+  assign \$223  = ~ \$222 ;
+  assign \$1149  = host_way * 5'h14;
+  assign \$224  = host_word >> \$1149 ;
+  assign \$225  = \$223  & \$224 [19];
+  assign \$226  = b2[347:345] == 2'h3;
+  assign \$227  = \$226  & b2_mark_found;
+  assign \$228  = ~ b2[0];
+  assign \$229  = b2_valid & \$228 ;
+  assign \$230  = b2[2] & b2[7];
+  assign \$231  = 1'h0 + \$230 ;
+  assign \$232  = b2[3] & b2[79];
+  assign \$233  = \$231  + \$232 ;
+  assign \$234  = b2[4] & b2[151];
+  assign \$235  = \$233  + \$234 ;
+  assign \$236  = b2[5] & b2[223];
+  assign \$237  = \$235  + \$236 ;
+  assign \$238  = ~ b2_error;
+  assign \$239  = b2_hit & \$238 ;
+  assign \$240  = b2[1] ? \$239  : b2_results_hit[0];
+  assign \$241  = b2[2] & \$240 ;
+  assign \$242  = 1'h0 + \$241 ;
+  assign \$243  = ~ b2_error;
+  assign \$244  = b2_hit & \$243 ;
+  assign \$245  = b2[1] ? \$244  : b2_results_hit[1];
+  assign \$246  = b2[3] & \$245 ;
+  assign \$247  = \$242  + \$246 ;
+  assign \$248  = ~ b2_error;
+  assign \$249  = b2_hit & \$248 ;
+  assign \$250  = b2[1] ? \$249  : b2_results_hit[2];
+  assign \$251  = b2[4] & \$250 ;
+  assign \$252  = \$247  + \$251 ;
+  assign \$253  = ~ b2_error;
+  assign \$254  = b2_hit & \$253 ;
+  assign \$255  = b2[1] ? \$254  : b2_results_hit[3];
+  assign \$256  = b2[5] & \$255 ;
+  assign \$257  = \$252  + \$256 ;
+  assign \$258  = b2[2] & b2[8];
+  assign \$259  = 1'h0 + \$258 ;
+  assign \$260  = b2[3] & b2[80];
+  assign \$261  = \$259  + \$260 ;
+  assign \$262  = b2[4] & b2[152];
+  assign \$263  = \$261  + \$262 ;
+  assign \$264  = b2[5] & b2[224];
+  assign \$265  = \$263  + \$264 ;
+  assign \$266  = ~ counters_clear;
+  assign \$267  = o__ready & \$266 ;
+  assign \$268  = \$267  ? \$443 [2:0] : 3'h0;
+  assign \$269  = lookups + answered;
+  assign \$270  = hits + \hits$197 ;
+  assign \$271  = errors + \errors$198 ;
+  assign \$272  = | \errors$198 ;
+  assign \$273  = conflicts + beat_conflicts_taken;
+  assign \$274  = ~ hash_valid_s4;
+  assign shift = i__ready | \$274 ;
+  assign \$275  = ~ host_cmd__valid;
+  assign req__ready = shift & \$275 ;
+  assign \$276  = | { hash_valid_s4, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign beats_hashing = \$276  | o__valid;
+  assign \$278  = ! \$277 ;
+  assign \$280  = ! \$279 ;
+  assign lane0_in_range = \$278  & \$280 ;
+  assign \$281  = ~ lane0_in_range;
+  assign \$282  = req__payload[0] & \$281 ;
+  assign \$284  = ! \$283 ;
+  assign \$286  = ! \$285 ;
+  assign lane1_in_range = \$284  & \$286 ;
+  assign \$287  = ~ lane1_in_range;
+  assign \$288  = req__payload[41] & \$287 ;
+  assign \$290  = ! \$289 ;
+  assign \$292  = ! \$291 ;
+  assign lane2_in_range = \$290  & \$292 ;
+  assign \$293  = ~ lane2_in_range;
+  assign \$294  = req__payload[82] & \$293 ;
+  assign \$296  = ! \$295 ;
+  assign \$298  = ! \$297 ;
+  assign lane3_in_range = \$296  & \$298 ;
+  assign \$299  = ~ lane3_in_range;
+  assign \$300  = req__payload[123] & \$299 ;
+  assign \$301  = req__payload[23:9] + 15'h4f1b;
+  assign \$302  = { \$301 [12:0], \$301 [14:13] } & { \$301 [9:0], \$301 [14:10] };
+  assign \$303  = { \$301 [13:0], \$301 [14] } ^ \$302 ;
+  assign \$304  = \$303  ^ { \$301 [7:0], \$301 [14:8] };
+  assign \$305  = \$304  ^ req__payload[23:9];
+  assign lane0_hash_r0_mixed = { 1'h0, req__payload[5:1], req__payload[32:24] } ^ \$305 ;
+  assign \$306  = lane0_hash_s1_right + 13'h1e37;
+  assign \$307  = { \$306 [12:0], \$306 [14:13] } & { \$306 [9:0], \$306 [14:10] };
+  assign \$308  = { \$306 [13:0], \$306 [14] } ^ \$307 ;
+  assign \$309  = \$308  ^ { \$306 [7:0], \$306 [14:8] };
+  assign \$310  = \$309  ^ lane0_hash_s1_right;
+  assign lane0_hash_r1_mixed = lane0_hash_s1_left ^ \$310 ;
+  assign \$311  = lane0_hash_s2_right + 15'h6d53;
+  assign \$312  = { \$311 [12:0], \$311 [14:13] } & { \$311 [9:0], \$311 [14:10] };
+  assign \$313  = { \$311 [13:0], \$311 [14] } ^ \$312 ;
+  assign \$314  = \$313  ^ { \$311 [7:0], \$311 [14:8] };
+  assign \$315  = \$314  ^ lane0_hash_s2_right;
+  assign lane0_hash_r2_mixed = lane0_hash_s2_left ^ \$315 ;
+  assign \$316  = lane0_hash_s3_right + 14'h3c6e;
+  assign \$317  = { \$316 [12:0], \$316 [14:13] } & { \$316 [9:0], \$316 [14:10] };
+  assign \$318  = { \$316 [13:0], \$316 [14] } ^ \$317 ;
+  assign \$319  = \$318  ^ { \$316 [7:0], \$316 [14:8] };
+  assign \$320  = \$319  ^ lane0_hash_s3_right;
+  assign lane0_hash_r3_mixed = lane0_hash_s3_left ^ \$320 ;
+  assign \$321  = req__payload[64:50] + 15'h4f1b;
+  assign \$322  = { \$321 [12:0], \$321 [14:13] } & { \$321 [9:0], \$321 [14:10] };
+  assign \$323  = { \$321 [13:0], \$321 [14] } ^ \$322 ;
+  assign \$324  = \$323  ^ { \$321 [7:0], \$321 [14:8] };
+  assign \$325  = \$324  ^ req__payload[64:50];
+  assign lane1_hash_r0_mixed = { 1'h0, req__payload[46:42], req__payload[73:65] } ^ \$325 ;
+  assign \$326  = lane1_hash_s1_right + 13'h1e37;
+  assign \$327  = { \$326 [12:0], \$326 [14:13] } & { \$326 [9:0], \$326 [14:10] };
+  assign \$328  = { \$326 [13:0], \$326 [14] } ^ \$327 ;
+  assign \$329  = \$328  ^ { \$326 [7:0], \$326 [14:8] };
+  assign \$330  = \$329  ^ lane1_hash_s1_right;
+  assign lane1_hash_r1_mixed = lane1_hash_s1_left ^ \$330 ;
+  assign \$331  = lane1_hash_s2_right + 15'h6d53;
+  assign \$332  = { \$331 [12:0], \$331 [14:13] } & { \$331 [9:0], \$331 [14:10] };
+  assign \$333  = { \$331 [13:0], \$331 [14] } ^ \$332 ;
+  assign \$334  = \$333  ^ { \$331 [7:0], \$331 [14:8] };
+  assign \$335  = \$334  ^ lane1_hash_s2_right;
+  assign lane1_hash_r2_mixed = lane1_hash_s2_left ^ \$335 ;
+  assign \$336  = lane1_hash_s3_right + 14'h3c6e;
+  assign \$337  = { \$336 [12:0], \$336 [14:13] } & { \$336 [9:0], \$336 [14:10] };
+  assign \$338  = { \$336 [13:0], \$336 [14] } ^ \$337 ;
+  assign \$339  = \$338  ^ { \$336 [7:0], \$336 [14:8] };
+  assign \$340  = \$339  ^ lane1_hash_s3_right;
+  assign lane1_hash_r3_mixed = lane1_hash_s3_left ^ \$340 ;
+  assign \$341  = req__payload[105:91] + 15'h4f1b;
+  assign \$342  = { \$341 [12:0], \$341 [14:13] } & { \$341 [9:0], \$341 [14:10] };
+  assign \$343  = { \$341 [13:0], \$341 [14] } ^ \$342 ;
+  assign \$344  = \$343  ^ { \$341 [7:0], \$341 [14:8] };
+  assign \$345  = \$344  ^ req__payload[105:91];
+  assign lane2_hash_r0_mixed = { 1'h0, req__payload[87:83], req__payload[114:106] } ^ \$345 ;
+  assign \$346  = lane2_hash_s1_right + 13'h1e37;
+  assign \$347  = { \$346 [12:0], \$346 [14:13] } & { \$346 [9:0], \$346 [14:10] };
+  assign \$348  = { \$346 [13:0], \$346 [14] } ^ \$347 ;
+  assign \$349  = \$348  ^ { \$346 [7:0], \$346 [14:8] };
+  assign \$350  = \$349  ^ lane2_hash_s1_right;
+  assign lane2_hash_r1_mixed = lane2_hash_s1_left ^ \$350 ;
+  assign \$351  = lane2_hash_s2_right + 15'h6d53;
+  assign \$352  = { \$351 [12:0], \$351 [14:13] } & { \$351 [9:0], \$351 [14:10] };
+  assign \$353  = { \$351 [13:0], \$351 [14] } ^ \$352 ;
+  assign \$354  = \$353  ^ { \$351 [7:0], \$351 [14:8] };
+  assign \$355  = \$354  ^ lane2_hash_s2_right;
+  assign lane2_hash_r2_mixed = lane2_hash_s2_left ^ \$355 ;
+  assign \$356  = lane2_hash_s3_right + 14'h3c6e;
+  assign \$357  = { \$356 [12:0], \$356 [14:13] } & { \$356 [9:0], \$356 [14:10] };
+  assign \$358  = { \$356 [13:0], \$356 [14] } ^ \$357 ;
+  assign \$359  = \$358  ^ { \$356 [7:0], \$356 [14:8] };
+  assign \$360  = \$359  ^ lane2_hash_s3_right;
+  assign lane2_hash_r3_mixed = lane2_hash_s3_left ^ \$360 ;
+  assign \$361  = req__payload[146:132] + 15'h4f1b;
+  assign \$362  = { \$361 [12:0], \$361 [14:13] } & { \$361 [9:0], \$361 [14:10] };
+  assign \$363  = { \$361 [13:0], \$361 [14] } ^ \$362 ;
+  assign \$364  = \$363  ^ { \$361 [7:0], \$361 [14:8] };
+  assign \$365  = \$364  ^ req__payload[146:132];
+  assign lane3_hash_r0_mixed = { 1'h0, req__payload[128:124], req__payload[155:147] } ^ \$365 ;
+  assign \$366  = lane3_hash_s1_right + 13'h1e37;
+  assign \$367  = { \$366 [12:0], \$366 [14:13] } & { \$366 [9:0], \$366 [14:10] };
+  assign \$368  = { \$366 [13:0], \$366 [14] } ^ \$367 ;
+  assign \$369  = \$368  ^ { \$366 [7:0], \$366 [14:8] };
+  assign \$370  = \$369  ^ lane3_hash_s1_right;
+  assign lane3_hash_r1_mixed = lane3_hash_s1_left ^ \$370 ;
+  assign \$371  = lane3_hash_s2_right + 15'h6d53;
+  assign \$372  = { \$371 [12:0], \$371 [14:13] } & { \$371 [9:0], \$371 [14:10] };
+  assign \$373  = { \$371 [13:0], \$371 [14] } ^ \$372 ;
+  assign \$374  = \$373  ^ { \$371 [7:0], \$371 [14:8] };
+  assign \$375  = \$374  ^ lane3_hash_s2_right;
+  assign lane3_hash_r2_mixed = lane3_hash_s2_left ^ \$375 ;
+  assign \$376  = lane3_hash_s3_right + 14'h3c6e;
+  assign \$377  = { \$376 [12:0], \$376 [14:13] } & { \$376 [9:0], \$376 [14:10] };
+  assign \$378  = { \$376 [13:0], \$376 [14] } ^ \$377 ;
+  assign \$379  = \$378  ^ { \$376 [7:0], \$376 [14:8] };
+  assign \$380  = \$379  ^ lane3_hash_s3_right;
+  assign lane3_hash_r3_mixed = lane3_hash_s3_left ^ \$380 ;
+  assign \$382  = ~ \$381 ;
+  assign \$383  = hashed_beat[72] & \$382 ;
+  assign \$384  = | { hashed_beat[72], hashed_beat[0] };
   assign \$385  = ~ \$384 ;
-  assign \$386  = hashed_beat[72] & \$385 ;
-  assign \$387  = | { hashed_beat[72], hashed_beat[0] };
+  assign \$386  = hashed_beat[144] & \$385 ;
+  assign \$387  = | { hashed_beat[144], hashed_beat[72], hashed_beat[0] };
   assign \$388  = ~ \$387 ;
-  assign \$389  = hashed_beat[144] & \$388 ;
-  assign \$390  = | { hashed_beat[144], hashed_beat[72], hashed_beat[0] };
-  assign \$391  = ~ \$390 ;
-  assign \$392  = hashed_beat[216] & \$391 ;
-  assign \$393  = ~ { \$392 , \$389 , \$386 , hashed_beat[0] };
-  assign \$394  = { hashed_beat[216], hashed_beat[144], hashed_beat[72], hashed_beat[0] } & \$393 ;
-  assign \$395  = ! \$394 ;
-  assign \$396  = \$383  & \$395 ;
-  assign \$398  = ~ o__payload[73];
-  assign \$399  = o__payload[72] & \$398 ;
-  assign \$400  = ~ o__payload[1];
-  assign \$401  = o__payload[0] & \$400 ;
-  assign \$402  = o__payload[15:2] == o__payload[87:74];
-  assign \$403  = \$401  & \$402 ;
-  assign \$405  = \$399  & \$404 ;
-  assign \$406  = 2'h0 + \$405 ;
-  assign \$407  = ~ o__payload[145];
-  assign \$408  = o__payload[144] & \$407 ;
-  assign \$409  = ~ o__payload[1];
-  assign \$410  = o__payload[0] & \$409 ;
-  assign \$411  = o__payload[15:2] == o__payload[159:146];
-  assign \$412  = \$410  & \$411 ;
-  assign \$413  = ~ o__payload[73];
-  assign \$414  = o__payload[72] & \$413 ;
-  assign \$415  = o__payload[87:74] == o__payload[159:146];
-  assign \$416  = \$414  & \$415 ;
-  assign \$417  = | { \$416 , \$412  };
-  assign \$418  = \$408  & \$417 ;
-  assign \$419  = \$406  + \$418 ;
-  assign \$420  = ~ o__payload[217];
-  assign \$421  = o__payload[216] & \$420 ;
-  assign \$422  = ~ o__payload[1];
-  assign \$423  = o__payload[0] & \$422 ;
-  assign \$424  = o__payload[15:2] == o__payload[231:218];
-  assign \$425  = \$423  & \$424 ;
-  assign \$426  = ~ o__payload[73];
-  assign \$427  = o__payload[72] & \$426 ;
-  assign \$428  = o__payload[87:74] == o__payload[231:218];
-  assign \$429  = \$427  & \$428 ;
-  assign \$430  = ~ o__payload[145];
-  assign \$431  = o__payload[144] & \$430 ;
-  assign \$432  = o__payload[159:146] == o__payload[231:218];
-  assign \$433  = \$431  & \$432 ;
-  assign \$434  = | { \$433 , \$429 , \$425  };
-  assign \$435  = \$421  & \$434 ;
-  assign \$436  = \$419  + \$435 ;
-  assign \$437  = ~ resp__ready;
-  assign \$438  = resp__valid & \$437 ;
-  assign \$439  = ~ \$438 ;
-  assign \$440  = ~ host_resp__ready;
-  assign \$441  = host_resp__valid & \$440 ;
-  assign \$442  = ~ \$441 ;
-  assign advance = \$439  & \$442 ;
+  assign \$389  = hashed_beat[216] & \$388 ;
+  assign \$390  = | { hashed_beat[216], hashed_beat[144], hashed_beat[72], hashed_beat[0] };
+  assign \$392  = ~ \$391 ;
+  assign \$393  = hashed_beat[72] & \$392 ;
+  assign \$394  = | { hashed_beat[72], hashed_beat[0] };
+  assign \$395  = ~ \$394 ;
+  assign \$396  = hashed_beat[144] & \$395 ;
+  assign \$397  = | { hashed_beat[144], hashed_beat[72], hashed_beat[0] };
+  assign \$398  = ~ \$397 ;
+  assign \$399  = hashed_beat[216] & \$398 ;
+  assign \$400  = ~ { \$399 , \$396 , \$393 , hashed_beat[0] };
+  assign \$401  = { hashed_beat[216], hashed_beat[144], hashed_beat[72], hashed_beat[0] } & \$400 ;
+  assign \$402  = ! \$401 ;
+  assign \$403  = \$390  & \$402 ;
+  assign \$405  = ~ o__payload[73];
+  assign \$406  = o__payload[72] & \$405 ;
+  assign \$407  = ~ o__payload[1];
+  assign \$408  = o__payload[0] & \$407 ;
+  assign \$409  = o__payload[15:2] == o__payload[87:74];
+  assign \$410  = \$408  & \$409 ;
+  assign \$412  = \$406  & \$411 ;
+  assign \$413  = 2'h0 + \$412 ;
+  assign \$414  = ~ o__payload[145];
+  assign \$415  = o__payload[144] & \$414 ;
+  assign \$416  = ~ o__payload[1];
+  assign \$417  = o__payload[0] & \$416 ;
+  assign \$418  = o__payload[15:2] == o__payload[159:146];
+  assign \$419  = \$417  & \$418 ;
+  assign \$420  = ~ o__payload[73];
+  assign \$421  = o__payload[72] & \$420 ;
+  assign \$422  = o__payload[87:74] == o__payload[159:146];
+  assign \$423  = \$421  & \$422 ;
+  assign \$424  = | { \$423 , \$419  };
+  assign \$425  = \$415  & \$424 ;
+  assign \$426  = \$413  + \$425 ;
+  assign \$427  = ~ o__payload[217];
+  assign \$428  = o__payload[216] & \$427 ;
+  assign \$429  = ~ o__payload[1];
+  assign \$430  = o__payload[0] & \$429 ;
+  assign \$431  = o__payload[15:2] == o__payload[231:218];
+  assign \$432  = \$430  & \$431 ;
+  assign \$433  = ~ o__payload[73];
+  assign \$434  = o__payload[72] & \$433 ;
+  assign \$435  = o__payload[87:74] == o__payload[231:218];
+  assign \$436  = \$434  & \$435 ;
+  assign \$437  = ~ o__payload[145];
+  assign \$438  = o__payload[144] & \$437 ;
+  assign \$439  = o__payload[159:146] == o__payload[231:218];
+  assign \$440  = \$438  & \$439 ;
+  assign \$441  = | { \$440 , \$436 , \$432  };
+  assign \$442  = \$428  & \$441 ;
+  assign \$443  = \$426  + \$442 ;
+  assign \$444  = ~ resp__ready;
+  assign \$445  = resp__valid & \$444 ;
+  assign \$446  = ~ \$445 ;
+  assign \$447  = ~ host_resp__ready;
+  assign \$448  = host_resp__valid & \$447 ;
+  assign \$449  = ~ \$448 ;
+  assign advance = \$446  & \$449 ;
   assign pending = mid_beat ? remaining : { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
   assign next_mask = mid_beat ? rest_mask : o__payload[325:322];
   assign last_lane = mid_beat ? rest_single : o__payload[326];
-  assign \$443  = ~ next_mask;
-  assign rest = pending & \$443 ;
-  assign \$444  = ~ host_valid_s4;
-  assign host_shift = \$444  | host_take;
-  assign \$445  = ~ beats_hashing;
-  assign host_cmd__ready = host_shift & \$445 ;
+  assign \$450  = ~ next_mask;
+  assign rest = pending & \$450 ;
+  assign \$451  = ~ host_valid_s4;
+  assign host_shift = \$451  | host_take;
+  assign \$452  = ~ beats_hashing;
+  assign host_cmd__ready = host_shift & \$452 ;
   assign host_queued = | { host_valid_s4, host_valid_s3, host_valid_s2, host_valid_s1 };
-  assign \$446  = host_cmd__payload[52:38] + 15'h4f1b;
-  assign \$447  = { \$446 [12:0], \$446 [14:13] } & { \$446 [9:0], \$446 [14:10] };
-  assign \$448  = { \$446 [13:0], \$446 [14] } ^ \$447 ;
-  assign \$449  = \$448  ^ { \$446 [7:0], \$446 [14:8] };
-  assign \$450  = \$449  ^ host_cmd__payload[52:38];
-  assign host_hash_r0_mixed = { 1'h0, host_cmd__payload[66:53] } ^ \$450 ;
-  assign \$451  = host_hash_s1_right + 13'h1e37;
-  assign \$452  = { \$451 [12:0], \$451 [14:13] } & { \$451 [9:0], \$451 [14:10] };
-  assign \$453  = { \$451 [13:0], \$451 [14] } ^ \$452 ;
-  assign \$454  = \$453  ^ { \$451 [7:0], \$451 [14:8] };
-  assign \$455  = \$454  ^ host_hash_s1_right;
-  assign host_hash_r1_mixed = host_hash_s1_left ^ \$455 ;
-  assign \$456  = host_hash_s2_right + 15'h6d53;
-  assign \$457  = { \$456 [12:0], \$456 [14:13] } & { \$456 [9:0], \$456 [14:10] };
-  assign \$458  = { \$456 [13:0], \$456 [14] } ^ \$457 ;
-  assign \$459  = \$458  ^ { \$456 [7:0], \$456 [14:8] };
-  assign \$460  = \$459  ^ host_hash_s2_right;
-  assign host_hash_r2_mixed = host_hash_s2_left ^ \$460 ;
-  assign \$461  = host_hash_s3_right + 14'h3c6e;
-  assign \$462  = { \$461 [12:0], \$461 [14:13] } & { \$461 [9:0], \$461 [14:10] };
-  assign \$463  = { \$461 [13:0], \$461 [14] } ^ \$462 ;
-  assign \$464  = \$463  ^ { \$461 [7:0], \$461 [14:8] };
-  assign \$465  = \$464  ^ host_hash_s3_right;
-  assign host_hash_r3_mixed = host_hash_s3_left ^ \$465 ;
-  assign a_writes = \$signal  & \$signal$122 [400];
-  assign \$466  = o__payload[15:2] == \$signal$122 [342:329];
-  assign \$467  = o__payload[87:74] == \$signal$122 [342:329];
-  assign \$468  = o__payload[159:146] == \$signal$122 [342:329];
-  assign \$469  = o__payload[231:218] == \$signal$122 [342:329];
-  assign lane_hazard = { a_writes, a_writes, a_writes, a_writes } & { \$469 , \$468 , \$467 , \$466  };
-  assign \$470  = host_cmd_s4[2:0] == 2'h3;
-  assign host_set = \$470  ? host_hash_s4_right[13:0] : host_cmd_s4[18:5];
-  assign \$471  = host_set == \$signal$122 [342:329];
-  assign host_hazard = a_writes & \$471 ;
-  assign \$472  = clear_set == \$signal$122 [342:329];
-  assign clear_hazard = a_writes & \$472 ;
-  assign \$473  = ~ mid_beat;
-  assign \$474  = host_valid_s4 & \$473 ;
-  assign \$475  = ~ host_queued;
-  assign \$476  = o__valid & \$475 ;
-  assign \$477  = ~ clear_hazard;
-  assign \$478  = clear_set == 14'h3fff;
-  assign \$479  = host_cmd_s4[2:0] == 2'h2;
-  assign \$480  = host_cmd_s4[2:0] == 3'h4;
-  assign \$481  = \$479  | \$480 ;
-  assign \$482  = ~ host_hazard;
-  assign \$483  = | host_cmd_s4[2:0];
-  assign \$484  = host_cmd_s4[2:0] == 2'h3;
-  assign \$485  = ~ mid_beat;
-  assign \$487  = \$485  & \$486 ;
-  assign \$488  = | { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
-  assign \$489  = mid_beat | \$488 ;
-  assign \$490  = ~ \$489 ;
-  assign \$491  = next_mask & lane_hazard;
-  assign \$492  = | \$491 ;
+  assign \$453  = host_cmd__payload[52:38] + 15'h4f1b;
+  assign \$454  = { \$453 [12:0], \$453 [14:13] } & { \$453 [9:0], \$453 [14:10] };
+  assign \$455  = { \$453 [13:0], \$453 [14] } ^ \$454 ;
+  assign \$456  = \$455  ^ { \$453 [7:0], \$453 [14:8] };
+  assign \$457  = \$456  ^ host_cmd__payload[52:38];
+  assign host_hash_r0_mixed = { 1'h0, host_cmd__payload[66:53] } ^ \$457 ;
+  assign \$458  = host_hash_s1_right + 13'h1e37;
+  assign \$459  = { \$458 [12:0], \$458 [14:13] } & { \$458 [9:0], \$458 [14:10] };
+  assign \$460  = { \$458 [13:0], \$458 [14] } ^ \$459 ;
+  assign \$461  = \$460  ^ { \$458 [7:0], \$458 [14:8] };
+  assign \$462  = \$461  ^ host_hash_s1_right;
+  assign host_hash_r1_mixed = host_hash_s1_left ^ \$462 ;
+  assign \$463  = host_hash_s2_right + 15'h6d53;
+  assign \$464  = { \$463 [12:0], \$463 [14:13] } & { \$463 [9:0], \$463 [14:10] };
+  assign \$465  = { \$463 [13:0], \$463 [14] } ^ \$464 ;
+  assign \$466  = \$465  ^ { \$463 [7:0], \$463 [14:8] };
+  assign \$467  = \$466  ^ host_hash_s2_right;
+  assign host_hash_r2_mixed = host_hash_s2_left ^ \$467 ;
+  assign \$468  = host_hash_s3_right + 14'h3c6e;
+  assign \$469  = { \$468 [12:0], \$468 [14:13] } & { \$468 [9:0], \$468 [14:10] };
+  assign \$470  = { \$468 [13:0], \$468 [14] } ^ \$469 ;
+  assign \$471  = \$470  ^ { \$468 [7:0], \$468 [14:8] };
+  assign \$472  = \$471  ^ host_hash_s3_right;
+  assign host_hash_r3_mixed = host_hash_s3_left ^ \$472 ;
+  assign a_writes = a_valid & a[400];
+  assign \$473  = host_cmd_s4[2:0] == 2'h3;
+  assign host_set = \$473  ? host_hash_s4_right[13:0] : host_cmd_s4[18:5];
+  assign \$474  = host_set == a[342:329];
+  assign host_hazard = a_writes & \$474 ;
+  assign \$475  = clear_set == a[342:329];
+  assign clear_hazard = a_writes & \$475 ;
+  assign \$476  = ~ mid_beat;
+  assign \$477  = host_valid_s4 & \$476 ;
+  assign \$478  = ~ host_queued;
+  assign \$479  = o__valid & \$478 ;
+  assign \$480  = ~ clear_hazard;
+  assign \$481  = clear_set == 14'h3fff;
+  assign \$482  = host_cmd_s4[2:0] == 2'h2;
+  assign \$483  = host_cmd_s4[2:0] == 3'h4;
+  assign \$484  = \$482  | \$483 ;
+  assign \$485  = ~ host_hazard;
+  assign \$486  = | host_cmd_s4[2:0];
+  assign \$487  = host_cmd_s4[2:0] == 2'h3;
+  assign \$488  = ~ mid_beat;
+  assign \$490  = \$488  & \$489 ;
+  assign \$491  = | { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
+  assign \$492  = mid_beat | \$491 ;
   assign \$493  = ~ \$492 ;
-  assign \$494  = { o__payload[216], o__payload[144], o__payload[72], o__payload[0] } & lane_hazard;
+  assign \$494  = next_mask & lane_hazard;
   assign \$495  = | \$494 ;
   assign \$496  = ~ \$495 ;
-  assign \$497  = next_mask[3] ? 2'h3 : 2'h0;
-  assign \$498  = next_mask[2] ? 2'h2 : \$497 ;
-  assign \$499  = next_mask[1] ? 2'h1 : \$498 ;
-  assign \$500  = next_mask[0] ? 2'h0 : \$499 ;
-  assign \$501  = next_mask[3] ? 2'h3 : 2'h0;
-  assign \$502  = next_mask[2] ? 2'h2 : \$501 ;
-  assign \$503  = next_mask[1] ? 2'h1 : \$502 ;
-  assign \$504  = next_mask[0] ? 2'h0 : \$503 ;
-  assign \$1406  = \$504  * 7'h48;
-  assign \$505  = o__payload[287:0] >> \$1406 ;
-  assign \$506  = \$signal$122 [0] | \$signal$122 [1];
-  assign \$signature__addr  = \$506  ? \$signal$122 [342:329] : \$signal$122 [22:9];
+  assign \$497  = { o__payload[216], o__payload[144], o__payload[72], o__payload[0] } & lane_hazard;
+  assign \$498  = | \$497 ;
+  assign \$499  = ~ \$498 ;
+  assign \$500  = next_mask[3] ? 2'h3 : 2'h0;
+  assign \$501  = next_mask[2] ? 2'h2 : \$500 ;
+  assign \$502  = next_mask[1] ? 2'h1 : \$501 ;
+  assign \$503  = next_mask[0] ? 2'h0 : \$502 ;
+  assign \$504  = next_mask[3] ? 2'h3 : 2'h0;
+  assign \$505  = next_mask[2] ? 2'h2 : \$504 ;
+  assign \$506  = next_mask[1] ? 2'h1 : \$505 ;
+  assign \$507  = next_mask[0] ? 2'h0 : \$506 ;
+  assign \$1474  = \$507  * 7'h48;
+  assign \$508  = o__payload[287:0] >> \$1474 ;
+  assign \$509  = ~ o__ready;
+  assign h_keeps = o__valid & \$509 ;
+  assign \$510  = ~ mid_beat;
+  assign \$511  = host_valid_s4 & \$510 ;
+  assign \$512  = inject_valid & inject[400];
+  assign \$513  = o__payload[15:2] == clear_set;
+  assign \$514  = o__payload[87:74] == clear_set;
+  assign \$515  = o__payload[159:146] == clear_set;
+  assign \$516  = o__payload[231:218] == clear_set;
+  assign \$517  = following[15:2] == clear_set;
+  assign \$518  = following[87:74] == clear_set;
+  assign \$519  = following[159:146] == clear_set;
+  assign \$520  = following[231:218] == clear_set;
+  assign \$521  = | host_cmd_s4[2:0];
+  assign \$522  = | host_cmd_s4[2:0];
+  assign \$523  = | host_cmd_s4[2:0];
+  assign \$524  = | host_cmd_s4[2:0];
+  assign \$525  = o__payload[15:2] == host_set;
+  assign \$526  = o__payload[87:74] == host_set;
+  assign \$527  = o__payload[159:146] == host_set;
+  assign \$528  = o__payload[231:218] == host_set;
+  assign \$529  = { \$524 , \$523 , \$522 , \$521  } & { \$528 , \$527 , \$526 , \$525  };
+  assign \$530  = | host_cmd_s4[2:0];
+  assign \$531  = | host_cmd_s4[2:0];
+  assign \$532  = | host_cmd_s4[2:0];
+  assign \$533  = | host_cmd_s4[2:0];
+  assign \$534  = following[15:2] == host_set;
+  assign \$535  = following[87:74] == host_set;
+  assign \$536  = following[159:146] == host_set;
+  assign \$537  = following[231:218] == host_set;
+  assign \$538  = { \$533 , \$532 , \$531 , \$530  } & { \$537 , \$536 , \$535 , \$534  };
+  assign \$540  = o__payload[87:74] == o__payload[15:2];
+  assign \$541  = o__payload[159:146] == o__payload[15:2];
+  assign \$542  = o__payload[231:218] == o__payload[15:2];
+  assign \$543  = following[15:2] == o__payload[15:2];
+  assign \$544  = following[87:74] == o__payload[15:2];
+  assign \$545  = following[159:146] == o__payload[15:2];
+  assign \$546  = following[231:218] == o__payload[15:2];
+  assign \$547  = o__payload[15:2] == o__payload[87:74];
+  assign \$549  = o__payload[159:146] == o__payload[87:74];
+  assign \$550  = o__payload[231:218] == o__payload[87:74];
+  assign \$551  = following[15:2] == o__payload[87:74];
+  assign \$552  = following[87:74] == o__payload[87:74];
+  assign \$553  = following[159:146] == o__payload[87:74];
+  assign \$554  = following[231:218] == o__payload[87:74];
+  assign \$555  = o__payload[15:2] == o__payload[159:146];
+  assign \$556  = o__payload[87:74] == o__payload[159:146];
+  assign \$558  = o__payload[231:218] == o__payload[159:146];
+  assign \$559  = following[15:2] == o__payload[159:146];
+  assign \$560  = following[87:74] == o__payload[159:146];
+  assign \$561  = following[159:146] == o__payload[159:146];
+  assign \$562  = following[231:218] == o__payload[159:146];
+  assign \$563  = o__payload[15:2] == o__payload[231:218];
+  assign \$564  = o__payload[87:74] == o__payload[231:218];
+  assign \$565  = o__payload[159:146] == o__payload[231:218];
+  assign \$567  = following[15:2] == o__payload[231:218];
+  assign \$568  = following[87:74] == o__payload[231:218];
+  assign \$569  = following[159:146] == o__payload[231:218];
+  assign \$570  = following[231:218] == o__payload[231:218];
+  assign \$571  = a[0] | a[1];
+  assign \$signature__addr  = \$571  ? a[342:329] : a[22:9];
   assign port0_word = port0_forward_b ? w_word : port0_read;
   assign port1_word = port1_forward_b ? w_word : port1_read;
   assign port2_word = port2_forward_b ? w_word : port2_read;
   assign port3_word = port3_forward_b ? w_word : port3_read;
-  assign \$507  = port0_word[18:3] == \$signal$127 [38:23];
-  assign \$508  = port0_word[0] & \$507 ;
-  assign \$509  = port0_word[38:23] == \$signal$127 [38:23];
-  assign \$510  = port0_word[20] & \$509 ;
-  assign \$511  = port0_word[58:43] == \$signal$127 [38:23];
-  assign \$512  = port0_word[40] & \$511 ;
-  assign \$513  = port0_word[78:63] == \$signal$127 [38:23];
-  assign \$514  = port0_word[60] & \$513 ;
-  assign \$515  = | { \$514 , \$512 , \$510 , \$508  };
-  assign \$516  = \$515  & \$signal$127 [7];
-  assign \$517  = ~ \$signal$127 [8];
-  assign lane0_hit = \$516  & \$517 ;
-  assign \$518  = port0_word[18:3] == \$signal$127 [38:23];
-  assign \$519  = port0_word[0] & \$518 ;
-  assign \$520  = port0_word[38:23] == \$signal$127 [38:23];
-  assign \$521  = port0_word[20] & \$520 ;
-  assign \$522  = port0_word[58:43] == \$signal$127 [38:23];
-  assign \$523  = port0_word[40] & \$522 ;
-  assign \$524  = port0_word[78:63] == \$signal$127 [38:23];
-  assign \$525  = port0_word[60] & \$524 ;
-  assign \$526  = \$525  ? 2'h3 : 2'h0;
-  assign \$527  = \$523  ? 2'h2 : \$526 ;
-  assign \$528  = \$521  ? 2'h1 : \$527 ;
-  assign \$529  = \$519  ? 2'h0 : \$528 ;
-  assign lane0_slot = lane0_hit ? { \$signal$127 [22:9], \$529  } : 16'h0000;
-  assign \$530  = port0_word[18:3] == \$signal$127 [38:23];
-  assign \$531  = port0_word[0] & \$530 ;
-  assign \$532  = port0_word[38:23] == \$signal$127 [38:23];
-  assign \$533  = port0_word[20] & \$532 ;
-  assign \$534  = port0_word[58:43] == \$signal$127 [38:23];
-  assign \$535  = port0_word[40] & \$534 ;
-  assign \$536  = port0_word[78:63] == \$signal$127 [38:23];
-  assign \$537  = port0_word[60] & \$536 ;
-  assign \$538  = \$537  ? 2'h3 : 2'h0;
-  assign \$539  = \$535  ? 2'h2 : \$538 ;
-  assign \$540  = \$533  ? 2'h1 : \$539 ;
-  assign \$541  = \$531  ? 2'h0 : \$540 ;
-  assign \$542  = { port0_word[79], port0_word[59], port0_word[39], port0_word[19] } >> \$541 ;
-  assign lane0_stale = lane0_hit & \$542 ;
-  assign \$543  = port1_word[18:3] == \$signal$127 [110:95];
-  assign \$544  = port1_word[0] & \$543 ;
-  assign \$545  = port1_word[38:23] == \$signal$127 [110:95];
-  assign \$546  = port1_word[20] & \$545 ;
-  assign \$547  = port1_word[58:43] == \$signal$127 [110:95];
-  assign \$548  = port1_word[40] & \$547 ;
-  assign \$549  = port1_word[78:63] == \$signal$127 [110:95];
-  assign \$550  = port1_word[60] & \$549 ;
-  assign \$551  = | { \$550 , \$548 , \$546 , \$544  };
-  assign \$552  = \$551  & \$signal$127 [79];
-  assign \$553  = ~ \$signal$127 [80];
-  assign lane1_hit = \$552  & \$553 ;
-  assign \$554  = port1_word[18:3] == \$signal$127 [110:95];
-  assign \$555  = port1_word[0] & \$554 ;
-  assign \$556  = port1_word[38:23] == \$signal$127 [110:95];
-  assign \$557  = port1_word[20] & \$556 ;
-  assign \$558  = port1_word[58:43] == \$signal$127 [110:95];
-  assign \$559  = port1_word[40] & \$558 ;
-  assign \$560  = port1_word[78:63] == \$signal$127 [110:95];
-  assign \$561  = port1_word[60] & \$560 ;
-  assign \$562  = \$561  ? 2'h3 : 2'h0;
-  assign \$563  = \$559  ? 2'h2 : \$562 ;
-  assign \$564  = \$557  ? 2'h1 : \$563 ;
-  assign \$565  = \$555  ? 2'h0 : \$564 ;
-  assign lane1_slot = lane1_hit ? { \$signal$127 [94:81], \$565  } : 16'h0000;
-  assign \$566  = port1_word[18:3] == \$signal$127 [110:95];
-  assign \$567  = port1_word[0] & \$566 ;
-  assign \$568  = port1_word[38:23] == \$signal$127 [110:95];
-  assign \$569  = port1_word[20] & \$568 ;
-  assign \$570  = port1_word[58:43] == \$signal$127 [110:95];
-  assign \$571  = port1_word[40] & \$570 ;
-  assign \$572  = port1_word[78:63] == \$signal$127 [110:95];
-  assign \$573  = port1_word[60] & \$572 ;
-  assign \$574  = \$573  ? 2'h3 : 2'h0;
-  assign \$575  = \$571  ? 2'h2 : \$574 ;
-  assign \$576  = \$569  ? 2'h1 : \$575 ;
-  assign \$577  = \$567  ? 2'h0 : \$576 ;
-  assign \$578  = { port1_word[79], port1_word[59], port1_word[39], port1_word[19] } >> \$577 ;
-  assign lane1_stale = lane1_hit & \$578 ;
-  assign \$579  = port2_word[18:3] == \$signal$127 [182:167];
-  assign \$580  = port2_word[0] & \$579 ;
-  assign \$581  = port2_word[38:23] == \$signal$127 [182:167];
-  assign \$582  = port2_word[20] & \$581 ;
-  assign \$583  = port2_word[58:43] == \$signal$127 [182:167];
-  assign \$584  = port2_word[40] & \$583 ;
-  assign \$585  = port2_word[78:63] == \$signal$127 [182:167];
-  assign \$586  = port2_word[60] & \$585 ;
-  assign \$587  = | { \$586 , \$584 , \$582 , \$580  };
-  assign \$588  = \$587  & \$signal$127 [151];
-  assign \$589  = ~ \$signal$127 [152];
-  assign lane2_hit = \$588  & \$589 ;
-  assign \$590  = port2_word[18:3] == \$signal$127 [182:167];
-  assign \$591  = port2_word[0] & \$590 ;
-  assign \$592  = port2_word[38:23] == \$signal$127 [182:167];
-  assign \$593  = port2_word[20] & \$592 ;
-  assign \$594  = port2_word[58:43] == \$signal$127 [182:167];
-  assign \$595  = port2_word[40] & \$594 ;
-  assign \$596  = port2_word[78:63] == \$signal$127 [182:167];
-  assign \$597  = port2_word[60] & \$596 ;
-  assign \$598  = \$597  ? 2'h3 : 2'h0;
-  assign \$599  = \$595  ? 2'h2 : \$598 ;
-  assign \$600  = \$593  ? 2'h1 : \$599 ;
-  assign \$601  = \$591  ? 2'h0 : \$600 ;
-  assign lane2_slot = lane2_hit ? { \$signal$127 [166:153], \$601  } : 16'h0000;
-  assign \$602  = port2_word[18:3] == \$signal$127 [182:167];
-  assign \$603  = port2_word[0] & \$602 ;
-  assign \$604  = port2_word[38:23] == \$signal$127 [182:167];
-  assign \$605  = port2_word[20] & \$604 ;
-  assign \$606  = port2_word[58:43] == \$signal$127 [182:167];
-  assign \$607  = port2_word[40] & \$606 ;
-  assign \$608  = port2_word[78:63] == \$signal$127 [182:167];
-  assign \$609  = port2_word[60] & \$608 ;
-  assign \$610  = \$609  ? 2'h3 : 2'h0;
-  assign \$611  = \$607  ? 2'h2 : \$610 ;
-  assign \$612  = \$605  ? 2'h1 : \$611 ;
-  assign \$613  = \$603  ? 2'h0 : \$612 ;
-  assign \$614  = { port2_word[79], port2_word[59], port2_word[39], port2_word[19] } >> \$613 ;
-  assign lane2_stale = lane2_hit & \$614 ;
-  assign \$615  = port3_word[18:3] == \$signal$127 [254:239];
-  assign \$616  = port3_word[0] & \$615 ;
-  assign \$617  = port3_word[38:23] == \$signal$127 [254:239];
-  assign \$618  = port3_word[20] & \$617 ;
-  assign \$619  = port3_word[58:43] == \$signal$127 [254:239];
-  assign \$620  = port3_word[40] & \$619 ;
-  assign \$621  = port3_word[78:63] == \$signal$127 [254:239];
-  assign \$622  = port3_word[60] & \$621 ;
-  assign \$623  = | { \$622 , \$620 , \$618 , \$616  };
-  assign \$624  = \$623  & \$signal$127 [223];
-  assign \$625  = ~ \$signal$127 [224];
-  assign lane3_hit = \$624  & \$625 ;
-  assign \$626  = port3_word[18:3] == \$signal$127 [254:239];
-  assign \$627  = port3_word[0] & \$626 ;
-  assign \$628  = port3_word[38:23] == \$signal$127 [254:239];
-  assign \$629  = port3_word[20] & \$628 ;
-  assign \$630  = port3_word[58:43] == \$signal$127 [254:239];
-  assign \$631  = port3_word[40] & \$630 ;
-  assign \$632  = port3_word[78:63] == \$signal$127 [254:239];
-  assign \$633  = port3_word[60] & \$632 ;
-  assign \$634  = \$633  ? 2'h3 : 2'h0;
-  assign \$635  = \$631  ? 2'h2 : \$634 ;
-  assign \$636  = \$629  ? 2'h1 : \$635 ;
-  assign \$637  = \$627  ? 2'h0 : \$636 ;
-  assign lane3_slot = lane3_hit ? { \$signal$127 [238:225], \$637  } : 16'h0000;
-  assign \$638  = port3_word[18:3] == \$signal$127 [254:239];
-  assign \$639  = port3_word[0] & \$638 ;
-  assign \$640  = port3_word[38:23] == \$signal$127 [254:239];
-  assign \$641  = port3_word[20] & \$640 ;
-  assign \$642  = port3_word[58:43] == \$signal$127 [254:239];
-  assign \$643  = port3_word[40] & \$642 ;
-  assign \$644  = port3_word[78:63] == \$signal$127 [254:239];
-  assign \$645  = port3_word[60] & \$644 ;
-  assign \$646  = \$645  ? 2'h3 : 2'h0;
-  assign \$647  = \$643  ? 2'h2 : \$646 ;
-  assign \$648  = \$641  ? 2'h1 : \$647 ;
-  assign \$649  = \$639  ? 2'h0 : \$648 ;
-  assign \$650  = { port3_word[79], port3_word[59], port3_word[39], port3_word[19] } >> \$649 ;
-  assign lane3_stale = lane3_hit & \$650 ;
-  assign \$651  = port0_word[2:1] == 2'h3;
-  assign \$652  = port0_word[22:21] == 2'h3;
-  assign \$653  = port0_word[42:41] == 2'h3;
-  assign \$654  = port0_word[62:61] == 2'h3;
-  assign \$655  = | { \$654 , \$653 , \$652 , \$651  };
-  assign \$656  = port0_word[2:1] == 2'h2;
-  assign \$657  = port0_word[22:21] == 2'h2;
-  assign \$658  = port0_word[42:41] == 2'h2;
-  assign \$659  = port0_word[62:61] == 2'h2;
-  assign \$660  = | { \$659 , \$658 , \$657 , \$656  };
-  assign \$661  = port0_word[2:1] == 1'h1;
-  assign \$662  = port0_word[22:21] == 1'h1;
-  assign \$663  = port0_word[42:41] == 1'h1;
-  assign \$664  = port0_word[62:61] == 1'h1;
-  assign \$665  = | { \$664 , \$663 , \$662 , \$661  };
-  assign \$666  = \$665  ? 2'h1 : 2'h0;
-  assign \$667  = \$660  ? 2'h2 : \$666 ;
-  assign max_rrpv = \$655  ? 2'h3 : \$667 ;
-  assign \$668  = ! b2_way;
-  assign \$669  = ! b2_way;
-  assign \$670  = b2_word[2:1] + b2_age;
-  assign \$671  = b2_way == 1'h1;
-  assign \$672  = b2_way == 1'h1;
-  assign \$673  = b2_word[22:21] + b2_age;
-  assign \$674  = b2_way == 2'h2;
-  assign \$675  = b2_way == 2'h2;
-  assign \$676  = b2_word[42:41] + b2_age;
-  assign \$677  = b2_way == 2'h3;
-  assign \$678  = b2_way == 2'h3;
-  assign \$679  = b2_word[62:61] + b2_age;
-  assign learn_slot = b2_error ? 16'h0000 : { \$signal$129 [342:329], b2_way };
-  assign \$680  = \$signal$129 [347:345] == 2'h3;
-  assign host_way = \$680  ? b2_mark_way : \$signal$129 [349:348];
-  assign \$681  = \$signal$129 [347:345] == 1'h1;
-  assign \$682  = \$signal$129 [347:345] == 2'h2;
-  assign \$683  = \$signal$129 [347:345] == 3'h4;
-  assign \$684  = \$signal$129 [347:345] == 2'h3;
-  assign \$685  = \$684  & b2_mark_found;
-  assign \$686  = ~ \$signal$129 [0];
-  assign \$687  = \$signal$128  & \$686 ;
-  assign \$688  = \$687  & \$signal$129 [1];
-  assign \$689  = | \$signal$129 [5:2];
-  assign \$690  = \$688  & \$689 ;
-  assign \$691  = ~ b2_error;
-  assign \$692  = \$690  & \$691 ;
-  assign \$693  = \$signal$128  & \$signal$129 [0];
-  assign \$694  = | \$signal$129 [347:345];
-  assign \$695  = \$693  & \$694 ;
-  assign b2_writes = \$692  | \$695 ;
-  assign \$696  = | { host_valid_s4, host_valid_s3, host_valid_s2, host_valid_s1, hash_valid_s4, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
-  assign \$697  = \$696  | o__valid;
-  assign \$698  = \$697  | \$signal ;
-  assign \$699  = \$698  | r_valid;
-  assign \$700  = \$699  | \$signal$126 ;
-  assign \$701  = \$700  | \$signal$128 ;
-  assign \$702  = \$701  | w_en;
-  assign \$703  = \$702  | counting;
-  assign busy = \$703  | clearing;
-  always @(posedge clk)
-    hash_valid_s1 <= \$704 ;
-  always @(posedge clk)
-    hash_valid_s2 <= \$705 ;
-  always @(posedge clk)
-    hash_valid_s3 <= \$706 ;
-  always @(posedge clk)
-    hash_valid_s4 <= \$707 ;
-  always @(posedge clk)
-    hash_beat_s1 <= \$708 ;
-  always @(posedge clk)
-    hash_beat_s2 <= \$709 ;
-  always @(posedge clk)
-    hash_beat_s3 <= \$710 ;
+  assign \$572  = port0_word[18:3] == b[38:23];
+  assign \$573  = port0_word[0] & \$572 ;
+  assign \$574  = port0_word[38:23] == b[38:23];
+  assign \$575  = port0_word[20] & \$574 ;
+  assign \$576  = port0_word[58:43] == b[38:23];
+  assign \$577  = port0_word[40] & \$576 ;
+  assign \$578  = port0_word[78:63] == b[38:23];
+  assign \$579  = port0_word[60] & \$578 ;
+  assign \$580  = | { \$579 , \$577 , \$575 , \$573  };
+  assign \$581  = \$580  & b[7];
+  assign \$582  = ~ b[8];
+  assign lane0_hit = \$581  & \$582 ;
+  assign \$583  = port0_word[18:3] == b[38:23];
+  assign \$584  = port0_word[0] & \$583 ;
+  assign \$585  = port0_word[38:23] == b[38:23];
+  assign \$586  = port0_word[20] & \$585 ;
+  assign \$587  = port0_word[58:43] == b[38:23];
+  assign \$588  = port0_word[40] & \$587 ;
+  assign \$589  = port0_word[78:63] == b[38:23];
+  assign \$590  = port0_word[60] & \$589 ;
+  assign \$591  = \$590  ? 2'h3 : 2'h0;
+  assign \$592  = \$588  ? 2'h2 : \$591 ;
+  assign \$593  = \$586  ? 2'h1 : \$592 ;
+  assign \$594  = \$584  ? 2'h0 : \$593 ;
+  assign lane0_slot = lane0_hit ? { b[22:9], \$594  } : 16'h0000;
+  assign \$595  = port0_word[18:3] == b[38:23];
+  assign \$596  = port0_word[0] & \$595 ;
+  assign \$597  = port0_word[38:23] == b[38:23];
+  assign \$598  = port0_word[20] & \$597 ;
+  assign \$599  = port0_word[58:43] == b[38:23];
+  assign \$600  = port0_word[40] & \$599 ;
+  assign \$601  = port0_word[78:63] == b[38:23];
+  assign \$602  = port0_word[60] & \$601 ;
+  assign \$603  = \$602  ? 2'h3 : 2'h0;
+  assign \$604  = \$600  ? 2'h2 : \$603 ;
+  assign \$605  = \$598  ? 2'h1 : \$604 ;
+  assign \$606  = \$596  ? 2'h0 : \$605 ;
+  assign \$607  = { port0_word[79], port0_word[59], port0_word[39], port0_word[19] } >> \$606 ;
+  assign lane0_stale = lane0_hit & \$607 ;
+  assign \$608  = port1_word[18:3] == b[110:95];
+  assign \$609  = port1_word[0] & \$608 ;
+  assign \$610  = port1_word[38:23] == b[110:95];
+  assign \$611  = port1_word[20] & \$610 ;
+  assign \$612  = port1_word[58:43] == b[110:95];
+  assign \$613  = port1_word[40] & \$612 ;
+  assign \$614  = port1_word[78:63] == b[110:95];
+  assign \$615  = port1_word[60] & \$614 ;
+  assign \$616  = | { \$615 , \$613 , \$611 , \$609  };
+  assign \$617  = \$616  & b[79];
+  assign \$618  = ~ b[80];
+  assign lane1_hit = \$617  & \$618 ;
+  assign \$619  = port1_word[18:3] == b[110:95];
+  assign \$620  = port1_word[0] & \$619 ;
+  assign \$621  = port1_word[38:23] == b[110:95];
+  assign \$622  = port1_word[20] & \$621 ;
+  assign \$623  = port1_word[58:43] == b[110:95];
+  assign \$624  = port1_word[40] & \$623 ;
+  assign \$625  = port1_word[78:63] == b[110:95];
+  assign \$626  = port1_word[60] & \$625 ;
+  assign \$627  = \$626  ? 2'h3 : 2'h0;
+  assign \$628  = \$624  ? 2'h2 : \$627 ;
+  assign \$629  = \$622  ? 2'h1 : \$628 ;
+  assign \$630  = \$620  ? 2'h0 : \$629 ;
+  assign lane1_slot = lane1_hit ? { b[94:81], \$630  } : 16'h0000;
+  assign \$631  = port1_word[18:3] == b[110:95];
+  assign \$632  = port1_word[0] & \$631 ;
+  assign \$633  = port1_word[38:23] == b[110:95];
+  assign \$634  = port1_word[20] & \$633 ;
+  assign \$635  = port1_word[58:43] == b[110:95];
+  assign \$636  = port1_word[40] & \$635 ;
+  assign \$637  = port1_word[78:63] == b[110:95];
+  assign \$638  = port1_word[60] & \$637 ;
+  assign \$639  = \$638  ? 2'h3 : 2'h0;
+  assign \$640  = \$636  ? 2'h2 : \$639 ;
+  assign \$641  = \$634  ? 2'h1 : \$640 ;
+  assign \$642  = \$632  ? 2'h0 : \$641 ;
+  assign \$643  = { port1_word[79], port1_word[59], port1_word[39], port1_word[19] } >> \$642 ;
+  assign lane1_stale = lane1_hit & \$643 ;
+  assign \$644  = port2_word[18:3] == b[182:167];
+  assign \$645  = port2_word[0] & \$644 ;
+  assign \$646  = port2_word[38:23] == b[182:167];
+  assign \$647  = port2_word[20] & \$646 ;
+  assign \$648  = port2_word[58:43] == b[182:167];
+  assign \$649  = port2_word[40] & \$648 ;
+  assign \$650  = port2_word[78:63] == b[182:167];
+  assign \$651  = port2_word[60] & \$650 ;
+  assign \$652  = | { \$651 , \$649 , \$647 , \$645  };
+  assign \$653  = \$652  & b[151];
+  assign \$654  = ~ b[152];
+  assign lane2_hit = \$653  & \$654 ;
+  assign \$655  = port2_word[18:3] == b[182:167];
+  assign \$656  = port2_word[0] & \$655 ;
+  assign \$657  = port2_word[38:23] == b[182:167];
+  assign \$658  = port2_word[20] & \$657 ;
+  assign \$659  = port2_word[58:43] == b[182:167];
+  assign \$660  = port2_word[40] & \$659 ;
+  assign \$661  = port2_word[78:63] == b[182:167];
+  assign \$662  = port2_word[60] & \$661 ;
+  assign \$663  = \$662  ? 2'h3 : 2'h0;
+  assign \$664  = \$660  ? 2'h2 : \$663 ;
+  assign \$665  = \$658  ? 2'h1 : \$664 ;
+  assign \$666  = \$656  ? 2'h0 : \$665 ;
+  assign lane2_slot = lane2_hit ? { b[166:153], \$666  } : 16'h0000;
+  assign \$667  = port2_word[18:3] == b[182:167];
+  assign \$668  = port2_word[0] & \$667 ;
+  assign \$669  = port2_word[38:23] == b[182:167];
+  assign \$670  = port2_word[20] & \$669 ;
+  assign \$671  = port2_word[58:43] == b[182:167];
+  assign \$672  = port2_word[40] & \$671 ;
+  assign \$673  = port2_word[78:63] == b[182:167];
+  assign \$674  = port2_word[60] & \$673 ;
+  assign \$675  = \$674  ? 2'h3 : 2'h0;
+  assign \$676  = \$672  ? 2'h2 : \$675 ;
+  assign \$677  = \$670  ? 2'h1 : \$676 ;
+  assign \$678  = \$668  ? 2'h0 : \$677 ;
+  assign \$679  = { port2_word[79], port2_word[59], port2_word[39], port2_word[19] } >> \$678 ;
+  assign lane2_stale = lane2_hit & \$679 ;
+  assign \$680  = port3_word[18:3] == b[254:239];
+  assign \$681  = port3_word[0] & \$680 ;
+  assign \$682  = port3_word[38:23] == b[254:239];
+  assign \$683  = port3_word[20] & \$682 ;
+  assign \$684  = port3_word[58:43] == b[254:239];
+  assign \$685  = port3_word[40] & \$684 ;
+  assign \$686  = port3_word[78:63] == b[254:239];
+  assign \$687  = port3_word[60] & \$686 ;
+  assign \$688  = | { \$687 , \$685 , \$683 , \$681  };
+  assign \$689  = \$688  & b[223];
+  assign \$690  = ~ b[224];
+  assign lane3_hit = \$689  & \$690 ;
+  assign \$691  = port3_word[18:3] == b[254:239];
+  assign \$692  = port3_word[0] & \$691 ;
+  assign \$693  = port3_word[38:23] == b[254:239];
+  assign \$694  = port3_word[20] & \$693 ;
+  assign \$695  = port3_word[58:43] == b[254:239];
+  assign \$696  = port3_word[40] & \$695 ;
+  assign \$697  = port3_word[78:63] == b[254:239];
+  assign \$698  = port3_word[60] & \$697 ;
+  assign \$699  = \$698  ? 2'h3 : 2'h0;
+  assign \$700  = \$696  ? 2'h2 : \$699 ;
+  assign \$701  = \$694  ? 2'h1 : \$700 ;
+  assign \$702  = \$692  ? 2'h0 : \$701 ;
+  assign lane3_slot = lane3_hit ? { b[238:225], \$702  } : 16'h0000;
+  assign \$703  = port3_word[18:3] == b[254:239];
+  assign \$704  = port3_word[0] & \$703 ;
+  assign \$705  = port3_word[38:23] == b[254:239];
+  assign \$706  = port3_word[20] & \$705 ;
+  assign \$707  = port3_word[58:43] == b[254:239];
+  assign \$708  = port3_word[40] & \$707 ;
+  assign \$709  = port3_word[78:63] == b[254:239];
+  assign \$710  = port3_word[60] & \$709 ;
+  assign \$711  = \$710  ? 2'h3 : 2'h0;
+  assign \$712  = \$708  ? 2'h2 : \$711 ;
+  assign \$713  = \$706  ? 2'h1 : \$712 ;
+  assign \$714  = \$704  ? 2'h0 : \$713 ;
+  assign \$715  = { port3_word[79], port3_word[59], port3_word[39], port3_word[19] } >> \$714 ;
+  assign lane3_stale = lane3_hit & \$715 ;
+  assign \$716  = port0_word[2:1] == 2'h3;
+  assign \$717  = port0_word[22:21] == 2'h3;
+  assign \$718  = port0_word[42:41] == 2'h3;
+  assign \$719  = port0_word[62:61] == 2'h3;
+  assign \$720  = | { \$719 , \$718 , \$717 , \$716  };
+  assign \$721  = port0_word[2:1] == 2'h2;
+  assign \$722  = port0_word[22:21] == 2'h2;
+  assign \$723  = port0_word[42:41] == 2'h2;
+  assign \$724  = port0_word[62:61] == 2'h2;
+  assign \$725  = | { \$724 , \$723 , \$722 , \$721  };
+  assign \$726  = port0_word[2:1] == 1'h1;
+  assign \$727  = port0_word[22:21] == 1'h1;
+  assign \$728  = port0_word[42:41] == 1'h1;
+  assign \$729  = port0_word[62:61] == 1'h1;
+  assign \$730  = | { \$729 , \$728 , \$727 , \$726  };
+  assign \$731  = \$730  ? 2'h1 : 2'h0;
+  assign \$732  = \$725  ? 2'h2 : \$731 ;
+  assign max_rrpv = \$720  ? 2'h3 : \$732 ;
+  assign \$733  = ! b2_way;
+  assign \$734  = ! b2_way;
+  assign \$735  = b2_word[2:1] + b2_age;
+  assign \$736  = b2_way == 1'h1;
+  assign \$737  = b2_way == 1'h1;
+  assign \$738  = b2_word[22:21] + b2_age;
+  assign \$739  = b2_way == 2'h2;
+  assign \$740  = b2_way == 2'h2;
+  assign \$741  = b2_word[42:41] + b2_age;
+  assign \$742  = b2_way == 2'h3;
+  assign \$743  = b2_way == 2'h3;
+  assign \$744  = b2_word[62:61] + b2_age;
+  assign learn_slot = b2_error ? 16'h0000 : { b2[342:329], b2_way };
+  assign \$745  = b2[347:345] == 2'h3;
+  assign host_way = \$745  ? b2_mark_way : b2[349:348];
+  assign \$746  = b2[347:345] == 1'h1;
+  assign \$747  = b2[347:345] == 2'h2;
+  assign \$748  = b2[347:345] == 3'h4;
+  assign \$749  = b2[347:345] == 2'h3;
+  assign \$750  = \$749  & b2_mark_found;
+  assign \$751  = ~ b2[0];
+  assign \$752  = b2_valid & \$751 ;
+  assign \$753  = \$752  & b2[1];
+  assign \$754  = | b2[5:2];
+  assign \$755  = \$753  & \$754 ;
+  assign \$756  = ~ b2_error;
+  assign \$757  = \$755  & \$756 ;
+  assign \$758  = b2_valid & b2[0];
+  assign \$759  = | b2[347:345];
+  assign \$760  = \$758  & \$759 ;
+  assign b2_writes = \$757  | \$760 ;
+  assign \$761  = | { host_valid_s4, host_valid_s3, host_valid_s2, host_valid_s1, hash_valid_s4, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign \$762  = \$761  | o__valid;
+  assign \$763  = \$762  | a_valid;
+  assign \$764  = \$763  | r_valid;
+  assign \$765  = \$764  | b_valid;
+  assign \$766  = \$765  | b2_valid;
+  assign \$767  = \$766  | w_en;
+  assign \$768  = \$767  | counting;
+  assign busy = \$768  | clearing;
+  always @(posedge clk)
+    hash_valid_s1 <= \$769 ;
+  always @(posedge clk)
+    hash_valid_s2 <= \$770 ;
+  always @(posedge clk)
+    hash_valid_s3 <= \$771 ;
+  always @(posedge clk)
+    hash_valid_s4 <= \$772 ;
+  always @(posedge clk)
+    hash_beat_s1 <= \$773 ;
+  always @(posedge clk)
+    hash_beat_s2 <= \$774 ;
+  always @(posedge clk)
+    hash_beat_s3 <= \$775 ;
   always @(posedge clk)
-    hash_beat_s4 <= \$711 ;
+    hash_beat_s4 <= \$776 ;
   always @(posedge clk)
-    lane0_hash_s1_left <= \$712 ;
+    lane0_hash_s1_left <= \$777 ;
   always @(posedge clk)
-    lane0_hash_s1_right <= \$713 ;
+    lane0_hash_s1_right <= \$778 ;
   always @(posedge clk)
-    lane0_hash_s2_left <= \$714 ;
+    lane0_hash_s2_left <= \$779 ;
   always @(posedge clk)
-    lane0_hash_s2_right <= \$715 ;
+    lane0_hash_s2_right <= \$780 ;
   always @(posedge clk)
-    lane0_hash_s3_left <= \$716 ;
+    lane0_hash_s3_left <= \$781 ;
   always @(posedge clk)
-    lane0_hash_s3_right <= \$717 ;
+    lane0_hash_s3_right <= \$782 ;
   always @(posedge clk)
-    lane0_hash_s4_left <= \$718 ;
+    lane0_hash_s4_left <= \$783 ;
   always @(posedge clk)
-    lane0_hash_s4_right <= \$719 ;
+    lane0_hash_s4_right <= \$784 ;
   always @(posedge clk)
-    lane1_hash_s1_left <= \$720 ;
+    lane1_hash_s1_left <= \$785 ;
   always @(posedge clk)
-    lane1_hash_s1_right <= \$721 ;
+    lane1_hash_s1_right <= \$786 ;
   always @(posedge clk)
-    lane1_hash_s2_left <= \$722 ;
+    lane1_hash_s2_left <= \$787 ;
   always @(posedge clk)
-    lane1_hash_s2_right <= \$723 ;
+    lane1_hash_s2_right <= \$788 ;
   always @(posedge clk)
-    lane1_hash_s3_left <= \$724 ;
+    lane1_hash_s3_left <= \$789 ;
   always @(posedge clk)
-    lane1_hash_s3_right <= \$725 ;
+    lane1_hash_s3_right <= \$790 ;
   always @(posedge clk)
-    lane1_hash_s4_left <= \$726 ;
+    lane1_hash_s4_left <= \$791 ;
   always @(posedge clk)
-    lane1_hash_s4_right <= \$727 ;
+    lane1_hash_s4_right <= \$792 ;
   always @(posedge clk)
-    lane2_hash_s1_left <= \$728 ;
+    lane2_hash_s1_left <= \$793 ;
   always @(posedge clk)
-    lane2_hash_s1_right <= \$729 ;
+    lane2_hash_s1_right <= \$794 ;
   always @(posedge clk)
-    lane2_hash_s2_left <= \$730 ;
+    lane2_hash_s2_left <= \$795 ;
   always @(posedge clk)
-    lane2_hash_s2_right <= \$731 ;
+    lane2_hash_s2_right <= \$796 ;
   always @(posedge clk)
-    lane2_hash_s3_left <= \$732 ;
+    lane2_hash_s3_left <= \$797 ;
   always @(posedge clk)
-    lane2_hash_s3_right <= \$733 ;
+    lane2_hash_s3_right <= \$798 ;
   always @(posedge clk)
-    lane2_hash_s4_left <= \$734 ;
+    lane2_hash_s4_left <= \$799 ;
   always @(posedge clk)
-    lane2_hash_s4_right <= \$735 ;
+    lane2_hash_s4_right <= \$800 ;
   always @(posedge clk)
-    lane3_hash_s1_left <= \$736 ;
+    lane3_hash_s1_left <= \$801 ;
   always @(posedge clk)
-    lane3_hash_s1_right <= \$737 ;
+    lane3_hash_s1_right <= \$802 ;
   always @(posedge clk)
-    lane3_hash_s2_left <= \$738 ;
+    lane3_hash_s2_left <= \$803 ;
   always @(posedge clk)
-    lane3_hash_s2_right <= \$739 ;
+    lane3_hash_s2_right <= \$804 ;
   always @(posedge clk)
-    lane3_hash_s3_left <= \$740 ;
+    lane3_hash_s3_left <= \$805 ;
   always @(posedge clk)
-    lane3_hash_s3_right <= \$741 ;
+    lane3_hash_s3_right <= \$806 ;
   always @(posedge clk)
-    lane3_hash_s4_left <= \$742 ;
+    lane3_hash_s4_left <= \$807 ;
   always @(posedge clk)
-    lane3_hash_s4_right <= \$743 ;
+    lane3_hash_s4_right <= \$808 ;
   always @(posedge clk)
-    host_valid_s1 <= \$744 ;
+    host_valid_s1 <= \$809 ;
   always @(posedge clk)
-    host_valid_s2 <= \$745 ;
+    host_valid_s2 <= \$810 ;
   always @(posedge clk)
-    host_valid_s3 <= \$746 ;
+    host_valid_s3 <= \$811 ;
   always @(posedge clk)
-    host_valid_s4 <= \$747 ;
+    host_valid_s4 <= \$812 ;
   always @(posedge clk)
-    host_cmd_s1 <= \$748 ;
+    host_cmd_s1 <= \$813 ;
   always @(posedge clk)
-    host_cmd_s2 <= \$749 ;
+    host_cmd_s2 <= \$814 ;
   always @(posedge clk)
-    host_cmd_s3 <= \$750 ;
+    host_cmd_s3 <= \$815 ;
   always @(posedge clk)
-    host_cmd_s4 <= \$751 ;
+    host_cmd_s4 <= \$816 ;
   always @(posedge clk)
-    host_hash_s1_left <= \$752 ;
+    host_hash_s1_left <= \$817 ;
   always @(posedge clk)
-    host_hash_s1_right <= \$753 ;
+    host_hash_s1_right <= \$818 ;
   always @(posedge clk)
-    host_hash_s2_left <= \$754 ;
+    host_hash_s2_left <= \$819 ;
   always @(posedge clk)
-    host_hash_s2_right <= \$755 ;
+    host_hash_s2_right <= \$820 ;
   always @(posedge clk)
-    host_hash_s3_left <= \$756 ;
+    host_hash_s3_left <= \$821 ;
   always @(posedge clk)
-    host_hash_s3_right <= \$757 ;
+    host_hash_s3_right <= \$822 ;
   always @(posedge clk)
-    host_hash_s4_left <= \$758 ;
+    host_hash_s4_left <= \$823 ;
   always @(posedge clk)
-    host_hash_s4_right <= \$759 ;
+    host_hash_s4_right <= \$824 ;
   always @(posedge clk)
-    clear_set <= \$760 ;
+    clear_set <= \$825 ;
   always @(posedge clk)
-    clearing <= \$761 ;
+    clearing <= \$826 ;
   always @(posedge clk)
-    clear_op <= \$762 ;
+    clear_op <= \$827 ;
   always @(posedge clk)
-    remaining <= \$763 ;
+    remaining <= \$828 ;
   always @(posedge clk)
-    mid_beat <= \$764 ;
+    mid_beat <= \$829 ;
   always @(posedge clk)
-    rest_mask <= \$765 ;
+    rest_mask <= \$830 ;
   always @(posedge clk)
-    rest_single <= \$766 ;
+    rest_single <= \$831 ;
   always @(posedge clk)
-    \$signal  <= \$767 ;
+    lane_hazard <= \$832 ;
   always @(posedge clk)
-    \$signal$122  <= \$768 ;
+    a_valid <= \$833 ;
   always @(posedge clk)
-    r_valid <= \$769 ;
+    a <= \$834 ;
   always @(posedge clk)
-    \$signal$125  <= \$770 ;
+    r_valid <= \$835 ;
   always @(posedge clk)
-    \$signal$126  <= \$771 ;
+    r <= \$836 ;
   always @(posedge clk)
-    \$signal$127  <= \$772 ;
+    b_valid <= \$837 ;
   always @(posedge clk)
-    \$signal$128  <= \$773 ;
+    b <= \$838 ;
   always @(posedge clk)
-    \$signal$129  <= \$774 ;
+    b2_valid <= \$839 ;
   always @(posedge clk)
-    port0_forward_r <= \$775 ;
+    b2 <= \$840 ;
   always @(posedge clk)
-    port0_set <= \$776 ;
+    port0_forward_r <= \$841 ;
   always @(posedge clk)
-    port0_forward_b <= \$777 ;
+    port0_set <= \$842 ;
   always @(posedge clk)
-    port1_forward_r <= \$778 ;
+    port0_forward_b <= \$843 ;
   always @(posedge clk)
-    port1_set <= \$779 ;
+    port1_forward_r <= \$844 ;
   always @(posedge clk)
-    port1_forward_b <= \$780 ;
+    port1_set <= \$845 ;
   always @(posedge clk)
-    port2_forward_r <= \$781 ;
+    port1_forward_b <= \$846 ;
   always @(posedge clk)
-    port2_set <= \$782 ;
+    port2_forward_r <= \$847 ;
   always @(posedge clk)
-    port2_forward_b <= \$783 ;
+    port2_set <= \$848 ;
   always @(posedge clk)
-    port3_forward_r <= \$784 ;
+    port2_forward_b <= \$849 ;
   always @(posedge clk)
-    port3_set <= \$785 ;
+    port3_forward_r <= \$850 ;
   always @(posedge clk)
-    port3_forward_b <= \$786 ;
+    port3_set <= \$851 ;
   always @(posedge clk)
-    port0_read <= \$787 ;
+    port3_forward_b <= \$852 ;
   always @(posedge clk)
-    port1_read <= \$788 ;
+    port0_read <= \$853 ;
   always @(posedge clk)
-    port2_read <= \$789 ;
+    port1_read <= \$854 ;
   always @(posedge clk)
-    port3_read <= \$790 ;
+    port2_read <= \$855 ;
   always @(posedge clk)
-    b2_word <= \$791 ;
+    port3_read <= \$856 ;
   always @(posedge clk)
-    b2_hit <= \$792 ;
+    b2_word <= \$857 ;
   always @(posedge clk)
-    b2_way <= \$793 ;
+    b2_hit <= \$858 ;
   always @(posedge clk)
-    b2_age <= \$794 ;
+    b2_way <= \$859 ;
   always @(posedge clk)
-    b2_tag <= \$795 ;
+    b2_age <= \$860 ;
   always @(posedge clk)
-    b2_error <= \$796 ;
+    b2_tag <= \$861 ;
   always @(posedge clk)
-    b2_mark_found <= \$797 ;
+    b2_error <= \$862 ;
   always @(posedge clk)
-    b2_mark_way <= \$798 ;
+    b2_mark_found <= \$863 ;
   always @(posedge clk)
-    b2_results_hit <= \$799 ;
+    b2_mark_way <= \$864 ;
   always @(posedge clk)
-    b2_results_stale <= \$800 ;
+    b2_results_hit <= \$865 ;
   always @(posedge clk)
-    lane0_b2_slot <= \$801 ;
+    b2_results_stale <= \$866 ;
   always @(posedge clk)
-    lane1_b2_slot <= \$802 ;
+    lane0_b2_slot <= \$867 ;
   always @(posedge clk)
-    lane2_b2_slot <= \$803 ;
+    lane1_b2_slot <= \$868 ;
   always @(posedge clk)
-    lane3_b2_slot <= \$804 ;
+    lane2_b2_slot <= \$869 ;
   always @(posedge clk)
-    w_en <= \$805 ;
+    lane3_b2_slot <= \$870 ;
   always @(posedge clk)
-    w_set <= \$806 ;
+    w_en <= \$871 ;
   always @(posedge clk)
-    w_word <= \$807 ;
+    w_set <= \$872 ;
   always @(posedge clk)
-    resp__valid <= \$808 ;
+    w_word <= \$873 ;
   always @(posedge clk)
-    host_resp__valid <= \$809 ;
+    resp__valid <= \$874 ;
   always @(posedge clk)
-    resp__payload <= \$810 ;
+    host_resp__valid <= \$875 ;
   always @(posedge clk)
-    host_resp__payload <= \$811 ;
+    resp__payload <= \$876 ;
   always @(posedge clk)
-    counting <= \$812 ;
+    host_resp__payload <= \$877 ;
   always @(posedge clk)
-    answered <= \$813 ;
+    counting <= \$878 ;
   always @(posedge clk)
-    \hits$192  <= \$814 ;
+    answered <= \$879 ;
   always @(posedge clk)
-    \errors$193  <= \$815 ;
+    \hits$197  <= \$880 ;
   always @(posedge clk)
-    error_sticky <= \$816 ;
+    \errors$198  <= \$881 ;
   always @(posedge clk)
-    beat_conflicts_taken <= \$817 ;
+    error_sticky <= \$882 ;
   always @(posedge clk)
-    lookups <= \$818 ;
+    beat_conflicts_taken <= \$883 ;
   always @(posedge clk)
-    hits <= \$819 ;
+    lookups <= \$884 ;
   always @(posedge clk)
-    errors <= \$820 ;
+    hits <= \$885 ;
   always @(posedge clk)
-    conflicts <= \$821 ;
+    errors <= \$886 ;
+  always @(posedge clk)
+    conflicts <= \$887 ;
   assign \$1  = req__valid & req__ready;
   assign \$2  = host_cmd__valid & host_cmd__ready;
   assign \$3  = ~ mid_beat;
@@ -19372,124 +19598,67 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$44  = rest & \$43 ;
   assign \$45  = ! \$44 ;
   assign \$46  = \$33  & \$45 ;
-  assign \$47  = \$signal$129 [342:329] == \$signature__addr ;
-  assign \$48  = b2_writes & \$47 ;
-  assign \$49  = \$signal$129 [342:329] == port0_set;
-  assign \$50  = b2_writes & \$49 ;
-  assign \$51  = \$signal$129 [342:329] == \$signal$122 [94:81];
-  assign \$52  = b2_writes & \$51 ;
-  assign \$53  = \$signal$129 [342:329] == port1_set;
-  assign \$54  = b2_writes & \$53 ;
-  assign \$55  = \$signal$129 [342:329] == \$signal$122 [166:153];
-  assign \$56  = b2_writes & \$55 ;
-  assign \$57  = \$signal$129 [342:329] == port2_set;
-  assign \$58  = b2_writes & \$57 ;
-  assign \$59  = \$signal$129 [342:329] == \$signal$122 [238:225];
-  assign \$60  = b2_writes & \$59 ;
-  assign \$61  = \$signal$129 [342:329] == port3_set;
-  assign \$62  = b2_writes & \$61 ;
-  assign \$63  = port0_forward_r ? w_word : \$signature__data ;
-  assign \$64  = port1_forward_r ? w_word : \$signature__data$151 ;
-  assign \$65  = port2_forward_r ? w_word : \$signature__data$153 ;
-  assign \$66  = port3_forward_r ? w_word : \$signature__data$155 ;
-  assign \$888  = \$signal$127 [344:343] * 7'h48;
-  assign \$67  = \$signal$127 [294:7] >> \$888 ;
-  assign \$68  = port0_word[18:3] == \$67 [31:16];
-  assign \$69  = port0_word[0] & \$68 ;
-  assign \$893  = \$signal$127 [344:343] * 7'h48;
-  assign \$70  = \$signal$127 [294:7] >> \$893 ;
-  assign \$71  = port0_word[38:23] == \$70 [31:16];
-  assign \$72  = port0_word[20] & \$71 ;
-  assign \$898  = \$signal$127 [344:343] * 7'h48;
-  assign \$73  = \$signal$127 [294:7] >> \$898 ;
-  assign \$74  = port0_word[58:43] == \$73 [31:16];
-  assign \$75  = port0_word[40] & \$74 ;
-  assign \$903  = \$signal$127 [344:343] * 7'h48;
-  assign \$76  = \$signal$127 [294:7] >> \$903 ;
-  assign \$77  = port0_word[78:63] == \$76 [31:16];
-  assign \$78  = port0_word[60] & \$77 ;
-  assign \$79  = | { \$78 , \$75 , \$72 , \$69  };
-  assign \$909  = \$signal$127 [344:343] * 7'h48;
-  assign \$80  = \$signal$127 [294:7] >> \$909 ;
-  assign \$81  = port0_word[18:3] == \$80 [31:16];
-  assign \$82  = port0_word[0] & \$81 ;
-  assign \$914  = \$signal$127 [344:343] * 7'h48;
-  assign \$83  = \$signal$127 [294:7] >> \$914 ;
-  assign \$84  = port0_word[38:23] == \$83 [31:16];
-  assign \$85  = port0_word[20] & \$84 ;
-  assign \$919  = \$signal$127 [344:343] * 7'h48;
-  assign \$86  = \$signal$127 [294:7] >> \$919 ;
-  assign \$87  = port0_word[58:43] == \$86 [31:16];
-  assign \$88  = port0_word[40] & \$87 ;
-  assign \$924  = \$signal$127 [344:343] * 7'h48;
-  assign \$89  = \$signal$127 [294:7] >> \$924 ;
-  assign \$90  = port0_word[78:63] == \$89 [31:16];
-  assign \$91  = port0_word[60] & \$90 ;
-  assign \$92  = | { \$91 , \$88 , \$85 , \$82  };
-  assign \$930  = \$signal$127 [344:343] * 7'h48;
-  assign \$93  = \$signal$127 [294:7] >> \$930 ;
-  assign \$94  = port0_word[18:3] == \$93 [31:16];
-  assign \$95  = port0_word[0] & \$94 ;
-  assign \$935  = \$signal$127 [344:343] * 7'h48;
-  assign \$96  = \$signal$127 [294:7] >> \$935 ;
-  assign \$97  = port0_word[38:23] == \$96 [31:16];
-  assign \$98  = port0_word[20] & \$97 ;
-  assign \$940  = \$signal$127 [344:343] * 7'h48;
-  assign \$99  = \$signal$127 [294:7] >> \$940 ;
-  assign \$100  = port0_word[58:43] == \$99 [31:16];
-  assign \$101  = port0_word[40] & \$100 ;
-  assign \$945  = \$signal$127 [344:343] * 7'h48;
-  assign \$102  = \$signal$127 [294:7] >> \$945 ;
-  assign \$103  = port0_word[78:63] == \$102 [31:16];
-  assign \$104  = port0_word[60] & \$103 ;
-  assign \$105  = \$104  ? 2'h3 : 2'h0;
-  assign \$106  = \$101  ? 2'h2 : \$105 ;
-  assign \$107  = \$98  ? 2'h1 : \$106 ;
-  assign \$108  = \$95  ? 2'h0 : \$107 ;
-  assign \$109  = ~ port0_word[0];
-  assign \$110  = ~ port0_word[20];
-  assign \$111  = ~ port0_word[40];
-  assign \$112  = ~ port0_word[60];
-  assign \$113  = | { \$112 , \$111 , \$110 , \$109  };
-  assign \$114  = ~ port0_word[0];
-  assign \$115  = ~ port0_word[20];
-  assign \$116  = ~ port0_word[40];
-  assign \$117  = ~ port0_word[60];
-  assign \$118  = port0_word[60] ? 2'h0 : 2'h3;
-  assign \$119  = port0_word[40] ? \$118  : 2'h2;
-  assign \$120  = port0_word[20] ? \$119  : 2'h1;
-  assign \$121  = port0_word[0] ? \$120  : 2'h0;
-  assign \$122  = port0_word[2:1] == max_rrpv;
-  assign \$123  = port0_word[22:21] == max_rrpv;
-  assign \$124  = port0_word[42:41] == max_rrpv;
-  assign \$125  = port0_word[62:61] == max_rrpv;
-  assign \$126  = \$125  ? 2'h3 : 2'h0;
-  assign \$127  = \$124  ? 2'h2 : \$126 ;
-  assign \$128  = \$123  ? 2'h1 : \$127 ;
-  assign \$129  = \$122  ? 2'h0 : \$128 ;
-  assign \$130  = \$113  ? \$121  : \$129 ;
-  assign \$131  = \$92  ? \$108  : \$130 ;
-  assign \$977  = \$signal$127 [344:343] * 7'h48;
-  assign \$132  = \$signal$127 [294:7] >> \$977 ;
-  assign \$133  = port0_word[18:3] == \$132 [31:16];
-  assign \$134  = port0_word[0] & \$133 ;
-  assign \$982  = \$signal$127 [344:343] * 7'h48;
-  assign \$135  = \$signal$127 [294:7] >> \$982 ;
-  assign \$136  = port0_word[38:23] == \$135 [31:16];
-  assign \$137  = port0_word[20] & \$136 ;
-  assign \$987  = \$signal$127 [344:343] * 7'h48;
-  assign \$138  = \$signal$127 [294:7] >> \$987 ;
-  assign \$139  = port0_word[58:43] == \$138 [31:16];
-  assign \$140  = port0_word[40] & \$139 ;
-  assign \$992  = \$signal$127 [344:343] * 7'h48;
-  assign \$141  = \$signal$127 [294:7] >> \$992 ;
-  assign \$142  = port0_word[78:63] == \$141 [31:16];
-  assign \$143  = port0_word[60] & \$142 ;
-  assign \$144  = | { \$143 , \$140 , \$137 , \$134  };
-  assign \$145  = ~ port0_word[0];
-  assign \$146  = ~ port0_word[20];
+  assign \$47  = ~ o__valid;
+  assign \$48  = h_keeps ? \$signal  : hazard_next;
+  assign \$49  = following[15:2] == a[342:329];
+  assign \$50  = following[87:74] == a[342:329];
+  assign \$51  = following[159:146] == a[342:329];
+  assign \$52  = following[231:218] == a[342:329];
+  assign \$53  = { a_writes, a_writes, a_writes, a_writes } & { \$52 , \$51 , \$50 , \$49  };
+  assign \$54  = b2[342:329] == \$signature__addr ;
+  assign \$55  = b2_writes & \$54 ;
+  assign \$56  = b2[342:329] == port0_set;
+  assign \$57  = b2_writes & \$56 ;
+  assign \$58  = b2[342:329] == a[94:81];
+  assign \$59  = b2_writes & \$58 ;
+  assign \$60  = b2[342:329] == port1_set;
+  assign \$61  = b2_writes & \$60 ;
+  assign \$62  = b2[342:329] == a[166:153];
+  assign \$63  = b2_writes & \$62 ;
+  assign \$64  = b2[342:329] == port2_set;
+  assign \$65  = b2_writes & \$64 ;
+  assign \$66  = b2[342:329] == a[238:225];
+  assign \$67  = b2_writes & \$66 ;
+  assign \$68  = b2[342:329] == port3_set;
+  assign \$69  = b2_writes & \$68 ;
+  assign \$70  = port0_forward_r ? w_word : \$signature__data ;
+  assign \$71  = port1_forward_r ? w_word : \$signature__data$156 ;
+  assign \$72  = port2_forward_r ? w_word : \$signature__data$158 ;
+  assign \$73  = port3_forward_r ? w_word : \$signature__data$160 ;
+  assign \$961  = b[344:343] * 7'h48;
+  assign \$74  = b[294:7] >> \$961 ;
+  assign \$75  = port0_word[18:3] == \$74 [31:16];
+  assign \$76  = port0_word[0] & \$75 ;
+  assign \$966  = b[344:343] * 7'h48;
+  assign \$77  = b[294:7] >> \$966 ;
+  assign \$78  = port0_word[38:23] == \$77 [31:16];
+  assign \$79  = port0_word[20] & \$78 ;
+  assign \$971  = b[344:343] * 7'h48;
+  assign \$80  = b[294:7] >> \$971 ;
+  assign \$81  = port0_word[58:43] == \$80 [31:16];
+  assign \$82  = port0_word[40] & \$81 ;
+  assign \$976  = b[344:343] * 7'h48;
+  assign \$83  = b[294:7] >> \$976 ;
+  assign \$84  = port0_word[78:63] == \$83 [31:16];
+  assign \$85  = port0_word[60] & \$84 ;
+  assign \$86  = | { \$85 , \$82 , \$79 , \$76  };
+  assign \$982  = b[344:343] * 7'h48;
+  assign \$87  = b[294:7] >> \$982 ;
+  assign \$88  = port0_word[18:3] == \$87 [31:16];
+  assign \$89  = port0_word[0] & \$88 ;
+  assign \$987  = b[344:343] * 7'h48;
+  assign \$90  = b[294:7] >> \$987 ;
+  assign \$91  = port0_word[38:23] == \$90 [31:16];
+  assign \$92  = port0_word[20] & \$91 ;
+  assign \$992  = b[344:343] * 7'h48;
+  assign \$93  = b[294:7] >> \$992 ;
+  assign \$94  = port0_word[58:43] == \$93 [31:16];
+  assign \$95  = port0_word[40] & \$94 ;
+  assign \$997  = b[344:343] * 7'h48;
+  assign \$96  = b[294:7] >> \$997 ;
   \popularity_table.h_buffer  h_buffer (
     .clk(clk),
+    .following(following),
     .i__payload(i__payload),
     .i__ready(i__ready),
     .i__valid(hash_valid_s4),
@@ -19500,714 +19669,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$704  = hash_valid_s1;
+    \$769  = hash_valid_s1;
     if (shift) begin
-      \$704  = \$1 ;
-    end
-    if (rst) begin
-      \$704  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$705  = hash_valid_s2;
-    if (shift) begin
-      \$705  = hash_valid_s1;
-    end
-    if (rst) begin
-      \$705  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$706  = hash_valid_s3;
-    if (shift) begin
-      \$706  = hash_valid_s2;
-    end
-    if (rst) begin
-      \$706  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$707  = hash_valid_s4;
-    if (shift) begin
-      \$707  = hash_valid_s3;
-    end
-    if (rst) begin
-      \$707  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$708  = hash_beat_s1;
-    if (shift) begin
-      \$708  = carried;
-    end
-    if (rst) begin
-      \$708  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$709  = hash_beat_s2;
-    if (shift) begin
-      \$709  = hash_beat_s1;
-    end
-    if (rst) begin
-      \$709  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$710  = hash_beat_s3;
-    if (shift) begin
-      \$710  = hash_beat_s2;
-    end
-    if (rst) begin
-      \$710  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$711  = hash_beat_s4;
-    if (shift) begin
-      \$711  = hash_beat_s3;
-    end
-    if (rst) begin
-      \$711  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$712  = lane0_hash_s1_left;
-    if (shift) begin
-      \$712  = req__payload[23:9];
-    end
-    if (rst) begin
-      \$712  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$713  = lane0_hash_s1_right;
-    if (shift) begin
-      \$713  = lane0_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$713  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$714  = lane0_hash_s2_left;
-    if (shift) begin
-      \$714  = lane0_hash_s1_right;
-    end
-    if (rst) begin
-      \$714  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$715  = lane0_hash_s2_right;
-    if (shift) begin
-      \$715  = lane0_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$715  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$716  = lane0_hash_s3_left;
-    if (shift) begin
-      \$716  = lane0_hash_s2_right;
-    end
-    if (rst) begin
-      \$716  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$717  = lane0_hash_s3_right;
-    if (shift) begin
-      \$717  = lane0_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$717  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$718  = lane0_hash_s4_left;
-    if (shift) begin
-      \$718  = lane0_hash_s3_right;
-    end
-    if (rst) begin
-      \$718  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$719  = lane0_hash_s4_right;
-    if (shift) begin
-      \$719  = lane0_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$719  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$720  = lane1_hash_s1_left;
-    if (shift) begin
-      \$720  = req__payload[64:50];
-    end
-    if (rst) begin
-      \$720  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$721  = lane1_hash_s1_right;
-    if (shift) begin
-      \$721  = lane1_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$721  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$722  = lane1_hash_s2_left;
-    if (shift) begin
-      \$722  = lane1_hash_s1_right;
-    end
-    if (rst) begin
-      \$722  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$723  = lane1_hash_s2_right;
-    if (shift) begin
-      \$723  = lane1_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$723  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$724  = lane1_hash_s3_left;
-    if (shift) begin
-      \$724  = lane1_hash_s2_right;
-    end
-    if (rst) begin
-      \$724  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$725  = lane1_hash_s3_right;
-    if (shift) begin
-      \$725  = lane1_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$725  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$726  = lane1_hash_s4_left;
-    if (shift) begin
-      \$726  = lane1_hash_s3_right;
-    end
-    if (rst) begin
-      \$726  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$727  = lane1_hash_s4_right;
-    if (shift) begin
-      \$727  = lane1_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$727  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$728  = lane2_hash_s1_left;
-    if (shift) begin
-      \$728  = req__payload[105:91];
-    end
-    if (rst) begin
-      \$728  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$729  = lane2_hash_s1_right;
-    if (shift) begin
-      \$729  = lane2_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$729  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$730  = lane2_hash_s2_left;
-    if (shift) begin
-      \$730  = lane2_hash_s1_right;
-    end
-    if (rst) begin
-      \$730  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$731  = lane2_hash_s2_right;
-    if (shift) begin
-      \$731  = lane2_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$731  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$732  = lane2_hash_s3_left;
-    if (shift) begin
-      \$732  = lane2_hash_s2_right;
-    end
-    if (rst) begin
-      \$732  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$733  = lane2_hash_s3_right;
-    if (shift) begin
-      \$733  = lane2_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$733  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$734  = lane2_hash_s4_left;
-    if (shift) begin
-      \$734  = lane2_hash_s3_right;
-    end
-    if (rst) begin
-      \$734  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$735  = lane2_hash_s4_right;
-    if (shift) begin
-      \$735  = lane2_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$735  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$736  = lane3_hash_s1_left;
-    if (shift) begin
-      \$736  = req__payload[146:132];
-    end
-    if (rst) begin
-      \$736  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$737  = lane3_hash_s1_right;
-    if (shift) begin
-      \$737  = lane3_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$737  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$738  = lane3_hash_s2_left;
-    if (shift) begin
-      \$738  = lane3_hash_s1_right;
-    end
-    if (rst) begin
-      \$738  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$739  = lane3_hash_s2_right;
-    if (shift) begin
-      \$739  = lane3_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$739  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$740  = lane3_hash_s3_left;
-    if (shift) begin
-      \$740  = lane3_hash_s2_right;
-    end
-    if (rst) begin
-      \$740  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$741  = lane3_hash_s3_right;
-    if (shift) begin
-      \$741  = lane3_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$741  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$742  = lane3_hash_s4_left;
-    if (shift) begin
-      \$742  = lane3_hash_s3_right;
-    end
-    if (rst) begin
-      \$742  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$743  = lane3_hash_s4_right;
-    if (shift) begin
-      \$743  = lane3_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$743  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$744  = host_valid_s1;
-    if (host_shift) begin
-      \$744  = \$2 ;
-    end
-    if (rst) begin
-      \$744  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$745  = host_valid_s2;
-    if (host_shift) begin
-      \$745  = host_valid_s1;
-    end
-    if (rst) begin
-      \$745  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$746  = host_valid_s3;
-    if (host_shift) begin
-      \$746  = host_valid_s2;
-    end
-    if (rst) begin
-      \$746  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$747  = host_valid_s4;
-    if (host_shift) begin
-      \$747  = host_valid_s3;
-    end
-    if (rst) begin
-      \$747  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$748  = host_cmd_s1;
-    if (host_shift) begin
-      \$748  = host_cmd__payload;
-    end
-    if (rst) begin
-      \$748  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$749  = host_cmd_s2;
-    if (host_shift) begin
-      \$749  = host_cmd_s1;
-    end
-    if (rst) begin
-      \$749  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$750  = host_cmd_s3;
-    if (host_shift) begin
-      \$750  = host_cmd_s2;
-    end
-    if (rst) begin
-      \$750  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$751  = host_cmd_s4;
-    if (host_shift) begin
-      \$751  = host_cmd_s3;
-    end
-    if (rst) begin
-      \$751  = 67'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$752  = host_hash_s1_left;
-    if (host_shift) begin
-      \$752  = host_cmd__payload[52:38];
-    end
-    if (rst) begin
-      \$752  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$753  = host_hash_s1_right;
-    if (host_shift) begin
-      \$753  = host_hash_r0_mixed;
-    end
-    if (rst) begin
-      \$753  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$754  = host_hash_s2_left;
-    if (host_shift) begin
-      \$754  = host_hash_s1_right;
-    end
-    if (rst) begin
-      \$754  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$755  = host_hash_s2_right;
-    if (host_shift) begin
-      \$755  = host_hash_r1_mixed;
-    end
-    if (rst) begin
-      \$755  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$756  = host_hash_s3_left;
-    if (host_shift) begin
-      \$756  = host_hash_s2_right;
-    end
-    if (rst) begin
-      \$756  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$757  = host_hash_s3_right;
-    if (host_shift) begin
-      \$757  = host_hash_r2_mixed;
-    end
-    if (rst) begin
-      \$757  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$758  = host_hash_s4_left;
-    if (host_shift) begin
-      \$758  = host_hash_s3_right;
-    end
-    if (rst) begin
-      \$758  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$759  = host_hash_s4_right;
-    if (host_shift) begin
-      \$759  = host_hash_r3_mixed;
-    end
-    if (rst) begin
-      \$759  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$760  = clear_set;
-    if (advance) begin
-      if (clearing) begin
-        if (\$7 ) begin
-          \$760  = \$8 [13:0];
-        end
-      end else if (\$4 ) begin
-        if (\$12 ) begin
-          \$760  = 14'h0000;
-        end
-      end
-    end
-    if (rst) begin
-      \$760  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$761  = clearing;
-    if (advance) begin
-      if (clearing) begin
-        if (\$7 ) begin
-          if (\$9 ) begin
-            \$761  = 1'h0;
-          end
-        end
-      end else if (\$4 ) begin
-        if (\$12 ) begin
-          \$761  = 1'h1;
-        end
-      end
-    end
-    if (rst) begin
-      \$761  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$762  = clear_op;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$4 ) begin
-        if (\$12 ) begin
-          \$762  = host_cmd_s4[2:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$762  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$763  = remaining;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$4 ) begin
-      end else if (\$6 ) begin
-        if (\$16 ) begin
-        end else if (\$19 ) begin
-        end else if (\$22 ) begin
-          \$763  = rest;
-        end
-      end
-    end
-    if (rst) begin
-      \$763  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$764  = mid_beat;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$4 ) begin
-      end else if (\$6 ) begin
-        if (\$16 ) begin
-        end else if (\$19 ) begin
-        end else if (\$22 ) begin
-          \$764  = \$23 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$764  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$765  = rest_mask;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$4 ) begin
-      end else if (\$6 ) begin
-        if (\$16 ) begin
-        end else if (\$19 ) begin
-        end else if (\$22 ) begin
-          \$765  = { \$32 , \$29 , \$26 , rest[0] };
-        end
-      end
-    end
-    if (rst) begin
-      \$765  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$766  = rest_single;
-    if (advance) begin
-      if (clearing) begin
-      end else if (\$4 ) begin
-      end else if (\$6 ) begin
-        if (\$16 ) begin
-        end else if (\$19 ) begin
-        end else if (\$22 ) begin
-          \$766  = \$46 ;
-        end
-      end
-    end
-    if (rst) begin
-      \$766  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$767  = \$signal ;
-    if (advance) begin
-      \$767  = inject_valid;
-    end
-    if (rst) begin
-      \$767  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$768  = \$signal$122 ;
-    if (advance) begin
-      \$768  = inject;
-    end
-    if (rst) begin
-      \$768  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$769  = r_valid;
-    if (advance) begin
-      \$769  = \$signal ;
+      \$769  = \$1 ;
     end
     if (rst) begin
       \$769  = 1'h0;
@@ -20215,19 +19679,19 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$770  = \$signal$125 ;
-    if (advance) begin
-      \$770  = \$signal$122 ;
+    \$770  = hash_valid_s2;
+    if (shift) begin
+      \$770  = hash_valid_s1;
     end
     if (rst) begin
-      \$770  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$770  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$771  = \$signal$126 ;
-    if (advance) begin
-      \$771  = r_valid;
+    \$771  = hash_valid_s3;
+    if (shift) begin
+      \$771  = hash_valid_s2;
     end
     if (rst) begin
       \$771  = 1'h0;
@@ -20235,385 +19699,379 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$772  = \$signal$127 ;
-    if (advance) begin
-      \$772  = \$signal$125 ;
+    \$772  = hash_valid_s4;
+    if (shift) begin
+      \$772  = hash_valid_s3;
     end
     if (rst) begin
-      \$772  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$772  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$773  = \$signal$128 ;
-    if (advance) begin
-      \$773  = \$signal$126 ;
+    \$773  = hash_beat_s1;
+    if (shift) begin
+      \$773  = carried;
     end
     if (rst) begin
-      \$773  = 1'h0;
+      \$773  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$774  = \$signal$129 ;
-    if (advance) begin
-      \$774  = \$signal$127 ;
+    \$774  = hash_beat_s2;
+    if (shift) begin
+      \$774  = hash_beat_s1;
     end
     if (rst) begin
-      \$774  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$774  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$775  = port0_forward_r;
-    if (advance) begin
-      \$775  = \$48 ;
+    \$775  = hash_beat_s3;
+    if (shift) begin
+      \$775  = hash_beat_s2;
     end
     if (rst) begin
-      \$775  = 1'h0;
+      \$775  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$776  = port0_set;
-    if (advance) begin
-      \$776  = \$signature__addr ;
+    \$776  = hash_beat_s4;
+    if (shift) begin
+      \$776  = hash_beat_s3;
     end
     if (rst) begin
-      \$776  = 14'h0000;
+      \$776  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$777  = port0_forward_b;
-    if (advance) begin
-      \$777  = \$50 ;
+    \$777  = lane0_hash_s1_left;
+    if (shift) begin
+      \$777  = req__payload[23:9];
     end
     if (rst) begin
-      \$777  = 1'h0;
+      \$777  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$778  = port1_forward_r;
-    if (advance) begin
-      \$778  = \$52 ;
+    \$778  = lane0_hash_s1_right;
+    if (shift) begin
+      \$778  = lane0_hash_r0_mixed;
     end
     if (rst) begin
-      \$778  = 1'h0;
+      \$778  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$779  = port1_set;
-    if (advance) begin
-      \$779  = \$signal$122 [94:81];
+    \$779  = lane0_hash_s2_left;
+    if (shift) begin
+      \$779  = lane0_hash_s1_right;
     end
     if (rst) begin
-      \$779  = 14'h0000;
+      \$779  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$780  = port1_forward_b;
-    if (advance) begin
-      \$780  = \$54 ;
+    \$780  = lane0_hash_s2_right;
+    if (shift) begin
+      \$780  = lane0_hash_r1_mixed;
     end
     if (rst) begin
-      \$780  = 1'h0;
+      \$780  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$781  = port2_forward_r;
-    if (advance) begin
-      \$781  = \$56 ;
+    \$781  = lane0_hash_s3_left;
+    if (shift) begin
+      \$781  = lane0_hash_s2_right;
     end
     if (rst) begin
-      \$781  = 1'h0;
+      \$781  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$782  = port2_set;
-    if (advance) begin
-      \$782  = \$signal$122 [166:153];
+    \$782  = lane0_hash_s3_right;
+    if (shift) begin
+      \$782  = lane0_hash_r2_mixed;
     end
     if (rst) begin
-      \$782  = 14'h0000;
+      \$782  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$783  = port2_forward_b;
-    if (advance) begin
-      \$783  = \$58 ;
+    \$783  = lane0_hash_s4_left;
+    if (shift) begin
+      \$783  = lane0_hash_s3_right;
     end
     if (rst) begin
-      \$783  = 1'h0;
+      \$783  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$784  = port3_forward_r;
-    if (advance) begin
-      \$784  = \$60 ;
+    \$784  = lane0_hash_s4_right;
+    if (shift) begin
+      \$784  = lane0_hash_r3_mixed;
     end
     if (rst) begin
-      \$784  = 1'h0;
+      \$784  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$785  = port3_set;
-    if (advance) begin
-      \$785  = \$signal$122 [238:225];
+    \$785  = lane1_hash_s1_left;
+    if (shift) begin
+      \$785  = req__payload[64:50];
     end
     if (rst) begin
-      \$785  = 14'h0000;
+      \$785  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$786  = port3_forward_b;
-    if (advance) begin
-      \$786  = \$62 ;
+    \$786  = lane1_hash_s1_right;
+    if (shift) begin
+      \$786  = lane1_hash_r0_mixed;
     end
     if (rst) begin
-      \$786  = 1'h0;
+      \$786  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$787  = port0_read;
-    if (advance) begin
-      \$787  = \$63 ;
+    \$787  = lane1_hash_s2_left;
+    if (shift) begin
+      \$787  = lane1_hash_s1_right;
     end
     if (rst) begin
-      \$787  = 80'h00000000000000000000;
+      \$787  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$788  = port1_read;
-    if (advance) begin
-      \$788  = \$64 ;
+    \$788  = lane1_hash_s2_right;
+    if (shift) begin
+      \$788  = lane1_hash_r1_mixed;
     end
     if (rst) begin
-      \$788  = 80'h00000000000000000000;
+      \$788  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$789  = port2_read;
-    if (advance) begin
-      \$789  = \$65 ;
+    \$789  = lane1_hash_s3_left;
+    if (shift) begin
+      \$789  = lane1_hash_s2_right;
     end
     if (rst) begin
-      \$789  = 80'h00000000000000000000;
+      \$789  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$790  = port3_read;
-    if (advance) begin
-      \$790  = \$66 ;
+    \$790  = lane1_hash_s3_right;
+    if (shift) begin
+      \$790  = lane1_hash_r2_mixed;
     end
     if (rst) begin
-      \$790  = 80'h00000000000000000000;
+      \$790  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$791  = b2_word;
-    if (advance) begin
-      \$791  = port0_word;
+    \$791  = lane1_hash_s4_left;
+    if (shift) begin
+      \$791  = lane1_hash_s3_right;
     end
     if (rst) begin
-      \$791  = 80'h00000000000000000000;
+      \$791  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$792  = b2_hit;
-    if (advance) begin
-      \$792  = \$79 ;
+    \$792  = lane1_hash_s4_right;
+    if (shift) begin
+      \$792  = lane1_hash_r3_mixed;
     end
     if (rst) begin
-      \$792  = 1'h0;
+      \$792  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$793  = b2_way;
-    if (advance) begin
-      \$793  = \$131 ;
+    \$793  = lane2_hash_s1_left;
+    if (shift) begin
+      \$793  = req__payload[105:91];
     end
     if (rst) begin
-      \$793  = 2'h0;
+      \$793  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$794  = b2_age;
-    if (advance) begin
-      \$794  = \$152 [1:0];
+    \$794  = lane2_hash_s1_right;
+    if (shift) begin
+      \$794  = lane2_hash_r0_mixed;
     end
     if (rst) begin
-      \$794  = 2'h0;
+      \$794  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$795  = b2_tag;
-    if (advance) begin
-      \$795  = \$153 [31:16];
+    \$795  = lane2_hash_s2_left;
+    if (shift) begin
+      \$795  = lane2_hash_s1_right;
     end
     if (rst) begin
-      \$795  = 16'h0000;
+      \$795  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$796  = b2_error;
-    if (advance) begin
-      \$796  = \$154 [1];
+    \$796  = lane2_hash_s2_right;
+    if (shift) begin
+      \$796  = lane2_hash_r1_mixed;
     end
     if (rst) begin
-      \$796  = 1'h0;
+      \$796  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$797  = b2_mark_found;
-    if (advance) begin
-      \$797  = \$163 ;
+    \$797  = lane2_hash_s3_left;
+    if (shift) begin
+      \$797  = lane2_hash_s2_right;
     end
     if (rst) begin
-      \$797  = 1'h0;
+      \$797  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$798  = b2_mark_way;
-    if (advance) begin
-      \$798  = \$175 ;
+    \$798  = lane2_hash_s3_right;
+    if (shift) begin
+      \$798  = lane2_hash_r2_mixed;
     end
     if (rst) begin
-      \$798  = 2'h0;
+      \$798  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$799  = b2_results_hit;
-    if (advance) begin
-      \$799  = { lane3_hit, lane2_hit, lane1_hit, lane0_hit };
+    \$799  = lane2_hash_s4_left;
+    if (shift) begin
+      \$799  = lane2_hash_s3_right;
     end
     if (rst) begin
-      \$799  = 4'h0;
+      \$799  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$800  = b2_results_stale;
-    if (advance) begin
-      \$800  = { lane3_stale, lane2_stale, lane1_stale, lane0_stale };
+    \$800  = lane2_hash_s4_right;
+    if (shift) begin
+      \$800  = lane2_hash_r3_mixed;
     end
     if (rst) begin
-      \$800  = 4'h0;
+      \$800  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$801  = lane0_b2_slot;
-    if (advance) begin
-      \$801  = lane0_slot;
+    \$801  = lane3_hash_s1_left;
+    if (shift) begin
+      \$801  = req__payload[146:132];
     end
     if (rst) begin
-      \$801  = 16'h0000;
+      \$801  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$802  = lane1_b2_slot;
-    if (advance) begin
-      \$802  = lane1_slot;
+    \$802  = lane3_hash_s1_right;
+    if (shift) begin
+      \$802  = lane3_hash_r0_mixed;
     end
     if (rst) begin
-      \$802  = 16'h0000;
+      \$802  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$803  = lane2_b2_slot;
-    if (advance) begin
-      \$803  = lane2_slot;
+    \$803  = lane3_hash_s2_left;
+    if (shift) begin
+      \$803  = lane3_hash_s1_right;
     end
     if (rst) begin
-      \$803  = 16'h0000;
+      \$803  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$804  = lane3_b2_slot;
-    if (advance) begin
-      \$804  = lane3_slot;
+    \$804  = lane3_hash_s2_right;
+    if (shift) begin
+      \$804  = lane3_hash_r1_mixed;
     end
     if (rst) begin
-      \$804  = 16'h0000;
+      \$804  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$805  = w_en;
-    if (advance) begin
-      \$805  = b2_writes;
+    \$805  = lane3_hash_s3_left;
+    if (shift) begin
+      \$805  = lane3_hash_s2_right;
     end
     if (rst) begin
-      \$805  = 1'h0;
+      \$805  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$806  = w_set;
-    if (advance) begin
-      \$806  = \$signal$129 [342:329];
+    \$806  = lane3_hash_s3_right;
+    if (shift) begin
+      \$806  = lane3_hash_r2_mixed;
     end
     if (rst) begin
-      \$806  = 14'h0000;
+      \$806  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$807  = w_word;
-    if (advance) begin
-      \$807  = \$176 ;
+    \$807  = lane3_hash_s4_left;
+    if (shift) begin
+      \$807  = lane3_hash_s3_right;
     end
     if (rst) begin
-      \$807  = 80'h00000000000000000000;
+      \$807  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$808  = resp__valid;
-    if (\$177 ) begin
-      \$808  = 1'h0;
-    end
-    if (\$181 ) begin
-      \$808  = \$signal$129 [6];
+    \$808  = lane3_hash_s4_right;
+    if (shift) begin
+      \$808  = lane3_hash_r3_mixed;
     end
     if (rst) begin
-      \$808  = 1'h0;
+      \$808  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$809  = host_resp__valid;
-    if (\$178 ) begin
-      \$809  = 1'h0;
-    end
-    if (\$196 ) begin
-      \$809  = 1'h1;
+    \$809  = host_valid_s1;
+    if (host_shift) begin
+      \$809  = \$2 ;
     end
     if (rst) begin
       \$809  = 1'h0;
@@ -20621,254 +20079,977 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$810  = resp__payload;
-    if (\$181 ) begin
-      \$810 [240] = \$signal$129 [295];
-      \$810 [241] = \$signal$129 [296];
-      \$810 [273:242] = \$signal$129 [328:297];
-      \$810 [0] = \$signal$129 [7];
-      \$810 [26:19] = \$signal$129 [46:39];
-      \$810 [58:27] = \$signal$129 [78:47];
-      if (\$182 ) begin
-        \$810 [1] = 1'h0;
-        \$810 [2] = 1'h0;
-        \$810 [18:3] = 16'h0000;
-        \$810 [59] = 1'h0;
-      end else if (\$signal$129 [2]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$129 [1]) begin
-          \$810 [1] = \$184 ;
-          \$810 [2] = b2_error;
-          \$810 [18:3] = learn_slot;
-          \$810 [59] = 1'h0;
-        end else begin
-          \$810 [1] = b2_results_hit[0];
-          \$810 [2] = \$signal$129 [8];
-          \$810 [18:3] = lane0_b2_slot;
-          \$810 [59] = b2_results_stale[0];
-        end
-      end
-      begin
-        begin
-          \$810 [60] = \$signal$129 [79];
-          \$810 [86:79] = \$signal$129 [118:111];
-          \$810 [118:87] = \$signal$129 [150:119];
-        end
-      end
-      if (\$185 ) begin
-        \$810 [61] = 1'h0;
-        \$810 [62] = 1'h0;
-        \$810 [78:63] = 16'h0000;
-        \$810 [119] = 1'h0;
-      end else if (\$signal$129 [3]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$129 [1]) begin
-          \$810 [61] = \$187 ;
-          \$810 [62] = b2_error;
-          \$810 [78:63] = learn_slot;
-          \$810 [119] = 1'h0;
-        end else begin
-          \$810 [61] = b2_results_hit[1];
-          \$810 [62] = \$signal$129 [80];
-          \$810 [78:63] = lane1_b2_slot;
-          \$810 [119] = b2_results_stale[1];
-        end
-      end
-      begin
-        begin
-          \$810 [120] = \$signal$129 [151];
-          \$810 [146:139] = \$signal$129 [190:183];
-          \$810 [178:147] = \$signal$129 [222:191];
-        end
-      end
-      if (\$188 ) begin
-        \$810 [121] = 1'h0;
-        \$810 [122] = 1'h0;
-        \$810 [138:123] = 16'h0000;
-        \$810 [179] = 1'h0;
-      end else if (\$signal$129 [4]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$129 [1]) begin
-          \$810 [121] = \$190 ;
-          \$810 [122] = b2_error;
-          \$810 [138:123] = learn_slot;
-          \$810 [179] = 1'h0;
-        end else begin
-          \$810 [121] = b2_results_hit[2];
-          \$810 [122] = \$signal$129 [152];
-          \$810 [138:123] = lane2_b2_slot;
-          \$810 [179] = b2_results_stale[2];
-        end
-      end
-      begin
-        begin
-          \$810 [180] = \$signal$129 [223];
-          \$810 [206:199] = \$signal$129 [262:255];
-          \$810 [238:207] = \$signal$129 [294:263];
-        end
-      end
-      if (\$191 ) begin
-        \$810 [181] = 1'h0;
-        \$810 [182] = 1'h0;
-        \$810 [198:183] = 16'h0000;
-        \$810 [239] = 1'h0;
-      end else if (\$signal$129 [5]) begin
-        (* full_case = 32'd1 *)
-        if (\$signal$129 [1]) begin
-          \$810 [181] = \$193 ;
-          \$810 [182] = b2_error;
-          \$810 [198:183] = learn_slot;
-          \$810 [239] = 1'h0;
-        end else begin
-          \$810 [181] = b2_results_hit[3];
-          \$810 [182] = \$signal$129 [224];
-          \$810 [198:183] = lane3_b2_slot;
-          \$810 [239] = b2_results_stale[3];
-        end
-      end
+    \$810  = host_valid_s2;
+    if (host_shift) begin
+      \$810  = host_valid_s1;
     end
     if (rst) begin
-      \$810  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
+      \$810  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$811  = host_resp__payload;
-    if (\$196 ) begin
-      \$811 [2:0] = \$signal$129 [347:345];
-      \$811 [18:3] = \$199 ;
-      \$811 [37:19] = \$208 ;
-      \$811 [38] = \$218 ;
-      \$811 [39] = \$220 ;
+    \$811  = host_valid_s3;
+    if (host_shift) begin
+      \$811  = host_valid_s2;
     end
     if (rst) begin
-      \$811  = 40'h0000000000;
+      \$811  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$812  = counting;
+    \$812  = host_valid_s4;
+    if (host_shift) begin
+      \$812  = host_valid_s3;
+    end
+    if (rst) begin
+      \$812  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$813  = host_cmd_s1;
+    if (host_shift) begin
+      \$813  = host_cmd__payload;
+    end
+    if (rst) begin
+      \$813  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$814  = host_cmd_s2;
+    if (host_shift) begin
+      \$814  = host_cmd_s1;
+    end
+    if (rst) begin
+      \$814  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$815  = host_cmd_s3;
+    if (host_shift) begin
+      \$815  = host_cmd_s2;
+    end
+    if (rst) begin
+      \$815  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$816  = host_cmd_s4;
+    if (host_shift) begin
+      \$816  = host_cmd_s3;
+    end
+    if (rst) begin
+      \$816  = 67'h00000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$817  = host_hash_s1_left;
+    if (host_shift) begin
+      \$817  = host_cmd__payload[52:38];
+    end
+    if (rst) begin
+      \$817  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$818  = host_hash_s1_right;
+    if (host_shift) begin
+      \$818  = host_hash_r0_mixed;
+    end
+    if (rst) begin
+      \$818  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$819  = host_hash_s2_left;
+    if (host_shift) begin
+      \$819  = host_hash_s1_right;
+    end
+    if (rst) begin
+      \$819  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$820  = host_hash_s2_right;
+    if (host_shift) begin
+      \$820  = host_hash_r1_mixed;
+    end
+    if (rst) begin
+      \$820  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$821  = host_hash_s3_left;
+    if (host_shift) begin
+      \$821  = host_hash_s2_right;
+    end
+    if (rst) begin
+      \$821  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$822  = host_hash_s3_right;
+    if (host_shift) begin
+      \$822  = host_hash_r2_mixed;
+    end
+    if (rst) begin
+      \$822  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$823  = host_hash_s4_left;
+    if (host_shift) begin
+      \$823  = host_hash_s3_right;
+    end
+    if (rst) begin
+      \$823  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$824  = host_hash_s4_right;
+    if (host_shift) begin
+      \$824  = host_hash_r3_mixed;
+    end
+    if (rst) begin
+      \$824  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$825  = clear_set;
     if (advance) begin
-      \$812  = \$222 ;
+      if (clearing) begin
+        if (\$7 ) begin
+          \$825  = \$8 [13:0];
+        end
+      end else if (\$4 ) begin
+        if (\$12 ) begin
+          \$825  = 14'h0000;
+        end
+      end
+    end
+    if (rst) begin
+      \$825  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$826  = clearing;
+    if (advance) begin
+      if (clearing) begin
+        if (\$7 ) begin
+          if (\$9 ) begin
+            \$826  = 1'h0;
+          end
+        end
+      end else if (\$4 ) begin
+        if (\$12 ) begin
+          \$826  = 1'h1;
+        end
+      end
+    end
+    if (rst) begin
+      \$826  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$827  = clear_op;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$4 ) begin
+        if (\$12 ) begin
+          \$827  = host_cmd_s4[2:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$827  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$828  = remaining;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$4 ) begin
+      end else if (\$6 ) begin
+        if (\$16 ) begin
+        end else if (\$19 ) begin
+        end else if (\$22 ) begin
+          \$828  = rest;
+        end
+      end
+    end
+    if (rst) begin
+      \$828  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$829  = mid_beat;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$4 ) begin
+      end else if (\$6 ) begin
+        if (\$16 ) begin
+        end else if (\$19 ) begin
+        end else if (\$22 ) begin
+          \$829  = \$23 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$829  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$830  = rest_mask;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$4 ) begin
+      end else if (\$6 ) begin
+        if (\$16 ) begin
+        end else if (\$19 ) begin
+        end else if (\$22 ) begin
+          \$830  = { \$32 , \$29 , \$26 , rest[0] };
+        end
+      end
+    end
+    if (rst) begin
+      \$830  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$831  = rest_single;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$4 ) begin
+      end else if (\$6 ) begin
+        if (\$16 ) begin
+        end else if (\$19 ) begin
+        end else if (\$22 ) begin
+          \$831  = \$46 ;
+        end
+      end
+    end
+    if (rst) begin
+      \$831  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$832  = lane_hazard;
+    if (advance) begin
+      \$832  = \$48 ;
+    end else if (\$47 ) begin
+      \$832  = \$53 ;
+    end
+    if (rst) begin
+      \$832  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$833  = a_valid;
+    if (advance) begin
+      \$833  = inject_valid;
+    end
+    if (rst) begin
+      \$833  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$834  = a;
+    if (advance) begin
+      \$834  = inject;
+    end
+    if (rst) begin
+      \$834  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$835  = r_valid;
+    if (advance) begin
+      \$835  = a_valid;
+    end
+    if (rst) begin
+      \$835  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$836  = r;
+    if (advance) begin
+      \$836  = a;
+    end
+    if (rst) begin
+      \$836  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$837  = b_valid;
+    if (advance) begin
+      \$837  = r_valid;
+    end
+    if (rst) begin
+      \$837  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$838  = b;
+    if (advance) begin
+      \$838  = r;
+    end
+    if (rst) begin
+      \$838  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$839  = b2_valid;
+    if (advance) begin
+      \$839  = b_valid;
+    end
+    if (rst) begin
+      \$839  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$840  = b2;
+    if (advance) begin
+      \$840  = b;
+    end
+    if (rst) begin
+      \$840  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$841  = port0_forward_r;
+    if (advance) begin
+      \$841  = \$55 ;
+    end
+    if (rst) begin
+      \$841  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$842  = port0_set;
+    if (advance) begin
+      \$842  = \$signature__addr ;
+    end
+    if (rst) begin
+      \$842  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$843  = port0_forward_b;
+    if (advance) begin
+      \$843  = \$57 ;
+    end
+    if (rst) begin
+      \$843  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$844  = port1_forward_r;
+    if (advance) begin
+      \$844  = \$59 ;
+    end
+    if (rst) begin
+      \$844  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$845  = port1_set;
+    if (advance) begin
+      \$845  = a[94:81];
+    end
+    if (rst) begin
+      \$845  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$846  = port1_forward_b;
+    if (advance) begin
+      \$846  = \$61 ;
+    end
+    if (rst) begin
+      \$846  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$847  = port2_forward_r;
+    if (advance) begin
+      \$847  = \$63 ;
+    end
+    if (rst) begin
+      \$847  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$848  = port2_set;
+    if (advance) begin
+      \$848  = a[166:153];
+    end
+    if (rst) begin
+      \$848  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$849  = port2_forward_b;
+    if (advance) begin
+      \$849  = \$65 ;
+    end
+    if (rst) begin
+      \$849  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$850  = port3_forward_r;
+    if (advance) begin
+      \$850  = \$67 ;
+    end
+    if (rst) begin
+      \$850  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$851  = port3_set;
+    if (advance) begin
+      \$851  = a[238:225];
+    end
+    if (rst) begin
+      \$851  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$852  = port3_forward_b;
+    if (advance) begin
+      \$852  = \$69 ;
+    end
+    if (rst) begin
+      \$852  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$853  = port0_read;
+    if (advance) begin
+      \$853  = \$70 ;
+    end
+    if (rst) begin
+      \$853  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$854  = port1_read;
+    if (advance) begin
+      \$854  = \$71 ;
+    end
+    if (rst) begin
+      \$854  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$855  = port2_read;
+    if (advance) begin
+      \$855  = \$72 ;
+    end
+    if (rst) begin
+      \$855  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$856  = port3_read;
+    if (advance) begin
+      \$856  = \$73 ;
+    end
+    if (rst) begin
+      \$856  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$857  = b2_word;
+    if (advance) begin
+      \$857  = port0_word;
+    end
+    if (rst) begin
+      \$857  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$858  = b2_hit;
+    if (advance) begin
+      \$858  = \$86 ;
+    end
+    if (rst) begin
+      \$858  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$859  = b2_way;
+    if (advance) begin
+      \$859  = \$138 ;
+    end
+    if (rst) begin
+      \$859  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$860  = b2_age;
+    if (advance) begin
+      \$860  = \$159 [1:0];
+    end
+    if (rst) begin
+      \$860  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$861  = b2_tag;
+    if (advance) begin
+      \$861  = \$160 [31:16];
+    end
+    if (rst) begin
+      \$861  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$862  = b2_error;
+    if (advance) begin
+      \$862  = \$161 [1];
+    end
+    if (rst) begin
+      \$862  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$863  = b2_mark_found;
+    if (advance) begin
+      \$863  = \$170 ;
+    end
+    if (rst) begin
+      \$863  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$864  = b2_mark_way;
+    if (advance) begin
+      \$864  = \$182 ;
+    end
+    if (rst) begin
+      \$864  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$865  = b2_results_hit;
+    if (advance) begin
+      \$865  = { lane3_hit, lane2_hit, lane1_hit, lane0_hit };
+    end
+    if (rst) begin
+      \$865  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$866  = b2_results_stale;
+    if (advance) begin
+      \$866  = { lane3_stale, lane2_stale, lane1_stale, lane0_stale };
+    end
+    if (rst) begin
+      \$866  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$867  = lane0_b2_slot;
+    if (advance) begin
+      \$867  = lane0_slot;
+    end
+    if (rst) begin
+      \$867  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$868  = lane1_b2_slot;
+    if (advance) begin
+      \$868  = lane1_slot;
+    end
+    if (rst) begin
+      \$868  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$869  = lane2_b2_slot;
+    if (advance) begin
+      \$869  = lane2_slot;
+    end
+    if (rst) begin
+      \$869  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$870  = lane3_b2_slot;
+    if (advance) begin
+      \$870  = lane3_slot;
+    end
+    if (rst) begin
+      \$870  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$871  = w_en;
+    if (advance) begin
+      \$871  = b2_writes;
+    end
+    if (rst) begin
+      \$871  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$872  = w_set;
+    if (advance) begin
+      \$872  = b2[342:329];
+    end
+    if (rst) begin
+      \$872  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$873  = w_word;
+    if (advance) begin
+      \$873  = \$183 ;
+    end
+    if (rst) begin
+      \$873  = 80'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$874  = resp__valid;
+    if (\$184 ) begin
+      \$874  = 1'h0;
+    end
+    if (\$188 ) begin
+      \$874  = b2[6];
+    end
+    if (rst) begin
+      \$874  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$875  = host_resp__valid;
+    if (\$185 ) begin
+      \$875  = 1'h0;
+    end
+    if (\$203 ) begin
+      \$875  = 1'h1;
+    end
+    if (rst) begin
+      \$875  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$876  = resp__payload;
+    if (\$188 ) begin
+      \$876 [240] = b2[295];
+      \$876 [241] = b2[296];
+      \$876 [273:242] = b2[328:297];
+      \$876 [0] = b2[7];
+      \$876 [26:19] = b2[46:39];
+      \$876 [58:27] = b2[78:47];
+      if (\$189 ) begin
+        \$876 [1] = 1'h0;
+        \$876 [2] = 1'h0;
+        \$876 [18:3] = 16'h0000;
+        \$876 [59] = 1'h0;
+      end else if (b2[2]) begin
+        (* full_case = 32'd1 *)
+        if (b2[1]) begin
+          \$876 [1] = \$191 ;
+          \$876 [2] = b2_error;
+          \$876 [18:3] = learn_slot;
+          \$876 [59] = 1'h0;
+        end else begin
+          \$876 [1] = b2_results_hit[0];
+          \$876 [2] = b2[8];
+          \$876 [18:3] = lane0_b2_slot;
+          \$876 [59] = b2_results_stale[0];
+        end
+      end
+      begin
+        begin
+          \$876 [60] = b2[79];
+          \$876 [86:79] = b2[118:111];
+          \$876 [118:87] = b2[150:119];
+        end
+      end
+      if (\$192 ) begin
+        \$876 [61] = 1'h0;
+        \$876 [62] = 1'h0;
+        \$876 [78:63] = 16'h0000;
+        \$876 [119] = 1'h0;
+      end else if (b2[3]) begin
+        (* full_case = 32'd1 *)
+        if (b2[1]) begin
+          \$876 [61] = \$194 ;
+          \$876 [62] = b2_error;
+          \$876 [78:63] = learn_slot;
+          \$876 [119] = 1'h0;
+        end else begin
+          \$876 [61] = b2_results_hit[1];
+          \$876 [62] = b2[80];
+          \$876 [78:63] = lane1_b2_slot;
+          \$876 [119] = b2_results_stale[1];
+        end
+      end
+      begin
+        begin
+          \$876 [120] = b2[151];
+          \$876 [146:139] = b2[190:183];
+          \$876 [178:147] = b2[222:191];
+        end
+      end
+      if (\$195 ) begin
+        \$876 [121] = 1'h0;
+        \$876 [122] = 1'h0;
+        \$876 [138:123] = 16'h0000;
+        \$876 [179] = 1'h0;
+      end else if (b2[4]) begin
+        (* full_case = 32'd1 *)
+        if (b2[1]) begin
+          \$876 [121] = \$197 ;
+          \$876 [122] = b2_error;
+          \$876 [138:123] = learn_slot;
+          \$876 [179] = 1'h0;
+        end else begin
+          \$876 [121] = b2_results_hit[2];
+          \$876 [122] = b2[152];
+          \$876 [138:123] = lane2_b2_slot;
+          \$876 [179] = b2_results_stale[2];
+        end
+      end
+      begin
+        begin
+          \$876 [180] = b2[223];
+          \$876 [206:199] = b2[262:255];
+          \$876 [238:207] = b2[294:263];
+        end
+      end
+      if (\$198 ) begin
+        \$876 [181] = 1'h0;
+        \$876 [182] = 1'h0;
+        \$876 [198:183] = 16'h0000;
+        \$876 [239] = 1'h0;
+      end else if (b2[5]) begin
+        (* full_case = 32'd1 *)
+        if (b2[1]) begin
+          \$876 [181] = \$200 ;
+          \$876 [182] = b2_error;
+          \$876 [198:183] = learn_slot;
+          \$876 [239] = 1'h0;
+        end else begin
+          \$876 [181] = b2_results_hit[3];
+          \$876 [182] = b2[224];
+          \$876 [198:183] = lane3_b2_slot;
+          \$876 [239] = b2_results_stale[3];
+        end
+      end
+    end
+    if (rst) begin
+      \$876  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$877  = host_resp__payload;
+    if (\$203 ) begin
+      \$877 [2:0] = b2[347:345];
+      \$877 [18:3] = \$206 ;
+      \$877 [37:19] = \$215 ;
+      \$877 [38] = \$225 ;
+      \$877 [39] = \$227 ;
+    end
+    if (rst) begin
+      \$877  = 40'h0000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$878  = counting;
+    if (advance) begin
+      \$878  = \$229 ;
     end else if (counting) begin
-      \$812  = 1'h0;
+      \$878  = 1'h0;
     end
     if (rst) begin
-      \$812  = 1'h0;
+      \$878  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$813  = answered;
+    \$879  = answered;
     if (advance) begin
-      \$813  = \$230 [2:0];
+      \$879  = \$237 [2:0];
     end
     if (rst) begin
-      \$813  = 3'h0;
+      \$879  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$814  = \hits$192 ;
+    \$880  = \hits$197 ;
     if (advance) begin
-      \$814  = \$250 [2:0];
+      \$880  = \$257 [2:0];
     end
     if (rst) begin
-      \$814  = 3'h0;
+      \$880  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$815  = \errors$193 ;
+    \$881  = \errors$198 ;
     if (advance) begin
-      \$815  = \$258 [2:0];
+      \$881  = \$265 [2:0];
     end
     if (rst) begin
-      \$815  = 3'h0;
+      \$881  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$816  = error_sticky;
+    \$882  = error_sticky;
     if (errors_clear) begin
-      \$816  = 1'h0;
+      \$882  = 1'h0;
     end
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$816  = 1'h0;
+      \$882  = 1'h0;
     end else begin
       if (counting) begin
-        if (\$265 ) begin
-          \$816  = 1'h1;
+        if (\$272 ) begin
+          \$882  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$816  = 1'h0;
+      \$882  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$817  = \$261 ;
+    \$883  = \$268 ;
     if (rst) begin
-      \$817  = 3'h0;
+      \$883  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$818  = lookups;
+    \$884  = lookups;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$818  = 32'd0;
+      \$884  = 32'd0;
     end else begin
       if (counting) begin
-        \$818  = \$262 [31:0];
+        \$884  = \$269 [31:0];
       end
     end
     if (rst) begin
-      \$818  = 32'd0;
+      \$884  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$819  = hits;
+    \$885  = hits;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$819  = 32'd0;
+      \$885  = 32'd0;
     end else begin
       if (counting) begin
-        \$819  = \$263 [31:0];
+        \$885  = \$270 [31:0];
       end
     end
     if (rst) begin
-      \$819  = 32'd0;
+      \$885  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$820  = errors;
+    \$886  = errors;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$820  = 32'd0;
+      \$886  = 32'd0;
     end else begin
       if (counting) begin
-        \$820  = \$264 [31:0];
+        \$886  = \$271 [31:0];
       end
     end
     if (rst) begin
-      \$820  = 32'd0;
+      \$886  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$821  = 32'd0;
+      \$887  = 32'd0;
     end else begin
-      \$821  = \$266 [31:0];
+      \$887  = \$273 [31:0];
     end
     if (rst) begin
-      \$821  = 32'd0;
+      \$887  = 32'd0;
     end
   end
   always @* begin
@@ -20876,22 +21057,22 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     inject_valid = 1'h0;
     if (advance) begin
       if (clearing) begin
-        if (\$477 ) begin
+        if (\$480 ) begin
           inject_valid = 1'h1;
         end
-      end else if (\$474 ) begin
-        if (\$481 ) begin
-        end else if (\$482 ) begin
+      end else if (\$477 ) begin
+        if (\$484 ) begin
+        end else if (\$485 ) begin
           inject_valid = 1'h1;
         end
-      end else if (\$476 ) begin
-        if (\$487 ) begin
-          if (\$496 ) begin
+      end else if (\$479 ) begin
+        if (\$490 ) begin
+          if (\$499 ) begin
             inject_valid = 1'h1;
           end
-        end else if (\$490 ) begin
-          inject_valid = 1'h1;
         end else if (\$493 ) begin
+          inject_valid = 1'h1;
+        end else if (\$496 ) begin
           inject_valid = 1'h1;
         end
       end
@@ -20902,44 +21083,44 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     inject = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     if (advance) begin
       if (clearing) begin
-        if (\$477 ) begin
+        if (\$480 ) begin
           inject[0] = 1'h1;
           inject[347:345] = clear_op;
           inject[342:329] = clear_set;
-          inject[399] = \$478 ;
+          inject[399] = \$481 ;
           inject[400] = 1'h1;
         end
-      end else if (\$474 ) begin
-        if (\$481 ) begin
-        end else if (\$482 ) begin
+      end else if (\$477 ) begin
+        if (\$484 ) begin
+        end else if (\$485 ) begin
           inject[0] = 1'h1;
           inject[347:345] = host_cmd_s4[2:0];
           inject[363:348] = host_cmd_s4[18:3];
           inject[398:380] = host_cmd_s4[37:19];
           inject[399] = 1'h1;
           inject[342:329] = host_set;
-          inject[400] = \$483 ;
-          if (\$484 ) begin
+          inject[400] = \$486 ;
+          if (\$487 ) begin
             inject[379:364] = { host_hash_s4_left, host_hash_s4_right[14] };
           end
         end
-      end else if (\$476 ) begin
-        if (\$487 ) begin
-          if (\$496 ) begin
+      end else if (\$479 ) begin
+        if (\$490 ) begin
+          if (\$499 ) begin
             inject[328:7] = o__payload[321:0];
             inject[5:2] = { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
             inject[6] = 1'h1;
           end
-        end else if (\$490 ) begin
-          inject[328:7] = o__payload[321:0];
-          inject[1] = 1'h1;
-          inject[6] = 1'h1;
         end else if (\$493 ) begin
           inject[328:7] = o__payload[321:0];
           inject[1] = 1'h1;
+          inject[6] = 1'h1;
+        end else if (\$496 ) begin
+          inject[328:7] = o__payload[321:0];
+          inject[1] = 1'h1;
           inject[5:2] = next_mask;
-          inject[344:343] = \$500 ;
-          inject[342:329] = \$505 [15:2];
+          inject[344:343] = \$503 ;
+          inject[342:329] = \$508 [15:2];
           inject[6] = last_lane;
           inject[400] = 1'h1;
         end
@@ -20951,10 +21132,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     host_take = 1'h0;
     if (advance) begin
       if (clearing) begin
-      end else if (\$474 ) begin
-        if (\$481 ) begin
+      end else if (\$477 ) begin
+        if (\$484 ) begin
           host_take = 1'h1;
-        end else if (\$482 ) begin
+        end else if (\$485 ) begin
           host_take = 1'h1;
         end
       end
@@ -20965,17 +21146,61 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     o__ready = 1'h0;
     if (advance) begin
       if (clearing) begin
-      end else if (\$474 ) begin
-      end else if (\$476 ) begin
-        if (\$487 ) begin
-          if (\$496 ) begin
+      end else if (\$477 ) begin
+      end else if (\$479 ) begin
+        if (\$490 ) begin
+          if (\$499 ) begin
             o__ready = 1'h1;
           end
-        end else if (\$490 ) begin
-          o__ready = 1'h1;
         end else if (\$493 ) begin
+          o__ready = 1'h1;
+        end else if (\$496 ) begin
           o__ready = last_lane;
         end
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signal  = 4'h0;
+    if (clearing) begin
+      \$signal  = { \$516 , \$515 , \$514 , \$513  };
+    end else if (\$511 ) begin
+      \$signal  = \$529 ;
+    end else if (\$512 ) begin
+      if (next_mask[0]) begin
+        \$signal  = { \$542 , \$541 , \$540 , \$539  };
+      end
+      if (next_mask[1]) begin
+        \$signal  = { \$550 , \$549 , \$548 , \$547  };
+      end
+      if (next_mask[2]) begin
+        \$signal  = { \$558 , \$557 , \$556 , \$555  };
+      end
+      if (next_mask[3]) begin
+        \$signal  = { \$566 , \$565 , \$564 , \$563  };
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    hazard_next = 4'h0;
+    if (clearing) begin
+      hazard_next = { \$520 , \$519 , \$518 , \$517  };
+    end else if (\$511 ) begin
+      hazard_next = \$538 ;
+    end else if (\$512 ) begin
+      if (next_mask[0]) begin
+        hazard_next = { \$546 , \$545 , \$544 , \$543  };
+      end
+      if (next_mask[1]) begin
+        hazard_next = { \$554 , \$553 , \$552 , \$551  };
+      end
+      if (next_mask[2]) begin
+        hazard_next = { \$562 , \$561 , \$560 , \$559  };
+      end
+      if (next_mask[3]) begin
+        hazard_next = { \$570 , \$569 , \$568 , \$567  };
       end
     end
   end
@@ -20985,86 +21210,86 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     (* full_case = 32'd1 *)
     if (b2_hit) begin
       learn_word[19:0] = b2_word[19:0];
-      if (\$669 ) begin
+      if (\$734 ) begin
         learn_word[2:1] = 2'h0;
       end
-    end else if (\$668 ) begin
+    end else if (\$733 ) begin
       learn_word[0] = 1'h1;
       learn_word[2:1] = 2'h2;
       learn_word[18:3] = b2_tag;
     end else begin
       { learn_word[19:3], learn_word[0] } = { b2_word[19:3], b2_word[0] };
-      learn_word[2:1] = \$670 [1:0];
+      learn_word[2:1] = \$735 [1:0];
     end
     (* full_case = 32'd1 *)
     if (b2_hit) begin
       learn_word[39:20] = b2_word[39:20];
-      if (\$672 ) begin
+      if (\$737 ) begin
         learn_word[22:21] = 2'h0;
       end
-    end else if (\$671 ) begin
+    end else if (\$736 ) begin
       learn_word[20] = 1'h1;
       learn_word[22:21] = 2'h2;
       learn_word[38:23] = b2_tag;
     end else begin
       { learn_word[39:23], learn_word[20] } = { b2_word[39:23], b2_word[20] };
-      learn_word[22:21] = \$673 [1:0];
+      learn_word[22:21] = \$738 [1:0];
     end
     (* full_case = 32'd1 *)
     if (b2_hit) begin
       learn_word[59:40] = b2_word[59:40];
-      if (\$675 ) begin
+      if (\$740 ) begin
         learn_word[42:41] = 2'h0;
       end
-    end else if (\$674 ) begin
+    end else if (\$739 ) begin
       learn_word[40] = 1'h1;
       learn_word[42:41] = 2'h2;
       learn_word[58:43] = b2_tag;
     end else begin
       { learn_word[59:43], learn_word[40] } = { b2_word[59:43], b2_word[40] };
-      learn_word[42:41] = \$676 [1:0];
+      learn_word[42:41] = \$741 [1:0];
     end
     (* full_case = 32'd1 *)
     if (b2_hit) begin
       learn_word[79:60] = b2_word[79:60];
-      if (\$678 ) begin
+      if (\$743 ) begin
         learn_word[62:61] = 2'h0;
       end
-    end else if (\$677 ) begin
+    end else if (\$742 ) begin
       learn_word[60] = 1'h1;
       learn_word[62:61] = 2'h2;
       learn_word[78:63] = b2_tag;
     end else begin
       { learn_word[79:63], learn_word[60] } = { b2_word[79:63], b2_word[60] };
-      learn_word[62:61] = \$679 [1:0];
+      learn_word[62:61] = \$744 [1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     host_word = b2_word;
-    if (\$681 ) begin
+    if (\$746 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
-            host_word[19:0] = { 1'h0, \$signal$129 [398:380] };
+            host_word[19:0] = { 1'h0, b2[398:380] };
         2'h1:
-            host_word[39:20] = { 1'h0, \$signal$129 [398:380] };
+            host_word[39:20] = { 1'h0, b2[398:380] };
         2'h2:
-            host_word[59:40] = { 1'h0, \$signal$129 [398:380] };
+            host_word[59:40] = { 1'h0, b2[398:380] };
         2'h3:
-            host_word[79:60] = { 1'h0, \$signal$129 [398:380] };
+            host_word[79:60] = { 1'h0, b2[398:380] };
       endcase
     end
-    if (\$682 ) begin
+    if (\$747 ) begin
       host_word = 80'h00000000000000000000;
     end
-    if (\$683 ) begin
+    if (\$748 ) begin
       host_word[19] = 1'h0;
       host_word[39] = 1'h0;
       host_word[59] = 1'h0;
       host_word[79] = 1'h0;
     end
-    if (\$685 ) begin
+    if (\$750 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
@@ -21079,40 +21304,40 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     end
   end
   assign hh_valid = host_valid_s4;
-  assign \$signature__addr$136  = \$signal$122 [94:81];
-  assign \$signature__addr$140  = \$signal$122 [166:153];
-  assign \$signature__addr$144  = \$signal$122 [238:225];
-  assign beat_conflicts = \$436 [2:0];
+  assign \$signature__addr$141  = a[94:81];
+  assign \$signature__addr$145  = a[166:153];
+  assign \$signature__addr$149  = a[238:225];
+  assign beat_conflicts = \$443 [2:0];
   assign i__valid = hash_valid_s4;
-  assign lane0_hash_r0_t = \$294 [14:0];
-  assign lane0_hash_r1_t = \$299 [14:0];
-  assign lane0_hash_r2_t = \$304 [14:0];
-  assign lane0_hash_r3_t = \$309 [14:0];
+  assign lane0_hash_r0_t = \$301 [14:0];
+  assign lane0_hash_r1_t = \$306 [14:0];
+  assign lane0_hash_r2_t = \$311 [14:0];
+  assign lane0_hash_r3_t = \$316 [14:0];
   assign lane0_hash = { lane0_hash_s4_left, lane0_hash_s4_right };
-  assign lane1_hash_r0_t = \$314 [14:0];
-  assign lane1_hash_r1_t = \$319 [14:0];
-  assign lane1_hash_r2_t = \$324 [14:0];
-  assign lane1_hash_r3_t = \$329 [14:0];
+  assign lane1_hash_r0_t = \$321 [14:0];
+  assign lane1_hash_r1_t = \$326 [14:0];
+  assign lane1_hash_r2_t = \$331 [14:0];
+  assign lane1_hash_r3_t = \$336 [14:0];
   assign lane1_hash = { lane1_hash_s4_left, lane1_hash_s4_right };
-  assign lane2_hash_r0_t = \$334 [14:0];
-  assign lane2_hash_r1_t = \$339 [14:0];
-  assign lane2_hash_r2_t = \$344 [14:0];
-  assign lane2_hash_r3_t = \$349 [14:0];
+  assign lane2_hash_r0_t = \$341 [14:0];
+  assign lane2_hash_r1_t = \$346 [14:0];
+  assign lane2_hash_r2_t = \$351 [14:0];
+  assign lane2_hash_r3_t = \$356 [14:0];
   assign lane2_hash = { lane2_hash_s4_left, lane2_hash_s4_right };
-  assign lane3_hash_r0_t = \$354 [14:0];
-  assign lane3_hash_r1_t = \$359 [14:0];
-  assign lane3_hash_r2_t = \$364 [14:0];
-  assign lane3_hash_r3_t = \$369 [14:0];
+  assign lane3_hash_r0_t = \$361 [14:0];
+  assign lane3_hash_r1_t = \$366 [14:0];
+  assign lane3_hash_r2_t = \$371 [14:0];
+  assign lane3_hash_r3_t = \$376 [14:0];
   assign lane3_hash = { lane3_hash_s4_left, lane3_hash_s4_right };
-  assign host_hash_r0_t = \$446 [14:0];
-  assign host_hash_r1_t = \$451 [14:0];
-  assign host_hash_r2_t = \$456 [14:0];
-  assign host_hash_r3_t = \$461 [14:0];
+  assign host_hash_r0_t = \$453 [14:0];
+  assign host_hash_r1_t = \$458 [14:0];
+  assign host_hash_r2_t = \$463 [14:0];
+  assign host_hash_r3_t = \$468 [14:0];
   assign host_hash = { host_hash_s4_left, host_hash_s4_right };
   assign \$signature__en  = advance;
-  assign \$signature__en$236  = advance;
-  assign \$signature__en$237  = advance;
-  assign \$signature__en$238  = advance;
+  assign \$signature__en$240  = advance;
+  assign \$signature__en$241  = advance;
+  assign \$signature__en$242  = advance;
   assign write__addr = w_set;
   assign write__data = w_word;
   assign write__en = w_en;
@@ -21410,54 +21635,89 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \o__payload.beat.meta  = o__payload[321:290];
   assign \o__payload.first_lane  = o__payload[325:322];
   assign \o__payload.single_lane  = o__payload[326];
-  assign \$signal$122.host  = \$signal$122 [0];
-  assign \$signal$122.learn  = \$signal$122 [1];
-  assign \$signal$122.mask  = \$signal$122 [5:2];
-  assign \$signal$122.beat_end  = \$signal$122 [6];
-  assign \$signal$122.beat  = \$signal$122 [328:7];
-  assign \$signal$122.beat.lanes  = \$signal$122 [294:7];
-  assign \$signal$122.beat.lanes[0]  = \$signal$122 [78:7];
-  assign \$signal$122.beat.lanes[0].valid  = \$signal$122 [7];
-  assign \$signal$122.beat.lanes[0].error  = \$signal$122 [8];
-  assign \$signal$122.beat.lanes[0].set  = \$signal$122 [22:9];
-  assign \$signal$122.beat.lanes[0].tag  = \$signal$122 [38:23];
-  assign \$signal$122.beat.lanes[0].table  = \$signal$122 [46:39];
-  assign \$signal$122.beat.lanes[0].row  = \$signal$122 [78:47];
-  assign \$signal$122.beat.lanes[1]  = \$signal$122 [150:79];
-  assign \$signal$122.beat.lanes[1].valid  = \$signal$122 [79];
-  assign \$signal$122.beat.lanes[1].error  = \$signal$122 [80];
-  assign \$signal$122.beat.lanes[1].set  = \$signal$122 [94:81];
-  assign \$signal$122.beat.lanes[1].tag  = \$signal$122 [110:95];
-  assign \$signal$122.beat.lanes[1].table  = \$signal$122 [118:111];
-  assign \$signal$122.beat.lanes[1].row  = \$signal$122 [150:119];
-  assign \$signal$122.beat.lanes[2]  = \$signal$122 [222:151];
-  assign \$signal$122.beat.lanes[2].valid  = \$signal$122 [151];
-  assign \$signal$122.beat.lanes[2].error  = \$signal$122 [152];
-  assign \$signal$122.beat.lanes[2].set  = \$signal$122 [166:153];
-  assign \$signal$122.beat.lanes[2].tag  = \$signal$122 [182:167];
-  assign \$signal$122.beat.lanes[2].table  = \$signal$122 [190:183];
-  assign \$signal$122.beat.lanes[2].row  = \$signal$122 [222:191];
-  assign \$signal$122.beat.lanes[3]  = \$signal$122 [294:223];
-  assign \$signal$122.beat.lanes[3].valid  = \$signal$122 [223];
-  assign \$signal$122.beat.lanes[3].error  = \$signal$122 [224];
-  assign \$signal$122.beat.lanes[3].set  = \$signal$122 [238:225];
-  assign \$signal$122.beat.lanes[3].tag  = \$signal$122 [254:239];
-  assign \$signal$122.beat.lanes[3].table  = \$signal$122 [262:255];
-  assign \$signal$122.beat.lanes[3].row  = \$signal$122 [294:263];
-  assign \$signal$122.beat.first  = \$signal$122 [295];
-  assign \$signal$122.beat.last  = \$signal$122 [296];
-  assign \$signal$122.beat.meta  = \$signal$122 [328:297];
-  assign \$signal$122.rmw_set  = \$signal$122 [342:329];
-  assign \$signal$122.rmw_lane  = \$signal$122 [344:343];
-  assign \$signal$122.host_op  = \$signal$122 [347:345];
-  assign \$signal$122.host_slot  = \$signal$122 [363:348];
-  assign \$signal$122.host_tag  = \$signal$122 [379:364];
-  assign \$signal$122.host_entry  = \$signal$122 [398:380];
-  assign \$signal$122.host_entry.valid  = \$signal$122 [380];
-  assign \$signal$122.host_entry.rrpv  = \$signal$122 [382:381];
-  assign \$signal$122.host_entry.tag  = \$signal$122 [398:383];
-  assign \$signal$122.host_ack  = \$signal$122 [399];
-  assign \$signal$122.writes  = \$signal$122 [400];
+  assign \following.beat  = following[321:0];
+  assign \following.beat.lanes  = following[287:0];
+  assign \following.beat.lanes[0]  = following[71:0];
+  assign \following.beat.lanes[0].valid  = following[0];
+  assign \following.beat.lanes[0].error  = following[1];
+  assign \following.beat.lanes[0].set  = following[15:2];
+  assign \following.beat.lanes[0].tag  = following[31:16];
+  assign \following.beat.lanes[0].table  = following[39:32];
+  assign \following.beat.lanes[0].row  = following[71:40];
+  assign \following.beat.lanes[1]  = following[143:72];
+  assign \following.beat.lanes[1].valid  = following[72];
+  assign \following.beat.lanes[1].error  = following[73];
+  assign \following.beat.lanes[1].set  = following[87:74];
+  assign \following.beat.lanes[1].tag  = following[103:88];
+  assign \following.beat.lanes[1].table  = following[111:104];
+  assign \following.beat.lanes[1].row  = following[143:112];
+  assign \following.beat.lanes[2]  = following[215:144];
+  assign \following.beat.lanes[2].valid  = following[144];
+  assign \following.beat.lanes[2].error  = following[145];
+  assign \following.beat.lanes[2].set  = following[159:146];
+  assign \following.beat.lanes[2].tag  = following[175:160];
+  assign \following.beat.lanes[2].table  = following[183:176];
+  assign \following.beat.lanes[2].row  = following[215:184];
+  assign \following.beat.lanes[3]  = following[287:216];
+  assign \following.beat.lanes[3].valid  = following[216];
+  assign \following.beat.lanes[3].error  = following[217];
+  assign \following.beat.lanes[3].set  = following[231:218];
+  assign \following.beat.lanes[3].tag  = following[247:232];
+  assign \following.beat.lanes[3].table  = following[255:248];
+  assign \following.beat.lanes[3].row  = following[287:256];
+  assign \following.beat.first  = following[288];
+  assign \following.beat.last  = following[289];
+  assign \following.beat.meta  = following[321:290];
+  assign \following.first_lane  = following[325:322];
+  assign \following.single_lane  = following[326];
+  assign \a.host  = a[0];
+  assign \a.learn  = a[1];
+  assign \a.mask  = a[5:2];
+  assign \a.beat_end  = a[6];
+  assign \a.beat  = a[328:7];
+  assign \a.beat.lanes  = a[294:7];
+  assign \a.beat.lanes[0]  = a[78:7];
+  assign \a.beat.lanes[0].valid  = a[7];
+  assign \a.beat.lanes[0].error  = a[8];
+  assign \a.beat.lanes[0].set  = a[22:9];
+  assign \a.beat.lanes[0].tag  = a[38:23];
+  assign \a.beat.lanes[0].table  = a[46:39];
+  assign \a.beat.lanes[0].row  = a[78:47];
+  assign \a.beat.lanes[1]  = a[150:79];
+  assign \a.beat.lanes[1].valid  = a[79];
+  assign \a.beat.lanes[1].error  = a[80];
+  assign \a.beat.lanes[1].set  = a[94:81];
+  assign \a.beat.lanes[1].tag  = a[110:95];
+  assign \a.beat.lanes[1].table  = a[118:111];
+  assign \a.beat.lanes[1].row  = a[150:119];
+  assign \a.beat.lanes[2]  = a[222:151];
+  assign \a.beat.lanes[2].valid  = a[151];
+  assign \a.beat.lanes[2].error  = a[152];
+  assign \a.beat.lanes[2].set  = a[166:153];
+  assign \a.beat.lanes[2].tag  = a[182:167];
+  assign \a.beat.lanes[2].table  = a[190:183];
+  assign \a.beat.lanes[2].row  = a[222:191];
+  assign \a.beat.lanes[3]  = a[294:223];
+  assign \a.beat.lanes[3].valid  = a[223];
+  assign \a.beat.lanes[3].error  = a[224];
+  assign \a.beat.lanes[3].set  = a[238:225];
+  assign \a.beat.lanes[3].tag  = a[254:239];
+  assign \a.beat.lanes[3].table  = a[262:255];
+  assign \a.beat.lanes[3].row  = a[294:263];
+  assign \a.beat.first  = a[295];
+  assign \a.beat.last  = a[296];
+  assign \a.beat.meta  = a[328:297];
+  assign \a.rmw_set  = a[342:329];
+  assign \a.rmw_lane  = a[344:343];
+  assign \a.host_op  = a[347:345];
+  assign \a.host_slot  = a[363:348];
+  assign \a.host_tag  = a[379:364];
+  assign \a.host_entry  = a[398:380];
+  assign \a.host_entry.valid  = a[380];
+  assign \a.host_entry.rrpv  = a[382:381];
+  assign \a.host_entry.tag  = a[398:383];
+  assign \a.host_ack  = a[399];
+  assign \a.writes  = a[400];
   assign \inject.host  = inject[0];
   assign \inject.learn  = inject[1];
   assign \inject.mask  = inject[5:2];
@@ -21506,150 +21766,150 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \inject.host_entry.tag  = inject[398:383];
   assign \inject.host_ack  = inject[399];
   assign \inject.writes  = inject[400];
-  assign \$signal$125.host  = \$signal$125 [0];
-  assign \$signal$125.learn  = \$signal$125 [1];
-  assign \$signal$125.mask  = \$signal$125 [5:2];
-  assign \$signal$125.beat_end  = \$signal$125 [6];
-  assign \$signal$125.beat  = \$signal$125 [328:7];
-  assign \$signal$125.beat.lanes  = \$signal$125 [294:7];
-  assign \$signal$125.beat.lanes[0]  = \$signal$125 [78:7];
-  assign \$signal$125.beat.lanes[0].valid  = \$signal$125 [7];
-  assign \$signal$125.beat.lanes[0].error  = \$signal$125 [8];
-  assign \$signal$125.beat.lanes[0].set  = \$signal$125 [22:9];
-  assign \$signal$125.beat.lanes[0].tag  = \$signal$125 [38:23];
-  assign \$signal$125.beat.lanes[0].table  = \$signal$125 [46:39];
-  assign \$signal$125.beat.lanes[0].row  = \$signal$125 [78:47];
-  assign \$signal$125.beat.lanes[1]  = \$signal$125 [150:79];
-  assign \$signal$125.beat.lanes[1].valid  = \$signal$125 [79];
-  assign \$signal$125.beat.lanes[1].error  = \$signal$125 [80];
-  assign \$signal$125.beat.lanes[1].set  = \$signal$125 [94:81];
-  assign \$signal$125.beat.lanes[1].tag  = \$signal$125 [110:95];
-  assign \$signal$125.beat.lanes[1].table  = \$signal$125 [118:111];
-  assign \$signal$125.beat.lanes[1].row  = \$signal$125 [150:119];
-  assign \$signal$125.beat.lanes[2]  = \$signal$125 [222:151];
-  assign \$signal$125.beat.lanes[2].valid  = \$signal$125 [151];
-  assign \$signal$125.beat.lanes[2].error  = \$signal$125 [152];
-  assign \$signal$125.beat.lanes[2].set  = \$signal$125 [166:153];
-  assign \$signal$125.beat.lanes[2].tag  = \$signal$125 [182:167];
-  assign \$signal$125.beat.lanes[2].table  = \$signal$125 [190:183];
-  assign \$signal$125.beat.lanes[2].row  = \$signal$125 [222:191];
-  assign \$signal$125.beat.lanes[3]  = \$signal$125 [294:223];
-  assign \$signal$125.beat.lanes[3].valid  = \$signal$125 [223];
-  assign \$signal$125.beat.lanes[3].error  = \$signal$125 [224];
-  assign \$signal$125.beat.lanes[3].set  = \$signal$125 [238:225];
-  assign \$signal$125.beat.lanes[3].tag  = \$signal$125 [254:239];
-  assign \$signal$125.beat.lanes[3].table  = \$signal$125 [262:255];
-  assign \$signal$125.beat.lanes[3].row  = \$signal$125 [294:263];
-  assign \$signal$125.beat.first  = \$signal$125 [295];
-  assign \$signal$125.beat.last  = \$signal$125 [296];
-  assign \$signal$125.beat.meta  = \$signal$125 [328:297];
-  assign \$signal$125.rmw_set  = \$signal$125 [342:329];
-  assign \$signal$125.rmw_lane  = \$signal$125 [344:343];
-  assign \$signal$125.host_op  = \$signal$125 [347:345];
-  assign \$signal$125.host_slot  = \$signal$125 [363:348];
-  assign \$signal$125.host_tag  = \$signal$125 [379:364];
-  assign \$signal$125.host_entry  = \$signal$125 [398:380];
-  assign \$signal$125.host_entry.valid  = \$signal$125 [380];
-  assign \$signal$125.host_entry.rrpv  = \$signal$125 [382:381];
-  assign \$signal$125.host_entry.tag  = \$signal$125 [398:383];
-  assign \$signal$125.host_ack  = \$signal$125 [399];
-  assign \$signal$125.writes  = \$signal$125 [400];
-  assign \$signal$127.host  = \$signal$127 [0];
-  assign \$signal$127.learn  = \$signal$127 [1];
-  assign \$signal$127.mask  = \$signal$127 [5:2];
-  assign \$signal$127.beat_end  = \$signal$127 [6];
-  assign \$signal$127.beat  = \$signal$127 [328:7];
-  assign \$signal$127.beat.lanes  = \$signal$127 [294:7];
-  assign \$signal$127.beat.lanes[0]  = \$signal$127 [78:7];
-  assign \$signal$127.beat.lanes[0].valid  = \$signal$127 [7];
-  assign \$signal$127.beat.lanes[0].error  = \$signal$127 [8];
-  assign \$signal$127.beat.lanes[0].set  = \$signal$127 [22:9];
-  assign \$signal$127.beat.lanes[0].tag  = \$signal$127 [38:23];
-  assign \$signal$127.beat.lanes[0].table  = \$signal$127 [46:39];
-  assign \$signal$127.beat.lanes[0].row  = \$signal$127 [78:47];
-  assign \$signal$127.beat.lanes[1]  = \$signal$127 [150:79];
-  assign \$signal$127.beat.lanes[1].valid  = \$signal$127 [79];
-  assign \$signal$127.beat.lanes[1].error  = \$signal$127 [80];
-  assign \$signal$127.beat.lanes[1].set  = \$signal$127 [94:81];
-  assign \$signal$127.beat.lanes[1].tag  = \$signal$127 [110:95];
-  assign \$signal$127.beat.lanes[1].table  = \$signal$127 [118:111];
-  assign \$signal$127.beat.lanes[1].row  = \$signal$127 [150:119];
-  assign \$signal$127.beat.lanes[2]  = \$signal$127 [222:151];
-  assign \$signal$127.beat.lanes[2].valid  = \$signal$127 [151];
-  assign \$signal$127.beat.lanes[2].error  = \$signal$127 [152];
-  assign \$signal$127.beat.lanes[2].set  = \$signal$127 [166:153];
-  assign \$signal$127.beat.lanes[2].tag  = \$signal$127 [182:167];
-  assign \$signal$127.beat.lanes[2].table  = \$signal$127 [190:183];
-  assign \$signal$127.beat.lanes[2].row  = \$signal$127 [222:191];
-  assign \$signal$127.beat.lanes[3]  = \$signal$127 [294:223];
-  assign \$signal$127.beat.lanes[3].valid  = \$signal$127 [223];
-  assign \$signal$127.beat.lanes[3].error  = \$signal$127 [224];
-  assign \$signal$127.beat.lanes[3].set  = \$signal$127 [238:225];
-  assign \$signal$127.beat.lanes[3].tag  = \$signal$127 [254:239];
-  assign \$signal$127.beat.lanes[3].table  = \$signal$127 [262:255];
-  assign \$signal$127.beat.lanes[3].row  = \$signal$127 [294:263];
-  assign \$signal$127.beat.first  = \$signal$127 [295];
-  assign \$signal$127.beat.last  = \$signal$127 [296];
-  assign \$signal$127.beat.meta  = \$signal$127 [328:297];
-  assign \$signal$127.rmw_set  = \$signal$127 [342:329];
-  assign \$signal$127.rmw_lane  = \$signal$127 [344:343];
-  assign \$signal$127.host_op  = \$signal$127 [347:345];
-  assign \$signal$127.host_slot  = \$signal$127 [363:348];
-  assign \$signal$127.host_tag  = \$signal$127 [379:364];
-  assign \$signal$127.host_entry  = \$signal$127 [398:380];
-  assign \$signal$127.host_entry.valid  = \$signal$127 [380];
-  assign \$signal$127.host_entry.rrpv  = \$signal$127 [382:381];
-  assign \$signal$127.host_entry.tag  = \$signal$127 [398:383];
-  assign \$signal$127.host_ack  = \$signal$127 [399];
-  assign \$signal$127.writes  = \$signal$127 [400];
-  assign \$signal$129.host  = \$signal$129 [0];
-  assign \$signal$129.learn  = \$signal$129 [1];
-  assign \$signal$129.mask  = \$signal$129 [5:2];
-  assign \$signal$129.beat_end  = \$signal$129 [6];
-  assign \$signal$129.beat  = \$signal$129 [328:7];
-  assign \$signal$129.beat.lanes  = \$signal$129 [294:7];
-  assign \$signal$129.beat.lanes[0]  = \$signal$129 [78:7];
-  assign \$signal$129.beat.lanes[0].valid  = \$signal$129 [7];
-  assign \$signal$129.beat.lanes[0].error  = \$signal$129 [8];
-  assign \$signal$129.beat.lanes[0].set  = \$signal$129 [22:9];
-  assign \$signal$129.beat.lanes[0].tag  = \$signal$129 [38:23];
-  assign \$signal$129.beat.lanes[0].table  = \$signal$129 [46:39];
-  assign \$signal$129.beat.lanes[0].row  = \$signal$129 [78:47];
-  assign \$signal$129.beat.lanes[1]  = \$signal$129 [150:79];
-  assign \$signal$129.beat.lanes[1].valid  = \$signal$129 [79];
-  assign \$signal$129.beat.lanes[1].error  = \$signal$129 [80];
-  assign \$signal$129.beat.lanes[1].set  = \$signal$129 [94:81];
-  assign \$signal$129.beat.lanes[1].tag  = \$signal$129 [110:95];
-  assign \$signal$129.beat.lanes[1].table  = \$signal$129 [118:111];
-  assign \$signal$129.beat.lanes[1].row  = \$signal$129 [150:119];
-  assign \$signal$129.beat.lanes[2]  = \$signal$129 [222:151];
-  assign \$signal$129.beat.lanes[2].valid  = \$signal$129 [151];
-  assign \$signal$129.beat.lanes[2].error  = \$signal$129 [152];
-  assign \$signal$129.beat.lanes[2].set  = \$signal$129 [166:153];
-  assign \$signal$129.beat.lanes[2].tag  = \$signal$129 [182:167];
-  assign \$signal$129.beat.lanes[2].table  = \$signal$129 [190:183];
-  assign \$signal$129.beat.lanes[2].row  = \$signal$129 [222:191];
-  assign \$signal$129.beat.lanes[3]  = \$signal$129 [294:223];
-  assign \$signal$129.beat.lanes[3].valid  = \$signal$129 [223];
-  assign \$signal$129.beat.lanes[3].error  = \$signal$129 [224];
-  assign \$signal$129.beat.lanes[3].set  = \$signal$129 [238:225];
-  assign \$signal$129.beat.lanes[3].tag  = \$signal$129 [254:239];
-  assign \$signal$129.beat.lanes[3].table  = \$signal$129 [262:255];
-  assign \$signal$129.beat.lanes[3].row  = \$signal$129 [294:263];
-  assign \$signal$129.beat.first  = \$signal$129 [295];
-  assign \$signal$129.beat.last  = \$signal$129 [296];
-  assign \$signal$129.beat.meta  = \$signal$129 [328:297];
-  assign \$signal$129.rmw_set  = \$signal$129 [342:329];
-  assign \$signal$129.rmw_lane  = \$signal$129 [344:343];
-  assign \$signal$129.host_op  = \$signal$129 [347:345];
-  assign \$signal$129.host_slot  = \$signal$129 [363:348];
-  assign \$signal$129.host_tag  = \$signal$129 [379:364];
-  assign \$signal$129.host_entry  = \$signal$129 [398:380];
-  assign \$signal$129.host_entry.valid  = \$signal$129 [380];
-  assign \$signal$129.host_entry.rrpv  = \$signal$129 [382:381];
-  assign \$signal$129.host_entry.tag  = \$signal$129 [398:383];
-  assign \$signal$129.host_ack  = \$signal$129 [399];
-  assign \$signal$129.writes  = \$signal$129 [400];
+  assign \r.host  = r[0];
+  assign \r.learn  = r[1];
+  assign \r.mask  = r[5:2];
+  assign \r.beat_end  = r[6];
+  assign \r.beat  = r[328:7];
+  assign \r.beat.lanes  = r[294:7];
+  assign \r.beat.lanes[0]  = r[78:7];
+  assign \r.beat.lanes[0].valid  = r[7];
+  assign \r.beat.lanes[0].error  = r[8];
+  assign \r.beat.lanes[0].set  = r[22:9];
+  assign \r.beat.lanes[0].tag  = r[38:23];
+  assign \r.beat.lanes[0].table  = r[46:39];
+  assign \r.beat.lanes[0].row  = r[78:47];
+  assign \r.beat.lanes[1]  = r[150:79];
+  assign \r.beat.lanes[1].valid  = r[79];
+  assign \r.beat.lanes[1].error  = r[80];
+  assign \r.beat.lanes[1].set  = r[94:81];
+  assign \r.beat.lanes[1].tag  = r[110:95];
+  assign \r.beat.lanes[1].table  = r[118:111];
+  assign \r.beat.lanes[1].row  = r[150:119];
+  assign \r.beat.lanes[2]  = r[222:151];
+  assign \r.beat.lanes[2].valid  = r[151];
+  assign \r.beat.lanes[2].error  = r[152];
+  assign \r.beat.lanes[2].set  = r[166:153];
+  assign \r.beat.lanes[2].tag  = r[182:167];
+  assign \r.beat.lanes[2].table  = r[190:183];
+  assign \r.beat.lanes[2].row  = r[222:191];
+  assign \r.beat.lanes[3]  = r[294:223];
+  assign \r.beat.lanes[3].valid  = r[223];
+  assign \r.beat.lanes[3].error  = r[224];
+  assign \r.beat.lanes[3].set  = r[238:225];
+  assign \r.beat.lanes[3].tag  = r[254:239];
+  assign \r.beat.lanes[3].table  = r[262:255];
+  assign \r.beat.lanes[3].row  = r[294:263];
+  assign \r.beat.first  = r[295];
+  assign \r.beat.last  = r[296];
+  assign \r.beat.meta  = r[328:297];
+  assign \r.rmw_set  = r[342:329];
+  assign \r.rmw_lane  = r[344:343];
+  assign \r.host_op  = r[347:345];
+  assign \r.host_slot  = r[363:348];
+  assign \r.host_tag  = r[379:364];
+  assign \r.host_entry  = r[398:380];
+  assign \r.host_entry.valid  = r[380];
+  assign \r.host_entry.rrpv  = r[382:381];
+  assign \r.host_entry.tag  = r[398:383];
+  assign \r.host_ack  = r[399];
+  assign \r.writes  = r[400];
+  assign \b.host  = b[0];
+  assign \b.learn  = b[1];
+  assign \b.mask  = b[5:2];
+  assign \b.beat_end  = b[6];
+  assign \b.beat  = b[328:7];
+  assign \b.beat.lanes  = b[294:7];
+  assign \b.beat.lanes[0]  = b[78:7];
+  assign \b.beat.lanes[0].valid  = b[7];
+  assign \b.beat.lanes[0].error  = b[8];
+  assign \b.beat.lanes[0].set  = b[22:9];
+  assign \b.beat.lanes[0].tag  = b[38:23];
+  assign \b.beat.lanes[0].table  = b[46:39];
+  assign \b.beat.lanes[0].row  = b[78:47];
+  assign \b.beat.lanes[1]  = b[150:79];
+  assign \b.beat.lanes[1].valid  = b[79];
+  assign \b.beat.lanes[1].error  = b[80];
+  assign \b.beat.lanes[1].set  = b[94:81];
+  assign \b.beat.lanes[1].tag  = b[110:95];
+  assign \b.beat.lanes[1].table  = b[118:111];
+  assign \b.beat.lanes[1].row  = b[150:119];
+  assign \b.beat.lanes[2]  = b[222:151];
+  assign \b.beat.lanes[2].valid  = b[151];
+  assign \b.beat.lanes[2].error  = b[152];
+  assign \b.beat.lanes[2].set  = b[166:153];
+  assign \b.beat.lanes[2].tag  = b[182:167];
+  assign \b.beat.lanes[2].table  = b[190:183];
+  assign \b.beat.lanes[2].row  = b[222:191];
+  assign \b.beat.lanes[3]  = b[294:223];
+  assign \b.beat.lanes[3].valid  = b[223];
+  assign \b.beat.lanes[3].error  = b[224];
+  assign \b.beat.lanes[3].set  = b[238:225];
+  assign \b.beat.lanes[3].tag  = b[254:239];
+  assign \b.beat.lanes[3].table  = b[262:255];
+  assign \b.beat.lanes[3].row  = b[294:263];
+  assign \b.beat.first  = b[295];
+  assign \b.beat.last  = b[296];
+  assign \b.beat.meta  = b[328:297];
+  assign \b.rmw_set  = b[342:329];
+  assign \b.rmw_lane  = b[344:343];
+  assign \b.host_op  = b[347:345];
+  assign \b.host_slot  = b[363:348];
+  assign \b.host_tag  = b[379:364];
+  assign \b.host_entry  = b[398:380];
+  assign \b.host_entry.valid  = b[380];
+  assign \b.host_entry.rrpv  = b[382:381];
+  assign \b.host_entry.tag  = b[398:383];
+  assign \b.host_ack  = b[399];
+  assign \b.writes  = b[400];
+  assign \b2.host  = b2[0];
+  assign \b2.learn  = b2[1];
+  assign \b2.mask  = b2[5:2];
+  assign \b2.beat_end  = b2[6];
+  assign \b2.beat  = b2[328:7];
+  assign \b2.beat.lanes  = b2[294:7];
+  assign \b2.beat.lanes[0]  = b2[78:7];
+  assign \b2.beat.lanes[0].valid  = b2[7];
+  assign \b2.beat.lanes[0].error  = b2[8];
+  assign \b2.beat.lanes[0].set  = b2[22:9];
+  assign \b2.beat.lanes[0].tag  = b2[38:23];
+  assign \b2.beat.lanes[0].table  = b2[46:39];
+  assign \b2.beat.lanes[0].row  = b2[78:47];
+  assign \b2.beat.lanes[1]  = b2[150:79];
+  assign \b2.beat.lanes[1].valid  = b2[79];
+  assign \b2.beat.lanes[1].error  = b2[80];
+  assign \b2.beat.lanes[1].set  = b2[94:81];
+  assign \b2.beat.lanes[1].tag  = b2[110:95];
+  assign \b2.beat.lanes[1].table  = b2[118:111];
+  assign \b2.beat.lanes[1].row  = b2[150:119];
+  assign \b2.beat.lanes[2]  = b2[222:151];
+  assign \b2.beat.lanes[2].valid  = b2[151];
+  assign \b2.beat.lanes[2].error  = b2[152];
+  assign \b2.beat.lanes[2].set  = b2[166:153];
+  assign \b2.beat.lanes[2].tag  = b2[182:167];
+  assign \b2.beat.lanes[2].table  = b2[190:183];
+  assign \b2.beat.lanes[2].row  = b2[222:191];
+  assign \b2.beat.lanes[3]  = b2[294:223];
+  assign \b2.beat.lanes[3].valid  = b2[223];
+  assign \b2.beat.lanes[3].error  = b2[224];
+  assign \b2.beat.lanes[3].set  = b2[238:225];
+  assign \b2.beat.lanes[3].tag  = b2[254:239];
+  assign \b2.beat.lanes[3].table  = b2[262:255];
+  assign \b2.beat.lanes[3].row  = b2[294:263];
+  assign \b2.beat.first  = b2[295];
+  assign \b2.beat.last  = b2[296];
+  assign \b2.beat.meta  = b2[328:297];
+  assign \b2.rmw_set  = b2[342:329];
+  assign \b2.rmw_lane  = b2[344:343];
+  assign \b2.host_op  = b2[347:345];
+  assign \b2.host_slot  = b2[363:348];
+  assign \b2.host_tag  = b2[379:364];
+  assign \b2.host_entry  = b2[398:380];
+  assign \b2.host_entry.valid  = b2[380];
+  assign \b2.host_entry.rrpv  = b2[382:381];
+  assign \b2.host_entry.tag  = b2[398:383];
+  assign \b2.host_ack  = b2[399];
+  assign \b2.writes  = b2[400];
   assign \port0_read[0]  = port0_read[19:0];
   assign \port0_read[0].valid  = port0_read[0];
   assign \port0_read[0].rrpv  = port0_read[2:1];
@@ -21730,26 +21990,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port1_read[3].rrpv  = port1_read[62:61];
   assign \port1_read[3].tag  = port1_read[78:63];
   assign \port1_read[3].stale  = port1_read[79];
-  assign \$signature__data$151[0]  = \$signature__data$151 [19:0];
-  assign \$signature__data$151[0].valid  = \$signature__data$151 [0];
-  assign \$signature__data$151[0].rrpv  = \$signature__data$151 [2:1];
-  assign \$signature__data$151[0].tag  = \$signature__data$151 [18:3];
-  assign \$signature__data$151[0].stale  = \$signature__data$151 [19];
-  assign \$signature__data$151[1]  = \$signature__data$151 [39:20];
-  assign \$signature__data$151[1].valid  = \$signature__data$151 [20];
-  assign \$signature__data$151[1].rrpv  = \$signature__data$151 [22:21];
-  assign \$signature__data$151[1].tag  = \$signature__data$151 [38:23];
-  assign \$signature__data$151[1].stale  = \$signature__data$151 [39];
-  assign \$signature__data$151[2]  = \$signature__data$151 [59:40];
-  assign \$signature__data$151[2].valid  = \$signature__data$151 [40];
-  assign \$signature__data$151[2].rrpv  = \$signature__data$151 [42:41];
-  assign \$signature__data$151[2].tag  = \$signature__data$151 [58:43];
-  assign \$signature__data$151[2].stale  = \$signature__data$151 [59];
-  assign \$signature__data$151[3]  = \$signature__data$151 [79:60];
-  assign \$signature__data$151[3].valid  = \$signature__data$151 [60];
-  assign \$signature__data$151[3].rrpv  = \$signature__data$151 [62:61];
-  assign \$signature__data$151[3].tag  = \$signature__data$151 [78:63];
-  assign \$signature__data$151[3].stale  = \$signature__data$151 [79];
+  assign \$signature__data$156[0]  = \$signature__data$156 [19:0];
+  assign \$signature__data$156[0].valid  = \$signature__data$156 [0];
+  assign \$signature__data$156[0].rrpv  = \$signature__data$156 [2:1];
+  assign \$signature__data$156[0].tag  = \$signature__data$156 [18:3];
+  assign \$signature__data$156[0].stale  = \$signature__data$156 [19];
+  assign \$signature__data$156[1]  = \$signature__data$156 [39:20];
+  assign \$signature__data$156[1].valid  = \$signature__data$156 [20];
+  assign \$signature__data$156[1].rrpv  = \$signature__data$156 [22:21];
+  assign \$signature__data$156[1].tag  = \$signature__data$156 [38:23];
+  assign \$signature__data$156[1].stale  = \$signature__data$156 [39];
+  assign \$signature__data$156[2]  = \$signature__data$156 [59:40];
+  assign \$signature__data$156[2].valid  = \$signature__data$156 [40];
+  assign \$signature__data$156[2].rrpv  = \$signature__data$156 [42:41];
+  assign \$signature__data$156[2].tag  = \$signature__data$156 [58:43];
+  assign \$signature__data$156[2].stale  = \$signature__data$156 [59];
+  assign \$signature__data$156[3]  = \$signature__data$156 [79:60];
+  assign \$signature__data$156[3].valid  = \$signature__data$156 [60];
+  assign \$signature__data$156[3].rrpv  = \$signature__data$156 [62:61];
+  assign \$signature__data$156[3].tag  = \$signature__data$156 [78:63];
+  assign \$signature__data$156[3].stale  = \$signature__data$156 [79];
   assign \port2_read[0]  = port2_read[19:0];
   assign \port2_read[0].valid  = port2_read[0];
   assign \port2_read[0].rrpv  = port2_read[2:1];
@@ -21770,26 +22030,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port2_read[3].rrpv  = port2_read[62:61];
   assign \port2_read[3].tag  = port2_read[78:63];
   assign \port2_read[3].stale  = port2_read[79];
-  assign \$signature__data$153[0]  = \$signature__data$153 [19:0];
-  assign \$signature__data$153[0].valid  = \$signature__data$153 [0];
-  assign \$signature__data$153[0].rrpv  = \$signature__data$153 [2:1];
-  assign \$signature__data$153[0].tag  = \$signature__data$153 [18:3];
-  assign \$signature__data$153[0].stale  = \$signature__data$153 [19];
-  assign \$signature__data$153[1]  = \$signature__data$153 [39:20];
-  assign \$signature__data$153[1].valid  = \$signature__data$153 [20];
-  assign \$signature__data$153[1].rrpv  = \$signature__data$153 [22:21];
-  assign \$signature__data$153[1].tag  = \$signature__data$153 [38:23];
-  assign \$signature__data$153[1].stale  = \$signature__data$153 [39];
-  assign \$signature__data$153[2]  = \$signature__data$153 [59:40];
-  assign \$signature__data$153[2].valid  = \$signature__data$153 [40];
-  assign \$signature__data$153[2].rrpv  = \$signature__data$153 [42:41];
-  assign \$signature__data$153[2].tag  = \$signature__data$153 [58:43];
-  assign \$signature__data$153[2].stale  = \$signature__data$153 [59];
-  assign \$signature__data$153[3]  = \$signature__data$153 [79:60];
-  assign \$signature__data$153[3].valid  = \$signature__data$153 [60];
-  assign \$signature__data$153[3].rrpv  = \$signature__data$153 [62:61];
-  assign \$signature__data$153[3].tag  = \$signature__data$153 [78:63];
-  assign \$signature__data$153[3].stale  = \$signature__data$153 [79];
+  assign \$signature__data$158[0]  = \$signature__data$158 [19:0];
+  assign \$signature__data$158[0].valid  = \$signature__data$158 [0];
+  assign \$signature__data$158[0].rrpv  = \$signature__data$158 [2:1];
+  assign \$signature__data$158[0].tag  = \$signature__data$158 [18:3];
+  assign \$signature__data$158[0].stale  = \$signature__data$158 [19];
+  assign \$signature__data$158[1]  = \$signature__data$158 [39:20];
+  assign \$signature__data$158[1].valid  = \$signature__data$158 [20];
+  assign \$signature__data$158[1].rrpv  = \$signature__data$158 [22:21];
+  assign \$signature__data$158[1].tag  = \$signature__data$158 [38:23];
+  assign \$signature__data$158[1].stale  = \$signature__data$158 [39];
+  assign \$signature__data$158[2]  = \$signature__data$158 [59:40];
+  assign \$signature__data$158[2].valid  = \$signature__data$158 [40];
+  assign \$signature__data$158[2].rrpv  = \$signature__data$158 [42:41];
+  assign \$signature__data$158[2].tag  = \$signature__data$158 [58:43];
+  assign \$signature__data$158[2].stale  = \$signature__data$158 [59];
+  assign \$signature__data$158[3]  = \$signature__data$158 [79:60];
+  assign \$signature__data$158[3].valid  = \$signature__data$158 [60];
+  assign \$signature__data$158[3].rrpv  = \$signature__data$158 [62:61];
+  assign \$signature__data$158[3].tag  = \$signature__data$158 [78:63];
+  assign \$signature__data$158[3].stale  = \$signature__data$158 [79];
   assign \port3_read[0]  = port3_read[19:0];
   assign \port3_read[0].valid  = port3_read[0];
   assign \port3_read[0].rrpv  = port3_read[2:1];
@@ -21810,26 +22070,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port3_read[3].rrpv  = port3_read[62:61];
   assign \port3_read[3].tag  = port3_read[78:63];
   assign \port3_read[3].stale  = port3_read[79];
-  assign \$signature__data$155[0]  = \$signature__data$155 [19:0];
-  assign \$signature__data$155[0].valid  = \$signature__data$155 [0];
-  assign \$signature__data$155[0].rrpv  = \$signature__data$155 [2:1];
-  assign \$signature__data$155[0].tag  = \$signature__data$155 [18:3];
-  assign \$signature__data$155[0].stale  = \$signature__data$155 [19];
-  assign \$signature__data$155[1]  = \$signature__data$155 [39:20];
-  assign \$signature__data$155[1].valid  = \$signature__data$155 [20];
-  assign \$signature__data$155[1].rrpv  = \$signature__data$155 [22:21];
-  assign \$signature__data$155[1].tag  = \$signature__data$155 [38:23];
-  assign \$signature__data$155[1].stale  = \$signature__data$155 [39];
-  assign \$signature__data$155[2]  = \$signature__data$155 [59:40];
-  assign \$signature__data$155[2].valid  = \$signature__data$155 [40];
-  assign \$signature__data$155[2].rrpv  = \$signature__data$155 [42:41];
-  assign \$signature__data$155[2].tag  = \$signature__data$155 [58:43];
-  assign \$signature__data$155[2].stale  = \$signature__data$155 [59];
-  assign \$signature__data$155[3]  = \$signature__data$155 [79:60];
-  assign \$signature__data$155[3].valid  = \$signature__data$155 [60];
-  assign \$signature__data$155[3].rrpv  = \$signature__data$155 [62:61];
-  assign \$signature__data$155[3].tag  = \$signature__data$155 [78:63];
-  assign \$signature__data$155[3].stale  = \$signature__data$155 [79];
+  assign \$signature__data$160[0]  = \$signature__data$160 [19:0];
+  assign \$signature__data$160[0].valid  = \$signature__data$160 [0];
+  assign \$signature__data$160[0].rrpv  = \$signature__data$160 [2:1];
+  assign \$signature__data$160[0].tag  = \$signature__data$160 [18:3];
+  assign \$signature__data$160[0].stale  = \$signature__data$160 [19];
+  assign \$signature__data$160[1]  = \$signature__data$160 [39:20];
+  assign \$signature__data$160[1].valid  = \$signature__data$160 [20];
+  assign \$signature__data$160[1].rrpv  = \$signature__data$160 [22:21];
+  assign \$signature__data$160[1].tag  = \$signature__data$160 [38:23];
+  assign \$signature__data$160[1].stale  = \$signature__data$160 [39];
+  assign \$signature__data$160[2]  = \$signature__data$160 [59:40];
+  assign \$signature__data$160[2].valid  = \$signature__data$160 [40];
+  assign \$signature__data$160[2].rrpv  = \$signature__data$160 [42:41];
+  assign \$signature__data$160[2].tag  = \$signature__data$160 [58:43];
+  assign \$signature__data$160[2].stale  = \$signature__data$160 [59];
+  assign \$signature__data$160[3]  = \$signature__data$160 [79:60];
+  assign \$signature__data$160[3].valid  = \$signature__data$160 [60];
+  assign \$signature__data$160[3].rrpv  = \$signature__data$160 [62:61];
+  assign \$signature__data$160[3].tag  = \$signature__data$160 [78:63];
+  assign \$signature__data$160[3].stale  = \$signature__data$160 [79];
   assign \b2_word[0]  = b2_word[19:0];
   assign \b2_word[0].valid  = b2_word[0];
   assign \b2_word[0].rrpv  = b2_word[2:1];
@@ -22068,58 +22328,100 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign { hashed_beat[321:248], hashed_beat[217:176], hashed_beat[145:104], hashed_beat[73:32], hashed_beat[1:0] } = { hash_beat_s4[321:248], hash_beat_s4[217:176], hash_beat_s4[145:104], hash_beat_s4[73:32], hash_beat_s4[1:0] };
   assign carried[287:256] = req__payload[163:132];
   assign carried[255:248] = req__payload[131:124];
-  assign carried[217] = \$293 ;
+  assign carried[217] = \$300 ;
   assign carried[216] = req__payload[123];
   assign carried[215:184] = req__payload[122:91];
   assign carried[183:176] = req__payload[90:83];
-  assign carried[145] = \$287 ;
+  assign carried[145] = \$294 ;
   assign carried[144] = req__payload[82];
   assign carried[143:112] = req__payload[81:50];
   assign carried[111:104] = req__payload[49:42];
-  assign carried[73] = \$281 ;
+  assign carried[73] = \$288 ;
   assign carried[72] = req__payload[41];
   assign carried[71:40] = req__payload[40:9];
   assign carried[39:32] = req__payload[8:1];
-  assign carried[1] = \$275 ;
+  assign carried[1] = \$282 ;
   assign carried[0] = req__payload[0];
   assign carried[321:290] = req__payload[197:166];
   assign carried[289] = req__payload[165];
   assign carried[288] = req__payload[164];
   assign { carried[247:218], carried[175:146], carried[103:74], carried[31:2] } = 120'h000000000000000000000000000000;
-  assign i__payload[326] = \$396 ;
-  assign i__payload[325:322] = { \$382 , \$379 , \$376 , hashed_beat[0] };
+  assign i__payload[326] = \$403 ;
+  assign i__payload[325:322] = { \$389 , \$386 , \$383 , hashed_beat[0] };
   assign i__payload[321:0] = hashed_beat;
   assign \$15  = mode;
   assign \$24  = rest[0];
   assign \$34  = rest[0];
-  assign \$397  = 2'h0;
-  assign \$404  = \$403 ;
-  assign \$270  = { 5'h00, req__payload[8:6] };
-  assign \$272  = { 24'h000000, req__payload[40:33] };
-  assign \$276  = { 5'h00, req__payload[49:47] };
-  assign \$278  = { 24'h000000, req__payload[81:74] };
-  assign \$282  = { 5'h00, req__payload[90:88] };
-  assign \$284  = { 24'h000000, req__payload[122:115] };
-  assign \$288  = { 5'h00, req__payload[131:129] };
-  assign \$290  = { 24'h000000, req__payload[163:156] };
-  assign \$374  = hash_beat_s4[0];
-  assign \$384  = hash_beat_s4[0];
-  assign \$486  = mode;
+  assign \$404  = 2'h0;
+  assign \$411  = \$410 ;
+  assign \$277  = { 5'h00, req__payload[8:6] };
+  assign \$279  = { 24'h000000, req__payload[40:33] };
+  assign \$283  = { 5'h00, req__payload[49:47] };
+  assign \$285  = { 24'h000000, req__payload[81:74] };
+  assign \$289  = { 5'h00, req__payload[90:88] };
+  assign \$291  = { 24'h000000, req__payload[122:115] };
+  assign \$295  = { 5'h00, req__payload[131:129] };
+  assign \$297  = { 24'h000000, req__payload[163:156] };
+  assign \$381  = hash_beat_s4[0];
+  assign \$391  = hash_beat_s4[0];
+  assign \$489  = mode;
+  assign \$539  = 1'h1;
+  assign \$548  = 1'h1;
+  assign \$557  = 1'h1;
+  assign \$566  = 1'h1;
 endmodule
 
 (* generator = "Amaranth" *)
-module \popularity_table.h_buffer (rst, i__ready, i__valid, i__payload, o__ready, o__payload, o__valid, clk);
+module \popularity_table.h_buffer (rst, i__ready, following, i__valid, i__payload, o__ready, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$2 ;
   wire \$3 ;
   wire \$4 ;
-  reg [326:0] \$5 ;
-  reg \$6 ;
+  wire \$5 ;
+  reg [326:0] \$6 ;
   reg \$7 ;
-  reg [326:0] \$8 ;
+  reg \$8 ;
+  reg [326:0] \$9 ;
   input clk;
   wire clk;
+  output [326:0] following;
+  wire [326:0] following;
+  wire [321:0] \following.beat ;
+  wire \following.beat.first ;
+  wire [287:0] \following.beat.lanes ;
+  wire [71:0] \following.beat.lanes[0] ;
+  wire \following.beat.lanes[0].error ;
+  wire [31:0] \following.beat.lanes[0].row ;
+  wire [13:0] \following.beat.lanes[0].set ;
+  wire [7:0] \following.beat.lanes[0].table ;
+  wire [15:0] \following.beat.lanes[0].tag ;
+  wire \following.beat.lanes[0].valid ;
+  wire [71:0] \following.beat.lanes[1] ;
+  wire \following.beat.lanes[1].error ;
+  wire [31:0] \following.beat.lanes[1].row ;
+  wire [13:0] \following.beat.lanes[1].set ;
+  wire [7:0] \following.beat.lanes[1].table ;
+  wire [15:0] \following.beat.lanes[1].tag ;
+  wire \following.beat.lanes[1].valid ;
+  wire [71:0] \following.beat.lanes[2] ;
+  wire \following.beat.lanes[2].error ;
+  wire [31:0] \following.beat.lanes[2].row ;
+  wire [13:0] \following.beat.lanes[2].set ;
+  wire [7:0] \following.beat.lanes[2].table ;
+  wire [15:0] \following.beat.lanes[2].tag ;
+  wire \following.beat.lanes[2].valid ;
+  wire [71:0] \following.beat.lanes[3] ;
+  wire \following.beat.lanes[3].error ;
+  wire [31:0] \following.beat.lanes[3].row ;
+  wire [13:0] \following.beat.lanes[3].set ;
+  wire [7:0] \following.beat.lanes[3].table ;
+  wire [15:0] \following.beat.lanes[3].tag ;
+  wire \following.beat.lanes[3].valid ;
+  wire \following.beat.last ;
+  wire [31:0] \following.beat.meta ;
+  wire [3:0] \following.first_lane ;
+  wire \following.single_lane ;
   input [326:0] i__payload;
   wire [326:0] i__payload;
   wire [321:0] \i__payload.beat ;
@@ -22241,58 +22543,36 @@ module \popularity_table.h_buffer (rst, i__ready, i__valid, i__payload, o__ready
   wire [3:0] \skid.first_lane ;
   wire \skid.single_lane ;
   reg skid_valid = 1'h0;
+  assign i__ready = ~ skid_valid;
+  assign following = skid_valid ? skid : i__payload;
   assign \$1  = ~ o__valid;
   assign \$2  = \$1  | o__ready;
   assign \$3  = ~ skid_valid;
   assign \$4  = i__valid & \$3 ;
+  assign \$5  = skid_valid | i__valid;
   always @(posedge clk)
-    o__payload <= \$5 ;
+    o__payload <= \$6 ;
   always @(posedge clk)
-    o__valid <= \$6 ;
+    o__valid <= \$7 ;
   always @(posedge clk)
-    skid_valid <= \$7 ;
+    skid_valid <= \$8 ;
   always @(posedge clk)
-    skid <= \$8 ;
-  assign i__ready = ~ skid_valid;
+    skid <= \$9 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$5  = o__payload;
+    \$6  = o__payload;
     if (\$2 ) begin
-      (* full_case = 32'd1 *)
-      if (skid_valid) begin
-        \$5  = skid;
-      end else begin
-        \$5  = i__payload;
-      end
+      \$6  = following;
     end
     if (rst) begin
-      \$5  = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$6  = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = o__valid;
+    \$7  = o__valid;
     if (\$2 ) begin
-      (* full_case = 32'd1 *)
-      if (skid_valid) begin
-        \$6  = 1'h1;
-      end else begin
-        \$6  = i__valid;
-      end
-    end
-    if (rst) begin
-      \$6  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = skid_valid;
-    if (\$2 ) begin
-      if (skid_valid) begin
-        \$7  = 1'h0;
-      end
-    end else if (\$4 ) begin
-      \$7  = 1'h1;
+      \$7  = \$5 ;
     end
     if (rst) begin
       \$7  = 1'h0;
@@ -22300,85 +22580,62 @@ module \popularity_table.h_buffer (rst, i__ready, i__valid, i__payload, o__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = skid;
+    \$8  = skid_valid;
     if (\$2 ) begin
+      \$8  = 1'h0;
     end else if (\$4 ) begin
-      \$8  = i__payload;
+      \$8  = 1'h1;
     end
     if (rst) begin
-      \$8  = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$8  = 1'h0;
     end
   end
-  assign \o__payload.beat  = o__payload[321:0];
-  assign \o__payload.beat.lanes  = o__payload[287:0];
-  assign \o__payload.beat.lanes[0]  = o__payload[71:0];
-  assign \o__payload.beat.lanes[0].valid  = o__payload[0];
-  assign \o__payload.beat.lanes[0].error  = o__payload[1];
-  assign \o__payload.beat.lanes[0].set  = o__payload[15:2];
-  assign \o__payload.beat.lanes[0].tag  = o__payload[31:16];
-  assign \o__payload.beat.lanes[0].table  = o__payload[39:32];
-  assign \o__payload.beat.lanes[0].row  = o__payload[71:40];
-  assign \o__payload.beat.lanes[1]  = o__payload[143:72];
-  assign \o__payload.beat.lanes[1].valid  = o__payload[72];
-  assign \o__payload.beat.lanes[1].error  = o__payload[73];
-  assign \o__payload.beat.lanes[1].set  = o__payload[87:74];
-  assign \o__payload.beat.lanes[1].tag  = o__payload[103:88];
-  assign \o__payload.beat.lanes[1].table  = o__payload[111:104];
-  assign \o__payload.beat.lanes[1].row  = o__payload[143:112];
-  assign \o__payload.beat.lanes[2]  = o__payload[215:144];
-  assign \o__payload.beat.lanes[2].valid  = o__payload[144];
-  assign \o__payload.beat.lanes[2].error  = o__payload[145];
-  assign \o__payload.beat.lanes[2].set  = o__payload[159:146];
-  assign \o__payload.beat.lanes[2].tag  = o__payload[175:160];
-  assign \o__payload.beat.lanes[2].table  = o__payload[183:176];
-  assign \o__payload.beat.lanes[2].row  = o__payload[215:184];
-  assign \o__payload.beat.lanes[3]  = o__payload[287:216];
-  assign \o__payload.beat.lanes[3].valid  = o__payload[216];
-  assign \o__payload.beat.lanes[3].error  = o__payload[217];
-  assign \o__payload.beat.lanes[3].set  = o__payload[231:218];
-  assign \o__payload.beat.lanes[3].tag  = o__payload[247:232];
-  assign \o__payload.beat.lanes[3].table  = o__payload[255:248];
-  assign \o__payload.beat.lanes[3].row  = o__payload[287:256];
-  assign \o__payload.beat.first  = o__payload[288];
-  assign \o__payload.beat.last  = o__payload[289];
-  assign \o__payload.beat.meta  = o__payload[321:290];
-  assign \o__payload.first_lane  = o__payload[325:322];
-  assign \o__payload.single_lane  = o__payload[326];
-  assign \skid.beat  = skid[321:0];
-  assign \skid.beat.lanes  = skid[287:0];
-  assign \skid.beat.lanes[0]  = skid[71:0];
-  assign \skid.beat.lanes[0].valid  = skid[0];
-  assign \skid.beat.lanes[0].error  = skid[1];
-  assign \skid.beat.lanes[0].set  = skid[15:2];
-  assign \skid.beat.lanes[0].tag  = skid[31:16];
-  assign \skid.beat.lanes[0].table  = skid[39:32];
-  assign \skid.beat.lanes[0].row  = skid[71:40];
-  assign \skid.beat.lanes[1]  = skid[143:72];
-  assign \skid.beat.lanes[1].valid  = skid[72];
-  assign \skid.beat.lanes[1].error  = skid[73];
-  assign \skid.beat.lanes[1].set  = skid[87:74];
-  assign \skid.beat.lanes[1].tag  = skid[103:88];
-  assign \skid.beat.lanes[1].table  = skid[111:104];
-  assign \skid.beat.lanes[1].row  = skid[143:112];
-  assign \skid.beat.lanes[2]  = skid[215:144];
-  assign \skid.beat.lanes[2].valid  = skid[144];
-  assign \skid.beat.lanes[2].error  = skid[145];
-  assign \skid.beat.lanes[2].set  = skid[159:146];
-  assign \skid.beat.lanes[2].tag  = skid[175:160];
-  assign \skid.beat.lanes[2].table  = skid[183:176];
-  assign \skid.beat.lanes[2].row  = skid[215:184];
-  assign \skid.beat.lanes[3]  = skid[287:216];
-  assign \skid.beat.lanes[3].valid  = skid[216];
-  assign \skid.beat.lanes[3].error  = skid[217];
-  assign \skid.beat.lanes[3].set  = skid[231:218];
-  assign \skid.beat.lanes[3].tag  = skid[247:232];
-  assign \skid.beat.lanes[3].table  = skid[255:248];
-  assign \skid.beat.lanes[3].row  = skid[287:256];
-  assign \skid.beat.first  = skid[288];
-  assign \skid.beat.last  = skid[289];
-  assign \skid.beat.meta  = skid[321:290];
-  assign \skid.first_lane  = skid[325:322];
-  assign \skid.single_lane  = skid[326];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$9  = skid;
+    if (\$2 ) begin
+    end else if (\$4 ) begin
+      \$9  = i__payload;
+    end
+    if (rst) begin
+      \$9  = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  assign \following.beat  = following[321:0];
+  assign \following.beat.lanes  = following[287:0];
+  assign \following.beat.lanes[0]  = following[71:0];
+  assign \following.beat.lanes[0].valid  = following[0];
+  assign \following.beat.lanes[0].error  = following[1];
+  assign \following.beat.lanes[0].set  = following[15:2];
+  assign \following.beat.lanes[0].tag  = following[31:16];
+  assign \following.beat.lanes[0].table  = following[39:32];
+  assign \following.beat.lanes[0].row  = following[71:40];
+  assign \following.beat.lanes[1]  = following[143:72];
+  assign \following.beat.lanes[1].valid  = following[72];
+  assign \following.beat.lanes[1].error  = following[73];
+  assign \following.beat.lanes[1].set  = following[87:74];
+  assign \following.beat.lanes[1].tag  = following[103:88];
+  assign \following.beat.lanes[1].table  = following[111:104];
+  assign \following.beat.lanes[1].row  = following[143:112];
+  assign \following.beat.lanes[2]  = following[215:144];
+  assign \following.beat.lanes[2].valid  = following[144];
+  assign \following.beat.lanes[2].error  = following[145];
+  assign \following.beat.lanes[2].set  = following[159:146];
+  assign \following.beat.lanes[2].tag  = following[175:160];
+  assign \following.beat.lanes[2].table  = following[183:176];
+  assign \following.beat.lanes[2].row  = following[215:184];
+  assign \following.beat.lanes[3]  = following[287:216];
+  assign \following.beat.lanes[3].valid  = following[216];
+  assign \following.beat.lanes[3].error  = following[217];
+  assign \following.beat.lanes[3].set  = following[231:218];
+  assign \following.beat.lanes[3].tag  = following[247:232];
+  assign \following.beat.lanes[3].table  = following[255:248];
+  assign \following.beat.lanes[3].row  = following[287:256];
+  assign \following.beat.first  = following[288];
+  assign \following.beat.last  = following[289];
+  assign \following.beat.meta  = following[321:290];
+  assign \following.first_lane  = following[325:322];
+  assign \following.single_lane  = following[326];
   assign \i__payload.beat  = i__payload[321:0];
   assign \i__payload.beat.lanes  = i__payload[287:0];
   assign \i__payload.beat.lanes[0]  = i__payload[71:0];
@@ -22414,4 +22671,74 @@ module \popularity_table.h_buffer (rst, i__ready, i__valid, i__payload, o__ready
   assign \i__payload.beat.meta  = i__payload[321:290];
   assign \i__payload.first_lane  = i__payload[325:322];
   assign \i__payload.single_lane  = i__payload[326];
+  assign \skid.beat  = skid[321:0];
+  assign \skid.beat.lanes  = skid[287:0];
+  assign \skid.beat.lanes[0]  = skid[71:0];
+  assign \skid.beat.lanes[0].valid  = skid[0];
+  assign \skid.beat.lanes[0].error  = skid[1];
+  assign \skid.beat.lanes[0].set  = skid[15:2];
+  assign \skid.beat.lanes[0].tag  = skid[31:16];
+  assign \skid.beat.lanes[0].table  = skid[39:32];
+  assign \skid.beat.lanes[0].row  = skid[71:40];
+  assign \skid.beat.lanes[1]  = skid[143:72];
+  assign \skid.beat.lanes[1].valid  = skid[72];
+  assign \skid.beat.lanes[1].error  = skid[73];
+  assign \skid.beat.lanes[1].set  = skid[87:74];
+  assign \skid.beat.lanes[1].tag  = skid[103:88];
+  assign \skid.beat.lanes[1].table  = skid[111:104];
+  assign \skid.beat.lanes[1].row  = skid[143:112];
+  assign \skid.beat.lanes[2]  = skid[215:144];
+  assign \skid.beat.lanes[2].valid  = skid[144];
+  assign \skid.beat.lanes[2].error  = skid[145];
+  assign \skid.beat.lanes[2].set  = skid[159:146];
+  assign \skid.beat.lanes[2].tag  = skid[175:160];
+  assign \skid.beat.lanes[2].table  = skid[183:176];
+  assign \skid.beat.lanes[2].row  = skid[215:184];
+  assign \skid.beat.lanes[3]  = skid[287:216];
+  assign \skid.beat.lanes[3].valid  = skid[216];
+  assign \skid.beat.lanes[3].error  = skid[217];
+  assign \skid.beat.lanes[3].set  = skid[231:218];
+  assign \skid.beat.lanes[3].tag  = skid[247:232];
+  assign \skid.beat.lanes[3].table  = skid[255:248];
+  assign \skid.beat.lanes[3].row  = skid[287:256];
+  assign \skid.beat.first  = skid[288];
+  assign \skid.beat.last  = skid[289];
+  assign \skid.beat.meta  = skid[321:290];
+  assign \skid.first_lane  = skid[325:322];
+  assign \skid.single_lane  = skid[326];
+  assign \o__payload.beat  = o__payload[321:0];
+  assign \o__payload.beat.lanes  = o__payload[287:0];
+  assign \o__payload.beat.lanes[0]  = o__payload[71:0];
+  assign \o__payload.beat.lanes[0].valid  = o__payload[0];
+  assign \o__payload.beat.lanes[0].error  = o__payload[1];
+  assign \o__payload.beat.lanes[0].set  = o__payload[15:2];
+  assign \o__payload.beat.lanes[0].tag  = o__payload[31:16];
+  assign \o__payload.beat.lanes[0].table  = o__payload[39:32];
+  assign \o__payload.beat.lanes[0].row  = o__payload[71:40];
+  assign \o__payload.beat.lanes[1]  = o__payload[143:72];
+  assign \o__payload.beat.lanes[1].valid  = o__payload[72];
+  assign \o__payload.beat.lanes[1].error  = o__payload[73];
+  assign \o__payload.beat.lanes[1].set  = o__payload[87:74];
+  assign \o__payload.beat.lanes[1].tag  = o__payload[103:88];
+  assign \o__payload.beat.lanes[1].table  = o__payload[111:104];
+  assign \o__payload.beat.lanes[1].row  = o__payload[143:112];
+  assign \o__payload.beat.lanes[2]  = o__payload[215:144];
+  assign \o__payload.beat.lanes[2].valid  = o__payload[144];
+  assign \o__payload.beat.lanes[2].error  = o__payload[145];
+  assign \o__payload.beat.lanes[2].set  = o__payload[159:146];
+  assign \o__payload.beat.lanes[2].tag  = o__payload[175:160];
+  assign \o__payload.beat.lanes[2].table  = o__payload[183:176];
+  assign \o__payload.beat.lanes[2].row  = o__payload[215:184];
+  assign \o__payload.beat.lanes[3]  = o__payload[287:216];
+  assign \o__payload.beat.lanes[3].valid  = o__payload[216];
+  assign \o__payload.beat.lanes[3].error  = o__payload[217];
+  assign \o__payload.beat.lanes[3].set  = o__payload[231:218];
+  assign \o__payload.beat.lanes[3].tag  = o__payload[247:232];
+  assign \o__payload.beat.lanes[3].table  = o__payload[255:248];
+  assign \o__payload.beat.lanes[3].row  = o__payload[287:256];
+  assign \o__payload.beat.first  = o__payload[288];
+  assign \o__payload.beat.last  = o__payload[289];
+  assign \o__payload.beat.meta  = o__payload[321:290];
+  assign \o__payload.first_lane  = o__payload[325:322];
+  assign \o__payload.single_lane  = o__payload[326];
 endmodule

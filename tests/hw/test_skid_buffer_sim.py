@@ -93,3 +93,35 @@ def test_input_ready_is_a_register(pyrng):
     sim.add_testbench(same_cycle)
     sim.run()
     assert seen == {"ready": {(0, 1), (1, 1)}, "after_stall": 0}
+
+
+def test_following_is_what_the_output_register_takes_next(pyrng):
+    """``following`` is, in every cycle the output register is free, the payload ``o`` shows
+    the next cycle (the skid entry's while it is full, else the input's), under random
+    ``i.valid`` and ``o.ready``."""
+    dut = SkidBuffer(16)
+    checked = {"loads": 0, "from_skid": 0}
+
+    async def bench(ctx):
+        expect = None
+        skid_full = False
+        for _ in range(2000):
+            if expect is not None:
+                assert ctx.get(dut.o.payload) == expect, "o is not last cycle's following"
+                checked["loads"] += 1
+            ctx.set(dut.i.payload, pyrng.randrange(1 << 16))
+            ctx.set(dut.i.valid, pyrng.random() < 0.7)
+            ctx.set(dut.o.ready, pyrng.random() < 0.5)
+            await ctx.delay(1e-9)
+            free = not ctx.get(dut.o.valid) or ctx.get(dut.o.ready)
+            skid_full = not ctx.get(dut.i.ready)
+            expect = ctx.get(dut.following) if free else None
+            if free and skid_full:
+                checked["from_skid"] += 1
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert checked["loads"] > 500 and checked["from_skid"] > 50, checked
