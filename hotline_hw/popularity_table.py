@@ -32,6 +32,15 @@ def _lowest(bits):
     return Cat(*(bits[i] & ~bits[:i].any() if i else bits[0] for i in range(len(bits))))
 
 
+def _or_masked(mask, rows):
+    """``rows[k]`` for the one set bit ``k`` of the one-hot ``mask`` (an AND-OR choice)."""
+    terms = [mask[k].replicate(len(row)) & row for k, row in enumerate(rows)]
+    result = terms[0]
+    for term in terms[1:]:
+        result = result | term
+    return result
+
+
 def _one_hot(bits):
     """Exactly one bit of ``bits`` is set."""
     return bits.any() & ((bits & ~_lowest(bits)) == 0)
@@ -365,20 +374,25 @@ class PopularityTable(wiring.Component):
         # For H's lanes the hazard is a register (``lane_hazard``: H's lane j reads the set A's op
         # writes), set a cycle ahead from comparisons of registers only: every set H's next op
         # can write (H's lanes, HH's command, the sweep's set) against the sets of the beat H
-        # holds next (the same beat, or the skid buffer's ``following`` one), chosen by what is
-        # injected. The injection control then reaches H's enable with no comparison before it.
-        following = h_buffer.following.beat
+        # holds next (the same beat, or the one the skid buffer gives it next: its skid entry's
+        # or its input's, both compared and one result chosen), chosen by what is injected.
+        # The injection control then reaches H's enable with no comparison before it.
         lane_hazard = Signal(lanes)
 
         def sets_equal(beat_, value):
             return Cat(*(beat_.lanes[j].set == value for j in range(lanes)))
+
+        def following_sets_equal(value):
+            return Mux(h_buffer.skid_valid, sets_equal(h_buffer.skid.beat, value),
+                       sets_equal(hashed_beat, value))
         same_h = [sets_equal(h, h.lanes[k].set) for k in range(lanes)]
-        same_next = [sets_equal(following, h.lanes[k].set) for k in range(lanes)]
+        same_next = [following_sets_equal(h.lanes[k].set) for k in range(lanes)]
         host_hazard = Signal()
         clear_hazard = Signal()
         m.d.comb += [host_hazard.eq(a_writes & (host_set == a.rmw_set)),
                      clear_hazard.eq(a_writes & (clear_set == a.rmw_set))]
 
+        learn_lane_injected = Signal()      # H's next LEARN lane is injected this cycle
         with m.If(advance):
             with m.If(clearing):
                 with m.If(~clear_hazard):
@@ -431,6 +445,7 @@ class PopularityTable(wiring.Component):
                         inject.beat_end.eq(last_lane),
                         inject.writes.eq(1),
                         h_take.eq(last_lane),
+                        learn_lane_injected.eq(1),
                     ]
                     m.d.sync += [remaining.eq(rest), mid_beat.eq(~last_lane),
                                  rest_mask.eq(_lowest(rest)), rest_single.eq(_one_hot(rest))]
@@ -439,26 +454,27 @@ class PopularityTable(wiring.Component):
         # (the only ops that can precede an injection from H), whichever this cycle's branch
         # offers; if that op is held back (its own hazard) the same branch runs again next
         # cycle and H is not injected then, so the value is not used. Its beat: H's if H keeps
-        # its beat, else the one H takes next.
-        h_keeps = Signal()
-        m.d.comb += h_keeps.eq(h_valid & ~h_take)
-        hazard_h, hazard_next = Signal(lanes), Signal(lanes)
-        with m.If(clearing):
-            m.d.comb += [hazard_h.eq(sets_equal(h, clear_set)),
-                         hazard_next.eq(sets_equal(following, clear_set))]
-        with m.Elif(hh_valid & ~mid_beat):
-            host_writes = host_cmd.op != HostOp.READ
-            m.d.comb += [hazard_h.eq(host_writes.replicate(lanes) & sets_equal(h, host_set)),
-                         hazard_next.eq(host_writes.replicate(lanes)
-                                        & sets_equal(following, host_set))]
-        with m.Elif(inject_valid & inject.writes):    # H's next LEARN lane
-            for k in range(lanes):
-                with m.If(next_mask[k]):
-                    m.d.comb += [hazard_h.eq(same_h[k]), hazard_next.eq(same_next[k])]
+        # its beat (always, while sweeping or taking a command), else the one H takes next
+        # (after H's last lane). Each choice is made from registers; whether the LEARN lane is
+        # injected comes last.
+        learn_hazard = Signal(lanes)        # if H's next LEARN lane is injected
+        m.d.comb += learn_hazard.eq(Mux(
+            last_lane,
+            _or_masked(next_mask, same_next),
+            _or_masked(next_mask, same_h)))
         with m.If(advance):
-            m.d.sync += lane_hazard.eq(Mux(h_keeps, hazard_h, hazard_next))
+            with m.If(clearing):
+                m.d.sync += lane_hazard.eq(Mux(h_valid, sets_equal(h, clear_set),
+                                               following_sets_equal(clear_set)))
+            with m.Elif(hh_valid & ~mid_beat):
+                host_writes = host_cmd.op != HostOp.READ
+                m.d.sync += lane_hazard.eq(host_writes.replicate(lanes) & Mux(
+                    h_valid, sets_equal(h, host_set), following_sets_equal(host_set)))
+            with m.Else():
+                m.d.sync += lane_hazard.eq(learn_lane_injected.replicate(lanes) & learn_hazard)
         with m.Elif(~h_valid):                  # H takes a beat while A holds its op
-            m.d.sync += lane_hazard.eq(a_writes.replicate(lanes) & sets_equal(following, a.rmw_set))
+            m.d.sync += lane_hazard.eq(a_writes.replicate(lanes)
+                                       & following_sets_equal(a.rmw_set))
 
         with m.If(advance):
             m.d.sync += [a_valid.eq(inject_valid), a.eq(inject),
@@ -520,7 +536,9 @@ class PopularityTable(wiring.Component):
             stale_bits = Cat(*(data_i[w].stale for w in range(g.ways)))
             m.d.comb += [hit_i.eq(hit & lane.valid & ~lane.error),
                          slot_i.eq(Mux(hit_i, Cat(way[:slot_way_bits], lane.set), 0)),
-                         stale_i.eq(hit_i & stale_bits.bit_select(way, 1))]
+                         # (the first matching way's stale bit by a one-hot AND-OR, not
+                         # through the way's index)
+                         stale_i.eq(hit_i & (_lowest(Cat(*matches)) & stale_bits).any())]
             results_hit.append(hit_i)
             results_slot.append(slot_i)
             results_stale.append(stale_i)

@@ -27,11 +27,12 @@ class SkidBuffer(wiring.Component):
         same cycle.
     o : ``Out(stream.Signature(shape))``
         Output, from the output register.
-    following : ``Out(shape)``
-        The payload the output register takes in a cycle it is free (``o.valid`` low or
-        ``o.ready`` high): the skid entry's if it is full, else the input's. A consumer can
-        compute from it, in parallel with its decision to take ``o``, what it needs of the next
-        beat a cycle early (the choice is one flip-flop, the skid entry's valid).
+    skid, skid_valid : ``Out(shape)``, ``Out(1)``
+        The skid entry and whether it is full. In a cycle the output register is free
+        (``o.valid`` low or ``o.ready`` high) it takes ``skid`` if ``skid_valid``, else the
+        input's payload: a consumer can compute what it needs of the next beat a cycle early,
+        from both candidates in parallel with its decision to take ``o``, and choose between
+        the results by ``skid_valid`` (a flip-flop) at the end.
 
     Latency and throughput
     ----------------------
@@ -43,19 +44,21 @@ class SkidBuffer(wiring.Component):
 
     def __init__(self, shape):
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape)),
-                          "following": Out(shape)})
+                          "skid": Out(shape), "skid_valid": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        skid_valid = Signal()
-        skid = Signal.like(self.i.payload)
+        skid_valid, skid = self.skid_valid, self.skid
         out_free = ~self.o.valid | self.o.ready      # the output register takes a beat now
-        m.d.comb += [self.i.ready.eq(~skid_valid),
-                     self.following.eq(Mux(skid_valid, skid, self.i.payload))]
+        m.d.comb += self.i.ready.eq(~skid_valid)
         with m.If(out_free):
             # (With the skid entry full, ``i.ready`` is low: nothing is taken at the input.)
-            m.d.sync += [self.o.payload.eq(self.following),
+            m.d.sync += [self.o.payload.eq(Mux(skid_valid, skid, self.i.payload)),
                          self.o.valid.eq(skid_valid | self.i.valid), skid_valid.eq(0)]
         with m.Elif(self.i.valid & ~skid_valid):
-            m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+            m.d.sync += skid_valid.eq(1)
+        # The empty skid entry copies the input every cycle (its enable is the flip-flop
+        # ``~skid_valid``, not the output's ``ready``); it is kept from the cycle it fills.
+        with m.If(~skid_valid):
+            m.d.sync += skid.eq(self.i.payload)
         return m

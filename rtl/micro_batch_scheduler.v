@@ -41493,20 +41493,18 @@ endmodule
 module \micro_batch_scheduler.non_head (rst, i__payload, i__ready, o__ready, i__valid, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
+  reg \$10 ;
+  reg [46:0] \$11 ;
   wire \$2 ;
   wire \$3 ;
   wire \$4 ;
-  wire \$5 ;
-  reg [46:0] \$6 ;
-  reg \$7 ;
-  reg \$8 ;
-  reg [46:0] \$9 ;
+  wire [46:0] \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  reg [46:0] \$8 ;
+  reg \$9 ;
   input clk;
   wire clk;
-  wire [46:0] following;
-  wire [2:0] \following.last_beat ;
-  wire [31:0] \following.sample ;
-  wire [11:0] \following.slot ;
   input [46:0] i__payload;
   wire [46:0] i__payload;
   wire [2:0] \i__payload.last_beat ;
@@ -41533,75 +41531,72 @@ module \micro_batch_scheduler.non_head (rst, i__payload, i__ready, o__ready, i__
   wire [11:0] \skid.slot ;
   reg skid_valid = 1'h0;
   assign i__ready = ~ skid_valid;
-  assign following = skid_valid ? skid : i__payload;
   assign \$1  = ~ o__valid;
   assign \$2  = \$1  | o__ready;
   assign \$3  = ~ skid_valid;
   assign \$4  = i__valid & \$3 ;
-  assign \$5  = skid_valid | i__valid;
+  assign \$5  = skid_valid ? skid : i__payload;
+  assign \$6  = skid_valid | i__valid;
+  assign \$7  = ~ skid_valid;
   always @(posedge clk)
-    o__payload <= \$6 ;
+    o__payload <= \$8 ;
   always @(posedge clk)
-    o__valid <= \$7 ;
+    o__valid <= \$9 ;
   always @(posedge clk)
-    skid_valid <= \$8 ;
+    skid_valid <= \$10 ;
   always @(posedge clk)
-    skid <= \$9 ;
+    skid <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$6  = o__payload;
+    \$8  = o__payload;
     if (\$2 ) begin
-      \$6  = following;
+      \$8  = \$5 ;
     end
     if (rst) begin
-      \$6  = 47'h000000000000;
+      \$8  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$7  = o__valid;
+    \$9  = o__valid;
     if (\$2 ) begin
-      \$7  = \$5 ;
+      \$9  = \$6 ;
     end
     if (rst) begin
-      \$7  = 1'h0;
+      \$9  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$8  = skid_valid;
+    \$10  = skid_valid;
     if (\$2 ) begin
-      \$8  = 1'h0;
+      \$10  = 1'h0;
     end else if (\$4 ) begin
-      \$8  = 1'h1;
+      \$10  = 1'h1;
     end
     if (rst) begin
-      \$8  = 1'h0;
+      \$10  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$9  = skid;
-    if (\$2 ) begin
-    end else if (\$4 ) begin
-      \$9  = i__payload;
+    \$11  = skid;
+    if (\$7 ) begin
+      \$11  = i__payload;
     end
     if (rst) begin
-      \$9  = 47'h000000000000;
+      \$11  = 47'h000000000000;
     end
   end
-  assign \following.slot  = following[11:0];
-  assign \following.sample  = following[43:12];
-  assign \following.last_beat  = following[46:44];
+  assign \o__payload.slot  = o__payload[11:0];
+  assign \o__payload.sample  = o__payload[43:12];
+  assign \o__payload.last_beat  = o__payload[46:44];
   assign \i__payload.slot  = i__payload[11:0];
   assign \i__payload.sample  = i__payload[43:12];
   assign \i__payload.last_beat  = i__payload[46:44];
   assign \skid.slot  = skid[11:0];
   assign \skid.sample  = skid[43:12];
   assign \skid.last_beat  = skid[46:44];
-  assign \o__payload.slot  = o__payload[11:0];
-  assign \o__payload.sample  = o__payload[43:12];
-  assign \o__payload.last_beat  = o__payload[46:44];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -46067,20 +46062,18 @@ endmodule
 module \micro_batch_scheduler.pop_head (rst, i__payload, i__ready, o__ready, i__valid, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
+  reg \$10 ;
+  reg [46:0] \$11 ;
   wire \$2 ;
   wire \$3 ;
   wire \$4 ;
-  wire \$5 ;
-  reg [46:0] \$6 ;
-  reg \$7 ;
-  reg \$8 ;
-  reg [46:0] \$9 ;
+  wire [46:0] \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  reg [46:0] \$8 ;
+  reg \$9 ;
   input clk;
   wire clk;
-  wire [46:0] following;
-  wire [2:0] \following.last_beat ;
-  wire [31:0] \following.sample ;
-  wire [11:0] \following.slot ;
   input [46:0] i__payload;
   wire [46:0] i__payload;
   wire [2:0] \i__payload.last_beat ;
@@ -46107,75 +46100,72 @@ module \micro_batch_scheduler.pop_head (rst, i__payload, i__ready, o__ready, i__
   wire [11:0] \skid.slot ;
   reg skid_valid = 1'h0;
   assign i__ready = ~ skid_valid;
-  assign following = skid_valid ? skid : i__payload;
   assign \$1  = ~ o__valid;
   assign \$2  = \$1  | o__ready;
   assign \$3  = ~ skid_valid;
   assign \$4  = i__valid & \$3 ;
-  assign \$5  = skid_valid | i__valid;
+  assign \$5  = skid_valid ? skid : i__payload;
+  assign \$6  = skid_valid | i__valid;
+  assign \$7  = ~ skid_valid;
   always @(posedge clk)
-    o__payload <= \$6 ;
+    o__payload <= \$8 ;
   always @(posedge clk)
-    o__valid <= \$7 ;
+    o__valid <= \$9 ;
   always @(posedge clk)
-    skid_valid <= \$8 ;
+    skid_valid <= \$10 ;
   always @(posedge clk)
-    skid <= \$9 ;
+    skid <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$6  = o__payload;
+    \$8  = o__payload;
     if (\$2 ) begin
-      \$6  = following;
+      \$8  = \$5 ;
     end
     if (rst) begin
-      \$6  = 47'h000000000000;
+      \$8  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$7  = o__valid;
+    \$9  = o__valid;
     if (\$2 ) begin
-      \$7  = \$5 ;
+      \$9  = \$6 ;
     end
     if (rst) begin
-      \$7  = 1'h0;
+      \$9  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$8  = skid_valid;
+    \$10  = skid_valid;
     if (\$2 ) begin
-      \$8  = 1'h0;
+      \$10  = 1'h0;
     end else if (\$4 ) begin
-      \$8  = 1'h1;
+      \$10  = 1'h1;
     end
     if (rst) begin
-      \$8  = 1'h0;
+      \$10  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$9  = skid;
-    if (\$2 ) begin
-    end else if (\$4 ) begin
-      \$9  = i__payload;
+    \$11  = skid;
+    if (\$7 ) begin
+      \$11  = i__payload;
     end
     if (rst) begin
-      \$9  = 47'h000000000000;
+      \$11  = 47'h000000000000;
     end
   end
-  assign \following.slot  = following[11:0];
-  assign \following.sample  = following[43:12];
-  assign \following.last_beat  = following[46:44];
+  assign \o__payload.slot  = o__payload[11:0];
+  assign \o__payload.sample  = o__payload[43:12];
+  assign \o__payload.last_beat  = o__payload[46:44];
   assign \i__payload.slot  = i__payload[11:0];
   assign \i__payload.sample  = i__payload[43:12];
   assign \i__payload.last_beat  = i__payload[46:44];
   assign \skid.slot  = skid[11:0];
   assign \skid.sample  = skid[43:12];
   assign \skid.last_beat  = skid[46:44];
-  assign \o__payload.slot  = o__payload[11:0];
-  assign \o__payload.sample  = o__payload[43:12];
-  assign \o__payload.last_beat  = o__payload[46:44];
 endmodule
 
 (* generator = "Amaranth" *)
@@ -50453,20 +50443,18 @@ endmodule
 module \micro_batch_scheduler.skip_head (rst, i__payload, i__ready, o__ready, i__valid, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire \$1 ;
+  reg \$10 ;
+  reg [46:0] \$11 ;
   wire \$2 ;
   wire \$3 ;
   wire \$4 ;
-  wire \$5 ;
-  reg [46:0] \$6 ;
-  reg \$7 ;
-  reg \$8 ;
-  reg [46:0] \$9 ;
+  wire [46:0] \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  reg [46:0] \$8 ;
+  reg \$9 ;
   input clk;
   wire clk;
-  wire [46:0] following;
-  wire [2:0] \following.last_beat ;
-  wire [31:0] \following.sample ;
-  wire [11:0] \following.slot ;
   input [46:0] i__payload;
   wire [46:0] i__payload;
   wire [2:0] \i__payload.last_beat ;
@@ -50493,75 +50481,72 @@ module \micro_batch_scheduler.skip_head (rst, i__payload, i__ready, o__ready, i_
   wire [11:0] \skid.slot ;
   reg skid_valid = 1'h0;
   assign i__ready = ~ skid_valid;
-  assign following = skid_valid ? skid : i__payload;
   assign \$1  = ~ o__valid;
   assign \$2  = \$1  | o__ready;
   assign \$3  = ~ skid_valid;
   assign \$4  = i__valid & \$3 ;
-  assign \$5  = skid_valid | i__valid;
+  assign \$5  = skid_valid ? skid : i__payload;
+  assign \$6  = skid_valid | i__valid;
+  assign \$7  = ~ skid_valid;
   always @(posedge clk)
-    o__payload <= \$6 ;
+    o__payload <= \$8 ;
   always @(posedge clk)
-    o__valid <= \$7 ;
+    o__valid <= \$9 ;
   always @(posedge clk)
-    skid_valid <= \$8 ;
+    skid_valid <= \$10 ;
   always @(posedge clk)
-    skid <= \$9 ;
+    skid <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$6  = o__payload;
+    \$8  = o__payload;
     if (\$2 ) begin
-      \$6  = following;
+      \$8  = \$5 ;
     end
     if (rst) begin
-      \$6  = 47'h000000000000;
+      \$8  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$7  = o__valid;
+    \$9  = o__valid;
     if (\$2 ) begin
-      \$7  = \$5 ;
+      \$9  = \$6 ;
     end
     if (rst) begin
-      \$7  = 1'h0;
+      \$9  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$8  = skid_valid;
+    \$10  = skid_valid;
     if (\$2 ) begin
-      \$8  = 1'h0;
+      \$10  = 1'h0;
     end else if (\$4 ) begin
-      \$8  = 1'h1;
+      \$10  = 1'h1;
     end
     if (rst) begin
-      \$8  = 1'h0;
+      \$10  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$9  = skid;
-    if (\$2 ) begin
-    end else if (\$4 ) begin
-      \$9  = i__payload;
+    \$11  = skid;
+    if (\$7 ) begin
+      \$11  = i__payload;
     end
     if (rst) begin
-      \$9  = 47'h000000000000;
+      \$11  = 47'h000000000000;
     end
   end
-  assign \following.slot  = following[11:0];
-  assign \following.sample  = following[43:12];
-  assign \following.last_beat  = following[46:44];
+  assign \o__payload.slot  = o__payload[11:0];
+  assign \o__payload.sample  = o__payload[43:12];
+  assign \o__payload.last_beat  = o__payload[46:44];
   assign \i__payload.slot  = i__payload[11:0];
   assign \i__payload.sample  = i__payload[43:12];
   assign \i__payload.last_beat  = i__payload[46:44];
   assign \skid.slot  = skid[11:0];
   assign \skid.sample  = skid[43:12];
   assign \skid.last_beat  = skid[46:44];
-  assign \o__payload.slot  = o__payload[11:0];
-  assign \o__payload.sample  = o__payload[43:12];
-  assign \o__payload.last_beat  = o__payload[46:44];
 endmodule
 
 (* generator = "Amaranth" *)

@@ -7,116 +7,272 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [71:0] \$100 ;
-  wire [8:0] \$1003 ;
-  wire [8:0] \$1008 ;
+  wire \$100 ;
+  wire \$1000 ;
+  wire [2:0] \$1001 ;
+  wire \$1002 ;
+  wire \$1003 ;
+  wire [2:0] \$1004 ;
+  wire \$1005 ;
+  wire \$1006 ;
+  wire \$1007 ;
+  wire \$1008 ;
+  wire \$1009 ;
   wire \$101 ;
-  wire [8:0] \$1013 ;
-  wire [8:0] \$1018 ;
+  wire \$1010 ;
+  wire \$1011 ;
+  wire \$1012 ;
+  wire \$1013 ;
+  wire \$1014 ;
+  wire \$1015 ;
+  wire \$1016 ;
+  wire \$1017 ;
+  wire \$1018 ;
+  wire \$1019 ;
   wire \$102 ;
-  wire [71:0] \$103 ;
+  wire \$1020 ;
+  wire \$1021 ;
+  wire \$1022 ;
+  wire \$1023 ;
+  wire \$1024 ;
+  wire \$1025 ;
+  wire \$1026 ;
+  wire \$1027 ;
+  wire \$1028 ;
+  reg \$1029 ;
+  wire \$103 ;
+  reg \$1030 ;
+  reg \$1031 ;
+  reg \$1032 ;
+  reg [321:0] \$1033 ;
+  reg [321:0] \$1034 ;
+  reg [321:0] \$1035 ;
+  reg [321:0] \$1036 ;
+  reg [14:0] \$1037 ;
+  reg [14:0] \$1038 ;
+  reg [14:0] \$1039 ;
   wire \$104 ;
+  reg [14:0] \$1040 ;
+  reg [14:0] \$1041 ;
+  reg [14:0] \$1042 ;
+  reg [14:0] \$1043 ;
+  reg [14:0] \$1044 ;
+  reg [14:0] \$1045 ;
+  reg [14:0] \$1046 ;
+  reg [14:0] \$1047 ;
+  reg [14:0] \$1048 ;
+  reg [14:0] \$1049 ;
   wire \$105 ;
-  wire [8:0] \$1050 ;
-  wire [8:0] \$1055 ;
-  wire [71:0] \$106 ;
-  wire [8:0] \$1060 ;
-  wire [8:0] \$1065 ;
+  reg [14:0] \$1050 ;
+  reg [14:0] \$1051 ;
+  reg [14:0] \$1052 ;
+  reg [14:0] \$1053 ;
+  reg [14:0] \$1054 ;
+  reg [14:0] \$1055 ;
+  reg [14:0] \$1056 ;
+  reg [14:0] \$1057 ;
+  reg [14:0] \$1058 ;
+  reg [14:0] \$1059 ;
+  wire \$106 ;
+  reg [14:0] \$1060 ;
+  reg [14:0] \$1061 ;
+  reg [14:0] \$1062 ;
+  reg [14:0] \$1063 ;
+  reg [14:0] \$1064 ;
+  reg [14:0] \$1065 ;
+  reg [14:0] \$1066 ;
+  reg [14:0] \$1067 ;
+  reg [14:0] \$1068 ;
+  reg \$1069 ;
   wire \$107 ;
-  wire [8:0] \$1079 ;
+  reg \$1070 ;
+  reg \$1071 ;
+  reg \$1072 ;
+  reg [66:0] \$1073 ;
+  reg [66:0] \$1074 ;
+  reg [66:0] \$1075 ;
+  reg [66:0] \$1076 ;
+  reg [14:0] \$1077 ;
+  reg [14:0] \$1078 ;
+  reg [14:0] \$1079 ;
   wire \$108 ;
-  wire [8:0] \$1082 ;
-  wire [71:0] \$109 ;
+  reg [14:0] \$1080 ;
+  reg [14:0] \$1081 ;
+  reg [14:0] \$1082 ;
+  reg [14:0] \$1083 ;
+  reg [14:0] \$1084 ;
+  reg [13:0] \$1085 ;
+  reg \$1086 ;
+  reg [2:0] \$1087 ;
+  reg [3:0] \$1088 ;
+  reg \$1089 ;
+  wire \$109 ;
+  reg [3:0] \$1090 ;
+  reg \$1091 ;
+  reg [3:0] \$1092 ;
+  reg \$1093 ;
+  reg [400:0] \$1094 ;
+  reg \$1095 ;
+  reg [400:0] \$1096 ;
+  reg \$1097 ;
+  reg [400:0] \$1098 ;
+  reg \$1099 ;
   wire \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire [1:0] \$112 ;
-  wire [1:0] \$113 ;
-  wire [6:0] \$1137 ;
-  wire [1:0] \$114 ;
-  wire [6:0] \$1149 ;
-  wire [1:0] \$115 ;
+  wire [79:0] \$110 ;
+  reg [400:0] \$1100 ;
+  reg \$1101 ;
+  reg [13:0] \$1102 ;
+  reg \$1103 ;
+  reg \$1104 ;
+  reg [13:0] \$1105 ;
+  reg \$1106 ;
+  reg \$1107 ;
+  reg [13:0] \$1108 ;
+  reg \$1109 ;
+  wire [79:0] \$111 ;
+  reg \$1110 ;
+  reg [13:0] \$1111 ;
+  reg \$1112 ;
+  reg [79:0] \$1113 ;
+  reg [79:0] \$1114 ;
+  reg [79:0] \$1115 ;
+  reg [79:0] \$1116 ;
+  reg [79:0] \$1117 ;
+  reg \$1118 ;
+  reg [1:0] \$1119 ;
+  wire [79:0] \$112 ;
+  reg [1:0] \$1120 ;
+  reg [15:0] \$1121 ;
+  reg \$1122 ;
+  reg \$1123 ;
+  reg [1:0] \$1124 ;
+  reg [3:0] \$1125 ;
+  reg [3:0] \$1126 ;
+  reg [15:0] \$1127 ;
+  reg [15:0] \$1128 ;
+  reg [15:0] \$1129 ;
+  wire [79:0] \$113 ;
+  reg [15:0] \$1130 ;
+  reg \$1131 ;
+  reg [13:0] \$1132 ;
+  reg [79:0] \$1133 ;
+  reg \$1134 ;
+  reg \$1135 ;
+  reg [273:0] \$1136 ;
+  reg [39:0] \$1137 ;
+  reg \$1138 ;
+  reg [2:0] \$1139 ;
+  wire [71:0] \$114 ;
+  reg [2:0] \$1140 ;
+  reg [2:0] \$1141 ;
+  reg \$1142 ;
+  reg [2:0] \$1143 ;
+  reg [31:0] \$1144 ;
+  reg [31:0] \$1145 ;
+  reg [31:0] \$1146 ;
+  reg [31:0] \$1147 ;
+  wire \$115 ;
   wire \$116 ;
-  wire \$117 ;
+  wire [71:0] \$117 ;
   wire \$118 ;
   wire \$119 ;
   wire \$12 ;
-  wire \$120 ;
+  wire [71:0] \$120 ;
   wire \$121 ;
   wire \$122 ;
-  wire \$123 ;
+  wire [71:0] \$123 ;
   wire \$124 ;
-  wire [1:0] \$125 ;
-  wire [1:0] \$126 ;
-  wire [1:0] \$127 ;
-  wire [1:0] \$128 ;
+  wire \$125 ;
+  wire \$126 ;
+  wire [8:0] \$1261 ;
+  wire [8:0] \$1266 ;
+  wire [71:0] \$127 ;
+  wire [8:0] \$1271 ;
+  wire [8:0] \$1276 ;
+  wire \$128 ;
+  wire [8:0] \$1282 ;
+  wire [8:0] \$1287 ;
   wire \$129 ;
+  wire [8:0] \$1292 ;
+  wire [8:0] \$1297 ;
   wire \$13 ;
-  wire \$130 ;
+  wire [71:0] \$130 ;
+  wire [8:0] \$1303 ;
+  wire [8:0] \$1308 ;
   wire \$131 ;
+  wire [8:0] \$1313 ;
+  wire [8:0] \$1318 ;
   wire \$132 ;
-  wire [1:0] \$133 ;
-  wire [1:0] \$134 ;
-  wire [1:0] \$135 ;
-  wire [1:0] \$136 ;
-  wire [1:0] \$137 ;
-  wire [1:0] \$138 ;
-  wire [71:0] \$139 ;
+  wire [71:0] \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire [8:0] \$1350 ;
+  wire [8:0] \$1355 ;
+  wire [71:0] \$136 ;
+  wire [8:0] \$1360 ;
+  wire [8:0] \$1365 ;
+  wire \$137 ;
+  wire [8:0] \$1379 ;
+  wire \$138 ;
+  wire [8:0] \$1382 ;
+  wire \$139 ;
   wire \$14 ;
-  wire \$140 ;
+  wire [71:0] \$140 ;
   wire \$141 ;
-  wire [71:0] \$142 ;
-  wire \$143 ;
+  wire \$142 ;
+  wire [71:0] \$143 ;
+  wire [6:0] \$1437 ;
   wire \$144 ;
-  wire [71:0] \$145 ;
-  wire \$146 ;
+  wire [6:0] \$1449 ;
+  wire \$145 ;
+  wire [71:0] \$146 ;
   wire \$147 ;
-  wire [8:0] \$1474 ;
-  wire [71:0] \$148 ;
-  wire \$149 ;
+  wire \$148 ;
+  wire [71:0] \$149 ;
   wire \$15 ;
   wire \$150 ;
   wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire \$155 ;
+  wire [1:0] \$152 ;
+  wire [1:0] \$153 ;
+  wire [1:0] \$154 ;
+  wire [1:0] \$155 ;
   wire \$156 ;
   wire \$157 ;
-  wire [2:0] \$158 ;
-  wire [2:0] \$159 ;
+  wire \$158 ;
+  wire \$159 ;
   wire \$16 ;
-  wire [71:0] \$160 ;
-  wire [71:0] \$161 ;
+  wire \$160 ;
+  wire \$161 ;
   wire \$162 ;
   wire \$163 ;
   wire \$164 ;
-  wire \$165 ;
-  wire \$166 ;
-  wire \$167 ;
-  wire \$168 ;
+  wire [1:0] \$165 ;
+  wire [1:0] \$166 ;
+  wire [1:0] \$167 ;
+  wire [1:0] \$168 ;
   wire \$169 ;
   wire \$17 ;
   wire \$170 ;
   wire \$171 ;
   wire \$172 ;
-  wire \$173 ;
-  wire \$174 ;
-  wire \$175 ;
-  wire \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire [1:0] \$179 ;
+  wire [1:0] \$173 ;
+  wire [1:0] \$174 ;
+  wire [1:0] \$175 ;
+  wire [1:0] \$176 ;
+  wire [1:0] \$177 ;
+  wire [8:0] \$1774 ;
+  wire [1:0] \$178 ;
+  wire [71:0] \$179 ;
   wire \$18 ;
-  wire [1:0] \$180 ;
-  wire [1:0] \$181 ;
-  wire [1:0] \$182 ;
-  wire [79:0] \$183 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire [71:0] \$182 ;
+  wire \$183 ;
   wire \$184 ;
-  wire \$185 ;
+  wire [71:0] \$185 ;
   wire \$186 ;
   wire \$187 ;
-  wire \$188 ;
+  wire [71:0] \$188 ;
   wire \$189 ;
   wire \$19 ;
   wire \$190 ;
@@ -127,17 +283,17 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$195 ;
   wire \$196 ;
   wire \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  wire [2:0] \$198 ;
+  wire [2:0] \$199 ;
   wire \$2 ;
   wire [3:0] \$20 ;
-  wire \$200 ;
-  wire \$201 ;
+  wire [71:0] \$200 ;
+  wire [71:0] \$201 ;
   wire \$202 ;
   wire \$203 ;
   wire \$204 ;
-  wire [15:0] \$205 ;
-  wire [15:0] \$206 ;
+  wire \$205 ;
+  wire \$206 ;
   wire \$207 ;
   wire \$208 ;
   wire \$209 ;
@@ -146,18 +302,18 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$211 ;
   wire \$212 ;
   wire \$213 ;
-  wire [19:0] \$214 ;
-  wire [18:0] \$215 ;
+  wire \$214 ;
+  wire \$215 ;
   wire \$216 ;
   wire \$217 ;
   wire \$218 ;
-  wire \$219 ;
+  wire [1:0] \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire \$222 ;
-  wire \$223 ;
-  wire [19:0] \$224 ;
+  wire [1:0] \$220 ;
+  wire [1:0] \$221 ;
+  wire [1:0] \$222 ;
+  wire [79:0] \$223 ;
+  wire \$224 ;
   wire \$225 ;
   wire \$226 ;
   wire \$227 ;
@@ -165,128 +321,128 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$229 ;
   wire \$23 ;
   wire \$230 ;
-  wire [1:0] \$231 ;
+  wire \$231 ;
   wire \$232 ;
-  wire [2:0] \$233 ;
+  wire \$233 ;
   wire \$234 ;
-  wire [3:0] \$235 ;
+  wire \$235 ;
   wire \$236 ;
-  wire [4:0] \$237 ;
+  wire \$237 ;
   wire \$238 ;
   wire \$239 ;
   wire \$24 ;
   wire \$240 ;
   wire \$241 ;
-  wire [1:0] \$242 ;
+  wire \$242 ;
   wire \$243 ;
   wire \$244 ;
-  wire \$245 ;
-  wire \$246 ;
-  wire [2:0] \$247 ;
+  wire [15:0] \$245 ;
+  wire [15:0] \$246 ;
+  wire \$247 ;
   wire \$248 ;
   wire \$249 ;
   wire \$25 ;
   wire \$250 ;
   wire \$251 ;
-  wire [3:0] \$252 ;
+  wire \$252 ;
   wire \$253 ;
-  wire \$254 ;
-  wire \$255 ;
+  wire [19:0] \$254 ;
+  wire [18:0] \$255 ;
   wire \$256 ;
-  wire [4:0] \$257 ;
+  wire \$257 ;
   wire \$258 ;
-  wire [1:0] \$259 ;
+  wire \$259 ;
   wire \$26 ;
   wire \$260 ;
-  wire [2:0] \$261 ;
+  wire \$261 ;
   wire \$262 ;
-  wire [3:0] \$263 ;
-  wire \$264 ;
-  wire [4:0] \$265 ;
+  wire \$263 ;
+  wire [19:0] \$264 ;
+  wire \$265 ;
   wire \$266 ;
   wire \$267 ;
-  wire [2:0] \$268 ;
-  wire [32:0] \$269 ;
+  wire \$268 ;
+  wire \$269 ;
   wire \$27 ;
-  wire [32:0] \$270 ;
-  wire [32:0] \$271 ;
+  wire \$270 ;
+  wire [1:0] \$271 ;
   wire \$272 ;
-  wire [32:0] \$273 ;
+  wire [2:0] \$273 ;
   wire \$274 ;
-  wire \$275 ;
+  wire [3:0] \$275 ;
   wire \$276 ;
-  wire [7:0] \$277 ;
+  wire [4:0] \$277 ;
   wire \$278 ;
-  wire [31:0] \$279 ;
+  wire \$279 ;
   wire \$28 ;
   wire \$280 ;
   wire \$281 ;
-  wire \$282 ;
-  wire [7:0] \$283 ;
+  wire [1:0] \$282 ;
+  wire \$283 ;
   wire \$284 ;
-  wire [31:0] \$285 ;
+  wire \$285 ;
   wire \$286 ;
-  wire \$287 ;
+  wire [2:0] \$287 ;
   wire \$288 ;
-  wire [7:0] \$289 ;
+  wire \$289 ;
   wire \$29 ;
   wire \$290 ;
-  wire [31:0] \$291 ;
-  wire \$292 ;
+  wire \$291 ;
+  wire [3:0] \$292 ;
   wire \$293 ;
   wire \$294 ;
-  wire [7:0] \$295 ;
+  wire \$295 ;
   wire \$296 ;
-  wire [31:0] \$297 ;
+  wire [4:0] \$297 ;
   wire \$298 ;
-  wire \$299 ;
+  wire [1:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
   wire \$300 ;
-  wire [15:0] \$301 ;
-  wire [14:0] \$302 ;
-  wire [14:0] \$303 ;
-  wire [14:0] \$304 ;
-  wire [14:0] \$305 ;
-  wire [15:0] \$306 ;
-  wire [14:0] \$307 ;
-  wire [14:0] \$308 ;
-  wire [14:0] \$309 ;
+  wire [2:0] \$301 ;
+  wire \$302 ;
+  wire [3:0] \$303 ;
+  wire \$304 ;
+  wire [4:0] \$305 ;
+  wire \$306 ;
+  wire \$307 ;
+  wire [2:0] \$308 ;
+  wire [32:0] \$309 ;
   wire \$31 ;
-  wire [14:0] \$310 ;
-  wire [15:0] \$311 ;
-  wire [14:0] \$312 ;
-  wire [14:0] \$313 ;
-  wire [14:0] \$314 ;
-  wire [14:0] \$315 ;
-  wire [15:0] \$316 ;
-  wire [14:0] \$317 ;
-  wire [14:0] \$318 ;
-  wire [14:0] \$319 ;
+  wire [32:0] \$310 ;
+  wire [32:0] \$311 ;
+  wire \$312 ;
+  wire [32:0] \$313 ;
+  wire \$314 ;
+  wire \$315 ;
+  wire \$316 ;
+  wire [7:0] \$317 ;
+  wire \$318 ;
+  wire [31:0] \$319 ;
   wire \$32 ;
-  wire [14:0] \$320 ;
-  wire [15:0] \$321 ;
-  wire [14:0] \$322 ;
-  wire [14:0] \$323 ;
-  wire [14:0] \$324 ;
-  wire [14:0] \$325 ;
-  wire [15:0] \$326 ;
-  wire [14:0] \$327 ;
-  wire [14:0] \$328 ;
-  wire [14:0] \$329 ;
+  wire \$320 ;
+  wire \$321 ;
+  wire \$322 ;
+  wire [7:0] \$323 ;
+  wire \$324 ;
+  wire [31:0] \$325 ;
+  wire \$326 ;
+  wire \$327 ;
+  wire \$328 ;
+  wire [7:0] \$329 ;
   wire \$33 ;
-  wire [14:0] \$330 ;
-  wire [15:0] \$331 ;
-  wire [14:0] \$332 ;
-  wire [14:0] \$333 ;
-  wire [14:0] \$334 ;
-  wire [14:0] \$335 ;
-  wire [15:0] \$336 ;
-  wire [14:0] \$337 ;
-  wire [14:0] \$338 ;
-  wire [14:0] \$339 ;
+  wire \$330 ;
+  wire [31:0] \$331 ;
+  wire \$332 ;
+  wire \$333 ;
+  wire \$334 ;
+  wire [7:0] \$335 ;
+  wire \$336 ;
+  wire [31:0] \$337 ;
+  wire \$338 ;
+  wire \$339 ;
   wire \$34 ;
-  wire [14:0] \$340 ;
+  wire \$340 ;
   wire [15:0] \$341 ;
   wire [14:0] \$342 ;
   wire [14:0] \$343 ;
@@ -331,57 +487,57 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire [14:0] \$379 ;
   wire \$38 ;
   wire [14:0] \$380 ;
-  wire \$381 ;
-  wire \$382 ;
-  wire \$383 ;
-  wire \$384 ;
-  wire \$385 ;
-  wire \$386 ;
-  wire \$387 ;
-  wire \$388 ;
-  wire \$389 ;
+  wire [15:0] \$381 ;
+  wire [14:0] \$382 ;
+  wire [14:0] \$383 ;
+  wire [14:0] \$384 ;
+  wire [14:0] \$385 ;
+  wire [15:0] \$386 ;
+  wire [14:0] \$387 ;
+  wire [14:0] \$388 ;
+  wire [14:0] \$389 ;
   wire \$39 ;
-  wire \$390 ;
-  wire \$391 ;
-  wire \$392 ;
-  wire \$393 ;
-  wire \$394 ;
-  wire \$395 ;
-  wire \$396 ;
-  wire \$397 ;
-  wire \$398 ;
-  wire \$399 ;
+  wire [14:0] \$390 ;
+  wire [15:0] \$391 ;
+  wire [14:0] \$392 ;
+  wire [14:0] \$393 ;
+  wire [14:0] \$394 ;
+  wire [14:0] \$395 ;
+  wire [15:0] \$396 ;
+  wire [14:0] \$397 ;
+  wire [14:0] \$398 ;
+  wire [14:0] \$399 ;
   wire \$4 ;
   wire \$40 ;
-  wire [3:0] \$400 ;
-  wire [3:0] \$401 ;
-  wire \$402 ;
-  wire \$403 ;
-  wire [1:0] \$404 ;
-  wire \$405 ;
-  wire \$406 ;
-  wire \$407 ;
-  wire \$408 ;
-  wire \$409 ;
+  wire [14:0] \$400 ;
+  wire [15:0] \$401 ;
+  wire [14:0] \$402 ;
+  wire [14:0] \$403 ;
+  wire [14:0] \$404 ;
+  wire [14:0] \$405 ;
+  wire [15:0] \$406 ;
+  wire [14:0] \$407 ;
+  wire [14:0] \$408 ;
+  wire [14:0] \$409 ;
   wire \$41 ;
-  wire \$410 ;
-  wire \$411 ;
-  wire \$412 ;
-  wire [2:0] \$413 ;
-  wire \$414 ;
-  wire \$415 ;
-  wire \$416 ;
-  wire \$417 ;
-  wire \$418 ;
-  wire \$419 ;
+  wire [14:0] \$410 ;
+  wire [15:0] \$411 ;
+  wire [14:0] \$412 ;
+  wire [14:0] \$413 ;
+  wire [14:0] \$414 ;
+  wire [14:0] \$415 ;
+  wire [15:0] \$416 ;
+  wire [14:0] \$417 ;
+  wire [14:0] \$418 ;
+  wire [14:0] \$419 ;
   wire \$42 ;
-  wire \$420 ;
+  wire [14:0] \$420 ;
   wire \$421 ;
   wire \$422 ;
   wire \$423 ;
   wire \$424 ;
   wire \$425 ;
-  wire [3:0] \$426 ;
+  wire \$426 ;
   wire \$427 ;
   wire \$428 ;
   wire \$429 ;
@@ -397,42 +553,42 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$438 ;
   wire \$439 ;
   wire [3:0] \$44 ;
-  wire \$440 ;
-  wire \$441 ;
+  wire [3:0] \$440 ;
+  wire [3:0] \$441 ;
   wire \$442 ;
-  wire [4:0] \$443 ;
-  wire \$444 ;
+  wire \$443 ;
+  wire [1:0] \$444 ;
   wire \$445 ;
   wire \$446 ;
   wire \$447 ;
   wire \$448 ;
   wire \$449 ;
   wire \$45 ;
-  wire [3:0] \$450 ;
+  wire \$450 ;
   wire \$451 ;
   wire \$452 ;
-  wire [15:0] \$453 ;
-  wire [14:0] \$454 ;
-  wire [14:0] \$455 ;
-  wire [14:0] \$456 ;
-  wire [14:0] \$457 ;
-  wire [15:0] \$458 ;
-  wire [14:0] \$459 ;
+  wire [2:0] \$453 ;
+  wire \$454 ;
+  wire \$455 ;
+  wire \$456 ;
+  wire \$457 ;
+  wire \$458 ;
+  wire \$459 ;
   wire \$46 ;
-  wire [14:0] \$460 ;
-  wire [14:0] \$461 ;
-  wire [14:0] \$462 ;
-  wire [15:0] \$463 ;
-  wire [14:0] \$464 ;
-  wire [14:0] \$465 ;
-  wire [14:0] \$466 ;
-  wire [14:0] \$467 ;
-  wire [15:0] \$468 ;
-  wire [14:0] \$469 ;
+  wire \$460 ;
+  wire \$461 ;
+  wire \$462 ;
+  wire \$463 ;
+  wire \$464 ;
+  wire \$465 ;
+  wire [3:0] \$466 ;
+  wire \$467 ;
+  wire \$468 ;
+  wire \$469 ;
   wire \$47 ;
-  wire [14:0] \$470 ;
-  wire [14:0] \$471 ;
-  wire [14:0] \$472 ;
+  wire \$470 ;
+  wire \$471 ;
+  wire \$472 ;
   wire \$473 ;
   wire \$474 ;
   wire \$475 ;
@@ -440,11 +596,11 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$477 ;
   wire \$478 ;
   wire \$479 ;
-  wire [3:0] \$48 ;
+  wire \$48 ;
   wire \$480 ;
   wire \$481 ;
   wire \$482 ;
-  wire \$483 ;
+  wire [4:0] \$483 ;
   wire \$484 ;
   wire \$485 ;
   wire \$486 ;
@@ -452,32 +608,32 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$488 ;
   wire \$489 ;
   wire \$49 ;
-  wire \$490 ;
+  wire [3:0] \$490 ;
   wire \$491 ;
   wire \$492 ;
-  wire \$493 ;
-  wire [3:0] \$494 ;
-  wire \$495 ;
-  wire \$496 ;
-  wire [3:0] \$497 ;
-  wire \$498 ;
-  wire \$499 ;
+  wire [15:0] \$493 ;
+  wire [14:0] \$494 ;
+  wire [14:0] \$495 ;
+  wire [14:0] \$496 ;
+  wire [14:0] \$497 ;
+  wire [15:0] \$498 ;
+  wire [14:0] \$499 ;
   wire \$5 ;
   wire \$50 ;
-  wire [1:0] \$500 ;
-  wire [1:0] \$501 ;
-  wire [1:0] \$502 ;
-  wire [1:0] \$503 ;
-  wire [1:0] \$504 ;
-  wire [1:0] \$505 ;
-  wire [1:0] \$506 ;
-  wire [1:0] \$507 ;
-  wire [71:0] \$508 ;
-  wire \$509 ;
+  wire [14:0] \$500 ;
+  wire [14:0] \$501 ;
+  wire [14:0] \$502 ;
+  wire [15:0] \$503 ;
+  wire [14:0] \$504 ;
+  wire [14:0] \$505 ;
+  wire [14:0] \$506 ;
+  wire [14:0] \$507 ;
+  wire [15:0] \$508 ;
+  wire [14:0] \$509 ;
   wire \$51 ;
-  wire \$510 ;
-  wire \$511 ;
-  wire \$512 ;
+  wire [14:0] \$510 ;
+  wire [14:0] \$511 ;
+  wire [14:0] \$512 ;
   wire \$513 ;
   wire \$514 ;
   wire \$515 ;
@@ -495,28 +651,28 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$526 ;
   wire \$527 ;
   wire \$528 ;
-  wire [3:0] \$529 ;
-  wire [3:0] \$53 ;
+  wire \$529 ;
+  wire \$53 ;
   wire \$530 ;
   wire \$531 ;
   wire \$532 ;
   wire \$533 ;
-  wire \$534 ;
+  wire [3:0] \$534 ;
   wire \$535 ;
   wire \$536 ;
-  wire \$537 ;
-  wire [3:0] \$538 ;
+  wire [3:0] \$537 ;
+  wire \$538 ;
   wire \$539 ;
   wire \$54 ;
-  wire \$540 ;
-  wire \$541 ;
-  wire \$542 ;
-  wire \$543 ;
-  wire \$544 ;
-  wire \$545 ;
-  wire \$546 ;
-  wire \$547 ;
-  wire \$548 ;
+  wire [1:0] \$540 ;
+  wire [1:0] \$541 ;
+  wire [1:0] \$542 ;
+  wire [1:0] \$543 ;
+  wire [1:0] \$544 ;
+  wire [1:0] \$545 ;
+  wire [1:0] \$546 ;
+  wire [1:0] \$547 ;
+  wire [71:0] \$548 ;
   wire \$549 ;
   wire \$55 ;
   wire \$550 ;
@@ -526,8 +682,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$554 ;
   wire \$555 ;
   wire \$556 ;
-  wire \$557 ;
-  wire \$558 ;
+  wire [3:0] \$557 ;
+  wire [3:0] \$558 ;
   wire \$559 ;
   wire \$56 ;
   wire \$560 ;
@@ -537,9 +693,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$564 ;
   wire \$565 ;
   wire \$566 ;
-  wire \$567 ;
-  wire \$568 ;
-  wire \$569 ;
+  wire [3:0] \$567 ;
+  wire [3:0] \$568 ;
+  wire [3:0] \$569 ;
   wire \$57 ;
   wire \$570 ;
   wire \$571 ;
@@ -549,10 +705,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$575 ;
   wire \$576 ;
   wire \$577 ;
-  wire \$578 ;
-  wire \$579 ;
+  wire [3:0] \$578 ;
+  wire [3:0] \$579 ;
   wire \$58 ;
-  wire \$580 ;
+  wire [3:0] \$580 ;
   wire \$581 ;
   wire \$582 ;
   wire \$583 ;
@@ -561,42 +717,42 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$586 ;
   wire \$587 ;
   wire \$588 ;
-  wire \$589 ;
+  wire [3:0] \$589 ;
   wire \$59 ;
-  wire \$590 ;
-  wire [1:0] \$591 ;
-  wire [1:0] \$592 ;
-  wire [1:0] \$593 ;
-  wire [1:0] \$594 ;
+  wire [3:0] \$590 ;
+  wire [3:0] \$591 ;
+  wire \$592 ;
+  wire \$593 ;
+  wire \$594 ;
   wire \$595 ;
-  wire \$596 ;
+  wire [3:0] \$596 ;
   wire \$597 ;
   wire \$598 ;
   wire \$599 ;
   wire \$6 ;
   wire \$60 ;
   wire \$600 ;
-  wire \$601 ;
-  wire \$602 ;
-  wire [1:0] \$603 ;
-  wire [1:0] \$604 ;
-  wire [1:0] \$605 ;
-  wire [1:0] \$606 ;
-  wire \$607 ;
-  wire \$608 ;
+  wire [3:0] \$601 ;
+  wire [3:0] \$602 ;
+  wire \$603 ;
+  wire \$604 ;
+  wire \$605 ;
+  wire \$606 ;
+  wire [3:0] \$607 ;
+  wire [3:0] \$608 ;
   wire \$609 ;
   wire \$61 ;
   wire \$610 ;
   wire \$611 ;
   wire \$612 ;
-  wire \$613 ;
-  wire \$614 ;
+  wire [3:0] \$613 ;
+  wire [3:0] \$614 ;
   wire \$615 ;
   wire \$616 ;
   wire \$617 ;
   wire \$618 ;
   wire \$619 ;
-  wire \$62 ;
+  wire [3:0] \$62 ;
   wire \$620 ;
   wire \$621 ;
   wire \$622 ;
@@ -604,24 +760,24 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$624 ;
   wire \$625 ;
   wire \$626 ;
-  wire [1:0] \$627 ;
-  wire [1:0] \$628 ;
-  wire [1:0] \$629 ;
-  wire \$63 ;
-  wire [1:0] \$630 ;
+  wire \$627 ;
+  wire \$628 ;
+  wire \$629 ;
+  wire [3:0] \$63 ;
+  wire \$630 ;
   wire \$631 ;
   wire \$632 ;
   wire \$633 ;
   wire \$634 ;
-  wire \$635 ;
-  wire \$636 ;
-  wire \$637 ;
-  wire \$638 ;
-  wire [1:0] \$639 ;
+  wire [1:0] \$635 ;
+  wire [1:0] \$636 ;
+  wire [1:0] \$637 ;
+  wire [1:0] \$638 ;
+  wire \$639 ;
   wire \$64 ;
-  wire [1:0] \$640 ;
-  wire [1:0] \$641 ;
-  wire [1:0] \$642 ;
+  wire \$640 ;
+  wire \$641 ;
+  wire \$642 ;
   wire \$643 ;
   wire \$644 ;
   wire \$645 ;
@@ -644,10 +800,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$660 ;
   wire \$661 ;
   wire \$662 ;
-  wire [1:0] \$663 ;
-  wire [1:0] \$664 ;
-  wire [1:0] \$665 ;
-  wire [1:0] \$666 ;
+  wire \$663 ;
+  wire \$664 ;
+  wire \$665 ;
+  wire \$666 ;
   wire \$667 ;
   wire \$668 ;
   wire \$669 ;
@@ -657,10 +813,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$672 ;
   wire \$673 ;
   wire \$674 ;
-  wire [1:0] \$675 ;
-  wire [1:0] \$676 ;
-  wire [1:0] \$677 ;
-  wire [1:0] \$678 ;
+  wire \$675 ;
+  wire \$676 ;
+  wire \$677 ;
+  wire \$678 ;
   wire \$679 ;
   wire \$68 ;
   wire \$680 ;
@@ -683,58 +839,58 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$696 ;
   wire \$697 ;
   wire \$698 ;
-  wire [1:0] \$699 ;
+  wire \$699 ;
   wire \$7 ;
-  wire [79:0] \$70 ;
-  wire [1:0] \$700 ;
-  wire [1:0] \$701 ;
-  wire [1:0] \$702 ;
+  wire \$70 ;
+  wire \$700 ;
+  wire \$701 ;
+  wire \$702 ;
   wire \$703 ;
-  wire \$704 ;
+  wire [3:0] \$704 ;
   wire \$705 ;
   wire \$706 ;
   wire \$707 ;
   wire \$708 ;
   wire \$709 ;
-  wire [79:0] \$71 ;
+  wire \$71 ;
   wire \$710 ;
-  wire [1:0] \$711 ;
-  wire [1:0] \$712 ;
-  wire [1:0] \$713 ;
-  wire [1:0] \$714 ;
+  wire \$711 ;
+  wire \$712 ;
+  wire \$713 ;
+  wire \$714 ;
   wire \$715 ;
   wire \$716 ;
   wire \$717 ;
   wire \$718 ;
   wire \$719 ;
-  wire [79:0] \$72 ;
+  wire \$72 ;
   wire \$720 ;
   wire \$721 ;
   wire \$722 ;
   wire \$723 ;
   wire \$724 ;
-  wire \$725 ;
-  wire \$726 ;
-  wire \$727 ;
-  wire \$728 ;
+  wire [1:0] \$725 ;
+  wire [1:0] \$726 ;
+  wire [1:0] \$727 ;
+  wire [1:0] \$728 ;
   wire \$729 ;
-  wire [79:0] \$73 ;
+  wire \$73 ;
   wire \$730 ;
-  wire [1:0] \$731 ;
-  wire [1:0] \$732 ;
+  wire \$731 ;
+  wire \$732 ;
   wire \$733 ;
   wire \$734 ;
-  wire [2:0] \$735 ;
+  wire \$735 ;
   wire \$736 ;
   wire \$737 ;
-  wire [2:0] \$738 ;
+  wire \$738 ;
   wire \$739 ;
-  wire [71:0] \$74 ;
+  wire \$74 ;
   wire \$740 ;
-  wire [2:0] \$741 ;
+  wire \$741 ;
   wire \$742 ;
   wire \$743 ;
-  wire [2:0] \$744 ;
+  wire \$744 ;
   wire \$745 ;
   wire \$746 ;
   wire \$747 ;
@@ -761,185 +917,267 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$766 ;
   wire \$767 ;
   wire \$768 ;
-  reg \$769 ;
-  wire [71:0] \$77 ;
-  reg \$770 ;
-  reg \$771 ;
-  reg \$772 ;
-  reg [321:0] \$773 ;
-  reg [321:0] \$774 ;
-  reg [321:0] \$775 ;
-  reg [321:0] \$776 ;
-  reg [14:0] \$777 ;
-  reg [14:0] \$778 ;
-  reg [14:0] \$779 ;
+  wire \$769 ;
+  wire \$77 ;
+  wire \$770 ;
+  wire \$771 ;
+  wire \$772 ;
+  wire \$773 ;
+  wire \$774 ;
+  wire \$775 ;
+  wire \$776 ;
+  wire \$777 ;
+  wire \$778 ;
+  wire \$779 ;
   wire \$78 ;
-  reg [14:0] \$780 ;
-  reg [14:0] \$781 ;
-  reg [14:0] \$782 ;
-  reg [14:0] \$783 ;
-  reg [14:0] \$784 ;
-  reg [14:0] \$785 ;
-  reg [14:0] \$786 ;
-  reg [14:0] \$787 ;
-  reg [14:0] \$788 ;
-  reg [14:0] \$789 ;
+  wire \$780 ;
+  wire \$781 ;
+  wire \$782 ;
+  wire \$783 ;
+  wire \$784 ;
+  wire \$785 ;
+  wire \$786 ;
+  wire \$787 ;
+  wire \$788 ;
+  wire \$789 ;
   wire \$79 ;
-  reg [14:0] \$790 ;
-  reg [14:0] \$791 ;
-  reg [14:0] \$792 ;
-  reg [14:0] \$793 ;
-  reg [14:0] \$794 ;
-  reg [14:0] \$795 ;
-  reg [14:0] \$796 ;
-  reg [14:0] \$797 ;
-  reg [14:0] \$798 ;
-  reg [14:0] \$799 ;
+  wire \$790 ;
+  wire \$791 ;
+  wire \$792 ;
+  wire \$793 ;
+  wire [3:0] \$794 ;
+  wire \$795 ;
+  wire \$796 ;
+  wire \$797 ;
+  wire \$798 ;
+  wire \$799 ;
   wire [14:0] \$8 ;
-  wire [71:0] \$80 ;
-  reg [14:0] \$800 ;
-  reg [14:0] \$801 ;
-  reg [14:0] \$802 ;
-  reg [14:0] \$803 ;
-  reg [14:0] \$804 ;
-  reg [14:0] \$805 ;
-  reg [14:0] \$806 ;
-  reg [14:0] \$807 ;
-  reg [14:0] \$808 ;
-  reg \$809 ;
-  wire \$81 ;
-  reg \$810 ;
-  reg \$811 ;
-  reg \$812 ;
-  reg [66:0] \$813 ;
-  reg [66:0] \$814 ;
-  reg [66:0] \$815 ;
-  reg [66:0] \$816 ;
-  reg [14:0] \$817 ;
-  reg [14:0] \$818 ;
-  reg [14:0] \$819 ;
-  wire \$82 ;
-  reg [14:0] \$820 ;
-  reg [14:0] \$821 ;
-  reg [14:0] \$822 ;
-  reg [14:0] \$823 ;
-  reg [14:0] \$824 ;
-  reg [13:0] \$825 ;
-  reg \$826 ;
-  reg [2:0] \$827 ;
-  reg [3:0] \$828 ;
-  reg \$829 ;
-  wire [71:0] \$83 ;
-  reg [3:0] \$830 ;
-  reg \$831 ;
-  reg [3:0] \$832 ;
-  reg \$833 ;
-  reg [400:0] \$834 ;
-  reg \$835 ;
-  reg [400:0] \$836 ;
-  reg \$837 ;
-  reg [400:0] \$838 ;
-  reg \$839 ;
+  wire [3:0] \$80 ;
+  wire \$800 ;
+  wire \$801 ;
+  wire \$802 ;
+  wire \$803 ;
+  wire \$804 ;
+  wire \$805 ;
+  wire \$806 ;
+  wire \$807 ;
+  wire \$808 ;
+  wire \$809 ;
+  wire [3:0] \$81 ;
+  wire \$810 ;
+  wire \$811 ;
+  wire \$812 ;
+  wire \$813 ;
+  wire \$814 ;
+  wire [1:0] \$815 ;
+  wire [1:0] \$816 ;
+  wire [1:0] \$817 ;
+  wire [1:0] \$818 ;
+  wire \$819 ;
+  wire [3:0] \$82 ;
+  wire \$820 ;
+  wire \$821 ;
+  wire \$822 ;
+  wire \$823 ;
+  wire \$824 ;
+  wire \$825 ;
+  wire \$826 ;
+  wire \$827 ;
+  wire \$828 ;
+  wire \$829 ;
+  wire [3:0] \$83 ;
+  wire \$830 ;
+  wire \$831 ;
+  wire \$832 ;
+  wire \$833 ;
+  wire \$834 ;
+  wire \$835 ;
+  wire \$836 ;
+  wire \$837 ;
+  wire \$838 ;
+  wire \$839 ;
   wire \$84 ;
-  reg [400:0] \$840 ;
-  reg \$841 ;
-  reg [13:0] \$842 ;
-  reg \$843 ;
-  reg \$844 ;
-  reg [13:0] \$845 ;
-  reg \$846 ;
-  reg \$847 ;
-  reg [13:0] \$848 ;
-  reg \$849 ;
+  wire \$840 ;
+  wire \$841 ;
+  wire \$842 ;
+  wire \$843 ;
+  wire \$844 ;
+  wire \$845 ;
+  wire \$846 ;
+  wire \$847 ;
+  wire \$848 ;
+  wire \$849 ;
   wire \$85 ;
-  reg \$850 ;
-  reg [13:0] \$851 ;
-  reg \$852 ;
-  reg [79:0] \$853 ;
-  reg [79:0] \$854 ;
-  reg [79:0] \$855 ;
-  reg [79:0] \$856 ;
-  reg [79:0] \$857 ;
-  reg \$858 ;
-  reg [1:0] \$859 ;
+  wire \$850 ;
+  wire \$851 ;
+  wire \$852 ;
+  wire \$853 ;
+  wire \$854 ;
+  wire \$855 ;
+  wire \$856 ;
+  wire \$857 ;
+  wire \$858 ;
+  wire \$859 ;
   wire \$86 ;
-  reg [1:0] \$860 ;
-  reg [15:0] \$861 ;
-  reg \$862 ;
-  reg \$863 ;
-  reg [1:0] \$864 ;
-  reg [3:0] \$865 ;
-  reg [3:0] \$866 ;
-  reg [15:0] \$867 ;
-  reg [15:0] \$868 ;
-  reg [15:0] \$869 ;
-  wire [71:0] \$87 ;
-  reg [15:0] \$870 ;
-  reg \$871 ;
-  reg [13:0] \$872 ;
-  reg [79:0] \$873 ;
-  reg \$874 ;
-  reg \$875 ;
-  reg [273:0] \$876 ;
-  reg [39:0] \$877 ;
-  reg \$878 ;
-  reg [2:0] \$879 ;
+  wire \$860 ;
+  wire \$861 ;
+  wire \$862 ;
+  wire \$863 ;
+  wire \$864 ;
+  wire \$865 ;
+  wire \$866 ;
+  wire \$867 ;
+  wire \$868 ;
+  wire \$869 ;
+  wire \$87 ;
+  wire \$870 ;
+  wire \$871 ;
+  wire \$872 ;
+  wire \$873 ;
+  wire \$874 ;
+  wire \$875 ;
+  wire \$876 ;
+  wire \$877 ;
+  wire \$878 ;
+  wire \$879 ;
   wire \$88 ;
-  reg [2:0] \$880 ;
-  reg [2:0] \$881 ;
-  reg \$882 ;
-  reg [2:0] \$883 ;
-  reg [31:0] \$884 ;
-  reg [31:0] \$885 ;
-  reg [31:0] \$886 ;
-  reg [31:0] \$887 ;
+  wire \$880 ;
+  wire \$881 ;
+  wire \$882 ;
+  wire \$883 ;
+  wire [3:0] \$884 ;
+  wire \$885 ;
+  wire \$886 ;
+  wire \$887 ;
+  wire \$888 ;
+  wire \$889 ;
   wire \$89 ;
+  wire \$890 ;
+  wire \$891 ;
+  wire \$892 ;
+  wire \$893 ;
+  wire \$894 ;
+  wire \$895 ;
+  wire \$896 ;
+  wire \$897 ;
+  wire \$898 ;
+  wire \$899 ;
   wire \$9 ;
-  wire [71:0] \$90 ;
+  wire \$90 ;
+  wire \$900 ;
+  wire \$901 ;
+  wire \$902 ;
+  wire \$903 ;
+  wire \$904 ;
+  wire [1:0] \$905 ;
+  wire [1:0] \$906 ;
+  wire [1:0] \$907 ;
+  wire [1:0] \$908 ;
+  wire \$909 ;
   wire \$91 ;
-  wire \$92 ;
-  wire [71:0] \$93 ;
+  wire \$910 ;
+  wire \$911 ;
+  wire \$912 ;
+  wire \$913 ;
+  wire \$914 ;
+  wire \$915 ;
+  wire \$916 ;
+  wire \$917 ;
+  wire \$918 ;
+  wire \$919 ;
+  wire [3:0] \$92 ;
+  wire \$920 ;
+  wire \$921 ;
+  wire \$922 ;
+  wire \$923 ;
+  wire \$924 ;
+  wire \$925 ;
+  wire \$926 ;
+  wire \$927 ;
+  wire \$928 ;
+  wire \$929 ;
+  wire [3:0] \$93 ;
+  wire \$930 ;
+  wire \$931 ;
+  wire \$932 ;
+  wire \$933 ;
+  wire \$934 ;
+  wire \$935 ;
+  wire \$936 ;
+  wire \$937 ;
+  wire \$938 ;
+  wire \$939 ;
   wire \$94 ;
+  wire \$940 ;
+  wire \$941 ;
+  wire \$942 ;
+  wire \$943 ;
+  wire \$944 ;
+  wire \$945 ;
+  wire \$946 ;
+  wire \$947 ;
+  wire \$948 ;
+  wire \$949 ;
   wire \$95 ;
-  wire [71:0] \$96 ;
-  wire [8:0] \$961 ;
-  wire [8:0] \$966 ;
+  wire \$950 ;
+  wire \$951 ;
+  wire \$952 ;
+  wire \$953 ;
+  wire \$954 ;
+  wire \$955 ;
+  wire \$956 ;
+  wire \$957 ;
+  wire \$958 ;
+  wire \$959 ;
+  wire \$96 ;
+  wire \$960 ;
+  wire \$961 ;
+  wire \$962 ;
+  wire \$963 ;
+  wire \$964 ;
+  wire \$965 ;
+  wire \$966 ;
+  wire \$967 ;
+  wire \$968 ;
+  wire \$969 ;
   wire \$97 ;
-  wire [8:0] \$971 ;
-  wire [8:0] \$976 ;
+  wire \$970 ;
+  wire \$971 ;
+  wire \$972 ;
+  wire \$973 ;
+  wire [3:0] \$974 ;
+  wire \$975 ;
+  wire \$976 ;
+  wire \$977 ;
+  wire \$978 ;
+  wire \$979 ;
   wire \$98 ;
-  wire [8:0] \$982 ;
-  wire [8:0] \$987 ;
+  wire \$980 ;
+  wire \$981 ;
+  wire \$982 ;
+  wire \$983 ;
+  wire \$984 ;
+  wire \$985 ;
+  wire \$986 ;
+  wire \$987 ;
+  wire \$988 ;
+  wire \$989 ;
   wire \$99 ;
-  wire [8:0] \$992 ;
-  wire [8:0] \$997 ;
-  reg [3:0] \$signal ;
+  wire \$990 ;
+  wire [1:0] \$991 ;
+  wire [1:0] \$992 ;
+  wire \$993 ;
+  wire \$994 ;
+  wire [2:0] \$995 ;
+  wire \$996 ;
+  wire \$997 ;
+  wire [2:0] \$998 ;
+  wire \$999 ;
   wire [13:0] \$signature__addr ;
-  wire [13:0] \$signature__addr$141 ;
-  wire [13:0] \$signature__addr$145 ;
-  wire [13:0] \$signature__addr$149 ;
+  wire [13:0] \$signature__addr$143 ;
+  wire [13:0] \$signature__addr$147 ;
+  wire [13:0] \$signature__addr$151 ;
   wire [79:0] \$signature__data ;
-  wire [79:0] \$signature__data$156 ;
-  wire [19:0] \$signature__data$156[0] ;
-  wire [1:0] \$signature__data$156[0].rrpv ;
-  wire \$signature__data$156[0].stale ;
-  wire [15:0] \$signature__data$156[0].tag ;
-  wire \$signature__data$156[0].valid ;
-  wire [19:0] \$signature__data$156[1] ;
-  wire [1:0] \$signature__data$156[1].rrpv ;
-  wire \$signature__data$156[1].stale ;
-  wire [15:0] \$signature__data$156[1].tag ;
-  wire \$signature__data$156[1].valid ;
-  wire [19:0] \$signature__data$156[2] ;
-  wire [1:0] \$signature__data$156[2].rrpv ;
-  wire \$signature__data$156[2].stale ;
-  wire [15:0] \$signature__data$156[2].tag ;
-  wire \$signature__data$156[2].valid ;
-  wire [19:0] \$signature__data$156[3] ;
-  wire [1:0] \$signature__data$156[3].rrpv ;
-  wire \$signature__data$156[3].stale ;
-  wire [15:0] \$signature__data$156[3].tag ;
-  wire \$signature__data$156[3].valid ;
   wire [79:0] \$signature__data$158 ;
   wire [19:0] \$signature__data$158[0] ;
   wire [1:0] \$signature__data$158[0].rrpv ;
@@ -982,6 +1220,27 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \$signature__data$160[3].stale ;
   wire [15:0] \$signature__data$160[3].tag ;
   wire \$signature__data$160[3].valid ;
+  wire [79:0] \$signature__data$162 ;
+  wire [19:0] \$signature__data$162[0] ;
+  wire [1:0] \$signature__data$162[0].rrpv ;
+  wire \$signature__data$162[0].stale ;
+  wire [15:0] \$signature__data$162[0].tag ;
+  wire \$signature__data$162[0].valid ;
+  wire [19:0] \$signature__data$162[1] ;
+  wire [1:0] \$signature__data$162[1].rrpv ;
+  wire \$signature__data$162[1].stale ;
+  wire [15:0] \$signature__data$162[1].tag ;
+  wire \$signature__data$162[1].valid ;
+  wire [19:0] \$signature__data$162[2] ;
+  wire [1:0] \$signature__data$162[2].rrpv ;
+  wire \$signature__data$162[2].stale ;
+  wire [15:0] \$signature__data$162[2].tag ;
+  wire \$signature__data$162[2].valid ;
+  wire [19:0] \$signature__data$162[3] ;
+  wire [1:0] \$signature__data$162[3].rrpv ;
+  wire \$signature__data$162[3].stale ;
+  wire [15:0] \$signature__data$162[3].tag ;
+  wire \$signature__data$162[3].valid ;
   wire [19:0] \$signature__data[0] ;
   wire [1:0] \$signature__data[0].rrpv ;
   wire \$signature__data[0].stale ;
@@ -1243,46 +1502,9 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   reg error_sticky = 1'h0;
   output [31:0] errors;
   reg [31:0] errors = 32'd0;
-  reg [2:0] \errors$198  = 3'h0;
+  reg [2:0] \errors$200  = 3'h0;
   input errors_clear;
   wire errors_clear;
-  wire [326:0] following;
-  wire [321:0] \following.beat ;
-  wire \following.beat.first ;
-  wire [287:0] \following.beat.lanes ;
-  wire [71:0] \following.beat.lanes[0] ;
-  wire \following.beat.lanes[0].error ;
-  wire [31:0] \following.beat.lanes[0].row ;
-  wire [13:0] \following.beat.lanes[0].set ;
-  wire [7:0] \following.beat.lanes[0].table ;
-  wire [15:0] \following.beat.lanes[0].tag ;
-  wire \following.beat.lanes[0].valid ;
-  wire [71:0] \following.beat.lanes[1] ;
-  wire \following.beat.lanes[1].error ;
-  wire [31:0] \following.beat.lanes[1].row ;
-  wire [13:0] \following.beat.lanes[1].set ;
-  wire [7:0] \following.beat.lanes[1].table ;
-  wire [15:0] \following.beat.lanes[1].tag ;
-  wire \following.beat.lanes[1].valid ;
-  wire [71:0] \following.beat.lanes[2] ;
-  wire \following.beat.lanes[2].error ;
-  wire [31:0] \following.beat.lanes[2].row ;
-  wire [13:0] \following.beat.lanes[2].set ;
-  wire [7:0] \following.beat.lanes[2].table ;
-  wire [15:0] \following.beat.lanes[2].tag ;
-  wire \following.beat.lanes[2].valid ;
-  wire [71:0] \following.beat.lanes[3] ;
-  wire \following.beat.lanes[3].error ;
-  wire [31:0] \following.beat.lanes[3].row ;
-  wire [13:0] \following.beat.lanes[3].set ;
-  wire [7:0] \following.beat.lanes[3].table ;
-  wire [15:0] \following.beat.lanes[3].tag ;
-  wire \following.beat.lanes[3].valid ;
-  wire \following.beat.last ;
-  wire [31:0] \following.beat.meta ;
-  wire [3:0] \following.first_lane ;
-  wire \following.single_lane ;
-  wire h_keeps;
   reg [321:0] hash_beat_s1 = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire \hash_beat_s1.first ;
   wire [287:0] \hash_beat_s1.lanes ;
@@ -1452,12 +1674,11 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire \hashed_beat.lanes[3].valid ;
   wire \hashed_beat.last ;
   wire [31:0] \hashed_beat.meta ;
-  reg [3:0] hazard_next;
   (* init = 1'h0 *)
   wire hh_valid;
   output [31:0] hits;
   reg [31:0] hits = 32'd0;
-  reg [2:0] \hits$197  = 3'h0;
+  reg [2:0] \hits$199  = 3'h0;
   input [66:0] host_cmd__payload;
   wire [66:0] host_cmd__payload;
   wire [18:0] \host_cmd__payload.entry ;
@@ -1744,6 +1965,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   wire lane3_stale;
   reg [3:0] lane_hazard = 4'h0;
   wire last_lane;
+  wire [3:0] learn_hazard;
+  reg learn_lane_injected;
   wire [15:0] learn_slot;
   reg [79:0] learn_word;
   wire [19:0] \learn_word[0] ;
@@ -2117,6 +2340,43 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   input rst;
   wire rst;
   wire shift;
+  wire [326:0] skid;
+  wire [321:0] \skid.beat ;
+  wire \skid.beat.first ;
+  wire [287:0] \skid.beat.lanes ;
+  wire [71:0] \skid.beat.lanes[0] ;
+  wire \skid.beat.lanes[0].error ;
+  wire [31:0] \skid.beat.lanes[0].row ;
+  wire [13:0] \skid.beat.lanes[0].set ;
+  wire [7:0] \skid.beat.lanes[0].table ;
+  wire [15:0] \skid.beat.lanes[0].tag ;
+  wire \skid.beat.lanes[0].valid ;
+  wire [71:0] \skid.beat.lanes[1] ;
+  wire \skid.beat.lanes[1].error ;
+  wire [31:0] \skid.beat.lanes[1].row ;
+  wire [13:0] \skid.beat.lanes[1].set ;
+  wire [7:0] \skid.beat.lanes[1].table ;
+  wire [15:0] \skid.beat.lanes[1].tag ;
+  wire \skid.beat.lanes[1].valid ;
+  wire [71:0] \skid.beat.lanes[2] ;
+  wire \skid.beat.lanes[2].error ;
+  wire [31:0] \skid.beat.lanes[2].row ;
+  wire [13:0] \skid.beat.lanes[2].set ;
+  wire [7:0] \skid.beat.lanes[2].table ;
+  wire [15:0] \skid.beat.lanes[2].tag ;
+  wire \skid.beat.lanes[2].valid ;
+  wire [71:0] \skid.beat.lanes[3] ;
+  wire \skid.beat.lanes[3].error ;
+  wire [31:0] \skid.beat.lanes[3].row ;
+  wire [13:0] \skid.beat.lanes[3].set ;
+  wire [7:0] \skid.beat.lanes[3].table ;
+  wire [15:0] \skid.beat.lanes[3].tag ;
+  wire \skid.beat.lanes[3].valid ;
+  wire \skid.beat.last ;
+  wire [31:0] \skid.beat.meta ;
+  wire [3:0] \skid.first_lane ;
+  wire \skid.single_lane ;
+  wire skid_valid;
   reg w_en = 1'h0;
   reg [13:0] w_set = 14'h0000;
   reg [79:0] w_word = 80'h00000000000000000000;
@@ -18583,978 +18843,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
         _3_ <= w_word;
     end
   end
-  assign \$signature__data$160  = _0_;
-  assign \$signature__data$158  = _1_;
-  assign \$signature__data$156  = _2_;
+  assign \$signature__data$162  = _0_;
+  assign \$signature__data$160  = _1_;
+  assign \$signature__data$158  = _2_;
   assign \$signature__data  = _3_;
-  assign \$97  = port0_word[78:63] == \$96 [31:16];
-  assign \$98  = port0_word[60] & \$97 ;
-  assign \$99  = | { \$98 , \$95 , \$92 , \$89  };
-  assign \$1003  = b[344:343] * 7'h48;
-  assign \$100  = b[294:7] >> \$1003 ;
-  assign \$101  = port0_word[18:3] == \$100 [31:16];
-  assign \$102  = port0_word[0] & \$101 ;
-  assign \$1008  = b[344:343] * 7'h48;
-  assign \$103  = b[294:7] >> \$1008 ;
-  assign \$104  = port0_word[38:23] == \$103 [31:16];
-  assign \$105  = port0_word[20] & \$104 ;
-  assign \$1013  = b[344:343] * 7'h48;
-  assign \$106  = b[294:7] >> \$1013 ;
-  assign \$107  = port0_word[58:43] == \$106 [31:16];
-  assign \$108  = port0_word[40] & \$107 ;
-  assign \$1018  = b[344:343] * 7'h48;
-  assign \$109  = b[294:7] >> \$1018 ;
-  assign \$110  = port0_word[78:63] == \$109 [31:16];
-  assign \$111  = port0_word[60] & \$110 ;
-  assign \$112  = \$111  ? 2'h3 : 2'h0;
-  assign \$113  = \$108  ? 2'h2 : \$112 ;
-  assign \$114  = \$105  ? 2'h1 : \$113 ;
-  assign \$115  = \$102  ? 2'h0 : \$114 ;
-  assign \$116  = ~ port0_word[0];
-  assign \$117  = ~ port0_word[20];
-  assign \$118  = ~ port0_word[40];
-  assign \$119  = ~ port0_word[60];
-  assign \$120  = | { \$119 , \$118 , \$117 , \$116  };
-  assign \$121  = ~ port0_word[0];
-  assign \$122  = ~ port0_word[20];
-  assign \$123  = ~ port0_word[40];
-  assign \$124  = ~ port0_word[60];
-  assign \$125  = port0_word[60] ? 2'h0 : 2'h3;
-  assign \$126  = port0_word[40] ? \$125  : 2'h2;
-  assign \$127  = port0_word[20] ? \$126  : 2'h1;
-  assign \$128  = port0_word[0] ? \$127  : 2'h0;
-  assign \$129  = port0_word[2:1] == max_rrpv;
-  assign \$130  = port0_word[22:21] == max_rrpv;
-  assign \$131  = port0_word[42:41] == max_rrpv;
-  assign \$132  = port0_word[62:61] == max_rrpv;
-  assign \$133  = \$132  ? 2'h3 : 2'h0;
-  assign \$134  = \$131  ? 2'h2 : \$133 ;
-  assign \$135  = \$130  ? 2'h1 : \$134 ;
-  assign \$136  = \$129  ? 2'h0 : \$135 ;
-  assign \$137  = \$120  ? \$128  : \$136 ;
-  assign \$138  = \$99  ? \$115  : \$137 ;
-  assign \$1050  = b[344:343] * 7'h48;
-  assign \$139  = b[294:7] >> \$1050 ;
-  assign \$140  = port0_word[18:3] == \$139 [31:16];
-  assign \$141  = port0_word[0] & \$140 ;
-  assign \$1055  = b[344:343] * 7'h48;
-  assign \$142  = b[294:7] >> \$1055 ;
-  assign \$143  = port0_word[38:23] == \$142 [31:16];
-  assign \$144  = port0_word[20] & \$143 ;
-  assign \$1060  = b[344:343] * 7'h48;
-  assign \$145  = b[294:7] >> \$1060 ;
-  assign \$146  = port0_word[58:43] == \$145 [31:16];
-  assign \$147  = port0_word[40] & \$146 ;
-  assign \$1065  = b[344:343] * 7'h48;
-  assign \$148  = b[294:7] >> \$1065 ;
-  assign \$149  = port0_word[78:63] == \$148 [31:16];
-  assign \$150  = port0_word[60] & \$149 ;
-  assign \$151  = | { \$150 , \$147 , \$144 , \$141  };
-  assign \$152  = ~ port0_word[0];
-  assign \$153  = ~ port0_word[20];
-  assign \$154  = ~ port0_word[40];
-  assign \$155  = ~ port0_word[60];
-  assign \$156  = | { \$155 , \$154 , \$153 , \$152  };
-  assign \$157  = \$151  | \$156 ;
-  assign \$158  = 2'h3 - max_rrpv;
-  assign \$159  = \$157  ? 3'h0 : \$158 ;
-  assign \$1079  = b[344:343] * 7'h48;
-  assign \$160  = b[294:7] >> \$1079 ;
-  assign \$1082  = b[344:343] * 7'h48;
-  assign \$161  = b[294:7] >> \$1082 ;
-  assign \$162  = port0_word[18:3] == b[379:364];
-  assign \$163  = port0_word[0] & \$162 ;
-  assign \$164  = port0_word[38:23] == b[379:364];
-  assign \$165  = port0_word[20] & \$164 ;
-  assign \$166  = port0_word[58:43] == b[379:364];
-  assign \$167  = port0_word[40] & \$166 ;
-  assign \$168  = port0_word[78:63] == b[379:364];
-  assign \$169  = port0_word[60] & \$168 ;
-  assign \$170  = | { \$169 , \$167 , \$165 , \$163  };
-  assign \$171  = port0_word[18:3] == b[379:364];
-  assign \$172  = port0_word[0] & \$171 ;
-  assign \$173  = port0_word[38:23] == b[379:364];
-  assign \$174  = port0_word[20] & \$173 ;
-  assign \$175  = port0_word[58:43] == b[379:364];
-  assign \$176  = port0_word[40] & \$175 ;
-  assign \$177  = port0_word[78:63] == b[379:364];
-  assign \$178  = port0_word[60] & \$177 ;
-  assign \$179  = \$178  ? 2'h3 : 2'h0;
-  assign \$180  = \$176  ? 2'h2 : \$179 ;
-  assign \$181  = \$174  ? 2'h1 : \$180 ;
-  assign \$182  = \$172  ? 2'h0 : \$181 ;
-  assign \$183  = b2[0] ? host_word : learn_word;
-  assign \$184  = resp__valid & resp__ready;
-  assign \$185  = host_resp__valid & host_resp__ready;
-  assign \$186  = advance & b2_valid;
-  assign \$187  = ~ b2[0];
-  assign \$188  = \$186  & \$187 ;
-  assign \$189  = ~ b2[7];
-  assign \$190  = ~ b2_error;
-  assign \$191  = b2_hit & \$190 ;
-  assign \$192  = ~ b2[79];
-  assign \$193  = ~ b2_error;
-  assign \$194  = b2_hit & \$193 ;
-  assign \$195  = ~ b2[151];
-  assign \$196  = ~ b2_error;
-  assign \$197  = b2_hit & \$196 ;
-  assign \$198  = ~ b2[223];
-  assign \$199  = ~ b2_error;
-  assign \$200  = b2_hit & \$199 ;
-  assign \$201  = advance & b2_valid;
-  assign \$202  = \$201  & b2[0];
-  assign \$203  = \$202  & b2[399];
-  assign \$204  = b2[347:345] == 2'h3;
-  assign \$205  = b2_mark_found ? { b2[342:329], b2_mark_way } : 16'h0000;
-  assign \$206  = \$204  ? \$205  : b2[363:348];
-  assign \$207  = b2[347:345] == 2'h2;
-  assign \$208  = b2[347:345] == 3'h4;
-  assign \$209  = \$207  | \$208 ;
-  assign \$210  = b2[347:345] == 2'h3;
-  assign \$211  = ~ b2_mark_found;
-  assign \$212  = \$210  & \$211 ;
-  assign \$213  = \$209  | \$212 ;
-  assign \$1137  = host_way * 5'h14;
-  assign \$214  = host_word >> \$1137 ;
-  assign \$215  = \$213  ? 19'h00000 : \$214 [18:0];
-  assign \$216  = b2[347:345] == 2'h2;
-  assign \$217  = b2[347:345] == 3'h4;
-  assign \$218  = \$216  | \$217 ;
-  assign \$219  = b2[347:345] == 2'h3;
-  assign \$220  = ~ b2_mark_found;
-  assign \$221  = \$219  & \$220 ;
-  assign \$222  = \$218  | \$221 ;
-  assign \$223  = ~ \$222 ;
-  assign \$1149  = host_way * 5'h14;
-  assign \$224  = host_word >> \$1149 ;
-  assign \$225  = \$223  & \$224 [19];
-  assign \$226  = b2[347:345] == 2'h3;
-  assign \$227  = \$226  & b2_mark_found;
-  assign \$228  = ~ b2[0];
-  assign \$229  = b2_valid & \$228 ;
-  assign \$230  = b2[2] & b2[7];
-  assign \$231  = 1'h0 + \$230 ;
-  assign \$232  = b2[3] & b2[79];
-  assign \$233  = \$231  + \$232 ;
-  assign \$234  = b2[4] & b2[151];
-  assign \$235  = \$233  + \$234 ;
-  assign \$236  = b2[5] & b2[223];
-  assign \$237  = \$235  + \$236 ;
-  assign \$238  = ~ b2_error;
-  assign \$239  = b2_hit & \$238 ;
-  assign \$240  = b2[1] ? \$239  : b2_results_hit[0];
-  assign \$241  = b2[2] & \$240 ;
-  assign \$242  = 1'h0 + \$241 ;
-  assign \$243  = ~ b2_error;
-  assign \$244  = b2_hit & \$243 ;
-  assign \$245  = b2[1] ? \$244  : b2_results_hit[1];
-  assign \$246  = b2[3] & \$245 ;
-  assign \$247  = \$242  + \$246 ;
-  assign \$248  = ~ b2_error;
-  assign \$249  = b2_hit & \$248 ;
-  assign \$250  = b2[1] ? \$249  : b2_results_hit[2];
-  assign \$251  = b2[4] & \$250 ;
-  assign \$252  = \$247  + \$251 ;
-  assign \$253  = ~ b2_error;
-  assign \$254  = b2_hit & \$253 ;
-  assign \$255  = b2[1] ? \$254  : b2_results_hit[3];
-  assign \$256  = b2[5] & \$255 ;
-  assign \$257  = \$252  + \$256 ;
-  assign \$258  = b2[2] & b2[8];
-  assign \$259  = 1'h0 + \$258 ;
-  assign \$260  = b2[3] & b2[80];
-  assign \$261  = \$259  + \$260 ;
-  assign \$262  = b2[4] & b2[152];
-  assign \$263  = \$261  + \$262 ;
-  assign \$264  = b2[5] & b2[224];
-  assign \$265  = \$263  + \$264 ;
-  assign \$266  = ~ counters_clear;
-  assign \$267  = o__ready & \$266 ;
-  assign \$268  = \$267  ? \$443 [2:0] : 3'h0;
-  assign \$269  = lookups + answered;
-  assign \$270  = hits + \hits$197 ;
-  assign \$271  = errors + \errors$198 ;
-  assign \$272  = | \errors$198 ;
-  assign \$273  = conflicts + beat_conflicts_taken;
-  assign \$274  = ~ hash_valid_s4;
-  assign shift = i__ready | \$274 ;
-  assign \$275  = ~ host_cmd__valid;
-  assign req__ready = shift & \$275 ;
-  assign \$276  = | { hash_valid_s4, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
-  assign beats_hashing = \$276  | o__valid;
-  assign \$278  = ! \$277 ;
-  assign \$280  = ! \$279 ;
-  assign lane0_in_range = \$278  & \$280 ;
-  assign \$281  = ~ lane0_in_range;
-  assign \$282  = req__payload[0] & \$281 ;
-  assign \$284  = ! \$283 ;
-  assign \$286  = ! \$285 ;
-  assign lane1_in_range = \$284  & \$286 ;
-  assign \$287  = ~ lane1_in_range;
-  assign \$288  = req__payload[41] & \$287 ;
-  assign \$290  = ! \$289 ;
-  assign \$292  = ! \$291 ;
-  assign lane2_in_range = \$290  & \$292 ;
-  assign \$293  = ~ lane2_in_range;
-  assign \$294  = req__payload[82] & \$293 ;
-  assign \$296  = ! \$295 ;
-  assign \$298  = ! \$297 ;
-  assign lane3_in_range = \$296  & \$298 ;
-  assign \$299  = ~ lane3_in_range;
-  assign \$300  = req__payload[123] & \$299 ;
-  assign \$301  = req__payload[23:9] + 15'h4f1b;
-  assign \$302  = { \$301 [12:0], \$301 [14:13] } & { \$301 [9:0], \$301 [14:10] };
-  assign \$303  = { \$301 [13:0], \$301 [14] } ^ \$302 ;
-  assign \$304  = \$303  ^ { \$301 [7:0], \$301 [14:8] };
-  assign \$305  = \$304  ^ req__payload[23:9];
-  assign lane0_hash_r0_mixed = { 1'h0, req__payload[5:1], req__payload[32:24] } ^ \$305 ;
-  assign \$306  = lane0_hash_s1_right + 13'h1e37;
-  assign \$307  = { \$306 [12:0], \$306 [14:13] } & { \$306 [9:0], \$306 [14:10] };
-  assign \$308  = { \$306 [13:0], \$306 [14] } ^ \$307 ;
-  assign \$309  = \$308  ^ { \$306 [7:0], \$306 [14:8] };
-  assign \$310  = \$309  ^ lane0_hash_s1_right;
-  assign lane0_hash_r1_mixed = lane0_hash_s1_left ^ \$310 ;
-  assign \$311  = lane0_hash_s2_right + 15'h6d53;
-  assign \$312  = { \$311 [12:0], \$311 [14:13] } & { \$311 [9:0], \$311 [14:10] };
-  assign \$313  = { \$311 [13:0], \$311 [14] } ^ \$312 ;
-  assign \$314  = \$313  ^ { \$311 [7:0], \$311 [14:8] };
-  assign \$315  = \$314  ^ lane0_hash_s2_right;
-  assign lane0_hash_r2_mixed = lane0_hash_s2_left ^ \$315 ;
-  assign \$316  = lane0_hash_s3_right + 14'h3c6e;
-  assign \$317  = { \$316 [12:0], \$316 [14:13] } & { \$316 [9:0], \$316 [14:10] };
-  assign \$318  = { \$316 [13:0], \$316 [14] } ^ \$317 ;
-  assign \$319  = \$318  ^ { \$316 [7:0], \$316 [14:8] };
-  assign \$320  = \$319  ^ lane0_hash_s3_right;
-  assign lane0_hash_r3_mixed = lane0_hash_s3_left ^ \$320 ;
-  assign \$321  = req__payload[64:50] + 15'h4f1b;
-  assign \$322  = { \$321 [12:0], \$321 [14:13] } & { \$321 [9:0], \$321 [14:10] };
-  assign \$323  = { \$321 [13:0], \$321 [14] } ^ \$322 ;
-  assign \$324  = \$323  ^ { \$321 [7:0], \$321 [14:8] };
-  assign \$325  = \$324  ^ req__payload[64:50];
-  assign lane1_hash_r0_mixed = { 1'h0, req__payload[46:42], req__payload[73:65] } ^ \$325 ;
-  assign \$326  = lane1_hash_s1_right + 13'h1e37;
-  assign \$327  = { \$326 [12:0], \$326 [14:13] } & { \$326 [9:0], \$326 [14:10] };
-  assign \$328  = { \$326 [13:0], \$326 [14] } ^ \$327 ;
-  assign \$329  = \$328  ^ { \$326 [7:0], \$326 [14:8] };
-  assign \$330  = \$329  ^ lane1_hash_s1_right;
-  assign lane1_hash_r1_mixed = lane1_hash_s1_left ^ \$330 ;
-  assign \$331  = lane1_hash_s2_right + 15'h6d53;
-  assign \$332  = { \$331 [12:0], \$331 [14:13] } & { \$331 [9:0], \$331 [14:10] };
-  assign \$333  = { \$331 [13:0], \$331 [14] } ^ \$332 ;
-  assign \$334  = \$333  ^ { \$331 [7:0], \$331 [14:8] };
-  assign \$335  = \$334  ^ lane1_hash_s2_right;
-  assign lane1_hash_r2_mixed = lane1_hash_s2_left ^ \$335 ;
-  assign \$336  = lane1_hash_s3_right + 14'h3c6e;
-  assign \$337  = { \$336 [12:0], \$336 [14:13] } & { \$336 [9:0], \$336 [14:10] };
-  assign \$338  = { \$336 [13:0], \$336 [14] } ^ \$337 ;
-  assign \$339  = \$338  ^ { \$336 [7:0], \$336 [14:8] };
-  assign \$340  = \$339  ^ lane1_hash_s3_right;
-  assign lane1_hash_r3_mixed = lane1_hash_s3_left ^ \$340 ;
-  assign \$341  = req__payload[105:91] + 15'h4f1b;
-  assign \$342  = { \$341 [12:0], \$341 [14:13] } & { \$341 [9:0], \$341 [14:10] };
-  assign \$343  = { \$341 [13:0], \$341 [14] } ^ \$342 ;
-  assign \$344  = \$343  ^ { \$341 [7:0], \$341 [14:8] };
-  assign \$345  = \$344  ^ req__payload[105:91];
-  assign lane2_hash_r0_mixed = { 1'h0, req__payload[87:83], req__payload[114:106] } ^ \$345 ;
-  assign \$346  = lane2_hash_s1_right + 13'h1e37;
-  assign \$347  = { \$346 [12:0], \$346 [14:13] } & { \$346 [9:0], \$346 [14:10] };
-  assign \$348  = { \$346 [13:0], \$346 [14] } ^ \$347 ;
-  assign \$349  = \$348  ^ { \$346 [7:0], \$346 [14:8] };
-  assign \$350  = \$349  ^ lane2_hash_s1_right;
-  assign lane2_hash_r1_mixed = lane2_hash_s1_left ^ \$350 ;
-  assign \$351  = lane2_hash_s2_right + 15'h6d53;
-  assign \$352  = { \$351 [12:0], \$351 [14:13] } & { \$351 [9:0], \$351 [14:10] };
-  assign \$353  = { \$351 [13:0], \$351 [14] } ^ \$352 ;
-  assign \$354  = \$353  ^ { \$351 [7:0], \$351 [14:8] };
-  assign \$355  = \$354  ^ lane2_hash_s2_right;
-  assign lane2_hash_r2_mixed = lane2_hash_s2_left ^ \$355 ;
-  assign \$356  = lane2_hash_s3_right + 14'h3c6e;
-  assign \$357  = { \$356 [12:0], \$356 [14:13] } & { \$356 [9:0], \$356 [14:10] };
-  assign \$358  = { \$356 [13:0], \$356 [14] } ^ \$357 ;
-  assign \$359  = \$358  ^ { \$356 [7:0], \$356 [14:8] };
-  assign \$360  = \$359  ^ lane2_hash_s3_right;
-  assign lane2_hash_r3_mixed = lane2_hash_s3_left ^ \$360 ;
-  assign \$361  = req__payload[146:132] + 15'h4f1b;
-  assign \$362  = { \$361 [12:0], \$361 [14:13] } & { \$361 [9:0], \$361 [14:10] };
-  assign \$363  = { \$361 [13:0], \$361 [14] } ^ \$362 ;
-  assign \$364  = \$363  ^ { \$361 [7:0], \$361 [14:8] };
-  assign \$365  = \$364  ^ req__payload[146:132];
-  assign lane3_hash_r0_mixed = { 1'h0, req__payload[128:124], req__payload[155:147] } ^ \$365 ;
-  assign \$366  = lane3_hash_s1_right + 13'h1e37;
-  assign \$367  = { \$366 [12:0], \$366 [14:13] } & { \$366 [9:0], \$366 [14:10] };
-  assign \$368  = { \$366 [13:0], \$366 [14] } ^ \$367 ;
-  assign \$369  = \$368  ^ { \$366 [7:0], \$366 [14:8] };
-  assign \$370  = \$369  ^ lane3_hash_s1_right;
-  assign lane3_hash_r1_mixed = lane3_hash_s1_left ^ \$370 ;
-  assign \$371  = lane3_hash_s2_right + 15'h6d53;
-  assign \$372  = { \$371 [12:0], \$371 [14:13] } & { \$371 [9:0], \$371 [14:10] };
-  assign \$373  = { \$371 [13:0], \$371 [14] } ^ \$372 ;
-  assign \$374  = \$373  ^ { \$371 [7:0], \$371 [14:8] };
-  assign \$375  = \$374  ^ lane3_hash_s2_right;
-  assign lane3_hash_r2_mixed = lane3_hash_s2_left ^ \$375 ;
-  assign \$376  = lane3_hash_s3_right + 14'h3c6e;
-  assign \$377  = { \$376 [12:0], \$376 [14:13] } & { \$376 [9:0], \$376 [14:10] };
-  assign \$378  = { \$376 [13:0], \$376 [14] } ^ \$377 ;
-  assign \$379  = \$378  ^ { \$376 [7:0], \$376 [14:8] };
-  assign \$380  = \$379  ^ lane3_hash_s3_right;
-  assign lane3_hash_r3_mixed = lane3_hash_s3_left ^ \$380 ;
-  assign \$382  = ~ \$381 ;
-  assign \$383  = hashed_beat[72] & \$382 ;
-  assign \$384  = | { hashed_beat[72], hashed_beat[0] };
-  assign \$385  = ~ \$384 ;
-  assign \$386  = hashed_beat[144] & \$385 ;
-  assign \$387  = | { hashed_beat[144], hashed_beat[72], hashed_beat[0] };
-  assign \$388  = ~ \$387 ;
-  assign \$389  = hashed_beat[216] & \$388 ;
-  assign \$390  = | { hashed_beat[216], hashed_beat[144], hashed_beat[72], hashed_beat[0] };
-  assign \$392  = ~ \$391 ;
-  assign \$393  = hashed_beat[72] & \$392 ;
-  assign \$394  = | { hashed_beat[72], hashed_beat[0] };
-  assign \$395  = ~ \$394 ;
-  assign \$396  = hashed_beat[144] & \$395 ;
-  assign \$397  = | { hashed_beat[144], hashed_beat[72], hashed_beat[0] };
-  assign \$398  = ~ \$397 ;
-  assign \$399  = hashed_beat[216] & \$398 ;
-  assign \$400  = ~ { \$399 , \$396 , \$393 , hashed_beat[0] };
-  assign \$401  = { hashed_beat[216], hashed_beat[144], hashed_beat[72], hashed_beat[0] } & \$400 ;
-  assign \$402  = ! \$401 ;
-  assign \$403  = \$390  & \$402 ;
-  assign \$405  = ~ o__payload[73];
-  assign \$406  = o__payload[72] & \$405 ;
-  assign \$407  = ~ o__payload[1];
-  assign \$408  = o__payload[0] & \$407 ;
-  assign \$409  = o__payload[15:2] == o__payload[87:74];
-  assign \$410  = \$408  & \$409 ;
-  assign \$412  = \$406  & \$411 ;
-  assign \$413  = 2'h0 + \$412 ;
-  assign \$414  = ~ o__payload[145];
-  assign \$415  = o__payload[144] & \$414 ;
-  assign \$416  = ~ o__payload[1];
-  assign \$417  = o__payload[0] & \$416 ;
-  assign \$418  = o__payload[15:2] == o__payload[159:146];
-  assign \$419  = \$417  & \$418 ;
-  assign \$420  = ~ o__payload[73];
-  assign \$421  = o__payload[72] & \$420 ;
-  assign \$422  = o__payload[87:74] == o__payload[159:146];
-  assign \$423  = \$421  & \$422 ;
-  assign \$424  = | { \$423 , \$419  };
-  assign \$425  = \$415  & \$424 ;
-  assign \$426  = \$413  + \$425 ;
-  assign \$427  = ~ o__payload[217];
-  assign \$428  = o__payload[216] & \$427 ;
-  assign \$429  = ~ o__payload[1];
-  assign \$430  = o__payload[0] & \$429 ;
-  assign \$431  = o__payload[15:2] == o__payload[231:218];
-  assign \$432  = \$430  & \$431 ;
-  assign \$433  = ~ o__payload[73];
-  assign \$434  = o__payload[72] & \$433 ;
-  assign \$435  = o__payload[87:74] == o__payload[231:218];
-  assign \$436  = \$434  & \$435 ;
-  assign \$437  = ~ o__payload[145];
-  assign \$438  = o__payload[144] & \$437 ;
-  assign \$439  = o__payload[159:146] == o__payload[231:218];
-  assign \$440  = \$438  & \$439 ;
-  assign \$441  = | { \$440 , \$436 , \$432  };
-  assign \$442  = \$428  & \$441 ;
-  assign \$443  = \$426  + \$442 ;
-  assign \$444  = ~ resp__ready;
-  assign \$445  = resp__valid & \$444 ;
-  assign \$446  = ~ \$445 ;
-  assign \$447  = ~ host_resp__ready;
-  assign \$448  = host_resp__valid & \$447 ;
-  assign \$449  = ~ \$448 ;
-  assign advance = \$446  & \$449 ;
-  assign pending = mid_beat ? remaining : { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
-  assign next_mask = mid_beat ? rest_mask : o__payload[325:322];
-  assign last_lane = mid_beat ? rest_single : o__payload[326];
-  assign \$450  = ~ next_mask;
-  assign rest = pending & \$450 ;
-  assign \$451  = ~ host_valid_s4;
-  assign host_shift = \$451  | host_take;
-  assign \$452  = ~ beats_hashing;
-  assign host_cmd__ready = host_shift & \$452 ;
-  assign host_queued = | { host_valid_s4, host_valid_s3, host_valid_s2, host_valid_s1 };
-  assign \$453  = host_cmd__payload[52:38] + 15'h4f1b;
-  assign \$454  = { \$453 [12:0], \$453 [14:13] } & { \$453 [9:0], \$453 [14:10] };
-  assign \$455  = { \$453 [13:0], \$453 [14] } ^ \$454 ;
-  assign \$456  = \$455  ^ { \$453 [7:0], \$453 [14:8] };
-  assign \$457  = \$456  ^ host_cmd__payload[52:38];
-  assign host_hash_r0_mixed = { 1'h0, host_cmd__payload[66:53] } ^ \$457 ;
-  assign \$458  = host_hash_s1_right + 13'h1e37;
-  assign \$459  = { \$458 [12:0], \$458 [14:13] } & { \$458 [9:0], \$458 [14:10] };
-  assign \$460  = { \$458 [13:0], \$458 [14] } ^ \$459 ;
-  assign \$461  = \$460  ^ { \$458 [7:0], \$458 [14:8] };
-  assign \$462  = \$461  ^ host_hash_s1_right;
-  assign host_hash_r1_mixed = host_hash_s1_left ^ \$462 ;
-  assign \$463  = host_hash_s2_right + 15'h6d53;
-  assign \$464  = { \$463 [12:0], \$463 [14:13] } & { \$463 [9:0], \$463 [14:10] };
-  assign \$465  = { \$463 [13:0], \$463 [14] } ^ \$464 ;
-  assign \$466  = \$465  ^ { \$463 [7:0], \$463 [14:8] };
-  assign \$467  = \$466  ^ host_hash_s2_right;
-  assign host_hash_r2_mixed = host_hash_s2_left ^ \$467 ;
-  assign \$468  = host_hash_s3_right + 14'h3c6e;
-  assign \$469  = { \$468 [12:0], \$468 [14:13] } & { \$468 [9:0], \$468 [14:10] };
-  assign \$470  = { \$468 [13:0], \$468 [14] } ^ \$469 ;
-  assign \$471  = \$470  ^ { \$468 [7:0], \$468 [14:8] };
-  assign \$472  = \$471  ^ host_hash_s3_right;
-  assign host_hash_r3_mixed = host_hash_s3_left ^ \$472 ;
-  assign a_writes = a_valid & a[400];
-  assign \$473  = host_cmd_s4[2:0] == 2'h3;
-  assign host_set = \$473  ? host_hash_s4_right[13:0] : host_cmd_s4[18:5];
-  assign \$474  = host_set == a[342:329];
-  assign host_hazard = a_writes & \$474 ;
-  assign \$475  = clear_set == a[342:329];
-  assign clear_hazard = a_writes & \$475 ;
-  assign \$476  = ~ mid_beat;
-  assign \$477  = host_valid_s4 & \$476 ;
-  assign \$478  = ~ host_queued;
-  assign \$479  = o__valid & \$478 ;
-  assign \$480  = ~ clear_hazard;
-  assign \$481  = clear_set == 14'h3fff;
-  assign \$482  = host_cmd_s4[2:0] == 2'h2;
-  assign \$483  = host_cmd_s4[2:0] == 3'h4;
-  assign \$484  = \$482  | \$483 ;
-  assign \$485  = ~ host_hazard;
-  assign \$486  = | host_cmd_s4[2:0];
-  assign \$487  = host_cmd_s4[2:0] == 2'h3;
-  assign \$488  = ~ mid_beat;
-  assign \$490  = \$488  & \$489 ;
-  assign \$491  = | { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
-  assign \$492  = mid_beat | \$491 ;
-  assign \$493  = ~ \$492 ;
-  assign \$494  = next_mask & lane_hazard;
-  assign \$495  = | \$494 ;
-  assign \$496  = ~ \$495 ;
-  assign \$497  = { o__payload[216], o__payload[144], o__payload[72], o__payload[0] } & lane_hazard;
-  assign \$498  = | \$497 ;
-  assign \$499  = ~ \$498 ;
-  assign \$500  = next_mask[3] ? 2'h3 : 2'h0;
-  assign \$501  = next_mask[2] ? 2'h2 : \$500 ;
-  assign \$502  = next_mask[1] ? 2'h1 : \$501 ;
-  assign \$503  = next_mask[0] ? 2'h0 : \$502 ;
-  assign \$504  = next_mask[3] ? 2'h3 : 2'h0;
-  assign \$505  = next_mask[2] ? 2'h2 : \$504 ;
-  assign \$506  = next_mask[1] ? 2'h1 : \$505 ;
-  assign \$507  = next_mask[0] ? 2'h0 : \$506 ;
-  assign \$1474  = \$507  * 7'h48;
-  assign \$508  = o__payload[287:0] >> \$1474 ;
-  assign \$509  = ~ o__ready;
-  assign h_keeps = o__valid & \$509 ;
-  assign \$510  = ~ mid_beat;
-  assign \$511  = host_valid_s4 & \$510 ;
-  assign \$512  = inject_valid & inject[400];
-  assign \$513  = o__payload[15:2] == clear_set;
-  assign \$514  = o__payload[87:74] == clear_set;
-  assign \$515  = o__payload[159:146] == clear_set;
-  assign \$516  = o__payload[231:218] == clear_set;
-  assign \$517  = following[15:2] == clear_set;
-  assign \$518  = following[87:74] == clear_set;
-  assign \$519  = following[159:146] == clear_set;
-  assign \$520  = following[231:218] == clear_set;
-  assign \$521  = | host_cmd_s4[2:0];
-  assign \$522  = | host_cmd_s4[2:0];
-  assign \$523  = | host_cmd_s4[2:0];
-  assign \$524  = | host_cmd_s4[2:0];
-  assign \$525  = o__payload[15:2] == host_set;
-  assign \$526  = o__payload[87:74] == host_set;
-  assign \$527  = o__payload[159:146] == host_set;
-  assign \$528  = o__payload[231:218] == host_set;
-  assign \$529  = { \$524 , \$523 , \$522 , \$521  } & { \$528 , \$527 , \$526 , \$525  };
-  assign \$530  = | host_cmd_s4[2:0];
-  assign \$531  = | host_cmd_s4[2:0];
-  assign \$532  = | host_cmd_s4[2:0];
-  assign \$533  = | host_cmd_s4[2:0];
-  assign \$534  = following[15:2] == host_set;
-  assign \$535  = following[87:74] == host_set;
-  assign \$536  = following[159:146] == host_set;
-  assign \$537  = following[231:218] == host_set;
-  assign \$538  = { \$533 , \$532 , \$531 , \$530  } & { \$537 , \$536 , \$535 , \$534  };
-  assign \$540  = o__payload[87:74] == o__payload[15:2];
-  assign \$541  = o__payload[159:146] == o__payload[15:2];
-  assign \$542  = o__payload[231:218] == o__payload[15:2];
-  assign \$543  = following[15:2] == o__payload[15:2];
-  assign \$544  = following[87:74] == o__payload[15:2];
-  assign \$545  = following[159:146] == o__payload[15:2];
-  assign \$546  = following[231:218] == o__payload[15:2];
-  assign \$547  = o__payload[15:2] == o__payload[87:74];
-  assign \$549  = o__payload[159:146] == o__payload[87:74];
-  assign \$550  = o__payload[231:218] == o__payload[87:74];
-  assign \$551  = following[15:2] == o__payload[87:74];
-  assign \$552  = following[87:74] == o__payload[87:74];
-  assign \$553  = following[159:146] == o__payload[87:74];
-  assign \$554  = following[231:218] == o__payload[87:74];
-  assign \$555  = o__payload[15:2] == o__payload[159:146];
-  assign \$556  = o__payload[87:74] == o__payload[159:146];
-  assign \$558  = o__payload[231:218] == o__payload[159:146];
-  assign \$559  = following[15:2] == o__payload[159:146];
-  assign \$560  = following[87:74] == o__payload[159:146];
-  assign \$561  = following[159:146] == o__payload[159:146];
-  assign \$562  = following[231:218] == o__payload[159:146];
-  assign \$563  = o__payload[15:2] == o__payload[231:218];
-  assign \$564  = o__payload[87:74] == o__payload[231:218];
-  assign \$565  = o__payload[159:146] == o__payload[231:218];
-  assign \$567  = following[15:2] == o__payload[231:218];
-  assign \$568  = following[87:74] == o__payload[231:218];
-  assign \$569  = following[159:146] == o__payload[231:218];
-  assign \$570  = following[231:218] == o__payload[231:218];
-  assign \$571  = a[0] | a[1];
-  assign \$signature__addr  = \$571  ? a[342:329] : a[22:9];
-  assign port0_word = port0_forward_b ? w_word : port0_read;
-  assign port1_word = port1_forward_b ? w_word : port1_read;
-  assign port2_word = port2_forward_b ? w_word : port2_read;
-  assign port3_word = port3_forward_b ? w_word : port3_read;
-  assign \$572  = port0_word[18:3] == b[38:23];
-  assign \$573  = port0_word[0] & \$572 ;
-  assign \$574  = port0_word[38:23] == b[38:23];
-  assign \$575  = port0_word[20] & \$574 ;
-  assign \$576  = port0_word[58:43] == b[38:23];
-  assign \$577  = port0_word[40] & \$576 ;
-  assign \$578  = port0_word[78:63] == b[38:23];
-  assign \$579  = port0_word[60] & \$578 ;
-  assign \$580  = | { \$579 , \$577 , \$575 , \$573  };
-  assign \$581  = \$580  & b[7];
-  assign \$582  = ~ b[8];
-  assign lane0_hit = \$581  & \$582 ;
-  assign \$583  = port0_word[18:3] == b[38:23];
-  assign \$584  = port0_word[0] & \$583 ;
-  assign \$585  = port0_word[38:23] == b[38:23];
-  assign \$586  = port0_word[20] & \$585 ;
-  assign \$587  = port0_word[58:43] == b[38:23];
-  assign \$588  = port0_word[40] & \$587 ;
-  assign \$589  = port0_word[78:63] == b[38:23];
-  assign \$590  = port0_word[60] & \$589 ;
-  assign \$591  = \$590  ? 2'h3 : 2'h0;
-  assign \$592  = \$588  ? 2'h2 : \$591 ;
-  assign \$593  = \$586  ? 2'h1 : \$592 ;
-  assign \$594  = \$584  ? 2'h0 : \$593 ;
-  assign lane0_slot = lane0_hit ? { b[22:9], \$594  } : 16'h0000;
-  assign \$595  = port0_word[18:3] == b[38:23];
-  assign \$596  = port0_word[0] & \$595 ;
-  assign \$597  = port0_word[38:23] == b[38:23];
-  assign \$598  = port0_word[20] & \$597 ;
-  assign \$599  = port0_word[58:43] == b[38:23];
-  assign \$600  = port0_word[40] & \$599 ;
-  assign \$601  = port0_word[78:63] == b[38:23];
-  assign \$602  = port0_word[60] & \$601 ;
-  assign \$603  = \$602  ? 2'h3 : 2'h0;
-  assign \$604  = \$600  ? 2'h2 : \$603 ;
-  assign \$605  = \$598  ? 2'h1 : \$604 ;
-  assign \$606  = \$596  ? 2'h0 : \$605 ;
-  assign \$607  = { port0_word[79], port0_word[59], port0_word[39], port0_word[19] } >> \$606 ;
-  assign lane0_stale = lane0_hit & \$607 ;
-  assign \$608  = port1_word[18:3] == b[110:95];
-  assign \$609  = port1_word[0] & \$608 ;
-  assign \$610  = port1_word[38:23] == b[110:95];
-  assign \$611  = port1_word[20] & \$610 ;
-  assign \$612  = port1_word[58:43] == b[110:95];
-  assign \$613  = port1_word[40] & \$612 ;
-  assign \$614  = port1_word[78:63] == b[110:95];
-  assign \$615  = port1_word[60] & \$614 ;
-  assign \$616  = | { \$615 , \$613 , \$611 , \$609  };
-  assign \$617  = \$616  & b[79];
-  assign \$618  = ~ b[80];
-  assign lane1_hit = \$617  & \$618 ;
-  assign \$619  = port1_word[18:3] == b[110:95];
-  assign \$620  = port1_word[0] & \$619 ;
-  assign \$621  = port1_word[38:23] == b[110:95];
-  assign \$622  = port1_word[20] & \$621 ;
-  assign \$623  = port1_word[58:43] == b[110:95];
-  assign \$624  = port1_word[40] & \$623 ;
-  assign \$625  = port1_word[78:63] == b[110:95];
-  assign \$626  = port1_word[60] & \$625 ;
-  assign \$627  = \$626  ? 2'h3 : 2'h0;
-  assign \$628  = \$624  ? 2'h2 : \$627 ;
-  assign \$629  = \$622  ? 2'h1 : \$628 ;
-  assign \$630  = \$620  ? 2'h0 : \$629 ;
-  assign lane1_slot = lane1_hit ? { b[94:81], \$630  } : 16'h0000;
-  assign \$631  = port1_word[18:3] == b[110:95];
-  assign \$632  = port1_word[0] & \$631 ;
-  assign \$633  = port1_word[38:23] == b[110:95];
-  assign \$634  = port1_word[20] & \$633 ;
-  assign \$635  = port1_word[58:43] == b[110:95];
-  assign \$636  = port1_word[40] & \$635 ;
-  assign \$637  = port1_word[78:63] == b[110:95];
-  assign \$638  = port1_word[60] & \$637 ;
-  assign \$639  = \$638  ? 2'h3 : 2'h0;
-  assign \$640  = \$636  ? 2'h2 : \$639 ;
-  assign \$641  = \$634  ? 2'h1 : \$640 ;
-  assign \$642  = \$632  ? 2'h0 : \$641 ;
-  assign \$643  = { port1_word[79], port1_word[59], port1_word[39], port1_word[19] } >> \$642 ;
-  assign lane1_stale = lane1_hit & \$643 ;
-  assign \$644  = port2_word[18:3] == b[182:167];
-  assign \$645  = port2_word[0] & \$644 ;
-  assign \$646  = port2_word[38:23] == b[182:167];
-  assign \$647  = port2_word[20] & \$646 ;
-  assign \$648  = port2_word[58:43] == b[182:167];
-  assign \$649  = port2_word[40] & \$648 ;
-  assign \$650  = port2_word[78:63] == b[182:167];
-  assign \$651  = port2_word[60] & \$650 ;
-  assign \$652  = | { \$651 , \$649 , \$647 , \$645  };
-  assign \$653  = \$652  & b[151];
-  assign \$654  = ~ b[152];
-  assign lane2_hit = \$653  & \$654 ;
-  assign \$655  = port2_word[18:3] == b[182:167];
-  assign \$656  = port2_word[0] & \$655 ;
-  assign \$657  = port2_word[38:23] == b[182:167];
-  assign \$658  = port2_word[20] & \$657 ;
-  assign \$659  = port2_word[58:43] == b[182:167];
-  assign \$660  = port2_word[40] & \$659 ;
-  assign \$661  = port2_word[78:63] == b[182:167];
-  assign \$662  = port2_word[60] & \$661 ;
-  assign \$663  = \$662  ? 2'h3 : 2'h0;
-  assign \$664  = \$660  ? 2'h2 : \$663 ;
-  assign \$665  = \$658  ? 2'h1 : \$664 ;
-  assign \$666  = \$656  ? 2'h0 : \$665 ;
-  assign lane2_slot = lane2_hit ? { b[166:153], \$666  } : 16'h0000;
-  assign \$667  = port2_word[18:3] == b[182:167];
-  assign \$668  = port2_word[0] & \$667 ;
-  assign \$669  = port2_word[38:23] == b[182:167];
-  assign \$670  = port2_word[20] & \$669 ;
-  assign \$671  = port2_word[58:43] == b[182:167];
-  assign \$672  = port2_word[40] & \$671 ;
-  assign \$673  = port2_word[78:63] == b[182:167];
-  assign \$674  = port2_word[60] & \$673 ;
-  assign \$675  = \$674  ? 2'h3 : 2'h0;
-  assign \$676  = \$672  ? 2'h2 : \$675 ;
-  assign \$677  = \$670  ? 2'h1 : \$676 ;
-  assign \$678  = \$668  ? 2'h0 : \$677 ;
-  assign \$679  = { port2_word[79], port2_word[59], port2_word[39], port2_word[19] } >> \$678 ;
-  assign lane2_stale = lane2_hit & \$679 ;
-  assign \$680  = port3_word[18:3] == b[254:239];
-  assign \$681  = port3_word[0] & \$680 ;
-  assign \$682  = port3_word[38:23] == b[254:239];
-  assign \$683  = port3_word[20] & \$682 ;
-  assign \$684  = port3_word[58:43] == b[254:239];
-  assign \$685  = port3_word[40] & \$684 ;
-  assign \$686  = port3_word[78:63] == b[254:239];
-  assign \$687  = port3_word[60] & \$686 ;
-  assign \$688  = | { \$687 , \$685 , \$683 , \$681  };
-  assign \$689  = \$688  & b[223];
-  assign \$690  = ~ b[224];
-  assign lane3_hit = \$689  & \$690 ;
-  assign \$691  = port3_word[18:3] == b[254:239];
-  assign \$692  = port3_word[0] & \$691 ;
-  assign \$693  = port3_word[38:23] == b[254:239];
-  assign \$694  = port3_word[20] & \$693 ;
-  assign \$695  = port3_word[58:43] == b[254:239];
-  assign \$696  = port3_word[40] & \$695 ;
-  assign \$697  = port3_word[78:63] == b[254:239];
-  assign \$698  = port3_word[60] & \$697 ;
-  assign \$699  = \$698  ? 2'h3 : 2'h0;
-  assign \$700  = \$696  ? 2'h2 : \$699 ;
-  assign \$701  = \$694  ? 2'h1 : \$700 ;
-  assign \$702  = \$692  ? 2'h0 : \$701 ;
-  assign lane3_slot = lane3_hit ? { b[238:225], \$702  } : 16'h0000;
-  assign \$703  = port3_word[18:3] == b[254:239];
-  assign \$704  = port3_word[0] & \$703 ;
-  assign \$705  = port3_word[38:23] == b[254:239];
-  assign \$706  = port3_word[20] & \$705 ;
-  assign \$707  = port3_word[58:43] == b[254:239];
-  assign \$708  = port3_word[40] & \$707 ;
-  assign \$709  = port3_word[78:63] == b[254:239];
-  assign \$710  = port3_word[60] & \$709 ;
-  assign \$711  = \$710  ? 2'h3 : 2'h0;
-  assign \$712  = \$708  ? 2'h2 : \$711 ;
-  assign \$713  = \$706  ? 2'h1 : \$712 ;
-  assign \$714  = \$704  ? 2'h0 : \$713 ;
-  assign \$715  = { port3_word[79], port3_word[59], port3_word[39], port3_word[19] } >> \$714 ;
-  assign lane3_stale = lane3_hit & \$715 ;
-  assign \$716  = port0_word[2:1] == 2'h3;
-  assign \$717  = port0_word[22:21] == 2'h3;
-  assign \$718  = port0_word[42:41] == 2'h3;
-  assign \$719  = port0_word[62:61] == 2'h3;
-  assign \$720  = | { \$719 , \$718 , \$717 , \$716  };
-  assign \$721  = port0_word[2:1] == 2'h2;
-  assign \$722  = port0_word[22:21] == 2'h2;
-  assign \$723  = port0_word[42:41] == 2'h2;
-  assign \$724  = port0_word[62:61] == 2'h2;
-  assign \$725  = | { \$724 , \$723 , \$722 , \$721  };
-  assign \$726  = port0_word[2:1] == 1'h1;
-  assign \$727  = port0_word[22:21] == 1'h1;
-  assign \$728  = port0_word[42:41] == 1'h1;
-  assign \$729  = port0_word[62:61] == 1'h1;
-  assign \$730  = | { \$729 , \$728 , \$727 , \$726  };
-  assign \$731  = \$730  ? 2'h1 : 2'h0;
-  assign \$732  = \$725  ? 2'h2 : \$731 ;
-  assign max_rrpv = \$720  ? 2'h3 : \$732 ;
-  assign \$733  = ! b2_way;
-  assign \$734  = ! b2_way;
-  assign \$735  = b2_word[2:1] + b2_age;
-  assign \$736  = b2_way == 1'h1;
-  assign \$737  = b2_way == 1'h1;
-  assign \$738  = b2_word[22:21] + b2_age;
-  assign \$739  = b2_way == 2'h2;
-  assign \$740  = b2_way == 2'h2;
-  assign \$741  = b2_word[42:41] + b2_age;
-  assign \$742  = b2_way == 2'h3;
-  assign \$743  = b2_way == 2'h3;
-  assign \$744  = b2_word[62:61] + b2_age;
-  assign learn_slot = b2_error ? 16'h0000 : { b2[342:329], b2_way };
-  assign \$745  = b2[347:345] == 2'h3;
-  assign host_way = \$745  ? b2_mark_way : b2[349:348];
-  assign \$746  = b2[347:345] == 1'h1;
-  assign \$747  = b2[347:345] == 2'h2;
-  assign \$748  = b2[347:345] == 3'h4;
-  assign \$749  = b2[347:345] == 2'h3;
-  assign \$750  = \$749  & b2_mark_found;
-  assign \$751  = ~ b2[0];
-  assign \$752  = b2_valid & \$751 ;
-  assign \$753  = \$752  & b2[1];
-  assign \$754  = | b2[5:2];
-  assign \$755  = \$753  & \$754 ;
-  assign \$756  = ~ b2_error;
-  assign \$757  = \$755  & \$756 ;
-  assign \$758  = b2_valid & b2[0];
-  assign \$759  = | b2[347:345];
-  assign \$760  = \$758  & \$759 ;
-  assign b2_writes = \$757  | \$760 ;
-  assign \$761  = | { host_valid_s4, host_valid_s3, host_valid_s2, host_valid_s1, hash_valid_s4, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
-  assign \$762  = \$761  | o__valid;
-  assign \$763  = \$762  | a_valid;
-  assign \$764  = \$763  | r_valid;
-  assign \$765  = \$764  | b_valid;
-  assign \$766  = \$765  | b2_valid;
-  assign \$767  = \$766  | w_en;
-  assign \$768  = \$767  | counting;
-  assign busy = \$768  | clearing;
-  always @(posedge clk)
-    hash_valid_s1 <= \$769 ;
-  always @(posedge clk)
-    hash_valid_s2 <= \$770 ;
-  always @(posedge clk)
-    hash_valid_s3 <= \$771 ;
-  always @(posedge clk)
-    hash_valid_s4 <= \$772 ;
-  always @(posedge clk)
-    hash_beat_s1 <= \$773 ;
-  always @(posedge clk)
-    hash_beat_s2 <= \$774 ;
-  always @(posedge clk)
-    hash_beat_s3 <= \$775 ;
-  always @(posedge clk)
-    hash_beat_s4 <= \$776 ;
-  always @(posedge clk)
-    lane0_hash_s1_left <= \$777 ;
-  always @(posedge clk)
-    lane0_hash_s1_right <= \$778 ;
-  always @(posedge clk)
-    lane0_hash_s2_left <= \$779 ;
-  always @(posedge clk)
-    lane0_hash_s2_right <= \$780 ;
-  always @(posedge clk)
-    lane0_hash_s3_left <= \$781 ;
-  always @(posedge clk)
-    lane0_hash_s3_right <= \$782 ;
-  always @(posedge clk)
-    lane0_hash_s4_left <= \$783 ;
-  always @(posedge clk)
-    lane0_hash_s4_right <= \$784 ;
-  always @(posedge clk)
-    lane1_hash_s1_left <= \$785 ;
-  always @(posedge clk)
-    lane1_hash_s1_right <= \$786 ;
-  always @(posedge clk)
-    lane1_hash_s2_left <= \$787 ;
-  always @(posedge clk)
-    lane1_hash_s2_right <= \$788 ;
-  always @(posedge clk)
-    lane1_hash_s3_left <= \$789 ;
-  always @(posedge clk)
-    lane1_hash_s3_right <= \$790 ;
-  always @(posedge clk)
-    lane1_hash_s4_left <= \$791 ;
-  always @(posedge clk)
-    lane1_hash_s4_right <= \$792 ;
-  always @(posedge clk)
-    lane2_hash_s1_left <= \$793 ;
-  always @(posedge clk)
-    lane2_hash_s1_right <= \$794 ;
-  always @(posedge clk)
-    lane2_hash_s2_left <= \$795 ;
-  always @(posedge clk)
-    lane2_hash_s2_right <= \$796 ;
-  always @(posedge clk)
-    lane2_hash_s3_left <= \$797 ;
-  always @(posedge clk)
-    lane2_hash_s3_right <= \$798 ;
-  always @(posedge clk)
-    lane2_hash_s4_left <= \$799 ;
-  always @(posedge clk)
-    lane2_hash_s4_right <= \$800 ;
-  always @(posedge clk)
-    lane3_hash_s1_left <= \$801 ;
-  always @(posedge clk)
-    lane3_hash_s1_right <= \$802 ;
-  always @(posedge clk)
-    lane3_hash_s2_left <= \$803 ;
-  always @(posedge clk)
-    lane3_hash_s2_right <= \$804 ;
-  always @(posedge clk)
-    lane3_hash_s3_left <= \$805 ;
-  always @(posedge clk)
-    lane3_hash_s3_right <= \$806 ;
-  always @(posedge clk)
-    lane3_hash_s4_left <= \$807 ;
-  always @(posedge clk)
-    lane3_hash_s4_right <= \$808 ;
-  always @(posedge clk)
-    host_valid_s1 <= \$809 ;
-  always @(posedge clk)
-    host_valid_s2 <= \$810 ;
-  always @(posedge clk)
-    host_valid_s3 <= \$811 ;
-  always @(posedge clk)
-    host_valid_s4 <= \$812 ;
-  always @(posedge clk)
-    host_cmd_s1 <= \$813 ;
-  always @(posedge clk)
-    host_cmd_s2 <= \$814 ;
-  always @(posedge clk)
-    host_cmd_s3 <= \$815 ;
-  always @(posedge clk)
-    host_cmd_s4 <= \$816 ;
-  always @(posedge clk)
-    host_hash_s1_left <= \$817 ;
-  always @(posedge clk)
-    host_hash_s1_right <= \$818 ;
-  always @(posedge clk)
-    host_hash_s2_left <= \$819 ;
-  always @(posedge clk)
-    host_hash_s2_right <= \$820 ;
-  always @(posedge clk)
-    host_hash_s3_left <= \$821 ;
-  always @(posedge clk)
-    host_hash_s3_right <= \$822 ;
-  always @(posedge clk)
-    host_hash_s4_left <= \$823 ;
-  always @(posedge clk)
-    host_hash_s4_right <= \$824 ;
-  always @(posedge clk)
-    clear_set <= \$825 ;
-  always @(posedge clk)
-    clearing <= \$826 ;
-  always @(posedge clk)
-    clear_op <= \$827 ;
-  always @(posedge clk)
-    remaining <= \$828 ;
-  always @(posedge clk)
-    mid_beat <= \$829 ;
-  always @(posedge clk)
-    rest_mask <= \$830 ;
-  always @(posedge clk)
-    rest_single <= \$831 ;
-  always @(posedge clk)
-    lane_hazard <= \$832 ;
-  always @(posedge clk)
-    a_valid <= \$833 ;
-  always @(posedge clk)
-    a <= \$834 ;
-  always @(posedge clk)
-    r_valid <= \$835 ;
-  always @(posedge clk)
-    r <= \$836 ;
-  always @(posedge clk)
-    b_valid <= \$837 ;
-  always @(posedge clk)
-    b <= \$838 ;
-  always @(posedge clk)
-    b2_valid <= \$839 ;
-  always @(posedge clk)
-    b2 <= \$840 ;
-  always @(posedge clk)
-    port0_forward_r <= \$841 ;
-  always @(posedge clk)
-    port0_set <= \$842 ;
-  always @(posedge clk)
-    port0_forward_b <= \$843 ;
-  always @(posedge clk)
-    port1_forward_r <= \$844 ;
-  always @(posedge clk)
-    port1_set <= \$845 ;
-  always @(posedge clk)
-    port1_forward_b <= \$846 ;
-  always @(posedge clk)
-    port2_forward_r <= \$847 ;
-  always @(posedge clk)
-    port2_set <= \$848 ;
-  always @(posedge clk)
-    port2_forward_b <= \$849 ;
-  always @(posedge clk)
-    port3_forward_r <= \$850 ;
-  always @(posedge clk)
-    port3_set <= \$851 ;
-  always @(posedge clk)
-    port3_forward_b <= \$852 ;
-  always @(posedge clk)
-    port0_read <= \$853 ;
-  always @(posedge clk)
-    port1_read <= \$854 ;
-  always @(posedge clk)
-    port2_read <= \$855 ;
-  always @(posedge clk)
-    port3_read <= \$856 ;
-  always @(posedge clk)
-    b2_word <= \$857 ;
-  always @(posedge clk)
-    b2_hit <= \$858 ;
-  always @(posedge clk)
-    b2_way <= \$859 ;
-  always @(posedge clk)
-    b2_age <= \$860 ;
-  always @(posedge clk)
-    b2_tag <= \$861 ;
-  always @(posedge clk)
-    b2_error <= \$862 ;
-  always @(posedge clk)
-    b2_mark_found <= \$863 ;
-  always @(posedge clk)
-    b2_mark_way <= \$864 ;
-  always @(posedge clk)
-    b2_results_hit <= \$865 ;
-  always @(posedge clk)
-    b2_results_stale <= \$866 ;
-  always @(posedge clk)
-    lane0_b2_slot <= \$867 ;
-  always @(posedge clk)
-    lane1_b2_slot <= \$868 ;
-  always @(posedge clk)
-    lane2_b2_slot <= \$869 ;
-  always @(posedge clk)
-    lane3_b2_slot <= \$870 ;
-  always @(posedge clk)
-    w_en <= \$871 ;
-  always @(posedge clk)
-    w_set <= \$872 ;
-  always @(posedge clk)
-    w_word <= \$873 ;
-  always @(posedge clk)
-    resp__valid <= \$874 ;
-  always @(posedge clk)
-    host_resp__valid <= \$875 ;
-  always @(posedge clk)
-    resp__payload <= \$876 ;
-  always @(posedge clk)
-    host_resp__payload <= \$877 ;
-  always @(posedge clk)
-    counting <= \$878 ;
-  always @(posedge clk)
-    answered <= \$879 ;
-  always @(posedge clk)
-    \hits$197  <= \$880 ;
-  always @(posedge clk)
-    \errors$198  <= \$881 ;
-  always @(posedge clk)
-    error_sticky <= \$882 ;
-  always @(posedge clk)
-    beat_conflicts_taken <= \$883 ;
-  always @(posedge clk)
-    lookups <= \$884 ;
-  always @(posedge clk)
-    hits <= \$885 ;
-  always @(posedge clk)
-    errors <= \$886 ;
-  always @(posedge clk)
-    conflicts <= \$887 ;
   assign \$1  = req__valid & req__ready;
   assign \$2  = host_cmd__valid & host_cmd__ready;
   assign \$3  = ~ mid_beat;
@@ -19599,690 +18891,1915 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$45  = ! \$44 ;
   assign \$46  = \$33  & \$45 ;
   assign \$47  = ~ o__valid;
-  assign \$48  = h_keeps ? \$signal  : hazard_next;
-  assign \$49  = following[15:2] == a[342:329];
-  assign \$50  = following[87:74] == a[342:329];
-  assign \$51  = following[159:146] == a[342:329];
-  assign \$52  = following[231:218] == a[342:329];
-  assign \$53  = { a_writes, a_writes, a_writes, a_writes } & { \$52 , \$51 , \$50 , \$49  };
-  assign \$54  = b2[342:329] == \$signature__addr ;
-  assign \$55  = b2_writes & \$54 ;
-  assign \$56  = b2[342:329] == port0_set;
-  assign \$57  = b2_writes & \$56 ;
-  assign \$58  = b2[342:329] == a[94:81];
-  assign \$59  = b2_writes & \$58 ;
-  assign \$60  = b2[342:329] == port1_set;
-  assign \$61  = b2_writes & \$60 ;
-  assign \$62  = b2[342:329] == a[166:153];
-  assign \$63  = b2_writes & \$62 ;
-  assign \$64  = b2[342:329] == port2_set;
-  assign \$65  = b2_writes & \$64 ;
-  assign \$66  = b2[342:329] == a[238:225];
-  assign \$67  = b2_writes & \$66 ;
-  assign \$68  = b2[342:329] == port3_set;
-  assign \$69  = b2_writes & \$68 ;
-  assign \$70  = port0_forward_r ? w_word : \$signature__data ;
-  assign \$71  = port1_forward_r ? w_word : \$signature__data$156 ;
-  assign \$72  = port2_forward_r ? w_word : \$signature__data$158 ;
-  assign \$73  = port3_forward_r ? w_word : \$signature__data$160 ;
-  assign \$961  = b[344:343] * 7'h48;
-  assign \$74  = b[294:7] >> \$961 ;
-  assign \$75  = port0_word[18:3] == \$74 [31:16];
-  assign \$76  = port0_word[0] & \$75 ;
-  assign \$966  = b[344:343] * 7'h48;
-  assign \$77  = b[294:7] >> \$966 ;
-  assign \$78  = port0_word[38:23] == \$77 [31:16];
-  assign \$79  = port0_word[20] & \$78 ;
-  assign \$971  = b[344:343] * 7'h48;
-  assign \$80  = b[294:7] >> \$971 ;
-  assign \$81  = port0_word[58:43] == \$80 [31:16];
-  assign \$82  = port0_word[40] & \$81 ;
-  assign \$976  = b[344:343] * 7'h48;
-  assign \$83  = b[294:7] >> \$976 ;
-  assign \$84  = port0_word[78:63] == \$83 [31:16];
-  assign \$85  = port0_word[60] & \$84 ;
-  assign \$86  = | { \$85 , \$82 , \$79 , \$76  };
-  assign \$982  = b[344:343] * 7'h48;
-  assign \$87  = b[294:7] >> \$982 ;
-  assign \$88  = port0_word[18:3] == \$87 [31:16];
-  assign \$89  = port0_word[0] & \$88 ;
-  assign \$987  = b[344:343] * 7'h48;
-  assign \$90  = b[294:7] >> \$987 ;
-  assign \$91  = port0_word[38:23] == \$90 [31:16];
-  assign \$92  = port0_word[20] & \$91 ;
-  assign \$992  = b[344:343] * 7'h48;
-  assign \$93  = b[294:7] >> \$992 ;
-  assign \$94  = port0_word[58:43] == \$93 [31:16];
-  assign \$95  = port0_word[40] & \$94 ;
-  assign \$997  = b[344:343] * 7'h48;
-  assign \$96  = b[294:7] >> \$997 ;
+  assign \$48  = ~ mid_beat;
+  assign \$49  = host_valid_s4 & \$48 ;
+  assign \$50  = o__payload[15:2] == clear_set;
+  assign \$51  = o__payload[87:74] == clear_set;
+  assign \$52  = o__payload[159:146] == clear_set;
+  assign \$53  = o__payload[231:218] == clear_set;
+  assign \$54  = skid[15:2] == clear_set;
+  assign \$55  = skid[87:74] == clear_set;
+  assign \$56  = skid[159:146] == clear_set;
+  assign \$57  = skid[231:218] == clear_set;
+  assign \$58  = hashed_beat[15:2] == clear_set;
+  assign \$59  = hashed_beat[87:74] == clear_set;
+  assign \$60  = hashed_beat[159:146] == clear_set;
+  assign \$61  = hashed_beat[231:218] == clear_set;
+  assign \$62  = skid_valid ? { \$57 , \$56 , \$55 , \$54  } : { \$61 , \$60 , \$59 , \$58  };
+  assign \$63  = o__valid ? { \$53 , \$52 , \$51 , \$50  } : \$62 ;
+  assign \$64  = | host_cmd_s4[2:0];
+  assign \$65  = | host_cmd_s4[2:0];
+  assign \$66  = | host_cmd_s4[2:0];
+  assign \$67  = | host_cmd_s4[2:0];
+  assign \$68  = o__payload[15:2] == host_set;
+  assign \$69  = o__payload[87:74] == host_set;
+  assign \$70  = o__payload[159:146] == host_set;
+  assign \$71  = o__payload[231:218] == host_set;
+  assign \$72  = skid[15:2] == host_set;
+  assign \$73  = skid[87:74] == host_set;
+  assign \$74  = skid[159:146] == host_set;
+  assign \$75  = skid[231:218] == host_set;
+  assign \$76  = hashed_beat[15:2] == host_set;
+  assign \$77  = hashed_beat[87:74] == host_set;
+  assign \$78  = hashed_beat[159:146] == host_set;
+  assign \$79  = hashed_beat[231:218] == host_set;
+  assign \$80  = skid_valid ? { \$75 , \$74 , \$73 , \$72  } : { \$79 , \$78 , \$77 , \$76  };
+  assign \$81  = o__valid ? { \$71 , \$70 , \$69 , \$68  } : \$80 ;
+  assign \$82  = { \$67 , \$66 , \$65 , \$64  } & \$81 ;
+  assign \$83  = { learn_lane_injected, learn_lane_injected, learn_lane_injected, learn_lane_injected } & learn_hazard;
+  assign \$84  = skid[15:2] == a[342:329];
+  assign \$85  = skid[87:74] == a[342:329];
+  assign \$86  = skid[159:146] == a[342:329];
+  assign \$87  = skid[231:218] == a[342:329];
+  assign \$88  = hashed_beat[15:2] == a[342:329];
+  assign \$89  = hashed_beat[87:74] == a[342:329];
+  assign \$90  = hashed_beat[159:146] == a[342:329];
+  assign \$91  = hashed_beat[231:218] == a[342:329];
+  assign \$92  = skid_valid ? { \$87 , \$86 , \$85 , \$84  } : { \$91 , \$90 , \$89 , \$88  };
+  assign \$93  = { a_writes, a_writes, a_writes, a_writes } & \$92 ;
+  assign \$94  = b2[342:329] == \$signature__addr ;
+  assign \$95  = b2_writes & \$94 ;
+  assign \$96  = b2[342:329] == port0_set;
+  assign \$97  = b2_writes & \$96 ;
+  assign \$98  = b2[342:329] == a[94:81];
+  assign \$99  = b2_writes & \$98 ;
+  assign \$100  = b2[342:329] == port1_set;
+  assign \$101  = b2_writes & \$100 ;
+  assign \$102  = b2[342:329] == a[166:153];
+  assign \$103  = b2_writes & \$102 ;
+  assign \$104  = b2[342:329] == port2_set;
+  assign \$105  = b2_writes & \$104 ;
+  assign \$106  = b2[342:329] == a[238:225];
+  assign \$107  = b2_writes & \$106 ;
+  assign \$108  = b2[342:329] == port3_set;
+  assign \$109  = b2_writes & \$108 ;
+  assign \$110  = port0_forward_r ? w_word : \$signature__data ;
+  assign \$111  = port1_forward_r ? w_word : \$signature__data$158 ;
+  assign \$112  = port2_forward_r ? w_word : \$signature__data$160 ;
+  assign \$113  = port3_forward_r ? w_word : \$signature__data$162 ;
+  assign \$1261  = b[344:343] * 7'h48;
+  assign \$114  = b[294:7] >> \$1261 ;
+  assign \$115  = port0_word[18:3] == \$114 [31:16];
+  assign \$116  = port0_word[0] & \$115 ;
+  assign \$1266  = b[344:343] * 7'h48;
+  assign \$117  = b[294:7] >> \$1266 ;
+  assign \$118  = port0_word[38:23] == \$117 [31:16];
+  assign \$119  = port0_word[20] & \$118 ;
+  assign \$1271  = b[344:343] * 7'h48;
+  assign \$120  = b[294:7] >> \$1271 ;
+  assign \$121  = port0_word[58:43] == \$120 [31:16];
+  assign \$122  = port0_word[40] & \$121 ;
+  assign \$1276  = b[344:343] * 7'h48;
+  assign \$123  = b[294:7] >> \$1276 ;
+  assign \$124  = port0_word[78:63] == \$123 [31:16];
+  assign \$125  = port0_word[60] & \$124 ;
+  assign \$126  = | { \$125 , \$122 , \$119 , \$116  };
+  assign \$1282  = b[344:343] * 7'h48;
+  assign \$127  = b[294:7] >> \$1282 ;
+  assign \$128  = port0_word[18:3] == \$127 [31:16];
+  assign \$129  = port0_word[0] & \$128 ;
+  assign \$1287  = b[344:343] * 7'h48;
+  assign \$130  = b[294:7] >> \$1287 ;
+  assign \$131  = port0_word[38:23] == \$130 [31:16];
+  assign \$132  = port0_word[20] & \$131 ;
+  assign \$1292  = b[344:343] * 7'h48;
+  assign \$133  = b[294:7] >> \$1292 ;
+  assign \$134  = port0_word[58:43] == \$133 [31:16];
+  assign \$135  = port0_word[40] & \$134 ;
+  assign \$1297  = b[344:343] * 7'h48;
+  assign \$136  = b[294:7] >> \$1297 ;
+  assign \$137  = port0_word[78:63] == \$136 [31:16];
+  assign \$138  = port0_word[60] & \$137 ;
+  assign \$139  = | { \$138 , \$135 , \$132 , \$129  };
+  assign \$1303  = b[344:343] * 7'h48;
+  assign \$140  = b[294:7] >> \$1303 ;
+  assign \$141  = port0_word[18:3] == \$140 [31:16];
+  assign \$142  = port0_word[0] & \$141 ;
+  assign \$1308  = b[344:343] * 7'h48;
+  assign \$143  = b[294:7] >> \$1308 ;
+  assign \$144  = port0_word[38:23] == \$143 [31:16];
+  assign \$145  = port0_word[20] & \$144 ;
+  assign \$1313  = b[344:343] * 7'h48;
+  assign \$146  = b[294:7] >> \$1313 ;
+  assign \$147  = port0_word[58:43] == \$146 [31:16];
+  assign \$148  = port0_word[40] & \$147 ;
+  assign \$1318  = b[344:343] * 7'h48;
+  assign \$149  = b[294:7] >> \$1318 ;
+  assign \$150  = port0_word[78:63] == \$149 [31:16];
+  assign \$151  = port0_word[60] & \$150 ;
+  assign \$152  = \$151  ? 2'h3 : 2'h0;
+  assign \$153  = \$148  ? 2'h2 : \$152 ;
+  assign \$154  = \$145  ? 2'h1 : \$153 ;
+  assign \$155  = \$142  ? 2'h0 : \$154 ;
+  assign \$156  = ~ port0_word[0];
+  assign \$157  = ~ port0_word[20];
+  assign \$158  = ~ port0_word[40];
+  assign \$159  = ~ port0_word[60];
+  assign \$160  = | { \$159 , \$158 , \$157 , \$156  };
+  assign \$161  = ~ port0_word[0];
+  assign \$162  = ~ port0_word[20];
+  assign \$163  = ~ port0_word[40];
+  assign \$164  = ~ port0_word[60];
+  assign \$165  = port0_word[60] ? 2'h0 : 2'h3;
+  assign \$166  = port0_word[40] ? \$165  : 2'h2;
+  assign \$167  = port0_word[20] ? \$166  : 2'h1;
+  assign \$168  = port0_word[0] ? \$167  : 2'h0;
+  assign \$169  = port0_word[2:1] == max_rrpv;
+  assign \$170  = port0_word[22:21] == max_rrpv;
+  assign \$171  = port0_word[42:41] == max_rrpv;
+  assign \$172  = port0_word[62:61] == max_rrpv;
+  assign \$173  = \$172  ? 2'h3 : 2'h0;
+  assign \$174  = \$171  ? 2'h2 : \$173 ;
+  assign \$175  = \$170  ? 2'h1 : \$174 ;
+  assign \$176  = \$169  ? 2'h0 : \$175 ;
+  assign \$177  = \$160  ? \$168  : \$176 ;
+  assign \$178  = \$139  ? \$155  : \$177 ;
+  assign \$1350  = b[344:343] * 7'h48;
+  assign \$179  = b[294:7] >> \$1350 ;
+  assign \$180  = port0_word[18:3] == \$179 [31:16];
+  assign \$181  = port0_word[0] & \$180 ;
+  assign \$1355  = b[344:343] * 7'h48;
+  assign \$182  = b[294:7] >> \$1355 ;
+  assign \$183  = port0_word[38:23] == \$182 [31:16];
+  assign \$184  = port0_word[20] & \$183 ;
+  assign \$1360  = b[344:343] * 7'h48;
+  assign \$185  = b[294:7] >> \$1360 ;
+  assign \$186  = port0_word[58:43] == \$185 [31:16];
+  assign \$187  = port0_word[40] & \$186 ;
+  assign \$1365  = b[344:343] * 7'h48;
+  assign \$188  = b[294:7] >> \$1365 ;
+  assign \$189  = port0_word[78:63] == \$188 [31:16];
+  assign \$190  = port0_word[60] & \$189 ;
+  assign \$191  = | { \$190 , \$187 , \$184 , \$181  };
+  assign \$192  = ~ port0_word[0];
+  assign \$193  = ~ port0_word[20];
+  assign \$194  = ~ port0_word[40];
+  assign \$195  = ~ port0_word[60];
+  assign \$196  = | { \$195 , \$194 , \$193 , \$192  };
+  assign \$197  = \$191  | \$196 ;
+  assign \$198  = 2'h3 - max_rrpv;
+  assign \$199  = \$197  ? 3'h0 : \$198 ;
+  assign \$1379  = b[344:343] * 7'h48;
+  assign \$200  = b[294:7] >> \$1379 ;
+  assign \$1382  = b[344:343] * 7'h48;
+  assign \$201  = b[294:7] >> \$1382 ;
+  assign \$202  = port0_word[18:3] == b[379:364];
+  assign \$203  = port0_word[0] & \$202 ;
+  assign \$204  = port0_word[38:23] == b[379:364];
+  assign \$205  = port0_word[20] & \$204 ;
+  assign \$206  = port0_word[58:43] == b[379:364];
+  assign \$207  = port0_word[40] & \$206 ;
+  assign \$208  = port0_word[78:63] == b[379:364];
+  assign \$209  = port0_word[60] & \$208 ;
+  assign \$210  = | { \$209 , \$207 , \$205 , \$203  };
+  assign \$211  = port0_word[18:3] == b[379:364];
+  assign \$212  = port0_word[0] & \$211 ;
+  assign \$213  = port0_word[38:23] == b[379:364];
+  assign \$214  = port0_word[20] & \$213 ;
+  assign \$215  = port0_word[58:43] == b[379:364];
+  assign \$216  = port0_word[40] & \$215 ;
+  assign \$217  = port0_word[78:63] == b[379:364];
+  assign \$218  = port0_word[60] & \$217 ;
+  assign \$219  = \$218  ? 2'h3 : 2'h0;
+  assign \$220  = \$216  ? 2'h2 : \$219 ;
+  assign \$221  = \$214  ? 2'h1 : \$220 ;
+  assign \$222  = \$212  ? 2'h0 : \$221 ;
+  assign \$223  = b2[0] ? host_word : learn_word;
+  assign \$224  = resp__valid & resp__ready;
+  assign \$225  = host_resp__valid & host_resp__ready;
+  assign \$226  = advance & b2_valid;
+  assign \$227  = ~ b2[0];
+  assign \$228  = \$226  & \$227 ;
+  assign \$229  = ~ b2[7];
+  assign \$230  = ~ b2_error;
+  assign \$231  = b2_hit & \$230 ;
+  assign \$232  = ~ b2[79];
+  assign \$233  = ~ b2_error;
+  assign \$234  = b2_hit & \$233 ;
+  assign \$235  = ~ b2[151];
+  assign \$236  = ~ b2_error;
+  assign \$237  = b2_hit & \$236 ;
+  assign \$238  = ~ b2[223];
+  assign \$239  = ~ b2_error;
+  assign \$240  = b2_hit & \$239 ;
+  assign \$241  = advance & b2_valid;
+  assign \$242  = \$241  & b2[0];
+  assign \$243  = \$242  & b2[399];
+  assign \$244  = b2[347:345] == 2'h3;
+  assign \$245  = b2_mark_found ? { b2[342:329], b2_mark_way } : 16'h0000;
+  assign \$246  = \$244  ? \$245  : b2[363:348];
+  assign \$247  = b2[347:345] == 2'h2;
+  assign \$248  = b2[347:345] == 3'h4;
+  assign \$249  = \$247  | \$248 ;
+  assign \$250  = b2[347:345] == 2'h3;
+  assign \$251  = ~ b2_mark_found;
+  assign \$252  = \$250  & \$251 ;
+  assign \$253  = \$249  | \$252 ;
+  assign \$1437  = host_way * 5'h14;
+  assign \$254  = host_word >> \$1437 ;
+  assign \$255  = \$253  ? 19'h00000 : \$254 [18:0];
+  assign \$256  = b2[347:345] == 2'h2;
+  assign \$257  = b2[347:345] == 3'h4;
+  assign \$258  = \$256  | \$257 ;
+  assign \$259  = b2[347:345] == 2'h3;
+  assign \$260  = ~ b2_mark_found;
+  assign \$261  = \$259  & \$260 ;
+  assign \$262  = \$258  | \$261 ;
+  assign \$263  = ~ \$262 ;
+  assign \$1449  = host_way * 5'h14;
+  assign \$264  = host_word >> \$1449 ;
+  assign \$265  = \$263  & \$264 [19];
+  assign \$266  = b2[347:345] == 2'h3;
+  assign \$267  = \$266  & b2_mark_found;
+  assign \$268  = ~ b2[0];
+  assign \$269  = b2_valid & \$268 ;
+  assign \$270  = b2[2] & b2[7];
+  assign \$271  = 1'h0 + \$270 ;
+  assign \$272  = b2[3] & b2[79];
+  assign \$273  = \$271  + \$272 ;
+  assign \$274  = b2[4] & b2[151];
+  assign \$275  = \$273  + \$274 ;
+  assign \$276  = b2[5] & b2[223];
+  assign \$277  = \$275  + \$276 ;
+  assign \$278  = ~ b2_error;
+  assign \$279  = b2_hit & \$278 ;
+  assign \$280  = b2[1] ? \$279  : b2_results_hit[0];
+  assign \$281  = b2[2] & \$280 ;
+  assign \$282  = 1'h0 + \$281 ;
+  assign \$283  = ~ b2_error;
+  assign \$284  = b2_hit & \$283 ;
+  assign \$285  = b2[1] ? \$284  : b2_results_hit[1];
+  assign \$286  = b2[3] & \$285 ;
+  assign \$287  = \$282  + \$286 ;
+  assign \$288  = ~ b2_error;
+  assign \$289  = b2_hit & \$288 ;
+  assign \$290  = b2[1] ? \$289  : b2_results_hit[2];
+  assign \$291  = b2[4] & \$290 ;
+  assign \$292  = \$287  + \$291 ;
+  assign \$293  = ~ b2_error;
+  assign \$294  = b2_hit & \$293 ;
+  assign \$295  = b2[1] ? \$294  : b2_results_hit[3];
+  assign \$296  = b2[5] & \$295 ;
+  assign \$297  = \$292  + \$296 ;
+  assign \$298  = b2[2] & b2[8];
+  assign \$299  = 1'h0 + \$298 ;
+  assign \$300  = b2[3] & b2[80];
+  assign \$301  = \$299  + \$300 ;
+  assign \$302  = b2[4] & b2[152];
+  assign \$303  = \$301  + \$302 ;
+  assign \$304  = b2[5] & b2[224];
+  assign \$305  = \$303  + \$304 ;
+  assign \$306  = ~ counters_clear;
+  assign \$307  = o__ready & \$306 ;
+  assign \$308  = \$307  ? \$483 [2:0] : 3'h0;
+  assign \$309  = lookups + answered;
+  assign \$310  = hits + \hits$199 ;
+  assign \$311  = errors + \errors$200 ;
+  assign \$312  = | \errors$200 ;
+  assign \$313  = conflicts + beat_conflicts_taken;
+  assign \$314  = ~ hash_valid_s4;
+  assign shift = i__ready | \$314 ;
+  assign \$315  = ~ host_cmd__valid;
+  assign req__ready = shift & \$315 ;
+  assign \$316  = | { hash_valid_s4, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign beats_hashing = \$316  | o__valid;
+  assign \$318  = ! \$317 ;
+  assign \$320  = ! \$319 ;
+  assign lane0_in_range = \$318  & \$320 ;
+  assign \$321  = ~ lane0_in_range;
+  assign \$322  = req__payload[0] & \$321 ;
+  assign \$324  = ! \$323 ;
+  assign \$326  = ! \$325 ;
+  assign lane1_in_range = \$324  & \$326 ;
+  assign \$327  = ~ lane1_in_range;
+  assign \$328  = req__payload[41] & \$327 ;
+  assign \$330  = ! \$329 ;
+  assign \$332  = ! \$331 ;
+  assign lane2_in_range = \$330  & \$332 ;
+  assign \$333  = ~ lane2_in_range;
+  assign \$334  = req__payload[82] & \$333 ;
+  assign \$336  = ! \$335 ;
+  assign \$338  = ! \$337 ;
+  assign lane3_in_range = \$336  & \$338 ;
+  assign \$339  = ~ lane3_in_range;
+  assign \$340  = req__payload[123] & \$339 ;
+  assign \$341  = req__payload[23:9] + 15'h4f1b;
+  assign \$342  = { \$341 [12:0], \$341 [14:13] } & { \$341 [9:0], \$341 [14:10] };
+  assign \$343  = { \$341 [13:0], \$341 [14] } ^ \$342 ;
+  assign \$344  = \$343  ^ { \$341 [7:0], \$341 [14:8] };
+  assign \$345  = \$344  ^ req__payload[23:9];
+  assign lane0_hash_r0_mixed = { 1'h0, req__payload[5:1], req__payload[32:24] } ^ \$345 ;
+  assign \$346  = lane0_hash_s1_right + 13'h1e37;
+  assign \$347  = { \$346 [12:0], \$346 [14:13] } & { \$346 [9:0], \$346 [14:10] };
+  assign \$348  = { \$346 [13:0], \$346 [14] } ^ \$347 ;
+  assign \$349  = \$348  ^ { \$346 [7:0], \$346 [14:8] };
+  assign \$350  = \$349  ^ lane0_hash_s1_right;
+  assign lane0_hash_r1_mixed = lane0_hash_s1_left ^ \$350 ;
+  assign \$351  = lane0_hash_s2_right + 15'h6d53;
+  assign \$352  = { \$351 [12:0], \$351 [14:13] } & { \$351 [9:0], \$351 [14:10] };
+  assign \$353  = { \$351 [13:0], \$351 [14] } ^ \$352 ;
+  assign \$354  = \$353  ^ { \$351 [7:0], \$351 [14:8] };
+  assign \$355  = \$354  ^ lane0_hash_s2_right;
+  assign lane0_hash_r2_mixed = lane0_hash_s2_left ^ \$355 ;
+  assign \$356  = lane0_hash_s3_right + 14'h3c6e;
+  assign \$357  = { \$356 [12:0], \$356 [14:13] } & { \$356 [9:0], \$356 [14:10] };
+  assign \$358  = { \$356 [13:0], \$356 [14] } ^ \$357 ;
+  assign \$359  = \$358  ^ { \$356 [7:0], \$356 [14:8] };
+  assign \$360  = \$359  ^ lane0_hash_s3_right;
+  assign lane0_hash_r3_mixed = lane0_hash_s3_left ^ \$360 ;
+  assign \$361  = req__payload[64:50] + 15'h4f1b;
+  assign \$362  = { \$361 [12:0], \$361 [14:13] } & { \$361 [9:0], \$361 [14:10] };
+  assign \$363  = { \$361 [13:0], \$361 [14] } ^ \$362 ;
+  assign \$364  = \$363  ^ { \$361 [7:0], \$361 [14:8] };
+  assign \$365  = \$364  ^ req__payload[64:50];
+  assign lane1_hash_r0_mixed = { 1'h0, req__payload[46:42], req__payload[73:65] } ^ \$365 ;
+  assign \$366  = lane1_hash_s1_right + 13'h1e37;
+  assign \$367  = { \$366 [12:0], \$366 [14:13] } & { \$366 [9:0], \$366 [14:10] };
+  assign \$368  = { \$366 [13:0], \$366 [14] } ^ \$367 ;
+  assign \$369  = \$368  ^ { \$366 [7:0], \$366 [14:8] };
+  assign \$370  = \$369  ^ lane1_hash_s1_right;
+  assign lane1_hash_r1_mixed = lane1_hash_s1_left ^ \$370 ;
+  assign \$371  = lane1_hash_s2_right + 15'h6d53;
+  assign \$372  = { \$371 [12:0], \$371 [14:13] } & { \$371 [9:0], \$371 [14:10] };
+  assign \$373  = { \$371 [13:0], \$371 [14] } ^ \$372 ;
+  assign \$374  = \$373  ^ { \$371 [7:0], \$371 [14:8] };
+  assign \$375  = \$374  ^ lane1_hash_s2_right;
+  assign lane1_hash_r2_mixed = lane1_hash_s2_left ^ \$375 ;
+  assign \$376  = lane1_hash_s3_right + 14'h3c6e;
+  assign \$377  = { \$376 [12:0], \$376 [14:13] } & { \$376 [9:0], \$376 [14:10] };
+  assign \$378  = { \$376 [13:0], \$376 [14] } ^ \$377 ;
+  assign \$379  = \$378  ^ { \$376 [7:0], \$376 [14:8] };
+  assign \$380  = \$379  ^ lane1_hash_s3_right;
+  assign lane1_hash_r3_mixed = lane1_hash_s3_left ^ \$380 ;
+  assign \$381  = req__payload[105:91] + 15'h4f1b;
+  assign \$382  = { \$381 [12:0], \$381 [14:13] } & { \$381 [9:0], \$381 [14:10] };
+  assign \$383  = { \$381 [13:0], \$381 [14] } ^ \$382 ;
+  assign \$384  = \$383  ^ { \$381 [7:0], \$381 [14:8] };
+  assign \$385  = \$384  ^ req__payload[105:91];
+  assign lane2_hash_r0_mixed = { 1'h0, req__payload[87:83], req__payload[114:106] } ^ \$385 ;
+  assign \$386  = lane2_hash_s1_right + 13'h1e37;
+  assign \$387  = { \$386 [12:0], \$386 [14:13] } & { \$386 [9:0], \$386 [14:10] };
+  assign \$388  = { \$386 [13:0], \$386 [14] } ^ \$387 ;
+  assign \$389  = \$388  ^ { \$386 [7:0], \$386 [14:8] };
+  assign \$390  = \$389  ^ lane2_hash_s1_right;
+  assign lane2_hash_r1_mixed = lane2_hash_s1_left ^ \$390 ;
+  assign \$391  = lane2_hash_s2_right + 15'h6d53;
+  assign \$392  = { \$391 [12:0], \$391 [14:13] } & { \$391 [9:0], \$391 [14:10] };
+  assign \$393  = { \$391 [13:0], \$391 [14] } ^ \$392 ;
+  assign \$394  = \$393  ^ { \$391 [7:0], \$391 [14:8] };
+  assign \$395  = \$394  ^ lane2_hash_s2_right;
+  assign lane2_hash_r2_mixed = lane2_hash_s2_left ^ \$395 ;
+  assign \$396  = lane2_hash_s3_right + 14'h3c6e;
+  assign \$397  = { \$396 [12:0], \$396 [14:13] } & { \$396 [9:0], \$396 [14:10] };
+  assign \$398  = { \$396 [13:0], \$396 [14] } ^ \$397 ;
+  assign \$399  = \$398  ^ { \$396 [7:0], \$396 [14:8] };
+  assign \$400  = \$399  ^ lane2_hash_s3_right;
+  assign lane2_hash_r3_mixed = lane2_hash_s3_left ^ \$400 ;
+  assign \$401  = req__payload[146:132] + 15'h4f1b;
+  assign \$402  = { \$401 [12:0], \$401 [14:13] } & { \$401 [9:0], \$401 [14:10] };
+  assign \$403  = { \$401 [13:0], \$401 [14] } ^ \$402 ;
+  assign \$404  = \$403  ^ { \$401 [7:0], \$401 [14:8] };
+  assign \$405  = \$404  ^ req__payload[146:132];
+  assign lane3_hash_r0_mixed = { 1'h0, req__payload[128:124], req__payload[155:147] } ^ \$405 ;
+  assign \$406  = lane3_hash_s1_right + 13'h1e37;
+  assign \$407  = { \$406 [12:0], \$406 [14:13] } & { \$406 [9:0], \$406 [14:10] };
+  assign \$408  = { \$406 [13:0], \$406 [14] } ^ \$407 ;
+  assign \$409  = \$408  ^ { \$406 [7:0], \$406 [14:8] };
+  assign \$410  = \$409  ^ lane3_hash_s1_right;
+  assign lane3_hash_r1_mixed = lane3_hash_s1_left ^ \$410 ;
+  assign \$411  = lane3_hash_s2_right + 15'h6d53;
+  assign \$412  = { \$411 [12:0], \$411 [14:13] } & { \$411 [9:0], \$411 [14:10] };
+  assign \$413  = { \$411 [13:0], \$411 [14] } ^ \$412 ;
+  assign \$414  = \$413  ^ { \$411 [7:0], \$411 [14:8] };
+  assign \$415  = \$414  ^ lane3_hash_s2_right;
+  assign lane3_hash_r2_mixed = lane3_hash_s2_left ^ \$415 ;
+  assign \$416  = lane3_hash_s3_right + 14'h3c6e;
+  assign \$417  = { \$416 [12:0], \$416 [14:13] } & { \$416 [9:0], \$416 [14:10] };
+  assign \$418  = { \$416 [13:0], \$416 [14] } ^ \$417 ;
+  assign \$419  = \$418  ^ { \$416 [7:0], \$416 [14:8] };
+  assign \$420  = \$419  ^ lane3_hash_s3_right;
+  assign lane3_hash_r3_mixed = lane3_hash_s3_left ^ \$420 ;
+  assign \$422  = ~ \$421 ;
+  assign \$423  = hashed_beat[72] & \$422 ;
+  assign \$424  = | { hashed_beat[72], hashed_beat[0] };
+  assign \$425  = ~ \$424 ;
+  assign \$426  = hashed_beat[144] & \$425 ;
+  assign \$427  = | { hashed_beat[144], hashed_beat[72], hashed_beat[0] };
+  assign \$428  = ~ \$427 ;
+  assign \$429  = hashed_beat[216] & \$428 ;
+  assign \$430  = | { hashed_beat[216], hashed_beat[144], hashed_beat[72], hashed_beat[0] };
+  assign \$432  = ~ \$431 ;
+  assign \$433  = hashed_beat[72] & \$432 ;
+  assign \$434  = | { hashed_beat[72], hashed_beat[0] };
+  assign \$435  = ~ \$434 ;
+  assign \$436  = hashed_beat[144] & \$435 ;
+  assign \$437  = | { hashed_beat[144], hashed_beat[72], hashed_beat[0] };
+  assign \$438  = ~ \$437 ;
+  assign \$439  = hashed_beat[216] & \$438 ;
+  assign \$440  = ~ { \$439 , \$436 , \$433 , hashed_beat[0] };
+  assign \$441  = { hashed_beat[216], hashed_beat[144], hashed_beat[72], hashed_beat[0] } & \$440 ;
+  assign \$442  = ! \$441 ;
+  assign \$443  = \$430  & \$442 ;
+  assign \$445  = ~ o__payload[73];
+  assign \$446  = o__payload[72] & \$445 ;
+  assign \$447  = ~ o__payload[1];
+  assign \$448  = o__payload[0] & \$447 ;
+  assign \$449  = o__payload[15:2] == o__payload[87:74];
+  assign \$450  = \$448  & \$449 ;
+  assign \$452  = \$446  & \$451 ;
+  assign \$453  = 2'h0 + \$452 ;
+  assign \$454  = ~ o__payload[145];
+  assign \$455  = o__payload[144] & \$454 ;
+  assign \$456  = ~ o__payload[1];
+  assign \$457  = o__payload[0] & \$456 ;
+  assign \$458  = o__payload[15:2] == o__payload[159:146];
+  assign \$459  = \$457  & \$458 ;
+  assign \$460  = ~ o__payload[73];
+  assign \$461  = o__payload[72] & \$460 ;
+  assign \$462  = o__payload[87:74] == o__payload[159:146];
+  assign \$463  = \$461  & \$462 ;
+  assign \$464  = | { \$463 , \$459  };
+  assign \$465  = \$455  & \$464 ;
+  assign \$466  = \$453  + \$465 ;
+  assign \$467  = ~ o__payload[217];
+  assign \$468  = o__payload[216] & \$467 ;
+  assign \$469  = ~ o__payload[1];
+  assign \$470  = o__payload[0] & \$469 ;
+  assign \$471  = o__payload[15:2] == o__payload[231:218];
+  assign \$472  = \$470  & \$471 ;
+  assign \$473  = ~ o__payload[73];
+  assign \$474  = o__payload[72] & \$473 ;
+  assign \$475  = o__payload[87:74] == o__payload[231:218];
+  assign \$476  = \$474  & \$475 ;
+  assign \$477  = ~ o__payload[145];
+  assign \$478  = o__payload[144] & \$477 ;
+  assign \$479  = o__payload[159:146] == o__payload[231:218];
+  assign \$480  = \$478  & \$479 ;
+  assign \$481  = | { \$480 , \$476 , \$472  };
+  assign \$482  = \$468  & \$481 ;
+  assign \$483  = \$466  + \$482 ;
+  assign \$484  = ~ resp__ready;
+  assign \$485  = resp__valid & \$484 ;
+  assign \$486  = ~ \$485 ;
+  assign \$487  = ~ host_resp__ready;
+  assign \$488  = host_resp__valid & \$487 ;
+  assign \$489  = ~ \$488 ;
+  assign advance = \$486  & \$489 ;
+  assign pending = mid_beat ? remaining : { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
+  assign next_mask = mid_beat ? rest_mask : o__payload[325:322];
+  assign last_lane = mid_beat ? rest_single : o__payload[326];
+  assign \$490  = ~ next_mask;
+  assign rest = pending & \$490 ;
+  assign \$491  = ~ host_valid_s4;
+  assign host_shift = \$491  | host_take;
+  assign \$492  = ~ beats_hashing;
+  assign host_cmd__ready = host_shift & \$492 ;
+  assign host_queued = | { host_valid_s4, host_valid_s3, host_valid_s2, host_valid_s1 };
+  assign \$493  = host_cmd__payload[52:38] + 15'h4f1b;
+  assign \$494  = { \$493 [12:0], \$493 [14:13] } & { \$493 [9:0], \$493 [14:10] };
+  assign \$495  = { \$493 [13:0], \$493 [14] } ^ \$494 ;
+  assign \$496  = \$495  ^ { \$493 [7:0], \$493 [14:8] };
+  assign \$497  = \$496  ^ host_cmd__payload[52:38];
+  assign host_hash_r0_mixed = { 1'h0, host_cmd__payload[66:53] } ^ \$497 ;
+  assign \$498  = host_hash_s1_right + 13'h1e37;
+  assign \$499  = { \$498 [12:0], \$498 [14:13] } & { \$498 [9:0], \$498 [14:10] };
+  assign \$500  = { \$498 [13:0], \$498 [14] } ^ \$499 ;
+  assign \$501  = \$500  ^ { \$498 [7:0], \$498 [14:8] };
+  assign \$502  = \$501  ^ host_hash_s1_right;
+  assign host_hash_r1_mixed = host_hash_s1_left ^ \$502 ;
+  assign \$503  = host_hash_s2_right + 15'h6d53;
+  assign \$504  = { \$503 [12:0], \$503 [14:13] } & { \$503 [9:0], \$503 [14:10] };
+  assign \$505  = { \$503 [13:0], \$503 [14] } ^ \$504 ;
+  assign \$506  = \$505  ^ { \$503 [7:0], \$503 [14:8] };
+  assign \$507  = \$506  ^ host_hash_s2_right;
+  assign host_hash_r2_mixed = host_hash_s2_left ^ \$507 ;
+  assign \$508  = host_hash_s3_right + 14'h3c6e;
+  assign \$509  = { \$508 [12:0], \$508 [14:13] } & { \$508 [9:0], \$508 [14:10] };
+  assign \$510  = { \$508 [13:0], \$508 [14] } ^ \$509 ;
+  assign \$511  = \$510  ^ { \$508 [7:0], \$508 [14:8] };
+  assign \$512  = \$511  ^ host_hash_s3_right;
+  assign host_hash_r3_mixed = host_hash_s3_left ^ \$512 ;
+  assign a_writes = a_valid & a[400];
+  assign \$513  = host_cmd_s4[2:0] == 2'h3;
+  assign host_set = \$513  ? host_hash_s4_right[13:0] : host_cmd_s4[18:5];
+  assign \$514  = host_set == a[342:329];
+  assign host_hazard = a_writes & \$514 ;
+  assign \$515  = clear_set == a[342:329];
+  assign clear_hazard = a_writes & \$515 ;
+  assign \$516  = ~ mid_beat;
+  assign \$517  = host_valid_s4 & \$516 ;
+  assign \$518  = ~ host_queued;
+  assign \$519  = o__valid & \$518 ;
+  assign \$520  = ~ clear_hazard;
+  assign \$521  = clear_set == 14'h3fff;
+  assign \$522  = host_cmd_s4[2:0] == 2'h2;
+  assign \$523  = host_cmd_s4[2:0] == 3'h4;
+  assign \$524  = \$522  | \$523 ;
+  assign \$525  = ~ host_hazard;
+  assign \$526  = | host_cmd_s4[2:0];
+  assign \$527  = host_cmd_s4[2:0] == 2'h3;
+  assign \$528  = ~ mid_beat;
+  assign \$530  = \$528  & \$529 ;
+  assign \$531  = | { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
+  assign \$532  = mid_beat | \$531 ;
+  assign \$533  = ~ \$532 ;
+  assign \$534  = next_mask & lane_hazard;
+  assign \$535  = | \$534 ;
+  assign \$536  = ~ \$535 ;
+  assign \$537  = { o__payload[216], o__payload[144], o__payload[72], o__payload[0] } & lane_hazard;
+  assign \$538  = | \$537 ;
+  assign \$539  = ~ \$538 ;
+  assign \$540  = next_mask[3] ? 2'h3 : 2'h0;
+  assign \$541  = next_mask[2] ? 2'h2 : \$540 ;
+  assign \$542  = next_mask[1] ? 2'h1 : \$541 ;
+  assign \$543  = next_mask[0] ? 2'h0 : \$542 ;
+  assign \$544  = next_mask[3] ? 2'h3 : 2'h0;
+  assign \$545  = next_mask[2] ? 2'h2 : \$544 ;
+  assign \$546  = next_mask[1] ? 2'h1 : \$545 ;
+  assign \$547  = next_mask[0] ? 2'h0 : \$546 ;
+  assign \$1774  = \$547  * 7'h48;
+  assign \$548  = o__payload[287:0] >> \$1774 ;
+  assign \$549  = skid[15:2] == o__payload[15:2];
+  assign \$550  = skid[87:74] == o__payload[15:2];
+  assign \$551  = skid[159:146] == o__payload[15:2];
+  assign \$552  = skid[231:218] == o__payload[15:2];
+  assign \$553  = hashed_beat[15:2] == o__payload[15:2];
+  assign \$554  = hashed_beat[87:74] == o__payload[15:2];
+  assign \$555  = hashed_beat[159:146] == o__payload[15:2];
+  assign \$556  = hashed_beat[231:218] == o__payload[15:2];
+  assign \$557  = skid_valid ? { \$552 , \$551 , \$550 , \$549  } : { \$556 , \$555 , \$554 , \$553  };
+  assign \$558  = { next_mask[0], next_mask[0], next_mask[0], next_mask[0] } & \$557 ;
+  assign \$559  = skid[15:2] == o__payload[87:74];
+  assign \$560  = skid[87:74] == o__payload[87:74];
+  assign \$561  = skid[159:146] == o__payload[87:74];
+  assign \$562  = skid[231:218] == o__payload[87:74];
+  assign \$563  = hashed_beat[15:2] == o__payload[87:74];
+  assign \$564  = hashed_beat[87:74] == o__payload[87:74];
+  assign \$565  = hashed_beat[159:146] == o__payload[87:74];
+  assign \$566  = hashed_beat[231:218] == o__payload[87:74];
+  assign \$567  = skid_valid ? { \$562 , \$561 , \$560 , \$559  } : { \$566 , \$565 , \$564 , \$563  };
+  assign \$568  = { next_mask[1], next_mask[1], next_mask[1], next_mask[1] } & \$567 ;
+  assign \$569  = \$558  | \$568 ;
+  assign \$570  = skid[15:2] == o__payload[159:146];
+  assign \$571  = skid[87:74] == o__payload[159:146];
+  assign \$572  = skid[159:146] == o__payload[159:146];
+  assign \$573  = skid[231:218] == o__payload[159:146];
+  assign \$574  = hashed_beat[15:2] == o__payload[159:146];
+  assign \$575  = hashed_beat[87:74] == o__payload[159:146];
+  assign \$576  = hashed_beat[159:146] == o__payload[159:146];
+  assign \$577  = hashed_beat[231:218] == o__payload[159:146];
+  assign \$578  = skid_valid ? { \$573 , \$572 , \$571 , \$570  } : { \$577 , \$576 , \$575 , \$574  };
+  assign \$579  = { next_mask[2], next_mask[2], next_mask[2], next_mask[2] } & \$578 ;
+  assign \$580  = \$569  | \$579 ;
+  assign \$581  = skid[15:2] == o__payload[231:218];
+  assign \$582  = skid[87:74] == o__payload[231:218];
+  assign \$583  = skid[159:146] == o__payload[231:218];
+  assign \$584  = skid[231:218] == o__payload[231:218];
+  assign \$585  = hashed_beat[15:2] == o__payload[231:218];
+  assign \$586  = hashed_beat[87:74] == o__payload[231:218];
+  assign \$587  = hashed_beat[159:146] == o__payload[231:218];
+  assign \$588  = hashed_beat[231:218] == o__payload[231:218];
+  assign \$589  = skid_valid ? { \$584 , \$583 , \$582 , \$581  } : { \$588 , \$587 , \$586 , \$585  };
+  assign \$590  = { next_mask[3], next_mask[3], next_mask[3], next_mask[3] } & \$589 ;
+  assign \$591  = \$580  | \$590 ;
+  assign \$593  = o__payload[87:74] == o__payload[15:2];
+  assign \$594  = o__payload[159:146] == o__payload[15:2];
+  assign \$595  = o__payload[231:218] == o__payload[15:2];
+  assign \$596  = { next_mask[0], next_mask[0], next_mask[0], next_mask[0] } & { \$595 , \$594 , \$593 , \$592  };
+  assign \$597  = o__payload[15:2] == o__payload[87:74];
+  assign \$599  = o__payload[159:146] == o__payload[87:74];
+  assign \$600  = o__payload[231:218] == o__payload[87:74];
+  assign \$601  = { next_mask[1], next_mask[1], next_mask[1], next_mask[1] } & { \$600 , \$599 , \$598 , \$597  };
+  assign \$602  = \$596  | \$601 ;
+  assign \$603  = o__payload[15:2] == o__payload[159:146];
+  assign \$604  = o__payload[87:74] == o__payload[159:146];
+  assign \$606  = o__payload[231:218] == o__payload[159:146];
+  assign \$607  = { next_mask[2], next_mask[2], next_mask[2], next_mask[2] } & { \$606 , \$605 , \$604 , \$603  };
+  assign \$608  = \$602  | \$607 ;
+  assign \$609  = o__payload[15:2] == o__payload[231:218];
+  assign \$610  = o__payload[87:74] == o__payload[231:218];
+  assign \$611  = o__payload[159:146] == o__payload[231:218];
+  assign \$613  = { next_mask[3], next_mask[3], next_mask[3], next_mask[3] } & { \$612 , \$611 , \$610 , \$609  };
+  assign \$614  = \$608  | \$613 ;
+  assign learn_hazard = last_lane ? \$591  : \$614 ;
+  assign \$615  = a[0] | a[1];
+  assign \$signature__addr  = \$615  ? a[342:329] : a[22:9];
+  assign port0_word = port0_forward_b ? w_word : port0_read;
+  assign port1_word = port1_forward_b ? w_word : port1_read;
+  assign port2_word = port2_forward_b ? w_word : port2_read;
+  assign port3_word = port3_forward_b ? w_word : port3_read;
+  assign \$616  = port0_word[18:3] == b[38:23];
+  assign \$617  = port0_word[0] & \$616 ;
+  assign \$618  = port0_word[38:23] == b[38:23];
+  assign \$619  = port0_word[20] & \$618 ;
+  assign \$620  = port0_word[58:43] == b[38:23];
+  assign \$621  = port0_word[40] & \$620 ;
+  assign \$622  = port0_word[78:63] == b[38:23];
+  assign \$623  = port0_word[60] & \$622 ;
+  assign \$624  = | { \$623 , \$621 , \$619 , \$617  };
+  assign \$625  = \$624  & b[7];
+  assign \$626  = ~ b[8];
+  assign lane0_hit = \$625  & \$626 ;
+  assign \$627  = port0_word[18:3] == b[38:23];
+  assign \$628  = port0_word[0] & \$627 ;
+  assign \$629  = port0_word[38:23] == b[38:23];
+  assign \$630  = port0_word[20] & \$629 ;
+  assign \$631  = port0_word[58:43] == b[38:23];
+  assign \$632  = port0_word[40] & \$631 ;
+  assign \$633  = port0_word[78:63] == b[38:23];
+  assign \$634  = port0_word[60] & \$633 ;
+  assign \$635  = \$634  ? 2'h3 : 2'h0;
+  assign \$636  = \$632  ? 2'h2 : \$635 ;
+  assign \$637  = \$630  ? 2'h1 : \$636 ;
+  assign \$638  = \$628  ? 2'h0 : \$637 ;
+  assign lane0_slot = lane0_hit ? { b[22:9], \$638  } : 16'h0000;
+  assign \$639  = port0_word[18:3] == b[38:23];
+  assign \$640  = port0_word[0] & \$639 ;
+  assign \$641  = port0_word[38:23] == b[38:23];
+  assign \$642  = port0_word[20] & \$641 ;
+  assign \$643  = port0_word[58:43] == b[38:23];
+  assign \$644  = port0_word[40] & \$643 ;
+  assign \$645  = port0_word[78:63] == b[38:23];
+  assign \$646  = port0_word[60] & \$645 ;
+  assign \$647  = port0_word[18:3] == b[38:23];
+  assign \$648  = port0_word[0] & \$647 ;
+  assign \$649  = port0_word[38:23] == b[38:23];
+  assign \$650  = port0_word[20] & \$649 ;
+  assign \$651  = port0_word[58:43] == b[38:23];
+  assign \$652  = port0_word[40] & \$651 ;
+  assign \$653  = port0_word[78:63] == b[38:23];
+  assign \$654  = port0_word[60] & \$653 ;
+  assign \$655  = port0_word[18:3] == b[38:23];
+  assign \$656  = port0_word[0] & \$655 ;
+  assign \$657  = port0_word[38:23] == b[38:23];
+  assign \$658  = port0_word[20] & \$657 ;
+  assign \$659  = port0_word[58:43] == b[38:23];
+  assign \$660  = port0_word[40] & \$659 ;
+  assign \$661  = port0_word[78:63] == b[38:23];
+  assign \$662  = port0_word[60] & \$661 ;
+  assign \$664  = ~ \$663 ;
+  assign \$665  = \$650  & \$664 ;
+  assign \$666  = port0_word[18:3] == b[38:23];
+  assign \$667  = port0_word[0] & \$666 ;
+  assign \$668  = port0_word[38:23] == b[38:23];
+  assign \$669  = port0_word[20] & \$668 ;
+  assign \$670  = port0_word[58:43] == b[38:23];
+  assign \$671  = port0_word[40] & \$670 ;
+  assign \$672  = port0_word[78:63] == b[38:23];
+  assign \$673  = port0_word[60] & \$672 ;
+  assign \$674  = port0_word[18:3] == b[38:23];
+  assign \$675  = port0_word[0] & \$674 ;
+  assign \$676  = port0_word[38:23] == b[38:23];
+  assign \$677  = port0_word[20] & \$676 ;
+  assign \$678  = port0_word[58:43] == b[38:23];
+  assign \$679  = port0_word[40] & \$678 ;
+  assign \$680  = port0_word[78:63] == b[38:23];
+  assign \$681  = port0_word[60] & \$680 ;
+  assign \$682  = | { \$677 , \$675  };
+  assign \$683  = ~ \$682 ;
+  assign \$684  = \$671  & \$683 ;
+  assign \$685  = port0_word[18:3] == b[38:23];
+  assign \$686  = port0_word[0] & \$685 ;
+  assign \$687  = port0_word[38:23] == b[38:23];
+  assign \$688  = port0_word[20] & \$687 ;
+  assign \$689  = port0_word[58:43] == b[38:23];
+  assign \$690  = port0_word[40] & \$689 ;
+  assign \$691  = port0_word[78:63] == b[38:23];
+  assign \$692  = port0_word[60] & \$691 ;
+  assign \$693  = port0_word[18:3] == b[38:23];
+  assign \$694  = port0_word[0] & \$693 ;
+  assign \$695  = port0_word[38:23] == b[38:23];
+  assign \$696  = port0_word[20] & \$695 ;
+  assign \$697  = port0_word[58:43] == b[38:23];
+  assign \$698  = port0_word[40] & \$697 ;
+  assign \$699  = port0_word[78:63] == b[38:23];
+  assign \$700  = port0_word[60] & \$699 ;
+  assign \$701  = | { \$698 , \$696 , \$694  };
+  assign \$702  = ~ \$701 ;
+  assign \$703  = \$692  & \$702 ;
+  assign \$704  = { \$703 , \$684 , \$665 , \$640  } & { port0_word[79], port0_word[59], port0_word[39], port0_word[19] };
+  assign \$705  = | \$704 ;
+  assign lane0_stale = lane0_hit & \$705 ;
+  assign \$706  = port1_word[18:3] == b[110:95];
+  assign \$707  = port1_word[0] & \$706 ;
+  assign \$708  = port1_word[38:23] == b[110:95];
+  assign \$709  = port1_word[20] & \$708 ;
+  assign \$710  = port1_word[58:43] == b[110:95];
+  assign \$711  = port1_word[40] & \$710 ;
+  assign \$712  = port1_word[78:63] == b[110:95];
+  assign \$713  = port1_word[60] & \$712 ;
+  assign \$714  = | { \$713 , \$711 , \$709 , \$707  };
+  assign \$715  = \$714  & b[79];
+  assign \$716  = ~ b[80];
+  assign lane1_hit = \$715  & \$716 ;
+  assign \$717  = port1_word[18:3] == b[110:95];
+  assign \$718  = port1_word[0] & \$717 ;
+  assign \$719  = port1_word[38:23] == b[110:95];
+  assign \$720  = port1_word[20] & \$719 ;
+  assign \$721  = port1_word[58:43] == b[110:95];
+  assign \$722  = port1_word[40] & \$721 ;
+  assign \$723  = port1_word[78:63] == b[110:95];
+  assign \$724  = port1_word[60] & \$723 ;
+  assign \$725  = \$724  ? 2'h3 : 2'h0;
+  assign \$726  = \$722  ? 2'h2 : \$725 ;
+  assign \$727  = \$720  ? 2'h1 : \$726 ;
+  assign \$728  = \$718  ? 2'h0 : \$727 ;
+  assign lane1_slot = lane1_hit ? { b[94:81], \$728  } : 16'h0000;
+  assign \$729  = port1_word[18:3] == b[110:95];
+  assign \$730  = port1_word[0] & \$729 ;
+  assign \$731  = port1_word[38:23] == b[110:95];
+  assign \$732  = port1_word[20] & \$731 ;
+  assign \$733  = port1_word[58:43] == b[110:95];
+  assign \$734  = port1_word[40] & \$733 ;
+  assign \$735  = port1_word[78:63] == b[110:95];
+  assign \$736  = port1_word[60] & \$735 ;
+  assign \$737  = port1_word[18:3] == b[110:95];
+  assign \$738  = port1_word[0] & \$737 ;
+  assign \$739  = port1_word[38:23] == b[110:95];
+  assign \$740  = port1_word[20] & \$739 ;
+  assign \$741  = port1_word[58:43] == b[110:95];
+  assign \$742  = port1_word[40] & \$741 ;
+  assign \$743  = port1_word[78:63] == b[110:95];
+  assign \$744  = port1_word[60] & \$743 ;
+  assign \$745  = port1_word[18:3] == b[110:95];
+  assign \$746  = port1_word[0] & \$745 ;
+  assign \$747  = port1_word[38:23] == b[110:95];
+  assign \$748  = port1_word[20] & \$747 ;
+  assign \$749  = port1_word[58:43] == b[110:95];
+  assign \$750  = port1_word[40] & \$749 ;
+  assign \$751  = port1_word[78:63] == b[110:95];
+  assign \$752  = port1_word[60] & \$751 ;
+  assign \$754  = ~ \$753 ;
+  assign \$755  = \$740  & \$754 ;
+  assign \$756  = port1_word[18:3] == b[110:95];
+  assign \$757  = port1_word[0] & \$756 ;
+  assign \$758  = port1_word[38:23] == b[110:95];
+  assign \$759  = port1_word[20] & \$758 ;
+  assign \$760  = port1_word[58:43] == b[110:95];
+  assign \$761  = port1_word[40] & \$760 ;
+  assign \$762  = port1_word[78:63] == b[110:95];
+  assign \$763  = port1_word[60] & \$762 ;
+  assign \$764  = port1_word[18:3] == b[110:95];
+  assign \$765  = port1_word[0] & \$764 ;
+  assign \$766  = port1_word[38:23] == b[110:95];
+  assign \$767  = port1_word[20] & \$766 ;
+  assign \$768  = port1_word[58:43] == b[110:95];
+  assign \$769  = port1_word[40] & \$768 ;
+  assign \$770  = port1_word[78:63] == b[110:95];
+  assign \$771  = port1_word[60] & \$770 ;
+  assign \$772  = | { \$767 , \$765  };
+  assign \$773  = ~ \$772 ;
+  assign \$774  = \$761  & \$773 ;
+  assign \$775  = port1_word[18:3] == b[110:95];
+  assign \$776  = port1_word[0] & \$775 ;
+  assign \$777  = port1_word[38:23] == b[110:95];
+  assign \$778  = port1_word[20] & \$777 ;
+  assign \$779  = port1_word[58:43] == b[110:95];
+  assign \$780  = port1_word[40] & \$779 ;
+  assign \$781  = port1_word[78:63] == b[110:95];
+  assign \$782  = port1_word[60] & \$781 ;
+  assign \$783  = port1_word[18:3] == b[110:95];
+  assign \$784  = port1_word[0] & \$783 ;
+  assign \$785  = port1_word[38:23] == b[110:95];
+  assign \$786  = port1_word[20] & \$785 ;
+  assign \$787  = port1_word[58:43] == b[110:95];
+  assign \$788  = port1_word[40] & \$787 ;
+  assign \$789  = port1_word[78:63] == b[110:95];
+  assign \$790  = port1_word[60] & \$789 ;
+  assign \$791  = | { \$788 , \$786 , \$784  };
+  assign \$792  = ~ \$791 ;
+  assign \$793  = \$782  & \$792 ;
+  assign \$794  = { \$793 , \$774 , \$755 , \$730  } & { port1_word[79], port1_word[59], port1_word[39], port1_word[19] };
+  assign \$795  = | \$794 ;
+  assign lane1_stale = lane1_hit & \$795 ;
+  assign \$796  = port2_word[18:3] == b[182:167];
+  assign \$797  = port2_word[0] & \$796 ;
+  assign \$798  = port2_word[38:23] == b[182:167];
+  assign \$799  = port2_word[20] & \$798 ;
+  assign \$800  = port2_word[58:43] == b[182:167];
+  assign \$801  = port2_word[40] & \$800 ;
+  assign \$802  = port2_word[78:63] == b[182:167];
+  assign \$803  = port2_word[60] & \$802 ;
+  assign \$804  = | { \$803 , \$801 , \$799 , \$797  };
+  assign \$805  = \$804  & b[151];
+  assign \$806  = ~ b[152];
+  assign lane2_hit = \$805  & \$806 ;
+  assign \$807  = port2_word[18:3] == b[182:167];
+  assign \$808  = port2_word[0] & \$807 ;
+  assign \$809  = port2_word[38:23] == b[182:167];
+  assign \$810  = port2_word[20] & \$809 ;
+  assign \$811  = port2_word[58:43] == b[182:167];
+  assign \$812  = port2_word[40] & \$811 ;
+  assign \$813  = port2_word[78:63] == b[182:167];
+  assign \$814  = port2_word[60] & \$813 ;
+  assign \$815  = \$814  ? 2'h3 : 2'h0;
+  assign \$816  = \$812  ? 2'h2 : \$815 ;
+  assign \$817  = \$810  ? 2'h1 : \$816 ;
+  assign \$818  = \$808  ? 2'h0 : \$817 ;
+  assign lane2_slot = lane2_hit ? { b[166:153], \$818  } : 16'h0000;
+  assign \$819  = port2_word[18:3] == b[182:167];
+  assign \$820  = port2_word[0] & \$819 ;
+  assign \$821  = port2_word[38:23] == b[182:167];
+  assign \$822  = port2_word[20] & \$821 ;
+  assign \$823  = port2_word[58:43] == b[182:167];
+  assign \$824  = port2_word[40] & \$823 ;
+  assign \$825  = port2_word[78:63] == b[182:167];
+  assign \$826  = port2_word[60] & \$825 ;
+  assign \$827  = port2_word[18:3] == b[182:167];
+  assign \$828  = port2_word[0] & \$827 ;
+  assign \$829  = port2_word[38:23] == b[182:167];
+  assign \$830  = port2_word[20] & \$829 ;
+  assign \$831  = port2_word[58:43] == b[182:167];
+  assign \$832  = port2_word[40] & \$831 ;
+  assign \$833  = port2_word[78:63] == b[182:167];
+  assign \$834  = port2_word[60] & \$833 ;
+  assign \$835  = port2_word[18:3] == b[182:167];
+  assign \$836  = port2_word[0] & \$835 ;
+  assign \$837  = port2_word[38:23] == b[182:167];
+  assign \$838  = port2_word[20] & \$837 ;
+  assign \$839  = port2_word[58:43] == b[182:167];
+  assign \$840  = port2_word[40] & \$839 ;
+  assign \$841  = port2_word[78:63] == b[182:167];
+  assign \$842  = port2_word[60] & \$841 ;
+  assign \$844  = ~ \$843 ;
+  assign \$845  = \$830  & \$844 ;
+  assign \$846  = port2_word[18:3] == b[182:167];
+  assign \$847  = port2_word[0] & \$846 ;
+  assign \$848  = port2_word[38:23] == b[182:167];
+  assign \$849  = port2_word[20] & \$848 ;
+  assign \$850  = port2_word[58:43] == b[182:167];
+  assign \$851  = port2_word[40] & \$850 ;
+  assign \$852  = port2_word[78:63] == b[182:167];
+  assign \$853  = port2_word[60] & \$852 ;
+  assign \$854  = port2_word[18:3] == b[182:167];
+  assign \$855  = port2_word[0] & \$854 ;
+  assign \$856  = port2_word[38:23] == b[182:167];
+  assign \$857  = port2_word[20] & \$856 ;
+  assign \$858  = port2_word[58:43] == b[182:167];
+  assign \$859  = port2_word[40] & \$858 ;
+  assign \$860  = port2_word[78:63] == b[182:167];
+  assign \$861  = port2_word[60] & \$860 ;
+  assign \$862  = | { \$857 , \$855  };
+  assign \$863  = ~ \$862 ;
+  assign \$864  = \$851  & \$863 ;
+  assign \$865  = port2_word[18:3] == b[182:167];
+  assign \$866  = port2_word[0] & \$865 ;
+  assign \$867  = port2_word[38:23] == b[182:167];
+  assign \$868  = port2_word[20] & \$867 ;
+  assign \$869  = port2_word[58:43] == b[182:167];
+  assign \$870  = port2_word[40] & \$869 ;
+  assign \$871  = port2_word[78:63] == b[182:167];
+  assign \$872  = port2_word[60] & \$871 ;
+  assign \$873  = port2_word[18:3] == b[182:167];
+  assign \$874  = port2_word[0] & \$873 ;
+  assign \$875  = port2_word[38:23] == b[182:167];
+  assign \$876  = port2_word[20] & \$875 ;
+  assign \$877  = port2_word[58:43] == b[182:167];
+  assign \$878  = port2_word[40] & \$877 ;
+  assign \$879  = port2_word[78:63] == b[182:167];
+  assign \$880  = port2_word[60] & \$879 ;
+  assign \$881  = | { \$878 , \$876 , \$874  };
+  assign \$882  = ~ \$881 ;
+  assign \$883  = \$872  & \$882 ;
+  assign \$884  = { \$883 , \$864 , \$845 , \$820  } & { port2_word[79], port2_word[59], port2_word[39], port2_word[19] };
+  assign \$885  = | \$884 ;
+  assign lane2_stale = lane2_hit & \$885 ;
+  assign \$886  = port3_word[18:3] == b[254:239];
+  assign \$887  = port3_word[0] & \$886 ;
+  assign \$888  = port3_word[38:23] == b[254:239];
+  assign \$889  = port3_word[20] & \$888 ;
+  assign \$890  = port3_word[58:43] == b[254:239];
+  assign \$891  = port3_word[40] & \$890 ;
+  assign \$892  = port3_word[78:63] == b[254:239];
+  assign \$893  = port3_word[60] & \$892 ;
+  assign \$894  = | { \$893 , \$891 , \$889 , \$887  };
+  assign \$895  = \$894  & b[223];
+  assign \$896  = ~ b[224];
+  assign lane3_hit = \$895  & \$896 ;
+  assign \$897  = port3_word[18:3] == b[254:239];
+  assign \$898  = port3_word[0] & \$897 ;
+  assign \$899  = port3_word[38:23] == b[254:239];
+  assign \$900  = port3_word[20] & \$899 ;
+  assign \$901  = port3_word[58:43] == b[254:239];
+  assign \$902  = port3_word[40] & \$901 ;
+  assign \$903  = port3_word[78:63] == b[254:239];
+  assign \$904  = port3_word[60] & \$903 ;
+  assign \$905  = \$904  ? 2'h3 : 2'h0;
+  assign \$906  = \$902  ? 2'h2 : \$905 ;
+  assign \$907  = \$900  ? 2'h1 : \$906 ;
+  assign \$908  = \$898  ? 2'h0 : \$907 ;
+  assign lane3_slot = lane3_hit ? { b[238:225], \$908  } : 16'h0000;
+  assign \$909  = port3_word[18:3] == b[254:239];
+  assign \$910  = port3_word[0] & \$909 ;
+  assign \$911  = port3_word[38:23] == b[254:239];
+  assign \$912  = port3_word[20] & \$911 ;
+  assign \$913  = port3_word[58:43] == b[254:239];
+  assign \$914  = port3_word[40] & \$913 ;
+  assign \$915  = port3_word[78:63] == b[254:239];
+  assign \$916  = port3_word[60] & \$915 ;
+  assign \$917  = port3_word[18:3] == b[254:239];
+  assign \$918  = port3_word[0] & \$917 ;
+  assign \$919  = port3_word[38:23] == b[254:239];
+  assign \$920  = port3_word[20] & \$919 ;
+  assign \$921  = port3_word[58:43] == b[254:239];
+  assign \$922  = port3_word[40] & \$921 ;
+  assign \$923  = port3_word[78:63] == b[254:239];
+  assign \$924  = port3_word[60] & \$923 ;
+  assign \$925  = port3_word[18:3] == b[254:239];
+  assign \$926  = port3_word[0] & \$925 ;
+  assign \$927  = port3_word[38:23] == b[254:239];
+  assign \$928  = port3_word[20] & \$927 ;
+  assign \$929  = port3_word[58:43] == b[254:239];
+  assign \$930  = port3_word[40] & \$929 ;
+  assign \$931  = port3_word[78:63] == b[254:239];
+  assign \$932  = port3_word[60] & \$931 ;
+  assign \$934  = ~ \$933 ;
+  assign \$935  = \$920  & \$934 ;
+  assign \$936  = port3_word[18:3] == b[254:239];
+  assign \$937  = port3_word[0] & \$936 ;
+  assign \$938  = port3_word[38:23] == b[254:239];
+  assign \$939  = port3_word[20] & \$938 ;
+  assign \$940  = port3_word[58:43] == b[254:239];
+  assign \$941  = port3_word[40] & \$940 ;
+  assign \$942  = port3_word[78:63] == b[254:239];
+  assign \$943  = port3_word[60] & \$942 ;
+  assign \$944  = port3_word[18:3] == b[254:239];
+  assign \$945  = port3_word[0] & \$944 ;
+  assign \$946  = port3_word[38:23] == b[254:239];
+  assign \$947  = port3_word[20] & \$946 ;
+  assign \$948  = port3_word[58:43] == b[254:239];
+  assign \$949  = port3_word[40] & \$948 ;
+  assign \$950  = port3_word[78:63] == b[254:239];
+  assign \$951  = port3_word[60] & \$950 ;
+  assign \$952  = | { \$947 , \$945  };
+  assign \$953  = ~ \$952 ;
+  assign \$954  = \$941  & \$953 ;
+  assign \$955  = port3_word[18:3] == b[254:239];
+  assign \$956  = port3_word[0] & \$955 ;
+  assign \$957  = port3_word[38:23] == b[254:239];
+  assign \$958  = port3_word[20] & \$957 ;
+  assign \$959  = port3_word[58:43] == b[254:239];
+  assign \$960  = port3_word[40] & \$959 ;
+  assign \$961  = port3_word[78:63] == b[254:239];
+  assign \$962  = port3_word[60] & \$961 ;
+  assign \$963  = port3_word[18:3] == b[254:239];
+  assign \$964  = port3_word[0] & \$963 ;
+  assign \$965  = port3_word[38:23] == b[254:239];
+  assign \$966  = port3_word[20] & \$965 ;
+  assign \$967  = port3_word[58:43] == b[254:239];
+  assign \$968  = port3_word[40] & \$967 ;
+  assign \$969  = port3_word[78:63] == b[254:239];
+  assign \$970  = port3_word[60] & \$969 ;
+  assign \$971  = | { \$968 , \$966 , \$964  };
+  assign \$972  = ~ \$971 ;
+  assign \$973  = \$962  & \$972 ;
+  assign \$974  = { \$973 , \$954 , \$935 , \$910  } & { port3_word[79], port3_word[59], port3_word[39], port3_word[19] };
+  assign \$975  = | \$974 ;
+  assign lane3_stale = lane3_hit & \$975 ;
+  assign \$976  = port0_word[2:1] == 2'h3;
+  assign \$977  = port0_word[22:21] == 2'h3;
+  assign \$978  = port0_word[42:41] == 2'h3;
+  assign \$979  = port0_word[62:61] == 2'h3;
+  assign \$980  = | { \$979 , \$978 , \$977 , \$976  };
+  assign \$981  = port0_word[2:1] == 2'h2;
+  assign \$982  = port0_word[22:21] == 2'h2;
+  assign \$983  = port0_word[42:41] == 2'h2;
+  assign \$984  = port0_word[62:61] == 2'h2;
+  assign \$985  = | { \$984 , \$983 , \$982 , \$981  };
+  assign \$986  = port0_word[2:1] == 1'h1;
+  assign \$987  = port0_word[22:21] == 1'h1;
+  assign \$988  = port0_word[42:41] == 1'h1;
+  assign \$989  = port0_word[62:61] == 1'h1;
+  assign \$990  = | { \$989 , \$988 , \$987 , \$986  };
+  assign \$991  = \$990  ? 2'h1 : 2'h0;
+  assign \$992  = \$985  ? 2'h2 : \$991 ;
+  assign max_rrpv = \$980  ? 2'h3 : \$992 ;
+  assign \$993  = ! b2_way;
+  assign \$994  = ! b2_way;
+  assign \$995  = b2_word[2:1] + b2_age;
+  assign \$996  = b2_way == 1'h1;
+  assign \$997  = b2_way == 1'h1;
+  assign \$998  = b2_word[22:21] + b2_age;
+  assign \$999  = b2_way == 2'h2;
+  assign \$1000  = b2_way == 2'h2;
+  assign \$1001  = b2_word[42:41] + b2_age;
+  assign \$1002  = b2_way == 2'h3;
+  assign \$1003  = b2_way == 2'h3;
+  assign \$1004  = b2_word[62:61] + b2_age;
+  assign learn_slot = b2_error ? 16'h0000 : { b2[342:329], b2_way };
+  assign \$1005  = b2[347:345] == 2'h3;
+  assign host_way = \$1005  ? b2_mark_way : b2[349:348];
+  assign \$1006  = b2[347:345] == 1'h1;
+  assign \$1007  = b2[347:345] == 2'h2;
+  assign \$1008  = b2[347:345] == 3'h4;
+  assign \$1009  = b2[347:345] == 2'h3;
+  assign \$1010  = \$1009  & b2_mark_found;
+  assign \$1011  = ~ b2[0];
+  assign \$1012  = b2_valid & \$1011 ;
+  assign \$1013  = \$1012  & b2[1];
+  assign \$1014  = | b2[5:2];
+  assign \$1015  = \$1013  & \$1014 ;
+  assign \$1016  = ~ b2_error;
+  assign \$1017  = \$1015  & \$1016 ;
+  assign \$1018  = b2_valid & b2[0];
+  assign \$1019  = | b2[347:345];
+  assign \$1020  = \$1018  & \$1019 ;
+  assign b2_writes = \$1017  | \$1020 ;
+  assign \$1021  = | { host_valid_s4, host_valid_s3, host_valid_s2, host_valid_s1, hash_valid_s4, hash_valid_s3, hash_valid_s2, hash_valid_s1 };
+  assign \$1022  = \$1021  | o__valid;
+  assign \$1023  = \$1022  | a_valid;
+  assign \$1024  = \$1023  | r_valid;
+  assign \$1025  = \$1024  | b_valid;
+  assign \$1026  = \$1025  | b2_valid;
+  assign \$1027  = \$1026  | w_en;
+  assign \$1028  = \$1027  | counting;
+  assign busy = \$1028  | clearing;
+  always @(posedge clk)
+    hash_valid_s1 <= \$1029 ;
+  always @(posedge clk)
+    hash_valid_s2 <= \$1030 ;
+  always @(posedge clk)
+    hash_valid_s3 <= \$1031 ;
+  always @(posedge clk)
+    hash_valid_s4 <= \$1032 ;
+  always @(posedge clk)
+    hash_beat_s1 <= \$1033 ;
+  always @(posedge clk)
+    hash_beat_s2 <= \$1034 ;
+  always @(posedge clk)
+    hash_beat_s3 <= \$1035 ;
+  always @(posedge clk)
+    hash_beat_s4 <= \$1036 ;
+  always @(posedge clk)
+    lane0_hash_s1_left <= \$1037 ;
+  always @(posedge clk)
+    lane0_hash_s1_right <= \$1038 ;
+  always @(posedge clk)
+    lane0_hash_s2_left <= \$1039 ;
+  always @(posedge clk)
+    lane0_hash_s2_right <= \$1040 ;
+  always @(posedge clk)
+    lane0_hash_s3_left <= \$1041 ;
+  always @(posedge clk)
+    lane0_hash_s3_right <= \$1042 ;
+  always @(posedge clk)
+    lane0_hash_s4_left <= \$1043 ;
+  always @(posedge clk)
+    lane0_hash_s4_right <= \$1044 ;
+  always @(posedge clk)
+    lane1_hash_s1_left <= \$1045 ;
+  always @(posedge clk)
+    lane1_hash_s1_right <= \$1046 ;
+  always @(posedge clk)
+    lane1_hash_s2_left <= \$1047 ;
+  always @(posedge clk)
+    lane1_hash_s2_right <= \$1048 ;
+  always @(posedge clk)
+    lane1_hash_s3_left <= \$1049 ;
+  always @(posedge clk)
+    lane1_hash_s3_right <= \$1050 ;
+  always @(posedge clk)
+    lane1_hash_s4_left <= \$1051 ;
+  always @(posedge clk)
+    lane1_hash_s4_right <= \$1052 ;
+  always @(posedge clk)
+    lane2_hash_s1_left <= \$1053 ;
+  always @(posedge clk)
+    lane2_hash_s1_right <= \$1054 ;
+  always @(posedge clk)
+    lane2_hash_s2_left <= \$1055 ;
+  always @(posedge clk)
+    lane2_hash_s2_right <= \$1056 ;
+  always @(posedge clk)
+    lane2_hash_s3_left <= \$1057 ;
+  always @(posedge clk)
+    lane2_hash_s3_right <= \$1058 ;
+  always @(posedge clk)
+    lane2_hash_s4_left <= \$1059 ;
+  always @(posedge clk)
+    lane2_hash_s4_right <= \$1060 ;
+  always @(posedge clk)
+    lane3_hash_s1_left <= \$1061 ;
+  always @(posedge clk)
+    lane3_hash_s1_right <= \$1062 ;
+  always @(posedge clk)
+    lane3_hash_s2_left <= \$1063 ;
+  always @(posedge clk)
+    lane3_hash_s2_right <= \$1064 ;
+  always @(posedge clk)
+    lane3_hash_s3_left <= \$1065 ;
+  always @(posedge clk)
+    lane3_hash_s3_right <= \$1066 ;
+  always @(posedge clk)
+    lane3_hash_s4_left <= \$1067 ;
+  always @(posedge clk)
+    lane3_hash_s4_right <= \$1068 ;
+  always @(posedge clk)
+    host_valid_s1 <= \$1069 ;
+  always @(posedge clk)
+    host_valid_s2 <= \$1070 ;
+  always @(posedge clk)
+    host_valid_s3 <= \$1071 ;
+  always @(posedge clk)
+    host_valid_s4 <= \$1072 ;
+  always @(posedge clk)
+    host_cmd_s1 <= \$1073 ;
+  always @(posedge clk)
+    host_cmd_s2 <= \$1074 ;
+  always @(posedge clk)
+    host_cmd_s3 <= \$1075 ;
+  always @(posedge clk)
+    host_cmd_s4 <= \$1076 ;
+  always @(posedge clk)
+    host_hash_s1_left <= \$1077 ;
+  always @(posedge clk)
+    host_hash_s1_right <= \$1078 ;
+  always @(posedge clk)
+    host_hash_s2_left <= \$1079 ;
+  always @(posedge clk)
+    host_hash_s2_right <= \$1080 ;
+  always @(posedge clk)
+    host_hash_s3_left <= \$1081 ;
+  always @(posedge clk)
+    host_hash_s3_right <= \$1082 ;
+  always @(posedge clk)
+    host_hash_s4_left <= \$1083 ;
+  always @(posedge clk)
+    host_hash_s4_right <= \$1084 ;
+  always @(posedge clk)
+    clear_set <= \$1085 ;
+  always @(posedge clk)
+    clearing <= \$1086 ;
+  always @(posedge clk)
+    clear_op <= \$1087 ;
+  always @(posedge clk)
+    remaining <= \$1088 ;
+  always @(posedge clk)
+    mid_beat <= \$1089 ;
+  always @(posedge clk)
+    rest_mask <= \$1090 ;
+  always @(posedge clk)
+    rest_single <= \$1091 ;
+  always @(posedge clk)
+    lane_hazard <= \$1092 ;
+  always @(posedge clk)
+    a_valid <= \$1093 ;
+  always @(posedge clk)
+    a <= \$1094 ;
+  always @(posedge clk)
+    r_valid <= \$1095 ;
+  always @(posedge clk)
+    r <= \$1096 ;
+  always @(posedge clk)
+    b_valid <= \$1097 ;
+  always @(posedge clk)
+    b <= \$1098 ;
+  always @(posedge clk)
+    b2_valid <= \$1099 ;
+  always @(posedge clk)
+    b2 <= \$1100 ;
+  always @(posedge clk)
+    port0_forward_r <= \$1101 ;
+  always @(posedge clk)
+    port0_set <= \$1102 ;
+  always @(posedge clk)
+    port0_forward_b <= \$1103 ;
+  always @(posedge clk)
+    port1_forward_r <= \$1104 ;
+  always @(posedge clk)
+    port1_set <= \$1105 ;
+  always @(posedge clk)
+    port1_forward_b <= \$1106 ;
+  always @(posedge clk)
+    port2_forward_r <= \$1107 ;
+  always @(posedge clk)
+    port2_set <= \$1108 ;
+  always @(posedge clk)
+    port2_forward_b <= \$1109 ;
+  always @(posedge clk)
+    port3_forward_r <= \$1110 ;
+  always @(posedge clk)
+    port3_set <= \$1111 ;
+  always @(posedge clk)
+    port3_forward_b <= \$1112 ;
+  always @(posedge clk)
+    port0_read <= \$1113 ;
+  always @(posedge clk)
+    port1_read <= \$1114 ;
+  always @(posedge clk)
+    port2_read <= \$1115 ;
+  always @(posedge clk)
+    port3_read <= \$1116 ;
+  always @(posedge clk)
+    b2_word <= \$1117 ;
+  always @(posedge clk)
+    b2_hit <= \$1118 ;
+  always @(posedge clk)
+    b2_way <= \$1119 ;
+  always @(posedge clk)
+    b2_age <= \$1120 ;
+  always @(posedge clk)
+    b2_tag <= \$1121 ;
+  always @(posedge clk)
+    b2_error <= \$1122 ;
+  always @(posedge clk)
+    b2_mark_found <= \$1123 ;
+  always @(posedge clk)
+    b2_mark_way <= \$1124 ;
+  always @(posedge clk)
+    b2_results_hit <= \$1125 ;
+  always @(posedge clk)
+    b2_results_stale <= \$1126 ;
+  always @(posedge clk)
+    lane0_b2_slot <= \$1127 ;
+  always @(posedge clk)
+    lane1_b2_slot <= \$1128 ;
+  always @(posedge clk)
+    lane2_b2_slot <= \$1129 ;
+  always @(posedge clk)
+    lane3_b2_slot <= \$1130 ;
+  always @(posedge clk)
+    w_en <= \$1131 ;
+  always @(posedge clk)
+    w_set <= \$1132 ;
+  always @(posedge clk)
+    w_word <= \$1133 ;
+  always @(posedge clk)
+    resp__valid <= \$1134 ;
+  always @(posedge clk)
+    host_resp__valid <= \$1135 ;
+  always @(posedge clk)
+    resp__payload <= \$1136 ;
+  always @(posedge clk)
+    host_resp__payload <= \$1137 ;
+  always @(posedge clk)
+    counting <= \$1138 ;
+  always @(posedge clk)
+    answered <= \$1139 ;
+  always @(posedge clk)
+    \hits$199  <= \$1140 ;
+  always @(posedge clk)
+    \errors$200  <= \$1141 ;
+  always @(posedge clk)
+    error_sticky <= \$1142 ;
+  always @(posedge clk)
+    beat_conflicts_taken <= \$1143 ;
+  always @(posedge clk)
+    lookups <= \$1144 ;
+  always @(posedge clk)
+    hits <= \$1145 ;
+  always @(posedge clk)
+    errors <= \$1146 ;
+  always @(posedge clk)
+    conflicts <= \$1147 ;
   \popularity_table.h_buffer  h_buffer (
     .clk(clk),
-    .following(following),
     .i__payload(i__payload),
     .i__ready(i__ready),
     .i__valid(hash_valid_s4),
     .o__payload(o__payload),
     .o__ready(o__ready),
     .o__valid(o__valid),
-    .rst(rst)
+    .rst(rst),
+    .skid(skid),
+    .skid_valid(skid_valid)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$769  = hash_valid_s1;
+    \$1029  = hash_valid_s1;
     if (shift) begin
-      \$769  = \$1 ;
+      \$1029  = \$1 ;
     end
     if (rst) begin
-      \$769  = 1'h0;
+      \$1029  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$770  = hash_valid_s2;
+    \$1030  = hash_valid_s2;
     if (shift) begin
-      \$770  = hash_valid_s1;
+      \$1030  = hash_valid_s1;
     end
     if (rst) begin
-      \$770  = 1'h0;
+      \$1030  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$771  = hash_valid_s3;
+    \$1031  = hash_valid_s3;
     if (shift) begin
-      \$771  = hash_valid_s2;
+      \$1031  = hash_valid_s2;
     end
     if (rst) begin
-      \$771  = 1'h0;
+      \$1031  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$772  = hash_valid_s4;
+    \$1032  = hash_valid_s4;
     if (shift) begin
-      \$772  = hash_valid_s3;
+      \$1032  = hash_valid_s3;
     end
     if (rst) begin
-      \$772  = 1'h0;
+      \$1032  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$773  = hash_beat_s1;
+    \$1033  = hash_beat_s1;
     if (shift) begin
-      \$773  = carried;
+      \$1033  = carried;
     end
     if (rst) begin
-      \$773  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$1033  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$774  = hash_beat_s2;
+    \$1034  = hash_beat_s2;
     if (shift) begin
-      \$774  = hash_beat_s1;
+      \$1034  = hash_beat_s1;
     end
     if (rst) begin
-      \$774  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$1034  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$775  = hash_beat_s3;
+    \$1035  = hash_beat_s3;
     if (shift) begin
-      \$775  = hash_beat_s2;
+      \$1035  = hash_beat_s2;
     end
     if (rst) begin
-      \$775  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$1035  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$776  = hash_beat_s4;
+    \$1036  = hash_beat_s4;
     if (shift) begin
-      \$776  = hash_beat_s3;
+      \$1036  = hash_beat_s3;
     end
     if (rst) begin
-      \$776  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$1036  = 322'h000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$777  = lane0_hash_s1_left;
+    \$1037  = lane0_hash_s1_left;
     if (shift) begin
-      \$777  = req__payload[23:9];
+      \$1037  = req__payload[23:9];
     end
     if (rst) begin
-      \$777  = 15'h0000;
+      \$1037  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$778  = lane0_hash_s1_right;
+    \$1038  = lane0_hash_s1_right;
     if (shift) begin
-      \$778  = lane0_hash_r0_mixed;
+      \$1038  = lane0_hash_r0_mixed;
     end
     if (rst) begin
-      \$778  = 15'h0000;
+      \$1038  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$779  = lane0_hash_s2_left;
+    \$1039  = lane0_hash_s2_left;
     if (shift) begin
-      \$779  = lane0_hash_s1_right;
+      \$1039  = lane0_hash_s1_right;
     end
     if (rst) begin
-      \$779  = 15'h0000;
+      \$1039  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$780  = lane0_hash_s2_right;
+    \$1040  = lane0_hash_s2_right;
     if (shift) begin
-      \$780  = lane0_hash_r1_mixed;
+      \$1040  = lane0_hash_r1_mixed;
     end
     if (rst) begin
-      \$780  = 15'h0000;
+      \$1040  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$781  = lane0_hash_s3_left;
+    \$1041  = lane0_hash_s3_left;
     if (shift) begin
-      \$781  = lane0_hash_s2_right;
+      \$1041  = lane0_hash_s2_right;
     end
     if (rst) begin
-      \$781  = 15'h0000;
+      \$1041  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$782  = lane0_hash_s3_right;
+    \$1042  = lane0_hash_s3_right;
     if (shift) begin
-      \$782  = lane0_hash_r2_mixed;
+      \$1042  = lane0_hash_r2_mixed;
     end
     if (rst) begin
-      \$782  = 15'h0000;
+      \$1042  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$783  = lane0_hash_s4_left;
+    \$1043  = lane0_hash_s4_left;
     if (shift) begin
-      \$783  = lane0_hash_s3_right;
+      \$1043  = lane0_hash_s3_right;
     end
     if (rst) begin
-      \$783  = 15'h0000;
+      \$1043  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$784  = lane0_hash_s4_right;
+    \$1044  = lane0_hash_s4_right;
     if (shift) begin
-      \$784  = lane0_hash_r3_mixed;
+      \$1044  = lane0_hash_r3_mixed;
     end
     if (rst) begin
-      \$784  = 15'h0000;
+      \$1044  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$785  = lane1_hash_s1_left;
+    \$1045  = lane1_hash_s1_left;
     if (shift) begin
-      \$785  = req__payload[64:50];
+      \$1045  = req__payload[64:50];
     end
     if (rst) begin
-      \$785  = 15'h0000;
+      \$1045  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$786  = lane1_hash_s1_right;
+    \$1046  = lane1_hash_s1_right;
     if (shift) begin
-      \$786  = lane1_hash_r0_mixed;
+      \$1046  = lane1_hash_r0_mixed;
     end
     if (rst) begin
-      \$786  = 15'h0000;
+      \$1046  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$787  = lane1_hash_s2_left;
+    \$1047  = lane1_hash_s2_left;
     if (shift) begin
-      \$787  = lane1_hash_s1_right;
+      \$1047  = lane1_hash_s1_right;
     end
     if (rst) begin
-      \$787  = 15'h0000;
+      \$1047  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$788  = lane1_hash_s2_right;
+    \$1048  = lane1_hash_s2_right;
     if (shift) begin
-      \$788  = lane1_hash_r1_mixed;
+      \$1048  = lane1_hash_r1_mixed;
     end
     if (rst) begin
-      \$788  = 15'h0000;
+      \$1048  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$789  = lane1_hash_s3_left;
+    \$1049  = lane1_hash_s3_left;
     if (shift) begin
-      \$789  = lane1_hash_s2_right;
+      \$1049  = lane1_hash_s2_right;
     end
     if (rst) begin
-      \$789  = 15'h0000;
+      \$1049  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$790  = lane1_hash_s3_right;
+    \$1050  = lane1_hash_s3_right;
     if (shift) begin
-      \$790  = lane1_hash_r2_mixed;
+      \$1050  = lane1_hash_r2_mixed;
     end
     if (rst) begin
-      \$790  = 15'h0000;
+      \$1050  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$791  = lane1_hash_s4_left;
+    \$1051  = lane1_hash_s4_left;
     if (shift) begin
-      \$791  = lane1_hash_s3_right;
+      \$1051  = lane1_hash_s3_right;
     end
     if (rst) begin
-      \$791  = 15'h0000;
+      \$1051  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$792  = lane1_hash_s4_right;
+    \$1052  = lane1_hash_s4_right;
     if (shift) begin
-      \$792  = lane1_hash_r3_mixed;
+      \$1052  = lane1_hash_r3_mixed;
     end
     if (rst) begin
-      \$792  = 15'h0000;
+      \$1052  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$793  = lane2_hash_s1_left;
+    \$1053  = lane2_hash_s1_left;
     if (shift) begin
-      \$793  = req__payload[105:91];
+      \$1053  = req__payload[105:91];
     end
     if (rst) begin
-      \$793  = 15'h0000;
+      \$1053  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$794  = lane2_hash_s1_right;
+    \$1054  = lane2_hash_s1_right;
     if (shift) begin
-      \$794  = lane2_hash_r0_mixed;
+      \$1054  = lane2_hash_r0_mixed;
     end
     if (rst) begin
-      \$794  = 15'h0000;
+      \$1054  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$795  = lane2_hash_s2_left;
+    \$1055  = lane2_hash_s2_left;
     if (shift) begin
-      \$795  = lane2_hash_s1_right;
+      \$1055  = lane2_hash_s1_right;
     end
     if (rst) begin
-      \$795  = 15'h0000;
+      \$1055  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$796  = lane2_hash_s2_right;
+    \$1056  = lane2_hash_s2_right;
     if (shift) begin
-      \$796  = lane2_hash_r1_mixed;
+      \$1056  = lane2_hash_r1_mixed;
     end
     if (rst) begin
-      \$796  = 15'h0000;
+      \$1056  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$797  = lane2_hash_s3_left;
+    \$1057  = lane2_hash_s3_left;
     if (shift) begin
-      \$797  = lane2_hash_s2_right;
+      \$1057  = lane2_hash_s2_right;
     end
     if (rst) begin
-      \$797  = 15'h0000;
+      \$1057  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$798  = lane2_hash_s3_right;
+    \$1058  = lane2_hash_s3_right;
     if (shift) begin
-      \$798  = lane2_hash_r2_mixed;
+      \$1058  = lane2_hash_r2_mixed;
     end
     if (rst) begin
-      \$798  = 15'h0000;
+      \$1058  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$799  = lane2_hash_s4_left;
+    \$1059  = lane2_hash_s4_left;
     if (shift) begin
-      \$799  = lane2_hash_s3_right;
+      \$1059  = lane2_hash_s3_right;
     end
     if (rst) begin
-      \$799  = 15'h0000;
+      \$1059  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$800  = lane2_hash_s4_right;
+    \$1060  = lane2_hash_s4_right;
     if (shift) begin
-      \$800  = lane2_hash_r3_mixed;
+      \$1060  = lane2_hash_r3_mixed;
     end
     if (rst) begin
-      \$800  = 15'h0000;
+      \$1060  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$801  = lane3_hash_s1_left;
+    \$1061  = lane3_hash_s1_left;
     if (shift) begin
-      \$801  = req__payload[146:132];
+      \$1061  = req__payload[146:132];
     end
     if (rst) begin
-      \$801  = 15'h0000;
+      \$1061  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$802  = lane3_hash_s1_right;
+    \$1062  = lane3_hash_s1_right;
     if (shift) begin
-      \$802  = lane3_hash_r0_mixed;
+      \$1062  = lane3_hash_r0_mixed;
     end
     if (rst) begin
-      \$802  = 15'h0000;
+      \$1062  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$803  = lane3_hash_s2_left;
+    \$1063  = lane3_hash_s2_left;
     if (shift) begin
-      \$803  = lane3_hash_s1_right;
+      \$1063  = lane3_hash_s1_right;
     end
     if (rst) begin
-      \$803  = 15'h0000;
+      \$1063  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$804  = lane3_hash_s2_right;
+    \$1064  = lane3_hash_s2_right;
     if (shift) begin
-      \$804  = lane3_hash_r1_mixed;
+      \$1064  = lane3_hash_r1_mixed;
     end
     if (rst) begin
-      \$804  = 15'h0000;
+      \$1064  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$805  = lane3_hash_s3_left;
+    \$1065  = lane3_hash_s3_left;
     if (shift) begin
-      \$805  = lane3_hash_s2_right;
+      \$1065  = lane3_hash_s2_right;
     end
     if (rst) begin
-      \$805  = 15'h0000;
+      \$1065  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$806  = lane3_hash_s3_right;
+    \$1066  = lane3_hash_s3_right;
     if (shift) begin
-      \$806  = lane3_hash_r2_mixed;
+      \$1066  = lane3_hash_r2_mixed;
     end
     if (rst) begin
-      \$806  = 15'h0000;
+      \$1066  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$807  = lane3_hash_s4_left;
+    \$1067  = lane3_hash_s4_left;
     if (shift) begin
-      \$807  = lane3_hash_s3_right;
+      \$1067  = lane3_hash_s3_right;
     end
     if (rst) begin
-      \$807  = 15'h0000;
+      \$1067  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$808  = lane3_hash_s4_right;
+    \$1068  = lane3_hash_s4_right;
     if (shift) begin
-      \$808  = lane3_hash_r3_mixed;
+      \$1068  = lane3_hash_r3_mixed;
     end
     if (rst) begin
-      \$808  = 15'h0000;
+      \$1068  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$809  = host_valid_s1;
+    \$1069  = host_valid_s1;
     if (host_shift) begin
-      \$809  = \$2 ;
+      \$1069  = \$2 ;
     end
     if (rst) begin
-      \$809  = 1'h0;
+      \$1069  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$810  = host_valid_s2;
+    \$1070  = host_valid_s2;
     if (host_shift) begin
-      \$810  = host_valid_s1;
+      \$1070  = host_valid_s1;
     end
     if (rst) begin
-      \$810  = 1'h0;
+      \$1070  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$811  = host_valid_s3;
+    \$1071  = host_valid_s3;
     if (host_shift) begin
-      \$811  = host_valid_s2;
+      \$1071  = host_valid_s2;
     end
     if (rst) begin
-      \$811  = 1'h0;
+      \$1071  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$812  = host_valid_s4;
+    \$1072  = host_valid_s4;
     if (host_shift) begin
-      \$812  = host_valid_s3;
+      \$1072  = host_valid_s3;
     end
     if (rst) begin
-      \$812  = 1'h0;
+      \$1072  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$813  = host_cmd_s1;
+    \$1073  = host_cmd_s1;
     if (host_shift) begin
-      \$813  = host_cmd__payload;
+      \$1073  = host_cmd__payload;
     end
     if (rst) begin
-      \$813  = 67'h00000000000000000;
+      \$1073  = 67'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$814  = host_cmd_s2;
+    \$1074  = host_cmd_s2;
     if (host_shift) begin
-      \$814  = host_cmd_s1;
+      \$1074  = host_cmd_s1;
     end
     if (rst) begin
-      \$814  = 67'h00000000000000000;
+      \$1074  = 67'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$815  = host_cmd_s3;
+    \$1075  = host_cmd_s3;
     if (host_shift) begin
-      \$815  = host_cmd_s2;
+      \$1075  = host_cmd_s2;
     end
     if (rst) begin
-      \$815  = 67'h00000000000000000;
+      \$1075  = 67'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$816  = host_cmd_s4;
+    \$1076  = host_cmd_s4;
     if (host_shift) begin
-      \$816  = host_cmd_s3;
+      \$1076  = host_cmd_s3;
     end
     if (rst) begin
-      \$816  = 67'h00000000000000000;
+      \$1076  = 67'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$817  = host_hash_s1_left;
+    \$1077  = host_hash_s1_left;
     if (host_shift) begin
-      \$817  = host_cmd__payload[52:38];
+      \$1077  = host_cmd__payload[52:38];
     end
     if (rst) begin
-      \$817  = 15'h0000;
+      \$1077  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$818  = host_hash_s1_right;
+    \$1078  = host_hash_s1_right;
     if (host_shift) begin
-      \$818  = host_hash_r0_mixed;
+      \$1078  = host_hash_r0_mixed;
     end
     if (rst) begin
-      \$818  = 15'h0000;
+      \$1078  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$819  = host_hash_s2_left;
+    \$1079  = host_hash_s2_left;
     if (host_shift) begin
-      \$819  = host_hash_s1_right;
+      \$1079  = host_hash_s1_right;
     end
     if (rst) begin
-      \$819  = 15'h0000;
+      \$1079  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$820  = host_hash_s2_right;
+    \$1080  = host_hash_s2_right;
     if (host_shift) begin
-      \$820  = host_hash_r1_mixed;
+      \$1080  = host_hash_r1_mixed;
     end
     if (rst) begin
-      \$820  = 15'h0000;
+      \$1080  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$821  = host_hash_s3_left;
+    \$1081  = host_hash_s3_left;
     if (host_shift) begin
-      \$821  = host_hash_s2_right;
+      \$1081  = host_hash_s2_right;
     end
     if (rst) begin
-      \$821  = 15'h0000;
+      \$1081  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$822  = host_hash_s3_right;
+    \$1082  = host_hash_s3_right;
     if (host_shift) begin
-      \$822  = host_hash_r2_mixed;
+      \$1082  = host_hash_r2_mixed;
     end
     if (rst) begin
-      \$822  = 15'h0000;
+      \$1082  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$823  = host_hash_s4_left;
+    \$1083  = host_hash_s4_left;
     if (host_shift) begin
-      \$823  = host_hash_s3_right;
+      \$1083  = host_hash_s3_right;
     end
     if (rst) begin
-      \$823  = 15'h0000;
+      \$1083  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$824  = host_hash_s4_right;
+    \$1084  = host_hash_s4_right;
     if (host_shift) begin
-      \$824  = host_hash_r3_mixed;
+      \$1084  = host_hash_r3_mixed;
     end
     if (rst) begin
-      \$824  = 15'h0000;
+      \$1084  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$825  = clear_set;
+    \$1085  = clear_set;
     if (advance) begin
       if (clearing) begin
         if (\$7 ) begin
-          \$825  = \$8 [13:0];
+          \$1085  = \$8 [13:0];
         end
       end else if (\$4 ) begin
         if (\$12 ) begin
-          \$825  = 14'h0000;
+          \$1085  = 14'h0000;
         end
       end
     end
     if (rst) begin
-      \$825  = 14'h0000;
+      \$1085  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$826  = clearing;
+    \$1086  = clearing;
     if (advance) begin
       if (clearing) begin
         if (\$7 ) begin
           if (\$9 ) begin
-            \$826  = 1'h0;
+            \$1086  = 1'h0;
           end
         end
       end else if (\$4 ) begin
         if (\$12 ) begin
-          \$826  = 1'h1;
+          \$1086  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$826  = 1'h0;
+      \$1086  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$827  = clear_op;
+    \$1087  = clear_op;
     if (advance) begin
       if (clearing) begin
       end else if (\$4 ) begin
         if (\$12 ) begin
-          \$827  = host_cmd_s4[2:0];
+          \$1087  = host_cmd_s4[2:0];
         end
       end
     end
     if (rst) begin
-      \$827  = 3'h0;
+      \$1087  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$828  = remaining;
+    \$1088  = remaining;
     if (advance) begin
       if (clearing) begin
       end else if (\$4 ) begin
@@ -20290,17 +20807,17 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
         if (\$16 ) begin
         end else if (\$19 ) begin
         end else if (\$22 ) begin
-          \$828  = rest;
+          \$1088  = rest;
         end
       end
     end
     if (rst) begin
-      \$828  = 4'h0;
+      \$1088  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$829  = mid_beat;
+    \$1089  = mid_beat;
     if (advance) begin
       if (clearing) begin
       end else if (\$4 ) begin
@@ -20308,17 +20825,17 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
         if (\$16 ) begin
         end else if (\$19 ) begin
         end else if (\$22 ) begin
-          \$829  = \$23 ;
+          \$1089  = \$23 ;
         end
       end
     end
     if (rst) begin
-      \$829  = 1'h0;
+      \$1089  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$830  = rest_mask;
+    \$1090  = rest_mask;
     if (advance) begin
       if (clearing) begin
       end else if (\$4 ) begin
@@ -20326,17 +20843,17 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
         if (\$16 ) begin
         end else if (\$19 ) begin
         end else if (\$22 ) begin
-          \$830  = { \$32 , \$29 , \$26 , rest[0] };
+          \$1090  = { \$32 , \$29 , \$26 , rest[0] };
         end
       end
     end
     if (rst) begin
-      \$830  = 4'h0;
+      \$1090  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$831  = rest_single;
+    \$1091  = rest_single;
     if (advance) begin
       if (clearing) begin
       end else if (\$4 ) begin
@@ -20344,712 +20861,719 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
         if (\$16 ) begin
         end else if (\$19 ) begin
         end else if (\$22 ) begin
-          \$831  = \$46 ;
+          \$1091  = \$46 ;
         end
       end
     end
     if (rst) begin
-      \$831  = 1'h0;
+      \$1091  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$832  = lane_hazard;
+    \$1092  = lane_hazard;
     if (advance) begin
-      \$832  = \$48 ;
+      (* full_case = 32'd1 *)
+      if (clearing) begin
+        \$1092  = \$63 ;
+      end else if (\$49 ) begin
+        \$1092  = \$82 ;
+      end else begin
+        \$1092  = \$83 ;
+      end
     end else if (\$47 ) begin
-      \$832  = \$53 ;
+      \$1092  = \$93 ;
     end
     if (rst) begin
-      \$832  = 4'h0;
+      \$1092  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$833  = a_valid;
+    \$1093  = a_valid;
     if (advance) begin
-      \$833  = inject_valid;
+      \$1093  = inject_valid;
     end
     if (rst) begin
-      \$833  = 1'h0;
+      \$1093  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$834  = a;
+    \$1094  = a;
     if (advance) begin
-      \$834  = inject;
+      \$1094  = inject;
     end
     if (rst) begin
-      \$834  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$1094  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$835  = r_valid;
+    \$1095  = r_valid;
     if (advance) begin
-      \$835  = a_valid;
+      \$1095  = a_valid;
     end
     if (rst) begin
-      \$835  = 1'h0;
+      \$1095  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$836  = r;
+    \$1096  = r;
     if (advance) begin
-      \$836  = a;
+      \$1096  = a;
     end
     if (rst) begin
-      \$836  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$1096  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$837  = b_valid;
+    \$1097  = b_valid;
     if (advance) begin
-      \$837  = r_valid;
+      \$1097  = r_valid;
     end
     if (rst) begin
-      \$837  = 1'h0;
+      \$1097  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$838  = b;
+    \$1098  = b;
     if (advance) begin
-      \$838  = r;
+      \$1098  = r;
     end
     if (rst) begin
-      \$838  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$1098  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$839  = b2_valid;
+    \$1099  = b2_valid;
     if (advance) begin
-      \$839  = b_valid;
+      \$1099  = b_valid;
     end
     if (rst) begin
-      \$839  = 1'h0;
+      \$1099  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$840  = b2;
+    \$1100  = b2;
     if (advance) begin
-      \$840  = b;
+      \$1100  = b;
     end
     if (rst) begin
-      \$840  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$1100  = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$841  = port0_forward_r;
+    \$1101  = port0_forward_r;
     if (advance) begin
-      \$841  = \$55 ;
+      \$1101  = \$95 ;
     end
     if (rst) begin
-      \$841  = 1'h0;
+      \$1101  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$842  = port0_set;
+    \$1102  = port0_set;
     if (advance) begin
-      \$842  = \$signature__addr ;
+      \$1102  = \$signature__addr ;
     end
     if (rst) begin
-      \$842  = 14'h0000;
+      \$1102  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$843  = port0_forward_b;
+    \$1103  = port0_forward_b;
     if (advance) begin
-      \$843  = \$57 ;
+      \$1103  = \$97 ;
     end
     if (rst) begin
-      \$843  = 1'h0;
+      \$1103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$844  = port1_forward_r;
+    \$1104  = port1_forward_r;
     if (advance) begin
-      \$844  = \$59 ;
+      \$1104  = \$99 ;
     end
     if (rst) begin
-      \$844  = 1'h0;
+      \$1104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$845  = port1_set;
+    \$1105  = port1_set;
     if (advance) begin
-      \$845  = a[94:81];
+      \$1105  = a[94:81];
     end
     if (rst) begin
-      \$845  = 14'h0000;
+      \$1105  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$846  = port1_forward_b;
+    \$1106  = port1_forward_b;
     if (advance) begin
-      \$846  = \$61 ;
+      \$1106  = \$101 ;
     end
     if (rst) begin
-      \$846  = 1'h0;
+      \$1106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$847  = port2_forward_r;
+    \$1107  = port2_forward_r;
     if (advance) begin
-      \$847  = \$63 ;
+      \$1107  = \$103 ;
     end
     if (rst) begin
-      \$847  = 1'h0;
+      \$1107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$848  = port2_set;
+    \$1108  = port2_set;
     if (advance) begin
-      \$848  = a[166:153];
+      \$1108  = a[166:153];
     end
     if (rst) begin
-      \$848  = 14'h0000;
+      \$1108  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$849  = port2_forward_b;
+    \$1109  = port2_forward_b;
     if (advance) begin
-      \$849  = \$65 ;
+      \$1109  = \$105 ;
     end
     if (rst) begin
-      \$849  = 1'h0;
+      \$1109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$850  = port3_forward_r;
+    \$1110  = port3_forward_r;
     if (advance) begin
-      \$850  = \$67 ;
+      \$1110  = \$107 ;
     end
     if (rst) begin
-      \$850  = 1'h0;
+      \$1110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$851  = port3_set;
+    \$1111  = port3_set;
     if (advance) begin
-      \$851  = a[238:225];
+      \$1111  = a[238:225];
     end
     if (rst) begin
-      \$851  = 14'h0000;
+      \$1111  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$852  = port3_forward_b;
+    \$1112  = port3_forward_b;
     if (advance) begin
-      \$852  = \$69 ;
+      \$1112  = \$109 ;
     end
     if (rst) begin
-      \$852  = 1'h0;
+      \$1112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$853  = port0_read;
+    \$1113  = port0_read;
     if (advance) begin
-      \$853  = \$70 ;
+      \$1113  = \$110 ;
     end
     if (rst) begin
-      \$853  = 80'h00000000000000000000;
+      \$1113  = 80'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$854  = port1_read;
+    \$1114  = port1_read;
     if (advance) begin
-      \$854  = \$71 ;
+      \$1114  = \$111 ;
     end
     if (rst) begin
-      \$854  = 80'h00000000000000000000;
+      \$1114  = 80'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$855  = port2_read;
+    \$1115  = port2_read;
     if (advance) begin
-      \$855  = \$72 ;
+      \$1115  = \$112 ;
     end
     if (rst) begin
-      \$855  = 80'h00000000000000000000;
+      \$1115  = 80'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$856  = port3_read;
+    \$1116  = port3_read;
     if (advance) begin
-      \$856  = \$73 ;
+      \$1116  = \$113 ;
     end
     if (rst) begin
-      \$856  = 80'h00000000000000000000;
+      \$1116  = 80'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$857  = b2_word;
+    \$1117  = b2_word;
     if (advance) begin
-      \$857  = port0_word;
+      \$1117  = port0_word;
     end
     if (rst) begin
-      \$857  = 80'h00000000000000000000;
+      \$1117  = 80'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$858  = b2_hit;
+    \$1118  = b2_hit;
     if (advance) begin
-      \$858  = \$86 ;
+      \$1118  = \$126 ;
     end
     if (rst) begin
-      \$858  = 1'h0;
+      \$1118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$859  = b2_way;
+    \$1119  = b2_way;
     if (advance) begin
-      \$859  = \$138 ;
+      \$1119  = \$178 ;
     end
     if (rst) begin
-      \$859  = 2'h0;
+      \$1119  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$860  = b2_age;
+    \$1120  = b2_age;
     if (advance) begin
-      \$860  = \$159 [1:0];
+      \$1120  = \$199 [1:0];
     end
     if (rst) begin
-      \$860  = 2'h0;
+      \$1120  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$861  = b2_tag;
+    \$1121  = b2_tag;
     if (advance) begin
-      \$861  = \$160 [31:16];
+      \$1121  = \$200 [31:16];
     end
     if (rst) begin
-      \$861  = 16'h0000;
+      \$1121  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$862  = b2_error;
+    \$1122  = b2_error;
     if (advance) begin
-      \$862  = \$161 [1];
+      \$1122  = \$201 [1];
     end
     if (rst) begin
-      \$862  = 1'h0;
+      \$1122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$863  = b2_mark_found;
+    \$1123  = b2_mark_found;
     if (advance) begin
-      \$863  = \$170 ;
+      \$1123  = \$210 ;
     end
     if (rst) begin
-      \$863  = 1'h0;
+      \$1123  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$864  = b2_mark_way;
+    \$1124  = b2_mark_way;
     if (advance) begin
-      \$864  = \$182 ;
+      \$1124  = \$222 ;
     end
     if (rst) begin
-      \$864  = 2'h0;
+      \$1124  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$865  = b2_results_hit;
+    \$1125  = b2_results_hit;
     if (advance) begin
-      \$865  = { lane3_hit, lane2_hit, lane1_hit, lane0_hit };
+      \$1125  = { lane3_hit, lane2_hit, lane1_hit, lane0_hit };
     end
     if (rst) begin
-      \$865  = 4'h0;
+      \$1125  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$866  = b2_results_stale;
+    \$1126  = b2_results_stale;
     if (advance) begin
-      \$866  = { lane3_stale, lane2_stale, lane1_stale, lane0_stale };
+      \$1126  = { lane3_stale, lane2_stale, lane1_stale, lane0_stale };
     end
     if (rst) begin
-      \$866  = 4'h0;
+      \$1126  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$867  = lane0_b2_slot;
+    \$1127  = lane0_b2_slot;
     if (advance) begin
-      \$867  = lane0_slot;
+      \$1127  = lane0_slot;
     end
     if (rst) begin
-      \$867  = 16'h0000;
+      \$1127  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$868  = lane1_b2_slot;
+    \$1128  = lane1_b2_slot;
     if (advance) begin
-      \$868  = lane1_slot;
+      \$1128  = lane1_slot;
     end
     if (rst) begin
-      \$868  = 16'h0000;
+      \$1128  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$869  = lane2_b2_slot;
+    \$1129  = lane2_b2_slot;
     if (advance) begin
-      \$869  = lane2_slot;
+      \$1129  = lane2_slot;
     end
     if (rst) begin
-      \$869  = 16'h0000;
+      \$1129  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$870  = lane3_b2_slot;
+    \$1130  = lane3_b2_slot;
     if (advance) begin
-      \$870  = lane3_slot;
+      \$1130  = lane3_slot;
     end
     if (rst) begin
-      \$870  = 16'h0000;
+      \$1130  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$871  = w_en;
+    \$1131  = w_en;
     if (advance) begin
-      \$871  = b2_writes;
+      \$1131  = b2_writes;
     end
     if (rst) begin
-      \$871  = 1'h0;
+      \$1131  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$872  = w_set;
+    \$1132  = w_set;
     if (advance) begin
-      \$872  = b2[342:329];
+      \$1132  = b2[342:329];
     end
     if (rst) begin
-      \$872  = 14'h0000;
+      \$1132  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$873  = w_word;
+    \$1133  = w_word;
     if (advance) begin
-      \$873  = \$183 ;
+      \$1133  = \$223 ;
     end
     if (rst) begin
-      \$873  = 80'h00000000000000000000;
+      \$1133  = 80'h00000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$874  = resp__valid;
-    if (\$184 ) begin
-      \$874  = 1'h0;
+    \$1134  = resp__valid;
+    if (\$224 ) begin
+      \$1134  = 1'h0;
     end
-    if (\$188 ) begin
-      \$874  = b2[6];
+    if (\$228 ) begin
+      \$1134  = b2[6];
     end
     if (rst) begin
-      \$874  = 1'h0;
+      \$1134  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$875  = host_resp__valid;
-    if (\$185 ) begin
-      \$875  = 1'h0;
+    \$1135  = host_resp__valid;
+    if (\$225 ) begin
+      \$1135  = 1'h0;
     end
-    if (\$203 ) begin
-      \$875  = 1'h1;
+    if (\$243 ) begin
+      \$1135  = 1'h1;
     end
     if (rst) begin
-      \$875  = 1'h0;
+      \$1135  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$876  = resp__payload;
-    if (\$188 ) begin
-      \$876 [240] = b2[295];
-      \$876 [241] = b2[296];
-      \$876 [273:242] = b2[328:297];
-      \$876 [0] = b2[7];
-      \$876 [26:19] = b2[46:39];
-      \$876 [58:27] = b2[78:47];
-      if (\$189 ) begin
-        \$876 [1] = 1'h0;
-        \$876 [2] = 1'h0;
-        \$876 [18:3] = 16'h0000;
-        \$876 [59] = 1'h0;
+    \$1136  = resp__payload;
+    if (\$228 ) begin
+      \$1136 [240] = b2[295];
+      \$1136 [241] = b2[296];
+      \$1136 [273:242] = b2[328:297];
+      \$1136 [0] = b2[7];
+      \$1136 [26:19] = b2[46:39];
+      \$1136 [58:27] = b2[78:47];
+      if (\$229 ) begin
+        \$1136 [1] = 1'h0;
+        \$1136 [2] = 1'h0;
+        \$1136 [18:3] = 16'h0000;
+        \$1136 [59] = 1'h0;
       end else if (b2[2]) begin
         (* full_case = 32'd1 *)
         if (b2[1]) begin
-          \$876 [1] = \$191 ;
-          \$876 [2] = b2_error;
-          \$876 [18:3] = learn_slot;
-          \$876 [59] = 1'h0;
+          \$1136 [1] = \$231 ;
+          \$1136 [2] = b2_error;
+          \$1136 [18:3] = learn_slot;
+          \$1136 [59] = 1'h0;
         end else begin
-          \$876 [1] = b2_results_hit[0];
-          \$876 [2] = b2[8];
-          \$876 [18:3] = lane0_b2_slot;
-          \$876 [59] = b2_results_stale[0];
+          \$1136 [1] = b2_results_hit[0];
+          \$1136 [2] = b2[8];
+          \$1136 [18:3] = lane0_b2_slot;
+          \$1136 [59] = b2_results_stale[0];
         end
       end
       begin
         begin
-          \$876 [60] = b2[79];
-          \$876 [86:79] = b2[118:111];
-          \$876 [118:87] = b2[150:119];
+          \$1136 [60] = b2[79];
+          \$1136 [86:79] = b2[118:111];
+          \$1136 [118:87] = b2[150:119];
         end
       end
-      if (\$192 ) begin
-        \$876 [61] = 1'h0;
-        \$876 [62] = 1'h0;
-        \$876 [78:63] = 16'h0000;
-        \$876 [119] = 1'h0;
+      if (\$232 ) begin
+        \$1136 [61] = 1'h0;
+        \$1136 [62] = 1'h0;
+        \$1136 [78:63] = 16'h0000;
+        \$1136 [119] = 1'h0;
       end else if (b2[3]) begin
         (* full_case = 32'd1 *)
         if (b2[1]) begin
-          \$876 [61] = \$194 ;
-          \$876 [62] = b2_error;
-          \$876 [78:63] = learn_slot;
-          \$876 [119] = 1'h0;
+          \$1136 [61] = \$234 ;
+          \$1136 [62] = b2_error;
+          \$1136 [78:63] = learn_slot;
+          \$1136 [119] = 1'h0;
         end else begin
-          \$876 [61] = b2_results_hit[1];
-          \$876 [62] = b2[80];
-          \$876 [78:63] = lane1_b2_slot;
-          \$876 [119] = b2_results_stale[1];
+          \$1136 [61] = b2_results_hit[1];
+          \$1136 [62] = b2[80];
+          \$1136 [78:63] = lane1_b2_slot;
+          \$1136 [119] = b2_results_stale[1];
         end
       end
       begin
         begin
-          \$876 [120] = b2[151];
-          \$876 [146:139] = b2[190:183];
-          \$876 [178:147] = b2[222:191];
+          \$1136 [120] = b2[151];
+          \$1136 [146:139] = b2[190:183];
+          \$1136 [178:147] = b2[222:191];
         end
       end
-      if (\$195 ) begin
-        \$876 [121] = 1'h0;
-        \$876 [122] = 1'h0;
-        \$876 [138:123] = 16'h0000;
-        \$876 [179] = 1'h0;
+      if (\$235 ) begin
+        \$1136 [121] = 1'h0;
+        \$1136 [122] = 1'h0;
+        \$1136 [138:123] = 16'h0000;
+        \$1136 [179] = 1'h0;
       end else if (b2[4]) begin
         (* full_case = 32'd1 *)
         if (b2[1]) begin
-          \$876 [121] = \$197 ;
-          \$876 [122] = b2_error;
-          \$876 [138:123] = learn_slot;
-          \$876 [179] = 1'h0;
+          \$1136 [121] = \$237 ;
+          \$1136 [122] = b2_error;
+          \$1136 [138:123] = learn_slot;
+          \$1136 [179] = 1'h0;
         end else begin
-          \$876 [121] = b2_results_hit[2];
-          \$876 [122] = b2[152];
-          \$876 [138:123] = lane2_b2_slot;
-          \$876 [179] = b2_results_stale[2];
+          \$1136 [121] = b2_results_hit[2];
+          \$1136 [122] = b2[152];
+          \$1136 [138:123] = lane2_b2_slot;
+          \$1136 [179] = b2_results_stale[2];
         end
       end
       begin
         begin
-          \$876 [180] = b2[223];
-          \$876 [206:199] = b2[262:255];
-          \$876 [238:207] = b2[294:263];
+          \$1136 [180] = b2[223];
+          \$1136 [206:199] = b2[262:255];
+          \$1136 [238:207] = b2[294:263];
         end
       end
-      if (\$198 ) begin
-        \$876 [181] = 1'h0;
-        \$876 [182] = 1'h0;
-        \$876 [198:183] = 16'h0000;
-        \$876 [239] = 1'h0;
+      if (\$238 ) begin
+        \$1136 [181] = 1'h0;
+        \$1136 [182] = 1'h0;
+        \$1136 [198:183] = 16'h0000;
+        \$1136 [239] = 1'h0;
       end else if (b2[5]) begin
         (* full_case = 32'd1 *)
         if (b2[1]) begin
-          \$876 [181] = \$200 ;
-          \$876 [182] = b2_error;
-          \$876 [198:183] = learn_slot;
-          \$876 [239] = 1'h0;
+          \$1136 [181] = \$240 ;
+          \$1136 [182] = b2_error;
+          \$1136 [198:183] = learn_slot;
+          \$1136 [239] = 1'h0;
         end else begin
-          \$876 [181] = b2_results_hit[3];
-          \$876 [182] = b2[224];
-          \$876 [198:183] = lane3_b2_slot;
-          \$876 [239] = b2_results_stale[3];
+          \$1136 [181] = b2_results_hit[3];
+          \$1136 [182] = b2[224];
+          \$1136 [198:183] = lane3_b2_slot;
+          \$1136 [239] = b2_results_stale[3];
         end
       end
     end
     if (rst) begin
-      \$876  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
+      \$1136  = 274'h000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$877  = host_resp__payload;
-    if (\$203 ) begin
-      \$877 [2:0] = b2[347:345];
-      \$877 [18:3] = \$206 ;
-      \$877 [37:19] = \$215 ;
-      \$877 [38] = \$225 ;
-      \$877 [39] = \$227 ;
+    \$1137  = host_resp__payload;
+    if (\$243 ) begin
+      \$1137 [2:0] = b2[347:345];
+      \$1137 [18:3] = \$246 ;
+      \$1137 [37:19] = \$255 ;
+      \$1137 [38] = \$265 ;
+      \$1137 [39] = \$267 ;
     end
     if (rst) begin
-      \$877  = 40'h0000000000;
+      \$1137  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$878  = counting;
+    \$1138  = counting;
     if (advance) begin
-      \$878  = \$229 ;
+      \$1138  = \$269 ;
     end else if (counting) begin
-      \$878  = 1'h0;
+      \$1138  = 1'h0;
     end
     if (rst) begin
-      \$878  = 1'h0;
+      \$1138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$879  = answered;
+    \$1139  = answered;
     if (advance) begin
-      \$879  = \$237 [2:0];
+      \$1139  = \$277 [2:0];
     end
     if (rst) begin
-      \$879  = 3'h0;
+      \$1139  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$880  = \hits$197 ;
+    \$1140  = \hits$199 ;
     if (advance) begin
-      \$880  = \$257 [2:0];
+      \$1140  = \$297 [2:0];
     end
     if (rst) begin
-      \$880  = 3'h0;
+      \$1140  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$881  = \errors$198 ;
+    \$1141  = \errors$200 ;
     if (advance) begin
-      \$881  = \$265 [2:0];
+      \$1141  = \$305 [2:0];
     end
     if (rst) begin
-      \$881  = 3'h0;
+      \$1141  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$882  = error_sticky;
+    \$1142  = error_sticky;
     if (errors_clear) begin
-      \$882  = 1'h0;
+      \$1142  = 1'h0;
     end
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$882  = 1'h0;
+      \$1142  = 1'h0;
     end else begin
       if (counting) begin
-        if (\$272 ) begin
-          \$882  = 1'h1;
+        if (\$312 ) begin
+          \$1142  = 1'h1;
         end
       end
     end
     if (rst) begin
-      \$882  = 1'h0;
+      \$1142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$883  = \$268 ;
+    \$1143  = \$308 ;
     if (rst) begin
-      \$883  = 3'h0;
+      \$1143  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$884  = lookups;
+    \$1144  = lookups;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$884  = 32'd0;
+      \$1144  = 32'd0;
     end else begin
       if (counting) begin
-        \$884  = \$269 [31:0];
+        \$1144  = \$309 [31:0];
       end
     end
     if (rst) begin
-      \$884  = 32'd0;
+      \$1144  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$885  = hits;
+    \$1145  = hits;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$885  = 32'd0;
+      \$1145  = 32'd0;
     end else begin
       if (counting) begin
-        \$885  = \$270 [31:0];
+        \$1145  = \$310 [31:0];
       end
     end
     if (rst) begin
-      \$885  = 32'd0;
+      \$1145  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$886  = errors;
+    \$1146  = errors;
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$886  = 32'd0;
+      \$1146  = 32'd0;
     end else begin
       if (counting) begin
-        \$886  = \$271 [31:0];
+        \$1146  = \$311 [31:0];
       end
     end
     if (rst) begin
-      \$886  = 32'd0;
+      \$1146  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     if (counters_clear) begin
-      \$887  = 32'd0;
+      \$1147  = 32'd0;
     end else begin
-      \$887  = \$273 [31:0];
+      \$1147  = \$313 [31:0];
     end
     if (rst) begin
-      \$887  = 32'd0;
+      \$1147  = 32'd0;
     end
   end
   always @* begin
@@ -21057,22 +21581,22 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     inject_valid = 1'h0;
     if (advance) begin
       if (clearing) begin
-        if (\$480 ) begin
+        if (\$520 ) begin
           inject_valid = 1'h1;
         end
-      end else if (\$477 ) begin
-        if (\$484 ) begin
-        end else if (\$485 ) begin
+      end else if (\$517 ) begin
+        if (\$524 ) begin
+        end else if (\$525 ) begin
           inject_valid = 1'h1;
         end
-      end else if (\$479 ) begin
-        if (\$490 ) begin
-          if (\$499 ) begin
+      end else if (\$519 ) begin
+        if (\$530 ) begin
+          if (\$539 ) begin
             inject_valid = 1'h1;
           end
-        end else if (\$493 ) begin
+        end else if (\$533 ) begin
           inject_valid = 1'h1;
-        end else if (\$496 ) begin
+        end else if (\$536 ) begin
           inject_valid = 1'h1;
         end
       end
@@ -21083,44 +21607,44 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     inject = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     if (advance) begin
       if (clearing) begin
-        if (\$480 ) begin
+        if (\$520 ) begin
           inject[0] = 1'h1;
           inject[347:345] = clear_op;
           inject[342:329] = clear_set;
-          inject[399] = \$481 ;
+          inject[399] = \$521 ;
           inject[400] = 1'h1;
         end
-      end else if (\$477 ) begin
-        if (\$484 ) begin
-        end else if (\$485 ) begin
+      end else if (\$517 ) begin
+        if (\$524 ) begin
+        end else if (\$525 ) begin
           inject[0] = 1'h1;
           inject[347:345] = host_cmd_s4[2:0];
           inject[363:348] = host_cmd_s4[18:3];
           inject[398:380] = host_cmd_s4[37:19];
           inject[399] = 1'h1;
           inject[342:329] = host_set;
-          inject[400] = \$486 ;
-          if (\$487 ) begin
+          inject[400] = \$526 ;
+          if (\$527 ) begin
             inject[379:364] = { host_hash_s4_left, host_hash_s4_right[14] };
           end
         end
-      end else if (\$479 ) begin
-        if (\$490 ) begin
-          if (\$499 ) begin
+      end else if (\$519 ) begin
+        if (\$530 ) begin
+          if (\$539 ) begin
             inject[328:7] = o__payload[321:0];
             inject[5:2] = { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
             inject[6] = 1'h1;
           end
-        end else if (\$493 ) begin
+        end else if (\$533 ) begin
           inject[328:7] = o__payload[321:0];
           inject[1] = 1'h1;
           inject[6] = 1'h1;
-        end else if (\$496 ) begin
+        end else if (\$536 ) begin
           inject[328:7] = o__payload[321:0];
           inject[1] = 1'h1;
           inject[5:2] = next_mask;
-          inject[344:343] = \$503 ;
-          inject[342:329] = \$508 [15:2];
+          inject[344:343] = \$543 ;
+          inject[342:329] = \$548 [15:2];
           inject[6] = last_lane;
           inject[400] = 1'h1;
         end
@@ -21132,10 +21656,10 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     host_take = 1'h0;
     if (advance) begin
       if (clearing) begin
-      end else if (\$477 ) begin
-        if (\$484 ) begin
+      end else if (\$517 ) begin
+        if (\$524 ) begin
           host_take = 1'h1;
-        end else if (\$485 ) begin
+        end else if (\$525 ) begin
           host_take = 1'h1;
         end
       end
@@ -21146,15 +21670,15 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     o__ready = 1'h0;
     if (advance) begin
       if (clearing) begin
-      end else if (\$477 ) begin
-      end else if (\$479 ) begin
-        if (\$490 ) begin
-          if (\$499 ) begin
+      end else if (\$517 ) begin
+      end else if (\$519 ) begin
+        if (\$530 ) begin
+          if (\$539 ) begin
             o__ready = 1'h1;
           end
-        end else if (\$493 ) begin
+        end else if (\$533 ) begin
           o__ready = 1'h1;
-        end else if (\$496 ) begin
+        end else if (\$536 ) begin
           o__ready = last_lane;
         end
       end
@@ -21162,45 +21686,16 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signal  = 4'h0;
-    if (clearing) begin
-      \$signal  = { \$516 , \$515 , \$514 , \$513  };
-    end else if (\$511 ) begin
-      \$signal  = \$529 ;
-    end else if (\$512 ) begin
-      if (next_mask[0]) begin
-        \$signal  = { \$542 , \$541 , \$540 , \$539  };
-      end
-      if (next_mask[1]) begin
-        \$signal  = { \$550 , \$549 , \$548 , \$547  };
-      end
-      if (next_mask[2]) begin
-        \$signal  = { \$558 , \$557 , \$556 , \$555  };
-      end
-      if (next_mask[3]) begin
-        \$signal  = { \$566 , \$565 , \$564 , \$563  };
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    hazard_next = 4'h0;
-    if (clearing) begin
-      hazard_next = { \$520 , \$519 , \$518 , \$517  };
-    end else if (\$511 ) begin
-      hazard_next = \$538 ;
-    end else if (\$512 ) begin
-      if (next_mask[0]) begin
-        hazard_next = { \$546 , \$545 , \$544 , \$543  };
-      end
-      if (next_mask[1]) begin
-        hazard_next = { \$554 , \$553 , \$552 , \$551  };
-      end
-      if (next_mask[2]) begin
-        hazard_next = { \$562 , \$561 , \$560 , \$559  };
-      end
-      if (next_mask[3]) begin
-        hazard_next = { \$570 , \$569 , \$568 , \$567  };
+    learn_lane_injected = 1'h0;
+    if (advance) begin
+      if (clearing) begin
+      end else if (\$517 ) begin
+      end else if (\$519 ) begin
+        if (\$530 ) begin
+        end else if (\$533 ) begin
+        end else if (\$536 ) begin
+          learn_lane_injected = 1'h1;
+        end
       end
     end
   end
@@ -21210,64 +21705,64 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     (* full_case = 32'd1 *)
     if (b2_hit) begin
       learn_word[19:0] = b2_word[19:0];
-      if (\$734 ) begin
+      if (\$994 ) begin
         learn_word[2:1] = 2'h0;
       end
-    end else if (\$733 ) begin
+    end else if (\$993 ) begin
       learn_word[0] = 1'h1;
       learn_word[2:1] = 2'h2;
       learn_word[18:3] = b2_tag;
     end else begin
       { learn_word[19:3], learn_word[0] } = { b2_word[19:3], b2_word[0] };
-      learn_word[2:1] = \$735 [1:0];
+      learn_word[2:1] = \$995 [1:0];
     end
     (* full_case = 32'd1 *)
     if (b2_hit) begin
       learn_word[39:20] = b2_word[39:20];
-      if (\$737 ) begin
+      if (\$997 ) begin
         learn_word[22:21] = 2'h0;
       end
-    end else if (\$736 ) begin
+    end else if (\$996 ) begin
       learn_word[20] = 1'h1;
       learn_word[22:21] = 2'h2;
       learn_word[38:23] = b2_tag;
     end else begin
       { learn_word[39:23], learn_word[20] } = { b2_word[39:23], b2_word[20] };
-      learn_word[22:21] = \$738 [1:0];
+      learn_word[22:21] = \$998 [1:0];
     end
     (* full_case = 32'd1 *)
     if (b2_hit) begin
       learn_word[59:40] = b2_word[59:40];
-      if (\$740 ) begin
+      if (\$1000 ) begin
         learn_word[42:41] = 2'h0;
       end
-    end else if (\$739 ) begin
+    end else if (\$999 ) begin
       learn_word[40] = 1'h1;
       learn_word[42:41] = 2'h2;
       learn_word[58:43] = b2_tag;
     end else begin
       { learn_word[59:43], learn_word[40] } = { b2_word[59:43], b2_word[40] };
-      learn_word[42:41] = \$741 [1:0];
+      learn_word[42:41] = \$1001 [1:0];
     end
     (* full_case = 32'd1 *)
     if (b2_hit) begin
       learn_word[79:60] = b2_word[79:60];
-      if (\$743 ) begin
+      if (\$1003 ) begin
         learn_word[62:61] = 2'h0;
       end
-    end else if (\$742 ) begin
+    end else if (\$1002 ) begin
       learn_word[60] = 1'h1;
       learn_word[62:61] = 2'h2;
       learn_word[78:63] = b2_tag;
     end else begin
       { learn_word[79:63], learn_word[60] } = { b2_word[79:63], b2_word[60] };
-      learn_word[62:61] = \$744 [1:0];
+      learn_word[62:61] = \$1004 [1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     host_word = b2_word;
-    if (\$746 ) begin
+    if (\$1006 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
@@ -21280,16 +21775,16 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
             host_word[79:60] = { 1'h0, b2[398:380] };
       endcase
     end
-    if (\$747 ) begin
+    if (\$1007 ) begin
       host_word = 80'h00000000000000000000;
     end
-    if (\$748 ) begin
+    if (\$1008 ) begin
       host_word[19] = 1'h0;
       host_word[39] = 1'h0;
       host_word[59] = 1'h0;
       host_word[79] = 1'h0;
     end
-    if (\$750 ) begin
+    if (\$1010 ) begin
       (* full_case = 32'd1 *)
       casez (host_way)
         2'h0:
@@ -21304,35 +21799,35 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
     end
   end
   assign hh_valid = host_valid_s4;
-  assign \$signature__addr$141  = a[94:81];
-  assign \$signature__addr$145  = a[166:153];
-  assign \$signature__addr$149  = a[238:225];
-  assign beat_conflicts = \$443 [2:0];
+  assign \$signature__addr$143  = a[94:81];
+  assign \$signature__addr$147  = a[166:153];
+  assign \$signature__addr$151  = a[238:225];
+  assign beat_conflicts = \$483 [2:0];
   assign i__valid = hash_valid_s4;
-  assign lane0_hash_r0_t = \$301 [14:0];
-  assign lane0_hash_r1_t = \$306 [14:0];
-  assign lane0_hash_r2_t = \$311 [14:0];
-  assign lane0_hash_r3_t = \$316 [14:0];
+  assign lane0_hash_r0_t = \$341 [14:0];
+  assign lane0_hash_r1_t = \$346 [14:0];
+  assign lane0_hash_r2_t = \$351 [14:0];
+  assign lane0_hash_r3_t = \$356 [14:0];
   assign lane0_hash = { lane0_hash_s4_left, lane0_hash_s4_right };
-  assign lane1_hash_r0_t = \$321 [14:0];
-  assign lane1_hash_r1_t = \$326 [14:0];
-  assign lane1_hash_r2_t = \$331 [14:0];
-  assign lane1_hash_r3_t = \$336 [14:0];
+  assign lane1_hash_r0_t = \$361 [14:0];
+  assign lane1_hash_r1_t = \$366 [14:0];
+  assign lane1_hash_r2_t = \$371 [14:0];
+  assign lane1_hash_r3_t = \$376 [14:0];
   assign lane1_hash = { lane1_hash_s4_left, lane1_hash_s4_right };
-  assign lane2_hash_r0_t = \$341 [14:0];
-  assign lane2_hash_r1_t = \$346 [14:0];
-  assign lane2_hash_r2_t = \$351 [14:0];
-  assign lane2_hash_r3_t = \$356 [14:0];
+  assign lane2_hash_r0_t = \$381 [14:0];
+  assign lane2_hash_r1_t = \$386 [14:0];
+  assign lane2_hash_r2_t = \$391 [14:0];
+  assign lane2_hash_r3_t = \$396 [14:0];
   assign lane2_hash = { lane2_hash_s4_left, lane2_hash_s4_right };
-  assign lane3_hash_r0_t = \$361 [14:0];
-  assign lane3_hash_r1_t = \$366 [14:0];
-  assign lane3_hash_r2_t = \$371 [14:0];
-  assign lane3_hash_r3_t = \$376 [14:0];
+  assign lane3_hash_r0_t = \$401 [14:0];
+  assign lane3_hash_r1_t = \$406 [14:0];
+  assign lane3_hash_r2_t = \$411 [14:0];
+  assign lane3_hash_r3_t = \$416 [14:0];
   assign lane3_hash = { lane3_hash_s4_left, lane3_hash_s4_right };
-  assign host_hash_r0_t = \$453 [14:0];
-  assign host_hash_r1_t = \$458 [14:0];
-  assign host_hash_r2_t = \$463 [14:0];
-  assign host_hash_r3_t = \$468 [14:0];
+  assign host_hash_r0_t = \$493 [14:0];
+  assign host_hash_r1_t = \$498 [14:0];
+  assign host_hash_r2_t = \$503 [14:0];
+  assign host_hash_r3_t = \$508 [14:0];
   assign host_hash = { host_hash_s4_left, host_hash_s4_right };
   assign \$signature__en  = advance;
   assign \$signature__en$240  = advance;
@@ -21635,41 +22130,73 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \o__payload.beat.meta  = o__payload[321:290];
   assign \o__payload.first_lane  = o__payload[325:322];
   assign \o__payload.single_lane  = o__payload[326];
-  assign \following.beat  = following[321:0];
-  assign \following.beat.lanes  = following[287:0];
-  assign \following.beat.lanes[0]  = following[71:0];
-  assign \following.beat.lanes[0].valid  = following[0];
-  assign \following.beat.lanes[0].error  = following[1];
-  assign \following.beat.lanes[0].set  = following[15:2];
-  assign \following.beat.lanes[0].tag  = following[31:16];
-  assign \following.beat.lanes[0].table  = following[39:32];
-  assign \following.beat.lanes[0].row  = following[71:40];
-  assign \following.beat.lanes[1]  = following[143:72];
-  assign \following.beat.lanes[1].valid  = following[72];
-  assign \following.beat.lanes[1].error  = following[73];
-  assign \following.beat.lanes[1].set  = following[87:74];
-  assign \following.beat.lanes[1].tag  = following[103:88];
-  assign \following.beat.lanes[1].table  = following[111:104];
-  assign \following.beat.lanes[1].row  = following[143:112];
-  assign \following.beat.lanes[2]  = following[215:144];
-  assign \following.beat.lanes[2].valid  = following[144];
-  assign \following.beat.lanes[2].error  = following[145];
-  assign \following.beat.lanes[2].set  = following[159:146];
-  assign \following.beat.lanes[2].tag  = following[175:160];
-  assign \following.beat.lanes[2].table  = following[183:176];
-  assign \following.beat.lanes[2].row  = following[215:184];
-  assign \following.beat.lanes[3]  = following[287:216];
-  assign \following.beat.lanes[3].valid  = following[216];
-  assign \following.beat.lanes[3].error  = following[217];
-  assign \following.beat.lanes[3].set  = following[231:218];
-  assign \following.beat.lanes[3].tag  = following[247:232];
-  assign \following.beat.lanes[3].table  = following[255:248];
-  assign \following.beat.lanes[3].row  = following[287:256];
-  assign \following.beat.first  = following[288];
-  assign \following.beat.last  = following[289];
-  assign \following.beat.meta  = following[321:290];
-  assign \following.first_lane  = following[325:322];
-  assign \following.single_lane  = following[326];
+  assign \hashed_beat.lanes  = hashed_beat[287:0];
+  assign \hashed_beat.lanes[0]  = hashed_beat[71:0];
+  assign \hashed_beat.lanes[0].valid  = hashed_beat[0];
+  assign \hashed_beat.lanes[0].error  = hashed_beat[1];
+  assign \hashed_beat.lanes[0].set  = hashed_beat[15:2];
+  assign \hashed_beat.lanes[0].tag  = hashed_beat[31:16];
+  assign \hashed_beat.lanes[0].table  = hashed_beat[39:32];
+  assign \hashed_beat.lanes[0].row  = hashed_beat[71:40];
+  assign \hashed_beat.lanes[1]  = hashed_beat[143:72];
+  assign \hashed_beat.lanes[1].valid  = hashed_beat[72];
+  assign \hashed_beat.lanes[1].error  = hashed_beat[73];
+  assign \hashed_beat.lanes[1].set  = hashed_beat[87:74];
+  assign \hashed_beat.lanes[1].tag  = hashed_beat[103:88];
+  assign \hashed_beat.lanes[1].table  = hashed_beat[111:104];
+  assign \hashed_beat.lanes[1].row  = hashed_beat[143:112];
+  assign \hashed_beat.lanes[2]  = hashed_beat[215:144];
+  assign \hashed_beat.lanes[2].valid  = hashed_beat[144];
+  assign \hashed_beat.lanes[2].error  = hashed_beat[145];
+  assign \hashed_beat.lanes[2].set  = hashed_beat[159:146];
+  assign \hashed_beat.lanes[2].tag  = hashed_beat[175:160];
+  assign \hashed_beat.lanes[2].table  = hashed_beat[183:176];
+  assign \hashed_beat.lanes[2].row  = hashed_beat[215:184];
+  assign \hashed_beat.lanes[3]  = hashed_beat[287:216];
+  assign \hashed_beat.lanes[3].valid  = hashed_beat[216];
+  assign \hashed_beat.lanes[3].error  = hashed_beat[217];
+  assign \hashed_beat.lanes[3].set  = hashed_beat[231:218];
+  assign \hashed_beat.lanes[3].tag  = hashed_beat[247:232];
+  assign \hashed_beat.lanes[3].table  = hashed_beat[255:248];
+  assign \hashed_beat.lanes[3].row  = hashed_beat[287:256];
+  assign \hashed_beat.first  = hashed_beat[288];
+  assign \hashed_beat.last  = hashed_beat[289];
+  assign \hashed_beat.meta  = hashed_beat[321:290];
+  assign \skid.beat  = skid[321:0];
+  assign \skid.beat.lanes  = skid[287:0];
+  assign \skid.beat.lanes[0]  = skid[71:0];
+  assign \skid.beat.lanes[0].valid  = skid[0];
+  assign \skid.beat.lanes[0].error  = skid[1];
+  assign \skid.beat.lanes[0].set  = skid[15:2];
+  assign \skid.beat.lanes[0].tag  = skid[31:16];
+  assign \skid.beat.lanes[0].table  = skid[39:32];
+  assign \skid.beat.lanes[0].row  = skid[71:40];
+  assign \skid.beat.lanes[1]  = skid[143:72];
+  assign \skid.beat.lanes[1].valid  = skid[72];
+  assign \skid.beat.lanes[1].error  = skid[73];
+  assign \skid.beat.lanes[1].set  = skid[87:74];
+  assign \skid.beat.lanes[1].tag  = skid[103:88];
+  assign \skid.beat.lanes[1].table  = skid[111:104];
+  assign \skid.beat.lanes[1].row  = skid[143:112];
+  assign \skid.beat.lanes[2]  = skid[215:144];
+  assign \skid.beat.lanes[2].valid  = skid[144];
+  assign \skid.beat.lanes[2].error  = skid[145];
+  assign \skid.beat.lanes[2].set  = skid[159:146];
+  assign \skid.beat.lanes[2].tag  = skid[175:160];
+  assign \skid.beat.lanes[2].table  = skid[183:176];
+  assign \skid.beat.lanes[2].row  = skid[215:184];
+  assign \skid.beat.lanes[3]  = skid[287:216];
+  assign \skid.beat.lanes[3].valid  = skid[216];
+  assign \skid.beat.lanes[3].error  = skid[217];
+  assign \skid.beat.lanes[3].set  = skid[231:218];
+  assign \skid.beat.lanes[3].tag  = skid[247:232];
+  assign \skid.beat.lanes[3].table  = skid[255:248];
+  assign \skid.beat.lanes[3].row  = skid[287:256];
+  assign \skid.beat.first  = skid[288];
+  assign \skid.beat.last  = skid[289];
+  assign \skid.beat.meta  = skid[321:290];
+  assign \skid.first_lane  = skid[325:322];
+  assign \skid.single_lane  = skid[326];
   assign \a.host  = a[0];
   assign \a.learn  = a[1];
   assign \a.mask  = a[5:2];
@@ -21990,46 +22517,6 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \port1_read[3].rrpv  = port1_read[62:61];
   assign \port1_read[3].tag  = port1_read[78:63];
   assign \port1_read[3].stale  = port1_read[79];
-  assign \$signature__data$156[0]  = \$signature__data$156 [19:0];
-  assign \$signature__data$156[0].valid  = \$signature__data$156 [0];
-  assign \$signature__data$156[0].rrpv  = \$signature__data$156 [2:1];
-  assign \$signature__data$156[0].tag  = \$signature__data$156 [18:3];
-  assign \$signature__data$156[0].stale  = \$signature__data$156 [19];
-  assign \$signature__data$156[1]  = \$signature__data$156 [39:20];
-  assign \$signature__data$156[1].valid  = \$signature__data$156 [20];
-  assign \$signature__data$156[1].rrpv  = \$signature__data$156 [22:21];
-  assign \$signature__data$156[1].tag  = \$signature__data$156 [38:23];
-  assign \$signature__data$156[1].stale  = \$signature__data$156 [39];
-  assign \$signature__data$156[2]  = \$signature__data$156 [59:40];
-  assign \$signature__data$156[2].valid  = \$signature__data$156 [40];
-  assign \$signature__data$156[2].rrpv  = \$signature__data$156 [42:41];
-  assign \$signature__data$156[2].tag  = \$signature__data$156 [58:43];
-  assign \$signature__data$156[2].stale  = \$signature__data$156 [59];
-  assign \$signature__data$156[3]  = \$signature__data$156 [79:60];
-  assign \$signature__data$156[3].valid  = \$signature__data$156 [60];
-  assign \$signature__data$156[3].rrpv  = \$signature__data$156 [62:61];
-  assign \$signature__data$156[3].tag  = \$signature__data$156 [78:63];
-  assign \$signature__data$156[3].stale  = \$signature__data$156 [79];
-  assign \port2_read[0]  = port2_read[19:0];
-  assign \port2_read[0].valid  = port2_read[0];
-  assign \port2_read[0].rrpv  = port2_read[2:1];
-  assign \port2_read[0].tag  = port2_read[18:3];
-  assign \port2_read[0].stale  = port2_read[19];
-  assign \port2_read[1]  = port2_read[39:20];
-  assign \port2_read[1].valid  = port2_read[20];
-  assign \port2_read[1].rrpv  = port2_read[22:21];
-  assign \port2_read[1].tag  = port2_read[38:23];
-  assign \port2_read[1].stale  = port2_read[39];
-  assign \port2_read[2]  = port2_read[59:40];
-  assign \port2_read[2].valid  = port2_read[40];
-  assign \port2_read[2].rrpv  = port2_read[42:41];
-  assign \port2_read[2].tag  = port2_read[58:43];
-  assign \port2_read[2].stale  = port2_read[59];
-  assign \port2_read[3]  = port2_read[79:60];
-  assign \port2_read[3].valid  = port2_read[60];
-  assign \port2_read[3].rrpv  = port2_read[62:61];
-  assign \port2_read[3].tag  = port2_read[78:63];
-  assign \port2_read[3].stale  = port2_read[79];
   assign \$signature__data$158[0]  = \$signature__data$158 [19:0];
   assign \$signature__data$158[0].valid  = \$signature__data$158 [0];
   assign \$signature__data$158[0].rrpv  = \$signature__data$158 [2:1];
@@ -22050,26 +22537,26 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$signature__data$158[3].rrpv  = \$signature__data$158 [62:61];
   assign \$signature__data$158[3].tag  = \$signature__data$158 [78:63];
   assign \$signature__data$158[3].stale  = \$signature__data$158 [79];
-  assign \port3_read[0]  = port3_read[19:0];
-  assign \port3_read[0].valid  = port3_read[0];
-  assign \port3_read[0].rrpv  = port3_read[2:1];
-  assign \port3_read[0].tag  = port3_read[18:3];
-  assign \port3_read[0].stale  = port3_read[19];
-  assign \port3_read[1]  = port3_read[39:20];
-  assign \port3_read[1].valid  = port3_read[20];
-  assign \port3_read[1].rrpv  = port3_read[22:21];
-  assign \port3_read[1].tag  = port3_read[38:23];
-  assign \port3_read[1].stale  = port3_read[39];
-  assign \port3_read[2]  = port3_read[59:40];
-  assign \port3_read[2].valid  = port3_read[40];
-  assign \port3_read[2].rrpv  = port3_read[42:41];
-  assign \port3_read[2].tag  = port3_read[58:43];
-  assign \port3_read[2].stale  = port3_read[59];
-  assign \port3_read[3]  = port3_read[79:60];
-  assign \port3_read[3].valid  = port3_read[60];
-  assign \port3_read[3].rrpv  = port3_read[62:61];
-  assign \port3_read[3].tag  = port3_read[78:63];
-  assign \port3_read[3].stale  = port3_read[79];
+  assign \port2_read[0]  = port2_read[19:0];
+  assign \port2_read[0].valid  = port2_read[0];
+  assign \port2_read[0].rrpv  = port2_read[2:1];
+  assign \port2_read[0].tag  = port2_read[18:3];
+  assign \port2_read[0].stale  = port2_read[19];
+  assign \port2_read[1]  = port2_read[39:20];
+  assign \port2_read[1].valid  = port2_read[20];
+  assign \port2_read[1].rrpv  = port2_read[22:21];
+  assign \port2_read[1].tag  = port2_read[38:23];
+  assign \port2_read[1].stale  = port2_read[39];
+  assign \port2_read[2]  = port2_read[59:40];
+  assign \port2_read[2].valid  = port2_read[40];
+  assign \port2_read[2].rrpv  = port2_read[42:41];
+  assign \port2_read[2].tag  = port2_read[58:43];
+  assign \port2_read[2].stale  = port2_read[59];
+  assign \port2_read[3]  = port2_read[79:60];
+  assign \port2_read[3].valid  = port2_read[60];
+  assign \port2_read[3].rrpv  = port2_read[62:61];
+  assign \port2_read[3].tag  = port2_read[78:63];
+  assign \port2_read[3].stale  = port2_read[79];
   assign \$signature__data$160[0]  = \$signature__data$160 [19:0];
   assign \$signature__data$160[0].valid  = \$signature__data$160 [0];
   assign \$signature__data$160[0].rrpv  = \$signature__data$160 [2:1];
@@ -22090,6 +22577,46 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \$signature__data$160[3].rrpv  = \$signature__data$160 [62:61];
   assign \$signature__data$160[3].tag  = \$signature__data$160 [78:63];
   assign \$signature__data$160[3].stale  = \$signature__data$160 [79];
+  assign \port3_read[0]  = port3_read[19:0];
+  assign \port3_read[0].valid  = port3_read[0];
+  assign \port3_read[0].rrpv  = port3_read[2:1];
+  assign \port3_read[0].tag  = port3_read[18:3];
+  assign \port3_read[0].stale  = port3_read[19];
+  assign \port3_read[1]  = port3_read[39:20];
+  assign \port3_read[1].valid  = port3_read[20];
+  assign \port3_read[1].rrpv  = port3_read[22:21];
+  assign \port3_read[1].tag  = port3_read[38:23];
+  assign \port3_read[1].stale  = port3_read[39];
+  assign \port3_read[2]  = port3_read[59:40];
+  assign \port3_read[2].valid  = port3_read[40];
+  assign \port3_read[2].rrpv  = port3_read[42:41];
+  assign \port3_read[2].tag  = port3_read[58:43];
+  assign \port3_read[2].stale  = port3_read[59];
+  assign \port3_read[3]  = port3_read[79:60];
+  assign \port3_read[3].valid  = port3_read[60];
+  assign \port3_read[3].rrpv  = port3_read[62:61];
+  assign \port3_read[3].tag  = port3_read[78:63];
+  assign \port3_read[3].stale  = port3_read[79];
+  assign \$signature__data$162[0]  = \$signature__data$162 [19:0];
+  assign \$signature__data$162[0].valid  = \$signature__data$162 [0];
+  assign \$signature__data$162[0].rrpv  = \$signature__data$162 [2:1];
+  assign \$signature__data$162[0].tag  = \$signature__data$162 [18:3];
+  assign \$signature__data$162[0].stale  = \$signature__data$162 [19];
+  assign \$signature__data$162[1]  = \$signature__data$162 [39:20];
+  assign \$signature__data$162[1].valid  = \$signature__data$162 [20];
+  assign \$signature__data$162[1].rrpv  = \$signature__data$162 [22:21];
+  assign \$signature__data$162[1].tag  = \$signature__data$162 [38:23];
+  assign \$signature__data$162[1].stale  = \$signature__data$162 [39];
+  assign \$signature__data$162[2]  = \$signature__data$162 [59:40];
+  assign \$signature__data$162[2].valid  = \$signature__data$162 [40];
+  assign \$signature__data$162[2].rrpv  = \$signature__data$162 [42:41];
+  assign \$signature__data$162[2].tag  = \$signature__data$162 [58:43];
+  assign \$signature__data$162[2].stale  = \$signature__data$162 [59];
+  assign \$signature__data$162[3]  = \$signature__data$162 [79:60];
+  assign \$signature__data$162[3].valid  = \$signature__data$162 [60];
+  assign \$signature__data$162[3].rrpv  = \$signature__data$162 [62:61];
+  assign \$signature__data$162[3].tag  = \$signature__data$162 [78:63];
+  assign \$signature__data$162[3].stale  = \$signature__data$162 [79];
   assign \b2_word[0]  = b2_word[19:0];
   assign \b2_word[0].valid  = b2_word[0];
   assign \b2_word[0].rrpv  = b2_word[2:1];
@@ -22205,38 +22732,6 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \i__payload.beat.meta  = i__payload[321:290];
   assign \i__payload.first_lane  = i__payload[325:322];
   assign \i__payload.single_lane  = i__payload[326];
-  assign \hashed_beat.lanes  = hashed_beat[287:0];
-  assign \hashed_beat.lanes[0]  = hashed_beat[71:0];
-  assign \hashed_beat.lanes[0].valid  = hashed_beat[0];
-  assign \hashed_beat.lanes[0].error  = hashed_beat[1];
-  assign \hashed_beat.lanes[0].set  = hashed_beat[15:2];
-  assign \hashed_beat.lanes[0].tag  = hashed_beat[31:16];
-  assign \hashed_beat.lanes[0].table  = hashed_beat[39:32];
-  assign \hashed_beat.lanes[0].row  = hashed_beat[71:40];
-  assign \hashed_beat.lanes[1]  = hashed_beat[143:72];
-  assign \hashed_beat.lanes[1].valid  = hashed_beat[72];
-  assign \hashed_beat.lanes[1].error  = hashed_beat[73];
-  assign \hashed_beat.lanes[1].set  = hashed_beat[87:74];
-  assign \hashed_beat.lanes[1].tag  = hashed_beat[103:88];
-  assign \hashed_beat.lanes[1].table  = hashed_beat[111:104];
-  assign \hashed_beat.lanes[1].row  = hashed_beat[143:112];
-  assign \hashed_beat.lanes[2]  = hashed_beat[215:144];
-  assign \hashed_beat.lanes[2].valid  = hashed_beat[144];
-  assign \hashed_beat.lanes[2].error  = hashed_beat[145];
-  assign \hashed_beat.lanes[2].set  = hashed_beat[159:146];
-  assign \hashed_beat.lanes[2].tag  = hashed_beat[175:160];
-  assign \hashed_beat.lanes[2].table  = hashed_beat[183:176];
-  assign \hashed_beat.lanes[2].row  = hashed_beat[215:184];
-  assign \hashed_beat.lanes[3]  = hashed_beat[287:216];
-  assign \hashed_beat.lanes[3].valid  = hashed_beat[216];
-  assign \hashed_beat.lanes[3].error  = hashed_beat[217];
-  assign \hashed_beat.lanes[3].set  = hashed_beat[231:218];
-  assign \hashed_beat.lanes[3].tag  = hashed_beat[247:232];
-  assign \hashed_beat.lanes[3].table  = hashed_beat[255:248];
-  assign \hashed_beat.lanes[3].row  = hashed_beat[287:256];
-  assign \hashed_beat.first  = hashed_beat[288];
-  assign \hashed_beat.last  = hashed_beat[289];
-  assign \hashed_beat.meta  = hashed_beat[321:290];
   assign \port1_word[0]  = port1_word[19:0];
   assign \port1_word[0].valid  = port1_word[0];
   assign \port1_word[0].rrpv  = port1_word[2:1];
@@ -22328,100 +22823,69 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign { hashed_beat[321:248], hashed_beat[217:176], hashed_beat[145:104], hashed_beat[73:32], hashed_beat[1:0] } = { hash_beat_s4[321:248], hash_beat_s4[217:176], hash_beat_s4[145:104], hash_beat_s4[73:32], hash_beat_s4[1:0] };
   assign carried[287:256] = req__payload[163:132];
   assign carried[255:248] = req__payload[131:124];
-  assign carried[217] = \$300 ;
+  assign carried[217] = \$340 ;
   assign carried[216] = req__payload[123];
   assign carried[215:184] = req__payload[122:91];
   assign carried[183:176] = req__payload[90:83];
-  assign carried[145] = \$294 ;
+  assign carried[145] = \$334 ;
   assign carried[144] = req__payload[82];
   assign carried[143:112] = req__payload[81:50];
   assign carried[111:104] = req__payload[49:42];
-  assign carried[73] = \$288 ;
+  assign carried[73] = \$328 ;
   assign carried[72] = req__payload[41];
   assign carried[71:40] = req__payload[40:9];
   assign carried[39:32] = req__payload[8:1];
-  assign carried[1] = \$282 ;
+  assign carried[1] = \$322 ;
   assign carried[0] = req__payload[0];
   assign carried[321:290] = req__payload[197:166];
   assign carried[289] = req__payload[165];
   assign carried[288] = req__payload[164];
   assign { carried[247:218], carried[175:146], carried[103:74], carried[31:2] } = 120'h000000000000000000000000000000;
-  assign i__payload[326] = \$403 ;
-  assign i__payload[325:322] = { \$389 , \$386 , \$383 , hashed_beat[0] };
+  assign i__payload[326] = \$443 ;
+  assign i__payload[325:322] = { \$429 , \$426 , \$423 , hashed_beat[0] };
   assign i__payload[321:0] = hashed_beat;
   assign \$15  = mode;
   assign \$24  = rest[0];
   assign \$34  = rest[0];
-  assign \$404  = 2'h0;
-  assign \$411  = \$410 ;
-  assign \$277  = { 5'h00, req__payload[8:6] };
-  assign \$279  = { 24'h000000, req__payload[40:33] };
-  assign \$283  = { 5'h00, req__payload[49:47] };
-  assign \$285  = { 24'h000000, req__payload[81:74] };
-  assign \$289  = { 5'h00, req__payload[90:88] };
-  assign \$291  = { 24'h000000, req__payload[122:115] };
-  assign \$295  = { 5'h00, req__payload[131:129] };
-  assign \$297  = { 24'h000000, req__payload[163:156] };
-  assign \$381  = hash_beat_s4[0];
-  assign \$391  = hash_beat_s4[0];
-  assign \$489  = mode;
-  assign \$539  = 1'h1;
-  assign \$548  = 1'h1;
-  assign \$557  = 1'h1;
-  assign \$566  = 1'h1;
+  assign \$592  = 1'h1;
+  assign \$598  = 1'h1;
+  assign \$605  = 1'h1;
+  assign \$612  = 1'h1;
+  assign \$444  = 2'h0;
+  assign \$451  = \$450 ;
+  assign \$317  = { 5'h00, req__payload[8:6] };
+  assign \$319  = { 24'h000000, req__payload[40:33] };
+  assign \$323  = { 5'h00, req__payload[49:47] };
+  assign \$325  = { 24'h000000, req__payload[81:74] };
+  assign \$329  = { 5'h00, req__payload[90:88] };
+  assign \$331  = { 24'h000000, req__payload[122:115] };
+  assign \$335  = { 5'h00, req__payload[131:129] };
+  assign \$337  = { 24'h000000, req__payload[163:156] };
+  assign \$421  = hash_beat_s4[0];
+  assign \$431  = hash_beat_s4[0];
+  assign \$529  = mode;
+  assign \$663  = \$656 ;
+  assign \$753  = \$746 ;
+  assign \$843  = \$836 ;
+  assign \$933  = \$926 ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \popularity_table.h_buffer (rst, i__ready, following, i__valid, i__payload, o__ready, o__payload, o__valid, clk);
+module \popularity_table.h_buffer (rst, i__ready, i__valid, i__payload, o__ready, o__payload, o__valid, skid_valid, skid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
+  reg \$10 ;
+  reg [326:0] \$11 ;
   wire \$2 ;
   wire \$3 ;
   wire \$4 ;
-  wire \$5 ;
-  reg [326:0] \$6 ;
-  reg \$7 ;
-  reg \$8 ;
-  reg [326:0] \$9 ;
+  wire [326:0] \$5 ;
+  wire \$6 ;
+  wire \$7 ;
+  reg [326:0] \$8 ;
+  reg \$9 ;
   input clk;
   wire clk;
-  output [326:0] following;
-  wire [326:0] following;
-  wire [321:0] \following.beat ;
-  wire \following.beat.first ;
-  wire [287:0] \following.beat.lanes ;
-  wire [71:0] \following.beat.lanes[0] ;
-  wire \following.beat.lanes[0].error ;
-  wire [31:0] \following.beat.lanes[0].row ;
-  wire [13:0] \following.beat.lanes[0].set ;
-  wire [7:0] \following.beat.lanes[0].table ;
-  wire [15:0] \following.beat.lanes[0].tag ;
-  wire \following.beat.lanes[0].valid ;
-  wire [71:0] \following.beat.lanes[1] ;
-  wire \following.beat.lanes[1].error ;
-  wire [31:0] \following.beat.lanes[1].row ;
-  wire [13:0] \following.beat.lanes[1].set ;
-  wire [7:0] \following.beat.lanes[1].table ;
-  wire [15:0] \following.beat.lanes[1].tag ;
-  wire \following.beat.lanes[1].valid ;
-  wire [71:0] \following.beat.lanes[2] ;
-  wire \following.beat.lanes[2].error ;
-  wire [31:0] \following.beat.lanes[2].row ;
-  wire [13:0] \following.beat.lanes[2].set ;
-  wire [7:0] \following.beat.lanes[2].table ;
-  wire [15:0] \following.beat.lanes[2].tag ;
-  wire \following.beat.lanes[2].valid ;
-  wire [71:0] \following.beat.lanes[3] ;
-  wire \following.beat.lanes[3].error ;
-  wire [31:0] \following.beat.lanes[3].row ;
-  wire [13:0] \following.beat.lanes[3].set ;
-  wire [7:0] \following.beat.lanes[3].table ;
-  wire [15:0] \following.beat.lanes[3].tag ;
-  wire \following.beat.lanes[3].valid ;
-  wire \following.beat.last ;
-  wire [31:0] \following.beat.meta ;
-  wire [3:0] \following.first_lane ;
-  wire \following.single_lane ;
   input [326:0] i__payload;
   wire [326:0] i__payload;
   wire [321:0] \i__payload.beat ;
@@ -22506,6 +22970,7 @@ module \popularity_table.h_buffer (rst, i__ready, following, i__valid, i__payloa
   reg o__valid = 1'h0;
   input rst;
   wire rst;
+  output [326:0] skid;
   reg [326:0] skid = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   wire [321:0] \skid.beat ;
   wire \skid.beat.first ;
@@ -22542,100 +23007,101 @@ module \popularity_table.h_buffer (rst, i__ready, following, i__valid, i__payloa
   wire [31:0] \skid.beat.meta ;
   wire [3:0] \skid.first_lane ;
   wire \skid.single_lane ;
+  output skid_valid;
   reg skid_valid = 1'h0;
   assign i__ready = ~ skid_valid;
-  assign following = skid_valid ? skid : i__payload;
   assign \$1  = ~ o__valid;
   assign \$2  = \$1  | o__ready;
   assign \$3  = ~ skid_valid;
   assign \$4  = i__valid & \$3 ;
-  assign \$5  = skid_valid | i__valid;
+  assign \$5  = skid_valid ? skid : i__payload;
+  assign \$6  = skid_valid | i__valid;
+  assign \$7  = ~ skid_valid;
   always @(posedge clk)
-    o__payload <= \$6 ;
+    o__payload <= \$8 ;
   always @(posedge clk)
-    o__valid <= \$7 ;
+    o__valid <= \$9 ;
   always @(posedge clk)
-    skid_valid <= \$8 ;
+    skid_valid <= \$10 ;
   always @(posedge clk)
-    skid <= \$9 ;
+    skid <= \$11 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$6  = o__payload;
+    \$8  = o__payload;
     if (\$2 ) begin
-      \$6  = following;
+      \$8  = \$5 ;
     end
     if (rst) begin
-      \$6  = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$8  = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$7  = o__valid;
+    \$9  = o__valid;
     if (\$2 ) begin
-      \$7  = \$5 ;
+      \$9  = \$6 ;
     end
     if (rst) begin
-      \$7  = 1'h0;
+      \$9  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$8  = skid_valid;
+    \$10  = skid_valid;
     if (\$2 ) begin
-      \$8  = 1'h0;
+      \$10  = 1'h0;
     end else if (\$4 ) begin
-      \$8  = 1'h1;
+      \$10  = 1'h1;
     end
     if (rst) begin
-      \$8  = 1'h0;
+      \$10  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$9  = skid;
-    if (\$2 ) begin
-    end else if (\$4 ) begin
-      \$9  = i__payload;
+    \$11  = skid;
+    if (\$7 ) begin
+      \$11  = i__payload;
     end
     if (rst) begin
-      \$9  = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$11  = 327'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
-  assign \following.beat  = following[321:0];
-  assign \following.beat.lanes  = following[287:0];
-  assign \following.beat.lanes[0]  = following[71:0];
-  assign \following.beat.lanes[0].valid  = following[0];
-  assign \following.beat.lanes[0].error  = following[1];
-  assign \following.beat.lanes[0].set  = following[15:2];
-  assign \following.beat.lanes[0].tag  = following[31:16];
-  assign \following.beat.lanes[0].table  = following[39:32];
-  assign \following.beat.lanes[0].row  = following[71:40];
-  assign \following.beat.lanes[1]  = following[143:72];
-  assign \following.beat.lanes[1].valid  = following[72];
-  assign \following.beat.lanes[1].error  = following[73];
-  assign \following.beat.lanes[1].set  = following[87:74];
-  assign \following.beat.lanes[1].tag  = following[103:88];
-  assign \following.beat.lanes[1].table  = following[111:104];
-  assign \following.beat.lanes[1].row  = following[143:112];
-  assign \following.beat.lanes[2]  = following[215:144];
-  assign \following.beat.lanes[2].valid  = following[144];
-  assign \following.beat.lanes[2].error  = following[145];
-  assign \following.beat.lanes[2].set  = following[159:146];
-  assign \following.beat.lanes[2].tag  = following[175:160];
-  assign \following.beat.lanes[2].table  = following[183:176];
-  assign \following.beat.lanes[2].row  = following[215:184];
-  assign \following.beat.lanes[3]  = following[287:216];
-  assign \following.beat.lanes[3].valid  = following[216];
-  assign \following.beat.lanes[3].error  = following[217];
-  assign \following.beat.lanes[3].set  = following[231:218];
-  assign \following.beat.lanes[3].tag  = following[247:232];
-  assign \following.beat.lanes[3].table  = following[255:248];
-  assign \following.beat.lanes[3].row  = following[287:256];
-  assign \following.beat.first  = following[288];
-  assign \following.beat.last  = following[289];
-  assign \following.beat.meta  = following[321:290];
-  assign \following.first_lane  = following[325:322];
-  assign \following.single_lane  = following[326];
+  assign \o__payload.beat  = o__payload[321:0];
+  assign \o__payload.beat.lanes  = o__payload[287:0];
+  assign \o__payload.beat.lanes[0]  = o__payload[71:0];
+  assign \o__payload.beat.lanes[0].valid  = o__payload[0];
+  assign \o__payload.beat.lanes[0].error  = o__payload[1];
+  assign \o__payload.beat.lanes[0].set  = o__payload[15:2];
+  assign \o__payload.beat.lanes[0].tag  = o__payload[31:16];
+  assign \o__payload.beat.lanes[0].table  = o__payload[39:32];
+  assign \o__payload.beat.lanes[0].row  = o__payload[71:40];
+  assign \o__payload.beat.lanes[1]  = o__payload[143:72];
+  assign \o__payload.beat.lanes[1].valid  = o__payload[72];
+  assign \o__payload.beat.lanes[1].error  = o__payload[73];
+  assign \o__payload.beat.lanes[1].set  = o__payload[87:74];
+  assign \o__payload.beat.lanes[1].tag  = o__payload[103:88];
+  assign \o__payload.beat.lanes[1].table  = o__payload[111:104];
+  assign \o__payload.beat.lanes[1].row  = o__payload[143:112];
+  assign \o__payload.beat.lanes[2]  = o__payload[215:144];
+  assign \o__payload.beat.lanes[2].valid  = o__payload[144];
+  assign \o__payload.beat.lanes[2].error  = o__payload[145];
+  assign \o__payload.beat.lanes[2].set  = o__payload[159:146];
+  assign \o__payload.beat.lanes[2].tag  = o__payload[175:160];
+  assign \o__payload.beat.lanes[2].table  = o__payload[183:176];
+  assign \o__payload.beat.lanes[2].row  = o__payload[215:184];
+  assign \o__payload.beat.lanes[3]  = o__payload[287:216];
+  assign \o__payload.beat.lanes[3].valid  = o__payload[216];
+  assign \o__payload.beat.lanes[3].error  = o__payload[217];
+  assign \o__payload.beat.lanes[3].set  = o__payload[231:218];
+  assign \o__payload.beat.lanes[3].tag  = o__payload[247:232];
+  assign \o__payload.beat.lanes[3].table  = o__payload[255:248];
+  assign \o__payload.beat.lanes[3].row  = o__payload[287:256];
+  assign \o__payload.beat.first  = o__payload[288];
+  assign \o__payload.beat.last  = o__payload[289];
+  assign \o__payload.beat.meta  = o__payload[321:290];
+  assign \o__payload.first_lane  = o__payload[325:322];
+  assign \o__payload.single_lane  = o__payload[326];
   assign \i__payload.beat  = i__payload[321:0];
   assign \i__payload.beat.lanes  = i__payload[287:0];
   assign \i__payload.beat.lanes[0]  = i__payload[71:0];
@@ -22706,39 +23172,4 @@ module \popularity_table.h_buffer (rst, i__ready, following, i__valid, i__payloa
   assign \skid.beat.meta  = skid[321:290];
   assign \skid.first_lane  = skid[325:322];
   assign \skid.single_lane  = skid[326];
-  assign \o__payload.beat  = o__payload[321:0];
-  assign \o__payload.beat.lanes  = o__payload[287:0];
-  assign \o__payload.beat.lanes[0]  = o__payload[71:0];
-  assign \o__payload.beat.lanes[0].valid  = o__payload[0];
-  assign \o__payload.beat.lanes[0].error  = o__payload[1];
-  assign \o__payload.beat.lanes[0].set  = o__payload[15:2];
-  assign \o__payload.beat.lanes[0].tag  = o__payload[31:16];
-  assign \o__payload.beat.lanes[0].table  = o__payload[39:32];
-  assign \o__payload.beat.lanes[0].row  = o__payload[71:40];
-  assign \o__payload.beat.lanes[1]  = o__payload[143:72];
-  assign \o__payload.beat.lanes[1].valid  = o__payload[72];
-  assign \o__payload.beat.lanes[1].error  = o__payload[73];
-  assign \o__payload.beat.lanes[1].set  = o__payload[87:74];
-  assign \o__payload.beat.lanes[1].tag  = o__payload[103:88];
-  assign \o__payload.beat.lanes[1].table  = o__payload[111:104];
-  assign \o__payload.beat.lanes[1].row  = o__payload[143:112];
-  assign \o__payload.beat.lanes[2]  = o__payload[215:144];
-  assign \o__payload.beat.lanes[2].valid  = o__payload[144];
-  assign \o__payload.beat.lanes[2].error  = o__payload[145];
-  assign \o__payload.beat.lanes[2].set  = o__payload[159:146];
-  assign \o__payload.beat.lanes[2].tag  = o__payload[175:160];
-  assign \o__payload.beat.lanes[2].table  = o__payload[183:176];
-  assign \o__payload.beat.lanes[2].row  = o__payload[215:184];
-  assign \o__payload.beat.lanes[3]  = o__payload[287:216];
-  assign \o__payload.beat.lanes[3].valid  = o__payload[216];
-  assign \o__payload.beat.lanes[3].error  = o__payload[217];
-  assign \o__payload.beat.lanes[3].set  = o__payload[231:218];
-  assign \o__payload.beat.lanes[3].tag  = o__payload[247:232];
-  assign \o__payload.beat.lanes[3].table  = o__payload[255:248];
-  assign \o__payload.beat.lanes[3].row  = o__payload[287:256];
-  assign \o__payload.beat.first  = o__payload[288];
-  assign \o__payload.beat.last  = o__payload[289];
-  assign \o__payload.beat.meta  = o__payload[321:290];
-  assign \o__payload.first_lane  = o__payload[325:322];
-  assign \o__payload.single_lane  = o__payload[326];
 endmodule

