@@ -65,8 +65,9 @@ class RowWriter(wiring.Component):
     Latency and throughput
     ----------------------
     W: one beat per cycle within a row. Between rows the writer waits for the next row's
-    address: a row of ``n`` W beats occupies the writer ``n + 6`` cycles (address lookup 3,
-    hand-offs 3) when the memory keeps up.
+    address (``RowAddress``'s 3 cycles and the hand-offs around them): back-to-back rows of
+    ``n`` W beats start every ``n + 4`` cycles when the memory keeps up
+    (``tests/hw/test_gather_engine_sim.py::test_write_back_rows_take_documented_cycles``).
     """
 
     def __init__(self, *, data_bits: int = 128, addr_bits: int = 48, id_bits: int = 6,

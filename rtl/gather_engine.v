@@ -644,7 +644,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .o__payload(o__payload),
     .o__ready(o__ready),
     .o__valid(o__valid),
-    .\port$121$0 (\$1 ),
+    .\port$125$0 (\$1 ),
     .rows(read_rows),
     .rst(rst),
     .used(read_in_flight)
@@ -694,7 +694,7 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .i__ready(wb__ready),
     .i__valid(wb__valid),
     .pending(write_pending),
-    .\port$1433$0 (\$3 ),
+    .\port$1441$0 (\$3 ),
     .rows_in(write_rows_in),
     .rows_written(write_rows_written),
     .rst(rst)
@@ -1204,48 +1204,50 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   wire [47:0] \$43 ;
   wire [47:0] \$44 ;
   wire [48:0] \$45 ;
-  wire [24:0] \$46 ;
-  wire [25:0] \$47 ;
-  wire [9:0] \$48 ;
-  wire [9:0] \$49 ;
+  wire [16:0] \$46 ;
+  wire [17:0] \$47 ;
+  wire [16:0] \$48 ;
+  wire [17:0] \$49 ;
   wire [47:0] \$5 ;
   wire [9:0] \$50 ;
-  wire [10:0] \$51 ;
-  wire [11:0] \$52 ;
-  wire \$53 ;
-  wire \$54 ;
+  wire [9:0] \$51 ;
+  wire [9:0] \$52 ;
+  wire [10:0] \$53 ;
+  wire [11:0] \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire [94:0] \$6 ;
-  wire [31:0] \$60 ;
-  wire [31:0] \$61 ;
-  wire [23:0] \$62 ;
-  wire [23:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire [31:0] \$62 ;
+  wire [31:0] \$63 ;
+  wire [23:0] \$64 ;
+  wire [23:0] \$65 ;
   wire \$66 ;
-  wire [47:0] \$67 ;
-  wire [5:0] \$68 ;
-  reg [8:0] \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire [47:0] \$69 ;
   wire [47:0] \$7 ;
-  reg \$70 ;
-  reg [28:0] \$71 ;
-  reg [104:0] \$72 ;
-  reg \$73 ;
-  reg \$74 ;
-  reg [28:0] \$75 ;
-  reg [47:0] \$76 ;
-  reg [31:0] \$77 ;
-  reg [31:0] \$78 ;
+  wire [5:0] \$70 ;
+  reg [8:0] \$71 ;
+  reg \$72 ;
+  reg [28:0] \$73 ;
+  reg [104:0] \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg [28:0] \$77 ;
+  reg [47:0] \$78 ;
   reg [31:0] \$79 ;
   wire [47:0] \$8 ;
   reg [31:0] \$80 ;
-  reg \$81 ;
-  reg \$82 ;
-  reg [82:0] \$83 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg [82:0] \$85 ;
   wire [62:0] \$9 ;
   wire [47:0] address;
   wire [5:0] beats;
@@ -1302,10 +1304,13 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   wire [47:0] \selected.base ;
   wire [24:0] \selected.rows ;
   wire [31:0] \selected.stride ;
-  wire [24:0] sum_0;
-  wire [24:0] sum_24;
-  wire [24:0] sum_24_chosen;
-  wire [24:0] sum_24_plus_one;
+  wire [16:0] sum_0;
+  wire [16:0] sum_16;
+  wire [16:0] sum_16_chosen;
+  wire [16:0] sum_16_plus_one;
+  wire [16:0] sum_32;
+  wire [16:0] sum_32_chosen;
+  wire [16:0] sum_32_plus_one;
   input [2729:0] tables;
   wire [2729:0] tables;
   wire [104:0] \tables[0] ;
@@ -1426,61 +1431,65 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   assign \$42  = \$38  | \$41 ;
   assign \$43  = csa0_sum & \$32 [47:0];
   assign \$44  = \$42  | \$43 ;
-  assign sum_0 = csa1_sum[23:0] + \$45 [23:0];
-  assign sum_24 = csa1_sum[47:24] + \$45 [47:24];
-  assign \$46  = csa1_sum[47:24] + \$45 [47:24];
+  assign sum_0 = csa1_sum[15:0] + \$45 [15:0];
+  assign sum_16 = csa1_sum[31:16] + \$45 [31:16];
+  assign \$46  = csa1_sum[31:16] + \$45 [31:16];
   assign \$47  = \$46  + 1'h1;
-  assign sum_24_chosen = sum_0[24] ? \$47 [24:0] : sum_24;
-  assign \$48  = sum_0[3:0] + row_span;
-  assign \$50  = dim * 3'h4;
-  assign \$51  = \$50  + 5'h10;
-  assign \$52  = \$51  - 1'h1;
-  assign \$53  = ~ o__valid;
-  assign \$54  = \$53  | o__ready;
-  assign \$55  = i__payload[4:0] < 5'h1a;
-  assign \$56  = | dim;
-  assign \$57  = dim <= 7'h40;
-  assign \$58  = \$56  & \$57 ;
-  assign \$59  = \$55  & \$58 ;
-  assign \$60  = s1_req[20:5] * s1_regs[63:48];
-  assign \$61  = s1_req[20:5] * s1_regs[79:64];
-  assign \$62  = s1_req[28:21] * s1_regs[63:48];
-  assign \$63  = s1_req[28:21] * s1_regs[79:64];
-  assign \$64  = s1_req[28:5] < s1_regs[104:80];
-  assign \$65  = s1_ok & \$64 ;
-  assign \$66  = ~ s2_ok;
-  assign \$67  = s2_ok ? { sum_24_chosen[23:0], sum_0[23:0] } : 48'h000000000000;
-  assign \$68  = s2_ok ? \$49 [5:0] : 6'h00;
+  assign sum_16_chosen = sum_0[16] ? \$47 [16:0] : sum_16;
+  assign sum_32 = csa1_sum[47:32] + \$45 [47:32];
+  assign \$48  = csa1_sum[47:32] + \$45 [47:32];
+  assign \$49  = \$48  + 1'h1;
+  assign sum_32_chosen = sum_16_chosen[16] ? \$49 [16:0] : sum_32;
+  assign \$50  = sum_0[3:0] + row_span;
+  assign \$52  = dim * 3'h4;
+  assign \$53  = \$52  + 5'h10;
+  assign \$54  = \$53  - 1'h1;
+  assign \$55  = ~ o__valid;
+  assign \$56  = \$55  | o__ready;
+  assign \$57  = i__payload[4:0] < 5'h1a;
+  assign \$58  = | dim;
+  assign \$59  = dim <= 7'h40;
+  assign \$60  = \$58  & \$59 ;
+  assign \$61  = \$57  & \$60 ;
+  assign \$62  = s1_req[20:5] * s1_regs[63:48];
+  assign \$63  = s1_req[20:5] * s1_regs[79:64];
+  assign \$64  = s1_req[28:21] * s1_regs[63:48];
+  assign \$65  = s1_req[28:21] * s1_regs[79:64];
+  assign \$66  = s1_req[28:5] < s1_regs[104:80];
+  assign \$67  = s1_ok & \$66 ;
+  assign \$68  = ~ s2_ok;
+  assign \$69  = s2_ok ? { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] } : 48'h000000000000;
+  assign \$70  = s2_ok ? \$51 [5:0] : 6'h00;
   always @(posedge clk)
-    row_span <= \$69 ;
+    row_span <= \$71 ;
   always @(posedge clk)
-    s1_valid <= \$70 ;
+    s1_valid <= \$72 ;
   always @(posedge clk)
-    s1_req <= \$71 ;
+    s1_req <= \$73 ;
   always @(posedge clk)
-    s1_regs <= \$72 ;
+    s1_regs <= \$74 ;
   always @(posedge clk)
-    s1_ok <= \$73 ;
+    s1_ok <= \$75 ;
   always @(posedge clk)
-    s2_valid <= \$74 ;
+    s2_valid <= \$76 ;
   always @(posedge clk)
-    s2_req <= \$75 ;
+    s2_req <= \$77 ;
   always @(posedge clk)
-    s2_base <= \$76 ;
+    s2_base <= \$78 ;
   always @(posedge clk)
-    s2_product_0_0 <= \$77 ;
+    s2_product_0_0 <= \$79 ;
   always @(posedge clk)
-    s2_product_0_16 <= \$78 ;
+    s2_product_0_16 <= \$80 ;
   always @(posedge clk)
-    s2_product_16_0 <= \$79 ;
+    s2_product_16_0 <= \$81 ;
   always @(posedge clk)
-    s2_product_16_16 <= \$80 ;
+    s2_product_16_16 <= \$82 ;
   always @(posedge clk)
-    s2_ok <= \$81 ;
+    s2_ok <= \$83 ;
   always @(posedge clk)
-    o__valid <= \$82 ;
+    o__valid <= \$84 ;
   always @(posedge clk)
-    o__payload <= \$83 ;
+    o__payload <= \$85 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign \$7  = \$5  | \$6 [47:0];
@@ -1546,106 +1555,86 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = \$52 [8:0];
+    \$71  = \$54 [8:0];
     if (rst) begin
-      \$69  = 9'h000;
+      \$71  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = s1_valid;
-    if (\$54 ) begin
-      \$70  = i__valid;
+    \$72  = s1_valid;
+    if (\$56 ) begin
+      \$72  = i__valid;
     end
     if (rst) begin
-      \$70  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = s1_req;
-    if (\$54 ) begin
-      \$71  = i__payload;
+    \$73  = s1_req;
+    if (\$56 ) begin
+      \$73  = i__payload;
     end
     if (rst) begin
-      \$71  = 29'h00000000;
+      \$73  = 29'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = s1_regs;
-    if (\$54 ) begin
-      \$72  = selected;
+    \$74  = s1_regs;
+    if (\$56 ) begin
+      \$74  = selected;
     end
     if (rst) begin
-      \$72  = 105'h000000000000000000000000000;
+      \$74  = 105'h000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = s1_ok;
-    if (\$54 ) begin
-      \$73  = \$59 ;
+    \$75  = s1_ok;
+    if (\$56 ) begin
+      \$75  = \$61 ;
     end
     if (rst) begin
-      \$73  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = s2_valid;
-    if (\$54 ) begin
-      \$74  = s1_valid;
+    \$76  = s2_valid;
+    if (\$56 ) begin
+      \$76  = s1_valid;
     end
     if (rst) begin
-      \$74  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = s2_req;
-    if (\$54 ) begin
-      \$75  = s1_req;
+    \$77  = s2_req;
+    if (\$56 ) begin
+      \$77  = s1_req;
     end
     if (rst) begin
-      \$75  = 29'h00000000;
+      \$77  = 29'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = s2_base;
-    if (\$54 ) begin
-      \$76  = s1_regs[47:0];
+    \$78  = s2_base;
+    if (\$56 ) begin
+      \$78  = s1_regs[47:0];
     end
     if (rst) begin
-      \$76  = 48'h000000000000;
+      \$78  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = s2_product_0_0;
-    if (\$54 ) begin
-      \$77  = \$60 ;
-    end
-    if (rst) begin
-      \$77  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = s2_product_0_16;
-    if (\$54 ) begin
-      \$78  = \$61 ;
-    end
-    if (rst) begin
-      \$78  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = s2_product_16_0;
-    if (\$54 ) begin
-      \$79  = { 8'h00, \$62  };
+    \$79  = s2_product_0_0;
+    if (\$56 ) begin
+      \$79  = \$62 ;
     end
     if (rst) begin
       \$79  = 32'd0;
@@ -1653,9 +1642,9 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = s2_product_16_16;
-    if (\$54 ) begin
-      \$80  = { 8'h00, \$63  };
+    \$80  = s2_product_0_16;
+    if (\$56 ) begin
+      \$80  = \$63 ;
     end
     if (rst) begin
       \$80  = 32'd0;
@@ -1663,43 +1652,64 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = s2_ok;
-    if (\$54 ) begin
-      \$81  = \$65 ;
+    \$81  = s2_product_16_0;
+    if (\$56 ) begin
+      \$81  = { 8'h00, \$64  };
     end
     if (rst) begin
-      \$81  = 1'h0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = o__valid;
-    if (\$54 ) begin
-      \$82  = s2_valid;
+    \$82  = s2_product_16_16;
+    if (\$56 ) begin
+      \$82  = { 8'h00, \$65  };
     end
     if (rst) begin
-      \$82  = 1'h0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = o__payload;
-    if (\$54 ) begin
-      \$83 [57:53] = s2_req[4:0];
-      \$83 [81:58] = s2_req[28:5];
-      \$83 [82] = \$66 ;
-      \$83 [47:0] = \$67 ;
-      \$83 [52:48] = \$68 [4:0];
+    \$83  = s2_ok;
+    if (\$56 ) begin
+      \$83  = \$67 ;
     end
     if (rst) begin
-      \$83  = 83'h000000000000000000000;
+      \$83  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$84  = o__valid;
+    if (\$56 ) begin
+      \$84  = s2_valid;
+    end
+    if (rst) begin
+      \$84  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = o__payload;
+    if (\$56 ) begin
+      \$85 [57:53] = s2_req[4:0];
+      \$85 [81:58] = s2_req[28:5];
+      \$85 [82] = \$68 ;
+      \$85 [47:0] = \$69 ;
+      \$85 [52:48] = \$70 [4:0];
+    end
+    if (rst) begin
+      \$85  = 83'h000000000000000000000;
     end
   end
   assign csa0_carry = \$32 [47:0];
   assign csa1_carry = \$45 [47:0];
-  assign sum_24_plus_one = \$47 [24:0];
-  assign address = { sum_24_chosen[23:0], sum_0[23:0] };
-  assign beats = \$49 [5:0];
+  assign sum_16_plus_one = \$47 [16:0];
+  assign sum_32_plus_one = \$49 [16:0];
+  assign address = { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] };
+  assign beats = \$51 [5:0];
   assign \i__payload.table  = i__payload[4:0];
   assign \i__payload.row  = i__payload[28:5];
   assign \selected.base  = selected[47:0];
@@ -1850,11 +1860,11 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   assign \$39  = { 15'h0000, s2_product_16_0, 16'h0000 };
   assign \$40  = \$39 [47:0];
   assign \$45  = { \$44 , 1'h0 };
-  assign \$49  = { 4'h0, \$48 [9:4] };
+  assign \$51  = { 4'h0, \$50 [9:4] };
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, i__ready, axi__arvalid, \port$121$0 , axi__arlen, busy, i__valid, i__payload, ar_addr_offset, bursts, axi__arid, \beats$395 
+module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, i__ready, axi__arvalid, \port$125$0 , axi__arlen, busy, i__valid, i__payload, ar_addr_offset, bursts, axi__arid, \beats$395 
 , o__valid, o__payload, used, errors, error_code, error_tag, error_table, error_row, rows, o__ready);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
@@ -2802,8 +2812,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] out_k = 5'h00;
   reg out_k_last = 1'h0;
   reg [31:0] out_tag = 32'd0;
-  output [35:0] \port$121$0 ;
-  wire [35:0] \port$121$0 ;
+  output [35:0] \port$125$0 ;
+  wire [35:0] \port$125$0 ;
   (* init = 128'h00000000000000000000000000000000 *)
   wire [127:0] r_data;
   wire [68:0] \r_data$387 ;
@@ -57371,7 +57381,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign data_lo__addr = \$36 [10:0];
   assign data_hi__addr = \$41 [10:0];
   assign in_flight = used;
-  assign \port$121$0  = \$11 ;
+  assign \port$125$0  = \$11 ;
   assign axi__arlen = \$12 [7:0];
   assign \slot_entry.beats  = slot_entry[4:0];
   assign \slot_entry.offset  = slot_entry[6:5];
@@ -57654,48 +57664,50 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   wire [47:0] \$43 ;
   wire [47:0] \$44 ;
   wire [48:0] \$45 ;
-  wire [24:0] \$46 ;
-  wire [25:0] \$47 ;
-  wire [9:0] \$48 ;
-  wire [9:0] \$49 ;
+  wire [16:0] \$46 ;
+  wire [17:0] \$47 ;
+  wire [16:0] \$48 ;
+  wire [17:0] \$49 ;
   wire [47:0] \$5 ;
   wire [9:0] \$50 ;
-  wire [10:0] \$51 ;
-  wire [11:0] \$52 ;
-  wire \$53 ;
-  wire \$54 ;
+  wire [9:0] \$51 ;
+  wire [9:0] \$52 ;
+  wire [10:0] \$53 ;
+  wire [11:0] \$54 ;
   wire \$55 ;
   wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
   wire [94:0] \$6 ;
-  wire [31:0] \$60 ;
-  wire [31:0] \$61 ;
-  wire [23:0] \$62 ;
-  wire [23:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire [31:0] \$62 ;
+  wire [31:0] \$63 ;
+  wire [23:0] \$64 ;
+  wire [23:0] \$65 ;
   wire \$66 ;
-  wire [47:0] \$67 ;
-  wire [5:0] \$68 ;
-  reg [8:0] \$69 ;
+  wire \$67 ;
+  wire \$68 ;
+  wire [47:0] \$69 ;
   wire [47:0] \$7 ;
-  reg \$70 ;
-  reg [28:0] \$71 ;
-  reg [104:0] \$72 ;
-  reg \$73 ;
-  reg \$74 ;
-  reg [28:0] \$75 ;
-  reg [47:0] \$76 ;
-  reg [31:0] \$77 ;
-  reg [31:0] \$78 ;
+  wire [5:0] \$70 ;
+  reg [8:0] \$71 ;
+  reg \$72 ;
+  reg [28:0] \$73 ;
+  reg [104:0] \$74 ;
+  reg \$75 ;
+  reg \$76 ;
+  reg [28:0] \$77 ;
+  reg [47:0] \$78 ;
   reg [31:0] \$79 ;
   wire [47:0] \$8 ;
   reg [31:0] \$80 ;
-  reg \$81 ;
-  reg \$82 ;
-  reg [82:0] \$83 ;
+  reg [31:0] \$81 ;
+  reg [31:0] \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg [82:0] \$85 ;
   wire [62:0] \$9 ;
   wire [47:0] address;
   wire [5:0] beats;
@@ -57752,10 +57764,13 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   wire [47:0] \selected.base ;
   wire [24:0] \selected.rows ;
   wire [31:0] \selected.stride ;
-  wire [24:0] sum_0;
-  wire [24:0] sum_24;
-  wire [24:0] sum_24_chosen;
-  wire [24:0] sum_24_plus_one;
+  wire [16:0] sum_0;
+  wire [16:0] sum_16;
+  wire [16:0] sum_16_chosen;
+  wire [16:0] sum_16_plus_one;
+  wire [16:0] sum_32;
+  wire [16:0] sum_32_chosen;
+  wire [16:0] sum_32_plus_one;
   input [2729:0] tables;
   wire [2729:0] tables;
   wire [104:0] \tables[0] ;
@@ -57876,61 +57891,65 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   assign \$42  = \$38  | \$41 ;
   assign \$43  = csa0_sum & \$32 [47:0];
   assign \$44  = \$42  | \$43 ;
-  assign sum_0 = csa1_sum[23:0] + \$45 [23:0];
-  assign sum_24 = csa1_sum[47:24] + \$45 [47:24];
-  assign \$46  = csa1_sum[47:24] + \$45 [47:24];
+  assign sum_0 = csa1_sum[15:0] + \$45 [15:0];
+  assign sum_16 = csa1_sum[31:16] + \$45 [31:16];
+  assign \$46  = csa1_sum[31:16] + \$45 [31:16];
   assign \$47  = \$46  + 1'h1;
-  assign sum_24_chosen = sum_0[24] ? \$47 [24:0] : sum_24;
-  assign \$48  = sum_0[3:0] + row_span;
-  assign \$50  = dim * 3'h4;
-  assign \$51  = \$50  + 5'h10;
-  assign \$52  = \$51  - 1'h1;
-  assign \$53  = ~ o__valid;
-  assign \$54  = \$53  | o__ready;
-  assign \$55  = i__payload[4:0] < 5'h1a;
-  assign \$56  = | dim;
-  assign \$57  = dim <= 7'h40;
-  assign \$58  = \$56  & \$57 ;
-  assign \$59  = \$55  & \$58 ;
-  assign \$60  = s1_req[20:5] * s1_regs[63:48];
-  assign \$61  = s1_req[20:5] * s1_regs[79:64];
-  assign \$62  = s1_req[28:21] * s1_regs[63:48];
-  assign \$63  = s1_req[28:21] * s1_regs[79:64];
-  assign \$64  = s1_req[28:5] < s1_regs[104:80];
-  assign \$65  = s1_ok & \$64 ;
-  assign \$66  = ~ s2_ok;
-  assign \$67  = s2_ok ? { sum_24_chosen[23:0], sum_0[23:0] } : 48'h000000000000;
-  assign \$68  = s2_ok ? \$49 [5:0] : 6'h00;
+  assign sum_16_chosen = sum_0[16] ? \$47 [16:0] : sum_16;
+  assign sum_32 = csa1_sum[47:32] + \$45 [47:32];
+  assign \$48  = csa1_sum[47:32] + \$45 [47:32];
+  assign \$49  = \$48  + 1'h1;
+  assign sum_32_chosen = sum_16_chosen[16] ? \$49 [16:0] : sum_32;
+  assign \$50  = sum_0[3:0] + row_span;
+  assign \$52  = dim * 3'h4;
+  assign \$53  = \$52  + 5'h10;
+  assign \$54  = \$53  - 1'h1;
+  assign \$55  = ~ o__valid;
+  assign \$56  = \$55  | o__ready;
+  assign \$57  = i__payload[4:0] < 5'h1a;
+  assign \$58  = | dim;
+  assign \$59  = dim <= 7'h40;
+  assign \$60  = \$58  & \$59 ;
+  assign \$61  = \$57  & \$60 ;
+  assign \$62  = s1_req[20:5] * s1_regs[63:48];
+  assign \$63  = s1_req[20:5] * s1_regs[79:64];
+  assign \$64  = s1_req[28:21] * s1_regs[63:48];
+  assign \$65  = s1_req[28:21] * s1_regs[79:64];
+  assign \$66  = s1_req[28:5] < s1_regs[104:80];
+  assign \$67  = s1_ok & \$66 ;
+  assign \$68  = ~ s2_ok;
+  assign \$69  = s2_ok ? { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] } : 48'h000000000000;
+  assign \$70  = s2_ok ? \$51 [5:0] : 6'h00;
   always @(posedge clk)
-    row_span <= \$69 ;
+    row_span <= \$71 ;
   always @(posedge clk)
-    s1_valid <= \$70 ;
+    s1_valid <= \$72 ;
   always @(posedge clk)
-    s1_req <= \$71 ;
+    s1_req <= \$73 ;
   always @(posedge clk)
-    s1_regs <= \$72 ;
+    s1_regs <= \$74 ;
   always @(posedge clk)
-    s1_ok <= \$73 ;
+    s1_ok <= \$75 ;
   always @(posedge clk)
-    s2_valid <= \$74 ;
+    s2_valid <= \$76 ;
   always @(posedge clk)
-    s2_req <= \$75 ;
+    s2_req <= \$77 ;
   always @(posedge clk)
-    s2_base <= \$76 ;
+    s2_base <= \$78 ;
   always @(posedge clk)
-    s2_product_0_0 <= \$77 ;
+    s2_product_0_0 <= \$79 ;
   always @(posedge clk)
-    s2_product_0_16 <= \$78 ;
+    s2_product_0_16 <= \$80 ;
   always @(posedge clk)
-    s2_product_16_0 <= \$79 ;
+    s2_product_16_0 <= \$81 ;
   always @(posedge clk)
-    s2_product_16_16 <= \$80 ;
+    s2_product_16_16 <= \$82 ;
   always @(posedge clk)
-    s2_ok <= \$81 ;
+    s2_ok <= \$83 ;
   always @(posedge clk)
-    o__valid <= \$82 ;
+    o__valid <= \$84 ;
   always @(posedge clk)
-    o__payload <= \$83 ;
+    o__payload <= \$85 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
   assign \$7  = \$5  | \$6 [47:0];
@@ -57996,106 +58015,86 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$69  = \$52 [8:0];
+    \$71  = \$54 [8:0];
     if (rst) begin
-      \$69  = 9'h000;
+      \$71  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$70  = s1_valid;
-    if (\$54 ) begin
-      \$70  = i__valid;
+    \$72  = s1_valid;
+    if (\$56 ) begin
+      \$72  = i__valid;
     end
     if (rst) begin
-      \$70  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$71  = s1_req;
-    if (\$54 ) begin
-      \$71  = i__payload;
+    \$73  = s1_req;
+    if (\$56 ) begin
+      \$73  = i__payload;
     end
     if (rst) begin
-      \$71  = 29'h00000000;
+      \$73  = 29'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$72  = s1_regs;
-    if (\$54 ) begin
-      \$72  = selected;
+    \$74  = s1_regs;
+    if (\$56 ) begin
+      \$74  = selected;
     end
     if (rst) begin
-      \$72  = 105'h000000000000000000000000000;
+      \$74  = 105'h000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$73  = s1_ok;
-    if (\$54 ) begin
-      \$73  = \$59 ;
+    \$75  = s1_ok;
+    if (\$56 ) begin
+      \$75  = \$61 ;
     end
     if (rst) begin
-      \$73  = 1'h0;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$74  = s2_valid;
-    if (\$54 ) begin
-      \$74  = s1_valid;
+    \$76  = s2_valid;
+    if (\$56 ) begin
+      \$76  = s1_valid;
     end
     if (rst) begin
-      \$74  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$75  = s2_req;
-    if (\$54 ) begin
-      \$75  = s1_req;
+    \$77  = s2_req;
+    if (\$56 ) begin
+      \$77  = s1_req;
     end
     if (rst) begin
-      \$75  = 29'h00000000;
+      \$77  = 29'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$76  = s2_base;
-    if (\$54 ) begin
-      \$76  = s1_regs[47:0];
+    \$78  = s2_base;
+    if (\$56 ) begin
+      \$78  = s1_regs[47:0];
     end
     if (rst) begin
-      \$76  = 48'h000000000000;
+      \$78  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$77  = s2_product_0_0;
-    if (\$54 ) begin
-      \$77  = \$60 ;
-    end
-    if (rst) begin
-      \$77  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$78  = s2_product_0_16;
-    if (\$54 ) begin
-      \$78  = \$61 ;
-    end
-    if (rst) begin
-      \$78  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$79  = s2_product_16_0;
-    if (\$54 ) begin
-      \$79  = { 8'h00, \$62  };
+    \$79  = s2_product_0_0;
+    if (\$56 ) begin
+      \$79  = \$62 ;
     end
     if (rst) begin
       \$79  = 32'd0;
@@ -58103,9 +58102,9 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$80  = s2_product_16_16;
-    if (\$54 ) begin
-      \$80  = { 8'h00, \$63  };
+    \$80  = s2_product_0_16;
+    if (\$56 ) begin
+      \$80  = \$63 ;
     end
     if (rst) begin
       \$80  = 32'd0;
@@ -58113,43 +58112,64 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$81  = s2_ok;
-    if (\$54 ) begin
-      \$81  = \$65 ;
+    \$81  = s2_product_16_0;
+    if (\$56 ) begin
+      \$81  = { 8'h00, \$64  };
     end
     if (rst) begin
-      \$81  = 1'h0;
+      \$81  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$82  = o__valid;
-    if (\$54 ) begin
-      \$82  = s2_valid;
+    \$82  = s2_product_16_16;
+    if (\$56 ) begin
+      \$82  = { 8'h00, \$65  };
     end
     if (rst) begin
-      \$82  = 1'h0;
+      \$82  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$83  = o__payload;
-    if (\$54 ) begin
-      \$83 [57:53] = s2_req[4:0];
-      \$83 [81:58] = s2_req[28:5];
-      \$83 [82] = \$66 ;
-      \$83 [47:0] = \$67 ;
-      \$83 [52:48] = \$68 [4:0];
+    \$83  = s2_ok;
+    if (\$56 ) begin
+      \$83  = \$67 ;
     end
     if (rst) begin
-      \$83  = 83'h000000000000000000000;
+      \$83  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$84  = o__valid;
+    if (\$56 ) begin
+      \$84  = s2_valid;
+    end
+    if (rst) begin
+      \$84  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$85  = o__payload;
+    if (\$56 ) begin
+      \$85 [57:53] = s2_req[4:0];
+      \$85 [81:58] = s2_req[28:5];
+      \$85 [82] = \$68 ;
+      \$85 [47:0] = \$69 ;
+      \$85 [52:48] = \$70 [4:0];
+    end
+    if (rst) begin
+      \$85  = 83'h000000000000000000000;
     end
   end
   assign csa0_carry = \$32 [47:0];
   assign csa1_carry = \$45 [47:0];
-  assign sum_24_plus_one = \$47 [24:0];
-  assign address = { sum_24_chosen[23:0], sum_0[23:0] };
-  assign beats = \$49 [5:0];
+  assign sum_16_plus_one = \$47 [16:0];
+  assign sum_32_plus_one = \$49 [16:0];
+  assign address = { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] };
+  assign beats = \$51 [5:0];
   assign \i__payload.table  = i__payload[4:0];
   assign \i__payload.row  = i__payload[28:5];
   assign \selected.base  = selected[47:0];
@@ -58300,11 +58320,11 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   assign \$39  = { 15'h0000, s2_product_16_0, 16'h0000 };
   assign \$40  = \$39 [47:0];
   assign \$45  = { \$44 , 1'h0 };
-  assign \$49  = { 4'h0, \$48 [9:4] };
+  assign \$51  = { 4'h0, \$50 [9:4] };
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, errors_clear, counters_clear, clk, rst, address_request__ready, axi__awvalid, \port$1433$0 , axi__awlen, busy, address__valid, address__payload, address_request__payload, address_request__valid, address__ready, i__ready
+module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, errors_clear, counters_clear, clk, rst, address_request__ready, axi__awvalid, \port$1441$0 , axi__awlen, busy, address__valid, address__payload, address_request__payload, address_request__valid, address__ready, i__ready
 , aw_addr_offset, bursts, axi__wvalid, \beats$64 , rows_written, axi__wdata, axi__wstrb, axi__wlast, rows_in, errors, error_code, error_table, error_row, pending, i__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire [9:0] \$1 ;
@@ -58644,8 +58664,8 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire [5:0] out_beats;
   output [4:0] pending;
   wire [4:0] pending;
-  output [35:0] \port$1433$0 ;
-  wire [35:0] \port$1433$0 ;
+  output [35:0] \port$1441$0 ;
+  wire [35:0] \port$1441$0 ;
   reg [127:0] previous = 128'h00000000000000000000000000000000;
   wire [29:0] r_data;
   wire r_en;
@@ -59691,7 +59711,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign r_data = done_info;
   assign \to_boundary$40  = \$14 [8:0];
   assign level = pending;
-  assign \port$1433$0  = \$11 ;
+  assign \port$1441$0  = \$11 ;
   assign axi__awlen = \$12 [7:0];
   assign \info.table  = info[4:0];
   assign \info.row  = info[28:5];
