@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from .gather_stream import gather_request_layout
 from .micro_batch_stream import cold_request_layout
 from .params import require_positive_ints
+from .priority import lowest
 from .skid_buffer import SkidBuffer
 
 __all__ = ["ColdRowUnpacker"]
@@ -63,10 +64,8 @@ class ColdRowUnpacker(wiring.Component):
         waiting = Signal(self._lanes)
         m.d.comb += waiting.eq(Cat(lane.valid for lane in lanes) & ~sent)
         chosen = Signal(self._lanes)             # one-hot: the lowest waiting lane
-        # (A priority mask, not ``waiting & -waiting``: no carry chain before the row-address
-        # unit's table choice.)
-        m.d.comb += chosen.eq(Cat(*(waiting[k] & ~waiting[:k].any() if k else waiting[0]
-                                    for k in range(self._lanes))))
+        # (A priority mask: no carry chain before the row-address unit's table choice.)
+        m.d.comb += chosen.eq(lowest(waiting))
         for k in range(self._lanes):
             with m.If(chosen[k]):
                 m.d.comb += [picked.payload.table.eq(lanes[k].table),

@@ -194,7 +194,7 @@ class MicroBatchScheduler(wiring.Component):
         cur_hot = Signal()
         # Stale lookups the sample still needs to reach ``alpha`` (alpha less those so far,
         # floored at 0): a beat's count is compared with it, no sum before the comparison.
-        stale_need = Signal(8)
+        stale_need = Signal.like(self.alpha)
         cur_sample = Signal(self._sample_bits)
         fresh = Signal(count)                   # slots never used since reset: 0 .. fresh-1
         have_fresh = Signal(init=1)             # fresh < capacity, registered
@@ -232,7 +232,7 @@ class MicroBatchScheduler(wiring.Component):
         beat_stale = Signal(range(lanes + 1))
         m.d.comb += beat_stale.eq(Mux(overflow, 0, sum(i.lanes[k].valid & i.lanes[k].stale
                                                        for k in range(lanes))))
-        need_now = Signal(8)
+        need_now = Signal.like(self.alpha)
         reaches_alpha = Signal()
         m.d.comb += [need_now.eq(Mux(in_sample, stale_need, self.alpha)),
                      reaches_alpha.eq(beat_stale >= need_now)]

@@ -6,6 +6,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .feistel_hash import delay_line, feistel_pipeline
+from .priority import first_set, is_one_hot, lowest, select_one_hot
 from .skid_buffer import SkidBuffer
 from .lookup_stream import (HostOp, entry_layout, host_command_layout, host_response_layout,
                             lookup_request_layout, lookup_response_layout)
@@ -17,33 +18,6 @@ __all__ = ["PopularityTable"]
 
 def _index_bits(count: int) -> int:
     return max(1, (count - 1).bit_length())
-
-
-def _first_set(bits: list, index_bits: int):
-    """(any, index of the lowest true bit) of a list of 1-bit values, as a priority encoder."""
-    index = Const(0, index_bits)
-    for position in reversed(range(len(bits))):
-        index = Mux(bits[position], position, index)
-    return Cat(*bits).any(), index
-
-
-def _lowest(bits):
-    """The lowest set bit of ``bits`` as a one-hot value (0 if none)."""
-    return Cat(*(bits[i] & ~bits[:i].any() if i else bits[0] for i in range(len(bits))))
-
-
-def _or_masked(mask, rows):
-    """``rows[k]`` for the one set bit ``k`` of the one-hot ``mask`` (an AND-OR choice)."""
-    terms = [mask[k].replicate(len(row)) & row for k, row in enumerate(rows)]
-    result = terms[0]
-    for term in terms[1:]:
-        result = result | term
-    return result
-
-
-def _one_hot(bits):
-    """Exactly one bit of ``bits`` is set."""
-    return bits.any() & ((bits & ~_lowest(bits)) == 0)
 
 
 class PopularityTable(wiring.Component):
@@ -290,8 +264,8 @@ class PopularityTable(wiring.Component):
             m.d.comb += [hashed_beat.lanes[i].set.eq(hashed[:g.set_bits]),
                          hashed_beat.lanes[i].tag.eq(hashed[g.set_bits:])]
         hashed_valids = Cat(*(hashed_beat.lanes[i].valid for i in range(lanes)))
-        m.d.comb += [h_buffer.i.payload.first_lane.eq(_lowest(hashed_valids)),
-                     h_buffer.i.payload.single_lane.eq(_one_hot(hashed_valids))]
+        m.d.comb += [h_buffer.i.payload.first_lane.eq(lowest(hashed_valids)),
+                     h_buffer.i.payload.single_lane.eq(is_one_hot(hashed_valids))]
 
         # Same-set conflicts of H's beat, counted in the cycle after the beat is taken (the
         # lanes' set comparisons and their sum are not in series with the counter's adder).
@@ -335,7 +309,7 @@ class PopularityTable(wiring.Component):
         m.d.comb += [next_mask.eq(Mux(mid_beat, rest_mask, h_buffer.o.payload.first_lane)),
                      last_lane.eq(Mux(mid_beat, rest_single, h_buffer.o.payload.single_lane))]
         any_pending = mid_beat | lane_valids.any()
-        _, next_lane = _first_set([next_mask[i] for i in range(lanes)], lane_bits)
+        _, next_lane = first_set([next_mask[i] for i in range(lanes)], lane_bits)
         rest = Signal(lanes)
         m.d.comb += rest.eq(pending & ~next_mask)
         # Host commands pass through as many stages as lookups (hashing a MARK_STALE key one
@@ -448,7 +422,7 @@ class PopularityTable(wiring.Component):
                         learn_lane_injected.eq(1),
                     ]
                     m.d.sync += [remaining.eq(rest), mid_beat.eq(~last_lane),
-                                 rest_mask.eq(_lowest(rest)), rest_single.eq(_one_hot(rest))]
+                                 rest_mask.eq(lowest(rest)), rest_single.eq(is_one_hot(rest))]
 
         # lane_hazard for the next cycle. Its op: the sweep's, HH's command, or H's next lane
         # (the only ops that can precede an injection from H), whichever this cycle's branch
@@ -460,8 +434,8 @@ class PopularityTable(wiring.Component):
         learn_hazard = Signal(lanes)        # if H's next LEARN lane is injected
         m.d.comb += learn_hazard.eq(Mux(
             last_lane,
-            _or_masked(next_mask, same_next),
-            _or_masked(next_mask, same_h)))
+            select_one_hot(next_mask, same_next),
+            select_one_hot(next_mask, same_h)))
         with m.If(advance):
             with m.If(clearing):
                 m.d.sync += lane_hazard.eq(Mux(h_valid, sets_equal(h, clear_set),
@@ -529,7 +503,7 @@ class PopularityTable(wiring.Component):
         for i, data_i in enumerate(words):
             lane = b.beat.lanes[i]
             matches = [data_i[w].valid & (data_i[w].tag == lane.tag) for w in range(g.ways)]
-            hit, way = _first_set(matches, way_bits)
+            hit, way = first_set(matches, way_bits)
             hit_i = Signal(name=f"lane{i}_hit")
             slot_i = Signal(g.slot_bits, name=f"lane{i}_slot")
             stale_i = Signal(name=f"lane{i}_stale")
@@ -538,7 +512,7 @@ class PopularityTable(wiring.Component):
                          slot_i.eq(Mux(hit_i, Cat(way[:slot_way_bits], lane.set), 0)),
                          # (the first matching way's stale bit by a one-hot AND-OR, not
                          # through the way's index)
-                         stale_i.eq(hit_i & (_lowest(Cat(*matches)) & stale_bits).any())]
+                         stale_i.eq(hit_i & (lowest(Cat(*matches)) & stale_bits).any())]
             results_hit.append(hit_i)
             results_slot.append(slot_i)
             results_stale.append(stale_i)
@@ -546,8 +520,8 @@ class PopularityTable(wiring.Component):
         word = words[0]
         rmw_lane = b.beat.lanes[b.rmw_lane]
         matches = [word[w].valid & (word[w].tag == rmw_lane.tag) for w in range(g.ways)]
-        learn_hit, hit_way = _first_set(matches, way_bits)
-        has_invalid, invalid_way = _first_set([~word[w].valid for w in range(g.ways)], way_bits)
+        learn_hit, hit_way = first_set(matches, way_bits)
+        has_invalid, invalid_way = first_set([~word[w].valid for w in range(g.ways)], way_bits)
         # The largest RRPV of the set, from "some way has RRPV v" for each v (flat, not a chain
         # of comparisons).
         max_rrpv = Signal(RRPV_BITS)
@@ -555,8 +529,8 @@ class PopularityTable(wiring.Component):
         for v in range(1, RRPV_MAX + 1):
             found = Mux(Cat(*(word[w].rrpv == v for w in range(g.ways))).any(), v, found)
         m.d.comb += max_rrpv.eq(found)
-        _, aged_way = _first_set([word[w].rrpv == max_rrpv for w in range(g.ways)], way_bits)
-        mark_found, mark_way = _first_set(
+        _, aged_way = first_set([word[w].rrpv == max_rrpv for w in range(g.ways)], way_bits)
+        mark_found, mark_way = first_set(
             [word[w].valid & (word[w].tag == b.host_tag) for w in range(g.ways)], way_bits)
 
         # B2's registers: the LEARN lane's outcome (hit, its way: the hit way or the victim, the
