@@ -1,12 +1,13 @@
 """AXI4-Lite register file of the accelerator, built from :mod:`hotline_hw.register_map`."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import register_map as rmap
 from .axi import AXI4LiteSignature, AxiResp
-from .gather_stream import table_registers_layout
+from .gather_stream import (table_word_bits, table_word_read_signature,
+                            table_word_write_signature)
 from .lookup_stream import host_command_layout, host_response_layout
 from .model.popularity_table import TableGeometry
 
@@ -31,7 +32,10 @@ class ControlRegisters(wiring.Component):
     Writes to read-only or unmapped addresses and reads of unmapped addresses answer
     ``SLVERR`` and change nothing. One write and one read at a time: AWREADY / WREADY rise
     together once both AW and W are valid and the previous B has been taken; ARREADY once the
-    previous R has been taken.
+    previous R has been taken. The per-table registers are not flip-flops here: their
+    accesses go to the gather engine's table-parameter memory through ``table_write`` /
+    ``table_read`` (one word each, same timing), and wait while ``table_write.ready`` is low
+    (the memory being cleared after reset).
 
     ``HOST_CMD`` becomes a ``host_cmd`` stream beat (``op``, ``slot``, ``HOST_ENTRY`` and
     ``HOST_KEY``); ``STATUS.host_pending`` stays up until its ``host_resp`` arrives, which sets
@@ -45,14 +49,14 @@ class ControlRegisters(wiring.Component):
     params : dict
         Values of the ``PARAMS*`` fields (``lanes``, ``max_lookups``, ``num_tables``,
         ``bus_bytes``, ``max_dim``, ``reads_in_flight``, ``capacity``).
-    addr_bits, stride_bits, row_in_bits : int
-        Widths of the gather engine's table registers (``tables`` output).
 
     Members
     -------
     s_axil : ``In(AXI4LiteSignature(addr_bits=ADDRESS_BITS))``
     <config> : ``Out(32)`` per :data:`CONFIG_REGISTERS` (``control``, ``lookups``, ...)
-    tables : ``Out(ArrayLayout(table_registers_layout(...), num_tables))``
+    table_write : ``Out(table_word_write_signature(num_tables=...))``
+    table_read : ``Out(table_word_read_signature(num_tables=...))``
+        Accesses of the per-table registers (word ``(address - TABLE_BASE) / 4``).
     <input> : ``In(32)`` per :data:`INPUT_REGISTERS` (``status``, ``errors``, counters, ...)
     clear_counters, clear_errors : ``Out(1)``
         One-cycle pulses from ``COMMAND`` (``clear_counters`` also zeroes ``CYCLES``).
@@ -60,20 +64,23 @@ class ControlRegisters(wiring.Component):
     host_resp : ``In(stream.Signature(host_response_layout(geometry)))``
     """
 
-    def __init__(self, *, geometry: TableGeometry, params: dict, addr_bits: int,
-                 stride_bits: int, row_in_bits: int):
+    def __init__(self, *, geometry: TableGeometry, params: dict):
         self._geometry = geometry
         self._params = dict(params)
-        self._num_tables = params["num_tables"]
-        self._addr_bits = addr_bits
-        self._stride_bits = stride_bits
-        self._row_in_bits = row_in_bits
+        self._num_tables = num_tables = params["num_tables"]
+        # The word index is the address's bits above the byte offset: the table block must
+        # start at a multiple of its power-of-two size.
+        self._word_bits = table_word_bits(num_tables)
+        if rmap.TABLE_BASE % (4 << self._word_bits) or \
+                rmap.TABLE_BASE + rmap.TABLE_STRIDE * num_tables > 1 << rmap.ADDRESS_BITS:
+            raise ValueError(f"{num_tables} tables' registers do not fit the register map "
+                             f"(TABLE_BASE {rmap.TABLE_BASE:#x}, {rmap.ADDRESS_BITS} address "
+                             "bits)")
         members = {"s_axil": In(AXI4LiteSignature(addr_bits=rmap.ADDRESS_BITS))}
         for name in CONFIG_REGISTERS:
             members[name.lower()] = Out(32, init=rmap.register(name).reset)
-        members["tables"] = Out(data.ArrayLayout(table_registers_layout(
-            addr_bits=addr_bits, stride_bits=stride_bits, row_in_bits=row_in_bits),
-            self._num_tables))
+        members["table_write"] = Out(table_word_write_signature(num_tables=num_tables))
+        members["table_read"] = Out(table_word_read_signature(num_tables=num_tables))
         for name in INPUT_REGISTERS:
             members[name.lower()] = In(32)
         members["clear_counters"] = Out(1)
@@ -97,11 +104,11 @@ class ControlRegisters(wiring.Component):
         storage["HOST_ENTRY"] = host_entry
         host_key = Signal(32, name="host_key")
         storage["HOST_KEY"] = host_key
-        table_regs = {}
-        for t in range(self._num_tables):
-            for name in rmap.TABLE_REGISTERS:
-                table_regs[rmap.table_register_address(name, t)] = Signal(
-                    32, name=f"{name.lower()}_{t}")
+        table_end = rmap.TABLE_BASE + rmap.TABLE_STRIDE * self._num_tables
+        words = slice(2, 2 + self._word_bits)
+        aw_table = (axil.awaddr >= rmap.TABLE_BASE) & (axil.awaddr < table_end)
+        ar_table = (axil.araddr >= rmap.TABLE_BASE) & (axil.araddr < table_end)
+        table_ready = self.table_write.ready
 
         cycles = Signal(32)
         host_result = Signal(32)
@@ -111,8 +118,15 @@ class ControlRegisters(wiring.Component):
         overrun = Signal()
 
         # -- write channel ----------------------------------------------------------------
-        write = axil.awvalid & axil.wvalid & ~axil.bvalid
-        m.d.comb += [axil.awready.eq(write), axil.wready.eq(write)]
+        write = Signal()
+        m.d.comb += [
+            write.eq(axil.awvalid & axil.wvalid & ~axil.bvalid & (~aw_table | table_ready)),
+            axil.awready.eq(write), axil.wready.eq(write),
+            self.table_write.en.eq(write & aw_table),
+            self.table_write.word.eq(axil.awaddr[words]),
+            self.table_write.data.eq(axil.wdata),
+            self.table_write.strobe.eq(axil.wstrb),
+        ]
         strobe_mask = Signal(32)
         m.d.comb += strobe_mask.eq(Cat(*(axil.wstrb[b].replicate(8) for b in range(4))))
 
@@ -121,7 +135,9 @@ class ControlRegisters(wiring.Component):
 
         with m.If(axil.bvalid & axil.bready):
             m.d.sync += axil.bvalid.eq(0)
-        with m.If(write):
+        with m.If(write & aw_table):
+            m.d.sync += [axil.bvalid.eq(1), axil.bresp.eq(AxiResp.OKAY)]
+        with m.Elif(write):
             m.d.sync += [axil.bvalid.eq(1), axil.bresp.eq(AxiResp.SLVERR)]
             with m.Switch(axil.awaddr[2:]):
                 for r in rmap.REGISTERS:
@@ -154,10 +170,6 @@ class ControlRegisters(wiring.Component):
                                     self.host_cmd.payload.key.eq(host_key),
                                     host_waiting.eq(1),
                                 ]
-                for address, reg in table_regs.items():
-                    with m.Case(address >> 2):
-                        m.d.sync += [axil.bresp.eq(AxiResp.OKAY),
-                                     reg.eq(merged(reg, 0xFFFFFFFF))]
 
         # -- host command / response ------------------------------------------------------
         with m.If(self.host_cmd.valid & self.host_cmd.ready):
@@ -178,13 +190,24 @@ class ControlRegisters(wiring.Component):
             m.d.sync += overrun.eq(0)
 
         # -- read channel --------------------------------------------------------------------
-        m.d.comb += axil.arready.eq(~axil.rvalid)
+        # A table word comes from the memory's read register, anything else from rdata's.
+        rdata = Signal(32)
+        rdata_from_table = Signal()
+        read = axil.arvalid & axil.arready
+        m.d.comb += [
+            axil.arready.eq(~axil.rvalid & (~ar_table | table_ready)),
+            self.table_read.en.eq(read & ar_table),
+            self.table_read.word.eq(axil.araddr[words]),
+            axil.rdata.eq(Mux(rdata_from_table, self.table_read.data, rdata)),
+        ]
         with m.If(axil.rvalid & axil.rready):
             m.d.sync += axil.rvalid.eq(0)
         status_bit = rmap.register("STATUS").field("host_pending").lsb
         overrun_bit = rmap.ERROR_BITS["host_overrun"][0]
-        with m.If(axil.arvalid & axil.arready):
-            m.d.sync += [axil.rvalid.eq(1), axil.rresp.eq(AxiResp.OKAY), axil.rdata.eq(0)]
+        with m.If(read):
+            m.d.sync += [axil.rvalid.eq(1), axil.rresp.eq(AxiResp.OKAY), rdata.eq(0),
+                         rdata_from_table.eq(ar_table)]
+        with m.If(read & ~ar_table):
             with m.Switch(axil.araddr[2:]):
                 for r in rmap.REGISTERS:
                     with m.Case(r.address >> 2):
@@ -209,24 +232,8 @@ class ControlRegisters(wiring.Component):
                             value = storage[r.name]
                         else:
                             value = getattr(self, r.name.lower())
-                        m.d.sync += axil.rdata.eq(value)
-                for address, reg in table_regs.items():
-                    with m.Case(address >> 2):
-                        m.d.sync += axil.rdata.eq(reg)
+                        m.d.sync += rdata.eq(value)
                 with m.Default():
                     m.d.sync += axil.rresp.eq(AxiResp.SLVERR)
 
-        # -- table registers to the gather engine ---------------------------------------------
-        for t in range(self._num_tables):
-            regs = self.tables[t]
-            lo = table_regs[rmap.table_register_address("TABLE_BASE_LO", t)]
-            hi = table_regs[rmap.table_register_address("TABLE_BASE_HI", t)]
-            rows = table_regs[rmap.table_register_address("TABLE_ROWS", t)]
-            all_rows = 1 << self._row_in_bits
-            m.d.comb += [
-                regs.base.eq(Cat(lo, hi)[:self._addr_bits]),
-                regs.stride.eq(table_regs[rmap.table_register_address("TABLE_STRIDE", t)]),
-                # More rows than row ids exist act as "every row id" (no wrap-around).
-                regs.rows.eq(Mux(rows > all_rows, all_rows, rows)),
-            ]
         return m

@@ -1,15 +1,17 @@
 """Gather engine: the accelerator's memory side (the paper's data dispatcher)."""
 
 from amaranth.hdl import Module
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .axi import AXI4Signature, connect_half
-from .gather_stream import (gather_request_layout, gathered_row_layout, table_registers_layout,
+from .gather_stream import (gather_request_layout, gathered_row_layout,
+                            table_word_read_signature, table_word_write_signature,
                             write_back_layout)
 from .row_address import RowAddress
 from .row_reader import RowReader
 from .row_writer import RowWriter
+from .table_parameters import TableParameters
 
 __all__ = ["GatherEngine"]
 
@@ -20,8 +22,9 @@ class GatherEngine(wiring.Component):
     Bit-exact with :class:`hotline_hw.model.gather.GatherModel`: gathered beats (data, tag,
     error) are the model's ``gather`` responses in order, and memory after write-back is the
     model's ``write_back``. Connects a ``RowAddress`` + :class:`RowReader` (gather) and a
-    ``RowAddress`` + :class:`RowWriter` (write-back) to one AXI4 manager port; see those blocks
-    for the contracts, latency and throughput.
+    ``RowAddress`` + :class:`RowWriter` (write-back) to one AXI4 manager port, both reading the
+    per-table parameters from one :class:`TableParameters` memory; see those blocks for the
+    contracts, latency and throughput.
 
     Reads and writes are independent: a gather of a row that a write-back is updating may see
     the old or the new row. Wait until ``write_busy`` is low before gathering rows just
@@ -51,9 +54,13 @@ class GatherEngine(wiring.Component):
         Rows to write back.
     m_axi : ``Out(AXI4Signature(...))``
         Host memory.
-    tables : ``In(data.ArrayLayout(table_registers_layout(...), num_tables))``
+    table_write : ``In(table_word_write_signature(num_tables=...))``
+    table_read : ``In(table_word_read_signature(num_tables=...))``
+        The per-table registers, one 32-bit word at a time (:class:`TableParameters`); all
+        tables unconfigured after reset (``table_write.ready`` rises when they are).
     dim : ``In(range(max_dim + 1))``
-        Configuration; change only while ``read_busy`` and ``write_busy`` are low.
+        Configuration (with the table registers): change only while ``read_busy`` and
+        ``write_busy`` are low.
     errors_clear, counters_clear : ``In(1)``
         Clear the sticky errors (and first-error records); zero the counters.
     read_*, write_* : status of the two halves (errors, first error, counters, busy).
@@ -67,6 +74,8 @@ class GatherEngine(wiring.Component):
         bus = dict(data_bits=data_bits, addr_bits=addr_bits, id_bits=id_bits, max_dim=max_dim)
         addressing = dict(num_tables=num_tables, addr_bits=addr_bits, stride_bits=stride_bits,
                           bus_bytes=data_bits // 8, max_dim=max_dim, **ids)
+        self._parameters = TableParameters(num_tables=num_tables, addr_bits=addr_bits,
+                                           stride_bits=stride_bits, lookup_ports=2, **ids)
         self._read_address = RowAddress(**addressing)
         self._write_address = RowAddress(**addressing)
         self._reader = RowReader(reads_in_flight=reads_in_flight, tag_bits=tag_bits,
@@ -84,9 +93,8 @@ class GatherEngine(wiring.Component):
             "wb": In(stream.Signature(write_back_layout(data_bits=data_bits, **ids))),
             "m_axi": Out(AXI4Signature(addr_bits=addr_bits, data_bits=data_bits,
                                        id_bits=id_bits)),
-            "tables": In(data.ArrayLayout(table_registers_layout(
-                addr_bits=addr_bits, stride_bits=stride_bits, row_in_bits=row_in_bits),
-                num_tables)),
+            "table_write": In(table_word_write_signature(num_tables=num_tables)),
+            "table_read": In(table_word_read_signature(num_tables=num_tables)),
             "dim": In(range(max_dim + 1)),
             "errors_clear": In(1),
             "counters_clear": In(1),
@@ -101,6 +109,7 @@ class GatherEngine(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        m.submodules.parameters = parameters = self._parameters
         m.submodules.read_address = read_address = self._read_address
         m.submodules.reader = reader = self._reader
         m.submodules.write_address = write_address = self._write_address
@@ -114,8 +123,11 @@ class GatherEngine(wiring.Component):
         wiring.connect(m, write_address.o, writer.address)
         connect_half(m, self.m_axi, reader.axi)
         connect_half(m, self.m_axi, writer.axi)
-        for block in (read_address, write_address):
-            m.d.comb += [block.tables.eq(self.tables), block.dim.eq(self.dim)]
+        wiring.connect(m, wiring.flipped(self.table_write), parameters.write)
+        wiring.connect(m, wiring.flipped(self.table_read), parameters.read)
+        for k, block in enumerate((read_address, write_address)):
+            wiring.connect(m, block.table_params, parameters.lookup[k])
+            m.d.comb += block.dim.eq(self.dim)
         for block in (reader, writer):
             m.d.comb += [block.dim.eq(self.dim), block.errors_clear.eq(self.errors_clear),
                          block.counters_clear.eq(self.counters_clear)]

@@ -106,7 +106,7 @@ class HotlineTop(wiring.Component):
                                     writes_in_flight=writes_in_flight, max_dim=max_dim,
                                     stride_bits=32, tag_bits=32, counter_bits=32, **ids)
         self._registers = ControlRegisters(
-            geometry=geometry, addr_bits=addr_bits, stride_bits=32, row_in_bits=row_in_bits,
+            geometry=geometry,
             params=dict(lanes=lanes, max_lookups=max_lookups, num_tables=num_tables,
                         bus_bytes=data_bits // 8, max_dim=max_dim,
                         reads_in_flight=reads_in_flight, capacity=capacity))
@@ -162,6 +162,8 @@ class HotlineTop(wiring.Component):
         wiring.connect(m, wiring.flipped(self.s_axil), regs.s_axil)
         wiring.connect(m, regs.host_cmd, core.host_cmd)
         wiring.connect(m, core.host_resp, regs.host_resp)
+        wiring.connect(m, regs.table_write, gather.table_write)
+        wiring.connect(m, regs.table_read, gather.table_read)
         control = rmap.register("CONTROL")
         learn = regs.control[control.field("learn").lsb]
         split = regs.control[control.field("split").lsb]
@@ -178,7 +180,6 @@ class HotlineTop(wiring.Component):
             core.alpha.eq(regs.alpha),
             inp.lookups.eq(regs.lookups),
             gather.dim.eq(regs.dim),
-            gather.tables.eq(regs.tables),
             core.counters_clear.eq(regs.clear_counters),
             gather.counters_clear.eq(regs.clear_counters),
             core.errors_clear.eq(regs.clear_errors),

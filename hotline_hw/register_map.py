@@ -11,7 +11,9 @@ width)``. Access kinds:
 ``rw``   configuration, read back as written (bits outside the fields read 0);
 ``wo``   command: a write acts once (reads return 0);
 Per-table registers repeat every :data:`TABLE_STRIDE` bytes from :data:`TABLE_BASE`, ``t`` in
-``0 .. num_tables - 1``. Unmapped addresses answer ``SLVERR`` (read data 0).
+``0 .. num_tables - 1``; in hardware they are a small memory
+(:class:`hotline_hw.table_parameters.TableParameters`), cleared in the first
+``2 ** ceil(log2(num_tables))`` cycles after reset, while their accesses wait. Unmapped addresses answer ``SLVERR`` (read data 0).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import dataclass, field
 
 __all__ = ["Field", "Register", "REGISTERS", "TABLE_REGISTERS", "TABLE_BASE", "TABLE_STRIDE",
            "ID_VALUE", "VERSION", "ERROR_BITS", "register", "table_register_address",
-           "markdown", "ADDRESS_BITS", "constant_values", "COUNTERS"]
+           "markdown", "ADDRESS_BITS", "constant_values", "COUNTERS",
+           "table_register_values"]
 
 ID_VALUE = 0x484F544C               #: "HOTL"
 VERSION = (0, 2, 0)                 #: major, minor, patch of the register map
@@ -228,6 +231,19 @@ def register(name: str) -> Register:
 def table_register_address(name: str, table: int) -> int:
     """Address of per-table register ``name`` of table ``table``."""
     return TABLE_BASE + TABLE_STRIDE * table + TABLE_REGISTERS[name][0]
+
+
+def table_register_values(base: int, stride: int, rows: int) -> dict[str, int]:
+    """The per-table register words of a table at byte ``base`` with ``rows`` rows ``stride``
+    bytes apart, in address order (``TABLE_BASE_LO``, ``TABLE_BASE_HI``, ``TABLE_STRIDE``,
+    ``TABLE_ROWS``)."""
+    if not (0 <= base < 1 << 64 and 0 <= stride < 1 << 32 and 0 <= rows < 1 << 32):
+        raise ValueError(f"table base {base:#x} / stride {stride} / rows {rows} do not fit "
+                         "the registers (64, 32 and 32 bits)")
+    value = {"TABLE_BASE_LO": base & 0xFFFFFFFF, "TABLE_BASE_HI": base >> 32,
+             "TABLE_STRIDE": stride, "TABLE_ROWS": rows}
+    return {name: value[name] for name in sorted(TABLE_REGISTERS,
+                                                  key=lambda n: TABLE_REGISTERS[n][0])}
 
 
 def constant_values(geometry, params: dict) -> dict[str, int]:

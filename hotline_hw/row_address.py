@@ -1,10 +1,11 @@
 """Row address generation: ``(table, row)`` -> byte address in host memory, or a rejection."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .gather_stream import gather_request_layout, row_address_layout, table_registers_layout
+from .gather_stream import (gather_request_layout, row_address_layout,
+                            table_parameter_read_signature)
 from .params import require_positive_ints, require_power_of_two
 
 __all__ = ["RowAddress", "max_row_beats", "beat_count_bits"]
@@ -27,7 +28,7 @@ def beat_count_bits(bus_bytes: int, max_dim: int) -> int:
 class RowAddress(wiring.Component):
     """Address of a row (:meth:`hotline_hw.model.gather.GatherModel.address`) and its extent.
 
-    For a request ``{table, row}``: if ``table < num_tables``, ``row < tables[table].rows`` and
+    For a request ``{table, row}``: if ``table < num_tables``, ``row < rows`` of the table and
     ``1 <= dim <= max_dim``, the output is ``address = base + row * stride`` (modulo
     ``2**addr_bits``) and ``beats``, the number of ``bus_bytes``-wide bus beats from the address
     rounded down to the bus width to its end ``address + 4 * dim`` rounded up. Otherwise the
@@ -48,13 +49,16 @@ class RowAddress(wiring.Component):
     -------
     i : ``In(stream.Signature(gather_request_layout(...)))``
     o : ``Out(stream.Signature(row_address_layout(...)))``
-    tables : ``In(data.ArrayLayout(table_registers_layout(...), num_tables))``
+    table_params : ``Out(table_parameter_read_signature(...))``
+        A synchronous read port of the table parameters
+        (:class:`hotline_hw.table_parameters.TableParameters`): read with the request's table
+        as the request enters stage 1, so that the parameters are a register in stage 1.
     dim : ``In(range(max_dim + 1))``
-        ``tables`` and ``dim`` must be stable while a request is in the pipeline.
+        The table parameters and ``dim`` must be stable while a request is in the pipeline.
 
     Latency and throughput
     ----------------------
-    A three-stage pipeline (register select and the table and ``dim`` checks; the partial
+    A three-stage pipeline (the table's parameters read and the table and ``dim`` checks; the partial
     products of ``row * stride``, one 16 x 16 multiply each, a DSP block on FPGAs, beside the
     row's range check; their sum ``+ base`` and the beat count): a request's result is valid
     3 cycles after it is taken, one request per cycle.
@@ -86,28 +90,25 @@ class RowAddress(wiring.Component):
             "o": Out(stream.Signature(row_address_layout(
                 addr_bits=addr_bits, beat_count_bits=self._beat_count_bits,
                 table_in_bits=table_in_bits, row_in_bits=row_in_bits))),
-            "tables": In(data.ArrayLayout(table_registers_layout(
-                addr_bits=addr_bits, stride_bits=stride_bits, row_in_bits=row_in_bits),
-                num_tables)),
+            "table_params": Out(table_parameter_read_signature(
+                table_in_bits=table_in_bits, addr_bits=addr_bits, stride_bits=stride_bits,
+                row_in_bits=row_in_bits)),
             "dim": In(range(max_dim + 1)),
         })
 
     def elaborate(self, platform):
         m = Module()
         shift = (self._bus_bytes - 1).bit_length()
-        regs_layout = table_registers_layout(addr_bits=self._addr_bits,
-                                             stride_bits=self._stride_bits,
-                                             row_in_bits=self._row_in_bits)
         req_layout = gather_request_layout(table_in_bits=self._table_in_bits,
                                            row_in_bits=self._row_in_bits)
 
         advance = ~self.o.valid | self.o.ready
         m.d.comb += self.i.ready.eq(advance)
 
-        # Stage 1: select the table's registers, check the request.
+        # Stage 1: the table's parameters (read as the request enters), check the request.
         s1_valid = Signal()
         s1_req = Signal(req_layout)
-        s1_regs = Signal(regs_layout)
+        s1_regs = self.table_params.data
         s1_ok = Signal()                        # the table and dim are valid (the row: stage 2)
         # Stage 2: the partial products of row * stride (16-bit pieces of each), registered
         # straight out of the multipliers; summed with the base in stage 3.
@@ -120,15 +121,11 @@ class RowAddress(wiring.Component):
         s2_ok = Signal()
 
         req = self.i.payload
-        selected = Signal(regs_layout)
-        with m.Switch(req.table):
-            for t in range(self._num_tables):
-                with m.Case(t):
-                    m.d.comb += selected.eq(self.tables[t])
+        m.d.comb += [self.table_params.table.eq(req.table), self.table_params.en.eq(advance)]
         dim_ok = (self.dim != 0) & (self.dim <= self._max_dim)
         table_ok = req.table < self._num_tables
-        # The row's range check comes after the register of the selected registers (stage 2,
-        # beside the multiplies): the table choice and the comparison are not in series.
+        # The row's range check comes after the parameters' register (stage 2, beside the
+        # multiplies): the memory read and the comparison are not in series.
         s2_ok_now = s1_ok & (s1_req.row < s1_regs.rows)
 
         # Bytes from the start of the row's first beat to the end of its last, less the offset
@@ -194,7 +191,7 @@ class RowAddress(wiring.Component):
 
         with m.If(advance):
             m.d.sync += [
-                s1_valid.eq(self.i.valid), s1_req.eq(req), s1_regs.eq(selected),
+                s1_valid.eq(self.i.valid), s1_req.eq(req),
                 s1_ok.eq(table_ok & dim_ok),
                 s2_valid.eq(s1_valid), s2_req.eq(s1_req), s2_base.eq(s1_regs.base),
                 *(product.eq(s1_req.row[i:i + _PIECE] * s1_regs.stride[j:j + _PIECE])

@@ -2,10 +2,10 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready, m_axi__wready, m_axi__bid, m_axi__bresp, m_axi__bvalid, m_axi__arready, m_axi__rid, m_axi__rdata, m_axi__rresp, m_axi__rlast, m_axi__rvalid, tables, dim, errors_clear, counters_clear, clk, rst
-, i__ready, o__payload, o__valid, wb__ready, m_axi__awid, m_axi__awaddr, m_axi__awlen, m_axi__awsize, m_axi__awburst, m_axi__awlock, m_axi__awcache, m_axi__awprot, m_axi__awvalid, m_axi__wdata, m_axi__wstrb, m_axi__wlast, m_axi__wvalid, m_axi__bready, m_axi__arid, m_axi__araddr, m_axi__arlen
-, m_axi__arsize, m_axi__arburst, m_axi__arlock, m_axi__arcache, m_axi__arprot, m_axi__arvalid, m_axi__rready, read_errors, read_error_code, read_error_tag, read_error_table, read_error_row, read_rows, read_beats, read_bursts, read_in_flight, read_busy, write_errors, write_error_code, write_error_table, write_error_row
-, write_rows_in, write_rows_written, write_beats, write_bursts, write_pending, write_busy, i__payload);
+module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready, m_axi__wready, m_axi__bid, m_axi__bresp, m_axi__bvalid, m_axi__arready, m_axi__rid, m_axi__rdata, m_axi__rresp, m_axi__rlast, m_axi__rvalid, table_write__en, table_write__word, table_write__data, table_write__strobe, table_read__en, table_read__word
+, dim, errors_clear, counters_clear, clk, rst, i__ready, o__payload, o__valid, wb__ready, m_axi__awid, m_axi__awaddr, m_axi__awlen, m_axi__awsize, m_axi__awburst, m_axi__awlock, m_axi__awcache, m_axi__awprot, m_axi__awvalid, m_axi__wdata, m_axi__wstrb, m_axi__wlast
+, m_axi__wvalid, m_axi__bready, m_axi__arid, m_axi__araddr, m_axi__arlen, m_axi__arsize, m_axi__arburst, m_axi__arlock, m_axi__arcache, m_axi__arprot, m_axi__arvalid, m_axi__rready, table_write__ready, table_read__data, read_errors, read_error_code, read_error_tag, read_error_table, read_error_row, read_rows, read_beats
+, read_bursts, read_in_flight, read_busy, write_errors, write_error_code, write_error_table, write_error_row, write_rows_in, write_rows_written, write_beats, write_bursts, write_pending, write_busy, i__payload);
   wire [35:0] \$1 ;
   wire [7:0] \$2 ;
   wire [35:0] \$3 ;
@@ -59,70 +59,82 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   wire [15:0] axi__wstrb;
   wire axi__wvalid;
   wire [31:0] beats;
-  wire [31:0] \beats$158 ;
+  wire [31:0] \beats$183 ;
   wire [31:0] bursts;
-  wire [31:0] \bursts$159 ;
+  wire [31:0] \bursts$184 ;
   wire busy;
-  wire \busy$161 ;
+  wire \busy$186 ;
   input clk;
   wire clk;
   input counters_clear;
   wire counters_clear;
-  wire \counters_clear$138 ;
-  wire \counters_clear$141 ;
+  wire \counters_clear$163 ;
+  wire \counters_clear$166 ;
   input [6:0] dim;
   wire [6:0] dim;
-  wire [6:0] \dim$133 ;
-  wire [6:0] \dim$135 ;
-  wire [6:0] \dim$136 ;
-  wire [6:0] \dim$139 ;
+  wire [6:0] \dim$153 ;
+  wire [6:0] \dim$160 ;
+  wire [6:0] \dim$161 ;
+  wire [6:0] \dim$164 ;
   wire [1:0] error_code;
-  wire [2:0] \error_code$153 ;
+  wire [2:0] \error_code$178 ;
   wire [23:0] error_row;
-  wire [23:0] \error_row$155 ;
+  wire [23:0] \error_row$180 ;
   wire [4:0] error_table;
-  wire [4:0] \error_table$154 ;
+  wire [4:0] \error_table$179 ;
   wire [31:0] error_tag;
   wire [1:0] errors;
-  wire [2:0] \errors$152 ;
+  wire [2:0] \errors$177 ;
   input errors_clear;
   wire errors_clear;
-  wire \errors_clear$137 ;
-  wire \errors_clear$140 ;
+  wire \errors_clear$162 ;
+  wire \errors_clear$165 ;
   input [28:0] i__payload;
   wire [28:0] i__payload;
-  wire [28:0] \i__payload$70 ;
-  wire [23:0] \i__payload$70.row ;
-  wire [4:0] \i__payload$70.table ;
-  wire [82:0] \i__payload$73 ;
-  wire [47:0] \i__payload$73.address ;
-  wire [4:0] \i__payload$73.beats ;
-  wire \i__payload$73.error ;
-  wire [23:0] \i__payload$73.row ;
-  wire [4:0] \i__payload$73.table ;
-  wire [157:0] \i__payload$82 ;
-  wire [127:0] \i__payload$82.data ;
-  wire \i__payload$82.last ;
-  wire [23:0] \i__payload$82.row ;
-  wire [4:0] \i__payload$82.table ;
-  wire [28:0] \i__payload$85 ;
-  wire [23:0] \i__payload$85.row ;
-  wire [4:0] \i__payload$85.table ;
+  wire [28:0] \i__payload$77 ;
+  wire [23:0] \i__payload$77.row ;
+  wire [4:0] \i__payload$77.table ;
+  wire [82:0] \i__payload$80 ;
+  wire [47:0] \i__payload$80.address ;
+  wire [4:0] \i__payload$80.beats ;
+  wire \i__payload$80.error ;
+  wire [23:0] \i__payload$80.row ;
+  wire [4:0] \i__payload$80.table ;
+  wire [157:0] \i__payload$89 ;
+  wire [127:0] \i__payload$89.data ;
+  wire \i__payload$89.last ;
+  wire [23:0] \i__payload$89.row ;
+  wire [4:0] \i__payload$89.table ;
+  wire [28:0] \i__payload$92 ;
+  wire [23:0] \i__payload$92.row ;
+  wire [4:0] \i__payload$92.table ;
   wire [23:0] \i__payload.row ;
   wire [4:0] \i__payload.table ;
   output i__ready;
   wire i__ready;
-  wire \i__ready$71 ;
-  wire \i__ready$76 ;
+  wire \i__ready$78 ;
   wire \i__ready$83 ;
-  wire \i__ready$88 ;
+  wire \i__ready$90 ;
+  wire \i__ready$95 ;
   input i__valid;
   wire i__valid;
-  wire \i__valid$72 ;
-  wire \i__valid$77 ;
+  wire \i__valid$79 ;
   wire \i__valid$84 ;
-  wire \i__valid$89 ;
+  wire \i__valid$91 ;
+  wire \i__valid$96 ;
   wire [6:0] in_flight;
+  wire [104:0] lookup__0__data;
+  wire [47:0] \lookup__0__data.base ;
+  wire [24:0] \lookup__0__data.rows ;
+  wire [31:0] \lookup__0__data.stride ;
+  wire lookup__0__en;
+  wire [4:0] lookup__0__table;
+  wire [104:0] lookup__1__data;
+  wire [47:0] \lookup__1__data.base ;
+  wire [24:0] \lookup__1__data.rows ;
+  wire [31:0] \lookup__1__data.stride ;
+  wire lookup__1__en;
+  wire [4:0] lookup__1__table;
   output [47:0] m_axi__araddr;
   wire [47:0] m_axi__araddr;
   output [1:0] m_axi__arburst;
@@ -195,26 +207,26 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   wire m_axi__wvalid;
   output [192:0] o__payload;
   wire [192:0] o__payload;
-  wire [82:0] \o__payload$74 ;
-  wire [47:0] \o__payload$74.address ;
-  wire [4:0] \o__payload$74.beats ;
-  wire \o__payload$74.error ;
-  wire [23:0] \o__payload$74.row ;
-  wire [4:0] \o__payload$74.table ;
-  wire [192:0] \o__payload$79 ;
-  wire [127:0] \o__payload$79.data ;
-  wire [1:0] \o__payload$79.error ;
-  wire \o__payload$79.first ;
-  wire \o__payload$79.last ;
-  wire [23:0] \o__payload$79.row ;
-  wire [4:0] \o__payload$79.table ;
-  wire [31:0] \o__payload$79.tag ;
-  wire [82:0] \o__payload$92 ;
-  wire [47:0] \o__payload$92.address ;
-  wire [4:0] \o__payload$92.beats ;
-  wire \o__payload$92.error ;
-  wire [23:0] \o__payload$92.row ;
-  wire [4:0] \o__payload$92.table ;
+  wire [82:0] \o__payload$81 ;
+  wire [47:0] \o__payload$81.address ;
+  wire [4:0] \o__payload$81.beats ;
+  wire \o__payload$81.error ;
+  wire [23:0] \o__payload$81.row ;
+  wire [4:0] \o__payload$81.table ;
+  wire [192:0] \o__payload$86 ;
+  wire [127:0] \o__payload$86.data ;
+  wire [1:0] \o__payload$86.error ;
+  wire \o__payload$86.first ;
+  wire \o__payload$86.last ;
+  wire [23:0] \o__payload$86.row ;
+  wire [4:0] \o__payload$86.table ;
+  wire [31:0] \o__payload$86.tag ;
+  wire [82:0] \o__payload$99 ;
+  wire [47:0] \o__payload$99.address ;
+  wire [4:0] \o__payload$99.beats ;
+  wire \o__payload$99.error ;
+  wire [23:0] \o__payload$99.row ;
+  wire [4:0] \o__payload$99.table ;
   wire [127:0] \o__payload.data ;
   wire [1:0] \o__payload.error ;
   wire \o__payload.first ;
@@ -224,15 +236,18 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   wire [31:0] \o__payload.tag ;
   input o__ready;
   wire o__ready;
-  wire \o__ready$75 ;
-  wire \o__ready$80 ;
-  wire \o__ready$93 ;
+  wire \o__ready$100 ;
+  wire \o__ready$82 ;
+  wire \o__ready$87 ;
   output o__valid;
   wire o__valid;
-  wire \o__valid$78 ;
-  wire \o__valid$81 ;
-  wire \o__valid$96 ;
+  wire \o__valid$103 ;
+  wire \o__valid$85 ;
+  wire \o__valid$88 ;
   wire [4:0] pending;
+  wire [31:0] read__data;
+  wire read__en;
+  wire [6:0] read__word;
   output [31:0] read_beats;
   wire [31:0] read_beats;
   output [31:0] read_bursts;
@@ -258,322 +273,34 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   wire [31:0] rows_written;
   input rst;
   wire rst;
-  input [2729:0] tables;
-  wire [2729:0] tables;
-  wire [2729:0] \tables$132 ;
-  wire [104:0] \tables$132[0] ;
-  wire [47:0] \tables$132[0].base ;
-  wire [24:0] \tables$132[0].rows ;
-  wire [31:0] \tables$132[0].stride ;
-  wire [104:0] \tables$132[10] ;
-  wire [47:0] \tables$132[10].base ;
-  wire [24:0] \tables$132[10].rows ;
-  wire [31:0] \tables$132[10].stride ;
-  wire [104:0] \tables$132[11] ;
-  wire [47:0] \tables$132[11].base ;
-  wire [24:0] \tables$132[11].rows ;
-  wire [31:0] \tables$132[11].stride ;
-  wire [104:0] \tables$132[12] ;
-  wire [47:0] \tables$132[12].base ;
-  wire [24:0] \tables$132[12].rows ;
-  wire [31:0] \tables$132[12].stride ;
-  wire [104:0] \tables$132[13] ;
-  wire [47:0] \tables$132[13].base ;
-  wire [24:0] \tables$132[13].rows ;
-  wire [31:0] \tables$132[13].stride ;
-  wire [104:0] \tables$132[14] ;
-  wire [47:0] \tables$132[14].base ;
-  wire [24:0] \tables$132[14].rows ;
-  wire [31:0] \tables$132[14].stride ;
-  wire [104:0] \tables$132[15] ;
-  wire [47:0] \tables$132[15].base ;
-  wire [24:0] \tables$132[15].rows ;
-  wire [31:0] \tables$132[15].stride ;
-  wire [104:0] \tables$132[16] ;
-  wire [47:0] \tables$132[16].base ;
-  wire [24:0] \tables$132[16].rows ;
-  wire [31:0] \tables$132[16].stride ;
-  wire [104:0] \tables$132[17] ;
-  wire [47:0] \tables$132[17].base ;
-  wire [24:0] \tables$132[17].rows ;
-  wire [31:0] \tables$132[17].stride ;
-  wire [104:0] \tables$132[18] ;
-  wire [47:0] \tables$132[18].base ;
-  wire [24:0] \tables$132[18].rows ;
-  wire [31:0] \tables$132[18].stride ;
-  wire [104:0] \tables$132[19] ;
-  wire [47:0] \tables$132[19].base ;
-  wire [24:0] \tables$132[19].rows ;
-  wire [31:0] \tables$132[19].stride ;
-  wire [104:0] \tables$132[1] ;
-  wire [47:0] \tables$132[1].base ;
-  wire [24:0] \tables$132[1].rows ;
-  wire [31:0] \tables$132[1].stride ;
-  wire [104:0] \tables$132[20] ;
-  wire [47:0] \tables$132[20].base ;
-  wire [24:0] \tables$132[20].rows ;
-  wire [31:0] \tables$132[20].stride ;
-  wire [104:0] \tables$132[21] ;
-  wire [47:0] \tables$132[21].base ;
-  wire [24:0] \tables$132[21].rows ;
-  wire [31:0] \tables$132[21].stride ;
-  wire [104:0] \tables$132[22] ;
-  wire [47:0] \tables$132[22].base ;
-  wire [24:0] \tables$132[22].rows ;
-  wire [31:0] \tables$132[22].stride ;
-  wire [104:0] \tables$132[23] ;
-  wire [47:0] \tables$132[23].base ;
-  wire [24:0] \tables$132[23].rows ;
-  wire [31:0] \tables$132[23].stride ;
-  wire [104:0] \tables$132[24] ;
-  wire [47:0] \tables$132[24].base ;
-  wire [24:0] \tables$132[24].rows ;
-  wire [31:0] \tables$132[24].stride ;
-  wire [104:0] \tables$132[25] ;
-  wire [47:0] \tables$132[25].base ;
-  wire [24:0] \tables$132[25].rows ;
-  wire [31:0] \tables$132[25].stride ;
-  wire [104:0] \tables$132[2] ;
-  wire [47:0] \tables$132[2].base ;
-  wire [24:0] \tables$132[2].rows ;
-  wire [31:0] \tables$132[2].stride ;
-  wire [104:0] \tables$132[3] ;
-  wire [47:0] \tables$132[3].base ;
-  wire [24:0] \tables$132[3].rows ;
-  wire [31:0] \tables$132[3].stride ;
-  wire [104:0] \tables$132[4] ;
-  wire [47:0] \tables$132[4].base ;
-  wire [24:0] \tables$132[4].rows ;
-  wire [31:0] \tables$132[4].stride ;
-  wire [104:0] \tables$132[5] ;
-  wire [47:0] \tables$132[5].base ;
-  wire [24:0] \tables$132[5].rows ;
-  wire [31:0] \tables$132[5].stride ;
-  wire [104:0] \tables$132[6] ;
-  wire [47:0] \tables$132[6].base ;
-  wire [24:0] \tables$132[6].rows ;
-  wire [31:0] \tables$132[6].stride ;
-  wire [104:0] \tables$132[7] ;
-  wire [47:0] \tables$132[7].base ;
-  wire [24:0] \tables$132[7].rows ;
-  wire [31:0] \tables$132[7].stride ;
-  wire [104:0] \tables$132[8] ;
-  wire [47:0] \tables$132[8].base ;
-  wire [24:0] \tables$132[8].rows ;
-  wire [31:0] \tables$132[8].stride ;
-  wire [104:0] \tables$132[9] ;
-  wire [47:0] \tables$132[9].base ;
-  wire [24:0] \tables$132[9].rows ;
-  wire [31:0] \tables$132[9].stride ;
-  wire [2729:0] \tables$134 ;
-  wire [104:0] \tables$134[0] ;
-  wire [47:0] \tables$134[0].base ;
-  wire [24:0] \tables$134[0].rows ;
-  wire [31:0] \tables$134[0].stride ;
-  wire [104:0] \tables$134[10] ;
-  wire [47:0] \tables$134[10].base ;
-  wire [24:0] \tables$134[10].rows ;
-  wire [31:0] \tables$134[10].stride ;
-  wire [104:0] \tables$134[11] ;
-  wire [47:0] \tables$134[11].base ;
-  wire [24:0] \tables$134[11].rows ;
-  wire [31:0] \tables$134[11].stride ;
-  wire [104:0] \tables$134[12] ;
-  wire [47:0] \tables$134[12].base ;
-  wire [24:0] \tables$134[12].rows ;
-  wire [31:0] \tables$134[12].stride ;
-  wire [104:0] \tables$134[13] ;
-  wire [47:0] \tables$134[13].base ;
-  wire [24:0] \tables$134[13].rows ;
-  wire [31:0] \tables$134[13].stride ;
-  wire [104:0] \tables$134[14] ;
-  wire [47:0] \tables$134[14].base ;
-  wire [24:0] \tables$134[14].rows ;
-  wire [31:0] \tables$134[14].stride ;
-  wire [104:0] \tables$134[15] ;
-  wire [47:0] \tables$134[15].base ;
-  wire [24:0] \tables$134[15].rows ;
-  wire [31:0] \tables$134[15].stride ;
-  wire [104:0] \tables$134[16] ;
-  wire [47:0] \tables$134[16].base ;
-  wire [24:0] \tables$134[16].rows ;
-  wire [31:0] \tables$134[16].stride ;
-  wire [104:0] \tables$134[17] ;
-  wire [47:0] \tables$134[17].base ;
-  wire [24:0] \tables$134[17].rows ;
-  wire [31:0] \tables$134[17].stride ;
-  wire [104:0] \tables$134[18] ;
-  wire [47:0] \tables$134[18].base ;
-  wire [24:0] \tables$134[18].rows ;
-  wire [31:0] \tables$134[18].stride ;
-  wire [104:0] \tables$134[19] ;
-  wire [47:0] \tables$134[19].base ;
-  wire [24:0] \tables$134[19].rows ;
-  wire [31:0] \tables$134[19].stride ;
-  wire [104:0] \tables$134[1] ;
-  wire [47:0] \tables$134[1].base ;
-  wire [24:0] \tables$134[1].rows ;
-  wire [31:0] \tables$134[1].stride ;
-  wire [104:0] \tables$134[20] ;
-  wire [47:0] \tables$134[20].base ;
-  wire [24:0] \tables$134[20].rows ;
-  wire [31:0] \tables$134[20].stride ;
-  wire [104:0] \tables$134[21] ;
-  wire [47:0] \tables$134[21].base ;
-  wire [24:0] \tables$134[21].rows ;
-  wire [31:0] \tables$134[21].stride ;
-  wire [104:0] \tables$134[22] ;
-  wire [47:0] \tables$134[22].base ;
-  wire [24:0] \tables$134[22].rows ;
-  wire [31:0] \tables$134[22].stride ;
-  wire [104:0] \tables$134[23] ;
-  wire [47:0] \tables$134[23].base ;
-  wire [24:0] \tables$134[23].rows ;
-  wire [31:0] \tables$134[23].stride ;
-  wire [104:0] \tables$134[24] ;
-  wire [47:0] \tables$134[24].base ;
-  wire [24:0] \tables$134[24].rows ;
-  wire [31:0] \tables$134[24].stride ;
-  wire [104:0] \tables$134[25] ;
-  wire [47:0] \tables$134[25].base ;
-  wire [24:0] \tables$134[25].rows ;
-  wire [31:0] \tables$134[25].stride ;
-  wire [104:0] \tables$134[2] ;
-  wire [47:0] \tables$134[2].base ;
-  wire [24:0] \tables$134[2].rows ;
-  wire [31:0] \tables$134[2].stride ;
-  wire [104:0] \tables$134[3] ;
-  wire [47:0] \tables$134[3].base ;
-  wire [24:0] \tables$134[3].rows ;
-  wire [31:0] \tables$134[3].stride ;
-  wire [104:0] \tables$134[4] ;
-  wire [47:0] \tables$134[4].base ;
-  wire [24:0] \tables$134[4].rows ;
-  wire [31:0] \tables$134[4].stride ;
-  wire [104:0] \tables$134[5] ;
-  wire [47:0] \tables$134[5].base ;
-  wire [24:0] \tables$134[5].rows ;
-  wire [31:0] \tables$134[5].stride ;
-  wire [104:0] \tables$134[6] ;
-  wire [47:0] \tables$134[6].base ;
-  wire [24:0] \tables$134[6].rows ;
-  wire [31:0] \tables$134[6].stride ;
-  wire [104:0] \tables$134[7] ;
-  wire [47:0] \tables$134[7].base ;
-  wire [24:0] \tables$134[7].rows ;
-  wire [31:0] \tables$134[7].stride ;
-  wire [104:0] \tables$134[8] ;
-  wire [47:0] \tables$134[8].base ;
-  wire [24:0] \tables$134[8].rows ;
-  wire [31:0] \tables$134[8].stride ;
-  wire [104:0] \tables$134[9] ;
-  wire [47:0] \tables$134[9].base ;
-  wire [24:0] \tables$134[9].rows ;
-  wire [31:0] \tables$134[9].stride ;
-  wire [104:0] \tables[0] ;
-  wire [47:0] \tables[0].base ;
-  wire [24:0] \tables[0].rows ;
-  wire [31:0] \tables[0].stride ;
-  wire [104:0] \tables[10] ;
-  wire [47:0] \tables[10].base ;
-  wire [24:0] \tables[10].rows ;
-  wire [31:0] \tables[10].stride ;
-  wire [104:0] \tables[11] ;
-  wire [47:0] \tables[11].base ;
-  wire [24:0] \tables[11].rows ;
-  wire [31:0] \tables[11].stride ;
-  wire [104:0] \tables[12] ;
-  wire [47:0] \tables[12].base ;
-  wire [24:0] \tables[12].rows ;
-  wire [31:0] \tables[12].stride ;
-  wire [104:0] \tables[13] ;
-  wire [47:0] \tables[13].base ;
-  wire [24:0] \tables[13].rows ;
-  wire [31:0] \tables[13].stride ;
-  wire [104:0] \tables[14] ;
-  wire [47:0] \tables[14].base ;
-  wire [24:0] \tables[14].rows ;
-  wire [31:0] \tables[14].stride ;
-  wire [104:0] \tables[15] ;
-  wire [47:0] \tables[15].base ;
-  wire [24:0] \tables[15].rows ;
-  wire [31:0] \tables[15].stride ;
-  wire [104:0] \tables[16] ;
-  wire [47:0] \tables[16].base ;
-  wire [24:0] \tables[16].rows ;
-  wire [31:0] \tables[16].stride ;
-  wire [104:0] \tables[17] ;
-  wire [47:0] \tables[17].base ;
-  wire [24:0] \tables[17].rows ;
-  wire [31:0] \tables[17].stride ;
-  wire [104:0] \tables[18] ;
-  wire [47:0] \tables[18].base ;
-  wire [24:0] \tables[18].rows ;
-  wire [31:0] \tables[18].stride ;
-  wire [104:0] \tables[19] ;
-  wire [47:0] \tables[19].base ;
-  wire [24:0] \tables[19].rows ;
-  wire [31:0] \tables[19].stride ;
-  wire [104:0] \tables[1] ;
-  wire [47:0] \tables[1].base ;
-  wire [24:0] \tables[1].rows ;
-  wire [31:0] \tables[1].stride ;
-  wire [104:0] \tables[20] ;
-  wire [47:0] \tables[20].base ;
-  wire [24:0] \tables[20].rows ;
-  wire [31:0] \tables[20].stride ;
-  wire [104:0] \tables[21] ;
-  wire [47:0] \tables[21].base ;
-  wire [24:0] \tables[21].rows ;
-  wire [31:0] \tables[21].stride ;
-  wire [104:0] \tables[22] ;
-  wire [47:0] \tables[22].base ;
-  wire [24:0] \tables[22].rows ;
-  wire [31:0] \tables[22].stride ;
-  wire [104:0] \tables[23] ;
-  wire [47:0] \tables[23].base ;
-  wire [24:0] \tables[23].rows ;
-  wire [31:0] \tables[23].stride ;
-  wire [104:0] \tables[24] ;
-  wire [47:0] \tables[24].base ;
-  wire [24:0] \tables[24].rows ;
-  wire [31:0] \tables[24].stride ;
-  wire [104:0] \tables[25] ;
-  wire [47:0] \tables[25].base ;
-  wire [24:0] \tables[25].rows ;
-  wire [31:0] \tables[25].stride ;
-  wire [104:0] \tables[2] ;
-  wire [47:0] \tables[2].base ;
-  wire [24:0] \tables[2].rows ;
-  wire [31:0] \tables[2].stride ;
-  wire [104:0] \tables[3] ;
-  wire [47:0] \tables[3].base ;
-  wire [24:0] \tables[3].rows ;
-  wire [31:0] \tables[3].stride ;
-  wire [104:0] \tables[4] ;
-  wire [47:0] \tables[4].base ;
-  wire [24:0] \tables[4].rows ;
-  wire [31:0] \tables[4].stride ;
-  wire [104:0] \tables[5] ;
-  wire [47:0] \tables[5].base ;
-  wire [24:0] \tables[5].rows ;
-  wire [31:0] \tables[5].stride ;
-  wire [104:0] \tables[6] ;
-  wire [47:0] \tables[6].base ;
-  wire [24:0] \tables[6].rows ;
-  wire [31:0] \tables[6].stride ;
-  wire [104:0] \tables[7] ;
-  wire [47:0] \tables[7].base ;
-  wire [24:0] \tables[7].rows ;
-  wire [31:0] \tables[7].stride ;
-  wire [104:0] \tables[8] ;
-  wire [47:0] \tables[8].base ;
-  wire [24:0] \tables[8].rows ;
-  wire [31:0] \tables[8].stride ;
-  wire [104:0] \tables[9] ;
-  wire [47:0] \tables[9].base ;
-  wire [24:0] \tables[9].rows ;
-  wire [31:0] \tables[9].stride ;
+  wire [104:0] table_params__data;
+  wire [104:0] \table_params__data$154 ;
+  wire [47:0] \table_params__data$154.base ;
+  wire [24:0] \table_params__data$154.rows ;
+  wire [31:0] \table_params__data$154.stride ;
+  wire [47:0] \table_params__data.base ;
+  wire [24:0] \table_params__data.rows ;
+  wire [31:0] \table_params__data.stride ;
+  wire table_params__en;
+  wire \table_params__en$157 ;
+  wire [4:0] table_params__table;
+  wire [4:0] \table_params__table$159 ;
+  output [31:0] table_read__data;
+  wire [31:0] table_read__data;
+  input table_read__en;
+  wire table_read__en;
+  input [6:0] table_read__word;
+  wire [6:0] table_read__word;
+  input [31:0] table_write__data;
+  wire [31:0] table_write__data;
+  input table_write__en;
+  wire table_write__en;
+  output table_write__ready;
+  wire table_write__ready;
+  input [3:0] table_write__strobe;
+  wire [3:0] table_write__strobe;
+  input [6:0] table_write__word;
+  wire [6:0] table_write__word;
   input [157:0] wb__payload;
   wire [157:0] wb__payload;
   wire [127:0] \wb__payload.data ;
@@ -584,6 +311,11 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   wire wb__ready;
   input wb__valid;
   wire wb__valid;
+  wire [31:0] write__data;
+  wire write__en;
+  wire write__ready;
+  wire [3:0] write__strobe;
+  wire [6:0] write__word;
   output [31:0] write_beats;
   wire [31:0] write_beats;
   output [31:0] write_bursts;
@@ -604,17 +336,36 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   wire [31:0] write_rows_in;
   output [31:0] write_rows_written;
   wire [31:0] write_rows_written;
+  \gather_engine.parameters  parameters (
+    .clk(clk),
+    .lookup__0__data(table_params__data),
+    .lookup__0__en(lookup__0__en),
+    .lookup__1__data(\table_params__data$154 ),
+    .lookup__1__en(lookup__1__en),
+    .read__addr(i__payload[4:0]),
+    .\read__addr$14 (\i__payload$92 [4:0]),
+    .read__data(table_read__data),
+    .read__en(table_read__en),
+    .read__word(table_read__word),
+    .rst(rst),
+    .write__data(table_write__data),
+    .write__en(table_write__en),
+    .write__ready(table_write__ready),
+    .write__strobe(table_write__strobe),
+    .write__word(table_write__word)
+  );
   \gather_engine.read_address  read_address (
     .clk(clk),
     .dim(dim),
     .i__payload(i__payload),
     .i__ready(i__ready),
     .i__valid(i__valid),
-    .o__payload(\i__payload$73 ),
-    .o__ready(\o__ready$75 ),
-    .o__valid(\i__valid$77 ),
+    .o__payload(\i__payload$80 ),
+    .o__ready(\o__ready$82 ),
+    .o__valid(\i__valid$84 ),
     .rst(rst),
-    .tables(tables)
+    .table_params__data(table_params__data),
+    .table_params__en(lookup__0__en)
   );
   \gather_engine.reader  reader (
     .ar_addr_offset(\$2 ),
@@ -638,13 +389,13 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .error_tag(read_error_tag),
     .errors(read_errors),
     .errors_clear(errors_clear),
-    .i__payload(\i__payload$73 ),
-    .i__ready(\o__ready$75 ),
-    .i__valid(\i__valid$77 ),
+    .i__payload(\i__payload$80 ),
+    .i__ready(\o__ready$82 ),
+    .i__valid(\i__valid$84 ),
     .o__payload(o__payload),
     .o__ready(o__ready),
     .o__valid(o__valid),
-    .\port$125$0 (\$1 ),
+    .\port$135$0 (\$1 ),
     .rows(read_rows),
     .rst(rst),
     .used(read_in_flight)
@@ -652,22 +403,23 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   \gather_engine.write_address  write_address (
     .clk(clk),
     .dim(dim),
-    .i__payload(\i__payload$85 ),
+    .i__payload(\i__payload$92 ),
     .i__ready(address_request__ready),
-    .i__valid(\i__valid$89 ),
+    .i__valid(\i__valid$96 ),
     .o__payload(address__payload),
-    .o__ready(\o__ready$93 ),
+    .o__ready(\o__ready$100 ),
     .o__valid(address__valid),
     .rst(rst),
-    .tables(tables)
+    .table_params__data(\table_params__data$154 ),
+    .table_params__en(lookup__1__en)
   );
   \gather_engine.writer  writer (
     .address__payload(address__payload),
-    .address__ready(\o__ready$93 ),
+    .address__ready(\o__ready$100 ),
     .address__valid(address__valid),
-    .address_request__payload(\i__payload$85 ),
+    .address_request__payload(\i__payload$92 ),
     .address_request__ready(address_request__ready),
-    .address_request__valid(\i__valid$89 ),
+    .address_request__valid(\i__valid$96 ),
     .aw_addr_offset(\$4 ),
     .axi__awlen(m_axi__awlen),
     .axi__awready(m_axi__awready),
@@ -694,29 +446,29 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
     .i__ready(wb__ready),
     .i__valid(wb__valid),
     .pending(write_pending),
-    .\port$1441$0 (\$3 ),
+    .\port$1426$0 (\$3 ),
     .rows_in(write_rows_in),
     .rows_written(write_rows_written),
     .rst(rst)
   );
-  assign \i__payload$70  = i__payload;
-  assign \i__ready$71  = i__ready;
-  assign \i__valid$72  = i__valid;
-  assign \o__payload$74  = \i__payload$73 ;
-  assign \i__ready$76  = \o__ready$75 ;
-  assign \o__valid$78  = \i__valid$77 ;
-  assign \o__payload$79  = o__payload;
-  assign \o__ready$80  = o__ready;
-  assign \o__valid$81  = o__valid;
-  assign \i__payload$82  = wb__payload;
-  assign \i__ready$83  = wb__ready;
-  assign \i__valid$84  = wb__valid;
-  assign address_request__payload = \i__payload$85 ;
-  assign \i__ready$88  = address_request__ready;
-  assign address_request__valid = \i__valid$89 ;
-  assign \o__payload$92  = address__payload;
-  assign address__ready = \o__ready$93 ;
-  assign \o__valid$96  = address__valid;
+  assign \i__payload$77  = i__payload;
+  assign \i__ready$78  = i__ready;
+  assign \i__valid$79  = i__valid;
+  assign \o__payload$81  = \i__payload$80 ;
+  assign \i__ready$83  = \o__ready$82 ;
+  assign \o__valid$85  = \i__valid$84 ;
+  assign \o__payload$86  = o__payload;
+  assign \o__ready$87  = o__ready;
+  assign \o__valid$88  = o__valid;
+  assign \i__payload$89  = wb__payload;
+  assign \i__ready$90  = wb__ready;
+  assign \i__valid$91  = wb__valid;
+  assign address_request__payload = \i__payload$92 ;
+  assign \i__ready$95  = address_request__ready;
+  assign address_request__valid = \i__valid$96 ;
+  assign \o__payload$99  = address__payload;
+  assign address__ready = \o__ready$100 ;
+  assign \o__valid$103  = address__valid;
   assign axi__arid = m_axi__arid;
   assign axi__araddr = { \$1 , \$2 , 4'h0 };
   assign axi__arlen = m_axi__arlen;
@@ -752,16 +504,30 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   assign axi__bresp = m_axi__bresp;
   assign axi__bvalid = m_axi__bvalid;
   assign axi__bready = 1'h1;
-  assign \tables$132  = tables;
-  assign \dim$133  = dim;
-  assign \tables$134  = tables;
-  assign \dim$135  = dim;
-  assign \dim$136  = dim;
-  assign \errors_clear$137  = errors_clear;
-  assign \counters_clear$138  = counters_clear;
-  assign \dim$139  = dim;
-  assign \errors_clear$140  = errors_clear;
-  assign \counters_clear$141  = counters_clear;
+  assign write__data = table_write__data;
+  assign write__en = table_write__en;
+  assign write__ready = table_write__ready;
+  assign write__strobe = table_write__strobe;
+  assign write__word = table_write__word;
+  assign read__data = table_read__data;
+  assign read__en = table_read__en;
+  assign read__word = table_read__word;
+  assign lookup__0__data = table_params__data;
+  assign table_params__en = lookup__0__en;
+  assign lookup__0__table = i__payload[4:0];
+  assign table_params__table = i__payload[4:0];
+  assign \dim$153  = dim;
+  assign lookup__1__data = \table_params__data$154 ;
+  assign \table_params__en$157  = lookup__1__en;
+  assign lookup__1__table = \i__payload$92 [4:0];
+  assign \table_params__table$159  = \i__payload$92 [4:0];
+  assign \dim$160  = dim;
+  assign \dim$161  = dim;
+  assign \errors_clear$162  = errors_clear;
+  assign \counters_clear$163  = counters_clear;
+  assign \dim$164  = dim;
+  assign \errors_clear$165  = errors_clear;
+  assign \counters_clear$166  = counters_clear;
   assign errors = read_errors;
   assign error_code = read_error_code;
   assign error_tag = read_error_tag;
@@ -772,16 +538,16 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   assign bursts = read_bursts;
   assign in_flight = read_in_flight;
   assign busy = read_busy;
-  assign \errors$152  = write_errors;
-  assign \error_code$153  = write_error_code;
-  assign \error_table$154  = write_error_table;
-  assign \error_row$155  = write_error_row;
+  assign \errors$177  = write_errors;
+  assign \error_code$178  = write_error_code;
+  assign \error_table$179  = write_error_table;
+  assign \error_row$180  = write_error_row;
   assign rows_in = write_rows_in;
   assign rows_written = write_rows_written;
-  assign \beats$158  = write_beats;
-  assign \bursts$159  = write_bursts;
+  assign \beats$183  = write_beats;
+  assign \bursts$184  = write_bursts;
   assign pending = write_pending;
-  assign \busy$161  = write_busy;
+  assign \busy$186  = write_busy;
   assign m_axi__awid = 6'h00;
   assign m_axi__awaddr = { \$3 , \$4 , 4'h0 };
   assign m_axi__awsize = 3'h4;
@@ -810,432 +576,406 @@ module gather_engine(i__valid, o__ready, wb__payload, wb__valid, m_axi__awready,
   assign \wb__payload.table  = wb__payload[132:128];
   assign \wb__payload.row  = wb__payload[156:133];
   assign \wb__payload.last  = wb__payload[157];
-  assign \tables[0]  = tables[104:0];
-  assign \tables[0].base  = tables[47:0];
-  assign \tables[0].stride  = tables[79:48];
-  assign \tables[0].rows  = tables[104:80];
-  assign \tables[1]  = tables[209:105];
-  assign \tables[1].base  = tables[152:105];
-  assign \tables[1].stride  = tables[184:153];
-  assign \tables[1].rows  = tables[209:185];
-  assign \tables[2]  = tables[314:210];
-  assign \tables[2].base  = tables[257:210];
-  assign \tables[2].stride  = tables[289:258];
-  assign \tables[2].rows  = tables[314:290];
-  assign \tables[3]  = tables[419:315];
-  assign \tables[3].base  = tables[362:315];
-  assign \tables[3].stride  = tables[394:363];
-  assign \tables[3].rows  = tables[419:395];
-  assign \tables[4]  = tables[524:420];
-  assign \tables[4].base  = tables[467:420];
-  assign \tables[4].stride  = tables[499:468];
-  assign \tables[4].rows  = tables[524:500];
-  assign \tables[5]  = tables[629:525];
-  assign \tables[5].base  = tables[572:525];
-  assign \tables[5].stride  = tables[604:573];
-  assign \tables[5].rows  = tables[629:605];
-  assign \tables[6]  = tables[734:630];
-  assign \tables[6].base  = tables[677:630];
-  assign \tables[6].stride  = tables[709:678];
-  assign \tables[6].rows  = tables[734:710];
-  assign \tables[7]  = tables[839:735];
-  assign \tables[7].base  = tables[782:735];
-  assign \tables[7].stride  = tables[814:783];
-  assign \tables[7].rows  = tables[839:815];
-  assign \tables[8]  = tables[944:840];
-  assign \tables[8].base  = tables[887:840];
-  assign \tables[8].stride  = tables[919:888];
-  assign \tables[8].rows  = tables[944:920];
-  assign \tables[9]  = tables[1049:945];
-  assign \tables[9].base  = tables[992:945];
-  assign \tables[9].stride  = tables[1024:993];
-  assign \tables[9].rows  = tables[1049:1025];
-  assign \tables[10]  = tables[1154:1050];
-  assign \tables[10].base  = tables[1097:1050];
-  assign \tables[10].stride  = tables[1129:1098];
-  assign \tables[10].rows  = tables[1154:1130];
-  assign \tables[11]  = tables[1259:1155];
-  assign \tables[11].base  = tables[1202:1155];
-  assign \tables[11].stride  = tables[1234:1203];
-  assign \tables[11].rows  = tables[1259:1235];
-  assign \tables[12]  = tables[1364:1260];
-  assign \tables[12].base  = tables[1307:1260];
-  assign \tables[12].stride  = tables[1339:1308];
-  assign \tables[12].rows  = tables[1364:1340];
-  assign \tables[13]  = tables[1469:1365];
-  assign \tables[13].base  = tables[1412:1365];
-  assign \tables[13].stride  = tables[1444:1413];
-  assign \tables[13].rows  = tables[1469:1445];
-  assign \tables[14]  = tables[1574:1470];
-  assign \tables[14].base  = tables[1517:1470];
-  assign \tables[14].stride  = tables[1549:1518];
-  assign \tables[14].rows  = tables[1574:1550];
-  assign \tables[15]  = tables[1679:1575];
-  assign \tables[15].base  = tables[1622:1575];
-  assign \tables[15].stride  = tables[1654:1623];
-  assign \tables[15].rows  = tables[1679:1655];
-  assign \tables[16]  = tables[1784:1680];
-  assign \tables[16].base  = tables[1727:1680];
-  assign \tables[16].stride  = tables[1759:1728];
-  assign \tables[16].rows  = tables[1784:1760];
-  assign \tables[17]  = tables[1889:1785];
-  assign \tables[17].base  = tables[1832:1785];
-  assign \tables[17].stride  = tables[1864:1833];
-  assign \tables[17].rows  = tables[1889:1865];
-  assign \tables[18]  = tables[1994:1890];
-  assign \tables[18].base  = tables[1937:1890];
-  assign \tables[18].stride  = tables[1969:1938];
-  assign \tables[18].rows  = tables[1994:1970];
-  assign \tables[19]  = tables[2099:1995];
-  assign \tables[19].base  = tables[2042:1995];
-  assign \tables[19].stride  = tables[2074:2043];
-  assign \tables[19].rows  = tables[2099:2075];
-  assign \tables[20]  = tables[2204:2100];
-  assign \tables[20].base  = tables[2147:2100];
-  assign \tables[20].stride  = tables[2179:2148];
-  assign \tables[20].rows  = tables[2204:2180];
-  assign \tables[21]  = tables[2309:2205];
-  assign \tables[21].base  = tables[2252:2205];
-  assign \tables[21].stride  = tables[2284:2253];
-  assign \tables[21].rows  = tables[2309:2285];
-  assign \tables[22]  = tables[2414:2310];
-  assign \tables[22].base  = tables[2357:2310];
-  assign \tables[22].stride  = tables[2389:2358];
-  assign \tables[22].rows  = tables[2414:2390];
-  assign \tables[23]  = tables[2519:2415];
-  assign \tables[23].base  = tables[2462:2415];
-  assign \tables[23].stride  = tables[2494:2463];
-  assign \tables[23].rows  = tables[2519:2495];
-  assign \tables[24]  = tables[2624:2520];
-  assign \tables[24].base  = tables[2567:2520];
-  assign \tables[24].stride  = tables[2599:2568];
-  assign \tables[24].rows  = tables[2624:2600];
-  assign \tables[25]  = tables[2729:2625];
-  assign \tables[25].base  = tables[2672:2625];
-  assign \tables[25].stride  = tables[2704:2673];
-  assign \tables[25].rows  = tables[2729:2705];
-  assign \i__payload$70.table  = i__payload[4:0];
-  assign \i__payload$70.row  = i__payload[28:5];
-  assign \i__payload$73.address  = \i__payload$73 [47:0];
-  assign \i__payload$73.beats  = \i__payload$73 [52:48];
-  assign \i__payload$73.table  = \i__payload$73 [57:53];
-  assign \i__payload$73.row  = \i__payload$73 [81:58];
-  assign \i__payload$73.error  = \i__payload$73 [82];
-  assign \o__payload$74.address  = \i__payload$73 [47:0];
-  assign \o__payload$74.beats  = \i__payload$73 [52:48];
-  assign \o__payload$74.table  = \i__payload$73 [57:53];
-  assign \o__payload$74.row  = \i__payload$73 [81:58];
-  assign \o__payload$74.error  = \i__payload$73 [82];
-  assign \o__payload$79.data  = o__payload[127:0];
-  assign \o__payload$79.tag  = o__payload[159:128];
-  assign \o__payload$79.table  = o__payload[164:160];
-  assign \o__payload$79.row  = o__payload[188:165];
-  assign \o__payload$79.error  = o__payload[190:189];
-  assign \o__payload$79.first  = o__payload[191];
-  assign \o__payload$79.last  = o__payload[192];
-  assign \i__payload$82.data  = wb__payload[127:0];
-  assign \i__payload$82.table  = wb__payload[132:128];
-  assign \i__payload$82.row  = wb__payload[156:133];
-  assign \i__payload$82.last  = wb__payload[157];
-  assign \i__payload$85.table  = \i__payload$85 [4:0];
-  assign \i__payload$85.row  = \i__payload$85 [28:5];
-  assign \address_request__payload.table  = \i__payload$85 [4:0];
-  assign \address_request__payload.row  = \i__payload$85 [28:5];
+  assign \i__payload$77.table  = i__payload[4:0];
+  assign \i__payload$77.row  = i__payload[28:5];
+  assign \i__payload$80.address  = \i__payload$80 [47:0];
+  assign \i__payload$80.beats  = \i__payload$80 [52:48];
+  assign \i__payload$80.table  = \i__payload$80 [57:53];
+  assign \i__payload$80.row  = \i__payload$80 [81:58];
+  assign \i__payload$80.error  = \i__payload$80 [82];
+  assign \o__payload$81.address  = \i__payload$80 [47:0];
+  assign \o__payload$81.beats  = \i__payload$80 [52:48];
+  assign \o__payload$81.table  = \i__payload$80 [57:53];
+  assign \o__payload$81.row  = \i__payload$80 [81:58];
+  assign \o__payload$81.error  = \i__payload$80 [82];
+  assign \o__payload$86.data  = o__payload[127:0];
+  assign \o__payload$86.tag  = o__payload[159:128];
+  assign \o__payload$86.table  = o__payload[164:160];
+  assign \o__payload$86.row  = o__payload[188:165];
+  assign \o__payload$86.error  = o__payload[190:189];
+  assign \o__payload$86.first  = o__payload[191];
+  assign \o__payload$86.last  = o__payload[192];
+  assign \i__payload$89.data  = wb__payload[127:0];
+  assign \i__payload$89.table  = wb__payload[132:128];
+  assign \i__payload$89.row  = wb__payload[156:133];
+  assign \i__payload$89.last  = wb__payload[157];
+  assign \i__payload$92.table  = \i__payload$92 [4:0];
+  assign \i__payload$92.row  = \i__payload$92 [28:5];
+  assign \address_request__payload.table  = \i__payload$92 [4:0];
+  assign \address_request__payload.row  = \i__payload$92 [28:5];
   assign \address__payload.address  = address__payload[47:0];
   assign \address__payload.beats  = address__payload[52:48];
   assign \address__payload.table  = address__payload[57:53];
   assign \address__payload.row  = address__payload[81:58];
   assign \address__payload.error  = address__payload[82];
-  assign \o__payload$92.address  = address__payload[47:0];
-  assign \o__payload$92.beats  = address__payload[52:48];
-  assign \o__payload$92.table  = address__payload[57:53];
-  assign \o__payload$92.row  = address__payload[81:58];
-  assign \o__payload$92.error  = address__payload[82];
-  assign \tables$132[0]  = tables[104:0];
-  assign \tables$132[0].base  = tables[47:0];
-  assign \tables$132[0].stride  = tables[79:48];
-  assign \tables$132[0].rows  = tables[104:80];
-  assign \tables$132[1]  = tables[209:105];
-  assign \tables$132[1].base  = tables[152:105];
-  assign \tables$132[1].stride  = tables[184:153];
-  assign \tables$132[1].rows  = tables[209:185];
-  assign \tables$132[2]  = tables[314:210];
-  assign \tables$132[2].base  = tables[257:210];
-  assign \tables$132[2].stride  = tables[289:258];
-  assign \tables$132[2].rows  = tables[314:290];
-  assign \tables$132[3]  = tables[419:315];
-  assign \tables$132[3].base  = tables[362:315];
-  assign \tables$132[3].stride  = tables[394:363];
-  assign \tables$132[3].rows  = tables[419:395];
-  assign \tables$132[4]  = tables[524:420];
-  assign \tables$132[4].base  = tables[467:420];
-  assign \tables$132[4].stride  = tables[499:468];
-  assign \tables$132[4].rows  = tables[524:500];
-  assign \tables$132[5]  = tables[629:525];
-  assign \tables$132[5].base  = tables[572:525];
-  assign \tables$132[5].stride  = tables[604:573];
-  assign \tables$132[5].rows  = tables[629:605];
-  assign \tables$132[6]  = tables[734:630];
-  assign \tables$132[6].base  = tables[677:630];
-  assign \tables$132[6].stride  = tables[709:678];
-  assign \tables$132[6].rows  = tables[734:710];
-  assign \tables$132[7]  = tables[839:735];
-  assign \tables$132[7].base  = tables[782:735];
-  assign \tables$132[7].stride  = tables[814:783];
-  assign \tables$132[7].rows  = tables[839:815];
-  assign \tables$132[8]  = tables[944:840];
-  assign \tables$132[8].base  = tables[887:840];
-  assign \tables$132[8].stride  = tables[919:888];
-  assign \tables$132[8].rows  = tables[944:920];
-  assign \tables$132[9]  = tables[1049:945];
-  assign \tables$132[9].base  = tables[992:945];
-  assign \tables$132[9].stride  = tables[1024:993];
-  assign \tables$132[9].rows  = tables[1049:1025];
-  assign \tables$132[10]  = tables[1154:1050];
-  assign \tables$132[10].base  = tables[1097:1050];
-  assign \tables$132[10].stride  = tables[1129:1098];
-  assign \tables$132[10].rows  = tables[1154:1130];
-  assign \tables$132[11]  = tables[1259:1155];
-  assign \tables$132[11].base  = tables[1202:1155];
-  assign \tables$132[11].stride  = tables[1234:1203];
-  assign \tables$132[11].rows  = tables[1259:1235];
-  assign \tables$132[12]  = tables[1364:1260];
-  assign \tables$132[12].base  = tables[1307:1260];
-  assign \tables$132[12].stride  = tables[1339:1308];
-  assign \tables$132[12].rows  = tables[1364:1340];
-  assign \tables$132[13]  = tables[1469:1365];
-  assign \tables$132[13].base  = tables[1412:1365];
-  assign \tables$132[13].stride  = tables[1444:1413];
-  assign \tables$132[13].rows  = tables[1469:1445];
-  assign \tables$132[14]  = tables[1574:1470];
-  assign \tables$132[14].base  = tables[1517:1470];
-  assign \tables$132[14].stride  = tables[1549:1518];
-  assign \tables$132[14].rows  = tables[1574:1550];
-  assign \tables$132[15]  = tables[1679:1575];
-  assign \tables$132[15].base  = tables[1622:1575];
-  assign \tables$132[15].stride  = tables[1654:1623];
-  assign \tables$132[15].rows  = tables[1679:1655];
-  assign \tables$132[16]  = tables[1784:1680];
-  assign \tables$132[16].base  = tables[1727:1680];
-  assign \tables$132[16].stride  = tables[1759:1728];
-  assign \tables$132[16].rows  = tables[1784:1760];
-  assign \tables$132[17]  = tables[1889:1785];
-  assign \tables$132[17].base  = tables[1832:1785];
-  assign \tables$132[17].stride  = tables[1864:1833];
-  assign \tables$132[17].rows  = tables[1889:1865];
-  assign \tables$132[18]  = tables[1994:1890];
-  assign \tables$132[18].base  = tables[1937:1890];
-  assign \tables$132[18].stride  = tables[1969:1938];
-  assign \tables$132[18].rows  = tables[1994:1970];
-  assign \tables$132[19]  = tables[2099:1995];
-  assign \tables$132[19].base  = tables[2042:1995];
-  assign \tables$132[19].stride  = tables[2074:2043];
-  assign \tables$132[19].rows  = tables[2099:2075];
-  assign \tables$132[20]  = tables[2204:2100];
-  assign \tables$132[20].base  = tables[2147:2100];
-  assign \tables$132[20].stride  = tables[2179:2148];
-  assign \tables$132[20].rows  = tables[2204:2180];
-  assign \tables$132[21]  = tables[2309:2205];
-  assign \tables$132[21].base  = tables[2252:2205];
-  assign \tables$132[21].stride  = tables[2284:2253];
-  assign \tables$132[21].rows  = tables[2309:2285];
-  assign \tables$132[22]  = tables[2414:2310];
-  assign \tables$132[22].base  = tables[2357:2310];
-  assign \tables$132[22].stride  = tables[2389:2358];
-  assign \tables$132[22].rows  = tables[2414:2390];
-  assign \tables$132[23]  = tables[2519:2415];
-  assign \tables$132[23].base  = tables[2462:2415];
-  assign \tables$132[23].stride  = tables[2494:2463];
-  assign \tables$132[23].rows  = tables[2519:2495];
-  assign \tables$132[24]  = tables[2624:2520];
-  assign \tables$132[24].base  = tables[2567:2520];
-  assign \tables$132[24].stride  = tables[2599:2568];
-  assign \tables$132[24].rows  = tables[2624:2600];
-  assign \tables$132[25]  = tables[2729:2625];
-  assign \tables$132[25].base  = tables[2672:2625];
-  assign \tables$132[25].stride  = tables[2704:2673];
-  assign \tables$132[25].rows  = tables[2729:2705];
-  assign \tables$134[0]  = tables[104:0];
-  assign \tables$134[0].base  = tables[47:0];
-  assign \tables$134[0].stride  = tables[79:48];
-  assign \tables$134[0].rows  = tables[104:80];
-  assign \tables$134[1]  = tables[209:105];
-  assign \tables$134[1].base  = tables[152:105];
-  assign \tables$134[1].stride  = tables[184:153];
-  assign \tables$134[1].rows  = tables[209:185];
-  assign \tables$134[2]  = tables[314:210];
-  assign \tables$134[2].base  = tables[257:210];
-  assign \tables$134[2].stride  = tables[289:258];
-  assign \tables$134[2].rows  = tables[314:290];
-  assign \tables$134[3]  = tables[419:315];
-  assign \tables$134[3].base  = tables[362:315];
-  assign \tables$134[3].stride  = tables[394:363];
-  assign \tables$134[3].rows  = tables[419:395];
-  assign \tables$134[4]  = tables[524:420];
-  assign \tables$134[4].base  = tables[467:420];
-  assign \tables$134[4].stride  = tables[499:468];
-  assign \tables$134[4].rows  = tables[524:500];
-  assign \tables$134[5]  = tables[629:525];
-  assign \tables$134[5].base  = tables[572:525];
-  assign \tables$134[5].stride  = tables[604:573];
-  assign \tables$134[5].rows  = tables[629:605];
-  assign \tables$134[6]  = tables[734:630];
-  assign \tables$134[6].base  = tables[677:630];
-  assign \tables$134[6].stride  = tables[709:678];
-  assign \tables$134[6].rows  = tables[734:710];
-  assign \tables$134[7]  = tables[839:735];
-  assign \tables$134[7].base  = tables[782:735];
-  assign \tables$134[7].stride  = tables[814:783];
-  assign \tables$134[7].rows  = tables[839:815];
-  assign \tables$134[8]  = tables[944:840];
-  assign \tables$134[8].base  = tables[887:840];
-  assign \tables$134[8].stride  = tables[919:888];
-  assign \tables$134[8].rows  = tables[944:920];
-  assign \tables$134[9]  = tables[1049:945];
-  assign \tables$134[9].base  = tables[992:945];
-  assign \tables$134[9].stride  = tables[1024:993];
-  assign \tables$134[9].rows  = tables[1049:1025];
-  assign \tables$134[10]  = tables[1154:1050];
-  assign \tables$134[10].base  = tables[1097:1050];
-  assign \tables$134[10].stride  = tables[1129:1098];
-  assign \tables$134[10].rows  = tables[1154:1130];
-  assign \tables$134[11]  = tables[1259:1155];
-  assign \tables$134[11].base  = tables[1202:1155];
-  assign \tables$134[11].stride  = tables[1234:1203];
-  assign \tables$134[11].rows  = tables[1259:1235];
-  assign \tables$134[12]  = tables[1364:1260];
-  assign \tables$134[12].base  = tables[1307:1260];
-  assign \tables$134[12].stride  = tables[1339:1308];
-  assign \tables$134[12].rows  = tables[1364:1340];
-  assign \tables$134[13]  = tables[1469:1365];
-  assign \tables$134[13].base  = tables[1412:1365];
-  assign \tables$134[13].stride  = tables[1444:1413];
-  assign \tables$134[13].rows  = tables[1469:1445];
-  assign \tables$134[14]  = tables[1574:1470];
-  assign \tables$134[14].base  = tables[1517:1470];
-  assign \tables$134[14].stride  = tables[1549:1518];
-  assign \tables$134[14].rows  = tables[1574:1550];
-  assign \tables$134[15]  = tables[1679:1575];
-  assign \tables$134[15].base  = tables[1622:1575];
-  assign \tables$134[15].stride  = tables[1654:1623];
-  assign \tables$134[15].rows  = tables[1679:1655];
-  assign \tables$134[16]  = tables[1784:1680];
-  assign \tables$134[16].base  = tables[1727:1680];
-  assign \tables$134[16].stride  = tables[1759:1728];
-  assign \tables$134[16].rows  = tables[1784:1760];
-  assign \tables$134[17]  = tables[1889:1785];
-  assign \tables$134[17].base  = tables[1832:1785];
-  assign \tables$134[17].stride  = tables[1864:1833];
-  assign \tables$134[17].rows  = tables[1889:1865];
-  assign \tables$134[18]  = tables[1994:1890];
-  assign \tables$134[18].base  = tables[1937:1890];
-  assign \tables$134[18].stride  = tables[1969:1938];
-  assign \tables$134[18].rows  = tables[1994:1970];
-  assign \tables$134[19]  = tables[2099:1995];
-  assign \tables$134[19].base  = tables[2042:1995];
-  assign \tables$134[19].stride  = tables[2074:2043];
-  assign \tables$134[19].rows  = tables[2099:2075];
-  assign \tables$134[20]  = tables[2204:2100];
-  assign \tables$134[20].base  = tables[2147:2100];
-  assign \tables$134[20].stride  = tables[2179:2148];
-  assign \tables$134[20].rows  = tables[2204:2180];
-  assign \tables$134[21]  = tables[2309:2205];
-  assign \tables$134[21].base  = tables[2252:2205];
-  assign \tables$134[21].stride  = tables[2284:2253];
-  assign \tables$134[21].rows  = tables[2309:2285];
-  assign \tables$134[22]  = tables[2414:2310];
-  assign \tables$134[22].base  = tables[2357:2310];
-  assign \tables$134[22].stride  = tables[2389:2358];
-  assign \tables$134[22].rows  = tables[2414:2390];
-  assign \tables$134[23]  = tables[2519:2415];
-  assign \tables$134[23].base  = tables[2462:2415];
-  assign \tables$134[23].stride  = tables[2494:2463];
-  assign \tables$134[23].rows  = tables[2519:2495];
-  assign \tables$134[24]  = tables[2624:2520];
-  assign \tables$134[24].base  = tables[2567:2520];
-  assign \tables$134[24].stride  = tables[2599:2568];
-  assign \tables$134[24].rows  = tables[2624:2600];
-  assign \tables$134[25]  = tables[2729:2625];
-  assign \tables$134[25].base  = tables[2672:2625];
-  assign \tables$134[25].stride  = tables[2704:2673];
-  assign \tables$134[25].rows  = tables[2729:2705];
+  assign \o__payload$99.address  = address__payload[47:0];
+  assign \o__payload$99.beats  = address__payload[52:48];
+  assign \o__payload$99.table  = address__payload[57:53];
+  assign \o__payload$99.row  = address__payload[81:58];
+  assign \o__payload$99.error  = address__payload[82];
+  assign \table_params__data.base  = table_params__data[47:0];
+  assign \table_params__data.stride  = table_params__data[79:48];
+  assign \table_params__data.rows  = table_params__data[104:80];
+  assign \lookup__0__data.base  = table_params__data[47:0];
+  assign \lookup__0__data.stride  = table_params__data[79:48];
+  assign \lookup__0__data.rows  = table_params__data[104:80];
+  assign \table_params__data$154.base  = \table_params__data$154 [47:0];
+  assign \table_params__data$154.stride  = \table_params__data$154 [79:48];
+  assign \table_params__data$154.rows  = \table_params__data$154 [104:80];
+  assign \lookup__1__data.base  = \table_params__data$154 [47:0];
+  assign \lookup__1__data.stride  = \table_params__data$154 [79:48];
+  assign \lookup__1__data.rows  = \table_params__data$154 [104:80];
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o__ready, o__valid, o__payload, i__payload);
+module \gather_engine.parameters (write__en, write__word, write__data, write__strobe, read__en, read__word, clk, rst, write__ready, lookup__0__en, lookup__1__en, read__data, lookup__0__data, lookup__1__data, \read__addr$14 , read__addr);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [47:0] \$10 ;
-  wire [48:0] \$11 ;
-  wire [47:0] \$12 ;
-  wire [32:0] \$13 ;
-  wire [47:0] \$14 ;
-  wire [94:0] \$15 ;
-  wire [47:0] \$16 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire [3:0] \$12 ;
+  wire [5:0] \$13 ;
+  wire \$14 ;
+  wire [31:0] \$15 ;
+  wire \$16 ;
+  wire [24:0] \$17 ;
+  wire \$18 ;
+  wire [24:0] \$19 ;
+  wire \$2 ;
+  reg [4:0] \$20 ;
+  reg \$21 ;
+  reg [31:0] \$22 ;
+  reg [104:0] \$23 ;
+  reg [104:0] \$24 ;
+  wire [3:0] \$3 ;
+  wire \$4 ;
+  wire [7:0] \$40 ;
+  wire \$5 ;
+  wire [3:0] \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire [3:0] \$9 ;
+  reg clearing = 1'h1;
+  input clk;
+  wire clk;
+  output [104:0] lookup__0__data;
+  reg [104:0] lookup__0__data = 105'h000000000000000000000000000;
+  wire [47:0] \lookup__0__data.base ;
+  wire [24:0] \lookup__0__data.rows ;
+  wire [31:0] \lookup__0__data.stride ;
+  input lookup__0__en;
+  wire lookup__0__en;
+  wire [4:0] lookup__0__table;
+  output [104:0] lookup__1__data;
+  reg [104:0] lookup__1__data = 105'h000000000000000000000000000;
+  wire [47:0] \lookup__1__data.base ;
+  wire [24:0] \lookup__1__data.rows ;
+  wire [31:0] \lookup__1__data.stride ;
+  input lookup__1__en;
+  wire lookup__1__en;
+  wire [4:0] lookup__1__table;
+  reg [4:0] port__addr;
+  reg [127:0] port__data;
+  reg [15:0] port__en;
+  input [4:0] read__addr;
+  wire [4:0] read__addr;
+  input [4:0] \read__addr$14 ;
+  wire [4:0] \read__addr$14 ;
+  output [31:0] read__data;
+  reg [31:0] read__data = 32'd0;
+  wire [127:0] \read__data$23 ;
+  wire [127:0] \read__data$26 ;
+  input read__en;
+  wire read__en;
+  input [6:0] read__word;
+  wire [6:0] read__word;
+  wire [4:0] readback__addr;
+  wire [127:0] readback__data;
+  input rst;
+  wire rst;
+  reg [4:0] sweep = 5'h00;
+  input [31:0] write__data;
+  wire [31:0] write__data;
+  input write__en;
+  wire write__en;
+  output write__ready;
+  wire write__ready;
+  input [3:0] write__strobe;
+  wire [3:0] write__strobe;
+  input [6:0] write__word;
+  wire [6:0] write__word;
+  reg [127:0] words [31:0];
+  initial begin
+    words[0] = 128'h00000000000000000000000000000000;
+    words[1] = 128'h00000000000000000000000000000000;
+    words[2] = 128'h00000000000000000000000000000000;
+    words[3] = 128'h00000000000000000000000000000000;
+    words[4] = 128'h00000000000000000000000000000000;
+    words[5] = 128'h00000000000000000000000000000000;
+    words[6] = 128'h00000000000000000000000000000000;
+    words[7] = 128'h00000000000000000000000000000000;
+    words[8] = 128'h00000000000000000000000000000000;
+    words[9] = 128'h00000000000000000000000000000000;
+    words[10] = 128'h00000000000000000000000000000000;
+    words[11] = 128'h00000000000000000000000000000000;
+    words[12] = 128'h00000000000000000000000000000000;
+    words[13] = 128'h00000000000000000000000000000000;
+    words[14] = 128'h00000000000000000000000000000000;
+    words[15] = 128'h00000000000000000000000000000000;
+    words[16] = 128'h00000000000000000000000000000000;
+    words[17] = 128'h00000000000000000000000000000000;
+    words[18] = 128'h00000000000000000000000000000000;
+    words[19] = 128'h00000000000000000000000000000000;
+    words[20] = 128'h00000000000000000000000000000000;
+    words[21] = 128'h00000000000000000000000000000000;
+    words[22] = 128'h00000000000000000000000000000000;
+    words[23] = 128'h00000000000000000000000000000000;
+    words[24] = 128'h00000000000000000000000000000000;
+    words[25] = 128'h00000000000000000000000000000000;
+    words[26] = 128'h00000000000000000000000000000000;
+    words[27] = 128'h00000000000000000000000000000000;
+    words[28] = 128'h00000000000000000000000000000000;
+    words[29] = 128'h00000000000000000000000000000000;
+    words[30] = 128'h00000000000000000000000000000000;
+    words[31] = 128'h00000000000000000000000000000000;
+  end
+  always @(posedge clk) begin
+    if (port__en[0])
+      words[port__addr][7:0] <= port__data[7:0];
+    if (port__en[1])
+      words[port__addr][15:8] <= port__data[15:8];
+    if (port__en[2])
+      words[port__addr][23:16] <= port__data[23:16];
+    if (port__en[3])
+      words[port__addr][31:24] <= port__data[31:24];
+    if (port__en[4])
+      words[port__addr][39:32] <= port__data[39:32];
+    if (port__en[5])
+      words[port__addr][47:40] <= port__data[47:40];
+    if (port__en[6])
+      words[port__addr][55:48] <= port__data[55:48];
+    if (port__en[7])
+      words[port__addr][63:56] <= port__data[63:56];
+    if (port__en[8])
+      words[port__addr][71:64] <= port__data[71:64];
+    if (port__en[9])
+      words[port__addr][79:72] <= port__data[79:72];
+    if (port__en[10])
+      words[port__addr][87:80] <= port__data[87:80];
+    if (port__en[11])
+      words[port__addr][95:88] <= port__data[95:88];
+    if (port__en[12])
+      words[port__addr][103:96] <= port__data[103:96];
+    if (port__en[13])
+      words[port__addr][111:104] <= port__data[111:104];
+    if (port__en[14])
+      words[port__addr][119:112] <= port__data[119:112];
+    if (port__en[15])
+      words[port__addr][127:120] <= port__data[127:120];
+  end
+  assign \read__data$26  = words[\read__addr$14 ];
+  assign \read__data$23  = words[read__addr];
+  assign readback__data = words[read__word[6:2]];
+  assign write__ready = ~ clearing;
+  assign \$1  = ! write__word[1:0];
+  assign \$2  = write__en & \$1 ;
+  assign \$3  = \$2  ? write__strobe : 4'h0;
+  assign \$4  = write__word[1:0] == 1'h1;
+  assign \$5  = write__en & \$4 ;
+  assign \$6  = \$5  ? write__strobe : 4'h0;
+  assign \$7  = write__word[1:0] == 2'h2;
+  assign \$8  = write__en & \$7 ;
+  assign \$9  = \$8  ? write__strobe : 4'h0;
+  assign \$10  = write__word[1:0] == 2'h3;
+  assign \$11  = write__en & \$10 ;
+  assign \$12  = \$11  ? write__strobe : 4'h0;
+  assign \$13  = sweep + 1'h1;
+  assign \$14  = sweep == 5'h1f;
+  assign \$40  = read__word[1:0] * 6'h20;
+  assign \$15  = readback__data >> \$40 ;
+  assign \$16  = | \read__data$23 [127:120];
+  assign \$17  = \$16  ? 25'h1000000 : { 1'h0, \read__data$23 [119:96] };
+  assign \$18  = | \read__data$26 [127:120];
+  assign \$19  = \$18  ? 25'h1000000 : { 1'h0, \read__data$26 [119:96] };
+  always @(posedge clk)
+    sweep <= \$20 ;
+  always @(posedge clk)
+    clearing <= \$21 ;
+  always @(posedge clk)
+    read__data <= \$22 ;
+  always @(posedge clk)
+    lookup__0__data <= \$23 ;
+  always @(posedge clk)
+    lookup__1__data <= \$24 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    if (clearing) begin
+      port__addr = sweep;
+    end else begin
+      port__addr = write__word[6:2];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    if (clearing) begin
+      port__data = 128'h00000000000000000000000000000000;
+    end else begin
+      port__data = { write__data, write__data, write__data, write__data };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    if (clearing) begin
+      port__en = 16'hffff;
+    end else begin
+      port__en = { \$12 , \$9 , \$6 , \$3  };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$20  = sweep;
+    if (clearing) begin
+      \$20  = \$13 [4:0];
+    end
+    if (rst) begin
+      \$20  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$21  = clearing;
+    if (clearing) begin
+      if (\$14 ) begin
+        \$21  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$21  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$22  = read__data;
+    if (read__en) begin
+      \$22  = \$15 ;
+    end
+    if (rst) begin
+      \$22  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$23  = lookup__0__data;
+    if (lookup__0__en) begin
+      \$23 [47:0] = \read__data$23 [47:0];
+      \$23 [79:48] = \read__data$23 [95:64];
+      \$23 [104:80] = \$17 ;
+    end
+    if (rst) begin
+      \$23  = 105'h000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$24  = lookup__1__data;
+    if (lookup__1__en) begin
+      \$24 [47:0] = \read__data$26 [47:0];
+      \$24 [79:48] = \read__data$26 [95:64];
+      \$24 [104:80] = \$19 ;
+    end
+    if (rst) begin
+      \$24  = 105'h000000000000000000000000000;
+    end
+  end
+  assign readback__addr = read__word[6:2];
+  assign lookup__0__table = read__addr;
+  assign lookup__1__table = \read__addr$14 ;
+  assign \lookup__0__data.base  = lookup__0__data[47:0];
+  assign \lookup__0__data.stride  = lookup__0__data[79:48];
+  assign \lookup__0__data.rows  = lookup__0__data[104:80];
+  assign \lookup__1__data.base  = lookup__1__data[47:0];
+  assign \lookup__1__data.stride  = lookup__1__data[79:48];
+  assign \lookup__1__data.rows  = lookup__1__data[104:80];
+endmodule
+
+(* generator = "Amaranth" *)
+module \gather_engine.read_address (i__valid, dim, clk, rst, i__ready, table_params__en, o__ready, table_params__data, o__valid, o__payload, i__payload);
+  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
+  wire \$1 ;
+  wire [62:0] \$10 ;
+  wire [47:0] \$11 ;
+  wire [48:0] \$12 ;
+  wire [47:0] \$13 ;
+  wire [32:0] \$14 ;
+  wire [47:0] \$15 ;
+  wire [94:0] \$16 ;
   wire [47:0] \$17 ;
-  wire [48:0] \$18 ;
-  wire [47:0] \$19 ;
-  wire [48:0] \$2 ;
-  wire [62:0] \$20 ;
-  wire [47:0] \$21 ;
+  wire [47:0] \$18 ;
+  wire [48:0] \$19 ;
+  wire \$2 ;
+  wire [47:0] \$20 ;
+  wire [62:0] \$21 ;
   wire [47:0] \$22 ;
   wire [47:0] \$23 ;
-  wire [32:0] \$24 ;
-  wire [47:0] \$25 ;
-  wire [94:0] \$26 ;
-  wire [47:0] \$27 ;
-  wire [62:0] \$28 ;
-  wire [47:0] \$29 ;
-  wire [47:0] \$3 ;
+  wire [47:0] \$24 ;
+  wire [32:0] \$25 ;
+  wire [47:0] \$26 ;
+  wire [94:0] \$27 ;
+  wire [47:0] \$28 ;
+  wire [62:0] \$29 ;
+  wire [48:0] \$3 ;
   wire [47:0] \$30 ;
   wire [47:0] \$31 ;
-  wire [48:0] \$32 ;
-  wire [62:0] \$33 ;
-  wire [47:0] \$34 ;
+  wire [47:0] \$32 ;
+  wire [48:0] \$33 ;
+  wire [62:0] \$34 ;
   wire [47:0] \$35 ;
-  wire [62:0] \$36 ;
-  wire [47:0] \$37 ;
+  wire [47:0] \$36 ;
+  wire [62:0] \$37 ;
   wire [47:0] \$38 ;
-  wire [62:0] \$39 ;
-  wire [32:0] \$4 ;
-  wire [47:0] \$40 ;
+  wire [47:0] \$39 ;
+  wire [47:0] \$4 ;
+  wire [62:0] \$40 ;
   wire [47:0] \$41 ;
   wire [47:0] \$42 ;
   wire [47:0] \$43 ;
   wire [47:0] \$44 ;
-  wire [48:0] \$45 ;
-  wire [16:0] \$46 ;
-  wire [17:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [47:0] \$5 ;
-  wire [9:0] \$50 ;
+  wire [47:0] \$45 ;
+  wire [48:0] \$46 ;
+  wire [16:0] \$47 ;
+  wire [17:0] \$48 ;
+  wire [16:0] \$49 ;
+  wire [32:0] \$5 ;
+  wire [17:0] \$50 ;
   wire [9:0] \$51 ;
   wire [9:0] \$52 ;
-  wire [10:0] \$53 ;
-  wire [11:0] \$54 ;
-  wire \$55 ;
+  wire [9:0] \$53 ;
+  wire [10:0] \$54 ;
+  wire [11:0] \$55 ;
   wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  wire [94:0] \$6 ;
+  wire [47:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire [31:0] \$62 ;
+  wire \$62 ;
   wire [31:0] \$63 ;
-  wire [23:0] \$64 ;
+  wire [31:0] \$64 ;
   wire [23:0] \$65 ;
-  wire \$66 ;
+  wire [23:0] \$66 ;
   wire \$67 ;
   wire \$68 ;
-  wire [47:0] \$69 ;
-  wire [47:0] \$7 ;
-  wire [5:0] \$70 ;
-  reg [8:0] \$71 ;
-  reg \$72 ;
-  reg [28:0] \$73 ;
-  reg [104:0] \$74 ;
+  wire \$69 ;
+  wire [94:0] \$7 ;
+  wire [47:0] \$70 ;
+  wire [5:0] \$71 ;
+  reg [8:0] \$72 ;
+  reg \$73 ;
+  reg [28:0] \$74 ;
   reg \$75 ;
   reg \$76 ;
   reg [28:0] \$77 ;
@@ -1248,7 +988,7 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   reg \$83 ;
   reg \$84 ;
   reg [82:0] \$85 ;
-  wire [62:0] \$9 ;
+  wire [47:0] \$9 ;
   wire [47:0] address;
   wire [5:0] beats;
   input clk;
@@ -1282,10 +1022,6 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   input rst;
   wire rst;
   reg s1_ok = 1'h0;
-  reg [104:0] s1_regs = 105'h000000000000000000000000000;
-  wire [47:0] \s1_regs.base ;
-  wire [24:0] \s1_regs.rows ;
-  wire [31:0] \s1_regs.stride ;
   reg [28:0] s1_req = 29'h00000000;
   wire [23:0] \s1_req.row ;
   wire [4:0] \s1_req.table ;
@@ -1300,10 +1036,6 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   wire [23:0] \s2_req.row ;
   wire [4:0] \s2_req.table ;
   reg s2_valid = 1'h0;
-  reg [104:0] selected;
-  wire [47:0] \selected.base ;
-  wire [24:0] \selected.rows ;
-  wire [31:0] \selected.stride ;
   wire [16:0] sum_0;
   wire [16:0] sum_16;
   wire [16:0] sum_16_chosen;
@@ -1311,163 +1043,63 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
   wire [16:0] sum_32;
   wire [16:0] sum_32_chosen;
   wire [16:0] sum_32_plus_one;
-  input [2729:0] tables;
-  wire [2729:0] tables;
-  wire [104:0] \tables[0] ;
-  wire [47:0] \tables[0].base ;
-  wire [24:0] \tables[0].rows ;
-  wire [31:0] \tables[0].stride ;
-  wire [104:0] \tables[10] ;
-  wire [47:0] \tables[10].base ;
-  wire [24:0] \tables[10].rows ;
-  wire [31:0] \tables[10].stride ;
-  wire [104:0] \tables[11] ;
-  wire [47:0] \tables[11].base ;
-  wire [24:0] \tables[11].rows ;
-  wire [31:0] \tables[11].stride ;
-  wire [104:0] \tables[12] ;
-  wire [47:0] \tables[12].base ;
-  wire [24:0] \tables[12].rows ;
-  wire [31:0] \tables[12].stride ;
-  wire [104:0] \tables[13] ;
-  wire [47:0] \tables[13].base ;
-  wire [24:0] \tables[13].rows ;
-  wire [31:0] \tables[13].stride ;
-  wire [104:0] \tables[14] ;
-  wire [47:0] \tables[14].base ;
-  wire [24:0] \tables[14].rows ;
-  wire [31:0] \tables[14].stride ;
-  wire [104:0] \tables[15] ;
-  wire [47:0] \tables[15].base ;
-  wire [24:0] \tables[15].rows ;
-  wire [31:0] \tables[15].stride ;
-  wire [104:0] \tables[16] ;
-  wire [47:0] \tables[16].base ;
-  wire [24:0] \tables[16].rows ;
-  wire [31:0] \tables[16].stride ;
-  wire [104:0] \tables[17] ;
-  wire [47:0] \tables[17].base ;
-  wire [24:0] \tables[17].rows ;
-  wire [31:0] \tables[17].stride ;
-  wire [104:0] \tables[18] ;
-  wire [47:0] \tables[18].base ;
-  wire [24:0] \tables[18].rows ;
-  wire [31:0] \tables[18].stride ;
-  wire [104:0] \tables[19] ;
-  wire [47:0] \tables[19].base ;
-  wire [24:0] \tables[19].rows ;
-  wire [31:0] \tables[19].stride ;
-  wire [104:0] \tables[1] ;
-  wire [47:0] \tables[1].base ;
-  wire [24:0] \tables[1].rows ;
-  wire [31:0] \tables[1].stride ;
-  wire [104:0] \tables[20] ;
-  wire [47:0] \tables[20].base ;
-  wire [24:0] \tables[20].rows ;
-  wire [31:0] \tables[20].stride ;
-  wire [104:0] \tables[21] ;
-  wire [47:0] \tables[21].base ;
-  wire [24:0] \tables[21].rows ;
-  wire [31:0] \tables[21].stride ;
-  wire [104:0] \tables[22] ;
-  wire [47:0] \tables[22].base ;
-  wire [24:0] \tables[22].rows ;
-  wire [31:0] \tables[22].stride ;
-  wire [104:0] \tables[23] ;
-  wire [47:0] \tables[23].base ;
-  wire [24:0] \tables[23].rows ;
-  wire [31:0] \tables[23].stride ;
-  wire [104:0] \tables[24] ;
-  wire [47:0] \tables[24].base ;
-  wire [24:0] \tables[24].rows ;
-  wire [31:0] \tables[24].stride ;
-  wire [104:0] \tables[25] ;
-  wire [47:0] \tables[25].base ;
-  wire [24:0] \tables[25].rows ;
-  wire [31:0] \tables[25].stride ;
-  wire [104:0] \tables[2] ;
-  wire [47:0] \tables[2].base ;
-  wire [24:0] \tables[2].rows ;
-  wire [31:0] \tables[2].stride ;
-  wire [104:0] \tables[3] ;
-  wire [47:0] \tables[3].base ;
-  wire [24:0] \tables[3].rows ;
-  wire [31:0] \tables[3].stride ;
-  wire [104:0] \tables[4] ;
-  wire [47:0] \tables[4].base ;
-  wire [24:0] \tables[4].rows ;
-  wire [31:0] \tables[4].stride ;
-  wire [104:0] \tables[5] ;
-  wire [47:0] \tables[5].base ;
-  wire [24:0] \tables[5].rows ;
-  wire [31:0] \tables[5].stride ;
-  wire [104:0] \tables[6] ;
-  wire [47:0] \tables[6].base ;
-  wire [24:0] \tables[6].rows ;
-  wire [31:0] \tables[6].stride ;
-  wire [104:0] \tables[7] ;
-  wire [47:0] \tables[7].base ;
-  wire [24:0] \tables[7].rows ;
-  wire [31:0] \tables[7].stride ;
-  wire [104:0] \tables[8] ;
-  wire [47:0] \tables[8].base ;
-  wire [24:0] \tables[8].rows ;
-  wire [31:0] \tables[8].stride ;
-  wire [104:0] \tables[9] ;
-  wire [47:0] \tables[9].base ;
-  wire [24:0] \tables[9].rows ;
-  wire [31:0] \tables[9].stride ;
-  assign \$16  = \$14  | \$15 [47:0];
-  assign \$17  = \$12  & \$16 ;
-  assign \$22  = \$19  & \$21 ;
-  assign \$23  = \$17  | \$22 ;
-  assign \$27  = \$25  | \$26 [47:0];
-  assign \$30  = \$27  & \$29 ;
-  assign \$31  = \$23  | \$30 ;
-  assign \$35  = \$34  ^ csa0_sum;
-  assign csa1_sum = \$35  ^ \$32 [47:0];
-  assign \$38  = \$37  & csa0_sum;
-  assign \$41  = \$40  & \$32 [47:0];
-  assign \$42  = \$38  | \$41 ;
-  assign \$43  = csa0_sum & \$32 [47:0];
-  assign \$44  = \$42  | \$43 ;
-  assign sum_0 = csa1_sum[15:0] + \$45 [15:0];
-  assign sum_16 = csa1_sum[31:16] + \$45 [31:16];
-  assign \$46  = csa1_sum[31:16] + \$45 [31:16];
-  assign \$47  = \$46  + 1'h1;
-  assign sum_16_chosen = sum_0[16] ? \$47 [16:0] : sum_16;
-  assign sum_32 = csa1_sum[47:32] + \$45 [47:32];
-  assign \$48  = csa1_sum[47:32] + \$45 [47:32];
-  assign \$49  = \$48  + 1'h1;
-  assign sum_32_chosen = sum_16_chosen[16] ? \$49 [16:0] : sum_32;
-  assign \$50  = sum_0[3:0] + row_span;
-  assign \$52  = dim * 3'h4;
-  assign \$53  = \$52  + 5'h10;
-  assign \$54  = \$53  - 1'h1;
-  assign \$55  = ~ o__valid;
-  assign \$56  = \$55  | o__ready;
-  assign \$57  = i__payload[4:0] < 5'h1a;
-  assign \$58  = | dim;
-  assign \$59  = dim <= 7'h40;
-  assign \$60  = \$58  & \$59 ;
-  assign \$61  = \$57  & \$60 ;
-  assign \$62  = s1_req[20:5] * s1_regs[63:48];
-  assign \$63  = s1_req[20:5] * s1_regs[79:64];
-  assign \$64  = s1_req[28:21] * s1_regs[63:48];
-  assign \$65  = s1_req[28:21] * s1_regs[79:64];
-  assign \$66  = s1_req[28:5] < s1_regs[104:80];
-  assign \$67  = s1_ok & \$66 ;
-  assign \$68  = ~ s2_ok;
-  assign \$69  = s2_ok ? { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] } : 48'h000000000000;
-  assign \$70  = s2_ok ? \$51 [5:0] : 6'h00;
+  input [104:0] table_params__data;
+  wire [104:0] table_params__data;
+  wire [47:0] \table_params__data.base ;
+  wire [24:0] \table_params__data.rows ;
+  wire [31:0] \table_params__data.stride ;
+  output table_params__en;
+  wire table_params__en;
+  wire [4:0] table_params__table;
+  assign \$17  = \$15  | \$16 [47:0];
+  assign \$18  = \$13  & \$17 ;
+  assign \$23  = \$20  & \$22 ;
+  assign \$24  = \$18  | \$23 ;
+  assign \$28  = \$26  | \$27 [47:0];
+  assign \$31  = \$28  & \$30 ;
+  assign \$32  = \$24  | \$31 ;
+  assign \$36  = \$35  ^ csa0_sum;
+  assign csa1_sum = \$36  ^ \$33 [47:0];
+  assign \$39  = \$38  & csa0_sum;
+  assign \$42  = \$41  & \$33 [47:0];
+  assign \$43  = \$39  | \$42 ;
+  assign \$44  = csa0_sum & \$33 [47:0];
+  assign \$45  = \$43  | \$44 ;
+  assign sum_0 = csa1_sum[15:0] + \$46 [15:0];
+  assign sum_16 = csa1_sum[31:16] + \$46 [31:16];
+  assign \$47  = csa1_sum[31:16] + \$46 [31:16];
+  assign \$48  = \$47  + 1'h1;
+  assign sum_16_chosen = sum_0[16] ? \$48 [16:0] : sum_16;
+  assign sum_32 = csa1_sum[47:32] + \$46 [47:32];
+  assign \$49  = csa1_sum[47:32] + \$46 [47:32];
+  assign \$50  = \$49  + 1'h1;
+  assign sum_32_chosen = sum_16_chosen[16] ? \$50 [16:0] : sum_32;
+  assign \$51  = sum_0[3:0] + row_span;
+  assign \$53  = dim * 3'h4;
+  assign \$54  = \$53  + 5'h10;
+  assign \$55  = \$54  - 1'h1;
+  assign \$56  = ~ o__valid;
+  assign \$57  = \$56  | o__ready;
+  assign \$58  = i__payload[4:0] < 5'h1a;
+  assign \$59  = | dim;
+  assign \$60  = dim <= 7'h40;
+  assign \$61  = \$59  & \$60 ;
+  assign \$62  = \$58  & \$61 ;
+  assign \$63  = s1_req[20:5] * table_params__data[63:48];
+  assign \$64  = s1_req[20:5] * table_params__data[79:64];
+  assign \$65  = s1_req[28:21] * table_params__data[63:48];
+  assign \$66  = s1_req[28:21] * table_params__data[79:64];
+  assign \$67  = s1_req[28:5] < table_params__data[104:80];
+  assign \$68  = s1_ok & \$67 ;
+  assign \$69  = ~ s2_ok;
+  assign \$70  = s2_ok ? { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] } : 48'h000000000000;
+  assign \$71  = s2_ok ? \$52 [5:0] : 6'h00;
   always @(posedge clk)
-    row_span <= \$71 ;
+    row_span <= \$72 ;
   always @(posedge clk)
-    s1_valid <= \$72 ;
+    s1_valid <= \$73 ;
   always @(posedge clk)
-    s1_req <= \$73 ;
-  always @(posedge clk)
-    s1_regs <= \$74 ;
+    s1_req <= \$74 ;
   always @(posedge clk)
     s1_ok <= \$75 ;
   always @(posedge clk)
@@ -1492,118 +1124,52 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
     o__payload <= \$85 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
-  assign \$7  = \$5  | \$6 [47:0];
-  assign \$8  = \$3  ^ \$7 ;
-  assign csa0_sum = \$8  ^ \$10 ;
+  assign \$2  = ~ o__valid;
+  assign table_params__en = \$2  | o__ready;
+  assign \$8  = \$6  | \$7 [47:0];
+  assign \$9  = \$4  ^ \$8 ;
+  assign csa0_sum = \$9  ^ \$11 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    selected = 105'h000000000000000000000000000;
-    casez (i__payload[4:0])
-      5'h00:
-          selected = tables[104:0];
-      5'h01:
-          selected = tables[209:105];
-      5'h02:
-          selected = tables[314:210];
-      5'h03:
-          selected = tables[419:315];
-      5'h04:
-          selected = tables[524:420];
-      5'h05:
-          selected = tables[629:525];
-      5'h06:
-          selected = tables[734:630];
-      5'h07:
-          selected = tables[839:735];
-      5'h08:
-          selected = tables[944:840];
-      5'h09:
-          selected = tables[1049:945];
-      5'h0a:
-          selected = tables[1154:1050];
-      5'h0b:
-          selected = tables[1259:1155];
-      5'h0c:
-          selected = tables[1364:1260];
-      5'h0d:
-          selected = tables[1469:1365];
-      5'h0e:
-          selected = tables[1574:1470];
-      5'h0f:
-          selected = tables[1679:1575];
-      5'h10:
-          selected = tables[1784:1680];
-      5'h11:
-          selected = tables[1889:1785];
-      5'h12:
-          selected = tables[1994:1890];
-      5'h13:
-          selected = tables[2099:1995];
-      5'h14:
-          selected = tables[2204:2100];
-      5'h15:
-          selected = tables[2309:2205];
-      5'h16:
-          selected = tables[2414:2310];
-      5'h17:
-          selected = tables[2519:2415];
-      5'h18:
-          selected = tables[2624:2520];
-      5'h19:
-          selected = tables[2729:2625];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = \$54 [8:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$72  = \$55 [8:0];
     if (rst) begin
-      \$71  = 9'h000;
+      \$72  = 9'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = s1_valid;
-    if (\$56 ) begin
-      \$72  = i__valid;
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$73  = s1_valid;
+    if (\$57 ) begin
+      \$73  = i__valid;
     end
     if (rst) begin
-      \$72  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = s1_req;
-    if (\$56 ) begin
-      \$73  = i__payload;
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$74  = s1_req;
+    if (\$57 ) begin
+      \$74  = i__payload;
     end
     if (rst) begin
-      \$73  = 29'h00000000;
+      \$74  = 29'h00000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = s1_regs;
-    if (\$56 ) begin
-      \$74  = selected;
-    end
-    if (rst) begin
-      \$74  = 105'h000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$75  = s1_ok;
-    if (\$56 ) begin
-      \$75  = \$61 ;
+    if (\$57 ) begin
+      \$75  = \$62 ;
     end
     if (rst) begin
       \$75  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$76  = s2_valid;
-    if (\$56 ) begin
+    if (\$57 ) begin
       \$76  = s1_valid;
     end
     if (rst) begin
@@ -1611,9 +1177,9 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$77  = s2_req;
-    if (\$56 ) begin
+    if (\$57 ) begin
       \$77  = s1_req;
     end
     if (rst) begin
@@ -1621,69 +1187,69 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$78  = s2_base;
-    if (\$56 ) begin
-      \$78  = s1_regs[47:0];
+    if (\$57 ) begin
+      \$78  = table_params__data[47:0];
     end
     if (rst) begin
       \$78  = 48'h000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$79  = s2_product_0_0;
-    if (\$56 ) begin
-      \$79  = \$62 ;
+    if (\$57 ) begin
+      \$79  = \$63 ;
     end
     if (rst) begin
       \$79  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$80  = s2_product_0_16;
-    if (\$56 ) begin
-      \$80  = \$63 ;
+    if (\$57 ) begin
+      \$80  = \$64 ;
     end
     if (rst) begin
       \$80  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$81  = s2_product_16_0;
-    if (\$56 ) begin
-      \$81  = { 8'h00, \$64  };
+    if (\$57 ) begin
+      \$81  = { 8'h00, \$65  };
     end
     if (rst) begin
       \$81  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$82  = s2_product_16_16;
-    if (\$56 ) begin
-      \$82  = { 8'h00, \$65  };
+    if (\$57 ) begin
+      \$82  = { 8'h00, \$66  };
     end
     if (rst) begin
       \$82  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$83  = s2_ok;
-    if (\$56 ) begin
-      \$83  = \$67 ;
+    if (\$57 ) begin
+      \$83  = \$68 ;
     end
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$84  = o__valid;
-    if (\$56 ) begin
+    if (\$57 ) begin
       \$84  = s2_valid;
     end
     if (rst) begin
@@ -1691,182 +1257,76 @@ module \gather_engine.read_address (i__valid, tables, dim, clk, rst, i__ready, o
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$85  = o__payload;
-    if (\$56 ) begin
+    if (\$57 ) begin
       \$85 [57:53] = s2_req[4:0];
       \$85 [81:58] = s2_req[28:5];
-      \$85 [82] = \$68 ;
-      \$85 [47:0] = \$69 ;
-      \$85 [52:48] = \$70 [4:0];
+      \$85 [82] = \$69 ;
+      \$85 [47:0] = \$70 ;
+      \$85 [52:48] = \$71 [4:0];
     end
     if (rst) begin
       \$85  = 83'h000000000000000000000;
     end
   end
-  assign csa0_carry = \$32 [47:0];
-  assign csa1_carry = \$45 [47:0];
-  assign sum_16_plus_one = \$47 [16:0];
-  assign sum_32_plus_one = \$49 [16:0];
+  assign table_params__table = i__payload[4:0];
+  assign csa0_carry = \$33 [47:0];
+  assign csa1_carry = \$46 [47:0];
+  assign sum_16_plus_one = \$48 [16:0];
+  assign sum_32_plus_one = \$50 [16:0];
   assign address = { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] };
-  assign beats = \$51 [5:0];
+  assign beats = \$52 [5:0];
   assign \i__payload.table  = i__payload[4:0];
   assign \i__payload.row  = i__payload[28:5];
-  assign \selected.base  = selected[47:0];
-  assign \selected.stride  = selected[79:48];
-  assign \selected.rows  = selected[104:80];
-  assign \tables[0]  = tables[104:0];
-  assign \tables[0].base  = tables[47:0];
-  assign \tables[0].stride  = tables[79:48];
-  assign \tables[0].rows  = tables[104:80];
-  assign \tables[1]  = tables[209:105];
-  assign \tables[1].base  = tables[152:105];
-  assign \tables[1].stride  = tables[184:153];
-  assign \tables[1].rows  = tables[209:185];
-  assign \tables[2]  = tables[314:210];
-  assign \tables[2].base  = tables[257:210];
-  assign \tables[2].stride  = tables[289:258];
-  assign \tables[2].rows  = tables[314:290];
-  assign \tables[3]  = tables[419:315];
-  assign \tables[3].base  = tables[362:315];
-  assign \tables[3].stride  = tables[394:363];
-  assign \tables[3].rows  = tables[419:395];
-  assign \tables[4]  = tables[524:420];
-  assign \tables[4].base  = tables[467:420];
-  assign \tables[4].stride  = tables[499:468];
-  assign \tables[4].rows  = tables[524:500];
-  assign \tables[5]  = tables[629:525];
-  assign \tables[5].base  = tables[572:525];
-  assign \tables[5].stride  = tables[604:573];
-  assign \tables[5].rows  = tables[629:605];
-  assign \tables[6]  = tables[734:630];
-  assign \tables[6].base  = tables[677:630];
-  assign \tables[6].stride  = tables[709:678];
-  assign \tables[6].rows  = tables[734:710];
-  assign \tables[7]  = tables[839:735];
-  assign \tables[7].base  = tables[782:735];
-  assign \tables[7].stride  = tables[814:783];
-  assign \tables[7].rows  = tables[839:815];
-  assign \tables[8]  = tables[944:840];
-  assign \tables[8].base  = tables[887:840];
-  assign \tables[8].stride  = tables[919:888];
-  assign \tables[8].rows  = tables[944:920];
-  assign \tables[9]  = tables[1049:945];
-  assign \tables[9].base  = tables[992:945];
-  assign \tables[9].stride  = tables[1024:993];
-  assign \tables[9].rows  = tables[1049:1025];
-  assign \tables[10]  = tables[1154:1050];
-  assign \tables[10].base  = tables[1097:1050];
-  assign \tables[10].stride  = tables[1129:1098];
-  assign \tables[10].rows  = tables[1154:1130];
-  assign \tables[11]  = tables[1259:1155];
-  assign \tables[11].base  = tables[1202:1155];
-  assign \tables[11].stride  = tables[1234:1203];
-  assign \tables[11].rows  = tables[1259:1235];
-  assign \tables[12]  = tables[1364:1260];
-  assign \tables[12].base  = tables[1307:1260];
-  assign \tables[12].stride  = tables[1339:1308];
-  assign \tables[12].rows  = tables[1364:1340];
-  assign \tables[13]  = tables[1469:1365];
-  assign \tables[13].base  = tables[1412:1365];
-  assign \tables[13].stride  = tables[1444:1413];
-  assign \tables[13].rows  = tables[1469:1445];
-  assign \tables[14]  = tables[1574:1470];
-  assign \tables[14].base  = tables[1517:1470];
-  assign \tables[14].stride  = tables[1549:1518];
-  assign \tables[14].rows  = tables[1574:1550];
-  assign \tables[15]  = tables[1679:1575];
-  assign \tables[15].base  = tables[1622:1575];
-  assign \tables[15].stride  = tables[1654:1623];
-  assign \tables[15].rows  = tables[1679:1655];
-  assign \tables[16]  = tables[1784:1680];
-  assign \tables[16].base  = tables[1727:1680];
-  assign \tables[16].stride  = tables[1759:1728];
-  assign \tables[16].rows  = tables[1784:1760];
-  assign \tables[17]  = tables[1889:1785];
-  assign \tables[17].base  = tables[1832:1785];
-  assign \tables[17].stride  = tables[1864:1833];
-  assign \tables[17].rows  = tables[1889:1865];
-  assign \tables[18]  = tables[1994:1890];
-  assign \tables[18].base  = tables[1937:1890];
-  assign \tables[18].stride  = tables[1969:1938];
-  assign \tables[18].rows  = tables[1994:1970];
-  assign \tables[19]  = tables[2099:1995];
-  assign \tables[19].base  = tables[2042:1995];
-  assign \tables[19].stride  = tables[2074:2043];
-  assign \tables[19].rows  = tables[2099:2075];
-  assign \tables[20]  = tables[2204:2100];
-  assign \tables[20].base  = tables[2147:2100];
-  assign \tables[20].stride  = tables[2179:2148];
-  assign \tables[20].rows  = tables[2204:2180];
-  assign \tables[21]  = tables[2309:2205];
-  assign \tables[21].base  = tables[2252:2205];
-  assign \tables[21].stride  = tables[2284:2253];
-  assign \tables[21].rows  = tables[2309:2285];
-  assign \tables[22]  = tables[2414:2310];
-  assign \tables[22].base  = tables[2357:2310];
-  assign \tables[22].stride  = tables[2389:2358];
-  assign \tables[22].rows  = tables[2414:2390];
-  assign \tables[23]  = tables[2519:2415];
-  assign \tables[23].base  = tables[2462:2415];
-  assign \tables[23].stride  = tables[2494:2463];
-  assign \tables[23].rows  = tables[2519:2495];
-  assign \tables[24]  = tables[2624:2520];
-  assign \tables[24].base  = tables[2567:2520];
-  assign \tables[24].stride  = tables[2599:2568];
-  assign \tables[24].rows  = tables[2624:2600];
-  assign \tables[25]  = tables[2729:2625];
-  assign \tables[25].base  = tables[2672:2625];
-  assign \tables[25].stride  = tables[2704:2673];
-  assign \tables[25].rows  = tables[2729:2705];
   assign \s1_req.table  = s1_req[4:0];
   assign \s1_req.row  = s1_req[28:5];
-  assign \s1_regs.base  = s1_regs[47:0];
-  assign \s1_regs.stride  = s1_regs[79:48];
-  assign \s1_regs.rows  = s1_regs[104:80];
   assign \s2_req.table  = s2_req[4:0];
   assign \s2_req.row  = s2_req[28:5];
+  assign \table_params__data.base  = table_params__data[47:0];
+  assign \table_params__data.stride  = table_params__data[79:48];
+  assign \table_params__data.rows  = table_params__data[104:80];
   assign \o__payload.address  = o__payload[47:0];
   assign \o__payload.beats  = o__payload[52:48];
   assign \o__payload.table  = o__payload[57:53];
   assign \o__payload.row  = o__payload[81:58];
   assign \o__payload.error  = o__payload[82];
-  assign \$2  = { 1'h0, s2_base };
-  assign \$3  = \$2 [47:0];
-  assign \$4  = { 1'h0, s2_product_0_0 };
-  assign \$5  = { 15'h0000, \$4  };
-  assign \$6  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
-  assign \$9  = { 15'h0000, s2_product_0_16, 16'h0000 };
-  assign \$10  = \$9 [47:0];
-  assign \$11  = { 1'h0, s2_base };
-  assign \$12  = \$11 [47:0];
-  assign \$13  = { 1'h0, s2_product_0_0 };
-  assign \$14  = { 15'h0000, \$13  };
-  assign \$15  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
-  assign \$18  = { 1'h0, s2_base };
-  assign \$19  = \$18 [47:0];
-  assign \$20  = { 15'h0000, s2_product_0_16, 16'h0000 };
-  assign \$21  = \$20 [47:0];
-  assign \$24  = { 1'h0, s2_product_0_0 };
-  assign \$25  = { 15'h0000, \$24  };
-  assign \$26  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
-  assign \$28  = { 15'h0000, s2_product_0_16, 16'h0000 };
-  assign \$29  = \$28 [47:0];
-  assign \$32  = { \$31 , 1'h0 };
-  assign \$33  = { 15'h0000, s2_product_16_0, 16'h0000 };
-  assign \$34  = \$33 [47:0];
-  assign \$36  = { 15'h0000, s2_product_16_0, 16'h0000 };
-  assign \$37  = \$36 [47:0];
-  assign \$39  = { 15'h0000, s2_product_16_0, 16'h0000 };
-  assign \$40  = \$39 [47:0];
-  assign \$45  = { \$44 , 1'h0 };
-  assign \$51  = { 4'h0, \$50 [9:4] };
+  assign \$3  = { 1'h0, s2_base };
+  assign \$4  = \$3 [47:0];
+  assign \$5  = { 1'h0, s2_product_0_0 };
+  assign \$6  = { 15'h0000, \$5  };
+  assign \$7  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$10  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$11  = \$10 [47:0];
+  assign \$12  = { 1'h0, s2_base };
+  assign \$13  = \$12 [47:0];
+  assign \$14  = { 1'h0, s2_product_0_0 };
+  assign \$15  = { 15'h0000, \$14  };
+  assign \$16  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$19  = { 1'h0, s2_base };
+  assign \$20  = \$19 [47:0];
+  assign \$21  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$22  = \$21 [47:0];
+  assign \$25  = { 1'h0, s2_product_0_0 };
+  assign \$26  = { 15'h0000, \$25  };
+  assign \$27  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$29  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$30  = \$29 [47:0];
+  assign \$33  = { \$32 , 1'h0 };
+  assign \$34  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$35  = \$34 [47:0];
+  assign \$37  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$38  = \$37 [47:0];
+  assign \$40  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$41  = \$40 [47:0];
+  assign \$46  = { \$45 , 1'h0 };
+  assign \$52  = { 4'h0, \$51 [9:4] };
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, i__ready, axi__arvalid, \port$125$0 , axi__arlen, busy, i__valid, i__payload, ar_addr_offset, bursts, axi__arid, \beats$395 
+module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, axi__rvalid, dim, errors_clear, counters_clear, clk, rst, i__ready, axi__arvalid, \port$135$0 , axi__arlen, busy, i__valid, i__payload, ar_addr_offset, bursts, axi__arid, \beats$395 
 , o__valid, o__payload, used, errors, error_code, error_tag, error_table, error_row, rows, o__ready);
-  reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [5:0] \$100 ;
@@ -2812,8 +2272,8 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   reg [4:0] out_k = 5'h00;
   reg out_k_last = 1'h0;
   reg [31:0] out_tag = 32'd0;
-  output [35:0] \port$125$0 ;
-  wire [35:0] \port$125$0 ;
+  output [35:0] \port$135$0 ;
+  wire [35:0] \port$135$0 ;
   (* init = 128'h00000000000000000000000000000000 *)
   wire [127:0] r_data;
   wire [68:0] \r_data$387 ;
@@ -5027,7 +4487,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     .w_rdy(w_rdy)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$311  = left_43;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -5218,7 +4678,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$312  = left_44;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -5413,7 +4873,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$313  = left_45;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -5612,7 +5072,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$314  = left_46;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -5815,7 +5275,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$315  = left_47;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -6022,7 +5482,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$316  = left_48;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -6233,7 +5693,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$317  = left_49;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -6448,7 +5908,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$318  = left_50;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -6667,7 +6127,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$319  = left_51;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -6890,7 +6350,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$320  = left_52;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -7117,7 +6577,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$321  = left_53;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -7348,7 +6808,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$322  = left_54;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -7583,7 +7043,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$323  = left_55;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -7822,7 +7282,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$324  = left_56;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -8065,7 +7525,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$325  = left_57;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -8312,7 +7772,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$326  = left_58;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -8563,7 +8023,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$327  = left_59;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -8818,7 +8278,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$328  = left_60;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -9077,7 +8537,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$329  = left_61;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -9340,7 +8800,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$330  = left_62;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -9607,7 +9067,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$331  = left_63;
     if (\$50 ) begin
       (* full_case = 32'd1 *)
@@ -9880,7 +9340,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$332  = left_is_one_0;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -9899,7 +9359,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$333  = left_is_one_1;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -9922,7 +9382,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$334  = left_is_one_2;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -9949,7 +9409,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$335  = left_is_one_3;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -9980,7 +9440,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$336  = left_is_one_4;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10015,7 +9475,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$337  = left_is_one_5;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10054,7 +9514,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$338  = left_is_one_6;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10097,7 +9557,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$339  = left_is_one_7;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10144,7 +9604,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$340  = left_is_one_8;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10195,7 +9655,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$341  = left_is_one_9;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10250,7 +9710,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$342  = left_is_one_10;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10309,7 +9769,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$343  = left_is_one_11;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10372,7 +9832,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$344  = left_is_one_12;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10439,7 +9899,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$345  = left_is_one_13;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10510,7 +9970,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$346  = left_is_one_14;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10585,7 +10045,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$347  = left_is_one_15;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10664,7 +10124,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$348  = left_is_one_16;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10747,7 +10207,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$349  = left_is_one_17;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10834,7 +10294,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$350  = left_is_one_18;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -10925,7 +10385,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$351  = left_is_one_19;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -11020,7 +10480,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$352  = left_is_one_20;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -11119,7 +10579,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$353  = left_is_one_21;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -11222,7 +10682,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$354  = left_is_one_22;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -11329,7 +10789,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$355  = left_is_one_23;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -11440,7 +10900,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$356  = left_is_one_24;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -11555,7 +11015,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$357  = left_is_one_25;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -11674,7 +11134,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$358  = left_is_one_26;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -11797,7 +11257,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$359  = left_is_one_27;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -11924,7 +11384,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$360  = left_is_one_28;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -12055,7 +11515,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$361  = left_is_one_29;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -12190,7 +11650,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$362  = left_is_one_30;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -12329,7 +11789,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$363  = left_is_one_31;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -12472,7 +11932,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$364  = left_is_one_32;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -12619,7 +12079,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$365  = left_is_one_33;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -12770,7 +12230,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$366  = left_is_one_34;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -12925,7 +12385,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$367  = left_is_one_35;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -13084,7 +12544,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$368  = left_is_one_36;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -13247,7 +12707,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$369  = left_is_one_37;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -13414,7 +12874,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$370  = left_is_one_38;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -13585,7 +13045,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$371  = left_is_one_39;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -13760,7 +13220,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$372  = left_is_one_40;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -13939,7 +13399,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$373  = left_is_one_41;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -14122,7 +13582,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$374  = left_is_one_42;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -14309,7 +13769,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$375  = left_is_one_43;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -14500,7 +13960,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$376  = left_is_one_44;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -14695,7 +14155,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$377  = left_is_one_45;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -14894,7 +14354,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$378  = left_is_one_46;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -15097,7 +14557,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$379  = left_is_one_47;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -15304,7 +14764,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$380  = left_is_one_48;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -15515,7 +14975,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$381  = left_is_one_49;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -15730,7 +15190,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$382  = left_is_one_50;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -15949,7 +15409,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$383  = left_is_one_51;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -16172,7 +15632,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$384  = left_is_one_52;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -16399,7 +15859,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$385  = left_is_one_53;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -16630,7 +16090,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$386  = left_is_one_54;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -16865,7 +16325,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$387  = left_is_one_55;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -17104,7 +16564,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$388  = left_is_one_56;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -17347,7 +16807,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$389  = left_is_one_57;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -17594,7 +17054,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$390  = left_is_one_58;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -17845,7 +17305,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$391  = left_is_one_59;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -18100,7 +17560,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$392  = left_is_one_60;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -18359,7 +17819,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$393  = left_is_one_61;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -18622,7 +18082,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$394  = left_is_one_62;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -18889,7 +18349,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$395  = left_is_one_63;
     if (\$50 ) begin
       (* full_case = 32'd1 *)
@@ -19162,7 +18622,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$396  = done_0;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19189,7 +18649,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$397  = done_1;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19222,7 +18682,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$398  = done_2;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19261,7 +18721,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$399  = done_3;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19306,7 +18766,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$400  = done_4;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19357,7 +18817,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$401  = done_5;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19414,7 +18874,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$402  = done_6;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19477,7 +18937,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$403  = done_7;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19546,7 +19006,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$404  = done_8;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19621,7 +19081,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$405  = done_9;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19702,7 +19162,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$406  = done_10;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19789,7 +19249,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$407  = done_11;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19882,7 +19342,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$408  = done_12;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -19981,7 +19441,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$409  = done_13;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -20086,7 +19546,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$410  = done_14;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -20197,7 +19657,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$411  = done_15;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -20314,7 +19774,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$412  = done_16;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -20437,7 +19897,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$413  = done_17;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -20566,7 +20026,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$414  = done_18;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -20701,7 +20161,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$415  = done_19;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -20842,7 +20302,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$416  = done_20;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -20989,7 +20449,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$417  = done_21;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -21142,7 +20602,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$418  = done_22;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -21301,7 +20761,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$419  = done_23;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -21466,7 +20926,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$420  = done_24;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -21637,7 +21097,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$421  = done_25;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -21814,7 +21274,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$422  = done_26;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -21997,7 +21457,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$423  = done_27;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -22186,7 +21646,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$424  = done_28;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -22381,7 +21841,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$425  = done_29;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -22582,7 +22042,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$426  = done_30;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -22789,7 +22249,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$427  = done_31;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -23002,7 +22462,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$428  = done_32;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -23221,7 +22681,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$429  = done_33;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -23446,7 +22906,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$430  = done_34;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -23677,7 +23137,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$431  = done_35;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -23914,7 +23374,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$432  = done_36;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -24157,7 +23617,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$433  = done_37;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -24406,7 +23866,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$434  = done_38;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -24661,7 +24121,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$435  = done_39;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -24922,7 +24382,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$436  = done_40;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -25189,7 +24649,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$437  = done_41;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -25462,7 +24922,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$438  = done_42;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -25741,7 +25201,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$439  = done_43;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -26026,7 +25486,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$440  = done_44;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -26317,7 +25777,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$441  = done_45;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -26614,7 +26074,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$442  = done_46;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -26917,7 +26377,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$443  = done_47;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -27226,7 +26686,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$444  = done_48;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -27541,7 +27001,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$445  = done_49;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -27862,7 +27322,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$446  = done_50;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -28189,7 +27649,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$447  = done_51;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -28522,7 +27982,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$448  = done_52;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -28861,7 +28321,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$449  = done_53;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -29206,7 +28666,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$450  = done_54;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -29557,7 +29017,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$451  = done_55;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -29914,7 +29374,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$452  = done_56;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -30277,7 +29737,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$453  = done_57;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -30646,7 +30106,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$454  = done_58;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -31021,7 +30481,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$455  = done_59;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -31402,7 +30862,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$456  = done_60;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -31789,7 +31249,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$457  = done_61;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -32182,7 +31642,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$458  = done_62;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -32581,7 +32041,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$459  = done_63;
     if (\$50 ) begin
       (* full_case = 32'd1 *)
@@ -32989,7 +32449,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$460  = bus_error_0;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33010,7 +32470,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$461  = bus_error_1;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33035,7 +32495,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$462  = bus_error_2;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33064,7 +32524,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$463  = bus_error_3;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33097,7 +32557,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$464  = bus_error_4;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33134,7 +32594,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$465  = bus_error_5;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33175,7 +32635,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$466  = bus_error_6;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33220,7 +32680,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$467  = bus_error_7;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33269,7 +32729,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$468  = bus_error_8;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33322,7 +32782,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$469  = bus_error_9;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33379,7 +32839,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$470  = bus_error_10;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33440,7 +32900,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$471  = bus_error_11;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33505,7 +32965,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$472  = bus_error_12;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33574,7 +33034,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$473  = bus_error_13;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33647,7 +33107,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$474  = bus_error_14;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33724,7 +33184,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$475  = bus_error_15;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33805,7 +33265,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$476  = bus_error_16;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33890,7 +33350,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$477  = bus_error_17;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -33979,7 +33439,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$478  = bus_error_18;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -34072,7 +33532,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$479  = bus_error_19;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -34169,7 +33629,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$480  = bus_error_20;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -34270,7 +33730,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$481  = bus_error_21;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -34375,7 +33835,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$482  = bus_error_22;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -34484,7 +33944,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$483  = bus_error_23;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -34597,7 +34057,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$484  = bus_error_24;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -34714,7 +34174,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$485  = bus_error_25;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -34835,7 +34295,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$486  = bus_error_26;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -34960,7 +34420,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$487  = bus_error_27;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -35089,7 +34549,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$488  = bus_error_28;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -35222,7 +34682,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$489  = bus_error_29;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -35359,7 +34819,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$490  = bus_error_30;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -35500,7 +34960,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$491  = bus_error_31;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -35645,7 +35105,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$492  = bus_error_32;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -35794,7 +35254,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$493  = bus_error_33;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -35947,7 +35407,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$494  = bus_error_34;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -36104,7 +35564,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$495  = bus_error_35;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -36265,7 +35725,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$496  = bus_error_36;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -36430,7 +35890,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$497  = bus_error_37;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -36599,7 +36059,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$498  = bus_error_38;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -36772,7 +36232,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$499  = bus_error_39;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -36949,7 +36409,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$500  = bus_error_40;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -37130,7 +36590,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$501  = bus_error_41;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -37315,7 +36775,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$502  = bus_error_42;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -37504,7 +36964,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$503  = bus_error_43;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -37697,7 +37157,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$504  = bus_error_44;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -37894,7 +37354,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$505  = bus_error_45;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -38095,7 +37555,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$506  = bus_error_46;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -38300,7 +37760,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$507  = bus_error_47;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -38509,7 +37969,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$508  = bus_error_48;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -38722,7 +38182,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$509  = bus_error_49;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -38939,7 +38399,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$510  = bus_error_50;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -39160,7 +38620,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$511  = bus_error_51;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -39385,7 +38845,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$512  = bus_error_52;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -39614,7 +39074,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$513  = bus_error_53;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -39847,7 +39307,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$514  = bus_error_54;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -40084,7 +39544,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$515  = bus_error_55;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -40325,7 +39785,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$516  = bus_error_56;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -40570,7 +40030,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$517  = bus_error_57;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -40819,7 +40279,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$518  = bus_error_58;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -41072,7 +40532,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$519  = bus_error_59;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -41329,7 +40789,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$520  = bus_error_60;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -41590,7 +41050,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$521  = bus_error_61;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -41855,7 +41315,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$522  = bus_error_62;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -42124,7 +41584,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$523  = bus_error_63;
     if (\$50 ) begin
       (* full_case = 32'd1 *)
@@ -42399,14 +41859,14 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$524  = \$53 [35:0];
     if (rst) begin
       \$524  = 36'h000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$525  = ar_addr_offset;
     if (\$54 ) begin
       \$525  = \$57 [7:0];
@@ -42422,7 +41882,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$526  = ar_addr_crossed;
     if (\$54 ) begin
       \$526  = \$60 ;
@@ -42438,7 +41898,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$527  = ar_addr_page;
     if (\$54 ) begin
       \$527  = \$64 ;
@@ -42454,7 +41914,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$528  = ar_left;
     if (\$54 ) begin
       \$528  = \$65 [4:0];
@@ -42470,7 +41930,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$529  = ar_planned;
     if (\$54 ) begin
       \$529  = 1'h0;
@@ -42488,7 +41948,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$530  = bursts;
     if (\$54 ) begin
       \$530  = \$66 [31:0];
@@ -42501,7 +41961,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$531  = ar_burst;
     if (\$54 ) begin
     end else if (\$56 ) begin
@@ -42518,7 +41978,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$532  = ar_last;
     if (\$54 ) begin
     end else if (\$56 ) begin
@@ -42535,7 +41995,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$533  = ar_active;
     if (r_en) begin
       \$533  = r_rdy;
@@ -42548,7 +42008,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$534  = axi__arid;
     if (r_en) begin
       \$534  = \r_data$387 [58:53];
@@ -42561,56 +42021,56 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$535  = axi__rvalid;
     if (rst) begin
       \$535  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$536  = axi__rid;
     if (rst) begin
       \$536  = 6'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$537  = axi__rdata;
     if (rst) begin
       \$537  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$538  = axi__rresp[1];
     if (rst) begin
       \$538  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$539  = \$79 [4:0];
     if (rst) begin
       \$539  = 5'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$540  = \$84 [4:0];
     if (rst) begin
       \$540  = 5'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$541  = \$89 ;
     if (rst) begin
       \$541  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$542  = \beats$395 ;
     if (r_valid) begin
       \$542  = \$93 [31:0];
@@ -42623,7 +42083,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$543  = out_k_last;
     if (\$99 ) begin
       \$543  = \$101 ;
@@ -42638,7 +42098,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$544  = o__valid;
     if (\$103 ) begin
       \$544  = rd_valid;
@@ -42648,7 +42108,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$545  = o__payload;
     if (\$103 ) begin
       \$545 [127:0] = \$117 ;
@@ -42664,7 +42124,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$546  = rd_valid;
     if (\$103 ) begin
       \$546  = \$119 ;
@@ -42674,7 +42134,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$547  = rd;
     if (\$103 ) begin
       if (\$121 ) begin
@@ -42693,7 +42153,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$548  = out_k;
     if (\$103 ) begin
       if (\$121 ) begin
@@ -42705,14 +42165,14 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$549  = \$167 ;
     if (rst) begin
       \$549  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$550  = info_head__addr;
     if (\$174 ) begin
       \$550  = \$175 [5:0];
@@ -42722,7 +42182,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$551  = out_tag;
     if (\$174 ) begin
       \$551  = \$176 [31:0];
@@ -42732,7 +42192,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$552  = base;
     if (\$174 ) begin
       \$552  = \$179 [10:0];
@@ -42742,14 +42202,14 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$553  = \$189 [6:0];
     if (rst) begin
       \$553  = 7'h00;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$554  = errors;
     if (errors_clear) begin
       \$554  = 2'h0;
@@ -42762,7 +42222,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$555  = captured;
     if (errors_clear) begin
       \$555  = 1'h0;
@@ -42777,7 +42237,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$556  = error_code;
     if (\$195 ) begin
       if (\$199 ) begin
@@ -42789,7 +42249,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$557  = error_tag;
     if (\$195 ) begin
       if (\$199 ) begin
@@ -42801,7 +42261,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$558  = error_table;
     if (\$195 ) begin
       if (\$199 ) begin
@@ -42813,7 +42273,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$559  = error_row;
     if (\$195 ) begin
       if (\$199 ) begin
@@ -42825,7 +42285,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$560  = rows;
     if (\$201 ) begin
       \$560  = \$202 [31:0];
@@ -42838,7 +42298,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     casez (axi__rid)
       6'h00:
@@ -42972,7 +42432,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     casez (axi__rid)
       6'h00:
@@ -43106,7 +42566,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     casez (axi__rid)
       6'h00:
@@ -43240,7 +42700,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     casez (info_head__addr)
       6'h00:
@@ -43374,7 +42834,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     casez (\$144 [5:0])
       6'h00:
@@ -43508,7 +42968,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     (* full_case = 32'd1 *)
     casez (info_head__addr)
       6'h00:
@@ -43642,7 +43102,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$203  = info_write__addr;
     if (\$50 ) begin
       \$203  = \$51 [5:0];
@@ -43652,7 +43112,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$204  = received_0;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -43671,7 +43131,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$205  = received_1;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -43694,7 +43154,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$206  = received_2;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -43721,7 +43181,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$207  = received_3;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -43752,7 +43212,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$208  = received_4;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -43787,7 +43247,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$209  = received_5;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -43826,7 +43286,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$210  = received_6;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -43869,7 +43329,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$211  = received_7;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -43916,7 +43376,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$212  = received_8;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -43967,7 +43427,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$213  = received_9;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44022,7 +43482,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$214  = received_10;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44081,7 +43541,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$215  = received_11;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44144,7 +43604,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$216  = received_12;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44211,7 +43671,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$217  = received_13;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44282,7 +43742,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$218  = received_14;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44357,7 +43817,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$219  = received_15;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44436,7 +43896,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$220  = received_16;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44519,7 +43979,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$221  = received_17;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44606,7 +44066,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$222  = received_18;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44697,7 +44157,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$223  = received_19;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44792,7 +44252,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$224  = received_20;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44891,7 +44351,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$225  = received_21;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -44994,7 +44454,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$226  = received_22;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -45101,7 +44561,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$227  = received_23;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -45212,7 +44672,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$228  = received_24;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -45327,7 +44787,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$229  = received_25;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -45446,7 +44906,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$230  = received_26;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -45569,7 +45029,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$231  = received_27;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -45696,7 +45156,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$232  = received_28;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -45827,7 +45287,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$233  = received_29;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -45962,7 +45422,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$234  = received_30;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -46101,7 +45561,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$235  = received_31;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -46244,7 +45704,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$236  = received_32;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -46391,7 +45851,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$237  = received_33;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -46542,7 +46002,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$238  = received_34;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -46697,7 +46157,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$239  = received_35;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -46856,7 +46316,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$240  = received_36;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -47019,7 +46479,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$241  = received_37;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -47186,7 +46646,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$242  = received_38;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -47357,7 +46817,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$243  = received_39;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -47532,7 +46992,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$244  = received_40;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -47711,7 +47171,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$245  = received_41;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -47894,7 +47354,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$246  = received_42;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -48081,7 +47541,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$247  = received_43;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -48272,7 +47732,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$248  = received_44;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -48467,7 +47927,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$249  = received_45;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -48666,7 +48126,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$250  = received_46;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -48869,7 +48329,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$251  = received_47;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -49076,7 +48536,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$252  = received_48;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -49287,7 +48747,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$253  = received_49;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -49502,7 +48962,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$254  = received_50;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -49721,7 +49181,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$255  = received_51;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -49944,7 +49404,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$256  = received_52;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -50171,7 +49631,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$257  = received_53;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -50402,7 +49862,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$258  = received_54;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -50637,7 +50097,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$259  = received_55;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -50876,7 +50336,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$260  = received_56;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -51119,7 +50579,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$261  = received_57;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -51366,7 +50826,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$262  = received_58;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -51617,7 +51077,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$263  = received_59;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -51872,7 +51332,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$264  = received_60;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -52131,7 +51591,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$265  = received_61;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -52394,7 +51854,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$266  = received_62;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -52661,7 +52121,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$267  = received_63;
     if (\$50 ) begin
       (* full_case = 32'd1 *)
@@ -52934,7 +52394,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$268  = left_0;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -52953,7 +52413,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$269  = left_1;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -52976,7 +52436,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$270  = left_2;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53003,7 +52463,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$271  = left_3;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53034,7 +52494,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$272  = left_4;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53069,7 +52529,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$273  = left_5;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53108,7 +52568,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$274  = left_6;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53151,7 +52611,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$275  = left_7;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53198,7 +52658,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$276  = left_8;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53249,7 +52709,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$277  = left_9;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53304,7 +52764,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$278  = left_10;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53363,7 +52823,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$279  = left_11;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53426,7 +52886,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$280  = left_12;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53493,7 +52953,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$281  = left_13;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53564,7 +53024,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$282  = left_14;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53639,7 +53099,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$283  = left_15;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53718,7 +53178,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$284  = left_16;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53801,7 +53261,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$285  = left_17;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53888,7 +53348,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$286  = left_18;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -53979,7 +53439,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$287  = left_19;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -54074,7 +53534,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$288  = left_20;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -54173,7 +53633,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$289  = left_21;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -54276,7 +53736,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$290  = left_22;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -54383,7 +53843,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$291  = left_23;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -54494,7 +53954,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$292  = left_24;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -54609,7 +54069,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$293  = left_25;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -54728,7 +54188,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$294  = left_26;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -54851,7 +54311,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$295  = left_27;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -54978,7 +54438,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$296  = left_28;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -55109,7 +54569,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$297  = left_29;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -55244,7 +54704,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$298  = left_30;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -55383,7 +54843,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$299  = left_31;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -55526,7 +54986,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$300  = left_32;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -55673,7 +55133,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$301  = left_33;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -55824,7 +55284,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$302  = left_34;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -55979,7 +55439,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$303  = left_35;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -56138,7 +55598,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$304  = left_36;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -56301,7 +55761,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$305  = left_37;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -56468,7 +55928,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$306  = left_38;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -56639,7 +56099,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$307  = left_39;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -56814,7 +56274,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$308  = left_40;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -56993,7 +56453,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$309  = left_41;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -57176,7 +56636,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
     \$310  = left_42;
     if (\$50 ) begin
       casez (info_write__addr)
@@ -57381,7 +56841,7 @@ module \gather_engine.reader (axi__arready, axi__rid, axi__rdata, axi__rresp, ax
   assign data_lo__addr = \$36 [10:0];
   assign data_hi__addr = \$41 [10:0];
   assign in_flight = used;
-  assign \port$125$0  = \$11 ;
+  assign \port$135$0  = \$11 ;
   assign axi__arlen = \$12 [7:0];
   assign \slot_entry.beats  = slot_entry[4:0];
   assign \slot_entry.offset  = slot_entry[6:5];
@@ -57443,7 +56903,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \gather_engine.reader.ar_queue (rst, r_en, w_en, w_rdy, w_level, r_data, w_port__data, r_rdy, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   wire \$10 ;
   wire [2:0] \$11 ;
@@ -57569,7 +57029,7 @@ module \gather_engine.reader.ar_queue (rst, r_en, w_en, w_rdy, w_level, r_data, 
   always @(posedge clk)
     r_rdy <= \$33 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$30  = w_port__addr;
     if (\$3 ) begin
       \$30  = \$6 [1:0];
@@ -57579,7 +57039,7 @@ module \gather_engine.reader.ar_queue (rst, r_en, w_en, w_rdy, w_level, r_data, 
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$31  = r_port__addr;
     if (\$9 ) begin
       \$31  = \$12 [1:0];
@@ -57589,7 +57049,7 @@ module \gather_engine.reader.ar_queue (rst, r_en, w_en, w_rdy, w_level, r_data, 
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$32  = inner_level;
     if (\$18 ) begin
       \$32  = \$19 [1:0];
@@ -57602,7 +57062,7 @@ module \gather_engine.reader.ar_queue (rst, r_en, w_en, w_rdy, w_level, r_data, 
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$33  = r_rdy;
     if (\$29 ) begin
       \$33  = 1'h1;
@@ -57622,80 +57082,80 @@ module \gather_engine.reader.ar_queue (rst, r_en, w_en, w_rdy, w_level, r_data, 
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__payload, i__payload, i__valid, o__ready, tables);
-  reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
+module \gather_engine.write_address (clk, rst, i__ready, table_params__en, table_params__data, o__valid, o__payload, i__payload, i__valid, o__ready, dim);
+  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
-  wire [47:0] \$10 ;
-  wire [48:0] \$11 ;
-  wire [47:0] \$12 ;
-  wire [32:0] \$13 ;
-  wire [47:0] \$14 ;
-  wire [94:0] \$15 ;
-  wire [47:0] \$16 ;
+  wire [62:0] \$10 ;
+  wire [47:0] \$11 ;
+  wire [48:0] \$12 ;
+  wire [47:0] \$13 ;
+  wire [32:0] \$14 ;
+  wire [47:0] \$15 ;
+  wire [94:0] \$16 ;
   wire [47:0] \$17 ;
-  wire [48:0] \$18 ;
-  wire [47:0] \$19 ;
-  wire [48:0] \$2 ;
-  wire [62:0] \$20 ;
-  wire [47:0] \$21 ;
+  wire [47:0] \$18 ;
+  wire [48:0] \$19 ;
+  wire \$2 ;
+  wire [47:0] \$20 ;
+  wire [62:0] \$21 ;
   wire [47:0] \$22 ;
   wire [47:0] \$23 ;
-  wire [32:0] \$24 ;
-  wire [47:0] \$25 ;
-  wire [94:0] \$26 ;
-  wire [47:0] \$27 ;
-  wire [62:0] \$28 ;
-  wire [47:0] \$29 ;
-  wire [47:0] \$3 ;
+  wire [47:0] \$24 ;
+  wire [32:0] \$25 ;
+  wire [47:0] \$26 ;
+  wire [94:0] \$27 ;
+  wire [47:0] \$28 ;
+  wire [62:0] \$29 ;
+  wire [48:0] \$3 ;
   wire [47:0] \$30 ;
   wire [47:0] \$31 ;
-  wire [48:0] \$32 ;
-  wire [62:0] \$33 ;
-  wire [47:0] \$34 ;
+  wire [47:0] \$32 ;
+  wire [48:0] \$33 ;
+  wire [62:0] \$34 ;
   wire [47:0] \$35 ;
-  wire [62:0] \$36 ;
-  wire [47:0] \$37 ;
+  wire [47:0] \$36 ;
+  wire [62:0] \$37 ;
   wire [47:0] \$38 ;
-  wire [62:0] \$39 ;
-  wire [32:0] \$4 ;
-  wire [47:0] \$40 ;
+  wire [47:0] \$39 ;
+  wire [47:0] \$4 ;
+  wire [62:0] \$40 ;
   wire [47:0] \$41 ;
   wire [47:0] \$42 ;
   wire [47:0] \$43 ;
   wire [47:0] \$44 ;
-  wire [48:0] \$45 ;
-  wire [16:0] \$46 ;
-  wire [17:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [17:0] \$49 ;
-  wire [47:0] \$5 ;
-  wire [9:0] \$50 ;
+  wire [47:0] \$45 ;
+  wire [48:0] \$46 ;
+  wire [16:0] \$47 ;
+  wire [17:0] \$48 ;
+  wire [16:0] \$49 ;
+  wire [32:0] \$5 ;
+  wire [17:0] \$50 ;
   wire [9:0] \$51 ;
   wire [9:0] \$52 ;
-  wire [10:0] \$53 ;
-  wire [11:0] \$54 ;
-  wire \$55 ;
+  wire [9:0] \$53 ;
+  wire [10:0] \$54 ;
+  wire [11:0] \$55 ;
   wire \$56 ;
   wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  wire [94:0] \$6 ;
+  wire [47:0] \$6 ;
   wire \$60 ;
   wire \$61 ;
-  wire [31:0] \$62 ;
+  wire \$62 ;
   wire [31:0] \$63 ;
-  wire [23:0] \$64 ;
+  wire [31:0] \$64 ;
   wire [23:0] \$65 ;
-  wire \$66 ;
+  wire [23:0] \$66 ;
   wire \$67 ;
   wire \$68 ;
-  wire [47:0] \$69 ;
-  wire [47:0] \$7 ;
-  wire [5:0] \$70 ;
-  reg [8:0] \$71 ;
-  reg \$72 ;
-  reg [28:0] \$73 ;
-  reg [104:0] \$74 ;
+  wire \$69 ;
+  wire [94:0] \$7 ;
+  wire [47:0] \$70 ;
+  wire [5:0] \$71 ;
+  reg [8:0] \$72 ;
+  reg \$73 ;
+  reg [28:0] \$74 ;
   reg \$75 ;
   reg \$76 ;
   reg [28:0] \$77 ;
@@ -57708,7 +57168,7 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   reg \$83 ;
   reg \$84 ;
   reg [82:0] \$85 ;
-  wire [62:0] \$9 ;
+  wire [47:0] \$9 ;
   wire [47:0] address;
   wire [5:0] beats;
   input clk;
@@ -57742,10 +57202,6 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   input rst;
   wire rst;
   reg s1_ok = 1'h0;
-  reg [104:0] s1_regs = 105'h000000000000000000000000000;
-  wire [47:0] \s1_regs.base ;
-  wire [24:0] \s1_regs.rows ;
-  wire [31:0] \s1_regs.stride ;
   reg [28:0] s1_req = 29'h00000000;
   wire [23:0] \s1_req.row ;
   wire [4:0] \s1_req.table ;
@@ -57760,10 +57216,6 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   wire [23:0] \s2_req.row ;
   wire [4:0] \s2_req.table ;
   reg s2_valid = 1'h0;
-  reg [104:0] selected;
-  wire [47:0] \selected.base ;
-  wire [24:0] \selected.rows ;
-  wire [31:0] \selected.stride ;
   wire [16:0] sum_0;
   wire [16:0] sum_16;
   wire [16:0] sum_16_chosen;
@@ -57771,163 +57223,63 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
   wire [16:0] sum_32;
   wire [16:0] sum_32_chosen;
   wire [16:0] sum_32_plus_one;
-  input [2729:0] tables;
-  wire [2729:0] tables;
-  wire [104:0] \tables[0] ;
-  wire [47:0] \tables[0].base ;
-  wire [24:0] \tables[0].rows ;
-  wire [31:0] \tables[0].stride ;
-  wire [104:0] \tables[10] ;
-  wire [47:0] \tables[10].base ;
-  wire [24:0] \tables[10].rows ;
-  wire [31:0] \tables[10].stride ;
-  wire [104:0] \tables[11] ;
-  wire [47:0] \tables[11].base ;
-  wire [24:0] \tables[11].rows ;
-  wire [31:0] \tables[11].stride ;
-  wire [104:0] \tables[12] ;
-  wire [47:0] \tables[12].base ;
-  wire [24:0] \tables[12].rows ;
-  wire [31:0] \tables[12].stride ;
-  wire [104:0] \tables[13] ;
-  wire [47:0] \tables[13].base ;
-  wire [24:0] \tables[13].rows ;
-  wire [31:0] \tables[13].stride ;
-  wire [104:0] \tables[14] ;
-  wire [47:0] \tables[14].base ;
-  wire [24:0] \tables[14].rows ;
-  wire [31:0] \tables[14].stride ;
-  wire [104:0] \tables[15] ;
-  wire [47:0] \tables[15].base ;
-  wire [24:0] \tables[15].rows ;
-  wire [31:0] \tables[15].stride ;
-  wire [104:0] \tables[16] ;
-  wire [47:0] \tables[16].base ;
-  wire [24:0] \tables[16].rows ;
-  wire [31:0] \tables[16].stride ;
-  wire [104:0] \tables[17] ;
-  wire [47:0] \tables[17].base ;
-  wire [24:0] \tables[17].rows ;
-  wire [31:0] \tables[17].stride ;
-  wire [104:0] \tables[18] ;
-  wire [47:0] \tables[18].base ;
-  wire [24:0] \tables[18].rows ;
-  wire [31:0] \tables[18].stride ;
-  wire [104:0] \tables[19] ;
-  wire [47:0] \tables[19].base ;
-  wire [24:0] \tables[19].rows ;
-  wire [31:0] \tables[19].stride ;
-  wire [104:0] \tables[1] ;
-  wire [47:0] \tables[1].base ;
-  wire [24:0] \tables[1].rows ;
-  wire [31:0] \tables[1].stride ;
-  wire [104:0] \tables[20] ;
-  wire [47:0] \tables[20].base ;
-  wire [24:0] \tables[20].rows ;
-  wire [31:0] \tables[20].stride ;
-  wire [104:0] \tables[21] ;
-  wire [47:0] \tables[21].base ;
-  wire [24:0] \tables[21].rows ;
-  wire [31:0] \tables[21].stride ;
-  wire [104:0] \tables[22] ;
-  wire [47:0] \tables[22].base ;
-  wire [24:0] \tables[22].rows ;
-  wire [31:0] \tables[22].stride ;
-  wire [104:0] \tables[23] ;
-  wire [47:0] \tables[23].base ;
-  wire [24:0] \tables[23].rows ;
-  wire [31:0] \tables[23].stride ;
-  wire [104:0] \tables[24] ;
-  wire [47:0] \tables[24].base ;
-  wire [24:0] \tables[24].rows ;
-  wire [31:0] \tables[24].stride ;
-  wire [104:0] \tables[25] ;
-  wire [47:0] \tables[25].base ;
-  wire [24:0] \tables[25].rows ;
-  wire [31:0] \tables[25].stride ;
-  wire [104:0] \tables[2] ;
-  wire [47:0] \tables[2].base ;
-  wire [24:0] \tables[2].rows ;
-  wire [31:0] \tables[2].stride ;
-  wire [104:0] \tables[3] ;
-  wire [47:0] \tables[3].base ;
-  wire [24:0] \tables[3].rows ;
-  wire [31:0] \tables[3].stride ;
-  wire [104:0] \tables[4] ;
-  wire [47:0] \tables[4].base ;
-  wire [24:0] \tables[4].rows ;
-  wire [31:0] \tables[4].stride ;
-  wire [104:0] \tables[5] ;
-  wire [47:0] \tables[5].base ;
-  wire [24:0] \tables[5].rows ;
-  wire [31:0] \tables[5].stride ;
-  wire [104:0] \tables[6] ;
-  wire [47:0] \tables[6].base ;
-  wire [24:0] \tables[6].rows ;
-  wire [31:0] \tables[6].stride ;
-  wire [104:0] \tables[7] ;
-  wire [47:0] \tables[7].base ;
-  wire [24:0] \tables[7].rows ;
-  wire [31:0] \tables[7].stride ;
-  wire [104:0] \tables[8] ;
-  wire [47:0] \tables[8].base ;
-  wire [24:0] \tables[8].rows ;
-  wire [31:0] \tables[8].stride ;
-  wire [104:0] \tables[9] ;
-  wire [47:0] \tables[9].base ;
-  wire [24:0] \tables[9].rows ;
-  wire [31:0] \tables[9].stride ;
-  assign \$16  = \$14  | \$15 [47:0];
-  assign \$17  = \$12  & \$16 ;
-  assign \$22  = \$19  & \$21 ;
-  assign \$23  = \$17  | \$22 ;
-  assign \$27  = \$25  | \$26 [47:0];
-  assign \$30  = \$27  & \$29 ;
-  assign \$31  = \$23  | \$30 ;
-  assign \$35  = \$34  ^ csa0_sum;
-  assign csa1_sum = \$35  ^ \$32 [47:0];
-  assign \$38  = \$37  & csa0_sum;
-  assign \$41  = \$40  & \$32 [47:0];
-  assign \$42  = \$38  | \$41 ;
-  assign \$43  = csa0_sum & \$32 [47:0];
-  assign \$44  = \$42  | \$43 ;
-  assign sum_0 = csa1_sum[15:0] + \$45 [15:0];
-  assign sum_16 = csa1_sum[31:16] + \$45 [31:16];
-  assign \$46  = csa1_sum[31:16] + \$45 [31:16];
-  assign \$47  = \$46  + 1'h1;
-  assign sum_16_chosen = sum_0[16] ? \$47 [16:0] : sum_16;
-  assign sum_32 = csa1_sum[47:32] + \$45 [47:32];
-  assign \$48  = csa1_sum[47:32] + \$45 [47:32];
-  assign \$49  = \$48  + 1'h1;
-  assign sum_32_chosen = sum_16_chosen[16] ? \$49 [16:0] : sum_32;
-  assign \$50  = sum_0[3:0] + row_span;
-  assign \$52  = dim * 3'h4;
-  assign \$53  = \$52  + 5'h10;
-  assign \$54  = \$53  - 1'h1;
-  assign \$55  = ~ o__valid;
-  assign \$56  = \$55  | o__ready;
-  assign \$57  = i__payload[4:0] < 5'h1a;
-  assign \$58  = | dim;
-  assign \$59  = dim <= 7'h40;
-  assign \$60  = \$58  & \$59 ;
-  assign \$61  = \$57  & \$60 ;
-  assign \$62  = s1_req[20:5] * s1_regs[63:48];
-  assign \$63  = s1_req[20:5] * s1_regs[79:64];
-  assign \$64  = s1_req[28:21] * s1_regs[63:48];
-  assign \$65  = s1_req[28:21] * s1_regs[79:64];
-  assign \$66  = s1_req[28:5] < s1_regs[104:80];
-  assign \$67  = s1_ok & \$66 ;
-  assign \$68  = ~ s2_ok;
-  assign \$69  = s2_ok ? { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] } : 48'h000000000000;
-  assign \$70  = s2_ok ? \$51 [5:0] : 6'h00;
+  input [104:0] table_params__data;
+  wire [104:0] table_params__data;
+  wire [47:0] \table_params__data.base ;
+  wire [24:0] \table_params__data.rows ;
+  wire [31:0] \table_params__data.stride ;
+  output table_params__en;
+  wire table_params__en;
+  wire [4:0] table_params__table;
+  assign \$17  = \$15  | \$16 [47:0];
+  assign \$18  = \$13  & \$17 ;
+  assign \$23  = \$20  & \$22 ;
+  assign \$24  = \$18  | \$23 ;
+  assign \$28  = \$26  | \$27 [47:0];
+  assign \$31  = \$28  & \$30 ;
+  assign \$32  = \$24  | \$31 ;
+  assign \$36  = \$35  ^ csa0_sum;
+  assign csa1_sum = \$36  ^ \$33 [47:0];
+  assign \$39  = \$38  & csa0_sum;
+  assign \$42  = \$41  & \$33 [47:0];
+  assign \$43  = \$39  | \$42 ;
+  assign \$44  = csa0_sum & \$33 [47:0];
+  assign \$45  = \$43  | \$44 ;
+  assign sum_0 = csa1_sum[15:0] + \$46 [15:0];
+  assign sum_16 = csa1_sum[31:16] + \$46 [31:16];
+  assign \$47  = csa1_sum[31:16] + \$46 [31:16];
+  assign \$48  = \$47  + 1'h1;
+  assign sum_16_chosen = sum_0[16] ? \$48 [16:0] : sum_16;
+  assign sum_32 = csa1_sum[47:32] + \$46 [47:32];
+  assign \$49  = csa1_sum[47:32] + \$46 [47:32];
+  assign \$50  = \$49  + 1'h1;
+  assign sum_32_chosen = sum_16_chosen[16] ? \$50 [16:0] : sum_32;
+  assign \$51  = sum_0[3:0] + row_span;
+  assign \$53  = dim * 3'h4;
+  assign \$54  = \$53  + 5'h10;
+  assign \$55  = \$54  - 1'h1;
+  assign \$56  = ~ o__valid;
+  assign \$57  = \$56  | o__ready;
+  assign \$58  = i__payload[4:0] < 5'h1a;
+  assign \$59  = | dim;
+  assign \$60  = dim <= 7'h40;
+  assign \$61  = \$59  & \$60 ;
+  assign \$62  = \$58  & \$61 ;
+  assign \$63  = s1_req[20:5] * table_params__data[63:48];
+  assign \$64  = s1_req[20:5] * table_params__data[79:64];
+  assign \$65  = s1_req[28:21] * table_params__data[63:48];
+  assign \$66  = s1_req[28:21] * table_params__data[79:64];
+  assign \$67  = s1_req[28:5] < table_params__data[104:80];
+  assign \$68  = s1_ok & \$67 ;
+  assign \$69  = ~ s2_ok;
+  assign \$70  = s2_ok ? { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] } : 48'h000000000000;
+  assign \$71  = s2_ok ? \$52 [5:0] : 6'h00;
   always @(posedge clk)
-    row_span <= \$71 ;
+    row_span <= \$72 ;
   always @(posedge clk)
-    s1_valid <= \$72 ;
+    s1_valid <= \$73 ;
   always @(posedge clk)
-    s1_req <= \$73 ;
-  always @(posedge clk)
-    s1_regs <= \$74 ;
+    s1_req <= \$74 ;
   always @(posedge clk)
     s1_ok <= \$75 ;
   always @(posedge clk)
@@ -57952,118 +57304,52 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     o__payload <= \$85 ;
   assign \$1  = ~ o__valid;
   assign i__ready = \$1  | o__ready;
-  assign \$7  = \$5  | \$6 [47:0];
-  assign \$8  = \$3  ^ \$7 ;
-  assign csa0_sum = \$8  ^ \$10 ;
+  assign \$2  = ~ o__valid;
+  assign table_params__en = \$2  | o__ready;
+  assign \$8  = \$6  | \$7 [47:0];
+  assign \$9  = \$4  ^ \$8 ;
+  assign csa0_sum = \$9  ^ \$11 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    selected = 105'h000000000000000000000000000;
-    casez (i__payload[4:0])
-      5'h00:
-          selected = tables[104:0];
-      5'h01:
-          selected = tables[209:105];
-      5'h02:
-          selected = tables[314:210];
-      5'h03:
-          selected = tables[419:315];
-      5'h04:
-          selected = tables[524:420];
-      5'h05:
-          selected = tables[629:525];
-      5'h06:
-          selected = tables[734:630];
-      5'h07:
-          selected = tables[839:735];
-      5'h08:
-          selected = tables[944:840];
-      5'h09:
-          selected = tables[1049:945];
-      5'h0a:
-          selected = tables[1154:1050];
-      5'h0b:
-          selected = tables[1259:1155];
-      5'h0c:
-          selected = tables[1364:1260];
-      5'h0d:
-          selected = tables[1469:1365];
-      5'h0e:
-          selected = tables[1574:1470];
-      5'h0f:
-          selected = tables[1679:1575];
-      5'h10:
-          selected = tables[1784:1680];
-      5'h11:
-          selected = tables[1889:1785];
-      5'h12:
-          selected = tables[1994:1890];
-      5'h13:
-          selected = tables[2099:1995];
-      5'h14:
-          selected = tables[2204:2100];
-      5'h15:
-          selected = tables[2309:2205];
-      5'h16:
-          selected = tables[2414:2310];
-      5'h17:
-          selected = tables[2519:2415];
-      5'h18:
-          selected = tables[2624:2520];
-      5'h19:
-          selected = tables[2729:2625];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$71  = \$54 [8:0];
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$72  = \$55 [8:0];
     if (rst) begin
-      \$71  = 9'h000;
+      \$72  = 9'h000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$72  = s1_valid;
-    if (\$56 ) begin
-      \$72  = i__valid;
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$73  = s1_valid;
+    if (\$57 ) begin
+      \$73  = i__valid;
     end
     if (rst) begin
-      \$72  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$73  = s1_req;
-    if (\$56 ) begin
-      \$73  = i__payload;
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    \$74  = s1_req;
+    if (\$57 ) begin
+      \$74  = i__payload;
     end
     if (rst) begin
-      \$73  = 29'h00000000;
+      \$74  = 29'h00000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$74  = s1_regs;
-    if (\$56 ) begin
-      \$74  = selected;
-    end
-    if (rst) begin
-      \$74  = 105'h000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$75  = s1_ok;
-    if (\$56 ) begin
-      \$75  = \$61 ;
+    if (\$57 ) begin
+      \$75  = \$62 ;
     end
     if (rst) begin
       \$75  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$76  = s2_valid;
-    if (\$56 ) begin
+    if (\$57 ) begin
       \$76  = s1_valid;
     end
     if (rst) begin
@@ -58071,9 +57357,9 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$77  = s2_req;
-    if (\$56 ) begin
+    if (\$57 ) begin
       \$77  = s1_req;
     end
     if (rst) begin
@@ -58081,69 +57367,69 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$78  = s2_base;
-    if (\$56 ) begin
-      \$78  = s1_regs[47:0];
+    if (\$57 ) begin
+      \$78  = table_params__data[47:0];
     end
     if (rst) begin
       \$78  = 48'h000000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$79  = s2_product_0_0;
-    if (\$56 ) begin
-      \$79  = \$62 ;
+    if (\$57 ) begin
+      \$79  = \$63 ;
     end
     if (rst) begin
       \$79  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$80  = s2_product_0_16;
-    if (\$56 ) begin
-      \$80  = \$63 ;
+    if (\$57 ) begin
+      \$80  = \$64 ;
     end
     if (rst) begin
       \$80  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$81  = s2_product_16_0;
-    if (\$56 ) begin
-      \$81  = { 8'h00, \$64  };
+    if (\$57 ) begin
+      \$81  = { 8'h00, \$65  };
     end
     if (rst) begin
       \$81  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$82  = s2_product_16_16;
-    if (\$56 ) begin
-      \$82  = { 8'h00, \$65  };
+    if (\$57 ) begin
+      \$82  = { 8'h00, \$66  };
     end
     if (rst) begin
       \$82  = 32'd0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$83  = s2_ok;
-    if (\$56 ) begin
-      \$83  = \$67 ;
+    if (\$57 ) begin
+      \$83  = \$68 ;
     end
     if (rst) begin
       \$83  = 1'h0;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$84  = o__valid;
-    if (\$56 ) begin
+    if (\$57 ) begin
       \$84  = s2_valid;
     end
     if (rst) begin
@@ -58151,182 +57437,76 @@ module \gather_engine.write_address (dim, clk, rst, i__ready, o__valid, o__paylo
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
     \$85  = o__payload;
-    if (\$56 ) begin
+    if (\$57 ) begin
       \$85 [57:53] = s2_req[4:0];
       \$85 [81:58] = s2_req[28:5];
-      \$85 [82] = \$68 ;
-      \$85 [47:0] = \$69 ;
-      \$85 [52:48] = \$70 [4:0];
+      \$85 [82] = \$69 ;
+      \$85 [47:0] = \$70 ;
+      \$85 [52:48] = \$71 [4:0];
     end
     if (rst) begin
       \$85  = 83'h000000000000000000000;
     end
   end
-  assign csa0_carry = \$32 [47:0];
-  assign csa1_carry = \$45 [47:0];
-  assign sum_16_plus_one = \$47 [16:0];
-  assign sum_32_plus_one = \$49 [16:0];
+  assign table_params__table = i__payload[4:0];
+  assign csa0_carry = \$33 [47:0];
+  assign csa1_carry = \$46 [47:0];
+  assign sum_16_plus_one = \$48 [16:0];
+  assign sum_32_plus_one = \$50 [16:0];
   assign address = { sum_32_chosen[15:0], sum_16_chosen[15:0], sum_0[15:0] };
-  assign beats = \$51 [5:0];
+  assign beats = \$52 [5:0];
   assign \i__payload.table  = i__payload[4:0];
   assign \i__payload.row  = i__payload[28:5];
-  assign \selected.base  = selected[47:0];
-  assign \selected.stride  = selected[79:48];
-  assign \selected.rows  = selected[104:80];
-  assign \tables[0]  = tables[104:0];
-  assign \tables[0].base  = tables[47:0];
-  assign \tables[0].stride  = tables[79:48];
-  assign \tables[0].rows  = tables[104:80];
-  assign \tables[1]  = tables[209:105];
-  assign \tables[1].base  = tables[152:105];
-  assign \tables[1].stride  = tables[184:153];
-  assign \tables[1].rows  = tables[209:185];
-  assign \tables[2]  = tables[314:210];
-  assign \tables[2].base  = tables[257:210];
-  assign \tables[2].stride  = tables[289:258];
-  assign \tables[2].rows  = tables[314:290];
-  assign \tables[3]  = tables[419:315];
-  assign \tables[3].base  = tables[362:315];
-  assign \tables[3].stride  = tables[394:363];
-  assign \tables[3].rows  = tables[419:395];
-  assign \tables[4]  = tables[524:420];
-  assign \tables[4].base  = tables[467:420];
-  assign \tables[4].stride  = tables[499:468];
-  assign \tables[4].rows  = tables[524:500];
-  assign \tables[5]  = tables[629:525];
-  assign \tables[5].base  = tables[572:525];
-  assign \tables[5].stride  = tables[604:573];
-  assign \tables[5].rows  = tables[629:605];
-  assign \tables[6]  = tables[734:630];
-  assign \tables[6].base  = tables[677:630];
-  assign \tables[6].stride  = tables[709:678];
-  assign \tables[6].rows  = tables[734:710];
-  assign \tables[7]  = tables[839:735];
-  assign \tables[7].base  = tables[782:735];
-  assign \tables[7].stride  = tables[814:783];
-  assign \tables[7].rows  = tables[839:815];
-  assign \tables[8]  = tables[944:840];
-  assign \tables[8].base  = tables[887:840];
-  assign \tables[8].stride  = tables[919:888];
-  assign \tables[8].rows  = tables[944:920];
-  assign \tables[9]  = tables[1049:945];
-  assign \tables[9].base  = tables[992:945];
-  assign \tables[9].stride  = tables[1024:993];
-  assign \tables[9].rows  = tables[1049:1025];
-  assign \tables[10]  = tables[1154:1050];
-  assign \tables[10].base  = tables[1097:1050];
-  assign \tables[10].stride  = tables[1129:1098];
-  assign \tables[10].rows  = tables[1154:1130];
-  assign \tables[11]  = tables[1259:1155];
-  assign \tables[11].base  = tables[1202:1155];
-  assign \tables[11].stride  = tables[1234:1203];
-  assign \tables[11].rows  = tables[1259:1235];
-  assign \tables[12]  = tables[1364:1260];
-  assign \tables[12].base  = tables[1307:1260];
-  assign \tables[12].stride  = tables[1339:1308];
-  assign \tables[12].rows  = tables[1364:1340];
-  assign \tables[13]  = tables[1469:1365];
-  assign \tables[13].base  = tables[1412:1365];
-  assign \tables[13].stride  = tables[1444:1413];
-  assign \tables[13].rows  = tables[1469:1445];
-  assign \tables[14]  = tables[1574:1470];
-  assign \tables[14].base  = tables[1517:1470];
-  assign \tables[14].stride  = tables[1549:1518];
-  assign \tables[14].rows  = tables[1574:1550];
-  assign \tables[15]  = tables[1679:1575];
-  assign \tables[15].base  = tables[1622:1575];
-  assign \tables[15].stride  = tables[1654:1623];
-  assign \tables[15].rows  = tables[1679:1655];
-  assign \tables[16]  = tables[1784:1680];
-  assign \tables[16].base  = tables[1727:1680];
-  assign \tables[16].stride  = tables[1759:1728];
-  assign \tables[16].rows  = tables[1784:1760];
-  assign \tables[17]  = tables[1889:1785];
-  assign \tables[17].base  = tables[1832:1785];
-  assign \tables[17].stride  = tables[1864:1833];
-  assign \tables[17].rows  = tables[1889:1865];
-  assign \tables[18]  = tables[1994:1890];
-  assign \tables[18].base  = tables[1937:1890];
-  assign \tables[18].stride  = tables[1969:1938];
-  assign \tables[18].rows  = tables[1994:1970];
-  assign \tables[19]  = tables[2099:1995];
-  assign \tables[19].base  = tables[2042:1995];
-  assign \tables[19].stride  = tables[2074:2043];
-  assign \tables[19].rows  = tables[2099:2075];
-  assign \tables[20]  = tables[2204:2100];
-  assign \tables[20].base  = tables[2147:2100];
-  assign \tables[20].stride  = tables[2179:2148];
-  assign \tables[20].rows  = tables[2204:2180];
-  assign \tables[21]  = tables[2309:2205];
-  assign \tables[21].base  = tables[2252:2205];
-  assign \tables[21].stride  = tables[2284:2253];
-  assign \tables[21].rows  = tables[2309:2285];
-  assign \tables[22]  = tables[2414:2310];
-  assign \tables[22].base  = tables[2357:2310];
-  assign \tables[22].stride  = tables[2389:2358];
-  assign \tables[22].rows  = tables[2414:2390];
-  assign \tables[23]  = tables[2519:2415];
-  assign \tables[23].base  = tables[2462:2415];
-  assign \tables[23].stride  = tables[2494:2463];
-  assign \tables[23].rows  = tables[2519:2495];
-  assign \tables[24]  = tables[2624:2520];
-  assign \tables[24].base  = tables[2567:2520];
-  assign \tables[24].stride  = tables[2599:2568];
-  assign \tables[24].rows  = tables[2624:2600];
-  assign \tables[25]  = tables[2729:2625];
-  assign \tables[25].base  = tables[2672:2625];
-  assign \tables[25].stride  = tables[2704:2673];
-  assign \tables[25].rows  = tables[2729:2705];
   assign \s1_req.table  = s1_req[4:0];
   assign \s1_req.row  = s1_req[28:5];
-  assign \s1_regs.base  = s1_regs[47:0];
-  assign \s1_regs.stride  = s1_regs[79:48];
-  assign \s1_regs.rows  = s1_regs[104:80];
   assign \s2_req.table  = s2_req[4:0];
   assign \s2_req.row  = s2_req[28:5];
+  assign \table_params__data.base  = table_params__data[47:0];
+  assign \table_params__data.stride  = table_params__data[79:48];
+  assign \table_params__data.rows  = table_params__data[104:80];
   assign \o__payload.address  = o__payload[47:0];
   assign \o__payload.beats  = o__payload[52:48];
   assign \o__payload.table  = o__payload[57:53];
   assign \o__payload.row  = o__payload[81:58];
   assign \o__payload.error  = o__payload[82];
-  assign \$2  = { 1'h0, s2_base };
-  assign \$3  = \$2 [47:0];
-  assign \$4  = { 1'h0, s2_product_0_0 };
-  assign \$5  = { 15'h0000, \$4  };
-  assign \$6  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
-  assign \$9  = { 15'h0000, s2_product_0_16, 16'h0000 };
-  assign \$10  = \$9 [47:0];
-  assign \$11  = { 1'h0, s2_base };
-  assign \$12  = \$11 [47:0];
-  assign \$13  = { 1'h0, s2_product_0_0 };
-  assign \$14  = { 15'h0000, \$13  };
-  assign \$15  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
-  assign \$18  = { 1'h0, s2_base };
-  assign \$19  = \$18 [47:0];
-  assign \$20  = { 15'h0000, s2_product_0_16, 16'h0000 };
-  assign \$21  = \$20 [47:0];
-  assign \$24  = { 1'h0, s2_product_0_0 };
-  assign \$25  = { 15'h0000, \$24  };
-  assign \$26  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
-  assign \$28  = { 15'h0000, s2_product_0_16, 16'h0000 };
-  assign \$29  = \$28 [47:0];
-  assign \$32  = { \$31 , 1'h0 };
-  assign \$33  = { 15'h0000, s2_product_16_0, 16'h0000 };
-  assign \$34  = \$33 [47:0];
-  assign \$36  = { 15'h0000, s2_product_16_0, 16'h0000 };
-  assign \$37  = \$36 [47:0];
-  assign \$39  = { 15'h0000, s2_product_16_0, 16'h0000 };
-  assign \$40  = \$39 [47:0];
-  assign \$45  = { \$44 , 1'h0 };
-  assign \$51  = { 4'h0, \$50 [9:4] };
+  assign \$3  = { 1'h0, s2_base };
+  assign \$4  = \$3 [47:0];
+  assign \$5  = { 1'h0, s2_product_0_0 };
+  assign \$6  = { 15'h0000, \$5  };
+  assign \$7  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$10  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$11  = \$10 [47:0];
+  assign \$12  = { 1'h0, s2_base };
+  assign \$13  = \$12 [47:0];
+  assign \$14  = { 1'h0, s2_product_0_0 };
+  assign \$15  = { 15'h0000, \$14  };
+  assign \$16  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$19  = { 1'h0, s2_base };
+  assign \$20  = \$19 [47:0];
+  assign \$21  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$22  = \$21 [47:0];
+  assign \$25  = { 1'h0, s2_product_0_0 };
+  assign \$26  = { 15'h0000, \$25  };
+  assign \$27  = { 31'h00000000, s2_product_16_16, 32'h00000000 };
+  assign \$29  = { 15'h0000, s2_product_0_16, 16'h0000 };
+  assign \$30  = \$29 [47:0];
+  assign \$33  = { \$32 , 1'h0 };
+  assign \$34  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$35  = \$34 [47:0];
+  assign \$37  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$38  = \$37 [47:0];
+  assign \$40  = { 15'h0000, s2_product_16_0, 16'h0000 };
+  assign \$41  = \$40 [47:0];
+  assign \$46  = { \$45 , 1'h0 };
+  assign \$52  = { 4'h0, \$51 [9:4] };
 endmodule
 
 (* generator = "Amaranth" *)
-module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, errors_clear, counters_clear, clk, rst, address_request__ready, axi__awvalid, \port$1441$0 , axi__awlen, busy, address__valid, address__payload, address_request__payload, address_request__valid, address__ready, i__ready
+module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, axi__bvalid, dim, errors_clear, counters_clear, clk, rst, address_request__ready, axi__awvalid, \port$1426$0 , axi__awlen, busy, address__valid, address__payload, address_request__payload, address_request__valid, address__ready, i__ready
 , aw_addr_offset, bursts, axi__wvalid, \beats$64 , rows_written, axi__wdata, axi__wstrb, axi__wlast, rows_in, errors, error_code, error_table, error_row, pending, i__payload);
-  reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire [9:0] \$1 ;
   wire \$10 ;
   wire \$100 ;
@@ -58664,8 +57844,8 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   wire [5:0] out_beats;
   output [4:0] pending;
   wire [4:0] pending;
-  output [35:0] \port$1441$0 ;
-  wire [35:0] \port$1441$0 ;
+  output [35:0] \port$1426$0 ;
+  wire [35:0] \port$1426$0 ;
   reg [127:0] previous = 128'h00000000000000000000000000000000;
   wire [29:0] r_data;
   wire r_en;
@@ -58966,7 +58146,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     .w_rdy(w_rdy)
   );
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     address_request__valid = 1'h0;
     casez (writer_state)
       2'h0:
@@ -58974,7 +58154,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     address__ready = 1'h0;
     casez (writer_state)
       2'h0:
@@ -58984,7 +58164,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     range_error = 1'h0;
     casez (writer_state)
       2'h0:
@@ -58998,7 +58178,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     i__ready = 1'h0;
     (* full_case = 32'd1 *)
     casez (writer_state)
@@ -59013,7 +58193,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     endcase
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     framing_error = 1'h0;
     if (\$22 ) begin
       if (\$23 ) begin
@@ -59022,21 +58202,21 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     bus_error = 1'h0;
     if (\$25 ) begin
       bus_error = 1'h1;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$190  = \$33 [35:0];
     if (rst) begin
       \$190  = 36'h000000000;
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$191  = aw_addr_offset;
     if (\$34 ) begin
       \$191  = \$37 [7:0];
@@ -59058,7 +58238,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$192  = aw_addr_crossed;
     if (\$34 ) begin
       \$192  = \$40 ;
@@ -59080,7 +58260,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$193  = aw_addr_page;
     if (\$34 ) begin
       \$193  = \$44 ;
@@ -59102,7 +58282,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$194  = aw_left;
     if (\$34 ) begin
       \$194  = \$45 [4:0];
@@ -59124,7 +58304,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$195  = aw_planned;
     if (\$34 ) begin
       \$195  = 1'h0;
@@ -59148,7 +58328,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$196  = bursts;
     if (\$34 ) begin
       \$196  = \$46 [31:0];
@@ -59161,7 +58341,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$197  = aw_active;
     if (\$34 ) begin
       if (aw_final) begin
@@ -59185,7 +58365,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$198  = aw_burst;
     if (\$34 ) begin
     end else if (\$36 ) begin
@@ -59208,7 +58388,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$199  = aw_final;
     if (\$34 ) begin
     end else if (\$36 ) begin
@@ -59231,7 +58411,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$200  = axi__wvalid;
     if (\$48 ) begin
       \$200  = 1'h0;
@@ -59251,7 +58431,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$201  = \beats$64 ;
     if (\$48 ) begin
       \$201  = \$49 [31:0];
@@ -59264,7 +58444,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$202  = rows_written;
     if (\$50 ) begin
       \$202  = \$51 [31:0];
@@ -59277,7 +58457,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$203  = \table ;
     casez (writer_state)
       2'h0:
@@ -59290,7 +58470,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$204  = row;
     casez (writer_state)
       2'h0:
@@ -59303,7 +58483,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$205  = in_k;
     casez (writer_state)
       2'h0:
@@ -59319,7 +58499,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$206  = in_last;
     casez (writer_state)
       2'h0:
@@ -59335,7 +58515,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$207  = writer_state;
     (* full_case = 32'd1 *)
     casez (writer_state)
@@ -59366,7 +58546,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$208  = w_beats;
     casez (writer_state)
       2'h0:
@@ -59385,7 +58565,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$209  = w_j;
     casez (writer_state)
       2'h0:
@@ -59408,7 +58588,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$210  = w_done;
     casez (writer_state)
       2'h0:
@@ -59433,7 +58613,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$211  = need_input;
     casez (writer_state)
       2'h0:
@@ -59456,7 +58636,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$212  = w_addr;
     casez (writer_state)
       2'h0:
@@ -59479,7 +58659,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$213  = w_in_burst;
     casez (writer_state)
       2'h0:
@@ -59502,7 +58682,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$214  = offset;
     casez (writer_state)
       2'h0:
@@ -59521,7 +58701,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$215  = window_left;
     casez (writer_state)
       2'h0:
@@ -59544,7 +58724,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$216  = previous;
     casez (writer_state)
       2'h0:
@@ -59567,7 +58747,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$217  = axi__wdata;
     casez (writer_state)
       2'h0:
@@ -59584,7 +58764,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$218  = axi__wstrb;
     casez (writer_state)
       2'h0:
@@ -59601,7 +58781,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$219  = axi__wlast;
     casez (writer_state)
       2'h0:
@@ -59618,7 +58798,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$220  = rows_in;
     if (\$176 ) begin
       if (in_last) begin
@@ -59633,7 +58813,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$221  = errors;
     if (errors_clear) begin
       \$221  = 3'h0;
@@ -59646,7 +58826,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$222  = captured;
     if (errors_clear) begin
       \$222  = 1'h0;
@@ -59661,7 +58841,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$223  = error_code;
     if (\$181 ) begin
       if (\$185 ) begin
@@ -59673,7 +58853,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$224  = error_table;
     if (\$181 ) begin
       if (\$185 ) begin
@@ -59685,7 +58865,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$225  = error_row;
     if (\$181 ) begin
       if (\$185 ) begin
@@ -59711,7 +58891,7 @@ module \gather_engine.writer (i__valid, axi__awready, axi__wready, axi__bresp, a
   assign r_data = done_info;
   assign \to_boundary$40  = \$14 [8:0];
   assign level = pending;
-  assign \port$1441$0  = \$11 ;
+  assign \port$1426$0  = \$11 ;
   assign axi__awlen = \$12 [7:0];
   assign \info.table  = info[4:0];
   assign \info.row  = info[28:5];
@@ -59746,7 +58926,7 @@ endmodule
 
 (* generator = "Amaranth" *)
 module \gather_engine.writer.bursts$86 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w_port__data, level, clk);
-  reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
+  reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
@@ -59843,7 +59023,7 @@ module \gather_engine.writer.bursts$86 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w
   always @(posedge clk)
     level <= \$17 ;
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$15  = w_port__addr;
     if (\$1 ) begin
       \$15  = \$2 [3:0];
@@ -59853,7 +59033,7 @@ module \gather_engine.writer.bursts$86 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$16  = r_port__addr;
     if (\$3 ) begin
       \$16  = \$4 [3:0];
@@ -59863,7 +59043,7 @@ module \gather_engine.writer.bursts$86 (rst, w_en, r_en, w_rdy, r_rdy, r_data, w
     end
   end
   always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
     \$17  = level;
     if (\$8 ) begin
       \$17  = \$9 [4:0];

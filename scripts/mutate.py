@@ -73,6 +73,8 @@ BLOCKS: dict[str, tuple[list[str], list[str]]] = {
                           ["tb/test_scheduler_gather.py"]),
     "row_address": (["tests/hw/test_gather_engine_sim.py", "tests/hw/test_row_address_sim.py"],
                     ["tb/test_gather_engine.py"]),
+    "table_parameters": (["tests/hw/test_table_parameters_sim.py",
+                          "tests/hw/test_row_address_sim.py"], ["tb/test_gather_engine.py"]),
     "row_reader": (["tests/hw/test_gather_engine_sim.py"], ["tb/test_gather_engine.py"]),
     "row_writer": (["tests/hw/test_gather_engine_sim.py"], ["tb/test_gather_engine.py"]),
     "gather_engine": (["tests/hw/test_gather_engine_sim.py"], ["tb/test_gather_engine.py"]),

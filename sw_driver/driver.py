@@ -280,9 +280,8 @@ class HotlineDriver:
         self._tables_configured = True
         for t in range(c.num_tables):
             layout = layouts[t] if t < len(layouts) else TableLayout(0, 0, 0)
-            for name, value in (("TABLE_BASE_LO", layout.base & 0xFFFFFFFF),
-                                ("TABLE_BASE_HI", layout.base >> 32),
-                                ("TABLE_STRIDE", layout.stride), ("TABLE_ROWS", layout.rows)):
+            for name, value in rmap.table_register_values(layout.base, layout.stride,
+                                                          layout.rows).items():
                 await self.transport.write_register(rmap.table_register_address(name, t),
                                                     value)
 

@@ -37,7 +37,7 @@ async def measure_read_bus_utilisation(dut, name):
     tb.model.dim = dim
     stride = 4 * dim
     table_rows = min(1 << 14, (params["memory_size"] - 8192) // stride)
-    tb.configure([(4096 + 4 * case["misalign"], stride, table_rows)], dim)
+    await tb.configure([(4096 + 4 * case["misalign"], stride, table_rows)], dim)
     requests = [(0, tb.rng.randrange(table_rows)) for _ in range(case["rows"])]
     window = {"beats": 0}
 

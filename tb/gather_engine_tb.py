@@ -38,6 +38,7 @@ from hotline_hw.model.gather import BOUNDARY, GatherModel
 
 from .axi_memory import HostMemory
 from .streams import StreamSink, StreamSource, StructCodec, bind_stream, random_pause
+from .table_registers import TableRegisterPorts
 from .undriven import assert_inputs_driven
 
 __all__ = ["CLOCK_NS", "GatheredBeat", "GatherEngineTB", "make_params", "make_component",
@@ -149,9 +150,8 @@ class GatherEngineTB:
             data_bits=params["data_bits"], tag_bits=params["tag_bits"], **ids))
         self.wb_codec = StructCodec.from_layout(write_back_layout(
             data_bits=params["data_bits"], **ids))
-        self.regs_codec = StructCodec({"base": params["addr_bits"],
-                                       "stride": params["stride_bits"],
-                                       "rows": params["row_in_bits"] + 1})
+        self.table_registers = TableRegisterPorts(dut, dut.clk,
+                                                  random.Random(self.rng.getrandbits(64)))
 
         cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
         memory_kwargs.setdefault("rng", random.Random(self.rng.getrandbits(64)))
@@ -177,7 +177,7 @@ class GatherEngineTB:
         dut.errors_clear.value = 0
         dut.counters_clear.value = 0
         dut.dim.value = 0
-        dut.tables.value = 0
+        self.table_registers.idle()
         dut.rst.value = 1
         await ClockCycles(dut.clk, 3)
         dut.rst.value = 0
@@ -197,18 +197,16 @@ class GatherEngineTB:
         return np.frombuffer(self.memory.read(0, self.params["memory_size"]),
                              dtype=np.uint8).copy()
 
-    def configure(self, layouts: Sequence[tuple[int, int, int]], dim: int) -> None:
-        """Table registers (tables past ``layouts`` unconfigured) and ``dim``; call while idle."""
+    async def configure(self, layouts: Sequence[tuple[int, int, int]], dim: int) -> None:
+        """Table registers (tables past ``layouts`` unconfigured; written through
+        ``table_write`` and read back) and ``dim``; call while idle."""
         assert not int(self.dut.read_busy.value) and not int(self.dut.write_busy.value), \
             "configure only while idle"
         self.model.dim = dim
-        word = 0
-        width = self.regs_codec.width
         for t in range(self.params["num_tables"]):
             base, stride, rows = layouts[t] if t < len(layouts) else (0, 0, 0)
             self.model.configure(t, base=base, stride=stride, rows=rows)
-            word |= self.regs_codec.pack(base=base, stride=stride, rows=rows) << (t * width)
-        self.dut.tables.value = word
+        await self.table_registers.configure(layouts, self.params["num_tables"])
         self.dut.dim.value = dim
         self.layouts = list(layouts)
         self.log.info("dim %d, tables %s", dim, layouts)

@@ -59,7 +59,7 @@ async def gather_sweep(dut):
     for dim in _dims(p):
         tb.fill_memory()
         tb.model.dim = dim
-        tb.configure(_layout(tb, _max_rows(p, dim)), dim)
+        await tb.configure(_layout(tb, _max_rows(p, dim)), dim)
         requests = tb.random_requests(p["requests"], bad=0.1)
         await tb.gather(requests)
     status = tb.status()
@@ -83,7 +83,7 @@ async def write_back_then_gather(dut):
     for dim in _dims(p)[::2] + [p["max_dim"]]:
         tb.fill_memory()
         tb.model.dim = dim
-        tb.configure(_layout(tb, _max_rows(p, dim)), dim)
+        await tb.configure(_layout(tb, _max_rows(p, dim)), dim)
         rows = tb.random_rows(p["requests"] // 2, bad=0.1)
         rows += rows[:3]                               # the same rows again
         await tb.write_rows(rows)
@@ -110,7 +110,7 @@ async def errors_flagged_and_recovered(dut):
     dim = min(p["max_dim"], p["data_bits"] // 32 + 3)   # rows of two or three beats
     tb.fill_memory()
     tb.model.dim = dim
-    tb.configure(_layout(tb, _max_rows(p, dim)), dim)
+    await tb.configure(_layout(tb, _max_rows(p, dim)), dim)
 
     # Reads: SLVERR on one word of some rows, DECERR on others.
     requests = tb.random_requests(60)
@@ -205,7 +205,7 @@ async def soak_concurrent(dut):
     dim = min(p["max_dim"], tb.rng.choice([5, 16, 23]))
     tb.fill_memory()
     tb.model.dim = dim
-    tb.configure(_layout(tb, _max_rows(p, dim)), dim)
+    await tb.configure(_layout(tb, _max_rows(p, dim)), dim)
     for _ in range(p["soak_rounds"]):
         reads = [(t, r | 1) for t, r in tb.random_requests(p["requests"])
                  if (r | 1) < tb.layouts[t][2]]
@@ -234,7 +234,7 @@ async def read_bus_utilisation(dut):
     tb.model.dim = dim
     stride = 4 * dim
     rows = min(4000, (p["memory_size"] - 8192) // stride)
-    tb.configure([(4096, stride, rows)], dim)
+    await tb.configure([(4096, stride, rows)], dim)
     requests = [(0, tb.rng.randrange(rows)) for _ in range(p["utilisation_rows"])]
     first_cycle = {}
 

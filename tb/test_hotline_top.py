@@ -73,13 +73,31 @@ def _same(rtl: dict, model: dict, what: str) -> None:
 
 @cocotb.test()
 async def registers(dut):
-    """Identification, configuration round trip, SLVERR on a read-only register."""
+    """Identification, configuration round trip, SLVERR on a read-only register; the per-table
+    registers (a memory cleared after reset) written right after reset, byte strobes, the
+    first address past the last table unmapped."""
     rtl = await _rtl_driver(dut)
+    axil = rtl.transport.axil
+    last = CONFIG.num_tables - 1
+    rows = rmap.table_register_address("TABLE_ROWS", last)
+    base_lo = rmap.table_register_address("TABLE_BASE_LO", 0)
+    await axil.write(rows, (0x89ABCDEF).to_bytes(4, "little"))      # waits for the clearing
+    await axil.write(base_lo + 1, b"\x55")                           # byte 1 only
+    assert await rtl.transport.read_register(rows) == 0x89ABCDEF
+    assert await rtl.transport.read_register(base_lo) == 0x5500
+    assert await rtl.transport.read_register(
+        rmap.table_register_address("TABLE_STRIDE", last)) == 0
+    end = rmap.table_register_address("TABLE_BASE_LO", CONFIG.num_tables)
+    response = await axil.read(end, 4)
+    assert response.resp == AxiResp.SLVERR and response.data == bytes(4)
+    response = await axil.write(end, (1).to_bytes(4, "little"))
+    assert response.resp == AxiResp.SLVERR
+    for address in (rows, base_lo):
+        await axil.write(address, bytes(4))
     got = await sc.registers_round_trip(rtl)
     _same(got, await sc.registers_round_trip(_model_driver()), "registers")
     _same(await sc.registers_round_trip(_native_driver()), got, "registers (native)")
     # Byte strobes, unmapped addresses.
-    axil = rtl.transport.axil
     await axil.write(0x028, b"\x34\x12\x00\x00")
     await axil.write(0x029, b"\x56")             # byte 1 only
     assert await rtl.read("BATCH_SIZE") == 0x5634

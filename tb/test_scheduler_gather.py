@@ -13,6 +13,8 @@ every micro-batch beat and every gathered row beat is compared, in order.
 
 from __future__ import annotations
 
+import random
+
 import cocotb
 import numpy as np
 import pytest
@@ -31,6 +33,7 @@ from tb.micro_batch_scheduler_tb import (COUNTERS, MicroBatchSchedulerTB, classi
                                          make_params as scheduler_params)
 from tb.runner import run_cocotb, tb_params
 from tb.streams import StructCodec
+from tb.table_registers import TableRegisterPorts
 from hotline_hw.gather_stream import gathered_row_layout
 
 _SCHEDULER_PORTS = ("i", "o", "split", "learn", "batch_size", "working_set", "capacity_limit",
@@ -53,7 +56,8 @@ class SchedulerGather(wiring.Component):
         s, g = self._scheduler.signature.members, self._gather.signature.members
         super().__init__({
             **{name: s[name] for name in _SCHEDULER_PORTS},
-            "rows": g["o"], "wb": g["wb"], "m_axi": g["m_axi"], "tables": g["tables"],
+            "rows": g["o"], "wb": g["wb"], "m_axi": g["m_axi"],
+            "table_write": g["table_write"], "table_read": g["table_read"],
             "dim": g["dim"], "errors_clear": g["errors_clear"],
             "read_rows": g["read_rows"], "read_errors": g["read_errors"],
             "busy": Out(1),
@@ -77,7 +81,9 @@ class SchedulerGather(wiring.Component):
         wiring.connect(m, gather.o, wiring.flipped(self.rows))
         wiring.connect(m, wiring.flipped(self.wb), gather.wb)
         wiring.connect(m, gather.m_axi, wiring.flipped(self.m_axi))
-        m.d.comb += [gather.tables.eq(self.tables), gather.dim.eq(self.dim),
+        wiring.connect(m, wiring.flipped(self.table_write), gather.table_write)
+        wiring.connect(m, wiring.flipped(self.table_read), gather.table_read)
+        m.d.comb += [gather.dim.eq(self.dim),
                      gather.errors_clear.eq(self.errors_clear),
                      self.read_rows.eq(gather.read_rows), self.read_errors.eq(gather.read_errors),
                      self.busy.eq(scheduler.busy | gather.read_busy)]
@@ -104,31 +110,32 @@ class SchedulerGatherTB(MicroBatchSchedulerTB):
                                         addr_bits=g["addr_bits"], dim=params["dim"])
         self.contents = None
         self.requests = 0
+        self.table_registers = TableRegisterPorts(dut, dut.clk,
+                                                  random.Random(self.rng.getrandbits(64)))
 
     def _idle_inputs(self) -> None:
         """The scheduler's inputs and the gather side's: no table laid out, no write-back."""
         super()._idle_inputs()
-        self.dut.tables.value = 0
+        self.table_registers.idle()
         self.dut.dim.value = 0
         self.dut.wb__valid.value = 0
 
-    def lay_out_tables(self, table_sizes) -> None:
-        """Tables one after another (stride = row + one word, random gaps), random contents."""
+    async def lay_out_tables(self, table_sizes) -> None:
+        """Tables one after another (stride = row + one word, random gaps), random contents;
+        the table registers written through ``table_write`` (and read back)."""
         g = self.params["gather"]
         row_bytes = self.gather_model.row_bytes
-        regs = StructCodec({"base": g["addr_bits"], "stride": g["stride_bits"],
-                            "rows": g["row_in_bits"] + 1})
-        word, cursor = 0, 4096 - 8
+        layouts, cursor = [], 4096 - 8
         for t, rows in enumerate(table_sizes):
             stride = row_bytes + 4
             self.gather_model.configure(t, base=cursor, stride=stride, rows=rows)
-            word |= regs.pack(base=cursor, stride=stride, rows=rows) << (t * regs.width)
+            layouts.append((cursor, stride, rows))
             cursor += rows * stride + 4 * self.rng.randrange(1, 16)
         assert cursor < g["memory_size"], f"tables need {cursor} bytes"
         data = self.rng.randbytes(g["memory_size"])
         self.memory.write(0, data)
         self.contents = np.frombuffer(data, dtype=np.uint8)
-        self.dut.tables.value = word
+        await self.table_registers.configure(layouts, g["num_tables"])
         self.dut.dim.value = self.params["dim"]
 
     def cold_expectation(self, cold) -> list:
@@ -168,7 +175,7 @@ async def scheduled_rows_gathered(dut):
     tb.set_idle(0.2)
     tb.set_backpressure(o=0.3, cold=0.3)
     await tb.reset()
-    tb.lay_out_tables(sizes)
+    await tb.lay_out_tables(sizes)
     tb.configure(batch_size=p["batch_size"], working_set=p["working_set"], split=p["split"])
     await tb.send(samples)
     await tb.drain(timeout_cycles=60 * len(samples) * len(samples[0][1]) + 5000)

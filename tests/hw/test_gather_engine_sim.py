@@ -18,6 +18,7 @@ from amaranth.sim import Simulator
 from hotline_hw.axi import AXCACHE, AXPROT, AxiResp
 from hotline_hw.gather_engine import GatherEngine
 from hotline_hw.model.gather import BOUNDARY, GatherError, GatherModel
+from tests.hw.table_words import write_tables
 
 
 @dataclass
@@ -219,10 +220,7 @@ def simulate(*, data_bits, dim, max_dim, reads_in_flight, pyrng, requests, write
                              k == row_beats - 1 and n not in no_last))
 
     async def bench(ctx):
-        for t, (base, stride, rows) in enumerate(layouts):
-            ctx.set(dut.tables[t].base, base)
-            ctx.set(dut.tables[t].stride, stride)
-            ctx.set(dut.tables[t].rows, rows)
+        await write_tables(ctx, dut.table_write, layouts)
         ctx.set(dut.dim, dim)
         expected_beats = len(requests) * row_beats   # upper bound for the loop's end
         pending_req = deque(requests)

@@ -6,9 +6,13 @@ model's (``GatherModel.address`` and its bursts), including the partial products
 random backpressure; the documented latency and one result per cycle."""
 
 import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from hotline_hw.row_address import RowAddress, max_row_beats
+from hotline_hw.table_parameters import TableParameters
+from tests.hw.table_words import write_tables
 
 TABLES, TABLE_BITS, ROW_BITS, ADDR_BITS, STRIDE_BITS, BUS_BYTES, MAX_DIM = 26, 5, 24, 48, 32, 16, 64
 
@@ -27,13 +31,18 @@ def run(pyrng, tables, dim, requests, backpressure):
     dut = RowAddress(num_tables=TABLES, table_in_bits=TABLE_BITS, row_in_bits=ROW_BITS,
                      addr_bits=ADDR_BITS, stride_bits=STRIDE_BITS, bus_bytes=BUS_BYTES,
                      max_dim=MAX_DIM)
+    params = TableParameters(num_tables=TABLES, table_in_bits=TABLE_BITS, row_in_bits=ROW_BITS,
+                             addr_bits=ADDR_BITS, stride_bits=STRIDE_BITS, lookup_ports=1)
+    top = Module()
+    top.submodules.dut = dut
+    top.submodules.params = params
+    wiring.connect(top, dut.table_params, params.lookup[0])
     got, taken, seen = [], [], []
+    configured = []
 
     async def producer(ctx):
-        for t, (base, stride, rows) in enumerate(tables):
-            ctx.set(dut.tables[t].base, base)
-            ctx.set(dut.tables[t].stride, stride)
-            ctx.set(dut.tables[t].rows, rows)
+        await write_tables(ctx, params.write, tables)
+        configured.append(True)
         ctx.set(dut.dim, dim)
         cycle = 0
         for table, row in requests:
@@ -49,6 +58,8 @@ def run(pyrng, tables, dim, requests, backpressure):
         ctx.set(dut.i.valid, 0)
 
     async def consumer(ctx):
+        while not configured:
+            await ctx.tick()
         cycle = 0
         while len(got) < len(requests):
             ready = pyrng.random() >= backpressure
@@ -59,11 +70,11 @@ def run(pyrng, tables, dim, requests, backpressure):
                 got.append((int(payload.error), int(payload.address), int(payload.beats)))
                 seen.append(cycle)
 
-    sim = Simulator(dut)
+    sim = Simulator(top)
     sim.add_clock(1e-6)
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
-    sim.run_until(1e-6 * (20 * len(requests) + 100))
+    sim.run_until(1e-6 * (20 * len(requests) + 4 * len(tables) + 150))
     return got, taken, seen
 
 
@@ -74,8 +85,10 @@ def random_tables(pyrng):
         stride = pyrng.choice([pyrng.randrange(1 << 30) * 4, (1 << STRIDE_BITS) - 4,
                                pyrng.randrange(1, 64) * 4])
         base = pyrng.choice([pyrng.randrange(1 << (ADDR_BITS - 2)) * 4, (1 << ADDR_BITS) - 4])
+        # TABLE_ROWS past 2**ROW_BITS (up to 2**32 - 1) saturates: every row id is in range.
         tables.append((base, stride, pyrng.choice([0, 1, pyrng.randrange(1 << ROW_BITS),
-                                                   1 << ROW_BITS])))
+                                                   1 << ROW_BITS, (1 << 32) - 1,
+                                                   pyrng.randrange(1 << ROW_BITS, 1 << 32)])))
     return tables
 
 
