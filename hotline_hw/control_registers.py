@@ -34,8 +34,10 @@ class ControlRegisters(wiring.Component):
     together once both AW and W are valid and the previous B has been taken; ARREADY once the
     previous R has been taken. The per-table registers are not flip-flops here: their
     accesses go to the gather engine's table-parameter memory through ``table_write`` /
-    ``table_read`` (one word each, same timing), and wait while ``table_write.ready`` is low
-    (the memory being cleared after reset).
+    ``table_read`` (one word each, same timing). Every access waits while
+    ``table_write.ready`` is low (the memory being cleared, the first
+    ``2 ** ceil(log2(num_tables))`` cycles after reset); the handshakes never depend on the
+    address.
 
     ``HOST_CMD`` becomes a ``host_cmd`` stream beat (``op``, ``slot``, ``HOST_ENTRY`` and
     ``HOST_KEY``); ``STATUS.host_pending`` stays up until its ``host_resp`` arrives, which sets
@@ -104,10 +106,19 @@ class ControlRegisters(wiring.Component):
         storage["HOST_ENTRY"] = host_entry
         host_key = Signal(32, name="host_key")
         storage["HOST_KEY"] = host_key
-        table_end = rmap.TABLE_BASE + rmap.TABLE_STRIDE * self._num_tables
+        # A table register: the bits above the word index name the (aligned) table block, the
+        # word index is below 4 * num_tables. Bit slices and a small comparison, no adders.
         words = slice(2, 2 + self._word_bits)
-        aw_table = (axil.awaddr >= rmap.TABLE_BASE) & (axil.awaddr < table_end)
-        ar_table = (axil.araddr >= rmap.TABLE_BASE) & (axil.araddr < table_end)
+        block = rmap.TABLE_BASE >> (2 + self._word_bits)
+
+        def in_tables(address):
+            return ((address[2 + self._word_bits:] == block)
+                    & (address[words] < 4 * self._num_tables))
+
+        aw_table = in_tables(axil.awaddr)
+        ar_table = in_tables(axil.araddr)
+        # Every access waits while the table memory is cleared after reset (a few cycles): the
+        # handshakes do not depend on the address.
         table_ready = self.table_write.ready
 
         cycles = Signal(32)
@@ -120,7 +131,7 @@ class ControlRegisters(wiring.Component):
         # -- write channel ----------------------------------------------------------------
         write = Signal()
         m.d.comb += [
-            write.eq(axil.awvalid & axil.wvalid & ~axil.bvalid & (~aw_table | table_ready)),
+            write.eq(axil.awvalid & axil.wvalid & ~axil.bvalid & table_ready),
             axil.awready.eq(write), axil.wready.eq(write),
             self.table_write.en.eq(write & aw_table),
             self.table_write.word.eq(axil.awaddr[words]),
@@ -195,7 +206,7 @@ class ControlRegisters(wiring.Component):
         rdata_from_table = Signal()
         read = axil.arvalid & axil.arready
         m.d.comb += [
-            axil.arready.eq(~axil.rvalid & (~ar_table | table_ready)),
+            axil.arready.eq(~axil.rvalid & table_ready),
             self.table_read.en.eq(read & ar_table),
             self.table_read.word.eq(axil.araddr[words]),
             axil.rdata.eq(Mux(rdata_from_table, self.table_read.data, rdata)),
