@@ -36,17 +36,21 @@ from scripts.synth_tools import (BUILD, ELABORATION, Tools, log_tail, parse_next
                                  run_tool, short_error)
 
 __all__ = ["block_params", "Ecp5Pins", "CHAIN_BITS", "ECP5_CONFIGS", "ECP5_DEVICE", "TARGET_MHZ", "BLOCK_TARGET_MHZ",
-           "run_ecp5",
+           "run_ecp5", "place_and_route", "PLACEMENT_SEEDS",
            "parse_critical_path", "ecp5_component", "METHOD"]
 
 #: The part: the largest ECP5 that nextpnr-ecp5 supports (84K LUT4, 208 DP16KD, 156 multipliers).
 ECP5_DEVICE = ["--um5g-85k", "--package", "CABGA381", "--speed", "8"]
 #: Target clocks: the whole top, and each block alone.
 TARGET_MHZ = 125
-#: Routed with router2: on the whole top, router1 left 89,768 of 140,903 arcs unrouted at the
-#: 1500 s limit, router2 reaches about 12,000 overused wires (docs/performance.md).
+#: Routed with router2: it routes the whole top in 1-3 minutes since the per-table registers
+#: became a memory (before, router1 left 89,768 of 140,903 arcs unrouted at the 1500 s limit
+#: and router2 stalled at about 12,000 overused wires; docs/performance.md).
 ROUTER2_BLOCKS = ("hotline_top",)
 BLOCK_TARGET_MHZ = 150
+#: Placement seeds, in order: the next is tried only where the router cannot route an arc of
+#: the design as placed (router2 once failed the reset synchroniser's arc into its DCCA).
+PLACEMENT_SEEDS = (1, 2, 3)
 
 #: The whole accelerator for the ECP5-85: the rtl/ build with the popularity table at 2K sets
 #: (8K entries, each lane's copy in block RAM: 48 DP16KD) and 512 held samples (the sample
@@ -92,6 +96,8 @@ METHOD = ("block in its ECP5 configuration inside SynthHarness (inputs from a sh
           "-top top, nextpnr-ecp5 --um5g-85k --package CABGA381 --speed 8 "
           f"--lpf-allow-unconstrained (in context: clock on a global) --freq "
           f"<{BLOCK_TARGET_MHZ} for a block, {TARGET_MHZ} for hotline_top> --seed 1 "
+          "(seed 2, then 3, only where the router fails an arc of the placed design; the "
+          "result names its seed) "
           "(hotline_top: --router router2, which gets further than router1 in the time "
           "limit); "
           "utilisation, post-route Fmax of clk and its critical path as nextpnr reports them "
@@ -199,6 +205,43 @@ def ecp5_script(design: Path, netlist: str) -> str:
     ])
 
 
+def place_and_route(nextpnr: list[str], work: Path, *, target: float, router2: bool,
+                    timeout: float, seeds=PLACEMENT_SEEDS) -> dict:
+    """nextpnr-ecp5 on ``work/netlist.json`` with the first of ``seeds``; where the router
+    fails to route an arc (nextpnr stops with ``Failed to route``: the design is placed but
+    not routable as placed), again with the next seed. The result's ``seed`` is the seed that
+    routed (or the last tried) and ``attempts`` the seeds that did not route and why (their
+    logs kept as ``nextpnr_seed<N>.log``); a design that does not fit or a timing failure is
+    a result, not retried."""
+    result: dict = {"attempts": []}
+    for n, seed in enumerate(seeds):
+        cmd = nextpnr + ECP5_DEVICE + [
+            "--lpf-allow-unconstrained", "--freq", str(target), "--seed", str(seed),
+            *(["--router", "router2"] if router2 else []),
+            "--timing-allow-fail", "--json", "netlist.json", "--log", "nextpnr.log", "-q"]
+        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout)
+        log = (work / "nextpnr.log").read_text(errors="replace") \
+            if (work / "nextpnr.log").exists() else ""
+        report = parse_nextpnr_log(log)
+        keep = ("TRELLIS_COMB", "TRELLIS_FF", "TRELLIS_RAMW", "DP16KD", "MULT18X18D")
+        result["utilisation"] = {k: v for k, v in report["utilisation"].items() if k in keep}
+        result["seed"] = seed
+        result["fits"] = proc.returncode == 0 and bool(report["fmax_mhz"])
+        result.pop("pnr_error", None)
+        if result["fits"]:
+            result["fmax_mhz"] = min(report["fmax_mhz"].values())
+            result["meets_target"] = result["fmax_mhz"] >= target
+            result["critical_path"] = parse_critical_path(log)
+            break
+        errors = report["errors"] or (proc.stderr.strip().splitlines() or ["no log"])[-1:]
+        result["pnr_error"] = short_error(errors[0])
+        if not any("Failed to route" in e for e in errors) or n == len(seeds) - 1:
+            break
+        result["attempts"].append({"seed": seed, "error": result["pnr_error"]})
+        (work / "nextpnr.log").replace(work / f"nextpnr_seed{seed}.log")
+    return result
+
+
 def run_ecp5(block: str, tools: Tools, timeout: float) -> dict:
     """Synthesise, place and route ``block`` in its ECP5 configuration."""
     from amaranth.back import rtlil
@@ -222,26 +265,8 @@ def run_ecp5(block: str, tools: Tools, timeout: float) -> dict:
         elif tools.nextpnr_ecp5 is None:
             result["error"] = "nextpnr-ecp5 not found: no place-and-route"
         else:
-            cmd = tools.nextpnr_ecp5 + ECP5_DEVICE + [
-                "--lpf-allow-unconstrained", "--freq", str(target), "--seed", "1",
-                *(["--router", "router2"] if block in ROUTER2_BLOCKS else []),
-                "--timing-allow-fail", "--json", "netlist.json", "--log", "nextpnr.log", "-q"]
-            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True,
-                                  timeout=timeout)
-            log = (work / "nextpnr.log").read_text(errors="replace") \
-                if (work / "nextpnr.log").exists() else ""
-            report = parse_nextpnr_log(log)
-            keep = ("TRELLIS_COMB", "TRELLIS_FF", "TRELLIS_RAMW", "DP16KD", "MULT18X18D")
-            result["utilisation"] = {k: v for k, v in report["utilisation"].items()
-                                     if k in keep}
-            result["fits"] = proc.returncode == 0 and bool(report["fmax_mhz"])
-            if result["fits"]:
-                result["fmax_mhz"] = min(report["fmax_mhz"].values())
-                result["meets_target"] = result["fmax_mhz"] >= target
-                result["critical_path"] = parse_critical_path(log)
-            else:
-                errors = report["errors"] or (proc.stderr.strip().splitlines() or ["no log"])[-1:]
-                result["pnr_error"] = short_error(errors[0])
+            result.update(place_and_route(tools.nextpnr_ecp5, work, target=target,
+                                          router2=block in ROUTER2_BLOCKS, timeout=timeout))
     except subprocess.TimeoutExpired as exc:
         result["error"] = f"{Path(exc.cmd[0]).name} timed out after {timeout:.0f} s"
     result["seconds"] = round(time.monotonic() - start, 1)
@@ -262,13 +287,15 @@ def markdown_table(results: dict) -> str:
         def used(name):
             return f"{u[name][0]:,}" if name in u else "-"
         if e.get("fits"):
-            fmax = f"{e['fmax_mhz']:.1f}"
+            fmax = f"{e['fmax_mhz']:.1f}" + (f" (seed {e['seed']})" if e.get("seed", 1) != 1
+                                             else "")
             verdict = f"{e['target_mhz']} ({'met' if e['meets_target'] else 'missed'})"
             cp = e.get("critical_path") or {}
             path = (f"`{cp.get('from')}` -> `{cp.get('to')}`; {cp.get('logic_ns')} + "
                     f"{cp.get('routing_ns')} ns, {cp.get('levels')}") if cp else "-"
         else:
-            fmax = "does not fit" if "fits" in e else "failed"
+            routing = "route" in (e.get("pnr_error") or "").lower()
+            fmax = ("not routed" if routing else "does not fit") if "fits" in e else "failed"
             verdict, path = f"{e.get('target_mhz', '-')}", e.get("pnr_error") or e.get("error", "")
         lines.append(f"| {block} | {used('TRELLIS_COMB')} | {used('TRELLIS_FF')} | "
                      f"{used('DP16KD')} | {used('MULT18X18D')} | {fmax} | {verdict} | {path} |")

@@ -94,3 +94,51 @@ def test_ecp5_pins_put_the_synchronised_reset_on_a_global():
     text = rtlil.convert(pins, name="top", emit_src=False)
     assert "cell \\DCCA \\reset_buffer" in text
     assert "connect \\CLKI" in text and "connect \\CLKO" in text
+
+
+_FAKE_NEXTPNR = """\
+import sys
+from pathlib import Path
+args = sys.argv[1:]
+seed = int(args[args.index("--seed") + 1])
+log = Path(args[args.index("--log") + 1])
+fail = {fail!r}
+util = "Info: \\t        TRELLIS_COMB:   100/  83640     0%\\n"
+if seed in fail:
+    log.write_text(util + "ERROR: Failed to route arc 0.0 of net 'synchroniser[1]', from A to B.\\n")
+    sys.exit(1)
+if seed in {unfit!r}:
+    log.write_text("ERROR: Unable to place cell 'x', no BELs remaining\\n")
+    sys.exit(1)
+log.write_text(util + "Info: Max frequency for clock 'clk': {{}}.00 MHz (PASS at 125.00 MHz)\\n"
+               .format(100 + seed))
+"""
+
+
+def _fake(tmp_path, fail=(), unfit=()):
+    import sys
+
+    script = tmp_path / "fake_nextpnr.py"
+    script.write_text(_FAKE_NEXTPNR.format(fail=tuple(fail), unfit=tuple(unfit)))
+    return [sys.executable, str(script)]
+
+
+def test_place_and_route_tries_the_next_seed_only_where_routing_failed(tmp_path):
+    run = dict(target=125, router2=True, timeout=60)
+    first = synth_ecp5.place_and_route(_fake(tmp_path), tmp_path, **run)
+    assert first["fits"] and first["seed"] == 1 and first["fmax_mhz"] == 101.0
+    assert first["attempts"] == [] and first["meets_target"] is False
+    retried = synth_ecp5.place_and_route(_fake(tmp_path, fail=(1, 2)), tmp_path, **run)
+    assert retried["fits"] and retried["seed"] == 3 and retried["fmax_mhz"] == 103.0
+    assert [a["seed"] for a in retried["attempts"]] == [1, 2]
+    assert "Failed to route" in retried["attempts"][0]["error"]
+    assert (tmp_path / "nextpnr_seed1.log").exists() and (tmp_path / "nextpnr_seed2.log").exists()
+    assert "pnr_error" not in retried
+    never = synth_ecp5.place_and_route(_fake(tmp_path, fail=(1, 2, 3)), tmp_path, **run)
+    assert not never["fits"] and never["seed"] == 3 and "Failed to route" in never["pnr_error"]
+    unfit = synth_ecp5.place_and_route(_fake(tmp_path, unfit=(1,)), tmp_path, **run)
+    assert not unfit["fits"] and unfit["seed"] == 1 and unfit["attempts"] == []
+    table = synth_ecp5.markdown_table({"hotline_top": {"ecp5": {**retried, "target_mhz": 125}},
+                                       "gather_engine": {"ecp5": {**never, "target_mhz": 125}}})
+    assert "| 103.0 (seed 3) | 125 (missed) |" in table
+    assert "not routed" in table.splitlines()[3]
