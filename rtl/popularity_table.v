@@ -21578,33 +21578,7 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    inject_valid = 1'h0;
-    if (advance) begin
-      if (clearing) begin
-        if (\$520 ) begin
-          inject_valid = 1'h1;
-        end
-      end else if (\$517 ) begin
-        if (\$524 ) begin
-        end else if (\$525 ) begin
-          inject_valid = 1'h1;
-        end
-      end else if (\$519 ) begin
-        if (\$530 ) begin
-          if (\$539 ) begin
-            inject_valid = 1'h1;
-          end
-        end else if (\$533 ) begin
-          inject_valid = 1'h1;
-        end else if (\$536 ) begin
-          inject_valid = 1'h1;
-        end
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    inject = 401'h00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    { inject[400:329], inject[6:0] } = 79'h00000000000000000000;
     if (advance) begin
       if (clearing) begin
         if (\$520 ) begin
@@ -21631,22 +21605,45 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
       end else if (\$519 ) begin
         if (\$530 ) begin
           if (\$539 ) begin
-            inject[328:7] = o__payload[321:0];
             inject[5:2] = { o__payload[216], o__payload[144], o__payload[72], o__payload[0] };
             inject[6] = 1'h1;
           end
         end else if (\$533 ) begin
-          inject[328:7] = o__payload[321:0];
           inject[1] = 1'h1;
           inject[6] = 1'h1;
         end else if (\$536 ) begin
-          inject[328:7] = o__payload[321:0];
           inject[1] = 1'h1;
           inject[5:2] = next_mask;
           inject[344:343] = \$543 ;
           inject[342:329] = \$548 [15:2];
           inject[6] = last_lane;
           inject[400] = 1'h1;
+        end
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    inject_valid = 1'h0;
+    if (advance) begin
+      if (clearing) begin
+        if (\$520 ) begin
+          inject_valid = 1'h1;
+        end
+      end else if (\$517 ) begin
+        if (\$524 ) begin
+        end else if (\$525 ) begin
+          inject_valid = 1'h1;
+        end
+      end else if (\$519 ) begin
+        if (\$530 ) begin
+          if (\$539 ) begin
+            inject_valid = 1'h1;
+          end
+        end else if (\$533 ) begin
+          inject_valid = 1'h1;
+        end else if (\$536 ) begin
+          inject_valid = 1'h1;
         end
       end
     end
@@ -22812,6 +22809,8 @@ module popularity_table(req__valid, resp__ready, host_cmd__payload, host_cmd__va
   assign \write__data[3].rrpv  = w_word[62:61];
   assign \write__data[3].tag  = w_word[78:63];
   assign \write__data[3].stale  = w_word[79];
+  always @*
+    inject[328:7] = o__payload[321:0];
   assign hashed_beat[247:232] = { lane3_hash_s4_left, lane3_hash_s4_right[14] };
   assign hashed_beat[231:218] = lane3_hash_s4_right[13:0];
   assign hashed_beat[175:160] = { lane2_hash_s4_left, lane2_hash_s4_right[14] };
