@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 
@@ -140,6 +141,23 @@ def main(argv=None) -> int:
     rank, world, device = init_from_env(device, max(args.start_timeout, args.timeout))
     comm = Comm(rank, world, device, timeout_s=args.timeout)
     comm.backend = dist.get_backend()
+    reported = []
+
+    def report(message: str) -> None:
+        """Rank 0's one ``error:`` line, then exit 1 without the group's teardown (which may
+        wait for the dead peer); the other ranks exit 1 silently."""
+        if rank == 0 and not reported:
+            reported.append(message)
+            print(f"error: {message}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(1)
+
+    if world > 1:
+        # torchrun stops the others with SIGTERM when a worker dies, which may come before
+        # this rank's collective has failed: the same one error line then.
+        signal.signal(signal.SIGTERM, lambda signum, frame: report(
+            f"rank {rank} of {world}: stopped by the launcher at step {comm.step} "
+            "(a worker died)"))
     try:
         if rank == 0:
             out = run_root(args, comm, fault)
@@ -154,10 +172,7 @@ def main(argv=None) -> int:
         else:
             serve(comm, fault)
     except (DistributedTrainingError, CheckpointError) as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        # the group is broken: leave without its teardown (which may wait for the dead peer)
-        sys.stdout.flush()
-        os._exit(1)
+        report(str(error))
     dist.destroy_process_group()
     return 0
 
