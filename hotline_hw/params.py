@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["require_positive_ints", "require_power_of_two"]
+__all__ = ["require_positive_ints", "require_power_of_two", "require_ids_fit"]
 
 
 def require_positive_ints(**params) -> None:
@@ -18,3 +18,9 @@ def require_power_of_two(**params) -> None:
     for name, value in params.items():
         if value & (value - 1):
             raise ValueError(f"{name} must be a power of two, not {value}")
+
+
+def require_ids_fit(*, num_tables: int, table_in_bits: int) -> None:
+    """Raise ``ValueError`` if ``num_tables`` table ids do not fit ``table_in_bits`` bits."""
+    if num_tables > 1 << table_in_bits:
+        raise ValueError(f"{num_tables} tables do not fit table_in_bits={table_in_bits}")

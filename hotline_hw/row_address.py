@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from .gather_stream import (gather_request_layout, row_address_layout,
                             table_parameter_read_signature)
-from .params import require_positive_ints, require_power_of_two
+from .params import require_ids_fit, require_positive_ints, require_power_of_two
 
 __all__ = ["RowAddress", "max_row_beats", "beat_count_bits"]
 
@@ -74,8 +74,7 @@ class RowAddress(wiring.Component):
         require_power_of_two(bus_bytes=bus_bytes)
         if bus_bytes < 4:
             raise ValueError(f"bus_bytes must be at least 4, not {bus_bytes}")
-        if num_tables > 1 << table_in_bits:
-            raise ValueError(f"{num_tables} tables do not fit table_in_bits={table_in_bits}")
+        require_ids_fit(num_tables=num_tables, table_in_bits=table_in_bits)
         self._num_tables = num_tables
         self._table_in_bits = table_in_bits
         self._row_in_bits = row_in_bits

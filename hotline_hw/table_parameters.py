@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In
 from . import register_map as rmap
 from .gather_stream import (table_parameter_read_signature, table_word_bits,
                             table_word_read_signature, table_word_write_signature)
-from .params import require_positive_ints
+from .params import require_ids_fit, require_positive_ints
 
 __all__ = ["TableParameters"]
 
@@ -66,9 +66,7 @@ class TableParameters(wiring.Component):
         if addr_bits > 64 or stride_bits > 32:
             raise ValueError(f"addr_bits {addr_bits} > 64 or stride_bits {stride_bits} > 32: "
                              "the registers hold a 64-bit base and a 32-bit stride")
-        if num_tables > 1 << table_in_bits:
-            raise ValueError(f"{num_tables} tables do not fit table_in_bits={table_in_bits}")
-        self._num_tables = num_tables
+        require_ids_fit(num_tables=num_tables, table_in_bits=table_in_bits)
         self._row_in_bits = row_in_bits
         self._addr_bits = addr_bits
         self._stride_bits = stride_bits
