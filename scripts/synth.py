@@ -78,6 +78,7 @@ import concurrent.futures
 import datetime
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -184,15 +185,18 @@ def xc7_script(source: Path, top: str) -> str:
 
 def prepare_xc7(block: str, source: str) -> Path:
     """The FPGA-sized design to read: ``rtl/<block>.v``, or the same configuration
-    (:data:`~hotline_hw.verilog.RTL_TOPS`) as Amaranth's RTLIL (``source="rtlil"``)."""
+    (:data:`~hotline_hw.verilog.RTL_TOPS`) as Amaranth's RTLIL (``source="rtlil"``), written
+    into (Verilog: copied to) the block's work folder, which Yosys reads it from."""
+    work = BUILD / "xc7" / block
+    work.mkdir(parents=True, exist_ok=True)
     if source == "verilog":
-        return REPO / "rtl" / f"{block}.v"
+        path = work / f"{block}.v"
+        shutil.copyfile(REPO / "rtl" / f"{block}.v", path)
+        return path
     from amaranth.back import rtlil
 
     from hotline_hw.verilog import RTL_TOPS
 
-    work = BUILD / "xc7" / block
-    work.mkdir(parents=True, exist_ok=True)
     path = work / f"{block}.il"
     with ELABORATION:
         path.write_text(rtlil.convert(RTL_TOPS[block](), name=block, emit_src=False))
@@ -204,7 +208,9 @@ def run_xc7(block: str, source: str, tools: Tools, timeout: float) -> dict:
     work = BUILD / "xc7" / block
     work.mkdir(parents=True, exist_ok=True)
     design = prepare_xc7(block, source)
-    (work / "synth.ys").write_text(xc7_script(design, block))
+    # Paths relative to the work folder (Yosys's cwd): the WebAssembly Yosys sees only some of
+    # the host's folders by absolute path (not /tmp, for one).
+    (work / "synth.ys").write_text(xc7_script(Path(design.name), block))
     result = {"config": f"rtl/{block}.v" + (" (read as RTLIL)" if source == "rtlil" else "")}
     try:
         proc = run_tool(tools.yosys + ["-q", "-s", "synth.ys"], work / "yosys.log", work, timeout)

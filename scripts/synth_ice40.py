@@ -96,7 +96,8 @@ def run_ice40(block: str, tools: Tools, timeout: float) -> dict:
     start = time.monotonic()
     verilog, harness = prepare_ice40(block)
     work = verilog.parent
-    (work / "synth.ys").write_text(ice40_script(verilog, "netlist.json"))
+    # Relative to the work folder (Yosys's cwd): see scripts/synth.py's run_xc7.
+    (work / "synth.ys").write_text(ice40_script(Path(verilog.name), "netlist.json"))
     result = {"config": config_json(ICE40_CONFIGS[block]), "harness": harness}
     try:
         proc = run_tool(tools.yosys + ["-q", "-s", "synth.ys"], work / "yosys.log", work, timeout)
