@@ -205,9 +205,8 @@ def prepare_xc7(block: str, source: str) -> Path:
 
 def run_xc7(block: str, source: str, tools: Tools, timeout: float) -> dict:
     start = time.monotonic()
-    work = BUILD / "xc7" / block
-    work.mkdir(parents=True, exist_ok=True)
-    design = prepare_xc7(block, source)
+    design = prepare_xc7(block, source)         # in the block's work folder, made there
+    work = design.parent
     # Paths relative to the work folder (Yosys's cwd): the WebAssembly Yosys sees only some of
     # the host's folders by absolute path (not /tmp, for one).
     (work / "synth.ys").write_text(xc7_script(Path(design.name), block))
